@@ -1,0 +1,205 @@
+"""The `influencers` command: run, serve, ingest, export, and identity housekeeping."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from tqdm import tqdm
+
+from influencers.client import failed, ingest_manifest
+from influencers.rpc import open_channel, wait_healthy
+from influencers.settings import Settings
+from influencers.v1 import common_pb2, identity_pb2, identity_pb2_grpc
+
+STATUS = {v.number: v.name.removeprefix("VIDEO_STATUS_").lower()
+          for v in common_pb2.VideoStatus.DESCRIPTOR.values}
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(
+        data_dir=getattr(args, "data_dir", None), web_port=getattr(args, "web_port", None),
+        ingest_port=getattr(args, "ingest_port", None), identity_port=getattr(args, "identity_port", None),
+        analytics_port=getattr(args, "analytics_port", None), host=getattr(args, "host", None),
+        workers=getattr(args, "workers", None))
+
+
+def _ingest(settings: Settings, manifest: Path) -> int:
+    channel = open_channel(settings.ingest_target, settings.token)
+    wait_healthy(channel, 60)
+    bar = tqdm(total=None, unit="video", desc="ingest", file=sys.stderr)
+
+    def progress(p):  # type: ignore[no-untyped-def]
+        bar.total = p.total
+        bar.update(1)
+        if p.video.status == common_pb2.VIDEO_STATUS_FAILED:
+            tqdm.write(f"FAILED  {p.video.error}", file=sys.stderr)
+
+    results = ingest_manifest(channel, manifest, timeout_s=24 * 3600, on_progress=progress)
+    bar.close()
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[STATUS[r.video.status]] = counts.get(STATUS[r.video.status], 0) + 1
+    print("videos: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+    bad = failed(results)
+    for v in bad:
+        print(f"  failed: {v.error}")
+    return 1 if bad else 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from influencers.stack import start_stack
+    from services.analytics.export import export_report
+
+    settings = _settings(args)
+    stack = start_stack(settings, web=not args.no_serve)
+    try:
+        code = _ingest(stack.settings, Path(args.manifest))
+        out = Path(args.report or settings.data_dir / "report")
+        export_report(stack.store, out)
+        print(f"report written to {out}/")
+        if not args.no_serve:
+            print(f"report page: {stack.web_url}  (Ctrl-C to stop)")
+            _wait_for_signal()
+        return code
+    finally:
+        stack.stop()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from influencers.stack import start_stack
+
+    stack = start_stack(_settings(args), web=True)
+    s = stack.settings
+    print(f"ingest {s.host}:{s.ingest_port}  identity {s.identity_target}  analytics {s.analytics_target}  "
+          f"page {stack.web_url}", flush=True)
+    try:
+        _wait_for_signal()
+    finally:
+        stack.stop()
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    return _ingest(_settings(args), Path(args.manifest))
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from services.analytics.export import export_report
+    from services.analytics.store import AnalyticsStore
+
+    settings = _settings(args)
+    db = settings.data_dir / "analytics.sqlite3"
+    if not db.is_file():
+        print(f"no data in {settings.data_dir} (run `influencers run` first)", file=sys.stderr)
+        return 2
+    store = AnalyticsStore(db)
+    try:
+        export_report(store, Path(args.out))
+    finally:
+        store.close()
+    print(f"exported to {args.out}/")
+    return 0
+
+
+def cmd_identity(args: argparse.Namespace) -> int:
+    """merge / split / rename / recluster against a running identity service; analytics follows."""
+    from influencers.v1 import analytics_pb2, analytics_pb2_grpc
+    from services.ingest.server import reconcile
+
+    settings = _settings(args)
+    ident = identity_pb2_grpc.IdentityServiceStub(open_channel(settings.identity_target, settings.token))
+    analytics = analytics_pb2_grpc.AnalyticsServiceStub(open_channel(settings.analytics_target, settings.token))
+    t = settings.rpc_timeout_s
+    if args.command == "recluster":
+        print(f"{reconcile(ident, analytics, t)} videos changed people")
+        return 0
+    if args.command == "rename":
+        ident.RenameInfluencer(identity_pb2.RenameInfluencerRequest(influencer_id=args.id, name=args.name), timeout=t)
+        changes = identity_pb2.ReclusterResponse()
+    elif args.command == "merge":
+        changes = ident.MergeInfluencers(identity_pb2.MergeInfluencersRequest(influencer_ids=args.ids), timeout=t)
+    else:
+        changes = ident.SplitInfluencer(identity_pb2.SplitInfluencerRequest(
+            influencer_id=args.id, video_ids=args.videos), timeout=t)
+    names = {i.influencer_id: i.name for i in ident.ListInfluencers(
+        identity_pb2.ListInfluencersRequest(), timeout=t).influencers if i.name}
+    analytics.ReplaceAppearances(analytics_pb2.ReplaceAppearancesRequest(
+        videos=[analytics_pb2.VideoAppearancesUpdate(video_id=v.video_id, appearances=v.appearances)
+                for v in changes.videos], names=names), timeout=t)
+    print(f"{changes.changed_videos} videos changed people")
+    return 0
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="influencers", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp: argparse.ArgumentParser, ports: bool = True) -> None:
+        sp.add_argument("--data-dir", help="where the stores live (default ./data, env INFLUENCERS_DATA_DIR)")
+        if ports:
+            sp.add_argument("--host", help="interface to bind (default 127.0.0.1)")
+            sp.add_argument("--web-port", type=int, help="report page port (default 8080)")
+            sp.add_argument("--ingest-port", type=int)
+            sp.add_argument("--identity-port", type=int)
+            sp.add_argument("--analytics-port", type=int)
+            sp.add_argument("--workers", type=int, help="face-analysis processes (default: one per core)")
+
+    run = sub.add_parser("run", help="start everything, ingest a manifest, write the report, serve the page")
+    run.add_argument("manifest")
+    run.add_argument("--no-serve", action="store_true", help="exit when the report is written")
+    run.add_argument("--report", help="report folder (default DATA_DIR/report)")
+    common(run)
+    run.set_defaults(func=cmd_run)
+    serve = sub.add_parser("serve", help="start the three services and the page, and wait")
+    common(serve)
+    serve.set_defaults(func=cmd_serve)
+    ing = sub.add_parser("ingest", help="send a manifest to running services")
+    ing.add_argument("manifest")
+    common(ing)
+    ing.set_defaults(func=cmd_ingest)
+    exp = sub.add_parser("export", help="write the CSV report from a data dir")
+    exp.add_argument("--out", required=True)
+    common(exp, ports=False)
+    exp.set_defaults(func=cmd_export)
+    rec = sub.add_parser("recluster", help="re-derive all influencers from the stored faces (running services)")
+    common(rec)
+    rec.set_defaults(func=cmd_identity)
+    merge = sub.add_parser("merge", help="merge influencers into the first one given")
+    merge.add_argument("ids", nargs="+")
+    common(merge)
+    merge.set_defaults(func=cmd_identity)
+    split = sub.add_parser("split", help="move an influencer's faces in some videos to a new influencer")
+    split.add_argument("id")
+    split.add_argument("videos", nargs="+")
+    common(split)
+    split.set_defaults(func=cmd_identity)
+    rename = sub.add_parser("rename", help="give an influencer a display name")
+    rename.add_argument("id")
+    rename.add_argument("name")
+    common(rename)
+    rename.set_defaults(func=cmd_identity)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "werkzeug"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""gRPC plumbing shared by the three services: server factory (health, reflection, auth, limits) and
+client channels. Servicers themselves live in each service and only translate protos to domain calls."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from concurrent import futures
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 32 * 1024 * 1024
+TOKEN_HEADER = "authorization"
+_OPTIONS = [
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+]
+
+
+def is_loopback(host: str) -> bool:
+    return host in ("127.0.0.1", "localhost", "::1", "[::1]") or host.startswith("127.")
+
+
+class TokenInterceptor(grpc.ServerInterceptor):
+    """Rejects calls without `authorization: Bearer <token>`; health checks stay open for probes."""
+
+    def __init__(self, token: str) -> None:
+        self._expected = f"Bearer {token}"
+
+        def deny(request: object, context: grpc.ServicerContext) -> None:
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong token")
+
+        self._deny = grpc.unary_unary_rpc_method_handler(deny)
+
+    def intercept_service(self, continuation, handler_call_details):  # type: ignore[no-untyped-def]
+        if handler_call_details.method.startswith("/grpc.health.v1.Health/"):
+            return continuation(handler_call_details)
+        metadata = dict(handler_call_details.invocation_metadata or ())
+        if metadata.get(TOKEN_HEADER) == self._expected:
+            return continuation(handler_call_details)
+        return self._deny
+
+
+@dataclass
+class RunningServer:
+    server: grpc.Server
+    port: int
+    health: health.HealthServicer
+    service_names: tuple[str, ...]
+
+    def set_serving(self, serving: bool) -> None:
+        status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        for name in (*self.service_names, ""):
+            self.health.set(name, status)
+
+    def stop(self, grace_s: float = 5.0) -> None:
+        """Stops accepting calls, lets in-flight calls finish for up to `grace_s` seconds."""
+        self.set_serving(False)
+        self.server.stop(grace_s).wait()
+
+
+def build_server(
+    name: str,
+    host: str,
+    port: int,
+    register: Iterable[Callable[[grpc.Server], str]],
+    token: str = "",
+    max_workers: int = 8,
+) -> RunningServer:
+    """Creates, binds and starts a server. Each `register` callable adds a servicer and returns its full
+    service name. Port 0 picks a free port; the bound port is logged and returned."""
+    if not token and not is_loopback(host):
+        raise ValueError(f"{name}: binding to {host} (beyond loopback) needs a token (INFLUENCERS_TOKEN)")
+    interceptors = [TokenInterceptor(token)] if token else []
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=name),
+        interceptors=interceptors,
+        options=_OPTIONS,
+    )
+    names = tuple(reg(server) for reg in register)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection((*names, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    bound = server.add_insecure_port(f"{host}:{port}")
+    if bound == 0:
+        raise OSError(f"{name}: cannot bind {host}:{port}")
+    server.start()
+    running = RunningServer(server, bound, health_servicer, names)
+    running.set_serving(True)
+    log.info("%s serving on %s:%d", name, host, bound)
+    return running
+
+
+class _TokenClientInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor,
+                              grpc.StreamUnaryClientInterceptor, grpc.StreamStreamClientInterceptor):
+    def __init__(self, token: str) -> None:
+        self._metadata = ((TOKEN_HEADER, f"Bearer {token}"),)
+
+    def _details(self, details):  # type: ignore[no-untyped-def]
+        metadata = tuple(details.metadata or ()) + self._metadata
+        return details._replace(metadata=metadata) if hasattr(details, "_replace") else _Details(
+            details.method, details.timeout, metadata, details.credentials, details.wait_for_ready,
+            details.compression)
+
+    def intercept_unary_unary(self, continuation, details, request):  # type: ignore[no-untyped-def]
+        return continuation(self._details(details), request)
+
+    def intercept_unary_stream(self, continuation, details, request):  # type: ignore[no-untyped-def]
+        return continuation(self._details(details), request)
+
+    def intercept_stream_unary(self, continuation, details, request_iterator):  # type: ignore[no-untyped-def]
+        return continuation(self._details(details), request_iterator)
+
+    def intercept_stream_stream(self, continuation, details, request_iterator):  # type: ignore[no-untyped-def]
+        return continuation(self._details(details), request_iterator)
+
+
+class _Details(grpc.ClientCallDetails):
+    def __init__(self, method, timeout, metadata, credentials, wait_for_ready, compression):  # type: ignore[no-untyped-def]
+        self.method, self.timeout, self.metadata = method, timeout, metadata
+        self.credentials, self.wait_for_ready, self.compression = credentials, wait_for_ready, compression
+
+
+def open_channel(target: str, token: str = "") -> grpc.Channel:
+    """A channel with the same message limits as the servers, sending the token when one is set."""
+    channel = grpc.insecure_channel(target, options=_OPTIONS)
+    if token:
+        channel = grpc.intercept_channel(channel, _TokenClientInterceptor(token))
+    return channel
+
+
+def wait_healthy(channel: grpc.Channel, timeout_s: float = 30.0) -> None:
+    """Blocks until the server behind `channel` answers SERVING, or raises TimeoutError."""
+    stub = health_pb2_grpc.HealthStub(channel)
+    try:
+        grpc.channel_ready_future(channel).result(timeout=timeout_s)
+        reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=timeout_s)
+    except (grpc.FutureTimeoutError, grpc.RpcError) as exc:
+        raise TimeoutError(f"service not healthy: {exc}") from exc
+    if reply.status != health_pb2.HealthCheckResponse.SERVING:
+        raise TimeoutError("service reports NOT_SERVING")

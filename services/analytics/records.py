@@ -1,0 +1,129 @@
+"""Plain rows of the analytics store and their pure conversions to and from the protos."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from influencers.v1 import common_pb2
+
+DONE = common_pb2.VIDEO_STATUS_DONE
+FAILED = common_pb2.VIDEO_STATUS_FAILED
+DUPLICATE = common_pb2.VIDEO_STATUS_DUPLICATE
+
+
+@dataclass(frozen=True)
+class VideoRow:
+    """One manifest URL as the system knows it. `status` is a `common_pb2.VideoStatus` value."""
+
+    url: str
+    video_id: str = ""
+    performance: float | None = None
+    status: int = common_pb2.VIDEO_STATUS_PENDING
+    error: str = ""
+    duration_s: float = 0.0
+    faces: int = 0
+    external_id: str = ""
+
+
+@dataclass(frozen=True)
+class AppearanceRow:
+    """One influencer in one video. Times in seconds from the start; `face_quality` in [0, 1]."""
+
+    video_id: str
+    influencer_id: str
+    first_seen_s: float = 0.0
+    last_seen_s: float = 0.0
+    faces: int = 0
+    screen_time_s: float = 0.0
+    face_quality: float = 0.0
+    best_face: bytes = b""
+    ambiguous: bool = False
+
+
+def status_word(status: int) -> str:
+    """`VIDEO_STATUS_DONE` -> "done"; unknown values -> "unspecified"."""
+    try:
+        name = common_pb2.VideoStatus.Name(status)
+    except ValueError:
+        name = "VIDEO_STATUS_UNSPECIFIED"
+    return name.removeprefix("VIDEO_STATUS_").lower()
+
+
+def video_from_proto(msg: common_pb2.Video) -> VideoRow:
+    return VideoRow(
+        url=msg.url,
+        video_id=msg.video_id,
+        performance=msg.performance if msg.HasField("performance") else None,
+        status=int(msg.status),
+        error=msg.error,
+        duration_s=msg.duration_s,
+        faces=msg.faces,
+        external_id=msg.external_id,
+    )
+
+
+def video_to_proto(row: VideoRow) -> common_pb2.Video:
+    msg = common_pb2.Video(
+        video_id=row.video_id,
+        url=row.url,
+        status=row.status,  # type: ignore[arg-type]
+        error=row.error,
+        duration_s=row.duration_s,
+        faces=row.faces,
+        external_id=row.external_id,
+    )
+    if row.performance is not None:
+        msg.performance = row.performance
+    return msg
+
+
+def appearance_from_proto(video_id: str, msg: common_pb2.Appearance) -> AppearanceRow:
+    return AppearanceRow(
+        video_id=video_id,
+        influencer_id=msg.influencer_id,
+        first_seen_s=msg.first_seen_s,
+        last_seen_s=msg.last_seen_s,
+        faces=msg.faces,
+        screen_time_s=msg.screen_time_s,
+        face_quality=msg.face_quality,
+        best_face=bytes(msg.best_face),
+        ambiguous=msg.ambiguous,
+    )
+
+
+def appearance_to_proto(row: AppearanceRow) -> common_pb2.Appearance:
+    return common_pb2.Appearance(
+        influencer_id=row.influencer_id,
+        first_seen_s=row.first_seen_s,
+        last_seen_s=row.last_seen_s,
+        faces=row.faces,
+        best_face=row.best_face,
+        face_quality=row.face_quality,
+        ambiguous=row.ambiguous,
+        screen_time_s=row.screen_time_s,
+    )
+
+
+def merge_appearances(rows: list[AppearanceRow]) -> list[AppearanceRow]:
+    """One row per (video_id, influencer_id), sorted: first/last seen widened, faces and screen time
+    summed, the best face kept, ambiguous if any part was. Input order does not matter."""
+    merged: dict[tuple[str, str], AppearanceRow] = {}
+    for row in rows:
+        key = (row.video_id, row.influencer_id)
+        old = merged.get(key)
+        if old is None:
+            merged[key] = row
+            continue
+        best = row if row.face_quality > old.face_quality else old
+        merged[key] = AppearanceRow(
+            video_id=row.video_id,
+            influencer_id=row.influencer_id,
+            first_seen_s=min(old.first_seen_s, row.first_seen_s),
+            last_seen_s=max(old.last_seen_s, row.last_seen_s),
+            faces=old.faces + row.faces,
+            screen_time_s=old.screen_time_s + row.screen_time_s,
+            face_quality=best.face_quality,
+            best_face=best.best_face,
+            ambiguous=old.ambiguous or row.ambiguous,
+        )
+    return [merged[key] for key in sorted(merged)]

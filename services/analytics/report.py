@@ -1,0 +1,215 @@
+"""View models and downloadable tables of the report, built from the analysis and the store's rows.
+
+Shared by the web page and the export, so the page, the CSV files and the JSON API always agree.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from services.analytics.analysis import Analysis
+from services.analytics.model import ModelQuality
+from services.analytics.records import AppearanceRow, VideoRow, status_word
+from services.analytics.store import AnalyticsStore
+
+TABLES = ("influencers", "videos", "appearances")
+INFLUENCER_COLUMNS = [
+    "influencer_id", "videos", "avg_performance", "median_performance", "std_performance",
+    "representative_image", "name", "ci_low", "ci_high", "shrunken_mean", "consistency", "attributed_effect",
+]
+APPEARANCE_COLUMNS = ["video_url", "influencer_id", "first_seen_s", "last_seen_s", "faces"]
+VIDEO_COLUMNS = ["video_url", "performance", "status", "error", "duration_s", "faces"]
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+def is_safe_id(value: str) -> bool:
+    """True for ids usable as a file name (letters, digits, `_`, `.`, `-`; no leading dot)."""
+    return bool(_SAFE_ID.match(value))
+
+
+def face_path(influencer_id: str) -> str:
+    """Relative path of an influencer's representative face in an export; "" when the id is unsafe."""
+    return f"faces/{influencer_id}.jpg" if is_safe_id(influencer_id) else ""
+
+
+# ---- tables -----------------------------------------------------------------------------------------
+
+def influencers_table(analysis: Analysis, min_videos: int = 0) -> pd.DataFrame:
+    stats = analysis.stats[analysis.stats["videos"] >= min_videos]
+    table = stats.rename(columns={
+        "mean": "avg_performance", "median": "median_performance", "std": "std_performance",
+    })
+    table = table.assign(representative_image=[face_path(i) for i in table["influencer_id"]])
+    return table[INFLUENCER_COLUMNS].reset_index(drop=True)
+
+
+def appearances_table(analysis: Analysis) -> pd.DataFrame:
+    urls = analysis.videos[["video_id", "url"]].rename(columns={"url": "video_url"})
+    table = analysis.appearances.merge(urls, on="video_id", how="inner")
+    return table[APPEARANCE_COLUMNS].reset_index(drop=True)
+
+
+def videos_table(rows: list[VideoRow]) -> pd.DataFrame:
+    """One row per manifest URL, status as a lower-case word."""
+    return pd.DataFrame(
+        [[r.url, r.performance, status_word(r.status), r.error, r.duration_s, r.faces] for r in rows],
+        columns=VIDEO_COLUMNS,
+    ).astype({"performance": "float64", "duration_s": "float64", "faces": "int64"})
+
+
+def table(store: AnalyticsStore, analysis: Analysis, name: str) -> pd.DataFrame:
+    """The named table of TABLES; KeyError for any other name."""
+    if name == "influencers":
+        return influencers_table(analysis)
+    if name == "appearances":
+        return appearances_table(analysis)
+    if name == "videos":
+        return videos_table(store.list_videos())
+    raise KeyError(name)
+
+
+def to_csv(frame: pd.DataFrame) -> str:
+    return frame.to_csv(index=False)
+
+
+def to_records(frame: pd.DataFrame) -> list[dict[str, object]]:
+    """JSON-ready rows: NaN becomes None, numpy scalars become Python ones."""
+    return [
+        {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+        for row in frame.astype(object).to_dict(orient="records")
+    ]
+
+
+# ---- page view models -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Overview:
+    rows: list[dict[str, object]]
+    all_influencers: list[tuple[str, str]]  # (influencer_id, label) for the predict form
+    quality: ModelQuality
+    videos: int
+    overall_mean: float
+    min_videos: int
+    beats_baseline: bool
+
+
+def overview(analysis: Analysis, min_videos: int = 0) -> Overview:
+    stats = analysis.stats
+    shown = stats[stats["videos"] >= min_videos]
+    q = analysis.quality
+    return Overview(
+        rows=to_records(shown),
+        all_influencers=[(i, label(i, analysis.names)) for i in stats["influencer_id"]],
+        quality=q,
+        videos=analysis.scored_videos,
+        overall_mean=analysis.overall_mean,
+        min_videos=min_videos,
+        beats_baseline=q.folds > 0 and q.mae < q.baseline_mae,
+    )
+
+
+def label(influencer_id: str, names: dict[str, str]) -> str:
+    name = names.get(influencer_id, "")
+    return f"{name} ({influencer_id})" if name else influencer_id
+
+
+@dataclass(frozen=True)
+class Prediction:
+    selected: list[tuple[str, str]]
+    unknown: list[str]
+    performance: float
+    baseline: float
+
+
+def prediction(analysis: Analysis, influencer_ids: list[str]) -> Prediction:
+    ids = [i for i in dict.fromkeys(influencer_ids) if i]
+    known = analysis.predictor.known(ids)
+    return Prediction(
+        selected=[(i, label(i, analysis.names)) for i in known],
+        unknown=[i for i in ids if i not in known],
+        performance=analysis.predictor.predict(ids),
+        baseline=analysis.overall_mean,
+    )
+
+
+@dataclass(frozen=True)
+class InfluencerPage:
+    influencer_id: str
+    name: str
+    stats: dict[str, object] | None
+    videos: list[dict[str, object]] = field(default_factory=list)
+
+
+def influencer_page(store: AnalyticsStore, analysis: Analysis, influencer_id: str) -> InfluencerPage | None:
+    """Their videos (best score first) with first/last seen; None when nobody has that id."""
+    rows = analysis.stats[analysis.stats["influencer_id"] == influencer_id]
+    seen = store.appearances_of(influencer_id)
+    if rows.empty and not seen:
+        return None
+    videos = [_video_of(store, a) for a in seen]
+    videos.sort(key=lambda v: (v["performance"] is None, -(v["performance"] or 0.0)))
+    return InfluencerPage(
+        influencer_id=influencer_id,
+        name=analysis.names.get(influencer_id, ""),
+        stats=to_records(rows)[0] if not rows.empty else None,
+        videos=videos,
+    )
+
+
+def _video_of(store: AnalyticsStore, a: AppearanceRow) -> dict[str, object]:
+    video = store.get_video(video_id=a.video_id)
+    return {
+        "video_id": a.video_id,
+        "url": video.url if video else "",
+        "performance": video.performance if video else None,
+        "first_seen_s": a.first_seen_s,
+        "last_seen_s": a.last_seen_s,
+        "faces": a.faces,
+        "screen_time_s": a.screen_time_s,
+        "ambiguous": a.ambiguous,
+        "has_face": bool(a.best_face),
+    }
+
+
+@dataclass(frozen=True)
+class VideoPage:
+    video: VideoRow
+    status: str
+    urls: list[str]
+    people: list[dict[str, object]]
+
+
+def video_page(store: AnalyticsStore, analysis: Analysis, video_id: str) -> VideoPage | None:
+    """Who appears in the video and when; every manifest URL that gave these bytes."""
+    video = store.get_video(video_id=video_id)
+    if video is None:
+        return None
+    people = [
+        {
+            "influencer_id": a.influencer_id,
+            "label": label(a.influencer_id, analysis.names),
+            "first_seen_s": a.first_seen_s,
+            "last_seen_s": a.last_seen_s,
+            "faces": a.faces,
+            "screen_time_s": a.screen_time_s,
+            "ambiguous": a.ambiguous,
+            "has_face": bool(a.best_face),
+        }
+        for a in sorted(store.appearances_in(video_id), key=lambda a: a.first_seen_s)
+    ]
+    urls = [r.url for r in store.list_videos() if r.video_id == video_id]
+    return VideoPage(video=video, status=status_word(video.status), urls=urls, people=people)
+
+
+def video_list(store: AnalyticsStore) -> list[dict[str, object]]:
+    return [
+        {
+            "url": r.url, "video_id": r.video_id, "performance": r.performance,
+            "status": status_word(r.status), "error": r.error, "duration_s": r.duration_s, "faces": r.faces,
+        }
+        for r in store.list_videos()
+    ]

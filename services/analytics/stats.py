@@ -1,0 +1,135 @@
+"""Per-influencer performance statistics. Pure pandas/numpy/scipy/sklearn: frames in, frames out.
+
+Inputs are the store's frames: `videos` (video_id, performance, ...) with one row per DONE video and
+`appearances` (video_id, influencer_id, screen_time_s, ...). A video counts once per influencer however
+many appearance rows or URLs it has; videos without a performance score are left out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats as st
+from sklearn.linear_model import RidgeCV
+
+STATS_COLUMNS = [
+    "influencer_id", "videos", "mean", "median", "std", "min", "max", "ci_low", "ci_high",
+    "shrunken_mean", "consistency", "screen_time_s", "attributed_effect",
+]
+RIDGE_ALPHAS = (0.01, 0.1, 1.0, 10.0, 100.0)
+CONFIDENCE = 0.95
+
+
+def scored_videos(videos: pd.DataFrame) -> pd.DataFrame:
+    """Videos with a finite performance, one row per video_id (columns video_id, performance)."""
+    if videos.empty:
+        return pd.DataFrame({"video_id": pd.Series(dtype=str), "performance": pd.Series(dtype=float)})
+    frame = videos[["video_id", "performance"]].astype({"performance": "float64"})
+    frame = frame[np.isfinite(frame["performance"])]
+    return frame.drop_duplicates("video_id").reset_index(drop=True)
+
+
+def presences(videos: pd.DataFrame, appearances: pd.DataFrame) -> pd.DataFrame:
+    """One row per (video, influencer) among scored videos: video_id, influencer_id, screen_time_s,
+    performance."""
+    scored = scored_videos(videos)
+    if appearances.empty or scored.empty:
+        return pd.DataFrame({
+            "video_id": pd.Series(dtype=str), "influencer_id": pd.Series(dtype=str),
+            "screen_time_s": pd.Series(dtype=float), "performance": pd.Series(dtype=float),
+        })
+    pairs = (
+        appearances.groupby(["video_id", "influencer_id"], as_index=False)["screen_time_s"].sum()
+        .astype({"screen_time_s": "float64"})
+    )
+    return pairs.merge(scored, on="video_id", how="inner")
+
+
+def indicator_matrix(videos: pd.DataFrame, appearances: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """X: one row per scored video (index video_id), one 0/1 column per influencer (sorted ids);
+    y: the videos' performance in the same order. Videos with nobody in them stay (all-zero rows)."""
+    scored = scored_videos(videos).set_index("video_id")
+    pairs = presences(videos, appearances)
+    x = pd.crosstab(pairs["video_id"], pairs["influencer_id"]).clip(upper=1) if not pairs.empty else None
+    if x is None:
+        x = pd.DataFrame(index=scored.index)
+    x = x.reindex(index=scored.index, fill_value=0).sort_index(axis=1).astype("float64")
+    x.columns.name = None
+    return x, scored["performance"]
+
+
+def attribution(videos: pd.DataFrame, appearances: pd.DataFrame) -> pd.Series:
+    """Each influencer's own contribution to performance: the coefficient of its indicator in a ridge
+    regression (alpha by leave-one-out CV) of performance on all indicators, relative to the intercept
+    (a video with none of them). Indexed by influencer_id; zeros when there is too little data."""
+    x, y = indicator_matrix(videos, appearances)
+    if x.shape[1] == 0:
+        return pd.Series(dtype=float, name="attributed_effect")
+    if len(y) < 3 or float(np.var(y)) == 0.0:
+        return pd.Series(0.0, index=x.columns, name="attributed_effect")
+    model = RidgeCV(alphas=RIDGE_ALPHAS).fit(x.to_numpy(), y.to_numpy())
+    return pd.Series(model.coef_, index=x.columns, name="attributed_effect")
+
+
+def influencer_stats(videos: pd.DataFrame, appearances: pd.DataFrame) -> pd.DataFrame:
+    """One row per influencer (columns STATS_COLUMNS), sorted by shrunken_mean descending.
+
+    std uses ddof=1 (0 for one video); the 95% t-interval of one-video influencers uses the pooled
+    within-influencer std. shrunken_mean is the empirical-Bayes estimate toward the mean of all scored
+    videos, weight n / (n + sigma^2 / tau^2), tau^2 by the method of moments (floored).
+    """
+    pairs = presences(videos, appearances)
+    if pairs.empty:
+        return _empty_stats()
+    all_perf = scored_videos(videos)["performance"]
+    overall_mean, overall_median = float(all_perf.mean()), float(all_perf.median())
+    grouped = pairs.groupby("influencer_id")
+    out = grouped["performance"].agg(["count", "mean", "median", "std", "min", "max"])
+    out = out.rename(columns={"count": "videos"})
+    out["std"] = out["std"].fillna(0.0)
+    out["screen_time_s"] = grouped["screen_time_s"].sum()
+    out["consistency"] = grouped["performance"].agg(lambda p: float((p > overall_median).mean()))
+
+    sigma, pooled_df = _pooled_std(out, all_perf)
+    n = out["videos"].to_numpy(dtype=float)
+    spread = np.where(n > 1, out["std"].to_numpy(), sigma)
+    dof = np.where(n > 1, n - 1, max(pooled_df, 1))
+    half = st.t.ppf(0.5 + CONFIDENCE / 2, dof) * spread / np.sqrt(n)
+    out["ci_low"] = out["mean"] - half
+    out["ci_high"] = out["mean"] + half
+    out["shrunken_mean"] = _shrink(out["mean"].to_numpy(), n, sigma**2, overall_mean, float(all_perf.var()))
+
+    effects = attribution(videos, appearances)
+    out["attributed_effect"] = effects.reindex(out.index).fillna(0.0)
+    out = out.reset_index()
+    out["videos"] = out["videos"].astype("int64")
+    out = out.sort_values(["shrunken_mean", "influencer_id"], ascending=[False, True], kind="stable")
+    return out[STATS_COLUMNS].reset_index(drop=True)
+
+
+def _pooled_std(per_influencer: pd.DataFrame, all_perf: pd.Series) -> tuple[float, int]:
+    """Within-influencer std pooled over influencers with 2+ videos, and its degrees of freedom.
+    Falls back to the std of all videos when nobody has two videos."""
+    dof = per_influencer["videos"] - 1
+    total_dof = int(dof[dof > 0].sum())
+    if total_dof > 0:
+        return float(np.sqrt((dof * per_influencer["std"] ** 2).sum() / total_dof)), total_dof
+    if len(all_perf) > 1:
+        return float(all_perf.std(ddof=1)), len(all_perf) - 1
+    return 0.0, 0
+
+
+def _shrink(means: np.ndarray, n: np.ndarray, sigma2: float, target: float, total_var: float) -> np.ndarray:
+    if sigma2 <= 0 or len(means) == 0:
+        return means.astype(float)
+    # Method of moments: the spread of influencer means is true spread tau^2 plus sampling noise.
+    between = float(np.var(means, ddof=1)) if len(means) > 1 else 0.0
+    floor = max(1e-6, 0.01 * (total_var if np.isfinite(total_var) else sigma2))
+    tau2 = max(between - float(np.mean(sigma2 / n)), floor)
+    weight = n / (n + sigma2 / tau2)
+    return target + weight * (means - target)
+
+
+def _empty_stats() -> pd.DataFrame:
+    frame = pd.DataFrame({c: pd.Series(dtype=float) for c in STATS_COLUMNS})
+    return frame.astype({"influencer_id": str, "videos": "int64"})

@@ -1,0 +1,124 @@
+"""Report pages. Views only read the request, call services.analytics.report and render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, url_for
+
+from services.analytics import report
+from services.analytics.analysis import Analysis
+from services.analytics.chart import means_chart_png
+from services.analytics.store import AnalyticsStore
+
+# Templates and static files are the app's own (services/analytics/web/templates, .../static).
+bp = Blueprint("report", __name__)
+
+
+def _store() -> AnalyticsStore:
+    return current_app.extensions["analytics_store"]
+
+
+def _analysis() -> Analysis:
+    return current_app.extensions["analytics_cache"].current()
+
+
+def _min_videos() -> int:
+    return max(0, request.args.get("min_videos", default=0, type=int) or 0)
+
+
+@bp.app_context_processor
+def _helpers() -> dict[str, Any]:
+    def link(endpoint: str, **values: Any) -> str:
+        """url_for that carries a query-string token along, so images and links keep working."""
+        token = request.args.get("token")
+        if token:
+            values["token"] = token
+        return url_for(endpoint, **values)
+
+    return {"link": link, "fmt": _fmt}
+
+
+def _fmt(value: object, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+@bp.get("/")
+def overview() -> str:
+    return render_template("overview.html", view=report.overview(_analysis(), _min_videos()))
+
+
+@bp.get("/chart.png")
+def chart() -> Response:
+    analysis = _analysis()
+    stats = analysis.stats[analysis.stats["videos"] >= _min_videos()]
+    return Response(means_chart_png(stats, analysis.overall_mean), mimetype="image/png")
+
+
+@bp.get("/predict")
+def predict() -> str:
+    analysis = _analysis()
+    return render_template(
+        "predict.html",
+        view=report.overview(analysis),
+        result=report.prediction(analysis, request.args.getlist("ids")),
+    )
+
+
+@bp.get("/influencer/<influencer_id>")
+def influencer(influencer_id: str) -> str:
+    page = report.influencer_page(_store(), _analysis(), influencer_id)
+    if page is None:
+        abort(404)
+    return render_template("influencer.html", page=page)
+
+
+@bp.get("/video/<video_id>")
+def video(video_id: str) -> str:
+    page = report.video_page(_store(), _analysis(), video_id)
+    if page is None:
+        abort(404)
+    return render_template("video.html", page=page)
+
+
+@bp.get("/videos")
+def videos() -> str:
+    return render_template("videos.html", rows=report.video_list(_store()))
+
+
+@bp.get("/faces/<influencer_id>.jpg")
+def face(influencer_id: str) -> Response:
+    return _jpeg(_store().best_face(influencer_id))
+
+
+@bp.get("/appearance-face/<video_id>/<influencer_id>.jpg")
+def appearance_face(video_id: str, influencer_id: str) -> Response:
+    return _jpeg(_store().appearance_face(video_id, influencer_id))
+
+
+def _jpeg(data: bytes | None) -> Response:
+    if not data:
+        abort(404)
+    return Response(data, mimetype="image/jpeg", headers={"Cache-Control": "private, max-age=60"})
+
+
+@bp.get("/download/<name>.csv")
+def download_csv(name: str) -> Response:
+    frame = _table(name)
+    return Response(report.to_csv(frame), mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename={name}.csv"})
+
+
+@bp.get("/api/<name>.json")
+def download_json(name: str) -> Response:
+    return jsonify(report.to_records(_table(name)))
+
+
+def _table(name: str) -> Any:
+    if name not in report.TABLES:
+        abort(404)
+    return report.table(_store(), _analysis(), name)

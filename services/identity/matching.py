@@ -1,0 +1,121 @@
+"""Assigning the people of a video to influencers, and re-deriving clusters: pure numpy.
+
+Distances are Euclidean between 128-d face encodings. A person is compared with an influencer by the
+median, over the person's encoded faces, of the distance to the influencer's nearest stored face: robust
+to one odd face on either side, and independent of which face founded the influencer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Decision:
+    influencer_id: str | None  # None: a new influencer
+    distance: float
+    ambiguous: bool
+
+
+def influencer_distances(neighbours: list[list[tuple[str, float]]]) -> dict[str, float]:
+    """`neighbours[i]`: (influencer_id, distance) of the stored faces nearest to the i-th encoded face of
+    one person, nearest first. Returns the median over faces of the nearest distance to each
+    influencer (a face whose neighbours miss an influencer counts the farthest distance it saw)."""
+    per_face: list[dict[str, float]] = []
+    ceiling = 0.0
+    for hits in neighbours:
+        nearest: dict[str, float] = {}
+        for inf, d in hits:
+            nearest.setdefault(inf, d)
+            ceiling = max(ceiling, d)
+        per_face.append(nearest)
+    candidates = {inf for nearest in per_face for inf in nearest}
+    out = {}
+    for inf in candidates:
+        ds = [nearest.get(inf, max(ceiling, max(nearest.values(), default=ceiling))) for nearest in per_face]
+        out[inf] = float(np.median(ds))
+    return out
+
+
+def decide(distances: dict[str, float], threshold: float, margin: float, forbidden: set[str]) -> Decision:
+    """Nearest allowed influencer under `threshold`; flagged ambiguous when a second one is also under
+    the threshold and within `margin` of the first. `forbidden`: influencers already given to a person
+    seen in the same frame of this video."""
+    ranked = sorted((d, inf) for inf, d in distances.items() if inf not in forbidden)
+    if not ranked or ranked[0][0] >= threshold:
+        return Decision(None, ranked[0][0] if ranked else float("inf"), False)
+    d1, best = ranked[0]
+    ambiguous = len(ranked) > 1 and ranked[1][0] < threshold and ranked[1][0] - d1 < margin
+    return Decision(best, d1, ambiguous)
+
+
+def new_influencer_id(video_id: str, person: int) -> str:
+    """Deterministic id of an influencer founded by `person` of `video_id`: the same founder always gets
+    the same id, so a retried or concurrent creation is idempotent."""
+    return "inf_" + hashlib.sha1(f"{video_id}:{person}".encode()).hexdigest()[:10]
+
+
+def cluster_people(means: np.ndarray, cannot_link: list[tuple[int, int]], threshold: float) -> list[int]:
+    """Average-linkage agglomerative clustering of person encodings (m, 128) under `threshold`; pairs in
+    `cannot_link` (people seen together in one frame) never end in one cluster. Returns a label per row;
+    the result depends only on the set of rows, not their order (ties broken by the smallest members)."""
+    m = len(means)
+    if m == 0:
+        return []
+    dist = np.linalg.norm(means[:, None, :] - means[None, :, :], axis=-1)
+    np.fill_diagonal(dist, np.inf)
+    sizes = np.ones(m)
+    members: dict[int, list[int]] = {i: [i] for i in range(m)}
+    blocked = np.zeros((m, m), dtype=bool)
+    for a, b in cannot_link:
+        blocked[a, b] = blocked[b, a] = True
+    alive = np.ones(m, dtype=bool)
+    d = dist.copy()
+    d[blocked] = np.inf
+    while True:
+        flat = np.argmin(d)
+        a, b = divmod(int(flat), m)
+        if not np.isfinite(d[a, b]) or d[a, b] >= threshold:
+            break
+        if min(members[a]) > min(members[b]):
+            a, b = b, a
+        # Lance-Williams update for average linkage; blocked pairs stay blocked through merges.
+        na, nb = sizes[a], sizes[b]
+        merged = (na * d[a] + nb * d[b]) / (na + nb)
+        block = ~np.isfinite(d[a]) | ~np.isfinite(d[b])
+        merged[block] = np.inf
+        d[a, :] = merged
+        d[:, a] = merged
+        d[a, a] = np.inf
+        d[b, :] = np.inf
+        d[:, b] = np.inf
+        sizes[a] = na + nb
+        members[a] += members.pop(b)
+        alive[b] = False
+    labels = [0] * m
+    for label, root in enumerate(sorted(members, key=lambda r: min(members[r]))):
+        for i in members[root]:
+            labels[i] = label
+    return labels
+
+
+def inherit_ids(old_ids: list[str], labels: list[int], founders: list[str]) -> list[str]:
+    """Gives each new cluster the old id it overlaps most (each old id used once, largest overlaps
+    first); a cluster with no old id left takes `founders[i]` of its first member."""
+    overlap: dict[tuple[int, str], int] = {}
+    for old, label in zip(old_ids, labels, strict=True):
+        if old:
+            overlap[(label, old)] = overlap.get((label, old), 0) + 1
+    chosen: dict[int, str] = {}
+    used: set[str] = set()
+    for (label, old), _count in sorted(overlap.items(), key=lambda kv: (-kv[1], kv[0][1], kv[0][0])):
+        if label not in chosen and old not in used:
+            chosen[label] = old
+            used.add(old)
+    for label in labels:
+        if label not in chosen:
+            chosen[label] = founders[labels.index(label)]
+    return [chosen[label] for label in labels]

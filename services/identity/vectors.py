@@ -1,0 +1,144 @@
+"""The face store: one Qdrant collection of face encodings with their payloads. The same class talks to
+Qdrant's local mode (a folder, no server) or to a Qdrant server, chosen by the settings alone."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from qdrant_client import QdrantClient, models
+
+VECTOR_SIZE = 128
+SCHEMA_VERSION = 1
+_NAMESPACE = uuid.UUID("5b1d6c2e-8f0a-4f7e-9c1d-2a3b4c5d6e7f")
+
+
+@dataclass
+class FacePoint:
+    """One encoded face. `payload` holds video_id, person, influencer_id, timestamp_s, box, quality and
+    the person's appearance summary (first/last seen, faces, screen time, best crop file)."""
+
+    point_id: str
+    vector: np.ndarray
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+def point_id(video_id: str, person: int, face: int) -> str:
+    """Deterministic point id: analysing a video again overwrites, never duplicates, its faces."""
+    return str(uuid.uuid5(_NAMESPACE, f"{video_id}:{person}:{face}"))
+
+
+def open_client(qdrant_url: str, api_key: str, local_path: Path) -> QdrantClient:
+    if qdrant_url:
+        return QdrantClient(url=qdrant_url, api_key=api_key or None, timeout=30)
+    local_path.mkdir(parents=True, exist_ok=True)
+    return QdrantClient(path=str(local_path))
+
+
+class FaceIndex:
+    def __init__(self, client: QdrantClient, collection: str, local: bool = False) -> None:
+        self.client = client
+        self.local = local
+        self.collection = collection
+        self.names_collection = f"{collection}_names"
+
+    def ensure(self) -> None:
+        """Creates the collections (Euclidean, 128-d, HNSW, payload indexes) if they do not exist."""
+        if not self.client.collection_exists(self.collection):
+            self.client.create_collection(
+                self.collection,
+                vectors_config=models.VectorParams(size=VECTOR_SIZE, distance=models.Distance.EUCLID),
+                hnsw_config=models.HnswConfigDiff(m=16, ef_construct=128),
+                metadata={"schema_version": SCHEMA_VERSION},
+            )
+            # Local mode scans every point anyway and warns that payload indexes do nothing there.
+            for key in () if self.local else ("influencer_id", "video_id"):
+                self.client.create_payload_index(self.collection, key, models.PayloadSchemaType.KEYWORD)
+        if not self.client.collection_exists(self.names_collection):
+            self.client.create_collection(
+                self.names_collection, vectors_config=models.VectorParams(size=1, distance=models.Distance.DOT))
+
+    def healthy(self) -> bool:
+        try:
+            self.client.get_collections()
+        except Exception:  # noqa: BLE001 - any failure to reach the store means "not serving"
+            return False
+        return True
+
+    def upsert(self, points: list[FacePoint], batch: int = 256) -> None:
+        for start in range(0, len(points), batch):
+            chunk = points[start:start + batch]
+            self.client.upsert(self.collection, [
+                models.PointStruct(id=p.point_id, vector=p.vector.astype(float).tolist(), payload=p.payload)
+                for p in chunk
+            ], wait=True)
+
+    def delete_video(self, video_id: str) -> int:
+        flt = _match("video_id", video_id)
+        count = self.client.count(self.collection, count_filter=flt, exact=True).count
+        if count:
+            self.client.delete(self.collection, models.FilterSelector(filter=flt), wait=True)
+        return count
+
+    def search(self, vectors: np.ndarray, limit: int, exclude_video: str = "") -> list[list[tuple[str, float]]]:
+        """For each row of `vectors`, the (influencer_id, distance) of the nearest stored faces."""
+        if len(vectors) == 0 or self.client.count(self.collection, exact=False).count == 0:
+            return [[] for _ in range(len(vectors))]
+        flt = models.Filter(must_not=[_condition("video_id", exclude_video)]) if exclude_video else None
+        requests = [models.QueryRequest(query=v.astype(float).tolist(), limit=limit, filter=flt, with_payload=[
+            "influencer_id"]) for v in vectors]
+        results = self.client.query_batch_points(self.collection, requests)
+        return [[(str(p.payload["influencer_id"]), float(p.score)) for p in r.points] for r in results]
+
+    def scroll(self, flt: models.Filter | None = None, with_vectors: bool = False) -> Iterable[FacePoint]:
+        offset = None
+        while True:
+            points, offset = self.client.scroll(self.collection, scroll_filter=flt, limit=1024, offset=offset,
+                                                with_payload=True, with_vectors=with_vectors)
+            for p in points:
+                vec = np.asarray(p.vector, dtype=np.float64) if with_vectors else np.zeros(0)
+                yield FacePoint(str(p.id), vec, dict(p.payload or {}))
+            if offset is None:
+                return
+
+    def faces_of(self, influencer_id: str) -> list[FacePoint]:
+        return list(self.scroll(_match("influencer_id", influencer_id)))
+
+    def faces_in(self, video_id: str, with_vectors: bool = False) -> list[FacePoint]:
+        return list(self.scroll(_match("video_id", video_id), with_vectors=with_vectors))
+
+    def set_influencer(self, assignments: dict[str, list[str]]) -> None:
+        """`assignments`: influencer_id -> point ids to give it."""
+        for influencer_id, ids in assignments.items():
+            for start in range(0, len(ids), 1024):
+                self.client.set_payload(self.collection, {"influencer_id": influencer_id},
+                                        points=ids[start:start + 1024], wait=True)
+
+    def names(self) -> dict[str, str]:
+        out = {}
+        offset = None
+        while True:
+            points, offset = self.client.scroll(self.names_collection, limit=1024, offset=offset)
+            out.update({str(p.payload["influencer_id"]): str(p.payload["name"]) for p in points if p.payload})
+            if offset is None:
+                return out
+
+    def set_name(self, influencer_id: str, name: str) -> None:
+        pid = str(uuid.uuid5(_NAMESPACE, influencer_id))
+        self.client.upsert(self.names_collection, [models.PointStruct(
+            id=pid, vector=[1.0], payload={"influencer_id": influencer_id, "name": name})], wait=True)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _condition(key: str, value: str) -> models.FieldCondition:
+    return models.FieldCondition(key=key, match=models.MatchValue(value=value))
+
+
+def _match(key: str, value: str) -> models.Filter:
+    return models.Filter(must=[_condition(key, value)])

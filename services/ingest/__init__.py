@@ -1,0 +1,1 @@
+"""Ingest: reads manifests, fetches and decodes videos, streams sampled frames to identity."""

@@ -1,0 +1,115 @@
+"""IngestService over gRPC: runs submitted videos through the pipeline on a few worker threads and
+streams one progress message per video; at the end of a batch, has identity re-derive its clusters and
+analytics follow."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+import grpc
+
+from influencers.rpc import RunningServer, build_server, open_channel
+from influencers.settings import Settings
+from influencers.v1 import (
+    analytics_pb2,
+    analytics_pb2_grpc,
+    common_pb2,
+    identity_pb2,
+    identity_pb2_grpc,
+    ingest_pb2,
+    ingest_pb2_grpc,
+)
+from services.ingest.pipeline import Outcome, VideoPipeline
+
+log = logging.getLogger(__name__)
+
+
+def reconcile(identity: identity_pb2_grpc.IdentityServiceStub, analytics: analytics_pb2_grpc.AnalyticsServiceStub,
+              timeout_s: float) -> int:
+    """Re-derives identity clusters from every stored face and has analytics record the videos whose
+    people changed. Returns the number of such videos."""
+    changes = identity.Recluster(identity_pb2.ReclusterRequest(), timeout=timeout_s)
+    names = {i.influencer_id: i.name for i in identity.ListInfluencers(
+        identity_pb2.ListInfluencersRequest(), timeout=timeout_s).influencers if i.name}
+    analytics.ReplaceAppearances(analytics_pb2.ReplaceAppearancesRequest(
+        videos=[analytics_pb2.VideoAppearancesUpdate(video_id=v.video_id, appearances=v.appearances)
+                for v in changes.videos], names=names), timeout=timeout_s)
+    return changes.changed_videos
+
+
+class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
+    def __init__(self, settings: Settings, pipeline: VideoPipeline) -> None:
+        self.settings = settings
+        self.pipeline = pipeline
+        # One more video in flight than cores: decoding one while identity analyses the others.
+        self.pool = ThreadPoolExecutor(max_workers=settings.worker_count + 1, thread_name_prefix="ingest-video")
+
+    def SubmitVideos(self, request: ingest_pb2.SubmitVideosRequest, context: grpc.ServicerContext
+                     ) -> Iterator[ingest_pb2.IngestProgress]:
+        base_dir = Path(request.base_dir or ".")
+        total = len(request.videos)
+        done = 0
+        first_line: dict[str, int] = {}
+        futures = {}
+        for k, sub in enumerate(request.videos):
+            if sub.url and sub.url in first_line and not sub.row_error:
+                done += 1
+                video = common_pb2.Video(url=sub.url, status=common_pb2.VIDEO_STATUS_DUPLICATE,
+                                         error=f"same URL as row {first_line[sub.url] + 1} of this submission")
+                yield ingest_pb2.IngestProgress(video=video, done=done, total=total)
+                continue
+            first_line.setdefault(sub.url, k)
+            perf = sub.performance if sub.HasField("performance") else None
+            futures[self.pool.submit(self.pipeline.process, sub.url, perf, sub.external_id, sub.row_error,
+                                     base_dir)] = k
+        processed = 0
+        for fut in as_completed(futures):
+            outcome: Outcome = fut.result()
+            done += 1
+            processed += outcome.recorded and outcome.video.status == common_pb2.VIDEO_STATUS_DONE
+            yield ingest_pb2.IngestProgress(video=outcome.video, appearances=outcome.appearances, done=done,
+                                            total=total, stage_seconds=outcome.stage_seconds)
+        if processed:
+            changed = reconcile(self.pipeline.identity, self.pipeline.analytics, self.settings.rpc_timeout_s)
+            log.info("re-clustered: %d videos changed people", changed)
+
+    def ListVideos(self, request: common_pb2.ListVideosRequest, context: grpc.ServicerContext
+                   ) -> common_pb2.ListVideosResponse:
+        return self.pipeline.analytics.ListVideos(request, timeout=self.settings.rpc_timeout_s)
+
+    def GetVideo(self, request: common_pb2.GetVideoRequest, context: grpc.ServicerContext) -> common_pb2.Video:
+        try:
+            return self.pipeline.analytics.GetVideo(request, timeout=self.settings.rpc_timeout_s)
+        except grpc.RpcError as exc:
+            context.abort(exc.code(), exc.details() or "")
+            raise
+
+
+class IngestProcess:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.identity_channel = open_channel(settings.identity_target, settings.token)
+        self.analytics_channel = open_channel(settings.analytics_target, settings.token)
+        pipeline = VideoPipeline(settings, identity_pb2_grpc.IdentityServiceStub(self.identity_channel),
+                                 analytics_pb2_grpc.AnalyticsServiceStub(self.analytics_channel))
+        self.servicer = IngestServicer(settings, pipeline)
+
+        def register(server: grpc.Server) -> str:
+            ingest_pb2_grpc.add_IngestServiceServicer_to_server(self.servicer, server)
+            return ingest_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name
+
+        self.server: RunningServer = build_server("ingest", settings.host, settings.ingest_port, [register],
+                                                  token=settings.token)
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def stop(self, grace_s: float = 10.0) -> None:
+        self.server.stop(grace_s)
+        self.servicer.pool.shutdown(wait=True, cancel_futures=True)
+        self.identity_channel.close()
+        self.analytics_channel.close()

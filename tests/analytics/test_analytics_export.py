@@ -1,0 +1,67 @@
+"""The export contract: file names, column names and orders, faces on disk, report.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from services.analytics.export import export_report
+
+
+def test_the_export_writes_every_file_with_the_contract_columns(analytics_store, tmp_path: Path) -> None:
+    paths = export_report(analytics_store, tmp_path / "out")
+    assert set(paths) == {"influencers", "appearances", "videos", "faces", "report"}
+    influencers = pd.read_csv(paths["influencers"])
+    assert list(influencers.columns[:6]) == [
+        "influencer_id", "videos", "avg_performance", "median_performance", "std_performance",
+        "representative_image"]
+    assert list(pd.read_csv(paths["appearances"]).columns) == [
+        "video_url", "influencer_id", "first_seen_s", "last_seen_s", "faces"]
+    assert list(pd.read_csv(paths["videos"]).columns) == [
+        "video_url", "performance", "status", "error", "duration_s", "faces"]
+
+
+def test_every_representative_image_is_a_decodable_jpeg_under_faces(analytics_store, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    influencers = pd.read_csv(export_report(analytics_store, out)["influencers"])
+    assert len(influencers) == 4
+    for influencer_id, relative in zip(influencers["influencer_id"], influencers["representative_image"],
+                                       strict=True):
+        assert relative == f"faces/{influencer_id}.jpg"
+        image = cv2.imdecode(np.frombuffer((out / relative).read_bytes(), np.uint8), cv2.IMREAD_COLOR)
+        assert image is not None and image.shape[0] > 0
+
+
+def test_videos_csv_has_one_row_per_manifest_url_with_lower_case_status(
+    analytics_store, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    paths = export_report(analytics_store, out)
+    videos = pd.read_csv(paths["videos"], keep_default_na=False)
+    assert len(videos) == 32
+    assert videos["video_url"].is_unique
+    assert set(videos["status"]) == {"done", "duplicate", "failed"}
+    failed = videos[videos["status"] == "failed"].iloc[0]
+    assert failed["video_url"] == "https://cdn.example.com/broken.mp4"
+    assert failed["error"] == "HTTP 404 while fetching"
+    appearances = pd.read_csv(paths["appearances"])
+    assert set(appearances["video_url"]) <= set(videos["video_url"])
+    assert "https://cdn.example.com/v/0.mp4?a=1&b=2" in set(appearances["video_url"])
+    assert "https://mirror.example.com/same-bytes.mp4" not in set(appearances["video_url"])
+
+
+def test_report_json_carries_the_model_quality(analytics_store, tmp_path: Path) -> None:
+    report = json.loads(export_report(analytics_store, tmp_path / "out")["report"].read_text())
+    assert report["videos"] == 30
+    assert set(report["model"]) == {"mae", "r2", "baseline_mae", "baseline_r2", "folds", "videos"}
+    assert report["model"]["mae"] < report["model"]["baseline_mae"]
+
+
+def test_an_empty_store_exports_headers_only(analytics_empty_store, tmp_path: Path) -> None:
+    paths = export_report(analytics_empty_store, tmp_path / "out")
+    assert pd.read_csv(paths["influencers"]).empty
+    assert list(pd.read_csv(paths["videos"]).columns)[0] == "video_url"

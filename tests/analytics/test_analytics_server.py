@@ -1,0 +1,120 @@
+"""The analytics gRPC server for real: port 0 on loopback, called through a channel and the stub."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from influencers.rpc import open_channel, wait_healthy
+from influencers.settings import Settings
+from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2
+from services.analytics.server import serve_analytics
+from services.analytics.store import AnalyticsStore
+
+
+@pytest.fixture
+def stub(tmp_path: Path) -> Iterator[analytics_pb2_grpc.AnalyticsServiceStub]:
+    store = AnalyticsStore(tmp_path / "a.sqlite")
+    running = serve_analytics(Settings().replace(analytics_port=0), store)
+    channel = open_channel(f"127.0.0.1:{running.port}")
+    wait_healthy(channel, timeout_s=10)
+    yield analytics_pb2_grpc.AnalyticsServiceStub(channel)
+    channel.close()
+    running.stop(grace_s=0.5)
+    store.close()
+
+
+def video(url: str, video_id: str, performance: float, status: int = common_pb2.VIDEO_STATUS_DONE):
+    return common_pb2.Video(url=url, video_id=video_id, performance=performance, status=status,
+                            duration_s=9.0)
+
+
+def appearance(influencer_id: str) -> common_pb2.Appearance:
+    return common_pb2.Appearance(influencer_id=influencer_id, first_seen_s=1.0, last_seen_s=4.0, faces=3,
+                                 best_face=b"\xff\xd8jpeg", face_quality=0.7, screen_time_s=3.0)
+
+
+def record_some(stub, n: int = 12) -> None:
+    for i in range(n):
+        who = ["inf_star"] if i % 2 else ["inf_flop"]
+        perf = 2.0 if i % 2 else 0.5
+        stub.RecordVideo(analytics_pb2.RecordVideoRequest(
+            video=video(f"https://x/{i}.mp4", f"{i:016x}", perf + 0.01 * i),
+            appearances=[appearance(w) for w in who],
+        ))
+
+
+def test_record_video_reports_created_once_and_get_video_finds_it_by_url_and_id(stub) -> None:
+    request = analytics_pb2.RecordVideoRequest(video=video("https://x/a.mp4?s=1", "00000000000000aa", 1.25),
+                                               appearances=[appearance("inf_a")])
+    assert stub.RecordVideo(request).created
+    assert not stub.RecordVideo(request).created
+    by_url = stub.GetVideo(common_pb2.GetVideoRequest(url="https://x/a.mp4?s=1"))
+    by_id = stub.GetVideo(common_pb2.GetVideoRequest(video_id="00000000000000aa"))
+    assert by_url == by_id
+    assert by_url.performance == 1.25 and by_url.status == common_pb2.VIDEO_STATUS_DONE
+
+
+def test_an_unknown_video_is_not_found(stub) -> None:
+    with pytest.raises(grpc.RpcError) as err:
+        stub.GetVideo(common_pb2.GetVideoRequest(video_id="ffffffffffffffff"))
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_a_done_video_without_its_content_id_is_an_invalid_argument(stub) -> None:
+    with pytest.raises(grpc.RpcError) as err:
+        stub.RecordVideo(analytics_pb2.RecordVideoRequest(video=video("https://x/a.mp4", "", 1.0)))
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_list_videos_filters_by_status(stub) -> None:
+    record_some(stub, 2)
+    stub.RecordVideo(analytics_pb2.RecordVideoRequest(video=common_pb2.Video(
+        url="bad", status=common_pb2.VIDEO_STATUS_FAILED, error="no such file")))
+    everything = stub.ListVideos(common_pb2.ListVideosRequest()).videos
+    failed = stub.ListVideos(common_pb2.ListVideosRequest(statuses=[common_pb2.VIDEO_STATUS_FAILED])).videos
+    assert len(everything) == 3
+    assert [(v.url, v.error, v.HasField("performance")) for v in failed] == [("bad", "no such file", False)]
+
+
+def test_the_report_ranks_influencers_and_follows_writes(stub) -> None:
+    record_some(stub)
+    report = stub.GetReport(analytics_pb2.GetReportRequest())
+    assert [s.influencer_id for s in report.influencers] == ["inf_star", "inf_flop"]
+    assert report.videos == 12 and report.model.folds == 5
+    assert report.model.mae < report.model.baseline_mae
+    stub.ReplaceAppearances(analytics_pb2.ReplaceAppearancesRequest(
+        videos=[analytics_pb2.VideoAppearancesUpdate(video_id=f"{1:016x}",
+                                                     appearances=[appearance("inf_new")])],
+        names={"inf_new": "Newcomer"},
+    ))
+    after = stub.GetReport(analytics_pb2.GetReportRequest(min_videos=1))
+    assert {s.influencer_id: s.name for s in after.influencers}["inf_new"] == "Newcomer"
+    regulars = stub.GetReport(analytics_pb2.GetReportRequest(min_videos=2)).influencers
+    assert [s.influencer_id for s in regulars] == ["inf_star", "inf_flop"]
+
+
+def test_predict_returns_the_estimate_the_baseline_and_the_unknown_ids(stub) -> None:
+    record_some(stub)
+    reply = stub.Predict(analytics_pb2.PredictRequest(influencer_ids=["inf_star", "inf_ghost"]))
+    assert reply.performance > reply.baseline
+    assert list(reply.unknown_ids) == ["inf_ghost"]
+
+
+def test_a_server_with_a_token_rejects_calls_without_it(tmp_path: Path) -> None:
+    store = AnalyticsStore(tmp_path / "t.sqlite")
+    running = serve_analytics(Settings().replace(analytics_port=0, token="s3cret"), store)
+    try:
+        bare = analytics_pb2_grpc.AnalyticsServiceStub(open_channel(f"127.0.0.1:{running.port}"))
+        with pytest.raises(grpc.RpcError) as err:
+            bare.ListVideos(common_pb2.ListVideosRequest(), timeout=5)
+        assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        channel = open_channel(f"127.0.0.1:{running.port}", token="s3cret")
+        good = analytics_pb2_grpc.AnalyticsServiceStub(channel)
+        assert list(good.ListVideos(common_pb2.ListVideosRequest(), timeout=5).videos) == []
+    finally:
+        running.stop(grace_s=0.5)
+        store.close()

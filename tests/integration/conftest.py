@@ -1,0 +1,60 @@
+import functools
+import http.server
+import threading
+from pathlib import Path
+
+import pytest
+
+from influencers.settings import Settings
+from influencers.stack import start_stack
+
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
+
+
+@pytest.fixture
+def corpus():
+    """corpus(name) -> the folder of ../shared/corpus/<name>; skips the test when it is absent."""
+
+    def find(name: str) -> Path:
+        path = CORPUS / name
+        if not (path / "manifest.csv").is_file():
+            pytest.skip(f"corpus {path} not present")
+        return path
+
+    return find
+
+
+@pytest.fixture
+def settings(tmp_path):
+    """Every port free (0), the stores in a temp dir, loopback URLs allowed (the test HTTP server)."""
+    return Settings(data_dir=tmp_path / "data", ingest_port=0, identity_port=0, analytics_port=0, web_port=0,
+                    allow_private_urls=True, workers=2)
+
+
+@pytest.fixture
+def stack(settings):
+    running = start_stack(settings, web=True)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def http_server():
+    """Serves a folder over HTTP on loopback; returns a function folder -> base URL."""
+    servers = []
+
+    def serve(folder: Path) -> str:
+        handler = functools.partial(_QuietHandler, directory=str(folder))
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_port}"
+
+    yield serve
+    for s in servers:
+        s.shutdown()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - signature of the base class
+        pass
