@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import logging
 import signal
 import sys
@@ -84,6 +86,36 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_service(args: argparse.Namespace) -> int:
+    """One service alone, as a container runs it; the others are found at the *_ADDR settings."""
+    settings = _settings(args)
+    stoppers = []
+    if args.service == "analytics":
+        from influencers.stack import start_web
+        from services.analytics.server import serve_analytics
+        from services.analytics.store import AnalyticsStore
+
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        store = AnalyticsStore(settings.data_dir / "analytics.sqlite3")
+        server = serve_analytics(settings, store)
+        web = start_web(settings, store)
+        stoppers = [web.shutdown, server.stop, store.close]
+    elif args.service == "identity":
+        from services.identity.server import IdentityProcess
+
+        stoppers = [IdentityProcess(settings).stop]
+    else:
+        from services.ingest.server import IngestProcess
+
+        stoppers = [IngestProcess(settings).stop]
+    try:
+        _wait_for_signal()
+    finally:
+        for stop in stoppers:
+            stop()
+    return 0
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     return _ingest(_settings(args), Path(args.manifest))
 
@@ -103,6 +135,23 @@ def cmd_export(args: argparse.Namespace) -> int:
     finally:
         store.close()
     print(f"exported to {args.out}/")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Scores the current state of a data dir against a corpus's truth.csv (see influencers/evaluate.py)."""
+    import tempfile
+
+    from influencers.evaluate import score_dirs
+
+    with tempfile.TemporaryDirectory() as tmp:
+        export_args = argparse.Namespace(data_dir=args.data_dir, out=tmp)
+        with contextlib.redirect_stdout(io.StringIO()):
+            code = cmd_export(export_args)
+        if code:
+            return code
+        scores = score_dirs(Path(tmp), Path(args.truth))
+    print(scores.summary())
     return 0
 
 
@@ -165,6 +214,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="start the three services and the page, and wait")
     common(serve)
     serve.set_defaults(func=cmd_serve)
+    one = sub.add_parser("service", help="run one service alone (containers, scale-out)")
+    one.add_argument("service", choices=["ingest", "identity", "analytics"])
+    common(one)
+    one.set_defaults(func=cmd_service)
     ing = sub.add_parser("ingest", help="send a manifest to running services")
     ing.add_argument("manifest")
     common(ing)
@@ -173,6 +226,10 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--out", required=True)
     common(exp, ports=False)
     exp.set_defaults(func=cmd_export)
+    ev = sub.add_parser("eval", help="score a data dir against a labelled corpus (truth.csv)")
+    ev.add_argument("--truth", required=True, help="corpus folder holding truth.csv")
+    common(ev, ports=False)
+    ev.set_defaults(func=cmd_eval)
     rec = sub.add_parser("recluster", help="re-derive all influencers from the stored faces (running services)")
     common(rec)
     rec.set_defaults(func=cmd_identity)

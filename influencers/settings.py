@@ -35,9 +35,10 @@ class Settings:
     # Shared secret required on gRPC calls and the page when bound beyond loopback.
     token: str = ""
     # Identity: Euclidean distance between 128-d encodings (dlib ResNet); see bench/threshold_sweep.py.
-    match_threshold: float = 0.52
+    match_threshold: float = 0.55
     match_margin: float = 0.04
-    within_video_threshold: float = 0.55
+    cluster_threshold: float = 0.61
+    within_video_threshold: float = 0.5
     # Ingest: frame sampling and worker counts.
     sample_interval_s: float = 1.0
     workers: int = 0  # 0 = one per CPU core

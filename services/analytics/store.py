@@ -113,11 +113,7 @@ class AnalyticsStore:
         the video row when the video id is known and not already done.
         Raises ValueError for a row without a URL, or DONE / DUPLICATE without a video id.
         """
-        if not row.url:
-            raise ValueError("a video row needs its manifest url")
-        if row.status in (DONE, DUPLICATE) and not row.video_id:
-            raise ValueError(f"{row.url}: a done or duplicate video needs its video_id")
-        rows = merge_appearances([replace(a, video_id=row.video_id) for a in appearances])
+        rows = _checked(row, appearances)
         with self._lock:
             changed = False
             self._conn.execute("BEGIN IMMEDIATE")
@@ -131,6 +127,25 @@ class AnalyticsStore:
             # An unchanged record rolls back so that `updated_at` keeps the time of the last real change.
             self._conn.execute("COMMIT" if changed else "ROLLBACK")
             self._writes += int(changed)
+            return changed
+
+    def record_many(self, items: Iterable[tuple[VideoRow, Iterable[AppearanceRow]]]) -> int:
+        """Records many manifest URLs exactly as successive record_video calls would, in one transaction
+        (bulk imports, benchmarks). Returns how many changed something; one invalid row records none."""
+        checked = [(row, _checked(row, appearances)) for row, appearances in items]
+        with self._transaction() as c:
+            changed = 0
+            for row, rows in checked:
+                # A savepoint per row keeps record_video's rule: an unchanged row leaves updated_at alone.
+                c.execute("SAVEPOINT one")
+                before = self._snapshot(row.url, row.video_id)
+                self._apply_video(row, rows)
+                same = self._snapshot(row.url, row.video_id) == before
+                if same:
+                    c.execute("ROLLBACK TO one")
+                c.execute("RELEASE one")
+                changed += int(not same)
+            self._writes += int(changed > 0)
             return changed
 
     def _apply_video(self, row: VideoRow, appearances: list[AppearanceRow]) -> None:
@@ -331,3 +346,12 @@ class AnalyticsStore:
         return [
             AppearanceRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bytes(r[7]), bool(r[8])) for r in found
         ]
+
+
+def _checked(row: VideoRow, appearances: Iterable[AppearanceRow]) -> list[AppearanceRow]:
+    """The row's appearances merged and keyed to its video id; ValueError for a row record_video refuses."""
+    if not row.url:
+        raise ValueError("a video row needs its manifest url")
+    if row.status in (DONE, DUPLICATE) and not row.video_id:
+        raise ValueError(f"{row.url}: a done or duplicate video needs its video_id")
+    return merge_appearances([replace(a, video_id=row.video_id) for a in appearances])

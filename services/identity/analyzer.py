@@ -16,6 +16,7 @@ from services.identity.tracking import Face, attribute_detections, faces_to_enco
 
 BASE_SHORT_SIDE = 360  # detection resolution (short side, px); HOG finds faces of ~80 px there
 FINE_MIN_FACE = 60  # px at full resolution: the retry resolution still finds faces this small
+CNN_SHORT_SIDE = 200  # the CNN fallback runs on frames this small (short side, px): faces of ~160 px at 720p
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ def analyze_frames(model: FaceModel, frames: list[FrameIn], within_video_thresho
     per_frame: list[list[Face]] = []
     images: dict[int, np.ndarray] = {}
     rgb_cache: dict[int, np.ndarray] = {}
-    shot_scale: dict[int, float] = {}
+    plans: dict[int, _Plan] = {}
     shapes: dict[int, object] = {}
     detected = 0
     for fr in frames:
@@ -81,15 +82,14 @@ def analyze_frames(model: FaceModel, frames: list[FrameIn], within_video_thresho
             continue
         gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
         t0 = clock.lap("decode", t0)
-        dets = _detect(model, gray, fr.shot, shot_scale)
+        dets = _detect(model, gray, bgr, fr.shot, plans)
         t0 = clock.lap("detect", t0)
         faces = []
         if dets:
             rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
             for box, score in dets:
                 shape = model.landmarks(rgb, box)
-                top, right, bottom, left = box
-                q = assess(gray[top:bottom, left:right], landmark_points(shape), bottom - top, score)
+                q = assess(gray, box, landmark_points(shape), score)
                 face = Face(fr.index, fr.timestamp_s, fr.span_s, fr.shot, box, q.score, q.encodable)
                 shapes[id(face)] = shape
                 faces.append(face)
@@ -116,41 +116,60 @@ def analyze_frames(model: FaceModel, frames: list[FrameIn], within_video_thresho
     return VideoAnalysis(people, len(frames), detected, len(chosen), dict(clock.seconds))
 
 
-def _detect(model: FaceModel, gray: np.ndarray, shot: int,
-            shot_scale: dict[int, float]) -> list[tuple[tuple[int, int, int, int], float]]:
-    """The first sample of a shot is searched at a resolution that finds faces of ~80 px at 720p (and,
-    when that finds none, of FINE_MIN_FACE px); later samples of the shot use the coarse resolution when
-    every face found was big enough to be seen there, else the same fine one."""
+@dataclass(frozen=True)
+class _Plan:
+    """How a shot is searched: HOG at `scale`, or the CNN detector at `scale`."""
+
+    cnn: bool
+    scale: float
+
+
+Found = list[tuple[tuple[int, int, int, int], float]]
+
+
+def _detect(model: FaceModel, gray: np.ndarray, bgr: np.ndarray, shot: int, plans: dict[int, _Plan]) -> Found:
+    """The first sample of a shot is searched with HOG at a resolution that finds faces of ~80 px at 720p,
+    then finer (FINE_MIN_FACE px), then with the CNN detector on a reduced frame (turned or low-contrast
+    faces); the first that finds a face sets the shot's plan. Later samples follow the plan, coarse HOG
+    when every face was big, and fall back to fine HOG when the plan finds nothing."""
     short = min(gray.shape)
-    coarse = min(1.0, BASE_SHORT_SIDE / short)
-    fine = min(1.0, 720.0 / short)
-    if shot in shot_scale:
-        return _detect_at(model, gray, shot_scale[shot])
-    found = _detect_at(model, gray, fine)
-    if not found:
-        found = _detect_at(model, gray, fine * 80.0 / FINE_MIN_FACE)
-    smallest = min((b[2] - b[0] for b, _ in found), default=0)
-    shot_scale[shot] = coarse if found and smallest * coarse >= 100 else fine
+    coarse = _Plan(False, min(1.0, BASE_SHORT_SIDE / short))
+    fine = _Plan(False, min(1.0, 720.0 / short))
+    plan = plans.get(shot)
+    if plan is not None:
+        found = _detect_with(model, gray, bgr, plan)
+        if not found and plan == coarse:
+            found = _detect_with(model, gray, bgr, fine)
+        return found
+    for plan in (fine, _Plan(False, fine.scale * 80.0 / FINE_MIN_FACE), _Plan(True, CNN_SHORT_SIDE / short)):
+        found = _detect_with(model, gray, bgr, plan)
+        if found:
+            break
+    else:
+        plans[shot] = fine
+        return []
+    smallest = min(b[2] - b[0] for b, _ in found)
+    plans[shot] = plan if plan.cnn else (coarse if smallest * coarse.scale >= 100 else fine)
     return found
 
 
-def _detect_at(model: FaceModel, gray: np.ndarray, scale: float) -> list[tuple[tuple[int, int, int, int], float]]:
-    if abs(scale - 1.0) > 1e-3:
-        interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=interp)
+def _detect_with(model: FaceModel, gray: np.ndarray, bgr: np.ndarray, plan: _Plan) -> Found:
+    source = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if plan.cnn else gray
+    if abs(plan.scale - 1.0) > 1e-3:
+        interp = cv2.INTER_AREA if plan.scale < 1 else cv2.INTER_LINEAR
+        small = cv2.resize(source, None, fx=plan.scale, fy=plan.scale, interpolation=interp)
     else:
-        small = gray
+        small = source
     h, w = gray.shape
     out = []
-    for d in model.detect(small):
-        top, right, bottom, left = (int(round(v / scale)) for v in d.box)
+    for d in (model.detect_cnn(small) if plan.cnn else model.detect(small)):
+        top, right, bottom, left = (int(round(v / plan.scale)) for v in d.box)
         box = (max(0, top), min(w, right), min(h, bottom), max(0, left))
         out.append((box, d.score))
     return drop_containers(out)
 
 
-def drop_containers(found: list[tuple[tuple[int, int, int, int], float]]
-                    ) -> list[tuple[tuple[int, int, int, int], float]]:
+def drop_containers(found: Found) -> Found:
     """Drops a box that holds a much smaller face at its middle: a face printed or shown inside a larger
     blurred copy (posters, screens, picture-in-picture backgrounds) is one face, not two people."""
     keep = []

@@ -45,6 +45,18 @@ class FaceModel:
                 out.append(Detection(box, float(s)))
         return out
 
+    def detect_cnn(self, rgb: np.ndarray) -> list[Detection]:
+        """dlib's CNN (MMOD) detector: finds turned and low-contrast faces HOG misses, down to ~40 px, at
+        ~10x HOG's cost; used as a fallback on reduced frames."""
+        out = []
+        h, w = rgb.shape[:2]
+        for d in self._models().cnn_face_detector(rgb, 0):
+            r = d.rect
+            box = (max(0, r.top()), min(w, r.right()), min(h, r.bottom()), max(0, r.left()))
+            if box[2] > box[0] and box[1] > box[3]:
+                out.append(Detection(box, float(d.confidence)))
+        return out
+
     def landmarks(self, rgb: np.ndarray, box: tuple[int, int, int, int]) -> Any:
         """dlib full_object_detection with 5 points: eye corners (2 per eye) and the base of the nose."""
         import dlib

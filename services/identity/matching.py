@@ -58,21 +58,34 @@ def new_influencer_id(video_id: str, person: int) -> str:
     return "inf_" + hashlib.sha1(f"{video_id}:{person}".encode()).hexdigest()[:10]
 
 
-def cluster_people(means: np.ndarray, cannot_link: list[tuple[int, int]], threshold: float) -> list[int]:
-    """Average-linkage agglomerative clustering of person encodings (m, 128) under `threshold`; pairs in
-    `cannot_link` (people seen together in one frame) never end in one cluster. Returns a label per row;
-    the result depends only on the set of rows, not their order (ties broken by the smallest members)."""
-    m = len(means)
+def person_distances(people: list[np.ndarray]) -> np.ndarray:
+    """(m, m) mean Euclidean distance over all pairs of faces of two people (each an (n_i, 128) array)."""
+    if not people:
+        return np.zeros((0, 0))
+    faces = np.concatenate(people)
+    counts = np.array([len(p) for p in people])
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    sq = np.sum(faces * faces, axis=1)
+    pair = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2 * faces @ faces.T, 0.0))
+    block = np.add.reduceat(np.add.reduceat(pair, starts, axis=0), starts, axis=1)
+    return block / np.outer(counts, counts)
+
+
+def cluster_people(dist: np.ndarray, cannot_link: list[tuple[int, int]], threshold: float) -> list[int]:
+    """Average-linkage agglomerative clustering of people given their (m, m) distances, merging while the
+    closest pair of clusters is under `threshold`; pairs in `cannot_link` (people seen together in one
+    frame) never end in one cluster. Returns a label per person; the result depends only on the set of
+    people, not their order (ties broken by the smallest members)."""
+    m = len(dist)
     if m == 0:
         return []
-    dist = np.linalg.norm(means[:, None, :] - means[None, :, :], axis=-1)
+    dist = np.array(dist, dtype=float)
     np.fill_diagonal(dist, np.inf)
     sizes = np.ones(m)
     members: dict[int, list[int]] = {i: [i] for i in range(m)}
     blocked = np.zeros((m, m), dtype=bool)
     for a, b in cannot_link:
         blocked[a, b] = blocked[b, a] = True
-    alive = np.ones(m, dtype=bool)
     d = dist.copy()
     d[blocked] = np.inf
     while True:
@@ -94,7 +107,6 @@ def cluster_people(means: np.ndarray, cannot_link: list[tuple[int, int]], thresh
         d[:, b] = np.inf
         sizes[a] = na + nb
         members[a] += members.pop(b)
-        alive[b] = False
     labels = [0] * m
     for label, root in enumerate(sorted(members, key=lambda r: min(members[r]))):
         for i in members[root]:

@@ -9,7 +9,7 @@ import numpy as np
 
 MIN_ENCODE_HEIGHT = 40  # px at full resolution; the encoder's 150 px chip is mostly blur below this
 MIN_FRONTAL = 0.35
-MIN_SHARPNESS = 0.08
+MIN_SHARPNESS = 0.08  # eye-region Laplacian variance of 25: a blurred face reads 0-10, a sharp one 70+
 
 
 @dataclass(frozen=True)
@@ -25,13 +25,20 @@ class FaceQuality:
         return self.height >= MIN_ENCODE_HEIGHT and self.frontal >= MIN_FRONTAL and self.sharpness >= MIN_SHARPNESS
 
 
-def sharpness(gray_face: np.ndarray) -> float:
-    """Variance of the Laplacian of the face resized to 96x96, mapped to 0..1 (about 1 at 400+)."""
-    if gray_face.size == 0:
+def sharpness(gray: np.ndarray, points: np.ndarray) -> float:
+    """Variance of the Laplacian of the eye region (from the landmarks, resized to 96x48), mapped to 0..1
+    (1 at 300 and above). The eyes, not the whole box: a blurred background copy of a face with a sharp
+    picture-in-picture inside its box must read as blurred."""
+    eyes = points[:4]
+    dist = float(np.linalg.norm(points[0:2].mean(axis=0) - points[2:4].mean(axis=0)))
+    (x0, y0), (x1, y1) = eyes.min(axis=0) - 0.5 * dist, eyes.max(axis=0) + 0.5 * dist
+    h, w = gray.shape
+    patch = gray[max(0, int(y0)):min(h, int(y1)), max(0, int(x0)):min(w, int(x1))]
+    if patch.shape[0] < 2 or patch.shape[1] < 2:
         return 0.0
-    face = cv2.resize(gray_face, (96, 96), interpolation=cv2.INTER_AREA)
-    var = float(cv2.Laplacian(face, cv2.CV_32F).var())
-    return float(np.clip(var / 400.0, 0.0, 1.0))
+    patch = cv2.resize(patch, (96, 48), interpolation=cv2.INTER_AREA)
+    var = float(cv2.Laplacian(patch, cv2.CV_32F).var())
+    return float(np.clip(var / 300.0, 0.0, 1.0))
 
 
 def frontal(points: np.ndarray) -> float:
@@ -47,8 +54,16 @@ def frontal(points: np.ndarray) -> float:
     return float(np.clip(1.0 - 2.0 * offset, 0.0, 1.0))
 
 
-def assess(gray_face: np.ndarray, points: np.ndarray, height: float, det_score: float) -> FaceQuality:
-    sharp = sharpness(gray_face)
+def truncated(box: tuple[int, int, int, int], shape: tuple[int, ...]) -> bool:
+    """A box that touches the frame's edge holds a face cut off by it."""
+    top, right, bottom, left = box
+    return top <= 0 or left <= 0 or bottom >= shape[0] or right >= shape[1]
+
+
+def assess(gray: np.ndarray, box: tuple[int, int, int, int], points: np.ndarray, det_score: float) -> FaceQuality:
+    """Quality of the face in `box` (top, right, bottom, left) of the full-resolution gray frame."""
+    height = float(box[2] - box[0])
+    sharp = 0.0 if truncated(box, gray.shape) else sharpness(gray, points)
     front = frontal(points)
     margin = float(np.clip((det_score + 0.2) / 1.5, 0.0, 1.0))
     size = float(np.clip((height - MIN_ENCODE_HEIGHT) / 160.0, 0.0, 1.0))

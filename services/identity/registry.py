@@ -18,6 +18,7 @@ from services.identity.matching import (
     influencer_distances,
     inherit_ids,
     new_influencer_id,
+    person_distances,
 )
 from services.identity.vectors import FaceIndex, FacePoint, point_id
 
@@ -57,11 +58,13 @@ class InfluencerInfo:
 
 
 class IdentityRegistry:
-    def __init__(self, index: FaceIndex, crops_dir: Path, threshold: float, margin: float) -> None:
+    def __init__(self, index: FaceIndex, crops_dir: Path, threshold: float, margin: float,
+                 cluster_threshold: float) -> None:
         self.index = index
         self.crops_dir = crops_dir
         self.threshold = threshold
         self.margin = margin
+        self.cluster_threshold = cluster_threshold
         self.lock = threading.RLock()
         crops_dir.mkdir(parents=True, exist_ok=True)
 
@@ -123,11 +126,11 @@ class IdentityRegistry:
             keys = sorted(groups)
             if not keys:
                 return {}
-            means = np.stack([np.mean([f.vector for f in groups[k]], axis=0) for k in keys])
+            dist = person_distances([np.stack([f.vector for f in groups[k]]) for k in keys])
             position = {k: i for i, k in enumerate(keys)}
             cannot = [(position[k], position[(k[0], int(o))]) for k in keys
                       for o in groups[k][0].payload.get("cooccurs", []) if (k[0], int(o)) in position]
-            labels = cluster_people(means, cannot, threshold or self.threshold)
+            labels = cluster_people(dist, cannot, threshold or self.cluster_threshold)
             old = [_majority(groups[k]) for k in keys]
             founders = [new_influencer_id(*k) for k in keys]
             new = inherit_ids(old, labels, founders)

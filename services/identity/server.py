@@ -136,7 +136,8 @@ class IdentityProcess:
         self.index = FaceIndex(client, settings.qdrant_collection, local=not settings.qdrant_url)
         self.index.ensure()
         self.registry = IdentityRegistry(self.index, settings.data_dir / "identity" / "crops",
-                                         settings.match_threshold, settings.match_margin)
+                                         settings.match_threshold, settings.match_margin,
+                                         settings.cluster_threshold)
         self.workers = FaceWorkers(settings.worker_count)
         servicer = IdentityServicer(self.registry, self.workers, settings)
 

@@ -73,8 +73,14 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
             yield ingest_pb2.IngestProgress(video=outcome.video, appearances=outcome.appearances, done=done,
                                             total=total, stage_seconds=outcome.stage_seconds)
         if processed:
-            changed = reconcile(self.pipeline.identity, self.pipeline.analytics, self.settings.rpc_timeout_s)
-            log.info("re-clustered: %d videos changed people", changed)
+            try:
+                changed = reconcile(self.pipeline.identity, self.pipeline.analytics, self.settings.rpc_timeout_s)
+            except grpc.RpcError as exc:
+                # Every video is recorded already; the clusters are re-derived at the next batch.
+                log.error("re-clustering failed (%s: %s); run `influencers recluster` to retry",
+                          exc.code().name, exc.details())
+            else:
+                log.info("re-clustered: %d videos changed people", changed)
 
     def ListVideos(self, request: common_pb2.ListVideosRequest, context: grpc.ServicerContext
                    ) -> common_pb2.ListVideosResponse:

@@ -6,6 +6,7 @@ from services.identity.matching import (
     influencer_distances,
     inherit_ids,
     new_influencer_id,
+    person_distances,
 )
 
 
@@ -41,17 +42,28 @@ def test_clustering_does_not_depend_on_row_order():
     rng = np.random.default_rng(1)
     centres = rng.normal(size=(4, 128))
     rows = np.concatenate([c + rng.normal(scale=0.01, size=(5, 128)) for c in centres])
-    labels = cluster_people(rows, [], threshold=1.0)
+    labels = cluster_people(person_distances([r[None] for r in rows]), [], threshold=1.0)
     order = rng.permutation(len(rows))
-    shuffled = cluster_people(rows[order], [], threshold=1.0)
+    shuffled = cluster_people(person_distances([r[None] for r in rows[order]]), [], threshold=1.0)
     same = lambda lab: {frozenset(np.flatnonzero(np.array(lab) == k)) for k in set(lab)}  # noqa: E731
     assert {frozenset(order[list(s)]) for s in same(shuffled)} == same(labels)
     assert len(set(labels)) == 4
 
 
 def test_people_seen_together_are_never_clustered():
-    rows = np.zeros((2, 128))
-    assert cluster_people(rows, [(0, 1)], threshold=1.0) == [0, 1]
+    assert cluster_people(np.zeros((2, 2)), [(0, 1)], threshold=1.0) == [0, 1]
+
+
+def test_person_distance_is_the_mean_over_all_pairs_of_their_faces():
+    a = np.zeros((2, 128))
+    b = np.zeros((1, 128))
+    b[0, 0] = 1.0
+    c = np.zeros((2, 128))
+    c[:, 1] = [3.0, 5.0]
+    d = person_distances([a, b, c])
+    assert np.allclose(np.diag(d), [0.0, 0.0, 1.0])
+    assert np.isclose(d[0, 1], 1.0) and np.isclose(d[0, 2], 4.0)
+    assert np.isclose(d[1, 2], (np.sqrt(10) + np.sqrt(26)) / 2)
 
 
 def test_new_clusters_inherit_the_id_they_overlap_most():

@@ -1,0 +1,52 @@
+"""Peak memory of this process and all its descendants (the identity workers, the floor's decoders),
+sampled in a background thread."""
+
+from __future__ import annotations
+
+import threading
+from types import TracebackType
+
+import psutil
+
+GIB = 1024**3
+
+
+def tree_rss(root: psutil.Process) -> int:
+    """Resident bytes of `root` plus every live descendant. Pages shared between processes count once per
+    process, so this errs high, never low."""
+    total = 0
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            total += proc.memory_info().rss
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue  # a worker that ended between listing and reading
+    return total
+
+
+class PeakMemory:
+    """Context manager: `peak_bytes` is the largest tree RSS seen, sampled every `interval_s` seconds."""
+
+    def __init__(self, interval_s: float = 0.2) -> None:
+        self.interval_s = interval_s
+        self.peak_bytes = 0
+        self._root = psutil.Process()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-memory", daemon=True)
+
+    def __enter__(self) -> PeakMemory:
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self._sample()
+
+    def _sample(self) -> None:
+        self.peak_bytes = max(self.peak_bytes, tree_rss(self._root))

@@ -1,0 +1,200 @@
+"""Our pipeline through the real services: a fresh stack (ports 0, stores in a temp dir) ingests one
+manifest; the figures come from the progress stream, the identity service and the exported report."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from throughput_memory import PeakMemory
+
+from influencers.client import ingest_manifest
+from influencers.evaluate import score_dirs
+from influencers.rpc import open_channel
+from influencers.settings import Settings
+from influencers.stack import Stack, start_stack
+from influencers.v1 import common_pb2, identity_pb2, identity_pb2_grpc, ingest_pb2
+from services.analytics.export import export_report
+
+INGEST_TIMEOUT_S = 24 * 3600.0
+STAGES = ("fetch", "decode", "identity", "record")  # the top-level stages, one after the other per video
+
+
+@dataclass
+class IngestRun:
+    results: list[ingest_pb2.IngestProgress]
+    wall_s: float  # submit to end of stream
+    last_progress_s: float  # submit to the last progress message; the rest is the batch's re-clustering
+    errors: list[str]  # ERROR log records of the services during the run (e.g. a failed re-clustering)
+
+
+@dataclass
+class PipelineFigures:
+    rows: int
+    videos_done: int
+    videos_failed: int
+    videos_duplicate: int
+    video_seconds: float  # summed duration of the videos processed (status done)
+    startup_s: float  # start_stack (with a prefilled store: opening it)
+    wall_s: float  # submit to end of stream, re-clustering included
+    ingest_s: float  # submit to the last progress message
+    reconcile_s: float  # last progress message to end of stream: Recluster + ReplaceAppearances
+    stage_seconds: dict[str, float]  # summed over videos; videos overlap, so the sum exceeds the wall time
+    faces_detected: int
+    faces_stored: int  # encodings kept in the face store (identity), synthetic ones included
+    influencers: int
+    peak_rss_bytes: int
+    workers: int
+    quality: dict[str, float] | None
+    failures: list[str] = field(default_factory=list)
+    service_errors: list[str] = field(default_factory=list)
+    mean_encoding: list[float] = field(default_factory=list)  # of the stored faces; seeds synthetic faces
+
+    @property
+    def video_seconds_per_s(self) -> float:
+        return self.video_seconds / self.wall_s if self.wall_s else 0.0
+
+    @property
+    def ingest_s_per_video(self) -> float:
+        return self.ingest_s / self.videos_done if self.videos_done else 0.0
+
+    @property
+    def identity_s_per_video(self) -> float:
+        """Mean AnalyzeVideo call: the worker's analysis plus matching against, and writing to, the store."""
+        return self.stage_seconds.get("identity", 0.0) / self.videos_done if self.videos_done else 0.0
+
+    def as_json(self) -> dict[str, object]:
+        out = asdict(self)
+        out.pop("mean_encoding")
+        out.update(video_seconds_per_s=self.video_seconds_per_s, ingest_s_per_video=self.ingest_s_per_video,
+                   identity_s_per_video=self.identity_s_per_video)
+        return out
+
+
+class _ErrorLog(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(f"{record.name}: {record.getMessage()}")
+
+
+def bench_settings(data_dir: Path) -> Settings:
+    """Settings from the environment (workers, thresholds), but every port free, the stores under
+    `data_dir` and Qdrant in local mode: a benchmark never writes into a configured Qdrant server."""
+    return Settings.from_env(data_dir=data_dir, ingest_port=0, identity_port=0, analytics_port=0, web_port=0,
+                             qdrant_url="", token="")
+
+
+def _progress_printer(label: str) -> Callable[[ingest_pb2.IngestProgress], None]:
+    def show(p: ingest_pb2.IngestProgress) -> None:
+        print(f"\r  {label}: {p.done}/{p.total} videos", end="" if p.done < p.total else "\n", file=sys.stderr,
+              flush=True)
+
+    return show
+
+
+def timed_ingest(stack: Stack, manifest: Path, label: str) -> IngestRun:
+    channel = open_channel(stack.settings.ingest_target)
+    show = _progress_printer(label)
+    stamps: list[float] = []
+
+    def on_progress(p: ingest_pb2.IngestProgress) -> None:
+        stamps.append(time.perf_counter())
+        show(p)
+
+    errors = _ErrorLog()
+    logging.getLogger().addHandler(errors)
+    t0 = time.perf_counter()
+    try:
+        results = ingest_manifest(channel, manifest, INGEST_TIMEOUT_S, on_progress)
+    finally:
+        end = time.perf_counter()
+        logging.getLogger().removeHandler(errors)
+        channel.close()
+    return IngestRun(results, end - t0, (stamps[-1] if stamps else end) - t0, errors.messages)
+
+
+def stage_sums(results: list[ingest_pb2.IngestProgress]) -> dict[str, float]:
+    """Seconds by stage summed over videos, plus "identity.other": the AnalyzeVideo call minus the
+    worker's own stages (waiting for a free worker, shipping frames, matching and writing the store)."""
+    sums: dict[str, float] = defaultdict(float)
+    for p in results:
+        for stage, secs in p.stage_seconds.items():
+            sums[stage] += secs
+    inner = sum(v for k, v in sums.items() if k.startswith("identity."))
+    if "identity" in sums:
+        sums["identity.other"] = sums["identity"] - inner
+    return dict(sums)
+
+
+def _count(results: list[ingest_pb2.IngestProgress], status: int) -> int:
+    return sum(r.video.status == status for r in results)
+
+
+def _identity_stats(stack: Stack) -> tuple[int, int]:
+    """(influencers, faces stored) as the identity service reports them."""
+    channel = open_channel(stack.settings.identity_target)
+    try:
+        reply = identity_pb2_grpc.IdentityServiceStub(channel).ListInfluencers(
+            identity_pb2.ListInfluencersRequest(), timeout=600)
+    finally:
+        channel.close()
+    return len(reply.influencers), sum(i.faces for i in reply.influencers)
+
+
+def _mean_encoding(stack: Stack) -> list[float]:
+    vectors = [f.vector for f in stack.identity.index.scroll(with_vectors=True)]
+    return np.mean(vectors, axis=0).tolist() if vectors else []
+
+
+def _quality(stack: Stack, out_dir: Path, corpus_dir: Path) -> dict[str, float] | None:
+    if not (corpus_dir / "truth.csv").is_file():
+        return None
+    export_report(stack.store, out_dir)
+    scores = asdict(score_dirs(out_dir, corpus_dir))
+    scores.pop("mapping")
+    return scores
+
+
+def _figures(stack: Stack, run: IngestRun, startup_s: float, corpus_dir: Path, report_dir: Path,
+             peak: PeakMemory) -> PipelineFigures:
+    done = [r for r in run.results if r.video.status == common_pb2.VIDEO_STATUS_DONE]
+    failed = [r for r in run.results if r.video.status == common_pb2.VIDEO_STATUS_FAILED]
+    influencers, stored = _identity_stats(stack)
+    return PipelineFigures(
+        rows=len(run.results), videos_done=len(done), videos_failed=len(failed),
+        videos_duplicate=_count(run.results, common_pb2.VIDEO_STATUS_DUPLICATE),
+        video_seconds=sum(r.video.duration_s for r in done), startup_s=startup_s, wall_s=run.wall_s,
+        ingest_s=run.last_progress_s, reconcile_s=run.wall_s - run.last_progress_s,
+        stage_seconds=stage_sums(run.results), faces_detected=sum(r.video.faces for r in done),
+        faces_stored=stored, influencers=influencers, peak_rss_bytes=peak.peak_bytes,
+        workers=stack.settings.worker_count, quality=_quality(stack, report_dir, corpus_dir),
+        failures=[f"{r.video.url}: {r.video.error}" for r in failed], service_errors=run.errors,
+        mean_encoding=_mean_encoding(stack))
+
+
+def run_pipeline(manifest: Path, label: str, prefill: Callable[[Settings], None] | None = None) -> PipelineFigures:
+    """Ingests `manifest` through a fresh stack; `prefill(settings)` may fill its stores before it starts.
+    Peak memory covers the stack's start, the ingest and the scoring."""
+    with tempfile.TemporaryDirectory(prefix="bench-throughput-") as tmp:
+        settings = bench_settings(Path(tmp) / "data")
+        if prefill is not None:
+            prefill(settings)
+        with PeakMemory() as peak:
+            t0 = time.perf_counter()
+            stack = start_stack(settings, web=False)
+            startup_s = time.perf_counter() - t0
+            try:
+                run = timed_ingest(stack, manifest, label)
+                return _figures(stack, run, startup_s, manifest.parent, Path(tmp) / "report", peak)
+            finally:
+                stack.stop()

@@ -1,0 +1,129 @@
+"""The benchmark's printed table: our pipeline, its stages, the yardsticks, the targets and the
+incremental check."""
+
+from __future__ import annotations
+
+from throughput_memory import GIB
+from throughput_ours import STAGES, PipelineFigures
+from throughput_store import Incremental
+from throughput_yardsticks import FloorFigures, NaiveFigures
+
+TARGET_OURS_OVER_FLOOR = 2.5
+TARGET_NAIVE_OVER_OURS = 12.0
+TARGET_PEAK_BYTES = 2 * GIB
+TARGET_INCREMENTAL_RATIO = 1.2
+
+
+def row(label: str, value: str, note: str = "") -> str:
+    return f"  {label:<34}{value:>18}   {note}".rstrip()
+
+
+def verdict(ok: bool) -> str:
+    return "OK" if ok else "MISSED"
+
+
+def pipeline_lines(f: PipelineFigures) -> list[str]:
+    lines = [
+        row("videos done / failed / duplicate", f"{f.videos_done} / {f.videos_failed} / {f.videos_duplicate}",
+            f"{f.rows} rows, {f.workers} identity workers"),
+        row("stack start", f"{f.startup_s:.1f} s"),
+        row("wall time (submit to end)", f"{f.wall_s:.1f} s",
+            f"videos {f.ingest_s:.1f} s + re-clustering {f.reconcile_s:.1f} s"),
+        row("per video (to last progress)", f"{f.ingest_s_per_video:.2f} s"),
+        row("video seconds processed", f"{f.video_seconds:.1f} s"),
+        row("throughput", f"{f.video_seconds_per_s:.2f}", "video-seconds per wall-second"),
+        row("faces detected / encoded (stored)", f"{f.faces_detected} / {f.faces_stored}"),
+        row("peak memory (RSS, process tree)", f"{f.peak_rss_bytes / GIB:.2f} GiB"),
+    ]
+    if f.quality is not None:
+        q = f.quality
+        lines += [row("people predicted / true", f"{q['predicted_people']} / {q['true_people']}"),
+                  row("B-cubed F1", f"{q['bcubed_f1']:.3f}", f"P {q['bcubed_precision']:.3f}, "
+                      f"R {q['bcubed_recall']:.3f}; incidence F1 {q['incidence_f1']:.3f}")]
+    lines += [f"  ! failed: {m}" for m in f.failures[:5]] + [f"  ! service error: {m}" for m in f.service_errors]
+    return lines
+
+
+def stage_lines(f: PipelineFigures) -> list[str]:
+    """Stages summed over videos; share of the four top-level stages (videos overlap in time, so the sum
+    is more than the wall time)."""
+    total = sum(f.stage_seconds.get(s, 0.0) for s in STAGES) or 1.0
+    lines = [f"  {'stage (summed over videos)':<34}{'seconds':>10}{'share':>9}{'s per video-s':>15}"]
+    for stage in sorted(f.stage_seconds, key=_stage_order):
+        secs = f.stage_seconds[stage]
+        name = stage if stage in STAGES else "  " + stage
+        per = secs / f.video_seconds if f.video_seconds else 0.0
+        lines.append(f"  {name:<34}{secs:>10.1f}{secs / total:>9.1%}{per:>15.3f}")
+    return lines
+
+
+def _stage_order(stage: str) -> tuple[int, str]:
+    top = stage.split(".")[0]
+    return (STAGES.index(top) if top in STAGES else len(STAGES), stage)
+
+
+def yardstick_lines(floor: FloorFigures, naive: NaiveFigures) -> list[str]:
+    return [
+        row("decode floor (OpenCV)", f"{floor.wall_s:.1f} s",
+            f"{floor.videos} videos, {floor.frames} frames, {floor.processes} processes, "
+            f"{floor.video_seconds / floor.wall_s:.1f} video-s/s"),
+        row("naive, on the sample", f"{naive.wall_s:.1f} s",
+            f"{len(naive.videos)} videos, {naive.video_seconds:.1f} video-s, {naive.frames_analysed} frames, "
+            f"{naive.faces} faces, {naive.people} people"),
+        row("naive, scaled to the corpus", f"{naive.estimated_corpus_wall_s:.1f} s", "by seconds of video"),
+    ]
+
+
+def targets(ours: PipelineFigures, floor: FloorFigures, naive: NaiveFigures) -> dict[str, dict[str, float | bool]]:
+    """Each target's measured value, its limit and whether it was met."""
+    over_floor = ours.wall_s / floor.wall_s if floor.wall_s else float("inf")
+    over_ours = naive.estimated_corpus_wall_s / ours.wall_s if ours.wall_s else 0.0
+    return {
+        "ours_over_floor": {"value": over_floor, "max": TARGET_OURS_OVER_FLOOR,
+                            "met": over_floor <= TARGET_OURS_OVER_FLOOR},
+        "naive_over_ours": {"value": over_ours, "min": TARGET_NAIVE_OVER_OURS,
+                            "met": over_ours >= TARGET_NAIVE_OVER_OURS},
+        "peak_memory_gib": {"value": ours.peak_rss_bytes / GIB, "max": TARGET_PEAK_BYTES / GIB,
+                            "met": ours.peak_rss_bytes <= TARGET_PEAK_BYTES},
+    }
+
+
+def target_lines(ours: PipelineFigures, floor: FloorFigures, naive: NaiveFigures) -> list[str]:
+    t = targets(ours, floor, naive)
+    return [
+        row("ours / floor (wall)", f"{t['ours_over_floor']['value']:.2f}x",
+            f"target <= {TARGET_OURS_OVER_FLOOR}x   {verdict(bool(t['ours_over_floor']['met']))}"),
+        row("naive / ours (wall)", f"{t['naive_over_ours']['value']:.2f}x",
+            f"target >= {TARGET_NAIVE_OVER_OURS:.0f}x   {verdict(bool(t['naive_over_ours']['met']))}"),
+        row("peak memory", f"{t['peak_memory_gib']['value']:.2f} GiB",
+            f"target <= 2 GiB   {verdict(bool(t['peak_memory_gib']['met']))}"),
+    ]
+
+
+def incremental_lines(inc: Incremental) -> list[str]:
+    lines = [f"  empty store:\n{_indent(pipeline_lines(inc.empty))}"]
+    if inc.filled is None or inc.prefill is None:
+        return [*lines, f"  ! prefilled run skipped: {inc.skipped}"]
+    p = inc.prefill
+    lines += [row("prefill", f"{p.seconds:.1f} s", f"{p.faces} faces, {p.people} people, {p.videos} videos"),
+              f"  store of {inc.store_size} faces:\n{_indent(pipeline_lines(inc.filled))}"]
+    per_video = inc.ratio("ingest_s_per_video")
+    lines += [row("per video, filled / empty", f"{per_video:.2f}x", f"target <= {TARGET_INCREMENTAL_RATIO}x   "
+                  f"{verdict(per_video is not None and per_video <= TARGET_INCREMENTAL_RATIO)}"),
+              row("identity per video, filled / empty", _ratio_text(inc.ratio("identity_s_per_video"))),
+              row("re-clustering, filled / empty", _ratio_text(inc.ratio("reconcile_s")),
+                  f"{inc.empty.reconcile_s:.1f} s -> {inc.filled.reconcile_s:.1f} s"),
+              row("stack start, filled / empty", _ratio_text(inc.ratio("startup_s")))]
+    return lines
+
+
+def _ratio_text(ratio: float | None) -> str:
+    return "n/a" if ratio is None else f"{ratio:.2f}x"
+
+
+def _indent(lines: list[str]) -> str:
+    return "\n".join("  " + line for line in lines)
+
+
+def section(title: str, lines: list[str]) -> None:
+    print(f"\n== {title} ==\n" + "\n".join(lines), flush=True)
