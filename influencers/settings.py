@@ -37,7 +37,7 @@ class Settings:
     # Identity: Euclidean distance between 128-d encodings (dlib ResNet); see bench/threshold_sweep.py.
     match_threshold: float = 0.55
     match_margin: float = 0.04
-    cluster_threshold: float = 0.61
+    cluster_threshold: float = 0.62  # bench/threshold_sweep.py: best worse-of (photos, dev) F0.5
     within_video_threshold: float = 0.5
     # Ingest: frame sampling and worker counts.
     sample_interval_s: float = 1.0

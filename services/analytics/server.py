@@ -37,6 +37,10 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
         replaced = self._store.replace_appearances(updates, dict(request.names))
         return analytics_pb2.ReplaceAppearancesResponse(videos=replaced)
 
+    def UpdatePerformance(self, request, context):  # type: ignore[no-untyped-def]
+        changed = self._store.update_performance(request.url, request.performance)
+        return analytics_pb2.RecordVideoResponse(created=changed)
+
     def GetVideo(self, request, context):  # type: ignore[no-untyped-def]
         key = request.WhichOneof("key")
         if key is None:

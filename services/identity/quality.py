@@ -63,11 +63,14 @@ def truncated(box: tuple[int, int, int, int], shape: tuple[int, ...]) -> bool:
 def assess(gray: np.ndarray, box: tuple[int, int, int, int], points: np.ndarray, det_score: float) -> FaceQuality:
     """Quality of the face in `box` (top, right, bottom, left) of the full-resolution gray frame."""
     height = float(box[2] - box[0])
-    sharp = 0.0 if truncated(box, gray.shape) else sharpness(gray, points)
+    sharp = sharpness(gray, points)
     front = frontal(points)
     margin = float(np.clip((det_score + 0.2) / 1.5, 0.0, 1.0))
     size = float(np.clip((height - MIN_ENCODE_HEIGHT) / 160.0, 0.0, 1.0))
     score = 0.3 * size + 0.3 * sharp + 0.25 * front + 0.15 * margin
+    if truncated(box, gray.shape):
+        # Still recognisable (close-ups often lose the chin), but a poor picture to show.
+        score *= 0.7
     return FaceQuality(height, sharp, front, margin, score)
 
 

@@ -105,6 +105,9 @@ class IdentityRegistry:
         with self.lock:
             return self.index.delete_video(video_id)
 
+    def video_ids(self) -> set[str]:
+        return {str(f.payload["video_id"]) for f in self.index.scroll()}
+
     def _save_crop(self, video_id: str, person: PersonObservation) -> str:
         name = f"{video_id}-{person.person}.jpg"
         if person.best_face:
@@ -114,10 +117,10 @@ class IdentityRegistry:
         return name
 
     # ---- the whole space ---------------------------------------------------------------------------
-    def recluster(self, threshold: float | None = None) -> dict[str, list[AppearanceOut]]:
+    def recluster(self, threshold: float | None = None, all_videos: bool = False) -> dict[str, list[AppearanceOut]]:
         """Re-derives every influencer from the stored faces (average linkage over people, never joining
         people seen in one frame); a new cluster keeps the old id it overlaps most. Returns the
-        appearances of every video whose influencers changed."""
+        appearances of every video whose influencers changed (of every video with `all_videos`)."""
         with self.lock:
             faces = list(self.index.scroll(with_vectors=True))
             groups: dict[tuple[str, int], list[FacePoint]] = defaultdict(list)
@@ -134,7 +137,7 @@ class IdentityRegistry:
             old = [_majority(groups[k]) for k in keys]
             founders = [new_influencer_id(*k) for k in keys]
             new = inherit_ids(old, labels, founders)
-            return self._reassign({k: new[i] for i, k in enumerate(keys)}, groups)
+            return self._reassign({k: new[i] for i, k in enumerate(keys)}, groups, all_videos)
 
     def merge(self, influencer_ids: list[str]) -> dict[str, list[AppearanceOut]]:
         if len(influencer_ids) < 2:
@@ -169,8 +172,8 @@ class IdentityRegistry:
                 groups[(f.payload["video_id"], int(f.payload["person"]))].append(f)
         return groups
 
-    def _reassign(self, target: dict[tuple[str, int], str],
-                  groups: dict[tuple[str, int], list[FacePoint]]) -> dict[str, list[AppearanceOut]]:
+    def _reassign(self, target: dict[tuple[str, int], str], groups: dict[tuple[str, int], list[FacePoint]],
+                  all_videos: bool = False) -> dict[str, list[AppearanceOut]]:
         moves: dict[str, list[str]] = defaultdict(list)
         changed: set[str] = set()
         for key, inf in target.items():
@@ -179,6 +182,8 @@ class IdentityRegistry:
                     moves[inf].append(f.point_id)
                     changed.add(key[0])
         self.index.set_influencer(dict(moves))
+        if all_videos:
+            changed = {k[0] for k in groups}
         return {v: _appearances(self.index.faces_in(v), self.crops_dir) for v in sorted(changed)}
 
     # ---- reading ---------------------------------------------------------------------------------

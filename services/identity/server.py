@@ -64,6 +64,10 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                     ) -> identity_pb2.ForgetVideoResponse:
         return identity_pb2.ForgetVideoResponse(faces_removed=self.registry.forget(request.video_id))
 
+    def ListVideoIds(self, request: identity_pb2.ListVideoIdsRequest, context: grpc.ServicerContext
+                     ) -> identity_pb2.ListVideoIdsResponse:
+        return identity_pb2.ListVideoIdsResponse(video_ids=sorted(self.registry.video_ids()))
+
     def _influencer_pb(self, info, with_face: bool) -> identity_pb2.Influencer:  # type: ignore[no-untyped-def]
         return identity_pb2.Influencer(
             influencer_id=info.influencer_id, name=info.name, videos=len(info.videos), faces=info.faces,
@@ -98,7 +102,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
 
     def Recluster(self, request: identity_pb2.ReclusterRequest, context: grpc.ServicerContext
                   ) -> identity_pb2.ReclusterResponse:
-        changed = self.registry.recluster()
+        changed = self.registry.recluster(all_videos=request.all_videos)
         return _changes_pb(changed, len(self.registry.influencers()))
 
     def MergeInfluencers(self, request: identity_pb2.MergeInfluencersRequest, context: grpc.ServicerContext

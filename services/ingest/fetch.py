@@ -77,6 +77,14 @@ def _hash_file(path: Path) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
+def _reason(exc: requests.RequestException, policy: FetchPolicy) -> str:
+    if isinstance(exc, requests.Timeout):
+        return f"no answer within {policy.timeout_s:g} s (timed out)"
+    if isinstance(exc, requests.ConnectionError):
+        return "cannot connect to the server"
+    return f"download failed ({exc.__class__.__name__})"
+
+
 def fetch(url: str, base_dir: Path, policy: FetchPolicy) -> Fetched:
     parsed = urlparse(url)
     if is_remote(url):
@@ -108,7 +116,7 @@ def _download(url: str, policy: FetchPolicy) -> Fetched:
             try:
                 resp = session.get(current, stream=True, timeout=policy.timeout_s, allow_redirects=False)
             except requests.RequestException as exc:
-                raise FetchError(f"{url}: download failed ({exc.__class__.__name__})") from exc
+                raise FetchError(f"{url}: {_reason(exc, policy)}") from exc
             if resp.is_redirect:
                 nxt = urljoin(current, resp.headers.get("location", ""))
                 resp.close()
@@ -143,7 +151,7 @@ def _download(url: str, policy: FetchPolicy) -> Fetched:
                     raise FetchError(f"{url}: empty response (0 bytes)")
             except requests.RequestException as exc:
                 tmp.unlink(missing_ok=True)
-                raise FetchError(f"{url}: download failed ({exc.__class__.__name__})") from exc
+                raise FetchError(f"{url}: {_reason(exc, policy)}") from exc
             except FetchError:
                 tmp.unlink(missing_ok=True)
                 raise

@@ -83,13 +83,21 @@ class VideoPipeline:
             video.performance = performance
         try:
             return self._process(video, row_error, base_dir)
-        except (FetchError, VideoError) as exc:
+        except FetchError as exc:
             video.status, video.error = ST.VIDEO_STATUS_FAILED, str(exc)
+        except VideoError as exc:
+            video.status, video.error = ST.VIDEO_STATUS_FAILED, f"{url}: {exc}"
         except grpc.RpcError as exc:
             video.status = ST.VIDEO_STATUS_FAILED
             video.error = f"{url}: service call failed ({exc.code().name}: {exc.details()})"
         log.warning("video failed: %s", video.error)
-        self._record(video, [])
+        if not url:
+            return Outcome(video, recorded=False)  # nothing to key a record on; the progress says why
+        try:
+            self._record(video, [])
+        except grpc.RpcError as exc:
+            video.error += f" (not recorded: {exc.code().name}: {exc.details()})"
+            return Outcome(video, recorded=False)
         return Outcome(video)
 
     def _process(self, video: common_pb2.Video, row_error: str, base_dir: Path) -> Outcome:
@@ -98,7 +106,12 @@ class VideoPipeline:
             raise FetchError(f"{url or 'row'}: {row_error}")
         known = self._known(url=url)
         if known is not None and known.status in (ST.VIDEO_STATUS_DONE, ST.VIDEO_STATUS_DUPLICATE):
-            # Already counted: a re-submitted manifest changes nothing.
+            # Already counted: a re-submitted manifest changes nothing but a changed score.
+            if video.HasField("performance") and (
+                    not known.HasField("performance") or abs(known.performance - video.performance) > 1e-12):
+                self.analytics.UpdatePerformance(analytics_pb2.UpdatePerformanceRequest(
+                    url=url, performance=video.performance), timeout=self.timeout)
+                known.performance = video.performance
             return Outcome(known, recorded=False)
         stages: dict[str, float] = {}
         t0 = time.perf_counter()

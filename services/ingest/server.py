@@ -5,6 +5,7 @@ analytics follow."""
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -28,16 +29,32 @@ log = logging.getLogger(__name__)
 
 
 def reconcile(identity: identity_pb2_grpc.IdentityServiceStub, analytics: analytics_pb2_grpc.AnalyticsServiceStub,
-              timeout_s: float) -> int:
+              timeout_s: float, full: bool = False) -> int:
     """Re-derives identity clusters from every stored face and has analytics record the videos whose
-    people changed. Returns the number of such videos."""
-    changes = identity.Recluster(identity_pb2.ReclusterRequest(), timeout=timeout_s)
+    people changed (every video with `full`). Returns the number of videos sent."""
+    changes = identity.Recluster(identity_pb2.ReclusterRequest(all_videos=full), timeout=timeout_s)
     names = {i.influencer_id: i.name for i in identity.ListInfluencers(
         identity_pb2.ListInfluencersRequest(), timeout=timeout_s).influencers if i.name}
     analytics.ReplaceAppearances(analytics_pb2.ReplaceAppearancesRequest(
         videos=[analytics_pb2.VideoAppearancesUpdate(video_id=v.video_id, appearances=v.appearances)
                 for v in changes.videos], names=names), timeout=timeout_s)
-    return changes.changed_videos
+    return len(changes.videos)
+
+
+def repair(identity: identity_pb2_grpc.IdentityServiceStub, analytics: analytics_pb2_grpc.AnalyticsServiceStub,
+           timeout_s: float) -> int:
+    """Brings the two stores back in step after an interrupted run: faces of videos that analytics never
+    recorded as done are removed, and analytics gets every video's appearances again. Returns the number
+    of orphaned videos removed."""
+    stored = set(identity.ListVideoIds(identity_pb2.ListVideoIdsRequest(), timeout=timeout_s).video_ids)
+    done = {v.video_id for v in analytics.ListVideos(common_pb2.ListVideosRequest(
+        statuses=[common_pb2.VIDEO_STATUS_DONE]), timeout=timeout_s).videos}
+    orphans = sorted(stored - done)
+    for video_id in orphans:
+        identity.ForgetVideo(identity_pb2.ForgetVideoRequest(video_id=video_id), timeout=timeout_s)
+    if stored:
+        reconcile(identity, analytics, timeout_s, full=True)
+    return len(orphans)
 
 
 class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
@@ -46,15 +63,28 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         self.pipeline = pipeline
         # One more video in flight than cores: decoding one while identity analyses the others.
         self.pool = ThreadPoolExecutor(max_workers=settings.worker_count + 1, thread_name_prefix="ingest-video")
+        # Repair and re-clustering see the whole store: one batch at a time does them.
+        self.batch_lock = threading.Lock()
 
     def SubmitVideos(self, request: ingest_pb2.SubmitVideosRequest, context: grpc.ServicerContext
                      ) -> Iterator[ingest_pb2.IngestProgress]:
         base_dir = Path(request.base_dir or ".")
+        with self.batch_lock:
+            orphans = repair(self.pipeline.identity, self.pipeline.analytics, self.settings.rpc_timeout_s)
+        if orphans:
+            log.warning("removed the faces of %d videos an interrupted run left unrecorded", orphans)
         total = len(request.videos)
         done = 0
         first_line: dict[str, int] = {}
+        valid_urls = {sub.url for sub in request.videos if not sub.row_error}
         futures = {}
         for k, sub in enumerate(request.videos):
+            if sub.row_error and sub.url in valid_urls:
+                # A broken row for a URL that a good row of this batch gives: reported, not recorded.
+                done += 1
+                video = common_pb2.Video(url=sub.url, status=common_pb2.VIDEO_STATUS_FAILED, error=sub.row_error)
+                yield ingest_pb2.IngestProgress(video=video, done=done, total=total)
+                continue
             if sub.url and sub.url in first_line and not sub.row_error:
                 done += 1
                 video = common_pb2.Video(url=sub.url, status=common_pb2.VIDEO_STATUS_DUPLICATE,
@@ -74,7 +104,8 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
                                             total=total, stage_seconds=outcome.stage_seconds)
         if processed:
             try:
-                changed = reconcile(self.pipeline.identity, self.pipeline.analytics, self.settings.rpc_timeout_s)
+                with self.batch_lock:
+                    changed = reconcile(self.pipeline.identity, self.pipeline.analytics, self.settings.rpc_timeout_s)
             except grpc.RpcError as exc:
                 # Every video is recorded already; the clusters are re-derived at the next batch.
                 log.error("re-clustering failed (%s: %s); run `influencers recluster` to retry",

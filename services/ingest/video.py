@@ -13,6 +13,7 @@ import numpy as np
 from services.ingest.sampling import ShotSampler
 
 THUMB_CELLS = 48  # the luma thumbnail is about this many cells along the long side
+MIN_SIDE = 32  # px: smaller frames hold no recognisable face
 
 
 class VideoError(Exception):
@@ -39,7 +40,7 @@ class SampledFrame:
 
 def probe(container: av.container.InputContainer, path: Path) -> VideoInfo:
     if not container.streams.video:
-        raise VideoError(f"{path.name}: no video stream")
+        raise VideoError("no video stream")
     stream = container.streams.video[0]
     ctx = stream.codec_context
     fps = float(stream.average_rate or stream.guessed_rate or 25)
@@ -64,18 +65,19 @@ def open_video(path: Path, max_pixels: int = 4096 * 4096, max_seconds: float = 3
     try:
         container = av.open(str(path), mode="r", timeout=30.0)
     except (av.FFmpegError, OSError) as exc:
-        raise VideoError(f"{path.name}: not a readable video ({exc.__class__.__name__}: {exc})") from exc
+        reason = "invalid data" if isinstance(exc, av.error.InvalidDataError) else exc.__class__.__name__
+        raise VideoError(f"not a readable video ({reason})") from exc
     try:
         info = probe(container, path)
     except VideoError:
         container.close()
         raise
-    if info.width <= 0 or info.height <= 0 or info.width * info.height > max_pixels:
+    if min(info.width, info.height) < MIN_SIDE or info.width * info.height > max_pixels:
         container.close()
-        raise VideoError(f"{path.name}: unsupported resolution {info.width}x{info.height}")
+        raise VideoError(f"unsupported resolution {info.width}x{info.height}")
     if info.duration_s > max_seconds:
         container.close()
-        raise VideoError(f"{path.name}: {info.duration_s:.0f} s is longer than the limit of {max_seconds:.0f} s")
+        raise VideoError(f"{info.duration_s:.0f} s is longer than the limit of {max_seconds:.0f} s")
     return container, info
 
 
@@ -115,7 +117,7 @@ def sample_frames(path: Path, sampler: ShotSampler, max_pixels: int = 4096 * 409
                 yield pending
         except av.FFmpegError as exc:
             if decoded == 0:
-                raise VideoError(f"{path.name}: cannot decode ({exc})") from exc
+                raise VideoError(f"cannot decode ({exc})") from exc
             # A truncated file: what was decoded before the damage still counts.
             if pending is not None:
                 pending.span_s = max(0.0, last_t - pending.timestamp_s)
@@ -123,6 +125,6 @@ def sample_frames(path: Path, sampler: ShotSampler, max_pixels: int = 4096 * 409
         finally:
             container.close()
         if decoded == 0:
-            raise VideoError(f"{path.name}: no decodable frames")
+            raise VideoError("no decodable frames")
 
     return info, frames()

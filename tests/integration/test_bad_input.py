@@ -1,0 +1,122 @@
+"""A manifest mixing every kind of bad row with good videos: every good video is processed, every bad one
+gets its own clear error, nothing crashes, nothing is counted twice."""
+
+import csv
+import http.server
+import shutil
+import threading
+import time
+
+import av
+import numpy as np
+import pytest
+
+from influencers.client import ingest_manifest
+from influencers.rpc import open_channel
+from influencers.stack import start_stack
+from influencers.v1 import common_pb2
+
+DONE = common_pb2.VIDEO_STATUS_DONE
+FAILED = common_pb2.VIDEO_STATUS_FAILED
+DUPLICATE = common_pb2.VIDEO_STATUS_DUPLICATE
+
+
+def tiny_video(path, size=16, frames=10):
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=10)
+        stream.width = stream.height = size
+        stream.pix_fmt = "yuv420p"
+        for _ in range(frames):
+            img = np.random.default_rng(0).integers(0, 255, (size, size, 3), dtype=np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+
+
+class Handler(http.server.SimpleHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802
+        if self.path == "/slow.mp4":
+            time.sleep(3)
+        if self.path == "/redirect.mp4":
+            self.send_response(302)
+            self.send_header("Location", "/good_b.mp4")
+            self.end_headers()
+            return
+        super().do_GET()
+
+    def log_message(self, format, *args):  # noqa: A002
+        pass
+
+
+@pytest.fixture
+def folder(tmp_path, corpus):
+    smoke = corpus("smoke")
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    shutil.copy(smoke / "videos" / "v0009.mp4", videos / "good_a.mp4")
+    shutil.copy(smoke / "videos" / "v0041.mp4", videos / "good_b.mp4")
+    shutil.copy(smoke / "videos" / "v0066.mp4", videos / "faceless.mp4")
+    shutil.copy(smoke / "videos" / "v0009.mp4", videos / "copy_of_a.mp4")
+    (videos / "empty.mp4").write_bytes(b"")
+    (videos / "notes.mp4").write_text("this is a text file, not a video\n")
+    data = (smoke / "videos" / "v0025.mp4").read_bytes()
+    (videos / "truncated.mp4").write_bytes(data[: len(data) // 3])
+    (videos / "big.mp4").write_bytes(bytes(3_000_000))
+    tiny_video(videos / "tiny.mp4")
+    return videos
+
+
+@pytest.fixture
+def web(folder):
+    import functools
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def test_bad_rows_get_clear_errors_and_good_rows_are_processed(settings, folder, web, tmp_path):
+    rows = [
+        ("1.0", "videos/good_a.mp4", DONE, ""),
+        ("1.2", f"{web}/good_b.mp4", DONE, ""),
+        ("0.9", "videos/faceless.mp4", DONE, ""),
+        ("1.0", "videos/good_a.mp4", DUPLICATE, "same URL"),
+        ("1.0", "videos/copy_of_a.mp4", DUPLICATE, "same video as"),
+        ("1.1", f"{web}/redirect.mp4", DUPLICATE, "same video as"),
+        ("1.0", "videos/missing.mp4", FAILED, "file not found"),
+        ("1.0", "videos/empty.mp4", FAILED, "0 bytes"),
+        ("1.0", "videos/notes.mp4", FAILED, "not a readable video"),
+        ("1.0", "videos/big.mp4", FAILED, "more than the limit"),
+        ("1.0", "videos/tiny.mp4", FAILED, "unsupported resolution 16x16"),
+        ("1.0", f"{web}/nothing-here.mp4", FAILED, "HTTP 404"),
+        ("1.0", f"{web}/slow.mp4", FAILED, "timed out"),
+        ("1.0", "http://127.0.0.1:9/refused.mp4", FAILED, "cannot connect"),
+        ("abc", "videos/good_b.mp4", FAILED, "not a number"),
+        ("nan", "videos/good_b.mp4", FAILED, "not a finite number"),
+        ("-2", "videos/good_b.mp4", FAILED, "negative"),
+        ("", "videos/good_b.mp4", FAILED, "performance is missing"),
+        ("1.0", "", FAILED, "URL is missing"),
+        ("1.0", "gopher://x/y.mp4", FAILED, "unsupported URL scheme"),
+    ]
+    manifest = tmp_path / "manifest.csv"
+    with open(manifest, "w", newline="", encoding="utf-8-sig") as f:
+        w = csv.writer(f)
+        w.writerow(["Video URL", "Campaign", "Performance"])
+        for perf, url, _, _ in rows:
+            w.writerow([url, "q3", perf])
+
+    stack = start_stack(settings.replace(max_video_bytes=2_500_000, fetch_timeout_s=1.0), web=False)
+    try:
+        results = ingest_manifest(open_channel(stack.settings.ingest_target), manifest, timeout_s=300)
+        assert len(results) == len(rows)
+        for perf, url, status, message in rows:
+            seen = [(r.video.status, r.video.error) for r in results if r.video.url == url]
+            assert any(s == status and message in e for s, e in seen), (url, perf, message, seen)
+        done = stack.store.list_videos([DONE])
+        assert sorted(v.url for v in done) == sorted(["videos/good_a.mp4", f"{web}/good_b.mp4", "videos/faceless.mp4"])
+        frame = stack.store.appearance_frame()
+        assert not frame.duplicated(["video_id", "influencer_id"]).any()
+    finally:
+        stack.stop()

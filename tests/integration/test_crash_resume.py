@@ -1,0 +1,74 @@
+"""Killing `influencers run` with SIGKILL at several moments and running it again gives the same export as
+an uninterrupted run: no lost video, no duplicated appearance, no orphaned faces."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+CLI = [sys.executable, "-m", "influencers.cli"]
+PORTS = ["--ingest-port", "0", "--identity-port", "0", "--analytics-port", "0"]
+
+
+def run(manifest: Path, data: Path, kill_after: float | None = None) -> int | None:
+    proc = subprocess.Popen([*CLI, "run", str(manifest), "--data-dir", str(data), "--no-serve", *PORTS],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    if kill_after is None:
+        return proc.wait(timeout=600)
+    time.sleep(kill_after)
+    os.killpg(proc.pid, signal.SIGKILL)  # the whole group: the face workers die with it
+    proc.wait()
+    return None
+
+
+def done_videos(data: Path) -> int:
+    db = data / "analytics.sqlite3"
+    if not db.is_file():
+        return 0
+    with sqlite3.connect(db) as con:
+        return con.execute("select count(*) from videos where status = 3").fetchone()[0]
+
+
+def export(data: Path, out: Path) -> dict[str, pd.DataFrame]:
+    subprocess.run([*CLI, "export", "--data-dir", str(data), "--out", str(out)], check=True,
+                   stdout=subprocess.DEVNULL)
+    tables = {name: pd.read_csv(out / f"{name}.csv", keep_default_na=False)
+              for name in ("influencers", "appearances", "videos")}
+    return tables
+
+
+def canonical(tables: dict[str, pd.DataFrame]) -> dict[str, object]:
+    """The export with influencer ids replaced by the set of videos each appears in (ids are derived from
+    whichever video founded an influencer, which depends on timing)."""
+    app = tables["appearances"]
+    members = app.groupby("influencer_id").video_url.apply(lambda s: tuple(sorted(s)))
+    inf = tables["influencers"].assign(members=lambda d: d.influencer_id.map(members))
+    return {
+        "videos": tables["videos"].sort_values("video_url").reset_index(drop=True).to_dict("records"),
+        "appearances": sorted((r.video_url, members[r.influencer_id]) for r in app.itertuples()),
+        "influencers": sorted((r.members, r.videos, round(r.avg_performance, 9)) for r in inf.itertuples()),
+    }
+
+
+@pytest.mark.slow
+def test_a_run_killed_at_any_moment_resumes_to_the_same_export(corpus, tmp_path):
+    manifest = corpus("smoke") / "manifest.csv"
+    assert run(manifest, tmp_path / "clean") == 0
+    clean = canonical(export(tmp_path / "clean", tmp_path / "clean_report"))
+
+    resumed = tmp_path / "resumed"
+    partial = []
+    for delay in (2.5, 5.0, 7.0, 9.0):
+        run(manifest, resumed, kill_after=delay)
+        partial.append(done_videos(resumed))
+    assert any(0 < n < 12 for n in partial), f"no kill landed mid-batch (done videos after each: {partial})"
+    assert run(manifest, resumed) == 0
+    tables = export(resumed, tmp_path / "resumed_report")
+    assert not tables["appearances"].duplicated(["video_url", "influencer_id"]).any()
+    assert canonical(tables) == clean
