@@ -3,7 +3,9 @@ client channels. Servicers themselves live in each service and only translate pr
 
 from __future__ import annotations
 
+import json
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from concurrent import futures
 from dataclasses import dataclass
@@ -20,6 +22,18 @@ _OPTIONS = [
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
 ]
+# Every call of ours is safe to retry while the server is unreachable (writes are idempotent upserts
+# keyed by content id); round robin spreads calls over all replicas behind a headless service name.
+_SERVICE_CONFIG = json.dumps({
+    "loadBalancingConfig": [{"round_robin": {}}],
+    "methodConfig": [{
+        "name": [{"service": f"influencers.v1.{svc}"} for svc in ("IngestService", "IdentityService",
+                                                                    "AnalyticsService")],
+        "retryPolicy": {"maxAttempts": 4, "initialBackoff": "0.2s", "maxBackoff": "2s", "backoffMultiplier": 2,
+                        "retryableStatusCodes": ["UNAVAILABLE"]},
+    }],
+})
+_CLIENT_OPTIONS = [*_OPTIONS, ("grpc.service_config", _SERVICE_CONFIG), ("grpc.enable_retries", 1)]
 
 
 def is_loopback(host: str) -> bool:
@@ -58,8 +72,25 @@ class RunningServer:
         for name in (*self.service_names, ""):
             self.health.set(name, status)
 
+    def watch(self, dependency_ok: Callable[[], bool], interval_s: float = 5.0) -> None:
+        """Keeps the health status in step with a dependency (the vector store, the SQL store): NOT_SERVING
+        while `dependency_ok()` is false or raises, SERVING again once it recovers."""
+        self._stopping = threading.Event()
+
+        def loop() -> None:
+            while not self._stopping.wait(interval_s):
+                try:
+                    ok = bool(dependency_ok())
+                except Exception:  # noqa: BLE001 - any failure of the probe is "not serving"
+                    ok = False
+                self.set_serving(ok)
+
+        threading.Thread(target=loop, name="health-watch", daemon=True).start()
+
     def stop(self, grace_s: float = 5.0) -> None:
         """Stops accepting calls, lets in-flight calls finish for up to `grace_s` seconds."""
+        if getattr(self, "_stopping", None) is not None:
+            self._stopping.set()
         self.set_serving(False)
         self.server.stop(grace_s).wait()
 
@@ -128,7 +159,7 @@ class _Details(grpc.ClientCallDetails):
 
 def open_channel(target: str, token: str = "") -> grpc.Channel:
     """A channel with the same message limits as the servers, sending the token when one is set."""
-    channel = grpc.insecure_channel(target, options=_OPTIONS)
+    channel = grpc.insecure_channel(target, options=_CLIENT_OPTIONS)
     if token:
         channel = grpc.intercept_channel(channel, _TokenClientInterceptor(token))
     return channel

@@ -91,4 +91,6 @@ def serve_analytics(settings: Settings, store: AnalyticsStore) -> RunningServer:
         analytics_pb2_grpc.add_AnalyticsServiceServicer_to_server(AnalyticsServicer(store), server)
         return SERVICE_NAME
 
-    return build_server("analytics", settings.host, settings.analytics_port, [register], token=settings.token)
+    server = build_server("analytics", settings.host, settings.analytics_port, [register], token=settings.token)
+    server.watch(lambda: store.version() is not None)
+    return server

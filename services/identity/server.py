@@ -151,6 +151,7 @@ class IdentityProcess:
 
         self.server: RunningServer = build_server("identity", settings.host, settings.identity_port, [register],
                                                   token=settings.token, max_workers=16)
+        self.server.watch(self.index.healthy)
 
     @property
     def port(self) -> int:

@@ -1,0 +1,43 @@
+"""Every server answers the standard health service and reflection, and health follows its store."""
+
+import time
+
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from influencers.rpc import build_server, open_channel
+
+
+def test_each_service_is_serving_and_lists_its_services_by_reflection(stack):
+    s = stack.settings
+    for port, name in [(s.ingest_port, "influencers.v1.IngestService"),
+                       (s.identity_port, "influencers.v1.IdentityService"),
+                       (s.analytics_port, "influencers.v1.AnalyticsService")]:
+        channel = open_channel(f"127.0.0.1:{port}")
+        health = health_pb2_grpc.HealthStub(channel)
+        assert health.Check(health_pb2.HealthCheckRequest(service=name), timeout=5).status == \
+            health_pb2.HealthCheckResponse.SERVING
+        refl = reflection_pb2_grpc.ServerReflectionStub(channel)
+        reply = next(refl.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]),
+                                               timeout=5))
+        assert name in {svc.name for svc in reply.list_services_response.service}
+
+
+def test_health_turns_not_serving_while_a_dependency_is_down_and_back():
+    up = {"ok": True}
+    server = build_server("probe", "127.0.0.1", 0, [], max_workers=2)
+    server.watch(lambda: up["ok"], interval_s=0.05)
+    health = health_pb2_grpc.HealthStub(open_channel(f"127.0.0.1:{server.port}"))
+
+    def status():
+        return health.Check(health_pb2.HealthCheckRequest(service=""), timeout=5).status
+
+    try:
+        up["ok"] = False
+        time.sleep(0.3)
+        assert status() == health_pb2.HealthCheckResponse.NOT_SERVING
+        up["ok"] = True
+        time.sleep(0.3)
+        assert status() == health_pb2.HealthCheckResponse.SERVING
+    finally:
+        server.stop(0)
