@@ -48,6 +48,8 @@ class Settings:
     allow_private_urls: bool = False
     allowed_root: str = ""
     rpc_timeout_s: float = 600.0
+    # Name of this ingest instance (default: the host name); interrupted batches are tracked per name.
+    worker_name: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod

@@ -7,16 +7,15 @@ near zero. Screen time is left out on purpose: a "who should we hire" question h
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import Ridge
 from sklearn.metrics import mean_absolute_error, r2_score
 from sklearn.model_selection import KFold
-from sklearn.pipeline import Pipeline
 
-from services.analytics.stats import indicator_matrix
+from services.analytics.ridge import fit_ridge
+from services.analytics.stats import Indicators, indicators
 
 RIDGE_ALPHA = 1.0
 
@@ -33,16 +32,22 @@ class ModelQuality:
     videos: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Predictor:
-    """`columns`: influencer ids known to the model; `overall_mean`: mean performance of the videos fitted."""
+    """`columns`: influencer ids known to the model; `overall_mean`: mean performance of the videos fitted;
+    `coef` (one per column) and `intercept`: the fitted ridge, or None when there was too little to fit."""
 
     columns: tuple[str, ...]
     overall_mean: float
-    pipeline: Pipeline | None
+    coef: np.ndarray | None = None
+    intercept: float = 0.0
+    _index: dict[str, int] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_index", {c: i for i, c in enumerate(self.columns)})
 
     def known(self, influencer_ids: Sequence[str]) -> list[str]:
-        return [i for i in dict.fromkeys(influencer_ids) if i in self.columns]
+        return [i for i in dict.fromkeys(influencer_ids) if i in self._index]
 
     def predict(self, influencer_ids: Sequence[str]) -> float:
         """Expected performance of a video with these influencers together. Unknown ids add nothing;
@@ -51,53 +56,53 @@ class Predictor:
 
     def predict_many(self, groups: Sequence[Sequence[str]]) -> np.ndarray:
         out = np.full(len(groups), self.overall_mean, dtype=float)
-        if self.pipeline is None or not groups:
+        if self.coef is None:
             return out
-        index = {c: i for i, c in enumerate(self.columns)}
-        x = np.zeros((len(groups), len(self.columns)))
         for row, ids in enumerate(groups):
-            for known in self.known(ids):
-                x[row, index[known]] = 1.0
-        has_known = x.any(axis=1)
-        if has_known.any():
-            out[has_known] = self.pipeline.predict(x[has_known])
+            known = [self._index[i] for i in self.known(ids)]
+            if known:
+                out[row] = self.intercept + float(self.coef[known].sum())
         return out
 
 
 def fit_predictor(videos: pd.DataFrame, appearances: pd.DataFrame, alpha: float = RIDGE_ALPHA) -> Predictor:
     """Fits ridge regression of performance on influencer indicators over the scored videos."""
-    x, y = indicator_matrix(videos, appearances)
+    design = indicators(videos, appearances)
+    return _fit(design, np.arange(len(design.y)), alpha)
+
+
+def _fit(design: Indicators, rows: np.ndarray, alpha: float) -> Predictor:
+    """The predictor fitted on `rows` of the design; it knows only the influencers seen in those rows."""
+    y = design.y[rows]
     mean = float(y.mean()) if len(y) else 0.0
-    if len(y) < 2 or x.shape[1] == 0:
-        return Predictor(tuple(x.columns), mean, None)
-    pipeline = Pipeline([("ridge", Ridge(alpha=alpha))]).fit(x.to_numpy(), y.to_numpy())
-    return Predictor(tuple(x.columns), mean, pipeline)
+    x = design.x[rows]
+    seen = np.flatnonzero(x.getnnz(axis=0))
+    columns = tuple(design.columns[seen].tolist())
+    if len(y) < 2 or not columns:
+        return Predictor(columns, mean)
+    fit = fit_ridge(x[:, seen], y, alpha)
+    return Predictor(columns, mean, fit.coef, fit.intercept)
 
 
 def evaluate(videos: pd.DataFrame, appearances: pd.DataFrame, folds: int = 5) -> ModelQuality:
     """K-fold (shuffled, seeded) MAE and R^2 of the predictor vs predicting the training mean.
     Uses fewer folds when there are fewer videos; all zeros below two videos."""
-    x, y = indicator_matrix(videos, appearances)
+    design = indicators(videos, appearances)
+    y = design.y
     k = min(folds, len(y))
     if k < 2:
         return ModelQuality(0.0, 0.0, 0.0, 0.0, 0, len(y))
-    ids = x.index.to_numpy()
-    members = [list(x.columns[row.astype(bool)]) for row in x.to_numpy()]
+    members = [design.members(row) for row in range(len(y))]
     predicted, baseline = np.empty(len(y)), np.empty(len(y))
-    for train, test in KFold(n_splits=k, shuffle=True, random_state=0).split(ids):
-        train_ids = set(ids[train])
-        model = fit_predictor(
-            videos[videos["video_id"].isin(train_ids)],
-            appearances[appearances["video_id"].isin(train_ids)],
-        )
+    for train, test in KFold(n_splits=k, shuffle=True, random_state=0).split(design.video_ids):
+        model = _fit(design, train, RIDGE_ALPHA)
         predicted[test] = model.predict_many([members[i] for i in test])
         baseline[test] = model.overall_mean
-    truth = y.to_numpy()
     return ModelQuality(
-        mae=float(mean_absolute_error(truth, predicted)),
-        r2=float(r2_score(truth, predicted)),
-        baseline_mae=float(mean_absolute_error(truth, baseline)),
-        baseline_r2=float(r2_score(truth, baseline)),
+        mae=float(mean_absolute_error(y, predicted)),
+        r2=float(r2_score(y, predicted)),
+        baseline_mae=float(mean_absolute_error(y, baseline)),
+        baseline_r2=float(r2_score(y, baseline)),
         folds=k,
         videos=len(y),
     )

@@ -7,10 +7,14 @@ many appearance rows or URLs it has; videos without a performance score are left
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from scipy import stats as st
-from sklearn.linear_model import RidgeCV
+
+from services.analytics.ridge import fit_ridge_loo
 
 STATS_COLUMNS = [
     "influencer_id", "videos", "mean", "median", "std", "min", "max", "ci_low", "ci_high",
@@ -45,30 +49,48 @@ def presences(videos: pd.DataFrame, appearances: pd.DataFrame) -> pd.DataFrame:
     return pairs.merge(scored, on="video_id", how="inner")
 
 
-def indicator_matrix(videos: pd.DataFrame, appearances: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
-    """X: one row per scored video (index video_id), one 0/1 column per influencer (sorted ids);
-    y: the videos' performance in the same order. Videos with nobody in them stay (all-zero rows)."""
-    scored = scored_videos(videos).set_index("video_id")
+@dataclass(frozen=True, eq=False)
+class Indicators:
+    """Who is in which scored video. `x`: sparse 0/1, one row per scored video (in `video_ids` order), one
+    column per influencer (`columns`, sorted ids); `y`: the videos' performance in the same order.
+    Videos with nobody in them stay (all-zero rows)."""
+
+    x: sparse.csr_matrix
+    y: np.ndarray
+    video_ids: np.ndarray
+    columns: np.ndarray
+
+    def members(self, row: int) -> list[str]:
+        """The influencer ids in one row, sorted."""
+        return self.columns[self.x.indices[self.x.indptr[row]:self.x.indptr[row + 1]]].tolist()
+
+
+def indicators(videos: pd.DataFrame, appearances: pd.DataFrame) -> Indicators:
+    """The design of the attribution and prediction models, built sparse: it has a few ones per row, and
+    dense it would be videos x influencers floats (800 MB at 100,000 x 1,000)."""
+    scored = scored_videos(videos)
     pairs = presences(videos, appearances)
-    x = pd.crosstab(pairs["video_id"], pairs["influencer_id"]).clip(upper=1) if not pairs.empty else None
-    if x is None:
-        x = pd.DataFrame(index=scored.index)
-    x = x.reindex(index=scored.index, fill_value=0).sort_index(axis=1).astype("float64")
-    x.columns.name = None
-    return x, scored["performance"]
+    columns = np.sort(pairs["influencer_id"].unique().astype(object))
+    rows = pd.Index(scored["video_id"]).get_indexer(pairs["video_id"])
+    cols = np.searchsorted(columns, pairs["influencer_id"].to_numpy(dtype=object))
+    x = sparse.csr_matrix((np.ones(len(pairs)), (rows, cols)), shape=(len(scored), len(columns)))
+    x.sort_indices()
+    return Indicators(x, scored["performance"].to_numpy(dtype=float), scored["video_id"].to_numpy(dtype=object),
+                      columns)
 
 
 def attribution(videos: pd.DataFrame, appearances: pd.DataFrame) -> pd.Series:
     """Each influencer's own contribution to performance: the coefficient of its indicator in a ridge
     regression (alpha by leave-one-out CV) of performance on all indicators, relative to the intercept
     (a video with none of them). Indexed by influencer_id; zeros when there is too little data."""
-    x, y = indicator_matrix(videos, appearances)
-    if x.shape[1] == 0:
+    design = indicators(videos, appearances)
+    index = pd.Index(design.columns)
+    if len(index) == 0:
         return pd.Series(dtype=float, name="attributed_effect")
-    if len(y) < 3 or float(np.var(y)) == 0.0:
-        return pd.Series(0.0, index=x.columns, name="attributed_effect")
-    model = RidgeCV(alphas=RIDGE_ALPHAS).fit(x.to_numpy(), y.to_numpy())
-    return pd.Series(model.coef_, index=x.columns, name="attributed_effect")
+    if len(design.y) < 3 or float(np.var(design.y)) == 0.0:
+        return pd.Series(0.0, index=index, name="attributed_effect")
+    fit = fit_ridge_loo(design.x, design.y, RIDGE_ALPHAS)
+    return pd.Series(fit.coef, index=index, name="attributed_effect")
 
 
 def influencer_stats(videos: pd.DataFrame, appearances: pd.DataFrame) -> pd.DataFrame:

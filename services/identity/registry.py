@@ -23,6 +23,9 @@ from services.identity.matching import (
 from services.identity.vectors import FaceIndex, FacePoint, point_id
 
 NEIGHBOURS = 32
+# Influencers with a face this much farther than the clustering threshold from a new face are re-derived
+# with it: a cluster can only join another whose faces come near.
+NEIGHBOURHOOD_SLACK = 0.15
 
 
 @dataclass
@@ -99,7 +102,7 @@ class IdentityRegistry:
                     points.append(FacePoint(point_id(video_id, person.person, k), vec, _payload(
                         video_id, person, k, given[person.person], crop, decisions[person.person].ambiguous)))
             self.index.upsert(points)
-            return _appearances(self.index.faces_in(video_id), self.crops_dir)
+            return _appearances(points, self.crops_dir)
 
     def forget(self, video_id: str) -> int:
         with self.lock:
@@ -117,12 +120,15 @@ class IdentityRegistry:
         return name
 
     # ---- the whole space ---------------------------------------------------------------------------
-    def recluster(self, threshold: float | None = None, all_videos: bool = False) -> dict[str, list[AppearanceOut]]:
-        """Re-derives every influencer from the stored faces (average linkage over people, never joining
-        people seen in one frame); a new cluster keeps the old id it overlaps most. Returns the
-        appearances of every video whose influencers changed (of every video with `all_videos`)."""
+    def recluster(self, video_ids: list[str] | None = None, threshold: float | None = None,
+                  all_videos: bool = False) -> dict[str, list[AppearanceOut]]:
+        """Re-derives influencers from the stored faces (average linkage over people, never joining people
+        seen in one frame); a new cluster keeps the old id it overlaps most. With `video_ids`, only the
+        neighbourhood of those videos' people is re-derived: their influencers and every influencer with
+        a face near theirs, so the cost follows the batch, not the store. Returns the appearances of
+        every video whose influencers changed (of every video re-derived, with `all_videos`)."""
         with self.lock:
-            faces = list(self.index.scroll(with_vectors=True))
+            faces = self._neighbourhood(video_ids) if video_ids else list(self.index.scroll(with_vectors=True))
             groups: dict[tuple[str, int], list[FacePoint]] = defaultdict(list)
             for f in faces:
                 groups[(f.payload["video_id"], int(f.payload["person"]))].append(f)
@@ -138,6 +144,29 @@ class IdentityRegistry:
             founders = [new_influencer_id(*k) for k in keys]
             new = inherit_ids(old, labels, founders)
             return self._reassign({k: new[i] for i, k in enumerate(keys)}, groups, all_videos)
+
+    def _neighbourhood(self, video_ids: list[str]) -> list[FacePoint]:
+        seed = self.index.faces_in(sorted(set(video_ids)), with_vectors=True)
+        if not seed:
+            return []
+        radius = self.cluster_threshold + NEIGHBOURHOOD_SLACK
+        hits = self.index.search(np.stack([f.vector for f in seed]), NEIGHBOURS)
+        near = {str(f.payload["influencer_id"]) for f in seed} | {inf for h in hits for inf, d in h if d < radius}
+        faces = {f.point_id: f for f in self.index.faces_of(sorted(near), with_vectors=True)}
+        faces.update({f.point_id: f for f in seed})
+        return list(faces.values())
+
+    def open_batch(self, batch: str, worker: str) -> bool:
+        """Marks a batch of `worker` (an ingest instance) as under way; True when that worker's previous
+        batch never closed (an interrupted run)."""
+        with self.lock:
+            interrupted = self.index.get_meta(f"batch:{worker}") is not None
+            self.index.set_meta(f"batch:{worker}", {"batch": batch})
+            return interrupted
+
+    def close_batch(self, worker: str) -> None:
+        with self.lock:
+            self.index.set_meta(f"batch:{worker}", None)
 
     def merge(self, influencer_ids: list[str]) -> dict[str, list[AppearanceOut]]:
         if len(influencer_ids) < 2:
@@ -184,7 +213,10 @@ class IdentityRegistry:
         self.index.set_influencer(dict(moves))
         if all_videos:
             changed = {k[0] for k in groups}
-        return {v: _appearances(self.index.faces_in(v), self.crops_dir) for v in sorted(changed)}
+        by_video: dict[str, list[FacePoint]] = defaultdict(list)
+        for f in self.index.faces_in(sorted(changed)) if changed else []:
+            by_video[str(f.payload["video_id"])].append(f)
+        return {v: _appearances(by_video[v], self.crops_dir) for v in sorted(changed)}
 
     # ---- reading ---------------------------------------------------------------------------------
     def influencers(self) -> list[InfluencerInfo]:

@@ -102,8 +102,18 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
 
     def Recluster(self, request: identity_pb2.ReclusterRequest, context: grpc.ServicerContext
                   ) -> identity_pb2.ReclusterResponse:
-        changed = self.registry.recluster(all_videos=request.all_videos)
+        changed = self.registry.recluster(list(request.video_ids) or None, all_videos=request.all_videos)
         return _changes_pb(changed, len(self.registry.influencers()))
+
+    def OpenBatch(self, request: identity_pb2.OpenBatchRequest, context: grpc.ServicerContext
+                  ) -> identity_pb2.OpenBatchResponse:
+        return identity_pb2.OpenBatchResponse(previous_interrupted=self.registry.open_batch(request.batch,
+                                                                                     request.worker))
+
+    def CloseBatch(self, request: identity_pb2.CloseBatchRequest, context: grpc.ServicerContext
+                   ) -> identity_pb2.CloseBatchResponse:
+        self.registry.close_batch(request.worker)
+        return identity_pb2.CloseBatchResponse()
 
     def MergeInfluencers(self, request: identity_pb2.MergeInfluencersRequest, context: grpc.ServicerContext
                          ) -> identity_pb2.ReclusterResponse:

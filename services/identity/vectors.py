@@ -105,11 +105,24 @@ class FaceIndex:
             if offset is None:
                 return
 
-    def faces_of(self, influencer_id: str) -> list[FacePoint]:
-        return list(self.scroll(_match("influencer_id", influencer_id)))
+    def faces_of(self, influencer_ids: str | list[str], with_vectors: bool = False) -> list[FacePoint]:
+        return list(self.scroll(_match("influencer_id", influencer_ids), with_vectors=with_vectors))
 
-    def faces_in(self, video_id: str, with_vectors: bool = False) -> list[FacePoint]:
-        return list(self.scroll(_match("video_id", video_id), with_vectors=with_vectors))
+    def faces_in(self, video_ids: str | list[str], with_vectors: bool = False) -> list[FacePoint]:
+        return list(self.scroll(_match("video_id", video_ids), with_vectors=with_vectors))
+
+    def get_meta(self, key: str) -> dict[str, Any] | None:
+        """A small record kept beside the influencer names (e.g. an open batch)."""
+        points = self.client.retrieve(self.names_collection, [str(uuid.uuid5(_NAMESPACE, "meta:" + key))])
+        return dict(points[0].payload or {}) if points else None
+
+    def set_meta(self, key: str, value: dict[str, Any] | None) -> None:
+        pid = str(uuid.uuid5(_NAMESPACE, "meta:" + key))
+        if value is None:
+            self.client.delete(self.names_collection, models.PointIdsList(points=[pid]), wait=True)
+        else:
+            self.client.upsert(self.names_collection, [models.PointStruct(
+                id=pid, vector=[0.0], payload={"meta": key, **value})], wait=True)
 
     def set_influencer(self, assignments: dict[str, list[str]]) -> None:
         """`assignments`: influencer_id -> point ids to give it."""
@@ -123,7 +136,8 @@ class FaceIndex:
         offset = None
         while True:
             points, offset = self.client.scroll(self.names_collection, limit=1024, offset=offset)
-            out.update({str(p.payload["influencer_id"]): str(p.payload["name"]) for p in points if p.payload})
+            out.update({str(p.payload["influencer_id"]): str(p.payload["name"])
+                        for p in points if p.payload and "influencer_id" in p.payload})
             if offset is None:
                 return out
 
@@ -136,9 +150,10 @@ class FaceIndex:
         self.client.close()
 
 
-def _condition(key: str, value: str) -> models.FieldCondition:
-    return models.FieldCondition(key=key, match=models.MatchValue(value=value))
+def _condition(key: str, value: str | list[str]) -> models.FieldCondition:
+    match = models.MatchAny(any=value) if isinstance(value, list) else models.MatchValue(value=value)
+    return models.FieldCondition(key=key, match=match)
 
 
-def _match(key: str, value: str) -> models.Filter:
+def _match(key: str, value: str | list[str]) -> models.Filter:
     return models.Filter(must=[_condition(key, value)])

@@ -5,7 +5,9 @@ analytics follow."""
 from __future__ import annotations
 
 import logging
+import socket
 import threading
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -29,10 +31,12 @@ log = logging.getLogger(__name__)
 
 
 def reconcile(identity: identity_pb2_grpc.IdentityServiceStub, analytics: analytics_pb2_grpc.AnalyticsServiceStub,
-              timeout_s: float, full: bool = False) -> int:
-    """Re-derives identity clusters from every stored face and has analytics record the videos whose
-    people changed (every video with `full`). Returns the number of videos sent."""
-    changes = identity.Recluster(identity_pb2.ReclusterRequest(all_videos=full), timeout=timeout_s)
+              timeout_s: float, full: bool = False, video_ids: list[str] | None = None) -> int:
+    """Re-derives identity clusters (of the whole store, or of the neighbourhood of `video_ids`) and has
+    analytics record the videos whose people changed (every video re-derived with `full`). Returns the
+    number of videos sent."""
+    changes = identity.Recluster(identity_pb2.ReclusterRequest(all_videos=full, video_ids=video_ids or []),
+                                 timeout=timeout_s)
     names = {i.influencer_id: i.name for i in identity.ListInfluencers(
         identity_pb2.ListInfluencersRequest(), timeout=timeout_s).influencers if i.name}
     analytics.ReplaceAppearances(analytics_pb2.ReplaceAppearancesRequest(
@@ -52,8 +56,7 @@ def repair(identity: identity_pb2_grpc.IdentityServiceStub, analytics: analytics
     orphans = sorted(stored - done)
     for video_id in orphans:
         identity.ForgetVideo(identity_pb2.ForgetVideoRequest(video_id=video_id), timeout=timeout_s)
-    if stored:
-        reconcile(identity, analytics, timeout_s, full=True)
+    reconcile(identity, analytics, timeout_s, full=True)
     return len(orphans)
 
 
@@ -65,14 +68,23 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         self.pool = ThreadPoolExecutor(max_workers=settings.worker_count + 1, thread_name_prefix="ingest-video")
         # Repair and re-clustering see the whole store: one batch at a time does them.
         self.batch_lock = threading.Lock()
+        self.worker = settings.worker_name or socket.gethostname()
 
     def SubmitVideos(self, request: ingest_pb2.SubmitVideosRequest, context: grpc.ServicerContext
                      ) -> Iterator[ingest_pb2.IngestProgress]:
-        base_dir = Path(request.base_dir or ".")
+        # One batch at a time: re-clustering and repair look across videos.
         with self.batch_lock:
-            orphans = repair(self.pipeline.identity, self.pipeline.analytics, self.settings.rpc_timeout_s)
-        if orphans:
-            log.warning("removed the faces of %d videos an interrupted run left unrecorded", orphans)
+            yield from self._batch(request)
+
+    def _batch(self, request: ingest_pb2.SubmitVideosRequest) -> Iterator[ingest_pb2.IngestProgress]:
+        identity, analytics, timeout = self.pipeline.identity, self.pipeline.analytics, self.settings.rpc_timeout_s
+        opened = identity.OpenBatch(identity_pb2.OpenBatchRequest(batch=uuid.uuid4().hex, worker=self.worker),
+                                    timeout=timeout)
+        if opened.previous_interrupted:
+            orphans = repair(identity, analytics, timeout)
+            log.warning("the previous batch was interrupted: re-synced, removed the faces of %d unrecorded "
+                        "videos", orphans)
+        base_dir = Path(request.base_dir or ".")
         total = len(request.videos)
         done = 0
         first_line: dict[str, int] = {}
@@ -95,23 +107,19 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
             perf = sub.performance if sub.HasField("performance") else None
             futures[self.pool.submit(self.pipeline.process, sub.url, perf, sub.external_id, sub.row_error,
                                      base_dir)] = k
-        processed = 0
+        processed: list[str] = []
         for fut in as_completed(futures):
             outcome: Outcome = fut.result()
             done += 1
-            processed += outcome.recorded and outcome.video.status == common_pb2.VIDEO_STATUS_DONE
+            if outcome.recorded and outcome.video.status == common_pb2.VIDEO_STATUS_DONE:
+                processed.append(outcome.video.video_id)
             yield ingest_pb2.IngestProgress(video=outcome.video, appearances=outcome.appearances, done=done,
                                             total=total, stage_seconds=outcome.stage_seconds)
         if processed:
-            try:
-                with self.batch_lock:
-                    changed = reconcile(self.pipeline.identity, self.pipeline.analytics, self.settings.rpc_timeout_s)
-            except grpc.RpcError as exc:
-                # Every video is recorded already; the clusters are re-derived at the next batch.
-                log.error("re-clustering failed (%s: %s); run `influencers recluster` to retry",
-                          exc.code().name, exc.details())
-            else:
-                log.info("re-clustered: %d videos changed people", changed)
+            changed = reconcile(identity, analytics, timeout, video_ids=processed)
+            log.info("re-clustered around %d new videos: %d videos changed people", len(processed), changed)
+        # Only a batch that got this far is complete; anything earlier leaves the batch open for repair.
+        identity.CloseBatch(identity_pb2.CloseBatchRequest(worker=self.worker), timeout=timeout)
 
     def ListVideos(self, request: common_pb2.ListVideosRequest, context: grpc.ServicerContext
                    ) -> common_pb2.ListVideosResponse:
