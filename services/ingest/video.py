@@ -97,6 +97,9 @@ def sample_frames(path: Path, sampler: ShotSampler, max_pixels: int = 4096 * 409
         try:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
+            # Frames no other frame refers to (most B-frames) are skipped by the decoder: a third less work,
+            # and cuts are still seen to within two frames.
+            stream.codec_context.skip_frame = "NONREF"
             base = stream.start_time or 0
             tb = float(stream.time_base) if stream.time_base else 1.0 / max(info.fps, 1.0)
             for frame in container.decode(stream):
