@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import sys
@@ -48,6 +49,7 @@ def get(client, path: str) -> bytes:  # type: ignore[no-untyped-def]
 
 def run(n_influencers: int, n_videos: int, seed: int, work: Path) -> dict[str, object]:
     figures: dict[str, float] = {}
+    load_before = os.getloadavg()[0]  # other work on the machine skews the figures (BLAS threads above all)
     data = timed(figures, "generate_rows_s", lambda: planted_data(n_videos, n_influencers, seed=seed))
     store = AnalyticsStore(work / "analytics.sqlite3")
     try:
@@ -87,6 +89,9 @@ def run(n_influencers: int, n_videos: int, seed: int, work: Path) -> dict[str, o
                   "baseline_r2": quality.baseline_r2, "folds": quality.folds},
         "seconds": figures,
         "peak_rss_mib": round(peak_rss_mib, 1),
+        "load_average_1min": {"before": load_before, "after": os.getloadavg()[0]},
+        "cpus": os.cpu_count(),
+        "openblas_num_threads": os.environ.get("OPENBLAS_NUM_THREADS", ""),
         "python": platform.python_version(),
         "machine": platform.machine(),
     }

@@ -17,6 +17,7 @@ import os
 import platform
 import subprocess
 import time
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 
@@ -47,8 +48,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--naive-sample", type=int, default=20, help="videos the naive approach runs on")
     p.add_argument("--store-size", type=int, default=0, help="synthetic faces prefilled for the incremental check")
     p.add_argument("--incremental-corpus", type=Path, default=CORPORA / "smoke")
-    p.add_argument("--force-store", action="store_true",
-                   help="run the prefilled ingest even when Recluster is expected to exhaust memory")
     p.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "throughput.json")
     return p.parse_args(argv)
 
@@ -85,6 +84,9 @@ def write_json(path: Path, figures: dict[str, object]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # face_recognition_models warns on import, in every worker process the services spawn.
+    os.environ.setdefault("PYTHONWARNINGS", "ignore:pkg_resources is deprecated:UserWarning")
+    warnings.filterwarnings("ignore", "pkg_resources is deprecated", UserWarning)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     meta = run_meta(args)
     figures: dict[str, object] = {"meta": meta}
@@ -103,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     figures.update(floor=floor.as_json(), naive=asdict(naive), targets=targets(ours, floor, naive))
 
     if args.store_size > 0:
-        inc = run_incremental(args.incremental_corpus.resolve() / "manifest.csv", args.store_size, args.force_store)
+        inc = run_incremental(args.incremental_corpus.resolve() / "manifest.csv", args.store_size)
         section(f"Incremental cost: {args.incremental_corpus}, empty store vs {args.store_size} faces",
                 incremental_lines(inc))
         figures["incremental"] = inc.as_json()

@@ -11,24 +11,26 @@ import psutil
 GIB = 1024**3
 
 
-def tree_rss(root: psutil.Process) -> int:
-    """Resident bytes of `root` plus every live descendant. Pages shared between processes count once per
-    process, so this errs high, never low."""
-    total = 0
-    for proc in [root, *root.children(recursive=True)]:
+def tree_rss(root: psutil.Process) -> tuple[int, int]:
+    """Resident bytes of `root` and of all its live descendants together. Pages shared between processes
+    count once per process, so the sum errs high, never low."""
+    own = root.memory_info().rss
+    children = 0
+    for proc in root.children(recursive=True):
         try:
-            total += proc.memory_info().rss
+            children += proc.memory_info().rss
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue  # a worker that ended between listing and reading
-    return total
+    return own, children
 
 
 class PeakMemory:
-    """Context manager: `peak_bytes` is the largest tree RSS seen, sampled every `interval_s` seconds."""
+    """Context manager sampling every `interval_s` seconds: `peak_bytes` is the largest RSS of the whole
+    tree seen at once; `peak_own_bytes` and `peak_children_bytes` the largest of each part (not at once)."""
 
     def __init__(self, interval_s: float = 0.2) -> None:
         self.interval_s = interval_s
-        self.peak_bytes = 0
+        self.peak_bytes = self.peak_own_bytes = self.peak_children_bytes = 0
         self._root = psutil.Process()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="bench-memory", daemon=True)
@@ -49,4 +51,7 @@ class PeakMemory:
             self._sample()
 
     def _sample(self) -> None:
-        self.peak_bytes = max(self.peak_bytes, tree_rss(self._root))
+        own, children = tree_rss(self._root)
+        self.peak_bytes = max(self.peak_bytes, own + children)
+        self.peak_own_bytes = max(self.peak_own_bytes, own)
+        self.peak_children_bytes = max(self.peak_children_bytes, children)

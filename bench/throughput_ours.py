@@ -13,7 +13,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-from throughput_memory import PeakMemory
+import pandas as pd
+import psutil
+from throughput_memory import GIB, PeakMemory
 
 from influencers.client import ingest_manifest
 from influencers.evaluate import score_dirs
@@ -22,8 +24,11 @@ from influencers.settings import Settings
 from influencers.stack import Stack, start_stack
 from influencers.v1 import common_pb2, identity_pb2, identity_pb2_grpc, ingest_pb2
 from services.analytics.export import export_report
+from services.ingest.manifest import read_manifest
 
 INGEST_TIMEOUT_S = 24 * 3600.0
+PROGRESS_EVERY = 25
+MEMORY_SHARE = 0.5  # of the available memory a timed whole-store Recluster may be expected to take
 STAGES = ("fetch", "decode", "identity", "record")  # the top-level stages, one after the other per video
 
 
@@ -45,17 +50,24 @@ class PipelineFigures:
     startup_s: float  # start_stack (with a prefilled store: opening it)
     wall_s: float  # submit to end of stream, re-clustering included
     ingest_s: float  # submit to the last progress message
-    reconcile_s: float  # last progress message to end of stream: Recluster + ReplaceAppearances
+    reconcile_s: float  # last progress message to end of stream: the batch's Recluster, ReplaceAppearances
     stage_seconds: dict[str, float]  # summed over videos; videos overlap, so the sum exceeds the wall time
     faces_detected: int
     faces_stored: int  # encodings kept in the face store (identity), synthetic ones included
     influencers: int
-    peak_rss_bytes: int
+    peak_rss_bytes: int  # this process and its children (the identity workers) at once
+    peak_rss_main_bytes: int
+    peak_rss_children_bytes: int
     workers: int
     quality: dict[str, float] | None
     failures: list[str] = field(default_factory=list)
     service_errors: list[str] = field(default_factory=list)
     mean_encoding: list[float] = field(default_factory=list)  # of the stored faces; seeds synthetic faces
+    # A whole-store Recluster after the run (what a repair after an interrupted batch, or `influencers
+    # recluster`, costs); None when not asked for, or skipped because its memory would not fit.
+    full_recluster_s: float | None = None
+    full_recluster_peak_bytes: int | None = None
+    full_recluster_skipped: str = ""
 
     @property
     def video_seconds_per_s(self) -> float:
@@ -95,9 +107,15 @@ def bench_settings(data_dir: Path) -> Settings:
 
 
 def _progress_printer(label: str) -> Callable[[ingest_pb2.IngestProgress], None]:
+    """One updating line on a terminal; a line every PROGRESS_EVERY videos into a file."""
+    tty = sys.stderr.isatty()
+
     def show(p: ingest_pb2.IngestProgress) -> None:
-        print(f"\r  {label}: {p.done}/{p.total} videos", end="" if p.done < p.total else "\n", file=sys.stderr,
-              flush=True)
+        last = p.done == p.total
+        if tty:
+            print(f"\r  {label}: {p.done}/{p.total} videos", end="\n" if last else "", file=sys.stderr, flush=True)
+        elif last or p.done % PROGRESS_EVERY == 0:
+            print(f"  {label}: {p.done}/{p.total} videos", file=sys.stderr, flush=True)
 
     return show
 
@@ -156,16 +174,47 @@ def _mean_encoding(stack: Stack) -> list[float]:
     return np.mean(vectors, axis=0).tolist() if vectors else []
 
 
-def _quality(stack: Stack, out_dir: Path, corpus_dir: Path) -> dict[str, float] | None:
-    if not (corpus_dir / "truth.csv").is_file():
+def _quality(stack: Stack, out_dir: Path, manifest: Path) -> dict[str, float] | None:
+    """Scores of the export against the corpus's truth, over the manifest's videos only (a prefilled
+    store's synthetic videos are in the export too)."""
+    if not (manifest.parent / "truth.csv").is_file():
         return None
     export_report(stack.store, out_dir)
-    scores = asdict(score_dirs(out_dir, corpus_dir))
+    urls = {row.url for row in read_manifest(manifest)}
+    appearances = pd.read_csv(out_dir / "appearances.csv")
+    appearances[appearances["video_url"].isin(urls)].to_csv(out_dir / "appearances.csv", index=False)
+    scores = asdict(score_dirs(out_dir, manifest.parent))
     scores.pop("mapping")
     return scores
 
 
-def _figures(stack: Stack, run: IngestRun, startup_s: float, corpus_dir: Path, report_dir: Path,
+def full_recluster_bytes(faces: int) -> int:
+    """Memory a whole-store Recluster needs at `faces` stored faces: person_distances builds faces x faces
+    float64 matrices (two alive at once, measured with tracemalloc at 6,000 faces; three leave a margin)."""
+    return 3 * 8 * faces * faces
+
+
+def time_full_recluster(stack: Stack, figures: PipelineFigures) -> None:
+    """Times a Recluster of the whole store into `figures`, unless its estimated memory exceeds half of
+    what the machine has available (the benchmark must not push a shared machine into the OOM killer)."""
+    need, available = full_recluster_bytes(figures.faces_stored), psutil.virtual_memory().available
+    if need > MEMORY_SHARE * available:
+        figures.full_recluster_skipped = (f"needs ~{need / GIB:.1f} GiB ({figures.faces_stored}^2 face distances), "
+                                          f"{available / GIB:.1f} GiB available")
+        return
+    channel = open_channel(stack.settings.identity_target)
+    try:
+        with PeakMemory() as peak:
+            t0 = time.perf_counter()
+            identity_pb2_grpc.IdentityServiceStub(channel).Recluster(identity_pb2.ReclusterRequest(),
+                                                                     timeout=INGEST_TIMEOUT_S)
+            figures.full_recluster_s = time.perf_counter() - t0
+        figures.full_recluster_peak_bytes = peak.peak_bytes
+    finally:
+        channel.close()
+
+
+def _figures(stack: Stack, run: IngestRun, startup_s: float, manifest: Path, report_dir: Path,
              peak: PeakMemory) -> PipelineFigures:
     done = [r for r in run.results if r.video.status == common_pb2.VIDEO_STATUS_DONE]
     failed = [r for r in run.results if r.video.status == common_pb2.VIDEO_STATUS_FAILED]
@@ -177,14 +226,17 @@ def _figures(stack: Stack, run: IngestRun, startup_s: float, corpus_dir: Path, r
         ingest_s=run.last_progress_s, reconcile_s=run.wall_s - run.last_progress_s,
         stage_seconds=stage_sums(run.results), faces_detected=sum(r.video.faces for r in done),
         faces_stored=stored, influencers=influencers, peak_rss_bytes=peak.peak_bytes,
-        workers=stack.settings.worker_count, quality=_quality(stack, report_dir, corpus_dir),
+        peak_rss_main_bytes=peak.peak_own_bytes, peak_rss_children_bytes=peak.peak_children_bytes,
+        workers=stack.settings.worker_count, quality=_quality(stack, report_dir, manifest),
         failures=[f"{r.video.url}: {r.video.error}" for r in failed], service_errors=run.errors,
         mean_encoding=_mean_encoding(stack))
 
 
-def run_pipeline(manifest: Path, label: str, prefill: Callable[[Settings], None] | None = None) -> PipelineFigures:
+def run_pipeline(manifest: Path, label: str, prefill: Callable[[Settings], None] | None = None,
+                 full_recluster: bool = False) -> PipelineFigures:
     """Ingests `manifest` through a fresh stack; `prefill(settings)` may fill its stores before it starts.
-    Peak memory covers the stack's start, the ingest and the scoring."""
+    Peak memory covers the stack's start, the ingest and the scoring; with `full_recluster`, a
+    whole-store Recluster is timed afterwards, apart."""
     with tempfile.TemporaryDirectory(prefix="bench-throughput-") as tmp:
         settings = bench_settings(Path(tmp) / "data")
         if prefill is not None:
@@ -195,6 +247,9 @@ def run_pipeline(manifest: Path, label: str, prefill: Callable[[Settings], None]
             startup_s = time.perf_counter() - t0
             try:
                 run = timed_ingest(stack, manifest, label)
-                return _figures(stack, run, startup_s, manifest.parent, Path(tmp) / "report", peak)
+                figures = _figures(stack, run, startup_s, manifest, Path(tmp) / "report", peak)
+                if full_recluster:
+                    time_full_recluster(stack, figures)
+                return figures
             finally:
                 stack.stop()

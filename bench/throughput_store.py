@@ -1,10 +1,10 @@
-"""A face store prefilled with synthetic faces, for the incremental-cost check: does one more video cost
-the same when the store already holds N faces?
+"""The incremental-cost check: does one more video cost the same when the stores already hold N faces?
 
-Synthetic people are random centres around the mean of real encodings; their faces scatter around the
-centres. The spreads are set from the corpus's measured distances (corpus README): faces of one person
-0.45 apart on average, of different people 0.86. For isotropic noise of sd s per component, two points
-are on average sqrt(2 * 128) * s apart, hence the sds below.
+The stores are prefilled with synthetic faces. Synthetic people are random centres around the mean of
+real encodings; their faces scatter around the centres. The spreads are set from the corpus's measured
+distances (corpus README): faces of one person 0.45 apart on average, of different people 0.86. For
+isotropic noise of sd s per component, two points are on average sqrt(2 * 128) * s apart, hence the sds
+below.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-import psutil
-from throughput_memory import GIB
 from throughput_ours import PipelineFigures, run_pipeline
 
 from influencers.settings import Settings
+from services.analytics.records import DONE, AppearanceRow, VideoRow
+from services.analytics.store import AnalyticsStore
 from services.identity.matching import new_influencer_id
 from services.identity.vectors import VECTOR_SIZE, FaceIndex, FacePoint, open_client, point_id
 
@@ -29,8 +29,7 @@ OTHER_PERSON_DISTANCE = 0.86
 WITHIN_SD = SAME_PERSON_DISTANCE / math.sqrt(2 * VECTOR_SIZE)
 BETWEEN_SD = math.sqrt(OTHER_PERSON_DISTANCE**2 / (2 * VECTOR_SIZE) - WITHIN_SD**2)
 FACES_PER_PERSON = (3, 10)  # encodings kept per person of a video: a few per track, a track or more
-UPSERT_CHUNK = 4096
-MEMORY_SHARE = 0.5  # of the available memory Recluster may be expected to take before the run is refused
+CHUNK_VIDEOS = 500
 
 
 @dataclass
@@ -41,72 +40,110 @@ class PrefillFigures:
     seconds: float
 
 
+@dataclass
+class SyntheticVideo:
+    row: VideoRow
+    appearances: list[AppearanceRow]
+    faces: list[FacePoint]
+
+
 def people_count(faces: int) -> int:
     """A few thousand synthetic people at most; each seen in several videos."""
     return max(1, min(3000, faces // 30))
 
 
-def _payload(video_id: str, person: int, k: int, influencer_id: str, other: int | None,
-             rng: np.random.Generator, faces: int) -> dict[str, object]:
-    """The keys and kinds of services.identity.registry._payload, with plausible values."""
+def _person_payload(video_id: str, person: int, influencer_id: str, other: int | None, count: int,
+                    rng: np.random.Generator) -> dict[str, object]:
+    """The keys of services.identity.registry._payload with plausible values; the per-face keys
+    (timestamp_s, box, quality) are set by _face_payload."""
     first = float(rng.uniform(0, 5))
     last = first + float(rng.uniform(2, 10))
-    side = int(rng.integers(80, 400))
-    top, left = int(rng.integers(0, 600)), int(rng.integers(0, 300))
     return {
-        "video_id": video_id, "person": person, "influencer_id": influencer_id,
-        "timestamp_s": first + k, "box": [top, left + side, top + side, left],
-        "quality": float(rng.uniform(0.4, 0.95)), "first_seen_s": first, "last_seen_s": last,
-        "faces": faces * 2, "screen_time_s": last - first, "best_quality": 0.95, "crop": f"{video_id}-{person}.jpg",
+        "video_id": video_id, "person": person, "influencer_id": influencer_id, "timestamp_s": first,
+        "box": [0, 0, 0, 0], "quality": 0.0, "first_seen_s": first, "last_seen_s": last, "faces": count * 2,
+        "screen_time_s": last - first, "best_quality": 0.95, "crop": f"{video_id}-{person}.jpg",
         "cooccurs": [] if other is None else [other], "ambiguous": False,
     }
 
 
-def synthetic_faces(n: int, mean: np.ndarray, seed: int = 0) -> Iterator[FacePoint]:
-    """`n` faces in videos of one or two people (two: seen together, as in a split screen)."""
+def _face_payload(person: dict[str, object], k: int, rng: np.random.Generator) -> dict[str, object]:
+    side = int(rng.integers(80, 400))
+    top, left = int(rng.integers(0, 600)), int(rng.integers(0, 300))
+    return {**person, "timestamp_s": float(person["first_seen_s"]) + k,  # type: ignore[arg-type]
+            "box": [top, left + side, top + side, left], "quality": float(rng.uniform(0.4, 0.95))}
+
+
+def _appearance(p: dict[str, object]) -> AppearanceRow:
+    return AppearanceRow(
+        str(p["video_id"]), str(p["influencer_id"]), float(p["first_seen_s"]),  # type: ignore[arg-type]
+        float(p["last_seen_s"]), int(p["faces"]), float(p["screen_time_s"]),  # type: ignore[arg-type]
+        float(p["best_quality"]))  # type: ignore[arg-type]
+
+
+def _video(video_id: str, who: np.ndarray, centres: np.ndarray, ids: list[str],
+           rng: np.random.Generator) -> SyntheticVideo:
+    faces: list[FacePoint] = []
+    appearances = []
+    for person, centre in enumerate(who):
+        other = (1 - person) if len(who) == 2 else None
+        count = int(rng.integers(*FACES_PER_PERSON))
+        payload = _person_payload(video_id, person, ids[centre], other, count, rng)
+        vectors = centres[centre] + rng.normal(0.0, WITHIN_SD, (count, VECTOR_SIZE))
+        faces += [FacePoint(point_id(video_id, person, k), v, _face_payload(payload, k, rng))
+                  for k, v in enumerate(vectors)]
+        appearances.append(_appearance(payload))
+    row = VideoRow(f"https://synthetic.invalid/{video_id}.mp4", video_id, float(rng.normal(1.0, 0.3)), DONE,
+                   duration_s=float(rng.uniform(2, 15)), faces=sum(a.faces for a in appearances))
+    return SyntheticVideo(row, appearances, faces)
+
+
+def synthetic_videos(n: int, mean: np.ndarray, seed: int = 0) -> Iterator[SyntheticVideo]:
+    """Videos of one or two people (two: seen together, as in a split screen) until `n` faces are made;
+    the last video may keep fewer faces than its record says."""
     rng = np.random.default_rng(seed)
     people = people_count(n)
     centres = mean + rng.normal(0.0, BETWEEN_SD, (people, VECTOR_SIZE))
     ids = [new_influencer_id(f"synthetic{c}", 0) for c in range(people)]
     made = 0
     while made < n:
-        video_id = f"{int(rng.integers(2**62)):016x}"
         who = rng.choice(people, size=min(people, 1 if rng.random() < 0.7 else 2), replace=False)
-        for person, centre in enumerate(who):
-            other = (1 - person) if len(who) == 2 else None
-            count = int(rng.integers(*FACES_PER_PERSON))
-            vectors = centres[centre] + rng.normal(0.0, WITHIN_SD, (count, VECTOR_SIZE))
-            for k, vec in enumerate(vectors[: n - made]):
-                payload = _payload(video_id, person, k, ids[centre], other, rng, count)
-                yield FacePoint(point_id(video_id, person, k), vec, payload)
-                made += 1
+        video = _video(f"{int(rng.integers(2**62)):016x}", who, centres, ids, rng)
+        video.faces = video.faces[: n - made]
+        made += len(video.faces)
+        yield video
 
 
-def prefill_store(settings: Settings, faces: int, mean: np.ndarray) -> PrefillFigures:
-    """Writes `faces` synthetic faces into the Qdrant store (local mode) of `settings` before the stack
-    opens it, through the same FaceIndex.upsert the identity service uses."""
+def _chunks(videos: Iterator[SyntheticVideo]) -> Iterator[list[SyntheticVideo]]:
+    chunk: list[SyntheticVideo] = []
+    for video in videos:
+        chunk.append(video)
+        if len(chunk) == CHUNK_VIDEOS:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def prefill_stores(settings: Settings, faces: int, mean: np.ndarray) -> PrefillFigures:
+    """Before the stack opens them, writes `faces` synthetic faces into its face store (Qdrant local mode,
+    through the FaceIndex.upsert the identity service uses) and their videos, as done, into its analytics
+    store: stores in step, as a finished batch leaves them. (Faces of videos analytics does not know would
+    be removed by the repair that follows an interrupted batch.)"""
     t0 = time.perf_counter()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     index = FaceIndex(open_client("", "", settings.data_dir / "qdrant"), settings.qdrant_collection, local=True)
-    videos: set[str] = set()
+    store = AnalyticsStore(settings.data_dir / "analytics.sqlite3")
+    videos = 0
     try:
         index.ensure()
-        chunk: list[FacePoint] = []
-        for point in synthetic_faces(faces, mean):
-            chunk.append(point)
-            videos.add(str(point.payload["video_id"]))
-            if len(chunk) == UPSERT_CHUNK:
-                index.upsert(chunk)
-                chunk = []
-        index.upsert(chunk)
+        for chunk in _chunks(synthetic_videos(faces, mean)):
+            index.upsert([f for v in chunk for f in v.faces])
+            store.record_many((v.row, v.appearances) for v in chunk)
+            videos += len(chunk)
     finally:
         index.close()
-    return PrefillFigures(faces, people_count(faces), len(videos), time.perf_counter() - t0)
-
-
-def recluster_bytes(faces: int) -> int:
-    """Memory Recluster needs at `faces` stored faces: person_distances builds the faces x faces float64
-    distance matrix, and a few such temporaries are alive at once."""
-    return 3 * 8 * faces * faces
+        store.close()
+    return PrefillFigures(faces, people_count(faces), videos, time.perf_counter() - t0)
 
 
 @dataclass
@@ -115,46 +152,33 @@ class Incremental:
     empty: PipelineFigures
     filled: PipelineFigures | None = None
     prefill: PrefillFigures | None = None
-    skipped: str = ""  # why the prefilled run did not happen
 
     def ratio(self, attr: str) -> float | None:
-        """filled / empty of a PipelineFigures attribute; None without a filled run."""
-        if self.filled is None or not getattr(self.empty, attr):
+        """filled / empty of a PipelineFigures attribute; None when either side is missing or zero."""
+        if self.filled is None or not getattr(self.empty, attr) or getattr(self.filled, attr) is None:
             return None
         return float(getattr(self.filled, attr) / getattr(self.empty, attr))
 
     def as_json(self) -> dict[str, object]:
         return {
-            "store_size": self.store_size, "skipped": self.skipped,
+            "store_size": self.store_size,
             "prefill": asdict(self.prefill) if self.prefill else None,
             "empty": self.empty.as_json(), "filled": self.filled.as_json() if self.filled else None,
             "ratios": {a: self.ratio(a) for a in ("ingest_s_per_video", "identity_s_per_video", "reconcile_s",
-                                                   "startup_s")},
+                                                   "startup_s", "full_recluster_s")},
         }
 
 
-def memory_refusal(store_size: int, real_faces: int) -> str:
-    """Why a store of this size must not be run on this machine now, or "" when it may."""
-    need = recluster_bytes(store_size + real_faces)
-    available = psutil.virtual_memory().available
-    if need <= MEMORY_SHARE * available:
-        return ""
-    return (f"Recluster would build a {store_size + real_faces}^2 float64 face-distance matrix, about "
-            f"{need / GIB:.1f} GiB, with {available / GIB:.1f} GiB available (--force-store runs it anyway)")
-
-
-def run_incremental(manifest: Path, store_size: int, force: bool) -> Incremental:
-    """Ingests `manifest` into an empty store, then into a fresh store prefilled with `store_size`
-    synthetic faces (centred on the mean of the real faces the first run stored)."""
-    empty = run_pipeline(manifest, "empty store")
+def run_incremental(manifest: Path, store_size: int) -> Incremental:
+    """Ingests `manifest` into empty stores, then into fresh stores prefilled with `store_size` synthetic
+    faces (centred on the mean of the real faces the first run stored); after each, times a whole-store
+    Recluster."""
+    empty = run_pipeline(manifest, "empty store", full_recluster=True)
     inc = Incremental(store_size, empty)
-    inc.skipped = "" if force else memory_refusal(store_size, empty.faces_stored)
-    if inc.skipped:
-        return inc
     mean = np.asarray(empty.mean_encoding) if empty.mean_encoding else np.zeros(VECTOR_SIZE)
 
     def prefill(settings: Settings) -> None:
-        inc.prefill = prefill_store(settings, store_size, mean)
+        inc.prefill = prefill_stores(settings, store_size, mean)
 
-    inc.filled = run_pipeline(manifest, f"store of {store_size} faces", prefill)
+    inc.filled = run_pipeline(manifest, f"store of {store_size} faces", prefill, full_recluster=True)
     return inc

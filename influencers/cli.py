@@ -157,8 +157,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_identity(args: argparse.Namespace) -> int:
     """merge / split / rename / recluster against a running identity service; analytics follows."""
-    from influencers.v1 import analytics_pb2, analytics_pb2_grpc
-    from services.ingest.server import reconcile
+    from influencers.v1 import analytics_pb2_grpc
+    from services.ingest.server import reconcile, send_changes
 
     settings = _settings(args)
     ident = identity_pb2_grpc.IdentityServiceStub(open_channel(settings.identity_target, settings.token))
@@ -169,17 +169,13 @@ def cmd_identity(args: argparse.Namespace) -> int:
         return 0
     if args.command == "rename":
         ident.RenameInfluencer(identity_pb2.RenameInfluencerRequest(influencer_id=args.id, name=args.name), timeout=t)
-        changes = identity_pb2.ReclusterResponse()
+        changes = identity_pb2.ReclusterResponse(names={args.id: args.name})
     elif args.command == "merge":
         changes = ident.MergeInfluencers(identity_pb2.MergeInfluencersRequest(influencer_ids=args.ids), timeout=t)
     else:
         changes = ident.SplitInfluencer(identity_pb2.SplitInfluencerRequest(
             influencer_id=args.id, video_ids=args.videos), timeout=t)
-    names = {i.influencer_id: i.name for i in ident.ListInfluencers(
-        identity_pb2.ListInfluencersRequest(), timeout=t).influencers if i.name}
-    analytics.ReplaceAppearances(analytics_pb2.ReplaceAppearancesRequest(
-        videos=[analytics_pb2.VideoAppearancesUpdate(video_id=v.video_id, appearances=v.appearances)
-                for v in changes.videos], names=names), timeout=t)
+    send_changes(analytics, changes, t)
     print(f"{changes.changed_videos} videos changed people")
     return 0
 

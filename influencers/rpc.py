@@ -111,15 +111,19 @@ def build_server(
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=name),
         interceptors=interceptors,
-        options=_OPTIONS,
+        # Without this, a second process binds the same port silently and steals half the calls.
+        options=[*_OPTIONS, ("grpc.so_reuseport", 0)],
     )
     names = tuple(reg(server) for reg in register)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((*names, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
-    bound = server.add_insecure_port(f"{host}:{port}")
+    try:
+        bound = server.add_insecure_port(f"{host}:{port}")
+    except RuntimeError:  # newer grpcio raises where older returned 0
+        bound = 0
     if bound == 0:
-        raise OSError(f"{name}: cannot bind {host}:{port}")
+        raise OSError(f"{name}: cannot bind {host}:{port} (in use? choose another port)")
     server.start()
     running = RunningServer(server, bound, health_servicer, names)
     running.set_serving(True)

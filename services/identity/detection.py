@@ -18,6 +18,9 @@ FINE_SHORT_SIDE = 720  # ~80 px at 720p
 FINE_MIN_FACE = 60  # px at full resolution: the finest HOG search still finds faces this small
 CNN_SHORT_SIDE = 200  # the CNN fallback runs on frames this small: faces of ~160 px at 720p
 BIG_AT_COARSE = 100  # px in the coarse image: a face this big is found there reliably
+ROI_FACE = 100  # px: a face seen in the previous sample is looked for around its place, scaled to this size
+ROI_MARGIN = 0.6  # of the face's size, on every side of its last box
+FULL_EVERY = 3  # every third sample of a shot is searched whole, for faces that entered it
 
 Box = tuple[int, int, int, int]
 
@@ -38,6 +41,14 @@ class Detected:
     score: float
     shape: Any  # dlib full_object_detection (5 landmarks), needed again to encode the face
     quality: FaceQuality
+
+
+def _iou(a: Box, b: Box) -> float:
+    top, right = max(a[0], b[0]), min(a[1], b[1])
+    bottom, left = min(a[2], b[2]), max(a[3], b[3])
+    inter = max(0, right - left) * max(0, bottom - top)
+    union = (a[1] - a[3]) * (a[2] - a[0]) + (b[1] - b[3]) * (b[2] - b[0]) - inter
+    return inter / union if union > 0 else 0.0
 
 
 def drop_containers(found: list[tuple[Box, float]]) -> list[tuple[Box, float]]:
@@ -67,13 +78,27 @@ class ShotDetector:
     def __init__(self, model: FaceModel) -> None:
         self.model = model
         self.plans: dict[int, Plan] = {}
+        self.samples: dict[int, int] = {}
+        self.last: dict[int, list[Box]] = {}
 
     def detect(self, gray: np.ndarray, rgb: np.ndarray, shot: int) -> list[Detected]:
+        found = self._detect(gray, rgb, shot)
+        self.last[shot] = [d.box for d in found]
+        self.samples[shot] = self.samples.get(shot, 0) + 1
+        return found
+
+    def _detect(self, gray: np.ndarray, rgb: np.ndarray, shot: int) -> list[Detected]:
         short = min(gray.shape)
         coarse = Plan(False, min(1.0, COARSE_SHORT_SIDE / short))
         fine = Plan(False, min(1.0, FINE_SHORT_SIDE / short))
         plan = self.plans.get(shot)
         if plan is not None:
+            last = self.last.get(shot, [])
+            if last and self.samples[shot] % FULL_EVERY:
+                # Faces of still shots and talking heads stay near where they were a second ago.
+                tracked = self._track(gray, rgb, last)
+                if len(tracked) >= len(last):
+                    return tracked
             found = self._search(gray, rgb, plan)
             if not found and plan.fallback and plan != fine:
                 found = self._search(gray, rgb, fine)
@@ -92,17 +117,38 @@ class ShotDetector:
         return first
 
     def _search(self, gray: np.ndarray, rgb: np.ndarray, plan: Plan) -> list[Detected]:
-        source = rgb if plan.cnn else gray
+        h, w = gray.shape
+        return self._judge(gray, rgb, self._boxes(rgb if plan.cnn else gray, (0, w, h, 0), plan))
+
+    def _track(self, gray: np.ndarray, rgb: np.ndarray, last: list[Box]) -> list[Detected]:
+        h, w = gray.shape
+        boxes: list[tuple[Box, float]] = []
+        for top, right, bottom, left in last:
+            size = max(bottom - top, right - left)
+            pad = int(size * ROI_MARGIN)
+            region = (max(0, top - pad), min(w, right + pad), min(h, bottom + pad), max(0, left - pad))
+            found = self._boxes(gray, region, Plan(False, min(2.0, ROI_FACE / max(1, bottom - top))))
+            boxes += [(b, s) for b, s in found if not any(_iou(b, o) > 0.5 for o, _ in boxes)]
+        return self._judge(gray, rgb, boxes)
+
+    def _boxes(self, image: np.ndarray, region: Box, plan: Plan) -> list[tuple[Box, float]]:
+        """Detections in `region` (top, right, bottom, left) of `image`, searched at `plan.scale`, as boxes
+        of the full frame."""
+        top, right, bottom, left = region
+        source = image[top:bottom, left:right]
+        if source.size == 0:
+            return []
         if abs(plan.scale - 1.0) > 1e-3:
             interp = cv2.INTER_AREA if plan.scale < 1 else cv2.INTER_LINEAR
-            small = cv2.resize(source, None, fx=plan.scale, fy=plan.scale, interpolation=interp)
-        else:
-            small = source
-        h, w = gray.shape
-        boxes = []
-        for d in (self.model.detect_cnn(small) if plan.cnn else self.model.detect(small)):
-            top, right, bottom, left = (int(round(v / plan.scale)) for v in d.box)
-            boxes.append(((max(0, top), min(w, right), min(h, bottom), max(0, left)), d.score))
+            source = cv2.resize(source, None, fx=plan.scale, fy=plan.scale, interpolation=interp)
+        h, w = image.shape[:2]
+        out = []
+        for d in (self.model.detect_cnn(source) if plan.cnn else self.model.detect(source)):
+            t, r, b, lft = (int(round(v / plan.scale)) for v in d.box)
+            out.append(((max(0, t + top), min(w, r + left), min(h, b + top), max(0, lft + left)), d.score))
+        return out
+
+    def _judge(self, gray: np.ndarray, rgb: np.ndarray, boxes: list[tuple[Box, float]]) -> list[Detected]:
         out = []
         for box, score in drop_containers(boxes):
             shape = self.model.landmarks(rgb, box)

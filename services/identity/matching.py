@@ -29,7 +29,8 @@ def influencer_distances(neighbours: list[list[tuple[str, float]]]) -> dict[str,
     for hits in neighbours:
         nearest: dict[str, float] = {}
         for inf, d in hits:
-            nearest.setdefault(inf, d)
+            if inf:  # faces of unconfirmed people are nobody's yet
+                nearest.setdefault(inf, d)
             ceiling = max(ceiling, d)
         per_face.append(nearest)
     candidates = {inf for nearest in per_face for inf in nearest}

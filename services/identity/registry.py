@@ -23,6 +23,11 @@ from services.identity.matching import (
 from services.identity.vectors import FaceIndex, FacePoint, point_id
 
 NEIGHBOURS = 32
+# A person seen once, in a poor face, and like nobody else is more likely a false detection than a person:
+# kept in the store (a later sighting can confirm it) but not an influencer.
+UNCONFIRMED = ""
+CONFIRM_FACES = 2
+CONFIRM_QUALITY = 0.6
 # Influencers with a face this much farther than the clustering threshold from a new face are re-derived
 # with it: a cluster can only join another whose faces come near.
 NEIGHBOURHOOD_SLACK = 0.15
@@ -81,7 +86,9 @@ class IdentityRegistry:
             given: dict[int, str] = {}
             decisions = {}
             for person in people:
-                hits = self.index.search(person.encodings, NEIGHBOURS, exclude_video=video_id)
+                # The video's own faces were deleted above, under the same lock: no filter needed (and a
+                # filter makes local-mode search scan every payload).
+                hits = self.index.search(person.encodings, NEIGHBOURS)
                 distances = influencer_distances(hits)
                 # People of this video seen in one frame with this one cannot be the same influencer.
                 forbidden = {given[p] for p in person.cooccurs if p in given}
@@ -92,7 +99,9 @@ class IdentityRegistry:
                     same = [given[p.person] for p in people if p.person in given and p.person not in person.cooccurs
                             and given[p.person] not in forbidden
                             and _set_distance(p.encodings, person.encodings) < self.threshold]
-                    influencer = same[0] if same else new_influencer_id(video_id, person.person)
+                    influencer = same[0] if same else (
+                        new_influencer_id(video_id, person.person) if confirmed(person.faces, person.best_quality)
+                        else UNCONFIRMED)
                 given[person.person] = influencer
                 decisions[person.person] = decision
             points = []
@@ -143,7 +152,22 @@ class IdentityRegistry:
             old = [_majority(groups[k]) for k in keys]
             founders = [new_influencer_id(*k) for k in keys]
             new = inherit_ids(old, labels, founders)
+            members: dict[int, list[int]] = defaultdict(list)
+            for i, label in enumerate(labels):
+                members[label].append(i)
+            for group in members.values():
+                payload = groups[keys[group[0]]][0].payload
+                if len(group) == 1 and not confirmed(int(payload["faces"]), float(payload["best_quality"])):
+                    new[group[0]] = UNCONFIRMED
             return self._reassign({k: new[i] for i, k in enumerate(keys)}, groups, all_videos)
+
+    def all_appearances(self) -> dict[str, list[AppearanceOut]]:
+        """The current appearances of every video in the store (one scan; nothing re-derived)."""
+        with self.lock:
+            by_video: dict[str, list[FacePoint]] = defaultdict(list)
+            for f in self.index.scroll():
+                by_video[str(f.payload["video_id"])].append(f)
+            return {v: _appearances(faces, self.crops_dir) for v, faces in sorted(by_video.items())}
 
     def _neighbourhood(self, video_ids: list[str]) -> list[FacePoint]:
         seed = self.index.faces_in(sorted(set(video_ids)), with_vectors=True)
@@ -224,6 +248,8 @@ class IdentityRegistry:
         acc: dict[str, InfluencerInfo] = {}
         for f in self.index.scroll():
             inf = str(f.payload["influencer_id"])
+            if inf == UNCONFIRMED:
+                continue
             info = acc.setdefault(inf, InfluencerInfo(inf, names.get(inf, ""), [], 0, "", -1.0))
             info.faces += 1
             if f.payload["video_id"] not in info.videos:
@@ -241,8 +267,14 @@ class IdentityRegistry:
         hits = self.index.search(encoding[None, :], max(limit * 8, NEIGHBOURS))[0]
         best: dict[str, float] = {}
         for inf, d in hits:
-            best.setdefault(inf, d)
+            if inf != UNCONFIRMED:
+                best.setdefault(inf, d)
         return sorted(best.items(), key=lambda kv: kv[1])[:limit]
+
+
+def confirmed(faces: int, best_quality: float) -> bool:
+    """Enough good faces to call a person an influencer on their own."""
+    return faces >= CONFIRM_FACES or best_quality >= CONFIRM_QUALITY
 
 
 def _set_distance(a: np.ndarray, b: np.ndarray) -> float:
@@ -284,6 +316,8 @@ def _appearances(faces: list[FacePoint], crops_dir: Path) -> list[AppearanceOut]
     out: dict[str, AppearanceOut] = {}
     for _, f in sorted(people.items()):
         p = f.payload
+        if p["influencer_id"] == UNCONFIRMED:
+            continue
         crop = crops_dir / str(p.get("crop", ""))
         app = AppearanceOut(str(p["influencer_id"]), float(p["first_seen_s"]), float(p["last_seen_s"]),
                             int(p["faces"]), float(p["screen_time_s"]),

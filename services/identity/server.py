@@ -26,9 +26,10 @@ def appearance_pb(a: AppearanceOut) -> common_pb2.Appearance:
         best_face=a.best_face, face_quality=a.face_quality, ambiguous=a.ambiguous, screen_time_s=a.screen_time_s)
 
 
-def _changes_pb(changed: dict[str, list[AppearanceOut]], influencers: int) -> identity_pb2.ReclusterResponse:
+def _changes_pb(changed: dict[str, list[AppearanceOut]], names: dict[str, str]) -> identity_pb2.ReclusterResponse:
+    influencers = {a.influencer_id for apps in changed.values() for a in apps}
     return identity_pb2.ReclusterResponse(
-        influencers=influencers, changed_videos=len(changed),
+        influencers=len(influencers), changed_videos=len(changed), names=names,
         videos=[identity_pb2.VideoAppearances(video_id=v, appearances=[appearance_pb(a) for a in apps])
                 for v, apps in changed.items()])
 
@@ -102,8 +103,11 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
 
     def Recluster(self, request: identity_pb2.ReclusterRequest, context: grpc.ServicerContext
                   ) -> identity_pb2.ReclusterResponse:
-        changed = self.registry.recluster(list(request.video_ids) or None, all_videos=request.all_videos)
-        return _changes_pb(changed, len(self.registry.influencers()))
+        if request.resync_only:
+            changed = self.registry.all_appearances()
+        else:
+            changed = self.registry.recluster(list(request.video_ids) or None, all_videos=request.all_videos)
+        return _changes_pb(changed, self.registry.index.names())
 
     def OpenBatch(self, request: identity_pb2.OpenBatchRequest, context: grpc.ServicerContext
                   ) -> identity_pb2.OpenBatchResponse:
@@ -122,7 +126,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         except (KeyError, ValueError) as exc:
             context.abort(grpc.StatusCode.NOT_FOUND if isinstance(exc, KeyError) else
                           grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        return _changes_pb(changed, len(self.registry.influencers()))
+        return _changes_pb(changed, self.registry.index.names())
 
     def SplitInfluencer(self, request: identity_pb2.SplitInfluencerRequest, context: grpc.ServicerContext
                         ) -> identity_pb2.ReclusterResponse:
@@ -130,7 +134,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             changed = self.registry.split(request.influencer_id, list(request.video_ids))
         except KeyError as exc:
             context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
-        return _changes_pb(changed, len(self.registry.influencers()))
+        return _changes_pb(changed, self.registry.index.names())
 
     def RenameInfluencer(self, request: identity_pb2.RenameInfluencerRequest, context: grpc.ServicerContext
                          ) -> identity_pb2.Influencer:

@@ -31,18 +31,21 @@ log = logging.getLogger(__name__)
 
 
 def reconcile(identity: identity_pb2_grpc.IdentityServiceStub, analytics: analytics_pb2_grpc.AnalyticsServiceStub,
-              timeout_s: float, full: bool = False, video_ids: list[str] | None = None) -> int:
+              timeout_s: float, video_ids: list[str] | None = None, resync: bool = False) -> int:
     """Re-derives identity clusters (of the whole store, or of the neighbourhood of `video_ids`) and has
-    analytics record the videos whose people changed (every video re-derived with `full`). Returns the
-    number of videos sent."""
-    changes = identity.Recluster(identity_pb2.ReclusterRequest(all_videos=full, video_ids=video_ids or []),
+    analytics record the videos whose people changed; with `resync`, re-derives nothing and sends every
+    video. Returns the number of videos sent."""
+    changes = identity.Recluster(identity_pb2.ReclusterRequest(video_ids=video_ids or [], resync_only=resync),
                                  timeout=timeout_s)
-    names = {i.influencer_id: i.name for i in identity.ListInfluencers(
-        identity_pb2.ListInfluencersRequest(), timeout=timeout_s).influencers if i.name}
+    send_changes(analytics, changes, timeout_s)
+    return len(changes.videos)
+
+
+def send_changes(analytics: analytics_pb2_grpc.AnalyticsServiceStub, changes: identity_pb2.ReclusterResponse,
+                 timeout_s: float) -> None:
     analytics.ReplaceAppearances(analytics_pb2.ReplaceAppearancesRequest(
         videos=[analytics_pb2.VideoAppearancesUpdate(video_id=v.video_id, appearances=v.appearances)
-                for v in changes.videos], names=names), timeout=timeout_s)
-    return len(changes.videos)
+                for v in changes.videos], names={k: v for k, v in changes.names.items() if v}), timeout=timeout_s)
 
 
 def repair(identity: identity_pb2_grpc.IdentityServiceStub, analytics: analytics_pb2_grpc.AnalyticsServiceStub,
@@ -56,7 +59,7 @@ def repair(identity: identity_pb2_grpc.IdentityServiceStub, analytics: analytics
     orphans = sorted(stored - done)
     for video_id in orphans:
         identity.ForgetVideo(identity_pb2.ForgetVideoRequest(video_id=video_id), timeout=timeout_s)
-    reconcile(identity, analytics, timeout_s, full=True)
+    reconcile(identity, analytics, timeout_s, resync=True)
     return len(orphans)
 
 

@@ -41,3 +41,14 @@ def test_health_turns_not_serving_while_a_dependency_is_down_and_back():
         assert status() == health_pb2.HealthCheckResponse.SERVING
     finally:
         server.stop(0)
+
+
+def test_a_port_in_use_is_refused_not_shared():
+    import pytest
+
+    first = build_server("first", "127.0.0.1", 0, [])
+    try:
+        with pytest.raises(OSError, match="cannot bind"):
+            build_server("second", "127.0.0.1", first.port, [])
+    finally:
+        first.stop(0)
