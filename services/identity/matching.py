@@ -72,11 +72,14 @@ def person_distances(people: list[np.ndarray]) -> np.ndarray:
     return block / np.outer(counts, counts)
 
 
-def cluster_people(dist: np.ndarray, cannot_link: list[tuple[int, int]], threshold: float) -> list[int]:
+def cluster_people(dist: np.ndarray, cannot_link: list[tuple[int, int]], threshold: float,
+                   margin: float = 0.0) -> list[int]:
     """Average-linkage agglomerative clustering of people given their (m, m) distances, merging while the
     closest pair of clusters is under `threshold`; pairs in `cannot_link` (people seen together in one
-    frame) never end in one cluster. Returns a label per person; the result depends only on the set of
-    people, not their order (ties broken by the smallest members)."""
+    frame) never end in one cluster. With a `margin`, a cluster about to join another while a third,
+    itself apart from that other, is within `margin` of the same distance is ambiguous: it joins neither
+    (flagged by staying apart, not guessed). Returns a label per person; the result depends only on the
+    set of people, not their order (ties broken by the smallest members)."""
     m = len(dist)
     if m == 0:
         return []
@@ -94,6 +97,14 @@ def cluster_people(dist: np.ndarray, cannot_link: list[tuple[int, int]], thresho
         a, b = divmod(int(flat), m)
         if not np.isfinite(d[a, b]) or d[a, b] >= threshold:
             break
+        joining, partner = (a, b) if sizes[a] <= sizes[b] else (b, a)
+        others = d[joining].copy()
+        others[[a, b]] = np.inf
+        c = int(np.argmin(others))
+        if margin > 0 and others[c] < d[a, b] + margin and d[partner, c] >= threshold:
+            d[joining, [partner, c]] = np.inf
+            d[[partner, c], joining] = np.inf
+            continue
         if min(members[a]) > min(members[b]):
             a, b = b, a
         # Lance-Williams update for average linkage; blocked pairs stay blocked through merges.

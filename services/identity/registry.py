@@ -148,7 +148,7 @@ class IdentityRegistry:
             position = {k: i for i, k in enumerate(keys)}
             cannot = [(position[k], position[(k[0], int(o))]) for k in keys
                       for o in groups[k][0].payload.get("cooccurs", []) if (k[0], int(o)) in position]
-            labels = cluster_people(dist, cannot, threshold or self.cluster_threshold)
+            labels = cluster_people(dist, cannot, threshold or self.cluster_threshold, self.margin)
             old = [_majority(groups[k]) for k in keys]
             founders = [new_influencer_id(*k) for k in keys]
             new = inherit_ids(old, labels, founders)

@@ -69,3 +69,10 @@ def test_person_distance_is_the_mean_over_all_pairs_of_their_faces():
 def test_new_clusters_inherit_the_id_they_overlap_most():
     ids = inherit_ids(["x", "x", "y", ""], [0, 0, 0, 1], ["f0", "f1", "f2", "f3"])
     assert ids == ["x", "x", "x", "f3"]
+
+
+def test_a_person_between_two_distinct_clusters_joins_neither():
+    # b and c are far apart; a is at 0.50 from b and 0.52 from c: too close to call.
+    d = np.array([[0.0, 0.50, 0.52], [0.50, 0.0, 0.9], [0.52, 0.9, 0.0]])
+    assert cluster_people(d, [], threshold=0.6, margin=0.04) == [0, 1, 2]
+    assert cluster_people(d, [], threshold=0.6, margin=0.0) == [0, 0, 1]
