@@ -32,6 +32,10 @@ class Settings:
     qdrant_url: str = ""
     qdrant_api_key: str = ""
     qdrant_collection: str = "faces"
+    # Server-side layout of a new collection: shards, replicas, int8 quantization (large stores).
+    qdrant_shards: int = 1
+    qdrant_replication: int = 1
+    qdrant_quantize: bool = False
     # Shared secret required on gRPC calls and the page when bound beyond loopback.
     token: str = ""
     # Identity: Euclidean distance between 128-d encodings (dlib ResNet); see bench/threshold_sweep.py.

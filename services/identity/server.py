@@ -12,7 +12,7 @@ from influencers.settings import Settings
 from influencers.v1 import common_pb2, identity_pb2, identity_pb2_grpc
 from services.identity.analyzer import FrameIn
 from services.identity.registry import AppearanceOut, IdentityRegistry
-from services.identity.vectors import FaceIndex, open_client
+from services.identity.vectors import CollectionLayout, FaceIndex, open_client
 from services.identity.workers import FaceWorkers
 
 log = logging.getLogger(__name__)
@@ -151,7 +151,8 @@ class IdentityProcess:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         client = open_client(settings.qdrant_url, settings.qdrant_api_key, settings.data_dir / "qdrant")
-        self.index = FaceIndex(client, settings.qdrant_collection, local=not settings.qdrant_url)
+        layout = CollectionLayout(settings.qdrant_shards, settings.qdrant_replication, settings.qdrant_quantize)
+        self.index = FaceIndex(client, settings.qdrant_collection, local=not settings.qdrant_url, layout=layout)
         self.index.ensure()
         self.registry = IdentityRegistry(self.index, settings.data_dir / "identity" / "crops",
                                          settings.match_threshold, settings.match_margin,

@@ -3,6 +3,7 @@ Qdrant's local mode (a folder, no server) or to a Qdrant server, chosen by the s
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from typing import Any
 
 import numpy as np
 from qdrant_client import QdrantClient, models
+from qdrant_client.http.exceptions import ResponseHandlingException
 
 VECTOR_SIZE = 128
 SCHEMA_VERSION = 1
@@ -32,27 +34,77 @@ def point_id(video_id: str, person: int, face: int) -> str:
     return str(uuid.uuid5(_NAMESPACE, f"{video_id}:{person}:{face}"))
 
 
+@dataclass(frozen=True)
+class CollectionLayout:
+    """How the face collection is laid out on a Qdrant server (local mode ignores all but the schema)."""
+
+    shards: int = 1
+    replication: int = 1
+    quantize: bool = False  # int8 scalar quantization, originals kept for rescoring: for large stores
+
+
+class SchemaError(RuntimeError):
+    """The collection was written by a newer version of this code."""
+
+
+class _Retrying:
+    """Proxy over a QdrantClient that retries calls failing on the network, with exponential backoff.
+    Every call we make is an idempotent upsert, delete, read or search, so a retry cannot double a write."""
+
+    def __init__(self, client: QdrantClient, attempts: int = 4, first_wait_s: float = 0.2) -> None:
+        self._client = client
+        self._attempts = attempts
+        self._first_wait_s = first_wait_s
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self._client, name)
+        if not callable(target):
+            return target
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            for attempt in range(self._attempts):
+                try:
+                    return target(*args, **kwargs)
+                except (ResponseHandlingException, ConnectionError, TimeoutError):
+                    if attempt == self._attempts - 1:
+                        raise
+                    time.sleep(self._first_wait_s * 2**attempt)
+            raise AssertionError("unreachable")
+
+        return call
+
+
 def open_client(qdrant_url: str, api_key: str, local_path: Path) -> QdrantClient:
+    """A Qdrant server client (with retries) when `qdrant_url` is set, else local mode in `local_path`."""
     if qdrant_url:
-        return QdrantClient(url=qdrant_url, api_key=api_key or None, timeout=30)
+        return _Retrying(QdrantClient(url=qdrant_url, api_key=api_key or None, timeout=30))  # type: ignore[return-value]
     local_path.mkdir(parents=True, exist_ok=True)
     return QdrantClient(path=str(local_path))
 
 
 class FaceIndex:
-    def __init__(self, client: QdrantClient, collection: str, local: bool = False) -> None:
+    def __init__(self, client: QdrantClient, collection: str, local: bool = False,
+                 layout: CollectionLayout | None = None) -> None:
         self.client = client
         self.local = local
+        self.layout = layout or CollectionLayout()
         self.collection = collection
         self.names_collection = f"{collection}_names"
 
     def ensure(self) -> None:
         """Creates the collections (Euclidean, 128-d, HNSW, payload indexes) if they do not exist."""
-        if not self.client.collection_exists(self.collection):
+        if self.client.collection_exists(self.collection):
+            self._check_schema()
+        else:
+            quantization = models.ScalarQuantization(scalar=models.ScalarQuantizationConfig(
+                type=models.ScalarType.INT8, quantile=0.99, always_ram=True)) if self.layout.quantize else None
             self.client.create_collection(
                 self.collection,
                 vectors_config=models.VectorParams(size=VECTOR_SIZE, distance=models.Distance.EUCLID),
                 hnsw_config=models.HnswConfigDiff(m=16, ef_construct=128),
+                shard_number=self.layout.shards,
+                replication_factor=self.layout.replication,
+                quantization_config=quantization,
                 metadata={"schema_version": SCHEMA_VERSION},
             )
             # Local mode scans every point anyway and warns that payload indexes do nothing there.
@@ -61,6 +113,15 @@ class FaceIndex:
         if not self.client.collection_exists(self.names_collection):
             self.client.create_collection(
                 self.names_collection, vectors_config=models.VectorParams(size=1, distance=models.Distance.DOT))
+
+    def _check_schema(self) -> None:
+        """Refuses a collection from a newer schema; older ones are migrated here as the schema evolves
+        (version 1 is the first)."""
+        info = self.client.get_collection(self.collection)
+        version = int((getattr(info.config, "metadata", None) or {}).get("schema_version", 1))
+        if version > SCHEMA_VERSION:
+            raise SchemaError(f"collection {self.collection!r} has schema {version}; this code knows up to "
+                              f"{SCHEMA_VERSION}: upgrade the identity service")
 
     def healthy(self) -> bool:
         try:
