@@ -14,8 +14,9 @@ from services.identity.faces import FaceModel, landmark_points
 from services.identity.quality import FaceQuality, assess
 
 COARSE_SHORT_SIDE = 360  # HOG finds faces of ~80 px in the searched image: ~160 px at 720p
-FINE_SHORT_SIDE = 720  # ~80 px at 720p
-FINE_MIN_FACE = 60  # px at full resolution: the finest HOG search still finds faces this small
+FINE_SHORT_SIDE = 600  # faces from ~96 px at 720p; smaller ones only where nothing bigger is found
+FINE_MIN_FACE = 60  # px in a 720p frame: the finest HOG search still finds faces this small
+FINEST_SHORT_SIDE = 720 * 80 // FINE_MIN_FACE  # HOG's smallest face is ~80 px
 CNN_SHORT_SIDE = 200  # the CNN fallback runs on frames this small: faces of ~160 px at 720p
 BIG_AT_COARSE = 100  # px in the coarse image: a face this big is found there reliably
 ROI_FACE = 100  # px: a face seen in the previous sample is looked for around its place, scaled to this size
@@ -69,7 +70,7 @@ def drop_containers(found: list[tuple[Box, float]]) -> list[tuple[Box, float]]:
 class ShotDetector:
     """Finds the faces of one video's sampled frames, remembering per shot how it had to search.
 
-    The first sample of a shot is searched at 720 px (a face inside a blurred copy of itself needs this to
+    The first sample of a shot is searched at 600 px (a face inside a blurred copy of itself needs this to
     be told apart), then finer (faces of FINE_MIN_FACE px), then with the CNN detector on a small frame
     (turned or low-contrast faces HOG misses); the first search that finds a face fit to encode sets the
     shot's plan, coarse when every face was big. A shot where nothing finds one is searched coarsely.
@@ -104,7 +105,7 @@ class ShotDetector:
                 found = self._search(gray, rgb, fine)
             return found
         first: list[Detected] = []
-        for plan in (fine, Plan(False, fine.scale * 80.0 / FINE_MIN_FACE), Plan(True, CNN_SHORT_SIDE / short)):
+        for plan in (fine, Plan(False, FINEST_SHORT_SIDE / short), Plan(True, CNN_SHORT_SIDE / short)):
             found = self._search(gray, rgb, plan)
             first = first or found
             if any(d.quality.encodable for d in found):

@@ -14,6 +14,8 @@ import numpy as np
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException
 
+from services.identity.keys import KeyIndex
+
 VECTOR_SIZE = 128
 SCHEMA_VERSION = 1
 _NAMESPACE = uuid.UUID("5b1d6c2e-8f0a-4f7e-9c1d-2a3b4c5d6e7f")
@@ -90,6 +92,22 @@ class FaceIndex:
         self.layout = layout or CollectionLayout()
         self.collection = collection
         self.names_collection = f"{collection}_names"
+        self._keys: KeyIndex | None = None  # local mode only, built on first use
+
+    def _local_keys(self) -> KeyIndex | None:
+        """The in-memory payload index of a local store (None on a server, whose own indexes serve)."""
+        if self.local and self._keys is None:
+            self._keys = KeyIndex()
+            offset = None
+            while True:
+                points, offset = self.client.scroll(self.collection, limit=4096, offset=offset,
+                                                    with_payload=["video_id", "influencer_id"])
+                for p in points:
+                    payload = p.payload or {}
+                    self._keys.put(str(p.id), str(payload.get("video_id")), str(payload.get("influencer_id")))
+                if offset is None:
+                    break
+        return self._keys
 
     def ensure(self) -> None:
         """Creates the collections (Euclidean, 128-d, HNSW, payload indexes) if they do not exist."""
@@ -131,14 +149,25 @@ class FaceIndex:
         return True
 
     def upsert(self, points: list[FacePoint], batch: int = 256) -> None:
+        keys = self._local_keys()
         for start in range(0, len(points), batch):
             chunk = points[start:start + batch]
             self.client.upsert(self.collection, [
                 models.PointStruct(id=p.point_id, vector=p.vector.astype(float).tolist(), payload=p.payload)
                 for p in chunk
             ], wait=True)
+            if keys is not None:
+                for p in chunk:
+                    keys.put(p.point_id, str(p.payload.get("video_id")), str(p.payload.get("influencer_id")))
 
     def delete_video(self, video_id: str) -> int:
+        keys = self._local_keys()
+        if keys is not None:
+            ids = keys.of_videos([video_id])
+            if ids:
+                self.client.delete(self.collection, models.PointIdsList(points=ids), wait=True)
+                keys.remove(ids)
+            return len(ids)
         flt = _match("video_id", video_id)
         count = self.client.count(self.collection, count_filter=flt, exact=True).count
         if count:
@@ -147,7 +176,9 @@ class FaceIndex:
 
     def search(self, vectors: np.ndarray, limit: int, exclude_video: str = "") -> list[list[tuple[str, float]]]:
         """For each row of `vectors`, the (influencer_id, distance) of the nearest stored faces."""
-        if len(vectors) == 0 or self.client.count(self.collection, exact=False).count == 0:
+        keys = self._local_keys()
+        empty = len(keys) == 0 if keys is not None else self.client.count(self.collection, exact=False).count == 0
+        if len(vectors) == 0 or empty:
             return [[] for _ in range(len(vectors))]
         flt = models.Filter(must_not=[_condition("video_id", exclude_video)]) if exclude_video else None
         requests = [models.QueryRequest(query=v.astype(float).tolist(), limit=limit, filter=flt, with_payload=[
@@ -167,10 +198,27 @@ class FaceIndex:
                 return
 
     def faces_of(self, influencer_ids: str | list[str], with_vectors: bool = False) -> list[FacePoint]:
-        return list(self.scroll(_match("influencer_id", influencer_ids), with_vectors=with_vectors))
+        wanted = [influencer_ids] if isinstance(influencer_ids, str) else influencer_ids
+        keys = self._local_keys()
+        if keys is not None:
+            return self._retrieve(keys.of_influencers(wanted), with_vectors)
+        return list(self.scroll(_match("influencer_id", wanted), with_vectors=with_vectors))
 
     def faces_in(self, video_ids: str | list[str], with_vectors: bool = False) -> list[FacePoint]:
-        return list(self.scroll(_match("video_id", video_ids), with_vectors=with_vectors))
+        wanted = [video_ids] if isinstance(video_ids, str) else video_ids
+        keys = self._local_keys()
+        if keys is not None:
+            return self._retrieve(keys.of_videos(wanted), with_vectors)
+        return list(self.scroll(_match("video_id", wanted), with_vectors=with_vectors))
+
+    def _retrieve(self, ids: list[str], with_vectors: bool) -> list[FacePoint]:
+        out = []
+        for start in range(0, len(ids), 1024):
+            for p in self.client.retrieve(self.collection, ids[start:start + 1024], with_payload=True,
+                                          with_vectors=with_vectors):
+                vec = np.asarray(p.vector, dtype=np.float64) if with_vectors else np.zeros(0)
+                out.append(FacePoint(str(p.id), vec, dict(p.payload or {})))
+        return out
 
     def get_meta(self, key: str) -> dict[str, Any] | None:
         """A small record kept beside the influencer names (e.g. an open batch)."""
@@ -187,10 +235,13 @@ class FaceIndex:
 
     def set_influencer(self, assignments: dict[str, list[str]]) -> None:
         """`assignments`: influencer_id -> point ids to give it."""
+        keys = self._local_keys()
         for influencer_id, ids in assignments.items():
             for start in range(0, len(ids), 1024):
                 self.client.set_payload(self.collection, {"influencer_id": influencer_id},
                                         points=ids[start:start + 1024], wait=True)
+            if keys is not None:
+                keys.assign(ids, influencer_id)
 
     def names(self) -> dict[str, str]:
         out = {}
