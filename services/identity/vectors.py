@@ -14,7 +14,7 @@ import numpy as np
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException
 
-from services.identity.keys import KeyIndex
+from services.identity.keys import ExactVectors, KeyIndex
 
 VECTOR_SIZE = 128
 SCHEMA_VERSION = 1
@@ -93,18 +93,20 @@ class FaceIndex:
         self.collection = collection
         self.names_collection = f"{collection}_names"
         self._keys: KeyIndex | None = None  # local mode only, built on first use
+        self._vectors = ExactVectors(VECTOR_SIZE)
 
     def _local_keys(self) -> KeyIndex | None:
-        """The in-memory payload index of a local store (None on a server, whose own indexes serve)."""
+        """The in-memory indexes of a local store (None on a server, whose own indexes serve)."""
         if self.local and self._keys is None:
             self._keys = KeyIndex()
             offset = None
             while True:
-                points, offset = self.client.scroll(self.collection, limit=4096, offset=offset,
+                points, offset = self.client.scroll(self.collection, limit=4096, offset=offset, with_vectors=True,
                                                     with_payload=["video_id", "influencer_id"])
                 for p in points:
                     payload = p.payload or {}
                     self._keys.put(str(p.id), str(payload.get("video_id")), str(payload.get("influencer_id")))
+                    self._vectors.put(str(p.id), np.asarray(p.vector, np.float32))
                 if offset is None:
                     break
         return self._keys
@@ -159,6 +161,7 @@ class FaceIndex:
             if keys is not None:
                 for p in chunk:
                     keys.put(p.point_id, str(p.payload.get("video_id")), str(p.payload.get("influencer_id")))
+                    self._vectors.put(p.point_id, p.vector)
 
     def delete_video(self, video_id: str) -> int:
         keys = self._local_keys()
@@ -167,6 +170,7 @@ class FaceIndex:
             if ids:
                 self.client.delete(self.collection, models.PointIdsList(points=ids), wait=True)
                 keys.remove(ids)
+                self._vectors.remove(ids)
             return len(ids)
         flt = _match("video_id", video_id)
         count = self.client.count(self.collection, count_filter=flt, exact=True).count
@@ -180,6 +184,8 @@ class FaceIndex:
         empty = len(keys) == 0 if keys is not None else self.client.count(self.collection, exact=False).count == 0
         if len(vectors) == 0 or empty:
             return [[] for _ in range(len(vectors))]
+        if keys is not None and not exclude_video:
+            return [[(keys.influencer_of(pid), d) for pid, d in hits] for hits in self._vectors.nearest(vectors, limit)]
         flt = models.Filter(must_not=[_condition("video_id", exclude_video)]) if exclude_video else None
         requests = [models.QueryRequest(query=v.astype(float).tolist(), limit=limit, filter=flt, with_payload=[
             "influencer_id"]) for v in vectors]

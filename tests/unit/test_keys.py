@@ -20,3 +20,19 @@ def test_reassigning_and_removing_keep_the_tables_in_step():
     assert keys.of_videos(["v1"]) == [] and keys.of_videos(["v2"]) == ["p1"]
     keys.remove(["p1"])
     assert len(keys) == 0 and keys.of_influencers(["b"]) == []
+
+
+def test_exact_vectors_find_the_nearest_and_forget_removed_ones():
+    import numpy as np
+
+    from services.identity.keys import ExactVectors
+
+    vecs = ExactVectors(dim=3)
+    for k in range(2000):  # past the first growth
+        vecs.put(f"p{k}", np.array([k, 0.0, 0.0]))
+    hits = vecs.nearest(np.array([[10.2, 0.0, 0.0]]), 3)[0]
+    assert [h[0] for h in hits] == ["p10", "p11", "p9"]
+    assert abs(hits[0][1] - 0.2) < 1e-4
+    vecs.remove(["p10"])
+    vecs.put("p11", np.array([500.0, 0.0, 0.0]))  # moved
+    assert [h[0] for h in vecs.nearest(np.array([[10.2, 0.0, 0.0]]), 2)[0]] == ["p9", "p12"]
