@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Iterator
 
@@ -154,6 +155,10 @@ class IdentityProcess:
         layout = CollectionLayout(settings.qdrant_shards, settings.qdrant_replication, settings.qdrant_quantize)
         self.index = FaceIndex(client, settings.qdrant_collection, local=not settings.qdrant_url, layout=layout)
         self.index.ensure()
+        self.index.warm()
+        # A local store is ~10 Python objects per face, alive for the whole process: keep them out of the
+        # garbage collector's full passes, whose cost would otherwise grow with the store.
+        gc.freeze()
         self.registry = IdentityRegistry(self.index, settings.data_dir / "identity" / "crops",
                                          settings.match_threshold, settings.match_margin,
                                          settings.cluster_threshold)

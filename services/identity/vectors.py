@@ -95,6 +95,10 @@ class FaceIndex:
         self._keys: KeyIndex | None = None  # local mode only, built on first use
         self._vectors = ExactVectors(VECTOR_SIZE)
 
+    def warm(self) -> None:
+        """Builds the in-memory indexes of a local store now rather than on the first call."""
+        self._local_keys()
+
     def _local_keys(self) -> KeyIndex | None:
         """The in-memory indexes of a local store (None on a server, whose own indexes serve)."""
         if self.local and self._keys is None:
