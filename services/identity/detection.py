@@ -12,6 +12,7 @@ import numpy as np
 
 from services.identity.faces import FaceModel, landmark_points
 from services.identity.quality import FaceQuality, assess
+from services.identity.tracking import iou
 
 COARSE_SHORT_SIDE = 360  # HOG finds faces of ~80 px in the searched image: ~160 px at 720p
 FINE_SHORT_SIDE = 600  # faces from ~96 px at 720p; smaller ones only where nothing bigger is found
@@ -43,13 +44,6 @@ class Detected:
     shape: Any  # dlib full_object_detection (5 landmarks), needed again to encode the face
     quality: FaceQuality
 
-
-def _iou(a: Box, b: Box) -> float:
-    top, right = max(a[0], b[0]), min(a[1], b[1])
-    bottom, left = min(a[2], b[2]), max(a[3], b[3])
-    inter = max(0, right - left) * max(0, bottom - top)
-    union = (a[1] - a[3]) * (a[2] - a[0]) + (b[1] - b[3]) * (b[2] - b[0]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def drop_containers(found: list[tuple[Box, float]]) -> list[tuple[Box, float]]:
@@ -129,7 +123,7 @@ class ShotDetector:
             pad = int(size * ROI_MARGIN)
             region = (max(0, top - pad), min(w, right + pad), min(h, bottom + pad), max(0, left - pad))
             found = self._boxes(gray, region, Plan(False, min(2.0, ROI_FACE / max(1, bottom - top))))
-            boxes += [(b, s) for b, s in found if not any(_iou(b, o) > 0.5 for o, _ in boxes)]
+            boxes += [(b, s) for b, s in found if not any(iou(b, o) > 0.5 for o, _ in boxes)]
         return self._judge(gray, rgb, boxes)
 
     def _boxes(self, image: np.ndarray, region: Box, plan: Plan) -> list[tuple[Box, float]]:

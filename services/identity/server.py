@@ -31,7 +31,7 @@ def _changes_pb(changed: dict[str, list[AppearanceOut]], names: dict[str, str]) 
     influencers = {a.influencer_id for apps in changed.values() for a in apps}
     return identity_pb2.ReclusterResponse(
         influencers=len(influencers), changed_videos=len(changed), names=names,
-        videos=[identity_pb2.VideoAppearances(video_id=v, appearances=[appearance_pb(a) for a in apps])
+        videos=[common_pb2.VideoAppearances(video_id=v, appearances=[appearance_pb(a) for a in apps])
                 for v, apps in changed.items()])
 
 

@@ -208,18 +208,19 @@ class FaceIndex:
                 return
 
     def faces_of(self, influencer_ids: str | list[str], with_vectors: bool = False) -> list[FacePoint]:
-        wanted = [influencer_ids] if isinstance(influencer_ids, str) else influencer_ids
-        keys = self._local_keys()
-        if keys is not None:
-            return self._retrieve(keys.of_influencers(wanted), with_vectors)
-        return list(self.scroll(_match("influencer_id", wanted), with_vectors=with_vectors))
+        return self._faces("influencer_id", influencer_ids, with_vectors)
 
     def faces_in(self, video_ids: str | list[str], with_vectors: bool = False) -> list[FacePoint]:
-        wanted = [video_ids] if isinstance(video_ids, str) else video_ids
+        return self._faces("video_id", video_ids, with_vectors)
+
+    def _faces(self, key: str, values: str | list[str], with_vectors: bool) -> list[FacePoint]:
+        """The faces whose payload `key` is one of `values`: from the local key index, or the server's."""
+        wanted = [values] if isinstance(values, str) else values
         keys = self._local_keys()
         if keys is not None:
-            return self._retrieve(keys.of_videos(wanted), with_vectors)
-        return list(self.scroll(_match("video_id", wanted), with_vectors=with_vectors))
+            ids = keys.of_videos(wanted) if key == "video_id" else keys.of_influencers(wanted)
+            return self._retrieve(ids, with_vectors)
+        return list(self.scroll(_match(key, wanted), with_vectors=with_vectors))
 
     def _retrieve(self, ids: list[str], with_vectors: bool) -> list[FacePoint]:
         out = []

@@ -44,7 +44,7 @@ def reconcile(identity: identity_pb2_grpc.IdentityServiceStub, analytics: analyt
 def send_changes(analytics: analytics_pb2_grpc.AnalyticsServiceStub, changes: identity_pb2.ReclusterResponse,
                  timeout_s: float) -> None:
     analytics.ReplaceAppearances(analytics_pb2.ReplaceAppearancesRequest(
-        videos=[analytics_pb2.VideoAppearancesUpdate(video_id=v.video_id, appearances=v.appearances)
+        videos=[common_pb2.VideoAppearances(video_id=v.video_id, appearances=v.appearances)
                 for v in changes.videos], names={k: v for k, v in changes.names.items() if v}), timeout=timeout_s)
 
 

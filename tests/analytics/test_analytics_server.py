@@ -87,7 +87,7 @@ def test_the_report_ranks_influencers_and_follows_writes(stub) -> None:
     assert report.videos == 12 and report.model.folds == 5
     assert report.model.mae < report.model.baseline_mae
     stub.ReplaceAppearances(analytics_pb2.ReplaceAppearancesRequest(
-        videos=[analytics_pb2.VideoAppearancesUpdate(video_id=f"{1:016x}",
+        videos=[common_pb2.VideoAppearances(video_id=f"{1:016x}",
                                                      appearances=[appearance("inf_new")])],
         names={"inf_new": "Newcomer"},
     ))
