@@ -47,3 +47,12 @@ def test_every_video_of_the_smoke_corpus_shows_the_right_people(stack, http_serv
     assert all(r.appearances == [] for r in again), "a re-submitted manifest processes nothing again"
     export_report(stack.store, tmp_path / "again")
     assert (tmp_path / "again" / "appearances.csv").read_text() == (tmp_path / "report" / "appearances.csv").read_text()
+
+    with open(manifest, newline="") as f:
+        rows = list(csv.reader(f))
+    rows[1][0] = "2.5"  # a new score for an already processed video
+    with open(manifest, "w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    rescored = ingest_manifest(channel, manifest, timeout_s=600)
+    assert all(r.appearances == [] for r in rescored), "a new score reprocesses no faces"
+    assert stack.store.get_video(url=rows[1][1]).performance == 2.5
