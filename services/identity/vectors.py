@@ -182,16 +182,15 @@ class FaceIndex:
             self.client.delete(self.collection, models.FilterSelector(filter=flt), wait=True)
         return count
 
-    def search(self, vectors: np.ndarray, limit: int, exclude_video: str = "") -> list[list[tuple[str, float]]]:
+    def search(self, vectors: np.ndarray, limit: int) -> list[list[tuple[str, float]]]:
         """For each row of `vectors`, the (influencer_id, distance) of the nearest stored faces."""
         keys = self._local_keys()
         empty = len(keys) == 0 if keys is not None else self.client.count(self.collection, exact=False).count == 0
         if len(vectors) == 0 or empty:
             return [[] for _ in range(len(vectors))]
-        if keys is not None and not exclude_video:
+        if keys is not None:
             return [[(keys.influencer_of(pid), d) for pid, d in hits] for hits in self._vectors.nearest(vectors, limit)]
-        flt = models.Filter(must_not=[_condition("video_id", exclude_video)]) if exclude_video else None
-        requests = [models.QueryRequest(query=v.astype(float).tolist(), limit=limit, filter=flt, with_payload=[
+        requests = [models.QueryRequest(query=v.astype(float).tolist(), limit=limit, with_payload=[
             "influencer_id"]) for v in vectors]
         results = self.client.query_batch_points(self.collection, requests)
         return [[(str(p.payload["influencer_id"]), float(p.score)) for p in r.points] for r in results]

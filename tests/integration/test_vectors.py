@@ -64,3 +64,25 @@ def test_a_collection_from_a_newer_schema_is_refused(tmp_path):
                              metadata={"schema_version": SCHEMA_VERSION + 1})
     with pytest.raises(SchemaError, match="upgrade"):
         FaceIndex(client, "faces", local=True).ensure()
+
+
+def test_the_local_index_and_the_server_path_give_the_same_answers(tmp_path):
+    """Congruence: the in-memory indexes of local mode against Qdrant's own search and filters."""
+    rng = np.random.default_rng(5)
+    local = FaceIndex(open_client("", "", tmp_path / "a"), "faces", local=True)
+    server_path = FaceIndex(QdrantClient(path=str(tmp_path / "b")), "faces", local=False)
+    points = [FacePoint(point_id(f"v{k % 7}", 0, k), rng.normal(scale=0.1, size=128),
+                        {"influencer_id": f"i{k % 5}", "video_id": f"v{k % 7}"}) for k in range(300)]
+    for index in (local, server_path):
+        index.ensure()
+        index.upsert(points)
+        index.delete_video("v3")
+        index.set_influencer({"i9": [points[0].point_id]})
+    queries = rng.normal(scale=0.1, size=(4, 128))
+    a, b = local.search(queries, 10), server_path.search(queries, 10)
+    assert [[i for i, _ in hits] for hits in a] == [[i for i, _ in hits] for hits in b]
+    assert np.allclose([[d for _, d in hits] for hits in a], [[d for _, d in hits] for hits in b], atol=1e-4)
+    for key in (["i9", "i1"], ["i2"]):
+        assert sorted(f.point_id for f in local.faces_of(key)) == sorted(f.point_id for f in server_path.faces_of(key))
+    assert sorted(f.point_id for f in local.faces_in(["v1", "v3"])) == \
+        sorted(f.point_id for f in server_path.faces_in(["v1", "v3"]))
