@@ -1,5 +1,5 @@
 # Two commands do everything on a fresh machine:  `make run`  and  `make test`.
-PY      ?= python3.11
+PY      ?= $(shell command -v python3.11 || command -v python3)
 VENV    := .venv
 BIN     := $(VENV)/bin
 MANIFEST ?= ../shared/corpus/dev/manifest.csv
