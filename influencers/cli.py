@@ -251,7 +251,11 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("httpx", "werkzeug"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted: what was recorded is kept; run the same command again to resume", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
