@@ -129,13 +129,12 @@ class IdentityRegistry:
         return name
 
     # ---- the whole space ---------------------------------------------------------------------------
-    def recluster(self, video_ids: list[str] | None = None, threshold: float | None = None,
-                  all_videos: bool = False) -> dict[str, list[AppearanceOut]]:
+    def recluster(self, video_ids: list[str] | None = None) -> dict[str, list[AppearanceOut]]:
         """Re-derives influencers from the stored faces (average linkage over people, never joining people
         seen in one frame); a new cluster keeps the old id it overlaps most. With `video_ids`, only the
         neighbourhood of those videos' people is re-derived: their influencers and every influencer with
         a face near theirs, so the cost follows the batch, not the store. Returns the appearances of
-        every video whose influencers changed (of every video re-derived, with `all_videos`)."""
+        every video whose influencers changed."""
         with self.lock:
             faces = self._neighbourhood(video_ids) if video_ids else list(self.index.scroll(with_vectors=True))
             groups: dict[tuple[str, int], list[FacePoint]] = defaultdict(list)
@@ -148,7 +147,7 @@ class IdentityRegistry:
             position = {k: i for i, k in enumerate(keys)}
             cannot = [(position[k], position[(k[0], int(o))]) for k in keys
                       for o in groups[k][0].payload.get("cooccurs", []) if (k[0], int(o)) in position]
-            labels = cluster_people(dist, cannot, threshold or self.cluster_threshold, self.margin)
+            labels = cluster_people(dist, cannot, self.cluster_threshold, self.margin)
             old = [_majority(groups[k]) for k in keys]
             founders = [new_influencer_id(*k) for k in keys]
             new = inherit_ids(old, labels, founders)
@@ -159,7 +158,7 @@ class IdentityRegistry:
                 payload = groups[keys[group[0]]][0].payload
                 if len(group) == 1 and not confirmed(int(payload["faces"]), float(payload["best_quality"])):
                     new[group[0]] = UNCONFIRMED
-            return self._reassign({k: new[i] for i, k in enumerate(keys)}, groups, all_videos)
+            return self._reassign({k: new[i] for i, k in enumerate(keys)}, groups)
 
     def all_appearances(self) -> dict[str, list[AppearanceOut]]:
         """The current appearances of every video in the store (one scan; nothing re-derived)."""
@@ -225,8 +224,8 @@ class IdentityRegistry:
                 groups[(f.payload["video_id"], int(f.payload["person"]))].append(f)
         return groups
 
-    def _reassign(self, target: dict[tuple[str, int], str], groups: dict[tuple[str, int], list[FacePoint]],
-                  all_videos: bool = False) -> dict[str, list[AppearanceOut]]:
+    def _reassign(self, target: dict[tuple[str, int], str],
+                  groups: dict[tuple[str, int], list[FacePoint]]) -> dict[str, list[AppearanceOut]]:
         moves: dict[str, list[str]] = defaultdict(list)
         changed: set[str] = set()
         for key, inf in target.items():
@@ -235,8 +234,6 @@ class IdentityRegistry:
                     moves[inf].append(f.point_id)
                     changed.add(key[0])
         self.index.set_influencer(dict(moves))
-        if all_videos:
-            changed = {k[0] for k in groups}
         by_video: dict[str, list[FacePoint]] = defaultdict(list)
         for f in self.index.faces_in(sorted(changed)) if changed else []:
             by_video[str(f.payload["video_id"])].append(f)

@@ -107,7 +107,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         if request.resync_only:
             changed = self.registry.all_appearances()
         else:
-            changed = self.registry.recluster(list(request.video_ids) or None, all_videos=request.all_videos)
+            changed = self.registry.recluster(list(request.video_ids) or None)
         return _changes_pb(changed, self.registry.index.names())
 
     def OpenBatch(self, request: identity_pb2.OpenBatchRequest, context: grpc.ServicerContext

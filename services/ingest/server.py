@@ -44,8 +44,7 @@ def reconcile(identity: identity_pb2_grpc.IdentityServiceStub, analytics: analyt
 def send_changes(analytics: analytics_pb2_grpc.AnalyticsServiceStub, changes: identity_pb2.ReclusterResponse,
                  timeout_s: float) -> None:
     analytics.ReplaceAppearances(analytics_pb2.ReplaceAppearancesRequest(
-        videos=[common_pb2.VideoAppearances(video_id=v.video_id, appearances=v.appearances)
-                for v in changes.videos], names={k: v for k, v in changes.names.items() if v}), timeout=timeout_s)
+        videos=changes.videos, names={k: v for k, v in changes.names.items() if v}), timeout=timeout_s)
 
 
 def repair(identity: identity_pb2_grpc.IdentityServiceStub, analytics: analytics_pb2_grpc.AnalyticsServiceStub,
@@ -69,7 +68,6 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         self.pipeline = pipeline
         # One more video in flight than cores: decoding one while identity analyses the others.
         self.pool = ThreadPoolExecutor(max_workers=settings.worker_count + 1, thread_name_prefix="ingest-video")
-        # Repair and re-clustering see the whole store: one batch at a time does them.
         self.batch_lock = threading.Lock()
         self.worker = settings.worker_name or socket.gethostname()
 
