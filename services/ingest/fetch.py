@@ -1,20 +1,39 @@
 """Getting a video's bytes onto local disk: http(s) downloads with size and time caps and a guard
-against internal addresses, or local paths kept under an allowed root. Returns a path and its hash."""
+against internal addresses, or local regular files kept under an allowed root. Returns a path and its hash.
+
+Every failure, whatever raised it, is a FetchError whose one-line message starts with the URL as given.
+The network parts: `netguard` (URL parsing and the address rule), `pinned_http` (the connection and the
+deadline), `http_wire` (strict response framing).
+"""
 
 from __future__ import annotations
 
+import errno
+import functools
 import hashlib
-import ipaddress
-import socket
+import os
+import ssl
+import stat
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urljoin, urlparse
+from urllib.parse import urlparse
 
-import requests
+from services.ingest.http_wire import BadResponse
+from services.ingest.netguard import (
+    Refused,
+    Resolver,
+    has_scheme,
+    join_url,
+    parse_url,
+    resolve_checked,
+    system_resolver,
+)
+from services.ingest.pinned_http import CannotConnect, Deadline, call_before, open_connection
 
 CHUNK = 1 << 20
+MAX_REDIRECTS = 5
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 
 
 class FetchError(Exception):
@@ -25,7 +44,7 @@ class FetchError(Exception):
 class Fetched:
     path: Path
     sha256: str
-    size: int
+    size: int  # bytes
     temporary: bool
 
     @property
@@ -39,121 +58,165 @@ class Fetched:
 
 @dataclass(frozen=True)
 class FetchPolicy:
+    """Limits of one fetch: `max_bytes` of video, `timeout_s` seconds of wall clock for a whole download
+    (every redirect, headers and body). `resolver` maps a host name to addresses (default: the system's);
+    tests inject one to decide about addresses without connecting anywhere."""
+
     max_bytes: int
     timeout_s: float
     allow_private: bool = False
     allowed_root: Path | None = None
     tmp_dir: Path | None = None
+    resolver: Resolver | None = None
 
 
 def is_remote(url: str) -> bool:
-    return urlparse(url).scheme.lower() in ("http", "https")
-
-
-def _check_host(url: str, allow_private: bool) -> None:
-    host = urlparse(url).hostname
-    if not host:
-        raise FetchError(f"{url}: no host in URL")
-    if allow_private:
-        return
-    try:
-        infos = socket.getaddrinfo(host, None)
-    except socket.gaierror as exc:
-        raise FetchError(f"{url}: cannot resolve host {host!r}") from exc
-    for info in infos:
-        addr = ipaddress.ip_address(info[4][0])
-        if addr.is_private or addr.is_loopback or addr.is_link_local or addr.is_reserved or addr.is_multicast:
-            raise FetchError(f"{url}: refusing internal address {addr} (set INFLUENCERS_ALLOW_PRIVATE_URLS=1 "
-                             "to allow)")
-
-
-def _hash_file(path: Path) -> tuple[str, int]:
-    h = hashlib.sha256()
-    size = 0
-    with path.open("rb") as f:
-        while chunk := f.read(CHUNK):
-            h.update(chunk)
-            size += len(chunk)
-    return h.hexdigest(), size
-
-
-def _reason(exc: requests.RequestException, policy: FetchPolicy) -> str:
-    if isinstance(exc, requests.Timeout):
-        return f"no answer within {policy.timeout_s:g} s (timed out)"
-    if isinstance(exc, requests.ConnectionError):
-        return "cannot connect to the server"
-    return f"download failed ({exc.__class__.__name__})"
+    return has_scheme(url) in ("http", "https")
 
 
 def fetch(url: str, base_dir: Path, policy: FetchPolicy) -> Fetched:
-    parsed = urlparse(url)
-    if is_remote(url):
-        return _download(url, policy)
-    if parsed.scheme and len(parsed.scheme) > 1 and parsed.scheme != "file":
-        raise FetchError(f"{url}: unsupported URL scheme {parsed.scheme!r} (use http, https or a path)")
-    raw = parsed.path if parsed.scheme == "file" else url
-    path = Path(raw).expanduser()
-    path = (path if path.is_absolute() else base_dir / path).resolve()
+    """Fetches `url` (http(s) URL, file: URL or path relative to `base_dir`).
+
+    Raises FetchError, whose one-line message is the URL, a colon and the reason, whatever failed.
+    """
+    try:
+        if is_remote(url):
+            return _download(url, policy)
+        return _local(url, base_dir, policy)
+    except Exception as exc:  # recorded against the row by the caller: no input may end the batch
+        raise FetchError(_one_line(f"{url}: {_reason(exc, policy)}")) from exc
+
+
+class _Failed(Exception):
+    """A failure's reason in a user's words, without the URL (fetch adds it)."""
+
+
+def _reason(exc: Exception, policy: FetchPolicy) -> str:
+    if isinstance(exc, _Failed | Refused | BadResponse):
+        return str(exc)
+    if isinstance(exc, CannotConnect):
+        return f"cannot connect to the server ({exc})"
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {policy.timeout_s:g} s (timed out)"
+    if isinstance(exc, OSError):  # reset, broken pipe, TLS error after the handshake
+        return f"connection lost ({exc.strerror or exc.__class__.__name__})"
+    return f"fetch failed ({exc.__class__.__name__}: {exc})"
+
+
+def _one_line(text: str) -> str:
+    """`text` with control characters (a newline in a URL or an exception) escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _local(url: str, base_dir: Path, policy: FetchPolicy) -> Fetched:
+    scheme = has_scheme(url)
+    if scheme is not None and scheme != "file":
+        raise _Failed(f"unsupported URL scheme {scheme!r} (use http, https or a path)")
+    raw = urlparse(url).path if scheme == "file" else url
+    try:
+        path = Path(raw).expanduser()
+        path = (path if path.is_absolute() else base_dir / path).resolve()
+    except (OSError, RuntimeError, ValueError) as exc:  # symlink loop, name too long, NUL byte, ~unknown
+        raise _Failed(f"invalid path ({exc})") from exc
     if policy.allowed_root is not None and not path.is_relative_to(policy.allowed_root.resolve()):
-        raise FetchError(f"{url}: outside the allowed folder {policy.allowed_root}")
-    if not path.is_file():
-        raise FetchError(f"{url}: file not found")
-    size = path.stat().st_size
-    if size == 0:
-        raise FetchError(f"{url}: file is empty (0 bytes)")
-    if size > policy.max_bytes:
-        raise FetchError(f"{url}: {size} bytes is more than the limit of {policy.max_bytes}")
-    digest, _ = _hash_file(path)
-    return Fetched(path, digest, size, temporary=False)
+        raise _Failed(f"outside the allowed folder {policy.allowed_root}")
+    try:
+        # O_NONBLOCK: opening a FIFO swapped in after any check must not wait for a writer.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except (FileNotFoundError, NotADirectoryError) as exc:
+        raise _Failed("file not found") from exc
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:  # a socket, or a FIFO without writer
+            raise _Failed("not a regular file (socket or FIFO)") from exc
+        raise _Failed(f"cannot open file ({exc.strerror})") from exc
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise _Failed(f"not a regular file ({_kind(info.st_mode)})")
+    with open(fd, "rb") as f:
+        size = info.st_size
+        if size == 0:
+            raise _Failed("file is empty (0 bytes)")
+        if size > policy.max_bytes:
+            raise _Failed(f"{size} bytes is more than the limit of {policy.max_bytes}")
+        h = hashlib.sha256()
+        read = 0
+        try:
+            while chunk := f.read(CHUNK):
+                read += len(chunk)
+                if read > policy.max_bytes:
+                    raise _Failed(f"more than the limit of {policy.max_bytes} bytes (file grew)")
+                h.update(chunk)
+        except OSError as exc:
+            raise _Failed(f"cannot read file ({exc.strerror})") from exc
+    return Fetched(path, h.hexdigest(), read, temporary=False)
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "a special file"
 
 
 def _download(url: str, policy: FetchPolicy) -> Fetched:
-    deadline = time.monotonic() + policy.timeout_s * 4
+    deadline = Deadline(policy.timeout_s)
     current = url
-    with requests.Session() as session:
-        for _ in range(6):
-            _check_host(current, policy.allow_private)
-            try:
-                resp = session.get(current, stream=True, timeout=policy.timeout_s, allow_redirects=False)
-            except requests.RequestException as exc:
-                raise FetchError(f"{url}: {_reason(exc, policy)}") from exc
-            if resp.is_redirect:
-                nxt = urljoin(current, resp.headers.get("location", ""))
-                resp.close()
-                if not is_remote(nxt):
-                    raise FetchError(f"{url}: redirected to a non-http URL")
-                current = nxt
-                continue
-            break
-        else:
-            raise FetchError(f"{url}: too many redirects")
-        with resp:
-            if resp.status_code != 200:
-                raise FetchError(f"{url}: HTTP {resp.status_code}")
-            declared = int(resp.headers.get("content-length") or 0)
-            if declared > policy.max_bytes:
-                raise FetchError(f"{url}: {declared} bytes is more than the limit of {policy.max_bytes}")
-            h = hashlib.sha256()
-            size = 0
+    try:
+        for _hop in range(MAX_REDIRECTS + 1):
+            nxt = _get(current, policy, deadline)
+            if isinstance(nxt, Fetched):
+                return nxt
+            if has_scheme(nxt) not in ("http", "https"):
+                raise _Failed("redirected to a non-http URL")
+            current = nxt
+        raise _Failed(f"too many redirects (more than {MAX_REDIRECTS})")
+    except Refused as exc:
+        if current == url:
+            raise
+        raise _Failed(f"{exc} (redirected to {current})") from exc
+
+
+def _get(url: str, policy: FetchPolicy, deadline: Deadline) -> Fetched | str:
+    """One hop: the video, or the URL a redirect points to."""
+    target = parse_url(url)
+    resolver = policy.resolver or system_resolver
+    addresses = call_before(deadline, lambda: resolve_checked(target, policy.allow_private, resolver))
+    tls = _tls_context() if target.scheme == "https" else None
+    with open_connection(target, addresses, deadline, tls) as conn:
+        head = conn.request_head(target)
+        if head.status in REDIRECT_STATUSES:
+            location = head.get("location")
+            if not location:
+                raise BadResponse(f"HTTP {head.status} redirect without a Location")
+            return join_url(target, location)
+        if head.status != 200:
+            raise BadResponse(f"HTTP {head.status}")
+        try:
             fd, name = tempfile.mkstemp(prefix="video-", suffix=".mp4", dir=policy.tmp_dir)
-            tmp = Path(name)
-            try:
-                with open(fd, "wb") as out:
-                    for chunk in resp.iter_content(CHUNK):
-                        size += len(chunk)
-                        if size > policy.max_bytes:
-                            raise FetchError(f"{url}: more than the limit of {policy.max_bytes} bytes")
-                        if time.monotonic() > deadline:
-                            raise FetchError(f"{url}: download took longer than {policy.timeout_s * 4:.0f} s")
-                        h.update(chunk)
-                        out.write(chunk)
-                if size == 0:
-                    raise FetchError(f"{url}: empty response (0 bytes)")
-            except requests.RequestException as exc:
-                tmp.unlink(missing_ok=True)
-                raise FetchError(f"{url}: {_reason(exc, policy)}") from exc
-            except FetchError:
-                tmp.unlink(missing_ok=True)
-                raise
+        except OSError as exc:
+            raise _Failed(f"cannot write the download to disk ({exc.strerror})") from exc
+        tmp = Path(name)
+        h = hashlib.sha256()
+        try:
+            with open(fd, "wb") as out:
+                def write(data: bytes) -> None:
+                    h.update(data)
+                    try:
+                        out.write(data)
+                    except OSError as exc:  # not the network's fault: say so
+                        raise _Failed(f"cannot write the download to disk ({exc.strerror})") from exc
+                size = conn.stream_body(head, policy.max_bytes, write)
+            if size == 0:
+                raise BadResponse("empty response (0 bytes)")
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
     return Fetched(tmp, h.hexdigest(), size, temporary=True)
 
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """The system's CA store, certificates and host names verified; built once (loading it takes ~60 ms)."""
+    return ssl.create_default_context()

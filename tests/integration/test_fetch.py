@@ -1,18 +1,33 @@
-"""Fetching over real HTTP on loopback: caps, timeouts, errors, redirects and the internal-address guard."""
+"""Fetching over real HTTP on loopback: caps, one deadline, pinned connections, redirects, hostile servers
+(raw sockets sending what they like), and local files that are not regular files."""
 
+import gzip
+import hashlib
 import http.server
+import ipaddress
+import os
+import re
+import shutil
+import socket
+import ssl
+import struct
+import subprocess
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
 from services.ingest.fetch import FetchError, FetchPolicy, fetch
+from services.ingest.netguard import parse_url
+from services.ingest.pinned_http import CannotConnect, Deadline, open_connection
 
 PAYLOAD = b"\x00\x00\x00\x18ftypmp42" + bytes(5000)
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802 - http.server's naming
+        self.server.hosts.append(self.headers.get("Host"))
         if self.path == "/ok.mp4":
             self._send(200, PAYLOAD)
         elif self.path == "/slow.mp4":
@@ -28,6 +43,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._redirect("/loop")
         elif self.path == "/to-file":
             self._redirect("file:///etc/passwd")
+        elif self.path == "/to-other-name":
+            self._redirect(f"http://other.example:{self.server.server_port}/ok.mp4")
+        elif self.path == "/to-userinfo":
+            self._redirect(f"http://evil.example@127.0.0.1:{self.server.server_port}/ok.mp4")
+        elif self.path == "/to-decimal-ip":
+            self._redirect(f"http://2130706433:{self.server.server_port}/ok.mp4")
         elif self.path == "/empty.mp4":
             self._send(200, b"")
         else:
@@ -50,11 +71,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def base_url():
+def web():
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.hosts = []
+    server.handle_error = lambda request, address: None  # a client that gave up (the timeout test) is expected
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
+    yield server
     server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def base_url(web):
+    return f"http://127.0.0.1:{web.server_port}"
 
 
 POLICY = FetchPolicy(max_bytes=1_000_000, timeout_s=0.5, allow_private=True)
@@ -63,6 +92,7 @@ POLICY = FetchPolicy(max_bytes=1_000_000, timeout_s=0.5, allow_private=True)
 def test_a_download_is_hashed_and_removed_when_released(base_url, tmp_path):
     got = fetch(f"{base_url}/ok.mp4", tmp_path, POLICY)
     assert got.size == len(PAYLOAD) and len(got.video_id) == 16 and got.path.is_file()
+    assert got.sha256 == hashlib.sha256(PAYLOAD).hexdigest()
     got.release()
     assert not got.path.exists()
 
@@ -73,16 +103,18 @@ def test_redirects_are_followed(base_url, tmp_path):
 
 @pytest.mark.parametrize("path,message", [
     ("/missing.mp4", "HTTP 404"),
-    ("/slow.mp4", "timed out"),
-    ("/huge.mp4", "more than the limit"),
+    ("/slow.mp4", "no answer within 0.5 s (timed out)"),
+    ("/huge.mp4", "1000000000 bytes is more than the limit of 1000000"),
     ("/loop", "too many redirects"),
-    ("/to-file", "non-http URL"),
-    ("/empty.mp4", "0 bytes"),
+    ("/to-file", "redirected to a non-http URL"),
+    ("/to-userinfo", "user name or password in URL"),
+    ("/to-decimal-ip", "ambiguous numeric host '2130706433'"),
+    ("/empty.mp4", "empty response (0 bytes)"),
 ])
 def test_bad_downloads_fail_with_a_message_naming_the_url(base_url, tmp_path, path, message):
-    with pytest.raises(FetchError, match=message) as err:
+    with pytest.raises(FetchError, match=re.escape(message)) as err:
         fetch(f"{base_url}{path}", tmp_path, POLICY)
-    assert f"{base_url}{path}" in str(err.value)
+    assert str(err.value).startswith(f"{base_url}{path}: ")
 
 
 def test_loopback_and_private_addresses_are_refused_unless_allowed(base_url, tmp_path):
@@ -91,6 +123,309 @@ def test_loopback_and_private_addresses_are_refused_unless_allowed(base_url, tmp
         fetch(f"{base_url}/ok.mp4", tmp_path, strict)
     with pytest.raises(FetchError, match="internal address 10.1.2.3"):
         fetch("http://10.1.2.3/x.mp4", tmp_path, strict)
+
+
+class CountingResolver:
+    """Resolves every name to loopback and counts the look-ups."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, host, port):
+        self.calls.append(host)
+        return ["127.0.0.1"]
+
+
+def test_a_name_is_resolved_once_and_the_connection_goes_to_that_address_with_the_name_as_host(web, tmp_path):
+    resolver = CountingResolver()
+    policy = FetchPolicy(max_bytes=1_000_000, timeout_s=2, allow_private=True, resolver=resolver)
+    web.hosts.clear()
+    got = fetch(f"http://Video.Example.:{web.server_port}/ok.mp4", tmp_path, policy)
+    assert got.size == len(PAYLOAD)
+    assert resolver.calls == ["video.example"]
+    assert web.hosts == [f"video.example:{web.server_port}"]
+
+
+def test_each_redirect_hop_is_resolved_and_checked_again(web, tmp_path):
+    resolver = CountingResolver()
+    policy = FetchPolicy(max_bytes=1_000_000, timeout_s=2, allow_private=True, resolver=resolver)
+    web.hosts.clear()
+    fetch(f"http://first.example:{web.server_port}/to-other-name", tmp_path, policy)
+    assert resolver.calls == ["first.example", "other.example"]
+    assert web.hosts == [f"first.example:{web.server_port}", f"other.example:{web.server_port}"]
+
+
+# --- raw servers: they send exactly the bytes a test gives them -----------------------------------------
+
+
+class RawServer:
+    """Loopback TCP server; for each connection it reads the request head, then calls `answer(conn)`."""
+
+    def __init__(self, answer: Callable[[socket.socket], None], tls: ssl.SSLContext | None = None):
+        self.answer = answer
+        self.tls = tls
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+        self.requests = []
+        self.stopped = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}/v.mp4"
+
+    def _accept(self):
+        while not self.stopped.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        with conn:
+            conn.settimeout(5)
+            request = b""
+            try:
+                if self.tls is not None:
+                    conn = self.tls.wrap_socket(conn, server_side=True)
+                while b"\r\n\r\n" not in request:
+                    data = conn.recv(4096)
+                    if not data:
+                        return
+                    request += data
+                self.requests.append(request)
+                self.answer(conn)
+            except OSError:
+                pass  # the client gave up (the deadline), which is what some tests want
+
+    def stop(self):
+        self.stopped.set()
+        self.sock.close()
+
+
+@pytest.fixture
+def raw():
+    servers = []
+
+    def start(answer, tls=None):
+        if isinstance(answer, bytes):
+            data = answer
+            answer = lambda conn: conn.sendall(data)  # noqa: E731
+        servers.append(RawServer(answer, tls))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.mark.parametrize("at_once,one_byte_at_a_time", [
+    pytest.param(b"", b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n", id="headers"),
+    pytest.param(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n", bytes(100), id="body"),
+])
+def test_a_server_trickling_bytes_fails_once_the_whole_download_passes_the_timeout(raw, tmp_path, at_once,
+                                                                                     one_byte_at_a_time):
+    def answer(conn):
+        conn.sendall(at_once)
+        for i in range(len(one_byte_at_a_time)):
+            conn.sendall(one_byte_at_a_time[i:i + 1])
+            time.sleep(0.2)
+
+    server = raw(answer)
+    policy = FetchPolicy(max_bytes=1_000_000, timeout_s=1.0, allow_private=True)
+    t0 = time.monotonic()
+    with pytest.raises(FetchError, match=r"no answer within 1 s \(timed out\)") as err:
+        fetch(server.url, tmp_path, policy)
+    assert time.monotonic() - t0 < 1.0 + 2.0
+    assert str(err.value).startswith(f"{server.url}: ")
+
+
+OK_HEAD = b"HTTP/1.1 200 OK\r\n"
+BODY = b"video bytes"
+
+
+@pytest.mark.parametrize("answer,message", [
+    pytest.param(OK_HEAD + b"Content-Length: abc\r\n\r\n" + BODY, "invalid Content-Length 'abc'", id="non-numeric"),
+    pytest.param(OK_HEAD + b"Content-Length: -11\r\n\r\n" + BODY, "invalid Content-Length '-11'", id="negative"),
+    pytest.param(OK_HEAD + b"Content-Length: 11, 12\r\n\r\n" + BODY, "conflicting Content-Length", id="list"),
+    pytest.param(OK_HEAD + b"Content-Length: 11\r\nContent-Length: 12\r\n\r\n" + BODY, "conflicting Content-Length",
+                 id="two-headers"),
+    pytest.param(OK_HEAD + b"Content-Length: 2000\r\n\r\n" + bytes(2000), "2000 bytes is more than the limit of 1000",
+                 id="over-the-cap"),
+    pytest.param(OK_HEAD + b"Content-Length: 5\r\n\r\n" + BODY, "sent more than the declared 5 bytes",
+                 id="longer-than-declared"),
+    pytest.param(OK_HEAD + b"Content-Length: 500\r\n\r\n" + BODY, "incomplete download (11 of 500 bytes",
+                 id="shorter-than-declared"),
+    pytest.param(OK_HEAD + b"\r\n" + bytes(1500), "more than the limit of 1000 bytes", id="undeclared-over-the-cap"),
+    pytest.param(OK_HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + b"400\r\n" + bytes(1024) + b"\r\n0\r\n\r\n",
+                 "more than the limit of 1000 bytes", id="chunked-over-the-cap"),
+])
+def test_content_length_is_validated_and_the_body_must_match_it(raw, tmp_path, answer, message):
+    server = raw(answer)
+    policy = FetchPolicy(max_bytes=1000, timeout_s=2, allow_private=True)
+    with pytest.raises(FetchError, match=re.escape(message)) as err:
+        fetch(server.url, tmp_path, policy)
+    assert str(err.value).startswith(f"{server.url}: ")
+    assert "\n" not in str(err.value)
+
+
+def test_a_repeated_identical_content_length_is_accepted(raw, tmp_path):
+    server = raw(OK_HEAD + b"Content-Length: 11\r\nContent-Length: 11, 11\r\n\r\n" + BODY)
+    assert fetch(server.url, tmp_path, POLICY).size == len(BODY)
+
+
+def reset_after(data: bytes):
+    def answer(conn):
+        conn.sendall(data)
+        time.sleep(0.1)
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close with a RST
+    return answer
+
+
+@pytest.mark.parametrize("answer,message", [
+    pytest.param(b"SSH-2.0-OpenSSH_9.6\r\n", "malformed answer from the server (status line", id="garbage"),
+    pytest.param(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\n", "malformed answer from the server", id="binary"),
+    pytest.param(b"HTTP/1.1 2000 OK\r\n\r\n", "malformed answer from the server", id="bad-status-code"),
+    pytest.param(OK_HEAD + b"Content Length 5\r\n\r\nhello", "malformed header line", id="bad-header"),
+    pytest.param(OK_HEAD + b"X-A: 1\r\n folded\r\n\r\n", "malformed header (folded line)", id="folded-header"),
+    pytest.param(OK_HEAD + b"X-Big: " + b"a" * 100_000 + b"\r\n\r\n", "headers larger than 65536 bytes",
+                 id="huge-header"),
+    pytest.param(OK_HEAD + b"".join(b"X-%d: 1\r\n" % i for i in range(200)) + b"\r\n", "too many headers",
+                 id="many-headers"),
+    pytest.param(b"", "the server closed the connection without answering", id="no-answer"),
+    pytest.param(OK_HEAD + b"Content-Le", "closed the connection in the middle of its headers", id="cut-headers"),
+    pytest.param(b"HTTP/1.1 302 Found\r\nContent-Length: 0\r\n\r\n", "HTTP 302 redirect without a Location",
+                 id="redirect-without-location"),
+    pytest.param(b"HTTP/1.1 204 No Content\r\n\r\n", "HTTP 204", id="204"),
+    pytest.param(b"HTTP/1.1 304 Not Modified\r\n\r\n", "HTTP 304", id="304"),
+    pytest.param(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n", "HTTP 101", id="101"),
+    pytest.param(b"HTTP/1.1 100 Continue\r\n\r\n" * 7, "more than 5 interim", id="endless-1xx"),
+    pytest.param(OK_HEAD + b"Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n", "bad chunk size 'zz'",
+                 id="bad-chunk-size"),
+    pytest.param(OK_HEAD + b"Transfer-Encoding: chunked\r\n\r\n3\r\nhello\r\n0\r\n\r\n",
+                 "a chunk is longer than its size", id="chunk-longer-than-its-size"),
+    pytest.param(OK_HEAD + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n", "incomplete download",
+                 id="chunked-cut-off"),
+    pytest.param(OK_HEAD + b"Transfer-Encoding: gzip, chunked\r\n\r\n", "unsupported Transfer-Encoding",
+                 id="transfer-coding"),
+    pytest.param(OK_HEAD + b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+                 "both Content-Length and Transfer-Encoding", id="smuggling-shape"),
+    pytest.param(reset_after(OK_HEAD + b"Content-Length: 100000\r\n\r\n" + bytes(1000)), "connection lost",
+                 id="reset-mid-body"),
+])
+def test_a_hostile_server_gives_one_clear_line_naming_the_url(raw, tmp_path, answer, message):
+    server = raw(answer)
+    policy = FetchPolicy(max_bytes=1_000_000, timeout_s=2, allow_private=True, tmp_dir=tmp_path)
+    with pytest.raises(FetchError, match=re.escape(message)) as err:
+        fetch(server.url, tmp_path, policy)
+    assert str(err.value).startswith(f"{server.url}: ")
+    assert "\n" not in str(err.value)
+    assert not list(tmp_path.iterdir())  # no temp file left behind
+
+
+def test_a_redirect_loop_across_servers_stops_after_five_hops(raw, tmp_path):
+    ports = []
+    server = raw(lambda conn: conn.sendall(b"HTTP/1.1 301 Moved\r\nLocation: http://127.0.0.1:%d/again\r\n\r\n"
+                                           % ports[0]))
+    ports.append(server.port)
+    with pytest.raises(FetchError, match=r"too many redirects \(more than 5\)"):
+        fetch(server.url, tmp_path, POLICY)
+    assert len(server.requests) == 6
+
+
+def test_a_gzip_encoded_answer_is_kept_as_bytes_and_never_decompressed(raw, tmp_path):
+    bomb = gzip.compress(bytes(10_000_000))  # 10 MB of zeros in ~10 kB
+    server = raw(OK_HEAD + b"Content-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(bomb) + bomb)
+    got = fetch(server.url, tmp_path, FetchPolicy(max_bytes=100_000, timeout_s=2, allow_private=True))
+    assert got.size == len(bomb) and got.path.read_bytes() == bomb
+    assert b"accept-encoding: identity" in server.requests[0].lower()
+
+
+@pytest.mark.parametrize("answer", [
+    pytest.param(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
+                 + OK_HEAD + b"Content-Length: 11\r\n\r\n" + BODY, id="interim-1xx"),
+    pytest.param(OK_HEAD + b"Transfer-Encoding: chunked\r\n\r\n6;x=y\r\nvideo \r\n5\r\nbytes\r\n0\r\nX-T: 1\r\n\r\n",
+                 id="chunked"),
+    pytest.param(b"HTTP/1.0 200 OK\r\n\r\n" + BODY, id="until-close"),
+])
+def test_well_formed_answers_of_every_framing_are_read(raw, tmp_path, answer):
+    got = fetch(raw(answer).url, tmp_path, POLICY)
+    assert got.path.read_bytes() == BODY
+
+
+def test_a_closed_port_cannot_be_connected_to(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound, never listening: connections are refused
+        with pytest.raises(FetchError, match="cannot connect to the server"):
+            fetch(f"http://127.0.0.1:{port}/v.mp4", tmp_path, POLICY)
+
+
+# --- TLS: the name travels as SNI and is what the certificate is checked against --------------------------
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """A self-signed certificate for the name video.example: (cert file, key file)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl not installed")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    "/CN=video.example", "-addext", "subjectAltName=DNS:video.example", "-keyout", str(key),
+                    "-out", str(cert)], check=True, capture_output=True, timeout=30)
+    return cert, key
+
+
+@pytest.fixture
+def tls_server(raw, certificate):
+    server_names = []
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*certificate)
+    context.sni_callback = lambda sock, name, ctx: server_names.append(name)
+    server = raw(OK_HEAD + b"Content-Length: 11\r\n\r\n" + BODY, tls=context)
+    server.server_names = server_names
+    return server
+
+
+def test_https_connects_to_the_pinned_address_with_the_name_as_sni_and_host(tls_server, certificate):
+    trusting = ssl.create_default_context(cafile=str(certificate[0]))
+    target = parse_url(f"https://video.example:{tls_server.port}/v.mp4")
+    with open_connection(target, [ipaddress.ip_address("127.0.0.1")], Deadline(2), trusting) as conn:
+        assert conn.request_head(target).status == 200
+    assert tls_server.server_names == ["video.example"]
+    assert f"host: video.example:{tls_server.port}".encode() in tls_server.requests[0].lower()
+
+
+def test_a_certificate_for_another_name_is_refused(tls_server, certificate):
+    trusting = ssl.create_default_context(cafile=str(certificate[0]))
+    target = parse_url(f"https://other.example:{tls_server.port}/v.mp4")
+    with pytest.raises(CannotConnect, match="TLS certificate refused"):
+        open_connection(target, [ipaddress.ip_address("127.0.0.1")], Deadline(2), trusting)
+
+
+def test_a_self_signed_certificate_fails_the_fetch_with_one_line(tls_server, tmp_path):
+    policy = FetchPolicy(max_bytes=1000, timeout_s=2, allow_private=True, resolver=lambda host, port: ["127.0.0.1"])
+    url = f"https://video.example:{tls_server.port}/v.mp4"
+    with pytest.raises(FetchError, match=re.escape(f"{url}: cannot connect to the server (TLS certificate refused")):
+        fetch(url, tmp_path, policy)
+
+
+def test_a_tls_server_that_never_finishes_the_handshake_fails_at_the_deadline(raw, tmp_path):
+    server = raw(lambda conn: time.sleep(3))
+    policy = FetchPolicy(max_bytes=1000, timeout_s=0.5, allow_private=True)
+    url = f"https://127.0.0.1:{server.port}/v.mp4"
+    t0 = time.monotonic()
+    with pytest.raises(FetchError, match=re.escape(f"{url}: no answer within 0.5 s (timed out)")):
+        fetch(url, tmp_path, policy)
+    assert time.monotonic() - t0 < 0.5 + 2
+
+
+# --- local paths ---------------------------------------------------------------------------------------
 
 
 def test_local_paths_stay_under_the_allowed_root(tmp_path):
@@ -102,6 +437,48 @@ def test_local_paths_stay_under_the_allowed_root(tmp_path):
     assert fetch("a.mp4", root, policy).size == len(PAYLOAD)
     with pytest.raises(FetchError, match="outside the allowed folder"):
         fetch("../secret.mp4", root, policy)
+
+
+def test_a_symlink_escaping_the_allowed_root_is_refused_and_one_inside_is_followed(tmp_path):
+    root = tmp_path / "videos"
+    root.mkdir()
+    (root / "a.mp4").write_bytes(PAYLOAD)
+    (tmp_path / "secret.mp4").write_bytes(PAYLOAD)
+    (root / "inside.mp4").symlink_to(root / "a.mp4")
+    (root / "escape.mp4").symlink_to(tmp_path / "secret.mp4")
+    policy = FetchPolicy(max_bytes=1_000_000, timeout_s=1, allowed_root=root)
+    assert fetch("inside.mp4", root, policy).size == len(PAYLOAD)
+    with pytest.raises(FetchError, match="escape.mp4: outside the allowed folder"):
+        fetch("escape.mp4", root, policy)
+
+
+@pytest.fixture
+def specials(tmp_path):
+    os.mkfifo(tmp_path / "fifo.mp4")
+    (tmp_path / "dir.mp4").mkdir()
+    unix = socket.socket(socket.AF_UNIX)
+    unix.bind(str(tmp_path / "sock.mp4"))
+    yield tmp_path
+    unix.close()
+
+
+@pytest.mark.parametrize("name,kind", [
+    ("dir.mp4", "a directory"),
+    ("fifo.mp4", "a FIFO"),
+    ("sock.mp4", "socket"),
+    ("/dev/zero", "a character device"),
+])
+def test_a_path_that_is_not_a_regular_file_is_refused(specials, name, kind):
+    policy = FetchPolicy(max_bytes=1_000_000, timeout_s=1)
+    t0 = time.monotonic()
+    with pytest.raises(FetchError, match=f"{name}: not a regular file .*{kind}"):
+        fetch(name, specials, policy)
+    assert time.monotonic() - t0 < 1
+
+
+def test_a_path_with_a_nul_byte_fails_cleanly(tmp_path):
+    with pytest.raises(FetchError, match="invalid path"):
+        fetch("a\x00.mp4", tmp_path, POLICY)
 
 
 def test_unsupported_schemes_are_refused(tmp_path):

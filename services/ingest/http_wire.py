@@ -1,0 +1,113 @@
+"""HTTP/1.1 response framing, strictly: the status line, header blocks, Content-Length and chunk sizes.
+
+Pure functions on bytes; anything a careful client would not accept raises BadResponse with a message in
+a user's words. Limits are in bytes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+MAX_HEAD_BYTES = 64 * 1024  # status line and headers together (all interim 1xx heads included)
+MAX_HEADERS = 100
+_STATUS_LINE = re.compile(rb"HTTP/1\.[01] ([1-5][0-9][0-9])(?: [\t\x20-\x7e\x80-\xff]*)?")
+_TOKEN = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_FIELD_VALUE = re.compile(rb"[\t\x20-\x7e\x80-\xff]*")
+_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?")
+
+
+class BadResponse(Exception):
+    """The server's answer is malformed or not acceptable; the message says why in a user's words."""
+
+
+@dataclass
+class Head:
+    """A response's status code and headers; header names are lower case, values in arrival order."""
+
+    status: int
+    headers: dict[str, list[str]] = field(default_factory=dict)
+
+    def get(self, name: str) -> str | None:
+        values = self.headers.get(name)
+        return values[0] if values else None
+
+    def all(self, name: str) -> list[str]:
+        return self.headers.get(name, [])
+
+
+def strip_eol(line: bytes) -> bytes:
+    """A line without its CRLF (or bare LF) ending."""
+    if line.endswith(b"\r\n"):
+        return line[:-2]
+    return line[:-1] if line.endswith(b"\n") else line
+
+
+def parse_status_line(line: bytes) -> int:
+    """The status code of an `HTTP/1.x NNN reason` line (ending included or not)."""
+    m = _STATUS_LINE.fullmatch(strip_eol(line))
+    if m is None:
+        shown = strip_eol(line)[:40].decode("latin-1").encode("unicode_escape").decode("ascii")
+        raise BadResponse(f"malformed answer from the server (status line {shown!r})")
+    return int(m.group(1))
+
+
+def parse_header_lines(lines: list[bytes], status: int) -> Head:
+    """Builds a Head from header lines (endings included or not, the blank line excluded)."""
+    if len(lines) > MAX_HEADERS:
+        raise BadResponse(f"too many headers (more than {MAX_HEADERS})")
+    head = Head(status)
+    for raw in lines:
+        line = strip_eol(raw)
+        if line[:1] in (b" ", b"\t"):
+            raise BadResponse("malformed header (folded line)")
+        name, colon, value = line.partition(b":")
+        if not colon or _TOKEN.fullmatch(name) is None:
+            raise BadResponse("malformed header line")
+        value = value.strip(b" \t")
+        if _FIELD_VALUE.fullmatch(value) is None:
+            raise BadResponse(f"malformed header {name.decode('ascii')!r} (control character)")
+        head.headers.setdefault(name.decode("ascii").lower(), []).append(value.decode("latin-1"))
+    return head
+
+
+def content_length(head: Head, max_bytes: int) -> int | None:
+    """The declared body length in bytes, None when not declared.
+
+    Every Content-Length value (repeated headers and comma lists alike) must be the same plain decimal
+    number; a length over `max_bytes` is refused before any byte of the body is read.
+    """
+    values = [v.strip(" \t") for header in head.all("content-length") for v in header.split(",")]
+    if not values:
+        return None
+    if any(not v.isascii() or not v.isdigit() for v in values):
+        raise BadResponse(f"invalid Content-Length {', '.join(head.all('content-length'))[:60]!r}")
+    lengths = {int(v) for v in values}
+    if len(lengths) > 1:
+        raise BadResponse(f"conflicting Content-Length values {sorted(lengths)}")
+    (length,) = lengths
+    if length > max_bytes:
+        raise BadResponse(f"{length} bytes is more than the limit of {max_bytes}")
+    return length
+
+
+def is_chunked(head: Head) -> bool:
+    """Whether the body is chunked; any other transfer coding, or chunked next to Content-Length, is refused."""
+    codings = [c.strip(" \t").lower() for header in head.all("transfer-encoding") for c in header.split(",")]
+    codings = [c for c in codings if c]
+    if not codings:
+        return False
+    if codings != ["chunked"]:
+        raise BadResponse(f"unsupported Transfer-Encoding {', '.join(codings)[:60]!r}")
+    if head.all("content-length"):
+        raise BadResponse("both Content-Length and Transfer-Encoding (ambiguous length)")
+    return True
+
+
+def parse_chunk_size(line: bytes) -> int:
+    """The size in bytes of the chunk announced by a chunk-size line (extensions ignored)."""
+    m = _CHUNK_SIZE.fullmatch(strip_eol(line))
+    if m is None:
+        shown = strip_eol(line)[:40].decode("latin-1").encode("unicode_escape").decode("ascii")
+        raise BadResponse(f"bad chunk size {shown!r} in chunked body")
+    return int(m.group(1), 16)

@@ -1,0 +1,236 @@
+"""Which http(s) URLs a download may go to: one strict URL parser, one address rule, one resolution.
+
+The parser's `Target` is what the check looks at *and* what the connection uses: the host is resolved
+once, every address is checked, and the client connects to one of those exact addresses (pinned),
+sending the name only as the Host header and TLS server name. Spellings that parsers disagree on
+(userinfo, backslashes, numeric IPv4 forms other than a.b.c.d, percent-encoded or non-ASCII hosts,
+control characters, IPv6 zone ids) are refused instead of guessed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import socket
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from urllib.parse import quote
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# A resolver maps (host name, port) to the IP addresses (strings) the name stands for.
+Resolver = Callable[[str, int], Sequence[str]]
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
+_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
+_NUMERIC_LABEL = re.compile(r"(?:0[xX][0-9A-Fa-f]*|[0-9]+)")
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"  # decimal 0-255, no leading zero
+_DOTTED_QUAD = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+
+# Not globally reachable (IANA special-purpose registries), kept explicit so the rule does not depend on the
+# Python version's `is_global`; both this list and `is_global` must pass.
+_REFUSED_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+    "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24",
+    "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
+    "::/8", "64:ff9b:1::/48", "100::/64", "2001::/23", "2001:db8::/32", "3fff::/20", "5f00::/16", "fc00::/7",
+    "fe80::/10", "fec0::/10", "ff00::/8",
+))
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+class Refused(Exception):
+    """The URL or the address it leads to may not be fetched; the message says why in a user's words."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """One parsed http(s) URL, exactly as it will be requested.
+
+    `host` is a lower-case name without a trailing dot, or an IP address in canonical form (IPv6 without
+    brackets); `ip` is set when the host is an IP literal. `request_target` is the path and query sent in
+    the request line (always starting with "/", non-ASCII percent-encoded, fragment dropped).
+    """
+
+    scheme: str
+    host: str
+    port: int
+    request_target: str
+    ip: IPAddress | None = None
+
+    @property
+    def host_header(self) -> str:
+        """The Host header: the host (bracketed when IPv6), with the port when it is not the default."""
+        host = f"[{self.host}]" if isinstance(self.ip, ipaddress.IPv6Address) else self.host
+        return host if self.port == DEFAULT_PORTS[self.scheme] else f"{host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """The URL rebuilt from its parts (what a relative redirect is resolved against)."""
+        return f"{self.scheme}://{self.host_header}{self.request_target}"
+
+
+def has_scheme(url: str) -> str | None:
+    """The lower-case scheme of an absolute URL, or None (a path, or a one-letter Windows drive)."""
+    m = _SCHEME.match(url)
+    if m is None or len(m.group()) == 2:
+        return None
+    return m.group()[:-1].lower()
+
+
+def parse_url(url: str) -> Target:
+    """Parses an absolute http(s) URL strictly; raises Refused for anything ambiguous or malformed."""
+    if any(ord(c) <= 0x20 or ord(c) == 0x7F for c in url):
+        raise Refused("whitespace or control character in URL")
+    if "\\" in url:
+        raise Refused("backslash in URL")
+    scheme = has_scheme(url)
+    if scheme not in DEFAULT_PORTS:
+        raise Refused(f"unsupported URL scheme {scheme!r}")
+    rest = url[len(scheme) + 1:]
+    if not rest.startswith("//"):
+        raise Refused("no host in URL")
+    rest = rest[2:]
+    end = len(rest)
+    for sep in "/?#":
+        i = rest.find(sep)
+        if i != -1:
+            end = min(end, i)
+    authority, tail = rest[:end], rest[end:]
+    if "@" in authority:
+        raise Refused("user name or password in URL (not supported)")
+    host, port = _split_host_port(authority, DEFAULT_PORTS[scheme])
+    tail = tail.split("#", 1)[0]
+    if not tail.startswith("/"):
+        tail = "/" + tail
+    # Characters outside ASCII are sent percent-encoded (UTF-8); existing escapes and reserved characters stay.
+    request_target = quote(tail, safe="/?#[]@!$&'()*+,;=:%~-._")
+    ip = _parse_ip_host(host)
+    if ip is not None:
+        return Target(scheme, str(ip), port, request_target, ip)
+    return Target(scheme, _check_name(host), port, request_target)
+
+
+def _split_host_port(authority: str, default_port: int) -> tuple[str, int]:
+    if authority.startswith("["):
+        close = authority.find("]")
+        if close == -1:
+            raise Refused("unclosed [ in URL host")
+        host, after = authority[:close + 1], authority[close + 1:]
+        if after and not after.startswith(":"):
+            raise Refused("malformed URL host")
+        port_text = after[1:] if after else None
+    else:
+        host, colon, port_text_raw = authority.partition(":")
+        port_text = port_text_raw if colon else None
+    if not host:
+        raise Refused("no host in URL")
+    if port_text is None:
+        return host, default_port
+    if not port_text.isascii() or not port_text.isdigit() or len(port_text) > 5 or not 0 < int(port_text) < 65536:
+        raise Refused(f"bad port {port_text!r} in URL (1-65535)")
+    return host, int(port_text)
+
+
+def _parse_ip_host(host: str) -> IPAddress | None:
+    """An IP literal host as an address; None for a name. Numeric forms other than a.b.c.d are refused,
+    because resolvers read them as addresses (2130706433, 0x7f.1, 0177.0.0.1 are all 127.0.0.1)."""
+    if host.startswith("["):
+        inner = host[1:-1]
+        if "%" in inner:
+            raise Refused("IPv6 zone id in URL (not supported)")
+        try:
+            return ipaddress.IPv6Address(inner)
+        except ValueError:
+            raise Refused(f"malformed IPv6 address {inner!r} in URL") from None
+    if not host.isascii():
+        raise Refused(f"non-ASCII host {host!r} (use its punycode xn-- form)")
+    if "%" in host:
+        raise Refused(f"percent-encoded host {host!r}")
+    bare = host[:-1] if host.endswith(".") else host
+    last = bare.rsplit(".", 1)[-1]
+    if _NUMERIC_LABEL.fullmatch(last):
+        if not _DOTTED_QUAD.fullmatch(bare):
+            raise Refused(f"ambiguous numeric host {host!r} (write an IPv4 address as four decimal numbers a.b.c.d)")
+        return ipaddress.IPv4Address(bare)
+    return None
+
+
+def _check_name(host: str) -> str:
+    name = host[:-1] if host.endswith(".") else host
+    labels = name.split(".")
+    if len(name) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
+        raise Refused(f"malformed host name {host!r}")
+    return name.lower()
+
+
+def join_url(base: Target, location: str) -> str:
+    """Resolves a redirect's Location against the URL it came from (RFC 3986 reference forms, no guessing).
+    The result is parsed again by `parse_url`, so it passes the same checks as the first URL."""
+    if has_scheme(location) is not None:
+        return location
+    origin = f"{base.scheme}://{base.host_header}"
+    if location.startswith("//"):
+        return f"{base.scheme}:{location}"
+    if location.startswith("/"):
+        return origin + location
+    path = base.request_target.split("?", 1)[0]
+    if not location or location.startswith("?"):
+        return origin + path + location
+    if location.startswith("#"):
+        return base.url
+    return origin + path.rsplit("/", 1)[0] + "/" + location
+
+
+def is_public_address(ip: IPAddress) -> bool:
+    """True when `ip` is globally routable: `ipaddress.is_global` and outside every special-purpose range.
+    IPv4 inside IPv6 is judged as that IPv4: mapped ::ffff:a.b.c.d, NAT64 64:ff9b::/96 and 6to4 2002::/16."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return is_public_address(ip.ipv4_mapped)
+        if ip in _NAT64:  # inside ::/8, which is otherwise refused
+            return is_public_address(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+        if ip.sixtofour is not None and not is_public_address(ip.sixtofour):
+            return False
+    return ip.is_global and not any(ip in net for net in _REFUSED_NETWORKS if net.version == ip.version)
+
+
+def system_resolver(host: str, port: int) -> list[str]:
+    """The system's addresses for `host` (getaddrinfo, TCP), in its order of preference."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise Refused(f"cannot resolve host {host!r}") from exc
+    return [str(info[4][0]) for info in infos]
+
+
+def resolve_checked(target: Target, allow_private: bool, resolver: Resolver = system_resolver) -> list[IPAddress]:
+    """Resolves the target's host once and returns the addresses to connect to, every one checked.
+
+    An IP literal is not resolved. Any non-public address refuses the whole host (a name that also points
+    inside is not fetched), unless `allow_private`.
+    """
+    if target.ip is not None:
+        addresses: list[IPAddress] = [target.ip]
+    else:
+        addresses = []
+        for raw in resolver(target.host, target.port):
+            try:
+                addresses.append(ipaddress.ip_address(raw))
+            except ValueError:
+                raise Refused(f"host {target.host!r} resolved to a malformed address {raw!r}") from None
+        if not addresses:
+            raise Refused(f"cannot resolve host {target.host!r}")
+    # An IPv4-mapped address is the IPv4 it stands for: checked, reported and connected to as such.
+    unique = list(dict.fromkeys(_unmapped(ip) for ip in addresses))
+    if not allow_private:
+        for ip in unique:
+            if not is_public_address(ip):
+                raise Refused(f"refusing internal address {ip} (set INFLUENCERS_ALLOW_PRIVATE_URLS=1 to allow)")
+    return unique
+
+
+def _unmapped(ip: IPAddress) -> IPAddress:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip

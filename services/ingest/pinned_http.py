@@ -1,0 +1,281 @@
+"""One HTTP/1.1 GET over a socket to an address that was already checked (pinned), under one deadline.
+
+The connection goes to the exact IP that `netguard.resolve_checked` returned; the host name travels only
+in the Host header and as the TLS server name (certificate checked against it). Every blocking step
+(resolve, connect, handshake, send, each receive) gets the time left until the deadline, so a server that
+trickles bytes cannot keep a download alive past it. The body is not decoded (identity encoding is asked
+for; any Content-Encoding is kept as the file's bytes).
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from services.ingest.http_wire import (
+    MAX_HEAD_BYTES,
+    BadResponse,
+    Head,
+    content_length,
+    is_chunked,
+    parse_chunk_size,
+    parse_header_lines,
+    parse_status_line,
+)
+from services.ingest.netguard import IPAddress, Target
+
+RECV_BYTES = 1 << 16
+MAX_INTERIM = 5  # 1xx heads skipped before the real answer
+USER_AGENT = "influencers-ingest/1"
+T = TypeVar("T")
+
+
+class CannotConnect(Exception):
+    """No connection (TCP or TLS) to any of the checked addresses; the message says why."""
+
+
+class Deadline:
+    """A wall-clock end point; `remaining()` is the time left in seconds, TimeoutError once it has passed."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.end = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        left = self.end - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"deadline of {self.seconds:g} s passed")
+        return left
+
+
+def call_before(deadline: Deadline, fn: Callable[[], T]) -> T:
+    """Runs `fn` (a blocking call with no timeout of its own, such as getaddrinfo) in a helper thread and
+    waits for it until the deadline; TimeoutError when it has not returned by then."""
+    box: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # handed to the waiting thread, raised there
+            box["error"] = exc
+
+    worker = threading.Thread(target=run, name="fetch-resolve", daemon=True)
+    worker.start()
+    worker.join(deadline.remaining())
+    if worker.is_alive():
+        raise TimeoutError(f"deadline of {deadline.seconds:g} s passed")
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    return box["value"]  # type: ignore[return-value]
+
+
+class Connection:
+    """One request and its answer on a connected socket; close it (or use `with`) when done."""
+
+    def __init__(self, sock: socket.socket, deadline: Deadline) -> None:
+        self.sock = sock
+        self.deadline = deadline
+        self.buf = bytearray()
+        self.eof = False
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def request_head(self, target: Target) -> Head:
+        """Sends a GET for `target` and reads the answer's status line and headers (1xx heads skipped)."""
+        request = (f"GET {target.request_target} HTTP/1.1\r\nHost: {target.host_header}\r\n"
+                   f"User-Agent: {USER_AGENT}\r\nAccept: */*\r\nAccept-Encoding: identity\r\nConnection: close\r\n\r\n")
+        self.sock.settimeout(self.deadline.remaining())
+        self.sock.sendall(request.encode("ascii"))
+        budget = MAX_HEAD_BYTES
+        for _ in range(MAX_INTERIM + 1):
+            status_line = self._head_line(budget, first=True)
+            budget -= len(status_line)
+            status = parse_status_line(status_line)
+            lines = []
+            while (line := self._head_line(budget)) not in (b"\r\n", b"\n"):
+                budget -= len(line)
+                lines.append(line)
+            budget -= len(line)
+            head = parse_header_lines(lines, status)
+            if not (100 <= status < 200) or status == 101:
+                return head
+        raise BadResponse(f"more than {MAX_INTERIM} interim (1xx) answers")
+
+    def stream_body(self, head: Head, max_bytes: int, write: Callable[[bytes], object]) -> int:
+        """Reads the body of a 200 answer into `write` and returns its size in bytes.
+
+        Framing by Transfer-Encoding chunked, else Content-Length, else the end of the connection. More than
+        `max_bytes`, more than declared, or fewer than declared (connection closed early) is a BadResponse.
+        """
+        chunked = is_chunked(head)
+        declared = content_length(head, max_bytes)
+        if chunked:
+            return self._chunked(max_bytes, write)
+        if declared is not None:
+            self._exactly(declared, write, declared)
+            if self._more_pending():
+                raise BadResponse(f"the server sent more than the declared {declared} bytes")
+            return declared
+        total = 0
+        while data := self._read(RECV_BYTES):
+            total += len(data)
+            if total > max_bytes:
+                raise BadResponse(f"more than the limit of {max_bytes} bytes")
+            write(data)
+        return total
+
+    def _chunked(self, max_bytes: int, write: Callable[[bytes], object]) -> int:
+        total = 0
+        while True:
+            try:
+                line = self._line(1024)
+            except BadResponse:
+                raise BadResponse("bad chunk size (line too long) in chunked body") from None
+            if not line.endswith(b"\n"):
+                raise BadResponse(f"incomplete download (chunked body cut off after {total} bytes)")
+            size = parse_chunk_size(line)
+            if size == 0:
+                break
+            if total + size > max_bytes:
+                raise BadResponse(f"more than the limit of {max_bytes} bytes")
+            self._exactly(size, write, None, done=total)
+            total += size
+            self._chunk_end(total)
+        budget = MAX_HEAD_BYTES
+        while (line := self._line(budget)) not in (b"\r\n", b"\n"):
+            if not line.endswith(b"\n"):
+                raise BadResponse(f"incomplete download (chunked body cut off after {total} bytes)")
+            budget -= len(line)
+        return total
+
+    def _chunk_end(self, total: int) -> None:
+        try:
+            end = self._line(2)
+        except BadResponse:
+            end = b"?"
+        if not end:
+            raise BadResponse(f"incomplete download (chunked body cut off after {total} bytes)")
+        if end not in (b"\r\n", b"\n"):
+            raise BadResponse("malformed chunked body (a chunk is longer than its size)")
+
+    def _exactly(self, n: int, write: Callable[[bytes], object], declared: int | None, done: int = 0) -> None:
+        got = 0
+        while got < n:
+            data = self._read(min(RECV_BYTES, n - got))
+            if not data:
+                of = f" of {declared}" if declared is not None else ""
+                raise BadResponse(f"incomplete download ({done + got}{of} bytes, then the connection closed)")
+            write(data)
+            got += len(data)
+
+    def _fill(self) -> bool:
+        if self.eof:
+            return False
+        self.sock.settimeout(self.deadline.remaining())
+        data = self.sock.recv(RECV_BYTES)
+        if not data:
+            self.eof = True
+            return False
+        self.buf += data
+        return True
+
+    def _read(self, n: int) -> bytes:
+        if not self.buf and not self._fill():
+            return b""
+        data = bytes(self.buf[:n])
+        del self.buf[:n]
+        return data
+
+    def _line(self, limit: int) -> bytes:
+        """The next line with its ending, at most `limit` bytes; without ending when the connection closed."""
+        start = 0
+        while True:
+            i = self.buf.find(b"\n", start)
+            if i != -1:
+                if i + 1 > limit:
+                    break
+                line = bytes(self.buf[:i + 1])
+                del self.buf[:i + 1]
+                return line
+            if len(self.buf) > limit:
+                break
+            start = len(self.buf)
+            if not self._fill():
+                line = bytes(self.buf)
+                self.buf.clear()
+                return line
+        raise BadResponse("line too long in the answer")
+
+    def _head_line(self, budget: int, first: bool = False) -> bytes:
+        if budget <= 0:
+            raise BadResponse(f"headers larger than {MAX_HEAD_BYTES} bytes")
+        try:
+            line = self._line(budget)
+        except BadResponse:
+            raise BadResponse(f"headers larger than {MAX_HEAD_BYTES} bytes") from None
+        if not line and first:
+            raise BadResponse("the server closed the connection without answering")
+        if not line.endswith(b"\n"):
+            raise BadResponse("the server closed the connection in the middle of its headers")
+        return line
+
+    def _more_pending(self) -> bool:
+        """Whether bytes beyond the body are already here (buffered, or readable without waiting)."""
+        if self.buf:
+            return True
+        self.sock.setblocking(False)
+        try:
+            return bool(self.sock.recv(1))
+        except (BlockingIOError, ssl.SSLWantReadError):
+            return False
+        except OSError:
+            return False  # reset or closed after the whole body: nothing more was sent
+
+
+def open_connection(target: Target, addresses: Sequence[IPAddress], deadline: Deadline,
+                    tls: ssl.SSLContext | None = None) -> Connection:
+    """Connects to the first of `addresses` that answers (TLS for https, certificate checked for the name)."""
+    failures = []
+    for ip in addresses:
+        family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(deadline.remaining())
+            sock.connect((str(ip), target.port))
+        except TimeoutError:
+            sock.close()
+            raise
+        except OSError as exc:
+            sock.close()
+            failures.append(f"{ip}: {exc.strerror or exc.__class__.__name__}")
+            continue
+        if target.scheme == "https":
+            sock = _handshake(sock, target, deadline, tls or ssl.create_default_context())
+        return Connection(sock, deadline)
+    raise CannotConnect("; ".join(failures) or "no address")
+
+
+def _handshake(sock: socket.socket, target: Target, deadline: Deadline, tls: ssl.SSLContext) -> ssl.SSLSocket:
+    try:
+        sock.settimeout(deadline.remaining())
+        return tls.wrap_socket(sock, server_hostname=target.host)
+    except ssl.SSLCertVerificationError as exc:
+        sock.close()
+        raise CannotConnect(f"TLS certificate refused: {exc.verify_message}") from exc
+    except ssl.SSLError as exc:
+        sock.close()
+        raise CannotConnect(f"TLS handshake failed: {exc.reason or exc}") from exc
+    except BaseException:
+        sock.close()
+        raise

@@ -1,0 +1,103 @@
+"""Which addresses a download may connect to: only globally routable ones, decided after one resolution
+(resolvers injected here; nothing connects)."""
+
+import ipaddress
+from pathlib import Path
+
+import pytest
+
+from services.ingest.fetch import FetchError, FetchPolicy, fetch
+from services.ingest.netguard import Refused, is_public_address, parse_url, resolve_checked
+
+INTERNAL = [
+    "127.0.0.1", "127.255.0.9", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254",
+    "100.64.0.1", "100.127.255.254",  # CGNAT (shared address space)
+    "0.0.0.0", "0.1.2.3", "192.0.0.8", "192.0.0.170", "192.0.2.1", "198.18.0.1", "198.51.100.7", "203.0.113.9",
+    "224.0.0.1", "239.255.255.250", "240.0.0.1", "255.255.255.255", "192.88.99.1",
+    "::", "::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "::ffff:100.64.0.1", "::127.0.0.1",
+    "64:ff9b::7f00:1", "64:ff9b::a00:1", "64:ff9b:1::1",  # NAT64 to internal IPv4; local-use NAT64
+    "2002:7f00:1::1", "2002:a00:1::1",  # 6to4 of internal IPv4
+    "fc00::1", "fd12:3456::1", "fe80::1", "fec0::1", "ff02::1", "2001:db8::1", "2001::1", "100::1", "3fff::1",
+]
+PUBLIC = ["8.8.8.8", "1.1.1.1", "151.101.1.69", "2606:4700:4700::1111", "2a00:1450:4001:81c::200e",
+          "::ffff:8.8.8.8", "64:ff9b::808:808", "2002:808:808::1"]
+
+
+@pytest.mark.parametrize("address", INTERNAL)
+def test_an_address_that_is_not_globally_routable_is_internal(address):
+    assert not is_public_address(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize("address", PUBLIC)
+def test_a_globally_routable_address_is_public(address):
+    assert is_public_address(ipaddress.ip_address(address))
+
+
+class Resolver:
+    def __init__(self, *answers):
+        self.answers = list(answers)
+        self.calls = []
+
+    def __call__(self, host, port):
+        self.calls.append((host, port))
+        return self.answers
+
+
+@pytest.mark.parametrize("answers", [["100.64.0.1"], ["8.8.8.8", "10.0.0.1"], ["2606:4700::1", "fd00::1"],
+                                     ["::ffff:127.0.0.1"], ["64:ff9b::a9fe:a9fe"]])
+def test_a_name_with_any_internal_address_is_refused(answers):
+    with pytest.raises(Refused, match="refusing internal address"):
+        resolve_checked(parse_url("https://cdn.example.com/a.mp4"), False, Resolver(*answers))
+
+
+def test_the_addresses_returned_are_exactly_the_checked_ones_from_one_resolution():
+    resolver = Resolver("8.8.8.8", "2606:4700::1", "8.8.8.8")
+    got = resolve_checked(parse_url("https://cdn.example.com:8443/a.mp4"), False, resolver)
+    assert got == [ipaddress.ip_address("8.8.8.8"), ipaddress.ip_address("2606:4700::1")]
+    assert resolver.calls == [("cdn.example.com", 8443)]
+
+
+def test_an_ip_literal_is_checked_without_resolving():
+    resolver = Resolver("8.8.8.8")
+    with pytest.raises(Refused, match=r"refusing internal address 127\.0\.0\.1"):
+        resolve_checked(parse_url("http://[::ffff:127.0.0.1]/"), False, resolver)
+    assert resolver.calls == []
+
+
+def test_a_mapped_address_is_connected_to_as_the_ipv4_it_stands_for_when_private_urls_are_allowed():
+    assert resolve_checked(parse_url("http://[::ffff:127.0.0.1]/"), True) == [ipaddress.ip_address("127.0.0.1")]
+
+
+@pytest.mark.parametrize("answers,reason", [([], "cannot resolve host"), (["not-an-ip"], "malformed address")])
+def test_an_empty_or_malformed_resolution_is_refused(answers, reason):
+    with pytest.raises(Refused, match=reason):
+        resolve_checked(parse_url("http://cdn.example.com/"), False, Resolver(*answers))
+
+
+def test_allowing_private_urls_lets_internal_addresses_through():
+    got = resolve_checked(parse_url("http://cdn.example.com/"), True, Resolver("100.64.0.1"))
+    assert got == [ipaddress.ip_address("100.64.0.1")]
+
+
+@pytest.mark.parametrize("answer", ["100.64.0.1", "0.0.0.0", "fd00::1"])
+def test_fetch_refuses_a_name_resolving_inside_before_connecting(answer):
+    policy = FetchPolicy(max_bytes=1000, timeout_s=1, resolver=Resolver(answer))
+    with pytest.raises(FetchError, match=f"^http://cdn.example.com/a.mp4: refusing internal address {answer} "):
+        fetch("http://cdn.example.com/a.mp4", Path("."), policy)
+
+
+def test_a_resolver_that_hangs_is_cut_off_by_the_deadline():
+    import threading
+    import time
+
+    release = threading.Event()
+
+    def hanging(host, port):
+        release.wait(5)
+        return ["10.0.0.1"]
+
+    t0 = time.monotonic()
+    with pytest.raises(FetchError, match=r"no answer within 0.3 s \(timed out\)"):
+        fetch("http://cdn.example.com/a.mp4", Path("."), FetchPolicy(1000, 0.3, resolver=hanging))
+    assert time.monotonic() - t0 < 1
+    release.set()

@@ -1,0 +1,106 @@
+"""Reading a server's answer strictly: status line, headers, Content-Length, transfer coding, chunk sizes."""
+
+import pytest
+
+from services.ingest.http_wire import (
+    BadResponse,
+    Head,
+    content_length,
+    is_chunked,
+    parse_chunk_size,
+    parse_header_lines,
+    parse_status_line,
+)
+
+
+@pytest.mark.parametrize("line,status", [
+    (b"HTTP/1.1 200 OK\r\n", 200), (b"HTTP/1.0 404 Not Found\n", 404), (b"HTTP/1.1 204\r\n", 204),
+    (b"HTTP/1.1 302 \r\n", 302),
+])
+def test_a_status_line_gives_its_code(line, status):
+    assert parse_status_line(line) == status
+
+
+@pytest.mark.parametrize("line", [
+    b"", b"garbage\r\n", b"HTTP/2 200 OK\r\n", b"HTTP/1.1 20 OK\r\n", b"HTTP/1.1 2000\r\n", b"HTTP/1.1 600 X\r\n",
+    b"HTTP/1.1  200 OK\r\n", b"http/1.1 200 OK\r\n", b"HTTP/1.1 200 O\x00K\r\n", b"ICY 200 OK\r\n",
+])
+def test_a_malformed_status_line_is_refused(line):
+    with pytest.raises(BadResponse, match="malformed answer"):
+        parse_status_line(line)
+
+
+def test_headers_are_read_case_insensitively_with_repeats_kept():
+    head = parse_header_lines([b"Content-Type: video/mp4\r\n", b"X-A:1\r\n", b"x-a:  2 \r\n"], 200)
+    assert head.get("content-type") == "video/mp4"
+    assert head.all("x-a") == ["1", "2"]
+
+
+@pytest.mark.parametrize("line,reason", [
+    (b"no colon here\r\n", "malformed header line"), (b"Bad Name: x\r\n", "malformed header line"),
+    (b": empty name\r\n", "malformed header line"), (b" folded\r\n", "folded line"),
+    (b"X-A: a\x00b\r\n", "control character"), (b"X-A: a\rb\r\n", "control character"),
+])
+def test_a_malformed_header_is_refused(line, reason):
+    with pytest.raises(BadResponse, match=reason):
+        parse_header_lines([line], 200)
+
+
+def test_too_many_headers_are_refused():
+    with pytest.raises(BadResponse, match="too many headers"):
+        parse_header_lines([b"X-%d: 1" % i for i in range(101)], 200)
+
+
+def head_with(name, *values):
+    return Head(200, {name: list(values)})
+
+
+@pytest.mark.parametrize("values,length", [
+    ((), None), (("0",), 0), (("1000",), 1000), (("12", "12"), 12), (("12, 12",), 12), ((" 7 ",), 7),
+])
+def test_a_valid_content_length_is_read(values, length):
+    assert content_length(head_with("content-length", *values), 1000) == length
+
+
+@pytest.mark.parametrize("values,reason", [
+    (("abc",), "invalid Content-Length"), (("-1",), "invalid Content-Length"), (("+5",), "invalid Content-Length"),
+    (("1e3",), "invalid Content-Length"), (("",), "invalid Content-Length"), (("５",), "invalid Content-Length"),
+    (("0x10",), "invalid Content-Length"), (("5", "6"), "conflicting"), (("5, 6",), "conflicting"),
+    (("1001",), "1001 bytes is more than the limit of 1000"),
+    (("9" * 40,), "more than the limit of 1000"),
+])
+def test_an_invalid_conflicting_or_too_large_content_length_is_refused(values, reason):
+    with pytest.raises(BadResponse, match=reason):
+        content_length(head_with("content-length", *values), 1000)
+
+
+@pytest.mark.parametrize("head,chunked", [
+    (Head(200), False), (head_with("transfer-encoding", "chunked"), True),
+    (head_with("transfer-encoding", "Chunked"), True),
+])
+def test_chunked_transfer_coding_is_recognised(head, chunked):
+    assert is_chunked(head) is chunked
+
+
+@pytest.mark.parametrize("head,reason", [
+    (head_with("transfer-encoding", "gzip, chunked"), "unsupported Transfer-Encoding"),
+    (head_with("transfer-encoding", "identity"), "unsupported Transfer-Encoding"),
+    (head_with("transfer-encoding", "chunked", "chunked"), "unsupported Transfer-Encoding"),
+    (Head(200, {"transfer-encoding": ["chunked"], "content-length": ["5"]}), "both Content-Length"),
+])
+def test_other_transfer_codings_and_ambiguous_framing_are_refused(head, reason):
+    with pytest.raises(BadResponse, match=reason):
+        is_chunked(head)
+
+
+@pytest.mark.parametrize("line,size", [
+    (b"0\r\n", 0), (b"1a\r\n", 26), (b"FF;name=value\r\n", 255), (b"10 \r\n", 16), (b"ffffffffffffffff\r\n", 2**64 - 1),
+])
+def test_a_chunk_size_line_gives_its_size(line, size):
+    assert parse_chunk_size(line) == size
+
+
+@pytest.mark.parametrize("line", [b"zz\r\n", b"-1\r\n", b"\r\n", b"0x10\r\n", b"1 2\r\n", b"1" * 17 + b"\r\n"])
+def test_a_bad_chunk_size_is_refused(line):
+    with pytest.raises(BadResponse, match="bad chunk size"):
+        parse_chunk_size(line)

@@ -1,0 +1,109 @@
+"""The one URL parser that both the address check and the request use: odd spellings are refused or read
+exactly as the connection will use them."""
+
+import ipaddress
+
+import pytest
+
+from services.ingest.netguard import Refused, Target, has_scheme, join_url, parse_url
+
+
+@pytest.mark.parametrize("url,reason", [
+    ("http://127.0.0.1@evil.example/", "user name or password"),
+    ("http://evil.example@127.0.0.1/", "user name or password"),
+    ("http://user:pw@example.com/", "user name or password"),
+    ("http://evil.example\\@127.0.0.1/", "backslash"),
+    ("http:\\\\127.0.0.1\\a.mp4", "backslash"),
+    ("http://2130706433/", "ambiguous numeric host"),
+    ("http://0x7f.1/", "ambiguous numeric host"),
+    ("http://0x7f000001/", "ambiguous numeric host"),
+    ("http://0177.0.0.1/", "ambiguous numeric host"),
+    ("http://127.1/", "ambiguous numeric host"),
+    ("http://127.0.0.01/", "ambiguous numeric host"),
+    ("http://1.2.3.4.5/", "ambiguous numeric host"),
+    ("http://256.0.0.1/", "ambiguous numeric host"),
+    ("http://%31%32%37.0.0.1/", "percent-encoded host"),
+    ("http://ex%61mple.com/", "percent-encoded host"),
+    ("http://exämple.com/", "non-ASCII host"),
+    ("http://１２７.０.０.１/", "non-ASCII host"),
+    ("http://example.com /a", "whitespace or control character"),
+    (" http://example.com/", "whitespace or control character"),
+    ("http://exa\tmple.com/", "whitespace or control character"),
+    ("http://example.com/\r\nX-Injected: 1", "whitespace or control character"),
+    ("http://example.com\x00.evil/", "whitespace or control character"),
+    ("http://example.com:0/", "bad port"),
+    ("http://example.com:65536/", "bad port"),
+    ("http://example.com:99999999999/", "bad port"),
+    ("http://example.com:-1/", "bad port"),
+    ("http://example.com:/", "bad port"),
+    ("http://example.com:８０/", "bad port"),
+    ("http:///a.mp4", "no host"),
+    ("http://:80/a.mp4", "no host"),
+    ("http:example.com/a.mp4", "no host"),
+    ("http://[::1/", "unclosed \\["),
+    ("http://[::1]x/", "malformed URL host"),
+    ("http://[fe80::1%25eth0]/", "zone id"),
+    ("http://[not-v6]/", "malformed IPv6"),
+    ("http://example..com/", "malformed host name"),
+    ("http://example.com../", "malformed host name"),
+    ("http://-example.com/", "malformed host name"),
+    ("http://exa<mple.com/", "malformed host name"),
+    ("ftp://example.com/a.mp4", "unsupported URL scheme 'ftp'"),
+])
+def test_odd_spellings_are_refused_with_a_reason(url, reason):
+    with pytest.raises(Refused, match=reason):
+        parse_url(url)
+
+
+@pytest.mark.parametrize("url,host,ip", [
+    ("http://[::ffff:127.0.0.1]/", "::ffff:7f00:1", "::ffff:7f00:1"),
+    ("http://[::1]:8080/", "::1", "::1"),
+    ("http://127.0.0.1./", "127.0.0.1", "127.0.0.1"),
+    ("http://0.0.0.0/", "0.0.0.0", "0.0.0.0"),
+    ("HTTPS://Video.EXAMPLE.com./a", "video.example.com", None),
+    ("http://cdn_1.example.com/", "cdn_1.example.com", None),
+])
+def test_the_host_checked_is_the_host_connected_to(url, host, ip):
+    target = parse_url(url)
+    assert target.host == host
+    assert target.ip == (ipaddress.ip_address(ip) if ip else None)
+
+
+def test_port_path_and_query_are_kept_and_the_fragment_dropped():
+    target = parse_url("https://example.com:8443/a b%20/ü.mp4?x=1&y=é#frag".replace(" ", "%20"))
+    assert (target.scheme, target.port) == ("https", 8443)
+    assert target.request_target == "/a%20b%20/%C3%BC.mp4?x=1&y=%C3%A9"
+    assert target.host_header == "example.com:8443"
+
+
+def test_the_host_header_omits_a_default_port_and_brackets_ipv6():
+    assert parse_url("http://example.com:80").host_header == "example.com"
+    assert parse_url("https://[2001:db8::1]:443/").host_header == "[2001:db8::1]"
+    assert parse_url("http://[2001:db8::1]:81/").host_header == "[2001:db8::1]:81"
+
+
+def test_a_url_without_path_requests_the_root():
+    assert parse_url("http://example.com?q=1").request_target == "/?q=1"
+
+
+@pytest.mark.parametrize("url,scheme", [
+    ("http://x", "http"), ("HTTPS://x", "https"), ("file:///a", "file"), ("C:\\videos\\a.mp4", None),
+    ("videos/a.mp4", None), ("gopher://x", "gopher"),
+])
+def test_the_scheme_is_read_once_and_a_drive_letter_is_not_one(url, scheme):
+    assert has_scheme(url) == scheme
+
+
+BASE = Target("https", "cdn.example.com", 8443, "/videos/a.mp4?sig=1")
+
+
+@pytest.mark.parametrize("location,joined", [
+    ("http://other.example/b.mp4", "http://other.example/b.mp4"),
+    ("//other.example/b.mp4", "https://other.example/b.mp4"),
+    ("/b.mp4", "https://cdn.example.com:8443/b.mp4"),
+    ("b.mp4", "https://cdn.example.com:8443/videos/b.mp4"),
+    ("?sig=2", "https://cdn.example.com:8443/videos/a.mp4?sig=2"),
+    ("file:///etc/passwd", "file:///etc/passwd"),
+])
+def test_a_redirect_location_is_joined_to_the_url_it_came_from(location, joined):
+    assert join_url(BASE, location) == joined
