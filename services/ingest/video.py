@@ -1,10 +1,18 @@
 """Video decoding with PyAV (FFmpeg): every frame is decoded (needed to see every cut), but only the
-luma plane of each is looked at, and only sampled frames are converted to colour."""
+luma plane of each is looked at, and only sampled frames are converted to colour and turned upright.
+
+Whatever a file holds, the caller sees frames or a VideoError naming the problem, never another
+exception: still images, audio-only files, damaged or absurd streams (sizes, frame rates, time bases,
+timestamps) are all refused in words, and the resolution and duration caps hold for every frame.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from fractions import Fraction
+from itertools import chain
 from pathlib import Path
 
 import av
@@ -14,14 +22,31 @@ from services.ingest.sampling import ShotSampler
 
 THUMB_CELLS = 48  # the luma thumbnail is about this many cells along the long side
 MIN_SIDE = 32  # px: smaller frames hold no recognisable face
+DEFAULT_FPS = 25.0  # frames a second assumed when the stream states no usable rate
+MAX_FPS = 240.0  # a stated rate above this is damage; also bounds frames per second of the duration cap
+MAX_GAP_S = 10.0  # timestamps jumping further ahead than this, or going back, are a discontinuity
+DECODER_PIXEL_FACTOR = 4  # the decoder itself never allocates frames over this many times the pixel cap
+
+# Demuxers of still images: a photo renamed .mp4 is opened by these, not by a video demuxer.
+IMAGE_FORMATS = frozenset({"image2", "image2pipe", "gif", "apng", "ico", "jpegxl_anim", "webp"})
+# Pixel formats whose first plane is 8-bit luma, one byte a pixel (read directly for the thumbnail).
+LUMA8_FORMATS = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "yuv440p",
+                           "yuvj440p", "yuv411p", "yuvj411p", "yuv410p", "nv12", "nv21", "nv16", "gray", "yuva420p"})
+# What PyAV and FFmpeg raise on damaged or hostile input (av.error.* are FFmpegError); turned into VideoError.
+DECODE_ERRORS: tuple[type[BaseException], ...] = (
+    av.FFmpegError, OSError, EOFError, ValueError, ArithmeticError, MemoryError)
 
 
 class VideoError(Exception):
     """A video that cannot be decoded; the message names the problem in words a user understands."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class VideoInfo:
+    """`width` x `height`: px of the first frame as shown (after rotation); `fps`: frames a second;
+    `duration_s`: the container's duration, replaced by the decoded duration once the frames iterator is
+    exhausted when the container states none (0 until then) or less than was decoded; `codec`: FFmpeg's decoder name."""
+
     width: int
     height: int
     fps: float
@@ -31,103 +56,280 @@ class VideoInfo:
 
 @dataclass
 class SampledFrame:
-    index: int
+    index: int  # position among the decoded frames
     timestamp_s: float
     shot: int
-    bgr: np.ndarray
+    bgr: np.ndarray  # (height, width, 3) uint8, upright
     span_s: float = 0.0
 
 
-def probe(container: av.container.InputContainer, path: Path) -> VideoInfo:
-    if not container.streams.video:
-        raise VideoError("no video stream")
-    stream = container.streams.video[0]
-    ctx = stream.codec_context
-    fps = float(stream.average_rate or stream.guessed_rate or 25)
-    if stream.duration is not None and stream.time_base is not None:
-        duration = float(stream.duration * stream.time_base)
-    elif container.duration is not None:
-        duration = container.duration / 1_000_000
-    else:
-        duration = 0.0
-    return VideoInfo(ctx.width, ctx.height, fps, duration, ctx.name)
+def describe(exc: BaseException) -> str:
+    """A short reason for a decoder exception, without a traceback."""
+    if isinstance(exc, av.error.InvalidDataError):
+        return "invalid data"
+    if isinstance(exc, MemoryError):
+        return "out of memory (absurd frame size?)"
+    text = str(exc).strip()
+    return f"{exc.__class__.__name__}: {text}"[:200] if text else exc.__class__.__name__
+
+
+def upright(image: np.ndarray, matrix: np.ndarray | None) -> np.ndarray:
+    """`image` (H, W, ...) turned as a player shows it, by FFmpeg's display matrix: 9 int32, row-major,
+    16.16 fixed point (None: shown as stored). Right angles and mirrors are applied exactly as ffmpeg's
+    autorotate applies them (fftools `get_rotation` and the transpose/hflip/vflip choice); other angles
+    are left as stored. Returns a view, possibly not contiguous."""
+    if matrix is None or len(matrix) < 9:
+        return image
+    m = [float(v) for v in matrix[:9]]
+    sx, sy = math.hypot(m[0], m[3]), math.hypot(m[1], m[4])
+    if sx == 0.0 or sy == 0.0 or not math.isfinite(sx + sy):
+        return image
+    theta = float(round(math.degrees(math.atan2(m[1] / sy, m[0] / sx))))  # clockwise degrees
+    theta -= 360.0 * math.floor(theta / 360.0 + 0.9 / 360.0)
+    if abs(theta - 90.0) < 1.0:
+        return image.swapaxes(0, 1) if m[3] > 0 else np.rot90(image, -1)
+    if abs(theta - 180.0) < 1.0:
+        image = image[:, ::-1] if m[0] < 0 else image
+        return image[::-1] if m[4] < 0 else image
+    if abs(theta - 270.0) < 1.0:
+        return np.rot90(image, -1)[::-1] if m[3] < 0 else np.rot90(image, 1)
+    if abs(theta) < 1.0 and m[4] < 0:
+        return image[::-1]
+    return image
+
+
+def display_matrix(frame: av.VideoFrame) -> np.ndarray | None:
+    """The frame's DISPLAYMATRIX side data as 9 int32, or None."""
+    for side in frame.side_data:
+        if getattr(side.type, "name", "") == "DISPLAYMATRIX":
+            data = bytes(side)
+            return np.frombuffer(data[:36], "=i4") if len(data) >= 36 else None
+    return None
+
+
+def shown_size(frame: av.VideoFrame) -> tuple[int, int]:
+    """(width, height) in px of `frame` as a player shows it (turned by its display matrix)."""
+    turned = upright(np.empty((frame.height, frame.width, 0), np.uint8), display_matrix(frame))
+    return turned.shape[1], turned.shape[0]
+
+
+def sane_fps(*rates: object) -> float:
+    """The first usable frame rate among `rates` (Fractions, numbers or None), clamped to 1..MAX_FPS."""
+    for rate in rates:
+        try:
+            fps = float(rate) if rate else 0.0  # type: ignore[arg-type]
+        except DECODE_ERRORS:
+            continue
+        if math.isfinite(fps) and fps > 0:
+            return min(max(fps, 1.0), MAX_FPS)
+    return DEFAULT_FPS
+
+
+class FrameClock:
+    """Seconds of each decoded frame: from its pts where they are sane, otherwise counted on from the last
+    good time. Missing pts advance by one frame per demuxed packet; a backward jump or one further ahead
+    than MAX_GAP_S (joined segments, wrap-around, damage) is rebased to follow on. The result is finite and
+    never decreasing, so decoded time can be capped whatever the timestamps claim."""
+
+    def __init__(self, fps: float, time_base: Fraction | None, start_pts: int | None) -> None:
+        self.step_s = 1.0 / fps
+        usable = time_base is not None and time_base > 0
+        self.time_base = time_base if usable else None
+        self.base = start_pts
+        self.offset = 0.0
+        self.last: float | None = None
+
+    def _seconds(self, pts: int | None) -> float | None:
+        if pts is None or self.time_base is None:
+            return None
+        if self.base is None:
+            self.base = pts
+        try:
+            secs = float((pts - self.base) * self.time_base)
+        except (OverflowError, ZeroDivisionError):
+            return None
+        return secs if math.isfinite(secs) else None
+
+    def at(self, pts: int | None, packets: int) -> float:
+        """Seconds of a frame with `pts` (stream time-base units or None), `packets` demuxed since the last."""
+        raw = self._seconds(pts)
+        if self.last is None:
+            t = raw if raw is not None and 0.0 <= raw <= MAX_GAP_S else 0.0
+            self.offset = t - raw if raw is not None else 0.0
+        elif raw is None:
+            t = self.last + self.step_s * max(1, packets)
+        else:
+            t = raw + self.offset
+            if t < self.last or t > self.last + MAX_GAP_S:
+                t = self.last + self.step_s * max(1, packets)
+                self.offset = t - raw
+        self.last = t
+        return t
+
+
+def _check_size(width: int, height: int, max_pixels: int) -> None:
+    if min(width, height) < MIN_SIDE or width * height > max_pixels:
+        raise VideoError(f"unsupported resolution {width}x{height}")
+
+
+def _too_long(max_seconds: float, decoded_s: float) -> VideoError:
+    return VideoError(f"longer than the limit of {max_seconds:.0f} s (decoding passed {decoded_s:.0f} s)")
 
 
 def _luma_thumb(frame: av.VideoFrame) -> np.ndarray:
-    plane = frame.planes[0]
     step = max(1, max(frame.width, frame.height) // THUMB_CELLS)
+    if frame.format.name not in LUMA8_FORMATS:
+        # 10-bit (HDR phone video), RGB or palette frames: the first plane is not 8-bit luma.
+        small = frame.reformat(width=max(1, frame.width // step), height=max(1, frame.height // step),
+                               format="gray")
+        return small.to_ndarray().astype(np.float32)
+    plane = frame.planes[0]
     y = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
     return y[::step, : frame.width : step].astype(np.float32)
 
 
+def _video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream:
+    for stream in container.streams.video:
+        # Cover art of an audio file is a one-picture "video" stream.
+        if not stream.disposition & av.stream.Disposition.attached_pic:
+            return stream
+    raise VideoError("no video stream")
+
+
+def _declared_duration(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> float:
+    """Seconds the container states, or 0.0 when it states none that makes sense."""
+    candidates: list[float] = []
+    try:
+        if stream.duration is not None and stream.time_base is not None:
+            candidates.append(float(stream.duration * stream.time_base))
+        if container.duration is not None:
+            candidates.append(container.duration / 1_000_000)
+    except (OverflowError, ZeroDivisionError):
+        pass
+    return next((d for d in candidates if math.isfinite(d) and d > 0), 0.0)
+
+
 def open_video(path: Path, max_pixels: int = 4096 * 4096, max_seconds: float = 3600.0) -> tuple[
         av.container.InputContainer, VideoInfo]:
+    """Opens `path` and checks what the container states; VideoInfo's size is the coded one here."""
     try:
         container = av.open(str(path), mode="r", timeout=30.0)
-    except (av.FFmpegError, OSError) as exc:
-        reason = "invalid data" if isinstance(exc, av.error.InvalidDataError) else exc.__class__.__name__
-        raise VideoError(f"not a readable video ({reason})") from exc
+    except DECODE_ERRORS as exc:
+        raise VideoError(f"not a readable video ({describe(exc)})") from exc
     try:
-        info = probe(container, path)
+        if container.format.name in IMAGE_FORMATS or container.format.name.endswith("_pipe"):
+            raise VideoError(f"not a video (a still image: {container.format.name})")
+        stream = _video_stream(container)
+        ctx = stream.codec_context
+        if ctx is None:
+            raise VideoError("not a readable video (no decoder for its codec)")
+        info = VideoInfo(ctx.width, ctx.height, sane_fps(stream.average_rate, stream.guessed_rate),
+                         _declared_duration(container, stream), ctx.name)
+        _check_size(info.width, info.height, max_pixels)
+        if info.duration_s > max_seconds:
+            raise VideoError(f"{info.duration_s:.0f} s is longer than the limit of {max_seconds:.0f} s")
     except VideoError:
         container.close()
         raise
-    if min(info.width, info.height) < MIN_SIDE or info.width * info.height > max_pixels:
+    except DECODE_ERRORS as exc:
         container.close()
-        raise VideoError(f"unsupported resolution {info.width}x{info.height}")
-    if info.duration_s > max_seconds:
-        container.close()
-        raise VideoError(f"{info.duration_s:.0f} s is longer than the limit of {max_seconds:.0f} s")
+        raise VideoError(f"not a readable video ({describe(exc)})") from exc
     return container, info
+
+
+def _decoded(container: av.container.InputContainer, stream: av.video.stream.VideoStream, fps: float,
+             max_pixels: int, max_seconds: float) -> Iterator[tuple[av.VideoFrame, float]]:
+    """Every decoded frame with its time in seconds; raises VideoError past the duration cap (decoded time,
+    or packets at MAX_FPS when timestamps never advance). Decoder exceptions pass through."""
+    stream.thread_type = "AUTO"
+    # Frames no other frame refers to (most B-frames) are skipped by the decoder: a third less work,
+    # and cuts are still seen to within two frames.
+    stream.codec_context.skip_frame = "NONREF"
+    # The decoder refuses absurd frame sizes before allocating them (a mid-stream change included).
+    stream.codec_context.options = {"max_pixels": str(max_pixels * DECODER_PIXEL_FACTOR)}
+    clock = FrameClock(fps, stream.time_base, stream.start_time)
+    max_packets = max_seconds * MAX_FPS
+    packets = since_frame = 0
+    for packet in container.demux(stream):
+        if packet.size:
+            packets += 1
+            since_frame += 1
+            if packets > max_packets:
+                raise _too_long(max_seconds, packets / MAX_FPS)
+        for frame in packet.decode():
+            t = clock.at(frame.pts, since_frame)
+            since_frame = 0
+            if t > max_seconds:
+                raise _too_long(max_seconds, t)
+            yield frame, t
 
 
 def sample_frames(path: Path, sampler: ShotSampler, max_pixels: int = 4096 * 4096,
                   max_seconds: float = 3600.0) -> tuple[VideoInfo, Iterator[SampledFrame]]:
-    """Opens `path` and returns its info and a lazy iterator of the sampled frames (BGR, full size).
+    """Opens `path` and returns its info and a lazy iterator of the sampled frames (BGR, full size, turned
+    upright by the display matrix). The first frame is decoded here.
 
     `span_s` of each sampled frame is the time until the next sampled frame (or the end). Raises
-    VideoError (also from the iterator) when the file is not a decodable video.
+    VideoError (also from the iterator) when the file is not a decodable video; a file damaged after some
+    frames yields those frames.
     """
-    container, info = open_video(path, max_pixels, max_seconds)
+    container, probed = open_video(path, max_pixels, max_seconds)
+    stream = _video_stream(container)
+    decoded = _decoded(container, stream, probed.fps, max_pixels, max_seconds)
+    try:
+        first = next(decoded, None)
+        if first is None:
+            raise VideoError("no decodable frames")
+        _check_size(first[0].width, first[0].height, max_pixels)
+        width, height = shown_size(first[0])
+    except VideoError:
+        container.close()
+        raise
+    except DECODE_ERRORS as exc:
+        container.close()
+        raise VideoError(f"cannot decode ({describe(exc)})") from exc
+    info = VideoInfo(width, height, probed.fps, probed.duration_s, probed.codec)
+    return info, _sampled(container, chain([first], decoded), sampler, info, max_pixels)
 
-    def frames() -> Iterator[SampledFrame]:
-        pending: SampledFrame | None = None
-        decoded = 0
-        last_t = 0.0
-        try:
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            # Frames no other frame refers to (most B-frames) are skipped by the decoder: a third less work,
-            # and cuts are still seen to within two frames.
-            stream.codec_context.skip_frame = "NONREF"
-            base = stream.start_time or 0
-            tb = float(stream.time_base) if stream.time_base else 1.0 / max(info.fps, 1.0)
-            for frame in container.decode(stream):
-                pts = frame.pts if frame.pts is not None else base + decoded
-                t = max(0.0, (pts - base) * tb) if frame.pts is not None else decoded / max(info.fps, 1.0)
-                decoded += 1
+
+def _sampled(container: av.container.InputContainer, decoded: Iterator[tuple[av.VideoFrame, float]],
+             sampler: ShotSampler, info: VideoInfo, max_pixels: int) -> Iterator[SampledFrame]:
+    step = 1.0 / info.fps
+    pending: SampledFrame | None = None
+    count = 0
+    size = (0, 0)
+    last_t = 0.0
+    try:
+        while True:
+            try:
+                item = next(decoded, None)
+                if item is None:
+                    break
+                frame, t = item
+                if (frame.width, frame.height) != size:  # checked again on every change of size
+                    _check_size(frame.width, frame.height, max_pixels)
+                    size = (frame.width, frame.height)
+                count += 1
                 last_t = t
                 decision = sampler.feed(t, _luma_thumb(frame))
                 if not decision.sample:
                     continue
-                current = SampledFrame(decoded - 1, t, decision.shot, frame.to_ndarray(format="bgr24"))
-                if pending is not None:
-                    pending.span_s = t - pending.timestamp_s
-                    yield pending
-                pending = current
+                bgr = np.ascontiguousarray(upright(frame.to_ndarray(format="bgr24"), display_matrix(frame)))
+            except DECODE_ERRORS as exc:
+                if count <= 1:
+                    raise VideoError(f"cannot decode ({describe(exc)})") from exc
+                break  # a truncated or damaged file: what was decoded before the damage still counts
+            current = SampledFrame(count - 1, t, decision.shot, bgr)
             if pending is not None:
-                pending.span_s = max(1.0 / max(info.fps, 1.0), last_t - pending.timestamp_s + 1.0 / max(info.fps, 1.0))
+                pending.span_s = t - pending.timestamp_s
                 yield pending
-        except av.FFmpegError as exc:
-            if decoded == 0:
-                raise VideoError(f"cannot decode ({exc})") from exc
-            # A truncated file: what was decoded before the damage still counts.
-            if pending is not None:
-                pending.span_s = max(0.0, last_t - pending.timestamp_s)
-                yield pending
-        finally:
-            container.close()
-        if decoded == 0:
-            raise VideoError("no decodable frames")
-
-    return info, frames()
+            pending = current
+        if count <= 1:
+            raise VideoError("not a video (a single still frame)")
+        if last_t > info.duration_s:  # no duration stated, or less than was decoded
+            info.duration_s = last_t + step
+        if pending is not None:
+            pending.span_s = max(step, last_t - pending.timestamp_s + step)
+            yield pending
+    finally:
+        container.close()

@@ -1,0 +1,244 @@
+"""Odd but real media through the decoder: every file gives frames or a VideoError in words, never another
+exception. The media are generated here with PyAV (small, a few seconds at most) into tmp_path."""
+
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+
+from services.ingest.sampling import ShotSampler
+from services.ingest.video import VideoError, sample_frames
+
+
+def write_video(path, frames, fps=25, fmt=None, rotation=None, hflip=False):
+    """Encodes `frames` (BGR uint8 arrays of one size) with H.264; `rotation`: counter-clockwise degrees a
+    player turns them by (the display matrix a phone writes), then mirrors when `hflip`."""
+    with av.open(str(path), "w", format=fmt) as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        if rotation is not None:
+            stream.set_display_rotation(rotation, hflip=hflip)
+        for image in frames:
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")))
+        out.mux(stream.encode())
+    return path
+
+
+def write_still(path, codec, fmt, pix_fmt):
+    """One picture (JPEG, PNG or GIF) under the name `path`."""
+    with av.open(str(path), "w", format=fmt) as out:
+        stream = out.add_stream(codec, rate=1)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, pix_fmt
+        frame = av.VideoFrame.from_ndarray(marked(48, 64), format="bgr24").reformat(format=pix_fmt)
+        out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    return path
+
+
+def marked(height, width, level=60):
+    """A grey frame with a white block in its top-left corner: an orientation anyone can check."""
+    image = np.full((height, width, 3), level, np.uint8)
+    image[: height // 3, : width // 3] = 255
+    return image
+
+
+def decode(path, interval_s=1.0, **caps):
+    info, frames = sample_frames(path, ShotSampler(interval_s), **caps)
+    return info, list(frames)
+
+
+def corner_is_white(image):
+    h, w = image.shape[:2]
+    corner, rest = image[: h // 3 - 2, : w // 3 - 2], image[h // 2:, w // 2:]
+    return corner.mean() > 200 and rest.mean() < 100
+
+
+@pytest.mark.parametrize("rotation", [90, 180, 270, -90])
+def test_a_video_stored_sideways_is_sampled_upright(tmp_path, rotation):
+    shown = marked(48, 80)
+    stored = np.rot90(shown, -rotation // 90)
+    path = write_video(tmp_path / "phone.mp4", [stored] * 30, rotation=rotation)
+    info, frames = decode(path)
+    assert (info.width, info.height) == (80, 48)
+    assert frames and all(f.bgr.shape == (48, 80, 3) and corner_is_white(f.bgr) for f in frames)
+    assert all(f.bgr.flags["C_CONTIGUOUS"] for f in frames)  # what cv2.imencode needs
+
+
+def test_a_mirrored_and_turned_video_is_sampled_as_a_player_shows_it(tmp_path):
+    shown = marked(48, 80)
+    stored = np.rot90(shown[:, ::-1], -1)  # shown = hflip(rotate 90 ccw(stored))
+    path = write_video(tmp_path / "selfie.mp4", [stored] * 10, rotation=90, hflip=True)
+    _, frames = decode(path)
+    assert all(corner_is_white(f.bgr) for f in frames)
+
+
+def test_a_real_video_turned_sideways_comes_back_as_it_was(tmp_path, corpus):
+    fps = 30  # v0009: 1280x720 at 30 fps
+    with av.open(str(corpus("smoke") / "videos" / "v0009.mp4")) as source:
+        original = [f.to_ndarray(format="bgr24") for _, f in zip(range(40), source.decode(video=0), strict=False)]
+    sideways = write_video(tmp_path / "sideways.mp4", [np.rot90(im, -1) for im in original], fps=fps, rotation=90)
+    info, got = decode(sideways)
+    assert (info.width, info.height) == (1280, 720)
+    assert len(got) >= 2
+    for frame in got:
+        want = original[round(frame.timestamp_s * fps)]
+        assert frame.bgr.shape == want.shape == (720, 1280, 3)
+        error = np.abs(frame.bgr.astype(np.int16) - want).mean()
+        assert error < 4.0  # the same picture, up to the encoder's rounding
+        assert error < np.abs(frame.bgr[::-1, ::-1].astype(np.int16) - want).mean() / 4  # and not turned over
+
+
+def test_a_strobing_video_is_sampled_about_once_a_second_not_once_a_frame(tmp_path):
+    black, white = np.zeros((64, 64, 3), np.uint8), np.full((64, 64, 3), 255, np.uint8)
+    path = write_video(tmp_path / "strobe.mp4", [(black, white)[k % 2] for k in range(250)])
+    info, frames = decode(path)
+    assert 8 <= len(frames) <= 15
+    assert frames[-1].timestamp_s >= 8.5
+    assert info.duration_s == pytest.approx(10.0, abs=0.1)
+
+
+def moving(height, width, count, shift=0):
+    """`count` frames of a block sliding right: content that changes but has no cut."""
+    frames = []
+    for k in range(count):
+        image = np.full((height, width, 3), 50, np.uint8)
+        x = (k * 2 + shift) % (width - 16)
+        image[8:24, x: x + 16] = 220
+        frames.append(image)
+    return frames
+
+
+def test_a_stream_without_a_duration_fails_once_decoded_time_passes_the_cap(tmp_path):
+    path = write_video(tmp_path / "raw.h264", moving(48, 64, 125), fmt="h264")  # 5 s, no duration stated
+    with av.open(str(path)) as probe:
+        assert probe.duration is None
+    with pytest.raises(VideoError, match="longer than the limit of 3 s"):
+        decode(path, max_seconds=3.0)
+
+
+def test_a_stream_without_a_duration_under_the_cap_reports_its_decoded_duration(tmp_path):
+    path = write_video(tmp_path / "raw.h264", moving(48, 64, 125), fmt="h264")
+    info, frames = decode(path, max_seconds=60.0)
+    assert info.duration_s == pytest.approx(5.0, abs=0.3)
+    times = [f.timestamp_s for f in frames]
+    assert 5 <= len(times) <= 6 and times == sorted(times) and 4.0 <= times[-1] <= 5.0
+
+
+def test_a_container_that_states_a_short_duration_is_still_capped_by_decoded_time(tmp_path):
+    # Two joined mpegts segments: the container states the first one's length only.
+    first = write_video(tmp_path / "a.ts", moving(48, 64, 75), fmt="mpegts")
+    second = write_video(tmp_path / "b.ts", moving(48, 64, 75, shift=7), fmt="mpegts")
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(first.read_bytes() + second.read_bytes())
+    with pytest.raises(VideoError, match="longer than the limit"):
+        decode(joined, max_seconds=4.0)
+
+
+def test_joined_segments_of_two_sizes_are_all_sampled_each_at_its_own_size(tmp_path):
+    first = write_video(tmp_path / "a.ts", moving(240, 320, 50), fmt="mpegts")
+    second = write_video(tmp_path / "b.ts", moving(360, 640, 50), fmt="mpegts")
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(first.read_bytes() + second.read_bytes())
+    info, frames = decode(joined, interval_s=0.5)
+    sizes = [f.bgr.shape[:2] for f in frames]
+    assert (info.width, info.height) == (320, 240)
+    assert sizes[0] == (240, 320) and sizes[-1] == (360, 640)
+    times = [f.timestamp_s for f in frames]
+    assert times == sorted(times) and times[-1] >= 3.0  # the second segment's restarted clock follows on
+    change = sizes.index((360, 640))
+    assert frames[change].shot != frames[change - 1].shot  # tracking never spans two sizes
+
+
+@pytest.mark.parametrize(("height", "width", "caps", "message"), [
+    (24, 32, {}, "unsupported resolution 32x24"),
+    (360, 640, {"max_pixels": 320 * 240}, "unsupported resolution 640x360"),
+])
+def test_the_resolution_caps_hold_after_a_mid_stream_change(tmp_path, height, width, caps, message):
+    first = write_video(tmp_path / "a.ts", moving(240, 320, 50), fmt="mpegts")
+    second = write_video(tmp_path / "b.ts", moving(height, width, 50), fmt="mpegts")
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(first.read_bytes() + second.read_bytes())
+    with pytest.raises(VideoError, match=message):
+        decode(joined, **caps)
+
+
+@pytest.mark.parametrize(("codec", "fmt", "pix_fmt"), [
+    ("mjpeg", "image2pipe", "yuvj420p"), ("png", "image2pipe", "rgb24"), ("gif", "gif", "rgb8")])
+def test_a_still_image_named_mp4_is_not_a_video(tmp_path, codec, fmt, pix_fmt):
+    path = write_still(tmp_path / f"photo_{codec}.mp4", codec, fmt, pix_fmt)
+    with pytest.raises(VideoError, match="not a video"):
+        decode(path)
+
+
+def test_a_single_frame_video_is_not_a_video(tmp_path):
+    path = write_video(tmp_path / "one.mp4", [marked(48, 64)])
+    with pytest.raises(VideoError, match="not a video"):
+        decode(path)
+
+
+def test_an_audio_file_has_no_video_stream(tmp_path):
+    path = tmp_path / "song.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("aac", rate=44100)
+        stream.layout = "mono"
+        for k in range(20):
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = 44100, k * 1024
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    with pytest.raises(VideoError, match="no video stream"):
+        decode(path)
+
+
+def test_a_video_stream_without_frames_is_a_clear_error(tmp_path):
+    path = tmp_path / "empty_stream.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+    with pytest.raises(VideoError):
+        decode(path)
+
+
+def write_jumping(path, jump_ms):
+    """4 s of video at 25 fps whose timestamps jump ahead by `jump_ms` halfway through (Matroska, ms)."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for k, image in enumerate(moving(48, 64, 100)):
+            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+            frame.pts, frame.time_base = k * 40 + (jump_ms if k >= 50 else 0), Fraction(1, 1000)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    return path
+
+
+def test_a_container_whose_timestamps_claim_years_is_refused_by_its_stated_duration(tmp_path):
+    with pytest.raises(VideoError, match="longer than the limit of 60 s"):
+        decode(write_jumping(tmp_path / "years.mkv", 10**11), max_seconds=60.0)
+
+
+def test_a_timestamp_jump_inside_the_cap_is_a_discontinuity_not_a_pause(tmp_path):
+    info, frames = decode(write_jumping(tmp_path / "jump.mkv", 30_000), max_seconds=60.0)
+    times = [f.timestamp_s for f in frames]
+    assert times == sorted(times) and 3.5 <= times[-1] <= 4.5  # 4 s of frames, not 34 s
+
+
+def test_damaged_bytes_anywhere_give_frames_or_a_video_error_never_another_exception(tmp_path):
+    clean = write_video(tmp_path / "clean.mp4", moving(48, 64, 50)).read_bytes()
+    rng = np.random.default_rng(12)
+    outcomes = set()
+    for k in range(40):
+        data = bytearray(clean)
+        for at in rng.integers(0, len(data), size=int(rng.integers(1, 30))):
+            data[at] = int(rng.integers(0, 256))
+        path = tmp_path / f"damaged_{k}.mp4"
+        path.write_bytes(bytes(data))
+        try:
+            _, frames = decode(path)
+            outcomes.add("frames" if frames else "none")
+        except VideoError as exc:
+            assert str(exc)
+            outcomes.add("error")
+    assert "error" in outcomes or "frames" in outcomes

@@ -1,0 +1,71 @@
+"""Frame times from timestamps that may be missing, damaged or absurd: always finite, never decreasing."""
+
+import math
+from fractions import Fraction
+
+import pytest
+
+from services.ingest.video import DEFAULT_FPS, MAX_FPS, FrameClock, sane_fps
+
+MS = Fraction(1, 1000)
+
+
+def times(clock, pts_list, packets=1):
+    return [round(clock.at(pts, packets), 3) for pts in pts_list]
+
+
+def test_sane_timestamps_are_used_as_they_are():
+    assert times(FrameClock(25.0, MS, 0), [0, 40, 80, 120]) == [0.0, 0.04, 0.08, 0.12]
+
+
+def test_the_stream_start_is_time_zero():
+    assert times(FrameClock(25.0, MS, 5000), [5000, 5040]) == [0.0, 0.04]
+
+
+def test_missing_timestamps_count_one_frame_per_demuxed_packet():
+    clock = FrameClock(25.0, MS, None)
+    assert [round(clock.at(None, n), 3) for n in (3, 1, 2, 1)] == [0.0, 0.04, 0.12, 0.16]
+
+
+def test_timestamps_that_restart_at_a_joined_segment_follow_on():
+    t = times(FrameClock(25.0, MS, 0), [0, 40, 80, 0, 40, 80])
+    assert t == [0.0, 0.04, 0.08, 0.12, 0.16, 0.2]
+
+
+def test_a_huge_jump_ahead_is_a_discontinuity_not_hours_of_video():
+    t = times(FrameClock(25.0, MS, 0), [0, 40, 2**62, 2**62 + 40])
+    assert t == [0.0, 0.04, 0.08, 0.12]
+
+
+def test_a_step_back_follows_on_and_a_repeated_timestamp_keeps_its_time():
+    assert times(FrameClock(25.0, MS, 0), [0, 80, 60, 100]) == [0.0, 0.08, 0.12, 0.16]
+    assert times(FrameClock(25.0, MS, 0), [0, 40, 40, 80]) == [0.0, 0.04, 0.04, 0.08]
+
+
+def test_negative_timestamps_and_a_far_first_timestamp_start_at_zero():
+    assert times(FrameClock(25.0, MS, 0), [-10**15, -10**15 + 40]) == [0.0, 0.04]
+    assert times(FrameClock(25.0, MS, 0), [10**12, 10**12 + 40]) == [0.0, 0.04]
+
+
+@pytest.mark.parametrize("time_base", [None, Fraction(0, 1), Fraction(-1, 25)])
+def test_an_unusable_time_base_falls_back_to_counting_packets(time_base):
+    assert times(FrameClock(25.0, time_base, 0), [0, 1, 2]) == [0.0, 0.04, 0.08]
+
+
+def test_an_absurd_time_base_still_gives_finite_increasing_times():
+    t = times(FrameClock(25.0, Fraction(10**300, 1), 0), [0, 1, 2, 3])
+    assert all(math.isfinite(x) for x in t) and t == sorted(t)
+
+
+@pytest.mark.parametrize(("rates", "fps"), [
+    ((Fraction(30000, 1001), None), 30000 / 1001),
+    ((None, Fraction(24, 1)), 24.0),
+    ((Fraction(0, 1), None), DEFAULT_FPS),
+    ((float("nan"), float("inf")), DEFAULT_FPS),
+    ((-5, None), DEFAULT_FPS),
+    ((Fraction(1, 1000), None), 1.0),
+    ((10**9, None), MAX_FPS),
+    (("junk", None), DEFAULT_FPS),
+])
+def test_frame_rates_are_made_sane(rates, fps):
+    assert sane_fps(*rates) == pytest.approx(fps)

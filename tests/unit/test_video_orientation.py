@@ -1,0 +1,67 @@
+"""The display matrix turns frames as ffmpeg's autorotate does; matrices are built the way FFmpeg's
+av_display_rotation_set and av_display_matrix_flip build them (16.16 fixed point, row-major)."""
+
+import math
+
+import numpy as np
+import pytest
+
+from services.ingest.video import upright
+
+ONE = 1 << 16
+
+
+def matrix(ccw_degrees, hflip=False, vflip=False):
+    """FFmpeg's display matrix for a counter-clockwise rotation, then mirrors (PyAV set_display_rotation)."""
+    r = math.radians(ccw_degrees)  # av_display_rotation_set takes clockwise degrees: -ccw
+    c, s = round(math.cos(r) * ONE), round(math.sin(r) * ONE)
+    m = [c, -s, 0, s, c, 0, 0, 0, 1 << 30]
+    if hflip:
+        m[0], m[3] = -m[0], -m[3]
+    if vflip:
+        m[1], m[4] = -m[1], -m[4]
+    return np.array(m, np.int32)
+
+
+def scene():
+    """A 4x6 image whose every pixel differs, so any wrong turn or mirror shows."""
+    return np.arange(24, dtype=np.uint8).reshape(4, 6)
+
+
+@pytest.mark.parametrize("degrees", [90, 180, 270])
+def test_a_frame_stored_sideways_is_turned_back_upright(degrees):
+    shown = scene()
+    stored = np.rot90(shown, -degrees // 90)  # what a phone writes: the display matrix turns it back
+    assert np.array_equal(upright(stored, matrix(degrees)), shown)
+
+
+@pytest.mark.parametrize("degrees", [0, 90, 180, 270])
+@pytest.mark.parametrize(("hflip", "vflip"), [(True, False), (False, True), (True, True)])
+def test_mirrored_orientations_are_undone_too(degrees, hflip, vflip):
+    # A player turns the stored frame counter-clockwise, then mirrors it: undo the mirrors, then the turn.
+    shown = scene()
+    stored = shown
+    if vflip:
+        stored = stored[::-1]
+    if hflip:
+        stored = stored[:, ::-1]
+    stored = np.rot90(stored, -degrees // 90)
+    assert np.array_equal(upright(stored, matrix(degrees, hflip, vflip)), shown)
+
+
+def test_a_phone_portrait_video_rotated_minus_90_is_turned_clockwise():
+    # iPhone portrait clips: stored landscape, ffprobe says "rotation of -90.00 degrees".
+    stored = np.array([[1, 2], [3, 4]])
+    assert upright(stored, matrix(-90)).tolist() == [[3, 1], [4, 2]]
+
+
+@pytest.mark.parametrize("m", [None, np.zeros(9, np.int32), matrix(0), matrix(37), np.array([ONE], np.int32)])
+def test_no_matrix_an_identity_a_degenerate_or_an_odd_angle_leaves_the_frame_as_stored(m):
+    assert np.array_equal(upright(scene(), m), scene())
+
+
+def test_colour_frames_keep_their_channels_when_turned():
+    bgr = np.zeros((2, 3, 3), np.uint8)
+    bgr[0, 0] = (255, 0, 0)
+    out = upright(bgr, matrix(90))
+    assert out.shape == (3, 2, 3) and out[2, 0].tolist() == [255, 0, 0]
