@@ -1,6 +1,11 @@
-"""Container health check: asks the gRPC health service on 127.0.0.1 whether a service is SERVING.
+"""Container health check: asks the gRPC health service on 127.0.0.1 about a service.
 
-Usage: python healthcheck.py SERVICE   (SERVICE is ingest, identity or analytics)
+Usage: python healthcheck.py [--live | --ready] SERVICE   (SERVICE is ingest, identity or analytics)
+
+  --live   liveness: the process answers (health name "liveness", SERVING for as long as the server runs).
+           For probes that restart the container: a store outage must not restart it.
+  --ready  readiness (the default): the service can do its work, its stores reachable (health name "",
+           which follows the stores). For probes that route traffic and order start-up.
 
 The port is read from INFLUENCERS_<SERVICE>_PORT, the same variable the service binds with (the image sets
 it). Exits 0 when the server answers SERVING within the timeout, 1 otherwise (Docker reserves 2). Imports
@@ -17,15 +22,17 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 SERVICES = ("ingest", "identity", "analytics")
+# Health service names, as influencers/rpc.py sets them (LIVENESS, READINESS).
+CHECKS = {"--live": "liveness", "--ready": ""}
 TIMEOUT_S = 3.0
 
 
-def check(port: int, timeout_s: float = TIMEOUT_S) -> bool:
-    """True when the server on 127.0.0.1:`port` reports SERVING for the overall ("") service."""
+def check(port: int, service: str = "", timeout_s: float = TIMEOUT_S) -> bool:
+    """True when the server on 127.0.0.1:`port` reports SERVING for the health name `service`."""
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         try:
-            reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=timeout_s)
+            reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout_s)
         except grpc.RpcError as exc:
             print(f"health check failed: {exc.code().name} {exc.details()}", file=sys.stderr)
             return False
@@ -36,16 +43,20 @@ def check(port: int, timeout_s: float = TIMEOUT_S) -> bool:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2 or argv[1] not in SERVICES:
-        print(f"usage: {argv[0]} {{{','.join(SERVICES)}}}", file=sys.stderr)
+    args = argv[1:]
+    mode = "--ready"
+    if args and args[0] in CHECKS:
+        mode = args.pop(0)
+    if len(args) != 1 or args[0] not in SERVICES:
+        print(f"usage: {argv[0]} [--live|--ready] {{{','.join(SERVICES)}}}", file=sys.stderr)
         return 1
-    variable = f"INFLUENCERS_{argv[1].upper()}_PORT"
+    variable = f"INFLUENCERS_{args[0].upper()}_PORT"
     try:
         port = int(os.environ[variable])
     except (KeyError, ValueError):
         print(f"{variable} is not set to a port number", file=sys.stderr)
         return 1
-    return 0 if check(port) else 1
+    return 0 if check(port, CHECKS[mode]) else 1
 
 
 if __name__ == "__main__":

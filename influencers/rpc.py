@@ -3,6 +3,7 @@ client channels. Servicers themselves live in each service and only translate pr
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import threading
@@ -14,10 +15,17 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from influencers.settings import SettingsError
+
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 TOKEN_HEADER = "authorization"
+# Health service names. LIVENESS is SERVING for as long as the process answers (liveness probes: restart
+# only a hung or dead process); "" and each service's own name follow its stores (readiness probes: send
+# no traffic while a store is unreachable). A Qdrant outage so makes pods unready, never restarts them.
+LIVENESS = "liveness"
+READINESS = ""
 _OPTIONS = [
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -40,11 +48,16 @@ def is_loopback(host: str) -> bool:
     return host in ("127.0.0.1", "localhost", "::1", "[::1]") or host.startswith("127.")
 
 
+class PortInUse(OSError):
+    """A server cannot bind its port (another process has it)."""
+
+
 class TokenInterceptor(grpc.ServerInterceptor):
-    """Rejects calls without `authorization: Bearer <token>`; health checks stay open for probes."""
+    """Rejects calls without `authorization: Bearer <token>`; health checks stay open for probes. The token
+    is compared in constant time, so the time of a refusal does not tell how much of a guess was right."""
 
     def __init__(self, token: str) -> None:
-        self._expected = f"Bearer {token}"
+        self._expected = f"Bearer {token}".encode()
 
         def deny(request: object, context: grpc.ServicerContext) -> None:
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong token")
@@ -55,9 +68,18 @@ class TokenInterceptor(grpc.ServerInterceptor):
         if handler_call_details.method.startswith("/grpc.health.v1.Health/"):
             return continuation(handler_call_details)
         metadata = dict(handler_call_details.invocation_metadata or ())
-        if metadata.get(TOKEN_HEADER) == self._expected:
+        if token_matches(metadata.get(TOKEN_HEADER), self._expected):
             return continuation(handler_call_details)
         return self._deny
+
+
+def token_matches(sent: str | bytes | None, expected: bytes) -> bool:
+    """Constant-time comparison of a sent `authorization` value with the expected one (hmac.compare_digest
+    on bytes: str would refuse non-ASCII input with a TypeError instead of answering False)."""
+    if sent is None:
+        return False
+    given = sent.encode("utf-8", "surrogateescape") if isinstance(sent, str) else bytes(sent)
+    return hmac.compare_digest(given, expected)
 
 
 @dataclass
@@ -68,22 +90,26 @@ class RunningServer:
     service_names: tuple[str, ...]
 
     def set_serving(self, serving: bool) -> None:
+        """Readiness: the overall ("") status and each service's own. Liveness is not touched."""
         status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
-        for name in (*self.service_names, ""):
+        for name in (*self.service_names, READINESS):
             self.health.set(name, status)
 
     def watch(self, dependency_ok: Callable[[], bool], interval_s: float = 5.0) -> None:
-        """Keeps the health status in step with a dependency (the vector store, the SQL store): NOT_SERVING
-        while `dependency_ok()` is false or raises, SERVING again once it recovers."""
+        """Keeps readiness in step with a dependency (the vector store, the SQL store): NOT_SERVING while
+        `dependency_ok()` is false or raises, SERVING again once it recovers; checked at once, then every
+        `interval_s` seconds. Liveness stays SERVING throughout."""
         self._stopping = threading.Event()
 
         def loop() -> None:
-            while not self._stopping.wait(interval_s):
+            while True:
                 try:
                     ok = bool(dependency_ok())
                 except Exception:  # noqa: BLE001 - any failure of the probe is "not serving"
                     ok = False
                 self.set_serving(ok)
+                if self._stopping.wait(interval_s):
+                    return
 
         threading.Thread(target=loop, name="health-watch", daemon=True).start()
 
@@ -92,6 +118,7 @@ class RunningServer:
         if getattr(self, "_stopping", None) is not None:
             self._stopping.set()
         self.set_serving(False)
+        self.health.set(LIVENESS, health_pb2.HealthCheckResponse.NOT_SERVING)
         self.server.stop(grace_s).wait()
 
 
@@ -106,13 +133,16 @@ def build_server(
     """Creates, binds and starts a server. Each `register` callable adds a servicer and returns its full
     service name. Port 0 picks a free port; the bound port is logged and returned."""
     if not token and not is_loopback(host):
-        raise ValueError(f"{name}: binding to {host} (beyond loopback) needs a token (INFLUENCERS_TOKEN)")
+        raise SettingsError(f"{name}: binding to {host} (beyond loopback) needs a token (INFLUENCERS_TOKEN)")
     interceptors = [TokenInterceptor(token)] if token else []
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=name),
         interceptors=interceptors,
-        # Without this, a second process binds the same port silently and steals half the calls.
-        options=[*_OPTIONS, ("grpc.so_reuseport", 0)],
+        # Without so_reuseport 0, a second process binds the same port silently and steals half the calls.
+        # A connection lives 5 min, so that clients find replicas added later; calls open on it then have
+        # 10 min (the default RPC deadline) to finish. Progress streams longer than that are reopened.
+        options=[*_OPTIONS, ("grpc.so_reuseport", 0), ("grpc.max_connection_age_ms", 5 * 60_000),
+                 ("grpc.max_connection_age_grace_ms", 10 * 60_000)],
     )
     names = tuple(reg(server) for reg in register)
     health_servicer = health.HealthServicer()
@@ -123,9 +153,10 @@ def build_server(
     except RuntimeError:  # newer grpcio raises where older returned 0
         bound = 0
     if bound == 0:
-        raise OSError(f"{name}: cannot bind {host}:{port} (in use? choose another port)")
+        raise PortInUse(f"{name}: cannot bind {host}:{port} (in use? choose another port)")
     server.start()
     running = RunningServer(server, bound, health_servicer, names)
+    health_servicer.set(LIVENESS, health_pb2.HealthCheckResponse.SERVING)
     running.set_serving(True)
     log.info("%s serving on %s:%d", name, host, bound)
     return running

@@ -3,12 +3,40 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 ENV_PREFIX = "INFLUENCERS_"
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+class SettingsError(ValueError):
+    """A setting (environment variable or flag) that cannot be used; the message names the variable."""
+
+
+# Allowed closed ranges of the numeric settings (None: unbounded on that side). Ports may be 0: "any free".
+_RANGES: dict[str, tuple[float | None, float | None]] = {
+    "ingest_port": (0, 65535),
+    "identity_port": (0, 65535),
+    "analytics_port": (0, 65535),
+    "web_port": (0, 65535),
+    "qdrant_shards": (1, None),
+    "qdrant_replication": (1, None),
+    "match_threshold": (1e-9, 4.0),  # Euclidean distance of unit-scale 128-d encodings: at most ~2
+    "match_margin": (0.0, 4.0),
+    "cluster_threshold": (1e-9, 4.0),
+    "within_video_threshold": (1e-9, 4.0),
+    "sample_interval_s": (0.01, 3600.0),
+    "workers": (0, 1024),
+    "max_video_bytes": (1, None),
+    "max_video_seconds": (0.001, None),
+    "fetch_timeout_s": (0.001, None),
+    "rpc_timeout_s": (0.001, None),
+}
 
 
 @dataclass(frozen=True)
@@ -54,7 +82,21 @@ class Settings:
     rpc_timeout_s: float = 600.0
     # Name of this ingest instance (default: the host name); interrupted batches are tracked per name.
     worker_name: str = ""
-    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Checks types and ranges, so that a bad value fails at start with a message naming its variable
+        instead of deep inside a service."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            kind = str(f.type)
+            wanted = int if kind == "int" else int | float
+            if kind in ("int", "float") and (isinstance(value, bool) or not isinstance(value, wanted)):
+                raise SettingsError(f"{env_name(f.name)}={value!r} is not a {_KIND_NAMES[kind]}")
+            if kind == "float" and not math.isfinite(value):
+                raise SettingsError(f"{env_name(f.name)}={value!r} is not a finite number")
+            low, high = _RANGES.get(f.name, (None, None))
+            if (low is not None and value < low) or (high is not None and value > high):
+                raise SettingsError(f"{env_name(f.name)}={value!r} is out of range ({_describe_range(low, high)})")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -62,9 +104,7 @@ class Settings:
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
         for f in fields(cls):
-            if f.name == "extra":
-                continue
-            raw = env.get(ENV_PREFIX + f.name.upper())
+            raw = env.get(env_name(f.name))
             if raw is None and f.name in ("qdrant_url", "qdrant_api_key"):
                 raw = env.get(f.name.upper())
             if raw is not None and raw != "":
@@ -94,19 +134,40 @@ class Settings:
         return self.workers if self.workers > 0 else max(1, os.cpu_count() or 1)
 
 
+_KIND_NAMES = {"int": "whole number", "float": "number", "bool": "boolean (1/0, true/false, yes/no, on/off)"}
+
+
+def env_name(field_name: str) -> str:
+    """The environment variable of a settings field: `web_port` -> `INFLUENCERS_WEB_PORT`."""
+    return ENV_PREFIX + field_name.upper()
+
+
+def _describe_range(low: float | None, high: float | None) -> str:
+    if high is None:
+        return f"at least {low:g}"
+    if low is None:
+        return f"at most {high:g}"
+    return f"{low:g} to {high:g}"
+
+
 def _parse(type_name: object, raw: str, name: str) -> object:
+    """`raw` (an environment value) as the field's type; SettingsError naming the variable otherwise."""
     kind = str(type_name)
+    text = raw.strip()
     try:
         if kind == "int":
-            return int(raw)
+            return int(text)
         if kind == "float":
-            return float(raw)
-        if kind == "bool":
-            if raw.lower() in ("1", "true", "yes", "on"):
-                return True
-            if raw.lower() in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(raw)
-    except ValueError as exc:
-        raise ValueError(f"setting {ENV_PREFIX}{name.upper()}={raw!r} is not a valid {kind}") from exc
+            value = float(text)
+            if not math.isfinite(value):  # "nan", "inf": float() takes them, no threshold can be one
+                raise ValueError(text)
+            return value
+    except ValueError:
+        raise SettingsError(f"{env_name(name)}={raw!r} is not a {_KIND_NAMES[kind]}") from None
+    if kind == "bool":
+        if text.lower() in _TRUE:
+            return True
+        if text.lower() in _FALSE:
+            return False
+        raise SettingsError(f"{env_name(name)}={raw!r} is not a {_KIND_NAMES[kind]}")
     return raw

@@ -1,0 +1,135 @@
+"""Liveness means the process answers; readiness means its stores are reachable. A store outage turns
+readiness NOT_SERVING and leaves liveness SERVING, so probes stop traffic without restarting the process."""
+
+import importlib.util
+import time
+from pathlib import Path
+
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from influencers.rpc import LIVENESS, READINESS, build_server, open_channel
+from influencers.settings import Settings
+from services.analytics.server import serve_analytics
+from services.analytics.store import AnalyticsStore
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+def load_healthcheck():
+    spec = importlib.util.spec_from_file_location("healthcheck", ROOT / "deploy" / "healthcheck.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def status(port: int, name: str) -> int:
+    stub = health_pb2_grpc.HealthStub(open_channel(f"127.0.0.1:{port}"))
+    return stub.Check(health_pb2.HealthCheckRequest(service=name), timeout=5).status
+
+
+def wait_for(port: int, name: str, wanted: int, timeout_s: float) -> int:
+    deadline = time.monotonic() + timeout_s
+    while status(port, name) != wanted and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return status(port, name)
+
+
+@pytest.fixture
+def flaky_store_server():
+    up = {"ok": True}
+    server = build_server("probe", "127.0.0.1", 0, [], max_workers=2)
+    server.watch(lambda: up["ok"], interval_s=0.05)
+    yield server, up
+    server.stop(0)
+
+
+def test_with_the_store_down_readiness_is_not_serving_and_liveness_is_serving(flaky_store_server):
+    server, up = flaky_store_server
+    up["ok"] = False
+    assert wait_for(server.port, READINESS, NOT_SERVING, 5) == NOT_SERVING
+    assert status(server.port, LIVENESS) == SERVING
+    up["ok"] = True
+    assert wait_for(server.port, READINESS, SERVING, 5) == SERVING
+    assert status(server.port, LIVENESS) == SERVING
+
+
+def test_a_probe_that_raises_counts_as_not_ready_and_still_alive():
+    server = build_server("probe", "127.0.0.1", 0, [], max_workers=2)
+
+    def broken() -> bool:
+        raise ConnectionError("store unreachable")
+
+    try:
+        server.watch(broken, interval_s=0.05)
+        assert wait_for(server.port, READINESS, NOT_SERVING, 5) == NOT_SERVING
+        assert status(server.port, LIVENESS) == SERVING
+    finally:
+        server.stop(0)
+
+
+def test_the_container_check_answers_live_and_not_ready_while_the_store_is_down(flaky_store_server, monkeypatch,
+                                                                                 capsys):
+    server, up = flaky_store_server
+    healthcheck = load_healthcheck()
+    monkeypatch.setenv("INFLUENCERS_IDENTITY_PORT", str(server.port))
+    up["ok"] = False
+    wait_for(server.port, READINESS, NOT_SERVING, 5)
+    assert healthcheck.main(["healthcheck.py", "--live", "identity"]) == 0
+    assert healthcheck.main(["healthcheck.py", "--ready", "identity"]) == 1
+    assert healthcheck.main(["healthcheck.py", "identity"]) == 1  # readiness is the default
+    assert "NOT_SERVING" in capsys.readouterr().err
+    up["ok"] = True
+    wait_for(server.port, READINESS, SERVING, 5)
+    assert healthcheck.main(["healthcheck.py", "--ready", "identity"]) == 0
+
+
+def test_the_container_check_refuses_an_unknown_flag_or_service(capsys):
+    healthcheck = load_healthcheck()
+    assert healthcheck.main(["healthcheck.py", "--sideways", "identity"]) == 1
+    assert healthcheck.main(["healthcheck.py", "--live", "qdrant"]) == 1
+    assert "usage" in capsys.readouterr().err
+
+
+def test_the_analytics_service_with_its_store_closed_is_alive_but_not_ready(tmp_path):
+    store = AnalyticsStore(tmp_path / "analytics.sqlite3")
+    running = serve_analytics(Settings(analytics_port=0), store)
+    try:
+        assert wait_for(running.port, READINESS, SERVING, 5) == SERVING
+        store.close()  # the store goes away under the running server
+        assert wait_for(running.port, READINESS, NOT_SERVING, 8) == NOT_SERVING
+        assert status(running.port, LIVENESS) == SERVING
+    finally:
+        running.stop(0)
+
+
+def test_a_stopped_server_is_no_longer_live():
+    server = build_server("probe", "127.0.0.1", 0, [], max_workers=2)
+    health = server.health
+    server.stop(0)
+    reply = health.Check(health_pb2.HealthCheckRequest(service=LIVENESS), None)
+    assert reply.status == NOT_SERVING
+
+
+def test_the_k8s_probes_ask_liveness_for_restarts_and_readiness_for_traffic():
+    import yaml
+
+    for name in ("identity", "ingest", "analytics"):
+        docs = list(yaml.safe_load_all((ROOT / "deploy" / "k8s" / f"{name}.yaml").read_text()))
+        containers = [c for d in docs if d and d.get("kind") in ("Deployment", "StatefulSet")
+                      for c in d["spec"]["template"]["spec"]["containers"]]
+        assert containers, name
+        for c in containers:
+            assert c["livenessProbe"]["grpc"]["service"] == LIVENESS
+            assert c["startupProbe"]["grpc"]["service"] == LIVENESS
+            assert c["readinessProbe"]["grpc"]["service"] == READINESS
+
+
+def test_compose_orders_start_up_by_readiness():
+    import yaml
+
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    for name in ("identity", "ingest", "analytics"):
+        assert services[name]["healthcheck"]["test"][-2:] == ["--ready", name]

@@ -1,0 +1,103 @@
+"""The install is the same every time: every package `make`, the Dockerfile and CI install comes from a
+lock in requirements/ with an exact version and sha256 hashes, and the locks agree with pyproject.toml."""
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+ROOT = Path(__file__).resolve().parents[2]
+REQ = ROOT / "requirements"
+LOCKS = ("build", "run", "face", "dev")
+PIN = re.compile(r"^([A-Za-z0-9._-]+)==([^\s\\;]+)")
+
+
+def lock(name: str) -> dict[str, tuple[str, list[str]]]:
+    """package -> (version, hashes) of requirements/<name>.txt (pip's --require-hashes format)."""
+    out: dict[str, tuple[str, list[str]]] = {}
+    current = None
+    for line in (REQ / f"{name}.txt").read_text().splitlines():
+        if m := PIN.match(line):
+            current = canonicalize_name(m.group(1))
+            out[current] = (m.group(2), [])
+        elif line.strip().startswith("--hash=sha256:"):
+            assert current is not None, line
+            out[current][1].append(line.strip().removeprefix("--hash=sha256:").rstrip(" \\"))
+        elif line.strip() and not line.lstrip().startswith("#"):
+            raise AssertionError(f"{name}.txt: unexpected line {line!r}")
+    return out
+
+
+def pyproject() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+@pytest.mark.parametrize("name", LOCKS)
+def test_every_locked_package_has_an_exact_version_and_sha256_hashes(name):
+    packages = lock(name)
+    assert packages
+    for package, (version, hashes) in packages.items():
+        assert hashes, f"{name}.txt: {package}=={version} has no hash"
+        assert all(re.fullmatch(r"[0-9a-f]{64}", h) for h in hashes), package
+
+
+def test_a_package_has_one_version_in_every_lock():
+    everything = lock("dev")
+    for name in ("build", "run", "face"):
+        for package, (version, _) in lock(name).items():
+            locked = everything[package][0]
+            assert locked == version, f"{package}: {name}.txt {version}, dev.txt {locked}"
+
+
+def test_the_locks_hold_the_face_model_and_the_embedded_store():
+    face, run = lock("face"), lock("run")
+    for package in ("dlib", "face-recognition-models", "face-recognition"):
+        assert package in face
+    assert face["face-recognition"][0] == "1.3.0"
+    assert run["qdrant-edge-py"][0] == "0.9.0"
+
+
+def test_running_installs_no_test_tool_and_no_browser():
+    installed_by_run = {**lock("build"), **lock("run"), **lock("face")}
+    for package in ("pytest", "playwright", "ruff", "ipykernel", "nbclient", "psutil"):
+        assert package not in installed_by_run
+    assert {"pytest", "playwright", "ruff"} <= set(lock("dev"))
+
+
+def test_the_locked_versions_satisfy_pyproject():
+    project = pyproject()["project"]
+    groups = [("run", project["dependencies"]), ("face", project["optional-dependencies"]["face"]),
+              ("dev", project["optional-dependencies"]["dev"])]
+    everything = lock("dev")
+    for name, requirements in groups:
+        locked = lock(name) if name != "dev" else everything
+        for text in requirements:
+            req = Requirement(text)
+            package = canonicalize_name(req.name)
+            assert package in locked, f"{req.name} ({name}) is in pyproject.toml but not in {name}.txt"
+            assert req.specifier.contains(locked[package][0], prereleases=True), \
+                f"{package}=={locked[package][0]} does not satisfy {text}"
+
+
+def test_the_build_tools_cover_what_the_sdists_and_the_stubs_need():
+    build = lock("build")
+    for package in ("setuptools", "wheel", "packaging", "cmake", "grpcio-tools"):
+        assert package in build
+    requires = [Requirement(r) for r in pyproject()["build-system"]["requires"]]
+    for req in requires:
+        assert req.specifier.contains(build[canonicalize_name(req.name)][0])
+
+
+def test_make_ci_and_the_dockerfile_install_from_the_locks_with_hashes():
+    makefile = (ROOT / "Makefile").read_text()
+    dockerfile = (ROOT / "deploy" / "docker" / "Dockerfile").read_text()
+    for text in (makefile, dockerfile):
+        assert "--require-hashes" in text
+        assert "requirements/run.txt" in text and "requirements/face.txt" in text
+    # `make run` sets up without the dev lock; only the test set-up reads it.
+    run_setup = makefile.split("$(VENV)/.done:", 1)[1].split("\n\n", 1)[0]
+    assert "dev.txt" not in run_setup and "--dev" not in run_setup
+    assert "make test" in (ROOT / ".ci" / "run").read_text()

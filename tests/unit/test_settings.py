@@ -1,0 +1,55 @@
+"""Settings are typed and range-checked when built; a bad value names its environment variable."""
+
+import pytest
+
+from influencers.settings import Settings, SettingsError
+
+
+def env(**values: str) -> dict[str, str]:
+    return {f"INFLUENCERS_{k.upper()}": v for k, v in values.items()}
+
+
+def test_the_defaults_are_valid():
+    assert Settings.from_env({}) == Settings()
+
+
+def test_numbers_and_booleans_are_read_from_the_environment():
+    s = Settings.from_env(env(workers="3", match_threshold=" 0.5 ", allow_private_urls="yes", web_port="0"))
+    assert (s.workers, s.match_threshold, s.allow_private_urls, s.web_port) == (3, 0.5, True, 0)
+
+
+@pytest.mark.parametrize(("name", "raw", "words"), [
+    ("workers", "abc", "not a whole number"),
+    ("workers", "2.5", "not a whole number"),
+    ("match_threshold", "nan", "not a number"),
+    ("cluster_threshold", "inf", "not a number"),
+    ("fetch_timeout_s", "ten", "not a number"),
+    ("allow_private_urls", "maybe", "not a boolean"),
+    ("web_port", "-1", "out of range (0 to 65535)"),
+    ("ingest_port", "70000", "out of range (0 to 65535)"),
+    ("workers", "-2", "out of range"),
+    ("match_threshold", "0", "out of range"),
+    ("max_video_bytes", "0", "out of range (at least 1)"),
+    ("qdrant_shards", "0", "out of range"),
+])
+def test_a_bad_environment_value_is_refused_with_a_message_naming_the_variable(name, raw, words):
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(env(**{name: raw}))
+    message = str(caught.value)
+    assert f"INFLUENCERS_{name.upper()}=" in message
+    assert words in message
+    assert "\n" not in message
+
+
+def test_a_bad_flag_value_is_refused_like_a_bad_environment_value():
+    with pytest.raises(SettingsError, match="INFLUENCERS_WEB_PORT=-5 is out of range"):
+        Settings.from_env({}, web_port=-5)
+
+
+def test_a_settings_error_is_a_value_error_so_older_callers_still_catch_it():
+    assert issubclass(SettingsError, ValueError)
+
+
+def test_replace_checks_the_new_values_too():
+    with pytest.raises(SettingsError, match="INFLUENCERS_MATCH_MARGIN"):
+        Settings().replace(match_margin=float("nan"))
