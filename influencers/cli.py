@@ -4,19 +4,31 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import io
 import logging
 import signal
+import socket
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 from tqdm import tqdm
 
+from influencers import __version__
 from influencers.client import failed, ingest_manifest
-from influencers.rpc import open_channel, wait_healthy
-from influencers.settings import Settings
+from influencers.datadir import DataDirBusy, data_dir_lock
+from influencers.rpc import PortInUse, open_channel, wait_healthy
+from influencers.settings import ENV_PREFIX, Settings, SettingsError
 from influencers.v1 import common_pb2, identity_pb2, identity_pb2_grpc
+from services.ingest.manifest import ManifestError, read_manifest
+
+USAGE_ERROR = 2  # exit code of usage and configuration errors (argparse's own)
+# Commands that open the stores of the data dir in this process: one such process per data dir.
+_OWNS_DATA_DIR = {"run", "serve"}
+_OWNS_DATA_DIR_SERVICES = {"identity", "analytics"}
 
 STATUS = {v.number: v.name.removeprefix("VIDEO_STATUS_").lower()
           for v in common_pb2.VideoStatus.DESCRIPTOR.values}
@@ -187,8 +199,16 @@ def _wait_for_signal() -> None:
     stop.wait()
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (exit 2), not the usage text and then the error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(USAGE_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="influencers", description=__doc__)
+    p = _OneLineParser(prog="influencers", description=__doc__)
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     def common(sp: argparse.ArgumentParser, ports: bool = True) -> None:
@@ -246,14 +266,89 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class _Terminated(Exception):
+    """SIGTERM arrived: unwinds like Ctrl-C, so that every `finally` stops its services and workers."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
+def _usage_error(message: str) -> int:
+    print(f"influencers: error: {message}", file=sys.stderr)
+    return USAGE_ERROR
+
+
+def _check_inputs(args: argparse.Namespace) -> None:
+    """Fails fast, before anything starts, on what would otherwise fail minutes later: the settings (every
+    variable and flag, typed and range-checked), the manifest (readable, with its two columns) and the
+    ports this command binds."""
+    settings = _settings(args)
+    manifest = getattr(args, "manifest", None)
+    if manifest is not None:
+        if not Path(manifest).exists():
+            raise ManifestError(f"manifest {manifest} not found")
+        read_manifest(Path(manifest))
+    for name in _ports_to_bind(args):
+        _check_port_free(settings.host, name, getattr(settings, name))
+
+
+def _ports_to_bind(args: argparse.Namespace) -> list[str]:
+    """Settings fields of the ports that `args.command` will listen on."""
+    if args.command in ("run", "serve"):
+        ports = ["analytics_port", "identity_port", "ingest_port"]
+        return ports if getattr(args, "no_serve", False) else [*ports, "web_port"]
+    if args.command == "service":
+        return [f"{args.service}_port"] + (["web_port"] if args.service == "analytics" else [])
+    return []
+
+
+def _check_port_free(host: str, name: str, port: int) -> None:
+    """PortInUse naming the setting when `port` cannot be bound on `host` now (0 = any port: never)."""
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.create_server((host.strip("[]"), port), family=family):  # SO_REUSEADDR, as the servers
+            pass
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        flag = "--" + name.replace("_", "-")
+        raise PortInUse(f"port {port} on {host} is in use by another program: stop it, or choose another "
+                        f"with {flag} or {ENV_PREFIX}{name.upper()}") from None
+
+
+@contextlib.contextmanager
+def _owning_data_dir(args: argparse.Namespace) -> Iterator[None]:
+    """Holds the data dir's lock for commands that open its stores in this process."""
+    owns = args.command in _OWNS_DATA_DIR or (
+        args.command == "service" and args.service in _OWNS_DATA_DIR_SERVICES)
+    if not owns:
+        yield
+        return
+    with data_dir_lock(_settings(args).data_dir):
+        yield
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Entry point of `influencers` and `python -m influencers`. Exit codes: 0 done, 1 some row failed,
+    2 usage or configuration error (one line on stderr), 130 interrupted (Ctrl-C or SIGTERM)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "werkzeug"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_terminated)
     try:
-        return int(args.func(args) or 0)
-    except KeyboardInterrupt:
+        _check_inputs(args)
+        with _owning_data_dir(args):
+            return int(args.func(args) or 0)
+    except (SettingsError, ManifestError, DataDirBusy) as exc:
+        return _usage_error(str(exc))
+    except PortInUse as exc:
+        return _usage_error(str(exc))
+    except (KeyboardInterrupt, _Terminated):
         print("interrupted: what was recorded is kept; run the same command again to resume", file=sys.stderr)
         return 130
 
