@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from services.identity.linkage import average_linkage
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -73,57 +75,13 @@ def person_distances(people: list[np.ndarray]) -> np.ndarray:
 
 
 def cluster_people(dist: np.ndarray, cannot_link: list[tuple[int, int]], threshold: float,
-                   margin: float = 0.0) -> list[int]:
-    """Average-linkage agglomerative clustering of people given their (m, m) distances, merging while the
-    closest pair of clusters is under `threshold`; pairs in `cannot_link` (people seen together in one
-    frame) never end in one cluster. With a `margin`, a cluster about to join another while a third,
-    itself apart from that other, is within `margin` of the same distance is ambiguous: it joins neither
-    (flagged by staying apart, not guessed). Returns a label per person; the result depends only on the
-    set of people, not their order (ties broken by the smallest members)."""
+                   margin: float = 0.0, weights: list[float] | None = None) -> list[int]:
+    """Average-linkage clustering of people given all their (m, m) distances (see linkage.average_linkage:
+    people seen together in one frame never join; with a `margin`, a person between two clusters that stay
+    apart joins neither). Returns a label per person, independent of their order."""
     m = len(dist)
-    if m == 0:
-        return []
-    dist = np.array(dist, dtype=float)
-    np.fill_diagonal(dist, np.inf)
-    sizes = np.ones(m)
-    members: dict[int, list[int]] = {i: [i] for i in range(m)}
-    blocked = np.zeros((m, m), dtype=bool)
-    for a, b in cannot_link:
-        blocked[a, b] = blocked[b, a] = True
-    d = dist.copy()
-    d[blocked] = np.inf
-    while True:
-        flat = np.argmin(d)
-        a, b = divmod(int(flat), m)
-        if not np.isfinite(d[a, b]) or d[a, b] >= threshold:
-            break
-        joining, partner = (a, b) if sizes[a] <= sizes[b] else (b, a)
-        others = d[joining].copy()
-        others[[a, b]] = np.inf
-        c = int(np.argmin(others))
-        if margin > 0 and others[c] < d[a, b] + margin and d[partner, c] >= threshold:
-            d[joining, [partner, c]] = np.inf
-            d[[partner, c], joining] = np.inf
-            continue
-        if min(members[a]) > min(members[b]):
-            a, b = b, a
-        # Lance-Williams update for average linkage; blocked pairs stay blocked through merges.
-        na, nb = sizes[a], sizes[b]
-        merged = (na * d[a] + nb * d[b]) / (na + nb)
-        block = ~np.isfinite(d[a]) | ~np.isfinite(d[b])
-        merged[block] = np.inf
-        d[a, :] = merged
-        d[:, a] = merged
-        d[a, a] = np.inf
-        d[b, :] = np.inf
-        d[:, b] = np.inf
-        sizes[a] = na + nb
-        members[a] += members.pop(b)
-    labels = [0] * m
-    for label, root in enumerate(sorted(members, key=lambda r: min(members[r]))):
-        for i in members[root]:
-            labels[i] = label
-    return labels
+    pairs = {(i, j): float(dist[i, j]) for i in range(m) for j in range(i + 1, m)}
+    return average_linkage(m, pairs, threshold, cannot_link, margin, weights)
 
 
 def inherit_ids(old_ids: list[str], labels: list[int], founders: list[str]) -> list[str]:

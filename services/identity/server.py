@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import Iterator
 
@@ -12,8 +11,11 @@ from influencers.rpc import RunningServer, build_server
 from influencers.settings import Settings
 from influencers.v1 import common_pb2, identity_pb2, identity_pb2_grpc
 from services.identity.analyzer import FrameIn
-from services.identity.registry import AppearanceOut, IdentityRegistry
-from services.identity.vectors import CollectionLayout, FaceIndex, open_client
+from services.identity.appearances import AppearanceOut
+from services.identity.assignment import Thresholds
+from services.identity.crops import CropStore, check_id
+from services.identity.open_store import open_face_store
+from services.identity.registry import IdentityRegistry, InfluencerInfo
 from services.identity.workers import FaceWorkers
 
 log = logging.getLogger(__name__)
@@ -21,18 +23,21 @@ log = logging.getLogger(__name__)
 MAX_FRAMES = 20_000  # frames in one AnalyzeVideo stream
 
 
+MAX_PAGE = 1000
+RECLUSTER_PAGE = 200  # videos per message of a Recluster stream
+
+
 def appearance_pb(a: AppearanceOut) -> common_pb2.Appearance:
     return common_pb2.Appearance(
         influencer_id=a.influencer_id, first_seen_s=a.first_seen_s, last_seen_s=a.last_seen_s, faces=a.faces,
-        best_face=a.best_face, face_quality=a.face_quality, ambiguous=a.ambiguous, screen_time_s=a.screen_time_s)
+        best_face=a.best_face, face_quality=a.face_quality, ambiguous=a.ambiguous, screen_time_s=a.screen_time_s,
+        face_ref=a.face_ref)
 
 
-def _changes_pb(changed: dict[str, list[AppearanceOut]], names: dict[str, str]) -> identity_pb2.ReclusterResponse:
-    influencers = {a.influencer_id for apps in changed.values() for a in apps}
-    return identity_pb2.ReclusterResponse(
-        influencers=len(influencers), changed_videos=len(changed), names=names,
-        videos=[common_pb2.VideoAppearances(video_id=v, appearances=[appearance_pb(a) for a in apps])
-                for v, apps in changed.items()])
+def _page_size(requested: int, context: grpc.ServicerContext) -> int:
+    if requested < 0:
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"page_size {requested} is negative")
+    return min(requested or MAX_PAGE, MAX_PAGE)
 
 
 class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
@@ -48,14 +53,18 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         for frame in request_iterator:
             if not video_id:
                 video_id = frame.video_id
+                _check(context, video_id, "video_id")
             elif frame.video_id != video_id:
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, "one AnalyzeVideo stream carries one video")
             if len(frames) >= MAX_FRAMES:
-                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, f"more than {MAX_FRAMES} frames in one video")
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"more than {MAX_FRAMES} frames in one video")
             frames.append(FrameIn(frame.index, frame.timestamp_s, frame.shot, frame.span_s, frame.image))
         if not video_id:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "no frames (video_id unknown)")
-        analysis = self.workers.analyze(frames, self.settings.within_video_threshold)
+        try:
+            analysis = self.workers.analyze(frames, self.settings.within_video_threshold)
+        except ValueError as exc:  # a frame that is not an image, or too large to decode
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"video {video_id}: {exc}")
         appearances = self.registry.assign(video_id, analysis)
         return identity_pb2.VideoIdentities(
             video_id=video_id, appearances=[appearance_pb(a) for a in appearances], frames=analysis.frames,
@@ -64,30 +73,46 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
 
     def ForgetVideo(self, request: identity_pb2.ForgetVideoRequest, context: grpc.ServicerContext
                     ) -> identity_pb2.ForgetVideoResponse:
+        _check(context, request.video_id, "video_id")
         return identity_pb2.ForgetVideoResponse(faces_removed=self.registry.forget(request.video_id))
 
     def ListVideoIds(self, request: identity_pb2.ListVideoIdsRequest, context: grpc.ServicerContext
                      ) -> identity_pb2.ListVideoIdsResponse:
-        return identity_pb2.ListVideoIdsResponse(video_ids=sorted(self.registry.video_ids()))
+        size = _page_size(request.page_size, context)
+        try:
+            ids, token = self.registry.video_page(request.page_token, size)
+        except Exception as exc:  # noqa: BLE001 - the engine rejects a token that is not one of its offsets
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"page_token {request.page_token[:40]!r}: {exc}")
+        return identity_pb2.ListVideoIdsResponse(video_ids=ids, next_page_token=token)
 
-    def _influencer_pb(self, info, with_face: bool) -> identity_pb2.Influencer:  # type: ignore[no-untyped-def]
+    def _influencer_pb(self, info: InfluencerInfo, face: bytes = b"") -> identity_pb2.Influencer:
         return identity_pb2.Influencer(
             influencer_id=info.influencer_id, name=info.name, videos=len(info.videos), faces=info.faces,
-            representative_face=self.registry.crop_bytes(info.best_crop) if with_face else b"",
-            face_quality=info.face_quality, video_ids=info.videos)
+            representative_face=face, representative_face_ref=info.best_crop, face_quality=info.face_quality,
+            video_ids=info.videos)
 
     def ListInfluencers(self, request: identity_pb2.ListInfluencersRequest, context: grpc.ServicerContext
                         ) -> identity_pb2.ListInfluencersResponse:
-        return identity_pb2.ListInfluencersResponse(
-            influencers=[self._influencer_pb(i, False) for i in self.registry.influencers()])
+        page, token = self.registry.influencer_page(request.page_token, _page_size(request.page_size, context))
+        return identity_pb2.ListInfluencersResponse(influencers=[self._influencer_pb(i) for i in page],
+                                                    next_page_token=token)
 
     def GetInfluencer(self, request: identity_pb2.GetInfluencerRequest, context: grpc.ServicerContext
                       ) -> identity_pb2.Influencer:
-        for info in self.registry.influencers():
-            if info.influencer_id == request.influencer_id:
-                return self._influencer_pb(info, True)
-        context.abort(grpc.StatusCode.NOT_FOUND, f"no influencer {request.influencer_id!r}")
-        raise AssertionError  # abort raises
+        info = self.registry.influencer(request.influencer_id)
+        if info is None:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"no influencer {request.influencer_id[:80]!r}")
+        return self._influencer_pb(info, self.registry.crop_bytes(info.best_crop) or b"")
+
+    def GetFaceCrop(self, request: identity_pb2.GetFaceCropRequest, context: grpc.ServicerContext
+                    ) -> identity_pb2.FaceCrop:
+        try:
+            jpeg = self.registry.crop_bytes(request.face_ref)
+        except ValueError as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        if jpeg is None:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"no face crop {request.face_ref!r}")
+        return identity_pb2.FaceCrop(jpeg=jpeg)
 
     def SearchFace(self, request: identity_pb2.SearchFaceRequest, context: grpc.ServicerContext
                    ) -> identity_pb2.SearchFaceResponse:
@@ -97,18 +122,47 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         if encoding is None:
             return identity_pb2.SearchFaceResponse(face_found=False)
-        matches = self.registry.nearest(encoding, request.limit or 5)
+        matches = self.registry.nearest(encoding, min(max(request.limit, 0) or 5, 100))
         return identity_pb2.SearchFaceResponse(face_found=True, matches=[
             identity_pb2.FaceMatch(influencer_id=i, distance=d, within_threshold=d < self.settings.match_threshold)
             for i, d in matches])
 
     def Recluster(self, request: identity_pb2.ReclusterRequest, context: grpc.ServicerContext
-                  ) -> identity_pb2.ReclusterResponse:
+                  ) -> Iterator[identity_pb2.ReclusterResponse]:
+        for v in request.video_ids:
+            _check(context, v, "video_id")
         if request.resync_only:
-            changed = self.registry.all_appearances()
+            videos = list(self.registry.store.video_ids())
         else:
-            changed = self.registry.recluster(list(request.video_ids) or None)
-        return _changes_pb(changed, self.registry.index.names())
+            videos = self.registry.recluster(list(request.video_ids) or None)
+        yield from self._pages(videos)
+
+    def _pages(self, videos: list[str]) -> Iterator[identity_pb2.ReclusterResponse]:
+        """The appearances of `videos`, a page of videos per message; the first carries the totals."""
+        names = self.registry.names()
+        influencers: set[str] = set()
+        first = True
+        for start in range(0, max(len(videos), 1), RECLUSTER_PAGE):
+            page = self.registry.appearances(videos[start:start + RECLUSTER_PAGE])
+            ids = {a.influencer_id for apps in page.values() for a in apps}
+            influencers |= ids
+            msg = identity_pb2.ReclusterResponse(
+                videos=[common_pb2.VideoAppearances(video_id=v, appearances=[appearance_pb(a) for a in apps])
+                        for v, apps in page.items()],
+                names={i: names[i] for i in ids if names.get(i)})
+            if first:
+                msg.changed_videos = len(videos)
+                first = False
+            yield msg
+
+    def _changes(self, videos: list[str]) -> identity_pb2.ReclusterResponse:
+        """The changes of a correction in one message (they follow the influencers corrected)."""
+        reply = identity_pb2.ReclusterResponse(changed_videos=len(videos))
+        for msg in self._pages(videos):
+            reply.videos.extend(msg.videos)
+            reply.names.update(msg.names)
+        reply.influencers = len({a.influencer_id for v in reply.videos for a in v.appearances})
+        return reply
 
     def OpenBatch(self, request: identity_pb2.OpenBatchRequest, context: grpc.ServicerContext
                   ) -> identity_pb2.OpenBatchResponse:
@@ -127,7 +181,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         except (KeyError, ValueError) as exc:
             context.abort(grpc.StatusCode.NOT_FOUND if isinstance(exc, KeyError) else
                           grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        return _changes_pb(changed, self.registry.index.names())
+        return self._changes(changed)
 
     def SplitInfluencer(self, request: identity_pb2.SplitInfluencerRequest, context: grpc.ServicerContext
                         ) -> identity_pb2.ReclusterResponse:
@@ -135,7 +189,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             changed = self.registry.split(request.influencer_id, list(request.video_ids))
         except KeyError as exc:
             context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
-        return _changes_pb(changed, self.registry.index.names())
+        return self._changes(changed)
 
     def RenameInfluencer(self, request: identity_pb2.RenameInfluencerRequest, context: grpc.ServicerContext
                          ) -> identity_pb2.Influencer:
@@ -146,22 +200,21 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         return self.GetInfluencer(identity_pb2.GetInfluencerRequest(influencer_id=request.influencer_id), context)
 
 
+def _check(context: grpc.ServicerContext, value: str, what: str) -> None:
+    try:
+        check_id(value, what)
+    except ValueError as exc:
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+
+
 class IdentityProcess:
     """Everything the identity service owns: the face store, the registry, the worker pool, the server."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        client = open_client(settings.qdrant_url, settings.qdrant_api_key, settings.data_dir / "qdrant")
-        layout = CollectionLayout(settings.qdrant_shards, settings.qdrant_replication, settings.qdrant_quantize)
-        self.index = FaceIndex(client, settings.qdrant_collection, local=not settings.qdrant_url, layout=layout)
-        self.index.ensure()
-        self.index.warm()
-        # A local store is ~10 Python objects per face, alive for the whole process: keep them out of the
-        # garbage collector's full passes, whose cost would otherwise grow with the store.
-        gc.freeze()
-        self.registry = IdentityRegistry(self.index, settings.data_dir / "identity" / "crops",
-                                         settings.match_threshold, settings.match_margin,
-                                         settings.cluster_threshold)
+        self.store = open_face_store(settings)
+        thresholds = Thresholds(settings.match_threshold, settings.match_margin, settings.cluster_threshold)
+        self.registry = IdentityRegistry(self.store, CropStore(settings.data_dir / "identity" / "crops"), thresholds)
         self.workers = FaceWorkers(settings.worker_count)
         servicer = IdentityServicer(self.registry, self.workers, settings)
 
@@ -171,7 +224,7 @@ class IdentityProcess:
 
         self.server: RunningServer = build_server("identity", settings.host, settings.identity_port, [register],
                                                   token=settings.token, max_workers=16)
-        self.server.watch(self.index.healthy)
+        self.server.watch(self.store.healthy)
 
     @property
     def port(self) -> int:
@@ -180,4 +233,4 @@ class IdentityProcess:
     def stop(self, grace_s: float = 10.0) -> None:
         self.server.stop(grace_s)
         self.workers.close()
-        self.index.close()
+        self.store.close()

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from services.identity.linkage import average_linkage
+
 Box = tuple[int, int, int, int]  # top, right, bottom, left
 
 
@@ -100,27 +102,12 @@ def group_people(faces: list[Face], threshold: float) -> int:
         return 0
     x = np.stack([f.encoding for f in faces])  # type: ignore[misc]
     dist = np.linalg.norm(x[:, None, :] - x[None, :, :], axis=-1)
-    clusters: list[list[int]] = [[i] for i in range(n)]
-    frames = [{faces[i].frame} for i in range(n)]
-    while len(clusters) > 1:
-        best, pair = threshold, None
-        for a in range(len(clusters)):
-            for b in range(a + 1, len(clusters)):
-                if frames[a] & frames[b]:
-                    continue
-                d = float(dist[np.ix_(clusters[a], clusters[b])].mean())
-                if d < best:
-                    best, pair = d, (a, b)
-        if pair is None:
-            break
-        a, b = pair
-        clusters[a] += clusters.pop(b)
-        frames[a] |= frames.pop(b)
-    clusters.sort(key=lambda c: min(c))
-    for p, members in enumerate(clusters):
-        for i in members:
-            faces[i].person = p
-    return len(clusters)
+    pairs = {(i, j): float(dist[i, j]) for i in range(n) for j in range(i + 1, n)}
+    same_frame = [(i, j) for i in range(n) for j in range(i + 1, n) if faces[i].frame == faces[j].frame]
+    labels = average_linkage(n, pairs, threshold, same_frame)
+    for face, label in zip(faces, labels, strict=True):
+        face.person = label
+    return max(labels) + 1
 
 
 def attribute_detections(tracks: list[Track]) -> None:

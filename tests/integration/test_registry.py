@@ -1,11 +1,13 @@
-"""The identity registry on a real Qdrant local-mode store, with synthetic people (no face model)."""
+"""The identity registry on the real Qdrant engine (Edge, on disk), with synthetic people (no face model)."""
 
 import numpy as np
 import pytest
 
 from services.identity.analyzer import PersonObservation, VideoAnalysis
+from services.identity.assignment import Thresholds
+from services.identity.crops import CropStore
+from services.identity.edge_store import EdgeFaceStore
 from services.identity.registry import IdentityRegistry
-from services.identity.vectors import FaceIndex, open_client
 
 RNG = np.random.default_rng(3)
 CENTRES = {name: RNG.normal(scale=0.09, size=128) for name in "abcd"}  # pairwise distance ~1.4
@@ -24,10 +26,9 @@ def video(*people):
 
 @pytest.fixture
 def registry(tmp_path):
-    index = FaceIndex(open_client("", "", tmp_path / "q"), "faces", local=True)
-    index.ensure()
-    yield IdentityRegistry(index, tmp_path / "crops", threshold=0.55, margin=0.04, cluster_threshold=0.62)
-    index.close()
+    store = EdgeFaceStore(tmp_path / "q")
+    yield IdentityRegistry(store, CropStore(tmp_path / "crops"), Thresholds(match=0.55, margin=0.04, cluster=0.62))
+    store.close()
 
 
 def ids(appearances):
@@ -48,25 +49,26 @@ def test_people_seen_together_are_never_one_influencer_even_when_alike(registry)
 def test_a_single_poor_sighting_is_not_an_influencer_until_seen_again(registry):
     assert registry.assign("v1", video(person(0, "c", faces=1, quality=0.4))) == []
     registry.assign("v2", video(person(0, "c")))
-    changed = registry.recluster(["v2"])
-    assert len(changed.get("v1", [])) == 1, "the earlier sighting joins once the person is confirmed"
+    assert registry.recluster(["v2"]) == ["v1"]
+    assert len(registry.appearances(["v1"])["v1"]) == 1, "the earlier sighting joins once the person is confirmed"
 
 
 def test_reassigning_a_video_replaces_its_faces(registry):
     registry.assign("v1", video(person(0, "a")))
     registry.assign("v1", video(person(0, "a")))
-    assert sum(1 for _ in registry.index.scroll()) == 3
+    assert registry.store.count() == 3
 
 
 def test_merge_split_and_rename(registry):
     a = ids(registry.assign("v1", video(person(0, "a"))))[0]
     b = ids(registry.assign("v2", video(person(0, "b"))))[0]
-    changed = registry.merge([a, b])
-    assert ids(changed["v2"]) == [a]
-    changed = registry.split(a, ["v2"])
-    assert ids(changed["v2"]) != [a]
+    assert registry.merge([a, b]) == ["v2"]
+    assert ids(registry.appearances(["v2"])["v2"]) == [a]
+    assert registry.split(a, ["v2"]) == ["v2"]
+    assert ids(registry.appearances(["v2"])["v2"]) != [a]
     registry.rename(a, "Ann <script>")
-    assert {i.influencer_id: i.name for i in registry.influencers()}[a] == "Ann <script>"
+    page, _ = registry.influencer_page("", 10)
+    assert {i.influencer_id: i.name for i in page}[a] == "Ann <script>"
     with pytest.raises(KeyError):
         registry.rename("inf_missing", "x")
 
@@ -75,6 +77,36 @@ def test_recluster_keeps_ids_and_forget_removes_a_video(registry):
     a = ids(registry.assign("v1", video(person(0, "a"))))[0]
     registry.assign("v2", video(person(0, "a")))
     registry.recluster()
-    assert {i.influencer_id for i in registry.influencers()} == {a}
+    assert {i.influencer_id for i in registry.influencer_page("", 10)[0]} == {a}
     assert registry.forget("v2") == 3
-    assert registry.video_ids() == {"v1"}
+    assert list(registry.store.video_ids()) == ["v1"]
+
+
+def test_a_repost_is_the_same_influencer_and_never_crowds_the_neighbours(registry):
+    """The same frames under other bytes give identical encodings: stored as copies, not searched."""
+    original = person(0, "a")
+    (a,) = ids(registry.assign("v1", video(original)))
+    for k in range(40):
+        assert ids(registry.assign(f"r{k}", video(original))) == [a]
+    registry.assign("v2", video(person(0, "b")))
+    hits = registry.store.search(original.encodings[:1], 32)[0]
+    assert len({h.video_id for h in hits}) <= 2, "one copy of the repost is searched, not forty"
+    assert registry.recluster() == []
+    assert registry.forget("v1") == 3
+    assert registry.store.search(original.encodings[:1], 1)[0][0].distance < 1e-4, "a copy takes the original's place"
+
+
+def test_influencers_are_listed_a_page_at_a_time(registry):
+    for k, who in enumerate("abcd"):
+        registry.assign(f"v{k}", video(person(0, who)))
+    first, token = registry.influencer_page("", 3)
+    rest, end = registry.influencer_page(token, 3)
+    assert len(first) == 3 and len(rest) == 1 and end == ""
+    assert sorted(i.influencer_id for i in first + rest) == [i.influencer_id for i in first + rest]
+
+
+def test_an_unsafe_video_id_never_reaches_a_file_name(registry):
+    with pytest.raises(ValueError, match="not a valid id"):
+        registry.assign("../../etc/x", video(person(0, "a")))
+    with pytest.raises(ValueError, match="not a face reference"):
+        registry.crop_bytes("../analytics.sqlite3")

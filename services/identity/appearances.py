@@ -1,0 +1,63 @@
+"""The appearances of a video, derived from its stored faces: one per influencer, a person counted once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.identity.facestore import FacePoint
+
+# A person seen once, in a poor face, and like nobody else is more likely a false detection than a person:
+# kept in the store (a later sighting can confirm it) but not an influencer.
+UNCONFIRMED = ""
+CONFIRM_FACES = 2
+CONFIRM_QUALITY = 0.6
+
+
+def confirmed(faces: int, best_quality: float) -> bool:
+    """Enough good faces to call a person an influencer on their own."""
+    return faces >= CONFIRM_FACES or best_quality >= CONFIRM_QUALITY
+
+
+@dataclass
+class AppearanceOut:
+    """One influencer in one video. Times in seconds from the start; `face_ref` names the best face crop,
+    whose bytes travel only with a newly analysed video (`best_face`)."""
+
+    influencer_id: str
+    first_seen_s: float
+    last_seen_s: float
+    faces: int
+    screen_time_s: float
+    face_ref: str
+    face_quality: float
+    ambiguous: bool = False
+    best_face: bytes = b""
+
+    def absorb(self, other: AppearanceOut) -> None:
+        """Two people of one video found to be one influencer: one appearance, counted once."""
+        self.first_seen_s = min(self.first_seen_s, other.first_seen_s)
+        self.last_seen_s = max(self.last_seen_s, other.last_seen_s)
+        self.faces += other.faces
+        self.screen_time_s += other.screen_time_s
+        self.ambiguous = self.ambiguous or other.ambiguous
+        if other.face_quality > self.face_quality:
+            self.face_ref, self.face_quality, self.best_face = other.face_ref, other.face_quality, other.best_face
+
+
+def appearances_of(faces: list[FacePoint]) -> list[AppearanceOut]:
+    """One appearance per influencer of one video's stored faces, by first sighting."""
+    people: dict[int, FacePoint] = {}
+    for f in faces:
+        people.setdefault(f.record.person, f)
+    out: dict[str, AppearanceOut] = {}
+    for _, f in sorted(people.items()):
+        r = f.record
+        if r.influencer_id == UNCONFIRMED:
+            continue
+        app = AppearanceOut(r.influencer_id, r.first_seen_s, r.last_seen_s, r.faces, r.screen_time_s, r.crop,
+                            r.best_quality, r.ambiguous)
+        if app.influencer_id in out:
+            out[app.influencer_id].absorb(app)
+        else:
+            out[app.influencer_id] = app
+    return sorted(out.values(), key=lambda a: a.first_seen_s)

@@ -1,0 +1,101 @@
+"""Assigning the people of one analysed video to influencers: search the store for each person's faces,
+decide by threshold and margin, found new influencers for people nobody resembles, and write the faces."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from services.identity.analyzer import PersonObservation, VideoAnalysis
+from services.identity.appearances import UNCONFIRMED, AppearanceOut, appearances_of, confirmed
+from services.identity.crops import CropStore, check_id
+from services.identity.facestore import FacePoint, FaceRecord, FaceStore, point_id, vector_hash
+from services.identity.matching import Decision, decide, influencer_distances, new_influencer_id
+
+NEIGHBOURS = 32
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    match: float  # median distance under which a person is a known influencer
+    margin: float  # a second influencer this close makes the match ambiguous
+    cluster: float  # re-clustering: mean pairwise distance under which people join
+
+
+def assign_video(store: FaceStore, crops: CropStore, video_id: str, analysis: VideoAnalysis,
+                 thresholds: Thresholds) -> list[AppearanceOut]:
+    """Replaces the video's faces in the store with those of `analysis`; returns one appearance per
+    influencer in the video (with the best face's bytes). The caller serialises calls."""
+    check_id(video_id)
+    forget_video(store, video_id)
+    people = sorted(analysis.people, key=lambda p: -len(p.encodings))
+    given: dict[int, str] = {}
+    decisions: dict[int, Decision] = {}
+    for person in people:
+        hits = store.search(person.encodings, NEIGHBOURS)
+        distances = influencer_distances([[(h.influencer_id, h.distance) for h in face] for face in hits])
+        # People of this video seen in one frame with this one cannot be the same influencer.
+        forbidden = {given[p] for p in person.cooccurs if p in given}
+        decision = decide(distances, thresholds.match, thresholds.margin, forbidden)
+        influencer = decision.influencer_id
+        if influencer is None:
+            # Not in the store yet: maybe a person of this same video already founded it.
+            same = [given[p.person] for p in people if p.person in given and p.person not in person.cooccurs
+                    and given[p.person] not in forbidden
+                    and _set_distance(p.encodings, person.encodings) < thresholds.match]
+            influencer = same[0] if same else (
+                new_influencer_id(video_id, person.person) if confirmed(person.faces, person.best_quality)
+                else UNCONFIRMED)
+        given[person.person] = influencer
+        decisions[person.person] = decision
+    points = _points(store, crops, video_id, people, given, decisions)
+    store.upsert(points)
+    best = {crops.ref(video_id, p.person): p.best_face for p in people}
+    apps = appearances_of(points)
+    for app in apps:
+        app.best_face = best.get(app.face_ref, b"")
+    return apps
+
+
+def _points(store: FaceStore, crops: CropStore, video_id: str, people: list[PersonObservation],
+            given: dict[int, str], decisions: dict[int, Decision]) -> list[FacePoint]:
+    hashes = {p.person: [vector_hash(v) for v in p.encodings] for p in people}
+    wanted = sorted({h for hs in hashes.values() for h in hs})
+    # A face already stored under another video (a repost) is a copy: kept, never searched.
+    seen = {f.record.vhash for f in store.faces_where("vhash", wanted)} if wanted else set()
+    points = []
+    for person in people:
+        crop = crops.save(video_id, person.person, person.best_face)
+        for k, vec in enumerate(person.encodings):
+            vhash = hashes[person.person][k]
+            record = FaceRecord(
+                video_id=video_id, person=person.person, influencer_id=given[person.person],
+                timestamp_s=person.timestamps[k], box=[int(v) for v in person.boxes[k]],
+                quality=person.qualities[k], first_seen_s=person.first_seen_s, last_seen_s=person.last_seen_s,
+                faces=person.faces, screen_time_s=person.screen_time_s, best_quality=person.best_quality,
+                crop=crop, cooccurs=sorted(person.cooccurs), ambiguous=decisions[person.person].ambiguous,
+                vhash=vhash, copy=int(vhash in seen))
+            seen.add(vhash)
+            points.append(FacePoint(point_id(video_id, person.person, k), np.asarray(vec, np.float32), record))
+    return points
+
+
+def forget_video(store: FaceStore, video_id: str) -> int:
+    """Removes a video's faces; a copy of a removed face takes its place in searches. Returns the count."""
+    gone = store.delete_video(video_id)
+    originals = sorted({f.record.vhash for f in gone if not f.record.copy and f.record.vhash})
+    if originals:
+        by_hash: dict[str, list[FacePoint]] = defaultdict(list)
+        for f in store.faces_where("vhash", originals):
+            by_hash[f.record.vhash].append(f)
+        promote = [min(fs, key=lambda f: f.point_id).point_id for fs in by_hash.values()
+                   if all(f.record.copy for f in fs)]
+        if promote:
+            store.set_fields(promote, {"copy": 0})
+    return len(gone)
+
+
+def _set_distance(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.median(np.linalg.norm(a[:, None, :] - b[None, :, :], axis=-1).min(axis=0)))

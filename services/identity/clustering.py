@@ -1,0 +1,225 @@
+"""Re-deriving influencers from the stored faces, for the whole store or the neighbourhood of a batch.
+
+People (a person = one video's faces of one individual) are the nodes; people whose faces are exact copies
+of each other (a video posted again with other bytes) are one node standing for all of them, so reposts
+weigh as they should and never fill a neighbour list. Candidate pairs come from the engine's kNN (one query a
+node) and from the influencers as they stand; their exact distance is the mean over all pairs of their faces;
+average linkage then runs over that sparse graph (linkage.py). Small sets use every pair: the dense result."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from services.identity.appearances import UNCONFIRMED, confirmed
+from services.identity.facestore import FacePoint, FaceStore
+from services.identity.linkage import average_linkage
+from services.identity.matching import inherit_ids, new_influencer_id
+
+# Influencers with a face this much farther than the clustering threshold from a batch's faces are
+# re-derived with it; pairs missing from the sparse graph count as this far.
+SLACK = 0.15
+KNN = 32
+DENSE_FACES = 4000  # up to this many distinct faces, every pair is measured
+SAME_INFLUENCER_PAIRS = 400  # an influencer up to this many nodes has all its pairs measured
+
+
+@dataclass
+class FaceTable:
+    """The faces under re-derivation, compactly (a million faces take ~0.6 GB): vectors (n, 128) float32 and,
+    per face, its person's row, sorted by person then point id. Person rows follow the sorted person keys."""
+
+    keys: list[tuple[str, int]] = field(default_factory=list)
+    vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 128), np.float32))
+    owner: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    point_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, "S36"))
+    influencer: list[str] = field(default_factory=list)  # per face, as stored
+    vhash: np.ndarray = field(default_factory=lambda: np.zeros(0, "S36"))
+    faces: list[int] = field(default_factory=list)  # per person: faces detected
+    best_quality: list[float] = field(default_factory=list)
+    cooccurs: list[list[int]] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, points: Iterable[FacePoint], expected: int = 1024) -> FaceTable:
+        """Reads `points` once, keeping only the compact columns (duplicates by point id are dropped);
+        `expected`, the number of faces if known, sizes the vector matrix once."""
+        person_of: dict[tuple[str, int], int] = {}
+        firsts: list[FacePoint] = []
+        vectors = np.zeros((max(expected, 16), 128), np.float32)
+        owner: list[int] = []
+        ids: list[bytes] = []
+        hashes: list[bytes] = []
+        influencer: list[str] = []
+        interned: dict[str, str] = {}
+        seen: set[str] = set()
+        for p in points:
+            if p.point_id in seen:
+                continue
+            seen.add(p.point_id)
+            key = p.record.person_key
+            if key not in person_of:
+                person_of[key] = len(firsts)
+                firsts.append(FacePoint(p.point_id, np.zeros(0, np.float32), p.record))
+            if len(owner) == len(vectors):
+                vectors = np.concatenate([vectors, np.zeros_like(vectors)])
+            vectors[len(owner)] = p.vector
+            owner.append(person_of[key])
+            ids.append(p.point_id.encode())
+            hashes.append((p.record.vhash or p.point_id).encode())
+            influencer.append(interned.setdefault(p.record.influencer_id, p.record.influencer_id))
+        del seen
+        table = cls(keys=sorted(person_of))
+        if not owner:
+            return table
+        rank = np.empty(len(firsts), np.int64)  # person row (sorted keys) of each person in order of sight
+        for row, key in enumerate(table.keys):
+            rank[person_of[key]] = row
+        rows = rank[np.asarray(owner)]
+        point_ids = np.asarray(ids, "S36")
+        order = np.lexsort((point_ids, rows))
+        table.vectors = vectors[:len(owner)][order]
+        table.owner = rows[order]
+        table.point_ids = point_ids[order]
+        table.vhash = np.asarray(hashes, "S36")[order]
+        table.influencer = [influencer[i] for i in order]
+        for key in table.keys:
+            r = firsts[person_of[key]].record
+            table.faces.append(r.faces)
+            table.best_quality.append(r.best_quality)
+            table.cooccurs.append(r.cooccurs)
+        return table
+
+
+@dataclass
+class Graph:
+    nodes: list[list[int]]  # node -> people it stands for (identical faces)
+    node_of: np.ndarray  # person -> node
+    rep_faces: list[np.ndarray]  # node -> face rows of its first person
+
+
+def _graph(t: FaceTable) -> Graph:
+    starts = np.searchsorted(t.owner, np.arange(len(t.keys)))
+    ends = np.searchsorted(t.owner, np.arange(len(t.keys)), side="right")
+    by_signature: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    for person in range(len(t.keys)):
+        by_signature[tuple(sorted(t.vhash[starts[person]:ends[person]].tolist()))].append(person)
+    nodes = sorted(by_signature.values())
+    node_of = np.zeros(len(t.keys), np.int64)
+    for n, people in enumerate(nodes):
+        node_of[people] = n
+    return Graph(nodes, node_of, [np.arange(starts[p[0]], ends[p[0]]) for p in nodes])
+
+
+def _mean_distances(vectors: np.ndarray, g: Graph, pairs: dict[int, set[int]]) -> dict[tuple[int, int], float]:
+    """Exact mean pairwise face distance for each candidate pair (a, b), a < b, one matrix product per a."""
+    out: dict[tuple[int, int], float] = {}
+    for a, partners in pairs.items():
+        others = sorted(partners)
+        if not others:
+            continue
+        fa = vectors[g.rep_faces[a]]
+        rows = [g.rep_faces[b] for b in others]
+        fb = vectors[np.concatenate(rows)]
+        d2 = (np.sum(fa * fa, 1)[:, None] + np.sum(fb * fb, 1)[None, :] - 2.0 * fa @ fb.T)
+        d = np.sqrt(np.maximum(d2, 0.0)).sum(axis=0)
+        starts = np.concatenate([[0], np.cumsum([len(r) for r in rows])[:-1]])
+        sums = np.add.reduceat(d, starts)
+        for b, s, r in zip(others, sums, rows, strict=True):
+            out[(a, b)] = float(s) / (len(fa) * len(r))
+    return out
+
+
+def _candidates(store: FaceStore, t: FaceTable, g: Graph, radius: float) -> dict[int, set[int]]:
+    n = len(g.nodes)
+    pairs: dict[int, set[int]] = defaultdict(set)
+
+    def add(a: int, b: int) -> None:
+        if a != b:
+            pairs[min(a, b)].add(max(a, b))
+
+    distinct = sum(len(r) for r in g.rep_faces)
+    if distinct <= DENSE_FACES:
+        for a in range(n):
+            pairs[a].update(range(a + 1, n))
+        return pairs
+    row_of = {pid.decode(): i for i, pid in enumerate(t.point_ids.tolist())}
+    queries = []
+    for rows in g.rep_faces:  # the face nearest its person's mean stands for the node
+        faces = t.vectors[rows]
+        queries.append(faces[np.argmin(np.linalg.norm(faces - faces.mean(axis=0), axis=1))])
+    for a, hits in enumerate(store.search(np.stack(queries), KNN)):
+        for h in hits:
+            row = row_of.get(h.point_id)
+            if row is not None and h.distance < radius:
+                add(a, int(g.node_of[t.owner[row]]))
+    by_influencer: dict[str, set[int]] = defaultdict(set)
+    for row, inf in enumerate(t.influencer):
+        if inf:
+            by_influencer[inf].add(int(g.node_of[t.owner[row]]))
+    for members in by_influencer.values():
+        ordered = sorted(members)[:SAME_INFLUENCER_PAIRS]
+        for i, a in enumerate(ordered):
+            for b in ordered[i + 1:]:
+                add(a, b)
+    return pairs
+
+
+def derive(store: FaceStore, t: FaceTable, threshold: float, margin: float) -> list[str]:
+    """New influencer id per person of `t` (UNCONFIRMED for a lone doubtful person); ids inherited from
+    the clusters they overlap most, founders' ids for new ones."""
+    if not t.keys:
+        return []
+    g = _graph(t)
+    radius = threshold + SLACK
+    pairs = _mean_distances(t.vectors, g, _candidates(store, t, g, radius))
+    position = {k: i for i, k in enumerate(t.keys)}
+    cannot = {(int(g.node_of[i]), int(g.node_of[position[(k[0], o)]]))
+              for i, k in enumerate(t.keys) for o in t.cooccurs[i] if (k[0], o) in position}
+    node_labels = average_linkage(len(g.nodes), pairs, threshold, sorted(cannot), margin,
+                                  [len(people) for people in g.nodes], far=radius)
+    labels = [node_labels[int(g.node_of[i])] for i in range(len(t.keys))]
+    old = _majorities(t)
+    new = inherit_ids(old, labels, [new_influencer_id(*k) for k in t.keys])
+    members: dict[int, list[int]] = defaultdict(list)
+    for i, label in enumerate(labels):
+        members[label].append(i)
+    for group in members.values():
+        if len(group) == 1 and not confirmed(t.faces[group[0]], t.best_quality[group[0]]):
+            new[group[0]] = UNCONFIRMED
+    return new
+
+
+def _majorities(t: FaceTable) -> list[str]:
+    counts: list[dict[str, int]] = [defaultdict(int) for _ in t.keys]
+    for row, inf in enumerate(t.influencer):
+        counts[int(t.owner[row])][inf] += 1
+    return [max(sorted(c), key=lambda k: c[k]) for c in counts]
+
+
+def moves(t: FaceTable, new: list[str]) -> tuple[dict[str, list[str]], set[str]]:
+    """The faces whose influencer changes (influencer -> point ids) and the videos they are in."""
+    out: dict[str, list[str]] = defaultdict(list)
+    videos: set[str] = set()
+    for row, pid in enumerate(t.point_ids.tolist()):
+        person = int(t.owner[row])
+        if t.influencer[row] != new[person]:
+            out[new[person]].append(pid.decode())
+            videos.add(t.keys[person][0])
+    return dict(out), videos
+
+
+def neighbourhood(store: FaceStore, video_ids: list[str], threshold: float) -> list[FacePoint]:
+    """The faces of `video_ids`, of every influencer with a face within threshold + SLACK of theirs, and of
+    the unconfirmed people that near (a second sighting may confirm them)."""
+    seed = store.faces_in(sorted(set(video_ids)), with_vectors=True)
+    if not seed:
+        return []
+    radius = threshold + SLACK
+    hits = [h for face in store.search(np.stack([f.vector for f in seed]), KNN) for h in face if h.distance < radius]
+    near = ({f.record.influencer_id for f in seed} | {h.influencer_id for h in hits}) - {UNCONFIRMED}
+    lone_videos = sorted({h.video_id for h in hits if h.influencer_id == UNCONFIRMED} - set(video_ids))
+    lone = [f for f in store.faces_in(lone_videos, with_vectors=True) if f.record.influencer_id == UNCONFIRMED]
+    return seed + lone + (store.faces_of(sorted(near), with_vectors=True) if near else [])

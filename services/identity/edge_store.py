@@ -1,0 +1,189 @@
+"""The face store on Qdrant Edge: the Qdrant engine in-process (HNSW, payload indexes, a write-ahead log), in
+two shards under one folder: the faces, and a side shard of names, batch markers and the video list. One
+process owns the folder; a deployment with several identity replicas uses a Qdrant server instead."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import qdrant_edge as qe
+
+from services.identity.facestore import (
+    INTEGER_FIELDS,
+    KEYWORD_FIELDS,
+    SCHEMA_VERSION,
+    VECTOR_SIZE,
+    FacePoint,
+    FaceRecord,
+    FaceStore,
+    Hit,
+    SchemaError,
+    chunks,
+    side_id,
+)
+
+PAGE = 1024
+# HNSW as on the server (m=16); search scans plainly below ~20k faces a segment (10 MB of vectors).
+HNSW = dict(m=16, ef_construct=128, full_scan_threshold=10_000)
+
+
+def _match(key: str, values: Sequence[str | int]) -> qe.Filter:
+    match = qe.MatchValue(value=values[0]) if len(values) == 1 else qe.MatchAny(any=list(values))
+    return qe.Filter(must=[qe.FieldCondition(key=key, match=match)])
+
+
+_NOT_COPY = _match("copy", [0])
+
+
+def _open(path: Path, size: int, distance: qe.Distance, keywords: Sequence[str], integers: Sequence[str],
+          hnsw: bool) -> qe.EdgeShard:
+    if (path / "edge_config.json").exists():
+        return qe.EdgeShard.load(str(path))
+    path.mkdir(parents=True, exist_ok=True)
+    config = qe.EdgeConfig(
+        vectors=qe.EdgeVectorParams(size=size, distance=distance),
+        hnsw_config=qe.HnswIndexConfig(**HNSW) if hnsw else None,
+    )
+    shard = qe.EdgeShard.create(str(path), config)
+    for key in keywords:
+        shard.update(qe.UpdateOperation.create_field_index(key, qe.PayloadSchemaType.Keyword))
+    for key in integers:
+        shard.update(qe.UpdateOperation.create_field_index(key, qe.PayloadSchemaType.Integer))
+    return shard
+
+
+class EdgeFaceStore(FaceStore):
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        # The engine is thread-safe, but a write and the reads that check it must not interleave: one lock.
+        self._lock = threading.RLock()
+        self._faces = _open(folder / "faces", VECTOR_SIZE, qe.Distance.Euclid, KEYWORD_FIELDS, INTEGER_FIELDS,
+                            hnsw=True)
+        self._side = _open(folder / "side", 1, qe.Distance.Dot, ("kind",), (), hnsw=False)
+        self._check_schema()
+
+    def _check_schema(self) -> None:
+        schema = self.get_side("schema", "faces")
+        if schema is None:
+            self.set_side("schema", "faces", {"version": SCHEMA_VERSION})
+        elif int(schema.get("version", 0)) > SCHEMA_VERSION:
+            raise SchemaError(f"the face store in {self.folder} has schema {schema['version']}; this code knows "
+                              f"up to {SCHEMA_VERSION}: upgrade influencers")
+
+    def healthy(self) -> bool:
+        with self._lock:
+            try:
+                self._faces.info()
+            except Exception:  # noqa: BLE001 - any failure to reach the store means "not serving"
+                return False
+            return True
+
+    def upsert(self, points: Sequence[FacePoint]) -> None:
+        with self._lock:
+            for chunk in chunks(points, 256):
+                self._faces.update(qe.UpdateOperation.upsert_points([
+                    qe.Point(p.point_id, np.asarray(p.vector, np.float32).tolist(), p.record.to_payload())
+                    for p in chunk]))
+            videos = sorted({p.record.video_id for p in points})
+            self._side.update(qe.UpdateOperation.upsert_points([
+                qe.Point(side_id("video", v), [0.0], {"kind": "video", "video_id": v}) for v in videos]))
+
+    def delete_video(self, video_id: str) -> list[FacePoint]:
+        with self._lock:
+            gone = self.faces_where("video_id", [video_id])
+            self._faces.update(qe.UpdateOperation.delete_points_by_filter(_match("video_id", [video_id])))
+            self._side.update(qe.UpdateOperation.delete_points([side_id("video", video_id)]))
+            return gone
+
+    def search(self, vectors: np.ndarray, limit: int) -> list[list[Hit]]:
+        if len(vectors) == 0:
+            return []
+        requests = [qe.QueryRequest(limit=limit, query=qe.Query.Nearest(np.asarray(v, np.float32).tolist()),
+                                    filter=_NOT_COPY, with_payload=["influencer_id", "video_id"]) for v in vectors]
+        out: list[list[Hit]] = []
+        with self._lock:
+            for chunk in chunks(requests, 256):
+                for hits in self._faces.query_batch(qe.QueryBatchRequest(list(chunk))):
+                    out.append([Hit(str(h.id), str((h.payload or {}).get("influencer_id", "")),
+                                    str((h.payload or {}).get("video_id", "")), float(h.score)) for h in hits])
+        return out
+
+    def _pages(self, flt: qe.Filter | None, with_vectors: bool) -> Iterator[FacePoint]:
+        offset = None
+        while True:
+            with self._lock:
+                records, offset = self._faces.scroll(qe.ScrollRequest(
+                    offset=offset, limit=PAGE, filter=flt, with_payload=True, with_vector=with_vectors))
+            for r in records:
+                vec = np.asarray(r.vector, np.float32) if with_vectors else np.zeros(0, np.float32)
+                yield FacePoint(str(r.id), vec, FaceRecord.from_payload(r.payload or {}))
+            if offset is None:
+                return
+
+    def scroll(self, with_vectors: bool = False) -> Iterator[FacePoint]:
+        return self._pages(None, with_vectors)
+
+    def faces_where(self, key: str, values: Sequence[str | int], with_vectors: bool = False) -> list[FacePoint]:
+        out: list[FacePoint] = []
+        for chunk in chunks(list(values), 512):
+            out.extend(self._pages(_match(key, chunk), with_vectors))
+        return out
+
+    def set_fields(self, point_ids: Sequence[str], fields: dict[str, Any]) -> None:
+        with self._lock:
+            for chunk in chunks(list(point_ids), 1024):
+                self._faces.update(qe.UpdateOperation.set_payload(list(chunk), fields))
+
+    def influencer_counts(self) -> dict[str, int]:
+        with self._lock:
+            hits = self._faces.facet(qe.FacetRequest(key="influencer_id", limit=10_000_000, exact=True)).hits
+        return {str(h.value): int(h.count) for h in hits}
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._faces.count(qe.CountRequest(exact=True)))
+
+    def video_page(self, page_token: str, page_size: int) -> tuple[list[str], str]:
+        with self._lock:
+            records, offset = self._side.scroll(qe.ScrollRequest(
+                offset=page_token or None, limit=page_size, filter=_match("kind", ["video"]), with_payload=True))
+        return [str((r.payload or {})["video_id"]) for r in records], str(offset) if offset is not None else ""
+
+    def get_side(self, kind: str, key: str) -> dict[str, Any] | None:
+        with self._lock:
+            records = self._side.retrieve([side_id(kind, key)], with_payload=True, with_vector=False)
+        return dict(records[0].payload or {}) if records else None
+
+    def set_side(self, kind: str, key: str, value: dict[str, Any] | None) -> None:
+        with self._lock:
+            if value is None:
+                self._side.update(qe.UpdateOperation.delete_points([side_id(kind, key)]))
+            else:
+                self._side.update(qe.UpdateOperation.upsert_points([
+                    qe.Point(side_id(kind, key), [0.0], {**value, "kind": kind})]))
+
+    def side_records(self, kind: str) -> Iterator[dict[str, Any]]:
+        offset = None
+        while True:
+            with self._lock:
+                records, offset = self._side.scroll(qe.ScrollRequest(
+                    offset=offset, limit=PAGE, filter=_match("kind", [kind]), with_payload=True))
+            for r in records:
+                yield dict(r.payload or {})
+            if offset is None:
+                return
+
+    def optimize(self) -> None:
+        with self._lock:
+            self._faces.optimize()
+            self._faces.flush()
+            self._side.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            self._faces.close()
+            self._side.close()

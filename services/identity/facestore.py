@@ -1,0 +1,209 @@
+"""The face store port: one collection of 128-d face encodings (Euclidean) with a typed record per face, and
+a small side collection of influencer names, batch markers and the list of stored videos.
+
+Two adapters implement it, chosen by the settings alone (as qdrant-client picks local or remote in its
+constructor): `edge_store.EdgeFaceStore` (the Qdrant engine in-process, Qdrant Edge, under DATA/qdrant/) and
+`server_store.ServerFaceStore` (a Qdrant server through qdrant-client, when QDRANT_URL is set)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, NamedTuple
+
+import numpy as np
+
+VECTOR_SIZE = 128
+SCHEMA_VERSION = 2  # 2: typed record with vhash/copy fields, the video list in the side collection
+NAMESPACE = uuid.UUID("5b1d6c2e-8f0a-4f7e-9c1d-2a3b4c5d6e7f")
+# Payload fields with an index: every filtered read and the duplicate lookup use one of them.
+KEYWORD_FIELDS = ("video_id", "influencer_id", "vhash")
+INTEGER_FIELDS = ("copy",)
+VIDEO_ID = re.compile(r"[0-9a-f]{16}")
+
+
+class SchemaError(RuntimeError):
+    """The store was written by a newer version of this code, or by a layout this code cannot read."""
+
+
+@dataclass
+class FaceRecord:
+    """What the store keeps beside one encoded face. Times in seconds from the start of the video; `box` is
+    (top, right, bottom, left) in pixels of the sampled frame; qualities in [0, 1]. The person-level fields
+    (first/last seen, faces, screen time, best quality, crop, co-occurring people) repeat on each face of the
+    person, so that any face tells its person's appearance."""
+
+    video_id: str
+    person: int
+    influencer_id: str
+    timestamp_s: float = 0.0
+    box: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
+    quality: float = 0.0
+    first_seen_s: float = 0.0
+    last_seen_s: float = 0.0
+    faces: int = 1
+    screen_time_s: float = 0.0
+    best_quality: float = 0.0
+    crop: str = ""
+    cooccurs: list[int] = field(default_factory=list)
+    ambiguous: bool = False
+    # Hash of the encoding: a repost (the same frames in other bytes) gives the same encodings.
+    vhash: str = ""
+    # 1: an exact copy of a face stored earlier; copies are kept (they are appearances) but not searched, so
+    # that a video posted ten times does not fill every neighbour list with itself.
+    copy: int = 0
+
+    def to_payload(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> FaceRecord:
+        return cls(
+            video_id=str(payload["video_id"]), person=int(payload["person"]),
+            influencer_id=str(payload.get("influencer_id", "")), timestamp_s=float(payload.get("timestamp_s", 0.0)),
+            box=[int(v) for v in payload.get("box", [0, 0, 0, 0])], quality=float(payload.get("quality", 0.0)),
+            first_seen_s=float(payload.get("first_seen_s", 0.0)), last_seen_s=float(payload.get("last_seen_s", 0.0)),
+            faces=int(payload.get("faces", 1)), screen_time_s=float(payload.get("screen_time_s", 0.0)),
+            best_quality=float(payload.get("best_quality", 0.0)), crop=str(payload.get("crop", "")),
+            cooccurs=[int(v) for v in payload.get("cooccurs", [])], ambiguous=bool(payload.get("ambiguous", False)),
+            vhash=str(payload.get("vhash", "")), copy=int(payload.get("copy", 0)))
+
+    @property
+    def person_key(self) -> tuple[str, int]:
+        return (self.video_id, self.person)
+
+
+@dataclass
+class FacePoint:
+    point_id: str
+    vector: np.ndarray  # (128,) float32; empty when read without vectors
+    record: FaceRecord
+
+
+class Hit(NamedTuple):
+    """A stored face near a query: its id, influencer, video and Euclidean distance to the query."""
+
+    point_id: str
+    influencer_id: str
+    video_id: str
+    distance: float
+
+
+def point_id(video_id: str, person: int, face: int) -> str:
+    """Deterministic point id: analysing a video again overwrites, never duplicates, its faces."""
+    return str(uuid.uuid5(NAMESPACE, f"{video_id}:{person}:{face}"))
+
+
+def side_id(kind: str, key: str) -> str:
+    """Id of a record of the side collection (a name, a batch marker, a stored video)."""
+    return str(uuid.uuid5(NAMESPACE, f"{kind}:{key}"))
+
+
+def vector_hash(vector: np.ndarray) -> str:
+    """Hash of an encoding rounded to 1e-5: the same frames decoded again encode to the same floats."""
+    rounded = np.round(np.asarray(vector, np.float64), 5) + 0.0  # + 0.0 folds -0.0 into 0.0
+    return hashlib.sha1(rounded.astype("<f8").tobytes()).hexdigest()[:20]
+
+
+class FaceStore(ABC):
+    """The operations identity needs of its vector store. Every write waits until it is applied."""
+
+    @abstractmethod
+    def healthy(self) -> bool:
+        """True while the store answers."""
+
+    @abstractmethod
+    def upsert(self, points: Sequence[FacePoint]) -> None:
+        """Inserts or replaces faces by point id, and notes their videos in the video list."""
+
+    @abstractmethod
+    def delete_video(self, video_id: str) -> list[FacePoint]:
+        """Removes every face of a video (and the video from the list); returns the faces removed."""
+
+    @abstractmethod
+    def search(self, vectors: np.ndarray, limit: int) -> list[list[Hit]]:
+        """For each row of `vectors` (n, 128), up to `limit` nearest stored faces that are not copies,
+        nearest first."""
+
+    @abstractmethod
+    def scroll(self, with_vectors: bool = False) -> Iterator[FacePoint]:
+        """Every stored face, in pages."""
+
+    @abstractmethod
+    def faces_where(self, key: str, values: Sequence[str | int], with_vectors: bool = False) -> list[FacePoint]:
+        """The faces whose indexed payload field `key` is one of `values`."""
+
+    @abstractmethod
+    def set_fields(self, point_ids: Sequence[str], fields: dict[str, Any]) -> None:
+        """Sets payload fields of the given faces, leaving the others as they are."""
+
+    @abstractmethod
+    def influencer_counts(self) -> dict[str, int]:
+        """Faces per influencer id (from the payload index, without reading the faces)."""
+
+    @abstractmethod
+    def count(self) -> int:
+        """The number of stored faces."""
+
+    @abstractmethod
+    def video_page(self, page_token: str, page_size: int) -> tuple[list[str], str]:
+        """Stored video ids, a page at a time: (ids, next token); an empty token is the first page on the
+        way in and the last page on the way out."""
+
+    @abstractmethod
+    def get_side(self, kind: str, key: str) -> dict[str, Any] | None:
+        """A record of the side collection (name, batch marker), or None."""
+
+    @abstractmethod
+    def set_side(self, kind: str, key: str, value: dict[str, Any] | None) -> None:
+        """Writes (or, with None, removes) a record of the side collection."""
+
+    @abstractmethod
+    def side_records(self, kind: str) -> Iterator[dict[str, Any]]:
+        """Every side record of one kind."""
+
+    @abstractmethod
+    def optimize(self) -> None:
+        """Builds the search index over what was written (a server does this by itself)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Releases the store."""
+
+    # ---- built on the operations above --------------------------------------------------------------
+    def faces_in(self, video_ids: str | Sequence[str], with_vectors: bool = False) -> list[FacePoint]:
+        return self.faces_where("video_id", [video_ids] if isinstance(video_ids, str) else list(video_ids),
+                                with_vectors)
+
+    def faces_of(self, influencer_ids: str | Sequence[str], with_vectors: bool = False) -> list[FacePoint]:
+        wanted = [influencer_ids] if isinstance(influencer_ids, str) else list(influencer_ids)
+        return self.faces_where("influencer_id", wanted, with_vectors)
+
+    def set_influencer(self, assignments: dict[str, list[str]]) -> None:
+        """`assignments`: influencer_id -> point ids to give it."""
+        for influencer_id, ids in assignments.items():
+            for start in range(0, len(ids), 1024):
+                self.set_fields(ids[start:start + 1024], {"influencer_id": influencer_id})
+
+    def names(self) -> dict[str, str]:
+        return {str(r["influencer_id"]): str(r["name"]) for r in self.side_records("name")}
+
+    def set_name(self, influencer_id: str, name: str) -> None:
+        self.set_side("name", influencer_id, {"influencer_id": influencer_id, "name": name} if name else None)
+
+    def video_ids(self) -> Iterator[str]:
+        token = ""
+        while True:
+            page, token = self.video_page(token, 1000)
+            yield from page
+            if not token:
+                return
+
+
+def chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]

@@ -1,0 +1,98 @@
+"""Average-linkage agglomerative clustering over a sparse graph of distances: the one routine that groups the
+faces of a video into people and the people of the store into influencers. Pure Python (heapq).
+
+Pairs absent from the graph count as `far` apart (a distance at least the radius within which the caller
+looked for neighbours), so the cost follows the number of pairs given, not the square of the nodes, and a
+complete graph gives exactly the dense result."""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Iterable, Mapping, Sequence
+
+
+def average_linkage(n: int, pairs: Mapping[tuple[int, int], float], threshold: float,
+                    cannot_link: Iterable[tuple[int, int]] = (), margin: float = 0.0,
+                    weights: Sequence[float] | None = None, far: float = math.inf) -> list[int]:
+    """Clusters nodes 0..n-1, merging while the closest pair of clusters is under `threshold`; the distance of
+    two clusters is the weighted mean of their members' pairwise distances (Lance-Williams), `weights[i]` being
+    how many identical members node i stands for. Pairs in `cannot_link` (seen in one frame) never end in one
+    cluster. With a `margin`, a cluster about to join another while a third, itself apart from that other
+    (at or over the threshold), is within `margin` of the same distance is ambiguous and joins neither.
+
+    Returns a label per node, numbered by each cluster's smallest node; the result depends only on the graph,
+    not on the order the pairs were given (ties go to the smallest node ids)."""
+    adj: list[dict[int, float]] = [{} for _ in range(n)]
+    for (i, j), d in pairs.items():
+        if i != j and math.isfinite(d):
+            adj[i][j] = adj[j][i] = float(d)
+    blocked: list[set[int]] = [set() for _ in range(n)]
+    for a, b in cannot_link:
+        if a != b:
+            blocked[a].add(b)
+            blocked[b].add(a)
+            adj[a].pop(b, None)
+            adj[b].pop(a, None)
+    size = [float(w) for w in weights] if weights is not None else [1.0] * n
+    members: dict[int, list[int]] = {i: [i] for i in range(n)}
+    heap = [(d, i, j) for i in range(n) for j, d in adj[i].items() if i < j and d < threshold]
+    heapq.heapify(heap)
+    while heap:
+        d, a, b = heapq.heappop(heap)
+        if a not in members or b not in members or adj[a].get(b) != d:
+            continue  # stale: a side merged away, or the distance changed since
+        joining, partner = (a, b) if size[a] <= size[b] else (b, a)
+        if margin > 0 and _ambiguous(adj, joining, partner, d, threshold, margin, far):
+            adj[joining].pop(partner, None)
+            adj[partner].pop(joining, None)
+            c = min(((dc, c) for c, dc in adj[joining].items() if c != partner))[1]
+            adj[joining].pop(c, None)
+            adj[c].pop(joining, None)
+            continue
+        _merge(adj, blocked, size, a, b, far, threshold, heap)  # a < b: heap entries are ordered pairs
+        members[a] += members.pop(b)
+    labels = [0] * n
+    for label, root in enumerate(sorted(members)):
+        for i in members[root]:
+            labels[i] = label
+    return labels
+
+
+def _ambiguous(adj: list[dict[int, float]], joining: int, partner: int, d: float, threshold: float,
+               margin: float, far: float) -> bool:
+    others = [(dc, c) for c, dc in adj[joining].items() if c != partner]
+    if not others:
+        return False
+    dc, c = min(others)
+    return dc < d + margin and adj[partner].get(c, far) >= threshold
+
+
+def _merge(adj: list[dict[int, float]], blocked: list[set[int]], size: list[float], a: int, b: int, far: float,
+           threshold: float, heap: list[tuple[float, int, int]]) -> None:
+    """Merges cluster b into a (a < b), updating a's distances by Lance-Williams."""
+    na, nb = size[a], size[b]
+    from_a, from_b = adj[a], adj[b]
+    neighbours = (set(from_a) | set(from_b)) - {a, b}
+    blocked[a] |= blocked[b]
+    for c in blocked[b]:
+        blocked[c].discard(b)
+        blocked[c].add(a)
+    blocked[a] -= {a, b}
+    for c in from_b:
+        adj[c].pop(b, None)
+    for c in from_a:
+        adj[c].pop(a, None)
+    merged_adj: dict[int, float] = {}
+    for c in neighbours:
+        if c in blocked[a]:
+            continue
+        merged = (na * from_a.get(c, far) + nb * from_b.get(c, far)) / (na + nb)
+        if math.isfinite(merged):
+            merged_adj[c] = merged
+            adj[c][a] = merged
+            if merged < threshold:
+                heapq.heappush(heap, (merged, min(a, c), max(a, c)))
+    adj[a] = merged_adj
+    adj[b] = {}
+    size[a] = na + nb

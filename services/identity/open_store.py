@@ -1,0 +1,84 @@
+"""Opens the face store the settings name: Qdrant Edge in DATA/qdrant/edge/ by default, a Qdrant server when
+QDRANT_URL is set. A data dir from before Edge (qdrant-client's local mode in DATA/qdrant/) is migrated on
+first open: its faces, names and batch markers are copied into Edge, and the old files are kept aside in
+DATA/qdrant/local-mode-backup/."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from influencers.settings import Settings
+from services.identity.facestore import FacePoint, FaceRecord, FaceStore, vector_hash
+
+log = logging.getLogger(__name__)
+
+
+def open_face_store(settings: Settings) -> FaceStore:
+    if settings.qdrant_url:
+        from qdrant_client import QdrantClient
+
+        from services.identity.server_store import CollectionLayout, ServerFaceStore
+
+        client = QdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_api_key or None, timeout=30)
+        layout = CollectionLayout(settings.qdrant_shards, settings.qdrant_replication, settings.qdrant_quantize)
+        return ServerFaceStore(client, settings.qdrant_collection, layout)
+    from services.identity.edge_store import EdgeFaceStore
+
+    folder = settings.data_dir / "qdrant"
+    fresh = not (folder / "edge").exists()
+    store = EdgeFaceStore(folder / "edge")
+    if fresh and (folder / "meta.json").is_file():
+        migrate_local_mode(folder, settings.qdrant_collection, store)
+    return store
+
+
+def migrate_local_mode(folder: Path, collection: str, into: FaceStore) -> int:
+    """Copies a local-mode store (schema 1: faces as dict payloads, `<collection>_names` for names and batch
+    markers) into `into`, then moves the old files to local-mode-backup/. Returns the faces copied."""
+    from qdrant_client import QdrantClient
+
+    client = QdrantClient(path=str(folder))
+    copied = 0
+    seen: set[str] = set()
+    try:
+        if client.collection_exists(collection):
+            offset = None
+            while True:
+                points, offset = client.scroll(collection, limit=1024, offset=offset, with_payload=True,
+                                               with_vectors=True)
+                batch = []
+                for p in sorted(points, key=lambda p: str(p.id)):
+                    vector = np.asarray(p.vector, np.float32)
+                    record = FaceRecord.from_payload(dict(p.payload or {}))
+                    record.vhash = vector_hash(vector)
+                    record.copy = int(record.vhash in seen)
+                    seen.add(record.vhash)
+                    batch.append(FacePoint(str(p.id), vector, record))
+                into.upsert(batch)
+                copied += len(batch)
+                if offset is None:
+                    break
+        names = f"{collection}_names"
+        if client.collection_exists(names):
+            points, _ = client.scroll(names, limit=100_000, with_payload=True)
+            for p in points:
+                payload = dict(p.payload or {})
+                if "influencer_id" in payload and payload.get("name"):
+                    into.set_name(str(payload["influencer_id"]), str(payload["name"]))
+                elif str(payload.get("meta", "")).startswith("batch:"):
+                    worker = str(payload["meta"]).removeprefix("batch:")
+                    into.set_side("batch", worker, {"batch": str(payload.get("batch", "")), "worker": worker})
+    finally:
+        client.close()
+    into.optimize()
+    backup = folder / "local-mode-backup"
+    backup.mkdir(exist_ok=True)
+    for name in ("collection", "meta.json", ".lock"):
+        if (folder / name).exists():
+            shutil.move(str(folder / name), str(backup / name))
+    log.warning("migrated %d faces from qdrant-client's local mode to Qdrant Edge; old files in %s", copied, backup)
+    return copied

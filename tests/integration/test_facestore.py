@@ -1,0 +1,161 @@
+"""The face store port on its two adapters: Qdrant Edge (the embedded default) and a Qdrant server through
+qdrant-client. No Qdrant server can run here, so qdrant-client's local mode stands in for the server: the
+same ServerFaceStore code, the same client calls, another engine behind them."""
+
+import numpy as np
+import pytest
+from qdrant_client import QdrantClient, models
+from qdrant_client.http.exceptions import ResponseHandlingException
+
+from influencers.settings import Settings
+from services.identity.edge_store import EdgeFaceStore
+from services.identity.facestore import SCHEMA_VERSION, FacePoint, FaceRecord, SchemaError, point_id, vector_hash
+from services.identity.open_store import open_face_store
+from services.identity.server_store import CollectionLayout, ServerFaceStore
+
+
+def face(video: str, person: int, k: int, vector: np.ndarray, influencer: str, copy: int = 0) -> FacePoint:
+    record = FaceRecord(video_id=video, person=person, influencer_id=influencer, faces=3, best_quality=0.8,
+                        crop=f"{video}-{person}.jpg", cooccurs=[1 - person], vhash=vector_hash(vector), copy=copy)
+    return FacePoint(point_id(video, person, k), np.asarray(vector, np.float32), record)
+
+
+def scenario(store, rng):
+    """The same writes on any adapter; returns what the reads answered, for comparison."""
+    points = [face(f"v{k % 7}", k % 2, k, rng.normal(scale=0.1, size=128), f"i{k % 5}") for k in range(300)]
+    copies = [face("w0", 0, k, points[k].vector, "i0", copy=1) for k in range(5)]
+    store.upsert(points + copies)
+    queries = rng.normal(scale=0.1, size=(4, 128))
+    out = {"knn": store.search(queries, 10)}
+    out["knn_of_copied"] = store.search(np.stack([p.vector for p in points[:5]]), 3)
+    removed = store.delete_video("v3")
+    out["removed"] = sorted(f.point_id for f in removed)
+    store.set_influencer({"i9": [points[0].point_id, points[1].point_id]})
+    store.set_fields([copies[0].point_id], {"copy": 0})
+    out["knn_after"] = store.search(queries, 10)
+    out["of_influencers"] = sorted(f.point_id for f in store.faces_of(["i9", "i1"]))
+    out["in_videos"] = sorted(f.point_id for f in store.faces_in(["v1", "v3", "w0"]))
+    out["by_hash"] = sorted(f.point_id for f in store.faces_where("vhash", [points[2].record.vhash]))
+    out["records"] = sorted((f.point_id, f.record) for f in store.faces_in("v1"))
+    out["vectors"] = {f.point_id: f.vector for f in store.faces_in("v2", with_vectors=True)}
+    out["all"] = sorted(f.point_id for f in store.scroll())
+    out["count"] = store.count()
+    out["counts"] = store.influencer_counts()
+    out["videos"] = sorted(store.video_ids())
+    first, token = store.video_page("", 3)
+    rest, end = store.video_page(token, 100)
+    out["pages"] = (len(first), sorted(first + rest), end)
+    store.set_name("i1", "Ann")
+    store.set_side("batch", "w", {"batch": "b1"})
+    out["names"] = store.names()
+    out["batch"] = store.get_side("batch", "w")
+    store.set_side("batch", "w", None)
+    out["batch_gone"] = store.get_side("batch", "w")
+    store.optimize()
+    out["knn_indexed"] = store.search(queries, 10)
+    return out
+
+
+def test_edge_and_the_server_adapter_answer_every_operation_alike(tmp_path):
+    edge = EdgeFaceStore(tmp_path / "edge")
+    server = ServerFaceStore(QdrantClient(path=str(tmp_path / "server")), "faces")
+    a, b = scenario(edge, np.random.default_rng(5)), scenario(server, np.random.default_rng(5))
+    for key in a:
+        if key.startswith("knn"):
+            assert [[h.point_id for h in hits] for hits in a[key]] == [[h.point_id for h in hits] for hits in b[key]]
+            assert np.allclose([[h.distance for h in hits] for hits in a[key]],
+                               [[h.distance for h in hits] for hits in b[key]], atol=1e-4)
+            assert [[h.influencer_id for h in hits] for hits in a[key]] == \
+                [[h.influencer_id for h in hits] for hits in b[key]]
+        elif key == "vectors":
+            assert a[key].keys() == b[key].keys()
+            assert all(np.allclose(a[key][k], b[key][k]) for k in a[key])
+        else:
+            assert a[key] == b[key], key
+    assert all(h.distance > 0 for hits in a["knn_of_copied"] for h in hits[1:])
+    assert [hits[0].distance for hits in a["knn_of_copied"]] == pytest.approx([0.0] * 5, abs=1e-5)
+    assert all(h.video_id != "w0" for hits in a["knn"] for h in hits), "copies are never searched"
+    edge.close()
+    server.close()
+
+
+def test_an_edge_store_reopens_with_what_was_written(tmp_path):
+    store = EdgeFaceStore(tmp_path / "edge")
+    store.upsert([face("v1", 0, 0, np.ones(128) * 0.01, "i1")])
+    store.set_name("i1", "Ann")
+    store.close()
+    again = EdgeFaceStore(tmp_path / "edge")
+    assert again.count() == 1 and again.names() == {"i1": "Ann"} and list(again.video_ids()) == ["v1"]
+    again.close()
+
+
+def test_an_edge_store_from_a_newer_schema_is_refused(tmp_path):
+    store = EdgeFaceStore(tmp_path / "edge")
+    store.set_side("schema", "faces", {"version": SCHEMA_VERSION + 1})
+    store.close()
+    with pytest.raises(SchemaError, match="upgrade"):
+        EdgeFaceStore(tmp_path / "edge")
+
+
+def test_a_server_collection_from_another_schema_is_refused(tmp_path):
+    client = QdrantClient(path=str(tmp_path / "q"))
+    client.create_collection("faces", vectors_config=models.VectorParams(size=128, distance=models.Distance.EUCLID),
+                             metadata={"schema_version": SCHEMA_VERSION + 1})
+    with pytest.raises(SchemaError, match="upgrade"):
+        ServerFaceStore(client, "faces")
+
+
+class Flaky:
+    """A client whose every other call fails as a dropped connection would (a server we cannot run)."""
+
+    def __init__(self, client):
+        self.client, self.calls = client, 0
+
+    def __getattr__(self, name):
+        target = getattr(self.client, name)
+
+        def call(*args, **kwargs):
+            self.calls += 1
+            if self.calls % 2:
+                raise ResponseHandlingException(ConnectionError("reset"))
+            return target(*args, **kwargs)
+
+        return call
+
+
+def test_server_calls_are_retried_on_network_errors(tmp_path):
+    flaky = Flaky(QdrantClient(path=str(tmp_path / "q")))
+    store = ServerFaceStore(flaky, "faces", CollectionLayout(shards=2, replication=1, quantize=True),
+                            first_wait_s=0.0)
+    store.upsert([face("v", 0, 0, np.zeros(128), "a")])
+    assert [[h.influencer_id for h in hits] for hits in store.search(np.zeros((1, 128)), 5)] == [["a"]]
+    assert flaky.calls > 4
+
+
+def test_a_local_mode_data_dir_is_migrated_to_edge_on_first_open(tmp_path):
+    """A data dir of the previous release (qdrant-client local mode, dict payloads, a names collection)."""
+    folder = tmp_path / "data" / "qdrant"
+    client = QdrantClient(path=str(folder))
+    client.create_collection("faces", vectors_config=models.VectorParams(size=128, distance=models.Distance.EUCLID),
+                             metadata={"schema_version": 1})
+    client.create_collection("faces_names", vectors_config=models.VectorParams(size=1, distance=models.Distance.DOT))
+    rng = np.random.default_rng(1)
+    vectors = rng.normal(scale=0.1, size=(3, 128))
+    client.upsert("faces", [models.PointStruct(id=point_id(v, 0, 0), vector=vec.tolist(), payload={
+        "video_id": v, "person": 0, "influencer_id": "inf_a", "faces": 2, "best_quality": 0.7, "crop": f"{v}-0.jpg",
+        "cooccurs": [], "first_seen_s": 0.0, "last_seen_s": 1.0, "screen_time_s": 1.0, "timestamp_s": 0.0,
+        "box": [0, 10, 10, 0], "quality": 0.7, "ambiguous": False})
+        for v, vec in zip(["v1", "v2", "v3"], vectors, strict=True)])
+    client.upsert("faces_names", [
+        models.PointStruct(id=point_id("n", 0, 0), vector=[1.0], payload={"influencer_id": "inf_a", "name": "Ann"}),
+        models.PointStruct(id=point_id("m", 0, 0), vector=[0.0], payload={"meta": "batch:host", "batch": "b7"})])
+    client.close()
+    store = open_face_store(Settings(data_dir=tmp_path / "data"))
+    assert store.count() == 3 and sorted(store.video_ids()) == ["v1", "v2", "v3"]
+    assert store.names() == {"inf_a": "Ann"} and store.get_side("batch", "host")["batch"] == "b7"
+    assert [h[0].influencer_id for h in store.search(vectors[:1], 1)] == ["inf_a"]
+    assert (folder / "local-mode-backup" / "meta.json").is_file() and not (folder / "meta.json").exists()
+    store.close()
+    again = open_face_store(Settings(data_dir=tmp_path / "data"))
+    assert again.count() == 3, "a second open does not migrate again"
+    again.close()
