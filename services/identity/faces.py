@@ -4,11 +4,19 @@ encodings are 128-d float64, compared by Euclidean distance (0.6 is face_recogni
 
 from __future__ import annotations
 
+import io
 import threading
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+# Decoded size cap (pixels) of one frame or image: ingest sends at most 4096x4096 frames, and a 12000x12000
+# PNG (a few hundred KB compressed) decodes to 432 MB of BGR and took a worker to 1.3 GB.
+MAX_IMAGE_PIXELS = 4096 * 4096
+_FORMATS = ("JPEG", "PNG")
 
 
 @dataclass(frozen=True)
@@ -75,6 +83,27 @@ class FaceModel:
             batch.append(s)
         vecs = self._models().face_encoder.compute_face_descriptor(rgb, batch, 1)
         return np.array([np.array(v) for v in vecs], dtype=np.float64)
+
+
+def image_size(image: bytes, max_pixels: int = MAX_IMAGE_PIXELS) -> tuple[int, int]:
+    """(width, height) in pixels of a JPEG or PNG, read from its header alone, without decoding.
+
+    Raises ValueError when `image` is not a JPEG or PNG, or when its decoded size would exceed `max_pixels`
+    (a decompression bomb): checked before anything decodes it."""
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns (or raises) about its own, larger bomb limit on open; ours is the one that counts.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(image), formats=_FORMATS) as img:
+                width, height = img.size
+    except Image.DecompressionBombError as exc:
+        raise ValueError(f"image too large to decode: {exc}") from None
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise ValueError(f"image is not a JPEG or PNG ({exc})") from None
+    if width * height > max_pixels:
+        raise ValueError(f"image of {width}x{height} px ({width * height} px) is more than the limit of "
+                         f"{max_pixels} px")
+    return width, height
 
 
 def landmark_points(shape: Any) -> np.ndarray:

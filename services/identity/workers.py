@@ -1,25 +1,71 @@
 """Face analysis in worker processes (dlib holds the GIL; one process per core uses every core).
-Each process loads its own face model on first use."""
+Each process loads its own face model on first use.
+
+The workers never outlive the process that owns the pool: each asks the kernel for SIGKILL when its parent
+dies (prctl PR_SET_PDEATHSIG) and also polls its parent id once a second, so a SIGKILLed `influencers run`
+leaves no 260 MB orphans behind. A pool broken by a dead worker (the OOM killer, a crash in dlib) is rebuilt
+and the call retried once; `healthy()` reports the break meanwhile.
+"""
 
 from __future__ import annotations
 
+import ctypes
+import logging
 import multiprocessing
 import os
+import signal
+import threading
+import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import TypeVar
 
 import cv2
 import numpy as np
 
 from services.identity.analyzer import FrameIn, VideoAnalysis, analyze_frames
-from services.identity.faces import FaceModel
+from services.identity.faces import MAX_IMAGE_PIXELS, FaceModel, image_size
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+PARENT_POLL_S = 1.0
 
 _model: FaceModel | None = None  # one per worker process, set by _init
 
 
-def _init() -> None:
+def _die_with_parent(parent_pid: int) -> None:
+    """In a worker: SIGKILL when the parent dies. PR_SET_PDEATHSIG acts at once but follows the parent
+    *thread* that spawned the worker; the watchdog thread follows the parent process, within a second."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the watchdog alone
+        pass
+
+    def watchdog() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)  # parent gone (re-parented to init or a subreaper): nothing will ever collect our results
+
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+    threading.Thread(target=watchdog, name="parent-watchdog", daemon=True).start()
+
+
+def _init(parent_pid: int) -> None:
     global _model
+    _die_with_parent(parent_pid)
+    # Ctrl-C reaches the whole process group; the parent decides when the workers stop (FaceWorkers.close).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _model = FaceModel()
     cv2.setNumThreads(1)
+
+
+def _ready() -> int:
+    return os.getpid()
 
 
 def _analyze(frames: list[FrameIn], within_video_threshold: float) -> VideoAnalysis:
@@ -40,22 +86,97 @@ def _encode_largest(image: bytes) -> np.ndarray | None:
     return _model.encode(rgb, [_model.landmarks(rgb, best.box)])[0]
 
 
-class FaceWorkers:
-    """A pool of face-analysis processes."""
+def _is_broken(pool: ProcessPoolExecutor) -> bool:
+    # The executor marks itself broken as soon as a worker dies; there is no public accessor for it.
+    return bool(getattr(pool, "_broken", False))
 
-    def __init__(self, processes: int) -> None:
+
+class FaceWorkers:
+    """A pool of face-analysis processes.
+
+    `max_pixels` caps the decoded size of every frame and image (read from its header before any decoding);
+    a larger one raises ValueError naming its size."""
+
+    def __init__(self, processes: int, max_pixels: int = MAX_IMAGE_PIXELS) -> None:
         # One BLAS thread per worker: the workers already fill the cores, and oversubscribed BLAS threads
         # made the encoder 3x slower. Spawned children read this when they load dlib.
         os.environ["OPENBLAS_NUM_THREADS"] = "1"
         os.environ["OMP_NUM_THREADS"] = "1"
-        self._pool = ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=_init)
+        self._processes = processes
+        self.max_pixels = max_pixels
+        self._lock = threading.Lock()
+        self._closed = False
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        pool = ProcessPoolExecutor(max_workers=self._processes, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_init, initargs=(os.getpid(),))
+        # Start every worker now, from this thread: the parent-death signal follows the spawning thread,
+        # and a worker spawned lazily by a short-lived thread would die with it.
+        for future in [pool.submit(_ready) for _ in range(self._processes)]:
+            future.result()
+        return pool
+
+    def pids(self) -> list[int]:
+        """Process ids of the current workers."""
+        return sorted(getattr(self._pool, "_processes", {}) or {})
+
+    def healthy(self) -> bool:
+        """False when the pool was found broken (a worker died); it is then rebuilt at once, so the next
+        check is True again. For the readiness status of the identity service."""
+        pool = self._pool
+        if not _is_broken(pool):
+            return True
+        self._rebuild(pool)
+        return False
 
     def analyze(self, frames: list[FrameIn], within_video_threshold: float) -> VideoAnalysis:
-        return self._pool.submit(_analyze, frames, within_video_threshold).result()
+        """The people of one video. ValueError when a frame is not a JPEG/PNG or decodes to more than
+        `max_pixels`."""
+        for frame in frames:
+            try:
+                image_size(frame.image, self.max_pixels)
+            except ValueError as exc:
+                raise ValueError(f"frame {frame.index}: {exc}") from None
+        return self._call(_analyze, frames, within_video_threshold)
 
     def encode_largest(self, image: bytes) -> np.ndarray | None:
-        return self._pool.submit(_encode_largest, image).result()
+        """128-d encoding of the largest face in a JPEG/PNG, or None; ValueError for a bad or huge image."""
+        image_size(image, self.max_pixels)
+        return self._call(_encode_largest, image)
+
+    def _call(self, fn: Callable[..., T], *args: object) -> T:
+        pool = self._pool
+        try:
+            return pool.submit(fn, *args).result()
+        except BrokenProcessPool:
+            log.warning("face worker pool broken (a worker died); rebuilding it and retrying once")
+            self._rebuild(pool)
+            return self._pool.submit(fn, *args).result()
+
+    def _rebuild(self, broken: ProcessPoolExecutor) -> None:
+        with self._lock:
+            if self._pool is not broken or self._closed:
+                return  # another thread rebuilt it already, or we are shutting down
+            _stop_pool(broken)
+            self._pool = self._new_pool()
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        """Stops the workers now: queued calls are cancelled, running ones end with their process."""
+        with self._lock:
+            self._closed = True
+            _stop_pool(self._pool)
+
+
+def _stop_pool(pool: ProcessPoolExecutor, grace_s: float = 5.0) -> None:
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in processes:
+        if p.is_alive():
+            p.terminate()
+    deadline = time.monotonic() + grace_s
+    for p in processes:
+        p.join(max(0.0, deadline - time.monotonic()))
+        if p.is_alive():
+            p.kill()
+            p.join(1.0)
