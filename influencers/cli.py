@@ -20,7 +20,7 @@ from tqdm import tqdm
 from influencers import __version__
 from influencers.client import failed, ingest_manifest
 from influencers.datadir import DataDirBusy, data_dir_lock
-from influencers.rpc import PortInUse, open_channel, wait_healthy
+from influencers.rpc import PortInUse, is_loopback, open_channel, wait_healthy
 from influencers.settings import ENV_PREFIX, Settings, SettingsError
 from influencers.v1 import common_pb2, identity_pb2, identity_pb2_grpc
 from services.ingest.manifest import ManifestError, read_manifest
@@ -289,7 +289,10 @@ def _check_inputs(args: argparse.Namespace) -> None:
         if not Path(manifest).exists():
             raise ManifestError(f"manifest {manifest} not found")
         read_manifest(Path(manifest))
-    for name in _ports_to_bind(args):
+    ports = _ports_to_bind(args)
+    if ports and not settings.token and not is_loopback(settings.host):
+        raise SettingsError(f"INFLUENCERS_HOST={settings.host} is beyond loopback: set INFLUENCERS_TOKEN too")
+    for name in ports:
         _check_port_free(settings.host, name, getattr(settings, name))
 
 

@@ -91,6 +91,11 @@ def test_a_bad_flag_value_is_one_line_and_exit_2(manifest, tmp_path):
     assert_usage_error(influencers("run", str(manifest), "--workers", "many"), "invalid int value")
 
 
+def test_binding_beyond_loopback_without_a_token_is_one_line_and_exit_2(manifest, tmp_path):
+    result = influencers("run", str(manifest), "--data-dir", str(tmp_path / "d"), "--host", "0.0.0.0")
+    assert_usage_error(result, "INFLUENCERS_HOST=0.0.0.0", "INFLUENCERS_TOKEN")
+
+
 def test_an_unknown_command_or_no_command_is_one_line_and_exit_2():
     assert_usage_error(influencers("frobnicate"), "invalid choice")
     assert_usage_error(influencers(), "required")
@@ -132,7 +137,7 @@ def start_serve(data: Path) -> subprocess.Popen:
                             text=True)
 
 
-@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL])
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL], ids=lambda s: s.name)
 def test_stopping_serve_by_any_signal_leaves_no_worker_behind_and_frees_the_data_dir(tmp_path, manifest, how):
     pytest.importorskip("face_recognition_models", reason="the face model is not installed")
     data = tmp_path / "d"
