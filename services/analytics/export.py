@@ -1,11 +1,19 @@
 """Writes the report files other tools read: influencers.csv, appearances.csv, videos.csv, faces/ and
-report.json. Column names and orders are a contract; extra influencer columns only go at the end."""
+report.json. Column names and orders are a contract; extra influencer columns only go at the end.
+
+Every CSV (these files and the page's downloads) neutralises formula cells by OWASP's rule against CSV
+injection: a text cell starting with `=`, `+`, `-`, `@`, tab or carriage return gets a leading `'`, so
+a spreadsheet shows it as text instead of running it. Number columns are written as numbers.
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict
 from pathlib import Path
+
+import pandas as pd
+from pandas.api.types import is_numeric_dtype
 
 from services.analytics.analysis import AnalysisCache
 from services.analytics.report import TABLES, face_path, table
@@ -28,7 +36,7 @@ def export_report(store: AnalyticsStore, out_dir: Path) -> dict[str, Path]:
                 _write_face(store, out_dir, i) for i in frame["influencer_id"]
             ])
         path = out_dir / f"{name}.csv"
-        frame.to_csv(path, index=False)
+        path.write_bytes(to_safe_csv(frame).encode("utf-8"))
         written[name] = path
     written["faces"] = faces_dir
     summary = {
@@ -41,6 +49,31 @@ def export_report(store: AnalyticsStore, out_dir: Path) -> dict[str, Path]:
     written["report"] = out_dir / "report.json"
     written["report"].write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return written
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(value: object) -> object:
+    """A text cell that a spreadsheet would read as a formula, prefixed with `'`; anything else as is."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def neutralised(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of `frame` with every cell of its non-numeric columns passed through neutralise_cell."""
+    out = frame.copy()
+    for column in out.columns:
+        if not is_numeric_dtype(out[column]):
+            out[column] = out[column].map(neutralise_cell)
+    return out
+
+
+def to_safe_csv(frame: pd.DataFrame) -> str:
+    """The CSV text of `frame` (no index), formula cells neutralised. Lines end in CRLF (RFC 4180), so a
+    cell holding a carriage return is quoted like one holding a line feed."""
+    return neutralised(frame).to_csv(index=False, lineterminator="\r\n")
 
 
 def _write_face(store: AnalyticsStore, out_dir: Path, influencer_id: str) -> str:

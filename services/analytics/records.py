@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 
 from influencers.v1 import common_pb2
@@ -10,10 +12,35 @@ DONE = common_pb2.VIDEO_STATUS_DONE
 FAILED = common_pb2.VIDEO_STATUS_FAILED
 DUPLICATE = common_pb2.VIDEO_STATUS_DUPLICATE
 
+# Ids as the services make them: a video id is the first 16 hex digits of the SHA-256 of its bytes; an
+# influencer id is "inf_" and 10 hex digits (services/identity/matching.py), a split adds a short suffix.
+VIDEO_ID = re.compile(r"[0-9a-f]{16}")
+INFLUENCER_ID = re.compile(r"inf_[0-9a-f]{10}[0-9a-z]{0,8}")
+
+
+def is_video_id(value: str) -> bool:
+    """True for a well-formed video id (16 lower-case hex digits)."""
+    return VIDEO_ID.fullmatch(value) is not None
+
+
+def is_influencer_id(value: str) -> bool:
+    """True for a well-formed influencer id (`inf_` + 10 hex digits + at most 8 of [0-9a-z])."""
+    return INFLUENCER_ID.fullmatch(value) is not None
+
+
+def performance_problem(value: float | None) -> str:
+    """Why a score cannot be stored ("" when it can): a score is a finite number or None. (Manifests
+    refuse negative scores; synthetic and imported data may have them.)"""
+    if value is not None and not math.isfinite(value):
+        return f"performance {value} is not a finite number"
+    return ""
+
 
 @dataclass(frozen=True)
 class VideoRow:
-    """One manifest URL as the system knows it. `status` is a `common_pb2.VideoStatus` value."""
+    """One manifest row as the system knows it. `status` is a `common_pb2.VideoStatus` value; `url` is
+    exactly as the manifest wrote it, `location` where its bytes were read (absolute path or http(s) URL;
+    empty means `url` stands for it, as for rows recorded before locations were kept)."""
 
     url: str
     video_id: str = ""
@@ -23,6 +50,12 @@ class VideoRow:
     duration_s: float = 0.0
     faces: int = 0
     external_id: str = ""
+    location: str = ""
+
+    @property
+    def key(self) -> str:
+        """The row's identity in the store: its location, or its URL when it has none."""
+        return self.location or self.url
 
 
 @dataclass(frozen=True)
@@ -59,6 +92,7 @@ def video_from_proto(msg: common_pb2.Video) -> VideoRow:
         duration_s=msg.duration_s,
         faces=msg.faces,
         external_id=msg.external_id,
+        location=msg.location,
     )
 
 
@@ -71,6 +105,7 @@ def video_to_proto(row: VideoRow) -> common_pb2.Video:
         duration_s=row.duration_s,
         faces=row.faces,
         external_id=row.external_id,
+        location=row.location,
     )
     if row.performance is not None:
         msg.performance = row.performance

@@ -1,4 +1,8 @@
-"""gRPC AnalyticsService: translates protos to store / analysis calls and back, nothing more."""
+"""gRPC AnalyticsService: translates protos to store / analysis calls and back, nothing more.
+
+Status codes: a malformed argument (an id out of pattern, a score that is not a finite number, a lookup
+without a key) is INVALID_ARGUMENT; a well-formed id or row that is not stored is NOT_FOUND.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,14 @@ from influencers.rpc import RunningServer, build_server
 from influencers.settings import Settings
 from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2
 from services.analytics.analysis import AnalysisCache
-from services.analytics.records import appearance_from_proto, video_from_proto, video_to_proto
+from services.analytics.records import (
+    appearance_from_proto,
+    is_influencer_id,
+    is_video_id,
+    performance_problem,
+    video_from_proto,
+    video_to_proto,
+)
 from services.analytics.store import AnalyticsStore
 
 SERVICE_NAME = analytics_pb2.DESCRIPTOR.services_by_name["AnalyticsService"].full_name
@@ -23,6 +34,7 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
 
     def RecordVideo(self, request, context):  # type: ignore[no-untyped-def]
         row = video_from_proto(request.video)
+        _check_influencers(context, [a.influencer_id for a in request.appearances])
         appearances = [appearance_from_proto(row.video_id, a) for a in request.appearances]
         try:
             created = self._store.record_video(row, appearances)
@@ -31,6 +43,10 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
         return analytics_pb2.RecordVideoResponse(created=created)
 
     def ReplaceAppearances(self, request, context):  # type: ignore[no-untyped-def]
+        for u in request.videos:
+            _check_video_id(context, u.video_id)
+            _check_influencers(context, [a.influencer_id for a in u.appearances])
+        _check_influencers(context, list(request.names))
         updates = {
             u.video_id: [appearance_from_proto(u.video_id, a) for a in u.appearances] for u in request.videos
         }
@@ -38,16 +54,27 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
         return analytics_pb2.ReplaceAppearancesResponse(videos=replaced)
 
     def UpdatePerformance(self, request, context):  # type: ignore[no-untyped-def]
-        changed = self._store.update_performance(request.url, request.performance)
+        key = request.location or request.url
+        if not key:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "give the row's location or url")
+        if problem := performance_problem(request.performance):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        try:
+            changed = self._store.update_performance(key, request.performance)
+        except KeyError:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"no video recorded at {key!r}")
         return analytics_pb2.RecordVideoResponse(created=changed)
 
     def GetVideo(self, request, context):  # type: ignore[no-untyped-def]
         key = request.WhichOneof("key")
-        if key is None:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "give a url or a video_id")
-        row = self._store.get_video(**{key: getattr(request, key)})
+        value = getattr(request, key) if key else ""
+        if not value:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "give a url, a location or a video_id")
+        if key == "video_id":
+            _check_video_id(context, value)
+        row = self._store.get_video(**{key: value})
         if row is None:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"no video with {key} {getattr(request, key)!r}")
+            context.abort(grpc.StatusCode.NOT_FOUND, f"no video with {key} {value[:200]!r}")
         return video_to_proto(row)
 
     def ListVideos(self, request, context):  # type: ignore[no-untyped-def]
@@ -55,6 +82,8 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
         return common_pb2.ListVideosResponse(videos=[video_to_proto(r) for r in rows])
 
     def GetReport(self, request, context):  # type: ignore[no-untyped-def]
+        if request.min_videos < 0:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"min_videos {request.min_videos} is negative")
         analysis = self._analysis.current()
         stats = analysis.stats[analysis.stats["videos"] >= request.min_videos]
         fields = [f.name for f in analytics_pb2.InfluencerStats.DESCRIPTOR.fields]
@@ -74,14 +103,27 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
         )
 
     def Predict(self, request, context):  # type: ignore[no-untyped-def]
-        analysis = self._analysis.current()
         ids = list(request.influencer_ids)
+        _check_influencers(context, ids)
+        analysis = self._analysis.current()
         known = set(analysis.predictor.known(ids))
         return analytics_pb2.PredictResponse(
             performance=analysis.predictor.predict(ids),
             baseline=analysis.overall_mean,
             unknown_ids=[i for i in dict.fromkeys(ids) if i not in known],
         )
+
+
+def _check_video_id(context: grpc.ServicerContext, video_id: str) -> None:
+    if not is_video_id(video_id):
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"video_id {video_id[:40]!r} is not 16 hex digits")
+
+
+def _check_influencers(context: grpc.ServicerContext, influencer_ids: list[str]) -> None:
+    bad = [i for i in influencer_ids if not is_influencer_id(i)]
+    if bad:
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                      f"influencer id {bad[0][:40]!r} is not of the form inf_ + 10 hex digits")
 
 
 def serve_analytics(settings: Settings, store: AnalyticsStore) -> RunningServer:

@@ -1,4 +1,9 @@
-"""The analytics system of record: one SQLite file (WAL) of manifest URLs, videos, appearances and names.
+"""The analytics system of record: one SQLite file (WAL) of manifest rows, videos, appearances and names.
+
+A manifest row is keyed by its location (where its bytes were read: an absolute path or an http(s) URL),
+never by the manifest's spelling alone: `a.mp4` in two folders is two rows. The spelling is kept as `url`
+for the report. Data dirs from before locations were kept are migrated on open: their rows are keyed by
+their spelling until the row is next processed, which moves it to its location when the bytes match.
 
 One connection guarded by a lock: writes are small and serialised anyway, and the lock makes the store
 safe from gRPC worker threads and Flask request threads alike.
@@ -16,18 +21,31 @@ from pathlib import Path
 
 import pandas as pd
 
-from services.analytics.records import DONE, DUPLICATE, AppearanceRow, VideoRow, merge_appearances
+from services.analytics.records import (
+    DONE,
+    DUPLICATE,
+    AppearanceRow,
+    VideoRow,
+    is_video_id,
+    merge_appearances,
+    performance_problem,
+)
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS urls (
-    url TEXT PRIMARY KEY,
+_URLS_TABLE = """
+CREATE TABLE IF NOT EXISTS {name} (
+    location TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
     video_id TEXT NOT NULL DEFAULT '',
     performance REAL,
     status INTEGER NOT NULL,
     error TEXT NOT NULL DEFAULT '',
     external_id TEXT NOT NULL DEFAULT '',
     updated_at REAL NOT NULL
-);
+)"""
+
+_SCHEMA = _URLS_TABLE.format(name="urls") + """;
+CREATE INDEX IF NOT EXISTS urls_by_url ON urls (url);
+CREATE INDEX IF NOT EXISTS urls_by_video ON urls (video_id);
 CREATE TABLE IF NOT EXISTS videos (
     video_id TEXT PRIMARY KEY,
     url TEXT NOT NULL,
@@ -35,7 +53,8 @@ CREATE TABLE IF NOT EXISTS videos (
     status INTEGER NOT NULL,
     error TEXT NOT NULL DEFAULT '',
     duration_s REAL NOT NULL DEFAULT 0,
-    faces INTEGER NOT NULL DEFAULT 0
+    faces INTEGER NOT NULL DEFAULT 0,
+    location TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS appearances (
     video_id TEXT NOT NULL,
@@ -79,7 +98,26 @@ class AnalyticsStore:
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._migrate()
         self._conn.executescript(_SCHEMA)
+
+    def _migrate(self) -> None:
+        """Keys the manifest rows of a data dir from before locations were kept by their spelling (their
+        location until next seen), and gives each video the location of its first row."""
+        with self._transaction() as c:
+            columns = {r[1] for r in c.execute("PRAGMA table_info(urls)")}
+            if not columns or "location" in columns:
+                return
+            c.execute(_URLS_TABLE.format(name="urls_v2"))
+            c.execute(
+                "INSERT INTO urls_v2 (location, url, video_id, performance, status, error, external_id,"
+                " updated_at) SELECT url, url, video_id, performance, status, error, external_id, updated_at"
+                " FROM urls ORDER BY rowid"
+            )
+            c.execute("DROP TABLE urls")
+            c.execute("ALTER TABLE urls_v2 RENAME TO urls")
+            c.execute("ALTER TABLE videos ADD COLUMN location TEXT NOT NULL DEFAULT ''")
+            c.execute("UPDATE videos SET location = url")
 
     def close(self) -> None:
         with self._lock:
@@ -105,12 +143,15 @@ class AnalyticsStore:
     # ---- writes -------------------------------------------------------------------------------------
 
     def record_video(self, row: VideoRow, appearances: Iterable[AppearanceRow] = ()) -> bool:
-        """Records one manifest URL's outcome in one transaction; returns False when nothing changed.
+        """Records one manifest row's outcome in one transaction; returns False when nothing changed.
 
-        DONE: upserts the video (its `url` stays the first URL that produced it) and replaces all its
-        appearances. DONE for content already done under another URL is stored as DUPLICATE of it.
-        DUPLICATE: only the URL row, pointing at the existing video. FAILED and others: the URL row, and
-        the video row when the video id is known and not already done.
+        Rows are keyed by `row.key` (location, else url). DONE: upserts the video (its url and location
+        stay those of the first row that produced it) and replaces all its appearances. DONE for content
+        already done at another location is stored as DUPLICATE of it. DUPLICATE: only the manifest row,
+        pointing at the existing video; a DUPLICATE of the video this very location produced refreshes
+        that row's score and keeps it DONE. FAILED and others: the manifest row, and the video row when
+        the video id is known and not already done; but a row that already has a result (DONE or
+        DUPLICATE) keeps it, its video and its appearances: a done row only notes the error.
         Raises ValueError for a row without a URL, or DONE / DUPLICATE without a video id.
         """
         rows = _checked(row, appearances)
@@ -118,9 +159,9 @@ class AnalyticsStore:
             changed = False
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                before = self._snapshot(row.url, row.video_id)
+                before = self._snapshot(row.key, row.video_id)
                 self._apply_video(row, rows)
-                changed = self._snapshot(row.url, row.video_id) != before
+                changed = self._snapshot(row.key, row.video_id) != before
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
@@ -138,9 +179,9 @@ class AnalyticsStore:
             for row, rows in checked:
                 # A savepoint per row keeps record_video's rule: an unchanged row leaves updated_at alone.
                 c.execute("SAVEPOINT one")
-                before = self._snapshot(row.url, row.video_id)
+                before = self._snapshot(row.key, row.video_id)
                 self._apply_video(row, rows)
-                same = self._snapshot(row.url, row.video_id) == before
+                same = self._snapshot(row.key, row.video_id) == before
                 if same:
                     c.execute("ROLLBACK TO one")
                 c.execute("RELEASE one")
@@ -150,20 +191,32 @@ class AnalyticsStore:
 
     def _apply_video(self, row: VideoRow, appearances: list[AppearanceRow]) -> None:
         c = self._conn
-        existing = c.execute("SELECT url, status FROM videos WHERE video_id = ?", (row.video_id,)).fetchone()
+        key = row.key
+        current = c.execute("SELECT video_id, status FROM urls WHERE location = ?", (key,)).fetchone()
+        if current is None and key != row.url and row.video_id:
+            current = self._adopt(row)
+        if row.status not in (DONE, DUPLICATE) and current is not None and current[1] in (DONE, DUPLICATE):
+            # A failure on a rerun (a bad score, a file gone) never undoes the row's result.
+            if current[1] == DONE:
+                c.execute("UPDATE urls SET error = ?, updated_at = ? WHERE location = ?",
+                          (row.error, time.time(), key))
+            return
+        existing = c.execute("SELECT location, status FROM videos WHERE video_id = ?", (row.video_id,)).fetchone()
         status = row.status
-        if status == DONE and existing and existing[1] == DONE and existing[0] != row.url:
+        if status == DUPLICATE and existing == (key, DONE):
+            self._refresh(row)
+            return
+        if status == DONE and existing and existing[1] == DONE and existing[0] != key:
             status = DUPLICATE
-        previous = c.execute("SELECT video_id FROM urls WHERE url = ?", (row.url,)).fetchone()
         c.execute(
-            "INSERT INTO urls (url, video_id, performance, status, error, external_id, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (url) DO UPDATE SET video_id = excluded.video_id,"
-            " performance = excluded.performance, status = excluded.status, error = excluded.error,"
-            " external_id = excluded.external_id, updated_at = excluded.updated_at",
-            (row.url, row.video_id, row.performance, status, row.error, row.external_id, time.time()),
+            "INSERT INTO urls (location, url, video_id, performance, status, error, external_id, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (location) DO UPDATE SET url = excluded.url,"
+            " video_id = excluded.video_id, performance = excluded.performance, status = excluded.status,"
+            " error = excluded.error, external_id = excluded.external_id, updated_at = excluded.updated_at",
+            (key, row.url, row.video_id, row.performance, status, row.error, row.external_id, time.time()),
         )
-        if previous and previous[0] and previous[0] != row.video_id:
-            self._detach(row.url, previous[0])
+        if current and current[0] and current[0] != row.video_id:
+            self._detach(key, current[0])
         if not row.video_id or status == DUPLICATE:
             return
         if status == DONE:
@@ -172,20 +225,44 @@ class AnalyticsStore:
         elif not existing or existing[1] != DONE:
             self._upsert_video(row, row.error)
 
-    def _detach(self, url: str, video_id: str) -> None:
-        """The URL now gives other bytes: its old video moves to its next URL, or goes when it has none."""
+    def _adopt(self, row: VideoRow) -> tuple[str, int] | None:
+        """A row migrated from before locations were kept (keyed by its spelling) that holds the same bytes
+        is this row: it moves to the row's location. Returns its (video_id, status), or None."""
         c = self._conn
-        owned = c.execute("SELECT 1 FROM videos WHERE video_id = ? AND url = ?", (video_id, url)).fetchone()
+        legacy = c.execute("SELECT video_id, status FROM urls WHERE location = ? AND url = ?",
+                           (row.url, row.url)).fetchone()
+        if legacy is None or legacy[0] != row.video_id:
+            return None
+        c.execute("UPDATE urls SET location = ? WHERE location = ?", (row.location, row.url))
+        c.execute("UPDATE videos SET location = ? WHERE video_id = ? AND location = ?",
+                  (row.location, row.video_id, row.url))
+        return legacy[0], legacy[1]
+
+    def _refresh(self, row: VideoRow) -> None:
+        """The row of a video's own location seen again: its score follows, its appearances stay."""
+        c = self._conn
+        c.execute("UPDATE urls SET url = ?, performance = ?, status = ?, error = '', external_id = ?,"
+                  " updated_at = ? WHERE location = ?",
+                  (row.url, row.performance, DONE, row.external_id, time.time(), row.key))
+        c.execute("UPDATE videos SET performance = ? WHERE video_id = ? AND location = ?",
+                  (row.performance, row.video_id, row.key))
+
+    def _detach(self, location: str, video_id: str) -> None:
+        """The location now gives other bytes: its old video moves to its next row, or goes when it has
+        none."""
+        c = self._conn
+        owned = c.execute("SELECT 1 FROM videos WHERE video_id = ? AND location = ?",
+                          (video_id, location)).fetchone()
         if owned is None:
             return
         heir = c.execute(
-            "SELECT url FROM urls WHERE video_id = ? ORDER BY rowid LIMIT 1", (video_id,)
+            "SELECT location, url FROM urls WHERE video_id = ? ORDER BY rowid LIMIT 1", (video_id,)
         ).fetchone()
         if heir:
-            c.execute("UPDATE videos SET url = ? WHERE video_id = ?", (heir[0], video_id))
-            # The heir was a duplicate of this video; now it is the URL that stands for it.
+            c.execute("UPDATE videos SET location = ?, url = ? WHERE video_id = ?", (heir[0], heir[1], video_id))
+            # The heir was a duplicate of this video; now it is the row that stands for it.
             c.execute(
-                "UPDATE urls SET status = ? WHERE url = ? AND status = ?"
+                "UPDATE urls SET status = ? WHERE location = ? AND status = ?"
                 " AND (SELECT status FROM videos WHERE video_id = ?) = ?",
                 (DONE, heir[0], DUPLICATE, video_id, DONE),
             )
@@ -195,11 +272,11 @@ class AnalyticsStore:
 
     def _upsert_video(self, row: VideoRow, error: str) -> None:
         self._conn.execute(
-            "INSERT INTO videos (video_id, url, performance, status, error, duration_s, faces)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (video_id) DO UPDATE SET"
+            "INSERT INTO videos (video_id, url, location, performance, status, error, duration_s, faces)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (video_id) DO UPDATE SET"
             " performance = excluded.performance, status = excluded.status, error = excluded.error,"
             " duration_s = excluded.duration_s, faces = excluded.faces",
-            (row.video_id, row.url, row.performance, row.status, error, row.duration_s, row.faces),
+            (row.video_id, row.url, row.key, row.performance, row.status, error, row.duration_s, row.faces),
         )
 
     def _replace(self, video_id: str, appearances: list[AppearanceRow]) -> None:
@@ -213,25 +290,30 @@ class AnalyticsStore:
             ],
         )
 
-    def _snapshot(self, url: str, video_id: str) -> tuple[object, ...]:
+    def _snapshot(self, key: str, video_id: str) -> tuple[object, ...]:
         c = self._conn
         url_row = c.execute(
-            "SELECT video_id, performance, status, error, external_id FROM urls WHERE url = ?", (url,)
+            "SELECT url, video_id, performance, status, error, external_id FROM urls WHERE location = ?", (key,)
         ).fetchone()
         video = c.execute("SELECT * FROM videos WHERE video_id = ?", (video_id,)).fetchone()
         return url_row, video, self._appearances("video_id = ?", (video_id,))
 
-    def update_performance(self, url: str, performance: float | None) -> bool:
-        """Sets a URL's score, and its video's when that URL is the video's first; appearances stay.
-        Returns False for an unknown URL or an unchanged score."""
+    def update_performance(self, key: str, performance: float | None) -> bool:
+        """Sets the score of the row keyed `key` (its location, or its url when it has none), and its
+        video's when that row produced it; appearances stay. Clears the error a failed rerun noted on a
+        done row. Returns False when nothing changed; KeyError for an unknown row."""
         with self._transaction() as c:
-            found = c.execute("SELECT video_id, performance FROM urls WHERE url = ?", (url,)).fetchone()
-            if found is None or found[1] == performance:
+            found = c.execute("SELECT video_id, performance, status, error FROM urls WHERE location = ?",
+                              (key,)).fetchone()
+            if found is None:
+                raise KeyError(key)
+            noted = found[2] == DONE and found[3] != ""
+            if found[1] == performance and not noted:
                 return False
-            c.execute("UPDATE urls SET performance = ?, updated_at = ? WHERE url = ?",
-                      (performance, time.time(), url))
-            c.execute("UPDATE videos SET performance = ? WHERE video_id = ? AND url = ?",
-                      (performance, found[0], url))
+            c.execute("UPDATE urls SET performance = ?, error = CASE WHEN status = ? THEN '' ELSE error END,"
+                      " updated_at = ? WHERE location = ?", (performance, DONE, time.time(), key))
+            c.execute("UPDATE videos SET performance = ? WHERE video_id = ? AND location = ?",
+                      (performance, found[0], key))
             self._writes += 1
             return True
 
@@ -258,20 +340,26 @@ class AnalyticsStore:
 
     _URL_SELECT = (
         "SELECT u.url, u.video_id, u.performance, u.status, u.error, COALESCE(v.duration_s, 0),"
-        " COALESCE(v.faces, 0), u.external_id FROM urls u LEFT JOIN videos v ON v.video_id = u.video_id"
-        " AND u.video_id != ''"
+        " COALESCE(v.faces, 0), u.external_id, u.location FROM urls u LEFT JOIN videos v"
+        " ON v.video_id = u.video_id AND u.video_id != ''"
     )
 
-    def get_video(self, url: str | None = None, video_id: str | None = None) -> VideoRow | None:
-        """By `url`: that manifest row. By `video_id`: the content, under the first URL that produced it."""
+    def get_video(self, url: str | None = None, video_id: str | None = None,
+                  location: str | None = None) -> VideoRow | None:
+        """By `location`: the manifest row keyed so (see VideoRow.key). By `url`: the first manifest row
+        written so (two folders may both have `a.mp4`). By `video_id`: the content, under the first row
+        that produced it."""
         with self._lock:
-            if url is not None:
-                found = self._conn.execute(self._URL_SELECT + " WHERE u.url = ?", (url,)).fetchone()
+            if location is not None:
+                found = self._conn.execute(self._URL_SELECT + " WHERE u.location = ?", (location,)).fetchone()
+            elif url is not None:
+                found = self._conn.execute(self._URL_SELECT + " WHERE u.url = ? ORDER BY u.rowid LIMIT 1",
+                                           (url,)).fetchone()
             elif video_id:
                 found = self._conn.execute(
                     "SELECT v.url, v.video_id, v.performance, v.status, v.error, v.duration_s, v.faces,"
-                    " COALESCE(u.external_id, '') FROM videos v LEFT JOIN urls u ON u.url = v.url"
-                    " WHERE v.video_id = ?",
+                    " COALESCE(u.external_id, ''), v.location FROM videos v LEFT JOIN urls u"
+                    " ON u.location = v.location WHERE v.video_id = ?",
                     (video_id,),
                 ).fetchone()
             else:
@@ -279,7 +367,8 @@ class AnalyticsStore:
         return VideoRow(*found) if found else None
 
     def list_videos(self, statuses: Iterable[int] = ()) -> list[VideoRow]:
-        """One row per manifest URL, in the order first recorded; all statuses when `statuses` is empty."""
+        """One row per manifest row (location), in the order first recorded; all statuses when `statuses`
+        is empty."""
         wanted = list(statuses)
         sql = self._URL_SELECT
         if wanted:
@@ -354,4 +443,8 @@ def _checked(row: VideoRow, appearances: Iterable[AppearanceRow]) -> list[Appear
         raise ValueError("a video row needs its manifest url")
     if row.status in (DONE, DUPLICATE) and not row.video_id:
         raise ValueError(f"{row.url}: a done or duplicate video needs its video_id")
+    if row.video_id and not is_video_id(row.video_id):
+        raise ValueError(f"{row.url}: video_id {row.video_id[:40]!r} is not 16 hex digits")
+    if problem := performance_problem(row.performance):
+        raise ValueError(f"{row.url}: {problem}")
     return merge_appearances([replace(a, video_id=row.video_id) for a in appearances])

@@ -45,7 +45,7 @@ def planted_data(
     if n_influencers < 2:
         raise ValueError("need at least two influencers (a star and a sidekick)")
     rng = np.random.default_rng(seed)
-    ids = [f"inf_{k:04d}{seed % 10_000:04d}" for k in range(n_influencers)]
+    ids = [f"inf_{k:06d}{seed % 10_000:04d}" for k in range(n_influencers)]  # the page's id pattern
     effects = rng.normal(0.0, effect_sd, n_influencers)
     effects[0], effects[1] = 3.0 * effect_sd, 0.0
     popularity = 1.0 / np.arange(1, n_influencers + 1) ** 0.9

@@ -1,27 +1,65 @@
-"""One manifest row through the system: fetch, dedupe by URL and content, decode and sample, stream the
-frames to identity, record the outcome with analytics. Every failure is recorded against its row."""
+"""One manifest row through the system: fetch, dedupe by location and content, decode and sample, stream
+the frames to identity, record the outcome with analytics. Every failure is recorded against its row.
+
+A row's identity is where its bytes come from and what they are, never the manifest's spelling alone:
+a local path is resolved against the manifest's folder (`a.mp4` in two folders is two rows), an http(s)
+URL is taken as given, and the content id (SHA-256) dedupes the same bytes under any location. A local
+row already processed is hashed again, so a file replaced in place is processed again; an http(s) row
+already processed is not downloaded again.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlparse
 
 import cv2
 import grpc
 
 from influencers.settings import Settings
 from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2, identity_pb2, identity_pb2_grpc
-from services.ingest.fetch import FetchError, FetchPolicy, fetch
+from services.ingest.fetch import Fetched, FetchError, FetchPolicy, fetch, is_remote
 from services.ingest.sampling import ShotSampler
 from services.ingest.video import VideoError, sample_frames
 
 log = logging.getLogger(__name__)
 JPEG_QUALITY = 90
 ST = common_pb2
+
+
+def resolve_location(url: str, base_dir: Path) -> str:
+    """Where a manifest URL's bytes are read, as fetch() reads them: an http(s) URL as given; a local path
+    or `file:` URL made absolute against `base_dir` (the manifest's folder) and resolved (`..`, symlinks).
+    Other schemes come back as given (fetch refuses them)."""
+    parsed = urlparse(url)
+    if is_remote(url):
+        return url
+    if parsed.scheme and len(parsed.scheme) > 1 and parsed.scheme != "file":
+        return url
+    path = Path(parsed.path if parsed.scheme == "file" else url).expanduser()
+    return str((path if path.is_absolute() else base_dir / path).resolve())
+
+
+def one_line(text: str) -> str:
+    """`text` with its line breaks (and the blanks around them) turned into single spaces."""
+    return re.sub(r"\s*[\r\n]+\s*", " ", text).strip()
+
+
+def _rpc_reason(exc: grpc.RpcError) -> str:
+    code, details = getattr(exc, "code", None), getattr(exc, "details", None)
+    if callable(code) and callable(details):
+        return f"{code().name}: {details()}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+KEPT = "the previous result is kept"
+RESULT = (ST.VIDEO_STATUS_DONE, ST.VIDEO_STATUS_DUPLICATE)  # statuses of a row that has a result
 
 
 @dataclass
@@ -65,6 +103,7 @@ class VideoPipeline:
                                   root)
 
     def _known(self, **key: str) -> common_pb2.Video | None:
+        """The recorded row or video by one key (url, location or video_id); None when not recorded."""
         try:
             return self.analytics.GetVideo(common_pb2.GetVideoRequest(**key), timeout=self.timeout)
         except grpc.RpcError as exc:
@@ -77,45 +116,56 @@ class VideoPipeline:
                                    timeout=self.timeout)
 
     def process(self, url: str, performance: float | None, external_id: str, row_error: str,
-                base_dir: Path) -> Outcome:
+                 base_dir: Path) -> Outcome:
+        """Runs one manifest row; never raises for a failure of this row (Exception): the row fails with
+        a one-line error naming its URL, is recorded, and the batch goes on."""
         video = common_pb2.Video(url=url, external_id=external_id)
         if performance is not None:
             video.performance = performance
         try:
             return self._process(video, row_error, base_dir)
         except FetchError as exc:
-            video.status, video.error = ST.VIDEO_STATUS_FAILED, str(exc)
+            video.error = str(exc)
         except VideoError as exc:
-            video.status, video.error = ST.VIDEO_STATUS_FAILED, f"{url}: {exc}"
+            video.error = f"{url}: {exc}"
         except grpc.RpcError as exc:
-            video.status = ST.VIDEO_STATUS_FAILED
-            video.error = f"{url}: service call failed ({exc.code().name}: {exc.details()})"
+            video.error = f"{url}: service call failed ({_rpc_reason(exc)})"
+        except Exception as exc:  # any failure of one video fails its row (recorded below), not the batch
+            log.exception("video %s failed unexpectedly", url)
+            video.error = f"{url}: {type(exc).__name__}: {exc}"
+        video.status = ST.VIDEO_STATUS_FAILED
+        video.error = one_line(video.error)
         log.warning("video failed: %s", video.error)
         if not url:
             return Outcome(video, recorded=False)  # nothing to key a record on; the progress says why
         try:
             self._record(video, [])
         except grpc.RpcError as exc:
-            video.error += f" (not recorded: {exc.code().name}: {exc.details()})"
+            video.error += f" (not recorded: {_rpc_reason(exc)})"
             return Outcome(video, recorded=False)
         return Outcome(video)
 
     def _process(self, video: common_pb2.Video, row_error: str, base_dir: Path) -> Outcome:
         url = video.url
+        if url:
+            video.location = resolve_location(url, base_dir)
+        elif not row_error:
+            row_error = "video URL is missing"
         if row_error:
-            raise FetchError(f"{url or 'row'}: {row_error}")
-        known = self._known(url=url)
-        if known is not None and known.status in (ST.VIDEO_STATUS_DONE, ST.VIDEO_STATUS_DUPLICATE):
-            # Already counted: a re-submitted manifest changes nothing but a changed score.
-            if video.HasField("performance") and (
-                    not known.HasField("performance") or abs(known.performance - video.performance) > 1e-12):
-                self.analytics.UpdatePerformance(analytics_pb2.UpdatePerformanceRequest(
-                    url=url, performance=video.performance), timeout=self.timeout)
-                known.performance = video.performance
-            return Outcome(known, recorded=False)
+            kept = bool(video.location) and self._has_result(video.location)
+            raise FetchError(f"{url or 'row'}: {row_error}" + (f" ({KEPT})" if kept else ""))
+        known = self._known(location=video.location)
+        fetched: Fetched | None = None
+        if known is not None and known.status in RESULT:
+            if is_remote(url):
+                return self._seen_again(video, known)
+            fetched = fetch(url, base_dir, self.policy)  # a local file is hashed again: same bytes?
+            if fetched.video_id == known.video_id:
+                fetched.release()
+                return self._seen_again(video, known)
         stages: dict[str, float] = {}
         t0 = time.perf_counter()
-        fetched = fetch(url, base_dir, self.policy)
+        fetched = fetched or fetch(url, base_dir, self.policy)
         stages["fetch"] = time.perf_counter() - t0
         video.video_id = fetched.video_id
         try:
@@ -124,16 +174,49 @@ class VideoPipeline:
             try:
                 same = self._known(video_id=video.video_id)
                 if same is not None and same.status == ST.VIDEO_STATUS_DONE:
-                    video.status = ST.VIDEO_STATUS_DUPLICATE
-                    video.error = f"same video as {same.url}"
-                    video.duration_s, video.faces = same.duration_s, same.faces
-                    self._record(video, [])
-                    return Outcome(video, stage_seconds=stages)
+                    return self._same_bytes(video, same, stages)
                 return self._analyse(video, fetched.path, stages)
             finally:
                 self.in_flight.release(video.video_id)
         finally:
             fetched.release()
+
+    def _has_result(self, location: str) -> bool:
+        """Whether the row at `location` has a result a failed rerun keeps (False when unsure)."""
+        try:
+            known = self._known(location=location)
+        except grpc.RpcError:
+            return False
+        return known is not None and known.status in RESULT
+
+    def _seen_again(self, video: common_pb2.Video, known: common_pb2.Video) -> Outcome:
+        """A row already counted: a re-submitted manifest changes nothing but a changed score (and clears
+        the error a failed rerun noted on it)."""
+        changed = video.HasField("performance") and (
+            not known.HasField("performance") or abs(known.performance - video.performance) > 1e-12)
+        noted = known.status == ST.VIDEO_STATUS_DONE and bool(known.error)
+        if video.HasField("performance") and (changed or noted):
+            self.analytics.UpdatePerformance(analytics_pb2.UpdatePerformanceRequest(
+                url=video.url, location=video.location, performance=video.performance), timeout=self.timeout)
+            known.performance = video.performance
+            if noted:
+                known.error = ""
+        return Outcome(known, recorded=False)
+
+    def _same_bytes(self, video: common_pb2.Video, same: common_pb2.Video, stages: dict[str, float]) -> Outcome:
+        """These bytes are already done under `same`."""
+        video.duration_s, video.faces = same.duration_s, same.faces
+        if same.location == video.location:
+            # Another spelling of a file this batch just processed: one row in the store.
+            video.status, video.error = ST.VIDEO_STATUS_DUPLICATE, f"same file as {same.url}"
+            return Outcome(video, stage_seconds=stages, recorded=False)
+        video.status = ST.VIDEO_STATUS_DUPLICATE
+        video.error = f"same video as {same.url}"
+        self._record(video, [])
+        if same.url == video.url and same.location == same.url:
+            # This very row, recorded before locations were kept: the store moved it to its location.
+            return self._seen_again(video, self._known(location=video.location) or same)
+        return Outcome(video, stage_seconds=stages)
 
     def _analyse(self, video: common_pb2.Video, path: Path, stages: dict[str, float]) -> Outcome:
         t0 = time.perf_counter()

@@ -13,7 +13,7 @@ import pytest
 from services.analytics.records import DONE, DUPLICATE, FAILED, AppearanceRow, VideoRow
 from services.analytics.store import AnalyticsStore
 
-PLANTED = {"inf_aaaa0001": 1.0, "inf_bbbb0002": -0.6, "inf_cccc0003": 0.0, "inf_dddd0004": 0.5}
+PLANTED = {"inf_aaaa000001": 1.0, "inf_bbbb000002": -0.6, "inf_cccc000003": 0.0, "inf_dddd000004": 0.5}
 SCRIPT_NAME = "<script>alert('x')</script> Bob"
 
 
@@ -77,7 +77,7 @@ def fill_store(store: AnalyticsStore, n_videos: int = 30) -> AnalyticsStore:
                                 performance=first.performance, status=DUPLICATE))
     store.record_video(VideoRow(url="https://cdn.example.com/broken.mp4", performance=1.0, status=FAILED,
                                 error="HTTP 404 while fetching"))
-    store.replace_appearances({}, {"inf_aaaa0001": "Alice", "inf_bbbb0002": SCRIPT_NAME})
+    store.replace_appearances({}, {"inf_aaaa000001": "Alice", "inf_bbbb000002": SCRIPT_NAME})
     return store
 
 
@@ -112,5 +112,5 @@ def analytics_effects() -> dict[str, float]:
 
 @pytest.fixture
 def analytics_script_name() -> str:
-    """The hostile display name given to inf_bbbb0002 in filled stores."""
+    """The hostile display name given to inf_bbbb000002 in filled stores."""
     return SCRIPT_NAME

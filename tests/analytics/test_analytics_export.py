@@ -9,7 +9,11 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from services.analytics.export import export_report
+from services.analytics.export import export_report, neutralise_cell
+from services.analytics.records import DONE, FAILED, AppearanceRow, VideoRow
+from services.analytics.store import AnalyticsStore
+
+FORMULAS = ["=HYPERLINK(\"http://evil\",\"x\")", "+1+2", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd"]
 
 
 def test_the_export_writes_every_file_with_the_contract_columns(analytics_store, tmp_path: Path) -> None:
@@ -65,3 +69,39 @@ def test_an_empty_store_exports_headers_only(analytics_empty_store, tmp_path: Pa
     paths = export_report(analytics_empty_store, tmp_path / "out")
     assert pd.read_csv(paths["influencers"]).empty
     assert list(pd.read_csv(paths["videos"]).columns)[0] == "video_url"
+
+
+def test_cells_a_spreadsheet_would_run_as_formulas_start_with_a_quote() -> None:
+    assert [neutralise_cell(f) for f in FORMULAS] == ["'" + f for f in FORMULAS]
+    assert [neutralise_cell(v) for v in ("a.mp4", "https://x/y", "", -1.5, 3)] == ["a.mp4", "https://x/y", "",
+                                                                                   -1.5, 3]
+
+
+def test_every_text_cell_of_every_exported_csv_is_neutralised_and_numbers_stay_numbers(
+    tmp_path: Path, analytics_jpeg
+) -> None:
+    store = AnalyticsStore(tmp_path / "hostile.sqlite")
+    try:
+        for k, formula in enumerate(FORMULAS):
+            video_id = f"{k:016x}"
+            store.record_video(VideoRow(url=formula + f"{k}.mp4", video_id=video_id, performance=1.0 + k,
+                                        status=DONE, duration_s=5.0),
+                               [AppearanceRow(video_id, "inf_aaaa000001", 0.0, 1.0, 1, 1.0, 0.5, analytics_jpeg(k)),
+                                AppearanceRow(video_id, f"inf_{k:010x}", 0.0, 1.0, 1, 1.0, 0.5, b"")])
+        store.record_video(VideoRow(url="-broken.mp4", performance=2.0, status=FAILED, error="=cmd|' /C calc'!A0"))
+        store.replace_appearances({}, {"inf_aaaa000001": "@Alice", "inf_0000000001": "-Bob"})
+        paths = export_report(store, tmp_path / "out")
+    finally:
+        store.close()
+    videos = pd.read_csv(paths["videos"], keep_default_na=False)
+    assert set(videos["video_url"]) == {"'" + f + f"{k}.mp4" for k, f in enumerate(FORMULAS)} | {"'-broken.mp4"}
+    assert videos[videos["status"] == "failed"]["error"].tolist() == ["'=cmd|' /C calc'!A0"]
+    assert videos["performance"].dtype.kind == "f" and videos["faces"].dtype.kind == "i"
+    influencers = pd.read_csv(paths["influencers"], keep_default_na=False)
+    assert set(influencers["name"]) == {"'@Alice", "'-Bob", ""}
+    assert influencers["attributed_effect"].dtype.kind == "f"
+    appearances = pd.read_csv(paths["appearances"])
+    for path in (paths["videos"], paths["influencers"], paths["appearances"]):
+        for line in path.read_text(encoding="utf-8").splitlines()[1:]:
+            assert not line.startswith(("=", "+", "@", "\t", "\r")), line
+    assert all(u.startswith("'") for u in appearances["video_url"])

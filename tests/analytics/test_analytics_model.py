@@ -17,8 +17,8 @@ def test_the_model_beats_the_global_mean_baseline_on_planted_effects(analytics_p
 
 def test_hiring_the_best_two_together_predicts_more_than_either_alone(analytics_planted) -> None:
     model = fit_predictor(*analytics_planted)
-    both = model.predict(["inf_aaaa0001", "inf_dddd0004"])
-    assert both > model.predict(["inf_aaaa0001"]) > model.predict(["inf_bbbb0002"])
+    both = model.predict(["inf_aaaa000001", "inf_dddd000004"])
+    assert both > model.predict(["inf_aaaa000001"]) > model.predict(["inf_bbbb000002"])
     assert both == pytest.approx(1.0 + 1.0 + 0.5, abs=0.25)
 
 
@@ -26,7 +26,7 @@ def test_unknown_influencers_count_as_the_overall_mean(analytics_planted) -> Non
     videos, apps = analytics_planted
     model = fit_predictor(videos, apps)
     assert model.predict(["inf_nobody"]) == pytest.approx(videos["performance"].mean())
-    assert model.predict(["inf_aaaa0001", "inf_nobody"]) == pytest.approx(model.predict(["inf_aaaa0001"]))
+    assert model.predict(["inf_aaaa000001", "inf_nobody"]) == pytest.approx(model.predict(["inf_aaaa000001"]))
 
 
 def test_fewer_videos_than_folds_uses_fewer_folds_and_none_gives_zeros(analytics_planted) -> None:

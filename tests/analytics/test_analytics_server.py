@@ -39,7 +39,7 @@ def appearance(influencer_id: str) -> common_pb2.Appearance:
 
 def record_some(stub, n: int = 12) -> None:
     for i in range(n):
-        who = ["inf_star"] if i % 2 else ["inf_flop"]
+        who = ["inf_57a7000001"] if i % 2 else ["inf_f10b000002"]
         perf = 2.0 if i % 2 else 0.5
         stub.RecordVideo(analytics_pb2.RecordVideoRequest(
             video=video(f"https://x/{i}.mp4", f"{i:016x}", perf + 0.01 * i),
@@ -49,7 +49,7 @@ def record_some(stub, n: int = 12) -> None:
 
 def test_record_video_reports_created_once_and_get_video_finds_it_by_url_and_id(stub) -> None:
     request = analytics_pb2.RecordVideoRequest(video=video("https://x/a.mp4?s=1", "00000000000000aa", 1.25),
-                                               appearances=[appearance("inf_a")])
+                                               appearances=[appearance("inf_a000000001")])
     assert stub.RecordVideo(request).created
     assert not stub.RecordVideo(request).created
     by_url = stub.GetVideo(common_pb2.GetVideoRequest(url="https://x/a.mp4?s=1"))
@@ -83,25 +83,25 @@ def test_list_videos_filters_by_status(stub) -> None:
 def test_the_report_ranks_influencers_and_follows_writes(stub) -> None:
     record_some(stub)
     report = stub.GetReport(analytics_pb2.GetReportRequest())
-    assert [s.influencer_id for s in report.influencers] == ["inf_star", "inf_flop"]
+    assert [s.influencer_id for s in report.influencers] == ["inf_57a7000001", "inf_f10b000002"]
     assert report.videos == 12 and report.model.folds == 5
     assert report.model.mae < report.model.baseline_mae
     stub.ReplaceAppearances(analytics_pb2.ReplaceAppearancesRequest(
         videos=[common_pb2.VideoAppearances(video_id=f"{1:016x}",
-                                                     appearances=[appearance("inf_new")])],
-        names={"inf_new": "Newcomer"},
+                                                     appearances=[appearance("inf_0e00000003")])],
+        names={"inf_0e00000003": "Newcomer"},
     ))
     after = stub.GetReport(analytics_pb2.GetReportRequest(min_videos=1))
-    assert {s.influencer_id: s.name for s in after.influencers}["inf_new"] == "Newcomer"
+    assert {s.influencer_id: s.name for s in after.influencers}["inf_0e00000003"] == "Newcomer"
     regulars = stub.GetReport(analytics_pb2.GetReportRequest(min_videos=2)).influencers
-    assert [s.influencer_id for s in regulars] == ["inf_star", "inf_flop"]
+    assert [s.influencer_id for s in regulars] == ["inf_57a7000001", "inf_f10b000002"]
 
 
 def test_predict_returns_the_estimate_the_baseline_and_the_unknown_ids(stub) -> None:
     record_some(stub)
-    reply = stub.Predict(analytics_pb2.PredictRequest(influencer_ids=["inf_star", "inf_ghost"]))
+    reply = stub.Predict(analytics_pb2.PredictRequest(influencer_ids=["inf_57a7000001", "inf_9405700004"]))
     assert reply.performance > reply.baseline
-    assert list(reply.unknown_ids) == ["inf_ghost"]
+    assert list(reply.unknown_ids) == ["inf_9405700004"]
 
 
 def test_a_server_with_a_token_rejects_calls_without_it(tmp_path: Path) -> None:
@@ -118,3 +118,45 @@ def test_a_server_with_a_token_rejects_calls_without_it(tmp_path: Path) -> None:
     finally:
         running.stop(grace_s=0.5)
         store.close()
+
+
+def test_a_row_is_found_by_its_location_and_two_locations_with_one_spelling_are_two_rows(stub) -> None:
+    for k, folder in enumerate(("/m1", "/m2")):
+        row = video("a.mp4", f"{k + 1:016x}", 1.0 + k)
+        row.location = f"{folder}/a.mp4"
+        stub.RecordVideo(analytics_pb2.RecordVideoRequest(video=row))
+    second = stub.GetVideo(common_pb2.GetVideoRequest(location="/m2/a.mp4"))
+    assert (second.url, second.video_id, second.performance) == ("a.mp4", f"{2:016x}", 2.0)
+    assert stub.UpdatePerformance(analytics_pb2.UpdatePerformanceRequest(location="/m2/a.mp4",
+                                                                         performance=3.0)).created
+    assert stub.GetVideo(common_pb2.GetVideoRequest(location="/m1/a.mp4")).performance == 1.0
+
+
+def test_a_new_score_for_an_unknown_row_is_not_found(stub) -> None:
+    with pytest.raises(grpc.RpcError) as err:
+        stub.UpdatePerformance(analytics_pb2.UpdatePerformanceRequest(location="/nowhere.mp4", performance=1.0))
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+@pytest.mark.parametrize("call", [
+    lambda s: s.GetVideo(common_pb2.GetVideoRequest()),
+    lambda s: s.GetVideo(common_pb2.GetVideoRequest(video_id="../../etc/passwd")),
+    lambda s: s.GetVideo(common_pb2.GetVideoRequest(url="")),
+    lambda s: s.RecordVideo(analytics_pb2.RecordVideoRequest(video=video("https://x/a.mp4", "../x", 1.0))),
+    lambda s: s.RecordVideo(analytics_pb2.RecordVideoRequest(video=video("https://x/a.mp4", "0" * 16, float("nan")))),
+    lambda s: s.RecordVideo(analytics_pb2.RecordVideoRequest(video=video("https://x/a.mp4", "0" * 16, 1.0),
+                                                              appearances=[appearance("../inf")])),
+    lambda s: s.ReplaceAppearances(analytics_pb2.ReplaceAppearancesRequest(
+        videos=[common_pb2.VideoAppearances(video_id="not-hex")])),
+    lambda s: s.ReplaceAppearances(analytics_pb2.ReplaceAppearancesRequest(names={"<b>x</b>": "X"})),
+    lambda s: s.UpdatePerformance(analytics_pb2.UpdatePerformanceRequest(url="https://x/a.mp4",
+                                                                         performance=float("inf"))),
+    lambda s: s.UpdatePerformance(analytics_pb2.UpdatePerformanceRequest(performance=1.0)),
+    lambda s: s.Predict(analytics_pb2.PredictRequest(influencer_ids=["inf_57a7000001", "'; drop table"])),
+    lambda s: s.GetReport(analytics_pb2.GetReportRequest(min_videos=-1)),
+], ids=["no key", "path as video id", "empty url", "bad video id", "nan score", "bad influencer id",
+        "bad replaced video id", "bad name id", "infinite score", "no row key", "bad predict id", "negative min"])
+def test_malformed_arguments_are_invalid_arguments(stub, call) -> None:
+    with pytest.raises(grpc.RpcError) as err:
+        call(stub)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT

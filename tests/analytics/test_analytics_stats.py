@@ -62,7 +62,7 @@ def test_shrinkage_pulls_small_samples_harder_toward_the_overall_mean(analytics_
     gaps = (out["mean"] - overall).abs()
     shrunk = (out["shrunken_mean"] - overall).abs()
     assert (shrunk <= gaps + 1e-12).all()
-    assert (shrunk / gaps)["inf_lone"] < (shrunk / gaps)["inf_aaaa0001"]
+    assert (shrunk / gaps)["inf_lone"] < (shrunk / gaps)["inf_aaaa000001"]
     assert list(out.index) == list(out.sort_values("shrunken_mean", ascending=False).index)
 
 

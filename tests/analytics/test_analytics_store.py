@@ -33,7 +33,7 @@ def seen(
 def test_recording_a_done_video_stores_the_url_the_video_and_its_appearances(store) -> None:
     assert store.record_video(done("https://x/a.mp4?q=1 "), [seen("inf_a"), seen("inf_b")])
     assert store.get_video(url="https://x/a.mp4?q=1 ") == VideoRow(
-        "https://x/a.mp4?q=1 ", "00000000000000aa", 1.5, DONE, "", 12.0, 4, "")
+        "https://x/a.mp4?q=1 ", "00000000000000aa", 1.5, DONE, "", 12.0, 4, "", "https://x/a.mp4?q=1 ")
     assert [a.influencer_id for a in store.appearances_in("00000000000000aa")] == ["inf_a", "inf_b"]
     assert store.video_frame()["url"].tolist() == ["https://x/a.mp4?q=1 "]
 
@@ -114,7 +114,8 @@ def test_update_performance_changes_the_score_but_not_the_appearances(store) -> 
     store.record_video(done("u1"), [seen("inf_a")])
     assert store.update_performance("u1", 2.25)
     assert not store.update_performance("u1", 2.25)
-    assert not store.update_performance("unknown", 1.0)
+    with pytest.raises(KeyError):
+        store.update_performance("unknown", 1.0)
     assert store.get_video(video_id="00000000000000aa").performance == 2.25
     assert store.video_frame()["performance"].tolist() == [2.25]
     assert len(store.appearances_in("00000000000000aa")) == 1
@@ -155,3 +156,88 @@ def test_the_store_survives_concurrent_writers_from_threads_and_reopens_from_dis
     assert len(reopened.video_frame()) == 16
     assert len(reopened.appearances_of("inf_a")) == 16
     reopened.close()
+
+
+def located(url: str, location: str, video_id: str = "00000000000000aa", performance: float = 1.5,
+            status: int = DONE, error: str = "") -> VideoRow:
+    return VideoRow(url=url, video_id=video_id, performance=performance, status=status, error=error,
+                    duration_s=12.0, faces=4, location=location)
+
+
+def test_the_same_relative_name_in_two_folders_is_two_videos_with_their_own_scores(store) -> None:
+    assert store.record_video(located("a.mp4", "/m1/a.mp4", "00000000000000aa", 1.0), [seen("inf_a")])
+    assert store.record_video(located("a.mp4", "/m2/a.mp4", "00000000000000bb", 2.0), [seen("inf_b")])
+    assert store.video_frame()[["url", "performance"]].values.tolist() == [["a.mp4", 1.0], ["a.mp4", 2.0]]
+    assert [(v.url, v.location, v.performance) for v in store.list_videos()] == [
+        ("a.mp4", "/m1/a.mp4", 1.0), ("a.mp4", "/m2/a.mp4", 2.0)]
+    assert store.get_video(location="/m2/a.mp4").video_id == "00000000000000bb"
+    assert store.get_video(video_id="00000000000000aa").location == "/m1/a.mp4"
+
+
+def test_the_same_bytes_at_a_second_location_are_a_duplicate_of_the_first(store) -> None:
+    store.record_video(located("a.mp4", "/m1/a.mp4"), [seen("inf_a")])
+    store.record_video(located("a.mp4", "/m2/a.mp4"), [seen("inf_a")])
+    assert [v.status for v in store.list_videos()] == [DONE, DUPLICATE]
+    assert len(store.video_frame()) == 1
+
+
+def test_a_failed_rerun_keeps_the_result_and_notes_the_error_until_the_row_is_good_again(store) -> None:
+    store.record_video(located("a.mp4", "/m1/a.mp4", performance=1.0), [seen("inf_a")])
+    store.record_video(located("b.mp4", "/m1/b.mp4", "00000000000000bb", 2.0), [seen("inf_b")])
+    store.record_video(located("c.mp4", "/m1/c.mp4", "00000000000000bb", 2.0, status=DUPLICATE))
+    bad = "a.mp4: line 2: performance 'abc' is not a number"
+    for row in (located("a.mp4", "/m1/a.mp4", "", None, FAILED, bad),
+                located("c.mp4", "/m1/c.mp4", "", None, FAILED, "c.mp4: file not found")):
+        assert store.record_video(row) == (row.url == "a.mp4")
+    kept = store.get_video(location="/m1/a.mp4")
+    assert (kept.status, kept.performance, kept.video_id, kept.error) == (DONE, 1.0, "00000000000000aa", bad)
+    assert store.get_video(location="/m1/c.mp4").status == DUPLICATE
+    assert store.video_frame()["performance"].tolist() == [1.0, 2.0]
+    assert [a.influencer_id for a in store.appearances_in("00000000000000aa")] == ["inf_a"]
+    assert store.update_performance("/m1/a.mp4", 1.0)  # same score, but the note goes
+    assert store.get_video(location="/m1/a.mp4").error == ""
+
+
+def test_a_data_dir_from_before_locations_is_migrated_and_its_rows_move_to_their_location(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript("""
+        CREATE TABLE urls (url TEXT PRIMARY KEY, video_id TEXT NOT NULL DEFAULT '', performance REAL,
+            status INTEGER NOT NULL, error TEXT NOT NULL DEFAULT '', external_id TEXT NOT NULL DEFAULT '',
+            updated_at REAL NOT NULL);
+        CREATE TABLE videos (video_id TEXT PRIMARY KEY, url TEXT NOT NULL, performance REAL,
+            status INTEGER NOT NULL, error TEXT NOT NULL DEFAULT '', duration_s REAL NOT NULL DEFAULT 0,
+            faces INTEGER NOT NULL DEFAULT 0);
+    """)
+    old.execute("INSERT INTO urls VALUES ('b.mp4', '00000000000000bb', 2.0, ?, '', '', 1)", (DONE,))
+    old.execute("INSERT INTO urls VALUES ('a.mp4', '00000000000000aa', 1.0, ?, '', 'x1', 2)", (DONE,))
+    old.execute("INSERT INTO videos VALUES ('00000000000000bb', 'b.mp4', 2.0, ?, '', 5.0, 1)", (DONE,))
+    old.execute("INSERT INTO videos VALUES ('00000000000000aa', 'a.mp4', 1.0, ?, '', 5.0, 1)", (DONE,))
+    old.commit()
+    old.close()
+    store = AnalyticsStore(path)
+    try:
+        assert [(v.url, v.location, v.external_id) for v in store.list_videos()] == [
+            ("b.mp4", "b.mp4", ""), ("a.mp4", "a.mp4", "x1")]
+        # The same bytes seen again at their resolved location: the old row moves there, still done.
+        store.record_video(located("a.mp4", "/m1/a.mp4", performance=1.5, status=DUPLICATE))
+        moved = store.get_video(location="/m1/a.mp4")
+        assert (moved.status, moved.performance, moved.url) == (DONE, 1.5, "a.mp4")
+        assert store.get_video(location="a.mp4") is None
+        assert store.get_video(video_id="00000000000000aa").location == "/m1/a.mp4"
+        assert len(store.video_frame()) == 2
+    finally:
+        store.close()
+    AnalyticsStore(path).close()  # a migrated store opens again as it is
+
+
+@pytest.mark.parametrize("video_id", ["../../etc/passwd", "00000000000000AA", "0" * 17, "xyz"])
+def test_a_malformed_video_id_is_refused(store, video_id: str) -> None:
+    with pytest.raises(ValueError, match="16 hex digits"):
+        store.record_video(done("u1", video_id), [seen("inf_a")])
+
+
+@pytest.mark.parametrize("performance", [float("nan"), float("inf"), float("-inf")])
+def test_a_score_that_is_not_a_finite_number_is_refused(store, performance: float) -> None:
+    with pytest.raises(ValueError, match="performance"):
+        store.record_video(done("u1", performance=performance), [seen("inf_a")])

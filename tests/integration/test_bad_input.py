@@ -120,3 +120,43 @@ def test_bad_rows_get_clear_errors_and_good_rows_are_processed(settings, folder,
         assert not frame.duplicated(["video_id", "influencer_id"]).any()
     finally:
         stack.stop()
+
+
+def write_manifest(path, rows):
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["Video URL", "Performance"])
+        w.writerows(rows)
+    return path
+
+
+def test_same_names_in_two_folders_are_two_videos_and_a_bad_score_on_a_rerun_keeps_the_result(
+    settings, tmp_path, corpus
+):
+    smoke = corpus("smoke")
+    manifests = []
+    for name, source, score in (("one", "v0009.mp4", "1.0"), ("two", "v0041.mp4", "2.0")):
+        (tmp_path / name / "videos").mkdir(parents=True)
+        shutil.copy(smoke / "videos" / source, tmp_path / name / "videos" / "clip.mp4")
+        manifests.append(write_manifest(tmp_path / name / "manifest.csv", [("videos/clip.mp4", score)]))
+
+    stack = start_stack(settings, web=False)
+    try:
+        channel = open_channel(stack.settings.ingest_target)
+        firsts = [ingest_manifest(channel, m, timeout_s=300) for m in manifests]
+        assert [r[0].video.status for r in firsts] == [DONE, DONE]
+        assert sorted(stack.store.video_frame()["performance"]) == [1.0, 2.0]
+        appearances = stack.store.appearance_frame()
+        assert set(appearances["video_id"]) == {r[0].video.video_id for r in firsts}
+
+        again = ingest_manifest(channel, manifests[1], timeout_s=300)
+        assert again[0].video.status == DONE and again[0].video.video_id == firsts[1][0].video.video_id
+
+        for bad in ("abc", "nan", "-1", ""):
+            write_manifest(manifests[0], [("videos/clip.mp4", bad)])
+            (rerun,) = ingest_manifest(channel, manifests[0], timeout_s=300)
+            assert rerun.video.status == FAILED and "previous result is kept" in rerun.video.error, bad
+            assert sorted(stack.store.video_frame()["performance"]) == [1.0, 2.0]
+            assert stack.store.appearance_frame().equals(appearances)
+    finally:
+        stack.stop()

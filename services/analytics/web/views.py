@@ -1,7 +1,13 @@
-"""Report pages. Views only read the request, call services.analytics.report and render."""
+"""Report pages. Views only read the request, call services.analytics.report and render.
+
+Ids in routes are checked against the services' strict patterns before any lookup (a bad id is a 404);
+templates are autoescaped, and a URL from a manifest becomes a link only when it is http(s).
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, url_for
@@ -9,6 +15,8 @@ from flask import Blueprint, Response, abort, current_app, jsonify, render_templ
 from services.analytics import report
 from services.analytics.analysis import Analysis
 from services.analytics.chart import means_chart_png
+from services.analytics.export import to_safe_csv
+from services.analytics.records import is_influencer_id, is_video_id
 from services.analytics.store import AnalyticsStore
 
 # Templates and static files are the app's own (services/analytics/web/templates, .../static).
@@ -36,7 +44,22 @@ def _helpers() -> dict[str, Any]:
             values["token"] = token
         return url_for(endpoint, **values)
 
-    return {"link": link, "fmt": _fmt}
+    return {"link": link, "fmt": _fmt, "http_url": is_http_url}
+
+
+_HTTP_URL = re.compile(r"https?://[^\s\x00-\x1f\x7f]+", re.IGNORECASE)
+
+
+def is_http_url(value: object) -> bool:
+    """True for an http(s) URL with no blanks or control characters: the only URLs the page links to
+    (a `javascript:` or `data:` URL from a manifest stays text)."""
+    return isinstance(value, str) and _HTTP_URL.fullmatch(value) is not None
+
+
+def _valid(check: Callable[[str], bool], *values: str) -> None:
+    """A 404 unless every value passes `check`: ids out of pattern are never looked up."""
+    if not all(check(v) for v in values):
+        abort(404)
 
 
 def _fmt(value: object, digits: int = 2) -> str:
@@ -71,6 +94,7 @@ def predict() -> str:
 
 @bp.get("/influencer/<influencer_id>")
 def influencer(influencer_id: str) -> str:
+    _valid(is_influencer_id, influencer_id)
     page = report.influencer_page(_store(), _analysis(), influencer_id)
     if page is None:
         abort(404)
@@ -79,6 +103,7 @@ def influencer(influencer_id: str) -> str:
 
 @bp.get("/video/<video_id>")
 def video(video_id: str) -> str:
+    _valid(is_video_id, video_id)
     page = report.video_page(_store(), _analysis(), video_id)
     if page is None:
         abort(404)
@@ -92,11 +117,14 @@ def videos() -> str:
 
 @bp.get("/faces/<influencer_id>.jpg")
 def face(influencer_id: str) -> Response:
+    _valid(is_influencer_id, influencer_id)
     return _jpeg(_store().best_face(influencer_id))
 
 
 @bp.get("/appearance-face/<video_id>/<influencer_id>.jpg")
 def appearance_face(video_id: str, influencer_id: str) -> Response:
+    _valid(is_video_id, video_id)
+    _valid(is_influencer_id, influencer_id)
     return _jpeg(_store().appearance_face(video_id, influencer_id))
 
 
@@ -109,7 +137,7 @@ def _jpeg(data: bytes | None) -> Response:
 @bp.get("/download/<name>.csv")
 def download_csv(name: str) -> Response:
     frame = _table(name)
-    return Response(report.to_csv(frame), mimetype="text/csv",
+    return Response(to_safe_csv(frame), mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename={name}.csv"})
 
 

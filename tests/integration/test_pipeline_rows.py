@@ -1,0 +1,186 @@
+"""One manifest row through VideoPipeline, with the real analytics service (gRPC on loopback, SQLite in a
+temp dir) and a fake identity service: how rows are isolated from each other and what makes a row known."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from influencers.rpc import open_channel, wait_healthy
+from influencers.settings import Settings
+from influencers.v1 import analytics_pb2_grpc, common_pb2, identity_pb2
+from services.analytics.export import export_report
+from services.analytics.server import serve_analytics
+from services.analytics.store import AnalyticsStore
+from services.ingest.pipeline import VideoPipeline, resolve_location
+
+DONE = common_pb2.VIDEO_STATUS_DONE
+FAILED = common_pb2.VIDEO_STATUS_FAILED
+DUPLICATE = common_pb2.VIDEO_STATUS_DUPLICATE
+PERSON = "inf_aaaa000001"
+
+
+def make_video(path: Path, seed: int, size: int = 64, frames: int = 6) -> Path:
+    """A tiny H.264 file whose bytes depend on `seed`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=5)
+        stream.width = stream.height = size
+        stream.pix_fmt = "yuv420p"
+        for _ in range(frames):
+            image = rng.integers(0, 255, (size, size, 3), dtype=np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+class FakeIdentity:
+    """Implements the one identity call the pipeline makes: every video shows PERSON, unless its id is
+    in `broken`, where the call raises what a malformed answer or a bug would."""
+
+    def __init__(self) -> None:
+        self.analysed: list[str] = []
+        self.broken: dict[str, Exception] = {}
+
+    def AnalyzeVideo(self, frames, timeout=None):  # noqa: N802 - the stub's name
+        frames = list(frames)
+        video_id = frames[0].video_id
+        self.analysed.append(video_id)
+        if video_id in self.broken:
+            raise self.broken[video_id]
+        appearance = common_pb2.Appearance(influencer_id=PERSON, first_seen_s=0.0, last_seen_s=1.0, faces=2,
+                                           best_face=b"\xff\xd8jpeg", face_quality=0.5, screen_time_s=1.0)
+        return identity_pb2.VideoIdentities(video_id=video_id, appearances=[appearance], frames=len(frames),
+                                            faces_detected=2)
+
+
+def resolve_id(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[tuple[VideoPipeline, FakeIdentity, AnalyticsStore]]:
+    store = AnalyticsStore(tmp_path / "analytics.sqlite")
+    settings = Settings(data_dir=tmp_path / "data", analytics_port=0, rpc_timeout_s=30)
+    running = serve_analytics(settings, store)
+    channel = open_channel(f"127.0.0.1:{running.port}")
+    wait_healthy(channel, timeout_s=10)
+    identity = FakeIdentity()
+    yield VideoPipeline(settings, identity, analytics_pb2_grpc.AnalyticsServiceStub(channel)), identity, store  # type: ignore[arg-type]
+    channel.close()
+    running.stop(grace_s=0.5)
+    store.close()
+
+
+def test_any_exception_analysing_one_video_fails_that_row_only(rig, tmp_path) -> None:
+    pipeline, identity, store = rig
+    folder = tmp_path / "m"
+    make_video(folder / "broken.mp4", seed=1)
+    make_video(folder / "fine.mp4", seed=2)
+    broken_id = resolve_id(folder / "broken.mp4")
+    identity.broken[broken_id] = RuntimeError("malformed answer:\n  frame 3 has no shot")
+    first = pipeline.process("broken.mp4", 1.0, "", "", folder)
+    second = pipeline.process("fine.mp4", 2.0, "", "", folder)
+    assert first.video.status == FAILED and first.recorded
+    assert first.video.error == "broken.mp4: RuntimeError: malformed answer: frame 3 has no shot"
+    assert "\n" not in first.video.error
+    assert second.video.status == DONE
+    recorded = store.get_video(location=str(folder / "broken.mp4"))
+    assert recorded.status == FAILED and recorded.error == first.video.error
+
+
+
+
+def test_two_files_with_the_same_relative_name_in_two_folders_are_two_videos(rig, tmp_path) -> None:
+    pipeline, identity, store = rig
+    make_video(tmp_path / "m1" / "a.mp4", seed=1)
+    make_video(tmp_path / "m2" / "a.mp4", seed=2)
+    one = pipeline.process("a.mp4", 1.0, "", "", tmp_path / "m1")
+    two = pipeline.process("a.mp4", 2.0, "", "", tmp_path / "m2")
+    assert (one.video.status, two.video.status) == (DONE, DONE)
+    assert len(identity.analysed) == 2
+    assert sorted(store.video_frame()["performance"]) == [1.0, 2.0]
+    paths = export_report(store, tmp_path / "out")
+    videos = paths["videos"].read_text().splitlines()[1:]
+    assert [line.split(",")[:3] for line in videos] == [["a.mp4", "1.0", "done"], ["a.mp4", "2.0", "done"]]
+
+
+def test_resubmitting_the_same_rows_processes_nothing_again_and_follows_a_changed_score(rig, tmp_path) -> None:
+    pipeline, identity, store = rig
+    folder = tmp_path / "m"
+    make_video(folder / "a.mp4", seed=1)
+    pipeline.process("a.mp4", 1.0, "", "", folder)
+    again = pipeline.process("./a.mp4", 1.0, "", "", folder)  # another spelling of the same file
+    changed = pipeline.process("a.mp4", 1.75, "", "", folder)
+    assert identity.analysed == [resolve_id(folder / "a.mp4")]
+    assert not again.recorded and again.video.status == DONE
+    assert changed.video.performance == 1.75
+    assert store.video_frame()["performance"].tolist() == [1.75]
+    assert len(store.list_videos()) == 1
+
+
+def test_a_file_replaced_in_place_is_processed_again(rig, tmp_path) -> None:
+    pipeline, identity, store = rig
+    folder = tmp_path / "m"
+    make_video(folder / "a.mp4", seed=1)
+    pipeline.process("a.mp4", 1.0, "", "", folder)
+    make_video(folder / "a.mp4", seed=3)
+    assert pipeline.process("a.mp4", 1.0, "", "", folder).video.status == DONE
+    assert len(identity.analysed) == 2
+    assert store.video_frame()["video_id"].tolist() == [resolve_id(folder / "a.mp4")]
+
+
+@pytest.mark.parametrize("error", ["line 2: performance 'abc' is not a number",
+                                   "line 2: performance 'nan' is not a finite number",
+                                   "line 2: performance '-1' is negative", "line 2: performance is missing"])
+def test_a_bad_score_on_a_rerun_reports_the_error_and_keeps_the_video_its_score_and_appearances(
+    rig, tmp_path, error
+) -> None:
+    pipeline, identity, store = rig
+    folder = tmp_path / "m"
+    make_video(folder / "a.mp4", seed=1)
+    pipeline.process("a.mp4", 1.0, "", "", folder)
+    rerun = pipeline.process("a.mp4", None, "", error, folder)
+    assert rerun.video.status == FAILED
+    assert rerun.video.error == f"a.mp4: {error} (the previous result is kept)"
+    row = store.get_video(location=str(folder / "a.mp4"))
+    assert (row.status, row.performance, row.error) == (DONE, 1.0, rerun.video.error)
+    assert store.video_frame()["performance"].tolist() == [1.0]
+    assert [a.influencer_id for a in store.appearance_frame().itertuples()] == [PERSON]
+    good_again = pipeline.process("a.mp4", 1.0, "", "", folder)
+    assert good_again.video.error == "" and store.get_video(location=str(folder / "a.mp4")).error == ""
+    assert len(identity.analysed) == 1
+
+
+def test_a_row_recorded_before_locations_were_kept_is_recognised_not_counted_twice(rig, tmp_path) -> None:
+    from services.analytics.records import AppearanceRow, VideoRow
+
+    pipeline, identity, store = rig
+    folder = tmp_path / "m"
+    make_video(folder / "a.mp4", seed=1)
+    video_id = resolve_id(folder / "a.mp4")
+    store.record_video(VideoRow("a.mp4", video_id, 1.0, DONE, duration_s=1.0),
+                       [AppearanceRow(video_id, PERSON, 0.0, 1.0, 2, 1.0, 0.5, b"jpeg")])
+    outcome = pipeline.process("a.mp4", 1.25, "", "", folder)
+    assert outcome.video.status == DONE and identity.analysed == []
+    (row,) = store.list_videos()
+    assert (row.location, row.status, row.performance) == (str(folder / "a.mp4"), DONE, 1.25)
+    assert len(store.appearance_frame()) == 1
+
+
+def test_locations_resolve_local_paths_against_the_manifest_folder_and_keep_urls(tmp_path) -> None:
+    base = tmp_path / "m"
+    assert resolve_location("a.mp4", base) == str(base / "a.mp4")
+    assert resolve_location("sub/../a.mp4", base) == str(base / "a.mp4")
+    assert resolve_location(f"file://{tmp_path}/x.mp4", base) == str(tmp_path / "x.mp4")
+    assert resolve_location("/abs/./v.mp4", base) == "/abs/v.mp4"
+    assert resolve_location("https://cdn.example.com/a.mp4?x=1", base) == "https://cdn.example.com/a.mp4?x=1"
+    assert resolve_location("gopher://x/y", base) == "gopher://x/y"
