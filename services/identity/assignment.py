@@ -29,7 +29,7 @@ def assign_video(store: FaceStore, crops: CropStore, video_id: str, analysis: Vi
     """Replaces the video's faces in the store with those of `analysis`; returns one appearance per
     influencer in the video (with the best face's bytes). The caller serialises calls."""
     check_id(video_id)
-    forget_video(store, video_id)
+    crops.delete(f.record.crop for f in forget_video(store, video_id))
     people = sorted(analysis.people, key=lambda p: -len(p.encodings))
     given: dict[int, str] = {}
     decisions: dict[int, Decision] = {}
@@ -82,8 +82,8 @@ def _points(store: FaceStore, crops: CropStore, video_id: str, people: list[Pers
     return points
 
 
-def forget_video(store: FaceStore, video_id: str) -> int:
-    """Removes a video's faces; a copy of a removed face takes its place in searches. Returns the count."""
+def forget_video(store: FaceStore, video_id: str) -> list[FacePoint]:
+    """Removes a video's faces; a copy of a removed face takes its place in searches. Returns the faces."""
     gone = store.delete_video(video_id)
     originals = sorted({f.record.vhash for f in gone if not f.record.copy and f.record.vhash})
     if originals:
@@ -94,7 +94,7 @@ def forget_video(store: FaceStore, video_id: str) -> int:
                    if all(f.record.copy for f in fs)]
         if promote:
             store.set_fields(promote, {"copy": 0})
-    return len(gone)
+    return gone
 
 
 def _set_distance(a: np.ndarray, b: np.ndarray) -> float:

@@ -1,9 +1,12 @@
-"""Face crops on disk, one JPEG per person of a video, named by a reference that never leaves the folder."""
+"""Face crops, one JPEG per person of a video, named by a reference checked against a strict pattern."""
 
 from __future__ import annotations
 
+import base64
 import re
-from pathlib import Path
+from collections.abc import Iterable
+
+from services.identity.facestore import FaceStore
 
 # Video ids reach identity over gRPC: they are checked against this before any file use.
 SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
@@ -18,32 +21,31 @@ def check_id(value: str, what: str = "video_id") -> str:
 
 
 class CropStore:
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        folder.mkdir(parents=True, exist_ok=True)
+    """Crops live in the face store's side collection, beside the faces they belong to: every identity
+    replica reads the same ones, and a backup of the store is a backup of the crops."""
+
+    def __init__(self, store: FaceStore) -> None:
+        self.store = store
 
     @staticmethod
     def ref(video_id: str, person: int) -> str:
         return f"{check_id(video_id)}-{int(person)}.jpg"
 
     def save(self, video_id: str, person: int, jpeg: bytes) -> str:
-        """Writes the crop (atomically) and returns its reference."""
+        """Keeps the crop and returns its reference."""
         ref = self.ref(video_id, person)
         if jpeg:
-            tmp = self.folder / (ref + ".tmp")
-            tmp.write_bytes(jpeg)
-            tmp.replace(self.folder / ref)
+            self.store.set_side("crop", ref, {"jpeg": base64.b64encode(jpeg).decode("ascii")})
         return ref
 
     def read(self, ref: str) -> bytes | None:
         """The crop's bytes; None for an unknown reference; ValueError for one that is not a reference."""
         if not CROP_REF.fullmatch(ref or ""):
             raise ValueError(f"face_ref {ref[:80]!r} is not a face reference")
-        path = self.folder / ref
-        return path.read_bytes() if path.is_file() else None
+        record = self.store.get_side("crop", ref)
+        return base64.b64decode(record["jpeg"]) if record and record.get("jpeg") else None
 
-    def delete_video(self, video_id: str) -> None:
-        for path in self.folder.glob(f"{check_id(video_id)}-*.jpg"):
-            match = CROP_REF.fullmatch(path.name)
-            if match and match.group(1) == video_id:
-                path.unlink(missing_ok=True)
+    def delete(self, refs: Iterable[str]) -> None:
+        for ref in sorted(set(refs)):
+            if CROP_REF.fullmatch(ref):
+                self.store.set_side("crop", ref, None)

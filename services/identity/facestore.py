@@ -12,7 +12,7 @@ import re
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -58,7 +58,7 @@ class FaceRecord:
     copy: int = 0
 
     def to_payload(self) -> dict[str, Any]:
-        return asdict(self)
+        return dict(self.__dict__)  # the fields are flat: a copy of the instance dict (asdict is 10x slower)
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> FaceRecord:

@@ -5,6 +5,7 @@ DATA/qdrant/local-mode-backup/."""
 
 from __future__ import annotations
 
+import base64
 import logging
 import shutil
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from influencers.settings import Settings
+from services.identity.crops import CROP_REF
 from services.identity.facestore import FacePoint, FaceRecord, FaceStore, vector_hash
 
 log = logging.getLogger(__name__)
@@ -33,7 +35,18 @@ def open_face_store(settings: Settings) -> FaceStore:
     store = EdgeFaceStore(folder / "edge")
     if fresh and (folder / "meta.json").is_file():
         migrate_local_mode(folder, settings.qdrant_collection, store)
+        migrate_crop_files(settings.data_dir / "identity" / "crops", store)
     return store
+
+
+def migrate_crop_files(folder: Path, into: FaceStore) -> int:
+    """Moves the face crops of a data dir from before Edge (files) into the store's side collection."""
+    count = 0
+    for path in sorted(folder.glob("*.jpg")) if folder.is_dir() else []:
+        if CROP_REF.fullmatch(path.name):
+            into.set_side("crop", path.name, {"jpeg": base64.b64encode(path.read_bytes()).decode("ascii")})
+            count += 1
+    return count
 
 
 def migrate_local_mode(folder: Path, collection: str, into: FaceStore) -> int:

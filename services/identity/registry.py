@@ -42,7 +42,9 @@ class IdentityRegistry:
 
     def forget(self, video_id: str) -> int:
         with self.lock:
-            return forget_video(self.store, video_id)
+            gone = forget_video(self.store, video_id)
+            self.crops.delete(f.record.crop for f in gone)
+            return len(gone)
 
     def video_page(self, page_token: str, page_size: int) -> tuple[list[str], str]:
         return self.store.video_page(page_token, page_size)

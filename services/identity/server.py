@@ -214,7 +214,7 @@ class IdentityProcess:
         self.settings = settings
         self.store = open_face_store(settings)
         thresholds = Thresholds(settings.match_threshold, settings.match_margin, settings.cluster_threshold)
-        self.registry = IdentityRegistry(self.store, CropStore(settings.data_dir / "identity" / "crops"), thresholds)
+        self.registry = IdentityRegistry(self.store, CropStore(self.store), thresholds)
         self.workers = FaceWorkers(settings.worker_count)
         servicer = IdentityServicer(self.registry, self.workers, settings)
 

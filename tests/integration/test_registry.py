@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from services.identity import clustering
 from services.identity.analyzer import PersonObservation, VideoAnalysis
 from services.identity.assignment import Thresholds
 from services.identity.crops import CropStore
@@ -27,7 +28,7 @@ def video(*people):
 @pytest.fixture
 def registry(tmp_path):
     store = EdgeFaceStore(tmp_path / "q")
-    yield IdentityRegistry(store, CropStore(tmp_path / "crops"), Thresholds(match=0.55, margin=0.04, cluster=0.62))
+    yield IdentityRegistry(store, CropStore(store), Thresholds(match=0.55, margin=0.04, cluster=0.62))
     store.close()
 
 
@@ -110,3 +111,33 @@ def test_an_unsafe_video_id_never_reaches_a_file_name(registry):
         registry.assign("../../etc/x", video(person(0, "a")))
     with pytest.raises(ValueError, match="not a face reference"):
         registry.crop_bytes("../analytics.sqlite3")
+
+
+def test_the_sparse_knn_graph_finds_the_clusters_that_every_pair_finds(registry, monkeypatch):
+    """Forty people in 120 videos, re-derived from every pair and from the engine's kNN graph alike."""
+    rng = np.random.default_rng(11)
+    centres = rng.normal(scale=0.09, size=(40, 128))
+    for v in range(120):
+        who = rng.choice(40, size=2, replace=False)
+        people = []
+        for k, c in enumerate(who):
+            enc = centres[c] + rng.normal(scale=0.025, size=(3, 128))
+            people.append(PersonObservation(
+                person=k, encodings=enc, qualities=[0.9] * 3, timestamps=[0.0] * 3, boxes=[(0, 100, 100, 0)] * 3,
+                first_seen_s=0.0, last_seen_s=2.0, faces=3, screen_time_s=2.0, best_face=b"jpeg", best_quality=0.9,
+                cooccurs={1 - k}))
+        registry.assign(f"v{v:03d}", video(*people))
+    registry.store.optimize()
+    table = clustering.FaceTable.build(registry.store.scroll(with_vectors=True))
+    dense = clustering.derive(registry.store, table, 0.62, 0.04)
+    monkeypatch.setattr(clustering, "DENSE_FACES", 0)
+    sparse = clustering.derive(registry.store, table, 0.62, 0.04)
+    assert sparse == dense
+    assert len(set(dense)) == 40
+
+
+def test_a_crop_is_kept_in_the_store_by_reference_and_leaves_with_its_video(registry):
+    (app,) = registry.assign("v1", video(person(0, "a")))
+    assert app.face_ref == "v1-0.jpg" and registry.crop_bytes(app.face_ref) == b"jpeg"
+    registry.forget("v1")
+    assert registry.crop_bytes(app.face_ref) is None

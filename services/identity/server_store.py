@@ -1,0 +1,201 @@
+"""The face store on a Qdrant server through qdrant-client: what several identity replicas share. Two
+collections: the faces, and `<faces>_side` (names, batch markers, the video list). Network failures are
+retried with backoff; every call is an idempotent upsert, delete, read or search."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+from qdrant_client import QdrantClient, models
+from qdrant_client.http.exceptions import ResponseHandlingException
+
+from services.identity.facestore import (
+    INTEGER_FIELDS,
+    KEYWORD_FIELDS,
+    SCHEMA_VERSION,
+    VECTOR_SIZE,
+    FacePoint,
+    FaceRecord,
+    FaceStore,
+    Hit,
+    SchemaError,
+    chunks,
+    side_id,
+)
+
+T = TypeVar("T")
+PAGE = 1024
+
+
+@dataclass(frozen=True)
+class CollectionLayout:
+    """How a new face collection is laid out on the server."""
+
+    shards: int = 1
+    replication: int = 1
+    quantize: bool = False  # int8 scalar quantization, originals kept for rescoring: for large stores
+
+
+def _match(key: str, values: Sequence[str | int]) -> models.Filter:
+    match = (models.MatchValue(value=values[0]) if len(values) == 1
+             else models.MatchAny(any=list(values)))  # type: ignore[arg-type]
+    return models.Filter(must=[models.FieldCondition(key=key, match=match)])
+
+
+class ServerFaceStore(FaceStore):
+    def __init__(self, client: QdrantClient, collection: str, layout: CollectionLayout | None = None,
+                 attempts: int = 4, first_wait_s: float = 0.2) -> None:
+        self.client = client
+        self.collection = collection
+        self.side = f"{collection}_side"
+        self.layout = layout or CollectionLayout()
+        self._attempts = attempts
+        self._first_wait_s = first_wait_s
+        self._ensure()
+
+    def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Calls the client, retrying network failures with exponential backoff."""
+        for attempt in range(self._attempts):
+            try:
+                return fn(*args, **kwargs)
+            except (ResponseHandlingException, ConnectionError, TimeoutError):
+                if attempt == self._attempts - 1:
+                    raise
+                time.sleep(self._first_wait_s * 2**attempt)
+        raise AssertionError("unreachable")
+
+    def _ensure(self) -> None:
+        """Creates the collections (Euclidean, 128-d, HNSW, payload indexes) unless they exist."""
+        c = self.client
+        if self._call(c.collection_exists, self.collection):
+            info = self._call(c.get_collection, self.collection)
+            version = int((getattr(info.config, "metadata", None) or {}).get("schema_version", 1))
+            if version > SCHEMA_VERSION:
+                raise SchemaError(f"collection {self.collection!r} has schema {version}; this code knows up to "
+                                  f"{SCHEMA_VERSION}: upgrade the identity service")
+            if version < SCHEMA_VERSION:
+                raise SchemaError(f"collection {self.collection!r} has schema {version}: re-create it with "
+                                  f"`influencers migrate-store` (or drop it and ingest again)")
+        else:
+            quantization = models.ScalarQuantization(scalar=models.ScalarQuantizationConfig(
+                type=models.ScalarType.INT8, quantile=0.99, always_ram=True)) if self.layout.quantize else None
+            self._call(c.create_collection, self.collection,
+                       vectors_config=models.VectorParams(size=VECTOR_SIZE, distance=models.Distance.EUCLID),
+                       hnsw_config=models.HnswConfigDiff(m=16, ef_construct=128),
+                       shard_number=self.layout.shards, replication_factor=self.layout.replication,
+                       quantization_config=quantization, metadata={"schema_version": SCHEMA_VERSION})
+            for key in KEYWORD_FIELDS:
+                self._call(c.create_payload_index, self.collection, key, models.PayloadSchemaType.KEYWORD)
+            for key in INTEGER_FIELDS:
+                self._call(c.create_payload_index, self.collection, key, models.PayloadSchemaType.INTEGER)
+        if not self._call(c.collection_exists, self.side):
+            self._call(c.create_collection, self.side,
+                       vectors_config=models.VectorParams(size=1, distance=models.Distance.DOT))
+            self._call(c.create_payload_index, self.side, "kind", models.PayloadSchemaType.KEYWORD)
+
+    def healthy(self) -> bool:
+        try:
+            self.client.get_collections()
+        except Exception:  # noqa: BLE001 - any failure to reach the store means "not serving"
+            return False
+        return True
+
+    def upsert(self, points: Sequence[FacePoint]) -> None:
+        for chunk in chunks(points, 256):
+            self._call(self.client.upsert, self.collection, [
+                models.PointStruct(id=p.point_id, vector=np.asarray(p.vector, np.float32).tolist(),
+                                   payload=p.record.to_payload()) for p in chunk], wait=True)
+        videos = sorted({p.record.video_id for p in points})
+        self._call(self.client.upsert, self.side, [
+            models.PointStruct(id=side_id("video", v), vector=[0.0], payload={"kind": "video", "video_id": v})
+            for v in videos], wait=True)
+
+    def delete_video(self, video_id: str) -> list[FacePoint]:
+        gone = self.faces_where("video_id", [video_id])
+        if gone:
+            self._call(self.client.delete, self.collection, models.FilterSelector(
+                filter=_match("video_id", [video_id])), wait=True)
+        self._call(self.client.delete, self.side, models.PointIdsList(points=[side_id("video", video_id)]),
+                   wait=True)
+        return gone
+
+    def search(self, vectors: np.ndarray, limit: int) -> list[list[Hit]]:
+        if len(vectors) == 0:
+            return []
+        out: list[list[Hit]] = []
+        for chunk in chunks(list(vectors), 256):
+            requests = [models.QueryRequest(query=np.asarray(v, np.float32).tolist(), limit=limit,
+                                            filter=_match("copy", [0]),
+                                            with_payload=["influencer_id", "video_id"]) for v in chunk]
+            for r in self._call(self.client.query_batch_points, self.collection, requests):
+                out.append([Hit(str(p.id), str((p.payload or {}).get("influencer_id", "")),
+                                str((p.payload or {}).get("video_id", "")), float(p.score)) for p in r.points])
+        return out
+
+    def _pages(self, flt: models.Filter | None, with_vectors: bool) -> Iterator[FacePoint]:
+        offset = None
+        while True:
+            points, offset = self._call(self.client.scroll, self.collection, scroll_filter=flt, limit=PAGE,
+                                        offset=offset, with_payload=True, with_vectors=with_vectors)
+            for p in points:
+                vec = np.asarray(p.vector, np.float32) if with_vectors else np.zeros(0, np.float32)
+                yield FacePoint(str(p.id), vec, FaceRecord.from_payload(dict(p.payload or {})))
+            if offset is None:
+                return
+
+    def scroll(self, with_vectors: bool = False) -> Iterator[FacePoint]:
+        return self._pages(None, with_vectors)
+
+    def faces_where(self, key: str, values: Sequence[str | int], with_vectors: bool = False) -> list[FacePoint]:
+        out: list[FacePoint] = []
+        for chunk in chunks(list(values), 512):
+            out.extend(self._pages(_match(key, chunk), with_vectors))
+        return out
+
+    def set_fields(self, point_ids: Sequence[str], fields: dict[str, Any]) -> None:
+        for chunk in chunks(list(point_ids), 1024):
+            self._call(self.client.set_payload, self.collection, fields, points=list(chunk), wait=True)
+
+    def influencer_counts(self) -> dict[str, int]:
+        hits = self._call(self.client.facet, self.collection, "influencer_id", limit=10_000_000, exact=True).hits
+        return {str(h.value): int(h.count) for h in hits}
+
+    def count(self) -> int:
+        return int(self._call(self.client.count, self.collection, exact=True).count)
+
+    def video_page(self, page_token: str, page_size: int) -> tuple[list[str], str]:
+        points, offset = self._call(self.client.scroll, self.side, scroll_filter=_match("kind", ["video"]),
+                                    limit=page_size, offset=page_token or None, with_payload=True)
+        return [str((p.payload or {})["video_id"]) for p in points], str(offset) if offset is not None else ""
+
+    def get_side(self, kind: str, key: str) -> dict[str, Any] | None:
+        points = self._call(self.client.retrieve, self.side, [side_id(kind, key)], with_payload=True)
+        return dict(points[0].payload or {}) if points else None
+
+    def set_side(self, kind: str, key: str, value: dict[str, Any] | None) -> None:
+        pid = side_id(kind, key)
+        if value is None:
+            self._call(self.client.delete, self.side, models.PointIdsList(points=[pid]), wait=True)
+        else:
+            self._call(self.client.upsert, self.side, [models.PointStruct(
+                id=pid, vector=[0.0], payload={**value, "kind": kind})], wait=True)
+
+    def side_records(self, kind: str) -> Iterator[dict[str, Any]]:
+        offset = None
+        while True:
+            points, offset = self._call(self.client.scroll, self.side, scroll_filter=_match("kind", [kind]),
+                                        limit=PAGE, offset=offset, with_payload=True)
+            for p in points:
+                yield dict(p.payload or {})
+            if offset is None:
+                return
+
+    def optimize(self) -> None:
+        """A server indexes by itself."""
+
+    def close(self) -> None:
+        self.client.close()
