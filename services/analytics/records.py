@@ -71,6 +71,8 @@ class AppearanceRow:
     face_quality: float = 0.0
     best_face: bytes = b""
     ambiguous: bool = False
+    # Identity's reference of best_face: a crop recorded once is kept when re-clustering sends the ref alone.
+    face_ref: str = ""
 
 
 def status_word(status: int) -> str:
@@ -123,6 +125,7 @@ def appearance_from_proto(video_id: str, msg: common_pb2.Appearance) -> Appearan
         face_quality=msg.face_quality,
         best_face=bytes(msg.best_face),
         ambiguous=msg.ambiguous,
+        face_ref=msg.face_ref,
     )
 
 
@@ -136,6 +139,7 @@ def appearance_to_proto(row: AppearanceRow) -> common_pb2.Appearance:
         face_quality=row.face_quality,
         ambiguous=row.ambiguous,
         screen_time_s=row.screen_time_s,
+        face_ref=row.face_ref,
     )
 
 
@@ -160,5 +164,6 @@ def merge_appearances(rows: list[AppearanceRow]) -> list[AppearanceRow]:
             face_quality=best.face_quality,
             best_face=best.best_face,
             ambiguous=old.ambiguous or row.ambiguous,
+            face_ref=best.face_ref,
         )
     return [merged[key] for key in sorted(merged)]

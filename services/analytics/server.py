@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import grpc
 
+from influencers.paging import decode_token, encode_token, page_size
 from influencers.rpc import RunningServer, build_server
 from influencers.settings import Settings
 from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2
@@ -51,7 +52,8 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
             u.video_id: [appearance_from_proto(u.video_id, a) for a in u.appearances] for u in request.videos
         }
         replaced = self._store.replace_appearances(updates, dict(request.names))
-        return analytics_pb2.ReplaceAppearancesResponse(videos=replaced)
+        return analytics_pb2.ReplaceAppearancesResponse(videos=replaced,
+                                                        missing_face_refs=self._store.missing_face_refs(updates))
 
     def UpdatePerformance(self, request, context):  # type: ignore[no-untyped-def]
         key = request.location or request.url
@@ -78,8 +80,13 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
         return video_to_proto(row)
 
     def ListVideos(self, request, context):  # type: ignore[no-untyped-def]
-        rows = self._store.list_videos(statuses=[int(s) for s in request.statuses])
-        return common_pb2.ListVideosResponse(videos=[video_to_proto(r) for r in rows])
+        try:
+            limit, after = page_size(request.page_size), decode_token(request.page_token)
+        except ValueError as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        rows, last = self._store.list_videos_page([int(s) for s in request.statuses], after=after, limit=limit)
+        return common_pb2.ListVideosResponse(videos=[video_to_proto(r) for r in rows],
+                                             next_page_token=encode_token(last) if last else "")
 
     def GetReport(self, request, context):  # type: ignore[no-untyped-def]
         if request.min_videos < 0:

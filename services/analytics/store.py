@@ -66,6 +66,7 @@ CREATE TABLE IF NOT EXISTS appearances (
     face_quality REAL NOT NULL,
     best_face BLOB NOT NULL,
     ambiguous INTEGER NOT NULL,
+    face_ref TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (video_id, influencer_id)
 );
 CREATE INDEX IF NOT EXISTS appearances_by_influencer ON appearances (influencer_id);
@@ -77,7 +78,7 @@ CREATE TABLE IF NOT EXISTS names (
 
 _APPEARANCE_COLUMNS = (
     "video_id, influencer_id, first_seen_s, last_seen_s, faces, screen_time_s, face_quality, best_face,"
-    " ambiguous"
+    " ambiguous, face_ref"
 )
 
 VIDEO_FRAME_COLUMNS = ["video_id", "url", "performance", "duration_s"]
@@ -100,6 +101,7 @@ class AnalyticsStore:
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._migrate()
         self._conn.executescript(_SCHEMA)
+        self._add_face_refs()
 
     def _migrate(self) -> None:
         """Keys the manifest rows of a data dir from before locations were kept by their spelling (their
@@ -118,6 +120,15 @@ class AnalyticsStore:
             c.execute("ALTER TABLE urls_v2 RENAME TO urls")
             c.execute("ALTER TABLE videos ADD COLUMN location TEXT NOT NULL DEFAULT ''")
             c.execute("UPDATE videos SET location = url")
+
+    def _add_face_refs(self) -> None:
+        """Appearances keep identity's reference of their crop (data dirs from before it get the column,
+        empty: such crops are fetched again by reference when re-clustering sends the ref alone)."""
+        with self._transaction() as c:
+            if "face_ref" not in {r[1] for r in c.execute("PRAGMA table_info(appearances)")}:
+                c.execute("ALTER TABLE appearances ADD COLUMN face_ref TEXT NOT NULL DEFAULT ''")
+            c.execute("CREATE INDEX IF NOT EXISTS appearances_by_face_ref ON appearances (face_ref)"
+                      " WHERE face_ref != ''")
 
     def close(self) -> None:
         with self._lock:
@@ -282,10 +293,10 @@ class AnalyticsStore:
     def _replace(self, video_id: str, appearances: list[AppearanceRow]) -> None:
         self._conn.execute("DELETE FROM appearances WHERE video_id = ?", (video_id,))
         self._conn.executemany(
-            f"INSERT INTO appearances ({_APPEARANCE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO appearances ({_APPEARANCE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (video_id, a.influencer_id, a.first_seen_s, a.last_seen_s, a.faces, a.screen_time_s,
-                 a.face_quality, a.best_face, int(a.ambiguous))
+                 a.face_quality, a.best_face, int(a.ambiguous), a.face_ref)
                 for a in appearances
             ],
         )
@@ -319,13 +330,16 @@ class AnalyticsStore:
 
     def replace_appearances(self, updates: dict[str, list[AppearanceRow]], names: dict[str, str]) -> int:
         """Replaces the appearances of each known video in `updates` (by video id) and upserts `names`,
-        in one transaction. Returns how many videos were replaced; unknown video ids are skipped."""
+        in one transaction. Returns how many videos were replaced; unknown video ids are skipped. A row
+        with a face_ref and no best_face gets the crop already stored under that face_ref, if any (see
+        missing_face_refs)."""
         with self._transaction() as c:
             replaced = 0
             for video_id, rows in updates.items():
                 if c.execute("SELECT 1 FROM videos WHERE video_id = ?", (video_id,)).fetchone() is None:
                     continue
-                fixed = [replace(a, video_id=video_id) for a in rows]
+                fixed = [replace(a, video_id=video_id, best_face=a.best_face or self._crop(a.face_ref))
+                         for a in rows]
                 self._replace(video_id, merge_appearances(fixed))
                 replaced += 1
             c.executemany(
@@ -336,7 +350,27 @@ class AnalyticsStore:
             self._writes += 1
             return replaced
 
+    def _crop(self, face_ref: str) -> bytes:
+        """The crop stored under `face_ref` (b"" when none is)."""
+        if not face_ref:
+            return b""
+        found = self._conn.execute("SELECT best_face FROM appearances WHERE face_ref = ? AND length(best_face) > 0"
+                                   " LIMIT 1", (face_ref,)).fetchone()
+        return bytes(found[0]) if found else b""
+
     # ---- reads --------------------------------------------------------------------------------------
+
+    def missing_face_refs(self, video_ids: Iterable[str]) -> list[str]:
+        """The face refs of these videos' appearances that have no crop bytes, sorted."""
+        ids = list(dict.fromkeys(video_ids))
+        missing: set[str] = set()
+        with self._lock:
+            for start in range(0, len(ids), 500):  # well under SQLite's limit of bound parameters
+                chunk = ids[start:start + 500]
+                missing.update(r[0] for r in self._conn.execute(
+                    f"SELECT face_ref FROM appearances WHERE video_id IN ({', '.join('?' * len(chunk))})"
+                    " AND face_ref != '' AND length(best_face) = 0", chunk))
+        return sorted(missing)
 
     _URL_SELECT = (
         "SELECT u.url, u.video_id, u.performance, u.status, u.error, COALESCE(v.duration_s, 0),"
@@ -376,6 +410,20 @@ class AnalyticsStore:
         with self._lock:
             found = self._conn.execute(sql + " ORDER BY u.rowid", wanted).fetchall()
         return [VideoRow(*r) for r in found]
+
+    def list_videos_page(self, statuses: Iterable[int] = (), after: int = 0, limit: int = 1000
+                         ) -> tuple[list[VideoRow], int]:
+        """Up to `limit` rows of list_videos() that come after position `after` (0: from the start), and
+        the position to continue from (0 after the last row). Positions are opaque to callers."""
+        wanted = list(statuses)
+        sql = self._URL_SELECT.replace("SELECT ", "SELECT u.rowid, ", 1) + " WHERE u.rowid > ?"
+        if wanted:
+            sql += f" AND u.status IN ({', '.join('?' * len(wanted))})"
+        with self._lock:
+            found = self._conn.execute(sql + " ORDER BY u.rowid LIMIT ?", [after, *wanted, limit + 1]).fetchall()
+        rows = found[:limit]
+        more = len(found) > limit
+        return [VideoRow(*r[1:]) for r in rows], (rows[-1][0] if more else 0)
 
     def video_frame(self) -> pd.DataFrame:
         """DONE videos, one row per video id: video_id, url (first URL), performance, duration_s."""
@@ -433,7 +481,7 @@ class AnalyticsStore:
             params,
         ).fetchall()
         return [
-            AppearanceRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bytes(r[7]), bool(r[8])) for r in found
+            AppearanceRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bytes(r[7]), bool(r[8]), r[9]) for r in found
         ]
 
 
