@@ -15,14 +15,23 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import NoReturn
 
+import grpc
 from tqdm import tqdm
 
 from influencers import __version__
-from influencers.client import failed, ingest_manifest
+from influencers.client import (
+    cancel_job,
+    failed,
+    get_job,
+    list_jobs,
+    start_ingest,
+    state_word,
+    watch_job,
+)
 from influencers.datadir import DataDirBusy, data_dir_lock
 from influencers.rpc import PortInUse, is_loopback, open_channel, wait_healthy
 from influencers.settings import ENV_PREFIX, Settings, SettingsError
-from influencers.v1 import common_pb2, identity_pb2, identity_pb2_grpc
+from influencers.v1 import common_pb2, ingest_pb2
 from services.ingest.manifest import ManifestError, read_manifest
 
 USAGE_ERROR = 2  # exit code of usage and configuration errors (argparse's own)
@@ -42,19 +51,49 @@ def _settings(args: argparse.Namespace) -> Settings:
         workers=getattr(args, "workers", None))
 
 
-def _ingest(settings: Settings, manifest: Path) -> int:
+WATCH_TIMEOUT_S = 7 * 24 * 3600  # following a job: as long as it takes
+
+
+def _ingest(settings: Settings, manifest: Path, detach: bool) -> int:
+    """Starts an ingest job for `manifest` and follows it with a progress bar. On Ctrl-C, `detach` leaves
+    the job running (and says how to follow or cancel it); otherwise the job is cancelled (its videos in
+    flight finish and the batch reconciles) and KeyboardInterrupt goes on up."""
     channel = open_channel(settings.ingest_target, settings.token)
     wait_healthy(channel, 60)
+    job = start_ingest(channel, manifest, settings.rpc_timeout_s)
+    waiting = (ingest_pb2.JOB_STATE_QUEUED, ingest_pb2.JOB_STATE_RUNNING)
+    ahead = [j for j in list_jobs(channel, settings.rpc_timeout_s)
+             if j.state in waiting and j.job_id != job.job_id and j.created_s <= job.created_s]
+    print(f"job {job.job_id}: {job.total} videos" + (f", queued behind {len(ahead)} job(s)" if ahead else ""),
+          file=sys.stderr)
+    results: list[ingest_pb2.IngestProgress] = []
+    try:
+        return _follow(channel, job.job_id, results)
+    except KeyboardInterrupt:
+        if not detach:
+            cancel_job(channel, job.job_id, settings.rpc_timeout_s)
+            raise
+        print(f"\ndetached after {len(results)} of {job.total} videos: job {job.job_id} goes on.\n"
+              f"  follow it:  influencers jobs {job.job_id}\n  cancel it:  influencers cancel {job.job_id}",
+              file=sys.stderr)
+        return 130
+
+
+def _follow(channel: grpc.Channel, job_id: str, results: list[ingest_pb2.IngestProgress]) -> int:
+    """Shows a job's progress until it ends, then a summary; 1 when a video failed or the job did not
+    succeed. `results` collects the progress messages as they come."""
     bar = tqdm(total=None, unit="video", desc="ingest", file=sys.stderr)
 
-    def progress(p):  # type: ignore[no-untyped-def]
+    def progress(p: ingest_pb2.IngestProgress) -> None:
         bar.total = p.total
         bar.update(1)
         if p.video.status == common_pb2.VIDEO_STATUS_FAILED:
             tqdm.write(f"FAILED  {p.video.error}", file=sys.stderr)
 
-    results = ingest_manifest(channel, manifest, timeout_s=24 * 3600, on_progress=progress)
-    bar.close()
+    try:
+        results, job = watch_job(channel, job_id, WATCH_TIMEOUT_S, progress, results)
+    finally:
+        bar.close()
     counts: dict[str, int] = {}
     for r in results:
         counts[STATUS[r.video.status]] = counts.get(STATUS[r.video.status], 0) + 1
@@ -62,7 +101,11 @@ def _ingest(settings: Settings, manifest: Path) -> int:
     bad = failed(results)
     for v in bad:
         print(f"  failed: {v.error}")
-    return 1 if bad else 0
+    if job.state == ingest_pb2.JOB_STATE_FAILED:
+        print(f"job {job_id} failed: {job.error} (the next job repairs what it left half done)", file=sys.stderr)
+    elif job.state == ingest_pb2.JOB_STATE_CANCELLED:
+        print(f"job {job_id} was cancelled after {job.done} of {job.total} videos", file=sys.stderr)
+    return 1 if bad or job.state != ingest_pb2.JOB_STATE_SUCCEEDED else 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -72,7 +115,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     stack = start_stack(settings, web=not args.no_serve)
     try:
-        code = _ingest(stack.settings, Path(args.manifest))
+        code = _ingest(stack.settings, Path(args.manifest), detach=False)
         out = Path(args.report or settings.data_dir / "report")
         export_report(stack.store, out)
         print(f"report written to {out}/")
@@ -129,7 +172,36 @@ def cmd_service(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    return _ingest(_settings(args), Path(args.manifest))
+    return _ingest(_settings(args), Path(args.manifest), detach=True)
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    """Without a job id: the ingest jobs, oldest first. With one: follows that job to its end."""
+    settings = _settings(args)
+    channel = open_channel(settings.ingest_target, settings.token)
+    if args.job:
+        try:
+            return _follow(channel, args.job, [])
+        except KeyboardInterrupt:
+            print(f"\nstopped following; job {args.job} goes on", file=sys.stderr)
+            return 130
+    for job in list_jobs(channel, settings.rpc_timeout_s):
+        counts = ", ".join(f"{n} {k}" for k, n in sorted(job.statuses.items()))
+        print(f"{job.job_id}  {state_word(job.state):9}  {job.done}/{job.total} videos"
+              + (f" ({counts})" if counts else "") + (f"  {job.error}" if job.error else ""))
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    """Cancels an ingest job: videos not started are not started; the batch still reconciles."""
+    settings = _settings(args)
+    channel = open_channel(settings.ingest_target, settings.token)
+    job = cancel_job(channel, args.job, settings.rpc_timeout_s)
+    if job.state == ingest_pb2.JOB_STATE_RUNNING:
+        print(f"job {job.job_id}: cancelling (videos in flight finish; `influencers jobs {job.job_id}` follows it)")
+    else:
+        print(f"job {job.job_id}: {state_word(get_job(channel, job.job_id, settings.rpc_timeout_s).state)}")
+    return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -168,27 +240,27 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_identity(args: argparse.Namespace) -> int:
-    """merge / split / rename / recluster against a running identity service; analytics follows."""
-    from influencers.v1 import analytics_pb2_grpc
-    from services.ingest.server import reconcile, send_changes
+    """merge / split / rename / recluster against a running identity service; analytics follows through
+    the batch protocol (pages of changes, crops by reference)."""
+    from influencers.v1 import analytics_pb2_grpc, identity_pb2_grpc
+    from services.ingest import batch
+    from services.ingest.batch_grpc import GrpcAnalytics, GrpcIdentity
 
     settings = _settings(args)
-    ident = identity_pb2_grpc.IdentityServiceStub(open_channel(settings.identity_target, settings.token))
-    analytics = analytics_pb2_grpc.AnalyticsServiceStub(open_channel(settings.analytics_target, settings.token))
     t = settings.rpc_timeout_s
+    ident = GrpcIdentity(identity_pb2_grpc.IdentityServiceStub(open_channel(settings.identity_target,
+                                                                            settings.token)), t)
+    analytics = GrpcAnalytics(analytics_pb2_grpc.AnalyticsServiceStub(open_channel(settings.analytics_target,
+                                                                                   settings.token)), t)
     if args.command == "recluster":
-        print(f"{reconcile(ident, analytics, t)} videos changed people")
-        return 0
-    if args.command == "rename":
-        ident.RenameInfluencer(identity_pb2.RenameInfluencerRequest(influencer_id=args.id, name=args.name), timeout=t)
-        changes = identity_pb2.ReclusterResponse(names={args.id: args.name})
+        applied = batch.reconcile(ident, analytics)
+    elif args.command == "rename":
+        applied = batch.apply_page(ident, analytics, ident.rename(args.id, args.name))
     elif args.command == "merge":
-        changes = ident.MergeInfluencers(identity_pb2.MergeInfluencersRequest(influencer_ids=args.ids), timeout=t)
+        applied = batch.apply_page(ident, analytics, ident.merge(args.ids))
     else:
-        changes = ident.SplitInfluencer(identity_pb2.SplitInfluencerRequest(
-            influencer_id=args.id, video_ids=args.videos), timeout=t)
-    send_changes(analytics, changes, t)
-    print(f"{changes.changed_videos} videos changed people")
+        applied = batch.apply_page(ident, analytics, ident.split(args.id, args.videos))
+    print(f"{applied.changed_videos} videos changed people")
     return 0
 
 
@@ -238,6 +310,14 @@ def build_parser() -> argparse.ArgumentParser:
     ing.add_argument("manifest")
     common(ing)
     ing.set_defaults(func=cmd_ingest)
+    jobs = sub.add_parser("jobs", help="list the ingest jobs of running services, or follow one (JOB)")
+    jobs.add_argument("job", nargs="?", help="a job id: follow its progress until it ends")
+    common(jobs)
+    jobs.set_defaults(func=cmd_jobs)
+    cancel = sub.add_parser("cancel", help="cancel an ingest job (videos in flight finish; the batch reconciles)")
+    cancel.add_argument("job")
+    common(cancel)
+    cancel.set_defaults(func=cmd_cancel)
     exp = sub.add_parser("export", help="write the CSV report from a data dir")
     exp.add_argument("--out", required=True)
     common(exp, ports=False)

@@ -1,14 +1,29 @@
-"""Client side of ingestion: turns a manifest into SubmitVideos calls and reports progress."""
+"""Client side of ingestion: turns a manifest into an ingest job and follows it (StartIngest, WatchJob,
+GetJob), reopening the progress stream when it drops."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
 
 from influencers.v1 import common_pb2, ingest_pb2, ingest_pb2_grpc
 from services.ingest.manifest import ManifestRow, read_manifest
+
+ENDED = (ingest_pb2.JOB_STATE_SUCCEEDED, ingest_pb2.JOB_STATE_FAILED, ingest_pb2.JOB_STATE_CANCELLED)
+REOPEN_ATTEMPTS = 6  # consecutive failed reopenings of a watch before giving up (about a minute in all)
+
+Progress = Callable[[ingest_pb2.IngestProgress], None]
+
+
+class JobFailed(RuntimeError):
+    """The job itself failed (not a video of it: those are recorded against their rows)."""
+
+    def __init__(self, job: ingest_pb2.Job) -> None:
+        super().__init__(f"ingest job {job.job_id} failed: {job.error}")
+        self.job = job
 
 
 def submissions(rows: list[ManifestRow]) -> list[ingest_pb2.VideoSubmission]:
@@ -22,22 +37,83 @@ def submissions(rows: list[ManifestRow]) -> list[ingest_pb2.VideoSubmission]:
     return out
 
 
-def ingest_manifest(channel: grpc.Channel, manifest: Path, timeout_s: float,
-                    on_progress: Callable[[ingest_pb2.IngestProgress], None] | None = None
-                    ) -> list[ingest_pb2.IngestProgress]:
-    """Submits every row of `manifest` (relative URLs resolve against its folder) and returns the progress
-    message of each video, in completion order."""
-    rows = read_manifest(manifest)
+def start_ingest(channel: grpc.Channel, manifest: Path, timeout_s: float) -> ingest_pb2.Job:
+    """Queues every row of `manifest` (relative URLs resolve against its folder) as one job; returns it."""
+    request = ingest_pb2.SubmitVideosRequest(videos=submissions(read_manifest(manifest)),
+                                             base_dir=str(manifest.resolve().parent))
+    return ingest_pb2_grpc.IngestServiceStub(channel).StartIngest(request, timeout=timeout_s)
+
+
+def watch_job(channel: grpc.Channel, job_id: str, timeout_s: float, on_progress: Progress | None = None,
+              results: list[ingest_pb2.IngestProgress] | None = None
+              ) -> tuple[list[ingest_pb2.IngestProgress], ingest_pb2.Job]:
+    """Follows a job to its end within `timeout_s` seconds: returns its progress messages (one a video,
+    in completion order) and its final state. A dropped stream (a server's maximum connection age, a
+    network blip) is reopened where it stopped. `results` collects the messages as they come (a caller
+    interrupted mid-way keeps what it got)."""
     stub = ingest_pb2_grpc.IngestServiceStub(channel)
-    request = ingest_pb2.SubmitVideosRequest(videos=submissions(rows), base_dir=str(manifest.resolve().parent))
-    results = []
-    stream: Iterator[ingest_pb2.IngestProgress] = stub.SubmitVideos(request, timeout=timeout_s)
-    for progress in stream:
-        results.append(progress)
-        if on_progress is not None:
-            on_progress(progress)
+    deadline = time.monotonic() + timeout_s
+    results = [] if results is None else results
+    failures = 0
+    while True:
+        try:
+            stream = stub.WatchJob(ingest_pb2.WatchJobRequest(job_id=job_id, skip=len(results)),
+                                   timeout=_left(deadline))
+            for progress in stream:
+                results.append(progress)
+                failures = 0
+                if on_progress is not None:
+                    on_progress(progress)
+            job = stub.GetJob(ingest_pb2.GetJobRequest(job_id=job_id), timeout=_left(deadline))
+            if job.state in ENDED:
+                return results, job
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.UNAVAILABLE or failures >= REOPEN_ATTEMPTS:
+                raise
+        # The stream ended before the job (the server stopping, or the connection closed): reopen it.
+        failures += 1
+        if failures > REOPEN_ATTEMPTS:
+            raise TimeoutError(f"lost the progress of job {job_id}: its stream kept ending before the job")
+        time.sleep(min(0.25 * 2**failures, 15.0))
+
+
+def ingest_manifest(channel: grpc.Channel, manifest: Path, timeout_s: float, on_progress: Progress | None = None
+                    ) -> list[ingest_pb2.IngestProgress]:
+    """Submits every row of `manifest` as a job and follows it to its end (reconciled and closed); returns
+    the progress message of each video, in completion order. Raises JobFailed when the job failed."""
+    job = start_ingest(channel, manifest, timeout_s)
+    results, job = watch_job(channel, job.job_id, timeout_s, on_progress)
+    if job.state == ingest_pb2.JOB_STATE_FAILED:
+        raise JobFailed(job)
     return results
+
+
+def get_job(channel: grpc.Channel, job_id: str, timeout_s: float) -> ingest_pb2.Job:
+    return ingest_pb2_grpc.IngestServiceStub(channel).GetJob(ingest_pb2.GetJobRequest(job_id=job_id),
+                                                             timeout=timeout_s)
+
+
+def cancel_job(channel: grpc.Channel, job_id: str, timeout_s: float) -> ingest_pb2.Job:
+    return ingest_pb2_grpc.IngestServiceStub(channel).CancelJob(ingest_pb2.CancelJobRequest(job_id=job_id),
+                                                                timeout=timeout_s)
+
+
+def list_jobs(channel: grpc.Channel, timeout_s: float) -> list[ingest_pb2.Job]:
+    reply = ingest_pb2_grpc.IngestServiceStub(channel).ListJobs(ingest_pb2.ListJobsRequest(), timeout=timeout_s)
+    return list(reply.jobs)
 
 
 def failed(results: list[ingest_pb2.IngestProgress]) -> list[common_pb2.Video]:
     return [r.video for r in results if r.video.status == common_pb2.VIDEO_STATUS_FAILED]
+
+
+def state_word(state: int) -> str:
+    """`JOB_STATE_QUEUED` -> "queued"."""
+    return ingest_pb2.JobState.Name(state).removeprefix("JOB_STATE_").lower()  # type: ignore[arg-type]
+
+
+def _left(deadline: float) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("the ingest job did not end in time")
+    return left

@@ -1,0 +1,82 @@
+"""gRPC adapters of the batch protocol's ports (`batch.IdentityPort`, `batch.AnalyticsPort`), plus the
+identity corrections the CLI applies through the same protocol (merge, split, rename)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+import grpc
+
+from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2, identity_pb2, identity_pb2_grpc
+
+
+class GrpcIdentity:
+    """IdentityPort over an IdentityService stub; every call has a deadline of `timeout_s` seconds (for
+    Recluster, the whole stream)."""
+
+    def __init__(self, stub: identity_pb2_grpc.IdentityServiceStub, timeout_s: float) -> None:
+        self._stub = stub
+        self._timeout = timeout_s
+
+    def open_batch(self, batch: str, worker: str) -> bool:
+        reply = self._stub.OpenBatch(identity_pb2.OpenBatchRequest(batch=batch, worker=worker), timeout=self._timeout)
+        return bool(reply.previous_interrupted)
+
+    def close_batch(self, worker: str) -> None:
+        self._stub.CloseBatch(identity_pb2.CloseBatchRequest(worker=worker), timeout=self._timeout)
+
+    def list_video_ids(self, page_token: str) -> tuple[list[str], str]:
+        reply = self._stub.ListVideoIds(identity_pb2.ListVideoIdsRequest(page_token=page_token),
+                                        timeout=self._timeout)
+        return list(reply.video_ids), reply.next_page_token
+
+    def forget_video(self, video_id: str) -> None:
+        self._stub.ForgetVideo(identity_pb2.ForgetVideoRequest(video_id=video_id), timeout=self._timeout)
+
+    def recluster(self, video_ids: Sequence[str], resync_only: bool) -> Iterable[identity_pb2.ReclusterResponse]:
+        return self._stub.Recluster(identity_pb2.ReclusterRequest(video_ids=list(video_ids), resync_only=resync_only),
+                                    timeout=self._timeout)
+
+    def face_crop(self, face_ref: str) -> bytes | None:
+        try:
+            return self._stub.GetFaceCrop(identity_pb2.GetFaceCropRequest(face_ref=face_ref),
+                                          timeout=self._timeout).jpeg
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                return None
+            raise
+
+    # ---- corrections by hand (CLI) ------------------------------------------------------------------
+
+    def merge(self, influencer_ids: Sequence[str]) -> identity_pb2.ReclusterResponse:
+        return self._stub.MergeInfluencers(identity_pb2.MergeInfluencersRequest(influencer_ids=list(influencer_ids)),
+                                           timeout=self._timeout)
+
+    def split(self, influencer_id: str, video_ids: Sequence[str]) -> identity_pb2.ReclusterResponse:
+        return self._stub.SplitInfluencer(identity_pb2.SplitInfluencerRequest(
+            influencer_id=influencer_id, video_ids=list(video_ids)), timeout=self._timeout)
+
+    def rename(self, influencer_id: str, name: str) -> identity_pb2.ReclusterResponse:
+        """Renames; the returned page carries only the new name, for analytics."""
+        self._stub.RenameInfluencer(identity_pb2.RenameInfluencerRequest(influencer_id=influencer_id, name=name),
+                                    timeout=self._timeout)
+        return identity_pb2.ReclusterResponse(names={influencer_id: name})
+
+
+class GrpcAnalytics:
+    """AnalyticsPort over an AnalyticsService stub; every call has a deadline of `timeout_s` seconds."""
+
+    def __init__(self, stub: analytics_pb2_grpc.AnalyticsServiceStub, timeout_s: float) -> None:
+        self._stub = stub
+        self._timeout = timeout_s
+
+    def list_done_video_ids(self, page_token: str) -> tuple[list[str], str]:
+        reply = self._stub.ListVideos(common_pb2.ListVideosRequest(
+            statuses=[common_pb2.VIDEO_STATUS_DONE], page_token=page_token), timeout=self._timeout)
+        return [v.video_id for v in reply.videos], reply.next_page_token
+
+    def replace_appearances(self, videos: Sequence[common_pb2.VideoAppearances],
+                            names: Mapping[str, str]) -> list[str]:
+        reply = self._stub.ReplaceAppearances(analytics_pb2.ReplaceAppearancesRequest(videos=videos, names=names),
+                                              timeout=self._timeout)
+        return list(reply.missing_face_refs)

@@ -1,0 +1,121 @@
+"""Ingest jobs over real gRPC on loopback with the smoke corpus: a job runs on without its watcher and
+reconciles; reopening the watch replays, then follows; a second job queues visibly; cancelling works."""
+
+import csv
+import time
+
+import grpc
+
+from influencers.client import cancel_job, get_job, list_jobs, start_ingest, watch_job
+from influencers.rpc import open_channel
+from influencers.v1 import identity_pb2_grpc, ingest_pb2, ingest_pb2_grpc
+from services.analytics.export import export_report
+from services.ingest.batch_grpc import GrpcIdentity
+
+QUEUED, RUNNING = ingest_pb2.JOB_STATE_QUEUED, ingest_pb2.JOB_STATE_RUNNING
+SUCCEEDED, CANCELLED = ingest_pb2.JOB_STATE_SUCCEEDED, ingest_pb2.JOB_STATE_CANCELLED
+T = 600
+
+
+def write_manifest(path, rows, folder):
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["Performance", "Video URL"])
+        w.writerows([perf, str(folder / url)] for perf, url in rows)
+    return path
+
+
+def smoke_rows(smoke):
+    with open(smoke / "manifest.csv", newline="") as f:
+        return list(csv.reader(f))[1:]
+
+
+def wait_ended(channel, job_id):
+    deadline = time.monotonic() + T
+    while time.monotonic() < deadline:
+        job = get_job(channel, job_id, T)
+        if job.state in (SUCCEEDED, CANCELLED, ingest_pb2.JOB_STATE_FAILED):
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} did not end")
+
+
+def people(stack, out):
+    export_report(stack.store, out)
+    with open(out / "appearances.csv") as f:
+        return {row["influencer_id"] for row in csv.DictReader(f)}
+
+
+def batch_is_closed(stack):
+    """Opening a batch for the stack's ingest worker finds the previous one closed (then closes it again)."""
+    ident = GrpcIdentity(identity_pb2_grpc.IdentityServiceStub(open_channel(stack.settings.identity_target)), T)
+    worker = stack.ingest.worker
+    interrupted = ident.open_batch("probe", worker)
+    ident.close_batch(worker)
+    return not interrupted
+
+
+def test_a_job_goes_on_without_its_watcher_replays_when_watched_again_and_the_next_job_queues(
+        stack, corpus, tmp_path):
+    smoke = corpus("smoke")
+    rows = smoke_rows(smoke)
+    channel = open_channel(stack.settings.ingest_target)
+    first = start_ingest(channel, write_manifest(tmp_path / "all.csv", rows, smoke), T)
+    second = start_ingest(channel, write_manifest(tmp_path / "again.csv", rows[:3], smoke), T)
+    assert first.state == QUEUED and first.total == len(rows)
+    listed = list_jobs(channel, T)
+    assert [j.job_id for j in listed] == [first.job_id, second.job_id]
+    assert listed[1].state == QUEUED, "the second job waits, visibly, behind the first"
+
+    stream = ingest_pb2_grpc.IngestServiceStub(channel).WatchJob(ingest_pb2.WatchJobRequest(job_id=first.job_id))
+    seen = [next(stream) for _ in range(3)]
+    stream.cancel()  # the caller goes away mid-way
+    assert get_job(channel, first.job_id, T).state == RUNNING
+
+    replayed, job = watch_job(channel, first.job_id, T)  # reopened: the progress so far, then the rest
+    assert replayed[:3] == seen
+    assert [p.done for p in replayed] == list(range(1, len(rows) + 1))
+    assert job.state == SUCCEEDED and job.done == job.total == len(rows)
+    assert sum(job.statuses.values()) == len(rows) and job.statuses["duplicate"] == 1
+    assert job.changed_videos >= 0 and job.ended_s >= job.started_s >= job.created_s
+    assert len(people(stack, tmp_path / "report")) == 9, "reconciled: the smoke corpus's people, once each"
+
+    # Nobody watches the second job: it runs all the same, and a late watcher gets its whole progress.
+    assert wait_ended(channel, second.job_id).state == SUCCEEDED
+    late, job = watch_job(channel, second.job_id, T)
+    assert len(late) == 3 and all(p.appearances == [] for p in late), "known videos are not processed again"
+    assert batch_is_closed(stack)
+
+
+def test_cancelling_stops_a_queued_job_at_once_and_a_running_one_after_its_videos_in_flight(
+        stack, corpus, tmp_path):
+    smoke = corpus("smoke")
+    rows = smoke_rows(smoke)
+    channel = open_channel(stack.settings.ingest_target)
+    running = start_ingest(channel, write_manifest(tmp_path / "all.csv", rows, smoke), T)
+    queued = start_ingest(channel, write_manifest(tmp_path / "more.csv", rows[:2], smoke), T)
+
+    cancelled = cancel_job(channel, queued.job_id, T)
+    assert cancelled.state == CANCELLED and cancelled.done == 0 and cancelled.cancel_requested
+    assert watch_job(channel, queued.job_id, T)[0] == []
+
+    stream = ingest_pb2_grpc.IngestServiceStub(channel).WatchJob(ingest_pb2.WatchJobRequest(job_id=running.job_id))
+    next(stream)
+    assert cancel_job(channel, running.job_id, T).cancel_requested
+    rest, job = watch_job(channel, running.job_id, T)
+    assert job.state == CANCELLED and 1 <= job.done < job.total
+    assert len(rest) == job.done and stack.store.list_videos()  # the videos started were recorded
+    assert batch_is_closed(stack), "a cancelled job still reconciles and closes its batch"
+    assert [j.state for j in list_jobs(channel, T)] == [CANCELLED, CANCELLED]
+
+
+def test_an_unknown_job_is_not_found(stack):
+    channel = open_channel(stack.settings.ingest_target)
+    for call in (lambda: get_job(channel, "nope", T), lambda: cancel_job(channel, "nope", T),
+                 lambda: watch_job(channel, "nope", T)):
+        try:
+            call()
+        except grpc.RpcError as exc:
+            assert exc.code() == grpc.StatusCode.NOT_FOUND
+        else:
+            raise AssertionError("an unknown job id was answered")
