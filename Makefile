@@ -15,6 +15,8 @@ ALLOW_NO_TESTS ?=
 # ones. The locked cmake is found first on PATH.
 PIP_LOCKED := PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pip install -q --require-hashes --no-deps \
               --no-build-isolation
+# The project itself (editable; pip cannot hash a source folder, and it brings no dependency of its own).
+PIP_PROJECT := $(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 LOCKS   := requirements/build.txt requirements/run.txt requirements/face.txt
 
 .PHONY: setup setup-dev system-deps system-deps-dev protos run test lint bench clean
@@ -38,7 +40,7 @@ $(VENV)/.done: $(LOCKS) pyproject.toml deploy/system-deps.sh $(wildcard protos/i
 	$(PIP_LOCKED) -r requirements/build.txt
 	$(PIP_LOCKED) -r requirements/run.txt
 	$(PIP_LOCKED) -r requirements/face.txt
-	$(PIP_LOCKED) -e .
+	$(PIP_PROJECT)
 	@$(MAKE) --no-print-directory protos
 	$(BIN)/python -m pip check
 	@touch $@
