@@ -17,10 +17,10 @@ def record(stack, video_id, appearances):
 
 def test_rename_merge_and_split_reach_the_report(stack):
     registry = stack.identity.registry
-    a = registry.assign("v1", video(person(0, "a")))
-    b = registry.assign("v2", video(person(0, "b")))
-    record(stack, "v1", a)
-    record(stack, "v2", b)
+    a = registry.assign("00000000000000a1", video(person(0, "a")))
+    b = registry.assign("00000000000000a2", video(person(0, "b")))
+    record(stack, "00000000000000a1", a)
+    record(stack, "00000000000000a2", b)
     ports = ["--identity-port", str(stack.settings.identity_port),
              "--analytics-port", str(stack.settings.analytics_port)]
     ida, idb = a[0].influencer_id, b[0].influencer_id
@@ -28,7 +28,7 @@ def test_rename_merge_and_split_reach_the_report(stack):
     assert main(["rename", ida, "Ann", *ports]) == 0
     assert stack.store.names()[ida] == "Ann"
     assert main(["merge", ida, idb, *ports]) == 0
-    assert {r.influencer_id for r in stack.store.appearances_in("v2")} == {ida}
-    assert main(["split", ida, "v2", *ports]) == 0
-    assert {r.influencer_id for r in stack.store.appearances_in("v2")} != {ida}
+    assert {r.influencer_id for r in stack.store.appearances_in("00000000000000a2")} == {ida}
+    assert main(["split", ida, "00000000000000a2", *ports]) == 0
+    assert {r.influencer_id for r in stack.store.appearances_in("00000000000000a2")} != {ida}
     assert main(["recluster", *ports]) == 0
