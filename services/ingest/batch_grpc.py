@@ -9,10 +9,14 @@ import grpc
 
 from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2, identity_pb2, identity_pb2_grpc
 
+# A whole-store re-derivation at a million faces takes minutes, and closing a batch builds the search index
+# over what it wrote: these two get at least an hour whatever the per-call deadline.
+LONG_CALL_S = 3600.0
+
 
 class GrpcIdentity:
-    """IdentityPort over an IdentityService stub; every call has a deadline of `timeout_s` seconds (for
-    Recluster, the whole stream)."""
+    """IdentityPort over an IdentityService stub; every call has a deadline of `timeout_s` seconds (Recluster,
+    for the whole stream, and CloseBatch at least LONG_CALL_S)."""
 
     def __init__(self, stub: identity_pb2_grpc.IdentityServiceStub, timeout_s: float) -> None:
         self._stub = stub
@@ -23,7 +27,7 @@ class GrpcIdentity:
         return bool(reply.previous_interrupted)
 
     def close_batch(self, worker: str) -> None:
-        self._stub.CloseBatch(identity_pb2.CloseBatchRequest(worker=worker), timeout=self._timeout)
+        self._stub.CloseBatch(identity_pb2.CloseBatchRequest(worker=worker), timeout=max(self._timeout, LONG_CALL_S))
 
     def list_video_ids(self, page_token: str) -> tuple[list[str], str]:
         reply = self._stub.ListVideoIds(identity_pb2.ListVideoIdsRequest(page_token=page_token),
@@ -35,7 +39,7 @@ class GrpcIdentity:
 
     def recluster(self, video_ids: Sequence[str], resync_only: bool) -> Iterable[identity_pb2.ReclusterResponse]:
         return self._stub.Recluster(identity_pb2.ReclusterRequest(video_ids=list(video_ids), resync_only=resync_only),
-                                    timeout=self._timeout)
+                                    timeout=max(self._timeout, LONG_CALL_S))
 
     def face_crop(self, face_ref: str) -> bytes | None:
         try:
