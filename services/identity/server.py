@@ -224,7 +224,7 @@ class IdentityProcess:
 
         self.server: RunningServer = build_server("identity", settings.host, settings.identity_port, [register],
                                                   token=settings.token, max_workers=16)
-        self.server.watch(self.store.healthy)
+        self.server.watch(lambda: self.store.healthy() and self.workers.healthy())
 
     @property
     def port(self) -> int:
