@@ -76,7 +76,7 @@ class Settings:
     workers: int = 0  # 0 = one per CPU core
     max_video_bytes: int = 512 * 1024 * 1024
     max_video_seconds: float = 600.0
-    fetch_timeout_s: float = 30.0
+    fetch_timeout_s: float = 120.0  # the whole download, every redirect, headers and body
     allow_private_urls: bool = False
     allowed_root: str = ""
     rpc_timeout_s: float = 600.0
