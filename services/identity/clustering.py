@@ -145,16 +145,21 @@ def _candidates(store: FaceStore, t: FaceTable, g: Graph, radius: float) -> dict
         for a in range(n):
             pairs[a].update(range(a + 1, n))
         return pairs
-    row_of = {pid.decode(): i for i, pid in enumerate(t.point_ids.tolist())}
-    queries = []
-    for rows in g.rep_faces:  # the face nearest its person's mean stands for the node
-        faces = t.vectors[rows]
-        queries.append(faces[np.argmin(np.linalg.norm(faces - faces.mean(axis=0), axis=1))])
-    for a, hits in enumerate(store.search(np.stack(queries), KNN)):
-        for h in hits:
-            row = row_of.get(h.point_id)
-            if row is not None and h.distance < radius:
-                add(a, int(g.node_of[t.owner[row]]))
+    by_id = np.argsort(t.point_ids)  # rows by point id: hits are looked up by binary search, no dict
+    sorted_ids = t.point_ids[by_id]
+    for start in range(0, n, 1024):  # a chunk at a time: hits for every node at once would not fit
+        queries = []
+        for rows in g.rep_faces[start:start + 1024]:  # the face nearest its person's mean stands for the node
+            faces = t.vectors[rows]
+            queries.append(faces[np.argmin(np.linalg.norm(faces - faces.mean(axis=0), axis=1))])
+        for a, hits in enumerate(store.neighbour_ids(np.stack(queries), KNN), start):
+            near = np.asarray([pid for pid, d in hits if d < radius], "S36")
+            if len(near) == 0:
+                continue
+            at = np.minimum(np.searchsorted(sorted_ids, near), len(sorted_ids) - 1)
+            found = by_id[at[sorted_ids[at] == near]]
+            for node in set(g.node_of[t.owner[found]].tolist()):
+                add(a, node)
     by_influencer: dict[str, set[int]] = defaultdict(set)
     for row, inf in enumerate(t.influencer):
         if inf:
@@ -167,14 +172,18 @@ def _candidates(store: FaceStore, t: FaceTable, g: Graph, radius: float) -> dict
     return pairs
 
 
-def derive(store: FaceStore, t: FaceTable, threshold: float, margin: float) -> list[str]:
+def derive(store: FaceStore, t: FaceTable, threshold: float, margin: float, keep_vectors: bool = True) -> list[str]:
     """New influencer id per person of `t` (UNCONFIRMED for a lone doubtful person); ids inherited from
-    the clusters they overlap most, founders' ids for new ones."""
+    the clusters they overlap most, founders' ids for new ones. Without `keep_vectors`, the table's vectors
+    are dropped once measured, to make room for the graph."""
     if not t.keys:
         return []
     g = _graph(t)
     radius = threshold + SLACK
     pairs = _mean_distances(t.vectors, g, _candidates(store, t, g, radius))
+    if not keep_vectors:
+        t.vectors = np.zeros((0, t.vectors.shape[1]), np.float32)
+        g.rep_faces = []
     position = {k: i for i, k in enumerate(t.keys)}
     cannot = {(int(g.node_of[i]), int(g.node_of[position[(k[0], o)]]))
               for i, k in enumerate(t.keys) for o in t.cooccurs[i] if (k[0], o) in position}

@@ -112,6 +112,17 @@ class EdgeFaceStore(FaceStore):
                                     str((h.payload or {}).get("video_id", "")), float(h.score)) for h in hits])
         return out
 
+    def neighbour_ids(self, vectors: np.ndarray, limit: int) -> list[list[tuple[str, float]]]:
+        params = qe.SearchParams(hnsw_ef=2 * limit)
+        requests = [qe.QueryRequest(limit=limit, query=qe.Query.Nearest(np.asarray(v, np.float32).tolist()),
+                                    filter=_NOT_COPY, with_payload=False, params=params) for v in vectors]
+        out: list[list[tuple[str, float]]] = []
+        for chunk in chunks(requests, 256):
+            with self._lock:
+                found = self._faces.query_batch(qe.QueryBatchRequest(list(chunk)))
+            out.extend([(str(h.id), float(h.score)) for h in hits] for hits in found)
+        return out
+
     def _pages(self, flt: qe.Filter | None, with_vectors: bool) -> Iterator[FacePoint]:
         offset = None
         while True:

@@ -130,6 +130,11 @@ class FaceStore(ABC):
         nearest first."""
 
     @abstractmethod
+    def neighbour_ids(self, vectors: np.ndarray, limit: int) -> list[list[tuple[str, float]]]:
+        """Like `search`, but only (point id, distance), with a smaller HNSW beam (ef = 2 * limit): the
+        cheap query that builds a neighbour graph over the whole store."""
+
+    @abstractmethod
     def scroll(self, with_vectors: bool = False) -> Iterator[FacePoint]:
         """Every stored face, in pages."""
 

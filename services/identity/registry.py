@@ -60,7 +60,7 @@ class IdentityRegistry:
                 table = clustering.FaceTable.build(clustering.neighbourhood(self.store, video_ids, t.cluster))
             else:
                 table = clustering.FaceTable.build(self.store.scroll(with_vectors=True), self.store.count())
-            new = clustering.derive(self.store, table, t.cluster, t.margin)
+            new = clustering.derive(self.store, table, t.cluster, t.margin, keep_vectors=False)
             assignments, changed = clustering.moves(table, new)
             self.store.set_influencer(assignments)
             return sorted(changed)

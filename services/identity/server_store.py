@@ -136,6 +136,16 @@ class ServerFaceStore(FaceStore):
                                 str((p.payload or {}).get("video_id", "")), float(p.score)) for p in r.points])
         return out
 
+    def neighbour_ids(self, vectors: np.ndarray, limit: int) -> list[list[tuple[str, float]]]:
+        out: list[list[tuple[str, float]]] = []
+        for chunk in chunks(list(vectors), 256):
+            requests = [models.QueryRequest(query=np.asarray(v, np.float32).tolist(), limit=limit,
+                                            filter=_match("copy", [0]), with_payload=False,
+                                            params=models.SearchParams(hnsw_ef=2 * limit)) for v in chunk]
+            for r in self._call(self.client.query_batch_points, self.collection, requests):
+                out.append([(str(p.id), float(p.score)) for p in r.points])
+        return out
+
     def _pages(self, flt: models.Filter | None, with_vectors: bool) -> Iterator[FacePoint]:
         offset = None
         while True:

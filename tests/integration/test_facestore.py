@@ -28,6 +28,7 @@ def scenario(store, rng):
     queries = rng.normal(scale=0.1, size=(4, 128))
     out = {"knn": store.search(queries, 10)}
     out["knn_of_copied"] = store.search(np.stack([p.vector for p in points[:5]]), 3)
+    out["neighbour_ids"] = [[pid for pid, _ in hits] for hits in store.neighbour_ids(queries, 10)]
     removed = store.delete_video("v3")
     out["removed"] = sorted(f.point_id for f in removed)
     store.set_influencer({"i9": [points[0].point_id, points[1].point_id]})
