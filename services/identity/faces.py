@@ -36,7 +36,9 @@ class FaceModel:
         if self._api is None:
             with self._lock:
                 if self._api is None:
-                    import face_recognition.api as api  # loads the model files: seconds, so only on first use
+                    with warnings.catch_warnings():  # face_recognition_models finds its files by pkg_resources
+                        warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+                        import face_recognition.api as api  # loads the model files: seconds, so on first use
 
                     self._api = api
         return self._api
