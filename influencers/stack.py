@@ -14,6 +14,7 @@ from influencers.settings import Settings
 from services.analytics.server import serve_analytics
 from services.analytics.store import AnalyticsStore
 from services.analytics.web import create_app
+from services.identity.facestore import FaceStore
 from services.identity.server import IdentityProcess
 from services.ingest.server import IngestProcess
 
@@ -53,14 +54,15 @@ def start_web(settings: Settings, store: AnalyticsStore) -> BaseWSGIServer:
     return server
 
 
-def start_stack(settings: Settings, web: bool = True) -> Stack:
+def start_stack(settings: Settings, web: bool = True, face_store: FaceStore | None = None) -> Stack:
     """Starts analytics, identity and ingest (in that order: each needs the one before). Ports of 0 are
-    bound to free ports, and the returned settings carry the real ones."""
+    bound to free ports, and the returned settings carry the real ones. `face_store` replaces the store the
+    settings name (tests of several identity replicas on one server)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = AnalyticsStore(settings.data_dir / "analytics.sqlite3")
     analytics = serve_analytics(settings, store)
     settings = settings.replace(analytics_port=analytics.port, analytics_addr=f"{settings.host}:{analytics.port}")
-    identity = IdentityProcess(settings)
+    identity = IdentityProcess(settings, face_store)
     settings = settings.replace(identity_port=identity.port, identity_addr=f"{settings.host}:{identity.port}")
     ingest = IngestProcess(settings)
     settings = settings.replace(ingest_port=ingest.port)

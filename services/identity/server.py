@@ -14,6 +14,7 @@ from services.identity.analyzer import FrameIn
 from services.identity.appearances import AppearanceOut
 from services.identity.assignment import Thresholds
 from services.identity.crops import CropStore, check_id
+from services.identity.facestore import FaceStore
 from services.identity.open_store import open_face_store
 from services.identity.registry import IdentityRegistry, InfluencerInfo
 from services.identity.workers import FaceWorkers
@@ -210,9 +211,11 @@ def _check(context: grpc.ServicerContext, value: str, what: str) -> None:
 class IdentityProcess:
     """Everything the identity service owns: the face store, the registry, the worker pool, the server."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, store: FaceStore | None = None) -> None:
+        """`store`: a face store to use instead of the one the settings name (a shared one, in tests of
+        several replicas)."""
         self.settings = settings
-        self.store = open_face_store(settings)
+        self.store = store or open_face_store(settings)
         thresholds = Thresholds(settings.match_threshold, settings.match_margin, settings.cluster_threshold)
         self.registry = IdentityRegistry(self.store, CropStore(self.store), thresholds)
         self.workers = FaceWorkers(settings.worker_count)
