@@ -30,8 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from influencers.evaluate import _cluster_scores, _f1, score  # noqa: E402
+from influencers.settings import Settings  # noqa: E402
 from services.identity.matching import cluster_people, person_distances  # noqa: E402
-from services.identity.vectors import FaceIndex, open_client  # noqa: E402
+from services.identity.open_store import open_face_store  # noqa: E402
 
 THRESHOLDS = np.round(np.arange(0.44, 0.76, 0.02), 2)
 
@@ -69,19 +70,21 @@ def sweep_photos(photos: Path) -> pd.DataFrame:
 
 
 def sweep_corpus(data_dir: Path, corpus: Path) -> pd.DataFrame:
-    index = FaceIndex(open_client("", "", data_dir / "qdrant"), "faces", local=True)
-    faces = list(index.scroll(with_vectors=True))
-    index.close()
+    store = open_face_store(Settings.from_env(data_dir=data_dir, qdrant_url=""))  # the embedded store only
+    try:
+        faces = list(store.scroll(with_vectors=True))
+    finally:
+        store.close()
     with sqlite3.connect(data_dir / "analytics.sqlite3") as con:
         videos = {v: (u, p) for v, u, p in con.execute("select video_id, url, performance from videos")}
     groups: dict[tuple[str, int], list] = defaultdict(list)
     for f in faces:
-        groups[(f.payload["video_id"], int(f.payload["person"]))].append(f)
+        groups[f.record.person_key].append(f)
     keys = sorted(groups)
     dist = person_distances([np.stack([f.vector for f in groups[k]]) for k in keys])
     position = {k: i for i, k in enumerate(keys)}
     cannot = [(position[k], position[(k[0], int(o))]) for k in keys
-              for o in groups[k][0].payload.get("cooccurs", []) if (k[0], int(o)) in position]
+              for o in groups[k][0].record.cooccurs if (k[0], int(o)) in position]
     truth = pd.read_csv(corpus / "truth.csv", keep_default_na=False)
     rows = []
     for t in THRESHOLDS:

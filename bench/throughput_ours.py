@@ -101,7 +101,8 @@ class _ErrorLog(logging.Handler):
 
 def bench_settings(data_dir: Path) -> Settings:
     """Settings from the environment (workers, thresholds), but every port free, the stores under
-    `data_dir` and Qdrant in local mode: a benchmark never writes into a configured Qdrant server."""
+    `data_dir` and the face store embedded (Qdrant Edge in data_dir/qdrant/edge): a benchmark never writes into
+    a configured Qdrant server."""
     return Settings.from_env(data_dir=data_dir, ingest_port=0, identity_port=0, analytics_port=0, web_port=0,
                              qdrant_url="", token="")
 
@@ -159,19 +160,30 @@ def _count(results: list[ingest_pb2.IngestProgress], status: int) -> int:
 
 
 def _identity_stats(stack: Stack) -> tuple[int, int]:
-    """(influencers, faces stored) as the identity service reports them."""
+    """(influencers, faces stored) as the identity service reports them, every page of ListInfluencers."""
     channel = open_channel(stack.settings.identity_target)
+    stub = identity_pb2_grpc.IdentityServiceStub(channel)
+    influencers = faces = 0
+    token = ""
     try:
-        reply = identity_pb2_grpc.IdentityServiceStub(channel).ListInfluencers(
-            identity_pb2.ListInfluencersRequest(), timeout=600)
+        while True:
+            reply = stub.ListInfluencers(identity_pb2.ListInfluencersRequest(page_token=token), timeout=600)
+            influencers += len(reply.influencers)
+            faces += sum(i.faces for i in reply.influencers)
+            token = reply.next_page_token
+            if not token:
+                return influencers, faces
     finally:
         channel.close()
-    return len(reply.influencers), sum(i.faces for i in reply.influencers)
 
 
 def _mean_encoding(stack: Stack) -> list[float]:
-    vectors = [f.vector for f in stack.identity.index.scroll(with_vectors=True)]
-    return np.mean(vectors, axis=0).tolist() if vectors else []
+    """Mean of the stored encodings, summed a face at a time (the store may hold a million)."""
+    total, n = np.zeros(128), 0
+    for f in stack.identity.store.scroll(with_vectors=True):
+        total += f.vector
+        n += 1
+    return (total / n).tolist() if n else []
 
 
 def _quality(stack: Stack, out_dir: Path, manifest: Path) -> dict[str, float] | None:
@@ -206,8 +218,9 @@ def time_full_recluster(stack: Stack, figures: PipelineFigures) -> None:
     try:
         with PeakMemory() as peak:
             t0 = time.perf_counter()
-            identity_pb2_grpc.IdentityServiceStub(channel).Recluster(identity_pb2.ReclusterRequest(),
-                                                                     timeout=INGEST_TIMEOUT_S)
+            for _page in identity_pb2_grpc.IdentityServiceStub(channel).Recluster(identity_pb2.ReclusterRequest(),
+                                                                                  timeout=INGEST_TIMEOUT_S):
+                pass  # a stream of pages of changed videos; the time is until its end
             figures.full_recluster_s = time.perf_counter() - t0
         figures.full_recluster_peak_bytes = peak.peak_bytes
     finally:

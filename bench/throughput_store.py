@@ -21,8 +21,9 @@ from throughput_ours import PipelineFigures, run_pipeline
 from influencers.settings import Settings
 from services.analytics.records import DONE, AppearanceRow, VideoRow
 from services.analytics.store import AnalyticsStore
+from services.identity.facestore import VECTOR_SIZE, FacePoint, FaceRecord, point_id, vector_hash
 from services.identity.matching import new_influencer_id
-from services.identity.vectors import VECTOR_SIZE, FaceIndex, FacePoint, open_client, point_id
+from services.identity.open_store import open_face_store
 
 SAME_PERSON_DISTANCE = 0.45
 OTHER_PERSON_DISTANCE = 0.86
@@ -54,8 +55,8 @@ def people_count(faces: int) -> int:
 
 def _person_payload(video_id: str, person: int, influencer_id: str, other: int | None, count: int,
                     rng: np.random.Generator) -> dict[str, object]:
-    """The keys of services.identity.registry._payload with plausible values; the per-face keys
-    (timestamp_s, box, quality) are set by _face_payload."""
+    """The fields of a FaceRecord as identity writes them, with plausible values; the per-face fields
+    (timestamp_s, box, quality, vhash) are set by _face_record."""
     first = float(rng.uniform(0, 5))
     last = first + float(rng.uniform(2, 10))
     return {
@@ -66,11 +67,13 @@ def _person_payload(video_id: str, person: int, influencer_id: str, other: int |
     }
 
 
-def _face_payload(person: dict[str, object], k: int, rng: np.random.Generator) -> dict[str, object]:
+def _face_record(person: dict[str, object], k: int, vector: np.ndarray, rng: np.random.Generator) -> FaceRecord:
     side = int(rng.integers(80, 400))
     top, left = int(rng.integers(0, 600)), int(rng.integers(0, 300))
-    return {**person, "timestamp_s": float(person["first_seen_s"]) + k,  # type: ignore[arg-type]
-            "box": [top, left + side, top + side, left], "quality": float(rng.uniform(0.4, 0.95))}
+    return FaceRecord.from_payload({
+        **person, "timestamp_s": float(person["first_seen_s"]) + k,  # type: ignore[arg-type]
+        "box": [top, left + side, top + side, left], "quality": float(rng.uniform(0.4, 0.95)),
+        "vhash": vector_hash(vector)})
 
 
 def _appearance(p: dict[str, object]) -> AppearanceRow:
@@ -89,7 +92,7 @@ def _video(video_id: str, who: np.ndarray, centres: np.ndarray, ids: list[str],
         count = int(rng.integers(*FACES_PER_PERSON))
         payload = _person_payload(video_id, person, ids[centre], other, count, rng)
         vectors = centres[centre] + rng.normal(0.0, WITHIN_SD, (count, VECTOR_SIZE))
-        faces += [FacePoint(point_id(video_id, person, k), v, _face_payload(payload, k, rng))
+        faces += [FacePoint(point_id(video_id, person, k), v.astype(np.float32), _face_record(payload, k, v, rng))
                   for k, v in enumerate(vectors)]
         appearances.append(_appearance(payload))
     row = VideoRow(f"https://synthetic.invalid/{video_id}.mp4", video_id, float(rng.normal(1.0, 0.3)), DONE,
@@ -125,23 +128,23 @@ def _chunks(videos: Iterator[SyntheticVideo]) -> Iterator[list[SyntheticVideo]]:
 
 
 def prefill_stores(settings: Settings, faces: int, mean: np.ndarray) -> PrefillFigures:
-    """Before the stack opens them, writes `faces` synthetic faces into its face store (Qdrant local mode,
-    through the FaceIndex.upsert the identity service uses) and their videos, as done, into its analytics
-    store: stores in step, as a finished batch leaves them. (Faces of videos analytics does not know would
-    be removed by the repair that follows an interrupted batch.)"""
+    """Before the stack opens them, writes `faces` synthetic faces into its face store (open_face_store:
+    Qdrant Edge under data_dir/qdrant/edge, through the FaceStore.upsert identity uses) and their videos, as
+    done, into its analytics store: stores in step and indexed, as a finished batch leaves them. (Faces of
+    videos analytics does not know would be removed by the repair that follows an interrupted batch.)"""
     t0 = time.perf_counter()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    index = FaceIndex(open_client("", "", settings.data_dir / "qdrant"), settings.qdrant_collection, local=True)
+    face_store = open_face_store(settings)
     store = AnalyticsStore(settings.data_dir / "analytics.sqlite3")
     videos = 0
     try:
-        index.ensure()
         for chunk in _chunks(synthetic_videos(faces, mean)):
-            index.upsert([f for v in chunk for f in v.faces])
+            face_store.upsert([f for v in chunk for f in v.faces])
             store.record_many((v.row, v.appearances) for v in chunk)
             videos += len(chunk)
+        face_store.optimize()  # as the batch's CloseBatch does
     finally:
-        index.close()
+        face_store.close()
         store.close()
     return PrefillFigures(faces, people_count(faces), videos, time.perf_counter() - t0)
 
