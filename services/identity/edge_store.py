@@ -123,26 +123,14 @@ class EdgeFaceStore(FaceStore):
             out.extend([(str(h.id), float(h.score)) for h in hits] for hits in found)
         return out
 
-    def _pages(self, flt: qe.Filter | None, with_vectors: bool) -> Iterator[FacePoint]:
-        offset = None
-        while True:
-            with self._lock:
-                records, offset = self._faces.scroll(qe.ScrollRequest(
-                    offset=offset, limit=PAGE, filter=flt, with_payload=True, with_vector=with_vectors))
-            for r in records:
-                vec = np.asarray(r.vector, np.float32) if with_vectors else np.zeros(0, np.float32)
-                yield FacePoint(str(r.id), vec, FaceRecord.from_payload(r.payload or {}))
-            if offset is None:
-                return
-
-    def scroll(self, with_vectors: bool = False) -> Iterator[FacePoint]:
-        return self._pages(None, with_vectors)
-
-    def faces_where(self, key: str, values: Sequence[str | int], with_vectors: bool = False) -> list[FacePoint]:
-        out: list[FacePoint] = []
-        for chunk in chunks(list(values), 512):
-            out.extend(self._pages(_match(key, chunk), with_vectors))
-        return out
+    def faces_page(self, where: tuple[str, Sequence[str | int]] | None, offset: Any, with_vectors: bool
+                   ) -> tuple[list[FacePoint], Any]:
+        flt = _match(*where) if where else None
+        with self._lock:
+            records, offset = self._faces.scroll(qe.ScrollRequest(
+                offset=offset, limit=PAGE, filter=flt, with_payload=True, with_vector=with_vectors))
+        return [FacePoint(str(r.id), np.asarray(r.vector, np.float32) if with_vectors else np.zeros(0, np.float32),
+                          FaceRecord.from_payload(r.payload or {})) for r in records], offset
 
     def set_fields(self, point_ids: Sequence[str], fields: dict[str, Any]) -> None:
         with self._lock:

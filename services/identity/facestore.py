@@ -135,12 +135,10 @@ class FaceStore(ABC):
         cheap query that builds a neighbour graph over the whole store."""
 
     @abstractmethod
-    def scroll(self, with_vectors: bool = False) -> Iterator[FacePoint]:
-        """Every stored face, in pages."""
-
-    @abstractmethod
-    def faces_where(self, key: str, values: Sequence[str | int], with_vectors: bool = False) -> list[FacePoint]:
-        """The faces whose indexed payload field `key` is one of `values`."""
+    def faces_page(self, where: tuple[str, Sequence[str | int]] | None, offset: Any, with_vectors: bool
+                   ) -> tuple[list[FacePoint], Any]:
+        """One page of the faces (all, or those whose indexed field `where[0]` is one of `where[1]`) from
+        `offset` (None: the start), and the offset of the next page (None: that was the last)."""
 
     @abstractmethod
     def set_fields(self, point_ids: Sequence[str], fields: dict[str, Any]) -> None:
@@ -180,6 +178,25 @@ class FaceStore(ABC):
         """Releases the store."""
 
     # ---- built on the operations above --------------------------------------------------------------
+    def _pages(self, where: tuple[str, Sequence[str | int]] | None, with_vectors: bool) -> Iterator[FacePoint]:
+        offset = None
+        while True:
+            page, offset = self.faces_page(where, offset, with_vectors)
+            yield from page
+            if offset is None:
+                return
+
+    def scroll(self, with_vectors: bool = False) -> Iterator[FacePoint]:
+        """Every stored face, a page at a time."""
+        return self._pages(None, with_vectors)
+
+    def faces_where(self, key: str, values: Sequence[str | int], with_vectors: bool = False) -> list[FacePoint]:
+        """The faces whose indexed payload field `key` is one of `values`."""
+        out: list[FacePoint] = []
+        for chunk in chunks(list(values), 512):
+            out.extend(self._pages((key, chunk), with_vectors))
+        return out
+
     def faces_in(self, video_ids: str | Sequence[str], with_vectors: bool = False) -> list[FacePoint]:
         return self.faces_where("video_id", [video_ids] if isinstance(video_ids, str) else list(video_ids),
                                 with_vectors)

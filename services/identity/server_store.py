@@ -146,25 +146,12 @@ class ServerFaceStore(FaceStore):
                 out.append([(str(p.id), float(p.score)) for p in r.points])
         return out
 
-    def _pages(self, flt: models.Filter | None, with_vectors: bool) -> Iterator[FacePoint]:
-        offset = None
-        while True:
-            points, offset = self._call(self.client.scroll, self.collection, scroll_filter=flt, limit=PAGE,
-                                        offset=offset, with_payload=True, with_vectors=with_vectors)
-            for p in points:
-                vec = np.asarray(p.vector, np.float32) if with_vectors else np.zeros(0, np.float32)
-                yield FacePoint(str(p.id), vec, FaceRecord.from_payload(dict(p.payload or {})))
-            if offset is None:
-                return
-
-    def scroll(self, with_vectors: bool = False) -> Iterator[FacePoint]:
-        return self._pages(None, with_vectors)
-
-    def faces_where(self, key: str, values: Sequence[str | int], with_vectors: bool = False) -> list[FacePoint]:
-        out: list[FacePoint] = []
-        for chunk in chunks(list(values), 512):
-            out.extend(self._pages(_match(key, chunk), with_vectors))
-        return out
+    def faces_page(self, where: tuple[str, Sequence[str | int]] | None, offset: Any, with_vectors: bool
+                   ) -> tuple[list[FacePoint], Any]:
+        points, offset = self._call(self.client.scroll, self.collection, scroll_filter=_match(*where) if where
+                                    else None, limit=PAGE, offset=offset, with_payload=True, with_vectors=with_vectors)
+        return [FacePoint(str(p.id), np.asarray(p.vector, np.float32) if with_vectors else np.zeros(0, np.float32),
+                          FaceRecord.from_payload(dict(p.payload or {}))) for p in points], offset
 
     def set_fields(self, point_ids: Sequence[str], fields: dict[str, Any]) -> None:
         for chunk in chunks(list(point_ids), 1024):
