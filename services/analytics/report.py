@@ -22,7 +22,7 @@ INFLUENCER_COLUMNS = [
     "representative_image", "name", "ci_low", "ci_high", "shrunken_mean", "consistency", "attributed_effect",
 ]
 APPEARANCE_COLUMNS = ["video_url", "influencer_id", "first_seen_s", "last_seen_s", "faces"]
-VIDEO_COLUMNS = ["video_url", "performance", "status", "error", "duration_s", "faces"]
+VIDEO_COLUMNS = ["video_url", "performance", "status", "error", "duration_s", "faces", "location", "video_id"]
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
@@ -54,9 +54,11 @@ def appearances_table(analysis: Analysis) -> pd.DataFrame:
 
 
 def videos_table(rows: list[VideoRow]) -> pd.DataFrame:
-    """One row per manifest URL, status as a lower-case word."""
+    """One row per manifest row, status as a lower-case word; `location` (where the bytes were read) and
+    `video_id` (content) tell apart two rows the manifests spelt alike."""
     return pd.DataFrame(
-        [[r.url, r.performance, status_word(r.status), r.error, r.duration_s, r.faces] for r in rows],
+        [[r.url, r.performance, status_word(r.status), r.error, r.duration_s, r.faces, r.location or r.url,
+          r.video_id] for r in rows],
         columns=VIDEO_COLUMNS,
     ).astype({"performance": "float64", "duration_s": "float64", "faces": "int64"})
 

@@ -26,7 +26,7 @@ def test_the_export_writes_every_file_with_the_contract_columns(analytics_store,
     assert list(pd.read_csv(paths["appearances"]).columns) == [
         "video_url", "influencer_id", "first_seen_s", "last_seen_s", "faces"]
     assert list(pd.read_csv(paths["videos"]).columns) == [
-        "video_url", "performance", "status", "error", "duration_s", "faces"]
+        "video_url", "performance", "status", "error", "duration_s", "faces", "location", "video_id"]
 
 
 def test_every_representative_image_is_a_decodable_jpeg_under_faces(analytics_store, tmp_path: Path) -> None:
