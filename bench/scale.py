@@ -133,6 +133,17 @@ def _rss_bytes() -> int:
     return int(psutil.Process().memory_info().rss)
 
 
+def _rss_parts() -> dict[str, int]:
+    """RssAnon (the heap: what the process itself holds) and RssFile (mapped store files in the page cache,
+    which the kernel may drop) from /proc/self/status, in bytes."""
+    out = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key = line.split(":")[0]
+        if key in ("RssAnon", "RssFile", "VmHWM"):
+            out[key] = int(line.split()[1]) * 1024
+    return out
+
+
 def _open_registry(data_dir: Path) -> Any:
     from influencers.settings import Settings
     from services.identity.assignment import Thresholds
@@ -159,7 +170,7 @@ def child_serve(data_dir: Path, queries: np.ndarray, influencers: list[str]) -> 
     registry = _open_registry(data_dir)
     open_s = time.perf_counter() - t0
     store = registry.store
-    rest = _rss_bytes()
+    rest, rest_parts = _rss_bytes(), _rss_parts()
     plain, filtered, scrolls, same, other = [], [], [], [], []
     videos = []
     for vec, inf in zip(queries, influencers, strict=True):
@@ -183,7 +194,8 @@ def child_serve(data_dir: Path, queries: np.ndarray, influencers: list[str]) -> 
     count = store.count()
     store.close()
     pct = np.percentile
-    return {"open_s": open_s, "rest_bytes": rest, "after_queries_bytes": _rss_bytes(), "count": count,
+    return {"open_s": open_s, "rest_bytes": rest, "rest_parts": rest_parts, "after_queries_bytes": _rss_bytes(),
+            "after_queries_parts": _rss_parts(), "count": count,
             "knn_ms": _percentiles_ms(plain), "knn_filtered_ms": _percentiles_ms(filtered),
             "scroll_video_ms": _percentiles_ms(scrolls),
             "nearest_same": [float(pct(same, p)) for p in (5, 50, 95)] if same else [],
@@ -212,7 +224,8 @@ def child_recluster(data_dir: Path) -> dict[str, Any]:
     seconds = time.perf_counter() - t0
     after = len(registry.store.influencer_counts())
     registry.store.close()
-    return {"recluster_s": seconds, "peak_bytes": _peak_rss_bytes(), "changed_videos": len(changed),
+    return {"recluster_s": seconds, "peak_bytes": _peak_rss_bytes(), "end_parts": _rss_parts(),
+            "changed_videos": len(changed),
             "influencers_before": before, "influencers_after": after}
 
 
@@ -372,6 +385,12 @@ def _fmt(value: float | None, spec: str = ".1f") -> str:
     return "—" if value is None else format(value, spec)
 
 
+def _rss(total: int, parts: dict[str, int] | None) -> str:
+    if not parts:
+        return f"{total / GIB:.2f}"
+    return f"{total / GIB:.2f} ({parts['RssAnon'] / GIB:.2f} + {parts['RssFile'] / GIB:.2f})"
+
+
 def table(empty: dict[str, Any], by_size: dict[int, dict[str, Any]], analysis_s: float,
           real: dict[str, float]) -> str:
     sizes = sorted(by_size)
@@ -387,7 +406,8 @@ def table(empty: dict[str, Any], by_size: dict[int, dict[str, Any]], analysis_s:
             try:
                 out.append(fn(by_size[s]))
             except (KeyError, TypeError, IndexError):
-                out.append("failed: " + str(by_size[s].get("error", "see scale.json"))[:60])
+                errors = [v["error"] for v in by_size[s].values() if isinstance(v, dict) and "error" in v]
+                out.append("failed: " + (errors[0] if errors else "see scale.json")[:120])
         return out
 
     def ratio(f: dict[str, Any], with_analysis: bool) -> str:
@@ -428,10 +448,10 @@ def table(empty: dict[str, Any], by_size: dict[int, dict[str, Any]], analysis_s:
         row("influencers before → after re-cluster; videos changed",
             cell(lambda f: f"{f['recluster']['influencers_before']:,} → {f['recluster']['influencers_after']:,}; "
                            f"{f['recluster']['changed_videos']:,}")),
-        row("identity RSS at rest: open_face_store + IdentityRegistry (GiB)",
-            cell(lambda f: f"{f['serve']['rest_bytes'] / GIB:.2f}"), "≤ 1.5 GiB"),
-        row(f"identity RSS after {QUERIES * 2} kNN queries and {QUERIES} filtered reads (GiB)",
-            cell(lambda f: f"{f['serve']['after_queries_bytes'] / GIB:.2f}")),
+        row("identity RSS at rest: open_face_store + IdentityRegistry (GiB; heap + mapped files)",
+            cell(lambda f: _rss(f["serve"]["rest_bytes"], f["serve"].get("rest_parts"))), "≤ 1.5 GiB"),
+        row(f"identity RSS after {QUERIES * 2} kNN queries and {QUERIES} filtered reads (GiB; heap + mapped files)",
+            cell(lambda f: _rss(f["serve"]["after_queries_bytes"], f["serve"].get("after_queries_parts")))),
         row("open the store (s)", cell(lambda f: f"{f['serve']['open_s']:.2f}")),
     ]
     resume = [by_size[s].get("resume") for s in sizes]
@@ -450,6 +470,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--keep", type=Path, help="folder to keep the built stores in, and reuse them from")
     ap.add_argument("--photos", type=Path, default=CORPORA / "photos")
     ap.add_argument("--manifest", type=Path, default=CORPORA / "smoke" / "manifest.csv")
+    ap.add_argument("--render", action="store_true",
+                    help="only print the table of bench/out/scale.json again (and rewrite scale.md)")
     args = ap.parse_args(argv)
     sizes = sorted(int(s) for s in args.sizes.split(","))
     OUT.mkdir(parents=True, exist_ok=True)
@@ -459,6 +481,12 @@ def main(argv: list[str] | None = None) -> None:
     real = distance_profile(encodings, labels)
     analyses = smoke_analyses(args.manifest, OUT / "smoke_analyses.pkl")
     analysis_s = statistics.mean(a[2] for a in analyses)
+    if args.render:
+        saved = json.loads((OUT / "scale.json").read_text())
+        text = table(saved["empty"], {int(k): v for k, v in saved["sizes"].items()}, analysis_s, real)
+        print(text)
+        (OUT / "scale.md").write_text(text + "\n")
+        return
     root = args.keep or Path(tempfile.mkdtemp(prefix="scale-", dir=OUT))
     root.mkdir(parents=True, exist_ok=True)
     try:
