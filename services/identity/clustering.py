@@ -195,9 +195,10 @@ def derive(store: FaceStore, t: FaceTable, threshold: float, margin: float, keep
     members: dict[int, list[int]] = defaultdict(list)
     for i, label in enumerate(labels):
         members[label].append(i)
-    for group in members.values():
-        if len(group) == 1 and not confirmed(t.faces[group[0]], t.best_quality[group[0]]):
-            new[group[0]] = UNCONFIRMED
+    for group in members.values():  # one person, or only reposts of one: doubtful alone (a copy is no witness)
+        if len({int(g.node_of[i]) for i in group}) == 1 and not confirmed(t.faces[group[0]], t.best_quality[group[0]]):
+            for i in group:
+                new[i] = UNCONFIRMED
     return new
 
 

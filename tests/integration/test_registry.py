@@ -97,6 +97,17 @@ def test_a_repost_is_the_same_influencer_and_never_crowds_the_neighbours(registr
     assert registry.store.search(original.encodings[:1], 1)[0][0].distance < 1e-4, "a copy takes the original's place"
 
 
+def test_reposts_of_a_single_poor_sighting_do_not_make_it_an_influencer(registry):
+    """Ten copies of one doubtful sighting are still one sighting: the re-derivation counts videos with their
+    own frames, not uploads."""
+    doubtful = person(0, "c", faces=1, quality=0.4)
+    for k in range(10):
+        assert registry.assign(f"r{k}", video(doubtful)) == []
+    registry.recluster()
+    registry.recluster([f"r{k}" for k in range(10)])
+    assert all(apps == [] for apps in registry.appearances([f"r{k}" for k in range(10)]).values())
+
+
 def test_influencers_are_listed_a_page_at_a_time(registry):
     for k, who in enumerate("abcd"):
         registry.assign(f"v{k}", video(person(0, who)))
