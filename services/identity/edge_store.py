@@ -42,14 +42,15 @@ _NOT_COPY = _match("copy", [0])
 def _open(path: Path, size: int, distance: qe.Distance, keywords: Sequence[str], integers: Sequence[str],
           hnsw: bool) -> qe.EdgeShard:
     if (path / "edge_config.json").exists():
-        return qe.EdgeShard.load(str(path))
-    path.mkdir(parents=True, exist_ok=True)
-    config = qe.EdgeConfig(
-        vectors=qe.EdgeVectorParams(size=size, distance=distance),
-        hnsw_config=qe.HnswIndexConfig(**HNSW) if hnsw else None,
-    )
-    shard = qe.EdgeShard.create(str(path), config)
-    for key in keywords:
+        shard = qe.EdgeShard.load(str(path))
+    else:
+        path.mkdir(parents=True, exist_ok=True)
+        config = qe.EdgeConfig(
+            vectors=qe.EdgeVectorParams(size=size, distance=distance),
+            hnsw_config=qe.HnswIndexConfig(**HNSW) if hnsw else None,
+        )
+        shard = qe.EdgeShard.create(str(path), config)
+    for key in keywords:  # idempotent: a store written by an older version gains the indexes added since
         shard.update(qe.UpdateOperation.create_field_index(key, qe.PayloadSchemaType.Keyword))
     for key in integers:
         shard.update(qe.UpdateOperation.create_field_index(key, qe.PayloadSchemaType.Integer))

@@ -21,8 +21,8 @@ VECTOR_SIZE = 128
 SCHEMA_VERSION = 2  # 2: typed record with vhash/copy fields, the video list in the side collection
 NAMESPACE = uuid.UUID("5b1d6c2e-8f0a-4f7e-9c1d-2a3b4c5d6e7f")
 # Payload fields with an index: every filtered read and the duplicate lookup use one of them.
-KEYWORD_FIELDS = ("video_id", "influencer_id", "vhash")
-INTEGER_FIELDS = ("copy",)
+KEYWORD_FIELDS = ("video_id", "influencer_id", "vhash", "pinned")
+INTEGER_FIELDS = ("copy", "reference")
 VIDEO_ID = re.compile(r"[0-9a-f]{16}")
 
 
@@ -56,6 +56,11 @@ class FaceRecord:
     # 1: an exact copy of a face stored earlier; copies are kept (they are appearances) but not searched, so
     # that a video posted ten times does not fill every neighbour list with itself.
     copy: int = 0
+    # The influencer the analyst put this face's person in by hand (merge, split, move, name, a review
+    # answer): re-derivation keeps people of one pin together and people of two pins apart. "" = free.
+    pinned: str = ""
+    # 1: a reference photo of an enrolled person: searched and clustered, never an appearance.
+    reference: int = 0
 
     def to_payload(self) -> dict[str, Any]:
         return dict(self.__dict__)  # the fields are flat: a copy of the instance dict (asdict is 10x slower)
@@ -70,7 +75,8 @@ class FaceRecord:
             faces=int(payload.get("faces", 1)), screen_time_s=float(payload.get("screen_time_s", 0.0)),
             best_quality=float(payload.get("best_quality", 0.0)), crop=str(payload.get("crop", "")),
             cooccurs=[int(v) for v in payload.get("cooccurs", [])], ambiguous=bool(payload.get("ambiguous", False)),
-            vhash=str(payload.get("vhash", "")), copy=int(payload.get("copy", 0)))
+            vhash=str(payload.get("vhash", "")), copy=int(payload.get("copy", 0)),
+            pinned=str(payload.get("pinned", "")), reference=int(payload.get("reference", 0)))
 
     @property
     def person_key(self) -> tuple[str, int]:

@@ -88,9 +88,12 @@ class ServerFaceStore(FaceStore):
                        hnsw_config=models.HnswConfigDiff(m=16, ef_construct=128),
                        shard_number=self.layout.shards, replication_factor=self.layout.replication,
                        quantization_config=quantization, metadata={"schema_version": SCHEMA_VERSION})
-            for key in KEYWORD_FIELDS:
+        indexed = set((self._call(c.get_collection, self.collection).payload_schema or {}).keys())
+        for key in KEYWORD_FIELDS:  # a collection of an older version gains the indexes added since
+            if key not in indexed:
                 self._call(c.create_payload_index, self.collection, key, models.PayloadSchemaType.KEYWORD)
-            for key in INTEGER_FIELDS:
+        for key in INTEGER_FIELDS:
+            if key not in indexed:
                 self._call(c.create_payload_index, self.collection, key, models.PayloadSchemaType.INTEGER)
         if not self._call(c.collection_exists, self.side):
             self._call(c.create_collection, self.side,
