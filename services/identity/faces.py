@@ -100,8 +100,8 @@ def image_size(image: bytes, max_pixels: int = MAX_IMAGE_PIXELS) -> tuple[int, i
                 width, height = img.size
     except Image.DecompressionBombError as exc:
         raise ValueError(f"image too large to decode: {exc}") from None
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise ValueError(f"image is not a JPEG or PNG ({exc})") from None
+    except (UnidentifiedImageError, OSError, SyntaxError):  # Pillow's text shows its internals (a BytesIO repr)
+        raise ValueError("image is not a JPEG or PNG") from None
     if width * height > max_pixels:
         raise ValueError(f"image of {width}x{height} px ({width * height} px) is more than the limit of "
                          f"{max_pixels} px")
