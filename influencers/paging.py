@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
+
+from influencers.boundary import is_point_id, shown
 
 DEFAULT_PAGE_SIZE = 1000
 MAX_PAGE_SIZE = 1000
 _PREFIX = "p1:"  # a version mark: a token of some other shape is refused, never misread
+_MAX_TOKEN_CHARS = 64
 
 
 def page_size(requested: int, default: int = DEFAULT_PAGE_SIZE, maximum: int = MAX_PAGE_SIZE) -> int:
@@ -29,11 +33,29 @@ def decode_token(token: str) -> int:
     that `encode_token` did not make."""
     if not token:
         return 0
+    if len(token) > _MAX_TOKEN_CHARS:  # ours are ~12 characters; never decode kilobytes
+        raise ValueError(f"invalid page_token {shown(token)}")
     try:
         text = base64.urlsafe_b64decode(token.encode("ascii")).decode("ascii")
-    except (binascii.Error, UnicodeError, ValueError) as exc:
-        raise ValueError(f"invalid page_token {token!r}") from exc
+    except (binascii.Error, UnicodeError, ValueError):
+        raise ValueError(f"invalid page_token {shown(token)}") from None
     number = text.removeprefix(_PREFIX)
     if number == text or not number.isdigit() or int(number) <= 0:
-        raise ValueError(f"invalid page_token {token!r}")
+        raise ValueError(f"invalid page_token {shown(token)}")
     return int(number)
+
+
+def key_token(token: str, key: re.Pattern[str]) -> str:
+    """A token that is the last key of the previous page (a list ordered by key, e.g. influencer ids):
+    `token` itself when it is empty (the first page) or matches `key` whole, else ValueError."""
+    if token and key.fullmatch(token) is None:
+        raise ValueError(f"invalid page_token {shown(token)}")
+    return token
+
+
+def point_token(token: str) -> str:
+    """A token that is the face store's own scroll offset (a point id, a canonical UUID): `token` itself
+    when it is empty (the first page) or such an id, else ValueError; the store never sees anything else."""
+    if token and not is_point_id(token):
+        raise ValueError(f"invalid page_token {shown(token)}")
+    return token

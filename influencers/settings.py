@@ -36,6 +36,10 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "max_video_seconds": (0.001, None),
     "fetch_timeout_s": (0.001, None),
     "rpc_timeout_s": (0.001, None),
+    # Under influencers/rpc.py MAX_MESSAGE_BYTES (32 MiB) less room for the rest of the message, so that an
+    # oversized frame meets our check (naming the frame) before the transport's bare RESOURCE_EXHAUSTED.
+    "max_frame_bytes": (1, 32 * 1024 * 1024 - 64 * 1024),
+    "max_stream_bytes": (1, None),
 }
 
 
@@ -80,6 +84,10 @@ class Settings:
     allow_private_urls: bool = False
     allowed_root: str = ""
     rpc_timeout_s: float = 600.0
+    # Identity's AnalyzeVideo: bytes of one frame's image (ingest's largest, 4096x4096 px of noise at JPEG
+    # quality 90, is ~14 MiB), and of all the frames of one stream (held in memory until analysed).
+    max_frame_bytes: int = 16 * 1024 * 1024
+    max_stream_bytes: int = 2 * 1024 * 1024 * 1024
     # Name of this ingest instance (default: the host name); interrupted batches are tracked per name.
     worker_name: str = ""
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import grpc
 
+from influencers.boundary import brief, shown, undefined_enum_values
 from influencers.paging import decode_token, encode_token, page_size
 from influencers.rpc import RunningServer, build_server
 from influencers.settings import Settings
@@ -35,12 +36,13 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
 
     def RecordVideo(self, request, context):  # type: ignore[no-untyped-def]
         row = video_from_proto(request.video)
+        _check_statuses(context, [row.status], "video.status")
         _check_influencers(context, [a.influencer_id for a in request.appearances])
         appearances = [appearance_from_proto(row.video_id, a) for a in request.appearances]
         try:
             created = self._store.record_video(row, appearances)
         except ValueError as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, brief(str(exc)))
         return analytics_pb2.RecordVideoResponse(created=created)
 
     def ReplaceAppearances(self, request, context):  # type: ignore[no-untyped-def]
@@ -64,7 +66,7 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
         try:
             changed = self._store.update_performance(key, request.performance)
         except KeyError:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"no video recorded at {key!r}")
+            context.abort(grpc.StatusCode.NOT_FOUND, f"no video recorded at {shown(key)}")
         return analytics_pb2.RecordVideoResponse(created=changed)
 
     def GetVideo(self, request, context):  # type: ignore[no-untyped-def]
@@ -76,10 +78,11 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
             _check_video_id(context, value)
         row = self._store.get_video(**{key: value})
         if row is None:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"no video with {key} {value[:200]!r}")
+            context.abort(grpc.StatusCode.NOT_FOUND, f"no video with {key} {shown(value)}")
         return video_to_proto(row)
 
     def ListVideos(self, request, context):  # type: ignore[no-untyped-def]
+        _check_statuses(context, list(request.statuses), "statuses")
         try:
             limit, after = page_size(request.page_size), decode_token(request.page_token)
         except ValueError as exc:
@@ -123,14 +126,20 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
 
 def _check_video_id(context: grpc.ServicerContext, video_id: str) -> None:
     if not is_video_id(video_id):
-        context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"video_id {video_id[:40]!r} is not 16 hex digits")
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"video_id {shown(video_id)} is not 16 hex digits")
 
 
 def _check_influencers(context: grpc.ServicerContext, influencer_ids: list[str]) -> None:
     bad = [i for i in influencer_ids if not is_influencer_id(i)]
     if bad:
         context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                      f"influencer id {bad[0][:40]!r} is not of the form inf_ + 10 hex digits")
+                      f"influencer id {shown(bad[0])} is not of the form inf_ + 10 hex digits")
+
+
+def _check_statuses(context: grpc.ServicerContext, statuses: list[int], what: str) -> None:
+    """INVALID_ARGUMENT for a number that no VideoStatus stands for (proto3 lets -1 through)."""
+    if bad := undefined_enum_values(statuses, common_pb2.VideoStatus.values()):
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{what}: {bad[0]} is not a VideoStatus")
 
 
 def serve_analytics(settings: Settings, store: AnalyticsStore) -> RunningServer:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import math
+from collections.abc import Callable, Iterator
 
 import grpc
 
+from influencers.boundary import INFLUENCER_ID, brief, is_influencer_id, shown
+from influencers.paging import key_token, page_size, point_token
 from influencers.rpc import RunningServer, build_server
 from influencers.settings import Settings
 from influencers.v1 import common_pb2, identity_pb2, identity_pb2_grpc
@@ -24,7 +27,6 @@ log = logging.getLogger(__name__)
 MAX_FRAMES = 20_000  # frames in one AnalyzeVideo stream
 
 
-MAX_PAGE = 1000
 RECLUSTER_PAGE = 200  # videos per message of a Recluster stream
 
 
@@ -36,9 +38,44 @@ def appearance_pb(a: AppearanceOut) -> common_pb2.Appearance:
 
 
 def _page_size(requested: int, context: grpc.ServicerContext) -> int:
-    if requested < 0:
-        context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"page_size {requested} is negative")
-    return min(requested or MAX_PAGE, MAX_PAGE)
+    try:
+        return page_size(requested)
+    except ValueError as exc:
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        raise
+
+
+class StreamBudget:
+    """The limits of one AnalyzeVideo stream, checked as each frame arrives, so that a stream over them
+    is refused before it is held in memory: bytes per frame and per stream, frames per stream, and sane
+    times (a NaN, infinite or negative time would be stored as the time of an appearance)."""
+
+    def __init__(self, max_frame_bytes: int, max_stream_bytes: int, max_frames: int = MAX_FRAMES) -> None:
+        self.max_frame_bytes = max_frame_bytes
+        self.max_stream_bytes = max_stream_bytes
+        self.max_frames = max_frames
+        self.frames = 0
+        self.bytes = 0
+
+    def admit(self, frame: identity_pb2.Frame) -> str | None:
+        """Counts `frame` in; returns why it is refused (naming the frame), or None."""
+        where = f"frame {self.frames} of the stream (index {frame.index})"
+        size = len(frame.image)
+        self.frames += 1
+        self.bytes += size
+        if self.frames > self.max_frames:
+            return f"{where}: more than {self.max_frames} frames in one video"
+        if size > self.max_frame_bytes:
+            return f"{where}: image of {size} bytes is over the limit of {self.max_frame_bytes} bytes per frame"
+        if self.bytes > self.max_stream_bytes:
+            return (f"{where}: the frames so far are {self.bytes} bytes, over the limit of "
+                    f"{self.max_stream_bytes} bytes per video")
+        if frame.index < 0:
+            return f"{where}: the index is negative"
+        for name, seconds in (("timestamp_s", frame.timestamp_s), ("span_s", frame.span_s)):
+            if not math.isfinite(seconds) or seconds < 0:
+                return f"{where}: {name} {seconds!r} is not a finite number of seconds at least 0"
+        return None
 
 
 class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
@@ -51,14 +88,15 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                      ) -> identity_pb2.VideoIdentities:
         frames: list[FrameIn] = []
         video_id = ""
+        budget = StreamBudget(self.settings.max_frame_bytes, self.settings.max_stream_bytes)
         for frame in request_iterator:
             if not video_id:
                 video_id = frame.video_id
                 _check(context, video_id, "video_id")
             elif frame.video_id != video_id:
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, "one AnalyzeVideo stream carries one video")
-            if len(frames) >= MAX_FRAMES:
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"more than {MAX_FRAMES} frames in one video")
+            if problem := budget.admit(frame):
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"video {video_id}: {problem}")
             frames.append(FrameIn(frame.index, frame.timestamp_s, frame.shot, frame.span_s, frame.image))
         if not video_id:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "no frames (video_id unknown)")
@@ -80,10 +118,9 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     def ListVideoIds(self, request: identity_pb2.ListVideoIdsRequest, context: grpc.ServicerContext
                      ) -> identity_pb2.ListVideoIdsResponse:
         size = _page_size(request.page_size, context)
-        try:
-            ids, token = self.registry.video_page(request.page_token, size)
-        except Exception as exc:  # noqa: BLE001 - the engine rejects a token that is not one of its offsets
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"page_token {request.page_token[:40]!r}: {exc}")
+        # The token is the store's own scroll offset: anything but a point id is refused here, before the
+        # engine answers it with a message of its own internals.
+        ids, token = self.registry.video_page(_token(context, point_token, request.page_token), size)
         return identity_pb2.ListVideoIdsResponse(video_ids=ids, next_page_token=token)
 
     def _influencer_pb(self, info: InfluencerInfo, face: bytes = b"") -> identity_pb2.Influencer:
@@ -94,25 +131,36 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
 
     def ListInfluencers(self, request: identity_pb2.ListInfluencersRequest, context: grpc.ServicerContext
                         ) -> identity_pb2.ListInfluencersResponse:
-        page, token = self.registry.influencer_page(request.page_token, _page_size(request.page_size, context))
+        after = _token(context, lambda t: key_token(t, INFLUENCER_ID), request.page_token)
+        page, token = self.registry.influencer_page(after, _page_size(request.page_size, context))
         return identity_pb2.ListInfluencersResponse(influencers=[self._influencer_pb(i) for i in page],
                                                     next_page_token=token)
 
     def GetInfluencer(self, request: identity_pb2.GetInfluencerRequest, context: grpc.ServicerContext
                       ) -> identity_pb2.Influencer:
+        _check_influencer(context, request.influencer_id)
         info = self.registry.influencer(request.influencer_id)
         if info is None:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"no influencer {request.influencer_id[:80]!r}")
-        return self._influencer_pb(info, self.registry.crop_bytes(info.best_crop) or b"")
+            context.abort(grpc.StatusCode.NOT_FOUND, f"no influencer {shown(request.influencer_id)}")
+        return self._influencer_pb(info, self._crop_or_none(info.best_crop) or b"")
+
+    def _crop_or_none(self, ref: str) -> bytes | None:
+        """The crop of a stored reference; None when it has none (a face kept without a crop)."""
+        try:
+            return self.registry.crop_bytes(ref) if ref else None
+        except ValueError:  # a reference of an older shape: the influencer is still there, without a picture
+            log.warning("face crop reference %s is not of the current shape", shown(ref))
+            return None
 
     def GetFaceCrop(self, request: identity_pb2.GetFaceCropRequest, context: grpc.ServicerContext
                     ) -> identity_pb2.FaceCrop:
         try:
             jpeg = self.registry.crop_bytes(request.face_ref)
-        except ValueError as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        except ValueError:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"face_ref {shown(request.face_ref)} is not a face "
+                                                            "reference (VIDEO-PERSON.jpg)")
         if jpeg is None:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"no face crop {request.face_ref!r}")
+            context.abort(grpc.StatusCode.NOT_FOUND, f"no face crop {shown(request.face_ref)}")
         return identity_pb2.FaceCrop(jpeg=jpeg)
 
     def SearchFace(self, request: identity_pb2.SearchFaceRequest, context: grpc.ServicerContext
@@ -177,35 +225,64 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
 
     def MergeInfluencers(self, request: identity_pb2.MergeInfluencersRequest, context: grpc.ServicerContext
                          ) -> identity_pb2.ReclusterResponse:
+        for influencer_id in request.influencer_ids:
+            _check_influencer(context, influencer_id)
         try:
             changed = self.registry.merge(list(request.influencer_ids))
         except (KeyError, ValueError) as exc:
             context.abort(grpc.StatusCode.NOT_FOUND if isinstance(exc, KeyError) else
-                          grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+                          grpc.StatusCode.INVALID_ARGUMENT, _message(exc))
         return self._changes(changed)
 
     def SplitInfluencer(self, request: identity_pb2.SplitInfluencerRequest, context: grpc.ServicerContext
                         ) -> identity_pb2.ReclusterResponse:
+        _check_influencer(context, request.influencer_id)
+        for v in request.video_ids:
+            _check(context, v, "video_id")
         try:
             changed = self.registry.split(request.influencer_id, list(request.video_ids))
         except KeyError as exc:
-            context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
+            context.abort(grpc.StatusCode.NOT_FOUND, _message(exc))
         return self._changes(changed)
 
     def RenameInfluencer(self, request: identity_pb2.RenameInfluencerRequest, context: grpc.ServicerContext
                          ) -> identity_pb2.Influencer:
+        _check_influencer(context, request.influencer_id)
         try:
             self.registry.rename(request.influencer_id, request.name)
         except KeyError as exc:
-            context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
+            context.abort(grpc.StatusCode.NOT_FOUND, _message(exc))
         return self.GetInfluencer(identity_pb2.GetInfluencerRequest(influencer_id=request.influencer_id), context)
 
 
 def _check(context: grpc.ServicerContext, value: str, what: str) -> None:
     try:
         check_id(value, what)
+    except ValueError:
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                      f"{what} {shown(value)} is not a valid id (letters, digits, _ or -, at most 64)")
+
+
+def _check_influencer(context: grpc.ServicerContext, value: str, what: str = "influencer_id") -> None:
+    """INVALID_ARGUMENT for anything but an influencer id: a well-formed id that is not stored is NOT_FOUND,
+    told apart by the caller's handler."""
+    if not is_influencer_id(value):
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                      f"{what} {shown(value)} is not an influencer id (inf_ and 10 hex digits)")
+
+
+def _token(context: grpc.ServicerContext, check: Callable[[str], str], token: str) -> str:
+    """`check(token)`, or INVALID_ARGUMENT naming the (cut) token."""
+    try:
+        return check(token)
     except ValueError as exc:
         context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        raise
+
+
+def _message(exc: Exception) -> str:
+    """The text of a domain error for a status message: a KeyError's own text, not its repr, cut short."""
+    return brief(str(exc.args[0]) if exc.args else type(exc).__name__)
 
 
 class IdentityProcess:

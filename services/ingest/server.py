@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 
+from influencers.boundary import brief, shown, undefined_enum_values
 from influencers.rpc import RunningServer, build_server, open_channel
 from influencers.settings import Settings
 from influencers.v1 import analytics_pb2_grpc, common_pb2, identity_pb2_grpc, ingest_pb2, ingest_pb2_grpc
@@ -51,6 +52,9 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
 
     def ListVideos(self, request: common_pb2.ListVideosRequest, context: grpc.ServicerContext
                    ) -> common_pb2.ListVideosResponse:
+        # Checked here too, so that the refusal does not depend on the version of analytics behind us.
+        if bad := undefined_enum_values(request.statuses, common_pb2.VideoStatus.values()):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"statuses: {bad[0]} is not a VideoStatus")
         return self._forward(self.analytics.ListVideos, request, context)
 
     def GetVideo(self, request: common_pb2.GetVideoRequest, context: grpc.ServicerContext) -> common_pb2.Video:
@@ -60,13 +64,13 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         try:
             return call(request, timeout=self.timeout_s)
         except grpc.RpcError as exc:
-            context.abort(exc.code(), exc.details() or "")
+            context.abort(exc.code(), brief(exc.details() or ""))
             raise
 
 
 def _found(value, job_id: str, context: grpc.ServicerContext):  # type: ignore[no-untyped-def]
     if value is None:
-        context.abort(grpc.StatusCode.NOT_FOUND, f"no job {job_id!r} (unknown, or forgotten after a restart)")
+        context.abort(grpc.StatusCode.NOT_FOUND, f"no job {shown(job_id)} (unknown, or forgotten after a restart)")
     return value
 
 

@@ -1,0 +1,47 @@
+"""Input checks shared by the three services at their gRPC boundary: the shapes of ids and page tokens that
+cross it, and how a caller's value appears in an error message (cut short: a 10 KB id echoed back would
+make the reply itself too large). Pure functions; the servicers turn a refusal into a status code."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable
+
+SHOWN_CHARS = 80
+# "inf_" and 10 hex digits (services/identity/matching.py); each split of an influencer adds a short suffix.
+INFLUENCER_ID = re.compile(r"inf_[0-9a-f]{10}[0-9a-z]{0,8}")
+
+
+def shown(value: str | bytes, limit: int = SHOWN_CHARS) -> str:
+    """`value` quoted as an error message may show it: whole when at most `limit` characters, else its first
+    `limit` characters and its length (`'abc…' (10000 chars)`)."""
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}… ({len(text)} chars)"
+
+
+def is_influencer_id(value: str) -> bool:
+    """True for a well-formed influencer id (`inf_` + 10 hex digits + at most 8 of [0-9a-z])."""
+    return INFLUENCER_ID.fullmatch(value) is not None
+
+
+def is_point_id(value: str) -> bool:
+    """True for a face-store point id as the store writes it: a UUID in its canonical, lower-case form."""
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
+
+
+def undefined_enum_values(values: Iterable[int], defined: Iterable[int]) -> list[int]:
+    """The values that no member of an enum stands for (proto3 enums are open: -1 arrives as -1)."""
+    known = set(defined)
+    return [v for v in values if v not in known]
+
+
+def brief(message: str, limit: int = 4 * SHOWN_CHARS) -> str:
+    """A domain error's text cut to `limit` characters for a status message (it may quote a caller's value
+    whole, as a manifest URL)."""
+    return message if len(message) <= limit else message[:limit] + "…"

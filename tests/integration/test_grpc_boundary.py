@@ -1,0 +1,275 @@
+"""What the three services refuse at their gRPC boundary, called for real: each server on a free loopback
+port, driven through a channel and the generated stub. Oversized or ill-timed frames, ids of kilobytes,
+page tokens the server did not make, undefined enum values; and no refusal shows the server's internals."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+import cv2
+import grpc
+import numpy as np
+import pytest
+
+from influencers.boundary import INFLUENCER_ID, shown
+from influencers.paging import key_token, point_token
+from influencers.rpc import MAX_MESSAGE_BYTES, open_channel, wait_healthy
+from influencers.settings import Settings, SettingsError
+from influencers.v1 import (
+    analytics_pb2,
+    analytics_pb2_grpc,
+    common_pb2,
+    identity_pb2,
+    identity_pb2_grpc,
+    ingest_pb2,
+    ingest_pb2_grpc,
+)
+from services.analytics.server import serve_analytics
+from services.analytics.store import AnalyticsStore
+from services.identity.facestore import FacePoint, FaceRecord, point_id
+from services.identity.server import IdentityProcess
+from services.ingest.server import IngestProcess
+
+FRAME_CAP = 100_000  # bytes per frame in these tests
+STREAM_CAP = 250_000  # bytes per stream
+HUGE = "x" * 10_000  # an id of 10 KB: echoed whole, a reply would near gRPC's size limits
+MAX_DETAILS = 400  # characters of a status message that names a bad input, at most
+SEEDED = [f"{k:016x}" for k in (1, 2, 3)]  # videos written straight into the face store
+INFLUENCERS = [f"inf_{k:010x}" for k in (0xA1, 0xA2, 0xA3)]
+
+
+def jpeg(size: int = 64) -> bytes:
+    ok, buf = cv2.imencode(".jpg", np.full((size, size, 3), 128, np.uint8))
+    assert ok
+    return buf.tobytes()
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(data_dir=tmp_path_factory.mktemp("boundary"), identity_port=0, analytics_port=0, ingest_port=0,
+                    workers=1, max_frame_bytes=FRAME_CAP, max_stream_bytes=STREAM_CAP)
+
+
+@pytest.fixture(scope="module")
+def identity(settings: Settings) -> Iterator[identity_pb2_grpc.IdentityServiceStub]:
+    process = IdentityProcess(settings)
+    rng = np.random.default_rng(0)
+    process.store.upsert([
+        FacePoint(point_id(v, 0, 0), rng.normal(size=128).astype(np.float32), FaceRecord(v, 0, i))
+        for v, i in zip(SEEDED, INFLUENCERS, strict=True)])
+    channel = open_channel(f"127.0.0.1:{process.port}")
+    wait_healthy(channel, timeout_s=60)
+    yield identity_pb2_grpc.IdentityServiceStub(channel)
+    channel.close()
+    process.stop(grace_s=1)
+
+
+@pytest.fixture(scope="module")
+def analytics(settings: Settings) -> Iterator[tuple[analytics_pb2_grpc.AnalyticsServiceStub, int]]:
+    store = AnalyticsStore(settings.data_dir / "analytics.sqlite")
+    running = serve_analytics(settings, store)
+    channel = open_channel(f"127.0.0.1:{running.port}")
+    wait_healthy(channel, timeout_s=10)
+    yield analytics_pb2_grpc.AnalyticsServiceStub(channel), running.port
+    channel.close()
+    running.stop(grace_s=0.5)
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def ingest(settings: Settings, analytics) -> Iterator[ingest_pb2_grpc.IngestServiceStub]:
+    _, analytics_port = analytics
+    # Identity is never called by these tests; its address only has to be a loopback one.
+    process = IngestProcess(settings.replace(analytics_addr=f"127.0.0.1:{analytics_port}",
+                                             identity_addr="127.0.0.1:9"))
+    channel = open_channel(f"127.0.0.1:{process.port}")
+    wait_healthy(channel, timeout_s=10)
+    yield ingest_pb2_grpc.IngestServiceStub(channel)
+    channel.close()
+    process.stop(grace_s=1)
+
+
+def refusal(call, *args) -> grpc.RpcError:  # type: ignore[no-untyped-def]
+    with pytest.raises(grpc.RpcError) as caught:
+        call(*args, timeout=60)
+    return caught.value
+
+
+def frame(index: int, image: bytes, video_id: str = "00000000000000ff", **fields: float) -> identity_pb2.Frame:
+    times = {"timestamp_s": float(index), "span_s": 1.0, **fields}
+    return identity_pb2.Frame(video_id=video_id, index=index, image=image, **times)
+
+
+# ---- 1. AnalyzeVideo: bytes per frame and per stream, times ----------------------------------------------
+
+def test_a_frame_over_the_byte_cap_is_refused_naming_its_index(identity) -> None:
+    error = refusal(identity.AnalyzeVideo, iter([frame(0, jpeg()), frame(1, bytes(FRAME_CAP + 1))]))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "frame 1 of the stream (index 1)" in error.details() and str(FRAME_CAP) in error.details()
+
+
+def test_a_stream_is_refused_at_the_frame_that_takes_it_over_its_byte_cap_while_it_still_arrives(identity) -> None:
+    # Endless frames, each under the cap per frame: only a check made as they arrive ends the call.
+    endless = (frame(i, bytes(90_000)) for i in itertools.count())
+    error = refusal(identity.AnalyzeVideo, endless)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "frame 2 of the stream (index 2)" in error.details() and str(STREAM_CAP) in error.details()
+
+
+def test_a_frame_cap_the_transport_would_refuse_first_is_not_a_valid_setting() -> None:
+    assert Settings().max_frame_bytes < MAX_MESSAGE_BYTES
+    with pytest.raises(SettingsError, match="INFLUENCERS_MAX_FRAME_BYTES"):
+        Settings(max_frame_bytes=MAX_MESSAGE_BYTES)
+
+
+@pytest.mark.parametrize(("field", "value"), [("timestamp_s", float("nan")), ("timestamp_s", float("inf")),
+                                              ("timestamp_s", -1.0), ("span_s", float("nan")), ("span_s", -0.5)])
+def test_a_frame_time_that_is_not_a_finite_non_negative_number_is_refused_and_nothing_is_stored(
+        identity, field: str, value: float) -> None:
+    video_id = "00000000000000ee"
+    error = refusal(identity.AnalyzeVideo, iter([frame(0, jpeg(), video_id), frame(1, jpeg(), video_id,
+                                                                                  **{field: value})]))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert f"frame 1 of the stream (index 1): {field}" in error.details()
+    listed = identity.ListVideoIds(identity_pb2.ListVideoIdsRequest(), timeout=30).video_ids
+    assert video_id not in listed
+
+
+def test_a_stream_within_every_limit_is_analysed(identity) -> None:
+    reply = identity.AnalyzeVideo(iter([frame(0, jpeg()), frame(1, jpeg())]), timeout=120)
+    assert reply.frames == 2 and list(reply.appearances) == []
+
+
+# ---- 2. no error echoes kilobytes back ----------------------------------------------------------------
+
+def identity_calls(stub: identity_pb2_grpc.IdentityServiceStub) -> list:  # type: ignore[type-arg]
+    return [
+        (stub.GetInfluencer, identity_pb2.GetInfluencerRequest(influencer_id=HUGE)),
+        (stub.MergeInfluencers, identity_pb2.MergeInfluencersRequest(influencer_ids=[INFLUENCERS[0], HUGE])),
+        (stub.SplitInfluencer, identity_pb2.SplitInfluencerRequest(influencer_id=HUGE, video_ids=[SEEDED[0]])),
+        (stub.SplitInfluencer, identity_pb2.SplitInfluencerRequest(influencer_id=INFLUENCERS[0], video_ids=[HUGE])),
+        (stub.RenameInfluencer, identity_pb2.RenameInfluencerRequest(influencer_id=HUGE, name="x")),
+        (stub.ForgetVideo, identity_pb2.ForgetVideoRequest(video_id=HUGE)),
+        (stub.GetFaceCrop, identity_pb2.GetFaceCropRequest(face_ref=HUGE)),
+        (stub.ListVideoIds, identity_pb2.ListVideoIdsRequest(page_token=HUGE)),
+        (stub.ListInfluencers, identity_pb2.ListInfluencersRequest(page_token=HUGE)),
+    ]
+
+
+def test_identity_refuses_an_id_of_ten_kilobytes_without_echoing_it(identity) -> None:
+    for call, request in identity_calls(identity):
+        error = refusal(call, request)
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, (call, error.details())
+        assert len(error.details()) < MAX_DETAILS and "(10000 chars)" in error.details(), error.details()
+
+
+def test_analytics_and_ingest_refuse_kilobytes_of_input_without_echoing_them(analytics, ingest) -> None:
+    stub, _ = analytics
+    calls = [
+        (stub.GetVideo, common_pb2.GetVideoRequest(url=HUGE), grpc.StatusCode.NOT_FOUND),
+        (stub.GetVideo, common_pb2.GetVideoRequest(video_id=HUGE), grpc.StatusCode.INVALID_ARGUMENT),
+        (stub.UpdatePerformance, analytics_pb2.UpdatePerformanceRequest(location=HUGE, performance=1.0),
+         grpc.StatusCode.NOT_FOUND),
+        (stub.ListVideos, common_pb2.ListVideosRequest(page_token=HUGE), grpc.StatusCode.INVALID_ARGUMENT),
+        (stub.Predict, analytics_pb2.PredictRequest(influencer_ids=[HUGE]), grpc.StatusCode.INVALID_ARGUMENT),
+        (stub.RecordVideo, analytics_pb2.RecordVideoRequest(video=common_pb2.Video(
+            url=HUGE, video_id="zz", status=common_pb2.VIDEO_STATUS_DONE)), grpc.StatusCode.INVALID_ARGUMENT),
+        (ingest.GetJob, ingest_pb2.GetJobRequest(job_id=HUGE), grpc.StatusCode.NOT_FOUND),
+        (ingest.CancelJob, ingest_pb2.CancelJobRequest(job_id=HUGE), grpc.StatusCode.NOT_FOUND),
+        (ingest.ListVideos, common_pb2.ListVideosRequest(page_token=HUGE), grpc.StatusCode.INVALID_ARGUMENT),
+    ]
+    for call, request, code in calls:
+        error = refusal(call, request)
+        assert error.code() == code, (request, error.details())
+        assert len(error.details()) < MAX_DETAILS, error.details()
+
+
+def test_an_input_is_shown_whole_when_short_and_cut_with_its_length_when_long() -> None:
+    assert shown("abc") == "'abc'"
+    assert shown(HUGE) == f"'{'x' * 80}'… (10000 chars)"
+
+
+# ---- 3. page tokens the server did not make -----------------------------------------------------------
+
+@pytest.mark.parametrize("token", ["zzz", "inf_", "inf_0123", "INF_00000000A1", "' OR 1=1 --"])
+def test_list_influencers_refuses_a_page_token_that_is_not_an_influencer_id(identity, token: str) -> None:
+    error = refusal(identity.ListInfluencers, identity_pb2.ListInfluencersRequest(page_token=token))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "page_token" in error.details()
+
+
+def test_list_influencers_pages_through_every_influencer_with_its_own_tokens(identity) -> None:
+    seen, token = [], ""
+    while True:
+        reply = identity.ListInfluencers(identity_pb2.ListInfluencersRequest(page_size=1, page_token=token),
+                                         timeout=30)
+        seen += [i.influencer_id for i in reply.influencers]
+        token = reply.next_page_token
+        if not token:
+            break
+    assert seen == INFLUENCERS
+
+
+@pytest.mark.parametrize("token", ["zzz", "123", "{00000000-0000-0000-0000-000000000001}",
+                                   "00000000000000000000000000000001"])
+def test_list_video_ids_refuses_a_page_token_that_is_not_a_point_id_without_the_engines_words(
+        identity, token: str) -> None:
+    error = refusal(identity.ListVideoIds, identity_pb2.ListVideoIdsRequest(page_token=token))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "page_token" in error.details()
+    assert "UUID" not in error.details() and "parse" not in error.details()
+
+
+def test_list_video_ids_pages_through_every_video_with_its_own_tokens(identity) -> None:
+    seen, token = [], ""
+    while True:
+        reply = identity.ListVideoIds(identity_pb2.ListVideoIdsRequest(page_size=1, page_token=token), timeout=30)
+        seen += list(reply.video_ids)
+        token = reply.next_page_token
+        if not token:
+            break
+    assert sorted(seen) == SEEDED
+
+
+def test_page_tokens_are_checked_by_shape_before_any_store_sees_them() -> None:
+    assert key_token("", INFLUENCER_ID) == "" and point_token("") == ""
+    assert point_token("5b1d6c2e-8f0a-4f7e-9c1d-2a3b4c5d6e7f") == "5b1d6c2e-8f0a-4f7e-9c1d-2a3b4c5d6e7f"
+    with pytest.raises(ValueError):
+        point_token("5B1D6C2E-8F0A-4F7E-9C1D-2A3B4C5D6E7F")
+
+
+# ---- 4. internals stay inside -------------------------------------------------------------------------
+
+def test_bytes_that_are_not_an_image_are_refused_in_plain_words(identity) -> None:
+    for error in (refusal(identity.SearchFace, identity_pb2.SearchFaceRequest(image=b"garbage")),
+                  refusal(identity.AnalyzeVideo, iter([frame(0, b"garbage")]))):
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "image is not a JPEG or PNG" in error.details()
+        assert "BytesIO" not in error.details() and "0x" not in error.details(), error.details()
+
+
+def test_a_malformed_influencer_id_is_an_invalid_argument_and_an_unknown_one_is_not_found(identity) -> None:
+    for bad in ("", "nobody", "inf_zz"):
+        assert refusal(identity.GetInfluencer, identity_pb2.GetInfluencerRequest(influencer_id=bad)).code() \
+            == grpc.StatusCode.INVALID_ARGUMENT
+    unknown = refusal(identity.RenameInfluencer, identity_pb2.RenameInfluencerRequest(
+        influencer_id="inf_00000000ff", name="x"))
+    assert unknown.code() == grpc.StatusCode.NOT_FOUND and unknown.details() == "no influencer 'inf_00000000ff'"
+    found = identity.GetInfluencer(identity_pb2.GetInfluencerRequest(influencer_id=INFLUENCERS[0]), timeout=30)
+    assert found.influencer_id == INFLUENCERS[0] and found.representative_face == b""
+
+
+# ---- 5. enum values that do not exist -----------------------------------------------------------------
+
+def test_list_videos_refuses_a_status_that_does_not_exist_on_analytics_and_on_ingest(analytics, ingest) -> None:
+    stub, _ = analytics
+    for call in (stub.ListVideos, ingest.ListVideos):
+        error = refusal(call, common_pb2.ListVideosRequest(statuses=[common_pb2.VIDEO_STATUS_DONE, -1]))
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "-1 is not a VideoStatus" in error.details()
+        assert call(common_pb2.ListVideosRequest(statuses=[common_pb2.VIDEO_STATUS_DONE]), timeout=30).videos == []
+
+
+def test_record_video_refuses_a_status_that_does_not_exist(analytics) -> None:
+    stub, _ = analytics
+    error = refusal(stub.RecordVideo, analytics_pb2.RecordVideoRequest(video=common_pb2.Video(
+        url="https://x/a.mp4", video_id="00000000000000aa", status=99)))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "99 is not a VideoStatus" in error.details()
