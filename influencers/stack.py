@@ -7,13 +7,16 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from werkzeug.serving import BaseWSGIServer, make_server
+import waitress
+from flask import Flask
+from waitress import wasyncore
 
-from influencers.rpc import is_loopback
+from influencers.rpc import PortInUse, is_loopback
 from influencers.settings import Settings
 from services.analytics.server import serve_analytics
 from services.analytics.store import AnalyticsStore
 from services.analytics.web import create_app
+from services.analytics.web.identity_calls import connect
 from services.identity.facestore import FaceStore
 from services.identity.server import IdentityProcess
 from services.ingest.server import IngestProcess
@@ -28,12 +31,12 @@ class Stack:
     analytics: object
     identity: IdentityProcess
     ingest: IngestProcess
-    web: BaseWSGIServer | None
+    web: WebServer | None
 
     @property
     def web_url(self) -> str:
         assert self.web is not None
-        return f"http://{self.settings.host}:{self.web.server_port}/"
+        return f"http://{self.settings.host}:{self.web.port}/"
 
     def stop(self) -> None:
         if self.web is not None:
@@ -44,13 +47,38 @@ class Stack:
         self.store.close()
 
 
-def start_web(settings: Settings, store: AnalyticsStore) -> BaseWSGIServer:
+class WebServer:
+    """The report page served by waitress (a production WSGI server) on a thread of its own. `port` is the
+    bound port (port 0 picks a free one); `shutdown()` stops it and waits for the thread."""
+
+    def __init__(self, app: Flask, host: str, port: int, threads: int = 8) -> None:
+        self._server = waitress.create_server(app, host=host, port=port, threads=threads,
+                                              clear_untrusted_proxy_headers=True)
+        self.port: int = self._server.effective_port  # type: ignore[union-attr]
+        self._thread = threading.Thread(target=self._server.run, name="web", daemon=True)
+        self._thread.start()
+
+    def shutdown(self, timeout_s: float = 5.0) -> None:
+        """Closes the listening socket and every open connection on the server's own loop thread (closing
+        them from this thread would race its select()), then lets requests in flight end (`timeout_s`)."""
+        server = self._server
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))  # type: ignore[union-attr]
+        self._thread.join(timeout_s)
+        server.task_dispatcher.shutdown(timeout=timeout_s)
+
+
+def start_web(settings: Settings, store: AnalyticsStore) -> WebServer:
+    """Serves the report page on settings.host:settings.web_port, with the correction forms writing through
+    the identity service (settings.identity_target) and analytics' own gRPC service."""
     if not settings.token and not is_loopback(settings.host):
         raise ValueError(f"the report page on {settings.host} (beyond loopback) needs INFLUENCERS_TOKEN")
-    app = create_app(store, {"TOKEN": settings.token})
-    server = make_server(settings.host, settings.web_port, app, threaded=True)
-    threading.Thread(target=server.serve_forever, name="web", daemon=True).start()
-    log.info("report page on http://%s:%d/", settings.host, server.server_port)
+    app = create_app(store, {"TOKEN": settings.token, "HOST": settings.host}, corrections=connect(settings))
+    try:
+        server = WebServer(app, settings.host, settings.web_port)
+    except OSError as exc:
+        raise PortInUse(f"report page: cannot bind {settings.host}:{settings.web_port} ({exc.strerror or exc})") \
+            from exc
+    log.info("report page on http://%s:%d/", settings.host, server.port)
     return server
 
 
@@ -68,5 +96,5 @@ def start_stack(settings: Settings, web: bool = True, face_store: FaceStore | No
     settings = settings.replace(ingest_port=ingest.port)
     web_server = start_web(settings, store) if web else None
     if web_server is not None:
-        settings = settings.replace(web_port=web_server.server_port)
+        settings = settings.replace(web_port=web_server.port)
     return Stack(settings, store, analytics, identity, ingest, web_server)

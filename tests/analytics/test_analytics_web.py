@@ -1,20 +1,26 @@
-"""The report page served for real (werkzeug on a free loopback port), over HTTP and in headless Chromium."""
+"""The report page served for real (waitress on a free loopback port), over HTTP and in headless Chromium:
+reads, sign-in, CSRF, and the correction forms over a fake identity (the real one: tests/integration/
+test_browser_corrections.py)."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+import grpc
 import pytest
 import requests
 from flask import Flask
-from werkzeug.serving import make_server
 
+from influencers.stack import WebServer
+from influencers.v1 import identity_pb2
 from services.analytics.records import DONE, FAILED, AppearanceRow, VideoRow
 from services.analytics.store import AnalyticsStore
 from services.analytics.web import create_app
+from services.analytics.web.auth import SESSION_COOKIE, safe_next
+from services.ingest.batch import Applied
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -23,14 +29,11 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 
 @contextmanager
 def serving(app: Flask) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server = WebServer(app, "127.0.0.1", 0)
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        yield f"http://127.0.0.1:{server.port}"
     finally:
         server.shutdown()
-        thread.join(timeout=5)
 
 
 @pytest.fixture(scope="module")
@@ -92,16 +95,300 @@ def test_an_empty_store_shows_a_clear_empty_state(analytics_empty_store: Analyti
         assert requests.get(url + "/chart.png", timeout=5).status_code == 200
 
 
+def csrf_of(html: str) -> str:
+    """The CSRF token in a page's first form."""
+    found = re.search(r'name="csrf_token" value="([0-9a-f]+)"', html)
+    assert found, "no CSRF field in the page"
+    return found.group(1)
+
+
 def test_a_token_is_required_on_every_request_when_configured(analytics_empty_store: AnalyticsStore) -> None:
     with serving(create_app(analytics_empty_store, {"TOKEN": "s3cret"})) as url:
-        assert requests.get(url + "/", timeout=5).status_code == 401
-        assert requests.get(url + "/static/style.css", timeout=5).status_code == 401
-        assert requests.get(url + "/?token=wrong", timeout=5).status_code == 401
-        assert requests.get(url + "/?token=s3cret", timeout=5).status_code == 200
+        reply = requests.get(url + "/", timeout=5)
+        assert reply.status_code == 401 and 'name="token"' in reply.text  # the sign-in form
+        assert requests.get(url + "/videos", timeout=5).status_code == 401
+        assert requests.get(url + "/?token=s3cret", timeout=5).status_code == 401  # no token in URLs
+        assert requests.get(url + "/static/style.css", timeout=5).status_code == 200  # styles the sign-in form
         bearer = {"Authorization": "Bearer s3cret"}
         assert requests.get(url + "/api/videos.json", headers=bearer, timeout=5).status_code == 200
-        page = requests.get(url + "/?token=s3cret", timeout=5).text
-        assert "style.css?token=s3cret" in page
+        assert requests.get(url + "/api/videos.json", headers={"Authorization": "Bearer wrong"},
+                            timeout=5).status_code == 401
+
+
+def test_signing_in_once_sets_an_httponly_samesite_strict_cookie_and_no_url_carries_the_token(
+        analytics_store: AnalyticsStore) -> None:
+    with serving(create_app(analytics_store, {"TOKEN": "s3cret"})) as url:
+        browser = requests.Session()
+        form = browser.get(url + "/signin?next=/videos", timeout=5).text
+        wrong = browser.post(url + "/signin", data={"csrf_token": csrf_of(form), "token": "guess", "next": "/videos"},
+                             timeout=5, allow_redirects=False)
+        assert wrong.status_code == 401 and "not the token" in wrong.text
+        anonymous = browser.cookies[SESSION_COOKIE]
+        reply = browser.post(url + "/signin", data={"csrf_token": csrf_of(form), "token": "s3cret", "next": "/videos"},
+                             timeout=5, allow_redirects=False)
+        assert reply.status_code == 303 and reply.headers["Location"] == "/videos"
+        cookie = reply.headers["Set-Cookie"]
+        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Secure" not in cookie  # plain http here
+        assert browser.cookies[SESSION_COOKIE] != anonymous  # a new session: a planted cookie is worth nothing
+        for path in ("/", "/videos", "/influencer/inf_aaaa000001"):
+            page = browser.get(url + path, timeout=5)
+            assert page.status_code == 200, path
+            assert "token=" not in page.text and "s3cret" not in page.text, path
+        out = browser.post(url + "/signout", data={"csrf_token": csrf_of(browser.get(url + "/", timeout=5).text)},
+                           timeout=5, allow_redirects=False)
+        assert out.status_code == 303
+        assert browser.get(url + "/", timeout=5).status_code == 401
+
+
+def test_the_session_cookie_is_secure_over_https(analytics_empty_store: AnalyticsStore) -> None:
+    client = create_app(analytics_empty_store, {"TOKEN": "s3cret"}).test_client()
+    reply = client.get("/signin", base_url="https://report.test")
+    assert "Secure" in reply.headers["Set-Cookie"] and "HttpOnly" in reply.headers["Set-Cookie"]
+
+
+def test_a_forged_or_foreign_session_cookie_does_not_sign_in(analytics_empty_store: AnalyticsStore) -> None:
+    with serving(create_app(analytics_empty_store, {"TOKEN": "s3cret"})) as url:
+        for cookie in ("s.00000000000000000000000000000000.deadbeef", "s..", "x" * 5000, "s.a.b.c"):
+            assert requests.get(url + "/", cookies={SESSION_COOKIE: cookie}, timeout=5).status_code == 401, cookie
+    with serving(create_app(analytics_empty_store, {"TOKEN": "other"})) as other_url:
+        browser = requests.Session()
+        form = browser.get(other_url + "/signin", timeout=5).text
+        browser.post(other_url + "/signin", data={"csrf_token": csrf_of(form), "token": "other"}, timeout=5)
+        signed = browser.cookies[SESSION_COOKIE]
+    with serving(create_app(analytics_empty_store, {"TOKEN": "s3cret"})) as url:
+        assert requests.get(url + "/", cookies={SESSION_COOKIE: signed}, timeout=5).status_code == 401
+
+
+def test_after_signing_in_only_a_local_path_is_followed() -> None:
+    assert safe_next("/influencer/inf_aaaa000001?x=1") == "/influencer/inf_aaaa000001?x=1"
+    for target in ("//evil.example/", "https://evil.example/", "/\\evil.example", "javascript:alert(1)", "",
+                   None, "/a\r\nSet-Cookie: x=1"):
+        assert safe_next(target) == "/", target
+
+
+def test_a_post_without_a_valid_csrf_token_is_403_in_json_or_html_as_the_route_is(
+        analytics_empty_store: AnalyticsStore) -> None:
+    fake = FakeCorrections()
+    with serving(create_app(analytics_empty_store, corrections=fake)) as url:
+        browser = requests.Session()
+        token = csrf_of(browser.get(url + "/enrol", timeout=5).text)
+        page = browser.post(url + "/merge", data={"ids": ["inf_aaaa000001", "inf_bbbb000002"]}, timeout=5)
+        assert page.status_code == 403 and page.headers["Content-Type"].startswith("text/html")
+        assert "CSRF" in page.text
+        wrong = browser.post(url + "/merge", data={"ids": ["inf_aaaa000001", "inf_bbbb000002"], "csrf_token": "0" * 64},
+                             timeout=5)
+        assert wrong.status_code == 403
+        other_browser = requests.post(url + "/merge", data={"ids": ["inf_aaaa000001", "inf_bbbb000002"],
+                                                            "csrf_token": token}, timeout=5)
+        assert other_browser.status_code == 403  # a token is good only with its own session cookie
+        api = browser.post(url + "/api/review/answer.json", timeout=5,
+                           json={"influencer_a": "inf_aaaa000001", "influencer_b": "inf_dddd000004", "answer": "skip"})
+        assert api.status_code == 403 and api.json() == {"error": "missing or wrong CSRF token (reload the page and "
+                                                                  "try again)"}
+        assert fake.calls == []
+        answered = browser.post(url + "/api/review/answer.json", headers={"X-CSRF-Token": token}, timeout=5,
+                                json={"influencer_a": "inf_aaaa000001", "influencer_b": "inf_dddd000004",
+                                      "answer": "skip"})
+        assert answered.status_code == 200 and answered.json() == {"changed_videos": 0}
+        fake.calls.clear()
+        ok = browser.post(url + "/merge", data={"ids": ["inf_aaaa000001", "inf_bbbb000002"], "csrf_token": token},
+                          timeout=5, allow_redirects=False)
+        assert ok.status_code == 303 and fake.calls == [("merge", ["inf_aaaa000001", "inf_bbbb000002"])]
+
+
+def test_writes_are_refused_without_a_token_when_the_page_is_reachable_beyond_loopback(
+        analytics_empty_store: AnalyticsStore) -> None:
+    # The app is told it is served on every interface; the test itself only talks to 127.0.0.1.
+    fake = FakeCorrections()
+    with serving(create_app(analytics_empty_store, {"HOST": "0.0.0.0"}, corrections=fake)) as url:
+        browser = requests.Session()
+        token = csrf_of(browser.get(url + "/enrol", timeout=5).text)
+        reply = browser.post(url + "/influencer/inf_aaaa000001/hide", data={"csrf_token": token}, timeout=5)
+        assert reply.status_code == 403 and "INFLUENCERS_TOKEN" in reply.text
+        assert fake.calls == []
+
+
+def test_pages_cannot_be_framed_by_another_site(base_url: str) -> None:
+    reply = requests.get(base_url + "/", timeout=5)
+    assert reply.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in reply.headers["Content-Security-Policy"]
+
+
+class FakeCorrections:
+    """The corrections port in memory: records each call; identity's refusals can be planted."""
+
+    def __init__(self, refuse: grpc.StatusCode | None = None) -> None:
+        self.calls: list[tuple[object, ...]] = []
+        self.refuse = refuse
+
+    def _call(self, *call: object) -> Applied:
+        if self.refuse is not None:
+            raise FakeRpcError(self.refuse, "influencer inf_aaaa000009 is not known")
+        self.calls.append(call)
+        return Applied()
+
+    def rename(self, influencer_id: str, name: str) -> Applied:
+        return self._call("rename", influencer_id, name)
+
+    def merge(self, influencer_ids: Sequence[str]) -> Applied:
+        return self._call("merge", list(influencer_ids))
+
+    def move(self, video_id: str, influencer_id: str, target_id: str) -> Applied:
+        return self._call("move", video_id, influencer_id, target_id)
+
+    def hide(self, influencer_id: str, hidden: bool) -> Applied:
+        return self._call("hide", influencer_id, hidden)
+
+    def delete(self, influencer_id: str) -> Applied:
+        return self._call("delete", influencer_id)
+
+    def enrol(self, name: str, photos: Sequence[bytes]) -> identity_pb2.EnrolInfluencerResponse:
+        self._call("enrol", name, [len(p) for p in photos])
+        return identity_pb2.EnrolInfluencerResponse(influencer=identity_pb2.Influencer(influencer_id="inf_aaaa000001"),
+                                                    faces_enrolled=len(photos))
+
+    def review_items(self, limit: int = 0) -> list[identity_pb2.ReviewItem]:
+        return [identity_pb2.ReviewItem(influencer_a="inf_aaaa000001", influencer_b="inf_dddd000004", distance=0.64,
+                                        reason="near the threshold", video_id_a=f"{0:016x}", video_id_b=f"{1:016x}")]
+
+    def answer(self, influencer_a: str, influencer_b: str, answer: str) -> Applied:
+        return self._call("answer", influencer_a, influencer_b, answer)
+
+    def hidden_influencers(self) -> list[identity_pb2.Influencer]:
+        return [identity_pb2.Influencer(influencer_id="inf_eeee000005", name="Crowd", hidden=True)]
+
+
+class FakeRpcError(grpc.RpcError):
+    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+        self._code, self._details = code, details
+
+    def code(self) -> grpc.StatusCode:
+        return self._code
+
+    def details(self) -> str:
+        return self._details
+
+
+@pytest.fixture(scope="module")
+def corrections_page(analytics_module_store: AnalyticsStore) -> Iterator[tuple[str, FakeCorrections]]:
+    fake = FakeCorrections()
+    with serving(create_app(analytics_module_store, corrections=fake)) as url:
+        yield url, fake
+
+
+def test_each_correction_form_calls_identity_with_what_was_chosen(
+        corrections_page: tuple[str, FakeCorrections], analytics_jpeg) -> None:  # noqa: ANN001
+    url, fake = corrections_page
+    fake.calls.clear()
+    browser = requests.Session()
+    page = browser.get(url + "/influencer/inf_aaaa000001", timeout=5).text
+    token = csrf_of(page)
+    assert 'action="/influencer/inf_aaaa000001/rename"' in page and 'href="/influencer/inf_aaaa000001/delete"' in page
+    post = lambda path, **data: browser.post(url + path, data={"csrf_token": token, **data},  # noqa: E731
+                                             timeout=5, allow_redirects=False)
+    assert post("/influencer/inf_aaaa000001/rename", name="  Alice   B. ").headers["Location"] == \
+        "/influencer/inf_aaaa000001"
+    assert post("/merge", ids=["inf_cccc000003", "inf_aaaa000001"]).status_code == 303
+    assert post("/merge", into="inf_cccc000003", ids=["inf_aaaa000001"]).status_code == 303
+    assert post(f"/video/{0:016x}/move", influencer_id="inf_aaaa000001", target="new").status_code == 303
+    assert post(f"/video/{0:016x}/move", influencer_id="inf_aaaa000001", target="inf_dddd000004").status_code == 303
+    assert post("/influencer/inf_aaaa000001/hide", hidden="1").headers["Location"] == "/"
+    assert post("/influencer/inf_eeee000005/hide", hidden="0").status_code == 303
+    assert "Delete" in browser.get(url + "/influencer/inf_aaaa000001/delete", timeout=5).text
+    assert post("/influencer/inf_aaaa000001/delete").status_code == 400  # the confirm box is not ticked
+    assert post("/influencer/inf_aaaa000001/delete", confirm="yes").headers["Location"] == "/"
+    assert post("/review/answer", influencer_a="inf_aaaa000001", influencer_b="inf_dddd000004",
+                answer="same").headers["Location"] == "/review"
+    enrolled = browser.post(url + "/enrol", data={"csrf_token": token, "name": "Alice"}, timeout=5,
+                            files=[("photos", ("a.jpg", analytics_jpeg(1), "image/jpeg"))], allow_redirects=False)
+    assert enrolled.headers["Location"] == "/influencer/inf_aaaa000001"
+    assert fake.calls == [
+        ("rename", "inf_aaaa000001", "Alice B."),
+        ("merge", sorted(["inf_cccc000003", "inf_aaaa000001"], key=lambda i: -_videos(url, i))),
+        ("merge", ["inf_cccc000003", "inf_aaaa000001"]),
+        ("move", f"{0:016x}", "inf_aaaa000001", ""),
+        ("move", f"{0:016x}", "inf_aaaa000001", "inf_dddd000004"),
+        ("hide", "inf_aaaa000001", True),
+        ("hide", "inf_eeee000005", False),
+        ("delete", "inf_aaaa000001"),
+        ("answer", "inf_aaaa000001", "inf_dddd000004", "same"),
+        ("enrol", "Alice", [len(analytics_jpeg(1))]),
+    ]
+
+
+def _videos(url: str, influencer_id: str) -> int:
+    rows = requests.get(url + "/api/influencers.json", timeout=5).json()
+    return next(r["videos"] for r in rows if r["influencer_id"] == influencer_id)
+
+
+def test_the_review_queue_is_a_page_and_json(corrections_page: tuple[str, FakeCorrections]) -> None:
+    url, _ = corrections_page
+    items = requests.get(url + "/api/review.json", timeout=5).json()
+    assert items[0]["influencer_a"] == "inf_aaaa000001" and items[0]["influencer_b"] == "inf_dddd000004"
+    assert items[0]["distance"] == pytest.approx(0.64) and items[0]["reason"] == "near the threshold"
+    page = requests.get(url + "/review", timeout=5).text
+    assert 'src="/faces/inf_aaaa000001.jpg"' in page and 'src="/faces/inf_dddd000004.jpg"' in page
+    assert page.count('name="answer"') == 3
+
+
+def test_hidden_influencers_are_listed_apart_with_a_way_back(corrections_page: tuple[str, FakeCorrections]) -> None:
+    url, _ = corrections_page
+    page = requests.get(url + "/", timeout=5).text
+    hidden = page[page.index('id="hidden"'):]
+    assert "Crowd" in hidden and 'action="/influencer/inf_eeee000005/hide"' in hidden
+
+
+@pytest.mark.parametrize(("path", "data", "status"), [
+    ("/merge", {"ids": ["inf_aaaa000001"]}, 400),
+    ("/merge", {"ids": ["inf_aaaa000001", "<script>"]}, 400),
+    ("/video/00000000000000aa/move", {"influencer_id": "inf_aaaa000001", "target": "inf_aaaa000001"}, 400),
+    ("/video/nothex/move", {"influencer_id": "inf_aaaa000001"}, 404),
+    ("/influencer/inf_x/rename", {"name": "x"}, 404),
+    ("/influencer/inf_aaaa000001/rename", {"name": "x" * 201}, 400),
+    ("/review/answer", {"influencer_a": "inf_aaaa000001", "influencer_b": "inf_dddd000004", "answer": "maybe"}, 400),
+    ("/enrol", {"name": "Alice"}, 400),
+])
+def test_bad_correction_input_is_refused_before_identity_is_called(
+        corrections_page: tuple[str, FakeCorrections], path: str, data: dict[str, object], status: int) -> None:
+    url, fake = corrections_page
+    fake.calls.clear()
+    browser = requests.Session()
+    token = csrf_of(browser.get(url + "/enrol", timeout=5).text)
+    reply = browser.post(url + path, data={"csrf_token": token, **data}, timeout=5, allow_redirects=False)
+    assert reply.status_code == status and fake.calls == []
+    assert "'<script>'" not in reply.text  # echoed escaped, if at all
+
+
+def test_an_upload_that_is_not_an_image_or_too_large_is_refused(corrections_page: tuple[str, FakeCorrections]) -> None:
+    url, fake = corrections_page
+    fake.calls.clear()
+    browser = requests.Session()
+    token = csrf_of(browser.get(url + "/enrol", timeout=5).text)
+    text = browser.post(url + "/enrol", data={"csrf_token": token, "name": "A"}, timeout=5,
+                        files=[("photos", ("notes.txt", b"hello", "text/plain"))])
+    assert text.status_code == 400 and "not a JPEG or PNG" in text.text
+    huge = browser.post(url + "/enrol", data={"csrf_token": token, "name": "A"}, timeout=30,
+                        files=[("photos", ("big.jpg", b"\xff\xd8\xff" + b"0" * (26 * 1024 * 1024), "image/jpeg"))])
+    assert huge.status_code == 413
+    assert fake.calls == []
+
+
+def test_identity_refusals_keep_their_meaning(analytics_empty_store: AnalyticsStore) -> None:
+    for code, status in ((grpc.StatusCode.NOT_FOUND, 404), (grpc.StatusCode.UNAVAILABLE, 503),
+                         (grpc.StatusCode.INVALID_ARGUMENT, 400)):
+        with serving(create_app(analytics_empty_store, corrections=FakeCorrections(refuse=code))) as url:
+            browser = requests.Session()
+            token = csrf_of(browser.get(url + "/enrol", timeout=5).text)
+            reply = browser.post(url + "/influencer/inf_aaaa000009/hide", data={"csrf_token": token}, timeout=5)
+            assert reply.status_code == status and "inf_aaaa000009 is not known" in reply.text
+
+
+def test_without_identity_the_forms_are_absent_and_their_pages_answer_503(base_url: str) -> None:
+    page = requests.get(base_url + "/", timeout=5).text
+    assert 'action="/merge"' not in page and 'href="/review"' not in page
+    for path in ("/review", "/enrol", "/api/review.json"):
+        assert requests.get(base_url + path, timeout=5).status_code == 503, path
+    assert requests.get(base_url + "/api/review.json", timeout=5).json()["error"].startswith("corrections need")
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="headless browser test needs /usr/bin/chromium")

@@ -1,4 +1,4 @@
-"""A token, when set, is required on every gRPC call (health probes excepted)."""
+"""A token, when set, is required on every gRPC call (health probes excepted) and on the report page."""
 
 import grpc
 import pytest
@@ -41,3 +41,63 @@ def test_calls_with_the_token_pass_and_health_needs_none(guarded):
 def test_binding_beyond_loopback_without_a_token_is_refused():
     with pytest.raises(ValueError, match="needs a token"):
         build_server("x", "0.0.0.0", 0, [])
+
+
+# ---- the report page -----------------------------------------------------------------------------------
+
+@pytest.fixture
+def page_settings(tmp_path):
+    from influencers.settings import Settings
+
+    # Identity is never started: the page's channels connect lazily, and nothing here writes.
+    return Settings(data_dir=tmp_path, web_port=0, token="s3cret", identity_port=1, analytics_port=1)
+
+
+def test_the_report_page_is_served_by_waitress_and_stops(page_settings):
+    import requests
+
+    from influencers.stack import start_web
+
+    store = AnalyticsStore(page_settings.data_dir / "a.sqlite3")
+    web = start_web(page_settings, store)
+    try:
+        reply = requests.get(f"http://127.0.0.1:{web.port}/signin", timeout=5)
+        assert reply.status_code == 200 and reply.headers["Server"] == "waitress"
+    finally:
+        web.shutdown()
+        store.close()
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://127.0.0.1:{web.port}/signin", timeout=5)
+
+
+def test_with_a_token_reads_and_writes_of_the_page_need_signing_in(page_settings):
+    import requests
+
+    from influencers.stack import start_web
+
+    store = AnalyticsStore(page_settings.data_dir / "a.sqlite3")
+    web = start_web(page_settings, store)
+    url = f"http://127.0.0.1:{web.port}"
+    try:
+        assert requests.get(url + "/", timeout=5).status_code == 401
+        assert requests.get(url + "/api/review.json", timeout=5).status_code == 401
+        # A write without a session is refused before its CSRF token or identity is looked at.
+        write = requests.post(url + "/influencer/inf_aaaa000001/delete", data={"confirm": "yes"}, timeout=5)
+        assert write.status_code == 401
+        assert requests.post(url + "/api/review/answer.json", json={}, timeout=5).json() == {
+            "error": "missing or wrong token"}
+    finally:
+        web.shutdown()
+        store.close()
+
+
+def test_a_page_beyond_loopback_without_a_token_is_refused_before_binding(tmp_path):
+    from influencers.settings import Settings
+    from influencers.stack import start_web
+
+    store = AnalyticsStore(tmp_path / "a.sqlite3")
+    try:
+        with pytest.raises(ValueError, match="needs INFLUENCERS_TOKEN"):
+            start_web(Settings(data_dir=tmp_path, host="0.0.0.0", web_port=0), store)
+    finally:
+        store.close()

@@ -1,32 +1,43 @@
-"""Flask report page: `create_app(store, config)` application factory.
+"""Flask report page: `create_app(store, config, corrections)` application factory.
 
 Errors: the JSON API (`/api/...`) answers every error in JSON, `{"error": "..."}` with the status code
-(400, 401, 404, 405, 500...); pages answer in HTML (the 404 page, werkzeug's pages for the rest).
+(400, 401, 403, 404, 405, 413, 500...); pages answer in HTML (the 404 page, werkzeug's pages for the rest).
+Reads are in views.py, the correction forms in corrections.py, sign-in and CSRF in session.py.
 """
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
-from flask import Flask, Response, current_app, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException
+from flask import Flask, Response, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, NotFound
 
 from services.analytics.analysis import AnalysisCache
 from services.analytics.store import AnalyticsStore
+from services.analytics.web import session
+from services.analytics.web.corrections import MAX_UPLOAD_BYTES, Corrections
+from services.analytics.web.corrections import bp as corrections_bp
 from services.analytics.web.views import bp
 
 
-def create_app(store: AnalyticsStore, config: dict[str, Any] | None = None) -> Flask:
-    """The report app over `store`. config["TOKEN"], when set, is required on every request as
-    `?token=` or `Authorization: Bearer <token>` (leave it empty on loopback)."""
+def create_app(store: AnalyticsStore, config: dict[str, Any] | None = None,
+               corrections: Corrections | None = None) -> Flask:
+    """The report app over `store`.
+
+    config["TOKEN"], when set, is required on every request: a session cookie from the sign-in form, or
+    `Authorization: Bearer <token>` (leave it empty on loopback). config["HOST"] is the address the page is
+    served on: beyond loopback, writes are refused without a token. `corrections` (the identity service and
+    analytics, see corrections.py) enables the correction forms; without it they answer 503.
+    """
     app = Flask(__name__)
-    app.config.update(TOKEN="", JSON_SORT_KEYS=False)
+    app.config.update(TOKEN="", HOST="127.0.0.1", JSON_SORT_KEYS=False, MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES)
     app.config.update(config or {})
     app.extensions["analytics_store"] = store
     app.extensions["analytics_cache"] = AnalysisCache(store)
-    app.before_request(_require_token)
+    app.extensions["corrections"] = corrections
+    session.install(app)
     app.register_blueprint(bp)
+    app.register_blueprint(corrections_bp)
     app.register_error_handler(HTTPException, _http_error)
     return app
 
@@ -41,32 +52,17 @@ def _json_error(message: str, status: int) -> Response:
     return response
 
 
-def _require_token() -> Response | None:
-    token = current_app.config.get("TOKEN") or ""
-    if not token:
-        return None
-    header = request.headers.get("Authorization", "")
-    given = request.args.get("token") or header.removeprefix("Bearer ").strip()
-    if given and hmac.compare_digest(given.encode(), token.encode()):
-        return None
-    if _wants_json():
-        response = _json_error("missing or wrong token", 401)
-        response.headers["WWW-Authenticate"] = "Bearer"
-        return response
-    return Response("missing or wrong token\n", status=401, mimetype="text/plain",
-                    headers={"WWW-Authenticate": "Bearer"})
-
-
 def _http_error(error: HTTPException) -> Response | HTTPException | tuple[str, int]:
     """Unhandled exceptions reach here as a 500 (InternalServerError); their details are logged, not sent."""
     status = error.code or 500
     if _wants_json():
-        message = "internal server error" if status >= 500 else (error.description or error.name)
+        message = "internal server error" if status == 500 else (error.description or error.name)
         response = _json_error(message, status)
         for name, value in error.get_headers():
             if name.lower() != "content-type":  # keeps Allow (405) and the like
                 response.headers[name] = value
         return response
     if status == 404:
-        return render_template("404.html"), 404
+        detail = "" if error.description == NotFound.description else error.description
+        return render_template("404.html", detail=detail), 404
     return error

@@ -1,4 +1,5 @@
-"""Report pages. Views only read the request, call services.analytics.report and render.
+"""Report pages (reads; the correction forms post to corrections.py). Views only read the request, call
+services.analytics.report and render.
 
 Ids in routes are checked against the services' strict patterns before any lookup (a bad id is a 404);
 templates are autoescaped, and a URL from a manifest becomes a link only when it is http(s).
@@ -6,11 +7,13 @@ templates are autoescaped, and a URL from a manifest becomes a link only when it
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, url_for
+import grpc
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 
 from services.analytics import report
 from services.analytics.analysis import Analysis
@@ -21,6 +24,7 @@ from services.analytics.store import AnalyticsStore
 
 # Templates and static files are the app's own (services/analytics/web/templates, .../static).
 bp = Blueprint("report", __name__)
+log = logging.getLogger(__name__)
 
 
 def _store() -> AnalyticsStore:
@@ -37,14 +41,7 @@ def _min_videos() -> int:
 
 @bp.app_context_processor
 def _helpers() -> dict[str, Any]:
-    def link(endpoint: str, **values: Any) -> str:
-        """url_for that carries a query-string token along, so images and links keep working."""
-        token = request.args.get("token")
-        if token:
-            values["token"] = token
-        return url_for(endpoint, **values)
-
-    return {"link": link, "fmt": _fmt, "http_url": is_http_url}
+    return {"fmt": _fmt, "http_url": is_http_url}
 
 
 _HTTP_URL = re.compile(r"https?://[^\s\x00-\x1f\x7f]+", re.IGNORECASE)
@@ -72,7 +69,22 @@ def _fmt(value: object, digits: int = 2) -> str:
 
 @bp.get("/")
 def overview() -> str:
-    return render_template("overview.html", view=report.overview(_analysis(), _min_videos()))
+    return render_template("overview.html", view=report.overview(_analysis(), _min_videos()),
+                           hidden=_hidden_influencers())
+
+
+def _hidden_influencers() -> list[dict[str, str]] | None:
+    """The influencers marked "not an influencer", as identity lists them (they have no statistics);
+    None when the page runs without identity or identity does not answer (the page says so)."""
+    corrections = current_app.extensions.get("corrections")
+    if corrections is None:
+        return None
+    try:
+        hidden = corrections.hidden_influencers()
+    except grpc.RpcError as exc:
+        log.warning("hidden influencers not listed: identity answered %s", exc.code() if hasattr(exc, "code") else exc)
+        return None
+    return [{"influencer_id": i.influencer_id, "name": i.name} for i in hidden]
 
 
 @bp.get("/chart.png")
@@ -98,7 +110,7 @@ def influencer(influencer_id: str) -> str:
     page = report.influencer_page(_store(), _analysis(), influencer_id)
     if page is None:
         abort(404)
-    return render_template("influencer.html", page=page)
+    return render_template("influencer.html", page=page, others=_others(influencer_id))
 
 
 @bp.get("/video/<video_id>")
@@ -107,7 +119,13 @@ def video(video_id: str) -> str:
     page = report.video_page(_store(), _analysis(), video_id)
     if page is None:
         abort(404)
-    return render_template("video.html", page=page)
+    return render_template("video.html", page=page, others=_others(""))
+
+
+def _others(influencer_id: str) -> list[tuple[str, str]]:
+    """(id, label) of every influencer with statistics but `influencer_id`: choices of the correction forms."""
+    analysis = _analysis()
+    return [(i, report.label(i, analysis.names)) for i in analysis.stats["influencer_id"] if i != influencer_id]
 
 
 @bp.get("/videos")

@@ -1,0 +1,92 @@
+"""Who may read and write the report page: a signed session cookie and CSRF tokens.
+
+With a token configured (always, when the page is reachable beyond loopback), the analyst signs in once
+through the form at /signin; the answer sets an HttpOnly, SameSite=Strict session cookie (Secure over
+https). Scripts may send `Authorization: Bearer <token>` instead. Without a token (loopback only), reads
+and writes are open, but writes are still refused when the app is told it is reachable beyond loopback.
+
+Every POST carries a CSRF token (synchronizer token): the HMAC of the session cookie's nonce, so a page
+of another site can neither read nor forge it. Every browser gets a session cookie on its first visit,
+anonymous until it signs in; signing in starts a new session (a planted cookie is worth nothing).
+
+Cookie value: `<level>.<nonce>.<mac>`, level "a" (anonymous) or "s" (signed in), mac = HMAC-SHA256 over
+`<level>.<nonce>` with a key derived from the token (a random key per process when there is none).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+SESSION_COOKIE = "influencers_session"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+ANONYMOUS, SIGNED_IN = "a", "s"
+_MAX_COOKIE_CHARS = 200  # a real cookie is ~80; anything longer is not ours
+
+
+@dataclass(frozen=True)
+class Session:
+    level: str  # ANONYMOUS or SIGNED_IN
+    nonce: str  # 32 hex digits
+
+    @property
+    def signed_in(self) -> bool:
+        return self.level == SIGNED_IN
+
+
+class Keys:
+    """Signs and checks session cookies and CSRF tokens with one secret key."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+        seed = token.encode("utf-8", "surrogateescape") if token else secrets.token_bytes(32)
+        self._key = hmac.new(seed, b"influencers report page sessions", hashlib.sha256).digest()
+
+    def token_matches(self, given: str) -> bool:
+        """Constant-time check of a token typed in the sign-in form or sent as a Bearer header."""
+        if not self._token or not given:
+            return False
+        return hmac.compare_digest(given.encode("utf-8", "surrogateescape"),
+                                   self._token.encode("utf-8", "surrogateescape"))
+
+    def new_session(self, level: str) -> tuple[Session, str]:
+        """A fresh session and its cookie value."""
+        session = Session(level, secrets.token_hex(16))
+        return session, f"{level}.{session.nonce}.{self._mac(level + '.' + session.nonce)}"
+
+    def read_session(self, cookie: str | None) -> Session | None:
+        """The session of a cookie value, or None when it is missing, malformed or not signed by us."""
+        if not cookie or len(cookie) > _MAX_COOKIE_CHARS:
+            return None
+        parts = cookie.split(".")
+        if len(parts) != 3 or parts[0] not in (ANONYMOUS, SIGNED_IN):
+            return None
+        level, nonce, mac = parts
+        if not hmac.compare_digest(mac.encode(), self._mac(f"{level}.{nonce}").encode()):
+            return None
+        return Session(level, nonce)
+
+    def csrf_token(self, session: Session) -> str:
+        """The CSRF token of a session (hex): forms carry it in CSRF_FIELD, scripts in CSRF_HEADER."""
+        return self._mac("csrf." + session.nonce)
+
+    def csrf_matches(self, session: Session | None, given: str | None) -> bool:
+        if session is None or not given or len(given) > _MAX_COOKIE_CHARS:
+            return False
+        return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), self.csrf_token(session).encode())
+
+    def _mac(self, message: str) -> str:
+        return hmac.new(self._key, message.encode(), hashlib.sha256).hexdigest()
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after signing in: a path on this site only ("/" for anything else, such as
+    `//evil.example` or `https://...`, which would make the form an open redirect)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in target) or len(target) > 2000:
+        return "/"
+    return target

@@ -1,0 +1,233 @@
+"""Correction forms of the report page: rename, merge, move an appearance, hide / unhide, delete (after a
+confirm step), enrol a name from photos, and the "Same person?" review queue (also as /api/review.json).
+
+Each write calls the identity service and applies its answer to analytics (identity_calls.py); then the
+browser is sent on (303) to the page that shows the change. Sign-in and CSRF are checked before any
+route runs (session.py). Identity's refusals keep their meaning: a bad argument is 400, an unknown
+influencer or video 404, identity unreachable 503; the message is identity's, cut short.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import grpc
+from flask import Blueprint, Response, abort, current_app, jsonify, redirect, render_template, request, url_for
+
+from services.analytics.analysis import Analysis
+from services.analytics.records import is_influencer_id, is_video_id
+from services.analytics.web.identity_calls import ANSWERS, HTTP_STATUS, Corrections
+
+bp = Blueprint("corrections", __name__)
+
+MAX_UPLOAD_BYTES = 25 * 1024 * 1024  # a whole request (Flask answers 413 beyond)
+MAX_PHOTOS = 10
+MAX_PHOTO_BYTES = 8 * 1024 * 1024
+MAX_NAME_CHARS = 200
+_IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
+
+
+def _corrections() -> Corrections:
+    corrections = current_app.extensions.get("corrections")
+    if corrections is None:
+        abort(503, description="corrections need the identity service, which this page was started without")
+    return corrections
+
+
+def _analysis() -> Analysis:
+    return current_app.extensions["analytics_cache"].current()
+
+
+@bp.before_request
+def _needs_identity() -> None:
+    """Without identity, nothing here can answer: 503 before any input is looked at."""
+    _corrections()
+
+
+@bp.app_context_processor
+def _helpers() -> dict[str, Any]:
+    return {"corrections_enabled": current_app.extensions.get("corrections") is not None}
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+@contextmanager
+def _identity_errors() -> Iterator[None]:
+    """Identity's refusal as the page's answer, with identity's message (cut short)."""
+    try:
+        yield
+    except grpc.RpcError as exc:
+        code = exc.code() if hasattr(exc, "code") else None
+        details = (exc.details() if hasattr(exc, "details") else "") or "the identity service failed"
+        abort(HTTP_STATUS.get(code, 502), description=_short(str(details), 200))
+
+
+def _influencer_arg(value: str | None, what: str = "influencer_id") -> str:
+    value = (value or "").strip()
+    if not is_influencer_id(value):
+        abort(400, description=f"{what} {_short(value, 40)!r} is not of the form inf_ + 10 hex digits")
+    return value
+
+
+def _valid_or_404(ok: bool) -> None:
+    if not ok:
+        abort(404)
+
+
+def _done(endpoint: str, **values: Any) -> Response:
+    return redirect(url_for(endpoint, **values), code=303)
+
+
+# ---- one influencer -----------------------------------------------------------------------------------
+
+@bp.post("/influencer/<influencer_id>/rename")
+def rename(influencer_id: str) -> Response:
+    _valid_or_404(is_influencer_id(influencer_id))
+    name = " ".join((request.form.get("name") or "").split())
+    if len(name) > MAX_NAME_CHARS:
+        abort(400, description=f"a name has at most {MAX_NAME_CHARS} characters")
+    with _identity_errors():
+        _corrections().rename(influencer_id, name)
+    return _done("report.influencer", influencer_id=influencer_id)
+
+
+@bp.post("/influencer/<influencer_id>/hide")
+def hide(influencer_id: str) -> Response:
+    """hidden=1: "not an influencer" (kept, out of the statistics); hidden=0: back."""
+    _valid_or_404(is_influencer_id(influencer_id))
+    hidden = request.form.get("hidden", "1") != "0"
+    with _identity_errors():
+        _corrections().hide(influencer_id, hidden)
+    return _done("report.overview") if hidden else _done("report.influencer", influencer_id=influencer_id)
+
+
+@bp.route("/influencer/<influencer_id>/delete", methods=["GET", "POST"])
+def delete(influencer_id: str) -> Response | str:
+    """GET: the confirm step. POST with confirm=yes: erases the person from both stores."""
+    _valid_or_404(is_influencer_id(influencer_id))
+    if request.method == "GET":
+        return render_template("delete.html", influencer_id=influencer_id,
+                               name=_analysis().names.get(influencer_id, ""))
+    if request.form.get("confirm") != "yes":
+        abort(400, description="tick the box to confirm the deletion")
+    with _identity_errors():
+        _corrections().delete(influencer_id)
+    return _done("report.overview")
+
+
+@bp.post("/merge")
+def merge() -> Response:
+    """Merges the influencers ticked (two or more) into `into` when given, else into the one with the
+    most videos."""
+    ids = list(dict.fromkeys(_influencer_arg(i, "influencer") for i in request.form.getlist("ids")))
+    into = request.form.get("into") or ""
+    if into:
+        ids = [_influencer_arg(into, "into"), *[i for i in ids if i != into]]
+    else:
+        videos = dict(zip(_analysis().stats["influencer_id"], _analysis().stats["videos"], strict=True))
+        ids.sort(key=lambda i: -int(videos.get(i, 0)))
+    if len(ids) < 2:
+        abort(400, description="tick at least two influencers to merge")
+    with _identity_errors():
+        _corrections().merge(ids)
+    return _done("report.influencer", influencer_id=ids[0])
+
+
+@bp.post("/video/<video_id>/move")
+def move(video_id: str) -> Response:
+    """One video's appearance of `influencer_id` goes to `target` (empty or "new": a new influencer)."""
+    _valid_or_404(is_video_id(video_id))
+    source = _influencer_arg(request.form.get("influencer_id"))
+    target = (request.form.get("target") or "").strip()
+    target = "" if target in ("", "new") else _influencer_arg(target, "target")
+    if target == source:
+        abort(400, description="the appearance is already that influencer's")
+    with _identity_errors():
+        _corrections().move(video_id, source, target)
+    return _done("report.video", video_id=video_id)
+
+
+# ---- enrol ---------------------------------------------------------------------------------------------
+
+@bp.route("/enrol", methods=["GET", "POST"])
+def enrol() -> Response | str:
+    """A name and up to MAX_PHOTOS reference photos (JPEG or PNG, MAX_PHOTO_BYTES each)."""
+    if request.method == "GET":
+        return render_template("enrol.html", max_photos=MAX_PHOTOS, max_mb=MAX_PHOTO_BYTES // (1024 * 1024))
+    name = " ".join((request.form.get("name") or "").split())
+    if not name or len(name) > MAX_NAME_CHARS:
+        abort(400, description=f"give a name of 1 to {MAX_NAME_CHARS} characters")
+    files = [f for f in request.files.getlist("photos") if f.filename]
+    if not files:
+        abort(400, description="choose at least one photo")
+    if len(files) > MAX_PHOTOS:
+        abort(400, description=f"at most {MAX_PHOTOS} photos at a time")
+    photos = []
+    for f in files:
+        data = f.read(MAX_PHOTO_BYTES + 1)
+        label = _short(f.filename or "", 60)
+        if len(data) > MAX_PHOTO_BYTES:
+            abort(413, description=f"{label!r} is larger than {MAX_PHOTO_BYTES // (1024 * 1024)} MB")
+        if not data.startswith(_IMAGE_MAGIC):
+            abort(400, description=f"{label!r} is not a JPEG or PNG image")
+        photos.append(data)
+    with _identity_errors():
+        reply = _corrections().enrol(name, photos)
+    if reply.faces_enrolled == 0 or not reply.influencer.influencer_id:
+        abort(400, description="no face was found in the photos")
+    return _done("report.influencer", influencer_id=reply.influencer.influencer_id)
+
+
+# ---- review queue --------------------------------------------------------------------------------------
+
+def _review_items() -> list[dict[str, Any]]:
+    names = _analysis().names
+    with _identity_errors():
+        items = _corrections().review_items()
+    return [{"influencer_a": i.influencer_a, "influencer_b": i.influencer_b, "distance": i.distance,
+             "reason": i.reason, "name_a": names.get(i.influencer_a, ""), "name_b": names.get(i.influencer_b, ""),
+             "video_id_a": i.video_id_a, "video_id_b": i.video_id_b,
+             "timestamp_a_s": i.timestamp_a_s, "timestamp_b_s": i.timestamp_b_s}
+            for i in items]
+
+
+@bp.get("/review")
+def review() -> str:
+    return render_template("review.html", items=_review_items())
+
+
+@bp.get("/api/review.json")
+def review_json() -> Response:
+    """The "Same person?" queue, most likely first: both influencer ids, their distance, the reason."""
+    return jsonify(_review_items())
+
+
+def _answer(values: Any) -> int:
+    """Answers one review item from `values` (a form, or a JSON object); the videos whose people changed."""
+    a = _influencer_arg(values.get("influencer_a"), "influencer_a")
+    b = _influencer_arg(values.get("influencer_b"), "influencer_b")
+    reply = str(values.get("answer") or "")
+    if reply not in ANSWERS:
+        abort(400, description=f"answer {_short(reply, 20)!r} is not one of {', '.join(ANSWERS)}")
+    with _identity_errors():
+        return _corrections().answer(a, b, reply).changed_videos
+
+
+@bp.post("/review/answer")
+def answer() -> Response:
+    _answer(request.form)
+    return _done("corrections.review")
+
+
+@bp.post("/api/review/answer.json")
+def answer_json() -> Response:
+    """{"influencer_a", "influencer_b", "answer": "same" | "different" | "skip"} with the X-CSRF-Token header
+    of the session; answers {"changed_videos": n}."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, description="send a JSON object with influencer_a, influencer_b and answer")
+    return jsonify(changed_videos=_answer(body))

@@ -1,0 +1,149 @@
+"""Flask side of services.analytics.web.auth: the checks run before every request, the session cookie set
+after it, the sign-in and sign-out forms, and `csrf_token()` for templates.
+
+Refusals: a request without auth is 401 (JSON on /api/, the sign-in form elsewhere); a POST without a
+valid CSRF token, or a write on a page reachable beyond loopback without a token, is 403 (JSON on /api/,
+HTML elsewhere).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from influencers.rpc import is_loopback
+from services.analytics.web.auth import (
+    ANONYMOUS,
+    CSRF_FIELD,
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    SIGNED_IN,
+    Keys,
+    Session,
+    safe_next,
+)
+
+bp = Blueprint("session", __name__)
+_OPEN_ENDPOINTS = ("session.signin", "static")  # reachable before signing in
+
+
+def install(app: Flask) -> None:
+    """Adds the session checks, the cookie and the sign-in routes to `app` (config TOKEN and HOST)."""
+    app.extensions["session_keys"] = Keys(app.config.get("TOKEN") or "")
+    app.before_request(_check_request)
+    app.after_request(_finish_response)
+    app.register_blueprint(bp)
+
+
+def _keys() -> Keys:
+    return current_app.extensions["session_keys"]
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _json_error(message: str, status: int) -> Response:
+    response = jsonify(error=message)
+    response.status_code = status
+    return response
+
+
+def current_session() -> Session:
+    """This browser's session, started (anonymous) when it has none yet; the cookie is set on the answer."""
+    session = g.get("session")
+    if session is None:
+        session, g.new_cookie = _keys().new_session(ANONYMOUS)
+        g.session = session
+    return session
+
+
+@bp.app_context_processor
+def _template_helpers() -> dict[str, Any]:
+    return {"csrf_token": lambda: _keys().csrf_token(current_session()),
+            "csrf_field": CSRF_FIELD,
+            "signed_in": lambda: bool(g.get("session") and g.session.signed_in),
+            "auth_required": bool(current_app.config.get("TOKEN"))}
+
+
+def _authenticated(keys: Keys) -> bool:
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer ") and keys.token_matches(header.removeprefix("Bearer ").strip()):
+        return True
+    return bool(g.session and g.session.signed_in)
+
+
+def _check_request() -> Response | None:
+    keys = _keys()
+    g.session = keys.read_session(request.cookies.get(SESSION_COOKIE))
+    token = current_app.config.get("TOKEN") or ""
+    if token and request.endpoint not in _OPEN_ENDPOINTS and not _authenticated(keys):
+        return _unauthorized()
+    if request.method in ("GET", "HEAD", "OPTIONS") or request.routing_exception is not None:
+        return None  # no write happens: reads, and requests for no route (their 404 or 405 follows)
+    if not token and not is_loopback(str(current_app.config.get("HOST") or "127.0.0.1")):
+        _forbid("writes on a page reachable beyond loopback need INFLUENCERS_TOKEN")
+    given = request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FIELD)
+    if not keys.csrf_matches(g.session, given):
+        _forbid("missing or wrong CSRF token (reload the page and try again)")
+    return None
+
+
+def _forbid(message: str) -> None:
+    if _wants_json():
+        abort(_json_error(message, 403))
+    abort(403, description=message)
+
+
+def _unauthorized() -> Response:
+    if _wants_json():
+        response = _json_error("missing or wrong token", 401)
+    else:
+        response = Response(render_template("signin.html", next=safe_next(request.full_path.rstrip("?")),
+                                            error=""), status=401)
+    response.headers["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+def _finish_response(response: Response) -> Response:
+    cookie = g.pop("new_cookie", None)
+    if cookie:
+        response.set_cookie(SESSION_COOKIE, cookie, httponly=True, samesite="Strict", secure=request.is_secure,
+                            path="/")
+    # One-click forms must not be framed by another site (clickjacking).
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+    return response
+
+
+@bp.route("/signin", methods=["GET", "POST"])
+def signin() -> Response | str | tuple[str, int]:
+    """The sign-in form; a right token starts a signed-in session and goes on to `next` (a local path)."""
+    target = safe_next(request.values.get("next"))
+    if not current_app.config.get("TOKEN"):
+        return redirect(target)
+    if request.method == "GET":
+        return render_template("signin.html", next=target, error="")
+    if not _keys().token_matches(request.form.get("token", "")):
+        return render_template("signin.html", next=target, error="That is not the token."), 401
+    g.session, g.new_cookie = _keys().new_session(SIGNED_IN)
+    return redirect(target, code=303)
+
+
+@bp.post("/signout")
+def signout() -> Response:
+    g.session, g.new_cookie = _keys().new_session(ANONYMOUS)
+    return redirect(url_for("session.signin"), code=303)
