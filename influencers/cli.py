@@ -60,7 +60,7 @@ def _ingest(settings: Settings, manifest: Path, detach: bool) -> int:
     flight finish and the batch reconciles) and KeyboardInterrupt goes on up."""
     channel = open_channel(settings.ingest_target, settings.token)
     wait_healthy(channel, 60)
-    job = start_ingest(channel, manifest, settings.rpc_timeout_s)
+    job = start_ingest(channel, manifest, settings.rpc_timeout_s, settings.max_manifest_bytes)
     waiting = (ingest_pb2.JOB_STATE_QUEUED, ingest_pb2.JOB_STATE_RUNNING)
     ahead = [j for j in list_jobs(channel, settings.rpc_timeout_s)
              if j.state in waiting and j.job_id != job.job_id and j.created_s <= job.created_s]
@@ -368,7 +368,7 @@ def _check_inputs(args: argparse.Namespace) -> None:
     if manifest is not None:
         if not Path(manifest).exists():
             raise ManifestError(f"manifest {manifest} not found")
-        read_manifest(Path(manifest))
+        read_manifest(Path(manifest), settings.max_manifest_bytes)
     ports = _ports_to_bind(args)
     if ports and not settings.token and not is_loopback(settings.host):
         raise SettingsError(f"INFLUENCERS_HOST={settings.host} is beyond loopback: set INFLUENCERS_TOKEN too")

@@ -10,7 +10,7 @@ from pathlib import Path
 import grpc
 
 from influencers.v1 import common_pb2, ingest_pb2, ingest_pb2_grpc
-from services.ingest.manifest import ManifestRow, read_manifest
+from services.ingest.manifest import MAX_MANIFEST_BYTES, ManifestRow, read_manifest
 
 ENDED = (ingest_pb2.JOB_STATE_SUCCEEDED, ingest_pb2.JOB_STATE_FAILED, ingest_pb2.JOB_STATE_CANCELLED)
 REOPEN_ATTEMPTS = 6  # consecutive failed reopenings of a watch before giving up (about a minute in all)
@@ -37,9 +37,11 @@ def submissions(rows: list[ManifestRow]) -> list[ingest_pb2.VideoSubmission]:
     return out
 
 
-def start_ingest(channel: grpc.Channel, manifest: Path, timeout_s: float) -> ingest_pb2.Job:
-    """Queues every row of `manifest` (relative URLs resolve against its folder) as one job; returns it."""
-    request = ingest_pb2.SubmitVideosRequest(videos=submissions(read_manifest(manifest)),
+def start_ingest(channel: grpc.Channel, manifest: Path, timeout_s: float,
+                 max_bytes: int = MAX_MANIFEST_BYTES) -> ingest_pb2.Job:
+    """Queues every row of `manifest` (relative URLs resolve against its folder; at most `max_bytes`
+    bytes) as one job; returns it."""
+    request = ingest_pb2.SubmitVideosRequest(videos=submissions(read_manifest(manifest, max_bytes)),
                                              base_dir=str(manifest.resolve().parent))
     return ingest_pb2_grpc.IngestServiceStub(channel).StartIngest(request, timeout=timeout_s)
 

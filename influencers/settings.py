@@ -33,6 +33,7 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "sample_interval_s": (0.01, 3600.0),
     "workers": (0, 1024),
     "max_video_bytes": (1, None),
+    "max_manifest_bytes": (1, None),
     "max_video_seconds": (0.001, None),
     "fetch_timeout_s": (0.001, None),
     "rpc_timeout_s": (0.001, None),
@@ -79,6 +80,7 @@ class Settings:
     sample_interval_s: float = 1.0
     workers: int = 0  # 0 = one per CPU core
     max_video_bytes: int = 512 * 1024 * 1024
+    max_manifest_bytes: int = 16 * 1024 * 1024  # services/ingest/manifest.py MAX_MANIFEST_BYTES says why
     max_video_seconds: float = 600.0
     fetch_timeout_s: float = 120.0  # the whole download, every redirect, headers and body
     allow_private_urls: bool = False

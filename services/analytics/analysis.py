@@ -6,9 +6,12 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
+from influencers.scores import MAX_SCORE
 from services.analytics.model import ModelQuality, Predictor, evaluate, fit_predictor
+from services.analytics.ridge import FitError
 from services.analytics.stats import influencer_stats, scored_videos
 from services.analytics.store import AnalyticsStore
 
@@ -28,21 +31,39 @@ class Analysis:
 
 
 def analyse(videos: pd.DataFrame, appearances: pd.DataFrame, names: dict[str, str]) -> Analysis:
-    """Pure: frames in, statistics and a fitted, cross-validated predictor out."""
+    """Pure: frames in, statistics and a fitted, cross-validated predictor out. Never fails for the
+    scores: one outside the score rule is left out as unscored, and a model that cannot be fitted is
+    reported unavailable (`quality.unavailable` says why) with the statistics still computed."""
+    videos = within_score_rule(videos)
     stats = influencer_stats(videos, appearances)
     stats.insert(1, "name", [names.get(i, "") for i in stats["influencer_id"]])
     scored = scored_videos(videos)
     overall = float(scored["performance"].mean()) if len(scored) else 0.0
+    try:
+        predictor, quality = fit_predictor(videos, appearances), evaluate(videos, appearances)
+    except FitError as exc:  # recorded as the model's state, shown on the page and in report.json
+        predictor, quality = Predictor((), overall), ModelQuality.none(len(scored), str(exc))
     return Analysis(
         videos=videos,
         appearances=appearances,
         stats=stats,
         names=dict(names),
-        predictor=fit_predictor(videos, appearances),
-        quality=evaluate(videos, appearances),
+        predictor=predictor,
+        quality=quality,
         overall_mean=overall,
         scored_videos=len(scored),
     )
+
+
+def within_score_rule(videos: pd.DataFrame) -> pd.DataFrame:
+    """`videos` with each score that influencers/scores.py refuses (beyond +-MAX_SCORE, or not finite) made
+    missing. Every entry refuses such scores now; a store written before the rule may still hold one, and
+    1.7e308 squared is inf: kept, it would break every report from then on."""
+    if videos.empty or "performance" not in videos:
+        return videos
+    performance = videos["performance"].astype("float64")
+    outside = ~(performance.abs() <= MAX_SCORE)  # NaN compares False: missing stays missing
+    return videos.assign(performance=performance.mask(outside, np.nan)) if outside.any() else videos
 
 
 class AnalysisCache:

@@ -1,5 +1,7 @@
 """Writes the report files other tools read: influencers.csv, appearances.csv, videos.csv, faces/ and
 report.json. Column names and orders are a contract; extra influencer columns only go at the end.
+report.json is strict JSON (a number that is not finite is null); "model_available" says whether a model
+could be fitted and, when not, "model_unavailable_reason" why (its "model" errors are then 0).
 
 Every CSV (these files and the page's downloads) neutralises formula cells by OWASP's rule against CSV
 injection: a text cell starting with `=`, `+`, `-`, `@`, tab or carriage return gets a leading `'`, so
@@ -16,7 +18,7 @@ import pandas as pd
 from pandas.api.types import is_numeric_dtype
 
 from services.analytics.analysis import AnalysisCache
-from services.analytics.report import TABLES, face_path, table
+from services.analytics.report import TABLES, face_path, json_ready, table
 from services.analytics.store import AnalyticsStore
 
 
@@ -43,11 +45,15 @@ def export_report(store: AnalyticsStore, out_dir: Path) -> dict[str, Path]:
         "videos": analysis.scored_videos,
         "influencers": len(analysis.stats),
         "overall_mean": analysis.overall_mean,
-        "model": asdict(analysis.quality),
+        # "model" stays numbers only (readers format every value); whether there is a model goes beside it.
+        "model": {k: v for k, v in asdict(analysis.quality).items() if k != "unavailable"},
+        "model_available": not analysis.quality.unavailable,
+        "model_unavailable_reason": analysis.quality.unavailable,
         "files": {k: p.relative_to(out_dir).as_posix() for k, p in written.items()},
     }
     written["report"] = out_dir / "report.json"
-    written["report"].write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    text = json.dumps(json_ready(summary), indent=2, allow_nan=False)  # strict JSON: no NaN, no Infinity
+    written["report"].write_text(text + "\n", encoding="utf-8")
     return written
 
 

@@ -14,7 +14,7 @@ import pandas as pd
 from sklearn.metrics import mean_absolute_error, r2_score
 from sklearn.model_selection import KFold
 
-from services.analytics.ridge import fit_ridge
+from services.analytics.ridge import FitError, fit_ridge
 from services.analytics.stats import Indicators, indicators
 
 RIDGE_ALPHA = 1.0
@@ -22,7 +22,8 @@ RIDGE_ALPHA = 1.0
 
 @dataclass(frozen=True)
 class ModelQuality:
-    """Out-of-fold errors of the predictor and of the global-mean baseline (same folds)."""
+    """Out-of-fold errors of the predictor and of the global-mean baseline (same folds), in score units
+    (R^2 unitless). `unavailable` says why there is no model ("" when there is one); its errors are 0."""
 
     mae: float
     r2: float
@@ -30,6 +31,12 @@ class ModelQuality:
     baseline_r2: float
     folds: int
     videos: int
+    unavailable: str = ""
+
+    @classmethod
+    def none(cls, videos: int, reason: str) -> ModelQuality:
+        """The quality of no model at all, and why."""
+        return cls(0.0, 0.0, 0.0, 0.0, 0, videos, unavailable=reason)
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,23 +93,29 @@ def _fit(design: Indicators, rows: np.ndarray, alpha: float) -> Predictor:
 
 def evaluate(videos: pd.DataFrame, appearances: pd.DataFrame, folds: int = 5) -> ModelQuality:
     """K-fold (shuffled, seeded) MAE and R^2 of the predictor vs predicting the training mean.
-    Uses fewer folds when there are fewer videos; all zeros below two videos."""
+    Uses fewer folds when there are fewer videos; below two videos, no model (`unavailable` says so).
+    FitError when the scores cannot be fitted to finite numbers."""
     design = indicators(videos, appearances)
     y = design.y
     k = min(folds, len(y))
     if k < 2:
-        return ModelQuality(0.0, 0.0, 0.0, 0.0, 0, len(y))
+        return ModelQuality.none(len(y), f"{len(y)} scored video{'' if len(y) == 1 else 's'}: "
+                                         f"at least 2 are needed to fit and test a model")
     members = [design.members(row) for row in range(len(y))]
     predicted, baseline = np.empty(len(y)), np.empty(len(y))
     for train, test in KFold(n_splits=k, shuffle=True, random_state=0).split(design.video_ids):
         model = _fit(design, train, RIDGE_ALPHA)
         predicted[test] = model.predict_many([members[i] for i in test])
         baseline[test] = model.overall_mean
-    return ModelQuality(
-        mae=float(mean_absolute_error(y, predicted)),
-        r2=float(r2_score(y, predicted)),
-        baseline_mae=float(mean_absolute_error(y, baseline)),
-        baseline_r2=float(r2_score(y, baseline)),
-        folds=k,
-        videos=len(y),
-    )
+    with np.errstate(over="ignore", invalid="ignore"):  # checked below, by the result
+        quality = ModelQuality(
+            mae=float(mean_absolute_error(y, predicted)),
+            r2=float(r2_score(y, predicted)),
+            baseline_mae=float(mean_absolute_error(y, baseline)),
+            baseline_r2=float(r2_score(y, baseline)),
+            folds=k,
+            videos=len(y),
+        )
+    if not all(np.isfinite([quality.mae, quality.r2, quality.baseline_mae, quality.baseline_r2])):
+        raise FitError("the model's errors overflow (scores too large to measure)")
+    return quality

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 
@@ -26,14 +25,6 @@ def is_video_id(value: str) -> bool:
 def is_influencer_id(value: str) -> bool:
     """True for a well-formed influencer id (`inf_` + 10 hex digits + at most 8 of [0-9a-z])."""
     return INFLUENCER_ID.fullmatch(value) is not None
-
-
-def performance_problem(value: float | None) -> str:
-    """Why a score cannot be stored ("" when it can): a score is a finite number or None. (Manifests
-    refuse negative scores; synthetic and imported data may have them.)"""
-    if value is not None and not math.isfinite(value):
-        return f"performance {value} is not a finite number"
-    return ""
 
 
 @dataclass(frozen=True)

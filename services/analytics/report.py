@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
@@ -79,11 +80,20 @@ def to_csv(frame: pd.DataFrame) -> str:
 
 
 def to_records(frame: pd.DataFrame) -> list[dict[str, object]]:
-    """JSON-ready rows: NaN becomes None, numpy scalars become Python ones."""
-    return [
-        {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
-        for row in frame.astype(object).to_dict(orient="records")
-    ]
+    """JSON-ready rows: NaN and +-inf become None (JSON has no such numbers), numpy scalars Python ones."""
+    return [json_ready(row) for row in frame.astype(object).to_dict(orient="records")]
+
+
+def json_ready(value: Any) -> Any:
+    """`value` (dicts, lists and tuples of them, nested) with every non-finite float made None, so that
+    `json.dumps(..., allow_nan=False)` takes it: `NaN` and `Infinity` are not JSON, and parsers refuse them."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(v) for v in value]
+    return value
 
 
 # ---- page view models -------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """gRPC AnalyticsService: translates protos to store / analysis calls and back, nothing more.
 
-Status codes: a malformed argument (an id out of pattern, a score that is not a finite number, a lookup
-without a key) is INVALID_ARGUMENT; a well-formed id or row that is not stored is NOT_FOUND.
+Status codes: a malformed argument (an id out of pattern, a score outside the score rule of
+influencers/scores.py, a lookup without a key) is INVALID_ARGUMENT;
+a well-formed id or row that is not stored is NOT_FOUND.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import grpc
 from influencers.boundary import brief, shown, undefined_enum_values
 from influencers.paging import decode_token, encode_token, page_size
 from influencers.rpc import RunningServer, build_server
+from influencers.scores import score_problem
 from influencers.settings import Settings
 from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2
 from services.analytics.analysis import AnalysisCache
@@ -18,7 +20,6 @@ from services.analytics.records import (
     appearance_from_proto,
     is_influencer_id,
     is_video_id,
-    performance_problem,
     video_from_proto,
     video_to_proto,
 )
@@ -36,6 +37,8 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
 
     def RecordVideo(self, request, context):  # type: ignore[no-untyped-def]
         row = video_from_proto(request.video)
+        if problem := score_problem(row.performance):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{row.url[:80]!r}: {problem}")
         _check_statuses(context, [row.status], "video.status")
         _check_influencers(context, [a.influencer_id for a in request.appearances])
         appearances = [appearance_from_proto(row.video_id, a) for a in request.appearances]
@@ -61,8 +64,8 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
         key = request.location or request.url
         if not key:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "give the row's location or url")
-        if problem := performance_problem(request.performance):
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        if problem := score_problem(request.performance):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{key[:80]!r}: {problem}")
         try:
             changed = self._store.update_performance(key, request.performance)
         except KeyError:

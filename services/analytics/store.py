@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from influencers.scores import score_problem
 from services.analytics.records import (
     DONE,
     DUPLICATE,
@@ -28,7 +29,6 @@ from services.analytics.records import (
     VideoRow,
     is_video_id,
     merge_appearances,
-    performance_problem,
 )
 
 _URLS_TABLE = """
@@ -493,6 +493,7 @@ def _checked(row: VideoRow, appearances: Iterable[AppearanceRow]) -> list[Appear
         raise ValueError(f"{row.url}: a done or duplicate video needs its video_id")
     if row.video_id and not is_video_id(row.video_id):
         raise ValueError(f"{row.url}: video_id {row.video_id[:40]!r} is not 16 hex digits")
-    if problem := performance_problem(row.performance):
+    # The score rule without its sign: synthetic rows written straight to the store are centred on zero.
+    if problem := score_problem(row.performance, allow_negative=True):
         raise ValueError(f"{row.url}: {problem}")
     return merge_appearances([replace(a, video_id=row.video_id) for a in appearances])

@@ -15,23 +15,38 @@ How a performance cell is read (a cell is read only when it has exactly one read
 
 Refused with a message on the row: `performance '...' is ambiguous: ...`, `... is not a number` (empty
 after the sign, letters, spaces, `_`, `%`, currency signs), `... is not a finite number` (NaN, inf, or
-beyond the range of a double), `... is negative`, `... has too many digits` (over 30 characters).
+beyond the range of a double), `... is negative`, `... is too large` (over 1e9, influencers/scores.py,
+the rule every entry of a score shares), `... has too many digits` (over 30 characters).
 The `line N:` prefix is added by the client.
+
+The file as a whole is refused (ManifestError naming it; the CLI prints one line and exits 2) when it is
+not a regular file (a folder, FIFO, device such as /dev/zero), is larger than `max_bytes`
+(INFLUENCERS_MAX_MANIFEST_BYTES), has a cell over MAX_CELL_CHARS, a quote left open (it would swallow the
+rows after it), no URL or performance column, or no rows. Lines may end in LF, CRLF or CR, even mixed.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import math
+import os
 import re
+import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from influencers.scores import score_problem
 
 URL_COLUMNS = ("video url", "video_url", "url", "video")
 PERFORMANCE_COLUMNS = ("performance", "score", "engagement")
 ID_COLUMNS = ("id", "video id", "video_id", "external id", "external_id")
 MAX_NUMBER_CHARS = 30
+# Bytes of a manifest file read at most (Settings.max_manifest_bytes overrides it). Its rows travel to
+# ingest in one gRPC message of at most 32 MiB (influencers/rpc.py), so larger files would fail there.
+MAX_MANIFEST_BYTES = 16 * 1024 * 1024
+# Characters of one cell; below the csv module's own default limit (131,072), so one rule says no.
+MAX_CELL_CHARS = 100_000
 
 # ASCII digits only: float() would also read other scripts' digits.
 _PLAIN = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
@@ -54,10 +69,44 @@ class ManifestRow:
     error: str = ""
 
 
-def _decode(raw: bytes) -> str:
+def _read_bytes(path: Path, max_bytes: int) -> bytes:
+    """The file's bytes; ManifestError unless it is a regular file of at most `max_bytes` bytes. Opened
+    without blocking, so a FIFO is refused at once instead of waiting for a writer."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise ManifestError(f"cannot read manifest {path}: {exc.strerror or exc}") from exc
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise ManifestError(f"cannot read manifest {path}: not a regular file ({_kind(mode)})")
+    with os.fdopen(fd, "rb") as file:
+        try:
+            raw = file.read(max_bytes + 1)  # the size is read, not trusted: the file may be growing
+        except OSError as exc:
+            raise ManifestError(f"cannot read manifest {path}: {exc.strerror or exc}") from exc
+    if len(raw) > max_bytes:
+        raise ManifestError(f"manifest {path} is larger than the limit of {max_bytes:,} bytes "
+                            f"(INFLUENCERS_MAX_MANIFEST_BYTES); split it into several")
+    return raw
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return name
+    return "not a file"
+
+
+def _decode(raw: bytes, path: Path) -> str:
     """UTF-16 when it has a BOM, else UTF-8 (BOM optional), else Latin-1 (older Excel exports)."""
     if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        return raw.decode("utf-16")
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise ManifestError(f"manifest {path} starts as UTF-16 but is not: {exc.reason} at byte "
+                                f"{exc.start}") from exc
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -85,10 +134,8 @@ def parse_performance(cell: str, delimiter: str = ",") -> tuple[float | None, st
     if number is None:
         return None, f"performance {shown!r} {why}"
     value = float(number)
-    if math.isnan(value) or math.isinf(value):
-        return None, f"performance {shown!r} is not a finite number"
-    if value < 0:
-        return None, f"performance {shown!r} is negative"
+    if problem := score_problem(value, shown=repr(shown)):
+        return None, problem
     return value + 0.0, ""  # -0 reads as 0
 
 
@@ -121,41 +168,84 @@ def _read_number(text: str, decimal_comma: bool) -> tuple[str | None, str]:
     return None, "is not a number"
 
 
-def read_manifest(path: Path) -> list[ManifestRow]:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ManifestError(f"cannot read manifest {path}: {exc.strerror or exc}") from exc
-    text = _decode(raw)
-    sample = text[:4096]
+def read_manifest(path: Path, max_bytes: int = MAX_MANIFEST_BYTES) -> list[ManifestRow]:
+    """The rows of the manifest at `path` (at most `max_bytes` bytes), each with its 1-based first line.
+    ManifestError, naming the file, for a file that cannot be used at all (module docstring)."""
+    text = _decode(_read_bytes(path, max_bytes), path)
+    # Sniffing splits lines at LF only: show it LF endings, whatever the file uses.
+    sample = text[:4096].replace("\r\n", "\n").replace("\r", "\n")
     try:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    rows = list(csv.reader(io.StringIO(text), dialect))
+    records = list(_records(text, dialect, path))
     delimiter = dialect.delimiter
-    if not rows:
+    if not records:
         raise ManifestError(f"manifest {path} is empty")
-    header = rows[0]
+    _, header = records[0]
     url_col = _column(header, URL_COLUMNS)
     perf_col = _column(header, PERFORMANCE_COLUMNS)
     id_col = _column(header, ID_COLUMNS)
     if url_col is None:
-        raise ManifestError(f"manifest {path} has no 'Video URL' column (columns: {', '.join(header)})")
+        raise ManifestError(f"manifest {path} has no 'Video URL' column (columns: {_shown(', '.join(header))})")
     if perf_col is None:
-        raise ManifestError(f"manifest {path} has no 'Performance' column (columns: {', '.join(header)})")
+        raise ManifestError(f"manifest {path} has no 'Performance' column (columns: {_shown(', '.join(header))})")
     out = []
-    for line, row in enumerate(rows[1:], start=2):
+    for (first, last), row in records[1:]:
         if not any(cell.strip() for cell in row):
+            continue
+        for col in (url_col, perf_col, id_col):
+            if col is not None and col < len(row) and ("\n" in row[col] or "\r" in row[col]):
+                raise ManifestError(f"manifest {path}: line {first}: a quote opened here runs on to line {last} "
+                                    f"and takes the rows between into one cell; close or remove it")
+        if len(row) > len(header) and any(cell.strip() for cell in row[len(header):]):
+            # Which cells belong together is unknown: the URL is not trusted either, so nothing is recorded.
+            out.append(ManifestRow(first, "", None, "", (
+                f"{len(row)} cells but the header has {len(header)} (an unquoted comma, as in 1,5 or 1,250?); "
+                f"quote the cell or drop the separator")))
             continue
         url = row[url_col].strip() if url_col < len(row) else ""
         perf, error = (parse_performance(row[perf_col], delimiter) if perf_col < len(row)
                        else (None, "performance is missing"))
-        if len(row) > len(header) and any(cell.strip() for cell in row[len(header):]):
-            perf, error = None, (f"{len(row)} cells but the header has {len(header)} (an unquoted comma, as "
-                                 f"in 1,250?); quote the cell or drop the separator")
         ext = row[id_col].strip() if id_col is not None and id_col < len(row) else ""
         if not url:
             error = "video URL is missing"
-        out.append(ManifestRow(line, url, perf, ext, error))
+        out.append(ManifestRow(first, url, perf, ext, error))
+    if not out:
+        raise ManifestError(f"no videos in manifest {path}: it has a header and no rows")
     return out
+
+
+def _records(text: str, dialect: type[csv.Dialect] | csv.Dialect, path: Path
+             ) -> Iterator[tuple[tuple[int, int], list[str]]]:
+    """Each CSV record with its first and last line (1-based). Any newline convention (newline="" lets
+    the csv module see CR, LF and CRLF alike). ManifestError naming the line for a quote never closed,
+    a cell over MAX_CELL_CHARS, or anything else the csv module refuses."""
+    reader = csv.reader(io.StringIO(text, newline=""), dialect, strict=True)
+    first = 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise ManifestError(f"manifest {path}: line {first}: {_csv_problem(str(exc))}") from None
+        if any(len(cell) > MAX_CELL_CHARS for cell in row):
+            raise ManifestError(f"manifest {path}: line {first}: {_csv_problem('field larger than field limit')}")
+        yield (first, reader.line_num), row
+        first = reader.line_num + 1
+
+
+def _csv_problem(message: str) -> str:
+    """The csv module's complaint in this module's words."""
+    if message.startswith("field larger than field limit"):
+        return f"a cell is longer than {MAX_CELL_CHARS:,} characters"
+    if message.startswith("unexpected end of data"):
+        return "a quote opened here is never closed"
+    if message.startswith("line contains NUL"):
+        return "the line holds a NUL character (is this a spreadsheet's binary file, not CSV?)"
+    return _shown(message)
+
+
+def _shown(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."

@@ -16,7 +16,7 @@ from influencers.v1 import analytics_pb2_grpc, common_pb2, identity_pb2_grpc, in
 from services.ingest.batch_grpc import GrpcAnalytics, GrpcIdentity
 from services.ingest.jobs import JobQueue
 from services.ingest.pipeline import VideoPipeline
-from services.ingest.submission import SubmissionRunner
+from services.ingest.submission import SubmissionRunner, with_scores_checked
 
 # Watchers hold a server thread each for as long as they watch: room for several next to the short calls.
 SERVER_THREADS = 16
@@ -30,7 +30,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
 
     def StartIngest(self, request: ingest_pb2.SubmitVideosRequest, context: grpc.ServicerContext) -> ingest_pb2.Job:
         try:
-            return self.jobs.start(request)
+            return self.jobs.start(with_scores_checked(request))
         except RuntimeError as exc:
             context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
             raise

@@ -8,12 +8,26 @@ from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
+from influencers.scores import score_problem
 from influencers.v1 import common_pb2, ingest_pb2
 from services.ingest import batch
 from services.ingest.jobs import JobRun
 from services.ingest.pipeline import Outcome, VideoPipeline
 
 log = logging.getLogger(__name__)
+
+
+def with_scores_checked(request: ingest_pb2.SubmitVideosRequest) -> ingest_pb2.SubmitVideosRequest:
+    """A copy of `request` in which a row whose score breaks the score rule (influencers/scores.py, the
+    one a manifest cell meets) has no score and that as its row error: it fails like a manifest row with
+    that cell would (a result already recorded for it is kept), and the other rows go on."""
+    checked = ingest_pb2.SubmitVideosRequest()
+    checked.CopyFrom(request)
+    for k, sub in enumerate(checked.videos):
+        if sub.HasField("performance") and (problem := score_problem(sub.performance)):
+            sub.ClearField("performance")
+            sub.row_error = sub.row_error or f"row {k + 1}: {problem}"
+    return checked
 
 
 class SubmissionRunner:

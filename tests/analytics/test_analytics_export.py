@@ -62,6 +62,7 @@ def test_report_json_carries_the_model_quality(analytics_store, tmp_path: Path) 
     report = json.loads(export_report(analytics_store, tmp_path / "out")["report"].read_text())
     assert report["videos"] == 30
     assert set(report["model"]) == {"mae", "r2", "baseline_mae", "baseline_r2", "folds", "videos"}
+    assert report["model_available"] is True and report["model_unavailable_reason"] == ""
     assert report["model"]["mae"] < report["model"]["baseline_mae"]
 
 

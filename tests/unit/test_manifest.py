@@ -1,6 +1,13 @@
+import os
+import time
+from pathlib import Path
+
 import pytest
 
+from influencers.scores import score_problem
+from influencers.v1 import ingest_pb2
 from services.ingest.manifest import ManifestError, parse_performance, read_manifest
+from services.ingest.submission import with_scores_checked
 
 
 def write(tmp_path, text, encoding="utf-8"):
@@ -83,3 +90,136 @@ def test_an_unquoted_thousands_comma_that_shifts_the_cells_is_refused(tmp_path):
     assert row.performance is None and "3 cells but the header has 2" in row.error
     (row,) = read_manifest(write(tmp_path, 'Video URL,Performance\na.mp4,"1,250"\n'))
     assert row.performance == 1250.0
+
+
+# ---- the file as a whole: each failure is one ManifestError naming the file -------------------------
+
+MAX_CELL_CHARS = 100_000
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"], ids=["LF", "CRLF", "CR"])
+def test_lines_ending_in_lf_crlf_or_cr_alone_are_read_alike(tmp_path, newline):
+    text = newline.join(["Performance,Video URL", "1,a.mp4", "2,b.mp4", ""])
+    rows = read_manifest(write(tmp_path, text))
+    assert [(r.line, r.url, r.performance) for r in rows] == [(2, "a.mp4", 1.0), (3, "b.mp4", 2.0)]
+
+
+def test_mixed_line_endings_in_one_file_are_read_alike(tmp_path):
+    rows = read_manifest(write(tmp_path, "Performance,Video URL\r1,a.mp4\r\n2,b.mp4\n3,c.mp4"))
+    assert [(r.line, r.url) for r in rows] == [(2, "a.mp4"), (3, "b.mp4"), (4, "c.mp4")]
+
+
+def test_a_cell_longer_than_the_limit_is_one_error_naming_the_file_and_the_line(tmp_path):
+    for size in (MAX_CELL_CHARS + 1, 50 * 1024 * 1024):  # under and over the csv module's own limit
+        path = write(tmp_path, "Performance,Video URL\n1,a.mp4\n2," + "x" * size + "\n")
+        with pytest.raises(ManifestError) as err:
+            read_manifest(path, max_bytes=64 * 1024 * 1024)
+        assert str(err.value) == f"manifest {path}: line 3: a cell is longer than 100,000 characters"
+
+
+def test_a_file_larger_than_the_limit_is_refused_before_it_is_read_whole(tmp_path):
+    path = write(tmp_path, "Performance,Video URL\n" + "1,a.mp4\n" * 1000)
+    with pytest.raises(ManifestError, match=r"larger than the limit of 4,096 bytes \(INFLUENCERS_MAX_MANIFEST"):
+        read_manifest(path, max_bytes=4096)
+    assert len(read_manifest(path, max_bytes=8022)) == 1000
+
+
+@pytest.mark.parametrize("kind", ["folder", "FIFO", "/dev/zero"])
+def test_a_folder_a_fifo_or_a_device_is_refused_at_once_as_not_a_regular_file(tmp_path, kind):
+    path = tmp_path / "m.csv"
+    if kind == "folder":
+        path.mkdir()
+    elif kind == "FIFO":
+        os.mkfifo(path)  # no writer: opening it for reading the usual way would wait forever
+    else:
+        path = Path("/dev/zero")  # reading it whole would never end
+    start = time.monotonic()
+    with pytest.raises(ManifestError, match=f"cannot read manifest {path}: not a regular file"):
+        read_manifest(path)
+    assert time.monotonic() - start < 1.0
+
+
+def test_a_utf16_file_cut_in_the_middle_of_a_character_is_refused(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_bytes("Performance,Video URL\n1,a.mp4\n".encode("utf-16") + b"\x00")
+    with pytest.raises(ManifestError, match="starts as UTF-16 but is not"):
+        read_manifest(path)
+
+
+def test_an_unterminated_quote_is_refused_naming_the_line_it_opens_on(tmp_path):
+    path = write(tmp_path, 'Performance,Video URL\n1,a.mp4\n2,"b.mp4\n3,c.mp4\n4,d.mp4\n')
+    with pytest.raises(ManifestError) as err:
+        read_manifest(path)
+    assert str(err.value) == f"manifest {path}: line 3: a quote opened here is never closed"
+
+
+def test_a_quote_closed_lines_later_inside_a_url_is_refused_naming_both_lines(tmp_path):
+    path = write(tmp_path, 'Performance,Video URL\n1,"a.mp4\n2,b.mp4\n3,c.mp4"\n4,d.mp4\n')
+    with pytest.raises(ManifestError, match=r"line 2: a quote opened here runs on to line 4"):
+        read_manifest(path)
+
+
+def test_a_quoted_note_over_several_lines_is_kept_and_later_rows_keep_their_line_numbers(tmp_path):
+    rows = read_manifest(write(tmp_path, 'Performance,Video URL,Notes\n1,a.mp4,"two\nlines"\n2,b.mp4,x\n'))
+    assert [(r.line, r.url, r.performance) for r in rows] == [(2, "a.mp4", 1.0), (4, "b.mp4", 2.0)]
+
+
+@pytest.mark.parametrize("line", ["a.mp4,1,5", "1,5,a.mp4", "a.mp4,1,250,extra"])
+def test_a_row_with_more_cells_than_the_header_is_refused_and_keys_no_phantom_url(tmp_path, line):
+    rows = read_manifest(write(tmp_path, f"Video URL,Performance\n{line}\nb.mp4,2\n"))
+    assert (rows[0].line, rows[0].url, rows[0].performance) == (2, "", None)
+    assert "cells but the header has 2 (an unquoted comma" in rows[0].error
+    assert (rows[1].line, rows[1].url, rows[1].performance, rows[1].error) == (3, "b.mp4", 2.0, "")
+
+
+def test_empty_cells_after_the_last_column_are_not_extra_cells(tmp_path):
+    (row,) = read_manifest(write(tmp_path, "Video URL,Performance\na.mp4,2,,\n"))
+    assert (row.url, row.performance, row.error) == ("a.mp4", 2.0, "")
+
+
+@pytest.mark.parametrize("text", ["Performance,Video URL\n", "Performance,Video URL\n\n,\n"])
+def test_a_header_without_rows_is_refused_as_no_videos(tmp_path, text):
+    path = write(tmp_path, text)
+    with pytest.raises(ManifestError, match=f"no videos in manifest {path}"):
+        read_manifest(path)
+
+
+# ---- one score rule at every entry ------------------------------------------------------------------
+
+@pytest.mark.parametrize("cell,message", [("1.7e308", "too large"), ("1e200", "too large"),
+                                          ("1000000000.5", "too large"), ("-5", "negative"),
+                                          ("1e400", "not a finite")])
+def test_a_score_outside_zero_to_a_billion_is_refused_by_its_cell(cell, message):
+    value, error = parse_performance(cell, ",")
+    assert value is None and error.startswith(f"performance {cell!r} is {message}")
+
+
+@pytest.mark.parametrize("cell,value", [("1e9", 1e9), ("0", 0.0), ("1,000,000,000", 1e9)])
+def test_scores_up_to_a_billion_are_read(cell, value):
+    assert parse_performance(cell, ",") == (value, "")
+
+
+@pytest.mark.parametrize("value,message", [(1.7e308, "performance 1.7e+308 is too large"),
+                                           (-5.0, "performance -5 is negative"),
+                                           (float("nan"), "performance nan is not a finite number"),
+                                           (float("-inf"), "performance -inf is not a finite number")])
+def test_the_score_rule_names_the_value_it_refuses(value, message):
+    assert score_problem(value).startswith(message)
+    assert score_problem(1e9) == score_problem(0.0) == score_problem(None) == ""
+
+
+def test_start_ingest_rows_meet_the_same_rule_as_manifest_cells_and_fail_alone():
+    request = ingest_pb2.SubmitVideosRequest(videos=[
+        ingest_pb2.VideoSubmission(url="a.mp4", performance=1.7e308),
+        ingest_pb2.VideoSubmission(url="b.mp4", performance=-5.0),
+        ingest_pb2.VideoSubmission(url="c.mp4", performance=1e9),
+        ingest_pb2.VideoSubmission(url="d.mp4"),
+        ingest_pb2.VideoSubmission(url="e.mp4", row_error="line 6: performance is missing"),
+    ])
+    checked = with_scores_checked(request)
+    assert [(s.url, s.HasField("performance"), s.row_error) for s in checked.videos] == [
+        ("a.mp4", False, "row 1: performance 1.7e+308 is too large (a score is at most 1,000,000,000)"),
+        ("b.mp4", False, "row 2: performance -5 is negative"),
+        ("c.mp4", True, ""), ("d.mp4", False, ""), ("e.mp4", False, "line 6: performance is missing"),
+    ]
+    assert request.videos[0].performance == 1.7e308  # the caller's request is left as it was

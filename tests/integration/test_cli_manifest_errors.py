@@ -1,0 +1,38 @@
+"""A manifest the CLI cannot use is one line on stderr naming it, exit 2, before anything starts: never a
+traceback, a MemoryError or a wait that never ends."""
+
+import os
+import time
+
+import pytest
+from test_cli_errors import assert_usage_error, influencers
+
+
+def test_a_fifo_as_manifest_is_refused_at_once(tmp_path):
+    fifo = tmp_path / "manifest.csv"
+    os.mkfifo(fifo)
+    start = time.monotonic()
+    assert_usage_error(influencers("ingest", str(fifo), timeout_s=30), str(fifo), "not a regular file (a FIFO)")
+    assert time.monotonic() - start < 30
+
+
+def test_dev_zero_as_manifest_is_refused_without_reading_it(tmp_path):
+    assert_usage_error(influencers("ingest", "/dev/zero"), "/dev/zero", "not a regular file (a character device)")
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ("Performance,Video URL\n", ("no videos in manifest",)),
+    ('Performance,Video URL\n1,"a.mp4\n2,b.mp4\n', ("line 2: a quote opened here is never closed",)),
+    ("Performance,Video URL\n1," + "x" * 200_000 + "\n", ("line 2: a cell is longer than 100,000 characters",)),
+], ids=["header only", "unterminated quote", "huge cell"])
+def test_a_manifest_without_usable_rows_is_one_line_naming_it(tmp_path, text, words):
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text(text)
+    assert_usage_error(influencers("ingest", str(manifest)), str(manifest), *words)
+
+
+def test_a_manifest_over_the_size_setting_is_one_line_naming_the_setting(tmp_path):
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("Performance,Video URL\n" + "1,a.mp4\n" * 100)
+    assert_usage_error(influencers("ingest", str(manifest), env={"INFLUENCERS_MAX_MANIFEST_BYTES": "100"}),
+                       str(manifest), "larger than the limit of 100 bytes", "INFLUENCERS_MAX_MANIFEST_BYTES")
