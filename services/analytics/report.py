@@ -21,6 +21,7 @@ TABLES = ("influencers", "videos", "appearances")
 INFLUENCER_COLUMNS = [
     "influencer_id", "videos", "avg_performance", "median_performance", "std_performance",
     "representative_image", "name", "ci_low", "ci_high", "shrunken_mean", "consistency", "attributed_effect",
+    "verdict",
 ]
 APPEARANCE_COLUMNS = ["video_url", "influencer_id", "first_seen_s", "last_seen_s", "faces"]
 VIDEO_COLUMNS = ["video_url", "performance", "status", "error", "duration_s", "faces", "location", "video_id"]

@@ -15,10 +15,11 @@ from scipy import sparse
 from scipy import stats as st
 
 from services.analytics.ridge import fit_ridge_loo
+from services.analytics.verdicts import MIN_VIDEOS_FOR_VERDICT, verdicts
 
 STATS_COLUMNS = [
     "influencer_id", "videos", "mean", "median", "std", "min", "max", "ci_low", "ci_high",
-    "shrunken_mean", "consistency", "screen_time_s", "attributed_effect",
+    "shrunken_mean", "consistency", "screen_time_s", "attributed_effect", "verdict",
 ]
 RIDGE_ALPHAS = (0.01, 0.1, 1.0, 10.0, 100.0)
 CONFIDENCE = 0.95
@@ -97,8 +98,10 @@ def influencer_stats(videos: pd.DataFrame, appearances: pd.DataFrame) -> pd.Data
     """One row per influencer (columns STATS_COLUMNS), sorted by shrunken_mean descending.
 
     std uses ddof=1 (0 for one video); the 95% t-interval of one-video influencers uses the pooled
-    within-influencer std. shrunken_mean is the empirical-Bayes estimate toward the mean of all scored
-    videos, weight n / (n + sigma^2 / tau^2), tau^2 by the method of moments (floored).
+    within-influencer std, so their verdict (verdicts.verdict against the mean of all scored videos) is
+    "too few videos": from MIN_VIDEOS_FOR_VERDICT videos the interval is their own. shrunken_mean is the
+    empirical-Bayes estimate toward the mean of all scored videos, weight n / (n + sigma^2 / tau^2), tau^2 by
+    the method of moments (floored).
     """
     pairs = presences(videos, appearances)
     if pairs.empty:
@@ -114,8 +117,9 @@ def influencer_stats(videos: pd.DataFrame, appearances: pd.DataFrame) -> pd.Data
 
     sigma, pooled_df = _pooled_std(out, all_perf)
     n = out["videos"].to_numpy(dtype=float)
-    spread = np.where(n > 1, out["std"].to_numpy(), sigma)
-    dof = np.where(n > 1, n - 1, max(pooled_df, 1))
+    own = n >= MIN_VIDEOS_FOR_VERDICT
+    spread = np.where(own, out["std"].to_numpy(), sigma)
+    dof = np.where(own, n - 1, max(pooled_df, 1))
     half = st.t.ppf(0.5 + CONFIDENCE / 2, dof) * spread / np.sqrt(n)
     out["ci_low"] = out["mean"] - half
     out["ci_high"] = out["mean"] + half
@@ -123,6 +127,7 @@ def influencer_stats(videos: pd.DataFrame, appearances: pd.DataFrame) -> pd.Data
 
     effects = attribution(videos, appearances)
     out["attributed_effect"] = effects.reindex(out.index).fillna(0.0)
+    out["verdict"] = verdicts(out, overall_mean)
     out = out.reset_index()
     out["videos"] = out["videos"].astype("int64")
     out = out.sort_values(["shrunken_mean", "influencer_id"], ascending=[False, True], kind="stable")
@@ -154,4 +159,4 @@ def _shrink(means: np.ndarray, n: np.ndarray, sigma2: float, target: float, tota
 
 def _empty_stats() -> pd.DataFrame:
     frame = pd.DataFrame({c: pd.Series(dtype=float) for c in STATS_COLUMNS})
-    return frame.astype({"influencer_id": str, "videos": "int64"})
+    return frame.astype({"influencer_id": str, "videos": "int64", "verdict": object})
