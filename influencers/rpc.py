@@ -7,7 +7,7 @@ import hmac
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent import futures
 from dataclasses import dataclass
 
@@ -19,6 +19,9 @@ from influencers.settings import SettingsError
 
 log = logging.getLogger(__name__)
 
+# The one send and receive limit of every server and client of ours, in bytes. A request over it ends in the
+# transport's RESOURCE_EXHAUSTED before a servicer sees it; a frame under it but over Settings.max_frame_bytes
+# (which is kept below it) is refused by identity as INVALID_ARGUMENT naming the frame.
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 TOKEN_HEADER = "authorization"
 # Health service names. LIVENESS is SERVING for as long as the process answers (liveness probes: restart
@@ -82,6 +85,60 @@ def token_matches(sent: str | bytes | None, expected: bytes) -> bool:
     return hmac.compare_digest(given, expected)
 
 
+class ErrorGuard(grpc.ServerInterceptor):
+    """Answers an exception that a servicer did not expect with INTERNAL and a plain message, and logs it
+    here with its traceback. gRPC's own answer (UNKNOWN, "Exception calling application: " and the
+    exception's text) shows callers the internals: an engine's parse error, a path, an object's repr."""
+
+    def intercept_service(self, continuation, handler_call_details):  # type: ignore[no-untyped-def]
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None
+        method = handler_call_details.method
+        wrap = _guarded_stream if handler.response_streaming else _guarded
+        for kind, make in (("unary_unary", grpc.unary_unary_rpc_method_handler),
+                           ("unary_stream", grpc.unary_stream_rpc_method_handler),
+                           ("stream_unary", grpc.stream_unary_rpc_method_handler),
+                           ("stream_stream", grpc.stream_stream_rpc_method_handler)):
+            behavior = getattr(handler, kind)
+            if behavior is not None:
+                return make(wrap(behavior, method), request_deserializer=handler.request_deserializer,
+                            response_serializer=handler.response_serializer)
+        return handler
+
+
+def _guarded(behavior: Callable, method: str) -> Callable:  # type: ignore[type-arg]
+    def call(request: object, context: grpc.ServicerContext) -> object:
+        try:
+            return behavior(request, context)
+        except Exception:
+            _unexpected(context, method)
+            raise
+
+    return call
+
+
+def _guarded_stream(behavior: Callable, method: str) -> Callable:  # type: ignore[type-arg]
+    def call(request: object, context: grpc.ServicerContext) -> Iterator[object]:
+        try:
+            yield from behavior(request, context)
+        except Exception:
+            _unexpected(context, method)
+            raise
+
+    return call
+
+
+def _unexpected(context: grpc.ServicerContext, method: str) -> None:
+    """Inside an `except`: INTERNAL for an unexpected exception; returns (the caller re-raises) for an abort
+    of the servicer's own (its status code is set already) and for a call the client has ended."""
+    if context.code() is not None or not context.is_active():
+        return
+    log.exception("%s failed", method)
+    context.abort(grpc.StatusCode.INTERNAL,
+                  f"internal error in {method.rsplit('/', 1)[-1]} (the service's log has the details)")
+
+
 @dataclass
 class RunningServer:
     server: grpc.Server
@@ -134,7 +191,8 @@ def build_server(
     service name. Port 0 picks a free port; the bound port is logged and returned."""
     if not token and not is_loopback(host):
         raise SettingsError(f"{name}: binding to {host} (beyond loopback) needs a token (INFLUENCERS_TOKEN)")
-    interceptors = [TokenInterceptor(token)] if token else []
+    interceptors: list[grpc.ServerInterceptor] = [TokenInterceptor(token)] if token else []
+    interceptors.append(ErrorGuard())
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=name),
         interceptors=interceptors,

@@ -14,7 +14,7 @@ import pytest
 
 from influencers.boundary import INFLUENCER_ID, shown
 from influencers.paging import key_token, point_token
-from influencers.rpc import MAX_MESSAGE_BYTES, open_channel, wait_healthy
+from influencers.rpc import MAX_MESSAGE_BYTES, build_server, open_channel, wait_healthy
 from influencers.settings import Settings, SettingsError
 from influencers.v1 import (
     analytics_pb2,
@@ -256,6 +256,51 @@ def test_a_malformed_influencer_id_is_an_invalid_argument_and_an_unknown_one_is_
     assert unknown.code() == grpc.StatusCode.NOT_FOUND and unknown.details() == "no influencer 'inf_00000000ff'"
     found = identity.GetInfluencer(identity_pb2.GetInfluencerRequest(influencer_id=INFLUENCERS[0]), timeout=30)
     assert found.influencer_id == INFLUENCERS[0] and found.representative_face == b""
+
+
+@pytest.fixture
+def guarded() -> Iterator[grpc.Channel]:
+    """A server of ours (build_server) with a service whose handlers fail as a bug would: raw bytes in and out."""
+
+    def fail(request: bytes, context: grpc.ServicerContext) -> bytes:
+        raise RuntimeError("failed to parse /srv/secret/db as <_io.BytesIO object at 0x7f00>")
+
+    def fail_later(request: bytes, context: grpc.ServicerContext) -> Iterator[bytes]:
+        yield b"first"
+        raise KeyError("/srv/secret/db")
+
+    def refuse(request: bytes, context: grpc.ServicerContext) -> bytes:
+        context.abort(grpc.StatusCode.NOT_FOUND, "no such thing")
+        raise AssertionError("abort returns never")
+
+    def register(server: grpc.Server) -> str:
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("test.Guarded", {
+            "Fail": grpc.unary_unary_rpc_method_handler(fail),
+            "FailLater": grpc.unary_stream_rpc_method_handler(fail_later),
+            "Refuse": grpc.unary_unary_rpc_method_handler(refuse)}),))
+        return "test.Guarded"
+
+    running = build_server("guarded", "127.0.0.1", 0, [register])
+    channel = open_channel(f"127.0.0.1:{running.port}")
+    yield channel
+    channel.close()
+    running.stop(grace_s=0.5)
+
+
+def test_an_unexpected_exception_is_an_internal_error_that_shows_nothing_of_it(guarded: grpc.Channel) -> None:
+    error = refusal(guarded.unary_unary("/test.Guarded/Fail"), b"x")
+    assert error.code() == grpc.StatusCode.INTERNAL
+    assert error.details() == "internal error in Fail (the service's log has the details)"
+    replies = guarded.unary_stream("/test.Guarded/FailLater")(b"x", timeout=30)
+    assert next(replies) == b"first"
+    with pytest.raises(grpc.RpcError) as caught:
+        next(replies)
+    assert caught.value.code() == grpc.StatusCode.INTERNAL and "secret" not in caught.value.details()
+
+
+def test_a_refusal_of_the_servicer_itself_passes_the_guard_unchanged(guarded: grpc.Channel) -> None:
+    error = refusal(guarded.unary_unary("/test.Guarded/Refuse"), b"x")
+    assert error.code() == grpc.StatusCode.NOT_FOUND and error.details() == "no such thing"
 
 
 # ---- 5. enum values that do not exist -----------------------------------------------------------------
