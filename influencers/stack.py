@@ -54,7 +54,7 @@ class WebServer:
     def __init__(self, app: Flask, host: str, port: int, threads: int = 8) -> None:
         self._server = waitress.create_server(app, host=host, port=port, threads=threads,
                                               clear_untrusted_proxy_headers=True)
-        self.port: int = self._server.effective_port  # type: ignore[union-attr]
+        self.port = int(self._server.effective_port)  # type: ignore[union-attr]  # waitress gives a str
         self._thread = threading.Thread(target=self._server.run, name="web", daemon=True)
         self._thread.start()
 

@@ -61,6 +61,7 @@ def test_the_report_page_is_served_by_waitress_and_stops(page_settings):
     store = AnalyticsStore(page_settings.data_dir / "a.sqlite3")
     web = start_web(page_settings, store)
     try:
+        assert isinstance(web.port, int) and web.port > 0
         reply = requests.get(f"http://127.0.0.1:{web.port}/signin", timeout=5)
         assert reply.status_code == 200 and reply.headers["Server"] == "waitress"
     finally:
