@@ -13,6 +13,7 @@ import numpy as np
 from services.identity.detection import ShotDetector
 from services.identity.faces import FaceModel
 from services.identity.quality import square_crop
+from services.identity.segments import Segment, Sighting, segments_of
 from services.identity.tracking import Face, attribute_detections, faces_to_encode, group_people, link_tracks
 
 
@@ -41,6 +42,7 @@ class PersonObservation:
     best_face: bytes
     best_quality: float
     cooccurs: set[int] = field(default_factory=set)
+    segments: list[Segment] = field(default_factory=list)  # from every sampled frame the person was seen in
 
 
 @dataclass
@@ -142,5 +144,6 @@ def _people(per_frame: list[list[Face]], encoded: list[Face], images: dict[int, 
             best_face=jpeg.tobytes() if ok else b"",
             best_quality=best.quality,
             cooccurs=cooccur[p],
+            segments=segments_of(Sighting(f.timestamp_s, f.span_s, f.quality) for f in seen[p]),
         ))
     return people

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, field
 
 from services.identity.facestore import FacePoint
+from services.identity.segments import Segment, Sighting, from_flat, merge_segments, segments_of
 
 # A person seen once, in a poor face, and like nobody else is more likely a false detection than a person:
 # kept in the store (a later sighting can confirm it) but not an influencer.
@@ -21,7 +23,7 @@ def confirmed(faces: int, best_quality: float) -> bool:
 @dataclass
 class AppearanceOut:
     """One influencer in one video. Times in seconds from the start; `face_ref` names the best face crop,
-    whose bytes travel only with a newly analysed video (`best_face`)."""
+    whose bytes travel only with a newly analysed video (`best_face`); `segments`: when on screen, in order."""
 
     influencer_id: str
     first_seen_s: float
@@ -32,6 +34,7 @@ class AppearanceOut:
     face_quality: float
     ambiguous: bool = False
     best_face: bytes = b""
+    segments: list[Segment] = field(default_factory=list)
 
     def absorb(self, other: AppearanceOut) -> None:
         """Two people of one video found to be one influencer: one appearance, counted once."""
@@ -40,22 +43,28 @@ class AppearanceOut:
         self.faces += other.faces
         self.screen_time_s += other.screen_time_s
         self.ambiguous = self.ambiguous or other.ambiguous
+        self.segments = merge_segments(self.segments, other.segments)
         if other.face_quality > self.face_quality:
             self.face_ref, self.face_quality, self.best_face = other.face_ref, other.face_quality, other.best_face
 
 
 def appearances_of(faces: list[FacePoint]) -> list[AppearanceOut]:
-    """One appearance per influencer of one video's stored faces, by first sighting."""
+    """One appearance per influencer of one video's stored faces, by first sighting. Segments are the
+    person's own (kept on each face since analysis saw every sampled frame); faces stored before segments
+    were kept get them from the stored faces' times, which are only the few faces encoded per track."""
     people: dict[int, FacePoint] = {}
+    sightings: dict[int, list[Sighting]] = defaultdict(list)
     for f in faces:
         people.setdefault(f.record.person, f)
+        sightings[f.record.person].append(Sighting(f.record.timestamp_s, 0.0, f.record.quality))
     out: dict[str, AppearanceOut] = {}
-    for _, f in sorted(people.items()):
+    for person, f in sorted(people.items()):
         r = f.record
         if r.influencer_id == UNCONFIRMED:
             continue
         app = AppearanceOut(r.influencer_id, r.first_seen_s, r.last_seen_s, r.faces, r.screen_time_s, r.crop,
-                            r.best_quality, r.ambiguous)
+                            r.best_quality, r.ambiguous,
+                            segments=from_flat(r.segments) or segments_of(sightings[person]))
         if app.influencer_id in out:
             out[app.influencer_id].absorb(app)
         else:

@@ -13,6 +13,7 @@ from services.identity.appearances import UNCONFIRMED, AppearanceOut, appearance
 from services.identity.crops import CropStore, check_id
 from services.identity.facestore import FacePoint, FaceRecord, FaceStore, point_id, vector_hash
 from services.identity.matching import Decision, decide, influencer_distances, new_influencer_id
+from services.identity.segments import to_flat
 
 NEIGHBOURS = 32
 
@@ -76,7 +77,7 @@ def _points(store: FaceStore, crops: CropStore, video_id: str, people: list[Pers
                 quality=person.qualities[k], first_seen_s=person.first_seen_s, last_seen_s=person.last_seen_s,
                 faces=person.faces, screen_time_s=person.screen_time_s, best_quality=person.best_quality,
                 crop=crop, cooccurs=sorted(person.cooccurs), ambiguous=decisions[person.person].ambiguous,
-                vhash=vhash, copy=int(vhash in seen))
+                vhash=vhash, copy=int(vhash in seen), segments=to_flat(person.segments))
             seen.add(vhash)
             points.append(FacePoint(point_id(video_id, person.person, k), np.asarray(vec, np.float32), record))
     return points

@@ -61,6 +61,9 @@ class FaceRecord:
     pinned: str = ""
     # 1: a reference photo of an enrolled person: searched and clustered, never an appearance.
     reference: int = 0
+    # When the person is on screen, from every sampled frame they were seen in (segments.to_flat: four
+    # floats a segment). Empty on faces stored before segments were kept.
+    segments: list[float] = field(default_factory=list)
 
     def to_payload(self) -> dict[str, Any]:
         return dict(self.__dict__)  # the fields are flat: a copy of the instance dict (asdict is 10x slower)
@@ -76,7 +79,8 @@ class FaceRecord:
             best_quality=float(payload.get("best_quality", 0.0)), crop=str(payload.get("crop", "")),
             cooccurs=[int(v) for v in payload.get("cooccurs", [])], ambiguous=bool(payload.get("ambiguous", False)),
             vhash=str(payload.get("vhash", "")), copy=int(payload.get("copy", 0)),
-            pinned=str(payload.get("pinned", "")), reference=int(payload.get("reference", 0)))
+            pinned=str(payload.get("pinned", "")), reference=int(payload.get("reference", 0)),
+            segments=[float(v) for v in payload.get("segments", [])])
 
     @property
     def person_key(self) -> tuple[str, int]:

@@ -34,7 +34,8 @@ def appearance_pb(a: AppearanceOut) -> common_pb2.Appearance:
     return common_pb2.Appearance(
         influencer_id=a.influencer_id, first_seen_s=a.first_seen_s, last_seen_s=a.last_seen_s, faces=a.faces,
         best_face=a.best_face, face_quality=a.face_quality, ambiguous=a.ambiguous, screen_time_s=a.screen_time_s,
-        face_ref=a.face_ref)
+        face_ref=a.face_ref,
+        segments=[common_pb2.Segment(start_s=s.start_s, end_s=s.end_s, best_s=s.best_s) for s in a.segments])
 
 
 def _page_size(requested: int, context: grpc.ServicerContext) -> int:
