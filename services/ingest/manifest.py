@@ -21,8 +21,9 @@ The `line N:` prefix is added by the client.
 
 The file as a whole is refused (ManifestError naming it; the CLI prints one line and exits 2) when it is
 not a regular file (a folder, FIFO, device such as /dev/zero), is larger than `max_bytes`
-(INFLUENCERS_MAX_MANIFEST_BYTES), has a cell over MAX_CELL_CHARS, a quote left open (it would swallow the
-rows after it), no URL or performance column, or no rows. Lines may end in LF, CRLF or CR, even mixed.
+(INFLUENCERS_MAX_MANIFEST_BYTES), has a cell over MAX_CELL_CHARS, more than MAX_ROWS rows, a quote left
+open (it would swallow the rows after it), no URL or performance column, or no rows. Lines may end in LF,
+CRLF or CR, even mixed.
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ MAX_NUMBER_CHARS = 30
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 # Characters of one cell; below the csv module's own default limit (131,072), so one rule says no.
 MAX_CELL_CHARS = 100_000
+# Rows of one manifest: with the byte cap, this keeps the rows' message under gRPC's 32 MiB (a row costs
+# about 15 bytes beyond its text) and the reading to seconds (about 15 us a row).
+MAX_ROWS = 1_000_000
 
 # ASCII digits only: float() would also read other scripts' digits.
 _PLAIN = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
@@ -168,8 +172,9 @@ def _read_number(text: str, decimal_comma: bool) -> tuple[str | None, str]:
     return None, "is not a number"
 
 
-def read_manifest(path: Path, max_bytes: int = MAX_MANIFEST_BYTES) -> list[ManifestRow]:
-    """The rows of the manifest at `path` (at most `max_bytes` bytes), each with its 1-based first line.
+def read_manifest(path: Path, max_bytes: int = MAX_MANIFEST_BYTES, max_rows: int = MAX_ROWS) -> list[ManifestRow]:
+    """The rows of the manifest at `path` (at most `max_bytes` bytes, `max_rows` rows that are not blank),
+    each with its 1-based first line.
     ManifestError, naming the file, for a file that cannot be used at all (module docstring)."""
     text = _decode(_read_bytes(path, max_bytes), path)
     # Sniffing splits lines at LF only: show it LF endings, whatever the file uses.
@@ -178,11 +183,12 @@ def read_manifest(path: Path, max_bytes: int = MAX_MANIFEST_BYTES) -> list[Manif
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    records = list(_records(text, dialect, path))
+    records = _records(text, dialect, path)
     delimiter = dialect.delimiter
-    if not records:
+    first_record = next(records, None)
+    if first_record is None:
         raise ManifestError(f"manifest {path} is empty")
-    _, header = records[0]
+    _, header = first_record
     url_col = _column(header, URL_COLUMNS)
     perf_col = _column(header, PERFORMANCE_COLUMNS)
     id_col = _column(header, ID_COLUMNS)
@@ -190,10 +196,13 @@ def read_manifest(path: Path, max_bytes: int = MAX_MANIFEST_BYTES) -> list[Manif
         raise ManifestError(f"manifest {path} has no 'Video URL' column (columns: {_shown(', '.join(header))})")
     if perf_col is None:
         raise ManifestError(f"manifest {path} has no 'Performance' column (columns: {_shown(', '.join(header))})")
-    out = []
-    for (first, last), row in records[1:]:
+    out: list[ManifestRow] = []
+    for (first, last), row in records:
         if not any(cell.strip() for cell in row):
             continue
+        if len(out) == max_rows:
+            raise ManifestError(f"manifest {path} has more than {max_rows:,} rows (line {first}); split it "
+                                f"into several")
         for col in (url_col, perf_col, id_col):
             if col is not None and col < len(row) and ("\n" in row[col] or "\r" in row[col]):
                 raise ManifestError(f"manifest {path}: line {first}: a quote opened here runs on to line {last} "

@@ -110,10 +110,10 @@ def test_mixed_line_endings_in_one_file_are_read_alike(tmp_path):
 
 
 def test_a_cell_longer_than_the_limit_is_one_error_naming_the_file_and_the_line(tmp_path):
-    for size in (MAX_CELL_CHARS + 1, 50 * 1024 * 1024):  # under and over the csv module's own limit
+    for size in (MAX_CELL_CHARS + 1, 5 * 1024 * 1024):  # under and over the csv module's own limit
         path = write(tmp_path, "Performance,Video URL\n1,a.mp4\n2," + "x" * size + "\n")
         with pytest.raises(ManifestError) as err:
-            read_manifest(path, max_bytes=64 * 1024 * 1024)
+            read_manifest(path)
         assert str(err.value) == f"manifest {path}: line 3: a cell is longer than 100,000 characters"
 
 
@@ -223,3 +223,10 @@ def test_start_ingest_rows_meet_the_same_rule_as_manifest_cells_and_fail_alone()
         ("c.mp4", True, ""), ("d.mp4", False, ""), ("e.mp4", False, "line 6: performance is missing"),
     ]
     assert request.videos[0].performance == 1.7e308  # the caller's request is left as it was
+
+
+def test_a_file_with_more_rows_than_the_limit_is_refused_at_the_first_row_over_it(tmp_path):
+    path = write(tmp_path, "Performance,Video URL\n" + "1,a.mp4\n\n" * 5)
+    assert len(read_manifest(path, max_rows=5)) == 5
+    with pytest.raises(ManifestError, match=r"has more than 4 rows \(line 10\); split it"):
+        read_manifest(path, max_rows=4)
