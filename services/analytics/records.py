@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -64,6 +65,8 @@ class AppearanceRow:
     ambiguous: bool = False
     # Identity's reference of best_face: a crop recorded once is kept when re-clustering sends the ref alone.
     face_ref: str = ""
+    # When on screen: (start_s, end_s, best_s) runs of sampled frames, by start; best_s is the best face's time.
+    segments: tuple[tuple[float, float, float], ...] = ()
 
 
 def status_word(status: int) -> str:
@@ -117,6 +120,8 @@ def appearance_from_proto(video_id: str, msg: common_pb2.Appearance) -> Appearan
         best_face=bytes(msg.best_face),
         ambiguous=msg.ambiguous,
         face_ref=msg.face_ref,
+        segments=tuple((s.start_s, s.end_s, s.best_s) for s in msg.segments
+                       if math.isfinite(s.start_s + s.end_s + s.best_s) and s.start_s <= s.end_s),
     )
 
 
@@ -131,12 +136,14 @@ def appearance_to_proto(row: AppearanceRow) -> common_pb2.Appearance:
         ambiguous=row.ambiguous,
         screen_time_s=row.screen_time_s,
         face_ref=row.face_ref,
+        segments=[common_pb2.Segment(start_s=s, end_s=e, best_s=b) for s, e, b in row.segments],
     )
 
 
 def merge_appearances(rows: list[AppearanceRow]) -> list[AppearanceRow]:
     """One row per (video_id, influencer_id), sorted: first/last seen widened, faces and screen time
-    summed, the best face kept, ambiguous if any part was. Input order does not matter."""
+    summed, the best face kept, ambiguous if any part was, segments of both by start. Input order does not
+    matter."""
     merged: dict[tuple[str, str], AppearanceRow] = {}
     for row in rows:
         key = (row.video_id, row.influencer_id)
@@ -156,5 +163,6 @@ def merge_appearances(rows: list[AppearanceRow]) -> list[AppearanceRow]:
             best_face=best.best_face,
             ambiguous=old.ambiguous or row.ambiguous,
             face_ref=best.face_ref,
+            segments=tuple(sorted(old.segments + row.segments)),
         )
     return [merged[key] for key in sorted(merged)]

@@ -16,6 +16,7 @@ from services.analytics.analysis import Analysis
 from services.analytics.model import ModelQuality
 from services.analytics.records import AppearanceRow, VideoRow, status_word
 from services.analytics.store import AnalyticsStore
+from services.analytics.timeline import timeline
 
 TABLES = ("influencers", "videos", "appearances")
 INFLUENCER_COLUMNS = [
@@ -185,6 +186,7 @@ def _video_of(store: AnalyticsStore, a: AppearanceRow) -> dict[str, object]:
         "screen_time_s": a.screen_time_s,
         "ambiguous": a.ambiguous,
         "has_face": bool(a.best_face),
+        "timeline": timeline(a.segments, video.duration_s if video else 0.0, a.first_seen_s, a.last_seen_s),
     }
 
 

@@ -11,6 +11,7 @@ safe from gRPC worker threads and Flask request threads alike.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -67,6 +68,7 @@ CREATE TABLE IF NOT EXISTS appearances (
     best_face BLOB NOT NULL,
     ambiguous INTEGER NOT NULL,
     face_ref TEXT NOT NULL DEFAULT '',
+    segments TEXT NOT NULL DEFAULT '[]',
     PRIMARY KEY (video_id, influencer_id)
 );
 CREATE INDEX IF NOT EXISTS appearances_by_influencer ON appearances (influencer_id);
@@ -78,7 +80,7 @@ CREATE TABLE IF NOT EXISTS names (
 
 _APPEARANCE_COLUMNS = (
     "video_id, influencer_id, first_seen_s, last_seen_s, faces, screen_time_s, face_quality, best_face,"
-    " ambiguous, face_ref"
+    " ambiguous, face_ref, segments"
 )
 
 VIDEO_FRAME_COLUMNS = ["video_id", "url", "performance", "duration_s"]
@@ -102,6 +104,7 @@ class AnalyticsStore:
         self._migrate()
         self._conn.executescript(_SCHEMA)
         self._add_face_refs()
+        self._add_segments()
 
     def _migrate(self) -> None:
         """Keys the manifest rows of a data dir from before locations were kept by their spelling (their
@@ -129,6 +132,13 @@ class AnalyticsStore:
                 c.execute("ALTER TABLE appearances ADD COLUMN face_ref TEXT NOT NULL DEFAULT ''")
             c.execute("CREATE INDEX IF NOT EXISTS appearances_by_face_ref ON appearances (face_ref)"
                       " WHERE face_ref != ''")
+
+    def _add_segments(self) -> None:
+        """Appearances keep when they are on screen (data dirs from before it get the column, `[]`: the
+        page then draws first to last seen, until the video is analysed again)."""
+        with self._transaction() as c:
+            if "segments" not in {r[1] for r in c.execute("PRAGMA table_info(appearances)")}:
+                c.execute("ALTER TABLE appearances ADD COLUMN segments TEXT NOT NULL DEFAULT '[]'")
 
     def close(self) -> None:
         with self._lock:
@@ -293,10 +303,10 @@ class AnalyticsStore:
     def _replace(self, video_id: str, appearances: list[AppearanceRow]) -> None:
         self._conn.execute("DELETE FROM appearances WHERE video_id = ?", (video_id,))
         self._conn.executemany(
-            f"INSERT INTO appearances ({_APPEARANCE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO appearances ({_APPEARANCE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (video_id, a.influencer_id, a.first_seen_s, a.last_seen_s, a.faces, a.screen_time_s,
-                 a.face_quality, a.best_face, int(a.ambiguous), a.face_ref)
+                 a.face_quality, a.best_face, int(a.ambiguous), a.face_ref, json.dumps(a.segments))
                 for a in appearances
             ],
         )
@@ -481,8 +491,14 @@ class AnalyticsStore:
             params,
         ).fetchall()
         return [
-            AppearanceRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bytes(r[7]), bool(r[8]), r[9]) for r in found
+            AppearanceRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bytes(r[7]), bool(r[8]), r[9],
+                          _segments(r[10])) for r in found
         ]
+
+
+def _segments(text: str) -> tuple[tuple[float, float, float], ...]:
+    """The segments column (a JSON list of [start_s, end_s, best_s]) as AppearanceRow keeps them."""
+    return tuple((float(s), float(e), float(b)) for s, e, b in json.loads(text or "[]"))
 
 
 def _checked(row: VideoRow, appearances: Iterable[AppearanceRow]) -> list[AppearanceRow]:
