@@ -99,8 +99,8 @@ def evaluate(videos: pd.DataFrame, appearances: pd.DataFrame, folds: int = 5) ->
     y = design.y
     k = min(folds, len(y))
     if k < 2:
-        return ModelQuality.none(len(y), f"{len(y)} scored video{'' if len(y) == 1 else 's'}: "
-                                         f"at least 2 are needed to fit and test a model")
+        return ModelQuality.none(len(y), f"{len(y)} scored video{'' if len(y) == 1 else 's'}; a model needs "
+                                         f"at least 2 to be fitted and tested")
     members = [design.members(row) for row in range(len(y))]
     predicted, baseline = np.empty(len(y)), np.empty(len(y))
     for train, test in KFold(n_splits=k, shuffle=True, random_state=0).split(design.video_ids):

@@ -89,9 +89,15 @@ def test_with_fewer_than_two_scored_videos_the_report_says_the_model_is_unavaila
     record(store, scores)
     report = strict_json(export_report(store, tmp_path / "out")["report"].read_text())
     assert report["model_available"] is False
-    assert report["model_unavailable_reason"] == (
-        f"{len(scores)} scored video{'' if len(scores) == 1 else 's'}: at least 2 are needed to fit and test a model")
+    videos = f"{len(scores)} scored video{'' if len(scores) == 1 else 's'}"
+    assert report["model_unavailable_reason"] == f"{videos}; a model needs at least 2 to be fitted and tested"
     assert report["model"]["folds"] == 0
+
+
+def test_the_overview_page_says_why_there_is_no_model(store):
+    record(store, [3.0])
+    page = create_app(store).test_client().get("/").get_data(as_text=True)
+    assert "No model: 1 scored video; a model needs at least 2 to be fitted and tested." in page
 
 
 def test_the_model_measured_on_overflowing_scores_raises_a_fit_error_and_the_analysis_leaves_them_out(
