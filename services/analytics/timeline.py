@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 WIDTH = 1000.0  # track width in SVG user units
-MIN_BAR = 4.0  # a segment of one sampled frame still shows (user units)
+MIN_BAR = 10.0  # a segment of one sampled frame still shows (user units: 1% of the track)
 
 
 @dataclass(frozen=True)

@@ -109,7 +109,7 @@ def test_the_overview_and_the_influencer_page_show_the_verdict_and_explain_the_a
     influencer = requests.get(f"{url}/influencer/{ANN}", timeout=10).text
     for page in (overview, influencer):
         assert 'class="verdict ' in page
-        assert "ridge regression of each video&#39;s score on who appears in it" in page
+        assert "ridge regression of each video's score on who appears in it" in page
         assert "#about-effect" in page
     assert 'id="about-effect"' in overview
 
