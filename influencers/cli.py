@@ -264,6 +264,57 @@ def cmd_identity(args: argparse.Namespace) -> int:
     return 0
 
 
+MAX_PHOTO_BYTES = 20 * 1024 * 1024  # one reference photo
+REVIEW_ANSWER_WORDS = ("same", "different", "skip")
+
+
+def cmd_correct(args: argparse.Namespace) -> int:
+    """enrol / move / hide / unhide / delete / review / answer against a running identity service; each
+    correction is kept by identity as a constraint on the faces, and analytics follows through the batch
+    protocol (the changed videos, then the labels: names, hidden, erased)."""
+    from influencers.v1 import analytics_pb2_grpc, identity_pb2, identity_pb2_grpc
+    from services.ingest import batch
+    from services.ingest.batch_grpc import GrpcAnalytics, GrpcIdentity
+
+    settings = _settings(args)
+    t = settings.rpc_timeout_s
+    ident = GrpcIdentity(identity_pb2_grpc.IdentityServiceStub(open_channel(settings.identity_target,
+                                                                            settings.token)), t)
+    analytics = GrpcAnalytics(analytics_pb2_grpc.AnalyticsServiceStub(open_channel(settings.analytics_target,
+                                                                                   settings.token)), t)
+    if args.command == "review":
+        for item in ident.review():
+            print(f"{item.influencer_a}  {item.influencer_b}  {item.distance:.3f}  {item.reason}  "
+                  f"{item.video_id_a}@{item.timestamp_a_s:.1f}s  {item.video_id_b}@{item.timestamp_b_s:.1f}s")
+        return 0
+    if args.command == "enrol":
+        photos = []
+        for name in args.photos:
+            path = Path(name)
+            if not path.is_file():
+                return _usage_error(f"photo {name[:80]!r} not found")
+            if path.stat().st_size > MAX_PHOTO_BYTES:
+                return _usage_error(f"photo {name[:80]!r} is over {MAX_PHOTO_BYTES // 2**20} MiB")
+            photos.append(path.read_bytes())
+        enrolled = ident.enrol(args.name, photos)
+        applied = batch.apply_page(ident, analytics, enrolled.changes)
+        for k in enrolled.photos_without_face:
+            print(f"no face found in {args.photos[k]}", file=sys.stderr)
+        print(f"{enrolled.influencer.influencer_id}: {args.name} ({enrolled.faces_enrolled} reference faces)")
+    elif args.command == "move":
+        applied = batch.apply_page(ident, analytics, ident.move(args.video_id, args.id, args.target or ""))
+    elif args.command in ("hide", "unhide"):
+        applied = batch.apply_page(ident, analytics, ident.hide(args.id, args.command == "hide"))
+    elif args.command == "delete":
+        applied = batch.apply_page(ident, analytics, ident.delete(args.id))
+    else:
+        answer = (identity_pb2.REVIEW_ANSWER_SAME, identity_pb2.REVIEW_ANSWER_DIFFERENT,
+                  identity_pb2.REVIEW_ANSWER_SKIP)[REVIEW_ANSWER_WORDS.index(args.answer)]
+        applied = batch.apply_page(ident, analytics, ident.answer(args.a, args.b, answer))
+    print(f"{applied.changed_videos} videos changed people")
+    return 0
+
+
 def _wait_for_signal() -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -343,6 +394,27 @@ def build_parser() -> argparse.ArgumentParser:
     rename.add_argument("name")
     common(rename)
     rename.set_defaults(func=cmd_identity)
+    enrol = sub.add_parser("enrol", help="name a known person from reference photos (never counted as appearances)")
+    enrol.add_argument("name")
+    enrol.add_argument("photos", nargs="+", metavar="PHOTO", help="JPEG or PNG files, one face each")
+    move = sub.add_parser("move", help="move one video's appearance of an influencer to another (or a new one)")
+    move.add_argument("video_id")
+    move.add_argument("id")
+    move.add_argument("target", nargs="?", help="the influencer it goes to (default: a new one)")
+    hide = sub.add_parser("hide", help="mark an influencer 'not an influencer' (kept, left out of statistics)")
+    hide.add_argument("id")
+    unhide = sub.add_parser("unhide", help="count a hidden influencer again")
+    unhide.add_argument("id")
+    delete = sub.add_parser("delete", help="erase a person: faces, crops, name and appearances (audited)")
+    delete.add_argument("id")
+    review = sub.add_parser("review", help="list the 'same person?' queue, most likely first")
+    answer = sub.add_parser("answer", help="answer a review item: same (merge), different (keep apart) or skip")
+    answer.add_argument("a")
+    answer.add_argument("b")
+    answer.add_argument("answer", choices=REVIEW_ANSWER_WORDS)
+    for sp in (enrol, move, hide, unhide, delete, review, answer):
+        common(sp)
+        sp.set_defaults(func=cmd_correct)
     return p
 
 

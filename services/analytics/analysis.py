@@ -28,13 +28,19 @@ class Analysis:
     quality: ModelQuality
     overall_mean: float
     scored_videos: int
+    # "Not an influencer" (set by hand): their appearances stay in `appearances`, not in stats or the model.
+    hidden: frozenset[str] = frozenset()
 
 
-def analyse(videos: pd.DataFrame, appearances: pd.DataFrame, names: dict[str, str]) -> Analysis:
+def analyse(videos: pd.DataFrame, appearances: pd.DataFrame, names: dict[str, str],
+            hidden: frozenset[str] = frozenset()) -> Analysis:
     """Pure: frames in, statistics and a fitted, cross-validated predictor out. Never fails for the
     scores: one outside the score rule is left out as unscored, and a model that cannot be fitted is
     reported unavailable (`quality.unavailable` says why) with the statistics still computed."""
     videos = within_score_rule(videos)
+    every = appearances
+    if hidden and len(appearances):
+        appearances = appearances[~appearances["influencer_id"].isin(hidden)]
     stats = influencer_stats(videos, appearances)
     stats.insert(1, "name", [names.get(i, "") for i in stats["influencer_id"]])
     scored = scored_videos(videos)
@@ -45,13 +51,14 @@ def analyse(videos: pd.DataFrame, appearances: pd.DataFrame, names: dict[str, st
         predictor, quality = Predictor((), overall), ModelQuality.none(len(scored), str(exc))
     return Analysis(
         videos=videos,
-        appearances=appearances,
+        appearances=every,
         stats=stats,
         names=dict(names),
         predictor=predictor,
         quality=quality,
         overall_mean=overall,
         scored_videos=len(scored),
+        hidden=frozenset(hidden),
     )
 
 
@@ -80,7 +87,8 @@ class AnalysisCache:
             version = self._store.version()
             if self._analysis is None or version != self._version:
                 self._analysis = analyse(
-                    self._store.video_frame(), self._store.appearance_frame(), self._store.names()
+                    self._store.video_frame(), self._store.appearance_frame(), self._store.names(),
+                    frozenset(self._store.hidden()),
                 )
                 self._version = version
             return self._analysis

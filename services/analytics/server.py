@@ -23,7 +23,7 @@ from services.analytics.records import (
     video_from_proto,
     video_to_proto,
 )
-from services.analytics.store import AnalyticsStore
+from services.analytics.store import AnalyticsStore, Label
 
 SERVICE_NAME = analytics_pb2.DESCRIPTOR.services_by_name["AnalyticsService"].full_name
 
@@ -53,10 +53,12 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
             _check_video_id(context, u.video_id)
             _check_influencers(context, [a.influencer_id for a in u.appearances])
         _check_influencers(context, list(request.names))
+        _check_influencers(context, [x.influencer_id for x in request.labels])
         updates = {
             u.video_id: [appearance_from_proto(u.video_id, a) for a in u.appearances] for u in request.videos
         }
-        replaced = self._store.replace_appearances(updates, dict(request.names))
+        labels = [Label(x.influencer_id, x.name, x.hidden, x.deleted) for x in request.labels]
+        replaced = self._store.replace_appearances(updates, dict(request.names), labels)
         return analytics_pb2.ReplaceAppearancesResponse(videos=replaced,
                                                         missing_face_refs=self._store.missing_face_refs(updates))
 

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -31,6 +31,18 @@ from services.analytics.records import (
     is_video_id,
     merge_appearances,
 )
+
+
+@dataclass(frozen=True)
+class Label:
+    """What the analyst said of an influencer (identity sends it with each correction): its display name
+    ("" for none), "not an influencer" (hidden), or erased (deleted)."""
+
+    influencer_id: str
+    name: str = ""
+    hidden: bool = False
+    deleted: bool = False
+
 
 _URLS_TABLE = """
 CREATE TABLE IF NOT EXISTS {name} (
@@ -104,6 +116,7 @@ class AnalyticsStore:
         self._migrate()
         self._conn.executescript(_SCHEMA)
         self._add_face_refs()
+        self._add_hidden()
         self._add_segments()
 
     def _migrate(self) -> None:
@@ -139,6 +152,12 @@ class AnalyticsStore:
         with self._transaction() as c:
             if "segments" not in {r[1] for r in c.execute("PRAGMA table_info(appearances)")}:
                 c.execute("ALTER TABLE appearances ADD COLUMN segments TEXT NOT NULL DEFAULT '[]'")
+
+    def _add_hidden(self) -> None:
+        """Names carry the analyst's "not an influencer" flag (data dirs from before it get the column)."""
+        with self._transaction() as c:
+            if "hidden" not in {r[1] for r in c.execute("PRAGMA table_info(names)")}:
+                c.execute("ALTER TABLE names ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0")
 
     def close(self) -> None:
         with self._lock:
@@ -338,11 +357,12 @@ class AnalyticsStore:
             self._writes += 1
             return True
 
-    def replace_appearances(self, updates: dict[str, list[AppearanceRow]], names: dict[str, str]) -> int:
-        """Replaces the appearances of each known video in `updates` (by video id) and upserts `names`,
-        in one transaction. Returns how many videos were replaced; unknown video ids are skipped. A row
-        with a face_ref and no best_face gets the crop already stored under that face_ref, if any (see
-        missing_face_refs)."""
+    def replace_appearances(self, updates: dict[str, list[AppearanceRow]], names: dict[str, str],
+                            labels: Iterable[Label] = ()) -> int:
+        """Replaces the appearances of each known video in `updates` (by video id), upserts `names`, then
+        applies `labels` as given (see apply_label), in one transaction. Returns how many videos were
+        replaced; unknown video ids are skipped. A row with a face_ref and no best_face gets the crop
+        already stored under that face_ref, if any (see missing_face_refs)."""
         with self._transaction() as c:
             replaced = 0
             for video_id, rows in updates.items():
@@ -357,8 +377,24 @@ class AnalyticsStore:
                 " ON CONFLICT (influencer_id) DO UPDATE SET name = excluded.name",
                 list(names.items()),
             )
+            for label in labels:
+                self._apply_label(label)
             self._writes += 1
             return replaced
+
+    def _apply_label(self, label: Label) -> None:
+        """A label set by hand, as given: the name ("" clears it) and the hidden flag; an erased influencer
+        loses every row (its appearances, their crops, its name)."""
+        c = self._conn
+        if label.deleted:
+            c.execute("DELETE FROM appearances WHERE influencer_id = ?", (label.influencer_id,))
+            c.execute("DELETE FROM names WHERE influencer_id = ?", (label.influencer_id,))
+        elif label.name or label.hidden:
+            c.execute("INSERT INTO names (influencer_id, name, hidden) VALUES (?, ?, ?) ON CONFLICT (influencer_id)"
+                      " DO UPDATE SET name = excluded.name, hidden = excluded.hidden",
+                      (label.influencer_id, label.name, int(label.hidden)))
+        else:
+            c.execute("DELETE FROM names WHERE influencer_id = ?", (label.influencer_id,))
 
     def _crop(self, face_ref: str) -> bytes:
         """The crop stored under `face_ref` (b"" when none is)."""
@@ -475,7 +511,12 @@ class AnalyticsStore:
 
     def names(self) -> dict[str, str]:
         with self._lock:
-            return dict(self._conn.execute("SELECT influencer_id, name FROM names").fetchall())
+            return dict(self._conn.execute("SELECT influencer_id, name FROM names WHERE name != ''").fetchall())
+
+    def hidden(self) -> set[str]:
+        """Influencers the analyst marked "not an influencer": kept, but left out of statistics and model."""
+        with self._lock:
+            return {r[0] for r in self._conn.execute("SELECT influencer_id FROM names WHERE hidden != 0")}
 
     def appearances_of(self, influencer_id: str) -> list[AppearanceRow]:
         with self._lock:

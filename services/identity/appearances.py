@@ -55,8 +55,9 @@ def appearances_of(faces: list[FacePoint]) -> list[AppearanceOut]:
     people: dict[int, FacePoint] = {}
     sightings: dict[int, list[Sighting]] = defaultdict(list)
     for f in faces:
-        people.setdefault(f.record.person, f)
-        sightings[f.record.person].append(Sighting(f.record.timestamp_s, 0.0, f.record.quality))
+        if not f.record.reference:  # a reference photo of an enrolled person is never an appearance
+            people.setdefault(f.record.person, f)
+            sightings[f.record.person].append(Sighting(f.record.timestamp_s, 0.0, f.record.quality))
     out: dict[str, AppearanceOut] = {}
     for person, f in sorted(people.items()):
         r = f.record

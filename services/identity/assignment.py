@@ -83,9 +83,31 @@ def _points(store: FaceStore, crops: CropStore, video_id: str, people: list[Pers
     return points
 
 
+def enrol_faces(store: FaceStore, photos: list[tuple[str, np.ndarray]], thresholds: Thresholds) -> str:
+    """Stores the faces of reference photos of one person, `photos` being (photo id, (128,) encoding): each a
+    reference face (searched and clustered, never an appearance) pinned to the influencer the photos match
+    best (median over the photos, under the match threshold), or else to a new influencer. Returns its id."""
+    vectors = np.stack([np.asarray(v, np.float32) for _, v in photos])
+    hits = store.search(vectors, NEIGHBOURS)
+    decision = decide(influencer_distances([[(h.influencer_id, h.distance) for h in face] for face in hits]),
+                      thresholds.match, thresholds.margin, set())
+    target = decision.influencer_id or new_influencer_id(photos[0][0], 0)
+    ids = [photo_id for photo_id, _ in photos]
+    store.upsert([FacePoint(point_id(photo_id, 0, 0), vec, FaceRecord(
+        video_id=photo_id, person=0, influencer_id=target, quality=1.0, faces=1, best_quality=1.0,
+        vhash=vector_hash(vec), pinned=target, reference=1)) for photo_id, vec in zip(ids, vectors, strict=True)])
+    return target
+
+
 def forget_video(store: FaceStore, video_id: str) -> list[FacePoint]:
     """Removes a video's faces; a copy of a removed face takes its place in searches. Returns the faces."""
     gone = store.delete_video(video_id)
+    promote_copies(store, gone)
+    return gone
+
+
+def promote_copies(store: FaceStore, gone: list[FacePoint]) -> None:
+    """For each original among the removed faces `gone`, one of its remaining copies becomes searchable."""
     originals = sorted({f.record.vhash for f in gone if not f.record.copy and f.record.vhash})
     if originals:
         by_hash: dict[str, list[FacePoint]] = defaultdict(list)
@@ -95,7 +117,6 @@ def forget_video(store: FaceStore, video_id: str) -> list[FacePoint]:
                    if all(f.record.copy for f in fs)]
         if promote:
             store.set_fields(promote, {"copy": 0})
-    return gone
 
 
 def _set_distance(a: np.ndarray, b: np.ndarray) -> float:

@@ -1,48 +1,180 @@
-"""Corrections by hand: merge influencers, split videos off one, rename one. Each returns the videos whose
-appearances changed; the caller serialises calls."""
+"""Corrections by hand, each kept as a constraint on the faces it touches (their `pinned` field) so that every
+later re-derivation respects it: a merge pins every face of the influencers to the first (must-link); a split
+or a move pins the faces moved to their new influencer and the faces left behind to the old one
+(cannot-link); a name, a hide or a "different" answer pins an influencer's faces to its own id. Names and
+hidden flags live in the side collection; an erasure leaves only an audit record with a hashed id.
+
+Each function returns the videos whose appearances changed (reference photos are no videos); the caller
+serialises calls."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+import hashlib
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
 
+from services.identity.assignment import promote_copies
+from services.identity.crops import CropStore
 from services.identity.facestore import FacePoint, FaceStore
 from services.identity.matching import new_influencer_id
+from services.identity.review import SAME, pair_key
+
+MAX_NAME = 200  # characters of a display name
 
 
 def _faces_of(store: FaceStore, influencer_id: str) -> list[FacePoint]:
-    faces = store.faces_of(influencer_id)
-    if not influencer_id or not faces:
-        raise KeyError(f"no influencer {influencer_id!r}")
+    faces = store.faces_of(influencer_id) if influencer_id else []
+    if not faces:
+        raise KeyError(f"no influencer {influencer_id[:80]!r}")
     return faces
 
 
-def _move(store: FaceStore, faces: list[FacePoint], target: str) -> list[str]:
+def _videos(faces: Sequence[FacePoint]) -> list[str]:
+    return sorted({f.record.video_id for f in faces if not f.record.reference})
+
+
+def _pin(store: FaceStore, faces: Sequence[FacePoint], target: str) -> list[str]:
+    """Gives `faces` to `target` and pins them there; returns the videos whose people changed."""
     moving = [f for f in faces if f.record.influencer_id != target]
-    store.set_influencer({target: [f.point_id for f in moving]} if moving else {})
-    return sorted({f.record.video_id for f in moving})
+    if moving:
+        store.set_influencer({target: [f.point_id for f in moving]})
+    unpinned = [f.point_id for f in faces if f.record.pinned != target]
+    if unpinned:
+        store.set_pins({target: unpinned})
+    return _videos(moving)
 
 
-def merge(store: FaceStore, influencer_ids: list[str]) -> list[str]:
-    """Every influencer listed joins the first."""
-    if len(set(influencer_ids)) < 2:
+def now_utc() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def merge(store: FaceStore, influencer_ids: Sequence[str]) -> list[str]:
+    """Every influencer listed joins the first, for good. The first keeps its name, or takes the first name
+    among the others; the others' names and hidden flags go."""
+    ids = list(dict.fromkeys(influencer_ids))
+    if len(ids) < 2:
         raise ValueError("merge needs at least two different influencer ids")
-    faces = [f for inf in dict.fromkeys(influencer_ids) for f in _faces_of(store, inf)]
-    return _move(store, faces, influencer_ids[0])
+    target, others = ids[0], ids[1:]
+    faces = {f.point_id: f for inf in ids for f in _faces_of(store, inf)}
+    for f in store.faces_where("pinned", others):  # pinned to one of them while a re-derivation put it elsewhere
+        faces.setdefault(f.point_id, f)
+    changed = _pin(store, list(faces.values()), target)
+    names = store.names()
+    if not names.get(target):
+        store.set_name(target, next((names[o] for o in others if names.get(o)), ""))
+    for other in others:
+        store.set_name(other, "")
+        store.set_hidden(other, False)
+    return changed
 
 
-def split(store: FaceStore, influencer_id: str, video_ids: list[str]) -> list[str]:
-    """The faces of `influencer_id` in `video_ids` become a new influencer."""
-    by_person: dict[tuple[str, int], list[FacePoint]] = defaultdict(list)
-    for f in _faces_of(store, influencer_id):
-        if f.record.video_id in set(video_ids):
-            by_person[f.record.person_key].append(f)
-    if not by_person:
+def split(store: FaceStore, influencer_id: str, video_ids: Sequence[str]) -> list[str]:
+    """The faces of `influencer_id` in `video_ids` become a new influencer, kept apart from it for good."""
+    faces = _faces_of(store, influencer_id)
+    wanted = set(video_ids)
+    moved = [f for f in faces if f.record.video_id in wanted]
+    if not moved:
         raise KeyError(f"{influencer_id} has no faces in the videos given")
-    founder = min(by_person)
-    return _move(store, [f for fs in by_person.values() for f in fs], new_influencer_id(*founder) + "s")
+    target = new_influencer_id(*min(f.record.person_key for f in moved)) + "s"
+    return _separate(store, faces, moved, influencer_id, target, [])
+
+
+def move(store: FaceStore, video_id: str, influencer_id: str, target: str = "") -> tuple[list[str], str]:
+    """One video's appearance of `influencer_id` goes to `target` (an existing influencer, which it joins
+    for good) or, with "", to a new influencer; either way it stays apart from `influencer_id`. Returns the
+    changed videos and the target's id."""
+    faces = _faces_of(store, influencer_id)
+    moved = [f for f in faces if f.record.video_id == video_id]
+    if not moved:
+        raise KeyError(f"{influencer_id} has no appearance in video {video_id[:80]!r}")
+    if target == influencer_id:
+        raise ValueError(f"the appearance is already {influencer_id}'s")
+    target_faces = _faces_of(store, target) if target else []
+    target = target or new_influencer_id(*min(f.record.person_key for f in moved)) + "s"
+    return _separate(store, faces, moved, influencer_id, target, target_faces), target
+
+
+def _separate(store: FaceStore, faces: list[FacePoint], moved: list[FacePoint], source: str, target: str,
+              target_faces: list[FacePoint]) -> list[str]:
+    gone = {f.point_id for f in moved}
+    _pin(store, [f for f in faces if f.point_id not in gone], source)
+    changed = _pin(store, moved + target_faces, target)
+    record_answer(store, source, target, "different")
+    return changed
 
 
 def rename(store: FaceStore, influencer_id: str, name: str) -> None:
-    """Gives an influencer a display name ("" removes it)."""
-    _faces_of(store, influencer_id)
-    store.set_name(influencer_id, name.strip())
+    """Gives an influencer a display name ("" removes it); a name pins its cluster."""
+    name = name.strip()
+    if len(name) > MAX_NAME:
+        raise ValueError(f"name {name[:80]!r}... is longer than {MAX_NAME} characters")
+    _pin(store, _faces_of(store, influencer_id), influencer_id)
+    store.set_name(influencer_id, name)
+
+
+def hide(store: FaceStore, influencer_id: str, hidden: bool) -> None:
+    """"Not an influencer" (or back): kept, pinned, and left out of the statistics by analytics."""
+    faces = _faces_of(store, influencer_id)
+    if hidden:
+        _pin(store, faces, influencer_id)
+    store.set_hidden(influencer_id, hidden)
+
+
+def keep_apart(store: FaceStore, a: str, b: str) -> None:
+    """The analyst says `a` and `b` are two people: each is pinned to its own id."""
+    _pin(store, _faces_of(store, a), a)
+    _pin(store, _faces_of(store, b), b)
+
+
+def record_answer(store: FaceStore, a: str, b: str, answer: str) -> None:
+    """Remembers the analyst's answer for the pair (same / different / skip): it is never asked again."""
+    key = pair_key(a, b)
+    store.set_side("review", "|".join(key), {"a": key[0], "b": key[1], "answer": answer, "time_utc": now_utc()})
+
+
+def answered_pairs(store: FaceStore) -> set[tuple[str, str]]:
+    return {(str(r["a"]), str(r["b"])) for r in store.side_records("review")}
+
+
+def answer(store: FaceStore, a: str, b: str, reply: str) -> list[str]:
+    """Applies a review answer: `same` merges b into a, `different` keeps them apart, `skip` only records."""
+    if a == b:
+        raise ValueError(f"a review pair needs two influencers, got {a[:80]!r} twice")
+    _faces_of(store, a)
+    _faces_of(store, b)
+    changed: list[str] = []
+    if reply == SAME:
+        changed = merge(store, [a, b])
+    elif reply == "different":
+        keep_apart(store, a, b)
+    record_answer(store, a, b, reply)
+    return changed
+
+
+def delete(store: FaceStore, crops: CropStore, influencer_id: str) -> list[str]:
+    """Erases a person: every face (references included), their crops, name, hidden flag, review answers and
+    the pins naming them. An audit record keeps the UTC time and the SHA-256 of the id, never the id."""
+    faces = _faces_of(store, influencer_id)
+    store.delete_points([f.point_id for f in faces])
+    promote_copies(store, faces)
+    crops.delete(f.record.crop for f in faces)
+    pinned = [f.point_id for f in store.faces_where("pinned", [influencer_id])]
+    if pinned:
+        store.set_pins({"": pinned})
+    store.set_name(influencer_id, "")
+    store.set_hidden(influencer_id, False)
+    for record in list(store.side_records("review")):
+        if influencer_id in (record.get("a"), record.get("b")):
+            store.set_side("review", f"{record['a']}|{record['b']}", None)
+    videos = sorted({f.record.video_id for f in faces})
+    for video_id in videos:
+        if not store.faces_in(video_id):
+            store.unlist_video(video_id)
+    audit(store, "delete", influencer_id)
+    return _videos(faces)
+
+
+def audit(store: FaceStore, action: str, subject: str) -> None:
+    store.set_side("audit", uuid.uuid4().hex, {"time_utc": now_utc(), "action": action,
+                                               "subject_sha256": hashlib.sha256(subject.encode()).hexdigest()})

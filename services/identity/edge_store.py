@@ -89,9 +89,15 @@ class EdgeFaceStore(FaceStore):
                 self._faces.update(qe.UpdateOperation.upsert_points([
                     qe.Point(p.point_id, np.asarray(p.vector, np.float32).tolist(), p.record.to_payload())
                     for p in chunk]))
-            videos = sorted({p.record.video_id for p in points})
-            self._side.update(qe.UpdateOperation.upsert_points([
-                qe.Point(side_id("video", v), [0.0], {"kind": "video", "video_id": v}) for v in videos]))
+            videos = sorted({p.record.video_id for p in points if not p.record.reference})
+            if videos:
+                self._side.update(qe.UpdateOperation.upsert_points([
+                    qe.Point(side_id("video", v), [0.0], {"kind": "video", "video_id": v}) for v in videos]))
+
+    def delete_points(self, point_ids: Sequence[str]) -> None:
+        with self._lock:
+            for chunk in chunks(list(point_ids), 1024):
+                self._faces.update(qe.UpdateOperation.delete_points(list(chunk)))
 
     def delete_video(self, video_id: str) -> list[FacePoint]:
         with self._lock:
@@ -141,7 +147,8 @@ class EdgeFaceStore(FaceStore):
     def influencer_counts(self) -> dict[str, int]:
         with self._lock:
             hits = self._faces.facet(qe.FacetRequest(key="influencer_id", limit=10_000_000, exact=True)).hits
-        return {str(h.value): int(h.count) for h in hits}
+        # The engine's index may keep a value whose faces all moved away, with a count of 0: not an influencer.
+        return {str(h.value): int(h.count) for h in hits if h.count > 0}
 
     def count(self) -> int:
         with self._lock:

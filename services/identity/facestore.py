@@ -128,11 +128,16 @@ class FaceStore(ABC):
 
     @abstractmethod
     def upsert(self, points: Sequence[FacePoint]) -> None:
-        """Inserts or replaces faces by point id, and notes their videos in the video list."""
+        """Inserts or replaces faces by point id, and notes their videos in the video list (reference faces
+        of enrolled people are no video: they are never listed)."""
 
     @abstractmethod
     def delete_video(self, video_id: str) -> list[FacePoint]:
         """Removes every face of a video (and the video from the list); returns the faces removed."""
+
+    @abstractmethod
+    def delete_points(self, point_ids: Sequence[str]) -> None:
+        """Removes the given faces (an erasure); the video list is left as it is (see `unlist_video`)."""
 
     @abstractmethod
     def search(self, vectors: np.ndarray, limit: int) -> list[list[Hit]]:
@@ -177,7 +182,7 @@ class FaceStore(ABC):
 
     @abstractmethod
     def side_records(self, kind: str) -> Iterator[dict[str, Any]]:
-        """Every side record of one kind."""
+        """Every side record of one kind (names, hidden flags, review answers, audit records...)."""
 
     @abstractmethod
     def optimize(self) -> None:
@@ -226,6 +231,23 @@ class FaceStore(ABC):
 
     def set_name(self, influencer_id: str, name: str) -> None:
         self.set_side("name", influencer_id, {"influencer_id": influencer_id, "name": name} if name else None)
+
+    def set_pins(self, pins: dict[str, list[str]]) -> None:
+        """`pins`: influencer id (or "" to free) -> point ids whose `pinned` field it becomes."""
+        for pin, ids in pins.items():
+            for start in range(0, len(ids), 1024):
+                self.set_fields(ids[start:start + 1024], {"pinned": pin})
+
+    def hidden(self) -> set[str]:
+        """Influencers marked "not an influencer"."""
+        return {str(r["influencer_id"]) for r in self.side_records("hidden")}
+
+    def set_hidden(self, influencer_id: str, hidden: bool) -> None:
+        self.set_side("hidden", influencer_id, {"influencer_id": influencer_id} if hidden else None)
+
+    def unlist_video(self, video_id: str) -> None:
+        """Takes a video out of the video list (when an erasure left it no faces)."""
+        self.set_side("video", video_id, None)
 
     def video_ids(self) -> Iterator[str]:
         token = ""

@@ -1,7 +1,8 @@
-"""The identity space: one face store, one lock. Assigns analysed videos, re-derives, merges, splits and
-renames influencers, brackets batches, and reads influencers and crops a page at a time. The work itself
-lives in assignment.py, clustering.py and corrections.py; this class serialises it (two people seen at once
-must not both found an influencer, and a re-derivation must not interleave with a write)."""
+"""The identity space: one face store, one lock. Assigns analysed videos, re-derives, corrects by hand
+(merge, split, move, rename, hide, delete, enrol, review answers), brackets batches, and reads influencers,
+crops and the review queue. The work itself lives in assignment.py, clustering.py, corrections.py and
+review*.py; this class serialises it (two people seen at once must not both found an influencer, and a
+re-derivation must not interleave with a write)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ import numpy as np
 from services.identity import clustering, corrections
 from services.identity.analyzer import VideoAnalysis
 from services.identity.appearances import UNCONFIRMED, AppearanceOut, appearances_of
-from services.identity.assignment import NEIGHBOURS, Thresholds, assign_video, forget_video
+from services.identity.assignment import NEIGHBOURS, Thresholds, assign_video, enrol_faces, forget_video
 from services.identity.crops import CropStore
 from services.identity.facestore import FaceStore
+from services.identity.review import ANSWERS, Item
+from services.identity.review_store import review_items
 
 
 @dataclass
@@ -26,6 +29,18 @@ class InfluencerInfo:
     faces: int
     best_crop: str
     face_quality: float
+    hidden: bool = False
+    enrolled: bool = False
+
+
+@dataclass(frozen=True)
+class Label:
+    """What the analyst has said of an influencer, for analytics: its name, hidden, or erased."""
+
+    influencer_id: str
+    name: str = ""
+    hidden: bool = False
+    deleted: bool = False
 
 
 class IdentityRegistry:
@@ -63,7 +78,11 @@ class IdentityRegistry:
             new = clustering.derive(self.store, table, t.cluster, t.margin, keep_vectors=False)
             assignments, changed = clustering.moves(table, new)
             self.store.set_influencer(assignments)
-            return sorted(changed)
+            return sorted(changed - self._reference_videos())
+
+    def _reference_videos(self) -> set[str]:
+        """The ids of the reference photos of enrolled people (no videos)."""
+        return {f.record.video_id for f in self.store.faces_where("reference", [1])}
 
     def appearances(self, video_ids: list[str]) -> dict[str, list[AppearanceOut]]:
         """The current appearances of the given videos (faces by reference), by video."""
@@ -98,34 +117,86 @@ class IdentityRegistry:
         with self.lock:
             corrections.rename(self.store, influencer_id, name)
 
+    def move(self, video_id: str, influencer_id: str, target: str = "") -> tuple[list[str], str]:
+        """One video's appearance of an influencer to `target` ("" a new one); (changed videos, target)."""
+        with self.lock:
+            return corrections.move(self.store, video_id, influencer_id, target)
+
+    def hide(self, influencer_id: str, hidden: bool) -> None:
+        with self.lock:
+            corrections.hide(self.store, influencer_id, hidden)
+
+    def delete(self, influencer_id: str) -> list[str]:
+        """Erases an influencer (see corrections.delete); returns the videos it appeared in."""
+        with self.lock:
+            return corrections.delete(self.store, self.crops, influencer_id)
+
+    def enrol(self, name: str, photos: list[tuple[str, np.ndarray]]) -> tuple[str, list[str]]:
+        """Reference faces `photos` ((photo id, encoding), one person) join the influencer they match or a
+        new one, which takes `name`; the neighbourhood is re-derived around them. Returns (influencer id,
+        changed videos)."""
+        if not name.strip():
+            raise ValueError("enrolling needs a name")
+        if not photos:
+            raise ValueError("no face found in the photos given")
+        with self.lock:
+            target = enrol_faces(self.store, photos, self.thresholds)
+            corrections.rename(self.store, target, name)
+            changed = self.recluster(sorted({p for p, _ in photos}))
+            return target, changed
+
+    def review(self, band: float, limit: int) -> list[Item]:
+        """The "same person?" queue: at most `limit` items, most likely first."""
+        with self.lock:
+            return review_items(self.store, corrections.answered_pairs(self.store), self.store.hidden(),
+                                self.thresholds.cluster, band, limit)
+
+    def answer(self, a: str, b: str, reply: str) -> list[str]:
+        """Applies a review answer (same / different / skip); returns the changed videos."""
+        if reply not in ANSWERS:
+            raise ValueError(f"answer {reply[:80]!r} is not one of {', '.join(ANSWERS)}")
+        with self.lock:
+            return corrections.answer(self.store, a, b, reply)
+
+    def labels(self, influencer_ids: list[str]) -> list[Label]:
+        """The current label of each influencer given (a merged-away or unknown one: no name, shown)."""
+        names, hidden = self.store.names(), self.store.hidden()
+        return [Label(i, names.get(i, ""), i in hidden) for i in dict.fromkeys(influencer_ids) if i]
+
     # ---- reading ---------------------------------------------------------------------------------
     def influencer_page(self, page_token: str, page_size: int) -> tuple[list[InfluencerInfo], str]:
         """Confirmed influencers by id, after `page_token` (the last id of the previous page); memory and
         reads follow the page, not the store."""
         ids = sorted(i for i in self.store.influencer_counts() if i != UNCONFIRMED and i > page_token)
         page = ids[:page_size]
-        names = self.store.names()
-        acc = {i: InfluencerInfo(i, names.get(i, ""), [], 0, "", -1.0) for i in page}
+        names, hidden = self.store.names(), self.store.hidden()
+        acc = {i: InfluencerInfo(i, names.get(i, ""), [], 0, "", -1.0, i in hidden) for i in page}
         videos: dict[str, set[str]] = {i: set() for i in page}
         for f in self.store.faces_of(page) if page else []:
             r = f.record
             info = acc[r.influencer_id]
             info.faces += 1
+            if r.reference:  # a reference photo: no video, no crop
+                info.enrolled = True
+                continue
             videos[r.influencer_id].add(r.video_id)
             if r.best_quality > info.face_quality:
                 info.face_quality, info.best_crop = r.best_quality, r.crop
         for inf, info in acc.items():
             info.videos = sorted(videos[inf])
+            info.face_quality = max(info.face_quality, 0.0)
         return [acc[i] for i in page], (page[-1] if len(ids) > page_size else "")
 
     def influencer(self, influencer_id: str) -> InfluencerInfo | None:
-        faces = self.store.faces_of(influencer_id)
-        if not faces or influencer_id == UNCONFIRMED:
+        faces = self.store.faces_of(influencer_id) if influencer_id != UNCONFIRMED else []
+        if not faces:
             return None
-        best = max(faces, key=lambda f: f.record.best_quality)
-        videos = sorted({f.record.video_id for f in faces})
-        return InfluencerInfo(influencer_id, self.store.names().get(influencer_id, ""), videos, len(faces),
-                              best.record.crop, best.record.best_quality)
+        seen = [f for f in faces if not f.record.reference]
+        best = max(seen, key=lambda f: f.record.best_quality) if seen else None
+        return InfluencerInfo(influencer_id, self.store.names().get(influencer_id, ""),
+                              sorted({f.record.video_id for f in seen}), len(faces),
+                              best.record.crop if best else "", best.record.best_quality if best else 0.0,
+                              influencer_id in self.store.hidden(), len(seen) < len(faces))
 
     def crop_bytes(self, ref: str) -> bytes | None:
         return self.crops.read(ref)

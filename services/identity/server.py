@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from collections.abc import Callable, Iterator
@@ -19,7 +20,8 @@ from services.identity.assignment import Thresholds
 from services.identity.crops import CropStore, check_id
 from services.identity.facestore import FaceStore
 from services.identity.open_store import open_face_store
-from services.identity.registry import IdentityRegistry, InfluencerInfo
+from services.identity.registry import IdentityRegistry, InfluencerInfo, Label
+from services.identity.review import ANSWERS, Item
 from services.identity.workers import FaceWorkers
 
 log = logging.getLogger(__name__)
@@ -28,6 +30,10 @@ MAX_FRAMES = 20_000  # frames in one AnalyzeVideo stream
 
 
 RECLUSTER_PAGE = 200  # videos per message of a Recluster stream
+MAX_PHOTOS = 20  # reference photos in one EnrolInfluencer call
+MAX_REVIEW = 100  # items of the review queue in one answer
+REVIEW_ANSWERS = {identity_pb2.REVIEW_ANSWER_SAME: ANSWERS[0], identity_pb2.REVIEW_ANSWER_DIFFERENT: ANSWERS[1],
+                  identity_pb2.REVIEW_ANSWER_SKIP: ANSWERS[2]}
 
 
 def appearance_pb(a: AppearanceOut) -> common_pb2.Appearance:
@@ -36,6 +42,13 @@ def appearance_pb(a: AppearanceOut) -> common_pb2.Appearance:
         best_face=a.best_face, face_quality=a.face_quality, ambiguous=a.ambiguous, screen_time_s=a.screen_time_s,
         face_ref=a.face_ref,
         segments=[common_pb2.Segment(start_s=s.start_s, end_s=s.end_s, best_s=s.best_s) for s in a.segments])
+
+
+def review_item_pb(item: Item) -> identity_pb2.ReviewItem:
+    return identity_pb2.ReviewItem(
+        influencer_a=item.a, influencer_b=item.b, distance=item.distance, reason=item.reason,
+        face_ref_a=item.face_ref_a, face_ref_b=item.face_ref_b, video_id_a=item.video_a, video_id_b=item.video_b,
+        timestamp_a_s=item.time_a_s, timestamp_b_s=item.time_b_s)
 
 
 def _page_size(requested: int, context: grpc.ServicerContext) -> int:
@@ -128,7 +141,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         return identity_pb2.Influencer(
             influencer_id=info.influencer_id, name=info.name, videos=len(info.videos), faces=info.faces,
             representative_face=face, representative_face_ref=info.best_crop, face_quality=info.face_quality,
-            video_ids=info.videos)
+            video_ids=info.videos, hidden=info.hidden, enrolled=info.enrolled)
 
     def ListInfluencers(self, request: identity_pb2.ListInfluencersRequest, context: grpc.ServicerContext
                         ) -> identity_pb2.ListInfluencersResponse:
@@ -205,13 +218,16 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                 first = False
             yield msg
 
-    def _changes(self, videos: list[str]) -> identity_pb2.ReclusterResponse:
-        """The changes of a correction in one message (they follow the influencers corrected)."""
+    def _changes(self, videos: list[str], labels: list[Label] = ()) -> identity_pb2.ReclusterResponse:
+        """The changes of a correction in one message (they follow the influencers corrected), with the
+        labels of the influencers it touched."""
         reply = identity_pb2.ReclusterResponse(changed_videos=len(videos))
         for msg in self._pages(videos):
             reply.videos.extend(msg.videos)
             reply.names.update(msg.names)
         reply.influencers = len({a.influencer_id for v in reply.videos for a in v.appearances})
+        reply.labels.extend(common_pb2.InfluencerLabel(influencer_id=x.influencer_id, name=x.name, hidden=x.hidden,
+                                                       deleted=x.deleted) for x in labels)
         return reply
 
     def OpenBatch(self, request: identity_pb2.OpenBatchRequest, context: grpc.ServicerContext
@@ -233,7 +249,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         except (KeyError, ValueError) as exc:
             context.abort(grpc.StatusCode.NOT_FOUND if isinstance(exc, KeyError) else
                           grpc.StatusCode.INVALID_ARGUMENT, _message(exc))
-        return self._changes(changed)
+        return self._changes(changed, self.registry.labels(list(request.influencer_ids)))
 
     def SplitInfluencer(self, request: identity_pb2.SplitInfluencerRequest, context: grpc.ServicerContext
                         ) -> identity_pb2.ReclusterResponse:
@@ -244,16 +260,103 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             changed = self.registry.split(request.influencer_id, list(request.video_ids))
         except KeyError as exc:
             context.abort(grpc.StatusCode.NOT_FOUND, _message(exc))
-        return self._changes(changed)
+        return self._changes(changed, self.registry.labels([request.influencer_id]))
 
     def RenameInfluencer(self, request: identity_pb2.RenameInfluencerRequest, context: grpc.ServicerContext
                          ) -> identity_pb2.Influencer:
         _check_influencer(context, request.influencer_id)
         try:
             self.registry.rename(request.influencer_id, request.name)
+        except (KeyError, ValueError) as exc:
+            context.abort(grpc.StatusCode.NOT_FOUND if isinstance(exc, KeyError) else
+                          grpc.StatusCode.INVALID_ARGUMENT, _message(exc))
+        return self.GetInfluencer(identity_pb2.GetInfluencerRequest(influencer_id=request.influencer_id), context)
+
+    # ---- corrections kept as constraints, and the review queue ------------------------------------------
+
+    def EnrolInfluencer(self, request: identity_pb2.EnrolInfluencerRequest, context: grpc.ServicerContext
+                        ) -> identity_pb2.EnrolInfluencerResponse:
+        name = request.name.strip()
+        if not name:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "enrolling needs a name")
+        if not request.photos or len(request.photos) > MAX_PHOTOS:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                          f"{len(request.photos)} photos: enrolling takes 1 to {MAX_PHOTOS}")
+        photos: dict[str, object] = {}
+        without: list[int] = []
+        for k, image in enumerate(request.photos):
+            try:
+                encoding = self.workers.encode_largest(image)
+            except ValueError as exc:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"photo {k}: {_message(exc)}")
+            if encoding is None:
+                without.append(k)
+            else:  # the photo's id is derived from its bytes: the name never becomes a key or a path
+                photos.setdefault(hashlib.sha256(image).hexdigest()[:16], encoding)
+        if not photos:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"no face found in the {len(request.photos)} photos given")
+        try:
+            target, changed = self.registry.enrol(name, list(photos.items()))  # type: ignore[arg-type]
+        except ValueError as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, _message(exc))
+        info = self.registry.influencer(target)
+        return identity_pb2.EnrolInfluencerResponse(
+            influencer=self._influencer_pb(info) if info else None, faces_enrolled=len(photos),
+            photos_without_face=without, changes=self._changes(changed, self.registry.labels([target])))
+
+    def MoveAppearance(self, request: identity_pb2.MoveAppearanceRequest, context: grpc.ServicerContext
+                       ) -> identity_pb2.ReclusterResponse:
+        _check(context, request.video_id, "video_id")
+        _check_influencer(context, request.influencer_id)
+        if request.target_influencer_id:
+            _check_influencer(context, request.target_influencer_id, "target_influencer_id")
+        try:
+            changed, target = self.registry.move(request.video_id, request.influencer_id,
+                                                 request.target_influencer_id)
+        except (KeyError, ValueError) as exc:
+            context.abort(grpc.StatusCode.NOT_FOUND if isinstance(exc, KeyError) else
+                          grpc.StatusCode.INVALID_ARGUMENT, _message(exc))
+        return self._changes(changed, self.registry.labels([request.influencer_id, target]))
+
+    def HideInfluencer(self, request: identity_pb2.HideInfluencerRequest, context: grpc.ServicerContext
+                       ) -> identity_pb2.ReclusterResponse:
+        _check_influencer(context, request.influencer_id)
+        try:
+            self.registry.hide(request.influencer_id, request.hidden)
         except KeyError as exc:
             context.abort(grpc.StatusCode.NOT_FOUND, _message(exc))
-        return self.GetInfluencer(identity_pb2.GetInfluencerRequest(influencer_id=request.influencer_id), context)
+        return self._changes([], self.registry.labels([request.influencer_id]))
+
+    def DeleteInfluencer(self, request: identity_pb2.DeleteInfluencerRequest, context: grpc.ServicerContext
+                         ) -> identity_pb2.ReclusterResponse:
+        _check_influencer(context, request.influencer_id)
+        try:
+            changed = self.registry.delete(request.influencer_id)
+        except KeyError as exc:
+            context.abort(grpc.StatusCode.NOT_FOUND, _message(exc))
+        return self._changes(changed, [Label(request.influencer_id, deleted=True)])
+
+    def ListReviewItems(self, request: identity_pb2.ListReviewItemsRequest, context: grpc.ServicerContext
+                        ) -> identity_pb2.ListReviewItemsResponse:
+        if request.page_size < 0:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"page_size {request.page_size} is negative")
+        items = self.registry.review(self.settings.review_band, min(request.page_size or MAX_REVIEW, MAX_REVIEW))
+        return identity_pb2.ListReviewItemsResponse(items=[review_item_pb(i) for i in items])
+
+    def AnswerReviewItem(self, request: identity_pb2.AnswerReviewItemRequest, context: grpc.ServicerContext
+                         ) -> identity_pb2.ReclusterResponse:
+        _check_influencer(context, request.influencer_a, "influencer_a")
+        _check_influencer(context, request.influencer_b, "influencer_b")
+        reply = REVIEW_ANSWERS.get(request.answer)
+        if reply is None:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                          f"answer {request.answer} is not one of SAME, DIFFERENT or SKIP")
+        try:
+            changed = self.registry.answer(request.influencer_a, request.influencer_b, reply)
+        except (KeyError, ValueError) as exc:
+            context.abort(grpc.StatusCode.NOT_FOUND if isinstance(exc, KeyError) else
+                          grpc.StatusCode.INVALID_ARGUMENT, _message(exc))
+        return self._changes(changed, self.registry.labels([request.influencer_a, request.influencer_b]))
 
 
 def _check(context: grpc.ServicerContext, value: str, what: str) -> None:

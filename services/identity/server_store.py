@@ -112,10 +112,15 @@ class ServerFaceStore(FaceStore):
             self._call(self.client.upsert, self.collection, [
                 models.PointStruct(id=p.point_id, vector=np.asarray(p.vector, np.float32).tolist(),
                                    payload=p.record.to_payload()) for p in chunk], wait=True)
-        videos = sorted({p.record.video_id for p in points})
-        self._call(self.client.upsert, self.side, [
-            models.PointStruct(id=side_id("video", v), vector=[0.0], payload={"kind": "video", "video_id": v})
-            for v in videos], wait=True)
+        videos = sorted({p.record.video_id for p in points if not p.record.reference})
+        if videos:
+            self._call(self.client.upsert, self.side, [
+                models.PointStruct(id=side_id("video", v), vector=[0.0], payload={"kind": "video", "video_id": v})
+                for v in videos], wait=True)
+
+    def delete_points(self, point_ids: Sequence[str]) -> None:
+        for chunk in chunks(list(point_ids), 1024):
+            self._call(self.client.delete, self.collection, models.PointIdsList(points=list(chunk)), wait=True)
 
     def delete_video(self, video_id: str) -> list[FacePoint]:
         gone = self.faces_where("video_id", [video_id])
@@ -162,7 +167,8 @@ class ServerFaceStore(FaceStore):
 
     def influencer_counts(self) -> dict[str, int]:
         hits = self._call(self.client.facet, self.collection, "influencer_id", limit=10_000_000, exact=True).hits
-        return {str(h.value): int(h.count) for h in hits}
+        # The engine's index may keep a value whose faces all moved away, with a count of 0: not an influencer.
+        return {str(h.value): int(h.count) for h in hits if h.count > 0}
 
     def count(self) -> int:
         return int(self._call(self.client.count, self.collection, exact=True).count)

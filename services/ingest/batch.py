@@ -52,9 +52,10 @@ class AnalyticsPort(Protocol):
     def list_done_video_ids(self, page_token: str) -> tuple[list[str], str]:
         """One page of the ids of videos recorded as done, and the next page's token."""
 
-    def replace_appearances(self, videos: Sequence[common_pb2.VideoAppearances],
-                            names: Mapping[str, str]) -> list[str]:
-        """Replaces these videos' appearances; returns the face refs whose crop analytics lacks."""
+    def replace_appearances(self, videos: Sequence[common_pb2.VideoAppearances], names: Mapping[str, str],
+                            labels: Sequence[common_pb2.InfluencerLabel] = ()) -> list[str]:
+        """Replaces these videos' appearances, then applies `labels` (set by hand: a name, "" clearing it,
+        hidden, or erased); returns the face refs whose crop analytics lacks."""
 
 
 @dataclass(frozen=True)
@@ -123,12 +124,14 @@ def apply_stream(identity: IdentityPort, analytics: AnalyticsPort,
 
 
 def apply_page(identity: IdentityPort, analytics: AnalyticsPort, page: identity_pb2.ReclusterResponse) -> Applied:
-    """Replaces the appearances of one page's videos (and upserts its display names) in analytics. Videos
-    whose crops analytics lacks are sent again, one at a time, with the crops fetched from identity."""
+    """Replaces the appearances of one page's videos (and upserts its display names, then applies its labels:
+    names set or cleared by hand, hidden, erased) in analytics. Videos whose crops analytics lacks are sent
+    again, one at a time, with the crops fetched from identity."""
     names = {k: v for k, v in page.names.items() if v}
-    if not page.videos and not names:
+    labels = list(page.labels)
+    if not page.videos and not names and not labels:
         return Applied(page.influencers, page.changed_videos)
-    missing = set(analytics.replace_appearances(list(page.videos), names))
+    missing = set(analytics.replace_appearances(list(page.videos), names, labels))
     fetched = 0
     for video in page.videos:
         refs = {a.face_ref for a in video.appearances if a.face_ref in missing and not a.best_face}

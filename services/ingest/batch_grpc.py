@@ -1,5 +1,6 @@
 """gRPC adapters of the batch protocol's ports (`batch.IdentityPort`, `batch.AnalyticsPort`), plus the
-identity corrections the CLI applies through the same protocol (merge, split, rename)."""
+identity corrections the CLI applies through the same protocol (merge, split, rename, enrol, move, hide,
+delete, the review queue and its answers)."""
 
 from __future__ import annotations
 
@@ -61,10 +62,37 @@ class GrpcIdentity:
             influencer_id=influencer_id, video_ids=list(video_ids)), timeout=self._timeout)
 
     def rename(self, influencer_id: str, name: str) -> identity_pb2.ReclusterResponse:
-        """Renames; the returned page carries only the new name, for analytics."""
-        self._stub.RenameInfluencer(identity_pb2.RenameInfluencerRequest(influencer_id=influencer_id, name=name),
-                                    timeout=self._timeout)
-        return identity_pb2.ReclusterResponse(names={influencer_id: name})
+        """Renames; the returned page carries only the influencer's label (an empty name clears it)."""
+        got = self._stub.RenameInfluencer(identity_pb2.RenameInfluencerRequest(influencer_id=influencer_id,
+                                                                               name=name), timeout=self._timeout)
+        return identity_pb2.ReclusterResponse(labels=[common_pb2.InfluencerLabel(
+            influencer_id=influencer_id, name=got.name, hidden=got.hidden)])
+
+    def enrol(self, name: str, photos: Sequence[bytes]) -> identity_pb2.EnrolInfluencerResponse:
+        return self._stub.EnrolInfluencer(identity_pb2.EnrolInfluencerRequest(name=name, photos=list(photos)),
+                                          timeout=self._timeout)
+
+    def move(self, video_id: str, influencer_id: str, target: str = "") -> identity_pb2.ReclusterResponse:
+        return self._stub.MoveAppearance(identity_pb2.MoveAppearanceRequest(
+            video_id=video_id, influencer_id=influencer_id, target_influencer_id=target), timeout=self._timeout)
+
+    def hide(self, influencer_id: str, hidden: bool) -> identity_pb2.ReclusterResponse:
+        return self._stub.HideInfluencer(identity_pb2.HideInfluencerRequest(influencer_id=influencer_id,
+                                                                            hidden=hidden), timeout=self._timeout)
+
+    def delete(self, influencer_id: str) -> identity_pb2.ReclusterResponse:
+        return self._stub.DeleteInfluencer(identity_pb2.DeleteInfluencerRequest(influencer_id=influencer_id),
+                                           timeout=self._timeout)
+
+    def review(self, page_size: int = 0) -> list[identity_pb2.ReviewItem]:
+        reply = self._stub.ListReviewItems(identity_pb2.ListReviewItemsRequest(page_size=page_size),
+                                           timeout=self._timeout)
+        return list(reply.items)
+
+    def answer(self, a: str, b: str, answer: int) -> identity_pb2.ReclusterResponse:
+        """`answer`: an identity_pb2.ReviewAnswer value."""
+        return self._stub.AnswerReviewItem(identity_pb2.AnswerReviewItemRequest(
+            influencer_a=a, influencer_b=b, answer=answer), timeout=self._timeout)  # type: ignore[arg-type]
 
 
 class GrpcAnalytics:
@@ -79,8 +107,8 @@ class GrpcAnalytics:
             statuses=[common_pb2.VIDEO_STATUS_DONE], page_token=page_token), timeout=self._timeout)
         return [v.video_id for v in reply.videos], reply.next_page_token
 
-    def replace_appearances(self, videos: Sequence[common_pb2.VideoAppearances],
-                            names: Mapping[str, str]) -> list[str]:
-        reply = self._stub.ReplaceAppearances(analytics_pb2.ReplaceAppearancesRequest(videos=videos, names=names),
-                                              timeout=self._timeout)
+    def replace_appearances(self, videos: Sequence[common_pb2.VideoAppearances], names: Mapping[str, str],
+                            labels: Sequence[common_pb2.InfluencerLabel] = ()) -> list[str]:
+        reply = self._stub.ReplaceAppearances(analytics_pb2.ReplaceAppearancesRequest(
+            videos=videos, names=names, labels=labels), timeout=self._timeout)
         return list(reply.missing_face_refs)

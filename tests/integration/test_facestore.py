@@ -42,6 +42,18 @@ def scenario(store, rng):
     out["all"] = sorted(f.point_id for f in store.scroll())
     out["count"] = store.count()
     out["counts"] = store.influencer_counts()
+    reference = face("0123456789abcdef", 0, 0, rng.normal(scale=0.1, size=128), "i1")
+    reference.record.reference = 1
+    store.upsert([reference])
+    store.set_pins({"i1": [points[6].point_id, reference.point_id], "": [points[7].point_id]})
+    out["pinned"] = sorted(f.point_id for f in store.faces_where("pinned", ["i1"]))
+    out["references"] = sorted(f.point_id for f in store.faces_where("reference", [1]))
+    store.delete_points([points[8].point_id, points[9].point_id])
+    out["after_delete_points"] = sorted(f.point_id for f in store.scroll())
+    store.set_hidden("i2", True)
+    store.set_hidden("i3", True)
+    store.set_hidden("i3", False)
+    out["hidden"] = store.hidden()
     out["videos"] = sorted(store.video_ids())
     first, token = store.video_page("", 3)
     rest, end = store.video_page(token, 100)
@@ -73,6 +85,9 @@ def test_edge_and_the_server_adapter_answer_every_operation_alike(tmp_path):
             assert all(np.allclose(a[key][k], b[key][k]) for k in a[key])
         else:
             assert a[key] == b[key], key
+    assert "0123456789abcdef" not in a["videos"], "a reference photo is no video"
+    assert len(a["pinned"]) == 2 and len(a["references"]) == 1 and a["hidden"] == {"i2"}
+    assert len(a["after_delete_points"]) == len(a["all"]) + 1 - 2, "one reference in, two faces erased"
     assert all(h.distance > 0 for hits in a["knn_of_copied"] for h in hits[1:])
     assert [hits[0].distance for hits in a["knn_of_copied"]] == pytest.approx([0.0] * 5, abs=1e-5)
     assert all(h.video_id != "w0" for hits in a["knn"] for h in hits), "copies are never searched"

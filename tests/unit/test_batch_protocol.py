@@ -88,7 +88,7 @@ class FakeAnalytics:
         return paged(self.done, page_token, self.page_size)
 
     def replace_appearances(self, videos: Sequence[common_pb2.VideoAppearances],
-                            names: Mapping[str, str]) -> list[str]:
+                            names: Mapping[str, str], labels: Sequence[common_pb2.InfluencerLabel] = ()) -> list[str]:
         self.messages.append([v.video_id for v in videos])
         self.names.update(names)
         missing = []

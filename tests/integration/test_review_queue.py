@@ -1,0 +1,228 @@
+"""The "same person?" queue on a real registry (Qdrant Edge, synthetic encodings), and every new correction
+RPC on a real identity server on loopback with analytics following (labels: names, hidden, erased)."""
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import cv2
+import grpc
+import numpy as np
+import pytest
+from test_corrections import BAND, CLOSE, near, offset
+from test_registry import CENTRES, person, video
+
+from influencers.cli import main
+from influencers.rpc import open_channel
+from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2, identity_pb2, identity_pb2_grpc
+from services.analytics.records import AppearanceRow, VideoRow
+from services.analytics.server import serve_analytics
+from services.analytics.store import AnalyticsStore
+from services.identity import review
+from services.identity.assignment import Thresholds
+from services.identity.crops import CropStore
+from services.identity.edge_store import EdgeFaceStore
+from services.identity.registry import IdentityRegistry
+from services.identity.server import IdentityProcess
+from services.ingest import batch
+from services.ingest.batch_grpc import GrpcAnalytics, GrpcIdentity
+
+PHOTOS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "photos"
+RNG = np.random.default_rng(23)
+# ~0.73 from "a": further than BAND (~0.65), still within the band (0.62 + 0.12).
+FURTHER = offset(CENTRES["a"], 0.59, 3)
+
+
+@pytest.fixture
+def registry(tmp_path):
+    store = EdgeFaceStore(tmp_path / "q")
+    yield IdentityRegistry(store, CropStore(store), Thresholds(match=0.55, margin=0.04, cluster=0.62))
+    store.close()
+
+
+def someone(centre, seed):
+    """A person near `centre` whose faces depend on `seed` alone (not on the tests run before)."""
+    p = person(0, "a")
+    p.encodings = centre + np.random.default_rng(seed).normal(scale=0.02, size=(3, 128))
+    return p
+
+
+def first(apps):
+    return apps[0].influencer_id
+
+
+def test_pairs_within_the_band_are_listed_most_likely_first_with_both_faces_and_where_they_were_seen(registry):
+    a = first(registry.assign("v1", video(someone(CENTRES["a"], 1))))
+    b = first(registry.assign("v2", video(someone(BAND, 2))))
+    c = first(registry.assign("v3", video(someone(FURTHER, 3))))
+    registry.assign("v4", video(someone(CENTRES["d"], 4)))  # far from everyone: never asked about
+    items = registry.review(0.12, 10)
+    pairs = [review.pair_key(i.a, i.b) for i in items]
+    assert pairs[:2] == [review.pair_key(a, b), review.pair_key(a, c)], [round(i.distance, 3) for i in items]
+    assert all(0.62 <= i.distance < 0.74 or i.reason == review.AMBIGUOUS for i in items)
+    top = items[0]
+    assert top.reason == review.NEAR and {top.video_a, top.video_b} == {"v1", "v2"}
+    assert {top.face_ref_a, top.face_ref_b} == {"v1-0.jpg", "v2-0.jpg"} and top.time_a_s == 0.0
+    assert registry.review(0.12, 1) == items[:1]
+
+
+def test_an_answered_pair_is_never_asked_again_skip_included_and_same_merges(registry):
+    a = first(registry.assign("v1", video(someone(CENTRES["a"], 1))))
+    b = first(registry.assign("v2", video(someone(BAND, 2))))
+    c = first(registry.assign("v3", video(someone(FURTHER, 3))))
+    registry.answer(a, b, "skip")
+    assert review.pair_key(a, b) not in {review.pair_key(i.a, i.b) for i in registry.review(0.12, 10)}
+    before = len(registry.influencer_page("", 100)[0])
+    assert registry.answer(a, c, "same") == ["v3"]
+    assert len(registry.influencer_page("", 100)[0]) == before - 1
+    registry.recluster()
+    assert registry.review(0.12, 10) == [], "skipped, then merged: nothing left to ask"
+
+
+def test_an_ambiguous_appearance_is_asked_about_with_its_nearest_other_influencer(registry):
+    a = first(registry.assign("v1", video(someone(CENTRES["a"], 1))))
+    registry.assign("v2", video(person(0, "b")))
+    faces = registry.store.faces_in("v2")
+    registry.store.set_fields([f.point_id for f in faces], {"ambiguous": True})
+    (item,) = registry.review(0.12, 10)
+    assert item.reason == review.AMBIGUOUS and a in (item.a, item.b)
+
+
+def test_hidden_influencers_are_not_asked_about(registry):
+    registry.assign("v1", video(someone(CENTRES["a"], 1)))
+    b = first(registry.assign("v2", video(someone(BAND, 2))))
+    registry.hide(b, True)
+    assert registry.review(0.12, 10) == []
+
+
+def test_a_split_is_an_answer_the_queue_does_not_ask_again(registry):
+    a = first(registry.assign("v1", video(someone(CENTRES["a"], 1))))
+    registry.assign("v2", video(near(0, CLOSE)))
+    registry.split(a, ["v2"])
+    assert registry.review(0.12, 10) == []
+
+
+# ---- over gRPC, with analytics following -----------------------------------------------------------------
+
+def record(stack, video_id, appearances):
+    row = VideoRow(url=f"{video_id}.mp4", video_id=video_id, performance=1.0, status=common_pb2.VIDEO_STATUS_DONE)
+    stack.store.record_video(row, [AppearanceRow(video_id, a.influencer_id, a.first_seen_s, a.last_seen_s, a.faces,
+                                                 a.screen_time_s, a.face_quality, a.best_face, a.ambiguous,
+                                                 a.face_ref) for a in appearances])
+    return appearances[0].influencer_id
+
+
+@pytest.fixture
+def stack(settings):
+    """Identity and analytics servers on loopback (the page is not needed here)."""
+    settings.data_dir.mkdir(parents=True)
+    store = AnalyticsStore(settings.data_dir / "analytics.sqlite3")
+    analytics = serve_analytics(settings, store)
+    identity = IdentityProcess(settings)
+    yield SimpleNamespace(store=store, identity=identity,
+                          settings=settings.replace(identity_port=identity.port, analytics_port=analytics.port))
+    identity.stop(1.0)
+    analytics.stop(1.0)
+    store.close()
+
+
+@pytest.fixture
+def clients(stack):
+    s = stack.settings
+    ident = GrpcIdentity(identity_pb2_grpc.IdentityServiceStub(open_channel(f"127.0.0.1:{s.identity_port}", "")), 30)
+    analytics = GrpcAnalytics(analytics_pb2_grpc.AnalyticsServiceStub(
+        open_channel(f"127.0.0.1:{s.analytics_port}", "")), 30)
+    return ident, analytics
+
+
+def report_ids(stack):
+    stub = analytics_pb2_grpc.AnalyticsServiceStub(open_channel(f"127.0.0.1:{stack.settings.analytics_port}", ""))
+    return {i.influencer_id for i in stub.GetReport(analytics_pb2.GetReportRequest(), timeout=30).influencers}
+
+
+def test_names_hidden_and_erasure_reach_analytics_as_labels(stack, clients):
+    ident, analytics = clients
+    identity = stack.identity.registry
+    a = record(stack, "00000000000000a1", identity.assign("00000000000000a1", video(person(0, "a"))))
+    b = record(stack, "00000000000000a2", identity.assign("00000000000000a2", video(person(0, "b"))))
+    batch.apply_page(ident, analytics, ident.rename(a, "Ann"))
+    assert stack.store.names() == {a: "Ann"}
+    batch.apply_page(ident, analytics, ident.rename(a, ""))
+    assert stack.store.names() == {}, "an empty name clears it in the report too"
+
+    page = ident.hide(b, True)
+    assert [(x.influencer_id, x.hidden) for x in page.labels] == [(b, True)]
+    batch.apply_page(ident, analytics, page)
+    assert stack.store.hidden() == {b} and report_ids(stack) == {a}, "hidden: kept, out of the statistics"
+    assert {r.influencer_id for r in stack.store.appearances_in("00000000000000a2")} == {b}
+    batch.apply_page(ident, analytics, ident.hide(b, False))
+    assert report_ids(stack) == {a, b}
+
+    page = ident.delete(b)
+    assert [(x.influencer_id, x.deleted) for x in page.labels] == [(b, True)]
+    batch.apply_page(ident, analytics, page)
+    assert stack.store.appearances_of(b) == [] and stack.store.appearances_in("00000000000000a2") == []
+    assert report_ids(stack) == {a}
+    with pytest.raises(grpc.RpcError) as err:
+        ident.delete(b)
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_move_and_review_answers_over_grpc_change_the_report(stack, clients):
+    ident, analytics = clients
+    identity = stack.identity.registry
+    a = record(stack, "00000000000000b1", identity.assign("00000000000000b1", video(person(0, "a"))))
+    record(stack, "00000000000000b2", identity.assign("00000000000000b2", video(near(0, CLOSE))))
+    b = record(stack, "00000000000000b3", identity.assign("00000000000000b3", video(near(0, BAND))))
+    batch.apply_page(ident, analytics, ident.move("00000000000000b2", a))
+    moved = {r.influencer_id for r in stack.store.appearances_in("00000000000000b2")}
+    assert moved and a not in moved
+
+    items = ident.review()
+    assert review.pair_key(a, b) in {review.pair_key(i.influencer_a, i.influencer_b) for i in items}
+    item = next(i for i in items if review.pair_key(i.influencer_a, i.influencer_b) == review.pair_key(a, b))
+    assert item.reason == review.NEAR and item.face_ref_a and item.video_id_b
+    page = ident.answer(a, b, identity_pb2.REVIEW_ANSWER_SAME)
+    batch.apply_page(ident, analytics, page)
+    assert {r.influencer_id for r in stack.store.appearances_in("00000000000000b3")} == {a}
+    assert review.pair_key(a, b) not in {review.pair_key(i.influencer_a, i.influencer_b) for i in ident.review()}
+    with pytest.raises(grpc.RpcError) as err:
+        ident.answer(a, b, 7)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_enrolling_a_photo_names_the_person_and_reports_photos_without_a_face(stack, clients):
+    photo = PHOTOS / "colin_powell" / "01.jpg"
+    if not photo.is_file():
+        pytest.skip(f"{photo} not present")
+    ident, analytics = clients
+    blank = cv2.imencode(".jpg", np.full((200, 200, 3), 128, np.uint8))[1].tobytes()
+    reply = ident.enrol("Colin", [blank, photo.read_bytes()])
+    assert reply.faces_enrolled == 1 and list(reply.photos_without_face) == [0]
+    assert reply.influencer.name == "Colin" and reply.influencer.enrolled and reply.influencer.videos == 0
+    assert [(x.influencer_id, x.name) for x in reply.changes.labels] == [(reply.influencer.influencer_id, "Colin")]
+    batch.apply_page(ident, analytics, reply.changes)
+    assert stack.store.names() == {reply.influencer.influencer_id: "Colin"}
+    assert list(stack.identity.registry.store.video_ids()) == [], "a reference photo is no video"
+    with pytest.raises(grpc.RpcError) as err:
+        ident.enrol("Nobody", [blank])
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "no face" in err.value.details()
+    with pytest.raises(grpc.RpcError) as err:
+        ident.enrol("  ", [photo.read_bytes()])
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_the_cli_hides_answers_and_deletes_against_running_services(stack, capsys):
+    identity = stack.identity.registry
+    a = record(stack, "00000000000000c1", identity.assign("00000000000000c1", video(person(0, "a"))))
+    b = record(stack, "00000000000000c2", identity.assign("00000000000000c2", video(near(0, BAND))))
+    ports = ["--identity-port", str(stack.settings.identity_port),
+             "--analytics-port", str(stack.settings.analytics_port)]
+    assert main(["review", *ports]) == 0
+    assert f"{min(a, b)}  {max(a, b)}" in capsys.readouterr().out
+    assert main(["hide", a, *ports]) == 0 and stack.store.hidden() == {a}
+    assert main(["unhide", a, *ports]) == 0 and stack.store.hidden() == set()
+    assert main(["answer", a, b, "different", *ports]) == 0
+    capsys.readouterr()
+    assert main(["review", *ports]) == 0 and capsys.readouterr().out == "", "an answered pair is not asked again"
+    assert main(["delete", b, *ports]) == 0
+    assert stack.store.appearances_of(b) == []
