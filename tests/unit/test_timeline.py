@@ -131,3 +131,7 @@ def test_two_people_of_one_influencer_in_a_video_join_their_segments() -> None:
     (app,) = appearances_of([face(0, "inf_a", 1.0, 0.3, a), face(1, "inf_a", 9.0, 0.9, b)])
     assert [(s.start_s, s.end_s) for s in app.segments] == [(0.0, 4.0), (8.0, 10.0)]
 
+
+def test_a_reference_photo_adds_no_segment() -> None:
+    (app,) = appearances_of([face(0, "inf_a", 1.0, 0.5), face(0, "inf_a", 30.0, 0.9, reference=1)])
+    assert [(s.start_s, s.end_s) for s in app.segments] == [(1.0, 1.0)]
