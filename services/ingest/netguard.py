@@ -37,6 +37,23 @@ _REFUSED_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
     "fe80::/10", "fec0::/10", "ff00::/8",
 ))
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# Never fetched, even when a lab allows private addresses: the cloud metadata services (credentials of the
+# machine) and all of link-local, where they and their kind live. AWS, GCP, Azure, OCI, DigitalOcean:
+# 169.254.169.254; AWS over IPv6: fd00:ec2::254; Alibaba: 100.100.100.200; Azure's WireServer: 168.63.129.16.
+_METADATA = frozenset(ipaddress.ip_address(a) for a in (
+    "169.254.169.254", "fd00:ec2::254", "100.100.100.200", "168.63.129.16", "169.254.170.2", "192.0.0.192",
+))
+_NEVER_NETWORKS = tuple(ipaddress.ip_network(n) for n in ("169.254.0.0/16", "fe80::/10"))
+# The words for an address that is refused, the first network holding it deciding.
+_KINDS = tuple((ipaddress.ip_network(n), kind) for n, kind in (
+    ("127.0.0.0/8", "loopback"), ("::1/128", "loopback"),
+    ("169.254.0.0/16", "link-local"), ("fe80::/10", "link-local"),
+    ("10.0.0.0/8", "private"), ("172.16.0.0/12", "private"), ("192.168.0.0/16", "private"), ("fc00::/7", "private"),
+    ("100.64.0.0/10", "shared (carrier-grade NAT)"),
+    ("0.0.0.0/8", "unspecified"), ("::/128", "unspecified"),
+    ("224.0.0.0/4", "multicast"), ("ff00::/8", "multicast"),
+))
+ALLOW_HINT = "an internal address: set INFLUENCERS_ALLOW_PRIVATE_URLS=1 to allow"
 
 
 class Refused(Exception):
@@ -121,6 +138,8 @@ def _split_host_port(authority: str, default_port: int) -> tuple[str, int]:
             raise Refused("malformed URL host")
         port_text = after[1:] if after else None
     else:
+        if authority.count(":") > 1:
+            raise Refused(_unbracketed(authority))
         host, colon, port_text_raw = authority.partition(":")
         port_text = port_text_raw if colon else None
     if not host:
@@ -130,6 +149,18 @@ def _split_host_port(authority: str, default_port: int) -> tuple[str, int]:
     if not port_text.isascii() or not port_text.isdigit() or len(port_text) > 5 or not 0 < int(port_text) < 65536:
         raise Refused(f"bad port {port_text!r} in URL (1-65535)")
     return host, int(port_text)
+
+
+def _unbracketed(authority: str) -> str:
+    """Why a host with several colons is refused: an IPv6 address must be in brackets (`http://[::1]/`).
+    A non-public one is named as such first, so that `http://::1/` reads as what it is."""
+    try:
+        ip = ipaddress.IPv6Address(authority)
+    except ValueError:
+        return f"malformed URL host {authority[:80]!r}"
+    if not is_public_address(ip):
+        return f"refused: {address_kind(ip)} address {ip} (an IPv6 host is written in brackets: [{ip}])"
+    return f"IPv6 address {ip} without brackets in URL (write [{ip}])"
 
 
 def _parse_ip_host(host: str) -> IPAddress | None:
@@ -195,6 +226,48 @@ def is_public_address(ip: IPAddress) -> bool:
     return ip.is_global and not any(ip in net for net in _REFUSED_NETWORKS if net.version == ip.version)
 
 
+def _embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
+    """The IPv4 an IPv6 address carries (mapped ::ffff:a.b.c.d, NAT64 64:ff9b::/96, 6to4 2002::/16)."""
+    if not isinstance(ip, ipaddress.IPv6Address):
+        return None
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip in _NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return ip.sixtofour
+
+
+def is_never_fetched(ip: IPAddress) -> bool:
+    """True for a cloud metadata address or any link-local one (169.254.0.0/16, fe80::/10), also inside
+    IPv6: refused whatever INFLUENCERS_ALLOW_PRIVATE_URLS says."""
+    inner = _embedded_ipv4(ip)
+    if inner is not None and is_never_fetched(inner):
+        return True
+    return ip in _METADATA or any(ip in net for net in _NEVER_NETWORKS if net.version == ip.version)
+
+
+def address_kind(ip: IPAddress) -> str:
+    """What a non-public address is, in words: "cloud metadata", "loopback", "link-local", "private",
+    "multicast", ... ("reserved" for the rest). An IPv6 address carrying an IPv4 is judged by that IPv4."""
+    inner = _embedded_ipv4(ip)
+    if inner is not None and not is_public_address(inner):
+        return address_kind(inner)
+    if ip in _METADATA:
+        return "cloud metadata"
+    return next((kind for net, kind in _KINDS if net.version == ip.version and ip in net), "reserved")
+
+
+def address_refusal(ip: IPAddress, allow_private: bool) -> str | None:
+    """Why a download may not connect to `ip` ("refused: loopback address ::1 (...)"), or None when it may.
+    The decision of every connection: public addresses pass; internal ones only with `allow_private`;
+    metadata and link-local addresses never."""
+    if is_never_fetched(ip):
+        return f"refused: {address_kind(ip)} address {ip} (never fetched, even with INFLUENCERS_ALLOW_PRIVATE_URLS)"
+    if not allow_private and not is_public_address(ip):
+        return f"refused: {address_kind(ip)} address {ip} ({ALLOW_HINT})"
+    return None
+
+
 def system_resolver(host: str, port: int) -> list[str]:
     """The system's addresses for `host` (getaddrinfo, TCP), in its order of preference."""
     try:
@@ -207,8 +280,9 @@ def system_resolver(host: str, port: int) -> list[str]:
 def resolve_checked(target: Target, allow_private: bool, resolver: Resolver = system_resolver) -> list[IPAddress]:
     """Resolves the target's host once and returns the addresses to connect to, every one checked.
 
-    An IP literal is not resolved. Any non-public address refuses the whole host (a name that also points
-    inside is not fetched), unless `allow_private`.
+    An IP literal is not resolved. Any address `address_refusal` refuses refuses the whole host (a name that
+    also points inside is not fetched): non-public ones unless `allow_private`, metadata and link-local
+    ones always.
     """
     if target.ip is not None:
         addresses: list[IPAddress] = [target.ip]
@@ -223,10 +297,9 @@ def resolve_checked(target: Target, allow_private: bool, resolver: Resolver = sy
             raise Refused(f"cannot resolve host {target.host!r}")
     # An IPv4-mapped address is the IPv4 it stands for: checked, reported and connected to as such.
     unique = list(dict.fromkeys(_unmapped(ip) for ip in addresses))
-    if not allow_private:
-        for ip in unique:
-            if not is_public_address(ip):
-                raise Refused(f"refusing internal address {ip} (set INFLUENCERS_ALLOW_PRIVATE_URLS=1 to allow)")
+    for ip in unique:
+        if (why := address_refusal(ip, allow_private)) is not None:
+            raise Refused(why)
     return unique
 
 

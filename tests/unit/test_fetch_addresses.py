@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from services.ingest.fetch import FetchError, FetchPolicy, fetch
-from services.ingest.netguard import Refused, is_public_address, parse_url, resolve_checked
+from services.ingest.netguard import Refused, address_refusal, is_public_address, parse_url, resolve_checked
 
 INTERNAL = [
     "127.0.0.1", "127.255.0.9", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254",
@@ -46,7 +46,7 @@ class Resolver:
 @pytest.mark.parametrize("answers", [["100.64.0.1"], ["8.8.8.8", "10.0.0.1"], ["2606:4700::1", "fd00::1"],
                                      ["::ffff:127.0.0.1"], ["64:ff9b::a9fe:a9fe"]])
 def test_a_name_with_any_internal_address_is_refused(answers):
-    with pytest.raises(Refused, match="refusing internal address"):
+    with pytest.raises(Refused, match=r"^refused: .* address .*(an internal address|never fetched)"):
         resolve_checked(parse_url("https://cdn.example.com/a.mp4"), False, Resolver(*answers))
 
 
@@ -59,7 +59,7 @@ def test_the_addresses_returned_are_exactly_the_checked_ones_from_one_resolution
 
 def test_an_ip_literal_is_checked_without_resolving():
     resolver = Resolver("8.8.8.8")
-    with pytest.raises(Refused, match=r"refusing internal address 127\.0\.0\.1"):
+    with pytest.raises(Refused, match=r"refused: loopback address 127\.0\.0\.1 "):
         resolve_checked(parse_url("http://[::ffff:127.0.0.1]/"), False, resolver)
     assert resolver.calls == []
 
@@ -82,7 +82,8 @@ def test_allowing_private_urls_lets_internal_addresses_through():
 @pytest.mark.parametrize("answer", ["100.64.0.1", "0.0.0.0", "fd00::1"])
 def test_fetch_refuses_a_name_resolving_inside_before_connecting(answer):
     policy = FetchPolicy(max_bytes=1000, timeout_s=1, resolver=Resolver(answer))
-    with pytest.raises(FetchError, match=f"^http://cdn.example.com/a.mp4: refusing internal address {answer} "):
+    expected = f"^http://cdn.example.com/a.mp4: refused: .*address {answer} \\(an internal address"
+    with pytest.raises(FetchError, match=expected):
         fetch("http://cdn.example.com/a.mp4", Path("."), policy)
 
 
@@ -101,3 +102,51 @@ def test_a_resolver_that_hangs_is_cut_off_by_the_deadline():
         fetch("http://cdn.example.com/a.mp4", Path("."), FetchPolicy(1000, 0.3, resolver=hanging))
     assert time.monotonic() - t0 < 1
     release.set()
+
+
+NEVER = ["169.254.169.254", "169.254.170.2", "169.254.0.1", "169.254.255.255", "fd00:ec2::254", "100.100.100.200",
+         "168.63.129.16", "fe80::1", "febf:ffff::1", "::ffff:169.254.169.254", "64:ff9b::a9fe:a9fe",
+         "2002:a9fe:a9fe::1"]
+
+
+@pytest.mark.parametrize("address", NEVER)
+def test_metadata_and_link_local_addresses_are_refused_even_when_private_urls_are_allowed(address):
+    why = address_refusal(ipaddress.ip_address(address), allow_private=True)
+    assert why is not None and why.startswith("refused: ") and "never fetched" in why
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "10.1.2.3", "192.168.1.1", "100.64.0.1", "fd12::1", "::1"])
+def test_other_internal_addresses_pass_only_when_private_urls_are_allowed(address):
+    ip = ipaddress.ip_address(address)
+    assert address_refusal(ip, allow_private=True) is None
+    assert "INFLUENCERS_ALLOW_PRIVATE_URLS=1" in (address_refusal(ip, allow_private=False) or "")
+
+
+def test_a_name_resolving_to_the_metadata_address_is_refused_even_when_private_urls_are_allowed():
+    resolver = Resolver("10.0.0.5", "169.254.169.254")
+    with pytest.raises(Refused, match=r"^refused: cloud metadata address 169\.254\.169\.254 \(never fetched"):
+        resolve_checked(parse_url("http://lab-cdn.internal/a.mp4"), True, resolver)
+
+
+@pytest.mark.parametrize("url", ["http://[fd00:ec2::254]/latest/meta-data/", "http://100.100.100.200/latest/"])
+def test_fetch_refuses_a_metadata_literal_with_private_urls_allowed_before_connecting(url):
+    policy = FetchPolicy(max_bytes=1000, timeout_s=1, allow_private=True, resolver=Resolver())
+    with pytest.raises(FetchError, match=r"refused: cloud metadata address"):
+        fetch(url, Path("."), policy)
+
+
+@pytest.mark.parametrize("url", ["http://[::1]/a.mp4", "http://[::1]:8080/a.mp4", "http://::1/a.mp4"])
+def test_an_ipv6_loopback_host_is_refused_as_a_loopback_address(url):
+    with pytest.raises(Refused, match=r"^refused: loopback address ::1 "):
+        resolve_checked(parse_url(url), False, Resolver())
+
+
+def test_an_unbracketed_public_ipv6_host_asks_for_brackets():
+    with pytest.raises(Refused, match=r"IPv6 address 2606:4700::1 without brackets in URL \(write \[2606:4700::1\]\)"):
+        parse_url("http://2606:4700::1/a.mp4")
+
+
+def test_public_addresses_pass_whatever_the_private_setting():
+    for allow in (False, True):
+        assert address_refusal(ipaddress.ip_address("8.8.8.8"), allow) is None
+        assert address_refusal(ipaddress.ip_address("2606:4700:4700::1111"), allow) is None
