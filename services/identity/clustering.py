@@ -3,11 +3,14 @@
 People (a person = one video's faces of one individual) are the nodes; people whose faces are exact copies
 of each other (a video posted again with other bytes) are one node standing for all of them, so reposts
 weigh as they should and never fill a neighbour list. Candidate pairs come from the engine's kNN (one query a
-node) and from the influencers as they stand; their exact distance is the mean over all pairs of their faces;
-average linkage then runs over that sparse graph (linkage.py). Small sets use every pair: the dense result."""
+node); their exact distance is the mean over all pairs of their faces; average linkage then runs over that
+sparse graph (linkage.py), measuring a pair of clusters the graph lacks when a merge needs it, over a bounded
+sample of each big cluster's faces (the same sample whatever the order of arrival). Small sets use every pair:
+the dense result. Faces pinned by hand (a correction) keep their people together, or apart, and their id."""
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -23,8 +26,9 @@ from services.identity.matching import inherit_ids, new_influencer_id
 # re-derived with it; pairs missing from the sparse graph count as this far.
 SLACK = 0.15
 KNN = 32
+GRAPH_KNN = 32  # faces (~10 people) a node looks up for the sparse graph; what it lacks is measured when needed
 DENSE_FACES = 4000  # up to this many distinct faces, every pair is measured
-SAME_INFLUENCER_PAIRS = 400  # an influencer up to this many nodes has all its pairs measured
+SAMPLE_FACES = 256  # a cluster's distance to another is measured over at most this many of its faces
 
 
 @dataclass
@@ -41,6 +45,7 @@ class FaceTable:
     faces: list[int] = field(default_factory=list)  # per person: faces detected
     best_quality: list[float] = field(default_factory=list)
     cooccurs: list[list[int]] = field(default_factory=list)
+    pinned: list[str] = field(default_factory=list)  # per person: the influencer set by hand, or ""
 
     @classmethod
     def build(cls, points: Iterable[FacePoint], expected: int = 1024) -> FaceTable:
@@ -90,6 +95,7 @@ class FaceTable:
             table.faces.append(r.faces)
             table.best_quality.append(r.best_quality)
             table.cooccurs.append(r.cooccurs)
+            table.pinned.append(r.pinned)
         return table
 
 
@@ -113,8 +119,10 @@ def _graph(t: FaceTable) -> Graph:
     return Graph(nodes, node_of, [np.arange(starts[p[0]], ends[p[0]]) for p in nodes])
 
 
-def _mean_distances(vectors: np.ndarray, g: Graph, pairs: dict[int, set[int]]) -> dict[tuple[int, int], float]:
-    """Exact mean pairwise face distance for each candidate pair (a, b), a < b, one matrix product per a."""
+def _mean_distances(vectors: np.ndarray, g: Graph, pairs: dict[int, set[int]], far: float
+                    ) -> dict[tuple[int, int], float]:
+    """Exact mean pairwise face distance for each candidate pair (a, b), a < b, under `far`; one matrix product
+    per a."""
     out: dict[tuple[int, int], float] = {}
     for a, partners in pairs.items():
         others = sorted(partners)
@@ -128,8 +136,50 @@ def _mean_distances(vectors: np.ndarray, g: Graph, pairs: dict[int, set[int]]) -
         starts = np.concatenate([[0], np.cumsum([len(r) for r in rows])[:-1]])
         sums = np.add.reduceat(d, starts)
         for b, s, r in zip(others, sums, rows, strict=True):
-            out[(a, b)] = float(s) / (len(fa) * len(r))
+            mean = float(s) / (len(fa) * len(r))
+            if mean < far:
+                out[(a, b)] = mean
     return out
+
+
+class _Sample:
+    """linkage.Measure over the faces: each cluster keeps the SAMPLE_FACES of its faces with the smallest hash
+    of their point id (a bottom-k sample: the same faces whatever the order of merges). A face weighs
+    weight(node) / faces(node), so that the weighted mean over two complete samples is exactly the
+    Lance-Williams distance of the two clusters."""
+
+    def __init__(self, vectors: np.ndarray, g: Graph, point_ids: np.ndarray) -> None:
+        self.vectors = vectors
+        self.norms = np.einsum("ij,ij->i", vectors, vectors)
+        self.weight = np.zeros(len(vectors), np.float64)
+        self.key = np.zeros(len(vectors), np.uint64)
+        self.rows: dict[int, np.ndarray] = {}
+        self.total: dict[int, float] = {}
+        for node, rows in enumerate(g.rep_faces):
+            self.weight[rows] = len(g.nodes[node]) / len(rows)
+            self.key[rows] = [int.from_bytes(hashlib.blake2b(pid, digest_size=8).digest(), "big")
+                              for pid in point_ids[rows].tolist()]
+            self.rows[node] = self._bottom(rows)
+            self.total[node] = float(self.weight[self.rows[node]].sum())
+
+    def _bottom(self, rows: np.ndarray) -> np.ndarray:
+        if len(rows) <= SAMPLE_FACES:
+            return rows
+        return rows[np.lexsort((rows, self.key[rows]))[:SAMPLE_FACES]]
+
+    def distances(self, a: int, others: list[int]) -> list[float]:
+        ra = self.rows[a]
+        parts = [self.rows[c] for c in others]
+        rc = np.concatenate(parts)
+        d2 = self.norms[ra][:, None] + self.norms[rc][None, :] - 2.0 * (self.vectors[ra] @ self.vectors[rc].T)
+        weighted = (self.weight[ra] @ np.sqrt(np.maximum(d2, 0.0))) * self.weight[rc]
+        sums = np.add.reduceat(weighted, np.concatenate([[0], np.cumsum([len(p) for p in parts])[:-1]]))
+        return [float(s) / (self.total[a] * self.total[c]) for s, c in zip(sums, others, strict=True)]
+
+    def merged(self, a: int, b: int) -> None:
+        self.rows[a] = self._bottom(np.concatenate([self.rows[a], self.rows.pop(b)]))
+        self.total[a] = float(self.weight[self.rows[a]].sum())
+        del self.total[b]
 
 
 def _candidates(store: FaceStore, t: FaceTable, g: Graph, radius: float) -> dict[int, set[int]]:
@@ -152,7 +202,7 @@ def _candidates(store: FaceStore, t: FaceTable, g: Graph, radius: float) -> dict
         for rows in g.rep_faces[start:start + 1024]:  # the face nearest its person's mean stands for the node
             faces = t.vectors[rows]
             queries.append(faces[np.argmin(np.linalg.norm(faces - faces.mean(axis=0), axis=1))])
-        for a, hits in enumerate(store.neighbour_ids(np.stack(queries), KNN), start):
+        for a, hits in enumerate(store.neighbour_ids(np.stack(queries), GRAPH_KNN), start):
             near = np.asarray([pid for pid, d in hits if d < radius], "S36")
             if len(near) == 0:
                 continue
@@ -160,15 +210,6 @@ def _candidates(store: FaceStore, t: FaceTable, g: Graph, radius: float) -> dict
             found = by_id[at[sorted_ids[at] == near]]
             for node in set(g.node_of[t.owner[found]].tolist()):
                 add(a, node)
-    by_influencer: dict[str, set[int]] = defaultdict(set)
-    for row, inf in enumerate(t.influencer):
-        if inf:
-            by_influencer[inf].add(int(g.node_of[t.owner[row]]))
-    for members in by_influencer.values():
-        ordered = sorted(members)[:SAME_INFLUENCER_PAIRS]
-        for i, a in enumerate(ordered):
-            for b in ordered[i + 1:]:
-                add(a, b)
     return pairs
 
 
@@ -180,18 +221,22 @@ def derive(store: FaceStore, t: FaceTable, threshold: float, margin: float, keep
         return []
     g = _graph(t)
     radius = threshold + SLACK
-    pairs = _mean_distances(t.vectors, g, _candidates(store, t, g, radius))
-    if not keep_vectors:
-        t.vectors = np.zeros((0, t.vectors.shape[1]), np.float32)
-        g.rep_faces = []
+    pairs = _mean_distances(t.vectors, g, _candidates(store, t, g, radius), radius)
     position = {k: i for i, k in enumerate(t.keys)}
     cannot = {(int(g.node_of[i]), int(g.node_of[position[(k[0], o)]]))
               for i, k in enumerate(t.keys) for o in t.cooccurs[i] if (k[0], o) in position}
+    pins = [next((t.pinned[p] for p in people if t.pinned[p]), "") for people in g.nodes]
     node_labels = average_linkage(len(g.nodes), pairs, threshold, sorted(cannot), margin,
-                                  [len(people) for people in g.nodes], far=radius)
+                                  [len(people) for people in g.nodes], far=radius, pins=pins,
+                                  measure=_Sample(t.vectors, g, t.point_ids))
+    del pairs
+    if not keep_vectors:
+        t.vectors = np.zeros((0, t.vectors.shape[1]), np.float32)
+        g.rep_faces = []
     labels = [node_labels[int(g.node_of[i])] for i in range(len(t.keys))]
+    pinned = {label: pins[node] for node, label in enumerate(node_labels) if pins[node]}
     old = _majorities(t)
-    new = inherit_ids(old, labels, [new_influencer_id(*k) for k in t.keys])
+    new = inherit_ids(old, labels, [new_influencer_id(*k) for k in t.keys], pinned)
     members: dict[int, list[int]] = defaultdict(list)
     for i, label in enumerate(labels):
         members[label].append(i)

@@ -3,29 +3,46 @@ faces of a video into people and the people of the store into influencers. Pure 
 
 Pairs absent from the graph count as `far` apart (a distance at least the radius within which the caller
 looked for neighbours), so the cost follows the number of pairs given, not the square of the nodes, and a
-complete graph gives exactly the dense result."""
+complete graph gives exactly the dense result. With a `measure`, a pair whose distance is needed and not
+known (two clusters, one of which was a neighbour of only one side of a merge) is measured instead, and pairs
+at `far` or beyond are dropped: a weighted mean of distances at `far` or beyond is itself at `far` or beyond,
+so what is dropped can never merge, and memory follows the clusters within `far` of each other."""
 
 from __future__ import annotations
 
 import heapq
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Protocol
+
+
+class Measure(Protocol):
+    """Distances between clusters that the graph does not hold, and the news of each merge."""
+
+    def distances(self, a: int, others: Sequence[int]) -> Sequence[float]:
+        """The average-linkage distance from cluster `a` to each cluster of `others` (clusters by root node)."""
+
+    def merged(self, a: int, b: int) -> None:
+        """Cluster `b` has joined cluster `a`."""
 
 
 def average_linkage(n: int, pairs: Mapping[tuple[int, int], float], threshold: float,
                     cannot_link: Iterable[tuple[int, int]] = (), margin: float = 0.0,
-                    weights: Sequence[float] | None = None, far: float = math.inf) -> list[int]:
+                    weights: Sequence[float] | None = None, far: float = math.inf,
+                    pins: Sequence[str] | None = None, measure: Measure | None = None) -> list[int]:
     """Clusters nodes 0..n-1, merging while the closest pair of clusters is under `threshold`; the distance of
     two clusters is the weighted mean of their members' pairwise distances (Lance-Williams), `weights[i]` being
     how many identical members node i stands for. Pairs in `cannot_link` (seen in one frame) never end in one
     cluster. With a `margin`, a cluster about to join another while a third, itself apart from that other
     (at or over the threshold), is within `margin` of the same distance is ambiguous and joins neither.
+    `pins[i]` (a label set by hand, "" for none): nodes of one pin are one cluster from the start, and
+    clusters of two different pins never merge.
 
     Returns a label per node, numbered by each cluster's smallest node; the result depends only on the graph,
     not on the order the pairs were given (ties go to the smallest node ids)."""
     adj: list[dict[int, float]] = [{} for _ in range(n)]
     for (i, j), d in pairs.items():
-        if i != j and math.isfinite(d):
+        if i != j and math.isfinite(d) and (measure is None or d < far):
             adj[i][j] = adj[j][i] = float(d)
     blocked: list[set[int]] = [set() for _ in range(n)]
     for a, b in cannot_link:
@@ -35,13 +52,27 @@ def average_linkage(n: int, pairs: Mapping[tuple[int, int], float], threshold: f
             adj[a].pop(b, None)
             adj[b].pop(a, None)
     size = [float(w) for w in weights] if weights is not None else [1.0] * n
+    pin = list(pins) if pins is not None else [""] * n
     members: dict[int, list[int]] = {i: [i] for i in range(n)}
-    heap = [(d, i, j) for i in range(n) for j, d in adj[i].items() if i < j and d < threshold]
+    heap: list[tuple[float, int, int]] = []
+    first_of: dict[str, int] = {}
+    for i in range(n):  # the analyst's word first: nodes of one pin become one cluster
+        if pin[i] and pin[i] in first_of and i not in blocked[first_of[pin[i]]]:  # never two seen together
+            a = first_of[pin[i]]
+            _merge(adj, blocked, size, a, i, far, threshold, heap, measure)
+            members[a] += members.pop(i)
+        elif pin[i]:
+            first_of[pin[i]] = i
+    heap = [(d, i, j) for i in members for j, d in adj[i].items() if i < j and d < threshold]
     heapq.heapify(heap)
     while heap:
         d, a, b = heapq.heappop(heap)
         if a not in members or b not in members or adj[a].get(b) != d:
             continue  # stale: a side merged away, or the distance changed since
+        if pin[a] and pin[b] and pin[a] != pin[b]:
+            adj[a].pop(b, None)
+            adj[b].pop(a, None)
+            continue
         joining, partner = (a, b) if size[a] <= size[b] else (b, a)
         if margin > 0 and _ambiguous(adj, joining, partner, d, threshold, margin, far):
             adj[joining].pop(partner, None)
@@ -50,8 +81,9 @@ def average_linkage(n: int, pairs: Mapping[tuple[int, int], float], threshold: f
             adj[joining].pop(c, None)
             adj[c].pop(joining, None)
             continue
-        _merge(adj, blocked, size, a, b, far, threshold, heap)  # a < b: heap entries are ordered pairs
+        _merge(adj, blocked, size, a, b, far, threshold, heap, measure)  # a < b: heap entries are ordered pairs
         members[a] += members.pop(b)
+        pin[a] = pin[a] or pin[b]
     labels = [0] * n
     for label, root in enumerate(sorted(members)):
         for i in members[root]:
@@ -69,26 +101,30 @@ def _ambiguous(adj: list[dict[int, float]], joining: int, partner: int, d: float
 
 
 def _merge(adj: list[dict[int, float]], blocked: list[set[int]], size: list[float], a: int, b: int, far: float,
-           threshold: float, heap: list[tuple[float, int, int]]) -> None:
+           threshold: float, heap: list[tuple[float, int, int]], measure: Measure | None) -> None:
     """Merges cluster b into a (a < b), updating a's distances by Lance-Williams."""
     na, nb = size[a], size[b]
     from_a, from_b = adj[a], adj[b]
-    neighbours = (set(from_a) | set(from_b)) - {a, b}
     blocked[a] |= blocked[b]
     for c in blocked[b]:
         blocked[c].discard(b)
         blocked[c].add(a)
     blocked[a] -= {a, b}
+    neighbours = sorted((set(from_a) | set(from_b)) - {a, b} - blocked[a])
+    if measure is not None:  # what one side lacks is measured, not assumed far
+        for side, known in ((a, from_a), (b, from_b)):
+            lacking = [c for c in neighbours if c not in known]
+            if lacking:
+                known.update(zip(lacking, (float(x) for x in measure.distances(side, lacking)), strict=True))
+        measure.merged(a, b)
     for c in from_b:
         adj[c].pop(b, None)
     for c in from_a:
         adj[c].pop(a, None)
     merged_adj: dict[int, float] = {}
     for c in neighbours:
-        if c in blocked[a]:
-            continue
         merged = (na * from_a.get(c, far) + nb * from_b.get(c, far)) / (na + nb)
-        if math.isfinite(merged):
+        if math.isfinite(merged) and (measure is None or merged < far):
             merged_adj[c] = merged
             adj[c][a] = merged
             if merged < threshold:

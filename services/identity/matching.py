@@ -8,6 +8,7 @@ to one odd face on either side, and independent of which face founded the influe
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,20 +85,26 @@ def cluster_people(dist: np.ndarray, cannot_link: list[tuple[int, int]], thresho
     return average_linkage(m, pairs, threshold, cannot_link, margin, weights)
 
 
-def inherit_ids(old_ids: list[str], labels: list[int], founders: list[str]) -> list[str]:
-    """Gives each new cluster the old id it overlaps most (each old id used once, largest overlaps
-    first); a cluster with no old id left takes `founders[i]` of its first member."""
+def inherit_ids(old_ids: list[str], labels: list[int], founders: list[str],
+                pinned: Mapping[int, str] | None = None) -> list[str]:
+    """Gives each new cluster its pin (the id an analyst put it under), else the old id it overlaps most
+    (each id used once, largest overlaps first); a cluster with no id left takes `founders[i]` of its first
+    member."""
+    chosen: dict[int, str] = {}
+    used: set[str] = set()
+    for label, pin in sorted((pinned or {}).items()):
+        if pin not in used:
+            chosen[label] = pin
+            used.add(pin)
     overlap: dict[tuple[int, str], int] = {}
     for old, label in zip(old_ids, labels, strict=True):
         if old:
             overlap[(label, old)] = overlap.get((label, old), 0) + 1
-    chosen: dict[int, str] = {}
-    used: set[str] = set()
     for (label, old), _count in sorted(overlap.items(), key=lambda kv: (-kv[1], kv[0][1], kv[0][0])):
         if label not in chosen and old not in used:
             chosen[label] = old
             used.add(old)
-    for label in labels:
+    for i, label in enumerate(labels):
         if label not in chosen:
-            chosen[label] = founders[labels.index(label)]
+            chosen[label] = founders[i]
     return [chosen[label] for label in labels]

@@ -152,3 +152,24 @@ def test_a_crop_is_kept_in_the_store_by_reference_and_leaves_with_its_video(regi
     assert app.face_ref == "v1-0.jpg" and registry.crop_bytes(app.face_ref) == b"jpeg"
     registry.forget("v1")
     assert registry.crop_bytes(app.face_ref) is None
+
+
+def test_an_influencer_seen_in_many_videos_stays_one_on_the_sparse_graph(registry, monkeypatch):
+    """Ninety sightings of one person: far more than a node's neighbour list, yet one influencer."""
+    for v in range(90):
+        registry.assign(f"v{v:03d}", video(person(0, "a"), person(1, "b", cooccurs={0})))
+    registry.store.optimize()
+    monkeypatch.setattr(clustering, "DENSE_FACES", 0)
+    table = clustering.FaceTable.build(registry.store.scroll(with_vectors=True))
+    assert len(set(clustering.derive(registry.store, table, 0.62, 0.04))) == 2
+
+
+def test_faces_pinned_by_hand_keep_their_influencer_through_a_whole_store_recluster(registry):
+    a = ids(registry.assign("v1", video(person(0, "a"))))[0]
+    registry.assign("v2", video(person(0, "a")))
+    v2 = registry.store.faces_in(["v2"])
+    registry.store.set_fields([f.point_id for f in v2], {"pinned": "inf_byhand0001", "influencer_id": "inf_byhand0001"})
+    registry.store.set_fields([f.point_id for f in registry.store.faces_in(["v1"])], {"pinned": a})
+    registry.recluster()
+    assert ids(registry.appearances(["v2"])["v2"]) == ["inf_byhand0001"], "kept apart and named as pinned"
+    assert ids(registry.appearances(["v1"])["v1"]) == [a]

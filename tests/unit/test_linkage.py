@@ -87,3 +87,42 @@ def test_a_node_between_two_clusters_that_stay_apart_joins_neither_with_a_margin
     pairs = {(0, 1): 0.50, (0, 2): 0.52, (1, 2): 0.9}
     assert average_linkage(3, pairs, 0.6, margin=0.04) == [0, 1, 2]
     assert average_linkage(3, pairs, 0.6) == [0, 0, 1]
+
+
+class Exact:
+    """A measure that knows every point: the distance of two clusters is the mean over their members."""
+
+    def __init__(self, x: np.ndarray) -> None:
+        self.d = np.linalg.norm(x[:, None] - x[None], axis=-1)
+        self.members = {i: [i] for i in range(len(x))}
+        self.asked = 0
+
+    def distances(self, a, others):
+        self.asked += len(others)
+        return [float(self.d[np.ix_(self.members[a], self.members[c])].mean()) for c in others]
+
+    def merged(self, a, b):
+        self.members[a] += self.members.pop(b)
+
+
+def test_a_knn_graph_with_a_measure_gives_the_dense_result_for_big_clusters():
+    """Big clusters over a graph of five neighbours a node: what a merge lacks is measured, not assumed far."""
+    rng = np.random.default_rng(4)
+    x = blobs(rng, people=3, each=24, spread=0.3)
+    n = len(x)
+    d = np.linalg.norm(x[:, None] - x[None], axis=-1)
+    knn = {(min(i, j), max(i, j)): float(d[i, j]) for i in range(n) for j in np.argsort(d[i])[1:6]}
+    measure = Exact(x)
+    labels = average_linkage(n, knn, 0.6, far=0.9, measure=measure)
+    assert labels == dense_reference(x, 0.6, set())
+    assert average_linkage(n, knn, 0.6, far=0.9) != labels, "without the measure the missing pairs count as far"
+    assert measure.asked < n * n / 4
+
+
+def test_nodes_pinned_alike_are_one_cluster_and_pinned_apart_never_merge():
+    pairs = {(0, 1): 0.1, (1, 2): 0.9, (2, 3): 0.1, (3, 4): 0.2}
+    pins = ["a", "", "a", "b", ""]
+    labels = average_linkage(5, pairs, 0.6, pins=pins, far=1.0)
+    assert labels[0] == labels[2], "one pin, one cluster, however far"
+    assert labels[2] != labels[3], "two pins never merge, however near"
+    assert labels[3] == labels[4]
