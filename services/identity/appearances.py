@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 
 from services.identity.facestore import FacePoint
-from services.identity.segments import Segment, Sighting, from_flat, merge_segments, segments_of
+from services.identity.segments import Segment, from_flat, merge_segments
 
 # A person seen once, in a poor face, and like nobody else is more likely a false detection than a person:
 # kept in the store (a later sighting can confirm it) but not an influencer.
@@ -50,22 +49,21 @@ class AppearanceOut:
 
 def appearances_of(faces: list[FacePoint]) -> list[AppearanceOut]:
     """One appearance per influencer of one video's stored faces, by first sighting. Segments are the
-    person's own (kept on each face since analysis saw every sampled frame); faces stored before segments
-    were kept get them from the stored faces' times, which are only the few faces encoded per track."""
+    person's own, kept on each face by analysis, which saw every sampled frame. Faces stored before segments
+    were kept give none: the stored faces are only the few encoded per track, and segments made of their
+    times would show a person on screen throughout as a few blips (the page draws first to last seen)."""
     people: dict[int, FacePoint] = {}
-    sightings: dict[int, list[Sighting]] = defaultdict(list)
     for f in faces:
         if not f.record.reference:  # a reference photo of an enrolled person is never an appearance
             people.setdefault(f.record.person, f)
-            sightings[f.record.person].append(Sighting(f.record.timestamp_s, 0.0, f.record.quality))
     out: dict[str, AppearanceOut] = {}
-    for person, f in sorted(people.items()):
+    for _, f in sorted(people.items()):
         r = f.record
         if r.influencer_id == UNCONFIRMED:
             continue
         app = AppearanceOut(r.influencer_id, r.first_seen_s, r.last_seen_s, r.faces, r.screen_time_s, r.crop,
                             r.best_quality, r.ambiguous,
-                            segments=from_flat(r.segments) or segments_of(sightings[person]))
+                            segments=from_flat(r.segments))
         if app.influencer_id in out:
             out[app.influencer_id].absorb(app)
         else:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 # One missed sampled frame (a blink, a turned head) does not split a segment; two do.
 GAP_INTERVALS = 2.5
-# The gap when the sampling interval is unknown (faces stored before segments were kept carry no span).
+# The gap when the sampling interval is unknown (frames sent without their span).
 FALLBACK_GAP_S = 1.5
 
 

@@ -120,9 +120,10 @@ def test_an_appearance_carries_the_segments_analysis_kept_on_its_faces() -> None
     assert [(s.start_s, s.end_s, s.best_s) for s in app.segments] == [(0.0, 6.0, 2.0), (12.0, 20.0, 15.0)]
 
 
-def test_faces_stored_before_segments_were_kept_give_segments_from_their_own_times() -> None:
-    (app,) = appearances_of([face(0, "inf_a", 1.0, 0.4), face(0, "inf_a", 2.0, 0.9), face(0, "inf_a", 9.0, 0.5)])
-    assert [(s.start_s, s.end_s, s.best_s) for s in app.segments] == [(1.0, 2.0, 2.0), (9.0, 9.0, 9.0)]
+def test_faces_stored_before_segments_were_kept_give_none_rather_than_blips_of_their_few_encoded_faces() -> None:
+    (app,) = appearances_of([face(0, "inf_a", 1.0, 0.4), face(0, "inf_a", 5.0, 0.9), face(0, "inf_a", 9.0, 0.5)])
+    assert app.segments == []
+    assert (app.first_seen_s, app.last_seen_s) == (0.0, 20.0), "the page draws first to last seen instead"
 
 
 def test_two_people_of_one_influencer_in_a_video_join_their_segments() -> None:
@@ -133,5 +134,7 @@ def test_two_people_of_one_influencer_in_a_video_join_their_segments() -> None:
 
 
 def test_a_reference_photo_adds_no_segment() -> None:
-    (app,) = appearances_of([face(0, "inf_a", 1.0, 0.5), face(0, "inf_a", 30.0, 0.9, reference=1)])
-    assert [(s.start_s, s.end_s) for s in app.segments] == [(1.0, 1.0)]
+    kept = to_flat([Segment(1.0, 2.0, 1.0, 0.5)])
+    photo = to_flat([Segment(30.0, 30.0, 30.0, 0.9)])
+    (app,) = appearances_of([face(0, "inf_a", 1.0, 0.5, kept), face(1, "inf_a", 30.0, 0.9, photo, reference=1)])
+    assert [(s.start_s, s.end_s) for s in app.segments] == [(1.0, 2.0)]
