@@ -137,6 +137,8 @@ class IdentityRegistry:
         changed videos)."""
         if not name.strip():
             raise ValueError("enrolling needs a name")
+        if len(name.strip()) > corrections.MAX_NAME:
+            raise ValueError(f"name {name.strip()[:80]!r}... is longer than {corrections.MAX_NAME} characters")
         if not photos:
             raise ValueError("no face found in the photos given")
         with self.lock:

@@ -203,6 +203,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     def _pages(self, videos: list[str]) -> Iterator[identity_pb2.ReclusterResponse]:
         """The appearances of `videos`, a page of videos per message; the first carries the totals."""
         names = self.registry.names()
+        hidden = self.registry.store.hidden()
         influencers: set[str] = set()
         first = True
         for start in range(0, max(len(videos), 1), RECLUSTER_PAGE):
@@ -212,7 +213,10 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             msg = identity_pb2.ReclusterResponse(
                 videos=[common_pb2.VideoAppearances(video_id=v, appearances=[appearance_pb(a) for a in apps])
                         for v, apps in page.items()],
-                names={i: names[i] for i in ids if names.get(i)})
+                names={i: names[i] for i in ids if names.get(i)},
+                # A resync carries the hidden flags too, so that analytics rebuilt from identity keeps them.
+                labels=[common_pb2.InfluencerLabel(influencer_id=i, name=names.get(i, ""), hidden=True)
+                        for i in sorted(ids & hidden)])
             if first:
                 msg.changed_videos = len(videos)
                 first = False
@@ -225,6 +229,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         for msg in self._pages(videos):
             reply.videos.extend(msg.videos)
             reply.names.update(msg.names)
+            reply.labels.extend(x for x in msg.labels if x.influencer_id not in {y.influencer_id for y in labels})
         reply.influencers = len({a.influencer_id for v in reply.videos for a in v.appearances})
         reply.labels.extend(common_pb2.InfluencerLabel(influencer_id=x.influencer_id, name=x.name, hidden=x.hidden,
                                                        deleted=x.deleted) for x in labels)

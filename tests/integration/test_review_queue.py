@@ -154,6 +154,8 @@ def test_names_hidden_and_erasure_reach_analytics_as_labels(stack, clients):
     batch.apply_page(ident, analytics, page)
     assert stack.store.hidden() == {b} and report_ids(stack) == {a}, "hidden: kept, out of the statistics"
     assert {r.influencer_id for r in stack.store.appearances_in("00000000000000a2")} == {b}
+    resync = [(x.influencer_id, x.hidden) for page in ident.recluster((), resync_only=True) for x in page.labels]
+    assert resync == [(b, True)], "a resync carries the hidden flag, for an analytics rebuilt from identity"
     batch.apply_page(ident, analytics, ident.hide(b, False))
     assert report_ids(stack) == {a, b}
 
