@@ -34,6 +34,7 @@ from services.ingest.pinned_http import CannotConnect, Deadline, call_before, op
 CHUNK = 1 << 20
 MAX_REDIRECTS = 5
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+SHOWN_URL_CHARS = 200  # of a URL named in an error message
 
 
 class FetchError(Exception):
@@ -84,7 +85,23 @@ def fetch(url: str, base_dir: Path, policy: FetchPolicy) -> Fetched:
             return _download(url, policy)
         return _local(url, base_dir, policy)
     except Exception as exc:  # recorded against the row by the caller: no input may end the batch
-        raise FetchError(_one_line(f"{url}: {_reason(exc, policy)}")) from exc
+        raise FetchError(_one_line(f"{_named(url)}: {_reason(exc, policy)}")) from exc
+
+
+def local_path(url: str, base_dir: Path) -> Path:
+    """The absolute, resolved path a local `url` (a path relative to `base_dir`, or a `file:` URL) stands
+    for, as fetch() reads it; FetchError naming the URL when it stands for none (a NUL byte, `~user` of an
+    unknown user, a symlink loop, another scheme)."""
+    try:
+        return _local_path(url, base_dir)
+    except _Failed as exc:
+        raise FetchError(_one_line(f"{_named(url)}: {exc}")) from exc
+
+
+def _named(url: str) -> str:
+    """`url` as an error message names it: cut to SHOWN_URL_CHARS characters (a manifest cell may hold
+    100,000)."""
+    return url if len(url) <= SHOWN_URL_CHARS else f"{url[:SHOWN_URL_CHARS]}… ({len(url)} chars)"
 
 
 class _Failed(Exception):
@@ -108,16 +125,27 @@ def _one_line(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
-def _local(url: str, base_dir: Path, policy: FetchPolicy) -> Fetched:
+def _local_path(url: str, base_dir: Path) -> Path:
     scheme = has_scheme(url)
     if scheme is not None and scheme != "file":
         raise _Failed(f"unsupported URL scheme {scheme!r} (use http, https or a path)")
     raw = urlparse(url).path if scheme == "file" else url
+    if "\0" in raw:
+        raise _Failed("invalid path (NUL character)")
     try:
         path = Path(raw).expanduser()
-        path = (path if path.is_absolute() else base_dir / path).resolve()
-    except (OSError, RuntimeError, ValueError) as exc:  # symlink loop, name too long, NUL byte, ~unknown
-        raise _Failed(f"invalid path ({exc})") from exc
+    except RuntimeError:  # ~name of no user, or no home folder
+        user = raw.split("/", 1)[0]
+        raise _Failed(f"invalid path ({_one_line(user[:40])!r}: no such user's home folder)") from None
+    try:
+        return (path if path.is_absolute() else base_dir / path).resolve()
+    except (OSError, RuntimeError, ValueError) as exc:  # symlink loop, name too long
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise _Failed(f"invalid path ({reason[:80]})") from exc
+
+
+def _local(url: str, base_dir: Path, policy: FetchPolicy) -> Fetched:
+    path = _local_path(url, base_dir)
     if policy.allowed_root is not None and not path.is_relative_to(policy.allowed_root.resolve()):
         raise _Failed(f"outside the allowed folder {policy.allowed_root}")
     try:

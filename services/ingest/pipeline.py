@@ -17,14 +17,15 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlparse
 
 import cv2
 import grpc
 
+from influencers.datadir import ScratchDir
 from influencers.settings import Settings
 from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2, identity_pb2, identity_pb2_grpc
-from services.ingest.fetch import Fetched, FetchError, FetchPolicy, fetch, is_remote
+from services.ingest.fetch import Fetched, FetchError, FetchPolicy, fetch, is_remote, local_path
+from services.ingest.netguard import has_scheme
 from services.ingest.sampling import ShotSampler
 from services.ingest.video import VideoError, sample_frames
 
@@ -36,14 +37,14 @@ ST = common_pb2
 def resolve_location(url: str, base_dir: Path) -> str:
     """Where a manifest URL's bytes are read, as fetch() reads them: an http(s) URL as given; a local path
     or `file:` URL made absolute against `base_dir` (the manifest's folder) and resolved (`..`, symlinks).
-    Other schemes come back as given (fetch refuses them)."""
-    parsed = urlparse(url)
+    Other schemes come back as given (fetch refuses them). A path that cannot be resolved (a NUL byte,
+    `~user` of an unknown user, a symlink loop) raises FetchError naming it, as fetch() would."""
     if is_remote(url):
         return url
-    if parsed.scheme and len(parsed.scheme) > 1 and parsed.scheme != "file":
+    scheme = has_scheme(url)
+    if scheme is not None and scheme != "file":
         return url
-    path = Path(parsed.path if parsed.scheme == "file" else url).expanduser()
-    return str((path if path.is_absolute() else base_dir / path).resolve())
+    return str(local_path(url, base_dir))
 
 
 def one_line(text: str) -> str:
@@ -59,6 +60,7 @@ def _rpc_reason(exc: grpc.RpcError) -> str:
 
 
 KEPT = "the previous result is kept"
+WARNING = "warning: "  # starts the error text of a done row whose result may be partial (a truncated file)
 RESULT = (ST.VIDEO_STATUS_DONE, ST.VIDEO_STATUS_DUPLICATE)  # statuses of a row that has a result
 
 
@@ -99,8 +101,17 @@ class VideoPipeline:
         self.in_flight = InFlight()
         self.timeout = settings.rpc_timeout_s
         root = Path(settings.allowed_root).resolve() if settings.allowed_root else None
+        # Downloads live under the data dir, in a folder of this process's own (the leftovers of a killed
+        # process are removed here, at start), never in /tmp where nothing would clean them up.
+        self.scratch = ScratchDir(settings.data_dir)
+        if self.scratch.swept:
+            log.info("removed %d download folder(s) left by stopped processes", self.scratch.swept)
         self.policy = FetchPolicy(settings.max_video_bytes, settings.fetch_timeout_s, settings.allow_private_urls,
-                                  root)
+                                  root, tmp_dir=self.scratch.path)
+
+    def close(self) -> None:
+        """Removes this process's download folder (and any download still in it)."""
+        self.scratch.close()
 
     def _known(self, **key: str) -> common_pb2.Video | None:
         """The recorded row or video by one key (url, location or video_id); None when not recorded."""
@@ -194,7 +205,7 @@ class VideoPipeline:
         the error a failed rerun noted on it)."""
         changed = video.HasField("performance") and (
             not known.HasField("performance") or abs(known.performance - video.performance) > 1e-12)
-        noted = known.status == ST.VIDEO_STATUS_DONE and bool(known.error)
+        noted = known.status == ST.VIDEO_STATUS_DONE and bool(known.error) and not known.error.startswith(WARNING)
         if video.HasField("performance") and (changed or noted):
             self.analytics.UpdatePerformance(analytics_pb2.UpdatePerformanceRequest(
                 url=video.url, location=video.location, performance=video.performance), timeout=self.timeout)
@@ -224,7 +235,9 @@ class VideoPipeline:
         info, frames = sample_frames(path, ShotSampler(s.sample_interval_s), max_seconds=s.max_video_seconds)
         messages = list(_frame_messages(video.video_id, frames))
         stages["decode"] = time.perf_counter() - t0
-        video.duration_s = info.duration_s
+        video.duration_s = info.duration_s  # known once every frame is decoded (the list above)
+        if info.warning:  # done, with what was decoded; the row says why it may be short
+            video.error = one_line(f"{WARNING}{info.warning}")
         t0 = time.perf_counter()
         result = self.identity.AnalyzeVideo(iter(messages), timeout=self.timeout)
         stages["identity"] = time.perf_counter() - t0

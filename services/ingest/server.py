@@ -82,7 +82,7 @@ class IngestProcess:
         identity = identity_pb2_grpc.IdentityServiceStub(self.identity_channel)
         analytics = analytics_pb2_grpc.AnalyticsServiceStub(self.analytics_channel)
         timeout = settings.rpc_timeout_s
-        pipeline = VideoPipeline(settings, identity, analytics)
+        self.pipeline = pipeline = VideoPipeline(settings, identity, analytics)
         # One more video in flight than cores: decoding one while identity analyses the others.
         in_flight = settings.worker_count + 1
         self.pool = ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="ingest-video")
@@ -109,5 +109,6 @@ class IngestProcess:
         self.jobs.stop()
         self.server.stop(grace_s)
         self.pool.shutdown(wait=True, cancel_futures=True)
+        self.pipeline.close()  # its download folder
         self.identity_channel.close()
         self.analytics_channel.close()

@@ -44,14 +44,23 @@ class VideoError(Exception):
 @dataclass
 class VideoInfo:
     """`width` x `height`: px of the first frame as shown (after rotation); `fps`: frames a second;
-    `duration_s`: the container's duration, replaced by the decoded duration once the frames iterator is
-    exhausted when the container states none (0 until then) or less than was decoded; `codec`: FFmpeg's decoder name."""
+    `duration_s`: seconds, the container's duration until the frames iterator is exhausted, then the
+    decoded duration wherever they disagree (the container states none, less than was decoded, or more
+    than the frames hold: a truncated file); `codec`: FFmpeg's decoder name; `warning`: set once the
+    iterator is exhausted when decoding stopped early (damage, or frames missing from the stated length)."""
 
     width: int
     height: int
     fps: float
     duration_s: float
     codec: str
+    warning: str = ""
+
+
+def ended_early(declared_s: float, decoded_s: float) -> bool:
+    """True when `decoded_s` seconds of frames fall short of the `declared_s` the container states by more
+    than a container's own rounding and trailing audio allow (a second, or 5% of the length)."""
+    return declared_s > 0 and decoded_s < declared_s - max(1.0, 0.05 * declared_s)
 
 
 @dataclass
@@ -299,6 +308,7 @@ def _sampled(container: av.container.InputContainer, decoded: Iterator[tuple[av.
     count = 0
     size = (0, 0)
     last_t = 0.0
+    damage = ""
     try:
         while True:
             try:
@@ -318,6 +328,7 @@ def _sampled(container: av.container.InputContainer, decoded: Iterator[tuple[av.
             except DECODE_ERRORS as exc:
                 if count <= 1:
                     raise VideoError(f"cannot decode ({describe(exc)})") from exc
+                damage = describe(exc)
                 break  # a truncated or damaged file: what was decoded before the damage still counts
             current = SampledFrame(count - 1, t, decision.shot, bgr)
             if pending is not None:
@@ -326,8 +337,14 @@ def _sampled(container: av.container.InputContainer, decoded: Iterator[tuple[av.
             pending = current
         if count <= 1:
             raise VideoError("not a video (a single still frame)")
-        if last_t > info.duration_s:  # no duration stated, or less than was decoded
-            info.duration_s = last_t + step
+        decoded_s = last_t + step
+        if damage or ended_early(info.duration_s, decoded_s):
+            stated = f" of the {info.duration_s:.1f} s the file states" if info.duration_s > 0 else ""
+            info.warning = (f"decoding stopped at {decoded_s:.1f} s{stated} "
+                            f"({'damaged: ' + damage if damage else 'the file is cut short'})")
+            info.duration_s = decoded_s
+        elif last_t > info.duration_s:  # no duration stated, or less than was decoded
+            info.duration_s = decoded_s
         if pending is not None:
             pending.span_s = max(step, last_t - pending.timestamp_s + step)
             yield pending

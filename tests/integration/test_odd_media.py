@@ -242,3 +242,34 @@ def test_damaged_bytes_anywhere_give_frames_or_a_video_error_never_another_excep
             assert str(exc)
             outcomes.add("error")
     assert "error" in outcomes or "frames" in outcomes
+
+
+def write_faststart_mp4(path, seconds, fps=25, size=64):
+    """An MP4 with its index (moov) in front, as web video is: cut anywhere, its header still states the
+    whole length."""
+    rng = np.random.default_rng(5)
+    with av.open(str(path), "w", format="mp4", options={"movflags": "faststart"}) as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width = stream.height = size
+        stream.pix_fmt = "yuv420p"
+        for _ in range(int(seconds * fps)):
+            image = rng.integers(0, 255, (size, size, 3), dtype=np.uint8)
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
+        out.mux(stream.encode())
+    return path
+
+
+def test_a_file_cut_in_half_reports_the_decoded_duration_with_a_warning(tmp_path):
+    whole = write_faststart_mp4(tmp_path / "whole.mp4", seconds=6)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    info, frames = decode(cut)
+    assert frames, "what was decoded before the cut still counts"
+    assert 2.0 <= info.duration_s <= 4.0, info.duration_s
+    assert info.duration_s >= frames[-1].timestamp_s
+    assert info.warning.startswith("decoding stopped at ") and "of the 6.0 s the file states" in info.warning
+
+
+def test_a_whole_file_keeps_its_stated_duration_and_no_warning(tmp_path):
+    info, _ = decode(write_faststart_mp4(tmp_path / "whole.mp4", seconds=6))
+    assert (info.duration_s, info.warning) == (6.0, "")

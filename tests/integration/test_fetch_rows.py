@@ -1,0 +1,124 @@
+"""Rows whose location cannot be used, a truncated video and the download folder, through VideoPipeline with
+the real analytics service (gRPC on loopback, SQLite in a temp dir) and a fake identity service."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from influencers.datadir import DOWNLOADS, ScratchDir, sweep_scratch
+from influencers.rpc import open_channel, wait_healthy
+from influencers.settings import Settings
+from influencers.v1 import analytics_pb2_grpc, common_pb2, identity_pb2
+from services.analytics.server import serve_analytics
+from services.analytics.store import AnalyticsStore
+from services.ingest.pipeline import VideoPipeline
+
+DONE = common_pb2.VIDEO_STATUS_DONE
+FAILED = common_pb2.VIDEO_STATUS_FAILED
+
+
+class NoFaces:
+    """The one identity call the pipeline makes: every video is analysed and shows nobody."""
+
+    def AnalyzeVideo(self, frames, timeout=None):  # noqa: N802 - the stub's name
+        frames = list(frames)
+        return identity_pb2.VideoIdentities(video_id=frames[0].video_id, frames=len(frames))
+
+
+@pytest.fixture
+def pipeline(tmp_path: Path) -> Iterator[VideoPipeline]:
+    store = AnalyticsStore(tmp_path / "analytics.sqlite")
+    settings = Settings(data_dir=tmp_path / "data", analytics_port=0, rpc_timeout_s=30)
+    running = serve_analytics(settings, store)
+    channel = open_channel(f"127.0.0.1:{running.port}")
+    wait_healthy(channel, timeout_s=10)
+    pipe = VideoPipeline(settings, NoFaces(), analytics_pb2_grpc.AnalyticsServiceStub(channel))  # type: ignore[arg-type]
+    yield pipe
+    pipe.close()
+    channel.close()
+    running.stop(grace_s=0.5)
+    store.close()
+
+
+@pytest.mark.parametrize(("url", "reason"), [
+    ("clip\x00.mp4", r"clip\x00.mp4: invalid path (NUL character)"),
+    ("file:///tmp/a\x00b.mp4", r"file:///tmp/a\x00b.mp4: invalid path (NUL character)"),
+    ("~no-such-user-here/x.mp4", "~no-such-user-here/x.mp4: invalid path ('~no-such-user-here': no such user's "
+                                 "home folder)"),
+])
+def test_a_location_that_cannot_be_resolved_is_a_clean_row_error_naming_it(pipeline, tmp_path, url, reason):
+    outcome = pipeline.process(url, 1.0, "", "", tmp_path)
+    assert outcome.video.status == FAILED
+    assert outcome.video.error == reason and outcome.recorded
+    assert "Error" not in outcome.video.error  # no exception class name: words only
+
+
+def test_a_symlink_loop_is_a_clean_row_error_naming_it(pipeline, tmp_path):
+    (tmp_path / "loop.mp4").symlink_to(tmp_path / "loop.mp4")
+    outcome = pipeline.process("loop.mp4", 1.0, "", "", tmp_path)
+    assert outcome.video.status == FAILED
+    assert outcome.video.error.startswith("loop.mp4: ")
+
+
+def test_a_truncated_video_is_done_with_its_decoded_duration_and_a_warning(pipeline, tmp_path):
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_odd_media import write_faststart_mp4
+
+    whole = write_faststart_mp4(tmp_path / "whole.mp4", seconds=6)
+    (tmp_path / "cut.mp4").write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    outcome = pipeline.process("cut.mp4", 1.0, "", "", tmp_path)
+    assert outcome.video.status == DONE
+    assert 2.0 <= outcome.video.duration_s <= 4.0
+    assert outcome.video.error.startswith("warning: decoding stopped at ")
+    again = pipeline.process("cut.mp4", 1.0, "", "", tmp_path)  # a rerun with a score keeps the warning
+    assert again.video.error == outcome.video.error
+
+
+def test_downloads_go_to_a_folder_of_the_process_under_the_data_dir(pipeline, tmp_path):
+    folder = pipeline.policy.tmp_dir
+    assert folder is not None and folder.parent == tmp_path / "data" / DOWNLOADS
+    pipeline.close()
+    assert not folder.exists()
+
+
+def test_a_killed_processs_download_folder_is_swept_at_the_next_start(tmp_path):
+    data = tmp_path / "data"
+    # A process that makes its folder, leaves a half download in it and is SIGKILLed.
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from influencers.datadir import ScratchDir;"
+         " s = ScratchDir(Path(sys.argv[1])); (s.path / 'video-x.mp4').write_bytes(b'half');"
+         " print(s.path, flush=True); time.sleep(60)", str(data)],
+        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2])
+    try:
+        left = Path(child.stdout.readline().strip())  # type: ignore[union-attr]
+        assert (left / "video-x.mp4").exists()
+        assert sweep_scratch(data / DOWNLOADS) == 0, "a live process's folder is never swept"
+    finally:
+        child.kill()
+        child.wait(10)
+    assert (left / "video-x.mp4").exists(), "SIGKILL ran no clean-up"
+    scratch = ScratchDir(data)
+    try:
+        assert scratch.swept == 1 and not left.exists()
+        assert [p.name for p in (data / DOWNLOADS).iterdir()] == [scratch.path.name]
+    finally:
+        scratch.close()
+
+
+def test_a_stray_file_and_an_unfinished_folder_of_a_dead_maker_are_swept(tmp_path):
+    root = tmp_path / DOWNLOADS
+    root.mkdir(parents=True)
+    (root / "video-abc.mp4").write_bytes(b"x")
+    unfinished = root / ".123-abc"
+    unfinished.mkdir()
+    os.utime(unfinished, (0, 0))
+    fresh = root / ".456-def"
+    fresh.mkdir()
+    assert sweep_scratch(root) == 2
+    assert [p.name for p in root.iterdir()] == [".456-def"], "a folder being set up right now is left alone"
