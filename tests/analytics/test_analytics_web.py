@@ -17,7 +17,7 @@ from flask import Flask
 from influencers.stack import WebServer
 from influencers.v1 import identity_pb2
 from services.analytics.records import DONE, FAILED, AppearanceRow, VideoRow
-from services.analytics.store import AnalyticsStore
+from services.analytics.store import AnalyticsStore, Label
 from services.analytics.web import create_app
 from services.analytics.web.auth import SESSION_COOKIE, safe_next
 from services.ingest.batch import Applied
@@ -254,9 +254,6 @@ class FakeCorrections:
     def answer(self, influencer_a: str, influencer_b: str, answer: str) -> Applied:
         return self._call("answer", influencer_a, influencer_b, answer)
 
-    def hidden_influencers(self) -> list[identity_pb2.Influencer]:
-        return [identity_pb2.Influencer(influencer_id="inf_eeee000005", name="Crowd", hidden=True)]
-
 
 class FakeRpcError(grpc.RpcError):
     def __init__(self, code: grpc.StatusCode, details: str) -> None:
@@ -270,10 +267,21 @@ class FakeRpcError(grpc.RpcError):
 
 
 @pytest.fixture(scope="module")
-def corrections_page(analytics_module_store: AnalyticsStore) -> Iterator[tuple[str, FakeCorrections]]:
+def corrections_page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, FakeCorrections]]:
+    """The page over six videos of four influencers, one of them hidden ("Crowd"), writing to a fake."""
+    store = AnalyticsStore(tmp_path_factory.mktemp("corrections") / "a.sqlite")
+    cast = {"inf_aaaa000001": (0, 1, 2, 3), "inf_cccc000003": (2, 3, 4), "inf_dddd000004": (0, 5),
+            "inf_eeee000005": (1,)}
+    for k in range(6):
+        video_id = f"{k:016x}"
+        store.record_video(VideoRow(f"https://cdn.example.com/{k}.mp4", video_id, 1.0 + k / 10, DONE, duration_s=5.0),
+                           [AppearanceRow(video_id, i, 0.0, 1.0, 1, 1.0, 0.5, b"\xff\xd8jpeg")
+                            for i, ks in cast.items() if k in ks])
+    store.replace_appearances({}, {"inf_aaaa000001": "Alice"}, [Label("inf_eeee000005", "Crowd", hidden=True)])
     fake = FakeCorrections()
-    with serving(create_app(analytics_module_store, corrections=fake)) as url:
+    with serving(create_app(store, corrections=fake)) as url:
         yield url, fake
+    store.close()
 
 
 def test_each_correction_form_calls_identity_with_what_was_chosen(
@@ -334,8 +342,13 @@ def test_the_review_queue_is_a_page_and_json(corrections_page: tuple[str, FakeCo
 def test_hidden_influencers_are_listed_apart_with_a_way_back(corrections_page: tuple[str, FakeCorrections]) -> None:
     url, _ = corrections_page
     page = requests.get(url + "/", timeout=5).text
-    hidden = page[page.index('id="hidden"'):]
+    table, hidden = page[:page.index('id="hidden"')], page[page.index('id="hidden"'):]
     assert "Crowd" in hidden and 'action="/influencer/inf_eeee000005/hide"' in hidden
+    assert "inf_eeee000005" not in table
+    assert "inf_eeee000005" not in {r["influencer_id"] for r in requests.get(url + "/api/influencers.json",
+                                                                           timeout=5).json()}
+    own = requests.get(url + "/influencer/inf_eeee000005", timeout=5).text
+    assert "Unhide" in own and 'name="hidden" value="0"' in own
 
 
 @pytest.mark.parametrize(("path", "data", "status"), [

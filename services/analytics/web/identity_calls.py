@@ -2,9 +2,9 @@
 through the batch protocol exactly as the CLI applies its own (services.ingest.batch.apply_page over the
 identity and analytics ports).
 
-`Corrections` is the port the routes use; `GrpcCorrections` its adapter over the two gRPC services
-(analytics included: the page writes through the same service the CLI and ingest use, so labels, crops
-and names follow one path).
+`Corrections` is the port the routes use; `GrpcCorrections` its adapter over the CLI's own gRPC adapters of
+the two services (analytics included: the page writes through the same service the CLI and ingest use, so
+labels, crops and names follow one path).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import grpc
 
 from influencers.rpc import open_channel
 from influencers.settings import Settings
-from influencers.v1 import analytics_pb2_grpc, common_pb2, identity_pb2, identity_pb2_grpc
+from influencers.v1 import analytics_pb2_grpc, identity_pb2, identity_pb2_grpc
 from services.ingest import batch
 from services.ingest.batch_grpc import GrpcAnalytics, GrpcIdentity
 
@@ -46,70 +46,43 @@ class Corrections(Protocol):
     def answer(self, influencer_a: str, influencer_b: str, answer: str) -> batch.Applied:
         """`answer` is a key of ANSWERS."""
 
-    def hidden_influencers(self) -> list[identity_pb2.Influencer]: ...
-
 
 class GrpcCorrections:
-    """Corrections over an IdentityService stub and analytics' batch port; `timeout_s` per call."""
+    """Corrections over the identity service's port (GrpcIdentity, the CLI's own adapter) and analytics'
+    batch port; `timeout_s` per call."""
 
-    def __init__(self, identity: identity_pb2_grpc.IdentityServiceStub, analytics: batch.AnalyticsPort,
-                 timeout_s: float) -> None:
-        self._stub = identity
-        self._port = GrpcIdentity(identity, timeout_s)
+    def __init__(self, identity: GrpcIdentity, analytics: batch.AnalyticsPort) -> None:
+        self._identity = identity
         self._analytics = analytics
-        self._timeout = timeout_s
 
     def _apply(self, page: identity_pb2.ReclusterResponse) -> batch.Applied:
-        return batch.apply_page(self._port, self._analytics, page)
+        return batch.apply_page(self._identity, self._analytics, page)
 
     def rename(self, influencer_id: str, name: str) -> batch.Applied:
-        reply = self._stub.RenameInfluencer(identity_pb2.RenameInfluencerRequest(influencer_id=influencer_id,
-                                                                                 name=name), timeout=self._timeout)
-        # The label carries an empty name too (it clears the name); hidden stays as identity has it.
-        label = common_pb2.InfluencerLabel(influencer_id=influencer_id, name=reply.name, hidden=reply.hidden)
-        names = {influencer_id: reply.name} if reply.name else {}
-        return self._apply(identity_pb2.ReclusterResponse(names=names, labels=[label]))
+        return self._apply(self._identity.rename(influencer_id, name))
 
     def merge(self, influencer_ids: Sequence[str]) -> batch.Applied:
-        return self._apply(self._stub.MergeInfluencers(
-            identity_pb2.MergeInfluencersRequest(influencer_ids=list(influencer_ids)), timeout=self._timeout))
+        return self._apply(self._identity.merge(influencer_ids))
 
     def move(self, video_id: str, influencer_id: str, target_id: str) -> batch.Applied:
-        return self._apply(self._stub.MoveAppearance(identity_pb2.MoveAppearanceRequest(
-            video_id=video_id, influencer_id=influencer_id, target_influencer_id=target_id), timeout=self._timeout))
+        return self._apply(self._identity.move(video_id, influencer_id, target_id))
 
     def hide(self, influencer_id: str, hidden: bool) -> batch.Applied:
-        return self._apply(self._stub.HideInfluencer(
-            identity_pb2.HideInfluencerRequest(influencer_id=influencer_id, hidden=hidden), timeout=self._timeout))
+        return self._apply(self._identity.hide(influencer_id, hidden))
 
     def delete(self, influencer_id: str) -> batch.Applied:
-        return self._apply(self._stub.DeleteInfluencer(
-            identity_pb2.DeleteInfluencerRequest(influencer_id=influencer_id), timeout=self._timeout))
+        return self._apply(self._identity.delete(influencer_id))
 
     def enrol(self, name: str, photos: Sequence[bytes]) -> identity_pb2.EnrolInfluencerResponse:
-        reply = self._stub.EnrolInfluencer(identity_pb2.EnrolInfluencerRequest(name=name, photos=list(photos)),
-                                           timeout=self._timeout)
+        reply = self._identity.enrol(name, photos)
         self._apply(reply.changes)
         return reply
 
     def review_items(self, limit: int = 0) -> list[identity_pb2.ReviewItem]:
-        reply = self._stub.ListReviewItems(identity_pb2.ListReviewItemsRequest(page_size=limit),
-                                           timeout=self._timeout)
-        return list(reply.items)
+        return self._identity.review(limit)
 
     def answer(self, influencer_a: str, influencer_b: str, answer: str) -> batch.Applied:
-        return self._apply(self._stub.AnswerReviewItem(identity_pb2.AnswerReviewItemRequest(
-            influencer_a=influencer_a, influencer_b=influencer_b, answer=ANSWERS[answer]), timeout=self._timeout))
-
-    def hidden_influencers(self) -> list[identity_pb2.Influencer]:
-        hidden, token = [], ""
-        while True:
-            reply = self._stub.ListInfluencers(identity_pb2.ListInfluencersRequest(page_token=token),
-                                               timeout=self._timeout)
-            hidden += [i for i in reply.influencers if i.hidden]
-            token = reply.next_page_token
-            if not token:
-                return hidden
+        return self._apply(self._identity.answer(influencer_a, influencer_b, ANSWERS[answer]))
 
 
 def connect(settings: Settings) -> GrpcCorrections:
@@ -121,7 +94,8 @@ def connect(settings: Settings) -> GrpcCorrections:
     if not settings.analytics_addr and settings.host in ("0.0.0.0", "::", "[::]"):
         analytics_target = f"127.0.0.1:{settings.analytics_port}"
     analytics = analytics_pb2_grpc.AnalyticsServiceStub(open_channel(analytics_target, settings.token))
-    return GrpcCorrections(identity, GrpcAnalytics(analytics, settings.rpc_timeout_s), settings.rpc_timeout_s)
+    return GrpcCorrections(GrpcIdentity(identity, settings.rpc_timeout_s),
+                           GrpcAnalytics(analytics, settings.rpc_timeout_s))
 
 
 # Status of the page's answer when identity refuses a correction (anything else: 502, the message shown).

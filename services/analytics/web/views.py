@@ -7,12 +7,10 @@ templates are autoescaped, and a URL from a manifest becomes a link only when it
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Callable
 from typing import Any
 
-import grpc
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 
 from services.analytics import report
@@ -24,7 +22,6 @@ from services.analytics.store import AnalyticsStore
 
 # Templates and static files are the app's own (services/analytics/web/templates, .../static).
 bp = Blueprint("report", __name__)
-log = logging.getLogger(__name__)
 
 
 def _store() -> AnalyticsStore:
@@ -73,18 +70,10 @@ def overview() -> str:
                            hidden=_hidden_influencers())
 
 
-def _hidden_influencers() -> list[dict[str, str]] | None:
-    """The influencers marked "not an influencer", as identity lists them (they have no statistics);
-    None when the page runs without identity or identity does not answer (the page says so)."""
-    corrections = current_app.extensions.get("corrections")
-    if corrections is None:
-        return None
-    try:
-        hidden = corrections.hidden_influencers()
-    except grpc.RpcError as exc:
-        log.warning("hidden influencers not listed: identity answered %s", exc.code() if hasattr(exc, "code") else exc)
-        return None
-    return [{"influencer_id": i.influencer_id, "name": i.name} for i in hidden]
+def _hidden_influencers() -> list[dict[str, str]]:
+    """The influencers marked "not an influencer" (analytics keeps them out of the statistics), by id."""
+    analysis = _analysis()
+    return [{"influencer_id": i, "name": analysis.names.get(i, "")} for i in sorted(analysis.hidden)]
 
 
 @bp.get("/chart.png")
@@ -110,7 +99,8 @@ def influencer(influencer_id: str) -> str:
     page = report.influencer_page(_store(), _analysis(), influencer_id)
     if page is None:
         abort(404)
-    return render_template("influencer.html", page=page, others=_others(influencer_id))
+    return render_template("influencer.html", page=page, others=_others(influencer_id),
+                           hidden=influencer_id in _analysis().hidden)
 
 
 @bp.get("/video/<video_id>")
