@@ -244,7 +244,8 @@ class FakeCorrections:
 
     def enrol(self, name: str, photos: Sequence[bytes]) -> identity_pb2.EnrolInfluencerResponse:
         self._call("enrol", name, [len(p) for p in photos])
-        return identity_pb2.EnrolInfluencerResponse(influencer=identity_pb2.Influencer(influencer_id="inf_aaaa000001"),
+        found = "inf_aaaa000001" if name == "Alice" else "inf_ffff000006"  # Alice is in videos; others are new
+        return identity_pb2.EnrolInfluencerResponse(influencer=identity_pb2.Influencer(influencer_id=found),
                                                     faces_enrolled=len(photos))
 
     def review_items(self, limit: int = 0) -> list[identity_pb2.ReviewItem]:
@@ -310,6 +311,9 @@ def test_each_correction_form_calls_identity_with_what_was_chosen(
     enrolled = browser.post(url + "/enrol", data={"csrf_token": token, "name": "Alice"}, timeout=5,
                             files=[("photos", ("a.jpg", analytics_jpeg(1), "image/jpeg"))], allow_redirects=False)
     assert enrolled.headers["Location"] == "/influencer/inf_aaaa000001"
+    stranger = browser.post(url + "/enrol", data={"csrf_token": token, "name": "Nobody Yet"}, timeout=5,
+                            files=[("photos", ("n.png", b"\x89PNG\r\n\x1a\n...", "image/png"))])
+    assert stranger.status_code == 200 and "Nobody Yet is enrolled" in stranger.text  # no page of their own yet
     assert fake.calls == [
         ("rename", "inf_aaaa000001", "Alice B."),
         ("merge", sorted(["inf_cccc000003", "inf_aaaa000001"], key=lambda i: -_videos(url, i))),
@@ -321,6 +325,7 @@ def test_each_correction_form_calls_identity_with_what_was_chosen(
         ("delete", "inf_aaaa000001"),
         ("answer", "inf_aaaa000001", "inf_dddd000004", "same"),
         ("enrol", "Alice", [len(analytics_jpeg(1))]),
+        ("enrol", "Nobody Yet", [11]),
     ]
 
 

@@ -157,7 +157,8 @@ def move(video_id: str) -> Response:
 def enrol() -> Response | str:
     """A name and up to MAX_PHOTOS reference photos (JPEG or PNG, MAX_PHOTO_BYTES each)."""
     if request.method == "GET":
-        return render_template("enrol.html", max_photos=MAX_PHOTOS, max_mb=MAX_PHOTO_BYTES // (1024 * 1024))
+        return render_template("enrol.html", max_photos=MAX_PHOTOS, max_mb=MAX_PHOTO_BYTES // (1024 * 1024),
+                               enrolled=(request.args.get("enrolled") or "")[:MAX_NAME_CHARS])
     name = " ".join((request.form.get("name") or "").split())
     if not name or len(name) > MAX_NAME_CHARS:
         abort(400, description=f"give a name of 1 to {MAX_NAME_CHARS} characters")
@@ -177,9 +178,12 @@ def enrol() -> Response | str:
         photos.append(data)
     with _identity_errors():
         reply = _corrections().enrol(name, photos)
-    if reply.faces_enrolled == 0 or not reply.influencer.influencer_id:
+    found = reply.influencer.influencer_id
+    if reply.faces_enrolled == 0 or not found:
         abort(400, description="no face was found in the photos")
-    return _done("report.influencer", influencer_id=reply.influencer.influencer_id)
+    if not current_app.extensions["analytics_store"].appearances_of(found):
+        return _done("corrections.enrol", enrolled=name)  # nobody in the videos yet: later batches name them
+    return _done("report.influencer", influencer_id=found)
 
 
 # ---- review queue --------------------------------------------------------------------------------------
