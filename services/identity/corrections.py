@@ -138,14 +138,14 @@ def answered_pairs(store: FaceStore) -> set[tuple[str, str]]:
 
 
 def answer(store: FaceStore, a: str, b: str, reply: str) -> list[str]:
-    """Applies a review answer: `same` merges b into a, `different` keeps them apart, `skip` only records."""
+    """Applies a review answer: `same` merges the pair into the one with more faces (a on a tie), whose id
+    stays; `different` keeps them apart; `skip` only records the answer."""
     if a == b:
         raise ValueError(f"a review pair needs two influencers, got {a[:80]!r} twice")
-    _faces_of(store, a)
-    _faces_of(store, b)
+    size_a, size_b = len(_faces_of(store, a)), len(_faces_of(store, b))
     changed: list[str] = []
     if reply == SAME:
-        changed = merge(store, [a, b])
+        changed = merge(store, [a, b] if size_a >= size_b else [b, a])
     elif reply == "different":
         keep_apart(store, a, b)
     record_answer(store, a, b, reply)

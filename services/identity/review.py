@@ -1,7 +1,7 @@
 """The "same person?" review queue, pure: which influencer pairs to ask the analyst about, and in what order.
 
 A pair is asked about when its two closest people (a person = one video's faces of one individual) come
-within `threshold + band`, measured as the mean Euclidean distance over all pairs of their faces (what the
+within [threshold, threshold + band), measured as the mean Euclidean distance over all pairs of their faces (what the
 re-derivation compares with its threshold), or when an appearance was flagged ambiguous between them.
 Candidate pairs come from the engine's kNN over each person's mean face (see review_store.py), never from
 all pairs. Most likely first: smallest distance first. Answered pairs never come back."""
@@ -124,8 +124,10 @@ def closest_pairs(measured: Iterable[tuple[Person, Person, float, str]]) -> dict
 
 def queue(items: Iterable[Item], answered: set[tuple[str, str]], threshold: float, band: float,
           limit: int) -> list[Item]:
-    """The items to ask, most likely first (smallest distance, then ids): those within `threshold + band`
-    or flagged ambiguous, and not answered before; at most `limit`."""
+    """The items to ask, most likely first (smallest distance, then ids): those in [threshold, threshold +
+    band) or flagged ambiguous, and not answered before; at most `limit`. (Under the threshold, two big
+    influencers' closest people are as often two look-alikes as one person: on the dev corpus such pairs
+    were mostly two people, so they are not asked about unless a match was ambiguous.)"""
     wanted = [i for i in items if pair_key(i.a, i.b) not in answered
-              and (i.distance < threshold + band or i.reason == AMBIGUOUS)]
+              and (threshold <= i.distance < threshold + band or i.reason == AMBIGUOUS)]
     return sorted(wanted, key=lambda i: (i.distance, i.a, i.b))[:limit]

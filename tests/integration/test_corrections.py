@@ -200,3 +200,11 @@ def test_an_enrolled_stranger_is_a_new_influencer_that_later_videos_join(registr
     registry.recluster()
     assert who(registry, "v1") == [target] and registry.names() == {target: "Zed"}
     assert "00000000000000f2" not in registry.recluster(), "a reference photo is never a changed video"
+
+
+def test_a_same_answer_keeps_the_id_of_the_influencer_with_more_faces(registry):
+    (a,) = [x.influencer_id for x in registry.assign("v1", video(person(0, "a")))]
+    registry.assign("v2", video(person(0, "a")))
+    (b,) = [x.influencer_id for x in registry.assign("v3", video(near(0, BAND)))]
+    assert registry.answer(b, a, "same") == ["v3"]
+    assert who(registry, "v3") == [a] and registry.influencer(b) is None

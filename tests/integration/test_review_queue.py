@@ -142,7 +142,7 @@ def report_ids(stack):
 def test_names_hidden_and_erasure_reach_analytics_as_labels(stack, clients):
     ident, analytics = clients
     identity = stack.identity.registry
-    a = record(stack, "00000000000000a1", identity.assign("00000000000000a1", video(person(0, "a"))))
+    a = record(stack, "00000000000000a1", identity.assign("00000000000000a1", video(someone(CENTRES["a"], 1))))
     b = record(stack, "00000000000000a2", identity.assign("00000000000000a2", video(person(0, "b"))))
     batch.apply_page(ident, analytics, ident.rename(a, "Ann"))
     assert stack.store.names() == {a: "Ann"}
@@ -172,9 +172,9 @@ def test_names_hidden_and_erasure_reach_analytics_as_labels(stack, clients):
 def test_move_and_review_answers_over_grpc_change_the_report(stack, clients):
     ident, analytics = clients
     identity = stack.identity.registry
-    a = record(stack, "00000000000000b1", identity.assign("00000000000000b1", video(person(0, "a"))))
+    a = record(stack, "00000000000000b1", identity.assign("00000000000000b1", video(someone(CENTRES["a"], 1))))
     record(stack, "00000000000000b2", identity.assign("00000000000000b2", video(near(0, CLOSE))))
-    b = record(stack, "00000000000000b3", identity.assign("00000000000000b3", video(near(0, BAND))))
+    b = record(stack, "00000000000000b3", identity.assign("00000000000000b3", video(someone(BAND, 2))))
     batch.apply_page(ident, analytics, ident.move("00000000000000b2", a))
     moved = {r.influencer_id for r in stack.store.appearances_in("00000000000000b2")}
     assert moved and a not in moved
@@ -215,8 +215,8 @@ def test_enrolling_a_photo_names_the_person_and_reports_photos_without_a_face(st
 
 def test_the_cli_hides_answers_and_deletes_against_running_services(stack, capsys):
     identity = stack.identity.registry
-    a = record(stack, "00000000000000c1", identity.assign("00000000000000c1", video(person(0, "a"))))
-    b = record(stack, "00000000000000c2", identity.assign("00000000000000c2", video(near(0, BAND))))
+    a = record(stack, "00000000000000c1", identity.assign("00000000000000c1", video(someone(CENTRES["a"], 1))))
+    b = record(stack, "00000000000000c2", identity.assign("00000000000000c2", video(someone(BAND, 2))))
     ports = ["--identity-port", str(stack.settings.identity_port),
              "--analytics-port", str(stack.settings.analytics_port)]
     assert main(["review", *ports]) == 0
