@@ -9,6 +9,7 @@ import io
 import logging
 import signal
 import socket
+import sqlite3
 import sys
 import threading
 from collections.abc import Iterator
@@ -28,16 +29,25 @@ from influencers.client import (
     state_word,
     watch_job,
 )
-from influencers.datadir import DataDirBusy, data_dir_lock
+from influencers.datadir import DataDirBusy, DataDirUnusable, data_dir_lock, prepare_data_dir
 from influencers.rpc import PortInUse, is_loopback, open_channel, wait_healthy
 from influencers.settings import ENV_PREFIX, Settings, SettingsError
 from influencers.v1 import common_pb2, ingest_pb2
 from services.ingest.manifest import ManifestError, read_manifest
 
 USAGE_ERROR = 2  # exit code of usage and configuration errors (argparse's own)
+SERVICE_ERROR = 1  # exit code when a service cannot be reached or fails a call (as when a row failed)
+# Status codes that mean the caller asked for something wrong (an unknown id, a bad value): a usage error.
+_USAGE_CODES = frozenset({
+    grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION,
+    grpc.StatusCode.ALREADY_EXISTS, grpc.StatusCode.OUT_OF_RANGE, grpc.StatusCode.UNAUTHENTICATED,
+    grpc.StatusCode.PERMISSION_DENIED})
+SHOWN_CHARS = 200  # of a service's message or a path quoted in an error line
 # Commands that open the stores of the data dir in this process: one such process per data dir.
 _OWNS_DATA_DIR = {"run", "serve"}
 _OWNS_DATA_DIR_SERVICES = {"identity", "analytics"}
+# Commands that write in the data dir (stores, downloads): it must be a folder they can write, checked first.
+_WRITES_DATA_DIR = {"run", "serve", "service"}
 
 STATUS = {v.number: v.name.removeprefix("VIDEO_STATUS_").lower()
           for v in common_pb2.VideoStatus.DESCRIPTOR.values}
@@ -59,7 +69,12 @@ def _ingest(settings: Settings, manifest: Path, detach: bool) -> int:
     the job running (and says how to follow or cancel it); otherwise the job is cancelled (its videos in
     flight finish and the batch reconciles) and KeyboardInterrupt goes on up."""
     channel = open_channel(settings.ingest_target, settings.token)
-    wait_healthy(channel, 60)
+    wait_s = min(60.0, settings.rpc_timeout_s)
+    try:
+        wait_healthy(channel, wait_s)
+    except TimeoutError:
+        raise ServiceUnavailable(f"the ingest service at {settings.ingest_target} did not answer within "
+                                 f"{wait_s:g} s{_START_HINT}") from None
     job = start_ingest(channel, manifest, settings.rpc_timeout_s, settings.max_manifest_bytes)
     waiting = (ingest_pb2.JOB_STATE_QUEUED, ingest_pb2.JOB_STATE_RUNNING)
     ahead = [j for j in list_jobs(channel, settings.rpc_timeout_s)
@@ -180,6 +195,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     settings = _settings(args)
     channel = open_channel(settings.ingest_target, settings.token)
     if args.job:
+        get_job(channel, args.job, settings.rpc_timeout_s)  # an unknown id or no service: one line, at once
         try:
             return _follow(channel, args.job, [])
         except KeyboardInterrupt:
@@ -211,11 +227,16 @@ def cmd_export(args: argparse.Namespace) -> int:
     settings = _settings(args)
     db = settings.data_dir / "analytics.sqlite3"
     if not db.is_file():
-        print(f"no data in {settings.data_dir} (run `influencers run` first)", file=sys.stderr)
-        return 2
-    store = AnalyticsStore(db)
+        return _usage_error(f"no data in {_cut(str(settings.data_dir))} (run `influencers run` first)")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        return _usage_error(f"--out {_cut(args.out)} is a file, not a folder")
     try:
-        export_report(store, Path(args.out))
+        store = AnalyticsStore(db)
+    except sqlite3.DatabaseError as exc:
+        return _usage_error(f"{_cut(str(db))} cannot be read ({exc})")
+    try:
+        export_report(store, out)
     finally:
         store.close()
     print(f"exported to {args.out}/")
@@ -228,13 +249,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     from influencers.evaluate import score_dirs
 
+    truth = Path(args.truth)
+    if not (truth / "truth.csv").is_file():
+        return _usage_error(f"--truth {_cut(args.truth)} holds no truth.csv (give a labelled corpus folder)")
     with tempfile.TemporaryDirectory() as tmp:
         export_args = argparse.Namespace(data_dir=args.data_dir, out=tmp)
         with contextlib.redirect_stdout(io.StringIO()):
             code = cmd_export(export_args)
         if code:
             return code
-        scores = score_dirs(Path(tmp), Path(args.truth))
+        try:
+            scores = score_dirs(Path(tmp), truth)
+        except (KeyError, ValueError) as exc:  # pandas: a malformed CSV, a missing column, a bad encoding
+            return _usage_error(f"{_cut(str(truth / 'truth.csv'))} cannot be scored ({_cut(_one_line(str(exc)))})")
     print(scores.summary())
     return 0
 
@@ -426,21 +453,58 @@ def _raise_terminated(signum: int, frame: object) -> None:
     raise _Terminated
 
 
+class ServiceUnavailable(Exception):
+    """A service did not answer; the message names it and its address."""
+
+
+_START_HINT = " (is it running? `influencers serve` starts the services)"
+
+
 def _usage_error(message: str) -> int:
     print(f"influencers: error: {message}", file=sys.stderr)
     return USAGE_ERROR
 
 
+def _one_line(text: str) -> str:
+    """`text` on one line: line breaks and other control characters escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _cut(text: str, limit: int = SHOWN_CHARS) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _service_error(command: str, exc: grpc.RpcError) -> int:
+    """One line for a failed call: the command, the status and the service's message (cut short). Exit 2 when
+    the request was wrong (an unknown id, a bad value, a bad token), 1 when the service failed or is down."""
+    code = exc.code() if callable(getattr(exc, "code", None)) else grpc.StatusCode.UNKNOWN
+    details = exc.details() if callable(getattr(exc, "details", None)) else str(exc)
+    hint = _START_HINT if code == grpc.StatusCode.UNAVAILABLE else ""
+    print(f"influencers: error: {command}: {code.name}: {_cut(_one_line(details or 'no message'))}{hint}",
+          file=sys.stderr)
+    return USAGE_ERROR if code in _USAGE_CODES else SERVICE_ERROR
+
+
+def _os_error(command: str, exc: OSError) -> int:
+    """One line for a file or folder this command could not use (exit 2: the path given is unusable)."""
+    where = f" {_cut(_one_line(str(exc.filename)))}" if exc.filename is not None else ""
+    print(f"influencers: error: {command}: cannot use{where} ({exc.strerror or _one_line(str(exc))})",
+          file=sys.stderr)
+    return USAGE_ERROR
+
+
 def _check_inputs(args: argparse.Namespace) -> None:
     """Fails fast, before anything starts, on what would otherwise fail minutes later: the settings (every
-    variable and flag, typed and range-checked), the manifest (readable, with its two columns) and the
-    ports this command binds."""
+    variable and flag, typed and range-checked), the manifest (readable, with its two columns), the data
+    dir (a folder this process can write) and the ports this command binds."""
     settings = _settings(args)
     manifest = getattr(args, "manifest", None)
     if manifest is not None:
         if not Path(manifest).exists():
             raise ManifestError(f"manifest {manifest} not found")
         read_manifest(Path(manifest), settings.max_manifest_bytes)
+    if args.command in _WRITES_DATA_DIR:
+        prepare_data_dir(settings.data_dir)
     ports = _ports_to_bind(args)
     if ports and not settings.token and not is_loopback(settings.host):
         raise SettingsError(f"INFLUENCERS_HOST={settings.host} is beyond loopback: set INFLUENCERS_TOKEN too")
@@ -487,8 +551,10 @@ def _owning_data_dir(args: argparse.Namespace) -> Iterator[None]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of `influencers` and `python -m influencers`. Exit codes: 0 done, 1 some row failed,
-    2 usage or configuration error (one line on stderr), 130 interrupted (Ctrl-C or SIGTERM)."""
+    """Entry point of `influencers` and `python -m influencers`. Exit codes: 0 done; 1 some row failed, or a
+    service could not be reached or failed a call; 2 usage or configuration error (a bad setting or path,
+    an unusable data dir, an unknown id or bad value refused by a service); 130 interrupted (Ctrl-C or
+    SIGTERM). Every error is one line on stderr, `influencers: error: ...`, never a traceback."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "werkzeug"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -499,10 +565,15 @@ def main(argv: list[str] | None = None) -> int:
         _check_inputs(args)
         with _owning_data_dir(args):
             return int(args.func(args) or 0)
-    except (SettingsError, ManifestError, DataDirBusy) as exc:
+    except (SettingsError, ManifestError, DataDirBusy, DataDirUnusable, PortInUse) as exc:
         return _usage_error(str(exc))
-    except PortInUse as exc:
-        return _usage_error(str(exc))
+    except grpc.RpcError as exc:
+        return _service_error(args.command, exc)
+    except (ServiceUnavailable, TimeoutError) as exc:  # TimeoutError: a job's progress lost, a deadline
+        print(f"influencers: error: {args.command}: {_cut(_one_line(str(exc)))}", file=sys.stderr)
+        return SERVICE_ERROR
+    except OSError as exc:  # a folder or file given (data dir, --out, --report) that cannot be used
+        return _os_error(args.command, exc)
     except (KeyboardInterrupt, _Terminated):
         print("interrupted: what was recorded is kept; run the same command again to resume", file=sys.stderr)
         return 130

@@ -18,6 +18,8 @@ class SettingsError(ValueError):
     """A setting (environment variable or flag) that cannot be used; the message names the variable."""
 
 
+MAX_WAIT_S = 7 * 24 * 3600.0  # the longest time limit a setting may give: a week, in seconds
+
 # Allowed closed ranges of the numeric settings (None: unbounded on that side). Ports may be 0: "any free".
 _RANGES: dict[str, tuple[float | None, float | None]] = {
     "ingest_port": (0, 65535),
@@ -35,9 +37,11 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "workers": (0, 1024),
     "max_video_bytes": (1, None),
     "max_manifest_bytes": (1, None),
-    "max_video_seconds": (0.001, None),
-    "fetch_timeout_s": (0.001, None),
-    "rpc_timeout_s": (0.001, None),
+    # Time limits stop at a week: gRPC turns a deadline beyond ~300 years into an instant DEADLINE_EXCEEDED,
+    # and a thread's or socket's timeout beyond ~292 years raises OverflowError.
+    "max_video_seconds": (0.001, MAX_WAIT_S),
+    "fetch_timeout_s": (0.001, MAX_WAIT_S),
+    "rpc_timeout_s": (0.001, MAX_WAIT_S),
     # Under influencers/rpc.py MAX_MESSAGE_BYTES (32 MiB) less room for the rest of the message, so that an
     # oversized frame meets our check (naming the frame) before the transport's bare RESOURCE_EXHAUSTED.
     "max_frame_bytes": (1, 32 * 1024 * 1024 - 64 * 1024),

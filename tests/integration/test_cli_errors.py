@@ -156,3 +156,89 @@ def test_stopping_serve_by_any_signal_leaves_no_worker_behind_and_frees_the_data
     finally:
         server.kill()
         server.wait(10)
+
+
+def assert_one_line(result: subprocess.CompletedProcess, code: int, *words: str) -> None:
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == code, result.stderr
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("where", ["/proc/no-such-dir", "a-regular-file", "/dev/null/x"])
+@pytest.mark.parametrize("command", ["run", "serve"])
+def test_an_unusable_data_dir_is_one_line_naming_it_and_exit_2(manifest, tmp_path, where, command):
+    if where == "a-regular-file":
+        where = str(tmp_path / "a-regular-file")
+        Path(where).write_text("not a folder")
+    args = ["run", str(manifest), "--no-serve"] if command == "run" else ["serve"]
+    assert_usage_error(influencers(*args, "--data-dir", where), f"data dir {where}", "--data-dir")
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "1e300", "nan", "inf", "1e10"])
+def test_an_rpc_timeout_at_an_extreme_is_one_line_naming_the_variable_and_exit_2(value):
+    assert_usage_error(influencers("jobs", env={"INFLUENCERS_RPC_TIMEOUT_S": value}), "INFLUENCERS_RPC_TIMEOUT_S=")
+
+
+def a_closed_port() -> str:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.create_server(("127.0.0.1", 0)) as s:
+        return str(s.getsockname()[1])
+
+
+@pytest.mark.parametrize("args", [["jobs"], ["jobs", "job-1"], ["cancel", "job-1"], ["rename", "inf_0000000000", "X"],
+                                  ["merge", "inf_0000000000", "inf_0000000001"], ["split", "inf_0000000000", "v1"],
+                                  ["recluster"], ["review"]])
+def test_a_service_that_is_not_running_is_one_line_naming_the_command_and_exit_1(args):
+    port = a_closed_port()
+    env = {f"INFLUENCERS_{name}_PORT": port for name in ("INGEST", "IDENTITY", "ANALYTICS")}
+    result = influencers(*args, env=env, timeout_s=60)
+    assert_one_line(result, 1, f"influencers: error: {args[0]}: UNAVAILABLE: ", f"127.0.0.1:{port}",
+                    "influencers serve")
+
+
+def test_ingest_to_a_service_that_is_not_running_gives_up_within_the_rpc_timeout(manifest):
+    port = a_closed_port()
+    started = time.monotonic()
+    env = {"INFLUENCERS_INGEST_PORT": port, "INFLUENCERS_RPC_TIMEOUT_S": "1"}
+    result = influencers("ingest", str(manifest), env=env)
+    assert_one_line(result, 1, "influencers: error: ingest: the ingest service at ", f"127.0.0.1:{port}",
+                    "did not answer within 1 s")
+    assert time.monotonic() - started < 30
+
+
+def test_export_to_a_regular_file_is_one_line_and_exit_2(tmp_path):
+    data = tmp_path / "d"
+    data.mkdir()
+    from services.analytics.store import AnalyticsStore
+
+    AnalyticsStore(data / "analytics.sqlite3").close()
+    target = tmp_path / "report.txt"
+    target.write_text("keep me")
+    assert_usage_error(influencers("export", "--data-dir", str(data), "--out", str(target)),
+                       f"--out {target} is a file, not a folder")
+    assert target.read_text() == "keep me"
+    assert_usage_error(influencers("export", "--data-dir", str(data), "--out", str(target / "sub")),
+                       "export: cannot use", "report.txt")
+
+
+def test_export_of_a_data_dir_whose_store_is_not_a_database_is_one_line_and_exit_2(tmp_path):
+    (tmp_path / "analytics.sqlite3").write_bytes(b"not a database" * 100)
+    assert_usage_error(influencers("export", "--data-dir", str(tmp_path), "--out", str(tmp_path / "out")),
+                       "analytics.sqlite3 cannot be read")
+
+
+def test_eval_against_a_missing_truth_folder_is_one_line_and_exit_2(tmp_path):
+    assert_usage_error(influencers("eval", "--data-dir", str(tmp_path), "--truth", str(tmp_path / "nope")),
+                       f"--truth {tmp_path / 'nope'} holds no truth.csv")
+
+
+def test_run_with_a_report_folder_that_cannot_be_made_is_one_line(manifest, tmp_path):
+    pytest.importorskip("face_recognition_models", reason="the face model is not installed")
+    result = influencers("run", str(manifest), "--data-dir", str(tmp_path / "d"), "--no-serve",
+                         "--report", "/proc/no-such-report", timeout_s=300)
+    lines = [line for line in result.stderr.splitlines() if line.startswith("influencers: error:")]
+    assert lines == ["influencers: error: run: cannot use /proc/no-such-report (No such file or directory)"], \
+        result.stderr
+    assert "Traceback" not in result.stderr and result.returncode == 2

@@ -1,0 +1,45 @@
+"""A service's refusal of a CLI command (an unknown job or influencer id, a malformed value) is one line on
+stderr naming the command, the status and the service's message, and exit code 2; never a traceback."""
+
+import pytest
+
+from influencers.cli import main
+
+UNKNOWN = "inf_00000000ff"
+
+
+@pytest.fixture
+def ports(stack):
+    s = stack.settings
+    return ["--ingest-port", str(s.ingest_port), "--identity-port", str(s.identity_port),
+            "--analytics-port", str(s.analytics_port)]
+
+
+def error_lines(capsys) -> list[str]:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return [line for line in err.splitlines() if line.startswith("influencers:")]
+
+
+@pytest.mark.parametrize(("args", "code", "words"), [
+    (["jobs", "no-such-job"], "NOT_FOUND", "no job 'no-such-job'"),
+    (["cancel", "no-such-job"], "NOT_FOUND", "no job 'no-such-job'"),
+    (["rename", UNKNOWN, "Ann"], "NOT_FOUND", UNKNOWN),
+    (["merge", UNKNOWN, "inf_00000000fe"], "NOT_FOUND", UNKNOWN),
+    (["split", UNKNOWN, "00000000000000a1"], "NOT_FOUND", UNKNOWN),
+    (["rename", "not-an-id", "Ann"], "INVALID_ARGUMENT", "not-an-id"),
+])
+def test_a_refused_request_is_one_line_naming_the_command_and_the_services_message_and_exit_2(
+        ports, capsys, args, code, words):
+    capsys.readouterr()
+    assert main([*args, *ports]) == 2
+    lines = error_lines(capsys)
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"influencers: error: {args[0]}: {code}: ") and words in lines[0]
+
+
+def test_a_very_long_id_is_cut_short_in_the_error_line(ports, capsys):
+    capsys.readouterr()
+    assert main(["jobs", "j" * 50_000, *ports]) == 2
+    (line,) = error_lines(capsys)
+    assert len(line) < 400
