@@ -1,0 +1,52 @@
+"""The review queue's pure choices: candidates from neighbours, the closest people of a pair, the order."""
+
+import numpy as np
+
+from services.identity import review
+from services.identity.facestore import FacePoint, FaceRecord
+
+
+def person(video, influencer, ambiguous=False, crop=""):
+    return review.Person(video, 0, influencer, ambiguous, crop=crop or f"{video}-0.jpg")
+
+
+def item(a, b, distance, reason=review.NEAR):
+    return review.Item(a, b, distance, reason, "", "", "", "", 0.0, 0.0)
+
+
+def test_people_are_summarised_by_their_mean_face_and_best_face_leaving_out_copies_references_and_skipped():
+    def face(k, quality, **kw):
+        record = FaceRecord(video_id="v1", person=0, influencer_id="inf_a", timestamp_s=float(k), quality=quality,
+                            crop="v1-0.jpg", **kw)
+        return FacePoint(str(k), np.full(128, float(k), np.float32), record)
+
+    points = [face(1, 0.2), face(3, 0.9), face(5, 0.5, copy=1), face(7, 0.5, reference=1)]
+    (p,) = review.summarise(points, set())
+    assert p.faces == 2 and np.allclose(p.mean, 2.0) and p.best_s == 3.0
+    assert review.summarise(points, {"inf_a"}) == []
+
+
+def test_candidates_are_other_influencers_within_the_radius_and_the_nearest_other_of_an_ambiguous_person():
+    people = [person("v1", "inf_a"), person("v2", "inf_b", ambiguous=True)]
+    hits = [[("inf_a", "v1", 0.1), ("", "v9", 0.2), ("inf_b", "v2", 0.7), ("inf_c", "v3", 0.9)],
+            [("inf_b", "v2", 0.1), ("inf_c", "v3", 1.2)]]
+    assert review.candidates(people, hits, 0.74) == {(0, "v2"): review.NEAR, (1, "v3"): review.AMBIGUOUS}
+
+
+def test_a_pair_is_shown_by_its_closest_two_people_and_is_ambiguous_if_any_of_its_matches_was():
+    a1, a2, b1 = person("v1", "inf_a"), person("v2", "inf_a"), person("v3", "inf_b")
+    items = review.closest_pairs([(b1, a1, 0.70, review.NEAR), (a2, b1, 0.65, review.NEAR),
+                                  (a1, b1, 0.72, review.AMBIGUOUS)])
+    (got,) = items.values()
+    assert (got.a, got.b, got.distance, got.reason) == ("inf_a", "inf_b", 0.65, review.AMBIGUOUS)
+    assert (got.video_a, got.video_b) == ("v2", "v3"), "each side's face is its own closest person"
+
+
+def test_the_queue_holds_the_band_and_ambiguous_matches_most_likely_first_and_never_an_answered_pair():
+    items = [item("inf_a", "inf_b", 0.70), item("inf_a", "inf_c", 0.63), item("inf_b", "inf_c", 0.50),
+             item("inf_c", "inf_d", 0.90), item("inf_d", "inf_e", 0.40, review.AMBIGUOUS),
+             item("inf_e", "inf_f", 0.65)]
+    got = review.queue(items, {("inf_e", "inf_f")}, 0.62, 0.12, 10)
+    assert [(i.a, i.b) for i in got] == [("inf_d", "inf_e"), ("inf_a", "inf_c"), ("inf_a", "inf_b")]
+    assert len(review.queue(items, set(), 0.62, 0.12, 1)) == 1
+    assert review.pair_key("inf_b", "inf_a") == ("inf_a", "inf_b")
