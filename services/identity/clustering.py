@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -52,7 +52,7 @@ class FaceTable:
         """Reads `points` once, keeping only the compact columns (duplicates by point id are dropped);
         `expected`, the number of faces if known, sizes the vector matrix once."""
         person_of: dict[tuple[str, int], int] = {}
-        firsts: list[FacePoint] = []
+        per_person: list[tuple[int, float, list[int], str]] = []  # faces, best quality, cooccurs, pin
         vectors = np.zeros((max(expected, 16), 128), np.float32)
         owner: list[int] = []
         ids: list[bytes] = []
@@ -66,8 +66,9 @@ class FaceTable:
             seen.add(p.point_id)
             key = p.record.person_key
             if key not in person_of:
-                person_of[key] = len(firsts)
-                firsts.append(FacePoint(p.point_id, np.zeros(0, np.float32), p.record))
+                r = p.record
+                person_of[key] = len(per_person)
+                per_person.append((r.faces, r.best_quality, r.cooccurs, r.pinned))
             if len(owner) == len(vectors):
                 vectors = np.concatenate([vectors, np.zeros_like(vectors)])
             vectors[len(owner)] = p.vector
@@ -79,7 +80,7 @@ class FaceTable:
         table = cls(keys=sorted(person_of))
         if not owner:
             return table
-        rank = np.empty(len(firsts), np.int64)  # person row (sorted keys) of each person in order of sight
+        rank = np.empty(len(per_person), np.int64)  # person row (sorted keys) of each person in order of sight
         for row, key in enumerate(table.keys):
             rank[person_of[key]] = row
         rows = rank[np.asarray(owner)]
@@ -91,11 +92,11 @@ class FaceTable:
         table.vhash = np.asarray(hashes, "S36")[order]
         table.influencer = [influencer[i] for i in order]
         for key in table.keys:
-            r = firsts[person_of[key]].record
-            table.faces.append(r.faces)
-            table.best_quality.append(r.best_quality)
-            table.cooccurs.append(r.cooccurs)
-            table.pinned.append(r.pinned)
+            faces, best_quality, cooccurs, pinned = per_person[person_of[key]]
+            table.faces.append(faces)
+            table.best_quality.append(best_quality)
+            table.cooccurs.append(cooccurs)
+            table.pinned.append(pinned)
         return table
 
 
@@ -109,9 +110,10 @@ class Graph:
 def _graph(t: FaceTable) -> Graph:
     starts = np.searchsorted(t.owner, np.arange(len(t.keys)))
     ends = np.searchsorted(t.owner, np.arange(len(t.keys)), side="right")
-    by_signature: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    by_signature: dict[bytes, list[int]] = defaultdict(list)
     for person in range(len(t.keys)):
-        by_signature[tuple(sorted(t.vhash[starts[person]:ends[person]].tolist()))].append(person)
+        signature = b"".join(sorted(t.vhash[starts[person]:ends[person]].tolist()))
+        by_signature[hashlib.blake2b(signature, digest_size=16).digest()].append(person)
     nodes = sorted(by_signature.values())
     node_of = np.zeros(len(t.keys), np.int64)
     for n, people in enumerate(nodes):
@@ -121,8 +123,8 @@ def _graph(t: FaceTable) -> Graph:
 
 def _mean_distances(vectors: np.ndarray, g: Graph, pairs: dict[int, set[int]], far: float
                     ) -> dict[tuple[int, int], float]:
-    """Exact mean pairwise face distance for each candidate pair (a, b), a < b, under `far`; one matrix product
-    per a."""
+    """Exact mean pairwise face distance for each candidate pair {a, b} under `far`, keyed (min, max); one
+    matrix product per a."""
     out: dict[tuple[int, int], float] = {}
     for a, partners in pairs.items():
         others = sorted(partners)
@@ -138,7 +140,7 @@ def _mean_distances(vectors: np.ndarray, g: Graph, pairs: dict[int, set[int]], f
         for b, s, r in zip(others, sums, rows, strict=True):
             mean = float(s) / (len(fa) * len(r))
             if mean < far:
-                out[(a, b)] = mean
+                out[(min(a, b), max(a, b))] = mean
     return out
 
 
@@ -182,19 +184,13 @@ class _Sample:
         del self.total[b]
 
 
-def _candidates(store: FaceStore, t: FaceTable, g: Graph, radius: float) -> dict[int, set[int]]:
+def _graph_pairs(store: FaceStore, t: FaceTable, g: Graph, radius: float) -> dict[tuple[int, int], float]:
+    """The measured pairs of nodes (mean face distance under `radius`): every pair of a small set, else each
+    node with the nodes of its engine kNN hits, measured a chunk of nodes at a time as the hits arrive."""
     n = len(g.nodes)
-    pairs: dict[int, set[int]] = defaultdict(set)
-
-    def add(a: int, b: int) -> None:
-        if a != b:
-            pairs[min(a, b)].add(max(a, b))
-
-    distinct = sum(len(r) for r in g.rep_faces)
-    if distinct <= DENSE_FACES:
-        for a in range(n):
-            pairs[a].update(range(a + 1, n))
-        return pairs
+    if sum(len(r) for r in g.rep_faces) <= DENSE_FACES:
+        return _mean_distances(t.vectors, g, {a: set(range(a + 1, n)) for a in range(n)}, radius)
+    out: dict[tuple[int, int], float] = {}
     by_id = np.argsort(t.point_ids)  # rows by point id: hits are looked up by binary search, no dict
     sorted_ids = t.point_ids[by_id]
     for start in range(0, n, 1024):  # a chunk at a time: hits for every node at once would not fit
@@ -202,15 +198,23 @@ def _candidates(store: FaceStore, t: FaceTable, g: Graph, radius: float) -> dict
         for rows in g.rep_faces[start:start + 1024]:  # the face nearest its person's mean stands for the node
             faces = t.vectors[rows]
             queries.append(faces[np.argmin(np.linalg.norm(faces - faces.mean(axis=0), axis=1))])
+        todo: dict[int, set[int]] = {}
         for a, hits in enumerate(store.neighbour_ids(np.stack(queries), GRAPH_KNN), start):
             near = np.asarray([pid for pid, d in hits if d < radius], "S36")
             if len(near) == 0:
                 continue
             at = np.minimum(np.searchsorted(sorted_ids, near), len(sorted_ids) - 1)
             found = by_id[at[sorted_ids[at] == near]]
-            for node in set(g.node_of[t.owner[found]].tolist()):
-                add(a, node)
-    return pairs
+            todo[a] = {b for b in set(g.node_of[t.owner[found]].tolist())
+                       if b != a and (min(a, b), max(a, b)) not in out}
+        out.update(_mean_distances(t.vectors, g, todo, radius))
+    return out
+
+
+def _drain(pairs: dict[tuple[int, int], float]) -> Iterator[tuple[tuple[int, int], float]]:
+    """The pairs, each removed from the dict as it is read (the graph is not held twice)."""
+    while pairs:
+        yield pairs.popitem()
 
 
 def derive(store: FaceStore, t: FaceTable, threshold: float, margin: float, keep_vectors: bool = True) -> list[str]:
@@ -221,15 +225,14 @@ def derive(store: FaceStore, t: FaceTable, threshold: float, margin: float, keep
         return []
     g = _graph(t)
     radius = threshold + SLACK
-    pairs = _mean_distances(t.vectors, g, _candidates(store, t, g, radius), radius)
+    pairs = _graph_pairs(store, t, g, radius)
     position = {k: i for i, k in enumerate(t.keys)}
     cannot = {(int(g.node_of[i]), int(g.node_of[position[(k[0], o)]]))
               for i, k in enumerate(t.keys) for o in t.cooccurs[i] if (k[0], o) in position}
     pins = [next((t.pinned[p] for p in people if t.pinned[p]), "") for people in g.nodes]
-    node_labels = average_linkage(len(g.nodes), pairs, threshold, sorted(cannot), margin,
+    node_labels = average_linkage(len(g.nodes), _drain(pairs), threshold, sorted(cannot), margin,
                                   [len(people) for people in g.nodes], far=radius, pins=pins,
                                   measure=_Sample(t.vectors, g, t.point_ids))
-    del pairs
     if not keep_vectors:
         t.vectors = np.zeros((0, t.vectors.shape[1]), np.float32)
         g.rep_faces = []

@@ -26,22 +26,24 @@ class Measure(Protocol):
         """Cluster `b` has joined cluster `a`."""
 
 
-def average_linkage(n: int, pairs: Mapping[tuple[int, int], float], threshold: float,
+def average_linkage(n: int, pairs: Mapping[tuple[int, int], float] | Iterable[tuple[tuple[int, int], float]],
+                    threshold: float,
                     cannot_link: Iterable[tuple[int, int]] = (), margin: float = 0.0,
                     weights: Sequence[float] | None = None, far: float = math.inf,
                     pins: Sequence[str] | None = None, measure: Measure | None = None) -> list[int]:
     """Clusters nodes 0..n-1, merging while the closest pair of clusters is under `threshold`; the distance of
     two clusters is the weighted mean of their members' pairwise distances (Lance-Williams), `weights[i]` being
-    how many identical members node i stands for. Pairs in `cannot_link` (seen in one frame) never end in one
-    cluster. With a `margin`, a cluster about to join another while a third, itself apart from that other
-    (at or over the threshold), is within `margin` of the same distance is ambiguous and joins neither.
+    how many identical members node i stands for; `pairs` is a mapping, or an iterable of its items read once.
+    Pairs in `cannot_link` (seen in one frame) never end in one cluster. With a `margin`, a cluster about to
+    join another while a third, itself apart from that other (at or over the threshold), is within `margin` of
+    the same distance is ambiguous and joins neither.
     `pins[i]` (a label set by hand, "" for none): nodes of one pin are one cluster from the start, and
     clusters of two different pins never merge.
 
     Returns a label per node, numbered by each cluster's smallest node; the result depends only on the graph,
     not on the order the pairs were given (ties go to the smallest node ids)."""
     adj: list[dict[int, float]] = [{} for _ in range(n)]
-    for (i, j), d in pairs.items():
+    for (i, j), d in (pairs.items() if isinstance(pairs, Mapping) else pairs):
         if i != j and math.isfinite(d) and (measure is None or d < far):
             adj[i][j] = adj[j][i] = float(d)
     blocked: list[set[int]] = [set() for _ in range(n)]
