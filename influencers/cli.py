@@ -574,6 +574,10 @@ def main(argv: list[str] | None = None) -> int:
         return SERVICE_ERROR
     except OSError as exc:  # a folder or file given (data dir, --out, --report) that cannot be used
         return _os_error(args.command, exc)
+    except sqlite3.DatabaseError as exc:  # the analytics store: not a database, a folder in its place
+        logging.getLogger(__name__).debug("store error", exc_info=True)
+        return _usage_error(f"{args.command}: the analytics store in data dir "
+                            f"{_cut(str(_settings(args).data_dir))} cannot be used ({_cut(str(exc))})")
     except (KeyboardInterrupt, _Terminated):
         print("interrupted: what was recorded is kept; run the same command again to resume", file=sys.stderr)
         return 130

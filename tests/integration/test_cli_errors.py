@@ -242,3 +242,18 @@ def test_run_with_a_report_folder_that_cannot_be_made_is_one_line(manifest, tmp_
     assert lines == ["influencers: error: run: cannot use /proc/no-such-report (No such file or directory)"], \
         result.stderr
     assert "Traceback" not in result.stderr and result.returncode == 2
+
+
+@pytest.mark.parametrize("damage", ["a-folder", "not-a-database"])
+def test_a_data_dir_whose_analytics_store_cannot_be_opened_is_one_line_and_exit_2(tmp_path, damage):
+    store = tmp_path / "d" / "analytics.sqlite3"
+    if damage == "a-folder":
+        store.mkdir(parents=True)
+    else:
+        store.parent.mkdir()
+        store.write_bytes(b"garbage " * 100)
+    result = influencers("serve", "--data-dir", str(tmp_path / "d"))
+    lines = [line for line in result.stderr.splitlines() if " INFO " not in line]
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert lines == [lines[0]] and lines[0].startswith(
+        f"influencers: error: serve: the analytics store in data dir {tmp_path / 'd'} cannot be used (")
