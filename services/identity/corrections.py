@@ -167,10 +167,8 @@ def delete(store: FaceStore, crops: CropStore, influencer_id: str) -> list[str]:
     for record in list(store.side_records("review")):
         if influencer_id in (record.get("a"), record.get("b")):
             store.set_side("review", f"{record['a']}|{record['b']}", None)
-    videos = sorted({f.record.video_id for f in faces})
-    for video_id in videos:
-        if not store.faces_in(video_id):
-            store.unlist_video(video_id)
+    # A video left with no face stays in the video list: a resync then sends it with no appearance, which
+    # clears the person from analytics even if this answer never reached it.
     audit(store, "delete", influencer_id)
     return _videos(faces)
 

@@ -137,7 +137,7 @@ class FaceStore(ABC):
 
     @abstractmethod
     def delete_points(self, point_ids: Sequence[str]) -> None:
-        """Removes the given faces (an erasure); the video list is left as it is (see `unlist_video`)."""
+        """Removes the given faces (an erasure); the video list is left as it is."""
 
     @abstractmethod
     def search(self, vectors: np.ndarray, limit: int) -> list[list[Hit]]:
@@ -244,10 +244,6 @@ class FaceStore(ABC):
 
     def set_hidden(self, influencer_id: str, hidden: bool) -> None:
         self.set_side("hidden", influencer_id, {"influencer_id": influencer_id} if hidden else None)
-
-    def unlist_video(self, video_id: str) -> None:
-        """Takes a video out of the video list (when an erasure left it no faces)."""
-        self.set_side("video", video_id, None)
 
     def video_ids(self) -> Iterator[str]:
         token = ""
