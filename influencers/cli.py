@@ -43,6 +43,7 @@ _USAGE_CODES = frozenset({
     grpc.StatusCode.ALREADY_EXISTS, grpc.StatusCode.OUT_OF_RANGE, grpc.StatusCode.UNAUTHENTICATED,
     grpc.StatusCode.PERMISSION_DENIED})
 SHOWN_CHARS = 200  # of a service's message or a path quoted in an error line
+WARNING = "warning: "  # starts the error of a done row that may be partial (services/ingest/pipeline.py WARNING)
 # Commands that open the stores of the data dir in this process: one such process per data dir.
 _OWNS_DATA_DIR = {"run", "serve"}
 _OWNS_DATA_DIR_SERVICES = {"identity", "analytics"}
@@ -104,6 +105,8 @@ def _follow(channel: grpc.Channel, job_id: str, results: list[ingest_pb2.IngestP
         bar.update(1)
         if p.video.status == common_pb2.VIDEO_STATUS_FAILED:
             tqdm.write(f"FAILED  {p.video.error}", file=sys.stderr)
+        elif p.video.error.startswith(WARNING):  # done, but maybe partly (a truncated file)
+            tqdm.write(f"WARNING {_cut(p.video.url)}: {p.video.error.removeprefix(WARNING)}", file=sys.stderr)
 
     try:
         results, job = watch_job(channel, job_id, WATCH_TIMEOUT_S, progress, results)

@@ -122,3 +122,23 @@ def test_a_stray_file_and_an_unfinished_folder_of_a_dead_maker_are_swept(tmp_pat
     fresh.mkdir()
     assert sweep_scratch(root) == 2
     assert [p.name for p in root.iterdir()] == [".456-def"], "a folder being set up right now is left alone"
+
+
+def test_ingest_shows_a_truncated_video_as_done_with_a_warning_line(stack, tmp_path, capsys):
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_odd_media import write_faststart_mp4
+
+    from influencers.cli import main
+
+    whole = write_faststart_mp4(tmp_path / "whole.mp4", seconds=6)
+    (tmp_path / "cut.mp4").write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("Performance,Video URL\n1.0,cut.mp4\n")
+    capsys.readouterr()
+    assert main(["ingest", str(manifest), "--ingest-port", str(stack.settings.ingest_port)]) == 0
+    out, err = capsys.readouterr()
+    assert "videos: 1 done" in out
+    (warning,) = [line for line in err.splitlines() if line.startswith("WARNING")]
+    assert warning.startswith("WARNING cut.mp4: decoding stopped at ") and "the file is cut short" in warning
+    (row,) = [v for v in stack.store.video_frame().itertuples() if v.url == "cut.mp4"]
+    assert 2.0 <= row.duration_s <= 4.0
