@@ -132,6 +132,12 @@ def _cluster_scores(pred: list[str], true: list[str]) -> tuple[float, float, flo
     return float(bp), float(br), float(pwp), float(pwr)
 
 
+TRUTH_COLUMNS = ("file", "people", "performance")
+
+
 def score_dirs(export_dir: Path, truth_dir: Path) -> Scores:
-    return score(pd.read_csv(truth_dir / "truth.csv", keep_default_na=False),
-                 pd.read_csv(export_dir / "appearances.csv"), pd.read_csv(export_dir / "influencers.csv"))
+    """Scores an export folder against `truth_dir`/truth.csv; ValueError when truth.csv lacks a column."""
+    truth = pd.read_csv(truth_dir / "truth.csv", keep_default_na=False)
+    if missing := [c for c in TRUTH_COLUMNS if c not in truth.columns]:
+        raise ValueError(f"lacks the column(s) {', '.join(missing)} (a truth.csv has {', '.join(TRUTH_COLUMNS)})")
+    return score(truth, pd.read_csv(export_dir / "appearances.csv"), pd.read_csv(export_dir / "influencers.csv"))

@@ -257,3 +257,20 @@ def test_a_data_dir_whose_analytics_store_cannot_be_opened_is_one_line_and_exit_
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert lines == [lines[0]] and lines[0].startswith(
         f"influencers: error: serve: the analytics store in data dir {tmp_path / 'd'} cannot be used (")
+
+
+@pytest.mark.parametrize(("content", "words"), [
+    (b"a,b\n1,2\n", "lacks the column(s) file, people, performance"),
+    (b"", "No columns"),
+    (b"\xff\xfe\x00garbage", "codec can't decode"),
+])
+def test_eval_against_a_malformed_truth_csv_is_one_line_and_exit_2(tmp_path, content, words):
+    from services.analytics.store import AnalyticsStore
+
+    data, truth = tmp_path / "d", tmp_path / "corpus"
+    data.mkdir()
+    truth.mkdir()
+    AnalyticsStore(data / "analytics.sqlite3").close()
+    (truth / "truth.csv").write_bytes(content)
+    assert_usage_error(influencers("eval", "--data-dir", str(data), "--truth", str(truth)),
+                       "truth.csv cannot be scored", words)
