@@ -228,3 +228,16 @@ def test_the_cli_hides_answers_and_deletes_against_running_services(stack, capsy
     assert main(["review", *ports]) == 0 and capsys.readouterr().out == "", "an answered pair is not asked again"
     assert main(["delete", b, *ports]) == 0
     assert stack.store.appearances_of(b) == []
+
+
+def test_the_cli_enrols_a_name_from_a_photo_and_refuses_a_missing_photo_in_one_line(stack, capsys, tmp_path):
+    photo = PHOTOS / "colin_powell" / "02.jpg"
+    if not photo.is_file():
+        pytest.skip(f"{photo} not present")
+    ports = ["--identity-port", str(stack.settings.identity_port),
+             "--analytics-port", str(stack.settings.analytics_port)]
+    assert main(["enrol", "Colin", str(tmp_path / "nope.jpg"), *ports]) == 2
+    assert "nope.jpg' not found" in capsys.readouterr().err
+    assert main(["enrol", "Colin", str(photo), *ports]) == 0
+    assert "Colin (1 reference faces)" in capsys.readouterr().out
+    assert list(stack.store.names().values()) == ["Colin"]
