@@ -29,6 +29,8 @@ KNN = 32
 GRAPH_KNN = 32  # faces (~10 people) a node looks up for the sparse graph; what it lacks is measured when needed
 DENSE_FACES = 4000  # up to this many distinct faces, every pair is measured
 SAMPLE_FACES = 256  # a cluster's distance to another is measured over at most this many of its faces
+# The payload fields a FaceTable reads (the rest of a face's record is not needed to re-derive).
+TABLE_FIELDS = ("video_id", "person", "influencer_id", "vhash", "faces", "best_quality", "cooccurs", "pinned")
 
 
 @dataclass

@@ -130,12 +130,13 @@ class EdgeFaceStore(FaceStore):
             out.extend([(str(h.id), float(h.score)) for h in hits] for hits in found)
         return out
 
-    def faces_page(self, where: tuple[str, Sequence[str | int]] | None, offset: Any, with_vectors: bool
-                   ) -> tuple[list[FacePoint], Any]:
+    def faces_page(self, where: tuple[str, Sequence[str | int]] | None, offset: Any, with_vectors: bool,
+                   fields: Sequence[str] | None = None) -> tuple[list[FacePoint], Any]:
         flt = _match(*where) if where else None
         with self._lock:
             records, offset = self._faces.scroll(qe.ScrollRequest(
-                offset=offset, limit=PAGE, filter=flt, with_payload=True, with_vector=with_vectors))
+                offset=offset, limit=PAGE, filter=flt, with_payload=list(fields) if fields else True,
+                with_vector=with_vectors))
         return [FacePoint(str(r.id), np.asarray(r.vector, np.float32) if with_vectors else np.zeros(0, np.float32),
                           FaceRecord.from_payload(r.payload or {})) for r in records], offset
 

@@ -150,10 +150,11 @@ class FaceStore(ABC):
         cheap query that builds a neighbour graph over the whole store."""
 
     @abstractmethod
-    def faces_page(self, where: tuple[str, Sequence[str | int]] | None, offset: Any, with_vectors: bool
-                   ) -> tuple[list[FacePoint], Any]:
+    def faces_page(self, where: tuple[str, Sequence[str | int]] | None, offset: Any, with_vectors: bool,
+                   fields: Sequence[str] | None = None) -> tuple[list[FacePoint], Any]:
         """One page of the faces (all, or those whose indexed field `where[0]` is one of `where[1]`) from
-        `offset` (None: the start), and the offset of the next page (None: that was the last)."""
+        `offset` (None: the start), and the offset of the next page (None: that was the last). With `fields`,
+        only those payload fields are read (the others keep FaceRecord's defaults)."""
 
     @abstractmethod
     def set_fields(self, point_ids: Sequence[str], fields: dict[str, Any]) -> None:
@@ -193,17 +194,18 @@ class FaceStore(ABC):
         """Releases the store."""
 
     # ---- built on the operations above --------------------------------------------------------------
-    def _pages(self, where: tuple[str, Sequence[str | int]] | None, with_vectors: bool) -> Iterator[FacePoint]:
+    def _pages(self, where: tuple[str, Sequence[str | int]] | None, with_vectors: bool,
+               fields: Sequence[str] | None = None) -> Iterator[FacePoint]:
         offset = None
         while True:
-            page, offset = self.faces_page(where, offset, with_vectors)
+            page, offset = self.faces_page(where, offset, with_vectors, fields)
             yield from page
             if offset is None:
                 return
 
-    def scroll(self, with_vectors: bool = False) -> Iterator[FacePoint]:
-        """Every stored face, a page at a time."""
-        return self._pages(None, with_vectors)
+    def scroll(self, with_vectors: bool = False, fields: Sequence[str] | None = None) -> Iterator[FacePoint]:
+        """Every stored face, a page at a time (`fields`: only those payload fields)."""
+        return self._pages(None, with_vectors, fields)
 
     def faces_where(self, key: str, values: Sequence[str | int], with_vectors: bool = False) -> list[FacePoint]:
         """The faces whose indexed payload field `key` is one of `values`."""

@@ -74,7 +74,8 @@ class IdentityRegistry:
             if video_ids:
                 table = clustering.FaceTable.build(clustering.neighbourhood(self.store, video_ids, t.cluster))
             else:
-                table = clustering.FaceTable.build(self.store.scroll(with_vectors=True), self.store.count())
+                table = clustering.FaceTable.build(self.store.scroll(True, clustering.TABLE_FIELDS),
+                                                   self.store.count())
             new = clustering.derive(self.store, table, t.cluster, t.margin, keep_vectors=False)
             assignments, changed = clustering.moves(table, new)
             self.store.set_influencer(assignments)

@@ -154,10 +154,11 @@ class ServerFaceStore(FaceStore):
                 out.append([(str(p.id), float(p.score)) for p in r.points])
         return out
 
-    def faces_page(self, where: tuple[str, Sequence[str | int]] | None, offset: Any, with_vectors: bool
-                   ) -> tuple[list[FacePoint], Any]:
+    def faces_page(self, where: tuple[str, Sequence[str | int]] | None, offset: Any, with_vectors: bool,
+                   fields: Sequence[str] | None = None) -> tuple[list[FacePoint], Any]:
         points, offset = self._call(self.client.scroll, self.collection, scroll_filter=_match(*where) if where
-                                    else None, limit=PAGE, offset=offset, with_payload=True, with_vectors=with_vectors)
+                                    else None, limit=PAGE, offset=offset,
+                                    with_payload=list(fields) if fields else True, with_vectors=with_vectors)
         return [FacePoint(str(p.id), np.asarray(p.vector, np.float32) if with_vectors else np.zeros(0, np.float32),
                           FaceRecord.from_payload(dict(p.payload or {}))) for p in points], offset
 

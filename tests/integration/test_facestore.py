@@ -40,6 +40,7 @@ def scenario(store, rng):
     out["records"] = sorted((f.point_id, f.record) for f in store.faces_in("v1"))
     out["vectors"] = {f.point_id: f.vector for f in store.faces_in("v2", with_vectors=True)}
     out["all"] = sorted(f.point_id for f in store.scroll())
+    out["some_fields"] = sorted((f.point_id, f.record) for f in store.scroll(fields=("video_id", "person", "faces")))
     out["count"] = store.count()
     out["counts"] = store.influencer_counts()
     reference = face("0123456789abcdef", 0, 0, rng.normal(scale=0.1, size=128), "i1")
@@ -86,6 +87,7 @@ def test_edge_and_the_server_adapter_answer_every_operation_alike(tmp_path):
         else:
             assert a[key] == b[key], key
     assert "0123456789abcdef" not in a["videos"], "a reference photo is no video"
+    assert {r.crop for _, r in a["some_fields"]} == {""} and {r.faces for _, r in a["some_fields"]} == {3}
     assert len(a["pinned"]) == 2 and len(a["references"]) == 1 and a["hidden"] == {"i2"}
     assert len(a["after_delete_points"]) == len(a["all"]) + 1 - 2, "one reference in, two faces erased"
     assert all(h.distance > 0 for hits in a["knn_of_copied"] for h in hits[1:])
