@@ -29,6 +29,7 @@ KNN = 32
 GRAPH_KNN = 32  # faces (~10 people) a node looks up for the sparse graph; what it lacks is measured when needed
 DENSE_FACES = 4000  # up to this many distinct faces, every pair is measured
 SAMPLE_FACES = 256  # a cluster's distance to another is measured over at most this many of its faces
+MAX_DEGREE = 64  # on the sparse graph, a cluster keeps its nearest this many neighbours
 # The payload fields a FaceTable reads (the rest of a face's record is not needed to re-derive).
 TABLE_FIELDS = ("video_id", "person", "influencer_id", "vhash", "faces", "best_quality", "cooccurs", "pinned")
 
@@ -186,11 +187,12 @@ class _Sample:
         del self.total[b]
 
 
-def _graph_pairs(store: FaceStore, t: FaceTable, g: Graph, radius: float) -> dict[tuple[int, int], float]:
+def _graph_pairs(store: FaceStore, t: FaceTable, g: Graph, radius: float, dense: bool
+                 ) -> dict[tuple[int, int], float]:
     """The measured pairs of nodes (mean face distance under `radius`): every pair of a small set, else each
     node with the nodes of its engine kNN hits, measured a chunk of nodes at a time as the hits arrive."""
     n = len(g.nodes)
-    if sum(len(r) for r in g.rep_faces) <= DENSE_FACES:
+    if dense:
         return _mean_distances(t.vectors, g, {a: set(range(a + 1, n)) for a in range(n)}, radius)
     out: dict[tuple[int, int], float] = {}
     by_id = np.argsort(t.point_ids)  # rows by point id: hits are looked up by binary search, no dict
@@ -227,14 +229,16 @@ def derive(store: FaceStore, t: FaceTable, threshold: float, margin: float, keep
         return []
     g = _graph(t)
     radius = threshold + SLACK
-    pairs = _graph_pairs(store, t, g, radius)
+    dense = sum(len(r) for r in g.rep_faces) <= DENSE_FACES
+    pairs = _graph_pairs(store, t, g, radius, dense)
     position = {k: i for i, k in enumerate(t.keys)}
     cannot = {(int(g.node_of[i]), int(g.node_of[position[(k[0], o)]]))
               for i, k in enumerate(t.keys) for o in t.cooccurs[i] if (k[0], o) in position}
     pins = [next((t.pinned[p] for p in people if t.pinned[p]), "") for people in g.nodes]
     node_labels = average_linkage(len(g.nodes), _drain(pairs), threshold, sorted(cannot), margin,
                                   [len(people) for people in g.nodes], far=radius, pins=pins,
-                                  measure=_Sample(t.vectors, g, t.point_ids))
+                                  measure=_Sample(t.vectors, g, t.point_ids),
+                                  max_degree=None if dense else MAX_DEGREE)
     if not keep_vectors:
         t.vectors = np.zeros((0, t.vectors.shape[1]), np.float32)
         g.rep_faces = []

@@ -30,13 +30,17 @@ def average_linkage(n: int, pairs: Mapping[tuple[int, int], float] | Iterable[tu
                     threshold: float,
                     cannot_link: Iterable[tuple[int, int]] = (), margin: float = 0.0,
                     weights: Sequence[float] | None = None, far: float = math.inf,
-                    pins: Sequence[str] | None = None, measure: Measure | None = None) -> list[int]:
+                    pins: Sequence[str] | None = None, measure: Measure | None = None,
+                    max_degree: int | None = None) -> list[int]:
     """Clusters nodes 0..n-1, merging while the closest pair of clusters is under `threshold`; the distance of
     two clusters is the weighted mean of their members' pairwise distances (Lance-Williams), `weights[i]` being
     how many identical members node i stands for; `pairs` is a mapping, or an iterable of its items read once.
     Pairs in `cannot_link` (seen in one frame) never end in one cluster. With a `margin`, a cluster about to
     join another while a third, itself apart from that other (at or over the threshold), is within `margin` of
     the same distance is ambiguous and joins neither.
+    With `max_degree` (and a measure), a cluster keeps only its `max_degree` nearest neighbours after a merge:
+    a big cluster does not carry every cluster around it (whose merges with it wait on nearer ones anyway), so
+    a merge costs at most that many updates.
     `pins[i]` (a label set by hand, "" for none): nodes of one pin are one cluster from the start, and
     clusters of two different pins never merge.
 
@@ -61,7 +65,7 @@ def average_linkage(n: int, pairs: Mapping[tuple[int, int], float] | Iterable[tu
     for i in range(n):  # the analyst's word first: nodes of one pin become one cluster
         if pin[i] and pin[i] in first_of and i not in blocked[first_of[pin[i]]]:  # never two seen together
             a = first_of[pin[i]]
-            _merge(adj, blocked, size, a, i, far, threshold, heap, measure)
+            _merge(adj, blocked, size, a, i, far, threshold, heap, measure, max_degree)
             members[a] += members.pop(i)
         elif pin[i]:
             first_of[pin[i]] = i
@@ -83,7 +87,7 @@ def average_linkage(n: int, pairs: Mapping[tuple[int, int], float] | Iterable[tu
             adj[joining].pop(c, None)
             adj[c].pop(joining, None)
             continue
-        _merge(adj, blocked, size, a, b, far, threshold, heap, measure)  # a < b: heap entries are ordered pairs
+        _merge(adj, blocked, size, a, b, far, threshold, heap, measure, max_degree)  # a < b: heap pairs ordered
         members[a] += members.pop(b)
         pin[a] = pin[a] or pin[b]
     labels = [0] * n
@@ -103,7 +107,8 @@ def _ambiguous(adj: list[dict[int, float]], joining: int, partner: int, d: float
 
 
 def _merge(adj: list[dict[int, float]], blocked: list[set[int]], size: list[float], a: int, b: int, far: float,
-           threshold: float, heap: list[tuple[float, int, int]], measure: Measure | None) -> None:
+           threshold: float, heap: list[tuple[float, int, int]], measure: Measure | None,
+           max_degree: int | None = None) -> None:
     """Merges cluster b into a (a < b), updating a's distances by Lance-Williams."""
     na, nb = size[a], size[b]
     from_a, from_b = adj[a], adj[b]
@@ -128,9 +133,12 @@ def _merge(adj: list[dict[int, float]], blocked: list[set[int]], size: list[floa
         merged = (na * from_a.get(c, far) + nb * from_b.get(c, far)) / (na + nb)
         if math.isfinite(merged) and (measure is None or merged < far):
             merged_adj[c] = merged
-            adj[c][a] = merged
-            if merged < threshold:
-                heapq.heappush(heap, (merged, min(a, c), max(a, c)))
+    if measure is not None and max_degree is not None and len(merged_adj) > max_degree:
+        merged_adj = dict(sorted(merged_adj.items(), key=lambda kv: (kv[1], kv[0]))[:max_degree])
+    for c, merged in merged_adj.items():
+        adj[c][a] = merged
+        if merged < threshold:
+            heapq.heappush(heap, (merged, min(a, c), max(a, c)))
     adj[a] = merged_adj
     adj[b] = {}
     size[a] = na + nb

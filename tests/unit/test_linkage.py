@@ -117,6 +117,8 @@ def test_a_knn_graph_with_a_measure_gives_the_dense_result_for_big_clusters():
     assert labels == dense_reference(x, 0.6, set())
     assert average_linkage(n, knn, 0.6, far=0.9) != labels, "without the measure the missing pairs count as far"
     assert measure.asked < n * n / 4
+    assert average_linkage(n, knn, 0.6, far=0.9, measure=Exact(x), max_degree=8) == labels, \
+        "keeping a cluster's eight nearest neighbours loses no merge here"
 
 
 def test_nodes_pinned_alike_are_one_cluster_and_pinned_apart_never_merge():
