@@ -102,3 +102,22 @@ def test_a_page_beyond_loopback_without_a_token_is_refused_before_binding(tmp_pa
             start_web(Settings(data_dir=tmp_path, host="0.0.0.0", web_port=0), store)
     finally:
         store.close()
+
+
+def test_the_page_stops_cleanly_right_after_answering_again_and_again(tmp_path):
+    """A worker finishing a response wakes the server's loop as shutdown begins: no stop may fail for it."""
+    import requests
+
+    from influencers.stack import WebServer
+    from services.analytics.web import create_app
+
+    store = AnalyticsStore(tmp_path / "a.sqlite3")
+    app = create_app(store)
+    try:
+        for _ in range(100):
+            web = WebServer(app, "127.0.0.1", 0)
+            for path in ("/", "/api/videos.json", "/videos"):
+                assert requests.get(f"http://127.0.0.1:{web.port}{path}", timeout=5).status_code == 200
+            web.shutdown()
+    finally:
+        store.close()
