@@ -14,7 +14,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import grpc
 from tqdm import tqdm
@@ -34,6 +34,9 @@ from influencers.rpc import PortInUse, is_loopback, open_channel, wait_healthy
 from influencers.settings import ENV_PREFIX, Settings, SettingsError
 from influencers.v1 import common_pb2, ingest_pb2
 from services.ingest.manifest import ManifestError, read_manifest
+
+if TYPE_CHECKING:
+    from services.ingest.batch_grpc import GrpcAnalytics, GrpcIdentity
 
 USAGE_ERROR = 2  # exit code of usage and configuration errors (argparse's own)
 SERVICE_ERROR = 1  # exit code when a service cannot be reached or fails a call (as when a row failed)
@@ -269,11 +272,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_identity(args: argparse.Namespace) -> int:
-    """merge / split / rename / recluster against a running identity service; analytics follows through
-    the batch protocol (pages of changes, crops by reference)."""
+def _services(args: argparse.Namespace) -> tuple[GrpcIdentity, GrpcAnalytics]:
+    """The running identity and analytics services, behind the batch protocol's ports."""
     from influencers.v1 import analytics_pb2_grpc, identity_pb2_grpc
-    from services.ingest import batch
     from services.ingest.batch_grpc import GrpcAnalytics, GrpcIdentity
 
     settings = _settings(args)
@@ -282,6 +283,15 @@ def cmd_identity(args: argparse.Namespace) -> int:
                                                                             settings.token)), t)
     analytics = GrpcAnalytics(analytics_pb2_grpc.AnalyticsServiceStub(open_channel(settings.analytics_target,
                                                                                    settings.token)), t)
+    return ident, analytics
+
+
+def cmd_identity(args: argparse.Namespace) -> int:
+    """merge / split / rename / recluster against a running identity service; analytics follows through
+    the batch protocol (pages of changes, crops by reference)."""
+    from services.ingest import batch
+
+    ident, analytics = _services(args)
     if args.command == "recluster":
         applied = batch.reconcile(ident, analytics)
     elif args.command == "rename":
@@ -302,16 +312,10 @@ def cmd_correct(args: argparse.Namespace) -> int:
     """enrol / move / hide / unhide / delete / review / answer against a running identity service; each
     correction is kept by identity as a constraint on the faces, and analytics follows through the batch
     protocol (the changed videos, then the labels: names, hidden, erased)."""
-    from influencers.v1 import analytics_pb2_grpc, identity_pb2, identity_pb2_grpc
+    from influencers.v1 import identity_pb2
     from services.ingest import batch
-    from services.ingest.batch_grpc import GrpcAnalytics, GrpcIdentity
 
-    settings = _settings(args)
-    t = settings.rpc_timeout_s
-    ident = GrpcIdentity(identity_pb2_grpc.IdentityServiceStub(open_channel(settings.identity_target,
-                                                                            settings.token)), t)
-    analytics = GrpcAnalytics(analytics_pb2_grpc.AnalyticsServiceStub(open_channel(settings.analytics_target,
-                                                                                   settings.token)), t)
+    ident, analytics = _services(args)
     if args.command == "review":
         for item in ident.review():
             print(f"{item.influencer_a}  {item.influencer_b}  {item.distance:.3f}  {item.reason}  "

@@ -53,46 +53,53 @@ class FaceTable:
     @classmethod
     def build(cls, points: Iterable[FacePoint], expected: int = 1024) -> FaceTable:
         """Reads `points` once, keeping only the compact columns (duplicates by point id are dropped);
-        `expected`, the number of faces if known, sizes the vector matrix once."""
+        `expected`, the number of faces if known, sizes the columns once. The vectors are sorted in place:
+        the whole store's are held once, never twice."""
         person_of: dict[tuple[str, int], int] = {}
         per_person: list[tuple[int, float, list[int], str]] = []  # faces, best quality, cooccurs, pin
-        vectors = np.zeros((max(expected, 16), 128), np.float32)
-        owner: list[int] = []
-        ids: list[bytes] = []
-        hashes: list[bytes] = []
+        size = max(expected, 16)
+        vectors = np.zeros((size, 128), np.float32)
+        owner = np.zeros(size, np.int64)
+        ids = np.zeros(size, "S36")
+        hashes = np.zeros(size, "S36")
         influencer: list[str] = []
         interned: dict[str, str] = {}
-        seen: set[str] = set()
+        n = 0
         for p in points:
-            if p.point_id in seen:
-                continue
-            seen.add(p.point_id)
             key = p.record.person_key
             if key not in person_of:
                 r = p.record
                 person_of[key] = len(per_person)
                 per_person.append((r.faces, r.best_quality, r.cooccurs, r.pinned))
-            if len(owner) == len(vectors):
-                vectors = np.concatenate([vectors, np.zeros_like(vectors)])
-            vectors[len(owner)] = p.vector
-            owner.append(person_of[key])
-            ids.append(p.point_id.encode())
-            hashes.append((p.record.vhash or p.point_id).encode())
+            if n == len(vectors):
+                vectors, owner, ids, hashes = (np.concatenate([c, np.zeros_like(c)])
+                                               for c in (vectors, owner, ids, hashes))
+            vectors[n] = p.vector
+            owner[n] = person_of[key]
+            ids[n] = p.point_id.encode()
+            hashes[n] = (p.record.vhash or p.point_id).encode()
             influencer.append(interned.setdefault(p.record.influencer_id, p.record.influencer_id))
-        del seen
+            n += 1
         table = cls(keys=sorted(person_of))
-        if not owner:
+        if not n:
             return table
         rank = np.empty(len(per_person), np.int64)  # person row (sorted keys) of each person in order of sight
         for row, key in enumerate(table.keys):
             rank[person_of[key]] = row
-        rows = rank[np.asarray(owner)]
-        point_ids = np.asarray(ids, "S36")
+        rows = rank[owner[:n]]
+        point_ids = ids[:n]
         order = np.lexsort((point_ids, rows))
-        table.vectors = vectors[:len(owner)][order]
+        unique = np.ones(n, bool)
+        unique[1:] = point_ids[order][1:] != point_ids[order][:-1]
+        if unique.all():
+            table.vectors = vectors[:n]
+            _permute_rows(table.vectors, order)
+        else:  # a neighbourhood that read a face twice (small): a copy
+            order = order[unique]
+            table.vectors = vectors[order]
         table.owner = rows[order]
         table.point_ids = point_ids[order]
-        table.vhash = np.asarray(hashes, "S36")[order]
+        table.vhash = hashes[:n][order]
         table.influencer = [influencer[i] for i in order]
         for key in table.keys:
             faces, best_quality, cooccurs, pinned = per_person[person_of[key]]
@@ -101,6 +108,25 @@ class FaceTable:
             table.cooccurs.append(cooccurs)
             table.pinned.append(pinned)
         return table
+
+
+def _permute_rows(a: np.ndarray, order: np.ndarray) -> None:
+    """a[i] = (a as it was)[order[i]] for every row, in place (following the permutation's cycles)."""
+    done = np.zeros(len(order), bool)
+    done[order == np.arange(len(order))] = True
+    for start in np.flatnonzero(~done).tolist():
+        if done[start]:
+            continue
+        first = a[start].copy()
+        i = start
+        while True:
+            j = int(order[i])
+            done[i] = True
+            if j == start:
+                a[i] = first
+                break
+            a[i] = a[j]
+            i = j
 
 
 @dataclass

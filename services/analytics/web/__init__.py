@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, render_template
 from werkzeug.exceptions import HTTPException, NotFound
 
 from services.analytics.analysis import AnalysisCache
@@ -42,22 +42,12 @@ def create_app(store: AnalyticsStore, config: dict[str, Any] | None = None,
     return app
 
 
-def _wants_json() -> bool:
-    return request.path.startswith("/api/")
-
-
-def _json_error(message: str, status: int) -> Response:
-    response = jsonify(error=message)
-    response.status_code = status
-    return response
-
-
 def _http_error(error: HTTPException) -> Response | HTTPException | tuple[str, int]:
     """Unhandled exceptions reach here as a 500 (InternalServerError); their details are logged, not sent."""
     status = error.code or 500
-    if _wants_json():
+    if session.wants_json():
         message = "internal server error" if status == 500 else (error.description or error.name)
-        response = _json_error(message, status)
+        response = session.json_error(message, status)
         for name, value in error.get_headers():
             if name.lower() != "content-type":  # keeps Allow (405) and the like
                 response.headers[name] = value

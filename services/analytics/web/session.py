@@ -52,11 +52,13 @@ def _keys() -> Keys:
     return current_app.extensions["session_keys"]
 
 
-def _wants_json() -> bool:
+def wants_json() -> bool:
+    """Whether the request is to the JSON API (errors answered in JSON)."""
     return request.path.startswith("/api/")
 
 
-def _json_error(message: str, status: int) -> Response:
+def json_error(message: str, status: int) -> Response:
+    """`{"error": message}` with the status."""
     response = jsonify(error=message)
     response.status_code = status
     return response
@@ -103,14 +105,14 @@ def _check_request() -> Response | None:
 
 
 def _forbid(message: str) -> None:
-    if _wants_json():
-        abort(_json_error(message, 403))
+    if wants_json():
+        abort(json_error(message, 403))
     abort(403, description=message)
 
 
 def _unauthorized() -> Response:
-    if _wants_json():
-        response = _json_error("missing or wrong token", 401)
+    if wants_json():
+        response = json_error("missing or wrong token", 401)
     else:
         response = Response(render_template("signin.html", next=safe_next(request.full_path.rstrip("?")),
                                             error=""), status=401)
