@@ -10,7 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from influencers.rpc import open_channel, wait_healthy
+from influencers.settings import Settings
+from influencers.v1 import analytics_pb2_grpc
 from services.analytics.records import DONE, DUPLICATE, FAILED, AppearanceRow, VideoRow
+from services.analytics.server import serve_analytics
 from services.analytics.store import AnalyticsStore
 
 PLANTED = {"inf_aaaa000001": 1.0, "inf_bbbb000002": -0.6, "inf_cccc000003": 0.0, "inf_dddd000004": 0.5}
@@ -114,3 +118,22 @@ def analytics_effects() -> dict[str, float]:
 def analytics_script_name() -> str:
     """The hostile display name given to inf_bbbb000002 in filled stores."""
     return SCRIPT_NAME
+
+
+# ---- a store on disk, and the analytics service over it on a loopback port ------------------------
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[AnalyticsStore]:
+    opened = AnalyticsStore(tmp_path / "a.sqlite")
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def stub(store: AnalyticsStore) -> Iterator[analytics_pb2_grpc.AnalyticsServiceStub]:
+    running = serve_analytics(Settings().replace(analytics_port=0), store)
+    channel = open_channel(f"127.0.0.1:{running.port}")
+    wait_healthy(channel, timeout_s=10)
+    yield analytics_pb2_grpc.AnalyticsServiceStub(channel)
+    channel.close()
+    running.stop(grace_s=0.5)

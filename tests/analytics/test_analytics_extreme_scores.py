@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -15,16 +14,13 @@ import pandas as pd
 import pytest
 from scipy import sparse
 
-from influencers.rpc import open_channel, wait_healthy
-from influencers.settings import Settings
-from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2
+from influencers.v1 import analytics_pb2, common_pb2
 from services.analytics.analysis import analyse
 from services.analytics.export import export_report
 from services.analytics.model import evaluate
 from services.analytics.records import DONE, AppearanceRow, VideoRow
 from services.analytics.report import json_ready, to_records
 from services.analytics.ridge import FitError, fit_ridge, fit_ridge_loo
-from services.analytics.server import serve_analytics
 from services.analytics.store import AnalyticsStore
 from services.analytics.web import create_app
 
@@ -51,13 +47,6 @@ def force_score(db: Path, video_id: str, score: float) -> None:
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE videos SET performance = ? WHERE video_id = ?", (score, video_id))
         conn.execute("UPDATE urls SET performance = ? WHERE video_id = ?", (score, video_id))
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[AnalyticsStore]:
-    opened = AnalyticsStore(tmp_path / "a.sqlite")
-    yield opened
-    opened.close()
 
 
 @pytest.mark.parametrize("huge", [1.7e308, 1e200, float("inf"), float("-inf")])
@@ -144,16 +133,6 @@ def test_the_json_api_never_serves_nan_or_infinity(store, tmp_path):
 
 
 # ---- the gRPC entries meet the same rule as a manifest cell ------------------------------------------
-
-@pytest.fixture
-def stub(store: AnalyticsStore) -> Iterator[analytics_pb2_grpc.AnalyticsServiceStub]:
-    running = serve_analytics(Settings().replace(analytics_port=0), store)
-    channel = open_channel(f"127.0.0.1:{running.port}")
-    wait_healthy(channel, timeout_s=10)
-    yield analytics_pb2_grpc.AnalyticsServiceStub(channel)
-    channel.close()
-    running.stop(grace_s=0.5)
-
 
 @pytest.mark.parametrize("score,message", [(1e308, "performance 1e+308 is too large"),
                                            (1.7e308, "performance 1.7e+308 is too large"),

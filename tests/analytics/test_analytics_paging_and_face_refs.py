@@ -4,37 +4,16 @@ instead of their crop keep the crop already recorded (an old data dir gains the 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
 import pytest
 
-from influencers.rpc import open_channel, wait_healthy
-from influencers.settings import Settings
-from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2
+from influencers.v1 import analytics_pb2, common_pb2
 from services.analytics.records import DONE, AppearanceRow, VideoRow
-from services.analytics.server import serve_analytics
 from services.analytics.store import AnalyticsStore
 
 ANN, BOB = "inf_aaaa000001", "inf_bbbb000002"
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[AnalyticsStore]:
-    opened = AnalyticsStore(tmp_path / "a.sqlite")
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def stub(store: AnalyticsStore) -> Iterator[analytics_pb2_grpc.AnalyticsServiceStub]:
-    running = serve_analytics(Settings().replace(analytics_port=0), store)
-    channel = open_channel(f"127.0.0.1:{running.port}")
-    wait_healthy(channel, timeout_s=10)
-    yield analytics_pb2_grpc.AnalyticsServiceStub(channel)
-    channel.close()
-    running.stop(grace_s=0.5)
 
 
 def vid(k: int) -> str:

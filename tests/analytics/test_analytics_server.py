@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
 import pytest
 
-from influencers.rpc import open_channel, wait_healthy
+from influencers.rpc import open_channel
 from influencers.settings import Settings
 from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2
 from services.analytics.server import serve_analytics
 from services.analytics.store import AnalyticsStore
-
-
-@pytest.fixture
-def stub(tmp_path: Path) -> Iterator[analytics_pb2_grpc.AnalyticsServiceStub]:
-    store = AnalyticsStore(tmp_path / "a.sqlite")
-    running = serve_analytics(Settings().replace(analytics_port=0), store)
-    channel = open_channel(f"127.0.0.1:{running.port}")
-    wait_healthy(channel, timeout_s=10)
-    yield analytics_pb2_grpc.AnalyticsServiceStub(channel)
-    channel.close()
-    running.stop(grace_s=0.5)
-    store.close()
 
 
 def video(url: str, video_id: str, performance: float, status: int = common_pb2.VIDEO_STATUS_DONE):
