@@ -260,6 +260,7 @@ def derive(store: FaceStore, t: FaceTable, threshold: float, margin: float, keep
     position = {k: i for i, k in enumerate(t.keys)}
     cannot = {(int(g.node_of[i]), int(g.node_of[position[(k[0], o)]]))
               for i, k in enumerate(t.keys) for o in t.cooccurs[i] if (k[0], o) in position}
+    del position
     pins = [next((t.pinned[p] for p in people if t.pinned[p]), "") for people in g.nodes]
     node_labels = average_linkage(len(g.nodes), _drain(pairs), threshold, sorted(cannot), margin,
                                   [len(people) for people in g.nodes], far=radius, pins=pins,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
@@ -50,7 +51,7 @@ def average_linkage(n: int, pairs: Mapping[tuple[int, int], float] | Iterable[tu
     for (i, j), d in (pairs.items() if isinstance(pairs, Mapping) else pairs):
         if i != j and math.isfinite(d) and (measure is None or d < far):
             adj[i][j] = adj[j][i] = float(d)
-    blocked: list[set[int]] = [set() for _ in range(n)]
+    blocked: dict[int, set[int]] = defaultdict(set)  # only the nodes with a cannot-link (few)
     for a, b in cannot_link:
         if a != b:
             blocked[a].add(b)
@@ -63,7 +64,7 @@ def average_linkage(n: int, pairs: Mapping[tuple[int, int], float] | Iterable[tu
     heap: list[tuple[float, int, int]] = []
     first_of: dict[str, int] = {}
     for i in range(n):  # the analyst's word first: nodes of one pin become one cluster
-        if pin[i] and pin[i] in first_of and i not in blocked[first_of[pin[i]]]:  # never two seen together
+        if pin[i] and pin[i] in first_of and i not in blocked.get(first_of[pin[i]], ()):  # never two seen together
             a = first_of[pin[i]]
             _merge(adj, blocked, size, a, i, far, threshold, heap, measure, max_degree)
             members[a] += members.pop(i)
@@ -106,18 +107,20 @@ def _ambiguous(adj: list[dict[int, float]], joining: int, partner: int, d: float
     return dc < d + margin and adj[partner].get(c, far) >= threshold
 
 
-def _merge(adj: list[dict[int, float]], blocked: list[set[int]], size: list[float], a: int, b: int, far: float,
+def _merge(adj: list[dict[int, float]], blocked: dict[int, set[int]], size: list[float], a: int, b: int, far: float,
            threshold: float, heap: list[tuple[float, int, int]], measure: Measure | None,
            max_degree: int | None = None) -> None:
     """Merges cluster b into a (a < b), updating a's distances by Lance-Williams."""
     na, nb = size[a], size[b]
     from_a, from_b = adj[a], adj[b]
-    blocked[a] |= blocked[b]
-    for c in blocked[b]:
-        blocked[c].discard(b)
-        blocked[c].add(a)
-    blocked[a] -= {a, b}
-    neighbours = sorted((set(from_a) | set(from_b)) - {a, b} - blocked[a])
+    if b in blocked:
+        from_b_blocked = blocked.pop(b)
+        blocked[a] |= from_b_blocked
+        for c in from_b_blocked:
+            blocked[c].discard(b)
+            blocked[c].add(a)
+        blocked[a] -= {a, b}
+    neighbours = sorted((set(from_a) | set(from_b)) - {a, b} - blocked.get(a, set()))
     if measure is not None:  # what one side lacks is measured, not assumed far
         for side, known in ((a, from_a), (b, from_b)):
             lacking = [c for c in neighbours if c not in known]
