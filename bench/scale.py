@@ -78,9 +78,14 @@ def real_encodings(photos: Path, cache: Path) -> tuple[np.ndarray, list[str]]:
 def smoke_analyses(manifest: Path, cache: Path) -> list[tuple[str, Any, float]]:
     """(video_id, VideoAnalysis, seconds the analysis took) per distinct video of `manifest` with a face:
     frames sampled and JPEG-encoded as ingest does, analysed as an identity worker does, in this process."""
+    from services.identity.analyzer import PersonObservation
+
+    shape = sorted(PersonObservation.__dataclass_fields__)  # a cache written by older code is made again
     if cache.is_file():
         with cache.open("rb") as fh:
-            return pickle.load(fh)  # noqa: S301 - our own cache file
+            cached = pickle.load(fh)  # noqa: S301 - our own cache file
+        if isinstance(cached, dict) and cached.get("shape") == shape:
+            return cached["analyses"]
     import hashlib
 
     import cv2
@@ -113,7 +118,7 @@ def smoke_analyses(manifest: Path, cache: Path) -> list[tuple[str, Any, float]]:
         if analysis.people:
             out.append((video_id, analysis, seconds))
     with cache.open("wb") as fh:
-        pickle.dump(out, fh)
+        pickle.dump({"shape": shape, "analyses": out}, fh)
     return out
 
 
