@@ -7,6 +7,10 @@ import pytest
 
 from influencers.settings import Settings
 from influencers.stack import start_stack
+from services.identity.assignment import Thresholds
+from services.identity.crops import CropStore
+from services.identity.edge_store import EdgeFaceStore
+from services.identity.registry import IdentityRegistry
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 
@@ -58,3 +62,11 @@ def http_server():
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format, *args):  # noqa: A002 - signature of the base class
         pass
+
+
+@pytest.fixture
+def registry(tmp_path):
+    """An identity registry on the real Qdrant engine (Edge, on disk), with the product's thresholds."""
+    store = EdgeFaceStore(tmp_path / "q")
+    yield IdentityRegistry(store, CropStore(store), Thresholds(match=0.55, margin=0.04, cluster=0.62))
+    store.close()

@@ -7,11 +7,6 @@ import numpy as np
 import pytest
 from test_registry import CENTRES, person, video  # synthetic people, shared with the registry tests
 
-from services.identity.assignment import Thresholds
-from services.identity.crops import CropStore
-from services.identity.edge_store import EdgeFaceStore
-from services.identity.registry import IdentityRegistry
-
 RNG = np.random.default_rng(17)
 
 
@@ -25,13 +20,6 @@ def offset(centre, distance, seed):
 CLOSE = offset(CENTRES["a"], 0.35, 1)
 # Another close to "a", ~0.65 apart: over the thresholds (two influencers), within the review band.
 BAND = offset(CENTRES["a"], 0.52, 2)
-
-
-@pytest.fixture
-def registry(tmp_path):
-    store = EdgeFaceStore(tmp_path / "q")
-    yield IdentityRegistry(store, CropStore(store), Thresholds(match=0.55, margin=0.04, cluster=0.62))
-    store.close()
 
 
 def near(k, centre, faces=3, cooccurs=()):

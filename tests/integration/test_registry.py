@@ -5,10 +5,6 @@ import pytest
 
 from services.identity import clustering
 from services.identity.analyzer import PersonObservation, VideoAnalysis
-from services.identity.assignment import Thresholds
-from services.identity.crops import CropStore
-from services.identity.edge_store import EdgeFaceStore
-from services.identity.registry import IdentityRegistry
 
 RNG = np.random.default_rng(3)
 CENTRES = {name: RNG.normal(scale=0.09, size=128) for name in "abcd"}  # pairwise distance ~1.4
@@ -23,13 +19,6 @@ def person(k, who, faces=3, quality=0.9, cooccurs=()):
 
 def video(*people):
     return VideoAnalysis(list(people), frames=3, faces_detected=3, faces_encoded=3, stage_seconds={})
-
-
-@pytest.fixture
-def registry(tmp_path):
-    store = EdgeFaceStore(tmp_path / "q")
-    yield IdentityRegistry(store, CropStore(store), Thresholds(match=0.55, margin=0.04, cluster=0.62))
-    store.close()
 
 
 def ids(appearances):

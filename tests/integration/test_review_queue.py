@@ -18,10 +18,6 @@ from services.analytics.records import AppearanceRow, VideoRow
 from services.analytics.server import serve_analytics
 from services.analytics.store import AnalyticsStore
 from services.identity import review
-from services.identity.assignment import Thresholds
-from services.identity.crops import CropStore
-from services.identity.edge_store import EdgeFaceStore
-from services.identity.registry import IdentityRegistry
 from services.identity.server import IdentityProcess
 from services.ingest import batch
 from services.ingest.batch_grpc import GrpcAnalytics, GrpcIdentity
@@ -30,13 +26,6 @@ PHOTOS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "pho
 RNG = np.random.default_rng(23)
 # ~0.73 from "a": further than BAND (~0.65), still within the band (0.62 + 0.12).
 FURTHER = offset(CENTRES["a"], 0.59, 3)
-
-
-@pytest.fixture
-def registry(tmp_path):
-    store = EdgeFaceStore(tmp_path / "q")
-    yield IdentityRegistry(store, CropStore(store), Thresholds(match=0.55, margin=0.04, cluster=0.62))
-    store.close()
 
 
 def someone(centre, seed):
