@@ -23,7 +23,7 @@ from services.identity.linkage import average_linkage
 from services.identity.matching import inherit_ids, new_influencer_id
 
 # Influencers with a face this much farther than the clustering threshold from a batch's faces are
-# re-derived with it; pairs missing from the sparse graph count as this far.
+# re-derived with it; pairs of people this far or more are left out of the graph (they can never merge).
 SLACK = 0.15
 KNN = 32
 GRAPH_KNN = 32  # faces (~10 people) a node looks up for the sparse graph; what it lacks is measured when needed
@@ -247,10 +247,9 @@ def _drain(pairs: dict[tuple[int, int], float]) -> Iterator[tuple[tuple[int, int
         yield pairs.popitem()
 
 
-def derive(store: FaceStore, t: FaceTable, threshold: float, margin: float, keep_vectors: bool = True) -> list[str]:
-    """New influencer id per person of `t` (UNCONFIRMED for a lone doubtful person); ids inherited from
-    the clusters they overlap most, founders' ids for new ones. Without `keep_vectors`, the table's vectors
-    are dropped once measured, to make room for the graph."""
+def derive(store: FaceStore, t: FaceTable, threshold: float, margin: float) -> list[str]:
+    """New influencer id per person of `t` (UNCONFIRMED for a lone doubtful person); a pinned cluster takes
+    its pin, others inherit the id they overlap most, founders' ids for new ones."""
     if not t.keys:
         return []
     g = _graph(t)
@@ -266,9 +265,6 @@ def derive(store: FaceStore, t: FaceTable, threshold: float, margin: float, keep
                                   [len(people) for people in g.nodes], far=radius, pins=pins,
                                   measure=_Sample(t.vectors, g, t.point_ids),
                                   max_degree=None if dense else MAX_DEGREE)
-    if not keep_vectors:
-        t.vectors = np.zeros((0, t.vectors.shape[1]), np.float32)
-        g.rep_faces = []
     labels = [node_labels[int(g.node_of[i])] for i in range(len(t.keys))]
     pinned = {label: pins[node] for node, label in enumerate(node_labels) if pins[node]}
     old = _majorities(t)

@@ -76,7 +76,7 @@ class IdentityRegistry:
             else:
                 table = clustering.FaceTable.build(self.store.scroll(True, clustering.TABLE_FIELDS),
                                                    self.store.count())
-            new = clustering.derive(self.store, table, t.cluster, t.margin, keep_vectors=False)
+            new = clustering.derive(self.store, table, t.cluster, t.margin)
             assignments, changed = clustering.moves(table, new)
             self.store.set_influencer(assignments)
             return sorted(changed - self._reference_videos())
