@@ -104,11 +104,17 @@ def _separate(store: FaceStore, faces: list[FacePoint], moved: list[FacePoint], 
     return changed
 
 
-def rename(store: FaceStore, influencer_id: str, name: str) -> None:
-    """Gives an influencer a display name ("" removes it); a name pins its cluster."""
+def checked_name(name: str) -> str:
+    """The display name as stored (stripped); ValueError when it is longer than MAX_NAME characters."""
     name = name.strip()
     if len(name) > MAX_NAME:
         raise ValueError(f"name {name[:80]!r}... is longer than {MAX_NAME} characters")
+    return name
+
+
+def rename(store: FaceStore, influencer_id: str, name: str) -> None:
+    """Gives an influencer a display name ("" removes it); a name pins its cluster."""
+    name = checked_name(name)
     _pin(store, _faces_of(store, influencer_id), influencer_id)
     store.set_name(influencer_id, name)
 

@@ -136,10 +136,8 @@ class IdentityRegistry:
         """Reference faces `photos` ((photo id, encoding), one person) join the influencer they match or a
         new one, which takes `name`; the neighbourhood is re-derived around them. Returns (influencer id,
         changed videos)."""
-        if not name.strip():
+        if not corrections.checked_name(name):
             raise ValueError("enrolling needs a name")
-        if len(name.strip()) > corrections.MAX_NAME:
-            raise ValueError(f"name {name.strip()[:80]!r}... is longer than {corrections.MAX_NAME} characters")
         if not photos:
             raise ValueError("no face found in the photos given")
         with self.lock:

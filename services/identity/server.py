@@ -51,9 +51,10 @@ def review_item_pb(item: Item) -> identity_pb2.ReviewItem:
         timestamp_a_s=item.time_a_s, timestamp_b_s=item.time_b_s)
 
 
-def _page_size(requested: int, context: grpc.ServicerContext) -> int:
+def _page_size(requested: int, context: grpc.ServicerContext, maximum: int | None = None) -> int:
+    """page_size(requested) (at most `maximum` if given), or INVALID_ARGUMENT."""
     try:
-        return page_size(requested)
+        return page_size(requested, maximum, maximum) if maximum else page_size(requested)
     except ValueError as exc:
         context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         raise
@@ -252,8 +253,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         try:
             changed = self.registry.merge(list(request.influencer_ids))
         except (KeyError, ValueError) as exc:
-            context.abort(grpc.StatusCode.NOT_FOUND if isinstance(exc, KeyError) else
-                          grpc.StatusCode.INVALID_ARGUMENT, _message(exc))
+            _refuse(context, exc)
         return self._changes(changed, self.registry.labels(list(request.influencer_ids)))
 
     def SplitInfluencer(self, request: identity_pb2.SplitInfluencerRequest, context: grpc.ServicerContext
@@ -273,8 +273,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         try:
             self.registry.rename(request.influencer_id, request.name)
         except (KeyError, ValueError) as exc:
-            context.abort(grpc.StatusCode.NOT_FOUND if isinstance(exc, KeyError) else
-                          grpc.StatusCode.INVALID_ARGUMENT, _message(exc))
+            _refuse(context, exc)
         return self.GetInfluencer(identity_pb2.GetInfluencerRequest(influencer_id=request.influencer_id), context)
 
     # ---- corrections kept as constraints, and the review queue ------------------------------------------
@@ -319,8 +318,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             changed, target = self.registry.move(request.video_id, request.influencer_id,
                                                  request.target_influencer_id)
         except (KeyError, ValueError) as exc:
-            context.abort(grpc.StatusCode.NOT_FOUND if isinstance(exc, KeyError) else
-                          grpc.StatusCode.INVALID_ARGUMENT, _message(exc))
+            _refuse(context, exc)
         return self._changes(changed, self.registry.labels([request.influencer_id, target]))
 
     def HideInfluencer(self, request: identity_pb2.HideInfluencerRequest, context: grpc.ServicerContext
@@ -343,9 +341,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
 
     def ListReviewItems(self, request: identity_pb2.ListReviewItemsRequest, context: grpc.ServicerContext
                         ) -> identity_pb2.ListReviewItemsResponse:
-        if request.page_size < 0:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"page_size {request.page_size} is negative")
-        items = self.registry.review(self.settings.review_band, min(request.page_size or MAX_REVIEW, MAX_REVIEW))
+        items = self.registry.review(self.settings.review_band, _page_size(request.page_size, context, MAX_REVIEW))
         return identity_pb2.ListReviewItemsResponse(items=[review_item_pb(i) for i in items])
 
     def AnswerReviewItem(self, request: identity_pb2.AnswerReviewItemRequest, context: grpc.ServicerContext
@@ -359,8 +355,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         try:
             changed = self.registry.answer(request.influencer_a, request.influencer_b, reply)
         except (KeyError, ValueError) as exc:
-            context.abort(grpc.StatusCode.NOT_FOUND if isinstance(exc, KeyError) else
-                          grpc.StatusCode.INVALID_ARGUMENT, _message(exc))
+            _refuse(context, exc)
         return self._changes(changed, self.registry.labels([request.influencer_a, request.influencer_b]))
 
 
@@ -387,6 +382,12 @@ def _token(context: grpc.ServicerContext, check: Callable[[str], str], token: st
     except ValueError as exc:
         context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         raise
+
+
+def _refuse(context: grpc.ServicerContext, exc: KeyError | ValueError) -> None:
+    """A domain refusal as a status: an unknown id (KeyError) is NOT_FOUND, a bad value INVALID_ARGUMENT."""
+    context.abort(grpc.StatusCode.NOT_FOUND if isinstance(exc, KeyError) else grpc.StatusCode.INVALID_ARGUMENT,
+                  _message(exc))
 
 
 def _message(exc: Exception) -> str:
