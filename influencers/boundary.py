@@ -9,7 +9,9 @@ import uuid
 from collections.abc import Iterable
 
 SHOWN_CHARS = 80
-# "inf_" and 10 hex digits (services/identity/matching.py); each split of an influencer adds a short suffix.
+# Ids as the services make them: a video id is the first 16 hex digits of the SHA-256 of its bytes; an
+# influencer id is "inf_" and 10 hex digits (services/identity/matching.py), a split adds a short suffix.
+VIDEO_ID = re.compile(r"[0-9a-f]{16}")
 INFLUENCER_ID = re.compile(r"inf_[0-9a-f]{10}[0-9a-z]{0,8}")
 
 
@@ -20,6 +22,11 @@ def shown(value: str | bytes, limit: int = SHOWN_CHARS) -> str:
     if len(text) <= limit:
         return repr(text)
     return f"{text[:limit]!r}… ({len(text)} chars)"
+
+
+def is_video_id(value: str) -> bool:
+    """True for a well-formed video id (16 lower-case hex digits)."""
+    return VIDEO_ID.fullmatch(value) is not None
 
 
 def is_influencer_id(value: str) -> bool:

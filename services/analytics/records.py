@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 from influencers.v1 import common_pb2
@@ -12,20 +11,6 @@ DONE = common_pb2.VIDEO_STATUS_DONE
 FAILED = common_pb2.VIDEO_STATUS_FAILED
 DUPLICATE = common_pb2.VIDEO_STATUS_DUPLICATE
 
-# Ids as the services make them: a video id is the first 16 hex digits of the SHA-256 of its bytes; an
-# influencer id is "inf_" and 10 hex digits (services/identity/matching.py), a split adds a short suffix.
-VIDEO_ID = re.compile(r"[0-9a-f]{16}")
-INFLUENCER_ID = re.compile(r"inf_[0-9a-f]{10}[0-9a-z]{0,8}")
-
-
-def is_video_id(value: str) -> bool:
-    """True for a well-formed video id (16 lower-case hex digits)."""
-    return VIDEO_ID.fullmatch(value) is not None
-
-
-def is_influencer_id(value: str) -> bool:
-    """True for a well-formed influencer id (`inf_` + 10 hex digits + at most 8 of [0-9a-z])."""
-    return INFLUENCER_ID.fullmatch(value) is not None
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import grpc
 
-from influencers.boundary import brief, shown, undefined_enum_values
+from influencers.boundary import brief, is_influencer_id, is_video_id, shown, undefined_enum_values
 from influencers.paging import decode_token, encode_token, page_size
 from influencers.rpc import RunningServer, build_server
 from influencers.scores import score_problem
@@ -18,8 +18,6 @@ from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2
 from services.analytics.analysis import AnalysisCache
 from services.analytics.records import (
     appearance_from_proto,
-    is_influencer_id,
-    is_video_id,
     video_from_proto,
     video_to_proto,
 )

@@ -22,13 +22,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from influencers.boundary import is_video_id
 from influencers.scores import score_problem
 from services.analytics.records import (
     DONE,
     DUPLICATE,
     AppearanceRow,
     VideoRow,
-    is_video_id,
     merge_appearances,
 )
 

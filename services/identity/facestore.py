@@ -8,7 +8,6 @@ constructor): `edge_store.EdgeFaceStore` (the Qdrant engine in-process, Qdrant E
 from __future__ import annotations
 
 import hashlib
-import re
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
@@ -23,7 +22,6 @@ NAMESPACE = uuid.UUID("5b1d6c2e-8f0a-4f7e-9c1d-2a3b4c5d6e7f")
 # Payload fields with an index: every filtered read and the duplicate lookup use one of them.
 KEYWORD_FIELDS = ("video_id", "influencer_id", "vhash", "pinned")
 INTEGER_FIELDS = ("copy", "reference")
-VIDEO_ID = re.compile(r"[0-9a-f]{16}")
 
 
 class SchemaError(RuntimeError):

@@ -16,8 +16,8 @@ from typing import Any
 import grpc
 from flask import Blueprint, Response, abort, current_app, jsonify, redirect, render_template, request, url_for
 
+from influencers.boundary import is_influencer_id, is_video_id
 from services.analytics.analysis import Analysis
-from services.analytics.records import is_influencer_id, is_video_id
 from services.analytics.web.identity_calls import ANSWERS, HTTP_STATUS, Corrections
 
 bp = Blueprint("corrections", __name__)
