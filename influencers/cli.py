@@ -274,16 +274,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def _services(args: argparse.Namespace) -> tuple[GrpcIdentity, GrpcAnalytics]:
     """The running identity and analytics services, behind the batch protocol's ports."""
-    from influencers.v1 import analytics_pb2_grpc, identity_pb2_grpc
-    from services.ingest.batch_grpc import GrpcAnalytics, GrpcIdentity
+    from services.ingest.batch_grpc import connect
 
-    settings = _settings(args)
-    t = settings.rpc_timeout_s
-    ident = GrpcIdentity(identity_pb2_grpc.IdentityServiceStub(open_channel(settings.identity_target,
-                                                                            settings.token)), t)
-    analytics = GrpcAnalytics(analytics_pb2_grpc.AnalyticsServiceStub(open_channel(settings.analytics_target,
-                                                                                   settings.token)), t)
-    return ident, analytics
+    return connect(_settings(args))
 
 
 def cmd_identity(args: argparse.Namespace) -> int:

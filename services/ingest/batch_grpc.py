@@ -8,6 +8,8 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import grpc
 
+from influencers.rpc import open_channel
+from influencers.settings import Settings
 from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2, identity_pb2, identity_pb2_grpc
 
 # A whole-store re-derivation at a million faces takes minutes, and closing a batch builds the search index
@@ -112,3 +114,13 @@ class GrpcAnalytics:
         reply = self._stub.ReplaceAppearances(analytics_pb2.ReplaceAppearancesRequest(
             videos=videos, names=names, labels=labels), timeout=self._timeout)
         return list(reply.missing_face_refs)
+
+
+def connect(settings: Settings, analytics_target: str = "") -> tuple[GrpcIdentity, GrpcAnalytics]:
+    """The running identity and analytics services (at settings' targets, or analytics at
+    `analytics_target`), behind the batch protocol's ports; channels connect lazily."""
+    t = settings.rpc_timeout_s
+    identity = identity_pb2_grpc.IdentityServiceStub(open_channel(settings.identity_target, settings.token))
+    analytics = analytics_pb2_grpc.AnalyticsServiceStub(
+        open_channel(analytics_target or settings.analytics_target, settings.token))
+    return GrpcIdentity(identity, t), GrpcAnalytics(analytics, t)

@@ -14,11 +14,10 @@ from typing import Protocol
 
 import grpc
 
-from influencers.rpc import open_channel
 from influencers.settings import Settings
-from influencers.v1 import analytics_pb2_grpc, identity_pb2, identity_pb2_grpc
-from services.ingest import batch
-from services.ingest.batch_grpc import GrpcAnalytics, GrpcIdentity
+from influencers.v1 import identity_pb2
+from services.ingest import batch, batch_grpc
+from services.ingest.batch_grpc import GrpcIdentity
 
 ANSWERS = {"same": identity_pb2.REVIEW_ANSWER_SAME, "different": identity_pb2.REVIEW_ANSWER_DIFFERENT,
            "skip": identity_pb2.REVIEW_ANSWER_SKIP}
@@ -89,13 +88,10 @@ def connect(settings: Settings) -> GrpcCorrections:
     """Corrections through the identity service at settings.identity_target and analytics at
     settings.analytics_target (channels connect lazily: the page starts before identity answers). Analytics
     bound on every interface (a container) is reached over loopback."""
-    identity = identity_pb2_grpc.IdentityServiceStub(open_channel(settings.identity_target, settings.token))
     analytics_target = settings.analytics_target
     if not settings.analytics_addr and settings.host in ("0.0.0.0", "::", "[::]"):
         analytics_target = f"127.0.0.1:{settings.analytics_port}"
-    analytics = analytics_pb2_grpc.AnalyticsServiceStub(open_channel(analytics_target, settings.token))
-    return GrpcCorrections(GrpcIdentity(identity, settings.rpc_timeout_s),
-                           GrpcAnalytics(analytics, settings.rpc_timeout_s))
+    return GrpcCorrections(*batch_grpc.connect(settings, analytics_target))
 
 
 # Status of the page's answer when identity refuses a correction (anything else: 502, the message shown).
