@@ -32,6 +32,16 @@ from services.analytics.records import (
     merge_appearances,
 )
 
+# Columns added after the first release: (table, column, declaration). face_ref: identity's reference of the
+# crop (empty in old rows: such crops are fetched again by reference when re-clustering sends the ref alone);
+# hidden: the analyst's "not an influencer"; segments: when the person is on screen (`[]` in old rows: the
+# page draws first to last seen until the video is analysed again).
+_ADDED_COLUMNS = (
+    ("appearances", "face_ref", "TEXT NOT NULL DEFAULT ''"),
+    ("names", "hidden", "INTEGER NOT NULL DEFAULT 0"),
+    ("appearances", "segments", "TEXT NOT NULL DEFAULT '[]'"),
+)
+
 
 @dataclass(frozen=True)
 class Label:
@@ -115,9 +125,7 @@ class AnalyticsStore:
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._migrate()
         self._conn.executescript(_SCHEMA)
-        self._add_face_refs()
-        self._add_hidden()
-        self._add_segments()
+        self._add_columns()
 
     def _migrate(self) -> None:
         """Keys the manifest rows of a data dir from before locations were kept by their spelling (their
@@ -137,27 +145,14 @@ class AnalyticsStore:
             c.execute("ALTER TABLE videos ADD COLUMN location TEXT NOT NULL DEFAULT ''")
             c.execute("UPDATE videos SET location = url")
 
-    def _add_face_refs(self) -> None:
-        """Appearances keep identity's reference of their crop (data dirs from before it get the column,
-        empty: such crops are fetched again by reference when re-clustering sends the ref alone)."""
+    def _add_columns(self) -> None:
+        """Gives a data dir from before them the columns added since (each with its default for old rows)."""
         with self._transaction() as c:
-            if "face_ref" not in {r[1] for r in c.execute("PRAGMA table_info(appearances)")}:
-                c.execute("ALTER TABLE appearances ADD COLUMN face_ref TEXT NOT NULL DEFAULT ''")
+            for table, column, declaration in _ADDED_COLUMNS:
+                if column not in {r[1] for r in c.execute(f"PRAGMA table_info({table})")}:
+                    c.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
             c.execute("CREATE INDEX IF NOT EXISTS appearances_by_face_ref ON appearances (face_ref)"
                       " WHERE face_ref != ''")
-
-    def _add_segments(self) -> None:
-        """Appearances keep when they are on screen (data dirs from before it get the column, `[]`: the
-        page then draws first to last seen, until the video is analysed again)."""
-        with self._transaction() as c:
-            if "segments" not in {r[1] for r in c.execute("PRAGMA table_info(appearances)")}:
-                c.execute("ALTER TABLE appearances ADD COLUMN segments TEXT NOT NULL DEFAULT '[]'")
-
-    def _add_hidden(self) -> None:
-        """Names carry the analyst's "not an influencer" flag (data dirs from before it get the column)."""
-        with self._transaction() as c:
-            if "hidden" not in {r[1] for r in c.execute("PRAGMA table_info(names)")}:
-                c.execute("ALTER TABLE names ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0")
 
     def close(self) -> None:
         with self._lock:
