@@ -80,11 +80,6 @@ def candidates(people: list[Person], hits: list[list[tuple[str, str, float]]], r
     return out
 
 
-def mean_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean Euclidean distance over all pairs of faces of two people, (n, 128) and (m, 128)."""
-    return float(np.linalg.norm(a[:, None, :] - b[None, :, :], axis=-1).mean())
-
-
 @dataclass(frozen=True)
 class Item:
     """One question: are influencers `a` and `b` one person? Each side's closest person: its best face's

@@ -9,7 +9,8 @@ from collections import defaultdict
 import numpy as np
 
 from services.identity.facestore import FaceStore, chunks
-from services.identity.review import Item, Person, candidates, closest_pairs, mean_distance, queue, summarise
+from services.identity.matching import person_distances
+from services.identity.review import Item, Person, candidates, closest_pairs, queue, summarise
 
 KNN = 32
 
@@ -43,5 +44,6 @@ def review_items(store: FaceStore, answered: set[tuple[str, str]], hidden: set[s
         mine = np.stack(faces[(x.video_id, x.person)])
         for y in by_video.get(video, []):
             if y.influencer_id != x.influencer_id and faces.get((y.video_id, y.person)):
-                measured.append((x, y, mean_distance(mine, np.stack(faces[(y.video_id, y.person)])), why))
+                theirs = np.stack(faces[(y.video_id, y.person)])
+                measured.append((x, y, float(person_distances([mine, theirs])[0, 1]), why))
     return queue(closest_pairs(measured).values(), answered, threshold, band, limit)
