@@ -223,8 +223,7 @@ class FaceStore(ABC):
     def set_influencer(self, assignments: dict[str, list[str]]) -> None:
         """`assignments`: influencer_id -> point ids to give it."""
         for influencer_id, ids in assignments.items():
-            for start in range(0, len(ids), 1024):
-                self.set_fields(ids[start:start + 1024], {"influencer_id": influencer_id})
+            self.set_fields(ids, {"influencer_id": influencer_id})
 
     def names(self) -> dict[str, str]:
         return {str(r["influencer_id"]): str(r["name"]) for r in self.side_records("name")}
@@ -235,8 +234,7 @@ class FaceStore(ABC):
     def set_pins(self, pins: dict[str, list[str]]) -> None:
         """`pins`: influencer id (or "" to free) -> point ids whose `pinned` field it becomes."""
         for pin, ids in pins.items():
-            for start in range(0, len(ids), 1024):
-                self.set_fields(ids[start:start + 1024], {"pinned": pin})
+            self.set_fields(ids, {"pinned": pin})
 
     def hidden(self) -> set[str]:
         """Influencers marked "not an influencer"."""
