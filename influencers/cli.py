@@ -33,6 +33,7 @@ from influencers.datadir import DataDirBusy, DataDirUnusable, data_dir_lock, pre
 from influencers.rpc import PortInUse, is_loopback, open_channel, wait_healthy
 from influencers.settings import ENV_PREFIX, Settings, SettingsError
 from influencers.v1 import common_pb2, ingest_pb2
+from services.ingest.batch_grpc import REVIEW_ANSWERS
 from services.ingest.manifest import ManifestError, read_manifest
 
 if TYPE_CHECKING:
@@ -298,14 +299,12 @@ def cmd_identity(args: argparse.Namespace) -> int:
 
 
 MAX_PHOTO_BYTES = 20 * 1024 * 1024  # one reference photo
-REVIEW_ANSWER_WORDS = ("same", "different", "skip")
 
 
 def cmd_correct(args: argparse.Namespace) -> int:
     """enrol / move / hide / unhide / delete / review / answer against a running identity service; each
     correction is kept by identity as a constraint on the faces, and analytics follows through the batch
     protocol (the changed videos, then the labels: names, hidden, erased)."""
-    from influencers.v1 import identity_pb2
     from services.ingest import batch
 
     ident, analytics = _services(args)
@@ -335,9 +334,7 @@ def cmd_correct(args: argparse.Namespace) -> int:
     elif args.command == "delete":
         applied = batch.apply_page(ident, analytics, ident.delete(args.id))
     else:
-        answer = (identity_pb2.REVIEW_ANSWER_SAME, identity_pb2.REVIEW_ANSWER_DIFFERENT,
-                  identity_pb2.REVIEW_ANSWER_SKIP)[REVIEW_ANSWER_WORDS.index(args.answer)]
-        applied = batch.apply_page(ident, analytics, ident.answer(args.a, args.b, answer))
+        applied = batch.apply_page(ident, analytics, ident.answer(args.a, args.b, REVIEW_ANSWERS[args.answer]))
     print(f"{applied.changed_videos} videos changed people")
     return 0
 
@@ -438,7 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
     answer = sub.add_parser("answer", help="answer a review item: same (merge), different (keep apart) or skip")
     answer.add_argument("a")
     answer.add_argument("b")
-    answer.add_argument("answer", choices=REVIEW_ANSWER_WORDS)
+    answer.add_argument("answer", choices=tuple(REVIEW_ANSWERS))
     for sp in (enrol, move, hide, unhide, delete, review, answer):
         common(sp)
         sp.set_defaults(func=cmd_correct)

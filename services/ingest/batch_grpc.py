@@ -15,6 +15,9 @@ from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2, identi
 # A whole-store re-derivation at a million faces takes minutes, and closing a batch builds the search index
 # over what it wrote: these two get at least an hour whatever the per-call deadline.
 LONG_CALL_S = 3600.0
+# A review answer as the analyst says it, and as identity takes it.
+REVIEW_ANSWERS = {"same": identity_pb2.REVIEW_ANSWER_SAME, "different": identity_pb2.REVIEW_ANSWER_DIFFERENT,
+                  "skip": identity_pb2.REVIEW_ANSWER_SKIP}
 
 
 class GrpcIdentity:

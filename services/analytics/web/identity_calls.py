@@ -19,8 +19,7 @@ from influencers.v1 import identity_pb2
 from services.ingest import batch, batch_grpc
 from services.ingest.batch_grpc import GrpcIdentity
 
-ANSWERS = {"same": identity_pb2.REVIEW_ANSWER_SAME, "different": identity_pb2.REVIEW_ANSWER_DIFFERENT,
-           "skip": identity_pb2.REVIEW_ANSWER_SKIP}
+ANSWERS = batch_grpc.REVIEW_ANSWERS
 
 
 class Corrections(Protocol):
