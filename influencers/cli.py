@@ -20,6 +20,7 @@ import grpc
 from tqdm import tqdm
 
 from influencers import __version__
+from influencers.boundary import brief
 from influencers.client import (
     cancel_job,
     failed,
@@ -467,8 +468,8 @@ def _one_line(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
-def _cut(text: str, limit: int = SHOWN_CHARS) -> str:
-    return text if len(text) <= limit else text[:limit] + "…"
+def _cut(text: str) -> str:
+    return brief(text, SHOWN_CHARS)
 
 
 def _service_error(command: str, exc: grpc.RpcError) -> int:

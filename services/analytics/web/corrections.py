@@ -16,7 +16,7 @@ from typing import Any
 import grpc
 from flask import Blueprint, Response, abort, current_app, jsonify, redirect, render_template, request, url_for
 
-from influencers.boundary import is_influencer_id, is_video_id
+from influencers.boundary import brief, is_influencer_id, is_video_id
 from services.analytics.analysis import Analysis
 from services.analytics.web.identity_calls import ANSWERS, HTTP_STATUS, Corrections
 
@@ -51,10 +51,6 @@ def _helpers() -> dict[str, Any]:
     return {"corrections_enabled": current_app.extensions.get("corrections") is not None}
 
 
-def _short(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
 @contextmanager
 def _identity_errors() -> Iterator[None]:
     """Identity's refusal as the page's answer, with identity's message (cut short)."""
@@ -63,13 +59,13 @@ def _identity_errors() -> Iterator[None]:
     except grpc.RpcError as exc:
         code = exc.code() if hasattr(exc, "code") else None
         details = (exc.details() if hasattr(exc, "details") else "") or "the identity service failed"
-        abort(HTTP_STATUS.get(code, 502), description=_short(str(details), 200))
+        abort(HTTP_STATUS.get(code, 502), description=brief(str(details), 200))
 
 
 def _influencer_arg(value: str | None, what: str = "influencer_id") -> str:
     value = (value or "").strip()
     if not is_influencer_id(value):
-        abort(400, description=f"{what} {_short(value, 40)!r} is not of the form inf_ + 10 hex digits")
+        abort(400, description=f"{what} {brief(value, 40)!r} is not of the form inf_ + 10 hex digits")
     return value
 
 
@@ -170,7 +166,7 @@ def enrol() -> Response | str:
     photos = []
     for f in files:
         data = f.read(MAX_PHOTO_BYTES + 1)
-        label = _short(f.filename or "", 60)
+        label = brief(f.filename or "", 60)
         if len(data) > MAX_PHOTO_BYTES:
             abort(413, description=f"{label!r} is larger than {MAX_PHOTO_BYTES // (1024 * 1024)} MB")
         if not data.startswith(_IMAGE_MAGIC):
@@ -216,7 +212,7 @@ def _answer(values: Any) -> int:
     b = _influencer_arg(values.get("influencer_b"), "influencer_b")
     reply = str(values.get("answer") or "")
     if reply not in ANSWERS:
-        abort(400, description=f"answer {_short(reply, 20)!r} is not one of {', '.join(ANSWERS)}")
+        abort(400, description=f"answer {brief(reply, 20)!r} is not one of {', '.join(ANSWERS)}")
     with _identity_errors():
         return _corrections().answer(a, b, reply).changed_videos
 
