@@ -25,6 +25,8 @@ import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
+from influencers.boundary import brief
+
 LOCK_NAME = ".lock"
 DOWNLOADS = Path("tmp") / "downloads"  # under the data dir
 _SHOWN = 80  # characters of a path shown in a message
@@ -40,8 +42,7 @@ class DataDirUnusable(ValueError):
 
 
 def _shown(path: Path) -> str:
-    text = str(path)
-    return text if len(text) <= _SHOWN else text[:_SHOWN] + "…"
+    return brief(str(path), _SHOWN)
 
 
 def prepare_data_dir(data_dir: Path) -> Path:
