@@ -20,6 +20,8 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
+from influencers.rpc import token_matches
+
 SESSION_COOKIE = "influencers_session"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
@@ -49,8 +51,7 @@ class Keys:
         """Constant-time check of a token typed in the sign-in form or sent as a Bearer header."""
         if not self._token or not given:
             return False
-        return hmac.compare_digest(given.encode("utf-8", "surrogateescape"),
-                                   self._token.encode("utf-8", "surrogateescape"))
+        return token_matches(given, self._token.encode("utf-8", "surrogateescape"))
 
     def new_session(self, level: str) -> tuple[Session, str]:
         """A fresh session and its cookie value."""
