@@ -61,24 +61,42 @@ def average_linkage(n: int, pairs: Mapping[tuple[int, int], float] | Iterable[tu
     size = [float(w) for w in weights] if weights is not None else [1.0] * n
     pin = list(pins) if pins is not None else [""] * n
     members: dict[int, list[int]] = {i: [i] for i in range(n)}
-    heap: list[tuple[float, int, int]] = []
     first_of: dict[str, int] = {}
     for i in range(n):  # the analyst's word first: nodes of one pin become one cluster
         if pin[i] and pin[i] in first_of and i not in blocked.get(first_of[pin[i]], ()):  # never two seen together
             a = first_of[pin[i]]
-            _merge(adj, blocked, size, a, i, far, threshold, heap, measure, max_degree)
+            _merge(adj, blocked, size, a, i, far, measure, max_degree)
             members[a] += members.pop(i)
         elif pin[i]:
             first_of[pin[i]] = i
-    heap = [(d, i, j) for i in members for j, d in adj[i].items() if i < j and d < threshold]
-    heapq.heapify(heap)
+    # One heap entry per cluster, keyed by a lower bound of its distance to its nearest neighbour (Mullner's
+    # generic algorithm): the heap holds clusters, not pairs, and a popped bound is checked before use.
+    key = [math.inf] * n
+    heap: list[tuple[float, int]] = []
+
+    def queue(i: int) -> None:
+        """Keys cluster i by its exact nearest distance (if under the threshold)."""
+        nearest = min(adj[i].values(), default=math.inf)
+        key[i] = nearest if nearest < threshold else math.inf
+        if nearest < threshold:
+            heapq.heappush(heap, (nearest, i))
+
+    for i in members:
+        queue(i)
     while heap:
-        d, a, b = heapq.heappop(heap)
-        if a not in members or b not in members or adj[a].get(b) != d:
-            continue  # stale: a side merged away, or the distance changed since
+        k, x = heapq.heappop(heap)
+        if x not in members or k != key[x]:
+            continue  # merged away, or queued again since
+        d, y = min((dy, y) for y, dy in adj[x].items()) if adj[x] else (math.inf, x)
+        if d != k:  # the bound was low: the neighbour it came from merged or moved away
+            queue(x)
+            continue
+        a, b = min(x, y), max(x, y)  # the closest pair, ties to the smallest ids (as a heap of pairs gives)
         if pin[a] and pin[b] and pin[a] != pin[b]:
             adj[a].pop(b, None)
             adj[b].pop(a, None)
+            queue(a)
+            queue(b)
             continue
         joining, partner = (a, b) if size[a] <= size[b] else (b, a)
         if margin > 0 and _ambiguous(adj, joining, partner, d, threshold, margin, far):
@@ -87,10 +105,17 @@ def average_linkage(n: int, pairs: Mapping[tuple[int, int], float] | Iterable[tu
             c = min(((dc, c) for c, dc in adj[joining].items() if c != partner))[1]
             adj[joining].pop(c, None)
             adj[c].pop(joining, None)
+            for i in (joining, partner, c):
+                queue(i)
             continue
-        _merge(adj, blocked, size, a, b, far, threshold, heap, measure, max_degree)  # a < b: heap pairs ordered
+        _merge(adj, blocked, size, a, b, far, measure, max_degree)
         members[a] += members.pop(b)
         pin[a] = pin[a] or pin[b]
+        queue(a)
+        for c, dc in adj[a].items():  # a merge may bring a neighbour closer than its bound
+            if dc < key[c] and dc < threshold:
+                key[c] = dc
+                heapq.heappush(heap, (dc, c))
     labels = [0] * n
     for label, root in enumerate(sorted(members)):
         for i in members[root]:
@@ -108,8 +133,7 @@ def _ambiguous(adj: list[dict[int, float]], joining: int, partner: int, d: float
 
 
 def _merge(adj: list[dict[int, float]], blocked: dict[int, set[int]], size: list[float], a: int, b: int, far: float,
-           threshold: float, heap: list[tuple[float, int, int]], measure: Measure | None,
-           max_degree: int | None = None) -> None:
+           measure: Measure | None, max_degree: int | None = None) -> None:
     """Merges cluster b into a (a < b), updating a's distances by Lance-Williams."""
     na, nb = size[a], size[b]
     from_a, from_b = adj[a], adj[b]
@@ -140,8 +164,6 @@ def _merge(adj: list[dict[int, float]], blocked: dict[int, set[int]], size: list
         merged_adj = dict(sorted(merged_adj.items(), key=lambda kv: (kv[1], kv[0]))[:max_degree])
     for c, merged in merged_adj.items():
         adj[c][a] = merged
-        if merged < threshold:
-            heapq.heappush(heap, (merged, min(a, c), max(a, c)))
     adj[a] = merged_adj
     adj[b] = {}
     size[a] = na + nb
