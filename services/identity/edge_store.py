@@ -17,6 +17,7 @@ from services.identity.facestore import (
     KEYWORD_FIELDS,
     SCHEMA_VERSION,
     VECTOR_SIZE,
+    FaceColumns,
     FacePoint,
     FaceRecord,
     FaceStore,
@@ -119,15 +120,15 @@ class EdgeFaceStore(FaceStore):
                                     str((h.payload or {}).get("video_id", "")), float(h.score)) for h in hits])
         return out
 
-    def neighbour_ids(self, vectors: np.ndarray, limit: int) -> list[list[tuple[str, float]]]:
-        params = qe.SearchParams(hnsw_ef=2 * limit)
+    def neighbour_ids(self, vectors: np.ndarray, limit: int) -> list[list[tuple[bytes, float]]]:
+        params = qe.SearchParams(hnsw_ef=limit)
         requests = [qe.QueryRequest(limit=limit, query=qe.Query.Nearest(np.asarray(v, np.float32).tolist()),
                                     filter=_NOT_COPY, with_payload=False, params=params) for v in vectors]
-        out: list[list[tuple[str, float]]] = []
+        out: list[list[tuple[bytes, float]]] = []
         for chunk in chunks(requests, 256):
             with self._lock:
                 found = self._faces.query_batch(qe.QueryBatchRequest(list(chunk)))
-            out.extend([(str(h.id), float(h.score)) for h in hits] for hits in found)
+            out.extend([(h.id.bytes, h.score) for h in hits] for hits in found)  # the engine gives uuid.UUID
         return out
 
     def faces_page(self, where: tuple[str, Sequence[str | int]] | None, offset: Any, with_vectors: bool,
@@ -139,6 +140,13 @@ class EdgeFaceStore(FaceStore):
                 with_vector=with_vectors))
         return [FacePoint(str(r.id), np.asarray(r.vector, np.float32) if with_vectors else np.zeros(0, np.float32),
                           FaceRecord.from_payload(r.payload or {})) for r in records], offset
+
+    def columns_page(self, offset: Any, fields: Sequence[str]) -> tuple[FaceColumns, Any]:
+        with self._lock:
+            records, offset = self._faces.scroll(qe.ScrollRequest(
+                offset=offset, limit=PAGE, with_payload=list(fields), with_vector=True))
+        vectors = np.array([r.vector for r in records], np.float32).reshape(len(records), VECTOR_SIZE)
+        return FaceColumns([r.id.bytes for r in records], vectors, [r.payload or {} for r in records]), offset
 
     def set_fields(self, point_ids: Sequence[str], fields: dict[str, Any]) -> None:
         with self._lock:

@@ -92,6 +92,21 @@ class FacePoint:
     record: FaceRecord
 
 
+class FaceColumns(NamedTuple):
+    """Faces as columns, the whole-store read of a re-cluster (no record object per face): packed point ids
+    (`packed`), the vectors (k, 128) float32, and each face's payload fields as stored."""
+
+    ids: list[bytes]
+    vectors: np.ndarray
+    payloads: list[dict[str, Any]]
+
+    @classmethod
+    def of(cls, points: Sequence[FacePoint]) -> FaceColumns:
+        vectors = np.stack([p.vector for p in points]) if points else np.zeros((0, VECTOR_SIZE), np.float32)
+        return cls([packed(p.point_id) for p in points], vectors.astype(np.float32, copy=False),
+                   [p.record.to_payload() for p in points])
+
+
 class Hit(NamedTuple):
     """A stored face near a query: its id, influencer, video and Euclidean distance to the query."""
 
@@ -99,6 +114,16 @@ class Hit(NamedTuple):
     influencer_id: str
     video_id: str
     distance: float
+
+
+def packed(point_id: str) -> bytes:
+    """A point id (a UUID) as its 16 bytes."""
+    return bytes.fromhex(point_id.replace("-", ""))
+
+
+def unpacked(key: bytes) -> str:
+    """The point id of `packed`'s 16 bytes (numpy's "S16" drops trailing zero bytes: they are put back)."""
+    return str(uuid.UUID(bytes=key.ljust(16, b"\0")))
 
 
 def point_id(video_id: str, person: int, face: int) -> str:
@@ -143,9 +168,10 @@ class FaceStore(ABC):
         nearest first."""
 
     @abstractmethod
-    def neighbour_ids(self, vectors: np.ndarray, limit: int) -> list[list[tuple[str, float]]]:
-        """Like `search`, but only (point id, distance), with a smaller HNSW beam (ef = 2 * limit): the
-        cheap query that builds a neighbour graph over the whole store."""
+    def neighbour_ids(self, vectors: np.ndarray, limit: int) -> list[list[tuple[bytes, float]]]:
+        """Like `search`, but only (packed point id, distance), with the smallest HNSW beam (ef = limit): the
+        cheap query that builds a neighbour graph over the whole store (ids as `packed` gives them: no
+        string per hit)."""
 
     @abstractmethod
     def faces_page(self, where: tuple[str, Sequence[str | int]] | None, offset: Any, with_vectors: bool,
@@ -153,6 +179,11 @@ class FaceStore(ABC):
         """One page of the faces (all, or those whose indexed field `where[0]` is one of `where[1]`) from
         `offset` (None: the start), and the offset of the next page (None: that was the last). With `fields`,
         only those payload fields are read (the others keep FaceRecord's defaults)."""
+
+    @abstractmethod
+    def columns_page(self, offset: Any, fields: Sequence[str]) -> tuple[FaceColumns, Any]:
+        """One page of every stored face with its vector and the payload fields `fields`, as columns, from
+        `offset` (None: the start), and the offset of the next page (None: that was the last)."""
 
     @abstractmethod
     def set_fields(self, point_ids: Sequence[str], fields: dict[str, Any]) -> None:
@@ -204,6 +235,15 @@ class FaceStore(ABC):
     def scroll(self, with_vectors: bool = False, fields: Sequence[str] | None = None) -> Iterator[FacePoint]:
         """Every stored face, a page at a time (`fields`: only those payload fields)."""
         return self._pages(None, with_vectors, fields)
+
+    def columns(self, fields: Sequence[str]) -> Iterator[FaceColumns]:
+        """Every stored face with its vector and the payload fields `fields`, a page of columns at a time."""
+        offset = None
+        while True:
+            page, offset = self.columns_page(offset, fields)
+            yield page
+            if offset is None:
+                return
 
     def faces_where(self, key: str, values: Sequence[str | int], with_vectors: bool = False) -> list[FacePoint]:
         """The faces whose indexed payload field `key` is one of `values`."""

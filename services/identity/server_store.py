@@ -18,12 +18,14 @@ from services.identity.facestore import (
     KEYWORD_FIELDS,
     SCHEMA_VERSION,
     VECTOR_SIZE,
+    FaceColumns,
     FacePoint,
     FaceRecord,
     FaceStore,
     Hit,
     SchemaError,
     chunks,
+    packed,
     side_id,
 )
 
@@ -144,14 +146,14 @@ class ServerFaceStore(FaceStore):
                                 str((p.payload or {}).get("video_id", "")), float(p.score)) for p in r.points])
         return out
 
-    def neighbour_ids(self, vectors: np.ndarray, limit: int) -> list[list[tuple[str, float]]]:
-        out: list[list[tuple[str, float]]] = []
+    def neighbour_ids(self, vectors: np.ndarray, limit: int) -> list[list[tuple[bytes, float]]]:
+        out: list[list[tuple[bytes, float]]] = []
         for chunk in chunks(list(vectors), 256):
             requests = [models.QueryRequest(query=np.asarray(v, np.float32).tolist(), limit=limit,
                                             filter=_match("copy", [0]), with_payload=False,
-                                            params=models.SearchParams(hnsw_ef=2 * limit)) for v in chunk]
+                                            params=models.SearchParams(hnsw_ef=limit)) for v in chunk]
             for r in self._call(self.client.query_batch_points, self.collection, requests):
-                out.append([(str(p.id), float(p.score)) for p in r.points])
+                out.append([(packed(str(p.id)), float(p.score)) for p in r.points])
         return out
 
     def faces_page(self, where: tuple[str, Sequence[str | int]] | None, offset: Any, with_vectors: bool,
@@ -161,6 +163,13 @@ class ServerFaceStore(FaceStore):
                                     with_payload=list(fields) if fields else True, with_vectors=with_vectors)
         return [FacePoint(str(p.id), np.asarray(p.vector, np.float32) if with_vectors else np.zeros(0, np.float32),
                           FaceRecord.from_payload(dict(p.payload or {}))) for p in points], offset
+
+    def columns_page(self, offset: Any, fields: Sequence[str]) -> tuple[FaceColumns, Any]:
+        points, offset = self._call(self.client.scroll, self.collection, limit=PAGE, offset=offset,
+                                    with_payload=list(fields), with_vectors=True)
+        vectors = np.array([p.vector for p in points], np.float32).reshape(len(points), VECTOR_SIZE)
+        return FaceColumns([packed(str(p.id)) for p in points], vectors,
+                           [dict(p.payload or {}) for p in points]), offset
 
     def set_fields(self, point_ids: Sequence[str], fields: dict[str, Any]) -> None:
         for chunk in chunks(list(point_ids), 1024):

@@ -9,7 +9,15 @@ from qdrant_client.http.exceptions import ResponseHandlingException
 
 from influencers.settings import Settings
 from services.identity.edge_store import EdgeFaceStore
-from services.identity.facestore import SCHEMA_VERSION, FacePoint, FaceRecord, SchemaError, point_id, vector_hash
+from services.identity.facestore import (
+    SCHEMA_VERSION,
+    FacePoint,
+    FaceRecord,
+    SchemaError,
+    point_id,
+    unpacked,
+    vector_hash,
+)
 from services.identity.open_store import open_face_store
 from services.identity.server_store import CollectionLayout, ServerFaceStore
 
@@ -41,6 +49,9 @@ def scenario(store, rng):
     out["vectors"] = {f.point_id: f.vector for f in store.faces_in("v2", with_vectors=True)}
     out["all"] = sorted(f.point_id for f in store.scroll())
     out["some_fields"] = sorted((f.point_id, f.record) for f in store.scroll(fields=("video_id", "person", "faces")))
+    columns = list(store.columns(("video_id", "person", "vhash")))
+    out["columns"] = sorted((unpacked(pid), tuple(np.round(vec, 5).tolist()), tuple(sorted(payload.items())))
+                            for page in columns for pid, vec, payload in zip(*page, strict=True))
     out["count"] = store.count()
     out["counts"] = store.influencer_counts()
     reference = face("0123456789abcdef", 0, 0, rng.normal(scale=0.1, size=128), "i1")
@@ -87,6 +98,7 @@ def test_edge_and_the_server_adapter_answer_every_operation_alike(tmp_path):
         else:
             assert a[key] == b[key], key
     assert "0123456789abcdef" not in a["videos"], "a reference photo is no video"
+    assert [c[0] for c in a["columns"]] == a["all"] and {len(c[2]) for c in a["columns"]} == {3}
     assert {r.crop for _, r in a["some_fields"]} == {""} and {r.faces for _, r in a["some_fields"]} == {3}
     assert len(a["pinned"]) == 2 and len(a["references"]) == 1 and a["hidden"] == {"i2"}
     assert len(a["after_delete_points"]) == len(a["all"]) + 1 - 2, "one reference in, two faces erased"
