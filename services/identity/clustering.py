@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from services.identity.appearances import UNCONFIRMED, confirmed
-from services.identity.facestore import FacePoint, FaceStore
+from services.identity.facestore import FaceColumns, FaceStore, unpacked
 from services.identity.linkage import average_linkage
 from services.identity.matching import inherit_ids, new_influencer_id
 
@@ -42,7 +42,7 @@ class FaceTable:
     keys: list[tuple[str, int]] = field(default_factory=list)
     vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 128), np.float32))
     owner: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    point_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, "S36"))
+    point_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, "S16"))  # packed (facestore.packed)
     influencer: list[str] = field(default_factory=list)  # per face, as stored
     vhash: np.ndarray = field(default_factory=lambda: np.zeros(0, "S36"))
     faces: list[int] = field(default_factory=list)  # per person: faces detected
@@ -51,8 +51,8 @@ class FaceTable:
     pinned: list[str] = field(default_factory=list)  # per person: the influencer set by hand, or ""
 
     @classmethod
-    def build(cls, points: Iterable[FacePoint], expected: int = 1024) -> FaceTable:
-        """Reads `points` once, keeping only the compact columns (duplicates by point id are dropped);
+    def build(cls, pages: Iterable[FaceColumns], expected: int = 1024) -> FaceTable:
+        """Reads `pages` once, keeping only the compact columns (duplicates by point id are dropped);
         `expected`, the number of faces if known, sizes the columns once. The vectors are sorted in place:
         the whole store's are held once, never twice."""
         person_of: dict[tuple[str, int], int] = {}
@@ -60,26 +60,30 @@ class FaceTable:
         size = max(expected, 16)
         vectors = np.zeros((size, 128), np.float32)
         owner = np.zeros(size, np.int64)
-        ids = np.zeros(size, "S36")
+        ids = np.zeros(size, "S16")
         hashes = np.zeros(size, "S36")
         influencer: list[str] = []
         interned: dict[str, str] = {}
         n = 0
-        for p in points:
-            key = p.record.person_key
-            if key not in person_of:
-                r = p.record
-                person_of[key] = len(per_person)
-                per_person.append((r.faces, r.best_quality, r.cooccurs, r.pinned))
-            if n == len(vectors):
+        for page in pages:
+            k = len(page.ids)
+            while n + k > len(vectors):
                 vectors, owner, ids, hashes = (np.concatenate([c, np.zeros_like(c)])
                                                for c in (vectors, owner, ids, hashes))
-            vectors[n] = p.vector
-            owner[n] = person_of[key]
-            ids[n] = p.point_id.encode()
-            hashes[n] = (p.record.vhash or p.point_id).encode()
-            influencer.append(interned.setdefault(p.record.influencer_id, p.record.influencer_id))
-            n += 1
+            vectors[n:n + k] = page.vectors
+            ids[n:n + k] = page.ids
+            for i, (pid, payload) in enumerate(zip(page.ids, page.payloads, strict=True), n):
+                key = (str(payload["video_id"]), int(payload["person"]))
+                row = person_of.get(key)
+                if row is None:
+                    row = person_of[key] = len(per_person)
+                    per_person.append((int(payload.get("faces", 1)), float(payload.get("best_quality", 0.0)),
+                                       [int(v) for v in payload.get("cooccurs", [])], str(payload.get("pinned", ""))))
+                owner[i] = row
+                hashes[i] = str(payload.get("vhash", "")).encode() or pid.hex().encode()
+                inf = str(payload.get("influencer_id", ""))
+                influencer.append(interned.setdefault(inf, inf))
+            n += k
         table = cls(keys=sorted(person_of))
         if not n:
             return table
@@ -133,7 +137,11 @@ def _permute_rows(a: np.ndarray, order: np.ndarray) -> None:
 class Graph:
     nodes: list[list[int]]  # node -> people it stands for (identical faces)
     node_of: np.ndarray  # person -> node
-    rep_faces: list[np.ndarray]  # node -> face rows of its first person
+    start: np.ndarray  # node -> first face row of its first person (a person's faces are contiguous rows)
+    length: np.ndarray  # node -> that person's number of faces
+
+    def rows(self, node: int) -> np.ndarray:
+        return np.arange(self.start[node], self.start[node] + self.length[node])
 
 
 def _graph(t: FaceTable) -> Graph:
@@ -147,30 +155,41 @@ def _graph(t: FaceTable) -> Graph:
     node_of = np.zeros(len(t.keys), np.int64)
     for n, people in enumerate(nodes):
         node_of[people] = n
-    return Graph(nodes, node_of, [np.arange(starts[p[0]], ends[p[0]]) for p in nodes])
+    first = np.asarray([p[0] for p in nodes], np.int64)
+    return Graph(nodes, node_of, starts[first], ends[first] - starts[first])
 
 
-def _mean_distances(vectors: np.ndarray, g: Graph, pairs: dict[int, set[int]], far: float
-                    ) -> dict[tuple[int, int], float]:
-    """Exact mean pairwise face distance for each candidate pair {a, b} under `far`, keyed (min, max); one
-    matrix product per a."""
-    out: dict[tuple[int, int], float] = {}
-    for a, partners in pairs.items():
-        others = sorted(partners)
-        if not others:
-            continue
-        fa = vectors[g.rep_faces[a]]
-        rows = [g.rep_faces[b] for b in others]
-        fb = vectors[np.concatenate(rows)]
-        d2 = (np.sum(fa * fa, 1)[:, None] + np.sum(fb * fb, 1)[None, :] - 2.0 * fa @ fb.T)
-        d = np.sqrt(np.maximum(d2, 0.0)).sum(axis=0)
-        starts = np.concatenate([[0], np.cumsum([len(r) for r in rows])[:-1]])
-        sums = np.add.reduceat(d, starts)
-        for b, s, r in zip(others, sums, rows, strict=True):
-            mean = float(s) / (len(fa) * len(r))
-            if mean < far:
-                out[(min(a, b), max(a, b))] = mean
-    return out
+FACE_PAIRS = 1 << 18  # face pairs measured in one vectorised step (~130 MB of gathered vectors at most)
+
+
+def _mean_distances(vectors: np.ndarray, g: Graph, a: np.ndarray, b: np.ndarray, far: float
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The exact mean pairwise face distance of each pair of nodes (a[i], b[i]), for the pairs under `far`:
+    (min node, max node, distance) arrays. Vectorised over all the pairs' face pairs, a bounded batch at a
+    time."""
+    la, lb = g.length[a], g.length[b]
+    work = la * lb
+    out: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    begin = 0
+    while begin < len(a):
+        end = begin + max(1, int(np.searchsorted(np.cumsum(work[begin:]), FACE_PAIRS, side="right")))
+        counts = work[begin:end]
+        pair = np.repeat(np.arange(end - begin), counts)
+        k = np.arange(len(pair)) - np.repeat(np.cumsum(counts) - counts, counts)
+        width = lb[begin:end][pair]
+        ia = g.start[a[begin:end]][pair] + k // width
+        ib = g.start[b[begin:end]][pair] + k % width
+        diff = vectors[ia] - vectors[ib]
+        d = np.sqrt(np.einsum("ij,ij->i", diff, diff, dtype=np.float64))
+        mean = np.bincount(pair, weights=d, minlength=end - begin) / counts
+        keep = mean < far
+        x, y = a[begin:end][keep], b[begin:end][keep]
+        out.append((np.minimum(x, y), np.maximum(x, y), mean[keep]))
+        begin = end
+    if not out:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    lo, hi, mean = (np.concatenate(c) for c in zip(*out, strict=True))
+    return lo, hi, mean
 
 
 class _Sample:
@@ -186,7 +205,8 @@ class _Sample:
         self.key = np.zeros(len(vectors), np.uint64)
         self.rows: dict[int, np.ndarray] = {}
         self.total: dict[int, float] = {}
-        for node, rows in enumerate(g.rep_faces):
+        for node in range(len(g.nodes)):
+            rows = g.rows(node)
             self.weight[rows] = len(g.nodes[node]) / len(rows)
             self.key[rows] = [int.from_bytes(hashlib.blake2b(pid, digest_size=8).digest(), "big")
                               for pid in point_ids[rows].tolist()]
@@ -214,54 +234,83 @@ class _Sample:
 
 
 def _graph_pairs(store: FaceStore, t: FaceTable, g: Graph, radius: float, dense: bool
-                 ) -> dict[tuple[int, int], float]:
-    """The measured pairs of nodes (mean face distance under `radius`): every pair of a small set, else each
-    node with the nodes of its engine kNN hits, measured a chunk of nodes at a time as the hits arrive."""
+                 ) -> Iterator[tuple[tuple[int, int], float]]:
+    """The measured pairs of nodes (mean face distance under `radius`), each once: every pair of a small set,
+    else each node with the nodes of its engine kNN hits, a chunk of nodes at a time."""
     n = len(g.nodes)
+    found = []
     if dense:
-        return _mean_distances(t.vectors, g, {a: set(range(a + 1, n)) for a in range(n)}, radius)
-    out: dict[tuple[int, int], float] = {}
-    by_id = np.argsort(t.point_ids)  # rows by point id: hits are looked up by binary search, no dict
-    sorted_ids = t.point_ids[by_id]
-    for start in range(0, n, 1024):  # a chunk at a time: hits for every node at once would not fit
-        queries = []
-        for rows in g.rep_faces[start:start + 1024]:  # the face nearest its person's mean stands for the node
-            faces = t.vectors[rows]
-            queries.append(faces[np.argmin(np.linalg.norm(faces - faces.mean(axis=0), axis=1))])
-        todo: dict[int, set[int]] = {}
-        for a, hits in enumerate(store.neighbour_ids(np.stack(queries), GRAPH_KNN), start):
-            near = np.asarray([pid for pid, d in hits if d < radius], "S36")
-            if len(near) == 0:
-                continue
-            at = np.minimum(np.searchsorted(sorted_ids, near), len(sorted_ids) - 1)
-            found = by_id[at[sorted_ids[at] == near]]
-            todo[a] = {b for b in set(g.node_of[t.owner[found]].tolist())
-                       if b != a and (min(a, b), max(a, b)) not in out}
-        out.update(_mean_distances(t.vectors, g, todo, radius))
-    return out
+        a, b = np.triu_indices(n, 1)
+        found.append(_mean_distances(t.vectors, g, a, b, radius))
+    else:
+        by_id = np.argsort(t.point_ids)  # rows by point id: hits are looked up by binary search, no dict
+        sorted_ids = t.point_ids[by_id]
+        for start in range(0, n, 1024):  # a chunk at a time: hits for every node at once would not fit
+            nodes = np.arange(start, min(start + 1024, n))
+            hits = [[pid for pid, d in row if d < radius]
+                    for row in store.neighbour_ids(_representatives(t.vectors, g, nodes), GRAPH_KNN)]
+            ids = np.asarray([pid for row in hits for pid in row], "S16")
+            asking = np.repeat(nodes, [len(row) for row in hits])
+            at = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
+            known = sorted_ids[at] == ids
+            other = g.node_of[t.owner[by_id[at[known]]]]
+            asking = asking[known]
+            pairs = np.unique(np.minimum(asking, other) * n + np.maximum(asking, other))
+            pairs = pairs[pairs // n != pairs % n]
+            found.append(_mean_distances(t.vectors, g, pairs // n, pairs % n, radius))
+    lo, hi, d = (np.concatenate(c) for c in zip(*found, strict=True))
+    del found
+    first = np.unique(lo * n + hi, return_index=True)[1]  # a pair found from both ends is measured twice
+    return _items(lo[first], hi[first], d[first], n)
 
 
-def _drain(pairs: dict[tuple[int, int], float]) -> Iterator[tuple[tuple[int, int], float]]:
-    """The pairs, each removed from the dict as it is read (the graph is not held twice)."""
-    while pairs:
-        yield pairs.popitem()
+def _items(lo: np.ndarray, hi: np.ndarray, d: np.ndarray, n: int) -> Iterator[tuple[tuple[int, int], float]]:
+    """The pairs as linkage reads them, a slice at a time (never a Python object per pair at once); one int
+    object per node, shared by every pair and neighbour-dict key that names it."""
+    node = list(range(n))
+    for s in range(0, len(lo), 1 << 16):
+        for x, y, z in zip(lo[s:s + (1 << 16)].tolist(), hi[s:s + (1 << 16)].tolist(), d[s:s + (1 << 16)].tolist(),
+                           strict=True):
+            yield (node[x], node[y]), z
 
 
-def derive(store: FaceStore, t: FaceTable, threshold: float, margin: float) -> list[str]:
+def _representatives(vectors: np.ndarray, g: Graph, nodes: np.ndarray) -> np.ndarray:
+    """For each node, the face of its first person nearest that person's mean face (what its query looks
+    for)."""
+    lengths = g.length[nodes]
+    firsts = np.cumsum(lengths) - lengths
+    rows = np.repeat(g.start[nodes], lengths) + np.arange(int(lengths.sum())) - np.repeat(firsts, lengths)
+    owner = np.repeat(np.arange(len(nodes)), lengths)
+    faces = vectors[rows]
+    means = np.add.reduceat(faces, firsts, axis=0) / lengths[:, None]
+    off = faces - means[owner]
+    spread = np.einsum("ij,ij->i", off, off)
+    best = np.lexsort((spread, owner))[firsts]  # per node, its face nearest the mean (ties: the first)
+    return faces[best]
+
+
+def derive(store: FaceStore, t: FaceTable, threshold: float, margin: float, reach: float | None = None
+           ) -> list[str]:
     """New influencer id per person of `t` (UNCONFIRMED for a lone doubtful person); a pinned cluster takes
-    its pin, others inherit the id they overlap most, founders' ids for new ones."""
+    its pin, others inherit the id they overlap most, founders' ids for new ones.
+
+    The graph holds the pairs of people under `reach` (default threshold + margin) apart: enough for the
+    exact result. Two clusters under the threshold have two members under it (a weighted mean is at least
+    its smallest term), so an edge joins them from the start; a merge keeps every neighbour of either side
+    and measures what the other side lacks; and the margin's check looks no farther than threshold +
+    margin. Pairs farther apart can never merge or make a merge ambiguous, so they are left out."""
     if not t.keys:
         return []
     g = _graph(t)
-    radius = threshold + SLACK
-    dense = sum(len(r) for r in g.rep_faces) <= DENSE_FACES
+    radius = threshold + margin if reach is None else reach
+    dense = int(g.length.sum()) <= DENSE_FACES
     pairs = _graph_pairs(store, t, g, radius, dense)
     position = {k: i for i, k in enumerate(t.keys)}
     cannot = {(int(g.node_of[i]), int(g.node_of[position[(k[0], o)]]))
               for i, k in enumerate(t.keys) for o in t.cooccurs[i] if (k[0], o) in position}
     del position
     pins = [next((t.pinned[p] for p in people if t.pinned[p]), "") for people in g.nodes]
-    node_labels = average_linkage(len(g.nodes), _drain(pairs), threshold, sorted(cannot), margin,
+    node_labels = average_linkage(len(g.nodes), pairs, threshold, sorted(cannot), margin,
                                   [len(people) for people in g.nodes], far=radius, pins=pins,
                                   measure=_Sample(t.vectors, g, t.point_ids),
                                   max_degree=None if dense else MAX_DEGREE)
@@ -293,12 +342,12 @@ def moves(t: FaceTable, new: list[str]) -> tuple[dict[str, list[str]], set[str]]
     for row, pid in enumerate(t.point_ids.tolist()):
         person = int(t.owner[row])
         if t.influencer[row] != new[person]:
-            out[new[person]].append(pid.decode())
+            out[new[person]].append(unpacked(pid))
             videos.add(t.keys[person][0])
     return dict(out), videos
 
 
-def neighbourhood(store: FaceStore, video_ids: list[str], threshold: float) -> list[FacePoint]:
+def neighbourhood(store: FaceStore, video_ids: list[str], threshold: float) -> list[FaceColumns]:
     """The faces of `video_ids`, of every influencer with a face within threshold + SLACK of theirs, and of
     the unconfirmed people that near (a second sighting may confirm them)."""
     seed = store.faces_in(sorted(set(video_ids)), with_vectors=True)
@@ -309,4 +358,4 @@ def neighbourhood(store: FaceStore, video_ids: list[str], threshold: float) -> l
     near = ({f.record.influencer_id for f in seed} | {h.influencer_id for h in hits}) - {UNCONFIRMED}
     lone_videos = sorted({h.video_id for h in hits if h.influencer_id == UNCONFIRMED} - set(video_ids))
     lone = [f for f in store.faces_in(lone_videos, with_vectors=True) if f.record.influencer_id == UNCONFIRMED]
-    return seed + lone + (store.faces_of(sorted(near), with_vectors=True) if near else [])
+    return [FaceColumns.of(seed + lone + (store.faces_of(sorted(near), with_vectors=True) if near else []))]

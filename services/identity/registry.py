@@ -74,7 +74,7 @@ class IdentityRegistry:
             if video_ids:
                 table = clustering.FaceTable.build(clustering.neighbourhood(self.store, video_ids, t.cluster))
             else:
-                table = clustering.FaceTable.build(self.store.scroll(True, clustering.TABLE_FIELDS),
+                table = clustering.FaceTable.build(self.store.columns(clustering.TABLE_FIELDS),
                                                    self.store.count())
             new = clustering.derive(self.store, table, t.cluster, t.margin)
             assignments, changed = clustering.moves(table, new)

@@ -128,7 +128,7 @@ def test_the_sparse_knn_graph_finds_the_clusters_that_every_pair_finds(registry,
                 cooccurs={1 - k}))
         registry.assign(f"v{v:03d}", video(*people))
     registry.store.optimize()
-    table = clustering.FaceTable.build(registry.store.scroll(with_vectors=True))
+    table = clustering.FaceTable.build(registry.store.columns(clustering.TABLE_FIELDS))
     dense = clustering.derive(registry.store, table, 0.62, 0.04)
     monkeypatch.setattr(clustering, "DENSE_FACES", 0)
     sparse = clustering.derive(registry.store, table, 0.62, 0.04)
@@ -149,7 +149,7 @@ def test_an_influencer_seen_in_many_videos_stays_one_on_the_sparse_graph(registr
         registry.assign(f"v{v:03d}", video(person(0, "a"), person(1, "b", cooccurs={0})))
     registry.store.optimize()
     monkeypatch.setattr(clustering, "DENSE_FACES", 0)
-    table = clustering.FaceTable.build(registry.store.scroll(with_vectors=True))
+    table = clustering.FaceTable.build(registry.store.columns(clustering.TABLE_FIELDS))
     assert len(set(clustering.derive(registry.store, table, 0.62, 0.04))) == 2
 
 
