@@ -289,12 +289,11 @@ def _representatives(vectors: np.ndarray, g: Graph, nodes: np.ndarray) -> np.nda
     return faces[best]
 
 
-def derive(store: FaceStore, t: FaceTable, threshold: float, margin: float, reach: float | None = None
-           ) -> list[str]:
+def derive(store: FaceStore, t: FaceTable, threshold: float, margin: float) -> list[str]:
     """New influencer id per person of `t` (UNCONFIRMED for a lone doubtful person); a pinned cluster takes
     its pin, others inherit the id they overlap most, founders' ids for new ones.
 
-    The graph holds the pairs of people under `reach` (default threshold + margin) apart: enough for the
+    The graph holds the pairs of people under threshold + margin apart: enough for the
     exact result. Two clusters under the threshold have two members under it (a weighted mean is at least
     its smallest term), so an edge joins them from the start; a merge keeps every neighbour of either side
     and measures what the other side lacks; and the margin's check looks no farther than threshold +
@@ -302,7 +301,7 @@ def derive(store: FaceStore, t: FaceTable, threshold: float, margin: float, reac
     if not t.keys:
         return []
     g = _graph(t)
-    radius = threshold + margin if reach is None else reach
+    radius = threshold + margin
     dense = int(g.length.sum()) <= DENSE_FACES
     pairs = _graph_pairs(store, t, g, radius, dense)
     position = {k: i for i, k in enumerate(t.keys)}

@@ -79,6 +79,8 @@ class IdentityRegistry:
             new = clustering.derive(self.store, table, t.cluster, t.margin)
             assignments, changed = clustering.moves(table, new)
             self.store.set_influencer(assignments)
+            if not video_ids:  # the engine moved every updated face out of its index: index them again now
+                self.store.optimize()
             return sorted(changed - self._reference_videos())
 
     def _reference_videos(self) -> set[str]:
