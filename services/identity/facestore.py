@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -22,6 +22,7 @@ NAMESPACE = uuid.UUID("5b1d6c2e-8f0a-4f7e-9c1d-2a3b4c5d6e7f")
 # Payload fields with an index: every filtered read and the duplicate lookup use one of them.
 KEYWORD_FIELDS = ("video_id", "influencer_id", "vhash", "pinned")
 INTEGER_FIELDS = ("copy", "reference")
+T = TypeVar("T")
 
 
 class SchemaError(RuntimeError):
@@ -225,12 +226,8 @@ class FaceStore(ABC):
     # ---- built on the operations above --------------------------------------------------------------
     def _pages(self, where: tuple[str, Sequence[str | int]] | None, with_vectors: bool,
                fields: Sequence[str] | None = None) -> Iterator[FacePoint]:
-        offset = None
-        while True:
-            page, offset = self.faces_page(where, offset, with_vectors, fields)
+        for page in _paged(lambda offset: self.faces_page(where, offset, with_vectors, fields)):
             yield from page
-            if offset is None:
-                return
 
     def scroll(self, with_vectors: bool = False, fields: Sequence[str] | None = None) -> Iterator[FacePoint]:
         """Every stored face, a page at a time (`fields`: only those payload fields)."""
@@ -238,12 +235,7 @@ class FaceStore(ABC):
 
     def columns(self, fields: Sequence[str]) -> Iterator[FaceColumns]:
         """Every stored face with its vector and the payload fields `fields`, a page of columns at a time."""
-        offset = None
-        while True:
-            page, offset = self.columns_page(offset, fields)
-            yield page
-            if offset is None:
-                return
+        return _paged(lambda offset: self.columns_page(offset, fields))
 
     def faces_where(self, key: str, values: Sequence[str | int], with_vectors: bool = False) -> list[FacePoint]:
         """The faces whose indexed payload field `key` is one of `values`."""
@@ -290,6 +282,16 @@ class FaceStore(ABC):
             yield from page
             if not token:
                 return
+
+
+def _paged(fetch: Callable[[Any], tuple[T, Any]]) -> Iterator[T]:
+    """The pages `fetch(offset)` gives from offset None until the next offset it gives back is None."""
+    offset = None
+    while True:
+        page, offset = fetch(offset)
+        yield page
+        if offset is None:
+            return
 
 
 def chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
