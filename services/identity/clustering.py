@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from services.identity.appearances import UNCONFIRMED, confirmed
-from services.identity.facestore import FaceColumns, FaceStore, unpacked
+from services.identity.facestore import FaceColumns, FaceRecord, FaceStore, unpacked
 from services.identity.linkage import average_linkage
 from services.identity.matching import inherit_ids, new_influencer_id
 
 # Influencers with a face this much farther than the clustering threshold from a batch's faces are
-# re-derived with it; pairs of people this far or more are left out of the graph (they can never merge).
+# re-derived with it.
 SLACK = 0.15
 KNN = 32
 GRAPH_KNN = 32  # faces (~10 people) a node looks up for the sparse graph; what it lacks is measured when needed
@@ -75,10 +75,10 @@ class FaceTable:
             for i, (pid, payload) in enumerate(zip(page.ids, page.payloads, strict=True), n):
                 key = (str(payload["video_id"]), int(payload["person"]))
                 row = person_of.get(key)
-                if row is None:
+                if row is None:  # the person's fields, read as the store's record reads them (once a person)
                     row = person_of[key] = len(per_person)
-                    per_person.append((int(payload.get("faces", 1)), float(payload.get("best_quality", 0.0)),
-                                       [int(v) for v in payload.get("cooccurs", [])], str(payload.get("pinned", ""))))
+                    r = FaceRecord.from_payload(payload)
+                    per_person.append((r.faces, r.best_quality, r.cooccurs, r.pinned))
                 owner[i] = row
                 hashes[i] = str(payload.get("vhash", "")).encode() or pid.hex().encode()
                 inf = str(payload.get("influencer_id", ""))
