@@ -167,12 +167,13 @@ def _mean_distances(vectors: np.ndarray, g: Graph, a: np.ndarray, b: np.ndarray,
     """The exact mean pairwise face distance of each pair of nodes (a[i], b[i]), for the pairs under `far`:
     (min node, max node, distance) arrays. Vectorised over all the pairs' face pairs, a bounded batch at a
     time."""
-    la, lb = g.length[a], g.length[b]
-    work = la * lb
+    lb = g.length[b]
+    work = g.length[a] * lb
+    done = np.concatenate([[0], np.cumsum(work)])  # face pairs of the pairs before each
     out: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     begin = 0
     while begin < len(a):
-        end = begin + max(1, int(np.searchsorted(np.cumsum(work[begin:]), FACE_PAIRS, side="right")))
+        end = max(begin + 1, int(np.searchsorted(done, done[begin] + FACE_PAIRS, side="right")) - 1)
         counts = work[begin:end]
         pair = np.repeat(np.arange(end - begin), counts)
         k = np.arange(len(pair)) - np.repeat(np.cumsum(counts) - counts, counts)
