@@ -16,6 +16,7 @@ from services.identity.facestore import (
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
     SCHEMA_VERSION,
+    SEARCH_EF,
     VECTOR_SIZE,
     FaceColumns,
     FacePoint,
@@ -40,6 +41,21 @@ def _match(key: str, values: Sequence[str | int]) -> qe.Filter:
 _NOT_COPY = _match("copy", [0])
 
 
+# Payload indexes live in their files (the OS caches what is used; nothing is loaded at open), and none grows
+# the HNSW graph a subgraph of its own: no search needs one, and at 1M faces the subgraphs (one for each value
+# held by ~20k faces or more, such as copy=0) took most of the index build. An integer field is only matched.
+def _keyword() -> qe.KeywordIndexParams:
+    return qe.KeywordIndexParams(memory=qe.Memory.Cold, enable_hnsw=False)
+
+
+def _integer() -> qe.IntegerIndexParams:
+    return qe.IntegerIndexParams(lookup=True, range=False, memory=qe.Memory.Cold, enable_hnsw=False)
+
+
+def _settings(params: Any) -> tuple[Any, ...]:
+    return tuple(getattr(params, name, None) for name in ("memory", "enable_hnsw", "lookup", "range"))
+
+
 def _open(path: Path, size: int, distance: qe.Distance, keywords: Sequence[str], integers: Sequence[str],
           hnsw: bool) -> qe.EdgeShard:
     if (path / "edge_config.json").exists():
@@ -47,14 +63,15 @@ def _open(path: Path, size: int, distance: qe.Distance, keywords: Sequence[str],
     else:
         path.mkdir(parents=True, exist_ok=True)
         config = qe.EdgeConfig(
-            vectors=qe.EdgeVectorParams(size=size, distance=distance),
+            vectors=qe.EdgeVectorParams(size=size, distance=distance, memory=qe.Memory.Cold),
             hnsw_config=qe.HnswIndexConfig(**HNSW) if hnsw else None,
         )
         shard = qe.EdgeShard.create(str(path), config)
-    for key in keywords:  # idempotent: a store written by an older version gains the indexes added since
-        shard.update(qe.UpdateOperation.create_field_index(key, qe.PayloadSchemaType.Keyword))
-    for key in integers:
-        shard.update(qe.UpdateOperation.create_field_index(key, qe.PayloadSchemaType.Integer))
+    indexed = shard.info().payload_schema
+    wanted = [(key, _keyword()) for key in keywords] + [(key, _integer()) for key in integers]
+    for key, params in wanted:  # a store of an older version gains the indexes added since, or is re-indexed
+        if key not in indexed or _settings(indexed[key].params) != _settings(params):
+            shard.update(qe.UpdateOperation.create_field_index(key, params))
     return shard
 
 
@@ -110,8 +127,10 @@ class EdgeFaceStore(FaceStore):
     def search(self, vectors: np.ndarray, limit: int) -> list[list[Hit]]:
         if len(vectors) == 0:
             return []
+        params = qe.SearchParams(hnsw_ef=max(limit, SEARCH_EF))
         requests = [qe.QueryRequest(limit=limit, query=qe.Query.Nearest(np.asarray(v, np.float32).tolist()),
-                                    filter=_NOT_COPY, with_payload=["influencer_id", "video_id"]) for v in vectors]
+                                    filter=_NOT_COPY, with_payload=["influencer_id", "video_id"], params=params)
+                    for v in vectors]
         out: list[list[Hit]] = []
         with self._lock:
             for chunk in chunks(requests, 256):

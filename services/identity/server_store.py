@@ -17,6 +17,7 @@ from services.identity.facestore import (
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
     SCHEMA_VERSION,
+    SEARCH_EF,
     VECTOR_SIZE,
     FaceColumns,
     FacePoint,
@@ -91,12 +92,16 @@ class ServerFaceStore(FaceStore):
                        shard_number=self.layout.shards, replication_factor=self.layout.replication,
                        quantization_config=quantization, metadata={"schema_version": SCHEMA_VERSION})
         indexed = set((self._call(c.get_collection, self.collection).payload_schema or {}).keys())
+        # As on Edge (edge_store.py): indexes on disk, no HNSW subgraph per value, integers matched only.
+        keyword = models.KeywordIndexParams(type=models.KeywordIndexType.KEYWORD, on_disk=True, enable_hnsw=False)
+        integer = models.IntegerIndexParams(type=models.IntegerIndexType.INTEGER, lookup=True, range=False,
+                                            on_disk=True, enable_hnsw=False)
         for key in KEYWORD_FIELDS:  # a collection of an older version gains the indexes added since
             if key not in indexed:
-                self._call(c.create_payload_index, self.collection, key, models.PayloadSchemaType.KEYWORD)
+                self._call(c.create_payload_index, self.collection, key, keyword)
         for key in INTEGER_FIELDS:
             if key not in indexed:
-                self._call(c.create_payload_index, self.collection, key, models.PayloadSchemaType.INTEGER)
+                self._call(c.create_payload_index, self.collection, key, integer)
         if not self._call(c.collection_exists, self.side):
             self._call(c.create_collection, self.side,
                        vectors_config=models.VectorParams(size=1, distance=models.Distance.DOT))
@@ -139,8 +144,8 @@ class ServerFaceStore(FaceStore):
         out: list[list[Hit]] = []
         for chunk in chunks(list(vectors), 256):
             requests = [models.QueryRequest(query=np.asarray(v, np.float32).tolist(), limit=limit,
-                                            filter=_match("copy", [0]),
-                                            with_payload=["influencer_id", "video_id"]) for v in chunk]
+                                            filter=_match("copy", [0]), with_payload=["influencer_id", "video_id"],
+                                            params=models.SearchParams(hnsw_ef=max(limit, SEARCH_EF))) for v in chunk]
             for r in self._call(self.client.query_batch_points, self.collection, requests):
                 out.append([Hit(str(p.id), str((p.payload or {}).get("influencer_id", "")),
                                 str((p.payload or {}).get("video_id", "")), float(p.score)) for p in r.points])

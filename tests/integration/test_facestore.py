@@ -119,6 +119,26 @@ def test_an_edge_store_reopens_with_what_was_written(tmp_path):
     again.close()
 
 
+def test_an_edge_store_indexed_by_an_older_version_is_reindexed_on_open(tmp_path):
+    import qdrant_edge as qe
+
+    store = EdgeFaceStore(tmp_path / "edge")
+    store.upsert([face(f"v{k % 3}", 0, k, np.full(128, 0.01 * k), "i1") for k in range(9)])
+    before = sorted(f.point_id for f in store.faces_in(["v1"]))
+    store.close()
+    shard = qe.EdgeShard.load(str(tmp_path / "edge" / "faces"))  # the indexes as an older version made them
+    shard.update(qe.UpdateOperation.create_field_index("video_id", qe.PayloadSchemaType.Keyword))
+    shard.update(qe.UpdateOperation.create_field_index("copy", qe.PayloadSchemaType.Integer))
+    shard.close()
+    again = EdgeFaceStore(tmp_path / "edge")
+    schema = again._faces.info().payload_schema  # noqa: SLF001 - the engine's own account of its indexes
+    assert schema["video_id"].params.memory == qe.Memory.Cold and schema["video_id"].params.enable_hnsw is False
+    assert schema["copy"].params.range is False and schema["copy"].params.lookup is True
+    assert sorted(f.point_id for f in again.faces_in(["v1"])) == before and len(before) == 3
+    assert len(again.search(np.full((1, 128), 0.02), 5)[0]) == 5
+    again.close()
+
+
 def test_an_edge_store_from_a_newer_schema_is_refused(tmp_path):
     store = EdgeFaceStore(tmp_path / "edge")
     store.set_side("schema", "faces", {"version": SCHEMA_VERSION + 1})
