@@ -37,11 +37,16 @@ def influencer_distances(neighbours: list[list[tuple[str, float]]]) -> dict[str,
             ceiling = max(ceiling, d)
         per_face.append(nearest)
     candidates = {inf for nearest in per_face for inf in nearest}
-    out = {}
-    for inf in candidates:
-        ds = [nearest.get(inf, max(ceiling, max(nearest.values(), default=ceiling))) for nearest in per_face]
-        out[inf] = float(np.median(ds))
-    return out
+    fallback = [max(ceiling, max(nearest.values(), default=ceiling)) for nearest in per_face]
+    return {inf: _median([nearest.get(inf, far) for nearest, far in zip(per_face, fallback, strict=True)])
+            for inf in candidates}
+
+
+def _median(values: list[float]) -> float:
+    """As numpy's median (the mean of the middle two of an even count), without an array for a few values."""
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return float(ordered[mid]) if len(ordered) % 2 else float((ordered[mid - 1] + ordered[mid]) / 2)
 
 
 def decide(distances: dict[str, float], threshold: float, margin: float, forbidden: set[str]) -> Decision:
