@@ -30,17 +30,19 @@ GRAPH_KNN = 32  # faces (~10 people) a node looks up for the sparse graph; what 
 DENSE_FACES = 4000  # up to this many distinct faces, every pair is measured
 SAMPLE_FACES = 256  # a cluster's distance to another is measured over at most this many of its faces
 MAX_DEGREE = 64  # on the sparse graph, a cluster keeps its nearest this many neighbours
+VECTOR_TYPE = np.float16  # half the memory of float32 for a whole store's vectors
 # The payload fields a FaceTable reads (the rest of a face's record is not needed to re-derive).
 TABLE_FIELDS = ("video_id", "person", "influencer_id", "vhash", "faces", "best_quality", "cooccurs", "pinned")
 
 
 @dataclass
 class FaceTable:
-    """The faces under re-derivation, compactly (a million faces take ~0.6 GB): vectors (n, 128) float32 and,
+    """The faces under re-derivation, compactly (a million faces take ~0.5 GB): vectors (n, 128) float16
+    (distances are computed in float32 from them; rounding moves a distance by ~1e-4) and,
     per face, its person's row, sorted by person then point id. Person rows follow the sorted person keys."""
 
     keys: list[tuple[str, int]] = field(default_factory=list)
-    vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 128), np.float32))
+    vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 128), VECTOR_TYPE))
     owner: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     point_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, "S16"))  # packed (facestore.packed)
     influencer: list[str] = field(default_factory=list)  # per face, as stored
@@ -58,7 +60,7 @@ class FaceTable:
         person_of: dict[tuple[str, int], int] = {}
         per_person: list[tuple[int, float, list[int], str]] = []  # faces, best quality, cooccurs, pin
         size = max(expected, 16)
-        vectors = np.zeros((size, 128), np.float32)
+        vectors = np.zeros((size, 128), VECTOR_TYPE)
         owner = np.zeros(size, np.int64)
         ids = np.zeros(size, "S16")
         hashes = np.zeros(size, "S36")
@@ -180,7 +182,7 @@ def _mean_distances(vectors: np.ndarray, g: Graph, a: np.ndarray, b: np.ndarray,
         width = lb[begin:end][pair]
         ia = g.start[a[begin:end]][pair] + k // width
         ib = g.start[b[begin:end]][pair] + k % width
-        diff = vectors[ia] - vectors[ib]
+        diff = vectors[ia].astype(np.float32) - vectors[ib].astype(np.float32)
         d = np.sqrt(np.einsum("ij,ij->i", diff, diff, dtype=np.float64))
         mean = np.bincount(pair, weights=d, minlength=end - begin) / counts
         keep = mean < far
@@ -201,37 +203,43 @@ class _Sample:
 
     def __init__(self, vectors: np.ndarray, g: Graph, point_ids: np.ndarray) -> None:
         self.vectors = vectors
-        self.norms = np.einsum("ij,ij->i", vectors, vectors)
+        self.g = g
+        self.norms = np.einsum("ij,ij->i", vectors, vectors, dtype=np.float32)
         self.weight = np.zeros(len(vectors), np.float64)
         self.key = np.zeros(len(vectors), np.uint64)
-        self.rows: dict[int, np.ndarray] = {}
-        self.total: dict[int, float] = {}
+        self.merged_rows: dict[int, np.ndarray] = {}  # clusters that have merged; a lone node's are its own rows
         for node in range(len(g.nodes)):
             rows = g.rows(node)
             self.weight[rows] = len(g.nodes[node]) / len(rows)
             self.key[rows] = [int.from_bytes(hashlib.blake2b(pid, digest_size=8).digest(), "big")
                               for pid in point_ids[rows].tolist()]
-            self.rows[node] = self._bottom(rows)
-            self.total[node] = float(self.weight[self.rows[node]].sum())
 
     def _bottom(self, rows: np.ndarray) -> np.ndarray:
         if len(rows) <= SAMPLE_FACES:
             return rows
         return rows[np.lexsort((rows, self.key[rows]))[:SAMPLE_FACES]]
 
+    def rows(self, node: int) -> np.ndarray:
+        rows = self.merged_rows.get(node)
+        return rows if rows is not None else self._bottom(self.g.rows(node))
+
+    def total(self, node: int) -> float:
+        return float(self.weight[self.rows(node)].sum())
+
     def distances(self, a: int, others: list[int]) -> list[float]:
-        ra = self.rows[a]
-        parts = [self.rows[c] for c in others]
+        ra = self.rows(a)
+        parts = [self.rows(c) for c in others]
         rc = np.concatenate(parts)
-        d2 = self.norms[ra][:, None] + self.norms[rc][None, :] - 2.0 * (self.vectors[ra] @ self.vectors[rc].T)
+        va, vc = self.vectors[ra].astype(np.float32), self.vectors[rc].astype(np.float32)
+        d2 = self.norms[ra][:, None] + self.norms[rc][None, :] - 2.0 * (va @ vc.T)
         weighted = (self.weight[ra] @ np.sqrt(np.maximum(d2, 0.0))) * self.weight[rc]
         sums = np.add.reduceat(weighted, np.concatenate([[0], np.cumsum([len(p) for p in parts])[:-1]]))
-        return [float(s) / (self.total[a] * self.total[c]) for s, c in zip(sums, others, strict=True)]
+        total_a = self.total(a)
+        return [float(s) / (total_a * self.total(c)) for s, c in zip(sums, others, strict=True)]
 
     def merged(self, a: int, b: int) -> None:
-        self.rows[a] = self._bottom(np.concatenate([self.rows[a], self.rows.pop(b)]))
-        self.total[a] = float(self.weight[self.rows[a]].sum())
-        del self.total[b]
+        self.merged_rows[a] = self._bottom(np.concatenate([self.rows(a), self.rows(b)]))
+        self.merged_rows.pop(b, None)
 
 
 def _graph_pairs(store: FaceStore, t: FaceTable, g: Graph, radius: float, dense: bool
@@ -282,7 +290,7 @@ def _representatives(vectors: np.ndarray, g: Graph, nodes: np.ndarray) -> np.nda
     firsts = np.cumsum(lengths) - lengths
     rows = np.repeat(g.start[nodes], lengths) + np.arange(int(lengths.sum())) - np.repeat(firsts, lengths)
     owner = np.repeat(np.arange(len(nodes)), lengths)
-    faces = vectors[rows]
+    faces = vectors[rows].astype(np.float32)
     means = np.add.reduceat(faces, firsts, axis=0) / lengths[:, None]
     off = faces - means[owner]
     spread = np.einsum("ij,ij->i", off, off)
