@@ -135,7 +135,7 @@ class EdgeFaceStore(FaceStore):
         with self._lock:
             for chunk in chunks(requests, 256):
                 for hits in self._faces.query_batch(qe.QueryBatchRequest(list(chunk))):
-                    out.append([Hit(str(h.id), str((h.payload or {}).get("influencer_id", "")),
+                    out.append([Hit(h.id.bytes, str((h.payload or {}).get("influencer_id", "")),
                                     str((h.payload or {}).get("video_id", "")), float(h.score)) for h in hits])
         return out
 

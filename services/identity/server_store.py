@@ -147,7 +147,7 @@ class ServerFaceStore(FaceStore):
                                             filter=_match("copy", [0]), with_payload=["influencer_id", "video_id"],
                                             params=models.SearchParams(hnsw_ef=max(limit, SEARCH_EF))) for v in chunk]
             for r in self._call(self.client.query_batch_points, self.collection, requests):
-                out.append([Hit(str(p.id), str((p.payload or {}).get("influencer_id", "")),
+                out.append([Hit(packed(str(p.id)), str((p.payload or {}).get("influencer_id", "")),
                                 str((p.payload or {}).get("video_id", "")), float(p.score)) for p in r.points])
         return out
 

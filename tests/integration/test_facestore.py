@@ -87,7 +87,7 @@ def test_edge_and_the_server_adapter_answer_every_operation_alike(tmp_path):
     a, b = scenario(edge, np.random.default_rng(5)), scenario(server, np.random.default_rng(5))
     for key in a:
         if key.startswith("knn"):
-            assert [[h.point_id for h in hits] for hits in a[key]] == [[h.point_id for h in hits] for hits in b[key]]
+            assert [[h.point for h in hits] for hits in a[key]] == [[h.point for h in hits] for hits in b[key]]
             assert np.allclose([[h.distance for h in hits] for hits in a[key]],
                                [[h.distance for h in hits] for hits in b[key]], atol=1e-4)
             assert [[h.influencer_id for h in hits] for hits in a[key]] == \
