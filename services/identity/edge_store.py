@@ -41,15 +41,17 @@ def _match(key: str, values: Sequence[str | int]) -> qe.Filter:
 _NOT_COPY = _match("copy", [0])
 
 
-# Payload indexes live in their files (the OS caches what is used; nothing is loaded at open), and none grows
-# the HNSW graph a subgraph of its own: no search needs one, and at 1M faces the subgraphs (one for each value
-# held by ~20k faces or more, such as copy=0) took most of the index build. An integer field is only matched.
+# What every search reads (vectors, and the payload indexes its filter checks) is mapped from its files and
+# read into the page cache at open (Memory.Cached): no heap of its own, no rebuild at open. Payloads stay
+# cold (read when a hit is returned). No payload index grows the HNSW graph a subgraph of its own: no search
+# needs one, and at 1M faces the subgraphs (one for each value held by ~20k faces or more, such as copy=0)
+# took most of the index build. An integer field is only matched.
 def _keyword() -> qe.KeywordIndexParams:
-    return qe.KeywordIndexParams(memory=qe.Memory.Cold, enable_hnsw=False)
+    return qe.KeywordIndexParams(memory=qe.Memory.Cached, enable_hnsw=False)
 
 
 def _integer() -> qe.IntegerIndexParams:
-    return qe.IntegerIndexParams(lookup=True, range=False, memory=qe.Memory.Cold, enable_hnsw=False)
+    return qe.IntegerIndexParams(lookup=True, range=False, memory=qe.Memory.Cached, enable_hnsw=False)
 
 
 def _settings(params: Any) -> tuple[Any, ...]:
@@ -63,7 +65,7 @@ def _open(path: Path, size: int, distance: qe.Distance, keywords: Sequence[str],
     else:
         path.mkdir(parents=True, exist_ok=True)
         config = qe.EdgeConfig(
-            vectors=qe.EdgeVectorParams(size=size, distance=distance, memory=qe.Memory.Cold),
+            vectors=qe.EdgeVectorParams(size=size, distance=distance, memory=qe.Memory.Cached),
             hnsw_config=qe.HnswIndexConfig(**HNSW) if hnsw else None,
         )
         shard = qe.EdgeShard.create(str(path), config)

@@ -132,7 +132,7 @@ def test_an_edge_store_indexed_by_an_older_version_is_reindexed_on_open(tmp_path
     shard.close()
     again = EdgeFaceStore(tmp_path / "edge")
     schema = again._faces.info().payload_schema  # noqa: SLF001 - the engine's own account of its indexes
-    assert schema["video_id"].params.memory == qe.Memory.Cold and schema["video_id"].params.enable_hnsw is False
+    assert schema["video_id"].params.memory == qe.Memory.Cached and schema["video_id"].params.enable_hnsw is False
     assert schema["copy"].params.range is False and schema["copy"].params.lookup is True
     assert sorted(f.point_id for f in again.faces_in(["v1"])) == before and len(before) == 3
     assert len(again.search(np.full((1, 128), 0.02), 5)[0]) == 5
