@@ -202,10 +202,11 @@ def child_serve(data_dir: Path, queries: np.ndarray, influencers: list[str]) -> 
         store.faces_where("video_id", [video])
         scrolls.append(time.perf_counter() - t)
     count = store.count()
+    after, after_parts = _rss_bytes(), _rss_parts()  # before closing the store (which unmaps its files)
     store.close()
     pct = np.percentile
-    return {"open_s": open_s, "rest_bytes": rest, "rest_parts": rest_parts, "after_queries_bytes": _rss_bytes(),
-            "after_queries_parts": _rss_parts(), "count": count,
+    return {"open_s": open_s, "rest_bytes": rest, "rest_parts": rest_parts, "after_queries_bytes": after,
+            "after_queries_parts": after_parts, "count": count,
             "knn_ms": _percentiles_ms(plain), "knn_filtered_ms": _percentiles_ms(filtered),
             "scroll_video_ms": _percentiles_ms(scrolls),
             "nearest_same": [float(pct(same, p)) for p in (5, 50, 95)] if same else [],
@@ -490,7 +491,8 @@ def _rss(total: int, parts: dict[str, int] | None) -> str:
 def _limited(r: dict[str, Any]) -> str:
     if "error" in r:
         return "failed: " + r["error"][:120]
-    return (f"{r['recluster_s']:.1f}; {r['peak_bytes'] / GIB:.2f} ({r['peak_anon_bytes'] / GIB:.2f})"
+    group = f"{r['cgroup_peak_bytes'] / GIB:.2f}" if r.get("cgroup_peak_bytes") else "—"
+    return (f"{r['recluster_s']:.1f}; {group}; {r['peak_bytes'] / GIB:.2f} ({r['peak_anon_bytes'] / GIB:.2f})"
             + ("" if r.get("page_cache_dropped") else " (page cache not dropped)"))
 
 
@@ -550,7 +552,7 @@ def table(empty: dict[str, Any], by_size: dict[int, dict[str, Any]], analysis_s:
             cell(lambda f: f"{f['recluster']['peak_bytes'] / GIB:.2f} ({f['recluster']['peak_anon_bytes'] / GIB:.2f}, "
                            f"{f['recluster']['peak_file_bytes'] / GIB:.2f})")),
         row(f"re-cluster of a copy in a {MEMORY_LIMIT / GIB:.0f} GiB memory cgroup, page cache dropped first: "
-            "time (s); VmHWM (heap peak) (GiB)",
+            "time (s); the group's peak, heap and page cache (GiB); VmHWM (heap peak) (GiB)",
             cell(lambda f: _limited(f["recluster_limited"])), "≤ 600 s in 2 GiB"),
         row("influencers before → after re-cluster; videos changed",
             cell(lambda f: f"{f['recluster']['influencers_before']:,} → {f['recluster']['influencers_after']:,}; "
