@@ -223,9 +223,6 @@ class _Sample:
         rows = self.merged_rows.get(node)
         return rows if rows is not None else self._bottom(self.g.rows(node))
 
-    def total(self, node: int) -> float:
-        return float(self.weight[self.rows(node)].sum())
-
     def distances(self, a: int, others: list[int]) -> list[float]:
         ra = self.rows(a)
         parts = [self.rows(c) for c in others]
@@ -234,8 +231,8 @@ class _Sample:
         d2 = self.norms[ra][:, None] + self.norms[rc][None, :] - 2.0 * (va @ vc.T)
         weighted = (self.weight[ra] @ np.sqrt(np.maximum(d2, 0.0))) * self.weight[rc]
         sums = np.add.reduceat(weighted, np.concatenate([[0], np.cumsum([len(p) for p in parts])[:-1]]))
-        total_a = self.total(a)
-        return [float(s) / (total_a * self.total(c)) for s, c in zip(sums, others, strict=True)]
+        total_a = float(self.weight[ra].sum())
+        return [float(s) / (total_a * float(self.weight[p].sum())) for s, p in zip(sums, parts, strict=True)]
 
     def merged(self, a: int, b: int) -> None:
         self.merged_rows[a] = self._bottom(np.concatenate([self.rows(a), self.rows(b)]))
