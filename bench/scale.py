@@ -247,39 +247,31 @@ class _PeakParts:
         return {"peak_anon_bytes": self.anon, "peak_file_bytes": self.file}
 
 
-def _join_memory_cgroup(limit: int) -> Path:
-    """Moves this process into a new memory cgroup of its own, limited to `limit` bytes (page cache included,
-    as a container's limit counts it). cgroup v1 (memory controller) or v2 (memory.max); OSError if neither
+def _memory_cgroup(limit: int) -> Path:
+    """A new memory cgroup limited to `limit` bytes (page cache included, as a container's limit counts it),
+    beside or under this process's own: cgroup v1 (memory controller) or v2 (memory.max). OSError if neither
     can be made here."""
-    for line in Path("/proc/self/cgroup").read_text().splitlines():
-        _, controllers, path = line.split(":", 2)
-        if "memory" in controllers.split(","):  # v1
-            group = Path("/sys/fs/cgroup/memory") / path.lstrip("/") / f"scale-bench-{os.getpid()}"
-            limit_file = "memory.limit_in_bytes"
-            break
-    else:  # v2: a sibling of this process's own group (a group with processes may not have children)
-        path = next((line.split(":", 2)[2] for line in Path("/proc/self/cgroup").read_text().splitlines()
-                     if line.startswith("0::")), None)
-        if path is None:
-            raise OSError("neither a cgroup v1 memory controller nor cgroup v2")
-        group = (Path("/sys/fs/cgroup") / path.lstrip("/")).parent / f"scale-bench-{os.getpid()}"
-        limit_file = "memory.max"
+    lines = Path("/proc/self/cgroup").read_text().splitlines()
+    name = f"scale-bench-{os.getpid()}"
+    v1 = [line.split(":", 2)[2] for line in lines if "memory" in line.split(":", 2)[1].split(",")]
+    v2 = [line.split(":", 2)[2] for line in lines if line.startswith("0::")]
+    if v1:
+        group, limit_file = Path("/sys/fs/cgroup/memory") / v1[0].lstrip("/") / name, "memory.limit_in_bytes"
+    elif v2:  # a sibling of this process's own group (a group with processes may not have children)
+        group, limit_file = (Path("/sys/fs/cgroup") / v2[0].lstrip("/")).parent / name, "memory.max"
+    else:
+        raise OSError("neither a cgroup v1 memory controller nor cgroup v2")
     group.mkdir()
     (group / limit_file).write_text(str(limit))
-    (group / "cgroup.procs").write_text(str(os.getpid()))
     return group
 
 
-def child_recluster(data_dir: Path, memory_limit: int = 0) -> dict[str, Any]:
+def child_recluster(data_dir: Path, group: Path | None = None) -> dict[str, Any]:
     """registry.recluster() of the whole store: time, peak RSS (VmHWM) and the sampled peaks of its heap and
-    mapped files. With `memory_limit`, inside a memory cgroup of that size (as the Qdrant team measure what
-    a process needs: limit it and see that it runs), having joined it before opening anything."""
-    group = None
-    if memory_limit:
-        try:
-            group = _join_memory_cgroup(memory_limit)
-        except OSError as err:
-            return {"error": f"no memory cgroup could be made here ({err})"}
+    mapped files. With `group`, inside that memory cgroup (as the Qdrant team measure what a process needs:
+    limit it and see that it runs), joined before opening anything."""
+    if group is not None:
+        (group / "cgroup.procs").write_text(str(os.getpid()))
     sampler = _PeakParts()
     registry = _open_registry(data_dir)
     before = len(registry.store.influencer_counts())
@@ -292,8 +284,7 @@ def child_recluster(data_dir: Path, memory_limit: int = 0) -> dict[str, Any]:
            "changed_videos": len(changed), "influencers_before": before, "influencers_after": after}
     if group is not None:
         usage = group / "memory.max_usage_in_bytes"  # v1 only: the group's own peak, page cache included
-        out.update(limit_bytes=memory_limit, cgroup=str(group),
-                   cgroup_peak_bytes=int(usage.read_text()) if usage.is_file() else None)
+        out["cgroup_peak_bytes"] = int(usage.read_text()) if usage.is_file() else None
     return out
 
 
@@ -311,16 +302,18 @@ def _drop_page_cache() -> bool:
 def limited_recluster(data_dir: Path, scratch: Path, limit: int) -> dict[str, Any]:
     """The whole-store re-cluster of a copy of the store (the real one is re-clustered unlimited after),
     in a memory cgroup of `limit` bytes, page cache dropped first."""
+    try:
+        group = _memory_cgroup(limit)
+    except OSError as err:
+        return {"error": f"no memory cgroup could be made here ({err})"}
     shutil.rmtree(scratch, ignore_errors=True)
     shutil.copytree(data_dir, scratch)
     try:
         dropped = _drop_page_cache()
-        out = in_child(child_recluster, scratch, limit)
-        out["page_cache_dropped"] = dropped
-        if out.get("cgroup"):
-            Path(out["cgroup"]).rmdir()
-        return out
+        out = in_child(child_recluster, scratch, group)  # a child killed at the limit answers {"error": ...}
+        return {**out, "limit_bytes": limit, "page_cache_dropped": dropped}
     finally:
+        group.rmdir()  # empty once the child has exited, however it ended
         shutil.rmtree(scratch, ignore_errors=True)
 
 
