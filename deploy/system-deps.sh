@@ -2,7 +2,8 @@
 # System packages the project needs on a fresh Debian machine; installs only what is missing.
 #   bash deploy/system-deps.sh          what running needs: a C++ toolchain, BLAS/LAPACK and the Python
 #                                       headers to build dlib, and venv support for $PY (default python3)
-#   bash deploy/system-deps.sh --dev    and Chromium, for the browser tests (`make test`)
+#   bash deploy/system-deps.sh --dev    and Chromium (the browser tests) and PostgreSQL (the database tests),
+#                                       for `make test`
 # cmake comes from the lock (requirements/build.txt), not from here. Runs apt-get as root or through sudo.
 set -euo pipefail
 py=${PY:-python3}
@@ -16,6 +17,8 @@ dpkg -s liblapack-dev >/dev/null 2>&1 || need+=(liblapack-dev)
   || need+=(python3-dev)
 if [ "${1:-}" = "--dev" ]; then
   command -v chromium >/dev/null || need+=(chromium)
+  # A real PostgreSQL server for the tests (tests/support/postgres.py starts it in a temporary folder).
+  ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || need+=(postgresql)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

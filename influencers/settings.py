@@ -46,6 +46,7 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     # oversized frame meets our check (naming the frame) before the transport's bare RESOURCE_EXHAUSTED.
     "max_frame_bytes": (1, 32 * 1024 * 1024 - 64 * 1024),
     "max_stream_bytes": (1, None),
+    "session_lifetime_s": (1.0, MAX_WAIT_S),
 }
 
 
@@ -66,7 +67,7 @@ class Settings:
     # Addresses of the other services (host:port); empty means "on this host at the port above".
     identity_addr: str = ""
     analytics_addr: str = ""
-    # Vector store: empty URL = Qdrant local mode under data_dir/qdrant.
+    # Vector store: empty URL = Qdrant Edge in-process under data_dir/qdrant/edge.
     qdrant_url: str = ""
     qdrant_api_key: str = ""
     qdrant_collection: str = "faces"
@@ -100,10 +101,25 @@ class Settings:
     max_stream_bytes: int = 2 * 1024 * 1024 * 1024
     # Name of this ingest instance (default: the host name); interrupted batches are tracked per name.
     worker_name: str = ""
+    # Analytics and the ingest job queue: empty = SQLite files in data_dir (one machine); a
+    # postgresql://USER@HOST:PORT/DB URL = that PostgreSQL database, shared by every replica.
+    database_url: str = ""
+    # TLS for gRPC and the page: PEM files of this process's certificate and key (both or neither), and of the
+    # authority that signed the others' certificates (clients check servers against it; empty: the system's).
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_ca: str = ""
+    # How long a signed-in page session lasts, in seconds.
+    session_lifetime_s: float = 12 * 3600.0
 
     def __post_init__(self) -> None:
         """Checks types and ranges, so that a bad value fails at start with a message naming its variable
         instead of deep inside a service."""
+        if self.database_url and not self.database_url.startswith(("postgresql://", "postgres://",
+                                                                     "postgresql+psycopg://", "sqlite://")):
+            raise SettingsError(f"{env_name('database_url')} must start with postgresql:// (or sqlite://)")
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise SettingsError(f"{env_name('tls_cert')} and {env_name('tls_key')} go together: give both or neither")
         for f in fields(self):
             value = getattr(self, f.name)
             kind = str(f.type)

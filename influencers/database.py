@@ -1,0 +1,54 @@
+"""The SQL engines of analytics and the ingest job queue: SQLite files in the data dir (one machine, the
+embedded default) or one PostgreSQL database (INFLUENCERS_DATABASE_URL) shared by every replica.
+
+Callers write SQLAlchemy Core; this module only builds the engine, so that a query means the same on both.
+SQLite: WAL, `synchronous=NORMAL`, `secure_delete` (a deleted row's bytes are overwritten), and every
+transaction `BEGIN IMMEDIATE`, so that two writers queue for the lock instead of failing half way on an
+upgrade from a read lock. PostgreSQL: psycopg 3, connections checked before use (a restarted server is
+reconnected to, not reported as an error).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+SQLITE_TIMEOUT_S = 30  # how long a SQLite writer waits for another's lock before "database is locked"
+
+
+def database_url(configured: str, sqlite_file: Path) -> str:
+    """The URL to open: `configured` (INFLUENCERS_DATABASE_URL) when set, else the SQLite file."""
+    if not configured:
+        return f"sqlite:///{Path(sqlite_file).resolve()}"
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if configured.startswith(prefix):
+            return "postgresql+psycopg://" + configured.removeprefix(prefix)
+    return configured
+
+
+def is_postgres(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+def open_engine(url: str, pool_size: int = 5) -> Engine:
+    """An engine for `url` (see database_url). A SQLite file's folder is created."""
+    if url.startswith("sqlite"):
+        path = sa.engine.make_url(url).database
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": SQLITE_TIMEOUT_S, "check_same_thread": False,
+                                                     "isolation_level": None})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size)
+
+
+def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "secure_delete=ON", "foreign_keys=ON"):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
