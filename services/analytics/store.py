@@ -19,6 +19,7 @@ that row (PostgreSQL) or on BEGIN IMMEDIATE (SQLite), so the dedupe rules read a
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -41,7 +42,6 @@ from services.analytics.store_reads import (
     CHUNK,
     VIDEO_FRAME_COLUMNS,
     StoreReads,
-    appearance_rows,
     missing_face_refs,
 )
 from services.analytics.store_schema import appearances, migrate, names, state, urls, videos
@@ -135,8 +135,12 @@ class AnalyticsStore(StoreReads):
         """
         rows = _checked(row, appearances)
         with self._writing() as w:
+            current = w.c.execute(_URL_OF, {"key": row.key}).first()
+            if current is None:  # a new manifest row: a change
+                self._apply_video(w, row, rows, current)
+                return True
             before = _snapshot(w.c, row.key, row.video_id)
-            self._apply_video(w, row, rows)
+            self._apply_video(w, row, rows, current)
             # An unchanged record rolls back so that `updated_at` keeps the time of the last real change.
             w.changed = _snapshot(w.c, row.key, row.video_id) != before
             return w.changed
@@ -148,21 +152,27 @@ class AnalyticsStore(StoreReads):
         with self._writing() as w:
             changed = 0
             for row, rows in checked:
-                # A savepoint per row keeps record_video's rule: an unchanged row leaves updated_at alone.
-                savepoint = w.c.begin_nested()
+                current = w.c.execute(_URL_OF, {"key": row.key}).first()
+                if current is None:  # a new manifest row: a change
+                    self._apply_video(w, row, rows, current)
+                    changed += 1
+                    continue
                 before = _snapshot(w.c, row.key, row.video_id)
-                self._apply_video(w, row, rows)
+                stamp = w.c.execute(_UPDATED_AT, {"key": row.key}).scalar_one()
+                self._apply_video(w, row, rows, current)
                 if _snapshot(w.c, row.key, row.video_id) == before:
-                    savepoint.rollback()
+                    # record_video's rule: an unchanged row keeps the time of its last real change. (Not a
+                    # savepoint per row: SQLite keeps each one rolled back to, and they pile up.)
+                    w.c.execute(_SET_UPDATED_AT, {"key": row.key, "stamp": stamp})
                 else:
-                    savepoint.commit()
                     changed += 1
             w.changed = changed > 0
             return changed
 
-    def _apply_video(self, w: _Write, row: VideoRow, rows: list[AppearanceRow] | None) -> None:
+    def _apply_video(self, w: _Write, row: VideoRow, rows: list[AppearanceRow] | None,
+                     current: sa.Row[tuple[str, int]] | None) -> None:
+        """The write rules of record_video; `current` is the (video_id, status) stored at the row's key."""
         c, key = w.c, row.key
-        current = c.execute(sa.select(urls.c.video_id, urls.c.status).where(urls.c.location == key)).first()
         if current is None and key != row.url and row.video_id:
             current = _adopt(c, row)
         if row.status not in (DONE, DUPLICATE) and current is not None and current[1] in (DONE, DUPLICATE):
@@ -171,17 +181,16 @@ class AnalyticsStore(StoreReads):
                 c.execute(urls.update().where(urls.c.location == key).values(error=row.error,
                                                                               updated_at=time.time()))
             return
-        existing = c.execute(sa.select(videos.c.location, videos.c.status).where(
-            videos.c.video_id == row.video_id)).first()
+        existing = c.execute(_VIDEO_OF, {"id": row.video_id}).first()
         status = row.status
         if status == DUPLICATE and existing is not None and tuple(existing) == (key, DONE):
             _refresh(c, row)
             return
         if status == DONE and existing is not None and existing[1] == DONE and existing[0] != key:
             status = DUPLICATE
-        values = {"location": key, "url": row.url, "video_id": row.video_id, "performance": row.performance,
-                  "status": status, "error": row.error, "external_id": row.external_id, "updated_at": time.time()}
-        c.execute(_upsert(c, urls, {**values, "seq": _next_seq(urls)}, ["location"], list(values)[1:]))
+        c.execute(_upserts(c.dialect.name).url, {
+            "location": key, "url": row.url, "video_id": row.video_id, "performance": row.performance,
+            "status": status, "error": row.error, "external_id": row.external_id, "updated_at": time.time()})
         if current is not None and current[0] and current[0] != row.video_id:
             self._detach(w, key, current[0])
         if not row.video_id or status == DUPLICATE:
@@ -331,16 +340,16 @@ def _upsert(c: Connection, table: sa.Table, values: dict[str, object] | None, ke
     return insert.on_conflict_do_update(index_elements=keys, set_={k: insert.excluded[k] for k in update})
 
 
-def _next_seq(table: sa.Table) -> sa.ScalarSelect[int]:
-    """The next first-recorded position of `table` (writers are serialised, so max + 1 is unique)."""
-    return sa.select(sa.func.coalesce(sa.func.max(table.c.seq), 0) + 1).scalar_subquery()
+def _next_seq(table: sa.Table) -> sa.ColumnElement[int]:
+    """The next first-recorded position of `table` (writers are serialised, so max + 1 is unique). The
+    bare max() reads the end of the seq index on both engines; wrapped in coalesce it would scan the table."""
+    return sa.func.coalesce(sa.select(sa.func.max(table.c.seq)).scalar_subquery(), 0) + 1
 
 
 def _upsert_video(c: Connection, row: VideoRow, error: str) -> None:
-    values = {"video_id": row.video_id, "url": row.url, "location": row.key, "performance": row.performance,
-              "status": row.status, "error": error, "duration_s": row.duration_s, "faces": row.faces}
-    c.execute(_upsert(c, videos, {**values, "seq": _next_seq(videos)}, ["video_id"],
-                      ["performance", "status", "error", "duration_s", "faces"]))
+    c.execute(_upserts(c.dialect.name).video, {
+        "video_id": row.video_id, "url": row.url, "location": row.key, "performance": row.performance,
+        "status": row.status, "error": error, "duration_s": row.duration_s, "faces": row.faces})
 
 
 def _adopt(c: Connection, row: VideoRow) -> tuple[str, int] | None:
@@ -366,9 +375,9 @@ def _refresh(c: Connection, row: VideoRow) -> None:
 
 
 def _replace(c: Connection, video_id: str, rows: list[AppearanceRow]) -> None:
-    c.execute(appearances.delete().where(appearances.c.video_id == video_id))
+    c.execute(_DELETE_APPEARANCES, {"id": video_id})
     if rows:
-        c.execute(appearances.insert(), [
+        c.execute(_INSERT_APPEARANCES, [
             {"video_id": video_id, "influencer_id": a.influencer_id, "first_seen_s": a.first_seen_s,
              "last_seen_s": a.last_seen_s, "faces": a.faces, "screen_time_s": a.screen_time_s,
              "face_quality": a.face_quality, "best_face": a.best_face, "ambiguous": int(a.ambiguous),
@@ -426,8 +435,41 @@ def _apply_names(c: Connection, given: Mapping[str, str], labels: Iterable[Label
 
 def _snapshot(c: Connection, key: str, video_id: str) -> tuple[object, ...]:
     """What a record of this row may change: its manifest row (but updated_at), its video, its appearances."""
-    url_row = c.execute(sa.select(urls.c.url, urls.c.video_id, urls.c.performance, urls.c.status, urls.c.error,
-                                  urls.c.external_id).where(urls.c.location == key)).first()
-    video = c.execute(sa.select(videos).where(videos.c.video_id == video_id)).first()
-    found = appearance_rows(c, appearances.c.video_id == video_id, done_only=False)
-    return (tuple(url_row) if url_row else None), (tuple(video) if video else None), found
+    url_row = c.execute(_SNAPSHOT_URL, {"key": key}).first()
+    video = c.execute(_SNAPSHOT_VIDEO, {"id": video_id}).first()
+    found = c.execute(_SNAPSHOT_APPEARANCES, {"id": video_id}).all()
+    return (tuple(url_row) if url_row else None), (tuple(video) if video else None), [tuple(r) for r in found]
+
+
+# Statements of the per-row path, built once (building a statement costs more than SQLite running it).
+_URL_OF = sa.select(urls.c.video_id, urls.c.status).where(urls.c.location == sa.bindparam("key"))
+_VIDEO_OF = sa.select(videos.c.location, videos.c.status).where(videos.c.video_id == sa.bindparam("id"))
+_SNAPSHOT_URL = sa.select(urls.c.url, urls.c.video_id, urls.c.performance, urls.c.status, urls.c.error,
+                          urls.c.external_id).where(urls.c.location == sa.bindparam("key"))
+_UPDATED_AT = sa.select(urls.c.updated_at).where(urls.c.location == sa.bindparam("key"))
+_SET_UPDATED_AT = urls.update().where(urls.c.location == sa.bindparam("key")).values(
+    updated_at=sa.bindparam("stamp"))
+_SNAPSHOT_VIDEO = sa.select(videos).where(videos.c.video_id == sa.bindparam("id"))
+_SNAPSHOT_APPEARANCES = sa.select(appearances).where(appearances.c.video_id == sa.bindparam("id")).order_by(
+    appearances.c.influencer_id)
+_DELETE_APPEARANCES = appearances.delete().where(appearances.c.video_id == sa.bindparam("id"))
+_INSERT_APPEARANCES = appearances.insert()
+
+
+@dataclass(frozen=True)
+class _Upserts:
+    url: sa.Executable
+    video: sa.Executable
+
+
+@functools.cache
+def _upserts(dialect: str) -> _Upserts:
+    """The upserts of a manifest row and of a video in `dialect`; a new row gets the next `seq`."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    url = insert(urls).values(seq=_next_seq(urls))
+    url = url.on_conflict_do_update(index_elements=["location"], set_={k: url.excluded[k] for k in (
+        "url", "video_id", "performance", "status", "error", "external_id", "updated_at")})
+    video = insert(videos).values(seq=_next_seq(videos))
+    video = video.on_conflict_do_update(index_elements=["video_id"], set_={k: video.excluded[k] for k in (
+        "performance", "status", "error", "duration_s", "faces")})
+    return _Upserts(url, video)
