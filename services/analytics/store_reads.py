@@ -12,6 +12,7 @@ import json
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -36,8 +37,30 @@ _URL_SELECT = sa.select(
     sa.func.coalesce(videos.c.duration_s, sa.literal(0.0)), sa.func.coalesce(videos.c.faces, sa.literal(0)),
     urls.c.external_id, urls.c.location,
 ).select_from(urls.outerjoin(videos, sa.and_(videos.c.video_id == urls.c.video_id, urls.c.video_id != "")))
-_DONE_VIDEOS = sa.select(videos.c.video_id).where(videos.c.status == DONE)
+# Per row, a lookup of its video by primary key (an IN (subquery) would list every done video per call).
+_IN_DONE_VIDEO = sa.exists().where(videos.c.video_id == appearances.c.video_id, videos.c.status == DONE)
 _HAS_FACE = sa.func.length(appearances.c.best_face) > 0
+# Statements of the calls a page makes many times, built once (building one costs more than running it).
+_BY_LOCATION = _URL_SELECT.where(urls.c.location == sa.bindparam("key"))
+_BY_URL = _URL_SELECT.where(urls.c.url == sa.bindparam("key")).order_by(urls.c.seq).limit(1)
+_BY_VIDEO_ID = sa.select(
+    videos.c.url, videos.c.video_id, videos.c.performance, videos.c.status, videos.c.error, videos.c.duration_s,
+    videos.c.faces, sa.func.coalesce(urls.c.external_id, ""), videos.c.location,
+).select_from(videos.outerjoin(urls, urls.c.location == videos.c.location)).where(
+    videos.c.video_id == sa.bindparam("key"))
+_VERSION = sa.select(state.c.revision, state.c.feed_position)
+_BEST_FACE = sa.select(appearances.c.best_face).where(
+    appearances.c.influencer_id == sa.bindparam("influencer"), _HAS_FACE, _IN_DONE_VIDEO,
+).order_by(appearances.c.face_quality.desc(), appearances.c.video_id).limit(1)
+_APPEARANCE_FACE = sa.select(appearances.c.best_face).where(
+    appearances.c.video_id == sa.bindparam("video"), appearances.c.influencer_id == sa.bindparam("influencer"),
+    _HAS_FACE, _IN_DONE_VIDEO)
+_ROWS_SELECT = sa.select(*_APPEARANCE_SELECT).where(_IN_DONE_VIDEO).order_by(appearances.c.video_id,
+                                                                                 appearances.c.influencer_id)
+_ROWS_OF = _ROWS_SELECT.where(appearances.c.influencer_id == sa.bindparam("key"))
+_ROWS_IN = _ROWS_SELECT.where(appearances.c.video_id == sa.bindparam("key"))
+_NAMES = sa.select(names.c.influencer_id, names.c.name).where(names.c.name != "")
+_HIDDEN = sa.select(names.c.influencer_id).where(names.c.hidden != 0)
 
 
 class StoreReads:
@@ -59,7 +82,7 @@ class StoreReads:
     def version(self) -> tuple[int, int]:
         """Changes whenever data changed, by this process or another: (revision, feed position)."""
         with self._reading() as c:
-            revision, position = c.execute(sa.select(state.c.revision, state.c.feed_position)).one()
+            revision, position = c.execute(_VERSION).one()
         return int(revision), int(position)
 
     def feed_position(self) -> int:
@@ -79,19 +102,15 @@ class StoreReads:
         written so (two folders may both have `a.mp4`). By `video_id`: the content, under the first row
         that produced it."""
         if location is not None:
-            query = _URL_SELECT.where(urls.c.location == location)
+            query, key = _BY_LOCATION, location
         elif url is not None:
-            query = _URL_SELECT.where(urls.c.url == url).order_by(urls.c.seq).limit(1)
+            query, key = _BY_URL, url
         elif video_id:
-            query = sa.select(
-                videos.c.url, videos.c.video_id, videos.c.performance, videos.c.status, videos.c.error,
-                videos.c.duration_s, videos.c.faces, sa.func.coalesce(urls.c.external_id, ""), videos.c.location,
-            ).select_from(videos.outerjoin(urls, urls.c.location == videos.c.location)).where(
-                videos.c.video_id == video_id)
+            query, key = _BY_VIDEO_ID, video_id
         else:
             return None
         with self._reading() as c:
-            found = c.execute(query).first()
+            found = c.execute(query, {"key": key}).first()
         return VideoRow(*found) if found else None
 
     def list_videos(self, statuses: Iterable[int] = ()) -> list[VideoRow]:
@@ -139,48 +158,36 @@ class StoreReads:
 
     def best_face(self, influencer_id: str) -> bytes | None:
         """The JPEG of the highest-quality face over all of this influencer's appearances in done videos."""
-        query = sa.select(appearances.c.best_face).where(
-            appearances.c.influencer_id == influencer_id, _HAS_FACE, appearances.c.video_id.in_(_DONE_VIDEOS),
-        ).order_by(appearances.c.face_quality.desc(), appearances.c.video_id).limit(1)
         with self._reading() as c:
-            found = c.execute(query).scalar()
+            found = c.execute(_BEST_FACE, {"influencer": influencer_id}).scalar()
         return bytes(found) if found is not None else None
 
     def appearance_face(self, video_id: str, influencer_id: str) -> bytes | None:
-        query = sa.select(appearances.c.best_face).where(
-            appearances.c.video_id == video_id, appearances.c.influencer_id == influencer_id, _HAS_FACE,
-            appearances.c.video_id.in_(_DONE_VIDEOS))
         with self._reading() as c:
-            found = c.execute(query).scalar()
+            found = c.execute(_APPEARANCE_FACE, {"video": video_id, "influencer": influencer_id}).scalar()
         return bytes(found) if found is not None else None
 
     def names(self) -> dict[str, str]:
         with self._reading() as c:
-            return {i: n for i, n in c.execute(sa.select(names.c.influencer_id, names.c.name).where(
-                names.c.name != ""))}
+            return {i: n for i, n in c.execute(_NAMES)}
 
     def hidden(self) -> set[str]:
         """Influencers the analyst marked "not an influencer": kept, but left out of statistics and model."""
         with self._reading() as c:
-            return set(c.execute(sa.select(names.c.influencer_id).where(names.c.hidden != 0)).scalars())
+            return set(c.execute(_HIDDEN).scalars())
 
     def appearances_of(self, influencer_id: str) -> list[AppearanceRow]:
         """This influencer's appearances in done videos, by video id."""
         with self._reading() as c:
-            return appearance_rows(c, appearances.c.influencer_id == influencer_id, done_only=True)
+            return _appearance_rows(c.execute(_ROWS_OF, {"key": influencer_id}))
 
     def appearances_in(self, video_id: str) -> list[AppearanceRow]:
         """The appearances of a done video, by influencer id ([] until the video is recorded done)."""
         with self._reading() as c:
-            return appearance_rows(c, appearances.c.video_id == video_id, done_only=True)
+            return _appearance_rows(c.execute(_ROWS_IN, {"key": video_id}))
 
 
-def appearance_rows(c: Connection, where: sa.ColumnElement[bool], done_only: bool) -> list[AppearanceRow]:
-    """Appearances matching `where` by (video id, influencer id); `done_only` keeps those of done videos."""
-    query = sa.select(*_APPEARANCE_SELECT).where(where)
-    if done_only:
-        query = query.where(appearances.c.video_id.in_(_DONE_VIDEOS))
-    found = c.execute(query.order_by(appearances.c.video_id, appearances.c.influencer_id)).all()
+def _appearance_rows(found: Iterable[sa.Row[Any]]) -> list[AppearanceRow]:
     return [AppearanceRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bytes(r[7]), bool(r[8]), r[9],
                           _segments(r[10])) for r in found]
 
