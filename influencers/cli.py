@@ -562,7 +562,7 @@ def main(argv: list[str] | None = None) -> int:
     an unusable data dir, an unknown id or bad value refused by a service); 130 interrupted (Ctrl-C or
     SIGTERM). Every error is one line on stderr, `influencers: error: ...`, never a traceback."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "werkzeug"):
+    for noisy in ("httpx", "werkzeug", "alembic"):  # alembic: a line per plugin at every store open
         logging.getLogger(noisy).setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     if threading.current_thread() is threading.main_thread():

@@ -98,11 +98,12 @@ class AnalyticsStore(StoreReads):
 
     def close(self) -> None:
         with self._locked():
+            self._closed = True
             self._engine.dispose()
 
     @contextmanager
     def _writing(self) -> Iterator[_Write]:
-        with self._locked(), self._engine.connect() as connection:
+        with self._locked(), self._connect() as connection:
             transaction = connection.begin()
             try:
                 # First statement: the state row's lock, held to the end (writers queue here, as on SQLite).

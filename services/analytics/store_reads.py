@@ -70,13 +70,19 @@ class StoreReads:
     def __init__(self, engine: Engine, lock: threading.RLock | None) -> None:
         self._engine = engine
         self._lock = lock
+        self._closed = False
 
     def _locked(self) -> AbstractContextManager[object]:
         return self._lock if self._lock is not None else nullcontext()
 
+    def _connect(self) -> Connection:
+        if self._closed:  # an engine disposed of would quietly open new connections
+            raise sa.exc.ResourceClosedError("the analytics store is closed")
+        return self._engine.connect()
+
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
-        with self._locked(), self._engine.connect() as connection:
+        with self._locked(), self._connect() as connection:
             yield connection
 
     def version(self) -> tuple[int, int]:

@@ -12,6 +12,7 @@ never both create tables; on SQLite the transaction is BEGIN IMMEDIATE, which se
 from __future__ import annotations
 
 import functools
+import logging
 import zlib
 from pathlib import Path
 
@@ -23,6 +24,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
 from influencers.database import is_postgres
+
+log = logging.getLogger(__name__)
 
 VERSION_TABLE = "alembic_version_analytics"
 FIRST_REVISION = "0001"
@@ -137,6 +140,7 @@ def migrate(engine: Engine) -> None:
         revision = current_revision(connection)
         if revision == head_revision():
             return
+        log.info("analytics store: migrating the schema from %s to %s", revision or "nothing", head_revision())
         if revision is None and is_legacy(connection):
             adopt(connection)
             command.stamp(alembic_config(connection), FIRST_REVISION)
