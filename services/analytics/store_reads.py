@@ -148,7 +148,7 @@ class StoreReads:
         query = sa.select(*(videos.c[n] for n in VIDEO_FRAME_COLUMNS)).where(videos.c.status == DONE).order_by(
             videos.c.seq)
         with self._reading() as c:
-            rows = c.execute(query).all()
+            rows = [tuple(r) for r in c.execute(query)]
         return pd.DataFrame.from_records(rows, columns=VIDEO_FRAME_COLUMNS, coerce_float=True).astype(
             {"performance": "float64", "duration_s": "float64"})
 
@@ -158,7 +158,7 @@ class StoreReads:
             videos, videos.c.video_id == appearances.c.video_id).where(videos.c.status == DONE).order_by(
             videos.c.seq, appearances.c.influencer_id)
         with self._reading() as c:
-            rows = c.execute(query).all()
+            rows = [tuple(r) for r in c.execute(query)]
         frame = pd.DataFrame.from_records(rows, columns=APPEARANCE_FRAME_COLUMNS, coerce_float=True)
         return frame.astype({"ambiguous": "bool", "screen_time_s": "float64", "faces": "int64"})
 
