@@ -1,8 +1,9 @@
 """Report benchmark: how long the analytics take to compute and the page to render at scale.
 
-Fills a real AnalyticsStore (SQLite in a temp dir) with synthetic rows (1,000 influencers and 100,000
-videos by default), then times each step of the report and prints the figures; the same figures go to
-bench/out/report_bench.json. Run from the repo root:  .venv/bin/python bench/report_bench.py
+Fills a real AnalyticsStore (SQLite in a temp dir, or the empty PostgreSQL database of --database-url) with
+synthetic rows (1,000 influencers and 100,000 videos by default), then times each step of the report and
+prints the figures; the same figures go to bench/out/report_bench.json.
+Run from the repo root:  .venv/bin/python bench/report_bench.py
 """
 
 from __future__ import annotations
@@ -47,11 +48,11 @@ def get(client, path: str) -> bytes:  # type: ignore[no-untyped-def]
     return response.data
 
 
-def run(n_influencers: int, n_videos: int, seed: int, work: Path) -> dict[str, object]:
+def run(n_influencers: int, n_videos: int, seed: int, work: Path, database_url: str = "") -> dict[str, object]:
     figures: dict[str, float] = {}
     load_before = os.getloadavg()[0]  # other work on the machine skews the figures (BLAS threads above all)
     data = timed(figures, "generate_rows_s", lambda: planted_data(n_videos, n_influencers, seed=seed))
-    store = AnalyticsStore(work / "analytics.sqlite3")
+    store = AnalyticsStore(database_url or work / "analytics.sqlite3")
     try:
         timed(figures, "store_fill_s", lambda: store.record_many(data.items()))
         timed(figures, "store_names_s", lambda: store.replace_appearances({}, data.names))
@@ -103,9 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--videos", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=OUT, help=f"JSON results (default {OUT})")
+    parser.add_argument("--database-url", default="",
+                        help="an EMPTY PostgreSQL database to fill instead of SQLite in a temp dir")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="report_bench_") as tmp:
-        result = run(args.influencers, args.videos, args.seed, Path(tmp))
+        result = run(args.influencers, args.videos, args.seed, Path(tmp), args.database_url)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")

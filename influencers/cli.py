@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 import grpc
+from sqlalchemy import exc as sa_exc
 from tqdm import tqdm
 
 from influencers import __version__
@@ -174,7 +175,7 @@ def cmd_service(args: argparse.Namespace) -> int:
         from services.analytics.store import AnalyticsStore
 
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        store = AnalyticsStore(settings.data_dir / "analytics.sqlite3")
+        store = AnalyticsStore.open(settings)
         server = serve_analytics(settings, store)
         web = start_web(settings, store)
         stoppers = [web.shutdown, server.stop, store.close]
@@ -229,20 +230,22 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    """Writes the report's files; reads INFLUENCERS_DATABASE_URL when set, else the data dir's SQLite file."""
     from services.analytics.export import export_report
-    from services.analytics.store import AnalyticsStore
+    from services.analytics.store import SQLITE_FILE, AnalyticsStore
 
     settings = _settings(args)
-    db = settings.data_dir / "analytics.sqlite3"
-    if not db.is_file():
+    db = settings.data_dir / SQLITE_FILE
+    if not settings.database_url and not db.is_file():
         return _usage_error(f"no data in {_cut(str(settings.data_dir))} (run `influencers run` first)")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         return _usage_error(f"--out {_cut(args.out)} is a file, not a folder")
     try:
-        store = AnalyticsStore(db)
-    except sqlite3.DatabaseError as exc:
-        return _usage_error(f"{_cut(str(db))} cannot be read ({exc})")
+        store = AnalyticsStore.open(settings)
+    except (sqlite3.DatabaseError, sa_exc.DBAPIError) as exc:
+        where = "the database of INFLUENCERS_DATABASE_URL" if settings.database_url else _cut(str(db))
+        return _usage_error(f"{where} cannot be read ({_cut(_one_line(_db_error(exc)))})")
     try:
         export_report(store, out)
     finally:
@@ -483,6 +486,11 @@ def _service_error(command: str, exc: grpc.RpcError) -> int:
     return USAGE_ERROR if code in _USAGE_CODES else SERVICE_ERROR
 
 
+def _db_error(exc: Exception) -> str:
+    """The driver's own words of a database error (SQLAlchemy wraps them with the statement and a link)."""
+    return str(exc.orig) if isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None else str(exc)
+
+
 def _os_error(command: str, exc: OSError) -> int:
     """One line for a file or folder this command could not use (exit 2: the path given is unusable)."""
     where = f" {_cut(_one_line(str(exc.filename)))}" if exc.filename is not None else ""
@@ -554,7 +562,7 @@ def main(argv: list[str] | None = None) -> int:
     an unusable data dir, an unknown id or bad value refused by a service); 130 interrupted (Ctrl-C or
     SIGTERM). Every error is one line on stderr, `influencers: error: ...`, never a traceback."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "werkzeug"):
+    for noisy in ("httpx", "werkzeug", "alembic"):  # alembic: a line per plugin at every store open
         logging.getLogger(noisy).setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     if threading.current_thread() is threading.main_thread():
@@ -572,10 +580,10 @@ def main(argv: list[str] | None = None) -> int:
         return SERVICE_ERROR
     except OSError as exc:  # a folder or file given (data dir, --out, --report) that cannot be used
         return _os_error(args.command, exc)
-    except sqlite3.DatabaseError as exc:  # the analytics store: not a database, a folder in its place
+    except (sqlite3.DatabaseError, sa_exc.DBAPIError) as exc:  # the analytics store: not a database, a folder
         logging.getLogger(__name__).debug("store error", exc_info=True)
         return _usage_error(f"{args.command}: the analytics store in data dir "
-                            f"{_cut(str(_settings(args).data_dir))} cannot be used ({_cut(str(exc))})")
+                            f"{_cut(str(_settings(args).data_dir))} cannot be used ({_cut(_one_line(_db_error(exc)))})")
     except (KeyboardInterrupt, _Terminated):
         print("interrupted: what was recorded is kept; run the same command again to resume", file=sys.stderr)
         return 130

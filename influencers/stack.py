@@ -100,7 +100,7 @@ def start_stack(settings: Settings, web: bool = True, face_store: FaceStore | No
     bound to free ports, and the returned settings carry the real ones. `face_store` replaces the store the
     settings name (tests of several identity replicas on one server)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = AnalyticsStore(settings.data_dir / "analytics.sqlite3")
+    store = AnalyticsStore.open(settings)
     analytics = serve_analytics(settings, store)
     settings = settings.replace(analytics_port=analytics.port, analytics_addr=f"{settings.host}:{analytics.port}")
     identity = IdentityProcess(settings, face_store)

@@ -1,46 +1,57 @@
-"""The analytics system of record: one SQLite file (WAL) of manifest rows, videos, appearances and names.
+"""The analytics system of record and its write rules: manifest rows, videos, appearances and names, in
+SQLite (the embedded default, one file in the data dir) or PostgreSQL (INFLUENCERS_DATABASE_URL, shared by
+every analytics replica). Tables and migrations: store_schema.py; reads: store_reads.py.
 
 A manifest row is keyed by its location (where its bytes were read: an absolute path or an http(s) URL),
 never by the manifest's spelling alone: `a.mp4` in two folders is two rows. The spelling is kept as `url`
-for the report. Data dirs from before locations were kept are migrated on open: their rows are keyed by
-their spelling until the row is next processed, which moves it to its location when the bytes match.
+for the report. Rows from before locations were kept are keyed by their spelling until the row is next
+processed, which moves it to its location when the bytes match.
 
-One connection guarded by a lock: writes are small and serialised anyway, and the lock makes the store
-safe from gRPC worker threads and Flask request threads alike.
+Who is in which video comes from identity's change feed (`apply_changes`, with its position in the same
+transaction). Once the store follows the feed (a position above 0), only the feed and the analyst's labels
+change appearances: RecordVideo's appearances are ignored, and a video dropped from the manifest keeps its
+rows (unseen by reads until it is recorded done again). Before that, record_video and replace_appearances
+write them, as the embedded path always has.
+
+Every write is one transaction that first moves the state row's revision: writers of every process queue on
+that row (PostgreSQL) or on BEGIN IMMEDIATE (SQLite), so the dedupe rules read and write as one writer did.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 
 from influencers.boundary import is_video_id
+from influencers.database import database_url, is_postgres, open_engine
 from influencers.scores import score_problem
-from services.analytics.records import (
-    DONE,
-    DUPLICATE,
-    AppearanceRow,
-    VideoRow,
-    merge_appearances,
+from services.analytics.records import DONE, DUPLICATE, AppearanceRow, VideoRow, merge_appearances
+from services.analytics.store_reads import (
+    APPEARANCE_FRAME_COLUMNS,
+    CHUNK,
+    VIDEO_FRAME_COLUMNS,
+    StoreReads,
+    missing_face_refs,
 )
+from services.analytics.store_schema import appearances, migrate, names, state, urls, videos
 
-# Columns added after the first release: (table, column, declaration). face_ref: identity's reference of the
-# crop (empty in old rows: such crops are fetched again by reference when re-clustering sends the ref alone);
-# hidden: the analyst's "not an influencer"; segments: when the person is on screen (`[]` in old rows: the
-# page draws first to last seen until the video is analysed again).
-_ADDED_COLUMNS = (
-    ("appearances", "face_ref", "TEXT NOT NULL DEFAULT ''"),
-    ("names", "hidden", "INTEGER NOT NULL DEFAULT 0"),
-    ("appearances", "segments", "TEXT NOT NULL DEFAULT '[]'"),
-)
+if TYPE_CHECKING:
+    from influencers.settings import Settings
+
+__all__ = ["APPEARANCE_FRAME_COLUMNS", "SQLITE_FILE", "VIDEO_FRAME_COLUMNS", "AnalyticsStore", "Label"]
+
+SQLITE_FILE = "analytics.sqlite3"  # in the data dir, when no database URL is set
 
 
 @dataclass(frozen=True)
@@ -54,490 +65,257 @@ class Label:
     deleted: bool = False
 
 
-_URLS_TABLE = """
-CREATE TABLE IF NOT EXISTS {name} (
-    location TEXT PRIMARY KEY,
-    url TEXT NOT NULL,
-    video_id TEXT NOT NULL DEFAULT '',
-    performance REAL,
-    status INTEGER NOT NULL,
-    error TEXT NOT NULL DEFAULT '',
-    external_id TEXT NOT NULL DEFAULT '',
-    updated_at REAL NOT NULL
-)"""
+class _Write:
+    """One write transaction: `changed = False` rolls it back at the end (nothing to keep). `position` is
+    the feed position when it began (above 0: the store follows identity's feed)."""
 
-_SCHEMA = _URLS_TABLE.format(name="urls") + """;
-CREATE INDEX IF NOT EXISTS urls_by_url ON urls (url);
-CREATE INDEX IF NOT EXISTS urls_by_video ON urls (video_id);
-CREATE TABLE IF NOT EXISTS videos (
-    video_id TEXT PRIMARY KEY,
-    url TEXT NOT NULL,
-    performance REAL,
-    status INTEGER NOT NULL,
-    error TEXT NOT NULL DEFAULT '',
-    duration_s REAL NOT NULL DEFAULT 0,
-    faces INTEGER NOT NULL DEFAULT 0,
-    location TEXT NOT NULL DEFAULT ''
-);
-CREATE TABLE IF NOT EXISTS appearances (
-    video_id TEXT NOT NULL,
-    influencer_id TEXT NOT NULL,
-    first_seen_s REAL NOT NULL,
-    last_seen_s REAL NOT NULL,
-    faces INTEGER NOT NULL,
-    screen_time_s REAL NOT NULL,
-    face_quality REAL NOT NULL,
-    best_face BLOB NOT NULL,
-    ambiguous INTEGER NOT NULL,
-    face_ref TEXT NOT NULL DEFAULT '',
-    segments TEXT NOT NULL DEFAULT '[]',
-    PRIMARY KEY (video_id, influencer_id)
-);
-CREATE INDEX IF NOT EXISTS appearances_by_influencer ON appearances (influencer_id);
-CREATE TABLE IF NOT EXISTS names (
-    influencer_id TEXT PRIMARY KEY,
-    name TEXT NOT NULL
-);
-"""
-
-_APPEARANCE_COLUMNS = (
-    "video_id, influencer_id, first_seen_s, last_seen_s, faces, screen_time_s, face_quality, best_face,"
-    " ambiguous, face_ref, segments"
-)
-
-VIDEO_FRAME_COLUMNS = ["video_id", "url", "performance", "duration_s"]
-APPEARANCE_FRAME_COLUMNS = [
-    "video_id", "influencer_id", "first_seen_s", "last_seen_s", "faces", "screen_time_s", "face_quality",
-    "ambiguous",
-]
+    def __init__(self, connection: Connection, position: int) -> None:
+        self.c = connection
+        self.position = position
+        self.changed = True
 
 
-class AnalyticsStore:
-    """SQLite-backed store. `path` is created (with its parent folder) on first use."""
+class AnalyticsStore(StoreReads):
+    """The store at `target`: a SQLite file's Path (created with its folder on first use), or a database URL
+    (`sqlite:///...`, `postgresql://...`). The schema is migrated to this release's on open."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
-        self._writes = 0
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._migrate()
-        self._conn.executescript(_SCHEMA)
-        self._add_columns()
+    def __init__(self, target: Path | str) -> None:
+        text = str(target)
+        url = text if "://" in text else database_url("", Path(text))
+        engine = open_engine(url)
+        try:
+            migrate(engine)
+        except BaseException:
+            engine.dispose()
+            raise
+        super().__init__(engine, None if is_postgres(engine) else threading.RLock())
+        self.url = url
 
-    def _migrate(self) -> None:
-        """Keys the manifest rows of a data dir from before locations were kept by their spelling (their
-        location until next seen), and gives each video the location of its first row."""
-        with self._transaction() as c:
-            columns = {r[1] for r in c.execute("PRAGMA table_info(urls)")}
-            if not columns or "location" in columns:
-                return
-            c.execute(_URLS_TABLE.format(name="urls_v2"))
-            c.execute(
-                "INSERT INTO urls_v2 (location, url, video_id, performance, status, error, external_id,"
-                " updated_at) SELECT url, url, video_id, performance, status, error, external_id, updated_at"
-                " FROM urls ORDER BY rowid"
-            )
-            c.execute("DROP TABLE urls")
-            c.execute("ALTER TABLE urls_v2 RENAME TO urls")
-            c.execute("ALTER TABLE videos ADD COLUMN location TEXT NOT NULL DEFAULT ''")
-            c.execute("UPDATE videos SET location = url")
-
-    def _add_columns(self) -> None:
-        """Gives a data dir from before them the columns added since (each with its default for old rows)."""
-        with self._transaction() as c:
-            for table, column, declaration in _ADDED_COLUMNS:
-                if column not in {r[1] for r in c.execute(f"PRAGMA table_info({table})")}:
-                    c.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
-            c.execute("CREATE INDEX IF NOT EXISTS appearances_by_face_ref ON appearances (face_ref)"
-                      " WHERE face_ref != ''")
+    @classmethod
+    def open(cls, settings: Settings) -> AnalyticsStore:
+        """The store the settings name: settings.database_url, else DATA/analytics.sqlite3."""
+        return cls(database_url(settings.database_url, settings.data_dir / SQLITE_FILE))
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-    def version(self) -> tuple[int, int]:
-        """Changes whenever data changed: our own committed writes, or commits by another process."""
-        with self._lock:
-            (data_version,) = self._conn.execute("PRAGMA data_version").fetchone()
-            return self._writes, int(data_version)
+        with self._locked():
+            self._closed = True
+            self._engine.dispose()
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+    def _writing(self) -> Iterator[_Write]:
+        with self._locked(), self._connect() as connection:
+            transaction = connection.begin()
             try:
-                yield self._conn
+                # First statement: the state row's lock, held to the end (writers queue here, as on SQLite).
+                position = connection.execute(state.update().values(revision=state.c.revision + 1)
+                                              .returning(state.c.feed_position)).scalar_one()
+                write = _Write(connection, int(position))
+                yield write
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                transaction.rollback()
                 raise
-            self._conn.execute("COMMIT")
+            if write.changed:
+                transaction.commit()
+            else:
+                transaction.rollback()
 
-    # ---- writes -------------------------------------------------------------------------------------
+    # ---- manifest rows ------------------------------------------------------------------------------
 
-    def record_video(self, row: VideoRow, appearances: Iterable[AppearanceRow] = ()) -> bool:
+    def record_video(self, row: VideoRow, appearances: Iterable[AppearanceRow] | None = None) -> bool:
         """Records one manifest row's outcome in one transaction; returns False when nothing changed.
 
         Rows are keyed by `row.key` (location, else url). DONE: upserts the video (its url and location
-        stay those of the first row that produced it) and replaces all its appearances. DONE for content
-        already done at another location is stored as DUPLICATE of it. DUPLICATE: only the manifest row,
-        pointing at the existing video; a DUPLICATE of the video this very location produced refreshes
-        that row's score and keeps it DONE. FAILED and others: the manifest row, and the video row when
-        the video id is known and not already done; but a row that already has a result (DONE or
-        DUPLICATE) keeps it, its video and its appearances: a done row only notes the error.
+        stay those of the first row that produced it) and, when `appearances` is given and the store does
+        not follow identity's feed, replaces all its appearances. DONE for content already done at another
+        location is stored as DUPLICATE of it. DUPLICATE: only the manifest row, pointing at the existing
+        video; a DUPLICATE of the video this very location produced refreshes that row's score and keeps it
+        DONE. FAILED and others: the manifest row, and the video row when the video id is known and not
+        already done; but a row that already has a result (DONE or DUPLICATE) keeps it, its video and its
+        appearances: a done row only notes the error.
         Raises ValueError for a row without a URL, or DONE / DUPLICATE without a video id.
         """
         rows = _checked(row, appearances)
-        with self._lock:
-            changed = False
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                before = self._snapshot(row.key, row.video_id)
-                self._apply_video(row, rows)
-                changed = self._snapshot(row.key, row.video_id) != before
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+        with self._writing() as w:
+            current = w.c.execute(_URL_OF, {"key": row.key}).first()
+            if current is None:  # a new manifest row: a change
+                self._apply_video(w, row, rows, current)
+                return True
+            before = _snapshot(w.c, row.key, row.video_id)
+            self._apply_video(w, row, rows, current)
             # An unchanged record rolls back so that `updated_at` keeps the time of the last real change.
-            self._conn.execute("COMMIT" if changed else "ROLLBACK")
-            self._writes += int(changed)
-            return changed
+            w.changed = _snapshot(w.c, row.key, row.video_id) != before
+            return w.changed
 
-    def record_many(self, items: Iterable[tuple[VideoRow, Iterable[AppearanceRow]]]) -> int:
+    def record_many(self, items: Iterable[tuple[VideoRow, Iterable[AppearanceRow] | None]]) -> int:
         """Records many manifest URLs exactly as successive record_video calls would, in one transaction
         (bulk imports, benchmarks). Returns how many changed something; one invalid row records none."""
         checked = [(row, _checked(row, appearances)) for row, appearances in items]
-        with self._transaction() as c:
+        with self._writing() as w:
             changed = 0
             for row, rows in checked:
-                # A savepoint per row keeps record_video's rule: an unchanged row leaves updated_at alone.
-                c.execute("SAVEPOINT one")
-                before = self._snapshot(row.key, row.video_id)
-                self._apply_video(row, rows)
-                same = self._snapshot(row.key, row.video_id) == before
-                if same:
-                    c.execute("ROLLBACK TO one")
-                c.execute("RELEASE one")
-                changed += int(not same)
-            self._writes += int(changed > 0)
+                current = w.c.execute(_URL_OF, {"key": row.key}).first()
+                if current is None:  # a new manifest row: a change
+                    self._apply_video(w, row, rows, current)
+                    changed += 1
+                    continue
+                before = _snapshot(w.c, row.key, row.video_id)
+                stamp = w.c.execute(_UPDATED_AT, {"key": row.key}).scalar_one()
+                self._apply_video(w, row, rows, current)
+                if _snapshot(w.c, row.key, row.video_id) == before:
+                    # record_video's rule: an unchanged row keeps the time of its last real change. (Not a
+                    # savepoint per row: SQLite keeps each one rolled back to, and they pile up.)
+                    w.c.execute(_SET_UPDATED_AT, {"key": row.key, "stamp": stamp})
+                else:
+                    changed += 1
+            w.changed = changed > 0
             return changed
 
-    def _apply_video(self, row: VideoRow, appearances: list[AppearanceRow]) -> None:
-        c = self._conn
-        key = row.key
-        current = c.execute("SELECT video_id, status FROM urls WHERE location = ?", (key,)).fetchone()
+    def _apply_video(self, w: _Write, row: VideoRow, rows: list[AppearanceRow] | None,
+                     current: sa.Row[tuple[str, int]] | None) -> None:
+        """The write rules of record_video; `current` is the (video_id, status) stored at the row's key."""
+        c, key = w.c, row.key
         if current is None and key != row.url and row.video_id:
-            current = self._adopt(row)
+            current = _adopt(c, row)
         if row.status not in (DONE, DUPLICATE) and current is not None and current[1] in (DONE, DUPLICATE):
             # A failure on a rerun (a bad score, a file gone) never undoes the row's result.
             if current[1] == DONE:
-                c.execute("UPDATE urls SET error = ?, updated_at = ? WHERE location = ?",
-                          (row.error, time.time(), key))
+                c.execute(urls.update().where(urls.c.location == key).values(error=row.error,
+                                                                              updated_at=time.time()))
             return
-        existing = c.execute("SELECT location, status FROM videos WHERE video_id = ?", (row.video_id,)).fetchone()
+        existing = c.execute(_VIDEO_OF, {"id": row.video_id}).first()
         status = row.status
-        if status == DUPLICATE and existing == (key, DONE):
-            self._refresh(row)
+        if status == DUPLICATE and existing is not None and tuple(existing) == (key, DONE):
+            _refresh(c, row)
             return
-        if status == DONE and existing and existing[1] == DONE and existing[0] != key:
+        if status == DONE and existing is not None and existing[1] == DONE and existing[0] != key:
             status = DUPLICATE
-        c.execute(
-            "INSERT INTO urls (location, url, video_id, performance, status, error, external_id, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (location) DO UPDATE SET url = excluded.url,"
-            " video_id = excluded.video_id, performance = excluded.performance, status = excluded.status,"
-            " error = excluded.error, external_id = excluded.external_id, updated_at = excluded.updated_at",
-            (key, row.url, row.video_id, row.performance, status, row.error, row.external_id, time.time()),
-        )
-        if current and current[0] and current[0] != row.video_id:
-            self._detach(key, current[0])
+        c.execute(_upserts(c.dialect.name).url, {
+            "location": key, "url": row.url, "video_id": row.video_id, "performance": row.performance,
+            "status": status, "error": row.error, "external_id": row.external_id, "updated_at": time.time()})
+        if current is not None and current[0] and current[0] != row.video_id:
+            self._detach(w, key, current[0])
         if not row.video_id or status == DUPLICATE:
             return
         if status == DONE:
-            self._upsert_video(row, "")
-            self._replace(row.video_id, appearances)
-        elif not existing or existing[1] != DONE:
-            self._upsert_video(row, row.error)
+            _upsert_video(c, row, "")
+            if rows is not None and not w.position:
+                _replace(c, row.video_id, rows)
+        elif existing is None or existing[1] != DONE:
+            _upsert_video(c, row, row.error)
 
-    def _adopt(self, row: VideoRow) -> tuple[str, int] | None:
-        """A row migrated from before locations were kept (keyed by its spelling) that holds the same bytes
-        is this row: it moves to the row's location. Returns its (video_id, status), or None."""
-        c = self._conn
-        legacy = c.execute("SELECT video_id, status FROM urls WHERE location = ? AND url = ?",
-                           (row.url, row.url)).fetchone()
-        if legacy is None or legacy[0] != row.video_id:
-            return None
-        c.execute("UPDATE urls SET location = ? WHERE location = ?", (row.location, row.url))
-        c.execute("UPDATE videos SET location = ? WHERE video_id = ? AND location = ?",
-                  (row.location, row.video_id, row.url))
-        return legacy[0], legacy[1]
-
-    def _refresh(self, row: VideoRow) -> None:
-        """The row of a video's own location seen again: its score follows, its appearances stay."""
-        c = self._conn
-        c.execute("UPDATE urls SET url = ?, performance = ?, status = ?, error = '', external_id = ?,"
-                  " updated_at = ? WHERE location = ?",
-                  (row.url, row.performance, DONE, row.external_id, time.time(), row.key))
-        c.execute("UPDATE videos SET performance = ? WHERE video_id = ? AND location = ?",
-                  (row.performance, row.video_id, row.key))
-
-    def _detach(self, location: str, video_id: str) -> None:
+    def _detach(self, w: _Write, location: str, video_id: str) -> None:
         """The location now gives other bytes: its old video moves to its next row, or goes when it has
-        none."""
-        c = self._conn
-        owned = c.execute("SELECT 1 FROM videos WHERE video_id = ? AND location = ?",
-                          (video_id, location)).fetchone()
+        none (its appearances too, unless identity's feed owns them)."""
+        c = w.c
+        owned = c.execute(sa.select(videos.c.video_id).where(videos.c.video_id == video_id,
+                                                              videos.c.location == location)).first()
         if owned is None:
             return
-        heir = c.execute(
-            "SELECT location, url FROM urls WHERE video_id = ? ORDER BY rowid LIMIT 1", (video_id,)
-        ).fetchone()
-        if heir:
-            c.execute("UPDATE videos SET location = ?, url = ? WHERE video_id = ?", (heir[0], heir[1], video_id))
+        heir = c.execute(sa.select(urls.c.location, urls.c.url).where(urls.c.video_id == video_id).order_by(
+            urls.c.seq).limit(1)).first()
+        if heir is not None:
+            c.execute(videos.update().where(videos.c.video_id == video_id).values(location=heir[0], url=heir[1]))
             # The heir was a duplicate of this video; now it is the row that stands for it.
-            c.execute(
-                "UPDATE urls SET status = ? WHERE location = ? AND status = ?"
-                " AND (SELECT status FROM videos WHERE video_id = ?) = ?",
-                (DONE, heir[0], DUPLICATE, video_id, DONE),
-            )
+            video_done = sa.select(videos.c.status).where(videos.c.video_id == video_id).scalar_subquery() == DONE
+            c.execute(urls.update().where(urls.c.location == heir[0], urls.c.status == DUPLICATE, video_done)
+                      .values(status=DONE))
         else:
-            c.execute("DELETE FROM appearances WHERE video_id = ?", (video_id,))
-            c.execute("DELETE FROM videos WHERE video_id = ?", (video_id,))
-
-    def _upsert_video(self, row: VideoRow, error: str) -> None:
-        self._conn.execute(
-            "INSERT INTO videos (video_id, url, location, performance, status, error, duration_s, faces)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (video_id) DO UPDATE SET"
-            " performance = excluded.performance, status = excluded.status, error = excluded.error,"
-            " duration_s = excluded.duration_s, faces = excluded.faces",
-            (row.video_id, row.url, row.key, row.performance, row.status, error, row.duration_s, row.faces),
-        )
-
-    def _replace(self, video_id: str, appearances: list[AppearanceRow]) -> None:
-        self._conn.execute("DELETE FROM appearances WHERE video_id = ?", (video_id,))
-        self._conn.executemany(
-            f"INSERT INTO appearances ({_APPEARANCE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (video_id, a.influencer_id, a.first_seen_s, a.last_seen_s, a.faces, a.screen_time_s,
-                 a.face_quality, a.best_face, int(a.ambiguous), a.face_ref, json.dumps(a.segments))
-                for a in appearances
-            ],
-        )
-
-    def _snapshot(self, key: str, video_id: str) -> tuple[object, ...]:
-        c = self._conn
-        url_row = c.execute(
-            "SELECT url, video_id, performance, status, error, external_id FROM urls WHERE location = ?", (key,)
-        ).fetchone()
-        video = c.execute("SELECT * FROM videos WHERE video_id = ?", (video_id,)).fetchone()
-        return url_row, video, self._appearances("video_id = ?", (video_id,))
+            if not w.position:
+                c.execute(appearances.delete().where(appearances.c.video_id == video_id))
+            c.execute(videos.delete().where(videos.c.video_id == video_id))
 
     def update_performance(self, key: str, performance: float | None) -> bool:
         """Sets the score of the row keyed `key` (its location, or its url when it has none), and its
         video's when that row produced it; appearances stay. Clears the error a failed rerun noted on a
         done row. Returns False when nothing changed; KeyError for an unknown row."""
-        with self._transaction() as c:
-            found = c.execute("SELECT video_id, performance, status, error FROM urls WHERE location = ?",
-                              (key,)).fetchone()
+        with self._writing() as w:
+            found = w.c.execute(sa.select(urls.c.video_id, urls.c.performance, urls.c.status, urls.c.error)
+                                .where(urls.c.location == key)).first()
             if found is None:
+                w.changed = False
                 raise KeyError(key)
             noted = found[2] == DONE and found[3] != ""
             if found[1] == performance and not noted:
+                w.changed = False
                 return False
-            c.execute("UPDATE urls SET performance = ?, error = CASE WHEN status = ? THEN '' ELSE error END,"
-                      " updated_at = ? WHERE location = ?", (performance, DONE, time.time(), key))
-            c.execute("UPDATE videos SET performance = ? WHERE video_id = ? AND location = ?",
-                      (performance, found[0], key))
-            self._writes += 1
+            w.c.execute(urls.update().where(urls.c.location == key).values(
+                performance=performance, updated_at=time.time(),
+                error=sa.case((urls.c.status == DONE, ""), else_=urls.c.error)))
+            w.c.execute(videos.update().where(videos.c.video_id == found[0], videos.c.location == key)
+                        .values(performance=performance))
             return True
+
+    # ---- who is in which video ----------------------------------------------------------------------
 
     def replace_appearances(self, updates: dict[str, list[AppearanceRow]], names: dict[str, str],
                             labels: Iterable[Label] = ()) -> int:
         """Replaces the appearances of each known video in `updates` (by video id), upserts `names`, then
-        applies `labels` as given (see apply_label), in one transaction. Returns how many videos were
+        applies `labels` as given (see _apply_label), in one transaction. Returns how many videos were
         replaced; unknown video ids are skipped. A row with a face_ref and no best_face gets the crop
         already stored under that face_ref, if any (see missing_face_refs)."""
-        with self._transaction() as c:
-            replaced = 0
-            for video_id, rows in updates.items():
-                if c.execute("SELECT 1 FROM videos WHERE video_id = ?", (video_id,)).fetchone() is None:
-                    continue
-                fixed = [replace(a, video_id=video_id, best_face=a.best_face or self._crop(a.face_ref))
-                         for a in rows]
-                self._replace(video_id, merge_appearances(fixed))
-                replaced += 1
-            c.executemany(
-                "INSERT INTO names (influencer_id, name) VALUES (?, ?)"
-                " ON CONFLICT (influencer_id) DO UPDATE SET name = excluded.name",
-                list(names.items()),
-            )
-            for label in labels:
-                self._apply_label(label)
-            self._writes += 1
+        with self._writing() as w:
+            known = _known_videos(w.c, updates)
+            replaced = _replace_many(w.c, {v: rows for v, rows in updates.items() if v in known})
+            _apply_names(w.c, names, labels)
             return replaced
 
-    def _apply_label(self, label: Label) -> None:
-        """A label set by hand, as given: the name ("" clears it) and the hidden flag; an erased influencer
-        loses every row (its appearances, their crops, its name)."""
-        c = self._conn
-        if label.deleted:
-            c.execute("DELETE FROM appearances WHERE influencer_id = ?", (label.influencer_id,))
-            c.execute("DELETE FROM names WHERE influencer_id = ?", (label.influencer_id,))
-        elif label.name or label.hidden:
-            c.execute("INSERT INTO names (influencer_id, name, hidden) VALUES (?, ?, ?) ON CONFLICT (influencer_id)"
-                      " DO UPDATE SET name = excluded.name, hidden = excluded.hidden",
-                      (label.influencer_id, label.name, int(label.hidden)))
-        else:
-            c.execute("DELETE FROM names WHERE influencer_id = ?", (label.influencer_id,))
+    def apply_changes(self, position: int, videos: Mapping[str, list[AppearanceRow]], names: Mapping[str, str],
+                      labels: Iterable[Label] = (), forgotten: Iterable[str] = (), *, snapshot: bool = False
+                      ) -> list[str]:
+        """Applies one change of identity's feed in ONE transaction, together with moving feed_position to
+        `position`. Idempotent: when position <= feed_position() nothing happens and [] is returned (unless
+        snapshot). Replaces the appearances of each video id in `videos` (an empty list clears them; a video
+        not recorded yet keeps them until it is recorded done, when they count), removes those of the
+        `forgotten` video ids, upserts `names`, then applies `labels` as replace_appearances does. A row with
+        a face_ref and no best_face gets the crop already stored under that face_ref. Returns the face refs
+        of these videos whose crop bytes are still missing, sorted.
+        snapshot=True (the resync of a follower that fell too far behind): applies the page without the
+        position check and without moving the position (end_snapshot does). ValueError for a malformed
+        video id."""
+        bad = [v for v in [*videos, *forgotten] if not is_video_id(v)]
+        if bad:
+            raise ValueError(f"video_id {bad[0][:40]!r} is not 16 hex digits")
+        with self._writing() as w:
+            if not snapshot and position <= w.position:
+                w.changed = False
+                return []
+            _replace_many(w.c, dict(videos))
+            gone = list(dict.fromkeys(forgotten))
+            for start in range(0, len(gone), CHUNK):
+                w.c.execute(appearances.delete().where(appearances.c.video_id.in_(gone[start:start + CHUNK])))
+            _apply_names(w.c, names, labels)
+            if not snapshot:
+                w.c.execute(state.update().values(feed_position=position))
+            return missing_face_refs(w.c, videos)
 
-    def _crop(self, face_ref: str) -> bytes:
-        """The crop stored under `face_ref` (b"" when none is)."""
-        if not face_ref:
-            return b""
-        found = self._conn.execute("SELECT best_face FROM appearances WHERE face_ref = ? AND length(best_face) > 0"
-                                   " LIMIT 1", (face_ref,)).fetchone()
-        return bytes(found[0]) if found else b""
+    def end_snapshot(self, position: int, video_ids: Iterable[str]) -> None:
+        """After the last snapshot page: removes the appearances of every video NOT in `video_ids` (the ids
+        the snapshot carried) and sets feed_position to `position`, in one transaction."""
+        keep = set(video_ids)
+        with self._writing() as w:
+            stored = w.c.execute(sa.select(appearances.c.video_id).distinct()).scalars().all()
+            gone = [v for v in stored if v not in keep]
+            for start in range(0, len(gone), CHUNK):
+                w.c.execute(appearances.delete().where(appearances.c.video_id.in_(gone[start:start + CHUNK])))
+            w.c.execute(state.update().values(feed_position=position))
 
-    # ---- reads --------------------------------------------------------------------------------------
-
-    def missing_face_refs(self, video_ids: Iterable[str]) -> list[str]:
-        """The face refs of these videos' appearances that have no crop bytes, sorted."""
-        ids = list(dict.fromkeys(video_ids))
-        missing: set[str] = set()
-        with self._lock:
-            for start in range(0, len(ids), 500):  # well under SQLite's limit of bound parameters
-                chunk = ids[start:start + 500]
-                missing.update(r[0] for r in self._conn.execute(
-                    f"SELECT face_ref FROM appearances WHERE video_id IN ({', '.join('?' * len(chunk))})"
-                    " AND face_ref != '' AND length(best_face) = 0", chunk))
-        return sorted(missing)
-
-    _URL_SELECT = (
-        "SELECT u.url, u.video_id, u.performance, u.status, u.error, COALESCE(v.duration_s, 0),"
-        " COALESCE(v.faces, 0), u.external_id, u.location FROM urls u LEFT JOIN videos v"
-        " ON v.video_id = u.video_id AND u.video_id != ''"
-    )
-
-    def get_video(self, url: str | None = None, video_id: str | None = None,
-                  location: str | None = None) -> VideoRow | None:
-        """By `location`: the manifest row keyed so (see VideoRow.key). By `url`: the first manifest row
-        written so (two folders may both have `a.mp4`). By `video_id`: the content, under the first row
-        that produced it."""
-        with self._lock:
-            if location is not None:
-                found = self._conn.execute(self._URL_SELECT + " WHERE u.location = ?", (location,)).fetchone()
-            elif url is not None:
-                found = self._conn.execute(self._URL_SELECT + " WHERE u.url = ? ORDER BY u.rowid LIMIT 1",
-                                           (url,)).fetchone()
-            elif video_id:
-                found = self._conn.execute(
-                    "SELECT v.url, v.video_id, v.performance, v.status, v.error, v.duration_s, v.faces,"
-                    " COALESCE(u.external_id, ''), v.location FROM videos v LEFT JOIN urls u"
-                    " ON u.location = v.location WHERE v.video_id = ?",
-                    (video_id,),
-                ).fetchone()
-            else:
-                found = None
-        return VideoRow(*found) if found else None
-
-    def list_videos(self, statuses: Iterable[int] = ()) -> list[VideoRow]:
-        """One row per manifest row (location), in the order first recorded; all statuses when `statuses`
-        is empty."""
-        wanted = list(statuses)
-        sql = self._URL_SELECT
-        if wanted:
-            sql += f" WHERE u.status IN ({', '.join('?' * len(wanted))})"
-        with self._lock:
-            found = self._conn.execute(sql + " ORDER BY u.rowid", wanted).fetchall()
-        return [VideoRow(*r) for r in found]
-
-    def list_videos_page(self, statuses: Iterable[int] = (), after: int = 0, limit: int = 1000
-                         ) -> tuple[list[VideoRow], int]:
-        """Up to `limit` rows of list_videos() that come after position `after` (0: from the start), and
-        the position to continue from (0 after the last row). Positions are opaque to callers."""
-        wanted = list(statuses)
-        sql = self._URL_SELECT.replace("SELECT ", "SELECT u.rowid, ", 1) + " WHERE u.rowid > ?"
-        if wanted:
-            sql += f" AND u.status IN ({', '.join('?' * len(wanted))})"
-        with self._lock:
-            found = self._conn.execute(sql + " ORDER BY u.rowid LIMIT ?", [after, *wanted, limit + 1]).fetchall()
-        rows = found[:limit]
-        more = len(found) > limit
-        return [VideoRow(*r[1:]) for r in rows], (rows[-1][0] if more else 0)
-
-    def video_frame(self) -> pd.DataFrame:
-        """DONE videos, one row per video id: video_id, url (first URL), performance, duration_s."""
-        with self._lock:
-            return pd.read_sql_query(
-                f"SELECT {', '.join(VIDEO_FRAME_COLUMNS)} FROM videos WHERE status = ? ORDER BY rowid",
-                self._conn, params=(DONE,),
-            ).astype({"performance": "float64", "duration_s": "float64"})
-
-    def appearance_frame(self) -> pd.DataFrame:
-        """Appearances in DONE videos, without the face images."""
-        cols = ", ".join(f"a.{c}" for c in APPEARANCE_FRAME_COLUMNS)
-        with self._lock:
-            frame = pd.read_sql_query(
-                f"SELECT {cols} FROM appearances a JOIN videos v ON v.video_id = a.video_id"
-                " WHERE v.status = ? ORDER BY v.rowid, a.influencer_id",
-                self._conn, params=(DONE,),
-            )
-        return frame.astype({"ambiguous": "bool", "screen_time_s": "float64", "faces": "int64"})
-
-    def best_face(self, influencer_id: str) -> bytes | None:
-        """The JPEG of the highest-quality face over all of this influencer's appearances."""
-        with self._lock:
-            found = self._conn.execute(
-                "SELECT best_face FROM appearances WHERE influencer_id = ? AND length(best_face) > 0"
-                " ORDER BY face_quality DESC, video_id LIMIT 1",
-                (influencer_id,),
-            ).fetchone()
-        return bytes(found[0]) if found else None
-
-    def appearance_face(self, video_id: str, influencer_id: str) -> bytes | None:
-        with self._lock:
-            found = self._conn.execute(
-                "SELECT best_face FROM appearances WHERE video_id = ? AND influencer_id = ?"
-                " AND length(best_face) > 0",
-                (video_id, influencer_id),
-            ).fetchone()
-        return bytes(found[0]) if found else None
-
-    def names(self) -> dict[str, str]:
-        with self._lock:
-            return dict(self._conn.execute("SELECT influencer_id, name FROM names WHERE name != ''").fetchall())
-
-    def hidden(self) -> set[str]:
-        """Influencers the analyst marked "not an influencer": kept, but left out of statistics and model."""
-        with self._lock:
-            return {r[0] for r in self._conn.execute("SELECT influencer_id FROM names WHERE hidden != 0")}
-
-    def appearances_of(self, influencer_id: str) -> list[AppearanceRow]:
-        with self._lock:
-            return self._appearances("influencer_id = ?", (influencer_id,))
-
-    def appearances_in(self, video_id: str) -> list[AppearanceRow]:
-        with self._lock:
-            return self._appearances("video_id = ?", (video_id,))
-
-    def _appearances(self, where: str, params: tuple[object, ...]) -> list[AppearanceRow]:
-        found = self._conn.execute(
-            f"SELECT {_APPEARANCE_COLUMNS} FROM appearances WHERE {where} ORDER BY video_id, influencer_id",
-            params,
-        ).fetchall()
-        return [
-            AppearanceRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bytes(r[7]), bool(r[8]), r[9],
-                          _segments(r[10])) for r in found
-        ]
+    def fill_crops(self, crops: Mapping[str, bytes]) -> int:
+        """Sets best_face of appearances whose face_ref is a key and whose best_face is empty; returns rows."""
+        filled = 0
+        with self._writing() as w:
+            for face_ref, jpeg in crops.items():
+                if face_ref and jpeg:
+                    filled += w.c.execute(appearances.update().where(
+                        appearances.c.face_ref == face_ref, sa.func.length(appearances.c.best_face) == 0,
+                    ).values(best_face=bytes(jpeg))).rowcount
+            w.changed = filled > 0
+        return filled
 
 
-def _segments(text: str) -> tuple[tuple[float, float, float], ...]:
-    """The segments column (a JSON list of [start_s, end_s, best_s]) as AppearanceRow keeps them."""
-    return tuple((float(s), float(e), float(b)) for s, e, b in json.loads(text or "[]"))
+# ---- the write rules' statements (inside a _writing transaction) --------------------------------------
 
 
-def _checked(row: VideoRow, appearances: Iterable[AppearanceRow]) -> list[AppearanceRow]:
+def _checked(row: VideoRow, rows: Iterable[AppearanceRow] | None) -> list[AppearanceRow] | None:
     """The row's appearances merged and keyed to its video id; ValueError for a row record_video refuses."""
     if not row.url:
         raise ValueError("a video row needs its manifest url")
@@ -548,4 +326,151 @@ def _checked(row: VideoRow, appearances: Iterable[AppearanceRow]) -> list[Appear
     # The score rule without its sign: synthetic rows written straight to the store are centred on zero.
     if problem := score_problem(row.performance, allow_negative=True):
         raise ValueError(f"{row.url}: {problem}")
-    return merge_appearances([replace(a, video_id=row.video_id) for a in appearances])
+    if rows is None:
+        return None
+    return merge_appearances([replace(a, video_id=row.video_id) for a in rows])
+
+
+def _upsert(c: Connection, table: sa.Table, values: dict[str, object] | None, keys: list[str],
+            update: list[str]) -> sa.Executable:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE SET `update` = the new values (both engines' upsert).
+    `values` None: the rows are given at execution (many at once)."""
+    insert = (postgresql.insert if c.dialect.name == "postgresql" else sqlite.insert)(table)
+    if values is not None:
+        insert = insert.values(values)
+    return insert.on_conflict_do_update(index_elements=keys, set_={k: insert.excluded[k] for k in update})
+
+
+def _next_seq(table: sa.Table) -> sa.ColumnElement[int]:
+    """The next first-recorded position of `table` (writers are serialised, so max + 1 is unique). The
+    bare max() reads the end of the seq index on both engines; wrapped in coalesce it would scan the table."""
+    return sa.func.coalesce(sa.select(sa.func.max(table.c.seq)).scalar_subquery(), 0) + 1
+
+
+def _upsert_video(c: Connection, row: VideoRow, error: str) -> None:
+    c.execute(_upserts(c.dialect.name).video, {
+        "video_id": row.video_id, "url": row.url, "location": row.key, "performance": row.performance,
+        "status": row.status, "error": error, "duration_s": row.duration_s, "faces": row.faces})
+
+
+def _adopt(c: Connection, row: VideoRow) -> tuple[str, int] | None:
+    """A row migrated from before locations were kept (keyed by its spelling) that holds the same bytes
+    is this row: it moves to the row's location. Returns its (video_id, status), or None."""
+    legacy = c.execute(sa.select(urls.c.video_id, urls.c.status).where(urls.c.location == row.url,
+                                                                        urls.c.url == row.url)).first()
+    if legacy is None or legacy[0] != row.video_id:
+        return None
+    c.execute(urls.update().where(urls.c.location == row.url).values(location=row.location))
+    c.execute(videos.update().where(videos.c.video_id == row.video_id, videos.c.location == row.url)
+              .values(location=row.location))
+    return legacy[0], legacy[1]
+
+
+def _refresh(c: Connection, row: VideoRow) -> None:
+    """The row of a video's own location seen again: its score follows, its appearances stay."""
+    c.execute(urls.update().where(urls.c.location == row.key).values(
+        url=row.url, performance=row.performance, status=DONE, error="", external_id=row.external_id,
+        updated_at=time.time()))
+    c.execute(videos.update().where(videos.c.video_id == row.video_id, videos.c.location == row.key)
+              .values(performance=row.performance))
+
+
+def _replace(c: Connection, video_id: str, rows: list[AppearanceRow]) -> None:
+    c.execute(_DELETE_APPEARANCES, {"id": video_id})
+    if rows:
+        c.execute(_INSERT_APPEARANCES, [
+            {"video_id": video_id, "influencer_id": a.influencer_id, "first_seen_s": a.first_seen_s,
+             "last_seen_s": a.last_seen_s, "faces": a.faces, "screen_time_s": a.screen_time_s,
+             "face_quality": a.face_quality, "best_face": a.best_face, "ambiguous": int(a.ambiguous),
+             "face_ref": a.face_ref, "segments": json.dumps(a.segments)} for a in rows])
+
+
+def _replace_many(c: Connection, updates: dict[str, list[AppearanceRow]]) -> int:
+    """Replaces each video's appearances (merged, keyed to it); a row with a face_ref and no crop gets the
+    crop stored under that ref (looked up before any row goes). Returns how many videos."""
+    crops = _crops(c, {a.face_ref for rows in updates.values() for a in rows if a.face_ref and not a.best_face})
+    fixed = {video_id: merge_appearances([replace(a, video_id=video_id, best_face=a.best_face or crops.get(
+        a.face_ref, b"")) for a in rows]) for video_id, rows in updates.items()}
+    for video_id, rows in fixed.items():
+        _replace(c, video_id, rows)
+    return len(fixed)
+
+
+def _crops(c: Connection, face_refs: set[str]) -> dict[str, bytes]:
+    """The crop stored under each of `face_refs` that has one."""
+    refs = sorted(face_refs)
+    found: dict[str, bytes] = {}
+    for start in range(0, len(refs), CHUNK):
+        for ref, jpeg in c.execute(sa.select(appearances.c.face_ref, appearances.c.best_face).where(
+                appearances.c.face_ref.in_(refs[start:start + CHUNK]),
+                sa.func.length(appearances.c.best_face) > 0)):
+            found.setdefault(ref, bytes(jpeg))
+    return found
+
+
+def _known_videos(c: Connection, video_ids: Iterable[str]) -> set[str]:
+    ids = list(video_ids)
+    known: set[str] = set()
+    for start in range(0, len(ids), CHUNK):
+        known.update(c.execute(sa.select(videos.c.video_id).where(
+            videos.c.video_id.in_(ids[start:start + CHUNK]))).scalars())
+    return known
+
+
+def _apply_names(c: Connection, given: Mapping[str, str], labels: Iterable[Label]) -> None:
+    """Upserts display names (the hidden flag stays), then applies each label as given: the name ("" clears
+    it) and the hidden flag; an erased influencer loses every row (its appearances, their crops, its name)."""
+    if given:
+        c.execute(_upsert(c, names, None, ["influencer_id"], ["name"]),
+                  [{"influencer_id": i, "name": n} for i, n in given.items()])
+    for label in labels:
+        if label.deleted:
+            c.execute(appearances.delete().where(appearances.c.influencer_id == label.influencer_id))
+            c.execute(names.delete().where(names.c.influencer_id == label.influencer_id))
+        elif label.name or label.hidden:
+            c.execute(_upsert(c, names, {"influencer_id": label.influencer_id, "name": label.name,
+                                         "hidden": int(label.hidden)}, ["influencer_id"], ["name", "hidden"]))
+        else:
+            c.execute(names.delete().where(names.c.influencer_id == label.influencer_id))
+
+
+def _snapshot(c: Connection, key: str, video_id: str) -> tuple[object, ...]:
+    """What a record of this row may change: its manifest row (but updated_at), its video, its appearances."""
+    url_row = c.execute(_SNAPSHOT_URL, {"key": key}).first()
+    video = c.execute(_SNAPSHOT_VIDEO, {"id": video_id}).first()
+    found = c.execute(_SNAPSHOT_APPEARANCES, {"id": video_id}).all()
+    return (tuple(url_row) if url_row else None), (tuple(video) if video else None), [tuple(r) for r in found]
+
+
+# Statements of the per-row path, built once (building a statement costs more than SQLite running it).
+_URL_OF = sa.select(urls.c.video_id, urls.c.status).where(urls.c.location == sa.bindparam("key"))
+_VIDEO_OF = sa.select(videos.c.location, videos.c.status).where(videos.c.video_id == sa.bindparam("id"))
+_SNAPSHOT_URL = sa.select(urls.c.url, urls.c.video_id, urls.c.performance, urls.c.status, urls.c.error,
+                          urls.c.external_id).where(urls.c.location == sa.bindparam("key"))
+_UPDATED_AT = sa.select(urls.c.updated_at).where(urls.c.location == sa.bindparam("key"))
+_SET_UPDATED_AT = urls.update().where(urls.c.location == sa.bindparam("key")).values(
+    updated_at=sa.bindparam("stamp"))
+_SNAPSHOT_VIDEO = sa.select(videos).where(videos.c.video_id == sa.bindparam("id"))
+_SNAPSHOT_APPEARANCES = sa.select(appearances).where(appearances.c.video_id == sa.bindparam("id")).order_by(
+    appearances.c.influencer_id)
+_DELETE_APPEARANCES = appearances.delete().where(appearances.c.video_id == sa.bindparam("id"))
+_INSERT_APPEARANCES = appearances.insert()
+
+
+@dataclass(frozen=True)
+class _Upserts:
+    url: sa.Executable
+    video: sa.Executable
+
+
+@functools.cache
+def _upserts(dialect: str) -> _Upserts:
+    """The upserts of a manifest row and of a video in `dialect`; a new row gets the next `seq`."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    url = insert(urls).values(seq=_next_seq(urls))
+    url = url.on_conflict_do_update(index_elements=["location"], set_={k: url.excluded[k] for k in (
+        "url", "video_id", "performance", "status", "error", "external_id", "updated_at")})
+    video = insert(videos).values(seq=_next_seq(videos))
+    video = video.on_conflict_do_update(index_elements=["video_id"], set_={k: video.excluded[k] for k in (
+        "performance", "status", "error", "duration_s", "faces")})
+    return _Upserts(url, video)

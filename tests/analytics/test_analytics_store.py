@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from services.analytics.records import DONE, DUPLICATE, FAILED, AppearanceRow, VideoRow
 from services.analytics.store import AnalyticsStore
@@ -104,7 +105,7 @@ def test_a_failure_under_another_url_does_not_undo_a_done_video(store) -> None:
 def test_a_failing_write_rolls_back_the_whole_record(store) -> None:
     store.record_video(done("u1"), [seen("inf_a")])
     broken = AppearanceRow("", "inf_b", 0.0, 1.0, 1, 1.0, 0.5, None, False)  # type: ignore[arg-type]
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(sa.exc.IntegrityError):
         store.record_video(done("u1", performance=2.0), [broken])
     assert store.get_video(url="u1").performance == 1.5
     assert [a.influencer_id for a in store.appearances_in("00000000000000aa")] == ["inf_a"]
