@@ -98,6 +98,10 @@ CREATE TABLE IF NOT EXISTS names (
     influencer_id TEXT PRIMARY KEY,
     name TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS feed (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    position INTEGER NOT NULL
+);
 """
 
 _APPEARANCE_COLUMNS = (
@@ -177,7 +181,7 @@ class AnalyticsStore:
 
     # ---- writes -------------------------------------------------------------------------------------
 
-    def record_video(self, row: VideoRow, appearances: Iterable[AppearanceRow] = ()) -> bool:
+    def record_video(self, row: VideoRow, appearances: Iterable[AppearanceRow] | None = None) -> bool:
         """Records one manifest row's outcome in one transaction; returns False when nothing changed.
 
         Rows are keyed by `row.key` (location, else url). DONE: upserts the video (its url and location
@@ -187,15 +191,18 @@ class AnalyticsStore:
         that row's score and keeps it DONE. FAILED and others: the manifest row, and the video row when
         the video id is known and not already done; but a row that already has a result (DONE or
         DUPLICATE) keeps it, its video and its appearances: a done row only notes the error.
+        `appearances` None (the service's way: identity's change feed is their source, see apply_changes)
+        keeps the video's appearances as they are.
         Raises ValueError for a row without a URL, or DONE / DUPLICATE without a video id.
         """
-        rows = _checked(row, appearances)
+        rows = _checked(row, appearances or ())
+        keep = appearances is None
         with self._lock:
             changed = False
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 before = self._snapshot(row.key, row.video_id)
-                self._apply_video(row, rows)
+                self._apply_video(row, None if keep else rows)
                 changed = self._snapshot(row.key, row.video_id) != before
             except BaseException:
                 self._conn.execute("ROLLBACK")
@@ -224,7 +231,7 @@ class AnalyticsStore:
             self._writes += int(changed > 0)
             return changed
 
-    def _apply_video(self, row: VideoRow, appearances: list[AppearanceRow]) -> None:
+    def _apply_video(self, row: VideoRow, appearances: list[AppearanceRow] | None) -> None:
         c = self._conn
         key = row.key
         current = c.execute("SELECT video_id, status FROM urls WHERE location = ?", (key,)).fetchone()
@@ -256,7 +263,8 @@ class AnalyticsStore:
             return
         if status == DONE:
             self._upsert_video(row, "")
-            self._replace(row.video_id, appearances)
+            if appearances is not None:
+                self._replace(row.video_id, appearances)
         elif not existing or existing[1] != DONE:
             self._upsert_video(row, row.error)
 
@@ -377,6 +385,78 @@ class AnalyticsStore:
             self._writes += 1
             return replaced
 
+    # ---- identity's change feed (feed-spec.md) ---------------------------------------------------------
+
+    def feed_position(self) -> int:
+        """The position of the last change of identity's feed applied here; 0 when none."""
+        with self._lock:
+            found = self._conn.execute("SELECT position FROM feed WHERE id = 1").fetchone()
+        return int(found[0]) if found else 0
+
+    def _set_feed_position(self, position: int) -> None:
+        self._conn.execute("INSERT INTO feed (id, position) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET"
+                           " position = excluded.position", (int(position),))
+
+    def apply_changes(self, position: int, videos: dict[str, list[AppearanceRow]], names: dict[str, str],
+                      labels: Iterable[Label] = (), forgotten: Iterable[str] = (), *, snapshot: bool = False
+                      ) -> list[str]:
+        """Applies one change of the feed in one transaction, together with moving feed_position to
+        `position`. Idempotent: a position at or before feed_position() changes nothing and returns []
+        (unless `snapshot`). Replaces the appearances of each video in `videos` (recorded or not: a video's
+        appearances count in reads once it is recorded done), removes those of the `forgotten` videos,
+        upserts `names`, then applies `labels` as replace_appearances does. A row with a face_ref and no
+        best_face gets the crop already stored under that face_ref. Returns the face refs of these videos
+        whose crop bytes are still missing (fill_crops). `snapshot`: a resync page, applied without the
+        position check and without moving the position (end_snapshot moves it)."""
+        with self._transaction() as c:
+            if not snapshot:
+                found = c.execute("SELECT position FROM feed WHERE id = 1").fetchone()
+                if found and position <= int(found[0]):
+                    return []
+            for video_id in forgotten:
+                c.execute("DELETE FROM appearances WHERE video_id = ?", (video_id,))
+            for video_id, rows in videos.items():
+                fixed = [replace(a, video_id=video_id, best_face=a.best_face or self._crop(a.face_ref))
+                         for a in rows]
+                self._replace(video_id, merge_appearances(fixed))
+            c.executemany("INSERT INTO names (influencer_id, name) VALUES (?, ?)"
+                          " ON CONFLICT (influencer_id) DO UPDATE SET name = excluded.name",
+                          [(k, v) for k, v in names.items() if v])
+            for label in labels:
+                self._apply_label(label)
+            if not snapshot:
+                self._set_feed_position(position)
+            self._writes += 1
+            missing: set[str] = set()
+            ids = list(videos)
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                missing.update(r[0] for r in c.execute(
+                    f"SELECT face_ref FROM appearances WHERE video_id IN ({', '.join('?' * len(chunk))})"
+                    " AND face_ref != '' AND length(best_face) = 0", chunk))
+            return sorted(missing)
+
+    def end_snapshot(self, position: int, video_ids: Iterable[str]) -> None:
+        """After the last snapshot page: removes the appearances of every video not in `video_ids` (the ids
+        the snapshot carried) and sets feed_position to `position`, in one transaction."""
+        keep = set(video_ids)
+        with self._transaction() as c:
+            present = {r[0] for r in c.execute("SELECT DISTINCT video_id FROM appearances")}
+            c.executemany("DELETE FROM appearances WHERE video_id = ?", [(v,) for v in sorted(present - keep)])
+            self._set_feed_position(position)
+            self._writes += 1
+
+    def fill_crops(self, crops: dict[str, bytes]) -> int:
+        """Sets best_face of appearances whose face_ref is a key and whose best_face is empty; returns rows."""
+        items = [(jpeg, ref) for ref, jpeg in crops.items() if ref and jpeg]
+        if not items:
+            return 0
+        with self._transaction() as c:
+            before = c.total_changes
+            c.executemany("UPDATE appearances SET best_face = ? WHERE face_ref = ? AND length(best_face) = 0", items)
+            self._writes += 1
+            return c.total_changes - before
+
     def _apply_label(self, label: Label) -> None:
         """A label set by hand, as given: the name ("" clears it) and the hidden flag; an erased influencer
         loses every row (its appearances, their crops, its name)."""
@@ -490,6 +570,7 @@ class AnalyticsStore:
         with self._lock:
             found = self._conn.execute(
                 "SELECT best_face FROM appearances WHERE influencer_id = ? AND length(best_face) > 0"
+                f" AND video_id IN (SELECT video_id FROM videos WHERE status = {DONE})"
                 " ORDER BY face_quality DESC, video_id LIMIT 1",
                 (influencer_id,),
             ).fetchone()
@@ -522,8 +603,10 @@ class AnalyticsStore:
             return self._appearances("video_id = ?", (video_id,))
 
     def _appearances(self, where: str, params: tuple[object, ...]) -> list[AppearanceRow]:
+        """Appearances in videos recorded done (the feed may bring a video's appearances before RecordVideo)."""
         found = self._conn.execute(
-            f"SELECT {_APPEARANCE_COLUMNS} FROM appearances WHERE {where} ORDER BY video_id, influencer_id",
+            f"SELECT {_APPEARANCE_COLUMNS} FROM appearances WHERE {where} AND video_id IN"
+            f" (SELECT video_id FROM videos WHERE status = {DONE}) ORDER BY video_id, influencer_id",
             params,
         ).fetchall()
         return [
