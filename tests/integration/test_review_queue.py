@@ -14,14 +14,14 @@ from test_registry import CENTRES, person, video
 
 from influencers.cli import main
 from influencers.rpc import open_channel
+from influencers.service_clients import GrpcAnalytics, GrpcIdentity
 from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2, identity_pb2, identity_pb2_grpc
+from services.analytics.feed_grpc import start_follower
 from services.analytics.records import AppearanceRow, VideoRow
 from services.analytics.server import serve_analytics
 from services.analytics.store import AnalyticsStore
 from services.identity import review
 from services.identity.server import IdentityProcess
-from influencers.service_clients import GrpcAnalytics, GrpcIdentity
-from services.analytics.feed_grpc import start_follower
 
 PHOTOS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "photos"
 RNG = np.random.default_rng(23)
