@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterable
 from typing import Protocol
 
+import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -71,6 +72,11 @@ class FeedStore(Protocol):
 
     def fill_crops(self, crops: dict[str, bytes]) -> int: ...
 
+    def video_frame(self) -> pd.DataFrame:
+        """Done videos, one row per video id (column video_id among others)."""
+
+    def missing_face_refs(self, video_ids: Iterable[str]) -> list[str]: ...
+
 
 def _videos(videos: Iterable[common_pb2.VideoAppearances]) -> dict[str, list[AppearanceRow]]:
     return {v.video_id: [appearance_from_proto(v.video_id, a) for a in v.appearances] for v in videos}
@@ -104,7 +110,11 @@ class Follower:
             log.warning("analytics is too far behind identity's feed (at position %d): resyncing", position)
             self.resync()
             return 0
-        self.head = max(head, position)
+        if head < position:  # identity's feed starts again below what was applied here: its store was reset
+            log.warning("identity's feed head %d is behind analytics' position %d: resyncing", head, position)
+            self.resync()
+            return 0
+        self.head = head
         for change in changes:
             missing = self.store.apply_changes(change.position, _videos(change.videos), dict(change.names),
                                                _labels(change.labels), list(change.forgotten_video_ids))
@@ -130,9 +140,16 @@ class Follower:
             seen.extend(v.video_id for v in page.videos)
             self._fill(missing)
         self.store.end_snapshot(head, seen)
-        self.head = max(self.head, head)
+        self.head = head
         self.resyncs += 1
         log.info("resynced %d videos from identity's snapshot at position %d", len(seen), head)
+
+    def fill_missing_crops(self) -> None:
+        """Fetches every crop still missing (a follower killed between applying a change and fetching its
+        crops leaves them so); run once when a replica starts applying the feed."""
+        ids = [str(v) for v in self.store.video_frame()["video_id"]]
+        for start in range(0, len(ids), 500):
+            self._fill(self.store.missing_face_refs(ids[start:start + 500]))
 
     def _fill(self, refs: list[str]) -> None:
         """Fetches the crops of `refs` from identity and fills them in (a face identity no longer has stays
@@ -253,6 +270,10 @@ class FollowerThread:
                 continue
             if not self.leading:
                 log.info("this analytics replica applies identity's feed")
+                try:
+                    self.follower.fill_missing_crops()
+                except Exception as exc:  # identity down: the crops come with a later start
+                    log.warning("could not fetch the missing crops: %s", exc)
             self.leading = True
             checked = time.monotonic()
             while not self._stop.is_set():

@@ -105,6 +105,21 @@ def test_a_follower_too_far_behind_resyncs_from_the_snapshot_then_follows_on(sto
     assert people(store, V2) == [ANN] and store.feed_position() == 7
 
 
+def test_a_feed_that_starts_again_below_the_applied_position_is_resynced_from(store) -> None:
+    identity = FakeIdentity()
+    identity.publish(change((V1, [appearance(ANN)])), change((V2, [appearance(ANN)])))
+    Follower(identity, store).catch_up()
+    identity.changes = []  # identity's stores were wiped and its feed starts again at 1
+    identity.snapshot_videos = {V3: [appearance(BOB)]}
+    follower = Follower(identity, store)
+    follower.step()
+    assert follower.resyncs == 1 and store.feed_position() == 0
+    assert people(store, V1) == [] and people(store, V3) == [BOB]
+    identity.publish(change((V1, [appearance(BOB)])))
+    follower.catch_up()
+    assert people(store, V1) == [BOB] and store.feed_position() == 1
+
+
 def test_crops_analytics_lacks_are_fetched_from_identity_by_reference(store) -> None:
     identity = FakeIdentity()
     identity.crops = {"ref1": b"\xff\xd8jpeg1"}
@@ -117,6 +132,24 @@ def test_crops_analytics_lacks_are_fetched_from_identity_by_reference(store) -> 
     follower.catch_up()
     assert store.appearance_face(V3, ANN) == b"\xff\xd8jpeg1"
     assert sorted(identity.crop_requests) == ["gone", "ref1"], "a crop analytics has is not fetched again"
+
+
+def test_a_follower_killed_before_fetching_the_crops_fetches_them_when_it_starts_again(store) -> None:
+    identity = FakeIdentity()
+    identity.publish(change((V1, [appearance(ANN, "ref1")])))
+    identity.crops = {"ref1": b"\xff\xd8jpeg1"}
+    follower = Follower(identity, store)
+    follower._fill = lambda refs: None  # killed right after the change's transaction
+    follower.catch_up()
+    assert store.appearance_face(V1, ANN) is None
+    thread = FollowerThread(Follower(identity, store), SoleLeader(), idle_s=0.05).start()
+    try:
+        deadline = time.monotonic() + 2
+        while store.appearance_face(V1, ANN) is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert store.appearance_face(V1, ANN) == b"\xff\xd8jpeg1"
+    finally:
+        thread.stop()
 
 
 def test_appearances_that_arrive_before_the_video_is_recorded_count_once_it_is(store) -> None:
