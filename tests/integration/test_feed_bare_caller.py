@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import grpc
 import pytest
 
 from influencers.rpc import open_channel
@@ -68,3 +69,25 @@ def test_a_bare_identity_caller_leaves_analytics_consistent_without_doing_anythi
     eventually(lambda: store.appearances_of(a) == [] and store.names() == {})
     position = analytics.GetFeedPosition(analytics_pb2.GetFeedPositionRequest(), timeout=30)
     assert position.applied_position == position.head_position > 0
+
+
+def test_a_reader_older_than_the_retained_tail_is_told_out_of_range(settings):
+    if not (PHOTOS / "colin_powell").is_dir():
+        pytest.skip(f"{PHOTOS} not present")
+    running = start_stack(settings.replace(feed_retention=100), web=False)
+    try:
+        identity = identity_pb2_grpc.IdentityServiceStub(open_channel(f"127.0.0.1:{running.settings.identity_port}"))
+        reply = identity.AnalyzeVideo(iter(frames(VIDEO_A, "colin_powell")), timeout=120)
+        person = reply.appearances[0].influencer_id
+        for k in range(210):
+            last = identity.RenameInfluencer(identity_pb2.RenameInfluencerRequest(influencer_id=person, name=f"n{k}"),
+                                             timeout=30).feed_position
+        with pytest.raises(grpc.RpcError) as err:
+            identity.ListChanges(identity_pb2.ListChangesRequest(after_position=1), timeout=30)
+        assert err.value.code() == grpc.StatusCode.OUT_OF_RANGE
+        page = identity.ListChanges(identity_pb2.ListChangesRequest(after_position=last - 5, page_size=2), timeout=30)
+        assert [c.position for c in page.changes] == [last - 4, last - 3] and page.head_position == last
+        assert all(c.kind == identity_pb2.CHANGE_KIND_CORRECTION for c in page.changes)
+        eventually(lambda: running.store.names() == {person: "n209"})
+    finally:
+        running.stop()
