@@ -31,10 +31,14 @@ def eventually(predicate, timeout_s: float = 10.0) -> None:
         time.sleep(0.05)
 
 
-@pytest.fixture
-def stack(settings):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def stack(request, settings):
+    """The stack with identity's feed in SQLite (the embedded default) or in PostgreSQL, where the follower
+    also takes the advisory lock."""
     if not (PHOTOS / "colin_powell").is_dir() or not (PHOTOS / "ariel_sharon").is_dir():
         pytest.skip(f"{PHOTOS} not present")
+    if request.param == "postgresql":
+        settings = settings.replace(database_url=request.getfixturevalue("postgres_url"))
     running = start_stack(settings, web=False)
     yield running
     running.stop()
