@@ -33,13 +33,14 @@ from influencers.client import (
 )
 from influencers.datadir import DataDirBusy, DataDirUnusable, data_dir_lock, prepare_data_dir
 from influencers.rpc import PortInUse, is_loopback, open_channel, wait_healthy
+from influencers.service_clients import CATCHING_UP, REVIEW_ANSWERS, drain
 from influencers.settings import ENV_PREFIX, Settings, SettingsError
 from influencers.v1 import common_pb2, ingest_pb2
-from services.ingest.batch_grpc import REVIEW_ANSWERS
 from services.ingest.manifest import ManifestError, read_manifest
 
 if TYPE_CHECKING:
-    from services.ingest.batch_grpc import GrpcAnalytics, GrpcIdentity
+    from influencers.service_clients import GrpcAnalytics, GrpcIdentity
+    from influencers.v1 import identity_pb2
 
 USAGE_ERROR = 2  # exit code of usage and configuration errors (argparse's own)
 SERVICE_ERROR = 1  # exit code when a service cannot be reached or fails a call (as when a row failed)
@@ -171,14 +172,16 @@ def cmd_service(args: argparse.Namespace) -> int:
     stoppers = []
     if args.service == "analytics":
         from influencers.stack import start_web
+        from services.analytics.feed_grpc import start_follower
         from services.analytics.server import serve_analytics
         from services.analytics.store import AnalyticsStore
 
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         store = AnalyticsStore.open(settings)
-        server = serve_analytics(settings, store)
+        follower = start_follower(settings, store)
+        server = serve_analytics(settings, store, lambda: follower.follower.head)
         web = start_web(settings, store)
-        stoppers = [web.shutdown, server.stop, store.close]
+        stoppers = [web.shutdown, server.stop, follower.stop, store.close]
     elif args.service == "identity":
         from services.identity.server import IdentityProcess
 
@@ -278,28 +281,37 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _services(args: argparse.Namespace) -> tuple[GrpcIdentity, GrpcAnalytics]:
-    """The running identity and analytics services, behind the batch protocol's ports."""
-    from services.ingest.batch_grpc import connect
+    """The running identity and analytics services."""
+    from influencers.service_clients import connect
 
     return connect(_settings(args))
 
 
-def cmd_identity(args: argparse.Namespace) -> int:
-    """merge / split / rename / recluster against a running identity service; analytics follows through
-    the batch protocol (pages of changes, crops by reference)."""
-    from services.ingest import batch
+def _followed(args: argparse.Namespace, analytics: GrpcAnalytics, changed_videos: int, position: int) -> int:
+    """Prints what changed once analytics has applied identity's change up to `position` (waiting at most
+    INFLUENCERS_FEED_WAIT_S seconds; past that, says analytics is still catching up)."""
+    print(f"{changed_videos} videos changed people")
+    if not analytics.wait_for_position(position, _settings(args).feed_wait_s):
+        print(f"{CATCHING_UP} (identity's change {position})")
+    return 0
 
+
+def _written(args: argparse.Namespace, analytics: GrpcAnalytics, reply: identity_pb2.ReclusterResponse) -> int:
+    return _followed(args, analytics, reply.changed_videos, reply.feed_position)
+
+
+def cmd_identity(args: argparse.Namespace) -> int:
+    """merge / split / rename / recluster against a running identity service; identity publishes the change
+    in its feed, analytics applies it by itself, and this waits (bounded) until it has."""
     ident, analytics = _services(args)
     if args.command == "recluster":
-        applied = batch.reconcile(ident, analytics)
-    elif args.command == "rename":
-        applied = batch.apply_page(ident, analytics, ident.rename(args.id, args.name))
-    elif args.command == "merge":
-        applied = batch.apply_page(ident, analytics, ident.merge(args.ids))
-    else:
-        applied = batch.apply_page(ident, analytics, ident.split(args.id, args.videos))
-    print(f"{applied.changed_videos} videos changed people")
-    return 0
+        got = drain(ident.recluster((), resync_only=False))
+        return _followed(args, analytics, got.changed_videos, got.position)
+    if args.command == "rename":
+        return _written(args, analytics, ident.rename(args.id, args.name))
+    if args.command == "merge":
+        return _written(args, analytics, ident.merge(args.ids))
+    return _written(args, analytics, ident.split(args.id, args.videos))
 
 
 MAX_PHOTO_BYTES = 20 * 1024 * 1024  # one reference photo
@@ -307,10 +319,8 @@ MAX_PHOTO_BYTES = 20 * 1024 * 1024  # one reference photo
 
 def cmd_correct(args: argparse.Namespace) -> int:
     """enrol / move / hide / unhide / delete / review / answer against a running identity service; each
-    correction is kept by identity as a constraint on the faces, and analytics follows through the batch
-    protocol (the changed videos, then the labels: names, hidden, erased)."""
-    from services.ingest import batch
-
+    correction is kept by identity as a constraint on the faces and published in its feed; analytics applies
+    it by itself, and this waits (bounded) until it has."""
     ident, analytics = _services(args)
     if args.command == "review":
         for item in ident.review():
@@ -327,20 +337,17 @@ def cmd_correct(args: argparse.Namespace) -> int:
                 return _usage_error(f"photo {name[:80]!r} is over {MAX_PHOTO_BYTES // 2**20} MiB")
             photos.append(path.read_bytes())
         enrolled = ident.enrol(args.name, photos)
-        applied = batch.apply_page(ident, analytics, enrolled.changes)
         for k in enrolled.photos_without_face:
             print(f"no face found in {args.photos[k]}", file=sys.stderr)
         print(f"{enrolled.influencer.influencer_id}: {args.name} ({enrolled.faces_enrolled} reference faces)")
-    elif args.command == "move":
-        applied = batch.apply_page(ident, analytics, ident.move(args.video_id, args.id, args.target or ""))
-    elif args.command in ("hide", "unhide"):
-        applied = batch.apply_page(ident, analytics, ident.hide(args.id, args.command == "hide"))
-    elif args.command == "delete":
-        applied = batch.apply_page(ident, analytics, ident.delete(args.id))
-    else:
-        applied = batch.apply_page(ident, analytics, ident.answer(args.a, args.b, REVIEW_ANSWERS[args.answer]))
-    print(f"{applied.changed_videos} videos changed people")
-    return 0
+        return _written(args, analytics, enrolled.changes)
+    if args.command == "move":
+        return _written(args, analytics, ident.move(args.video_id, args.id, args.target or ""))
+    if args.command in ("hide", "unhide"):
+        return _written(args, analytics, ident.hide(args.id, args.command == "hide"))
+    if args.command == "delete":
+        return _written(args, analytics, ident.delete(args.id))
+    return _written(args, analytics, ident.answer(args.a, args.b, REVIEW_ANSWERS[args.answer]))
 
 
 def _wait_for_signal() -> None:

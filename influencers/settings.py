@@ -47,6 +47,9 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "max_frame_bytes": (1, 32 * 1024 * 1024 - 64 * 1024),
     "max_stream_bytes": (1, None),
     "session_lifetime_s": (1.0, MAX_WAIT_S),
+    "feed_retention": (100, None),
+    "feed_wait_s": (0.0, MAX_WAIT_S),
+    "job_feed_wait_s": (0.0, MAX_WAIT_S),
 }
 
 
@@ -111,6 +114,12 @@ class Settings:
     tls_ca: str = ""
     # How long a signed-in page session lasts, in seconds.
     session_lifetime_s: float = 12 * 3600.0
+    # Identity's change feed: how many of the newest changes are kept (a follower further behind resyncs from a
+    # snapshot). Read-your-writes: how long the CLI and the page wait for analytics to apply a correction
+    # before saying "still catching up", and how long an ingest job waits for it at its end (seconds).
+    feed_retention: int = 10_000
+    feed_wait_s: float = 10.0
+    job_feed_wait_s: float = 600.0
 
     def __post_init__(self) -> None:
         """Checks types and ranges, so that a bad value fails at start with a message naming its variable

@@ -13,6 +13,8 @@ from waitress import wasyncore
 
 from influencers.rpc import PortInUse, is_loopback
 from influencers.settings import Settings
+from services.analytics.feed import FollowerThread
+from services.analytics.feed_grpc import start_follower
 from services.analytics.server import serve_analytics
 from services.analytics.store import AnalyticsStore
 from services.analytics.web import create_app
@@ -32,6 +34,7 @@ class Stack:
     identity: IdentityProcess
     ingest: IngestProcess
     web: WebServer | None
+    follower: FollowerThread | None = None
 
     @property
     def web_url(self) -> str:
@@ -42,6 +45,8 @@ class Stack:
         if self.web is not None:
             self.web.shutdown()
         self.ingest.stop()
+        if self.follower is not None:
+            self.follower.stop()
         self.identity.stop()
         self.analytics.stop()  # type: ignore[attr-defined]
         self.store.close()
@@ -82,10 +87,11 @@ class WebServer:
 
 def start_web(settings: Settings, store: AnalyticsStore) -> WebServer:
     """Serves the report page on settings.host:settings.web_port, with the correction forms writing through
-    the identity service (settings.identity_target) and analytics' own gRPC service."""
+    the identity service (settings.identity_target) and waiting for `store` to apply them."""
     if not settings.token and not is_loopback(settings.host):
         raise ValueError(f"the report page on {settings.host} (beyond loopback) needs INFLUENCERS_TOKEN")
-    app = create_app(store, {"TOKEN": settings.token, "HOST": settings.host}, corrections=connect(settings))
+    app = create_app(store, {"TOKEN": settings.token, "HOST": settings.host},
+                     corrections=connect(settings, store.feed_position))
     try:
         server = WebServer(app, settings.host, settings.web_port)
     except OSError as exc:
@@ -101,13 +107,15 @@ def start_stack(settings: Settings, web: bool = True, face_store: FaceStore | No
     settings name (tests of several identity replicas on one server)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = AnalyticsStore.open(settings)
-    analytics = serve_analytics(settings, store)
+    following: list[FollowerThread] = []
+    analytics = serve_analytics(settings, store, lambda: following[0].follower.head if following else 0)
     settings = settings.replace(analytics_port=analytics.port, analytics_addr=f"{settings.host}:{analytics.port}")
     identity = IdentityProcess(settings, face_store)
     settings = settings.replace(identity_port=identity.port, identity_addr=f"{settings.host}:{identity.port}")
+    following.append(start_follower(settings, store))
     ingest = IngestProcess(settings)
     settings = settings.replace(ingest_port=ingest.port)
     web_server = start_web(settings, store) if web else None
     if web_server is not None:
         settings = settings.replace(web_port=web_server.port)
-    return Stack(settings, store, analytics, identity, ingest, web_server)
+    return Stack(settings, store, analytics, identity, ingest, web_server, following[0])

@@ -7,6 +7,9 @@ a well-formed id or row that is not stored is NOT_FOUND.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 import grpc
 
 from influencers.boundary import brief, is_influencer_id, is_video_id, shown, undefined_enum_values
@@ -24,24 +27,27 @@ from services.analytics.records import (
 from services.analytics.store import AnalyticsStore, Label
 
 SERVICE_NAME = analytics_pb2.DESCRIPTOR.services_by_name["AnalyticsService"].full_name
+MAX_WAIT_S = 60.0  # WaitForFeedPosition's longest wait; a caller wanting more calls again
+POLL_S = 0.05  # seconds between two reads of the applied position while waiting
 
 
 class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
     """Statistics and the fitted model are cached and recomputed only after a write (store version)."""
 
-    def __init__(self, store: AnalyticsStore) -> None:
+    def __init__(self, store: AnalyticsStore, head: Callable[[], int] = lambda: 0) -> None:
+        """`head`: the head of identity's feed as this replica's follower last saw it (0: not following)."""
         self._store = store
         self._analysis = AnalysisCache(store)
+        self._head = head
 
     def RecordVideo(self, request, context):  # type: ignore[no-untyped-def]
         row = video_from_proto(request.video)
         if problem := score_problem(row.performance):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{row.url[:80]!r}: {problem}")
         _check_statuses(context, [row.status], "video.status")
-        _check_influencers(context, [a.influencer_id for a in request.appearances])
-        appearances = [appearance_from_proto(row.video_id, a) for a in request.appearances]
+        # request.appearances is ignored: identity's change feed is the one source of appearances.
         try:
-            created = self._store.record_video(row, appearances)
+            created = self._store.record_video(row)
         except ValueError as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, brief(str(exc)))
         return analytics_pb2.RecordVideoResponse(created=created)
@@ -115,6 +121,23 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
             overall_mean=analysis.overall_mean,
         )
 
+    def GetFeedPosition(self, request, context):  # type: ignore[no-untyped-def]
+        return analytics_pb2.GetFeedPositionResponse(applied_position=self._store.feed_position(),
+                                                     head_position=self._head())
+
+    def WaitForFeedPosition(self, request, context):  # type: ignore[no-untyped-def]
+        timeout = request.timeout.seconds + request.timeout.nanos / 1e9
+        if timeout < 0 or request.position < 0:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "position and timeout must not be negative")
+        deadline = time.monotonic() + min(timeout, MAX_WAIT_S)
+        while True:
+            applied = self._store.feed_position()
+            if applied >= request.position:
+                return analytics_pb2.WaitForFeedPositionResponse(reached=True, applied_position=applied)
+            if time.monotonic() >= deadline or not context.is_active():
+                return analytics_pb2.WaitForFeedPositionResponse(reached=False, applied_position=applied)
+            time.sleep(POLL_S)
+
     def Predict(self, request, context):  # type: ignore[no-untyped-def]
         ids = list(request.influencer_ids)
         _check_influencers(context, ids)
@@ -145,11 +168,13 @@ def _check_statuses(context: grpc.ServicerContext, statuses: list[int], what: st
         context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{what}: {bad[0]} is not a VideoStatus")
 
 
-def serve_analytics(settings: Settings, store: AnalyticsStore) -> RunningServer:
-    """Starts the analytics gRPC server on settings.host:settings.analytics_port (0 = any free port)."""
+def serve_analytics(settings: Settings, store: AnalyticsStore, head: Callable[[], int] = lambda: 0
+                    ) -> RunningServer:
+    """Starts the analytics gRPC server on settings.host:settings.analytics_port (0 = any free port); `head`:
+    see AnalyticsServicer."""
 
     def register(server: grpc.Server) -> str:
-        analytics_pb2_grpc.add_AnalyticsServiceServicer_to_server(AnalyticsServicer(store), server)
+        analytics_pb2_grpc.add_AnalyticsServiceServicer_to_server(AnalyticsServicer(store, head), server)
         return SERVICE_NAME
 
     server = build_server("analytics", settings.host, settings.analytics_port, [register], token=settings.token)

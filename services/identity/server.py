@@ -19,6 +19,7 @@ from services.identity.appearances import AppearanceOut
 from services.identity.assignment import Thresholds
 from services.identity.crops import CropStore, check_id
 from services.identity.facestore import FaceStore
+from services.identity.feed import CHANGE_VIDEOS, ChangeFeed, TooFarBehind
 from services.identity.open_store import open_face_store
 from services.identity.registry import IdentityRegistry, InfluencerInfo, Label
 from services.identity.review import ANSWERS, Item
@@ -32,6 +33,7 @@ MAX_FRAMES = 20_000  # frames in one AnalyzeVideo stream
 RECLUSTER_PAGE = 200  # videos per message of a Recluster stream
 MAX_PHOTOS = 20  # reference photos in one EnrolInfluencer call
 MAX_REVIEW = 100  # items of the review queue in one answer
+MAX_CHANGES = 1000  # changes of the feed in one ListChanges answer
 REVIEW_ANSWERS = {identity_pb2.REVIEW_ANSWER_SAME: ANSWERS[0], identity_pb2.REVIEW_ANSWER_DIFFERENT: ANSWERS[1],
                   identity_pb2.REVIEW_ANSWER_SKIP: ANSWERS[2]}
 
@@ -93,11 +95,66 @@ class StreamBudget:
         return None
 
 
+def label_pb(label: Label) -> common_pb2.InfluencerLabel:
+    return common_pb2.InfluencerLabel(influencer_id=label.influencer_id, name=label.name, hidden=label.hidden,
+                                      deleted=label.deleted)
+
+
 class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
-    def __init__(self, registry: IdentityRegistry, workers: FaceWorkers, settings: Settings) -> None:
+    """Every write runs under the registry's lock together with the append of its change to the feed, so
+    that the feed's order is the face store's (a change read after another write would carry a state the
+    feed then overwrites with an older one)."""
+
+    def __init__(self, registry: IdentityRegistry, workers: FaceWorkers, settings: Settings,
+                 feed: ChangeFeed) -> None:
         self.registry = registry
         self.workers = workers
         self.settings = settings
+        self.feed = feed
+
+    def _publish(self, kind: int, videos: list[str], labels: list[Label] = (), forgotten: list[str] = ()
+                 ) -> list[int]:
+        """Appends the current appearances of `videos` (CHANGE_VIDEOS a change), their names and hidden
+        flags, then `labels` and `forgotten` (in the last change), to the feed; returns the positions.
+        Call under the registry's lock, after the face store write."""
+        if not videos and not labels and not forgotten:
+            return []
+        names, hidden = self.registry.names(), self.registry.store.hidden()
+        given = {x.influencer_id for x in labels}
+        changes = []
+        for start in range(0, max(len(videos), 1), CHANGE_VIDEOS):
+            page = self.registry.appearances(videos[start:start + CHANGE_VIDEOS])
+            ids = {a.influencer_id for apps in page.values() for a in apps}
+            change = identity_pb2.Change(
+                kind=kind,  # type: ignore[arg-type]
+                videos=[common_pb2.VideoAppearances(video_id=v, appearances=[appearance_pb(a) for a in apps])
+                        for v, apps in page.items()],
+                names={i: names[i] for i in ids if names.get(i)},
+                labels=[common_pb2.InfluencerLabel(influencer_id=i, name=names.get(i, ""), hidden=True)
+                        for i in sorted((ids & hidden) - given)])
+            change.create_time.GetCurrentTime()
+            for video in change.videos:  # crops travel by reference only
+                for appearance in video.appearances:
+                    appearance.best_face = b""
+            changes.append(change)
+        changes[-1].labels.extend(label_pb(x) for x in labels)
+        changes[-1].forgotten_video_ids.extend(forgotten)
+        return self.feed.append(changes)
+
+    def _position(self, positions: list[int]) -> int:
+        """The last of `positions`, or the head when the call appended nothing."""
+        return positions[-1] if positions else self.feed.head()
+
+    def ListChanges(self, request: identity_pb2.ListChangesRequest, context: grpc.ServicerContext
+                    ) -> identity_pb2.ListChangesResponse:
+        if request.after_position < 0:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"after_position {request.after_position} is negative")
+        size = _page_size(request.page_size or 100, context, MAX_CHANGES)
+        try:
+            changes, head = self.feed.read(request.after_position, size)
+        except TooFarBehind as exc:
+            context.abort(grpc.StatusCode.OUT_OF_RANGE, str(exc))
+        return identity_pb2.ListChangesResponse(changes=changes, head_position=head)
 
     def AnalyzeVideo(self, request_iterator: Iterator[identity_pb2.Frame], context: grpc.ServicerContext
                      ) -> identity_pb2.VideoIdentities:
@@ -119,8 +176,11 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             analysis = self.workers.analyze(frames, self.settings.within_video_threshold)
         except ValueError as exc:  # a frame that is not an image, or too large to decode
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"video {video_id}: {exc}")
-        appearances = self.registry.assign(video_id, analysis)
+        with self.registry.lock:
+            appearances = self.registry.assign(video_id, analysis)
+            position = self._position(self._publish(identity_pb2.CHANGE_KIND_VIDEO, [video_id]))
         return identity_pb2.VideoIdentities(
+            feed_position=position,
             video_id=video_id, appearances=[appearance_pb(a) for a in appearances], frames=analysis.frames,
             faces_detected=analysis.faces_detected, faces_encoded=analysis.faces_encoded,
             stage_seconds=analysis.stage_seconds)
@@ -128,7 +188,10 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     def ForgetVideo(self, request: identity_pb2.ForgetVideoRequest, context: grpc.ServicerContext
                     ) -> identity_pb2.ForgetVideoResponse:
         _check(context, request.video_id, "video_id")
-        return identity_pb2.ForgetVideoResponse(faces_removed=self.registry.forget(request.video_id))
+        with self.registry.lock:
+            removed = self.registry.forget(request.video_id)
+            position = self._position(self._publish(identity_pb2.CHANGE_KIND_FORGET, [], [], [request.video_id]))
+        return identity_pb2.ForgetVideoResponse(faces_removed=removed, feed_position=position)
 
     def ListVideoIds(self, request: identity_pb2.ListVideoIdsRequest, context: grpc.ServicerContext
                      ) -> identity_pb2.ListVideoIdsResponse:
@@ -195,11 +258,39 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                   ) -> Iterator[identity_pb2.ReclusterResponse]:
         for v in request.video_ids:
             _check(context, v, "video_id")
-        if request.resync_only:
-            videos = list(self.registry.store.video_ids())
-        else:
-            videos = self.registry.recluster(list(request.video_ids) or None)
-        yield from self._pages(videos)
+        if request.resync_only and not request.publish:
+            # A snapshot: consistent with the head read before the videos are listed. A write while the pages
+            # are read may show in them too; the follower replays the feed after the head over them, and
+            # each change replaces whole videos, so the result converges to the feed's.
+            with self.registry.lock:
+                head = self.feed.head()
+                videos = list(self.registry.store.video_ids())
+            for k, msg in enumerate(self._pages(videos)):
+                if k == 0:
+                    msg.feed_position = head
+                yield msg
+            return
+        with self.registry.lock:
+            if request.resync_only:
+                videos = list(self.registry.store.video_ids())
+                kind = identity_pb2.CHANGE_KIND_RESYNC
+            else:
+                videos = self.registry.recluster(list(request.video_ids) or None)
+                kind = identity_pb2.CHANGE_KIND_RECLUSTER
+            positions = self._publish(kind, videos)
+            last = self._position(positions)
+        # The stream is read back from the feed: the feed is complete whether or not the caller reads it all.
+        influencers: set[str] = set()
+        pages = []
+        for change in self.feed.entries(positions):
+            influencers |= {a.influencer_id for v in change.videos for a in v.appearances}
+            pages.append(identity_pb2.ReclusterResponse(videos=change.videos, names=change.names,
+                                                        labels=change.labels))
+        pages = pages or [identity_pb2.ReclusterResponse()]
+        pages[0].changed_videos = len(videos)
+        pages[0].influencers = len(influencers)
+        pages[-1].feed_position = last
+        yield from pages
 
     def _pages(self, videos: list[str]) -> Iterator[identity_pb2.ReclusterResponse]:
         """The appearances of `videos`, a page of videos per message; the first carries the totals."""
@@ -222,6 +313,17 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                 msg.changed_videos = len(videos)
                 first = False
             yield msg
+
+    def _correct(self, work: Callable[[], tuple[list[str], list[Label]]],
+                 kind: int = identity_pb2.CHANGE_KIND_CORRECTION) -> identity_pb2.ReclusterResponse:
+        """Runs a correction (`work` returns the changed videos and the labels it set) and publishes its change,
+        under the registry's lock; the answer carries the change's position."""
+        with self.registry.lock:
+            videos, labels = work()
+            position = self._position(self._publish(kind, videos, labels))
+        reply = self._changes(videos, labels)
+        reply.feed_position = position
+        return reply
 
     def _changes(self, videos: list[str], labels: list[Label] = ()) -> identity_pb2.ReclusterResponse:
         """The changes of a correction in one message (they follow the influencers corrected), with the
@@ -250,31 +352,42 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                          ) -> identity_pb2.ReclusterResponse:
         for influencer_id in request.influencer_ids:
             _check_influencer(context, influencer_id)
-        try:
-            changed = self.registry.merge(list(request.influencer_ids))
-        except (KeyError, ValueError) as exc:
-            _refuse(context, exc)
-        return self._changes(changed, self.registry.labels(list(request.influencer_ids)))
+        ids = list(request.influencer_ids)
+
+        def work() -> tuple[list[str], list[Label]]:
+            try:
+                changed = self.registry.merge(ids)
+            except (KeyError, ValueError) as exc:
+                _refuse(context, exc)
+            return changed, self.registry.labels(ids)
+        return self._correct(work)
 
     def SplitInfluencer(self, request: identity_pb2.SplitInfluencerRequest, context: grpc.ServicerContext
                         ) -> identity_pb2.ReclusterResponse:
         _check_influencer(context, request.influencer_id)
         for v in request.video_ids:
             _check(context, v, "video_id")
-        try:
-            changed = self.registry.split(request.influencer_id, list(request.video_ids))
-        except KeyError as exc:
-            context.abort(grpc.StatusCode.NOT_FOUND, _message(exc))
-        return self._changes(changed, self.registry.labels([request.influencer_id]))
+        def work() -> tuple[list[str], list[Label]]:
+            try:
+                changed = self.registry.split(request.influencer_id, list(request.video_ids))
+            except KeyError as exc:
+                context.abort(grpc.StatusCode.NOT_FOUND, _message(exc))
+            return changed, self.registry.labels([request.influencer_id])
+        return self._correct(work)
 
     def RenameInfluencer(self, request: identity_pb2.RenameInfluencerRequest, context: grpc.ServicerContext
                          ) -> identity_pb2.Influencer:
         _check_influencer(context, request.influencer_id)
-        try:
-            self.registry.rename(request.influencer_id, request.name)
-        except (KeyError, ValueError) as exc:
-            _refuse(context, exc)
-        return self.GetInfluencer(identity_pb2.GetInfluencerRequest(influencer_id=request.influencer_id), context)
+        with self.registry.lock:
+            try:
+                self.registry.rename(request.influencer_id, request.name)
+            except (KeyError, ValueError) as exc:
+                _refuse(context, exc)
+            position = self._position(self._publish(identity_pb2.CHANGE_KIND_CORRECTION, [],
+                                                    self.registry.labels([request.influencer_id])))
+        reply = self.GetInfluencer(identity_pb2.GetInfluencerRequest(influencer_id=request.influencer_id), context)
+        reply.feed_position = position
+        return reply
 
     # ---- corrections kept as constraints, and the review queue ------------------------------------------
 
@@ -299,14 +412,20 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                 photos.setdefault(hashlib.sha256(image).hexdigest()[:16], encoding)
         if not photos:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"no face found in the {len(request.photos)} photos given")
-        try:
-            target, changed = self.registry.enrol(name, list(photos.items()))  # type: ignore[arg-type]
-        except ValueError as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, _message(exc))
-        info = self.registry.influencer(target)
+        enrolled: list[str] = []
+
+        def work() -> tuple[list[str], list[Label]]:
+            try:
+                target, changed = self.registry.enrol(name, list(photos.items()))  # type: ignore[arg-type]
+            except ValueError as exc:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, _message(exc))
+            enrolled.append(target)
+            return changed, self.registry.labels([target])
+        changes = self._correct(work)
+        info = self.registry.influencer(enrolled[0])
         return identity_pb2.EnrolInfluencerResponse(
             influencer=self._influencer_pb(info) if info else None, faces_enrolled=len(photos),
-            photos_without_face=without, changes=self._changes(changed, self.registry.labels([target])))
+            photos_without_face=without, changes=changes)
 
     def MoveAppearance(self, request: identity_pb2.MoveAppearanceRequest, context: grpc.ServicerContext
                        ) -> identity_pb2.ReclusterResponse:
@@ -314,30 +433,36 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         _check_influencer(context, request.influencer_id)
         if request.target_influencer_id:
             _check_influencer(context, request.target_influencer_id, "target_influencer_id")
-        try:
-            changed, target = self.registry.move(request.video_id, request.influencer_id,
-                                                 request.target_influencer_id)
-        except (KeyError, ValueError) as exc:
-            _refuse(context, exc)
-        return self._changes(changed, self.registry.labels([request.influencer_id, target]))
+        def work() -> tuple[list[str], list[Label]]:
+            try:
+                changed, target = self.registry.move(request.video_id, request.influencer_id,
+                                                     request.target_influencer_id)
+            except (KeyError, ValueError) as exc:
+                _refuse(context, exc)
+            return changed, self.registry.labels([request.influencer_id, target])
+        return self._correct(work)
 
     def HideInfluencer(self, request: identity_pb2.HideInfluencerRequest, context: grpc.ServicerContext
                        ) -> identity_pb2.ReclusterResponse:
         _check_influencer(context, request.influencer_id)
-        try:
-            self.registry.hide(request.influencer_id, request.hidden)
-        except KeyError as exc:
-            context.abort(grpc.StatusCode.NOT_FOUND, _message(exc))
-        return self._changes([], self.registry.labels([request.influencer_id]))
+        def work() -> tuple[list[str], list[Label]]:
+            try:
+                self.registry.hide(request.influencer_id, request.hidden)
+            except KeyError as exc:
+                context.abort(grpc.StatusCode.NOT_FOUND, _message(exc))
+            return [], self.registry.labels([request.influencer_id])
+        return self._correct(work)
 
     def DeleteInfluencer(self, request: identity_pb2.DeleteInfluencerRequest, context: grpc.ServicerContext
                          ) -> identity_pb2.ReclusterResponse:
         _check_influencer(context, request.influencer_id)
-        try:
-            changed = self.registry.delete(request.influencer_id)
-        except KeyError as exc:
-            context.abort(grpc.StatusCode.NOT_FOUND, _message(exc))
-        return self._changes(changed, [Label(request.influencer_id, deleted=True)])
+        def work() -> tuple[list[str], list[Label]]:
+            try:
+                changed = self.registry.delete(request.influencer_id)
+            except KeyError as exc:
+                context.abort(grpc.StatusCode.NOT_FOUND, _message(exc))
+            return changed, [Label(request.influencer_id, deleted=True)]
+        return self._correct(work, identity_pb2.CHANGE_KIND_ERASURE)
 
     def ListReviewItems(self, request: identity_pb2.ListReviewItemsRequest, context: grpc.ServicerContext
                         ) -> identity_pb2.ListReviewItemsResponse:
@@ -352,11 +477,13 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         if reply is None:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                           f"answer {request.answer} is not one of SAME, DIFFERENT or SKIP")
-        try:
-            changed = self.registry.answer(request.influencer_a, request.influencer_b, reply)
-        except (KeyError, ValueError) as exc:
-            _refuse(context, exc)
-        return self._changes(changed, self.registry.labels([request.influencer_a, request.influencer_b]))
+        def work() -> tuple[list[str], list[Label]]:
+            try:
+                changed = self.registry.answer(request.influencer_a, request.influencer_b, reply)
+            except (KeyError, ValueError) as exc:
+                _refuse(context, exc)
+            return changed, self.registry.labels([request.influencer_a, request.influencer_b])
+        return self._correct(work)
 
 
 def _check(context: grpc.ServicerContext, value: str, what: str) -> None:
@@ -403,10 +530,11 @@ class IdentityProcess:
         several replicas)."""
         self.settings = settings
         self.store = store or open_face_store(settings)
+        self.feed = ChangeFeed.open(settings.database_url, settings.data_dir, settings.feed_retention)
         thresholds = Thresholds(settings.match_threshold, settings.match_margin, settings.cluster_threshold)
         self.registry = IdentityRegistry(self.store, CropStore(self.store), thresholds)
         self.workers = FaceWorkers(settings.worker_count)
-        servicer = IdentityServicer(self.registry, self.workers, settings)
+        servicer = IdentityServicer(self.registry, self.workers, settings, self.feed)
 
         def register(server: grpc.Server) -> str:
             identity_pb2_grpc.add_IdentityServiceServicer_to_server(servicer, server)
@@ -424,3 +552,4 @@ class IdentityProcess:
         self.server.stop(grace_s)
         self.workers.close()
         self.store.close()
+        self.feed.close()

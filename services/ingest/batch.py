@@ -1,30 +1,36 @@
-"""Ingest's batch protocol between identity (the face store) and analytics (the system of record).
+"""Ingest's batch protocol with identity (the face store, owner of "who is in which video").
 
 A batch is bracketed by identity's OpenBatch/CloseBatch, per ingest worker. Opening a batch after one that
 never closed repairs first: the faces of videos that analytics never recorded as done are forgotten, and
-analytics gets every video's appearances again. After the videos, the batch reconciles: identity re-derives
-the clusters around the processed videos and analytics replaces the appearances of the videos whose people
-changed. Only then is the batch closed, so an interruption anywhere earlier is repaired by the next batch.
+identity publishes the current appearances of every video into its change feed (a write that reached the
+face store but not the feed is published again). After the videos, the batch reconciles: identity re-derives
+the clusters around the processed videos and publishes the videos whose people changed. Only then is the
+batch closed, so an interruption anywhere earlier is repaired by the next batch.
 
-Nothing here holds a message proportional to the store: ids come in pages, re-clustering results come as
-a stream of pages, and face crops travel by reference: analytics keeps the bytes it already has for a
-face_ref, and the few it lacks are fetched from identity one at a time and sent one video at a time.
+Analytics follows identity's feed by itself (services/analytics/feed.py): nothing here sends it appearances.
+The batch waits, bounded, until analytics has applied the feed up to the position identity answered with, so
+that a job that ends has its videos in analytics (read-your-writes for whoever follows the job and exports).
 
-The two services are reached through the small ports below (gRPC adapters in `batch_grpc.py`), so the
-protocol is tested with in-memory fakes and the CLI's recluster/merge/split/rename use the same calls.
+The two services are reached through the small ports below (gRPC adapters in influencers/service_clients.py),
+so the protocol is tested with in-memory fakes.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from influencers.v1 import common_pb2, identity_pb2
+from influencers.service_clients import drain
+from influencers.v1 import identity_pb2
 
 log = logging.getLogger(__name__)
+
+# How long a batch waits at its end for analytics to apply identity's feed (seconds): the job's videos are in
+# analytics when it ends, unless analytics is this far behind (then the job ends and says so in the log).
+JOB_WAIT_S = 600.0
 
 # A pager takes a page token ("" for the first page) and returns (items, next token; "" after the last).
 Pager = Callable[[str], tuple[list[str], str]]
@@ -39,38 +45,35 @@ class IdentityPort(Protocol):
     def list_video_ids(self, page_token: str) -> tuple[list[str], str]:
         """One page of the ids of videos with faces in the store, and the next page's token."""
 
-    def forget_video(self, video_id: str) -> None: ...
+    def forget_video(self, video_id: str) -> int:
+        """Forgets the video's faces; returns the feed position of the change."""
 
-    def recluster(self, video_ids: Sequence[str], resync_only: bool) -> Iterable[identity_pb2.ReclusterResponse]:
-        """Pages of changed videos (totals in the first page); empty `video_ids`: the whole store."""
-
-    def face_crop(self, face_ref: str) -> bytes | None:
-        """The JPEG of one face; None when identity no longer has it."""
+    def recluster(self, video_ids: Sequence[str], resync_only: bool, publish: bool = False
+                  ) -> Iterable[identity_pb2.ReclusterResponse]:
+        """Pages of changed videos (totals in the first page, the feed position in the last); empty
+        `video_ids`: the whole store. resync_only + publish: every video, published into the feed."""
 
 
 class AnalyticsPort(Protocol):
     def list_done_video_ids(self, page_token: str) -> tuple[list[str], str]:
         """One page of the ids of videos recorded as done, and the next page's token."""
 
-    def replace_appearances(self, videos: Sequence[common_pb2.VideoAppearances], names: Mapping[str, str],
-                            labels: Sequence[common_pb2.InfluencerLabel] = ()) -> list[str]:
-        """Replaces these videos' appearances, then applies `labels` (set by hand: a name, "" clearing it,
-        hidden, or erased); returns the face refs whose crop analytics lacks."""
+    def wait_for_position(self, position: int, timeout_s: float) -> bool:
+        """True once analytics has applied identity's feed up to `position`; False after `timeout_s`."""
 
 
 @dataclass(frozen=True)
 class Applied:
-    """What one re-clustering (or resync) changed: influencers re-derived, videos whose people changed
-    (both as identity counts them), videos sent to analytics, crops fetched from identity."""
+    """What one re-clustering (or resync) changed: influencers re-derived, videos whose people changed (both
+    as identity counts them), videos identity published; the feed position of its last change, and whether
+    analytics had applied it within the wait."""
 
     influencers: int = 0
     changed_videos: int = 0
     sent_videos: int = 0
-    fetched_crops: int = 0
-
-    def __add__(self, other: Applied) -> Applied:
-        return Applied(self.influencers + other.influencers, self.changed_videos + other.changed_videos,
-                       self.sent_videos + other.sent_videos, self.fetched_crops + other.fetched_crops)
+    fetched_crops: int = 0  # always 0: analytics fetches the crops it lacks itself (kept for old callers)
+    position: int = 0
+    caught_up: bool = True
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,7 @@ def open_batch(identity: IdentityPort, analytics: AnalyticsPort, worker: str) ->
     if not identity.open_batch(uuid.uuid4().hex, worker):
         return None
     repaired = repair(identity, analytics)
-    log.warning("the previous batch was interrupted: removed the faces of %d unrecorded videos, re-synced %d "
+    log.warning("the previous batch was interrupted: removed the faces of %d unrecorded videos, re-published %d "
                 "videos", repaired.orphans, repaired.resync.sent_videos)
     return repaired
 
@@ -96,55 +99,33 @@ def close_batch(identity: IdentityPort, worker: str) -> None:
     identity.close_batch(worker)
 
 
-def repair(identity: IdentityPort, analytics: AnalyticsPort) -> Repair:
+def repair(identity: IdentityPort, analytics: AnalyticsPort, wait_s: float = JOB_WAIT_S) -> Repair:
     """Brings the two stores back in step after an interrupted batch: forgets the faces of videos that
-    analytics never recorded as done (orphans), then resends every video's appearances to analytics."""
+    analytics never recorded as done (orphans), then has identity publish every video's appearances into its
+    feed, and waits (at most `wait_s`) for analytics to apply them."""
     done = set(all_pages(analytics.list_done_video_ids))
     # Every page is read before anything is forgotten: forgetting while paging could shift the pages.
     orphans = [video_id for video_id in all_pages(identity.list_video_ids) if video_id not in done]
     for video_id in orphans:
         identity.forget_video(video_id)
-    return Repair(len(orphans), apply_stream(identity, analytics, identity.recluster((), resync_only=True)))
+    return Repair(len(orphans), _published(analytics, identity.recluster((), resync_only=True, publish=True),
+                                           wait_s))
 
 
-def reconcile(identity: IdentityPort, analytics: AnalyticsPort, video_ids: Sequence[str] = ()) -> Applied:
-    """Re-derives the clusters around `video_ids` (empty: the whole store) and has analytics follow."""
-    return apply_stream(identity, analytics, identity.recluster(list(video_ids), resync_only=False))
+def reconcile(identity: IdentityPort, analytics: AnalyticsPort, video_ids: Sequence[str] = (),
+              wait_s: float = JOB_WAIT_S) -> Applied:
+    """Re-derives the clusters around `video_ids` (empty: the whole store); identity publishes the changes,
+    and this waits (at most `wait_s`) until analytics has applied them and everything before."""
+    return _published(analytics, identity.recluster(list(video_ids), resync_only=False), wait_s)
 
 
-def apply_stream(identity: IdentityPort, analytics: AnalyticsPort,
-                 pages: Iterable[identity_pb2.ReclusterResponse]) -> Applied:
-    """Sends each page of a re-clustering to analytics as it arrives; totals from the first page."""
-    total = Applied()
-    for k, page in enumerate(pages):
-        applied = apply_page(identity, analytics, page)
-        total += applied if k == 0 else Applied(sent_videos=applied.sent_videos,
-                                                fetched_crops=applied.fetched_crops)
-    return total
-
-
-def apply_page(identity: IdentityPort, analytics: AnalyticsPort, page: identity_pb2.ReclusterResponse) -> Applied:
-    """Replaces the appearances of one page's videos (and upserts its display names, then applies its labels:
-    names set or cleared by hand, hidden, erased) in analytics. Videos whose crops analytics lacks are sent
-    again, one at a time, with the crops fetched from identity."""
-    names = {k: v for k, v in page.names.items() if v}
-    labels = list(page.labels)
-    if not page.videos and not names and not labels:
-        return Applied(page.influencers, page.changed_videos)
-    missing = set(analytics.replace_appearances(list(page.videos), names, labels))
-    fetched = 0
-    for video in page.videos:
-        refs = {a.face_ref for a in video.appearances if a.face_ref in missing and not a.best_face}
-        if not refs:
-            continue
-        filled = common_pb2.VideoAppearances()
-        filled.CopyFrom(video)
-        for appearance in filled.appearances:
-            if appearance.face_ref in refs:
-                appearance.best_face = identity.face_crop(appearance.face_ref) or b""
-                fetched += 1
-        analytics.replace_appearances([filled], {})
-    return Applied(page.influencers, page.changed_videos, len(page.videos), fetched)
+def _published(analytics: AnalyticsPort, pages: Iterable[identity_pb2.ReclusterResponse], wait_s: float) -> Applied:
+    got = drain(pages)
+    caught_up = analytics.wait_for_position(got.position, wait_s)
+    if not caught_up:
+        log.warning("analytics has not applied identity's feed up to position %d after %.0f s: still catching up",
+                    got.position, wait_s)
+    return Applied(got.influencers, got.changed_videos, got.videos, 0, got.position, caught_up)
 
 
 def all_pages(pager: Pager) -> Iterator[str]:

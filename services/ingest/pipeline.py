@@ -123,8 +123,9 @@ class VideoPipeline:
             raise
 
     def _record(self, video: common_pb2.Video, appearances: list[common_pb2.Appearance]) -> None:
-        self.analytics.RecordVideo(analytics_pb2.RecordVideoRequest(video=video, appearances=appearances),
-                                   timeout=self.timeout)
+        """Records the manifest row's outcome; `appearances` are not sent: analytics takes them from identity's
+        change feed (AnalyzeVideo published them)."""
+        self.analytics.RecordVideo(analytics_pb2.RecordVideoRequest(video=video), timeout=self.timeout)
 
     def process(self, url: str, performance: float | None, external_id: str, row_error: str,
                  base_dir: Path) -> Outcome:

@@ -22,8 +22,10 @@ def vid(k: int) -> str:
 
 def record(stub, k: int, status: int = common_pb2.VIDEO_STATUS_DONE, *appearances: common_pb2.Appearance) -> None:
     stub.RecordVideo(analytics_pb2.RecordVideoRequest(
-        video=common_pb2.Video(url=f"https://x/{k}.mp4", video_id=vid(k), performance=1.0, status=status),
-        appearances=appearances))
+        video=common_pb2.Video(url=f"https://x/{k}.mp4", video_id=vid(k), performance=1.0, status=status)))
+    if appearances:  # apart from the row, as identity's feed brings them in the service
+        stub.ReplaceAppearances(analytics_pb2.ReplaceAppearancesRequest(
+            videos=[common_pb2.VideoAppearances(video_id=vid(k), appearances=appearances)]))
 
 
 def by_ref(influencer_id: str, face_ref: str, crop: bytes = b"") -> common_pb2.Appearance:

@@ -28,10 +28,11 @@ def record_some(stub, n: int = 12) -> None:
     for i in range(n):
         who = ["inf_57a7000001"] if i % 2 else ["inf_f10b000002"]
         perf = 2.0 if i % 2 else 0.5
-        stub.RecordVideo(analytics_pb2.RecordVideoRequest(
-            video=video(f"https://x/{i}.mp4", f"{i:016x}", perf + 0.01 * i),
-            appearances=[appearance(w) for w in who],
-        ))
+        row = video(f"https://x/{i}.mp4", f"{i:016x}", perf + 0.01 * i)
+        stub.RecordVideo(analytics_pb2.RecordVideoRequest(video=row))
+        # The appearances come apart from the row (in the service, from identity's feed).
+        stub.ReplaceAppearances(analytics_pb2.ReplaceAppearancesRequest(videos=[common_pb2.VideoAppearances(
+            video_id=f"{i:016x}", appearances=[appearance(w) for w in who])]))
 
 
 def test_record_video_reports_created_once_and_get_video_finds_it_by_url_and_id(stub) -> None:
@@ -131,8 +132,8 @@ def test_a_new_score_for_an_unknown_row_is_not_found(stub) -> None:
     lambda s: s.GetVideo(common_pb2.GetVideoRequest(url="")),
     lambda s: s.RecordVideo(analytics_pb2.RecordVideoRequest(video=video("https://x/a.mp4", "../x", 1.0))),
     lambda s: s.RecordVideo(analytics_pb2.RecordVideoRequest(video=video("https://x/a.mp4", "0" * 16, float("nan")))),
-    lambda s: s.RecordVideo(analytics_pb2.RecordVideoRequest(video=video("https://x/a.mp4", "0" * 16, 1.0),
-                                                              appearances=[appearance("../inf")])),
+    lambda s: s.ReplaceAppearances(analytics_pb2.ReplaceAppearancesRequest(videos=[common_pb2.VideoAppearances(
+        video_id="0" * 16, appearances=[appearance("../inf")])])),
     lambda s: s.ReplaceAppearances(analytics_pb2.ReplaceAppearancesRequest(
         videos=[common_pb2.VideoAppearances(video_id="not-hex")])),
     lambda s: s.ReplaceAppearances(analytics_pb2.ReplaceAppearancesRequest(names={"<b>x</b>": "X"})),

@@ -14,13 +14,13 @@ import pytest
 import requests
 from flask import Flask
 
+from influencers.service_clients import Written
 from influencers.stack import WebServer
 from influencers.v1 import identity_pb2
 from services.analytics.records import DONE, FAILED, AppearanceRow, VideoRow
 from services.analytics.store import AnalyticsStore, Label
 from services.analytics.web import create_app
 from services.analytics.web.auth import SESSION_COOKIE, safe_next
-from services.ingest.batch import Applied
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -189,7 +189,7 @@ def test_a_post_without_a_valid_csrf_token_is_403_in_json_or_html_as_the_route_i
         answered = browser.post(url + "/api/review/answer.json", headers={"X-CSRF-Token": token}, timeout=5,
                                 json={"influencer_a": "inf_aaaa000001", "influencer_b": "inf_dddd000004",
                                       "answer": "skip"})
-        assert answered.status_code == 200 and answered.json() == {"changed_videos": 0}
+        assert answered.status_code == 200 and answered.json() == {"changed_videos": 0, "caught_up": True}
         fake.calls.clear()
         ok = browser.post(url + "/merge", data={"ids": ["inf_aaaa000001", "inf_bbbb000002"], "csrf_token": token},
                           timeout=5, allow_redirects=False)
@@ -217,42 +217,43 @@ def test_pages_cannot_be_framed_by_another_site(base_url: str) -> None:
 class FakeCorrections:
     """The corrections port in memory: records each call; identity's refusals can be planted."""
 
-    def __init__(self, refuse: grpc.StatusCode | None = None) -> None:
+    def __init__(self, refuse: grpc.StatusCode | None = None, caught_up: bool = True) -> None:
         self.calls: list[tuple[object, ...]] = []
         self.refuse = refuse
+        self.caught_up = caught_up  # False: analytics had not applied the change within the wait
 
-    def _call(self, *call: object) -> Applied:
+    def _call(self, *call: object) -> Written:
         if self.refuse is not None:
             raise FakeRpcError(self.refuse, "influencer inf_aaaa000009 is not known")
         self.calls.append(call)
-        return Applied()
+        return Written(0, len(self.calls), self.caught_up)
 
-    def rename(self, influencer_id: str, name: str) -> Applied:
+    def rename(self, influencer_id: str, name: str) -> Written:
         return self._call("rename", influencer_id, name)
 
-    def merge(self, influencer_ids: Sequence[str]) -> Applied:
+    def merge(self, influencer_ids: Sequence[str]) -> Written:
         return self._call("merge", list(influencer_ids))
 
-    def move(self, video_id: str, influencer_id: str, target_id: str) -> Applied:
+    def move(self, video_id: str, influencer_id: str, target_id: str) -> Written:
         return self._call("move", video_id, influencer_id, target_id)
 
-    def hide(self, influencer_id: str, hidden: bool) -> Applied:
+    def hide(self, influencer_id: str, hidden: bool) -> Written:
         return self._call("hide", influencer_id, hidden)
 
-    def delete(self, influencer_id: str) -> Applied:
+    def delete(self, influencer_id: str) -> Written:
         return self._call("delete", influencer_id)
 
-    def enrol(self, name: str, photos: Sequence[bytes]) -> identity_pb2.EnrolInfluencerResponse:
-        self._call("enrol", name, [len(p) for p in photos])
+    def enrol(self, name: str, photos: Sequence[bytes]) -> tuple[identity_pb2.EnrolInfluencerResponse, Written]:
+        written = self._call("enrol", name, [len(p) for p in photos])
         found = "inf_aaaa000001" if name == "Alice" else "inf_ffff000006"  # Alice is in videos; others are new
         return identity_pb2.EnrolInfluencerResponse(influencer=identity_pb2.Influencer(influencer_id=found),
-                                                    faces_enrolled=len(photos))
+                                                    faces_enrolled=len(photos)), written
 
     def review_items(self, limit: int = 0) -> list[identity_pb2.ReviewItem]:
         return [identity_pb2.ReviewItem(influencer_a="inf_aaaa000001", influencer_b="inf_dddd000004", distance=0.64,
                                         reason="near the threshold", video_id_a=f"{0:016x}", video_id_b=f"{1:016x}")]
 
-    def answer(self, influencer_a: str, influencer_b: str, answer: str) -> Applied:
+    def answer(self, influencer_a: str, influencer_b: str, answer: str) -> Written:
         return self._call("answer", influencer_a, influencer_b, answer)
 
 
@@ -328,6 +329,23 @@ def test_each_correction_form_calls_identity_with_what_was_chosen(
         ("enrol", "Nobody Yet", [11]),
     ]
 
+
+
+def test_a_correction_analytics_has_not_applied_within_the_wait_says_it_is_still_catching_up(
+        analytics_empty_store: AnalyticsStore) -> None:
+    fake = FakeCorrections(caught_up=False)
+    with serving(create_app(analytics_empty_store, corrections=fake)) as url:
+        browser = requests.Session()
+        token = csrf_of(browser.get(url + "/enrol", timeout=5).text)
+        moved = browser.post(url + "/influencer/inf_aaaa000001/hide", data={"csrf_token": token, "hidden": "0"},
+                             timeout=5, allow_redirects=False)
+        assert moved.status_code == 303 and moved.headers["Location"].endswith("catching_up=1")
+        page = browser.get(url + moved.headers["Location"], timeout=5)
+        assert "still catching up" in page.text
+        answered = browser.post(url + "/api/review/answer.json", headers={"X-CSRF-Token": token}, timeout=5,
+                                json={"influencer_a": "inf_aaaa000001", "influencer_b": "inf_dddd000004",
+                                      "answer": "skip"})
+        assert answered.json() == {"changed_videos": 0, "caught_up": False}
 
 def _videos(url: str, influencer_id: str) -> int:
     rows = requests.get(url + "/api/influencers.json", timeout=5).json()

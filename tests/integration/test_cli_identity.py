@@ -32,3 +32,17 @@ def test_rename_merge_and_split_reach_the_report(stack):
     assert main(["split", ida, "00000000000000a2", *ports]) == 0
     assert {r.influencer_id for r in stack.store.appearances_in("00000000000000a2")} != {ida}
     assert main(["recluster", *ports]) == 0
+
+
+def test_a_correction_analytics_has_not_applied_within_the_wait_prints_still_catching_up(stack, capsys,
+                                                                                           monkeypatch):
+    registry = stack.identity.registry
+    a = registry.assign("00000000000000b1", video(person(0, "a")))
+    record(stack, "00000000000000b1", a)
+    ports = ["--identity-port", str(stack.settings.identity_port),
+             "--analytics-port", str(stack.settings.analytics_port)]
+    stack.follower.stop()  # analytics stops following: the change stays in identity's feed
+    monkeypatch.setenv("INFLUENCERS_FEED_WAIT_S", "0.3")
+    assert main(["rename", a[0].influencer_id, "Ann", *ports]) == 0
+    out = capsys.readouterr().out
+    assert "still catching up" in out and stack.store.names() == {}

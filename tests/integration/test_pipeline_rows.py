@@ -15,6 +15,7 @@ from influencers.rpc import open_channel, wait_healthy
 from influencers.settings import Settings
 from influencers.v1 import analytics_pb2_grpc, common_pb2, identity_pb2
 from services.analytics.export import export_report
+from services.analytics.records import appearance_from_proto
 from services.analytics.server import serve_analytics
 from services.analytics.store import AnalyticsStore
 from services.ingest.pipeline import VideoPipeline, resolve_location
@@ -44,11 +45,13 @@ def make_video(path: Path, seed: int, size: int = 64, frames: int = 6) -> Path:
 
 class FakeIdentity:
     """Implements the one identity call the pipeline makes: every video shows PERSON, unless its id is
-    in `broken`, where the call raises what a malformed answer or a bug would."""
+    in `broken`, where the call raises what a malformed answer or a bug would. The appearance reaches
+    `store` as identity's feed brings it to analytics (the follower applies the change)."""
 
-    def __init__(self) -> None:
+    def __init__(self, store: AnalyticsStore) -> None:
         self.analysed: list[str] = []
         self.broken: dict[str, Exception] = {}
+        self.store = store
 
     def AnalyzeVideo(self, frames, timeout=None):  # noqa: N802 - the stub's name
         frames = list(frames)
@@ -58,6 +61,8 @@ class FakeIdentity:
             raise self.broken[video_id]
         appearance = common_pb2.Appearance(influencer_id=PERSON, first_seen_s=0.0, last_seen_s=1.0, faces=2,
                                            best_face=b"\xff\xd8jpeg", face_quality=0.5, screen_time_s=1.0)
+        self.store.apply_changes(self.store.feed_position() + 1,
+                                 {video_id: [appearance_from_proto(video_id, appearance)]}, {})
         return identity_pb2.VideoIdentities(video_id=video_id, appearances=[appearance], frames=len(frames),
                                             faces_detected=2)
 
@@ -73,7 +78,7 @@ def rig(tmp_path: Path) -> Iterator[tuple[VideoPipeline, FakeIdentity, Analytics
     running = serve_analytics(settings, store)
     channel = open_channel(f"127.0.0.1:{running.port}")
     wait_healthy(channel, timeout_s=10)
-    identity = FakeIdentity()
+    identity = FakeIdentity(store)
     yield VideoPipeline(settings, identity, analytics_pb2_grpc.AnalyticsServiceStub(channel)), identity, store  # type: ignore[arg-type]
     channel.close()
     running.stop(grace_s=0.5)

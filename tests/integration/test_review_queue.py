@@ -1,5 +1,6 @@
 """The "same person?" queue on a real registry (Qdrant Edge, synthetic encodings), and every new correction
-RPC on a real identity server on loopback with analytics following (labels: names, hidden, erased)."""
+RPC on a real identity server on loopback with analytics following identity's feed by itself (labels: names,
+hidden, erased); the callers only wait for analytics to reach the position identity answered with."""
 
 from pathlib import Path
 from types import SimpleNamespace
@@ -13,14 +14,14 @@ from test_registry import CENTRES, person, video
 
 from influencers.cli import main
 from influencers.rpc import open_channel
+from influencers.service_clients import GrpcAnalytics, GrpcIdentity
 from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2, identity_pb2, identity_pb2_grpc
+from services.analytics.feed_grpc import start_follower
 from services.analytics.records import AppearanceRow, VideoRow
 from services.analytics.server import serve_analytics
 from services.analytics.store import AnalyticsStore
 from services.identity import review
 from services.identity.server import IdentityProcess
-from services.ingest import batch
-from services.ingest.batch_grpc import GrpcAnalytics, GrpcIdentity
 
 PHOTOS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "photos"
 RNG = np.random.default_rng(23)
@@ -100,15 +101,21 @@ def record(stack, video_id, appearances):
     return appearances[0].influencer_id
 
 
+def caught_up(analytics, reply):
+    assert analytics.wait_for_position(reply.feed_position, 10), "analytics applies identity's change by itself"
+
+
 @pytest.fixture
 def stack(settings):
-    """Identity and analytics servers on loopback (the page is not needed here)."""
+    """Identity and analytics servers on loopback, analytics following identity's feed (no page)."""
     settings.data_dir.mkdir(parents=True)
     store = AnalyticsStore(settings.data_dir / "analytics.sqlite3")
     analytics = serve_analytics(settings, store)
     identity = IdentityProcess(settings)
-    yield SimpleNamespace(store=store, identity=identity,
-                          settings=settings.replace(identity_port=identity.port, analytics_port=analytics.port))
+    settings = settings.replace(identity_port=identity.port, analytics_port=analytics.port)
+    follower = start_follower(settings.replace(identity_addr=f"127.0.0.1:{identity.port}"), store)
+    yield SimpleNamespace(store=store, identity=identity, settings=settings)
+    follower.stop()
     identity.stop(1.0)
     analytics.stop(1.0)
     store.close()
@@ -133,24 +140,24 @@ def test_names_hidden_and_erasure_reach_analytics_as_labels(stack, clients):
     identity = stack.identity.registry
     a = record(stack, "00000000000000a1", identity.assign("00000000000000a1", video(someone(CENTRES["a"], 1))))
     b = record(stack, "00000000000000a2", identity.assign("00000000000000a2", video(person(0, "b"))))
-    batch.apply_page(ident, analytics, ident.rename(a, "Ann"))
+    caught_up(analytics, ident.rename(a, "Ann"))
     assert stack.store.names() == {a: "Ann"}
-    batch.apply_page(ident, analytics, ident.rename(a, ""))
+    caught_up(analytics, ident.rename(a, ""))
     assert stack.store.names() == {}, "an empty name clears it in the report too"
 
     page = ident.hide(b, True)
     assert [(x.influencer_id, x.hidden) for x in page.labels] == [(b, True)]
-    batch.apply_page(ident, analytics, page)
+    caught_up(analytics, page)
     assert stack.store.hidden() == {b} and report_ids(stack) == {a}, "hidden: kept, out of the statistics"
     assert {r.influencer_id for r in stack.store.appearances_in("00000000000000a2")} == {b}
     resync = [(x.influencer_id, x.hidden) for page in ident.recluster((), resync_only=True) for x in page.labels]
     assert resync == [(b, True)], "a resync carries the hidden flag, for an analytics rebuilt from identity"
-    batch.apply_page(ident, analytics, ident.hide(b, False))
+    caught_up(analytics, ident.hide(b, False))
     assert report_ids(stack) == {a, b}
 
     page = ident.delete(b)
     assert [(x.influencer_id, x.deleted) for x in page.labels] == [(b, True)]
-    batch.apply_page(ident, analytics, page)
+    caught_up(analytics, page)
     assert stack.store.appearances_of(b) == [] and stack.store.appearances_in("00000000000000a2") == []
     assert report_ids(stack) == {a}
     with pytest.raises(grpc.RpcError) as err:
@@ -164,7 +171,7 @@ def test_move_and_review_answers_over_grpc_change_the_report(stack, clients):
     a = record(stack, "00000000000000b1", identity.assign("00000000000000b1", video(someone(CENTRES["a"], 1))))
     record(stack, "00000000000000b2", identity.assign("00000000000000b2", video(near(0, CLOSE))))
     b = record(stack, "00000000000000b3", identity.assign("00000000000000b3", video(someone(BAND, 2))))
-    batch.apply_page(ident, analytics, ident.move("00000000000000b2", a))
+    caught_up(analytics, ident.move("00000000000000b2", a))
     moved = {r.influencer_id for r in stack.store.appearances_in("00000000000000b2")}
     assert moved and a not in moved
 
@@ -173,7 +180,7 @@ def test_move_and_review_answers_over_grpc_change_the_report(stack, clients):
     item = next(i for i in items if review.pair_key(i.influencer_a, i.influencer_b) == review.pair_key(a, b))
     assert item.reason == review.NEAR and item.face_ref_a and item.video_id_b
     page = ident.answer(a, b, identity_pb2.REVIEW_ANSWER_SAME)
-    batch.apply_page(ident, analytics, page)
+    caught_up(analytics, page)
     assert {r.influencer_id for r in stack.store.appearances_in("00000000000000b3")} == {a}
     assert review.pair_key(a, b) not in {review.pair_key(i.influencer_a, i.influencer_b) for i in ident.review()}
     with pytest.raises(grpc.RpcError) as err:
@@ -191,7 +198,7 @@ def test_enrolling_a_photo_names_the_person_and_reports_photos_without_a_face(st
     assert reply.faces_enrolled == 1 and list(reply.photos_without_face) == [0]
     assert reply.influencer.name == "Colin" and reply.influencer.enrolled and reply.influencer.videos == 0
     assert [(x.influencer_id, x.name) for x in reply.changes.labels] == [(reply.influencer.influencer_id, "Colin")]
-    batch.apply_page(ident, analytics, reply.changes)
+    caught_up(analytics, reply.changes)
     assert stack.store.names() == {reply.influencer.influencer_id: "Colin"}
     assert list(stack.identity.registry.store.video_ids()) == [], "a reference photo is no video"
     with pytest.raises(grpc.RpcError) as err:

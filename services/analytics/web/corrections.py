@@ -1,10 +1,12 @@
 """Correction forms of the report page: rename, merge, move an appearance, hide / unhide, delete (after a
 confirm step), enrol a name from photos, and the "Same person?" review queue (also as /api/review.json).
 
-Each write calls the identity service and applies its answer to analytics (identity_calls.py); then the
-browser is sent on (303) to the page that shows the change. Sign-in and CSRF are checked before any
-route runs (session.py). Identity's refusals keep their meaning: a bad argument is 400, an unknown
-influencer or video 404, identity unreachable 503; the message is identity's, cut short.
+Each write calls the identity service, which publishes the change in its feed; analytics applies it by
+itself, and the write waits (bounded, Settings.feed_wait_s) until the store this page reads has (see
+identity_calls.py). Then the browser is sent on (303) to the page that shows the change, with
+`catching_up=1` when the wait ran out (the page then says analytics is still catching up). Sign-in and
+CSRF are checked before any route runs (session.py). Identity's refusals keep their meaning: a bad
+argument is 400, an unknown influencer or video 404, identity unreachable 503; the message is identity's, cut short.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import grpc
 from flask import Blueprint, Response, abort, current_app, jsonify, redirect, render_template, request, url_for
 
 from influencers.boundary import brief, is_influencer_id, is_video_id
+from influencers.service_clients import Written
 from services.analytics.analysis import Analysis
 from services.analytics.web.identity_calls import ANSWERS, HTTP_STATUS, Corrections
 
@@ -74,7 +77,9 @@ def _valid_or_404(ok: bool) -> None:
         abort(404)
 
 
-def _done(endpoint: str, **values: Any) -> Response:
+def _done(endpoint: str, written: Written | None = None, **values: Any) -> Response:
+    if written is not None and not written.caught_up:
+        values["catching_up"] = 1
     return redirect(url_for(endpoint, **values), code=303)
 
 
@@ -87,8 +92,8 @@ def rename(influencer_id: str) -> Response:
     if len(name) > MAX_NAME_CHARS:
         abort(400, description=f"a name has at most {MAX_NAME_CHARS} characters")
     with _identity_errors():
-        _corrections().rename(influencer_id, name)
-    return _done("report.influencer", influencer_id=influencer_id)
+        written = _corrections().rename(influencer_id, name)
+    return _done("report.influencer", written, influencer_id=influencer_id)
 
 
 @bp.post("/influencer/<influencer_id>/hide")
@@ -97,8 +102,9 @@ def hide(influencer_id: str) -> Response:
     _valid_or_404(is_influencer_id(influencer_id))
     hidden = request.form.get("hidden", "1") != "0"
     with _identity_errors():
-        _corrections().hide(influencer_id, hidden)
-    return _done("report.overview") if hidden else _done("report.influencer", influencer_id=influencer_id)
+        written = _corrections().hide(influencer_id, hidden)
+    return _done("report.overview", written) if hidden else _done("report.influencer", written,
+                                                                   influencer_id=influencer_id)
 
 
 @bp.route("/influencer/<influencer_id>/delete", methods=["GET", "POST"])
@@ -111,8 +117,8 @@ def delete(influencer_id: str) -> Response | str:
     if request.form.get("confirm") != "yes":
         abort(400, description="tick the box to confirm the deletion")
     with _identity_errors():
-        _corrections().delete(influencer_id)
-    return _done("report.overview")
+        written = _corrections().delete(influencer_id)
+    return _done("report.overview", written)
 
 
 @bp.post("/merge")
@@ -129,8 +135,8 @@ def merge() -> Response:
     if len(ids) < 2:
         abort(400, description="tick at least two influencers to merge")
     with _identity_errors():
-        _corrections().merge(ids)
-    return _done("report.influencer", influencer_id=ids[0])
+        written = _corrections().merge(ids)
+    return _done("report.influencer", written, influencer_id=ids[0])
 
 
 @bp.post("/video/<video_id>/move")
@@ -143,8 +149,8 @@ def move(video_id: str) -> Response:
     if target == source:
         abort(400, description="the appearance is already that influencer's")
     with _identity_errors():
-        _corrections().move(video_id, source, target)
-    return _done("report.video", video_id=video_id)
+        written = _corrections().move(video_id, source, target)
+    return _done("report.video", written, video_id=video_id)
 
 
 # ---- enrol ---------------------------------------------------------------------------------------------
@@ -173,13 +179,13 @@ def enrol() -> Response | str:
             abort(400, description=f"{label!r} is not a JPEG or PNG image")
         photos.append(data)
     with _identity_errors():
-        reply = _corrections().enrol(name, photos)
+        reply, written = _corrections().enrol(name, photos)
     found = reply.influencer.influencer_id
     if reply.faces_enrolled == 0 or not found:
         abort(400, description="no face was found in the photos")
     if not current_app.extensions["analytics_store"].appearances_of(found):
-        return _done("corrections.enrol", enrolled=name)  # nobody in the videos yet: later batches name them
-    return _done("report.influencer", influencer_id=found)
+        return _done("corrections.enrol", written, enrolled=name)  # nobody in the videos yet: later batches name them
+    return _done("report.influencer", written, influencer_id=found)
 
 
 # ---- review queue --------------------------------------------------------------------------------------
@@ -206,28 +212,29 @@ def review_json() -> Response:
     return jsonify(_review_items())
 
 
-def _answer(values: Any) -> int:
-    """Answers one review item from `values` (a form, or a JSON object); the videos whose people changed."""
+def _answer(values: Any) -> Written:
+    """Answers one review item from `values` (a form, or a JSON object)."""
     a = _influencer_arg(values.get("influencer_a"), "influencer_a")
     b = _influencer_arg(values.get("influencer_b"), "influencer_b")
     reply = str(values.get("answer") or "")
     if reply not in ANSWERS:
         abort(400, description=f"answer {brief(reply, 20)!r} is not one of {', '.join(ANSWERS)}")
     with _identity_errors():
-        return _corrections().answer(a, b, reply).changed_videos
+        return _corrections().answer(a, b, reply)
 
 
 @bp.post("/review/answer")
 def answer() -> Response:
-    _answer(request.form)
-    return _done("corrections.review")
+    return _done("corrections.review", _answer(request.form))
 
 
 @bp.post("/api/review/answer.json")
 def answer_json() -> Response:
     """{"influencer_a", "influencer_b", "answer": "same" | "different" | "skip"} with the X-CSRF-Token header
-    of the session; answers {"changed_videos": n}."""
+    of the session; answers {"changed_videos": n, "caught_up": true | false} (false: analytics is still
+    catching up with the change)."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         abort(400, description="send a JSON object with influencer_a, influencer_b and answer")
-    return jsonify(changed_videos=_answer(body))
+    written = _answer(body)
+    return jsonify(changed_videos=written.changed_videos, caught_up=written.caught_up)

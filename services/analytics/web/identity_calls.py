@@ -1,96 +1,109 @@
-"""The corrections the report page makes: calls of the identity service, each answer applied to analytics
-through the batch protocol exactly as the CLI applies its own (services.ingest.batch.apply_page over the
-identity and analytics ports).
+"""The corrections the report page makes: calls of the identity service. Identity publishes each change in its
+feed and this replica's analytics applies it by itself; the page then waits, bounded, until the store it reads
+has reached the position identity answered with (read-your-writes), and says "still catching up" past that.
 
-`Corrections` is the port the routes use; `GrpcCorrections` its adapter over the CLI's own gRPC adapters of
-the two services (analytics included: the page writes through the same service the CLI and ingest use, so
-labels, crops and names follow one path).
+`Corrections` is the port the routes use; `GrpcCorrections` its adapter over the shared identity client
+(influencers/service_clients.py). The page never calls its own service.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import grpc
 
+from influencers.rpc import open_channel
+from influencers.service_clients import REVIEW_ANSWERS, GrpcIdentity, Written
 from influencers.settings import Settings
-from influencers.v1 import identity_pb2
-from services.ingest import batch, batch_grpc
-from services.ingest.batch_grpc import GrpcIdentity
+from influencers.v1 import identity_pb2, identity_pb2_grpc
 
-ANSWERS = batch_grpc.REVIEW_ANSWERS
+ANSWERS = REVIEW_ANSWERS
+POLL_S = 0.05  # seconds between two reads of the applied feed position while waiting
+
+# Waits until the store has applied the feed up to a position; False when the bound passed first.
+Waiter = Callable[[int], bool]
 
 
 class Corrections(Protocol):
-    """Each write returns what analytics applied (batch.Applied); identity's refusals raise grpc.RpcError."""
+    """Each write returns what it changed and whether analytics had applied it within the wait (Written);
+    identity's refusals raise grpc.RpcError."""
 
-    def rename(self, influencer_id: str, name: str) -> batch.Applied: ...
+    def rename(self, influencer_id: str, name: str) -> Written: ...
 
-    def merge(self, influencer_ids: Sequence[str]) -> batch.Applied:
+    def merge(self, influencer_ids: Sequence[str]) -> Written:
         """Every influencer listed is merged into the first."""
 
-    def move(self, video_id: str, influencer_id: str, target_id: str) -> batch.Applied:
+    def move(self, video_id: str, influencer_id: str, target_id: str) -> Written:
         """One video's appearance of `influencer_id` goes to `target_id` ("" = a new influencer)."""
 
-    def hide(self, influencer_id: str, hidden: bool) -> batch.Applied: ...
+    def hide(self, influencer_id: str, hidden: bool) -> Written: ...
 
-    def delete(self, influencer_id: str) -> batch.Applied: ...
+    def delete(self, influencer_id: str) -> Written: ...
 
-    def enrol(self, name: str, photos: Sequence[bytes]) -> identity_pb2.EnrolInfluencerResponse: ...
+    def enrol(self, name: str, photos: Sequence[bytes]) -> tuple[identity_pb2.EnrolInfluencerResponse, Written]: ...
 
     def review_items(self, limit: int = 0) -> list[identity_pb2.ReviewItem]: ...
 
-    def answer(self, influencer_a: str, influencer_b: str, answer: str) -> batch.Applied:
+    def answer(self, influencer_a: str, influencer_b: str, answer: str) -> Written:
         """`answer` is a key of ANSWERS."""
 
 
+def store_waiter(position_of: Callable[[], int], timeout_s: float) -> Waiter:
+    """Waits (at most `timeout_s` seconds) until `position_of()` (the store's feed_position) reaches a position."""
+
+    def wait(position: int) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while position_of() < position:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(POLL_S)
+        return True
+    return wait
+
+
 class GrpcCorrections:
-    """Corrections over the identity service's port (GrpcIdentity, the CLI's own adapter) and analytics'
-    batch port; `timeout_s` per call."""
+    """Corrections over the identity client; `wait` for read-your-writes."""
 
-    def __init__(self, identity: GrpcIdentity, analytics: batch.AnalyticsPort) -> None:
+    def __init__(self, identity: GrpcIdentity, wait: Waiter) -> None:
         self._identity = identity
-        self._analytics = analytics
+        self._wait = wait
 
-    def _apply(self, page: identity_pb2.ReclusterResponse) -> batch.Applied:
-        return batch.apply_page(self._identity, self._analytics, page)
+    def _written(self, reply: identity_pb2.ReclusterResponse) -> Written:
+        return Written(reply.changed_videos, reply.feed_position, self._wait(reply.feed_position))
 
-    def rename(self, influencer_id: str, name: str) -> batch.Applied:
-        return self._apply(self._identity.rename(influencer_id, name))
+    def rename(self, influencer_id: str, name: str) -> Written:
+        return self._written(self._identity.rename(influencer_id, name))
 
-    def merge(self, influencer_ids: Sequence[str]) -> batch.Applied:
-        return self._apply(self._identity.merge(influencer_ids))
+    def merge(self, influencer_ids: Sequence[str]) -> Written:
+        return self._written(self._identity.merge(influencer_ids))
 
-    def move(self, video_id: str, influencer_id: str, target_id: str) -> batch.Applied:
-        return self._apply(self._identity.move(video_id, influencer_id, target_id))
+    def move(self, video_id: str, influencer_id: str, target_id: str) -> Written:
+        return self._written(self._identity.move(video_id, influencer_id, target_id))
 
-    def hide(self, influencer_id: str, hidden: bool) -> batch.Applied:
-        return self._apply(self._identity.hide(influencer_id, hidden))
+    def hide(self, influencer_id: str, hidden: bool) -> Written:
+        return self._written(self._identity.hide(influencer_id, hidden))
 
-    def delete(self, influencer_id: str) -> batch.Applied:
-        return self._apply(self._identity.delete(influencer_id))
+    def delete(self, influencer_id: str) -> Written:
+        return self._written(self._identity.delete(influencer_id))
 
-    def enrol(self, name: str, photos: Sequence[bytes]) -> identity_pb2.EnrolInfluencerResponse:
+    def enrol(self, name: str, photos: Sequence[bytes]) -> tuple[identity_pb2.EnrolInfluencerResponse, Written]:
         reply = self._identity.enrol(name, photos)
-        self._apply(reply.changes)
-        return reply
+        return reply, self._written(reply.changes)
 
     def review_items(self, limit: int = 0) -> list[identity_pb2.ReviewItem]:
         return self._identity.review(limit)
 
-    def answer(self, influencer_a: str, influencer_b: str, answer: str) -> batch.Applied:
-        return self._apply(self._identity.answer(influencer_a, influencer_b, ANSWERS[answer]))
+    def answer(self, influencer_a: str, influencer_b: str, answer: str) -> Written:
+        return self._written(self._identity.answer(influencer_a, influencer_b, ANSWERS[answer]))
 
 
-def connect(settings: Settings) -> GrpcCorrections:
-    """Corrections through the identity service at settings.identity_target and analytics at
-    settings.analytics_target (channels connect lazily: the page starts before identity answers). Analytics
-    bound on every interface (a container) is reached over loopback."""
-    analytics_target = settings.analytics_target
-    if not settings.analytics_addr and settings.host in ("0.0.0.0", "::", "[::]"):
-        analytics_target = f"127.0.0.1:{settings.analytics_port}"
-    return GrpcCorrections(*batch_grpc.connect(settings, analytics_target))
+def connect(settings: Settings, position_of: Callable[[], int]) -> GrpcCorrections:
+    """Corrections through the identity service at settings.identity_target (the channel connects lazily: the
+    page starts before identity answers); `position_of`: the feed position of the store the page reads."""
+    stub = identity_pb2_grpc.IdentityServiceStub(open_channel(settings.identity_target, settings.token))
+    return GrpcCorrections(GrpcIdentity(stub, settings.rpc_timeout_s), store_waiter(position_of, settings.feed_wait_s))
 
 
 # Status of the page's answer when identity refuses a correction (anything else: 502, the message shown).

@@ -1,0 +1,293 @@
+"""Analytics follows identity's change feed by itself: the one way "who is in which video" gets here.
+
+`Follower.step` reads the changes after the position stored with the rows (store.feed_position) and applies
+each in one transaction that also moves that position (store.apply_changes: a replayed position changes
+nothing), then fetches the crops analytics lacks from identity (by face_ref) and fills them in. A crash
+anywhere resumes from the stored position. Told it is too far behind (the feed's retained tail starts after
+its position), it resyncs: a snapshot's pages a page at a time, then end_snapshot at the snapshot's head.
+
+`FollowerThread` runs it in the analytics process while this replica holds the leadership (`Leadership`): with
+PostgreSQL a session-level advisory lock on a dedicated connection, so exactly one replica applies the feed
+and another takes over within seconds when the holder dies (its connection closes, the lock goes with it);
+with SQLite the one process applies. Idle, it polls every IDLE_S seconds, so a change is applied well under
+a second after identity wrote it.
+
+Identity is reached through the `FeedSource` port (gRPC adapter in feed_grpc.py; fakes in the tests).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from typing import Protocol
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from influencers.v1 import common_pb2, identity_pb2
+from services.analytics.records import AppearanceRow, appearance_from_proto
+from services.analytics.store import Label
+
+log = logging.getLogger(__name__)
+
+PAGE = 100  # changes read at a time
+IDLE_S = 0.1  # seconds between two reads of an idle feed
+RETRY_S = 1.0  # seconds between two tries for the leadership, or after identity failed
+CHECK_S = 1.0  # seconds between two checks that the leadership is still held
+LEADER_LOCK = 0xA_FEED  # pg_try_advisory_lock key of the replica applying the feed
+
+
+class TooFarBehind(Exception):
+    """The feed no longer holds the changes after the follower's position."""
+
+
+class FeedSource(Protocol):
+    """Identity's side of the feed."""
+
+    def list_changes(self, after: int, page_size: int) -> tuple[list[identity_pb2.Change], int]:
+        """Changes after position `after`, oldest first, and the head position; TooFarBehind when the feed's
+        retained tail starts after `after`."""
+
+    def snapshot(self) -> Iterable[identity_pb2.ReclusterResponse]:
+        """Pages of every video's current appearances; the first carries the head position they are
+        consistent with (feed_position)."""
+
+    def face_crop(self, face_ref: str) -> bytes | None:
+        """The JPEG of one face; None when identity no longer has it."""
+
+
+class FeedStore(Protocol):
+    """The analytics store's side (feed-spec.md)."""
+
+    def feed_position(self) -> int: ...
+
+    def apply_changes(self, position: int, videos: dict[str, list[AppearanceRow]], names: dict[str, str],
+                      labels: Iterable[Label] = (), forgotten: Iterable[str] = (), *, snapshot: bool = False
+                      ) -> list[str]: ...
+
+    def end_snapshot(self, position: int, video_ids: Iterable[str]) -> None: ...
+
+    def fill_crops(self, crops: dict[str, bytes]) -> int: ...
+
+    def video_frame(self) -> pd.DataFrame:
+        """Done videos, one row per video id (column video_id among others)."""
+
+    def missing_face_refs(self, video_ids: Iterable[str]) -> list[str]: ...
+
+
+def _videos(videos: Iterable[common_pb2.VideoAppearances]) -> dict[str, list[AppearanceRow]]:
+    return {v.video_id: [appearance_from_proto(v.video_id, a) for a in v.appearances] for v in videos}
+
+
+def _labels(labels: Iterable[common_pb2.InfluencerLabel]) -> list[Label]:
+    return [Label(x.influencer_id, x.name, x.hidden, x.deleted) for x in labels]
+
+
+class Follower:
+    """Applies identity's feed to `store`; `head` is the newest position identity last reported."""
+
+    def __init__(self, source: FeedSource, store: FeedStore, page_size: int = PAGE) -> None:
+        self.source = source
+        self.store = store
+        self.page_size = page_size
+        self.head = 0
+        self.resyncs = 0
+        self.crops_fetched = 0
+
+    def lag(self) -> int:
+        """Changes identity has that analytics has not applied (as of the last read)."""
+        return max(0, self.head - self.store.feed_position())
+
+    def step(self) -> int:
+        """Applies the next page of changes (resyncs first when too far behind); returns how many."""
+        position = self.store.feed_position()
+        try:
+            changes, head = self.source.list_changes(position, self.page_size)
+        except TooFarBehind:
+            log.warning("analytics is too far behind identity's feed (at position %d): resyncing", position)
+            self.resync()
+            return 0
+        if head < position:  # identity's feed starts again below what was applied here: its store was reset
+            log.warning("identity's feed head %d is behind analytics' position %d: resyncing", head, position)
+            self.resync()
+            return 0
+        self.head = head
+        for change in changes:
+            missing = self.store.apply_changes(change.position, _videos(change.videos), dict(change.names),
+                                               _labels(change.labels), list(change.forgotten_video_ids))
+            self._fill(missing)
+        return len(changes)
+
+    def catch_up(self) -> int:
+        """Steps until the head is reached; returns the changes applied."""
+        total = 0
+        while n := self.step():
+            total += n
+        return total
+
+    def resync(self) -> None:
+        """Rebuilds the appearances from a snapshot, a page at a time, then goes on from its head."""
+        head = 0
+        seen: list[str] = []
+        for k, page in enumerate(self.source.snapshot()):
+            if k == 0:
+                head = page.feed_position
+            missing = self.store.apply_changes(head, _videos(page.videos), dict(page.names), _labels(page.labels),
+                                               snapshot=True)
+            seen.extend(v.video_id for v in page.videos)
+            self._fill(missing)
+        self.store.end_snapshot(head, seen)
+        self.head = head
+        self.resyncs += 1
+        log.info("resynced %d videos from identity's snapshot at position %d", len(seen), head)
+
+    def fill_missing_crops(self) -> None:
+        """Fetches every crop still missing (a follower killed between applying a change and fetching its
+        crops leaves them so); run once when a replica starts applying the feed."""
+        ids = [str(v) for v in self.store.video_frame()["video_id"]]
+        for start in range(0, len(ids), 500):
+            self._fill(self.store.missing_face_refs(ids[start:start + 500]))
+
+    def _fill(self, refs: list[str]) -> None:
+        """Fetches the crops of `refs` from identity and fills them in (a face identity no longer has stays
+        without a picture)."""
+        crops = {}
+        for ref in refs:
+            jpeg = self.source.face_crop(ref)
+            if jpeg:
+                crops[ref] = jpeg
+        if crops:
+            self.store.fill_crops(crops)
+            self.crops_fetched += len(crops)
+
+
+class Leadership(Protocol):
+    """Who applies the feed among the analytics replicas."""
+
+    def acquire(self) -> bool:
+        """True when this replica holds (or now took) the leadership."""
+
+    def held(self) -> bool:
+        """Still held (a closed connection loses it)."""
+
+    def release(self) -> None: ...
+
+
+class SoleLeader:
+    """SQLite: one process, always the one applying."""
+
+    def acquire(self) -> bool:
+        return True
+
+    def held(self) -> bool:
+        return True
+
+    def release(self) -> None:
+        return None
+
+
+class AdvisoryLock:
+    """PostgreSQL: a session-level pg_try_advisory_lock held on a dedicated connection of `engine`. The
+    server releases it when that connection closes, so a replica that dies loses it at once (a killed
+    process) or when the server notices the broken connection (TCP keepalive)."""
+
+    def __init__(self, engine: Engine, key: int = LEADER_LOCK) -> None:
+        self.engine = engine
+        self.key = key
+        self._conn: Connection | None = None
+
+    def acquire(self) -> bool:
+        if self._conn is not None and self.held():
+            return True
+        try:
+            conn = self.engine.connect()
+            got = bool(conn.execute(sa.select(sa.func.pg_try_advisory_lock(self.key))).scalar())
+            conn.commit()  # the lock is the session's, not the transaction's: it outlives this commit
+        except sa.exc.SQLAlchemyError as exc:
+            log.warning("cannot reach the database for the feed leadership: %s", exc)
+            return False
+        if not got:
+            conn.close()
+            return False
+        self._conn = conn
+        return True
+
+    def held(self) -> bool:
+        if self._conn is None:
+            return False
+        try:
+            self._conn.execute(sa.select(1)).scalar()
+            self._conn.commit()
+            return True
+        except sa.exc.SQLAlchemyError:
+            self.release()
+            return False
+
+    def release(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.invalidate()  # closes the session itself, not back to the pool: the lock goes with it
+                conn.close()
+            except sa.exc.SQLAlchemyError:
+                pass
+
+
+class FollowerThread:
+    """Runs `follower` on a daemon thread while `leadership` is held; `stop()` ends it."""
+
+    def __init__(self, follower: Follower, leadership: Leadership, idle_s: float = IDLE_S,
+                 retry_s: float = RETRY_S) -> None:
+        self.follower = follower
+        self.leadership = leadership
+        self.idle_s = idle_s
+        self.retry_s = retry_s
+        self.leading = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="feed-follower", daemon=True)
+
+    def start(self) -> FollowerThread:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout_s)
+        self.leadership.release()
+        self.leading = False
+
+    def lag(self) -> int:
+        return self.follower.lag() if self.leading else 0
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            if not self.leadership.acquire():
+                self.leading = False
+                self._stop.wait(self.retry_s)
+                continue
+            if not self.leading:
+                log.info("this analytics replica applies identity's feed")
+                try:
+                    self.follower.fill_missing_crops()
+                except Exception as exc:  # identity down: the crops come with a later start
+                    log.warning("could not fetch the missing crops: %s", exc)
+            self.leading = True
+            checked = time.monotonic()
+            while not self._stop.is_set():
+                if time.monotonic() - checked >= CHECK_S:
+                    if not self.leadership.held():
+                        log.warning("lost the feed leadership")
+                        self.leading = False
+                        break
+                    checked = time.monotonic()
+                try:
+                    applied = self.follower.step()
+                except Exception as exc:  # identity down or restarting: try again shortly, never die
+                    log.warning("following identity's feed failed (retrying in %.0f s): %s", self.retry_s, exc)
+                    self._stop.wait(self.retry_s)
+                    continue
+                if not applied:
+                    self._stop.wait(self.idle_s)

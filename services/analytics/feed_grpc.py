@@ -1,0 +1,64 @@
+"""The gRPC adapter of the follower's `FeedSource` port (identity's ListChanges, Recluster snapshot and
+GetFaceCrop), and the follower thread as the analytics process starts it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import grpc
+
+from influencers.database import database_url, is_postgres, open_engine
+from influencers.rpc import open_channel
+from influencers.settings import Settings
+from influencers.v1 import identity_pb2, identity_pb2_grpc
+from services.analytics.feed import AdvisoryLock, Follower, FollowerThread, Leadership, SoleLeader, TooFarBehind
+from services.analytics.store import AnalyticsStore
+
+SNAPSHOT_CALL_S = 3600.0  # a whole store's snapshot at a million faces streams for minutes
+
+
+class GrpcFeedSource:
+    """FeedSource over an IdentityService stub; each call has a deadline of `timeout_s` seconds."""
+
+    def __init__(self, stub: identity_pb2_grpc.IdentityServiceStub, timeout_s: float) -> None:
+        self._stub = stub
+        self._timeout = timeout_s
+
+    def list_changes(self, after: int, page_size: int) -> tuple[list[identity_pb2.Change], int]:
+        try:
+            reply = self._stub.ListChanges(identity_pb2.ListChangesRequest(after_position=after, page_size=page_size),
+                                           timeout=self._timeout)
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.OUT_OF_RANGE:
+                raise TooFarBehind(exc.details()) from exc
+            raise
+        return list(reply.changes), reply.head_position
+
+    def snapshot(self) -> Iterable[identity_pb2.ReclusterResponse]:
+        return self._stub.Recluster(identity_pb2.ReclusterRequest(resync_only=True),
+                                    timeout=max(self._timeout, SNAPSHOT_CALL_S))
+
+    def face_crop(self, face_ref: str) -> bytes | None:
+        try:
+            return self._stub.GetFaceCrop(identity_pb2.GetFaceCropRequest(face_ref=face_ref),
+                                          timeout=self._timeout).jpeg
+        except grpc.RpcError as exc:
+            if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+                return None
+            raise
+
+
+def leadership(settings: Settings) -> Leadership:
+    """The advisory lock of settings.database_url's PostgreSQL database, or the sole process (SQLite)."""
+    if not settings.database_url:
+        return SoleLeader()
+    engine = open_engine(database_url(settings.database_url, settings.data_dir / "analytics.sqlite3"), pool_size=1)
+    return AdvisoryLock(engine) if is_postgres(engine) else SoleLeader()
+
+
+def start_follower(settings: Settings, store: AnalyticsStore) -> FollowerThread:
+    """Follows identity's feed at settings.identity_target into `store`, on a thread of its own (the channel
+    connects lazily: analytics may start before identity answers)."""
+    stub = identity_pb2_grpc.IdentityServiceStub(open_channel(settings.identity_target, settings.token))
+    timeout = min(settings.rpc_timeout_s, 30.0)
+    return FollowerThread(Follower(GrpcFeedSource(stub, timeout), store), leadership(settings)).start()

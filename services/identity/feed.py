@@ -1,0 +1,157 @@
+"""Identity's change feed: a durable, ordered log of what changed "who is in which video", which analytics
+follows by itself (ListChanges).
+
+Each entry is one serialised `identity_pb2.Change` (a video's appearances with face_ref but never crop bytes,
+names, labels, forgotten video ids; at most CHANGE_VIDEOS videos) under the next position of an autoincrement
+column of table `identity_changes`: SQLite `DATA/identity/feed.sqlite3` by default, or the PostgreSQL database
+of settings.database_url, so that several identity replicas on one Qdrant server share one order. On
+PostgreSQL an append takes a transaction-level advisory lock first, so that positions commit in their order
+(a follower reading after position N never sees N+2 committed before N+1, which it would then skip).
+
+Retention: the newest `retention` entries are kept; older ones are deleted (every TRIM_EVERY appends), and
+the highest position deleted is remembered, so that a follower asking for anything after an older position
+is told it is too far behind (TooFarBehind) and resyncs from a snapshot.
+
+Write order and interruptions: a write goes to the face store first, then its change is appended here. An
+interruption between the two (identity killed) leaves the face store changed and the feed without that
+change, and the caller without an answer. Within an ingest batch the batch stays open, and the next batch's
+repair has identity publish the current appearances of every video into the feed (Recluster resync_only +
+publish); outside a batch (a correction by hand), the caller saw the call fail and retries, or the next
+repair republishes.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from influencers.database import database_url, is_postgres, open_engine
+from influencers.v1 import identity_pb2
+
+CHANGE_VIDEOS = 200  # videos in one entry: an entry stays well under a gRPC message whatever the write
+TRIM_EVERY = 100  # appends between two trims of the tail
+_APPEND_LOCK = 0x1DE_F33D  # pg_advisory_xact_lock key serialising appends across identity replicas
+
+metadata = sa.MetaData()
+changes_table = sa.Table(
+    "identity_changes", metadata,
+    sa.Column("position", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True,
+              autoincrement=True),
+    sa.Column("created_at", sa.Float, nullable=False),  # UTC seconds since the epoch
+    sa.Column("change", sa.LargeBinary, nullable=False),  # identity_pb2.Change, position left 0
+    sqlite_autoincrement=True,  # a deleted tail's positions are never given again
+)
+trimmed_table = sa.Table(
+    "identity_changes_trimmed", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("through", sa.BigInteger, nullable=False),  # highest position deleted by retention
+)
+
+
+class TooFarBehind(Exception):
+    """The caller's position is older than the retained tail: it must resync from a snapshot."""
+
+
+class ChangeFeed:
+    """The feed on `engine`; `retention`: how many of the newest entries are kept."""
+
+    def __init__(self, engine: Engine, retention: int = 10_000) -> None:
+        self.engine = engine
+        self.retention = max(1, retention)
+        self._appends = 0
+        self._lock = threading.Lock()
+        metadata.create_all(engine)
+
+    @classmethod
+    def open(cls, configured_url: str, data_dir: Path, retention: int = 10_000) -> ChangeFeed:
+        """The feed of settings.database_url when set, else SQLite `data_dir/identity/feed.sqlite3`."""
+        return cls(open_engine(database_url(configured_url, Path(data_dir) / "identity" / "feed.sqlite3")),
+                   retention)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def append(self, changes: list[identity_pb2.Change]) -> list[int]:
+        """Appends `changes` in order, in one transaction; returns their positions."""
+        if not changes:
+            return []
+        now = time.time()
+        positions: list[int] = []
+        with self.engine.begin() as conn:
+            if is_postgres(self.engine):
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_APPEND_LOCK)))
+            for change in changes:
+                blank = identity_pb2.Change()
+                blank.CopyFrom(change)
+                blank.position = 0
+                positions.append(int(conn.execute(changes_table.insert().values(
+                    created_at=now, change=blank.SerializeToString())).inserted_primary_key[0]))
+        with self._lock:
+            self._appends += len(changes)
+            due = self._appends >= TRIM_EVERY
+            if due:
+                self._appends = 0
+        if due:
+            self.trim()
+        return positions
+
+    def head(self) -> int:
+        """The newest position (0: nothing appended yet)."""
+        with self.engine.connect() as conn:
+            return self._head(conn)
+
+    @staticmethod
+    def _head(conn: Connection) -> int:
+        newest = conn.execute(sa.select(sa.func.max(changes_table.c.position))).scalar()
+        through = conn.execute(sa.select(sa.func.max(trimmed_table.c.through))).scalar()
+        return int(max(newest or 0, through or 0))
+
+    def trim(self) -> int:
+        """Deletes the entries older than the newest `retention`; returns how many."""
+        with self.engine.begin() as conn:
+            head = self._head(conn)
+            cut = head - self.retention
+            if cut <= 0:
+                return 0
+            if is_postgres(self.engine):  # one trimmer at a time among the replicas
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_APPEND_LOCK)))
+            gone = conn.execute(changes_table.delete().where(changes_table.c.position <= cut)).rowcount
+            through = conn.execute(sa.select(trimmed_table.c.through).where(trimmed_table.c.id == 1)).scalar()
+            if through is None:
+                conn.execute(trimmed_table.insert().values(id=1, through=cut))
+            elif cut > through:
+                conn.execute(trimmed_table.update().where(trimmed_table.c.id == 1).values(through=cut))
+            return int(gone or 0)
+
+    def read(self, after: int, limit: int) -> tuple[list[identity_pb2.Change], int]:
+        """Up to `limit` changes after position `after`, oldest first, and the head position. TooFarBehind
+        when entries after `after` were deleted by retention."""
+        with self.engine.connect() as conn:
+            through = conn.execute(sa.select(sa.func.max(trimmed_table.c.through))).scalar() or 0
+            if after < through:
+                raise TooFarBehind(f"position {after} is older than the retained feed (it starts after {through})")
+            rows = conn.execute(sa.select(changes_table.c.position, changes_table.c.change)
+                                .where(changes_table.c.position > after)
+                                .order_by(changes_table.c.position).limit(limit)).all()
+            head = self._head(conn)
+        return [_change(position, blob) for position, blob in rows], head
+
+    def entries(self, positions: list[int]) -> Iterator[identity_pb2.Change]:
+        """The entries at `positions`, in that order (those deleted since are skipped)."""
+        with self.engine.connect() as conn:
+            for start in range(0, len(positions), 500):
+                chunk = positions[start:start + 500]
+                rows = dict(conn.execute(sa.select(changes_table.c.position, changes_table.c.change)
+                                         .where(changes_table.c.position.in_(chunk))).all())
+                yield from (_change(p, rows[p]) for p in chunk if p in rows)
+
+
+def _change(position: int, blob: bytes) -> identity_pb2.Change:
+    change = identity_pb2.Change.FromString(bytes(blob))
+    change.position = int(position)
+    return change

@@ -1,0 +1,62 @@
+"""Fakes of identity's side of the change feed (the FeedSource port), shared by the follower's tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from influencers.v1 import common_pb2, identity_pb2
+from services.analytics.feed import TooFarBehind
+
+V1, V2, V3 = "a" * 16, "b" * 16, "c" * 16
+ANN, BOB = "inf_" + "a" * 10, "inf_" + "b" * 10
+
+
+def appearance(influencer_id: str, face_ref: str = "") -> common_pb2.Appearance:
+    return common_pb2.Appearance(influencer_id=influencer_id, faces=2, first_seen_s=1.0, last_seen_s=2.0,
+                                 face_ref=face_ref)
+
+
+def change(*videos: tuple[str, list[common_pb2.Appearance]], names: dict[str, str] | None = None,
+           labels: list[common_pb2.InfluencerLabel] = (), forgotten: list[str] = ()) -> identity_pb2.Change:
+    return identity_pb2.Change(videos=[common_pb2.VideoAppearances(video_id=v, appearances=a) for v, a in videos],
+                               names=names or {}, labels=labels, forgotten_video_ids=forgotten)
+
+
+class FakeIdentity:
+    """A feed (changes get positions 1, 2, ...), a retained tail starting after `trimmed`, a snapshot of the
+    current appearances, and crops by reference."""
+
+    def __init__(self) -> None:
+        self.changes: list[identity_pb2.Change] = []
+        self.trimmed = 0
+        self.snapshot_videos: dict[str, list[common_pb2.Appearance]] = {}
+        self.crops: dict[str, bytes] = {}
+        self.reads: list[int] = []
+        self.crop_requests: list[str] = []
+        self.replay = False  # send every change again, whatever the position asked for
+
+    def publish(self, *changes: identity_pb2.Change) -> int:
+        for c in changes:
+            c.position = len(self.changes) + 1
+            self.changes.append(c)
+        return len(self.changes)
+
+    def list_changes(self, after: int, page_size: int) -> tuple[list[identity_pb2.Change], int]:
+        self.reads.append(after)
+        if after < self.trimmed:
+            raise TooFarBehind(f"{after} < {self.trimmed}")
+        start = 0 if self.replay else after
+        return self.changes[start:start + page_size], len(self.changes)
+
+    def snapshot(self) -> Iterator[identity_pb2.ReclusterResponse]:
+        ids = sorted(self.snapshot_videos)
+        for k in range(0, max(len(ids), 1), 1):  # a page per video
+            page = identity_pb2.ReclusterResponse(videos=[common_pb2.VideoAppearances(
+                video_id=v, appearances=self.snapshot_videos[v]) for v in ids[k:k + 1]], names={ANN: "Ann"})
+            if k == 0:
+                page.feed_position = len(self.changes)
+            yield page
+
+    def face_crop(self, face_ref: str) -> bytes | None:
+        self.crop_requests.append(face_ref)
+        return self.crops.get(face_ref)

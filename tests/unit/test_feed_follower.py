@@ -1,0 +1,175 @@
+"""The follower of identity's change feed (services/analytics/feed.py) against a fake identity (the FeedSource
+port) and the real analytics store: order, idempotent replay, crash and resume from the stored position,
+the resync of a follower too far behind, and the crops it fetches by reference."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from influencers.v1 import common_pb2
+from services.analytics.feed import Follower, FollowerThread, SoleLeader
+from services.analytics.records import DONE, VideoRow
+from services.analytics.store import AnalyticsStore
+from tests.support.feed_fakes import ANN, BOB, V1, V2, V3, FakeIdentity, appearance, change
+
+
+@pytest.fixture
+def store(tmp_path) -> Iterator[AnalyticsStore]:
+    s = AnalyticsStore(tmp_path / "analytics.sqlite3")
+    for k, v in enumerate((V1, V2, V3)):
+        s.record_video(VideoRow(url=f"/v/{k}.mp4", video_id=v, performance=float(k), status=DONE))
+    yield s
+    s.close()
+
+
+def people(store: AnalyticsStore, video_id: str) -> list[str]:
+    return [a.influencer_id for a in store.appearances_in(video_id)]
+
+
+def test_changes_are_applied_in_order_and_the_position_moves_with_them(store) -> None:
+    identity = FakeIdentity()
+    identity.publish(change((V1, [appearance(ANN)]), names={ANN: "Ann"}), change((V1, [appearance(BOB)])),
+                     change((V2, [appearance(ANN)])))
+    follower = Follower(identity, store, page_size=2)
+    assert follower.catch_up() == 3
+    assert people(store, V1) == [BOB] and people(store, V2) == [ANN]
+    assert store.feed_position() == 3 and store.names() == {ANN: "Ann"}
+    assert identity.reads == [0, 2, 3] and follower.lag() == 0
+
+
+def test_a_change_sent_again_is_not_applied_twice(store) -> None:
+    identity = FakeIdentity()
+    identity.publish(change((V1, [appearance(ANN)])), change((V1, [appearance(BOB)])))
+    Follower(identity, store).catch_up()
+    identity.replay = True  # the feed answers from the start again: position 1 would put Ann back
+    Follower(identity, store).step()
+    assert people(store, V1) == [BOB] and store.feed_position() == 2
+
+
+def test_labels_and_forgotten_videos_follow_the_appearances(store) -> None:
+    identity = FakeIdentity()
+    identity.publish(change((V1, [appearance(ANN)]), (V2, [appearance(ANN), appearance(BOB)])),
+                     change(labels=[common_pb2.InfluencerLabel(influencer_id=BOB, name="Bob", hidden=True)]),
+                     change(forgotten=[V1]),
+                     change((V2, [appearance(BOB)]), labels=[common_pb2.InfluencerLabel(influencer_id=ANN,
+                                                                                         deleted=True)]))
+    Follower(identity, store).catch_up()
+    assert people(store, V1) == [] and people(store, V2) == [BOB]
+    assert store.names() == {BOB: "Bob"} and store.hidden() == {BOB}
+
+
+class CrashingStore:
+    """The real store, which dies (as a killed process would) instead of applying position `at`, once."""
+
+    def __init__(self, store: AnalyticsStore, at: int) -> None:
+        self.store = store
+        self.at = at
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.store, name)
+
+    def apply_changes(self, position: int, *args: object, **kwargs: object) -> list[str]:
+        if position == self.at:
+            self.at = -1
+            raise RuntimeError("killed")
+        return self.store.apply_changes(position, *args, **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_follower_killed_mid_feed_resumes_from_the_position_stored_with_the_rows(store) -> None:
+    identity = FakeIdentity()
+    identity.publish(change((V1, [appearance(ANN)])), change((V2, [appearance(ANN)])), change((V3, [appearance(BOB)])))
+    with pytest.raises(RuntimeError):
+        Follower(identity, CrashingStore(store, at=2)).step()  # type: ignore[arg-type]
+    assert store.feed_position() == 1 and people(store, V2) == []
+    Follower(identity, store).catch_up()  # a new process
+    assert identity.reads[-2:] == [1, 3]
+    assert people(store, V1) == [ANN] and people(store, V2) == [ANN] and people(store, V3) == [BOB]
+
+
+def test_a_follower_too_far_behind_resyncs_from_the_snapshot_then_follows_on(store) -> None:
+    identity = FakeIdentity()
+    identity.publish(change((V3, [appearance(BOB)])))
+    Follower(identity, store).catch_up()
+    identity.publish(*[change((V1, [appearance(ANN)])) for _ in range(5)])
+    identity.trimmed = 4  # positions up to 4 are gone: the follower at 1 cannot go on
+    identity.snapshot_videos = {V1: [appearance(ANN)], V2: [appearance(BOB)]}  # V3 is no longer anyone's
+    follower = Follower(identity, store)
+    follower.step()
+    assert follower.resyncs == 1 and store.feed_position() == 6
+    assert people(store, V1) == [ANN] and people(store, V2) == [BOB] and people(store, V3) == []
+    identity.publish(change((V2, [appearance(ANN)])))
+    follower.catch_up()
+    assert people(store, V2) == [ANN] and store.feed_position() == 7
+
+
+def test_a_feed_that_starts_again_below_the_applied_position_is_resynced_from(store) -> None:
+    identity = FakeIdentity()
+    identity.publish(change((V1, [appearance(ANN)])), change((V2, [appearance(ANN)])))
+    Follower(identity, store).catch_up()
+    identity.changes = []  # identity's stores were wiped and its feed starts again at 1
+    identity.snapshot_videos = {V3: [appearance(BOB)]}
+    follower = Follower(identity, store)
+    follower.step()
+    assert follower.resyncs == 1 and store.feed_position() == 0
+    assert people(store, V1) == [] and people(store, V3) == [BOB]
+    identity.publish(change((V1, [appearance(BOB)])))
+    follower.catch_up()
+    assert people(store, V1) == [BOB] and store.feed_position() == 1
+
+
+def test_crops_analytics_lacks_are_fetched_from_identity_by_reference(store) -> None:
+    identity = FakeIdentity()
+    identity.crops = {"ref1": b"\xff\xd8jpeg1"}
+    identity.publish(change((V1, [appearance(ANN, "ref1")]), (V2, [appearance(BOB, "gone")])))
+    follower = Follower(identity, store)
+    follower.catch_up()
+    assert store.appearance_face(V1, ANN) == b"\xff\xd8jpeg1"
+    assert store.appearance_face(V2, BOB) is None  # identity no longer has it: no picture, no failure
+    identity.publish(change((V3, [appearance(ANN, "ref1")])))
+    follower.catch_up()
+    assert store.appearance_face(V3, ANN) == b"\xff\xd8jpeg1"
+    assert sorted(identity.crop_requests) == ["gone", "ref1"], "a crop analytics has is not fetched again"
+
+
+def test_a_follower_killed_before_fetching_the_crops_fetches_them_when_it_starts_again(store) -> None:
+    identity = FakeIdentity()
+    identity.publish(change((V1, [appearance(ANN, "ref1")])))
+    identity.crops = {"ref1": b"\xff\xd8jpeg1"}
+    follower = Follower(identity, store)
+    follower._fill = lambda refs: None  # killed right after the change's transaction
+    follower.catch_up()
+    assert store.appearance_face(V1, ANN) is None
+    thread = FollowerThread(Follower(identity, store), SoleLeader(), idle_s=0.05).start()
+    try:
+        deadline = time.monotonic() + 2
+        while store.appearance_face(V1, ANN) is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert store.appearance_face(V1, ANN) == b"\xff\xd8jpeg1"
+    finally:
+        thread.stop()
+
+
+def test_appearances_that_arrive_before_the_video_is_recorded_count_once_it_is(store) -> None:
+    late = "d" * 16
+    identity = FakeIdentity()
+    identity.publish(change((late, [appearance(ANN)])))
+    Follower(identity, store).catch_up()
+    assert people(store, late) == []
+    store.record_video(VideoRow(url="/v/late.mp4", video_id=late, performance=1.0, status=DONE))
+    assert people(store, late) == [ANN]
+
+
+def test_the_follower_thread_applies_a_new_change_within_a_second(store) -> None:
+    identity = FakeIdentity()
+    thread = FollowerThread(Follower(identity, store), SoleLeader(), idle_s=0.05).start()
+    try:
+        position = identity.publish(change((V1, [appearance(ANN)])))
+        deadline = time.monotonic() + 1.0
+        while store.feed_position() < position and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert store.feed_position() == position and thread.leading
+    finally:
+        thread.stop()
