@@ -70,7 +70,7 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
             changed = self._store.update_performance(key, request.performance)
         except KeyError:
             context.abort(grpc.StatusCode.NOT_FOUND, f"no video recorded at {shown(key)}")
-        return analytics_pb2.RecordVideoResponse(created=changed)
+        return analytics_pb2.UpdatePerformanceResponse(changed=changed)
 
     def GetVideo(self, request, context):  # type: ignore[no-untyped-def]
         key = request.WhichOneof("key")
@@ -82,7 +82,7 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
         row = self._store.get_video(**{key: value})
         if row is None:
             context.abort(grpc.StatusCode.NOT_FOUND, f"no video with {key} {shown(value)}")
-        return video_to_proto(row)
+        return analytics_pb2.GetVideoResponse(video=video_to_proto(row))
 
     def ListVideos(self, request, context):  # type: ignore[no-untyped-def]
         _check_statuses(context, list(request.statuses), "statuses")
@@ -91,7 +91,7 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
         except ValueError as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         rows, last = self._store.list_videos_page([int(s) for s in request.statuses], after=after, limit=limit)
-        return common_pb2.ListVideosResponse(videos=[video_to_proto(r) for r in rows],
+        return analytics_pb2.ListVideosResponse(videos=[video_to_proto(r) for r in rows],
                                              next_page_token=encode_token(last) if last else "")
 
     def GetReport(self, request, context):  # type: ignore[no-untyped-def]
@@ -105,7 +105,7 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
             for row in stats.astype(object).to_dict(orient="records")
         ]
         q = analysis.quality
-        return analytics_pb2.Report(
+        return analytics_pb2.GetReportResponse(
             influencers=influencers,
             model=analytics_pb2.ModelQuality(
                 mae=q.mae, r2=q.r2, baseline_mae=q.baseline_mae, baseline_r2=q.baseline_r2,
@@ -113,17 +113,6 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
             ),
             videos=analysis.scored_videos,
             overall_mean=analysis.overall_mean,
-        )
-
-    def Predict(self, request, context):  # type: ignore[no-untyped-def]
-        ids = list(request.influencer_ids)
-        _check_influencers(context, ids)
-        analysis = self._analysis.current()
-        known = set(analysis.predictor.known(ids))
-        return analytics_pb2.PredictResponse(
-            performance=analysis.predictor.predict(ids),
-            baseline=analysis.overall_mean,
-            unknown_ids=[i for i in dict.fromkeys(ids) if i not in known],
         )
 
 

@@ -11,6 +11,7 @@ import grpc
 
 from influencers.boundary import INFLUENCER_ID, brief, is_influencer_id, shown
 from influencers.paging import key_token, page_size, point_token
+from influencers.protoconv import review_reason
 from influencers.rpc import RunningServer, build_server
 from influencers.settings import Settings
 from influencers.v1 import common_pb2, identity_pb2, identity_pb2_grpc
@@ -46,7 +47,7 @@ def appearance_pb(a: AppearanceOut) -> common_pb2.Appearance:
 
 def review_item_pb(item: Item) -> identity_pb2.ReviewItem:
     return identity_pb2.ReviewItem(
-        influencer_a=item.a, influencer_b=item.b, distance=item.distance, reason=item.reason,
+        influencer_a=item.a, influencer_b=item.b, distance=item.distance, reason=review_reason(item.reason),
         face_ref_a=item.face_ref_a, face_ref_b=item.face_ref_b, video_id_a=item.video_a, video_id_b=item.video_b,
         timestamp_a_s=item.time_a_s, timestamp_b_s=item.time_b_s)
 
@@ -72,7 +73,7 @@ class StreamBudget:
         self.frames = 0
         self.bytes = 0
 
-    def admit(self, frame: identity_pb2.Frame) -> str | None:
+    def admit(self, frame: identity_pb2.AnalyzeVideoRequest) -> str | None:
         """Counts `frame` in; returns why it is refused (naming the frame), or None."""
         where = f"frame {self.frames} of the stream (index {frame.index})"
         size = len(frame.image)
@@ -99,8 +100,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         self.workers = workers
         self.settings = settings
 
-    def AnalyzeVideo(self, request_iterator: Iterator[identity_pb2.Frame], context: grpc.ServicerContext
-                     ) -> identity_pb2.VideoIdentities:
+    def AnalyzeVideo(self, request_iterator: Iterator[identity_pb2.AnalyzeVideoRequest], context: grpc.ServicerContext
+                     ) -> identity_pb2.AnalyzeVideoResponse:
         frames: list[FrameIn] = []
         video_id = ""
         budget = StreamBudget(self.settings.max_frame_bytes, self.settings.max_stream_bytes)
@@ -120,7 +121,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         except ValueError as exc:  # a frame that is not an image, or too large to decode
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"video {video_id}: {exc}")
         appearances = self.registry.assign(video_id, analysis)
-        return identity_pb2.VideoIdentities(
+        return identity_pb2.AnalyzeVideoResponse(
             video_id=video_id, appearances=[appearance_pb(a) for a in appearances], frames=analysis.frames,
             faces_detected=analysis.faces_detected, faces_encoded=analysis.faces_encoded,
             stage_seconds=analysis.stage_seconds)
@@ -152,12 +153,13 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                                                     next_page_token=token)
 
     def GetInfluencer(self, request: identity_pb2.GetInfluencerRequest, context: grpc.ServicerContext
-                      ) -> identity_pb2.Influencer:
+                      ) -> identity_pb2.GetInfluencerResponse:
         _check_influencer(context, request.influencer_id)
         info = self.registry.influencer(request.influencer_id)
         if info is None:
             context.abort(grpc.StatusCode.NOT_FOUND, f"no influencer {shown(request.influencer_id)}")
-        return self._influencer_pb(info, self._crop_or_none(info.best_crop) or b"")
+        return identity_pb2.GetInfluencerResponse(
+            influencer=self._influencer_pb(info, self._crop_or_none(info.best_crop) or b""))
 
     def _crop_or_none(self, ref: str) -> bytes | None:
         """The crop of a stored reference; None when it has none (a face kept without a crop)."""
@@ -168,7 +170,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             return None
 
     def GetFaceCrop(self, request: identity_pb2.GetFaceCropRequest, context: grpc.ServicerContext
-                    ) -> identity_pb2.FaceCrop:
+                    ) -> identity_pb2.GetFaceCropResponse:
         try:
             jpeg = self.registry.crop_bytes(request.face_ref)
         except ValueError:
@@ -176,20 +178,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                                                             "reference (VIDEO-PERSON.jpg)")
         if jpeg is None:
             context.abort(grpc.StatusCode.NOT_FOUND, f"no face crop {shown(request.face_ref)}")
-        return identity_pb2.FaceCrop(jpeg=jpeg)
-
-    def SearchFace(self, request: identity_pb2.SearchFaceRequest, context: grpc.ServicerContext
-                   ) -> identity_pb2.SearchFaceResponse:
-        try:
-            encoding = self.workers.encode_largest(request.image)
-        except ValueError as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        if encoding is None:
-            return identity_pb2.SearchFaceResponse(face_found=False)
-        matches = self.registry.nearest(encoding, min(max(request.limit, 0) or 5, 100))
-        return identity_pb2.SearchFaceResponse(face_found=True, matches=[
-            identity_pb2.FaceMatch(influencer_id=i, distance=d, within_threshold=d < self.settings.match_threshold)
-            for i, d in matches])
+        return identity_pb2.GetFaceCropResponse(jpeg=jpeg)
 
     def Recluster(self, request: identity_pb2.ReclusterRequest, context: grpc.ServicerContext
                   ) -> Iterator[identity_pb2.ReclusterResponse]:
@@ -199,9 +188,9 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             videos = list(self.registry.store.video_ids())
         else:
             videos = self.registry.recluster(list(request.video_ids) or None)
-        yield from self._pages(videos)
+        yield from (identity_pb2.ReclusterResponse(changes=_m) for _m in self._pages(videos))
 
-    def _pages(self, videos: list[str]) -> Iterator[identity_pb2.ReclusterResponse]:
+    def _pages(self, videos: list[str]) -> Iterator[identity_pb2.Changes]:
         """The appearances of `videos`, a page of videos per message; the first carries the totals."""
         names = self.registry.names()
         hidden = self.registry.store.hidden()
@@ -211,7 +200,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             page = self.registry.appearances(videos[start:start + RECLUSTER_PAGE])
             ids = {a.influencer_id for apps in page.values() for a in apps}
             influencers |= ids
-            msg = identity_pb2.ReclusterResponse(
+            msg = identity_pb2.Changes(
                 videos=[common_pb2.VideoAppearances(video_id=v, appearances=[appearance_pb(a) for a in apps])
                         for v, apps in page.items()],
                 names={i: names[i] for i in ids if names.get(i)},
@@ -223,10 +212,10 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                 first = False
             yield msg
 
-    def _changes(self, videos: list[str], labels: list[Label] = ()) -> identity_pb2.ReclusterResponse:
+    def _changes(self, videos: list[str], labels: list[Label] = ()) -> identity_pb2.Changes:
         """The changes of a correction in one message (they follow the influencers corrected), with the
         labels of the influencers it touched."""
-        reply = identity_pb2.ReclusterResponse(changed_videos=len(videos))
+        reply = identity_pb2.Changes(changed_videos=len(videos))
         for msg in self._pages(videos):
             reply.videos.extend(msg.videos)
             reply.names.update(msg.names)
@@ -247,17 +236,18 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         return identity_pb2.CloseBatchResponse()
 
     def MergeInfluencers(self, request: identity_pb2.MergeInfluencersRequest, context: grpc.ServicerContext
-                         ) -> identity_pb2.ReclusterResponse:
+                         ) -> identity_pb2.MergeInfluencersResponse:
         for influencer_id in request.influencer_ids:
             _check_influencer(context, influencer_id)
         try:
             changed = self.registry.merge(list(request.influencer_ids))
         except (KeyError, ValueError) as exc:
             _refuse(context, exc)
-        return self._changes(changed, self.registry.labels(list(request.influencer_ids)))
+        return identity_pb2.MergeInfluencersResponse(
+            changes=self._changes(changed, self.registry.labels(list(request.influencer_ids))))
 
     def SplitInfluencer(self, request: identity_pb2.SplitInfluencerRequest, context: grpc.ServicerContext
-                        ) -> identity_pb2.ReclusterResponse:
+                        ) -> identity_pb2.SplitInfluencerResponse:
         _check_influencer(context, request.influencer_id)
         for v in request.video_ids:
             _check(context, v, "video_id")
@@ -265,16 +255,18 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             changed = self.registry.split(request.influencer_id, list(request.video_ids))
         except KeyError as exc:
             context.abort(grpc.StatusCode.NOT_FOUND, _message(exc))
-        return self._changes(changed, self.registry.labels([request.influencer_id]))
+        return identity_pb2.SplitInfluencerResponse(
+            changes=self._changes(changed, self.registry.labels([request.influencer_id])))
 
     def RenameInfluencer(self, request: identity_pb2.RenameInfluencerRequest, context: grpc.ServicerContext
-                         ) -> identity_pb2.Influencer:
+                         ) -> identity_pb2.RenameInfluencerResponse:
         _check_influencer(context, request.influencer_id)
         try:
             self.registry.rename(request.influencer_id, request.name)
         except (KeyError, ValueError) as exc:
             _refuse(context, exc)
-        return self.GetInfluencer(identity_pb2.GetInfluencerRequest(influencer_id=request.influencer_id), context)
+        lookup = identity_pb2.GetInfluencerRequest(influencer_id=request.influencer_id)
+        return identity_pb2.RenameInfluencerResponse(influencer=self.GetInfluencer(lookup, context).influencer)
 
     # ---- corrections kept as constraints, and the review queue ------------------------------------------
 
@@ -309,7 +301,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             photos_without_face=without, changes=self._changes(changed, self.registry.labels([target])))
 
     def MoveAppearance(self, request: identity_pb2.MoveAppearanceRequest, context: grpc.ServicerContext
-                       ) -> identity_pb2.ReclusterResponse:
+                       ) -> identity_pb2.MoveAppearanceResponse:
         _check(context, request.video_id, "video_id")
         _check_influencer(context, request.influencer_id)
         if request.target_influencer_id:
@@ -319,25 +311,28 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                                                  request.target_influencer_id)
         except (KeyError, ValueError) as exc:
             _refuse(context, exc)
-        return self._changes(changed, self.registry.labels([request.influencer_id, target]))
+        return identity_pb2.MoveAppearanceResponse(
+            changes=self._changes(changed, self.registry.labels([request.influencer_id, target])))
 
     def HideInfluencer(self, request: identity_pb2.HideInfluencerRequest, context: grpc.ServicerContext
-                       ) -> identity_pb2.ReclusterResponse:
+                       ) -> identity_pb2.HideInfluencerResponse:
         _check_influencer(context, request.influencer_id)
         try:
             self.registry.hide(request.influencer_id, request.hidden)
         except KeyError as exc:
             context.abort(grpc.StatusCode.NOT_FOUND, _message(exc))
-        return self._changes([], self.registry.labels([request.influencer_id]))
+        return identity_pb2.HideInfluencerResponse(
+            changes=self._changes([], self.registry.labels([request.influencer_id])))
 
     def DeleteInfluencer(self, request: identity_pb2.DeleteInfluencerRequest, context: grpc.ServicerContext
-                         ) -> identity_pb2.ReclusterResponse:
+                         ) -> identity_pb2.DeleteInfluencerResponse:
         _check_influencer(context, request.influencer_id)
         try:
             changed = self.registry.delete(request.influencer_id)
         except KeyError as exc:
             context.abort(grpc.StatusCode.NOT_FOUND, _message(exc))
-        return self._changes(changed, [Label(request.influencer_id, deleted=True)])
+        return identity_pb2.DeleteInfluencerResponse(
+            changes=self._changes(changed, [Label(request.influencer_id, deleted=True)]))
 
     def ListReviewItems(self, request: identity_pb2.ListReviewItemsRequest, context: grpc.ServicerContext
                         ) -> identity_pb2.ListReviewItemsResponse:
@@ -345,7 +340,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         return identity_pb2.ListReviewItemsResponse(items=[review_item_pb(i) for i in items])
 
     def AnswerReviewItem(self, request: identity_pb2.AnswerReviewItemRequest, context: grpc.ServicerContext
-                         ) -> identity_pb2.ReclusterResponse:
+                         ) -> identity_pb2.AnswerReviewItemResponse:
         _check_influencer(context, request.influencer_a, "influencer_a")
         _check_influencer(context, request.influencer_b, "influencer_b")
         reply = REVIEW_ANSWERS.get(request.answer)
@@ -356,7 +351,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             changed = self.registry.answer(request.influencer_a, request.influencer_b, reply)
         except (KeyError, ValueError) as exc:
             _refuse(context, exc)
-        return self._changes(changed, self.registry.labels([request.influencer_a, request.influencer_b]))
+        return identity_pb2.AnswerReviewItemResponse(
+            changes=self._changes(changed, self.registry.labels([request.influencer_a, request.influencer_b])))
 
 
 def _check(context: grpc.ServicerContext, value: str, what: str) -> None:

@@ -41,7 +41,7 @@ class IdentityPort(Protocol):
 
     def forget_video(self, video_id: str) -> None: ...
 
-    def recluster(self, video_ids: Sequence[str], resync_only: bool) -> Iterable[identity_pb2.ReclusterResponse]:
+    def recluster(self, video_ids: Sequence[str], resync_only: bool) -> Iterable[identity_pb2.Changes]:
         """Pages of changed videos (totals in the first page); empty `video_ids`: the whole store."""
 
     def face_crop(self, face_ref: str) -> bytes | None:
@@ -113,7 +113,7 @@ def reconcile(identity: IdentityPort, analytics: AnalyticsPort, video_ids: Seque
 
 
 def apply_stream(identity: IdentityPort, analytics: AnalyticsPort,
-                 pages: Iterable[identity_pb2.ReclusterResponse]) -> Applied:
+                 pages: Iterable[identity_pb2.Changes]) -> Applied:
     """Sends each page of a re-clustering to analytics as it arrives; totals from the first page."""
     total = Applied()
     for k, page in enumerate(pages):
@@ -123,7 +123,7 @@ def apply_stream(identity: IdentityPort, analytics: AnalyticsPort,
     return total
 
 
-def apply_page(identity: IdentityPort, analytics: AnalyticsPort, page: identity_pb2.ReclusterResponse) -> Applied:
+def apply_page(identity: IdentityPort, analytics: AnalyticsPort, page: identity_pb2.Changes) -> Applied:
     """Replaces the appearances of one page's videos (and upserts its display names, then applies its labels:
     names set or cleared by hand, hidden, erased) in analytics. Videos whose crops analytics lacks are sent
     again, one at a time, with the crops fetched from identity."""

@@ -43,9 +43,9 @@ class GrpcIdentity:
     def forget_video(self, video_id: str) -> None:
         self._stub.ForgetVideo(identity_pb2.ForgetVideoRequest(video_id=video_id), timeout=self._timeout)
 
-    def recluster(self, video_ids: Sequence[str], resync_only: bool) -> Iterable[identity_pb2.ReclusterResponse]:
-        return self._stub.Recluster(identity_pb2.ReclusterRequest(video_ids=list(video_ids), resync_only=resync_only),
-                                    timeout=max(self._timeout, LONG_CALL_S))
+    def recluster(self, video_ids: Sequence[str], resync_only: bool) -> Iterable[identity_pb2.Changes]:
+        request = identity_pb2.ReclusterRequest(video_ids=list(video_ids), resync_only=resync_only)
+        return (page.changes for page in self._stub.Recluster(request, timeout=max(self._timeout, LONG_CALL_S)))
 
     def face_crop(self, face_ref: str) -> bytes | None:
         try:
@@ -58,46 +58,46 @@ class GrpcIdentity:
 
     # ---- corrections by hand (CLI) ------------------------------------------------------------------
 
-    def merge(self, influencer_ids: Sequence[str]) -> identity_pb2.ReclusterResponse:
+    def merge(self, influencer_ids: Sequence[str]) -> identity_pb2.Changes:
         return self._stub.MergeInfluencers(identity_pb2.MergeInfluencersRequest(influencer_ids=list(influencer_ids)),
-                                           timeout=self._timeout)
+                                           timeout=self._timeout).changes
 
-    def split(self, influencer_id: str, video_ids: Sequence[str]) -> identity_pb2.ReclusterResponse:
+    def split(self, influencer_id: str, video_ids: Sequence[str]) -> identity_pb2.Changes:
         return self._stub.SplitInfluencer(identity_pb2.SplitInfluencerRequest(
-            influencer_id=influencer_id, video_ids=list(video_ids)), timeout=self._timeout)
+            influencer_id=influencer_id, video_ids=list(video_ids)), timeout=self._timeout).changes
 
-    def rename(self, influencer_id: str, name: str) -> identity_pb2.ReclusterResponse:
+    def rename(self, influencer_id: str, name: str) -> identity_pb2.Changes:
         """Renames; the returned page carries only the influencer's label (an empty name clears it)."""
-        got = self._stub.RenameInfluencer(identity_pb2.RenameInfluencerRequest(influencer_id=influencer_id,
-                                                                               name=name), timeout=self._timeout)
-        return identity_pb2.ReclusterResponse(labels=[common_pb2.InfluencerLabel(
+        got = self._stub.RenameInfluencer(identity_pb2.RenameInfluencerRequest(
+            influencer_id=influencer_id, name=name), timeout=self._timeout).influencer
+        return identity_pb2.Changes(labels=[common_pb2.InfluencerLabel(
             influencer_id=influencer_id, name=got.name, hidden=got.hidden)])
 
     def enrol(self, name: str, photos: Sequence[bytes]) -> identity_pb2.EnrolInfluencerResponse:
         return self._stub.EnrolInfluencer(identity_pb2.EnrolInfluencerRequest(name=name, photos=list(photos)),
                                           timeout=self._timeout)
 
-    def move(self, video_id: str, influencer_id: str, target: str = "") -> identity_pb2.ReclusterResponse:
+    def move(self, video_id: str, influencer_id: str, target: str = "") -> identity_pb2.Changes:
         return self._stub.MoveAppearance(identity_pb2.MoveAppearanceRequest(
-            video_id=video_id, influencer_id=influencer_id, target_influencer_id=target), timeout=self._timeout)
+            video_id=video_id, influencer_id=influencer_id, target_influencer_id=target), timeout=self._timeout).changes
 
-    def hide(self, influencer_id: str, hidden: bool) -> identity_pb2.ReclusterResponse:
-        return self._stub.HideInfluencer(identity_pb2.HideInfluencerRequest(influencer_id=influencer_id,
-                                                                            hidden=hidden), timeout=self._timeout)
+    def hide(self, influencer_id: str, hidden: bool) -> identity_pb2.Changes:
+        return self._stub.HideInfluencer(identity_pb2.HideInfluencerRequest(
+            influencer_id=influencer_id, hidden=hidden), timeout=self._timeout).changes
 
-    def delete(self, influencer_id: str) -> identity_pb2.ReclusterResponse:
+    def delete(self, influencer_id: str) -> identity_pb2.Changes:
         return self._stub.DeleteInfluencer(identity_pb2.DeleteInfluencerRequest(influencer_id=influencer_id),
-                                           timeout=self._timeout)
+                                           timeout=self._timeout).changes
 
     def review(self, page_size: int = 0) -> list[identity_pb2.ReviewItem]:
         reply = self._stub.ListReviewItems(identity_pb2.ListReviewItemsRequest(page_size=page_size),
                                            timeout=self._timeout)
         return list(reply.items)
 
-    def answer(self, a: str, b: str, answer: int) -> identity_pb2.ReclusterResponse:
+    def answer(self, a: str, b: str, answer: int) -> identity_pb2.Changes:
         """`answer`: an identity_pb2.ReviewAnswer value."""
         return self._stub.AnswerReviewItem(identity_pb2.AnswerReviewItemRequest(
-            influencer_a=a, influencer_b=b, answer=answer), timeout=self._timeout)  # type: ignore[arg-type]
+            influencer_a=a, influencer_b=b, answer=answer), timeout=self._timeout).changes  # type: ignore[arg-type]
 
 
 class GrpcAnalytics:
@@ -108,7 +108,7 @@ class GrpcAnalytics:
         self._timeout = timeout_s
 
     def list_done_video_ids(self, page_token: str) -> tuple[list[str], str]:
-        reply = self._stub.ListVideos(common_pb2.ListVideosRequest(
+        reply = self._stub.ListVideos(analytics_pb2.ListVideosRequest(
             statuses=[common_pb2.VIDEO_STATUS_DONE], page_token=page_token), timeout=self._timeout)
         return [v.video_id for v in reply.videos], reply.next_page_token
 

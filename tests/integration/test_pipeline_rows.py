@@ -58,7 +58,7 @@ class FakeIdentity:
             raise self.broken[video_id]
         appearance = common_pb2.Appearance(influencer_id=PERSON, first_seen_s=0.0, last_seen_s=1.0, faces=2,
                                            best_face=b"\xff\xd8jpeg", face_quality=0.5, screen_time_s=1.0)
-        return identity_pb2.VideoIdentities(video_id=video_id, appearances=[appearance], frames=len(frames),
+        return identity_pb2.AnalyzeVideoResponse(video_id=video_id, appearances=[appearance], frames=len(frames),
                                             faces_detected=2)
 
 

@@ -53,13 +53,13 @@ class FakeIdentity:
         self.calls.append(("forget_video", video_id))
         del self.videos[video_id]
 
-    def recluster(self, video_ids: Sequence[str], resync_only: bool) -> Iterator[identity_pb2.ReclusterResponse]:
+    def recluster(self, video_ids: Sequence[str], resync_only: bool) -> Iterator[identity_pb2.Changes]:
         self.calls.append(("recluster", (tuple(video_ids), resync_only)))
         if not resync_only:
             self.videos.update(self.regroup)
         changed = sorted(self.videos) if resync_only else sorted(self.regroup)
         for k in range(0, max(len(changed), 1), self.page_size):
-            page = identity_pb2.ReclusterResponse(
+            page = identity_pb2.Changes(
                 videos=[video(v, *self.videos[v]) for v in changed[k:k + self.page_size]],
                 names={"inf_a": "Ann", "inf_b": ""})
             if k == 0:
@@ -191,7 +191,7 @@ def test_a_crop_identity_no_longer_has_leaves_the_appearance_without_a_picture()
 def test_a_manual_correction_is_applied_as_one_page() -> None:
     identity = FakeIdentity({}, {"f9": b"crop9"})
     analytics = FakeAnalytics(["v9"])
-    page = identity_pb2.ReclusterResponse(changed_videos=1, videos=[video("v9", appearance("inf_c", "f9"))],
+    page = identity_pb2.Changes(changed_videos=1, videos=[video("v9", appearance("inf_c", "f9"))],
                                           names={"inf_c": "Cy"})
     applied = batch.apply_page(identity, analytics, page)
     assert applied.changed_videos == 1 and applied.fetched_crops == 1

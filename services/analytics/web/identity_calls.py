@@ -53,7 +53,7 @@ class GrpcCorrections:
         self._identity = identity
         self._analytics = analytics
 
-    def _apply(self, page: identity_pb2.ReclusterResponse) -> batch.Applied:
+    def _apply(self, page: identity_pb2.Changes) -> batch.Applied:
         return batch.apply_page(self._identity, self._analytics, page)
 
     def rename(self, influencer_id: str, name: str) -> batch.Applied:
