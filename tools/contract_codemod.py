@@ -12,13 +12,15 @@ What it changes
 1. Messages renamed or moved (any `MODULE_pb2.OLD` reference, annotations included):
    identity_pb2.Frame -> identity_pb2.AnalyzeVideoRequest; identity_pb2.VideoIdentities ->
    identity_pb2.AnalyzeVideoResponse; identity_pb2.FaceCrop -> identity_pb2.GetFaceCropResponse;
-   identity_pb2.ReclusterResponse -> identity_pb2.Changes (a page of changes; ReclusterResponse now wraps
-   one); ingest_pb2.SubmitVideosRequest -> ingest_pb2.StartIngestRequest; ingest_pb2.IngestProgress ->
+   analytics_pb2.Report -> analytics_pb2.GetReportResponse; identity_pb2.ReclusterResponse ->
+   identity_pb2.Changes (a page of changes; ReclusterResponse now wraps one);
+   ingest_pb2.SubmitVideosRequest -> ingest_pb2.StartIngestRequest; ingest_pb2.IngestProgress ->
    ingest_pb2.WatchJobResponse; common_pb2.{ListVideosRequest, ListVideosResponse, GetVideoRequest} ->
    analytics_pb2.* (they moved to analytics.proto).
 2. Servicers (classes deriving from `*ServiceServicer`):
-   - the dead RPCs are deleted: IdentityService.SearchFace, AnalyticsService.GetReport and .Predict,
-     IngestService.ListVideos and .GetVideo (the proxies; analytics keeps its own);
+   - the dead RPCs are deleted: IdentityService.SearchFace, AnalyticsService.Predict, IngestService.ListVideos
+     and .GetVideo (the proxies; analytics keeps its own). AnalyticsService.GetReport stays: the notebook's
+     live mode (INFLUENCERS_ANALYTICS_ADDR, in the README) reads it;
    - an RPC whose answer is now wrapped returns the wrapper: `return E` -> `return pb.FooResponse(field=E)`
      (StartIngest, GetJob, CancelJob -> job; GetVideo -> video; GetInfluencer, RenameInfluencer ->
      influencer; MergeInfluencers, SplitInfluencer, MoveAppearance, HideInfluencer, DeleteInfluencer,
@@ -41,8 +43,8 @@ What it changes
    (import order, an import left unused).
 
 What to grep for afterwards (printed at the end of each run, with file:line):
-- SearchFace|GetReport|Predict|FaceMatch|InfluencerStats|ModelQuality|Report\\b in protos/tests: tests of the
-  deleted RPCs are to be deleted by hand, and helpers only they used (registry.nearest, encode_largest?).
+- SearchFace|Predict|FaceMatch: tests of the deleted RPCs are to be deleted by hand, and helpers only they
+  used (registry.nearest).
 - `.with_call(` / `.future(` on a renamed RPC: not unwrapped.
 - A result kept in a variable and read later: `.created` of UpdatePerformance.
 - Fakes and test doubles that define GetJob/GetInfluencer/... returning the old bare message: a caller now
@@ -65,12 +67,14 @@ from pathlib import Path
 HELPERS_MODULE = "influencers.protoconv"
 DEFAULT_PATHS = ("influencers", "services", "tests", "bench", "deploy", "tools")
 SKIP_PARTS = {"v1", ".venv", "node_modules", "__pycache__"}
+SKIP_FILES = {"contract_codemod.py", "test_contract_codemod.py"}  # this tool, and its test's samples of old code
 
 # Message renames: (module, old) -> (module, new).
 RENAMES = {
     ("identity_pb2", "Frame"): ("identity_pb2", "AnalyzeVideoRequest"),
     ("identity_pb2", "VideoIdentities"): ("identity_pb2", "AnalyzeVideoResponse"),
     ("identity_pb2", "FaceCrop"): ("identity_pb2", "GetFaceCropResponse"),
+    ("analytics_pb2", "Report"): ("analytics_pb2", "GetReportResponse"),
     ("identity_pb2", "ReclusterResponse"): ("identity_pb2", "Changes"),
     ("ingest_pb2", "SubmitVideosRequest"): ("ingest_pb2", "StartIngestRequest"),
     ("ingest_pb2", "IngestProgress"): ("ingest_pb2", "WatchJobResponse"),
@@ -82,7 +86,7 @@ RENAMES = {
 # Servicer methods deleted, by service.
 DEAD = {
     "IdentityService": {"SearchFace"},
-    "AnalyticsService": {"GetReport", "Predict"},
+    "AnalyticsService": {"Predict"},
     "IngestService": {"ListVideos", "GetVideo"},
 }
 
@@ -126,7 +130,7 @@ REVIEW_REASONS = {"near the threshold": "identity_pb2.REVIEW_REASON_NEAR_THRESHO
 LISTS_REVIEW_ITEMS = re.compile(r"review_items|ListReviewItems|\.review\(")
 
 GREP_AFTER = [
-    (r"\b(SearchFace|GetReport|Predict|FaceMatch|InfluencerStats|PredictRequest|GetReportRequest)\b",
+    (r"\b(SearchFace|Predict|FaceMatch|PredictRequest|PredictResponse)\b",
      "a deleted RPC or its messages"),
     (r"\.(" + "|".join(CALL_WRAPS) + r"|UpdatePerformance)\.(with_call|future)\(", "a wrapped RPC called "
      "through with_call/future: unwrap by hand"),
@@ -456,7 +460,7 @@ def python_files(paths: list[Path]) -> list[Path]:
     out: list[Path] = []
     for p in paths:
         files = [p] if p.is_file() else sorted(p.rglob("*.py"))
-        out += [f for f in files if not SKIP_PARTS & set(f.parts) and f.name != Path(__file__).name]
+        out += [f for f in files if not SKIP_PARTS & set(f.parts) and f.name not in SKIP_FILES]
     return out
 
 
