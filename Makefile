@@ -19,7 +19,7 @@ PIP_LOCKED := PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pip install -q --
 PIP_PROJECT := $(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 LOCKS   := requirements/build.txt requirements/run.txt requirements/face.txt
 
-.PHONY: setup setup-dev system-deps system-deps-dev protos run test lint bench clean
+.PHONY: setup setup-dev system-deps system-deps-dev protos buf run test lint bench clean
 
 setup: $(VENV)/.done
 setup-dev: $(VENV)/.dev.done
@@ -52,6 +52,27 @@ $(VENV)/.dev.done: $(VENV)/.done requirements/dev.txt
 	$(BIN)/python -m pip check
 	@touch $@
 
+# buf checks the contract (buf.yaml: lint STANDARD, breaking FILE). It comes from the npm registry at the
+# version and integrity hashes of tools/buf/package-lock.json (npm ci), into tools/buf/node_modules.
+BUF := tools/buf/node_modules/.bin/buf
+$(BUF): tools/buf/package.json tools/buf/package-lock.json
+	@command -v npm >/dev/null || { echo "buf: npm is missing (make system-deps-dev installs it)" >&2; exit 1; }
+	npm ci --prefix tools/buf --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# Lint, then breaking changes against the previous commit: the commit that breaks the contract on purpose
+# fails here, and the next one passes (no commit touching protos/ may follow another). The previous
+# commit's tree is read with this buf.yaml (--against-config), so that both sides are one module layout.
+# A first commit, or a shallow clone without HEAD~1, skips the comparison and says so.
+buf: $(BUF)
+	$(BUF) lint
+	@if git rev-parse -q --verify 'HEAD~1^{commit}' >/dev/null 2>&1; then \
+		echo "$(BUF) breaking --against '.git#ref=HEAD~1' --against-config buf.yaml"; \
+		$(BUF) breaking --against '.git#ref=HEAD~1' --against-config buf.yaml; \
+	else \
+		echo "buf breaking: skipped, no previous commit here (a first commit or a shallow clone)"; \
+	fi
+
 # The gRPC stubs, generated with the locked grpcio-tools (a build tool: build.txt).
 protos:
 	$(BIN)/python -m grpc_tools.protoc -Iprotos --python_out=. --grpc_python_out=. --pyi_out=. \
@@ -62,15 +83,17 @@ run: setup
 
 test: setup-dev
 	$(BIN)/ruff check .
+	@$(MAKE) --no-print-directory buf
 	@rc=0; $(BIN)/python -m pytest -q $(ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ] && [ -n "$(ALLOW_NO_TESTS)" ]; then echo "pytest collected no test (exit 5)"; rc=0; fi; \
 	exit $$rc
 
 lint: setup-dev
 	$(BIN)/ruff check .
+	@$(MAKE) --no-print-directory buf
 
 bench: setup
 	$(BIN)/python bench/throughput.py $(ARGS)
 
 clean:
-	rm -rf $(VENV) $(DATA) .pytest_cache
+	rm -rf $(VENV) $(DATA) .pytest_cache tools/buf/node_modules

@@ -34,7 +34,7 @@ STAGES = ("fetch", "decode", "identity", "record")  # the top-level stages, one 
 
 @dataclass
 class IngestRun:
-    results: list[ingest_pb2.IngestProgress]
+    results: list[ingest_pb2.WatchJobResponse]
     wall_s: float  # submit to end of stream
     last_progress_s: float  # submit to the last progress message; the rest is the batch's re-clustering
     errors: list[str]  # ERROR log records of the services during the run (e.g. a failed re-clustering)
@@ -107,11 +107,11 @@ def bench_settings(data_dir: Path) -> Settings:
                              qdrant_url="", token="")
 
 
-def _progress_printer(label: str) -> Callable[[ingest_pb2.IngestProgress], None]:
+def _progress_printer(label: str) -> Callable[[ingest_pb2.WatchJobResponse], None]:
     """One updating line on a terminal; a line every PROGRESS_EVERY videos into a file."""
     tty = sys.stderr.isatty()
 
-    def show(p: ingest_pb2.IngestProgress) -> None:
+    def show(p: ingest_pb2.WatchJobResponse) -> None:
         last = p.done == p.total
         if tty:
             print(f"\r  {label}: {p.done}/{p.total} videos", end="\n" if last else "", file=sys.stderr, flush=True)
@@ -126,7 +126,7 @@ def timed_ingest(stack: Stack, manifest: Path, label: str) -> IngestRun:
     show = _progress_printer(label)
     stamps: list[float] = []
 
-    def on_progress(p: ingest_pb2.IngestProgress) -> None:
+    def on_progress(p: ingest_pb2.WatchJobResponse) -> None:
         stamps.append(time.perf_counter())
         show(p)
 
@@ -142,7 +142,7 @@ def timed_ingest(stack: Stack, manifest: Path, label: str) -> IngestRun:
     return IngestRun(results, end - t0, (stamps[-1] if stamps else end) - t0, errors.messages)
 
 
-def stage_sums(results: list[ingest_pb2.IngestProgress]) -> dict[str, float]:
+def stage_sums(results: list[ingest_pb2.WatchJobResponse]) -> dict[str, float]:
     """Seconds by stage summed over videos, plus "identity.other": the AnalyzeVideo call minus the
     worker's own stages (waiting for a free worker, shipping frames, matching and writing the store)."""
     sums: dict[str, float] = defaultdict(float)
@@ -155,7 +155,7 @@ def stage_sums(results: list[ingest_pb2.IngestProgress]) -> dict[str, float]:
     return dict(sums)
 
 
-def _count(results: list[ingest_pb2.IngestProgress], status: int) -> int:
+def _count(results: list[ingest_pb2.WatchJobResponse], status: int) -> int:
     return sum(r.video.status == status for r in results)
 
 
@@ -219,8 +219,9 @@ def time_full_recluster(stack: Stack, figures: PipelineFigures) -> None:
     try:
         with PeakMemory() as peak:
             t0 = time.perf_counter()
-            for _page in identity_pb2_grpc.IdentityServiceStub(channel).Recluster(identity_pb2.ReclusterRequest(),
-                                                                                  timeout=INGEST_TIMEOUT_S):
+            stub = identity_pb2_grpc.IdentityServiceStub(channel)
+            for _page in (page.changes for page in stub.Recluster(identity_pb2.ReclusterRequest(),
+                                                                  timeout=INGEST_TIMEOUT_S)):
                 pass  # a stream of pages of changed videos; the time is until its end
             figures.full_recluster_s = time.perf_counter() - t0
         figures.full_recluster_peak_bytes = peak.peak_bytes

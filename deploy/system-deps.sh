@@ -2,8 +2,8 @@
 # System packages the project needs on a fresh Debian machine; installs only what is missing.
 #   bash deploy/system-deps.sh          what running needs: a C++ toolchain, BLAS/LAPACK and the Python
 #                                       headers to build dlib, and venv support for $PY (default python3)
-#   bash deploy/system-deps.sh --dev    and Chromium (the browser tests) and PostgreSQL (the database tests),
-#                                       for `make test`
+#   bash deploy/system-deps.sh --dev    and Chromium (the browser tests), PostgreSQL (the database tests) and
+#                                       npm (buf), for `make test`
 # cmake comes from the lock (requirements/build.txt), not from here. Runs apt-get as root or through sudo.
 set -euo pipefail
 py=${PY:-python3}
@@ -19,6 +19,8 @@ if [ "${1:-}" = "--dev" ]; then
   command -v chromium >/dev/null || need+=(chromium)
   # A real PostgreSQL server for the tests (tests/support/postgres.py starts it in a temporary folder).
   ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || need+=(postgresql)
+  # buf, which checks the contract (make buf), comes from the npm registry.
+  command -v npm >/dev/null || need+=(nodejs npm)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

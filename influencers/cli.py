@@ -32,10 +32,11 @@ from influencers.client import (
     watch_job,
 )
 from influencers.datadir import DataDirBusy, DataDirUnusable, data_dir_lock, prepare_data_dir
+from influencers.protoconv import review_reason_word, seconds
 from influencers.rpc import PortInUse, is_loopback, open_channel, wait_healthy
 from influencers.service_clients import CATCHING_UP, REVIEW_ANSWERS, drain
 from influencers.settings import ENV_PREFIX, Settings, SettingsError
-from influencers.v1 import common_pb2, ingest_pb2
+from influencers.v1 import common_pb2, identity_pb2, ingest_pb2
 from services.ingest.manifest import ManifestError, read_manifest
 
 if TYPE_CHECKING:
@@ -86,10 +87,10 @@ def _ingest(settings: Settings, manifest: Path, detach: bool) -> int:
     job = start_ingest(channel, manifest, settings.rpc_timeout_s, settings.max_manifest_bytes)
     waiting = (ingest_pb2.JOB_STATE_QUEUED, ingest_pb2.JOB_STATE_RUNNING)
     ahead = [j for j in list_jobs(channel, settings.rpc_timeout_s)
-             if j.state in waiting and j.job_id != job.job_id and j.created_s <= job.created_s]
+             if j.state in waiting and j.job_id != job.job_id and seconds(j.create_time) <= seconds(job.create_time)]
     print(f"job {job.job_id}: {job.total} videos" + (f", queued behind {len(ahead)} job(s)" if ahead else ""),
           file=sys.stderr)
-    results: list[ingest_pb2.IngestProgress] = []
+    results: list[ingest_pb2.WatchJobResponse] = []
     try:
         return _follow(channel, job.job_id, results)
     except KeyboardInterrupt:
@@ -102,12 +103,12 @@ def _ingest(settings: Settings, manifest: Path, detach: bool) -> int:
         return 130
 
 
-def _follow(channel: grpc.Channel, job_id: str, results: list[ingest_pb2.IngestProgress]) -> int:
+def _follow(channel: grpc.Channel, job_id: str, results: list[ingest_pb2.WatchJobResponse]) -> int:
     """Shows a job's progress until it ends, then a summary; 1 when a video failed or the job did not
     succeed. `results` collects the progress messages as they come."""
     bar = tqdm(total=None, unit="video", desc="ingest", file=sys.stderr)
 
-    def progress(p: ingest_pb2.IngestProgress) -> None:
+    def progress(p: ingest_pb2.WatchJobResponse) -> None:
         bar.total = p.total
         bar.update(1)
         if p.video.status == common_pb2.VIDEO_STATUS_FAILED:
@@ -296,7 +297,7 @@ def _followed(args: argparse.Namespace, analytics: GrpcAnalytics, changed_videos
     return 0
 
 
-def _written(args: argparse.Namespace, analytics: GrpcAnalytics, reply: identity_pb2.ReclusterResponse) -> int:
+def _written(args: argparse.Namespace, analytics: GrpcAnalytics, reply: identity_pb2.Changes) -> int:
     return _followed(args, analytics, reply.changed_videos, reply.feed_position)
 
 
@@ -324,7 +325,7 @@ def cmd_correct(args: argparse.Namespace) -> int:
     ident, analytics = _services(args)
     if args.command == "review":
         for item in ident.review():
-            print(f"{item.influencer_a}  {item.influencer_b}  {item.distance:.3f}  {item.reason}  "
+            print(f"{item.influencer_a}  {item.influencer_b}  {item.distance:.3f}  {review_reason_word(item.reason)}  "
                   f"{item.video_id_a}@{item.timestamp_a_s:.1f}s  {item.video_id_b}@{item.timestamp_b_s:.1f}s")
         return 0
     if args.command == "enrol":

@@ -15,7 +15,7 @@ from services.ingest.manifest import MAX_MANIFEST_BYTES, ManifestRow, read_manif
 ENDED = (ingest_pb2.JOB_STATE_SUCCEEDED, ingest_pb2.JOB_STATE_FAILED, ingest_pb2.JOB_STATE_CANCELLED)
 REOPEN_ATTEMPTS = 6  # consecutive failed reopenings of a watch before giving up (about a minute in all)
 
-Progress = Callable[[ingest_pb2.IngestProgress], None]
+Progress = Callable[[ingest_pb2.WatchJobResponse], None]
 
 
 class JobFailed(RuntimeError):
@@ -41,14 +41,14 @@ def start_ingest(channel: grpc.Channel, manifest: Path, timeout_s: float,
                  max_bytes: int = MAX_MANIFEST_BYTES) -> ingest_pb2.Job:
     """Queues every row of `manifest` (relative URLs resolve against its folder; at most `max_bytes`
     bytes) as one job; returns it."""
-    request = ingest_pb2.SubmitVideosRequest(videos=submissions(read_manifest(manifest, max_bytes)),
+    request = ingest_pb2.StartIngestRequest(videos=submissions(read_manifest(manifest, max_bytes)),
                                              base_dir=str(manifest.resolve().parent))
-    return ingest_pb2_grpc.IngestServiceStub(channel).StartIngest(request, timeout=timeout_s)
+    return ingest_pb2_grpc.IngestServiceStub(channel).StartIngest(request, timeout=timeout_s).job
 
 
 def watch_job(channel: grpc.Channel, job_id: str, timeout_s: float, on_progress: Progress | None = None,
-              results: list[ingest_pb2.IngestProgress] | None = None
-              ) -> tuple[list[ingest_pb2.IngestProgress], ingest_pb2.Job]:
+              results: list[ingest_pb2.WatchJobResponse] | None = None
+              ) -> tuple[list[ingest_pb2.WatchJobResponse], ingest_pb2.Job]:
     """Follows a job to its end within `timeout_s` seconds: returns its progress messages (one a video,
     in completion order) and its final state. A dropped stream (a server's maximum connection age, a
     network blip) is reopened where it stopped. `results` collects the messages as they come (a caller
@@ -66,7 +66,7 @@ def watch_job(channel: grpc.Channel, job_id: str, timeout_s: float, on_progress:
                 failures = 0
                 if on_progress is not None:
                     on_progress(progress)
-            job = stub.GetJob(ingest_pb2.GetJobRequest(job_id=job_id), timeout=_left(deadline))
+            job = stub.GetJob(ingest_pb2.GetJobRequest(job_id=job_id), timeout=_left(deadline)).job
             if job.state in ENDED:
                 return results, job
         except grpc.RpcError as exc:
@@ -80,7 +80,7 @@ def watch_job(channel: grpc.Channel, job_id: str, timeout_s: float, on_progress:
 
 
 def ingest_manifest(channel: grpc.Channel, manifest: Path, timeout_s: float, on_progress: Progress | None = None
-                    ) -> list[ingest_pb2.IngestProgress]:
+                    ) -> list[ingest_pb2.WatchJobResponse]:
     """Submits every row of `manifest` as a job and follows it to its end (reconciled and closed); returns
     the progress message of each video, in completion order. Raises JobFailed when the job failed."""
     job = start_ingest(channel, manifest, timeout_s)
@@ -92,12 +92,12 @@ def ingest_manifest(channel: grpc.Channel, manifest: Path, timeout_s: float, on_
 
 def get_job(channel: grpc.Channel, job_id: str, timeout_s: float) -> ingest_pb2.Job:
     return ingest_pb2_grpc.IngestServiceStub(channel).GetJob(ingest_pb2.GetJobRequest(job_id=job_id),
-                                                             timeout=timeout_s)
+                                                             timeout=timeout_s).job
 
 
 def cancel_job(channel: grpc.Channel, job_id: str, timeout_s: float) -> ingest_pb2.Job:
     return ingest_pb2_grpc.IngestServiceStub(channel).CancelJob(ingest_pb2.CancelJobRequest(job_id=job_id),
-                                                                timeout=timeout_s)
+                                                                timeout=timeout_s).job
 
 
 def list_jobs(channel: grpc.Channel, timeout_s: float) -> list[ingest_pb2.Job]:
@@ -105,7 +105,7 @@ def list_jobs(channel: grpc.Channel, timeout_s: float) -> list[ingest_pb2.Job]:
     return list(reply.jobs)
 
 
-def failed(results: list[ingest_pb2.IngestProgress]) -> list[common_pb2.Video]:
+def failed(results: list[ingest_pb2.WatchJobResponse]) -> list[common_pb2.Video]:
     return [r.video for r in results if r.video.status == common_pb2.VIDEO_STATUS_FAILED]
 
 

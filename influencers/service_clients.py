@@ -50,7 +50,7 @@ class Drained:
     position: int
 
 
-def drain(pages: Iterable[identity_pb2.ReclusterResponse]) -> Drained:
+def drain(pages: Iterable[identity_pb2.Changes]) -> Drained:
     """Reads a Recluster stream to its end (the position comes with its last message)."""
     influencers = changed = videos = position = 0
     for k, page in enumerate(pages):
@@ -87,10 +87,10 @@ class GrpcIdentity:
                                       timeout=self._timeout).feed_position
 
     def recluster(self, video_ids: Sequence[str], resync_only: bool, publish: bool = False
-                  ) -> Iterable[identity_pb2.ReclusterResponse]:
-        return self._stub.Recluster(identity_pb2.ReclusterRequest(video_ids=list(video_ids), resync_only=resync_only,
-                                                                  publish=publish),
-                                    timeout=max(self._timeout, LONG_CALL_S))
+                  ) -> Iterable[identity_pb2.Changes]:
+        request = identity_pb2.ReclusterRequest(video_ids=list(video_ids), resync_only=resync_only, publish=publish)
+        pages = self._stub.Recluster(request, timeout=max(self._timeout, LONG_CALL_S))
+        return (page.changes for page in pages)
 
     def face_crop(self, face_ref: str) -> bytes | None:
         try:
@@ -103,47 +103,47 @@ class GrpcIdentity:
 
     # ---- corrections by hand ---------------------------------------------------------------------------
 
-    def merge(self, influencer_ids: Sequence[str]) -> identity_pb2.ReclusterResponse:
+    def merge(self, influencer_ids: Sequence[str]) -> identity_pb2.Changes:
         return self._stub.MergeInfluencers(identity_pb2.MergeInfluencersRequest(influencer_ids=list(influencer_ids)),
-                                           timeout=self._timeout)
+                                           timeout=self._timeout).changes
 
-    def split(self, influencer_id: str, video_ids: Sequence[str]) -> identity_pb2.ReclusterResponse:
+    def split(self, influencer_id: str, video_ids: Sequence[str]) -> identity_pb2.Changes:
         return self._stub.SplitInfluencer(identity_pb2.SplitInfluencerRequest(
-            influencer_id=influencer_id, video_ids=list(video_ids)), timeout=self._timeout)
+            influencer_id=influencer_id, video_ids=list(video_ids)), timeout=self._timeout).changes
 
-    def rename(self, influencer_id: str, name: str) -> identity_pb2.ReclusterResponse:
+    def rename(self, influencer_id: str, name: str) -> identity_pb2.Changes:
         """Renames; the returned page carries only the influencer's label (an empty name clears it) and the
         feed position."""
-        got = self._stub.RenameInfluencer(identity_pb2.RenameInfluencerRequest(influencer_id=influencer_id,
-                                                                               name=name), timeout=self._timeout)
-        return identity_pb2.ReclusterResponse(labels=[common_pb2.InfluencerLabel(
+        request = identity_pb2.RenameInfluencerRequest(influencer_id=influencer_id, name=name)
+        got = self._stub.RenameInfluencer(request, timeout=self._timeout).influencer
+        return identity_pb2.Changes(labels=[common_pb2.InfluencerLabel(
             influencer_id=influencer_id, name=got.name, hidden=got.hidden)], feed_position=got.feed_position)
 
     def enrol(self, name: str, photos: Sequence[bytes]) -> identity_pb2.EnrolInfluencerResponse:
         return self._stub.EnrolInfluencer(identity_pb2.EnrolInfluencerRequest(name=name, photos=list(photos)),
                                           timeout=self._timeout)
 
-    def move(self, video_id: str, influencer_id: str, target: str = "") -> identity_pb2.ReclusterResponse:
+    def move(self, video_id: str, influencer_id: str, target: str = "") -> identity_pb2.Changes:
         return self._stub.MoveAppearance(identity_pb2.MoveAppearanceRequest(
-            video_id=video_id, influencer_id=influencer_id, target_influencer_id=target), timeout=self._timeout)
+            video_id=video_id, influencer_id=influencer_id, target_influencer_id=target), timeout=self._timeout).changes
 
-    def hide(self, influencer_id: str, hidden: bool) -> identity_pb2.ReclusterResponse:
-        return self._stub.HideInfluencer(identity_pb2.HideInfluencerRequest(influencer_id=influencer_id,
-                                                                            hidden=hidden), timeout=self._timeout)
+    def hide(self, influencer_id: str, hidden: bool) -> identity_pb2.Changes:
+        request = identity_pb2.HideInfluencerRequest(influencer_id=influencer_id, hidden=hidden)
+        return self._stub.HideInfluencer(request, timeout=self._timeout).changes
 
-    def delete(self, influencer_id: str) -> identity_pb2.ReclusterResponse:
+    def delete(self, influencer_id: str) -> identity_pb2.Changes:
         return self._stub.DeleteInfluencer(identity_pb2.DeleteInfluencerRequest(influencer_id=influencer_id),
-                                           timeout=self._timeout)
+                                           timeout=self._timeout).changes
 
     def review(self, page_size: int = 0) -> list[identity_pb2.ReviewItem]:
         reply = self._stub.ListReviewItems(identity_pb2.ListReviewItemsRequest(page_size=page_size),
                                            timeout=self._timeout)
         return list(reply.items)
 
-    def answer(self, a: str, b: str, answer: int) -> identity_pb2.ReclusterResponse:
+    def answer(self, a: str, b: str, answer: int) -> identity_pb2.Changes:
         """`answer`: an identity_pb2.ReviewAnswer value."""
         return self._stub.AnswerReviewItem(identity_pb2.AnswerReviewItemRequest(
-            influencer_a=a, influencer_b=b, answer=answer), timeout=self._timeout)  # type: ignore[arg-type]
+            influencer_a=a, influencer_b=b, answer=answer), timeout=self._timeout).changes  # type: ignore[arg-type]
 
 
 class GrpcAnalytics:
@@ -155,7 +155,7 @@ class GrpcAnalytics:
         self._timeout = timeout_s
 
     def list_done_video_ids(self, page_token: str) -> tuple[list[str], str]:
-        reply = self._stub.ListVideos(common_pb2.ListVideosRequest(
+        reply = self._stub.ListVideos(analytics_pb2.ListVideosRequest(
             statuses=[common_pb2.VIDEO_STATUS_DONE], page_token=page_token), timeout=self._timeout)
         return [v.video_id for v in reply.videos], reply.next_page_token
 

@@ -51,7 +51,7 @@ class FeedSource(Protocol):
         """Changes after position `after`, oldest first, and the head position; TooFarBehind when the feed's
         retained tail starts after `after`."""
 
-    def snapshot(self) -> Iterable[identity_pb2.ReclusterResponse]:
+    def snapshot(self) -> Iterable[identity_pb2.Changes]:
         """Pages of every video's current appearances; the first carries the head position they are
         consistent with (feed_position)."""
 

@@ -34,9 +34,9 @@ class GrpcFeedSource:
             raise
         return list(reply.changes), reply.head_position
 
-    def snapshot(self) -> Iterable[identity_pb2.ReclusterResponse]:
-        return self._stub.Recluster(identity_pb2.ReclusterRequest(resync_only=True),
-                                    timeout=max(self._timeout, SNAPSHOT_CALL_S))
+    def snapshot(self) -> Iterable[identity_pb2.Changes]:
+        return (page.changes for page in self._stub.Recluster(identity_pb2.ReclusterRequest(resync_only=True),
+                                    timeout=max(self._timeout, SNAPSHOT_CALL_S)))
 
     def face_crop(self, face_ref: str) -> bytes | None:
         try:

@@ -45,7 +45,7 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
         if problem := score_problem(row.performance):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{row.url[:80]!r}: {problem}")
         _check_statuses(context, [row.status], "video.status")
-        # request.appearances is ignored: identity's change feed is the one source of appearances.
+        # Appearances come from identity's change feed alone, never with the row.
         try:
             created = self._store.record_video(row)
         except ValueError as exc:
@@ -76,7 +76,7 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
             changed = self._store.update_performance(key, request.performance)
         except KeyError:
             context.abort(grpc.StatusCode.NOT_FOUND, f"no video recorded at {shown(key)}")
-        return analytics_pb2.RecordVideoResponse(created=changed)
+        return analytics_pb2.UpdatePerformanceResponse(changed=changed)
 
     def GetVideo(self, request, context):  # type: ignore[no-untyped-def]
         key = request.WhichOneof("key")
@@ -88,7 +88,7 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
         row = self._store.get_video(**{key: value})
         if row is None:
             context.abort(grpc.StatusCode.NOT_FOUND, f"no video with {key} {shown(value)}")
-        return video_to_proto(row)
+        return analytics_pb2.GetVideoResponse(video=video_to_proto(row))
 
     def ListVideos(self, request, context):  # type: ignore[no-untyped-def]
         _check_statuses(context, list(request.statuses), "statuses")
@@ -97,7 +97,7 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
         except ValueError as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         rows, last = self._store.list_videos_page([int(s) for s in request.statuses], after=after, limit=limit)
-        return common_pb2.ListVideosResponse(videos=[video_to_proto(r) for r in rows],
+        return analytics_pb2.ListVideosResponse(videos=[video_to_proto(r) for r in rows],
                                              next_page_token=encode_token(last) if last else "")
 
     def GetReport(self, request, context):  # type: ignore[no-untyped-def]
@@ -111,7 +111,7 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
             for row in stats.astype(object).to_dict(orient="records")
         ]
         q = analysis.quality
-        return analytics_pb2.Report(
+        return analytics_pb2.GetReportResponse(
             influencers=influencers,
             model=analytics_pb2.ModelQuality(
                 mae=q.mae, r2=q.r2, baseline_mae=q.baseline_mae, baseline_r2=q.baseline_r2,
@@ -137,17 +137,6 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
             if time.monotonic() >= deadline or not context.is_active():
                 return analytics_pb2.WaitForFeedPositionResponse(reached=False, applied_position=applied)
             time.sleep(POLL_S)
-
-    def Predict(self, request, context):  # type: ignore[no-untyped-def]
-        ids = list(request.influencer_ids)
-        _check_influencers(context, ids)
-        analysis = self._analysis.current()
-        known = set(analysis.predictor.known(ids))
-        return analytics_pb2.PredictResponse(
-            performance=analysis.predictor.predict(ids),
-            baseline=analysis.overall_mean,
-            unknown_ids=[i for i in dict.fromkeys(ids) if i not in known],
-        )
 
 
 def _check_video_id(context: grpc.ServicerContext, video_id: str) -> None:

@@ -14,7 +14,7 @@ import numpy as np
 from services.identity import clustering, corrections
 from services.identity.analyzer import VideoAnalysis
 from services.identity.appearances import UNCONFIRMED, AppearanceOut, appearances_of
-from services.identity.assignment import NEIGHBOURS, Thresholds, assign_video, enrol_faces, forget_video
+from services.identity.assignment import Thresholds, assign_video, enrol_faces, forget_video
 from services.identity.crops import CropStore
 from services.identity.facestore import FaceStore
 from services.identity.review import ANSWERS, Item
@@ -207,11 +207,3 @@ class IdentityRegistry:
 
     def names(self) -> dict[str, str]:
         return self.store.names()
-
-    def nearest(self, encoding: np.ndarray, limit: int) -> list[tuple[str, float]]:
-        hits = self.store.search(encoding[None, :], max(limit * 8, NEIGHBOURS))[0]
-        best: dict[str, float] = {}
-        for h in hits:
-            if h.influencer_id != UNCONFIRMED:
-                best.setdefault(h.influencer_id, h.distance)
-        return sorted(best.items(), key=lambda kv: kv[1])[:limit]

@@ -11,6 +11,7 @@ import grpc
 
 from influencers.boundary import INFLUENCER_ID, brief, is_influencer_id, shown
 from influencers.paging import key_token, page_size, point_token
+from influencers.protoconv import review_reason
 from influencers.rpc import RunningServer, build_server
 from influencers.settings import Settings
 from influencers.v1 import common_pb2, identity_pb2, identity_pb2_grpc
@@ -48,7 +49,7 @@ def appearance_pb(a: AppearanceOut) -> common_pb2.Appearance:
 
 def review_item_pb(item: Item) -> identity_pb2.ReviewItem:
     return identity_pb2.ReviewItem(
-        influencer_a=item.a, influencer_b=item.b, distance=item.distance, reason=item.reason,
+        influencer_a=item.a, influencer_b=item.b, distance=item.distance, reason=review_reason(item.reason),
         face_ref_a=item.face_ref_a, face_ref_b=item.face_ref_b, video_id_a=item.video_a, video_id_b=item.video_b,
         timestamp_a_s=item.time_a_s, timestamp_b_s=item.time_b_s)
 
@@ -74,7 +75,7 @@ class StreamBudget:
         self.frames = 0
         self.bytes = 0
 
-    def admit(self, frame: identity_pb2.Frame) -> str | None:
+    def admit(self, frame: identity_pb2.AnalyzeVideoRequest) -> str | None:
         """Counts `frame` in; returns why it is refused (naming the frame), or None."""
         where = f"frame {self.frames} of the stream (index {frame.index})"
         size = len(frame.image)
@@ -156,8 +157,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             context.abort(grpc.StatusCode.OUT_OF_RANGE, str(exc))
         return identity_pb2.ListChangesResponse(changes=changes, head_position=head)
 
-    def AnalyzeVideo(self, request_iterator: Iterator[identity_pb2.Frame], context: grpc.ServicerContext
-                     ) -> identity_pb2.VideoIdentities:
+    def AnalyzeVideo(self, request_iterator: Iterator[identity_pb2.AnalyzeVideoRequest], context: grpc.ServicerContext
+                     ) -> identity_pb2.AnalyzeVideoResponse:
         frames: list[FrameIn] = []
         video_id = ""
         budget = StreamBudget(self.settings.max_frame_bytes, self.settings.max_stream_bytes)
@@ -179,7 +180,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         with self.registry.lock:
             appearances = self.registry.assign(video_id, analysis)
             position = self._position(self._publish(identity_pb2.CHANGE_KIND_VIDEO, [video_id]))
-        return identity_pb2.VideoIdentities(
+        return identity_pb2.AnalyzeVideoResponse(
             feed_position=position,
             video_id=video_id, appearances=[appearance_pb(a) for a in appearances], frames=analysis.frames,
             faces_detected=analysis.faces_detected, faces_encoded=analysis.faces_encoded,
@@ -215,12 +216,13 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                                                     next_page_token=token)
 
     def GetInfluencer(self, request: identity_pb2.GetInfluencerRequest, context: grpc.ServicerContext
-                      ) -> identity_pb2.Influencer:
+                      ) -> identity_pb2.GetInfluencerResponse:
         _check_influencer(context, request.influencer_id)
         info = self.registry.influencer(request.influencer_id)
         if info is None:
             context.abort(grpc.StatusCode.NOT_FOUND, f"no influencer {shown(request.influencer_id)}")
-        return self._influencer_pb(info, self._crop_or_none(info.best_crop) or b"")
+        return identity_pb2.GetInfluencerResponse(
+            influencer=self._influencer_pb(info, self._crop_or_none(info.best_crop) or b""))
 
     def _crop_or_none(self, ref: str) -> bytes | None:
         """The crop of a stored reference; None when it has none (a face kept without a crop)."""
@@ -231,7 +233,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             return None
 
     def GetFaceCrop(self, request: identity_pb2.GetFaceCropRequest, context: grpc.ServicerContext
-                    ) -> identity_pb2.FaceCrop:
+                    ) -> identity_pb2.GetFaceCropResponse:
         try:
             jpeg = self.registry.crop_bytes(request.face_ref)
         except ValueError:
@@ -239,20 +241,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                                                             "reference (VIDEO-PERSON.jpg)")
         if jpeg is None:
             context.abort(grpc.StatusCode.NOT_FOUND, f"no face crop {shown(request.face_ref)}")
-        return identity_pb2.FaceCrop(jpeg=jpeg)
-
-    def SearchFace(self, request: identity_pb2.SearchFaceRequest, context: grpc.ServicerContext
-                   ) -> identity_pb2.SearchFaceResponse:
-        try:
-            encoding = self.workers.encode_largest(request.image)
-        except ValueError as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        if encoding is None:
-            return identity_pb2.SearchFaceResponse(face_found=False)
-        matches = self.registry.nearest(encoding, min(max(request.limit, 0) or 5, 100))
-        return identity_pb2.SearchFaceResponse(face_found=True, matches=[
-            identity_pb2.FaceMatch(influencer_id=i, distance=d, within_threshold=d < self.settings.match_threshold)
-            for i, d in matches])
+        return identity_pb2.GetFaceCropResponse(jpeg=jpeg)
 
     def Recluster(self, request: identity_pb2.ReclusterRequest, context: grpc.ServicerContext
                   ) -> Iterator[identity_pb2.ReclusterResponse]:
@@ -268,7 +257,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             for k, msg in enumerate(self._pages(videos)):
                 if k == 0:
                     msg.feed_position = head
-                yield msg
+                yield identity_pb2.ReclusterResponse(changes=msg)
             return
         with self.registry.lock:
             if request.resync_only:
@@ -284,15 +273,15 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         pages = []
         for change in self.feed.entries(positions):
             influencers |= {a.influencer_id for v in change.videos for a in v.appearances}
-            pages.append(identity_pb2.ReclusterResponse(videos=change.videos, names=change.names,
+            pages.append(identity_pb2.Changes(videos=change.videos, names=change.names,
                                                         labels=change.labels))
-        pages = pages or [identity_pb2.ReclusterResponse()]
+        pages = pages or [identity_pb2.Changes()]
         pages[0].changed_videos = len(videos)
         pages[0].influencers = len(influencers)
         pages[-1].feed_position = last
-        yield from pages
+        yield from (identity_pb2.ReclusterResponse(changes=_m) for _m in pages)
 
-    def _pages(self, videos: list[str]) -> Iterator[identity_pb2.ReclusterResponse]:
+    def _pages(self, videos: list[str]) -> Iterator[identity_pb2.Changes]:
         """The appearances of `videos`, a page of videos per message; the first carries the totals."""
         names = self.registry.names()
         hidden = self.registry.store.hidden()
@@ -302,7 +291,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             page = self.registry.appearances(videos[start:start + RECLUSTER_PAGE])
             ids = {a.influencer_id for apps in page.values() for a in apps}
             influencers |= ids
-            msg = identity_pb2.ReclusterResponse(
+            msg = identity_pb2.Changes(
                 videos=[common_pb2.VideoAppearances(video_id=v, appearances=[appearance_pb(a) for a in apps])
                         for v, apps in page.items()],
                 names={i: names[i] for i in ids if names.get(i)},
@@ -315,7 +304,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             yield msg
 
     def _correct(self, work: Callable[[], tuple[list[str], list[Label]]],
-                 kind: int = identity_pb2.CHANGE_KIND_CORRECTION) -> identity_pb2.ReclusterResponse:
+                 kind: int = identity_pb2.CHANGE_KIND_CORRECTION) -> identity_pb2.Changes:
         """Runs a correction (`work` returns the changed videos and the labels it set) and publishes its change,
         under the registry's lock; the answer carries the change's position."""
         with self.registry.lock:
@@ -325,10 +314,10 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         reply.feed_position = position
         return reply
 
-    def _changes(self, videos: list[str], labels: list[Label] = ()) -> identity_pb2.ReclusterResponse:
+    def _changes(self, videos: list[str], labels: list[Label] = ()) -> identity_pb2.Changes:
         """The changes of a correction in one message (they follow the influencers corrected), with the
         labels of the influencers it touched."""
-        reply = identity_pb2.ReclusterResponse(changed_videos=len(videos))
+        reply = identity_pb2.Changes(changed_videos=len(videos))
         for msg in self._pages(videos):
             reply.videos.extend(msg.videos)
             reply.names.update(msg.names)
@@ -349,7 +338,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         return identity_pb2.CloseBatchResponse()
 
     def MergeInfluencers(self, request: identity_pb2.MergeInfluencersRequest, context: grpc.ServicerContext
-                         ) -> identity_pb2.ReclusterResponse:
+                         ) -> identity_pb2.MergeInfluencersResponse:
         for influencer_id in request.influencer_ids:
             _check_influencer(context, influencer_id)
         ids = list(request.influencer_ids)
@@ -360,10 +349,10 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             except (KeyError, ValueError) as exc:
                 _refuse(context, exc)
             return changed, self.registry.labels(ids)
-        return self._correct(work)
+        return identity_pb2.MergeInfluencersResponse(changes=self._correct(work))
 
     def SplitInfluencer(self, request: identity_pb2.SplitInfluencerRequest, context: grpc.ServicerContext
-                        ) -> identity_pb2.ReclusterResponse:
+                        ) -> identity_pb2.SplitInfluencerResponse:
         _check_influencer(context, request.influencer_id)
         for v in request.video_ids:
             _check(context, v, "video_id")
@@ -373,10 +362,10 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             except KeyError as exc:
                 context.abort(grpc.StatusCode.NOT_FOUND, _message(exc))
             return changed, self.registry.labels([request.influencer_id])
-        return self._correct(work)
+        return identity_pb2.SplitInfluencerResponse(changes=self._correct(work))
 
     def RenameInfluencer(self, request: identity_pb2.RenameInfluencerRequest, context: grpc.ServicerContext
-                         ) -> identity_pb2.Influencer:
+                         ) -> identity_pb2.RenameInfluencerResponse:
         _check_influencer(context, request.influencer_id)
         with self.registry.lock:
             try:
@@ -385,9 +374,10 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                 _refuse(context, exc)
             position = self._position(self._publish(identity_pb2.CHANGE_KIND_CORRECTION, [],
                                                     self.registry.labels([request.influencer_id])))
-        reply = self.GetInfluencer(identity_pb2.GetInfluencerRequest(influencer_id=request.influencer_id), context)
+        found = self.GetInfluencer(identity_pb2.GetInfluencerRequest(influencer_id=request.influencer_id), context)
+        reply = found.influencer
         reply.feed_position = position
-        return reply
+        return identity_pb2.RenameInfluencerResponse(influencer=reply)
 
     # ---- corrections kept as constraints, and the review queue ------------------------------------------
 
@@ -428,7 +418,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             photos_without_face=without, changes=changes)
 
     def MoveAppearance(self, request: identity_pb2.MoveAppearanceRequest, context: grpc.ServicerContext
-                       ) -> identity_pb2.ReclusterResponse:
+                       ) -> identity_pb2.MoveAppearanceResponse:
         _check(context, request.video_id, "video_id")
         _check_influencer(context, request.influencer_id)
         if request.target_influencer_id:
@@ -440,10 +430,10 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             except (KeyError, ValueError) as exc:
                 _refuse(context, exc)
             return changed, self.registry.labels([request.influencer_id, target])
-        return self._correct(work)
+        return identity_pb2.MoveAppearanceResponse(changes=self._correct(work))
 
     def HideInfluencer(self, request: identity_pb2.HideInfluencerRequest, context: grpc.ServicerContext
-                       ) -> identity_pb2.ReclusterResponse:
+                       ) -> identity_pb2.HideInfluencerResponse:
         _check_influencer(context, request.influencer_id)
         def work() -> tuple[list[str], list[Label]]:
             try:
@@ -451,10 +441,10 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             except KeyError as exc:
                 context.abort(grpc.StatusCode.NOT_FOUND, _message(exc))
             return [], self.registry.labels([request.influencer_id])
-        return self._correct(work)
+        return identity_pb2.HideInfluencerResponse(changes=self._correct(work))
 
     def DeleteInfluencer(self, request: identity_pb2.DeleteInfluencerRequest, context: grpc.ServicerContext
-                         ) -> identity_pb2.ReclusterResponse:
+                         ) -> identity_pb2.DeleteInfluencerResponse:
         _check_influencer(context, request.influencer_id)
         def work() -> tuple[list[str], list[Label]]:
             try:
@@ -462,7 +452,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             except KeyError as exc:
                 context.abort(grpc.StatusCode.NOT_FOUND, _message(exc))
             return changed, [Label(request.influencer_id, deleted=True)]
-        return self._correct(work, identity_pb2.CHANGE_KIND_ERASURE)
+        return identity_pb2.DeleteInfluencerResponse(changes=self._correct(work, identity_pb2.CHANGE_KIND_ERASURE))
 
     def ListReviewItems(self, request: identity_pb2.ListReviewItemsRequest, context: grpc.ServicerContext
                         ) -> identity_pb2.ListReviewItemsResponse:
@@ -470,7 +460,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         return identity_pb2.ListReviewItemsResponse(items=[review_item_pb(i) for i in items])
 
     def AnswerReviewItem(self, request: identity_pb2.AnswerReviewItemRequest, context: grpc.ServicerContext
-                         ) -> identity_pb2.ReclusterResponse:
+                         ) -> identity_pb2.AnswerReviewItemResponse:
         _check_influencer(context, request.influencer_a, "influencer_a")
         _check_influencer(context, request.influencer_b, "influencer_b")
         reply = REVIEW_ANSWERS.get(request.answer)
@@ -483,7 +473,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             except (KeyError, ValueError) as exc:
                 _refuse(context, exc)
             return changed, self.registry.labels([request.influencer_a, request.influencer_b])
-        return self._correct(work)
+        return identity_pb2.AnswerReviewItemResponse(changes=self._correct(work))
 
 
 def _check(context: grpc.ServicerContext, value: str, what: str) -> None:

@@ -49,7 +49,7 @@ class IdentityPort(Protocol):
         """Forgets the video's faces; returns the feed position of the change."""
 
     def recluster(self, video_ids: Sequence[str], resync_only: bool, publish: bool = False
-                  ) -> Iterable[identity_pb2.ReclusterResponse]:
+                  ) -> Iterable[identity_pb2.Changes]:
         """Pages of changed videos (totals in the first page, the feed position in the last); empty
         `video_ids`: the whole store. resync_only + publish: every video, published into the feed."""
 
@@ -119,7 +119,7 @@ def reconcile(identity: IdentityPort, analytics: AnalyticsPort, video_ids: Seque
     return _published(analytics, identity.recluster(list(video_ids), resync_only=False), wait_s)
 
 
-def _published(analytics: AnalyticsPort, pages: Iterable[identity_pb2.ReclusterResponse], wait_s: float) -> Applied:
+def _published(analytics: AnalyticsPort, pages: Iterable[identity_pb2.Changes], wait_s: float) -> Applied:
     got = drain(pages)
     caught_up = analytics.wait_for_position(got.position, wait_s)
     if not caught_up:

@@ -17,6 +17,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from influencers.protoconv import timestamp
 from influencers.v1 import common_pb2, ingest_pb2
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ class Job:
     """One submitted catalogue. Fields change under the queue's lock only; read them through the queue."""
 
     job_id: str
-    request: ingest_pb2.SubmitVideosRequest | None  # dropped once the job has run (memory)
+    request: ingest_pb2.StartIngestRequest | None  # dropped once the job has run (memory)
     total: int
     created_s: float
     state: int = QUEUED
@@ -47,20 +48,21 @@ class Job:
     error: str = ""
     changed_videos: int = 0
     cancel: threading.Event = field(default_factory=threading.Event)
-    progress: list[ingest_pb2.IngestProgress] = field(default_factory=list)
+    progress: list[ingest_pb2.WatchJobResponse] = field(default_factory=list)
     statuses: Counter[str] = field(default_factory=Counter)
 
     def to_proto(self) -> ingest_pb2.Job:
         return ingest_pb2.Job(
             job_id=self.job_id, state=self.state, done=len(self.progress), total=self.total,  # type: ignore[arg-type]
-            statuses=dict(self.statuses), error=self.error, created_s=self.created_s, started_s=self.started_s,
-            ended_s=self.ended_s, cancel_requested=self.cancel.is_set(), changed_videos=self.changed_videos)
+            statuses=dict(self.statuses), error=self.error, create_time=timestamp(self.created_s),
+            start_time=timestamp(self.started_s), end_time=timestamp(self.ended_s),
+            cancel_requested=self.cancel.is_set(), changed_videos=self.changed_videos)
 
 
 class JobRun:
     """What a running job's body sees: its request, whether it was cancelled, and where progress goes."""
 
-    def __init__(self, queue: JobQueue, job: Job, request: ingest_pb2.SubmitVideosRequest) -> None:
+    def __init__(self, queue: JobQueue, job: Job, request: ingest_pb2.StartIngestRequest) -> None:
         self._queue = queue
         self._job = job
         self.request = request
@@ -69,7 +71,7 @@ class JobRun:
     def cancelled(self) -> bool:
         return self._job.cancel.is_set()
 
-    def publish(self, progress: ingest_pb2.IngestProgress) -> None:
+    def publish(self, progress: ingest_pb2.WatchJobResponse) -> None:
         """Adds one video's progress (its `done` and `total` are filled in here; crop bytes are dropped)."""
         self._queue._publish(self._job, progress)
 
@@ -96,7 +98,7 @@ class JobQueue:
         self._thread = threading.Thread(target=self._work, name="ingest-jobs", daemon=True)
         self._thread.start()
 
-    def start(self, request: ingest_pb2.SubmitVideosRequest) -> ingest_pb2.Job:
+    def start(self, request: ingest_pb2.StartIngestRequest) -> ingest_pb2.Job:
         """Queues a job for `request`; returns it at once (state QUEUED)."""
         job = Job(uuid.uuid4().hex[:16], request, len(request.videos), time.time())
         with self._changed:
@@ -131,7 +133,7 @@ class JobQueue:
             return job.to_proto()
 
     def watch(self, job_id: str, skip: int = 0, caller_active: Callable[[], bool] = lambda: True
-              ) -> Iterator[ingest_pb2.IngestProgress] | None:
+              ) -> Iterator[ingest_pb2.WatchJobResponse] | None:
         """The job's progress messages from index `skip` on, then each new one, until the job ends (or
         the caller goes away, or the queue stops). None for an unknown job."""
         with self._changed:
@@ -140,7 +142,7 @@ class JobQueue:
             return None
         return self._follow(job, max(0, skip), caller_active)
 
-    def _follow(self, job: Job, sent: int, caller_active: Callable[[], bool]) -> Iterator[ingest_pb2.IngestProgress]:
+    def _follow(self, job: Job, sent: int, caller_active: Callable[[], bool]) -> Iterator[ingest_pb2.WatchJobResponse]:
         while True:
             with self._changed:
                 while len(job.progress) <= sent and job.state not in ENDED and not self._stopping:
@@ -198,8 +200,8 @@ class JobQueue:
                 job.error = error
                 self._end(job, state)
 
-    def _publish(self, job: Job, progress: ingest_pb2.IngestProgress) -> None:
-        kept = ingest_pb2.IngestProgress()
+    def _publish(self, job: Job, progress: ingest_pb2.WatchJobResponse) -> None:
+        kept = ingest_pb2.WatchJobResponse()
         kept.CopyFrom(progress)
         for appearance in kept.appearances:
             appearance.ClearField("best_face")

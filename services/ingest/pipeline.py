@@ -116,7 +116,7 @@ class VideoPipeline:
     def _known(self, **key: str) -> common_pb2.Video | None:
         """The recorded row or video by one key (url, location or video_id); None when not recorded."""
         try:
-            return self.analytics.GetVideo(common_pb2.GetVideoRequest(**key), timeout=self.timeout)
+            return self.analytics.GetVideo(analytics_pb2.GetVideoRequest(**key), timeout=self.timeout).video
         except grpc.RpcError as exc:
             if exc.code() == grpc.StatusCode.NOT_FOUND:
                 return None
@@ -253,10 +253,10 @@ class VideoPipeline:
         return Outcome(video, appearances, stages)
 
 
-def _frame_messages(video_id: str, frames: Iterator) -> Iterator[identity_pb2.Frame]:  # type: ignore[type-arg]
+def _frame_messages(video_id: str, frames: Iterator) -> Iterator[identity_pb2.AnalyzeVideoRequest]:  # type: ignore[type-arg]
     for f in frames:
         ok, jpeg = cv2.imencode(".jpg", f.bgr, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
         if not ok:
             raise VideoError(f"frame {f.index} could not be encoded")
-        yield identity_pb2.Frame(video_id=video_id, index=f.index, timestamp_s=f.timestamp_s, image=jpeg.tobytes(),
-                                 shot=f.shot, span_s=f.span_s)
+        yield identity_pb2.AnalyzeVideoRequest(video_id=video_id, index=f.index, timestamp_s=f.timestamp_s,
+                                               image=jpeg.tobytes(), shot=f.shot, span_s=f.span_s)

@@ -9,10 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 
-from influencers.boundary import brief, shown, undefined_enum_values
+from influencers.boundary import shown
 from influencers.rpc import RunningServer, build_server, open_channel
 from influencers.settings import Settings
-from influencers.v1 import analytics_pb2_grpc, common_pb2, identity_pb2_grpc, ingest_pb2, ingest_pb2_grpc
+from influencers.v1 import analytics_pb2_grpc, identity_pb2_grpc, ingest_pb2, ingest_pb2_grpc
 from services.ingest.batch_grpc import GrpcAnalytics, GrpcIdentity
 from services.ingest.jobs import JobQueue
 from services.ingest.pipeline import VideoPipeline
@@ -23,49 +23,32 @@ SERVER_THREADS = 16
 
 
 class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
-    def __init__(self, jobs: JobQueue, analytics: analytics_pb2_grpc.AnalyticsServiceStub, timeout_s: float) -> None:
+    def __init__(self, jobs: JobQueue) -> None:
         self.jobs = jobs
-        self.analytics = analytics
-        self.timeout_s = timeout_s
 
-    def StartIngest(self, request: ingest_pb2.SubmitVideosRequest, context: grpc.ServicerContext) -> ingest_pb2.Job:
+    def StartIngest(self, request: ingest_pb2.StartIngestRequest, context: grpc.ServicerContext
+                    ) -> ingest_pb2.StartIngestResponse:
         try:
-            return self.jobs.start(with_scores_checked(request))
+            return ingest_pb2.StartIngestResponse(job=self.jobs.start(with_scores_checked(request)))
         except RuntimeError as exc:
             context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
             raise
 
-    def GetJob(self, request: ingest_pb2.GetJobRequest, context: grpc.ServicerContext) -> ingest_pb2.Job:
-        return _found(self.jobs.get(request.job_id), request.job_id, context)
+    def GetJob(self, request: ingest_pb2.GetJobRequest, context: grpc.ServicerContext) -> ingest_pb2.GetJobResponse:
+        return ingest_pb2.GetJobResponse(job=_found(self.jobs.get(request.job_id), request.job_id, context))
 
     def WatchJob(self, request: ingest_pb2.WatchJobRequest, context: grpc.ServicerContext
-                 ) -> Iterator[ingest_pb2.IngestProgress]:
+                 ) -> Iterator[ingest_pb2.WatchJobResponse]:
         stream = self.jobs.watch(request.job_id, request.skip, context.is_active)
         yield from _found(stream, request.job_id, context)
 
-    def CancelJob(self, request: ingest_pb2.CancelJobRequest, context: grpc.ServicerContext) -> ingest_pb2.Job:
-        return _found(self.jobs.cancel(request.job_id), request.job_id, context)
+    def CancelJob(self, request: ingest_pb2.CancelJobRequest, context: grpc.ServicerContext
+                  ) -> ingest_pb2.CancelJobResponse:
+        return ingest_pb2.CancelJobResponse(job=_found(self.jobs.cancel(request.job_id), request.job_id, context))
 
     def ListJobs(self, request: ingest_pb2.ListJobsRequest, context: grpc.ServicerContext
                  ) -> ingest_pb2.ListJobsResponse:
         return ingest_pb2.ListJobsResponse(jobs=self.jobs.list())
-
-    def ListVideos(self, request: common_pb2.ListVideosRequest, context: grpc.ServicerContext
-                   ) -> common_pb2.ListVideosResponse:
-        # Checked here too, so that the refusal does not depend on the version of analytics behind us.
-        if bad := undefined_enum_values(request.statuses, common_pb2.VideoStatus.values()):
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"statuses: {bad[0]} is not a VideoStatus")
-        return self._forward(self.analytics.ListVideos, request, context)
-
-    def GetVideo(self, request: common_pb2.GetVideoRequest, context: grpc.ServicerContext) -> common_pb2.Video:
-        return self._forward(self.analytics.GetVideo, request, context)
-
-    def _forward(self, call, request, context):  # type: ignore[no-untyped-def]
-        try:
-            return call(request, timeout=self.timeout_s)
-        except grpc.RpcError as exc:
-            context.abort(exc.code(), brief(exc.details() or ""))
-            raise
 
 
 def _found(value, job_id: str, context: grpc.ServicerContext):  # type: ignore[no-untyped-def]
@@ -90,7 +73,7 @@ class IngestProcess:
         runner = SubmissionRunner(pipeline, self.pool, GrpcIdentity(identity, timeout),
                                   GrpcAnalytics(analytics, timeout), self.worker, in_flight)
         self.jobs = JobQueue(runner)
-        self.servicer = IngestServicer(self.jobs, analytics, timeout)
+        self.servicer = IngestServicer(self.jobs)
 
         def register(server: grpc.Server) -> str:
             ingest_pb2_grpc.add_IngestServiceServicer_to_server(self.servicer, server)

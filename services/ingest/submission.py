@@ -17,11 +17,11 @@ from services.ingest.pipeline import Outcome, VideoPipeline
 log = logging.getLogger(__name__)
 
 
-def with_scores_checked(request: ingest_pb2.SubmitVideosRequest) -> ingest_pb2.SubmitVideosRequest:
+def with_scores_checked(request: ingest_pb2.StartIngestRequest) -> ingest_pb2.StartIngestRequest:
     """A copy of `request` in which a row whose score breaks the score rule (influencers/scores.py, the
     one a manifest cell meets) has no score and that as its row error: it fails like a manifest row with
     that cell would (a result already recorded for it is kept), and the other rows go on."""
-    checked = ingest_pb2.SubmitVideosRequest()
+    checked = ingest_pb2.StartIngestRequest()
     checked.CopyFrom(request)
     for k, sub in enumerate(checked.videos):
         if sub.HasField("performance") and (problem := score_problem(sub.performance)):
@@ -48,7 +48,7 @@ class SubmissionRunner:
         running: set[Future[Outcome]] = set()
         try:
             for task in self._tasks(run):
-                if isinstance(task, ingest_pb2.IngestProgress):
+                if isinstance(task, ingest_pb2.WatchJobResponse):
                     run.publish(task)
                     continue
                 while len(running) >= self.in_flight:
@@ -75,11 +75,11 @@ class SubmissionRunner:
             outcome = fut.result()
             if outcome.recorded and outcome.video.status == common_pb2.VIDEO_STATUS_DONE:
                 processed.append(outcome.video.video_id)
-            run.publish(ingest_pb2.IngestProgress(video=outcome.video, appearances=outcome.appearances,
+            run.publish(ingest_pb2.WatchJobResponse(video=outcome.video, appearances=outcome.appearances,
                                                   stage_seconds=outcome.stage_seconds))
         return still
 
-    def _tasks(self, run: JobRun) -> Iterator[ingest_pb2.IngestProgress | _Task]:
+    def _tasks(self, run: JobRun) -> Iterator[ingest_pb2.WatchJobResponse | _Task]:
         """In submission order: a progress message for a row settled without processing, else a task."""
         request = run.request
         base_dir = Path(request.base_dir or ".")
@@ -89,12 +89,12 @@ class SubmissionRunner:
             if sub.row_error and sub.url in valid_urls:
                 # A broken row for a URL that a good row of this batch gives: reported, not recorded.
                 video = common_pb2.Video(url=sub.url, status=common_pb2.VIDEO_STATUS_FAILED, error=sub.row_error)
-                yield ingest_pb2.IngestProgress(video=video)
+                yield ingest_pb2.WatchJobResponse(video=video)
                 continue
             if sub.url and sub.url in first_line and not sub.row_error:
                 video = common_pb2.Video(url=sub.url, status=common_pb2.VIDEO_STATUS_DUPLICATE,
                                          error=f"same URL as row {first_line[sub.url] + 1} of this submission")
-                yield ingest_pb2.IngestProgress(video=video)
+                yield ingest_pb2.WatchJobResponse(video=video)
                 continue
             first_line.setdefault(sub.url, k)
             yield _Task(self.pipeline, sub, base_dir)

@@ -151,6 +151,6 @@ def test_update_performance_and_record_video_refuse_what_a_manifest_refuses_nami
             status=common_pb2.VIDEO_STATUS_DONE)))
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert err.value.details().startswith(f"'https://x/b.mp4': {message}")
-    assert stub.GetVideo(common_pb2.GetVideoRequest(url=url)).performance == 2.0
+    assert stub.GetVideo(analytics_pb2.GetVideoRequest(url=url)).video.performance == 2.0
     stub.UpdatePerformance(analytics_pb2.UpdatePerformanceRequest(url=url, performance=1e9))
-    assert stub.GetVideo(common_pb2.GetVideoRequest(url=url)).performance == 1e9
+    assert stub.GetVideo(analytics_pb2.GetVideoRequest(url=url)).video.performance == 1e9

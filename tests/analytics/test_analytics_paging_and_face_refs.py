@@ -38,13 +38,13 @@ def test_list_videos_pages_through_every_row_in_order(stub) -> None:
         record(stub, k + 1)
     pages, token = [], ""
     while True:
-        reply = stub.ListVideos(common_pb2.ListVideosRequest(page_size=2, page_token=token))
+        reply = stub.ListVideos(analytics_pb2.ListVideosRequest(page_size=2, page_token=token))
         pages.append([v.video_id for v in reply.videos])
         token = reply.next_page_token
         if not token:
             break
     assert pages == [[vid(1), vid(2)], [vid(3), vid(4)], [vid(5)]]
-    everything = stub.ListVideos(common_pb2.ListVideosRequest())
+    everything = stub.ListVideos(analytics_pb2.ListVideosRequest())
     assert len(everything.videos) == 5 and everything.next_page_token == ""
 
 
@@ -52,15 +52,15 @@ def test_list_videos_pages_a_status_filter_without_empty_pages_in_between(stub) 
     for k in range(6):
         record(stub, k + 1, common_pb2.VIDEO_STATUS_DONE if k % 2 else common_pb2.VIDEO_STATUS_FAILED)
     done = [common_pb2.VIDEO_STATUS_DONE]
-    first = stub.ListVideos(common_pb2.ListVideosRequest(statuses=done, page_size=2))
-    second = stub.ListVideos(common_pb2.ListVideosRequest(statuses=done, page_size=2,
+    first = stub.ListVideos(analytics_pb2.ListVideosRequest(statuses=done, page_size=2))
+    second = stub.ListVideos(analytics_pb2.ListVideosRequest(statuses=done, page_size=2,
                                                           page_token=first.next_page_token))
     assert [v.video_id for v in first.videos] == [vid(2), vid(4)]
     assert [v.video_id for v in second.videos] == [vid(6)] and second.next_page_token == ""
 
 
-@pytest.mark.parametrize("request_", [common_pb2.ListVideosRequest(page_token="not-a-token"),
-                                      common_pb2.ListVideosRequest(page_size=-1)])
+@pytest.mark.parametrize("request_", [analytics_pb2.ListVideosRequest(page_token="not-a-token"),
+                                      analytics_pb2.ListVideosRequest(page_size=-1)])
 def test_a_bad_page_token_or_size_is_an_invalid_argument(stub, request_) -> None:
     with pytest.raises(grpc.RpcError) as err:
         stub.ListVideos(request_)

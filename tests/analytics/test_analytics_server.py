@@ -40,15 +40,15 @@ def test_record_video_reports_created_once_and_get_video_finds_it_by_url_and_id(
                                                appearances=[appearance("inf_a000000001")])
     assert stub.RecordVideo(request).created
     assert not stub.RecordVideo(request).created
-    by_url = stub.GetVideo(common_pb2.GetVideoRequest(url="https://x/a.mp4?s=1"))
-    by_id = stub.GetVideo(common_pb2.GetVideoRequest(video_id="00000000000000aa"))
+    by_url = stub.GetVideo(analytics_pb2.GetVideoRequest(url="https://x/a.mp4?s=1")).video
+    by_id = stub.GetVideo(analytics_pb2.GetVideoRequest(video_id="00000000000000aa")).video
     assert by_url == by_id
     assert by_url.performance == 1.25 and by_url.status == common_pb2.VIDEO_STATUS_DONE
 
 
 def test_an_unknown_video_is_not_found(stub) -> None:
     with pytest.raises(grpc.RpcError) as err:
-        stub.GetVideo(common_pb2.GetVideoRequest(video_id="ffffffffffffffff"))
+        stub.GetVideo(analytics_pb2.GetVideoRequest(video_id="ffffffffffffffff"))
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
 
 
@@ -62,8 +62,8 @@ def test_list_videos_filters_by_status(stub) -> None:
     record_some(stub, 2)
     stub.RecordVideo(analytics_pb2.RecordVideoRequest(video=common_pb2.Video(
         url="bad", status=common_pb2.VIDEO_STATUS_FAILED, error="no such file")))
-    everything = stub.ListVideos(common_pb2.ListVideosRequest()).videos
-    failed = stub.ListVideos(common_pb2.ListVideosRequest(statuses=[common_pb2.VIDEO_STATUS_FAILED])).videos
+    everything = stub.ListVideos(analytics_pb2.ListVideosRequest()).videos
+    failed = stub.ListVideos(analytics_pb2.ListVideosRequest(statuses=[common_pb2.VIDEO_STATUS_FAILED])).videos
     assert len(everything) == 3
     assert [(v.url, v.error, v.HasField("performance")) for v in failed] == [("bad", "no such file", False)]
 
@@ -85,24 +85,17 @@ def test_the_report_ranks_influencers_and_follows_writes(stub) -> None:
     assert [s.influencer_id for s in regulars] == ["inf_57a7000001", "inf_f10b000002"]
 
 
-def test_predict_returns_the_estimate_the_baseline_and_the_unknown_ids(stub) -> None:
-    record_some(stub)
-    reply = stub.Predict(analytics_pb2.PredictRequest(influencer_ids=["inf_57a7000001", "inf_9405700004"]))
-    assert reply.performance > reply.baseline
-    assert list(reply.unknown_ids) == ["inf_9405700004"]
-
-
 def test_a_server_with_a_token_rejects_calls_without_it(tmp_path: Path) -> None:
     store = AnalyticsStore(tmp_path / "t.sqlite")
     running = serve_analytics(Settings().replace(analytics_port=0, token="s3cret"), store)
     try:
         bare = analytics_pb2_grpc.AnalyticsServiceStub(open_channel(f"127.0.0.1:{running.port}"))
         with pytest.raises(grpc.RpcError) as err:
-            bare.ListVideos(common_pb2.ListVideosRequest(), timeout=5)
+            bare.ListVideos(analytics_pb2.ListVideosRequest(), timeout=5)
         assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
         channel = open_channel(f"127.0.0.1:{running.port}", token="s3cret")
         good = analytics_pb2_grpc.AnalyticsServiceStub(channel)
-        assert list(good.ListVideos(common_pb2.ListVideosRequest(), timeout=5).videos) == []
+        assert list(good.ListVideos(analytics_pb2.ListVideosRequest(), timeout=5).videos) == []
     finally:
         running.stop(grace_s=0.5)
         store.close()
@@ -113,11 +106,11 @@ def test_a_row_is_found_by_its_location_and_two_locations_with_one_spelling_are_
         row = video("a.mp4", f"{k + 1:016x}", 1.0 + k)
         row.location = f"{folder}/a.mp4"
         stub.RecordVideo(analytics_pb2.RecordVideoRequest(video=row))
-    second = stub.GetVideo(common_pb2.GetVideoRequest(location="/m2/a.mp4"))
+    second = stub.GetVideo(analytics_pb2.GetVideoRequest(location="/m2/a.mp4")).video
     assert (second.url, second.video_id, second.performance) == ("a.mp4", f"{2:016x}", 2.0)
     assert stub.UpdatePerformance(analytics_pb2.UpdatePerformanceRequest(location="/m2/a.mp4",
-                                                                         performance=3.0)).created
-    assert stub.GetVideo(common_pb2.GetVideoRequest(location="/m1/a.mp4")).performance == 1.0
+                                                                         performance=3.0)).changed
+    assert stub.GetVideo(analytics_pb2.GetVideoRequest(location="/m1/a.mp4")).video.performance == 1.0
 
 
 def test_a_new_score_for_an_unknown_row_is_not_found(stub) -> None:
@@ -127,9 +120,9 @@ def test_a_new_score_for_an_unknown_row_is_not_found(stub) -> None:
 
 
 @pytest.mark.parametrize("call", [
-    lambda s: s.GetVideo(common_pb2.GetVideoRequest()),
-    lambda s: s.GetVideo(common_pb2.GetVideoRequest(video_id="../../etc/passwd")),
-    lambda s: s.GetVideo(common_pb2.GetVideoRequest(url="")),
+    lambda s: s.GetVideo(analytics_pb2.GetVideoRequest()).video,
+    lambda s: s.GetVideo(analytics_pb2.GetVideoRequest(video_id="../../etc/passwd")).video,
+    lambda s: s.GetVideo(analytics_pb2.GetVideoRequest(url="")).video,
     lambda s: s.RecordVideo(analytics_pb2.RecordVideoRequest(video=video("https://x/a.mp4", "../x", 1.0))),
     lambda s: s.RecordVideo(analytics_pb2.RecordVideoRequest(video=video("https://x/a.mp4", "0" * 16, float("nan")))),
     lambda s: s.ReplaceAppearances(analytics_pb2.ReplaceAppearancesRequest(videos=[common_pb2.VideoAppearances(
@@ -140,10 +133,9 @@ def test_a_new_score_for_an_unknown_row_is_not_found(stub) -> None:
     lambda s: s.UpdatePerformance(analytics_pb2.UpdatePerformanceRequest(url="https://x/a.mp4",
                                                                          performance=float("inf"))),
     lambda s: s.UpdatePerformance(analytics_pb2.UpdatePerformanceRequest(performance=1.0)),
-    lambda s: s.Predict(analytics_pb2.PredictRequest(influencer_ids=["inf_57a7000001", "'; drop table"])),
     lambda s: s.GetReport(analytics_pb2.GetReportRequest(min_videos=-1)),
 ], ids=["no key", "path as video id", "empty url", "bad video id", "nan score", "bad influencer id",
-        "bad replaced video id", "bad name id", "infinite score", "no row key", "bad predict id", "negative min"])
+        "bad replaced video id", "bad name id", "infinite score", "no row key", "negative min"])
 def test_malformed_arguments_are_invalid_arguments(stub, call) -> None:
     with pytest.raises(grpc.RpcError) as err:
         call(stub)

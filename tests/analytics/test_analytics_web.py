@@ -251,7 +251,8 @@ class FakeCorrections:
 
     def review_items(self, limit: int = 0) -> list[identity_pb2.ReviewItem]:
         return [identity_pb2.ReviewItem(influencer_a="inf_aaaa000001", influencer_b="inf_dddd000004", distance=0.64,
-                                        reason="near the threshold", video_id_a=f"{0:016x}", video_id_b=f"{1:016x}")]
+                                        reason=identity_pb2.REVIEW_REASON_NEAR_THRESHOLD, video_id_a=f"{0:016x}",
+                                        video_id_b=f"{1:016x}")]
 
     def answer(self, influencer_a: str, influencer_b: str, answer: str) -> Written:
         return self._call("answer", influencer_a, influencer_b, answer)

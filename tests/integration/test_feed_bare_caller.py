@@ -18,9 +18,9 @@ PHOTOS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "pho
 VIDEO_A, VIDEO_B = "00000000000000aa", "00000000000000bb"
 
 
-def frames(video_id: str, person: str) -> list[identity_pb2.Frame]:
+def frames(video_id: str, person: str) -> list[identity_pb2.AnalyzeVideoRequest]:
     """Three photos of one person as three frames (one shot) of a video."""
-    return [identity_pb2.Frame(video_id=video_id, index=k, timestamp_s=float(k), span_s=1.0, shot=k,
+    return [identity_pb2.AnalyzeVideoRequest(video_id=video_id, index=k, timestamp_s=float(k), span_s=1.0, shot=k,
                                image=(PHOTOS / person / f"0{k + 1}.jpg").read_bytes()) for k in range(3)]
 
 
@@ -61,11 +61,12 @@ def test_a_bare_identity_caller_leaves_analytics_consistent_without_doing_anythi
     assert a != b
     eventually(lambda: store.appearance_face(VIDEO_A, a) is not None, 5)  # the crop, fetched by reference
 
-    merged = identity.MergeInfluencers(identity_pb2.MergeInfluencersRequest(influencer_ids=[a, b]), timeout=30)
+    merged = identity.MergeInfluencers(identity_pb2.MergeInfluencersRequest(influencer_ids=[a, b]), timeout=30).changes
     assert merged.feed_position > reply.feed_position
     eventually(lambda: {x.influencer_id for x in store.appearances_in(VIDEO_B)} == {a})
 
-    renamed = identity.RenameInfluencer(identity_pb2.RenameInfluencerRequest(influencer_id=a, name="Two"), timeout=30)
+    rename = identity_pb2.RenameInfluencerRequest(influencer_id=a, name="Two")
+    renamed = identity.RenameInfluencer(rename, timeout=30).influencer
     assert renamed.feed_position > merged.feed_position
     eventually(lambda: store.names() == {a: "Two"})
 
@@ -85,7 +86,7 @@ def test_a_reader_older_than_the_retained_tail_is_told_out_of_range(settings):
         person = reply.appearances[0].influencer_id
         for k in range(210):
             last = identity.RenameInfluencer(identity_pb2.RenameInfluencerRequest(influencer_id=person, name=f"n{k}"),
-                                             timeout=30).feed_position
+                                             timeout=30).influencer.feed_position
         with pytest.raises(grpc.RpcError) as err:
             identity.ListChanges(identity_pb2.ListChangesRequest(after_position=1), timeout=30)
         assert err.value.code() == grpc.StatusCode.OUT_OF_RANGE

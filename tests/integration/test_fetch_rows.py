@@ -28,7 +28,7 @@ class NoFaces:
 
     def AnalyzeVideo(self, frames, timeout=None):  # noqa: N802 - the stub's name
         frames = list(frames)
-        return identity_pb2.VideoIdentities(video_id=frames[0].video_id, frames=len(frames))
+        return identity_pb2.AnalyzeVideoResponse(video_id=frames[0].video_id, frames=len(frames))
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import time
 import grpc
 
 from influencers.client import cancel_job, get_job, list_jobs, start_ingest, watch_job
+from influencers.protoconv import seconds
 from influencers.rpc import open_channel
 from influencers.v1 import identity_pb2_grpc, ingest_pb2, ingest_pb2_grpc
 from services.analytics.export import export_report
@@ -77,7 +78,7 @@ def test_a_job_goes_on_without_its_watcher_replays_when_watched_again_and_the_ne
     assert [p.done for p in replayed] == list(range(1, len(rows) + 1))
     assert job.state == SUCCEEDED and job.done == job.total == len(rows)
     assert sum(job.statuses.values()) == len(rows) and job.statuses["duplicate"] == 1
-    assert job.changed_videos >= 0 and job.ended_s >= job.started_s >= job.created_s
+    assert job.changed_videos >= 0 and seconds(job.end_time) >= seconds(job.start_time) >= seconds(job.create_time)
     assert len(people(stack, tmp_path / "report")) == 9, "reconciled: the smoke corpus's people, once each"
 
     # Nobody watches the second job: it runs all the same, and a late watcher gets its whole progress.

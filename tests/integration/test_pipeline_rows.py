@@ -63,7 +63,7 @@ class FakeIdentity:
                                            best_face=b"\xff\xd8jpeg", face_quality=0.5, screen_time_s=1.0)
         self.store.apply_changes(self.store.feed_position() + 1,
                                  {video_id: [appearance_from_proto(video_id, appearance)]}, {})
-        return identity_pb2.VideoIdentities(video_id=video_id, appearances=[appearance], frames=len(frames),
+        return identity_pb2.AnalyzeVideoResponse(video_id=video_id, appearances=[appearance], frames=len(frames),
                                             faces_detected=2)
 
 

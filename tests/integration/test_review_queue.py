@@ -178,7 +178,7 @@ def test_move_and_review_answers_over_grpc_change_the_report(stack, clients):
     items = ident.review()
     assert review.pair_key(a, b) in {review.pair_key(i.influencer_a, i.influencer_b) for i in items}
     item = next(i for i in items if review.pair_key(i.influencer_a, i.influencer_b) == review.pair_key(a, b))
-    assert item.reason == review.NEAR and item.face_ref_a and item.video_id_b
+    assert item.reason == identity_pb2.REVIEW_REASON_NEAR_THRESHOLD and item.face_ref_a and item.video_id_b
     page = ident.answer(a, b, identity_pb2.REVIEW_ANSWER_SAME)
     caught_up(analytics, page)
     assert {r.influencer_id for r in stack.store.appearances_in("00000000000000b3")} == {a}

@@ -48,10 +48,10 @@ class FakeIdentity:
         start = 0 if self.replay else after
         return self.changes[start:start + page_size], len(self.changes)
 
-    def snapshot(self) -> Iterator[identity_pb2.ReclusterResponse]:
+    def snapshot(self) -> Iterator[identity_pb2.Changes]:
         ids = sorted(self.snapshot_videos)
         for k in range(0, max(len(ids), 1), 1):  # a page per video
-            page = identity_pb2.ReclusterResponse(videos=[common_pb2.VideoAppearances(
+            page = identity_pb2.Changes(videos=[common_pb2.VideoAppearances(
                 video_id=v, appearances=self.snapshot_videos[v]) for v in ids[k:k + 1]], names={ANN: "Ann"})
             if k == 0:
                 page.feed_position = len(self.changes)

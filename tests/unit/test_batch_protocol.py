@@ -56,14 +56,14 @@ class FakeIdentity:
         return self.head
 
     def recluster(self, video_ids: Sequence[str], resync_only: bool, publish: bool = False
-                  ) -> Iterator[identity_pb2.ReclusterResponse]:
+                  ) -> Iterator[identity_pb2.Changes]:
         self.calls.append(("recluster", (tuple(video_ids), resync_only, publish)))
         if not resync_only:
             self.videos.update(self.regroup)
         changed = sorted(self.videos) if resync_only else sorted(self.regroup)
         pages = []
         for k in range(0, max(len(changed), 1), self.page_size):
-            page = identity_pb2.ReclusterResponse(
+            page = identity_pb2.Changes(
                 videos=[video(v, *self.videos[v]) for v in changed[k:k + self.page_size]])
             if k == 0:
                 page.influencers, page.changed_videos = 3, len(changed)

@@ -11,12 +11,12 @@ from influencers.v1 import common_pb2, ingest_pb2
 from services.ingest.jobs import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, JobQueue, JobRun
 
 
-def request(n: int) -> ingest_pb2.SubmitVideosRequest:
-    return ingest_pb2.SubmitVideosRequest(videos=[ingest_pb2.VideoSubmission(url=f"v{k}.mp4") for k in range(n)])
+def request(n: int) -> ingest_pb2.StartIngestRequest:
+    return ingest_pb2.StartIngestRequest(videos=[ingest_pb2.VideoSubmission(url=f"v{k}.mp4") for k in range(n)])
 
 
-def progress(url: str, status: int = common_pb2.VIDEO_STATUS_DONE) -> ingest_pb2.IngestProgress:
-    return ingest_pb2.IngestProgress(
+def progress(url: str, status: int = common_pb2.VIDEO_STATUS_DONE) -> ingest_pb2.WatchJobResponse:
+    return ingest_pb2.WatchJobResponse(
         video=common_pb2.Video(url=url, status=status),
         appearances=[common_pb2.Appearance(influencer_id="inf_a", face_ref="f1", best_face=b"jpeg")])
 

@@ -209,7 +209,7 @@ def test_the_score_rule_names_the_value_it_refuses(value, message):
 
 
 def test_start_ingest_rows_meet_the_same_rule_as_manifest_cells_and_fail_alone():
-    request = ingest_pb2.SubmitVideosRequest(videos=[
+    request = ingest_pb2.StartIngestRequest(videos=[
         ingest_pb2.VideoSubmission(url="a.mp4", performance=1.7e308),
         ingest_pb2.VideoSubmission(url="b.mp4", performance=-5.0),
         ingest_pb2.VideoSubmission(url="c.mp4", performance=1e9),

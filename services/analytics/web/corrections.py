@@ -19,6 +19,7 @@ import grpc
 from flask import Blueprint, Response, abort, current_app, jsonify, redirect, render_template, request, url_for
 
 from influencers.boundary import brief, is_influencer_id, is_video_id
+from influencers.protoconv import review_reason_word
 from influencers.service_clients import Written
 from services.analytics.analysis import Analysis
 from services.analytics.web.identity_calls import ANSWERS, HTTP_STATUS, Corrections
@@ -195,7 +196,8 @@ def _review_items() -> list[dict[str, Any]]:
     with _identity_errors():
         items = _corrections().review_items()
     return [{"influencer_a": i.influencer_a, "influencer_b": i.influencer_b, "distance": i.distance,
-             "reason": i.reason, "name_a": names.get(i.influencer_a, ""), "name_b": names.get(i.influencer_b, ""),
+             "reason": review_reason_word(i.reason), "name_a": names.get(i.influencer_a, ""),
+             "name_b": names.get(i.influencer_b, ""),
              "video_id_a": i.video_id_a, "video_id_b": i.video_id_b,
              "timestamp_a_s": i.timestamp_a_s, "timestamp_b_s": i.timestamp_b_s}
             for i in items]

@@ -70,7 +70,7 @@ class GrpcCorrections:
         self._identity = identity
         self._wait = wait
 
-    def _written(self, reply: identity_pb2.ReclusterResponse) -> Written:
+    def _written(self, reply: identity_pb2.Changes) -> Written:
         return Written(reply.changed_videos, reply.feed_position, self._wait(reply.feed_position))
 
     def rename(self, influencer_id: str, name: str) -> Written:
