@@ -36,8 +36,7 @@ def record_some(stub, n: int = 12) -> None:
 
 
 def test_record_video_reports_created_once_and_get_video_finds_it_by_url_and_id(stub) -> None:
-    request = analytics_pb2.RecordVideoRequest(video=video("https://x/a.mp4?s=1", "00000000000000aa", 1.25),
-                                               appearances=[appearance("inf_a000000001")])
+    request = analytics_pb2.RecordVideoRequest(video=video("https://x/a.mp4?s=1", "00000000000000aa", 1.25))
     assert stub.RecordVideo(request).created
     assert not stub.RecordVideo(request).created
     by_url = stub.GetVideo(analytics_pb2.GetVideoRequest(url="https://x/a.mp4?s=1")).video
