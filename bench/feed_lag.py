@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from influencers.client import ingest_manifest
-from influencers.rpc import open_channel
-from influencers.settings import Settings
 from influencers.stack import start_stack
+from services.common.rpc import open_channel
+from services.common.settings import Settings
 
 SAMPLE_S = 0.02
 

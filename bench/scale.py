@@ -95,7 +95,7 @@ def smoke_analyses(manifest: Path, cache: Path) -> list[tuple[str, Any, float]]:
 
     import cv2
 
-    from influencers.settings import Settings
+    from services.common.settings import Settings
     from services.identity.analyzer import FrameIn, analyze_frames
     from services.identity.faces import FaceModel
     from services.ingest.manifest import read_manifest
@@ -155,7 +155,7 @@ def _rss_parts() -> dict[str, int]:
 
 
 def _open_registry(data_dir: Path) -> Any:
-    from influencers.settings import Settings
+    from services.common.settings import Settings
     from services.identity.assignment import Thresholds
     from services.identity.crops import CropStore
     from services.identity.open_store import open_face_store

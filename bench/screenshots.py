@@ -22,9 +22,9 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 from influencers.client import ingest_manifest
-from influencers.rpc import open_channel
-from influencers.settings import Settings
 from influencers.stack import Stack, start_stack
+from services.common.rpc import open_channel
+from services.common.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")  # the system's Chromium (make test installs it); else Playwright's own

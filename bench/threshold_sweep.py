@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from influencers.evaluate import _cluster_scores, _f1, score  # noqa: E402
-from influencers.settings import Settings  # noqa: E402
+from services.common.settings import Settings  # noqa: E402
 from services.identity.matching import cluster_people, person_distances  # noqa: E402
 from services.identity.open_store import open_face_store  # noqa: E402
 

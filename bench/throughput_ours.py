@@ -19,11 +19,11 @@ from throughput_memory import GIB, PeakMemory
 
 from influencers.client import ingest_manifest
 from influencers.evaluate import score_dirs
-from influencers.rpc import open_channel
-from influencers.settings import Settings
 from influencers.stack import Stack, start_stack
 from influencers.v1 import common_pb2, identity_pb2, identity_pb2_grpc, ingest_pb2
 from services.analytics.export import export_report
+from services.common.rpc import open_channel
+from services.common.settings import Settings
 from services.ingest.manifest import read_manifest
 
 INGEST_TIMEOUT_S = 24 * 3600.0

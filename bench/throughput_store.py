@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 from throughput_ours import PipelineFigures, run_pipeline
 
-from influencers.settings import Settings
 from services.analytics.records import DONE, AppearanceRow, VideoRow
 from services.analytics.store import AnalyticsStore
+from services.common.settings import Settings
 from services.identity.facestore import VECTOR_SIZE, FacePoint, FaceRecord, point_id, vector_hash
 from services.identity.matching import new_influencer_id
 from services.identity.open_store import open_face_store

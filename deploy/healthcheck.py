@@ -22,7 +22,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 SERVICES = ("ingest", "identity", "analytics")
-# Health service names, as influencers/rpc.py sets them (LIVENESS, READINESS).
+# Health service names, as services/common/rpc.py sets them (LIVENESS, READINESS).
 CHECKS = {"--live": "liveness", "--ready": ""}
 TIMEOUT_S = 3.0
 

@@ -21,7 +21,6 @@ from sqlalchemy import exc as sa_exc
 from tqdm import tqdm
 
 from influencers import __version__
-from influencers.boundary import brief
 from influencers.client import (
     cancel_job,
     failed,
@@ -31,17 +30,18 @@ from influencers.client import (
     state_word,
     watch_job,
 )
-from influencers.datadir import DataDirBusy, DataDirUnusable, data_dir_lock, prepare_data_dir
-from influencers.protoconv import review_reason_word, seconds
-from influencers.rpc import PortInUse, is_loopback, open_channel, wait_healthy
-from influencers.service_clients import CATCHING_UP, REVIEW_ANSWERS, drain
-from influencers.settings import ENV_PREFIX, Settings, SettingsError
 from influencers.v1 import common_pb2, identity_pb2, ingest_pb2
+from services.common.boundary import brief
+from services.common.clients import CATCHING_UP, REVIEW_ANSWERS, drain
+from services.common.datadir import DataDirBusy, DataDirUnusable, data_dir_lock, prepare_data_dir
+from services.common.protoconv import review_reason_word, seconds
+from services.common.rpc import PortInUse, is_loopback, open_channel, wait_healthy
+from services.common.settings import ENV_PREFIX, Settings, SettingsError
 from services.ingest.manifest import ManifestError, read_manifest
 
 if TYPE_CHECKING:
-    from influencers.service_clients import GrpcAnalytics, GrpcIdentity
     from influencers.v1 import identity_pb2
+    from services.common.clients import GrpcAnalytics, GrpcIdentity
 
 USAGE_ERROR = 2  # exit code of usage and configuration errors (argparse's own)
 SERVICE_ERROR = 1  # exit code when a service cannot be reached or fails a call (as when a row failed)
@@ -283,7 +283,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def _services(args: argparse.Namespace) -> tuple[GrpcIdentity, GrpcAnalytics]:
     """The running identity and analytics services."""
-    from influencers.service_clients import connect
+    from services.common.clients import connect
 
     return connect(_settings(args))
 

@@ -11,14 +11,14 @@ import waitress
 from flask import Flask
 from waitress import wasyncore
 
-from influencers.rpc import PortInUse, is_loopback
-from influencers.settings import Settings
 from services.analytics.feed import FollowerThread
 from services.analytics.feed_grpc import start_follower
 from services.analytics.server import serve_analytics
 from services.analytics.store import AnalyticsStore
 from services.analytics.web import create_app
 from services.analytics.web.identity_calls import connect
+from services.common.rpc import PortInUse, is_loopback
+from services.common.settings import Settings
 from services.identity.facestore import FaceStore
 from services.identity.server import IdentityProcess
 from services.ingest.server import IngestProcess

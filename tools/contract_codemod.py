@@ -33,13 +33,13 @@ What it changes
 4. Job times: in `ingest_pb2.Job(...)`, created_s=E / started_s=E / ended_s=E -> create_time=timestamp(E) /
    start_time=... / end_time=...; a read `X.created_s` (and started_s, ended_s) -> `seconds(X.create_time)`,
    except in a file that defines such an attribute itself (a dataclass field or an assignment to it: the
-   domain's job keeps float seconds). `timestamp` and `seconds` come from influencers.protoconv.
+   domain's job keeps float seconds). `timestamp` and `seconds` come from services.common.protoconv.
 5. Review reasons: in `identity_pb2.ReviewItem(...)`, reason="near the threshold" / "ambiguous match" -> the
    ReviewReason constant, any other expression E -> review_reason(E); in a file that lists review items
    (mentions review_items, ListReviewItems or `.review(`), a read `X.reason` inside an f-string or as the
    value of a "reason" dict key -> review_reason_word(X.reason).
 6. Imports: `from influencers.v1 import ...` gains analytics_pb2 / loses common_pb2 as the uses require;
-   `from influencers.protoconv import ...` is added for the helpers used. Run `ruff check --fix` afterwards
+   `from services.common.protoconv import ...` is added for the helpers used. Run `ruff check --fix` afterwards
    (import order, an import left unused).
 
 What to grep for afterwards (printed at the end of each run, with file:line):
@@ -64,7 +64,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-HELPERS_MODULE = "influencers.protoconv"
+HELPERS_MODULE = "services.common.protoconv"
 DEFAULT_PATHS = ("influencers", "services", "tests", "bench", "deploy", "tools")
 SKIP_PARTS = {"v1", ".venv", "node_modules", "__pycache__"}
 SKIP_FILES = {"contract_codemod.py", "test_contract_codemod.py"}  # this tool, and its test's samples of old code

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from influencers.scores import MAX_SCORE
 from services.analytics.model import ModelQuality, Predictor, evaluate, fit_predictor
 from services.analytics.ridge import FitError
 from services.analytics.stats import influencer_stats, scored_videos
 from services.analytics.store import AnalyticsStore
+from services.common.scores import MAX_SCORE
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def analyse(videos: pd.DataFrame, appearances: pd.DataFrame, names: dict[str, st
 
 
 def within_score_rule(videos: pd.DataFrame) -> pd.DataFrame:
-    """`videos` with each score that influencers/scores.py refuses (beyond +-MAX_SCORE, or not finite) made
+    """`videos` with each score that services/common/scores.py refuses (beyond +-MAX_SCORE, or not finite) made
     missing. Every entry refuses such scores now; a store written before the rule may still hold one, and
     1.7e308 squared is inf: kept, it would break every report from then on."""
     if videos.empty or "performance" not in videos:

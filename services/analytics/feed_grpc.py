@@ -7,12 +7,12 @@ from collections.abc import Iterable
 
 import grpc
 
-from influencers.database import database_url, is_postgres, open_engine
-from influencers.rpc import open_channel
-from influencers.settings import Settings
 from influencers.v1 import identity_pb2, identity_pb2_grpc
 from services.analytics.feed import AdvisoryLock, Follower, FollowerThread, Leadership, SoleLeader, TooFarBehind
 from services.analytics.store import AnalyticsStore
+from services.common.database import database_url, is_postgres, open_engine
+from services.common.rpc import open_channel
+from services.common.settings import Settings
 
 SNAPSHOT_CALL_S = 3600.0  # a whole store's snapshot at a million faces streams for minutes
 

@@ -1,7 +1,7 @@
 """gRPC AnalyticsService: translates protos to store / analysis calls and back, nothing more.
 
 Status codes: a malformed argument (an id out of pattern, a score outside the score rule of
-influencers/scores.py, a lookup without a key) is INVALID_ARGUMENT;
+services/common/scores.py, a lookup without a key) is INVALID_ARGUMENT;
 a well-formed id or row that is not stored is NOT_FOUND.
 """
 
@@ -12,11 +12,6 @@ from collections.abc import Callable
 
 import grpc
 
-from influencers.boundary import brief, is_influencer_id, is_video_id, shown, undefined_enum_values
-from influencers.paging import decode_token, encode_token, page_size
-from influencers.rpc import RunningServer, build_server
-from influencers.scores import score_problem
-from influencers.settings import Settings
 from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2
 from services.analytics.analysis import AnalysisCache
 from services.analytics.records import (
@@ -25,6 +20,11 @@ from services.analytics.records import (
     video_to_proto,
 )
 from services.analytics.store import AnalyticsStore, Label
+from services.common.boundary import brief, is_influencer_id, is_video_id, shown, undefined_enum_values
+from services.common.paging import decode_token, encode_token, page_size
+from services.common.rpc import RunningServer, build_server
+from services.common.scores import score_problem
+from services.common.settings import Settings
 
 SERVICE_NAME = analytics_pb2.DESCRIPTOR.services_by_name["AnalyticsService"].full_name
 MAX_WAIT_S = 60.0  # WaitForFeedPosition's longest wait; a caller wanting more calls again

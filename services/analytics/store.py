@@ -33,9 +33,6 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from influencers.boundary import is_video_id
-from influencers.database import database_url, is_postgres, open_engine
-from influencers.scores import score_problem
 from services.analytics.records import DONE, DUPLICATE, AppearanceRow, VideoRow, merge_appearances
 from services.analytics.store_reads import (
     APPEARANCE_FRAME_COLUMNS,
@@ -45,9 +42,12 @@ from services.analytics.store_reads import (
     missing_face_refs,
 )
 from services.analytics.store_schema import appearances, migrate, names, state, urls, videos
+from services.common.boundary import is_video_id
+from services.common.database import database_url, is_postgres, open_engine
+from services.common.scores import score_problem
 
 if TYPE_CHECKING:
-    from influencers.settings import Settings
+    from services.common.settings import Settings
 
 __all__ = ["APPEARANCE_FRAME_COLUMNS", "SQLITE_FILE", "VIDEO_FRAME_COLUMNS", "AnalyticsStore", "Label"]
 

@@ -23,7 +23,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
-from influencers.database import is_postgres
+from services.common.database import is_postgres
 
 log = logging.getLogger(__name__)
 

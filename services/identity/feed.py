@@ -30,8 +30,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from influencers.database import database_url, is_postgres, open_engine
 from influencers.v1 import identity_pb2
+from services.common.database import database_url, is_postgres, open_engine
 
 CHANGE_VIDEOS = 200  # videos in one entry: an entry stays well under a gRPC message whatever the write
 TRIM_EVERY = 100  # appends between two trims of the tail

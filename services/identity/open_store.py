@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from influencers.settings import Settings
+from services.common.settings import Settings
 from services.identity.crops import CROP_REF
 from services.identity.facestore import FacePoint, FaceRecord, FaceStore, vector_hash
 

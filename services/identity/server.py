@@ -9,12 +9,12 @@ from collections.abc import Callable, Iterator
 
 import grpc
 
-from influencers.boundary import INFLUENCER_ID, brief, is_influencer_id, shown
-from influencers.paging import key_token, page_size, point_token
-from influencers.protoconv import review_reason
-from influencers.rpc import RunningServer, build_server
-from influencers.settings import Settings
 from influencers.v1 import common_pb2, identity_pb2, identity_pb2_grpc
+from services.common.boundary import INFLUENCER_ID, brief, is_influencer_id, shown
+from services.common.paging import key_token, page_size, point_token
+from services.common.protoconv import review_reason
+from services.common.rpc import RunningServer, build_server
+from services.common.settings import Settings
 from services.identity.analyzer import FrameIn
 from services.identity.appearances import AppearanceOut
 from services.identity.assignment import Thresholds

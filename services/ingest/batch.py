@@ -11,7 +11,7 @@ Analytics follows identity's feed by itself (services/analytics/feed.py): nothin
 The batch waits, bounded, until analytics has applied the feed up to the position identity answered with, so
 that a job that ends has its videos in analytics (read-your-writes for whoever follows the job and exports).
 
-The two services are reached through the small ports below (gRPC adapters in influencers/service_clients.py),
+The two services are reached through the small ports below (gRPC adapters in services/common/clients.py),
 so the protocol is tested with in-memory fakes.
 """
 
@@ -23,8 +23,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from influencers.service_clients import drain
 from influencers.v1 import identity_pb2
+from services.common.clients import drain
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from influencers.protoconv import timestamp
 from influencers.v1 import common_pb2, ingest_pb2
+from services.common.protoconv import timestamp
 
 log = logging.getLogger(__name__)
 

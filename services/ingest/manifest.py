@@ -15,7 +15,7 @@ How a performance cell is read (a cell is read only when it has exactly one read
 
 Refused with a message on the row: `performance '...' is ambiguous: ...`, `... is not a number` (empty
 after the sign, letters, spaces, `_`, `%`, currency signs), `... is not a finite number` (NaN, inf, or
-beyond the range of a double), `... is negative`, `... is too large` (over 1e9, influencers/scores.py,
+beyond the range of a double), `... is negative`, `... is too large` (over 1e9, services/common/scores.py,
 the rule every entry of a score shares), `... has too many digits` (over 30 characters).
 The `line N:` prefix is added by the client.
 
@@ -37,14 +37,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from influencers.scores import score_problem
+from services.common.scores import score_problem
 
 URL_COLUMNS = ("video url", "video_url", "url", "video")
 PERFORMANCE_COLUMNS = ("performance", "score", "engagement")
 ID_COLUMNS = ("id", "video id", "video_id", "external id", "external_id")
 MAX_NUMBER_CHARS = 30
 # Bytes of a manifest file read at most (Settings.max_manifest_bytes overrides it). Its rows travel to
-# ingest in one gRPC message of at most 32 MiB (influencers/rpc.py), so larger files would fail there.
+# ingest in one gRPC message of at most 32 MiB (services/common/rpc.py), so larger files would fail there.
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 # Characters of one cell; below the csv module's own default limit (131,072), so one rule says no.
 MAX_CELL_CHARS = 100_000

@@ -21,9 +21,9 @@ from pathlib import Path
 import cv2
 import grpc
 
-from influencers.datadir import ScratchDir
-from influencers.settings import Settings
 from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2, identity_pb2, identity_pb2_grpc
+from services.common.datadir import ScratchDir
+from services.common.settings import Settings
 from services.ingest.fetch import Fetched, FetchError, FetchPolicy, fetch, is_remote, local_path
 from services.ingest.netguard import has_scheme
 from services.ingest.sampling import ShotSampler

@@ -9,10 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 
-from influencers.boundary import shown
-from influencers.rpc import RunningServer, build_server, open_channel
-from influencers.settings import Settings
 from influencers.v1 import analytics_pb2_grpc, identity_pb2_grpc, ingest_pb2, ingest_pb2_grpc
+from services.common.boundary import shown
+from services.common.rpc import RunningServer, build_server, open_channel
+from services.common.settings import Settings
 from services.ingest.batch_grpc import GrpcAnalytics, GrpcIdentity
 from services.ingest.jobs import JobQueue
 from services.ingest.pipeline import VideoPipeline

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
-from influencers.scores import score_problem
 from influencers.v1 import common_pb2, ingest_pb2
+from services.common.scores import score_problem
 from services.ingest import batch
 from services.ingest.jobs import JobRun
 from services.ingest.pipeline import Outcome, VideoPipeline
@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 
 def with_scores_checked(request: ingest_pb2.StartIngestRequest) -> ingest_pb2.StartIngestRequest:
-    """A copy of `request` in which a row whose score breaks the score rule (influencers/scores.py, the
+    """A copy of `request` in which a row whose score breaks the score rule (services/common/scores.py, the
     one a manifest cell meets) has no score and that as its row error: it fails like a manifest row with
     that cell would (a result already recorded for it is kept), and the other rows go on."""
     checked = ingest_pb2.StartIngestRequest()

@@ -10,12 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from influencers.rpc import open_channel, wait_healthy
-from influencers.settings import Settings
 from influencers.v1 import analytics_pb2_grpc
 from services.analytics.records import DONE, DUPLICATE, FAILED, AppearanceRow, VideoRow
 from services.analytics.server import serve_analytics
 from services.analytics.store import AnalyticsStore
+from services.common.rpc import open_channel, wait_healthy
+from services.common.settings import Settings
 
 PLANTED = {"inf_aaaa000001": 1.0, "inf_bbbb000002": -0.6, "inf_cccc000003": 0.0, "inf_dddd000004": 0.5}
 SCRIPT_NAME = "<script>alert('x')</script> Bob"

@@ -1,4 +1,4 @@
-"""Scores at and beyond the edge of the score rule (influencers/scores.py): every entry refuses them, the
+"""Scores at and beyond the edge of the score rule (services/common/scores.py): every entry refuses them, the
 analysis leaves out any a store kept from before the rule, and nothing the report writes or serves is
 NaN or Infinity (not JSON). A model that cannot be fitted is reported unavailable, with the reason."""
 

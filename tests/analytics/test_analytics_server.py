@@ -7,11 +7,11 @@ from pathlib import Path
 import grpc
 import pytest
 
-from influencers.rpc import open_channel
-from influencers.settings import Settings
 from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2
 from services.analytics.server import serve_analytics
 from services.analytics.store import AnalyticsStore
+from services.common.rpc import open_channel
+from services.common.settings import Settings
 
 
 def video(url: str, video_id: str, performance: float, status: int = common_pb2.VIDEO_STATUS_DONE):

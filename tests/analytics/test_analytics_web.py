@@ -14,13 +14,13 @@ import pytest
 import requests
 from flask import Flask
 
-from influencers.service_clients import Written
 from influencers.stack import WebServer
 from influencers.v1 import identity_pb2
 from services.analytics.records import DONE, FAILED, AppearanceRow, VideoRow
 from services.analytics.store import AnalyticsStore, Label
 from services.analytics.web import create_app
 from services.analytics.web.auth import SESSION_COOKIE, safe_next
+from services.common.clients import Written
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -14,10 +14,10 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from influencers.database import open_engine
 from services.analytics.records import DONE, VideoRow
 from services.analytics.store import AnalyticsStore
 from services.analytics.store_schema import VERSION_TABLE, current_revision, head_revision, metadata
+from services.common.database import open_engine
 
 
 def _differences(url: str, tables_only: bool = False) -> list[object]:

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from influencers.settings import Settings
 from influencers.stack import start_stack
+from services.common.settings import Settings
 from services.identity.assignment import Thresholds
 from services.identity.crops import CropStore
 from services.identity.edge_store import EdgeFaceStore

@@ -4,10 +4,10 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from influencers.rpc import build_server, open_channel
 from influencers.v1 import analytics_pb2, analytics_pb2_grpc
 from services.analytics.server import AnalyticsServicer
 from services.analytics.store import AnalyticsStore
+from services.common.rpc import build_server, open_channel
 
 
 @pytest.fixture
@@ -47,7 +47,7 @@ def test_binding_beyond_loopback_without_a_token_is_refused():
 
 @pytest.fixture
 def page_settings(tmp_path):
-    from influencers.settings import Settings
+    from services.common.settings import Settings
 
     # Identity is never started: the page's channels connect lazily, and nothing here writes.
     return Settings(data_dir=tmp_path, web_port=0, token="s3cret", identity_port=1, analytics_port=1)
@@ -93,8 +93,8 @@ def test_with_a_token_reads_and_writes_of_the_page_need_signing_in(page_settings
 
 
 def test_a_page_beyond_loopback_without_a_token_is_refused_before_binding(tmp_path):
-    from influencers.settings import Settings
     from influencers.stack import start_web
+    from services.common.settings import Settings
 
     store = AnalyticsStore(tmp_path / "a.sqlite3")
     try:

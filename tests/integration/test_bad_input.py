@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from influencers.client import ingest_manifest
-from influencers.rpc import open_channel
 from influencers.stack import start_stack
 from influencers.v1 import common_pb2
+from services.common.rpc import open_channel
 
 DONE = common_pb2.VIDEO_STATUS_DONE
 FAILED = common_pb2.VIDEO_STATUS_FAILED

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from influencers.client import ingest_manifest
-from influencers.rpc import open_channel
-from influencers.settings import Settings
 from influencers.stack import Stack, start_stack
 from influencers.v1 import analytics_pb2_grpc, identity_pb2_grpc
+from services.common.rpc import open_channel
+from services.common.settings import Settings
 from services.ingest import batch
 from services.ingest.batch_grpc import GrpcAnalytics, GrpcIdentity
 

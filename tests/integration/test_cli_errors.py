@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from influencers.datadir import data_dir_lock
+from services.common.datadir import data_dir_lock
 
 ROOT = Path(__file__).resolve().parents[2]
 FREE_PORTS = {f"INFLUENCERS_{name}_PORT": "0" for name in ("INGEST", "IDENTITY", "ANALYTICS", "WEB")}

@@ -5,8 +5,8 @@ import csv
 import threading
 
 from influencers.client import ingest_manifest
-from influencers.rpc import open_channel
 from services.analytics.export import export_report
+from services.common.rpc import open_channel
 from services.ingest.server import IngestProcess
 
 

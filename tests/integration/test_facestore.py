@@ -7,7 +7,7 @@ import pytest
 from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException
 
-from influencers.settings import Settings
+from services.common.settings import Settings
 from services.identity.edge_store import EdgeFaceStore
 from services.identity.facestore import (
     SCHEMA_VERSION,

@@ -10,9 +10,9 @@ from pathlib import Path
 import grpc
 import pytest
 
-from influencers.rpc import open_channel
 from influencers.stack import start_stack
 from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2, identity_pb2, identity_pb2_grpc
+from services.common.rpc import open_channel
 
 PHOTOS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "photos"
 VIDEO_A, VIDEO_B = "00000000000000aa", "00000000000000bb"

@@ -8,10 +8,10 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from influencers.database import open_engine
 from services.analytics.feed import AdvisoryLock, Follower, FollowerThread
 from services.analytics.records import DONE, VideoRow
 from services.analytics.store import AnalyticsStore
+from services.common.database import open_engine
 from tests.support.feed_fakes import ANN, BOB, V1, FakeIdentity, appearance, change
 
 

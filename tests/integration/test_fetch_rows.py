@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from influencers.datadir import DOWNLOADS, ScratchDir, sweep_scratch
-from influencers.rpc import open_channel, wait_healthy
-from influencers.settings import Settings
 from influencers.v1 import analytics_pb2_grpc, common_pb2, identity_pb2
 from services.analytics.server import serve_analytics
 from services.analytics.store import AnalyticsStore
+from services.common.datadir import DOWNLOADS, ScratchDir, sweep_scratch
+from services.common.rpc import open_channel, wait_healthy
+from services.common.settings import Settings
 from services.ingest.pipeline import VideoPipeline
 
 DONE = common_pb2.VIDEO_STATUS_DONE
@@ -91,8 +91,9 @@ def test_a_killed_processs_download_folder_is_swept_at_the_next_start(tmp_path):
     data = tmp_path / "data"
     # A process that makes its folder, leaves a half download in it and is SIGKILLed.
     child = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from pathlib import Path; from influencers.datadir import ScratchDir;"
-         " s = ScratchDir(Path(sys.argv[1])); (s.path / 'video-x.mp4').write_bytes(b'half');"
+        [sys.executable, "-c", "import sys, time; from pathlib import Path;"
+         " from services.common.datadir import ScratchDir; s = ScratchDir(Path(sys.argv[1]));"
+         " (s.path / 'video-x.mp4').write_bytes(b'half');"
          " print(s.path, flush=True); time.sleep(60)", str(data)],
         stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2])
     try:

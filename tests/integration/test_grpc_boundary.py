@@ -12,10 +12,6 @@ import grpc
 import numpy as np
 import pytest
 
-from influencers.boundary import INFLUENCER_ID, shown
-from influencers.paging import key_token, point_token
-from influencers.rpc import MAX_MESSAGE_BYTES, build_server, open_channel, wait_healthy
-from influencers.settings import Settings, SettingsError
 from influencers.v1 import (
     analytics_pb2,
     analytics_pb2_grpc,
@@ -27,6 +23,10 @@ from influencers.v1 import (
 )
 from services.analytics.server import serve_analytics
 from services.analytics.store import AnalyticsStore
+from services.common.boundary import INFLUENCER_ID, shown
+from services.common.paging import key_token, point_token
+from services.common.rpc import MAX_MESSAGE_BYTES, build_server, open_channel, wait_healthy
+from services.common.settings import Settings, SettingsError
 from services.identity.facestore import FacePoint, FaceRecord, point_id
 from services.identity.server import IdentityProcess
 from services.ingest.server import IngestProcess

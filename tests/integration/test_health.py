@@ -5,7 +5,7 @@ import time
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from influencers.rpc import build_server, open_channel
+from services.common.rpc import build_server, open_channel
 
 
 def test_each_service_is_serving_and_lists_its_services_by_reflection(stack):

@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from influencers.database import open_engine
 from influencers.v1 import common_pb2, identity_pb2
+from services.common.database import open_engine
 from services.identity.feed import ChangeFeed, TooFarBehind
 
 

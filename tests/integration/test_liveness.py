@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from influencers.rpc import LIVENESS, READINESS, build_server, open_channel
-from influencers.settings import Settings
 from services.analytics.server import serve_analytics
 from services.analytics.store import AnalyticsStore
+from services.common.rpc import LIVENESS, READINESS, build_server, open_channel
+from services.common.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVING = health_pb2.HealthCheckResponse.SERVING

@@ -3,9 +3,9 @@
 import csv
 
 from influencers.client import ingest_manifest
-from influencers.rpc import open_channel
 from influencers.stack import start_stack
 from services.analytics.export import export_report
+from services.common.rpc import open_channel
 
 
 def write_manifest(path, rows, folder):

@@ -11,13 +11,13 @@ import av
 import numpy as np
 import pytest
 
-from influencers.rpc import open_channel, wait_healthy
-from influencers.settings import Settings
 from influencers.v1 import analytics_pb2_grpc, common_pb2, identity_pb2
 from services.analytics.export import export_report
 from services.analytics.records import appearance_from_proto
 from services.analytics.server import serve_analytics
 from services.analytics.store import AnalyticsStore
+from services.common.rpc import open_channel, wait_healthy
+from services.common.settings import Settings
 from services.ingest.pipeline import VideoPipeline, resolve_location
 
 DONE = common_pb2.VIDEO_STATUS_DONE

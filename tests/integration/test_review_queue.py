@@ -13,13 +13,13 @@ from test_corrections import BAND, CLOSE, near, offset
 from test_registry import CENTRES, person, video
 
 from influencers.cli import main
-from influencers.rpc import open_channel
-from influencers.service_clients import GrpcAnalytics, GrpcIdentity
 from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2, identity_pb2, identity_pb2_grpc
 from services.analytics.feed_grpc import start_follower
 from services.analytics.records import AppearanceRow, VideoRow
 from services.analytics.server import serve_analytics
 from services.analytics.store import AnalyticsStore
+from services.common.clients import GrpcAnalytics, GrpcIdentity
+from services.common.rpc import open_channel
 from services.identity import review
 from services.identity.server import IdentityProcess
 

@@ -7,8 +7,8 @@ import pandas as pd
 
 from influencers.client import ingest_manifest
 from influencers.evaluate import score_dirs
-from influencers.rpc import open_channel
 from services.analytics.export import export_report
+from services.common.rpc import open_channel
 
 
 def _manifest_half_over_http(src, base_url, out):

@@ -81,7 +81,7 @@ def test_a_servicer_loses_its_dead_rpcs_and_answers_with_the_wrappers() -> None:
     assert ("ingest_pb2.GetJobResponse(job=ingest_pb2.Job(job_id=request.job_id, "
             "create_time=timestamp(self.created), end_time=timestamp(0.0)))") in new
     assert "-> ingest_pb2.GetJobResponse:" in new
-    assert "from influencers.protoconv import timestamp\n" in new
+    assert "from services.common.protoconv import timestamp\n" in new
     assert "common_pb2" not in new
 
 
@@ -94,7 +94,7 @@ def test_a_caller_unwraps_the_answers_and_reads_times_and_reasons_through_the_he
     assert 'print(f"{review_reason_word(item.reason)}")' in new
     assert "return seconds(job.create_time) + len(pages) + row.faces" in new
     assert "from influencers.v1 import analytics_pb2, identity_pb2, ingest_pb2\n" in new
-    assert "from influencers.protoconv import review_reason_word, seconds\n" in new
+    assert "from services.common.protoconv import review_reason_word, seconds\n" in new
 
 
 def test_a_second_run_changes_nothing() -> None:

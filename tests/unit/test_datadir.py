@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from influencers.datadir import DataDirBusy, data_dir_lock
+from services.common.datadir import DataDirBusy, data_dir_lock
 
 
 def test_the_lock_creates_the_data_dir_and_records_the_holder(tmp_path):

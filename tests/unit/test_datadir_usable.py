@@ -3,7 +3,7 @@ it is closed."""
 
 import pytest
 
-from influencers.datadir import DOWNLOADS, DataDirUnusable, ScratchDir, data_dir_lock, prepare_data_dir
+from services.common.datadir import DOWNLOADS, DataDirUnusable, ScratchDir, data_dir_lock, prepare_data_dir
 
 
 def test_a_missing_data_dir_is_created_with_its_parents(tmp_path):

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from influencers.scores import score_problem
 from influencers.v1 import ingest_pb2
+from services.common.scores import score_problem
 from services.ingest.manifest import ManifestError, parse_performance, read_manifest
 from services.ingest.submission import with_scores_checked
 

@@ -1,8 +1,8 @@
-"""Page sizes and page tokens (influencers/paging.py), as every paged list of the services reads them."""
+"""Page sizes and page tokens (services/common/paging.py), as every paged list of the services reads them."""
 
 import pytest
 
-from influencers.paging import decode_token, encode_token, page_size
+from services.common.paging import decode_token, encode_token, page_size
 
 
 def test_a_page_size_of_zero_means_the_default_and_a_large_one_is_cut_to_the_maximum() -> None:

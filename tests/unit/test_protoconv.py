@@ -1,7 +1,7 @@
-"""Plain values to and from the contract's Timestamps and review reasons (influencers/protoconv.py)."""
+"""Plain values to and from the contract's Timestamps and review reasons (services/common/protoconv.py)."""
 
-from influencers.protoconv import review_reason, review_reason_word, seconds, timestamp
 from influencers.v1 import identity_pb2, ingest_pb2
+from services.common.protoconv import review_reason, review_reason_word, seconds, timestamp
 
 
 def test_seconds_since_the_epoch_survive_a_timestamp_to_the_microsecond() -> None:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from influencers.settings import Settings, SettingsError
+from services.common.settings import Settings, SettingsError
 
 
 def env(**values: str) -> dict[str, str]:

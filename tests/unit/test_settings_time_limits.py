@@ -3,7 +3,7 @@ deadline into an instant DEADLINE_EXCEEDED and threads or sockets raise Overflow
 
 import pytest
 
-from influencers.settings import MAX_WAIT_S, Settings, SettingsError
+from services.common.settings import MAX_WAIT_S, Settings, SettingsError
 
 LIMITS = ["rpc_timeout_s", "fetch_timeout_s", "max_video_seconds"]
 

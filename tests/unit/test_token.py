@@ -2,8 +2,8 @@
 
 import hmac
 
-from influencers import rpc
-from influencers.rpc import TokenInterceptor, token_matches
+from services.common import rpc
+from services.common.rpc import TokenInterceptor, token_matches
 
 EXPECTED = b"Bearer s3cret"
 

@@ -20,7 +20,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from influencers.rpc import token_matches
+from services.common.rpc import token_matches
 
 SESSION_COOKIE = "influencers_session"
 CSRF_FIELD = "csrf_token"

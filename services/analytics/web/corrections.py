@@ -18,11 +18,11 @@ from typing import Any
 import grpc
 from flask import Blueprint, Response, abort, current_app, jsonify, redirect, render_template, request, url_for
 
-from influencers.boundary import brief, is_influencer_id, is_video_id
-from influencers.protoconv import review_reason_word
-from influencers.service_clients import Written
 from services.analytics.analysis import Analysis
 from services.analytics.web.identity_calls import ANSWERS, HTTP_STATUS, Corrections
+from services.common.boundary import brief, is_influencer_id, is_video_id
+from services.common.clients import Written
+from services.common.protoconv import review_reason_word
 
 bp = Blueprint("corrections", __name__)
 

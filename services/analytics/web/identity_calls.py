@@ -3,7 +3,7 @@ feed and this replica's analytics applies it by itself; the page then waits, bou
 has reached the position identity answered with (read-your-writes), and says "still catching up" past that.
 
 `Corrections` is the port the routes use; `GrpcCorrections` its adapter over the shared identity client
-(influencers/service_clients.py). The page never calls its own service.
+(services/common/clients.py). The page never calls its own service.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from typing import Protocol
 
 import grpc
 
-from influencers.rpc import open_channel
-from influencers.service_clients import REVIEW_ANSWERS, GrpcIdentity, Written
-from influencers.settings import Settings
 from influencers.v1 import identity_pb2, identity_pb2_grpc
+from services.common.clients import REVIEW_ANSWERS, GrpcIdentity, Written
+from services.common.rpc import open_channel
+from services.common.settings import Settings
 
 ANSWERS = REVIEW_ANSWERS
 POLL_S = 0.05  # seconds between two reads of the applied feed position while waiting

@@ -24,7 +24,6 @@ from flask import (
     url_for,
 )
 
-from influencers.rpc import is_loopback
 from services.analytics.web.auth import (
     ANONYMOUS,
     CSRF_FIELD,
@@ -35,6 +34,7 @@ from services.analytics.web.auth import (
     Session,
     safe_next,
 )
+from services.common.rpc import is_loopback
 
 bp = Blueprint("session", __name__)
 _OPEN_ENDPOINTS = ("session.signin", "static")  # reachable before signing in

@@ -13,12 +13,12 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 
-from influencers.boundary import is_influencer_id, is_video_id
 from services.analytics import report
 from services.analytics.analysis import Analysis
 from services.analytics.chart import means_chart_png
 from services.analytics.export import to_safe_csv
 from services.analytics.store import AnalyticsStore
+from services.common.boundary import is_influencer_id, is_video_id
 
 # Templates and static files are the app's own (services/analytics/web/templates, .../static).
 bp = Blueprint("report", __name__)

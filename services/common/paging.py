@@ -8,7 +8,7 @@ import base64
 import binascii
 import re
 
-from influencers.boundary import is_point_id, shown
+from services.common.boundary import is_point_id, shown
 
 DEFAULT_PAGE_SIZE = 1000
 MAX_PAGE_SIZE = 1000

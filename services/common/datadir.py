@@ -25,7 +25,7 @@ import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
-from influencers.boundary import brief
+from services.common.boundary import brief
 
 LOCK_NAME = ".lock"
 DOWNLOADS = Path("tmp") / "downloads"  # under the data dir

@@ -15,7 +15,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from influencers.settings import SettingsError
+from services.common.settings import SettingsError
 
 log = logging.getLogger(__name__)
 

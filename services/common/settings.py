@@ -42,7 +42,7 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "max_video_seconds": (0.001, MAX_WAIT_S),
     "fetch_timeout_s": (0.001, MAX_WAIT_S),
     "rpc_timeout_s": (0.001, MAX_WAIT_S),
-    # Under influencers/rpc.py MAX_MESSAGE_BYTES (32 MiB) less room for the rest of the message, so that an
+    # Under services/common/rpc.py MAX_MESSAGE_BYTES (32 MiB) less room for the rest of the message, so that an
     # oversized frame meets our check (naming the frame) before the transport's bare RESOURCE_EXHAUSTED.
     "max_frame_bytes": (1, 32 * 1024 * 1024 - 64 * 1024),
     "max_stream_bytes": (1, None),

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import grpc
 
-from influencers.rpc import open_channel
-from influencers.settings import Settings
 from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2, identity_pb2, identity_pb2_grpc
+from services.common.rpc import open_channel
+from services.common.settings import Settings
 
 log = logging.getLogger(__name__)
 
