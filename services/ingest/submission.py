@@ -43,13 +43,15 @@ class SubmissionRunner:
     analytics stub (is a video recorded as done?), `worker` the name this replica's batches go under."""
 
     def __init__(self, pipeline: VideoPipeline, identity: batch.IdentityPort, analytics: batch.AnalyticsPort,
-                 records: analytics_pb2_grpc.AnalyticsServiceStub, worker: str, timeout_s: float) -> None:
+                 records: analytics_pb2_grpc.AnalyticsServiceStub, worker: str, timeout_s: float,
+                 feed_wait_s: float = batch.JOB_WAIT_S) -> None:
         self.pipeline = pipeline
         self.identity = identity
         self.analytics = analytics
         self.records = records
         self.worker = worker
         self.timeout_s = timeout_s
+        self.feed_wait_s = feed_wait_s  # how long a job's reconcile waits for analytics to apply the feed (s)
 
     def open_batch(self) -> None:
         batch.open_batch(self.identity, self.analytics, self.worker)
@@ -58,7 +60,7 @@ class SubmissionRunner:
         batch.close_batch(self.identity, self.worker)
 
     def reconcile(self, video_ids: list[str]) -> int:
-        applied = batch.reconcile(self.identity, self.analytics, video_ids)
+        applied = batch.reconcile(self.identity, self.analytics, video_ids, self.feed_wait_s)
         log.info("re-clustered around %d new videos: %d videos changed people", len(video_ids),
                  applied.changed_videos)
         return applied.changed_videos
