@@ -235,6 +235,14 @@ class JobStore:
                          .values(finalizer_expires_s=until))
         return n
 
+    def live_video_ids(self) -> set[str]:
+        """The videos rows are analysing right now under leases not expired (any replica's): a batch repair
+        must not forget their faces, which analytics has not recorded yet because they are not done."""
+        with self.engine.connect() as conn:
+            return set(conn.execute(sa.select(rows_t.c.video_id).where(
+                rows_t.c.state == TAKEN, rows_t.c.video_id != "",
+                rows_t.c.lease_expires_s >= self.clock())).scalars().all())
+
     def finish_row(self, claim: Claim, owner: str, progress: ingest_pb2.IngestProgress,
                    processed_video_id: str = "") -> bool:
         """Stores the row's outcome (its `done`/`total` filled in, crops dropped). False, and nothing

@@ -113,7 +113,7 @@ class IngestProcess:
         migrate(self.engine)
         store = JobStore(self.engine, settings.job_lease_s, settings.max_active_jobs)
         runner = SubmissionRunner(pipeline, GrpcIdentity(identity, timeout), GrpcAnalytics(analytics, timeout),
-                                  analytics, self.worker, timeout, settings.job_feed_wait_s)
+                                  analytics, self.worker, timeout, settings.job_feed_wait_s, store.live_video_ids)
         # One more video in flight than cores: decoding one while identity analyses the others.
         self.jobs = JobQueue(store, runner, new_owner(self.worker), threads=settings.worker_count + 1)
         self.servicer = IngestServicer(self.jobs, analytics, timeout, settings.max_job_rows)

@@ -44,17 +44,22 @@ class SubmissionRunner:
 
     def __init__(self, pipeline: VideoPipeline, identity: batch.IdentityPort, analytics: batch.AnalyticsPort,
                  records: analytics_pb2_grpc.AnalyticsServiceStub, worker: str, timeout_s: float,
-                 feed_wait_s: float = batch.JOB_WAIT_S) -> None:
+                 feed_wait_s: float = batch.JOB_WAIT_S,
+                 live_videos: Callable[[], set[str]] = set) -> None:
         self.pipeline = pipeline
         self.identity = identity
         self.analytics = analytics
         self.records = records
         self.worker = worker
         self.timeout_s = timeout_s
+        self.live_videos = live_videos  # videos rows of any replica are analysing now (the job store)
         self.feed_wait_s = feed_wait_s  # how long a job's reconcile waits for analytics to apply the feed (s)
 
     def open_batch(self) -> None:
-        batch.open_batch(self.identity, self.analytics, self.worker)
+        # Another replica's rows in flight are in identity and not yet done in analytics: to the repair they
+        # look like orphans of this replica's interrupted batch. They count as done here; if their owner
+        # dies, the row's next attempt forgets its half-done video itself.
+        batch.open_batch(self.identity, _LiveCountsAsDone(self.analytics, self.live_videos), self.worker)
 
     def close_batch(self) -> None:
         batch.close_batch(self.identity, self.worker)
@@ -91,3 +96,19 @@ class SubmissionRunner:
                 return False
             raise
         return video.status == common_pb2.VIDEO_STATUS_DONE
+
+
+class _LiveCountsAsDone:
+    """The batch protocol's analytics port, with the videos being analysed under a live lease listed among
+    the done ones (on the first page), so that a repair leaves them alone."""
+
+    def __init__(self, analytics: batch.AnalyticsPort, live_videos: Callable[[], set[str]]) -> None:
+        self._analytics = analytics
+        self._live_videos = live_videos
+
+    def list_done_video_ids(self, page_token: str) -> tuple[list[str], str]:
+        ids, token = self._analytics.list_done_video_ids(page_token)
+        return (ids + sorted(self._live_videos()) if not page_token else ids), token
+
+    def wait_for_position(self, position: int, timeout_s: float) -> bool:
+        return self._analytics.wait_for_position(position, timeout_s)

@@ -135,6 +135,31 @@ def test_an_expired_lease_is_taken_over_and_the_row_counts_once(engines, clock) 
     assert second.claim_finalize("b:1").processed_video_ids == ["id-v0.mp4"]
 
 
+def test_videos_under_a_live_lease_are_listed_for_a_repair_to_spare_and_a_dead_ones_are_not(engines, clock) -> None:
+    store = JobStore(engines(), LEASE_S, clock=clock)
+    submit(store, 2)
+    running, quiet = store.claim_row("a:1"), store.claim_row("a:1")
+    store.note_video(running, "a:1", "in-flight")
+    assert store.live_video_ids() == {"in-flight"}, "a row that has not noted its video yet lists nothing"
+    clock.now += LEASE_S * 2  # "a" died
+    assert store.live_video_ids() == set()
+    assert quiet is not None
+
+
+def test_a_repair_sees_the_videos_in_flight_among_the_done_ones() -> None:
+    from services.ingest.submission import _LiveCountsAsDone
+
+    class Done:
+        def list_done_video_ids(self, page_token: str) -> tuple[list[str], str]:
+            return (["d1"], "p2") if not page_token else (["d2"], "")
+
+        def wait_for_position(self, position: int, timeout_s: float) -> bool:
+            return True
+
+    port = _LiveCountsAsDone(Done(), lambda: {"live"})
+    assert port.list_done_video_ids("") == (["d1", "live"], "p2") and port.list_done_video_ids("p2") == (["d2"], "")
+
+
 def test_a_job_ends_only_through_its_finaliser_and_keeps_its_counts(engines, clock) -> None:
     store = JobStore(engines(), LEASE_S, clock=clock)
     job = submit(store, 2)
