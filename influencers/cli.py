@@ -73,10 +73,11 @@ def _settings(args: argparse.Namespace) -> Settings:
 WATCH_TIMEOUT_S = 7 * 24 * 3600  # following a job: as long as it takes
 
 
-def _ingest(settings: Settings, manifest: Path, detach: bool) -> int:
+def _ingest(settings: Settings, manifest: Path, detach: bool, submit_only: bool = False) -> int:
     """Starts an ingest job for `manifest` and follows it with a progress bar. On Ctrl-C, `detach` leaves
     the job running (and says how to follow or cancel it); otherwise the job is cancelled (its videos in
-    flight finish and the batch reconciles) and KeyboardInterrupt goes on up."""
+    flight finish and the batch reconciles) and KeyboardInterrupt goes on up. `submit_only` (--detach):
+    prints the job id alone on the last line of stdout and returns 0 without following the job."""
     channel = open_channel(settings.ingest_target, settings.token)
     wait_s = min(60.0, settings.rpc_timeout_s)
     try:
@@ -90,6 +91,10 @@ def _ingest(settings: Settings, manifest: Path, detach: bool) -> int:
              if j.state in waiting and j.job_id != job.job_id and seconds(j.create_time) <= seconds(job.create_time)]
     print(f"job {job.job_id}: {job.total} videos" + (f", queued behind {len(ahead)} job(s)" if ahead else ""),
           file=sys.stderr)
+    if submit_only:
+        print(f"follow it: influencers jobs {job.job_id}", file=sys.stderr)
+        print(job.job_id, flush=True)  # alone on the last line of stdout: scripts read it
+        return 0
     results: list[ingest_pb2.WatchJobResponse] = []
     try:
         return _follow(channel, job.job_id, results)
@@ -200,7 +205,7 @@ def cmd_service(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    return _ingest(_settings(args), Path(args.manifest), detach=True)
+    return _ingest(_settings(args), Path(args.manifest), detach=True, submit_only=args.detach)
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
@@ -395,6 +400,8 @@ def build_parser() -> argparse.ArgumentParser:
     one.set_defaults(func=cmd_service)
     ing = sub.add_parser("ingest", help="send a manifest to running services")
     ing.add_argument("manifest")
+    ing.add_argument("--detach", action="store_true",
+                     help="submit the job and exit; print its id alone on the last line (follow it: `jobs JOB`)")
     common(ing)
     ing.set_defaults(func=cmd_ingest)
     jobs = sub.add_parser("jobs", help="list the ingest jobs of running services, or follow one (JOB)")

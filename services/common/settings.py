@@ -50,6 +50,9 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "feed_retention": (100, None),
     "feed_wait_s": (0.0, MAX_WAIT_S),
     "job_feed_wait_s": (0.0, MAX_WAIT_S),
+    "job_lease_s": (0.1, 3600.0),
+    "max_active_jobs": (1, None),
+    "max_job_rows": (1, None),
 }
 
 
@@ -120,6 +123,11 @@ class Settings:
     feed_retention: int = 10_000
     feed_wait_s: float = 10.0
     job_feed_wait_s: float = 600.0
+    # Ingest job queue: seconds a replica's lease on a row lasts unless renewed (a SIGKILLed replica's rows are
+    # taken over after this), jobs queued or running at once, and rows in one job.
+    job_lease_s: float = 30.0
+    max_active_jobs: int = 100
+    max_job_rows: int = 100_000
 
     def __post_init__(self) -> None:
         """Checks types and ranges, so that a bad value fails at start with a message naming its variable

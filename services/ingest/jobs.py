@@ -1,220 +1,234 @@
-"""The ingest job queue: submitted catalogues run one at a time, in order, on one background thread
-(repair and reconcile look across videos, so two batches of one worker never overlap).
+"""The ingest job queue of one replica: submitted catalogues are stored (`job_store.JobStore`, SQL shared by
+every replica), and this replica's worker threads take rows of any job under a lease, run them with the
+`RowRunner`, and finalise the jobs whose rows all have an outcome (reconcile, then end).
 
-Jobs live in this process's memory only: a restart forgets them (what they recorded stays recorded, and
-an interrupted batch is repaired by the next job). Ended jobs are kept, the newest `keep` (20) of them, so
-a caller can still read how a job ended; each keeps its progress messages (a few hundred bytes a video:
-no crop bytes) for replays.
+A replica opens its batch (services/ingest/batch.py, under its worker name) when it starts taking rows and
+closes it when no job is left to run or finalise anywhere; a job ends only after its reconcile. A heartbeat
+renews this replica's leases every third of the lease; a replica that dies stops renewing, and its rows and
+finalisations are taken over by another replica once their leases expire.
+
+Nothing is kept in this process's memory that a restart would lose: GetJob, WatchJob, CancelJob and ListJobs
+read the database, so they answer the same from every replica.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
-import uuid
-from collections import Counter, deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from typing import Protocol
 
 from influencers.v1 import common_pb2, ingest_pb2
-from services.common.protoconv import timestamp
+from services.ingest.job_store import (
+    CANCELLED,
+    ENDED,
+    FAILED,
+    QUEUED,
+    RUNNING,
+    SUCCEEDED,
+    Claim,
+    Finalising,
+    JobStore,
+    QueueFull,
+    status_word,
+)
+
+__all__ = ["CANCELLED", "ENDED", "FAILED", "QUEUED", "RUNNING", "SUCCEEDED", "JobQueue", "QueueFull", "RowRunner",
+           "settled_rows", "status_word"]
 
 log = logging.getLogger(__name__)
 
-QUEUED, RUNNING = ingest_pb2.JOB_STATE_QUEUED, ingest_pb2.JOB_STATE_RUNNING
-SUCCEEDED, FAILED = ingest_pb2.JOB_STATE_SUCCEEDED, ingest_pb2.JOB_STATE_FAILED
-CANCELLED = ingest_pb2.JOB_STATE_CANCELLED
-ENDED = frozenset({SUCCEEDED, FAILED, CANCELLED})
-WATCH_POLL_S = 0.5  # how often a watcher with nothing new checks that its caller is still there
+WATCH_POLL_S = 0.3  # how often a watcher reads the database for new results (no lock held in between)
+IDLE_POLL_S = 0.5  # how often an idle worker thread looks for a row to take
 
 
-def status_word(status: int) -> str:
-    """`VIDEO_STATUS_DONE` -> "done"."""
-    return common_pb2.VideoStatus.Name(status).removeprefix("VIDEO_STATUS_").lower()  # type: ignore[arg-type]
+class RowRunner(Protocol):
+    """What runs rows and reconciles jobs: the pipeline and the batch protocol in production, fakes in tests."""
+
+    def open_batch(self) -> None: ...
+
+    def close_batch(self) -> None: ...
+
+    def run_row(self, claim: Claim, note_video: Callable[[str], None]) -> tuple[ingest_pb2.WatchJobResponse, str]:
+        """Runs one row; returns its progress message and the id of the video it processed ("" if none).
+        `note_video(video_id)` is called before the video is analysed. Never raises for the row's own
+        failure (that is its outcome)."""
+
+    def reconcile(self, video_ids: list[str]) -> int:
+        """Reconciles a job's processed videos; returns the videos whose people changed."""
 
 
-@dataclass
-class Job:
-    """One submitted catalogue. Fields change under the queue's lock only; read them through the queue."""
-
-    job_id: str
-    request: ingest_pb2.StartIngestRequest | None  # dropped once the job has run (memory)
-    total: int
-    created_s: float
-    state: int = QUEUED
-    started_s: float = 0.0
-    ended_s: float = 0.0
-    error: str = ""
-    changed_videos: int = 0
-    cancel: threading.Event = field(default_factory=threading.Event)
-    progress: list[ingest_pb2.WatchJobResponse] = field(default_factory=list)
-    statuses: Counter[str] = field(default_factory=Counter)
-
-    def to_proto(self) -> ingest_pb2.Job:
-        return ingest_pb2.Job(
-            job_id=self.job_id, state=self.state, done=len(self.progress), total=self.total,  # type: ignore[arg-type]
-            statuses=dict(self.statuses), error=self.error, create_time=timestamp(self.created_s),
-            start_time=timestamp(self.started_s), end_time=timestamp(self.ended_s),
-            cancel_requested=self.cancel.is_set(), changed_videos=self.changed_videos)
-
-
-class JobRun:
-    """What a running job's body sees: its request, whether it was cancelled, and where progress goes."""
-
-    def __init__(self, queue: JobQueue, job: Job, request: ingest_pb2.StartIngestRequest) -> None:
-        self._queue = queue
-        self._job = job
-        self.request = request
-
-    @property
-    def cancelled(self) -> bool:
-        return self._job.cancel.is_set()
-
-    def publish(self, progress: ingest_pb2.WatchJobResponse) -> None:
-        """Adds one video's progress (its `done` and `total` are filled in here; crop bytes are dropped)."""
-        self._queue._publish(self._job, progress)
-
-    def set_changed_videos(self, n: int) -> None:
-        self._job.changed_videos = n
-
-
-# A job's body: runs the batch, publishing one progress message a video, until done or cancelled. An
-# exception fails the job with its message.
-Runner = Callable[[JobRun], None]
+def settled_rows(request: ingest_pb2.StartIngestRequest) -> dict[int, ingest_pb2.WatchJobResponse]:
+    """The rows whose outcome is known without running them, by index: a broken row for a URL that a good
+    row of the same submission gives (reported, not recorded), and a second row with a URL already given."""
+    settled: dict[int, ingest_pb2.WatchJobResponse] = {}
+    first_line: dict[str, int] = {}
+    valid_urls = {sub.url for sub in request.videos if not sub.row_error}
+    for k, sub in enumerate(request.videos):
+        if sub.row_error and sub.url in valid_urls:
+            video = common_pb2.Video(url=sub.url, status=common_pb2.VIDEO_STATUS_FAILED, error=sub.row_error)
+            settled[k] = ingest_pb2.WatchJobResponse(video=video)
+        elif sub.url and sub.url in first_line and not sub.row_error:
+            video = common_pb2.Video(url=sub.url, status=common_pb2.VIDEO_STATUS_DUPLICATE,
+                                     error=f"same URL as row {first_line[sub.url] + 1} of this submission")
+            settled[k] = ingest_pb2.WatchJobResponse(video=video)
+        else:
+            first_line.setdefault(sub.url, k)
+    return settled
 
 
 class JobQueue:
-    """Queues jobs and runs them one at a time with `runner` on a background thread."""
+    """Stores jobs and runs rows of any job on `threads` worker threads, as lease owner `owner`."""
 
-    def __init__(self, runner: Runner, keep: int = 20) -> None:
+    def __init__(self, store: JobStore, runner: RowRunner, owner: str, threads: int = 1,
+                 idle_poll_s: float = IDLE_POLL_S, watch_poll_s: float = WATCH_POLL_S) -> None:
+        self.store = store
         self._runner = runner
-        self._keep = keep
-        self._changed = threading.Condition()
-        self._jobs: dict[str, Job] = {}  # every known job, in the order started (dicts keep insertion order)
-        self._queued: deque[Job] = deque()
-        self._ended: deque[str] = deque()
-        self._stopping = False
-        self._thread = threading.Thread(target=self._work, name="ingest-jobs", daemon=True)
-        self._thread.start()
+        self.owner = owner
+        self._idle_poll_s = idle_poll_s
+        self._watch_poll_s = watch_poll_s
+        self._stopping = threading.Event()
+        self._batch_lock = threading.Lock()
+        self._batch_open = False
+        self._busy = 0  # worker threads running a row or a finalisation (under _batch_lock)
+        self._threads = [threading.Thread(target=self._work, name=f"ingest-jobs-{k}", daemon=True)
+                         for k in range(max(1, threads))]
+        self._heartbeat = threading.Thread(target=self._beat, name="ingest-leases", daemon=True)
+        self._heartbeat.start()
+        for t in self._threads:
+            t.start()
 
     def start(self, request: ingest_pb2.StartIngestRequest) -> ingest_pb2.Job:
-        """Queues a job for `request`; returns it at once (state QUEUED)."""
-        job = Job(uuid.uuid4().hex[:16], request, len(request.videos), time.time())
-        with self._changed:
-            if self._stopping:
-                raise RuntimeError("the ingest service is stopping")
-            self._jobs[job.job_id] = job
-            self._queued.append(job)
-            self._changed.notify_all()
-            return job.to_proto()
+        """Stores a job for `request`; returns it at once (state QUEUED). Raises QueueFull, or RuntimeError
+        when this replica is stopping."""
+        if self._stopping.is_set():
+            raise RuntimeError("the ingest service is stopping")
+        return self.store.submit(request, settled_rows(request))
 
     def get(self, job_id: str) -> ingest_pb2.Job | None:
-        with self._changed:
-            job = self._jobs.get(job_id)
-            return job.to_proto() if job else None
+        return self.store.get(job_id)
 
     def list(self) -> list[ingest_pb2.Job]:
-        """Ended (newest `keep`), running and queued jobs, in the order they were started."""
-        with self._changed:
-            return [job.to_proto() for job in self._jobs.values()]
+        """The newest ended jobs, then the running and queued ones, in the order they were submitted."""
+        return self.store.list()
 
     def cancel(self, job_id: str) -> ingest_pb2.Job | None:
-        """A queued job ends CANCELLED at once; a running one starts no more videos; an ended one stays."""
-        with self._changed:
-            job = self._jobs.get(job_id)
-            if job is None:
-                return None
-            if job.state not in ENDED:
-                job.cancel.set()
-            if job.state == QUEUED:
-                self._queued.remove(job)
-                self._end(job, CANCELLED)
-            return job.to_proto()
+        """Rows not started are not run; rows running finish and the job reconciles; an ended job stays."""
+        return self.store.cancel(job_id)
 
     def watch(self, job_id: str, skip: int = 0, caller_active: Callable[[], bool] = lambda: True
               ) -> Iterator[ingest_pb2.WatchJobResponse] | None:
-        """The job's progress messages from index `skip` on, then each new one, until the job ends (or
-        the caller goes away, or the queue stops). None for an unknown job."""
-        with self._changed:
-            job = self._jobs.get(job_id)
-        if job is None:
+        """The job's progress messages from index `skip` on, then each new one, until the job ends (or the
+        caller goes away, or this replica stops). None for an unknown job."""
+        if self.store.get(job_id) is None:
             return None
-        return self._follow(job, max(0, skip), caller_active)
+        return self._follow(job_id, max(0, skip), caller_active)
 
-    def _follow(self, job: Job, sent: int, caller_active: Callable[[], bool]) -> Iterator[ingest_pb2.WatchJobResponse]:
+    def _follow(self, job_id: str, sent: int, caller_active: Callable[[], bool]
+                ) -> Iterator[ingest_pb2.WatchJobResponse]:
         while True:
-            with self._changed:
-                while len(job.progress) <= sent and job.state not in ENDED and not self._stopping:
-                    if not caller_active():
-                        return
-                    self._changed.wait(WATCH_POLL_S)
-                fresh = job.progress[sent:]
-                over = job.state in ENDED or self._stopping
+            read = self.store.results(job_id, sent)
+            if read is None:
+                return
+            fresh, state = read
             yield from fresh
             sent += len(fresh)
-            if over and not fresh:
+            if state in ENDED:
+                read = self.store.results(job_id, sent)  # results stored just before the end
+                if read:
+                    yield from read[0]
+                return
+            if not fresh and (self._stopping.wait(self._watch_poll_s) or not caller_active()):
                 return
 
     def stop(self, timeout_s: float = 60.0) -> None:
-        """Cancels every job: queued ones end at once, the running one finishes its videos in flight and
-        reconciles, for up to `timeout_s` seconds (after that its batch stays open for the next repair)."""
-        with self._changed:
-            self._stopping = True
-            while self._queued:
-                job = self._queued.popleft()
-                job.cancel.set()
-                self._end(job, CANCELLED)
-            for job in self._jobs.values():
-                if job.state not in ENDED:
-                    job.cancel.set()
-            self._changed.notify_all()
-        self._thread.join(timeout_s)
-        if self._thread.is_alive():
-            log.warning("an ingest job was still running after %.0f s; its batch is repaired on the next run",
-                        timeout_s)
+        """Takes no more rows; the rows running finish (for up to `timeout_s` seconds). Jobs are not
+        cancelled: their other rows wait for any replica (this one after a restart)."""
+        self._stopping.set()
+        for t in self._threads:
+            t.join(timeout_s / len(self._threads))
+        if any(t.is_alive() for t in self._threads):
+            log.warning("ingest rows were still running after %.0f s; their leases expire and another replica "
+                        "takes them", timeout_s)
+        self._heartbeat.join(1.0)
 
-    # ---- the worker thread ----------------------------------------------------------------------------
+    # ---- the worker threads -----------------------------------------------------------------------------
 
     def _work(self) -> None:
-        while True:
-            with self._changed:
-                while not self._queued and not self._stopping:
-                    self._changed.wait()
-                if self._stopping:
-                    return
-                job = self._queued.popleft()
-                request, job.request = job.request, None
-                job.state, job.started_s = RUNNING, time.time()
-                self._changed.notify_all()
-            assert request is not None
-            state, error = SUCCEEDED, ""
+        while not self._stopping.is_set():
             try:
-                self._runner(JobRun(self, job, request))
-            except Exception as exc:  # noqa: BLE001 - recorded against the job it belongs to, and logged
-                log.exception("ingest job %s failed", job.job_id)
-                state, error = FAILED, f"{type(exc).__name__}: {exc}"
-            with self._changed:
-                if state == SUCCEEDED and job.cancel.is_set() and len(job.progress) < job.total:
-                    state = CANCELLED
-                job.error = error
-                self._end(job, state)
+                if not self._step():
+                    self._maybe_close_batch()
+                    self._stopping.wait(self._idle_poll_s)
+            except Exception:  # noqa: BLE001 - a database or service outage: logged, retried after a pause
+                log.exception("ingest worker step failed; retrying")
+                self._stopping.wait(max(self._idle_poll_s, 1.0))
 
-    def _publish(self, job: Job, progress: ingest_pb2.WatchJobResponse) -> None:
-        kept = ingest_pb2.WatchJobResponse()
-        kept.CopyFrom(progress)
-        for appearance in kept.appearances:
-            appearance.ClearField("best_face")
-        with self._changed:
-            job.progress.append(kept)
-            kept.done, kept.total = len(job.progress), job.total
-            job.statuses[status_word(kept.video.status)] += 1
-            self._changed.notify_all()
+    def _step(self) -> bool:
+        """Finalises a job or runs a row; False when there was nothing to take."""
+        with self._batch_lock:
+            self._busy += 1
+        try:
+            finalising = self.store.claim_finalize(self.owner)
+            if finalising is not None:
+                self._finalise(finalising)
+                return True
+            claim = self.store.claim_row(self.owner)
+            if claim is None:
+                return False
+            self._ensure_batch_open()  # under the row's lease (the heartbeat renews it while a repair runs)
+            self._run(claim)
+            return True
+        finally:
+            with self._batch_lock:
+                self._busy -= 1
 
-    def _end(self, job: Job, state: int) -> None:
-        """Under the lock: marks `job` ended and forgets the oldest ended jobs beyond `keep`."""
-        job.state, job.ended_s, job.request = state, time.time(), None
-        self._ended.append(job.job_id)
-        while len(self._ended) > self._keep:
-            self._jobs.pop(self._ended.popleft(), None)
-        self._changed.notify_all()
+    def _run(self, claim: Claim) -> None:
+        if claim.attempts > 1:
+            log.warning("taking over row %d of job %s (attempt %d: a previous owner's lease expired)",
+                        claim.idx + 1, claim.job_id, claim.attempts)
+        progress, processed = self._runner.run_row(
+            claim, lambda video_id: self.store.note_video(claim, self.owner, video_id))
+        if not self.store.finish_row(claim, self.owner, progress, processed):
+            log.warning("row %d of job %s was taken over while it ran; its result here is dropped",
+                        claim.idx + 1, claim.job_id)
+
+    def _finalise(self, job: Finalising) -> None:
+        changed, error = 0, ""
+        try:
+            if job.processed_video_ids:
+                changed = self._runner.reconcile(job.processed_video_ids)
+        except Exception as exc:  # noqa: BLE001 - recorded against the job it belongs to, and logged
+            log.exception("reconciling ingest job %s failed", job.job_id)
+            error = f"{type(exc).__name__}: {exc}"
+        self.store.end_job(job.job_id, self.owner, changed, error)
+
+    def _ensure_batch_open(self) -> None:
+        with self._batch_lock:
+            if not self._batch_open:
+                self._runner.open_batch()
+                self._batch_open = True
+
+    def _maybe_close_batch(self) -> None:
+        """Closes this replica's batch when no thread here is busy and no job anywhere is left to finish
+        (a job's rows this replica ran are then reconciled, whoever finalised it)."""
+        with self._batch_lock:
+            if not self._batch_open or self._busy or self.store.active_jobs():
+                return
+            self._runner.close_batch()
+            self._batch_open = False
+
+    def _beat(self) -> None:
+        while not self._stopping.wait(self.store.lease_s / 3):
+            try:
+                self.store.renew(self.owner)
+            except Exception:  # noqa: BLE001 - the next beat tries again; a lease outlives two missed beats
+                log.exception("renewing the ingest leases failed")
+        # Stopping: the rows still running keep their leases until they finish (stop() waits for them).
+        while any(t.is_alive() for t in self._threads):
+            try:
+                self.store.renew(self.owner)
+            except Exception:  # noqa: BLE001
+                log.exception("renewing the ingest leases failed")
+            for t in self._threads:
+                t.join(self.store.lease_s / 3)

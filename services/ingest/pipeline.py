@@ -14,7 +14,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -128,14 +128,15 @@ class VideoPipeline:
         self.analytics.RecordVideo(analytics_pb2.RecordVideoRequest(video=video), timeout=self.timeout)
 
     def process(self, url: str, performance: float | None, external_id: str, row_error: str,
-                 base_dir: Path) -> Outcome:
+                base_dir: Path, on_video_id: Callable[[str], None] | None = None) -> Outcome:
         """Runs one manifest row; never raises for a failure of this row (Exception): the row fails with
-        a one-line error naming its URL, is recorded, and the batch goes on."""
+        a one-line error naming its URL, is recorded, and the batch goes on. `on_video_id` hears the video's
+        content id once it is known, before anything reaches identity (a replacement attempt forgets it)."""
         video = common_pb2.Video(url=url, external_id=external_id)
         if performance is not None:
             video.performance = performance
         try:
-            return self._process(video, row_error, base_dir)
+            return self._process(video, row_error, base_dir, on_video_id)
         except FetchError as exc:
             video.error = str(exc)
         except VideoError as exc:
@@ -157,7 +158,8 @@ class VideoPipeline:
             return Outcome(video, recorded=False)
         return Outcome(video)
 
-    def _process(self, video: common_pb2.Video, row_error: str, base_dir: Path) -> Outcome:
+    def _process(self, video: common_pb2.Video, row_error: str, base_dir: Path,
+                 on_video_id: Callable[[str], None] | None = None) -> Outcome:
         url = video.url
         if url:
             video.location = resolve_location(url, base_dir)
@@ -181,6 +183,8 @@ class VideoPipeline:
         stages["fetch"] = time.perf_counter() - t0
         video.video_id = fetched.video_id
         try:
+            if on_video_id is not None:
+                on_video_id(video.video_id)
             while (wait := self.in_flight.claim(video.video_id)) is not None:
                 wait.wait()
             try:

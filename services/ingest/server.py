@@ -1,35 +1,54 @@
-"""IngestService over gRPC: submitted catalogues become jobs (`jobs.JobQueue`) run one at a time by
-`submission.SubmissionRunner`; the servicer only translates protos to queue calls and back."""
+"""IngestService over gRPC: submitted catalogues become jobs stored in SQL (`job_store.JobStore`: SQLite in the
+data dir, or the PostgreSQL database of INFLUENCERS_DATABASE_URL shared by every replica); this replica's
+worker threads (`jobs.JobQueue`) take rows of any job and run them with `submission.SubmissionRunner`. The
+servicer only translates protos to queue calls and back, so every replica answers the same."""
 
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 
 from influencers.v1 import analytics_pb2_grpc, identity_pb2_grpc, ingest_pb2, ingest_pb2_grpc
-from services.common.boundary import shown
+from services.common.boundary import brief, shown
+from services.common.database import database_url, open_engine
 from services.common.rpc import RunningServer, build_server, open_channel
 from services.common.settings import Settings
 from services.ingest.batch_grpc import GrpcAnalytics, GrpcIdentity
-from services.ingest.jobs import JobQueue
+from services.ingest.job_store import JobStore, migrate, new_owner
+from services.ingest.jobs import JobQueue, QueueFull
 from services.ingest.pipeline import VideoPipeline
 from services.ingest.submission import SubmissionRunner, with_scores_checked
 
-# Watchers hold a server thread each for as long as they watch: room for several next to the short calls.
 SERVER_THREADS = 16
+# Watchers hold a server thread each for as long as they watch: at most this many at once, so that the
+# other threads always answer the short calls (health, GetJob, ListJobs, CancelJob).
+MAX_WATCHERS = 10
 
 
 class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
-    def __init__(self, jobs: JobQueue) -> None:
+    def __init__(self, jobs: JobQueue, analytics: analytics_pb2_grpc.AnalyticsServiceStub, timeout_s: float,
+                 max_job_rows: int = 100_000, max_watchers: int = MAX_WATCHERS) -> None:
         self.jobs = jobs
+        self.analytics = analytics
+        self.timeout_s = timeout_s
+        self.max_job_rows = max_job_rows
+        self.max_watchers = max_watchers
+        self._watchers = threading.BoundedSemaphore(max_watchers)
 
     def StartIngest(self, request: ingest_pb2.StartIngestRequest, context: grpc.ServicerContext
                     ) -> ingest_pb2.StartIngestResponse:
+        if len(request.videos) > self.max_job_rows:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                          f"{len(request.videos)} videos in one job; the limit is {self.max_job_rows} "
+                          "(INFLUENCERS_MAX_JOB_ROWS): split the manifest")
         try:
             return ingest_pb2.StartIngestResponse(job=self.jobs.start(with_scores_checked(request)))
+        except QueueFull as exc:
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+            raise
         except RuntimeError as exc:
             context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
             raise
@@ -39,8 +58,15 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
 
     def WatchJob(self, request: ingest_pb2.WatchJobRequest, context: grpc.ServicerContext
                  ) -> Iterator[ingest_pb2.WatchJobResponse]:
-        stream = self.jobs.watch(request.job_id, request.skip, context.is_active)
-        yield from _found(stream, request.job_id, context)
+        if not self._watchers.acquire(blocking=False):
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                          f"{self.max_watchers} jobs are being watched on this replica, the limit; poll GetJob "
+                          "or retry later")
+        try:
+            stream = self.jobs.watch(request.job_id, request.skip, context.is_active)
+            yield from _found(stream, request.job_id, context)
+        finally:
+            self._watchers.release()
 
     def CancelJob(self, request: ingest_pb2.CancelJobRequest, context: grpc.ServicerContext
                   ) -> ingest_pb2.CancelJobResponse:
@@ -49,6 +75,13 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
     def ListJobs(self, request: ingest_pb2.ListJobsRequest, context: grpc.ServicerContext
                  ) -> ingest_pb2.ListJobsResponse:
         return ingest_pb2.ListJobsResponse(jobs=self.jobs.list())
+
+    def _forward(self, call, request, context):  # type: ignore[no-untyped-def]
+        try:
+            return call(request, timeout=self.timeout_s)
+        except grpc.RpcError as exc:
+            context.abort(exc.code(), brief(exc.details() or ""))
+            raise
 
 
 def _found(value, job_id: str, context: grpc.ServicerContext):  # type: ignore[no-untyped-def]
@@ -66,14 +99,16 @@ class IngestProcess:
         analytics = analytics_pb2_grpc.AnalyticsServiceStub(self.analytics_channel)
         timeout = settings.rpc_timeout_s
         self.pipeline = pipeline = VideoPipeline(settings, identity, analytics)
-        # One more video in flight than cores: decoding one while identity analyses the others.
-        in_flight = settings.worker_count + 1
-        self.pool = ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="ingest-video")
         self.worker = settings.worker_name or socket.gethostname()  # its batches are tracked under this name
-        runner = SubmissionRunner(pipeline, self.pool, GrpcIdentity(identity, timeout),
-                                  GrpcAnalytics(analytics, timeout), self.worker, in_flight)
-        self.jobs = JobQueue(runner)
-        self.servicer = IngestServicer(self.jobs)
+        self.engine = open_engine(database_url(settings.database_url,
+                                               settings.data_dir / "ingest" / "jobs.sqlite3"))
+        migrate(self.engine)
+        store = JobStore(self.engine, settings.job_lease_s, settings.max_active_jobs)
+        runner = SubmissionRunner(pipeline, GrpcIdentity(identity, timeout), GrpcAnalytics(analytics, timeout),
+                                  analytics, self.worker, timeout, settings.job_feed_wait_s, store.live_video_ids)
+        # One more video in flight than cores: decoding one while identity analyses the others.
+        self.jobs = JobQueue(store, runner, new_owner(self.worker), threads=settings.worker_count + 1)
+        self.servicer = IngestServicer(self.jobs, analytics, timeout, settings.max_job_rows)
 
         def register(server: grpc.Server) -> str:
             ingest_pb2_grpc.add_IngestServiceServicer_to_server(self.servicer, server)
@@ -87,11 +122,12 @@ class IngestProcess:
         return self.server.port
 
     def stop(self, grace_s: float = 10.0) -> None:
-        """Cancels the jobs (the running one finishes its videos in flight, reconciles and closes its batch,
-        for up to a minute), then stops serving within `grace_s` seconds."""
+        """Takes no more rows; the rows running finish (for up to a minute; after that their leases expire
+        and another replica takes them), then stops serving within `grace_s` seconds. Jobs go on elsewhere,
+        or here after a restart."""
         self.jobs.stop()
         self.server.stop(grace_s)
-        self.pool.shutdown(wait=True, cancel_futures=True)
         self.pipeline.close()  # its download folder
+        self.engine.dispose()
         self.identity_channel.close()
         self.analytics_channel.close()

@@ -1,18 +1,26 @@
-"""One submitted catalogue run as a batch: open it (repairing after an interrupted one), run the videos on
-a few worker threads, then reconcile and close. This is the body of an ingest job (`jobs.JobQueue`)."""
+"""The rows of submitted catalogues, run by any replica: one row through the pipeline, and a job's reconcile
+through the batch protocol. This is the `jobs.RowRunner` of production.
+
+A row taken over after its owner died (its lease expired) may have left half a video in identity: the dead
+attempt noted the video's content id before analysing it. If analytics recorded that video as done, the
+attempt got that far and the video counts as processed (the pipeline then sees the row as known); otherwise
+its faces are forgotten in identity (ForgetVideo, through the batch port) before the row runs again, so
+nothing is counted twice (videos are keyed by content hash, and recording a video again replaces it).
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable
 from pathlib import Path
 
-from influencers.v1 import common_pb2, ingest_pb2
+import grpc
+
+from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2, ingest_pb2
 from services.common.scores import score_problem
 from services.ingest import batch
-from services.ingest.jobs import JobRun
-from services.ingest.pipeline import Outcome, VideoPipeline
+from services.ingest.job_store import Claim
+from services.ingest.pipeline import VideoPipeline
 
 log = logging.getLogger(__name__)
 
@@ -31,82 +39,77 @@ def with_scores_checked(request: ingest_pb2.StartIngestRequest) -> ingest_pb2.St
 
 
 class SubmissionRunner:
-    """Runs jobs with `pipeline` on `pool`; `identity` and `analytics` are the batch protocol's ports."""
+    """Runs rows with `pipeline`; `identity` and `analytics` are the batch protocol's ports, `records` the
+    analytics stub (is a video recorded as done?), `worker` the name this replica's batches go under."""
 
-    def __init__(self, pipeline: VideoPipeline, pool: ThreadPoolExecutor, identity: batch.IdentityPort,
-                 analytics: batch.AnalyticsPort, worker: str, in_flight: int) -> None:
+    def __init__(self, pipeline: VideoPipeline, identity: batch.IdentityPort, analytics: batch.AnalyticsPort,
+                 records: analytics_pb2_grpc.AnalyticsServiceStub, worker: str, timeout_s: float,
+                 feed_wait_s: float = batch.JOB_WAIT_S,
+                 live_videos: Callable[[], set[str]] = set) -> None:
         self.pipeline = pipeline
-        self.pool = pool
         self.identity = identity
         self.analytics = analytics
+        self.records = records
         self.worker = worker
-        self.in_flight = max(1, in_flight)  # videos started at once; a cancel stops only the ones not started
+        self.timeout_s = timeout_s
+        self.live_videos = live_videos  # videos rows of any replica are analysing now (the job store)
+        self.feed_wait_s = feed_wait_s  # how long a job's reconcile waits for analytics to apply the feed (s)
 
-    def __call__(self, run: JobRun) -> None:
-        batch.open_batch(self.identity, self.analytics, self.worker)
-        processed: list[str] = []
-        running: set[Future[Outcome]] = set()
-        try:
-            for task in self._tasks(run):
-                if isinstance(task, ingest_pb2.WatchJobResponse):
-                    run.publish(task)
-                    continue
-                while len(running) >= self.in_flight:
-                    running = self._collect(run, running, processed)
-                if run.cancelled:
-                    break
-                running.add(self.pool.submit(task))
-        finally:
-            # Videos already started always finish and are reported, even when the job fails or is cancelled.
-            while running:
-                running = self._collect(run, running, processed)
-        if processed:
-            applied = batch.reconcile(self.identity, self.analytics, processed)
-            run.set_changed_videos(applied.changed_videos)
-            log.info("re-clustered around %d new videos: %d videos changed people", len(processed),
-                     applied.changed_videos)
-        # Only a batch that got this far is complete; anything earlier leaves the batch open for repair.
+    def open_batch(self) -> None:
+        # Another replica's rows in flight are in identity and not yet done in analytics: to the repair they
+        # look like orphans of this replica's interrupted batch. They count as done here; if their owner
+        # dies, the row's next attempt forgets its half-done video itself.
+        batch.open_batch(self.identity, _LiveCountsAsDone(self.analytics, self.live_videos), self.worker)
+
+    def close_batch(self) -> None:
         batch.close_batch(self.identity, self.worker)
 
-    def _collect(self, run: JobRun, running: set[Future[Outcome]], processed: list[str]) -> set[Future[Outcome]]:
-        """Waits for at least one video to finish and publishes the finished ones; returns the others."""
-        finished, still = wait(running, return_when=FIRST_COMPLETED)
-        for fut in finished:
-            outcome = fut.result()
-            if outcome.recorded and outcome.video.status == common_pb2.VIDEO_STATUS_DONE:
-                processed.append(outcome.video.video_id)
-            run.publish(ingest_pb2.WatchJobResponse(video=outcome.video, appearances=outcome.appearances,
-                                                  stage_seconds=outcome.stage_seconds))
-        return still
+    def reconcile(self, video_ids: list[str]) -> int:
+        applied = batch.reconcile(self.identity, self.analytics, video_ids, self.feed_wait_s)
+        log.info("re-clustered around %d new videos: %d videos changed people", len(video_ids),
+                 applied.changed_videos)
+        return applied.changed_videos
 
-    def _tasks(self, run: JobRun) -> Iterator[ingest_pb2.WatchJobResponse | _Task]:
-        """In submission order: a progress message for a row settled without processing, else a task."""
-        request = run.request
-        base_dir = Path(request.base_dir or ".")
-        first_line: dict[str, int] = {}
-        valid_urls = {sub.url for sub in request.videos if not sub.row_error}
-        for k, sub in enumerate(request.videos):
-            if sub.row_error and sub.url in valid_urls:
-                # A broken row for a URL that a good row of this batch gives: reported, not recorded.
-                video = common_pb2.Video(url=sub.url, status=common_pb2.VIDEO_STATUS_FAILED, error=sub.row_error)
-                yield ingest_pb2.WatchJobResponse(video=video)
-                continue
-            if sub.url and sub.url in first_line and not sub.row_error:
-                video = common_pb2.Video(url=sub.url, status=common_pb2.VIDEO_STATUS_DUPLICATE,
-                                         error=f"same URL as row {first_line[sub.url] + 1} of this submission")
-                yield ingest_pb2.WatchJobResponse(video=video)
-                continue
-            first_line.setdefault(sub.url, k)
-            yield _Task(self.pipeline, sub, base_dir)
-
-
-class _Task:
-    """One row to process: calling it runs the pipeline."""
-
-    def __init__(self, pipeline: VideoPipeline, sub: ingest_pb2.VideoSubmission, base_dir: Path) -> None:
-        self._pipeline, self._sub, self._base_dir = pipeline, sub, base_dir
-
-    def __call__(self) -> Outcome:
-        sub = self._sub
+    def run_row(self, claim: Claim, note_video: Callable[[str], None]) -> tuple[ingest_pb2.WatchJobResponse, str]:
+        already = ""
+        if claim.previous_video_id:
+            if self._recorded_done(claim.previous_video_id):
+                already = claim.previous_video_id
+            else:
+                self.identity.forget_video(claim.previous_video_id)
+        sub = claim.submission
         perf = sub.performance if sub.HasField("performance") else None
-        return self._pipeline.process(sub.url, perf, sub.external_id, sub.row_error, self._base_dir)
+        outcome = self.pipeline.process(sub.url, perf, sub.external_id, sub.row_error,
+                                        Path(claim.base_dir or "."), on_video_id=note_video)
+        processed = already
+        if outcome.recorded and outcome.video.status == common_pb2.VIDEO_STATUS_DONE:
+            processed = outcome.video.video_id
+        progress = ingest_pb2.WatchJobResponse(video=outcome.video, appearances=outcome.appearances,
+                                             stage_seconds=outcome.stage_seconds)
+        return progress, processed
+
+    def _recorded_done(self, video_id: str) -> bool:
+        try:
+            request = analytics_pb2.GetVideoRequest(video_id=video_id)
+            video = self.records.GetVideo(request, timeout=self.timeout_s).video
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                return False
+            raise
+        return video.status == common_pb2.VIDEO_STATUS_DONE
+
+
+class _LiveCountsAsDone:
+    """The batch protocol's analytics port, with the videos being analysed under a live lease listed among
+    the done ones (on the first page), so that a repair leaves them alone."""
+
+    def __init__(self, analytics: batch.AnalyticsPort, live_videos: Callable[[], set[str]]) -> None:
+        self._analytics = analytics
+        self._live_videos = live_videos
+
+    def list_done_video_ids(self, page_token: str) -> tuple[list[str], str]:
+        ids, token = self._analytics.list_done_video_ids(page_token)
+        return (ids + sorted(self._live_videos()) if not page_token else ids), token
+
+    def wait_for_position(self, position: int, timeout_s: float) -> bool:
+        return self._analytics.wait_for_position(position, timeout_s)

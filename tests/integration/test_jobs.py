@@ -7,7 +7,7 @@ import time
 import grpc
 
 from influencers.client import cancel_job, get_job, list_jobs, start_ingest, watch_job
-from influencers.v1 import identity_pb2_grpc, ingest_pb2, ingest_pb2_grpc
+from influencers.v1 import common_pb2, identity_pb2_grpc, ingest_pb2, ingest_pb2_grpc
 from services.analytics.export import export_report
 from services.common.protoconv import seconds
 from services.common.rpc import open_channel
@@ -101,7 +101,8 @@ def test_cancelling_stops_a_queued_job_at_once_and_a_running_one_after_its_video
     assert watch_job(channel, queued.job_id, T)[0] == []
 
     stream = ingest_pb2_grpc.IngestServiceStub(channel).WatchJob(ingest_pb2.WatchJobRequest(job_id=running.job_id))
-    next(stream)
+    # Rows settled at submission (a duplicate URL) come first; wait for a video a worker ran.
+    next(p for p in stream if p.video.status != common_pb2.VIDEO_STATUS_DUPLICATE)
     assert cancel_job(channel, running.job_id, T).cancel_requested
     rest, job = watch_job(channel, running.job_id, T)
     assert job.state == CANCELLED and 1 <= job.done < job.total

@@ -1,0 +1,343 @@
+"""The ingest job queue's state in SQL: one row a job, one row a submitted manifest row, each row with its
+lease and, once it has an outcome, its result (the IngestProgress proto bytes, crop bytes left out).
+
+Every replica takes rows of any job through a lease: the oldest claimable row (not started, or started by an
+owner whose lease has expired) is selected `FOR UPDATE SKIP LOCKED` on PostgreSQL, so that two replicas
+never wait for each other nor take the same row; on SQLite the same Core statement runs under `BEGIN
+IMMEDIATE` (services/common/database.py), which serialises the takers. An owner (worker name + process nonce)
+renews its leases while its rows run; a SIGKILLed owner's leases expire after `lease_s` seconds and another
+owner takes the row again (`attempts` > 1, and `video_id` says which video the dead attempt had started).
+A job whose rows all have an outcome is finalised (reconciled, then ended) by one owner, under the same kind
+of lease, so a finaliser that dies is replaced too.
+
+Why hand-written SKIP LOCKED rather than procrastinate or pgqueuer: both are PostgreSQL-only (LISTEN/NOTIFY,
+PL/pgSQL), while the embedded default must keep working on SQLite with the same code; both model a task
+per message, while a job here is a catalogue whose rows share a finalisation step (reconcile once, after the
+last row) and whose results are read back in order by watchers, which we would build beside the library
+anyway. The queue is four statements on two tables, tested on both databases.
+
+Times are seconds since the Unix epoch from each replica's clock (leases assume clocks within a second or
+so of each other, as NTP keeps them).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Engine
+
+from influencers.v1 import common_pb2, ingest_pb2
+from services.common.database import is_postgres
+from services.common.protoconv import seconds, timestamp
+
+QUEUED, RUNNING = ingest_pb2.JOB_STATE_QUEUED, ingest_pb2.JOB_STATE_RUNNING
+SUCCEEDED, FAILED = ingest_pb2.JOB_STATE_SUCCEEDED, ingest_pb2.JOB_STATE_FAILED
+CANCELLED = ingest_pb2.JOB_STATE_CANCELLED
+ENDED = frozenset({SUCCEEDED, FAILED, CANCELLED})
+# A row's state.
+PENDING, TAKEN, FINISHED, DROPPED = 0, 1, 2, 3
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+MIGRATION_LOCK = 0x1A6E57  # pg advisory lock key: two replicas starting at once migrate one after the other
+LIST_ENDED = 20  # ended jobs ListJobs shows (the newest); older ones stay readable by id
+
+metadata = sa.MetaData()
+jobs_t = sa.Table(
+    "ingest_jobs", metadata,
+    sa.Column("job_id", sa.String(32), primary_key=True), sa.Column("state", sa.Integer),
+    sa.Column("total", sa.Integer), sa.Column("done", sa.Integer), sa.Column("base_dir", sa.Text),
+    sa.Column("created_s", sa.Float), sa.Column("started_s", sa.Float), sa.Column("ended_s", sa.Float),
+    sa.Column("error", sa.Text), sa.Column("cancel_requested", sa.Boolean), sa.Column("changed_videos", sa.Integer),
+    sa.Column("finalizer", sa.String(200)), sa.Column("finalizer_expires_s", sa.Float))
+rows_t = sa.Table(
+    "ingest_rows", metadata,
+    sa.Column("job_id", sa.String(32), primary_key=True), sa.Column("idx", sa.Integer, primary_key=True),
+    sa.Column("submission", sa.LargeBinary), sa.Column("state", sa.Integer), sa.Column("lease_owner", sa.String(200)),
+    sa.Column("lease_expires_s", sa.Float), sa.Column("attempts", sa.Integer), sa.Column("video_id", sa.String(128)),
+    sa.Column("processed_video_id", sa.String(128)), sa.Column("status", sa.String(32)),
+    sa.Column("done_seq", sa.Integer), sa.Column("result", sa.LargeBinary))
+
+
+class QueueFull(RuntimeError):
+    """Too many jobs not yet ended (the message names the limit)."""
+
+
+def migrate(engine: Engine) -> None:
+    """Brings the queue's tables to the newest revision (Alembic, history in `alembic_version_jobs`)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        if is_postgres(engine):
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def status_word(status: int) -> str:
+    """`VIDEO_STATUS_DONE` -> "done"."""
+    return common_pb2.VideoStatus.Name(status).removeprefix("VIDEO_STATUS_").lower()  # type: ignore[arg-type]
+
+
+def new_owner(worker: str) -> str:
+    """A lease owner name: the worker's name and a nonce of this process (a restarted process is another)."""
+    return f"{worker}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A row taken under a lease. `previous_video_id`: the video an earlier, dead attempt had started."""
+
+    job_id: str
+    idx: int
+    submission: ingest_pb2.VideoSubmission
+    base_dir: str
+    attempts: int
+    previous_video_id: str
+
+
+@dataclass(frozen=True)
+class Finalising:
+    """A job whose rows all have an outcome, taken for its reconcile: the videos its rows processed."""
+
+    job_id: str
+    processed_video_ids: list[str]
+
+
+class JobStore:
+    """The queue's SQL operations; every method is one short transaction (none waits on anything)."""
+
+    def __init__(self, engine: Engine, lease_s: float = 30.0, max_active_jobs: int = 100,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.engine = engine
+        self.lease_s = lease_s
+        self.max_active_jobs = max_active_jobs
+        self.clock = clock
+
+    # ---- jobs -------------------------------------------------------------------------------------------
+
+    def submit(self, request: ingest_pb2.StartIngestRequest,
+               settled: dict[int, ingest_pb2.WatchJobResponse]) -> ingest_pb2.Job:
+        """Stores a job of `request`'s rows (state QUEUED); the rows of `settled` have their outcome
+        already (in index order: they are the first progress messages). Raises QueueFull."""
+        job_id, now, total = uuid.uuid4().hex[:16], self.clock(), len(request.videos)
+        with self.engine.begin() as conn:
+            active = conn.execute(sa.select(sa.func.count()).select_from(jobs_t)
+                                  .where(jobs_t.c.state.in_([QUEUED, RUNNING]))).scalar_one()
+            if active >= self.max_active_jobs:
+                raise QueueFull(f"{active} ingest jobs are queued or running, the limit "
+                                f"(INFLUENCERS_MAX_ACTIVE_JOBS={self.max_active_jobs}); retry when one has ended")
+            conn.execute(jobs_t.insert().values(
+                job_id=job_id, state=QUEUED, total=total, done=0, base_dir=request.base_dir, created_s=now,
+                started_s=0.0, ended_s=0.0, error="", cancel_requested=False, changed_videos=0,
+                finalizer=None, finalizer_expires_s=0.0))
+            rows = []
+            seq = 0
+            for k, sub in enumerate(request.videos):
+                row = dict(job_id=job_id, idx=k, submission=sub.SerializeToString(), state=PENDING, lease_owner=None,
+                           lease_expires_s=0.0, attempts=0, video_id="", processed_video_id="", status="",
+                           done_seq=None, result=None)
+                if k in settled:
+                    seq += 1
+                    progress = _kept(settled[k], seq, total)
+                    row.update(state=FINISHED, status=status_word(progress.video.status), done_seq=seq,
+                               result=progress.SerializeToString())
+                rows.append(row)
+            if rows:
+                conn.execute(rows_t.insert(), rows)
+            if seq:
+                conn.execute(jobs_t.update().where(jobs_t.c.job_id == job_id).values(done=seq))
+            return self._job(conn, job_id)  # type: ignore[return-value]
+
+    def get(self, job_id: str) -> ingest_pb2.Job | None:
+        with self.engine.connect() as conn:
+            return self._job(conn, job_id)
+
+    def list(self, ended: int = LIST_ENDED) -> list[ingest_pb2.Job]:
+        """The newest `ended` ended jobs, then the running and queued ones, in the order they were created."""
+        with self.engine.connect() as conn:
+            old = conn.execute(sa.select(jobs_t.c.job_id).where(jobs_t.c.state.in_(list(ENDED)))
+                               .order_by(jobs_t.c.ended_s.desc()).limit(ended)).scalars().all()
+            live = conn.execute(sa.select(jobs_t.c.job_id).where(jobs_t.c.state.in_([QUEUED, RUNNING]))).scalars().all()
+            jobs = [j for j in (self._job(conn, i) for i in [*old, *live]) if j is not None]
+        return sorted(jobs, key=lambda j: (seconds(j.create_time), j.job_id))
+
+    def active_jobs(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(jobs_t)
+                                .where(jobs_t.c.state.in_([QUEUED, RUNNING]))).scalar_one()
+
+    def cancel(self, job_id: str) -> ingest_pb2.Job | None:
+        """Rows not started are dropped; rows running finish. A job with nothing running and nothing
+        processed ends CANCELLED at once (else its finaliser ends it after its reconcile)."""
+        now = self.clock()
+        with self.engine.begin() as conn:
+            state = conn.execute(sa.select(jobs_t.c.state).where(jobs_t.c.job_id == job_id)
+                                 .with_for_update()).scalar_one_or_none()
+            if state is None:
+                return None
+            if state not in ENDED:
+                conn.execute(jobs_t.update().where(jobs_t.c.job_id == job_id).values(cancel_requested=True))
+                conn.execute(rows_t.update().where(rows_t.c.job_id == job_id, rows_t.c.state == PENDING)
+                             .values(state=DROPPED))
+                busy = conn.execute(sa.select(sa.func.count()).select_from(rows_t).where(
+                    rows_t.c.job_id == job_id,
+                    sa.or_(rows_t.c.state == TAKEN, rows_t.c.processed_video_id != ""))).scalar_one()
+                if not busy:
+                    conn.execute(jobs_t.update().where(jobs_t.c.job_id == job_id)
+                                 .values(state=CANCELLED, ended_s=now, finalizer=None))
+            return self._job(conn, job_id)
+
+    # ---- rows -------------------------------------------------------------------------------------------
+
+    def claim_row(self, owner: str) -> Claim | None:
+        """Takes the oldest claimable row of any job not cancelled (FIFO by job, then row), or None."""
+        now = self.clock()
+        with self.engine.begin() as conn:
+            claimable = sa.or_(rows_t.c.state == PENDING,
+                               sa.and_(rows_t.c.state == TAKEN, rows_t.c.lease_expires_s < now))
+            query = (sa.select(rows_t.c.job_id, rows_t.c.idx, rows_t.c.submission, rows_t.c.attempts,
+                               rows_t.c.video_id, jobs_t.c.base_dir, jobs_t.c.state)
+                     .join(jobs_t, jobs_t.c.job_id == rows_t.c.job_id)
+                     .where(claimable, jobs_t.c.cancel_requested == sa.false(),
+                            jobs_t.c.state.in_([QUEUED, RUNNING]))
+                     .order_by(jobs_t.c.created_s, jobs_t.c.job_id, rows_t.c.idx).limit(1)
+                     .with_for_update(skip_locked=True, of=rows_t))
+            row = conn.execute(query).first()
+            if row is None:
+                return None
+            conn.execute(rows_t.update().where(rows_t.c.job_id == row.job_id, rows_t.c.idx == row.idx).values(
+                state=TAKEN, lease_owner=owner, lease_expires_s=now + self.lease_s, attempts=row.attempts + 1))
+            if row.state == QUEUED:
+                conn.execute(jobs_t.update().where(jobs_t.c.job_id == row.job_id, jobs_t.c.state == QUEUED)
+                             .values(state=RUNNING, started_s=now))
+        sub = ingest_pb2.VideoSubmission()
+        sub.ParseFromString(row.submission)
+        return Claim(row.job_id, row.idx, sub, row.base_dir, row.attempts + 1, row.video_id)
+
+    def note_video(self, claim: Claim, owner: str, video_id: str) -> None:
+        """Records which video `claim`'s attempt is about to analyse (so a replacement can forget it)."""
+        with self.engine.begin() as conn:
+            conn.execute(rows_t.update().where(rows_t.c.job_id == claim.job_id, rows_t.c.idx == claim.idx,
+                                               rows_t.c.lease_owner == owner).values(video_id=video_id))
+
+    def renew(self, owner: str) -> int:
+        """Extends every lease `owner` holds (rows and finalisations) by `lease_s`; returns the rows renewed."""
+        until = self.clock() + self.lease_s
+        with self.engine.begin() as conn:
+            n = conn.execute(rows_t.update().where(rows_t.c.lease_owner == owner, rows_t.c.state == TAKEN)
+                             .values(lease_expires_s=until)).rowcount
+            conn.execute(jobs_t.update().where(jobs_t.c.finalizer == owner, jobs_t.c.state.in_([QUEUED, RUNNING]))
+                         .values(finalizer_expires_s=until))
+        return n
+
+    def live_video_ids(self) -> set[str]:
+        """The videos rows are analysing right now under leases not expired (any replica's): a batch repair
+        must not forget their faces, which analytics has not recorded yet because they are not done."""
+        with self.engine.connect() as conn:
+            return set(conn.execute(sa.select(rows_t.c.video_id).where(
+                rows_t.c.state == TAKEN, rows_t.c.video_id != "",
+                rows_t.c.lease_expires_s >= self.clock())).scalars().all())
+
+    def finish_row(self, claim: Claim, owner: str, progress: ingest_pb2.WatchJobResponse,
+                   processed_video_id: str = "") -> bool:
+        """Stores the row's outcome (its `done`/`total` filled in, crops dropped). False, and nothing
+        stored, when `owner` no longer holds the row (its lease expired and another owner took it)."""
+        with self.engine.begin() as conn:
+            held = conn.execute(sa.select(rows_t.c.state).where(
+                rows_t.c.job_id == claim.job_id, rows_t.c.idx == claim.idx, rows_t.c.lease_owner == owner,
+                rows_t.c.state == TAKEN).with_for_update()).scalar_one_or_none()
+            if held is None:
+                return False
+            done, total = conn.execute(jobs_t.update().where(jobs_t.c.job_id == claim.job_id)
+                                       .values(done=jobs_t.c.done + 1)
+                                       .returning(jobs_t.c.done, jobs_t.c.total)).one()
+            kept = _kept(progress, done, total)
+            conn.execute(rows_t.update().where(rows_t.c.job_id == claim.job_id, rows_t.c.idx == claim.idx).values(
+                state=FINISHED, lease_owner=None, status=status_word(kept.video.status), done_seq=done,
+                result=kept.SerializeToString(), processed_video_id=processed_video_id))
+        return True
+
+    def results(self, job_id: str, skip: int = 0) -> tuple[list[ingest_pb2.WatchJobResponse], int] | None:
+        """The job's progress messages after the first `skip` (in completion order), and its state."""
+        with self.engine.connect() as conn:
+            state = conn.execute(sa.select(jobs_t.c.state).where(jobs_t.c.job_id == job_id)).scalar_one_or_none()
+            if state is None:
+                return None
+            blobs = conn.execute(sa.select(rows_t.c.result).where(rows_t.c.job_id == job_id,
+                                                                   rows_t.c.done_seq > skip)
+                                 .order_by(rows_t.c.done_seq)).scalars().all()
+        return [ingest_pb2.WatchJobResponse.FromString(b) for b in blobs], state
+
+    # ---- finalising -------------------------------------------------------------------------------------
+
+    def claim_finalize(self, owner: str) -> Finalising | None:
+        """Takes a job not ended whose rows all have an outcome (a cancelled job: whose rows still running
+        have lost their lease), and whose finaliser is none or dead; returns its processed videos."""
+        now = self.clock()
+        with self.engine.begin() as conn:
+            unfinished = (sa.select(rows_t.c.idx).where(
+                rows_t.c.job_id == jobs_t.c.job_id,
+                sa.or_(rows_t.c.state == PENDING,
+                       sa.and_(rows_t.c.state == TAKEN,
+                               sa.or_(jobs_t.c.cancel_requested == sa.false(), rows_t.c.lease_expires_s >= now))))
+                .exists())
+            job_id = conn.execute(
+                sa.select(jobs_t.c.job_id)
+                .where(jobs_t.c.state.in_([QUEUED, RUNNING]), ~unfinished,
+                       sa.or_(jobs_t.c.finalizer.is_(None), jobs_t.c.finalizer_expires_s < now))
+                .order_by(jobs_t.c.created_s).limit(1).with_for_update(skip_locked=True, of=jobs_t)
+            ).scalar_one_or_none()
+            if job_id is None:
+                return None
+            conn.execute(jobs_t.update().where(jobs_t.c.job_id == job_id)
+                         .values(finalizer=owner, finalizer_expires_s=now + self.lease_s))
+            # A cancelled job's rows whose owner died are not run again.
+            conn.execute(rows_t.update().where(rows_t.c.job_id == job_id, rows_t.c.state == TAKEN)
+                         .values(state=DROPPED, lease_owner=None))
+            ids = conn.execute(sa.select(rows_t.c.processed_video_id).where(
+                rows_t.c.job_id == job_id, rows_t.c.processed_video_id != "").order_by(rows_t.c.done_seq)
+            ).scalars().all()
+        return Finalising(job_id, list(dict.fromkeys(ids)))
+
+    def end_job(self, job_id: str, owner: str, changed_videos: int = 0, error: str = "") -> bool:
+        """Ends a job `owner` finalised: FAILED with `error`, else CANCELLED when a cancel left rows
+        unrun, else SUCCEEDED. False when `owner` no longer holds its finalisation."""
+        with self.engine.begin() as conn:
+            job = conn.execute(sa.select(jobs_t.c.done, jobs_t.c.total, jobs_t.c.cancel_requested).where(
+                jobs_t.c.job_id == job_id, jobs_t.c.finalizer == owner,
+                jobs_t.c.state.in_([QUEUED, RUNNING])).with_for_update()).first()
+            if job is None:
+                return False
+            state = FAILED if error else CANCELLED if job.cancel_requested and job.done < job.total else SUCCEEDED
+            conn.execute(jobs_t.update().where(jobs_t.c.job_id == job_id).values(
+                state=state, ended_s=self.clock(), error=error, changed_videos=changed_videos, finalizer=None))
+        return True
+
+    # ---- reading ----------------------------------------------------------------------------------------
+
+    def _job(self, conn: sa.Connection, job_id: str) -> ingest_pb2.Job | None:
+        j = conn.execute(sa.select(jobs_t).where(jobs_t.c.job_id == job_id)).first()
+        if j is None:
+            return None
+        statuses = dict(conn.execute(sa.select(rows_t.c.status, sa.func.count()).where(
+            rows_t.c.job_id == job_id, rows_t.c.done_seq.is_not(None)).group_by(rows_t.c.status)).all())
+        return ingest_pb2.Job(job_id=j.job_id, state=j.state, done=j.done, total=j.total, statuses=statuses,
+                              error=j.error, create_time=timestamp(j.created_s), start_time=timestamp(j.started_s),
+                              end_time=timestamp(j.ended_s),
+                              cancel_requested=bool(j.cancel_requested), changed_videos=j.changed_videos)
+
+
+def _kept(progress: ingest_pb2.WatchJobResponse, done: int, total: int) -> ingest_pb2.WatchJobResponse:
+    """A copy of `progress` as stored: its place (`done` of `total`), and no crop bytes."""
+    kept = ingest_pb2.WatchJobResponse()
+    kept.CopyFrom(progress)
+    for appearance in kept.appearances:
+        appearance.ClearField("best_face")
+    kept.done, kept.total = done, total
+    return kept
