@@ -201,7 +201,11 @@ class JobQueue:
         except Exception as exc:  # noqa: BLE001 - recorded against the job it belongs to, and logged
             log.exception("reconciling ingest job %s failed", job.job_id)
             error = f"{type(exc).__name__}: {exc}"
-        self.store.end_job(job.job_id, self.owner, changed, error)
+        if self.store.end_job(job.job_id, self.owner, changed, error):
+            log.info("ingest job %s ended%s", job.job_id, f": {error}" if error else "")
+        else:
+            log.warning("ingest job %s was not ended here: its finalisation was taken over (lease expired)",
+                        job.job_id)
 
     def _ensure_batch_open(self) -> None:
         with self._batch_lock:
