@@ -113,8 +113,9 @@ class Fleet:
             "INFLUENCERS_ALLOW_PRIVATE_URLS": "1",
             f"INFLUENCERS_{service.upper()}_PORT": str(port),
             "INFLUENCERS_IDENTITY_ADDR": f"127.0.0.1:{self.identity_port}",
-            # Each ingest replica talks to one analytics replica, as a Service would route it.
-            "INFLUENCERS_ANALYTICS_ADDR": f"127.0.0.1:{self.analytics_ports[len(self.replicas) % 2]}",
+            # Both analytics replicas behind one target, as a Service routes them: gRPC's name resolver gives
+            # the two addresses and the channel moves to the live one when the other dies.
+            "INFLUENCERS_ANALYTICS_ADDR": "ipv4:" + ",".join(f"127.0.0.1:{p}" for p in self.analytics_ports),
             "INFLUENCERS_WEB_PORT": str(web_port or free_port()),
             "INFLUENCERS_METRICS_PORT": "0",
             "PYTHONUNBUFFERED": "1",
