@@ -46,7 +46,6 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     # oversized frame meets our check (naming the frame) before the transport's bare RESOURCE_EXHAUSTED.
     "max_frame_bytes": (1, 32 * 1024 * 1024 - 64 * 1024),
     "max_stream_bytes": (1, None),
-    "session_lifetime_s": (1.0, MAX_WAIT_S),
     "feed_retention": (100, None),
     "feed_wait_s": (0.0, MAX_WAIT_S),
     "job_feed_wait_s": (0.0, MAX_WAIT_S),
@@ -110,13 +109,6 @@ class Settings:
     # Analytics and the ingest job queue: empty = SQLite files in data_dir (one machine); a
     # postgresql://USER@HOST:PORT/DB URL = that PostgreSQL database, shared by every replica.
     database_url: str = ""
-    # TLS for gRPC and the page: PEM files of this process's certificate and key (both or neither), and of the
-    # authority that signed the others' certificates (clients check servers against it; empty: the system's).
-    tls_cert: str = ""
-    tls_key: str = ""
-    tls_ca: str = ""
-    # How long a signed-in page session lasts, in seconds.
-    session_lifetime_s: float = 12 * 3600.0
     # Identity's change feed: how many of the newest changes are kept (a follower further behind resyncs from a
     # snapshot). Read-your-writes: how long the CLI and the page wait for analytics to apply a correction
     # before saying "still catching up", and how long an ingest job waits for it at its end (seconds).
@@ -135,8 +127,6 @@ class Settings:
         if self.database_url and not self.database_url.startswith(("postgresql://", "postgres://",
                                                                      "postgresql+psycopg://", "sqlite://")):
             raise SettingsError(f"{env_name('database_url')} must start with postgresql:// (or sqlite://)")
-        if bool(self.tls_cert) != bool(self.tls_key):
-            raise SettingsError(f"{env_name('tls_cert')} and {env_name('tls_key')} go together: give both or neither")
         for f in fields(self):
             value = getattr(self, f.name)
             kind = str(f.type)
