@@ -1,0 +1,20 @@
+"""docker-compose.yml runs the fleet: PostgreSQL with a volume and a health check, every service of ours
+reading the same INFLUENCERS_DATABASE_URL, two analytics and two ingest replicas on host port ranges."""
+
+from pathlib import Path
+
+import yaml
+
+COMPOSE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
+
+
+def test_compose_runs_postgres_and_replicas_that_share_it() -> None:
+    spec = yaml.safe_load(COMPOSE.read_text())
+    services = spec["services"]
+    assert "healthcheck" in services["postgres"] and "postgres-data" in spec["volumes"]
+    for name in ("identity", "analytics", "ingest"):
+        assert services[name]["environment"]["INFLUENCERS_DATABASE_URL"].startswith("postgresql://"), name
+    for name in ("analytics", "ingest"):
+        assert services[name]["deploy"]["replicas"] == 2
+        assert all("-" in port.rsplit(":", 1)[0] for port in services[name]["ports"]), "a fixed port cannot serve 2"
+        assert "postgres" in services[name]["depends_on"]
