@@ -50,6 +50,7 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "feed_wait_s": (0.0, MAX_WAIT_S),
     "job_feed_wait_s": (0.0, MAX_WAIT_S),
     "job_lease_s": (0.1, 3600.0),
+    "session_lifetime_s": (1.0, MAX_WAIT_S),
     "max_active_jobs": (1, None),
     "max_job_rows": (1, None),
 }
@@ -109,6 +110,8 @@ class Settings:
     # Analytics and the ingest job queue: empty = SQLite files in data_dir (one machine); a
     # postgresql://USER@HOST:PORT/DB URL = that PostgreSQL database, shared by every replica.
     database_url: str = ""
+    # How long a signed-in page session lasts, in seconds (then the analyst signs in again).
+    session_lifetime_s: float = 12 * 3600.0
     # Identity's change feed: how many of the newest changes are kept (a follower further behind resyncs from a
     # snapshot). Read-your-writes: how long the CLI and the page wait for analytics to apply a correction
     # before saying "still catching up", and how long an ingest job waits for it at its end (seconds).

@@ -9,8 +9,10 @@ Every POST carries a CSRF token (synchronizer token): the HMAC of the session co
 of another site can neither read nor forge it. Every browser gets a session cookie on its first visit,
 anonymous until it signs in; signing in starts a new session (a planted cookie is worth nothing).
 
-Cookie value: `<level>.<nonce>.<mac>`, level "a" (anonymous) or "s" (signed in), mac = HMAC-SHA256 over
-`<level>.<nonce>` with a key derived from the token (a random key per process when there is none).
+Cookie value: `<level>.<nonce>.<issued>.<mac>`, level "a" (anonymous) or "s" (signed in), issued the Unix
+time it was made, mac = HMAC-SHA256 over `<level>.<nonce>.<issued>` with a key derived from the token (a
+random key per process when there is none). A session expires `lifetime_s` after it was issued
+(INFLUENCERS_SESSION_LIFETIME_S): its cookie then reads as no session, and the analyst signs in again.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from services.common.rpc import token_matches
@@ -26,7 +30,8 @@ SESSION_COOKIE = "influencers_session"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 ANONYMOUS, SIGNED_IN = "a", "s"
-_MAX_COOKIE_CHARS = 200  # a real cookie is ~80; anything longer is not ours
+_MAX_COOKIE_CHARS = 200  # a real cookie is ~90; anything longer is not ours
+SESSION_LIFETIME_S = 12 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -42,8 +47,11 @@ class Session:
 class Keys:
     """Signs and checks session cookies and CSRF tokens with one secret key."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, lifetime_s: float = SESSION_LIFETIME_S,
+                 clock: Callable[[], float] = time.time) -> None:
         self._token = token
+        self._lifetime_s = lifetime_s
+        self._clock = clock
         seed = token.encode("utf-8", "surrogateescape") if token else secrets.token_bytes(32)
         self._key = hmac.new(seed, b"influencers report page sessions", hashlib.sha256).digest()
 
@@ -56,17 +64,20 @@ class Keys:
     def new_session(self, level: str) -> tuple[Session, str]:
         """A fresh session and its cookie value."""
         session = Session(level, secrets.token_hex(16))
-        return session, f"{level}.{session.nonce}.{self._mac(level + '.' + session.nonce)}"
+        signed = f"{level}.{session.nonce}.{int(self._clock())}"
+        return session, f"{signed}.{self._mac(signed)}"
 
     def read_session(self, cookie: str | None) -> Session | None:
-        """The session of a cookie value, or None when it is missing, malformed or not signed by us."""
+        """The session of a cookie value, or None when it is missing, malformed, not signed by us or expired."""
         if not cookie or len(cookie) > _MAX_COOKIE_CHARS:
             return None
         parts = cookie.split(".")
-        if len(parts) != 3 or parts[0] not in (ANONYMOUS, SIGNED_IN):
+        if len(parts) != 4 or parts[0] not in (ANONYMOUS, SIGNED_IN) or not parts[2].isdigit():
             return None
-        level, nonce, mac = parts
-        if not hmac.compare_digest(mac.encode(), self._mac(f"{level}.{nonce}").encode()):
+        level, nonce, issued, mac = parts
+        if not hmac.compare_digest(mac.encode(), self._mac(f"{level}.{nonce}.{issued}").encode()):
+            return None
+        if not 0 <= self._clock() - int(issued) <= self._lifetime_s:
             return None
         return Session(level, nonce)
 

@@ -29,6 +29,7 @@ from services.analytics.web.auth import (
     CSRF_FIELD,
     CSRF_HEADER,
     SESSION_COOKIE,
+    SESSION_LIFETIME_S,
     SIGNED_IN,
     Keys,
     Session,
@@ -42,7 +43,8 @@ _OPEN_ENDPOINTS = ("session.signin", "static")  # reachable before signing in
 
 def install(app: Flask) -> None:
     """Adds the session checks, the cookie and the sign-in routes to `app` (config TOKEN and HOST)."""
-    app.extensions["session_keys"] = Keys(app.config.get("TOKEN") or "")
+    app.extensions["session_keys"] = Keys(app.config.get("TOKEN") or "",
+                                          float(app.config.get("SESSION_LIFETIME_S") or SESSION_LIFETIME_S))
     app.before_request(_check_request)
     app.after_request(_finish_response)
     app.register_blueprint(bp)
