@@ -34,3 +34,13 @@ def test_a_read_only_container_has_a_volume_at_the_data_dir() -> None:
             if container.get("securityContext", {}).get("readOnlyRootFilesystem"):
                 mounts = {m["mountPath"] for m in container.get("volumeMounts", [])}
                 assert data_dir in mounts, f"{name}: {container['name']} cannot write {data_dir}"
+
+
+def test_ingress_is_denied_by_default_and_opened_for_each_workload_by_name() -> None:
+    policies = [doc for _, doc in _documents() if doc["kind"] == "NetworkPolicy"]
+    assert any(p["spec"]["podSelector"] == {} and "ingress" not in p["spec"] for p in policies)
+    opened = {p["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for p in policies
+              if p["spec"]["podSelector"]}
+    workloads = {doc["metadata"]["labels"]["app.kubernetes.io/name"] for _, doc in _documents()
+                 if doc["kind"] in ("Deployment", "StatefulSet")}
+    assert workloads <= opened
