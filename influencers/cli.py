@@ -37,6 +37,7 @@ from services.common.datadir import DataDirBusy, DataDirUnusable, data_dir_lock,
 from services.common.protoconv import review_reason_word, seconds
 from services.common.rpc import PortInUse, is_loopback, open_channel, wait_healthy
 from services.common.settings import ENV_PREFIX, Settings, SettingsError
+from services.common.tls import channel_credentials
 from services.ingest.manifest import ManifestError, read_manifest
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ def _ingest(settings: Settings, manifest: Path, detach: bool, submit_only: bool 
     the job running (and says how to follow or cancel it); otherwise the job is cancelled (its videos in
     flight finish and the batch reconciles) and KeyboardInterrupt goes on up. `submit_only` (--detach):
     prints the job id alone on the last line of stdout and returns 0 without following the job."""
-    channel = open_channel(settings.ingest_target, settings.token)
+    channel = open_channel(settings.ingest_target, settings.token, channel_credentials(settings))
     wait_s = min(60.0, settings.rpc_timeout_s)
     try:
         wait_healthy(channel, wait_s)
@@ -211,7 +212,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_jobs(args: argparse.Namespace) -> int:
     """Without a job id: the ingest jobs, oldest first. With one: follows that job to its end."""
     settings = _settings(args)
-    channel = open_channel(settings.ingest_target, settings.token)
+    channel = open_channel(settings.ingest_target, settings.token, channel_credentials(settings))
     if args.job:
         get_job(channel, args.job, settings.rpc_timeout_s)  # an unknown id or no service: one line, at once
         try:
@@ -229,7 +230,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 def cmd_cancel(args: argparse.Namespace) -> int:
     """Cancels an ingest job: videos not started are not started; the batch still reconciles."""
     settings = _settings(args)
-    channel = open_channel(settings.ingest_target, settings.token)
+    channel = open_channel(settings.ingest_target, settings.token, channel_credentials(settings))
     job = cancel_job(channel, args.job, settings.rpc_timeout_s)
     if job.state == ingest_pb2.JOB_STATE_RUNNING:
         print(f"job {job.job_id}: cancelling (videos in flight finish; `influencers jobs {job.job_id}` follows it)")

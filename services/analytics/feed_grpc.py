@@ -13,6 +13,7 @@ from services.analytics.store import AnalyticsStore
 from services.common.database import database_url, is_postgres, open_engine
 from services.common.rpc import open_channel
 from services.common.settings import Settings
+from services.common.tls import channel_credentials
 
 SNAPSHOT_CALL_S = 3600.0  # a whole store's snapshot at a million faces streams for minutes
 
@@ -59,6 +60,7 @@ def leadership(settings: Settings) -> Leadership:
 def start_follower(settings: Settings, store: AnalyticsStore) -> FollowerThread:
     """Follows identity's feed at settings.identity_target into `store`, on a thread of its own (the channel
     connects lazily: analytics may start before identity answers)."""
-    stub = identity_pb2_grpc.IdentityServiceStub(open_channel(settings.identity_target, settings.token))
+    stub = identity_pb2_grpc.IdentityServiceStub(open_channel(settings.identity_target, settings.token,
+                                                                   channel_credentials(settings)))
     timeout = min(settings.rpc_timeout_s, 30.0)
     return FollowerThread(Follower(GrpcFeedSource(stub, timeout), store), leadership(settings)).start()

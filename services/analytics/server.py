@@ -25,6 +25,7 @@ from services.common.paging import decode_token, encode_token, page_size
 from services.common.rpc import RunningServer, build_server
 from services.common.scores import score_problem
 from services.common.settings import Settings
+from services.common.tls import server_credentials
 
 SERVICE_NAME = analytics_pb2.DESCRIPTOR.services_by_name["AnalyticsService"].full_name
 MAX_WAIT_S = 60.0  # WaitForFeedPosition's longest wait; a caller wanting more calls again
@@ -166,6 +167,7 @@ def serve_analytics(settings: Settings, store: AnalyticsStore, head: Callable[[]
         analytics_pb2_grpc.add_AnalyticsServiceServicer_to_server(AnalyticsServicer(store, head), server)
         return SERVICE_NAME
 
-    server = build_server("analytics", settings.host, settings.analytics_port, [register], token=settings.token)
+    server = build_server("analytics", settings.host, settings.analytics_port, [register], token=settings.token,
+                          credentials=server_credentials(settings))
     server.watch(lambda: store.version() is not None)
     return server

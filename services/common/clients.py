@@ -17,6 +17,7 @@ import grpc
 from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2, identity_pb2, identity_pb2_grpc
 from services.common.rpc import open_channel
 from services.common.settings import Settings
+from services.common.tls import channel_credentials
 
 log = logging.getLogger(__name__)
 
@@ -183,8 +184,9 @@ class GrpcAnalytics:
 def connect(settings: Settings, analytics_target: str = "") -> tuple[GrpcIdentity, GrpcAnalytics]:
     """The running identity and analytics services (at settings' targets, or analytics at
     `analytics_target`); channels connect lazily."""
-    t = settings.rpc_timeout_s
-    identity = identity_pb2_grpc.IdentityServiceStub(open_channel(settings.identity_target, settings.token))
+    t, credentials = settings.rpc_timeout_s, channel_credentials(settings)
+    identity = identity_pb2_grpc.IdentityServiceStub(
+        open_channel(settings.identity_target, settings.token, credentials))
     analytics = analytics_pb2_grpc.AnalyticsServiceStub(
-        open_channel(analytics_target or settings.analytics_target, settings.token))
+        open_channel(analytics_target or settings.analytics_target, settings.token, credentials))
     return GrpcIdentity(identity, t), GrpcAnalytics(analytics, t)

@@ -186,9 +186,11 @@ def build_server(
     register: Iterable[Callable[[grpc.Server], str]],
     token: str = "",
     max_workers: int = 8,
+    credentials: grpc.ServerCredentials | None = None,
 ) -> RunningServer:
     """Creates, binds and starts a server. Each `register` callable adds a servicer and returns its full
-    service name. Port 0 picks a free port; the bound port is logged and returned."""
+    service name. Port 0 picks a free port; the bound port is logged and returned. `credentials`: TLS
+    (services/common/tls.py), else plaintext."""
     if not token and not is_loopback(host):
         raise SettingsError(f"{name}: binding to {host} (beyond loopback) needs a token (INFLUENCERS_TOKEN)")
     interceptors: list[grpc.ServerInterceptor] = [TokenInterceptor(token)] if token else []
@@ -207,7 +209,8 @@ def build_server(
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((*names, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
     try:
-        bound = server.add_insecure_port(f"{host}:{port}")
+        address = f"{host}:{port}"
+        bound = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
     except RuntimeError:  # newer grpcio raises where older returned 0
         bound = 0
     if bound == 0:
@@ -250,9 +253,11 @@ class _Details(grpc.ClientCallDetails):
         self.credentials, self.wait_for_ready, self.compression = credentials, wait_for_ready, compression
 
 
-def open_channel(target: str, token: str = "") -> grpc.Channel:
-    """A channel with the same message limits as the servers, sending the token when one is set."""
-    channel = grpc.insecure_channel(target, options=_CLIENT_OPTIONS)
+def open_channel(target: str, token: str = "", credentials: grpc.ChannelCredentials | None = None) -> grpc.Channel:
+    """A channel with the same message limits as the servers, sending the token when one is set; over TLS
+    when `credentials` are given (services/common/tls.py)."""
+    channel = (grpc.secure_channel(target, credentials, options=_CLIENT_OPTIONS) if credentials
+               else grpc.insecure_channel(target, options=_CLIENT_OPTIONS))
     if token:
         channel = grpc.intercept_channel(channel, _TokenClientInterceptor(token))
     return channel

@@ -110,6 +110,11 @@ class Settings:
     # Analytics and the ingest job queue: empty = SQLite files in data_dir (one machine); a
     # postgresql://USER@HOST:PORT/DB URL = that PostgreSQL database, shared by every replica.
     database_url: str = ""
+    # TLS for gRPC: PEM files of this process's certificate and key (both or neither), and of the authority
+    # that signed the servers' certificates (clients check servers against it; empty: the system's).
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_ca: str = ""
     # How long a signed-in page session lasts, in seconds (then the analyst signs in again).
     session_lifetime_s: float = 12 * 3600.0
     # Identity's change feed: how many of the newest changes are kept (a follower further behind resyncs from a
@@ -130,6 +135,8 @@ class Settings:
         if self.database_url and not self.database_url.startswith(("postgresql://", "postgres://",
                                                                      "postgresql+psycopg://", "sqlite://")):
             raise SettingsError(f"{env_name('database_url')} must start with postgresql:// (or sqlite://)")
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise SettingsError(f"{env_name('tls_cert')} and {env_name('tls_key')} go together: give both or neither")
         for f in fields(self):
             value = getattr(self, f.name)
             kind = str(f.type)

@@ -15,6 +15,7 @@ from services.common.paging import key_token, page_size, point_token
 from services.common.protoconv import review_reason
 from services.common.rpc import RunningServer, build_server
 from services.common.settings import Settings
+from services.common.tls import server_credentials
 from services.identity.analyzer import FrameIn
 from services.identity.appearances import AppearanceOut
 from services.identity.assignment import Thresholds
@@ -531,7 +532,8 @@ class IdentityProcess:
             return identity_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name
 
         self.server: RunningServer = build_server("identity", settings.host, settings.identity_port, [register],
-                                                  token=settings.token, max_workers=16)
+                                                  token=settings.token, max_workers=16,
+                                                  credentials=server_credentials(settings))
         self.server.watch(lambda: self.store.healthy() and self.workers.healthy())
 
     @property

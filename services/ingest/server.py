@@ -16,6 +16,7 @@ from services.common.boundary import brief, shown
 from services.common.database import database_url, open_engine
 from services.common.rpc import RunningServer, build_server, open_channel
 from services.common.settings import Settings
+from services.common.tls import channel_credentials, server_credentials
 from services.ingest.batch_grpc import GrpcAnalytics, GrpcIdentity
 from services.ingest.job_store import JobStore, migrate, new_owner
 from services.ingest.jobs import JobQueue, QueueFull
@@ -93,8 +94,8 @@ def _found(value, job_id: str, context: grpc.ServicerContext):  # type: ignore[n
 class IngestProcess:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.identity_channel = open_channel(settings.identity_target, settings.token)
-        self.analytics_channel = open_channel(settings.analytics_target, settings.token)
+        self.identity_channel = open_channel(settings.identity_target, settings.token, channel_credentials(settings))
+        self.analytics_channel = open_channel(settings.analytics_target, settings.token, channel_credentials(settings))
         identity = identity_pb2_grpc.IdentityServiceStub(self.identity_channel)
         analytics = analytics_pb2_grpc.AnalyticsServiceStub(self.analytics_channel)
         timeout = settings.rpc_timeout_s
@@ -115,7 +116,8 @@ class IngestProcess:
             return ingest_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name
 
         self.server: RunningServer = build_server("ingest", settings.host, settings.ingest_port, [register],
-                                                  token=settings.token, max_workers=SERVER_THREADS)
+                                                  token=settings.token, max_workers=SERVER_THREADS,
+                                                  credentials=server_credentials(settings))
 
     @property
     def port(self) -> int:

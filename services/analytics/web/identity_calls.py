@@ -18,6 +18,7 @@ from influencers.v1 import identity_pb2, identity_pb2_grpc
 from services.common.clients import REVIEW_ANSWERS, GrpcIdentity, Written
 from services.common.rpc import open_channel
 from services.common.settings import Settings
+from services.common.tls import channel_credentials
 
 ANSWERS = REVIEW_ANSWERS
 POLL_S = 0.05  # seconds between two reads of the applied feed position while waiting
@@ -102,7 +103,8 @@ class GrpcCorrections:
 def connect(settings: Settings, position_of: Callable[[], int]) -> GrpcCorrections:
     """Corrections through the identity service at settings.identity_target (the channel connects lazily: the
     page starts before identity answers); `position_of`: the feed position of the store the page reads."""
-    stub = identity_pb2_grpc.IdentityServiceStub(open_channel(settings.identity_target, settings.token))
+    stub = identity_pb2_grpc.IdentityServiceStub(open_channel(settings.identity_target, settings.token,
+                                                                   channel_credentials(settings)))
     return GrpcCorrections(GrpcIdentity(stub, settings.rpc_timeout_s), store_waiter(position_of, settings.feed_wait_s))
 
 

@@ -1,0 +1,60 @@
+"""gRPC over TLS from the settings' PEM files: a server with INFLUENCERS_TLS_CERT/_KEY answers a client that
+checks it against INFLUENCERS_TLS_CA, the token travels inside TLS, and a plaintext client gets nothing."""
+
+import subprocess
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from services.common.rpc import build_server, open_channel
+from services.common.settings import Settings, SettingsError
+from services.common.tls import channel_credentials, server_credentials
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for localhost and 127.0.0.1, made for this test."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"], check=True, capture_output=True)
+    return cert, key
+
+
+def _check(channel: grpc.Channel) -> int:
+    return health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5).status
+
+
+def test_a_tls_server_answers_a_client_that_trusts_its_authority_and_not_a_plaintext_one(certificate) -> None:
+    cert, key = certificate
+    settings = Settings(tls_cert=str(cert), tls_key=str(key), tls_ca=str(cert))
+    server = build_server("tls", "127.0.0.1", 0, [], token="s3cret", credentials=server_credentials(settings))
+    try:
+        with open_channel(f"localhost:{server.port}", "s3cret", channel_credentials(settings)) as channel:
+            assert _check(channel) == health_pb2.HealthCheckResponse.SERVING
+        with open_channel(f"localhost:{server.port}", "s3cret") as plain, pytest.raises(grpc.RpcError):
+            _check(plain)
+    finally:
+        server.stop(0)
+
+
+def test_a_client_that_does_not_trust_the_servers_certificate_is_refused(certificate, tmp_path) -> None:
+    cert, key = certificate
+    server = build_server("tls", "127.0.0.1", 0, [],
+                          credentials=server_credentials(Settings(tls_cert=str(cert), tls_key=str(key))))
+    try:
+        with open_channel(f"localhost:{server.port}", "", grpc.ssl_channel_credentials()) as channel, \
+                pytest.raises(grpc.RpcError) as refused:
+            _check(channel)
+        assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+    finally:
+        server.stop(0)
+
+
+def test_a_certificate_without_its_key_or_an_unreadable_file_is_a_settings_error_naming_it(tmp_path) -> None:
+    with pytest.raises(SettingsError, match="INFLUENCERS_TLS_CERT and INFLUENCERS_TLS_KEY go together"):
+        Settings(tls_cert="cert.pem")
+    with pytest.raises(SettingsError, match="INFLUENCERS_TLS_KEY='.*k.pem' cannot be read"):
+        server_credentials(Settings(tls_cert=str(tmp_path / "missing.pem"), tls_key=str(tmp_path / "k.pem")))
