@@ -11,21 +11,14 @@ never both create tables; on SQLite the transaction is BEGIN IMMEDIATE, which se
 
 from __future__ import annotations
 
-import functools
-import logging
 import zlib
 from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
-from services.common.database import is_postgres
-
-log = logging.getLogger(__name__)
+from services.common.migrations import History, upgrade
 
 VERSION_TABLE = "alembic_version_analytics"
 FIRST_REVISION = "0001"
@@ -109,47 +102,19 @@ state = sa.Table(
 )
 
 
-def alembic_config(connection: Connection | None = None) -> Config:
-    """Alembic's configuration for these migrations (no alembic.ini: the scripts ship in the package)."""
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.attributes["connection"] = connection
-    return config
-
-
-@functools.cache
-def head_revision() -> str:
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head is not None
-    return head
-
-
-def current_revision(connection: Connection) -> str | None:
-    context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
-    return context.get_current_revision()
+HISTORY = History("analytics store", MIGRATIONS, VERSION_TABLE, MIGRATION_LOCK)
 
 
 def migrate(engine: Engine) -> None:
-    """Brings the database to the head revision (adopting a data dir of the release before Alembic), in
-    one transaction that other processes' migrations wait for. A database newer than this code is refused."""
+    """Brings the database to the head revision (services/common/migrations.py), adopting a data dir of the
+    release before Alembic: its tables are brought to that release's schema and stamped at the first
+    revision."""
+    upgrade(engine, HISTORY, _adopt_legacy)
+
+
+def _adopt_legacy(connection: Connection, revision: str | None) -> None:
     from services.analytics.migrations.legacy import adopt, is_legacy
 
-    with engine.connect() as connection, connection.begin():  # SQLite: BEGIN IMMEDIATE, one at a time
-        if is_postgres(engine):
-            connection.execute(sa.select(sa.func.pg_advisory_xact_lock(MIGRATION_LOCK)))
-        revision = current_revision(connection)
-        if revision == head_revision():
-            return
-        log.info("analytics store: migrating the schema from %s to %s", revision or "nothing", head_revision())
-        if revision is None and is_legacy(connection):
-            adopt(connection)
-            command.stamp(alembic_config(connection), FIRST_REVISION)
-        elif revision is not None and revision not in _known_revisions():
-            raise RuntimeError(f"the analytics database is at revision {revision}, which this release does "
-                               f"not know (written by a newer release?)")
-        command.upgrade(alembic_config(connection), "head")
-
-
-@functools.cache
-def _known_revisions() -> frozenset[str]:
-    return frozenset(s.revision for s in ScriptDirectory.from_config(alembic_config()).walk_revisions())
+    if revision is None and is_legacy(connection):
+        adopt(connection)
+        command.stamp(HISTORY.config(connection), FIRST_REVISION)

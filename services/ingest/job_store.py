@@ -29,12 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlalchemy.engine import Engine
 
 from influencers.v1 import common_pb2, ingest_pb2
-from services.common.database import is_postgres
+from services.common.migrations import History, upgrade
 from services.common.protoconv import seconds, timestamp
 
 QUEUED, RUNNING = ingest_pb2.JOB_STATE_QUEUED, ingest_pb2.JOB_STATE_RUNNING
@@ -45,6 +43,8 @@ ENDED = frozenset({SUCCEEDED, FAILED, CANCELLED})
 PENDING, TAKEN, FINISHED, DROPPED = 0, 1, 2, 3
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 MIGRATION_LOCK = 0x1A6E57  # pg advisory lock key: two replicas starting at once migrate one after the other
+VERSION_TABLE = "alembic_version_jobs"  # the queue's own history, apart from analytics' in a shared database
+HISTORY = History("ingest job queue", MIGRATIONS, VERSION_TABLE, MIGRATION_LOCK)
 LIST_ENDED = 20  # ended jobs ListJobs shows (the newest); older ones stay readable by id
 
 metadata = sa.MetaData()
@@ -69,14 +69,8 @@ class QueueFull(RuntimeError):
 
 
 def migrate(engine: Engine) -> None:
-    """Brings the queue's tables to the newest revision (Alembic, history in `alembic_version_jobs`)."""
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
-        if is_postgres(engine):
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    """Brings the queue's tables to the newest revision (services/common/migrations.py)."""
+    upgrade(engine, HISTORY)
 
 
 def status_word(status: int) -> str:

@@ -16,7 +16,7 @@ from alembic.runtime.migration import MigrationContext
 
 from services.analytics.records import DONE, VideoRow
 from services.analytics.store import AnalyticsStore
-from services.analytics.store_schema import VERSION_TABLE, current_revision, head_revision, metadata
+from services.analytics.store_schema import HISTORY, VERSION_TABLE, metadata
 from services.common.database import open_engine
 
 
@@ -41,7 +41,7 @@ def _revision(url: str) -> str | None:
     engine = open_engine(url)
     try:
         with engine.connect() as c:
-            return current_revision(c)
+            return HISTORY.current(c)
     finally:
         engine.dispose()
 
@@ -50,7 +50,7 @@ def _revision(url: str) -> str | None:
 def test_a_new_database_is_migrated_to_the_schema_the_code_queries(engine, tmp_path, request) -> None:
     url = f"sqlite:///{tmp_path / 'a.sqlite3'}" if engine == "sqlite" else request.getfixturevalue("postgres_url")
     AnalyticsStore(url).close()
-    assert _revision(url) == head_revision()
+    assert _revision(url) == HISTORY.head()
     assert _differences(url) == []
 
 
@@ -78,7 +78,7 @@ def test_a_data_dir_of_the_release_before_alembic_is_stamped_then_upgraded_keepi
         assert store.list_videos()[-1].url == "b.mp4" and store.feed_position() == 0
     finally:
         store.close()
-    assert _revision(f"sqlite:///{path}") == head_revision()
+    assert _revision(f"sqlite:///{path}") == HISTORY.head()
     assert _differences(f"sqlite:///{path}", tables_only=True) == []
 
 

@@ -3,7 +3,7 @@ hands over an open connection; its history is kept in `alembic_version_jobs`, ap
 
 from alembic import context
 
-VERSION_TABLE = "alembic_version_jobs"
+from services.ingest.job_store import VERSION_TABLE
 
 connection = context.config.attributes["connection"]
 context.configure(connection=connection, target_metadata=None, version_table=VERSION_TABLE)
