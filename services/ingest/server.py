@@ -13,11 +13,11 @@ import grpc
 
 from influencers.v1 import analytics_pb2_grpc, identity_pb2_grpc, ingest_pb2, ingest_pb2_grpc
 from services.common.boundary import brief, shown
+from services.common.clients import GrpcAnalytics, GrpcIdentity
 from services.common.database import database_url, open_engine
 from services.common.rpc import RunningServer, build_server, open_channel
 from services.common.settings import Settings
 from services.common.tls import channel_credentials, server_credentials
-from services.ingest.batch_grpc import GrpcAnalytics, GrpcIdentity
 from services.ingest.job_store import JobStore, migrate, new_owner
 from services.ingest.jobs import JobQueue, QueueFull
 from services.ingest.pipeline import VideoPipeline

@@ -18,10 +18,10 @@ import pytest
 from influencers.client import ingest_manifest
 from influencers.stack import Stack, start_stack
 from influencers.v1 import analytics_pb2_grpc, identity_pb2_grpc
+from services.common.clients import GrpcAnalytics, GrpcIdentity
 from services.common.rpc import open_channel
 from services.common.settings import Settings
 from services.ingest import batch
-from services.ingest.batch_grpc import GrpcAnalytics, GrpcIdentity
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 SMOKE = CORPUS / "smoke"

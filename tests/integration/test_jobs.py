@@ -9,9 +9,9 @@ import grpc
 from influencers.client import cancel_job, get_job, list_jobs, start_ingest, watch_job
 from influencers.v1 import common_pb2, identity_pb2_grpc, ingest_pb2, ingest_pb2_grpc
 from services.analytics.export import export_report
+from services.common.clients import GrpcIdentity
 from services.common.protoconv import seconds
 from services.common.rpc import open_channel
-from services.ingest.batch_grpc import GrpcIdentity
 
 QUEUED, RUNNING = ingest_pb2.JOB_STATE_QUEUED, ingest_pb2.JOB_STATE_RUNNING
 SUCCEEDED, CANCELLED = ingest_pb2.JOB_STATE_SUCCEEDED, ingest_pb2.JOB_STATE_CANCELLED
