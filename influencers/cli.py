@@ -34,7 +34,7 @@ from influencers.v1 import common_pb2, identity_pb2, ingest_pb2
 from services.common.boundary import brief
 from services.common.clients import CATCHING_UP, REVIEW_ANSWERS, drain
 from services.common.datadir import DataDirBusy, DataDirUnusable, data_dir_lock, prepare_data_dir
-from services.common.protoconv import review_reason_word, seconds
+from services.common.protoconv import review_reason_word, seconds, status_word
 from services.common.rpc import PortInUse, is_loopback, open_channel, wait_healthy
 from services.common.settings import ENV_PREFIX, Settings, SettingsError
 from services.common.tls import channel_credentials
@@ -59,8 +59,6 @@ _OWNS_DATA_DIR_SERVICES = {"identity", "analytics"}
 # Commands that write in the data dir (stores, downloads): it must be a folder they can write, checked first.
 _WRITES_DATA_DIR = {"run", "serve", "service"}
 
-STATUS = {v.number: v.name.removeprefix("VIDEO_STATUS_").lower()
-          for v in common_pb2.VideoStatus.DESCRIPTOR.values}
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -128,7 +126,7 @@ def _follow(channel: grpc.Channel, job_id: str, results: list[ingest_pb2.WatchJo
         bar.close()
     counts: dict[str, int] = {}
     for r in results:
-        counts[STATUS[r.video.status]] = counts.get(STATUS[r.video.status], 0) + 1
+        counts[status_word(r.video.status)] = counts.get(status_word(r.video.status), 0) + 1
     print("videos: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
     bad = failed(results)
     for v in bad:

@@ -54,14 +54,6 @@ class AppearanceRow:
     segments: tuple[tuple[float, float, float], ...] = ()
 
 
-def status_word(status: int) -> str:
-    """`VIDEO_STATUS_DONE` -> "done"; unknown values -> "unspecified"."""
-    try:
-        name = common_pb2.VideoStatus.Name(status)
-    except ValueError:
-        name = "VIDEO_STATUS_UNSPECIFIED"
-    return name.removeprefix("VIDEO_STATUS_").lower()
-
 
 def video_from_proto(msg: common_pb2.Video) -> VideoRow:
     return VideoRow(

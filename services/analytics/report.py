@@ -14,9 +14,10 @@ import pandas as pd
 
 from services.analytics.analysis import Analysis
 from services.analytics.model import ModelQuality
-from services.analytics.records import AppearanceRow, VideoRow, status_word
+from services.analytics.records import AppearanceRow, VideoRow
 from services.analytics.store import AnalyticsStore
 from services.analytics.timeline import timeline
+from services.common.protoconv import status_word
 
 TABLES = ("influencers", "videos", "appearances")
 INFLUENCER_COLUMNS = [

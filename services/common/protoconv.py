@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from influencers.v1 import identity_pb2
+from influencers.v1 import common_pb2, identity_pb2
 
 # What a review item's reason is called in the domain (services/identity/review.py) and on screen.
 REVIEW_REASON_WORDS = {
@@ -42,3 +42,13 @@ def review_reason(word: str) -> int:
 def review_reason_word(reason: int) -> str:
     """A ReviewReason as the word shown to people; "" for UNSPECIFIED or a value this version does not know."""
     return REVIEW_REASON_WORDS.get(reason, "")  # type: ignore[call-overload]
+
+
+def status_word(status: int) -> str:
+    """A VideoStatus as its word: `VIDEO_STATUS_DONE` -> "done"; a value this version does not know ->
+    "unspecified"."""
+    try:
+        name = common_pb2.VideoStatus.Name(status)  # type: ignore[arg-type]
+    except ValueError:
+        name = "VIDEO_STATUS_UNSPECIFIED"
+    return name.removeprefix("VIDEO_STATUS_").lower()

@@ -31,9 +31,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from influencers.v1 import common_pb2, ingest_pb2
+from influencers.v1 import ingest_pb2
 from services.common.migrations import History, upgrade
-from services.common.protoconv import seconds, timestamp
+from services.common.protoconv import seconds, status_word, timestamp
 
 QUEUED, RUNNING = ingest_pb2.JOB_STATE_QUEUED, ingest_pb2.JOB_STATE_RUNNING
 SUCCEEDED, FAILED = ingest_pb2.JOB_STATE_SUCCEEDED, ingest_pb2.JOB_STATE_FAILED
@@ -72,10 +72,6 @@ def migrate(engine: Engine) -> None:
     """Brings the queue's tables to the newest revision (services/common/migrations.py)."""
     upgrade(engine, HISTORY)
 
-
-def status_word(status: int) -> str:
-    """`VIDEO_STATUS_DONE` -> "done"."""
-    return common_pb2.VideoStatus.Name(status).removeprefix("VIDEO_STATUS_").lower()  # type: ignore[arg-type]
 
 
 def new_owner(worker: str) -> str:

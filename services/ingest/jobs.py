@@ -30,11 +30,10 @@ from services.ingest.job_store import (
     Finalising,
     JobStore,
     QueueFull,
-    status_word,
 )
 
 __all__ = ["CANCELLED", "ENDED", "FAILED", "QUEUED", "RUNNING", "SUCCEEDED", "JobQueue", "QueueFull", "RowRunner",
-           "settled_rows", "status_word"]
+           "settled_rows"]
 
 log = logging.getLogger(__name__)
 
