@@ -37,7 +37,7 @@ from services.common.datadir import DataDirBusy, DataDirUnusable, data_dir_lock,
 from services.common.protoconv import review_reason_word, seconds, status_word
 from services.common.rpc import PortInUse, is_loopback, open_channel, wait_healthy
 from services.common.settings import ENV_PREFIX, Settings, SettingsError
-from services.common.tls import channel_credentials
+from services.common.tls import channel_credentials, server_credentials
 from services.ingest.manifest import ManifestError, read_manifest
 
 if TYPE_CHECKING:
@@ -516,8 +516,10 @@ def _os_error(command: str, exc: OSError) -> int:
 def _check_inputs(args: argparse.Namespace) -> None:
     """Fails fast, before anything starts, on what would otherwise fail minutes later: the settings (every
     variable and flag, typed and range-checked), the manifest (readable, with its two columns), the data
-    dir (a folder this process can write) and the ports this command binds."""
+    dir (a folder this process can write), the TLS files and the ports this command binds."""
     settings = _settings(args)
+    server_credentials(settings)  # unreadable certificate or key files: one line naming the variable
+    channel_credentials(settings)
     manifest = getattr(args, "manifest", None)
     if manifest is not None:
         if not Path(manifest).exists():

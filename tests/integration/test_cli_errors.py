@@ -274,3 +274,12 @@ def test_eval_against_a_malformed_truth_csv_is_one_line_and_exit_2(tmp_path, con
     (truth / "truth.csv").write_bytes(content)
     assert_usage_error(influencers("eval", "--data-dir", str(data), "--truth", str(truth)),
                        "truth.csv cannot be scored", words)
+
+
+def test_an_unreadable_tls_file_is_one_line_naming_the_variable_before_anything_starts(tmp_path):
+    data = tmp_path / "d"
+    result = influencers("service", "analytics", "--data-dir", str(data), "--analytics-port", "0", "--web-port", "0",
+                         env={"INFLUENCERS_TLS_CERT": str(tmp_path / "cert.pem"),
+                              "INFLUENCERS_TLS_KEY": str(tmp_path / "key.pem")})
+    assert_usage_error(result, "INFLUENCERS_TLS_KEY", "cannot be read")
+    assert not data.exists()
