@@ -5,6 +5,7 @@ import csv
 import time
 
 import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from influencers.client import cancel_job, get_job, list_jobs, start_ingest, watch_job
 from influencers.v1 import common_pb2, identity_pb2_grpc, ingest_pb2, ingest_pb2_grpc
@@ -12,6 +13,7 @@ from services.analytics.export import export_report
 from services.common.clients import GrpcIdentity
 from services.common.protoconv import seconds
 from services.common.rpc import open_channel
+from services.ingest.server import MAX_WATCHERS
 
 QUEUED, RUNNING = ingest_pb2.JOB_STATE_QUEUED, ingest_pb2.JOB_STATE_RUNNING
 SUCCEEDED, CANCELLED = ingest_pb2.JOB_STATE_SUCCEEDED, ingest_pb2.JOB_STATE_CANCELLED
@@ -121,3 +123,30 @@ def test_an_unknown_job_is_not_found(stack):
             assert exc.code() == grpc.StatusCode.NOT_FOUND
         else:
             raise AssertionError("an unknown job id was answered")
+
+
+def test_watchers_past_the_limit_are_refused_and_short_calls_still_answer(stack, corpus, tmp_path):
+    smoke = corpus("smoke")
+    manifest = write_manifest(tmp_path / "m.csv", smoke_rows(smoke), smoke)
+    channel = open_channel(f"127.0.0.1:{stack.settings.ingest_port}")
+    stub = ingest_pb2_grpc.IngestServiceStub(channel)
+    job = start_ingest(channel, manifest, T)
+    watchers = [stub.WatchJob(ingest_pb2.WatchJobRequest(job_id=job.job_id), timeout=T)
+                for _ in range(MAX_WATCHERS)]
+    try:
+        time.sleep(1)  # every watcher's handler holds its slot
+        refused = stub.WatchJob(ingest_pb2.WatchJobRequest(job_id=job.job_id), timeout=30)
+        try:
+            next(refused)
+            raise AssertionError("a watcher past the limit was served")
+        except grpc.RpcError as exc:
+            assert exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "poll GetJob" in exc.details()
+        health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+        assert health.status == health_pb2.HealthCheckResponse.SERVING
+        assert job.job_id in {j.job_id for j in list_jobs(channel, 5)}
+        assert get_job(channel, job.job_id, 5).job_id == job.job_id
+    finally:
+        for watcher in watchers:
+            watcher.cancel()
+    cancel_job(channel, job.job_id, T)
+    wait_ended(channel, job.job_id)
