@@ -7,6 +7,7 @@ a well-formed id or row that is not stored is NOT_FOUND.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
@@ -30,6 +31,10 @@ from services.common.tls import server_credentials
 SERVICE_NAME = analytics_pb2.DESCRIPTOR.services_by_name["AnalyticsService"].full_name
 MAX_WAIT_S = 60.0  # WaitForFeedPosition's longest wait; a caller wanting more calls again
 POLL_S = 0.05  # seconds between two reads of the applied position while waiting
+# Waiters each hold a server thread for up to MAX_WAIT_S: at most this many at once, so that the other threads
+# (of build_server's 8) always answer health, RecordVideo and the page's reads. Past it: RESOURCE_EXHAUSTED,
+# which GrpcAnalytics.wait_for_position retries until its own deadline.
+MAX_WAITERS = 4
 
 
 class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
@@ -40,6 +45,7 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
         self._store = store
         self._analysis = AnalysisCache(store)
         self._head = head
+        self._waiters = threading.BoundedSemaphore(MAX_WAITERS)
 
     def RecordVideo(self, request, context):  # type: ignore[no-untyped-def]
         row = video_from_proto(request.video)
@@ -130,14 +136,23 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
         timeout = request.timeout.seconds + request.timeout.nanos / 1e9
         if timeout < 0 or request.position < 0:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "position and timeout must not be negative")
-        deadline = time.monotonic() + min(timeout, MAX_WAIT_S)
-        while True:
-            applied = self._store.feed_position()
-            if applied >= request.position:
-                return analytics_pb2.WaitForFeedPositionResponse(reached=True, applied_position=applied)
-            if time.monotonic() >= deadline or not context.is_active():
-                return analytics_pb2.WaitForFeedPositionResponse(reached=False, applied_position=applied)
-            time.sleep(POLL_S)
+        applied = self._store.feed_position()
+        if applied >= request.position:
+            return analytics_pb2.WaitForFeedPositionResponse(reached=True, applied_position=applied)
+        if not self._waiters.acquire(blocking=False):
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                          f"{MAX_WAITERS} callers are already waiting for the feed here, the limit; retry")
+        try:
+            deadline = time.monotonic() + min(timeout, MAX_WAIT_S)
+            while True:
+                applied = self._store.feed_position()
+                if applied >= request.position:
+                    return analytics_pb2.WaitForFeedPositionResponse(reached=True, applied_position=applied)
+                if time.monotonic() >= deadline or not context.is_active():
+                    return analytics_pb2.WaitForFeedPositionResponse(reached=False, applied_position=applied)
+                time.sleep(POLL_S)
+        finally:
+            self._waiters.release()
 
 
 def _check_video_id(context: grpc.ServicerContext, video_id: str) -> None:

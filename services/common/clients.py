@@ -28,6 +28,7 @@ LONG_CALL_S = 3600.0
 REVIEW_ANSWERS = {"same": identity_pb2.REVIEW_ANSWER_SAME, "different": identity_pb2.REVIEW_ANSWER_DIFFERENT,
                   "skip": identity_pb2.REVIEW_ANSWER_SKIP}
 WAIT_CALL_S = 60.0  # one WaitForFeedPosition call waits at most this long (the server's bound)
+BUSY_RETRY_S = 0.2  # pause before asking again when analytics answers that its waiters are all taken
 CATCHING_UP = "analytics is still catching up: the change shows there within moments"
 
 
@@ -172,6 +173,9 @@ class GrpcAnalytics:
             try:
                 reply = self._stub.WaitForFeedPosition(request, timeout=chunk + self._timeout)
             except grpc.RpcError as exc:
+                if exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and time.monotonic() < deadline:
+                    time.sleep(min(BUSY_RETRY_S, left))  # the replica's waiters are all taken: ask again
+                    continue
                 log.warning("cannot ask analytics for its feed position: %s", exc.details() if hasattr(exc, "details")
                             else exc)
                 return False
