@@ -125,7 +125,7 @@ class Settings:
     job_feed_wait_s: float = 600.0
     # Ingest job queue: seconds a replica's lease on a row lasts unless renewed (a SIGKILLed replica's rows are
     # taken over after this), jobs queued or running at once, and rows in one job.
-    job_lease_s: float = 30.0
+    job_lease_s: float = 10.0  # renewed every third of it; bench/fleet.py: a dead replica's rows wait this long
     max_active_jobs: int = 100
     max_job_rows: int = 100_000
 

@@ -6,7 +6,6 @@ re-derivation must not interleave with a write)."""
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +18,7 @@ from services.identity.crops import CropStore
 from services.identity.facestore import FaceStore
 from services.identity.review import ANSWERS, Item
 from services.identity.review_store import review_items
+from services.identity.writer_lock import WriterLock
 
 
 @dataclass
@@ -44,11 +44,14 @@ class Label:
 
 
 class IdentityRegistry:
-    def __init__(self, store: FaceStore, crops: CropStore, thresholds: Thresholds) -> None:
+    def __init__(self, store: FaceStore, crops: CropStore, thresholds: Thresholds,
+                 lock: WriterLock | None = None) -> None:
+        """`lock`: the writers' lock (shared with the other identity replicas on PostgreSQL); a process-local
+        one by default."""
         self.store = store
         self.crops = crops
         self.thresholds = thresholds
-        self.lock = threading.RLock()
+        self.lock = lock or WriterLock()
 
     # ---- one video --------------------------------------------------------------------------------
     def assign(self, video_id: str, analysis: VideoAnalysis) -> list[AppearanceOut]:

@@ -26,6 +26,7 @@ from services.identity.open_store import open_face_store
 from services.identity.registry import IdentityRegistry, InfluencerInfo, Label
 from services.identity.review import ANSWERS, Item
 from services.identity.workers import FaceWorkers
+from services.identity.writer_lock import WriterLock
 
 log = logging.getLogger(__name__)
 
@@ -523,7 +524,8 @@ class IdentityProcess:
         self.store = store or open_face_store(settings)
         self.feed = ChangeFeed.open(settings.database_url, settings.data_dir, settings.feed_retention)
         thresholds = Thresholds(settings.match_threshold, settings.match_margin, settings.cluster_threshold)
-        self.registry = IdentityRegistry(self.store, CropStore(self.store), thresholds)
+        self.writer_lock = WriterLock(self.feed.engine)
+        self.registry = IdentityRegistry(self.store, CropStore(self.store), thresholds, self.writer_lock)
         self.workers = FaceWorkers(settings.worker_count)
         servicer = IdentityServicer(self.registry, self.workers, settings, self.feed)
 
@@ -544,4 +546,5 @@ class IdentityProcess:
         self.server.stop(grace_s)
         self.workers.close()
         self.store.close()
+        self.writer_lock.close()
         self.feed.close()

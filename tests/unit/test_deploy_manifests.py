@@ -44,3 +44,25 @@ def test_ingress_is_denied_by_default_and_opened_for_each_workload_by_name() -> 
     workloads = {doc["metadata"]["labels"]["app.kubernetes.io/name"] for _, doc in _documents()
                  if doc["kind"] in ("Deployment", "StatefulSet")}
     assert workloads <= opened
+
+
+def _images() -> list[tuple[str, str]]:
+    found = [(name, c["image"]) for name, doc in _documents() if doc["kind"] in ("Deployment", "StatefulSet")
+             for c in doc["spec"]["template"]["spec"].get("initContainers", []) + doc["spec"]["template"]["spec"]
+             ["containers"]]
+    compose = yaml.safe_load((K8S.parents[1] / "docker-compose.yml").read_text())
+    return found + [("docker-compose.yml", s["image"]) for s in compose["services"].values() if "image" in s]
+
+
+def test_every_image_names_its_registry_and_a_tag() -> None:
+    # A bare "influencers/ingest" resolves to docker.io/influencers/ingest: a namespace that is not ours.
+    for where, image in _images():
+        registry, _, rest = image.partition("/")
+        assert "." in registry or ":" in registry or registry == "localhost", f"{where}: {image} has no registry"
+        assert ":" in rest.rsplit("/", 1)[-1] and not image.endswith(":latest"), f"{where}: {image} has no tag"
+
+
+def test_kustomize_rewrites_exactly_the_images_the_manifests_use() -> None:
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    ours = {image.rsplit(":", 1)[0] for _, image in _images() if "/influencers/" in image}
+    assert {entry["name"] for entry in kustomization["images"]} == ours

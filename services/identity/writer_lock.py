@@ -1,0 +1,91 @@
+"""The identity writers' lock: one write to the face store and the feed at a time, across every identity
+replica that shares them.
+
+In one process it is a re-entrant thread lock. With PostgreSQL (identity replicas on one Qdrant server
+share the feed's database, INFLUENCERS_DATABASE_URL) the outermost holder also takes a session advisory
+lock on a connection of its own, so two replicas never assign the same new person two ids at once, and a
+correction and an assignment touching the same influencer apply, and enter the feed, in one order. The
+server releases the advisory lock when the holder's connection ends, so a SIGKILLed replica never leaves
+it held. Only the writes are serialised: detection and encoding, the costly part of a video, run outside.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from types import TracebackType
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from services.common.database import is_postgres
+
+log = logging.getLogger(__name__)
+
+WRITER_LOCK_KEY = 0x1DE_417E  # pg_advisory_lock key of identity's writers (the feed's append key differs)
+
+
+class WriterLock:
+    """Re-entrant; `engine`: the feed's engine (its PostgreSQL server holds the lock shared by replicas)."""
+
+    def __init__(self, engine: Engine | None = None) -> None:
+        self._local = threading.RLock()
+        self._depth = 0  # changed only by the thread holding _local
+        self._engine = engine if engine is not None and is_postgres(engine) else None
+        self._conn: Connection | None = None
+
+    def __enter__(self) -> WriterLock:
+        self._local.acquire()
+        try:
+            if self._depth == 0 and self._engine is not None:
+                self._take_shared()
+        except BaseException:
+            self._local.release()
+            raise
+        self._depth += 1
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self._depth -= 1
+        try:
+            if self._depth == 0 and self._engine is not None:
+                self._give_back_shared()
+        finally:
+            self._local.release()
+
+    def _take_shared(self) -> None:
+        for attempt in (1, 2):  # a connection the server closed (restart, idle timeout) is replaced once
+            try:
+                if self._conn is None:
+                    self._conn = self._engine.connect()  # type: ignore[union-attr]
+                self._conn.execute(sa.select(sa.func.pg_advisory_lock(WRITER_LOCK_KEY)))
+                self._conn.commit()  # a session lock outlives the transaction; no transaction stays open
+                return
+            except sa.exc.DBAPIError:
+                self._drop_connection()
+                if attempt == 2:
+                    raise
+
+    def _give_back_shared(self) -> None:
+        try:
+            self._conn.execute(sa.select(sa.func.pg_advisory_unlock(WRITER_LOCK_KEY)))  # type: ignore[union-attr]
+            self._conn.commit()  # type: ignore[union-attr]
+        except sa.exc.DBAPIError:
+            # The connection is gone, and the server released the lock with it.
+            log.warning("identity's writer lock connection was lost while held; it is released with it")
+            self._drop_connection()
+
+    def _drop_connection(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.invalidate()
+                self._conn.close()
+            except sa.exc.DBAPIError:
+                pass
+            self._conn = None
+
+    def close(self) -> None:
+        """Ends the lock's connection (the process is stopping)."""
+        with self._local:
+            self._drop_connection()
