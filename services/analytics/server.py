@@ -16,11 +16,10 @@ import grpc
 from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2
 from services.analytics.analysis import AnalysisCache
 from services.analytics.records import (
-    appearance_from_proto,
     video_from_proto,
     video_to_proto,
 )
-from services.analytics.store import AnalyticsStore, Label
+from services.analytics.store import AnalyticsStore
 from services.common.boundary import brief, is_influencer_id, is_video_id, shown, undefined_enum_values
 from services.common.paging import decode_token, encode_token, page_size
 from services.common.rpc import RunningServer, build_server
@@ -60,18 +59,12 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
         return analytics_pb2.RecordVideoResponse(created=created)
 
     def ReplaceAppearances(self, request, context):  # type: ignore[no-untyped-def]
-        for u in request.videos:
-            _check_video_id(context, u.video_id)
-            _check_influencers(context, [a.influencer_id for a in u.appearances])
-        _check_influencers(context, list(request.names))
-        _check_influencers(context, [x.influencer_id for x in request.labels])
-        updates = {
-            u.video_id: [appearance_from_proto(u.video_id, a) for a in u.appearances] for u in request.videos
-        }
-        labels = [Label(x.influencer_id, x.name, x.hidden, x.deleted) for x in request.labels]
-        replaced = self._store.replace_appearances(updates, dict(request.names), labels)
-        return analytics_pb2.ReplaceAppearancesResponse(videos=replaced,
-                                                        missing_face_refs=self._store.missing_face_refs(updates))
+        # Identity owns "who is in which video": appearances written here, beside its feed, would be
+        # overwritten by the next change, or bring back an erased person. Kept in the contract (an RPC is
+        # never removed from a published service), refused for every caller.
+        context.abort(grpc.StatusCode.FAILED_PRECONDITION,
+                      "appearances come from identity's change feed only: correct identity (IdentityService) "
+                      "and analytics follows")
 
     def UpdatePerformance(self, request, context):  # type: ignore[no-untyped-def]
         key = request.location or request.url
