@@ -128,6 +128,9 @@ class Settings:
     job_lease_s: float = 10.0  # renewed every third of it; bench/fleet.py: a dead replica's rows wait this long
     max_active_jobs: int = 100
     max_job_rows: int = 100_000
+    # A video whose sampled frames look like an analysed video's is a repost: its people are copied from it
+    # instead of detected again (services/ingest/signature.py). false: every video is analysed.
+    early_reposts: bool = True
 
     def __post_init__(self) -> None:
         """Checks types and ranges, so that a bad value fails at start with a message naming its variable

@@ -4,7 +4,7 @@ decide by threshold and margin, found new influencers for people nobody resemble
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -97,6 +97,38 @@ def enrol_faces(store: FaceStore, photos: list[tuple[str, np.ndarray]], threshol
         video_id=photo_id, person=0, influencer_id=target, quality=1.0, faces=1, best_quality=1.0,
         vhash=vector_hash(vec), pinned=target, reference=1)) for photo_id, vec in zip(ids, vectors, strict=True)])
     return target
+
+
+def copy_video(store: FaceStore, crops: CropStore, video_id: str, source_video_id: str) -> list[AppearanceOut]:
+    """Stores the faces of the analysed video `source_video_id` again under `video_id` (a repost of it), as
+    copies: the same vectors, people, times and influencers (pins included, so corrections hold), kept and
+    counted but never searched, as a repeated encoding is in assign_video. Returns the video's appearances
+    (with the best faces' bytes). LookupError when the source has no face stored. The caller serialises."""
+    check_id(video_id)
+    check_id(source_video_id)
+    source = sorted((f for f in store.faces_in(source_video_id, with_vectors=True) if not f.record.reference),
+                    key=lambda f: f.point_id)
+    if not source or video_id == source_video_id:
+        raise LookupError(f"video {source_video_id} has no faces stored")
+    crops.delete(f.record.crop for f in forget_video(store, video_id))
+    crop_refs: dict[int, str] = {}
+    best: dict[str, bytes] = {}
+    counts: dict[int, int] = defaultdict(int)
+    points = []
+    for f in source:
+        person = f.record.person
+        if person not in crop_refs:
+            jpeg = crops.read(f.record.crop) if f.record.crop else None
+            crop_refs[person] = crops.save(video_id, person, jpeg or b"")
+            best[crop_refs[person]] = jpeg or b""
+        record = replace(f.record, video_id=video_id, copy=1, crop=crop_refs[person])
+        points.append(FacePoint(point_id(video_id, person, counts[person]), f.vector, record))
+        counts[person] += 1
+    store.upsert(points)
+    apps = appearances_of(points)
+    for app in apps:
+        app.best_face = best.get(app.face_ref, b"")
+    return apps
 
 
 def forget_video(store: FaceStore, video_id: str) -> list[FacePoint]:

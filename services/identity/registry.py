@@ -13,7 +13,7 @@ import numpy as np
 from services.identity import clustering, corrections
 from services.identity.analyzer import VideoAnalysis
 from services.identity.appearances import UNCONFIRMED, AppearanceOut, appearances_of
-from services.identity.assignment import Thresholds, assign_video, enrol_faces, forget_video
+from services.identity.assignment import Thresholds, assign_video, copy_video, enrol_faces, forget_video
 from services.identity.crops import CropStore
 from services.identity.facestore import FaceStore
 from services.identity.review import ANSWERS, Item
@@ -57,6 +57,11 @@ class IdentityRegistry:
     def assign(self, video_id: str, analysis: VideoAnalysis) -> list[AppearanceOut]:
         with self.lock:
             return assign_video(self.store, self.crops, video_id, analysis, self.thresholds)
+
+    def copy(self, video_id: str, source_video_id: str) -> list[AppearanceOut]:
+        """`video_id` as a repost of `source_video_id` (assignment.copy_video)."""
+        with self.lock:
+            return copy_video(self.store, self.crops, video_id, source_video_id)
 
     def forget(self, video_id: str) -> int:
         with self.lock:

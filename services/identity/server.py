@@ -188,6 +188,21 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             faces_detected=analysis.faces_detected, faces_encoded=analysis.faces_encoded,
             stage_seconds=analysis.stage_seconds)
 
+    def CopyVideo(self, request: identity_pb2.CopyVideoRequest, context: grpc.ServicerContext
+                  ) -> identity_pb2.CopyVideoResponse:
+        _check(context, request.video_id, "video_id")
+        _check(context, request.source_video_id, "source_video_id")
+        with self.registry.lock:
+            try:
+                appearances = self.registry.copy(request.video_id, request.source_video_id)
+            except LookupError:
+                context.abort(grpc.StatusCode.NOT_FOUND, f"video {request.source_video_id} has no faces stored: "
+                                                         "analyse the video instead")
+            position = self._position(self._publish(identity_pb2.CHANGE_KIND_VIDEO, [request.video_id]))
+        return identity_pb2.CopyVideoResponse(
+            video_id=request.video_id, appearances=[appearance_pb(a) for a in appearances],
+            faces_detected=sum(a.faces for a in appearances), feed_position=position)
+
     def ForgetVideo(self, request: identity_pb2.ForgetVideoRequest, context: grpc.ServicerContext
                     ) -> identity_pb2.ForgetVideoResponse:
         _check(context, request.video_id, "video_id")

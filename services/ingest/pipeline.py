@@ -26,7 +26,9 @@ from services.common.datadir import ScratchDir
 from services.common.settings import Settings
 from services.ingest.fetch import Fetched, FetchError, FetchPolicy, fetch, is_remote, local_path
 from services.ingest.netguard import has_scheme
+from services.ingest.repost_store import RepostStore
 from services.ingest.sampling import ShotSampler
+from services.ingest.signature import Signature, frame_print, is_repost, signature
 from services.ingest.video import VideoError, sample_frames
 
 log = logging.getLogger(__name__)
@@ -94,8 +96,11 @@ class InFlight:
 
 class VideoPipeline:
     def __init__(self, settings: Settings, identity: identity_pb2_grpc.IdentityServiceStub,
-                 analytics: analytics_pb2_grpc.AnalyticsServiceStub) -> None:
+                 analytics: analytics_pb2_grpc.AnalyticsServiceStub, reposts: RepostStore | None = None) -> None:
+        """`reposts`: the signatures of analysed videos, to recognise a repost before its faces are analysed
+        (None, or settings.early_reposts false: every video is analysed)."""
         self.settings = settings
+        self.reposts = reposts if settings.early_reposts else None
         self.identity = identity
         self.analytics = analytics
         self.in_flight = InFlight()
@@ -238,11 +243,22 @@ class VideoPipeline:
         t0 = time.perf_counter()
         s = self.settings
         info, frames = sample_frames(path, ShotSampler(s.sample_interval_s), max_seconds=s.max_video_seconds)
-        messages = list(_frame_messages(video.video_id, frames))
+        sampled = list(frames)
         stages["decode"] = time.perf_counter() - t0
         video.duration_s = info.duration_s  # known once every frame is decoded (the list above)
         if info.warning:  # done, with what was decoded; the row says why it may be short
             video.error = one_line(f"{WARNING}{info.warning}")
+        look = None
+        if self.reposts is not None and not info.warning:  # a cut-short file's frames say little of the video
+            t0 = time.perf_counter()
+            look = signature(info.duration_s, [f.timestamp_s for f in sampled], [frame_print(f.bgr) for f in sampled])
+            copied = self._copied(video, look, stages) if look is not None else None
+            stages["repost"] = time.perf_counter() - t0
+            if copied is not None:
+                return copied
+        t0 = time.perf_counter()
+        messages = list(_frame_messages(video.video_id, sampled))
+        stages["decode"] += time.perf_counter() - t0
         t0 = time.perf_counter()
         result = self.identity.AnalyzeVideo(iter(messages), timeout=self.timeout)
         stages["identity"] = time.perf_counter() - t0
@@ -251,10 +267,37 @@ class VideoPipeline:
         video.faces = result.faces_detected
         video.status = ST.VIDEO_STATUS_DONE
         appearances = list(result.appearances)
+        if look is not None and self.reposts is not None:
+            self.reposts.remember(video.video_id, look)
         t0 = time.perf_counter()
         self._record(video, appearances)
         stages["record"] = time.perf_counter() - t0
         return Outcome(video, appearances, stages)
+
+    def _copied(self, video: common_pb2.Video, look: Signature, stages: dict[str, float]) -> Outcome | None:
+        """The row done as a repost of an analysed video whose frames look the same (identity copies its
+        people), or None when it is none: analyse it."""
+        assert self.reposts is not None
+        for source_id, theirs in self.reposts.candidates(look, excluding=video.video_id):
+            if not is_repost(look, theirs):
+                continue
+            try:
+                result = self.identity.CopyVideo(identity_pb2.CopyVideoRequest(
+                    video_id=video.video_id, source_video_id=source_id), timeout=self.timeout)
+            except grpc.RpcError as exc:
+                if exc.code() != grpc.StatusCode.NOT_FOUND:
+                    raise
+                self.reposts.forget(source_id)  # forgotten or erased since: it is no source any more
+                continue
+            log.info("video %s is a repost of %s: its people copied, not analysed", video.video_id, source_id)
+            video.faces = result.faces_detected
+            video.status = ST.VIDEO_STATUS_DONE
+            appearances = list(result.appearances)
+            t0 = time.perf_counter()
+            self._record(video, appearances)
+            stages["record"] = time.perf_counter() - t0
+            return Outcome(video, appearances, stages)
+        return None
 
 
 def _frame_messages(video_id: str, frames: Iterator) -> Iterator[identity_pb2.AnalyzeVideoRequest]:  # type: ignore[type-arg]

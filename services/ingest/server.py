@@ -21,6 +21,7 @@ from services.common.tls import channel_credentials, server_credentials
 from services.ingest.job_store import JobStore, migrate, new_owner
 from services.ingest.jobs import JobQueue, QueueFull
 from services.ingest.pipeline import VideoPipeline
+from services.ingest.repost_store import RepostStore
 from services.ingest.submission import SubmissionRunner, with_scores_checked
 
 SERVER_THREADS = 16
@@ -99,11 +100,11 @@ class IngestProcess:
         identity = identity_pb2_grpc.IdentityServiceStub(self.identity_channel)
         analytics = analytics_pb2_grpc.AnalyticsServiceStub(self.analytics_channel)
         timeout = settings.rpc_timeout_s
-        self.pipeline = pipeline = VideoPipeline(settings, identity, analytics)
-        self.worker = settings.worker_name or socket.gethostname()  # its batches are tracked under this name
         self.engine = open_engine(database_url(settings.database_url,
                                                settings.data_dir / "ingest" / "jobs.sqlite3"))
         migrate(self.engine)
+        self.pipeline = pipeline = VideoPipeline(settings, identity, analytics, RepostStore(self.engine))
+        self.worker = settings.worker_name or socket.gethostname()  # its batches are tracked under this name
         store = JobStore(self.engine, settings.job_lease_s, settings.max_active_jobs)
         runner = SubmissionRunner(pipeline, GrpcIdentity(identity, timeout), GrpcAnalytics(analytics, timeout),
                                   analytics, self.worker, timeout, settings.job_feed_wait_s, store.live_video_ids)

@@ -152,10 +152,17 @@ def identity_calls(stub: identity_pb2_grpc.IdentityServiceStub) -> list:  # type
         (stub.SplitInfluencer, identity_pb2.SplitInfluencerRequest(influencer_id=INFLUENCERS[0], video_ids=[HUGE])),
         (stub.RenameInfluencer, identity_pb2.RenameInfluencerRequest(influencer_id=HUGE, name="x")),
         (stub.ForgetVideo, identity_pb2.ForgetVideoRequest(video_id=HUGE)),
+        (stub.CopyVideo, identity_pb2.CopyVideoRequest(video_id=HUGE, source_video_id=SEEDED[0])),
+        (stub.CopyVideo, identity_pb2.CopyVideoRequest(video_id=SEEDED[0], source_video_id=HUGE)),
         (stub.GetFaceCrop, identity_pb2.GetFaceCropRequest(face_ref=HUGE)),
         (stub.ListVideoIds, identity_pb2.ListVideoIdsRequest(page_token=HUGE)),
         (stub.ListInfluencers, identity_pb2.ListInfluencersRequest(page_token=HUGE)),
     ]
+
+
+def test_a_copy_of_a_video_with_no_faces_stored_is_not_found(identity) -> None:
+    error = refusal(identity.CopyVideo, identity_pb2.CopyVideoRequest(video_id="ab" * 8, source_video_id="cd" * 8))
+    assert error.code() == grpc.StatusCode.NOT_FOUND and "analyse the video instead" in error.details()
 
 
 def test_identity_refuses_an_id_of_ten_kilobytes_without_echoing_it(identity) -> None:

@@ -1,0 +1,133 @@
+"""Reposts recognised before their faces are analysed (services/ingest/signature.py, identity's CopyVideo),
+through the real stack: a remux and a re-encode at another quality of an analysed video get its people as
+copies, without detection; the same setting with another person in it is analysed, and found to be
+someone else."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import av
+import cv2
+import pytest
+
+from influencers.client import ingest_manifest
+from influencers.stack import start_stack
+from services.common.rpc import open_channel
+
+PHOTOS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "photos"
+
+
+def reencode(src: Path, dst: Path, crf: int) -> Path:
+    """The same frames through another encoder setting (other bytes, other compression noise)."""
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        video = inp.streams.video[0]
+        stream = out.add_stream("libx264", rate=int(round(float(video.average_rate))))
+        stream.width, stream.height, stream.pix_fmt = video.codec_context.width, video.codec_context.height, "yuv420p"
+        stream.options = {"crf": str(crf), "preset": "veryfast"}
+        for k, frame in enumerate(inp.decode(video)):
+            again = av.VideoFrame.from_ndarray(frame.to_ndarray(format="bgr24"), format="bgr24").reformat(
+                format="yuv420p")
+            again.pts = k
+            for packet in stream.encode(again):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return dst
+
+
+def remux(src: Path, dst: Path) -> Path:
+    """The same packets in another container (as ../shared/tools/make_catalogue.py makes reposts)."""
+    with av.open(str(src)) as inp, av.open(str(dst), "w", format="mp4") as out:
+        out.metadata["comment"] = "uploaded again"
+        streams = {s.index: out.add_stream_from_template(s) for s in inp.streams if s.type == "video"}
+        for packet in inp.demux():
+            if packet.dts is None or packet.stream.index not in streams:
+                continue
+            packet.stream = streams[packet.stream.index]
+            out.mux(packet)
+    return dst
+
+
+def staged(photo: Path, dst: Path, seconds: float = 3.0, fps: int = 10) -> Path:
+    """A person (one photo) in a fixed setting, slowly zoomed: 720 x 720."""
+    setting = cv2.resize(cv2.GaussianBlur(cv2.imread(str(sorted(PHOTOS.glob("*/*.jpg"))[-1])), (0, 0), 12),
+                         (720, 720))
+    face = cv2.imread(str(photo))
+    with av.open(str(dst), "w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width = stream.height = 720
+        stream.pix_fmt = "yuv420p"
+        for k in range(int(seconds * fps)):
+            frame = setting.copy()
+            size = 300 + 2 * k
+            frame[180:180 + size, 210:210 + size] = cv2.resize(face, (size, size))
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return dst
+
+
+def people_of(stack, video_path: Path) -> tuple[set[str], set[int]]:
+    """(influencer ids, copy flags) of the faces identity stores for the video at `video_path`."""
+    video = next(v for v in stack.store.list_videos() if v.location == str(video_path.resolve()))
+    faces = stack.identity.store.faces_in(video.video_id)
+    return {f.record.influencer_id for f in faces}, {f.record.copy for f in faces}
+
+
+def test_a_remux_and_a_reencode_are_copied_and_another_person_in_the_same_setting_is_analysed(
+        settings, corpus, tmp_path) -> None:
+    if not PHOTOS.is_dir():
+        pytest.skip("corpus photos not present")
+    smoke, folder = corpus("smoke"), tmp_path / "videos"
+    folder.mkdir()
+    original = shutil.copy(smoke / "videos" / "v0009.mp4", folder / "original.mp4")  # one person
+    people = sorted(p for p in PHOTOS.iterdir() if p.is_dir())
+    first = staged(sorted(people[0].glob("*.jpg"))[0], folder / "first.mp4")
+    second = staged(sorted(people[1].glob("*.jpg"))[0], folder / "second.mp4")
+    again = [remux(Path(original), folder / "remux.mp4"), reencode(Path(original), folder / "reencoded.mp4", 30)]
+
+    def manifest(name: str, paths: list[Path]) -> Path:
+        path = tmp_path / name
+        with path.open("w", newline="") as f:
+            csv.writer(f).writerows([["Performance", "Video URL"], *[[1.0, str(p)] for p in paths]])
+        return path
+
+    stack = start_stack(settings, web=False)
+    try:
+        channel = open_channel(stack.settings.ingest_target)
+        ingest_manifest(channel, manifest("one.csv", [Path(original), first]), timeout_s=600)
+        ingest_manifest(channel, manifest("two.csv", [*again, second]), timeout_s=600)
+        source, copies = people_of(stack, Path(original))
+        assert copies == {0} and len(source) == 1
+        for path in again:
+            assert people_of(stack, path) == (source, {1}), f"{path.name} was not copied from the original"
+        one, two = people_of(stack, first), people_of(stack, second)
+        assert one[1] == two[1] == {0}, "the same setting with another person must be analysed"
+        assert one[0].isdisjoint(two[0])
+    finally:
+        stack.stop()
+
+
+def test_a_video_whose_source_was_forgotten_is_analysed_instead(settings, corpus, tmp_path) -> None:
+    smoke, folder = corpus("smoke"), tmp_path / "videos"
+    folder.mkdir()
+    original = Path(shutil.copy(smoke / "videos" / "v0009.mp4", folder / "original.mp4"))
+    copy = remux(original, folder / "copy.mp4")
+    stack = start_stack(settings, web=False)
+    try:
+        channel = open_channel(stack.settings.ingest_target)
+        path = tmp_path / "m.csv"
+        path.write_text(f"Performance,Video URL\n1.0,{original}\n")
+        ingest_manifest(channel, path, timeout_s=600)
+        gone = next(v for v in stack.store.list_videos() if v.location == str(original.resolve()))
+        stack.identity.registry.forget(gone.video_id)
+        path.write_text(f"Performance,Video URL\n1.0,{copy}\n")
+        ingest_manifest(channel, path, timeout_s=600)
+        found, copies = people_of(stack, copy)
+        assert len(found) == 1 and copies == {0}
+    finally:
+        stack.stop()
