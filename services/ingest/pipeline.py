@@ -14,7 +14,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,8 +28,8 @@ from services.ingest.fetch import Fetched, FetchError, FetchPolicy, fetch, is_re
 from services.ingest.netguard import has_scheme
 from services.ingest.repost_store import RepostStore
 from services.ingest.sampling import ShotSampler
-from services.ingest.signature import Signature, frame_print, is_repost, signature
-from services.ingest.video import VideoError, sample_frames
+from services.ingest.signature import MAX_FRAMES, Signature, frame_print, is_repost, signature
+from services.ingest.video import SampledFrame, VideoError, sample_frames
 
 log = logging.getLogger(__name__)
 JPEG_QUALITY = 90
@@ -243,22 +243,26 @@ class VideoPipeline:
         t0 = time.perf_counter()
         s = self.settings
         info, frames = sample_frames(path, ShotSampler(s.sample_interval_s), max_seconds=s.max_video_seconds)
-        sampled = list(frames)
+        # Each sampled frame is kept as its JPEG (what identity needs) and its print (4 KiB, what the repost
+        # check needs), never whole: memory stays that of the JPEGs whatever the video's length.
+        messages, times, prints = [], [], []
+        for f in frames:
+            messages.append(_frame_message(video.video_id, f))
+            if self.reposts is not None and len(prints) <= MAX_FRAMES:
+                times.append(f.timestamp_s)
+                prints.append(frame_print(f.bgr))
         stages["decode"] = time.perf_counter() - t0
-        video.duration_s = info.duration_s  # known once every frame is decoded (the list above)
+        video.duration_s = info.duration_s  # known once every frame is decoded (the loop above)
         if info.warning:  # done, with what was decoded; the row says why it may be short
             video.error = one_line(f"{WARNING}{info.warning}")
         look = None
         if self.reposts is not None and not info.warning:  # a cut-short file's frames say little of the video
             t0 = time.perf_counter()
-            look = signature(info.duration_s, [f.timestamp_s for f in sampled], [frame_print(f.bgr) for f in sampled])
+            look = signature(info.duration_s, times, prints)
             copied = self._copied(video, look, stages) if look is not None else None
             stages["repost"] = time.perf_counter() - t0
             if copied is not None:
                 return copied
-        t0 = time.perf_counter()
-        messages = list(_frame_messages(video.video_id, sampled))
-        stages["decode"] += time.perf_counter() - t0
         t0 = time.perf_counter()
         result = self.identity.AnalyzeVideo(iter(messages), timeout=self.timeout)
         stages["identity"] = time.perf_counter() - t0
@@ -300,10 +304,9 @@ class VideoPipeline:
         return None
 
 
-def _frame_messages(video_id: str, frames: Iterator) -> Iterator[identity_pb2.AnalyzeVideoRequest]:  # type: ignore[type-arg]
-    for f in frames:
-        ok, jpeg = cv2.imencode(".jpg", f.bgr, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-        if not ok:
-            raise VideoError(f"frame {f.index} could not be encoded")
-        yield identity_pb2.AnalyzeVideoRequest(video_id=video_id, index=f.index, timestamp_s=f.timestamp_s,
-                                               image=jpeg.tobytes(), shot=f.shot, span_s=f.span_s)
+def _frame_message(video_id: str, f: SampledFrame) -> identity_pb2.AnalyzeVideoRequest:
+    ok, jpeg = cv2.imencode(".jpg", f.bgr, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    if not ok:
+        raise VideoError(f"frame {f.index} could not be encoded")
+    return identity_pb2.AnalyzeVideoRequest(video_id=video_id, index=f.index, timestamp_s=f.timestamp_s,
+                                            image=jpeg.tobytes(), shot=f.shot, span_s=f.span_s)
