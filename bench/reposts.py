@@ -25,7 +25,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 
@@ -35,6 +34,7 @@ sys.path.insert(0, str(REPO))
 from services.ingest import signature as sig  # noqa: E402
 from services.ingest.sampling import ShotSampler  # noqa: E402
 from services.ingest.video import sample_frames  # noqa: E402
+from tests.support.media import reencode  # noqa: E402
 
 CORPORA = REPO.parent / "shared" / "corpus"
 INFLUENCERS = [sys.executable, "-m", "influencers"]
@@ -47,25 +47,6 @@ def look(path: Path) -> sig.Signature | None:
         times.append(f.timestamp_s)
         prints.append(sig.frame_print(f.bgr))
     return sig.signature(info.duration_s, times, prints)
-
-
-def reencode(src: Path, dst: Path, crf: int, scale: float = 1.0) -> Path:
-    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
-        video = inp.streams.video[0]
-        stream = out.add_stream("libx264", rate=int(round(float(video.average_rate))))
-        w = int(video.codec_context.width * scale) // 2 * 2
-        h = int(video.codec_context.height * scale) // 2 * 2
-        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-        stream.options = {"crf": str(crf), "preset": "veryfast"}
-        for k, frame in enumerate(inp.decode(video)):
-            again = av.VideoFrame.from_ndarray(frame.to_ndarray(format="bgr24"), format="bgr24").reformat(
-                width=w, height=h, format="yuv420p")
-            again.pts = k
-            for packet in stream.encode(again):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return dst
 
 
 def errors(corpus: Path, reencoded: int, scratch: Path) -> dict:

@@ -16,39 +16,9 @@ import pytest
 from influencers.client import ingest_manifest
 from influencers.stack import start_stack
 from services.common.rpc import open_channel
+from tests.support.media import reencode, remux
 
 PHOTOS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "photos"
-
-
-def reencode(src: Path, dst: Path, crf: int) -> Path:
-    """The same frames through another encoder setting (other bytes, other compression noise)."""
-    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
-        video = inp.streams.video[0]
-        stream = out.add_stream("libx264", rate=int(round(float(video.average_rate))))
-        stream.width, stream.height, stream.pix_fmt = video.codec_context.width, video.codec_context.height, "yuv420p"
-        stream.options = {"crf": str(crf), "preset": "veryfast"}
-        for k, frame in enumerate(inp.decode(video)):
-            again = av.VideoFrame.from_ndarray(frame.to_ndarray(format="bgr24"), format="bgr24").reformat(
-                format="yuv420p")
-            again.pts = k
-            for packet in stream.encode(again):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return dst
-
-
-def remux(src: Path, dst: Path) -> Path:
-    """The same packets in another container (as ../shared/tools/make_catalogue.py makes reposts)."""
-    with av.open(str(src)) as inp, av.open(str(dst), "w", format="mp4") as out:
-        out.metadata["comment"] = "uploaded again"
-        streams = {s.index: out.add_stream_from_template(s) for s in inp.streams if s.type == "video"}
-        for packet in inp.demux():
-            if packet.dts is None or packet.stream.index not in streams:
-                continue
-            packet.stream = streams[packet.stream.index]
-            out.mux(packet)
-    return dst
 
 
 def staged(photo: Path, dst: Path, seconds: float = 3.0, fps: int = 10) -> Path:

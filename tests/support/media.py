@@ -1,0 +1,41 @@
+"""Videos made for tests and benchmarks from other videos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+
+
+def reencode(src: Path, dst: Path, crf: int, scale: float = 1.0) -> Path:
+    """The same frames through another encoder setting (other bytes, other compression noise), optionally
+    resized by `scale`: H.264 at constant quality `crf`."""
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        video = inp.streams.video[0]
+        stream = out.add_stream("libx264", rate=int(round(float(video.average_rate))))
+        w = int(video.codec_context.width * scale) // 2 * 2
+        h = int(video.codec_context.height * scale) // 2 * 2
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        stream.options = {"crf": str(crf), "preset": "veryfast"}
+        for k, frame in enumerate(inp.decode(video)):
+            again = av.VideoFrame.from_ndarray(frame.to_ndarray(format="bgr24"), format="bgr24").reformat(
+                width=w, height=h, format="yuv420p")
+            again.pts = k
+            for packet in stream.encode(again):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return dst
+
+
+def remux(src: Path, dst: Path) -> Path:
+    """The same packets in another container (as ../shared/tools/make_catalogue.py makes reposts)."""
+    with av.open(str(src)) as inp, av.open(str(dst), "w", format="mp4") as out:
+        out.metadata["comment"] = "uploaded again"
+        streams = {s.index: out.add_stream_from_template(s) for s in inp.streams if s.type == "video"}
+        for packet in inp.demux():
+            if packet.dts is None or packet.stream.index not in streams:
+                continue
+            packet.stream = streams[packet.stream.index]
+            out.mux(packet)
+    return dst
