@@ -7,13 +7,14 @@ has are counted, so the label values are bounded by the protos."""
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import grpc
 
-from services.common.metrics import Families, families
+from services.common.metrics import families
 
 UNARY, CLIENT_STREAM, SERVER_STREAM, BIDI_STREAM = "UNARY", "CLIENT_STREAM", "SERVER_STREAM", "BIDI_STREAM"
 
@@ -30,27 +31,57 @@ def split_method(full_method: str) -> tuple[str, str]:
     return service or "unknown", method or "unknown"
 
 
+class _Series(NamedTuple):
+    """One method's series on one side (server or client): looked up once, not at every call or message."""
+
+    started: Any
+    received: Any
+    sent: Any
+    seconds: Any
+    labels: tuple[str, str, str]
+
+
+# Bounded by the methods of the protos (only methods a server has, or our stubs call, are measured).
+@functools.lru_cache(maxsize=1024)
+def _server_series(labels: tuple[str, str, str]) -> _Series:
+    m = families()
+    return _Series(m.grpc_server_started.labels(*labels), m.grpc_server_received.labels(*labels),
+                   m.grpc_server_sent.labels(*labels), m.grpc_server_seconds.labels(*labels), labels)
+
+
+@functools.lru_cache(maxsize=1024)
+def _client_series(labels: tuple[str, str, str]) -> _Series:
+    m = families()
+    return _Series(m.grpc_client_started.labels(*labels), None, None, m.grpc_client_seconds.labels(*labels), labels)
+
+
+@functools.lru_cache(maxsize=4096)
+def _handled(side: str, labels: tuple[str, str, str], code: str) -> Any:
+    m = families()
+    return (m.grpc_server_handled if side == "server" else m.grpc_client_handled).labels(*labels, code)
+
+
 class _Call:
     """One server-side RPC being measured: started at construction, handled once by `end(code)`."""
 
-    def __init__(self, m: Families, labels: tuple[str, str, str]) -> None:
-        self._m, self._labels = m, labels
+    def __init__(self, series: _Series) -> None:
+        self._series = series
         self._t0 = time.perf_counter()
         self._ended = False
-        m.grpc_server_started.labels(*labels).inc()
+        series.started.inc()
 
     def received(self) -> None:
-        self._m.grpc_server_received.labels(*self._labels).inc()
+        self._series.received.inc()
 
     def sent(self) -> None:
-        self._m.grpc_server_sent.labels(*self._labels).inc()
+        self._series.sent.inc()
 
     def end(self, code: grpc.StatusCode) -> None:
         if self._ended:
             return
         self._ended = True
-        self._m.grpc_server_handled.labels(*self._labels, code.name).inc()
-        self._m.grpc_server_seconds.labels(*self._labels).observe(time.perf_counter() - self._t0)
+        _handled("server", self._series.labels, code.name).inc()
+        self._series.seconds.observe(time.perf_counter() - self._t0)
 
 
 def _code(context: grpc.ServicerContext, default: grpc.StatusCode) -> grpc.StatusCode:
@@ -69,23 +100,22 @@ class ServerMetrics(grpc.ServerInterceptor):
         handler = continuation(handler_call_details)
         if handler is None:  # an unknown method: gRPC answers UNIMPLEMENTED; its name is not a label value
             return None
-        m = families()
         service, method = split_method(handler_call_details.method)
-        labels = (grpc_type(handler.request_streaming, handler.response_streaming), service, method)
+        series = _server_series((grpc_type(handler.request_streaming, handler.response_streaming), service, method))
         for kind, make in (("unary_unary", grpc.unary_unary_rpc_method_handler),
                            ("unary_stream", grpc.unary_stream_rpc_method_handler),
                            ("stream_unary", grpc.stream_unary_rpc_method_handler),
                            ("stream_stream", grpc.stream_stream_rpc_method_handler)):
             behavior = getattr(handler, kind)
             if behavior is not None:
-                wrapped = _measured(behavior, m, labels, handler.request_streaming, handler.response_streaming)
+                wrapped = _measured(behavior, series, handler.request_streaming, handler.response_streaming)
                 return make(wrapped, request_deserializer=handler.request_deserializer,
                             response_serializer=handler.response_serializer)
         return handler
 
 
-def _measured(behavior: Callable, m: Families, labels: tuple[str, str, str],  # type: ignore[type-arg]
-              request_streaming: bool, response_streaming: bool) -> Callable:  # type: ignore[type-arg]
+def _measured(behavior: Callable, series: _Series, request_streaming: bool,  # type: ignore[type-arg]
+              response_streaming: bool) -> Callable:  # type: ignore[type-arg]
     def requests(call: _Call, request: Any) -> Any:
         if not request_streaming:
             call.received()
@@ -94,7 +124,7 @@ def _measured(behavior: Callable, m: Families, labels: tuple[str, str, str],  # 
 
     if response_streaming:
         def stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-            call = _Call(m, labels)
+            call = _Call(series)
             try:
                 for response in behavior(requests(call, request), context):
                     call.sent()
@@ -110,7 +140,7 @@ def _measured(behavior: Callable, m: Families, labels: tuple[str, str, str],  # 
         return stream
 
     def unary(request: Any, context: grpc.ServicerContext) -> Any:
-        call = _Call(m, labels)
+        call = _Call(series)
         try:
             response = behavior(requests(call, request), context)
         except BaseException:
@@ -135,10 +165,9 @@ class ClientMetrics(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInte
     so the response stream of a streaming call is handed on untouched: cancel(), code() and the rest work)."""
 
     def _measure(self, details: grpc.ClientCallDetails, kind: str, start: Callable[[], Any]) -> Any:
-        m = families()
         method = details.method.decode() if isinstance(details.method, bytes) else details.method
-        labels = (kind, *split_method(method))
-        m.grpc_client_started.labels(*labels).inc()
+        series = _client_series((kind, *split_method(method)))
+        series.started.inc()
         t0 = time.perf_counter()
 
         def done(call: Any) -> None:
@@ -147,8 +176,8 @@ class ClientMetrics(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInte
             except Exception:  # noqa: BLE001 - an outcome without a code: counted as UNKNOWN, never raised here
                 code = grpc.StatusCode.UNKNOWN
             name = code.name if isinstance(code, grpc.StatusCode) else grpc.StatusCode.UNKNOWN.name
-            m.grpc_client_handled.labels(*labels, name).inc()
-            m.grpc_client_seconds.labels(*labels).observe(time.perf_counter() - t0)
+            _handled("client", series.labels, name).inc()
+            series.seconds.observe(time.perf_counter() - t0)
 
         call = start()
         call.add_done_callback(done)
