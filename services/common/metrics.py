@@ -144,15 +144,12 @@ class Cached:
     def value(self) -> float | Mapping[str, float] | None:
         """The reading; None when the first one failed (the gauge is then left out of this scrape)."""
         with self._lock:
-            if self._value is None or self._max_age_s <= 0:
-                first = True
-            elif self._clock() - self._at >= self._max_age_s and not self._refreshing:
-                self._refreshing, first = True, False
+            now_please = self._value is None or self._max_age_s <= 0
+            stale = not now_please and self._clock() - self._at >= self._max_age_s
+            if stale and not self._refreshing:
+                self._refreshing = True
                 threading.Thread(target=self._refresh, name="metrics-refresh", daemon=True).start()
-                return self._value
-            else:
-                return self._value
-        if first:
+        if now_please:
             self._refresh()
         return self._value
 
