@@ -19,7 +19,7 @@ PIP_LOCKED := PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pip install -q --
 PIP_PROJECT := $(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 LOCKS   := requirements/build.txt requirements/run.txt requirements/face.txt
 
-.PHONY: setup setup-dev system-deps system-deps-dev protos buf run test lint bench clean
+.PHONY: setup setup-dev system-deps system-deps-dev protos buf promtool run test lint bench clean
 
 setup: $(VENV)/.done
 setup-dev: $(VENV)/.dev.done
@@ -73,6 +73,14 @@ buf: $(BUF)
 		echo "buf breaking: skipped, no previous commit here (a first commit or a shallow clone)"; \
 	fi
 
+# The Prometheus configurations and alert rules of deploy/prometheus (promtool: Debian's `prometheus` package,
+# which make system-deps-dev installs).
+PROMTOOL ?= promtool
+promtool:
+	@command -v $(PROMTOOL) >/dev/null || { echo "promtool is missing (make system-deps-dev installs it)" >&2; exit 1; }
+	$(PROMTOOL) check config deploy/prometheus/prometheus.yml deploy/prometheus/compose.yml
+	$(PROMTOOL) check rules deploy/prometheus/alerts.yml
+
 # The gRPC stubs, generated with the locked grpcio-tools (a build tool: build.txt).
 protos:
 	$(BIN)/python -m grpc_tools.protoc -Iprotos --python_out=. --grpc_python_out=. --pyi_out=. \
@@ -84,6 +92,7 @@ run: setup
 test: setup-dev
 	$(BIN)/ruff check .
 	@$(MAKE) --no-print-directory buf
+	@$(MAKE) --no-print-directory promtool
 	@rc=0; $(BIN)/python -m pytest -q $(ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ] && [ -n "$(ALLOW_NO_TESTS)" ]; then echo "pytest collected no test (exit 5)"; rc=0; fi; \
 	exit $$rc
@@ -91,6 +100,7 @@ test: setup-dev
 lint: setup-dev
 	$(BIN)/ruff check .
 	@$(MAKE) --no-print-directory buf
+	@$(MAKE) --no-print-directory promtool
 
 bench: setup
 	$(BIN)/python bench/throughput.py $(ARGS)

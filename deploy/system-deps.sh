@@ -3,7 +3,8 @@
 #   bash deploy/system-deps.sh          what running needs: a C++ toolchain, BLAS/LAPACK and the Python
 #                                       headers to build dlib, and venv support for $PY (default python3)
 #   bash deploy/system-deps.sh --dev    and Chromium (the browser tests), PostgreSQL (the database tests) and
-#                                       npm (buf), for `make test`
+#                                       npm (buf) and promtool (Debian's prometheus package: checks deploy/prometheus),
+#                                       for `make test`
 # cmake comes from the lock (requirements/build.txt), not from here. Runs apt-get as root or through sudo.
 set -euo pipefail
 py=${PY:-python3}
@@ -21,6 +22,8 @@ if [ "${1:-}" = "--dev" ]; then
   ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || need+=(postgresql)
   # buf, which checks the contract (make buf), comes from the npm registry.
   command -v npm >/dev/null || need+=(nodejs npm)
+  # promtool checks the Prometheus configuration and alert rules (make promtool).
+  command -v promtool >/dev/null || need+=(prometheus)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -7,6 +7,7 @@ import contextlib
 import errno
 import io
 import logging
+import os
 import signal
 import socket
 import sqlite3
@@ -34,9 +35,11 @@ from influencers.v1 import common_pb2, identity_pb2, ingest_pb2
 from services.common.boundary import brief
 from services.common.clients import CATCHING_UP, REVIEW_ANSWERS, drain
 from services.common.datadir import DataDirBusy, DataDirUnusable, data_dir_lock, prepare_data_dir
+from services.common.metrics import DEFAULT_PORT as DEFAULT_METRICS_PORT
+from services.common.metrics import MetricsPortInUse, MetricsServer, start_metrics_server
 from services.common.protoconv import review_reason_word, seconds, status_word
 from services.common.rpc import PortInUse, is_loopback, open_channel, wait_healthy
-from services.common.settings import ENV_PREFIX, Settings, SettingsError
+from services.common.settings import ENV_PREFIX, Settings, SettingsError, env_name
 from services.common.tls import channel_credentials, server_credentials
 from services.ingest.manifest import ManifestError, read_manifest
 
@@ -66,7 +69,29 @@ def _settings(args: argparse.Namespace) -> Settings:
         data_dir=getattr(args, "data_dir", None), web_port=getattr(args, "web_port", None),
         ingest_port=getattr(args, "ingest_port", None), identity_port=getattr(args, "identity_port", None),
         analytics_port=getattr(args, "analytics_port", None), host=getattr(args, "host", None),
-        workers=getattr(args, "workers", None))
+        workers=getattr(args, "workers", None), metrics_port=_metrics_port(args))
+
+
+def _metrics_port(args: argparse.Namespace) -> int | None:
+    """--metrics-port, else INFLUENCERS_METRICS_PORT (None: read by Settings), else the command's default:
+    DEFAULT_METRICS_PORT for `run` and `serve` (one process on a machine: one well-known port), none for
+    `service` (replicas on one machine would fight over one port; containers set the variable, each in a
+    network namespace of its own, and a scraper finds each replica at the port it was given)."""
+    flag = getattr(args, "metrics_port", None)
+    if flag is not None or os.environ.get(env_name("metrics_port"), "").strip():
+        return flag
+    return DEFAULT_METRICS_PORT if getattr(args, "command", "") in ("run", "serve") else None
+
+
+@contextlib.contextmanager
+def _metrics(settings: Settings) -> Iterator[MetricsServer | None]:
+    """Serves the process's metrics at settings.host:settings.metrics_port while the block runs (0: none)."""
+    server = start_metrics_server(settings.host, settings.metrics_port) if settings.metrics_port else None
+    try:
+        yield server
+    finally:
+        if server is not None:
+            server.stop()
 
 
 WATCH_TIMEOUT_S = 7 * 24 * 3600  # following a job: as long as it takes
@@ -143,31 +168,35 @@ def cmd_run(args: argparse.Namespace) -> int:
     from services.analytics.export import export_report
 
     settings = _settings(args)
-    stack = start_stack(settings, web=not args.no_serve)
-    try:
-        code = _ingest(stack.settings, Path(args.manifest), detach=False)
-        out = Path(args.report or settings.data_dir / "report")
-        export_report(stack.store, out)
-        print(f"report written to {out}/")
-        if not args.no_serve:
-            print(f"report page: {stack.web_url}  (Ctrl-C to stop)")
-            _wait_for_signal()
-        return code
-    finally:
-        stack.stop()
+    with _metrics(settings) as metrics:
+        stack = start_stack(settings, web=not args.no_serve)
+        try:
+            code = _ingest(stack.settings, Path(args.manifest), detach=False)
+            out = Path(args.report or settings.data_dir / "report")
+            export_report(stack.store, out)
+            print(f"report written to {out}/")
+            if not args.no_serve:
+                print(f"report page: {stack.web_url}" + (f"  metrics: {metrics.url}" if metrics else "")
+                      + "  (Ctrl-C to stop)")
+                _wait_for_signal()
+            return code
+        finally:
+            stack.stop()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from influencers.stack import start_stack
 
-    stack = start_stack(_settings(args), web=True)
-    s = stack.settings
-    print(f"ingest {s.host}:{s.ingest_port}  identity {s.identity_target}  analytics {s.analytics_target}  "
-          f"page {stack.web_url}", flush=True)
-    try:
-        _wait_for_signal()
-    finally:
-        stack.stop()
+    settings = _settings(args)
+    with _metrics(settings) as metrics:
+        stack = start_stack(settings, web=True)
+        s = stack.settings
+        print(f"ingest {s.host}:{s.ingest_port}  identity {s.identity_target}  analytics {s.analytics_target}  "
+              f"page {stack.web_url}" + (f"  metrics {metrics.url}" if metrics else ""), flush=True)
+        try:
+            _wait_for_signal()
+        finally:
+            stack.stop()
     return 0
 
 
@@ -196,7 +225,8 @@ def cmd_service(args: argparse.Namespace) -> int:
 
         stoppers = [IngestProcess(settings).stop]
     try:
-        _wait_for_signal()
+        with _metrics(settings):
+            _wait_for_signal()
     finally:
         for stop in stoppers:
             stop()
@@ -383,6 +413,9 @@ def build_parser() -> argparse.ArgumentParser:
             sp.add_argument("--identity-port", type=int)
             sp.add_argument("--analytics-port", type=int)
             sp.add_argument("--workers", type=int, help="face-analysis processes (default: one per core)")
+            sp.add_argument("--metrics-port", type=int,
+                            help=f"Prometheus metrics port, 0 = none (default {DEFAULT_METRICS_PORT} for run and "
+                                 "serve, none for service; env INFLUENCERS_METRICS_PORT)")
 
     run = sub.add_parser("run", help="start everything, ingest a manifest, write the report, serve the page")
     run.add_argument("manifest")
@@ -536,11 +569,12 @@ def _check_inputs(args: argparse.Namespace) -> None:
 
 def _ports_to_bind(args: argparse.Namespace) -> list[str]:
     """Settings fields of the ports that `args.command` will listen on."""
+    metrics = ["metrics_port"] if args.command in ("run", "serve", "service") else []
     if args.command in ("run", "serve"):
-        ports = ["analytics_port", "identity_port", "ingest_port"]
+        ports = ["analytics_port", "identity_port", "ingest_port", *metrics]
         return ports if getattr(args, "no_serve", False) else [*ports, "web_port"]
     if args.command == "service":
-        return [f"{args.service}_port"] + (["web_port"] if args.service == "analytics" else [])
+        return [f"{args.service}_port", *metrics] + (["web_port"] if args.service == "analytics" else [])
     return []
 
 
@@ -587,7 +621,7 @@ def main(argv: list[str] | None = None) -> int:
         _check_inputs(args)
         with _owning_data_dir(args):
             return int(args.func(args) or 0)
-    except (SettingsError, ManifestError, DataDirBusy, DataDirUnusable, PortInUse) as exc:
+    except (SettingsError, ManifestError, DataDirBusy, DataDirUnusable, PortInUse, MetricsPortInUse) as exc:
         return _usage_error(str(exc))
     except grpc.RpcError as exc:
         return _service_error(args.command, exc)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 import pandas as pd
@@ -246,6 +246,7 @@ class FollowerThread:
         self.idle_s = idle_s
         self.retry_s = retry_s
         self.leading = False
+        self.on_stop: list[Callable[[], None]] = []  # called by stop() (the metrics' detach)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="feed-follower", daemon=True)
 
@@ -254,6 +255,8 @@ class FollowerThread:
         return self
 
     def stop(self, timeout_s: float = 5.0) -> None:
+        for call in self.on_stop:
+            call()
         self._stop.set()
         self._thread.join(timeout_s)
         self.leadership.release()

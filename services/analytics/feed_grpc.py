@@ -11,6 +11,7 @@ from influencers.v1 import identity_pb2, identity_pb2_grpc
 from services.analytics.feed import AdvisoryLock, Follower, FollowerThread, Leadership, SoleLeader, TooFarBehind
 from services.analytics.store import AnalyticsStore
 from services.common.database import database_url, is_postgres, open_engine
+from services.common.metrics import GAUGES
 from services.common.rpc import open_channel
 from services.common.settings import Settings
 from services.common.tls import channel_credentials
@@ -63,4 +64,8 @@ def start_follower(settings: Settings, store: AnalyticsStore) -> FollowerThread:
     stub = identity_pb2_grpc.IdentityServiceStub(open_channel(settings.identity_target, settings.token,
                                                                    channel_credentials(settings)))
     timeout = min(settings.rpc_timeout_s, 30.0)
-    return FollowerThread(Follower(GrpcFeedSource(stub, timeout), store), leadership(settings)).start()
+    thread = FollowerThread(Follower(GrpcFeedSource(stub, timeout), store), leadership(settings))
+    # One short read each (the position's row); the lag of a replica not applying the feed is 0.
+    thread.on_stop += [GAUGES.attach("influencers_feed_position", store.feed_position),
+                       GAUGES.attach("influencers_feed_lag", thread.lag)]
+    return thread.start()

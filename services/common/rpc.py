@@ -15,6 +15,8 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from services.common.grpc_metrics import ClientMetrics, ServerMetrics
+from services.common.metrics import families
 from services.common.settings import SettingsError
 
 log = logging.getLogger(__name__)
@@ -145,12 +147,15 @@ class RunningServer:
     port: int
     health: health.HealthServicer
     service_names: tuple[str, ...]
+    name: str = ""  # the server's own name (ingest, identity, analytics): the `service` label of influencers_ready
 
     def set_serving(self, serving: bool) -> None:
         """Readiness: the overall ("") status and each service's own. Liveness is not touched."""
         status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
         for name in (*self.service_names, READINESS):
             self.health.set(name, status)
+        if self.name:
+            families().ready.labels(self.name).set(1 if serving else 0)
 
     def watch(self, dependency_ok: Callable[[], bool], interval_s: float = 5.0) -> None:
         """Keeps readiness in step with a dependency (the vector store, the SQL store): NOT_SERVING while
@@ -193,7 +198,8 @@ def build_server(
     (services/common/tls.py), else plaintext."""
     if not token and not is_loopback(host):
         raise SettingsError(f"{name}: binding to {host} (beyond loopback) needs a token (INFLUENCERS_TOKEN)")
-    interceptors: list[grpc.ServerInterceptor] = [TokenInterceptor(token)] if token else []
+    # Metrics first: a call the token check refuses or the guard answers INTERNAL is counted with that code.
+    interceptors: list[grpc.ServerInterceptor] = [ServerMetrics(), *([TokenInterceptor(token)] if token else [])]
     interceptors.append(ErrorGuard())
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=name),
@@ -216,7 +222,7 @@ def build_server(
     if bound == 0:
         raise PortInUse(f"{name}: cannot bind {host}:{port} (in use? choose another port)")
     server.start()
-    running = RunningServer(server, bound, health_servicer, names)
+    running = RunningServer(server, bound, health_servicer, names, name)
     health_servicer.set(LIVENESS, health_pb2.HealthCheckResponse.SERVING)
     running.set_serving(True)
     log.info("%s serving on %s:%d", name, host, bound)
@@ -260,7 +266,7 @@ def open_channel(target: str, token: str = "", credentials: grpc.ChannelCredenti
                else grpc.insecure_channel(target, options=_CLIENT_OPTIONS))
     if token:
         channel = grpc.intercept_channel(channel, _TokenClientInterceptor(token))
-    return channel
+    return grpc.intercept_channel(channel, ClientMetrics())
 
 
 def wait_healthy(channel: grpc.Channel, timeout_s: float = 30.0) -> None:

@@ -26,6 +26,7 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "identity_port": (0, 65535),
     "analytics_port": (0, 65535),
     "web_port": (0, 65535),
+    "metrics_port": (0, 65535),
     "qdrant_shards": (1, None),
     "qdrant_replication": (1, None),
     "match_threshold": (1e-9, 4.0),  # Euclidean distance of unit-scale 128-d encodings: at most ~2
@@ -70,6 +71,9 @@ class Settings:
     identity_port: int = 50052
     analytics_port: int = 50053
     web_port: int = 8080
+    # Prometheus metrics at http://host:metrics_port/metrics; 0 = none. `run` and `serve` default to 9464,
+    # `service` to none (influencers/cli.py says why); services/common/metrics.py serves them.
+    metrics_port: int = 0
     # Addresses of the other services (host:port); empty means "on this host at the port above".
     identity_addr: str = ""
     analytics_addr: str = ""

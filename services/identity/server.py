@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import time
 from collections.abc import Callable, Iterator
 
 import grpc
 
 from influencers.v1 import common_pb2, identity_pb2, identity_pb2_grpc
 from services.common.boundary import INFLUENCER_ID, brief, is_influencer_id, shown
+from services.common.metrics import observe_stages
 from services.common.paging import key_token, page_size, point_token
 from services.common.protoconv import review_reason
 from services.common.rpc import RunningServer, build_server
@@ -22,6 +24,7 @@ from services.identity.assignment import Thresholds
 from services.identity.crops import CropStore, check_id
 from services.identity.facestore import FaceStore
 from services.identity.feed import CHANGE_VIDEOS, ChangeFeed, TooFarBehind
+from services.identity.gauges import attach_gauges
 from services.identity.open_store import open_face_store
 from services.identity.registry import IdentityRegistry, InfluencerInfo, Label
 from services.identity.review import ANSWERS, Item
@@ -180,13 +183,16 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         except ValueError as exc:  # a frame that is not an image, or too large to decode
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"video {video_id}: {exc}")
         with self.registry.lock:
+            t0 = time.perf_counter()
             appearances = self.registry.assign(video_id, analysis)
             position = self._position(self._publish(identity_pb2.CHANGE_KIND_VIDEO, [video_id]))
+            stages = {**analysis.stage_seconds, "assign": time.perf_counter() - t0}
+        observe_stages({k: v for k, v in stages.items() if k in ("detect", "encode", "assign")})
         return identity_pb2.AnalyzeVideoResponse(
             feed_position=position,
             video_id=video_id, appearances=[appearance_pb(a) for a in appearances], frames=analysis.frames,
             faces_detected=analysis.faces_detected, faces_encoded=analysis.faces_encoded,
-            stage_seconds=analysis.stage_seconds)
+            stage_seconds=stages)
 
     def CopyVideo(self, request: identity_pb2.CopyVideoRequest, context: grpc.ServicerContext
                   ) -> identity_pb2.CopyVideoResponse:
@@ -552,12 +558,14 @@ class IdentityProcess:
                                                   token=settings.token, max_workers=16,
                                                   credentials=server_credentials(settings))
         self.server.watch(lambda: self.store.healthy() and self.workers.healthy())
+        self._detach_gauges = attach_gauges(self.registry, self.store, self.feed, settings.review_band)
 
     @property
     def port(self) -> int:
         return self.server.port
 
     def stop(self, grace_s: float = 10.0) -> None:
+        self._detach_gauges()
         self.server.stop(grace_s)
         self.workers.close()
         self.store.close()

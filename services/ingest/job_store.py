@@ -41,6 +41,7 @@ CANCELLED = ingest_pb2.JOB_STATE_CANCELLED
 ENDED = frozenset({SUCCEEDED, FAILED, CANCELLED})
 # A row's state.
 PENDING, TAKEN, FINISHED, DROPPED = 0, 1, 2, 3
+ROW_STATE_WORDS = {PENDING: "pending", TAKEN: "running", FINISHED: "finished", DROPPED: "dropped"}
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 MIGRATION_LOCK = 0x1A6E57  # pg advisory lock key: two replicas starting at once migrate one after the other
 VERSION_TABLE = "alembic_version_jobs"  # the queue's own history, apart from analytics' in a shared database
@@ -225,6 +226,19 @@ class JobStore:
             conn.execute(jobs_t.update().where(jobs_t.c.finalizer == owner, jobs_t.c.state.in_([QUEUED, RUNNING]))
                          .values(finalizer_expires_s=until))
         return n
+
+    def row_counts(self) -> dict[str, int]:
+        """Rows of the jobs not yet ended, by state word (every word of ROW_STATE_WORDS, 0 when none): one
+        grouped count over those jobs' rows (the primary key's job_id prefix), never over ended jobs' rows."""
+        with self.engine.connect() as conn:
+            counted = conn.execute(sa.select(rows_t.c.state, sa.func.count()).join(
+                jobs_t, jobs_t.c.job_id == rows_t.c.job_id).where(jobs_t.c.state.in_([QUEUED, RUNNING]))
+                .group_by(rows_t.c.state)).all()
+        counts = dict.fromkeys(ROW_STATE_WORDS.values(), 0)
+        for state, n in counted:
+            if state in ROW_STATE_WORDS:
+                counts[ROW_STATE_WORDS[state]] += n
+        return counts
 
     def live_video_ids(self) -> set[str]:
         """The videos rows are analysing right now under leases not expired (any replica's): a batch repair

@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from influencers.v1 import common_pb2, ingest_pb2
+from services.common.metrics import count_video
+from services.common.protoconv import status_word
 from services.ingest.job_store import (
     CANCELLED,
     ENDED,
@@ -102,7 +104,11 @@ class JobQueue:
         when this replica is stopping."""
         if self._stopping.is_set():
             raise RuntimeError("the ingest service is stopping")
-        return self.store.submit(request, settled_rows(request))
+        settled = settled_rows(request)
+        job = self.store.submit(request, settled)
+        for progress in settled.values():
+            count_video(status_word(progress.video.status))
+        return job
 
     def get(self, job_id: str) -> ingest_pb2.Job | None:
         return self.store.get(job_id)
@@ -188,7 +194,9 @@ class JobQueue:
                         claim.idx + 1, claim.job_id, claim.attempts)
         progress, processed = self._runner.run_row(
             claim, lambda video_id: self.store.note_video(claim, self.owner, video_id))
-        if not self.store.finish_row(claim, self.owner, progress, processed):
+        if self.store.finish_row(claim, self.owner, progress, processed):
+            count_video(status_word(progress.video.status))
+        else:
             log.warning("row %d of job %s was taken over while it ran; its result here is dropped",
                         claim.idx + 1, claim.job_id)
 

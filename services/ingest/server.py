@@ -15,6 +15,7 @@ from influencers.v1 import analytics_pb2_grpc, identity_pb2_grpc, ingest_pb2, in
 from services.common.boundary import brief, shown
 from services.common.clients import GrpcAnalytics, GrpcIdentity
 from services.common.database import database_url, open_engine
+from services.common.metrics import GAUGES
 from services.common.rpc import RunningServer, build_server, open_channel
 from services.common.settings import Settings
 from services.common.tls import channel_credentials, server_credentials
@@ -28,6 +29,7 @@ SERVER_THREADS = 16
 # Watchers hold a server thread each for as long as they watch: at most this many at once, so that the
 # other threads always answer the short calls (health, GetJob, ListJobs, CancelJob).
 MAX_WATCHERS = 10
+JOB_ROWS_AGE_S = 5.0  # seconds influencers_job_rows may be old (a scrape every 15 s or so reads it afresh)
 
 
 class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
@@ -110,6 +112,8 @@ class IngestProcess:
                                   analytics, self.worker, timeout, settings.job_feed_wait_s, store.live_video_ids)
         # One more video in flight than cores: decoding one while identity analyses the others.
         self.jobs = JobQueue(store, runner, new_owner(self.worker), threads=settings.worker_count + 1)
+        # Rows of the jobs not ended (a grouped count over them): at most every few seconds, off the scrape.
+        self._detach_gauges = GAUGES.attach("influencers_job_rows", store.row_counts, max_age_s=JOB_ROWS_AGE_S)
         self.servicer = IngestServicer(self.jobs, analytics, timeout, settings.max_job_rows)
 
         def register(server: grpc.Server) -> str:
@@ -128,6 +132,7 @@ class IngestProcess:
         """Takes no more rows; the rows running finish (for up to a minute; after that their leases expire
         and another replica takes them), then stops serving within `grace_s` seconds. Jobs go on elsewhere,
         or here after a restart."""
+        self._detach_gauges()
         self.jobs.stop()
         self.server.stop(grace_s)
         self.pipeline.close()  # its download folder

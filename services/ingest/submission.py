@@ -17,6 +17,7 @@ from pathlib import Path
 import grpc
 
 from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2, ingest_pb2
+from services.common.metrics import observe_stages
 from services.common.scores import score_problem
 from services.ingest import batch
 from services.ingest.job_store import Claim
@@ -81,6 +82,7 @@ class SubmissionRunner:
         perf = sub.performance if sub.HasField("performance") else None
         outcome = self.pipeline.process(sub.url, perf, sub.external_id, sub.row_error,
                                         Path(claim.base_dir or "."), on_video_id=note_video)
+        observe_stages(outcome.stage_seconds)  # fetch, decode, record; identity's stages are observed there
         processed = already
         if outcome.recorded and outcome.video.status == common_pb2.VIDEO_STATUS_DONE:
             processed = outcome.video.video_id

@@ -16,7 +16,8 @@ import pytest
 from services.common.datadir import data_dir_lock
 
 ROOT = Path(__file__).resolve().parents[2]
-FREE_PORTS = {f"INFLUENCERS_{name}_PORT": "0" for name in ("INGEST", "IDENTITY", "ANALYTICS", "WEB")}
+# Metrics 0: none (run and serve would take 9464, which another test or program may hold).
+FREE_PORTS = {f"INFLUENCERS_{name}_PORT": "0" for name in ("INGEST", "IDENTITY", "ANALYTICS", "WEB", "METRICS")}
 
 
 def influencers(*args: str, env: dict[str, str] | None = None, timeout_s: float = 60
@@ -106,6 +107,17 @@ def test_a_port_in_use_is_one_line_naming_the_setting_and_exit_2(manifest, tmp_p
         port = str(taken.getsockname()[1])
         result = influencers("run", str(manifest), "--data-dir", str(tmp_path / "d"), "--web-port", port)
     assert_usage_error(result, f"port {port}", "in use", "--web-port")
+
+
+@pytest.mark.parametrize("given", ["flag", "variable"])
+def test_a_metrics_port_in_use_is_one_line_naming_the_flag_and_the_variable_and_exit_2(manifest, tmp_path, given):
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = str(taken.getsockname()[1])
+        if given == "flag":
+            result = influencers("run", str(manifest), "--data-dir", str(tmp_path / "d"), "--metrics-port", port)
+        else:
+            result = influencers("serve", "--data-dir", str(tmp_path / "d"), env={"INFLUENCERS_METRICS_PORT": port})
+    assert_usage_error(result, f"port {port}", "in use", "--metrics-port", "INFLUENCERS_METRICS_PORT")
 
 
 def test_a_data_dir_held_by_another_process_is_one_line_and_exit_2(manifest, tmp_path):

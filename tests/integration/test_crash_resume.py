@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 CLI = [sys.executable, "-m", "influencers.cli"]
-PORTS = ["--ingest-port", "0", "--identity-port", "0", "--analytics-port", "0"]
+PORTS = ["--ingest-port", "0", "--identity-port", "0", "--analytics-port", "0", "--metrics-port", "0"]
 
 
 def run(manifest: Path, data: Path, kill_at_done: int | None = None) -> int | None:

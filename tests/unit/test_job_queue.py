@@ -180,6 +180,21 @@ def test_a_job_ends_only_through_its_finaliser_and_keeps_its_counts(engines, clo
     assert ended.done == 2 and ended.statuses == {"done": 1, "failed": 1}
 
 
+def test_row_counts_give_the_rows_of_the_jobs_not_ended_by_state(engines, clock) -> None:
+    store = JobStore(engines(), LEASE_S, clock=clock)
+    idle = dict.fromkeys(("pending", "running", "finished", "dropped"), 0)
+    assert store.row_counts() == idle
+    job = submit(store, 3)
+    assert finish(store, store.claim_row("a:1"), "a:1")
+    store.claim_row("a:1")
+    assert store.row_counts() == {**idle, "pending": 1, "running": 1, "finished": 1}
+    store.cancel(job.job_id)
+    assert store.row_counts() == {**idle, "dropped": 1, "running": 1, "finished": 1}
+    other = submit(store, 1)
+    store.cancel(other.job_id)  # nothing ran: it ends at once, and its rows leave the counts
+    assert store.row_counts() == {**idle, "dropped": 1, "running": 1, "finished": 1}
+
+
 def test_a_dead_finaliser_is_replaced(engines, clock) -> None:
     store = JobStore(engines(), LEASE_S, clock=clock)
     job = submit(store, 1)

@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 
 from services.analytics.analysis import AnalysisCache
 from services.analytics.store import AnalyticsStore
-from services.analytics.web import session
+from services.analytics.web import http_metrics, session
 from services.analytics.web.corrections import MAX_UPLOAD_BYTES, Corrections
 from services.analytics.web.corrections import bp as corrections_bp
 from services.analytics.web.views import bp
@@ -35,6 +35,7 @@ def create_app(store: AnalyticsStore, config: dict[str, Any] | None = None,
     app.extensions["analytics_store"] = store
     app.extensions["analytics_cache"] = AnalysisCache(store)
     app.extensions["corrections"] = corrections
+    http_metrics.install(app)  # first: the requests the session refuses are counted too
     session.install(app)
     app.register_blueprint(bp)
     app.register_blueprint(corrections_bp)

@@ -1,0 +1,268 @@
+"""Prometheus metrics of a process: the product's families, gauges read at scrape time, and the HTTP endpoint
+(`http://HOST:INFLUENCERS_METRICS_PORT/metrics`; port 0 = no endpoint).
+
+One registry per process, prometheus-client's default one (it also carries the process_* and python_*
+collectors): in `influencers run` the three services share it, so that one endpoint shows them all. Counters
+and histograms are created once, at the first `families()` call, whatever the number of stacks a process
+starts (the tests start many); gauges are read through one `Gauges` collector to which each service attaches
+the callables that read its state, and from which it detaches them on stop.
+
+Label values are bounded: statuses, stage names, job-row states, gRPC methods, Flask url rules and status
+codes; never an id, a URL or a message. gRPC families: grpc_metrics.py; the page's: web/http_metrics.py.
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import start_http_server
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 9464  # of `run` and `serve` (the OpenTelemetry Prometheus exporter's customary port)
+VIDEO_STATUSES = ("done", "failed", "duplicate")
+STAGES = ("fetch", "decode", "detect", "encode", "assign", "record")
+# Seconds, for work that takes from milliseconds (a GetVideo, a JPEG) to minutes (a long video's analysis, a
+# progress stream): the client library's default buckets stop at 10 s.
+SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+# The page's requests: a page of the report, a CSV export, a correction waiting for the feed (<= 10 s).
+HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+@dataclass(frozen=True)
+class Families:
+    """The counters and histograms of the product (the gauges are in `GAUGES`)."""
+
+    videos: Counter
+    stage_seconds: Histogram
+    ready: Gauge
+    grpc_server_started: Counter
+    grpc_server_handled: Counter
+    grpc_server_seconds: Histogram
+    grpc_server_received: Counter
+    grpc_server_sent: Counter
+    grpc_client_started: Counter
+    grpc_client_handled: Counter
+    grpc_client_seconds: Histogram
+    http_requests: Counter
+    http_seconds: Histogram
+
+
+@functools.cache
+def families() -> Families:
+    """The families, registered in the process's registry at the first call (later calls return them)."""
+    # `*_created` series double every counter's and histogram's output and no dashboard of ours reads them.
+    disable_created_metrics()
+    call = ("grpc_type", "grpc_service", "grpc_method")
+    made = Families(
+        videos=Counter("influencers_videos", "Manifest rows finished, by outcome (done, failed, duplicate)",
+                       ["status"]),
+        stage_seconds=Histogram("influencers_stage_seconds", "Seconds one video spent in a stage",
+                                ["stage"], buckets=SECONDS_BUCKETS),
+        ready=Gauge("influencers_ready", "1 while the service reports SERVING on its readiness health check "
+                    "(its stores reachable), else 0", ["service"]),
+        grpc_server_started=Counter("grpc_server_started", "RPCs started on the server", call),
+        grpc_server_handled=Counter("grpc_server_handled", "RPCs completed on the server, whatever their status",
+                                    [*call, "grpc_code"]),
+        grpc_server_seconds=Histogram("grpc_server_handling_seconds", "Seconds from an RPC's start to its "
+                                      "completion on the server", call, buckets=SECONDS_BUCKETS),
+        grpc_server_received=Counter("grpc_server_msg_received", "Messages received by the server", call),
+        grpc_server_sent=Counter("grpc_server_msg_sent", "Messages sent by the server", call),
+        grpc_client_started=Counter("grpc_client_started", "RPCs started by clients", call),
+        grpc_client_handled=Counter("grpc_client_handled", "RPCs completed by clients, whatever their status",
+                                    [*call, "grpc_code"]),
+        grpc_client_seconds=Histogram("grpc_client_handling_seconds", "Seconds from an RPC's start to its "
+                                      "completion on the client", call, buckets=SECONDS_BUCKETS),
+        http_requests=Counter("http_requests", "Requests answered by the report page, by Flask url rule "
+                              "(\"other\" when none matched) and status code", ["route", "status"]),
+        http_seconds=Histogram("http_request_duration_seconds", "Seconds the report page took to answer a "
+                               "request (to its response, before the body is streamed)", ["route"],
+                               buckets=HTTP_BUCKETS),
+    )
+    for stage in STAGES:  # every stage shows from the start, at 0
+        made.stage_seconds.labels(stage)
+    for status in VIDEO_STATUSES:
+        made.videos.labels(status)
+    REGISTRY.register(GAUGES)
+    return made
+
+
+def count_video(status: str) -> None:
+    """Counts a finished manifest row by its status word; a word outside VIDEO_STATUSES is not counted."""
+    if status in VIDEO_STATUSES:
+        families().videos.labels(status).inc()
+
+
+def observe_stages(seconds: Mapping[str, float]) -> None:
+    """Observes the STAGES among `seconds` (stage -> seconds); other keys are ignored (label values bounded)."""
+    histogram = families().stage_seconds
+    for stage, value in seconds.items():
+        if stage in STAGES:
+            histogram.labels(stage).observe(value)
+
+
+# ---- gauges, read at scrape time ----------------------------------------------------------------------------
+
+GAUGE_HELP = {
+    "influencers_faces_stored": "Faces in identity's vector store",
+    "influencers_influencers": "Confirmed influencers in identity's store",
+    "influencers_review_items": "Items in identity's \"same person?\" review queue",
+    "influencers_feed_head": "Position of the newest change in identity's change feed",
+    "influencers_feed_position": "Position of the last change of identity's feed analytics has applied",
+    "influencers_feed_lag": "Changes identity has that analytics has not applied (as of the follower's last "
+                            "read of the feed)",
+    "influencers_job_rows": "Manifest rows of the ingest jobs not yet ended, by state (pending, running, "
+                            "finished, dropped)",
+}
+# The label a gauge's values are split by, for the gauges whose source answers a mapping.
+GAUGE_LABELS = {"influencers_job_rows": "state"}
+
+
+class Cached:
+    """A reading that costs too much for every scrape (a count over a million faces): answered from the last
+    value while it is younger than `max_age_s` seconds; an older one is refreshed on a thread of its own, and
+    the scrape answers the old value meanwhile. The first reading is taken at once. `max_age_s` 0: every read."""
+
+    def __init__(self, read: Callable[[], float | Mapping[str, float]], max_age_s: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._read = read
+        self._max_age_s = max_age_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._value: float | Mapping[str, float] | None = None
+        self._at = 0.0
+        self._refreshing = False
+
+    def value(self) -> float | Mapping[str, float] | None:
+        """The reading; None when the first one failed (the gauge is then left out of this scrape)."""
+        with self._lock:
+            now_please = self._value is None or self._max_age_s <= 0
+            stale = not now_please and self._clock() - self._at >= self._max_age_s
+            if stale and not self._refreshing:
+                self._refreshing = True
+                threading.Thread(target=self._refresh, name="metrics-refresh", daemon=True).start()
+        if now_please:
+            self._refresh()
+        return self._value
+
+    def _refresh(self) -> None:
+        try:
+            value = self._read()
+        except Exception:  # noqa: BLE001 - a store down: the gauge keeps its last value; readiness says why
+            log.debug("a metrics reading failed", exc_info=True)
+            value = None
+        with self._lock:
+            if value is not None:
+                self._value, self._at = value, self._clock()
+            self._refreshing = False
+
+
+@dataclass
+class _Attached:
+    name: str
+    reading: Cached
+    token: object = field(default_factory=object)
+
+
+class Gauges:
+    """The collector of the gauges read at scrape time. A service attaches a reading per gauge and detaches it
+    on stop; when several are attached under one name (stacks started one after another in a test process),
+    the newest answers."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._attached: list[_Attached] = []
+
+    def attach(self, name: str, read: Callable[[], float | Mapping[str, float]], max_age_s: float = 0.0
+               ) -> Callable[[], None]:
+        """Reads gauge `name` (a key of GAUGE_HELP) with `read` at scrape time (cached for `max_age_s` s); a
+        mapping answer gives one series per key under the gauge's label (GAUGE_LABELS). Returns the detach."""
+        if name not in GAUGE_HELP:
+            raise ValueError(f"unknown gauge {name!r}")
+        families()  # registers this collector
+        entry = _Attached(name, Cached(read, max_age_s))
+        with self._lock:
+            self._attached.append(entry)
+
+        def detach() -> None:
+            with self._lock:
+                self._attached = [a for a in self._attached if a.token is not entry.token]
+
+        return detach
+
+    def collect(self) -> Iterator[Metric]:
+        with self._lock:
+            newest = {a.name: a for a in self._attached}
+        for name, entry in sorted(newest.items()):
+            value = entry.reading.value()
+            if value is None:
+                continue
+            label = GAUGE_LABELS.get(name)
+            if label is None:
+                if isinstance(value, Mapping):
+                    continue
+                yield GaugeMetricFamily(name, GAUGE_HELP[name], value=float(value))
+                continue
+            family = GaugeMetricFamily(name, GAUGE_HELP[name], labels=[label])
+            for key, number in sorted(value.items() if isinstance(value, Mapping) else ()):
+                family.add_metric([key], float(number))
+            yield family
+
+    def describe(self) -> Iterator[Metric]:
+        """Nothing: the registry then does not call collect() at registration (no store is read then)."""
+        return iter(())
+
+
+GAUGES = Gauges()
+
+
+# ---- the endpoint -------------------------------------------------------------------------------------------
+
+class MetricsPortInUse(OSError):
+    """The metrics endpoint cannot bind its port; the message says which and how to choose another."""
+
+
+@dataclass
+class MetricsServer:
+    host: str
+    port: int
+    _stop: Callable[[], None]
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/metrics"
+
+    def stop(self) -> None:
+        self._stop()
+
+
+def start_metrics_server(host: str, port: int) -> MetricsServer:
+    """Serves the process's registry at http://host:port/metrics on a thread of its own (port 0: a free
+    port). MetricsPortInUse when the port is taken."""
+    families()
+    try:
+        httpd, thread = start_http_server(port, addr=host.strip("[]"))
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        raise MetricsPortInUse(f"metrics: port {port} on {host} is in use by another program: stop it, or choose "
+                               "another with --metrics-port or INFLUENCERS_METRICS_PORT (0 turns metrics off)"
+                               ) from None
+
+    def stop() -> None:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5.0)
+
+    server = MetricsServer(host, int(httpd.server_address[1]), stop)
+    log.info("metrics on %s", server.url)
+    return server

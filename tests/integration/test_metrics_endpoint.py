@@ -1,0 +1,73 @@
+"""`influencers service NAME` serves /metrics when INFLUENCERS_METRICS_PORT is set (and nothing without it),
+with its readiness and its own gauges; `serve` names its metrics URL beside the page's."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.create_server(("127.0.0.1", 0)) as s:
+        return s.getsockname()[1]
+
+
+def scrape(port: int, timeout_s: float) -> str:
+    """The text of http://127.0.0.1:port/metrics once it answers (within `timeout_s`)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+        except (urllib.error.URLError, ConnectionError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def start(args: list[str], env: dict[str, str]) -> subprocess.Popen:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("INFLUENCERS_")}
+    return subprocess.Popen([sys.executable, "-m", "influencers", *args], cwd=ROOT, env={**clean, **env},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def stop(process: subprocess.Popen) -> str:
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    return err
+
+
+def test_an_ingest_service_with_the_variable_set_serves_its_metrics(tmp_path):
+    port = free_port()
+    process = start(["service", "ingest", "--data-dir", str(tmp_path / "d")],
+                    {"INFLUENCERS_INGEST_PORT": "0", "INFLUENCERS_METRICS_PORT": str(port)})
+    try:
+        text = scrape(port, 60)
+    finally:
+        err = stop(process)
+    assert 'influencers_ready{service="ingest"} 1.0' in text, err
+    assert 'influencers_job_rows{state="pending"} 0.0' in text
+    assert "grpc_server_handled_total" in text and "process_resident_memory_bytes" in text
+    assert "Traceback" not in err
+
+
+def test_a_service_without_the_variable_serves_no_metrics(tmp_path):
+    port = free_port()
+    process = start(["service", "ingest", "--data-dir", str(tmp_path / "d")], {"INFLUENCERS_INGEST_PORT": "0"})
+    try:
+        time.sleep(3)
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        for default in (port, 9464):
+            try:
+                text = urllib.request.urlopen(f"http://127.0.0.1:{default}/metrics", timeout=2).read().decode()
+            except (urllib.error.URLError, ConnectionError):
+                continue
+            assert "influencers_job_rows" not in text, f"port {default} serves this service's metrics"
+    finally:
+        stop(process)

@@ -1,0 +1,119 @@
+"""services/common/metrics.py: readings cached off the scrape, gauges attached and detached by services,
+bounded label values, and the metrics port each command defaults to."""
+
+import threading
+
+import pytest
+from prometheus_client import REGISTRY
+
+from influencers.cli import _settings, build_parser
+from services.common.metrics import DEFAULT_PORT, Cached, Gauges, count_video, families, observe_stages
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_cached_reading_is_taken_at_once_then_answered_from_the_cache_while_young():
+    calls = []
+    clock = Clock()
+    cached = Cached(lambda: calls.append(1) or len(calls), max_age_s=30, clock=clock)
+    assert cached.value() == 1
+    clock.now = 29
+    assert cached.value() == 1 and len(calls) == 1
+
+
+def test_an_old_reading_is_refreshed_in_the_background_and_the_scrape_gets_the_old_value_meanwhile():
+    release, read = threading.Event(), threading.Event()
+    values = iter([1, 2])
+
+    def slow() -> int:
+        value = next(values)
+        if value == 2:
+            read.set()
+            release.wait(5)
+        return value
+
+    clock = Clock()
+    cached = Cached(slow, max_age_s=30, clock=clock)
+    assert cached.value() == 1
+    clock.now = 31
+    assert cached.value() == 1, "the scrape does not wait for the refresh"
+    assert read.wait(5)
+    release.set()
+    for _ in range(100):
+        if cached.value() == 2:
+            break
+        threading.Event().wait(0.01)
+    assert cached.value() == 2
+
+
+def test_a_failed_reading_leaves_the_gauge_out_and_keeps_the_collector_working():
+    gauges = Gauges()
+
+    def broken() -> float:
+        raise ConnectionError("store down")
+
+    gauges.attach("influencers_faces_stored", broken)
+    gauges.attach("influencers_influencers", lambda: 3)
+    assert [(m.name, m.samples[0].value) for m in gauges.collect()] == [("influencers_influencers", 3.0)]
+
+
+def test_the_newest_attached_reading_answers_and_a_detached_one_no_longer_does():
+    gauges = Gauges()
+    detach_first = gauges.attach("influencers_feed_lag", lambda: 1)
+    detach_second = gauges.attach("influencers_feed_lag", lambda: 2)
+    assert [m.samples[0].value for m in gauges.collect()] == [2.0]
+    detach_second()
+    assert [m.samples[0].value for m in gauges.collect()] == [1.0]
+    detach_first()
+    assert list(gauges.collect()) == []
+
+
+def test_a_mapping_reading_gives_one_series_per_state():
+    gauges = Gauges()
+    gauges.attach("influencers_job_rows", lambda: {"pending": 4, "running": 2})
+    [family] = gauges.collect()
+    assert {(s.labels["state"], s.value) for s in family.samples} == {("pending", 4.0), ("running", 2.0)}
+
+
+def test_an_unknown_gauge_name_is_refused():
+    with pytest.raises(ValueError, match="influencers_nope"):
+        Gauges().attach("influencers_nope", lambda: 1)
+
+
+def test_families_register_once_however_often_they_are_asked_for():
+    assert families() is families()
+
+
+def test_stage_and_status_words_outside_the_known_ones_make_no_series():
+    before = REGISTRY.get_sample_value("influencers_stage_seconds_count", {"stage": "fetch"}) or 0
+    observe_stages({"fetch": 0.5, "identity": 3.0, "identity.detect": 1.0, "https://x/y": 1.0})
+    count_video("processing")
+    count_video("https://example.com/v.mp4")
+    assert REGISTRY.get_sample_value("influencers_stage_seconds_count", {"stage": "fetch"}) == before + 1
+    stages = {s.labels["stage"] for m in REGISTRY.collect() if m.name == "influencers_stage_seconds"
+              for s in m.samples}
+    assert stages == {"fetch", "decode", "detect", "encode", "assign", "record"}
+    statuses = {s.labels["status"] for m in REGISTRY.collect() if m.name == "influencers_videos" for s in m.samples}
+    assert statuses == {"done", "failed", "duplicate"}
+
+
+@pytest.mark.parametrize(("argv", "environ", "port"), [
+    (["run", "m.csv"], {}, DEFAULT_PORT),
+    (["serve"], {}, DEFAULT_PORT),
+    (["service", "identity"], {}, 0),
+    (["service", "identity"], {"INFLUENCERS_METRICS_PORT": "9470"}, 9470),
+    (["serve"], {"INFLUENCERS_METRICS_PORT": "0"}, 0),
+    (["serve", "--metrics-port", "9471"], {"INFLUENCERS_METRICS_PORT": "9470"}, 9471),
+    (["jobs"], {}, 0),
+])
+def test_run_and_serve_default_to_the_metrics_port_and_service_to_none(monkeypatch, argv, environ, port):
+    monkeypatch.delenv("INFLUENCERS_METRICS_PORT", raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    assert _settings(build_parser().parse_args(argv)).metrics_port == port
