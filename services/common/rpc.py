@@ -15,6 +15,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from services.common import tracing
 from services.common.settings import SettingsError
 
 log = logging.getLogger(__name__)
@@ -193,7 +194,8 @@ def build_server(
     (services/common/tls.py), else plaintext."""
     if not token and not is_loopback(host):
         raise SettingsError(f"{name}: binding to {host} (beyond loopback) needs a token (INFLUENCERS_TOKEN)")
-    interceptors: list[grpc.ServerInterceptor] = [TokenInterceptor(token)] if token else []
+    interceptors: list[grpc.ServerInterceptor] = tracing.server_interceptors(name)  # outermost: sees every call
+    interceptors += [TokenInterceptor(token)] if token else []
     interceptors.append(ErrorGuard())
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=name),
@@ -253,14 +255,16 @@ class _Details(grpc.ClientCallDetails):
         self.credentials, self.wait_for_ready, self.compression = credentials, wait_for_ready, compression
 
 
-def open_channel(target: str, token: str = "", credentials: grpc.ChannelCredentials | None = None) -> grpc.Channel:
+def open_channel(target: str, token: str = "", credentials: grpc.ChannelCredentials | None = None,
+                 service: str = "") -> grpc.Channel:
     """A channel with the same message limits as the servers, sending the token when one is set; over TLS
-    when `credentials` are given (services/common/tls.py)."""
+    when `credentials` are given (services/common/tls.py). `service`: which of our services calls (its
+    trace context goes along with each call while tracing is on)."""
     channel = (grpc.secure_channel(target, credentials, options=_CLIENT_OPTIONS) if credentials
                else grpc.insecure_channel(target, options=_CLIENT_OPTIONS))
     if token:
         channel = grpc.intercept_channel(channel, _TokenClientInterceptor(token))
-    return channel
+    return tracing.traced_channel(channel, service)
 
 
 def wait_healthy(channel: grpc.Channel, timeout_s: float = 30.0) -> None:

@@ -18,7 +18,11 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
+from opentelemetry.trace import Status, StatusCode
+
 from influencers.v1 import common_pb2, ingest_pb2
+from services.common import logs, tracing
+from services.common.protoconv import status_word
 from services.ingest.job_store import (
     CANCELLED,
     ENDED,
@@ -183,14 +187,30 @@ class JobQueue:
                 self._busy -= 1
 
     def _run(self, claim: Claim) -> None:
-        if claim.attempts > 1:
-            log.warning("taking over row %d of job %s (attempt %d: a previous owner's lease expired)",
-                        claim.idx + 1, claim.job_id, claim.attempts)
-        progress, processed = self._runner.run_row(
-            claim, lambda video_id: self.store.note_video(claim, self.owner, video_id))
-        if not self.store.finish_row(claim, self.owner, progress, processed):
-            log.warning("row %d of job %s was taken over while it ran; its result here is dropped",
-                        claim.idx + 1, claim.job_id)
+        """Runs one row as one trace (root span "video") whose log lines carry the job, the row and the video."""
+        row = claim.idx + 1
+        with logs.row_context(claim.job_id, row), tracing.tracer("ingest").start_as_current_span(
+                "video", attributes={"influencers.job_id": claim.job_id, "influencers.row": row,
+                                     "influencers.attempt": claim.attempts}) as span:
+            if claim.attempts > 1:
+                log.warning("taking over row %d of job %s (attempt %d: a previous owner's lease expired)",
+                            row, claim.job_id, claim.attempts)
+
+            def note_video(video_id: str) -> None:
+                logs.bind(video_id=video_id)
+                span.set_attribute("influencers.video_id", video_id)
+                self.store.note_video(claim, self.owner, video_id)
+
+            progress, processed = self._runner.run_row(claim, note_video)
+            video = progress.video
+            if video.video_id:
+                span.set_attribute("influencers.video_id", video.video_id)
+            span.set_attribute("influencers.status", status_word(video.status))
+            if video.status == common_pb2.VIDEO_STATUS_FAILED:
+                span.set_status(Status(StatusCode.ERROR, video.error))
+            if not self.store.finish_row(claim, self.owner, progress, processed):
+                log.warning("row %d of job %s was taken over while it ran; its result here is dropped",
+                            row, claim.job_id)
 
     def _finalise(self, job: Finalising) -> None:
         changed, error = 0, ""

@@ -14,10 +14,11 @@ from werkzeug.exceptions import HTTPException, NotFound
 
 from services.analytics.analysis import AnalysisCache
 from services.analytics.store import AnalyticsStore
-from services.analytics.web import session
+from services.analytics.web import request_log, session
 from services.analytics.web.corrections import MAX_UPLOAD_BYTES, Corrections
 from services.analytics.web.corrections import bp as corrections_bp
 from services.analytics.web.views import bp
+from services.common import tracing
 
 
 def create_app(store: AnalyticsStore, config: dict[str, Any] | None = None,
@@ -35,10 +36,12 @@ def create_app(store: AnalyticsStore, config: dict[str, Any] | None = None,
     app.extensions["analytics_store"] = store
     app.extensions["analytics_cache"] = AnalysisCache(store)
     app.extensions["corrections"] = corrections
+    request_log.install(app)  # first: its time includes the session's checks
     session.install(app)
     app.register_blueprint(bp)
     app.register_blueprint(corrections_bp)
     app.register_error_handler(HTTPException, _http_error)
+    tracing.instrument_flask(app)
     return app
 
 
