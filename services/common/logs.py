@@ -32,11 +32,14 @@ ROW_FIELDS = ("job_id", "row", "video_id")
 
 
 def _trace_id(logger: WrappedLogger, name: str, event: EventDict) -> EventDict:
-    """Adds the current trace's id (tracing on and a span current)."""
-    if tracing.enabled() and "trace_id" not in event:
+    """Adds the current trace's id (tracing on and a span current), and the job and row a caller sent along
+    with it (identity's and analytics' lines of a row's calls)."""
+    if tracing.enabled():
         trace_id = tracing.current_trace_id()
         if trace_id:
-            event["trace_id"] = trace_id
+            event.setdefault("trace_id", trace_id)
+            for field, value in tracing.baggage_fields().items():
+                event.setdefault(field, int(value) if field == "row" else value)
     return event
 
 

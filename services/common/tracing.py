@@ -20,11 +20,13 @@ them. Tests install an in-memory exporter with `install()`.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 import grpc
-from opentelemetry import trace
+from opentelemetry import baggage, trace
+from opentelemetry import context as otel_context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
@@ -174,3 +176,27 @@ def record_span(service: str, name: str, start_ns: int, end_ns: int, attributes:
         return
     span = tracer(service).start_span(name, start_time=start_ns, attributes=dict(attributes or {}))  # type: ignore[arg-type]
     span.end(end_time=end_ns)
+
+
+_BAGGAGE = {"job_id": "influencers.job_id", "row": "influencers.row"}
+
+
+@contextlib.contextmanager
+def row_baggage(job_id: str, row: int) -> Iterator[None]:
+    """While tracing is on, the job and row go along with the trace context (W3C baggage in the gRPC metadata),
+    so that identity's and analytics' log lines of the row carry them too (`baggage_fields`)."""
+    if not _providers:
+        yield
+        return
+    ctx = baggage.set_baggage(_BAGGAGE["row"], str(row), baggage.set_baggage(_BAGGAGE["job_id"], job_id))
+    token = otel_context.attach(ctx)
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
+
+
+def baggage_fields() -> dict[str, str]:
+    """The job and row a caller sent along (see `row_baggage`), by log field name."""
+    found = {field: baggage.get_baggage(key) for field, key in _BAGGAGE.items()}
+    return {k: str(v) for k, v in found.items() if v is not None}

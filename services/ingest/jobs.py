@@ -13,12 +13,13 @@ read the database, so they answer the same from every replica.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
-from opentelemetry.trace import Status, StatusCode
+from opentelemetry.trace import Span, Status, StatusCode
 
 from influencers.v1 import common_pb2, ingest_pb2
 from services.common import logs, tracing
@@ -59,6 +60,17 @@ class RowRunner(Protocol):
 
     def reconcile(self, video_ids: list[str]) -> int:
         """Reconciles a job's processed videos; returns the videos whose people changed."""
+
+
+@contextlib.contextmanager
+def _row_scope(claim: Claim) -> Iterator[Span]:
+    """The root span "video" of a row, current inside, with the row's job and number bound for the log lines
+    (and sent along as baggage while tracing is on)."""
+    row = claim.idx + 1
+    attributes = {"influencers.job_id": claim.job_id, "influencers.row": row, "influencers.attempt": claim.attempts}
+    with logs.row_context(claim.job_id, row), tracing.row_baggage(claim.job_id, row), \
+            tracing.tracer("ingest").start_as_current_span("video", attributes=attributes) as span:
+        yield span
 
 
 def settled_rows(request: ingest_pb2.StartIngestRequest) -> dict[int, ingest_pb2.WatchJobResponse]:
@@ -189,9 +201,7 @@ class JobQueue:
     def _run(self, claim: Claim) -> None:
         """Runs one row as one trace (root span "video") whose log lines carry the job, the row and the video."""
         row = claim.idx + 1
-        with logs.row_context(claim.job_id, row), tracing.tracer("ingest").start_as_current_span(
-                "video", attributes={"influencers.job_id": claim.job_id, "influencers.row": row,
-                                     "influencers.attempt": claim.attempts}) as span:
+        with _row_scope(claim) as span:
             if claim.attempts > 1:
                 log.warning("taking over row %d of job %s (attempt %d: a previous owner's lease expired)",
                             row, claim.job_id, claim.attempts)
@@ -206,8 +216,11 @@ class JobQueue:
             if video.video_id:
                 span.set_attribute("influencers.video_id", video.video_id)
             span.set_attribute("influencers.status", status_word(video.status))
-            if video.status == common_pb2.VIDEO_STATUS_FAILED:
+            if video.status == common_pb2.VIDEO_STATUS_FAILED:  # logged once already, with its reason
                 span.set_status(Status(StatusCode.ERROR, video.error))
+            else:  # one line per row that has a result, with where its time went (a slow row shows here)
+                log.info("video %s", status_word(video.status), extra={
+                    "faces": video.faces, "stage_seconds": {k: round(v, 3) for k, v in progress.stage_seconds.items()}})
             if not self.store.finish_row(claim, self.owner, progress, processed):
                 log.warning("row %d of job %s was taken over while it ran; its result here is dropped",
                             row, claim.job_id)

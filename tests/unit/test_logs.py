@@ -78,3 +78,21 @@ def test_a_log_line_during_a_progress_bar_is_written_above_the_bar_not_inside_it
 def test_a_bad_log_setting_is_refused_naming_its_variable(variable, value):
     with pytest.raises(SettingsError, match=variable):
         Settings.from_env({variable: value})
+
+
+def test_with_tracing_on_a_line_carries_the_trace_id_and_the_job_and_row_sent_along_as_baggage(restore_root):
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from services.common import tracing
+
+    out = io.StringIO()
+    configure_logging("json", "INFO", stream=out)
+    tracing.install(["identity"], InMemorySpanExporter(), batch=False)
+    try:
+        with tracing.row_baggage("job9", 4), tracing.tracer("identity").start_as_current_span("assign"):
+            trace_id = tracing.current_trace_id()
+            logging.getLogger("services.identity.server").warning("slow")
+    finally:
+        tracing.shutdown_tracing()
+    (line,) = (json.loads(x) for x in out.getvalue().splitlines())
+    assert (line["trace_id"], line["job_id"], line["row"]) == (trace_id, "job9", 4)
