@@ -75,11 +75,14 @@ def service_name(service: str, services: int = 1, environ: Mapping[str, str] | N
 
 def setup_tracing(services: Iterable[str], environ: Mapping[str, str] | None = None) -> bool:
     """Installs a provider for each of `services` when the environment asks for tracing (see `wanted`);
-    True when tracing is on. Call once, from the entry point."""
+    True when tracing is on. Call once, from the entry point. No services (a CLI command that only calls
+    them): nothing to trace, and the variables are not even read."""
+    names = list(services)
+    if not names:
+        return False
     kind = wanted(environ)
     if not kind:
         return False
-    names = list(services)
 
     def exporter() -> SpanExporter:
         if kind == "console":

@@ -9,6 +9,8 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from tests.support.otlp_sink import SpanSink
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,3 +40,15 @@ def test_serve_stopped_by_sigterm_sends_its_queued_spans_of_the_page_first(tmp_p
         server.kill()
         server.wait(10)
         sink.close()
+
+
+@pytest.mark.parametrize(("variable", "value"), [("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+                                                  ("INFLUENCERS_LOG_FORMAT", "xml")])
+def test_serve_refuses_a_bad_tracing_or_log_variable_in_one_line_naming_it(tmp_path, variable, value):
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("INFLUENCERS_", "OTEL_"))}
+    env = {**clean, **FREE_PORTS, "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9", variable: value}
+    result = subprocess.run([sys.executable, "-m", "influencers", "serve", "--data-dir", str(tmp_path / "d")],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert lines[0].startswith("influencers: error: ") and variable in lines[0]

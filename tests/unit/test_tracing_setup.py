@@ -69,3 +69,8 @@ def test_service_names_carry_the_service_and_otel_service_name_replaces_the_pref
     assert tracing.service_name("identity", 3, {"OTEL_SERVICE_NAME": "shop"}) == "shop-identity"
     assert tracing.service_name("identity", 1, {"OTEL_SERVICE_NAME": "shop-faces"}) == "shop-faces"
     assert tracing.service_name("identity", 1, {}) == "influencers-identity"
+
+
+def test_a_command_that_runs_no_service_installs_nothing_and_ignores_the_variables():
+    assert tracing.setup_tracing([], environ={**ENDPOINT, "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}) is False
+    assert not tracing.enabled()
