@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, NoReturn
 import grpc
 from sqlalchemy import exc as sa_exc
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from influencers import __version__
 from influencers.client import (
@@ -32,9 +33,11 @@ from influencers.client import (
     watch_job,
 )
 from influencers.v1 import common_pb2, identity_pb2, ingest_pb2
+from services.common import tracing
 from services.common.boundary import brief
 from services.common.clients import CATCHING_UP, REVIEW_ANSWERS, drain
 from services.common.datadir import DataDirBusy, DataDirUnusable, data_dir_lock, prepare_data_dir
+from services.common.logs import configure_logging
 from services.common.metrics import DEFAULT_PORT as DEFAULT_METRICS_PORT
 from services.common.metrics import MetricsPortInUse, MetricsServer, start_metrics_server
 from services.common.protoconv import review_reason_word, seconds, status_word
@@ -146,7 +149,8 @@ def _follow(channel: grpc.Channel, job_id: str, results: list[ingest_pb2.WatchJo
             tqdm.write(f"WARNING {_cut(p.video.url)}: {p.video.error.removeprefix(WARNING)}", file=sys.stderr)
 
     try:
-        results, job = watch_job(channel, job_id, WATCH_TIMEOUT_S, progress, results)
+        with logging_redirect_tqdm():  # the services of `run` log here too: above the bar, never inside it
+            results, job = watch_job(channel, job_id, WATCH_TIMEOUT_S, progress, results)
     finally:
         bar.close()
     counts: dict[str, int] = {}
@@ -611,14 +615,13 @@ def main(argv: list[str] | None = None) -> int:
     service could not be reached or failed a call; 2 usage or configuration error (a bad setting or path,
     an unusable data dir, an unknown id or bad value refused by a service); 130 interrupted (Ctrl-C or
     SIGTERM). Every error is one line on stderr, `influencers: error: ...`, never a traceback."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "werkzeug", "alembic"):  # alembic: a line per plugin at every store open
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    _configure_logging()
     args = build_parser().parse_args(argv)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         _check_inputs(args)
+        tracing.setup_tracing(_traced_services(args))
         with _owning_data_dir(args):
             return int(args.func(args) or 0)
     except (SettingsError, ManifestError, DataDirBusy, DataDirUnusable, PortInUse, MetricsPortInUse) as exc:
@@ -637,6 +640,25 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyboardInterrupt, _Terminated):
         print("interrupted: what was recorded is kept; run the same command again to resume", file=sys.stderr)
         return 130
+    finally:
+        tracing.shutdown_tracing()  # the spans still queued are sent before the process ends
+
+
+def _configure_logging() -> None:
+    """The one logging set-up of the process (INFLUENCERS_LOG_FORMAT, INFLUENCERS_LOG_LEVEL). A bad setting
+    logs as text at INFO meanwhile: _check_inputs then refuses it in one line naming the variable."""
+    try:
+        settings = Settings.from_env()
+    except SettingsError:
+        settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
+
+
+def _traced_services(args: argparse.Namespace) -> list[str]:
+    """The services this command runs in this process (each traced under its own name while tracing is on)."""
+    if args.command in ("run", "serve"):
+        return list(tracing.SERVICES)
+    return [args.service] if args.command == "service" else []
 
 
 if __name__ == "__main__":

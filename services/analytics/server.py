@@ -20,6 +20,7 @@ from services.analytics.records import (
     video_to_proto,
 )
 from services.analytics.store import AnalyticsStore
+from services.common import tracing
 from services.common.boundary import brief, is_influencer_id, is_video_id, shown, undefined_enum_values
 from services.common.paging import decode_token, encode_token, page_size
 from services.common.rpc import RunningServer, build_server
@@ -53,7 +54,9 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
         _check_statuses(context, [row.status], "video.status")
         # Appearances come from identity's change feed alone, never with the row.
         try:
-            created = self._store.record_video(row)
+            with tracing.tracer("analytics").start_as_current_span(
+                    "record", attributes={"influencers.video_id": row.video_id}):
+                created = self._store.record_video(row)
         except ValueError as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, brief(str(exc)))
         return analytics_pb2.RecordVideoResponse(created=created)

@@ -15,6 +15,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from services.common import tracing
 from services.common.grpc_metrics import ClientMetrics, ServerMetrics
 from services.common.metrics import families
 from services.common.settings import SettingsError
@@ -198,8 +199,10 @@ def build_server(
     (services/common/tls.py), else plaintext."""
     if not token and not is_loopback(host):
         raise SettingsError(f"{name}: binding to {host} (beyond loopback) needs a token (INFLUENCERS_TOKEN)")
-    # Metrics first: a call the token check refuses or the guard answers INTERNAL is counted with that code.
-    interceptors: list[grpc.ServerInterceptor] = [ServerMetrics(), *([TokenInterceptor(token)] if token else [])]
+    # Tracing outermost (it sees every call), then metrics: a call the token check refuses or the guard
+    # answers INTERNAL is counted with that code.
+    interceptors: list[grpc.ServerInterceptor] = [*tracing.server_interceptors(name), ServerMetrics()]
+    interceptors += [TokenInterceptor(token)] if token else []
     interceptors.append(ErrorGuard())
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=name),
@@ -259,14 +262,16 @@ class _Details(grpc.ClientCallDetails):
         self.credentials, self.wait_for_ready, self.compression = credentials, wait_for_ready, compression
 
 
-def open_channel(target: str, token: str = "", credentials: grpc.ChannelCredentials | None = None) -> grpc.Channel:
+def open_channel(target: str, token: str = "", credentials: grpc.ChannelCredentials | None = None,
+                 service: str = "") -> grpc.Channel:
     """A channel with the same message limits as the servers, sending the token when one is set; over TLS
-    when `credentials` are given (services/common/tls.py)."""
+    when `credentials` are given (services/common/tls.py). `service`: which of our services calls (its
+    trace context goes along with each call while tracing is on)."""
     channel = (grpc.secure_channel(target, credentials, options=_CLIENT_OPTIONS) if credentials
                else grpc.insecure_channel(target, options=_CLIENT_OPTIONS))
     if token:
         channel = grpc.intercept_channel(channel, _TokenClientInterceptor(token))
-    return grpc.intercept_channel(channel, ClientMetrics())
+    return tracing.traced_channel(grpc.intercept_channel(channel, ClientMetrics()), service)
 
 
 def wait_healthy(channel: grpc.Channel, timeout_s: float = 30.0) -> None:

@@ -18,6 +18,8 @@ class SettingsError(ValueError):
     """A setting (environment variable or flag) that cannot be used; the message names the variable."""
 
 
+_LOG_FORMATS = ("text", "json")  # services/common/logs.py FORMATS and LEVELS
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 MAX_WAIT_S = 7 * 24 * 3600.0  # the longest time limit a setting may give: a week, in seconds
 
 # Allowed closed ranges of the numeric settings (None: unbounded on that side). Ports may be 0: "any free".
@@ -135,6 +137,9 @@ class Settings:
     # A video whose sampled frames look like an analysed video's is a repost: its people are copied from it
     # instead of detected again (services/ingest/signature.py). false: every video is analysed.
     early_reposts: bool = True
+    # Logs (services/common/logs.py): "text" or "json" (one JSON object a line), and the least level shown.
+    log_format: str = "text"
+    log_level: str = "INFO"
 
     def __post_init__(self) -> None:
         """Checks types and ranges, so that a bad value fails at start with a message naming its variable
@@ -142,6 +147,10 @@ class Settings:
         if self.database_url and not self.database_url.startswith(("postgresql://", "postgres://",
                                                                      "postgresql+psycopg://", "sqlite://")):
             raise SettingsError(f"{env_name('database_url')} must start with postgresql:// (or sqlite://)")
+        if self.log_format.lower() not in _LOG_FORMATS:
+            raise SettingsError(f"{env_name('log_format')}={self.log_format!r}: one of {', '.join(_LOG_FORMATS)}")
+        if self.log_level.upper() not in _LOG_LEVELS:
+            raise SettingsError(f"{env_name('log_level')}={self.log_level!r}: one of {', '.join(_LOG_LEVELS)}")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise SettingsError(f"{env_name('tls_cert')} and {env_name('tls_key')} go together: give both or neither")
         for f in fields(self):

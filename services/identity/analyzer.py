@@ -52,6 +52,10 @@ class VideoAnalysis:
     faces_detected: int
     faces_encoded: int
     stage_seconds: dict[str, float]
+    # When each phase ran, as (start, end) in ns since the epoch (time.time_ns: the worker process and the
+    # server share the clock), so that the server can show them as spans: detect (decode and detect of every
+    # frame), encode, group.
+    phases: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 class _Clock:
@@ -73,6 +77,7 @@ def analyze_frames(model: FaceModel, frames: list[FrameIn], within_video_thresho
     detector = ShotDetector(model)
     shapes: dict[int, object] = {}
     detected = 0
+    began = time.time_ns()
     for fr in frames:
         t0 = time.perf_counter()
         bgr = cv2.imdecode(np.frombuffer(fr.image, np.uint8), cv2.IMREAD_COLOR)
@@ -95,6 +100,7 @@ def analyze_frames(model: FaceModel, frames: list[FrameIn], within_video_thresho
         per_frame.append(faces)
     tracks = link_tracks(per_frame)
     chosen = [f for tr in tracks for f in faces_to_encode(tr, per_track)]
+    detected_at = time.time_ns()
     t0 = time.perf_counter()
     by_frame: dict[int, list[Face]] = defaultdict(list)
     for f in chosen:
@@ -104,11 +110,14 @@ def analyze_frames(model: FaceModel, frames: list[FrameIn], within_video_thresho
         for f, v in zip(fs, vecs, strict=True):
             f.encoding = v
     t0 = clock.lap("encode", t0)
+    encoded_at = time.time_ns()
     group_people(chosen, within_video_threshold)
     attribute_detections(tracks)
     people = _people(per_frame, chosen, images)
     clock.lap("group", t0)
-    return VideoAnalysis(people, len(frames), detected, len(chosen), dict(clock.seconds))
+    phases = {"detect": (began, detected_at), "encode": (detected_at, encoded_at),
+              "group": (encoded_at, time.time_ns())}
+    return VideoAnalysis(people, len(frames), detected, len(chosen), dict(clock.seconds), phases)
 
 
 def _people(per_frame: list[list[Face]], encoded: list[Face], images: dict[int, np.ndarray]) -> list[PersonObservation]:

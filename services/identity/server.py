@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 import grpc
 
 from influencers.v1 import common_pb2, identity_pb2, identity_pb2_grpc
+from services.common import logs, tracing
 from services.common.boundary import INFLUENCER_ID, brief, is_influencer_id, shown
 from services.common.metrics import observe_stages
 from services.common.paging import key_token, page_size, point_token
@@ -18,9 +19,10 @@ from services.common.protoconv import review_reason
 from services.common.rpc import RunningServer, build_server
 from services.common.settings import Settings
 from services.common.tls import server_credentials
-from services.identity.analyzer import FrameIn
+from services.identity.analyzer import FrameIn, VideoAnalysis
 from services.identity.appearances import AppearanceOut
 from services.identity.assignment import Thresholds
+from services.identity.correction_log import log_corrections
 from services.identity.crops import CropStore, check_id
 from services.identity.facestore import FaceStore
 from services.identity.feed import CHANGE_VIDEOS, ChangeFeed, TooFarBehind
@@ -178,15 +180,23 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             frames.append(FrameIn(frame.index, frame.timestamp_s, frame.shot, frame.span_s, frame.image))
         if not video_id:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "no frames (video_id unknown)")
+        with logs.bound(video_id=video_id):
+            return self._analyze(video_id, frames, context)
+
+    def _analyze(self, video_id: str, frames: list[FrameIn], context: grpc.ServicerContext
+                 ) -> identity_pb2.AnalyzeVideoResponse:
         try:
             analysis = self.workers.analyze(frames, self.settings.within_video_threshold)
         except ValueError as exc:  # a frame that is not an image, or too large to decode
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"video {video_id}: {exc}")
-        with self.registry.lock:
+        _phase_spans(analysis)
+        with tracing.tracer("identity").start_as_current_span("assign") as span, self.registry.lock:
             t0 = time.perf_counter()
             appearances = self.registry.assign(video_id, analysis)
             position = self._position(self._publish(identity_pb2.CHANGE_KIND_VIDEO, [video_id]))
             stages = {**analysis.stage_seconds, "assign": time.perf_counter() - t0}
+            span.set_attributes({"influencers.video_id": video_id, "influencers.people": len(analysis.people),
+                                 "influencers.appearances": len(appearances), "influencers.feed_position": position})
         observe_stages({k: v for k, v in stages.items() if k in ("detect", "encode", "assign")})
         return identity_pb2.AnalyzeVideoResponse(
             feed_position=position,
@@ -499,6 +509,15 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         return identity_pb2.AnswerReviewItemResponse(changes=self._correct(work))
 
 
+def _phase_spans(analysis: VideoAnalysis) -> None:
+    """The phases a worker process timed (detect, encode, group) as child spans of the AnalyzeVideo span."""
+    counts = {"detect": {"influencers.frames": analysis.frames, "influencers.faces_detected": analysis.faces_detected},
+              "encode": {"influencers.faces_encoded": analysis.faces_encoded},
+              "group": {"influencers.people": len(analysis.people)}}
+    for name, (start, end) in analysis.phases.items():
+        tracing.record_span("identity", name, start, end, counts.get(name))
+
+
 def _check(context: grpc.ServicerContext, value: str, what: str) -> None:
     try:
         check_id(value, what)
@@ -548,7 +567,7 @@ class IdentityProcess:
         self.writer_lock = WriterLock(self.feed.engine)
         self.registry = IdentityRegistry(self.store, CropStore(self.store), thresholds, self.writer_lock)
         self.workers = FaceWorkers(settings.worker_count)
-        servicer = IdentityServicer(self.registry, self.workers, settings, self.feed)
+        servicer = log_corrections(IdentityServicer(self.registry, self.workers, settings, self.feed))
 
         def register(server: grpc.Server) -> str:
             identity_pb2_grpc.add_IdentityServiceServicer_to_server(servicer, server)

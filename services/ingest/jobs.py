@@ -13,12 +13,16 @@ read the database, so they answer the same from every replica.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
+from opentelemetry.trace import Span, Status, StatusCode
+
 from influencers.v1 import common_pb2, ingest_pb2
+from services.common import logs, tracing
 from services.common.metrics import count_video
 from services.common.protoconv import status_word
 from services.ingest.job_store import (
@@ -57,6 +61,17 @@ class RowRunner(Protocol):
 
     def reconcile(self, video_ids: list[str]) -> int:
         """Reconciles a job's processed videos; returns the videos whose people changed."""
+
+
+@contextlib.contextmanager
+def _row_scope(claim: Claim) -> Iterator[Span]:
+    """The root span "video" of a row, current inside, with the row's job and number bound for the log lines
+    (and sent along as baggage while tracing is on)."""
+    row = claim.idx + 1
+    attributes = {"influencers.job_id": claim.job_id, "influencers.row": row, "influencers.attempt": claim.attempts}
+    with logs.row_context(claim.job_id, row), tracing.row_baggage(claim.job_id, row), \
+            tracing.tracer("ingest").start_as_current_span("video", attributes=attributes) as span:
+        yield span
 
 
 def settled_rows(request: ingest_pb2.StartIngestRequest) -> dict[int, ingest_pb2.WatchJobResponse]:
@@ -189,16 +204,33 @@ class JobQueue:
                 self._busy -= 1
 
     def _run(self, claim: Claim) -> None:
-        if claim.attempts > 1:
-            log.warning("taking over row %d of job %s (attempt %d: a previous owner's lease expired)",
-                        claim.idx + 1, claim.job_id, claim.attempts)
-        progress, processed = self._runner.run_row(
-            claim, lambda video_id: self.store.note_video(claim, self.owner, video_id))
-        if self.store.finish_row(claim, self.owner, progress, processed):
-            count_video(status_word(progress.video.status))
-        else:
-            log.warning("row %d of job %s was taken over while it ran; its result here is dropped",
-                        claim.idx + 1, claim.job_id)
+        """Runs one row as one trace (root span "video") whose log lines carry the job, the row and the video."""
+        row = claim.idx + 1
+        with _row_scope(claim) as span:
+            if claim.attempts > 1:
+                log.warning("taking over row %d of job %s (attempt %d: a previous owner's lease expired)",
+                            row, claim.job_id, claim.attempts)
+
+            def note_video(video_id: str) -> None:
+                logs.bind(video_id=video_id)
+                span.set_attribute("influencers.video_id", video_id)
+                self.store.note_video(claim, self.owner, video_id)
+
+            progress, processed = self._runner.run_row(claim, note_video)
+            video = progress.video
+            if video.video_id:
+                span.set_attribute("influencers.video_id", video.video_id)
+            span.set_attribute("influencers.status", status_word(video.status))
+            if video.status == common_pb2.VIDEO_STATUS_FAILED:  # logged once already, with its reason
+                span.set_status(Status(StatusCode.ERROR, video.error))
+            else:  # one line per row that has a result, with where its time went (a slow row shows here)
+                log.info("video %s", status_word(video.status), extra={
+                    "faces": video.faces, "stage_seconds": {k: round(v, 3) for k, v in progress.stage_seconds.items()}})
+            if self.store.finish_row(claim, self.owner, progress, processed):
+                count_video(status_word(video.status))
+            else:
+                log.warning("row %d of job %s was taken over while it ran; its result here is dropped",
+                            row, claim.job_id)
 
     def _finalise(self, job: Finalising) -> None:
         changed, error = 0, ""

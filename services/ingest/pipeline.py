@@ -15,13 +15,16 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import grpc
+from opentelemetry.trace import Span
 
 from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2, identity_pb2, identity_pb2_grpc
+from services.common import tracing
 from services.common.datadir import ScratchDir
 from services.common.settings import Settings
 from services.ingest.fetch import Fetched, FetchError, FetchPolicy, fetch, is_remote, local_path
@@ -140,6 +143,7 @@ class VideoPipeline:
         video = common_pb2.Video(url=url, external_id=external_id)
         if performance is not None:
             video.performance = performance
+        unexpected: Exception | None = None
         try:
             return self._process(video, row_error, base_dir, on_video_id)
         except FetchError as exc:
@@ -149,13 +153,19 @@ class VideoPipeline:
         except grpc.RpcError as exc:
             video.error = f"{url}: service call failed ({_rpc_reason(exc)})"
         except Exception as exc:  # any failure of one video fails its row (recorded below), not the batch
-            log.exception("video %s failed unexpectedly", url)
+            unexpected = exc
             video.error = f"{url}: {type(exc).__name__}: {exc}"
         video.status = ST.VIDEO_STATUS_FAILED
         video.error = one_line(video.error)
-        log.warning("video failed: %s", video.error)
-        if not url:
-            return Outcome(video, recorded=False)  # nothing to key a record on; the progress says why
+        outcome = self._failed(video)
+        # The row's one log line: its reason (and whether it was recorded), a traceback when unexpected.
+        log.warning("video failed", extra={"reason": video.error}, exc_info=unexpected)
+        return outcome
+
+    def _failed(self, video: common_pb2.Video) -> Outcome:
+        """Records a failed row (a row without URL has nothing to key a record on; the progress says why)."""
+        if not video.url:
+            return Outcome(video, recorded=False)
         try:
             self._record(video, [])
         except grpc.RpcError as exc:
@@ -178,13 +188,16 @@ class VideoPipeline:
         if known is not None and known.status in RESULT:
             if is_remote(url):
                 return self._seen_again(video, known)
-            fetched = fetch(url, base_dir, self.policy)  # a local file is hashed again: same bytes?
+            with _span("fetch"):
+                fetched = fetch(url, base_dir, self.policy)  # a local file is hashed again: same bytes?
             if fetched.video_id == known.video_id:
                 fetched.release()
                 return self._seen_again(video, known)
         stages: dict[str, float] = {}
         t0 = time.perf_counter()
-        fetched = fetched or fetch(url, base_dir, self.policy)
+        if fetched is None:
+            with _span("fetch"):
+                fetched = fetch(url, base_dir, self.policy)
         stages["fetch"] = time.perf_counter() - t0
         video.video_id = fetched.video_id
         try:
@@ -242,15 +255,17 @@ class VideoPipeline:
     def _analyse(self, video: common_pb2.Video, path: Path, stages: dict[str, float]) -> Outcome:
         t0 = time.perf_counter()
         s = self.settings
-        info, frames = sample_frames(path, ShotSampler(s.sample_interval_s), max_seconds=s.max_video_seconds)
-        # Each sampled frame is kept as its JPEG (what identity needs) and its print (4 KiB, what the repost
-        # check needs), never whole: memory stays that of the JPEGs whatever the video's length.
-        messages, times, prints = [], [], []
-        for f in frames:
-            messages.append(_frame_message(video.video_id, f))
-            if self.reposts is not None and len(prints) <= MAX_FRAMES:
-                times.append(f.timestamp_s)
-                prints.append(frame_print(f.bgr))
+        with _span("decode") as span:
+            info, frames = sample_frames(path, ShotSampler(s.sample_interval_s), max_seconds=s.max_video_seconds)
+            # Each sampled frame is kept as its JPEG (what identity needs) and its print (4 KiB, what the repost
+            # check needs), never whole: memory stays that of the JPEGs whatever the video's length.
+            messages, times, prints = [], [], []
+            for f in frames:
+                messages.append(_frame_message(video.video_id, f))
+                if self.reposts is not None and len(prints) <= MAX_FRAMES:
+                    times.append(f.timestamp_s)
+                    prints.append(frame_print(f.bgr))
+            span.set_attribute("influencers.frames", len(messages))
         stages["decode"] = time.perf_counter() - t0
         video.duration_s = info.duration_s  # known once every frame is decoded (the loop above)
         if info.warning:  # done, with what was decoded; the row says why it may be short
@@ -302,6 +317,11 @@ class VideoPipeline:
             stages["record"] = time.perf_counter() - t0
             return Outcome(video, appearances, stages)
         return None
+
+
+def _span(name: str) -> AbstractContextManager[Span]:
+    """A child span of the row's "video" span (a no-op while tracing is off)."""
+    return tracing.tracer("ingest").start_as_current_span(name)
 
 
 def _frame_message(video_id: str, f: SampledFrame) -> identity_pb2.AnalyzeVideoRequest:

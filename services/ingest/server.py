@@ -97,8 +97,9 @@ def _found(value, job_id: str, context: grpc.ServicerContext):  # type: ignore[n
 class IngestProcess:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.identity_channel = open_channel(settings.identity_target, settings.token, channel_credentials(settings))
-        self.analytics_channel = open_channel(settings.analytics_target, settings.token, channel_credentials(settings))
+        credentials = channel_credentials(settings)
+        self.identity_channel = open_channel(settings.identity_target, settings.token, credentials, service="ingest")
+        self.analytics_channel = open_channel(settings.analytics_target, settings.token, credentials, service="ingest")
         identity = identity_pb2_grpc.IdentityServiceStub(self.identity_channel)
         analytics = analytics_pb2_grpc.AnalyticsServiceStub(self.analytics_channel)
         timeout = settings.rpc_timeout_s

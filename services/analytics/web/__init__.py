@@ -14,10 +14,11 @@ from werkzeug.exceptions import HTTPException, NotFound
 
 from services.analytics.analysis import AnalysisCache
 from services.analytics.store import AnalyticsStore
-from services.analytics.web import http_metrics, session
+from services.analytics.web import http_metrics, request_log, session
 from services.analytics.web.corrections import MAX_UPLOAD_BYTES, Corrections
 from services.analytics.web.corrections import bp as corrections_bp
 from services.analytics.web.views import bp
+from services.common import tracing
 
 
 def create_app(store: AnalyticsStore, config: dict[str, Any] | None = None,
@@ -36,10 +37,12 @@ def create_app(store: AnalyticsStore, config: dict[str, Any] | None = None,
     app.extensions["analytics_cache"] = AnalysisCache(store)
     app.extensions["corrections"] = corrections
     http_metrics.install(app)  # first: the requests the session refuses are counted too
+    request_log.install(app)  # its time includes the session's checks
     session.install(app)
     app.register_blueprint(bp)
     app.register_blueprint(corrections_bp)
     app.register_error_handler(HTTPException, _http_error)
+    tracing.instrument_flask(app)
     return app
 
 

@@ -104,7 +104,7 @@ def connect(settings: Settings, position_of: Callable[[], int]) -> GrpcCorrectio
     """Corrections through the identity service at settings.identity_target (the channel connects lazily: the
     page starts before identity answers); `position_of`: the feed position of the store the page reads."""
     stub = identity_pb2_grpc.IdentityServiceStub(open_channel(settings.identity_target, settings.token,
-                                                                   channel_credentials(settings)))
+                                                                   channel_credentials(settings), service="analytics"))
     return GrpcCorrections(GrpcIdentity(stub, settings.rpc_timeout_s), store_waiter(position_of, settings.feed_wait_s))
 
 

@@ -1,0 +1,115 @@
+"""Logging of every process: one event per line, as text or JSON (INFLUENCERS_LOG_FORMAT), with the context of
+the work it belongs to.
+
+structlog formats the records of the standard `logging` module (ours and every library's), so code keeps
+`logging.getLogger(__name__)`; fields go in `extra={...}`. Fields bound with `row_context`/`bind` (job_id,
+row, video_id) are added to every line their thread logs meanwhile, and trace_id comes from the current span
+while tracing is on (services/common/tracing.py), so a video's lines in ingest and identity share it.
+
+Text: `2026-12-04T21:00:00.123Z WARNING services.ingest.pipeline: video failed job_id=... reason='...'`.
+JSON: `{"timestamp": ..., "level": "warning", "logger": ..., "event": "video failed", "job_id": ..., ...}`.
+A traceback is a field of the JSON line; in text it follows its line, as Python prints it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator
+from typing import Any, TextIO
+
+import structlog
+from structlog.typing import EventDict, WrappedLogger
+
+from services.common import tracing
+
+FORMATS = ("text", "json")
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# Libraries that say too much at INFO: alembic a line per plugin at every store open; waitress's own queue notes.
+QUIET = ("httpx", "werkzeug", "alembic")
+ROW_FIELDS = ("job_id", "row", "video_id")
+
+
+def _trace_id(logger: WrappedLogger, name: str, event: EventDict) -> EventDict:
+    """Adds the current trace's id (tracing on and a span current), and the job and row a caller sent along
+    with it (identity's and analytics' lines of a row's calls)."""
+    if tracing.enabled():
+        trace_id = tracing.current_trace_id()
+        if trace_id:
+            event.setdefault("trace_id", trace_id)
+            for field, value in tracing.baggage_fields().items():
+                event.setdefault(field, int(value) if field == "row" else value)
+    return event
+
+
+def _text(logger: WrappedLogger, name: str, event: EventDict) -> str:
+    """`TIME LEVEL LOGGER: EVENT key=value ...` on one line (a traceback on the lines after it)."""
+    stamp = event.pop("timestamp", "")
+    level = str(event.pop("level", "")).upper()
+    source = event.pop("logger", "")
+    message = str(event.pop("event", ""))
+    trace = event.pop("exception", "")
+    fields = " ".join(f"{k}={v!r}" if isinstance(v, str) and (" " in v or not v) else f"{k}={v}"
+                      for k, v in event.items())
+    line = f"{stamp} {level} {source}: {message}" + (f" {fields}" if fields else "")
+    return f"{line}\n{trace}" if trace else line
+
+
+def configure_logging(fmt: str = "text", level: str = "INFO", stream: TextIO | None = None) -> None:
+    """Sets up the root logger once for the process: one handler on `stream` (stderr), `fmt` text or json,
+    at `level`. Call from the entry point (the CLI); later calls replace the handler."""
+    fmt = fmt.lower()
+    if fmt not in FORMATS:
+        raise ValueError(f"log format {fmt!r}: one of {', '.join(FORMATS)}")
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.stdlib.ExtraAdder(),
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _trace_id,
+    ]
+    render: list[Any] = ([structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()]
+                         if fmt == "json" else [structlog.processors.format_exc_info, _text])
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *render])
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level.upper())
+    for noisy in QUIET:
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+
+
+@contextlib.contextmanager
+def row_context(job_id: str, row: int) -> Iterator[None]:
+    """Every line this thread logs inside carries `job_id` and `row` (1-based), and `video_id` once `bind`
+    gives it; all three are gone afterwards (the thread takes another job's row next)."""
+    previous = structlog.contextvars.get_contextvars()
+    structlog.contextvars.bind_contextvars(job_id=job_id, row=row)
+    try:
+        yield
+    finally:
+        structlog.contextvars.unbind_contextvars(*ROW_FIELDS)
+        structlog.contextvars.bind_contextvars(**{k: previous[k] for k in ROW_FIELDS if k in previous})
+
+
+def bind(**fields: object) -> None:
+    """Adds `fields` to the lines this thread (or this gRPC call) logs from now on."""
+    structlog.contextvars.bind_contextvars(**fields)
+
+
+@contextlib.contextmanager
+def bound(**fields: object) -> Iterator[None]:
+    """`fields` on the lines logged inside (a gRPC call's video_id, say), then as before."""
+    with structlog.contextvars.bound_contextvars(**fields):
+        yield

@@ -1,0 +1,102 @@
+"""One trace per video across the three services (loopback gRPC, the real stack), and the JSON log lines of a
+video's work: the SDK's in-memory exporter stands in for the OTLP collector, a StringIO for stderr."""
+
+import io
+import json
+import logging
+
+import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from influencers.client import ingest_manifest
+from influencers.stack import start_stack
+from services.common import tracing
+from services.common.logs import configure_logging
+from services.common.rpc import open_channel
+
+VIDEOS = 3
+ANALYZE = "/influencers.v1.IdentityService/AnalyzeVideo"
+RECORD = "/influencers.v1.AnalyticsService/RecordVideo"
+
+
+@pytest.fixture
+def spans():
+    """Tracing on for the three services, every span kept in memory (exported as it ends)."""
+    exporter = InMemorySpanExporter()
+    tracing.install(tracing.SERVICES, exporter, batch=False)
+    yield exporter
+    tracing.shutdown_tracing()
+
+
+@pytest.fixture
+def json_log():
+    """The process's log as JSON lines into a buffer; the root logger as it was afterwards."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    buffer = io.StringIO()
+    configure_logging("json", "INFO", stream=buffer)
+    yield buffer
+    root.handlers, root.level = handlers, level
+
+
+@pytest.fixture
+def traced_stack(spans, settings):
+    running = start_stack(settings, web=False)
+    yield running
+    running.stop()
+
+
+def _manifest(tmp_path, corpus, broken: bool = False):
+    smoke = corpus("smoke")
+    rows = (smoke / "manifest.csv").read_text().splitlines()[1:VIDEOS + 1]
+    lines = ["Performance,Video URL"] + [f"{perf},{smoke / url}" for perf, url in (r.split(",") for r in rows)]
+    if broken:
+        (tmp_path / "broken.mp4").write_bytes(b"not a video at all" * 100)
+        lines.append(f"0.5,{tmp_path / 'broken.mp4'}")
+    path = tmp_path / "manifest.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_each_video_is_one_trace_with_spans_from_ingest_identity_and_analytics(traced_stack, spans, corpus,
+                                                                                tmp_path):
+    results = ingest_manifest(open_channel(traced_stack.settings.ingest_target), _manifest(tmp_path, corpus), 600)
+    assert len(results) == VIDEOS and all(r.video.status == 3 for r in results)
+    finished = spans.get_finished_spans()
+    roots = [s for s in finished if s.name == "video"]
+    assert len(roots) == VIDEOS
+    assert all(s.parent is None for s in roots), "each row's span is the root of its trace"
+    assert len({s.context.trace_id for s in roots}) == VIDEOS, "one trace per video"
+    video_ids = {r.video.video_id for r in results}
+    assert {s.attributes["influencers.video_id"] for s in roots} == video_ids
+    for root in roots:
+        trace = [s for s in finished if s.context.trace_id == root.context.trace_id]
+        by_service = {(s.resource.attributes["service.name"], s.name) for s in trace}
+        assert {("influencers-ingest", "video"), ("influencers-ingest", "fetch"), ("influencers-ingest", "decode"),
+                ("influencers-ingest", ANALYZE), ("influencers-identity", ANALYZE),
+                ("influencers-identity", "detect"), ("influencers-identity", "encode"),
+                ("influencers-identity", "assign"), ("influencers-ingest", RECORD),
+                ("influencers-analytics", RECORD), ("influencers-analytics", "record")} <= by_service
+        ids = {s.context.span_id for s in trace}
+        assert all(s.parent.span_id in ids for s in trace if s is not root), "every span hangs from the root"
+        server = next(s for s in trace if s.name == ANALYZE and s.resource.attributes["service.name"].endswith("y"))
+        assert next(s for s in trace if s.name == "assign").parent.span_id == server.context.span_id
+
+
+def test_a_failed_row_is_logged_once_as_json_with_its_job_row_video_trace_and_reason(traced_stack, spans, json_log,
+                                                                                       corpus, tmp_path):
+    results = ingest_manifest(open_channel(traced_stack.settings.ingest_target),
+                              _manifest(tmp_path, corpus, broken=True), 600)
+    failed = [r.video for r in results if r.video.status == 4]
+    assert len(failed) == 1
+    lines = [json.loads(line) for line in json_log.getvalue().splitlines()]
+    about = [x for x in lines if x["event"] == "video failed"]
+    assert len(about) == 1, "a failed row is logged once"
+    line = about[0]
+    assert line["level"] == "warning" and line["reason"] == failed[0].error
+    assert line["row"] == VIDEOS + 1 and line["video_id"] == failed[0].video_id and line["job_id"]
+    root = next(s for s in spans.get_finished_spans() if s.name == "video" and s.attributes["influencers.row"] == 4)
+    assert line["trace_id"] == format(root.context.trace_id, "032x")
+    assert not root.status.is_ok, "the failed row's trace is marked as an error"
+    with_job = [x for x in lines if x.get("job_id") == line["job_id"]]
+    assert {x["row"] for x in with_job} <= set(range(1, VIDEOS + 2))

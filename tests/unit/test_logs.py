@@ -1,0 +1,98 @@
+"""Log lines: one event a line, text or JSON, carrying the row's context while a row runs."""
+
+import io
+import json
+import logging
+
+import pytest
+from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from services.common.logs import bind, bound, configure_logging, row_context
+from services.common.settings import Settings, SettingsError
+
+
+@pytest.fixture
+def restore_root():
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers, root.level = handlers, level
+
+
+def test_json_lines_carry_the_job_row_and_video_while_a_row_runs_and_not_after(restore_root):
+    out = io.StringIO()
+    configure_logging("json", "INFO", stream=out)
+    log = logging.getLogger("services.ingest.pipeline")
+    with row_context("job1", 3):
+        log.info("fetched")
+        bind(video_id="abc")
+        log.warning("video failed", extra={"reason": "a.mp4: not a video"})
+    log.info("idle")
+    first, failed, idle = (json.loads(line) for line in out.getvalue().splitlines())
+    assert first["job_id"] == "job1" and first["row"] == 3 and "video_id" not in first
+    assert failed == {**failed, "event": "video failed", "level": "warning", "logger": "services.ingest.pipeline",
+                      "reason": "a.mp4: not a video", "job_id": "job1", "row": 3, "video_id": "abc"}
+    assert failed["timestamp"].endswith("Z")
+    assert not {"job_id", "row", "video_id"} & set(idle)
+
+
+def test_a_traceback_stays_inside_its_json_line(restore_root):
+    out = io.StringIO()
+    configure_logging("json", "INFO", stream=out)
+    try:
+        raise ValueError("boom")
+    except ValueError as exc:
+        logging.getLogger("x").warning("video failed", exc_info=exc)
+    (line,) = out.getvalue().splitlines()
+    assert "ValueError" in json.dumps(json.loads(line)["exception"])
+
+
+def test_text_lines_read_time_level_logger_event_then_the_fields(restore_root):
+    out = io.StringIO()
+    configure_logging("text", "INFO", stream=out)
+    with bound(video_id="v1"):
+        logging.getLogger("services.identity.server").info("correction", extra={"correction": "merge"})
+    logging.getLogger("quiet").debug("not shown at INFO")
+    (line,) = out.getvalue().splitlines()
+    assert " INFO services.identity.server: correction " in line
+    assert "correction=merge" in line and "video_id=v1" in line
+
+
+def test_a_log_line_during_a_progress_bar_is_written_above_the_bar_not_inside_it(restore_root, capsys):
+    configure_logging("text", "INFO")  # stderr, as the CLI sets it up
+    bar = tqdm(total=3, desc="ingest")
+    with logging_redirect_tqdm():
+        bar.update(1)
+        logging.getLogger("services.ingest.pipeline").warning("video failed")
+        bar.update(1)
+    bar.close()
+    err = capsys.readouterr().err
+    line = next(part for part in err.replace("\r", "\n").split("\n") if "video failed" in part)
+    assert line.split(" ", 1)[1].startswith("WARNING services.ingest.pipeline: video failed")
+    assert "ingest:" not in line
+
+
+@pytest.mark.parametrize(("variable", "value"), [("INFLUENCERS_LOG_FORMAT", "xml"),
+                                                  ("INFLUENCERS_LOG_LEVEL", "loud")])
+def test_a_bad_log_setting_is_refused_naming_its_variable(variable, value):
+    with pytest.raises(SettingsError, match=variable):
+        Settings.from_env({variable: value})
+
+
+def test_with_tracing_on_a_line_carries_the_trace_id_and_the_job_and_row_sent_along_as_baggage(restore_root):
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from services.common import tracing
+
+    out = io.StringIO()
+    configure_logging("json", "INFO", stream=out)
+    tracing.install(["identity"], InMemorySpanExporter(), batch=False)
+    try:
+        with tracing.row_baggage("job9", 4), tracing.tracer("identity").start_as_current_span("assign"):
+            trace_id = tracing.current_trace_id()
+            logging.getLogger("services.identity.server").warning("slow")
+    finally:
+        tracing.shutdown_tracing()
+    (line,) = (json.loads(x) for x in out.getvalue().splitlines())
+    assert (line["trace_id"], line["job_id"], line["row"]) == (trace_id, "job9", 4)
