@@ -10,7 +10,7 @@ import grpc
 import pytest
 
 from influencers.v1 import analytics_pb2, common_pb2
-from services.analytics.records import DONE, AppearanceRow, VideoRow
+from services.analytics.records import DONE, AppearanceRow, VideoRow, appearance_from_proto
 from services.analytics.store import AnalyticsStore
 
 ANN, BOB = "inf_aaaa000001", "inf_bbbb000002"
@@ -20,12 +20,18 @@ def vid(k: int) -> str:
     return f"{k:016x}"
 
 
-def record(stub, k: int, status: int = common_pb2.VIDEO_STATUS_DONE, *appearances: common_pb2.Appearance) -> None:
+def record(stub, k: int, status: int = common_pb2.VIDEO_STATUS_DONE, *appearances: common_pb2.Appearance,
+           store: AnalyticsStore | None = None) -> None:
     stub.RecordVideo(analytics_pb2.RecordVideoRequest(
         video=common_pb2.Video(url=f"https://x/{k}.mp4", video_id=vid(k), performance=1.0, status=status)))
-    if appearances:  # apart from the row, as identity's feed brings them in the service
-        stub.ReplaceAppearances(analytics_pb2.ReplaceAppearancesRequest(
-            videos=[common_pb2.VideoAppearances(video_id=vid(k), appearances=appearances)]))
+    if appearances:  # apart from the row, as identity's feed brings them: the follower writes the store
+        assert store is not None
+        replace(store, k, *appearances)
+
+
+def replace(store: AnalyticsStore, k: int, *appearances: common_pb2.Appearance) -> int:
+    """What the feed's follower does with a change carrying video k's appearances."""
+    return store.replace_appearances({vid(k): [appearance_from_proto(vid(k), a) for a in appearances]}, {})
 
 
 def by_ref(influencer_id: str, face_ref: str, crop: bytes = b"") -> common_pb2.Appearance:
@@ -68,22 +74,19 @@ def test_a_bad_page_token_or_size_is_an_invalid_argument(stub, request_) -> None
 
 
 def test_an_appearance_sent_by_face_ref_keeps_the_crop_recorded_with_it(stub, store) -> None:
-    record(stub, 1, common_pb2.VIDEO_STATUS_DONE, by_ref(ANN, "ref-1", b"\xff\xd8crop1"))
-    reply = stub.ReplaceAppearances(analytics_pb2.ReplaceAppearancesRequest(
-        videos=[common_pb2.VideoAppearances(video_id=vid(1), appearances=[by_ref(BOB, "ref-1")])]))
-    assert reply.videos == 1 and list(reply.missing_face_refs) == []
+    record(stub, 1, common_pb2.VIDEO_STATUS_DONE, by_ref(ANN, "ref-1", b"\xff\xd8crop1"), store=store)
+    assert replace(store, 1, by_ref(BOB, "ref-1")) == 1
+    assert store.missing_face_refs([vid(1)]) == []
     (row,) = store.appearances_in(vid(1))
     assert (row.influencer_id, row.face_ref, row.best_face) == (BOB, "ref-1", b"\xff\xd8crop1")
 
 
 def test_a_face_ref_analytics_has_no_crop_for_is_listed_and_filled_when_sent_again(stub, store) -> None:
-    record(stub, 1, common_pb2.VIDEO_STATUS_DONE, by_ref(ANN, "ref-1", b"\xff\xd8crop1"))
-    videos = [common_pb2.VideoAppearances(video_id=vid(1), appearances=[by_ref(ANN, "ref-1"), by_ref(BOB, "new")])]
-    reply = stub.ReplaceAppearances(analytics_pb2.ReplaceAppearancesRequest(videos=videos))
-    assert list(reply.missing_face_refs) == ["new"]
-    videos[0].appearances[1].best_face = b"\xff\xd8crop2"
-    again = stub.ReplaceAppearances(analytics_pb2.ReplaceAppearancesRequest(videos=videos))
-    assert list(again.missing_face_refs) == []
+    record(stub, 1, common_pb2.VIDEO_STATUS_DONE, by_ref(ANN, "ref-1", b"\xff\xd8crop1"), store=store)
+    replace(store, 1, by_ref(ANN, "ref-1"), by_ref(BOB, "new"))
+    assert store.missing_face_refs([vid(1)]) == ["new"]
+    replace(store, 1, by_ref(ANN, "ref-1"), by_ref(BOB, "new", b"\xff\xd8crop2"))
+    assert store.missing_face_refs([vid(1)]) == []
     assert {r.face_ref: r.best_face for r in store.appearances_in(vid(1))} == {
         "ref-1": b"\xff\xd8crop1", "new": b"\xff\xd8crop2"}
 
