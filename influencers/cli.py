@@ -287,9 +287,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def _services(args: argparse.Namespace) -> tuple[GrpcIdentity, GrpcAnalytics]:
     """The running identity and analytics services."""
+    from services.common.actor import cli_actor
     from services.common.clients import connect
 
-    return connect(_settings(args))
+    return connect(_settings(args), actor=cli_actor())
 
 
 def _followed(args: argparse.Namespace, analytics: GrpcAnalytics, changed_videos: int, position: int) -> int:

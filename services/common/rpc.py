@@ -15,6 +15,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from services.common.actor import ActorClientInterceptor
 from services.common.settings import SettingsError
 
 log = logging.getLogger(__name__)
@@ -253,11 +254,14 @@ class _Details(grpc.ClientCallDetails):
         self.credentials, self.wait_for_ready, self.compression = credentials, wait_for_ready, compression
 
 
-def open_channel(target: str, token: str = "", credentials: grpc.ChannelCredentials | None = None) -> grpc.Channel:
+def open_channel(target: str, token: str = "", credentials: grpc.ChannelCredentials | None = None,
+                 actor: str = "") -> grpc.Channel:
     """A channel with the same message limits as the servers, sending the token when one is set; over TLS
-    when `credentials` are given (services/common/tls.py)."""
+    when `credentials` are given (services/common/tls.py). Calls name their actor for the audit trail
+    (services/common/actor.py: `actor`, or the request's current_actor)."""
     channel = (grpc.secure_channel(target, credentials, options=_CLIENT_OPTIONS) if credentials
                else grpc.insecure_channel(target, options=_CLIENT_OPTIONS))
+    channel = grpc.intercept_channel(channel, ActorClientInterceptor(actor))
     if token:
         channel = grpc.intercept_channel(channel, _TokenClientInterceptor(token))
     return channel
