@@ -301,6 +301,17 @@ class AnalyticsStore(StoreReads):
         with self._locked(), self._connect() as c:
             return store_audit.page(c, before_position, limit)
 
+    def audit_row(self, audit_id: str) -> tuple[AuditRow | None, bool]:
+        """The audit row of `audit_id` (None: not applied here yet, or no such id), and whether an undo
+        reverted it."""
+        with self._locked(), self._connect() as c:
+            return store_audit.one(c, audit_id), bool(store_audit.undone(c, [audit_id]))
+
+    def audit_undone(self, audit_ids: list[str]) -> set[str]:
+        """Those of `audit_ids` an undo reverted."""
+        with self._locked(), self._connect() as c:
+            return store_audit.undone(c, audit_ids)
+
     def audit_rows(self) -> list[AuditRow]:
         """Every audit row, newest first."""
         with self._locked(), self._connect() as c:

@@ -61,6 +61,18 @@ def page(c: Connection, before_position: int, limit: int) -> tuple[list[AuditRow
     return rows, (rows[-1].position if more and rows else 0)
 
 
+def one(c: Connection, audit_id: str) -> AuditRow | None:
+    found = c.execute(sa.select(audit).where(audit.c.audit_id == audit_id)).first()
+    return _row(found) if found is not None else None
+
+
+def undone(c: Connection, audit_ids: list[str]) -> set[str]:
+    """Those of `audit_ids` that an undo row reverted."""
+    if not audit_ids:
+        return set()
+    return set(c.execute(sa.select(audit.c.undoes).where(audit.c.undoes.in_(audit_ids))).scalars())
+
+
 def every(c: Connection) -> list[AuditRow]:
     """Every row, newest first."""
     return [_row(values) for values in c.execute(sa.select(audit).order_by(audit.c.position.desc()))]

@@ -40,6 +40,7 @@ class Written:
     changed_videos: int
     position: int
     caught_up: bool = True
+    audit_id: str = ""  # the correction's audit entry (the page's message and Undo find it by this id)
 
 
 @dataclass(frozen=True)
