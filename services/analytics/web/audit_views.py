@@ -2,10 +2,11 @@
 
 - `/audit`: every correction, newest first, a page at a time (`?page_token=`, services/common/paging.py);
   `/audit.csv` (formula-safe, as every CSV) and `/api/audit.json` the whole trail.
-- Feedback: a correction's redirect carries `done=<audit id>`; the page it lands on says what the correction
-  did, read from the audit row analytics wrote (so a link cannot make the page say anything else), with an
-  Undo button when identity can revert it and nobody has. Before analytics has the row, the page says it is
-  still catching up (base.html's notice).
+- Feedback: a correction's redirect sets a short-lived cookie with its audit id (DONE_COOKIE; the URL stays
+  the page's own); the next page shown says what the correction did, read from the audit row analytics wrote
+  (so nothing planted can make the page say anything else), with an Undo button when identity can revert it
+  and nobody has, and clears the cookie. Before analytics has the row, the page says it is still catching up
+  (base.html's notice) and the message waits for the next page.
 - `POST /undo` (audit_id, next): identity's UndoCorrection; back to `next` with the undo's own message.
 - Who: every request names its actor for identity's audit (services/common/actor.py): "page:signed-in:"
   with a short hash of the session (never the session itself), "page:bearer" for a script with the token,
@@ -32,6 +33,8 @@ from services.common.paging import decode_token, encode_token
 bp = Blueprint("audit", __name__)
 
 PAGE_ROWS = 50  # rows of /audit per page
+DONE_COOKIE = "influencers_done"
+DONE_COOKIE_S = 120  # seconds the message of a correction waits to be shown
 AUDIT_ID = re.compile(r"[0-9a-f]{32}")
 CSV_COLUMNS = ["time_utc", "actor", "action", "what", "before_ids", "after_ids", "videos", "faces", "subject_hmac",
                "undoes", "audit_id", "feed_position"]
@@ -66,14 +69,29 @@ def _forget_the_actor(_: BaseException | None) -> None:
         current_actor.reset(token)
 
 
+def remember_done(response: Response, audit_id: str) -> None:
+    """Has the next page say what correction `audit_id` did."""
+    if AUDIT_ID.fullmatch(audit_id or ""):
+        response.set_cookie(DONE_COOKIE, audit_id, max_age=DONE_COOKIE_S, httponly=True, samesite="Strict",
+                            secure=request.is_secure, path="/")
+
+
+@bp.after_app_request
+def _shown(response: Response) -> Response:
+    if g.pop("done_shown", False):
+        response.delete_cookie(DONE_COOKIE, path="/", httponly=True, samesite="Strict", secure=request.is_secure)
+    return response
+
+
 def _feedback() -> dict[str, Any] | None:
-    """The message of `?done=<audit id>` (None without one, or before analytics has the row)."""
-    audit_id = request.args.get("done", "")
+    """The message of the correction just made (None without one, or before analytics has its row)."""
+    audit_id = request.cookies.get(DONE_COOKIE, "")
     if not AUDIT_ID.fullmatch(audit_id):
         return None
     row, undone = _store().audit_row(audit_id)
     if row is None:
         return None
+    g.done_shown = True
     return {"message": describe(row), "audit_id": row.audit_id, "undo": row.undoable and not undone,
             "undone": undone}
 
@@ -126,14 +144,14 @@ def undo() -> Response:
     with _identity_errors():
         written = _corrections().undo(audit_id)
     target = safe_next(request.form.get("next"))
-    if written.audit_id:
-        target += ("&" if "?" in target else "?") + f"done={written.audit_id}"
     if not written.caught_up:
         target += ("&" if "?" in target else "?") + "catching_up=1"
-    return redirect(target, code=303)
+    response = redirect(target, code=303)
+    remember_done(response, written.audit_id)
+    return response
 
 
 def back_here() -> str:
-    """This page's path without its `done` and `catching_up` (where an Undo comes back to)."""
-    args = {k: v for k, v in request.args.items(multi=False) if k not in ("done", "catching_up")}
+    """This page's path without its `catching_up` (where an Undo comes back to)."""
+    args = {k: v for k, v in request.args.items(multi=False) if k != "catching_up"}
     return url_for(request.endpoint, **(request.view_args or {}), **args) if request.endpoint else "/"

@@ -20,6 +20,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, redirect, re
 from werkzeug.exceptions import HTTPException
 
 from services.analytics.analysis import Analysis
+from services.analytics.web.audit_views import remember_done
 from services.analytics.web.identity_calls import ANSWERS, HTTP_STATUS, Corrections
 from services.common.boundary import brief, is_influencer_id, is_video_id
 from services.common.clients import Written
@@ -80,13 +81,14 @@ def _valid_or_404(ok: bool) -> None:
 
 
 def _done(endpoint: str, written: Written | None = None, **values: Any) -> Response:
-    """The 303 to the page that shows the change, which says what it did (`done`: its audit id, see
-    audit_views.py) or that analytics is still catching up."""
-    if written is not None and written.audit_id:
-        values["done"] = written.audit_id
+    """The 303 to the page that shows the change, which says what it did (audit_views.remember_done) or
+    that analytics is still catching up."""
     if written is not None and not written.caught_up:
         values["catching_up"] = 1
-    return redirect(url_for(endpoint, **values), code=303)
+    response = redirect(url_for(endpoint, **values), code=303)
+    if written is not None:
+        remember_done(response, written.audit_id)
+    return response
 
 
 # ---- one influencer -----------------------------------------------------------------------------------
