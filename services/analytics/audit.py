@@ -13,9 +13,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+import pandas as pd
+
 from influencers.v1 import identity_pb2
 
 ERASED = "(erased)"  # stands for an erased person's id in earlier rows
+# The columns of audit.csv (the page's download and `influencers export`); docs/audit.md says what each means.
+CSV_COLUMNS = ["time_utc", "actor", "action", "what", "before_ids", "after_ids", "videos", "faces", "subject_hmac",
+               "undoes", "audit_id", "feed_position"]
 
 ACTIONS = {
     identity_pb2.AUDIT_ACTION_RENAME: "rename", identity_pb2.AUDIT_ACTION_MERGE: "merge",
@@ -122,3 +127,12 @@ def describe(row: AuditRow) -> str:
         case "undo":
             return f"Undid a correction: {_videos(row.videos)}, {row.faces} faces back"
     return f"{row.action}: {_videos(row.videos)}"
+
+
+def audit_frame(rows: Sequence[AuditRow]) -> pd.DataFrame:
+    """The trail as a table, newest first as given (audit.csv's columns; ids separated by blanks)."""
+    return pd.DataFrame([{
+        "time_utc": r.time_utc, "actor": r.actor, "action": r.action, "what": describe(r),
+        "before_ids": " ".join(r.before_ids), "after_ids": " ".join(r.after_ids), "videos": r.videos,
+        "faces": r.faces, "subject_hmac": r.subject_hmac, "undoes": r.undoes, "audit_id": r.audit_id,
+        "feed_position": r.position} for r in rows], columns=CSV_COLUMNS)

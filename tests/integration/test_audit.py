@@ -180,3 +180,25 @@ def test_an_actor_is_cleaned_and_bounded_and_a_caller_with_the_token_is_token():
     assert actor_of([("x-influencers-actor", "page:signed-in \u202e\x1b[31m")], False) == "page:signed-in ??[31m"
     assert len(actor_of([("x-influencers-actor", "x" * 1000)], True)) == ACTOR_CHARS
     assert actor_of([], True) == "token" and actor_of(None, False) == "anonymous"
+
+
+def test_the_cli_says_what_a_correction_did_with_its_audit_id_and_undoes_it_as_its_os_user(stack, capsys):
+    import getpass
+
+    from influencers.cli import main
+
+    registry = stack.identity.registry
+    a = record(stack, "0000000000000c01", registry.assign("0000000000000c01", video(person(0, "a"))))
+    ports = ["--identity-port", str(stack.settings.identity_port),
+             "--analytics-port", str(stack.settings.analytics_port)]
+    assert main(["rename", a, "Ana", *ports]) == 0
+    line = capsys.readouterr().out.splitlines()[0]
+    (audit_id,) = __import__("re").findall(r"`influencers undo ([0-9a-f]{32})` reverts it", line)
+    assert line.startswith(f"Named {a} 'Ana' (audit {audit_id}")
+    assert main(["undo", audit_id, *ports]) == 0
+    assert capsys.readouterr().out.startswith("Undid a correction")
+    assert stack.store.names() == {}
+    assert [(r.action, r.actor) for r in trail(stack)] == [("rename", f"cli:{getpass.getuser()}")] * 1 + [
+        ("undo", f"cli:{getpass.getuser()}")]
+    assert main(["undo", "0" * 32, *ports]) != 0
+    assert "no undo is kept" in capsys.readouterr().err

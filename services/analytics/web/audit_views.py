@@ -19,10 +19,9 @@ import hashlib
 import re
 from typing import Any
 
-import pandas as pd
 from flask import Blueprint, Response, abort, current_app, g, jsonify, redirect, render_template, request, url_for
 
-from services.analytics.audit import AuditRow, describe
+from services.analytics.audit import audit_frame, describe
 from services.analytics.export import to_safe_csv
 from services.analytics.store import AnalyticsStore
 from services.analytics.web.auth import safe_next
@@ -36,8 +35,6 @@ PAGE_ROWS = 50  # rows of /audit per page
 DONE_COOKIE = "influencers_done"
 DONE_COOKIE_S = 120  # seconds the message of a correction waits to be shown
 AUDIT_ID = re.compile(r"[0-9a-f]{32}")
-CSV_COLUMNS = ["time_utc", "actor", "action", "what", "before_ids", "after_ids", "videos", "faces", "subject_hmac",
-               "undoes", "audit_id", "feed_position"]
 
 
 def _store() -> AnalyticsStore:
@@ -111,15 +108,6 @@ def audit() -> str:
     undone = _store().audit_undone([r.audit_id for r in rows if r.undoable])
     return render_template("audit.html", rows=rows, undone=undone, next_token=encode_token(after) if after else "",
                            first=before == 0)
-
-
-def audit_frame(rows: list[AuditRow]) -> pd.DataFrame:
-    """The trail as a table (the CSV's and the JSON's columns)."""
-    return pd.DataFrame([{
-        "time_utc": r.time_utc, "actor": r.actor, "action": r.action, "what": describe(r),
-        "before_ids": " ".join(r.before_ids), "after_ids": " ".join(r.after_ids), "videos": r.videos,
-        "faces": r.faces, "subject_hmac": r.subject_hmac, "undoes": r.undoes, "audit_id": r.audit_id,
-        "feed_position": r.position} for r in rows], columns=CSV_COLUMNS)
 
 
 @bp.get("/audit.csv")
