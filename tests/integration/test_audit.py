@@ -202,3 +202,30 @@ def test_the_cli_says_what_a_correction_did_with_its_audit_id_and_undoes_it_as_i
         ("undo", f"cli:{getpass.getuser()}")]
     assert main(["undo", "0" * 32, *ports]) != 0
     assert "no undo is kept" in capsys.readouterr().err
+
+
+def test_without_a_configured_key_one_is_made_once_in_the_data_dir_readable_by_its_owner_only(tmp_path):
+    from services.identity.audit import KEY_FILE, audit_key
+
+    key = audit_key("", tmp_path)
+    assert len(key) == 32 and (tmp_path / KEY_FILE).stat().st_mode & 0o777 == 0o600
+    assert audit_key("", tmp_path) == key, "the same key at every start: hashes stay comparable"
+    (tmp_path / KEY_FILE).chmod(0o644)
+    assert audit_key("", tmp_path) == key and (tmp_path / KEY_FILE).stat().st_mode & 0o777 == 0o600
+    assert audit_key("set by the operator", tmp_path) == b"set by the operator"
+
+
+def test_audit_records_of_an_older_release_lose_their_plain_hash_at_start(settings):
+    from services.identity.edge_store import EdgeFaceStore
+
+    erased = "inf_0123456789"
+    store = EdgeFaceStore(settings.data_dir / "qdrant" / "edge")
+    store.set_side("audit", "old", {"time_utc": "2026-01-01T00:00:00+00:00", "action": "delete",
+                                    "subject_sha256": hashlib.sha256(erased.encode()).hexdigest()})
+    identity = IdentityProcess(settings, store)
+    try:
+        (kept,) = list(store.side_records("audit"))
+        assert "subject_sha256" not in kept and kept["action"] == "delete" and kept["time_utc"].startswith("2026")
+        assert hashlib.sha256(erased.encode()).hexdigest() not in json.dumps(kept)
+    finally:
+        identity.stop(1.0)
