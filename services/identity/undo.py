@@ -23,6 +23,7 @@ from services.identity.facestore import FaceStore
 
 KIND = "undo"  # side records: one per undoable correction, keyed by its audit id
 KEEP = 500  # undo records kept (the newest)
+INDEX = "undo_index"  # one side record (kind and key): the audit ids of the undo records, oldest first
 
 
 class Conflict(Exception):
@@ -95,12 +96,13 @@ def is_empty(record: dict[str, Any]) -> bool:
 
 
 def keep(store: FaceStore, audit_id: str, record: dict[str, Any], time_utc: str) -> None:
-    """Stores the undo record of correction `audit_id`, and drops the oldest beyond KEEP."""
+    """Stores the undo record of correction `audit_id`, and drops the oldest beyond KEEP (an index record
+    lists them in order, so that a write never reads the records themselves, which may be large)."""
     store.set_side(KIND, audit_id, {**record, "audit_id": audit_id, "time_utc": time_utc, "undone": False})
-    kept = sorted(((str(r.get("time_utc", "")), str(r.get("audit_id", ""))) for r in store.side_records(KIND)),
-                  reverse=True)
-    for _, old in kept[KEEP:]:
+    order = [str(i) for i in (store.get_side(INDEX, INDEX) or {}).get("ids", [])] + [audit_id]
+    for old in order[:-KEEP]:
         store.set_side(KIND, old, None)
+    store.set_side(INDEX, INDEX, {"ids": order[-KEEP:]})
 
 
 def forget_influencer(store: FaceStore, influencer_id: str) -> int:

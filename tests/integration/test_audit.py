@@ -229,3 +229,15 @@ def test_audit_records_of_an_older_release_lose_their_plain_hash_at_start(settin
         assert hashlib.sha256(erased.encode()).hexdigest() not in json.dumps(kept)
     finally:
         identity.stop(1.0)
+
+
+def test_identity_keeps_the_undo_records_of_the_newest_corrections_only(registry):
+    from services.identity import undo
+
+    empty = {"faces": {}, "names": {"inf_0000000001": ["", "A"]}, "hidden": {}, "review": {}, "ids": []}
+    for n in range(undo.KEEP + 2):
+        undo.keep(registry.store, f"{n:032x}", empty, "2026-12-04T00:00:00+00:00")
+    kept = {r["audit_id"] for r in registry.store.side_records(undo.KIND)}
+    assert len(kept) == undo.KEEP and f"{0:032x}" not in kept and f"{undo.KEEP + 1:032x}" in kept
+    with pytest.raises(KeyError, match="no undo is kept"):
+        undo.revert(registry.store, f"{1:032x}")
