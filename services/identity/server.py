@@ -337,7 +337,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             names = {**{i: names_before.get(i, "") for i in before_ids}, **self.registry.names()}
             entry = new_entry(action, actor, [] if erasure else before_ids, [] if erasure else after_ids,
                               {} if erasure else names, videos=len(videos),
-                              faces=len(record["faces"]) if record else 0,
+                              faces=undo.moved(record),
                               undoable=bool(record and not undo.is_empty(record)))
             if action in (identity_pb2.AUDIT_ACTION_RENAME, identity_pb2.AUDIT_ACTION_ENROL) and after_ids:
                 entry.before_name = names_before.get(after_ids[0], "")

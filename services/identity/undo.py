@@ -72,6 +72,11 @@ def targets(record: dict[str, Any] | None) -> list[str]:
     return sorted({f[1][0] for f in record["faces"].values()}) if record else []
 
 
+def moved(record: dict[str, Any] | None) -> int:
+    """Faces an undo record's correction gave to another influencer (a pin set in place is no move)."""
+    return sum(f[0][0] != f[1][0] for f in record["faces"].values()) if record else 0
+
+
 def difference(before: State, after: State) -> dict[str, Any]:
     """The undo record of a correction: each face, name, hidden flag and review answer it changed, as
     [before, after] (a face: [[influencer, pin] before, after, its video id, a reference photo])."""

@@ -83,7 +83,8 @@ def test_every_correction_kind_leaves_one_row_with_who_when_and_the_ids_before_a
     assert all(r.time_utc.endswith("+00:00") and r.time_s > 1.7e9 for r in rows)
     assert [describe(r) for r in rows[:2]] == ["Named " + a + " 'Ana'", "Named " + b + " 'Tony'"]
     merge = rows[-1]
-    assert (merge.before_ids, merge.after_ids, merge.videos) == ((b,), (a,), 1)
+    assert (merge.before_ids, merge.after_ids, merge.videos, merge.faces) == ((b,), (a,), 1, 3)
+    assert rows[0].faces == 0, "a name pins faces in place: none moved"
     assert describe(merge) == "Merged Tony into Ana: 1 video"
     move = rows[4]
     assert move.before_ids == (a,) and move.after_ids and move.after_ids[0] not in (a, b) and move.videos == 1
