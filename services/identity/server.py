@@ -334,14 +334,15 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             videos, labels = work()
             record = undo.difference(before, undo.again(self.registry.store, before)) if before else None
             before_ids, after_ids = ids(record) if ids else (involved, involved)
-            names = {**{i: names_before.get(i, "") for i in before_ids}, **self.registry.names()}
+            names_after = self.registry.names()
+            names = {**{i: names_before.get(i, "") for i in before_ids}, **names_after}
             entry = new_entry(action, actor, [] if erasure else before_ids, [] if erasure else after_ids,
                               {} if erasure else names, videos=len(videos),
                               faces=undo.moved(record),
                               undoable=bool(record and not undo.is_empty(record)))
             if action in (identity_pb2.AUDIT_ACTION_RENAME, identity_pb2.AUDIT_ACTION_ENROL) and after_ids:
                 entry.before_name = names_before.get(after_ids[0], "")
-                entry.after_name = self.registry.names().get(after_ids[0], "")
+                entry.after_name = names_after.get(after_ids[0], "")
             if erasure and involved:
                 entry.subject_hmac = keyed_hash(self.audit_key, involved[0])
             if entry.undoable:
