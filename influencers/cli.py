@@ -321,9 +321,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def _services(args: argparse.Namespace) -> tuple[GrpcIdentity, GrpcAnalytics]:
     """The running identity and analytics services."""
+    from services.common.actor import cli_actor
     from services.common.clients import connect
 
-    return connect(_settings(args))
+    return connect(_settings(args), actor=cli_actor())
 
 
 def _followed(args: argparse.Namespace, analytics: GrpcAnalytics, changed_videos: int, position: int) -> int:
@@ -336,6 +337,13 @@ def _followed(args: argparse.Namespace, analytics: GrpcAnalytics, changed_videos
 
 
 def _written(args: argparse.Namespace, analytics: GrpcAnalytics, reply: identity_pb2.Changes) -> int:
+    """What a correction did, in a sentence with its audit id (and how to undo it), then _followed."""
+    from services.analytics.audit import describe, row_from_entry
+
+    row = row_from_entry(reply.audit)
+    if row is not None:
+        undo = f"; `influencers undo {row.audit_id}` reverts it" if row.undoable else ""
+        print(f"{describe(row)} (audit {row.audit_id}{undo})")
     return _followed(args, analytics, reply.changed_videos, reply.feed_position)
 
 
@@ -386,6 +394,8 @@ def cmd_correct(args: argparse.Namespace) -> int:
         return _written(args, analytics, ident.hide(args.id, args.command == "hide"))
     if args.command == "delete":
         return _written(args, analytics, ident.delete(args.id))
+    if args.command == "undo":
+        return _written(args, analytics, ident.undo(args.audit_id))
     return _written(args, analytics, ident.answer(args.a, args.b, REVIEW_ANSWERS[args.answer]))
 
 
@@ -486,12 +496,14 @@ def build_parser() -> argparse.ArgumentParser:
     unhide.add_argument("id")
     delete = sub.add_parser("delete", help="erase a person: faces, crops, name and appearances (audited)")
     delete.add_argument("id")
+    undo = sub.add_parser("undo", help="revert a correction by its audit id (printed by the correction, and on /audit)")
+    undo.add_argument("audit_id")
     review = sub.add_parser("review", help="list the 'same person?' queue, most likely first")
     answer = sub.add_parser("answer", help="answer a review item: same (merge), different (keep apart) or skip")
     answer.add_argument("a")
     answer.add_argument("b")
     answer.add_argument("answer", choices=tuple(REVIEW_ANSWERS))
-    for sp in (enrol, move, hide, unhide, delete, review, answer):
+    for sp in (enrol, move, hide, unhide, delete, undo, review, answer):
         common(sp)
         sp.set_defaults(func=cmd_correct)
     return p

@@ -18,13 +18,14 @@ import pandas as pd
 from pandas.api.types import is_numeric_dtype
 
 from services.analytics.analysis import AnalysisCache
+from services.analytics.audit import audit_frame
 from services.analytics.report import TABLES, face_path, json_ready, table
 from services.analytics.store import AnalyticsStore
 
 
 def export_report(store: AnalyticsStore, out_dir: Path) -> dict[str, Path]:
     """Writes the report under `out_dir` (created if needed) and returns the paths written, by key:
-    "influencers", "appearances", "videos" (CSV), "faces" (folder of <influencer_id>.jpg), "report" (JSON).
+    "influencers", "appearances", "videos", "audit" (CSV), "faces" (folder of <influencer_id>.jpg), "report" (JSON).
     """
     out_dir = Path(out_dir)
     faces_dir = out_dir / "faces"
@@ -40,6 +41,8 @@ def export_report(store: AnalyticsStore, out_dir: Path) -> dict[str, Path]:
         path = out_dir / f"{name}.csv"
         path.write_bytes(to_safe_csv(frame).encode("utf-8"))
         written[name] = path
+    written["audit"] = out_dir / "audit.csv"  # every correction by hand (docs/audit.md)
+    written["audit"].write_bytes(to_safe_csv(audit_frame(store.audit_rows())).encode("utf-8"))
     written["faces"] = faces_dir
     summary = {
         "videos": analysis.scored_videos,

@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from influencers.v1 import common_pb2, identity_pb2
+from services.analytics.audit import AuditRow, row_from_entry
 from services.analytics.records import AppearanceRow, appearance_from_proto
 from services.analytics.store import Label
 
@@ -65,8 +66,8 @@ class FeedStore(Protocol):
     def feed_position(self) -> int: ...
 
     def apply_changes(self, position: int, videos: dict[str, list[AppearanceRow]], names: dict[str, str],
-                      labels: Iterable[Label] = (), forgotten: Iterable[str] = (), *, snapshot: bool = False
-                      ) -> list[str]: ...
+                      labels: Iterable[Label] = (), forgotten: Iterable[str] = (), *, snapshot: bool = False,
+                      audit: AuditRow | None = None) -> list[str]: ...
 
     def end_snapshot(self, position: int, video_ids: Iterable[str]) -> None: ...
 
@@ -117,7 +118,8 @@ class Follower:
         self.head = head
         for change in changes:
             missing = self.store.apply_changes(change.position, _videos(change.videos), dict(change.names),
-                                               _labels(change.labels), list(change.forgotten_video_ids))
+                                               _labels(change.labels), list(change.forgotten_video_ids),
+                                               audit=row_from_entry(change.audit))
             self._fill(missing)
         return len(changes)
 

@@ -33,6 +33,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from services.analytics import store_audit
+from services.analytics.audit import AuditRow
 from services.analytics.records import DONE, DUPLICATE, AppearanceRow, VideoRow, merge_appearances
 from services.analytics.store_reads import (
     APPEARANCE_FRAME_COLUMNS,
@@ -260,8 +262,8 @@ class AnalyticsStore(StoreReads):
             return replaced
 
     def apply_changes(self, position: int, videos: Mapping[str, list[AppearanceRow]], names: Mapping[str, str],
-                      labels: Iterable[Label] = (), forgotten: Iterable[str] = (), *, snapshot: bool = False
-                      ) -> list[str]:
+                      labels: Iterable[Label] = (), forgotten: Iterable[str] = (), *, snapshot: bool = False,
+                      audit: AuditRow | None = None) -> list[str]:
         """Applies one change of identity's feed in ONE transaction, together with moving feed_position to
         `position`. Idempotent: when position <= feed_position() nothing happens and [] is returned (unless
         snapshot). Replaces the appearances of each video id in `videos` (an empty list clears them; a video
@@ -270,8 +272,9 @@ class AnalyticsStore(StoreReads):
         a face_ref and no best_face gets the crop already stored under that face_ref. Returns the face refs
         of these videos whose crop bytes are still missing, sorted.
         snapshot=True (the resync of a follower that fell too far behind): applies the page without the
-        position check and without moving the position (end_snapshot does). ValueError for a malformed
-        video id."""
+        position check and without moving the position (end_snapshot does). `audit`: the correction's row of
+        the audit trail, appended under `position` in the same transaction (once: a replay adds nothing).
+        ValueError for a malformed video id."""
         bad = [v for v in [*videos, *forgotten] if not is_video_id(v)]
         if bad:
             raise ValueError(f"video_id {bad[0][:40]!r} is not 16 hex digits")
@@ -285,8 +288,34 @@ class AnalyticsStore(StoreReads):
                 w.c.execute(appearances.delete().where(appearances.c.video_id.in_(gone[start:start + CHUNK])))
             _apply_names(w.c, names, labels)
             if not snapshot:
+                if audit is not None:
+                    store_audit.append(w.c, replace(audit, position=position))
                 w.c.execute(state.update().values(feed_position=position))
             return missing_face_refs(w.c, videos)
+
+    # ---- the audit trail (services/analytics/audit.py) -------------------------------------------------
+
+    def audit_page(self, before_position: int = 0, limit: int = 50) -> tuple[list[AuditRow], int]:
+        """Audit rows older than `before_position` (0: the newest), newest first, and where the next page
+        starts (0: none)."""
+        with self._locked(), self._connect() as c:
+            return store_audit.page(c, before_position, limit)
+
+    def audit_row(self, audit_id: str) -> tuple[AuditRow | None, bool]:
+        """The audit row of `audit_id` (None: not applied here yet, or no such id), and whether an undo
+        reverted it."""
+        with self._locked(), self._connect() as c:
+            return store_audit.one(c, audit_id), bool(store_audit.undone(c, [audit_id]))
+
+    def audit_undone(self, audit_ids: list[str]) -> set[str]:
+        """Those of `audit_ids` an undo reverted."""
+        with self._locked(), self._connect() as c:
+            return store_audit.undone(c, audit_ids)
+
+    def audit_rows(self) -> list[AuditRow]:
+        """Every audit row, newest first."""
+        with self._locked(), self._connect() as c:
+            return store_audit.every(c)
 
     def end_snapshot(self, position: int, video_ids: Iterable[str]) -> None:
         """After the last snapshot page: removes the appearances of every video NOT in `video_ids` (the ids
@@ -425,6 +454,7 @@ def _apply_names(c: Connection, given: Mapping[str, str], labels: Iterable[Label
                   [{"influencer_id": i, "name": n} for i, n in given.items()])
     for label in labels:
         if label.deleted:
+            store_audit.erase(c, label.influencer_id)
             c.execute(appearances.delete().where(appearances.c.influencer_id == label.influencer_id))
             c.execute(names.delete().where(names.c.influencer_id == label.influencer_id))
         elif label.name or label.hidden:

@@ -101,6 +101,28 @@ state = sa.Table(
     sa.Column("revision", sa.BigInteger, nullable=False, server_default="0"),
 )
 
+# The audit trail (services/analytics/audit.py): one row per correction by hand, from identity's feed, in the
+# transaction that moves feed_position; appended, never changed but by an erasure (ids and names taken out).
+audit = sa.Table(
+    "audit", metadata,
+    sa.Column("audit_id", KEY, primary_key=True),
+    sa.Column("position", sa.BigInteger, nullable=False),  # identity's feed position of the correction
+    sa.Column("time_s", sa.Float, nullable=False),  # UTC seconds since the epoch
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("before_ids", sa.Text, nullable=False, server_default="[]"),  # JSON list of influencer ids
+    sa.Column("after_ids", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("names", sa.Text, nullable=False, server_default="{}"),  # JSON {id: display name at the time}
+    sa.Column("before_name", sa.Text, nullable=False, server_default=""),
+    sa.Column("after_name", sa.Text, nullable=False, server_default=""),
+    sa.Column("videos", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("faces", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("subject_hmac", sa.Text, nullable=False, server_default=""),
+    sa.Column("undoable", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("undoes", sa.Text, nullable=False, server_default=""),
+    sa.Index("audit_by_position", "position"),
+)
+
 
 HISTORY = History("analytics store", MIGRATIONS, VERSION_TABLE, MIGRATION_LOCK)
 

@@ -40,6 +40,7 @@ class Written:
     changed_videos: int
     position: int
     caught_up: bool = True
+    audit_id: str = ""  # the correction's audit entry (the page's message and Undo find it by this id)
 
 
 @dataclass(frozen=True)
@@ -117,9 +118,11 @@ class GrpcIdentity:
         """Renames; the returned page carries only the influencer's label (an empty name clears it) and the
         feed position."""
         request = identity_pb2.RenameInfluencerRequest(influencer_id=influencer_id, name=name)
-        got = self._stub.RenameInfluencer(request, timeout=self._timeout).influencer
+        reply = self._stub.RenameInfluencer(request, timeout=self._timeout)
+        got = reply.influencer
         return identity_pb2.Changes(labels=[common_pb2.InfluencerLabel(
-            influencer_id=influencer_id, name=got.name, hidden=got.hidden)], feed_position=got.feed_position)
+            influencer_id=influencer_id, name=got.name, hidden=got.hidden)], feed_position=got.feed_position,
+            audit=reply.audit)
 
     def enrol(self, name: str, photos: Sequence[bytes]) -> identity_pb2.EnrolInfluencerResponse:
         return self._stub.EnrolInfluencer(identity_pb2.EnrolInfluencerRequest(name=name, photos=list(photos)),
@@ -141,6 +144,11 @@ class GrpcIdentity:
         reply = self._stub.ListReviewItems(identity_pb2.ListReviewItemsRequest(page_size=page_size),
                                            timeout=self._timeout)
         return list(reply.items)
+
+    def undo(self, audit_id: str) -> identity_pb2.Changes:
+        """Reverts the correction of an audit id (UndoCorrection)."""
+        return self._stub.UndoCorrection(identity_pb2.UndoCorrectionRequest(audit_id=audit_id),
+                                         timeout=self._timeout).changes
 
     def answer(self, a: str, b: str, answer: int) -> identity_pb2.Changes:
         """`answer`: an identity_pb2.ReviewAnswer value."""
@@ -185,12 +193,12 @@ class GrpcAnalytics:
                 return False
 
 
-def connect(settings: Settings, analytics_target: str = "") -> tuple[GrpcIdentity, GrpcAnalytics]:
+def connect(settings: Settings, analytics_target: str = "", actor: str = "") -> tuple[GrpcIdentity, GrpcAnalytics]:
     """The running identity and analytics services (at settings' targets, or analytics at
-    `analytics_target`); channels connect lazily."""
+    `analytics_target`); channels connect lazily. `actor`: who the calls are made for (the audit trail)."""
     t, credentials = settings.rpc_timeout_s, channel_credentials(settings)
     identity = identity_pb2_grpc.IdentityServiceStub(
-        open_channel(settings.identity_target, settings.token, credentials))
+        open_channel(settings.identity_target, settings.token, credentials, actor))
     analytics = analytics_pb2_grpc.AnalyticsServiceStub(
         open_channel(analytics_target or settings.analytics_target, settings.token, credentials))
     return GrpcIdentity(identity, t), GrpcAnalytics(analytics, t)

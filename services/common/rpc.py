@@ -16,6 +16,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from services.common import tracing
+from services.common.actor import ActorClientInterceptor
 from services.common.grpc_metrics import ClientMetrics, ServerMetrics
 from services.common.metrics import families
 from services.common.settings import SettingsError
@@ -263,12 +264,14 @@ class _Details(grpc.ClientCallDetails):
 
 
 def open_channel(target: str, token: str = "", credentials: grpc.ChannelCredentials | None = None,
-                 service: str = "") -> grpc.Channel:
+                 service: str = "", actor: str = "") -> grpc.Channel:
     """A channel with the same message limits as the servers, sending the token when one is set; over TLS
     when `credentials` are given (services/common/tls.py). `service`: which of our services calls (its
-    trace context goes along with each call while tracing is on)."""
+    trace context goes along with each call while tracing is on). Calls name their actor for the audit
+    trail (services/common/actor.py: `actor`, or the request's current_actor)."""
     channel = (grpc.secure_channel(target, credentials, options=_CLIENT_OPTIONS) if credentials
                else grpc.insecure_channel(target, options=_CLIENT_OPTIONS))
+    channel = grpc.intercept_channel(channel, ActorClientInterceptor(actor))
     if token:
         channel = grpc.intercept_channel(channel, _TokenClientInterceptor(token))
     return tracing.traced_channel(grpc.intercept_channel(channel, ClientMetrics()), service)

@@ -123,6 +123,9 @@ class Settings:
     tls_ca: str = ""
     # How long a signed-in page session lasts, in seconds (then the analyst signs in again).
     session_lifetime_s: float = 12 * 3600.0
+    # Identity's key of the audit trail's HMAC of an erased id (docs/audit.md); empty: a random key created
+    # once in DATA/identity/audit.key (0600). Replicas sharing one Qdrant server set the same key.
+    audit_key: str = ""
     # Identity's change feed: how many of the newest changes are kept (a follower further behind resyncs from a
     # snapshot). Read-your-writes: how long the CLI and the page wait for analytics to apply a correction
     # before saying "still catching up", and how long an ingest job waits for it at its end (seconds).

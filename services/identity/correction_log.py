@@ -48,7 +48,7 @@ def _ids(request: Any) -> dict[str, object]:
 CORRECTIONS = {
     "RenameInfluencer": "rename", "MergeInfluencers": "merge", "SplitInfluencer": "split",
     "EnrolInfluencer": "enrol", "MoveAppearance": "move", "HideInfluencer": "hide", "DeleteInfluencer": "delete",
-    "AnswerReviewItem": "review answer",
+    "AnswerReviewItem": "review answer", "UndoCorrection": "undo",
 }
 
 

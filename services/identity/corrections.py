@@ -2,18 +2,18 @@
 later re-derivation respects it: a merge pins every face of the influencers to the first (must-link); a split
 or a move pins the faces moved to their new influencer and the faces left behind to the old one
 (cannot-link); a name, a hide or a "different" answer pins an influencer's faces to its own id. Names and
-hidden flags live in the side collection; an erasure leaves only an audit record with a hashed id.
+hidden flags live in the side collection; an erasure leaves only an audit record with a keyed hash of the id.
 
 Each function returns the videos whose appearances changed (reference photos are no videos); the caller
 serialises calls."""
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from services.identity import undo
 from services.identity.assignment import promote_copies
 from services.identity.crops import CropStore
 from services.identity.facestore import FacePoint, FaceStore
@@ -158,9 +158,10 @@ def answer(store: FaceStore, a: str, b: str, reply: str) -> list[str]:
     return changed
 
 
-def delete(store: FaceStore, crops: CropStore, influencer_id: str) -> list[str]:
-    """Erases a person: every face (references included), their crops, name, hidden flag, review answers and
-    the pins naming them. An audit record keeps the UTC time and the SHA-256 of the id, never the id."""
+def delete(store: FaceStore, crops: CropStore, influencer_id: str, subject_hmac: str = "") -> list[str]:
+    """Erases a person: every face (references included), their crops, name, hidden flag, review answers, the
+    pins naming them and the undo records naming them. An audit record keeps the UTC time and `subject_hmac`
+    (the keyed hash of the id, services/identity/audit.py), never the id."""
     faces = _faces_of(store, influencer_id)
     store.delete_points([f.point_id for f in faces])
     promote_copies(store, faces)
@@ -175,10 +176,27 @@ def delete(store: FaceStore, crops: CropStore, influencer_id: str) -> list[str]:
             store.set_side("review", f"{record['a']}|{record['b']}", None)
     # A video left with no face stays in the video list: a resync then sends it with no appearance, which
     # clears the person from analytics even if this answer never reached it.
-    audit(store, "delete", influencer_id)
+    undo.forget_influencer(store, influencer_id)
+    audit(store, "delete", subject_hmac)
     return _videos(faces)
 
 
-def audit(store: FaceStore, action: str, subject: str) -> None:
-    store.set_side("audit", uuid.uuid4().hex, {"time_utc": now_utc(), "action": action,
-                                               "subject_sha256": hashlib.sha256(subject.encode()).hexdigest()})
+def audit(store: FaceStore, action: str, subject_hmac: str) -> None:
+    key = uuid.uuid4().hex
+    store.set_side("audit", key, {"key": key, "time_utc": now_utc(), "action": action, "subject_hmac": subject_hmac})
+
+
+def scrub_plain_hashes(store: FaceStore) -> int:
+    """Audit records of an older release kept a plain SHA-256 of an erased id, which can be reversed by
+    hashing every candidate id: they are removed (their time and action stay, without the hash); returns how
+    many held one."""
+    records = list(store.side_records("audit"))
+    plain = [r for r in records if "subject_sha256" in r]
+    if not plain:
+        return 0
+    store.clear_side("audit")
+    for r in records:
+        kept = {k: v for k, v in r.items() if k not in ("subject_sha256", "kind")}
+        kept.setdefault("key", uuid.uuid4().hex)
+        store.set_side("audit", str(kept["key"]), kept)
+    return len(plain)

@@ -203,6 +203,10 @@ class EdgeFaceStore(FaceStore):
                 self._side.update(qe.UpdateOperation.upsert_points([
                     qe.Point(side_id(kind, key), [0.0], {**value, "kind": kind})]))
 
+    def clear_side(self, kind: str) -> None:
+        with self._lock:
+            self._side.update(qe.UpdateOperation.delete_points_by_filter(_match("kind", [kind])))
+
     def side_records(self, kind: str) -> Iterator[dict[str, Any]]:
         offset = None
         while True:

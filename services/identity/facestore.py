@@ -221,6 +221,10 @@ class FaceStore(ABC):
         """Every side record of one kind (names, hidden flags, review answers, audit records...)."""
 
     @abstractmethod
+    def clear_side(self, kind: str) -> None:
+        """Removes every side record of one kind."""
+
+    @abstractmethod
     def optimize(self) -> None:
         """Builds the search index over what was written (a server does this by itself)."""
 

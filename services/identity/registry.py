@@ -138,10 +138,10 @@ class IdentityRegistry:
         with self.lock:
             corrections.hide(self.store, influencer_id, hidden)
 
-    def delete(self, influencer_id: str) -> list[str]:
+    def delete(self, influencer_id: str, subject_hmac: str = "") -> list[str]:
         """Erases an influencer (see corrections.delete); returns the videos it appeared in."""
         with self.lock:
-            return corrections.delete(self.store, self.crops, influencer_id)
+            return corrections.delete(self.store, self.crops, influencer_id, subject_hmac)
 
     def enrol(self, name: str, photos: list[tuple[str, np.ndarray]]) -> tuple[str, list[str]]:
         """Reference faces `photos` ((photo id, encoding), one person) join the influencer they match or a

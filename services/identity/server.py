@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import secrets
 import time
 from collections.abc import Callable, Iterator
 
@@ -19,10 +20,13 @@ from services.common.protoconv import review_reason
 from services.common.rpc import RunningServer, build_server
 from services.common.settings import Settings
 from services.common.tls import server_credentials
+from services.identity import undo
 from services.identity.analyzer import FrameIn, VideoAnalysis
 from services.identity.appearances import AppearanceOut
 from services.identity.assignment import Thresholds
+from services.identity.audit import actor_of, audit_key, keyed_hash, new_entry
 from services.identity.correction_log import log_corrections
+from services.identity.corrections import now_utc, scrub_plain_hashes
 from services.identity.crops import CropStore, check_id
 from services.identity.facestore import FaceStore
 from services.identity.feed import CHANGE_VIDEOS, ChangeFeed, TooFarBehind
@@ -44,6 +48,10 @@ MAX_REVIEW = 100  # items of the review queue in one answer
 MAX_CHANGES = 1000  # changes of the feed in one ListChanges answer
 REVIEW_ANSWERS = {identity_pb2.REVIEW_ANSWER_SAME: ANSWERS[0], identity_pb2.REVIEW_ANSWER_DIFFERENT: ANSWERS[1],
                   identity_pb2.REVIEW_ANSWER_SKIP: ANSWERS[2]}
+REVIEW_AUDIT = {identity_pb2.REVIEW_ANSWER_SAME: identity_pb2.AUDIT_ACTION_REVIEW_SAME,
+                identity_pb2.REVIEW_ANSWER_DIFFERENT: identity_pb2.AUDIT_ACTION_REVIEW_DIFFERENT,
+                identity_pb2.REVIEW_ANSWER_SKIP: identity_pb2.AUDIT_ACTION_REVIEW_SKIP}
+AUDIT_ID_CHARS = 32  # hex digits of an audit id
 
 
 def appearance_pb(a: AppearanceOut) -> common_pb2.Appearance:
@@ -114,18 +122,21 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     feed then overwrites with an older one)."""
 
     def __init__(self, registry: IdentityRegistry, workers: FaceWorkers, settings: Settings,
-                 feed: ChangeFeed) -> None:
+                 feed: ChangeFeed, audit_key: bytes = b"") -> None:
+        """`audit_key`: the key of the keyed hash of an erased id (services/identity/audit.py); a random one
+        for this process when not given."""
         self.registry = registry
         self.workers = workers
         self.settings = settings
         self.feed = feed
+        self.audit_key = audit_key or secrets.token_bytes(32)
 
-    def _publish(self, kind: int, videos: list[str], labels: list[Label] = (), forgotten: list[str] = ()
-                 ) -> list[int]:
+    def _publish(self, kind: int, videos: list[str], labels: list[Label] = (), forgotten: list[str] = (),
+                 audit: identity_pb2.AuditEntry | None = None) -> list[int]:
         """Appends the current appearances of `videos` (CHANGE_VIDEOS a change), their names and hidden
         flags, then `labels` and `forgotten` (in the last change), to the feed; returns the positions.
         Call under the registry's lock, after the face store write."""
-        if not videos and not labels and not forgotten:
+        if not videos and not labels and not forgotten and audit is None:
             return []
         names, hidden = self.registry.names(), self.registry.store.hidden()
         given = {x.influencer_id for x in labels}
@@ -147,6 +158,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             changes.append(change)
         changes[-1].labels.extend(label_pb(x) for x in labels)
         changes[-1].forgotten_video_ids.extend(forgotten)
+        if audit is not None:
+            changes[-1].audit.CopyFrom(audit)
         return self.feed.append(changes)
 
     def _position(self, positions: list[int]) -> int:
@@ -336,15 +349,41 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                 first = False
             yield msg
 
-    def _correct(self, work: Callable[[], tuple[list[str], list[Label]]],
-                 kind: int = identity_pb2.CHANGE_KIND_CORRECTION) -> identity_pb2.Changes:
-        """Runs a correction (`work` returns the changed videos and the labels it set) and publishes its change,
-        under the registry's lock; the answer carries the change's position."""
+    def _correct(self, work: Callable[[], tuple[list[str], list[Label]]], context: grpc.ServicerContext,
+                 action: int, involved: list[str], kind: int = identity_pb2.CHANGE_KIND_CORRECTION,
+                 ids: Callable[[dict | None], tuple[list[str], list[str]]] | None = None) -> identity_pb2.Changes:
+        """Runs a correction (`work` returns the changed videos and the labels it set) and publishes its change
+        with its audit entry, under the registry's lock; the answer carries the change's position and the
+        entry. `involved`: the influencers it touches (what an undo puts back is captured around them);
+        `ids(undo record)`: the ids before and after, asked after `work` (default: `involved` both). An
+        erasure keeps no undo and names no id."""
+        actor = actor_of(context.invocation_metadata(), bool(self.settings.token))
+        erasure = kind == identity_pb2.CHANGE_KIND_ERASURE
+        undoable = not erasure and action != identity_pb2.AUDIT_ACTION_ENROL
         with self.registry.lock:
+            before = undo.capture(self.registry.store, involved) if undoable else None
+            names_before = self.registry.names()
             videos, labels = work()
-            position = self._position(self._publish(kind, videos, labels))
+            record = undo.difference(before, undo.again(self.registry.store, before)) if before else None
+            before_ids, after_ids = ids(record) if ids else (involved, involved)
+            names_after = self.registry.names()
+            names = {**{i: names_before.get(i, "") for i in before_ids}, **names_after}
+            entry = new_entry(action, actor, [] if erasure else before_ids, [] if erasure else after_ids,
+                              {} if erasure else names, videos=len(videos),
+                              faces=undo.moved(record),
+                              undoable=bool(record and not undo.is_empty(record)))
+            if action in (identity_pb2.AUDIT_ACTION_RENAME, identity_pb2.AUDIT_ACTION_ENROL) and after_ids:
+                entry.before_name = names_before.get(after_ids[0], "")
+                entry.after_name = names_after.get(after_ids[0], "")
+            if erasure and involved:
+                entry.subject_hmac = keyed_hash(self.audit_key, involved[0])
+            if entry.undoable:
+                record["entry"] = {"action": action, "before": list(entry.before_ids), "after": list(entry.after_ids)}
+                undo.keep(self.registry.store, entry.audit_id, record, now_utc())
+            position = self._position(self._publish(kind, videos, labels, audit=entry))
         reply = self._changes(videos, labels)
         reply.feed_position = position
+        reply.audit.CopyFrom(entry)
         return reply
 
     def _changes(self, videos: list[str], labels: list[Label] = ()) -> identity_pb2.Changes:
@@ -382,7 +421,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             except (KeyError, ValueError) as exc:
                 _refuse(context, exc)
             return changed, self.registry.labels(ids)
-        return identity_pb2.MergeInfluencersResponse(changes=self._correct(work))
+        return identity_pb2.MergeInfluencersResponse(changes=self._correct(
+            work, context, identity_pb2.AUDIT_ACTION_MERGE, ids, ids=lambda _: (ids[1:], ids[:1])))
 
     def SplitInfluencer(self, request: identity_pb2.SplitInfluencerRequest, context: grpc.ServicerContext
                         ) -> identity_pb2.SplitInfluencerResponse:
@@ -395,22 +435,25 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             except KeyError as exc:
                 context.abort(grpc.StatusCode.NOT_FOUND, _message(exc))
             return changed, self.registry.labels([request.influencer_id])
-        return identity_pb2.SplitInfluencerResponse(changes=self._correct(work))
+        source = request.influencer_id
+        return identity_pb2.SplitInfluencerResponse(changes=self._correct(
+            work, context, identity_pb2.AUDIT_ACTION_SPLIT, [source],
+            ids=lambda record: ([source], [source, *[i for i in undo.targets(record) if i != source]])))
 
     def RenameInfluencer(self, request: identity_pb2.RenameInfluencerRequest, context: grpc.ServicerContext
                          ) -> identity_pb2.RenameInfluencerResponse:
         _check_influencer(context, request.influencer_id)
-        with self.registry.lock:
+        def work() -> tuple[list[str], list[Label]]:
             try:
                 self.registry.rename(request.influencer_id, request.name)
             except (KeyError, ValueError) as exc:
                 _refuse(context, exc)
-            position = self._position(self._publish(identity_pb2.CHANGE_KIND_CORRECTION, [],
-                                                    self.registry.labels([request.influencer_id])))
+            return [], self.registry.labels([request.influencer_id])
+        changes = self._correct(work, context, identity_pb2.AUDIT_ACTION_RENAME, [request.influencer_id])
         found = self.GetInfluencer(identity_pb2.GetInfluencerRequest(influencer_id=request.influencer_id), context)
         reply = found.influencer
-        reply.feed_position = position
-        return identity_pb2.RenameInfluencerResponse(influencer=reply)
+        reply.feed_position = changes.feed_position
+        return identity_pb2.RenameInfluencerResponse(influencer=reply, audit=changes.audit)
 
     # ---- corrections kept as constraints, and the review queue ------------------------------------------
 
@@ -444,7 +487,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, _message(exc))
             enrolled.append(target)
             return changed, self.registry.labels([target])
-        changes = self._correct(work)
+        changes = self._correct(work, context, identity_pb2.AUDIT_ACTION_ENROL, [],
+                                ids=lambda _: ([], enrolled[:1]))
         info = self.registry.influencer(enrolled[0])
         return identity_pb2.EnrolInfluencerResponse(
             influencer=self._influencer_pb(info) if info else None, faces_enrolled=len(photos),
@@ -462,8 +506,13 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                                                      request.target_influencer_id)
             except (KeyError, ValueError) as exc:
                 _refuse(context, exc)
+            moved_to.append(target)
             return changed, self.registry.labels([request.influencer_id, target])
-        return identity_pb2.MoveAppearanceResponse(changes=self._correct(work))
+        moved_to: list[str] = []
+        source = request.influencer_id
+        return identity_pb2.MoveAppearanceResponse(changes=self._correct(
+            work, context, identity_pb2.AUDIT_ACTION_MOVE, [source, request.target_influencer_id],
+            ids=lambda _: ([source], moved_to[:1])))
 
     def HideInfluencer(self, request: identity_pb2.HideInfluencerRequest, context: grpc.ServicerContext
                        ) -> identity_pb2.HideInfluencerResponse:
@@ -474,18 +523,22 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             except KeyError as exc:
                 context.abort(grpc.StatusCode.NOT_FOUND, _message(exc))
             return [], self.registry.labels([request.influencer_id])
-        return identity_pb2.HideInfluencerResponse(changes=self._correct(work))
+        action = identity_pb2.AUDIT_ACTION_HIDE if request.hidden else identity_pb2.AUDIT_ACTION_UNHIDE
+        return identity_pb2.HideInfluencerResponse(changes=self._correct(work, context, action,
+                                                                         [request.influencer_id]))
 
     def DeleteInfluencer(self, request: identity_pb2.DeleteInfluencerRequest, context: grpc.ServicerContext
                          ) -> identity_pb2.DeleteInfluencerResponse:
         _check_influencer(context, request.influencer_id)
         def work() -> tuple[list[str], list[Label]]:
             try:
-                changed = self.registry.delete(request.influencer_id)
+                changed = self.registry.delete(request.influencer_id,
+                                               keyed_hash(self.audit_key, request.influencer_id))
             except KeyError as exc:
                 context.abort(grpc.StatusCode.NOT_FOUND, _message(exc))
             return changed, [Label(request.influencer_id, deleted=True)]
-        return identity_pb2.DeleteInfluencerResponse(changes=self._correct(work, identity_pb2.CHANGE_KIND_ERASURE))
+        return identity_pb2.DeleteInfluencerResponse(changes=self._correct(
+            work, context, identity_pb2.AUDIT_ACTION_DELETE, [request.influencer_id], identity_pb2.CHANGE_KIND_ERASURE))
 
     def ListReviewItems(self, request: identity_pb2.ListReviewItemsRequest, context: grpc.ServicerContext
                         ) -> identity_pb2.ListReviewItemsResponse:
@@ -506,7 +559,46 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             except (KeyError, ValueError) as exc:
                 _refuse(context, exc)
             return changed, self.registry.labels([request.influencer_a, request.influencer_b])
-        return identity_pb2.AnswerReviewItemResponse(changes=self._correct(work))
+        pair = [request.influencer_a, request.influencer_b]
+
+        def ids(record: dict | None) -> tuple[list[str], list[str]]:
+            if request.answer != identity_pb2.REVIEW_ANSWER_SAME or not record:
+                return pair, pair
+            survivor = undo.targets(record)[:1] or pair[:1]  # the one the other's faces went to
+            return [i for i in pair if i not in survivor], survivor
+        return identity_pb2.AnswerReviewItemResponse(changes=self._correct(
+            work, context, REVIEW_AUDIT[request.answer], pair, ids=ids))
+
+    def UndoCorrection(self, request: identity_pb2.UndoCorrectionRequest, context: grpc.ServicerContext
+                       ) -> identity_pb2.UndoCorrectionResponse:
+        audit_id = request.audit_id
+        if len(audit_id) != AUDIT_ID_CHARS or any(c not in "0123456789abcdef" for c in audit_id):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                          f"audit_id {shown(audit_id)} is not an audit id ({AUDIT_ID_CHARS} lowercase hex digits)")
+        actor = actor_of(context.invocation_metadata(), bool(self.settings.token))
+        with self.registry.lock:
+            record = self.registry.store.get_side(undo.KIND, audit_id) or {}
+            try:
+                result = undo.revert(self.registry.store, audit_id)
+            except KeyError as exc:
+                context.abort(grpc.StatusCode.NOT_FOUND, _message(exc))
+            except undo.Conflict as exc:
+                context.abort(grpc.StatusCode.FAILED_PRECONDITION, _message(exc))
+            if result is None:  # undone already (a double submit): nothing changes, nothing is audited
+                return identity_pb2.UndoCorrectionResponse(changes=identity_pb2.Changes(
+                    feed_position=self.feed.head()))
+            videos, ids, faces = result
+            labels = self.registry.labels(ids)
+            original = record.get("entry", {})
+            entry = new_entry(identity_pb2.AUDIT_ACTION_UNDO, actor, original.get("after", ids),
+                              original.get("before", ids), self.registry.names(), len(videos), faces)
+            entry.undoes = audit_id
+            position = self._position(self._publish(identity_pb2.CHANGE_KIND_CORRECTION, videos, labels,
+                                                    audit=entry))
+        reply = self._changes(videos, labels)
+        reply.feed_position = position
+        reply.audit.CopyFrom(entry)
+        return identity_pb2.UndoCorrectionResponse(changes=reply)
 
 
 def _phase_spans(analysis: VideoAnalysis) -> None:
@@ -567,7 +659,11 @@ class IdentityProcess:
         self.writer_lock = WriterLock(self.feed.engine)
         self.registry = IdentityRegistry(self.store, CropStore(self.store), thresholds, self.writer_lock)
         self.workers = FaceWorkers(settings.worker_count)
-        servicer = log_corrections(IdentityServicer(self.registry, self.workers, settings, self.feed))
+        scrubbed = scrub_plain_hashes(self.store)
+        if scrubbed:
+            log.info("removed the plain SHA-256 of erased ids from %d audit records of an older release", scrubbed)
+        servicer = log_corrections(IdentityServicer(self.registry, self.workers, settings, self.feed,
+                                                    audit_key(settings.audit_key, settings.data_dir)))
 
         def register(server: grpc.Server) -> str:
             identity_pb2_grpc.add_IdentityServiceServicer_to_server(servicer, server)

@@ -205,6 +205,9 @@ class ServerFaceStore(FaceStore):
             self._call(self.client.upsert, self.side, [models.PointStruct(
                 id=pid, vector=[0.0], payload={**value, "kind": kind})], wait=True)
 
+    def clear_side(self, kind: str) -> None:
+        self._call(self.client.delete, self.side, models.FilterSelector(filter=_match("kind", [kind])), wait=True)
+
     def side_records(self, kind: str) -> Iterator[dict[str, Any]]:
         offset = None
         while True:

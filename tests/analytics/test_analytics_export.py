@@ -18,7 +18,10 @@ FORMULAS = ["=HYPERLINK(\"http://evil\",\"x\")", "+1+2", "-2+3", "@SUM(A1)", "\t
 
 def test_the_export_writes_every_file_with_the_contract_columns(analytics_store, tmp_path: Path) -> None:
     paths = export_report(analytics_store, tmp_path / "out")
-    assert set(paths) == {"influencers", "appearances", "videos", "faces", "report"}
+    assert set(paths) == {"influencers", "appearances", "videos", "audit", "faces", "report"}
+    assert list(pd.read_csv(paths["audit"]).columns) == [
+        "time_utc", "actor", "action", "what", "before_ids", "after_ids", "videos", "faces", "subject_hmac", "undoes",
+        "audit_id", "feed_position"]
     influencers = pd.read_csv(paths["influencers"])
     assert list(influencers.columns[:6]) == [
         "influencer_id", "videos", "avg_performance", "median_performance", "std_performance",

@@ -16,6 +16,8 @@ Operations of the scenario, in order:
 - reads after each phase: get_video (by url, location, video_id), list_videos (all, by status),
   list_videos_page (paged through), video_frame, appearance_frame, best_face, appearance_face, names,
   hidden, appearances_of, appearances_in, feed_position
+- the audit trail (audit_scenario): rows appended with feed changes, a replayed position (no row), an erasure
+  taking the id and names out of earlier rows; audit_page (paged), audit_rows, audit_row, audit_undone
 Also: many threads and two store instances (two replicas) writing one PostgreSQL database at once neither
 corrupt nor double-count.
 """
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -222,3 +225,48 @@ def test_threads_of_two_replicas_on_one_postgresql_database_neither_corrupt_nor_
     finally:
         for r in replicas:
             r.close()
+
+
+def audit_scenario(store: AnalyticsStore) -> list[tuple[str, object]]:
+    """The audit trail's operations: rows appended with feed changes, a replay, an erasure that takes the id
+    out of earlier rows, and every read (paged, whole, one row, undone)."""
+    from services.analytics.audit import AuditRow
+
+    merge = AuditRow("a" * 32, "merge", "page:signed-in:0123abcd", 1_700_000_000.5, (DAN,), (CAT,),
+                     {DAN: "Dan", CAT: "Cat"}, videos=2, faces=6, undoable=True)
+    rename = AuditRow("b" * 32, "rename", "cli:ann", 1_700_000_100.0, (DAN,), (DAN,), {DAN: "Daniel"}, "Dan",
+                      "Daniel", undoable=True)
+    undo = AuditRow("c" * 32, "undo", "token", 1_700_000_200.0, (CAT,), (DAN, CAT), videos=2, faces=6,
+                    undoes="a" * 32)
+    erasure = AuditRow("d" * 32, "delete", "cli:ann", 1_700_000_300.0, videos=1, subject_hmac="f" * 64)
+    answers: list[tuple[str, object]] = []
+    answers.append(("merge", store.apply_changes(1, {}, {}, audit=merge)))
+    answers.append(("replay", store.apply_changes(1, {}, {}, audit=replace(rename, audit_id="e" * 32))))
+    answers.append(("rename", store.apply_changes(2, {}, {}, [Label(DAN, "Daniel")], audit=rename)))
+    answers.append(("undo", store.apply_changes(3, {}, {}, audit=undo)))
+    answers.append(("no audit", store.apply_changes(4, {}, {CAT: "Cat"})))
+    answers.append(("before erasure", store.audit_rows()))
+    answers.append(("erasure", store.apply_changes(5, {}, {}, [Label(DAN, deleted=True)], audit=erasure)))
+    first, after = store.audit_page(0, 2)
+    answers.append(("page 1", (first, after)))
+    answers.append(("page 2", store.audit_page(after, 2)))
+    answers.append(("all", store.audit_rows()))
+    answers.append(("one", store.audit_row("a" * 32)))
+    answers.append(("missing", store.audit_row("9" * 32)))
+    answers.append(("undone", sorted(store.audit_undone(["a" * 32, "b" * 32]))))
+    return answers
+
+
+def test_sqlite_and_postgresql_keep_the_same_audit_trail(sqlite_store, postgres_store) -> None:
+    on_sqlite, on_postgres = audit_scenario(sqlite_store), audit_scenario(postgres_store)
+    for (what, a), (_, b) in zip(on_sqlite, on_postgres, strict=True):
+        assert a == b, what
+    answers = dict(on_sqlite)
+    assert [r.audit_id[0] for r in answers["before erasure"]] == ["c", "b", "a"], "newest first, no replayed row"
+    final = answers["all"]
+    assert [r.position for r in final] == [5, 3, 2, 1]
+    assert DAN not in str(final) and "Dan" not in str(final), "the erased id and names are out of every row"
+    assert final[3].before_ids == ("(erased)",) and final[3].names == {CAT: "Cat"}
+    assert [r.position for r in answers["page 1"][0]] == [5, 3] and answers["page 2"] == (final[2:], 0)
+    assert answers["one"] == (final[3], True) and answers["missing"] == (None, False)
+    assert answers["undone"] == ["a" * 32]

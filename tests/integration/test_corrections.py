@@ -154,7 +154,7 @@ def test_deleting_a_person_erases_faces_crops_name_and_pins_and_leaves_an_audit_
     registry.rename(a, "Ann")
     registry.hide(a, True)
     registry.enrol("Ann", [("00000000000000e1", CENTRES["a"])])
-    assert sorted(registry.delete(a)) == ["v1", "v2"]
+    assert sorted(registry.delete(a, "k" * 64)) == ["v1", "v2"]
     assert registry.store.faces_of(a) == [] and registry.store.faces_where("pinned", [a]) == []
     assert registry.names() == {} and registry.store.hidden() == set()
     assert registry.crop_bytes("v1-0.jpg") is None and registry.crop_bytes("v2-1.jpg") == b"jpeg"
@@ -162,7 +162,8 @@ def test_deleting_a_person_erases_faces_crops_name_and_pins_and_leaves_an_audit_
     assert registry.appearances(["v1"]) == {"v1": []}
     assert sorted(registry.store.video_ids()) == ["v1", "v2"], "still listed: a resync clears it in analytics"
     (audit,) = list(registry.store.side_records("audit"))
-    assert audit["action"] == "delete" and audit["subject_sha256"] == hashlib.sha256(a.encode()).hexdigest()
+    assert audit["action"] == "delete" and audit["subject_hmac"] == "k" * 64, "the keyed hash the servicer gives"
+    assert "subject_sha256" not in audit and hashlib.sha256(a.encode()).hexdigest() not in str(audit)
     assert a not in str(audit) and "Ann" not in str(audit) and audit["time_utc"].endswith("+00:00")
     with pytest.raises(KeyError):
         registry.delete(a)

@@ -1,7 +1,7 @@
 """Flask report page: `create_app(store, config, corrections)` application factory.
 
 Errors: the JSON API (`/api/...`) answers every error in JSON, `{"error": "..."}` with the status code
-(400, 401, 403, 404, 405, 413, 500...); pages answer in HTML (the 404 page, werkzeug's pages for the rest).
+(400, 401, 403, 404, 405, 413, 500...); pages answer with a page of the site (404.html, error.html for the rest).
 Reads are in views.py, the correction forms in corrections.py, sign-in and CSRF in session.py.
 """
 
@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 from services.analytics.analysis import AnalysisCache
 from services.analytics.store import AnalyticsStore
 from services.analytics.web import http_metrics, request_log, session
+from services.analytics.web.audit_views import bp as audit_bp
 from services.analytics.web.corrections import MAX_UPLOAD_BYTES, Corrections
 from services.analytics.web.corrections import bp as corrections_bp
 from services.analytics.web.views import bp
@@ -41,12 +42,13 @@ def create_app(store: AnalyticsStore, config: dict[str, Any] | None = None,
     session.install(app)
     app.register_blueprint(bp)
     app.register_blueprint(corrections_bp)
+    app.register_blueprint(audit_bp)
     app.register_error_handler(HTTPException, _http_error)
     tracing.instrument_flask(app)
     return app
 
 
-def _http_error(error: HTTPException) -> Response | HTTPException | tuple[str, int]:
+def _http_error(error: HTTPException) -> Response | tuple[str, int]:
     """Unhandled exceptions reach here as a 500 (InternalServerError); their details are logged, not sent."""
     status = error.code or 500
     if session.wants_json():
@@ -59,4 +61,11 @@ def _http_error(error: HTTPException) -> Response | HTTPException | tuple[str, i
     if status == 404:
         detail = "" if error.description == NotFound.description else error.description
         return render_template("404.html", detail=detail), 404
-    return error
+    # Every other status is a page of the site too (Werkzeug's bare page loses the navigation); a 500's
+    # details stay in the log.
+    detail = "Something went wrong on our side; the log has the details." if status == 500 else error.description
+    response = Response(render_template("error.html", status=status, title=error.name, detail=detail), status)
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":  # keeps Allow (405), Retry-After and the like
+            response.headers[name] = value
+    return response

@@ -17,8 +17,10 @@ from typing import Any
 
 import grpc
 from flask import Blueprint, Response, abort, current_app, jsonify, redirect, render_template, request, url_for
+from werkzeug.exceptions import HTTPException
 
 from services.analytics.analysis import Analysis
+from services.analytics.web.audit_views import remember_done
 from services.analytics.web.identity_calls import ANSWERS, HTTP_STATUS, Corrections
 from services.common.boundary import brief, is_influencer_id, is_video_id
 from services.common.clients import Written
@@ -79,9 +81,14 @@ def _valid_or_404(ok: bool) -> None:
 
 
 def _done(endpoint: str, written: Written | None = None, **values: Any) -> Response:
+    """The 303 to the page that shows the change, which says what it did (audit_views.remember_done) or
+    that analytics is still catching up."""
     if written is not None and not written.caught_up:
         values["catching_up"] = 1
-    return redirect(url_for(endpoint, **values), code=303)
+    response = redirect(url_for(endpoint, **values), code=303)
+    if written is not None:
+        remember_done(response, written.audit_id)
+    return response
 
 
 # ---- one influencer -----------------------------------------------------------------------------------
@@ -157,36 +164,48 @@ def move(video_id: str) -> Response:
 # ---- enrol ---------------------------------------------------------------------------------------------
 
 @bp.route("/enrol", methods=["GET", "POST"])
-def enrol() -> Response | str:
+def enrol() -> Response | str | tuple[str, int]:
     """A name and up to MAX_PHOTOS reference photos (JPEG or PNG, MAX_PHOTO_BYTES each)."""
     if request.method == "GET":
         return render_template("enrol.html", max_photos=MAX_PHOTOS, max_mb=MAX_PHOTO_BYTES // (1024 * 1024),
                                enrolled=(request.args.get("enrolled") or "")[:MAX_NAME_CHARS])
     name = " ".join((request.form.get("name") or "").split())
     if not name or len(name) > MAX_NAME_CHARS:
-        abort(400, description=f"give a name of 1 to {MAX_NAME_CHARS} characters")
+        return _enrol_refused(f"give a name of 1 to {MAX_NAME_CHARS} characters", name[:MAX_NAME_CHARS])
     files = [f for f in request.files.getlist("photos") if f.filename]
     if not files:
-        abort(400, description="choose at least one photo")
+        return _enrol_refused("choose at least one photo", name)
     if len(files) > MAX_PHOTOS:
-        abort(400, description=f"at most {MAX_PHOTOS} photos at a time")
+        return _enrol_refused(f"at most {MAX_PHOTOS} photos at a time", name)
     photos = []
     for f in files:
         data = f.read(MAX_PHOTO_BYTES + 1)
         label = brief(f.filename or "", 60)
         if len(data) > MAX_PHOTO_BYTES:
-            abort(413, description=f"{label!r} is larger than {MAX_PHOTO_BYTES // (1024 * 1024)} MB")
+            return _enrol_refused(f"{label!r} is larger than {MAX_PHOTO_BYTES // (1024 * 1024)} MB", name, 413)
         if not data.startswith(_IMAGE_MAGIC):
-            abort(400, description=f"{label!r} is not a JPEG or PNG image")
+            return _enrol_refused(f"{label!r} is not a JPEG or PNG image", name)
         photos.append(data)
-    with _identity_errors():
-        reply, written = _corrections().enrol(name, photos)
+    try:
+        with _identity_errors():
+            reply, written = _corrections().enrol(name, photos)
+    except HTTPException as exc:
+        if exc.code not in (400, 404):
+            raise
+        return _enrol_refused(exc.description or "identity refused the photos", name, exc.code)
     found = reply.influencer.influencer_id
     if reply.faces_enrolled == 0 or not found:
-        abort(400, description="no face was found in the photos")
+        return _enrol_refused("no face was found in the photos", name)
     if not current_app.extensions["analytics_store"].appearances_of(found):
         return _done("corrections.enrol", written, enrolled=name)  # nobody in the videos yet: later batches name them
     return _done("report.influencer", written, influencer_id=found)
+
+
+def _enrol_refused(message: str, name: str, status: int = 400) -> tuple[str, int]:
+    """The enrol form again, with what was typed and why it was refused (photos cannot be kept: a browser
+    never fills a file input from a page)."""
+    return render_template("enrol.html", max_photos=MAX_PHOTOS, max_mb=MAX_PHOTO_BYTES // (1024 * 1024),
+                           enrolled="", name=name, error=message), status
 
 
 # ---- review queue --------------------------------------------------------------------------------------

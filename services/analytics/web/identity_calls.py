@@ -50,6 +50,9 @@ class Corrections(Protocol):
     def answer(self, influencer_a: str, influencer_b: str, answer: str) -> Written:
         """`answer` is a key of ANSWERS."""
 
+    def undo(self, audit_id: str) -> Written:
+        """Reverts the correction of `audit_id` (identity's UndoCorrection)."""
+
 
 def store_waiter(position_of: Callable[[], int], timeout_s: float) -> Waiter:
     """Waits (at most `timeout_s` seconds) until `position_of()` (the store's feed_position) reaches a position."""
@@ -72,7 +75,8 @@ class GrpcCorrections:
         self._wait = wait
 
     def _written(self, reply: identity_pb2.Changes) -> Written:
-        return Written(reply.changed_videos, reply.feed_position, self._wait(reply.feed_position))
+        return Written(reply.changed_videos, reply.feed_position, self._wait(reply.feed_position),
+                       reply.audit.audit_id)
 
     def rename(self, influencer_id: str, name: str) -> Written:
         return self._written(self._identity.rename(influencer_id, name))
@@ -98,6 +102,9 @@ class GrpcCorrections:
 
     def answer(self, influencer_a: str, influencer_b: str, answer: str) -> Written:
         return self._written(self._identity.answer(influencer_a, influencer_b, ANSWERS[answer]))
+
+    def undo(self, audit_id: str) -> Written:
+        return self._written(self._identity.undo(audit_id))
 
 
 def connect(settings: Settings, position_of: Callable[[], int]) -> GrpcCorrections:

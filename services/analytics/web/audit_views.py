@@ -1,0 +1,145 @@
+"""The audit trail on the page, the answer each correction gives, and Undo.
+
+- `/audit`: every correction, newest first, a page at a time (`?page_token=`, services/common/paging.py);
+  `/audit.csv` (formula-safe, as every CSV) and `/api/audit.json` the whole trail.
+- Feedback: a correction's redirect sets a short-lived cookie with its audit id (DONE_COOKIE; the URL stays
+  the page's own); the next page shown says what the correction did, read from the audit row analytics wrote
+  (so nothing planted can make the page say anything else), with an Undo button when identity can revert it
+  and nobody has, and clears the cookie. Before analytics has the row, the page says it is still catching up
+  (base.html's notice) and the message waits for the next page.
+- `POST /undo` (audit_id, next): identity's UndoCorrection; back to `next` with the undo's own message.
+- Who: every request names its actor for identity's audit (services/common/actor.py): "page:signed-in:"
+  with a short hash of the session (never the session itself), "page:bearer" for a script with the token,
+  "page:open:" and the session's hash on a tokenless loopback page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, g, jsonify, redirect, render_template, request, url_for
+
+from services.analytics.audit import audit_frame, describe
+from services.analytics.export import to_safe_csv
+from services.analytics.store import AnalyticsStore
+from services.analytics.web.auth import safe_next
+from services.common.actor import current_actor
+from services.common.boundary import brief
+from services.common.paging import decode_token, encode_token
+
+bp = Blueprint("audit", __name__)
+
+PAGE_ROWS = 50  # rows of /audit per page
+DONE_COOKIE = "influencers_done"
+DONE_COOKIE_S = 120  # seconds the message of a correction waits to be shown
+AUDIT_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def _store() -> AnalyticsStore:
+    return current_app.extensions["analytics_store"]
+
+
+def actor_label(authorization: str, session_nonce: str | None, signed_in: bool) -> str:
+    """The actor a page request acts as (see the module's docstring)."""
+    if authorization.startswith("Bearer "):
+        return "page:bearer"
+    if not session_nonce:
+        return "page"
+    short = hashlib.sha256(session_nonce.encode()).hexdigest()[:8]
+    return f"page:signed-in:{short}" if signed_in else f"page:open:{short}"
+
+
+@bp.before_app_request
+def _name_the_actor() -> None:
+    session = g.get("session")
+    g.actor_token = current_actor.set(actor_label(request.headers.get("Authorization", ""),
+                                                  session.nonce if session else None,
+                                                  bool(session and session.signed_in)))
+
+
+@bp.teardown_app_request
+def _forget_the_actor(_: BaseException | None) -> None:
+    token = g.pop("actor_token", None)
+    if token is not None:
+        current_actor.reset(token)
+
+
+def remember_done(response: Response, audit_id: str) -> None:
+    """Has the next page say what correction `audit_id` did."""
+    if AUDIT_ID.fullmatch(audit_id or ""):
+        response.set_cookie(DONE_COOKIE, audit_id, max_age=DONE_COOKIE_S, httponly=True, samesite="Strict",
+                            secure=request.is_secure, path="/")
+
+
+@bp.after_app_request
+def _shown(response: Response) -> Response:
+    if g.pop("done_shown", False):
+        response.delete_cookie(DONE_COOKIE, path="/", httponly=True, samesite="Strict", secure=request.is_secure)
+    return response
+
+
+def _feedback() -> dict[str, Any] | None:
+    """The message of the correction just made (None without one, or before analytics has its row)."""
+    audit_id = request.cookies.get(DONE_COOKIE, "")
+    if not AUDIT_ID.fullmatch(audit_id):
+        return None
+    row, undone = _store().audit_row(audit_id)
+    if row is None:
+        return None
+    g.done_shown = True
+    return {"message": describe(row), "audit_id": row.audit_id, "undo": row.undoable and not undone,
+            "undone": undone}
+
+
+@bp.app_context_processor
+def _helpers() -> dict[str, Any]:
+    return {"feedback": _feedback, "describe": describe, "back_here": back_here}
+
+
+@bp.get("/audit")
+def audit() -> str:
+    try:
+        before = decode_token(request.args.get("page_token", ""))
+    except ValueError as exc:
+        abort(400, description=str(exc))
+    rows, after = _store().audit_page(before, PAGE_ROWS)
+    undone = _store().audit_undone([r.audit_id for r in rows if r.undoable])
+    return render_template("audit.html", rows=rows, undone=undone, next_token=encode_token(after) if after else "",
+                           first=before == 0)
+
+
+@bp.get("/audit.csv")
+def audit_csv() -> Response:
+    return Response(to_safe_csv(audit_frame(_store().audit_rows())), mimetype="text/csv",
+                    headers={"Content-Disposition": "attachment; filename=audit.csv"})
+
+
+@bp.get("/api/audit.json")
+def audit_json() -> Response:
+    return jsonify(audit_frame(_store().audit_rows()).to_dict("records"))
+
+
+@bp.post("/undo")
+def undo() -> Response:
+    """Reverts the correction `audit_id`, then back to `next` (a local path) with the undo's message."""
+    from services.analytics.web.corrections import _corrections, _identity_errors
+
+    audit_id = (request.form.get("audit_id") or "").strip()
+    if not AUDIT_ID.fullmatch(audit_id):
+        abort(400, description=f"audit_id {brief(audit_id, 40)!r} is not an audit id (32 hex digits)")
+    with _identity_errors():
+        written = _corrections().undo(audit_id)
+    target = safe_next(request.form.get("next"))
+    if not written.caught_up:
+        target += ("&" if "?" in target else "?") + "catching_up=1"
+    response = redirect(target, code=303)
+    remember_done(response, written.audit_id)
+    return response
+
+
+def back_here() -> str:
+    """This page's path without its `catching_up` (where an Undo comes back to)."""
+    args = {k: v for k, v in request.args.items(multi=False) if k != "catching_up"}
+    return url_for(request.endpoint, **(request.view_args or {}), **args) if request.endpoint else "/"

@@ -1,0 +1,162 @@
+"""Undo of a correction by hand: identity keeps, per undoable correction, what it changed (a side record "undo"
+under the correction's audit id), and puts it back on request.
+
+What is kept is the difference between the state before and after the correction, over what a correction can
+touch: the `influencer_id` and `pinned` fields of the faces of the influencers involved (and of the faces
+pinned to them), the names and hidden flags, and the review answers. Reverting checks first that each of those
+is still as the correction left it: a later correction, batch or re-derivation that moved the same faces or
+renamed the same people makes the undo refuse (Conflict), rather than silently revert the later work too. A
+face removed since (its video forgotten) is skipped.
+
+Only the newest KEEP records are kept; an erasure removes every record naming the erased id (and the ids and
+names they hold). Enrolment (which adds reference faces and re-derives their neighbourhood) and erasure are not
+undoable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.identity.facestore import FaceStore
+
+KIND = "undo"  # side records: one per undoable correction, keyed by its audit id
+KEEP = 500  # undo records kept (the newest)
+INDEX = "undo_index"  # one side record (kind and key): the audit ids of the undo records, oldest first
+
+
+class Conflict(Exception):
+    """What the correction touched changed since: the undo would revert later work too."""
+
+
+@dataclass
+class State:
+    """What a correction can change, around some influencers."""
+
+    faces: dict[str, tuple[str, str]] = field(default_factory=dict)  # point id -> (influencer_id, pinned)
+    videos: dict[str, tuple[str, bool]] = field(default_factory=dict)  # point id -> (video id, a reference photo)
+    names: dict[str, str] = field(default_factory=dict)
+    hidden: set[str] = field(default_factory=set)
+    review: dict[str, dict[str, Any]] = field(default_factory=dict)  # "a|b" -> the answer's record
+
+
+def capture(store: FaceStore, influencer_ids: Iterable[str]) -> State:
+    """The state around `influencer_ids`: their faces and the faces pinned to them (a face a correction moves
+    away stays in view: it was one of theirs before)."""
+    ids = [i for i in dict.fromkeys(influencer_ids) if i]
+    state = State(names=store.names(), hidden=store.hidden(),
+                  review={f"{r['a']}|{r['b']}": dict(r) for r in store.side_records("review")})
+    if not ids:
+        return state
+    for f in [*store.faces_of(ids), *store.faces_where("pinned", ids)]:
+        state.faces[f.point_id] = (f.record.influencer_id, f.record.pinned)
+        state.videos[f.point_id] = (f.record.video_id, bool(f.record.reference))
+    return state
+
+
+def again(store: FaceStore, before: State) -> State:
+    """The same faces as `before` (wherever they are now: a correction moves some to a new influencer),
+    names, hidden flags and review answers, read again."""
+    state = capture(store, [])
+    videos = sorted({v for v, _ in before.videos.values()})
+    for f in store.faces_in(videos) if videos else []:
+        if f.point_id in before.faces:
+            state.faces[f.point_id] = (f.record.influencer_id, f.record.pinned)
+            state.videos[f.point_id] = (f.record.video_id, bool(f.record.reference))
+    return state
+
+
+def targets(record: dict[str, Any] | None) -> list[str]:
+    """The influencers the faces of an undo record went to."""
+    return sorted({f[1][0] for f in record["faces"].values()}) if record else []
+
+
+def moved(record: dict[str, Any] | None) -> int:
+    """Faces an undo record's correction gave to another influencer (a pin set in place is no move)."""
+    return sum(f[0][0] != f[1][0] for f in record["faces"].values()) if record else 0
+
+
+def difference(before: State, after: State) -> dict[str, Any]:
+    """The undo record of a correction: each face, name, hidden flag and review answer it changed, as
+    [before, after] (a face: [[influencer, pin] before, after, its video id, a reference photo])."""
+    faces = {p: [list(before.faces[p]), list(after.faces.get(p, before.faces[p])), *before.videos[p]]
+             for p in before.faces if after.faces.get(p, before.faces[p]) != before.faces[p]}
+    names = {i: [before.names.get(i, ""), after.names.get(i, "")]
+             for i in {*before.names, *after.names} if before.names.get(i, "") != after.names.get(i, "")}
+    hidden = {i: [i in before.hidden, i in after.hidden] for i in before.hidden ^ after.hidden}
+    review = {k: [before.review.get(k), after.review.get(k)] for k in {*before.review, *after.review}
+              if _answer(before.review.get(k)) != _answer(after.review.get(k))}
+    ids = sorted({x for f in faces.values() for pair in f[:2] for x in pair if x} | set(names) | set(hidden)
+                 | {x for k in review for x in k.split("|")})
+    return {"faces": faces, "names": names, "hidden": hidden, "review": review, "ids": ids}
+
+
+def _answer(record: dict[str, Any] | None) -> Any:
+    return None if record is None else record.get("answer")
+
+
+def is_empty(record: dict[str, Any]) -> bool:
+    return not (record["faces"] or record["names"] or record["hidden"] or record["review"])
+
+
+def keep(store: FaceStore, audit_id: str, record: dict[str, Any], time_utc: str) -> None:
+    """Stores the undo record of correction `audit_id`, and drops the oldest beyond KEEP (an index record
+    lists them in order, so that a write never reads the records themselves, which may be large)."""
+    store.set_side(KIND, audit_id, {**record, "audit_id": audit_id, "time_utc": time_utc, "undone": False})
+    order = [str(i) for i in (store.get_side(INDEX, INDEX) or {}).get("ids", [])] + [audit_id]
+    for old in order[:-KEEP]:
+        store.set_side(KIND, old, None)
+    store.set_side(INDEX, INDEX, {"ids": order[-KEEP:]})
+
+
+def forget_influencer(store: FaceStore, influencer_id: str) -> int:
+    """Removes every undo record naming `influencer_id` (an erasure); returns how many."""
+    gone = [str(r["audit_id"]) for r in store.side_records(KIND) if influencer_id in r.get("ids", ())]
+    for audit_id in gone:
+        store.set_side(KIND, audit_id, None)
+    return len(gone)
+
+
+def revert(store: FaceStore, audit_id: str) -> tuple[list[str], list[str], int] | None:
+    """Puts back what correction `audit_id` changed. Returns (changed videos, influencer ids touched, faces
+    moved back), or None when it was undone already. KeyError: no undo record for it; Conflict: something it
+    touched changed since."""
+    record = store.get_side(KIND, audit_id)
+    if record is None:
+        raise KeyError(f"no undo is kept for correction {audit_id[:40]!r} (an erasure or an enrolment cannot "
+                       "be undone, and only the newest corrections can)")
+    if record.get("undone"):
+        return None
+    ids = list(record.get("ids", []))
+    now = capture(store, ids)
+    faces: dict[str, list[Any]] = record["faces"]
+    # Each face where it is now, wherever that is (a later correction may have moved it to a third person);
+    # a face no longer stored (its video forgotten since) is skipped.
+    where = {f.point_id: (f.record.influencer_id, f.record.pinned)
+             for f in store.faces_in(sorted({str(v[2]) for v in faces.values()})) if f.point_id in faces}
+    stale = [p for p, f in faces.items() if p in where and list(where[p]) != list(f[1])]
+    stale += [i for i, (_, after) in record["names"].items() if now.names.get(i, "") != after]
+    stale += [i for i, (_, after) in record["hidden"].items() if (i in now.hidden) != after]
+    if stale:
+        raise Conflict(f"what correction {audit_id[:40]} changed was changed again since ({len(stale)} "
+                       "faces or labels): undo the later correction first")
+    back: dict[str, list[str]] = {}
+    pins: dict[str, list[str]] = {}
+    for p, (old, *_) in faces.items():
+        if p in where:
+            back.setdefault(old[0], []).append(p)
+            pins.setdefault(old[1], []).append(p)
+    store.set_influencer(back)
+    store.set_pins(pins)
+    for i, (old, _) in record["names"].items():
+        store.set_name(i, old)
+    for i, (old, _) in record["hidden"].items():
+        store.set_hidden(i, bool(old))
+    for key, (old, _) in record["review"].items():
+        store.set_side("review", key, old)
+    store.set_side(KIND, audit_id, {**record, "undone": True})
+    moved = [p for p in faces if p in where and where[p][0] != faces[p][0][0]]
+    videos = sorted({faces[p][2] for p in moved if not faces[p][3]})
+    return videos, ids, len(moved)
+

@@ -1,0 +1,244 @@
+"""The audit trail over gRPC: every correction leaves one row in analytics' audit table saying who, when, what and
+the ids before and after; a replay of the feed adds none; an erased id is kept only as a keyed hash and taken out
+of earlier rows; UndoCorrection reverts a correction and is audited itself."""
+
+import hashlib
+import hmac
+import json
+from types import SimpleNamespace
+
+import grpc
+import pytest
+import sqlalchemy as sa
+from test_corrections import BAND, CLOSE, near
+from test_registry import CENTRES, person, video
+from test_review_queue import caught_up, record, someone
+
+from influencers.v1 import analytics_pb2_grpc, identity_pb2, identity_pb2_grpc
+from services.analytics import store_audit
+from services.analytics.audit import describe
+from services.analytics.feed_grpc import start_follower
+from services.analytics.server import serve_analytics
+from services.analytics.store import AnalyticsStore
+from services.common.clients import GrpcAnalytics, GrpcIdentity
+from services.common.rpc import open_channel
+from services.identity.server import IdentityProcess
+
+KEY = "a deployment's audit key"
+
+
+@pytest.fixture
+def stack(settings):
+    """Identity and analytics on loopback, analytics following identity's feed; the audit key set."""
+    settings = settings.replace(audit_key=KEY)
+    settings.data_dir.mkdir(parents=True)
+    store = AnalyticsStore(settings.data_dir / "analytics.sqlite3")
+    analytics = serve_analytics(settings, store)
+    identity = IdentityProcess(settings)
+    settings = settings.replace(identity_port=identity.port, analytics_port=analytics.port)
+    follower = start_follower(settings.replace(identity_addr=f"127.0.0.1:{identity.port}"), store)
+    yield SimpleNamespace(store=store, identity=identity, settings=settings)
+    follower.stop()
+    identity.stop(1.0)
+    analytics.stop(1.0)
+    store.close()
+
+
+def clients(stack, actor=""):
+    s = stack.settings
+    ident = GrpcIdentity(identity_pb2_grpc.IdentityServiceStub(
+        open_channel(f"127.0.0.1:{s.identity_port}", "", actor=actor)), 30)
+    analytics = GrpcAnalytics(analytics_pb2_grpc.AnalyticsServiceStub(
+        open_channel(f"127.0.0.1:{s.analytics_port}", "")), 30)
+    return ident, analytics
+
+
+def trail(stack):
+    return stack.store.audit_rows()[::-1]  # oldest first
+
+
+def raw_table(stack) -> str:
+    """Every byte of the audit table, as text."""
+    with stack.store._engine.connect() as c:
+        return json.dumps([list(map(str, r)) for r in c.execute(sa.text("SELECT * FROM audit")).all()])
+
+
+def test_every_correction_kind_leaves_one_row_with_who_when_and_the_ids_before_and_after(stack):
+    ident, analytics = clients(stack, actor="cli:alice")
+    registry = stack.identity.registry
+    a = record(stack, "00000000000000c1", registry.assign("00000000000000c1", video(someone(CENTRES["a"], 1))))
+    record(stack, "00000000000000c2", registry.assign("00000000000000c2", video(near(0, CLOSE))))
+    b = record(stack, "00000000000000c3", registry.assign("00000000000000c3", video(someone(BAND, 2))))
+    c = record(stack, "00000000000000c4", registry.assign("00000000000000c4", video(person(0, "c"))))
+    d = record(stack, "00000000000000c5", registry.assign("00000000000000c5", video(person(0, "d"))))
+    for reply in (ident.rename(a, "Ana"), ident.rename(b, "Tony"), ident.hide(c, True), ident.hide(c, False),
+                  ident.move("00000000000000c2", a), ident.answer(a, c, identity_pb2.REVIEW_ANSWER_DIFFERENT),
+                  ident.answer(a, d, identity_pb2.REVIEW_ANSWER_SKIP), ident.merge([a, b])):
+        caught_up(analytics, reply)
+        assert reply.audit.audit_id and reply.audit.actor == "cli:alice"
+    rows = trail(stack)
+    assert [r.action for r in rows] == ["rename", "rename", "hide", "unhide", "move", "review different",
+                                        "review skip", "merge"]
+    assert {r.actor for r in rows} == {"cli:alice"}
+    assert all(r.time_utc.endswith("+00:00") and r.time_s > 1.7e9 for r in rows)
+    assert [describe(r) for r in rows[:2]] == ["Named " + a + " 'Ana'", "Named " + b + " 'Tony'"]
+    merge = rows[-1]
+    assert (merge.before_ids, merge.after_ids, merge.videos, merge.faces) == ((b,), (a,), 1, 3)
+    assert rows[0].faces == 0, "a name pins faces in place: none moved"
+    assert describe(merge) == "Merged Tony into Ana: 1 video"
+    move = rows[4]
+    assert move.before_ids == (a,) and move.after_ids and move.after_ids[0] not in (a, b) and move.videos == 1
+    assert all(r.undoable for r in rows), "each of these can be undone"
+    positions = [r.position for r in rows]
+    assert positions == sorted(positions) and len(set(positions)) == len(rows)
+
+
+def test_a_replay_of_the_feed_records_nothing_twice(stack):
+    ident, analytics = clients(stack)
+    registry = stack.identity.registry
+    a = record(stack, "00000000000000d1", registry.assign("00000000000000d1", video(person(0, "a"))))
+    caught_up(analytics, ident.rename(a, "Ana"))
+    changes, _ = stack.identity.feed.read(0, 1000)
+    for change in changes:  # the follower killed before its position was stored: every change again
+        stack.store.apply_changes(change.position, {}, {}, audit=None)
+    (row,) = trail(stack)
+    assert row.actor == "anonymous", "a tokenless loopback caller that does not name itself"
+    with stack.store._engine.begin() as c:
+        assert store_audit.append(c, row) is False, "the audit id is the key: a second copy is refused"
+    assert len(trail(stack)) == 1
+
+
+def test_an_erasure_keeps_only_a_keyed_hash_and_takes_the_id_and_name_out_of_earlier_rows(stack):
+    ident, analytics = clients(stack, actor="cli:bob")
+    registry = stack.identity.registry
+    a = record(stack, "00000000000000e1", registry.assign("00000000000000e1", video(person(0, "a"))))
+    b = record(stack, "00000000000000e2", registry.assign("00000000000000e2", video(person(0, "b"))))
+    caught_up(analytics, ident.rename(a, "Zelda Erasable"))
+    caught_up(analytics, ident.answer(a, b, identity_pb2.REVIEW_ANSWER_DIFFERENT))
+    reply = ident.delete(a)
+    caught_up(analytics, reply)
+    rows = trail(stack)
+    assert [r.action for r in rows] == ["rename", "review different", "delete"]
+    erasure = rows[-1]
+    assert erasure.subject_hmac == hmac.new(KEY.encode(), a.encode(), hashlib.sha256).hexdigest()
+    assert erasure.before_ids == erasure.after_ids == () and not erasure.undoable
+    table = raw_table(stack)
+    assert a not in table and "Zelda" not in table, "nothing of the erased person in the trail"
+    assert hashlib.sha256(a.encode()).hexdigest() not in table
+    assert rows[1].before_ids == ("(erased)", b), "the earlier rows keep the others"
+    with pytest.raises(grpc.RpcError) as err:
+        ident.undo(reply.audit.audit_id)
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND, "an erasure is final"
+    side = list(registry.store.side_records("audit"))
+    assert [r["subject_hmac"] for r in side] == [erasure.subject_hmac]
+    assert not [r for r in registry.store.side_records("undo") if a in json.dumps(r)], "undo records forget them"
+
+
+def test_undo_puts_a_merge_back_and_is_itself_audited_and_a_second_undo_changes_nothing(stack):
+    ident, analytics = clients(stack, actor="cli:carol")
+    registry = stack.identity.registry
+    a = record(stack, "00000000000000f1", registry.assign("00000000000000f1", video(person(0, "a"))))
+    b = record(stack, "00000000000000f2", registry.assign("00000000000000f2", video(person(0, "b"))))
+    caught_up(analytics, ident.rename(b, "Tony"))
+    merged = ident.merge([a, b])
+    caught_up(analytics, merged)
+    assert {r.influencer_id for r in stack.store.appearances_in("00000000000000f2")} == {a}
+    undone = ident.undo(merged.audit.audit_id)
+    caught_up(analytics, undone)
+    assert {r.influencer_id for r in stack.store.appearances_in("00000000000000f2")} == {b}
+    assert stack.store.names() == {b: "Tony"}, "the merged-away name is back"
+    rows = trail(stack)
+    assert [r.action for r in rows] == ["rename", "merge", "undo"]
+    assert rows[-1].undoes == merged.audit.audit_id and rows[-1].actor == "cli:carol" and rows[-1].videos == 1
+    again = ident.undo(merged.audit.audit_id)
+    assert not again.audit.audit_id and len(trail(stack)) == 3, "a double submit: nothing changes"
+
+
+def test_an_undo_refuses_when_a_later_correction_changed_the_same_people(stack):
+    ident, analytics = clients(stack)
+    registry = stack.identity.registry
+    a = record(stack, "0000000000000a01", registry.assign("0000000000000a01", video(person(0, "a"))))
+    b = record(stack, "0000000000000a02", registry.assign("0000000000000a02", video(person(0, "b"))))
+    first = ident.rename(a, "Ana")
+    caught_up(analytics, ident.rename(a, "Anna"))
+    with pytest.raises(grpc.RpcError) as err:
+        ident.undo(first.audit.audit_id)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION and "later" in err.value.details()
+    with pytest.raises(grpc.RpcError) as err:
+        ident.undo("not-an-audit-id")
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    split = ident.split(b, ["0000000000000a02"])
+    caught_up(analytics, split)
+    (new,) = {r.influencer_id for r in stack.store.appearances_in("0000000000000a02")}
+    assert new != b
+    caught_up(analytics, ident.undo(split.audit.audit_id))
+    assert {r.influencer_id for r in stack.store.appearances_in("0000000000000a02")} == {b}
+
+
+def test_an_actor_is_cleaned_and_bounded_and_a_caller_with_the_token_is_token():
+    from services.identity.audit import ACTOR_CHARS, actor_of
+
+    assert actor_of([("x-influencers-actor", "page:signed-in \u202e\x1b[31m")], False) == "page:signed-in ??[31m"
+    assert len(actor_of([("x-influencers-actor", "x" * 1000)], True)) == ACTOR_CHARS
+    assert actor_of([], True) == "token" and actor_of(None, False) == "anonymous"
+
+
+def test_the_cli_says_what_a_correction_did_with_its_audit_id_and_undoes_it_as_its_os_user(stack, capsys):
+    import getpass
+
+    from influencers.cli import main
+
+    registry = stack.identity.registry
+    a = record(stack, "0000000000000c01", registry.assign("0000000000000c01", video(person(0, "a"))))
+    ports = ["--identity-port", str(stack.settings.identity_port),
+             "--analytics-port", str(stack.settings.analytics_port)]
+    assert main(["rename", a, "Ana", *ports]) == 0
+    line = capsys.readouterr().out.splitlines()[0]
+    (audit_id,) = __import__("re").findall(r"`influencers undo ([0-9a-f]{32})` reverts it", line)
+    assert line.startswith(f"Named {a} 'Ana' (audit {audit_id}")
+    assert main(["undo", audit_id, *ports]) == 0
+    assert capsys.readouterr().out.startswith("Undid a correction")
+    assert stack.store.names() == {}
+    assert [(r.action, r.actor) for r in trail(stack)] == [("rename", f"cli:{getpass.getuser()}")] * 1 + [
+        ("undo", f"cli:{getpass.getuser()}")]
+    assert main(["undo", "0" * 32, *ports]) != 0
+    assert "no undo is kept" in capsys.readouterr().err
+
+
+def test_without_a_configured_key_one_is_made_once_in_the_data_dir_readable_by_its_owner_only(tmp_path):
+    from services.identity.audit import KEY_FILE, audit_key
+
+    key = audit_key("", tmp_path)
+    assert len(key) == 32 and (tmp_path / KEY_FILE).stat().st_mode & 0o777 == 0o600
+    assert audit_key("", tmp_path) == key, "the same key at every start: hashes stay comparable"
+    (tmp_path / KEY_FILE).chmod(0o644)
+    assert audit_key("", tmp_path) == key and (tmp_path / KEY_FILE).stat().st_mode & 0o777 == 0o600
+    assert audit_key("set by the operator", tmp_path) == b"set by the operator"
+
+
+def test_audit_records_of_an_older_release_lose_their_plain_hash_at_start(settings):
+    from services.identity.edge_store import EdgeFaceStore
+
+    erased = "inf_0123456789"
+    store = EdgeFaceStore(settings.data_dir / "qdrant" / "edge")
+    store.set_side("audit", "old", {"time_utc": "2026-01-01T00:00:00+00:00", "action": "delete",
+                                    "subject_sha256": hashlib.sha256(erased.encode()).hexdigest()})
+    identity = IdentityProcess(settings, store)
+    try:
+        (kept,) = list(store.side_records("audit"))
+        assert "subject_sha256" not in kept and kept["action"] == "delete" and kept["time_utc"].startswith("2026")
+        assert hashlib.sha256(erased.encode()).hexdigest() not in json.dumps(kept)
+    finally:
+        identity.stop(1.0)
+
+
+def test_identity_keeps_the_undo_records_of_the_newest_corrections_only(registry):
+    from services.identity import undo
+
+    empty = {"faces": {}, "names": {"inf_0000000001": ["", "A"]}, "hidden": {}, "review": {}, "ids": []}
+    for n in range(undo.KEEP + 2):
+        undo.keep(registry.store, f"{n:032x}", empty, "2026-12-04T00:00:00+00:00")
+    kept = {r["audit_id"] for r in registry.store.side_records(undo.KIND)}
+    assert len(kept) == undo.KEEP and f"{0:032x}" not in kept and f"{undo.KEEP + 1:032x}" in kept
+    with pytest.raises(KeyError, match="no undo is kept"):
+        undo.revert(registry.store, f"{1:032x}")
