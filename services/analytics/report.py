@@ -14,9 +14,11 @@ import pandas as pd
 
 from services.analytics.analysis import Analysis
 from services.analytics.model import ModelQuality
+from services.analytics.model_card import ModelCard, model_card
 from services.analytics.records import AppearanceRow, VideoRow
 from services.analytics.store import AnalyticsStore
 from services.analytics.timeline import timeline
+from services.analytics.verdicts import fdr_sentence
 from services.common.protoconv import status_word
 
 TABLES = ("influencers", "videos", "appearances")
@@ -110,20 +112,32 @@ class Overview:
     overall_mean: float
     min_videos: int
     beats_baseline: bool
+    card: ModelCard | None = None
+    fdr_sentence: str = ""
+    # Whether rows' "open_reviews" are known (identity answered); False: the page says "unknown".
+    reviews_known: bool = False
 
 
-def overview(analysis: Analysis, min_videos: int = 0) -> Overview:
+def overview(analysis: Analysis, min_videos: int = 0, open_reviews: dict[str, int] | None = None) -> Overview:
+    """`open_reviews`: open review items per influencer id (web/doubt.py), None when unknown; each row gets
+    "open_reviews" (None when unknown) beside "ambiguous_videos"."""
     stats = analysis.stats
     shown = stats[stats["videos"] >= min_videos]
     q = analysis.quality
+    rows = to_records(shown)
+    for row in rows:
+        row["open_reviews"] = None if open_reviews is None else open_reviews.get(str(row["influencer_id"]), 0)
     return Overview(
-        rows=to_records(shown),
+        rows=rows,
         all_influencers=[(i, label(i, analysis.names)) for i in stats["influencer_id"]],
         quality=q,
         videos=analysis.scored_videos,
         overall_mean=analysis.overall_mean,
         min_videos=min_videos,
         beats_baseline=q.folds > 0 and q.mae < q.baseline_mae,
+        card=model_card(q, analysis.overall_mean),
+        fdr_sentence=fdr_sentence(),
+        reviews_known=open_reviews is not None,
     )
 
 
@@ -138,16 +152,26 @@ class Prediction:
     unknown: list[str]
     performance: float
     baseline: float
+    # The prediction interval (score units) holding `level` of videos like this one; equal to `performance`
+    # when there is no model.
+    low: float = 0.0
+    high: float = 0.0
+    level: float = 0.0
 
 
 def prediction(analysis: Analysis, influencer_ids: list[str]) -> Prediction:
     ids = [i for i in dict.fromkeys(influencer_ids) if i]
     known = analysis.predictor.known(ids)
+    performance = analysis.predictor.predict(ids)
+    low, high = analysis.quality.interval(performance)
     return Prediction(
         selected=[(i, label(i, analysis.names)) for i in known],
         unknown=[i for i in ids if i not in known],
-        performance=analysis.predictor.predict(ids),
+        performance=performance,
         baseline=analysis.overall_mean,
+        low=low,
+        high=high,
+        level=analysis.quality.interval_level if analysis.quality.folds else 0.0,
     )
 
 
