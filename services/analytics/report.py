@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from services.analytics.analysis import Analysis
+from services.analytics.export_format import relative_locations, rounded, without_root
 from services.analytics.model import ModelQuality
 from services.analytics.model_card import ModelCard, model_card
 from services.analytics.records import AppearanceRow, VideoRow
@@ -25,7 +26,7 @@ TABLES = ("influencers", "videos", "appearances")
 INFLUENCER_COLUMNS = [
     "influencer_id", "videos", "avg_performance", "median_performance", "std_performance",
     "representative_image", "name", "ci_low", "ci_high", "shrunken_mean", "consistency", "attributed_effect",
-    "verdict",
+    "verdict", "p_value", "q_value", "ambiguous_videos",
 ]
 APPEARANCE_COLUMNS = ["video_url", "influencer_id", "first_seen_s", "last_seen_s", "faces"]
 VIDEO_COLUMNS = ["video_url", "performance", "status", "error", "duration_s", "faces", "location", "video_id"]
@@ -69,15 +70,20 @@ def videos_table(rows: list[VideoRow]) -> pd.DataFrame:
     ).astype({"performance": "float64", "duration_s": "float64", "faces": "int64"})
 
 
-def table(store: AnalyticsStore, analysis: Analysis, name: str) -> pd.DataFrame:
-    """The named table of TABLES; KeyError for any other name."""
+def table(store: AnalyticsStore, analysis: Analysis, name: str, root: str = "") -> pd.DataFrame:
+    """The named table of TABLES as written for people (export_format: rounded, locations relative to `root`,
+    the allowed folder); KeyError for any other name."""
     if name == "influencers":
-        return influencers_table(analysis)
-    if name == "appearances":
-        return appearances_table(analysis)
-    if name == "videos":
-        return videos_table(store.list_videos())
-    raise KeyError(name)
+        frame = influencers_table(analysis)
+    elif name == "appearances":
+        frame = appearances_table(analysis)
+    elif name == "videos":
+        frame = videos_table(store.list_videos())
+        frame = frame.assign(location=relative_locations(frame["location"], root),
+                             error=[without_root(e, root) for e in frame["error"]])
+    else:
+        raise KeyError(name)
+    return rounded(name, frame)
 
 
 def to_csv(frame: pd.DataFrame) -> str:

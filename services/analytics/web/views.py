@@ -168,4 +168,4 @@ def download_json(name: str) -> Response:
 def _table(name: str) -> Any:
     if name not in report.TABLES:
         abort(404)
-    return report.table(_store(), _analysis(), name)
+    return report.table(_store(), _analysis(), name, current_app.config.get("ALLOWED_ROOT", ""))
