@@ -62,12 +62,17 @@ def appearances_table(analysis: Analysis) -> pd.DataFrame:
 
 def videos_table(rows: list[VideoRow]) -> pd.DataFrame:
     """One row per manifest row, status as a lower-case word; `location` (where the bytes were read) and
-    `video_id` (content) tell apart two rows the manifests spelt alike."""
-    return pd.DataFrame(
-        [[r.url, r.performance, status_word(r.status), r.error, r.duration_s, r.faces, r.location or r.url,
-          r.video_id] for r in rows],
-        columns=VIDEO_COLUMNS,
-    ).astype({"performance": "float64", "duration_s": "float64", "faces": "int64"})
+    `video_id` (content) tell apart two rows the manifests spelt alike. A row its submission gave again
+    (`repeats`) is followed by that many rows of status "duplicate", so that N manifest rows give N rows."""
+    table = []
+    for r in rows:
+        first = [r.url, r.performance, status_word(r.status), r.error, r.duration_s, r.faces, r.location or r.url,
+                 r.video_id]
+        table.append(first)
+        again = f"same URL as the row above (listed {r.repeats + 1} times in the manifest)"
+        table.extend([r.url, r.performance, "duplicate", again, *first[4:]] for _ in range(r.repeats))
+    return pd.DataFrame(table, columns=VIDEO_COLUMNS).astype(
+        {"performance": "float64", "duration_s": "float64", "faces": "int64"})
 
 
 def table(store: AnalyticsStore, analysis: Analysis, name: str, root: str = "") -> pd.DataFrame:

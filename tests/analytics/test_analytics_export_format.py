@@ -101,3 +101,25 @@ def test_every_exported_column_is_documented_in_docs_exports(analytics_store: An
         assert not missing, f"{name}.csv columns missing from docs/exports.md: {sorted(missing)}"
     assert set(json.loads(paths["report"].read_text())) <= documented
     assert "verdict" in documented
+
+
+def test_a_url_its_manifest_gave_three_times_is_three_rows_of_videos_csv(tmp_path: Path) -> None:
+    store = AnalyticsStore(tmp_path / "repeats.sqlite")
+    try:
+        row = VideoRow(url="videos/a.mp4", video_id="0" * 16, performance=1.5, status=DONE, duration_s=4.0,
+                       location="/srv/media/videos/a.mp4", repeats=2)
+        store.record_video(row)
+        store.record_video(VideoRow(url="videos/b.mp4", video_id="1" * 16, performance=0.5, status=DONE,
+                                    location="/srv/media/videos/b.mp4"))
+        store.record_video(VideoRow(**{**row.__dict__, "repeats": 0}))  # a later manifest listing it once
+        paths = export_report(store, tmp_path / "out", root="/srv/media")
+        with pytest.raises(ValueError, match="repeats -1 is out of range"):
+            store.record_video(VideoRow(**{**row.__dict__, "repeats": -1}))
+    finally:
+        store.close()
+    videos = pd.read_csv(paths["videos"], keep_default_na=False)
+    assert videos["video_url"].tolist() == ["videos/a.mp4"] * 3 + ["videos/b.mp4"]
+    assert videos["status"].tolist() == ["done", "duplicate", "duplicate", "done"]
+    assert videos["error"][1] == "same URL as the row above (listed 3 times in the manifest)"
+    assert videos["performance"].tolist() == [1.5, 1.5, 1.5, 0.5]
+    assert set(videos["location"][:3]) == {"videos/a.mp4"}
