@@ -73,6 +73,10 @@ def test_the_report_ranks_influencers_and_follows_writes(stub) -> None:
     assert [s.influencer_id for s in report.influencers] == ["inf_57a7000001", "inf_f10b000002"]
     assert report.videos == 12 and report.model.folds == 5
     assert report.model.mae < report.model.baseline_mae
+    assert report.model.residual_low < 0 < report.model.residual_high and report.model.interval_level == 0.9
+    top = report.influencers[0]
+    assert top.verdict in ("drives engagement", "not distinguishable") and 0 <= top.q_value <= 1
+    assert top.ci_low <= top.shrunken_mean <= top.ci_high and top.ambiguous_videos == 0
     stub.ReplaceAppearances(analytics_pb2.ReplaceAppearancesRequest(
         videos=[common_pb2.VideoAppearances(video_id=f"{1:016x}",
                                                      appearances=[appearance("inf_0e00000003")])],
