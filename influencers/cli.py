@@ -177,7 +177,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         try:
             code = _ingest(stack.settings, Path(args.manifest), detach=False)
             out = Path(args.report or settings.data_dir / "report")
-            export_report(stack.store, out)
+            export_report(stack.store, out, settings.allowed_root)
             print(f"report written to {out}/")
             if not args.no_serve:
                 print(f"report page: {stack.web_url}" + (f"  metrics: {metrics.url}" if metrics else "")
@@ -289,7 +289,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         where = "the database of INFLUENCERS_DATABASE_URL" if settings.database_url else _cut(str(db))
         return _usage_error(f"{where} cannot be read ({_cut(_one_line(_db_error(exc)))})")
     try:
-        export_report(store, out)
+        export_report(store, out, settings.allowed_root)
     finally:
         store.close()
     print(f"exported to {args.out}/")

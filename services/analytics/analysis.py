@@ -18,7 +18,8 @@ from services.common.scores import MAX_SCORE
 
 @dataclass(frozen=True)
 class Analysis:
-    """`videos`/`appearances`: the store's frames; `stats`: influencer_stats plus a `name` column."""
+    """`videos`/`appearances`: the store's frames; `stats`: influencer_stats plus a `name` column and
+    `ambiguous_videos` (identity's doubt: videos where another influencer was almost as close a match)."""
 
     videos: pd.DataFrame
     appearances: pd.DataFrame
@@ -43,6 +44,8 @@ def analyse(videos: pd.DataFrame, appearances: pd.DataFrame, names: dict[str, st
         appearances = appearances[~appearances["influencer_id"].isin(hidden)]
     stats = influencer_stats(videos, appearances)
     stats.insert(1, "name", [names.get(i, "") for i in stats["influencer_id"]])
+    stats["ambiguous_videos"] = ambiguous_videos(appearances).reindex(stats["influencer_id"]).fillna(0).to_numpy(
+        dtype="int64")
     scored = scored_videos(videos)
     overall = float(scored["performance"].mean()) if len(scored) else 0.0
     try:
@@ -60,6 +63,15 @@ def analyse(videos: pd.DataFrame, appearances: pd.DataFrame, names: dict[str, st
         scored_videos=len(scored),
         hidden=frozenset(hidden),
     )
+
+
+def ambiguous_videos(appearances: pd.DataFrame) -> pd.Series:
+    """Per influencer id, how many videos hold an appearance of theirs that identity marked ambiguous (another
+    influencer was almost as close a match); influencers with none are left out."""
+    if appearances.empty or "ambiguous" not in appearances:
+        return pd.Series(dtype="int64", name="ambiguous_videos")
+    doubtful = appearances[appearances["ambiguous"].astype(bool)]
+    return doubtful.groupby("influencer_id")["video_id"].nunique().rename("ambiguous_videos")
 
 
 def within_score_rule(videos: pd.DataFrame) -> pd.DataFrame:

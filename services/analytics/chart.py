@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -12,8 +13,9 @@ MAX_BARS = 40
 
 
 def means_chart_png(stats: pd.DataFrame, overall_mean: float) -> bytes:
-    """PNG bytes: one horizontal interval per influencer (top MAX_BARS by shrunken mean), a dot at the
-    mean, a diamond at the shrunken mean, and a dashed line at the overall mean."""
+    """PNG bytes: one row per influencer (top MAX_BARS by shrunken mean): a diamond at the shrunken mean with
+    its 95% interval (hollow, no interval, under two videos), a dot at the raw mean, and a dashed line at the
+    overall mean. The axis fits these (axis_limits)."""
     shown = stats.head(MAX_BARS).iloc[::-1]
     height = 1.2 + 0.32 * max(len(shown), 1)
     fig = Figure(figsize=(7.5, height), dpi=100)
@@ -25,13 +27,18 @@ def means_chart_png(stats: pd.DataFrame, overall_mean: float) -> bytes:
     else:
         names = shown["name"] if "name" in shown else shown["influencer_id"]
         labels = [(n or i)[:28] for i, n in zip(shown["influencer_id"], names, strict=True)]
-        y = range(len(shown))
-        err = [shown["mean"] - shown["ci_low"], shown["ci_high"] - shown["mean"]]
-        ax.errorbar(shown["mean"], y, xerr=err, fmt="o", color="#2457a6", ecolor="#9db5da", capsize=3,
-                    label="mean, 95% interval")
-        ax.scatter(shown["shrunken_mean"], y, marker="D", s=22, color="#d2691e", zorder=3,
-                   label="shrunken mean")
+        y = np.arange(len(shown))
+        # The interval is around the shrunken mean (it is the same estimate's); none under two videos.
+        has = np.isfinite(shown["ci_low"].to_numpy(float)) & np.isfinite(shown["ci_high"].to_numpy(float))
+        centre, low, high = (shown[c].to_numpy(float) for c in ("shrunken_mean", "ci_low", "ci_high"))
+        ax.errorbar(centre[has], y[has], xerr=[centre[has] - low[has], high[has] - centre[has]], fmt="D",
+                    markersize=5, color="#d2691e", ecolor="#9db5da", capsize=3,
+                    label="estimate, 95% interval")
+        ax.scatter(centre[~has], y[~has], marker="D", s=22, facecolors="none", edgecolors="#d2691e", zorder=3,
+                   label="estimate (too few videos)" if (~has).any() else None)
+        ax.scatter(shown["mean"], y, marker="o", s=14, color="#2457a6", zorder=3, label="raw mean")
         ax.axvline(overall_mean, color="#888", linestyle="--", linewidth=1, label="all videos")
+        ax.set_xlim(*axis_limits(shown, overall_mean))
         ax.set_yticks(list(y), labels)
         ax.set_xlabel("performance")
         ax.grid(axis="x", alpha=0.3)
@@ -42,3 +49,14 @@ def means_chart_png(stats: pd.DataFrame, overall_mean: float) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()
+
+
+def axis_limits(stats: pd.DataFrame, overall_mean: float, pad: float = 0.05) -> tuple[float, float]:
+    """The x range (score units) that holds every shown raw mean, shrunken mean and finite interval bound and
+    the overall mean, widened by `pad` of its width on each side (a width of 1 when all are one number)."""
+    values = np.concatenate([stats[c].to_numpy(float) for c in ("mean", "shrunken_mean", "ci_low", "ci_high")]
+                            + [np.array([overall_mean], dtype=float)])
+    values = values[np.isfinite(values)]
+    low, high = float(values.min()), float(values.max())
+    width = high - low if high > low else 1.0
+    return low - pad * width, high + pad * width

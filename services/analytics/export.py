@@ -19,13 +19,16 @@ from pandas.api.types import is_numeric_dtype
 
 from services.analytics.analysis import AnalysisCache
 from services.analytics.audit import audit_frame
+from services.analytics.export_format import significant
 from services.analytics.report import TABLES, face_path, json_ready, table
 from services.analytics.store import AnalyticsStore
 
 
-def export_report(store: AnalyticsStore, out_dir: Path) -> dict[str, Path]:
+def export_report(store: AnalyticsStore, out_dir: Path, root: str = "") -> dict[str, Path]:
     """Writes the report under `out_dir` (created if needed) and returns the paths written, by key:
     "influencers", "appearances", "videos", "audit" (CSV), "faces" (folder of <influencer_id>.jpg), "report" (JSON).
+    Numbers are rounded and local locations made relative to `root` (the allowed folder) by export_format;
+    every column is described in docs/exports.md.
     """
     out_dir = Path(out_dir)
     faces_dir = out_dir / "faces"
@@ -33,7 +36,7 @@ def export_report(store: AnalyticsStore, out_dir: Path) -> dict[str, Path]:
     analysis = AnalysisCache(store).current()
     written: dict[str, Path] = {}
     for name in TABLES:
-        frame = table(store, analysis, name)
+        frame = table(store, analysis, name, root)
         if name == "influencers":
             frame = frame.assign(representative_image=[
                 _write_face(store, out_dir, i) for i in frame["influencer_id"]
@@ -47,9 +50,10 @@ def export_report(store: AnalyticsStore, out_dir: Path) -> dict[str, Path]:
     summary = {
         "videos": analysis.scored_videos,
         "influencers": len(analysis.stats),
-        "overall_mean": analysis.overall_mean,
+        "overall_mean": float(significant([analysis.overall_mean])[0]),
         # "model" stays numbers only (readers format every value); whether there is a model goes beside it.
-        "model": {k: v for k, v in asdict(analysis.quality).items() if k != "unavailable"},
+        "model": {k: (v if isinstance(v, int) else float(significant([v])[0]))
+                  for k, v in asdict(analysis.quality).items() if k != "unavailable"},
         "model_available": not analysis.quality.unavailable,
         "model_unavailable_reason": analysis.quality.unavailable,
         "files": {k: p.relative_to(out_dir).as_posix() for k, p in written.items()},

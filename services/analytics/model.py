@@ -16,14 +16,20 @@ from sklearn.model_selection import KFold
 
 from services.analytics.ridge import FitError, fit_ridge
 from services.analytics.stats import Indicators, indicators
+from services.common.scores import MAX_SCORE, MIN_SCORE
 
 RIDGE_ALPHA = 1.0
+# Share of videos a prediction interval is meant to hold: 9 in 10 videos like the one asked about.
+PREDICTION_LEVEL = 0.9
 
 
 @dataclass(frozen=True)
 class ModelQuality:
     """Out-of-fold errors of the predictor and of the global-mean baseline (same folds), in score units
-    (R^2 unitless). `unavailable` says why there is no model ("" when there is one); its errors are 0."""
+    (R^2 unitless). `residual_low`/`residual_high`: quantiles of the out-of-fold errors (actual minus
+    predicted, score units) holding `interval_level` of them between: a prediction p's interval is
+    [p + residual_low, p + residual_high]. `unavailable` says why there is no model ("" when there is one);
+    its errors are 0."""
 
     mae: float
     r2: float
@@ -31,12 +37,23 @@ class ModelQuality:
     baseline_r2: float
     folds: int
     videos: int
+    residual_low: float = 0.0
+    residual_high: float = 0.0
+    interval_level: float = PREDICTION_LEVEL
     unavailable: str = ""
 
     @classmethod
     def none(cls, videos: int, reason: str) -> ModelQuality:
         """The quality of no model at all, and why."""
         return cls(0.0, 0.0, 0.0, 0.0, 0, videos, unavailable=reason)
+
+    def interval(self, predicted: float) -> tuple[float, float]:
+        """The `interval_level` prediction interval around `predicted` (score units), clipped to the score's
+        range (services/common/scores.py); (predicted, predicted) when there is no model."""
+        low = predicted + self.residual_low
+        if predicted >= MIN_SCORE:  # scores are never negative (synthetic rows centred on zero may be)
+            low = max(low, MIN_SCORE)
+        return low, min(predicted + self.residual_high, MAX_SCORE)
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,8 +109,9 @@ def _fit(design: Indicators, rows: np.ndarray, alpha: float) -> Predictor:
 
 
 def evaluate(videos: pd.DataFrame, appearances: pd.DataFrame, folds: int = 5) -> ModelQuality:
-    """K-fold (shuffled, seeded) MAE and R^2 of the predictor vs predicting the training mean.
-    Uses fewer folds when there are fewer videos; below two videos, no model (`unavailable` says so).
+    """K-fold (shuffled, seeded) MAE and R^2 of the predictor vs predicting the training mean, and the
+    quantiles of its out-of-fold errors that make the prediction interval. Uses fewer folds when there are
+    fewer videos; below two videos, no model (`unavailable` says so).
     FitError when the scores cannot be fitted to finite numbers."""
     design = indicators(videos, appearances)
     y = design.y
@@ -115,7 +133,17 @@ def evaluate(videos: pd.DataFrame, appearances: pd.DataFrame, folds: int = 5) ->
             baseline_r2=float(r2_score(y, baseline)),
             folds=k,
             videos=len(y),
+            **_residual_quantiles(y - predicted),
         )
-    if not all(np.isfinite([quality.mae, quality.r2, quality.baseline_mae, quality.baseline_r2])):
+    if not all(np.isfinite([quality.mae, quality.r2, quality.baseline_mae, quality.baseline_r2,
+                            quality.residual_low, quality.residual_high])):
         raise FitError("the model's errors overflow (scores too large to measure)")
     return quality
+
+
+def _residual_quantiles(residuals: np.ndarray, level: float = PREDICTION_LEVEL) -> dict[str, float]:
+    """The out-of-fold errors' quantiles at (1 - level) / 2 and (1 + level) / 2 (linear interpolation):
+    an honest interval, since no video predicted was in the fit that predicted it."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        low, high = np.quantile(residuals, [(1 - level) / 2, (1 + level) / 2])
+    return {"residual_low": float(low), "residual_high": float(high), "interval_level": level}

@@ -10,6 +10,8 @@ from influencers.v1 import common_pb2
 DONE = common_pb2.VIDEO_STATUS_DONE
 FAILED = common_pb2.VIDEO_STATUS_FAILED
 DUPLICATE = common_pb2.VIDEO_STATUS_DUPLICATE
+# Video.repeats at most: the rows of the largest manifest (services/ingest/manifest.py MAX_ROWS).
+MAX_REPEATS = 1_000_000
 
 
 
@@ -28,6 +30,8 @@ class VideoRow:
     faces: int = 0
     external_id: str = ""
     location: str = ""
+    # Later rows of its submission with the same URL, listed as its duplicates (Video.repeats).
+    repeats: int = 0
 
     @property
     def key(self) -> str:
@@ -66,6 +70,7 @@ def video_from_proto(msg: common_pb2.Video) -> VideoRow:
         faces=msg.faces,
         external_id=msg.external_id,
         location=msg.location,
+        repeats=msg.repeats,
     )
 
 
@@ -79,6 +84,7 @@ def video_to_proto(row: VideoRow) -> common_pb2.Video:
         faces=row.faces,
         external_id=row.external_id,
         location=row.location,
+        repeats=row.repeats,
     )
     if row.performance is not None:
         msg.performance = row.performance

@@ -13,17 +13,20 @@ from typing import Any
 import pandas as pd
 
 from services.analytics.analysis import Analysis
+from services.analytics.export_format import relative_locations, rounded, without_root
 from services.analytics.model import ModelQuality
+from services.analytics.model_card import ModelCard, model_card
 from services.analytics.records import AppearanceRow, VideoRow
 from services.analytics.store import AnalyticsStore
 from services.analytics.timeline import timeline
+from services.analytics.verdicts import fdr_sentence
 from services.common.protoconv import status_word
 
 TABLES = ("influencers", "videos", "appearances")
 INFLUENCER_COLUMNS = [
     "influencer_id", "videos", "avg_performance", "median_performance", "std_performance",
     "representative_image", "name", "ci_low", "ci_high", "shrunken_mean", "consistency", "attributed_effect",
-    "verdict",
+    "verdict", "p_value", "q_value", "ambiguous_videos",
 ]
 APPEARANCE_COLUMNS = ["video_url", "influencer_id", "first_seen_s", "last_seen_s", "faces"]
 VIDEO_COLUMNS = ["video_url", "performance", "status", "error", "duration_s", "faces", "location", "video_id"]
@@ -59,23 +62,33 @@ def appearances_table(analysis: Analysis) -> pd.DataFrame:
 
 def videos_table(rows: list[VideoRow]) -> pd.DataFrame:
     """One row per manifest row, status as a lower-case word; `location` (where the bytes were read) and
-    `video_id` (content) tell apart two rows the manifests spelt alike."""
-    return pd.DataFrame(
-        [[r.url, r.performance, status_word(r.status), r.error, r.duration_s, r.faces, r.location or r.url,
-          r.video_id] for r in rows],
-        columns=VIDEO_COLUMNS,
-    ).astype({"performance": "float64", "duration_s": "float64", "faces": "int64"})
+    `video_id` (content) tell apart two rows the manifests spelt alike. A row its submission gave again
+    (`repeats`) is followed by that many rows of status "duplicate", so that N manifest rows give N rows."""
+    table = []
+    for r in rows:
+        first = [r.url, r.performance, status_word(r.status), r.error, r.duration_s, r.faces, r.location or r.url,
+                 r.video_id]
+        table.append(first)
+        again = f"same URL as the row above (listed {r.repeats + 1} times in the manifest)"
+        table.extend([r.url, r.performance, "duplicate", again, *first[4:]] for _ in range(r.repeats))
+    return pd.DataFrame(table, columns=VIDEO_COLUMNS).astype(
+        {"performance": "float64", "duration_s": "float64", "faces": "int64"})
 
 
-def table(store: AnalyticsStore, analysis: Analysis, name: str) -> pd.DataFrame:
-    """The named table of TABLES; KeyError for any other name."""
+def table(store: AnalyticsStore, analysis: Analysis, name: str, root: str = "") -> pd.DataFrame:
+    """The named table of TABLES as written for people (export_format: rounded, locations relative to `root`,
+    the allowed folder); KeyError for any other name."""
     if name == "influencers":
-        return influencers_table(analysis)
-    if name == "appearances":
-        return appearances_table(analysis)
-    if name == "videos":
-        return videos_table(store.list_videos())
-    raise KeyError(name)
+        frame = influencers_table(analysis)
+    elif name == "appearances":
+        frame = appearances_table(analysis)
+    elif name == "videos":
+        frame = videos_table(store.list_videos())
+        frame = frame.assign(location=relative_locations(frame["location"], root),
+                             error=[without_root(e, root) for e in frame["error"]])
+    else:
+        raise KeyError(name)
+    return rounded(name, frame)
 
 
 def to_csv(frame: pd.DataFrame) -> str:
@@ -110,20 +123,32 @@ class Overview:
     overall_mean: float
     min_videos: int
     beats_baseline: bool
+    card: ModelCard | None = None
+    fdr_sentence: str = ""
+    # Whether rows' "open_reviews" are known (identity answered); False: the page says "unknown".
+    reviews_known: bool = False
 
 
-def overview(analysis: Analysis, min_videos: int = 0) -> Overview:
+def overview(analysis: Analysis, min_videos: int = 0, open_reviews: dict[str, int] | None = None) -> Overview:
+    """`open_reviews`: open review items per influencer id (web/doubt.py), None when unknown; each row gets
+    "open_reviews" (None when unknown) beside "ambiguous_videos"."""
     stats = analysis.stats
     shown = stats[stats["videos"] >= min_videos]
     q = analysis.quality
+    rows = to_records(shown)
+    for row in rows:
+        row["open_reviews"] = None if open_reviews is None else open_reviews.get(str(row["influencer_id"]), 0)
     return Overview(
-        rows=to_records(shown),
+        rows=rows,
         all_influencers=[(i, label(i, analysis.names)) for i in stats["influencer_id"]],
         quality=q,
         videos=analysis.scored_videos,
         overall_mean=analysis.overall_mean,
         min_videos=min_videos,
         beats_baseline=q.folds > 0 and q.mae < q.baseline_mae,
+        card=model_card(q, analysis.overall_mean),
+        fdr_sentence=fdr_sentence(),
+        reviews_known=open_reviews is not None,
     )
 
 
@@ -138,16 +163,26 @@ class Prediction:
     unknown: list[str]
     performance: float
     baseline: float
+    # The prediction interval (score units) holding `level` of videos like this one; equal to `performance`
+    # when there is no model.
+    low: float = 0.0
+    high: float = 0.0
+    level: float = 0.0
 
 
 def prediction(analysis: Analysis, influencer_ids: list[str]) -> Prediction:
     ids = [i for i in dict.fromkeys(influencer_ids) if i]
     known = analysis.predictor.known(ids)
+    performance = analysis.predictor.predict(ids)
+    low, high = analysis.quality.interval(performance)
     return Prediction(
         selected=[(i, label(i, analysis.names)) for i in known],
         unknown=[i for i in ids if i not in known],
-        performance=analysis.predictor.predict(ids),
+        performance=performance,
         baseline=analysis.overall_mean,
+        low=low,
+        high=high,
+        level=analysis.quality.interval_level if analysis.quality.folds else 0.0,
     )
 
 

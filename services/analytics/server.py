@@ -118,7 +118,8 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
             influencers=influencers,
             model=analytics_pb2.ModelQuality(
                 mae=q.mae, r2=q.r2, baseline_mae=q.baseline_mae, baseline_r2=q.baseline_r2,
-                folds=q.folds, videos=q.videos,
+                folds=q.folds, videos=q.videos, residual_low=q.residual_low, residual_high=q.residual_high,
+                interval_level=q.interval_level,
             ),
             videos=analysis.scored_videos,
             overall_mean=analysis.overall_mean,

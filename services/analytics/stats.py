@@ -12,14 +12,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from scipy import stats as st
 
+from services.analytics.intervals import shrinkage_estimates
 from services.analytics.ridge import fit_ridge_loo
-from services.analytics.verdicts import MIN_VIDEOS_FOR_VERDICT, verdicts
+from services.analytics.verdicts import MIN_VIDEOS_FOR_VERDICT, bh_adjust, verdicts
 
 STATS_COLUMNS = [
     "influencer_id", "videos", "mean", "median", "std", "min", "max", "ci_low", "ci_high",
-    "shrunken_mean", "consistency", "screen_time_s", "attributed_effect", "verdict",
+    "shrunken_mean", "consistency", "screen_time_s", "attributed_effect", "verdict", "p_value", "q_value",
 ]
 RIDGE_ALPHAS = (0.01, 0.1, 1.0, 10.0, 100.0)
 CONFIDENCE = 0.95
@@ -97,17 +97,17 @@ def attribution(videos: pd.DataFrame, appearances: pd.DataFrame) -> pd.Series:
 def influencer_stats(videos: pd.DataFrame, appearances: pd.DataFrame) -> pd.DataFrame:
     """One row per influencer (columns STATS_COLUMNS), sorted by shrunken_mean descending.
 
-    std uses ddof=1 (0 for one video); the 95% t-interval of one-video influencers uses the pooled
-    within-influencer std, so their verdict (verdicts.verdict against the mean of all scored videos) is
-    "too few videos": from MIN_VIDEOS_FOR_VERDICT videos the interval is their own. shrunken_mean is the
-    empirical-Bayes estimate toward the mean of all scored videos, weight n / (n + sigma^2 / tau^2), tau^2 by
-    the method of moments (floored).
+    std uses ddof=1 (0 for one video). The interval, the shrunken mean, the p-value and the verdict come
+    from services/analytics/intervals.py, one way for any number of videos: the influencer's mean shrunk
+    toward the mean of all scored videos with a pooled within-influencer variance, its 95% interval clipped
+    to the score's range (scores.py), and none at all (NaN) under MIN_VIDEOS_FOR_VERDICT videos. Verdicts
+    control the false discovery rate across all influencers (verdicts.py, Benjamini-Hochberg).
     """
     pairs = presences(videos, appearances)
     if pairs.empty:
         return _empty_stats()
     all_perf = scored_videos(videos)["performance"]
-    overall_mean, overall_median = float(all_perf.mean()), float(all_perf.median())
+    overall_median = float(all_perf.median())
     grouped = pairs.groupby("influencer_id")
     out = grouped["performance"].agg(["count", "mean", "median", "std", "min", "max"])
     out = out.rename(columns={"count": "videos"})
@@ -115,46 +115,21 @@ def influencer_stats(videos: pd.DataFrame, appearances: pd.DataFrame) -> pd.Data
     out["screen_time_s"] = grouped["screen_time_s"].sum()
     out["consistency"] = grouped["performance"].agg(lambda p: float((p > overall_median).mean()))
 
-    sigma, pooled_df = _pooled_std(out, all_perf)
-    n = out["videos"].to_numpy(dtype=float)
-    own = n >= MIN_VIDEOS_FOR_VERDICT
-    spread = np.where(own, out["std"].to_numpy(), sigma)
-    dof = np.where(own, n - 1, max(pooled_df, 1))
-    half = st.t.ppf(0.5 + CONFIDENCE / 2, dof) * spread / np.sqrt(n)
-    out["ci_low"] = out["mean"] - half
-    out["ci_high"] = out["mean"] + half
-    out["shrunken_mean"] = _shrink(out["mean"].to_numpy(), n, sigma**2, overall_mean, float(all_perf.var()))
+    estimates = shrinkage_estimates(out["videos"].to_numpy(), out["mean"].to_numpy(), out["std"].to_numpy(),
+                                    all_perf.to_numpy(dtype=float), level=CONFIDENCE,
+                                    min_videos=MIN_VIDEOS_FOR_VERDICT)
+    out["ci_low"], out["ci_high"] = estimates.low, estimates.high
+    out["shrunken_mean"] = estimates.shrunken
+    out["p_value"] = estimates.p_value
+    out["q_value"] = bh_adjust(estimates.p_value)
 
     effects = attribution(videos, appearances)
     out["attributed_effect"] = effects.reindex(out.index).fillna(0.0)
-    out["verdict"] = verdicts(out, overall_mean)
+    out["verdict"] = verdicts(out, estimates.overall_mean)
     out = out.reset_index()
     out["videos"] = out["videos"].astype("int64")
     out = out.sort_values(["shrunken_mean", "influencer_id"], ascending=[False, True], kind="stable")
     return out[STATS_COLUMNS].reset_index(drop=True)
-
-
-def _pooled_std(per_influencer: pd.DataFrame, all_perf: pd.Series) -> tuple[float, int]:
-    """Within-influencer std pooled over influencers with 2+ videos, and its degrees of freedom.
-    Falls back to the std of all videos when nobody has two videos."""
-    dof = per_influencer["videos"] - 1
-    total_dof = int(dof[dof > 0].sum())
-    if total_dof > 0:
-        return float(np.sqrt((dof * per_influencer["std"] ** 2).sum() / total_dof)), total_dof
-    if len(all_perf) > 1:
-        return float(all_perf.std(ddof=1)), len(all_perf) - 1
-    return 0.0, 0
-
-
-def _shrink(means: np.ndarray, n: np.ndarray, sigma2: float, target: float, total_var: float) -> np.ndarray:
-    if sigma2 <= 0 or len(means) == 0:
-        return means.astype(float)
-    # Method of moments: the spread of influencer means is true spread tau^2 plus sampling noise.
-    between = float(np.var(means, ddof=1)) if len(means) > 1 else 0.0
-    floor = max(1e-6, 0.01 * (total_var if np.isfinite(total_var) else sigma2))
-    tau2 = max(between - float(np.mean(sigma2 / n)), floor)
-    weight = n / (n + sigma2 / tau2)
-    return target + weight * (means - target)
 
 
 def _empty_stats() -> pd.DataFrame:

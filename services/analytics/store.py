@@ -35,7 +35,7 @@ from sqlalchemy.engine import Connection
 
 from services.analytics import store_audit
 from services.analytics.audit import AuditRow
-from services.analytics.records import DONE, DUPLICATE, AppearanceRow, VideoRow, merge_appearances
+from services.analytics.records import DONE, DUPLICATE, MAX_REPEATS, AppearanceRow, VideoRow, merge_appearances
 from services.analytics.store_reads import (
     APPEARANCE_FRAME_COLUMNS,
     CHUNK,
@@ -193,7 +193,8 @@ class AnalyticsStore(StoreReads):
             status = DUPLICATE
         c.execute(_upserts(c.dialect.name).url, {
             "location": key, "url": row.url, "video_id": row.video_id, "performance": row.performance,
-            "status": status, "error": row.error, "external_id": row.external_id, "updated_at": time.time()})
+            "status": status, "error": row.error, "external_id": row.external_id, "updated_at": time.time(),
+            "repeats": row.repeats})
         if current is not None and current[0] and current[0] != row.video_id:
             self._detach(w, key, current[0])
         if not row.video_id or status == DUPLICATE:
@@ -352,6 +353,8 @@ def _checked(row: VideoRow, rows: Iterable[AppearanceRow] | None) -> list[Appear
         raise ValueError(f"{row.url}: a done or duplicate video needs its video_id")
     if row.video_id and not is_video_id(row.video_id):
         raise ValueError(f"{row.url}: video_id {row.video_id[:40]!r} is not 16 hex digits")
+    if not 0 <= row.repeats <= MAX_REPEATS:
+        raise ValueError(f"{row.url}: repeats {row.repeats} is out of range (0 to {MAX_REPEATS:,})")
     # The score rule without its sign: synthetic rows written straight to the store are centred on zero.
     if problem := score_problem(row.performance, allow_negative=True):
         raise ValueError(f"{row.url}: {problem}")
@@ -476,7 +479,7 @@ def _snapshot(c: Connection, key: str, video_id: str) -> tuple[object, ...]:
 _URL_OF = sa.select(urls.c.video_id, urls.c.status).where(urls.c.location == sa.bindparam("key"))
 _VIDEO_OF = sa.select(videos.c.location, videos.c.status).where(videos.c.video_id == sa.bindparam("id"))
 _SNAPSHOT_URL = sa.select(urls.c.url, urls.c.video_id, urls.c.performance, urls.c.status, urls.c.error,
-                          urls.c.external_id).where(urls.c.location == sa.bindparam("key"))
+                          urls.c.external_id, urls.c.repeats).where(urls.c.location == sa.bindparam("key"))
 _UPDATED_AT = sa.select(urls.c.updated_at).where(urls.c.location == sa.bindparam("key"))
 _SET_UPDATED_AT = urls.update().where(urls.c.location == sa.bindparam("key")).values(
     updated_at=sa.bindparam("stamp"))
@@ -499,7 +502,9 @@ def _upserts(dialect: str) -> _Upserts:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     url = insert(urls).values(seq=_next_seq(urls))
     url = url.on_conflict_do_update(index_elements=["location"], set_={k: url.excluded[k] for k in (
-        "url", "video_id", "performance", "status", "error", "external_id", "updated_at")})
+        "url", "video_id", "performance", "status", "error", "external_id", "updated_at")} | {
+        # The most any submission listed the row again: rows never leave the report, as manifest rows don't.
+        "repeats": sa.case((url.excluded.repeats > urls.c.repeats, url.excluded.repeats), else_=urls.c.repeats)})
     video = insert(videos).values(seq=_next_seq(videos))
     video = video.on_conflict_do_update(index_elements=["video_id"], set_={k: video.excluded[k] for k in (
         "performance", "status", "error", "duration_s", "faces")})

@@ -35,7 +35,7 @@ _APPEARANCE_SELECT = [appearances.c[name] for name in (
 _URL_SELECT = sa.select(
     urls.c.url, urls.c.video_id, urls.c.performance, urls.c.status, urls.c.error,
     sa.func.coalesce(videos.c.duration_s, sa.literal(0.0)), sa.func.coalesce(videos.c.faces, sa.literal(0)),
-    urls.c.external_id, urls.c.location,
+    urls.c.external_id, urls.c.location, urls.c.repeats,
 ).select_from(urls.outerjoin(videos, sa.and_(videos.c.video_id == urls.c.video_id, urls.c.video_id != "")))
 # Per row, a lookup of its video by primary key (an IN (subquery) would list every done video per call).
 _IN_DONE_VIDEO = sa.exists().where(videos.c.video_id == appearances.c.video_id, videos.c.status == DONE)

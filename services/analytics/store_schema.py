@@ -45,6 +45,8 @@ urls = sa.Table(
     sa.Column("external_id", sa.Text, nullable=False, server_default=""),
     sa.Column("updated_at", sa.Float, nullable=False),  # seconds since the epoch of the last real change
     sa.Column("seq", sa.BigInteger, nullable=False, server_default="0"),
+    # Later rows of the row's submission with the same URL (Video.repeats), listed as its duplicates.
+    sa.Column("repeats", sa.Integer, nullable=False, server_default="0"),
     sa.Index("urls_by_url", "url"),
     sa.Index("urls_by_video", "video_id"),
     sa.Index("urls_by_seq", "seq", unique=True),

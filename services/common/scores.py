@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 MAX_SCORE = 1e9
+MIN_SCORE = 0.0  # a score is never negative (synthetic rows written straight to the store may be)
 
 
 def score_problem(value: float | None, shown: str | None = None, allow_negative: bool = False) -> str:

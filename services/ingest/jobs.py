@@ -39,7 +39,7 @@ from services.ingest.job_store import (
 )
 
 __all__ = ["CANCELLED", "ENDED", "FAILED", "QUEUED", "RUNNING", "SUCCEEDED", "JobQueue", "QueueFull", "RowRunner",
-           "settled_rows"]
+           "settled_rows", "with_repeats"]
 
 log = logging.getLogger(__name__)
 
@@ -76,21 +76,49 @@ def _row_scope(claim: Claim) -> Iterator[Span]:
 
 def settled_rows(request: ingest_pb2.StartIngestRequest) -> dict[int, ingest_pb2.WatchJobResponse]:
     """The rows whose outcome is known without running them, by index: a broken row for a URL that a good
-    row of the same submission gives (reported, not recorded), and a second row with a URL already given."""
+    row of the same submission gives (reported, not recorded), and a second row with a URL already given
+    (reported here; the first row carries the count to analytics, see with_repeats)."""
     settled: dict[int, ingest_pb2.WatchJobResponse] = {}
-    first_line: dict[str, int] = {}
     valid_urls = {sub.url for sub in request.videos if not sub.row_error}
+    repeated = _repeated_rows(request)
     for k, sub in enumerate(request.videos):
         if sub.row_error and sub.url in valid_urls:
             video = common_pb2.Video(url=sub.url, status=common_pb2.VIDEO_STATUS_FAILED, error=sub.row_error)
             settled[k] = ingest_pb2.WatchJobResponse(video=video)
-        elif sub.url and sub.url in first_line and not sub.row_error:
+        elif k in repeated:
             video = common_pb2.Video(url=sub.url, status=common_pb2.VIDEO_STATUS_DUPLICATE,
-                                     error=f"same URL as row {first_line[sub.url] + 1} of this submission")
+                                     error=f"same URL as row {repeated[k] + 1} of this submission")
             settled[k] = ingest_pb2.WatchJobResponse(video=video)
+    return settled
+
+
+def with_repeats(request: ingest_pb2.StartIngestRequest) -> ingest_pb2.StartIngestRequest:
+    """A copy of `request` whose rows carry `repeats`: how many later rows give their URL again (settled as
+    duplicates by settled_rows); a client's value is replaced. The row records it in analytics, whose report
+    lists that many duplicates after it: 205 manifest rows give 205 rows in videos.csv."""
+    out = ingest_pb2.StartIngestRequest()
+    out.CopyFrom(request)
+    counts: dict[int, int] = {}
+    for first in _repeated_rows(request).values():
+        counts[first] = counts.get(first, 0) + 1
+    for k, sub in enumerate(out.videos):
+        sub.repeats = counts.get(k, 0)
+    return out
+
+
+def _repeated_rows(request: ingest_pb2.StartIngestRequest) -> dict[int, int]:
+    """Rows (index) without a row error whose URL an earlier row already gave, to that earlier row's index."""
+    repeated: dict[int, int] = {}
+    first_line: dict[str, int] = {}
+    valid_urls = {sub.url for sub in request.videos if not sub.row_error}
+    for k, sub in enumerate(request.videos):
+        if sub.row_error and sub.url in valid_urls:
+            continue
+        if sub.url and sub.url in first_line and not sub.row_error:
+            repeated[k] = first_line[sub.url]
         else:
             first_line.setdefault(sub.url, k)
-    return settled
+    return repeated
 
 
 class JobQueue:
@@ -119,6 +147,7 @@ class JobQueue:
         when this replica is stopping."""
         if self._stopping.is_set():
             raise RuntimeError("the ingest service is stopping")
+        request = with_repeats(request)
         settled = settled_rows(request)
         job = self.store.submit(request, settled)
         for progress in settled.values():

@@ -136,11 +136,12 @@ class VideoPipeline:
         self.analytics.RecordVideo(analytics_pb2.RecordVideoRequest(video=video), timeout=self.timeout)
 
     def process(self, url: str, performance: float | None, external_id: str, row_error: str,
-                base_dir: Path, on_video_id: Callable[[str], None] | None = None) -> Outcome:
+                base_dir: Path, on_video_id: Callable[[str], None] | None = None, repeats: int = 0) -> Outcome:
         """Runs one manifest row; never raises for a failure of this row (Exception): the row fails with
         a one-line error naming its URL, is recorded, and the batch goes on. `on_video_id` hears the video's
-        content id once it is known, before anything reaches identity (a replacement attempt forgets it)."""
-        video = common_pb2.Video(url=url, external_id=external_id)
+        content id once it is known, before anything reaches identity (a replacement attempt forgets it).
+        `repeats`: later rows of the submission with this URL (Video.repeats), recorded with the row."""
+        video = common_pb2.Video(url=url, external_id=external_id, repeats=repeats)
         if performance is not None:
             video.performance = performance
         unexpected: Exception | None = None
@@ -235,6 +236,10 @@ class VideoPipeline:
             known.performance = video.performance
             if noted:
                 known.error = ""
+        if video.repeats > known.repeats:
+            # This submission lists the URL more times than any before: the report's duplicate rows follow.
+            known.repeats = video.repeats
+            self._record(known, [])
         return Outcome(known, recorded=False)
 
     def _same_bytes(self, video: common_pb2.Video, same: common_pb2.Video, stages: dict[str, float]) -> Outcome:

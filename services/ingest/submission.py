@@ -81,7 +81,7 @@ class SubmissionRunner:
         sub = claim.submission
         perf = sub.performance if sub.HasField("performance") else None
         outcome = self.pipeline.process(sub.url, perf, sub.external_id, sub.row_error,
-                                        Path(claim.base_dir or "."), on_video_id=note_video)
+                                        Path(claim.base_dir or "."), on_video_id=note_video, repeats=sub.repeats)
         observe_stages(outcome.stage_seconds)  # fetch, decode, record; identity's stages are observed there
         processed = already
         if outcome.recorded and outcome.video.status == common_pb2.VIDEO_STATUS_DONE:

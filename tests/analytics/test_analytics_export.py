@@ -64,7 +64,8 @@ def test_videos_csv_has_one_row_per_manifest_url_with_lower_case_status(
 def test_report_json_carries_the_model_quality(analytics_store, tmp_path: Path) -> None:
     report = json.loads(export_report(analytics_store, tmp_path / "out")["report"].read_text())
     assert report["videos"] == 30
-    assert set(report["model"]) == {"mae", "r2", "baseline_mae", "baseline_r2", "folds", "videos"}
+    assert set(report["model"]) == {"mae", "r2", "baseline_mae", "baseline_r2", "folds", "videos", "residual_low",
+                                    "residual_high", "interval_level"}
     assert report["model_available"] is True and report["model_unavailable_reason"] == ""
     assert report["model"]["mae"] < report["model"]["baseline_mae"]
 

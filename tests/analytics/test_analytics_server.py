@@ -79,6 +79,10 @@ def test_the_report_ranks_influencers_and_follows_writes(stub, store) -> None:
     assert [s.influencer_id for s in report.influencers] == ["inf_57a7000001", "inf_f10b000002"]
     assert report.videos == 12 and report.model.folds == 5
     assert report.model.mae < report.model.baseline_mae
+    assert report.model.residual_low < 0 < report.model.residual_high and report.model.interval_level == 0.9
+    top = report.influencers[0]
+    assert top.verdict in ("drives engagement", "not distinguishable") and 0 <= top.q_value <= 1
+    assert top.ci_low <= top.shrunken_mean <= top.ci_high and top.ambiguous_videos == 0
     appear(store, f"{1:016x}", "inf_0e00000003", names={"inf_0e00000003": "Newcomer"})
     after = stub.GetReport(analytics_pb2.GetReportRequest(min_videos=1))
     assert {s.influencer_id: s.name for s in after.influencers}["inf_0e00000003"] == "Newcomer"

@@ -31,24 +31,44 @@ def test_a_duplicated_video_row_counts_once() -> None:
     assert influencer_stats(videos, apps).loc[0, "videos"] == 2
 
 
-def test_mean_median_std_min_max_and_t_interval_match_textbook_formulas() -> None:
-    perf = {"v1": 1.0, "v2": 2.0, "v3": 4.0, "v4": 0.5}
-    videos, apps = frames(perf, {"v1": ["a"], "v2": ["a"], "v3": ["a"], "v4": ["b"]})
+def test_mean_median_std_min_max_match_textbook_formulas_and_the_interval_is_the_shrinkage_posterior() -> None:
+    perf = {"v1": 1.0, "v2": 2.0, "v3": 4.0, "v4": 0.5, "v5": 0.7}
+    videos, apps = frames(perf, {"v1": ["a"], "v2": ["a"], "v3": ["a"], "v4": ["b"], "v5": ["b"]})
     row = influencer_stats(videos, apps).set_index("influencer_id").loc["a"]
     values = np.array([1.0, 2.0, 4.0])
-    half = st.t.ppf(0.975, 2) * values.std(ddof=1) / np.sqrt(3)
     assert (row["mean"], row["median"], row["min"], row["max"]) == pytest.approx((7 / 3, 2.0, 1.0, 4.0))
     assert row["std"] == pytest.approx(values.std(ddof=1))
-    assert (row["ci_low"], row["ci_high"]) == pytest.approx((7 / 3 - half, 7 / 3 + half))
+    # Pooled within variance over both (dof 2 + 1), tau^2 by moments, the posterior of a's mean.
+    sigma2 = (2 * values.var(ddof=1) + 1 * np.var([0.5, 0.7], ddof=1)) / 3
+    mu = np.mean(list(perf.values()))
+    tau2 = max(np.var([7 / 3, 0.6], ddof=1) - np.mean([sigma2 / 3, sigma2 / 2]), 0.01 * np.var(list(perf.values()),
+                                                                                              ddof=1))
+    weight = tau2 / (tau2 + sigma2 / 3)
+    centre = mu + weight * (7 / 3 - mu)
+    half = st.t.ppf(0.975, 3) * np.sqrt(weight * sigma2 / 3)
+    assert row["shrunken_mean"] == pytest.approx(centre)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((max(centre - half, 0.0), centre + half))
 
 
-def test_a_one_video_influencer_has_zero_std_and_an_interval_from_the_pooled_std() -> None:
+def test_a_one_video_influencer_has_zero_std_and_no_interval_at_all() -> None:
     perf = {"v1": 1.0, "v2": 2.0, "v3": 4.0, "v4": 0.5}
     videos, apps = frames(perf, {"v1": ["a"], "v2": ["a"], "v3": ["a"], "v4": ["b"]})
     row = influencer_stats(videos, apps).set_index("influencer_id").loc["b"]
-    pooled = np.std([1.0, 2.0, 4.0], ddof=1)
     assert row["std"] == 0.0
-    assert row["ci_high"] - row["ci_low"] == pytest.approx(2 * st.t.ppf(0.975, 2) * pooled)
+    assert np.isnan(row["ci_low"]) and np.isnan(row["ci_high"]) and np.isnan(row["p_value"])
+    assert row["verdict"] == "too few videos"
+
+
+def test_a_two_video_influencer_with_wild_videos_gets_an_interval_within_the_score_range() -> None:
+    # The case of issue 20: 1 degree of freedom of its own gave [-3.18, 4.84] while every mean sat in [0.5, 1.8].
+    perf = {f"v{i}": p for i, p in enumerate([0.6, 0.7, 0.8, 1.6, 1.7, 1.8, 0.9, 1.0, 1.1, -0.0, 1.66])}
+    who = {"v0": ["a"], "v1": ["a"], "v2": ["a"], "v3": ["b"], "v4": ["b"], "v5": ["b"], "v6": ["c"], "v7": ["c"],
+           "v8": ["c"], "v9": ["wild"], "v10": ["wild"]}
+    out = influencer_stats(*frames(perf, who)).set_index("influencer_id")
+    assert (out["ci_low"] >= 0.0).all()
+    wild = out.loc["wild"]
+    assert wild["ci_high"] - wild["ci_low"] < 2.0
+    assert 0.0 <= wild["ci_low"] <= wild["shrunken_mean"] <= wild["ci_high"]
 
 
 def test_shrinkage_pulls_small_samples_harder_toward_the_overall_mean(analytics_planted) -> None:

@@ -121,6 +121,7 @@ def test_the_json_api_and_the_influencers_csv_carry_one_verdict_per_influencer(s
     download = pd.read_csv(io.StringIO(requests.get(url + "/download/influencers.csv", timeout=10).text))
     exported = pd.read_csv(export_report(store, tmp_path / "out")["influencers"])
     for frame in (download, exported):
-        assert frame.columns[-1] == "verdict"
+        # verdict came last; the columns added since go after it (p_value, q_value, ambiguous_videos).
+        assert list(frame.columns[-4:]) == ["verdict", "p_value", "q_value", "ambiguous_videos"]
         assert dict(zip(frame["influencer_id"], frame["verdict"], strict=True)) == {
             r["influencer_id"]: r["verdict"] for r in rows}

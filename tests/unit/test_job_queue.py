@@ -26,7 +26,7 @@ from services.ingest.job_store import (
     QueueFull,
     migrate,
 )
-from services.ingest.jobs import JobQueue, settled_rows
+from services.ingest.jobs import JobQueue, settled_rows, with_repeats
 
 LEASE_S = 30.0
 
@@ -263,6 +263,18 @@ def test_rows_settled_at_submission_come_first_and_jobs_run_in_order(engines) ->
     assert [j.job_id for j in store.list()] == [first.job_id, second.job_id]
     results, state = store.results(first.job_id)
     assert state == RUNNING and results[0].video.error == "same URL as row 1 of this submission"
+
+
+def test_the_first_row_of_a_url_given_again_carries_how_many_times_and_a_clients_count_is_replaced() -> None:
+    req = ingest_pb2.StartIngestRequest(videos=[
+        ingest_pb2.VideoSubmission(url="a.mp4", repeats=7), ingest_pb2.VideoSubmission(url="b.mp4"),
+        ingest_pb2.VideoSubmission(url="a.mp4"), ingest_pb2.VideoSubmission(url="a.mp4", row_error="bad cell"),
+        ingest_pb2.VideoSubmission(url="a.mp4"), ingest_pb2.VideoSubmission(url="b.mp4", repeats=3)])
+    counted = with_repeats(req)
+    assert [v.repeats for v in counted.videos] == [2, 1, 0, 0, 0, 0]
+    settled = settled_rows(counted)
+    assert sorted(k for k, p in settled.items() if p.video.status == common_pb2.VIDEO_STATUS_DUPLICATE) == [2, 4, 5]
+    assert req.videos[0].repeats == 7, "the request itself is left as it was"
 
 
 def test_too_many_active_jobs_are_refused_naming_the_limit(engines) -> None:

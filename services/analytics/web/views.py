@@ -18,6 +18,7 @@ from services.analytics.analysis import Analysis
 from services.analytics.chart import means_chart_png
 from services.analytics.export import to_safe_csv
 from services.analytics.store import AnalyticsStore
+from services.analytics.web.doubt import REVIEW_PAGE, OpenReviewCounts
 from services.common.boundary import is_influencer_id, is_video_id
 
 # Templates and static files are the app's own (services/analytics/web/templates, .../static).
@@ -66,8 +67,18 @@ def _fmt(value: object, digits: int = 2) -> str:
 
 @bp.get("/")
 def overview() -> str:
-    return render_template("overview.html", view=report.overview(_analysis(), _min_videos()),
+    return render_template("overview.html", view=report.overview(_analysis(), _min_videos(), _open_reviews()),
                            hidden=_hidden_influencers())
+
+
+def _open_reviews() -> dict[str, int] | None:
+    """Open review items per influencer (identity's queue, cached by doubt.OpenReviewCounts); None unknown."""
+    counts = current_app.extensions.get("review_counts")
+    if counts is None:
+        corrections = current_app.extensions.get("corrections")
+        fetch = (lambda: corrections.review_items(REVIEW_PAGE)) if corrections is not None else None
+        counts = current_app.extensions.setdefault("review_counts", OpenReviewCounts(fetch))
+    return counts.counts(_store().version())
 
 
 def _hidden_influencers() -> list[dict[str, str]]:
@@ -157,4 +168,4 @@ def download_json(name: str) -> Response:
 def _table(name: str) -> Any:
     if name not in report.TABLES:
         abort(404)
-    return report.table(_store(), _analysis(), name)
+    return report.table(_store(), _analysis(), name, current_app.config.get("ALLOWED_ROOT", ""))

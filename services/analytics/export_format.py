@@ -1,0 +1,94 @@
+"""How the report's tables are written for people and other tools: numbers rounded to what they can carry,
+and no absolute server path. Pure pandas/numpy: a table in, a table out.
+
+Scores are written as given (a manifest's 1.3141 stays 1.3141); every statistic computed from them (means,
+intervals, effects, p-values...) to SIGNIFICANT significant digits; times and durations in seconds to
+SECOND_DECIMALS decimals (a sampled frame is a second or so apart). A local location is written relative to
+the allowed root (settings.allowed_root), or, without one, to the folder all the table's local locations share;
+an http(s) URL as is.
+"""
+
+from __future__ import annotations
+
+import posixpath
+
+import numpy as np
+import pandas as pd
+
+SIGNIFICANT = 4
+SECOND_DECIMALS = 2
+
+# Per table of report.TABLES: the columns rounded to SIGNIFICANT digits, and those in seconds.
+STATISTICS = {
+    "influencers": ("avg_performance", "median_performance", "std_performance", "ci_low", "ci_high",
+                    "shrunken_mean", "consistency", "attributed_effect", "p_value", "q_value"),
+    "appearances": (),
+    "videos": (),
+}
+SECONDS = {
+    "influencers": (),
+    "appearances": ("first_seen_s", "last_seen_s"),
+    "videos": ("duration_s",),
+}
+
+
+def significant(values: np.ndarray | pd.Series, digits: int = SIGNIFICANT) -> np.ndarray:
+    """`values` rounded to `digits` significant digits (half to even); 0, NaN and +-inf stay as they are.
+    Computed as a whole number times a power of ten, so that the written text is the short one (1.788, not
+    1.7880000000000003)."""
+    v = np.asarray(values, dtype=float)
+    out = v.copy()
+    finite = np.isfinite(v) & (v != 0)
+    if not finite.any():
+        return out
+    exponent = np.floor(np.log10(np.abs(v[finite]))).astype(int) - (digits - 1)
+    up = exponent >= 0
+    rounded = np.empty(exponent.shape)
+    rounded[up] = np.round(v[finite][up] / 10.0 ** exponent[up]) * 10.0 ** exponent[up]
+    rounded[~up] = np.round(v[finite][~up] * 10.0 ** -exponent[~up]) / 10.0 ** -exponent[~up]
+    out[finite] = rounded
+    return out
+
+
+def rounded(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of table `name` (a key of STATISTICS) with its statistics and seconds rounded."""
+    out = frame.copy()
+    for column in STATISTICS[name]:
+        if column in out:
+            out[column] = significant(out[column].to_numpy(dtype=float))
+    for column in SECONDS[name]:
+        if column in out:
+            out[column] = out[column].astype(float).round(SECOND_DECIMALS)
+    return out
+
+
+def is_local(location: str) -> bool:
+    """True for a server path (absolute), False for a URL or an empty location."""
+    return location.startswith("/")
+
+
+def relative_locations(locations: pd.Series, root: str = "") -> pd.Series:
+    """Each local location relative to `root` when under it, else to the folder every local location of the
+    table shares (a lone one: its file name); URLs and empty text as they are."""
+    local = [p for p in locations if isinstance(p, str) and is_local(p)]
+    base = posixpath.normpath(root) if root else ""
+    if not base:
+        base = posixpath.dirname(local[0]) if len(local) == 1 else posixpath.commonpath(local) if local else "/"
+
+    def relative(value: object) -> object:
+        if not (isinstance(value, str) and is_local(value)):
+            return value
+        if value == base or not value.startswith(base.rstrip("/") + "/"):
+            return posixpath.basename(value)
+        return posixpath.relpath(value, base)
+
+    return locations.map(relative)
+
+
+def without_root(text: str, root: str) -> str:
+    """`text` (an error message) with the absolute `root` folder taken out: paths under it made relative, and
+    the folder itself left unnamed ("outside the allowed folder /srv/media" -> "outside the allowed folder")."""
+    if not root or not isinstance(text, str):
+        return text
+    folder = posixpath.normpath(root).rstrip("/")
+    return text.replace(folder + "/", "").replace(" " + folder, "").replace(folder, "")

@@ -1,0 +1,131 @@
+"""The numbers an analyst reads on the page: estimates with intervals (none for one video), the verdicts'
+error rate in a sentence, identity's doubt per influencer, a plain model card and Predict's range."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import numpy as np
+import pytest
+
+from influencers.v1 import identity_pb2
+from services.analytics.model import ModelQuality, evaluate, fit_predictor
+from services.analytics.model_card import model_card
+from services.analytics.records import DONE, AppearanceRow, VideoRow
+from services.analytics.store import AnalyticsStore
+from services.analytics.web import create_app
+from services.analytics.web.doubt import OpenReviewCounts, open_items_per_influencer
+
+ALICE, BOB, CAROL, DAN = "inf_aaaa000001", "inf_bbbb000002", "inf_cccc000003", "inf_dddd000004"
+
+
+class Unreachable(grpc.RpcError):
+    def code(self) -> grpc.StatusCode:
+        return grpc.StatusCode.UNAVAILABLE
+
+
+class ReviewQueue:
+    """The corrections port's review_items, in memory (the only call the overview makes); `down` raises."""
+
+    def __init__(self, items: list[identity_pb2.ReviewItem], down: bool = False) -> None:
+        self.items, self.down, self.calls = items, down, 0
+
+    def review_items(self, limit: int = 0) -> list[identity_pb2.ReviewItem]:
+        self.calls += 1
+        if self.down:
+            raise Unreachable()
+        return self.items
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[AnalyticsStore]:
+    """Alice in 6 strong videos (one ambiguous), Bob in 5 weak ones, Carol in 4 average ones, Dan in one."""
+    store = AnalyticsStore(tmp_path / "numbers.sqlite")
+    scores = {ALICE: [2.1, 2.3, 1.9, 2.2, 2.0, 2.4], BOB: [0.4, 0.5, 0.3, 0.6, 0.5], CAROL: [1.2, 1.1, 1.3, 1.0],
+              DAN: [2.5]}
+    k = 0
+    for who, values in scores.items():
+        for n, score in enumerate(values):
+            video_id = f"{k:016x}"
+            store.record_video(VideoRow(f"https://cdn.example.com/{k}.mp4", video_id, score, DONE, duration_s=5.0),
+                               [AppearanceRow(video_id, who, 0.0, 1.0, 1, 1.0, 0.5, b"\xff\xd8jpeg",
+                                              ambiguous=(who == ALICE and n == 0))])
+            k += 1
+    yield store
+    store.close()
+
+
+def test_the_overview_shows_estimates_verdicts_with_their_error_rate_and_identitys_doubt(store) -> None:
+    queue = ReviewQueue([identity_pb2.ReviewItem(influencer_a=ALICE, influencer_b=DAN),
+                         identity_pb2.ReviewItem(influencer_a=DAN, influencer_b=BOB)])
+    page = create_app(store, corrections=queue).test_client().get("/").get_data(as_text=True)
+    assert "at most about 1 in 20" in page
+    assert "no interval" in page  # Dan, one video
+    assert page.count('class="ci interval">[') == 3
+    assert "1 doubtful video" in page and "2 to review" in page and "1 to review" in page
+    assert "Predicts a video&#39;s score" in page or "Predicts a video's score" in page
+    assert "Cross-validated mean absolute error" in page
+
+
+def test_identity_that_does_not_answer_leaves_the_overview_up_and_says_so(store) -> None:
+    page = create_app(store, corrections=ReviewQueue([], down=True)).test_client().get("/")
+    assert page.status_code == 200
+    assert "Open review questions are unknown" in page.get_data(as_text=True)
+
+
+def test_predict_shows_the_range_nine_in_ten_videos_land_in(store) -> None:
+    page = create_app(store).test_client().get(f"/predict?ids={ALICE}").get_data(as_text=True)
+    assert "9 in 10 such videos score between" in page
+
+
+def test_open_items_are_counted_for_both_influencers_of_a_pair() -> None:
+    items = [identity_pb2.ReviewItem(influencer_a=ALICE, influencer_b=BOB),
+             identity_pb2.ReviewItem(influencer_a=BOB, influencer_b=CAROL)]
+    assert open_items_per_influencer(items) == {ALICE: 1, BOB: 2, CAROL: 1}
+
+
+def test_identity_is_asked_again_only_when_the_store_changed_or_the_cache_is_old() -> None:
+    now = [0.0]
+    queue = ReviewQueue([identity_pb2.ReviewItem(influencer_a=ALICE, influencer_b=BOB)])
+    counts = OpenReviewCounts(queue.review_items, ttl_s=30.0, clock=lambda: now[0])
+    assert counts.counts((1, 0)) == {ALICE: 1, BOB: 1}
+    now[0] = 10.0
+    counts.counts((1, 0))
+    assert queue.calls == 1
+    counts.counts((2, 0))
+    assert queue.calls == 2, "a new store version asks again"
+    now[0] = 45.0
+    counts.counts((2, 0))
+    assert queue.calls == 3, "so does a cache older than its time to live"
+    queue.down = True
+    now[0] = 100.0
+    assert counts.counts((2, 0)) is None
+    assert OpenReviewCounts(None).counts((1, 0)) is None
+
+
+def test_the_model_card_says_plainly_how_the_model_compares_with_guessing_the_average(analytics_planted) -> None:
+    card = model_card(evaluate(*analytics_planted), 1.5)
+    assert card.plain.startswith("Predicts a video's score from who is in it about ")
+    assert "more closely than guessing the average video (1.5)" in card.plain
+    assert card.spread.startswith("9 in 10 videos land between -")
+    assert card.technical.startswith("Cross-validated mean absolute error (5 folds, 80 videos)")
+    worse = ModelQuality(0.4, -0.1, 0.3, 0.0, 5, 20, -0.5, 0.6)
+    assert model_card(worse, 1.0).plain.startswith("Predicts a video's score no better than guessing the average")
+    none = model_card(ModelQuality.none(1, "1 scored video; a model needs at least 2 to be fitted and tested"), 1.0)
+    assert none.plain == "No model: 1 scored video; a model needs at least 2 to be fitted and tested."
+
+
+def test_the_prediction_interval_holds_about_nine_in_ten_unseen_videos_and_stays_in_the_score_range(
+        analytics_planted) -> None:
+    videos, apps = analytics_planted
+    train, test = videos.iloc[::2], videos.iloc[1::2]
+    quality = evaluate(train, apps[apps["video_id"].isin(train["video_id"])])
+    model = fit_predictor(train, apps[apps["video_id"].isin(train["video_id"])])
+    who = apps.groupby("video_id")["influencer_id"].apply(list)
+    inside = [quality.interval(model.predict(who.get(v, [])))[0] <= y <= quality.interval(model.predict(
+        who.get(v, [])))[1] for v, y in zip(test["video_id"], test["performance"], strict=True)]
+    assert 0.75 <= np.mean(inside) <= 1.0
+    assert quality.interval(0.01)[0] == 0.0, "never below the lowest score"
+    assert ModelQuality.none(0, "none").interval(1.2) == (1.2, 1.2)
