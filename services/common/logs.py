@@ -26,7 +26,7 @@ from services.common import tracing
 
 FORMATS = ("text", "json")
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-# Libraries that say too much at INFO: alembic a line per plugin at every store open; waitress's own queue notes.
+# Libraries that say too much at INFO (alembic: a line per plugin at every store open).
 QUIET = ("httpx", "werkzeug", "alembic")
 ROW_FIELDS = ("job_id", "row", "video_id")
 
