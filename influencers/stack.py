@@ -90,7 +90,7 @@ def start_web(settings: Settings, store: AnalyticsStore) -> WebServer:
     the identity service (settings.identity_target) and waiting for `store` to apply them."""
     if not settings.token and not is_loopback(settings.host):
         raise ValueError(f"the report page on {settings.host} (beyond loopback) needs INFLUENCERS_TOKEN")
-    app = create_app(store, {"TOKEN": settings.token, "HOST": settings.host,
+    app = create_app(store, {"TOKEN": settings.token, "HOST": settings.host, "ALLOWED_ROOT": settings.allowed_root,
                              "SESSION_LIFETIME_S": settings.session_lifetime_s},
                      corrections=connect(settings, store.feed_position))
     try:
