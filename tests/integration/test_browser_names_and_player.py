@@ -124,3 +124,15 @@ def test_the_video_page_plays_the_video_and_seeks_to_an_appearance_clicked(stack
     page.locator("button.seek").first.click()  # the first person, from their first appearance
     first = float(page.locator("button.seek").first.get_attribute("data-seek"))
     assert first - 0.05 <= position() <= first + 2.0 < start, position()
+
+
+def test_a_bar_of_the_influencer_pages_timeline_opens_the_video_page_at_that_time(stack, page):
+    base = stack.web_url.rstrip("/")
+    video = next(v for v in stack.store.list_videos() if v.url.endswith("v0001.mp4"))
+    last = max(stack.store.appearances_in(video.video_id), key=lambda a: a.first_seen_s)
+    page.goto(f"{base}/influencer/{last.influencer_id}")
+    page.locator(f"a[href^='/video/{video.video_id}?t=']").first.click()
+    page.wait_for_function("document.getElementById('player').readyState >= 1", timeout=15_000)
+    at = float(page.url.split("?t=")[1])
+    assert at >= last.first_seen_s - 0.01
+    assert abs(page.evaluate("document.getElementById('player').currentTime") - at) < 0.5
