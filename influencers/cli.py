@@ -316,7 +316,9 @@ def _services(args: argparse.Namespace) -> tuple[GrpcIdentity, GrpcAnalytics]:
 
     s = _settings(args)
     identity = identity_pb2_grpc.IdentityServiceStub(_reached(s, "identity", s.identity_target))
-    analytics = analytics_pb2_grpc.AnalyticsServiceStub(_reached(s, "analytics", s.analytics_target))
+    analytics = analytics_pb2_grpc.AnalyticsServiceStub(
+        open_channel(s.analytics_target, s.token, channel_credentials(s)) if args.command == "review"  # reads only
+        else _reached(s, "analytics", s.analytics_target))
     return GrpcIdentity(identity, s.rpc_timeout_s), GrpcAnalytics(analytics, s.rpc_timeout_s)
 
 
@@ -416,7 +418,8 @@ def build_parser() -> argparse.ArgumentParser:
     services take only where those services are (--host and their ports); file commands take the data dir."""
     p = _OneLineParser(prog="influencers", description=__doc__)
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                           help="one of these; `influencers COMMAND --help` lists its own options")
 
     data = argparse.ArgumentParser(add_help=False)
     data.add_argument("--data-dir", help="where the stores live (default ./data, env INFLUENCERS_DATA_DIR)")
