@@ -3,22 +3,29 @@ smoke corpus (ingesting the corpus first when the data dir holds none of it), th
 the "same person?" queue and a video page in headless Chromium (Playwright), at 1280 and 800 px wide.
 
     .venv/bin/python tools/screenshots.py [--corpus ../shared/corpus/smoke] [--data-dir D] [--out docs/screenshots]
+        [--names 4]
 
 Writes OUT/{overview,review,video}-{1280,800}.png. The video page is the one with the most people in it; its
-player reads the corpus's files (the stack's allowed root is the corpus folder).
+player reads the corpus's files (the stack's allowed root is the corpus folder). Before the pictures, the
+influencers in the most videos (--names of them) are named after the corpus's truth.csv, as an analyst would
+have named them, so the pictures show named and unnamed faces side by side.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import logging
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
 
 from influencers.client import ingest_manifest
 from influencers.stack import Stack, start_stack
+from influencers.v1 import analytics_pb2_grpc, identity_pb2_grpc
+from services.common.clients import GrpcAnalytics, GrpcIdentity
 from services.common.rpc import open_channel
 from services.common.settings import Settings
 
@@ -51,6 +58,25 @@ def busiest_video(stack: Stack) -> str:
     return max(videos, key=lambda v: (len(stack.store.appearances_in(v.video_id)), v.duration_s)).video_id
 
 
+def name_from_truth(stack: Stack, corpus: Path, count: int) -> None:
+    """Names the `count` influencers in the most videos after the corpus person they share most videos with
+    (tony_blair -> "Tony Blair"), through identity, and waits until the page shows it."""
+    with open(corpus / "truth.csv", newline="") as f:
+        people = {r["file"]: r["people"].split(";") for r in csv.DictReader(f)}
+    shared: dict[str, Counter[str]] = {}
+    for v in stack.store.list_videos():
+        for a in stack.store.appearances_in(v.video_id) if v.video_id else []:
+            shared.setdefault(a.influencer_id, Counter()).update(people.get(v.url, []))
+    ranked = sorted(shared, key=lambda i: (-len(stack.store.appearances_of(i)), i))[:count]
+    s = stack.settings
+    identity = GrpcIdentity(identity_pb2_grpc.IdentityServiceStub(open_channel(s.identity_target)), 60)
+    analytics = GrpcAnalytics(analytics_pb2_grpc.AnalyticsServiceStub(open_channel(s.analytics_target)), 60)
+    for influencer_id in ranked:
+        person = shared[influencer_id].most_common(1)[0][0]
+        written = identity.rename(influencer_id, person.replace("_", " ").title())
+        analytics.wait_for_position(written.feed_position, 30)
+
+
 def photograph(page: Page, url: str, path: Path, width: int) -> Path:
     """A full-page PNG of `url` at `width` px; waits for images, and for a video's first frame when there is a
     player (at most 10 s: a video that cannot load is photographed as it is)."""
@@ -69,11 +95,13 @@ def main(argv: list[str] | None = None) -> None:
                         help="corpus folder holding manifest.csv (default ../shared/corpus/smoke)")
     parser.add_argument("--data-dir", type=Path, default=None, help="keep the stores here (default: a temp dir)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots", help="folder of the PNGs")
+    parser.add_argument("--names", type=int, default=4, help="influencers to name from truth.csv first (0: none)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="screenshots-") as tmp:
         stack = start(args.corpus, args.data_dir or Path(tmp) / "data")
         try:
+            name_from_truth(stack, args.corpus, args.names)
             urls = {"overview": stack.web_url, "review": f"{stack.web_url}review",
                     "video": f"{stack.web_url}video/{busiest_video(stack)}"}
             with sync_playwright() as p:

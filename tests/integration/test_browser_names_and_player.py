@@ -136,3 +136,15 @@ def test_a_bar_of_the_influencer_pages_timeline_opens_the_video_page_at_that_tim
     at = float(page.url.split("?t=")[1])
     assert at >= last.first_seen_s - 0.01
     assert abs(page.evaluate("document.getElementById('player').currentTime") - at) < 0.5
+
+
+def test_the_overview_shows_every_column_at_800_px(stack, page):
+    page.set_viewport_size({"width": 800, "height": 900})
+    page.goto(stack.web_url)
+    fits = page.evaluate("""() => {
+        const box = document.querySelector('.table-scroll'), table = document.getElementById('influencers');
+        return [box.clientWidth, table.scrollWidth, document.documentElement.scrollWidth];
+    }""")
+    box, table, document = fits
+    assert table <= box and document <= 800, fits
+    assert page.locator("#influencers th").last.is_visible()
