@@ -13,7 +13,7 @@ import socket
 import sqlite3
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -32,6 +32,7 @@ from influencers.client import (
     state_word,
     watch_job,
 )
+from influencers.names import Resolver
 from influencers.v1 import common_pb2, identity_pb2, ingest_pb2
 from services.common import tracing
 from services.common.boundary import brief
@@ -40,6 +41,7 @@ from services.common.datadir import DataDirBusy, DataDirUnusable, data_dir_lock,
 from services.common.logs import configure_logging
 from services.common.metrics import DEFAULT_PORT as DEFAULT_METRICS_PORT
 from services.common.metrics import MetricsPortInUse, MetricsServer, start_metrics_server
+from services.common.names import NameLookupError
 from services.common.protoconv import review_reason_word, seconds, status_word
 from services.common.rpc import PortInUse, is_loopback, open_channel, wait_healthy
 from services.common.settings import ENV_PREFIX, Settings, SettingsError, env_name
@@ -105,13 +107,13 @@ def _ingest(settings: Settings, manifest: Path, detach: bool, submit_only: bool 
     the job running (and says how to follow or cancel it); otherwise the job is cancelled (its videos in
     flight finish and the batch reconciles) and KeyboardInterrupt goes on up. `submit_only` (--detach):
     prints the job id alone on the last line of stdout and returns 0 without following the job."""
-    channel = open_channel(settings.ingest_target, settings.token, channel_credentials(settings))
+    channel = _reached(settings, "ingest", settings.ingest_target)
     wait_s = min(60.0, settings.rpc_timeout_s)
     try:
         wait_healthy(channel, wait_s)
     except TimeoutError:
-        raise ServiceUnavailable(f"the ingest service at {settings.ingest_target} did not answer within "
-                                 f"{wait_s:g} s{_START_HINT}") from None
+        raise ServiceUnavailable(f"the ingest service at {settings.ingest_target} is not ready: it did not "
+                                 f"answer its health check within {wait_s:g} s") from None
     job = start_ingest(channel, manifest, settings.rpc_timeout_s, settings.max_manifest_bytes)
     waiting = (ingest_pb2.JOB_STATE_QUEUED, ingest_pb2.JOB_STATE_RUNNING)
     ahead = [j for j in list_jobs(channel, settings.rpc_timeout_s)
@@ -244,7 +246,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_jobs(args: argparse.Namespace) -> int:
     """Without a job id: the ingest jobs, oldest first. With one: follows that job to its end."""
     settings = _settings(args)
-    channel = open_channel(settings.ingest_target, settings.token, channel_credentials(settings))
+    channel = _reached(settings, "ingest", settings.ingest_target)
     if args.job:
         get_job(channel, args.job, settings.rpc_timeout_s)  # an unknown id or no service: one line, at once
         try:
@@ -252,7 +254,10 @@ def cmd_jobs(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             print(f"\nstopped following; job {args.job} goes on", file=sys.stderr)
             return 130
-    for job in list_jobs(channel, settings.rpc_timeout_s):
+    jobs = list_jobs(channel, settings.rpc_timeout_s)
+    if not jobs:
+        print("no ingest jobs yet (start one: influencers ingest MANIFEST)")
+    for job in jobs:
         counts = ", ".join(f"{n} {k}" for k, n in sorted(job.statuses.items()))
         print(f"{job.job_id}  {state_word(job.state):9}  {job.done}/{job.total} videos"
               + (f" ({counts})" if counts else "") + (f"  {job.error}" if job.error else ""))
@@ -262,7 +267,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 def cmd_cancel(args: argparse.Namespace) -> int:
     """Cancels an ingest job: videos not started are not started; the batch still reconciles."""
     settings = _settings(args)
-    channel = open_channel(settings.ingest_target, settings.token, channel_credentials(settings))
+    channel = _reached(settings, "ingest", settings.ingest_target)
     job = cancel_job(channel, args.job, settings.rpc_timeout_s)
     if job.state == ingest_pb2.JOB_STATE_RUNNING:
         print(f"job {job.job_id}: cancelling (videos in flight finish; `influencers jobs {job.job_id}` follows it)")
@@ -319,12 +324,35 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _services(args: argparse.Namespace) -> tuple[GrpcIdentity, GrpcAnalytics]:
-    """The running identity and analytics services."""
-    from services.common.actor import cli_actor
-    from services.common.clients import connect
+CONNECT_WAIT_S = 3.0  # the first connection to a service: past this it is not running (the CLI fails in < 5 s)
 
-    return connect(_settings(args), actor=cli_actor())
+
+def _reached(settings: Settings, service: str, target: str, actor: str = "") -> grpc.Channel:
+    """A channel to `service` at `target`, once it has connected; ServiceUnavailable naming the service when
+    it has not within CONNECT_WAIT_S (a refused connection is retried with backoff until then: a service just
+    started gets that long to listen)."""
+    channel = open_channel(target, settings.token, channel_credentials(settings), actor=actor)
+    try:
+        grpc.channel_ready_future(channel).result(timeout=CONNECT_WAIT_S)
+    except grpc.FutureTimeoutError:
+        channel.close()
+        raise ServiceUnavailable(f"the {service} service at {target} is not answering (no connection within "
+                                 f"{CONNECT_WAIT_S:g} s){_START_HINT}") from None
+    return channel
+
+
+def _services(args: argparse.Namespace) -> tuple[GrpcIdentity, GrpcAnalytics]:
+    """The running identity and analytics services, each reached (or ServiceUnavailable naming it)."""
+    from influencers.v1 import analytics_pb2_grpc, identity_pb2_grpc
+    from services.common.actor import cli_actor
+    from services.common.clients import GrpcAnalytics, GrpcIdentity
+
+    s = _settings(args)
+    identity = identity_pb2_grpc.IdentityServiceStub(_reached(s, "identity", s.identity_target, cli_actor()))
+    analytics = analytics_pb2_grpc.AnalyticsServiceStub(
+        open_channel(s.analytics_target, s.token, channel_credentials(s)) if args.command == "review"  # reads only
+        else _reached(s, "analytics", s.analytics_target))
+    return GrpcIdentity(identity, s.rpc_timeout_s), GrpcAnalytics(analytics, s.rpc_timeout_s)
 
 
 def _followed(args: argparse.Namespace, analytics: GrpcAnalytics, changed_videos: int, position: int) -> int:
@@ -351,14 +379,25 @@ def cmd_identity(args: argparse.Namespace) -> int:
     """merge / split / rename / recluster against a running identity service; identity publishes the change
     in its feed, analytics applies it by itself, and this waits (bounded) until it has."""
     ident, analytics = _services(args)
+    who = Resolver(ident)
     if args.command == "recluster":
         got = drain(ident.recluster((), resync_only=False))
         return _followed(args, analytics, got.changed_videos, got.position)
     if args.command == "rename":
-        return _written(args, analytics, ident.rename(args.id, args.name))
+        return _written(args, analytics, ident.rename(who.one(args.id), args.name))
     if args.command == "merge":
-        return _written(args, analytics, ident.merge(args.ids))
-    return _written(args, analytics, ident.split(args.id, args.videos))
+        ids = who.merge(args.ids, args.into or "")
+        if len(ids) < 2:
+            return _usage_error("merge: give at least two different influencers")
+        print(f"merging into {_named(who, ids[0])}: {', '.join(_named(who, i) for i in ids[1:])}")
+        return _written(args, analytics, ident.merge(ids))
+    return _written(args, analytics, ident.split(who.one(args.id), args.videos))
+
+
+def _named(who: Resolver, influencer_id: str) -> str:
+    """`Name (inf_…)`, or the id alone for an unnamed influencer."""
+    name = next((k.name for k in who.known() if k.influencer_id == influencer_id), "")
+    return f"{name} ({influencer_id})" if name else influencer_id
 
 
 MAX_PHOTO_BYTES = 20 * 1024 * 1024  # one reference photo
@@ -369,6 +408,7 @@ def cmd_correct(args: argparse.Namespace) -> int:
     correction is kept by identity as a constraint on the faces and published in its feed; analytics applies
     it by itself, and this waits (bounded) until it has."""
     ident, analytics = _services(args)
+    who = Resolver(ident)
     if args.command == "review":
         for item in ident.review():
             print(f"{item.influencer_a}  {item.influencer_b}  {item.distance:.3f}  {review_reason_word(item.reason)}  "
@@ -389,14 +429,15 @@ def cmd_correct(args: argparse.Namespace) -> int:
         print(f"{enrolled.influencer.influencer_id}: {args.name} ({enrolled.faces_enrolled} reference faces)")
         return _written(args, analytics, enrolled.changes)
     if args.command == "move":
-        return _written(args, analytics, ident.move(args.video_id, args.id, args.target or ""))
+        target = who.one(args.target) if args.target else ""
+        return _written(args, analytics, ident.move(args.video_id, who.one(args.id), target))
     if args.command in ("hide", "unhide"):
-        return _written(args, analytics, ident.hide(args.id, args.command == "hide"))
+        return _written(args, analytics, ident.hide(who.one(args.id), args.command == "hide"))
     if args.command == "delete":
-        return _written(args, analytics, ident.delete(args.id))
+        return _written(args, analytics, ident.delete(who.one(args.id)))
     if args.command == "undo":
         return _written(args, analytics, ident.undo(args.audit_id))
-    return _written(args, analytics, ident.answer(args.a, args.b, REVIEW_ANSWERS[args.answer]))
+    return _written(args, analytics, ident.answer(who.one(args.a), who.one(args.b), REVIEW_ANSWERS[args.answer]))
 
 
 def _wait_for_signal() -> None:
@@ -414,98 +455,103 @@ class _OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """One sub-command per job. Each takes the options of its group only (argparse parents): commands that
+    start services take the data dir, the ports they bind and the workers; commands that talk to running
+    services take only where those services are (--host and their ports); file commands take the data dir."""
     p = _OneLineParser(prog="influencers", description=__doc__)
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                           help="one of these; `influencers COMMAND --help` lists its own options")
 
-    def common(sp: argparse.ArgumentParser, ports: bool = True) -> None:
-        sp.add_argument("--data-dir", help="where the stores live (default ./data, env INFLUENCERS_DATA_DIR)")
-        if ports:
-            sp.add_argument("--host", help="interface to bind (default 127.0.0.1)")
-            sp.add_argument("--web-port", type=int, help="report page port (default 8080)")
-            sp.add_argument("--ingest-port", type=int)
-            sp.add_argument("--identity-port", type=int)
-            sp.add_argument("--analytics-port", type=int)
-            sp.add_argument("--workers", type=int, help="face-analysis processes (default: one per core)")
-            sp.add_argument("--metrics-port", type=int,
-                            help=f"Prometheus metrics port, 0 = none (default {DEFAULT_METRICS_PORT} for run and "
-                                 "serve, none for service; env INFLUENCERS_METRICS_PORT)")
+    data = argparse.ArgumentParser(add_help=False)
+    data.add_argument("--data-dir", help="where the stores live (default ./data, env INFLUENCERS_DATA_DIR)")
+    server = argparse.ArgumentParser(add_help=False)
+    server.add_argument("--host", help="interface to bind (default 127.0.0.1, env INFLUENCERS_HOST)")
+    server.add_argument("--web-port", type=int, help="report page port (default 8080)")
+    server.add_argument("--ingest-port", type=int, help="ingest service port (default 50051)")
+    server.add_argument("--identity-port", type=int, help="identity service port (default 50052)")
+    server.add_argument("--analytics-port", type=int, help="analytics service port (default 50053)")
+    server.add_argument("--workers", type=int, help="face-analysis processes (default: one per core)")
+    server.add_argument("--metrics-port", type=int,
+                        help=f"Prometheus metrics port, 0 = none (default {DEFAULT_METRICS_PORT} for run and "
+                             "serve, none for service; env INFLUENCERS_METRICS_PORT)")
+    where = "host of the running services (default 127.0.0.1, env INFLUENCERS_HOST)"
+    ingest_client = argparse.ArgumentParser(add_help=False)
+    ingest_client.add_argument("--host", help=where)
+    ingest_client.add_argument("--ingest-port", type=int, help="the ingest service's port (default 50051)")
+    identity_client = argparse.ArgumentParser(add_help=False)
+    identity_client.add_argument("--host", help=where)
+    identity_client.add_argument("--identity-port", type=int, help="the identity service's port (default 50052)")
+    identity_client.add_argument("--analytics-port", type=int, help="the analytics service's port (default 50053)")
 
-    run = sub.add_parser("run", help="start everything, ingest a manifest, write the report, serve the page")
-    run.add_argument("manifest")
+    def command(name: str, text: str, parents: list[argparse.ArgumentParser], func: Callable[..., int]
+                ) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=text, description=text, parents=parents)
+        sp.set_defaults(func=func)
+        return sp
+
+    manifest = "CSV of the videos: columns 'Video URL' and 'Performance'"
+    person = "an influencer: its name, or its id (inf_ and 10 hex digits)"
+    run = command("run", "start everything, ingest a manifest, write the report, serve the page",
+                  [data, server], cmd_run)
+    run.add_argument("manifest", help=manifest)
     run.add_argument("--no-serve", action="store_true", help="exit when the report is written")
     run.add_argument("--report", help="report folder (default DATA_DIR/report)")
-    common(run)
-    run.set_defaults(func=cmd_run)
-    serve = sub.add_parser("serve", help="start the three services and the page, and wait")
-    common(serve)
-    serve.set_defaults(func=cmd_serve)
-    one = sub.add_parser("service", help="run one service alone (containers, scale-out)")
-    one.add_argument("service", choices=["ingest", "identity", "analytics"])
-    common(one)
-    one.set_defaults(func=cmd_service)
-    ing = sub.add_parser("ingest", help="send a manifest to running services")
-    ing.add_argument("manifest")
+    command("serve", "start the three services and the page, and wait", [data, server], cmd_serve)
+    one = command("service", "run one service alone (containers, scale-out)", [data, server], cmd_service)
+    one.add_argument("service", choices=["ingest", "identity", "analytics"], help="which service")
+    ing = command("ingest", "send a manifest to running services and follow the job", [ingest_client], cmd_ingest)
+    ing.add_argument("manifest", help=manifest)
     ing.add_argument("--detach", action="store_true",
                      help="submit the job and exit; print its id alone on the last line (follow it: `jobs JOB`)")
-    common(ing)
-    ing.set_defaults(func=cmd_ingest)
-    jobs = sub.add_parser("jobs", help="list the ingest jobs of running services, or follow one (JOB)")
+    jobs = command("jobs", "list the ingest jobs of running services, or follow one (JOB)", [ingest_client], cmd_jobs)
     jobs.add_argument("job", nargs="?", help="a job id: follow its progress until it ends")
-    common(jobs)
-    jobs.set_defaults(func=cmd_jobs)
-    cancel = sub.add_parser("cancel", help="cancel an ingest job (videos in flight finish; the batch reconciles)")
-    cancel.add_argument("job")
-    common(cancel)
-    cancel.set_defaults(func=cmd_cancel)
-    exp = sub.add_parser("export", help="write the CSV report from a data dir")
-    exp.add_argument("--out", required=True)
-    common(exp, ports=False)
-    exp.set_defaults(func=cmd_export)
-    ev = sub.add_parser("eval", help="score a data dir against a labelled corpus (truth.csv)")
+    cancel = command("cancel", "cancel an ingest job (videos in flight finish; the batch reconciles)",
+                     [ingest_client], cmd_cancel)
+    cancel.add_argument("job", help="the job id (see `influencers jobs`)")
+    exp = command("export", "write the CSV report from a data dir", [data], cmd_export)
+    exp.add_argument("--out", required=True, help="folder to write the report's files in")
+    ev = command("eval", "score a data dir against a labelled corpus (truth.csv)", [data], cmd_eval)
     ev.add_argument("--truth", required=True, help="corpus folder holding truth.csv")
-    common(ev, ports=False)
-    ev.set_defaults(func=cmd_eval)
-    rec = sub.add_parser("recluster", help="re-derive all influencers from the stored faces (running services)")
-    common(rec)
-    rec.set_defaults(func=cmd_identity)
-    merge = sub.add_parser("merge", help="merge influencers into the first one given")
-    merge.add_argument("ids", nargs="+")
-    common(merge)
-    merge.set_defaults(func=cmd_identity)
-    split = sub.add_parser("split", help="move an influencer's faces in some videos to a new influencer")
-    split.add_argument("id")
-    split.add_argument("videos", nargs="+")
-    common(split)
-    split.set_defaults(func=cmd_identity)
-    rename = sub.add_parser("rename", help="give an influencer a display name")
-    rename.add_argument("id")
-    rename.add_argument("name")
-    common(rename)
-    rename.set_defaults(func=cmd_identity)
-    enrol = sub.add_parser("enrol", help="name a known person from reference photos (never counted as appearances)")
-    enrol.add_argument("name")
+    command("recluster", "re-derive all influencers from the stored faces", [identity_client], cmd_identity)
+    merge = command("merge", "merge influencers into one: the one in the most videos, unless --into says",
+                    [identity_client], cmd_identity)
+    merge.add_argument("ids", nargs="+", metavar="INFLUENCER", help=person + "; two or more")
+    merge.add_argument("--into", metavar="INFLUENCER", help="the one to keep (default: the one in the most "
+                       "videos; on a tie the named one), as the page's merge")
+    split = command("split", "move an influencer's faces in some videos to a new influencer",
+                    [identity_client], cmd_identity)
+    split.add_argument("id", metavar="INFLUENCER", help=person)
+    split.add_argument("videos", nargs="+", metavar="VIDEO_ID", help="content ids of the videos to split off")
+    rename = command("rename", "give an influencer a display name", [identity_client], cmd_identity)
+    rename.add_argument("id", metavar="INFLUENCER", help=person)
+    rename.add_argument("name", help="the new name (\"\" clears it)")
+    enrol = command("enrol", "name a known person from reference photos (never counted as appearances)",
+                    [identity_client], cmd_correct)
+    enrol.add_argument("name", help="the person's name")
     enrol.add_argument("photos", nargs="+", metavar="PHOTO", help="JPEG or PNG files, one face each")
-    move = sub.add_parser("move", help="move one video's appearance of an influencer to another (or a new one)")
-    move.add_argument("video_id")
-    move.add_argument("id")
-    move.add_argument("target", nargs="?", help="the influencer it goes to (default: a new one)")
-    hide = sub.add_parser("hide", help="mark an influencer 'not an influencer' (kept, left out of statistics)")
-    hide.add_argument("id")
-    unhide = sub.add_parser("unhide", help="count a hidden influencer again")
-    unhide.add_argument("id")
-    delete = sub.add_parser("delete", help="erase a person: faces, crops, name and appearances (audited)")
-    delete.add_argument("id")
-    undo = sub.add_parser("undo", help="revert a correction by its audit id (printed by the correction, and on /audit)")
-    undo.add_argument("audit_id")
-    review = sub.add_parser("review", help="list the 'same person?' queue, most likely first")
-    answer = sub.add_parser("answer", help="answer a review item: same (merge), different (keep apart) or skip")
-    answer.add_argument("a")
-    answer.add_argument("b")
-    answer.add_argument("answer", choices=tuple(REVIEW_ANSWERS))
-    for sp in (enrol, move, hide, unhide, delete, undo, review, answer):
-        common(sp)
-        sp.set_defaults(func=cmd_correct)
+    move = command("move", "move one video's appearance of an influencer to another (or a new one)",
+                   [identity_client], cmd_correct)
+    move.add_argument("video_id", metavar="VIDEO_ID", help="the video's content id (see the video page)")
+    move.add_argument("id", metavar="INFLUENCER", help=person + ": whose appearance it is now")
+    move.add_argument("target", nargs="?", metavar="TARGET", help="the influencer it goes to (default: a new one)")
+    hide = command("hide", "mark an influencer 'not an influencer' (kept, left out of statistics)",
+                   [identity_client], cmd_correct)
+    hide.add_argument("id", metavar="INFLUENCER", help=person)
+    unhide = command("unhide", "count a hidden influencer again", [identity_client], cmd_correct)
+    unhide.add_argument("id", metavar="INFLUENCER", help=person)
+    delete = command("delete", "erase a person: faces, crops, name and appearances (audited)",
+                     [identity_client], cmd_correct)
+    delete.add_argument("id", metavar="INFLUENCER", help=person)
+    undo = command("undo", "revert a correction by its audit id (printed by the correction, and on /audit)",
+                   [identity_client], cmd_correct)
+    undo.add_argument("audit_id", metavar="AUDIT_ID", help="the correction's audit id (16 hex digits)")
+    command("review", "list the 'same person?' queue, most likely first", [identity_client], cmd_correct)
+    answer = command("answer", "answer a review item: same (merge), different (keep apart) or skip",
+                     [identity_client], cmd_correct)
+    answer.add_argument("a", metavar="A", help=person)
+    answer.add_argument("b", metavar="B", help=person)
+    answer.add_argument("answer", choices=tuple(REVIEW_ANSWERS), help="same, different or skip")
     return p
 
 
@@ -638,6 +684,8 @@ def main(argv: list[str] | None = None) -> int:
             return int(args.func(args) or 0)
     except (SettingsError, ManifestError, DataDirBusy, DataDirUnusable, PortInUse, MetricsPortInUse) as exc:
         return _usage_error(str(exc))
+    except NameLookupError as exc:
+        return _usage_error(f"{args.command}: {brief(_one_line(str(exc)), 2000)}")
     except grpc.RpcError as exc:
         return _service_error(args.command, exc)
     except (ServiceUnavailable, TimeoutError) as exc:  # TimeoutError: a job's progress lost, a deadline

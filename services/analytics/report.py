@@ -8,7 +8,9 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import pandas as pd
 
@@ -20,6 +22,7 @@ from services.analytics.records import AppearanceRow, VideoRow
 from services.analytics.store import AnalyticsStore
 from services.analytics.timeline import timeline
 from services.analytics.verdicts import fdr_sentence
+from services.common.names import Known, fold
 from services.common.protoconv import status_word
 
 TABLES = ("influencers", "videos", "appearances")
@@ -140,7 +143,7 @@ def overview(analysis: Analysis, min_videos: int = 0, open_reviews: dict[str, in
         row["open_reviews"] = None if open_reviews is None else open_reviews.get(str(row["influencer_id"]), 0)
     return Overview(
         rows=rows,
-        all_influencers=[(i, label(i, analysis.names)) for i in stats["influencer_id"]],
+        all_influencers=by_name([(i, label(i, analysis.names)) for i in stats["influencer_id"]], analysis.names),
         quality=q,
         videos=analysis.scored_videos,
         overall_mean=analysis.overall_mean,
@@ -153,8 +156,27 @@ def overview(analysis: Analysis, min_videos: int = 0, open_reviews: dict[str, in
 
 
 def label(influencer_id: str, names: dict[str, str]) -> str:
+    """An influencer as a list of choices shows it (an <option> has no room for a second line): the name; the
+    id after it only when another influencer has the same name; "unnamed" and the id without a name."""
     name = names.get(influencer_id, "")
-    return f"{name} ({influencer_id})" if name else influencer_id
+    if not name:
+        return f"unnamed · {influencer_id}"
+    shared = sum(fold(n) == fold(name) for n in names.values()) > 1
+    return f"{name} · {influencer_id}" if shared else name
+
+
+def by_name(pairs: list[tuple[str, str]], names: dict[str, str]) -> list[tuple[str, str]]:
+    """(id, label) pairs with the named influencers first, in name order, then the unnamed by id."""
+    return sorted(pairs, key=lambda p: (not names.get(p[0]), fold(names.get(p[0], "")), p[0]))
+
+
+def merge_candidates(analysis: Analysis) -> list[Known]:
+    """Every influencer as services.common.names sees it: name and number of videos it appears in (all its
+    appearances, hidden ones too: the count identity's ListInfluencers gives the CLI)."""
+    counts = (analysis.appearances.groupby("influencer_id")["video_id"].nunique().to_dict()
+              if len(analysis.appearances) else {})
+    ids = set(counts) | set(analysis.names)
+    return [Known(i, analysis.names.get(i, ""), int(counts.get(i, 0))) for i in ids]
 
 
 @dataclass(frozen=True)
@@ -215,6 +237,7 @@ def _video_of(store: AnalyticsStore, a: AppearanceRow) -> dict[str, object]:
     return {
         "video_id": a.video_id,
         "url": video.url if video else "",
+        "title": video_title(video.url) if video else a.video_id,
         "performance": video.performance if video else None,
         "first_seen_s": a.first_seen_s,
         "last_seen_s": a.last_seen_s,
@@ -232,6 +255,16 @@ class VideoPage:
     status: str
     urls: list[str]
     people: list[dict[str, object]]
+    title: str = ""
+    rows: list[VideoRow] = field(default_factory=list)  # every manifest row with these bytes
+
+
+def video_title(url: str) -> str:
+    """A video as the analyst knows it: the file name of its path or URL ("clip.mp4"); the URL itself when
+    its path names no file (`https://host/`). Never the content hash."""
+    path = urlsplit(url).path if urlsplit(url).scheme.lower() in ("http", "https", "file") else url
+    name = PurePosixPath(unquote(path)).name if path else ""
+    return name or url
 
 
 def video_page(store: AnalyticsStore, analysis: Analysis, video_id: str) -> VideoPage | None:
@@ -239,10 +272,13 @@ def video_page(store: AnalyticsStore, analysis: Analysis, video_id: str) -> Vide
     video = store.get_video(video_id=video_id)
     if video is None:
         return None
+    duration = video.duration_s
     people = [
         {
             "influencer_id": a.influencer_id,
             "label": label(a.influencer_id, analysis.names),
+            "name": analysis.names.get(a.influencer_id, ""),
+            "timeline": timeline(a.segments, duration, a.first_seen_s, a.last_seen_s),
             "first_seen_s": a.first_seen_s,
             "last_seen_s": a.last_seen_s,
             "faces": a.faces,
@@ -252,8 +288,10 @@ def video_page(store: AnalyticsStore, analysis: Analysis, video_id: str) -> Vide
         }
         for a in sorted(store.appearances_in(video_id), key=lambda a: a.first_seen_s)
     ]
-    urls = [r.url for r in store.list_videos() if r.video_id == video_id]
-    return VideoPage(video=video, status=status_word(video.status), urls=urls, people=people)
+    rows = [r for r in store.list_videos() if r.video_id == video_id]
+    urls = list(dict.fromkeys(r.url for r in rows))
+    return VideoPage(video=video, status=status_word(video.status), urls=urls, people=people,
+                     title=video_title(urls[0] if urls else video.url), rows=rows)
 
 
 def video_list(store: AnalyticsStore) -> list[dict[str, object]]:

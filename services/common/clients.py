@@ -104,6 +104,18 @@ class GrpcIdentity:
                 return None
             raise
 
+    def influencers(self, page_size: int = 1000) -> list[identity_pb2.Influencer]:
+        """Every confirmed influencer (id, name, videos...), by id, read page by page."""
+        found: list[identity_pb2.Influencer] = []
+        token = ""
+        while True:
+            reply = self._stub.ListInfluencers(identity_pb2.ListInfluencersRequest(
+                page_size=page_size, page_token=token), timeout=self._timeout)
+            found.extend(reply.influencers)
+            token = reply.next_page_token
+            if not token:
+                return found
+
     # ---- corrections by hand ---------------------------------------------------------------------------
 
     def merge(self, influencer_ids: Sequence[str]) -> identity_pb2.Changes:

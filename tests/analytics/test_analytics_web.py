@@ -72,7 +72,7 @@ def test_the_json_api_and_csv_download_agree(base_url: str) -> None:
 
 def test_the_predict_page_names_the_chosen_influencers_and_flags_unknown_ones(base_url: str) -> None:
     page = requests.get(base_url + "/predict?ids=inf_aaaa000001&ids=inf_ghost", timeout=5).text
-    assert "<strong>Alice (inf_aaaa000001)</strong>" in page
+    assert "<strong>Alice</strong>" in page, "the name, not the id"
     assert "<code>inf_ghost</code>" in page
     assert '<option value="inf_aaaa000001" selected>' in page
 
@@ -330,6 +330,37 @@ def test_each_correction_form_calls_identity_with_what_was_chosen(
         ("enrol", "Nobody Yet", [11]),
     ]
 
+
+
+def test_every_unnamed_face_has_an_inline_add_a_name_that_returns_to_the_page_it_was_on(
+        corrections_page: tuple[str, FakeCorrections]) -> None:
+    url, fake = corrections_page
+    browser = requests.Session()
+    overview = browser.get(url + "/?min_videos=1", timeout=5).text
+    token = csrf_of(overview)
+    for unnamed in ("inf_cccc000003", "inf_dddd000004"):
+        assert f'<form class="add-name" method="post" action="/influencer/{unnamed}/rename">' in overview
+    assert 'action="/influencer/inf_aaaa000001/rename"' not in overview, "Alice has a name already"
+    assert 'Add a name' in browser.get(url + "/review", timeout=5).text
+    assert 'Add a name' in browser.get(url + "/influencer/inf_cccc000003", timeout=5).text
+    post = lambda **data: browser.post(url + "/influencer/inf_cccc000003/rename",  # noqa: E731
+                                       data={"csrf_token": token, "name": "Cleo", **data}, timeout=5,
+                                       allow_redirects=False)
+    assert post(next="/?min_videos=1").headers["Location"] == "/?min_videos=1#inf_cccc000003"
+    assert post(next="/review").headers["Location"] == "/review#inf_cccc000003"
+    for elsewhere in ("//evil.example/", "https://evil.example/", "/\\evil.example", "review"):
+        assert post(next=elsewhere).headers["Location"] == "/influencer/inf_cccc000003", elsewhere
+
+
+def test_the_overviews_merge_keeps_the_influencer_in_the_most_videos_as_the_cli_does(
+        corrections_page: tuple[str, FakeCorrections]) -> None:
+    url, fake = corrections_page
+    browser = requests.Session()
+    token = csrf_of(browser.get(url + "/", timeout=5).text)
+    fake.calls.clear()
+    browser.post(url + "/merge", data={"csrf_token": token, "ids": ["inf_dddd000004", "inf_cccc000003",
+                                                                     "inf_aaaa000001"]}, timeout=5)
+    assert fake.calls == [("merge", ["inf_aaaa000001", "inf_dddd000004", "inf_cccc000003"])]
 
 
 def test_a_correction_analytics_has_not_applied_within_the_wait_says_it_is_still_catching_up(

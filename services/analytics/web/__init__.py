@@ -18,6 +18,7 @@ from services.analytics.web import http_metrics, request_log, session
 from services.analytics.web.audit_views import bp as audit_bp
 from services.analytics.web.corrections import MAX_UPLOAD_BYTES, Corrections
 from services.analytics.web.corrections import bp as corrections_bp
+from services.analytics.web.media import bp as media_bp
 from services.analytics.web.views import bp
 from services.common import tracing
 
@@ -28,11 +29,13 @@ def create_app(store: AnalyticsStore, config: dict[str, Any] | None = None,
 
     config["TOKEN"], when set, is required on every request: a session cookie from the sign-in form, or
     `Authorization: Bearer <token>` (leave it empty on loopback). config["HOST"] is the address the page is
-    served on: beyond loopback, writes are refused without a token. `corrections` (the identity service and
+    served on: beyond loopback, writes are refused without a token. config["ALLOWED_ROOT"]: the folder whose
+    files the video page may play (media.py). `corrections` (the identity service and
     analytics, see corrections.py) enables the correction forms; without it they answer 503.
     """
     app = Flask(__name__)
-    app.config.update(TOKEN="", HOST="127.0.0.1", JSON_SORT_KEYS=False, MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES)
+    app.config.update(TOKEN="", HOST="127.0.0.1", ALLOWED_ROOT="", JSON_SORT_KEYS=False,
+                      MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES)
     app.config.update(config or {})
     app.extensions["analytics_store"] = store
     app.extensions["analytics_cache"] = AnalysisCache(store)
@@ -43,6 +46,7 @@ def create_app(store: AnalyticsStore, config: dict[str, Any] | None = None,
     app.register_blueprint(bp)
     app.register_blueprint(corrections_bp)
     app.register_blueprint(audit_bp)
+    app.register_blueprint(media_bp)
     app.register_error_handler(HTTPException, _http_error)
     tracing.instrument_flask(app)
     return app

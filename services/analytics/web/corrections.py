@@ -20,10 +20,12 @@ from flask import Blueprint, Response, abort, current_app, jsonify, redirect, re
 from werkzeug.exceptions import HTTPException
 
 from services.analytics.analysis import Analysis
+from services.analytics.report import merge_candidates
 from services.analytics.web.audit_views import remember_done
 from services.analytics.web.identity_calls import ANSWERS, HTTP_STATUS, Corrections
 from services.common.boundary import brief, is_influencer_id, is_video_id
 from services.common.clients import Written
+from services.common.names import merge_order
 from services.common.protoconv import review_reason_word
 
 bp = Blueprint("corrections", __name__)
@@ -101,7 +103,23 @@ def rename(influencer_id: str) -> Response:
         abort(400, description=f"a name has at most {MAX_NAME_CHARS} characters")
     with _identity_errors():
         written = _corrections().rename(influencer_id, name)
+    back = _local_path(request.form.get("next"))
+    if back:  # the inline "Add a name" of the overview or the review queue: back there, at that face
+        if not written.caught_up:
+            back += ("&" if "?" in back else "?") + "catching_up=1"
+        return redirect(f"{back}#{influencer_id}", code=303)
     return _done("report.influencer", written, influencer_id=influencer_id)
+
+
+def _local_path(value: str | None) -> str:
+    """`value` when it is a path of this site ("/", "/review?x=1"), else "": never a redirect elsewhere
+    (`//host`, `https://...`, a backslash or control character)."""
+    value = (value or "").split("#", 1)[0]
+    if not value.startswith("/") or value.startswith("//") or len(value) > 2000:
+        return ""
+    if any(c == "\\" or not c.isprintable() for c in value):
+        return ""
+    return value
 
 
 @bp.post("/influencer/<influencer_id>/hide")
@@ -131,15 +149,14 @@ def delete(influencer_id: str) -> Response | str:
 
 @bp.post("/merge")
 def merge() -> Response:
-    """Merges the influencers ticked (two or more) into `into` when given, else into the one with the
-    most videos."""
+    """Merges the influencers ticked (two or more) into `into` when given, else into the one
+    services.common.names.survivor keeps (the most videos; on a tie the named one): the CLI's rule too."""
     ids = list(dict.fromkeys(_influencer_arg(i, "influencer") for i in request.form.getlist("ids")))
     into = request.form.get("into") or ""
     if into:
         ids = [_influencer_arg(into, "into"), *[i for i in ids if i != into]]
-    else:
-        videos = dict(zip(_analysis().stats["influencer_id"], _analysis().stats["videos"], strict=True))
-        ids.sort(key=lambda i: -int(videos.get(i, 0)))
+    elif ids:
+        ids = merge_order(ids, merge_candidates(_analysis()))
     if len(ids) < 2:
         abort(400, description="tick at least two influencers to merge")
     with _identity_errors():

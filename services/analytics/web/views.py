@@ -120,13 +120,17 @@ def video(video_id: str) -> str:
     page = report.video_page(_store(), _analysis(), video_id)
     if page is None:
         abort(404)
-    return render_template("video.html", page=page, others=_others(""))
+    from services.analytics.web.media import find_source  # media imports this module (is_http_url)
+
+    return render_template("video.html", page=page, others=_others(""),
+                           source=find_source(page.rows, current_app.config))
 
 
 def _others(influencer_id: str) -> list[tuple[str, str]]:
     """(id, label) of every influencer with statistics but `influencer_id`: choices of the correction forms."""
     analysis = _analysis()
-    return [(i, report.label(i, analysis.names)) for i in analysis.stats["influencer_id"] if i != influencer_id]
+    return report.by_name([(i, report.label(i, analysis.names)) for i in analysis.stats["influencer_id"]
+                           if i != influencer_id], analysis.names)
 
 
 @bp.get("/videos")

@@ -1,0 +1,140 @@
+"""The video page's player: where a video's bytes can be played from, and the route that serves a local file.
+
+A video plays from the first of its manifest rows that can be reached:
+- a local file (the row's location, an absolute path) under the allowed root (Settings.allowed_root), served
+  by `/video/<video_id>/media` with HTTP range requests (a browser seeks by asking for byte ranges);
+  symlinks are resolved before the check, and the file opened is checked to be the one checked;
+- an http(s) URL, which the browser fetches itself.
+Without an allowed root the page plays local files only when it is served on loopback (the analyst's own
+machine reading the analyst's own files, as ingest did); beyond loopback it says to set one. The route takes
+a video id, never a path: only the locations the store recorded can be served.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from flask import Blueprint, Response, abort, current_app, request
+from werkzeug.wsgi import wrap_file
+
+from services.analytics.records import VideoRow
+from services.analytics.web.views import is_http_url
+from services.common.boundary import is_video_id
+from services.common.rpc import is_loopback
+
+bp = Blueprint("media", __name__)
+
+ROOT_SETTING = "INFLUENCERS_ALLOWED_ROOT"
+
+
+@dataclass(frozen=True)
+class Source:
+    """How the page plays a video: `kind` "file" (served by this page), "url" (`url`, fetched by the
+    browser) or "" (it cannot: `reason` says why, in the analyst's words)."""
+
+    kind: str
+    url: str = ""
+    reason: str = ""
+
+
+class Unplayable(Exception):
+    """A local file the page will not serve; the message says why."""
+
+
+def allowed_root(config: dict) -> Path | None:
+    """The folder local files must lie in: ALLOWED_ROOT of the app's config; None (any) when it is empty and
+    the page is on loopback. Unplayable beyond loopback without one."""
+    root = str(config.get("ALLOWED_ROOT") or "")
+    if root:
+        return Path(root).resolve()
+    if is_loopback(str(config.get("HOST") or "127.0.0.1")):
+        return None
+    raise Unplayable(f"local files are played only under {ROOT_SETTING}, which is not set")
+
+
+def checked_path(location: str, root: Path | None) -> Path:
+    """The real path of a local `location` when it is a regular file under `root` (None: anywhere);
+    Unplayable otherwise. Symlinks are followed first, so a link out of the root is refused."""
+    if not location or not os.path.isabs(location) or "\0" in location:
+        raise Unplayable("its location on disk is not known")
+    try:
+        path = Path(location).resolve(strict=True)
+    except FileNotFoundError:
+        raise Unplayable(f"the file {location} is no longer there") from None
+    except (OSError, RuntimeError) as exc:
+        raise Unplayable(f"the file {location} cannot be read ({exc.__class__.__name__})") from None
+    if root is not None and not path.is_relative_to(root):
+        raise Unplayable(f"the file lies outside the allowed folder {root}")
+    if not path.is_file():
+        raise Unplayable(f"{location} is not a regular file")
+    return path
+
+
+def open_checked(location: str, root: Path | None) -> tuple[BinaryIO, os.stat_result, Path]:
+    """The file at `location`, opened, when checked_path allows it; the opened file is checked to be the file
+    checked (a symlink swapped in between is refused). The caller closes it."""
+    path = checked_path(location, root)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as exc:
+        raise Unplayable(f"the file {location} cannot be opened ({exc.strerror})") from None
+    info = os.fstat(fd)
+    try:
+        same = os.path.samestat(info, os.stat(checked_path(location, root)))
+    except (OSError, Unplayable):
+        same = False
+    if not same or not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise Unplayable(f"the file {location} changed while it was opened")
+    return open(fd, "rb"), info, path
+
+
+def find_source(rows: list[VideoRow], config: dict) -> Source:
+    """Where the page can play the video of `rows` (the manifest rows with its content): a local file first
+    (it needs no network), then an http(s) URL; Source("") with the reason of the first refusal otherwise."""
+    reasons: list[str] = []
+    for row in rows:
+        location = row.location or row.url
+        if is_http_url(location):
+            continue
+        try:
+            checked_path(location, allowed_root(config))
+            return Source("file")
+        except Unplayable as exc:
+            reasons.append(str(exc))
+    for row in rows:
+        for candidate in (row.url, row.location):
+            if is_http_url(candidate):
+                return Source("url", candidate)
+    return Source("", reason=reasons[0] if reasons else "no manifest row gives a place to read it from")
+
+
+@bp.get("/video/<video_id>/media")
+def media(video_id: str) -> Response:
+    """The video's local file, with range requests (206 Partial Content) and conditional GETs; 404 when the
+    video has no local file the page may serve."""
+    if not is_video_id(video_id):
+        abort(404)
+    rows = [r for r in current_app.extensions["analytics_store"].list_videos() if r.video_id == video_id]
+    for row in rows:
+        location = row.location or row.url
+        if is_http_url(location):
+            continue
+        try:
+            file, info, path = open_checked(location, allowed_root(current_app.config))
+        except Unplayable:
+            continue
+        mimetype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        response = current_app.response_class(wrap_file(request.environ, file), mimetype=mimetype,
+                                              direct_passthrough=True)
+        response.content_length = info.st_size
+        response.last_modified = info.st_mtime  # type: ignore[assignment]
+        response.set_etag(f"{video_id}-{info.st_size}-{int(info.st_mtime)}")
+        response.cache_control.no_cache = True
+        return response.make_conditional(request.environ, accept_ranges=True, complete_length=info.st_size)
+    abort(404, description="this video has no file the page may play")

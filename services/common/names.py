@@ -1,0 +1,68 @@
+"""Influencers by name: which one a word the analyst typed stands for, and which one survives a merge.
+
+Pure (no grpc, no store): the CLI resolves names against identity's ListInfluencers, the report page against
+its analysis; both pick the survivor of a merge with `survivor`, so the page and the CLI keep the same one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from services.common.boundary import is_influencer_id
+
+
+@dataclass(frozen=True)
+class Known:
+    """One influencer as the resolver sees it: its id, its display name ("" when unnamed) and how many
+    videos it appears in."""
+
+    influencer_id: str
+    name: str = ""
+    videos: int = 0
+
+
+class NameLookupError(ValueError):
+    """A word that stands for no influencer, or for several; the message says which and lists them."""
+
+
+def survivor(candidates: Sequence[Known]) -> str:
+    """The influencer a merge of `candidates` keeps: the one in the most videos; on a tie the named one;
+    then the lowest id (ids are hashes, so any fixed order will do: it only has to be the same everywhere)."""
+    if not candidates:
+        raise ValueError("no influencer to merge")
+    return min(candidates, key=lambda k: (-k.videos, not k.name, k.influencer_id)).influencer_id
+
+
+def merge_order(ids: Sequence[str], known: Iterable[Known]) -> list[str]:
+    """`ids` (duplicates dropped) with the survivor first, as identity's MergeInfluencers takes them (it keeps
+    the first). An id not in `known` counts as unnamed and in no video."""
+    by_id = {k.influencer_id: k for k in known}
+    unique = list(dict.fromkeys(ids))
+    keep = survivor([by_id.get(i, Known(i)) for i in unique])
+    return [keep, *[i for i in unique if i != keep]]
+
+
+def fold(name: str) -> str:
+    """A name as it is compared: blanks collapsed, case ignored ("ann  lee" and "Ann Lee" are one name)."""
+    return " ".join(name.split()).casefold()
+
+
+def resolve(word: str, known: Iterable[Known]) -> str:
+    """The influencer id `word` stands for: an exact id wins; otherwise the one influencer whose name is
+    `word` (case and blanks ignored). NameLookupError when none is, or when several are (listing them: name, id,
+    videos), so that nothing is done to the wrong person."""
+    known = list(known)
+    word = word.strip()
+    if any(k.influencer_id == word for k in known):
+        return word
+    matches = [k for k in known if k.name and fold(k.name) == fold(word)]
+    if len(matches) == 1:
+        return matches[0].influencer_id
+    if matches:
+        listed = "; ".join(f"{k.name} {k.influencer_id} ({k.videos} videos)"
+                           for k in sorted(matches, key=lambda k: (-k.videos, k.influencer_id)))
+        raise NameLookupError(f"{word!r} names {len(matches)} influencers: {listed}. Give the id instead")
+    if is_influencer_id(word):
+        return word  # an id identity does not list (an unnamed newcomer, a deleted one): identity answers for it
+    raise NameLookupError(f"no influencer is named or has the id {word[:80]!r} (see the page, or `influencers review`)")

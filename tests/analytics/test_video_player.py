@@ -1,0 +1,90 @@
+"""The video page is titled by the video's file name and plays it from where it can be reached: a local file
+under the allowed root, served with range requests (never a file outside it, whatever a symlink or `..`
+says), or its http(s) URL with a `#t=` fragment; when it cannot, the page says why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from services.analytics.records import DONE, AppearanceRow, VideoRow
+from services.analytics.store import AnalyticsStore
+from services.analytics.web import create_app
+
+BYTES = bytes(range(256)) * 40  # 10,240 bytes standing for a video file
+
+
+@pytest.fixture
+def folders(tmp_path: Path) -> tuple[Path, Path]:
+    root, outside = tmp_path / "videos", tmp_path / "elsewhere"
+    root.mkdir()
+    outside.mkdir()
+    (root / "clip one.mp4").write_bytes(BYTES)
+    (outside / "secret.mp4").write_bytes(b"not yours" * 100)
+    (root / "link.mp4").symlink_to(outside / "secret.mp4")
+    return root, outside
+
+
+def page_over(tmp_path: Path, rows: list[tuple[str, str, str]], **config: str):
+    """A test client of the page over a store holding one done video per (video_id, url, location), each
+    with one appearance at 3.5 s."""
+    store = AnalyticsStore(tmp_path / "analytics.sqlite3")
+    for video_id, url, location in rows:
+        store.record_video(VideoRow(url=url, video_id=video_id, performance=1.0, status=DONE, duration_s=10.0,
+                                    faces=2, location=location),
+                           [AppearanceRow(video_id, "inf_00000000a1", 3.5, 6.0, 2, 2.5, 0.8, b"", False,
+                                          segments=((3.5, 6.0, 4.0),))])
+    return create_app(store, dict(config)).test_client()
+
+
+def test_a_local_file_under_the_allowed_root_is_titled_by_its_name_and_served_with_ranges(tmp_path, folders):
+    root, _ = folders
+    client = page_over(tmp_path, [("00000000000000a1", "videos/clip one.mp4", str(root / "clip one.mp4"))],
+                       ALLOWED_ROOT=str(root))
+    html = client.get("/video/00000000000000a1").get_data(as_text=True)
+    assert "<h1 class=\"video-title\">clip one.mp4</h1>" in html
+    assert 'src="/video/00000000000000a1/media#t=3.50"' in html
+    assert 'data-seek="3.50"' in html, "the appearance seeks the player"
+    part = client.get("/video/00000000000000a1/media", headers={"Range": "bytes=100-199"})
+    assert part.status_code == 206 and part.data == BYTES[100:200]
+    assert part.headers["Content-Range"] == f"bytes 100-199/{len(BYTES)}" and part.mimetype == "video/mp4"
+    whole = client.get("/video/00000000000000a1/media")
+    assert whole.status_code == 200 and whole.data == BYTES and whole.headers["Accept-Ranges"] == "bytes"
+
+
+@pytest.mark.parametrize("where", ["symlink", "dotdot", "outside"])
+def test_a_file_outside_the_allowed_root_is_never_served_and_the_page_says_so(tmp_path, folders, where):
+    root, outside = folders
+    location = {"symlink": str(root / "link.mp4"), "dotdot": f"{root}/../elsewhere/secret.mp4",
+                "outside": str(outside / "secret.mp4")}[where]
+    client = page_over(tmp_path, [("00000000000000b1", "x.mp4", location)], ALLOWED_ROOT=str(root))
+    assert client.get("/video/00000000000000b1/media").status_code == 404
+    html = client.get("/video/00000000000000b1").get_data(as_text=True)
+    assert "This video cannot be played here: the file lies outside the allowed folder" in html
+    assert "<video" not in html
+
+
+def test_a_file_that_is_gone_is_said_to_be_gone(tmp_path, folders):
+    root, _ = folders
+    client = page_over(tmp_path, [("00000000000000c1", "gone.mp4", str(root / "gone.mp4"))], ALLOWED_ROOT=str(root))
+    assert "cannot be played here: the file " in client.get("/video/00000000000000c1").get_data(as_text=True)
+    assert client.get("/video/00000000000000c1/media").status_code == 404
+
+
+def test_without_an_allowed_root_a_page_beyond_loopback_serves_no_file(tmp_path, folders):
+    root, _ = folders
+    rows = [("00000000000000d1", "clip.mp4", str(root / "clip one.mp4"))]
+    client = page_over(tmp_path, rows, HOST="0.0.0.0", TOKEN="t")
+    assert client.get("/video/00000000000000d1/media", headers={"Authorization": "Bearer t"}).status_code == 404
+    html = client.get("/video/00000000000000d1", headers={"Authorization": "Bearer t"}).get_data(as_text=True)
+    assert "INFLUENCERS_ALLOWED_ROOT, which is not set" in html
+
+
+def test_an_http_video_plays_from_its_url_with_a_media_fragment(tmp_path):
+    url = "https://cdn.example.com/v/launch%20day.mp4?sig=1"
+    client = page_over(tmp_path, [("00000000000000e1", url, url)])
+    html = client.get("/video/00000000000000e1").get_data(as_text=True)
+    assert "<h1 class=\"video-title\">launch day.mp4</h1>" in html
+    assert f'src="{url.replace("&", "&amp;")}#t=3.50"' in html
+    assert client.get("/video/00000000000000e1/media").status_code == 404, "the page never proxies a URL"

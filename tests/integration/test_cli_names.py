@@ -1,0 +1,74 @@
+"""The CLI takes a name wherever it takes an influencer id: an exact id wins, a name shared by several
+influencers is refused listing them, a name nobody has is one clear line; merge keeps the page's survivor."""
+
+import pytest
+from test_cli_identity import record
+from test_registry import person, video
+
+from influencers.cli import main
+
+
+@pytest.fixture
+def people(stack):
+    """Three influencers: a in two videos, b and c in one each; returns (ids by letter, the CLI's port flags)."""
+    registry = stack.identity.registry
+    found = {}
+    for video_id, who in (("00000000000000d1", "a"), ("00000000000000d2", "a"), ("00000000000000d3", "b"),
+                          ("00000000000000d4", "c")):
+        seen = registry.assign(video_id, video(person(0, who)))
+        record(stack, video_id, seen)
+        found[who] = seen[0].influencer_id
+    ports = ["--identity-port", str(stack.settings.identity_port),
+             "--analytics-port", str(stack.settings.analytics_port)]
+    assert len(set(found.values())) == 3
+    return found, ports
+
+
+def test_a_name_stands_for_its_influencer_in_rename_hide_and_unhide(stack, people, capsys):
+    ids, ports = people
+    assert main(["rename", ids["c"], "Ann", *ports]) == 0
+    assert main(["rename", "  ann ", "Annie Lee", *ports]) == 0, "case and blanks are ignored"
+    assert stack.store.names() == {ids["c"]: "Annie Lee"}
+    assert main(["hide", "Annie Lee", *ports]) == 0 and stack.store.hidden() == {ids["c"]}
+    assert main(["unhide", "annie lee", *ports]) == 0 and stack.store.hidden() == set()
+
+
+def test_merge_by_names_keeps_the_influencer_in_the_most_videos_whatever_the_order_given(stack, people, capsys):
+    ids, ports = people
+    assert main(["rename", ids["b"], "Bea", *ports]) == 0
+    assert main(["merge", "Bea", ids["a"], *ports]) == 0
+    assert f"merging into {ids['a']}: Bea ({ids['b']})" in capsys.readouterr().out
+    assert {r.influencer_id for r in stack.store.appearances_in("00000000000000d3")} == {ids["a"]}
+
+
+def test_merge_into_keeps_the_one_named_by_into(stack, people):
+    ids, ports = people
+    assert main(["merge", ids["a"], ids["c"], "--into", ids["c"], *ports]) == 0
+    assert {r.influencer_id for r in stack.store.appearances_in("00000000000000d1")} == {ids["c"]}
+
+
+def test_a_name_shared_by_two_influencers_is_refused_listing_both_and_nothing_changes(stack, people, capsys):
+    ids, ports = people
+    assert main(["rename", ids["a"], "Tony", *ports]) == 0
+    assert main(["rename", ids["b"], "Tony", *ports]) == 0
+    capsys.readouterr()
+    assert main(["hide", "Tony", *ports]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("influencers: error: hide: 'Tony' names 2 influencers: ")
+    assert f"Tony {ids['a']} (2 videos)" in line and f"Tony {ids['b']} (1 videos)" in line
+    assert stack.store.hidden() == set()
+    assert main(["hide", ids["b"], *ports]) == 0 and stack.store.hidden() == {ids["b"]}, "the id still works"
+
+
+def test_a_name_nobody_has_is_one_line_and_exit_2(stack, people, capsys):
+    _, ports = people
+    capsys.readouterr()
+    assert main(["delete", "Nobody", *ports]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == "influencers: error: delete: no influencer is named or has the id 'Nobody' " \
+                   "(see the page, or `influencers review`)"
+
+
+def test_an_empty_job_list_says_so(stack, capsys):
+    assert main(["jobs", "--ingest-port", str(stack.settings.ingest_port)]) == 0
+    assert capsys.readouterr().out.startswith("no ingest jobs yet")

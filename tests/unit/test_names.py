@@ -1,0 +1,72 @@
+"""services/common/names.py: which influencer a typed word stands for, and who survives a merge."""
+
+import pytest
+
+from influencers.cli import build_parser
+from services.common.names import Known, NameLookupError, merge_order, resolve, survivor
+
+ANN, BOB, CAT = "inf_00000000a1", "inf_00000000b2", "inf_00000000c3"
+
+
+def test_the_survivor_is_the_one_in_the_most_videos():
+    assert survivor([Known(ANN, "", 1), Known(BOB, "", 3), Known(CAT, "Cat", 2)]) == BOB
+
+
+def test_on_a_tie_of_videos_the_named_one_survives_then_the_lowest_id():
+    assert survivor([Known(ANN, "", 2), Known(BOB, "Bob", 2)]) == BOB
+    assert survivor([Known(BOB, "", 2), Known(ANN, "", 2)]) == ANN
+
+
+def test_merge_order_puts_the_survivor_first_and_drops_repeats():
+    known = [Known(ANN, "", 1), Known(BOB, "Bob", 4)]
+    assert merge_order([ANN, BOB, ANN], known) == [BOB, ANN]
+
+
+def test_an_exact_id_wins_over_a_name():
+    assert resolve(ANN, [Known(ANN), Known(BOB, ANN, 1)]) == ANN
+
+
+def test_a_name_resolves_ignoring_case_and_blanks():
+    assert resolve("  ann   LEE ", [Known(ANN, "Ann Lee", 2), Known(BOB, "Bob", 1)]) == ANN
+
+
+def test_a_shared_name_is_refused_listing_every_candidate_with_id_and_videos():
+    with pytest.raises(NameLookupError) as err:
+        resolve("Tony", [Known(ANN, "Tony", 1), Known(BOB, "tony", 5)])
+    assert str(err.value) == (f"'Tony' names 2 influencers: tony {BOB} (5 videos); Tony {ANN} (1 videos). "
+                              "Give the id instead")
+
+
+def test_a_name_nobody_has_is_refused_and_an_unlisted_id_goes_on_to_identity():
+    with pytest.raises(NameLookupError, match="no influencer is named or has the id 'Zed'"):
+        resolve("Zed", [Known(ANN, "Ann", 1)])
+    assert resolve(CAT, [Known(ANN, "Ann", 1)]) == CAT
+
+
+CLIENT_COMMANDS = ["ingest", "jobs", "cancel", "recluster", "merge", "split", "rename", "enrol", "move", "hide",
+                   "unhide", "delete", "review", "answer"]
+
+
+def subcommands():
+    parser = build_parser()
+    return next(a for a in parser._actions if a.dest == "command").choices  # argparse keeps them here
+
+
+@pytest.mark.parametrize("command", CLIENT_COMMANDS)
+def test_a_client_commands_help_lists_no_server_option(command):
+    text = subcommands()[command].format_help()
+    for server_only in ("--web-port", "--workers", "--data-dir"):
+        assert server_only not in text, f"{command} --help lists {server_only}"
+
+
+@pytest.mark.parametrize("command", ["run", "serve", "service"])
+def test_a_server_commands_help_lists_its_ports_and_workers(command):
+    text = subcommands()[command].format_help()
+    assert "--web-port" in text and "--workers" in text and "--data-dir" in text
+
+
+def test_every_positional_argument_has_help_text():
+    for name, parser in subcommands().items():
+        for action in parser._actions:
+            if not action.option_strings and action.dest != "help":
+                assert action.help, f"{name} {action.dest} has no help"
