@@ -115,8 +115,14 @@ class Settings:
     tls_cert: str = ""
     tls_key: str = ""
     tls_ca: str = ""
-    # How long a signed-in page session lasts, in seconds (then the analyst signs in again).
+    # How long a signed-in page session lasts, in seconds (then the analyst signs in again), and the secret its
+    # cookies are signed with besides the token (empty: a random one per process, so a restart ends every
+    # session; page replicas behind one name need the same one).
     session_lifetime_s: float = 12 * 3600.0
+    session_secret: str = ""
+    # Names the report page is served under besides `host` and the loopback names (comma separated, e.g.
+    # report.example.com): any other Host header is refused (DNS rebinding).
+    allowed_hosts: str = ""
     # Identity's change feed: how many of the newest changes are kept (a follower further behind resyncs from a
     # snapshot). Read-your-writes: how long the CLI and the page wait for analytics to apply a correction
     # before saying "still catching up", and how long an ingest job waits for it at its end (seconds).
@@ -137,6 +143,10 @@ class Settings:
             raise SettingsError(f"{env_name('database_url')} must start with postgresql:// (or sqlite://)")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise SettingsError(f"{env_name('tls_cert')} and {env_name('tls_key')} go together: give both or neither")
+        for name in self.allowed_host_names:
+            if any(c in name for c in "/@?#*") or name.startswith((".", ":")):
+                raise SettingsError(f"{env_name('allowed_hosts')}: {name!r} is not a host name (give names such as "
+                                    "report.example.com, without scheme or path)")
         for f in fields(self):
             value = getattr(self, f.name)
             kind = str(f.type)
@@ -167,6 +177,11 @@ class Settings:
 
     def replace(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def allowed_host_names(self) -> list[str]:
+        """INFLUENCERS_ALLOWED_HOSTS as a list of names (commas or blanks between them)."""
+        return [part for part in self.allowed_hosts.replace(",", " ").split() if part]
 
     @property
     def identity_target(self) -> str:
