@@ -20,6 +20,7 @@ from pandas.api.types import is_numeric_dtype
 from services.analytics.analysis import AnalysisCache
 from services.analytics.report import TABLES, face_path, json_ready, table
 from services.analytics.store import AnalyticsStore
+from services.common import names
 
 
 def export_report(store: AnalyticsStore, out_dir: Path) -> dict[str, Path]:
@@ -61,8 +62,10 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def neutralise_cell(value: object) -> object:
-    """A text cell that a spreadsheet would read as a formula, prefixed with `'`; anything else as is."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+    """A text cell that a spreadsheet would read as a formula, prefixed with `'`; anything else as is. Invisible
+    leading characters (blanks, zero-width, BOM, bidi marks) do not hide a formula: they count as leading."""
+    if isinstance(value, str) and (value.startswith(FORMULA_STARTS)
+                                   or names.leading_visible(value).startswith(FORMULA_STARTS)):
         return "'" + value
     return value
 

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from services.common.names import clean_name
 from services.identity.assignment import promote_copies
 from services.identity.crops import CropStore
 from services.identity.facestore import FacePoint, FaceStore
@@ -104,12 +105,15 @@ def _separate(store: FaceStore, faces: list[FacePoint], moved: list[FacePoint], 
     return changed
 
 
+class NameTaken(ValueError):
+    """Enrolling would rename an influencer that already has another name (refused: a name is never
+    overwritten without the analyst saying so, by a rename)."""
+
+
 def checked_name(name: str) -> str:
-    """The display name as stored (stripped); ValueError when it is longer than MAX_NAME characters."""
-    name = name.strip()
-    if len(name) > MAX_NAME:
-        raise ValueError(f"name {name[:80]!r}... is longer than {MAX_NAME} characters")
-    return name
+    """The display name as stored (services.common.names.clean_name: no control or bidi-override characters,
+    blanks collapsed); ValueError when nothing visible is left or it is longer than MAX_NAME characters."""
+    return clean_name(name, MAX_NAME)
 
 
 def rename(store: FaceStore, influencer_id: str, name: str) -> None:

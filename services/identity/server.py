@@ -19,6 +19,7 @@ from services.common.tls import server_credentials
 from services.identity.analyzer import FrameIn
 from services.identity.appearances import AppearanceOut
 from services.identity.assignment import Thresholds
+from services.identity.corrections import NameTaken
 from services.identity.crops import CropStore, check_id
 from services.identity.facestore import FaceStore
 from services.identity.feed import CHANGE_VIDEOS, ChangeFeed, TooFarBehind
@@ -408,6 +409,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         def work() -> tuple[list[str], list[Label]]:
             try:
                 target, changed = self.registry.enrol(name, list(photos.items()))  # type: ignore[arg-type]
+            except NameTaken as exc:
+                context.abort(grpc.StatusCode.FAILED_PRECONDITION, _message(exc))
             except ValueError as exc:
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, _message(exc))
             enrolled.append(target)
