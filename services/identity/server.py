@@ -34,7 +34,7 @@ MAX_FRAMES = 20_000  # frames in one AnalyzeVideo stream
 
 
 RECLUSTER_PAGE = 200  # videos per message of a Recluster stream
-MAX_PHOTOS = 20  # reference photos in one EnrolInfluencer call
+MAX_PHOTOS = 10  # reference photos in one EnrolInfluencer call (the page's limit too)
 MAX_REVIEW = 100  # items of the review queue in one answer
 MAX_CHANGES = 1000  # changes of the feed in one ListChanges answer
 REVIEW_ANSWERS = {identity_pb2.REVIEW_ANSWER_SAME: ANSWERS[0], identity_pb2.REVIEW_ANSWER_DIFFERENT: ANSWERS[1],
