@@ -116,8 +116,7 @@ class Settings:
     tls_key: str = ""
     tls_ca: str = ""
     # How long a signed-in page session lasts, in seconds (then the analyst signs in again), and the secret its
-    # cookies are signed with besides the token (empty: a random one per process, so a restart ends every
-    # session; page replicas behind one name need the same one).
+    # cookies are signed with besides the token: a new one ends every session (empty: the token alone).
     session_lifetime_s: float = 12 * 3600.0
     session_secret: str = ""
     # Names the report page is served under besides `host` and the loopback names (comma separated, e.g.

@@ -11,11 +11,12 @@ anonymous until it signs in; signing in starts a new session (a planted cookie i
 
 Cookie value: `<level>.<nonce>.<issued>.<mac>`, level "a" (anonymous) or "s" (signed in), issued the Unix
 time it was made, mac = HMAC-SHA256 over `<level>.<nonce>.<issued>` with a key derived from the token and the
-session secret (INFLUENCERS_SESSION_SECRET; a random one per process when it is empty, so that a restart ends
-every session; page replicas behind one name share a secret). A session expires `lifetime_s` after it was issued
-(INFLUENCERS_SESSION_LIFETIME_S): its cookie then reads as no session, and the analyst signs in again.
-Signing out revokes the session on the server: its nonce is kept until the cookie would have expired anyway,
-so a copy of the cookie taken before is worth nothing either.
+session secret (INFLUENCERS_SESSION_SECRET; empty: the token alone, so that page replicas sharing a token share
+sessions; a random key per process when there is no token). A new secret, or a new token, ends every session.
+A session expires `lifetime_s` after it was issued (INFLUENCERS_SESSION_LIFETIME_S): its cookie then reads as
+no session, and the analyst signs in again. Signing out revokes the session on the server: its nonce is kept
+(in this process's memory) until the cookie would have expired anyway, so a copy of the cookie taken before is
+worth nothing either.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ class Keys:
         self._lifetime_s = lifetime_s
         self._clock = clock
         seed = token.encode("utf-8", "surrogateescape") if token else secrets.token_bytes(32)
-        salt = secret.encode("utf-8", "surrogateescape") if secret else secrets.token_bytes(32)
+        salt = secret.encode("utf-8", "surrogateescape")
         self._key = hmac.new(seed, b"influencers report page sessions\0" + salt, hashlib.sha256).digest()
         self._revoked: dict[str, float] = {}  # nonce -> Unix time its cookie expires anyway
         self._lock = threading.Lock()
