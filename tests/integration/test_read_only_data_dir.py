@@ -83,3 +83,15 @@ def test_a_store_opened_read_only_refuses_to_write_even_for_root(tmp_path):
     with pytest.raises(sqlite3.OperationalError):
         AnalyticsStore(tmp_path / "nothing.sqlite3", read_only=True)
     assert not (tmp_path / "nothing.sqlite3").exists(), "a read-only open creates no file"
+
+
+def test_eval_of_a_data_dir_nobody_may_write_scores_it(read_only_data_dir):
+    truth = ROOT.parent / "shared" / "corpus" / "smoke"
+    if not (truth / "truth.csv").is_file():
+        truth = Path("/work/shared/corpus/smoke")
+    if not (truth / "truth.csv").is_file():
+        pytest.skip("no smoke corpus with a truth.csv")
+    result = _as_a_reader(["eval", "--data-dir", str(read_only_data_dir), "--truth", str(truth)],
+                          read_only_data_dir.parent / "out")
+    assert result.returncode == 0, result.stderr
+    assert "mean_performance_error" in result.stdout
