@@ -280,6 +280,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     """Writes the report's files; reads INFLUENCERS_DATABASE_URL when set, else the data dir's SQLite file."""
     from services.analytics.export import export_report
     from services.analytics.store import SQLITE_FILE, AnalyticsStore
+    from services.analytics.store_schema import StaleSchema
 
     settings = _settings(args)
     db = settings.data_dir / SQLITE_FILE
@@ -289,10 +290,12 @@ def cmd_export(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         return _usage_error(f"--out {_cut(args.out)} is a file, not a folder")
     try:
-        store = AnalyticsStore.open(settings)
+        store = AnalyticsStore.open(settings, read_only=True)  # a data dir on a read-only mount is exported too
     except (sqlite3.DatabaseError, sa_exc.DBAPIError) as exc:
         where = "the database of INFLUENCERS_DATABASE_URL" if settings.database_url else _cut(str(db))
         return _usage_error(f"{where} cannot be read ({_cut(_one_line(_db_error(exc)))})")
+    except StaleSchema as exc:
+        return _usage_error(str(exc))
     try:
         export_report(store, out, settings.allowed_root)
     finally:

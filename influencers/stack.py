@@ -91,7 +91,9 @@ def start_web(settings: Settings, store: AnalyticsStore) -> WebServer:
     if not settings.token and not is_loopback(settings.host):
         raise ValueError(f"the report page on {settings.host} (beyond loopback) needs INFLUENCERS_TOKEN")
     app = create_app(store, {"TOKEN": settings.token, "HOST": settings.host, "ALLOWED_ROOT": settings.allowed_root,
-                             "SESSION_LIFETIME_S": settings.session_lifetime_s},
+                             "ALLOWED_HOSTS": settings.allowed_host_names,
+                             "SESSION_LIFETIME_S": settings.session_lifetime_s,
+                             "SESSION_SECRET": settings.session_secret},
                      corrections=connect(settings, store.feed_position))
     try:
         server = WebServer(app, settings.host, settings.web_port)

@@ -22,6 +22,7 @@ from services.analytics.audit import audit_frame
 from services.analytics.export_format import significant
 from services.analytics.report import TABLES, face_path, json_ready, table
 from services.analytics.store import AnalyticsStore
+from services.common import name_text
 
 
 def export_report(store: AnalyticsStore, out_dir: Path, root: str = "") -> dict[str, Path]:
@@ -68,8 +69,10 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def neutralise_cell(value: object) -> object:
-    """A text cell that a spreadsheet would read as a formula, prefixed with `'`; anything else as is."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+    """A text cell that a spreadsheet would read as a formula, prefixed with `'`; anything else as is. Invisible
+    leading characters (blanks, zero-width, BOM, bidi marks) do not hide a formula: they count as leading."""
+    if isinstance(value, str) and (value.startswith(FORMULA_STARTS)
+                                   or name_text.leading_visible(value).startswith(FORMULA_STARTS)):
         return "'" + value
     return value
 

@@ -23,6 +23,7 @@ from services.analytics.store import AnalyticsStore
 from services.analytics.timeline import timeline
 from services.analytics.verdicts import fdr_sentence
 from services.common.names import Known, fold
+from services.common.paging import decode_token, encode_token
 from services.common.protoconv import status_word
 
 TABLES = ("influencers", "videos", "appearances")
@@ -295,10 +296,16 @@ def video_page(store: AnalyticsStore, analysis: Analysis, video_id: str) -> Vide
 
 
 def video_list(store: AnalyticsStore) -> list[dict[str, object]]:
-    return [
-        {
-            "url": r.url, "video_id": r.video_id, "performance": r.performance,
-            "status": status_word(r.status), "error": r.error, "duration_s": r.duration_s, "faces": r.faces,
-        }
-        for r in store.list_videos()
-    ]
+    return [_video_item(r) for r in store.list_videos()]
+
+
+def video_list_page(store: AnalyticsStore, page_token: str, size: int) -> tuple[list[dict[str, object]], str]:
+    """Up to `size` rows of video_list after the page `page_token` ("" the first; services.common.paging
+    tokens), and the token of the next page ("" after the last). ValueError for a token paging did not make."""
+    rows, after = store.list_videos_page(after=decode_token(page_token), limit=size)
+    return [_video_item(r) for r in rows], encode_token(after) if after else ""
+
+
+def _video_item(r: VideoRow) -> dict[str, object]:
+    return {"url": r.url, "video_id": r.video_id, "performance": r.performance, "status": status_word(r.status),
+            "error": r.error, "duration_s": r.duration_s, "faces": r.faces}

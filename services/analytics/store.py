@@ -43,7 +43,7 @@ from services.analytics.store_reads import (
     StoreReads,
     missing_face_refs,
 )
-from services.analytics.store_schema import appearances, migrate, names, state, urls, videos
+from services.analytics.store_schema import appearances, check_current, migrate, names, state, urls, videos
 from services.common.boundary import is_video_id
 from services.common.database import database_url, is_postgres, open_engine
 from services.common.scores import score_problem
@@ -81,12 +81,17 @@ class AnalyticsStore(StoreReads):
     """The store at `target`: a SQLite file's Path (created with its folder on first use), or a database URL
     (`sqlite:///...`, `postgresql://...`). The schema is migrated to this release's on open."""
 
-    def __init__(self, target: Path | str) -> None:
+    def __init__(self, target: Path | str, read_only: bool = False) -> None:
+        """`read_only`: a SQLite file is opened as it is and never written (export, eval); StaleSchema when it
+        needs a migration first."""
         text = str(target)
         url = text if "://" in text else database_url("", Path(text))
-        engine = open_engine(url)
+        engine = open_engine(url, read_only=read_only)
         try:
-            migrate(engine)
+            if read_only and not is_postgres(engine):
+                check_current(engine)
+            else:
+                migrate(engine)
         except BaseException:
             engine.dispose()
             raise
@@ -94,9 +99,9 @@ class AnalyticsStore(StoreReads):
         self.url = url
 
     @classmethod
-    def open(cls, settings: Settings) -> AnalyticsStore:
+    def open(cls, settings: Settings, read_only: bool = False) -> AnalyticsStore:
         """The store the settings name: settings.database_url, else DATA/analytics.sqlite3."""
-        return cls(database_url(settings.database_url, settings.data_dir / SQLITE_FILE))
+        return cls(database_url(settings.database_url, settings.data_dir / SQLITE_FILE), read_only)
 
     def close(self) -> None:
         with self._locked():

@@ -136,6 +136,19 @@ def migrate(engine: Engine) -> None:
     upgrade(engine, HISTORY, _adopt_legacy)
 
 
+class StaleSchema(ValueError):
+    """A store opened read-only whose schema is not this release's (it needs a migration, which writes)."""
+
+
+def check_current(engine: Engine) -> None:
+    """StaleSchema unless the database is at this release's head revision (read-only opens: nothing migrates)."""
+    with engine.connect() as connection:
+        current = HISTORY.current(connection)
+    if current != HISTORY.head():
+        raise StaleSchema(f"the analytics store is at schema revision {current or 'none'}, this release reads "
+                          f"{HISTORY.head()}: start `influencers serve` on it once (writable) to migrate it")
+
+
 def _adopt_legacy(connection: Connection, revision: str | None) -> None:
     from services.analytics.migrations.legacy import adopt, is_legacy
 

@@ -5,12 +5,17 @@ Callers write SQLAlchemy Core; this module only builds the engine, so that a que
 SQLite: WAL, `synchronous=NORMAL`, `secure_delete` (a deleted row's bytes are overwritten), and every
 transaction `BEGIN IMMEDIATE`, so that two writers queue for the lock instead of failing half way on an
 upgrade from a read lock. PostgreSQL: psycopg 3, connections checked before use (a restarted server is
-reconnected to, not reported as an error).
+reconnected to, not reported as an error). A read-only SQLite engine (export, eval) opens the file with
+`mode=ro` and deferred transactions, so a data dir on a read-only mount or owned by another user is read as it
+is; it writes nothing (not even the WAL index when the folder cannot take one: then the file is immutable).
 """
 
 from __future__ import annotations
 
+import os
+import sqlite3
 from pathlib import Path
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -33,8 +38,11 @@ def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
-def open_engine(url: str, pool_size: int = 5) -> Engine:
-    """An engine for `url` (see database_url). A SQLite file's folder is created."""
+def open_engine(url: str, pool_size: int = 5, read_only: bool = False) -> Engine:
+    """An engine for `url` (see database_url). A SQLite file's folder is created, unless `read_only`: then the
+    file must exist, and nothing is written (PostgreSQL engines are the same either way)."""
+    if url.startswith("sqlite") and read_only:
+        return _read_only_sqlite(sa.engine.make_url(url).database or "")
     if url.startswith("sqlite"):
         path = sa.engine.make_url(url).database
         if path and path != ":memory:":
@@ -45,6 +53,29 @@ def open_engine(url: str, pool_size: int = 5) -> Engine:
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
     return sa.create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size)
+
+
+def _read_only_sqlite(path: str) -> Engine:
+    """SQLite `path` opened read-only. In WAL mode a reader needs the -shm index: when the folder cannot take
+    one and none is there, the file is opened immutable (nobody can be writing to a folder nobody may write)."""
+    file = Path(path)
+    if not file.is_file():
+        raise sqlite3.OperationalError(f"unable to open database file (no file {path})")
+    uri = f"file:{quote(str(file.resolve()))}?mode=ro"
+    shm = file.with_name(file.name + "-shm")
+    if not os.access(file.parent, os.W_OK) and not shm.exists():
+        uri += "&immutable=1"
+
+    def connect() -> sqlite3.Connection:
+        connection = sqlite3.connect(uri, uri=True, timeout=SQLITE_TIMEOUT_S, check_same_thread=False,
+                                     isolation_level=None)
+        connection.execute("PRAGMA query_only=ON")
+        return connection
+
+    engine = sa.create_engine("sqlite://", creator=connect)
+    # Deferred: a read transaction takes no write lock (BEGIN IMMEDIATE would need a writable file).
+    event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+    return engine
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:

@@ -121,11 +121,16 @@ class Settings:
     tls_cert: str = ""
     tls_key: str = ""
     tls_ca: str = ""
-    # How long a signed-in page session lasts, in seconds (then the analyst signs in again).
+    # How long a signed-in page session lasts, in seconds (then the analyst signs in again), and the secret its
+    # cookies are signed with besides the token: a new one ends every session (empty: the token alone).
     session_lifetime_s: float = 12 * 3600.0
     # Identity's key of the audit trail's HMAC of an erased id (docs/audit.md); empty: a random key created
     # once in DATA/identity/audit.key (0600). Replicas sharing one Qdrant server set the same key.
     audit_key: str = ""
+    session_secret: str = ""
+    # Names the report page is served under besides `host` and the loopback names (comma separated, e.g.
+    # report.example.com): any other Host header is refused (DNS rebinding).
+    allowed_hosts: str = ""
     # Identity's change feed: how many of the newest changes are kept (a follower further behind resyncs from a
     # snapshot). Read-your-writes: how long the CLI and the page wait for analytics to apply a correction
     # before saying "still catching up", and how long an ingest job waits for it at its end (seconds).
@@ -156,6 +161,10 @@ class Settings:
             raise SettingsError(f"{env_name('log_level')}={self.log_level!r}: one of {', '.join(_LOG_LEVELS)}")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise SettingsError(f"{env_name('tls_cert')} and {env_name('tls_key')} go together: give both or neither")
+        for name in self.allowed_host_names:
+            if any(c in name for c in "/@?#*") or name.startswith((".", ":")):
+                raise SettingsError(f"{env_name('allowed_hosts')}: {name!r} is not a host name (give names such as "
+                                    "report.example.com, without scheme or path)")
         for f in fields(self):
             value = getattr(self, f.name)
             kind = str(f.type)
@@ -186,6 +195,11 @@ class Settings:
 
     def replace(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def allowed_host_names(self) -> list[str]:
+        """INFLUENCERS_ALLOWED_HOSTS as a list of names (commas or blanks between them)."""
+        return [part for part in self.allowed_hosts.replace(",", " ").split() if part]
 
     @property
     def identity_target(self) -> str:

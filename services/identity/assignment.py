@@ -83,15 +83,23 @@ def _points(store: FaceStore, crops: CropStore, video_id: str, people: list[Pers
     return points
 
 
-def enrol_faces(store: FaceStore, photos: list[tuple[str, np.ndarray]], thresholds: Thresholds) -> str:
-    """Stores the faces of reference photos of one person, `photos` being (photo id, (128,) encoding): each a
-    reference face (searched and clustered, never an appearance) pinned to the influencer the photos match
-    best (median over the photos, under the match threshold), or else to a new influencer. Returns its id."""
+def enrol_target(store: FaceStore, photos: list[tuple[str, np.ndarray]], thresholds: Thresholds) -> str:
+    """The influencer reference photos of one person (`photos`: (photo id, (128,) encoding)) belong to: the one
+    they match best (median over the photos, under the match threshold), or else a new id. Writes nothing."""
     vectors = np.stack([np.asarray(v, np.float32) for _, v in photos])
     hits = store.search(vectors, NEIGHBOURS)
     decision = decide(influencer_distances([[(h.influencer_id, h.distance) for h in face] for face in hits]),
                       thresholds.match, thresholds.margin, set())
-    target = decision.influencer_id or new_influencer_id(photos[0][0], 0)
+    return decision.influencer_id or new_influencer_id(photos[0][0], 0)
+
+
+def enrol_faces(store: FaceStore, photos: list[tuple[str, np.ndarray]], thresholds: Thresholds,
+                target: str = "") -> str:
+    """Stores the faces of reference photos of one person, `photos` being (photo id, (128,) encoding): each a
+    reference face (searched and clustered, never an appearance) pinned to `target`, or to enrol_target's
+    choice when it is "". Returns the influencer id."""
+    target = target or enrol_target(store, photos, thresholds)
+    vectors = np.stack([np.asarray(v, np.float32) for _, v in photos])
     ids = [photo_id for photo_id, _ in photos]
     store.upsert([FacePoint(point_id(photo_id, 0, 0), vec, FaceRecord(
         video_id=photo_id, person=0, influencer_id=target, quality=1.0, faces=1, best_quality=1.0,

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from services.common.name_text import clean_name
 from services.identity import undo
 from services.identity.assignment import promote_copies
 from services.identity.crops import CropStore
@@ -21,6 +22,7 @@ from services.identity.matching import new_influencer_id
 from services.identity.review import SAME, pair_key
 
 MAX_NAME = 200  # characters of a display name
+MERGED = "merged"  # side records: influencer id merged away -> the influencer it joined
 
 
 def _faces_of(store: FaceStore, influencer_id: str) -> list[FacePoint]:
@@ -51,12 +53,16 @@ def now_utc() -> str:
 
 def merge(store: FaceStore, influencer_ids: Sequence[str]) -> list[str]:
     """Every influencer listed joins the first, for good. The first keeps its name, or takes the first name
-    among the others; the others' names and hidden flags go."""
+    among the others; the others' names and hidden flags go. Idempotent: an id merged away before stands for
+    the influencer it joined (a double-submitted form merges nothing more and answers with no change)."""
     ids = list(dict.fromkeys(influencer_ids))
     if len(ids) < 2:
         raise ValueError("merge needs at least two different influencer ids")
-    target, others = ids[0], ids[1:]
-    faces = {f.point_id: f for inf in ids for f in _faces_of(store, inf)}
+    live = list(dict.fromkeys(_current(store, i) for i in ids))
+    if len(live) < 2:
+        return []  # all of them are one influencer already: what the first submission did
+    target, others = live[0], live[1:]
+    faces = {f.point_id: f for inf in live for f in _faces_of(store, inf)}
     for f in store.faces_where("pinned", others):  # pinned to one of them while a re-derivation put it elsewhere
         faces.setdefault(f.point_id, f)
     changed = _pin(store, list(faces.values()), target)
@@ -66,7 +72,36 @@ def merge(store: FaceStore, influencer_ids: Sequence[str]) -> list[str]:
     for other in others:
         store.set_name(other, "")
         store.set_hidden(other, False)
+        store.set_side(MERGED, other, {"id": other, "into": target, "time_utc": now_utc()})
     return changed
+
+
+def merged_into(store: FaceStore, influencer_id: str) -> str:
+    """The influencer that `influencer_id` was merged into, following later merges; "" when it was not
+    merged away."""
+    into = {str(r.get("id")): str(r.get("into")) for r in store.side_records(MERGED)}
+    current, seen = influencer_id, {influencer_id}
+    while current in into and into[current] not in seen:
+        current = into[current]
+        seen.add(current)
+    return "" if current == influencer_id else current
+
+
+def _current(store: FaceStore, influencer_id: str) -> str:
+    """`influencer_id` itself when it has faces, else the influencer it was merged into; KeyError else."""
+    if influencer_id and store.faces_of(influencer_id):
+        return influencer_id
+    joined = merged_into(store, influencer_id)
+    if joined and store.faces_of(joined):
+        return joined
+    raise KeyError(f"no influencer {influencer_id[:80]!r}")
+
+
+def _forget_merges(store: FaceStore, influencer_id: str) -> None:
+    """Drops the merge records that name `influencer_id` (erasure: no record keeps the id)."""
+    for record in list(store.side_records(MERGED)):
+        if influencer_id in (record.get("id"), record.get("into")):
+            store.set_side(MERGED, str(record.get("id")), None)
 
 
 def split(store: FaceStore, influencer_id: str, video_ids: Sequence[str]) -> list[str]:
@@ -104,12 +139,15 @@ def _separate(store: FaceStore, faces: list[FacePoint], moved: list[FacePoint], 
     return changed
 
 
+class NameTaken(ValueError):
+    """Enrolling would rename an influencer that already has another name (refused: a name is never
+    overwritten without the analyst saying so, by a rename)."""
+
+
 def checked_name(name: str) -> str:
-    """The display name as stored (stripped); ValueError when it is longer than MAX_NAME characters."""
-    name = name.strip()
-    if len(name) > MAX_NAME:
-        raise ValueError(f"name {name[:80]!r}... is longer than {MAX_NAME} characters")
-    return name
+    """The display name as stored (services.common.name_text.clean_name: no control or bidi-override characters,
+    blanks collapsed); ValueError when nothing visible is left or it is longer than MAX_NAME characters."""
+    return clean_name(name, MAX_NAME)
 
 
 def rename(store: FaceStore, influencer_id: str, name: str) -> None:
@@ -148,6 +186,9 @@ def answer(store: FaceStore, a: str, b: str, reply: str) -> list[str]:
     stays; `different` keeps them apart; `skip` only records the answer."""
     if a == b:
         raise ValueError(f"a review pair needs two influencers, got {a[:80]!r} twice")
+    if reply == SAME and _current(store, a) == _current(store, b):
+        record_answer(store, a, b, reply)
+        return []  # merged already (a double-submitted answer): nothing more to do
     size_a, size_b = len(_faces_of(store, a)), len(_faces_of(store, b))
     changed: list[str] = []
     if reply == SAME:
@@ -171,6 +212,7 @@ def delete(store: FaceStore, crops: CropStore, influencer_id: str, subject_hmac:
         store.set_pins({"": pinned})
     store.set_name(influencer_id, "")
     store.set_hidden(influencer_id, False)
+    _forget_merges(store, influencer_id)
     for record in list(store.side_records("review")):
         if influencer_id in (record.get("a"), record.get("b")):
             store.set_side("review", f"{record['a']}|{record['b']}", None)

@@ -13,7 +13,7 @@ import numpy as np
 from services.identity import clustering, corrections
 from services.identity.analyzer import VideoAnalysis
 from services.identity.appearances import UNCONFIRMED, AppearanceOut, appearances_of
-from services.identity.assignment import Thresholds, assign_video, copy_video, enrol_faces, forget_video
+from services.identity.assignment import Thresholds, assign_video, copy_video, enrol_faces, enrol_target, forget_video
 from services.identity.crops import CropStore
 from services.identity.facestore import FaceStore
 from services.identity.review import ANSWERS, Item
@@ -146,13 +146,21 @@ class IdentityRegistry:
     def enrol(self, name: str, photos: list[tuple[str, np.ndarray]]) -> tuple[str, list[str]]:
         """Reference faces `photos` ((photo id, encoding), one person) join the influencer they match or a
         new one, which takes `name`; the neighbourhood is re-derived around them. Returns (influencer id,
-        changed videos)."""
-        if not corrections.checked_name(name):
+        changed videos). An influencer that has another name is never renamed by this: corrections.NameTaken,
+        and nothing is written."""
+        name = corrections.checked_name(name)
+        if not name:
             raise ValueError("enrolling needs a name")
         if not photos:
             raise ValueError("no face found in the photos given")
         with self.lock:
-            target = enrol_faces(self.store, photos, self.thresholds)
+            target = enrol_target(self.store, photos, self.thresholds)
+            current = self.store.names().get(target, "")
+            if current and current != name:
+                raise corrections.NameTaken(
+                    f"the photos match {target}, already named {current!r}: enrol them as {current!r}, or rename "
+                    f"{target} first")
+            enrol_faces(self.store, photos, self.thresholds, target)
             corrections.rename(self.store, target, name)
             changed = self.recluster(sorted({p for p, _ in photos}))
             return target, changed

@@ -26,7 +26,7 @@ from services.identity.appearances import AppearanceOut
 from services.identity.assignment import Thresholds
 from services.identity.audit import actor_of, audit_key, keyed_hash, new_entry
 from services.identity.correction_log import log_corrections
-from services.identity.corrections import now_utc, scrub_plain_hashes
+from services.identity.corrections import NameTaken, now_utc, scrub_plain_hashes
 from services.identity.crops import CropStore, check_id
 from services.identity.facestore import FaceStore
 from services.identity.feed import CHANGE_VIDEOS, ChangeFeed, TooFarBehind
@@ -43,7 +43,7 @@ MAX_FRAMES = 20_000  # frames in one AnalyzeVideo stream
 
 
 RECLUSTER_PAGE = 200  # videos per message of a Recluster stream
-MAX_PHOTOS = 20  # reference photos in one EnrolInfluencer call
+MAX_PHOTOS = 10  # reference photos in one EnrolInfluencer call (the page's limit too)
 MAX_REVIEW = 100  # items of the review queue in one answer
 MAX_CHANGES = 1000  # changes of the feed in one ListChanges answer
 REVIEW_ANSWERS = {identity_pb2.REVIEW_ANSWER_SAME: ANSWERS[0], identity_pb2.REVIEW_ANSWER_DIFFERENT: ANSWERS[1],
@@ -483,6 +483,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         def work() -> tuple[list[str], list[Label]]:
             try:
                 target, changed = self.registry.enrol(name, list(photos.items()))  # type: ignore[arg-type]
+            except NameTaken as exc:
+                context.abort(grpc.StatusCode.FAILED_PRECONDITION, _message(exc))
             except ValueError as exc:
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, _message(exc))
             enrolled.append(target)

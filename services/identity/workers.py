@@ -26,6 +26,7 @@ import numpy as np
 
 from services.identity.analyzer import FrameIn, VideoAnalysis, analyze_frames
 from services.identity.faces import MAX_IMAGE_PIXELS, FaceModel, image_size
+from services.identity.photos import decode_reduction, shrunk_size
 
 log = logging.getLogger(__name__)
 
@@ -73,11 +74,20 @@ def _analyze(frames: list[FrameIn], within_video_threshold: float) -> VideoAnaly
     return analyze_frames(_model, frames, within_video_threshold)
 
 
-def _encode_largest(image: bytes) -> np.ndarray | None:
+_REDUCED_FLAGS = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
+                  8: cv2.IMREAD_REDUCED_COLOR_8}
+
+
+def _encode_largest(image: bytes, reduction: int) -> np.ndarray | None:
+    """The largest face of a photo, decoded at 1/`reduction` (a JPEG) and detected on the photo shrunk to
+    photos.MAX_SIDE_PX (see photos.py)."""
     assert _model is not None
-    bgr = cv2.imdecode(np.frombuffer(image, np.uint8), cv2.IMREAD_COLOR)
+    bgr = cv2.imdecode(np.frombuffer(image, np.uint8), _REDUCED_FLAGS[reduction])
     if bgr is None:
         raise ValueError("image is not a JPEG or PNG")
+    size = shrunk_size(bgr.shape[1], bgr.shape[0])
+    if size != (bgr.shape[1], bgr.shape[0]):
+        bgr = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
     rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     dets = _model.detect(rgb, upsample=1)
     if not dets:
@@ -142,8 +152,9 @@ class FaceWorkers:
 
     def encode_largest(self, image: bytes) -> np.ndarray | None:
         """128-d encoding of the largest face in a JPEG/PNG, or None; ValueError for a bad or huge image."""
-        image_size(image, self.max_pixels)
-        return self._call(_encode_largest, image)
+        width, height = image_size(image, self.max_pixels)
+        reduction = decode_reduction(width, height) if image.startswith(b"\xff\xd8") else 1
+        return self._call(_encode_largest, image, reduction)
 
     def _call(self, fn: Callable[..., T], *args: object) -> T:
         pool = self._pool

@@ -267,15 +267,17 @@ class JobStore:
                 result=kept.SerializeToString(), processed_video_id=processed_video_id))
         return True
 
-    def results(self, job_id: str, skip: int = 0) -> tuple[list[ingest_pb2.WatchJobResponse], int] | None:
-        """The job's progress messages after the first `skip` (in completion order), and its state."""
+    def results(self, job_id: str, skip: int = 0, limit: int | None = None
+                ) -> tuple[list[ingest_pb2.WatchJobResponse], int] | None:
+        """The job's progress messages after the first `skip` (in completion order; at most `limit` of them,
+        None: all), and its state."""
         with self.engine.connect() as conn:
             state = conn.execute(sa.select(jobs_t.c.state).where(jobs_t.c.job_id == job_id)).scalar_one_or_none()
             if state is None:
                 return None
             blobs = conn.execute(sa.select(rows_t.c.result).where(rows_t.c.job_id == job_id,
                                                                    rows_t.c.done_seq > skip)
-                                 .order_by(rows_t.c.done_seq)).scalars().all()
+                                 .order_by(rows_t.c.done_seq).limit(limit)).scalars().all()
         return [ingest_pb2.WatchJobResponse.FromString(b) for b in blobs], state
 
     # ---- finalising -------------------------------------------------------------------------------------

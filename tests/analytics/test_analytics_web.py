@@ -142,7 +142,7 @@ def test_signing_in_once_sets_an_httponly_samesite_strict_cookie_and_no_url_carr
 
 def test_the_session_cookie_is_secure_over_https(analytics_empty_store: AnalyticsStore) -> None:
     client = create_app(analytics_empty_store, {"TOKEN": "s3cret"}).test_client()
-    reply = client.get("/signin", base_url="https://report.test")
+    reply = client.get("/signin", base_url="https://localhost")
     assert "Secure" in reply.headers["Set-Cookie"] and "HttpOnly" in reply.headers["Set-Cookie"]
 
 

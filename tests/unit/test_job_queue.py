@@ -402,3 +402,35 @@ def test_a_failed_reconcile_fails_the_job_saying_why(replicas) -> None:
 def test_an_unknown_job_is_none_everywhere(replicas) -> None:
     (one, _), _ = replicas
     assert one.get("nope") is None and one.watch("nope") is None and one.cancel("nope") is None
+
+
+class ReadCountingStore(JobStore):
+    """The real store, noting how many progress messages each read of a watcher returned."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        super().__init__(engine, lease_s=2.0)
+        self.reads: list[int] = []
+
+    def results(self, job_id: str, skip: int = 0, *limit: int | None):  # type: ignore[no-untyped-def]
+        read = super().results(job_id, skip, *limit)
+        if read is not None:
+            self.reads.append(len(read[0]))
+        return read
+
+
+def test_a_watcher_of_a_long_job_holds_a_bounded_page_of_messages_not_every_row(engines) -> None:
+    from services.ingest.jobs import WATCH_READ_ROWS
+    store, body = ReadCountingStore(engines()), Scripted()
+    queue = JobQueue(store, body, "r0:x", threads=1, idle_poll_s=0.05, watch_poll_s=0.05)
+    try:
+        # One row to run, then 1,200 duplicates of it, settled at submission: 1,201 messages in all.
+        job = queue.start(ingest_pb2.StartIngestRequest(
+            videos=[ingest_pb2.VideoSubmission(url="v.mp4") for _ in range(2 * WATCH_READ_ROWS + 201)]))
+        body.release(1)
+        wait_state(queue, job.job_id, SUCCEEDED)
+        watched = [p.done for p in queue.watch(job.job_id)]
+        assert watched == list(range(1, 2 * WATCH_READ_ROWS + 202)), "every message once, in order"
+        assert max(store.reads) == WATCH_READ_ROWS == 500
+    finally:
+        body.release(1000)
+        queue.stop(timeout_s=5)

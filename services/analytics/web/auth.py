@@ -10,9 +10,13 @@ of another site can neither read nor forge it. Every browser gets a session cook
 anonymous until it signs in; signing in starts a new session (a planted cookie is worth nothing).
 
 Cookie value: `<level>.<nonce>.<issued>.<mac>`, level "a" (anonymous) or "s" (signed in), issued the Unix
-time it was made, mac = HMAC-SHA256 over `<level>.<nonce>.<issued>` with a key derived from the token (a
-random key per process when there is none). A session expires `lifetime_s` after it was issued
-(INFLUENCERS_SESSION_LIFETIME_S): its cookie then reads as no session, and the analyst signs in again.
+time it was made, mac = HMAC-SHA256 over `<level>.<nonce>.<issued>` with a key derived from the token and the
+session secret (INFLUENCERS_SESSION_SECRET; empty: the token alone, so that page replicas sharing a token share
+sessions; a random key per process when there is no token). A new secret, or a new token, ends every session.
+A session expires `lifetime_s` after it was issued (INFLUENCERS_SESSION_LIFETIME_S): its cookie then reads as
+no session, and the analyst signs in again. Signing out revokes the session on the server: its nonce is kept
+(in this process's memory) until the cookie would have expired anyway, so a copy of the cookie taken before is
+worth nothing either.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +37,7 @@ CSRF_HEADER = "X-CSRF-Token"
 ANONYMOUS, SIGNED_IN = "a", "s"
 _MAX_COOKIE_CHARS = 200  # a real cookie is ~90; anything longer is not ours
 SESSION_LIFETIME_S = 12 * 3600.0
+_MAX_REVOKED = 100_000  # sign-outs held at once (each ~100 bytes); past it the oldest go first
 
 
 @dataclass(frozen=True)
@@ -48,12 +54,15 @@ class Keys:
     """Signs and checks session cookies and CSRF tokens with one secret key."""
 
     def __init__(self, token: str, lifetime_s: float = SESSION_LIFETIME_S,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, secret: str = "") -> None:
         self._token = token
         self._lifetime_s = lifetime_s
         self._clock = clock
         seed = token.encode("utf-8", "surrogateescape") if token else secrets.token_bytes(32)
-        self._key = hmac.new(seed, b"influencers report page sessions", hashlib.sha256).digest()
+        salt = secret.encode("utf-8", "surrogateescape")
+        self._key = hmac.new(seed, b"influencers report page sessions\0" + salt, hashlib.sha256).digest()
+        self._revoked: dict[str, float] = {}  # nonce -> Unix time its cookie expires anyway
+        self._lock = threading.Lock()
 
     def token_matches(self, given: str) -> bool:
         """Constant-time check of a token typed in the sign-in form or sent as a Bearer header."""
@@ -79,7 +88,20 @@ class Keys:
             return None
         if not 0 <= self._clock() - int(issued) <= self._lifetime_s:
             return None
+        with self._lock:
+            if nonce in self._revoked:
+                return None
         return Session(level, nonce)
+
+    def revoke(self, session: Session) -> None:
+        """Ends `session` on the server (sign-out): its cookie reads as no session from now on."""
+        now = self._clock()
+        with self._lock:
+            for nonce in [n for n, until in self._revoked.items() if until < now]:
+                del self._revoked[nonce]  # expired cookies are refused by their time already
+            self._revoked[session.nonce] = now + self._lifetime_s
+            while len(self._revoked) > _MAX_REVOKED:
+                del self._revoked[next(iter(self._revoked))]
 
     def csrf_token(self, session: Session) -> str:
         """The CSRF token of a session (hex): forms carry it in CSRF_FIELD, scripts in CSRF_HEADER."""

@@ -194,10 +194,11 @@ def enrol() -> Response | str | tuple[str, int]:
         return _enrol_refused("choose at least one photo", name)
     if len(files) > MAX_PHOTOS:
         return _enrol_refused(f"at most {MAX_PHOTOS} photos at a time", name)
-    photos = []
+    photos, labels = [], []
     for f in files:
         data = f.read(MAX_PHOTO_BYTES + 1)
         label = brief(f.filename or "", 60)
+        labels.append(label)
         if len(data) > MAX_PHOTO_BYTES:
             return _enrol_refused(f"{label!r} is larger than {MAX_PHOTO_BYTES // (1024 * 1024)} MB", name, 413)
         if not data.startswith(_IMAGE_MAGIC):
@@ -213,6 +214,11 @@ def enrol() -> Response | str | tuple[str, int]:
     found = reply.influencer.influencer_id
     if reply.faces_enrolled == 0 or not found:
         return _enrol_refused("no face was found in the photos", name)
+    skipped = [labels[k] for k in reply.photos_without_face if 0 <= k < len(labels)]
+    if skipped:  # said on the page, not dropped in silence: the analyst may want to send better photos
+        return render_template("enrol.html", max_photos=MAX_PHOTOS, max_mb=MAX_PHOTO_BYTES // (1024 * 1024),
+                               enrolled="", skipped=skipped, used=reply.faces_enrolled, name=name,
+                               influencer_id=found, catching_up=not written.caught_up)
     if not current_app.extensions["analytics_store"].appearances_of(found):
         return _done("corrections.enrol", written, enrolled=name)  # nobody in the videos yet: later batches name them
     return _done("report.influencer", written, influencer_id=found)

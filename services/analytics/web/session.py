@@ -1,7 +1,9 @@
 """Flask side of services.analytics.web.auth: the checks run before every request, the session cookie set
 after it, the sign-in and sign-out forms, and `csrf_token()` for templates.
 
-Refusals: a request without auth is 401 (JSON on /api/, the sign-in form elsewhere); a POST without a
+Refusals, in the order checked: a `Host` that is not one of the page's names is 421, before any session is
+read or made (DNS rebinding, hosts.py); an address with too many failed sign-ins is 429 (throttle.py); a
+request without auth is 401 (JSON on /api/, the sign-in form elsewhere); a POST from another origin, without a
 valid CSRF token, or a write on a page reachable beyond loopback without a token, is 403 (JSON on /api/,
 HTML elsewhere).
 """
@@ -24,6 +26,7 @@ from flask import (
     url_for,
 )
 
+from services.analytics.web import hosts
 from services.analytics.web.auth import (
     ANONYMOUS,
     CSRF_FIELD,
@@ -35,6 +38,7 @@ from services.analytics.web.auth import (
     Session,
     safe_next,
 )
+from services.analytics.web.throttle import FailureThrottle
 from services.common.rpc import is_loopback
 
 bp = Blueprint("session", __name__)
@@ -42,9 +46,15 @@ _OPEN_ENDPOINTS = ("session.signin", "static")  # reachable before signing in
 
 
 def install(app: Flask) -> None:
-    """Adds the session checks, the cookie and the sign-in routes to `app` (config TOKEN and HOST)."""
+    """Adds the Host check, the session checks, the cookie and the sign-in routes to `app` (config TOKEN,
+    HOST, ALLOWED_HOSTS: more names the page is served under, SESSION_LIFETIME_S, SESSION_SECRET)."""
     app.extensions["session_keys"] = Keys(app.config.get("TOKEN") or "",
-                                          float(app.config.get("SESSION_LIFETIME_S") or SESSION_LIFETIME_S))
+                                          float(app.config.get("SESSION_LIFETIME_S") or SESSION_LIFETIME_S),
+                                          secret=str(app.config.get("SESSION_SECRET") or ""))
+    app.extensions["page_hosts"] = hosts.allowed_hosts(str(app.config.get("HOST") or "127.0.0.1"),
+                                                       app.config.get("ALLOWED_HOSTS") or ())
+    app.extensions["signin_throttle"] = FailureThrottle()
+    app.before_request(_check_host)
     app.before_request(_check_request)
     app.after_request(_finish_response)
     app.register_blueprint(bp)
@@ -83,27 +93,79 @@ def _template_helpers() -> dict[str, Any]:
             "auth_required": bool(current_app.config.get("TOKEN"))}
 
 
+def _throttle() -> FailureThrottle:
+    return current_app.extensions["signin_throttle"]
+
+
+def _client() -> str:
+    """The client's address: the socket's peer (waitress drops forwarded-for headers from untrusted proxies)."""
+    return request.remote_addr or "?"
+
+
 def _authenticated(keys: Keys) -> bool:
     header = request.headers.get("Authorization", "")
-    if header.startswith("Bearer ") and keys.token_matches(header.removeprefix("Bearer ").strip()):
-        return True
+    if header.startswith("Bearer "):
+        if keys.token_matches(header.removeprefix("Bearer ").strip()):
+            return True
+        _throttle().failed(_client())
     return bool(g.session and g.session.signed_in)
+
+
+def _check_host() -> Response | None:
+    """421 for a Host that is not one of the page's names, before any session is read or made."""
+    if hosts.host_allowed(request.headers.get("Host"), current_app.extensions["page_hosts"]):
+        return None
+    message = ("this page is not served under that host name (add it to INFLUENCERS_ALLOWED_HOSTS if it is "
+               "the page's own name)")
+    response = json_error(message, 421) if wants_json() else Response(message + "\n", 421, mimetype="text/plain")
+    return response
 
 
 def _check_request() -> Response | None:
     keys = _keys()
     g.session = keys.read_session(request.cookies.get(SESSION_COOKIE))
     token = current_app.config.get("TOKEN") or ""
+    signing_in = request.endpoint == "session.signin" and request.method == "POST"
+    if token and (signing_in or request.headers.get("Authorization", "").startswith("Bearer ")):
+        wait_s = _throttle().retry_after_s(_client())
+        if wait_s > 0:
+            return _too_many(wait_s)
     if token and request.endpoint not in _OPEN_ENDPOINTS and not _authenticated(keys):
         return _unauthorized()
     if request.method in ("GET", "HEAD", "OPTIONS") or request.routing_exception is not None:
         return None  # no write happens: reads, and requests for no route (their 404 or 405 follows)
     if not token and not is_loopback(str(current_app.config.get("HOST") or "127.0.0.1")):
         _forbid("writes on a page reachable beyond loopback need INFLUENCERS_TOKEN")
+    _check_origin()
     given = request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FIELD)
     if not keys.csrf_matches(g.session, given):
         _forbid("missing or wrong CSRF token (reload the page and try again)")
     return None
+
+
+def _check_origin() -> None:
+    """A POST must come from the page itself: `Origin`, else `Referer`, naming the page's host and port.
+    Fetch metadata saying "cross-site" is refused too. With neither header the caller is no browser page (every
+    current browser sends Origin on a POST), and the CSRF token, checked next, is what stands."""
+    if request.headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
+        _forbid("a write from another site is refused (Sec-Fetch-Site: cross-site)")
+    source = request.headers.get("Origin") or request.headers.get("Referer")
+    if source is None:
+        return
+    if not hosts.same_site_origin(source, request.headers.get("Host", ""), current_app.extensions["page_hosts"]):
+        _forbid("a write from another origin is refused (Origin or Referer is not this page)")
+
+
+def _too_many(wait_s: float) -> Response:
+    seconds = max(1, int(wait_s + 0.999))
+    message = f"too many wrong tokens from this address: try again in {seconds} s"
+    if wants_json():
+        response = json_error(message, 429)
+    else:
+        response = Response(render_template("signin.html", next=safe_next(request.values.get("next")),
+                                            error=message), status=429)
+    response.headers["Retry-After"] = str(seconds)
+    return response
 
 
 def _forbid(message: str) -> None:
@@ -142,6 +204,7 @@ def signin() -> Response | str | tuple[str, int]:
     if request.method == "GET":
         return render_template("signin.html", next=target, error="")
     if not _keys().token_matches(request.form.get("token", "")):
+        _throttle().failed(_client())
         return render_template("signin.html", next=target, error="That is not the token."), 401
     g.session, g.new_cookie = _keys().new_session(SIGNED_IN)
     return redirect(target, code=303)
@@ -149,5 +212,9 @@ def signin() -> Response | str | tuple[str, int]:
 
 @bp.post("/signout")
 def signout() -> Response:
+    """Ends this session on the server too (a copy of its cookie is worth nothing after), and starts an
+    anonymous one."""
+    if g.session is not None and g.session.signed_in:
+        _keys().revoke(g.session)
     g.session, g.new_cookie = _keys().new_session(ANONYMOUS)
     return redirect(url_for("session.signin"), code=303)

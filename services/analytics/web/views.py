@@ -133,9 +133,20 @@ def _others(influencer_id: str) -> list[tuple[str, str]]:
                            if i != influencer_id], analysis.names)
 
 
+VIDEOS_PAGE_ROWS = 500  # rows of /videos at once: 200k rows were 68 MB of HTML; the downloads have them all
+
+
 @bp.get("/videos")
 def videos() -> str:
-    return render_template("videos.html", rows=report.video_list(_store()))
+    """The videos in the order first recorded, VIDEOS_PAGE_ROWS (config "VIDEOS_PAGE_ROWS") at a time
+    (`?page=` the token of a page)."""
+    token = request.args.get("page", "")
+    try:
+        rows, next_token = report.video_list_page(_store(), token,
+                                             int(current_app.config.get("VIDEOS_PAGE_ROWS") or VIDEOS_PAGE_ROWS))
+    except ValueError:
+        abort(400, description="that page of the video list does not exist (start again from the first page)")
+    return render_template("videos.html", rows=rows, next_page=next_token, paged=bool(token))
 
 
 @bp.get("/faces/<influencer_id>.jpg")

@@ -1,0 +1,57 @@
+"""Display names as they may be stored and shown: no control or bidi-override characters, blanks collapsed.
+
+A name reaches terminals (the CLI prints it), spreadsheets (the CSV exports) and pages. ESC starts terminal
+escape sequences, BEL rings, NUL cuts C strings, and the bidi overrides and isolates (U+202A-U+202E,
+U+2066-U+2069) make "Alice\u202egnp.exe" read as "Aliceexe.png". Such characters are removed, not refused:
+a name pasted from a chat or a PDF often carries a stray one, and the analyst sees the stored name in the
+answer. Joiners (U+200C, U+200D) stay inside a name: Persian, Indic scripts and emoji sequences need them;
+at either end they are invisible and are stripped with the blanks.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+# Format characters that reorder or hide text: bidi embeddings, overrides, isolates and marks, zero-width
+# space and word joiner, the BOM, the Mongolian vowel separator, invisible maths operators.
+_INVISIBLE = frozenset(
+    "\u061c\u180e\u200b\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2061\u2062\u2063\u2064"
+    "\u2066\u2067\u2068\u2069\ufeff\ufff9\ufffa\ufffb")
+_JOINERS = "\u200c\u200d"
+
+
+class BadName(ValueError):
+    """A name that is empty once its invisible characters are gone, or too long."""
+
+
+def is_removed(char: str) -> bool:
+    """Whether `char` is dropped from names: a control (C0, DEL, C1), a line or paragraph separator, a lone
+    surrogate, or an invisible format character of _INVISIBLE."""
+    category = unicodedata.category(char)
+    return category in ("Cc", "Cs", "Zl", "Zp") or char in _INVISIBLE
+
+
+def clean_name(name: str, max_chars: int = 200) -> str:
+    """`name` with controls and bidi/zero-width format characters removed (tabs and line breaks become
+    blanks), runs of blanks collapsed to one, stripped, and NFC-normalised. "" stays "" (no name).
+
+    Raises BadName when `name` had characters but none that show, or has more than `max_chars` after
+    cleaning (characters, not bytes).
+    """
+    spaced = "".join(" " if char in "\t\n\r\v\f\x85" else char for char in name)
+    kept = "".join(char for char in spaced if not is_removed(char))
+    cleaned = unicodedata.normalize("NFC", " ".join(kept.split())).strip(" " + _JOINERS)
+    if not cleaned and name.strip():
+        raise BadName(f"name {name[:40]!r} has no visible characters")
+    if len(cleaned) > max_chars:
+        raise BadName(f"name {cleaned[:40]!r}... is longer than {max_chars} characters")
+    return cleaned
+
+
+def leading_visible(text: str) -> str:
+    """`text` without its leading blanks, controls and invisible format characters (what a reader or a
+    spreadsheet takes as its start: a zero-width space before "=" still starts a formula)."""
+    for k, char in enumerate(text):
+        if not (char.isspace() or is_removed(char) or unicodedata.category(char) == "Cf"):
+            return text[k:]
+    return ""

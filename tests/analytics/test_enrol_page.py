@@ -1,0 +1,38 @@
+"""The enrol form says which photos had no face (they are not used) instead of dropping them in silence."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import requests
+
+from influencers.v1 import identity_pb2
+from services.analytics.store import AnalyticsStore
+from services.analytics.web import create_app
+from services.common.clients import Written
+from tests.analytics.test_analytics_web import FakeCorrections, csrf_of, serving
+
+
+class FacelessSecondPhoto(FakeCorrections):
+    """Identity finding a face in every photo but the second."""
+
+    def enrol(self, name: str, photos: Sequence[bytes]) -> tuple[identity_pb2.EnrolInfluencerResponse, Written]:
+        written = self._call("enrol", name, len(photos))
+        return identity_pb2.EnrolInfluencerResponse(
+            influencer=identity_pb2.Influencer(influencer_id="inf_aaaa000001"), faces_enrolled=len(photos) - 1,
+            photos_without_face=[1]), written
+
+
+def test_photos_without_a_face_are_named_on_the_page(analytics_store: AnalyticsStore,
+                                                     analytics_jpeg: Callable[[int], bytes]) -> None:
+    with serving(create_app(analytics_store, corrections=FacelessSecondPhoto())) as url:
+        browser = requests.Session()
+        token = csrf_of(browser.get(url + "/enrol", timeout=5).text)
+        files = [("photos", (f"{n}.jpg", analytics_jpeg(k), "image/jpeg"))
+                 for k, n in enumerate(("front", "<back>", "side"))]
+        page = browser.post(url + "/enrol", data={"csrf_token": token, "name": "Alice"}, files=files, timeout=5,
+                            allow_redirects=False)
+        assert page.status_code == 200
+        text = " ".join(page.text.split())
+        assert "No face was found in 1 of the photos, which were not used: <code>&lt;back&gt;.jpg</code>" in text
+        assert "Alice is enrolled from the other 2" in text and 'href="/influencer/inf_aaaa000001"' in text

@@ -1,0 +1,37 @@
+"""services.common.name_text: what a stored display name may hold."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.common.name_text import BadName, clean_name, leading_visible
+
+
+@pytest.mark.parametrize(("given", "stored"), [
+    ("  Ann   Lee ", "Ann Lee"),
+    ("Ann\x1b[31m\x07\x00", "Ann[31m"),
+    ("Ann\u202egnp.exe", "Anngnp.exe"),
+    ("\u2067Ann\u2069 \u200fLee\u200e", "Ann Lee"),
+    ("Ann\r\nLee\u2028Kim", "Ann LeeKim"),
+    ("\ufeffZoë\u0085", "Zoë"),
+    ("Cafe\u0301", "Café"),  # NFC: one code point, as typed on another keyboard
+    ("\u200dمی\u200cخواهم\u200d", "می\u200cخواهم"),  # a joiner inside a word stays, at the ends it goes
+    ("👩\u200d💻", "👩\u200d💻"),
+    ("", ""),
+])
+def test_a_name_keeps_what_shows_and_loses_controls_and_bidi_overrides(given: str, stored: str) -> None:
+    assert clean_name(given) == stored
+
+
+def test_a_name_of_nothing_visible_or_too_long_is_refused() -> None:
+    for given in ("\x1b\x07", "\u202e", " \u200b "):
+        with pytest.raises(BadName, match="no visible characters"):
+            clean_name(given)
+    with pytest.raises(BadName, match="longer than 200 characters"):
+        clean_name("a" * 201)
+    assert clean_name("a" * 200 + "\x00" * 50) == "a" * 200
+
+
+def test_the_visible_start_of_a_text_skips_blanks_and_invisible_characters() -> None:
+    assert leading_visible("\u200b\ufeff\u200e =1") == "=1"
+    assert leading_visible("Ann") == "Ann" and leading_visible("\u200b") == ""
