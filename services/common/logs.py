@@ -56,6 +56,22 @@ def _text(logger: WrappedLogger, name: str, event: EventDict) -> str:
     return f"{line}\n{trace}" if trace else line
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is at each record (a test harness or tqdm may swap it), never to a
+    stream closed since the handler was made."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        pass
+
+
 def configure_logging(fmt: str = "text", level: str = "INFO", stream: TextIO | None = None) -> None:
     """Sets up the root logger once for the process: one handler on `stream` (stderr), `fmt` text or json,
     at `level`. Call from the entry point (the CLI); later calls replace the handler."""
@@ -75,7 +91,7 @@ def configure_logging(fmt: str = "text", level: str = "INFO", stream: TextIO | N
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *render])
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers = [handler]
