@@ -1,0 +1,209 @@
+"""Fits the review queue's pair model (services/identity/review_model.py) and writes its weights to
+services/identity/review_weights.py: a logistic regression over the pair's evidence, on labelled pairs from
+
+1. the face photos (../shared/corpus/photos): each person's photos, shuffled, cut into "people" of 1 to 4
+   faces (as a video's person holds a few faces); every two of them is a pair, kept when their closest faces
+   are within the review radius (what the queue's kNN would find), labelled by the photos' names; and
+2. corpora already run through the system (`--run DATA_DIR CORPUS`, repeatable): the queue's own
+   candidates (review_store.measure, the same code the service runs), labelled by the truth
+   (influencers/review_truth.py). Run a corpus with a lower INFLUENCERS_CLUSTER_THRESHOLD too, for more
+   split people to learn from.
+
+`--hold-out a,b,...` leaves those people out of every pair (their own corpus then checks the model,
+bench/review_queue.py). Prints 5-fold cross-validated calibration (Brier score, log loss, a reliability
+table) as markdown, for docs/review.md. Deterministic: fixed seeds, no run-time fitting.
+
+    .venv/bin/python tools/fit_review_model.py --run data ../shared/corpus/dev [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from influencers.review_truth import label  # noqa: E402
+from services.common.settings import Settings  # noqa: E402
+from services.identity.open_store import open_face_store  # noqa: E402
+from services.identity.review_model import FEATURES, Evidence, evidence, feature_matrix  # noqa: E402
+from services.identity.review_store import measure  # noqa: E402
+
+SEED = 7
+BINS = (0.0, 0.05, 0.2, 0.4, 0.6, 0.8, 0.95, 1.0001)
+
+
+def photo_faces(photos: Path) -> dict[str, list[tuple[np.ndarray, float]]]:
+    """Per person, (encoding, quality) of each photo with exactly one face (HOG, upsampled once)."""
+    import cv2
+
+    from services.identity.faces import FaceModel, landmark_points
+    from services.identity.quality import assess
+
+    model = FaceModel()
+    out: dict[str, list[tuple[np.ndarray, float]]] = {}
+    for person in sorted(p for p in photos.iterdir() if p.is_dir()):
+        for img in sorted(person.glob("*.jpg")):
+            bgr = cv2.imread(str(img))
+            if bgr is None:
+                continue
+            rgb, gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+            found = model.detect(gray, upsample=1)
+            if len(found) != 1:
+                continue
+            shape = model.landmarks(rgb, found[0].box)
+            quality = assess(gray, found[0].box, landmark_points(shape), found[0].score).score
+            out.setdefault(person.name, []).append((model.encode(rgb, [shape])[0], quality))
+    return out
+
+
+def cached_photo_faces(photos: Path, cache: Path | None) -> dict[str, list[tuple[np.ndarray, float]]]:
+    """photo_faces, read from `cache` when it exists, else computed (and saved there when given)."""
+    if cache is not None and cache.exists():
+        data = np.load(cache)
+        out: dict[str, list[tuple[np.ndarray, float]]] = {}
+        for name, vec, q in zip(data["names"], data["vectors"], data["qualities"], strict=True):
+            out.setdefault(str(name), []).append((vec, float(q)))
+        return out
+    faces = photo_faces(photos)
+    if cache is not None:
+        items = [(n, v, q) for n, fs in faces.items() for v, q in fs]
+        np.savez(cache, names=np.array([n for n, _, _ in items]), vectors=np.stack([v for _, v, _ in items]),
+                 qualities=np.array([q for _, _, q in items]))
+    return faces
+
+
+def photo_pairs(faces: dict[str, list[tuple[np.ndarray, float]]], radius: float, held: set[str]
+                ) -> tuple[list[Evidence], list[int]]:
+    """Pairs of pseudo-people cut from the photos (see the module's docstring)."""
+    rng = random.Random(SEED)
+    groups: list[tuple[str, list[tuple[np.ndarray, float]]]] = []
+    for name, fs in sorted(faces.items()):
+        if name in held:
+            continue
+        fs = fs[:]
+        rng.shuffle(fs)
+        while fs:
+            k = rng.randint(1, 4)
+            groups.append((name, fs[:k]))
+            fs = fs[k:]
+    rows, ys = [], []
+    for i, (na, ga) in enumerate(groups):
+        for nb, gb in groups[i + 1:]:
+            e = evidence(np.stack([v for v, _ in ga]), np.stack([v for v, _ in gb]), [q for _, q in ga],
+                         [q for _, q in gb])
+            if e.d_min < radius:
+                rows.append(e)
+                ys.append(int(na == nb))
+    return rows, ys
+
+
+def run_pairs(data_dir: Path, corpus: Path, held: set[str], threshold: float, band: float
+              ) -> tuple[list[Evidence], list[int]]:
+    """The queue's candidates on a finished run, labelled by its corpus's truth."""
+    store = open_face_store(Settings.from_env(data_dir=data_dir, qdrant_url=""))
+    try:
+        truth = label(store, data_dir, corpus)
+        found = measure(store, set(), threshold, band)
+    finally:
+        store.close()
+    rows, ys = [], []
+    for c in found:
+        a, b = truth.influencers.get(c.item.a, "?a"), truth.influencers.get(c.item.b, "?b")
+        if a in held or b in held or c.evidence.same_frame:
+            continue
+        rows.append(c.evidence)
+        ys.append(int(a == b))
+    return rows, ys
+
+
+def reliability(p: np.ndarray, y: np.ndarray) -> str:
+    """A markdown reliability table: per probability bin, the pairs, the mean predicted and the share same."""
+    lines = ["| predicted | pairs | mean predicted | share same |", "|---|---:|---:|---:|"]
+    for lo, hi in zip(BINS, BINS[1:], strict=False):
+        sel = (p >= lo) & (p < hi)
+        if sel.any():
+            lines.append(f"| {lo:.2f}–{min(hi, 1.0):.2f} | {int(sel.sum())} | {p[sel].mean():.3f} | "
+                         f"{y[sel].mean():.3f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--photos", type=Path, default=ROOT.parent / "shared" / "corpus" / "photos")
+    ap.add_argument("--run", nargs=2, action="append", default=[], metavar=("DATA_DIR", "CORPUS"),
+                    help="a finished `influencers run --data-dir DATA_DIR` on CORPUS (with truth.csv)")
+    ap.add_argument("--hold-out", default="", help="comma-separated people left out of every pair")
+    ap.add_argument("--band", type=float, default=Settings().review_band,
+                    help="the review band the candidates are found with (default: the settings')")
+    ap.add_argument("--write", action="store_true", help="write services/identity/review_weights.py")
+    ap.add_argument("--cache", type=Path, help="an .npz keeping the photos' encodings between runs")
+    args = ap.parse_args()
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import brier_score_loss, log_loss
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.preprocessing import StandardScaler
+
+    held = {h for h in args.hold_out.split(",") if h}
+    threshold = Settings().cluster_threshold
+    sources: dict[str, tuple[list[Evidence], list[int]]] = {
+        "photos": photo_pairs(cached_photo_faces(args.photos, args.cache), threshold + args.band, held)}
+    for data_dir, corpus in args.run:
+        sources[f"run {Path(data_dir).name}"] = run_pairs(Path(data_dir), Path(corpus), held, threshold, args.band)
+    rows = [e for r, _ in sources.values() for e in r]
+    y = np.array([v for _, ys in sources.values() for v in ys])
+    origin = np.array([name for name, (r, _) in sources.items() for _ in r])
+    x = feature_matrix(rows)
+    for name, (r, ys) in sources.items():
+        print(f"{name}: {len(r)} pairs, {sum(ys)} same")
+    oof = np.zeros(len(y))
+    folds = StratifiedKFold(5, shuffle=True, random_state=SEED)
+    for train, test in folds.split(x, y):
+        scaler = StandardScaler().fit(x[train])
+        lr = LogisticRegression(C=1.0, max_iter=1000).fit(scaler.transform(x[train]), y[train])
+        oof[test] = lr.predict_proba(scaler.transform(x[test]))[:, 1]
+    print(f"\n5-fold cross-validated, {len(y)} pairs ({int(y.sum())} same): Brier score "
+          f"{brier_score_loss(y, oof):.4f} (always saying the base rate {y.mean():.3f}: "
+          f"{brier_score_loss(y, np.full(len(y), y.mean())):.4f}), log loss {log_loss(y, oof):.4f}\n")
+    print(reliability(oof, y))
+    for name in sources:
+        sel = origin == name
+        if sel.any() and 0 < y[sel].sum() < sel.sum():
+            print(f"\n{name}: Brier {brier_score_loss(y[sel], oof[sel]):.4f}")
+            print(reliability(oof[sel], y[sel]))
+    scaler = StandardScaler().fit(x)
+    lr = LogisticRegression(C=1.0, max_iter=1000).fit(scaler.transform(x), y)
+    print("\nweights (standardised inputs):")
+    for name, c in zip(FEATURES, lr.coef_[0], strict=True):
+        print(f"  {name:>20} {c:+.3f}")
+    print(f"  {'intercept':>20} {lr.intercept_[0]:+.3f}")
+    if args.write:
+        write_weights(scaler, lr, len(y), int(y.sum()), sorted(sources), sorted(held))
+
+
+def write_weights(scaler, lr, pairs: int, same: int, sources: list[str], held: list[str]) -> None:
+    def tup(values) -> str:
+        return "(" + ", ".join(f"{float(v):.6g}" for v in values) + ",)"
+
+    text = f'''"""The review pair model's weights (services/identity/review_model.py), written by
+tools/fit_review_model.py: logistic regression on standardised inputs, fitted on {pairs} labelled pairs
+({same} same) from {", ".join(sources)}{"; held out: " + ", ".join(held) if held else ""}. Do not edit by hand."""
+
+VERSION = 1
+FEATURES = {tuple(FEATURES)!r}
+MEAN = {tup(scaler.mean_)}
+SCALE = {tup(scaler.scale_)}
+COEF = {tup(lr.coef_[0])}
+INTERCEPT = {float(lr.intercept_[0]):.6g}
+'''
+    (ROOT / "services" / "identity" / "review_weights.py").write_text(text)
+    print("wrote services/identity/review_weights.py")
+
+
+if __name__ == "__main__":
+    main()
