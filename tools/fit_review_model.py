@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import random
 import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from influencers.review_truth import label  # noqa: E402
 from services.common.settings import Settings  # noqa: E402
 from services.identity.open_store import open_face_store  # noqa: E402
-from services.identity.review_model import FEATURES, Evidence, evidence, feature_matrix  # noqa: E402
+from services.identity.review_model import FEATURES, Evidence, as_wholes, evidence, feature_matrix  # noqa: E402
 from services.identity.review_store import measure  # noqa: E402
 
 SEED = 7
@@ -79,47 +80,49 @@ def cached_photo_faces(photos: Path, cache: Path | None) -> dict[str, list[tuple
 
 
 def photo_pairs(faces: dict[str, list[tuple[np.ndarray, float]]], radius: float, held: set[str]
-                ) -> tuple[list[Evidence], list[int]]:
-    """Pairs of pseudo-people cut from the photos (see the module's docstring)."""
+                ) -> tuple[list[Evidence], list[int], list[bool]]:
+    """Pairs of pseudo-people cut from the photos (see the module's docstring), each labelled, and whether it
+    shows a person held out."""
     rng = random.Random(SEED)
     groups: list[tuple[str, list[tuple[np.ndarray, float]]]] = []
     for name, fs in sorted(faces.items()):
-        if name in held:
-            continue
         fs = fs[:]
         rng.shuffle(fs)
         while fs:
             k = rng.randint(1, 4)
             groups.append((name, fs[:k]))
             fs = fs[k:]
-    rows, ys = [], []
+    rows, ys, out = [], [], []
     for i, (na, ga) in enumerate(groups):
         for nb, gb in groups[i + 1:]:
-            e = evidence(np.stack([v for v, _ in ga]), np.stack([v for v, _ in gb]), [q for _, q in ga],
-                         [q for _, q in gb])
+            va, vb = np.stack([v for v, _ in ga]), np.stack([v for v, _ in gb])
+            e = as_wholes(evidence(va, vb, [q for _, q in ga], [q for _, q in gb]), va.mean(axis=0), vb.mean(axis=0))
             if e.d_min < radius:
                 rows.append(e)
                 ys.append(int(na == nb))
-    return rows, ys
+                out.append(na in held or nb in held)
+    return rows, ys, out
 
 
 def run_pairs(data_dir: Path, corpus: Path, held: set[str], threshold: float, band: float
-              ) -> tuple[list[Evidence], list[int]]:
-    """The queue's candidates on a finished run, labelled by its corpus's truth."""
+              ) -> tuple[list[Evidence], list[int], list[bool]]:
+    """The queue's candidates on a finished run, labelled by its corpus's truth, and whether each shows a
+    person held out."""
     store = open_face_store(Settings.from_env(data_dir=data_dir, qdrant_url=""))
     try:
         truth = label(store, data_dir, corpus)
         found = measure(store, set(), threshold, band)
     finally:
         store.close()
-    rows, ys = [], []
+    rows, ys, out = [], [], []
     for c in found:
         a, b = truth.influencers.get(c.item.a, "?a"), truth.influencers.get(c.item.b, "?b")
-        if a in held or b in held or c.evidence.same_frame:
+        if c.evidence.same_frame:
             continue
         rows.append(c.evidence)
         ys.append(int(a == b))
-    return rows, ys
+        out.append(a in held or b in held)
+    return rows, ys, out
 
 
 def reliability(p: np.ndarray, y: np.ndarray) -> str:
@@ -151,16 +154,20 @@ def main() -> None:
 
     held = {h for h in args.hold_out.split(",") if h}
     threshold = Settings().cluster_threshold
-    sources: dict[str, tuple[list[Evidence], list[int]]] = {
+    sources: dict[str, tuple[list[Evidence], list[int], list[bool]]] = {
         "photos": photo_pairs(cached_photo_faces(args.photos, args.cache), threshold + args.band, held)}
     for data_dir, corpus in args.run:
         sources[f"run {Path(data_dir).name}"] = run_pairs(Path(data_dir), Path(corpus), held, threshold, args.band)
-    rows = [e for r, _ in sources.values() for e in r]
-    y = np.array([v for _, ys in sources.values() for v in ys])
-    origin = np.array([name for name, (r, _) in sources.items() for _ in r])
-    x = feature_matrix(rows)
-    for name, (r, ys) in sources.items():
-        print(f"{name}: {len(r)} pairs, {sum(ys)} same")
+    every = [e for r, _, _ in sources.values() for e in r]
+    y_all = np.array([v for _, ys, _ in sources.values() for v in ys])
+    out = np.array([v for _, _, hs in sources.values() for v in hs], dtype=bool)
+    origin_all = np.array([name for name, (r, _, _) in sources.items() for _ in r])
+    x_all = feature_matrix(every)
+    x, y, origin = x_all[~out], y_all[~out], origin_all[~out]
+    for name in sources:
+        sel = origin_all == name
+        print(f"{name}: {int((sel & ~out).sum())} pairs, {int(y_all[sel & ~out].sum())} same"
+              + (f"; held out: {int((sel & out).sum())} pairs, {int(y_all[sel & out].sum())} same" if held else ""))
     oof = np.zeros(len(y))
     folds = StratifiedKFold(5, shuffle=True, random_state=SEED)
     for train, test in folds.split(x, y):
@@ -182,20 +189,28 @@ def main() -> None:
     for name, c in zip(FEATURES, lr.coef_[0], strict=True):
         print(f"  {name:>20} {c:+.3f}")
     print(f"  {'intercept':>20} {lr.intercept_[0]:+.3f}")
+    if out.any():
+        p_out, y_out = lr.predict_proba(scaler.transform(x_all[out]))[:, 1], y_all[out]
+        print(f"\nheld-out people ({', '.join(sorted(held))}), by the model fitted without them: {len(y_out)} pairs "
+              f"({int(y_out.sum())} same), Brier {brier_score_loss(y_out, p_out):.4f}")
+        print(reliability(p_out, y_out))
     if args.write:
         write_weights(scaler, lr, len(y), int(y.sum()), sorted(sources), sorted(held))
 
 
 def write_weights(scaler, lr, pairs: int, same: int, sources: list[str], held: list[str]) -> None:
     def tup(values) -> str:
-        return "(" + ", ".join(f"{float(v):.6g}" for v in values) + ",)"
+        body = textwrap.fill(", ".join(f"{float(v):.6g}" for v in values) + ",", 110, initial_indent="    ",
+                             subsequent_indent="    ")
+        return "(\n" + body + "\n)"
 
     text = f'''"""The review pair model's weights (services/identity/review_model.py), written by
 tools/fit_review_model.py: logistic regression on standardised inputs, fitted on {pairs} labelled pairs
 ({same} same) from {", ".join(sources)}{"; held out: " + ", ".join(held) if held else ""}. Do not edit by hand."""
 
 VERSION = 1
-FEATURES = {tuple(FEATURES)!r}
+FEATURES = (\n{textwrap.fill(", ".join(repr(f) for f in FEATURES) + ",", 110, initial_indent="    ",
+                               subsequent_indent="    ")}\n)
 MEAN = {tup(scaler.mean_)}
 SCALE = {tup(scaler.scale_)}
 COEF = {tup(lr.coef_[0])}

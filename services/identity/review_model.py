@@ -6,6 +6,9 @@ The evidence is measured on the pair's two closest people (a person: one video's
 and on where the two influencers appear:
 - face distances (Euclidean, 128-d encodings): the closest pair of faces, the median over all pairs of
   faces, and the share of pairs of faces under CLOSE;
+- the two influencers as wholes: the median distance between the mean faces of their people (every person
+  of one against every person of the other), and the share of those under PEOPLE_CLOSE; a true split is
+  near as a whole, two look-alikes only at their closest people;
 - face quality (quality.py's score in [0, 1]: size, sharpness, pose, detector margin), the worse side's mean:
   poor faces spread distances, so a distance means less on them;
 - how many faces each side has (the lesser count): one face is weak evidence either way;
@@ -18,6 +21,7 @@ Nothing here knows anyone's identity: the weights are for faces in general."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +31,8 @@ import numpy as np
 from services.identity import review_weights
 
 CLOSE = 0.6  # face_recognition's usual cut: a pair of faces under it "looks alike"
+PEOPLE_CLOSE = 0.62  # the default clustering threshold, on two people's mean faces
+MAX_PEOPLE = 256  # people of each side compared as wholes (the first by video id): bounded work for big ones
 
 
 @dataclass(frozen=True)
@@ -41,10 +47,12 @@ class Evidence:
     same_video: bool
     together_elsewhere: int
     same_frame: bool = False
+    people_median: float = 0.0
+    people_close: float = 0.0
 
 
 FEATURES = ("d_min", "d_median", "close_share", "quality", "log_faces", "same_video", "log_together",
-            "d_median_x_quality")
+            "d_median_x_quality", "people_median", "people_close")
 
 
 def evidence(a: np.ndarray, b: np.ndarray, quality_a: Sequence[float], quality_b: Sequence[float], *,
@@ -62,10 +70,21 @@ def evidence(a: np.ndarray, b: np.ndarray, quality_a: Sequence[float], quality_b
                     min(len(a), len(b)), bool(same_video), int(together_elsewhere), bool(same_frame))
 
 
+def as_wholes(e: Evidence, means_a: np.ndarray, means_b: np.ndarray) -> Evidence:
+    """`e` with the two influencers compared as wholes, from their people's mean faces (k, 128) and (m, 128)
+    (at most MAX_PEOPLE of each are used)."""
+    a = np.asarray(means_a, np.float64).reshape(-1, 128)[:MAX_PEOPLE]
+    b = np.asarray(means_b, np.float64).reshape(-1, 128)[:MAX_PEOPLE]
+    sq = np.sum(a * a, axis=1)[:, None] + np.sum(b * b, axis=1)[None, :] - 2 * a @ b.T
+    d = np.sqrt(np.maximum(sq, 0.0)).ravel()
+    return dataclasses.replace(e, people_median=float(np.median(d)), people_close=float(np.mean(d < PEOPLE_CLOSE)))
+
+
 def features(e: Evidence) -> np.ndarray:
     """The model's inputs, in FEATURES order."""
     return np.array([e.d_min, e.d_median, e.close_share, e.quality, math.log1p(e.faces), float(e.same_video),
-                     math.log1p(e.together_elsewhere), e.d_median * e.quality], np.float64)
+                     math.log1p(e.together_elsewhere), e.d_median * e.quality, e.people_median, e.people_close],
+                    np.float64)
 
 
 def feature_matrix(rows: Sequence[Evidence]) -> np.ndarray:

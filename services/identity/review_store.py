@@ -25,7 +25,7 @@ from services.identity.review import (
     summarise,
     together,
 )
-from services.identity.review_model import Evidence, evidence, probability
+from services.identity.review_model import Evidence, as_wholes, evidence, probability
 
 KNN = 32
 
@@ -73,9 +73,9 @@ def measure(store: FaceStore, hidden: set[str], threshold: float, band: float) -
         if not faces.get((x.video_id, x.person)):
             continue
         mine = np.stack(faces[(x.video_id, x.person)])
+        key = (x.video_id, x.person)
         for y in by_video.get(video, []):
-            key = (x.video_id, x.person)
-            if y.influencer_id == x.influencer_id or not faces.get((y.video_id, y.person)) or y is x:
+            if y.influencer_id == x.influencer_id or not faces.get((y.video_id, y.person)):
                 continue
             if y.video_id == x.video_id and (y.person in x.cooccurs or x.person in y.cooccurs):
                 continue
@@ -87,19 +87,24 @@ def measure(store: FaceStore, hidden: set[str], threshold: float, band: float) -
                                              same_video=one_video, together_elsewhere=elsewhere,
                                              same_frame=bool(pair and pair.same_frame))
             measured.append((x, y, float(person_distances([mine, theirs])[0, 1]), why or "near"))
-    return _with_evidence(measured, proof)
+    means: dict[str, list[np.ndarray]] = defaultdict(list)
+    for p in people:
+        means[p.influencer_id].append(p.mean)
+    return _with_evidence(measured, proof, {i: np.stack(m) for i, m in means.items()})
 
 
-def _with_evidence(measured: list[tuple[Person, Person, float, str]], proof: dict[tuple[int, int], Evidence]
-                   ) -> list[Candidate]:
-    """Each influencer pair's closest item (review.closest_pairs) with the evidence of its two people."""
+def _with_evidence(measured: list[tuple[Person, Person, float, str]], proof: dict[tuple[int, int], Evidence],
+                   means: dict[str, np.ndarray]) -> list[Candidate]:
+    """Each influencer pair's closest item (review.closest_pairs) with the evidence of its two people, and of
+    the two influencers as wholes (their people's mean faces, `means`)."""
     closest = {}
     for x, y, d, _why in measured:
         key = pair_key(x.influencer_id, y.influencer_id)
         if key not in closest or d < closest[key][0]:
             closest[key] = (d, proof[(id(x), id(y))])
     items = closest_pairs((x, y, d, AMBIGUOUS if why == AMBIGUOUS else "") for x, y, d, why in measured)
-    return [Candidate(item, closest[key][1]) for key, item in sorted(items.items())]
+    return [Candidate(item, as_wholes(closest[key][1], means[key[0]], means[key[1]]))
+            for key, item in sorted(items.items())]
 
 
 def scored(found: list[Candidate]) -> list[Item]:

@@ -1,9 +1,19 @@
-"""The review pair model's weights (review_model.py). Placeholder until tools/fit_review_model.py writes it."""
+"""The review pair model's weights (services/identity/review_model.py), written by
+tools/fit_review_model.py: logistic regression on standardised inputs, fitted on 4400 labelled pairs
+(343 same) from photos, run dev, run dev-strict. Do not edit by hand."""
 
-VERSION = 0
-FEATURES = ("d_min", "d_median", "close_share", "quality", "log_faces", "same_video", "log_together",
-            "d_median_x_quality")
-MEAN = (0.0,) * 8
-SCALE = (1.0,) * 8
-COEF = (0.0, -10.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
-INTERCEPT = 6.2
+VERSION = 1
+FEATURES = (
+    'd_min', 'd_median', 'close_share', 'quality', 'log_faces', 'same_video', 'log_together',
+    'd_median_x_quality', 'people_median', 'people_close',
+)
+MEAN = (
+    0.762497, 0.801982, 0.0733886, 0.661943, 0.964758, 0.0122727, 0.00711219, 0.530958, 0.747972, 0.10964,
+)
+SCALE = (
+    0.12787, 0.124301, 0.252491, 0.113356, 0.292278, 0.1101, 0.0805814, 0.125602, 0.134915, 0.309354,
+)
+COEF = (
+    -0.953011, -1.42324, 0.492008, 0.471158, -0.0331716, 0.283475, -0.0023451, -0.556272, -2.50645, 0.527294,
+)
+INTERCEPT = -9.47004

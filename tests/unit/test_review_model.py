@@ -7,7 +7,7 @@ import pytest
 from services.analytics.web.likelihood import in_words
 from services.identity import review_weights
 from services.identity.review import Item, Person, Queue, queue, same_video_pairs, together
-from services.identity.review_model import FEATURES, evidence, features, probability
+from services.identity.review_model import FEATURES, as_wholes, evidence, features, probability
 
 RNG = np.random.default_rng(5)
 
@@ -40,18 +40,32 @@ def test_evidence_measures_closest_and_median_face_distances_and_the_share_of_cl
         evidence(np.zeros((0, 128)), b, [], [0.5])
 
 
+def pair(a: np.ndarray, b: np.ndarray, quality: float = 0.8, **where: object):
+    """The evidence of two one-person influencers with faces `a` and `b`."""
+    e = evidence(a, b, [quality] * len(a), [quality] * len(b), **where)
+    return as_wholes(e, a.mean(axis=0), b.mean(axis=0))
+
+
 def test_two_people_seen_in_one_frame_are_never_one_person_however_alike() -> None:
-    alike = evidence(faces(CENTRE, 4), faces(CENTRE, 4), [0.9] * 4, [0.9] * 4)
-    assert probability(alike) > 0.9
-    seen_together = evidence(faces(CENTRE, 4), faces(CENTRE, 4), [0.9] * 4, [0.9] * 4, same_frame=True)
-    assert probability(seen_together) == 0.0
+    a, b = faces(CENTRE, 4), faces(CENTRE, 4)
+    assert probability(pair(a, b)) > 0.9
+    assert probability(pair(a, b, same_frame=True)) == 0.0
 
 
 def test_the_probability_falls_as_the_faces_move_apart() -> None:
-    a = faces(CENTRE, 5)
-    ps = [probability(evidence(a, faces(at_distance(CENTRE, d), 5), [0.8] * 5, [0.8] * 5))
-          for d in (0.3, 0.5, 0.6, 0.7, 0.9)]
+    a = faces(CENTRE, 5, 0.03)
+    ps = [probability(pair(a, faces(at_distance(CENTRE, d), 5, 0.03))) for d in (0.2, 0.4, 0.5, 0.6, 0.8)]
     assert ps == sorted(ps, reverse=True) and ps[0] > 0.9 and ps[-1] < 0.05, ps
+
+
+def test_the_influencers_as_wholes_weigh_more_than_their_closest_people() -> None:
+    """Two look-alikes whose other people are far apart are less likely one person than a split whose
+    people are all near, at the same closest distance."""
+    a, b = faces(CENTRE, 3, 0.03), faces(at_distance(CENTRE, 0.45), 3, 0.03)
+    split = as_wholes(evidence(a, b, [0.8] * 3, [0.8] * 3), np.stack([a.mean(axis=0)] * 3), b.mean(axis=0))
+    far = np.stack([at_distance(CENTRE, 0.9) for _ in range(3)])
+    alike = as_wholes(evidence(a, b, [0.8] * 3, [0.8] * 3), np.vstack([a.mean(axis=0), far]), b.mean(axis=0))
+    assert alike.people_close < split.people_close and probability(alike) < probability(split)
 
 
 def test_the_probability_reads_in_words_and_as_a_whole_percentage() -> None:
