@@ -204,9 +204,11 @@ def write_weights(scaler, lr, pairs: int, same: int, sources: list[str], held: l
                              subsequent_indent="    ")
         return "(\n" + body + "\n)"
 
-    text = f'''"""The review pair model's weights (services/identity/review_model.py), written by
-tools/fit_review_model.py: logistic regression on standardised inputs, fitted on {pairs} labelled pairs
-({same} same) from {", ".join(sources)}{"; held out: " + ", ".join(held) if held else ""}. Do not edit by hand."""
+    about = textwrap.fill(
+        f"The review pair model's weights (services/identity/review_model.py), written by tools/fit_review_model.py: "
+        f"logistic regression on standardised inputs, fitted on {pairs} labelled pairs ({same} same) from "
+        f"{', '.join(sources)}{'; held out: ' + ', '.join(held) if held else ''}. Do not edit by hand.", 110)
+    text = f'''"""{about}"""
 
 VERSION = 1
 FEATURES = (\n{textwrap.fill(", ".join(repr(f) for f in FEATURES) + ",", 110, initial_indent="    ",

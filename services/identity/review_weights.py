@@ -1,6 +1,6 @@
-"""The review pair model's weights (services/identity/review_model.py), written by
-tools/fit_review_model.py: logistic regression on standardised inputs, fitted on 4400 labelled pairs
-(343 same) from photos, run dev, run dev-strict. Do not edit by hand."""
+"""The review pair model's weights (services/identity/review_model.py), written by tools/fit_review_model.py:
+logistic regression on standardised inputs, fitted on 4400 labelled pairs (343 same) from photos, run dev, run
+dev-strict. Do not edit by hand."""
 
 VERSION = 1
 FEATURES = (

@@ -201,14 +201,19 @@ def test_move_and_review_answers_over_grpc_change_the_report(stack, clients):
     moved = {r.influencer_id for r in stack.store.appearances_in("00000000000000b2")}
     assert moved and a not in moved
 
-    items = ident.review()
+    listed = ident.review_queue(0, include_unlikely=True)
+    items = list(listed.items)
     assert review.pair_key(a, b) in {review.pair_key(i.influencer_a, i.influencer_b) for i in items}
+    assert listed.likely + listed.unlikely == len(items) and listed.floor == stack.settings.review_floor
+    assert [i.probability for i in items] == sorted((i.probability for i in items), reverse=True)
+    assert len(ident.review()) == listed.likely, "without asking, only those at or above the floor"
     item = next(i for i in items if review.pair_key(i.influencer_a, i.influencer_b) == review.pair_key(a, b))
     assert item.reason == identity_pb2.REVIEW_REASON_NEAR_THRESHOLD and item.face_ref_a and item.video_id_b
     page = ident.answer(a, b, identity_pb2.REVIEW_ANSWER_SAME)
     caught_up(analytics, page)
     assert {r.influencer_id for r in stack.store.appearances_in("00000000000000b3")} == {a}
-    assert review.pair_key(a, b) not in {review.pair_key(i.influencer_a, i.influencer_b) for i in ident.review()}
+    assert review.pair_key(a, b) not in {review.pair_key(i.influencer_a, i.influencer_b)
+                                         for i in ident.review_queue(0, include_unlikely=True).items}
     with pytest.raises(grpc.RpcError) as err:
         ident.answer(a, b, 7)
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
