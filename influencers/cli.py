@@ -328,9 +328,14 @@ def cmd_correct(args: argparse.Namespace) -> int:
     it by itself, and this waits (bounded) until it has."""
     ident, analytics = _services(args)
     if args.command == "review":
-        for item in ident.review():
+        found = ident.review_queue(0, include_unlikely=args.all)
+        for item in found.items:
             print(f"{item.influencer_a}  {item.influencer_b}  {item.distance:.3f}  {review_reason_word(item.reason)}  "
-                  f"{item.video_id_a}@{item.timestamp_a_s:.1f}s  {item.video_id_b}@{item.timestamp_b_s:.1f}s")
+                  f"{item.video_id_a}@{item.timestamp_a_s:.1f}s  {item.video_id_b}@{item.timestamp_b_s:.1f}s  "
+                  f"{round(100 * item.probability)}%")
+        if found.unlikely and not args.all:
+            print(f"{found.unlikely} less likely pair(s) under {round(100 * found.floor)}%: --all lists them",
+                  file=sys.stderr)
         return 0
     if args.command == "enrol":
         photos = []
@@ -449,7 +454,9 @@ def build_parser() -> argparse.ArgumentParser:
     unhide.add_argument("id")
     delete = sub.add_parser("delete", help="erase a person: faces, crops, name and appearances (audited)")
     delete.add_argument("id")
-    review = sub.add_parser("review", help="list the 'same person?' queue, most likely first")
+    review = sub.add_parser("review", help="list the 'same person?' queue, most likely first, with the "
+                            "probability that the two are one person")
+    review.add_argument("--all", action="store_true", help="also the pairs under the probability floor")
     answer = sub.add_parser("answer", help="answer a review item: same (merge), different (keep apart) or skip")
     answer.add_argument("a")
     answer.add_argument("b")

@@ -247,6 +247,8 @@ def test_the_cli_hides_answers_and_deletes_against_running_services(stack, capsy
     ports = ["--identity-port", str(stack.settings.identity_port),
              "--analytics-port", str(stack.settings.analytics_port)]
     assert main(["review", *ports]) == 0
+    assert f"{min(a, b)}  {max(a, b)}" not in capsys.readouterr().out, "under the floor: listed with --all only"
+    assert main(["review", "--all", *ports]) == 0
     assert f"{min(a, b)}  {max(a, b)}" in capsys.readouterr().out
     assert main(["hide", a, *ports]) == 0 and stack.store.hidden() == {a}
     assert main(["unhide", a, *ports]) == 0 and stack.store.hidden() == set()
