@@ -14,6 +14,7 @@ from services.identity.facestore import FaceStore, chunks
 from services.identity.matching import person_distances
 from services.identity.review import (
     AMBIGUOUS,
+    SAME_VIDEO,
     Item,
     Person,
     Queue,
@@ -51,9 +52,8 @@ def measure(store: FaceStore, hidden: set[str], threshold: float, band: float) -
         hits = store.search(np.stack([p.mean for p in part]), KNN)
         near = candidates(part, [[(h.influencer_id, h.video_id, h.distance) for h in face] for face in hits], radius)
         found.update({(start + i, video): why for (i, video), why in near.items()})
-    shots = same_video_pairs(people)
-    for i, j in shots:
-        found.setdefault((i, people[j].video_id), "")
+    for i, j in same_video_pairs(people):
+        found.setdefault((i, people[j].video_id), SAME_VIDEO)
     videos = sorted({people[i].video_id for i, _ in found} | {v for _, v in found})
     faces: dict[tuple[str, int], list[np.ndarray]] = defaultdict(list)
     qualities: dict[tuple[str, int], list[float]] = defaultdict(list)
@@ -86,7 +86,7 @@ def measure(store: FaceStore, hidden: set[str], threshold: float, band: float) -
             proof[(id(x), id(y))] = evidence(mine, theirs, qualities[key], qualities[(y.video_id, y.person)],
                                              same_video=one_video, together_elsewhere=elsewhere,
                                              same_frame=bool(pair and pair.same_frame))
-            measured.append((x, y, float(person_distances([mine, theirs])[0, 1]), why or "near"))
+            measured.append((x, y, float(person_distances([mine, theirs])[0, 1]), why))
     means: dict[str, list[np.ndarray]] = defaultdict(list)
     for p in people:
         means[p.influencer_id].append(p.mean)
