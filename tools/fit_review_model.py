@@ -79,10 +79,11 @@ def cached_photo_faces(photos: Path, cache: Path | None) -> dict[str, list[tuple
     return faces
 
 
-def photo_pairs(faces: dict[str, list[tuple[np.ndarray, float]]], radius: float, held: set[str]
-                ) -> tuple[list[Evidence], list[int], list[bool]]:
-    """Pairs of pseudo-people cut from the photos (see the module's docstring), each labelled, and whether it
-    shows a person held out."""
+Pairs = tuple[list[Evidence], list[int], list[tuple[str, str]]]  # evidence, 1 = one person, the true names
+
+
+def photo_pairs(faces: dict[str, list[tuple[np.ndarray, float]]], radius: float) -> Pairs:
+    """Pairs of pseudo-people cut from the photos (see the module's docstring), labelled, with their names."""
     rng = random.Random(SEED)
     groups: list[tuple[str, list[tuple[np.ndarray, float]]]] = []
     for name, fs in sorted(faces.items()):
@@ -92,7 +93,7 @@ def photo_pairs(faces: dict[str, list[tuple[np.ndarray, float]]], radius: float,
             k = rng.randint(1, 4)
             groups.append((name, fs[:k]))
             fs = fs[k:]
-    rows, ys, out = [], [], []
+    rows, ys, names = [], [], []
     for i, (na, ga) in enumerate(groups):
         for nb, gb in groups[i + 1:]:
             va, vb = np.stack([v for v, _ in ga]), np.stack([v for v, _ in gb])
@@ -100,29 +101,43 @@ def photo_pairs(faces: dict[str, list[tuple[np.ndarray, float]]], radius: float,
             if e.d_min < radius:
                 rows.append(e)
                 ys.append(int(na == nb))
-                out.append(na in held or nb in held)
-    return rows, ys, out
+                names.append((na, nb))
+    return rows, ys, names
 
 
-def run_pairs(data_dir: Path, corpus: Path, held: set[str], threshold: float, band: float
-              ) -> tuple[list[Evidence], list[int], list[bool]]:
-    """The queue's candidates on a finished run, labelled by its corpus's truth, and whether each shows a
-    person held out."""
+def run_pairs(data_dir: Path, corpus: Path, threshold: float, band: float) -> Pairs:
+    """The queue's candidates on a finished run, labelled by its corpus's truth, with their names."""
     store = open_face_store(Settings.from_env(data_dir=data_dir, qdrant_url=""))
     try:
         truth = label(store, data_dir, corpus)
         found = measure(store, set(), threshold, band)
     finally:
         store.close()
-    rows, ys, out = [], [], []
+    rows, ys, names = [], [], []
     for c in found:
         a, b = truth.influencers.get(c.item.a, "?a"), truth.influencers.get(c.item.b, "?b")
         if c.evidence.same_frame:
             continue
         rows.append(c.evidence)
         ys.append(int(a == b))
-        out.append(a in held or b in held)
-    return rows, ys, out
+        names.append((a, b))
+    return rows, ys, names
+
+
+def people_folds(names: list[tuple[str, str]], k: int) -> list[np.ndarray]:
+    """Leave-people-out folds: the people are dealt into `k` groups; fold i tests the pairs showing anyone of
+    group i (not tested before) and is fitted on the pairs showing no one of it. What the model says about
+    people it never saw, as it will on another brand's videos."""
+    people = sorted({n for pair in names for n in pair})
+    random.Random(SEED).shuffle(people)
+    group = {n: i % k for i, n in enumerate(people)}
+    tested = np.zeros(len(names), dtype=bool)
+    folds = []
+    for i in range(k):
+        shows = np.array([group[a] == i or group[b] == i for a, b in names])
+        folds.append((np.flatnonzero(~shows), np.flatnonzero(shows & ~tested)))
+        tested |= shows
+    return folds
 
 
 def reliability(p: np.ndarray, y: np.ndarray) -> str:
@@ -154,16 +169,18 @@ def main() -> None:
 
     held = {h for h in args.hold_out.split(",") if h}
     threshold = Settings().cluster_threshold
-    sources: dict[str, tuple[list[Evidence], list[int], list[bool]]] = {
-        "photos": photo_pairs(cached_photo_faces(args.photos, args.cache), threshold + args.band, held)}
+    sources: dict[str, Pairs] = {"photos": photo_pairs(cached_photo_faces(args.photos, args.cache),
+                                                       threshold + args.band)}
     for data_dir, corpus in args.run:
-        sources[f"run {Path(data_dir).name}"] = run_pairs(Path(data_dir), Path(corpus), held, threshold, args.band)
+        sources[f"run {Path(data_dir).name}"] = run_pairs(Path(data_dir), Path(corpus), threshold, args.band)
     every = [e for r, _, _ in sources.values() for e in r]
     y_all = np.array([v for _, ys, _ in sources.values() for v in ys])
-    out = np.array([v for _, _, hs in sources.values() for v in hs], dtype=bool)
+    names_all = [n for _, _, ns in sources.values() for n in ns]
+    out = np.array([a in held or b in held for a, b in names_all], dtype=bool)
     origin_all = np.array([name for name, (r, _, _) in sources.items() for _ in r])
     x_all = feature_matrix(every)
     x, y, origin = x_all[~out], y_all[~out], origin_all[~out]
+    names = [n for n, o in zip(names_all, out, strict=True) if not o]
     for name in sources:
         sel = origin_all == name
         print(f"{name}: {int((sel & ~out).sum())} pairs, {int(y_all[sel & ~out].sum())} same"
@@ -183,9 +200,24 @@ def main() -> None:
         if sel.any() and 0 < y[sel].sum() < sel.sum():
             print(f"\n{name}: Brier {brier_score_loss(y[sel], oof[sel]):.4f}")
             print(reliability(oof[sel], y[sel]))
+    # The same, leaving people out: then the scale of the logit that fits people never seen (Platt's two
+    # numbers), folded into the final weights, so that the probability holds for other people's faces.
+    logit_oof = np.zeros(len(y))
+    for train, test in people_folds(names, 5):
+        scaler = StandardScaler().fit(x[train])
+        lr = LogisticRegression(C=1.0, max_iter=1000).fit(scaler.transform(x[train]), y[train])
+        logit_oof[test] = lr.decision_function(scaler.transform(x[test]))
+    platt = LogisticRegression(C=1e6, max_iter=1000).fit(logit_oof[:, None], y)
+    scale, shift = float(platt.coef_[0][0]), float(platt.intercept_[0])
+    raw, tempered = 1 / (1 + np.exp(-logit_oof)), platt.predict_proba(logit_oof[:, None])[:, 1]
+    print(f"\nleaving people out (5 groups of people): Brier {brier_score_loss(y, raw):.4f}; with the logit scaled "
+          f"by {scale:.3f} and shifted by {shift:+.3f} (fitted on these predictions): "
+          f"Brier {brier_score_loss(y, tempered):.4f}\n")
+    print(reliability(tempered, y))
     scaler = StandardScaler().fit(x)
     lr = LogisticRegression(C=1.0, max_iter=1000).fit(scaler.transform(x), y)
-    print("\nweights (standardised inputs):")
+    lr.coef_, lr.intercept_ = lr.coef_ * scale, lr.intercept_ * scale + shift
+    print("\nweights (standardised inputs, scaled):")
     for name, c in zip(FEATURES, lr.coef_[0], strict=True):
         print(f"  {name:>20} {c:+.3f}")
     print(f"  {'intercept':>20} {lr.intercept_[0]:+.3f}")
@@ -210,7 +242,7 @@ def write_weights(scaler, lr, pairs: int, same: int, sources: list[str], held: l
         f"{', '.join(sources)}{'; held out: ' + ', '.join(held) if held else ''}. Do not edit by hand.", 110)
     text = f'''"""{about}"""
 
-VERSION = 1
+VERSION = 2
 FEATURES = (\n{textwrap.fill(", ".join(repr(f) for f in FEATURES) + ",", 110, initial_indent="    ",
                                subsequent_indent="    ")}\n)
 MEAN = {tup(scaler.mean_)}
