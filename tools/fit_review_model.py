@@ -9,9 +9,12 @@ services/identity/review_weights.py: a logistic regression over the pair's evide
    (influencers/review_truth.py). Run a corpus with a lower INFLUENCERS_CLUSTER_THRESHOLD too, for more
    split people to learn from.
 
-`--hold-out a,b,...` leaves those people out of every pair (their own corpus then checks the model,
-bench/review_queue.py). Prints 5-fold cross-validated calibration (Brier score, log loss, a reliability
-table) as markdown, for docs/review.md. Deterministic: fixed seeds, no run-time fitting.
+Prints calibration as markdown for docs/review.md (Brier score, log loss, reliability tables): 5-fold
+cross-validated over pairs, then over groups of people (each pair predicted by a model that never saw either
+of its people). The logit's scale and shift that fit the latter (Platt scaling) are folded into the weights
+written, so that the probability is meant for other people's faces. `--hold-out a,b,...` leaves those
+people out of everything and then scores the model on their pairs. Deterministic: fixed seeds; nothing is
+fitted at run time.
 
     .venv/bin/python tools/fit_review_model.py --run data ../shared/corpus/dev [--write]
 """
