@@ -413,9 +413,14 @@ def cmd_correct(args: argparse.Namespace) -> int:
     ident, analytics = _services(args)
     who = Resolver(ident)
     if args.command == "review":
-        for item in ident.review():
+        found = ident.review_queue(0, include_unlikely=args.all)
+        for item in found.items:
             print(f"{item.influencer_a}  {item.influencer_b}  {item.distance:.3f}  {review_reason_word(item.reason)}  "
-                  f"{item.video_id_a}@{item.timestamp_a_s:.1f}s  {item.video_id_b}@{item.timestamp_b_s:.1f}s")
+                  f"{item.video_id_a}@{item.timestamp_a_s:.1f}s  {item.video_id_b}@{item.timestamp_b_s:.1f}s  "
+                  f"{round(100 * item.probability)}%")
+        if found.unlikely and not args.all:
+            print(f"{found.unlikely} less likely pair(s) under {round(100 * found.floor)}%: --all lists them",
+                  file=sys.stderr)
         return 0
     if args.command == "enrol":
         photos = []
@@ -549,7 +554,9 @@ def build_parser() -> argparse.ArgumentParser:
     undo = command("undo", "revert a correction by its audit id (printed by the correction, and on /audit)",
                    [identity_client], cmd_correct)
     undo.add_argument("audit_id", metavar="AUDIT_ID", help="the correction's audit id (16 hex digits)")
-    command("review", "list the 'same person?' queue, most likely first", [identity_client], cmd_correct)
+    review = command("review", "list the 'same person?' queue, most likely first, with the probability that the "
+                     "two are one person", [identity_client], cmd_correct)
+    review.add_argument("--all", action="store_true", help="also the pairs under the probability floor")
     answer = command("answer", "answer a review item: same (merge), different (keep apart) or skip",
                      [identity_client], cmd_correct)
     answer.add_argument("a", metavar="A", help=person)

@@ -153,9 +153,13 @@ class GrpcIdentity:
                                            timeout=self._timeout).changes
 
     def review(self, page_size: int = 0) -> list[identity_pb2.ReviewItem]:
-        reply = self._stub.ListReviewItems(identity_pb2.ListReviewItemsRequest(page_size=page_size),
-                                           timeout=self._timeout)
-        return list(reply.items)
+        """The review queue's items at or above the probability floor, most likely first."""
+        return list(self.review_queue(page_size).items)
+
+    def review_queue(self, page_size: int = 0, include_unlikely: bool = False) -> identity_pb2.ListReviewItemsResponse:
+        """The review queue with its counts left (likely, unlikely) and floor."""
+        return self._stub.ListReviewItems(identity_pb2.ListReviewItemsRequest(
+            page_size=page_size, include_unlikely=include_unlikely), timeout=self._timeout)
 
     def undo(self, audit_id: str) -> identity_pb2.Changes:
         """Reverts the correction of an audit id (UndoCorrection)."""

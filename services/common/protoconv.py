@@ -14,6 +14,7 @@ from influencers.v1 import common_pb2, identity_pb2
 REVIEW_REASON_WORDS = {
     identity_pb2.REVIEW_REASON_NEAR_THRESHOLD: "near the threshold",
     identity_pb2.REVIEW_REASON_AMBIGUOUS_MATCH: "ambiguous match",
+    identity_pb2.REVIEW_REASON_SAME_VIDEO: "one video, different shots",
 }
 _REVIEW_REASONS = {word: value for value, word in REVIEW_REASON_WORDS.items()}
 
@@ -34,8 +35,8 @@ def seconds(ts: Timestamp) -> float:
 
 
 def review_reason(word: str) -> int:
-    """A review item's reason word ("near the threshold", "ambiguous match") as a ReviewReason; UNSPECIFIED
-    for any other word."""
+    """A review item's reason word ("near the threshold", "ambiguous match", "one video, different shots") as a
+    ReviewReason; UNSPECIFIED for any other word."""
     return _REVIEW_REASONS.get(word, identity_pb2.REVIEW_REASON_UNSPECIFIED)
 
 

@@ -35,6 +35,7 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "match_margin": (0.0, 4.0),
     "cluster_threshold": (1e-9, 4.0),
     "review_band": (0.0, 4.0),
+    "review_floor": (0.0, 1.0),
     "within_video_threshold": (1e-9, 4.0),
     "sample_interval_s": (0.01, 3600.0),
     "workers": (0, 1024),
@@ -93,9 +94,11 @@ class Settings:
     match_threshold: float = 0.55
     match_margin: float = 0.04
     cluster_threshold: float = 0.62  # bench/threshold_sweep.py: best worse-of (photos, dev) F0.5
-    # The "same person?" queue asks about influencer pairs whose closest people are under cluster_threshold +
-    # review_band apart (mean Euclidean face distance).
-    review_band: float = 0.12
+    # The "same person?" queue's candidates: influencer pairs whose people come under cluster_threshold +
+    # review_band of each other's mean face (Euclidean), and people of one video never seen in one frame.
+    # review_floor: items whose probability of being one person is under it wait behind "show less likely".
+    review_band: float = 0.3
+    review_floor: float = 0.5
     within_video_threshold: float = 0.5
     # Ingest: frame sampling and worker counts.
     sample_interval_s: float = 1.0

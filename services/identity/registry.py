@@ -16,8 +16,8 @@ from services.identity.appearances import UNCONFIRMED, AppearanceOut, appearance
 from services.identity.assignment import Thresholds, assign_video, copy_video, enrol_faces, enrol_target, forget_video
 from services.identity.crops import CropStore
 from services.identity.facestore import FaceStore
-from services.identity.review import ANSWERS, Item
-from services.identity.review_store import review_items
+from services.identity.review import ANSWERS, Item, Queue
+from services.identity.review_store import review_queue
 from services.identity.writer_lock import WriterLock
 
 
@@ -166,10 +166,15 @@ class IdentityRegistry:
             return target, changed
 
     def review(self, band: float, limit: int) -> list[Item]:
-        """The "same person?" queue: at most `limit` items, most likely first."""
+        """The "same person?" queue, the less likely included: at most `limit` items, most likely first."""
+        return self.review_queue(band, 0.0, limit, unlikely=True).items
+
+    def review_queue(self, band: float, floor: float, limit: int, unlikely: bool = False) -> Queue:
+        """The "same person?" queue: at most `limit` items, most likely first (those under the probability
+        `floor` only when `unlikely`), and how many are left on each side of the floor."""
         with self.lock:
-            return review_items(self.store, corrections.answered_pairs(self.store), self.store.hidden(),
-                                self.thresholds.cluster, band, limit)
+            return review_queue(self.store, corrections.answered_pairs(self.store), self.store.hidden(),
+                                self.thresholds.cluster, band, floor, limit, unlikely)
 
     def answer(self, a: str, b: str, reply: str) -> list[str]:
         """Applies a review answer (same / different / skip); returns the changed videos."""

@@ -1,10 +1,16 @@
 """The "same person?" review queue, pure: which influencer pairs to ask the analyst about, and in what order.
 
-A pair is asked about when its two closest people (a person = one video's faces of one individual) come
-within [threshold, threshold + band), measured as the mean Euclidean distance over all pairs of their faces (what the
-re-derivation compares with its threshold), or when an appearance was flagged ambiguous between them.
-Candidate pairs come from the engine's kNN over each person's mean face (see review_store.py), never from
-all pairs. Most likely first: smallest distance first. Answered pairs never come back."""
+Candidates (a person = one video's faces of one individual):
+- pairs of influencers whose people come within `radius` of each other's mean face (the engine's kNN over
+  each person's mean face, see review_store.py, never all pairs), the clustering threshold plus the review
+  band, under the threshold included;
+- an appearance flagged ambiguous, with its nearest other influencer;
+- two people of one video, of two influencers, never seen in one frame (one person in two shots with two
+  looks: never a candidate before).
+Each pair is measured on its closest two people (mean Euclidean distance over all pairs of their faces, what
+the re-derivation compares with its threshold) and given the pair model's probability of being one person
+(review_model.py). Most likely first: highest probability first; those under the floor wait behind "show less
+likely". Answered pairs never come back; pairs seen in one frame are never asked about."""
 
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ SAME, DIFFERENT, SKIP = "same", "different", "skip"
 ANSWERS = (SAME, DIFFERENT, SKIP)
 NEAR = "near the threshold"
 AMBIGUOUS = "ambiguous match"
+SAME_VIDEO = "one video, different shots"
 
 
 def pair_key(a: str, b: str) -> tuple[str, str]:
@@ -40,6 +47,7 @@ class Person:
     crop: str = ""
     best_s: float = 0.0
     best_quality: float = -1.0
+    cooccurs: frozenset[int] = frozenset()  # the people of its video seen in one frame with it
 
     @property
     def mean(self) -> np.ndarray:
@@ -56,7 +64,8 @@ def summarise(points: Iterable[FacePoint], skip: set[str]) -> list[Person]:
             continue
         person = people.get(r.person_key)
         if person is None:
-            person = people[r.person_key] = Person(r.video_id, r.person, r.influencer_id, r.ambiguous, crop=r.crop)
+            person = people[r.person_key] = Person(r.video_id, r.person, r.influencer_id, r.ambiguous, crop=r.crop,
+                                                   cooccurs=frozenset(r.cooccurs))
         person.total += p.vector
         person.faces += 1
         if r.quality > person.best_quality:
@@ -80,11 +89,50 @@ def candidates(people: list[Person], hits: list[list[tuple[str, str, float]]], r
     return out
 
 
+def same_video_pairs(people: list[Person]) -> list[tuple[int, int]]:
+    """Index pairs (i < j) of people of one video, of two influencers, never seen in one frame: one person
+    in two shots with two looks is split this way, and no kNN radius finds it."""
+    by_video: dict[str, list[int]] = {}
+    for i, p in enumerate(people):
+        by_video.setdefault(p.video_id, []).append(i)
+    return [(i, j) for ids in by_video.values() for k, i in enumerate(ids) for j in ids[k + 1:]
+            if people[i].influencer_id != people[j].influencer_id and people[j].person not in people[i].cooccurs
+            and people[i].person not in people[j].cooccurs]
+
+
+@dataclass(frozen=True)
+class Together:
+    """Where two influencers appear together: the videos holding a person of each, and whether any of them
+    shows the two in one frame."""
+
+    videos: frozenset[str]
+    same_frame: bool
+
+
+def together(people: list[Person]) -> dict[tuple[str, str], Together]:
+    """For each pair of influencers (pair_key) with people in one video: where they appear together."""
+    by_video: dict[str, list[Person]] = {}
+    for p in people:
+        by_video.setdefault(p.video_id, []).append(p)
+    videos: dict[tuple[str, str], set[str]] = {}
+    frame: set[tuple[str, str]] = set()
+    for video, ps in by_video.items():
+        for k, x in enumerate(ps):
+            for y in ps[k + 1:]:
+                if x.influencer_id == y.influencer_id:
+                    continue
+                key = pair_key(x.influencer_id, y.influencer_id)
+                videos.setdefault(key, set()).add(video)
+                if y.person in x.cooccurs or x.person in y.cooccurs:
+                    frame.add(key)
+    return {key: Together(frozenset(v), key in frame) for key, v in videos.items()}
+
+
 @dataclass(frozen=True)
 class Item:
     """One question: are influencers `a` and `b` one person? Each side's closest person: its best face's
     crop reference, its video and the time of that face (seconds). `distance`: mean Euclidean face distance
-    between the two people."""
+    between the two people; `probability`: the pair model's probability in [0, 1] that they are one person."""
 
     a: str
     b: str
@@ -96,6 +144,7 @@ class Item:
     video_b: str
     time_a_s: float
     time_b_s: float
+    probability: float = 0.0
 
 
 def closest_pairs(measured: Iterable[tuple[Person, Person, float, str]]) -> dict[tuple[str, str], Item]:
@@ -108,21 +157,34 @@ def closest_pairs(measured: Iterable[tuple[Person, Person, float, str]]) -> dict
         key = pair_key(x.influencer_id, y.influencer_id)
         first, second = (x, y) if x.influencer_id == key[0] else (y, x)
         old = out.get(key)
-        why = AMBIGUOUS if reason == AMBIGUOUS or (old is not None and old.reason == AMBIGUOUS) else NEAR
+        if reason == AMBIGUOUS or (old is not None and old.reason == AMBIGUOUS):
+            why = AMBIGUOUS
+        else:
+            why = SAME_VIDEO if x.video_id == y.video_id else NEAR
         if old is None or d < old.distance:
             out[key] = Item(key[0], key[1], d, why, first.crop, second.crop, first.video_id, second.video_id,
                             first.best_s, second.best_s)
-        elif why != old.reason:
+        elif why != old.reason and why == AMBIGUOUS:
             out[key] = Item(**{**old.__dict__, "reason": why})
     return out
 
 
-def queue(items: Iterable[Item], answered: set[tuple[str, str]], threshold: float, band: float,
-          limit: int) -> list[Item]:
-    """The items to ask, most likely first (smallest distance, then ids): those in [threshold, threshold +
-    band) or flagged ambiguous, and not answered before; at most `limit`. (Under the threshold, two big
-    influencers' closest people are as often two look-alikes as one person: on the dev corpus such pairs
-    were mostly two people, so they are not asked about unless a match was ambiguous.)"""
-    wanted = [i for i in items if pair_key(i.a, i.b) not in answered
-              and (threshold <= i.distance < threshold + band or i.reason == AMBIGUOUS)]
-    return sorted(wanted, key=lambda i: (i.distance, i.a, i.b))[:limit]
+@dataclass(frozen=True)
+class Queue:
+    """The items to ask (most likely first, at most the limit asked for) and how many are left in all:
+    `likely` at or above the floor, `unlikely` under it."""
+
+    items: list[Item]
+    likely: int
+    unlikely: int
+
+
+def queue(items: Iterable[Item], answered: set[tuple[str, str]], floor: float, limit: int,
+          unlikely: bool = False) -> Queue:
+    """The items not answered before, most likely first (highest probability, then smallest distance, then
+    ids): those at or above `floor` only, unless `unlikely`, then the rest after them; at most `limit`."""
+    wanted = sorted((i for i in items if pair_key(i.a, i.b) not in answered),
+                    key=lambda i: (-i.probability, i.distance, i.a, i.b))
+    likely = sum(1 for i in wanted if i.probability >= floor)
+    shown = wanted if unlikely else wanted[:likely]
+    return Queue(shown[:limit], likely, len(wanted) - likely)

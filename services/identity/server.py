@@ -66,7 +66,7 @@ def review_item_pb(item: Item) -> identity_pb2.ReviewItem:
     return identity_pb2.ReviewItem(
         influencer_a=item.a, influencer_b=item.b, distance=item.distance, reason=review_reason(item.reason),
         face_ref_a=item.face_ref_a, face_ref_b=item.face_ref_b, video_id_a=item.video_a, video_id_b=item.video_b,
-        timestamp_a_s=item.time_a_s, timestamp_b_s=item.time_b_s)
+        timestamp_a_s=item.time_a_s, timestamp_b_s=item.time_b_s, probability=item.probability)
 
 
 def _page_size(requested: int, context: grpc.ServicerContext, maximum: int | None = None) -> int:
@@ -544,8 +544,11 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
 
     def ListReviewItems(self, request: identity_pb2.ListReviewItemsRequest, context: grpc.ServicerContext
                         ) -> identity_pb2.ListReviewItemsResponse:
-        items = self.registry.review(self.settings.review_band, _page_size(request.page_size, context, MAX_REVIEW))
-        return identity_pb2.ListReviewItemsResponse(items=[review_item_pb(i) for i in items])
+        floor = self.settings.review_floor
+        found = self.registry.review_queue(self.settings.review_band, floor,
+                                           _page_size(request.page_size, context, MAX_REVIEW), request.include_unlikely)
+        return identity_pb2.ListReviewItemsResponse(items=[review_item_pb(i) for i in found.items],
+                                                    likely=found.likely, unlikely=found.unlikely, floor=floor)
 
     def AnswerReviewItem(self, request: identity_pb2.AnswerReviewItemRequest, context: grpc.ServicerContext
                          ) -> identity_pb2.AnswerReviewItemResponse:

@@ -250,9 +250,18 @@ class FakeCorrections:
                                                     faces_enrolled=len(photos)), written
 
     def review_items(self, limit: int = 0) -> list[identity_pb2.ReviewItem]:
-        return [identity_pb2.ReviewItem(influencer_a="inf_aaaa000001", influencer_b="inf_dddd000004", distance=0.64,
-                                        reason=identity_pb2.REVIEW_REASON_NEAR_THRESHOLD, video_id_a=f"{0:016x}",
-                                        video_id_b=f"{1:016x}")]
+        return list(self.review_queue(limit).items)
+
+    def review_queue(self, limit: int = 0, include_unlikely: bool = False) -> identity_pb2.ListReviewItemsResponse:
+        """One likely pair, and one under the floor (0.5) listed only when asked for."""
+        likely = identity_pb2.ReviewItem(
+            influencer_a="inf_aaaa000001", influencer_b="inf_dddd000004", distance=0.64, probability=0.82,
+            reason=identity_pb2.REVIEW_REASON_NEAR_THRESHOLD, video_id_a=f"{0:016x}", video_id_b=f"{1:016x}")
+        unlikely = identity_pb2.ReviewItem(
+            influencer_a="inf_cccc000003", influencer_b="inf_dddd000004", distance=0.71, probability=0.1,
+            reason=identity_pb2.REVIEW_REASON_SAME_VIDEO, video_id_a=f"{0:016x}", video_id_b=f"{0:016x}")
+        items = [likely, unlikely] if include_unlikely else [likely]
+        return identity_pb2.ListReviewItemsResponse(items=items, likely=1, unlikely=1, floor=0.5)
 
     def answer(self, influencer_a: str, influencer_b: str, answer: str) -> Written:
         return self._call("answer", influencer_a, influencer_b, answer)
@@ -310,6 +319,9 @@ def test_each_correction_form_calls_identity_with_what_was_chosen(
     assert post("/influencer/inf_aaaa000001/delete", confirm="yes").headers["Location"] == "/"
     assert post("/review/answer", influencer_a="inf_aaaa000001", influencer_b="inf_dddd000004",
                 answer="same").headers["Location"] == "/review"
+    assert post("/review/answer", influencer_a="inf_aaaa000001", influencer_b="inf_dddd000004", answer="skip",
+                next="item-inf_cccc000003-inf_dddd000004", unlikely="1").headers["Location"] == \
+        "/review?unlikely=1#item-inf_cccc000003-inf_dddd000004", "back where the page was"
     enrolled = browser.post(url + "/enrol", data={"csrf_token": token, "name": "Alice"}, timeout=5,
                             files=[("photos", ("a.jpg", analytics_jpeg(1), "image/jpeg"))], allow_redirects=False)
     assert enrolled.headers["Location"] == "/influencer/inf_aaaa000001"
@@ -326,6 +338,7 @@ def test_each_correction_form_calls_identity_with_what_was_chosen(
         ("hide", "inf_eeee000005", False),
         ("delete", "inf_aaaa000001"),
         ("answer", "inf_aaaa000001", "inf_dddd000004", "same"),
+        ("answer", "inf_aaaa000001", "inf_dddd000004", "skip"),
         ("enrol", "Alice", [len(analytics_jpeg(1))]),
         ("enrol", "Nobody Yet", [11]),
     ]
@@ -386,12 +399,48 @@ def _videos(url: str, influencer_id: str) -> int:
 
 def test_the_review_queue_is_a_page_and_json(corrections_page: tuple[str, FakeCorrections]) -> None:
     url, _ = corrections_page
-    items = requests.get(url + "/api/review.json", timeout=5).json()
+    reply = requests.get(url + "/api/review.json", timeout=5)
+    items = reply.json()
     assert items[0]["influencer_a"] == "inf_aaaa000001" and items[0]["influencer_b"] == "inf_dddd000004"
     assert items[0]["distance"] == pytest.approx(0.64) and items[0]["reason"] == "near the threshold"
+    assert items[0]["probability"] == pytest.approx(0.82) and items[0]["in_words"] == "likely the same — 82%"
+    assert len(items) == 1 and reply.headers["X-Review-Likely"] == "1" and reply.headers["X-Review-Unlikely"] == "1"
     page = requests.get(url + "/review", timeout=5).text
     assert 'src="/faces/inf_aaaa000001.jpg"' in page and 'src="/faces/inf_dddd000004.jpg"' in page
     assert page.count('name="answer"') == 3
+
+
+def test_the_queue_shows_how_many_are_left_and_keeps_the_less_likely_behind_a_link(
+        corrections_page: tuple[str, FakeCorrections]) -> None:
+    url, _ = corrections_page
+    page = requests.get(url + "/review", timeout=5).text
+    assert '<span id="review-left">1</span> left to answer' in page and "1\n  less likely (under 50%)" in page
+    assert "likely the same — 82%" in page and "inf_cccc000003" not in page
+    assert 'href="/review?unlikely=1" id="show-unlikely">Show less likely</a>' in page
+    everything = requests.get(url + "/review?unlikely=1", timeout=5).text
+    assert everything.index("likely the same — 82%") < everything.index("Less likely") < \
+        everything.index("unlikely — 10%")
+    assert "one video, different shots" in everything
+
+
+def test_none_of_these_are_the_same_answers_every_pair_of_the_page_different_in_one_post(
+        corrections_page: tuple[str, FakeCorrections]) -> None:
+    url, fake = corrections_page
+    browser = requests.Session()
+    page = browser.get(url + "/review?unlikely=1", timeout=5).text
+    form = page[page.index('id="dismiss-page"'):]
+    pairs = re.findall(r'name="pair" value="([^"]+)"', form)
+    assert pairs == ["inf_aaaa000001 inf_dddd000004", "inf_cccc000003 inf_dddd000004"]
+    fake.calls.clear()
+    done = browser.post(url + "/review/dismiss", data={"csrf_token": csrf_of(page), "pair": pairs, "unlikely": "1"},
+                        timeout=5, allow_redirects=False)
+    assert done.status_code == 303 and done.headers["Location"] == "/review?unlikely=1"
+    assert fake.calls == [("answer", "inf_aaaa000001", "inf_dddd000004", "different"),
+                          ("answer", "inf_cccc000003", "inf_dddd000004", "different")]
+    refused = browser.post(url + "/review/dismiss", data={"csrf_token": csrf_of(page), "pair": ["inf_aaaa000001"]},
+                           timeout=5, allow_redirects=False)
+    assert refused.status_code == 400 and "is not two influencer ids" in refused.text
+    assert browser.post(url + "/review/dismiss", data={"pair": pairs}, timeout=5).status_code in (400, 403)
 
 
 def test_hidden_influencers_are_listed_apart_with_a_way_back(corrections_page: tuple[str, FakeCorrections]) -> None:

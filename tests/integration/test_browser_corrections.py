@@ -234,23 +234,53 @@ def test_merging_two_influencers_on_the_overview_makes_them_one_for_good(running
 
 # ---- review --------------------------------------------------------------------------------------------
 
+def _review_pairs(r: Running) -> list[dict[str, object]]:
+    """The whole queue, the less likely too (the smoke corpus's people are all distinct: every pair is
+    unlikely), most likely first, without the pairs about people the later tests correct (Tony is moved, the
+    clip person deleted)."""
+    items = r.json("/api/review.json?unlikely=1")
+    assert items, "no pair to review"
+    assert [i["probability"] for i in items] == sorted((i["probability"] for i in items), reverse=True)
+    later = {r.influencer_of("tony_blair"), r.influencer_of("liveportrait_driving_d10")}
+    return [i for i in items if not {i["influencer_a"], i["influencer_b"]} & later]
+
+
+def test_one_key_answers_a_review_item_and_the_page_stays_where_it_was(running: Running) -> None:
+    r = running
+    first = _review_pairs(r)[-1]  # the least likely: "different"
+    a, b = str(first["influencer_a"]), str(first["influencer_b"])
+    r.page.set_viewport_size({"width": 1280, "height": 500})  # a short window: the page scrolls
+    r.page.goto(r.base + "/review?unlikely=1")
+    r.page.wait_for_function("Array.from(document.images).every(i => i.complete)")
+    item = r.page.locator(f"li.review-item[data-a={a}][data-b={b}]")
+    item.scroll_into_view_if_needed()
+    item.locator("p").first.click()  # highlights it, as j / k do
+    r.page.evaluate("window.stillHere = true")
+    scrolled = r.page.evaluate("window.scrollY")
+    left = r.page.locator("#review-left").inner_text()
+    r.page.keyboard.press("n")
+    item.wait_for(state="detached")
+    assert r.page.evaluate("window.stillHere === true"), "answered in place: no page load"
+    assert abs(r.page.evaluate("window.scrollY") - scrolled) < 600
+    assert r.page.locator("#review-left").inner_text() == left, "an unlikely item is not counted in what is left"
+    assert not any({str(i["influencer_a"]), str(i["influencer_b"])} == {a, b}
+                   for i in r.json("/api/review.json?unlikely=1")), "answered: never asked again"
+    r.page.set_viewport_size({"width": 1280, "height": 900})
+
+
 def test_answering_same_to_a_review_item_joins_the_pair_for_good(running: Running) -> None:
     r = running
-    items = r.json("/api/review.json")
-    assert items, "no pair to review"
-    assert [i["distance"] for i in items] == sorted(i["distance"] for i in items)  # most likely first
-    # The first pair about nobody the later tests correct (Tony is moved, the clip person deleted).
-    later = {r.influencer_of("tony_blair"), r.influencer_of("liveportrait_driving_d10")}
-    first = next(i for i in items if not {i["influencer_a"], i["influencer_b"]} & later)
-    assert {"influencer_a", "influencer_b", "distance", "reason"} <= set(first)
+    first = _review_pairs(r)[0]
+    assert {"influencer_a", "influencer_b", "distance", "reason", "probability", "in_words"} <= set(first)
     a, b = str(first["influencer_a"]), str(first["influencer_b"])
-    r.page.goto(r.base + "/review")
+    r.page.goto(r.base + "/review?unlikely=1")
     item = r.page.locator(f"li.review-item[data-a={a}][data-b={b}]")
     assert item.locator("img").count() >= 2
+    assert "%" in item.locator(".likelihood").inner_text()
     r.page.wait_for_function("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
     r.page.screenshot(path=str(r.tmp / "review.png"), full_page=True)  # a look at the page, kept in tmp
     item.locator("button:has-text('Same person')").click()
-    r.page.wait_for_url("**/review")
+    item.wait_for(state="detached")
     videos = {v for v, ids in r.people_by_video(r.json("/api/appearances.json")).items() if ids & {a, b}}
 
     def joined() -> None:
@@ -259,8 +289,9 @@ def test_answering_same_to_a_review_item_joins_the_pair_for_good(running: Runnin
         assert len(owners) == 1, owners
         assert len({a, b} & _influencer_ids(r)) == 1
         assert len({a, b} & {row["influencer_id"] for row in r.csv("influencers")}) == 1
-        assert not any({str(i["influencer_a"]), str(i["influencer_b"])} == {a, b} for i in r.json("/api/review.json"))
-        r.page.goto(r.base + "/review")
+        assert not any({str(i["influencer_a"]), str(i["influencer_b"])} == {a, b}
+                       for i in r.json("/api/review.json?unlikely=1"))
+        r.page.goto(r.base + "/review?unlikely=1")
         assert r.page.locator(f"li.review-item[data-a={a}][data-b={b}]").count() == 0
 
     joined()

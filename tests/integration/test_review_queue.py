@@ -77,6 +77,32 @@ def test_an_ambiguous_appearance_is_asked_about_with_its_nearest_other_influence
     assert item.reason == review.AMBIGUOUS and a in (item.a, item.b)
 
 
+def test_one_person_in_two_shots_of_one_video_is_asked_about_and_two_people_in_one_frame_are_not(registry):
+    """Two looks of one person in one video (two shots, never in one frame) are split into two influencers
+    when their faces are far apart: the queue offers them, however far; two people in one frame never."""
+    shots = [near(0, CENTRES["a"]), near(1, CENTRES["b"])]
+    apps = registry.assign("v1", video(*shots))
+    a, b = sorted({x.influencer_id for x in apps})
+    (item,) = registry.review(0.12, 10)
+    assert review.pair_key(item.a, item.b) == (a, b) and item.reason == review.SAME_VIDEO
+    assert item.video_a == item.video_b == "v1" and 0.0 <= item.probability <= 1.0
+    registry.assign("v2", video(near(0, CENTRES["c"], cooccurs=[1]), near(1, CENTRES["d"], cooccurs=[0])))
+    assert [review.pair_key(i.a, i.b) for i in registry.review(0.12, 10)] == [(a, b)]
+
+
+def test_the_queue_counts_what_is_left_on_each_side_of_the_floor(registry):
+    a = first(registry.assign("v1", video(someone(CENTRES["a"], 1))))
+    registry.assign("v2", video(someone(BAND, 2)))
+    registry.assign("v3", video(someone(FURTHER, 3)))
+    everything = registry.review_queue(0.12, 0.0, 10)
+    assert everything.likely == len(everything.items) >= 2 and everything.unlikely == 0
+    top = everything.items[0].probability
+    q = registry.review_queue(0.12, top + 1e-9, 10)
+    assert (q.items, q.likely, q.unlikely) == ([], 0, len(everything.items)), "all under the floor: none shown"
+    shown = registry.review_queue(0.12, top + 1e-9, 10, unlikely=True)
+    assert shown.items == everything.items and a in (shown.items[0].a, shown.items[0].b)
+
+
 def test_hidden_influencers_are_not_asked_about(registry):
     registry.assign("v1", video(someone(CENTRES["a"], 1)))
     b = first(registry.assign("v2", video(someone(BAND, 2))))
@@ -175,14 +201,19 @@ def test_move_and_review_answers_over_grpc_change_the_report(stack, clients):
     moved = {r.influencer_id for r in stack.store.appearances_in("00000000000000b2")}
     assert moved and a not in moved
 
-    items = ident.review()
+    listed = ident.review_queue(0, include_unlikely=True)
+    items = list(listed.items)
     assert review.pair_key(a, b) in {review.pair_key(i.influencer_a, i.influencer_b) for i in items}
+    assert listed.likely + listed.unlikely == len(items) and listed.floor == stack.settings.review_floor
+    assert [i.probability for i in items] == sorted((i.probability for i in items), reverse=True)
+    assert len(ident.review()) == listed.likely, "without asking, only those at or above the floor"
     item = next(i for i in items if review.pair_key(i.influencer_a, i.influencer_b) == review.pair_key(a, b))
     assert item.reason == identity_pb2.REVIEW_REASON_NEAR_THRESHOLD and item.face_ref_a and item.video_id_b
     page = ident.answer(a, b, identity_pb2.REVIEW_ANSWER_SAME)
     caught_up(analytics, page)
     assert {r.influencer_id for r in stack.store.appearances_in("00000000000000b3")} == {a}
-    assert review.pair_key(a, b) not in {review.pair_key(i.influencer_a, i.influencer_b) for i in ident.review()}
+    assert review.pair_key(a, b) not in {review.pair_key(i.influencer_a, i.influencer_b)
+                                         for i in ident.review_queue(0, include_unlikely=True).items}
     with pytest.raises(grpc.RpcError) as err:
         ident.answer(a, b, 7)
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -216,6 +247,8 @@ def test_the_cli_hides_answers_and_deletes_against_running_services(stack, capsy
     ports = ["--identity-port", str(stack.settings.identity_port),
              "--analytics-port", str(stack.settings.analytics_port)]
     assert main(["review", *ports]) == 0
+    assert f"{min(a, b)}  {max(a, b)}" not in capsys.readouterr().out, "under the floor: listed with --all only"
+    assert main(["review", "--all", *ports]) == 0
     assert f"{min(a, b)}  {max(a, b)}" in capsys.readouterr().out
     assert main(["hide", a, *ports]) == 0 and stack.store.hidden() == {a}
     assert main(["unhide", a, *ports]) == 0 and stack.store.hidden() == set()

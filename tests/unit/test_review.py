@@ -10,8 +10,8 @@ def person(video, influencer, ambiguous=False, crop=""):
     return review.Person(video, 0, influencer, ambiguous, crop=crop or f"{video}-0.jpg")
 
 
-def item(a, b, distance, reason=review.NEAR):
-    return review.Item(a, b, distance, reason, "", "", "", "", 0.0, 0.0)
+def item(a, b, distance, reason=review.NEAR, probability=0.0):
+    return review.Item(a, b, distance, reason, "", "", "", "", 0.0, 0.0, probability)
 
 
 def test_people_are_summarised_by_their_mean_face_and_best_face_leaving_out_copies_references_and_skipped():
@@ -42,11 +42,12 @@ def test_a_pair_is_shown_by_its_closest_two_people_and_is_ambiguous_if_any_of_it
     assert (got.video_a, got.video_b) == ("v2", "v3"), "each side's face is its own closest person"
 
 
-def test_the_queue_holds_the_band_and_ambiguous_matches_most_likely_first_and_never_an_answered_pair():
-    items = [item("inf_a", "inf_b", 0.70), item("inf_a", "inf_c", 0.63), item("inf_b", "inf_c", 0.50),
-             item("inf_c", "inf_d", 0.90), item("inf_d", "inf_e", 0.40, review.AMBIGUOUS),
-             item("inf_e", "inf_f", 0.65)]
-    got = review.queue(items, {("inf_e", "inf_f")}, 0.62, 0.12, 10)
-    assert [(i.a, i.b) for i in got] == [("inf_d", "inf_e"), ("inf_a", "inf_c"), ("inf_a", "inf_b")]
-    assert len(review.queue(items, set(), 0.62, 0.12, 1)) == 1
+def test_the_queue_holds_the_likely_most_likely_first_and_never_an_answered_pair():
+    items = [item("inf_a", "inf_b", 0.70, probability=0.6), item("inf_a", "inf_c", 0.63, probability=0.9),
+             item("inf_b", "inf_c", 0.50, probability=0.2), item("inf_d", "inf_e", 0.40, review.AMBIGUOUS, 0.95),
+             item("inf_e", "inf_f", 0.65, probability=0.99)]
+    got = review.queue(items, {("inf_e", "inf_f")}, 0.5, 10)
+    assert [(i.a, i.b) for i in got.items] == [("inf_d", "inf_e"), ("inf_a", "inf_c"), ("inf_a", "inf_b")]
+    assert (got.likely, got.unlikely) == (3, 1)
+    assert len(review.queue(items, set(), 0.5, 1).items) == 1
     assert review.pair_key("inf_b", "inf_a") == ("inf_a", "inf_b")

@@ -23,6 +23,7 @@ from services.analytics.analysis import Analysis
 from services.analytics.report import merge_candidates
 from services.analytics.web.audit_views import remember_done
 from services.analytics.web.identity_calls import ANSWERS, HTTP_STATUS, Corrections
+from services.analytics.web.likelihood import in_words
 from services.common.boundary import brief, is_influencer_id, is_video_id
 from services.common.clients import Written
 from services.common.names import merge_order
@@ -233,27 +234,45 @@ def _enrol_refused(message: str, name: str, status: int = 400) -> tuple[str, int
 
 # ---- review queue --------------------------------------------------------------------------------------
 
-def _review_items() -> list[dict[str, Any]]:
+MAX_DISMISS = 100  # pairs one "None of these are the same" may answer (a page of the queue at most)
+
+
+def _review_queue(unlikely: bool = False) -> dict[str, Any]:
+    """The queue as the page and the JSON show it: items (most likely first, the probability in words
+    and numbers), how many are left at or above the floor and under it, and the floor."""
     names = _analysis().names
     with _identity_errors():
-        items = _corrections().review_items()
-    return [{"influencer_a": i.influencer_a, "influencer_b": i.influencer_b, "distance": i.distance,
-             "reason": review_reason_word(i.reason), "name_a": names.get(i.influencer_a, ""),
-             "name_b": names.get(i.influencer_b, ""),
-             "video_id_a": i.video_id_a, "video_id_b": i.video_id_b,
-             "timestamp_a_s": i.timestamp_a_s, "timestamp_b_s": i.timestamp_b_s}
-            for i in items]
+        found = _corrections().review_queue(0, unlikely)
+    items = [{"influencer_a": i.influencer_a, "influencer_b": i.influencer_b, "distance": i.distance,
+              "probability": round(i.probability, 4), "likely": i.probability >= found.floor,
+              "in_words": in_words(i.probability), "reason": review_reason_word(i.reason),
+              "name_a": names.get(i.influencer_a, ""), "name_b": names.get(i.influencer_b, ""),
+              "video_id_a": i.video_id_a, "video_id_b": i.video_id_b,
+              "timestamp_a_s": i.timestamp_a_s, "timestamp_b_s": i.timestamp_b_s}
+             for i in found.items]
+    return {"items": items, "likely": found.likely, "unlikely": found.unlikely, "floor": found.floor}
+
+
+def _wants_unlikely() -> bool:
+    return request.args.get("unlikely", "") not in ("", "0")
 
 
 @bp.get("/review")
 def review() -> str:
-    return render_template("review.html", items=_review_items())
+    """The queue; ?unlikely=1 also shows the items under the floor, after the others."""
+    return render_template("review.html", unlikely_shown=_wants_unlikely(), **_review_queue(_wants_unlikely()))
 
 
 @bp.get("/api/review.json")
 def review_json() -> Response:
-    """The "Same person?" queue, most likely first: both influencer ids, their distance, the reason."""
-    return jsonify(_review_items())
+    """The "Same person?" queue, most likely first (?unlikely=1: those under the floor too): both influencer
+    ids, their distance, the probability that they are one person (0..1) and in words, the reason. The
+    counts left travel as headers: X-Review-Likely (at or above the floor), X-Review-Unlikely (under it)."""
+    found = _review_queue(_wants_unlikely())
+    reply = jsonify(found["items"])
+    reply.headers["X-Review-Likely"] = str(found["likely"])
+    reply.headers["X-Review-Unlikely"] = str(found["unlikely"])
+    return reply
 
 
 def _answer(values: Any) -> Written:
@@ -267,9 +286,43 @@ def _answer(values: Any) -> Written:
         return _corrections().answer(a, b, reply)
 
 
+def _back_to_queue(written: Written | None) -> Response:
+    """To the queue, where the page was: the item after the one answered (`next`, an item's anchor) and the
+    less likely ones still shown when they were."""
+    values: dict[str, Any] = {}
+    anchor = (request.form.get("next") or "").strip()
+    if anchor.startswith("item-") and len(anchor) <= 64 and anchor.replace("-", "").replace("_", "").isalnum():
+        values["_anchor"] = anchor
+    if request.form.get("unlikely") == "1":
+        values["unlikely"] = 1
+    return _done("corrections.review", written, **values)
+
+
 @bp.post("/review/answer")
 def answer() -> Response:
-    return _done("corrections.review", _answer(request.form))
+    return _back_to_queue(_answer(request.form))
+
+
+@bp.post("/review/dismiss")
+def dismiss() -> Response:
+    """"None of these are the same": every pair listed (`pair` = "influencer_a influencer_b", one per item on
+    the page) is answered "different" in one request."""
+    pairs = request.form.getlist("pair")
+    if not pairs:
+        abort(400, description="no pairs to dismiss")
+    if len(pairs) > MAX_DISMISS:
+        abort(400, description=f"at most {MAX_DISMISS} pairs at a time")
+    parsed = []
+    for pair in pairs:
+        parts = pair.split()
+        if len(parts) != 2:
+            abort(400, description=f"pair {brief(pair, 50)!r} is not two influencer ids")
+        parsed.append((_influencer_arg(parts[0], "pair"), _influencer_arg(parts[1], "pair")))
+    written = None
+    with _identity_errors():
+        for a, b in dict.fromkeys(parsed):
+            written = _corrections().answer(a, b, "different")
+    return _back_to_queue(written)
 
 
 @bp.post("/api/review/answer.json")

@@ -47,6 +47,9 @@ class Corrections(Protocol):
 
     def review_items(self, limit: int = 0) -> list[identity_pb2.ReviewItem]: ...
 
+    def review_queue(self, limit: int = 0, include_unlikely: bool = False) -> identity_pb2.ListReviewItemsResponse:
+        """The queue (most likely first) with the counts left on each side of the probability floor."""
+
     def answer(self, influencer_a: str, influencer_b: str, answer: str) -> Written:
         """`answer` is a key of ANSWERS."""
 
@@ -99,6 +102,10 @@ class GrpcCorrections:
 
     def review_items(self, limit: int = 0) -> list[identity_pb2.ReviewItem]:
         return self._identity.review(limit)
+
+    def review_queue(self, limit: int = 0, include_unlikely: bool = False) -> identity_pb2.ListReviewItemsResponse:
+        """The queue with its counts left on each side of the probability floor."""
+        return self._identity.review_queue(limit, include_unlikely)
 
     def answer(self, influencer_a: str, influencer_b: str, answer: str) -> Written:
         return self._written(self._identity.answer(influencer_a, influencer_b, ANSWERS[answer]))

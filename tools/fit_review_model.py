@@ -1,0 +1,261 @@
+"""Fits the review queue's pair model (services/identity/review_model.py) and writes its weights to
+services/identity/review_weights.py: a logistic regression over the pair's evidence, on labelled pairs from
+
+1. the face photos (../shared/corpus/photos): each person's photos, shuffled, cut into "people" of 1 to 4
+   faces (as a video's person holds a few faces); every two of them is a pair, kept when their closest faces
+   are within the review radius (what the queue's kNN would find), labelled by the photos' names; and
+2. corpora already run through the system (`--run DATA_DIR CORPUS`, repeatable): the queue's own
+   candidates (review_store.measure, the same code the service runs), labelled by the truth
+   (influencers/review_truth.py). Run a corpus with a lower INFLUENCERS_CLUSTER_THRESHOLD too, for more
+   split people to learn from.
+
+Prints calibration as markdown for docs/review.md (Brier score, log loss, reliability tables): 5-fold
+cross-validated over pairs, then over groups of people (each pair predicted by a model that never saw either
+of its people). The logit's scale and shift that fit the latter (Platt scaling) are folded into the weights
+written, so that the probability is meant for other people's faces. `--hold-out a,b,...` leaves those
+people out of everything and then scores the model on their pairs. Deterministic: fixed seeds; nothing is
+fitted at run time.
+
+    .venv/bin/python tools/fit_review_model.py --run data ../shared/corpus/dev [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from influencers.review_truth import label  # noqa: E402
+from services.common.settings import Settings  # noqa: E402
+from services.identity.open_store import open_face_store  # noqa: E402
+from services.identity.review_model import FEATURES, Evidence, as_wholes, evidence, feature_matrix  # noqa: E402
+from services.identity.review_store import measure  # noqa: E402
+
+SEED = 7
+BINS = (0.0, 0.05, 0.2, 0.4, 0.6, 0.8, 0.95, 1.0001)
+
+
+def photo_faces(photos: Path) -> dict[str, list[tuple[np.ndarray, float]]]:
+    """Per person, (encoding, quality) of each photo with exactly one face (HOG, upsampled once)."""
+    import cv2
+
+    from services.identity.faces import FaceModel, landmark_points
+    from services.identity.quality import assess
+
+    model = FaceModel()
+    out: dict[str, list[tuple[np.ndarray, float]]] = {}
+    for person in sorted(p for p in photos.iterdir() if p.is_dir()):
+        for img in sorted(person.glob("*.jpg")):
+            bgr = cv2.imread(str(img))
+            if bgr is None:
+                continue
+            rgb, gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+            found = model.detect(gray, upsample=1)
+            if len(found) != 1:
+                continue
+            shape = model.landmarks(rgb, found[0].box)
+            quality = assess(gray, found[0].box, landmark_points(shape), found[0].score).score
+            out.setdefault(person.name, []).append((model.encode(rgb, [shape])[0], quality))
+    return out
+
+
+def cached_photo_faces(photos: Path, cache: Path | None) -> dict[str, list[tuple[np.ndarray, float]]]:
+    """photo_faces, read from `cache` when it exists, else computed (and saved there when given)."""
+    if cache is not None and cache.exists():
+        data = np.load(cache)
+        out: dict[str, list[tuple[np.ndarray, float]]] = {}
+        for name, vec, q in zip(data["names"], data["vectors"], data["qualities"], strict=True):
+            out.setdefault(str(name), []).append((vec, float(q)))
+        return out
+    faces = photo_faces(photos)
+    if cache is not None:
+        items = [(n, v, q) for n, fs in faces.items() for v, q in fs]
+        np.savez(cache, names=np.array([n for n, _, _ in items]), vectors=np.stack([v for _, v, _ in items]),
+                 qualities=np.array([q for _, _, q in items]))
+    return faces
+
+
+Pairs = tuple[list[Evidence], list[int], list[tuple[str, str]]]  # evidence, 1 = one person, the true names
+
+
+def photo_pairs(faces: dict[str, list[tuple[np.ndarray, float]]], radius: float) -> Pairs:
+    """Pairs of pseudo-people cut from the photos (see the module's docstring), labelled, with their names."""
+    rng = random.Random(SEED)
+    groups: list[tuple[str, list[tuple[np.ndarray, float]]]] = []
+    for name, fs in sorted(faces.items()):
+        fs = fs[:]
+        rng.shuffle(fs)
+        while fs:
+            k = rng.randint(1, 4)
+            groups.append((name, fs[:k]))
+            fs = fs[k:]
+    rows, ys, names = [], [], []
+    for i, (na, ga) in enumerate(groups):
+        for nb, gb in groups[i + 1:]:
+            va, vb = np.stack([v for v, _ in ga]), np.stack([v for v, _ in gb])
+            e = as_wholes(evidence(va, vb, [q for _, q in ga], [q for _, q in gb]), va.mean(axis=0), vb.mean(axis=0))
+            if e.d_min < radius:
+                rows.append(e)
+                ys.append(int(na == nb))
+                names.append((na, nb))
+    return rows, ys, names
+
+
+def run_pairs(data_dir: Path, corpus: Path, threshold: float, band: float) -> Pairs:
+    """The queue's candidates on a finished run, labelled by its corpus's truth, with their names."""
+    store = open_face_store(Settings.from_env(data_dir=data_dir, qdrant_url=""))
+    try:
+        truth = label(store, data_dir, corpus)
+        found = measure(store, set(), threshold, band)
+    finally:
+        store.close()
+    rows, ys, names = [], [], []
+    for c in found:
+        a, b = truth.influencers.get(c.item.a, "?a"), truth.influencers.get(c.item.b, "?b")
+        if c.evidence.same_frame:
+            continue
+        rows.append(c.evidence)
+        ys.append(int(a == b))
+        names.append((a, b))
+    return rows, ys, names
+
+
+def people_folds(names: list[tuple[str, str]], k: int) -> list[np.ndarray]:
+    """Leave-people-out folds: the people are dealt into `k` groups; fold i tests the pairs showing anyone of
+    group i (not tested before) and is fitted on the pairs showing no one of it. What the model says about
+    people it never saw, as it will on another brand's videos."""
+    people = sorted({n for pair in names for n in pair})
+    random.Random(SEED).shuffle(people)
+    group = {n: i % k for i, n in enumerate(people)}
+    tested = np.zeros(len(names), dtype=bool)
+    folds = []
+    for i in range(k):
+        shows = np.array([group[a] == i or group[b] == i for a, b in names])
+        folds.append((np.flatnonzero(~shows), np.flatnonzero(shows & ~tested)))
+        tested |= shows
+    return folds
+
+
+def reliability(p: np.ndarray, y: np.ndarray) -> str:
+    """A markdown reliability table: per probability bin, the pairs, the mean predicted and the share same."""
+    lines = ["| predicted | pairs | mean predicted | share same |", "|---|---:|---:|---:|"]
+    for lo, hi in zip(BINS, BINS[1:], strict=False):
+        sel = (p >= lo) & (p < hi)
+        if sel.any():
+            lines.append(f"| {lo:.2f}–{min(hi, 1.0):.2f} | {int(sel.sum())} | {p[sel].mean():.3f} | "
+                         f"{y[sel].mean():.3f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--photos", type=Path, default=ROOT.parent / "shared" / "corpus" / "photos")
+    ap.add_argument("--run", nargs=2, action="append", default=[], metavar=("DATA_DIR", "CORPUS"),
+                    help="a finished `influencers run --data-dir DATA_DIR` on CORPUS (with truth.csv)")
+    ap.add_argument("--hold-out", default="", help="comma-separated people left out of every pair")
+    ap.add_argument("--band", type=float, default=Settings().review_band,
+                    help="the review band the candidates are found with (default: the settings')")
+    ap.add_argument("--write", action="store_true", help="write services/identity/review_weights.py")
+    ap.add_argument("--cache", type=Path, help="an .npz keeping the photos' encodings between runs")
+    args = ap.parse_args()
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import brier_score_loss, log_loss
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.preprocessing import StandardScaler
+
+    held = {h for h in args.hold_out.split(",") if h}
+    threshold = Settings().cluster_threshold
+    sources: dict[str, Pairs] = {"photos": photo_pairs(cached_photo_faces(args.photos, args.cache),
+                                                       threshold + args.band)}
+    for data_dir, corpus in args.run:
+        sources[f"run {Path(data_dir).name}"] = run_pairs(Path(data_dir), Path(corpus), threshold, args.band)
+    every = [e for r, _, _ in sources.values() for e in r]
+    y_all = np.array([v for _, ys, _ in sources.values() for v in ys])
+    names_all = [n for _, _, ns in sources.values() for n in ns]
+    out = np.array([a in held or b in held for a, b in names_all], dtype=bool)
+    origin_all = np.array([name for name, (r, _, _) in sources.items() for _ in r])
+    x_all = feature_matrix(every)
+    x, y, origin = x_all[~out], y_all[~out], origin_all[~out]
+    names = [n for n, o in zip(names_all, out, strict=True) if not o]
+    for name in sources:
+        sel = origin_all == name
+        print(f"{name}: {int((sel & ~out).sum())} pairs, {int(y_all[sel & ~out].sum())} same"
+              + (f"; held out: {int((sel & out).sum())} pairs, {int(y_all[sel & out].sum())} same" if held else ""))
+    oof = np.zeros(len(y))
+    folds = StratifiedKFold(5, shuffle=True, random_state=SEED)
+    for train, test in folds.split(x, y):
+        scaler = StandardScaler().fit(x[train])
+        lr = LogisticRegression(C=1.0, max_iter=1000).fit(scaler.transform(x[train]), y[train])
+        oof[test] = lr.predict_proba(scaler.transform(x[test]))[:, 1]
+    print(f"\n5-fold cross-validated, {len(y)} pairs ({int(y.sum())} same): Brier score "
+          f"{brier_score_loss(y, oof):.4f} (always saying the base rate {y.mean():.3f}: "
+          f"{brier_score_loss(y, np.full(len(y), y.mean())):.4f}), log loss {log_loss(y, oof):.4f}\n")
+    print(reliability(oof, y))
+    for name in sources:
+        sel = origin == name
+        if sel.any() and 0 < y[sel].sum() < sel.sum():
+            print(f"\n{name}: Brier {brier_score_loss(y[sel], oof[sel]):.4f}")
+            print(reliability(oof[sel], y[sel]))
+    # The same, leaving people out: then the scale of the logit that fits people never seen (Platt's two
+    # numbers), folded into the final weights, so that the probability holds for other people's faces.
+    logit_oof = np.zeros(len(y))
+    for train, test in people_folds(names, 5):
+        scaler = StandardScaler().fit(x[train])
+        lr = LogisticRegression(C=1.0, max_iter=1000).fit(scaler.transform(x[train]), y[train])
+        logit_oof[test] = lr.decision_function(scaler.transform(x[test]))
+    platt = LogisticRegression(C=1e6, max_iter=1000).fit(logit_oof[:, None], y)
+    scale, shift = float(platt.coef_[0][0]), float(platt.intercept_[0])
+    raw, tempered = 1 / (1 + np.exp(-logit_oof)), platt.predict_proba(logit_oof[:, None])[:, 1]
+    print(f"\nleaving people out (5 groups of people): Brier {brier_score_loss(y, raw):.4f}; with the logit scaled "
+          f"by {scale:.3f} and shifted by {shift:+.3f} (fitted on these predictions): "
+          f"Brier {brier_score_loss(y, tempered):.4f}\n")
+    print(reliability(tempered, y))
+    scaler = StandardScaler().fit(x)
+    lr = LogisticRegression(C=1.0, max_iter=1000).fit(scaler.transform(x), y)
+    lr.coef_, lr.intercept_ = lr.coef_ * scale, lr.intercept_ * scale + shift
+    print("\nweights (standardised inputs, scaled):")
+    for name, c in zip(FEATURES, lr.coef_[0], strict=True):
+        print(f"  {name:>20} {c:+.3f}")
+    print(f"  {'intercept':>20} {lr.intercept_[0]:+.3f}")
+    if out.any():
+        p_out, y_out = lr.predict_proba(scaler.transform(x_all[out]))[:, 1], y_all[out]
+        print(f"\nheld-out people ({', '.join(sorted(held))}), by the model fitted without them: {len(y_out)} pairs "
+              f"({int(y_out.sum())} same), Brier {brier_score_loss(y_out, p_out):.4f}")
+        print(reliability(p_out, y_out))
+    if args.write:
+        write_weights(scaler, lr, len(y), int(y.sum()), sorted(sources), sorted(held))
+
+
+def write_weights(scaler, lr, pairs: int, same: int, sources: list[str], held: list[str]) -> None:
+    def tup(values) -> str:
+        body = textwrap.fill(", ".join(f"{float(v):.6g}" for v in values) + ",", 110, initial_indent="    ",
+                             subsequent_indent="    ")
+        return "(\n" + body + "\n)"
+
+    about = textwrap.fill(
+        f"The review pair model's weights (services/identity/review_model.py), written by tools/fit_review_model.py: "
+        f"logistic regression on standardised inputs, fitted on {pairs} labelled pairs ({same} same) from "
+        f"{', '.join(sources)}{'; held out: ' + ', '.join(held) if held else ''}. Do not edit by hand.", 110)
+    text = f'''"""{about}"""
+
+VERSION = 2
+FEATURES = (\n{textwrap.fill(", ".join(repr(f) for f in FEATURES) + ",", 110, initial_indent="    ",
+                               subsequent_indent="    ")}\n)
+MEAN = {tup(scaler.mean_)}
+SCALE = {tup(scaler.scale_)}
+COEF = {tup(lr.coef_[0])}
+INTERCEPT = {float(lr.intercept_[0]):.6g}
+'''
+    (ROOT / "services" / "identity" / "review_weights.py").write_text(text)
+    print("wrote services/identity/review_weights.py")
+
+
+if __name__ == "__main__":
+    main()
