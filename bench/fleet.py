@@ -48,14 +48,14 @@ def eval_line(env: dict[str, str], data_dir: Path, truth: Path) -> str:
 
 
 def rows_once(export: Path, manifest: Path) -> tuple[int, int, list[str]]:
-    """(manifest rows, videos.csv rows, distinct manifest URLs not in videos.csv exactly once). A URL given
-    on several rows is one row of the report, in one process as in the fleet."""
+    """(manifest rows, videos.csv rows, manifest URLs not in videos.csv exactly as often as the manifest
+    gives them). A URL given on several rows has that many rows in the report (the later ones duplicates),
+    in one process as in the fleet."""
     with manifest.open(newline="", encoding="utf-8-sig") as f:
         urls = [{k.strip().lower(): v for k, v in r.items()}["video url"] for r in csv.DictReader(f)]
     with (export / "videos.csv").open(newline="", encoding="utf-8") as f:
         seen = [r["video_url"] for r in csv.DictReader(f)]
-    counts = {u: seen.count(u) for u in set(urls)}
-    return len(urls), len(seen), sorted(u for u, n in counts.items() if n != 1)
+    return len(urls), len(seen), sorted(u for u in set(urls) if seen.count(u) != urls.count(u))
 
 
 def job_done(fleet: Fleet, via: str, job: str) -> tuple[int, int]:
