@@ -685,6 +685,7 @@ def main(argv: list[str] | None = None) -> int:
     SIGTERM). Every error is one line on stderr, `influencers: error: ...`, never a traceback."""
     _configure_logging()
     args = build_parser().parse_args(argv)
+    _configure_logging(args.command)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _raise_terminated)
     try:
@@ -714,14 +715,23 @@ def main(argv: list[str] | None = None) -> int:
         tracing.shutdown_tracing()  # the spans still queued are sent before the process ends
 
 
-def _configure_logging() -> None:
+QUIET_COMMANDS = ("run", "ingest")  # a person watches their progress bar: a line per video is noise there
+
+
+def _configure_logging(command: str = "") -> None:
     """The one logging set-up of the process (INFLUENCERS_LOG_FORMAT, INFLUENCERS_LOG_LEVEL). A bad setting
-    logs as text at INFO meanwhile: _check_inputs then refuses it in one line naming the variable."""
+    logs as text at INFO meanwhile: _check_inputs then refuses it in one line naming the variable. Under a
+    progress bar (QUIET_COMMANDS) text logs start at WARNING unless INFLUENCERS_LOG_LEVEL says otherwise;
+    services and JSON logs keep INFO."""
     try:
         settings = Settings.from_env()
     except SettingsError:
         settings = Settings()
-    configure_logging(settings.log_format, settings.log_level)
+    level = settings.log_level
+    if (command in QUIET_COMMANDS and settings.log_format.lower() == "text"
+            and f"{ENV_PREFIX}LOG_LEVEL" not in os.environ):
+        level = "WARNING"
+    configure_logging(settings.log_format, level)
 
 
 def _traced_services(args: argparse.Namespace) -> list[str]:
