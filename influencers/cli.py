@@ -351,7 +351,10 @@ def cmd_correct(args: argparse.Namespace) -> int:
     if args.command in ("hide", "unhide"):
         return _written(args, analytics, ident.hide(args.id, args.command == "hide"))
     if args.command == "delete":
-        return _written(args, analytics, ident.delete(args.id))
+        erased = ident.erase(args.id)
+        if erased.already_erased:
+            print(f"{args.id} was already erased; the erasure was published again")
+        return _written(args, analytics, erased.changes)
     return _written(args, analytics, ident.answer(args.a, args.b, REVIEW_ANSWERS[args.answer]))
 
 

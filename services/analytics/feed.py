@@ -83,7 +83,7 @@ def _videos(videos: Iterable[common_pb2.VideoAppearances]) -> dict[str, list[App
 
 
 def _labels(labels: Iterable[common_pb2.InfluencerLabel]) -> list[Label]:
-    return [Label(x.influencer_id, x.name, x.hidden, x.deleted) for x in labels]
+    return [Label(x.influencer_id, x.name, x.hidden, x.deleted, x.erased_key) for x in labels]
 
 
 class Follower:

@@ -64,11 +64,11 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
             _check_video_id(context, u.video_id)
             _check_influencers(context, [a.influencer_id for a in u.appearances])
         _check_influencers(context, list(request.names))
-        _check_influencers(context, [x.influencer_id for x in request.labels])
+        _check_influencers(context, [x.influencer_id for x in request.labels if not x.erased_key])
         updates = {
             u.video_id: [appearance_from_proto(u.video_id, a) for a in u.appearances] for u in request.videos
         }
-        labels = [Label(x.influencer_id, x.name, x.hidden, x.deleted) for x in request.labels]
+        labels = [Label(x.influencer_id, x.name, x.hidden, x.deleted, x.erased_key) for x in request.labels]
         replaced = self._store.replace_appearances(updates, dict(request.names), labels)
         return analytics_pb2.ReplaceAppearancesResponse(videos=replaced,
                                                         missing_face_refs=self._store.missing_face_refs(updates))

@@ -41,9 +41,10 @@ from services.analytics.store_reads import (
     StoreReads,
     missing_face_refs,
 )
-from services.analytics.store_schema import appearances, migrate, names, state, urls, videos
+from services.analytics.store_schema import appearances, erased, migrate, names, state, urls, videos
 from services.common.boundary import is_video_id
 from services.common.database import database_url, is_postgres, open_engine
+from services.common.erasure import erasure_key, scrub_sql
 from services.common.scores import score_problem
 
 if TYPE_CHECKING:
@@ -63,6 +64,8 @@ class Label:
     name: str = ""
     hidden: bool = False
     deleted: bool = False
+    # Of an erasure from identity's feed: the keyed hash of the erased id, sent instead of the id.
+    erased_key: str = ""
 
 
 class _Write:
@@ -73,6 +76,7 @@ class _Write:
         self.c = connection
         self.position = position
         self.changed = True
+        self.erased = False  # an erasure deleted rows: their bytes are scrubbed from the files after commit
 
 
 class AnalyticsStore(StoreReads):
@@ -90,11 +94,14 @@ class AnalyticsStore(StoreReads):
             raise
         super().__init__(engine, None if is_postgres(engine) else threading.RLock())
         self.url = url
+        self.erasure_secret = ""  # settings.erasure_secret: the key of erased ids' hashes (tombstones)
 
     @classmethod
     def open(cls, settings: Settings) -> AnalyticsStore:
         """The store the settings name: settings.database_url, else DATA/analytics.sqlite3."""
-        return cls(database_url(settings.database_url, settings.data_dir / SQLITE_FILE))
+        store = cls(database_url(settings.database_url, settings.data_dir / SQLITE_FILE))
+        store.erasure_secret = settings.erasure_secret
+        return store
 
     def close(self) -> None:
         with self._locked():
@@ -118,6 +125,8 @@ class AnalyticsStore(StoreReads):
                 transaction.commit()
             else:
                 transaction.rollback()
+        if write.changed and write.erased:
+            scrub_sql(self._engine, ["appearances", "names"])
 
     # ---- manifest rows ------------------------------------------------------------------------------
 
@@ -199,7 +208,7 @@ class AnalyticsStore(StoreReads):
         if status == DONE:
             _upsert_video(c, row, "")
             if rows is not None and not w.position:
-                _replace(c, row.video_id, rows)
+                _replace(c, row.video_id, _alive(c, rows, self.erasure_secret))
         elif existing is None or existing[1] != DONE:
             _upsert_video(c, row, row.error)
 
@@ -255,8 +264,9 @@ class AnalyticsStore(StoreReads):
         already stored under that face_ref, if any (see missing_face_refs)."""
         with self._writing() as w:
             known = _known_videos(w.c, updates)
-            replaced = _replace_many(w.c, {v: rows for v, rows in updates.items() if v in known})
-            _apply_names(w.c, names, labels)
+            replaced = _replace_many(w.c, {v: rows for v, rows in updates.items() if v in known},
+                                     self.erasure_secret)
+            w.erased = _apply_names(w.c, names, labels, self.erasure_secret)
             return replaced
 
     def apply_changes(self, position: int, videos: Mapping[str, list[AppearanceRow]], names: Mapping[str, str],
@@ -279,11 +289,11 @@ class AnalyticsStore(StoreReads):
             if not snapshot and position <= w.position:
                 w.changed = False
                 return []
-            _replace_many(w.c, dict(videos))
+            _replace_many(w.c, dict(videos), self.erasure_secret)
             gone = list(dict.fromkeys(forgotten))
             for start in range(0, len(gone), CHUNK):
                 w.c.execute(appearances.delete().where(appearances.c.video_id.in_(gone[start:start + CHUNK])))
-            _apply_names(w.c, names, labels)
+            w.erased = _apply_names(w.c, names, labels, self.erasure_secret)
             if not snapshot:
                 w.c.execute(state.update().values(feed_position=position))
             return missing_face_refs(w.c, videos)
@@ -385,9 +395,11 @@ def _replace(c: Connection, video_id: str, rows: list[AppearanceRow]) -> None:
              "face_ref": a.face_ref, "segments": json.dumps(a.segments)} for a in rows])
 
 
-def _replace_many(c: Connection, updates: dict[str, list[AppearanceRow]]) -> int:
-    """Replaces each video's appearances (merged, keyed to it); a row with a face_ref and no crop gets the
-    crop stored under that ref (looked up before any row goes). Returns how many videos."""
+def _replace_many(c: Connection, updates: dict[str, list[AppearanceRow]], secret: str = "") -> int:
+    """Replaces each video's appearances (merged, keyed to it; those of erased ids dropped); a row with a
+    face_ref and no crop gets the crop stored under that ref (looked up before any row goes). Returns how many
+    videos."""
+    updates = {video_id: _alive(c, rows, secret) for video_id, rows in updates.items()}
     crops = _crops(c, {a.face_ref for rows in updates.values() for a in rows if a.face_ref and not a.best_face})
     fixed = {video_id: merge_appearances([replace(a, video_id=video_id, best_face=a.best_face or crops.get(
         a.face_ref, b"")) for a in rows]) for video_id, rows in updates.items()}
@@ -417,21 +429,59 @@ def _known_videos(c: Connection, video_ids: Iterable[str]) -> set[str]:
     return known
 
 
-def _apply_names(c: Connection, given: Mapping[str, str], labels: Iterable[Label]) -> None:
-    """Upserts display names (the hidden flag stays), then applies each label as given: the name ("" clears
-    it) and the hidden flag; an erased influencer loses every row (its appearances, their crops, its name)."""
+def _tombstoned(c: Connection, influencer_ids: Iterable[str], secret: str) -> set[str]:
+    """The ids among `influencer_ids` whose keyed hash is a tombstone (an erased person)."""
+    keys = {erasure_key(i, secret): i for i in set(influencer_ids)}
+    found: set[str] = set()
+    listed = sorted(keys)
+    for start in range(0, len(listed), CHUNK):
+        found.update(keys[k] for k in c.execute(sa.select(erased.c.erased_key).where(
+            erased.c.erased_key.in_(listed[start:start + CHUNK]))).scalars())
+    return found
+
+
+def _alive(c: Connection, rows: list[AppearanceRow], secret: str) -> list[AppearanceRow]:
+    """`rows` without the appearances of erased ids: a late RecordVideo or feed change cannot resurrect them."""
+    dead = _tombstoned(c, (a.influencer_id for a in rows), secret) if rows else set()
+    return [a for a in rows if a.influencer_id not in dead] if dead else rows
+
+
+def _erase(c: Connection, label: Label, secret: str) -> None:
+    """Deletes every row of the erased id (given, or found by its keyed hash) and keeps its tombstone."""
+    key = label.erased_key or erasure_key(label.influencer_id, secret)
+    ids = {label.influencer_id} - {""}
+    if label.erased_key:
+        stored = set(c.execute(sa.select(appearances.c.influencer_id).distinct()).scalars())
+        stored |= set(c.execute(sa.select(names.c.influencer_id)).scalars())
+        ids |= {i for i in stored if erasure_key(i, secret) == key}
+    for influencer_id in ids:
+        c.execute(appearances.delete().where(appearances.c.influencer_id == influencer_id))
+        c.execute(names.delete().where(names.c.influencer_id == influencer_id))
+    insert = (postgresql.insert if c.dialect.name == "postgresql" else sqlite.insert)(erased)
+    c.execute(insert.values(erased_key=key, erased_at=time.time()).on_conflict_do_nothing(
+        index_elements=["erased_key"]))  # a republished erasure keeps the date of the first
+
+
+def _apply_names(c: Connection, given: Mapping[str, str], labels: Iterable[Label], secret: str = "") -> bool:
+    """Upserts display names (the hidden flag stays; names of erased ids are refused), then applies each label
+    as given: the name ("" clears it) and the hidden flag; an erased influencer loses every row (its
+    appearances, their crops, its name) and leaves a tombstone. Returns whether anything was erased."""
+    dead = _tombstoned(c, given, secret) if given else set()
+    given = {i: n for i, n in given.items() if i not in dead}
     if given:
         c.execute(_upsert(c, names, None, ["influencer_id"], ["name"]),
                   [{"influencer_id": i, "name": n} for i, n in given.items()])
+    erasing = False
     for label in labels:
         if label.deleted:
-            c.execute(appearances.delete().where(appearances.c.influencer_id == label.influencer_id))
-            c.execute(names.delete().where(names.c.influencer_id == label.influencer_id))
+            _erase(c, label, secret)
+            erasing = True
         elif label.name or label.hidden:
             c.execute(_upsert(c, names, {"influencer_id": label.influencer_id, "name": label.name,
                                          "hidden": int(label.hidden)}, ["influencer_id"], ["name", "hidden"]))
         else:
             c.execute(names.delete().where(names.c.influencer_id == label.influencer_id))
+    return erasing
 
 
 def _snapshot(c: Connection, key: str, video_id: str) -> tuple[object, ...]:

@@ -4,6 +4,7 @@ process owns the folder; a deployment with several identity replicas uses a Qdra
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -77,14 +78,43 @@ def _open(path: Path, size: int, distance: qe.Distance, keywords: Sequence[str],
     return shard
 
 
+# The two shards: how each is made (vector size, distance, keyword and integer indexes, HNSW or not).
+_SHARDS: dict[str, tuple[int, qe.Distance, Sequence[str], Sequence[str], bool]] = {
+    "faces": (VECTOR_SIZE, qe.Distance.Euclid, KEYWORD_FIELDS, INTEGER_FIELDS, True),
+    "side": (1, qe.Distance.Dot, ("kind",), (), False),
+}
+
+
+def _open_shard(folder: Path, name: str) -> qe.EdgeShard:
+    finish_rewrite(folder, name)
+    return _open(folder / name, *_SHARDS[name])
+
+
+def finish_rewrite(folder: Path, name: str) -> None:
+    """Completes or undoes a rewrite of shard `name` that a kill interrupted (see EdgeFaceStore.scrub): a
+    finished copy (its marker written) takes the shard's place; an unfinished one is removed."""
+    path, new, old = folder / name, folder / f"{name}.rewriting", folder / f"{name}.old"
+    marker = folder / f"{name}.rewritten"
+    if marker.exists():
+        if new.exists():
+            if path.exists():
+                shutil.rmtree(old, ignore_errors=True)
+                path.rename(old)
+            new.rename(path)
+        shutil.rmtree(old, ignore_errors=True)
+        marker.unlink()
+    else:
+        shutil.rmtree(new, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+
+
 class EdgeFaceStore(FaceStore):
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         # The engine is thread-safe, but a write and the reads that check it must not interleave: one lock.
         self._lock = threading.RLock()
-        self._faces = _open(folder / "faces", VECTOR_SIZE, qe.Distance.Euclid, KEYWORD_FIELDS, INTEGER_FIELDS,
-                            hnsw=True)
-        self._side = _open(folder / "side", 1, qe.Distance.Dot, ("kind",), (), hnsw=False)
+        self._faces = _open_shard(folder, "faces")
+        self._side = _open_shard(folder, "side")
         self._check_schema()
 
     def _check_schema(self) -> None:
@@ -213,6 +243,39 @@ class EdgeFaceStore(FaceStore):
                 yield dict(r.payload or {})
             if offset is None:
                 return
+
+    def scrub(self) -> None:
+        """Rewrites both shards from what they hold now, so that nothing deleted stays in their files: a
+        deleted point keeps its vector and payload in the segment's mapped pages (only a flag marks it
+        gone), in the payload index's dictionaries, and in the write-ahead log, until a vacuum that the
+        engine's thresholds (20% of a segment deleted, 1,000 points) may never start. The copy goes to
+        `<shard>.rewriting`, a marker says it is complete, and it is renamed into place; a kill at any
+        point leaves either shard whole (finish_rewrite completes or undoes it at the next open)."""
+        with self._lock:
+            self._faces = self._rewrite("faces", self._faces)
+            self._side = self._rewrite("side", self._side)
+
+    def _rewrite(self, name: str, shard: qe.EdgeShard) -> qe.EdgeShard:
+        new = self.folder / f"{name}.rewriting"
+        shutil.rmtree(new, ignore_errors=True)
+        copy = _open(new, *_SHARDS[name])
+        offset = None
+        while True:
+            records, offset = shard.scroll(qe.ScrollRequest(offset=offset, limit=PAGE, with_payload=True,
+                                                            with_vector=True))
+            if records:
+                copy.update(qe.UpdateOperation.upsert_points([
+                    qe.Point(str(r.id), list(r.vector), dict(r.payload or {})) for r in records]))
+            if offset is None:
+                break
+        if _SHARDS[name][4]:
+            copy.optimize()
+        copy.flush()
+        copy.close()
+        shard.close()
+        (self.folder / f"{name}.rewritten").touch()
+        finish_rewrite(self.folder, name)
+        return _open(self.folder / name, *_SHARDS[name])
 
     def optimize(self) -> None:
         with self._lock:

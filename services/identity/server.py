@@ -11,11 +11,13 @@ import grpc
 
 from influencers.v1 import common_pb2, identity_pb2, identity_pb2_grpc
 from services.common.boundary import INFLUENCER_ID, brief, is_influencer_id, shown
+from services.common.erasure import erasure_key
 from services.common.paging import key_token, page_size, point_token
 from services.common.protoconv import review_reason
 from services.common.rpc import RunningServer, build_server
 from services.common.settings import Settings
 from services.common.tls import server_credentials
+from services.identity import erasure
 from services.identity.analyzer import FrameIn
 from services.identity.appearances import AppearanceOut
 from services.identity.assignment import Thresholds
@@ -99,7 +101,7 @@ class StreamBudget:
 
 def label_pb(label: Label) -> common_pb2.InfluencerLabel:
     return common_pb2.InfluencerLabel(influencer_id=label.influencer_id, name=label.name, hidden=label.hidden,
-                                      deleted=label.deleted)
+                                      deleted=label.deleted, erased_key=label.erased_key)
 
 
 class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
@@ -446,14 +448,52 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
 
     def DeleteInfluencer(self, request: identity_pb2.DeleteInfluencerRequest, context: grpc.ServicerContext
                          ) -> identity_pb2.DeleteInfluencerResponse:
+        """Erases a person (see _erase). Repeating it is safe: an erasure a kill interrupted is finished, and
+        one already finished answers OK (already_erased) and publishes the erasure again, so that analytics
+        converges even if it missed it; only an id never stored nor erased is NOT_FOUND."""
         _check_influencer(context, request.influencer_id)
-        def work() -> tuple[list[str], list[Label]]:
-            try:
-                changed = self.registry.delete(request.influencer_id)
-            except KeyError as exc:
-                context.abort(grpc.StatusCode.NOT_FOUND, _message(exc))
-            return changed, [Label(request.influencer_id, deleted=True)]
-        return identity_pb2.DeleteInfluencerResponse(changes=self._correct(work, identity_pb2.CHANGE_KIND_ERASURE))
+        influencer_id = request.influencer_id
+        key = erasure_key(influencer_id, self.settings.erasure_secret)
+        with self.registry.lock:
+            known = erasure.state(self.registry.store, key)
+            present = bool(self.registry.store.faces_of(influencer_id))
+            if not known and not present:
+                context.abort(grpc.StatusCode.NOT_FOUND, f"no influencer {shown(influencer_id)}")
+            videos, position = self._erase(influencer_id, key)
+        reply = self._changes(videos, [Label(influencer_id, deleted=True)])
+        reply.feed_position = position
+        return identity_pb2.DeleteInfluencerResponse(changes=reply, already_erased=known == "done" and not present)
+
+    def _erase(self, influencer_id: str, key: str) -> tuple[list[str], int]:
+        """Erases `influencer_id`, recorded before it is applied: the record (with the id), the faces, crops
+        and side records (corrections.delete, which finishes a half-done one), the erasure in the feed (its
+        keyed hash, not the id), the record without the id; then every file is scrubbed of the person (the
+        store's shards rewritten, the feed's older entries redacted, the old layout's copies removed).
+        Returns the videos changed and the feed position. Call under the registry's lock."""
+        store = self.registry.store
+        erasure.begin(store, key, influencer_id)
+        erasure.crash_point("erase:recorded")
+        videos = self.registry.delete(influencer_id, missing_ok=True)
+        erasure.crash_point("erase:deleted")
+        positions = self._publish(identity_pb2.CHANGE_KIND_ERASURE, videos,
+                                  [Label("", deleted=True, erased_key=key)])
+        erasure.crash_point("erase:published")
+        erasure.finish(store, key)
+        erasure.crash_point("erase:finished")
+        store.scrub()
+        self.feed.redact(influencer_id)
+        if not self.settings.qdrant_url:
+            erasure.remove_leftovers(self.settings.data_dir)
+        return videos, self._position(positions)
+
+    def resume_erasures(self) -> int:
+        """Finishes every erasure a kill interrupted (at start); returns how many."""
+        with self.registry.lock:
+            interrupted = erasure.pending(self.registry.store)
+            for influencer_id, key in interrupted:
+                log.warning("finishing an erasure that was interrupted (recorded %s)", key[:8])
+                self._erase(influencer_id, key)
+        return len(interrupted)
 
     def ListReviewItems(self, request: identity_pb2.ListReviewItemsRequest, context: grpc.ServicerContext
                         ) -> identity_pb2.ListReviewItemsResponse:
@@ -526,6 +566,7 @@ class IdentityProcess:
         self.registry = IdentityRegistry(self.store, CropStore(self.store), thresholds)
         self.workers = FaceWorkers(settings.worker_count)
         servicer = IdentityServicer(self.registry, self.workers, settings, self.feed)
+        servicer.resume_erasures()
 
         def register(server: grpc.Server) -> str:
             identity_pb2_grpc.add_IdentityServiceServicer_to_server(servicer, server)

@@ -1,0 +1,26 @@
+"""Tombstones of erased influencers: the keyed hash of each erased id (never the id) and when it was erased,
+so that a late change cannot bring the person back.
+
+Revision ID: 0003
+Revises: 0002
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "erased",
+        sa.Column("erased_key", sa.Text, primary_key=True),
+        sa.Column("erased_at", sa.Float, nullable=False),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("erased")
