@@ -567,6 +567,7 @@ class IdentityProcess:
         self.workers = FaceWorkers(settings.worker_count)
         servicer = IdentityServicer(self.registry, self.workers, settings, self.feed)
         servicer.resume_erasures()
+        self.servicer = servicer
 
         def register(server: grpc.Server) -> str:
             identity_pb2_grpc.add_IdentityServiceServicer_to_server(servicer, server)
