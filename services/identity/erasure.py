@@ -7,15 +7,13 @@ holds the id ("pending": the id is needed to finish it); once the feed carries t
 only the hash and the UTC time stay, which tell a repeated delete "already erased" (so that it answers OK
 and publishes the erasure again, for a follower that missed it) without keeping the id.
 
-Test hook: INFLUENCERS_CRASH_AT=<point> SIGKILLs this process at that point of an erasure (tests of the kills
-only; see CRASH_POINTS)."""
+Test hook: INFLUENCERS_CRASH_AT=<point> SIGKILLs this process at that point of an erasure (CRASH_POINTS;
+services/common/crash.py)."""
 
 from __future__ import annotations
 
 import logging
-import os
 import shutil
-import signal
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,12 +24,6 @@ log = logging.getLogger(__name__)
 KIND = "erased"  # side records of erasures
 # Where a test may kill an erasure: recorded, faces deleted, published in the feed, record finished.
 CRASH_POINTS = ("erase:recorded", "erase:deleted", "erase:published", "erase:finished")
-
-
-def crash_point(name: str) -> None:
-    """SIGKILLs this process when INFLUENCERS_CRASH_AT names `name` (a test of interrupted erasures)."""
-    if name in os.environ.get("INFLUENCERS_CRASH_AT", "").split(","):
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def state(store: FaceStore, key: str) -> str:

@@ -11,6 +11,7 @@ import grpc
 
 from influencers.v1 import common_pb2, identity_pb2, identity_pb2_grpc
 from services.common.boundary import INFLUENCER_ID, brief, is_influencer_id, shown
+from services.common.crash import crash_point
 from services.common.erasure import erasure_key
 from services.common.paging import key_token, page_size, point_token
 from services.common.protoconv import review_reason
@@ -472,14 +473,14 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         Returns the videos changed and the feed position. Call under the registry's lock."""
         store = self.registry.store
         erasure.begin(store, key, influencer_id)
-        erasure.crash_point("erase:recorded")
+        crash_point("erase:recorded")
         videos = self.registry.delete(influencer_id, missing_ok=True)
-        erasure.crash_point("erase:deleted")
+        crash_point("erase:deleted")
         positions = self._publish(identity_pb2.CHANGE_KIND_ERASURE, videos,
                                   [Label("", deleted=True, erased_key=key)])
-        erasure.crash_point("erase:published")
+        crash_point("erase:published")
         erasure.finish(store, key)
-        erasure.crash_point("erase:finished")
+        crash_point("erase:finished")
         store.scrub()
         self.feed.redact(influencer_id)
         if not self.settings.qdrant_url:
