@@ -33,6 +33,7 @@ from influencers.client import (
 from influencers.v1 import common_pb2, identity_pb2, ingest_pb2
 from services.common.boundary import brief
 from services.common.clients import CATCHING_UP, REVIEW_ANSWERS, drain
+from services.common.damage import DiskFull, StoreDamaged
 from services.common.datadir import DataDirBusy, DataDirUnusable, data_dir_lock, prepare_data_dir
 from services.common.protoconv import review_reason_word, seconds, status_word
 from services.common.rpc import PortInUse, is_loopback, open_channel, wait_healthy
@@ -590,7 +591,7 @@ def main(argv: list[str] | None = None) -> int:
         _check_inputs(args)
         with _owning_data_dir(args):
             return int(args.func(args) or 0)
-    except (SettingsError, ManifestError, DataDirBusy, DataDirUnusable, PortInUse) as exc:
+    except (SettingsError, ManifestError, DataDirBusy, DataDirUnusable, PortInUse, StoreDamaged, DiskFull) as exc:
         return _usage_error(str(exc))
     except grpc.RpcError as exc:
         return _service_error(args.command, exc)

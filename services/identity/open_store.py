@@ -39,7 +39,7 @@ def open_face_store(settings: Settings) -> FaceStore:
 
     folder = settings.data_dir / "qdrant"
     resumed = (folder / "edge").exists()
-    store = EdgeFaceStore(folder / "edge")
+    store = EdgeFaceStore(folder / "edge", settings.min_free_bytes)
     if (folder / "meta.json").is_file():
         if resumed:
             log.warning("the migration of %s from qdrant-client's local mode to Qdrant Edge was interrupted; "
