@@ -15,6 +15,9 @@ class StoreDamaged(RuntimeError):
     """A store's files cannot be read as a whole store (a broken, missing or unwritable file)."""
 
 
+DISK_FULL = "disk full"  # every DiskFull message starts with it: ingest stops a job's batch when a row says it
+
+
 class DiskFull(RuntimeError):
     """The data dir's filesystem has less free space than settings.min_free_bytes: the write is refused."""
 
@@ -32,7 +35,7 @@ def check_room(path: Path, min_free_bytes: int, what: str) -> None:
         return
     free = shutil.disk_usage(path).free
     if free < min_free_bytes:
-        raise DiskFull(f"the disk of {path} has {free / MIB:.1f} MiB free, under the "
+        raise DiskFull(f"{DISK_FULL}: the disk of {path} has {free / MIB:.1f} MiB free, under the "
                        f"{min_free_bytes / MIB:.0f} MiB kept free (INFLUENCERS_MIN_FREE_BYTES): {what} refused; "
                        "free some space and run again")
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import qdrant_edge as qe
 
-from services.common.damage import DiskFull, StoreDamaged, check_room, engine_error, is_disk_full
+from services.common.damage import DISK_FULL, DiskFull, StoreDamaged, check_room, engine_error, is_disk_full
 from services.identity.edge_check import check_edge_files
 from services.identity.facestore import (
     INTEGER_FIELDS,
@@ -94,7 +94,7 @@ def _open_shard(folder: Path, name: str) -> qe.EdgeShard:
         return _open(folder / name, *_SHARDS[name])
     except Exception as exc:  # the engine's errors are bare Exceptions: one line naming the shard instead
         if is_disk_full(exc):
-            raise DiskFull(f"face store {folder / name}: the disk is full ({engine_error(exc)})") from None
+            raise DiskFull(f"{DISK_FULL}: face store {folder / name} ({engine_error(exc)})") from None
         raise StoreDamaged(f"face store {folder / name} cannot be opened: {engine_error(exc)}; "
                            "restore DATA/qdrant/edge from a backup, or remove it and ingest again") from None
 
@@ -163,8 +163,8 @@ class EdgeFaceStore(FaceStore):
             shard.update(operation)
         except Exception as exc:
             if is_disk_full(exc):
-                raise DiskFull(f"face store {self.folder}: the disk is full ({engine_error(exc)}): {what} "
-                               "refused; free some space and run again") from None
+                raise DiskFull(f"{DISK_FULL}: face store {self.folder} ({engine_error(exc)}): {what} refused; "
+                               "free some space and run again") from None
             raise
 
     def _check_schema(self) -> None:

@@ -183,7 +183,10 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         except ValueError as exc:  # a frame that is not an image, or too large to decode
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"video {video_id}: {exc}")
         with self.registry.lock:
-            appearances = self.registry.assign(video_id, analysis)
+            try:
+                appearances = self.registry.assign(video_id, analysis)
+            except DiskFull as exc:  # refused before the engine's mapped write could meet the full disk
+                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, f"video {video_id}: {exc}")
             position = self._position(self._publish(identity_pb2.CHANGE_KIND_VIDEO, [video_id]))
         return identity_pb2.AnalyzeVideoResponse(
             feed_position=position,
@@ -308,12 +311,15 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                 first = False
             yield msg
 
-    def _correct(self, work: Callable[[], tuple[list[str], list[Label]]],
+    def _correct(self, work: Callable[[], tuple[list[str], list[Label]]], context: grpc.ServicerContext,
                  kind: int = identity_pb2.CHANGE_KIND_CORRECTION) -> identity_pb2.Changes:
         """Runs a correction (`work` returns the changed videos and the labels it set) and publishes its change,
         under the registry's lock; the answer carries the change's position."""
         with self.registry.lock:
-            videos, labels = work()
+            try:
+                videos, labels = work()
+            except DiskFull as exc:
+                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
             position = self._position(self._publish(kind, videos, labels))
         reply = self._changes(videos, labels)
         reply.feed_position = position
@@ -334,8 +340,11 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
 
     def OpenBatch(self, request: identity_pb2.OpenBatchRequest, context: grpc.ServicerContext
                   ) -> identity_pb2.OpenBatchResponse:
-        return identity_pb2.OpenBatchResponse(previous_interrupted=self.registry.open_batch(request.batch,
-                                                                                     request.worker))
+        try:
+            interrupted = self.registry.open_batch(request.batch, request.worker)
+        except DiskFull as exc:
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+        return identity_pb2.OpenBatchResponse(previous_interrupted=interrupted)
 
     def CloseBatch(self, request: identity_pb2.CloseBatchRequest, context: grpc.ServicerContext
                    ) -> identity_pb2.CloseBatchResponse:
@@ -354,7 +363,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             except (KeyError, ValueError) as exc:
                 _refuse(context, exc)
             return changed, self.registry.labels(ids)
-        return identity_pb2.MergeInfluencersResponse(changes=self._correct(work))
+        return identity_pb2.MergeInfluencersResponse(changes=self._correct(work, context))
 
     def SplitInfluencer(self, request: identity_pb2.SplitInfluencerRequest, context: grpc.ServicerContext
                         ) -> identity_pb2.SplitInfluencerResponse:
@@ -367,7 +376,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             except KeyError as exc:
                 context.abort(grpc.StatusCode.NOT_FOUND, _message(exc))
             return changed, self.registry.labels([request.influencer_id])
-        return identity_pb2.SplitInfluencerResponse(changes=self._correct(work))
+        return identity_pb2.SplitInfluencerResponse(changes=self._correct(work, context))
 
     def RenameInfluencer(self, request: identity_pb2.RenameInfluencerRequest, context: grpc.ServicerContext
                          ) -> identity_pb2.RenameInfluencerResponse:
@@ -377,6 +386,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                 self.registry.rename(request.influencer_id, request.name)
             except (KeyError, ValueError) as exc:
                 _refuse(context, exc)
+            except DiskFull as exc:
+                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
             position = self._position(self._publish(identity_pb2.CHANGE_KIND_CORRECTION, [],
                                                     self.registry.labels([request.influencer_id])))
         found = self.GetInfluencer(identity_pb2.GetInfluencerRequest(influencer_id=request.influencer_id), context)
@@ -416,7 +427,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, _message(exc))
             enrolled.append(target)
             return changed, self.registry.labels([target])
-        changes = self._correct(work)
+        changes = self._correct(work, context)
         info = self.registry.influencer(enrolled[0])
         return identity_pb2.EnrolInfluencerResponse(
             influencer=self._influencer_pb(info) if info else None, faces_enrolled=len(photos),
@@ -435,7 +446,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             except (KeyError, ValueError) as exc:
                 _refuse(context, exc)
             return changed, self.registry.labels([request.influencer_id, target])
-        return identity_pb2.MoveAppearanceResponse(changes=self._correct(work))
+        return identity_pb2.MoveAppearanceResponse(changes=self._correct(work, context))
 
     def HideInfluencer(self, request: identity_pb2.HideInfluencerRequest, context: grpc.ServicerContext
                        ) -> identity_pb2.HideInfluencerResponse:
@@ -446,7 +457,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             except KeyError as exc:
                 context.abort(grpc.StatusCode.NOT_FOUND, _message(exc))
             return [], self.registry.labels([request.influencer_id])
-        return identity_pb2.HideInfluencerResponse(changes=self._correct(work))
+        return identity_pb2.HideInfluencerResponse(changes=self._correct(work, context))
 
     def DeleteInfluencer(self, request: identity_pb2.DeleteInfluencerRequest, context: grpc.ServicerContext
                          ) -> identity_pb2.DeleteInfluencerResponse:
@@ -461,7 +472,10 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             present = bool(self.registry.store.faces_of(influencer_id))
             if not known and not present:
                 context.abort(grpc.StatusCode.NOT_FOUND, f"no influencer {shown(influencer_id)}")
-            videos, position = self._erase(influencer_id, key)
+            try:
+                videos, position = self._erase(influencer_id, key)
+            except DiskFull as exc:
+                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
         reply = self._changes(videos, [Label(influencer_id, deleted=True)])
         reply.feed_position = position
         return identity_pb2.DeleteInfluencerResponse(changes=reply, already_erased=known == "done" and not present)
@@ -519,7 +533,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             except (KeyError, ValueError) as exc:
                 _refuse(context, exc)
             return changed, self.registry.labels([request.influencer_a, request.influencer_b])
-        return identity_pb2.AnswerReviewItemResponse(changes=self._correct(work))
+        return identity_pb2.AnswerReviewItemResponse(changes=self._correct(work, context))
 
 
 def _check(context: grpc.ServicerContext, value: str, what: str) -> None:
