@@ -19,7 +19,7 @@ from services.common.protoconv import review_reason
 from services.common.rpc import RunningServer, build_server
 from services.common.settings import Settings
 from services.common.tls import server_credentials
-from services.identity import erasure
+from services.identity import erasure, journal
 from services.identity.analyzer import FrameIn
 from services.identity.appearances import AppearanceOut
 from services.identity.assignment import Thresholds
@@ -312,15 +312,28 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             yield msg
 
     def _correct(self, work: Callable[[], tuple[list[str], list[Label]]], context: grpc.ServicerContext,
-                 kind: int = identity_pb2.CHANGE_KIND_CORRECTION) -> identity_pb2.Changes:
+                 kind: int = identity_pb2.CHANGE_KIND_CORRECTION,
+                 entry: tuple[str, dict[str, object]] | None = None) -> identity_pb2.Changes:
         """Runs a correction (`work` returns the changed videos and the labels it set) and publishes its change,
-        under the registry's lock; the answer carries the change's position."""
+        under the registry's lock; the answer carries the change's position. `entry` (op, arguments): the
+        correction is recorded before it is applied and the record removed once published (journal.py)."""
         with self.registry.lock:
+            key = journal.record(self.registry.store, *entry) if entry else ""
             try:
                 videos, labels = work()
             except DiskFull as exc:
+                if key:
+                    journal.done(self.registry.store, key)
                 context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+            except BaseException:  # refused (NOT_FOUND, INVALID_ARGUMENT): nothing to finish later
+                if key:
+                    journal.done(self.registry.store, key)
+                raise
+            crash_point("correct:applied")
             position = self._position(self._publish(kind, videos, labels))
+            crash_point("correct:published")
+            if key:
+                journal.done(self.registry.store, key)
         reply = self._changes(videos, labels)
         reply.feed_position = position
         return reply
@@ -363,7 +376,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             except (KeyError, ValueError) as exc:
                 _refuse(context, exc)
             return changed, self.registry.labels(ids)
-        return identity_pb2.MergeInfluencersResponse(changes=self._correct(work, context))
+        return identity_pb2.MergeInfluencersResponse(changes=self._correct(
+            work, context, entry=("merge", {"ids": ids})))
 
     def SplitInfluencer(self, request: identity_pb2.SplitInfluencerRequest, context: grpc.ServicerContext
                         ) -> identity_pb2.SplitInfluencerResponse:
@@ -376,20 +390,26 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             except KeyError as exc:
                 context.abort(grpc.StatusCode.NOT_FOUND, _message(exc))
             return changed, self.registry.labels([request.influencer_id])
-        return identity_pb2.SplitInfluencerResponse(changes=self._correct(work, context))
+        return identity_pb2.SplitInfluencerResponse(changes=self._correct(work, context, entry=(
+            "split", {"id": request.influencer_id, "videos": list(request.video_ids)})))
 
     def RenameInfluencer(self, request: identity_pb2.RenameInfluencerRequest, context: grpc.ServicerContext
                          ) -> identity_pb2.RenameInfluencerResponse:
         _check_influencer(context, request.influencer_id)
         with self.registry.lock:
+            key = journal.record(self.registry.store, "rename", {"id": request.influencer_id, "name": request.name})
             try:
                 self.registry.rename(request.influencer_id, request.name)
             except (KeyError, ValueError) as exc:
+                journal.done(self.registry.store, key)
                 _refuse(context, exc)
             except DiskFull as exc:
+                journal.done(self.registry.store, key)
                 context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+            crash_point("correct:applied")
             position = self._position(self._publish(identity_pb2.CHANGE_KIND_CORRECTION, [],
                                                     self.registry.labels([request.influencer_id])))
+            journal.done(self.registry.store, key)
         found = self.GetInfluencer(identity_pb2.GetInfluencerRequest(influencer_id=request.influencer_id), context)
         reply = found.influencer
         reply.feed_position = position
@@ -446,7 +466,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             except (KeyError, ValueError) as exc:
                 _refuse(context, exc)
             return changed, self.registry.labels([request.influencer_id, target])
-        return identity_pb2.MoveAppearanceResponse(changes=self._correct(work, context))
+        return identity_pb2.MoveAppearanceResponse(changes=self._correct(work, context, entry=("move", {
+            "video": request.video_id, "id": request.influencer_id, "target": request.target_influencer_id})))
 
     def HideInfluencer(self, request: identity_pb2.HideInfluencerRequest, context: grpc.ServicerContext
                        ) -> identity_pb2.HideInfluencerResponse:
@@ -457,7 +478,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             except KeyError as exc:
                 context.abort(grpc.StatusCode.NOT_FOUND, _message(exc))
             return [], self.registry.labels([request.influencer_id])
-        return identity_pb2.HideInfluencerResponse(changes=self._correct(work, context))
+        return identity_pb2.HideInfluencerResponse(changes=self._correct(work, context, entry=(
+            "hide", {"id": request.influencer_id, "hidden": request.hidden})))
 
     def DeleteInfluencer(self, request: identity_pb2.DeleteInfluencerRequest, context: grpc.ServicerContext
                          ) -> identity_pb2.DeleteInfluencerResponse:
@@ -505,6 +527,19 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             erasure.remove_leftovers(self.settings.data_dir)
         return videos, self._position(positions)
 
+    def resume_corrections(self) -> int:
+        """Finishes every correction a kill interrupted (at start): applied again, then every video's
+        appearances and the labels of the influencers it named published (a resync); returns how many."""
+        with self.registry.lock:
+            finished = journal.replay_pending(self.registry.store, self.registry)
+            if finished:
+                named = sorted({i for _, ids in finished for i in ids})
+                self._publish(identity_pb2.CHANGE_KIND_RESYNC, list(self.registry.store.video_ids()),
+                              [x for x in self.registry.labels(named)])
+            for key, _ in finished:
+                journal.done(self.registry.store, key)
+        return len(finished)
+
     def resume_erasures(self) -> int:
         """Finishes every erasure a kill interrupted (at start); returns how many."""
         with self.registry.lock:
@@ -533,7 +568,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             except (KeyError, ValueError) as exc:
                 _refuse(context, exc)
             return changed, self.registry.labels([request.influencer_a, request.influencer_b])
-        return identity_pb2.AnswerReviewItemResponse(changes=self._correct(work, context))
+        return identity_pb2.AnswerReviewItemResponse(changes=self._correct(work, context, entry=(
+            "answer", {"a": request.influencer_a, "b": request.influencer_b, "reply": reply})))
 
 
 def _check(context: grpc.ServicerContext, value: str, what: str) -> None:
@@ -586,6 +622,7 @@ class IdentityProcess:
         self.workers = FaceWorkers(settings.worker_count)
         servicer = IdentityServicer(self.registry, self.workers, settings, self.feed)
         servicer.resume_erasures()
+        servicer.resume_corrections()
         self.servicer = servicer
 
         def register(server: grpc.Server) -> str:

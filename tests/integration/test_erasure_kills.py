@@ -21,15 +21,20 @@ CHILD = Path(__file__).resolve().parents[1] / "support" / "erasure_child.py"
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def erase_in_child(data: Path, crash_at: str) -> str:
+def erase_in_child(data: Path, crash_at: str, op: str = "delete") -> str:
+    """Runs the child's correction `op`, killed at `crash_at`; returns the first person's id."""
+    return ids_of_child(data, crash_at, op)[0]
+
+
+def ids_of_child(data: Path, crash_at: str, op: str) -> list[str]:
     env = {**os.environ, "INFLUENCERS_CRASH_AT": crash_at, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, str(CHILD), str(data)], env=env, capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, str(CHILD), str(data), op], env=env, capture_output=True, text=True,
                           timeout=300)
     lines = proc.stdout.split()
     assert lines, proc.stderr[-2000:]
     if crash_at:
         assert proc.returncode == -9 and "erased" not in lines, proc.stderr[-2000:]
-    return lines[0]
+    return lines[:2]
 
 
 def analytics_ids(stack) -> set[str]:
@@ -77,5 +82,23 @@ def test_a_delete_while_analytics_is_not_following_converges_when_it_follows_aga
         assert "still catching up" in capsys.readouterr().out and other in analytics_ids(stack)
         stack.follower = start_follower(stack.settings, stack.store)
         assert converged(stack, other), "the erasure reached analytics once it followed again"
+    finally:
+        stack.stop()
+
+
+@pytest.mark.parametrize("op", ["merge", "rename"])
+def test_a_merge_or_rename_killed_between_the_store_and_the_feed_is_finished_at_the_next_start(settings, op):
+    first, second = ids_of_child(settings.data_dir, "correct:applied", op)
+    stack = start_stack(settings, web=False)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            frame = stack.store.appearance_frame()
+            done = (set(frame.influencer_id) == {first} if op == "merge" else stack.store.names() == {first: "Ann"})
+            if done:
+                break
+            time.sleep(0.05)
+        assert done, f"analytics did not converge after the interrupted {op}: {stack.store.names()}"
+        assert not list(stack.identity.registry.store.side_records("pending")), "the record is removed"
     finally:
         stack.stop()

@@ -1,6 +1,7 @@
-"""A child process for the erasure kill tests: starts the whole stack on DATA (argv[1]), stores two videos of
-two synthetic people (first run only), waits until analytics has them, then erases the first person, with
-INFLUENCERS_CRASH_AT (if set) killing it part way. Prints the erased id on the first line of stdout."""
+"""A child process for the correction kill tests: starts the whole stack on DATA (argv[1]), stores two videos
+of two synthetic people, waits until analytics has them, then makes correction argv[2] (delete: erases the
+first person; merge: the second into the first; rename: names the first "Ann"), with INFLUENCERS_CRASH_AT (if
+set) killing it part way. Prints the first person's id, then the second's, on stdout."""
 
 import sys
 import time
@@ -42,11 +43,18 @@ def main() -> None:
     identity, _ = connect(stack.settings)
     list(identity.recluster((), resync_only=True, publish=True))  # the feed carries them, as a batch's repair
     victim = registry.store.faces_in("00000000000000a1")[0].record.influencer_id
-    print(victim, flush=True)
+    other = registry.store.faces_in("00000000000000a2")[0].record.influencer_id
+    print(victim, other, flush=True)
     deadline = time.monotonic() + 30
     while victim not in set(stack.store.appearance_frame().influencer_id) and time.monotonic() < deadline:
         time.sleep(0.05)
-    identity.erase(victim)
+    op = sys.argv[2] if len(sys.argv) > 2 else "delete"
+    if op == "delete":
+        identity.erase(victim)
+    elif op == "merge":
+        identity.merge([victim, other])
+    else:
+        identity.rename(victim, "Ann")
     print("erased", flush=True)
     stack.stop()
 
