@@ -11,6 +11,7 @@ import pytest
 
 from services.identity.edge_store import EdgeFaceStore
 from services.identity.facestore import FacePoint, FaceRecord, point_id
+from tests.support.people import store_two_people
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "influencers.cli"]
@@ -79,9 +80,9 @@ DAMAGE = {
 }
 
 
-def serve(data: Path) -> subprocess.CompletedProcess:
+def serve(data: Path, timeout_s: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([*CLI, "serve", "--data-dir", str(data), *PORTS], capture_output=True, text=True,
-                          timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                          timeout=timeout_s, env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
 @pytest.mark.parametrize("kind", DAMAGE)
@@ -108,3 +109,30 @@ def test_a_read_only_face_store_is_refused_at_start_in_one_line_with_exit_2(tmp_
     assert got.returncode == 2 and "Traceback" not in got.stderr, got.stderr[-3000:]
     assert "read-only" in got.stderr.splitlines()[-1], got.stderr[-3000:]
     print("read-only qdrant/ ->", got.stderr.splitlines()[-1])
+
+
+def test_a_face_store_that_lost_the_people_analytics_lists_is_refused_at_start(settings):
+    import shutil
+    store_two_people(settings)
+    shutil.rmtree(settings.data_dir / "qdrant" / "edge")
+    got = serve(settings.data_dir)
+    assert got.returncode == 2 and "Traceback" not in got.stderr, got.stderr[-3000:]
+    assert "holds no face of 2 of the 2 influencers" in got.stderr.splitlines()[-1], got.stderr[-3000:]
+
+
+def test_analytics_missing_people_identity_holds_is_rebuilt_from_identity_at_start(settings):
+    import sqlite3
+    import time
+
+    from influencers.stack import start_stack
+    people = store_two_people(settings)
+    with sqlite3.connect(settings.data_dir / "analytics.sqlite3") as db:
+        db.execute("delete from appearances")
+    stack = start_stack(settings, web=False)
+    try:
+        deadline = time.monotonic() + 30
+        while set(stack.store.appearance_frame().influencer_id) != people and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert set(stack.store.appearance_frame().influencer_id) == people
+    finally:
+        stack.stop()
