@@ -323,7 +323,7 @@ class EdgeFaceStore(FaceStore):
                     qe.Point(str(r.id), list(r.vector), dict(r.payload or {})) for r in records]))
             if offset is None:
                 break
-        if _SHARDS[name][4]:
+        if _SHARDS[name][4]:  # the copy is searched as the shard was: its HNSW index is built now
             copy.optimize()
         copy.flush()
         copy.close()
