@@ -42,6 +42,7 @@ from services.analytics.store_reads import (
     missing_face_refs,
 )
 from services.analytics.store_schema import appearances, erased, migrate, names, state, urls, videos
+from services.analytics.store_schema import reposts as reposts_table
 from services.common.boundary import is_video_id
 from services.common.database import database_url, is_postgres, open_engine
 from services.common.erasure import erasure_key, scrub_sql
@@ -270,8 +271,8 @@ class AnalyticsStore(StoreReads):
             return replaced
 
     def apply_changes(self, position: int, videos: Mapping[str, list[AppearanceRow]], names: Mapping[str, str],
-                      labels: Iterable[Label] = (), forgotten: Iterable[str] = (), *, snapshot: bool = False
-                      ) -> list[str]:
+                      labels: Iterable[Label] = (), forgotten: Iterable[str] = (), *, snapshot: bool = False,
+                      reposts: Mapping[str, str] | None = None) -> list[str]:
         """Applies one change of identity's feed in ONE transaction, together with moving feed_position to
         `position`. Idempotent: when position <= feed_position() nothing happens and [] is returned (unless
         snapshot). Replaces the appearances of each video id in `videos` (an empty list clears them; a video
@@ -294,6 +295,9 @@ class AnalyticsStore(StoreReads):
             for start in range(0, len(gone), CHUNK):
                 w.c.execute(appearances.delete().where(appearances.c.video_id.in_(gone[start:start + CHUNK])))
             w.erased = _apply_names(w.c, names, labels, self.erasure_secret)
+            if reposts:  # `reposts`: video id -> date of the erasure of a person seen again in it
+                w.c.execute(_upsert(w.c, reposts_table, None, ["video_id"], ["erased_utc"]),
+                            [{"video_id": v, "erased_utc": d} for v, d in reposts.items()])
             if not snapshot:
                 w.c.execute(state.update().values(feed_position=position))
             return missing_face_refs(w.c, videos)

@@ -34,23 +34,33 @@ def state(store: FaceStore, key: str) -> str:
     return "pending" if record.get("influencer_id") else "done"
 
 
-def begin(store: FaceStore, key: str, influencer_id: str) -> None:
-    """Records that `influencer_id` is being erased (before anything of it is deleted)."""
+def begin(store: FaceStore, key: str, influencer_id: str, face_keys: list[str]) -> None:
+    """Records that `influencer_id` is being erased (before anything of it is deleted), with the keyed hashes
+    of its faces' encodings (`face_keys`: a repost of its video is recognised by them, see reposted)."""
     record = store.get_side(KIND, key) or {}
     store.set_side(KIND, key, {"erased_key": key, "influencer_id": influencer_id,
+                               "faces": sorted(set(record.get("faces", [])) | set(face_keys)),
                                "time_utc": record.get("time_utc") or _now()})
 
 
 def finish(store: FaceStore, key: str) -> None:
     """The erasure is applied and published: the record keeps only the hash and the time."""
     record = store.get_side(KIND, key) or {}
-    store.set_side(KIND, key, {"erased_key": key, "time_utc": record.get("time_utc") or _now()})
+    store.set_side(KIND, key, {"erased_key": key, "faces": record.get("faces", []),
+                               "time_utc": record.get("time_utc") or _now()})
 
 
 def pending(store: FaceStore) -> list[tuple[str, str]]:
     """(influencer id, key) of every erasure recorded and not finished (a kill interrupted it)."""
     return [(str(r["influencer_id"]), str(r["erased_key"])) for r in store.side_records(KIND)
             if r.get("influencer_id") and r.get("erased_key")]
+
+
+def reposted(store: FaceStore, face_keys: set[str]) -> str:
+    """The UTC time of the earliest erasure one of whose faces' keyed hashes is in `face_keys` (a face of
+    an erased person seen again: the same encoding), or ""."""
+    times = [str(r.get("time_utc", "")) for r in store.side_records(KIND) if face_keys & set(r.get("faces", []))]
+    return min(times) if times else ""
 
 
 def remove_leftovers(data_dir: Path) -> list[Path]:

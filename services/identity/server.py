@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import grpc
 
@@ -138,6 +138,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                 names={i: names[i] for i in ids if names.get(i)},
                 labels=[common_pb2.InfluencerLabel(influencer_id=i, name=names.get(i, ""), hidden=True)
                         for i in sorted((ids & hidden) - given)])
+            self._flag_reposts(change.videos)
             change.create_time.GetCurrentTime()
             for video in change.videos:  # crops travel by reference only
                 for appearance in video.appearances:
@@ -185,6 +186,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         with self.registry.lock:
             try:
                 appearances = self.registry.assign(video_id, analysis)
+                self._note_repost(video_id)
             except DiskFull as exc:  # refused before the engine's mapped write could meet the full disk
                 context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, f"video {video_id}: {exc}")
             position = self._position(self._publish(identity_pb2.CHANGE_KIND_VIDEO, [video_id]))
@@ -306,6 +308,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                 # A resync carries the hidden flags too, so that analytics rebuilt from identity keeps them.
                 labels=[common_pb2.InfluencerLabel(influencer_id=i, name=names.get(i, ""), hidden=True)
                         for i in sorted(ids & hidden)])
+            self._flag_reposts(msg.videos)
             if first:
                 msg.changed_videos = len(videos)
                 first = False
@@ -509,7 +512,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         store's shards rewritten, the feed's older entries redacted, the old layout's copies removed).
         Returns the videos changed and the feed position. Call under the registry's lock."""
         store = self.registry.store
-        erasure.begin(store, key, influencer_id)
+        faces = store.faces_of(influencer_id)
+        erasure.begin(store, key, influencer_id, [self._face_key(f.record.vhash) for f in faces if f.record.vhash])
         crash_point("erase:recorded")
         videos = self.registry.delete(influencer_id, missing_ok=True)
         crash_point("erase:deleted")
@@ -526,6 +530,24 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         if not self.settings.qdrant_url:
             erasure.remove_leftovers(self.settings.data_dir)
         return videos, self._position(positions)
+
+    def _face_key(self, vhash: str) -> str:
+        """The keyed hash kept of an erased face's encoding hash (never the encoding or its plain hash)."""
+        return erasure_key("face:" + vhash, self.settings.erasure_secret)[:20]
+
+    def _note_repost(self, video_id: str) -> None:
+        """Flags `video_id` when one of its faces has the encoding of an erased person's face (a repost):
+        a side record the feed carries as VideoAppearances.erased_person_utc."""
+        keys = {self._face_key(f.record.vhash) for f in self.registry.store.faces_in(video_id) if f.record.vhash}
+        when = erasure.reposted(self.registry.store, keys) if keys else ""
+        if when:
+            log.warning("video %s shows again a person erased on %s", video_id, when)
+            self.registry.store.set_side("repost", video_id, {"video_id": video_id, "erased_utc": when})
+
+    def _flag_reposts(self, videos: Iterable[common_pb2.VideoAppearances]) -> None:
+        flagged = {str(r["video_id"]): str(r["erased_utc"]) for r in self.registry.store.side_records("repost")}
+        for video in videos:
+            video.erased_person_utc = flagged.get(video.video_id, "")
 
     def resume_corrections(self) -> int:
         """Finishes every correction a kill interrupted (at start): applied again, then every video's

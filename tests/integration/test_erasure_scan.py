@@ -1,9 +1,12 @@
 """After `influencers delete ID`, another batch, a whole-store recluster and a re-export, no byte of the person
 is left under the data dir: the raw bytes of every file are scanned for the id, the float32 bytes of their
-face vectors and their crops (JPEG bytes and base64)."""
+face vectors and their crops (JPEG bytes and base64). Then a repost of one of their videos (the same frames in
+other bytes) is flagged on the video's page: the analyst decides."""
 
 import base64
 import csv
+import hashlib
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +24,8 @@ def manifest(corpus: Path, rows: list[list[str]], path: Path) -> Path:
     return path
 
 
-def needles(data: Path) -> tuple[str, dict[str, bytes]]:
-    """The influencer with the most faces, and what of them the scan looks for."""
+def needles(data: Path) -> tuple[str, dict[str, bytes], str]:
+    """The influencer with the most faces, what of them the scan looks for, and one of their videos."""
     store = EdgeFaceStore(data / "qdrant" / "edge")
     try:
         counts = store.influencer_counts()
@@ -37,7 +40,7 @@ def needles(data: Path) -> tuple[str, dict[str, bytes]]:
             middle = len(jpeg) // 2
             found[f"crop {k} JPEG bytes (64 from the middle)"] = jpeg[middle:middle + 64]
             found[f"crop {k} base64 (64 characters from the middle)"] = b64[len(b64) // 2:len(b64) // 2 + 64].encode()
-        return victim, found
+        return victim, found, faces[0].record.video_id
     finally:
         store.close()
 
@@ -61,7 +64,7 @@ def test_nothing_of_an_erased_person_is_left_in_any_file_of_the_data_dir(corpus,
     later = manifest(smoke, rows[8:], tmp_path / "later.csv")
     assert main(["run", str(first), "--no-serve", "--data-dir", str(data), "--ingest-port", "0",
                  "--identity-port", "0", "--analytics-port", "0", "--workers", "2"]) == 0
-    victim, wanted = needles(data)
+    victim, wanted, their_video = needles(data)
     before, _, _ = scan(data, wanted)
     assert any(h.startswith("id ") for h in before) and any(h.startswith("crop") for h in before)
 
@@ -85,3 +88,23 @@ def test_nothing_of_an_erased_person_is_left_in_any_file_of_the_data_dir(corpus,
     print("found before the delete:", *before, sep="\n  ")
     print("found after:", *(hits or ["nothing"]), sep="\n  ")
     assert hits == []
+
+    # A repost: one of their videos with other bytes (a tail appended) and the same frames.
+    original = next(smoke / url for _, url in rows if hashlib.sha256((smoke / url).read_bytes()).hexdigest()[:16]
+                    == their_video)
+    repost = tmp_path / "repost.mp4"
+    repost.write_bytes(original.read_bytes() + b"repost")
+    again = manifest(smoke, [["1.0", str(repost)]], tmp_path / "repost.csv")
+    stack = start_stack(settings, web=True)
+    try:
+        s = stack.settings
+        ports = ["--identity-port", str(s.identity_port), "--analytics-port", str(s.analytics_port),
+                 "--ingest-port", str(s.ingest_port)]
+        assert main(["ingest", str(again), *ports]) == 0
+        reposted = hashlib.sha256(repost.read_bytes()).hexdigest()[:16]
+        assert stack.store.repost_of(reposted), "the repost is flagged"
+        page = urllib.request.urlopen(f"{stack.web_url}video/{reposted}").read().decode()
+        assert "appears again" in page and "erased on" in page
+        print("repost flagged on", f"/video/{reposted}")
+    finally:
+        stack.stop()

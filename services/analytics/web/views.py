@@ -109,7 +109,7 @@ def video(video_id: str) -> str:
     page = report.video_page(_store(), _analysis(), video_id)
     if page is None:
         abort(404)
-    return render_template("video.html", page=page, others=_others(""))
+    return render_template("video.html", page=page, others=_others(""), repost=_store().repost_of(video_id))
 
 
 def _others(influencer_id: str) -> list[tuple[str, str]]:

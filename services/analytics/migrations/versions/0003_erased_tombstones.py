@@ -1,5 +1,6 @@
 """Tombstones of erased influencers: the keyed hash of each erased id (never the id) and when it was erased,
-so that a late change cannot bring the person back.
+so that a late change cannot bring the person back; and the videos in which a face of an erased person is seen
+again (a repost), with the date of that erasure, for the page to flag.
 
 Revision ID: 0003
 Revises: 0002
@@ -20,7 +21,13 @@ def upgrade() -> None:
         sa.Column("erased_key", sa.Text, primary_key=True),
         sa.Column("erased_at", sa.Float, nullable=False),
     )
+    op.create_table(
+        "reposts",
+        sa.Column("video_id", sa.Text, primary_key=True),
+        sa.Column("erased_utc", sa.Text, nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("reposts")
     op.drop_table("erased")
