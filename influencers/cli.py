@@ -37,6 +37,7 @@ from influencers.v1 import common_pb2, identity_pb2, ingest_pb2
 from services.common import tracing
 from services.common.boundary import brief
 from services.common.clients import CATCHING_UP, REVIEW_ANSWERS, drain
+from services.common.damage import DiskFull, StoreDamaged
 from services.common.datadir import DataDirBusy, DataDirUnusable, data_dir_lock, prepare_data_dir
 from services.common.logs import configure_logging
 from services.common.metrics import DEFAULT_PORT as DEFAULT_METRICS_PORT
@@ -442,7 +443,10 @@ def cmd_correct(args: argparse.Namespace) -> int:
     if args.command in ("hide", "unhide"):
         return _written(args, analytics, ident.hide(who.one(args.id), args.command == "hide"))
     if args.command == "delete":
-        return _written(args, analytics, ident.delete(who.one(args.id)))
+        erased = ident.erase(who.one(args.id))
+        if erased.already_erased:
+            print(f"{args.id} was already erased; the erasure was published again")
+        return _written(args, analytics, erased.changes)
     if args.command == "undo":
         return _written(args, analytics, ident.undo(args.audit_id))
     return _written(args, analytics, ident.answer(who.one(args.a), who.one(args.b), REVIEW_ANSWERS[args.answer]))
@@ -693,7 +697,8 @@ def main(argv: list[str] | None = None) -> int:
         tracing.setup_tracing(_traced_services(args))
         with _owning_data_dir(args):
             return int(args.func(args) or 0)
-    except (SettingsError, ManifestError, DataDirBusy, DataDirUnusable, PortInUse, MetricsPortInUse) as exc:
+    except (SettingsError, ManifestError, DataDirBusy, DataDirUnusable, PortInUse, MetricsPortInUse, StoreDamaged,
+            DiskFull) as exc:
         return _usage_error(str(exc))
     except NameLookupError as exc:
         return _usage_error(f"{args.command}: {brief(_one_line(str(exc)), 2000)}")

@@ -11,6 +11,7 @@ import waitress
 from flask import Flask
 from waitress import wasyncore
 
+from influencers.startcheck import compare_views
 from services.analytics.feed import FollowerThread
 from services.analytics.feed_grpc import start_follower
 from services.analytics.server import serve_analytics
@@ -114,6 +115,13 @@ def start_stack(settings: Settings, web: bool = True, face_store: FaceStore | No
     analytics = serve_analytics(settings, store, lambda: following[0].follower.head if following else 0)
     settings = settings.replace(analytics_port=analytics.port, analytics_addr=f"{settings.host}:{analytics.port}")
     identity = IdentityProcess(settings, face_store)
+    try:
+        compare_views(identity.store, identity.feed.head(), store)
+    except BaseException:
+        identity.stop(0)
+        analytics.stop(0)
+        store.close()
+        raise
     settings = settings.replace(identity_port=identity.port, identity_addr=f"{settings.host}:{identity.port}")
     following.append(start_follower(settings, store))
     ingest = IngestProcess(settings)

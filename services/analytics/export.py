@@ -42,6 +42,7 @@ def export_report(store: AnalyticsStore, out_dir: Path, root: str = "") -> dict[
             frame = frame.assign(representative_image=[
                 _write_face(store, out_dir, i) for i in frame["influencer_id"]
             ])
+            _remove_unlisted(faces_dir, {p for p in frame["representative_image"] if p})
         path = out_dir / f"{name}.csv"
         path.write_bytes(to_safe_csv(frame).encode("utf-8"))
         written[name] = path
@@ -90,6 +91,17 @@ def to_safe_csv(frame: pd.DataFrame) -> str:
     """The CSV text of `frame` (no index), formula cells neutralised. Lines end in CRLF (RFC 4180), so a
     cell holding a carriage return is quoted like one holding a line feed."""
     return neutralised(frame).to_csv(index=False, lineterminator="\r\n")
+
+
+def _remove_unlisted(faces_dir: Path, listed: set[str]) -> list[Path]:
+    """Removes the face files of faces/ that this export does not list (an erased or merged influencer's
+    face from an earlier export must not outlive it); returns what went."""
+    gone = []
+    for path in sorted(faces_dir.glob("*.jpg")):
+        if f"faces/{path.name}" not in listed:
+            path.unlink(missing_ok=True)
+            gone.append(path)
+    return gone
 
 
 def _write_face(store: AnalyticsStore, out_dir: Path, influencer_id: str) -> str:

@@ -67,7 +67,7 @@ class FeedStore(Protocol):
 
     def apply_changes(self, position: int, videos: dict[str, list[AppearanceRow]], names: dict[str, str],
                       labels: Iterable[Label] = (), forgotten: Iterable[str] = (), *, snapshot: bool = False,
-                      audit: AuditRow | None = None) -> list[str]: ...
+                      audit: AuditRow | None = None, reposts: dict[str, str] | None = None) -> list[str]: ...
 
     def end_snapshot(self, position: int, video_ids: Iterable[str]) -> None: ...
 
@@ -83,8 +83,13 @@ def _videos(videos: Iterable[common_pb2.VideoAppearances]) -> dict[str, list[App
     return {v.video_id: [appearance_from_proto(v.video_id, a) for a in v.appearances] for v in videos}
 
 
+def _reposts(videos: Iterable[common_pb2.VideoAppearances]) -> dict[str, str]:
+    """Video id -> UTC date of the erasure of a person seen again in it (a repost), for flagged videos."""
+    return {v.video_id: v.erased_person_utc for v in videos if v.erased_person_utc}
+
+
 def _labels(labels: Iterable[common_pb2.InfluencerLabel]) -> list[Label]:
-    return [Label(x.influencer_id, x.name, x.hidden, x.deleted) for x in labels]
+    return [Label(x.influencer_id, x.name, x.hidden, x.deleted, x.erased_key) for x in labels]
 
 
 class Follower:
@@ -119,7 +124,7 @@ class Follower:
         for change in changes:
             missing = self.store.apply_changes(change.position, _videos(change.videos), dict(change.names),
                                                _labels(change.labels), list(change.forgotten_video_ids),
-                                               audit=row_from_entry(change.audit))
+                                               audit=row_from_entry(change.audit), reposts=_reposts(change.videos))
             self._fill(missing)
         return len(changes)
 
@@ -138,7 +143,7 @@ class Follower:
             if k == 0:
                 head = page.feed_position
             missing = self.store.apply_changes(head, _videos(page.videos), dict(page.names), _labels(page.labels),
-                                               snapshot=True)
+                                               snapshot=True, reposts=_reposts(page.videos))
             seen.extend(v.video_id for v in page.videos)
             self._fill(missing)
         self.store.end_snapshot(head, seen)

@@ -43,9 +43,11 @@ from services.analytics.store_reads import (
     StoreReads,
     missing_face_refs,
 )
-from services.analytics.store_schema import appearances, check_current, migrate, names, state, urls, videos
+from services.analytics.store_schema import appearances, check_current, erased, migrate, names, state, urls, videos
+from services.analytics.store_schema import reposts as reposts_table
 from services.common.boundary import is_video_id
 from services.common.database import database_url, is_postgres, open_engine
+from services.common.erasure import erasure_key, scrub_sql
 from services.common.scores import score_problem
 
 if TYPE_CHECKING:
@@ -65,6 +67,8 @@ class Label:
     name: str = ""
     hidden: bool = False
     deleted: bool = False
+    # Of an erasure from identity's feed: the keyed hash of the erased id, sent instead of the id.
+    erased_key: str = ""
 
 
 class _Write:
@@ -75,6 +79,7 @@ class _Write:
         self.c = connection
         self.position = position
         self.changed = True
+        self.erased = False  # an erasure deleted rows: their bytes are scrubbed from the files after commit
 
 
 class AnalyticsStore(StoreReads):
@@ -97,11 +102,14 @@ class AnalyticsStore(StoreReads):
             raise
         super().__init__(engine, None if is_postgres(engine) else threading.RLock())
         self.url = url
+        self.erasure_secret = ""  # settings.erasure_secret: the key of erased ids' hashes (tombstones)
 
     @classmethod
     def open(cls, settings: Settings, read_only: bool = False) -> AnalyticsStore:
         """The store the settings name: settings.database_url, else DATA/analytics.sqlite3."""
-        return cls(database_url(settings.database_url, settings.data_dir / SQLITE_FILE), read_only)
+        store = cls(database_url(settings.database_url, settings.data_dir / SQLITE_FILE), read_only)
+        store.erasure_secret = settings.erasure_secret
+        return store
 
     def close(self) -> None:
         with self._locked():
@@ -125,6 +133,8 @@ class AnalyticsStore(StoreReads):
                 transaction.commit()
             else:
                 transaction.rollback()
+        if write.changed and write.erased:
+            scrub_sql(self._engine, ["appearances", "names"])
 
     # ---- manifest rows ------------------------------------------------------------------------------
 
@@ -207,7 +217,7 @@ class AnalyticsStore(StoreReads):
         if status == DONE:
             _upsert_video(c, row, "")
             if rows is not None and not w.position:
-                _replace(c, row.video_id, rows)
+                _replace(c, row.video_id, _alive(c, rows, self.erasure_secret))
         elif existing is None or existing[1] != DONE:
             _upsert_video(c, row, row.error)
 
@@ -263,13 +273,14 @@ class AnalyticsStore(StoreReads):
         already stored under that face_ref, if any (see missing_face_refs)."""
         with self._writing() as w:
             known = _known_videos(w.c, updates)
-            replaced = _replace_many(w.c, {v: rows for v, rows in updates.items() if v in known})
-            _apply_names(w.c, names, labels)
+            replaced = _replace_many(w.c, {v: rows for v, rows in updates.items() if v in known},
+                                     self.erasure_secret)
+            w.erased = _apply_names(w.c, names, labels, self.erasure_secret)
             return replaced
 
     def apply_changes(self, position: int, videos: Mapping[str, list[AppearanceRow]], names: Mapping[str, str],
                       labels: Iterable[Label] = (), forgotten: Iterable[str] = (), *, snapshot: bool = False,
-                      audit: AuditRow | None = None) -> list[str]:
+                      audit: AuditRow | None = None, reposts: Mapping[str, str] | None = None) -> list[str]:
         """Applies one change of identity's feed in ONE transaction, together with moving feed_position to
         `position`. Idempotent: when position <= feed_position() nothing happens and [] is returned (unless
         snapshot). Replaces the appearances of each video id in `videos` (an empty list clears them; a video
@@ -288,11 +299,14 @@ class AnalyticsStore(StoreReads):
             if not snapshot and position <= w.position:
                 w.changed = False
                 return []
-            _replace_many(w.c, dict(videos))
+            _replace_many(w.c, dict(videos), self.erasure_secret)
             gone = list(dict.fromkeys(forgotten))
             for start in range(0, len(gone), CHUNK):
                 w.c.execute(appearances.delete().where(appearances.c.video_id.in_(gone[start:start + CHUNK])))
-            _apply_names(w.c, names, labels)
+            w.erased = _apply_names(w.c, names, labels, self.erasure_secret)
+            if reposts:  # `reposts`: video id -> date of the erasure of a person seen again in it
+                w.c.execute(_upsert(w.c, reposts_table, None, ["video_id"], ["erased_utc"]),
+                            [{"video_id": v, "erased_utc": d} for v, d in reposts.items()])
             if not snapshot:
                 if audit is not None:
                     store_audit.append(w.c, replace(audit, position=position))
@@ -422,9 +436,11 @@ def _replace(c: Connection, video_id: str, rows: list[AppearanceRow]) -> None:
              "face_ref": a.face_ref, "segments": json.dumps(a.segments)} for a in rows])
 
 
-def _replace_many(c: Connection, updates: dict[str, list[AppearanceRow]]) -> int:
-    """Replaces each video's appearances (merged, keyed to it); a row with a face_ref and no crop gets the
-    crop stored under that ref (looked up before any row goes). Returns how many videos."""
+def _replace_many(c: Connection, updates: dict[str, list[AppearanceRow]], secret: str = "") -> int:
+    """Replaces each video's appearances (merged, keyed to it; those of erased ids dropped); a row with a
+    face_ref and no crop gets the crop stored under that ref (looked up before any row goes). Returns how many
+    videos."""
+    updates = {video_id: _alive(c, rows, secret) for video_id, rows in updates.items()}
     crops = _crops(c, {a.face_ref for rows in updates.values() for a in rows if a.face_ref and not a.best_face})
     fixed = {video_id: merge_appearances([replace(a, video_id=video_id, best_face=a.best_face or crops.get(
         a.face_ref, b"")) for a in rows]) for video_id, rows in updates.items()}
@@ -454,22 +470,62 @@ def _known_videos(c: Connection, video_ids: Iterable[str]) -> set[str]:
     return known
 
 
-def _apply_names(c: Connection, given: Mapping[str, str], labels: Iterable[Label]) -> None:
-    """Upserts display names (the hidden flag stays), then applies each label as given: the name ("" clears
-    it) and the hidden flag; an erased influencer loses every row (its appearances, their crops, its name)."""
+def _tombstoned(c: Connection, influencer_ids: Iterable[str], secret: str) -> set[str]:
+    """The ids among `influencer_ids` whose keyed hash is a tombstone (an erased person)."""
+    keys = {erasure_key(i, secret): i for i in set(influencer_ids)}
+    found: set[str] = set()
+    listed = sorted(keys)
+    for start in range(0, len(listed), CHUNK):
+        found.update(keys[k] for k in c.execute(sa.select(erased.c.erased_key).where(
+            erased.c.erased_key.in_(listed[start:start + CHUNK]))).scalars())
+    return found
+
+
+def _alive(c: Connection, rows: list[AppearanceRow], secret: str) -> list[AppearanceRow]:
+    """`rows` without the appearances of erased ids: a late RecordVideo or feed change cannot resurrect them."""
+    dead = _tombstoned(c, (a.influencer_id for a in rows), secret) if rows else set()
+    return [a for a in rows if a.influencer_id not in dead] if dead else rows
+
+
+def _erase(c: Connection, label: Label, secret: str) -> set[str]:
+    """Deletes every row of the erased id (given, or found by its keyed hash) and keeps its tombstone;
+    returns the ids it found (for the audit trail to forget them too)."""
+    key = label.erased_key or erasure_key(label.influencer_id, secret)
+    ids = {label.influencer_id} - {""}
+    if label.erased_key:
+        stored = set(c.execute(sa.select(appearances.c.influencer_id).distinct()).scalars())
+        stored |= set(c.execute(sa.select(names.c.influencer_id)).scalars())
+        ids |= {i for i in stored if erasure_key(i, secret) == key}
+    for influencer_id in ids:
+        c.execute(appearances.delete().where(appearances.c.influencer_id == influencer_id))
+        c.execute(names.delete().where(names.c.influencer_id == influencer_id))
+    insert = (postgresql.insert if c.dialect.name == "postgresql" else sqlite.insert)(erased)
+    c.execute(insert.values(erased_key=key, erased_at=time.time()).on_conflict_do_nothing(
+        index_elements=["erased_key"]))  # a republished erasure keeps the date of the first
+    return ids
+
+
+def _apply_names(c: Connection, given: Mapping[str, str], labels: Iterable[Label], secret: str = "") -> bool:
+    """Upserts display names (the hidden flag stays; names of erased ids are refused), then applies each label
+    as given: the name ("" clears it) and the hidden flag; an erased influencer loses every row (its
+    appearances, their crops, its name) and leaves a tombstone. Returns whether anything was erased."""
+    dead = _tombstoned(c, given, secret) if given else set()
+    given = {i: n for i, n in given.items() if i not in dead}
     if given:
         c.execute(_upsert(c, names, None, ["influencer_id"], ["name"]),
                   [{"influencer_id": i, "name": n} for i, n in given.items()])
+    erasing = False
     for label in labels:
         if label.deleted:
-            store_audit.erase(c, label.influencer_id)
-            c.execute(appearances.delete().where(appearances.c.influencer_id == label.influencer_id))
-            c.execute(names.delete().where(names.c.influencer_id == label.influencer_id))
+            for influencer_id in _erase(c, label, secret):
+                store_audit.erase(c, influencer_id)
+            erasing = True
         elif label.name or label.hidden:
             c.execute(_upsert(c, names, {"influencer_id": label.influencer_id, "name": label.name,
                                          "hidden": int(label.hidden)}, ["influencer_id"], ["name", "hidden"]))
         else:
             c.execute(names.delete().where(names.c.influencer_id == label.influencer_id))
+    return erasing
 
 
 def _snapshot(c: Connection, key: str, video_id: str) -> tuple[object, ...]:

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from services.analytics.records import DONE, AppearanceRow, VideoRow
-from services.analytics.store_schema import appearances, names, state, urls, videos
+from services.analytics.store_schema import appearances, names, reposts, state, urls, videos
 
 VIDEO_FRAME_COLUMNS = ["video_id", "url", "performance", "duration_s"]
 APPEARANCE_FRAME_COLUMNS = [
@@ -90,6 +90,12 @@ class StoreReads:
         with self._reading() as c:
             revision, position = c.execute(_VERSION).one()
         return int(revision), int(position)
+
+    def repost_of(self, video_id: str) -> str:
+        """The UTC date of the erasure of a person seen again in this video (a repost), or ""."""
+        with self._reading() as c:
+            return str(c.execute(sa.select(reposts.c.erased_utc).where(reposts.c.video_id == video_id)).scalar()
+                       or "")
 
     def feed_position(self) -> int:
         """The position of the last change of identity's feed applied here; 0 when none."""

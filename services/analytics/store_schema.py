@@ -94,6 +94,22 @@ names = sa.Table(
     sa.Column("hidden", sa.Integer, nullable=False, server_default="0"),
 )
 
+# Tombstones: the keyed hash (services/common/erasure.py) of each erased influencer id, and when (UTC seconds
+# since the epoch); appearances of an id that hashes to one are refused.
+erased = sa.Table(
+    "erased", metadata,
+    sa.Column("erased_key", sa.Text, primary_key=True),
+    sa.Column("erased_at", sa.Float, nullable=False),
+)
+
+# Videos in which identity saw again a face of a person erased earlier (a repost), with the UTC date (ISO 8601)
+# of that erasure: the page flags them, the analyst decides.
+reposts = sa.Table(
+    "reposts", metadata,
+    sa.Column("video_id", sa.Text, primary_key=True),
+    sa.Column("erased_utc", sa.Text, nullable=False),
+)
+
 # One row (id 1): the position of identity's feed applied here, and a revision every write moves (readers'
 # caches compare it; writers lock this row first, so that writers of every process queue as on SQLite).
 state = sa.Table(

@@ -149,8 +149,12 @@ class GrpcIdentity:
         return self._stub.HideInfluencer(request, timeout=self._timeout).changes
 
     def delete(self, influencer_id: str) -> identity_pb2.Changes:
+        return self.erase(influencer_id).changes
+
+    def erase(self, influencer_id: str) -> identity_pb2.DeleteInfluencerResponse:
+        """The whole answer of a delete (already_erased: it was erased before, and published again)."""
         return self._stub.DeleteInfluencer(identity_pb2.DeleteInfluencerRequest(influencer_id=influencer_id),
-                                           timeout=self._timeout).changes
+                                           timeout=self._timeout)
 
     def review(self, page_size: int = 0) -> list[identity_pb2.ReviewItem]:
         """The review queue's items at or above the probability floor, most likely first."""

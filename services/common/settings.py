@@ -57,6 +57,7 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "session_lifetime_s": (1.0, MAX_WAIT_S),
     "max_active_jobs": (1, None),
     "max_job_rows": (1, None),
+    "min_free_bytes": (0, None),
 }
 
 
@@ -151,6 +152,12 @@ class Settings:
     # Logs (services/common/logs.py): "text" or "json" (one JSON object a line), and the least level shown.
     log_format: str = "text"
     log_level: str = "INFO"
+    # Erasure: the key of the keyed hash (HMAC-SHA256) that stands for an erased id in tombstones and in the
+    # feed (services/common/erasure.py); give every service of a deployment the same one. Free space: writes
+    # of the face store are refused, with one message, while the data dir's filesystem has less than this
+    # many bytes free (Edge maps its files: a write into a full disk is a SIGBUS, not an error).
+    erasure_secret: str = ""
+    min_free_bytes: int = 256 * 1024 * 1024
 
     def __post_init__(self) -> None:
         """Checks types and ranges, so that a bad value fails at start with a message naming its variable

@@ -199,14 +199,18 @@ def answer(store: FaceStore, a: str, b: str, reply: str) -> list[str]:
     return changed
 
 
-def delete(store: FaceStore, crops: CropStore, influencer_id: str, subject_hmac: str = "") -> list[str]:
+def delete(store: FaceStore, crops: CropStore, influencer_id: str, subject_hmac: str = "",
+           missing_ok: bool = False) -> list[str]:
     """Erases a person: every face (references included), their crops, name, hidden flag, review answers, the
     pins naming them and the undo records naming them. An audit record keeps the UTC time and `subject_hmac`
-    (the keyed hash of the id, services/identity/audit.py), never the id."""
-    faces = _faces_of(store, influencer_id)
-    store.delete_points([f.point_id for f in faces])
-    promote_copies(store, faces)
+    (the keyed hash of the id, services/identity/audit.py), never the id. Idempotent with `missing_ok`: an
+    erasure interrupted half way (its faces gone, its name not) is finished instead of refused. Crops go
+    before the faces that name them, so that a repeat still finds them."""
+    faces = store.faces_of(influencer_id) if missing_ok and influencer_id else _faces_of(store, influencer_id)
     crops.delete(f.record.crop for f in faces)
+    if faces:
+        store.delete_points([f.point_id for f in faces])
+        promote_copies(store, faces)
     pinned = [f.point_id for f in store.faces_where("pinned", [influencer_id])]
     if pinned:
         store.set_pins({"": pinned})
@@ -219,7 +223,8 @@ def delete(store: FaceStore, crops: CropStore, influencer_id: str, subject_hmac:
     # A video left with no face stays in the video list: a resync then sends it with no appearance, which
     # clears the person from analytics even if this answer never reached it.
     undo.forget_influencer(store, influencer_id)
-    audit(store, "delete", subject_hmac)
+    if faces:
+        audit(store, "delete", subject_hmac)
     return _videos(faces)
 
 

@@ -4,6 +4,8 @@ process owns the folder; a deployment with several identity replicas uses a Qdra
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -12,6 +14,8 @@ from typing import Any
 import numpy as np
 import qdrant_edge as qe
 
+from services.common.damage import DISK_FULL, DiskFull, StoreDamaged, check_room, engine_error, is_disk_full
+from services.identity.edge_check import check_edge_files
 from services.identity.facestore import (
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
@@ -77,15 +81,91 @@ def _open(path: Path, size: int, distance: qe.Distance, keywords: Sequence[str],
     return shard
 
 
+# The two shards: how each is made (vector size, distance, keyword and integer indexes, HNSW or not).
+_SHARDS: dict[str, tuple[int, qe.Distance, Sequence[str], Sequence[str], bool]] = {
+    "faces": (VECTOR_SIZE, qe.Distance.Euclid, KEYWORD_FIELDS, INTEGER_FIELDS, True),
+    "side": (1, qe.Distance.Dot, ("kind",), (), False),
+}
+
+
+def _open_shard(folder: Path, name: str) -> qe.EdgeShard:
+    finish_rewrite(folder, name)
+    try:
+        return _open(folder / name, *_SHARDS[name])
+    except Exception as exc:  # the engine's errors are bare Exceptions: one line naming the shard instead
+        if is_disk_full(exc):
+            raise DiskFull(f"{DISK_FULL}: face store {folder / name} ({engine_error(exc)})") from None
+        raise StoreDamaged(f"face store {folder / name} cannot be opened: {engine_error(exc)}; "
+                           "restore DATA/qdrant/edge from a backup, or remove it and ingest again") from None
+
+
+def finish_rewrite(folder: Path, name: str) -> None:
+    """Completes or undoes a rewrite of shard `name` that a kill interrupted (see EdgeFaceStore.scrub): a
+    finished copy (its marker written) takes the shard's place; an unfinished one is removed."""
+    path, new, old = folder / name, folder / f"{name}.rewriting", folder / f"{name}.old"
+    marker = folder / f"{name}.rewritten"
+    if marker.exists():
+        if new.exists():
+            if path.exists():
+                shutil.rmtree(old, ignore_errors=True)
+                path.rename(old)
+            new.rename(path)
+        shutil.rmtree(old, ignore_errors=True)
+        marker.unlink()
+    else:
+        shutil.rmtree(new, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+
+
 class EdgeFaceStore(FaceStore):
-    def __init__(self, folder: Path) -> None:
+    """`min_free_bytes`: writes are refused (DiskFull) while the folder's filesystem has less free space."""
+
+    def __init__(self, folder: Path, min_free_bytes: int = 0) -> None:
         self.folder = folder
+        self.min_free_bytes = min_free_bytes
         # The engine is thread-safe, but a write and the reads that check it must not interleave: one lock.
         self._lock = threading.RLock()
-        self._faces = _open(folder / "faces", VECTOR_SIZE, qe.Distance.Euclid, KEYWORD_FIELDS, INTEGER_FIELDS,
-                            hnsw=True)
-        self._side = _open(folder / "side", 1, qe.Distance.Dot, ("kind",), (), hnsw=False)
-        self._check_schema()
+        check_edge_files(folder)
+        self._faces = _open_shard(folder, "faces")
+        try:
+            self._side = _open_shard(folder, "side")
+        except BaseException:
+            self._faces.close()
+            raise
+        try:
+            self._check_schema()
+            self._check_floor()
+        except BaseException:
+            self._faces.close()
+            self._side.close()
+            raise
+
+    def _check_floor(self) -> None:
+        """StoreDamaged when fewer faces are readable than the store is known to hold at least (a segment's
+        id mapping lost, a segment removed: the engine opens what it can read, silently)."""
+        floor = self.get_side("meta", "floor")
+        have = self.count()
+        if floor is not None and have < int(floor.get("faces", 0)):
+            raise StoreDamaged(f"face store {self.folder}: only {have} of at least {int(floor['faces'])} faces can "
+                               "be read (a segment is damaged or missing); restore DATA/qdrant/edge from a backup, "
+                               "or remove it and ingest again")
+
+    def _set_floor(self, faces: int) -> None:
+        self._side.update(qe.UpdateOperation.upsert_points([
+            qe.Point(side_id("meta", "floor"), [0.0], {"kind": "meta", "faces": max(0, faces)})]))
+
+    def _update(self, shard: qe.EdgeShard, operation: Any, what: str, grows: bool = True) -> None:
+        """One write: refused first when the disk has no room (a write that grows the store), and the
+        engine's "no space" error turned into DiskFull."""
+        if grows:
+            check_room(self.folder, self.min_free_bytes, what)
+        try:
+            shard.update(operation)
+        except Exception as exc:
+            if is_disk_full(exc):
+                raise DiskFull(f"{DISK_FULL}: face store {self.folder} ({engine_error(exc)}): {what} refused; "
+                               "free some space and run again") from None
+            raise
 
     def _check_schema(self) -> None:
         schema = self.get_side("schema", "faces")
@@ -106,22 +186,25 @@ class EdgeFaceStore(FaceStore):
     def upsert(self, points: Sequence[FacePoint]) -> None:
         with self._lock:
             for chunk in chunks(points, 256):
-                self._faces.update(qe.UpdateOperation.upsert_points([
+                self._update(self._faces, qe.UpdateOperation.upsert_points([
                     qe.Point(p.point_id, np.asarray(p.vector, np.float32).tolist(), p.record.to_payload())
-                    for p in chunk]))
+                    for p in chunk]), "storing faces")
             videos = sorted({p.record.video_id for p in points if not p.record.reference})
             if videos:
-                self._side.update(qe.UpdateOperation.upsert_points([
-                    qe.Point(side_id("video", v), [0.0], {"kind": "video", "video_id": v}) for v in videos]))
+                self._update(self._side, qe.UpdateOperation.upsert_points([
+                    qe.Point(side_id("video", v), [0.0], {"kind": "video", "video_id": v}) for v in videos]),
+                    "storing faces")
 
     def delete_points(self, point_ids: Sequence[str]) -> None:
         with self._lock:
+            self._set_floor(self.count() - len(point_ids))  # first: a kill after the delete is no damage
             for chunk in chunks(list(point_ids), 1024):
                 self._faces.update(qe.UpdateOperation.delete_points(list(chunk)))
 
     def delete_video(self, video_id: str) -> list[FacePoint]:
         with self._lock:
             gone = self.faces_where("video_id", [video_id])
+            self._set_floor(self.count() - len(gone))
             self._faces.update(qe.UpdateOperation.delete_points_by_filter(_match("video_id", [video_id])))
             self._side.update(qe.UpdateOperation.delete_points([side_id("video", video_id)]))
             return gone
@@ -172,7 +255,7 @@ class EdgeFaceStore(FaceStore):
     def set_fields(self, point_ids: Sequence[str], fields: dict[str, Any]) -> None:
         with self._lock:
             for chunk in chunks(list(point_ids), 1024):
-                self._faces.update(qe.UpdateOperation.set_payload(list(chunk), fields))
+                self._update(self._faces, qe.UpdateOperation.set_payload(list(chunk), fields), "a correction")
 
     def influencer_counts(self) -> dict[str, int]:
         with self._lock:
@@ -200,8 +283,8 @@ class EdgeFaceStore(FaceStore):
             if value is None:
                 self._side.update(qe.UpdateOperation.delete_points([side_id(kind, key)]))
             else:
-                self._side.update(qe.UpdateOperation.upsert_points([
-                    qe.Point(side_id(kind, key), [0.0], {**value, "kind": kind})]))
+                self._update(self._side, qe.UpdateOperation.upsert_points([
+                    qe.Point(side_id(kind, key), [0.0], {**value, "kind": kind})]), f"storing a {kind} record")
 
     def clear_side(self, kind: str) -> None:
         with self._lock:
@@ -218,6 +301,41 @@ class EdgeFaceStore(FaceStore):
             if offset is None:
                 return
 
+    def scrub(self) -> None:
+        """Rewrites both shards from what they hold now, so that nothing deleted stays in their files: a
+        deleted point keeps its vector and payload in the segment's mapped pages (only a flag marks it
+        gone), in the payload index's dictionaries, and in the write-ahead log, until a vacuum that the
+        engine's thresholds (20% of a segment deleted, 1,000 points) may never start. The copy goes to
+        `<shard>.rewriting`, a marker says it is complete, and it is renamed into place; a kill at any
+        point leaves either shard whole (finish_rewrite completes or undoes it at the next open)."""
+        with self._lock:
+            self._faces = self._rewrite("faces", self._faces)
+            self._side = self._rewrite("side", self._side)
+
+    def _rewrite(self, name: str, shard: qe.EdgeShard) -> qe.EdgeShard:
+        size = sum(p.stat().st_size for p in (self.folder / name).rglob("*") if p.is_file())
+        check_room(self.folder, self.min_free_bytes + size, f"rewriting {name}/ after an erasure")
+        new = self.folder / f"{name}.rewriting"
+        shutil.rmtree(new, ignore_errors=True)
+        copy = _open(new, *_SHARDS[name])
+        offset = None
+        while True:
+            records, offset = shard.scroll(qe.ScrollRequest(offset=offset, limit=PAGE, with_payload=True,
+                                                            with_vector=True))
+            if records:
+                copy.update(qe.UpdateOperation.upsert_points([
+                    qe.Point(str(r.id), list(r.vector), dict(r.payload or {})) for r in records]))
+            if offset is None:
+                break
+        if _SHARDS[name][4]:  # the copy is searched as the shard was: its HNSW index is built now
+            copy.optimize()
+        copy.flush()
+        copy.close()
+        shard.close()
+        (self.folder / f"{name}.rewritten").touch()
+        finish_rewrite(self.folder, name)
+        return _open(self.folder / name, *_SHARDS[name])
+
     def optimize(self) -> None:
         with self._lock:
             self._faces.optimize()
@@ -226,5 +344,7 @@ class EdgeFaceStore(FaceStore):
 
     def close(self) -> None:
         with self._lock:
+            with contextlib.suppress(Exception):  # a store already failing: the floor stays as it was
+                self._set_floor(self.count())
             self._faces.close()
             self._side.close()

@@ -228,6 +228,11 @@ class FaceStore(ABC):
     def optimize(self) -> None:
         """Builds the search index over what was written (a server does this by itself)."""
 
+    def scrub(self) -> None:
+        """After an erasure: removes what deleted points left in the store's files (Edge rewrites its shards;
+        a Qdrant server reclaims deleted points by its own vacuum, which this cannot force)."""
+        return None
+
     @abstractmethod
     def close(self) -> None:
         """Releases the store."""

@@ -32,6 +32,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from influencers.v1 import identity_pb2
 from services.common.database import database_url, is_postgres, open_engine
+from services.common.erasure import scrub_sql
 
 CHANGE_VIDEOS = 200  # videos in one entry: an entry stays well under a gRPC message whatever the write
 TRIM_EVERY = 100  # appends between two trims of the tail
@@ -149,6 +150,46 @@ class ChangeFeed:
                 rows = dict(conn.execute(sa.select(changes_table.c.position, changes_table.c.change)
                                          .where(changes_table.c.position.in_(chunk))).all())
                 yield from (_change(p, rows[p]) for p in chunk if p in rows)
+
+
+    def redact(self, influencer_id: str) -> int:
+        """Rewrites every retained entry that names `influencer_id` (an erased person) without it: its
+        appearances, name and labels go, the rest of the entry stays. Then scrubs the files (secure_delete
+        and a truncated log on SQLite, VACUUM FULL on PostgreSQL). Returns how many entries changed."""
+        needle = influencer_id.encode("utf-8")
+        changed = 0
+        after = 0
+        while True:
+            with self.engine.begin() as conn:
+                rows = conn.execute(sa.select(changes_table.c.position, changes_table.c.change)
+                                    .where(changes_table.c.position > after)
+                                    .order_by(changes_table.c.position).limit(500)).all()
+                for position, blob in rows:
+                    if needle in bytes(blob):
+                        change = identity_pb2.Change.FromString(bytes(blob))
+                        _without(change, influencer_id)
+                        conn.execute(changes_table.update().where(changes_table.c.position == position)
+                                     .values(change=change.SerializeToString()))
+                        changed += 1
+            if len(rows) < 500:
+                break
+            after = int(rows[-1][0])
+        scrub_sql(self.engine, [changes_table.name])
+        return changed
+
+
+def _without(change: identity_pb2.Change, influencer_id: str) -> None:
+    """Removes every mention of `influencer_id` from `change`, in place."""
+    for video in change.videos:
+        kept = [a for a in video.appearances if a.influencer_id != influencer_id]
+        if len(kept) != len(video.appearances):
+            del video.appearances[:]
+            video.appearances.extend(kept)
+    if influencer_id in change.names:
+        del change.names[influencer_id]
+    labels = [x for x in change.labels if x.influencer_id != influencer_id]
+    del change.labels[:]
+    change.labels.extend(labels)
 
 
 def _change(position: int, blob: bytes) -> identity_pb2.Change:

@@ -1,17 +1,24 @@
 """Opens the face store the settings name: Qdrant Edge in DATA/qdrant/edge/ by default, a Qdrant server when
 QDRANT_URL is set. A data dir from before Edge (qdrant-client's local mode in DATA/qdrant/) is migrated on
 first open: its faces, names and batch markers are copied into Edge, and the old files are kept aside in
-DATA/qdrant/local-mode-backup/."""
+DATA/qdrant/local-mode-backup/ (until the first erasure, which removes them: they hold every person).
+
+The migration is resumable: the old files move aside only as its last step (meta.json last of all), so a
+data dir that still has DATA/qdrant/meta.json has not been migrated completely, whether or not edge/ exists.
+A start killed part way leaves meta.json in place, and the next start copies again (every copy is an upsert
+by point id: nothing is doubled), with a warning."""
 
 from __future__ import annotations
 
 import base64
 import logging
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from services.common.crash import crash_point
 from services.common.settings import Settings
 from services.identity.crops import CROP_REF
 from services.identity.facestore import FacePoint, FaceRecord, FaceStore, vector_hash
@@ -31,11 +38,18 @@ def open_face_store(settings: Settings) -> FaceStore:
     from services.identity.edge_store import EdgeFaceStore
 
     folder = settings.data_dir / "qdrant"
-    fresh = not (folder / "edge").exists()
-    store = EdgeFaceStore(folder / "edge")
-    if fresh and (folder / "meta.json").is_file():
-        migrate_local_mode(folder, settings.qdrant_collection, store)
-        migrate_crop_files(settings.data_dir / "identity" / "crops", store)
+    resumed = (folder / "edge").exists()
+    store = EdgeFaceStore(folder / "edge", settings.min_free_bytes)
+    if (folder / "meta.json").is_file():
+        if resumed:
+            log.warning("the migration of %s from qdrant-client's local mode to Qdrant Edge was interrupted; "
+                        "copying again from the old store", folder)
+        try:
+            migrate_local_mode(folder, settings.qdrant_collection, store,
+                               lambda: migrate_crop_files(settings.data_dir / "identity" / "crops", store))
+        except BaseException:
+            store.close()
+            raise
     return store
 
 
@@ -49,9 +63,11 @@ def migrate_crop_files(folder: Path, into: FaceStore) -> int:
     return count
 
 
-def migrate_local_mode(folder: Path, collection: str, into: FaceStore) -> int:
+def migrate_local_mode(folder: Path, collection: str, into: FaceStore,
+                       also: Callable[[], object] = lambda: None) -> int:
     """Copies a local-mode store (schema 1: faces as dict payloads, `<collection>_names` for names and batch
-    markers) into `into`, then moves the old files to local-mode-backup/. Returns the faces copied."""
+    markers) into `into`, runs `also` (the crop files' copy), then moves the old files to local-mode-backup/,
+    meta.json last (its presence means "not migrated completely"). Returns the faces copied."""
     from qdrant_client import QdrantClient
 
     client = QdrantClient(path=str(folder))
@@ -73,6 +89,7 @@ def migrate_local_mode(folder: Path, collection: str, into: FaceStore) -> int:
                     batch.append(FacePoint(str(p.id), vector, record))
                 into.upsert(batch)
                 copied += len(batch)
+                crash_point("migrate:faces")
                 if offset is None:
                     break
         names = f"{collection}_names"
@@ -87,11 +104,16 @@ def migrate_local_mode(folder: Path, collection: str, into: FaceStore) -> int:
                     into.set_side("batch", worker, {"batch": str(payload.get("batch", "")), "worker": worker})
     finally:
         client.close()
+    also()
     into.optimize()
+    crash_point("migrate:copied")
     backup = folder / "local-mode-backup"
     backup.mkdir(exist_ok=True)
-    for name in ("collection", "meta.json", ".lock"):
+    for name in ("collection", ".lock", "meta.json"):
         if (folder / name).exists():
+            if (backup / name).exists():  # a move a kill interrupted: the newer copy is the one in place
+                shutil.rmtree(backup / name) if (backup / name).is_dir() else (backup / name).unlink()
             shutil.move(str(folder / name), str(backup / name))
+        crash_point(f"migrate:moved:{name}")
     log.warning("migrated %d faces from qdrant-client's local mode to Qdrant Edge; old files in %s", copied, backup)
     return copied

@@ -41,6 +41,7 @@ class Label:
     name: str = ""
     hidden: bool = False
     deleted: bool = False
+    erased_key: str = ""  # of an erasure in the feed: the keyed hash standing for the id (which is then "")
 
 
 class IdentityRegistry:
@@ -138,10 +139,10 @@ class IdentityRegistry:
         with self.lock:
             corrections.hide(self.store, influencer_id, hidden)
 
-    def delete(self, influencer_id: str, subject_hmac: str = "") -> list[str]:
+    def delete(self, influencer_id: str, subject_hmac: str = "", missing_ok: bool = False) -> list[str]:
         """Erases an influencer (see corrections.delete); returns the videos it appeared in."""
         with self.lock:
-            return corrections.delete(self.store, self.crops, influencer_id, subject_hmac)
+            return corrections.delete(self.store, self.crops, influencer_id, subject_hmac, missing_ok)
 
     def enrol(self, name: str, photos: list[tuple[str, np.ndarray]]) -> tuple[str, list[str]]:
         """Reference faces `photos` ((photo id, encoding), one person) join the influencer they match or a

@@ -7,20 +7,23 @@ import logging
 import math
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import grpc
 
 from influencers.v1 import common_pb2, identity_pb2, identity_pb2_grpc
 from services.common import logs, tracing
 from services.common.boundary import INFLUENCER_ID, brief, is_influencer_id, shown
+from services.common.crash import crash_point
+from services.common.damage import DiskFull
+from services.common.erasure import erasure_key
 from services.common.metrics import observe_stages
 from services.common.paging import key_token, page_size, point_token
 from services.common.protoconv import review_reason
 from services.common.rpc import RunningServer, build_server
 from services.common.settings import Settings
 from services.common.tls import server_credentials
-from services.identity import undo
+from services.identity import erasure, journal, undo
 from services.identity.analyzer import FrameIn, VideoAnalysis
 from services.identity.appearances import AppearanceOut
 from services.identity.assignment import Thresholds
@@ -113,7 +116,7 @@ class StreamBudget:
 
 def label_pb(label: Label) -> common_pb2.InfluencerLabel:
     return common_pb2.InfluencerLabel(influencer_id=label.influencer_id, name=label.name, hidden=label.hidden,
-                                      deleted=label.deleted)
+                                      deleted=label.deleted, erased_key=label.erased_key)
 
 
 class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
@@ -151,6 +154,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                 names={i: names[i] for i in ids if names.get(i)},
                 labels=[common_pb2.InfluencerLabel(influencer_id=i, name=names.get(i, ""), hidden=True)
                         for i in sorted((ids & hidden) - given)])
+            self._flag_reposts(change.videos)
             change.create_time.GetCurrentTime()
             for video in change.videos:  # crops travel by reference only
                 for appearance in video.appearances:
@@ -205,7 +209,11 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         _phase_spans(analysis)
         with tracing.tracer("identity").start_as_current_span("assign") as span, self.registry.lock:
             t0 = time.perf_counter()
-            appearances = self.registry.assign(video_id, analysis)
+            try:
+                appearances = self.registry.assign(video_id, analysis)
+                self._note_repost(video_id)
+            except DiskFull as exc:  # refused before the engine's mapped write could meet the full disk
+                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, f"video {video_id}: {exc}")
             position = self._position(self._publish(identity_pb2.CHANGE_KIND_VIDEO, [video_id]))
             stages = {**analysis.stage_seconds, "assign": time.perf_counter() - t0}
             span.set_attributes({"influencers.video_id": video_id, "influencers.people": len(analysis.people),
@@ -224,6 +232,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         with self.registry.lock:
             try:
                 appearances = self.registry.copy(request.video_id, request.source_video_id)
+            except DiskFull as exc:
+                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, f"video {request.video_id}: {exc}")
             except LookupError:
                 context.abort(grpc.StatusCode.NOT_FOUND, f"video {request.source_video_id} has no faces stored: "
                                                          "analyse the video instead")
@@ -344,6 +354,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                 # A resync carries the hidden flags too, so that analytics rebuilt from identity keeps them.
                 labels=[common_pb2.InfluencerLabel(influencer_id=i, name=names.get(i, ""), hidden=True)
                         for i in sorted(ids & hidden)])
+            self._flag_reposts(msg.videos)
             if first:
                 msg.changed_videos = len(videos)
                 first = False
@@ -351,36 +362,47 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
 
     def _correct(self, work: Callable[[], tuple[list[str], list[Label]]], context: grpc.ServicerContext,
                  action: int, involved: list[str], kind: int = identity_pb2.CHANGE_KIND_CORRECTION,
-                 ids: Callable[[dict | None], tuple[list[str], list[str]]] | None = None) -> identity_pb2.Changes:
+                 ids: Callable[[dict | None], tuple[list[str], list[str]]] | None = None,
+                 journal_entry: tuple[str, dict[str, object]] | None = None) -> identity_pb2.Changes:
         """Runs a correction (`work` returns the changed videos and the labels it set) and publishes its change
         with its audit entry, under the registry's lock; the answer carries the change's position and the
         entry. `involved`: the influencers it touches (what an undo puts back is captured around them);
-        `ids(undo record)`: the ids before and after, asked after `work` (default: `involved` both). An
-        erasure keeps no undo and names no id."""
+        `ids(undo record)`: the ids before and after, asked after `work` (default: `involved` both).
+        `journal_entry` (op, arguments): the correction is recorded before it is applied and the record
+        removed once published (journal.py), so a kill between the two is finished at the next start."""
         actor = actor_of(context.invocation_metadata(), bool(self.settings.token))
-        erasure = kind == identity_pb2.CHANGE_KIND_ERASURE
-        undoable = not erasure and action != identity_pb2.AUDIT_ACTION_ENROL
+        undoable = action != identity_pb2.AUDIT_ACTION_ENROL
         with self.registry.lock:
+            key = journal.record(self.registry.store, *journal_entry) if journal_entry else ""
             before = undo.capture(self.registry.store, involved) if undoable else None
             names_before = self.registry.names()
-            videos, labels = work()
+            try:
+                videos, labels = work()
+            except DiskFull as exc:
+                if key:
+                    journal.done(self.registry.store, key)
+                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+            except BaseException:  # refused (NOT_FOUND, INVALID_ARGUMENT): nothing to finish later
+                if key:
+                    journal.done(self.registry.store, key)
+                raise
+            crash_point("correct:applied")
             record = undo.difference(before, undo.again(self.registry.store, before)) if before else None
             before_ids, after_ids = ids(record) if ids else (involved, involved)
             names_after = self.registry.names()
             names = {**{i: names_before.get(i, "") for i in before_ids}, **names_after}
-            entry = new_entry(action, actor, [] if erasure else before_ids, [] if erasure else after_ids,
-                              {} if erasure else names, videos=len(videos),
-                              faces=undo.moved(record),
-                              undoable=bool(record and not undo.is_empty(record)))
+            entry = new_entry(action, actor, before_ids, after_ids, names, videos=len(videos),
+                              faces=undo.moved(record), undoable=bool(record and not undo.is_empty(record)))
             if action in (identity_pb2.AUDIT_ACTION_RENAME, identity_pb2.AUDIT_ACTION_ENROL) and after_ids:
                 entry.before_name = names_before.get(after_ids[0], "")
                 entry.after_name = names_after.get(after_ids[0], "")
-            if erasure and involved:
-                entry.subject_hmac = keyed_hash(self.audit_key, involved[0])
             if entry.undoable:
                 record["entry"] = {"action": action, "before": list(entry.before_ids), "after": list(entry.after_ids)}
                 undo.keep(self.registry.store, entry.audit_id, record, now_utc())
             position = self._position(self._publish(kind, videos, labels, audit=entry))
+            crash_point("correct:published")
+            if key:
+                journal.done(self.registry.store, key)
         reply = self._changes(videos, labels)
         reply.feed_position = position
         reply.audit.CopyFrom(entry)
@@ -401,8 +423,11 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
 
     def OpenBatch(self, request: identity_pb2.OpenBatchRequest, context: grpc.ServicerContext
                   ) -> identity_pb2.OpenBatchResponse:
-        return identity_pb2.OpenBatchResponse(previous_interrupted=self.registry.open_batch(request.batch,
-                                                                                     request.worker))
+        try:
+            interrupted = self.registry.open_batch(request.batch, request.worker)
+        except DiskFull as exc:
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+        return identity_pb2.OpenBatchResponse(previous_interrupted=interrupted)
 
     def CloseBatch(self, request: identity_pb2.CloseBatchRequest, context: grpc.ServicerContext
                    ) -> identity_pb2.CloseBatchResponse:
@@ -422,7 +447,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                 _refuse(context, exc)
             return changed, self.registry.labels(ids)
         return identity_pb2.MergeInfluencersResponse(changes=self._correct(
-            work, context, identity_pb2.AUDIT_ACTION_MERGE, ids, ids=lambda _: (ids[1:], ids[:1])))
+            work, context, identity_pb2.AUDIT_ACTION_MERGE, ids, ids=lambda _: (ids[1:], ids[:1]),
+            journal_entry=("merge", {"ids": ids})))
 
     def SplitInfluencer(self, request: identity_pb2.SplitInfluencerRequest, context: grpc.ServicerContext
                         ) -> identity_pb2.SplitInfluencerResponse:
@@ -438,7 +464,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         source = request.influencer_id
         return identity_pb2.SplitInfluencerResponse(changes=self._correct(
             work, context, identity_pb2.AUDIT_ACTION_SPLIT, [source],
-            ids=lambda record: ([source], [source, *[i for i in undo.targets(record) if i != source]])))
+            ids=lambda record: ([source], [source, *[i for i in undo.targets(record) if i != source]]),
+            journal_entry=("split", {"id": request.influencer_id, "videos": list(request.video_ids)})))
 
     def RenameInfluencer(self, request: identity_pb2.RenameInfluencerRequest, context: grpc.ServicerContext
                          ) -> identity_pb2.RenameInfluencerResponse:
@@ -449,7 +476,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             except (KeyError, ValueError) as exc:
                 _refuse(context, exc)
             return [], self.registry.labels([request.influencer_id])
-        changes = self._correct(work, context, identity_pb2.AUDIT_ACTION_RENAME, [request.influencer_id])
+        changes = self._correct(work, context, identity_pb2.AUDIT_ACTION_RENAME, [request.influencer_id],
+                                journal_entry=("rename", {"id": request.influencer_id, "name": request.name}))
         found = self.GetInfluencer(identity_pb2.GetInfluencerRequest(influencer_id=request.influencer_id), context)
         reply = found.influencer
         reply.feed_position = changes.feed_position
@@ -514,7 +542,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         source = request.influencer_id
         return identity_pb2.MoveAppearanceResponse(changes=self._correct(
             work, context, identity_pb2.AUDIT_ACTION_MOVE, [source, request.target_influencer_id],
-            ids=lambda _: ([source], moved_to[:1])))
+            ids=lambda _: ([source], moved_to[:1]), journal_entry=("move", {
+                "video": request.video_id, "id": request.influencer_id, "target": request.target_influencer_id})))
 
     def HideInfluencer(self, request: identity_pb2.HideInfluencerRequest, context: grpc.ServicerContext
                        ) -> identity_pb2.HideInfluencerResponse:
@@ -526,21 +555,108 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                 context.abort(grpc.StatusCode.NOT_FOUND, _message(exc))
             return [], self.registry.labels([request.influencer_id])
         action = identity_pb2.AUDIT_ACTION_HIDE if request.hidden else identity_pb2.AUDIT_ACTION_UNHIDE
-        return identity_pb2.HideInfluencerResponse(changes=self._correct(work, context, action,
-                                                                         [request.influencer_id]))
+        return identity_pb2.HideInfluencerResponse(changes=self._correct(
+            work, context, action, [request.influencer_id],
+            journal_entry=("hide", {"id": request.influencer_id, "hidden": request.hidden})))
 
     def DeleteInfluencer(self, request: identity_pb2.DeleteInfluencerRequest, context: grpc.ServicerContext
                          ) -> identity_pb2.DeleteInfluencerResponse:
+        """Erases a person (see _erase). Repeating it is safe: an erasure a kill interrupted is finished, and
+        one already finished answers OK (already_erased) and publishes the erasure again, so that analytics
+        converges even if it missed it; only an id never stored nor erased is NOT_FOUND."""
         _check_influencer(context, request.influencer_id)
-        def work() -> tuple[list[str], list[Label]]:
+        influencer_id = request.influencer_id
+        key = erasure_key(influencer_id, self.settings.erasure_secret)
+        with self.registry.lock:
+            known = erasure.state(self.registry.store, key)
+            present = bool(self.registry.store.faces_of(influencer_id))
+            if not known and not present:
+                context.abort(grpc.StatusCode.NOT_FOUND, f"no influencer {shown(influencer_id)}")
             try:
-                changed = self.registry.delete(request.influencer_id,
-                                               keyed_hash(self.audit_key, request.influencer_id))
-            except KeyError as exc:
-                context.abort(grpc.StatusCode.NOT_FOUND, _message(exc))
-            return changed, [Label(request.influencer_id, deleted=True)]
-        return identity_pb2.DeleteInfluencerResponse(changes=self._correct(
-            work, context, identity_pb2.AUDIT_ACTION_DELETE, [request.influencer_id], identity_pb2.CHANGE_KIND_ERASURE))
+                actor = actor_of(context.invocation_metadata(), bool(self.settings.token))
+                videos, position, audit = self._erase(influencer_id, key, actor if known != "done" else "")
+            except DiskFull as exc:
+                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+        reply = self._changes(videos, [Label(influencer_id, deleted=True)])
+        reply.feed_position = position
+        if audit is not None:
+            reply.audit.CopyFrom(audit)
+        return identity_pb2.DeleteInfluencerResponse(changes=reply, already_erased=known == "done" and not present)
+
+    def _erase(self, influencer_id: str, key: str, actor: str = "resumed"
+               ) -> tuple[list[str], int, identity_pb2.AuditEntry | None]:
+        """Erases `influencer_id`, recorded before it is applied: the record (with the id), the faces, crops
+        and side records (corrections.delete, which finishes a half-done one), the erasure in the feed (its
+        keyed hash, not the id), the record without the id; then every file is scrubbed of the person (the
+        store's shards rewritten, the feed's older entries redacted, the old layout's copies removed).
+        The erasure is audited for `actor` (no entry with "": a repeat of an erasure already audited), with
+        the keyed hash of the id only. Returns the videos changed, the feed position and the audit entry.
+        Call under the registry's lock."""
+        store = self.registry.store
+        faces = store.faces_of(influencer_id)
+        erasure.begin(store, key, influencer_id, [self._face_key(f.record.vhash) for f in faces if f.record.vhash])
+        crash_point("erase:recorded")
+        subject = keyed_hash(self.audit_key, influencer_id)
+        videos = self.registry.delete(influencer_id, subject if actor else "", missing_ok=True)
+        crash_point("erase:deleted")
+        entry = None
+        if actor:
+            entry = new_entry(identity_pb2.AUDIT_ACTION_DELETE, actor, [], [], {}, videos=len(videos),
+                              faces=len(faces), undoable=False)
+            entry.subject_hmac = subject
+        positions = self._publish(identity_pb2.CHANGE_KIND_ERASURE, videos,
+                                  [Label("", deleted=True, erased_key=key)], audit=entry)
+        crash_point("erase:published")
+        erasure.finish(store, key)
+        crash_point("erase:finished")
+        try:
+            store.scrub()
+        except DiskFull as exc:  # the erasure holds; its bytes stay in the shards until a scrub has room
+            log.error("erasure: the face store was not rewritten: %s", exc)
+        self.feed.redact(influencer_id)
+        if not self.settings.qdrant_url:
+            erasure.remove_leftovers(self.settings.data_dir)
+        return videos, self._position(positions), entry
+
+    def _face_key(self, vhash: str) -> str:
+        """The keyed hash kept of an erased face's encoding hash (never the encoding or its plain hash)."""
+        return erasure_key("face:" + vhash, self.settings.erasure_secret)[:20]
+
+    def _note_repost(self, video_id: str) -> None:
+        """Flags `video_id` when one of its faces has the encoding of an erased person's face (a repost):
+        a side record the feed carries as VideoAppearances.erased_person_utc."""
+        keys = {self._face_key(f.record.vhash) for f in self.registry.store.faces_in(video_id) if f.record.vhash}
+        when = erasure.reposted(self.registry.store, keys) if keys else ""
+        if when:
+            log.warning("video %s shows again a person erased on %s", video_id, when)
+            self.registry.store.set_side("repost", video_id, {"video_id": video_id, "erased_utc": when})
+
+    def _flag_reposts(self, videos: Iterable[common_pb2.VideoAppearances]) -> None:
+        flagged = {str(r["video_id"]): str(r["erased_utc"]) for r in self.registry.store.side_records("repost")}
+        for video in videos:
+            video.erased_person_utc = flagged.get(video.video_id, "")
+
+    def resume_corrections(self) -> int:
+        """Finishes every correction a kill interrupted (at start): applied again, then every video's
+        appearances and the labels of the influencers it named published (a resync); returns how many."""
+        with self.registry.lock:
+            finished = journal.replay_pending(self.registry.store, self.registry)
+            if finished:
+                named = sorted({i for _, ids in finished for i in ids})
+                self._publish(identity_pb2.CHANGE_KIND_RESYNC, list(self.registry.store.video_ids()),
+                              [x for x in self.registry.labels(named)])
+            for key, _ in finished:
+                journal.done(self.registry.store, key)
+        return len(finished)
+
+    def resume_erasures(self) -> int:
+        """Finishes every erasure a kill interrupted (at start); returns how many."""
+        with self.registry.lock:
+            interrupted = erasure.pending(self.registry.store)
+            for influencer_id, key in interrupted:
+                log.warning("finishing an erasure that was interrupted (recorded %s)", key[:8])
+                self._erase(influencer_id, key)
+        return len(interrupted)
 
     def ListReviewItems(self, request: identity_pb2.ListReviewItemsRequest, context: grpc.ServicerContext
                         ) -> identity_pb2.ListReviewItemsResponse:
@@ -572,7 +688,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             survivor = undo.targets(record)[:1] or pair[:1]  # the one the other's faces went to
             return [i for i in pair if i not in survivor], survivor
         return identity_pb2.AnswerReviewItemResponse(changes=self._correct(
-            work, context, REVIEW_AUDIT[request.answer], pair, ids=ids))
+            work, context, REVIEW_AUDIT[request.answer], pair, ids=ids, journal_entry=(
+                "answer", {"a": request.influencer_a, "b": request.influencer_b, "reply": reply})))
 
     def UndoCorrection(self, request: identity_pb2.UndoCorrectionRequest, context: grpc.ServicerContext
                        ) -> identity_pb2.UndoCorrectionResponse:
@@ -669,6 +786,9 @@ class IdentityProcess:
             log.info("removed the plain SHA-256 of erased ids from %d audit records of an older release", scrubbed)
         servicer = log_corrections(IdentityServicer(self.registry, self.workers, settings, self.feed,
                                                     audit_key(settings.audit_key, settings.data_dir)))
+        servicer.resume_erasures()
+        servicer.resume_corrections()
+        self.servicer = servicer
 
         def register(server: grpc.Server) -> str:
             identity_pb2_grpc.add_IdentityServiceServicer_to_server(servicer, server)

@@ -340,10 +340,12 @@ class JobStore:
 
 
 def _kept(progress: ingest_pb2.WatchJobResponse, done: int, total: int) -> ingest_pb2.WatchJobResponse:
-    """A copy of `progress` as stored: its place (`done` of `total`), and no crop bytes."""
+    """A copy of `progress` as stored: its place (`done` of `total`), no crop bytes, and no influencer ids (an
+    erased person's id must not outlive them in the job store; ids are identity's and analytics' to tell)."""
     kept = ingest_pb2.WatchJobResponse()
     kept.CopyFrom(progress)
     for appearance in kept.appearances:
         appearance.ClearField("best_face")
+        appearance.ClearField("influencer_id")
     kept.done, kept.total = done, total
     return kept

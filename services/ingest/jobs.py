@@ -23,6 +23,7 @@ from opentelemetry.trace import Span, Status, StatusCode
 
 from influencers.v1 import common_pb2, ingest_pb2
 from services.common import logs, tracing
+from services.common.damage import DISK_FULL
 from services.common.metrics import count_video
 from services.common.protoconv import status_word
 from services.ingest.job_store import (
@@ -230,7 +231,13 @@ class JobQueue:
             claim = self.store.claim_row(self.owner)
             if claim is None:
                 return False
-            self._ensure_batch_open()  # under the row's lease (the heartbeat renews it while a repair runs)
+            try:
+                self._ensure_batch_open()  # under the row's lease (the heartbeat renews it while a repair runs)
+            except Exception as exc:
+                if DISK_FULL not in str(exc):
+                    raise
+                self._stop_job(claim, _details(exc))
+                return True
             self._run(claim)
             return True
         finally:
@@ -265,6 +272,17 @@ class JobQueue:
             else:
                 log.warning("row %d of job %s was taken over while it ran; its result here is dropped",
                             row, claim.job_id)
+            if DISK_FULL in video.error:  # every later row would fail the same way: the batch stops
+                log.error("ingest job %s stopped: %s", claim.job_id, video.error)
+                self.store.cancel(claim.job_id)
+
+    def _stop_job(self, claim: Claim, error: str) -> None:
+        """Fails the row with `error` and cancels its job: every later row would meet the same refusal."""
+        url = claim.submission.url
+        video = common_pb2.Video(url=url, status=common_pb2.VIDEO_STATUS_FAILED, error=f"{url}: {error}")
+        self.store.finish_row(claim, self.owner, ingest_pb2.WatchJobResponse(video=video), "")
+        log.error("ingest job %s stopped: %s", claim.job_id, error)
+        self.store.cancel(claim.job_id)
 
     def _finalise(self, job: Finalising) -> None:
         changed, error = 0, ""
@@ -309,3 +327,10 @@ class JobQueue:
                 log.exception("renewing the ingest leases failed")
             for t in self._threads:
                 t.join(self.store.lease_s / 3)
+
+
+def _details(exc: Exception) -> str:
+    """A gRPC error's message (the status's details), or the exception's text, on one line."""
+    details = getattr(exc, "details", None)
+    text = details() if callable(details) else str(exc)
+    return " ".join(str(text).split())

@@ -186,9 +186,11 @@ def test_names_hidden_and_erasure_reach_analytics_as_labels(stack, clients):
     caught_up(analytics, page)
     assert stack.store.appearances_of(b) == [] and stack.store.appearances_in("00000000000000a2") == []
     assert report_ids(stack) == {a}
+    again = ident.erase(b)  # a repeated delete answers OK and publishes the erasure again (issue 21)
+    assert again.already_erased and again.changes.feed_position > page.feed_position
     with pytest.raises(grpc.RpcError) as err:
-        ident.delete(b)
-    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+        ident.delete("inf_00000000ff")
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND, "an id never stored is still unknown"
 
 
 def test_move_and_review_answers_over_grpc_change_the_report(stack, clients):

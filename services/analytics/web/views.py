@@ -123,7 +123,7 @@ def video(video_id: str) -> str:
     from services.analytics.web.media import find_source  # media imports this module (is_http_url)
 
     return render_template("video.html", page=page, others=_others(""),
-                           source=find_source(page.rows, current_app.config))
+                           source=find_source(page.rows, current_app.config), repost=_store().repost_of(video_id))
 
 
 def _others(influencer_id: str) -> list[tuple[str, str]]:

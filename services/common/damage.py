@@ -1,0 +1,46 @@
+"""Refusals of a store that cannot be used as it is: damaged files (StoreDamaged) and a disk without room
+(DiskFull). Both carry one line for the operator; the CLI prints it and exits 2, never a traceback."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from services.common.boundary import brief
+
+MIB = 1024 * 1024
+
+
+class StoreDamaged(RuntimeError):
+    """A store's files cannot be read as a whole store (a broken, missing or unwritable file)."""
+
+
+DISK_FULL = "disk full"  # every DiskFull message starts with it: ingest stops a job's batch when a row says it
+
+
+class DiskFull(RuntimeError):
+    """The data dir's filesystem has less free space than settings.min_free_bytes: the write is refused."""
+
+
+def engine_error(exc: BaseException) -> str:
+    """The first line of an engine's error, cut short."""
+    return brief((str(exc) or type(exc).__name__).splitlines()[0], 300)
+
+
+def check_room(path: Path, min_free_bytes: int, what: str) -> None:
+    """DiskFull naming `what` when the filesystem of `path` has less than `min_free_bytes` free. A store that
+    maps its files (Qdrant Edge) gets SIGBUS, not an error, when a write meets a full disk: this check comes
+    first."""
+    if min_free_bytes <= 0:
+        return
+    free = shutil.disk_usage(path).free
+    if free < min_free_bytes:
+        raise DiskFull(f"{DISK_FULL}: the disk of {path} has {free / MIB:.1f} MiB free, under the "
+                       f"{min_free_bytes / MIB:.0f} MiB kept free (INFLUENCERS_MIN_FREE_BYTES): {what} refused; "
+                       "free some space and run again")
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether an engine's error says the disk is full."""
+    text = str(exc).lower()
+    return "no space left" in text or "disk full" in text or "enospc" in text

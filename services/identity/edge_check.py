@@ -1,0 +1,61 @@
+"""The files of a Qdrant Edge face store checked before the engine opens them, so that damage is refused in
+one line naming it instead of a traceback from the engine, or, worse, a store that opens with part of its
+faces (the engine loads whatever segments it finds: a deleted segments/ folder opens as an empty store, a
+deleted side/ as a store without names or crops)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from services.common.damage import StoreDamaged
+
+SHARDS = ("faces", "side")
+RESTORE = "restore DATA/qdrant/edge from a backup, or remove it and ingest again"
+
+
+def check_edge_files(folder: Path) -> None:
+    """StoreDamaged naming the first problem of the store in `folder` (an Edge store: faces/ and side/);
+    nothing for a folder not made yet."""
+    if not folder.exists():
+        parent = next((p for p in [folder, *folder.parents] if p.exists()), folder)
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise StoreDamaged(f"face store {folder}: {parent} is read-only, the store cannot be created")
+        return
+    made = [name for name in SHARDS if (folder / name).exists()]
+    if not made:
+        return
+    for name in SHARDS:
+        shard = folder / name
+        what = "the faces" if name == "faces" else "names, crops, batch markers and the video list"
+        if not shard.is_dir():
+            raise StoreDamaged(f"face store {folder}: {name}/ is missing ({what}); {RESTORE}")
+        _check_shard(shard)
+
+
+def _check_shard(shard: Path) -> None:
+    config = shard / "edge_config.json"
+    _json(config, "edge_config.json")
+    for part in ("segments", "wal"):
+        if not (shard / part).is_dir():
+            raise StoreDamaged(f"face store {shard}: {part}/ is missing; {RESTORE}")
+    segments = sorted(p for p in (shard / "segments").iterdir() if p.is_dir())
+    if not segments:
+        raise StoreDamaged(f"face store {shard}: segments/ is empty; {RESTORE}")
+    for segment in segments:
+        _json(segment / "segment.json", f"segments/{segment.name}/segment.json")
+    for path in [shard, shard / "segments", shard / "wal", *segments, *(shard / "wal").iterdir()]:
+        if not os.access(path, os.W_OK):
+            raise StoreDamaged(f"face store {shard}: {path.relative_to(shard.parent.parent)} is read-only; "
+                               "give this process write access to DATA/qdrant")
+
+
+def _json(path: Path, what: str) -> None:
+    try:
+        json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StoreDamaged(f"face store {path.parent}: {what} is missing; {RESTORE}") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not valid JSON"
+        raise StoreDamaged(f"face store {path.parent}: {what} cannot be read ({reason}); {RESTORE}") from None

@@ -1,0 +1,61 @@
+"""Corrections by hand recorded before they are applied: a side record per correction in flight, removed once
+its change is in the feed. A kill between the face store's write and the feed's append (identity changed,
+analytics never told) leaves the record, and the next start applies the correction again (each one is
+idempotent on the store: pins and names set to what they already are change nothing; a merge or move whose
+faces already moved is skipped) and publishes every video's appearances (a resync) with the labels of the
+influencers it named, so that analytics converges."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from services.identity.facestore import FaceStore
+from services.identity.registry import IdentityRegistry
+
+log = logging.getLogger(__name__)
+
+KIND = "pending"
+# How each journalled correction is applied again (arguments as recorded).
+REPLAY: dict[str, Callable[[IdentityRegistry, dict[str, Any]], object]] = {
+    "merge": lambda r, a: r.merge(list(a["ids"])),
+    "split": lambda r, a: r.split(a["id"], list(a["videos"])),
+    "move": lambda r, a: r.move(a["video"], a["id"], a["target"]),
+    "hide": lambda r, a: r.hide(a["id"], bool(a["hidden"])),
+    "rename": lambda r, a: r.rename(a["id"], a["name"]),
+    "answer": lambda r, a: r.answer(a["a"], a["b"], a["reply"]),
+}
+
+
+def record(store: FaceStore, op: str, args: dict[str, Any]) -> str:
+    """Records correction `op` with `args` before it is applied; returns the record's key."""
+    key = uuid.uuid4().hex
+    store.set_side(KIND, key, {"key": key, "op": op, "args": args})
+    return key
+
+
+def done(store: FaceStore, key: str) -> None:
+    store.set_side(KIND, key, None)
+
+
+def influencers_named(args: dict[str, Any]) -> list[str]:
+    """The influencer ids a correction's arguments name."""
+    named = [args.get(k, "") for k in ("id", "target", "a", "b")] + list(args.get("ids", []))
+    return sorted({str(i) for i in named if i})
+
+
+def replay_pending(store: FaceStore, registry: IdentityRegistry) -> list[tuple[str, list[str]]]:
+    """Applies again every correction a kill interrupted; returns (record key, influencers named) of each,
+    for the caller to publish and then mark done."""
+    out = []
+    for entry in list(store.side_records(KIND)):
+        op, args = str(entry.get("op", "")), dict(entry.get("args") or {})
+        try:
+            REPLAY[op](registry, args)
+        except (KeyError, ValueError) as exc:  # already applied (faces moved), or no longer applicable
+            log.info("interrupted %s was already applied or no longer applies: %s", op, exc)
+        log.warning("finished an interrupted %s (recorded before a kill)", op)
+        out.append((str(entry["key"]), influencers_named(args)))
+    return out

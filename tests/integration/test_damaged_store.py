@@ -1,0 +1,138 @@
+"""Every kind of damage to the face store's files is refused at start through the CLI with one line and exit
+2: never a traceback, never a store that opens with part of its faces."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from services.identity.edge_store import EdgeFaceStore
+from services.identity.facestore import FacePoint, FaceRecord, point_id
+from tests.support.people import store_two_people
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI = [sys.executable, "-m", "influencers.cli"]
+PORTS = ["--ingest-port", "0", "--identity-port", "0", "--analytics-port", "0", "--web-port", "0"]
+
+
+def stored(data: Path) -> Path:
+    """A data dir whose face store holds 40 faces of 4 people with names, closed cleanly."""
+    edge = data / "qdrant" / "edge"
+    store = EdgeFaceStore(edge)
+    rng = np.random.default_rng(2)
+    store.upsert([FacePoint(point_id(f"{v:016x}", 0, k), rng.normal(size=128).astype(np.float32),
+                            FaceRecord(video_id=f"{v:016x}", person=0, influencer_id=f"inf_{v % 4:010x}"))
+                  for v in range(10) for k in range(4)])
+    store.set_name("inf_0000000000", "Ann")
+    store.close()
+    return edge
+
+
+def segment_files(shard: Path, name: str) -> list[Path]:
+    return sorted(shard.glob(f"segments/*/{name}"))
+
+
+def break_segment_json(edge: Path) -> None:
+    segment_files(edge / "faces", "segment.json")[0].write_text("{broken")
+
+
+def break_wal(edge: Path) -> None:
+    for path in (edge / "faces" / "wal").iterdir():
+        if path.is_file():
+            with path.open("r+b") as f:
+                f.write(b"\xff" * 64)
+
+
+def remove_segments(edge: Path) -> None:
+    import shutil
+    shutil.rmtree(edge / "faces" / "segments")
+
+
+def remove_side(edge: Path) -> None:
+    import shutil
+    shutil.rmtree(edge / "side")
+
+
+def older_faces(edge: Path) -> None:
+    """faces/ put back from a copy taken when it held fewer faces (a partial restore): the side shard knows
+    the store held more."""
+    import shutil
+    older = edge.parent / "older"
+    store = EdgeFaceStore(older)
+    store.upsert([FacePoint(point_id("0000000000000000", 0, k), np.ones(128, np.float32),
+                            FaceRecord(video_id="0000000000000000", person=0, influencer_id="inf_0000000000"))
+                  for k in range(4)])
+    store.close()
+    shutil.rmtree(edge / "faces")
+    shutil.move(older / "faces", edge / "faces")
+    shutil.rmtree(older)
+
+
+DAMAGE = {
+    "broken segment.json": (break_segment_json, "segment.json cannot be read"),
+    "broken WAL": (break_wal, "cannot be opened"),
+    "segments/ removed": (remove_segments, "segments/ is missing"),
+    "side/ removed": (remove_side, "side/ is missing"),
+    "faces/ older than side/": (older_faces, "only 4 of at least 40 faces can be read"),
+}
+
+
+def serve(data: Path, timeout_s: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, "serve", "--data-dir", str(data), *PORTS], capture_output=True, text=True,
+                          timeout=timeout_s, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+@pytest.mark.parametrize("kind", DAMAGE)
+def test_a_damaged_face_store_is_refused_at_start_in_one_line_with_exit_2(tmp_path, kind):
+    damage, said = DAMAGE[kind]
+    damage(stored(tmp_path / "data"))
+    got = serve(tmp_path / "data")
+    errors = [line for line in got.stderr.splitlines() if "error" in line.lower()]
+    assert got.returncode == 2, got.stderr[-3000:]
+    assert "Traceback" not in got.stderr and len(errors) == 1 and said in errors[0], got.stderr[-3000:]
+    print(kind, "->", errors[0])
+
+
+def test_a_read_only_face_store_is_refused_at_start_in_one_line_with_exit_2(tmp_path):
+    edge = stored(tmp_path / "data")
+    qdrant = edge.parent
+    if subprocess.run(["mount", "--bind", str(qdrant), str(qdrant)], capture_output=True).returncode:
+        pytest.skip("cannot bind-mount here (a read-only folder needs it: root ignores file modes)")
+    try:
+        subprocess.run(["mount", "-o", "remount,ro,bind", str(qdrant)], check=True, capture_output=True)
+        got = serve(tmp_path / "data")
+    finally:
+        subprocess.run(["umount", str(qdrant)], check=True)
+    assert got.returncode == 2 and "Traceback" not in got.stderr, got.stderr[-3000:]
+    assert "read-only" in got.stderr.splitlines()[-1], got.stderr[-3000:]
+    print("read-only qdrant/ ->", got.stderr.splitlines()[-1])
+
+
+def test_a_face_store_that_lost_the_people_analytics_lists_is_refused_at_start(settings):
+    import shutil
+    store_two_people(settings)
+    shutil.rmtree(settings.data_dir / "qdrant" / "edge")
+    got = serve(settings.data_dir)
+    assert got.returncode == 2 and "Traceback" not in got.stderr, got.stderr[-3000:]
+    assert "holds no face of 2 of the 2 influencers" in got.stderr.splitlines()[-1], got.stderr[-3000:]
+
+
+def test_analytics_missing_people_identity_holds_is_rebuilt_from_identity_at_start(settings):
+    import sqlite3
+    import time
+
+    from influencers.stack import start_stack
+    people = store_two_people(settings)
+    with sqlite3.connect(settings.data_dir / "analytics.sqlite3") as db:
+        db.execute("delete from appearances")
+    stack = start_stack(settings, web=False)
+    try:
+        deadline = time.monotonic() + 30
+        while set(stack.store.appearance_frame().influencer_id) != people and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert set(stack.store.appearance_frame().influencer_id) == people
+    finally:
+        stack.stop()

@@ -1,0 +1,71 @@
+"""A full disk under the data dir gives one clear error and a stopped batch, never a SIGBUS: the face store's
+writes are refused while less than INFLUENCERS_MIN_FREE_BYTES is free (Edge maps its files; a mapped write
+into a full filesystem kills the process), and the running service stays up."""
+
+import csv
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI = [sys.executable, "-m", "influencers.cli"]
+MIB = 1024 * 1024
+MARGIN = 32 * MIB
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 160 MiB tmpfs (root only); unmounted after the test."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=160m", "tmpfs", str(mount)],
+                      capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def fill(disk: Path, leave: int) -> Path:
+    """A file taking all but `leave` bytes of the disk's free space."""
+    filler = disk / "filler"
+    free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
+    with filler.open("wb") as f:
+        f.write(b"\0" * max(0, free - leave))
+    return filler
+
+
+def test_a_full_disk_refuses_the_face_store_write_stops_the_batch_and_the_service_lives(corpus, small_disk,
+                                                                                        tmp_path):
+    smoke = corpus("smoke")
+    rows = list(csv.reader((smoke / "manifest.csv").open()))[1:4]
+    manifest = tmp_path / "m.csv"
+    with manifest.open("w", newline="") as f:
+        csv.writer(f).writerows([["Performance", "Video URL"], *[[s, str(smoke / u)] for s, u in rows]])
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "INFLUENCERS_MIN_FREE_BYTES": str(MARGIN),
+           "INFLUENCERS_WORKERS": "1"}
+    data = small_disk / "data"
+    serve = subprocess.Popen([*CLI, "serve", "--data-dir", str(data), "--ingest-port", "0", "--identity-port",
+                              "0", "--analytics-port", "0", "--web-port", "0"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        line = serve.stdout.readline()
+        assert line.startswith("ingest"), serve.stderr.read()[-3000:] if serve.poll() is not None else line
+        ports = dict(part.split(" ") for part in line.split("  ")[:3])
+        address = {name: value.rsplit(":", 1)[1] for name, value in ports.items()}
+        fill(small_disk, MARGIN // 2)
+        got = subprocess.run([*CLI, "ingest", str(manifest), "--ingest-port", address["ingest"],
+                              "--identity-port", address["identity"], "--analytics-port", address["analytics"]],
+                             capture_output=True, text=True, timeout=600, env=env)
+        time.sleep(1)
+        assert serve.poll() is None, "serve died (a SIGBUS is exit -7)"
+        said = got.stdout + got.stderr
+        print(said[-2000:])
+        assert got.returncode != 0 and "disk full" in said and "Traceback" not in said
+        assert "cancel" in said.lower(), "the batch stopped"
+    finally:
+        serve.terminate()
+        serve.wait(30)

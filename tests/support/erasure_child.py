@@ -1,0 +1,34 @@
+"""A child process for the correction kill tests: starts the whole stack on DATA (argv[1]), stores two videos
+of two synthetic people (tests/support/people.py), then makes correction argv[2] (delete: erases the first
+person; merge: the second into the first; rename: names the first "Ann"), with INFLUENCERS_CRASH_AT (if set)
+killing it part way. Prints the first person's id, then the second's, on stdout."""
+
+import sys
+from pathlib import Path
+
+from influencers.stack import start_stack
+from services.common.clients import connect
+from services.common.settings import Settings
+from tests.support.people import add_two_people
+
+
+def main() -> None:
+    settings = Settings(data_dir=Path(sys.argv[1]), ingest_port=0, identity_port=0, analytics_port=0,
+                        web_port=0, workers=1)
+    stack = start_stack(settings, web=False)
+    victim, other = add_two_people(stack)
+    print(victim, other, flush=True)
+    identity, _ = connect(stack.settings)
+    op = sys.argv[2] if len(sys.argv) > 2 else "delete"
+    if op == "delete":
+        identity.erase(victim)
+    elif op == "merge":
+        identity.merge([victim, other])
+    else:
+        identity.rename(victim, "Ann")
+    print("erased", flush=True)
+    stack.stop()
+
+
+if __name__ == "__main__":
+    main()
