@@ -45,6 +45,7 @@ from services.analytics.store_reads import (
 )
 from services.analytics.store_schema import appearances, check_current, erased, migrate, names, state, urls, videos
 from services.analytics.store_schema import reposts as reposts_table
+from services.analytics.store_sessions import SqlRevocations
 from services.common.boundary import is_video_id
 from services.common.database import database_url, is_postgres, open_engine
 from services.common.erasure import erasure_key, scrub_sql
@@ -110,6 +111,10 @@ class AnalyticsStore(StoreReads):
         store = cls(database_url(settings.database_url, settings.data_dir / SQLITE_FILE), read_only)
         store.erasure_secret = settings.erasure_secret
         return store
+
+    def revocations(self) -> SqlRevocations:
+        """The page's sign-outs, kept in this database for every replica (store_sessions.py)."""
+        return SqlRevocations(self._engine)
 
     def close(self) -> None:
         with self._locked():

@@ -112,6 +112,12 @@ reposts = sa.Table(
 
 # One row (id 1): the position of identity's feed applied here, and a revision every write moves (readers'
 # caches compare it; writers lock this row first, so that writers of every process queue as on SQLite).
+revoked_sessions = sa.Table(
+    "revoked_sessions", metadata,
+    sa.Column("nonce", sa.String(64), primary_key=True),
+    sa.Column("until", sa.Float, nullable=False),
+)
+
 state = sa.Table(
     "analytics_state", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),

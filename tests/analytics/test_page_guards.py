@@ -111,6 +111,21 @@ def test_signing_out_ends_the_session_on_the_server_so_a_copied_cookie_is_worthl
         assert requests.get(url + "/api/videos.json", cookies={SESSION_COOKIE: copied}, timeout=5).status_code == 401
 
 
+def test_a_sign_out_on_one_replica_is_refused_by_the_other_and_after_a_restart(
+        analytics_empty_store: AnalyticsStore) -> None:
+    # Two page replicas on one analytics database (PostgreSQL in a fleet): the sign-out is kept there.
+    one, two = (create_app(analytics_empty_store, {"TOKEN": "s3cret"}) for _ in range(2))
+    with serving(one) as first, serving(two) as second:
+        browser = _signed_in(first)
+        copied = browser.cookies[SESSION_COOKIE]
+        assert requests.get(second + "/", cookies={SESSION_COOKIE: copied}, timeout=5).status_code == 200
+        browser.post(first + "/signout", data={"csrf_token": csrf_of(browser.get(first + "/", timeout=5).text)},
+                     timeout=5, allow_redirects=False)
+        assert requests.get(second + "/", cookies={SESSION_COOKIE: copied}, timeout=5).status_code == 401
+    with serving(create_app(analytics_empty_store, {"TOKEN": "s3cret"})) as restarted:
+        assert requests.get(restarted + "/", cookies={SESSION_COOKIE: copied}, timeout=5).status_code == 401
+
+
 def test_a_restart_with_a_new_secret_ends_every_session_and_the_same_secret_keeps_them(
         analytics_empty_store: AnalyticsStore) -> None:
     def status_after_restart(first: dict[str, str], second: dict[str, str]) -> int:

@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from services.common.rpc import token_matches
 
@@ -50,11 +51,22 @@ class Session:
         return self.level == SIGNED_IN
 
 
+class Revocations(Protocol):
+    """Where sign-outs are kept for every replica (services/analytics/store_sessions.py)."""
+
+    def revoke(self, nonce: str, until: float) -> None: ...
+
+    def is_revoked(self, nonce: str) -> bool: ...
+
+
 class Keys:
     """Signs and checks session cookies and CSRF tokens with one secret key."""
 
     def __init__(self, token: str, lifetime_s: float = SESSION_LIFETIME_S,
-                 clock: Callable[[], float] = time.time, secret: str = "") -> None:
+                 clock: Callable[[], float] = time.time, secret: str = "",
+                 shared: Revocations | None = None) -> None:
+        """`shared`: the revocation list every page replica reads (the analytics database); without it a
+        sign-out is known to this process only."""
         self._token = token
         self._lifetime_s = lifetime_s
         self._clock = clock
@@ -63,6 +75,7 @@ class Keys:
         self._key = hmac.new(seed, b"influencers report page sessions\0" + salt, hashlib.sha256).digest()
         self._revoked: dict[str, float] = {}  # nonce -> Unix time its cookie expires anyway
         self._lock = threading.Lock()
+        self._shared = shared
 
     def token_matches(self, given: str) -> bool:
         """Constant-time check of a token typed in the sign-in form or sent as a Bearer header."""
@@ -91,6 +104,8 @@ class Keys:
         with self._lock:
             if nonce in self._revoked:
                 return None
+        if self._shared is not None and self._shared.is_revoked(nonce):
+            return None
         return Session(level, nonce)
 
     def revoke(self, session: Session) -> None:
@@ -102,6 +117,8 @@ class Keys:
             self._revoked[session.nonce] = now + self._lifetime_s
             while len(self._revoked) > _MAX_REVOKED:
                 del self._revoked[next(iter(self._revoked))]
+        if self._shared is not None:
+            self._shared.revoke(session.nonce, now + self._lifetime_s)
 
     def csrf_token(self, session: Session) -> str:
         """The CSRF token of a session (hex): forms carry it in CSRF_FIELD, scripts in CSRF_HEADER."""

@@ -48,9 +48,11 @@ _OPEN_ENDPOINTS = ("session.signin", "static")  # reachable before signing in
 def install(app: Flask) -> None:
     """Adds the Host check, the session checks, the cookie and the sign-in routes to `app` (config TOKEN,
     HOST, ALLOWED_HOSTS: more names the page is served under, SESSION_LIFETIME_S, SESSION_SECRET)."""
+    store = app.extensions.get("analytics_store")
     app.extensions["session_keys"] = Keys(app.config.get("TOKEN") or "",
                                           float(app.config.get("SESSION_LIFETIME_S") or SESSION_LIFETIME_S),
-                                          secret=str(app.config.get("SESSION_SECRET") or ""))
+                                          secret=str(app.config.get("SESSION_SECRET") or ""),
+                                          shared=store.revocations() if store is not None else None)
     app.extensions["page_hosts"] = hosts.allowed_hosts(str(app.config.get("HOST") or "127.0.0.1"),
                                                        app.config.get("ALLOWED_HOSTS") or ())
     app.extensions["signin_throttle"] = FailureThrottle()
