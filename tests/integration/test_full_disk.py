@@ -57,9 +57,10 @@ def test_a_full_disk_refuses_the_face_store_write_stops_the_batch_and_the_servic
         ports = dict(part.split(" ") for part in line.split("  ")[:3])
         address = {name: value.rsplit(":", 1)[1] for name, value in ports.items()}
         fill(small_disk, MARGIN // 2)
-        got = subprocess.run([*CLI, "ingest", str(manifest), "--ingest-port", address["ingest"],
-                              "--identity-port", address["identity"], "--analytics-port", address["analytics"]],
-                             capture_output=True, text=True, timeout=600, env=env)
+        got = subprocess.run([*CLI, "ingest", str(manifest), "--ingest-port", address["ingest"]],
+                             capture_output=True, text=True, timeout=600,
+                             env={**env, "INFLUENCERS_IDENTITY_PORT": address["identity"],
+                                  "INFLUENCERS_ANALYTICS_PORT": address["analytics"]})
         time.sleep(1)
         assert serve.poll() is None, "serve died (a SIGBUS is exit -7)"
         said = got.stdout + got.stderr
