@@ -10,7 +10,7 @@ from __future__ import annotations
 import getpass
 from contextvars import ContextVar
 
-import grpc
+from services.common.client_metadata import MetadataClientInterceptor
 
 ACTOR_HEADER = "x-influencers-actor"
 current_actor: ContextVar[str] = ContextVar("influencers_actor", default="")
@@ -25,37 +25,12 @@ def cli_actor() -> str:
     return f"cli:{user}"
 
 
-class ActorClientInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor,
-                             grpc.StreamUnaryClientInterceptor, grpc.StreamStreamClientInterceptor):
+class ActorClientInterceptor(MetadataClientInterceptor):
     """Adds ACTOR_HEADER to every call: `current_actor` when set, else `default` (no header when neither)."""
 
     def __init__(self, default: str = "") -> None:
         self._default = default
 
-    def _details(self, details):  # type: ignore[no-untyped-def]
+    def extra(self) -> tuple[tuple[str, str], ...]:
         actor = current_actor.get() or self._default
-        if not actor:
-            return details
-        metadata = (*tuple(details.metadata or ()), (ACTOR_HEADER, actor.encode("ascii", "replace").decode()))
-        if hasattr(details, "_replace"):
-            return details._replace(metadata=metadata)
-        return _Details(details.method, details.timeout, metadata, details.credentials, details.wait_for_ready,
-                        details.compression)
-
-    def intercept_unary_unary(self, continuation, details, request):  # type: ignore[no-untyped-def]
-        return continuation(self._details(details), request)
-
-    def intercept_unary_stream(self, continuation, details, request):  # type: ignore[no-untyped-def]
-        return continuation(self._details(details), request)
-
-    def intercept_stream_unary(self, continuation, details, request_iterator):  # type: ignore[no-untyped-def]
-        return continuation(self._details(details), request_iterator)
-
-    def intercept_stream_stream(self, continuation, details, request_iterator):  # type: ignore[no-untyped-def]
-        return continuation(self._details(details), request_iterator)
-
-
-class _Details(grpc.ClientCallDetails):
-    def __init__(self, method, timeout, metadata, credentials, wait_for_ready, compression):  # type: ignore[no-untyped-def]
-        self.method, self.timeout, self.metadata = method, timeout, metadata
-        self.credentials, self.wait_for_ready, self.compression = credentials, wait_for_ready, compression
+        return ((ACTOR_HEADER, actor.encode("ascii", "replace").decode()),) if actor else ()

@@ -17,6 +17,7 @@ from grpc_reflection.v1alpha import reflection
 
 from services.common import tracing
 from services.common.actor import ActorClientInterceptor
+from services.common.client_metadata import MetadataClientInterceptor
 from services.common.grpc_metrics import ClientMetrics, ServerMetrics
 from services.common.metrics import families
 from services.common.settings import SettingsError
@@ -233,34 +234,13 @@ def build_server(
     return running
 
 
-class _TokenClientInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor,
-                              grpc.StreamUnaryClientInterceptor, grpc.StreamStreamClientInterceptor):
+class _TokenClientInterceptor(MetadataClientInterceptor):
     def __init__(self, token: str) -> None:
         self._metadata = ((TOKEN_HEADER, f"Bearer {token}"),)
 
-    def _details(self, details):  # type: ignore[no-untyped-def]
-        metadata = tuple(details.metadata or ()) + self._metadata
-        return details._replace(metadata=metadata) if hasattr(details, "_replace") else _Details(
-            details.method, details.timeout, metadata, details.credentials, details.wait_for_ready,
-            details.compression)
+    def extra(self) -> tuple[tuple[str, str], ...]:
+        return self._metadata
 
-    def intercept_unary_unary(self, continuation, details, request):  # type: ignore[no-untyped-def]
-        return continuation(self._details(details), request)
-
-    def intercept_unary_stream(self, continuation, details, request):  # type: ignore[no-untyped-def]
-        return continuation(self._details(details), request)
-
-    def intercept_stream_unary(self, continuation, details, request_iterator):  # type: ignore[no-untyped-def]
-        return continuation(self._details(details), request_iterator)
-
-    def intercept_stream_stream(self, continuation, details, request_iterator):  # type: ignore[no-untyped-def]
-        return continuation(self._details(details), request_iterator)
-
-
-class _Details(grpc.ClientCallDetails):
-    def __init__(self, method, timeout, metadata, credentials, wait_for_ready, compression):  # type: ignore[no-untyped-def]
-        self.method, self.timeout, self.metadata = method, timeout, metadata
-        self.credentials, self.wait_for_ready, self.compression = credentials, wait_for_ready, compression
 
 
 def open_channel(target: str, token: str = "", credentials: grpc.ChannelCredentials | None = None,
