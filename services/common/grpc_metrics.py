@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 import grpc
 
+from services.common.method_handlers import rewrapped
 from services.common.metrics import families
 
 UNARY, CLIENT_STREAM, SERVER_STREAM, BIDI_STREAM = "UNARY", "CLIENT_STREAM", "SERVER_STREAM", "BIDI_STREAM"
@@ -102,16 +103,8 @@ class ServerMetrics(grpc.ServerInterceptor):
             return None
         service, method = split_method(handler_call_details.method)
         series = _server_series((grpc_type(handler.request_streaming, handler.response_streaming), service, method))
-        for kind, make in (("unary_unary", grpc.unary_unary_rpc_method_handler),
-                           ("unary_stream", grpc.unary_stream_rpc_method_handler),
-                           ("stream_unary", grpc.stream_unary_rpc_method_handler),
-                           ("stream_stream", grpc.stream_stream_rpc_method_handler)):
-            behavior = getattr(handler, kind)
-            if behavior is not None:
-                wrapped = _measured(behavior, series, handler.request_streaming, handler.response_streaming)
-                return make(wrapped, request_deserializer=handler.request_deserializer,
-                            response_serializer=handler.response_serializer)
-        return handler
+        return rewrapped(handler, lambda behavior: _measured(behavior, series, handler.request_streaming,
+                                                             handler.response_streaming))
 
 
 def _measured(behavior: Callable, series: _Series, request_streaming: bool,  # type: ignore[type-arg]

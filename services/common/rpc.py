@@ -19,6 +19,7 @@ from services.common import tracing
 from services.common.actor import ActorClientInterceptor
 from services.common.client_metadata import MetadataClientInterceptor
 from services.common.grpc_metrics import ClientMetrics, ServerMetrics
+from services.common.method_handlers import rewrapped
 from services.common.metrics import families
 from services.common.settings import SettingsError
 
@@ -101,15 +102,7 @@ class ErrorGuard(grpc.ServerInterceptor):
             return None
         method = handler_call_details.method
         wrap = _guarded_stream if handler.response_streaming else _guarded
-        for kind, make in (("unary_unary", grpc.unary_unary_rpc_method_handler),
-                           ("unary_stream", grpc.unary_stream_rpc_method_handler),
-                           ("stream_unary", grpc.stream_unary_rpc_method_handler),
-                           ("stream_stream", grpc.stream_stream_rpc_method_handler)):
-            behavior = getattr(handler, kind)
-            if behavior is not None:
-                return make(wrap(behavior, method), request_deserializer=handler.request_deserializer,
-                            response_serializer=handler.response_serializer)
-        return handler
+        return rewrapped(handler, lambda behavior: wrap(behavior, method))
 
 
 def _guarded(behavior: Callable, method: str) -> Callable:  # type: ignore[type-arg]

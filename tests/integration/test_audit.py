@@ -5,7 +5,6 @@ of earlier rows; UndoCorrection reverts a correction and is audited itself."""
 import hashlib
 import hmac
 import json
-from types import SimpleNamespace
 
 import grpc
 import pytest
@@ -17,12 +16,10 @@ from test_review_queue import caught_up, record, someone
 from influencers.v1 import analytics_pb2_grpc, identity_pb2, identity_pb2_grpc
 from services.analytics import store_audit
 from services.analytics.audit import describe
-from services.analytics.feed_grpc import start_follower
-from services.analytics.server import serve_analytics
-from services.analytics.store import AnalyticsStore
 from services.common.clients import GrpcAnalytics, GrpcIdentity
 from services.common.rpc import open_channel
 from services.identity.server import IdentityProcess
+from tests.support.following import identity_and_analytics
 
 KEY = "a deployment's audit key"
 
@@ -31,17 +28,8 @@ KEY = "a deployment's audit key"
 def stack(settings):
     """Identity and analytics on loopback, analytics following identity's feed; the audit key set."""
     settings = settings.replace(audit_key=KEY)
-    settings.data_dir.mkdir(parents=True)
-    store = AnalyticsStore(settings.data_dir / "analytics.sqlite3")
-    analytics = serve_analytics(settings, store)
-    identity = IdentityProcess(settings)
-    settings = settings.replace(identity_port=identity.port, analytics_port=analytics.port)
-    follower = start_follower(settings.replace(identity_addr=f"127.0.0.1:{identity.port}"), store)
-    yield SimpleNamespace(store=store, identity=identity, settings=settings)
-    follower.stop()
-    identity.stop(1.0)
-    analytics.stop(1.0)
-    store.close()
+    with identity_and_analytics(settings) as running:
+        yield running
 
 
 def clients(stack, actor=""):

@@ -3,7 +3,6 @@ RPC on a real identity server on loopback with analytics following identity's fe
 hidden, erased); the callers only wait for analytics to reach the position identity answered with."""
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import cv2
 import grpc
@@ -14,14 +13,11 @@ from test_registry import CENTRES, person, video
 
 from influencers.cli import main
 from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2, identity_pb2, identity_pb2_grpc
-from services.analytics.feed_grpc import start_follower
 from services.analytics.records import AppearanceRow, VideoRow
-from services.analytics.server import serve_analytics
-from services.analytics.store import AnalyticsStore
 from services.common.clients import GrpcAnalytics, GrpcIdentity
 from services.common.rpc import open_channel
 from services.identity import review
-from services.identity.server import IdentityProcess
+from tests.support.following import identity_and_analytics
 
 PHOTOS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "photos"
 RNG = np.random.default_rng(23)
@@ -134,17 +130,8 @@ def caught_up(analytics, reply):
 @pytest.fixture
 def stack(settings):
     """Identity and analytics servers on loopback, analytics following identity's feed (no page)."""
-    settings.data_dir.mkdir(parents=True)
-    store = AnalyticsStore(settings.data_dir / "analytics.sqlite3")
-    analytics = serve_analytics(settings, store)
-    identity = IdentityProcess(settings)
-    settings = settings.replace(identity_port=identity.port, analytics_port=analytics.port)
-    follower = start_follower(settings.replace(identity_addr=f"127.0.0.1:{identity.port}"), store)
-    yield SimpleNamespace(store=store, identity=identity, settings=settings)
-    follower.stop()
-    identity.stop(1.0)
-    analytics.stop(1.0)
-    store.close()
+    with identity_and_analytics(settings) as running:
+        yield running
 
 
 @pytest.fixture
