@@ -632,9 +632,11 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             self.registry.store.set_side("repost", video_id, {"video_id": video_id, "erased_utc": when})
 
     def _flag_reposts(self, videos: Iterable[common_pb2.VideoAppearances]) -> None:
-        flagged = {str(r["video_id"]): str(r["erased_utc"]) for r in self.registry.store.side_records("repost")}
+        """Each video's flag, read by its own key (a change's few videos, not every flag ever set: this runs
+        with every video published)."""
         for video in videos:
-            video.erased_person_utc = flagged.get(video.video_id, "")
+            record = self.registry.store.get_side("repost", video.video_id)
+            video.erased_person_utc = str(record["erased_utc"]) if record else ""
 
     def resume_corrections(self) -> int:
         """Finishes every correction a kill interrupted (at start): applied again, then every video's
