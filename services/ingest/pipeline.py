@@ -32,6 +32,7 @@ from services.ingest.netguard import has_scheme
 from services.ingest.repost_store import RepostStore
 from services.ingest.sampling import ShotSampler
 from services.ingest.signature import MAX_FRAMES, Signature, frame_print, is_repost, signature
+from services.ingest.stream_digest import stream_digest
 from services.ingest.video import SampledFrame, VideoError, sample_frames
 
 log = logging.getLogger(__name__)
@@ -258,6 +259,15 @@ class VideoPipeline:
         return Outcome(video, stage_seconds=stages)
 
     def _analyse(self, video: common_pb2.Video, path: Path, stages: dict[str, float]) -> Outcome:
+        digest = None
+        if self.reposts is not None:
+            t0 = time.perf_counter()
+            with _span("stream_digest"):
+                digest = stream_digest(path)
+            copied = self._same_stream(video, digest, stages) if digest is not None else None
+            stages["repost"] = time.perf_counter() - t0
+            if copied is not None:
+                return copied
         t0 = time.perf_counter()
         s = self.settings
         with _span("decode") as span:
@@ -280,7 +290,7 @@ class VideoPipeline:
             t0 = time.perf_counter()
             look = signature(info.duration_s, times, prints)
             copied = self._copied(video, look, stages) if look is not None else None
-            stages["repost"] = time.perf_counter() - t0
+            stages["repost"] = stages.get("repost", 0.0) + time.perf_counter() - t0
             if copied is not None:
                 return copied
         t0 = time.perf_counter()
@@ -291,37 +301,58 @@ class VideoPipeline:
         video.faces = result.faces_detected
         video.status = ST.VIDEO_STATUS_DONE
         appearances = list(result.appearances)
-        if look is not None and self.reposts is not None:
-            self.reposts.remember(video.video_id, look)
+        if self.reposts is not None:
+            if look is not None:
+                self.reposts.remember(video.video_id, look)
+            if digest is not None and not info.warning:
+                self.reposts.remember_digest(video.video_id, digest, info.duration_s)
         t0 = time.perf_counter()
         self._record(video, appearances)
         stages["record"] = time.perf_counter() - t0
         return Outcome(video, appearances, stages)
+
+    def _same_stream(self, video: common_pb2.Video, digest: str, stages: dict[str, float]) -> Outcome | None:
+        """The row done as a repost of an analysed video with the very same coded pictures (a remux: no
+        decoding at all), or None when there is none."""
+        assert self.reposts is not None
+        for source_id, duration_s in self.reposts.same_stream(digest, excluding=video.video_id):
+            video.duration_s = duration_s
+            done = self._copy_from(video, source_id, stages, "the same coded stream")
+            if done is not None:
+                return done
+        video.duration_s = 0.0
+        return None
 
     def _copied(self, video: common_pb2.Video, look: Signature, stages: dict[str, float]) -> Outcome | None:
         """The row done as a repost of an analysed video whose frames look the same (identity copies its
         people), or None when it is none: analyse it."""
         assert self.reposts is not None
         for source_id, theirs in self.reposts.candidates(look, excluding=video.video_id):
-            if not is_repost(look, theirs):
-                continue
-            try:
-                result = self.identity.CopyVideo(identity_pb2.CopyVideoRequest(
-                    video_id=video.video_id, source_video_id=source_id), timeout=self.timeout)
-            except grpc.RpcError as exc:
-                if exc.code() != grpc.StatusCode.NOT_FOUND:
-                    raise
-                self.reposts.forget(source_id)  # forgotten or erased since: it is no source any more
-                continue
-            log.info("video %s is a repost of %s: its people copied, not analysed", video.video_id, source_id)
-            video.faces = result.faces_detected
-            video.status = ST.VIDEO_STATUS_DONE
-            appearances = list(result.appearances)
-            t0 = time.perf_counter()
-            self._record(video, appearances)
-            stages["record"] = time.perf_counter() - t0
-            return Outcome(video, appearances, stages)
+            if is_repost(look, theirs) and (done := self._copy_from(video, source_id, stages, "frames alike")):
+                return done
         return None
+
+    def _copy_from(self, video: common_pb2.Video, source_id: str, stages: dict[str, float],
+                   why: str) -> Outcome | None:
+        """Has identity copy the people of `source_id` into `video` and records the row; None when the
+        source is no more (forgotten or erased since: it is no source any more)."""
+        assert self.reposts is not None
+        try:
+            result = self.identity.CopyVideo(identity_pb2.CopyVideoRequest(
+                video_id=video.video_id, source_video_id=source_id), timeout=self.timeout)
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.NOT_FOUND:
+                raise
+            self.reposts.forget(source_id)
+            return None
+        log.info("video %s is a repost of %s (%s): its people copied, not analysed", video.video_id, source_id, why)
+        video.faces = result.faces_detected
+        video.status = ST.VIDEO_STATUS_DONE
+        appearances = list(result.appearances)
+        t0 = time.perf_counter()
+        self._record(video, appearances)
+        stages["record"] = time.perf_counter() - t0
+        return Outcome(video, appearances, stages)
 
 
 def _span(name: str) -> AbstractContextManager[Span]:

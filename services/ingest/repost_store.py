@@ -1,6 +1,7 @@
 """Where ingest keeps the signatures of the videos it analysed (tables `ingest_signatures` and
-`ingest_signature_keys`, beside the job queue: SQLite in the data dir, or the shared PostgreSQL), and finds
-the analysed videos a new one may be a repost of. Every ingest replica reads and writes the same tables."""
+`ingest_signature_keys`) and their coded-stream digests (`ingest_stream_digests`), beside the job queue:
+SQLite in the data dir, or the shared PostgreSQL; and finds the analysed videos a new one may be a repost
+of. Every ingest replica reads and writes the same tables."""
 
 from __future__ import annotations
 
@@ -19,6 +20,11 @@ signatures_t = sa.Table(
     "ingest_signatures", metadata,
     sa.Column("video_id", sa.String(128), primary_key=True), sa.Column("duration_s", sa.Float),
     sa.Column("times", sa.Text), sa.Column("prints", sa.LargeBinary))
+digests_t = sa.Table(
+    "ingest_stream_digests", metadata,
+    sa.Column("digest", sa.String(96), primary_key=True), sa.Column("video_id", sa.String(128), primary_key=True),
+    sa.Column("duration_s", sa.Float, nullable=False))
+sa.Index("ingest_stream_digests_video", digests_t.c.video_id)
 keys_t = sa.Table(
     "ingest_signature_keys", metadata,
     sa.Column("lookup_key", sa.String(32), primary_key=True), sa.Column("video_id", sa.String(128), primary_key=True))
@@ -42,8 +48,25 @@ class RepostStore:
             if keys:
                 conn.execute(keys_t.insert(), [{"lookup_key": k, "video_id": video_id} for k in keys])
 
+    def remember_digest(self, video_id: str, digest: str, duration_s: float) -> None:
+        """Keeps `digest` (stream_digest.py) as the coded stream of the analysed video `video_id`, which
+        lasts `duration_s` seconds."""
+        with self.engine.begin() as conn:
+            conn.execute(digests_t.delete().where(digests_t.c.video_id == video_id))
+            conn.execute(digests_t.insert().values(digest=digest, video_id=video_id, duration_s=duration_s))
+
+    def same_stream(self, digest: str, excluding: str = "") -> list[tuple[str, float]]:
+        """Analysed videos whose coded stream has `digest` (never `excluding`), with their durations in
+        seconds, oldest id first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(digests_t.c.video_id, digests_t.c.duration_s).where(
+                digests_t.c.digest == digest, digests_t.c.video_id != excluding).order_by(digests_t.c.video_id)
+                .limit(MAX_CANDIDATES)).all()
+        return [(r.video_id, r.duration_s) for r in rows]
+
     def forget(self, video_id: str) -> None:
         with self.engine.begin() as conn:
+            conn.execute(digests_t.delete().where(digests_t.c.video_id == video_id))
             conn.execute(keys_t.delete().where(keys_t.c.video_id == video_id))
             conn.execute(signatures_t.delete().where(signatures_t.c.video_id == video_id))
 

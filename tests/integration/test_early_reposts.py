@@ -1,7 +1,7 @@
-"""Reposts recognised before their faces are analysed (services/ingest/signature.py, identity's CopyVideo),
-through the real stack: a remux and a re-encode at another quality of an analysed video get its people as
-copies, without detection; the same setting with another person in it is analysed, and found to be
-someone else."""
+"""Reposts recognised before their faces are analysed (services/ingest/stream_digest.py and signature.py,
+identity's CopyVideo), through the real stack: a remux (without decoding it) and a re-encode at another
+quality of an analysed video get its people as copies, without detection; the same setting with another
+person in it is analysed, and found to be someone else."""
 
 from __future__ import annotations
 
@@ -70,11 +70,14 @@ def test_a_remux_and_a_reencode_are_copied_and_another_person_in_the_same_settin
     try:
         channel = open_channel(stack.settings.ingest_target)
         ingest_manifest(channel, manifest("one.csv", [Path(original), first]), timeout_s=600)
-        ingest_manifest(channel, manifest("two.csv", [*again, second]), timeout_s=600)
+        results = ingest_manifest(channel, manifest("two.csv", [*again, second]), timeout_s=600)
         source, copies = people_of(stack, Path(original))
         assert copies == {0} and len(source) == 1
         for path in again:
             assert people_of(stack, path) == (source, {1}), f"{path.name} was not copied from the original"
+        decoded = {Path(r.video.location).name: "decode" in r.stage_seconds for r in results}
+        assert decoded == {"remux.mp4": False, "reencoded.mp4": True, "second.mp4": True}, \
+            "the remux is known by its coded stream, before any decoding"
         one, two = people_of(stack, first), people_of(stack, second)
         assert one[1] == two[1] == {0}, "the same setting with another person must be analysed"
         assert one[0].isdisjoint(two[0])

@@ -28,9 +28,10 @@ def reencode(src: Path, dst: Path, crf: int, scale: float = 1.0) -> Path:
     return dst
 
 
-def remux(src: Path, dst: Path) -> Path:
-    """The same packets in another container (as ../shared/tools/make_catalogue.py makes reposts)."""
-    with av.open(str(src)) as inp, av.open(str(dst), "w", format="mp4") as out:
+def remux(src: Path, dst: Path, container: str = "mp4") -> Path:
+    """The same packets in another file (as ../shared/tools/make_catalogue.py makes reposts), of the
+    `container` format ("mp4", "matroska", "mpegts": Annex B start codes instead of length prefixes)."""
+    with av.open(str(src)) as inp, av.open(str(dst), "w", format=container) as out:
         out.metadata["comment"] = "uploaded again"
         streams = {s.index: out.add_stream_from_template(s) for s in inp.streams if s.type == "video"}
         for packet in inp.demux():

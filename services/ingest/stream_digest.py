@@ -1,0 +1,200 @@
+"""A digest of a video's coded picture stream, read without decoding it: the same stream under other bytes
+(remuxed into another file or container, with other metadata or another audio track) has the same digest.
+
+Identical coded pictures decode to identical frames, so a video whose digest is that of an analysed one is a
+repost of it, with no doubt and no tolerance: its people are the original's. This is the cheap first look of
+the repost check (a demux, ~5 ms for a short video, against ~0.5 s to decode it); the perceptual signature
+(signature.py) still catches re-encodes, whose coded stream differs.
+
+What the digest covers:
+- the codec, the coded size, and the display matrix of the first frame (a remux that turns the picture is
+  another video to look at: its faces are elsewhere);
+- every video packet in decode order: its presentation time in milliseconds from the stream's first one
+  (containers keep time in other units; a millisecond is below any frame rate's step), whether it is a key
+  frame, and its coded bytes. For H.264 and HEVC the bytes are taken NAL unit by NAL unit, without the
+  start codes or length prefixes that differ between MP4/MKV (length-prefixed) and MPEG-TS (Annex B), and
+  without the units a remuxer adds or drops (access unit delimiters, filler, parameter sets, which MP4 keeps
+  out of band: the out-of-band and in-band parameter sets are hashed as one sorted set instead).
+
+Anything the demuxer cannot read gives no digest: the video then takes the usual path, which names the
+problem.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import av
+
+from services.ingest.video import DECODE_ERRORS, display_matrix
+
+NAL_CODECS = frozenset({"h264", "hevc"})
+# NAL unit types left out of the picture bytes: H.264 SEI is kept (it is in the stream whatever the container),
+# access unit delimiter 9, end of sequence/stream 10/11, filler 12, parameter sets 7/8/13/15 (hashed apart);
+# HEVC (type in bits 1-6): VPS/SPS/PPS 32-34 (apart), AUD 35, end of sequence/bitstream 36/37, filler 38.
+H264_SKIP = frozenset({9, 10, 11, 12})
+H264_PARAMS = frozenset({7, 8, 13, 15})
+HEVC_SKIP = frozenset({35, 36, 37, 38})
+HEVC_PARAMS = frozenset({32, 33, 34})
+MAX_PACKETS = 1_000_000  # a stream claiming more (an hour at 240 fps is 864,000) gets no digest
+
+
+def stream_digest(path: Path) -> str | None:
+    """The digest of the first video stream of the file at `path` ("codec:hex"), or None when it cannot be
+    read cheaply (no video stream, damaged, absurd)."""
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            if not container.streams.video:
+                return None
+            return _digest(container, container.streams.video[0])
+    except DECODE_ERRORS:
+        return None
+
+
+def _digest(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> str | None:
+    ctx = stream.codec_context
+    codec = ctx.name or "unknown"
+    nal = codec in NAL_CODECS
+    params: set[bytes] = set()
+    pictures = hashlib.blake2b(digest_size=20)
+    length_size = _length_size(codec, ctx.extradata or b"")
+    if nal and ctx.extradata:
+        params.update(_params_of_extradata(codec, bytes(ctx.extradata)))
+    elif ctx.extradata:
+        params.add(bytes(ctx.extradata))
+    time_base = stream.time_base or Fraction(1, 90_000)
+    first: int | None = None
+    matrix: bytes | None = None
+    packets = 0
+    for packet in container.demux(stream):
+        if packet.size == 0:
+            continue  # the demuxer's flush packet
+        packets += 1
+        if packets > MAX_PACKETS:
+            return None
+        if matrix is None:
+            matrix = _first_matrix(stream, packet)
+        pts = packet.pts if packet.pts is not None else packet.dts
+        if pts is None:
+            return None
+        first = pts if first is None else first
+        ms = round((pts - first) * time_base * 1000)
+        pictures.update(f"|{ms},{int(packet.is_keyframe)}|".encode())
+        data = bytes(packet)
+        if nal:
+            for unit in _units(data, length_size):
+                kind = _kind(codec, unit)
+                if kind in (H264_PARAMS if codec == "h264" else HEVC_PARAMS):
+                    params.add(unit)
+                elif kind not in (H264_SKIP if codec == "h264" else HEVC_SKIP):
+                    pictures.update(len(unit).to_bytes(4, "big") + unit)
+        else:
+            pictures.update(len(data).to_bytes(4, "big") + data)
+    if packets == 0:
+        return None
+    whole = hashlib.blake2b(digest_size=20)
+    whole.update(f"{codec}|{ctx.width}x{ctx.height}|".encode())
+    whole.update(matrix or b"-")
+    for unit in sorted(params):
+        whole.update(len(unit).to_bytes(4, "big") + unit)
+    whole.update(pictures.digest())
+    return f"{codec}:{whole.hexdigest()}"
+
+
+def _first_matrix(stream: av.video.stream.VideoStream, packet: av.Packet) -> bytes | None:
+    """The display matrix of the first frame the decoder gives (b"" when it has none), or None until one
+    comes out. Only the first packets are decoded."""
+    try:
+        frames = stream.codec_context.decode(packet)
+    except DECODE_ERRORS:
+        return b""  # undecodable start: the usual path names it; the digest just says "no matrix"
+    for frame in frames:
+        m = display_matrix(frame)
+        return m.tobytes() if m is not None else b""
+    return None
+
+
+def _length_size(codec: str, extradata: bytes) -> int:
+    """Bytes of each NAL unit's length prefix in length-prefixed (MP4, MKV) streams; 0 for Annex B."""
+    if codec == "h264" and len(extradata) >= 5 and extradata[0] == 1:
+        return (extradata[4] & 3) + 1
+    if codec == "hevc" and len(extradata) >= 23 and extradata[0] == 1:
+        return (extradata[21] & 3) + 1
+    return 0
+
+
+def _units(data: bytes, length_size: int) -> Iterator[bytes]:
+    """The NAL units of one packet, without prefixes; a packet that does not parse is one unit."""
+    if length_size:
+        at, out = 0, []
+        while at + length_size <= len(data):
+            n = int.from_bytes(data[at:at + length_size], "big")
+            at += length_size
+            if n == 0 or at + n > len(data):
+                break  # not length-prefixed after all (Annex B inside MP4 happens)
+            out.append(data[at:at + n])
+            at += n
+        else:
+            if at == len(data):
+                yield from out
+                return
+    yield from _annexb_units(data)
+
+
+def _annexb_units(data: bytes) -> Iterator[bytes]:
+    starts = []
+    at = data.find(b"\x00\x00\x01")
+    while at >= 0:
+        starts.append(at + 3)
+        at = data.find(b"\x00\x00\x01", at + 3)
+    if not starts:
+        yield data
+        return
+    for k, s in enumerate(starts):
+        end = starts[k + 1] - 3 if k + 1 < len(starts) else len(data)
+        unit = data[s:end].rstrip(b"\x00")  # trailing zeros belong to the next 4-byte start code
+        if unit:
+            yield unit
+
+
+def _kind(codec: str, unit: bytes) -> int:
+    return (unit[0] & 0x1F) if codec == "h264" else ((unit[0] >> 1) & 0x3F)
+
+
+def _params_of_extradata(codec: str, extradata: bytes) -> list[bytes]:
+    """The parameter sets held out of band: avcC / hvcC records, or Annex B extradata."""
+    if extradata[:1] != b"\x01":
+        return [u for u in _annexb_units(extradata) if _kind(codec, u) in (H264_PARAMS | HEVC_PARAMS)]
+    try:
+        return _avcc_params(extradata) if codec == "h264" else _hvcc_params(extradata)
+    except IndexError:
+        return [extradata]
+
+
+def _avcc_params(ex: bytes) -> list[bytes]:
+    out, at = [], 5
+    for mask in (0x1F, 0xFF):  # SPS count (5 bits), then PPS count
+        count = ex[at] & mask
+        at += 1
+        for _ in range(count):
+            n = int.from_bytes(ex[at:at + 2], "big")
+            out.append(ex[at + 2:at + 2 + n])
+            at += 2 + n
+    return out
+
+
+def _hvcc_params(ex: bytes) -> list[bytes]:
+    out, at = [], 23
+    arrays = ex[22]
+    for _ in range(arrays):
+        at += 1  # array_completeness, reserved, NAL unit type
+        count = int.from_bytes(ex[at:at + 2], "big")
+        at += 2
+        for _ in range(count):
+            n = int.from_bytes(ex[at:at + 2], "big")
+            out.append(ex[at + 2:at + 2 + n])
+            at += 2 + n
+    return out

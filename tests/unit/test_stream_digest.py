@@ -1,0 +1,93 @@
+"""The coded-stream digest (services/ingest/stream_digest.py): the same coded pictures in any file or
+container have one digest; anything that shows other pictures, or the same pictures turned, has another;
+what cannot be demuxed has none."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import av
+import pytest
+
+from services.ingest.stream_digest import stream_digest
+from tests.support.media import reencode, remux
+
+SMOKE = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "smoke" / "videos"
+
+
+@pytest.fixture
+def original(tmp_path: Path) -> Path:
+    if not SMOKE.is_dir():
+        pytest.skip("smoke corpus not present")
+    return Path(shutil.copy(SMOKE / "v0009.mp4", tmp_path / "original.mp4"))
+
+
+def trimmed(src: Path, dst: Path, packets: int) -> Path:
+    """The first `packets` video packets of `src`: another cut of the same footage."""
+    with av.open(str(src)) as inp, av.open(str(dst), "w", format="mp4") as out:
+        video = inp.streams.video[0]
+        stream = out.add_stream_from_template(video)
+        for k, packet in enumerate(inp.demux(video)):
+            if packet.dts is None or k >= packets:
+                continue
+            packet.stream = stream
+            out.mux(packet)
+    return dst
+
+
+def turned(src: Path, dst: Path) -> Path:
+    """The same packets, shown turned by 90 degrees (a display matrix on the stream)."""
+    with av.open(str(src)) as inp, av.open(str(dst), "w", format="mp4") as out:
+        video = inp.streams.video[0]
+        stream = out.add_stream_from_template(video)
+        stream.set_display_rotation(90)
+        for packet in inp.demux(video):
+            if packet.dts is not None:
+                packet.stream = stream
+                out.mux(packet)
+    return dst
+
+
+@pytest.mark.parametrize("container,suffix", [("mp4", "mp4"), ("matroska", "mkv"), ("mpegts", "ts")])
+def test_the_same_packets_in_another_container_have_the_same_digest(original, tmp_path, container, suffix) -> None:
+    copy = remux(original, tmp_path / f"copy.{suffix}", container)
+    assert copy.read_bytes() != original.read_bytes()
+    assert stream_digest(copy) == stream_digest(original) is not None
+
+
+def test_a_reencode_a_shorter_cut_and_a_turned_copy_each_have_another_digest(original, tmp_path) -> None:
+    digest = stream_digest(original)
+    others = [reencode(original, tmp_path / "reencoded.mp4", 18), trimmed(original, tmp_path / "cut.mp4", 30),
+              turned(original, tmp_path / "turned.mp4")]
+    found = [stream_digest(p) for p in others]
+    assert None not in found
+    assert len({digest, *found}) == 4
+
+
+def test_another_video_has_another_digest() -> None:
+    if not SMOKE.is_dir():
+        pytest.skip("smoke corpus not present")
+    digests = {stream_digest(p) for p in sorted(SMOKE.glob("*.mp4"))}
+    assert None not in digests and len(digests) == len(list(SMOKE.glob("*.mp4")))
+
+
+def test_what_cannot_be_demuxed_or_holds_no_video_has_no_digest(original, tmp_path) -> None:
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(b"\\x00\\x00\\x00\\x18ftypmp42" + bytes(range(256)) * 20)
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    head = tmp_path / "head.mp4"
+    head.write_bytes(original.read_bytes()[:2000])
+    audio = tmp_path / "audio.m4a"
+    with av.open(str(audio), "w") as out:
+        stream = out.add_stream("aac", rate=8000)
+        frame = av.AudioFrame(format="fltp", layout="mono", samples=1024)
+        frame.sample_rate = 8000
+        for plane in frame.planes:
+            plane.update(bytes(plane.buffer_size))
+        for packet in stream.encode(frame):
+            out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    assert [stream_digest(p) for p in (garbage, empty, head, audio, tmp_path / "missing.mp4")] == [None] * 5
