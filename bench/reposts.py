@@ -1,11 +1,14 @@
-"""The early repost rule (services/ingest/signature.py): its errors, and what it buys on a repost catalogue.
+"""The early repost rules (services/ingest/stream_digest.py, then signature.py): their errors, and what they
+buy on a repost catalogue.
 
     .venv/bin/python bench/reposts.py [--corpus DIR] [--reencode N] [--catalogue DIR] [--originals N]
 
-1. Errors: the signature of every video of the corpus (default dev); every pair the rule calls a repost
-   (printed with truth.csv's people, so a true repost is told from a false one); N videos re-encoded at CRF 35
-   and at half size with CRF 28 (other bytes, other noise), and how many are recognised; another person in
-   the same setting (two corpus photos pasted at one place of one background, faces of 50 to 140 px).
+1. Errors: the coded-stream digest of every video of the corpus (default dev): pairs with one digest; N
+   videos remuxed into MP4, MKV and MPEG-TS, which must keep it; their re-encodes, which must not. Then the
+   signature of every video of the corpus; every pair the rule calls a repost (printed with truth.csv's
+   people, so a true repost is told from a false one); N videos re-encoded at CRF 35 and at half size with
+   CRF 28 (other bytes, other noise), and how many are recognised; another person in the same setting (two
+   corpus photos pasted at one place of one background, faces of 50 to 140 px).
 2. Catalogue (with --catalogue, a folder made by ../shared/tools/make_catalogue.py): `influencers run
    --no-serve` on the first N originals of it and their copies, with INFLUENCERS_EARLY_REPOSTS true and false
    side by side, each on a fresh data dir: wall time, videos per second, people and B-cubed F1.
@@ -33,8 +36,9 @@ sys.path.insert(0, str(REPO))
 
 from services.ingest import signature as sig  # noqa: E402
 from services.ingest.sampling import ShotSampler  # noqa: E402
+from services.ingest.stream_digest import stream_digest  # noqa: E402
 from services.ingest.video import sample_frames  # noqa: E402
-from tests.support.media import reencode  # noqa: E402
+from tests.support.media import reencode, remux  # noqa: E402
 
 CORPORA = REPO.parent / "shared" / "corpus"
 INFLUENCERS = [sys.executable, "-m", "influencers"]
@@ -49,9 +53,32 @@ def look(path: Path) -> sig.Signature | None:
     return sig.signature(info.duration_s, times, prints)
 
 
+def digest_errors(corpus: Path, names: list[str], sample: int, scratch: Path) -> dict:
+    """Pairs of the corpus with one digest; remuxes of `sample` videos that keep theirs; re-encodes that do."""
+    started = time.perf_counter()
+    digests = {name: stream_digest(corpus / name) for name in names}
+    per_video_ms = (time.perf_counter() - started) / max(1, len(names)) * 1000
+    shared = [(a, b) for a, b in itertools.combinations(names, 2) if digests[a] and digests[a] == digests[b]]
+    picked = names[:: max(1, len(names) // max(1, sample))][:sample]
+    kept = tried = reencoded_same = 0
+    for name in picked:
+        for container, suffix in (("mp4", "mp4"), ("matroska", "mkv"), ("mpegts", "ts")):
+            tried += 1
+            kept += stream_digest(remux(corpus / name, scratch / f"remux_{Path(name).stem}.{suffix}", container)) \
+                == digests[name]
+        reencoded_same += stream_digest(reencode(corpus / name, scratch / f"q_{Path(name).name}", 18)) \
+            == digests[name]
+    print(f"coded-stream digests: {len(names)} videos ({per_video_ms:.1f} ms each), pairs sharing one: "
+          f"{len(shared)}; remuxes keeping it: {kept} of {tried}; re-encodes (CRF 18) keeping it: "
+          f"{reencoded_same} of {len(picked)}")
+    return {"videos": len(names), "ms_per_video": per_video_ms, "pairs": shared, "remuxes_kept": [kept, tried],
+            "reencodes_kept": [reencoded_same, len(picked)]}
+
+
 def errors(corpus: Path, reencoded: int, scratch: Path) -> dict:
     with (corpus / "truth.csv").open(newline="") as f:
         truth = {r["file"]: r["people"] for r in csv.DictReader(f)}
+    digests = digest_errors(corpus, sorted(truth), reencoded, scratch)
     looks = {name: look(corpus / name) for name in sorted(truth)}
     pairs = [(a, b, truth[a], truth[b]) for a, b in itertools.combinations(sorted(looks), 2)
              if looks[a] and looks[b] and sig.is_repost(looks[a], looks[b])]
@@ -85,7 +112,8 @@ def errors(corpus: Path, reencoded: int, scratch: Path) -> dict:
             confused += sig.frames_alike(prints[0], prints[1])
     print(f"another person in the same setting: fewest differing cells by face size {fewest}; "
           f"frames called alike: {confused}")
-    return {"videos": len(looks), "pairs": [list(p) for p in pairs], "reencodes": [recognised, tried],
+    return {"digests": digests, "videos": len(looks), "pairs": [list(p) for p in pairs],
+            "reencodes": [recognised, tried],
             "same_setting_fewest_cells": fewest, "same_setting_confused": confused}
 
 
@@ -107,7 +135,8 @@ def catalogue_run(catalogue: Path, originals: int, early: bool, scratch: Path) -
     env = dict(os.environ, INFLUENCERS_EARLY_REPOSTS=str(early).lower(), PYTHONPATH=str(REPO))
     data = part / "data"
     started = time.perf_counter()
-    subprocess.run([*INFLUENCERS, "run", str(part / "manifest.csv"), "--data-dir", str(data), "--no-serve"],
+    subprocess.run([*INFLUENCERS, "run", str(part / "manifest.csv"), "--data-dir", str(data), "--no-serve",
+                    "--metrics-port", "0"],
                    env=env, check=False, stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - started
     result = subprocess.run([*INFLUENCERS, "eval", "--data-dir", str(data), "--truth", str(part)], env=env,
