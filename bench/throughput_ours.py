@@ -22,6 +22,7 @@ from influencers.evaluate import score_dirs
 from influencers.stack import Stack, start_stack
 from influencers.v1 import common_pb2, identity_pb2, identity_pb2_grpc, ingest_pb2
 from services.analytics.export import export_report
+from services.common.protoconv import seconds, seconds_by_key
 from services.common.rpc import open_channel
 from services.common.settings import Settings
 from services.ingest.manifest import read_manifest
@@ -147,7 +148,7 @@ def stage_sums(results: list[ingest_pb2.WatchJobResponse]) -> dict[str, float]:
     worker's own stages (waiting for a free worker, shipping frames, matching and writing the store)."""
     sums: dict[str, float] = defaultdict(float)
     for p in results:
-        for stage, secs in p.stage_seconds.items():
+        for stage, secs in seconds_by_key(p.stage_durations).items():
             sums[stage] += secs
     inner = sum(v for k, v in sums.items() if k.startswith("identity."))
     if "identity" in sums:
@@ -237,7 +238,7 @@ def _figures(stack: Stack, run: IngestRun, startup_s: float, manifest: Path, rep
     return PipelineFigures(
         rows=len(run.results), videos_done=len(done), videos_failed=len(failed),
         videos_duplicate=_count(run.results, common_pb2.VIDEO_STATUS_DUPLICATE),
-        video_seconds=sum(r.video.duration_s for r in done), startup_s=startup_s, wall_s=run.wall_s,
+        video_seconds=sum(seconds(r.video.duration) for r in done), startup_s=startup_s, wall_s=run.wall_s,
         ingest_s=run.last_progress_s, reconcile_s=run.wall_s - run.last_progress_s,
         stage_seconds=stage_sums(run.results), faces_detected=sum(r.video.faces for r in done),
         faces_stored=stored, influencers=influencers, peak_rss_bytes=peak.peak_bytes,

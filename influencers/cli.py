@@ -416,9 +416,9 @@ def cmd_correct(args: argparse.Namespace) -> int:
     if args.command == "review":
         found = ident.review_queue(0, include_unlikely=args.all)
         for item in found.items:
+            at_a, at_b = seconds(item.timestamp_a), seconds(item.timestamp_b)
             print(f"{item.influencer_a}  {item.influencer_b}  {item.distance:.3f}  {review_reason_word(item.reason)}  "
-                  f"{item.video_id_a}@{item.timestamp_a_s:.1f}s  {item.video_id_b}@{item.timestamp_b_s:.1f}s  "
-                  f"{round(100 * item.probability)}%")
+                  f"{item.video_id_a}@{at_a:.1f}s  {item.video_id_b}@{at_b:.1f}s  {round(100 * item.probability)}%")
         if found.unlikely and not args.all:
             print(f"{found.unlikely} less likely pair(s) under {round(100 * found.floor)}%: --all lists them",
                   file=sys.stderr)

@@ -41,6 +41,13 @@ What it changes
 6. Imports: `from influencers.v1 import ...` gains analytics_pb2 / loses common_pb2 as the uses require;
    `from services.common.protoconv import ...` is added for the helpers used. Run `ruff check --fix` afterwards
    (import order, an import left unused).
+7. Media times (double seconds -> google.protobuf.Duration, new field numbers): in a constructor
+   `X_pb2.Appearance(first_seen_s=E)` (and last_seen_s, screen_time_s; Segment start_s/end_s/best_s; Video
+   duration_s; ReviewItem timestamp_a_s/timestamp_b_s; AnalyzeVideoRequest timestamp_s/span_s;
+   InfluencerStats screen_time_s) -> `first_seen=duration(E)`; `stage_seconds=E` of AnalyzeVideoResponse and
+   WatchJobResponse -> `stage_durations=durations(E)`. Reads are left alone: the domain's rows keep the `_s`
+   names (AppearanceRow, VideoInfo, FaceRecord...), and the codemod cannot tell them from a proto; they are
+   listed afterwards, in the files that use the stubs.
 
 What to grep for afterwards (printed at the end of each run, with file:line):
 - SearchFace|Predict|FaceMatch: tests of the deleted RPCs are to be deleted by hand, and helpers only they
@@ -52,6 +59,9 @@ What to grep for afterwards (printed at the end of each run, with file:line):
 - created_s|started_s|ended_s, IngestProgress|VideoIdentities|Frame\\b in text and comments.
 - `.reason ==` on a ReviewItem that came over gRPC: compare with identity_pb2.REVIEW_REASON_* (the domain's
   review.Item keeps the words; the codemod cannot tell the two apart).
+- A media time read as `X.first_seen_s` (or another old name) in a file that uses the stubs: if X is a proto
+  (a stub's answer, a stored message), read `seconds(X.first_seen)` (`seconds_by_key(X.stage_durations)`);
+  assign with `X.duration.CopyFrom(duration(E))`.
 - Lines over 120 characters that a wrap produced.
 """
 
@@ -128,6 +138,19 @@ JOB_TIMES = {"created_s": "create_time", "started_s": "start_time", "ended_s": "
 REVIEW_REASONS = {"near the threshold": "identity_pb2.REVIEW_REASON_NEAR_THRESHOLD",
                   "ambiguous match": "identity_pb2.REVIEW_REASON_AMBIGUOUS_MATCH"}
 LISTS_REVIEW_ITEMS = re.compile(r"review_items|ListReviewItems|\.review\(")
+# Media times, by message: old keyword -> (new keyword, helper that wraps the value).
+MEDIA_TIMES = {
+    "Appearance": {"first_seen_s": ("first_seen", "duration"), "last_seen_s": ("last_seen", "duration"),
+                   "screen_time_s": ("screen_time", "duration")},
+    "Segment": {"start_s": ("start", "duration"), "end_s": ("end", "duration"), "best_s": ("best", "duration")},
+    "Video": {"duration_s": ("duration", "duration")},
+    "ReviewItem": {"timestamp_a_s": ("timestamp_a", "duration"), "timestamp_b_s": ("timestamp_b", "duration")},
+    "AnalyzeVideoRequest": {"timestamp_s": ("timestamp", "duration"), "span_s": ("span", "duration")},
+    "AnalyzeVideoResponse": {"stage_seconds": ("stage_durations", "durations")},
+    "WatchJobResponse": {"stage_seconds": ("stage_durations", "durations")},
+    "InfluencerStats": {"screen_time_s": ("screen_time", "duration")},
+}
+MEDIA_TIME_READ = re.compile(r"\.(" + "|".join(sorted({old for m in MEDIA_TIMES.values() for old in m})) + r")\b")
 
 GREP_AFTER = [
     (r"\b(SearchFace|Predict|FaceMatch|PredictRequest|PredictResponse)\b",
@@ -393,6 +416,20 @@ def review_reason_edits(tree: ast.Module, src: Source, text: str) -> list[Edit]:
     return edits
 
 
+def media_time_edits(tree: ast.Module, src: Source) -> list[Edit]:
+    edits: list[Edit] = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and _attr_name(node.func.value).endswith("_pb2") and node.func.attr in MEDIA_TIMES):
+            continue
+        for kw in node.keywords:
+            if kw.arg in MEDIA_TIMES[node.func.attr]:
+                new, helper = MEDIA_TIMES[node.func.attr][kw.arg]
+                k = src.offset(kw.lineno, kw.col_offset)
+                edits.append((k, src.span(kw.value)[1], f"{new}={helper}({src.text(kw.value)})"))
+    return edits
+
+
 # ---- imports -------------------------------------------------------------------------------------------
 
 def fix_imports(text: str) -> str:
@@ -416,7 +453,7 @@ def fix_imports(text: str) -> str:
     defined = {a.asname or a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
     defined |= {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
     used = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
-    need = sorted(h for h in ("review_reason", "review_reason_word", "seconds", "timestamp")
+    need = sorted(h for h in ("duration", "durations", "review_reason", "review_reason_word", "seconds", "timestamp")
                   if h in used and h not in defined)
     if not need:
         return text
@@ -447,7 +484,7 @@ def rewrite(text: str) -> str:
         tree = ast.parse(text)
         src = Source(text)
         edits = (servicer_edits(tree, src) + caller_edits(tree, src) + job_time_edits(tree, src)
-                 + review_reason_edits(tree, src, text))
+                 + review_reason_edits(tree, src, text) + media_time_edits(tree, src))
         if not edits:
             break
         text = apply_edits(src.data, edits).decode()
@@ -464,17 +501,31 @@ def python_files(paths: list[Path]) -> list[Path]:
     return out
 
 
+def _defines_media_times(text: str) -> bool:
+    """A module of the domain's rows (a dataclass field or an assignment under an old name): its reads are its
+    own."""
+    tree = ast.parse(text)
+    olds = {old for m in MEDIA_TIMES.values() for old in m}
+    return any((isinstance(n, ast.AnnAssign) and _attr_name(n.target) in olds)
+               or (isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store) and n.attr in olds)
+               for n in ast.walk(tree))
+
+
 def leftovers(files: list[Path]) -> list[str]:
     found = []
     for f in files:
         text = f.read_text()
         servicer = re.search(r"class \w+\([\w.]*ServiceServicer\)", text) is not None
+        stubs = re.search(r"\w+_pb2\.", text) is not None and not _defines_media_times(text)
         for n, line in enumerate(text.splitlines(), 1):
             for pattern, why in GREP_AFTER:
                 if servicer and why.startswith("an RPC method defined"):
                     continue
                 if re.search(pattern, line):
                     found.append(f"{f}:{n}: {why}: {line.strip()[:100]}")
+            if stubs and MEDIA_TIME_READ.search(line):
+                found.append(f"{f}:{n}: a media time read by its old name: seconds(X.new) if X is a proto: "
+                             f"{line.strip()[:100]}")
             if len(line) > 120:
                 found.append(f"{f}:{n}: longer than 120 characters")
     return found

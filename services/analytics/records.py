@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from influencers.v1 import common_pb2
+from services.common.protoconv import duration, seconds
 
 DONE = common_pb2.VIDEO_STATUS_DONE
 FAILED = common_pb2.VIDEO_STATUS_FAILED
@@ -66,7 +66,7 @@ def video_from_proto(msg: common_pb2.Video) -> VideoRow:
         performance=msg.performance if msg.HasField("performance") else None,
         status=int(msg.status),
         error=msg.error,
-        duration_s=msg.duration_s,
+        duration_s=seconds(msg.duration),
         faces=msg.faces,
         external_id=msg.external_id,
         location=msg.location,
@@ -80,7 +80,7 @@ def video_to_proto(row: VideoRow) -> common_pb2.Video:
         url=row.url,
         status=row.status,  # type: ignore[arg-type]
         error=row.error,
-        duration_s=row.duration_s,
+        duration=duration(row.duration_s),
         faces=row.faces,
         external_id=row.external_id,
         location=row.location,
@@ -95,31 +95,31 @@ def appearance_from_proto(video_id: str, msg: common_pb2.Appearance) -> Appearan
     return AppearanceRow(
         video_id=video_id,
         influencer_id=msg.influencer_id,
-        first_seen_s=msg.first_seen_s,
-        last_seen_s=msg.last_seen_s,
+        first_seen_s=seconds(msg.first_seen),
+        last_seen_s=seconds(msg.last_seen),
         faces=msg.faces,
-        screen_time_s=msg.screen_time_s,
+        screen_time_s=seconds(msg.screen_time),
         face_quality=msg.face_quality,
         best_face=bytes(msg.best_face),
         ambiguous=msg.ambiguous,
         face_ref=msg.face_ref,
-        segments=tuple((s.start_s, s.end_s, s.best_s) for s in msg.segments
-                       if math.isfinite(s.start_s + s.end_s + s.best_s) and s.start_s <= s.end_s),
+        segments=tuple((start, end, best) for start, end, best in
+                       ((seconds(s.start), seconds(s.end), seconds(s.best)) for s in msg.segments) if start <= end),
     )
 
 
 def appearance_to_proto(row: AppearanceRow) -> common_pb2.Appearance:
     return common_pb2.Appearance(
         influencer_id=row.influencer_id,
-        first_seen_s=row.first_seen_s,
-        last_seen_s=row.last_seen_s,
+        first_seen=duration(row.first_seen_s),
+        last_seen=duration(row.last_seen_s),
         faces=row.faces,
         best_face=row.best_face,
         face_quality=row.face_quality,
         ambiguous=row.ambiguous,
-        screen_time_s=row.screen_time_s,
+        screen_time=duration(row.screen_time_s),
         face_ref=row.face_ref,
-        segments=[common_pb2.Segment(start_s=s, end_s=e, best_s=b) for s, e, b in row.segments],
+        segments=[common_pb2.Segment(start=duration(s), end=duration(e), best=duration(b)) for s, e, b in row.segments],
     )
 
 

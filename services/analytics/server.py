@@ -23,6 +23,7 @@ from services.analytics.store import AnalyticsStore
 from services.common import tracing
 from services.common.boundary import brief, is_influencer_id, is_video_id, shown, undefined_enum_values
 from services.common.paging import decode_token, encode_token, page_size
+from services.common.protoconv import duration
 from services.common.rpc import RunningServer, build_server
 from services.common.scores import score_problem
 from services.common.settings import Settings
@@ -110,7 +111,8 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
         stats = analysis.stats[analysis.stats["videos"] >= request.min_videos]
         fields = [f.name for f in analytics_pb2.InfluencerStats.DESCRIPTOR.fields]
         influencers = [
-            analytics_pb2.InfluencerStats(**{k: v for k, v in row.items() if k in fields})
+            analytics_pb2.InfluencerStats(**{k: v for k, v in row.items() if k in fields},
+                                          screen_time=duration(row["screen_time_s"]))
             for row in stats.astype(object).to_dict(orient="records")
         ]
         q = analysis.quality

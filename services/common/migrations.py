@@ -1,10 +1,10 @@
 """Schema histories run from the code with Alembic (no alembic.ini: each owner's scripts ship in its package).
 
-Every owner of tables (analytics' store, ingest's job queue) keeps its own history in its own version table,
-so that they may share one PostgreSQL database. `upgrade` brings a database to the head in ONE transaction:
-on PostgreSQL under the owner's advisory lock, on SQLite under BEGIN IMMEDIATE (services/common/database.py),
-so two processes opening a database at once migrate it one after the other. A database at a revision the
-code does not know (written by a newer release) is refused.
+Every owner of tables (analytics' store, ingest's job queue, identity's change feed) keeps its own history in
+its own version table, so that they may share one PostgreSQL database. `upgrade` brings a database to the head
+in ONE transaction: on PostgreSQL under the owner's advisory lock, on SQLite under BEGIN IMMEDIATE
+(services/common/database.py), so two processes opening a database at once migrate it one after the other. A
+database at a revision the code does not know (written by a newer release) is refused.
 """
 
 from __future__ import annotations

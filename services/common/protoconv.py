@@ -1,11 +1,17 @@
 """Plain Python values to and from the contract's well-known types and enums (protos/influencers/v1).
 
-Times inside the services stay floats of seconds since the Unix epoch (what `time.time()` gives); the
-contract carries them as `google.protobuf.Timestamp`. Reasons that the domain keeps as words travel as enums.
+Times inside the services stay floats of seconds: wall-clock times since the Unix epoch (what `time.time()`
+gives), which the contract carries as `google.protobuf.Timestamp`, and media times (a position in a video, a
+length, time spent in a stage), which it carries as `google.protobuf.Duration`. Both keep nanoseconds: a float
+of seconds goes through them losing nothing coarser. Reasons that the domain keeps as words travel as enums.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
+
+from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from influencers.v1 import common_pb2, identity_pb2
@@ -29,9 +35,33 @@ def timestamp(seconds: float) -> Timestamp | None:
     return ts
 
 
-def seconds(ts: Timestamp) -> float:
-    """A Timestamp as seconds since the Unix epoch; 0.0 when unset."""
-    return ts.seconds + ts.nanos / 1e9
+def seconds(value: Timestamp | Duration) -> float:
+    """A Timestamp as seconds since the Unix epoch, or a Duration as seconds; 0.0 when unset."""
+    if isinstance(value, Duration):
+        # One division of the exact count of nanoseconds: the float nearest to it (under 2**53 ns, 104 days).
+        return value.ToNanoseconds() / 1e9
+    return value.seconds + value.nanos / 1e9
+
+
+def duration(seconds: float) -> Duration:
+    """`seconds` (a media time: a position in a video, a length) as a Duration, to the nearest nanosecond. Zero
+    is a Duration like any other (a face seen at the very start): it reads back as 0.0, as an unset one does.
+    A NaN or an infinity has no Duration: ValueError."""
+    if not math.isfinite(seconds):
+        raise ValueError(f"{seconds!r} seconds is not a time a Duration can carry")
+    d = Duration()
+    d.FromNanoseconds(round(seconds * 1e9))
+    return d
+
+
+def durations(by_key: Mapping[str, float]) -> dict[str, Duration]:
+    """A map of seconds (time spent, by stage) as the contract's `map<string, Duration>`."""
+    return {key: duration(value) for key, value in by_key.items()}
+
+
+def seconds_by_key(by_key: Mapping[str, Duration]) -> dict[str, float]:
+    """A `map<string, Duration>` as seconds by key."""
+    return {key: seconds(value) for key, value in by_key.items()}
 
 
 def review_reason(word: str) -> int:

@@ -12,6 +12,11 @@ Retention: the newest `retention` entries are kept; older ones are deleted (ever
 the highest position deleted is remembered, so that a follower asking for anything after an older position
 is told it is too far behind (TooFarBehind) and resyncs from a snapshot.
 
+Schema: Alembic keeps it (services/identity/migrations, version table `alembic_version_identity`, apart from
+analytics' and ingest's in a shared database), migrated when the feed opens. A feed made by `create_all`
+before Alembic (the tables, no version table) is stamped at the first revision, whose tables are the same,
+and then upgraded: 0002 rewrites entries written before media times were Durations.
+
 Write order and interruptions: a write goes to the face store first, then its change is appended here. An
 interruption between the two (identity killed) leaves the face store changed and the feed without that
 change, and the caller without an answer. Within an ingest batch the batch stays open, and the next batch's
@@ -24,20 +29,31 @@ from __future__ import annotations
 
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import sqlalchemy as sa
+from alembic import command
 from sqlalchemy.engine import Connection, Engine
 
 from influencers.v1 import identity_pb2
 from services.common.database import database_url, is_postgres, open_engine
 from services.common.erasure import scrub_sql
+from services.common.migrations import History, upgrade
 
 CHANGE_VIDEOS = 200  # videos in one entry: an entry stays well under a gRPC message whatever the write
 TRIM_EVERY = 100  # appends between two trims of the tail
 _APPEND_LOCK = 0x1DE_F33D  # pg_advisory_xact_lock key serialising appends across identity replicas
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+VERSION_TABLE = "alembic_version_identity"  # the feed's own history, apart from analytics' and ingest's
+# pg_advisory_xact_lock key of the feed's migrations (a stable 31-bit number of the name): two identity
+# replicas starting at once migrate one after the other.
+MIGRATION_LOCK = zlib.crc32(b"influencers.identity.migrations") & 0x7FFFFFFF
+FIRST_REVISION = "0001_change_feed"  # create_all's tables: what a feed from before Alembic is stamped at
+HISTORY = History("identity change feed", MIGRATIONS, VERSION_TABLE, MIGRATION_LOCK)
 
+# The tables as the queries use them; the migrations make them.
 metadata = sa.MetaData()
 changes_table = sa.Table(
     "identity_changes", metadata,
@@ -54,6 +70,17 @@ trimmed_table = sa.Table(
 )
 
 
+def migrate(engine: Engine) -> None:
+    """Brings the feed's tables to the newest revision (services/common/migrations.py), adopting a feed made
+    by create_all before Alembic."""
+    upgrade(engine, HISTORY, _adopt_create_all)
+
+
+def _adopt_create_all(connection: Connection, revision: str | None) -> None:
+    if revision is None and sa.inspect(connection).has_table(changes_table.name):
+        command.stamp(HISTORY.config(connection), FIRST_REVISION)
+
+
 class TooFarBehind(Exception):
     """The caller's position is older than the retained tail: it must resync from a snapshot."""
 
@@ -66,7 +93,7 @@ class ChangeFeed:
         self.retention = max(1, retention)
         self._appends = 0
         self._lock = threading.Lock()
-        metadata.create_all(engine)
+        migrate(engine)
 
     @classmethod
     def open(cls, configured_url: str, data_dir: Path, retention: int = 10_000) -> ChangeFeed:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -19,7 +18,7 @@ from services.common.damage import DiskFull
 from services.common.erasure import erasure_key
 from services.common.metrics import observe_stages
 from services.common.paging import key_token, page_size, point_token
-from services.common.protoconv import review_reason
+from services.common.protoconv import duration, durations, review_reason, seconds
 from services.common.rpc import RunningServer, build_server
 from services.common.settings import Settings
 from services.common.tls import server_credentials
@@ -43,6 +42,7 @@ from services.identity.writer_lock import WriterLock
 log = logging.getLogger(__name__)
 
 MAX_FRAMES = 20_000  # frames in one AnalyzeVideo stream
+MAX_DURATION_SECONDS = 315_576_000_000  # google.protobuf.Duration's bound (10,000 years)
 
 
 RECLUSTER_PAGE = 200  # videos per message of a Recluster stream
@@ -59,17 +59,18 @@ AUDIT_ID_CHARS = 32  # hex digits of an audit id
 
 def appearance_pb(a: AppearanceOut) -> common_pb2.Appearance:
     return common_pb2.Appearance(
-        influencer_id=a.influencer_id, first_seen_s=a.first_seen_s, last_seen_s=a.last_seen_s, faces=a.faces,
-        best_face=a.best_face, face_quality=a.face_quality, ambiguous=a.ambiguous, screen_time_s=a.screen_time_s,
-        face_ref=a.face_ref,
-        segments=[common_pb2.Segment(start_s=s.start_s, end_s=s.end_s, best_s=s.best_s) for s in a.segments])
+        influencer_id=a.influencer_id, first_seen=duration(a.first_seen_s), last_seen=duration(a.last_seen_s),
+        faces=a.faces, best_face=a.best_face, face_quality=a.face_quality, ambiguous=a.ambiguous,
+        screen_time=duration(a.screen_time_s), face_ref=a.face_ref,
+        segments=[common_pb2.Segment(start=duration(s.start_s), end=duration(s.end_s), best=duration(s.best_s))
+                  for s in a.segments])
 
 
 def review_item_pb(item: Item) -> identity_pb2.ReviewItem:
     return identity_pb2.ReviewItem(
         influencer_a=item.a, influencer_b=item.b, distance=item.distance, reason=review_reason(item.reason),
         face_ref_a=item.face_ref_a, face_ref_b=item.face_ref_b, video_id_a=item.video_a, video_id_b=item.video_b,
-        timestamp_a_s=item.time_a_s, timestamp_b_s=item.time_b_s, probability=item.probability)
+        timestamp_a=duration(item.time_a_s), timestamp_b=duration(item.time_b_s), probability=item.probability)
 
 
 def _page_size(requested: int, context: grpc.ServicerContext, maximum: int | None = None) -> int:
@@ -108,9 +109,11 @@ class StreamBudget:
                     f"{self.max_stream_bytes} bytes per video")
         if frame.index < 0:
             return f"{where}: the index is negative"
-        for name, seconds in (("timestamp_s", frame.timestamp_s), ("span_s", frame.span_s)):
-            if not math.isfinite(seconds) or seconds < 0:
-                return f"{where}: {name} {seconds!r} is not a finite number of seconds at least 0"
+        for name, value in (("timestamp", frame.timestamp), ("span", frame.span)):
+            # Negative, or out of google.protobuf.Duration's range and sign rules: the stubs do not check.
+            if not (0 <= value.seconds <= MAX_DURATION_SECONDS and 0 <= value.nanos < 1_000_000_000):
+                return (f"{where}: {name} ({value.seconds} s, {value.nanos} ns) is not a valid duration of at "
+                        f"least 0")
         return None
 
 
@@ -194,7 +197,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, "one AnalyzeVideo stream carries one video")
             if problem := budget.admit(frame):
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"video {video_id}: {problem}")
-            frames.append(FrameIn(frame.index, frame.timestamp_s, frame.shot, frame.span_s, frame.image))
+            frames.append(FrameIn(frame.index, seconds(frame.timestamp), frame.shot, seconds(frame.span),
+                                  frame.image))
         if not video_id:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "no frames (video_id unknown)")
         with logs.bound(video_id=video_id):
@@ -223,7 +227,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             feed_position=position,
             video_id=video_id, appearances=[appearance_pb(a) for a in appearances], frames=analysis.frames,
             faces_detected=analysis.faces_detected, faces_encoded=analysis.faces_encoded,
-            stage_seconds=stages)
+            stage_durations=durations(stages))
 
     def CopyVideo(self, request: identity_pb2.CopyVideoRequest, context: grpc.ServicerContext
                   ) -> identity_pb2.CopyVideoResponse:

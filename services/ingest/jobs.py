@@ -25,7 +25,7 @@ from influencers.v1 import common_pb2, ingest_pb2
 from services.common import logs, tracing
 from services.common.damage import DISK_FULL
 from services.common.metrics import count_video
-from services.common.protoconv import status_word
+from services.common.protoconv import seconds_by_key, status_word
 from services.ingest.job_store import (
     CANCELLED,
     ENDED,
@@ -265,8 +265,9 @@ class JobQueue:
             if video.status == common_pb2.VIDEO_STATUS_FAILED:  # logged once already, with its reason
                 span.set_status(Status(StatusCode.ERROR, video.error))
             else:  # one line per row that has a result, with where its time went (a slow row shows here)
+                stages = seconds_by_key(progress.stage_durations)
                 log.info("video %s", status_word(video.status), extra={
-                    "faces": video.faces, "stage_seconds": {k: round(v, 3) for k, v in progress.stage_seconds.items()}})
+                    "faces": video.faces, "stage_seconds": {k: round(v, 3) for k, v in stages.items()}})
             if self.store.finish_row(claim, self.owner, progress, processed):
                 count_video(status_word(video.status))
             else:

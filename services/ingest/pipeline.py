@@ -26,6 +26,7 @@ from opentelemetry.trace import Span
 from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2, identity_pb2, identity_pb2_grpc
 from services.common import tracing
 from services.common.datadir import ScratchDir
+from services.common.protoconv import duration, seconds_by_key
 from services.common.settings import Settings
 from services.ingest.fetch import Fetched, FetchError, FetchPolicy, fetch, is_remote, local_path
 from services.ingest.netguard import has_scheme
@@ -245,7 +246,8 @@ class VideoPipeline:
 
     def _same_bytes(self, video: common_pb2.Video, same: common_pb2.Video, stages: dict[str, float]) -> Outcome:
         """These bytes are already done under `same`."""
-        video.duration_s, video.faces = same.duration_s, same.faces
+        video.duration.CopyFrom(same.duration)
+        video.faces = same.faces
         if same.location == video.location:
             # Another spelling of a file this batch just processed: one row in the store.
             video.status, video.error = ST.VIDEO_STATUS_DUPLICATE, f"same file as {same.url}"
@@ -282,7 +284,7 @@ class VideoPipeline:
                     prints.append(frame_print(f.bgr))
             span.set_attribute("influencers.frames", len(messages))
         stages["decode"] = time.perf_counter() - t0
-        video.duration_s = info.duration_s  # known once every frame is decoded (the loop above)
+        video.duration.CopyFrom(duration(info.duration_s))  # known once every frame is decoded (the loop above)
         if info.warning:  # done, with what was decoded; the row says why it may be short
             video.error = one_line(f"{WARNING}{info.warning}")
         look = None
@@ -296,7 +298,7 @@ class VideoPipeline:
         t0 = time.perf_counter()
         result = self.identity.AnalyzeVideo(iter(messages), timeout=self.timeout)
         stages["identity"] = time.perf_counter() - t0
-        for stage, secs in result.stage_seconds.items():
+        for stage, secs in seconds_by_key(result.stage_durations).items():
             stages[f"identity.{stage}"] = secs
         video.faces = result.faces_detected
         video.status = ST.VIDEO_STATUS_DONE
@@ -364,5 +366,5 @@ def _frame_message(video_id: str, f: SampledFrame) -> identity_pb2.AnalyzeVideoR
     ok, jpeg = cv2.imencode(".jpg", f.bgr, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
     if not ok:
         raise VideoError(f"frame {f.index} could not be encoded")
-    return identity_pb2.AnalyzeVideoRequest(video_id=video_id, index=f.index, timestamp_s=f.timestamp_s,
-                                            image=jpeg.tobytes(), shot=f.shot, span_s=f.span_s)
+    return identity_pb2.AnalyzeVideoRequest(video_id=video_id, index=f.index, timestamp=duration(f.timestamp_s),
+                                            image=jpeg.tobytes(), shot=f.shot, span=duration(f.span_s))

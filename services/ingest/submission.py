@@ -18,6 +18,7 @@ import grpc
 
 from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2, ingest_pb2
 from services.common.metrics import observe_stages
+from services.common.protoconv import durations
 from services.common.scores import score_problem
 from services.ingest import batch
 from services.ingest.job_store import Claim
@@ -87,7 +88,7 @@ class SubmissionRunner:
         if outcome.recorded and outcome.video.status == common_pb2.VIDEO_STATUS_DONE:
             processed = outcome.video.video_id
         progress = ingest_pb2.WatchJobResponse(video=outcome.video, appearances=outcome.appearances,
-                                             stage_seconds=outcome.stage_seconds)
+                                             stage_durations=durations(outcome.stage_seconds))
         return progress, processed
 
     def _recorded_done(self, video_id: str) -> bool:

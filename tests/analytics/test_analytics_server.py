@@ -11,18 +11,19 @@ from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2
 from services.analytics.records import appearance_from_proto
 from services.analytics.server import serve_analytics
 from services.analytics.store import AnalyticsStore
+from services.common.protoconv import duration
 from services.common.rpc import open_channel
 from services.common.settings import Settings
 
 
 def video(url: str, video_id: str, performance: float, status: int = common_pb2.VIDEO_STATUS_DONE):
     return common_pb2.Video(url=url, video_id=video_id, performance=performance, status=status,
-                            duration_s=9.0)
+                            duration=duration(9.0))
 
 
 def appearance(influencer_id: str) -> common_pb2.Appearance:
-    return common_pb2.Appearance(influencer_id=influencer_id, first_seen_s=1.0, last_seen_s=4.0, faces=3,
-                                 best_face=b"\xff\xd8jpeg", face_quality=0.7, screen_time_s=3.0)
+    return common_pb2.Appearance(influencer_id=influencer_id, first_seen=duration(1.0), last_seen=duration(4.0),
+                                 faces=3, best_face=b"\xff\xd8jpeg", face_quality=0.7, screen_time=duration(3.0))
 
 
 def appear(store: AnalyticsStore, video_id: str, *who: str, names: dict[str, str] | None = None) -> None:

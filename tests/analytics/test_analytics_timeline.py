@@ -19,24 +19,26 @@ from services.analytics.records import DONE, AppearanceRow, VideoRow, appearance
 from services.analytics.store import AnalyticsStore
 from services.analytics.verdicts import VERDICTS
 from services.analytics.web import create_app
+from services.common.protoconv import duration
 
 VID = "00000000000000aa"
 ANN = "inf_aaaa000001"
 
 
+def segment(start: float, end: float, best: float) -> common_pb2.Segment:
+    return common_pb2.Segment(start=duration(start), end=duration(end), best=duration(best))
+
+
 def test_segments_travel_from_the_proto_to_the_row_and_back() -> None:
-    msg = common_pb2.Appearance(influencer_id=ANN, segments=[
-        common_pb2.Segment(start_s=0.0, end_s=3.0, best_s=1.0), common_pb2.Segment(start_s=8.0, end_s=9.5, best_s=9.0)])
+    msg = common_pb2.Appearance(influencer_id=ANN, segments=[segment(0.0, 3.0, 1.0), segment(8.0, 9.5, 9.0)])
     row = appearance_from_proto(VID, msg)
     assert row.segments == ((0.0, 3.0, 1.0), (8.0, 9.5, 9.0))
     assert appearance_to_proto(row).segments == msg.segments
 
 
-def test_a_segment_that_is_not_finite_or_ends_before_it_starts_is_dropped_on_arrival() -> None:
-    msg = common_pb2.Appearance(influencer_id=ANN, segments=[
-        common_pb2.Segment(start_s=float("nan"), end_s=3.0, best_s=1.0),
-        common_pb2.Segment(start_s=5.0, end_s=4.0, best_s=4.5),
-        common_pb2.Segment(start_s=6.0, end_s=7.0, best_s=6.5)])
+def test_a_segment_that_ends_before_it_starts_is_dropped_on_arrival() -> None:
+    # A Duration is always finite: a NaN or an infinity cannot arrive, so only the order is checked.
+    msg = common_pb2.Appearance(influencer_id=ANN, segments=[segment(5.0, 4.0, 4.5), segment(6.0, 7.0, 6.5)])
     assert appearance_from_proto(VID, msg).segments == ((6.0, 7.0, 6.5),)
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from influencers.stack import start_stack
 from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2, identity_pb2, identity_pb2_grpc
+from services.common.protoconv import duration
 from services.common.rpc import open_channel
 
 PHOTOS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "photos"
@@ -20,7 +21,8 @@ VIDEO_A, VIDEO_B = "00000000000000aa", "00000000000000bb"
 
 def frames(video_id: str, person: str) -> list[identity_pb2.AnalyzeVideoRequest]:
     """Three photos of one person as three frames (one shot) of a video."""
-    return [identity_pb2.AnalyzeVideoRequest(video_id=video_id, index=k, timestamp_s=float(k), span_s=1.0, shot=k,
+    return [identity_pb2.AnalyzeVideoRequest(video_id=video_id, index=k, timestamp=duration(k), span=duration(1.0),
+                                             shot=k,
                                image=(PHOTOS / person / f"0{k + 1}.jpg").read_bytes()) for k in range(3)]
 
 

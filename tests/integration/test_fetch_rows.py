@@ -15,6 +15,7 @@ from influencers.v1 import analytics_pb2_grpc, common_pb2, identity_pb2
 from services.analytics.server import serve_analytics
 from services.analytics.store import AnalyticsStore
 from services.common.datadir import DOWNLOADS, ScratchDir, sweep_scratch
+from services.common.protoconv import seconds
 from services.common.rpc import open_channel, wait_healthy
 from services.common.settings import Settings
 from services.ingest.pipeline import VideoPipeline
@@ -74,7 +75,7 @@ def test_a_truncated_video_is_done_with_its_decoded_duration_and_a_warning(pipel
     (tmp_path / "cut.mp4").write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
     outcome = pipeline.process("cut.mp4", 1.0, "", "", tmp_path)
     assert outcome.video.status == DONE
-    assert 2.0 <= outcome.video.duration_s <= 4.0
+    assert 2.0 <= seconds(outcome.video.duration) <= 4.0
     assert outcome.video.error.startswith("warning: decoding stopped at ")
     again = pipeline.process("cut.mp4", 1.0, "", "", tmp_path)  # a rerun with a score keeps the warning
     assert again.video.error == outcome.video.error

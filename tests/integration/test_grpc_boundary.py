@@ -11,6 +11,7 @@ import cv2
 import grpc
 import numpy as np
 import pytest
+from google.protobuf.duration_pb2 import Duration
 
 from influencers.v1 import (
     analytics_pb2,
@@ -25,6 +26,7 @@ from services.analytics.server import serve_analytics
 from services.analytics.store import AnalyticsStore
 from services.common.boundary import INFLUENCER_ID, shown
 from services.common.paging import key_token, point_token
+from services.common.protoconv import duration
 from services.common.rpc import MAX_MESSAGE_BYTES, build_server, open_channel, wait_healthy
 from services.common.settings import Settings, SettingsError
 from services.identity.facestore import FacePoint, FaceRecord, point_id
@@ -97,8 +99,8 @@ def refusal(call, *args) -> grpc.RpcError:  # type: ignore[no-untyped-def]
 
 
 def frame(index: int, image: bytes, video_id: str = "00000000000000ff",
-          **fields: float) -> identity_pb2.AnalyzeVideoRequest:
-    times = {"timestamp_s": float(index), "span_s": 1.0, **fields}
+          **fields: Duration) -> identity_pb2.AnalyzeVideoRequest:
+    times = {"timestamp": duration(index), "span": duration(1.0), **fields}
     return identity_pb2.AnalyzeVideoRequest(video_id=video_id, index=index, image=image, **times)
 
 
@@ -124,10 +126,13 @@ def test_a_frame_cap_the_transport_would_refuse_first_is_not_a_valid_setting() -
         Settings(max_frame_bytes=MAX_MESSAGE_BYTES)
 
 
-@pytest.mark.parametrize(("field", "value"), [("timestamp_s", float("nan")), ("timestamp_s", float("inf")),
-                                              ("timestamp_s", -1.0), ("span_s", float("nan")), ("span_s", -0.5)])
-def test_a_frame_time_that_is_not_a_finite_non_negative_number_is_refused_and_nothing_is_stored(
-        identity, field: str, value: float) -> None:
+# What the stubs let through and a Duration may not be: negative, mixed signs, nanos past a second, past its range.
+@pytest.mark.parametrize(("field", "value"), [
+    ("timestamp", Duration(seconds=-1)), ("timestamp", Duration(nanos=-5)),
+    ("timestamp", Duration(seconds=1, nanos=1_000_000_000)), ("span", Duration(seconds=-1, nanos=-500_000_000)),
+    ("span", Duration(seconds=315_576_000_001))])
+def test_a_frame_time_that_is_not_a_valid_non_negative_duration_is_refused_and_nothing_is_stored(
+        identity, field: str, value: Duration) -> None:
     video_id = "00000000000000ee"
     error = refusal(identity.AnalyzeVideo, iter([frame(0, jpeg(), video_id), frame(1, jpeg(), video_id,
                                                                                   **{field: value})]))

@@ -16,6 +16,7 @@ from services.analytics.export import export_report
 from services.analytics.records import appearance_from_proto
 from services.analytics.server import serve_analytics
 from services.analytics.store import AnalyticsStore
+from services.common.protoconv import duration
 from services.common.rpc import open_channel, wait_healthy
 from services.common.settings import Settings
 from services.ingest.pipeline import VideoPipeline, resolve_location
@@ -59,8 +60,9 @@ class FakeIdentity:
         self.analysed.append(video_id)
         if video_id in self.broken:
             raise self.broken[video_id]
-        appearance = common_pb2.Appearance(influencer_id=PERSON, first_seen_s=0.0, last_seen_s=1.0, faces=2,
-                                           best_face=b"\xff\xd8jpeg", face_quality=0.5, screen_time_s=1.0)
+        appearance = common_pb2.Appearance(influencer_id=PERSON, first_seen=duration(0.0), last_seen=duration(1.0),
+                                           faces=2, best_face=b"\xff\xd8jpeg", face_quality=0.5,
+                                           screen_time=duration(1.0))
         self.store.apply_changes(self.store.feed_position() + 1,
                                  {video_id: [appearance_from_proto(video_id, appearance)]}, {})
         return identity_pb2.AnalyzeVideoResponse(video_id=video_id, appearances=[appearance], frames=len(frames),

@@ -6,14 +6,15 @@ from collections.abc import Iterator
 
 from influencers.v1 import common_pb2, identity_pb2
 from services.analytics.feed import TooFarBehind
+from services.common.protoconv import duration
 
 V1, V2, V3 = "a" * 16, "b" * 16, "c" * 16
 ANN, BOB = "inf_" + "a" * 10, "inf_" + "b" * 10
 
 
 def appearance(influencer_id: str, face_ref: str = "") -> common_pb2.Appearance:
-    return common_pb2.Appearance(influencer_id=influencer_id, faces=2, first_seen_s=1.0, last_seen_s=2.0,
-                                 face_ref=face_ref)
+    return common_pb2.Appearance(influencer_id=influencer_id, faces=2, first_seen=duration(1.0),
+                                 last_seen=duration(2.0), face_ref=face_ref)
 
 
 def change(*videos: tuple[str, list[common_pb2.Appearance]], names: dict[str, str] | None = None,

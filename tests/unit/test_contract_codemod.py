@@ -106,3 +106,30 @@ def test_a_second_run_changes_nothing() -> None:
 def test_a_file_that_keeps_float_times_of_its_own_keeps_its_reads() -> None:
     old = "class Job:\n    created_s: float\n\n\ndef age(job: Job) -> float:\n    return job.created_s\n"
     assert codemod.rewrite(old) == old
+
+
+OLD_MEDIA_TIMES = '''\
+from influencers.v1 import common_pb2, identity_pb2, ingest_pb2
+
+
+def frame(f) -> identity_pb2.AnalyzeVideoRequest:
+    return identity_pb2.AnalyzeVideoRequest(video_id="v", timestamp_s=f.timestamp_s, span_s=1.0)
+
+
+def progress(a, stages) -> ingest_pb2.WatchJobResponse:
+    seen = common_pb2.Appearance(influencer_id="x", first_seen_s=a.first_seen_s, last_seen_s=a.last_seen_s,
+                                 segments=[common_pb2.Segment(start_s=0.0, end_s=1.0, best_s=0.5)])
+    return ingest_pb2.WatchJobResponse(video=common_pb2.Video(url="a.mp4", duration_s=9.5), appearances=[seen],
+                                       stage_seconds=stages)
+'''
+
+
+def test_media_times_in_constructors_become_durations_through_the_helpers_and_domain_reads_stay() -> None:
+    new = codemod.rewrite(OLD_MEDIA_TIMES)
+    ast.parse(new)
+    assert 'AnalyzeVideoRequest(video_id="v", timestamp=duration(f.timestamp_s), span=duration(1.0))' in new
+    assert "first_seen=duration(a.first_seen_s), last_seen=duration(a.last_seen_s)" in new
+    assert "Segment(start=duration(0.0), end=duration(1.0), best=duration(0.5))" in new
+    assert 'Video(url="a.mp4", duration=duration(9.5))' in new and "stage_durations=durations(stages)" in new
+    assert "from services.common.protoconv import duration, durations\n" in new
+    assert codemod.rewrite(new) == new

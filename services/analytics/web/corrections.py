@@ -27,7 +27,7 @@ from services.analytics.web.likelihood import in_words
 from services.common.boundary import brief, is_influencer_id, is_video_id
 from services.common.clients import Written
 from services.common.names import merge_order
-from services.common.protoconv import review_reason_word
+from services.common.protoconv import review_reason_word, seconds
 
 bp = Blueprint("corrections", __name__)
 
@@ -248,7 +248,7 @@ def _review_queue(unlikely: bool = False) -> dict[str, Any]:
               "in_words": in_words(i.probability), "reason": review_reason_word(i.reason),
               "name_a": names.get(i.influencer_a, ""), "name_b": names.get(i.influencer_b, ""),
               "video_id_a": i.video_id_a, "video_id_b": i.video_id_b,
-              "timestamp_a_s": i.timestamp_a_s, "timestamp_b_s": i.timestamp_b_s}
+              "timestamp_a_s": seconds(i.timestamp_a), "timestamp_b_s": seconds(i.timestamp_b)}
              for i in found.items]
     return {"items": items, "likely": found.likely, "unlikely": found.unlikely, "floor": found.floor}
 
