@@ -318,11 +318,11 @@ class VideoPipeline:
         decoding at all), or None when there is none."""
         assert self.reposts is not None
         for source_id, duration_s in self.reposts.same_stream(digest, excluding=video.video_id):
-            video.duration_s = duration_s
+            video.duration.CopyFrom(duration(duration_s))
             done = self._copy_from(video, source_id, stages, "the same coded stream")
             if done is not None:
                 return done
-        video.duration_s = 0.0
+        video.ClearField("duration")
         return None
 
     def _copied(self, video: common_pb2.Video, look: Signature, stages: dict[str, float]) -> Outcome | None:

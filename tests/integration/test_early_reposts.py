@@ -75,7 +75,7 @@ def test_a_remux_and_a_reencode_are_copied_and_another_person_in_the_same_settin
         assert copies == {0} and len(source) == 1
         for path in again:
             assert people_of(stack, path) == (source, {1}), f"{path.name} was not copied from the original"
-        decoded = {Path(r.video.location).name: "decode" in r.stage_seconds for r in results}
+        decoded = {Path(r.video.location).name: "decode" in r.stage_durations for r in results}
         assert decoded == {"remux.mp4": False, "reencoded.mp4": True, "second.mp4": True}, \
             "the remux is known by its coded stream, before any decoding"
         one, two = people_of(stack, first), people_of(stack, second)

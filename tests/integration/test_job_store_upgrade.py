@@ -1,4 +1,4 @@
-"""Ingest's job store after the upgrade that made media times Durations (migration 0003), on SQLite and on a
+"""Ingest's job store after the upgrade that made media times Durations (migration 0004), on SQLite and on a
 real PostgreSQL server: a job left running by the release before, with a finished row's result in the old
 bytes (tests/support/legacy_bytes.py) and a row still to do, replays that result with its times, and the row
 still to do is taken as before."""

@@ -4,7 +4,7 @@ the Duration fields (services/common/legacy_times.py). Submissions (VideoSubmiss
 as they are. A job that was running goes on after the upgrade with every finished row's result intact, and
 WatchJob replays the old rows with their times.
 
-Revision ID: 0003_media_times_as_durations
+Revision ID: 0004_media_times_as_durations
 """
 
 import sqlalchemy as sa
@@ -13,8 +13,8 @@ from alembic import op
 from influencers.v1 import ingest_pb2
 from services.common.legacy_times import upgrade_media_times
 
-revision = "0003_media_times_as_durations"
-down_revision = "0002_repost_signatures"
+revision = "0004_media_times_as_durations"
+down_revision = "0003_stream_digests"
 branch_labels = None
 depends_on = None
 
