@@ -163,6 +163,8 @@ def main() -> None:
     ap.add_argument("--band", type=float, default=Settings().review_band,
                     help="the review band the candidates are found with (default: the settings')")
     ap.add_argument("--write", action="store_true", help="write services/identity/review_weights.py")
+    ap.add_argument("--out", type=Path, help="write the weights to this file instead (e.g. a model fitted without "
+                    "some people, for bench/review_queue.py --weights)")
     ap.add_argument("--cache", type=Path, help="an .npz keeping the photos' encodings between runs")
     args = ap.parse_args()
     from sklearn.linear_model import LogisticRegression
@@ -229,11 +231,12 @@ def main() -> None:
         print(f"\nheld-out people ({', '.join(sorted(held))}), by the model fitted without them: {len(y_out)} pairs "
               f"({int(y_out.sum())} same), Brier {brier_score_loss(y_out, p_out):.4f}")
         print(reliability(p_out, y_out))
-    if args.write:
-        write_weights(scaler, lr, len(y), int(y.sum()), sorted(sources), sorted(held))
+    if args.write or args.out:
+        write_weights(scaler, lr, len(y), int(y.sum()), sorted(sources), sorted(held), args.out)
 
 
-def write_weights(scaler, lr, pairs: int, same: int, sources: list[str], held: list[str]) -> None:
+def write_weights(scaler, lr, pairs: int, same: int, sources: list[str], held: list[str], out: Path | None = None
+                  ) -> None:
     def tup(values) -> str:
         body = textwrap.fill(", ".join(f"{float(v):.6g}" for v in values) + ",", 110, initial_indent="    ",
                              subsequent_indent="    ")
@@ -253,8 +256,9 @@ SCALE = {tup(scaler.scale_)}
 COEF = {tup(lr.coef_[0])}
 INTERCEPT = {float(lr.intercept_[0]):.6g}
 '''
-    (ROOT / "services" / "identity" / "review_weights.py").write_text(text)
-    print("wrote services/identity/review_weights.py")
+    out = out or ROOT / "services" / "identity" / "review_weights.py"
+    out.write_text(text)
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":
