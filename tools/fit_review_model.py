@@ -39,6 +39,8 @@ from services.identity.review_model import FEATURES, Evidence, as_wholes, eviden
 from services.identity.review_store import measure  # noqa: E402
 
 SEED = 7
+C = 1.0  # the regression's inverse regularisation
+CALIBRATE_ON = "all"  # the pairs Platt's scaling is fitted on: "all", or "runs" (the queue's own candidates)
 BINS = (0.0, 0.05, 0.2, 0.4, 0.6, 0.8, 0.95, 1.0001)
 
 
@@ -143,6 +145,52 @@ def people_folds(names: list[tuple[str, str]], k: int) -> list[np.ndarray]:
     return folds
 
 
+def fit(x: np.ndarray, y: np.ndarray, names: list[tuple[str, str]], c: float, calibrate: np.ndarray | None = None):
+    """The model on standardised inputs: a logistic regression (inverse regularisation `c`) whose logit is
+    scaled and shifted (Platt) to fit its own leave-people-out predictions (5 groups of people), on the pairs
+    `calibrate` selects (default all). Returns (scaler, regression with the scaling folded in, (the
+    leave-people-out logits, scale, shift))."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    logit_oof = np.zeros(len(y))
+    for train, test in people_folds(names, 5):
+        scaler = StandardScaler().fit(x[train])
+        lr = LogisticRegression(C=c, max_iter=2000).fit(scaler.transform(x[train]), y[train])
+        logit_oof[test] = lr.decision_function(scaler.transform(x[test]))
+    sel = np.ones(len(y), dtype=bool) if calibrate is None or not y[calibrate].any() else calibrate
+    platt = LogisticRegression(C=1e6, max_iter=1000).fit(logit_oof[sel][:, None], y[sel])
+    scale, shift = float(platt.coef_[0][0]), float(platt.intercept_[0])
+    scaler = StandardScaler().fit(x)
+    lr = LogisticRegression(C=c, max_iter=2000).fit(scaler.transform(x), y)
+    lr.coef_, lr.intercept_ = lr.coef_ * scale, lr.intercept_ * scale + shift
+    return scaler, lr, (logit_oof, scale, shift)
+
+
+def nested(x: np.ndarray, y: np.ndarray, names: list[tuple[str, str]], runs: np.ndarray, args) -> None:
+    """What a sealed corpus of other people sees, over every person: the people are dealt into `--nested`
+    groups; each group's pairs are predicted by the whole recipe (regression and Platt scaling) fitted on
+    the pairs showing no one of that group. Prints the reliability of those predictions, and for the runs'
+    pairs (the queue's own candidates) how many reach the floor and how many of those are the same person."""
+    from sklearn.metrics import brier_score_loss
+
+    p = np.full(len(y), np.nan)
+    for train, test in people_folds(names, args.nested):
+        scaler, lr, _ = fit(x[train], y[train], [names[i] for i in train], args.c,
+                            runs[train] if args.calibrate_on == "runs" else None)
+        p[test] = lr.predict_proba(scaler.transform(x[test]))[:, 1]
+    print(f"\nnested, leaving {args.nested} groups of people out of the whole recipe: Brier "
+          f"{brier_score_loss(y, p):.4f}\n")
+    print(reliability(p, y))
+    if runs.any():
+        print(f"\nthe runs' pairs: Brier {brier_score_loss(y[runs], p[runs]):.4f}\n")
+        print(reliability(p[runs], y[runs]))
+        for floor in (0.5, 0.8, 0.9, 0.95):
+            hit = runs & (p >= floor)
+            print(f"  at or above {floor:.2f}: {int(hit.sum())} run pairs, {int(y[hit].sum())} same "
+                  f"({y[hit].mean() if hit.any() else 0:.0%}); the runs hold {int(y[runs].sum())} same")
+
+
 def reliability(p: np.ndarray, y: np.ndarray) -> str:
     """A markdown reliability table: per probability bin, the pairs, the mean predicted and the share same."""
     lines = ["| predicted | pairs | mean predicted | share same |", "|---|---:|---:|---:|"]
@@ -166,6 +214,11 @@ def main() -> None:
     ap.add_argument("--out", type=Path, help="write the weights to this file instead (e.g. a model fitted without "
                     "some people, for bench/review_queue.py --weights)")
     ap.add_argument("--cache", type=Path, help="an .npz keeping the photos' encodings between runs")
+    ap.add_argument("--c", type=float, default=C, help=f"the regression's inverse regularisation (default {C})")
+    ap.add_argument("--calibrate-on", choices=("all", "runs"), default=CALIBRATE_ON,
+                    help=f"the pairs the Platt scaling is fitted on (default {CALIBRATE_ON})")
+    ap.add_argument("--nested", type=int, default=0, metavar="K",
+                    help="also score the whole recipe leaving each of K groups of people out (see nested())")
     args = ap.parse_args()
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import brier_score_loss, log_loss
@@ -207,21 +260,19 @@ def main() -> None:
             print(reliability(oof[sel], y[sel]))
     # The same, leaving people out: then the scale of the logit that fits people never seen (Platt's two
     # numbers), folded into the final weights, so that the probability holds for other people's faces.
-    logit_oof = np.zeros(len(y))
-    for train, test in people_folds(names, 5):
-        scaler = StandardScaler().fit(x[train])
-        lr = LogisticRegression(C=1.0, max_iter=1000).fit(scaler.transform(x[train]), y[train])
-        logit_oof[test] = lr.decision_function(scaler.transform(x[test]))
-    platt = LogisticRegression(C=1e6, max_iter=1000).fit(logit_oof[:, None], y)
-    scale, shift = float(platt.coef_[0][0]), float(platt.intercept_[0])
-    raw, tempered = 1 / (1 + np.exp(-logit_oof)), platt.predict_proba(logit_oof[:, None])[:, 1]
+    runs = np.array([o != "photos" for o in origin])
+    scaler, lr, (logit_oof, scale, shift) = fit(x, y, names, args.c, runs if args.calibrate_on == "runs" else None)
+    raw, tempered = 1 / (1 + np.exp(-logit_oof)), 1 / (1 + np.exp(-(logit_oof * scale + shift)))
     print(f"\nleaving people out (5 groups of people): Brier {brier_score_loss(y, raw):.4f}; with the logit scaled "
-          f"by {scale:.3f} and shifted by {shift:+.3f} (fitted on these predictions): "
+          f"by {scale:.3f} and shifted by {shift:+.3f} (fitted on these predictions"
+          f"{', of the runs only' if args.calibrate_on == 'runs' else ''}): "
           f"Brier {brier_score_loss(y, tempered):.4f}\n")
     print(reliability(tempered, y))
-    scaler = StandardScaler().fit(x)
-    lr = LogisticRegression(C=1.0, max_iter=1000).fit(scaler.transform(x), y)
-    lr.coef_, lr.intercept_ = lr.coef_ * scale, lr.intercept_ * scale + shift
+    if args.calibrate_on == "runs" and runs.any():
+        print(f"\nthe runs' pairs only: Brier {brier_score_loss(y[runs], tempered[runs]):.4f}\n")
+        print(reliability(tempered[runs], y[runs]))
+    if args.nested:
+        nested(x, y, names, runs, args)
     print("\nweights (standardised inputs, scaled):")
     for name, c in zip(FEATURES, lr.coef_[0], strict=True):
         print(f"  {name:>20} {c:+.3f}")
