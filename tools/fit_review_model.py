@@ -39,6 +39,7 @@ from services.identity.review_model import FEATURES, Evidence, as_wholes, eviden
 from services.identity.review_store import measure  # noqa: E402
 
 SEED = 7
+GROUPS = 5  # the people are dealt into this many groups for the leave-people-out predictions Platt fits
 C = 1.0  # the regression's inverse regularisation
 CALIBRATE_ON = "all"  # the pairs Platt's scaling is fitted on: "all", or "runs" (the queue's own candidates)
 BINS = (0.0, 0.05, 0.2, 0.4, 0.6, 0.8, 0.95, 1.0001)
@@ -145,16 +146,17 @@ def people_folds(names: list[tuple[str, str]], k: int) -> list[np.ndarray]:
     return folds
 
 
-def fit(x: np.ndarray, y: np.ndarray, names: list[tuple[str, str]], c: float, calibrate: np.ndarray | None = None):
+def fit(x: np.ndarray, y: np.ndarray, names: list[tuple[str, str]], c: float, calibrate: np.ndarray | None = None,
+        groups: int = 5):
     """The model on standardised inputs: a logistic regression (inverse regularisation `c`) whose logit is
-    scaled and shifted (Platt) to fit its own leave-people-out predictions (5 groups of people), on the pairs
+    scaled and shifted (Platt) to fit its own leave-people-out predictions (`groups` groups of people), on the pairs
     `calibrate` selects (default all). Returns (scaler, regression with the scaling folded in, (the
     leave-people-out logits, scale, shift))."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
     logit_oof = np.zeros(len(y))
-    for train, test in people_folds(names, 5):
+    for train, test in people_folds(names, groups):
         scaler = StandardScaler().fit(x[train])
         lr = LogisticRegression(C=c, max_iter=2000).fit(scaler.transform(x[train]), y[train])
         logit_oof[test] = lr.decision_function(scaler.transform(x[test]))
@@ -177,7 +179,7 @@ def nested(x: np.ndarray, y: np.ndarray, names: list[tuple[str, str]], runs: np.
     p = np.full(len(y), np.nan)
     for train, test in people_folds(names, args.nested):
         scaler, lr, _ = fit(x[train], y[train], [names[i] for i in train], args.c,
-                            runs[train] if args.calibrate_on == "runs" else None)
+                            runs[train] if args.calibrate_on == "runs" else None, args.groups)
         p[test] = lr.predict_proba(scaler.transform(x[test]))[:, 1]
     print(f"\nnested, leaving {args.nested} groups of people out of the whole recipe: Brier "
           f"{brier_score_loss(y, p):.4f}\n")
@@ -217,6 +219,8 @@ def main() -> None:
     ap.add_argument("--c", type=float, default=C, help=f"the regression's inverse regularisation (default {C})")
     ap.add_argument("--calibrate-on", choices=("all", "runs"), default=CALIBRATE_ON,
                     help=f"the pairs the Platt scaling is fitted on (default {CALIBRATE_ON})")
+    ap.add_argument("--groups", type=int, default=GROUPS,
+                    help=f"groups of people the Platt scaling's predictions leave out (default {GROUPS})")
     ap.add_argument("--nested", type=int, default=0, metavar="K",
                     help="also score the whole recipe leaving each of K groups of people out (see nested())")
     args = ap.parse_args()
@@ -261,10 +265,11 @@ def main() -> None:
     # The same, leaving people out: then the scale of the logit that fits people never seen (Platt's two
     # numbers), folded into the final weights, so that the probability holds for other people's faces.
     runs = np.array([o != "photos" for o in origin])
-    scaler, lr, (logit_oof, scale, shift) = fit(x, y, names, args.c, runs if args.calibrate_on == "runs" else None)
+    scaler, lr, (logit_oof, scale, shift) = fit(x, y, names, args.c, runs if args.calibrate_on == "runs" else None,
+                                                args.groups)
     raw, tempered = 1 / (1 + np.exp(-logit_oof)), 1 / (1 + np.exp(-(logit_oof * scale + shift)))
-    print(f"\nleaving people out (5 groups of people): Brier {brier_score_loss(y, raw):.4f}; with the logit scaled "
-          f"by {scale:.3f} and shifted by {shift:+.3f} (fitted on these predictions"
+    print(f"\nleaving people out ({args.groups} groups of people): Brier {brier_score_loss(y, raw):.4f}; with the "
+          f"logit scaled by {scale:.3f} and shifted by {shift:+.3f} (fitted on these predictions"
           f"{', of the runs only' if args.calibrate_on == 'runs' else ''}): "
           f"Brier {brier_score_loss(y, tempered):.4f}\n")
     print(reliability(tempered, y))
