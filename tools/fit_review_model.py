@@ -40,7 +40,7 @@ from services.identity.review_store import measure  # noqa: E402
 
 SEED = 7
 GROUPS = 5  # the people are dealt into this many groups for the leave-people-out predictions Platt fits
-C = 1.0  # the regression's inverse regularisation
+C = 0.1  # the regression's inverse regularisation: strong, so that no one feature carries look-alikes it saw
 CALIBRATE_ON = "all"  # the pairs Platt's scaling is fitted on: "all", or "runs" (the queue's own candidates)
 BINS = (0.0, 0.05, 0.2, 0.4, 0.6, 0.8, 0.95, 1.0001)
 
@@ -251,7 +251,7 @@ def main() -> None:
     folds = StratifiedKFold(5, shuffle=True, random_state=SEED)
     for train, test in folds.split(x, y):
         scaler = StandardScaler().fit(x[train])
-        lr = LogisticRegression(C=1.0, max_iter=1000).fit(scaler.transform(x[train]), y[train])
+        lr = LogisticRegression(C=args.c, max_iter=2000).fit(scaler.transform(x[train]), y[train])
         oof[test] = lr.predict_proba(scaler.transform(x[test]))[:, 1]
     print(f"\n5-fold cross-validated, {len(y)} pairs ({int(y.sum())} same): Brier score "
           f"{brier_score_loss(y, oof):.4f} (always saying the base rate {y.mean():.3f}: "
@@ -301,10 +301,11 @@ def write_weights(scaler, lr, pairs: int, same: int, sources: list[str], held: l
     about = textwrap.fill(
         f"The review pair model's weights (services/identity/review_model.py), written by tools/fit_review_model.py: "
         f"logistic regression on standardised inputs, fitted on {pairs} labelled pairs ({same} same) from "
-        f"{', '.join(sources)}{'; held out: ' + ', '.join(held) if held else ''}. Do not edit by hand.", 110)
+        f"{', '.join(sources)}{'; held out: ' + ', '.join(held) if held else ''}. Do not edit by hand.", 110,
+        break_on_hyphens=False)
     text = f'''"""{about}"""
 
-VERSION = 2
+VERSION = 3
 FEATURES = (\n{textwrap.fill(", ".join(repr(f) for f in FEATURES) + ",", 110, initial_indent="    ",
                                subsequent_indent="    ")}\n)
 MEAN = {tup(scaler.mean_)}
