@@ -133,7 +133,7 @@ HEADER = ("| corpus | model | items | same | share same | answers / 100 videos |
           "|---|---|---:|---:|---:|---:|---|---|---:|---|")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", type=Path, default=Path("/tmp/heldout"), help="where everything is built and run")
     ap.add_argument("--src", type=Path, default=SHARED / "corpus", help="photos/ and clips/ for make_corpus.py")
@@ -141,7 +141,7 @@ def main() -> None:
     ap.add_argument("--videos", type=int, default=100, help="videos per corpus")
     ap.add_argument("--only", default="", help="comma-separated corpus names (default all: "
                     + ",".join(c.name for c in CORPORA) + ")")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     work = args.work.resolve()
     if work == ROOT or ROOT in work.parents:
         raise SystemExit(f"--work {work}: keep corpora and runs out of the repository")
