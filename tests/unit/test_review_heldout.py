@@ -1,6 +1,7 @@
 """bench/review_heldout.py's pure parts: the corpora it builds, the table it prints, where it refuses to work."""
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def bench():
     spec = importlib.util.spec_from_file_location("review_heldout", ROOT / "bench" / "review_heldout.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
