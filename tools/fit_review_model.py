@@ -12,9 +12,12 @@ services/identity/review_weights.py: a logistic regression over the pair's evide
 Prints calibration as markdown for docs/review.md (Brier score, log loss, reliability tables): 5-fold
 cross-validated over pairs, then over groups of people (each pair predicted by a model that never saw either
 of its people). The logit's scale and shift that fit the latter (Platt scaling) are folded into the weights
-written, so that the probability is meant for other people's faces. `--hold-out a,b,...` leaves those
-people out of everything and then scores the model on their pairs. Deterministic: fixed seeds; nothing is
-fitted at run time.
+written, so that the probability is meant for other people's faces. The regression is strongly regularised
+(C = 0.1, version 3): chosen on held-out corpora of people it never saw (bench/review_heldout.py), where it
+ranks true splits above look-alikes. `--hold-out a,b,...` leaves those people out of everything and then
+scores the model on their pairs; `--out FILE` writes such a model elsewhere (bench/review_queue.py
+--weights); `--nested K` scores the whole recipe leaving each of K groups of people out. Deterministic:
+fixed seeds; nothing is fitted at run time.
 
     .venv/bin/python tools/fit_review_model.py --run data ../shared/corpus/dev [--write]
 """
