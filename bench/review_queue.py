@@ -17,6 +17,7 @@ person found.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import shutil
@@ -25,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -74,7 +76,18 @@ def videos_of(data_dir: Path) -> int:
         return int(con.execute("select count(*) from videos").fetchone()[0])
 
 
-def answer_ours(work: Path, people: dict[tuple[str, int], str], floor: float, band: float) -> tuple[list, list]:
+def load_weights(path: Path) -> ModuleType:
+    """A weights module of review_weights' shape from a file (tools/fit_review_model.py --out)."""
+    spec = importlib.util.spec_from_file_location(f"review_weights_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"--weights {path}: not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def answer_ours(work: Path, people: dict[tuple[str, int], str], floor: float, band: float,
+                weights: ModuleType | None = None) -> tuple[list, list]:
     """This checkout's queue: (items answered, items left under the floor), each a dict."""
     from services.identity.review_store import review_queue
 
@@ -84,22 +97,35 @@ def answer_ours(work: Path, people: dict[tuple[str, int], str], floor: float, ba
     try:
         for _ in range(MAX_ANSWERS):
             q = review_queue(store, corrections.answered_pairs(store), store.hidden(), settings.cluster_threshold,
-                             band, floor, 1)
+                             band, floor, 1, weights=weights)
             if not q.items:
                 break
             i, truth = q.items[0], influencers_of(store, people)
             reply = "same" if truth.get(i.a) == truth.get(i.b) else "different"
             done.append({"a": i.a, "b": i.b, "name_a": truth.get(i.a, ""), "name_b": truth.get(i.b, ""),
-                         "distance": i.distance, "probability": i.probability, "reason": i.reason, "answer": reply})
+                         "distance": i.distance, "probability": i.probability, "reason": i.reason, "answer": reply,
+                         "one_video": i.video_a == i.video_b})
             corrections.answer(store, i.a, i.b, reply)
         q = review_queue(store, corrections.answered_pairs(store), store.hidden(), settings.cluster_threshold,
-                         band, floor, MAX_ANSWERS, unlikely=True)
+                         band, floor, MAX_ANSWERS, unlikely=True, weights=weights)
         truth = influencers_of(store, people)
         left = [{"a": i.a, "b": i.b, "name_a": truth.get(i.a, ""), "name_b": truth.get(i.b, ""),
                  "probability": i.probability, "same": truth.get(i.a) == truth.get(i.b)} for i in q.items]
     finally:
         store.close()
     return done, left
+
+
+def video_splits(store, people: dict[tuple[str, int], str]) -> list[tuple[str, str]]:
+    """(video id, true name) of each person split inside one video: one true person of a video whose faces
+    are with two influencers or more there (two shots, two looks)."""
+    where: dict[tuple[str, str], set[str]] = {}
+    for f in store.scroll():
+        r = f.record
+        name = people.get(r.person_key, "")
+        if r.influencer_id and not r.reference and not r.copy and name and not name.startswith("~"):
+            where.setdefault((r.video_id, name), set()).add(r.influencer_id)
+    return sorted(k for k, v in where.items() if len(v) > 1)
 
 
 def answer_other(code: Path, work: Path, people: dict[tuple[str, int], str], band: float | None) -> list[dict]:
@@ -119,6 +145,9 @@ def main() -> None:
     ap.add_argument("--floor", type=float, default=Settings().review_floor)
     ap.add_argument("--band", type=float, help="the review band (default: the checkout's settings)")
     ap.add_argument("--quiet", action="store_true", help="no line per item")
+    ap.add_argument("--weights", type=Path, help="the pair model's weights from this file (tools/fit_review_model.py "
+                    "--out), e.g. a model fitted without the corpus's people; default: the package's")
+    ap.add_argument("--json", type=Path, help="also write the figures to this file (bench/review_heldout.py)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="review-queue-") as tmp:
         work = Path(tmp) / "data"
@@ -127,16 +156,18 @@ def main() -> None:
         try:
             truth = label(store, work, args.corpus)
             before = found(truth.influencers, store.hidden())
+            splits_before = video_splits(store, truth.people)
         finally:
             store.close()
         if args.code:
             done, left = answer_other(args.code.resolve(), work, truth.people, args.band), []
         else:
             done, left = answer_ours(work, truth.people, args.floor, Settings().review_band if args.band is None
-                                     else args.band)
+                                     else args.band, load_weights(args.weights) if args.weights else None)
         store = open_face_store(Settings.from_env(data_dir=work, qdrant_url=""))
         try:
             after = found(influencers_of(store, truth.people), store.hidden())
+            splits_after = video_splits(store, truth.people)
         finally:
             store.close()
     videos = videos_of(args.data_dir)
@@ -156,6 +187,13 @@ def main() -> None:
     for when, (shown, people, split) in (("before", before), ("after", after)):
         print(f"{when}: {shown} influencers for {people} true people found"
               + (f"; split: {', '.join(split)}" if split else "; one influencer per person"))
+    print(f"split inside one video: {len(splits_before)} before"
+          + "".join(f"\n    {v} {n}" for v, n in splits_before) + f"; {len(splits_after)} after")
+    if args.json:
+        args.json.write_text(json.dumps({
+            "videos": videos, "items": len(done), "same": same, "answered": done, "left": len(left),
+            "left_same": sum(x["same"] for x in left), "before": list(before), "after": list(after),
+            "video_splits_before": splits_before, "video_splits_after": splits_after}, default=list))
 
 
 if __name__ == "__main__":

@@ -12,9 +12,12 @@ services/identity/review_weights.py: a logistic regression over the pair's evide
 Prints calibration as markdown for docs/review.md (Brier score, log loss, reliability tables): 5-fold
 cross-validated over pairs, then over groups of people (each pair predicted by a model that never saw either
 of its people). The logit's scale and shift that fit the latter (Platt scaling) are folded into the weights
-written, so that the probability is meant for other people's faces. `--hold-out a,b,...` leaves those
-people out of everything and then scores the model on their pairs. Deterministic: fixed seeds; nothing is
-fitted at run time.
+written, so that the probability is meant for other people's faces. The regression is strongly regularised
+(C = 0.1, version 3): chosen on held-out corpora of people it never saw (bench/review_heldout.py), where it
+ranks true splits above look-alikes. `--hold-out a,b,...` leaves those people out of everything and then
+scores the model on their pairs; `--out FILE` writes such a model elsewhere (bench/review_queue.py
+--weights); `--nested K` scores the whole recipe leaving each of K groups of people out. Deterministic:
+fixed seeds; nothing is fitted at run time.
 
     .venv/bin/python tools/fit_review_model.py --run data ../shared/corpus/dev [--write]
 """
@@ -39,6 +42,9 @@ from services.identity.review_model import FEATURES, Evidence, as_wholes, eviden
 from services.identity.review_store import measure  # noqa: E402
 
 SEED = 7
+GROUPS = 5  # the people are dealt into this many groups for the leave-people-out predictions Platt fits
+C = 0.1  # the regression's inverse regularisation: strong, so that no one feature carries look-alikes it saw
+CALIBRATE_ON = "all"  # the pairs Platt's scaling is fitted on: "all", or "runs" (the queue's own candidates)
 BINS = (0.0, 0.05, 0.2, 0.4, 0.6, 0.8, 0.95, 1.0001)
 
 
@@ -143,6 +149,53 @@ def people_folds(names: list[tuple[str, str]], k: int) -> list[np.ndarray]:
     return folds
 
 
+def fit(x: np.ndarray, y: np.ndarray, names: list[tuple[str, str]], c: float, calibrate: np.ndarray | None = None,
+        groups: int = 5):
+    """The model on standardised inputs: a logistic regression (inverse regularisation `c`) whose logit is
+    scaled and shifted (Platt) to fit its own leave-people-out predictions (`groups` groups of people), on the pairs
+    `calibrate` selects (default all). Returns (scaler, regression with the scaling folded in, (the
+    leave-people-out logits, scale, shift))."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    logit_oof = np.zeros(len(y))
+    for train, test in people_folds(names, groups):
+        scaler = StandardScaler().fit(x[train])
+        lr = LogisticRegression(C=c, max_iter=2000).fit(scaler.transform(x[train]), y[train])
+        logit_oof[test] = lr.decision_function(scaler.transform(x[test]))
+    sel = np.ones(len(y), dtype=bool) if calibrate is None or not y[calibrate].any() else calibrate
+    platt = LogisticRegression(C=1e6, max_iter=1000).fit(logit_oof[sel][:, None], y[sel])
+    scale, shift = float(platt.coef_[0][0]), float(platt.intercept_[0])
+    scaler = StandardScaler().fit(x)
+    lr = LogisticRegression(C=c, max_iter=2000).fit(scaler.transform(x), y)
+    lr.coef_, lr.intercept_ = lr.coef_ * scale, lr.intercept_ * scale + shift
+    return scaler, lr, (logit_oof, scale, shift)
+
+
+def nested(x: np.ndarray, y: np.ndarray, names: list[tuple[str, str]], runs: np.ndarray, args) -> None:
+    """What a sealed corpus of other people sees, over every person: the people are dealt into `--nested`
+    groups; each group's pairs are predicted by the whole recipe (regression and Platt scaling) fitted on
+    the pairs showing no one of that group. Prints the reliability of those predictions, and for the runs'
+    pairs (the queue's own candidates) how many reach the floor and how many of those are the same person."""
+    from sklearn.metrics import brier_score_loss
+
+    p = np.full(len(y), np.nan)
+    for train, test in people_folds(names, args.nested):
+        scaler, lr, _ = fit(x[train], y[train], [names[i] for i in train], args.c,
+                            runs[train] if args.calibrate_on == "runs" else None, args.groups)
+        p[test] = lr.predict_proba(scaler.transform(x[test]))[:, 1]
+    print(f"\nnested, leaving {args.nested} groups of people out of the whole recipe: Brier "
+          f"{brier_score_loss(y, p):.4f}\n")
+    print(reliability(p, y))
+    if runs.any():
+        print(f"\nthe runs' pairs: Brier {brier_score_loss(y[runs], p[runs]):.4f}\n")
+        print(reliability(p[runs], y[runs]))
+        for floor in (0.5, 0.8, 0.9, 0.95):
+            hit = runs & (p >= floor)
+            print(f"  at or above {floor:.2f}: {int(hit.sum())} run pairs, {int(y[hit].sum())} same "
+                  f"({y[hit].mean() if hit.any() else 0:.0%}); the runs hold {int(y[runs].sum())} same")
+
+
 def reliability(p: np.ndarray, y: np.ndarray) -> str:
     """A markdown reliability table: per probability bin, the pairs, the mean predicted and the share same."""
     lines = ["| predicted | pairs | mean predicted | share same |", "|---|---:|---:|---:|"]
@@ -163,7 +216,16 @@ def main() -> None:
     ap.add_argument("--band", type=float, default=Settings().review_band,
                     help="the review band the candidates are found with (default: the settings')")
     ap.add_argument("--write", action="store_true", help="write services/identity/review_weights.py")
+    ap.add_argument("--out", type=Path, help="write the weights to this file instead (e.g. a model fitted without "
+                    "some people, for bench/review_queue.py --weights)")
     ap.add_argument("--cache", type=Path, help="an .npz keeping the photos' encodings between runs")
+    ap.add_argument("--c", type=float, default=C, help=f"the regression's inverse regularisation (default {C})")
+    ap.add_argument("--calibrate-on", choices=("all", "runs"), default=CALIBRATE_ON,
+                    help=f"the pairs the Platt scaling is fitted on (default {CALIBRATE_ON})")
+    ap.add_argument("--groups", type=int, default=GROUPS,
+                    help=f"groups of people the Platt scaling's predictions leave out (default {GROUPS})")
+    ap.add_argument("--nested", type=int, default=0, metavar="K",
+                    help="also score the whole recipe leaving each of K groups of people out (see nested())")
     args = ap.parse_args()
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import brier_score_loss, log_loss
@@ -192,7 +254,7 @@ def main() -> None:
     folds = StratifiedKFold(5, shuffle=True, random_state=SEED)
     for train, test in folds.split(x, y):
         scaler = StandardScaler().fit(x[train])
-        lr = LogisticRegression(C=1.0, max_iter=1000).fit(scaler.transform(x[train]), y[train])
+        lr = LogisticRegression(C=args.c, max_iter=2000).fit(scaler.transform(x[train]), y[train])
         oof[test] = lr.predict_proba(scaler.transform(x[test]))[:, 1]
     print(f"\n5-fold cross-validated, {len(y)} pairs ({int(y.sum())} same): Brier score "
           f"{brier_score_loss(y, oof):.4f} (always saying the base rate {y.mean():.3f}: "
@@ -205,21 +267,20 @@ def main() -> None:
             print(reliability(oof[sel], y[sel]))
     # The same, leaving people out: then the scale of the logit that fits people never seen (Platt's two
     # numbers), folded into the final weights, so that the probability holds for other people's faces.
-    logit_oof = np.zeros(len(y))
-    for train, test in people_folds(names, 5):
-        scaler = StandardScaler().fit(x[train])
-        lr = LogisticRegression(C=1.0, max_iter=1000).fit(scaler.transform(x[train]), y[train])
-        logit_oof[test] = lr.decision_function(scaler.transform(x[test]))
-    platt = LogisticRegression(C=1e6, max_iter=1000).fit(logit_oof[:, None], y)
-    scale, shift = float(platt.coef_[0][0]), float(platt.intercept_[0])
-    raw, tempered = 1 / (1 + np.exp(-logit_oof)), platt.predict_proba(logit_oof[:, None])[:, 1]
-    print(f"\nleaving people out (5 groups of people): Brier {brier_score_loss(y, raw):.4f}; with the logit scaled "
-          f"by {scale:.3f} and shifted by {shift:+.3f} (fitted on these predictions): "
+    runs = np.array([o != "photos" for o in origin])
+    scaler, lr, (logit_oof, scale, shift) = fit(x, y, names, args.c, runs if args.calibrate_on == "runs" else None,
+                                                args.groups)
+    raw, tempered = 1 / (1 + np.exp(-logit_oof)), 1 / (1 + np.exp(-(logit_oof * scale + shift)))
+    print(f"\nleaving people out ({args.groups} groups of people): Brier {brier_score_loss(y, raw):.4f}; with the "
+          f"logit scaled by {scale:.3f} and shifted by {shift:+.3f} (fitted on these predictions"
+          f"{', of the runs only' if args.calibrate_on == 'runs' else ''}): "
           f"Brier {brier_score_loss(y, tempered):.4f}\n")
     print(reliability(tempered, y))
-    scaler = StandardScaler().fit(x)
-    lr = LogisticRegression(C=1.0, max_iter=1000).fit(scaler.transform(x), y)
-    lr.coef_, lr.intercept_ = lr.coef_ * scale, lr.intercept_ * scale + shift
+    if args.calibrate_on == "runs" and runs.any():
+        print(f"\nthe runs' pairs only: Brier {brier_score_loss(y[runs], tempered[runs]):.4f}\n")
+        print(reliability(tempered[runs], y[runs]))
+    if args.nested:
+        nested(x, y, names, runs, args)
     print("\nweights (standardised inputs, scaled):")
     for name, c in zip(FEATURES, lr.coef_[0], strict=True):
         print(f"  {name:>20} {c:+.3f}")
@@ -229,11 +290,12 @@ def main() -> None:
         print(f"\nheld-out people ({', '.join(sorted(held))}), by the model fitted without them: {len(y_out)} pairs "
               f"({int(y_out.sum())} same), Brier {brier_score_loss(y_out, p_out):.4f}")
         print(reliability(p_out, y_out))
-    if args.write:
-        write_weights(scaler, lr, len(y), int(y.sum()), sorted(sources), sorted(held))
+    if args.write or args.out:
+        write_weights(scaler, lr, len(y), int(y.sum()), sorted(sources), sorted(held), args.out)
 
 
-def write_weights(scaler, lr, pairs: int, same: int, sources: list[str], held: list[str]) -> None:
+def write_weights(scaler, lr, pairs: int, same: int, sources: list[str], held: list[str], out: Path | None = None
+                  ) -> None:
     def tup(values) -> str:
         body = textwrap.fill(", ".join(f"{float(v):.6g}" for v in values) + ",", 110, initial_indent="    ",
                              subsequent_indent="    ")
@@ -242,10 +304,11 @@ def write_weights(scaler, lr, pairs: int, same: int, sources: list[str], held: l
     about = textwrap.fill(
         f"The review pair model's weights (services/identity/review_model.py), written by tools/fit_review_model.py: "
         f"logistic regression on standardised inputs, fitted on {pairs} labelled pairs ({same} same) from "
-        f"{', '.join(sources)}{'; held out: ' + ', '.join(held) if held else ''}. Do not edit by hand.", 110)
+        f"{', '.join(sources)}{'; held out: ' + ', '.join(held) if held else ''}. Do not edit by hand.", 110,
+        break_on_hyphens=False)
     text = f'''"""{about}"""
 
-VERSION = 2
+VERSION = 3
 FEATURES = (\n{textwrap.fill(", ".join(repr(f) for f in FEATURES) + ",", 110, initial_indent="    ",
                                subsequent_indent="    ")}\n)
 MEAN = {tup(scaler.mean_)}
@@ -253,8 +316,9 @@ SCALE = {tup(scaler.scale_)}
 COEF = {tup(lr.coef_[0])}
 INTERCEPT = {float(lr.intercept_[0]):.6g}
 '''
-    (ROOT / "services" / "identity" / "review_weights.py").write_text(text)
-    print("wrote services/identity/review_weights.py")
+    out = out or ROOT / "services" / "identity" / "review_weights.py"
+    out.write_text(text)
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

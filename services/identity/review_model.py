@@ -25,6 +25,7 @@ import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 
@@ -92,11 +93,13 @@ def feature_matrix(rows: Sequence[Evidence]) -> np.ndarray:
     return np.stack([features(e) for e in rows]) if rows else np.zeros((0, len(FEATURES)))
 
 
-def probability(e: Evidence) -> float:
-    """The calibrated probability in [0, 1] that the pair is one person (0 when seen in one frame)."""
+def probability(e: Evidence, weights: ModuleType | None = None) -> float:
+    """The calibrated probability in [0, 1] that the pair is one person (0 when seen in one frame). `weights`:
+    another weights module of review_weights' shape (benches score a model fitted without some people);
+    by default the package's constant."""
     if e.same_frame:
         return 0.0
-    w = review_weights
+    w = weights or review_weights
     z = (features(e) - np.asarray(w.MEAN)) / np.asarray(w.SCALE)
     logit = float(z @ np.asarray(w.COEF)) + w.INTERCEPT
     return 1.0 / (1.0 + math.exp(-max(min(logit, 50.0), -50.0)))

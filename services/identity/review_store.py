@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 from collections import defaultdict
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 
@@ -107,12 +108,14 @@ def _with_evidence(measured: list[tuple[Person, Person, float, str]], proof: dic
             for key, item in sorted(items.items())]
 
 
-def scored(found: list[Candidate]) -> list[Item]:
-    """The candidates' items with the pair model's probability."""
-    return [dataclasses.replace(c.item, probability=probability(c.evidence)) for c in found]
+def scored(found: list[Candidate], weights: ModuleType | None = None) -> list[Item]:
+    """The candidates' items with the pair model's probability (`weights`: see review_model.probability)."""
+    return [dataclasses.replace(c.item, probability=probability(c.evidence, weights)) for c in found]
 
 
 def review_queue(store: FaceStore, answered: set[tuple[str, str]], hidden: set[str], threshold: float,
-                 band: float, floor: float, limit: int, unlikely: bool = False) -> Queue:
-    """The review queue (see review.queue): at most `limit` items, most likely first, and the counts left."""
-    return queue(scored(measure(store, hidden, threshold, band)), answered, floor, limit, unlikely)
+                 band: float, floor: float, limit: int, unlikely: bool = False,
+                 weights: ModuleType | None = None) -> Queue:
+    """The review queue (see review.queue): at most `limit` items, most likely first, and the counts left.
+    `weights`: another pair model's weights module (benches only; by default the package's)."""
+    return queue(scored(measure(store, hidden, threshold, band), weights), answered, floor, limit, unlikely)

@@ -1,19 +1,19 @@
 """The review pair model's weights (services/identity/review_model.py), written by tools/fit_review_model.py:
-logistic regression on standardised inputs, fitted on 4400 labelled pairs (343 same) from photos, run dev, run
-dev-strict. Do not edit by hand."""
+logistic regression on standardised inputs, fitted on 4412 labelled pairs (343 same) from photos, run
+data-dev, run data-strict. Do not edit by hand."""
 
-VERSION = 2
+VERSION = 3
 FEATURES = (
     'd_min', 'd_median', 'close_share', 'quality', 'log_faces', 'same_video', 'log_together',
     'd_median_x_quality', 'people_median', 'people_close',
 )
 MEAN = (
-    0.762497, 0.801982, 0.0733886, 0.661943, 0.964758, 0.0122727, 0.00711219, 0.530958, 0.747972, 0.10964,
+    0.762575, 0.802005, 0.0732267, 0.661912, 0.965119, 0.0120127, 0.0072389, 0.530971, 0.748094, 0.109302,
 )
 SCALE = (
-    0.12787, 0.124301, 0.252491, 0.113356, 0.292278, 0.1101, 0.0805814, 0.125602, 0.134915, 0.309354,
+    0.127777, 0.124197, 0.252303, 0.113409, 0.292505, 0.108942, 0.0790932, 0.125684, 0.1348, 0.308998,
 )
 COEF = (
-    -0.754432, -1.12668, 0.389488, 0.372982, -0.0262596, 0.224407, -0.00185645, -0.440361, -1.98418, 0.417422,
+    -0.779942, -0.775462, 0.84717, 0.258889, -0.0388769, 0.25916, -0.00378692, -0.337165, -1.20047, 0.851128,
 )
-INTERCEPT = -7.53249
+INTERCEPT = -7.50266

@@ -1,6 +1,8 @@
 """The review queue's pair model and ordering, pure: constructed pairs of people in, evidence, probabilities and
 the queue out."""
 
+import types
+
 import numpy as np
 import pytest
 
@@ -50,6 +52,16 @@ def test_two_people_seen_in_one_frame_are_never_one_person_however_alike() -> No
     a, b = faces(CENTRE, 4), faces(CENTRE, 4)
     assert probability(pair(a, b)) > 0.9
     assert probability(pair(a, b, same_frame=True)) == 0.0
+
+
+def test_a_bench_can_score_a_pair_with_another_models_weights_and_the_package_keeps_its_own() -> None:
+    a, b = faces(CENTRE, 4), faces(at_distance(CENTRE, 0.5), 4)
+    other = types.ModuleType("weights_fitted_without_some_people")
+    other.MEAN, other.SCALE = review_weights.MEAN, review_weights.SCALE
+    other.COEF, other.INTERCEPT = (0.0,) * len(FEATURES), 0.0
+    assert probability(pair(a, b), other) == pytest.approx(0.5)
+    assert probability(pair(a, b, same_frame=True), other) == 0.0
+    assert probability(pair(a, b)) == probability(pair(a, b), review_weights) != pytest.approx(0.5)
 
 
 def test_the_probability_falls_as_the_faces_move_apart() -> None:
