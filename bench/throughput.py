@@ -32,8 +32,10 @@ from throughput_table import (
     stage_lines,
     target_lines,
     targets,
+    user_lines,
     yardstick_lines,
 )
+from throughput_user import run_as_user
 from throughput_yardsticks import decode_floor, naive_sample, spread_sample
 
 from services.ingest.manifest import read_manifest
@@ -92,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     figures: dict[str, object] = {"meta": meta}
     manifest = args.corpus.resolve() / "manifest.csv"
 
+    user = run_as_user(manifest)
+    figures["user_run"] = user.as_json()
+
     ours = run_pipeline(manifest, "ours")
     section(f"Our pipeline on {args.corpus}", pipeline_lines(ours))
     section("Time by stage", stage_lines(ours))
@@ -101,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     floor = decode_floor(videos)
     naive = naive_sample(spread_sample(videos, args.naive_sample), floor.durations, floor.video_seconds)
     section("Yardsticks", yardstick_lines(floor, naive))
+    section("`influencers run` as a user runs it (a subprocess, start-up to report)", user_lines(user, floor))
     section("Targets", target_lines(ours, floor, naive))
     figures.update(floor=floor.as_json(), naive=asdict(naive), targets=targets(ours, floor, naive))
 

@@ -25,6 +25,7 @@ from services.analytics.export import export_report
 from services.common.protoconv import seconds, seconds_by_key
 from services.common.rpc import open_channel
 from services.common.settings import Settings
+from services.common.stage_clock import CPU_SUFFIX
 from services.ingest.manifest import read_manifest
 
 INGEST_TIMEOUT_S = 24 * 3600.0
@@ -144,13 +145,15 @@ def timed_ingest(stack: Stack, manifest: Path, label: str) -> IngestRun:
 
 
 def stage_sums(results: list[ingest_pb2.WatchJobResponse]) -> dict[str, float]:
-    """Seconds by stage summed over videos, plus "identity.other": the AnalyzeVideo call minus the
-    worker's own stages (waiting for a free worker, shipping frames, matching and writing the store)."""
+    """Seconds by stage summed over videos (wall; CPU under "<stage>.cpu"), plus "identity.other": the
+    AnalyzeVideo call minus the worker's own stages (waiting for a free worker, shipping frames, matching and
+    writing the store). Sub-stages ("identity.detect.coarse") are parts of their stage, not added to it."""
     sums: dict[str, float] = defaultdict(float)
     for p in results:
         for stage, secs in seconds_by_key(p.stage_durations).items():
             sums[stage] += secs
-    inner = sum(v for k, v in sums.items() if k.startswith("identity."))
+    inner = sum(v for k, v in sums.items()
+                if k.startswith("identity.") and k.count(".") == 1 and not k.endswith(CPU_SUFFIX))
     if "identity" in sums:
         sums["identity.other"] = sums["identity"] - inner
     return dict(sums)

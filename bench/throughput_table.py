@@ -6,7 +6,10 @@ from __future__ import annotations
 from throughput_memory import GIB
 from throughput_ours import STAGES, PipelineFigures
 from throughput_store import Incremental
+from throughput_user import UserRun
 from throughput_yardsticks import FloorFigures, NaiveFigures
+
+from services.common.stage_clock import split_cpu
 
 TARGET_OURS_OVER_FLOOR = 2.5
 TARGET_NAIVE_OVER_OURS = 12.0
@@ -47,17 +50,43 @@ def pipeline_lines(f: PipelineFigures) -> list[str]:
 
 
 def stage_lines(f: PipelineFigures) -> list[str]:
-    """Stages summed over videos; share of the four top-level stages (videos overlap in time, so the sum
-    is more than the wall time)."""
-    total = sum(f.stage_seconds.get(s, 0.0) for s in STAGES) or 1.0
-    lines = [f"  {'stage (summed over videos)':<34}{'seconds':>10}{'share':>9}{'s per video-s':>15}"]
-    for stage in sorted(f.stage_seconds, key=_stage_order):
-        secs = f.stage_seconds[stage]
-        name = stage if stage in STAGES else "  " + stage
+    """Stages summed over videos, wall and CPU; share of the four top-level stages (videos overlap in time,
+    so the sum is more than the wall time). CPU is the stage's own thread's (the identity worker's for
+    identity.*); the decode stage's CPU is not split out because FFmpeg decodes on threads of its own (the
+    run's process CPU below holds it)."""
+    wall, cpu = split_cpu(f.stage_seconds)
+    total = sum(wall.get(s, 0.0) for s in STAGES) or 1.0
+    lines = [f"  {'stage (summed over videos)':<34}{'wall s':>9}{'share':>8}{'CPU s':>9}{'s per video-s':>15}"]
+    for stage in sorted(wall, key=_stage_order):
+        secs = wall[stage]
+        depth = stage.count(".") if stage.split(".")[0] in STAGES else 1
+        name = "  " * depth + stage
         per = secs / f.video_seconds if f.video_seconds else 0.0
-        lines.append(f"  {name:<34}{secs:>10.1f}{secs / total:>9.1%}{per:>15.3f}")
+        spent = f"{cpu[stage]:>9.1f}" if stage in cpu else f"{'':>9}"
+        lines.append(f"  {name:<34}{secs:>9.1f}{secs / total:>8.1%}{spent}{per:>15.3f}")
     return [*lines, "  (identity.other: the AnalyzeVideo call minus the worker's stages = waiting for a free worker,",
-            "   shipping frames, matching against and writing the face store)"]
+            "   shipping frames, matching against and writing the face store; identity.detect.* are parts of",
+            "   identity.detect: HOG at the coarse/fine/finest sizes, the CNN fallback, the searches around a",
+            "   tracked face, and the landmarks and quality of every box)"]
+
+
+def user_lines(u: UserRun, floor: FloorFigures) -> list[str]:
+    cores = ", ".join(f"{p:.0f}%" for p in u.core_mean_pct)
+    phases = ", ".join(f"{k} {v:.1f} s" for k, v in u.idle_core_s_by_phase.items())
+    ratio = u.wall_s / floor.wall_s if floor.wall_s else float("inf")
+    return [
+        row("wall time, start-up to report", f"{u.wall_s:.1f} s",
+            f"{ratio:.2f}x the decode floor; exit code {u.exit_code}"),
+        row("CPU of the process tree", f"{u.cpu_user_s + u.cpu_system_s:.1f} s",
+            f"user {u.cpu_user_s:.1f}, system {u.cpu_system_s:.1f}; run's process {u.main_cpu_s:.1f} "
+            f"(decoding, services, store), identity workers {u.workers_cpu_s:.1f} (detection, encoding)"),
+        row("cores busy (mean per core)", cores),
+        row("samples with a core under 50%", f"{u.idle_core_share:.0%}", phases),
+        row("peak memory (RSS, process tree)", f"{u.peak_rss_bytes / GIB:.2f} GiB",
+            f"the run's own process {u.peak_rss_main_bytes / GIB:.2f} GiB; target <= 1.5 GiB   "
+            f"{verdict(u.peak_rss_bytes <= 1.5 * GIB)}"),
+        row("target: run / floor", f"{ratio:.2f}x", f"target <= 1.3x   {verdict(ratio <= 1.3)}"),
+    ]
 
 
 def _stage_order(stage: str) -> tuple[int, str]:

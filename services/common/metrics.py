@@ -25,6 +25,8 @@ from prometheus_client import REGISTRY, Counter, Gauge, Histogram, disable_creat
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import start_http_server
 
+from services.common.stage_clock import CPU_SUFFIX
+
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 9464  # of `run` and `serve` (the OpenTelemetry Prometheus exporter's customary port)
@@ -43,6 +45,7 @@ class Families:
 
     videos: Counter
     stage_seconds: Histogram
+    stage_cpu: Counter
     ready: Gauge
     grpc_server_started: Counter
     grpc_server_handled: Counter
@@ -67,6 +70,8 @@ def families() -> Families:
                        ["status"]),
         stage_seconds=Histogram("influencers_stage_seconds", "Seconds one video spent in a stage",
                                 ["stage"], buckets=SECONDS_BUCKETS),
+        stage_cpu=Counter("influencers_stage_cpu_seconds", "CPU seconds spent in a stage, over all videos (the "
+                          "thread's CPU time: what the stage cost, however long it waited for a core)", ["stage"]),
         ready=Gauge("influencers_ready", "1 while the service reports SERVING on its readiness health check "
                     "(its stores reachable), else 0", ["service"]),
         grpc_server_started=Counter("grpc_server_started", "RPCs started on the server", call),
@@ -89,6 +94,7 @@ def families() -> Families:
     )
     for stage in STAGES:  # every stage shows from the start, at 0
         made.stage_seconds.labels(stage)
+        made.stage_cpu.labels(stage)
     for status in VIDEO_STATUSES:
         made.videos.labels(status)
     REGISTRY.register(GAUGES)
@@ -102,11 +108,14 @@ def count_video(status: str) -> None:
 
 
 def observe_stages(seconds: Mapping[str, float]) -> None:
-    """Observes the STAGES among `seconds` (stage -> seconds); other keys are ignored (label values bounded)."""
-    histogram = families().stage_seconds
+    """Observes the STAGES among `seconds` (stage -> wall seconds; "<stage>.cpu" -> CPU seconds, counted in
+    influencers_stage_cpu_seconds_total); other keys are ignored (label values bounded)."""
+    made = families()
     for stage, value in seconds.items():
         if stage in STAGES:
-            histogram.labels(stage).observe(value)
+            made.stage_seconds.labels(stage).observe(value)
+        elif stage.endswith(CPU_SUFFIX) and stage[: -len(CPU_SUFFIX)] in STAGES and value >= 0:
+            made.stage_cpu.labels(stage[: -len(CPU_SUFFIX)]).inc(value)
 
 
 # ---- gauges, read at scrape time ----------------------------------------------------------------------------

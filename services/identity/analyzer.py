@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from services.common.stage_clock import StageClock
 from services.identity.detection import ShotDetector
 from services.identity.faces import FaceModel
 from services.identity.quality import square_crop
@@ -51,35 +52,25 @@ class VideoAnalysis:
     frames: int
     faces_detected: int
     faces_encoded: int
-    stage_seconds: dict[str, float]
+    stage_seconds: dict[str, float]  # wall seconds by stage; CPU seconds under "<stage>.cpu" (stage_clock.py)
     # When each phase ran, as (start, end) in ns since the epoch (time.time_ns: the worker process and the
     # server share the clock), so that the server can show them as spans: detect (decode and detect of every
     # frame), encode, group.
     phases: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = defaultdict(float)
-
-    def lap(self, stage: str, since: float) -> float:
-        now = time.perf_counter()
-        self.seconds[stage] += now - since
-        return now
-
-
 def analyze_frames(model: FaceModel, frames: list[FrameIn], within_video_threshold: float,
                    per_track: int = 3) -> VideoAnalysis:
-    clock = _Clock()
+    clock = StageClock()
     per_frame: list[list[Face]] = []
     images: dict[int, np.ndarray] = {}
     rgb_cache: dict[int, np.ndarray] = {}
-    detector = ShotDetector(model)
+    detector = ShotDetector(model, clock)
     shapes: dict[int, object] = {}
     detected = 0
     began = time.time_ns()
     for fr in frames:
-        t0 = time.perf_counter()
+        t0 = clock.mark()
         bgr = cv2.imdecode(np.frombuffer(fr.image, np.uint8), cv2.IMREAD_COLOR)
         if bgr is None:
             per_frame.append([])
@@ -101,7 +92,7 @@ def analyze_frames(model: FaceModel, frames: list[FrameIn], within_video_thresho
     tracks = link_tracks(per_frame)
     chosen = [f for tr in tracks for f in faces_to_encode(tr, per_track)]
     detected_at = time.time_ns()
-    t0 = time.perf_counter()
+    t0 = clock.mark()
     by_frame: dict[int, list[Face]] = defaultdict(list)
     for f in chosen:
         by_frame[f.frame].append(f)
@@ -117,7 +108,7 @@ def analyze_frames(model: FaceModel, frames: list[FrameIn], within_video_thresho
     clock.lap("group", t0)
     phases = {"detect": (began, detected_at), "encode": (detected_at, encoded_at),
               "group": (encoded_at, time.time_ns())}
-    return VideoAnalysis(people, len(frames), detected, len(chosen), dict(clock.seconds), phases)
+    return VideoAnalysis(people, len(frames), detected, len(chosen), clock.merged(), phases)
 
 
 def _people(per_frame: list[list[Face]], encoded: list[Face], images: dict[int, np.ndarray]) -> list[PersonObservation]:

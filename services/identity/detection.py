@@ -10,6 +10,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from services.common.stage_clock import StageClock
 from services.identity.faces import FaceModel, landmark_points
 from services.identity.quality import FaceQuality, assess
 from services.identity.tracking import iou
@@ -70,8 +71,11 @@ class ShotDetector:
     shot's plan, coarse when every face was big. A shot where nothing finds one is searched coarsely.
     """
 
-    def __init__(self, model: FaceModel) -> None:
+    def __init__(self, model: FaceModel, clock: StageClock | None = None) -> None:
+        """`clock`: where the search's time goes by kind ("detect.coarse", "detect.fine", "detect.finest",
+        "detect.cnn", "detect.track", "detect.landmarks"; stage_clock.py), when given."""
         self.model = model
+        self.clock = clock
         self.plans: dict[int, Plan] = {}
         self.samples: dict[int, int] = {}
         self.last: dict[int, list[Box]] = {}
@@ -113,7 +117,10 @@ class ShotDetector:
 
     def _search(self, gray: np.ndarray, rgb: np.ndarray, plan: Plan) -> list[Detected]:
         h, w = gray.shape
-        return self._judge(gray, rgb, self._boxes(rgb if plan.cnn else gray, (0, w, h, 0), plan))
+        short = min(h, w)
+        kind = ("cnn" if plan.cnn else "coarse" if plan.scale * short <= COARSE_SHORT_SIDE + 1
+                else "fine" if plan.scale * short <= FINE_SHORT_SIDE + 1 else "finest")
+        return self._judge(gray, rgb, self._boxes(rgb if plan.cnn else gray, (0, w, h, 0), plan, kind))
 
     def _track(self, gray: np.ndarray, rgb: np.ndarray, last: list[Box]) -> list[Detected]:
         h, w = gray.shape
@@ -122,13 +129,21 @@ class ShotDetector:
             size = max(bottom - top, right - left)
             pad = int(size * ROI_MARGIN)
             region = (max(0, top - pad), min(w, right + pad), min(h, bottom + pad), max(0, left - pad))
-            found = self._boxes(gray, region, Plan(False, min(2.0, ROI_FACE / max(1, bottom - top))))
+            found = self._boxes(gray, region, Plan(False, min(2.0, ROI_FACE / max(1, bottom - top))), "track")
             boxes += [(b, s) for b, s in found if not any(iou(b, o) > 0.5 for o, _ in boxes)]
         return self._judge(gray, rgb, boxes)
 
-    def _boxes(self, image: np.ndarray, region: Box, plan: Plan) -> list[tuple[Box, float]]:
+    def _boxes(self, image: np.ndarray, region: Box, plan: Plan, kind: str) -> list[tuple[Box, float]]:
         """Detections in `region` (top, right, bottom, left) of `image`, searched at `plan.scale`, as boxes
-        of the full frame."""
+        of the full frame; the time goes to "detect.`kind`"."""
+        since = StageClock.mark()
+        try:
+            return self._boxes_in(image, region, plan)
+        finally:
+            if self.clock is not None:
+                self.clock.lap(f"detect.{kind}", since)
+
+    def _boxes_in(self, image: np.ndarray, region: Box, plan: Plan) -> list[tuple[Box, float]]:
         top, right, bottom, left = region
         source = image[top:bottom, left:right]
         if source.size == 0:
@@ -144,6 +159,14 @@ class ShotDetector:
         return out
 
     def _judge(self, gray: np.ndarray, rgb: np.ndarray, boxes: list[tuple[Box, float]]) -> list[Detected]:
+        since = StageClock.mark()
+        try:
+            return self._judged(gray, rgb, boxes)
+        finally:
+            if self.clock is not None:
+                self.clock.lap("detect.landmarks", since)
+
+    def _judged(self, gray: np.ndarray, rgb: np.ndarray, boxes: list[tuple[Box, float]]) -> list[Detected]:
         out = []
         for box, score in drop_containers(boxes):
             shape = self.model.landmarks(rgb, box)

@@ -21,6 +21,7 @@ from services.common.paging import key_token, page_size, point_token
 from services.common.protoconv import duration, durations, review_reason, seconds
 from services.common.rpc import RunningServer, build_server
 from services.common.settings import Settings
+from services.common.stage_clock import CPU_SUFFIX
 from services.common.tls import server_credentials
 from services.identity import erasure, journal, undo
 from services.identity.analyzer import FrameIn, VideoAnalysis
@@ -222,7 +223,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             stages = {**analysis.stage_seconds, "assign": time.perf_counter() - t0}
             span.set_attributes({"influencers.video_id": video_id, "influencers.people": len(analysis.people),
                                  "influencers.appearances": len(appearances), "influencers.feed_position": position})
-        observe_stages({k: v for k, v in stages.items() if k in ("detect", "encode", "assign")})
+        observe_stages({k: v for k, v in stages.items()
+                        if k.removesuffix(CPU_SUFFIX) in ("detect", "encode", "assign")})
         return identity_pb2.AnalyzeVideoResponse(
             feed_position=position,
             video_id=video_id, appearances=[appearance_pb(a) for a in appearances], frames=analysis.frames,
