@@ -73,7 +73,8 @@ class ShotDetector:
 
     def __init__(self, model: FaceModel, clock: StageClock | None = None) -> None:
         """`clock`: where the search's time goes by kind ("detect.coarse", "detect.fine", "detect.finest",
-        "detect.cnn", "detect.track", "detect.landmarks"; stage_clock.py), when given."""
+        "detect.cnn", "detect.track", "detect.fallback" (the fine search after a plan's search found nothing),
+        "detect.landmarks"; stage_clock.py), when given."""
         self.model = model
         self.clock = clock
         self.plans: dict[int, Plan] = {}
@@ -100,7 +101,7 @@ class ShotDetector:
                     return tracked
             found = self._search(gray, rgb, plan)
             if not found and plan.fallback and plan != fine:
-                found = self._search(gray, rgb, fine)
+                found = self._search(gray, rgb, fine, "fallback")
             return found
         first: list[Detected] = []
         for plan in (fine, Plan(False, FINEST_SHORT_SIDE / short), Plan(True, CNN_SHORT_SIDE / short)):
@@ -115,10 +116,10 @@ class ShotDetector:
         self.plans[shot] = Plan(False, coarse.scale, fallback=False)
         return first
 
-    def _search(self, gray: np.ndarray, rgb: np.ndarray, plan: Plan) -> list[Detected]:
+    def _search(self, gray: np.ndarray, rgb: np.ndarray, plan: Plan, kind: str = "") -> list[Detected]:
         h, w = gray.shape
         short = min(h, w)
-        kind = ("cnn" if plan.cnn else "coarse" if plan.scale * short <= COARSE_SHORT_SIDE + 1
+        kind = kind or ("cnn" if plan.cnn else "coarse" if plan.scale * short <= COARSE_SHORT_SIDE + 1
                 else "fine" if plan.scale * short <= FINE_SHORT_SIDE + 1 else "finest")
         return self._judge(gray, rgb, self._boxes(rgb if plan.cnn else gray, (0, w, h, 0), plan, kind))
 
