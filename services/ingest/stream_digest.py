@@ -34,11 +34,12 @@ from services.ingest.video import DECODE_ERRORS, display_matrix
 NAL_CODECS = frozenset({"h264", "hevc"})
 # NAL unit types left out of the picture bytes: H.264 SEI is kept (it is in the stream whatever the container),
 # access unit delimiter 9, end of sequence/stream 10/11, filler 12, parameter sets 7/8/13/15 (hashed apart);
-# HEVC (type in bits 1-6): VPS/SPS/PPS 32-34 (apart), AUD 35, end of sequence/bitstream 36/37, filler 38.
+# HEVC (type in bits 1-6): VPS/SPS/PPS 32-34 and SEI 39/40 (apart: an MP4's hvcC may carry the encoder's SEI
+# out of band, MPEG-TS in band), AUD 35, end of sequence/bitstream 36/37, filler 38.
 H264_SKIP = frozenset({9, 10, 11, 12})
 H264_PARAMS = frozenset({7, 8, 13, 15})
 HEVC_SKIP = frozenset({35, 36, 37, 38})
-HEVC_PARAMS = frozenset({32, 33, 34})
+HEVC_PARAMS = frozenset({32, 33, 34, 39, 40})
 MAX_PACKETS = 1_000_000  # a stream claiming more (an hour at 240 fps is 864,000) gets no digest
 
 
@@ -175,26 +176,25 @@ def _params_of_extradata(codec: str, extradata: bytes) -> list[bytes]:
 
 
 def _avcc_params(ex: bytes) -> list[bytes]:
-    out, at = [], 5
+    out: list[bytes] = []
+    at = 5
     for mask in (0x1F, 0xFF):  # SPS count (5 bits), then PPS count
-        count = ex[at] & mask
-        at += 1
-        for _ in range(count):
-            n = int.from_bytes(ex[at:at + 2], "big")
-            out.append(ex[at + 2:at + 2 + n])
-            at += 2 + n
+        at = _sized_units(ex, at + 1, ex[at] & mask, out)
     return out
 
 
 def _hvcc_params(ex: bytes) -> list[bytes]:
-    out, at = [], 23
-    arrays = ex[22]
-    for _ in range(arrays):
-        at += 1  # array_completeness, reserved, NAL unit type
-        count = int.from_bytes(ex[at:at + 2], "big")
-        at += 2
-        for _ in range(count):
-            n = int.from_bytes(ex[at:at + 2], "big")
-            out.append(ex[at + 2:at + 2 + n])
-            at += 2 + n
+    out: list[bytes] = []
+    at = 23
+    for _ in range(ex[22]):  # arrays: completeness and NAL unit type (1 byte), count (2), units
+        at = _sized_units(ex, at + 3, int.from_bytes(ex[at + 1:at + 3], "big"), out)
     return out
+
+
+def _sized_units(ex: bytes, at: int, count: int, out: list[bytes]) -> int:
+    """Appends `count` units of 16-bit size + bytes read from `ex` at `at` to `out`; returns where they end."""
+    for _ in range(count):
+        n = int.from_bytes(ex[at:at + 2], "big")
+        out.append(ex[at + 2:at + 2 + n])
+        at += 2 + n
+    return at

@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 
 from services.ingest.stream_digest import stream_digest
@@ -91,3 +92,24 @@ def test_what_cannot_be_demuxed_or_holds_no_video_has_no_digest(original, tmp_pa
         for packet in stream.encode():
             out.mux(packet)
     assert [stream_digest(p) for p in (garbage, empty, head, audio, tmp_path / "missing.mp4")] == [None] * 5
+
+
+def test_an_hevc_stream_keeps_its_digest_in_mkv_and_mpeg_ts(tmp_path) -> None:
+    source = tmp_path / "hevc.mp4"
+    try:
+        with av.open(str(source), "w") as out:
+            stream = out.add_stream("libx265", rate=10, options={"log-level": "error"})
+            stream.width = stream.height = 128
+            stream.pix_fmt = "yuv420p"
+            for k in range(12):
+                image = np.full((128, 128, 3), 20 * k, np.uint8)
+                for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")):
+                    out.mux(packet)
+            for packet in stream.encode():
+                out.mux(packet)
+    except (av.FFmpegError, ValueError) as exc:
+        pytest.skip(f"no HEVC encoder here: {exc}")
+    digests = {stream_digest(p) for p in (source, remux(source, tmp_path / "h.mkv", "matroska"),
+                                           remux(source, tmp_path / "h.ts", "mpegts"))}
+    assert len(digests) == 1 and None not in digests
+    assert next(iter(digests)).startswith("hevc:")
