@@ -17,7 +17,7 @@ PIP_LOCKED := PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pip install -q --
               --no-build-isolation
 # The project itself (editable; pip cannot hash a source folder, and it brings no dependency of its own).
 PIP_PROJECT := $(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
-LOCKS   := requirements/build.txt requirements/run.txt requirements/face.txt
+LOCKS   := requirements/build.txt requirements/run.txt requirements/face.txt requirements/models.txt
 
 .PHONY: setup setup-dev system-deps system-deps-dev protos buf promtool run test lint bench clean
 
@@ -41,6 +41,7 @@ $(VENV)/.done: $(LOCKS) pyproject.toml deploy/system-deps.sh $(wildcard protos/i
 	$(PIP_LOCKED) -r requirements/run.txt
 	$(PIP_LOCKED) -r requirements/face.txt
 	$(PIP_PROJECT)
+	bash deploy/models.sh $(BIN)/python
 	@$(MAKE) --no-print-directory protos
 	$(BIN)/python -m pip check
 	@touch $@

@@ -5,8 +5,9 @@ that costs most, `identity.detect.fine` in bench/throughput.py).
     .venv/bin/python bench/detector_eval.py [--model PATH] [--every-video 7] [--every-frame 50]
 
 The model comes from a registry package whose licence allows commercial use: the `mediapipe==0.10.14` wheel
-(Apache-2.0) holds mediapipe/modules/face_detection/face_detection_short_range.tflite. Without --model the
-wheel is fetched with `pip download --no-deps` into ~/.cache/influencers-bench/ (never into the repository).
+(Apache-2.0) holds mediapipe/modules/face_detection/face_detection_short_range.tflite. Without --model it is
+the file make setup extracted (settings.face_locator), or the wheel fetched with `pip download --no-deps` into
+~/.cache/influencers-bench/ (never into the repository).
 
 On frames of the dev corpus (every Nth frame of every Mth video) it prints, for HOG at 600 px, BlazeFace on
 the letterboxed frame, BlazeFace on square tiles of the frame, and BlazeFace tiles followed by HOG around each
@@ -33,12 +34,13 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from services.common.settings import Settings  # noqa: E402
+from services.identity.blazeface import BlazeFace, iou  # noqa: E402
 from services.identity.faces import FaceModel  # noqa: E402
 
 WHEEL = "mediapipe==0.10.14"
 MEMBER = "mediapipe/modules/face_detection/face_detection_short_range.tflite"
 CACHE = Path.home() / ".cache" / "influencers-bench"
-INPUT = 128
 HOG_SHORT_SIDE = 600
 ROI_FACE = 100  # px: HOG around a BlazeFace box searches it scaled to this (as the pipeline's tracked search)
 ROI_MARGIN = 0.6
@@ -59,62 +61,14 @@ def fetch_model() -> Path:
     return target
 
 
-def anchors() -> np.ndarray:
-    """The 896 SSD anchor centres of the short-range model: 16 x 16 cells with 2 anchors, 8 x 8 with 6."""
-    out = [((x + 0.5) / fm, (y + 0.5) / fm) for fm, n in ((16, 2), (8, 6))
-           for y in range(fm) for x in range(fm) for _ in range(n)]
-    return np.array(out, np.float32)
-
-
-def iou(a: Box, b: Box) -> float:
-    inter = max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[1], b[1]) - max(a[3], b[3]))
-    union = (a[2] - a[0]) * (a[1] - a[3]) + (b[2] - b[0]) * (b[1] - b[3]) - inter
-    return inter / union if union > 0 else 0.0
-
-
-class BlazeFace:
-    def __init__(self, model: Path, threshold: float = 0.5) -> None:
-        self.net = cv2.dnn.readNetFromTFLite(str(model))
-        self.anchors = anchors()
-        self.threshold = threshold
-
-    def square(self, rgb: np.ndarray) -> list[tuple[Box, float]]:
-        """Faces of a square-ish RGB image, letterboxed to the model's input."""
-        h, w = rgb.shape[:2]
-        side = max(h, w)
-        pad = np.zeros((side, side, 3), np.uint8)
-        oy, ox = (side - h) // 2, (side - w) // 2
-        pad[oy:oy + h, ox:ox + w] = rgb
-        x = cv2.resize(pad, (INPUT, INPUT), interpolation=cv2.INTER_AREA).astype(np.float32) / 127.5 - 1.0
-        blob = x.transpose(2, 0, 1)[None]
-        self.net.setInput(blob)
-        scores = self.net.forward("classificators")[0, :, 0]
-        self.net.setInput(blob)
-        reg = self.net.forward("regressors")[0]
-        score = 1.0 / (1.0 + np.exp(-np.clip(scores, -100, 100)))
-        out: list[tuple[Box, float]] = []
-        for i in sorted(np.flatnonzero(score >= self.threshold), key=lambda k: -score[k]):
-            cx, cy = reg[i, 0] / INPUT + self.anchors[i, 0], reg[i, 1] / INPUT + self.anchors[i, 1]
-            bw, bh = reg[i, 2] / INPUT, reg[i, 3] / INPUT
-            box = ((cy - bh / 2) * side - oy, (cx + bw / 2) * side - ox, (cy + bh / 2) * side - oy,
-                   (cx - bw / 2) * side - ox)
-            if all(iou(box, o) < 0.3 for o, _ in out):
-                out.append((box, float(score[i])))
-        return out
-
-    def tiles(self, rgb: np.ndarray) -> list[tuple[Box, float]]:
-        """Faces of any frame: squares of its short side along its long side (3 for 9:16), merged."""
-        h, w = rgb.shape[:2]
-        side, long = min(h, w), max(h, w)
-        starts = [0] if long == side else range(0, long - side + 1, max(1, (long - side) // 2))
-        out: list[tuple[Box, float]] = []
-        for s in starts:
-            crop = rgb[s:s + side] if h > w else rgb[:, s:s + side]
-            for (t, r, b, lft), score in self.square(crop):
-                box = (t + s, r, b + s, lft) if h > w else (t, r + s, b, lft + s)
-                if all(iou(box, o) < 0.3 for o, _ in out):
-                    out.append((box, score))
-        return out
+def letterboxed(blaze: BlazeFace, rgb: np.ndarray) -> list[Box]:
+    """The whole frame padded to a square and searched once (what the model's own demo does)."""
+    h, w = rgb.shape[:2]
+    side = max(h, w)
+    pad = np.zeros((side, side, 3), np.uint8)
+    oy, ox = (side - h) // 2, (side - w) // 2
+    pad[oy:oy + h, ox:ox + w] = rgb
+    return [(t - oy, r - ox, b - oy, lft - ox) for (t, r, b, lft), _ in blaze.locate(pad)]
 
 
 def hog_at(model: FaceModel, gray: np.ndarray, scale: float, region: Box | None = None) -> list[Box]:
@@ -131,7 +85,7 @@ def hog_at(model: FaceModel, gray: np.ndarray, scale: float, region: Box | None 
 
 def blaze_then_hog(model: FaceModel, blaze: BlazeFace, rgb: np.ndarray, gray: np.ndarray) -> list[Box]:
     out: list[Box] = []
-    for (t, r, b, lft), _ in blaze.tiles(rgb):
+    for (t, r, b, lft), _ in blaze.locate(rgb):
         size = max(b - t, r - lft)
         pad = size * ROI_MARGIN
         for box in hog_at(model, gray, min(2.0, ROI_FACE / max(1.0, size)), (t - pad, r + pad, b + pad, lft - pad)):
@@ -160,10 +114,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--every-frame", type=int, default=50)
     p.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "detector_eval.json")
     args = p.parse_args(argv)
-    model, blaze = FaceModel(), BlazeFace(args.model or fetch_model())
+    default = Path(Settings().face_locator)
+    model, blaze = FaceModel(), BlazeFace(args.model or (default if default.is_file() else fetch_model()))
     images = frames(args.corpus, args.every_video, args.every_frame)
-    paths = {"hog600": None, "blaze letterboxed": lambda rgb, gray: [b for b, _ in blaze.square(rgb)],
-             "blaze tiles": lambda rgb, gray: [b for b, _ in blaze.tiles(rgb)],
+    paths = {"hog600": None, "blaze letterboxed": lambda rgb, gray: letterboxed(blaze, rgb),
+             "blaze tiles": lambda rgb, gray: [b for b, _ in blaze.locate(rgb)],
              "blaze tiles + HOG around": lambda rgb, gray: blaze_then_hog(model, blaze, rgb, gray)}
     figures: dict[str, dict[str, float]] = {name: {"found": 0, "missed": 0, "extra": 0, "ms": 0.0} for name in paths}
     distances: dict[str, list[float]] = {name: [] for name in paths if name != "hog600"}

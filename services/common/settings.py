@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -149,6 +150,10 @@ class Settings:
     # A video whose sampled frames look like an analysed video's is a repost: its people are copied from it
     # instead of detected again (services/ingest/signature.py). false: every video is analysed.
     early_reposts: bool = True
+    # Where faces are looked for: BlazeFace's model file (services/identity/blazeface.py), which make setup
+    # extracts from the mediapipe wheel into the venv; HOG then searches only where it saw faces. "off", or a
+    # file that is not there: HOG searches whole frames, as before (docs/identity.md, step 2).
+    face_locator: str = str(Path(sys.prefix) / "share" / "influencers" / "face_detection_short_range.tflite")
     # Logs (services/common/logs.py): "text" or "json" (one JSON object a line), and the least level shown.
     log_format: str = "text"
     log_level: str = "INFO"

@@ -8,6 +8,7 @@ import io
 import threading
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,9 +29,26 @@ class Detection:
 class FaceModel:
     """Thin adapter over dlib; one instance per process (dlib objects are not shared across processes)."""
 
-    def __init__(self) -> None:
+    def __init__(self, locator: Path | None = None) -> None:
+        """`locator`: BlazeFace's model file (blazeface.py), which tells the detector where to look; None
+        (or a missing file): the detector searches whole frames with HOG."""
         self._lock = threading.Lock()
         self._api: Any = None
+        self._locator_path = locator if locator is not None and locator.is_file() else None
+        self._locator: Any = None
+
+    @property
+    def can_locate(self) -> bool:
+        return self._locator_path is not None
+
+    def locate(self, rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
+        """Where faces are in an RGB frame (boxes as above), by BlazeFace; needs `can_locate`."""
+        if self._locator is None:
+            from services.identity.blazeface import BlazeFace
+
+            assert self._locator_path is not None
+            self._locator = BlazeFace(self._locator_path)
+        return [tuple(int(round(v)) for v in box) for box, _ in self._locator.locate(rgb)]  # type: ignore[misc]
 
     def _models(self) -> Any:
         if self._api is None:

@@ -788,7 +788,7 @@ class IdentityProcess:
         thresholds = Thresholds(settings.match_threshold, settings.match_margin, settings.cluster_threshold)
         self.writer_lock = WriterLock(self.feed.engine)
         self.registry = IdentityRegistry(self.store, CropStore(self.store), thresholds, self.writer_lock)
-        self.workers = FaceWorkers(settings.worker_count)
+        self.workers = FaceWorkers(settings.worker_count, locator=settings.face_locator)
         scrubbed = scrub_plain_hashes(self.store)
         if scrubbed:
             log.info("removed the plain SHA-256 of erased ids from %d audit records of an older release", scrubbed)

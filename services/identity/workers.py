@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import TypeVar
 
 import cv2
@@ -56,12 +57,12 @@ def _die_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watchdog, name="parent-watchdog", daemon=True).start()
 
 
-def _init(parent_pid: int) -> None:
+def _init(parent_pid: int, locator: str = "") -> None:
     global _model
     _die_with_parent(parent_pid)
     # Ctrl-C reaches the whole process group; the parent decides when the workers stop (FaceWorkers.close).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _model = FaceModel()
+    _model = FaceModel(Path(locator) if locator and locator != "off" else None)
     cv2.setNumThreads(1)
 
 
@@ -107,12 +108,14 @@ class FaceWorkers:
     `max_pixels` caps the decoded size of every frame and image (read from its header before any decoding);
     a larger one raises ValueError naming its size."""
 
-    def __init__(self, processes: int, max_pixels: int = MAX_IMAGE_PIXELS) -> None:
+    def __init__(self, processes: int, max_pixels: int = MAX_IMAGE_PIXELS, locator: str = "") -> None:
+        """`locator`: settings.face_locator (BlazeFace's model file, "off" or "": none)."""
         # One BLAS thread per worker: the workers already fill the cores, and oversubscribed BLAS threads
         # made the encoder 3x slower. Spawned children read this when they load dlib.
         os.environ["OPENBLAS_NUM_THREADS"] = "1"
         os.environ["OMP_NUM_THREADS"] = "1"
         self._processes = processes
+        self._locator = locator
         self.max_pixels = max_pixels
         self._lock = threading.Lock()
         self._closed = False
@@ -120,7 +123,7 @@ class FaceWorkers:
 
     def _new_pool(self) -> ProcessPoolExecutor:
         pool = ProcessPoolExecutor(max_workers=self._processes, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_init, initargs=(os.getpid(),))
+                                   initializer=_init, initargs=(os.getpid(), self._locator))
         # Start every worker now, from this thread: the parent-death signal follows the spawning thread,
         # and a worker spawned lazily by a short-lived thread would die with it.
         for future in [pool.submit(_ready) for _ in range(self._processes)]:

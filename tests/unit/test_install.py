@@ -60,6 +60,16 @@ def test_the_locks_hold_the_face_model_and_the_embedded_store():
     assert run["qdrant-edge-py"][0] == "0.9.0"
 
 
+def test_the_face_locators_model_comes_from_one_hash_locked_wheel_that_is_never_installed():
+    models = lock("models")
+    assert list(models) == ["mediapipe"] and models["mediapipe"][0] == "0.10.14"
+    assert "mediapipe" not in lock("dev") and "mediapipe" not in lock("run")
+    script = (ROOT / "deploy" / "models.sh").read_text()
+    assert "--require-hashes" in script and "pip download" in script and "pip install" not in script
+    assert "deploy/models.sh" in (ROOT / "Makefile").read_text()
+    assert "deploy/models.sh" in (ROOT / "deploy" / "docker" / "Dockerfile").read_text()
+
+
 def test_running_installs_no_test_tool_and_no_browser():
     installed_by_run = {**lock("build"), **lock("run"), **lock("face")}
     for package in ("pytest", "playwright", "ruff", "ipykernel", "nbclient", "psutil"):
