@@ -262,18 +262,34 @@ def _decoded(container: av.container.InputContainer, stream: av.video.stream.Vid
     clock = FrameClock(fps, stream.time_base, stream.start_time)
     max_packets = max_seconds * MAX_FPS
     packets = since_frame = 0
-    for packet in container.demux(stream):
+    demuxed = container.demux(stream)
+    for packet in demuxed:
         if packet.size:
             packets += 1
             since_frame += 1
             if packets > max_packets:
                 raise _too_long(max_seconds, packets / MAX_FPS)
-        for frame in packet.decode():
+        try:
+            frames = packet.decode()
+        except DECODE_ERRORS:
+            if _nothing_after(demuxed):
+                return  # the file's last packet is cut short: a truncated file, ending where its data ends
+            raise
+        for frame in frames:
             t = clock.at(frame.pts, since_frame)
             since_frame = 0
             if t > max_seconds:
                 raise _too_long(max_seconds, t)
             yield frame, t
+
+
+def _nothing_after(demuxed: Iterator[av.Packet]) -> bool:
+    """Whether the demuxer holds no more data (only its flush packet): then a packet that would not decode
+    was the last of a file cut short, not damage inside it."""
+    try:
+        return all(p.size == 0 for p in demuxed)
+    except DECODE_ERRORS:
+        return False
 
 
 def sample_frames(path: Path, sampler: ShotSampler, max_pixels: int = 4096 * 4096,
