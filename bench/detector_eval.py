@@ -35,8 +35,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from services.common.settings import Settings  # noqa: E402
-from services.identity.blazeface import BlazeFace, iou  # noqa: E402
+from services.identity.blazeface import BlazeFace  # noqa: E402
 from services.identity.faces import FaceModel  # noqa: E402
+from services.identity.tracking import iou  # noqa: E402
 
 WHEEL = "mediapipe==0.10.14"
 MEMBER = "mediapipe/modules/face_detection/face_detection_short_range.tflite"

@@ -17,6 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from services.identity.tracking import iou
+
 INPUT = 128
 THRESHOLD = 0.5  # the model's own operating point (MediaPipe's min_detection_confidence)
 SAME_FACE_IOU = 0.3  # boxes overlapping more are one face (the higher score kept)
@@ -29,12 +31,6 @@ def anchors() -> np.ndarray:
     cell, then an 8 x 8 grid with 6 (strides 8 and 16 of the 128 px input), in the model's output order."""
     return np.array([((x + 0.5) / fm, (y + 0.5) / fm) for fm, n in ((16, 2), (8, 6))
                      for y in range(fm) for x in range(fm) for _ in range(n)], np.float32)
-
-
-def iou(a: Box, b: Box) -> float:
-    inter = max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[1], b[1]) - max(a[3], b[3]))
-    union = (a[2] - a[0]) * (a[1] - a[3]) + (b[2] - b[0]) * (b[1] - b[3]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def decode(scores: np.ndarray, regressors: np.ndarray, side: float, offset: tuple[float, float],

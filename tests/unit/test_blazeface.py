@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 from services.common.settings import Settings
-from services.identity.blazeface import BlazeFace, anchors, decode, iou, squares
+from services.identity.blazeface import BlazeFace, anchors, decode, squares
 from services.identity.detection import ShotDetector
 from services.identity.faces import FaceModel
+from services.identity.tracking import iou
 
 PHOTOS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "photos"
 
