@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 CPU_SUFFIX = ".cpu"
 
@@ -31,6 +33,15 @@ class StageClock:
         self.wall[stage] += now[0] - since[0]
         self.cpu[stage] += now[1] - since[1]
         return now
+
+    @contextmanager
+    def timing(self, stage: str) -> Iterator[None]:
+        """Adds the time of the `with` block to `stage`, however the block ends."""
+        since = self.mark()
+        try:
+            yield
+        finally:
+            self.lap(stage, since)
 
     def merged(self) -> dict[str, float]:
         """Wall seconds by stage, and CPU seconds under each stage's name + CPU_SUFFIX."""

@@ -75,9 +75,9 @@ class ShotDetector:
         """`clock`: where the search's time goes by kind ("detect.coarse", "detect.fine", "detect.finest",
         "detect.cnn", "detect.track", "detect.fallback" (the fine search after a plan's search found nothing),
         "detect.locate" and "detect.around" (BlazeFace, then HOG where it saw faces), "detect.landmarks";
-        stage_clock.py), when given."""
+        stage_clock.py); a clock of its own when none is given."""
         self.model = model
-        self.clock = clock
+        self.clock = clock if clock is not None else StageClock()
         self.plans: dict[int, Plan] = {}
         self.samples: dict[int, int] = {}
         self.last: dict[int, list[Box]] = {}
@@ -125,10 +125,8 @@ class ShotDetector:
         if kind in ("coarse", "fine") and self.model.can_locate:
             # BlazeFace says where faces are; HOG then searches each place at the face's scale (its boxes
             # and margins, hence today's encodings), for a quarter of a 600 px search's time.
-            since = StageClock.mark()
-            located = self.model.locate(rgb)
-            if self.clock is not None:
-                self.clock.lap("detect.locate", since)
+            with self.clock.timing("detect.locate"):
+                located = self.model.locate(rgb)
             return self._around(gray, rgb, located, "around")
         return self._judge(gray, rgb, self._boxes(rgb if plan.cnn else gray, (0, w, h, 0), plan, kind))
 
@@ -151,39 +149,25 @@ class ShotDetector:
     def _boxes(self, image: np.ndarray, region: Box, plan: Plan, kind: str) -> list[tuple[Box, float]]:
         """Detections in `region` (top, right, bottom, left) of `image`, searched at `plan.scale`, as boxes
         of the full frame; the time goes to "detect.`kind`"."""
-        since = StageClock.mark()
-        try:
-            return self._boxes_in(image, region, plan)
-        finally:
-            if self.clock is not None:
-                self.clock.lap(f"detect.{kind}", since)
-
-    def _boxes_in(self, image: np.ndarray, region: Box, plan: Plan) -> list[tuple[Box, float]]:
-        top, right, bottom, left = region
-        source = image[top:bottom, left:right]
-        if source.size == 0:
-            return []
-        if abs(plan.scale - 1.0) > 1e-3:
-            interp = cv2.INTER_AREA if plan.scale < 1 else cv2.INTER_LINEAR
-            source = cv2.resize(source, None, fx=plan.scale, fy=plan.scale, interpolation=interp)
-        h, w = image.shape[:2]
-        out = []
-        for d in (self.model.detect_cnn(source) if plan.cnn else self.model.detect(source)):
-            t, r, b, lft = (int(round(v / plan.scale)) for v in d.box)
-            out.append(((max(0, t + top), min(w, r + left), min(h, b + top), max(0, lft + left)), d.score))
-        return out
+        with self.clock.timing(f"detect.{kind}"):
+            top, right, bottom, left = region
+            source = image[top:bottom, left:right]
+            if source.size == 0:
+                return []
+            if abs(plan.scale - 1.0) > 1e-3:
+                interp = cv2.INTER_AREA if plan.scale < 1 else cv2.INTER_LINEAR
+                source = cv2.resize(source, None, fx=plan.scale, fy=plan.scale, interpolation=interp)
+            h, w = image.shape[:2]
+            out = []
+            for d in (self.model.detect_cnn(source) if plan.cnn else self.model.detect(source)):
+                t, r, b, lft = (int(round(v / plan.scale)) for v in d.box)
+                out.append(((max(0, t + top), min(w, r + left), min(h, b + top), max(0, lft + left)), d.score))
+            return out
 
     def _judge(self, gray: np.ndarray, rgb: np.ndarray, boxes: list[tuple[Box, float]]) -> list[Detected]:
-        since = StageClock.mark()
-        try:
-            return self._judged(gray, rgb, boxes)
-        finally:
-            if self.clock is not None:
-                self.clock.lap("detect.landmarks", since)
-
-    def _judged(self, gray: np.ndarray, rgb: np.ndarray, boxes: list[tuple[Box, float]]) -> list[Detected]:
         out = []
-        for box, score in drop_containers(boxes):
-            shape = self.model.landmarks(rgb, box)
-            out.append(Detected(box, score, shape, assess(gray, box, landmark_points(shape), score)))
+        with self.clock.timing("detect.landmarks"):
+            for box, score in drop_containers(boxes):
+                shape = self.model.landmarks(rgb, box)
+                out.append(Detected(box, score, shape, assess(gray, box, landmark_points(shape), score)))
         return out
