@@ -59,6 +59,7 @@ def _digest(container: av.container.InputContainer, stream: av.video.stream.Vide
     ctx = stream.codec_context
     codec = ctx.name or "unknown"
     nal = codec in NAL_CODECS
+    param_kinds, skip_kinds = (H264_PARAMS, H264_SKIP) if codec == "h264" else (HEVC_PARAMS, HEVC_SKIP)
     params: set[bytes] = set()
     pictures = hashlib.blake2b(digest_size=20)
     length_size = _length_size(codec, ctx.extradata or b"")
@@ -88,9 +89,9 @@ def _digest(container: av.container.InputContainer, stream: av.video.stream.Vide
         if nal:
             for unit in _units(data, length_size):
                 kind = _kind(codec, unit)
-                if kind in (H264_PARAMS if codec == "h264" else HEVC_PARAMS):
+                if kind in param_kinds:
                     params.add(unit)
-                elif kind not in (H264_SKIP if codec == "h264" else HEVC_SKIP):
+                elif kind not in skip_kinds:
                     pictures.update(len(unit).to_bytes(4, "big") + unit)
         else:
             pictures.update(len(data).to_bytes(4, "big") + data)
