@@ -66,8 +66,9 @@ def stage_lines(f: PipelineFigures) -> list[str]:
         lines.append(f"  {name:<34}{secs:>9.1f}{secs / total:>8.1%}{spent}{per:>15.3f}")
     return [*lines, "  (identity.other: the AnalyzeVideo call minus the worker's stages = waiting for a free worker,",
             "   shipping frames, matching against and writing the face store; identity.detect.* are parts of",
-            "   identity.detect: HOG at the coarse/fine/finest sizes, the CNN fallback, the searches around a",
-            "   tracked face, and the landmarks and quality of every box)"]
+            "   identity.detect: BlazeFace (locate) and HOG around what it saw (around), HOG at the coarse/fine/",
+            "   finest sizes, the CNN fallback, the searches around a tracked face, and the landmarks and quality",
+            "   of every box)"]
 
 
 def user_lines(u: UserRun, floor: FloorFigures) -> list[str]:
