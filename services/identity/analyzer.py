@@ -63,10 +63,12 @@ def analyze_frames(model: FaceModel, frames: list[FrameIn], within_video_thresho
                    per_track: int = 3) -> VideoAnalysis:
     clock = StageClock()
     per_frame: list[list[Face]] = []
-    images: dict[int, np.ndarray] = {}
-    rgb_cache: dict[int, np.ndarray] = {}
     detector = ShotDetector(model, clock)
-    shapes: dict[int, object] = {}
+    # What each face needs later, so that no frame is kept past its own detection: memory grows by a few
+    # KB a face, not by the frame (MBs), whatever the video's length. The chip is what the encoder would
+    # cut from the frame (the same numbers come out); the crop is the face's picture, should it be the best.
+    chips: dict[int, np.ndarray] = {}
+    crops: dict[int, bytes] = {}
     detected = 0
     began = time.time_ns()
     for fr in frames:
@@ -81,37 +83,31 @@ def analyze_frames(model: FaceModel, frames: list[FrameIn], within_video_thresho
         faces = []
         for d in detector.detect(gray, rgb, fr.shot):
             face = Face(fr.index, fr.timestamp_s, fr.span_s, fr.shot, d.box, d.quality.score, d.quality.encodable)
-            shapes[id(face)] = d.shape
+            if face.encodable:
+                chips[id(face)] = model.chip(rgb, d.shape)
+            crops[id(face)] = face_jpeg(bgr, d.box)
             faces.append(face)
-        if faces:
-            images[fr.index] = bgr
-            rgb_cache[fr.index] = rgb
-            detected += len(faces)
+        detected += len(faces)
         clock.lap("detect", t0)
         per_frame.append(faces)
     tracks = link_tracks(per_frame)
     chosen = [f for tr in tracks for f in faces_to_encode(tr, per_track)]
     detected_at = time.time_ns()
     t0 = clock.mark()
-    by_frame: dict[int, list[Face]] = defaultdict(list)
-    for f in chosen:
-        by_frame[f.frame].append(f)
-    for index, fs in by_frame.items():
-        vecs = model.encode(rgb_cache[index], [shapes[id(f)] for f in fs])
-        for f, v in zip(fs, vecs, strict=True):
-            f.encoding = v
+    for f, v in zip(chosen, model.encode_chips([chips[id(f)] for f in chosen]), strict=True):
+        f.encoding = v
     t0 = clock.lap("encode", t0)
     encoded_at = time.time_ns()
     group_people(chosen, within_video_threshold)
     attribute_detections(tracks)
-    people = _people(per_frame, chosen, images)
+    people = _people(per_frame, chosen, crops)
     clock.lap("group", t0)
     phases = {"detect": (began, detected_at), "encode": (detected_at, encoded_at),
               "group": (encoded_at, time.time_ns())}
     return VideoAnalysis(people, len(frames), detected, len(chosen), clock.merged(), phases)
 
 
-def _people(per_frame: list[list[Face]], encoded: list[Face], images: dict[int, np.ndarray]) -> list[PersonObservation]:
+def _people(per_frame: list[list[Face]], encoded: list[Face], crops: dict[int, bytes]) -> list[PersonObservation]:
     seen: dict[int, list[Face]] = defaultdict(list)
     for faces in per_frame:
         for f in faces:
@@ -128,8 +124,6 @@ def _people(per_frame: list[list[Face]], encoded: list[Face], images: dict[int, 
         if not mine:
             continue
         best = max(seen[p], key=lambda f: f.quality)
-        crop = square_crop(images[best.frame], best.box)
-        ok, jpeg = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 90])
         frames_seen = {f.frame: f.span_s for f in seen[p]}
         people.append(PersonObservation(
             person=p,
@@ -141,9 +135,15 @@ def _people(per_frame: list[list[Face]], encoded: list[Face], images: dict[int, 
             last_seen_s=max(f.timestamp_s + f.span_s for f in seen[p]),
             faces=len(seen[p]),
             screen_time_s=float(sum(frames_seen.values())),
-            best_face=jpeg.tobytes() if ok else b"",
+            best_face=crops[id(best)],
             best_quality=best.quality,
             cooccurs=cooccur[p],
             segments=segments_of(Sighting(f.timestamp_s, f.span_s, f.quality) for f in seen[p]),
         ))
     return people
+
+
+def face_jpeg(bgr: np.ndarray, box: tuple[int, int, int, int]) -> bytes:
+    """The face's picture: a square crop around `box`, as JPEG (empty if it cannot be encoded)."""
+    ok, jpeg = cv2.imencode(".jpg", square_crop(bgr, box), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    return jpeg.tobytes() if ok else b""

@@ -18,6 +18,8 @@ from PIL import Image, UnidentifiedImageError
 # PNG (a few hundred KB compressed) decodes to 432 MB of BGR and took a worker to 1.3 GB.
 MAX_IMAGE_PIXELS = 4096 * 4096
 _FORMATS = ("JPEG", "PNG")
+CHIP_SIZE = 150  # px: the chip dlib's ResNet encoder takes
+CHIP_PADDING = 0.25  # of the face, around the landmarks' box: what face_recognition encodes with
 
 
 @dataclass(frozen=True)
@@ -92,17 +94,24 @@ class FaceModel:
         top, right, bottom, left = box
         return self._models().pose_predictor_5_point(rgb, dlib.rectangle(left, top, right, bottom))
 
-    def encode(self, rgb: np.ndarray, shapes: list[Any]) -> np.ndarray:
-        """128-d encodings of the faces whose landmarks are given, shape (n, 128)."""
+    def chip(self, rgb: np.ndarray, shape: Any) -> np.ndarray:
+        """The 150 x 150 RGB face chip dlib's encoder sees for the face with landmarks `shape`: aligned by
+        them and padded by a quarter, exactly as the encoder cuts it from the whole frame (so encoding the
+        chip gives the very same numbers, and the frame need not be kept until encoding)."""
         import dlib
 
-        if not shapes:
+        return dlib.get_face_chip(rgb, shape, size=CHIP_SIZE, padding=CHIP_PADDING)
+
+    def encode_chips(self, chips: list[np.ndarray]) -> np.ndarray:
+        """128-d encodings of face chips made by `chip`, shape (n, 128)."""
+        if not chips:
             return np.zeros((0, 128))
-        batch = dlib.full_object_detections()
-        for s in shapes:
-            batch.append(s)
-        vecs = self._models().face_encoder.compute_face_descriptor(rgb, batch, 1)
+        vecs = self._models().face_encoder.compute_face_descriptor(chips, 1)
         return np.array([np.array(v) for v in vecs], dtype=np.float64)
+
+    def encode(self, rgb: np.ndarray, shapes: list[Any]) -> np.ndarray:
+        """128-d encodings of the faces whose landmarks are given, shape (n, 128)."""
+        return self.encode_chips([self.chip(rgb, s) for s in shapes])
 
 
 def image_size(image: bytes, max_pixels: int = MAX_IMAGE_PIXELS) -> tuple[int, int]:

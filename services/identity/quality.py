@@ -82,8 +82,7 @@ def square_crop(image: np.ndarray, box: tuple[int, int, int, int], pad: float = 
     half = max(right - left, bottom - top) * (0.5 + pad)
     x0, y0, x1, y1 = int(cx - half), int(cy - half), int(cx + half), int(cy + half)
     h, w = image.shape[:2]
-    padded = cv2.copyMakeBorder(image, max(0, -y0), max(0, y1 - h), max(0, -x0), max(0, x1 - w),
-                                cv2.BORDER_REPLICATE)
-    oy, ox = max(0, -y0), max(0, -x0)
-    crop = padded[y0 + oy:y1 + oy, x0 + ox:x1 + ox]
+    inside = image[max(0, y0):min(h, y1), max(0, x0):min(w, x1)]  # the box's centre is in the image
+    crop = cv2.copyMakeBorder(inside, max(0, -y0), max(0, y1 - h), max(0, -x0), max(0, x1 - w),
+                              cv2.BORDER_REPLICATE)
     return cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
