@@ -3,8 +3,10 @@ each track, and group them into the people of the video. Runs in a worker proces
 
 from __future__ import annotations
 
+import struct
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import cv2
@@ -17,6 +19,8 @@ from services.identity.quality import square_crop
 from services.identity.segments import Segment, Sighting, segments_of
 from services.identity.tracking import Face, attribute_detections, faces_to_encode, group_people, link_tracks
 
+_HEADER = struct.Struct("<qdqd")  # a FrameIn as a spool record: index, timestamp_s, shot, span_s, then the image
+
 
 @dataclass(frozen=True)
 class FrameIn:
@@ -25,6 +29,15 @@ class FrameIn:
     shot: int
     span_s: float
     image: bytes  # JPEG/PNG
+
+    def record(self) -> bytes:
+        """The frame as one record of a spool (services/common/spool.py), read back by `from_record`."""
+        return _HEADER.pack(self.index, self.timestamp_s, self.shot, self.span_s) + self.image
+
+    @staticmethod
+    def from_record(record: bytes) -> FrameIn:
+        index, timestamp_s, shot, span_s = _HEADER.unpack_from(record)
+        return FrameIn(index, timestamp_s, shot, span_s, record[_HEADER.size:])
 
 
 @dataclass
@@ -59,7 +72,7 @@ class VideoAnalysis:
     phases: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
-def analyze_frames(model: FaceModel, frames: list[FrameIn], within_video_threshold: float,
+def analyze_frames(model: FaceModel, frames: Iterable[FrameIn], within_video_threshold: float,
                    per_track: int = 3) -> VideoAnalysis:
     clock = StageClock()
     per_frame: list[list[Face]] = []
@@ -69,9 +82,10 @@ def analyze_frames(model: FaceModel, frames: list[FrameIn], within_video_thresho
     # cut from the frame (the same numbers come out); the crop is the face's picture, should it be the best.
     chips: dict[int, np.ndarray] = {}
     crops: dict[int, bytes] = {}
-    detected = 0
+    detected = count = 0
     began = time.time_ns()
-    for fr in frames:
+    for fr in frames:  # one at a time: a long video's frames come from a file (spool.py), never all at once
+        count += 1
         t0 = clock.mark()
         bgr = cv2.imdecode(np.frombuffer(fr.image, np.uint8), cv2.IMREAD_COLOR)
         if bgr is None:
@@ -104,7 +118,7 @@ def analyze_frames(model: FaceModel, frames: list[FrameIn], within_video_thresho
     clock.lap("group", t0)
     phases = {"detect": (began, detected_at), "encode": (detected_at, encoded_at),
               "group": (encoded_at, time.time_ns())}
-    return VideoAnalysis(people, len(frames), detected, len(chosen), clock.merged(), phases)
+    return VideoAnalysis(people, count, detected, len(chosen), clock.merged(), phases)
 
 
 def _people(per_frame: list[list[Face]], encoded: list[Face], crops: dict[int, bytes]) -> list[PersonObservation]:

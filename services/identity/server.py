@@ -15,12 +15,14 @@ from services.common import logs, tracing
 from services.common.boundary import INFLUENCER_ID, brief, is_influencer_id, shown
 from services.common.crash import crash_point
 from services.common.damage import DiskFull
+from services.common.datadir import ScratchDir
 from services.common.erasure import erasure_key
 from services.common.metrics import observe_stages
 from services.common.paging import key_token, page_size, point_token
 from services.common.protoconv import duration, durations, review_reason, seconds
 from services.common.rpc import RunningServer, build_server
 from services.common.settings import Settings
+from services.common.spool import Spool, SpoolError
 from services.common.stage_clock import CPU_SUFFIX
 from services.common.tls import server_credentials
 from services.identity import erasure, journal, undo
@@ -137,6 +139,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         self.settings = settings
         self.feed = feed
         self.audit_key = audit_key or secrets.token_bytes(32)
+        self.scratch = ScratchDir(settings.data_dir)  # where long videos' frames wait (AnalyzeVideo)
 
     def _publish(self, kind: int, videos: list[str], labels: list[Label] = (), forgotten: list[str] = (),
                  audit: identity_pb2.AuditEntry | None = None) -> list[int]:
@@ -187,29 +190,39 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
 
     def AnalyzeVideo(self, request_iterator: Iterator[identity_pb2.AnalyzeVideoRequest], context: grpc.ServicerContext
                      ) -> identity_pb2.AnalyzeVideoResponse:
-        frames: list[FrameIn] = []
         video_id = ""
         budget = StreamBudget(self.settings.max_frame_bytes, self.settings.max_stream_bytes)
-        for frame in request_iterator:
+        # The frames wait in a spool (a file past spool.MEMORY_BYTES) and the worker reads them one at a time:
+        # a long video costs disk here, not memory.
+        with Spool(self.scratch.path) as spool:
+            for frame in request_iterator:
+                if not video_id:
+                    video_id = frame.video_id
+                    _check(context, video_id, "video_id")
+                elif frame.video_id != video_id:
+                    context.abort(grpc.StatusCode.INVALID_ARGUMENT, "one AnalyzeVideo stream carries one video")
+                if problem := budget.admit(frame):
+                    context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"video {video_id}: {problem}")
+                frame_in = FrameIn(frame.index, seconds(frame.timestamp), frame.shot, seconds(frame.span), frame.image)
+                try:
+                    self.workers.check(frame_in)  # a frame that is not an image, or too large to decode
+                    spool.append(frame_in.record())
+                except ValueError as exc:
+                    context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"video {video_id}: {exc}")
+                except SpoolError as exc:
+                    context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, f"video {video_id}: {exc}")
             if not video_id:
-                video_id = frame.video_id
-                _check(context, video_id, "video_id")
-            elif frame.video_id != video_id:
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT, "one AnalyzeVideo stream carries one video")
-            if problem := budget.admit(frame):
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"video {video_id}: {problem}")
-            frames.append(FrameIn(frame.index, seconds(frame.timestamp), frame.shot, seconds(frame.span),
-                                  frame.image))
-        if not video_id:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "no frames (video_id unknown)")
-        with logs.bound(video_id=video_id):
-            return self._analyze(video_id, frames, context)
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, "no frames (video_id unknown)")
+            with logs.bound(video_id=video_id):
+                return self._analyze(video_id, spool, context)
 
-    def _analyze(self, video_id: str, frames: list[FrameIn], context: grpc.ServicerContext
+    def _analyze(self, video_id: str, spool: Spool, context: grpc.ServicerContext
                  ) -> identity_pb2.AnalyzeVideoResponse:
         try:
-            analysis = self.workers.analyze(frames, self.settings.within_video_threshold)
-        except ValueError as exc:  # a frame that is not an image, or too large to decode
+            analysis = self.workers.analyze(spool.reader(), self.settings.within_video_threshold)
+        except SpoolError as exc:
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, f"video {video_id}: {exc}")
+        except ValueError as exc:  # an image that will not decode after all
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"video {video_id}: {exc}")
         _phase_spans(analysis)
         with tracing.tracer("identity").start_as_current_span("assign") as span, self.registry.lock:

@@ -25,6 +25,7 @@ from typing import TypeVar
 import cv2
 import numpy as np
 
+from services.common.spool import SpoolReader
 from services.identity.analyzer import FrameIn, VideoAnalysis, analyze_frames
 from services.identity.faces import MAX_IMAGE_PIXELS, FaceModel, image_size
 from services.identity.photos import decode_reduction, shrunk_size
@@ -70,9 +71,9 @@ def _ready() -> int:
     return os.getpid()
 
 
-def _analyze(frames: list[FrameIn], within_video_threshold: float) -> VideoAnalysis:
+def _analyze(frames: SpoolReader, within_video_threshold: float) -> VideoAnalysis:
     assert _model is not None
-    return analyze_frames(_model, frames, within_video_threshold)
+    return analyze_frames(_model, map(FrameIn.from_record, frames), within_video_threshold)
 
 
 _REDUCED_FLAGS = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
@@ -143,14 +144,17 @@ class FaceWorkers:
         self._rebuild(pool)
         return False
 
-    def analyze(self, frames: list[FrameIn], within_video_threshold: float) -> VideoAnalysis:
-        """The people of one video. ValueError when a frame is not a JPEG/PNG or decodes to more than
-        `max_pixels`."""
-        for frame in frames:
-            try:
-                image_size(frame.image, self.max_pixels)
-            except ValueError as exc:
-                raise ValueError(f"frame {frame.index}: {exc}") from None
+    def check(self, frame: FrameIn) -> None:
+        """ValueError naming the frame when it is not a JPEG/PNG or decodes to more than `max_pixels`: read
+        from its header, before any process decodes it."""
+        try:
+            image_size(frame.image, self.max_pixels)
+        except ValueError as exc:
+            raise ValueError(f"frame {frame.index}: {exc}") from None
+
+    def analyze(self, frames: SpoolReader, within_video_threshold: float) -> VideoAnalysis:
+        """The people of one video, from its frames' records (FrameIn.record, each passed by `check`), which
+        the worker reads one at a time."""
         return self._call(_analyze, frames, within_video_threshold)
 
     def encode_largest(self, image: bytes) -> np.ndarray | None:

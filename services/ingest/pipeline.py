@@ -14,13 +14,14 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import grpc
+import numpy as np
 from opentelemetry.trace import Span
 
 from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2, identity_pb2, identity_pb2_grpc
@@ -28,13 +29,14 @@ from services.common import tracing
 from services.common.datadir import ScratchDir
 from services.common.protoconv import duration, seconds_by_key
 from services.common.settings import Settings
+from services.common.spool import Spool, SpoolError, SpoolReader
 from services.ingest.fetch import Fetched, FetchError, FetchPolicy, fetch, is_remote, local_path
 from services.ingest.netguard import has_scheme
 from services.ingest.repost_store import RepostStore
 from services.ingest.sampling import ShotSampler
 from services.ingest.signature import MAX_FRAMES, Signature, frame_print, is_repost, signature
 from services.ingest.stream_digest import stream_digest
-from services.ingest.video import SampledFrame, VideoError, sample_frames
+from services.ingest.video import SampledFrame, VideoError, VideoInfo, sample_frames
 
 log = logging.getLogger(__name__)
 JPEG_QUALITY = 90
@@ -151,7 +153,7 @@ class VideoPipeline:
             return self._process(video, row_error, base_dir, on_video_id)
         except FetchError as exc:
             video.error = str(exc)
-        except VideoError as exc:
+        except (VideoError, SpoolError) as exc:
             video.error = f"{url}: {exc}"
         except grpc.RpcError as exc:
             video.error = f"{url}: service call failed ({_rpc_reason(exc)})"
@@ -271,33 +273,23 @@ class VideoPipeline:
             if copied is not None:
                 return copied
         t0 = time.perf_counter()
-        s = self.settings
-        with _span("decode") as span:
-            info, frames = sample_frames(path, ShotSampler(s.sample_interval_s), max_seconds=s.max_video_seconds)
-            # Each sampled frame is kept as its JPEG (what identity needs) and its print (4 KiB, what the repost
-            # check needs), never whole: memory stays that of the JPEGs whatever the video's length.
-            messages, times, prints = [], [], []
-            for f in frames:
-                messages.append(_frame_message(video.video_id, f))
-                if self.reposts is not None and len(prints) <= MAX_FRAMES:
-                    times.append(f.timestamp_s)
-                    prints.append(frame_print(f.bgr))
-            span.set_attribute("influencers.frames", len(messages))
-        stages["decode"] = time.perf_counter() - t0
-        video.duration.CopyFrom(duration(info.duration_s))  # known once every frame is decoded (the loop above)
-        if info.warning:  # done, with what was decoded; the row says why it may be short
-            video.error = one_line(f"{WARNING}{info.warning}")
-        look = None
-        if self.reposts is not None and not info.warning:  # a cut-short file's frames say little of the video
+        with Spool(self.scratch.path) as spool:
+            info, times, prints = self._decode(video, path, spool)
+            stages["decode"] = time.perf_counter() - t0
+            video.duration.CopyFrom(duration(info.duration_s))  # known once every frame is decoded (the loop above)
+            if info.warning:  # done, with what was decoded; the row says why it may be short
+                video.error = one_line(f"{WARNING}{info.warning}")
+            look = None
+            if self.reposts is not None and not info.warning:  # a cut-short file's frames say little of the video
+                t0 = time.perf_counter()
+                look = signature(info.duration_s, times, prints)
+                copied = self._copied(video, look, stages) if look is not None else None
+                stages["repost"] = stages.get("repost", 0.0) + time.perf_counter() - t0
+                if copied is not None:
+                    return copied
             t0 = time.perf_counter()
-            look = signature(info.duration_s, times, prints)
-            copied = self._copied(video, look, stages) if look is not None else None
-            stages["repost"] = stages.get("repost", 0.0) + time.perf_counter() - t0
-            if copied is not None:
-                return copied
-        t0 = time.perf_counter()
-        result = self.identity.AnalyzeVideo(iter(messages), timeout=self.timeout)
-        stages["identity"] = time.perf_counter() - t0
+            result = self.identity.AnalyzeVideo(_frames_of(spool.reader()), timeout=self.timeout)
+            stages["identity"] = time.perf_counter() - t0
         for stage, secs in seconds_by_key(result.stage_durations).items():
             stages[f"identity.{stage}"] = secs
         video.faces = result.faces_detected
@@ -312,6 +304,24 @@ class VideoPipeline:
         self._record(video, appearances)
         stages["record"] = time.perf_counter() - t0
         return Outcome(video, appearances, stages)
+
+    def _decode(self, video: common_pb2.Video, path: Path, spool: Spool
+                ) -> tuple[VideoInfo, list[float], list[np.ndarray]]:
+        """Decodes the video into `spool` (each sampled frame as its AnalyzeVideo message: its JPEG is what
+        identity needs) and returns its info and, for the repost check, its frames' times and prints (4 KiB
+        each). No frame is kept whole, and past spool.MEMORY_BYTES the spool is a file: a long video costs
+        disk, not memory."""
+        s = self.settings
+        with _span("decode") as span:
+            info, frames = sample_frames(path, ShotSampler(s.sample_interval_s), max_seconds=s.max_video_seconds)
+            times, prints = [], []
+            for f in frames:
+                spool.append(_frame_message(video.video_id, f).SerializeToString())
+                if self.reposts is not None and len(prints) <= MAX_FRAMES:
+                    times.append(f.timestamp_s)
+                    prints.append(frame_print(f.bgr))
+            span.set_attribute("influencers.frames", len(spool))
+        return info, times, prints
 
     def _same_stream(self, video: common_pb2.Video, digest: str, stages: dict[str, float]) -> Outcome | None:
         """The row done as a repost of an analysed video with the very same coded pictures (a remux: no
@@ -360,6 +370,11 @@ class VideoPipeline:
 def _span(name: str) -> AbstractContextManager[Span]:
     """A child span of the row's "video" span (a no-op while tracing is off)."""
     return tracing.tracer("ingest").start_as_current_span(name)
+
+
+def _frames_of(records: SpoolReader) -> Iterator[identity_pb2.AnalyzeVideoRequest]:
+    for record in records:
+        yield identity_pb2.AnalyzeVideoRequest.FromString(record)
 
 
 def _frame_message(video_id: str, f: SampledFrame) -> identity_pb2.AnalyzeVideoRequest:

@@ -113,8 +113,9 @@ def test_a_frame_over_the_byte_cap_is_refused_naming_its_index(identity) -> None
 
 
 def test_a_stream_is_refused_at_the_frame_that_takes_it_over_its_byte_cap_while_it_still_arrives(identity) -> None:
-    # Endless frames, each under the cap per frame: only a check made as they arrive ends the call.
-    endless = (frame(i, bytes(90_000)) for i in itertools.count())
+    # Endless frames, each under the cap per frame (a JPEG header and 90 KB after it): only a check made as
+    # they arrive ends the call.
+    endless = (frame(i, jpeg() + bytes(90_000)) for i in itertools.count())
     error = refusal(identity.AnalyzeVideo, endless)
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "frame 2 of the stream (index 2)" in error.details() and str(STREAM_CAP) in error.details()
@@ -140,6 +141,14 @@ def test_a_frame_time_that_is_not_a_valid_non_negative_duration_is_refused_and_n
     assert f"frame 1 of the stream (index 1): {field}" in error.details()
     listed = identity.ListVideoIds(identity_pb2.ListVideoIdsRequest(), timeout=30).video_ids
     assert video_id not in listed
+
+
+def test_a_frame_that_is_no_image_is_refused_as_it_arrives_naming_it(identity) -> None:
+    endless = itertools.chain([frame(0, jpeg()), frame(1, b"not an image")],
+                              (frame(i, jpeg()) for i in itertools.count(2)))
+    error = refusal(identity.AnalyzeVideo, endless)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "frame 1: image is not a JPEG or PNG" in error.details()
 
 
 def test_a_stream_within_every_limit_is_analysed(identity) -> None:

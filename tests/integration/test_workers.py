@@ -16,6 +16,7 @@ import numpy as np
 import psutil
 import pytest
 
+from services.common.spool import Spool, SpoolReader
 from services.identity.analyzer import FrameIn
 from services.identity.workers import FaceWorkers
 
@@ -39,8 +40,18 @@ def png_header(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 1000))
 
 
-def frames(n: int) -> list[FrameIn]:
-    return [FrameIn(i, i * 0.5, i // 4, 0.5, jpeg(seed=i)) for i in range(n)]
+def frames(n: int) -> SpoolReader:
+    """`n` frames as the server hands them to the workers (records of a spool held in memory)."""
+    return SpoolReader(n, records=tuple(FrameIn(i, i * 0.5, i // 4, 0.5, jpeg(seed=i)).record() for i in range(n)))
+
+
+def test_frames_spooled_to_a_file_reach_the_worker_one_by_one(workers, tmp_path):
+    with Spool(tmp_path, memory_bytes=1) as spool:
+        for record in frames(3):
+            spool.append(record)
+        assert list(tmp_path.iterdir()), "past memory_bytes the records are in a file"
+        assert workers.analyze(spool.reader(), 0.5).frames == 3
+    assert not list(tmp_path.iterdir()), "closing the spool removes its file"
 
 
 def gone(pid: int) -> bool:
@@ -93,20 +104,20 @@ def test_an_image_whose_decoded_size_exceeds_the_cap_is_refused_naming_its_size(
     with pytest.raises(ValueError, match="12000x12000"):
         workers.encode_largest(bomb)
     with pytest.raises(ValueError, match=r"frame 1: image of 12000x12000 px"):
-        workers.analyze([frames(1)[0], FrameIn(1, 0.5, 0, 0.5, bomb)], 0.5)
+        workers.check(FrameIn(1, 0.5, 0, 0.5, bomb))
     assert workers.healthy()  # refused in the parent: no worker decoded it
 
 
 def test_a_frame_that_is_not_an_image_is_refused_as_a_value_error(workers):
     with pytest.raises(ValueError, match="frame 0: image is not a JPEG or PNG"):
-        workers.analyze([FrameIn(0, 0.0, 0, 0.5, b"not an image")], 0.5)
+        workers.check(FrameIn(0, 0.0, 0, 0.5, b"not an image"))
 
 
 def test_a_lower_cap_applies_to_ordinary_frames():
     pool = FaceWorkers(1, max_pixels=100 * 100)
     try:
         with pytest.raises(ValueError, match="640x480 px .* more than the limit of 10000 px"):
-            pool.analyze(frames(1), 0.5)
+            pool.check(FrameIn(0, 0.0, 0, 0.5, jpeg()))
     finally:
         pool.close()
 
