@@ -59,6 +59,7 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "max_active_jobs": (1, None),
     "max_job_rows": (1, None),
     "min_free_bytes": (0, None),
+    "spool_memory_bytes": (0, None),
 }
 
 
@@ -113,9 +114,12 @@ class Settings:
     allowed_root: str = ""
     rpc_timeout_s: float = 600.0
     # Identity's AnalyzeVideo: bytes of one frame's image (ingest's largest, 4096x4096 px of noise at JPEG
-    # quality 90, is ~14 MiB), and of all the frames of one stream (held in memory until analysed).
+    # quality 90, is ~14 MiB), and of all the frames of one stream. A video's frames wait for analysis in
+    # memory up to spool_memory_bytes, past that in a file of the process's scratch folder (ingest and
+    # identity; services/common/spool.py).
     max_frame_bytes: int = 16 * 1024 * 1024
     max_stream_bytes: int = 2 * 1024 * 1024 * 1024
+    spool_memory_bytes: int = 32 * 1024 * 1024
     # Name of this ingest instance (default: the host name); interrupted batches are tracked per name.
     worker_name: str = ""
     # Analytics and the ingest job queue: empty = SQLite files in data_dir (one machine); a

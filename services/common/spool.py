@@ -1,16 +1,18 @@
 """Byte records written once, in order, and read back in order: a video's frames between the moment they
 are made and the moment they are analysed.
 
-Records stay in memory up to `memory_bytes` (MEMORY_BYTES); past that, all of them go to a file of their
+Records stay in memory up to `memory_bytes` (settings.spool_memory_bytes); past that, all of them go to a file of their
 own in a scratch folder (datadir.ScratchDir: removed with its process, swept after a crash), so a long
 video costs disk, not memory. `reader()` gives a picklable handle, so that another process on the machine
-(identity's workers) reads the records one at a time. A write that fails (a full disk) raises SpoolError
-naming the folder.
+(identity's workers) reads the records one at a time. The file never eats the room the stores keep free
+(`min_free_bytes`, settings.min_free_bytes): a spool that would, or a write that fails on a full disk, raises
+SpoolError saying "disk full" (so that ingest stops the batch, as for the stores) and naming the folder.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
@@ -19,8 +21,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
+from services.common.damage import DISK_FULL, DiskFull, check_room
+
+CHECK_EVERY_BYTES = 16 * 1024 * 1024  # the free space is looked at again after this much is written
 LENGTH_BYTES = 8  # each record on disk: its length (little-endian), then its bytes
-MEMORY_BYTES = 32 * 1024 * 1024  # a spool past this many bytes of records moves them to its file
 
 
 class SpoolError(OSError):
@@ -58,12 +62,14 @@ class Spool:
     as a context manager) to remove the file."""
 
     directory: Path
-    memory_bytes: int = MEMORY_BYTES
+    memory_bytes: int
+    min_free_bytes: int = 0
     _records: list[bytes] = field(default_factory=list)
     _held: int = 0
     _count: int = 0
     _path: str = ""
     _file: BinaryIO | None = None
+    _unchecked: int = 0  # bytes written since the free space was last looked at
 
     def append(self, record: bytes) -> None:
         self._count += 1
@@ -104,10 +110,11 @@ class Spool:
         self.close()
 
     def _spill(self) -> None:
+        self._check_room(self._held)
         try:
             fd, self._path = tempfile.mkstemp(prefix="spool-", dir=self.directory)
         except OSError as exc:
-            raise SpoolError(f"cannot keep frames in {self.directory}: {exc.strerror or exc}") from exc
+            raise self._error(exc) from exc
         self._file = os.fdopen(fd, "wb", buffering=1 << 20)
         held, self._records, self._held = self._records, [], 0
         self._write(held)
@@ -118,12 +125,28 @@ class Spool:
             for record in records:
                 self._file.write(len(record).to_bytes(LENGTH_BYTES, "little"))
                 self._file.write(record)
+                self._unchecked += LENGTH_BYTES + len(record)
         except OSError as exc:
-            raise SpoolError(f"cannot keep frames in {self.directory}: {exc.strerror or exc}") from exc
+            raise self._error(exc) from exc
+        if self._unchecked > CHECK_EVERY_BYTES:
+            self._unchecked = 0
+            self._check_room(0)
+
+    def _check_room(self, about_to_write: int) -> None:
+        try:
+            check_room(self.directory, self.min_free_bytes + about_to_write if self.min_free_bytes else 0,
+                       "keeping a video's frames")
+        except DiskFull as exc:
+            raise SpoolError(str(exc)) from None
+
+    def _error(self, exc: OSError) -> SpoolError:
+        full = exc.errno == errno.ENOSPC
+        return SpoolError(f"{DISK_FULL + ': ' if full else ''}cannot keep frames in {self.directory}: "
+                          f"{exc.strerror or exc}")
 
     def _flush(self) -> None:
         assert self._file is not None
         try:
             self._file.flush()
         except OSError as exc:
-            raise SpoolError(f"cannot keep frames in {self.directory}: {exc.strerror or exc}") from exc
+            raise self._error(exc) from exc

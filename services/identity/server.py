@@ -192,9 +192,9 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                      ) -> identity_pb2.AnalyzeVideoResponse:
         video_id = ""
         budget = StreamBudget(self.settings.max_frame_bytes, self.settings.max_stream_bytes)
-        # The frames wait in a spool (a file past spool.MEMORY_BYTES) and the worker reads them one at a time:
+        # The frames wait in a spool (a file past settings.spool_memory_bytes) and the worker reads them one at a time:
         # a long video costs disk here, not memory.
-        with Spool(self.scratch.path) as spool:
+        with Spool(self.scratch.path, self.settings.spool_memory_bytes, self.settings.min_free_bytes) as spool:
             for frame in request_iterator:
                 if not video_id:
                     video_id = frame.video_id

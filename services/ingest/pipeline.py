@@ -273,7 +273,7 @@ class VideoPipeline:
             if copied is not None:
                 return copied
         t0 = time.perf_counter()
-        with Spool(self.scratch.path) as spool:
+        with Spool(self.scratch.path, self.settings.spool_memory_bytes, self.settings.min_free_bytes) as spool:
             info, times, prints = self._decode(video, path, spool)
             stages["decode"] = time.perf_counter() - t0
             video.duration.CopyFrom(duration(info.duration_s))  # known once every frame is decoded (the loop above)
@@ -309,7 +309,7 @@ class VideoPipeline:
                 ) -> tuple[VideoInfo, list[float], list[np.ndarray]]:
         """Decodes the video into `spool` (each sampled frame as its AnalyzeVideo message: its JPEG is what
         identity needs) and returns its info and, for the repost check, its frames' times and prints (4 KiB
-        each). No frame is kept whole, and past spool.MEMORY_BYTES the spool is a file: a long video costs
+        each). No frame is kept whole, and past settings.spool_memory_bytes the spool is a file: a long video costs
         disk, not memory."""
         s = self.settings
         with _span("decode") as span:

@@ -1,10 +1,13 @@
 """The smoke corpus end to end through real gRPC servers on loopback, Qdrant local mode and SQLite,
-half of it fetched over HTTP as real exports give URLs."""
+half of it fetched over HTTP as real exports give URLs. Every video's frames wait in spool files here (the
+spool's memory is one byte), as a long video's do, so that this path is the one checked end to end."""
 
 import csv
+import dataclasses
 import urllib.request
 
 import pandas as pd
+import pytest
 from prometheus_client import REGISTRY
 
 from influencers.client import ingest_manifest
@@ -12,6 +15,7 @@ from influencers.evaluate import score_dirs
 from services.analytics.export import export_report
 from services.common.metrics import start_metrics_server
 from services.common.rpc import open_channel
+from services.common.spool import Spool
 
 # The families issue 19 requires on /metrics (a check outside the tests reads them by these names).
 FAMILIES = ("grpc_server_started_total", "grpc_server_handled_total", "grpc_server_handling_seconds_bucket",
@@ -21,6 +25,25 @@ FAMILIES = ("grpc_server_started_total", "grpc_server_handled_total", "grpc_serv
             "influencers_review_items", "http_requests_total", "http_request_duration_seconds_bucket")
 ANALYZE = {"grpc_type": "CLIENT_STREAM", "grpc_service": "influencers.v1.IdentityService",
            "grpc_method": "AnalyzeVideo", "grpc_code": "OK"}
+
+
+@pytest.fixture
+def settings(settings):
+    return dataclasses.replace(settings, spool_memory_bytes=1)
+
+
+@pytest.fixture
+def spills(monkeypatch):
+    """Folders the spools of this process (ingest's and identity's servers) moved their frames to."""
+    folders = []
+    spill = Spool._spill
+
+    def counted(self):
+        folders.append(self.directory)
+        spill(self)
+
+    monkeypatch.setattr(Spool, "_spill", counted)
+    return folders
 
 
 def _counts() -> dict[str, float]:
@@ -42,7 +65,7 @@ def _manifest_half_over_http(src, base_url, out):
             w.writerow([perf, f"{base_url}/{url}" if k % 2 else str(src / url)])
 
 
-def test_every_video_of_the_smoke_corpus_shows_the_right_people(stack, http_server, corpus, tmp_path):
+def test_every_video_of_the_smoke_corpus_shows_the_right_people(spills, stack, http_server, corpus, tmp_path):
     smoke = corpus("smoke")
     manifest = tmp_path / "manifest.csv"
     _manifest_half_over_http(smoke, http_server(smoke), manifest)
@@ -55,6 +78,8 @@ def test_every_video_of_the_smoke_corpus_shows_the_right_people(stack, http_serv
     _every_family_on_the_metrics_endpoint(stack)
     statuses = sorted(r.video.status for r in results)
     assert len(results) == 13
+    assert len(spills) == 24 and len(set(spills)) == 2, "ingest and identity spooled every analysed video to a file"
+    assert not [f for folder in set(spills) for f in folder.iterdir() if f.name.startswith("spool-")]
     assert statuses.count(5) == 1, "the repeated row is a duplicate, counted once"
     assert all(r.video.error == "" for r in results if r.video.status == 3)
 

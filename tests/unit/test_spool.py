@@ -2,6 +2,7 @@
 by another process, removed on close, and a full disk is one clear error naming the folder."""
 
 import pickle
+import shutil
 import subprocess
 
 import pytest
@@ -66,9 +67,19 @@ def tiny_disk(tmp_path):
 
 def test_a_full_disk_is_a_spool_error_naming_the_folder_and_leaves_no_file(tiny_disk):
     spool = Spool(tiny_disk, memory_bytes=0)
-    with pytest.raises(SpoolError, match=f"cannot keep frames in {tiny_disk}: No space left on device"):
+    with pytest.raises(SpoolError, match=f"^disk full: cannot keep frames in {tiny_disk}: No space left on device"):
         for _ in range(100):
             spool.append(b"\0" * 100_000)
             spool.reader()  # flushes what is buffered
     spool.close()
     assert not list(tiny_disk.iterdir())
+
+
+def test_a_spool_never_eats_the_room_the_stores_keep_free(tmp_path):
+    free = shutil.disk_usage(tmp_path).free
+    spool = Spool(tmp_path, memory_bytes=10, min_free_bytes=free + 1)
+    spool.append(b"x" * 5)  # in memory: no disk needed
+    with pytest.raises(SpoolError, match=r"^disk full: the disk of .* \(INFLUENCERS_MIN_FREE_BYTES\)"):
+        spool.append(b"x" * 10)
+    spool.close()
+    assert not list(tmp_path.iterdir())
