@@ -34,7 +34,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from services.common.settings import Settings  # noqa: E402
+from services.common.settings import LOCATOR_MODEL  # noqa: E402
 from services.identity.blazeface import BlazeFace  # noqa: E402
 from services.identity.faces import FaceModel  # noqa: E402
 from services.identity.tracking import iou  # noqa: E402
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--every-frame", type=int, default=50)
     p.add_argument("--out", type=Path, default=REPO / "bench" / "out" / "detector_eval.json")
     args = p.parse_args(argv)
-    default = Path(Settings().face_locator)
+    default = LOCATOR_MODEL
     model, blaze = FaceModel(), BlazeFace(args.model or (default if default.is_file() else fetch_model()))
     images = frames(args.corpus, args.every_video, args.every_frame)
     paths = {"hog600": None, "blaze letterboxed": lambda rgb, gray: letterboxed(blaze, rgb),

@@ -63,6 +63,9 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
 }
 
 
+LOCATOR_MODEL = Path(sys.prefix) / "share" / "influencers" / "face_detection_short_range.tflite"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every address, port, threshold and path of the system.
@@ -154,10 +157,12 @@ class Settings:
     # A video whose sampled frames look like an analysed video's is a repost: its people are copied from it
     # instead of detected again (services/ingest/signature.py). false: every video is analysed.
     early_reposts: bool = True
-    # Where faces are looked for: BlazeFace's model file (services/identity/blazeface.py), which make setup
-    # extracts from the mediapipe wheel into the venv; HOG then searches only where it saw faces. "off", or a
-    # file that is not there: HOG searches whole frames, as before (docs/identity.md, step 2).
-    face_locator: str = str(Path(sys.prefix) / "share" / "influencers" / "face_detection_short_range.tflite")
+    # Where faces are looked for. "off": HOG searches whole frames. "on" (LOCATOR_MODEL, which make setup
+    # extracts from the mediapipe wheel into the venv) or another model file: BlazeFace
+    # (services/identity/blazeface.py) says where faces are and HOG searches only there: ~20% less CPU, but on
+    # people other than dev's it moves borderline identities a little more than a neutral change does
+    # (docs/identity.md, step 2), so it is off unless asked for.
+    face_locator: str = "off"
     # Logs (services/common/logs.py): "text" or "json" (one JSON object a line), and the least level shown.
     log_format: str = "text"
     log_level: str = "INFO"
@@ -167,6 +172,12 @@ class Settings:
     # many bytes free (Edge maps its files: a write into a full disk is a SIGBUS, not an error).
     erasure_secret: str = ""
     min_free_bytes: int = 256 * 1024 * 1024
+
+    def face_locator_model(self) -> Path | None:
+        """The locator's model file `face_locator` names ("on": LOCATOR_MODEL), or None ("off", empty)."""
+        if self.face_locator.lower() in ("", "off"):
+            return None
+        return LOCATOR_MODEL if self.face_locator.lower() == "on" else Path(self.face_locator)
 
     def __post_init__(self) -> None:
         """Checks types and ranges, so that a bad value fails at start with a message naming its variable

@@ -801,7 +801,11 @@ class IdentityProcess:
         thresholds = Thresholds(settings.match_threshold, settings.match_margin, settings.cluster_threshold)
         self.writer_lock = WriterLock(self.feed.engine)
         self.registry = IdentityRegistry(self.store, CropStore(self.store), thresholds, self.writer_lock)
-        self.workers = FaceWorkers(settings.worker_count, locator=settings.face_locator)
+        locator = settings.face_locator_model()
+        if locator is not None and not locator.is_file():
+            log.warning("INFLUENCERS_FACE_LOCATOR: %s is not a file (make setup extracts it); HOG searches whole "
+                        "frames", locator)
+        self.workers = FaceWorkers(settings.worker_count, locator=str(locator or ""))
         scrubbed = scrub_plain_hashes(self.store)
         if scrubbed:
             log.info("removed the plain SHA-256 of erased ids from %d audit records of an older release", scrubbed)

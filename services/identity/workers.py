@@ -63,7 +63,7 @@ def _init(parent_pid: int, locator: str = "") -> None:
     _die_with_parent(parent_pid)
     # Ctrl-C reaches the whole process group; the parent decides when the workers stop (FaceWorkers.close).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _model = FaceModel(Path(locator) if locator and locator != "off" else None)
+    _model = FaceModel(Path(locator) if locator else None)
     cv2.setNumThreads(1)
 
 
@@ -110,7 +110,7 @@ class FaceWorkers:
     a larger one raises ValueError naming its size."""
 
     def __init__(self, processes: int, max_pixels: int = MAX_IMAGE_PIXELS, locator: str = "") -> None:
-        """`locator`: settings.face_locator (BlazeFace's model file, "off" or "": none)."""
+        """`locator`: BlazeFace's model file (settings.face_locator_model()), or "": none."""
         # One BLAS thread per worker: the workers already fill the cores, and oversubscribed BLAS threads
         # made the encoder 3x slower. Spawned children read this when they load dlib.
         os.environ["OPENBLAS_NUM_THREADS"] = "1"

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from services.common.settings import Settings
+from services.common.settings import LOCATOR_MODEL, Settings
 from services.identity.blazeface import BlazeFace, anchors, decode, squares
 from services.identity.detection import ShotDetector
 from services.identity.faces import FaceModel
@@ -20,7 +20,7 @@ PHOTOS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "pho
 
 
 def model_file() -> Path:
-    path = Path(Settings().face_locator)
+    path = LOCATOR_MODEL
     if not path.is_file():
         pytest.skip(f"{path} missing: make setup (deploy/models.sh) puts it there")
     return path
@@ -90,3 +90,9 @@ def test_the_detector_with_the_locator_gives_hogs_boxes_and_the_same_encodings()
             dist = np.linalg.norm(located.encode(rgb, [a.shape])[0] - plain.encode(rgb, [b.shape])[0])
             assert dist < 0.15, (photo, dist)
 
+
+
+def test_the_locator_is_off_unless_asked_for_and_on_names_the_extracted_model() -> None:
+    assert Settings().face_locator_model() is None
+    assert Settings(face_locator="on").face_locator_model() == LOCATOR_MODEL
+    assert Settings(face_locator="/models/x.tflite").face_locator_model() == Path("/models/x.tflite")
