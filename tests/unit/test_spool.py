@@ -3,7 +3,6 @@ by another process, removed on close, and a full disk is one clear error naming 
 
 import pickle
 import shutil
-import subprocess
 
 import pytest
 
@@ -54,15 +53,8 @@ def test_a_file_cut_short_is_an_error_not_fewer_frames(tmp_path):
 
 
 @pytest.fixture
-def tiny_disk(tmp_path):
-    """A 1 MiB tmpfs (root only); unmounted after the test."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
-                      capture_output=True).returncode:
-        pytest.skip("cannot mount a tmpfs here (needs root)")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
+def tiny_disk(tmpfs):
+    return tmpfs("1m")
 
 
 def test_a_full_disk_is_a_spool_error_naming_the_folder_and_leaves_no_file(tiny_disk):
