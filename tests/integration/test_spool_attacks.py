@@ -1,0 +1,95 @@
+"""The spools a video's frames wait in (services/common/spool.py), attacked through the real services: an
+identity server on loopback with its worker process, ingest's pipeline sending it a real video, files in
+a temp dir. What a spool file costs must end with the call that made it, however the call ends."""
+
+from __future__ import annotations
+
+import gc
+import os
+import time
+from collections.abc import Iterator
+
+import cv2
+import numpy as np
+import pytest
+
+from influencers.v1 import analytics_pb2_grpc, common_pb2, identity_pb2, identity_pb2_grpc
+from services.analytics.server import serve_analytics
+from services.analytics.store import AnalyticsStore
+from services.common.protoconv import duration
+from services.common.rpc import open_channel, wait_healthy
+from services.common.settings import Settings
+from services.identity.server import IdentityProcess
+from services.ingest.pipeline import VideoPipeline
+from tests.integration.test_pipeline_rows import make_video
+
+STREAM_CAP = 60_000  # bytes per AnalyzeVideo stream at this identity: a few of the test video's frames
+
+
+def jpeg(seed: int = 0, size: int = 64) -> bytes:
+    ok, buf = cv2.imencode(".jpg", np.random.default_rng(seed).integers(0, 255, (size, size, 3), np.uint8))
+    assert ok
+    return buf.tobytes()
+
+
+def frame(index: int, video_id: str, image: bytes | None = None) -> identity_pb2.AnalyzeVideoRequest:
+    return identity_pb2.AnalyzeVideoRequest(video_id=video_id, index=index, timestamp=duration(index),
+                                            span=duration(1.0), image=jpeg(index) if image is None else image)
+
+
+@pytest.fixture(scope="module")
+def identity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[IdentityProcess, str]]:
+    """An identity server whose every frame goes to a spool file (spool memory 0); returns it and its target."""
+    settings = Settings(data_dir=tmp_path_factory.mktemp("identity"), identity_port=0, analytics_port=0,
+                        ingest_port=0, workers=1, spool_memory_bytes=0, max_stream_bytes=STREAM_CAP)
+    process = IdentityProcess(settings)
+    target = f"127.0.0.1:{process.port}"
+    channel = open_channel(target)
+    wait_healthy(channel, timeout_s=60)
+    channel.close()
+    yield process, target
+    process.stop(grace_s=1)
+
+
+def spool_files_open() -> list[str]:
+    """What this process holds open of spool files (a removed one shows as '... (deleted)')."""
+    held = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if "/spool-" in target:
+            held.append(target)
+    return held
+
+
+def test_a_call_identity_ends_early_leaves_no_spool_file_open_in_ingest(identity, tmp_path) -> None:
+    # Identity refuses the stream a few frames in (its byte cap; a deadline or a restart end it the same
+    # way): ingest's spool file is removed, and nothing may keep it open, or its disk space stays taken
+    # (a long video's: gigabytes) until a garbage collection happens to run.
+    _, target = identity
+    store = AnalyticsStore(tmp_path / "analytics.sqlite")
+    settings = Settings(data_dir=tmp_path / "ingest", analytics_port=0, rpc_timeout_s=60, spool_memory_bytes=0,
+                        sample_interval_s=0.2)
+    analytics = serve_analytics(settings, store)
+    channels = [open_channel(target), open_channel(f"127.0.0.1:{analytics.port}")]
+    pipeline = VideoPipeline(settings, identity_pb2_grpc.IdentityServiceStub(channels[0]),
+                             analytics_pb2_grpc.AnalyticsServiceStub(channels[1]))
+    make_video(tmp_path / "m" / "long.mp4", seed=3, frames=60)
+    gc.disable()  # what only a collection would close must count as open
+    try:
+        outcome = pipeline.process("long.mp4", 1.0, "", "", tmp_path / "m")
+        assert outcome.video.status == common_pb2.VIDEO_STATUS_FAILED
+        assert "INVALID_ARGUMENT" in outcome.video.error and "bytes per video" in outcome.video.error
+        deadline = time.monotonic() + 3
+        while spool_files_open() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert spool_files_open() == []
+    finally:
+        gc.enable()
+        pipeline.close()
+        for channel in channels:
+            channel.close()
+        analytics.stop(grace_s=0.5)
+        store.close()
