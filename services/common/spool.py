@@ -138,6 +138,8 @@ class Spool:
                        "keeping a video's frames")
         except DiskFull as exc:
             raise SpoolError(str(exc)) from None
+        except OSError as exc:  # the folder gone (removed under the running process)
+            raise self._error(exc) from exc
 
     def _error(self, exc: OSError) -> SpoolError:
         full = exc.errno == errno.ENOSPC

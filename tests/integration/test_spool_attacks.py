@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import gc
 import os
+import shutil
 import time
 from collections.abc import Iterator
 
 import cv2
+import grpc
 import numpy as np
 import pytest
 
@@ -93,3 +95,21 @@ def test_a_call_identity_ends_early_leaves_no_spool_file_open_in_ingest(identity
             channel.close()
         analytics.stop(grace_s=0.5)
         store.close()
+
+
+def test_a_scratch_folder_removed_under_identity_refuses_the_video_naming_the_folder(identity) -> None:
+    # An operator empties DATA/tmp while identity runs: the spool is refused in one line that names the
+    # folder (as the spool promises), not an internal error, and the service goes on.
+    process, target = identity
+    folder = process.servicer.scratch.path
+    shutil.rmtree(folder)
+    channel = open_channel(target)
+    try:
+        with pytest.raises(grpc.RpcError) as caught:
+            identity_pb2_grpc.IdentityServiceStub(channel).AnalyzeVideo(
+                iter([frame(i, "00000000000000a7") for i in range(2)]), timeout=30)
+        assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, caught.value.details()
+        assert f"cannot keep frames in {folder}" in caught.value.details()
+    finally:
+        channel.close()
+        folder.mkdir()
