@@ -113,3 +113,11 @@ def test_a_scratch_folder_removed_under_identity_refuses_the_video_naming_the_fo
     finally:
         channel.close()
         folder.mkdir()
+
+
+def test_a_stopped_identity_process_removes_its_scratch_folder_as_ingest_does(tmp_path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", identity_port=0, analytics_port=0, ingest_port=0, workers=1)
+    process = IdentityProcess(settings)
+    assert [p.name for p in (settings.data_dir / "tmp" / "downloads").iterdir()] != []
+    process.stop(grace_s=0.5)
+    assert list((settings.data_dir / "tmp" / "downloads").iterdir()) == [], "left behind while the object lives"
