@@ -7,6 +7,7 @@ from __future__ import annotations
 import gc
 import os
 import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 
@@ -21,10 +22,12 @@ from services.analytics.store import AnalyticsStore
 from services.common.protoconv import duration
 from services.common.rpc import open_channel, wait_healthy
 from services.common.settings import Settings
+from services.common.spool import Spool, SpoolError
 from services.identity.server import IdentityProcess
 from services.ingest.pipeline import VideoPipeline
 from tests.integration.test_pipeline_rows import make_video
 
+MIB = 1024 * 1024
 STREAM_CAP = 60_000  # bytes per AnalyzeVideo stream at this identity: a few of the test video's frames
 
 
@@ -121,3 +124,29 @@ def test_a_stopped_identity_process_removes_its_scratch_folder_as_ingest_does(tm
     assert [p.name for p in (settings.data_dir / "tmp" / "downloads").iterdir()] != []
     process.stop(grace_s=0.5)
     assert list((settings.data_dir / "tmp" / "downloads").iterdir()) == [], "left behind while the object lives"
+
+
+@pytest.fixture
+def disk(tmp_path):
+    """A 48 MiB tmpfs (root only); unmounted after the test."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", str(mount)],
+                      capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_spool_already_in_its_file_stops_before_it_eats_into_the_room_kept_free(disk):
+    # 4 MiB above the margin when the spool moves to its file: it may take those, not the margin under
+    # them (the stores' mapped writes need it: a full disk there is a SIGBUS), and says "disk full".
+    margin = shutil.disk_usage(disk).free - 4 * MIB
+    lowest = shutil.disk_usage(disk).free
+    with Spool(disk, memory_bytes=0, min_free_bytes=margin) as spool, \
+            pytest.raises(SpoolError, match="^disk full"):
+        for _ in range(200):  # 20 MiB at most
+            spool.append(b"\1" * 100_000)
+            spool.reader()  # flushed: on the disk
+            lowest = min(lowest, shutil.disk_usage(disk).free)
+    assert lowest >= margin, f"the spool left {(margin - lowest) / MIB:.1f} MiB less than the margin free"
