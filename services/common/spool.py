@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from typing import BinaryIO
 
 from services.common.damage import DISK_FULL, DiskFull, check_room
 
-CHECK_EVERY_BYTES = 16 * 1024 * 1024  # the free space is looked at again after this much is written
+CHECK_EVERY_BYTES = 16 * 1024 * 1024  # the free space is looked at again after this much is written, at most
 LENGTH_BYTES = 8  # each record on disk: its length (little-endian), then its bytes
 
 
@@ -69,7 +70,7 @@ class Spool:
     _count: int = 0
     _path: str = ""
     _file: BinaryIO | None = None
-    _unchecked: int = 0  # bytes written since the free space was last looked at
+    _room: int = 0  # bytes the file may still take above min_free_bytes before the free space is looked at again
 
     def append(self, record: bytes) -> None:
         self._count += 1
@@ -123,14 +124,28 @@ class Spool:
         assert self._file is not None
         try:
             for record in records:
+                self._make_room(LENGTH_BYTES + len(record))
                 self._file.write(len(record).to_bytes(LENGTH_BYTES, "little"))
                 self._file.write(record)
-                self._unchecked += LENGTH_BYTES + len(record)
+        except SpoolError:  # from _make_room
+            raise
         except OSError as exc:
             raise self._error(exc) from exc
-        if self._unchecked > CHECK_EVERY_BYTES:
-            self._unchecked = 0
-            self._check_room(0)
+
+    def _make_room(self, size: int) -> None:
+        """Before `size` more bytes go to the file: the free space is looked at again once the room found
+        above min_free_bytes last time (CHECK_EVERY_BYTES at most) is spent, so that the file never takes
+        the margin; SpoolError "disk full" when `size` would."""
+        if not self.min_free_bytes:
+            return
+        if size > self._room:
+            self._check_room(size)
+            try:
+                free = shutil.disk_usage(self.directory).free
+            except OSError as exc:
+                raise self._error(exc) from exc
+            self._room = min(free - self.min_free_bytes, max(CHECK_EVERY_BYTES, size))
+        self._room -= size
 
     def _check_room(self, about_to_write: int) -> None:
         try:
@@ -138,6 +153,8 @@ class Spool:
                        "keeping a video's frames")
         except DiskFull as exc:
             raise SpoolError(str(exc)) from None
+        except OSError as exc:  # the folder gone (removed under the running process)
+            raise self._error(exc) from exc
 
     def _error(self, exc: OSError) -> SpoolError:
         full = exc.errno == errno.ENOSPC

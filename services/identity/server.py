@@ -833,6 +833,7 @@ class IdentityProcess:
         self._detach_gauges()
         self.server.stop(grace_s)
         self.workers.close()
+        self.servicer.scratch.close()  # its spool folder (the workers that read its files are gone)
         self.store.close()
         self.writer_lock.close()
         self.feed.close()

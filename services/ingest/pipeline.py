@@ -288,7 +288,11 @@ class VideoPipeline:
                 if copied is not None:
                     return copied
             t0 = time.perf_counter()
-            result = self.identity.AnalyzeVideo(_frames_of(spool.reader()), timeout=self.timeout)
+            frames = _FramesOf(spool.reader())
+            try:
+                result = self.identity.AnalyzeVideo(frames, timeout=self.timeout)
+            finally:
+                frames.close()  # a call ended early (a refusal, its deadline) leaves the spool file open otherwise
             stages["identity"] = time.perf_counter() - t0
         for stage, secs in seconds_by_key(result.stage_durations).items():
             stages[f"identity.{stage}"] = secs
@@ -372,9 +376,32 @@ def _span(name: str) -> AbstractContextManager[Span]:
     return tracing.tracer("ingest").start_as_current_span(name)
 
 
-def _frames_of(records: SpoolReader) -> Iterator[identity_pb2.AnalyzeVideoRequest]:
-    for record in records:
-        yield identity_pb2.AnalyzeVideoRequest.FromString(record)
+class _FramesOf:
+    """The AnalyzeVideo messages of a spool's records, for gRPC's sending thread. `close()`, from the caller
+    once the call is over, closes the spool file at once: a call that ends before its last frame (refused,
+    past its deadline) leaves the reading suspended, and only a garbage collection would close the file,
+    whose disk space stays taken until then even once the spool has removed it."""
+
+    def __init__(self, records: SpoolReader) -> None:
+        self._records = iter(records)
+        self._lock = threading.Lock()  # the sending thread may be reading a record when the call ends
+        self._closed = False
+
+    def __iter__(self) -> Iterator[identity_pb2.AnalyzeVideoRequest]:
+        return self
+
+    def __next__(self) -> identity_pb2.AnalyzeVideoRequest:
+        with self._lock:
+            if self._closed:
+                raise StopIteration
+            return identity_pb2.AnalyzeVideoRequest.FromString(next(self._records))
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            close = getattr(self._records, "close", None)  # a generator: closing it closes its file
+            if close is not None:
+                close()
 
 
 def _frame_message(video_id: str, f: SampledFrame) -> identity_pb2.AnalyzeVideoRequest:
