@@ -273,7 +273,9 @@ class JobQueue:
             else:
                 log.warning("row %d of job %s was taken over while it ran; its result here is dropped",
                             row, claim.job_id)
-            if DISK_FULL in video.error:  # every later row would fail the same way: the batch stops
+            # Every later row would fail the same way: the batch stops. The reason is read without the URL
+            # it starts with (a file named "disk full.mp4" that fails for another reason stops nothing).
+            if DISK_FULL in video.error.removeprefix(video.url):
                 log.error("ingest job %s stopped: %s", claim.job_id, video.error)
                 self.store.cancel(claim.job_id)
 

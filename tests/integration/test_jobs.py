@@ -153,3 +153,16 @@ def test_watchers_past_the_limit_are_refused_and_short_calls_still_answer(stack,
             watcher.cancel()
     cancel_job(channel, job.job_id, T)
     wait_ended(channel, job.job_id)
+
+
+def test_a_file_named_disk_full_that_fails_for_another_reason_does_not_stop_the_batch(stack, corpus, tmp_path):
+    smoke = corpus("smoke")
+    broken = tmp_path / "disk full.mp4"
+    broken.write_bytes(b"not a video")
+    rows = [["1.0", str(broken)], *[[p, str(smoke / u)] for p, u in smoke_rows(smoke)[:6]]]
+    manifest = tmp_path / "m.csv"
+    with open(manifest, "w", newline="") as f:
+        csv.writer(f).writerows([["Performance", "Video URL"], *rows])
+    channel = open_channel(stack.settings.ingest_target)
+    job = wait_ended(channel, start_ingest(channel, manifest, T).job_id)
+    assert job.state == SUCCEEDED and job.done == job.total == 7 and job.statuses["failed"] == 1
