@@ -27,17 +27,18 @@ def engine_error(exc: BaseException) -> str:
     return brief((str(exc) or type(exc).__name__).splitlines()[0], 300)
 
 
-def check_room(path: Path, min_free_bytes: int, what: str) -> None:
-    """DiskFull naming `what` when the filesystem of `path` has less than `min_free_bytes` free. A store that
-    maps its files (Qdrant Edge) gets SIGBUS, not an error, when a write meets a full disk: this check comes
-    first."""
+def check_room(path: Path, min_free_bytes: int, what: str) -> int:
+    """DiskFull naming `what` when the filesystem of `path` has less than `min_free_bytes` free; else the
+    bytes free (0 unread when `min_free_bytes` is 0: nothing to check). A store that maps its files (Qdrant
+    Edge) gets SIGBUS, not an error, when a write meets a full disk: this check comes first."""
     if min_free_bytes <= 0:
-        return
+        return 0
     free = shutil.disk_usage(path).free
     if free < min_free_bytes:
         raise DiskFull(f"{DISK_FULL}: the disk of {path} has {free / MIB:.1f} MiB free, under the "
                        f"{min_free_bytes / MIB:.0f} MiB kept free (INFLUENCERS_MIN_FREE_BYTES): {what} refused; "
                        "free some space and run again")
+    return free
 
 
 def is_disk_full(exc: BaseException) -> bool:

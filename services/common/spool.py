@@ -14,9 +14,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -43,7 +42,7 @@ class SpoolReader:
     def __len__(self) -> int:
         return self.count
 
-    def __iter__(self) -> Iterator[bytes]:
+    def __iter__(self) -> Generator[bytes, None, None]:  # a generator: close() closes the file
         if not self.path:
             yield from self.records
             return
@@ -139,17 +138,15 @@ class Spool:
         if not self.min_free_bytes:
             return
         if size > self._room:
-            self._check_room(size)
-            try:
-                free = shutil.disk_usage(self.directory).free
-            except OSError as exc:
-                raise self._error(exc) from exc
+            free = self._check_room(size)
             self._room = min(free - self.min_free_bytes, max(CHECK_EVERY_BYTES, size))
         self._room -= size
 
-    def _check_room(self, about_to_write: int) -> None:
+    def _check_room(self, about_to_write: int) -> int:
+        """The bytes free on the folder's disk (0 unread without a margin); SpoolError "disk full" when
+        `about_to_write` more would leave less than min_free_bytes."""
         try:
-            check_room(self.directory, self.min_free_bytes + about_to_write if self.min_free_bytes else 0,
+            return check_room(self.directory, self.min_free_bytes + about_to_write if self.min_free_bytes else 0,
                        "keeping a video's frames")
         except DiskFull as exc:
             raise SpoolError(str(exc)) from None

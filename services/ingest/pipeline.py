@@ -14,7 +14,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -383,7 +383,7 @@ class _FramesOf:
     whose disk space stays taken until then even once the spool has removed it."""
 
     def __init__(self, records: SpoolReader) -> None:
-        self._records = iter(records)
+        self._records: Generator[bytes, None, None] = iter(records)
         self._lock = threading.Lock()  # the sending thread may be reading a record when the call ends
         self._closed = False
 
@@ -399,9 +399,7 @@ class _FramesOf:
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            close = getattr(self._records, "close", None)  # a generator: closing it closes its file
-            if close is not None:
-                close()
+            self._records.close()  # closing the reading generator closes its file
 
 
 def _frame_message(video_id: str, f: SampledFrame) -> identity_pb2.AnalyzeVideoRequest:
