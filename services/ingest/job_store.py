@@ -17,7 +17,9 @@ last row) and whose results are read back in order by watchers, which we would b
 anyway. The queue is four statements on two tables, tested on both databases.
 
 Times are seconds since the Unix epoch from each replica's clock (leases assume clocks within a second or
-so of each other, as NTP keeps them).
+so of each other, as NTP keeps them). A job's times never run backwards: one replica may start a job and
+another, its clock a little behind (or stepped back), end it, so a start is never before the job's creation
+and an end never before its start.
 """
 
 from __future__ import annotations
@@ -181,7 +183,7 @@ class JobStore:
                     sa.or_(rows_t.c.state == TAKEN, rows_t.c.processed_video_id != ""))).scalar_one()
                 if not busy:
                     conn.execute(jobs_t.update().where(jobs_t.c.job_id == job_id)
-                                 .values(state=CANCELLED, ended_s=now, finalizer=None))
+                                 .values(state=CANCELLED, ended_s=_ended(now), finalizer=None))
             return self._job(conn, job_id)
 
     # ---- rows -------------------------------------------------------------------------------------------
@@ -206,7 +208,7 @@ class JobStore:
                 state=TAKEN, lease_owner=owner, lease_expires_s=now + self.lease_s, attempts=row.attempts + 1))
             if row.state == QUEUED:
                 conn.execute(jobs_t.update().where(jobs_t.c.job_id == row.job_id, jobs_t.c.state == QUEUED)
-                             .values(state=RUNNING, started_s=now))
+                             .values(state=RUNNING, started_s=_not_before(now, jobs_t.c.created_s)))
         sub = ingest_pb2.VideoSubmission()
         sub.ParseFromString(row.submission)
         return Claim(row.job_id, row.idx, sub, row.base_dir, row.attempts + 1, row.video_id)
@@ -322,7 +324,7 @@ class JobStore:
                 return False
             state = FAILED if error else CANCELLED if job.cancel_requested and job.done < job.total else SUCCEEDED
             conn.execute(jobs_t.update().where(jobs_t.c.job_id == job_id).values(
-                state=state, ended_s=self.clock(), error=error, changed_videos=changed_videos, finalizer=None))
+                state=state, ended_s=_ended(self.clock()), error=error, changed_videos=changed_videos, finalizer=None))
         return True
 
     # ---- reading ----------------------------------------------------------------------------------------
@@ -349,3 +351,17 @@ def _kept(progress: ingest_pb2.WatchJobResponse, done: int, total: int) -> inges
         appearance.ClearField("influencer_id")
     kept.done, kept.total = done, total
     return kept
+
+
+def _not_before(now: float, *earlier: sa.ColumnElement[float]) -> sa.ColumnElement[float]:
+    """`now`, or the latest of the `earlier` columns when one is later (SQL's CASE: SQLite and PostgreSQL
+    alike), so that a time written from a clock behind another replica's never precedes what it follows."""
+    value: sa.ColumnElement[float] = sa.literal(now, sa.Float)
+    for column in earlier:
+        value = sa.case((column > value, column), else_=value)
+    return value
+
+
+def _ended(now: float) -> sa.ColumnElement[float]:
+    """A job's end time: `now`, never before its start or creation."""
+    return _not_before(now, jobs_t.c.created_s, jobs_t.c.started_s)

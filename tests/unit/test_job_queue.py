@@ -180,6 +180,30 @@ def test_a_job_ends_only_through_its_finaliser_and_keeps_its_counts(engines, clo
     assert ended.done == 2 and ended.statuses == {"done": 1, "failed": 1}
 
 
+def test_a_jobs_times_never_run_backwards_when_replicas_clocks_disagree(engines, clock) -> None:
+    """One replica creates and starts a job, another ends it with its clock behind (or stepped back): the
+    times stay in order, on both databases; a job cancelled from behind ends no earlier than it began."""
+    ahead, behind = Clock(), Clock()
+    ahead.now, behind.now = clock.now + 2.0, clock.now + 0.5
+    first, second = JobStore(engines(), LEASE_S, clock=ahead), JobStore(engines(), LEASE_S, clock=behind)
+    job = submit(first, 1)
+    ahead.now += 1
+    claim = first.claim_row("a:1")
+    assert finish(first, claim, "a:1") and second.claim_finalize("b:1") is not None
+    assert second.end_job(job.job_id, "b:1", 1)
+    ended = second.get(job.job_id)
+    assert seconds(ended.create_time) == ahead.now - 1 and seconds(ended.start_time) == ahead.now
+    assert seconds(ended.end_time) == ahead.now, "ended no earlier than it started"
+
+    queued = submit(first, 1)
+    assert second.cancel(queued.job_id).state == CANCELLED
+    cancelled = second.get(queued.job_id)
+    assert seconds(cancelled.end_time) == seconds(cancelled.create_time) == ahead.now
+    later = submit(first, 1)
+    second.claim_row("b:1")
+    assert seconds(second.get(later.job_id).start_time) == ahead.now, "a start is not before the creation"
+
+
 def test_row_counts_give_the_rows_of_the_jobs_not_ended_by_state(engines, clock) -> None:
     store = JobStore(engines(), LEASE_S, clock=clock)
     idle = dict.fromkeys(("pending", "running", "finished", "dropped"), 0)
