@@ -73,6 +73,9 @@ def run(n_influencers: int, n_videos: int, seed: int, work: Path, database_url: 
         timed(figures, "get_influencer_s", lambda: get(client, f"/influencer/{busiest}"))
         timed(figures, "get_chart_png_s", lambda: get(client, "/chart.png"))
         timed(figures, "get_video_s", lambda: get(client, f"/video/{first_video}"))
+        # The player's byte range of a video (synthetic rows have no file: the lookup, then 404).
+        timed(figures, "get_video_media_range_s",
+              lambda: client.get(f"/video/{first_video}/media", headers={"Range": "bytes=0-"}).status_code)
         timed(figures, "get_influencers_csv_s", lambda: get(client, "/download/influencers.csv"))
     finally:
         store.close()

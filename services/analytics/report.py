@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
@@ -144,7 +146,7 @@ def overview(analysis: Analysis, min_videos: int = 0, open_reviews: dict[str, in
         row["open_reviews"] = None if open_reviews is None else open_reviews.get(str(row["influencer_id"]), 0)
     return Overview(
         rows=rows,
-        all_influencers=by_name([(i, label(i, analysis.names)) for i in stats["influencer_id"]], analysis.names),
+        all_influencers=by_name(labels(stats["influencer_id"], analysis.names), analysis.names),
         quality=q,
         videos=analysis.scored_videos,
         overall_mean=analysis.overall_mean,
@@ -159,11 +161,18 @@ def overview(analysis: Analysis, min_videos: int = 0, open_reviews: dict[str, in
 def label(influencer_id: str, names: dict[str, str]) -> str:
     """An influencer as a list of choices shows it (an <option> has no room for a second line): the name; the
     id after it only when another influencer has the same name; "unnamed" and the id without a name."""
-    name = names.get(influencer_id, "")
-    if not name:
-        return f"unnamed · {influencer_id}"
-    shared = sum(fold(n) == fold(name) for n in names.values()) > 1
-    return f"{name} · {influencer_id}" if shared else name
+    return labels([influencer_id], names)[0][1]
+
+
+def labels(influencer_ids: Iterable[str], names: dict[str, str]) -> list[tuple[str, str]]:
+    """(id, label(id)) for each of `influencer_ids`, the names folded and counted once for all of them (a
+    list of every influencer is linear in them, not quadratic)."""
+    folded = Counter(fold(n) for n in names.values())
+    out = []
+    for i in influencer_ids:
+        name = names.get(i, "")
+        out.append((i, f"unnamed · {i}" if not name else f"{name} · {i}" if folded[fold(name)] > 1 else name))
+    return out
 
 
 def by_name(pairs: list[tuple[str, str]], names: dict[str, str]) -> list[tuple[str, str]]:
@@ -199,7 +208,7 @@ def prediction(analysis: Analysis, influencer_ids: list[str]) -> Prediction:
     performance = analysis.predictor.predict(ids)
     low, high = analysis.quality.interval(performance)
     return Prediction(
-        selected=[(i, label(i, analysis.names)) for i in known],
+        selected=labels(known, analysis.names),
         unknown=[i for i in ids if i not in known],
         performance=performance,
         baseline=analysis.overall_mean,
@@ -223,7 +232,8 @@ def influencer_page(store: AnalyticsStore, analysis: Analysis, influencer_id: st
     seen = store.appearances_of(influencer_id)
     if rows.empty and not seen:
         return None
-    videos = [_video_of(store, a) for a in seen]
+    known = store.videos_by_id(a.video_id for a in seen)
+    videos = [_video_of(known.get(a.video_id), a) for a in seen]
     videos.sort(key=lambda v: (v["performance"] is None, -(v["performance"] or 0.0)))
     return InfluencerPage(
         influencer_id=influencer_id,
@@ -233,8 +243,7 @@ def influencer_page(store: AnalyticsStore, analysis: Analysis, influencer_id: st
     )
 
 
-def _video_of(store: AnalyticsStore, a: AppearanceRow) -> dict[str, object]:
-    video = store.get_video(video_id=a.video_id)
+def _video_of(video: VideoRow | None, a: AppearanceRow) -> dict[str, object]:
     return {
         "video_id": a.video_id,
         "url": video.url if video else "",
@@ -289,7 +298,7 @@ def video_page(store: AnalyticsStore, analysis: Analysis, video_id: str) -> Vide
         }
         for a in sorted(store.appearances_in(video_id), key=lambda a: a.first_seen_s)
     ]
-    rows = [r for r in store.list_videos() if r.video_id == video_id]
+    rows = store.rows_of_video(video_id)
     urls = list(dict.fromkeys(r.url for r in rows))
     return VideoPage(video=video, status=status_word(video.status), urls=urls, people=people,
                      title=video_title(urls[0] if urls else video.url), rows=rows)

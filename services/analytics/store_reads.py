@@ -43,11 +43,13 @@ _HAS_FACE = sa.func.length(appearances.c.best_face) > 0
 # Statements of the calls a page makes many times, built once (building one costs more than running it).
 _BY_LOCATION = _URL_SELECT.where(urls.c.location == sa.bindparam("key"))
 _BY_URL = _URL_SELECT.where(urls.c.url == sa.bindparam("key")).order_by(urls.c.seq).limit(1)
-_BY_VIDEO_ID = sa.select(
+_VIDEO_SELECT = sa.select(
     videos.c.url, videos.c.video_id, videos.c.performance, videos.c.status, videos.c.error, videos.c.duration_s,
     videos.c.faces, sa.func.coalesce(urls.c.external_id, ""), videos.c.location,
-).select_from(videos.outerjoin(urls, urls.c.location == videos.c.location)).where(
-    videos.c.video_id == sa.bindparam("key"))
+).select_from(videos.outerjoin(urls, urls.c.location == videos.c.location))
+_BY_VIDEO_ID = _VIDEO_SELECT.where(videos.c.video_id == sa.bindparam("key"))
+_BY_VIDEO_IDS = _VIDEO_SELECT.where(videos.c.video_id.in_(sa.bindparam("keys", expanding=True)))
+_ROWS_OF_VIDEO = _URL_SELECT.where(urls.c.video_id == sa.bindparam("key")).order_by(urls.c.seq)
 _VERSION = sa.select(state.c.revision, state.c.feed_position)
 _BEST_FACE = sa.select(appearances.c.best_face).where(
     appearances.c.influencer_id == sa.bindparam("influencer"), _HAS_FACE, _IN_DONE_VIDEO,
@@ -134,6 +136,26 @@ class StoreReads:
             query = query.where(urls.c.status.in_(wanted))
         with self._reading() as c:
             return [VideoRow(*r) for r in c.execute(query)]
+
+    def videos_by_id(self, video_ids: Iterable[str]) -> dict[str, VideoRow]:
+        """get_video(video_id=...) of many videos in a few queries (CHUNK ids each), by id; ids not stored
+        are left out."""
+        ids = list(dict.fromkeys(video_ids))
+        found: dict[str, VideoRow] = {}
+        with self._reading() as c:
+            for start in range(0, len(ids), CHUNK):
+                for r in c.execute(_BY_VIDEO_IDS, {"keys": ids[start:start + CHUNK]}):
+                    found.setdefault(r[1], VideoRow(*r))
+        return found
+
+    def rows_of_video(self, video_id: str) -> list[VideoRow]:
+        """The manifest rows (locations) that gave the video `video_id`'s bytes, in the order first recorded:
+        list_videos() of one video, through the index on urls.video_id (a page and each byte range of its
+        player ask, and a catalogue has 10^4 rows and more)."""
+        if not video_id:
+            return []
+        with self._reading() as c:
+            return [VideoRow(*r) for r in c.execute(_ROWS_OF_VIDEO, {"key": video_id})]
 
     def list_videos_page(self, statuses: Iterable[int] = (), after: int = 0, limit: int = 1000
                          ) -> tuple[list[VideoRow], int]:

@@ -57,6 +57,20 @@ def test_a_second_url_with_the_same_bytes_counts_once(store) -> None:
     assert len(store.appearance_frame()) == 1
 
 
+def test_the_lookups_of_many_videos_and_of_one_videos_rows_answer_as_the_whole_lists_do(store) -> None:
+    """videos_by_id and rows_of_video (the influencer page, the video page and each byte range of its
+    player) answer what get_video and a filter of list_videos() give, through indexes."""
+    store.record_video(done("u1"), [seen("inf_a")])
+    store.record_video(VideoRow("u2", "00000000000000aa", 1.5, DUPLICATE))
+    store.record_video(done("u3", "00000000000000bb", 2.0), [seen("inf_a")])
+    ids = ["00000000000000bb", "00000000000000aa", "00000000000000cc", "00000000000000aa"]
+    assert store.videos_by_id(ids) == {i: store.get_video(video_id=i) for i in ids[:2]}
+    assert store.videos_by_id([]) == {}
+    for video_id in ("00000000000000aa", "00000000000000bb", "00000000000000cc", ""):
+        assert store.rows_of_video(video_id) == [r for r in store.list_videos() if video_id and r.video_id == video_id]
+    assert [r.url for r in store.rows_of_video("00000000000000aa")] == ["u1", "u2"]
+
+
 def test_a_url_whose_bytes_changed_no_longer_counts_its_old_video(store) -> None:
     store.record_video(done("u1"), [seen("inf_a")])
     store.record_video(done("u1", "00000000000000bb"), [seen("inf_b")])

@@ -120,7 +120,7 @@ def media(video_id: str) -> Response:
     video has no local file the page may serve."""
     if not is_video_id(video_id):
         abort(404)
-    rows = [r for r in current_app.extensions["analytics_store"].list_videos() if r.video_id == video_id]
+    rows = current_app.extensions["analytics_store"].rows_of_video(video_id)
     for row in rows:
         location = row.location or row.url
         if is_http_url(location):

@@ -129,8 +129,8 @@ def video(video_id: str) -> str:
 def _others(influencer_id: str) -> list[tuple[str, str]]:
     """(id, label) of every influencer with statistics but `influencer_id`: choices of the correction forms."""
     analysis = _analysis()
-    return report.by_name([(i, report.label(i, analysis.names)) for i in analysis.stats["influencer_id"]
-                           if i != influencer_id], analysis.names)
+    return report.by_name(report.labels([i for i in analysis.stats["influencer_id"] if i != influencer_id],
+                                        analysis.names), analysis.names)
 
 
 VIDEOS_PAGE_ROWS = 500  # rows of /videos at once: 200k rows were 68 MB of HTML; the downloads have them all
