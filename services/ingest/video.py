@@ -27,8 +27,10 @@ MAX_FPS = 240.0  # a stated rate above this is damage; also bounds frames per se
 MAX_GAP_S = 10.0  # timestamps jumping further ahead than this, or going back, are a discontinuity
 DECODER_PIXEL_FACTOR = 4  # the decoder itself never allocates frames over this many times the pixel cap
 
-# Demuxers of still images: a photo renamed .mp4 is opened by these, not by a video demuxer.
-IMAGE_FORMATS = frozenset({"image2", "image2pipe", "gif", "apng", "ico", "jpegxl_anim", "webp"})
+# Demuxers of image files: a photo renamed .mp4 is opened by these, not by a video demuxer. Animated GIF and
+# APNG are not among them: social posts are often animations, and they are read as the short videos they are
+# (a one-frame one is a still, refused as a single frame); FFmpeg does not decode animated WebP.
+IMAGE_FORMATS = frozenset({"image2", "image2pipe", "ico", "jpegxl_anim", "webp"})
 # Pixel formats whose first plane is 8-bit luma, one byte a pixel (read directly for the thumbnail).
 LUMA8_FORMATS = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "yuv440p",
                            "yuvj440p", "yuv411p", "yuvj411p", "yuv410p", "nv12", "nv21", "nv16", "gray", "yuva420p"})
@@ -227,7 +229,7 @@ def open_video(path: Path, max_pixels: int = 4096 * 4096, max_seconds: float = 3
         raise VideoError(f"not a readable video ({describe(exc)})") from exc
     try:
         if container.format.name in IMAGE_FORMATS or container.format.name.endswith("_pipe"):
-            raise VideoError(f"not a video (a still image: {container.format.name})")
+            raise VideoError(f"not a video (an image file: {container.format.name})")
         stream = _video_stream(container)
         ctx = stream.codec_context
         if ctx is None:

@@ -172,6 +172,24 @@ def test_a_still_image_named_mp4_is_not_a_video(tmp_path, codec, fmt, pix_fmt):
         decode(path)
 
 
+@pytest.mark.parametrize(("codec", "fmt", "pix_fmt"), [("gif", "gif", "rgb8"), ("apng", "apng", "rgb24")])
+def test_an_animated_gif_or_apng_is_sampled_as_a_short_video(tmp_path, codec, fmt, pix_fmt):
+    """An animation (a social post as often as a video) is read as one: 3 s at 10 frames a second give a
+    sample a second, upright, with their times; its one-frame form is a still (the test above)."""
+    path = tmp_path / f"post.{fmt}"
+    with av.open(str(path), "w", format=fmt) as out:
+        stream = out.add_stream(codec, rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, pix_fmt
+        for k in range(30):
+            image = marked(48, 64, level=40 + k)
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24").reformat(format=pix_fmt)))
+        out.mux(stream.encode())
+    info, frames = decode(path)
+    assert (info.width, info.height) == (64, 48) and info.duration_s == pytest.approx(3.0, abs=0.1)
+    assert [round(f.timestamp_s) for f in frames] == [0, 1, 2]
+    assert all(corner_is_white(f.bgr) for f in frames)
+
+
 def test_a_single_frame_video_is_not_a_video(tmp_path):
     path = write_video(tmp_path / "one.mp4", [marked(48, 64)])
     with pytest.raises(VideoError, match="not a video"):
