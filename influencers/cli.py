@@ -448,7 +448,11 @@ def cmd_correct(args: argparse.Namespace) -> int:
             print(f"{args.id} was already erased; the erasure was published again")
         return _written(args, analytics, erased.changes)
     if args.command == "undo":
-        return _written(args, analytics, ident.undo(args.audit_id))
+        reply = ident.undo(args.audit_id)
+        if not reply.audit.audit_id:  # identity answers a second undo with no change and no audit entry
+            print(f"correction {args.audit_id} was undone already: nothing changed")
+            return 0
+        return _written(args, analytics, reply)
     return _written(args, analytics, ident.answer(who.one(args.a), who.one(args.b), REVIEW_ANSWERS[args.answer]))
 
 
@@ -521,7 +525,7 @@ def build_parser() -> argparse.ArgumentParser:
     cancel = command("cancel", "cancel an ingest job (videos in flight finish; the batch reconciles)",
                      [ingest_client], cmd_cancel)
     cancel.add_argument("job", help="the job id (see `influencers jobs`)")
-    exp = command("export", "write the CSV report from a data dir", [data], cmd_export)
+    exp = command("export", "write the report (CSV and JSON) from a data dir, as it is now", [data], cmd_export)
     exp.add_argument("--out", required=True, help="folder to write the report's files in")
     ev = command("eval", "score a data dir against a labelled corpus (truth.csv)", [data], cmd_eval)
     ev.add_argument("--truth", required=True, help="corpus folder holding truth.csv")
@@ -557,7 +561,7 @@ def build_parser() -> argparse.ArgumentParser:
     delete.add_argument("id", metavar="INFLUENCER", help=person)
     undo = command("undo", "revert a correction by its audit id (printed by the correction, and on /audit)",
                    [identity_client], cmd_correct)
-    undo.add_argument("audit_id", metavar="AUDIT_ID", help="the correction's audit id (16 hex digits)")
+    undo.add_argument("audit_id", metavar="AUDIT_ID", help="the correction's audit id (32 hex digits)")
     review = command("review", "list the 'same person?' queue, most likely first, with the probability that the "
                      "two are one person", [identity_client], cmd_correct)
     review.add_argument("--all", action="store_true", help="also the pairs under the probability floor")
@@ -685,8 +689,8 @@ def _owning_data_dir(args: argparse.Namespace) -> Iterator[None]:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `influencers` and `python -m influencers`. Exit codes: 0 done; 1 some row failed, or a
     service could not be reached or failed a call; 2 usage or configuration error (a bad setting or path,
-    an unusable data dir, an unknown id or bad value refused by a service); 130 interrupted (Ctrl-C or
-    SIGTERM). Every error is one line on stderr, `influencers: error: ...`, never a traceback."""
+    an unusable data dir, an unknown id or bad value refused by a service); 130 a job interrupted (Ctrl-C or
+    SIGTERM; services being served stop with 0). Every error is one line on stderr, `influencers: error: ...`, never a traceback."""
     _configure_logging()
     args = build_parser().parse_args(argv)
     _configure_logging(args.command)

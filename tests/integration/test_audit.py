@@ -187,6 +187,8 @@ def test_the_cli_says_what_a_correction_did_with_its_audit_id_and_undoes_it_as_i
     assert main(["undo", audit_id, *ports]) == 0
     assert capsys.readouterr().out.startswith("Undid a correction")
     assert stack.store.names() == {}
+    assert main(["undo", audit_id, *ports]) == 0
+    assert capsys.readouterr().out == f"correction {audit_id} was undone already: nothing changed\n"
     assert [(r.action, r.actor) for r in trail(stack)] == [("rename", f"cli:{getpass.getuser()}")] * 1 + [
         ("undo", f"cli:{getpass.getuser()}")]
     assert main(["undo", "0" * 32, *ports]) != 0

@@ -263,6 +263,9 @@ def test_one_key_answers_a_review_item_and_the_page_stays_where_it_was(running: 
     assert r.page.evaluate("window.stillHere === true"), "answered in place: no page load"
     assert abs(r.page.evaluate("window.scrollY") - scrolled) < 600
     assert r.page.locator("#review-left").inner_text() == left, "an unlikely item is not counted in what is left"
+    said = r.page.locator("#answer-feedback")
+    assert said.is_visible() and said.locator("span").inner_text().endswith("."), "the answer says what it did"
+    assert said.bounding_box()["y"] >= 0, "in view where the page was"
     assert not any({str(i["influencer_a"]), str(i["influencer_b"])} == {a, b}
                    for i in r.json("/api/review.json?unlikely=1")), "answered: never asked again"
     r.page.set_viewport_size({"width": 1280, "height": 900})
@@ -281,6 +284,10 @@ def test_answering_same_to_a_review_item_joins_the_pair_for_good(running: Runnin
     r.page.screenshot(path=str(r.tmp / "review.png"), full_page=True)  # a look at the page, kept in tmp
     item.locator("button:has-text('Same person')").click()
     item.wait_for(state="detached")
+    r.page.wait_for_load_state("load")
+    said = r.page.locator("#feedback")  # the queue reloads after a merge and says what it merged, with Undo
+    said.wait_for()
+    assert said.locator("button:has-text('Undo')").count() == 1, said.inner_text()
     videos = {v for v, ids in r.people_by_video(r.json("/api/appearances.json")).items() if ids & {a, b}}
 
     def joined() -> None:

@@ -79,6 +79,9 @@ def test_naming_a_face_inline_on_the_overview_names_it_and_stays_on_the_overview
     assert row.locator(".name").inner_text() == "Tony Blair" and row.locator(".id").inner_text() == who
     assert row.locator("form.add-name").count() == 0, "a named face has no 'Add a name' any more"
     assert stack.store.names()[who] == "Tony Blair"
+    said = page.locator("#feedback")
+    assert "Tony Blair" in said.inner_text() and said.locator("button:has-text('Undo')").count() == 1
+    assert said.bounding_box()["y"] >= 0, "in view at the face named"
 
 
 def test_naming_a_face_inline_in_the_review_queue_stays_in_the_queue(stack, page):
@@ -100,6 +103,18 @@ def test_naming_a_face_inline_on_the_influencer_page_titles_the_page(stack, page
     name_inline(page, who, "Jeff")
     assert page.url.startswith(f"{base}/influencer/{who}")
     assert page.locator("h1").inner_text() == "Jeff" and page.locator("p.id").first.inner_text() == who
+
+
+def test_clearing_the_name_of_someone_unnamed_changes_nothing_and_audits_nothing(stack, page):
+    base = stack.web_url.rstrip("/")
+    who = unnamed(stack, 1)
+    before = len(stack.store.audit_rows())
+    page.goto(f"{base}/influencer/{who}")
+    page.locator("form#rename input[name=name]").fill("")
+    page.locator("form#rename button[type=submit]").click()
+    page.wait_for_load_state("load")
+    assert page.url.startswith(f"{base}/influencer/{who}") and page.locator("h1").inner_text() == "Unnamed"
+    assert len(stack.store.audit_rows()) == before and page.locator("#feedback").count() == 0
 
 
 def test_the_video_page_plays_the_video_and_seeks_to_an_appearance_clicked(stack, page):

@@ -82,13 +82,20 @@ def _shown(response: Response) -> Response:
 
 def _feedback() -> dict[str, Any] | None:
     """The message of the correction just made (None without one, or before analytics has its row)."""
-    audit_id = request.cookies.get(DONE_COOKIE, "")
-    if not AUDIT_ID.fullmatch(audit_id):
+    found = done_message(request.cookies.get(DONE_COOKIE, ""))
+    if found is not None:
+        g.done_shown = True
+    return found
+
+
+def done_message(audit_id: str) -> dict[str, Any] | None:
+    """What correction `audit_id` did, for the page: message, audit_id, undo (it can still be undone),
+    undone; None for no such id, or before analytics has its row."""
+    if not AUDIT_ID.fullmatch(audit_id or ""):
         return None
     row, undone = _store().audit_row(audit_id)
     if row is None:
         return None
-    g.done_shown = True
     return {"message": describe(row), "audit_id": row.audit_id, "undo": row.undoable and not undone,
             "undone": undone}
 

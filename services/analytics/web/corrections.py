@@ -21,7 +21,7 @@ from werkzeug.exceptions import HTTPException
 
 from services.analytics.analysis import Analysis
 from services.analytics.report import merge_candidates
-from services.analytics.web.audit_views import remember_done
+from services.analytics.web.audit_views import done_message, remember_done
 from services.analytics.web.identity_calls import ANSWERS, HTTP_STATUS, Corrections
 from services.analytics.web.likelihood import in_words
 from services.common.boundary import brief, is_influencer_id, is_video_id
@@ -102,13 +102,19 @@ def rename(influencer_id: str) -> Response:
     name = " ".join((request.form.get("name") or "").split())
     if len(name) > MAX_NAME_CHARS:
         abort(400, description=f"a name has at most {MAX_NAME_CHARS} characters")
+    back = _local_path(request.form.get("next"))
+    if not name and not _analysis().names.get(influencer_id):
+        # Clearing the name of someone unnamed changes nothing: no correction, no audit row, nothing to undo.
+        return redirect(f"{back}#{influencer_id}" if back else url_for("report.influencer",
+                                                                        influencer_id=influencer_id), code=303)
     with _identity_errors():
         written = _corrections().rename(influencer_id, name)
-    back = _local_path(request.form.get("next"))
     if back:  # the inline "Add a name" of the overview or the review queue: back there, at that face
         if not written.caught_up:
             back += ("&" if "?" in back else "?") + "catching_up=1"
-        return redirect(f"{back}#{influencer_id}", code=303)
+        response = redirect(f"{back}#{influencer_id}", code=303)
+        remember_done(response, written.audit_id)  # the page says what was named, with Undo
+        return response
     return _done("report.influencer", written, influencer_id=influencer_id)
 
 
@@ -328,10 +334,16 @@ def dismiss() -> Response:
 @bp.post("/api/review/answer.json")
 def answer_json() -> Response:
     """{"influencer_a", "influencer_b", "answer": "same" | "different" | "skip"} with the X-CSRF-Token header
-    of the session; answers {"changed_videos": n, "caught_up": true | false} (false: analytics is still
-    catching up with the change)."""
+    of the session; answers {"changed_videos": n, "caught_up": true | false (false: analytics is still
+    catching up with the change), "message": what it did, in words, "audit_id", "undo": whether it can be
+    undone (POST /undo), "undone": false}."""
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         abort(400, description="send a JSON object with influencer_a, influencer_b and answer")
     written = _answer(body)
-    return jsonify(changed_videos=written.changed_videos, caught_up=written.caught_up)
+    done = done_message(written.audit_id) or {"message": "Answer saved", "audit_id": written.audit_id,
+                                               "undo": False, "undone": False}
+    response = jsonify(changed_videos=written.changed_videos, caught_up=written.caught_up, **done)
+    if body.get("answer") == "same":
+        remember_done(response, written.audit_id)  # the page reloads after a merge: it says so, with Undo
+    return response
