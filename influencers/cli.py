@@ -690,7 +690,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of `influencers` and `python -m influencers`. Exit codes: 0 done; 1 some row failed, or a
     service could not be reached or failed a call; 2 usage or configuration error (a bad setting or path,
     an unusable data dir, an unknown id or bad value refused by a service); 130 a job interrupted (Ctrl-C or
-    SIGTERM; services being served stop with 0). Every error is one line on stderr, `influencers: error: ...`, never a traceback."""
+    SIGTERM; services being served stop with 0). Every error is one line on stderr, `influencers: error: ...`,
+    never a traceback."""
     _configure_logging()
     args = build_parser().parse_args(argv)
     _configure_logging(args.command)
