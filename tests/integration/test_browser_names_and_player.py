@@ -140,6 +140,15 @@ def test_the_video_page_plays_the_video_and_seeks_to_an_appearance_clicked(stack
     first = float(page.locator("button.seek").first.get_attribute("data-seek"))
     assert first - 0.05 <= position() <= first + 2.0 < start, position()
 
+    # A click three quarters along the longest bar plays from that moment, not from the bar's start.
+    longest = max((bars.nth(k) for k in range(bars.count())),
+                  key=lambda b: float(b.get_attribute("data-end")) - float(b.get_attribute("data-seek")))
+    begin, end = float(longest.get_attribute("data-seek")), float(longest.get_attribute("data-end"))
+    assert end - begin > 2.0, "the test needs a long run on screen"
+    box = longest.bounding_box()
+    longest.click(position={"x": box["width"] * 0.75, "y": box["height"] / 2})
+    assert begin + 0.5 * (end - begin) <= position() <= end + 0.05, (position(), begin, end)
+
 
 def test_a_bar_of_the_influencer_pages_timeline_opens_the_video_page_at_that_time(stack, page):
     base = stack.web_url.rstrip("/")
