@@ -19,7 +19,7 @@ PIP_LOCKED := PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pip install -q --
 PIP_PROJECT := $(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 LOCKS   := requirements/build.txt requirements/run.txt requirements/face.txt requirements/models.txt
 
-.PHONY: setup setup-dev system-deps system-deps-dev protos buf promtool run test lint bench clean
+.PHONY: setup setup-dev system-deps system-deps-dev protos buf promtool run check-manifest test lint bench clean
 
 setup: $(VENV)/.done
 setup-dev: $(VENV)/.dev.done
@@ -87,8 +87,13 @@ protos:
 	$(BIN)/python -m grpc_tools.protoc -Iprotos --python_out=. --grpc_python_out=. --pyi_out=. \
 		protos/influencers/v1/*.proto
 
-run: setup
+# The manifest is looked for before the set-up's minutes: the default is the dev corpus of ../shared.
+run: check-manifest setup
 	$(BIN)/influencers run $(MANIFEST) --data-dir $(DATA) $(ARGS)
+
+check-manifest:
+	@test -f "$(MANIFEST)" || { echo "make run: no manifest at $(MANIFEST) (the default is the dev corpus, which \
+	sits in ../shared beside this folder). Give yours: make run MANIFEST=path/to/export.csv" >&2; exit 2; }
 
 test: setup-dev
 	$(BIN)/ruff check .
