@@ -42,7 +42,7 @@ from services.common.datadir import DataDirBusy, DataDirUnusable, data_dir_lock,
 from services.common.logs import configure_logging
 from services.common.metrics import DEFAULT_PORT as DEFAULT_METRICS_PORT
 from services.common.metrics import MetricsPortInUse, MetricsServer, start_metrics_server
-from services.common.names import NameLookupError
+from services.common.names import NameLookupError, namesakes, shared_name_note
 from services.common.protoconv import review_reason_word, seconds, status_word
 from services.common.rpc import PortInUse, is_loopback, open_channel, wait_healthy
 from services.common.settings import ENV_PREFIX, Settings, SettingsError, env_name
@@ -388,7 +388,12 @@ def cmd_identity(args: argparse.Namespace) -> int:
         got = drain(ident.recluster((), resync_only=False))
         return _followed(args, analytics, got.changed_videos, got.position)
     if args.command == "rename":
-        return _written(args, analytics, ident.rename(who.one(args.id), args.name))
+        target = who.one(args.id)
+        others = namesakes(target, args.name, who.known())
+        code = _written(args, analytics, ident.rename(target, args.name))
+        if others:
+            print(shared_name_note(" ".join(args.name.split()), others))
+        return code
     if args.command == "merge":
         ids = who.merge(args.ids, args.into or "")
         if len(ids) < 2:

@@ -34,6 +34,26 @@ def survivor(candidates: Sequence[Known]) -> str:
     return min(candidates, key=lambda k: (-k.videos, not k.name, k.influencer_id)).influencer_id
 
 
+def namesakes(influencer_id: str, name: str, known: Iterable[Known]) -> list[Known]:
+    """The other influencers that `name` also names (case and blanks ignored), most videos first: a rename
+    to a name in use is allowed (two people may share one), but the analyst is told, since that name alone
+    then stands for none of them."""
+    if not fold(name):
+        return []
+    return sorted((k for k in known if k.influencer_id != influencer_id and fold(k.name) == fold(name)),
+                  key=lambda k: (-k.videos, k.influencer_id))
+
+
+def shared_name_note(name: str, others: Sequence[Known]) -> str:
+    """One sentence telling that `others` are also named `name` ("" when none are)."""
+    if not others:
+        return ""
+    listed = "; ".join(f"{k.influencer_id} ({k.videos} videos)" for k in others[:5])
+    more = f" and {len(others) - 5} more" if len(others) > 5 else ""
+    return (f"Also named {name!r}: {listed}{more}. The name alone now stands for none of them (give an id); "
+            "if they are one person, merge them")
+
+
 def merge_order(ids: Sequence[str], known: Iterable[Known]) -> list[str]:
     """`ids` (duplicates dropped) with the survivor first, as identity's MergeInfluencers takes them (it keeps
     the first). An id not in `known` counts as unnamed and in no video."""

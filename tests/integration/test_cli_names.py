@@ -50,8 +50,10 @@ def test_merge_into_keeps_the_one_named_by_into(stack, people):
 def test_a_name_shared_by_two_influencers_is_refused_listing_both_and_nothing_changes(stack, people, capsys):
     ids, ports = people
     assert main(["rename", ids["a"], "Tony", *ports]) == 0
+    assert "Also named" not in capsys.readouterr().out
     assert main(["rename", ids["b"], "Tony", *ports]) == 0
-    capsys.readouterr()
+    said = capsys.readouterr().out.splitlines()[-1]
+    assert said.startswith(f"Also named 'Tony': {ids['a']} (2 videos). The name alone now stands for none"), said
     assert main(["hide", "Tony", *ports]) == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("influencers: error: hide: 'Tony' names 2 influencers: ")

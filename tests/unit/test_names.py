@@ -3,7 +3,7 @@
 import pytest
 
 from influencers.cli import build_parser
-from services.common.names import Known, NameLookupError, merge_order, resolve, survivor
+from services.common.names import Known, NameLookupError, merge_order, namesakes, resolve, shared_name_note, survivor
 
 ANN, BOB, CAT = "inf_00000000a1", "inf_00000000b2", "inf_00000000c3"
 
@@ -70,3 +70,14 @@ def test_every_positional_argument_has_help_text():
         for action in parser._actions:
             if not action.option_strings and action.dest != "help":
                 assert action.help, f"{name} {action.dest} has no help"
+
+
+def test_namesakes_are_the_others_with_the_name_folded_most_videos_first_and_the_note_lists_them():
+    known = [Known("inf_a", "Ann  Lee", 1), Known("inf_b", "ann lee", 4), Known("inf_c", "Bo", 9), Known("inf_d")]
+    assert namesakes("inf_a", "ANN LEE", known) == [known[1]]
+    assert namesakes("inf_x", "ann lee", known) == [known[1], known[0]]
+    assert namesakes("inf_d", "", known) == [] and namesakes("inf_c", "Bo", known) == []
+    assert shared_name_note("Ann Lee", []) == ""
+    assert shared_name_note("Ann Lee", [known[1]]).startswith("Also named 'Ann Lee': inf_b (4 videos). ")
+    many = [Known(f"inf_{k}", "Al", k) for k in range(7)]
+    assert shared_name_note("Al", many).count(" videos)") == 5 and " and 2 more." in shared_name_note("Al", many)

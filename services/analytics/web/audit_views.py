@@ -21,12 +21,14 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, g, jsonify, redirect, render_template, request, url_for
 
-from services.analytics.audit import audit_frame, describe
+from services.analytics.audit import AuditRow, audit_frame, describe
 from services.analytics.export import to_safe_csv
+from services.analytics.report import merge_candidates
 from services.analytics.store import AnalyticsStore
 from services.analytics.web.auth import safe_next
 from services.common.actor import current_actor
 from services.common.boundary import brief
+from services.common.names import namesakes, shared_name_note
 from services.common.paging import decode_token, encode_token
 
 bp = Blueprint("audit", __name__)
@@ -96,8 +98,17 @@ def done_message(audit_id: str) -> dict[str, Any] | None:
     row, undone = _store().audit_row(audit_id)
     if row is None:
         return None
-    return {"message": describe(row), "audit_id": row.audit_id, "undo": row.undoable and not undone,
-            "undone": undone}
+    return {"message": describe(row) + _shared_name(row, undone), "audit_id": row.audit_id,
+            "undo": row.undoable and not undone, "undone": undone}
+
+
+def _shared_name(row: AuditRow, undone: bool) -> str:
+    """After a rename to a name others have too (allowed: two people may share one), a sentence saying so."""
+    if row.action != "rename" or undone or not row.after_ids or not row.after_name:
+        return ""
+    others = namesakes(row.after_ids[0], row.after_name, merge_candidates(current_app.extensions[
+        "analytics_cache"].current()))
+    return (". " + shared_name_note(row.after_name, others)) if others else ""
 
 
 @bp.app_context_processor
