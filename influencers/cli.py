@@ -420,6 +420,8 @@ def cmd_correct(args: argparse.Namespace) -> int:
     who = Resolver(ident)
     if args.command == "review":
         found = ident.review_queue(0, include_unlikely=args.all)
+        if found.items:  # the columns' names first (nothing at all on stdout when nothing is to be asked)
+            print("influencer_a  influencer_b  face_distance  why_asked  seen_a  seen_b  probability_same")
         for item in found.items:
             at_a, at_b = seconds(item.timestamp_a), seconds(item.timestamp_b)
             print(f"{item.influencer_a}  {item.influencer_b}  {item.distance:.3f}  {review_reason_word(item.reason)}  "
