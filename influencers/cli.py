@@ -362,7 +362,8 @@ def _services(args: argparse.Namespace) -> tuple[GrpcIdentity, GrpcAnalytics]:
 def _followed(args: argparse.Namespace, analytics: GrpcAnalytics, changed_videos: int, position: int) -> int:
     """Prints what changed once analytics has applied identity's change up to `position` (waiting at most
     INFLUENCERS_FEED_WAIT_S seconds; past that, says analytics is still catching up)."""
-    print(f"{changed_videos} videos changed people")
+    if changed_videos:  # a rename or a hide moves no face: nothing to count
+        print(f"{changed_videos} video{'' if changed_videos == 1 else 's'} changed people")
     if not analytics.wait_for_position(position, _settings(args).feed_wait_s):
         print(f"{CATCHING_UP} (identity's change {position})")
     return 0
