@@ -1,0 +1,115 @@
+"""What a hostile (or merely odd) client can send the report page at its HTTP boundary: each test names an
+input that once gave a wrong answer or a 500, and the answer the page gives now."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from werkzeug.http import http_date
+
+from services.analytics.records import DONE, AppearanceRow, VideoRow
+from services.analytics.store import AnalyticsStore
+from services.analytics.web import create_app
+
+BYTES = bytes(range(256)) * 40  # 10,240 bytes standing for a video file
+VIDEO = "00000000000000a1"
+MEDIA = f"/video/{VIDEO}/media"
+SECOND = 1_700_000_000  # a whole second the tests set a file's modification time to
+
+
+@pytest.fixture
+def clip(tmp_path: Path) -> Path:
+    root = tmp_path / "videos"
+    root.mkdir()
+    path = root / "clip.mp4"
+    path.write_bytes(BYTES)
+    os.utime(path, ns=(SECOND * 10**9, SECOND * 10**9 + 100))
+    return path
+
+
+@pytest.fixture
+def client(tmp_path: Path, clip: Path):  # noqa: ANN201
+    store = AnalyticsStore(tmp_path / "analytics.sqlite3")
+    store.record_video(VideoRow(url="clip.mp4", video_id=VIDEO, performance=1.0, status=DONE, duration_s=10.0,
+                                faces=1, location=str(clip)),
+                       [AppearanceRow(VIDEO, "inf_00000000a1", 1.0, 2.0, 1, 1.0, 0.8, b"", False)])
+    yield create_app(store, {"ALLOWED_ROOT": str(clip.parent)}).test_client()
+    store.close()
+
+
+# ---- byte ranges ----------------------------------------------------------------------------------------
+
+def test_a_suffix_range_longer_than_the_file_is_the_whole_file_not_416(client) -> None:  # noqa: ANN001
+    """RFC 9110 §14.1.3: a suffix longer than the representation means all of it (a player asking for the last
+    megabyte, where an MP4 keeps its index, of a smaller file)."""
+    answer = client.get(MEDIA, headers={"Range": "bytes=-1000000"})
+    assert answer.status_code == 206, answer.status
+    assert answer.data == BYTES and answer.headers["Content-Range"] == f"bytes 0-{len(BYTES) - 1}/{len(BYTES)}"
+    assert client.get(MEDIA, headers={"Range": "bytes=-10"}).data == BYTES[-10:]
+
+
+@pytest.mark.parametrize("header", ["items=0-9", "bytes=0-0,5-9", "bytes=5-1", "bytes=abc", "bytes=-",
+                                    "bytes=\u00e9-", "bytes=0-1,,2-3", "bytes=" + "9" * 5000 + "-1"])
+def test_a_range_the_page_does_not_take_is_ignored_and_the_whole_file_served(client, header: str) -> None:  # noqa: ANN001
+    """An unknown unit MUST be ignored (RFC 9110 §14.2); an invalid range, or several, may be: the whole file
+    (200), never a 416 saying the file has no such bytes."""
+    answer = client.get(MEDIA, headers={"Range": header})
+    assert answer.status_code == 200, (header[:20], answer.status)
+    assert answer.data == BYTES
+
+
+@pytest.mark.parametrize("header", ["bytes=10240-", "bytes=-0", "bytes=" + "9" * 40 + "-"])
+def test_a_range_past_the_end_is_416_with_the_files_length(client, header: str) -> None:  # noqa: ANN001
+    answer = client.get(MEDIA, headers={"Range": header})
+    assert answer.status_code == 416 and answer.headers["Content-Range"] == f"bytes */{len(BYTES)}"
+
+
+# ---- validators: a file replaced between two requests of one player ---------------------------------------
+
+def _replace(clip: Path, data: bytes, mtime_ns: int) -> None:
+    """Another file of the same size moved over `clip` (as a re-download or a restore does)."""
+    fresh = clip.with_suffix(".part")
+    fresh.write_bytes(data)
+    os.utime(fresh, ns=(mtime_ns, mtime_ns))
+    os.replace(fresh, clip)
+
+
+def test_a_file_replaced_within_the_same_second_gets_a_new_etag_so_no_range_splices_two_files(client, clip) -> None:  # noqa: ANN001
+    """The ETag was size and whole-second mtime: a same-size file moved in within that second kept it, and a
+    player resuming with If-Range got the new file's bytes to splice into the old one's."""
+    first = client.get(MEDIA, headers={"Range": "bytes=0-9"})
+    other = bytes(reversed(BYTES))
+    _replace(clip, other, SECOND * 10**9 + 900_000_000)
+    resumed = client.get(MEDIA, headers={"Range": "bytes=10-19", "If-Range": first.headers["ETag"]})
+    assert resumed.headers["ETag"] != first.headers["ETag"]
+    assert resumed.status_code == 200 and resumed.data == other, "a changed file is sent whole"
+
+
+def test_if_range_with_a_date_is_an_exact_match_of_last_modified(client, clip) -> None:  # noqa: ANN001
+    """A file replaced by an older one (a restore keeps its mtime) is not the version the client holds, whose
+    date is later: If-Range with a date holds only when it is the file's Last-Modified exactly."""
+    held = http_date(SECOND + 3600)
+    answer = client.get(MEDIA, headers={"Range": "bytes=0-9", "If-Range": held})
+    assert answer.status_code == 200 and answer.data == BYTES
+    exact = client.get(MEDIA, headers={"Range": "bytes=0-9", "If-Range": http_date(SECOND)})
+    assert exact.status_code == 206 and exact.data == BYTES[:10]
+
+
+def test_a_failed_if_match_is_412_without_the_file_and_comes_before_any_range(client) -> None:  # noqa: ANN001
+    """Werkzeug's 412 kept the whole file as its body, and a Range skipped the If-Match check (206)."""
+    for headers in ({"If-Match": '"not-this-one"'}, {"If-Match": '"not-this-one"', "Range": "bytes=0-9"}):
+        answer = client.get(MEDIA, headers=headers)
+        assert answer.status_code == 412, (headers, answer.status)
+        assert BYTES[:64] not in answer.data and answer.mimetype != "video/mp4"
+    etag = client.get(MEDIA).headers["ETag"]
+    assert client.get(MEDIA, headers={"If-Match": etag, "Range": "bytes=0-9"}).status_code == 206
+    assert client.get(MEDIA, headers={"If-Match": "*"}).status_code == 200
+
+
+def test_a_current_if_none_match_is_304_even_with_a_range(client) -> None:  # noqa: ANN001
+    etag = client.get(MEDIA).headers["ETag"]
+    answer = client.get(MEDIA, headers={"If-None-Match": etag, "Range": "bytes=0-9"})
+    assert answer.status_code == 304 and answer.data == b"" and answer.headers["ETag"] == etag
+    assert client.get(MEDIA, headers={"If-None-Match": '"old"', "Range": "bytes=0-9"}).status_code == 206
