@@ -113,3 +113,45 @@ def test_a_current_if_none_match_is_304_even_with_a_range(client) -> None:  # no
     answer = client.get(MEDIA, headers={"If-None-Match": etag, "Range": "bytes=0-9"})
     assert answer.status_code == 304 and answer.data == b"" and answer.headers["ETag"] == etag
     assert client.get(MEDIA, headers={"If-None-Match": '"old"', "Range": "bytes=0-9"}).status_code == 206
+
+
+# ---- the Undo button's way back ---------------------------------------------------------------------------
+
+class _Corrections:
+    """Enough of the corrections port for pages to show their Undo button."""
+
+    def review_items(self, limit: int = 0) -> list:
+        return []
+
+
+@pytest.mark.parametrize(("path", "back"), [
+    (f"/video/{VIDEO}?video_id=x", f"/video/{VIDEO}?video_id=x"),
+    ("/videos?endpoint=x&catching_up=1", "/videos?endpoint=x"),
+    ("/?_method=POST", "/?_method=POST"),
+    ("/?_scheme=https&_external=1", "/?_scheme=https&_external=1"),
+    ("/predict?ids=inf_00000000a1&ids=inf_00000000b2", "/predict?ids=inf_00000000a1&ids=inf_00000000b2"),
+])
+def test_a_query_parameter_named_like_url_fors_arguments_keeps_the_page_and_its_undo(
+        tmp_path: Path, clip: Path, path: str, back: str) -> None:
+    """The Undo form's `next` was url_for(endpoint, **view_args, **query): `?endpoint=`, `?_method=` or a
+    parameter named like the route's own was a 500 (and so was the error page, which shows the Undo too);
+    `?_external=1&_scheme=` made it an absolute URL, and a repeated parameter lost all but its first value."""
+    from html import unescape
+
+    from services.analytics.audit import AuditRow
+
+    store = AnalyticsStore(tmp_path / "analytics.sqlite3")
+    store.record_video(VideoRow(url="clip.mp4", video_id=VIDEO, performance=1.0, status=DONE, duration_s=10.0,
+                                faces=1, location=str(clip)),
+                       [AppearanceRow(VIDEO, "inf_00000000a1", 1.0, 2.0, 1, 1.0, 0.8, b"", False)])
+    store.apply_changes(1, {}, {}, audit=AuditRow("a" * 32, "hide", "page", float(SECOND), ("inf_00000000a1",),
+                                                  ("inf_00000000a1",), {}, undoable=True))
+    app = create_app(store, {}, corrections=_Corrections())  # type: ignore[arg-type]
+    client = app.test_client()
+    client.set_cookie("influencers_done", "a" * 32)
+    answer = client.get(path)
+    assert answer.status_code == 200, answer.status
+    html = answer.get_data(as_text=True)
+    assert 'name="audit_id" value="' + "a" * 32 in html
+    assert unescape(html.split('name="next" value="', 1)[1].split('"', 1)[0]) == back
+    store.close()
