@@ -155,3 +155,34 @@ def test_a_query_parameter_named_like_url_fors_arguments_keeps_the_page_and_its_
     assert 'name="audit_id" value="' + "a" * 32 in html
     assert unescape(html.split('name="next" value="', 1)[1].split('"', 1)[0]) == back
     store.close()
+
+
+# ---- the JSON API's bodies --------------------------------------------------------------------------------
+
+def _signed_in_page(tmp_path: Path):  # noqa: ANN202
+    """A client of the page with corrections, and its session's CSRF token (read off the enrol form)."""
+    import re
+
+    store = AnalyticsStore(tmp_path / "analytics.sqlite3")
+    client = create_app(store, {}, corrections=_Corrections()).test_client()  # type: ignore[arg-type]
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/enrol").get_data(as_text=True))
+    assert token is not None
+    return client, token.group(1), store
+
+
+@pytest.mark.parametrize(("body", "named"), [
+    (b'{"influencer_a": 5, "influencer_b": "inf_00000000b2", "answer": "same"}', "influencer_a"),
+    (b'{"influencer_a": "inf_00000000a1", "influencer_b": {"x": 1}, "answer": "same"}', "influencer_b"),
+    (b'{"influencer_a": NaN, "influencer_b": "inf_00000000b2", "answer": "same"}', "influencer_a"),
+    (b'{"influencer_a": ["inf_00000000a1"], "influencer_b": "inf_00000000b2", "answer": "same"}', "influencer_a"),
+    (b"[" * 100_000 + b"]" * 100_000, "JSON object"),
+])
+def test_an_answer_in_json_of_the_wrong_shape_is_a_json_400_naming_the_field(
+        tmp_path: Path, body: bytes, named: str) -> None:
+    """A number, an object or NaN where an influencer id goes, or JSON nested 100,000 deep, was a 500."""
+    client, token, store = _signed_in_page(tmp_path)
+    answer = client.post("/api/review/answer.json", data=body,
+                         headers={"Content-Type": "application/json", "X-CSRF-Token": token})
+    assert answer.status_code == 400, answer.get_data(as_text=True)[:200]
+    assert answer.is_json and named in answer.get_json()["error"]
+    store.close()
