@@ -186,3 +186,27 @@ def test_an_answer_in_json_of_the_wrong_shape_is_a_json_400_naming_the_field(
     assert answer.status_code == 400, answer.get_data(as_text=True)[:200]
     assert answer.is_json and named in answer.get_json()["error"]
     store.close()
+
+
+# ---- multipart bodies that cannot be read -----------------------------------------------------------------
+
+_BOUNDARY = "zzz"
+_CUT = (f'--{_BOUNDARY}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{{token}}\r\n'
+        f'--{_BOUNDARY}\r\nContent-Disposition: form-data; name="name"\r\n\r\nAlice\r\n'
+        f'--{_BOUNDARY}\r\nContent-Disposition: form-data; name="photos"; filename="a.jpg"\r\n\r\n\xff\xd8\xff')
+
+
+@pytest.mark.parametrize("how", ["cut short", "without a boundary"])
+def test_a_multipart_upload_that_cannot_be_read_is_said_to_be_so_not_a_missing_name_or_csrf_token(
+        tmp_path: Path, how: str) -> None:
+    """Werkzeug reads such a body as an empty form, in silence: the enrol form said "give a name" (and a browser's
+    form, whose token travels in the body, "missing or wrong CSRF token")."""
+    client, token, store = _signed_in_page(tmp_path)
+    body = _CUT.replace("{token}", token).encode("latin-1")
+    kind = f"multipart/form-data; boundary={_BOUNDARY}" if how == "cut short" else "multipart/form-data"
+    for headers in ({"Content-Type": kind}, {"Content-Type": kind, "X-CSRF-Token": token}):
+        answer = client.post("/enrol", data=body, headers=headers)
+        text = answer.get_data(as_text=True)
+        assert answer.status_code == 400, (headers, answer.status)
+        assert "not a whole multipart/form-data upload" in text and "CSRF" not in text and "give a name" not in text
+    store.close()
