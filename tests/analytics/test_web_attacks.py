@@ -210,3 +210,25 @@ def test_a_multipart_upload_that_cannot_be_read_is_said_to_be_so_not_a_missing_n
         assert answer.status_code == 400, (headers, answer.status)
         assert "not a whole multipart/form-data upload" in text and "CSRF" not in text and "give a name" not in text
     store.close()
+
+
+# ---- caches ---------------------------------------------------------------------------------------------
+
+def test_behind_a_token_pages_and_downloads_are_not_stored_by_any_cache(tmp_path: Path, clip: Path) -> None:
+    """Pages behind sign-in had no Cache-Control: after signing out, Back showed the report from the browser's
+    cache, and a shared cache in front of the page might keep the downloads."""
+    import re
+
+    store = AnalyticsStore(tmp_path / "analytics.sqlite3")
+    store.record_video(VideoRow(url="clip.mp4", video_id=VIDEO, performance=1.0, status=DONE, duration_s=10.0,
+                                faces=1, location=str(clip)),
+                       [AppearanceRow(VIDEO, "inf_00000000a1", 1.0, 2.0, 1, 1.0, 0.8, b"", False)])
+    client = create_app(store, {"TOKEN": "t0ken", "ALLOWED_ROOT": str(clip.parent)}).test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/signin").get_data(as_text=True))
+    assert token is not None
+    assert client.post("/signin", data={"token": "t0ken", "csrf_token": token.group(1)}).status_code == 303
+    for path in ("/", "/videos", f"/video/{VIDEO}", "/download/videos.csv", "/api/videos.json", "/audit"):
+        answer = client.get(path)
+        assert answer.status_code == 200 and "no-store" in answer.headers.get("Cache-Control", ""), path
+    assert client.get(MEDIA).headers["Cache-Control"] == "no-cache", "the player's file keeps its own"
+    store.close()

@@ -201,6 +201,10 @@ def _finish_response(response: Response) -> Response:
     if cookie:
         response.set_cookie(SESSION_COOKIE, cookie, httponly=True, samesite="Strict", secure=request.is_secure,
                             path="/")
+    # Behind a token, what a view did not mark otherwise is kept by no cache: Back after signing out shows
+    # nothing, and a shared cache in front keeps no report.
+    if current_app.config.get("TOKEN") and request.endpoint != "static" and "Cache-Control" not in response.headers:
+        response.headers["Cache-Control"] = "no-store"
     # One-click forms must not be framed by another site (clickjacking).
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
