@@ -18,8 +18,9 @@ from __future__ import annotations
 import hashlib
 import re
 from typing import Any
+from urllib.parse import quote, urlencode
 
-from flask import Blueprint, Response, abort, current_app, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, g, jsonify, redirect, render_template, request
 
 from services.analytics.audit import AuditRow, audit_frame, describe
 from services.analytics.export import to_safe_csv
@@ -158,6 +159,9 @@ def undo() -> Response:
 
 
 def back_here() -> str:
-    """This page's path without its `catching_up` (where an Undo comes back to)."""
-    args = {k: v for k, v in request.args.items(multi=False) if k != "catching_up"}
-    return url_for(request.endpoint, **(request.view_args or {}), **args) if request.endpoint else "/"
+    """This page's path and query without its `catching_up` (where an Undo comes back to): always a local path,
+    every value of a repeated parameter kept. Not url_for: a parameter named `endpoint`, `_method` or like the
+    route's own arguments broke it (a 500), and `_external` made it absolute."""
+    args = urlencode([(k, v) for k, v in request.args.items(multi=True) if k != "catching_up"])
+    path = quote(request.script_root + request.path)
+    return f"{path}?{args}" if args else path

@@ -71,11 +71,12 @@ def _identity_errors() -> Iterator[None]:
         abort(HTTP_STATUS.get(code, 502), description=brief(str(details), 200))
 
 
-def _influencer_arg(value: str | None, what: str = "influencer_id") -> str:
-    value = (value or "").strip()
-    if not is_influencer_id(value):
-        abort(400, description=f"{what} {brief(value, 40)!r} is not of the form inf_ + 10 hex digits")
-    return value
+def _influencer_arg(value: object, what: str = "influencer_id") -> str:
+    """`value` (a form field, or a JSON value of any type) when it is an influencer id; 400 naming it otherwise."""
+    text = value.strip() if isinstance(value, str) else "" if value is None else str(value)
+    if not isinstance(value, str) or not is_influencer_id(text):
+        abort(400, description=f"{what} {brief(text, 40)!r} is not of the form inf_ + 10 hex digits")
+    return text
 
 
 def _valid_or_404(ok: bool) -> None:
@@ -337,7 +338,10 @@ def answer_json() -> Response:
     of the session; answers {"changed_videos": n, "caught_up": true | false (false: analytics is still
     catching up with the change), "message": what it did, in words, "audit_id", "undo": whether it can be
     undone (POST /undo), "undone": false}."""
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # nested too deep for the parser: no object of ours
+        body = None
     if not isinstance(body, dict):
         abort(400, description="send a JSON object with influencer_a, influencer_b and answer")
     written = _answer(body)

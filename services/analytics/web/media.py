@@ -20,9 +20,17 @@ from pathlib import Path
 from typing import BinaryIO
 
 from flask import Blueprint, Response, abort, current_app, request
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.wsgi import wrap_file
 
 from services.analytics.records import VideoRow
+from services.analytics.web.conditional import (
+    UNSATISFIABLE,
+    precondition_status,
+    range_applies,
+    requested_range,
+    validators_of,
+)
 from services.analytics.web.views import is_http_url
 from services.common.boundary import is_video_id
 from services.common.rpc import is_loopback
@@ -129,12 +137,41 @@ def media(video_id: str) -> Response:
             file, info, path = open_checked(location, allowed_root(current_app.config))
         except Unplayable:
             continue
+        return _answer(video_id, file, info, path)
+    abort(404, description="this video has no file the page may play")
+
+
+# Request headers media.py answers itself (conditional.py); werkzeug sees only the range it settled on.
+_SETTLED = ("HTTP_RANGE", "HTTP_IF_RANGE", "HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE",
+            "HTTP_IF_UNMODIFIED_SINCE")
+
+
+def _answer(video_id: str, file: BinaryIO, info: os.stat_result, path: Path) -> Response:
+    """The open `file` as the answer to this request: 304 or 412 (no body) when a precondition says so, else
+    the one byte range asked for (206), else the whole file; 416 for a range past its end."""
+    size = info.st_size
+    version = validators_of(video_id, info)
+    status = precondition_status(request.headers, version)
+    wanted = requested_range(request.headers.get("Range"), size) if range_applies(request.headers, version) else None
+    if status == 412 or wanted == UNSATISFIABLE:
+        file.close()
+        if status == 412:
+            abort(412, description="the video's file is no longer the version asked for (If-Match)")
+        raise RequestedRangeNotSatisfiable(length=size)
+    if status == 304:
+        file.close()
+        response = current_app.response_class(status=304)
+    else:
         mimetype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         response = current_app.response_class(wrap_file(request.environ, file), mimetype=mimetype,
                                               direct_passthrough=True)
-        response.content_length = info.st_size
-        response.last_modified = info.st_mtime  # type: ignore[assignment]
-        response.set_etag(f"{video_id}-{info.st_size}-{int(info.st_mtime)}")
-        response.cache_control.no_cache = True
-        return response.make_conditional(request.environ, accept_ranges=True, complete_length=info.st_size)
-    abort(404, description="this video has no file the page may play")
+        response.content_length = size
+    response.last_modified = version.modified
+    response.set_etag(version.etag)
+    response.cache_control.no_cache = True
+    if status == 304:
+        return response
+    environ = {k: v for k, v in request.environ.items() if k not in _SETTLED}
+    if isinstance(wanted, tuple):
+        environ["HTTP_RANGE"] = f"bytes={wanted[0]}-{wanted[1] - 1}"
+    return response.make_conditional(environ, accept_ranges=True, complete_length=size)

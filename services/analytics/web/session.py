@@ -139,10 +139,20 @@ def _check_request() -> Response | None:
     if not token and not is_loopback(str(current_app.config.get("HOST") or "127.0.0.1")):
         _forbid("writes on a page reachable beyond loopback need INFLUENCERS_TOKEN")
     _check_origin()
+    if _form_lost():
+        abort(400, description="the form's body is not a whole multipart/form-data upload (cut short, or without "
+                               "its boundary): send it again")
     given = request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FIELD)
     if not keys.csrf_matches(g.session, given):
         _forbid("missing or wrong CSRF token (reload the page and try again)")
     return None
+
+
+def _form_lost() -> bool:
+    """Whether a multipart body was sent but cannot be read: werkzeug then gives an empty form, in silence, and
+    every field would be said to be missing (the CSRF token first)."""
+    return (request.mimetype == "multipart/form-data" and bool(request.content_length)
+            and not request.form and not request.files)
 
 
 def _check_origin() -> None:
@@ -191,6 +201,10 @@ def _finish_response(response: Response) -> Response:
     if cookie:
         response.set_cookie(SESSION_COOKIE, cookie, httponly=True, samesite="Strict", secure=request.is_secure,
                             path="/")
+    # Behind a token, what a view did not mark otherwise is kept by no cache: Back after signing out shows
+    # nothing, and a shared cache in front keeps no report.
+    if current_app.config.get("TOKEN") and request.endpoint != "static" and "Cache-Control" not in response.headers:
+        response.headers["Cache-Control"] = "no-store"
     # One-click forms must not be framed by another site (clickjacking).
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
