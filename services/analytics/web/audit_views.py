@@ -29,6 +29,7 @@ from services.analytics.store import AnalyticsStore
 from services.analytics.web.auth import safe_next
 from services.common.actor import current_actor
 from services.common.boundary import brief
+from services.common.clients import Written
 from services.common.names import namesakes, shared_name_note
 from services.common.paging import decode_token, encode_token
 
@@ -74,6 +75,16 @@ def remember_done(response: Response, audit_id: str) -> None:
     if AUDIT_ID.fullmatch(audit_id or ""):
         response.set_cookie(DONE_COOKIE, audit_id, max_age=DONE_COOKIE_S, httponly=True, samesite="Strict",
                             secure=request.is_secure, path="/")
+
+
+def done_redirect(target: str, written: Written, anchor: str = "") -> Response:
+    """The 303 back to `target` (a local path) after a correction, at `anchor`: that page says what the
+    correction did (remember_done), or that analytics is still catching up with it."""
+    if not written.caught_up:
+        target += ("&" if "?" in target else "?") + "catching_up=1"
+    response = redirect(f"{target}#{anchor}" if anchor else target, code=303)
+    remember_done(response, written.audit_id)
+    return response
 
 
 @bp.after_app_request
@@ -150,12 +161,7 @@ def undo() -> Response:
         abort(400, description=f"audit_id {brief(audit_id, 40)!r} is not an audit id (32 hex digits)")
     with _identity_errors():
         written = _corrections().undo(audit_id)
-    target = safe_next(request.form.get("next"))
-    if not written.caught_up:
-        target += ("&" if "?" in target else "?") + "catching_up=1"
-    response = redirect(target, code=303)
-    remember_done(response, written.audit_id)
-    return response
+    return done_redirect(safe_next(request.form.get("next")), written)
 
 
 def back_here() -> str:

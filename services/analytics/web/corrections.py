@@ -21,7 +21,7 @@ from werkzeug.exceptions import HTTPException
 
 from services.analytics.analysis import Analysis
 from services.analytics.report import merge_candidates
-from services.analytics.web.audit_views import done_message, remember_done
+from services.analytics.web.audit_views import done_message, done_redirect, remember_done
 from services.analytics.web.identity_calls import ANSWERS, HTTP_STATUS, Corrections
 from services.analytics.web.likelihood import in_words
 from services.common.boundary import brief, is_influencer_id, is_video_id
@@ -111,11 +111,7 @@ def rename(influencer_id: str) -> Response:
     with _identity_errors():
         written = _corrections().rename(influencer_id, name)
     if back:  # the inline "Add a name" of the overview or the review queue: back there, at that face
-        if not written.caught_up:
-            back += ("&" if "?" in back else "?") + "catching_up=1"
-        response = redirect(f"{back}#{influencer_id}", code=303)
-        remember_done(response, written.audit_id)  # the page says what was named, with Undo
-        return response
+        return done_redirect(back, written, influencer_id)
     return _done("report.influencer", written, influencer_id=influencer_id)
 
 
