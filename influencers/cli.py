@@ -391,7 +391,12 @@ def cmd_identity(args: argparse.Namespace) -> int:
     if args.command == "rename":
         target = who.one(args.id)
         others = namesakes(target, args.name, who.known())
-        code = _written(args, analytics, ident.rename(target, args.name))
+        reply = ident.rename(target, args.name)
+        if not reply.audit.audit_id:  # the name it had already (or no name for someone unnamed)
+            had = "has that name" if reply.labels[0].name else "has no name"
+            print(f"{_named(who, target)} {had} already: nothing changed")
+            return 0
+        code = _written(args, analytics, reply)
         if others:
             print(shared_name_note(" ".join(args.name.split()), others))
         return code

@@ -48,7 +48,7 @@ def shared_name_note(name: str, others: Sequence[Known]) -> str:
     """One sentence telling that `others` are also named `name` ("" when none are)."""
     if not others:
         return ""
-    listed = "; ".join(f"{k.influencer_id} ({k.videos} videos)" for k in others[:5])
+    listed = "; ".join(f"{k.influencer_id} ({_videos(k.videos)})" for k in others[:5])
     more = f" and {len(others) - 5} more" if len(others) > 5 else ""
     return (f"Also named {name!r}: {listed}{more}. The name alone now stands for none of them (give an id); "
             "if they are one person, merge them")
@@ -80,9 +80,13 @@ def resolve(word: str, known: Iterable[Known]) -> str:
     if len(matches) == 1:
         return matches[0].influencer_id
     if matches:
-        listed = "; ".join(f"{k.name} {k.influencer_id} ({k.videos} videos)"
+        listed = "; ".join(f"{k.name} {k.influencer_id} ({_videos(k.videos)})"
                            for k in sorted(matches, key=lambda k: (-k.videos, k.influencer_id)))
         raise NameLookupError(f"{word!r} names {len(matches)} influencers: {listed}. Give the id instead")
     if is_influencer_id(word):
         return word  # an id identity does not list (an unnamed newcomer, a deleted one): identity answers for it
     raise NameLookupError(f"no influencer is named or has the id {word[:80]!r} (see the page, or `influencers review`)")
+
+
+def _videos(count: int) -> str:
+    return f"{count} video{'' if count == 1 else 's'}"

@@ -31,7 +31,7 @@ from services.identity.appearances import AppearanceOut
 from services.identity.assignment import Thresholds
 from services.identity.audit import actor_of, audit_key, keyed_hash, new_entry
 from services.identity.correction_log import log_corrections
-from services.identity.corrections import NameTaken, now_utc, scrub_plain_hashes
+from services.identity.corrections import NameTaken, checked_name, now_utc, scrub_plain_hashes
 from services.identity.crops import CropStore, check_id
 from services.identity.facestore import FaceStore
 from services.identity.feed import CHANGE_VIDEOS, ChangeFeed, TooFarBehind
@@ -489,6 +489,14 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     def RenameInfluencer(self, request: identity_pb2.RenameInfluencerRequest, context: grpc.ServicerContext
                          ) -> identity_pb2.RenameInfluencerResponse:
         _check_influencer(context, request.influencer_id)
+        try:
+            name = checked_name(request.name)
+        except ValueError as exc:
+            _refuse(context, exc)
+        found = self.GetInfluencer(identity_pb2.GetInfluencerRequest(influencer_id=request.influencer_id), context)
+        if name == found.influencer.name:  # the name it has, or "" for someone unnamed: no correction, no audit
+            return identity_pb2.RenameInfluencerResponse(influencer=found.influencer)
+
         def work() -> tuple[list[str], list[Label]]:
             try:
                 self.registry.rename(request.influencer_id, request.name)

@@ -33,6 +33,18 @@ def test_a_name_stands_for_its_influencer_in_rename_hide_and_unhide(stack, peopl
     assert main(["unhide", "annie lee", *ports]) == 0 and stack.store.hidden() == set()
 
 
+def test_a_rename_to_the_name_it_has_or_clearing_no_name_changes_nothing_and_audits_nothing(stack, people,
+                                                                                              capsys):
+    ids, ports = people
+    assert main(["rename", ids["c"], "", *ports]) == 0
+    assert capsys.readouterr().out == f"{ids['c']} has no name already: nothing changed\n"
+    assert main(["rename", ids["c"], "Ann", *ports]) == 0
+    capsys.readouterr()
+    assert main(["rename", ids["c"], " Ann ", *ports]) == 0
+    assert capsys.readouterr().out == f"Ann ({ids['c']}) has that name already: nothing changed\n"
+    assert [row.action for row in stack.store.audit_rows()] == ["rename"], "one correction, the real one"
+
+
 def test_merge_by_names_keeps_the_influencer_in_the_most_videos_whatever_the_order_given(stack, people, capsys):
     ids, ports = people
     assert main(["rename", ids["b"], "Bea", *ports]) == 0
@@ -57,7 +69,7 @@ def test_a_name_shared_by_two_influencers_is_refused_listing_both_and_nothing_ch
     assert main(["hide", "Tony", *ports]) == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("influencers: error: hide: 'Tony' names 2 influencers: ")
-    assert f"Tony {ids['a']} (2 videos)" in line and f"Tony {ids['b']} (1 videos)" in line
+    assert f"Tony {ids['a']} (2 videos)" in line and f"Tony {ids['b']} (1 video)" in line
     assert stack.store.hidden() == set()
     assert main(["hide", ids["b"], *ports]) == 0 and stack.store.hidden() == {ids["b"]}, "the id still works"
 

@@ -33,7 +33,7 @@ def test_a_name_resolves_ignoring_case_and_blanks():
 def test_a_shared_name_is_refused_listing_every_candidate_with_id_and_videos():
     with pytest.raises(NameLookupError) as err:
         resolve("Tony", [Known(ANN, "Tony", 1), Known(BOB, "tony", 5)])
-    assert str(err.value) == (f"'Tony' names 2 influencers: tony {BOB} (5 videos); Tony {ANN} (1 videos). "
+    assert str(err.value) == (f"'Tony' names 2 influencers: tony {BOB} (5 videos); Tony {ANN} (1 video). "
                               "Give the id instead")
 
 
@@ -80,4 +80,4 @@ def test_namesakes_are_the_others_with_the_name_folded_most_videos_first_and_the
     assert shared_name_note("Ann Lee", []) == ""
     assert shared_name_note("Ann Lee", [known[1]]).startswith("Also named 'Ann Lee': inf_b (4 videos). ")
     many = [Known(f"inf_{k}", "Al", k) for k in range(7)]
-    assert shared_name_note("Al", many).count(" videos)") == 5 and " and 2 more." in shared_name_note("Al", many)
+    assert shared_name_note("Al", many).count(" video") == 5 and " and 2 more." in shared_name_note("Al", many)
