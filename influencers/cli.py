@@ -127,7 +127,7 @@ def _ingest(settings: Settings, manifest: Path, detach: bool, submit_only: bool 
         return 0
     results: list[ingest_pb2.WatchJobResponse] = []
     try:
-        return _follow(channel, job.job_id, results)
+        return _follow(channel, job.job_id, results, job.total)
     except KeyboardInterrupt:
         if not detach:
             cancel_job(channel, job.job_id, settings.rpc_timeout_s)
@@ -138,10 +138,10 @@ def _ingest(settings: Settings, manifest: Path, detach: bool, submit_only: bool 
         return 130
 
 
-def _follow(channel: grpc.Channel, job_id: str, results: list[ingest_pb2.WatchJobResponse]) -> int:
-    """Shows a job's progress until it ends, then a summary; 1 when a video failed or the job did not
-    succeed. `results` collects the progress messages as they come."""
-    bar = tqdm(total=None, unit="video", desc="ingest", file=sys.stderr)
+def _follow(channel: grpc.Channel, job_id: str, results: list[ingest_pb2.WatchJobResponse], total: int) -> int:
+    """Shows a job's progress (of `total` videos) until it ends, then a summary; 1 when a video failed or the
+    job did not succeed. `results` collects the progress messages as they come."""
+    bar = tqdm(total=total, unit=" video", desc="ingest", file=sys.stderr)
 
     def progress(p: ingest_pb2.WatchJobResponse) -> None:
         bar.total = p.total
@@ -249,9 +249,9 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     settings = _settings(args)
     channel = _reached(settings, "ingest", settings.ingest_target)
     if args.job:
-        get_job(channel, args.job, settings.rpc_timeout_s)  # an unknown id or no service: one line, at once
+        job = get_job(channel, args.job, settings.rpc_timeout_s)  # an unknown id or no service: one line, at once
         try:
-            return _follow(channel, args.job, [])
+            return _follow(channel, args.job, [], job.total)
         except KeyboardInterrupt:
             print(f"\nstopped following; job {args.job} goes on", file=sys.stderr)
             return 130

@@ -41,9 +41,10 @@ class Scores:
     mapping: dict[str, str]
 
     def summary(self) -> str:
+        """The scores as JSON, ratios and errors to 4 significant digits (0.9931, not 0.99312169...)."""
         d = asdict(self)
         d.pop("mapping")
-        return json.dumps(d, indent=2)
+        return json.dumps({k: float(f"{v:.4g}") if isinstance(v, float) else v for k, v in d.items()}, indent=2)
 
 
 def _f1(p: float, r: float) -> float:

@@ -144,3 +144,4 @@ def test_ingest_shows_a_truncated_video_as_done_with_a_warning_line(stack, tmp_p
     assert warning.startswith("WARNING cut.mp4: decoding stopped at ") and "the file is cut short" in warning
     (row,) = [v for v in stack.store.video_frame().itertuples() if v.url == "cut.mp4"]
     assert 2.0 <= row.duration_s <= 4.0
+    assert "1/1 [" in err and "0video" not in err, "the bar counts toward the job's total from the start"
