@@ -29,7 +29,7 @@ class JobFailed(RuntimeError):
 def submissions(rows: list[ManifestRow]) -> list[ingest_pb2.VideoSubmission]:
     out = []
     for row in rows:
-        sub = ingest_pb2.VideoSubmission(url=row.url, external_id=row.external_id,
+        sub = ingest_pb2.VideoSubmission(url=row.url, external_id=row.external_id, line=row.line,
                                          row_error=f"line {row.line}: {row.error}" if row.error else "")
         if row.performance is not None:
             sub.performance = row.performance

@@ -91,9 +91,16 @@ def settled_rows(request: ingest_pb2.StartIngestRequest) -> dict[int, ingest_pb2
             settled[k] = ingest_pb2.WatchJobResponse(video=video)
         elif k in repeated:
             video = common_pb2.Video(url=sub.url, status=common_pb2.VIDEO_STATUS_DUPLICATE,
-                                     error=f"same URL as row {repeated[k] + 1} of this submission")
+                                     error=f"same URL as {row_label(request, repeated[k])}")
             settled[k] = ingest_pb2.WatchJobResponse(video=video)
     return settled
+
+
+def row_label(request: ingest_pb2.StartIngestRequest, index: int) -> str:
+    """How messages name row `index` of `request`: by its line in the caller's file when the caller gave it
+    ("line 3"), else by its place in the submission ("row 2 of this submission")."""
+    line = request.videos[index].line
+    return f"line {line}" if line > 0 else f"row {index + 1} of this submission"
 
 
 def with_repeats(request: ingest_pb2.StartIngestRequest) -> ingest_pb2.StartIngestRequest:

@@ -22,6 +22,7 @@ from services.common.protoconv import durations
 from services.common.scores import score_problem
 from services.ingest import batch
 from services.ingest.job_store import Claim
+from services.ingest.jobs import row_label
 from services.ingest.pipeline import VideoPipeline
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ def with_scores_checked(request: ingest_pb2.StartIngestRequest) -> ingest_pb2.St
     for k, sub in enumerate(checked.videos):
         if sub.HasField("performance") and (problem := score_problem(sub.performance)):
             sub.ClearField("performance")
-            sub.row_error = sub.row_error or f"row {k + 1}: {problem}"
+            sub.row_error = sub.row_error or f"{row_label(checked, k)}: {problem}"
     return checked
 
 

@@ -289,6 +289,12 @@ def test_rows_settled_at_submission_come_first_and_jobs_run_in_order(engines) ->
     assert state == RUNNING and results[0].video.error == "same URL as row 1 of this submission"
 
 
+def test_a_repeated_row_names_the_first_by_its_line_in_the_callers_file_when_given() -> None:
+    req = ingest_pb2.StartIngestRequest(videos=[ingest_pb2.VideoSubmission(url="v.mp4", performance=1.0, line=2),
+                                                ingest_pb2.VideoSubmission(url="v.mp4", performance=1.0, line=5)])
+    assert settled_rows(req)[1].video.error == "same URL as line 2"
+
+
 def test_the_first_row_of_a_url_given_again_carries_how_many_times_and_a_clients_count_is_replaced() -> None:
     req = ingest_pb2.StartIngestRequest(videos=[
         ingest_pb2.VideoSubmission(url="a.mp4", repeats=7), ingest_pb2.VideoSubmission(url="b.mp4"),

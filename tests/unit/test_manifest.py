@@ -211,15 +211,16 @@ def test_the_score_rule_names_the_value_it_refuses(value, message):
 def test_start_ingest_rows_meet_the_same_rule_as_manifest_cells_and_fail_alone():
     request = ingest_pb2.StartIngestRequest(videos=[
         ingest_pb2.VideoSubmission(url="a.mp4", performance=1.7e308),
-        ingest_pb2.VideoSubmission(url="b.mp4", performance=-5.0),
+        ingest_pb2.VideoSubmission(url="b.mp4", performance=-5.0, line=3),
         ingest_pb2.VideoSubmission(url="c.mp4", performance=1e9),
         ingest_pb2.VideoSubmission(url="d.mp4"),
         ingest_pb2.VideoSubmission(url="e.mp4", row_error="line 6: performance is missing"),
     ])
     checked = with_scores_checked(request)
     assert [(s.url, s.HasField("performance"), s.row_error) for s in checked.videos] == [
-        ("a.mp4", False, "row 1: performance 1.7e+308 is too large (a score is at most 1,000,000,000)"),
-        ("b.mp4", False, "row 2: performance -5 is negative"),
+        ("a.mp4", False, "row 1 of this submission: performance 1.7e+308 is too large (a score is at most "
+                         "1,000,000,000)"),
+        ("b.mp4", False, "line 3: performance -5 is negative"), 
         ("c.mp4", True, ""), ("d.mp4", False, ""), ("e.mp4", False, "line 6: performance is missing"),
     ]
     assert request.videos[0].performance == 1.7e308  # the caller's request is left as it was
