@@ -223,23 +223,34 @@ class InfluencerPage:
     influencer_id: str
     name: str
     stats: dict[str, object] | None
-    videos: list[dict[str, object]] = field(default_factory=list)
+    videos: list[dict[str, object]] = field(default_factory=list)  # rows start .. start + len(videos)
+    total: int = 0  # videos they appear in
+    start: int = 0
 
 
-def influencer_page(store: AnalyticsStore, analysis: Analysis, influencer_id: str) -> InfluencerPage | None:
-    """Their videos (best score first) with first/last seen; None when nobody has that id."""
+def influencer_page(store: AnalyticsStore, analysis: Analysis, influencer_id: str, start: int = 0,
+                    limit: int = 1_000_000) -> InfluencerPage | None:
+    """Their videos, best score first, with first/last seen: `limit` of them from the `start`-th (0-based);
+    None when nobody has that id."""
     rows = analysis.stats[analysis.stats["influencer_id"] == influencer_id]
     seen = store.appearances_of(influencer_id)
     if rows.empty and not seen:
         return None
     known = store.videos_by_id(a.video_id for a in seen)
-    videos = [_video_of(known.get(a.video_id), a) for a in seen]
-    videos.sort(key=lambda v: (v["performance"] is None, -(v["performance"] or 0.0)))
+
+    def best_first(a: AppearanceRow) -> tuple[bool, float, str]:
+        video = known.get(a.video_id)
+        score = video.performance if video else None
+        return score is None, -(score or 0.0), a.video_id
+
+    shown = sorted(seen, key=best_first)[start:start + limit]
     return InfluencerPage(
         influencer_id=influencer_id,
         name=analysis.names.get(influencer_id, ""),
         stats=to_records(rows)[0] if not rows.empty else None,
-        videos=videos,
+        videos=[_video_of(known.get(a.video_id), a) for a in shown],
+        total=len(seen),
+        start=start,
     )
 
 

@@ -1,4 +1,4 @@
-"""/videos is paged: a long video list is sent a page at a time, every row once, over HTTP."""
+"""/videos and an influencer's page are paged: a long list is sent a page at a time, every row once, over HTTP."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import re
 
 import requests
 
-from services.analytics.records import DONE, FAILED, VideoRow
+from services.analytics.records import DONE, FAILED, AppearanceRow, VideoRow
 from services.analytics.store import AnalyticsStore
 from services.analytics.web import create_app
-from services.analytics.web.views import VIDEOS_PAGE_ROWS
+from services.analytics.web.views import INFLUENCER_PAGE_ROWS, VIDEOS_PAGE_ROWS
 from tests.analytics.test_analytics_web import serving
 
 
@@ -34,3 +34,26 @@ def test_the_video_list_comes_a_page_at_a_time_with_every_row_once(analytics_emp
             assert reply.status_code == 400 and "does not exist" in reply.text, bad
         assert len(requests.get(url + "/download/videos.csv", timeout=5).text.splitlines()) == 18, "downloads: all"
     assert VIDEOS_PAGE_ROWS == 500
+
+
+def test_an_influencers_videos_come_a_page_at_a_time_best_score_first(analytics_empty_store: AnalyticsStore) -> None:
+    ann = "inf_aaaa000001"
+    analytics_empty_store.record_many(
+        (VideoRow(url=f"https://cdn.example.com/{n}.mp4", video_id=f"{n:016x}", performance=float(n), status=DONE),
+         [AppearanceRow(f"{n:016x}", ann, first_seen_s=0.0, last_seen_s=1.0, faces=1)])
+        for n in range(12))
+    with serving(create_app(analytics_empty_store, {"INFLUENCER_PAGE_ROWS": 5})) as url:
+        seen, path = [], f"/influencer/{ann}"
+        while path:
+            page = requests.get(url + path, timeout=5)
+            assert page.status_code == 200
+            seen.append(re.findall(r'<a href="/video/[0-9a-f]{16}">(\d+)\.mp4</a>', page.text))
+            nxt = re.search(r'rel="next" href="([^"]+)"', page.text)
+            path = nxt.group(1).replace("&amp;", "&") if nxt else ""
+        assert seen == [["11", "10", "9", "8", "7"], ["6", "5", "4", "3", "2"], ["1", "0"]], "every video once"
+        assert "Videos 11–12 of 12, best score first" in page.text and 'rel="prev"' in page.text
+        past = requests.get(f"{url}/influencer/{ann}", params={"from": "99"}, timeout=5)
+        assert past.status_code == 200 and "No videos from there: they appear in 12." in past.text
+        for bad in ("-1", "x", "1e3", "٣", "9" * 12):
+            assert requests.get(f"{url}/influencer/{ann}", params={"from": bad}, timeout=5).status_code == 400, bad
+    assert INFLUENCER_PAGE_ROWS == 200

@@ -220,7 +220,7 @@ def test_start_ingest_rows_meet_the_same_rule_as_manifest_cells_and_fail_alone()
     assert [(s.url, s.HasField("performance"), s.row_error) for s in checked.videos] == [
         ("a.mp4", False, "row 1 of this submission: performance 1.7e+308 is too large (a score is at most "
                          "1,000,000,000)"),
-        ("b.mp4", False, "line 3: performance -5 is negative"), 
+        ("b.mp4", False, "line 3: performance -5 is negative"),
         ("c.mp4", True, ""), ("d.mp4", False, ""), ("e.mp4", False, "line 6: performance is missing"),
     ]
     assert request.videos[0].performance == 1.7e308  # the caller's request is left as it was

@@ -104,13 +104,22 @@ def predict() -> str:
     )
 
 
+INFLUENCER_PAGE_ROWS = 200  # of an influencer's videos at once: each row has a face and a timeline
+
+
 @bp.get("/influencer/<influencer_id>")
 def influencer(influencer_id: str) -> str:
+    """One influencer: statistics, corrections, and their videos best score first, INFLUENCER_PAGE_ROWS (config
+    "INFLUENCER_PAGE_ROWS") at a time from the `?from=`-th (0-based)."""
     _valid(is_influencer_id, influencer_id)
-    page = report.influencer_page(_store(), _analysis(), influencer_id)
+    start = request.args.get("from", "0")
+    if not (start.isascii() and start.isdigit() and len(start) <= 9):
+        abort(400, description="?from= is the place of a video in the list: a whole number from 0")
+    rows = int(current_app.config.get("INFLUENCER_PAGE_ROWS") or INFLUENCER_PAGE_ROWS)
+    page = report.influencer_page(_store(), _analysis(), influencer_id, int(start), rows)
     if page is None:
         abort(404)
-    return render_template("influencer.html", page=page, others=_others(influencer_id),
+    return render_template("influencer.html", page=page, others=_others(influencer_id), rows=rows,
                            hidden=influencer_id in _analysis().hidden)
 
 
