@@ -17,7 +17,7 @@ import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 from services.ingest.http_wire import BadResponse
 from services.ingest.netguard import (
@@ -129,7 +129,7 @@ def _local_path(url: str, base_dir: Path) -> Path:
     scheme = has_scheme(url)
     if scheme is not None and scheme != "file":
         raise _Failed(f"unsupported URL scheme {scheme!r} (use http, https or a path)")
-    raw = urlparse(url).path if scheme == "file" else url
+    raw = _file_url_path(url) if scheme == "file" else url
     if "\0" in raw:
         raise _Failed("invalid path (NUL character)")
     try:
@@ -142,6 +142,18 @@ def _local_path(url: str, base_dir: Path) -> Path:
     except (OSError, RuntimeError, ValueError) as exc:  # symlink loop, name too long
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise _Failed(f"invalid path ({reason[:80]})") from exc
+
+
+def _file_url_path(url: str) -> str:
+    """The path a `file:` URL names (RFC 8089): percent-decoded (`a%20b.mp4` is `a b.mp4`); a host other than
+    none or `localhost` is another machine's file, refused."""
+    parts = urlparse(url)
+    if parts.netloc.lower() not in ("", "localhost"):
+        raise _Failed(f"a file URL of another host ({_one_line(parts.netloc[:80])!r}): give a path on this machine")
+    try:
+        return unquote(parts.path, errors="strict")
+    except UnicodeDecodeError:
+        raise _Failed("invalid path (its %-escapes are not UTF-8)") from None
 
 
 def _local(url: str, base_dir: Path, policy: FetchPolicy) -> Fetched:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -18,6 +19,7 @@ from services.common.datadir import DOWNLOADS, ScratchDir, sweep_scratch
 from services.common.protoconv import seconds
 from services.common.rpc import open_channel, wait_healthy
 from services.common.settings import Settings
+from services.ingest.fetch import local_path
 from services.ingest.pipeline import VideoPipeline
 
 DONE = common_pb2.VIDEO_STATUS_DONE
@@ -50,6 +52,10 @@ def pipeline(tmp_path: Path) -> Iterator[VideoPipeline]:
 @pytest.mark.parametrize(("url", "reason"), [
     ("clip\x00.mp4", r"clip\x00.mp4: invalid path (NUL character)"),
     ("file:///tmp/a\x00b.mp4", r"file:///tmp/a\x00b.mp4: invalid path (NUL character)"),
+    ("file:///tmp/a%00b.mp4", "file:///tmp/a%00b.mp4: invalid path (NUL character)"),
+    ("file:///tmp/a%FFb.mp4", "file:///tmp/a%FFb.mp4: invalid path (its %-escapes are not UTF-8)"),
+    ("file://files.example.com/a.mp4", "file://files.example.com/a.mp4: a file URL of another host "
+                                       "('files.example.com'): give a path on this machine"),
     ("~no-such-user-here/x.mp4", "~no-such-user-here/x.mp4: invalid path ('~no-such-user-here': no such user's "
                                  "home folder)"),
 ])
@@ -58,6 +64,17 @@ def test_a_location_that_cannot_be_resolved_is_a_clean_row_error_naming_it(pipel
     assert outcome.video.status == FAILED
     assert outcome.video.error == reason and outcome.recorded
     assert "Error" not in outcome.video.error  # no exception class name: words only
+
+
+def test_a_file_url_is_percent_decoded_and_names_the_same_video_as_its_path(pipeline, tmp_path):
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_odd_media import write_faststart_mp4
+
+    write_faststart_mp4(tmp_path / "a clip é.mp4", seconds=2)
+    url = f"file://localhost{quote(str(tmp_path))}/a%20clip%20%C3%A9.mp4"
+    assert local_path(url, tmp_path) == local_path("a clip é.mp4", tmp_path) == (tmp_path / "a clip é.mp4")
+    outcome = pipeline.process(url, 1.0, "", "", tmp_path)
+    assert outcome.video.status != FAILED, outcome.video.error
 
 
 def test_a_symlink_loop_is_a_clean_row_error_naming_it(pipeline, tmp_path):
