@@ -97,7 +97,7 @@ def has_scheme(url: str) -> str | None:
 
 def parse_url(url: str) -> Target:
     """Parses an absolute http(s) URL strictly; raises Refused for anything ambiguous or malformed."""
-    if any(ord(c) <= 0x20 or ord(c) == 0x7F for c in url):
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in url) or url[:1] == " " or url[-1:] == " ":
         raise Refused("whitespace or control character in URL")
     if "\\" in url:
         raise Refused("backslash in URL")
@@ -114,13 +114,16 @@ def parse_url(url: str) -> Target:
         if i != -1:
             end = min(end, i)
     authority, tail = rest[:end], rest[end:]
+    if " " in authority or " " in scheme:
+        raise Refused("whitespace or control character in URL")
     if "@" in authority:
         raise Refused("user name or password in URL (not supported)")
     host, port = _split_host_port(authority, DEFAULT_PORTS[scheme])
     tail = tail.split("#", 1)[0]
     if not tail.startswith("/"):
         tail = "/" + tail
-    # Characters outside ASCII are sent percent-encoded (UTF-8); existing escapes and reserved characters stay.
+    # A blank in the path or query, and characters outside ASCII, are sent percent-encoded (UTF-8) as a browser
+    # sends them ("my clip.mp4" is "my%20clip.mp4"); existing escapes and reserved characters stay.
     request_target = quote(tail, safe="/?#[]@!$&'()*+,;=:%~-._")
     ip = _parse_ip_host(host)
     if ip is not None:

@@ -28,7 +28,7 @@ PAYLOAD = b"\x00\x00\x00\x18ftypmp42" + bytes(5000)
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802 - http.server's naming
         self.server.hosts.append(self.headers.get("Host"))
-        if self.path == "/ok.mp4":
+        if self.path in ("/ok.mp4", "/my%20clip%C3%A9.mp4"):
             self._send(200, PAYLOAD)
         elif self.path == "/slow.mp4":
             time.sleep(2.0)
@@ -95,6 +95,10 @@ def test_a_download_is_hashed_and_removed_when_released(base_url, tmp_path):
     assert got.sha256 == hashlib.sha256(PAYLOAD).hexdigest()
     got.release()
     assert not got.path.exists()
+
+
+def test_a_blank_or_an_accent_in_the_path_is_requested_percent_encoded_as_a_browser_does(base_url, tmp_path):
+    assert fetch(f"{base_url}/my clipé.mp4", tmp_path, POLICY).size == len(PAYLOAD)
 
 
 def test_redirects_are_followed(base_url, tmp_path):

@@ -70,6 +70,8 @@ def test_the_host_checked_is_the_host_connected_to(url, host, ip):
 
 
 def test_port_path_and_query_are_kept_and_the_fragment_dropped():
+    assert parse_url("https://example.com/my clip.mp4?t=a b").request_target == "/my%20clip.mp4?t=a%20b", \
+        "a blank in the path, as exports often have, is sent as a browser sends it"
     target = parse_url("https://example.com:8443/a b%20/ü.mp4?x=1&y=é#frag".replace(" ", "%20"))
     assert (target.scheme, target.port) == ("https", 8443)
     assert target.request_target == "/a%20b%20/%C3%BC.mp4?x=1&y=%C3%A9"
