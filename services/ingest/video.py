@@ -19,6 +19,7 @@ import av
 import numpy as np
 
 from services.ingest.sampling import ShotSampler
+from services.ingest.sniff import SNIFF_BYTES, text_kind
 
 THUMB_CELLS = 48  # the luma thumbnail is about this many cells along the long side
 MIN_SIDE = 32  # px: smaller frames hold no recognisable face
@@ -220,13 +221,27 @@ def _declared_duration(container: av.container.InputContainer, stream: av.video.
     return next((d for d in candidates if math.isfinite(d) and d > 0), 0.0)
 
 
+def _unopened(path: Path, exc: BaseException) -> str:
+    """Why no decoder opened `path`: what it is when it is text (a web page where a video was expected is
+    the usual case: a link to the page that plays a video), else the decoder's reason."""
+    try:
+        with open(path, "rb") as f:
+            kind = text_kind(f.read(SNIFF_BYTES))
+    except OSError:
+        kind = ""
+    if kind == "a web page (HTML)":
+        return ("not a video (a web page, HTML: the URL must give the video file itself, not a page that "
+                "plays it)")
+    return f"not a video ({kind})" if kind else f"not a readable video ({describe(exc)})"
+
+
 def open_video(path: Path, max_pixels: int = 4096 * 4096, max_seconds: float = 3600.0) -> tuple[
         av.container.InputContainer, VideoInfo]:
     """Opens `path` and checks what the container states; VideoInfo's size is the coded one here."""
     try:
         container = av.open(str(path), mode="r", timeout=30.0)
     except DECODE_ERRORS as exc:
-        raise VideoError(f"not a readable video ({describe(exc)})") from exc
+        raise VideoError(_unopened(path, exc)) from exc
     try:
         if container.format.name in IMAGE_FORMATS or container.format.name.endswith("_pipe"):
             raise VideoError(f"not a video (an image file: {container.format.name})")

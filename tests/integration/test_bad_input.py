@@ -60,6 +60,7 @@ def folder(tmp_path, corpus):
     shutil.copy(smoke / "videos" / "v0009.mp4", videos / "copy_of_a.mp4")
     (videos / "empty.mp4").write_bytes(b"")
     (videos / "notes.mp4").write_text("this is a text file, not a video\n")
+    (videos / "watch.html").write_text("<!DOCTYPE html><html><head><title>Our new video</title></head></html>\n")
     data = (smoke / "videos" / "v0025.mp4").read_bytes()
     (videos / "truncated.mp4").write_bytes(data[: len(data) // 3])
     (videos / "big.mp4").write_bytes(bytes(3_000_000))
@@ -87,7 +88,9 @@ def test_bad_rows_get_clear_errors_and_good_rows_are_processed(settings, folder,
         ("1.1", f"{web}/redirect.mp4", DUPLICATE, "same video as"),
         ("1.0", "videos/missing.mp4", FAILED, "file not found"),
         ("1.0", "videos/empty.mp4", FAILED, "0 bytes"),
-        ("1.0", "videos/notes.mp4", FAILED, "not a readable video"),
+        ("1.0", "videos/notes.mp4", FAILED, "not a video (a text file)"),
+        ("1.0", f"{web}/watch.html", FAILED, "not a video (a web page, HTML: the URL must give the video "
+                                                    "file itself, not a page that plays it)"),
         ("1.0", "videos/big.mp4", FAILED, "more than the limit"),
         ("1.0", "videos/tiny.mp4", FAILED, "unsupported resolution 16x16"),
         ("1.0", f"{web}/nothing-here.mp4", FAILED, "HTTP 404"),

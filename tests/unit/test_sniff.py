@@ -1,0 +1,30 @@
+"""A file no decoder opens is named for what it is when it is text: most often a web page where a video
+was expected (a link to the page that plays a video, a login or error page)."""
+
+import pytest
+
+from services.ingest.sniff import SNIFF_BYTES, text_kind
+
+
+@pytest.mark.parametrize(("head", "kind"), [
+    (b"<!DOCTYPE html><html><head><title>TikTok</title>", "a web page (HTML)"),
+    (b"\xef\xbb\xbf\r\n  <html lang=en>", "a web page (HTML)"),
+    (b"<!-- a comment --><html>", "a web page (HTML)"),
+    (b"<head><meta charset=utf-8>", "a web page (HTML)"),
+    (b'<?xml version="1.0"?><Error><Code>AccessDenied</Code></Error>', "an XML document"),
+    (b'{"error": "expired"}', "a JSON document"),
+    (b"this is a text file, not a video\n", "a text file"),
+    ("Vidéo indisponible".encode() * 200, "a text file"),  # a character cut at SNIFF_BYTES is still text
+    (b"", ""),
+    (b"\x00\x00\x00\x18ftypmp42", ""),
+    (b"\x1a\x45\xdf\xa3 matroska", ""),
+    (b"GIF89a\x01\x00", ""),
+    (b"\xff\xd8\xff\xe0 JFIF", ""),
+    (b"abc\x01def", ""),
+])
+def test_text_is_named_and_anything_binary_is_left_to_the_decoders_reason(head, kind):
+    assert text_kind(head) == kind
+
+
+def test_only_the_first_bytes_are_read():
+    assert text_kind(b"a" * SNIFF_BYTES + b"\x00") == "a text file"
