@@ -58,7 +58,7 @@ def merge(store: FaceStore, influencer_ids: Sequence[str]) -> list[str]:
     ids = list(dict.fromkeys(influencer_ids))
     if len(ids) < 2:
         raise ValueError("merge needs at least two different influencer ids")
-    live = list(dict.fromkeys(_current(store, i) for i in ids))
+    live = live_ids(store, ids)
     if len(live) < 2:
         return []  # all of them are one influencer already: what the first submission did
     target, others = live[0], live[1:]
@@ -85,6 +85,12 @@ def merged_into(store: FaceStore, influencer_id: str) -> str:
         current = into[current]
         seen.add(current)
     return "" if current == influencer_id else current
+
+
+def live_ids(store: FaceStore, influencer_ids: Sequence[str]) -> list[str]:
+    """The influencers `influencer_ids` stand for now (an id merged away before: the one it joined), each once,
+    in order; KeyError for an id that stands for none."""
+    return list(dict.fromkeys(_current(store, i) for i in influencer_ids))
 
 
 def _current(store: FaceStore, influencer_id: str) -> str:

@@ -42,7 +42,8 @@ def done(store: FaceStore, key: str) -> None:
 
 def influencers_named(args: dict[str, Any]) -> list[str]:
     """The influencer ids a correction's arguments name."""
-    named = [args.get(k, "") for k in ("id", "target", "a", "b")] + list(args.get("ids", []))
+    named = [args.get(k, "") for k in ("id", "target", "a", "b")] + list(args.get("ids", [])) \
+        + list(args.get("live", []))  # a merge: what its ids stood for when it ran
     return sorted({str(i) for i in named if i})
 
 

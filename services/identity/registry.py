@@ -122,6 +122,11 @@ class IdentityRegistry:
         with self.lock:
             return corrections.merge(self.store, influencer_ids)
 
+    def live_ids(self, influencer_ids: list[str]) -> list[str]:
+        """What `influencer_ids` stand for now (corrections.live_ids); KeyError for an unknown one."""
+        with self.lock:
+            return corrections.live_ids(self.store, influencer_ids)
+
     def split(self, influencer_id: str, video_ids: list[str]) -> list[str]:
         with self.lock:
             return corrections.split(self.store, influencer_id, video_ids)

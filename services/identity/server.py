@@ -380,18 +380,22 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             yield msg
 
     def _correct(self, work: Callable[[], tuple[list[str], list[Label]]], context: grpc.ServicerContext,
-                 action: int, involved: list[str], kind: int = identity_pb2.CHANGE_KIND_CORRECTION,
+                 action: int, involved: list[str] | Callable[[], list[str]],
+                 kind: int = identity_pb2.CHANGE_KIND_CORRECTION,
                  ids: Callable[[dict | None], tuple[list[str], list[str]]] | None = None,
                  journal_entry: tuple[str, dict[str, object]] | None = None) -> identity_pb2.Changes:
         """Runs a correction (`work` returns the changed videos and the labels it set) and publishes its change
         with its audit entry, under the registry's lock; the answer carries the change's position and the
-        entry. `involved`: the influencers it touches (what an undo puts back is captured around them);
+        entry. `involved`: the influencers it touches (what an undo puts back is captured around them), or a
+        function finding them under the registry's lock (a merge: what each id given stands for now);
         `ids(undo record)`: the ids before and after, asked after `work` (default: `involved` both).
         `journal_entry` (op, arguments): the correction is recorded before it is applied and the record
         removed once published (journal.py), so a kill between the two is finished at the next start."""
         actor = actor_of(context.invocation_metadata(), bool(self.settings.token))
         undoable = action != identity_pb2.AUDIT_ACTION_ENROL
         with self.registry.lock:
+            if callable(involved):
+                involved = involved()
             key = journal.record(self.registry.store, *journal_entry) if journal_entry else ""
             before = undo.capture(self.registry.store, involved) if undoable else None
             names_before = self.registry.names()
@@ -458,16 +462,30 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         for influencer_id in request.influencer_ids:
             _check_influencer(context, influencer_id)
         ids = list(request.influencer_ids)
+        live: list[str] = []  # what the ids stand for when the merge runs (one merged away before: who it joined)
+        recorded: dict[str, object] = {"ids": ids, "live": live}  # the journal's record: a replay names both
+
+        def involved() -> list[str]:
+            try:
+                live[:] = self.registry.live_ids(ids)
+            except KeyError as exc:
+                _refuse(context, exc)
+            return list(dict.fromkeys([*ids, *live]))
 
         def work() -> tuple[list[str], list[Label]]:
             try:
                 changed = self.registry.merge(ids)
             except (KeyError, ValueError) as exc:
                 _refuse(context, exc)
-            return changed, self.registry.labels(ids)
+            # Every id given and every one it stood for: a name or hidden flag that left with a merged-away
+            # influencer's faces is published too, or analytics would keep it.
+            return changed, self.registry.labels([*ids, *live])
+
+        def before_after(_: dict | None) -> tuple[list[str], list[str]]:
+            return (live[1:], live[:1]) if len(live) > 1 else (ids[1:], ids[:1])
         return identity_pb2.MergeInfluencersResponse(changes=self._correct(
-            work, context, identity_pb2.AUDIT_ACTION_MERGE, ids, ids=lambda _: (ids[1:], ids[:1]),
-            journal_entry=("merge", {"ids": ids})))
+            work, context, identity_pb2.AUDIT_ACTION_MERGE, involved, ids=before_after,
+            journal_entry=("merge", recorded)))
 
     def SplitInfluencer(self, request: identity_pb2.SplitInfluencerRequest, context: grpc.ServicerContext
                         ) -> identity_pb2.SplitInfluencerResponse:
