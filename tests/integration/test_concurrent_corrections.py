@@ -1,5 +1,5 @@
-"""Many analysts correcting at once, over gRPC: merges that overlap, renames, hides, splits, moves and undos
-from eight threads. Each call either does its whole correction or is refused with a clear status; afterwards
+"""Many analysts correcting at once, over gRPC: merges that overlap, renames, hides, splits, moves, answers,
+erasures, re-derivations and undos from eight threads. Each call either does its whole correction or is refused with a clear status; afterwards
 identity and analytics agree on who is in every video, every face has one influencer, and every correction
 that answered is on the audit trail once."""
 
@@ -16,6 +16,7 @@ from test_registry import video
 from test_review_queue import clients, record, stack  # noqa: F401 - fixtures
 
 from influencers.v1 import identity_pb2
+from services.common.clients import drain
 from services.identity.analyzer import PersonObservation
 
 PEOPLE = 10
@@ -59,7 +60,8 @@ def test_corrections_from_eight_threads_at_once_leave_identity_and_analytics_agr
         mine: list[str] = []
         for _ in range(12):
             a, b = rng.sample(ids, 2)
-            action = rng.choice(["merge", "rename", "hide", "unhide", "split", "move", "undo", "answer"])
+            action = rng.choice(["merge", "rename", "hide", "unhide", "split", "move", "undo", "answer", "delete",
+                                 "recluster"])
             try:
                 if action == "merge":
                     reply = ident.merge([a, b])
@@ -71,6 +73,11 @@ def test_corrections_from_eight_threads_at_once_leave_identity_and_analytics_agr
                     reply = ident.split(a, [rng.choice(videos)])
                 elif action == "move":
                     reply = ident.move(rng.choice(videos), a, b)
+                elif action == "delete":
+                    reply = ident.delete(a)
+                elif action == "recluster":
+                    got = drain(ident.recluster((), resync_only=False))
+                    reply = identity_pb2.Changes(feed_position=got.position)
                 elif action == "answer":
                     reply = ident.answer(a, b, rng.choice([identity_pb2.REVIEW_ANSWER_SAME,
                                                             identity_pb2.REVIEW_ANSWER_DIFFERENT]))
