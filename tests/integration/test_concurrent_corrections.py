@@ -1,7 +1,7 @@
 """Many analysts correcting at once, over gRPC: merges that overlap, renames, hides, splits, moves, answers,
-erasures, re-derivations and undos from eight threads. Each call either does its whole correction or is refused with a clear status; afterwards
-identity and analytics agree on who is in every video, every face has one influencer, and every correction
-that answered is on the audit trail once."""
+erasures, re-derivations and undos from eight threads. Each call either does its whole correction or is
+refused with a clear status; afterwards identity and analytics agree on who is in every video and on every
+name and hidden flag, and every correction that answered is on the audit trail once."""
 
 from __future__ import annotations
 
