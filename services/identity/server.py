@@ -51,6 +51,7 @@ MAX_DURATION_SECONDS = 315_576_000_000  # google.protobuf.Duration's bound (10,0
 RECLUSTER_PAGE = 200  # videos per message of a Recluster stream
 MAX_PHOTOS = 10  # reference photos in one EnrolInfluencer call (the page's limit too)
 MAX_REVIEW = 100  # items of the review queue in one answer
+MAX_MERGE = 1000  # different influencers in one MergeInfluencers call (each is looked up under the lock)
 MAX_CHANGES = 1000  # changes of the feed in one ListChanges answer
 REVIEW_ANSWERS = {identity_pb2.REVIEW_ANSWER_SAME: ANSWERS[0], identity_pb2.REVIEW_ANSWER_DIFFERENT: ANSWERS[1],
                   identity_pb2.REVIEW_ANSWER_SKIP: ANSWERS[2]}
@@ -459,9 +460,12 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
 
     def MergeInfluencers(self, request: identity_pb2.MergeInfluencersRequest, context: grpc.ServicerContext
                          ) -> identity_pb2.MergeInfluencersResponse:
-        for influencer_id in request.influencer_ids:
+        ids = list(dict.fromkeys(request.influencer_ids))
+        if len(ids) > MAX_MERGE:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                          f"{len(ids)} influencers: one merge takes at most {MAX_MERGE}")
+        for influencer_id in ids:
             _check_influencer(context, influencer_id)
-        ids = list(request.influencer_ids)
         live: list[str] = []  # what the ids stand for when the merge runs (one merged away before: who it joined)
         recorded: dict[str, object] = {"ids": ids, "live": live}  # the journal's record: a replay names both
 

@@ -279,6 +279,17 @@ def test_a_malformed_influencer_id_is_an_invalid_argument_and_an_unknown_one_is_
     assert found.influencer_id == INFLUENCERS[0] and found.representative_face == b""
 
 
+def test_a_merge_of_more_influencers_than_the_cap_is_refused_before_any_lookup_and_repeats_count_once(
+        identity) -> None:
+    many = [f"inf_{k:010x}" for k in range(1001)]
+    over = refusal(identity.MergeInfluencers, identity_pb2.MergeInfluencersRequest(influencer_ids=many))
+    assert over.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert over.details() == "1001 influencers: one merge takes at most 1000"
+    same = refusal(identity.MergeInfluencers, identity_pb2.MergeInfluencersRequest(
+        influencer_ids=[INFLUENCERS[0]] * 50_000))
+    assert same.code() == grpc.StatusCode.INVALID_ARGUMENT and "at least two different" in same.details()
+
+
 @pytest.fixture
 def guarded() -> Iterator[grpc.Channel]:
     """A server of ours (build_server) with a service whose handlers fail as a bug would: raw bytes in and out."""
