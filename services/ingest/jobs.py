@@ -242,6 +242,7 @@ class JobQueue:
                 self._ensure_batch_open()  # under the row's lease (the heartbeat renews it while a repair runs)
             except Exception as exc:
                 if DISK_FULL not in str(exc):
+                    self.store.release(claim, self.owner)  # identity unreachable: the row waits for the next try
                     raise
                 self._stop_job(claim, _details(exc))
                 return True

@@ -327,9 +327,14 @@ class Scripted:
         self.reconciled: list[list[str]] = []
         self.batches: list[str] = []
         self.fail_reconcile = ""
+        self.fail_open = 0  # the next opens that fail (identity unreachable)
         self._lock = threading.Lock()
 
     def open_batch(self) -> None:
+        with self._lock:
+            if self.fail_open:
+                self.fail_open -= 1
+                raise RuntimeError("identity unavailable")
         self.batches.append("open")
 
     def close_batch(self) -> None:
@@ -427,6 +432,19 @@ def test_a_failed_reconcile_fails_the_job_saying_why(replicas) -> None:
     body.release(1)
     failed = wait_state(one, job.job_id, FAILED)
     assert "identity unavailable" in failed.error and failed.done == 1
+
+
+def test_a_row_whose_batch_could_not_open_goes_back_to_the_queue_and_runs_once_identity_answers(replicas) -> None:
+    # Before, the row stayed taken by the replica that failed to open its batch, its lease renewed by that
+    # replica's heartbeat: the job never ended, though identity was back a second later.
+    (one, two), body = replicas
+    two.stop(timeout_s=5)  # one replica: its own row must come back to it
+    body.fail_open = 1
+    job = one.start(request(1))
+    body.release(1)
+    ended = wait_state(one, job.job_id, SUCCEEDED)
+    assert ended.done == 1 and body.ran == ["v0.mp4"]
+    assert one.store.claim_row("x") is None
 
 
 def test_an_unknown_job_is_none_everywhere(replicas) -> None:
