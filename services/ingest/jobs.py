@@ -302,7 +302,8 @@ class JobQueue:
                 changed = self._runner.reconcile(job.processed_video_ids)
         except Exception as exc:  # noqa: BLE001 - recorded against the job it belongs to, and logged
             log.exception("reconciling ingest job %s failed", job.job_id)
-            error = f"{type(exc).__name__}: {exc}"
+            code = getattr(exc, "code", None)  # a gRPC error: its status and message, not its repr's five lines
+            error = f"{code().name if callable(code) else type(exc).__name__}: {_details(exc)}"
         if self.store.end_job(job.job_id, self.owner, changed, error):
             log.info("ingest job %s ended%s", job.job_id, f": {error}" if error else "")
         else:

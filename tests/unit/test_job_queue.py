@@ -9,6 +9,7 @@ import threading
 import time
 from pathlib import Path
 
+import grpc
 import pytest
 import sqlalchemy as sa
 
@@ -349,6 +350,8 @@ class Scripted:
         return progress(url), f"id-{url}"
 
     def reconcile(self, video_ids: list[str]) -> int:
+        if isinstance(self.fail_reconcile, Exception):
+            raise self.fail_reconcile
         if self.fail_reconcile:
             raise RuntimeError(self.fail_reconcile)
         self.reconciled.append(sorted(video_ids))
@@ -445,6 +448,28 @@ def test_a_row_whose_batch_could_not_open_goes_back_to_the_queue_and_runs_once_i
     ended = wait_state(one, job.job_id, SUCCEEDED)
     assert ended.done == 1 and body.ran == ["v0.mp4"]
     assert one.store.claim_row("x") is None
+
+
+class Unavailable(grpc.RpcError):
+    """What a channel raises when identity is down: its str() is several lines, with a debug string."""
+
+    def code(self) -> grpc.StatusCode:
+        return grpc.StatusCode.UNAVAILABLE
+
+    def details(self) -> str:
+        return "connections to all backends failing"
+
+    def __str__(self) -> str:
+        return "<_InactiveRpcError of RPC that terminated with:\n\tstatus = ...\n\tdebug_error_string = ...>"
+
+
+def test_a_reconcile_failed_by_a_grpc_error_gives_the_job_its_status_and_message_on_one_line(replicas) -> None:
+    (one, _), body = replicas
+    body.fail_reconcile = Unavailable()
+    job = one.start(request(1))
+    body.release(1)
+    failed = wait_state(one, job.job_id, FAILED)
+    assert failed.error == "UNAVAILABLE: connections to all backends failing"
 
 
 def test_an_unknown_job_is_none_everywhere(replicas) -> None:
