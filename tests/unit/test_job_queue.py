@@ -507,3 +507,34 @@ def test_a_watcher_of_a_long_job_holds_a_bounded_page_of_messages_not_every_row(
     finally:
         body.release(1000)
         queue.stop(timeout_s=5)
+
+
+class DownStore(JobStore):
+    """The real store, its database unreachable for the first `down` rows asked for."""
+
+    def __init__(self, engine: sa.Engine, down: int) -> None:
+        super().__init__(engine, lease_s=2.0)
+        self.down = down
+
+    def claim_row(self, owner: str) -> Claim | None:
+        if self.down > 0:
+            self.down -= 1
+            raise ConnectionError("connection refused")
+        return super().claim_row(owner)
+
+
+def test_a_database_outage_is_logged_once_with_its_traceback_then_once_when_it_is_over(engines, caplog) -> None:
+    # Before, every worker thread logged the traceback again every second for as long as the outage lasted.
+    caplog.set_level("INFO", logger="services.ingest.jobs")
+    store = DownStore(engines(), down=3)
+    queue = JobQueue(store, Scripted(), "r0:x", threads=1, idle_poll_s=0.01)
+    try:
+        deadline = time.monotonic() + 10
+        while store.down and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.5)  # the retry after the last failure
+    finally:
+        queue.stop(timeout_s=5)
+    lines = [(r.levelname, r.getMessage(), bool(r.exc_info)) for r in caplog.records if "worker step" in r.getMessage()]
+    assert lines == [("ERROR", "ingest worker step failed; retrying", True),
+                     ("INFO", "ingest worker steps succeed again after 3 failed tries", False)]
