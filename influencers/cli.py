@@ -202,7 +202,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
               f"page {stack.web_url}" + (f"  metrics {metrics.url}" if metrics else ""), flush=True)
         log = logging.getLogger(__name__)
         try:
-            log.info("stopping on %s (calls and rows in flight finish first)", _wait_for_signal())
+            log.info("stopping on %s (work in flight finishes first)", _wait_for_signal())
         finally:
             stack.stop()
             log.info("stopped")
@@ -236,7 +236,7 @@ def cmd_service(args: argparse.Namespace) -> int:
     log = logging.getLogger(__name__)
     try:
         with _metrics(settings):
-            log.info("%s stopping on %s (calls and rows in flight finish first)", args.service, _wait_for_signal())
+            log.info("%s stopping on %s (work in flight finishes first)", args.service, _wait_for_signal())
     finally:
         for stop in stoppers:
             stop()
