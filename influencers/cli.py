@@ -200,10 +200,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         s = stack.settings
         print(f"ingest {s.host}:{s.ingest_port}  identity {s.identity_target}  analytics {s.analytics_target}  "
               f"page {stack.web_url}" + (f"  metrics {metrics.url}" if metrics else ""), flush=True)
+        log = logging.getLogger(__name__)
         try:
-            _wait_for_signal()
+            log.info("stopping on %s (work in flight finishes first)", _wait_for_signal())
         finally:
             stack.stop()
+            log.info("stopped")
     return 0
 
 
@@ -231,12 +233,14 @@ def cmd_service(args: argparse.Namespace) -> int:
         from services.ingest.server import IngestProcess
 
         stoppers = [IngestProcess(settings).stop]
+    log = logging.getLogger(__name__)
     try:
         with _metrics(settings):
-            _wait_for_signal()
+            log.info("%s stopping on %s (work in flight finishes first)", args.service, _wait_for_signal())
     finally:
         for stop in stoppers:
             stop()
+        log.info("%s stopped", args.service)
     return 0
 
 
@@ -469,11 +473,19 @@ def cmd_correct(args: argparse.Namespace) -> int:
     return _written(args, analytics, ident.answer(who.one(args.a), who.one(args.b), REVIEW_ANSWERS[args.answer]))
 
 
-def _wait_for_signal() -> None:
+def _wait_for_signal() -> str:
+    """Waits for Ctrl-C or SIGTERM; returns the signal's name."""
     stop = threading.Event()
+    received: list[str] = []
+
+    def note(signum: int, frame: object) -> None:
+        received.append(signal.Signals(signum).name)
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, note)
     stop.wait()
+    return received[0] if received else ""
 
 
 class _OneLineParser(argparse.ArgumentParser):

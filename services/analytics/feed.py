@@ -38,7 +38,14 @@ PAGE = 100  # changes read at a time
 IDLE_S = 0.1  # seconds between two reads of an idle feed
 RETRY_S = 1.0  # seconds between two tries for the leadership, or after identity failed
 CHECK_S = 1.0  # seconds between two checks that the leadership is still held
+REPEAT_LOG_TRIES = 60  # failed reads of the feed in a row between two warnings (the first is logged)
 LEADER_LOCK = 0xA_FEED  # pg_try_advisory_lock key of the replica applying the feed
+
+
+def _brief(exc: Exception) -> str:
+    """A gRPC error as its status and message (its str() is five lines with a debug string), else str()."""
+    code, details = getattr(exc, "code", None), getattr(exc, "details", None)
+    return f"{code().name}: {details()}" if callable(code) and callable(details) else str(exc)
 
 
 class TooFarBehind(Exception):
@@ -286,6 +293,7 @@ class FollowerThread:
                     log.warning("could not fetch the missing crops: %s", exc)
             self.leading = True
             checked = time.monotonic()
+            failures = 0
             while not self._stop.is_set():
                 if time.monotonic() - checked >= CHECK_S:
                     if not self.leadership.held():
@@ -296,8 +304,15 @@ class FollowerThread:
                 try:
                     applied = self.follower.step()
                 except Exception as exc:  # identity down or restarting: try again shortly, never die
-                    log.warning("following identity's feed failed (retrying in %.0f s): %s", self.retry_s, exc)
+                    # Logged at the first failure and every REPEAT_LOG_TRIES after (a line a minute, not a second).
+                    level = logging.WARNING if failures % REPEAT_LOG_TRIES == 0 else logging.DEBUG
+                    failures += 1
+                    log.log(level, "following identity's feed failed (try %d, retrying every %.0f s): %s",
+                            failures, self.retry_s, _brief(exc))
                     self._stop.wait(self.retry_s)
                     continue
+                if failures:
+                    log.info("following identity's feed again after %d failed tries", failures)
+                    failures = 0
                 if not applied:
                     self._stop.wait(self.idle_s)

@@ -213,6 +213,14 @@ class JobStore:
         sub.ParseFromString(row.submission)
         return Claim(row.job_id, row.idx, sub, row.base_dir, row.attempts + 1, row.video_id)
 
+    def release(self, claim: Claim, owner: str) -> None:
+        """Gives back a row `owner` took but did not start (opening its batch failed): pending again, its attempt
+        not counted. Kept, its lease would be renewed by the owner's heartbeat for as long as the process lives."""
+        with self.engine.begin() as conn:
+            conn.execute(rows_t.update().where(rows_t.c.job_id == claim.job_id, rows_t.c.idx == claim.idx,
+                                               rows_t.c.lease_owner == owner, rows_t.c.state == TAKEN)
+                         .values(state=PENDING, lease_owner=None, attempts=claim.attempts - 1))
+
     def note_video(self, claim: Claim, owner: str, video_id: str) -> None:
         """Records which video `claim`'s attempt is about to analyse (so a replacement can forget it)."""
         with self.engine.begin() as conn:

@@ -132,6 +132,9 @@ def _repeated_rows(request: ingest_pb2.StartIngestRequest) -> dict[int, int]:
     return repeated
 
 
+REPEAT_LOG_TRIES = 60  # failed steps in a row between two log lines (a step is retried every second)
+
+
 class JobQueue:
     """Stores jobs and runs rows of any job on `threads` worker threads, as lease owner `owner`."""
 
@@ -217,14 +220,23 @@ class JobQueue:
     # ---- the worker threads -----------------------------------------------------------------------------
 
     def _work(self) -> None:
+        failures = 0  # in a row: the first is logged with its traceback, then one line every REPEAT_LOG_TRIES
         while not self._stopping.is_set():
             try:
                 if not self._step():
                     self._maybe_close_batch()
                     self._stopping.wait(self._idle_poll_s)
-            except Exception:  # noqa: BLE001 - a database or service outage: logged, retried after a pause
-                log.exception("ingest worker step failed; retrying")
+            except Exception as exc:  # noqa: BLE001 - a database or service outage: logged, retried after a pause
+                if failures == 0:
+                    log.exception("ingest worker step failed; retrying")
+                elif failures % REPEAT_LOG_TRIES == 0:
+                    log.error("ingest worker step still failing (try %d): %s", failures + 1, _details(exc))
+                failures += 1
                 self._stopping.wait(max(self._idle_poll_s, 1.0))
+                continue
+            if failures:
+                log.info("ingest worker steps succeed again after %d failed tries", failures)
+                failures = 0
 
     def _step(self) -> bool:
         """Finalises a job or runs a row; False when there was nothing to take."""
@@ -242,6 +254,7 @@ class JobQueue:
                 self._ensure_batch_open()  # under the row's lease (the heartbeat renews it while a repair runs)
             except Exception as exc:
                 if DISK_FULL not in str(exc):
+                    self.store.release(claim, self.owner)  # identity unreachable: the row waits for the next try
                     raise
                 self._stop_job(claim, _details(exc))
                 return True
@@ -301,7 +314,8 @@ class JobQueue:
                 changed = self._runner.reconcile(job.processed_video_ids)
         except Exception as exc:  # noqa: BLE001 - recorded against the job it belongs to, and logged
             log.exception("reconciling ingest job %s failed", job.job_id)
-            error = f"{type(exc).__name__}: {exc}"
+            code = getattr(exc, "code", None)  # a gRPC error: its status and message, not its repr's five lines
+            error = f"{code().name if callable(code) else type(exc).__name__}: {_details(exc)}"
         if self.store.end_job(job.job_id, self.owner, changed, error):
             log.info("ingest job %s ended%s", job.job_id, f": {error}" if error else "")
         else:

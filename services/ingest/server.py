@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 
 import grpc
+import sqlalchemy as sa
 
 from influencers.v1 import analytics_pb2_grpc, identity_pb2_grpc, ingest_pb2, ingest_pb2_grpc
 from services.common.boundary import brief, shown
@@ -124,6 +125,13 @@ class IngestProcess:
         self.server: RunningServer = build_server("ingest", settings.host, settings.ingest_port, [register],
                                                   token=settings.token, max_workers=SERVER_THREADS,
                                                   credentials=server_credentials(settings))
+        # Readiness follows the job queue's database, as analytics' follows its store (docs/operations.md).
+        self.server.watch(self._database_ok)
+
+    def _database_ok(self) -> bool:
+        with self.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        return True
 
     @property
     def port(self) -> int:

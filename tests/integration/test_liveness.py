@@ -10,8 +10,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.analytics.server import serve_analytics
 from services.analytics.store import AnalyticsStore
+from services.common.database import open_engine
 from services.common.rpc import LIVENESS, READINESS, build_server, open_channel
 from services.common.settings import Settings
+from services.ingest.server import IngestProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -103,6 +105,19 @@ def test_the_analytics_service_with_its_store_closed_is_alive_but_not_ready(tmp_
         assert status(running.port, LIVENESS) == SERVING
     finally:
         running.stop(0)
+
+
+def test_the_ingest_service_with_its_job_database_unreachable_is_alive_but_not_ready(tmp_path):
+    # Before, ingest's readiness was set once at start: with PostgreSQL down it stayed SERVING (and
+    # influencers_ready 1) while every worker failed to take a row.
+    process = IngestProcess(Settings(data_dir=tmp_path, ingest_port=0))
+    try:
+        assert wait_for(process.port, READINESS, SERVING, 5) == SERVING
+        process.engine = open_engine("postgresql://nobody@127.0.0.1:1/none")  # the database goes away
+        assert wait_for(process.port, READINESS, NOT_SERVING, 8) == NOT_SERVING
+        assert status(process.port, LIVENESS) == SERVING
+    finally:
+        process.stop(grace_s=0)
 
 
 def test_a_stopped_server_is_no_longer_live():

@@ -55,6 +55,8 @@ def test_an_ingest_service_with_the_variable_set_serves_its_metrics(tmp_path):
     assert 'influencers_job_rows{state="pending"} 0.0' in text
     assert "grpc_server_handled_total" in text and "process_resident_memory_bytes" in text
     assert "Traceback" not in err
+    # SIGTERM leaves a trace in the log: the process was stopped, not lost.
+    assert "ingest stopping on SIGTERM" in err and err.rstrip().endswith("ingest stopped"), err
 
 
 def test_a_service_without_the_variable_serves_no_metrics(tmp_path):

@@ -2,11 +2,16 @@
 field fails) and for what makes a pod start: a container with a read-only root filesystem has a volume where
 the data dir is."""
 
+import inspect
 from pathlib import Path
 
 import kubernetes_validate
 import pytest
 import yaml
+
+from services.identity.server import IdentityProcess
+from services.ingest.jobs import JobQueue
+from services.ingest.server import IngestProcess
 
 K8S = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
 KUBERNETES_VERSION = "1.30"
@@ -66,3 +71,19 @@ def test_kustomize_rewrites_exactly_the_images_the_manifests_use() -> None:
     kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
     ours = {image.rsplit(":", 1)[0] for _, image in _images() if "/influencers/" in image}
     assert {entry["name"] for entry in kustomization["images"]} == ours
+
+
+def _default(function, name: str) -> float:
+    return inspect.signature(function).parameters[name].default
+
+
+def test_the_orchestrators_wait_longer_than_a_service_takes_to_stop() -> None:
+    # Ingest lets its rows in flight finish, then its server drain; identity drains its AnalyzeVideo calls.
+    # Killed before that, a row is done again (after its lease) and a video's analysis is thrown away.
+    stops = {"ingest": _default(JobQueue.stop, "timeout_s") + _default(IngestProcess.stop, "grace_s"),
+             "identity": _default(IdentityProcess.stop, "grace_s")}
+    compose = yaml.safe_load((K8S.parents[1] / "docker-compose.yml").read_text())["services"]
+    for name, seconds in stops.items():
+        pod = next(doc for n, doc in _documents() if n == f"{name}.yaml" and doc["kind"] == "Deployment")
+        assert pod["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] > seconds, name
+        assert int(compose[name].get("stop_grace_period", "10s").removesuffix("s")) > seconds, name

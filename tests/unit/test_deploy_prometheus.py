@@ -96,6 +96,15 @@ def test_every_alert_reads_only_metrics_the_code_or_node_exporter_defines():
         assert metric_names(rule["expr"]) <= known, (rule["alert"], metric_names(rule["expr"]) - known)
 
 
+def test_only_the_down_alert_names_a_scrape_job():
+    # In Kubernetes the job is kubernetes-pods or a PodMonitor's: a rule matching job="influencers" on our own
+    # metrics would never fire there. `up` is every target's, so InfluencersDown alone needs the job.
+    for rule in alert_rules():
+        if rule["alert"] != "InfluencersDown":
+            assert "job=" not in rule["expr"].replace(" ", ""), rule["alert"]
+    assert "job=" not in " ".join(dashboard_exprs()).replace(" ", "")
+
+
 def test_every_alert_is_explained_in_the_operations_guide():
     guide = (ROOT / "docs" / "operations.md").read_text()
     for rule in alert_rules():

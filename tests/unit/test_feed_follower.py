@@ -173,3 +173,34 @@ def test_the_follower_thread_applies_a_new_change_within_a_second(store) -> None
         assert store.feed_position() == position and thread.leading
     finally:
         thread.stop()
+
+
+class Unreachable(FakeIdentity):
+    """Identity down for its first `down` reads of the feed."""
+
+    def __init__(self, down: int) -> None:
+        super().__init__()
+        self.down = down
+
+    def list_changes(self, after: int, page_size: int):  # type: ignore[no-untyped-def]
+        if self.down > 0:
+            self.down -= 1
+            raise ConnectionError("identity unreachable")
+        return super().list_changes(after, page_size)
+
+
+def test_identity_down_is_one_warning_then_one_line_when_the_feed_is_followed_again(store, caplog) -> None:
+    # Before, a warning a second for as long as identity was down (3,600 lines an hour).
+    identity = Unreachable(down=5)
+    position = identity.publish(change((V1, [appearance(ANN)])))
+    caplog.set_level("INFO", logger="services.analytics.feed")
+    thread = FollowerThread(Follower(identity, store), SoleLeader(), idle_s=0.01, retry_s=0.01).start()
+    try:
+        deadline = time.monotonic() + 2
+        while store.feed_position() < position and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        thread.stop()
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records if "following" in r.getMessage()]
+    assert lines == [("WARNING", "following identity's feed failed (try 1, retrying every 0 s): identity unreachable"),
+                     ("INFO", "following identity's feed again after 5 failed tries")]

@@ -9,6 +9,7 @@ import threading
 import time
 from pathlib import Path
 
+import grpc
 import pytest
 import sqlalchemy as sa
 
@@ -327,9 +328,14 @@ class Scripted:
         self.reconciled: list[list[str]] = []
         self.batches: list[str] = []
         self.fail_reconcile = ""
+        self.fail_open = 0  # the next opens that fail (identity unreachable)
         self._lock = threading.Lock()
 
     def open_batch(self) -> None:
+        with self._lock:
+            if self.fail_open:
+                self.fail_open -= 1
+                raise RuntimeError("identity unavailable")
         self.batches.append("open")
 
     def close_batch(self) -> None:
@@ -344,6 +350,8 @@ class Scripted:
         return progress(url), f"id-{url}"
 
     def reconcile(self, video_ids: list[str]) -> int:
+        if isinstance(self.fail_reconcile, Exception):
+            raise self.fail_reconcile
         if self.fail_reconcile:
             raise RuntimeError(self.fail_reconcile)
         self.reconciled.append(sorted(video_ids))
@@ -429,6 +437,41 @@ def test_a_failed_reconcile_fails_the_job_saying_why(replicas) -> None:
     assert "identity unavailable" in failed.error and failed.done == 1
 
 
+def test_a_row_whose_batch_could_not_open_goes_back_to_the_queue_and_runs_once_identity_answers(replicas) -> None:
+    # Before, the row stayed taken by the replica that failed to open its batch, its lease renewed by that
+    # replica's heartbeat: the job never ended, though identity was back a second later.
+    (one, two), body = replicas
+    two.stop(timeout_s=5)  # one replica: its own row must come back to it
+    body.fail_open = 1
+    job = one.start(request(1))
+    body.release(1)
+    ended = wait_state(one, job.job_id, SUCCEEDED)
+    assert ended.done == 1 and body.ran == ["v0.mp4"]
+    assert one.store.claim_row("x") is None
+
+
+class Unavailable(grpc.RpcError):
+    """What a channel raises when identity is down: its str() is several lines, with a debug string."""
+
+    def code(self) -> grpc.StatusCode:
+        return grpc.StatusCode.UNAVAILABLE
+
+    def details(self) -> str:
+        return "connections to all backends failing"
+
+    def __str__(self) -> str:
+        return "<_InactiveRpcError of RPC that terminated with:\n\tstatus = ...\n\tdebug_error_string = ...>"
+
+
+def test_a_reconcile_failed_by_a_grpc_error_gives_the_job_its_status_and_message_on_one_line(replicas) -> None:
+    (one, _), body = replicas
+    body.fail_reconcile = Unavailable()
+    job = one.start(request(1))
+    body.release(1)
+    failed = wait_state(one, job.job_id, FAILED)
+    assert failed.error == "UNAVAILABLE: connections to all backends failing"
+
+
 def test_an_unknown_job_is_none_everywhere(replicas) -> None:
     (one, _), _ = replicas
     assert one.get("nope") is None and one.watch("nope") is None and one.cancel("nope") is None
@@ -464,3 +507,34 @@ def test_a_watcher_of_a_long_job_holds_a_bounded_page_of_messages_not_every_row(
     finally:
         body.release(1000)
         queue.stop(timeout_s=5)
+
+
+class DownStore(JobStore):
+    """The real store, its database unreachable for the first `down` rows asked for."""
+
+    def __init__(self, engine: sa.Engine, down: int) -> None:
+        super().__init__(engine, lease_s=2.0)
+        self.down = down
+
+    def claim_row(self, owner: str) -> Claim | None:
+        if self.down > 0:
+            self.down -= 1
+            raise ConnectionError("connection refused")
+        return super().claim_row(owner)
+
+
+def test_a_database_outage_is_logged_once_with_its_traceback_then_once_when_it_is_over(engines, caplog) -> None:
+    # Before, every worker thread logged the traceback again every second for as long as the outage lasted.
+    caplog.set_level("INFO", logger="services.ingest.jobs")
+    store = DownStore(engines(), down=3)
+    queue = JobQueue(store, Scripted(), "r0:x", threads=1, idle_poll_s=0.01)
+    try:
+        deadline = time.monotonic() + 10
+        while store.down and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.5)  # the retry after the last failure
+    finally:
+        queue.stop(timeout_s=5)
+    lines = [(r.levelname, r.getMessage(), bool(r.exc_info)) for r in caplog.records if "worker step" in r.getMessage()]
+    assert lines == [("ERROR", "ingest worker step failed; retrying", True),
+                     ("INFO", "ingest worker steps succeed again after 3 failed tries", False)]

@@ -96,3 +96,16 @@ def test_with_tracing_on_a_line_carries_the_trace_id_and_the_job_and_row_sent_al
         tracing.shutdown_tracing()
     (line,) = (json.loads(x) for x in out.getvalue().splitlines())
     assert (line["trace_id"], line["job_id"], line["row"]) == (trace_id, "job9", 4)
+
+
+def test_a_text_event_with_line_breaks_stays_on_its_line(restore_root):
+    # An RpcError's text ("<_InactiveRpcError ...>\n\tstatus = ...\n\tdetails = ...") is what the feed follower
+    # logs every second while identity is down: each event must stay one line, its breaks escaped.
+    out = io.StringIO()
+    configure_logging("text", "INFO", stream=out)
+    log = logging.getLogger("services.analytics.feed")
+    log.warning("following identity's feed failed: %s", 'rpc\n\tstatus = UNAVAILABLE\n\tdetails = "refused"')
+    log.warning("video failed", extra={"reason": "a\nb", "count": 2})
+    first, second = out.getvalue().splitlines()
+    assert first.endswith('failed: rpc\\n\\tstatus = UNAVAILABLE\\n\\tdetails = "refused"')
+    assert second.endswith(r"video failed reason='a\nb' count=2")

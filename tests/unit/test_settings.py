@@ -1,8 +1,12 @@
 """Settings are typed and range-checked when built; a bad value names its environment variable."""
 
+import dataclasses
+import re
+from pathlib import Path
+
 import pytest
 
-from services.common.settings import Settings, SettingsError
+from services.common.settings import Settings, SettingsError, env_name
 
 
 def env(**values: str) -> dict[str, str]:
@@ -53,3 +57,21 @@ def test_a_settings_error_is_a_value_error_so_older_callers_still_catch_it():
 def test_replace_checks_the_new_values_too():
     with pytest.raises(SettingsError, match="INFLUENCERS_MATCH_MARGIN"):
         Settings().replace(match_margin=float("nan"))
+
+
+def test_every_setting_is_documented_in_the_configuration_guide():
+    # A table cell names a variable in full (`INFLUENCERS_X`) or after another of its row (`_X`, same prefix).
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
+    named: set[str] = set()
+    for row in guide.splitlines():
+        prefix = ""
+        for name in re.findall(r"`([A-Z_]+)`", row.split("|")[1] if row.startswith("|") else ""):
+            if name.startswith("_") and prefix:
+                named.add(prefix + name)
+            else:
+                named.add(name)
+                prefix = "INFLUENCERS_QDRANT" if name.startswith("INFLUENCERS_QDRANT_") else name.split("_")[0]
+    aliases = {"qdrant_url": "QDRANT_URL", "qdrant_api_key": "QDRANT_API_KEY"}
+    missing = [env_name(f.name) for f in dataclasses.fields(Settings)
+               if env_name(f.name) not in named and aliases.get(f.name) not in named]
+    assert not missing, f"not in docs/configuration.md: {missing}"
