@@ -69,8 +69,9 @@ class SubmissionRunner:
 
     def reconcile(self, video_ids: list[str]) -> int:
         applied = batch.reconcile(self.identity, self.analytics, video_ids, self.feed_wait_s)
-        log.info("re-clustered around %d new videos: %d videos changed people", len(video_ids),
-                 applied.changed_videos)
+        new, changed = len(video_ids), applied.changed_videos
+        log.info("re-clustered around %d new video%s: %d video%s changed people", new, "" if new == 1 else "s",
+                 changed, "" if changed == 1 else "s")
         return applied.changed_videos
 
     def run_row(self, claim: Claim, note_video: Callable[[str], None]) -> tuple[ingest_pb2.WatchJobResponse, str]:
