@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
+import grpc
 from opentelemetry.trace import Span, Status, StatusCode
 
 from influencers.v1 import common_pb2, ingest_pb2
@@ -46,6 +47,8 @@ log = logging.getLogger(__name__)
 
 WATCH_POLL_S = 0.3  # how often a watcher reads the database for new results (no lock held in between)
 IDLE_POLL_S = 0.5  # how often an idle worker thread looks for a row to take
+# Pauses between tries of a job's reconcile while identity or analytics is unreachable: 30 s in all.
+RECONCILE_RETRIES_S = (1.0, 2.0, 4.0, 8.0, 15.0)
 # Progress messages a watcher reads from the database at once: a watcher of a 200k-row job held every message
 # (380 MB); now it holds this many (~1 MB), and reads the next ones as the client takes them.
 WATCH_READ_ROWS = 500
@@ -139,8 +142,10 @@ class JobQueue:
     """Stores jobs and runs rows of any job on `threads` worker threads, as lease owner `owner`."""
 
     def __init__(self, store: JobStore, runner: RowRunner, owner: str, threads: int = 1,
-                 idle_poll_s: float = IDLE_POLL_S, watch_poll_s: float = WATCH_POLL_S) -> None:
+                 idle_poll_s: float = IDLE_POLL_S, watch_poll_s: float = WATCH_POLL_S,
+                 reconcile_retries_s: tuple[float, ...] = RECONCILE_RETRIES_S) -> None:
         self.store = store
+        self._reconcile_retries_s = reconcile_retries_s
         self._runner = runner
         self.owner = owner
         self._idle_poll_s = idle_poll_s
@@ -311,7 +316,7 @@ class JobQueue:
         changed, error = 0, ""
         try:
             if job.processed_video_ids:
-                changed = self._runner.reconcile(job.processed_video_ids)
+                changed = self._reconciled(job)
         except Exception as exc:  # noqa: BLE001 - recorded against the job it belongs to, and logged
             log.exception("reconciling ingest job %s failed", job.job_id)
             code = getattr(exc, "code", None)  # a gRPC error: its status and message, not its repr's five lines
@@ -321,6 +326,20 @@ class JobQueue:
         else:
             log.warning("ingest job %s was not ended here: its finalisation was taken over (lease expired)",
                         job.job_id)
+
+    def _reconciled(self, job: Finalising) -> int:
+        """The job's reconcile; tried again after each pause of `reconcile_retries_s` while identity or
+        analytics is unreachable (a restart, a rolling update: every video is done, only the reconcile
+        waits), then the last error is the job's. The heartbeat renews the finalisation's lease meanwhile."""
+        for pause in (*self._reconcile_retries_s, None):
+            try:
+                return self._runner.reconcile(job.processed_video_ids)
+            except Exception as exc:
+                if pause is None or not _transient(exc) or self._stopping.is_set():
+                    raise
+                log.warning("reconciling ingest job %s: %s; trying again in %g s", job.job_id, _details(exc), pause)
+                self._stopping.wait(pause)
+        raise AssertionError("unreachable")
 
     def _ensure_batch_open(self) -> None:
         with self._batch_lock:
@@ -351,6 +370,12 @@ class JobQueue:
                 log.exception("renewing the ingest leases failed")
             for t in self._threads:
                 t.join(self.store.lease_s / 3)
+
+
+def _transient(exc: Exception) -> bool:
+    """A gRPC error that a later try may not meet: the peer unreachable or out of time."""
+    code = getattr(exc, "code", None)
+    return callable(code) and code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 
 
 def _details(exc: Exception) -> str:

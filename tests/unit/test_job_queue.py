@@ -329,6 +329,8 @@ class Scripted:
         self.batches: list[str] = []
         self.fail_reconcile = ""
         self.fail_open = 0  # the next opens that fail (identity unreachable)
+        self.unavailable_reconciles = 0  # the first reconciles that meet identity unreachable
+        self.reconcile_calls = 0
         self._lock = threading.Lock()
 
     def open_batch(self) -> None:
@@ -350,6 +352,9 @@ class Scripted:
         return progress(url), f"id-{url}"
 
     def reconcile(self, video_ids: list[str]) -> int:
+        self.reconcile_calls += 1
+        if self.reconcile_calls <= self.unavailable_reconciles:
+            raise Unavailable()
         if isinstance(self.fail_reconcile, Exception):
             raise self.fail_reconcile
         if self.fail_reconcile:
@@ -367,7 +372,7 @@ def replicas(engines):
     """Two queues (two replicas) on one database, two worker threads each, sharing one scripted runner."""
     body = Scripted()
     queues = [JobQueue(JobStore(engines(), lease_s=2.0), body, f"r{k}:x", threads=2, idle_poll_s=0.05,
-                       watch_poll_s=0.05) for k in range(2)]
+                       watch_poll_s=0.05, reconcile_retries_s=(0.05, 0.05, 0.05)) for k in range(2)]
     yield queues, body
     body.release(1000)
     for q in queues:
@@ -470,6 +475,17 @@ def test_a_reconcile_failed_by_a_grpc_error_gives_the_job_its_status_and_message
     body.release(1)
     failed = wait_state(one, job.job_id, FAILED)
     assert failed.error == "UNAVAILABLE: connections to all backends failing"
+
+
+def test_a_reconcile_is_tried_again_while_identity_is_unreachable_and_the_job_succeeds_once_it_answers(
+        replicas) -> None:
+    # Before, identity restarting (a rolling update) while a job finished failed the job, every video done.
+    (one, _), body = replicas
+    body.unavailable_reconciles = 3  # the three pauses of the fixture's queues, then it answers
+    job = one.start(request(1))
+    body.release(1)
+    ended = wait_state(one, job.job_id, SUCCEEDED, FAILED)
+    assert ended.state == SUCCEEDED and ended.error == "" and body.reconcile_calls == 4
 
 
 def test_an_unknown_job_is_none_everywhere(replicas) -> None:
