@@ -119,15 +119,16 @@ def _ingest(settings: Settings, manifest: Path, detach: bool, submit_only: bool 
     waiting = (ingest_pb2.JOB_STATE_QUEUED, ingest_pb2.JOB_STATE_RUNNING)
     ahead = [j for j in list_jobs(channel, settings.rpc_timeout_s)
              if j.state in waiting and j.job_id != job.job_id and seconds(j.create_time) <= seconds(job.create_time)]
-    print(f"job {job.job_id}: {job.total} videos" + (f", queued behind {len(ahead)} job(s)" if ahead else ""),
-          file=sys.stderr)
+    json_logs = _json_logs(settings)
+    _tell(f"job {job.job_id}: {job.total} videos" + (f", queued behind {len(ahead)} job(s)" if ahead else ""),
+          json_logs)
     if submit_only:
-        print(f"follow it: influencers jobs {job.job_id}", file=sys.stderr)
+        _tell(f"follow it: influencers jobs {job.job_id}", json_logs)
         print(job.job_id, flush=True)  # alone on the last line of stdout: scripts read it
         return 0
     results: list[ingest_pb2.WatchJobResponse] = []
     try:
-        return _follow(channel, job.job_id, results, job.total)
+        return _follow(channel, job.job_id, results, job.total, json_logs)
     except KeyboardInterrupt:
         if not detach:
             cancel_job(channel, job.job_id, settings.rpc_timeout_s)
@@ -138,18 +139,36 @@ def _ingest(settings: Settings, manifest: Path, detach: bool, submit_only: bool 
         return 130
 
 
-def _follow(channel: grpc.Channel, job_id: str, results: list[ingest_pb2.WatchJobResponse], total: int) -> int:
+def _json_logs(settings: Settings) -> bool:
+    return settings.log_format.lower() == "json"
+
+
+def _tell(line: str, json_logs: bool, level: int = logging.INFO) -> None:
+    """A line for the person at the terminal, on stderr (above a progress bar); with JSON logs, a log record
+    instead, so that stderr stays JSON lines only."""
+    if json_logs:
+        logging.getLogger(__name__).log(level, line)
+    else:
+        tqdm.write(line, file=sys.stderr)
+
+
+def _follow(channel: grpc.Channel, job_id: str, results: list[ingest_pb2.WatchJobResponse], total: int,
+            json_logs: bool = False) -> int:
     """Shows a job's progress (of `total` videos) until it ends, then a summary; 1 when a video failed or the
-    job did not succeed. `results` collects the progress messages as they come."""
-    bar = tqdm(total=total, unit=" video", desc="ingest", file=sys.stderr)
+    job did not succeed. `results` collects the progress messages as they come. With `json_logs` stderr is
+    JSON lines only: no bar, and each failed or partly read video is a log record."""
+    bar = tqdm(total=total, unit=" video", desc="ingest", file=sys.stderr, disable=json_logs)
+
+    def say(line: str) -> None:
+        _tell(line, json_logs, logging.WARNING)
 
     def progress(p: ingest_pb2.WatchJobResponse) -> None:
         bar.total = p.total
         bar.update(1)
         if p.video.status == common_pb2.VIDEO_STATUS_FAILED:
-            tqdm.write(f"FAILED  {p.video.error}", file=sys.stderr)
+            say(f"FAILED  {p.video.error}")
         elif p.video.error.startswith(WARNING):  # done, but maybe partly (a truncated file)
-            tqdm.write(f"WARNING {_cut(p.video.url)}: {p.video.error.removeprefix(WARNING)}", file=sys.stderr)
+            say(f"WARNING {_cut(p.video.url)}: {p.video.error.removeprefix(WARNING)}")
 
     try:
         with logging_redirect_tqdm():  # the services of `run` log here too: above the bar, never inside it
@@ -164,9 +183,10 @@ def _follow(channel: grpc.Channel, job_id: str, results: list[ingest_pb2.WatchJo
     for v in bad:
         print(f"  failed: {v.error}")
     if job.state == ingest_pb2.JOB_STATE_FAILED:
-        print(f"job {job_id} failed: {job.error} (the next job repairs what it left half done)", file=sys.stderr)
+        _tell(f"job {job_id} failed: {job.error} (the next job repairs what it left half done)", json_logs,
+              logging.ERROR)
     elif job.state == ingest_pb2.JOB_STATE_CANCELLED:
-        print(f"job {job_id} was cancelled after {job.done} of {job.total} videos", file=sys.stderr)
+        _tell(f"job {job_id} was cancelled after {job.done} of {job.total} videos", json_logs, logging.WARNING)
     return 1 if bad or job.state != ingest_pb2.JOB_STATE_SUCCEEDED else 0
 
 
@@ -255,7 +275,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     if args.job:
         job = get_job(channel, args.job, settings.rpc_timeout_s)  # an unknown id or no service: one line, at once
         try:
-            return _follow(channel, args.job, [], job.total)
+            return _follow(channel, args.job, [], job.total, _json_logs(settings))
         except KeyboardInterrupt:
             print(f"\nstopped following; job {args.job} goes on", file=sys.stderr)
             return 130

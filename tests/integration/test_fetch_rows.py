@@ -3,6 +3,7 @@ the real analytics service (gRPC on loopback, SQLite in a temp dir) and a fake i
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -162,3 +163,12 @@ def test_ingest_shows_a_truncated_video_as_done_with_a_warning_line(stack, tmp_p
     (row,) = [v for v in stack.store.video_frame().itertuples() if v.url == "cut.mp4"]
     assert 2.0 <= row.duration_s <= 4.0
     assert "1/1 [" in err and "0video" not in err, "the bar counts toward the job's total from the start"
+
+    # With JSON logs, stderr is JSON lines only: no bar, and the warning is a record of its own.
+    env = {**os.environ, "INFLUENCERS_LOG_FORMAT": "json"}
+    done = subprocess.run([sys.executable, "-m", "influencers", "ingest", str(manifest), "--ingest-port",
+                           str(stack.settings.ingest_port)], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(line) for line in done.stderr.splitlines() if line.strip()]
+    assert any(r["event"].startswith("job ") for r in records)
+    assert "videos: 1 done" in done.stdout
