@@ -41,6 +41,27 @@ def test_a_read_only_container_has_a_volume_at_the_data_dir() -> None:
                 assert data_dir in mounts, f"{name}: {container['name']} cannot write {data_dir}"
 
 
+def _bytes(quantity: str) -> int:
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
+    return int(quantity[:-2]) * units[quantity[-2:]] if quantity[-2:] in units else int(quantity)
+
+
+def test_a_services_scratch_volumes_fit_within_its_ephemeral_storage_limit() -> None:
+    # Otherwise the kubelet evicts the pod before a volume is full, and the service's free-space guard, which
+    # sees the volume, never warns. Identity spools long videos' frames to its data dir: it needs a limit.
+    for name, doc in _documents():
+        if doc["kind"] != "Deployment" or not name.startswith(("ingest", "identity", "analytics")):
+            continue
+        pod = doc["spec"]["template"]["spec"]
+        sizes = [_bytes(v["emptyDir"]["sizeLimit"]) for v in pod.get("volumes", []) if "emptyDir" in v]
+        (container,) = pod["containers"]
+        limit = container["resources"].get("limits", {}).get("ephemeral-storage")
+        if name.startswith(("ingest", "identity")):
+            assert limit, f"{name}: no ephemeral-storage limit"
+        if limit:
+            assert sum(sizes) <= _bytes(limit), f"{name}: volumes {sum(sizes)} B over the limit {limit}"
+
+
 def test_ingress_is_denied_by_default_and_opened_for_each_workload_by_name() -> None:
     policies = [doc for _, doc in _documents() if doc["kind"] == "NetworkPolicy"]
     assert any(p["spec"]["podSelector"] == {} and "ingress" not in p["spec"] for p in policies)
