@@ -180,6 +180,8 @@ class FrameClock:
 
 
 def _check_size(width: int, height: int, max_pixels: int) -> None:
+    if min(width, height) <= 0:  # FFmpeg refused the size it read (an animation's 30000x30000 canvas)
+        raise VideoError("not a readable video (no valid frame size: too large or damaged)")
     if min(width, height) < MIN_SIDE or width * height > max_pixels:
         raise VideoError(f"unsupported resolution {width}x{height}")
 

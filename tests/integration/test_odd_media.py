@@ -190,6 +190,26 @@ def test_an_animated_gif_or_apng_is_sampled_as_a_short_video(tmp_path, codec, fm
     assert all(corner_is_white(f.bgr) for f in frames)
 
 
+@pytest.mark.parametrize("canvas", [30_000, 65_535])
+def test_an_animation_whose_canvas_is_absurdly_large_is_refused_before_any_frame_is_drawn(tmp_path, canvas):
+    """A GIF's header states its canvas, which the decoder would allocate whole (30000² is 3.6 GB): FFmpeg
+    refuses the size, and the row says so instead of "unsupported resolution 0x0"."""
+    import io
+    import struct
+
+    from PIL import Image
+
+    frames = [Image.fromarray(marked(48, 64, level=40 + k)) for k in range(5)]
+    data = io.BytesIO()
+    frames[0].save(data, format="GIF", save_all=True, append_images=frames[1:], duration=100)
+    gif = bytearray(data.getvalue())
+    gif[6:10] = struct.pack("<HH", canvas, canvas)  # the logical screen's width and height
+    path = tmp_path / "bomb.gif"
+    path.write_bytes(bytes(gif))
+    with pytest.raises(VideoError, match=r"^not a readable video \(no valid frame size: too large or damaged\)$"):
+        decode(path)
+
+
 def test_a_single_frame_video_is_not_a_video(tmp_path):
     path = write_video(tmp_path / "one.mp4", [marked(48, 64)])
     with pytest.raises(VideoError, match="not a video"):
