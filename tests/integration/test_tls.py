@@ -58,3 +58,28 @@ def test_a_certificate_without_its_key_or_an_unreadable_file_is_a_settings_error
         Settings(tls_cert="cert.pem")
     with pytest.raises(SettingsError, match="INFLUENCERS_TLS_KEY='.*k.pem' cannot be read"):
         server_credentials(Settings(tls_cert=str(tmp_path / "missing.pem"), tls_key=str(tmp_path / "k.pem")))
+
+
+def test_the_container_health_check_speaks_tls_to_a_tls_server_expecting_its_certificates_name(
+        tmp_path) -> None:
+    """With INFLUENCERS_TLS_CERT set the servers speak TLS only: the check connects to 127.0.0.1 over TLS,
+    trusts INFLUENCERS_TLS_CA and expects the name the certificate gives (here `identity`, not 127.0.0.1)."""
+    from test_liveness import load_healthcheck
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "1", "-subj", "/CN=identity", "-addext", "subjectAltName=DNS:identity"],
+                   check=True, capture_output=True)
+    server = build_server("tls", "127.0.0.1", 0, [],
+                          credentials=server_credentials(Settings(tls_cert=str(cert), tls_key=str(key))))
+    healthcheck = load_healthcheck()
+    try:
+        env = {"INFLUENCERS_TLS_CERT": str(cert), "INFLUENCERS_TLS_CA": str(cert)}
+        assert healthcheck.check(server.port, "liveness", environ=env)
+        assert not healthcheck.check(server.port, "liveness", environ={}), "plaintext gets nothing"
+        assert not healthcheck.check(server.port, "liveness", environ={**env, "INFLUENCERS_TLS_CA": str(key)}), \
+            "an authority that did not sign it is refused"
+        assert not healthcheck.check(server.port, "liveness", environ={
+            **env, "INFLUENCERS_TLS_CA": str(tmp_path / "missing.pem")})
+    finally:
+        server.stop(0)
