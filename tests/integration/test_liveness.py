@@ -13,6 +13,7 @@ from services.analytics.store import AnalyticsStore
 from services.common.database import open_engine
 from services.common.rpc import LIVENESS, READINESS, build_server, open_channel
 from services.common.settings import Settings
+from services.identity.server import IdentityProcess
 from services.ingest.server import IngestProcess
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,6 +115,18 @@ def test_the_ingest_service_with_its_job_database_unreachable_is_alive_but_not_r
     try:
         assert wait_for(process.port, READINESS, SERVING, 5) == SERVING
         process.engine = open_engine("postgresql://nobody@127.0.0.1:1/none")  # the database goes away
+        assert wait_for(process.port, READINESS, NOT_SERVING, 8) == NOT_SERVING
+        assert status(process.port, LIVENESS) == SERVING
+    finally:
+        process.stop(grace_s=0)
+
+
+def test_the_identity_service_with_its_change_feeds_database_unreachable_is_alive_but_not_ready(tmp_path):
+    # Every correction and every batch writes the feed: with its database down, identity can only fail.
+    process = IdentityProcess(Settings(data_dir=tmp_path, identity_port=0, workers=1))
+    try:
+        assert wait_for(process.port, READINESS, SERVING, 30) == SERVING
+        process.feed.engine = open_engine("postgresql://nobody@127.0.0.1:1/none")  # the database goes away
         assert wait_for(process.port, READINESS, NOT_SERVING, 8) == NOT_SERVING
         assert status(process.port, LIVENESS) == SERVING
     finally:
