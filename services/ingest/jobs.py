@@ -169,8 +169,13 @@ class JobQueue:
         request = with_repeats(request)
         settled = settled_rows(request)
         job = self.store.submit(request, settled)
+        words: dict[str, int] = {}
         for progress in settled.values():
-            count_video(status_word(progress.video.status))
+            word = status_word(progress.video.status)
+            count_video(word)
+            words[word] = words.get(word, 0) + 1
+        log.info("ingest job %s queued: %d rows%s", job.job_id, len(request.videos),
+                 "".join(f", {n} {word} at submission" for word, n in sorted(words.items())))
         return job
 
     def get(self, job_id: str) -> ingest_pb2.Job | None:
