@@ -35,7 +35,7 @@ from influencers.client import (
 from influencers.names import Resolver
 from influencers.v1 import common_pb2, identity_pb2, ingest_pb2
 from services.common import tracing
-from services.common.boundary import brief
+from services.common.boundary import brief, escaped
 from services.common.clients import CATCHING_UP, REVIEW_ANSWERS, drain
 from services.common.damage import DiskFull, StoreDamaged
 from services.common.datadir import DataDirBusy, DataDirUnusable, data_dir_lock, prepare_data_dir
@@ -318,7 +318,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         store = AnalyticsStore.open(settings, read_only=True)  # a data dir on a read-only mount is exported too
     except (sqlite3.DatabaseError, sa_exc.DBAPIError) as exc:
         where = "the database of INFLUENCERS_DATABASE_URL" if settings.database_url else _cut(str(db))
-        return _usage_error(f"{where} cannot be read ({_cut(_one_line(_db_error(exc)))})")
+        return _usage_error(f"{where} cannot be read ({_cut(escaped(_db_error(exc)))})")
     except StaleSchema as exc:
         return _usage_error(str(exc))
     try:
@@ -347,7 +347,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         try:
             scores = score_dirs(Path(tmp), truth)
         except (KeyError, ValueError) as exc:  # pandas: a malformed CSV, a missing column, a bad encoding
-            return _usage_error(f"{_cut(str(truth / 'truth.csv'))} cannot be scored ({_cut(_one_line(str(exc)))})")
+            return _usage_error(f"{_cut(str(truth / 'truth.csv'))} cannot be scored ({_cut(escaped(str(exc)))})")
     print(scores.summary())
     return 0
 
@@ -638,11 +638,6 @@ def _usage_error(message: str) -> int:
     return USAGE_ERROR
 
 
-def _one_line(text: str) -> str:
-    """`text` on one line: line breaks and other control characters escaped."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
 def _cut(text: str) -> str:
     return brief(text, SHOWN_CHARS)
 
@@ -653,7 +648,7 @@ def _service_error(command: str, exc: grpc.RpcError) -> int:
     code = exc.code() if callable(getattr(exc, "code", None)) else grpc.StatusCode.UNKNOWN
     details = exc.details() if callable(getattr(exc, "details", None)) else str(exc)
     hint = _START_HINT if code == grpc.StatusCode.UNAVAILABLE else ""
-    print(f"influencers: error: {command}: {code.name}: {_cut(_one_line(details or 'no message'))}{hint}",
+    print(f"influencers: error: {command}: {code.name}: {_cut(escaped(details or 'no message'))}{hint}",
           file=sys.stderr)
     return USAGE_ERROR if code in _USAGE_CODES else SERVICE_ERROR
 
@@ -665,8 +660,8 @@ def _db_error(exc: Exception) -> str:
 
 def _os_error(command: str, exc: OSError) -> int:
     """One line for a file or folder this command could not use (exit 2: the path given is unusable)."""
-    where = f" {_cut(_one_line(str(exc.filename)))}" if exc.filename is not None else ""
-    print(f"influencers: error: {command}: cannot use{where} ({exc.strerror or _one_line(str(exc))})",
+    where = f" {_cut(escaped(str(exc.filename)))}" if exc.filename is not None else ""
+    print(f"influencers: error: {command}: cannot use{where} ({exc.strerror or escaped(str(exc))})",
           file=sys.stderr)
     return USAGE_ERROR
 
@@ -751,18 +746,18 @@ def main(argv: list[str] | None = None) -> int:
             DiskFull) as exc:
         return _usage_error(str(exc))
     except NameLookupError as exc:
-        return _usage_error(f"{args.command}: {brief(_one_line(str(exc)), 2000)}")
+        return _usage_error(f"{args.command}: {brief(escaped(str(exc)), 2000)}")
     except grpc.RpcError as exc:
         return _service_error(args.command, exc)
     except (ServiceUnavailable, TimeoutError) as exc:  # TimeoutError: a job's progress lost, a deadline
-        print(f"influencers: error: {args.command}: {_cut(_one_line(str(exc)))}", file=sys.stderr)
+        print(f"influencers: error: {args.command}: {_cut(escaped(str(exc)))}", file=sys.stderr)
         return SERVICE_ERROR
     except OSError as exc:  # a folder or file given (data dir, --out, --report) that cannot be used
         return _os_error(args.command, exc)
     except (sqlite3.DatabaseError, sa_exc.DBAPIError) as exc:  # the analytics store: not a database, a folder
         logging.getLogger(__name__).debug("store error", exc_info=True)
         return _usage_error(f"{args.command}: the analytics store in data dir "
-                            f"{_cut(str(_settings(args).data_dir))} cannot be used ({_cut(_one_line(_db_error(exc)))})")
+                            f"{_cut(str(_settings(args).data_dir))} cannot be used ({_cut(escaped(_db_error(exc)))})")
     except (KeyboardInterrupt, _Terminated):
         print("interrupted: what was recorded is kept; run the same command again to resume", file=sys.stderr)
         return 130

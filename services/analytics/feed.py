@@ -31,6 +31,7 @@ from influencers.v1 import common_pb2, identity_pb2
 from services.analytics.audit import AuditRow, row_from_entry
 from services.analytics.records import AppearanceRow, appearance_from_proto
 from services.analytics.store import Label
+from services.common.boundary import rpc_status
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +41,6 @@ RETRY_S = 1.0  # seconds between two tries for the leadership, or after identity
 CHECK_S = 1.0  # seconds between two checks that the leadership is still held
 REPEAT_LOG_TRIES = 60  # failed reads of the feed in a row between two warnings (the first is logged)
 LEADER_LOCK = 0xA_FEED  # pg_try_advisory_lock key of the replica applying the feed
-
-
-def _brief(exc: Exception) -> str:
-    """A gRPC error as its status and message (its str() is five lines with a debug string), else str()."""
-    code, details = getattr(exc, "code", None), getattr(exc, "details", None)
-    return f"{code().name}: {details()}" if callable(code) and callable(details) else str(exc)
 
 
 class TooFarBehind(Exception):
@@ -308,7 +303,7 @@ class FollowerThread:
                     level = logging.WARNING if failures % REPEAT_LOG_TRIES == 0 else logging.DEBUG
                     failures += 1
                     log.log(level, "following identity's feed failed (try %d, retrying every %.0f s): %s",
-                            failures, self.retry_s, _brief(exc))
+                            failures, self.retry_s, rpc_status(exc) or str(exc))
                     self._stop.wait(self.retry_s)
                     continue
                 if failures:

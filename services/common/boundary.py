@@ -24,6 +24,19 @@ def shown(value: str | bytes, limit: int = SHOWN_CHARS) -> str:
     return f"{text[:limit]!r}… ({len(text)} chars)"
 
 
+def escaped(text: str) -> str:
+    """`text` on one line, as a log line or an error message shows it: line breaks and other control
+    characters escaped (`\\n`), everything printable as it is."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def rpc_status(exc: BaseException) -> str:
+    """A gRPC error as `STATUS: details` (its str() is five lines with a debug string); "" for any other
+    exception."""
+    code, details = getattr(exc, "code", None), getattr(exc, "details", None)
+    return f"{code().name}: {details()}" if callable(code) and callable(details) else ""
+
+
 def is_video_id(value: str) -> bool:
     """True for a well-formed video id (16 lower-case hex digits)."""
     return VIDEO_ID.fullmatch(value) is not None

@@ -23,6 +23,7 @@ import structlog
 from structlog.typing import EventDict, WrappedLogger
 
 from services.common import tracing
+from services.common.boundary import escaped
 
 FORMATS = ("text", "json")
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -43,20 +44,15 @@ def _trace_id(logger: WrappedLogger, name: str, event: EventDict) -> EventDict:
     return event
 
 
-def _one_line(text: str) -> str:
-    """`text` with its line breaks and other control characters escaped (an RpcError's text has several)."""
-    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
 def _text(logger: WrappedLogger, name: str, event: EventDict) -> str:
     """`TIME LEVEL LOGGER: EVENT key=value ...` on one line (a traceback on the lines after it)."""
     stamp = event.pop("timestamp", "")
     level = str(event.pop("level", "")).upper()
     source = event.pop("logger", "")
-    message = _one_line(str(event.pop("event", "")))
+    message = escaped(str(event.pop("event", "")))  # an RpcError's text has several lines
     trace = event.pop("exception", "")
     fields = " ".join(f"{k}={v!r}" if isinstance(v, str) and (not v or not v.isprintable() or " " in v)
-                      else f"{k}={_one_line(str(v))}" for k, v in event.items())
+                      else f"{k}={escaped(str(v))}" for k, v in event.items())
     line = f"{stamp} {level} {source}: {message}" + (f" {fields}" if fields else "")
     return f"{line}\n{trace}" if trace else line
 

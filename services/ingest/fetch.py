@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from services.common.boundary import escaped
 from services.ingest.http_wire import BadResponse
 from services.ingest.netguard import (
     Refused,
@@ -85,7 +86,7 @@ def fetch(url: str, base_dir: Path, policy: FetchPolicy) -> Fetched:
             return _download(url, policy)
         return _local(url, base_dir, policy)
     except Exception as exc:  # recorded against the row by the caller: no input may end the batch
-        raise FetchError(_one_line(f"{_named(url)}: {_reason(exc, policy)}")) from exc
+        raise FetchError(escaped(f"{_named(url)}: {_reason(exc, policy)}")) from exc
 
 
 def local_path(url: str, base_dir: Path) -> Path:
@@ -95,7 +96,7 @@ def local_path(url: str, base_dir: Path) -> Path:
     try:
         return _local_path(url, base_dir)
     except _Failed as exc:
-        raise FetchError(_one_line(f"{_named(url)}: {exc}")) from exc
+        raise FetchError(escaped(f"{_named(url)}: {exc}")) from exc
 
 
 def _named(url: str) -> str:
@@ -120,11 +121,6 @@ def _reason(exc: Exception, policy: FetchPolicy) -> str:
     return f"fetch failed ({exc.__class__.__name__}: {exc})"
 
 
-def _one_line(text: str) -> str:
-    """`text` with control characters (a newline in a URL or an exception) escaped."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
 def _local_path(url: str, base_dir: Path) -> Path:
     scheme = has_scheme(url)
     if scheme is not None and scheme != "file":
@@ -136,7 +132,7 @@ def _local_path(url: str, base_dir: Path) -> Path:
         path = Path(raw).expanduser()
     except RuntimeError:  # ~name of no user, or no home folder
         user = raw.split("/", 1)[0]
-        raise _Failed(f"invalid path ({_one_line(user[:40])!r}: no such user's home folder)") from None
+        raise _Failed(f"invalid path ({escaped(user[:40])!r}: no such user's home folder)") from None
     try:
         return (path if path.is_absolute() else base_dir / path).resolve()
     except (OSError, RuntimeError, ValueError) as exc:  # symlink loop, name too long
@@ -149,7 +145,7 @@ def _file_url_path(url: str) -> str:
     none or `localhost` is another machine's file, refused."""
     parts = urlparse(url)
     if parts.netloc.lower() not in ("", "localhost"):
-        raise _Failed(f"a file URL of another host ({_one_line(parts.netloc[:80])!r}): give a path on this machine")
+        raise _Failed(f"a file URL of another host ({escaped(parts.netloc[:80])!r}): give a path on this machine")
     try:
         return unquote(parts.path, errors="strict")
     except UnicodeDecodeError:

@@ -24,6 +24,7 @@ from opentelemetry.trace import Span, Status, StatusCode
 
 from influencers.v1 import common_pb2, ingest_pb2
 from services.common import logs, tracing
+from services.common.boundary import rpc_status
 from services.common.damage import DISK_FULL
 from services.common.metrics import count_video
 from services.common.protoconv import seconds_by_key, status_word
@@ -324,8 +325,8 @@ class JobQueue:
                 changed = self._reconciled(job)
         except Exception as exc:  # noqa: BLE001 - recorded against the job it belongs to, and logged
             log.exception("reconciling ingest job %s failed", job.job_id)
-            code = getattr(exc, "code", None)  # a gRPC error: its status and message, not its repr's five lines
-            error = f"{code().name if callable(code) else type(exc).__name__}: {_details(exc)}"
+            # A gRPC error: its status and message, not its repr's five lines.
+            error = " ".join((rpc_status(exc) or f"{type(exc).__name__}: {exc}").split())
         if self.store.end_job(job.job_id, self.owner, changed, error):
             log.info("ingest job %s ended%s", job.job_id, f": {error}" if error else "")
         else:

@@ -26,6 +26,7 @@ from opentelemetry.trace import Span
 
 from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2, identity_pb2, identity_pb2_grpc
 from services.common import tracing
+from services.common.boundary import rpc_status
 from services.common.datadir import ScratchDir
 from services.common.protoconv import duration, seconds_by_key
 from services.common.settings import Settings
@@ -62,10 +63,7 @@ def one_line(text: str) -> str:
 
 
 def _rpc_reason(exc: grpc.RpcError) -> str:
-    code, details = getattr(exc, "code", None), getattr(exc, "details", None)
-    if callable(code) and callable(details):
-        return f"{code().name}: {details()}"
-    return f"{type(exc).__name__}: {exc}"
+    return rpc_status(exc) or f"{type(exc).__name__}: {exc}"
 
 
 KEPT = "the previous result is kept"
