@@ -193,9 +193,11 @@ def _too_long(max_seconds: float, decoded_s: float) -> VideoError:
 def _luma_thumb(frame: av.VideoFrame) -> np.ndarray:
     step = max(1, max(frame.width, frame.height) // THUMB_CELLS)
     if frame.format.name not in LUMA8_FORMATS:
-        # 10-bit (HDR phone video), RGB or palette frames: the first plane is not 8-bit luma.
+        # 10-bit (HDR phone video), RGB or palette frames: the first plane is not 8-bit luma. One pixel a cell,
+        # as below: a smoothing scaler reads the whole frame (20 ms for a 4096x4096 GIF or APNG frame, five
+        # times the decoder's own work), where nearest-neighbour reads the cells' pixels alone (0.3 ms).
         small = frame.reformat(width=max(1, frame.width // step), height=max(1, frame.height // step),
-                               format="gray")
+                               format="gray", interpolation="POINT")
         return small.to_ndarray().astype(np.float32)
     plane = frame.planes[0]
     y = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
