@@ -77,11 +77,16 @@ class SampledFrame:
 
 
 def describe(exc: BaseException) -> str:
-    """A short reason for a decoder exception, without a traceback."""
+    """A short reason for a decoder exception, without a traceback. FFmpeg's errors give their words alone: their
+    text also holds an error number and the file's path (the download's scratch file, for a URL)."""
     if isinstance(exc, av.error.InvalidDataError):
         return "invalid data"
+    if isinstance(exc, av.error.PatchWelcomeError):
+        return "a feature the decoder does not implement"
     if isinstance(exc, MemoryError):
         return "out of memory (absurd frame size?)"
+    if isinstance(exc, av.FFmpegError) and exc.strerror:
+        return str(exc.strerror).strip()[:200]
     text = str(exc).strip()
     return f"{exc.__class__.__name__}: {text}"[:200] if text else exc.__class__.__name__
 

@@ -261,6 +261,29 @@ def test_each_decoded_frame_is_freed_once_passed_not_by_the_garbage_collector(tm
     assert len(alive) == 10 and max(alive) <= alive[0], alive  # none more alive than at the first sample
 
 
+def test_an_apng_the_decoder_cannot_take_is_refused_in_words_without_an_errno_or_a_path(tmp_path):
+    """An APNG whose first frame is larger than its canvas meets FFmpeg's "not yet implemented" error; the row read
+    'cannot decode (PatchWelcomeError: [Errno 1163346256] Not yet implemented in FFmpeg, patches welcome: '/path')',
+    the path being the download's scratch file when the row is a URL."""
+    import struct
+    import zlib
+
+    path = tmp_path / "post.apng"
+    with av.open(str(path), "w", format="apng") as out:
+        stream = out.add_stream("apng", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "rgb24"
+        for k in range(5):
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(marked(48, 64, level=40 + k), format="bgr24")))
+        out.mux(stream.encode())
+    data = bytearray(path.read_bytes())
+    at = data.index(b"fcTL") - 4  # the first frame's control chunk: length, type, sequence number, width, height
+    data[at + 12: at + 20] = struct.pack(">II", 30_000, 30_000)
+    data[at + 34: at + 38] = struct.pack(">I", zlib.crc32(bytes(data[at + 4: at + 34])))
+    path.write_bytes(bytes(data))
+    with pytest.raises(VideoError, match=r"^cannot decode \(a feature the decoder does not implement\)$"):
+        decode(path)
+
+
 def test_a_single_frame_video_is_not_a_video(tmp_path):
     path = write_video(tmp_path / "one.mp4", [marked(48, 64)])
     with pytest.raises(VideoError, match="not a video"):
