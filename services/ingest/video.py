@@ -20,7 +20,7 @@ import numpy as np
 from av.sidedata.sidedata import SideDataContainer
 
 from services.ingest.sampling import ShotSampler
-from services.ingest.sniff import SNIFF_BYTES, text_kind
+from services.ingest.sniff import SNIFF_BYTES, is_animated_webp, text_kind
 
 THUMB_CELLS = 48  # the luma thumbnail is about this many cells along the long side
 MIN_SIDE = 32  # px: smaller frames hold no recognisable face
@@ -247,6 +247,19 @@ def _unopened(path: Path, exc: BaseException) -> str:
     return f"not a video ({kind})" if kind else f"not a readable video ({describe(exc)})"
 
 
+def _not_a_video(path: Path, image_format: str) -> str:
+    """Why the file at `path`, which FFmpeg's demuxer `image_format` of images opened, is no video: an image, or an
+    animated WebP, an animation all the same, which FFmpeg reads as a still and cannot decode."""
+    try:
+        with open(path, "rb") as f:
+            animated = is_animated_webp(f.read(SNIFF_BYTES))
+    except OSError:
+        animated = False
+    if animated:
+        return "not a readable video (an animated WebP, which the decoder cannot read: give it as MP4 or GIF)"
+    return f"not a video (an image file: {image_format})"
+
+
 def open_video(path: Path, max_pixels: int = 4096 * 4096, max_seconds: float = 3600.0) -> tuple[
         av.container.InputContainer, VideoInfo]:
     """Opens `path` and checks what the container states; VideoInfo's size is the coded one here."""
@@ -256,7 +269,7 @@ def open_video(path: Path, max_pixels: int = 4096 * 4096, max_seconds: float = 3
         raise VideoError(_unopened(path, exc)) from exc
     try:
         if container.format.name in IMAGE_FORMATS or container.format.name.endswith("_pipe"):
-            raise VideoError(f"not a video (an image file: {container.format.name})")
+            raise VideoError(_not_a_video(path, container.format.name))
         stream = _video_stream(container)
         ctx = stream.codec_context
         if ctx is None:

@@ -190,6 +190,21 @@ def test_an_animated_gif_or_apng_is_sampled_as_a_short_video(tmp_path, codec, fm
     assert all(corner_is_white(f.bgr) for f in frames)
 
 
+@pytest.mark.parametrize(("frames", "message"), [
+    (5, r"^not a readable video \(an animated WebP, which the decoder cannot read: give it as MP4 or GIF\)$"),
+    (1, r"^not a video \(an image file: webp_pipe\)$")])
+def test_an_animated_webp_is_named_as_an_animation_the_decoder_cannot_read_not_an_image(tmp_path, frames, message):
+    """FFmpeg decodes no animated WebP, and its demuxer takes one for a still: the row said 'not a video (an image
+    file: webp_pipe)' of a social post's animation."""
+    from PIL import Image
+
+    images = [Image.fromarray(marked(48, 64, level=40 + 30 * k)) for k in range(frames)]
+    path = tmp_path / "post.webp"
+    images[0].save(path, format="WEBP", save_all=frames > 1, append_images=images[1:], duration=100)
+    with pytest.raises(VideoError, match=message):
+        decode(path)
+
+
 @pytest.mark.parametrize("canvas", [30_000, 65_535])
 def test_an_animation_whose_canvas_is_absurdly_large_is_refused_before_any_frame_is_drawn(tmp_path, canvas):
     """A GIF's header states its canvas, which the decoder would allocate whole (30000² is 3.6 GB): FFmpeg
