@@ -1,6 +1,6 @@
 """What a file that no decoder opens is, from its first bytes, in the analyst's words: a web page saved or
 served where a video was expected (a share link to a video's page, a login or error page), or some other
-text. Pure: bytes in, words out."""
+text; and whether a WebP is an animation. Pure: bytes in, words out."""
 
 from __future__ import annotations
 
@@ -32,3 +32,9 @@ def text_kind(head: bytes) -> str:
     if start[:1] in (b"{", b"["):
         return "a JSON document"
     return "a text file"
+
+
+def is_animated_webp(head: bytes) -> bool:
+    """Whether the first bytes of a file are those of an animated WebP: a RIFF WEBP file whose first chunk is the
+    extended header (VP8X) with its animation flag set (the WebP container specification)."""
+    return head[:4] == b"RIFF" and head[8:16] == b"WEBPVP8X" and len(head) > 20 and bool(head[20] & 0x02)
