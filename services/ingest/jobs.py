@@ -84,13 +84,18 @@ def _row_scope(claim: Claim) -> Iterator[Span]:
 
 def settled_rows(request: ingest_pb2.StartIngestRequest) -> dict[int, ingest_pb2.WatchJobResponse]:
     """The rows whose outcome is known without running them, by index: a broken row for a URL that a good
-    row of the same submission gives (reported, not recorded), and a second row with a URL already given
-    (reported here; the first row carries the count to analytics, see with_repeats)."""
+    row of the same submission gives (reported, not recorded), a row with no URL (nothing to fetch, nor to
+    key a record on), and a second row with a URL already given (reported here; the first row carries the
+    count to analytics, see with_repeats)."""
     settled: dict[int, ingest_pb2.WatchJobResponse] = {}
     valid_urls = {sub.url for sub in request.videos if not sub.row_error}
     repeated = _repeated_rows(request)
     for k, sub in enumerate(request.videos):
-        if sub.row_error and sub.url in valid_urls:
+        if not sub.url:
+            video = common_pb2.Video(status=common_pb2.VIDEO_STATUS_FAILED,
+                                     error=sub.row_error or f"{row_label(request, k)}: video URL is missing")
+            settled[k] = ingest_pb2.WatchJobResponse(video=video)
+        elif sub.row_error and sub.url in valid_urls:
             video = common_pb2.Video(url=sub.url, status=common_pb2.VIDEO_STATUS_FAILED, error=sub.row_error)
             settled[k] = ingest_pb2.WatchJobResponse(video=video)
         elif k in repeated:

@@ -185,7 +185,7 @@ class VideoPipeline:
             row_error = "video URL is missing"
         if row_error:
             kept = bool(video.location) and self._has_result(video.location)
-            raise FetchError(f"{url or 'row'}: {row_error}" + (f" ({KEPT})" if kept else ""))
+            raise FetchError((f"{url}: {row_error}" if url else row_error) + (f" ({KEPT})" if kept else ""))
         known = self._known(location=video.location)
         fetched: Fetched | None = None
         if known is not None and known.status in RESULT:

@@ -554,3 +554,17 @@ def test_a_database_outage_is_logged_once_with_its_traceback_then_once_when_it_i
     lines = [(r.levelname, r.getMessage(), bool(r.exc_info)) for r in caplog.records if "worker step" in r.getMessage()]
     assert lines == [("ERROR", "ingest worker step failed; retrying", True),
                      ("INFO", "ingest worker steps succeed again after 3 failed tries", False)]
+
+
+def test_a_row_without_a_url_fails_at_submission_named_by_its_line_or_its_place() -> None:
+    req = ingest_pb2.StartIngestRequest(videos=[
+        ingest_pb2.VideoSubmission(url="", performance=1.0),
+        ingest_pb2.VideoSubmission(url="", performance=1.0, line=3, row_error="line 3: performance is missing"),
+        ingest_pb2.VideoSubmission(url="", performance=1.0, line=4),
+        ingest_pb2.VideoSubmission(url="v.mp4", performance=1.0)])
+    settled = settled_rows(req)
+    assert sorted(settled) == [0, 1, 2]
+    assert settled[0].video.error == "row 1 of this submission: video URL is missing"
+    assert settled[1].video.error == "line 3: performance is missing"
+    assert settled[2].video.error == "line 4: video URL is missing"
+    assert {settled[k].video.status for k in settled} == {common_pb2.VIDEO_STATUS_FAILED}
