@@ -32,6 +32,7 @@ from services.analytics.audit import AuditRow, row_from_entry
 from services.analytics.records import AppearanceRow, appearance_from_proto
 from services.analytics.store import Label
 from services.common.boundary import rpc_status
+from services.common.streak import FailureStreak
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,6 @@ PAGE = 100  # changes read at a time
 IDLE_S = 0.1  # seconds between two reads of an idle feed
 RETRY_S = 1.0  # seconds between two tries for the leadership, or after identity failed
 CHECK_S = 1.0  # seconds between two checks that the leadership is still held
-REPEAT_LOG_TRIES = 60  # failed reads of the feed in a row between two warnings (the first is logged)
 LEADER_LOCK = 0xA_FEED  # pg_try_advisory_lock key of the replica applying the feed
 
 
@@ -288,7 +288,7 @@ class FollowerThread:
                     log.warning("could not fetch the missing crops: %s", exc)
             self.leading = True
             checked = time.monotonic()
-            failures = 0
+            streak = FailureStreak()
             while not self._stop.is_set():
                 if time.monotonic() - checked >= CHECK_S:
                     if not self.leadership.held():
@@ -299,15 +299,12 @@ class FollowerThread:
                 try:
                     applied = self.follower.step()
                 except Exception as exc:  # identity down or restarting: try again shortly, never die
-                    # Logged at the first failure and every REPEAT_LOG_TRIES after (a line a minute, not a second).
-                    level = logging.WARNING if failures % REPEAT_LOG_TRIES == 0 else logging.DEBUG
-                    failures += 1
+                    level = logging.WARNING if streak.failed() else logging.DEBUG
                     log.log(level, "following identity's feed failed (try %d, retrying every %.0f s): %s",
-                            failures, self.retry_s, rpc_status(exc) or str(exc))
+                            streak.failures, self.retry_s, rpc_status(exc) or str(exc))
                     self._stop.wait(self.retry_s)
                     continue
-                if failures:
+                if failures := streak.succeeded():
                     log.info("following identity's feed again after %d failed tries", failures)
-                    failures = 0
                 if not applied:
                     self._stop.wait(self.idle_s)

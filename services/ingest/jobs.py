@@ -28,6 +28,7 @@ from services.common.boundary import rpc_status
 from services.common.damage import DISK_FULL
 from services.common.metrics import count_video
 from services.common.protoconv import seconds_by_key, status_word
+from services.common.streak import FailureStreak
 from services.ingest.job_store import (
     CANCELLED,
     ENDED,
@@ -141,7 +142,6 @@ def _repeated_rows(request: ingest_pb2.StartIngestRequest) -> dict[int, int]:
     return repeated
 
 
-REPEAT_LOG_TRIES = 60  # failed steps in a row between two log lines (a step is retried every second)
 
 
 class JobQueue:
@@ -236,23 +236,23 @@ class JobQueue:
     # ---- the worker threads -----------------------------------------------------------------------------
 
     def _work(self) -> None:
-        failures = 0  # in a row: the first is logged with its traceback, then one line every REPEAT_LOG_TRIES
+        streak = FailureStreak()  # the first failure is logged with its traceback, then a line every 60 tries
         while not self._stopping.is_set():
             try:
                 if not self._step():
                     self._maybe_close_batch()
                     self._stopping.wait(self._idle_poll_s)
             except Exception as exc:  # noqa: BLE001 - a database or service outage: logged, retried after a pause
-                if failures == 0:
-                    log.exception("ingest worker step failed; retrying")
-                elif failures % REPEAT_LOG_TRIES == 0:
-                    log.error("ingest worker step still failing (try %d): %s", failures + 1, _details(exc))
-                failures += 1
+                first = streak.failures == 0
+                if streak.failed():
+                    if first:
+                        log.exception("ingest worker step failed; retrying")
+                    else:
+                        log.error("ingest worker step still failing (try %d): %s", streak.failures, _details(exc))
                 self._stopping.wait(max(self._idle_poll_s, 1.0))
                 continue
-            if failures:
+            if failures := streak.succeeded():
                 log.info("ingest worker steps succeed again after %d failed tries", failures)
-                failures = 0
 
     def _step(self) -> bool:
         """Finalises a job or runs a row; False when there was nothing to take."""
