@@ -19,7 +19,7 @@ from services.common.datadir import ScratchDir
 from services.common.erasure import erasure_key
 from services.common.metrics import observe_stages
 from services.common.paging import key_token, page_size, point_token
-from services.common.protoconv import duration, durations, review_reason, seconds
+from services.common.protoconv import durations, seconds
 from services.common.rpc import RunningServer, build_server
 from services.common.settings import Settings
 from services.common.spool import Spool, SpoolError
@@ -27,9 +27,18 @@ from services.common.stage_clock import CPU_SUFFIX
 from services.common.tls import server_credentials
 from services.identity import erasure, journal, undo
 from services.identity.analyzer import FrameIn, VideoAnalysis
-from services.identity.appearances import AppearanceOut
 from services.identity.assignment import Thresholds
 from services.identity.audit import actor_of, audit_key, keyed_hash, new_entry
+from services.identity.conversions import (
+    REVIEW_ANSWERS,
+    REVIEW_AUDIT,
+    appearance_pb,
+    hidden_labels_pb,
+    influencer_pb,
+    label_pb,
+    review_item_pb,
+    videos_pb,
+)
 from services.identity.correction_log import log_corrections
 from services.identity.corrections import NameTaken, checked_name, now_utc, scrub_plain_hashes
 from services.identity.crops import CropStore, check_id
@@ -37,8 +46,7 @@ from services.identity.facestore import FaceStore
 from services.identity.feed import CHANGE_VIDEOS, ChangeFeed, TooFarBehind
 from services.identity.gauges import attach_gauges
 from services.identity.open_store import open_face_store
-from services.identity.registry import IdentityRegistry, InfluencerInfo, Label
-from services.identity.review import ANSWERS, Item
+from services.identity.registry import IdentityRegistry, Label
 from services.identity.workers import FaceWorkers
 from services.identity.writer_lock import WriterLock
 
@@ -53,28 +61,7 @@ MAX_PHOTOS = 10  # reference photos in one EnrolInfluencer call (the page's limi
 MAX_REVIEW = 100  # items of the review queue in one answer
 MAX_MERGE = 1000  # different influencers in one MergeInfluencers call (each is looked up under the lock)
 MAX_CHANGES = 1000  # changes of the feed in one ListChanges answer
-REVIEW_ANSWERS = {identity_pb2.REVIEW_ANSWER_SAME: ANSWERS[0], identity_pb2.REVIEW_ANSWER_DIFFERENT: ANSWERS[1],
-                  identity_pb2.REVIEW_ANSWER_SKIP: ANSWERS[2]}
-REVIEW_AUDIT = {identity_pb2.REVIEW_ANSWER_SAME: identity_pb2.AUDIT_ACTION_REVIEW_SAME,
-                identity_pb2.REVIEW_ANSWER_DIFFERENT: identity_pb2.AUDIT_ACTION_REVIEW_DIFFERENT,
-                identity_pb2.REVIEW_ANSWER_SKIP: identity_pb2.AUDIT_ACTION_REVIEW_SKIP}
 AUDIT_ID_CHARS = 32  # hex digits of an audit id
-
-
-def appearance_pb(a: AppearanceOut) -> common_pb2.Appearance:
-    return common_pb2.Appearance(
-        influencer_id=a.influencer_id, first_seen=duration(a.first_seen_s), last_seen=duration(a.last_seen_s),
-        faces=a.faces, best_face=a.best_face, face_quality=a.face_quality, ambiguous=a.ambiguous,
-        screen_time=duration(a.screen_time_s), face_ref=a.face_ref,
-        segments=[common_pb2.Segment(start=duration(s.start_s), end=duration(s.end_s), best=duration(s.best_s))
-                  for s in a.segments])
-
-
-def review_item_pb(item: Item) -> identity_pb2.ReviewItem:
-    return identity_pb2.ReviewItem(
-        influencer_a=item.a, influencer_b=item.b, distance=item.distance, reason=review_reason(item.reason),
-        face_ref_a=item.face_ref_a, face_ref_b=item.face_ref_b, video_id_a=item.video_a, video_id_b=item.video_b,
-        timestamp_a=duration(item.time_a_s), timestamp_b=duration(item.time_b_s), probability=item.probability)
 
 
 def _page_size(requested: int, context: grpc.ServicerContext, maximum: int | None = None) -> int:
@@ -121,11 +108,6 @@ class StreamBudget:
         return None
 
 
-def label_pb(label: Label) -> common_pb2.InfluencerLabel:
-    return common_pb2.InfluencerLabel(influencer_id=label.influencer_id, name=label.name, hidden=label.hidden,
-                                      deleted=label.deleted, erased_key=label.erased_key)
-
-
 class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     """Every write runs under the registry's lock together with the append of its change to the feed, so
     that the feed's order is the face store's (a change read after another write would carry a state the
@@ -157,11 +139,9 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             ids = {a.influencer_id for apps in page.values() for a in apps}
             change = identity_pb2.Change(
                 kind=kind,  # type: ignore[arg-type]
-                videos=[common_pb2.VideoAppearances(video_id=v, appearances=[appearance_pb(a) for a in apps])
-                        for v, apps in page.items()],
+                videos=videos_pb(page),
                 names={i: names[i] for i in ids if names.get(i)},
-                labels=[common_pb2.InfluencerLabel(influencer_id=i, name=names.get(i, ""), hidden=True)
-                        for i in sorted((ids & hidden) - given)])
+                labels=hidden_labels_pb((ids & hidden) - given, names))
             self._flag_reposts(change.videos)
             change.create_time.GetCurrentTime()
             for video in change.videos:  # crops travel by reference only
@@ -278,17 +258,11 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         ids, token = self.registry.video_page(_token(context, point_token, request.page_token), size)
         return identity_pb2.ListVideoIdsResponse(video_ids=ids, next_page_token=token)
 
-    def _influencer_pb(self, info: InfluencerInfo, face: bytes = b"") -> identity_pb2.Influencer:
-        return identity_pb2.Influencer(
-            influencer_id=info.influencer_id, name=info.name, videos=len(info.videos), faces=info.faces,
-            representative_face=face, representative_face_ref=info.best_crop, face_quality=info.face_quality,
-            video_ids=info.videos, hidden=info.hidden, enrolled=info.enrolled)
-
     def ListInfluencers(self, request: identity_pb2.ListInfluencersRequest, context: grpc.ServicerContext
                         ) -> identity_pb2.ListInfluencersResponse:
         after = _token(context, lambda t: key_token(t, INFLUENCER_ID), request.page_token)
         page, token = self.registry.influencer_page(after, _page_size(request.page_size, context))
-        return identity_pb2.ListInfluencersResponse(influencers=[self._influencer_pb(i) for i in page],
+        return identity_pb2.ListInfluencersResponse(influencers=[influencer_pb(i) for i in page],
                                                     next_page_token=token)
 
     def GetInfluencer(self, request: identity_pb2.GetInfluencerRequest, context: grpc.ServicerContext
@@ -298,7 +272,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         if info is None:
             context.abort(grpc.StatusCode.NOT_FOUND, f"no influencer {shown(request.influencer_id)}")
         return identity_pb2.GetInfluencerResponse(
-            influencer=self._influencer_pb(info, self._crop_or_none(info.best_crop) or b""))
+            influencer=influencer_pb(info, self._crop_or_none(info.best_crop) or b""))
 
     def _crop_or_none(self, ref: str) -> bytes | None:
         """The crop of a stored reference; None when it has none (a face kept without a crop)."""
@@ -368,12 +342,10 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             ids = {a.influencer_id for apps in page.values() for a in apps}
             influencers |= ids
             msg = identity_pb2.Changes(
-                videos=[common_pb2.VideoAppearances(video_id=v, appearances=[appearance_pb(a) for a in apps])
-                        for v, apps in page.items()],
+                videos=videos_pb(page),
                 names={i: names[i] for i in ids if names.get(i)},
                 # A resync carries the hidden flags too, so that analytics rebuilt from identity keeps them.
-                labels=[common_pb2.InfluencerLabel(influencer_id=i, name=names.get(i, ""), hidden=True)
-                        for i in sorted(ids & hidden)])
+                labels=hidden_labels_pb(ids & hidden, names))
             self._flag_reposts(msg.videos)
             if first:
                 msg.changed_videos = len(videos)
@@ -570,7 +542,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                                 ids=lambda _: ([], enrolled[:1]))
         info = self.registry.influencer(enrolled[0])
         return identity_pb2.EnrolInfluencerResponse(
-            influencer=self._influencer_pb(info) if info else None, faces_enrolled=len(photos),
+            influencer=influencer_pb(info) if info else None, faces_enrolled=len(photos),
             photos_without_face=without, changes=changes)
 
     def MoveAppearance(self, request: identity_pb2.MoveAppearanceRequest, context: grpc.ServicerContext
