@@ -12,13 +12,13 @@ import grpc
 
 from influencers.v1 import common_pb2, identity_pb2, identity_pb2_grpc
 from services.common import logs, tracing
-from services.common.boundary import INFLUENCER_ID, brief, is_influencer_id, shown
+from services.common.boundary import INFLUENCER_ID, shown
 from services.common.crash import crash_point
 from services.common.damage import DiskFull
 from services.common.datadir import ScratchDir
 from services.common.erasure import erasure_key
 from services.common.metrics import observe_stages
-from services.common.paging import key_token, page_size, point_token
+from services.common.paging import key_token, point_token
 from services.common.protoconv import durations, seconds
 from services.common.rpc import RunningServer, build_server
 from services.common.settings import Settings
@@ -27,6 +27,14 @@ from services.common.stage_clock import CPU_SUFFIX
 from services.common.tls import server_credentials
 from services.identity import erasure, journal, undo
 from services.identity.analyzer import FrameIn, VideoAnalysis
+from services.identity.arguments import (
+    checked_page_size,
+    error_text,
+    parsed_token,
+    refuse,
+    require_id,
+    require_influencer,
+)
 from services.identity.assignment import Thresholds
 from services.identity.audit import actor_of, audit_key, keyed_hash, new_entry
 from services.identity.conversions import (
@@ -41,7 +49,7 @@ from services.identity.conversions import (
 )
 from services.identity.correction_log import log_corrections
 from services.identity.corrections import NameTaken, checked_name, now_utc, scrub_plain_hashes
-from services.identity.crops import CropStore, check_id
+from services.identity.crops import CropStore
 from services.identity.facestore import FaceStore
 from services.identity.feed import CHANGE_VIDEOS, ChangeFeed, TooFarBehind
 from services.identity.gauges import attach_gauges
@@ -59,15 +67,6 @@ MAX_REVIEW = 100  # items of the review queue in one answer
 MAX_MERGE = 1000  # different influencers in one MergeInfluencers call (each is looked up under the lock)
 MAX_CHANGES = 1000  # changes of the feed in one ListChanges answer
 AUDIT_ID_CHARS = 32  # hex digits of an audit id
-
-
-def _page_size(requested: int, context: grpc.ServicerContext, maximum: int | None = None) -> int:
-    """page_size(requested) (at most `maximum` if given), or INVALID_ARGUMENT."""
-    try:
-        return page_size(requested, maximum, maximum) if maximum else page_size(requested)
-    except ValueError as exc:
-        context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        raise
 
 
 class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
@@ -124,7 +123,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                     ) -> identity_pb2.ListChangesResponse:
         if request.after_position < 0:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"after_position {request.after_position} is negative")
-        size = _page_size(request.page_size or 100, context, MAX_CHANGES)
+        size = checked_page_size(request.page_size or 100, context, MAX_CHANGES)
         try:
             changes, head = self.feed.read(request.after_position, size)
         except TooFarBehind as exc:
@@ -141,7 +140,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             for frame in request_iterator:
                 if not video_id:
                     video_id = frame.video_id
-                    _check(context, video_id, "video_id")
+                    require_id(context, video_id, "video_id")
                 elif frame.video_id != video_id:
                     context.abort(grpc.StatusCode.INVALID_ARGUMENT, "one AnalyzeVideo stream carries one video")
                 if problem := budget.admit(frame):
@@ -189,8 +188,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
 
     def CopyVideo(self, request: identity_pb2.CopyVideoRequest, context: grpc.ServicerContext
                   ) -> identity_pb2.CopyVideoResponse:
-        _check(context, request.video_id, "video_id")
-        _check(context, request.source_video_id, "source_video_id")
+        require_id(context, request.video_id, "video_id")
+        require_id(context, request.source_video_id, "source_video_id")
         with self.registry.lock:
             try:
                 appearances = self.registry.copy(request.video_id, request.source_video_id)
@@ -206,7 +205,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
 
     def ForgetVideo(self, request: identity_pb2.ForgetVideoRequest, context: grpc.ServicerContext
                     ) -> identity_pb2.ForgetVideoResponse:
-        _check(context, request.video_id, "video_id")
+        require_id(context, request.video_id, "video_id")
         with self.registry.lock:
             removed = self.registry.forget(request.video_id)
             position = self._position(self._publish(identity_pb2.CHANGE_KIND_FORGET, [], [], [request.video_id]))
@@ -214,22 +213,22 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
 
     def ListVideoIds(self, request: identity_pb2.ListVideoIdsRequest, context: grpc.ServicerContext
                      ) -> identity_pb2.ListVideoIdsResponse:
-        size = _page_size(request.page_size, context)
+        size = checked_page_size(request.page_size, context)
         # The token is the store's own scroll offset: anything but a point id is refused here, before the
         # engine answers it with a message of its own internals.
-        ids, token = self.registry.video_page(_token(context, point_token, request.page_token), size)
+        ids, token = self.registry.video_page(parsed_token(context, point_token, request.page_token), size)
         return identity_pb2.ListVideoIdsResponse(video_ids=ids, next_page_token=token)
 
     def ListInfluencers(self, request: identity_pb2.ListInfluencersRequest, context: grpc.ServicerContext
                         ) -> identity_pb2.ListInfluencersResponse:
-        after = _token(context, lambda t: key_token(t, INFLUENCER_ID), request.page_token)
-        page, token = self.registry.influencer_page(after, _page_size(request.page_size, context))
+        after = parsed_token(context, lambda t: key_token(t, INFLUENCER_ID), request.page_token)
+        page, token = self.registry.influencer_page(after, checked_page_size(request.page_size, context))
         return identity_pb2.ListInfluencersResponse(influencers=[influencer_pb(i) for i in page],
                                                     next_page_token=token)
 
     def GetInfluencer(self, request: identity_pb2.GetInfluencerRequest, context: grpc.ServicerContext
                       ) -> identity_pb2.GetInfluencerResponse:
-        _check_influencer(context, request.influencer_id)
+        require_influencer(context, request.influencer_id)
         info = self.registry.influencer(request.influencer_id)
         if info is None:
             context.abort(grpc.StatusCode.NOT_FOUND, f"no influencer {shown(request.influencer_id)}")
@@ -258,7 +257,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     def Recluster(self, request: identity_pb2.ReclusterRequest, context: grpc.ServicerContext
                   ) -> Iterator[identity_pb2.ReclusterResponse]:
         for v in request.video_ids:
-            _check(context, v, "video_id")
+            require_id(context, v, "video_id")
         if request.resync_only and not request.publish:
             # A snapshot: consistent with the head read before the videos are listed. A write while the pages
             # are read may show in them too; the follower replays the feed after the head over them, and
@@ -399,7 +398,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                           f"{len(ids)} influencers: one merge takes at most {MAX_MERGE}")
         for influencer_id in ids:
-            _check_influencer(context, influencer_id)
+            require_influencer(context, influencer_id)
         live: list[str] = []  # what the ids stand for when the merge runs (one merged away before: who it joined)
         recorded: dict[str, object] = {"ids": ids, "live": live}  # the journal's record: a replay names both
 
@@ -407,14 +406,14 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             try:
                 live[:] = self.registry.live_ids(ids)
             except KeyError as exc:
-                _refuse(context, exc)
+                refuse(context, exc)
             return list(dict.fromkeys([*ids, *live]))
 
         def work() -> tuple[list[str], list[Label]]:
             try:
                 changed = self.registry.merge(ids)
             except (KeyError, ValueError) as exc:
-                _refuse(context, exc)
+                refuse(context, exc)
             # Every id given and every one it stood for: a name or hidden flag that left with a merged-away
             # influencer's faces is published too, or analytics would keep it.
             return changed, self.registry.labels([*ids, *live])
@@ -427,14 +426,14 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
 
     def SplitInfluencer(self, request: identity_pb2.SplitInfluencerRequest, context: grpc.ServicerContext
                         ) -> identity_pb2.SplitInfluencerResponse:
-        _check_influencer(context, request.influencer_id)
+        require_influencer(context, request.influencer_id)
         for v in request.video_ids:
-            _check(context, v, "video_id")
+            require_id(context, v, "video_id")
         def work() -> tuple[list[str], list[Label]]:
             try:
                 changed = self.registry.split(request.influencer_id, list(request.video_ids))
             except KeyError as exc:
-                context.abort(grpc.StatusCode.NOT_FOUND, _message(exc))
+                context.abort(grpc.StatusCode.NOT_FOUND, error_text(exc))
             return changed, self.registry.labels([request.influencer_id])
         source = request.influencer_id
         return identity_pb2.SplitInfluencerResponse(changes=self._correct(
@@ -444,11 +443,11 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
 
     def RenameInfluencer(self, request: identity_pb2.RenameInfluencerRequest, context: grpc.ServicerContext
                          ) -> identity_pb2.RenameInfluencerResponse:
-        _check_influencer(context, request.influencer_id)
+        require_influencer(context, request.influencer_id)
         try:
             name = checked_name(request.name)
         except ValueError as exc:
-            _refuse(context, exc)
+            refuse(context, exc)
         found = self.GetInfluencer(identity_pb2.GetInfluencerRequest(influencer_id=request.influencer_id), context)
         if name == found.influencer.name:  # the name it has, or "" for someone unnamed: no correction, no audit
             return identity_pb2.RenameInfluencerResponse(influencer=found.influencer)
@@ -457,7 +456,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             try:
                 self.registry.rename(request.influencer_id, request.name)
             except (KeyError, ValueError) as exc:
-                _refuse(context, exc)
+                refuse(context, exc)
             return [], self.registry.labels([request.influencer_id])
         changes = self._correct(work, context, identity_pb2.AUDIT_ACTION_RENAME, [request.influencer_id],
                                 journal_entry=("rename", {"id": request.influencer_id, "name": request.name}))
@@ -482,7 +481,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             try:
                 encoding = self.workers.encode_largest(image)
             except ValueError as exc:
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"photo {k}: {_message(exc)}")
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"photo {k}: {error_text(exc)}")
             if encoding is None:
                 without.append(k)
             else:  # the photo's id is derived from its bytes: the name never becomes a key or a path
@@ -495,9 +494,9 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             try:
                 target, changed = self.registry.enrol(name, list(photos.items()))  # type: ignore[arg-type]
             except NameTaken as exc:
-                context.abort(grpc.StatusCode.FAILED_PRECONDITION, _message(exc))
+                context.abort(grpc.StatusCode.FAILED_PRECONDITION, error_text(exc))
             except ValueError as exc:
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT, _message(exc))
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, error_text(exc))
             enrolled.append(target)
             return changed, self.registry.labels([target])
         changes = self._correct(work, context, identity_pb2.AUDIT_ACTION_ENROL, [],
@@ -509,16 +508,16 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
 
     def MoveAppearance(self, request: identity_pb2.MoveAppearanceRequest, context: grpc.ServicerContext
                        ) -> identity_pb2.MoveAppearanceResponse:
-        _check(context, request.video_id, "video_id")
-        _check_influencer(context, request.influencer_id)
+        require_id(context, request.video_id, "video_id")
+        require_influencer(context, request.influencer_id)
         if request.target_influencer_id:
-            _check_influencer(context, request.target_influencer_id, "target_influencer_id")
+            require_influencer(context, request.target_influencer_id, "target_influencer_id")
         def work() -> tuple[list[str], list[Label]]:
             try:
                 changed, target = self.registry.move(request.video_id, request.influencer_id,
                                                      request.target_influencer_id)
             except (KeyError, ValueError) as exc:
-                _refuse(context, exc)
+                refuse(context, exc)
             moved_to.append(target)
             return changed, self.registry.labels([request.influencer_id, target])
         moved_to: list[str] = []
@@ -530,12 +529,12 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
 
     def HideInfluencer(self, request: identity_pb2.HideInfluencerRequest, context: grpc.ServicerContext
                        ) -> identity_pb2.HideInfluencerResponse:
-        _check_influencer(context, request.influencer_id)
+        require_influencer(context, request.influencer_id)
         def work() -> tuple[list[str], list[Label]]:
             try:
                 self.registry.hide(request.influencer_id, request.hidden)
             except KeyError as exc:
-                context.abort(grpc.StatusCode.NOT_FOUND, _message(exc))
+                context.abort(grpc.StatusCode.NOT_FOUND, error_text(exc))
             return [], self.registry.labels([request.influencer_id])
         action = identity_pb2.AUDIT_ACTION_HIDE if request.hidden else identity_pb2.AUDIT_ACTION_UNHIDE
         return identity_pb2.HideInfluencerResponse(changes=self._correct(
@@ -547,7 +546,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         """Erases a person (see _erase). Repeating it is safe: an erasure a kill interrupted is finished, and
         one already finished answers OK (already_erased) and publishes the erasure again, so that analytics
         converges even if it missed it; only an id never stored nor erased is NOT_FOUND."""
-        _check_influencer(context, request.influencer_id)
+        require_influencer(context, request.influencer_id)
         influencer_id = request.influencer_id
         key = erasure_key(influencer_id, self.settings.erasure_secret)
         with self.registry.lock:
@@ -646,15 +645,15 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     def ListReviewItems(self, request: identity_pb2.ListReviewItemsRequest, context: grpc.ServicerContext
                         ) -> identity_pb2.ListReviewItemsResponse:
         floor = self.settings.review_floor
-        found = self.registry.review_queue(self.settings.review_band, floor,
-                                           _page_size(request.page_size, context, MAX_REVIEW), request.include_unlikely)
+        size = checked_page_size(request.page_size, context, MAX_REVIEW)
+        found = self.registry.review_queue(self.settings.review_band, floor, size, request.include_unlikely)
         return identity_pb2.ListReviewItemsResponse(items=[review_item_pb(i) for i in found.items],
                                                     likely=found.likely, unlikely=found.unlikely, floor=floor)
 
     def AnswerReviewItem(self, request: identity_pb2.AnswerReviewItemRequest, context: grpc.ServicerContext
                          ) -> identity_pb2.AnswerReviewItemResponse:
-        _check_influencer(context, request.influencer_a, "influencer_a")
-        _check_influencer(context, request.influencer_b, "influencer_b")
+        require_influencer(context, request.influencer_a, "influencer_a")
+        require_influencer(context, request.influencer_b, "influencer_b")
         reply = REVIEW_ANSWERS.get(request.answer)
         if reply is None:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT,
@@ -663,7 +662,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             try:
                 changed = self.registry.answer(request.influencer_a, request.influencer_b, reply)
             except (KeyError, ValueError) as exc:
-                _refuse(context, exc)
+                refuse(context, exc)
             return changed, self.registry.labels([request.influencer_a, request.influencer_b])
         pair = [request.influencer_a, request.influencer_b]
 
@@ -688,9 +687,9 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             try:
                 result = undo.revert(self.registry.store, audit_id)
             except KeyError as exc:
-                context.abort(grpc.StatusCode.NOT_FOUND, _message(exc))
+                context.abort(grpc.StatusCode.NOT_FOUND, error_text(exc))
             except undo.Conflict as exc:
-                context.abort(grpc.StatusCode.FAILED_PRECONDITION, _message(exc))
+                context.abort(grpc.StatusCode.FAILED_PRECONDITION, error_text(exc))
             if result is None:  # undone already (a double submit): nothing changes, nothing is audited
                 return identity_pb2.UndoCorrectionResponse(changes=identity_pb2.Changes(
                     feed_position=self.feed.head()))
@@ -715,42 +714,6 @@ def _phase_spans(analysis: VideoAnalysis) -> None:
               "group": {"influencers.people": len(analysis.people)}}
     for name, (start, end) in analysis.phases.items():
         tracing.record_span("identity", name, start, end, counts.get(name))
-
-
-def _check(context: grpc.ServicerContext, value: str, what: str) -> None:
-    try:
-        check_id(value, what)
-    except ValueError:
-        context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                      f"{what} {shown(value)} is not a valid id (letters, digits, _ or -, at most 64)")
-
-
-def _check_influencer(context: grpc.ServicerContext, value: str, what: str = "influencer_id") -> None:
-    """INVALID_ARGUMENT for anything but an influencer id: a well-formed id that is not stored is NOT_FOUND,
-    told apart by the caller's handler."""
-    if not is_influencer_id(value):
-        context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                      f"{what} {shown(value)} is not an influencer id (inf_ and 10 hex digits)")
-
-
-def _token(context: grpc.ServicerContext, check: Callable[[str], str], token: str) -> str:
-    """`check(token)`, or INVALID_ARGUMENT naming the (cut) token."""
-    try:
-        return check(token)
-    except ValueError as exc:
-        context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        raise
-
-
-def _refuse(context: grpc.ServicerContext, exc: KeyError | ValueError) -> None:
-    """A domain refusal as a status: an unknown id (KeyError) is NOT_FOUND, a bad value INVALID_ARGUMENT."""
-    context.abort(grpc.StatusCode.NOT_FOUND if isinstance(exc, KeyError) else grpc.StatusCode.INVALID_ARGUMENT,
-                  _message(exc))
-
-
-def _message(exc: Exception) -> str:
-    """The text of a domain error for a status message: a KeyError's own text, not its repr, cut short."""
-    return brief(str(exc.args[0]) if exc.args else type(exc).__name__)
 
 
 class IdentityProcess:
