@@ -13,6 +13,7 @@ from services.common.settings import Settings
 from services.common.tls import server_credentials
 from services.identity.assignment import Thresholds
 from services.identity.audit import audit_key
+from services.identity.change_writer import ChangeWriter
 from services.identity.correction_log import log_corrections
 from services.identity.corrections import scrub_plain_hashes
 from services.identity.crops import CropStore
@@ -48,10 +49,10 @@ class IdentityProcess:
         scrubbed = scrub_plain_hashes(self.store)
         if scrubbed:
             log.info("removed the plain SHA-256 of erased ids from %d audit records of an older release", scrubbed)
-        servicer = log_corrections(IdentityServicer(self.registry, self.workers, settings, self.feed,
-                                                    audit_key(settings.audit_key, settings.data_dir)))
-        servicer.resume_erasures()
-        servicer.resume_corrections()
+        self.writer = ChangeWriter(self.registry, self.feed, settings, audit_key(settings.audit_key, settings.data_dir))
+        servicer = log_corrections(IdentityServicer(self.registry, self.workers, settings, self.writer))
+        self.writer.resume_erasures()
+        self.writer.resume_corrections()
         self.servicer = servicer
 
         def register(server: grpc.Server) -> str:

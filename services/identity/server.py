@@ -4,26 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator
 
 import grpc
 
-from influencers.v1 import common_pb2, identity_pb2, identity_pb2_grpc
+from influencers.v1 import identity_pb2, identity_pb2_grpc
 from services.common import logs, tracing
 from services.common.boundary import INFLUENCER_ID, shown
-from services.common.crash import crash_point
 from services.common.damage import DiskFull
 from services.common.datadir import ScratchDir
-from services.common.erasure import erasure_key
 from services.common.metrics import observe_stages
 from services.common.paging import key_token, point_token
 from services.common.protoconv import durations, seconds
 from services.common.settings import Settings
 from services.common.spool import Spool, SpoolError
 from services.common.stage_clock import CPU_SUFFIX
-from services.identity import erasure, journal, undo
+from services.identity import undo
 from services.identity.analyzer import FrameIn, VideoAnalysis
 from services.identity.arguments import (
     checked_page_size,
@@ -33,26 +30,23 @@ from services.identity.arguments import (
     require_id,
     require_influencer,
 )
-from services.identity.audit import actor_of, keyed_hash, new_entry
+from services.identity.audit import actor_of
+from services.identity.change_writer import ChangeWriter, Work
 from services.identity.conversions import (
     REVIEW_ANSWERS,
     REVIEW_AUDIT,
     appearance_pb,
-    hidden_labels_pb,
     influencer_pb,
-    label_pb,
     review_item_pb,
-    videos_pb,
 )
-from services.identity.corrections import NameTaken, checked_name, now_utc
-from services.identity.feed import CHANGE_VIDEOS, ChangeFeed, TooFarBehind
+from services.identity.corrections import NameTaken, checked_name
+from services.identity.feed import TooFarBehind
 from services.identity.registry import IdentityRegistry, Label
 from services.identity.stream_budget import StreamBudget
 from services.identity.workers import FaceWorkers
 
 log = logging.getLogger(__name__)
 
-RECLUSTER_PAGE = 200  # videos per message of a Recluster stream
 MAX_PHOTOS = 10  # reference photos in one EnrolInfluencer call (the page's limit too)
 MAX_REVIEW = 100  # items of the review queue in one answer
 MAX_MERGE = 1000  # different influencers in one MergeInfluencers call (each is looked up under the lock)
@@ -63,52 +57,18 @@ AUDIT_ID_CHARS = 32  # hex digits of an audit id
 class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     """Every write runs under the registry's lock together with the append of its change to the feed, so
     that the feed's order is the face store's (a change read after another write would carry a state the
-    feed then overwrites with an older one)."""
+    feed then overwrites with an older one): the corrections, erasures and reclusters through the
+    ChangeWriter, a video's analysis and copy here, with the writer's publish."""
 
     def __init__(self, registry: IdentityRegistry, workers: FaceWorkers, settings: Settings,
-                 feed: ChangeFeed, audit_key: bytes = b"") -> None:
-        """`audit_key`: the key of the keyed hash of an erased id (services/identity/audit.py); a random one
-        for this process when not given."""
+                 writer: ChangeWriter) -> None:
+        """`writer`: publishes the writes of `registry` to the change feed (services/identity/change_writer.py)."""
         self.registry = registry
         self.workers = workers
         self.settings = settings
-        self.feed = feed
-        self.audit_key = audit_key or secrets.token_bytes(32)
+        self.writer = writer
+        self.feed = writer.feed
         self.scratch = ScratchDir(settings.data_dir)  # where long videos' frames wait (AnalyzeVideo)
-
-    def _publish(self, kind: int, videos: list[str], labels: list[Label] = (), forgotten: list[str] = (),
-                 audit: identity_pb2.AuditEntry | None = None) -> list[int]:
-        """Appends the current appearances of `videos` (CHANGE_VIDEOS a change), their names and hidden
-        flags, then `labels` and `forgotten` (in the last change), to the feed; returns the positions.
-        Call under the registry's lock, after the face store write."""
-        if not videos and not labels and not forgotten and audit is None:
-            return []
-        names, hidden = self.registry.names(), self.registry.store.hidden()
-        given = {x.influencer_id for x in labels}
-        changes = []
-        for start in range(0, max(len(videos), 1), CHANGE_VIDEOS):
-            page = self.registry.appearances(videos[start:start + CHANGE_VIDEOS])
-            ids = {a.influencer_id for apps in page.values() for a in apps}
-            change = identity_pb2.Change(
-                kind=kind,  # type: ignore[arg-type]
-                videos=videos_pb(page),
-                names={i: names[i] for i in ids if names.get(i)},
-                labels=hidden_labels_pb((ids & hidden) - given, names))
-            self._flag_reposts(change.videos)
-            change.create_time.GetCurrentTime()
-            for video in change.videos:  # crops travel by reference only
-                for appearance in video.appearances:
-                    appearance.best_face = b""
-            changes.append(change)
-        changes[-1].labels.extend(label_pb(x) for x in labels)
-        changes[-1].forgotten_video_ids.extend(forgotten)
-        if audit is not None:
-            changes[-1].audit.CopyFrom(audit)
-        return self.feed.append(changes)
-
-    def _position(self, positions: list[int]) -> int:
-        """The last of `positions`, or the head when the call appended nothing."""
-        return positions[-1] if positions else self.feed.head()
 
     def ListChanges(self, request: identity_pb2.ListChangesRequest, context: grpc.ServicerContext
                     ) -> identity_pb2.ListChangesResponse:
@@ -162,10 +122,10 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             t0 = time.perf_counter()
             try:
                 appearances = self.registry.assign(video_id, analysis)
-                self._note_repost(video_id)
+                self.writer.note_repost(video_id)
             except DiskFull as exc:  # refused before the engine's mapped write could meet the full disk
                 context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, f"video {video_id}: {exc}")
-            position = self._position(self._publish(identity_pb2.CHANGE_KIND_VIDEO, [video_id]))
+            position = self.writer.position(self.writer.publish(identity_pb2.CHANGE_KIND_VIDEO, [video_id]))
             stages = {**analysis.stage_seconds, "assign": time.perf_counter() - t0}
             span.set_attributes({"influencers.video_id": video_id, "influencers.people": len(analysis.people),
                                  "influencers.appearances": len(appearances), "influencers.feed_position": position})
@@ -189,7 +149,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             except LookupError:
                 context.abort(grpc.StatusCode.NOT_FOUND, f"video {request.source_video_id} has no faces stored: "
                                                          "analyse the video instead")
-            position = self._position(self._publish(identity_pb2.CHANGE_KIND_VIDEO, [request.video_id]))
+            position = self.writer.position(self.writer.publish(identity_pb2.CHANGE_KIND_VIDEO,
+                                                                [request.video_id]))
         return identity_pb2.CopyVideoResponse(
             video_id=request.video_id, appearances=[appearance_pb(a) for a in appearances],
             faces_detected=sum(a.faces for a in appearances), feed_position=position)
@@ -197,9 +158,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     def ForgetVideo(self, request: identity_pb2.ForgetVideoRequest, context: grpc.ServicerContext
                     ) -> identity_pb2.ForgetVideoResponse:
         require_id(context, request.video_id, "video_id")
-        with self.registry.lock:
-            removed = self.registry.forget(request.video_id)
-            position = self._position(self._publish(identity_pb2.CHANGE_KIND_FORGET, [], [], [request.video_id]))
+        removed, position = self.writer.forget(request.video_id)
         return identity_pb2.ForgetVideoResponse(faces_removed=removed, feed_position=position)
 
     def ListVideoIds(self, request: identity_pb2.ListVideoIdsRequest, context: grpc.ServicerContext
@@ -250,124 +209,27 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         for v in request.video_ids:
             require_id(context, v, "video_id")
         if request.resync_only and not request.publish:
-            # A snapshot: consistent with the head read before the videos are listed. A write while the pages
-            # are read may show in them too; the follower replays the feed after the head over them, and
-            # each change replaces whole videos, so the result converges to the feed's.
-            with self.registry.lock:
-                head = self.feed.head()
-                videos = list(self.registry.store.video_ids())
-            for k, msg in enumerate(self._pages(videos)):
-                if k == 0:
-                    msg.feed_position = head
-                yield identity_pb2.ReclusterResponse(changes=msg)
-            return
-        with self.registry.lock:
-            if request.resync_only:
-                videos = list(self.registry.store.video_ids())
-                kind = identity_pb2.CHANGE_KIND_RESYNC
-            else:
-                videos = self.registry.recluster(list(request.video_ids) or None)
-                kind = identity_pb2.CHANGE_KIND_RECLUSTER
-            positions = self._publish(kind, videos)
-            last = self._position(positions)
-        # The stream is read back from the feed: the feed is complete whether or not the caller reads it all.
-        influencers: set[str] = set()
-        pages = []
-        for change in self.feed.entries(positions):
-            influencers |= {a.influencer_id for v in change.videos for a in v.appearances}
-            pages.append(identity_pb2.Changes(videos=change.videos, names=change.names,
-                                                        labels=change.labels))
-        pages = pages or [identity_pb2.Changes()]
-        pages[0].changed_videos = len(videos)
-        pages[0].influencers = len(influencers)
-        pages[-1].feed_position = last
+            pages: Iterable[identity_pb2.Changes] = self.writer.snapshot()
+        else:
+            pages = self.writer.recluster(list(request.video_ids) or None, request.resync_only)
         yield from (identity_pb2.ReclusterResponse(changes=_m) for _m in pages)
 
-    def _pages(self, videos: list[str]) -> Iterator[identity_pb2.Changes]:
-        """The appearances of `videos`, a page of videos per message; the first carries the totals."""
-        names = self.registry.names()
-        hidden = self.registry.store.hidden()
-        influencers: set[str] = set()
-        first = True
-        for start in range(0, max(len(videos), 1), RECLUSTER_PAGE):
-            page = self.registry.appearances(videos[start:start + RECLUSTER_PAGE])
-            ids = {a.influencer_id for apps in page.values() for a in apps}
-            influencers |= ids
-            msg = identity_pb2.Changes(
-                videos=videos_pb(page),
-                names={i: names[i] for i in ids if names.get(i)},
-                # A resync carries the hidden flags too, so that analytics rebuilt from identity keeps them.
-                labels=hidden_labels_pb(ids & hidden, names))
-            self._flag_reposts(msg.videos)
-            if first:
-                msg.changed_videos = len(videos)
-                first = False
-            yield msg
-
-    def _correct(self, work: Callable[[], tuple[list[str], list[Label]]], context: grpc.ServicerContext,
-                 action: int, involved: list[str] | Callable[[], list[str]],
-                 kind: int = identity_pb2.CHANGE_KIND_CORRECTION,
+    def _correct(self, work: Work, context: grpc.ServicerContext, action: int,
+                 involved: list[str] | Callable[[], list[str]],
                  ids: Callable[[dict | None], tuple[list[str], list[str]]] | None = None,
                  journal_entry: tuple[str, dict[str, object]] | None = None) -> identity_pb2.Changes:
-        """Runs a correction (`work` returns the changed videos and the labels it set) and publishes its change
-        with its audit entry, under the registry's lock; the answer carries the change's position and the
-        entry. `involved`: the influencers it touches (what an undo puts back is captured around them), or a
-        function finding them under the registry's lock (a merge: what each id given stands for now);
-        `ids(undo record)`: the ids before and after, asked after `work` (default: `involved` both).
-        `journal_entry` (op, arguments): the correction is recorded before it is applied and the record
-        removed once published (journal.py), so a kill between the two is finished at the next start."""
+        """ChangeWriter.correct (which says what the arguments are) for the caller of `context`, its actor,
+        with a full disk met by `work` answered RESOURCE_EXHAUSTED (nothing applied; the writer removes the
+        journal record)."""
         actor = actor_of(context.invocation_metadata(), bool(self.settings.token))
-        undoable = action != identity_pb2.AUDIT_ACTION_ENROL
-        with self.registry.lock:
-            if callable(involved):
-                involved = involved()
-            key = journal.record(self.registry.store, *journal_entry) if journal_entry else ""
-            before = undo.capture(self.registry.store, involved) if undoable else None
-            names_before = self.registry.names()
-            try:
-                videos, labels = work()
-            except DiskFull as exc:
-                if key:
-                    journal.done(self.registry.store, key)
-                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
-            except BaseException:  # refused (NOT_FOUND, INVALID_ARGUMENT): nothing to finish later
-                if key:
-                    journal.done(self.registry.store, key)
-                raise
-            crash_point("correct:applied")
-            record = undo.difference(before, undo.again(self.registry.store, before)) if before else None
-            before_ids, after_ids = ids(record) if ids else (involved, involved)
-            names_after = self.registry.names()
-            names = {**{i: names_before.get(i, "") for i in before_ids}, **names_after}
-            entry = new_entry(action, actor, before_ids, after_ids, names, videos=len(videos),
-                              faces=undo.moved(record), undoable=bool(record and not undo.is_empty(record)))
-            if action in (identity_pb2.AUDIT_ACTION_RENAME, identity_pb2.AUDIT_ACTION_ENROL) and after_ids:
-                entry.before_name = names_before.get(after_ids[0], "")
-                entry.after_name = names_after.get(after_ids[0], "")
-            if entry.undoable:
-                record["entry"] = {"action": action, "before": list(entry.before_ids), "after": list(entry.after_ids)}
-                undo.keep(self.registry.store, entry.audit_id, record, now_utc())
-            position = self._position(self._publish(kind, videos, labels, audit=entry))
-            crash_point("correct:published")
-            if key:
-                journal.done(self.registry.store, key)
-        reply = self._changes(videos, labels)
-        reply.feed_position = position
-        reply.audit.CopyFrom(entry)
-        return reply
 
-    def _changes(self, videos: list[str], labels: list[Label] = ()) -> identity_pb2.Changes:
-        """The changes of a correction in one message (they follow the influencers corrected), with the
-        labels of the influencers it touched."""
-        reply = identity_pb2.Changes(changed_videos=len(videos))
-        for msg in self._pages(videos):
-            reply.videos.extend(msg.videos)
-            reply.names.update(msg.names)
-            reply.labels.extend(x for x in msg.labels if x.influencer_id not in {y.influencer_id for y in labels})
-        reply.influencers = len({a.influencer_id for v in reply.videos for a in v.appearances})
-        reply.labels.extend(common_pb2.InfluencerLabel(influencer_id=x.influencer_id, name=x.name, hidden=x.hidden,
-                                                       deleted=x.deleted) for x in labels)
-        return reply
+        def guarded() -> tuple[list[str], list[Label]]:
+            try:
+                return work()
+            except DiskFull as exc:
+                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+                raise
+        return self.writer.correct(guarded, actor, action, involved, ids=ids, journal_entry=journal_entry)
 
     def OpenBatch(self, request: identity_pb2.OpenBatchRequest, context: grpc.ServicerContext
                   ) -> identity_pb2.OpenBatchResponse:
@@ -534,104 +396,20 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
 
     def DeleteInfluencer(self, request: identity_pb2.DeleteInfluencerRequest, context: grpc.ServicerContext
                          ) -> identity_pb2.DeleteInfluencerResponse:
-        """Erases a person (see _erase). Repeating it is safe: an erasure a kill interrupted is finished, and
-        one already finished answers OK (already_erased) and publishes the erasure again, so that analytics
-        converges even if it missed it; only an id never stored nor erased is NOT_FOUND."""
+        """Erases a person (see ChangeWriter.erase). Repeating it is safe: an erasure a kill interrupted is
+        finished, and one already finished answers OK (already_erased) and publishes the erasure again, so that
+        analytics converges even if it missed it; only an id never stored nor erased is NOT_FOUND."""
         require_influencer(context, request.influencer_id)
         influencer_id = request.influencer_id
-        key = erasure_key(influencer_id, self.settings.erasure_secret)
-        with self.registry.lock:
-            known = erasure.state(self.registry.store, key)
-            present = bool(self.registry.store.faces_of(influencer_id))
-            if not known and not present:
-                context.abort(grpc.StatusCode.NOT_FOUND, f"no influencer {shown(influencer_id)}")
-            try:
-                actor = actor_of(context.invocation_metadata(), bool(self.settings.token))
-                videos, position, audit = self._erase(influencer_id, key, actor if known != "done" else "")
-            except DiskFull as exc:
-                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
-        reply = self._changes(videos, [Label(influencer_id, deleted=True)])
-        reply.feed_position = position
-        if audit is not None:
-            reply.audit.CopyFrom(audit)
-        return identity_pb2.DeleteInfluencerResponse(changes=reply, already_erased=known == "done" and not present)
-
-    def _erase(self, influencer_id: str, key: str, actor: str = "resumed"
-               ) -> tuple[list[str], int, identity_pb2.AuditEntry | None]:
-        """Erases `influencer_id`, recorded before it is applied: the record (with the id), the faces, crops
-        and side records (corrections.delete, which finishes a half-done one), the erasure in the feed (its
-        keyed hash, not the id), the record without the id; then every file is scrubbed of the person (the
-        store's shards rewritten, the feed's older entries redacted, the old layout's copies removed).
-        The erasure is audited for `actor` (no entry with "": a repeat of an erasure already audited), with
-        the keyed hash of the id only. Returns the videos changed, the feed position and the audit entry.
-        Call under the registry's lock."""
-        store = self.registry.store
-        faces = store.faces_of(influencer_id)
-        erasure.begin(store, key, influencer_id, [self._face_key(f.record.vhash) for f in faces if f.record.vhash])
-        crash_point("erase:recorded")
-        subject = keyed_hash(self.audit_key, influencer_id)
-        videos = self.registry.delete(influencer_id, subject if actor else "", missing_ok=True)
-        crash_point("erase:deleted")
-        entry = None
-        if actor:
-            entry = new_entry(identity_pb2.AUDIT_ACTION_DELETE, actor, [], [], {}, videos=len(videos),
-                              faces=len(faces), undoable=False)
-            entry.subject_hmac = subject
-        positions = self._publish(identity_pb2.CHANGE_KIND_ERASURE, videos,
-                                  [Label("", deleted=True, erased_key=key)], audit=entry)
-        crash_point("erase:published")
-        erasure.finish(store, key)
-        crash_point("erase:finished")
+        actor = actor_of(context.invocation_metadata(), bool(self.settings.token))
         try:
-            store.scrub()
-        except DiskFull as exc:  # the erasure holds; its bytes stay in the shards until a scrub has room
-            log.error("erasure: the face store was not rewritten: %s", exc)
-        self.feed.redact(influencer_id)
-        if not self.settings.qdrant_url:
-            erasure.remove_leftovers(self.settings.data_dir)
-        return videos, self._position(positions), entry
-
-    def _face_key(self, vhash: str) -> str:
-        """The keyed hash kept of an erased face's encoding hash (never the encoding or its plain hash)."""
-        return erasure_key("face:" + vhash, self.settings.erasure_secret)[:20]
-
-    def _note_repost(self, video_id: str) -> None:
-        """Flags `video_id` when one of its faces has the encoding of an erased person's face (a repost):
-        a side record the feed carries as VideoAppearances.erased_person_utc."""
-        keys = {self._face_key(f.record.vhash) for f in self.registry.store.faces_in(video_id) if f.record.vhash}
-        when = erasure.reposted(self.registry.store, keys) if keys else ""
-        if when:
-            log.warning("video %s shows again a person erased on %s", video_id, when)
-            self.registry.store.set_side("repost", video_id, {"video_id": video_id, "erased_utc": when})
-
-    def _flag_reposts(self, videos: Iterable[common_pb2.VideoAppearances]) -> None:
-        """Each video's flag, read by its own key (a change's few videos, not every flag ever set: this runs
-        with every video published)."""
-        for video in videos:
-            record = self.registry.store.get_side("repost", video.video_id)
-            video.erased_person_utc = str(record["erased_utc"]) if record else ""
-
-    def resume_corrections(self) -> int:
-        """Finishes every correction a kill interrupted (at start): applied again, then every video's
-        appearances and the labels of the influencers it named published (a resync); returns how many."""
-        with self.registry.lock:
-            finished = journal.replay_pending(self.registry.store, self.registry)
-            if finished:
-                named = sorted({i for _, ids in finished for i in ids})
-                self._publish(identity_pb2.CHANGE_KIND_RESYNC, list(self.registry.store.video_ids()),
-                              [x for x in self.registry.labels(named)])
-            for key, _ in finished:
-                journal.done(self.registry.store, key)
-        return len(finished)
-
-    def resume_erasures(self) -> int:
-        """Finishes every erasure a kill interrupted (at start); returns how many."""
-        with self.registry.lock:
-            interrupted = erasure.pending(self.registry.store)
-            for influencer_id, key in interrupted:
-                log.warning("finishing an erasure that was interrupted (recorded %s)", key[:8])
-                self._erase(influencer_id, key)
-        return len(interrupted)
+            erased = self.writer.delete(influencer_id, actor)
+        except DiskFull as exc:
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+        if erased is None:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"no influencer {shown(influencer_id)}")
+        reply, already_erased = erased
+        return identity_pb2.DeleteInfluencerResponse(changes=reply, already_erased=already_erased)
 
     def ListReviewItems(self, request: identity_pb2.ListReviewItemsRequest, context: grpc.ServicerContext
                         ) -> identity_pb2.ListReviewItemsResponse:
@@ -673,28 +451,12 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                           f"audit_id {shown(audit_id)} is not an audit id ({AUDIT_ID_CHARS} lowercase hex digits)")
         actor = actor_of(context.invocation_metadata(), bool(self.settings.token))
-        with self.registry.lock:
-            record = self.registry.store.get_side(undo.KIND, audit_id) or {}
-            try:
-                result = undo.revert(self.registry.store, audit_id)
-            except KeyError as exc:
-                context.abort(grpc.StatusCode.NOT_FOUND, error_text(exc))
-            except undo.Conflict as exc:
-                context.abort(grpc.StatusCode.FAILED_PRECONDITION, error_text(exc))
-            if result is None:  # undone already (a double submit): nothing changes, nothing is audited
-                return identity_pb2.UndoCorrectionResponse(changes=identity_pb2.Changes(
-                    feed_position=self.feed.head()))
-            videos, ids, faces = result
-            labels = self.registry.labels(ids)
-            original = record.get("entry", {})
-            entry = new_entry(identity_pb2.AUDIT_ACTION_UNDO, actor, original.get("after", ids),
-                              original.get("before", ids), self.registry.names(), len(videos), faces)
-            entry.undoes = audit_id
-            position = self._position(self._publish(identity_pb2.CHANGE_KIND_CORRECTION, videos, labels,
-                                                    audit=entry))
-        reply = self._changes(videos, labels)
-        reply.feed_position = position
-        reply.audit.CopyFrom(entry)
+        try:
+            reply = self.writer.undo(audit_id, actor)
+        except KeyError as exc:
+            context.abort(grpc.StatusCode.NOT_FOUND, error_text(exc))
+        except undo.Conflict as exc:
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, error_text(exc))
         return identity_pb2.UndoCorrectionResponse(changes=reply)
 
 
