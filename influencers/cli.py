@@ -246,7 +246,7 @@ def cmd_service(args: argparse.Namespace) -> int:
         web = start_web(settings, store)
         stoppers = [web.shutdown, server.stop, follower.stop, store.close]
     elif args.service == "identity":
-        from services.identity.server import IdentityProcess
+        from services.identity.process import IdentityProcess
 
         stoppers = [IdentityProcess(settings).stop]
     else:

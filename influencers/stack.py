@@ -21,7 +21,7 @@ from services.analytics.web.identity_calls import connect
 from services.common.rpc import PortInUse, is_loopback
 from services.common.settings import Settings
 from services.identity.facestore import FaceStore
-from services.identity.server import IdentityProcess
+from services.identity.process import IdentityProcess
 from services.ingest.server import IngestProcess
 
 log = logging.getLogger(__name__)

@@ -4,185 +4,77 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator
 
 import grpc
 
-from influencers.v1 import common_pb2, identity_pb2, identity_pb2_grpc
+from influencers.v1 import identity_pb2, identity_pb2_grpc
 from services.common import logs, tracing
-from services.common.boundary import INFLUENCER_ID, brief, is_influencer_id, shown
-from services.common.crash import crash_point
+from services.common.boundary import INFLUENCER_ID, shown
 from services.common.damage import DiskFull
 from services.common.datadir import ScratchDir
-from services.common.erasure import erasure_key
 from services.common.metrics import observe_stages
-from services.common.paging import key_token, page_size, point_token
-from services.common.protoconv import duration, durations, review_reason, seconds
-from services.common.rpc import RunningServer, build_server
+from services.common.paging import key_token, point_token
+from services.common.protoconv import durations, seconds
 from services.common.settings import Settings
 from services.common.spool import Spool, SpoolError
 from services.common.stage_clock import CPU_SUFFIX
-from services.common.tls import server_credentials
-from services.identity import erasure, journal, undo
+from services.identity import undo
 from services.identity.analyzer import FrameIn, VideoAnalysis
-from services.identity.appearances import AppearanceOut
-from services.identity.assignment import Thresholds
-from services.identity.audit import actor_of, audit_key, keyed_hash, new_entry
-from services.identity.correction_log import log_corrections
-from services.identity.corrections import NameTaken, checked_name, now_utc, scrub_plain_hashes
-from services.identity.crops import CropStore, check_id
-from services.identity.facestore import FaceStore
-from services.identity.feed import CHANGE_VIDEOS, ChangeFeed, TooFarBehind
-from services.identity.gauges import attach_gauges
-from services.identity.open_store import open_face_store
-from services.identity.registry import IdentityRegistry, InfluencerInfo, Label
-from services.identity.review import ANSWERS, Item
+from services.identity.arguments import (
+    checked_page_size,
+    error_text,
+    parsed_token,
+    refuse,
+    require_id,
+    require_influencer,
+)
+from services.identity.audit import actor_of
+from services.identity.change_writer import ChangeWriter, Work
+from services.identity.conversions import (
+    REVIEW_ANSWERS,
+    REVIEW_AUDIT,
+    appearance_pb,
+    influencer_pb,
+    review_item_pb,
+)
+from services.identity.corrections import NameTaken, checked_name
+from services.identity.feed import TooFarBehind
+from services.identity.registry import IdentityRegistry, Label
+from services.identity.stream_budget import StreamBudget
 from services.identity.workers import FaceWorkers
-from services.identity.writer_lock import WriterLock
 
 log = logging.getLogger(__name__)
 
-MAX_FRAMES = 20_000  # frames in one AnalyzeVideo stream
-MAX_DURATION_SECONDS = 315_576_000_000  # google.protobuf.Duration's bound (10,000 years)
-
-
-RECLUSTER_PAGE = 200  # videos per message of a Recluster stream
 MAX_PHOTOS = 10  # reference photos in one EnrolInfluencer call (the page's limit too)
 MAX_REVIEW = 100  # items of the review queue in one answer
 MAX_MERGE = 1000  # different influencers in one MergeInfluencers call (each is looked up under the lock)
 MAX_CHANGES = 1000  # changes of the feed in one ListChanges answer
-REVIEW_ANSWERS = {identity_pb2.REVIEW_ANSWER_SAME: ANSWERS[0], identity_pb2.REVIEW_ANSWER_DIFFERENT: ANSWERS[1],
-                  identity_pb2.REVIEW_ANSWER_SKIP: ANSWERS[2]}
-REVIEW_AUDIT = {identity_pb2.REVIEW_ANSWER_SAME: identity_pb2.AUDIT_ACTION_REVIEW_SAME,
-                identity_pb2.REVIEW_ANSWER_DIFFERENT: identity_pb2.AUDIT_ACTION_REVIEW_DIFFERENT,
-                identity_pb2.REVIEW_ANSWER_SKIP: identity_pb2.AUDIT_ACTION_REVIEW_SKIP}
 AUDIT_ID_CHARS = 32  # hex digits of an audit id
-
-
-def appearance_pb(a: AppearanceOut) -> common_pb2.Appearance:
-    return common_pb2.Appearance(
-        influencer_id=a.influencer_id, first_seen=duration(a.first_seen_s), last_seen=duration(a.last_seen_s),
-        faces=a.faces, best_face=a.best_face, face_quality=a.face_quality, ambiguous=a.ambiguous,
-        screen_time=duration(a.screen_time_s), face_ref=a.face_ref,
-        segments=[common_pb2.Segment(start=duration(s.start_s), end=duration(s.end_s), best=duration(s.best_s))
-                  for s in a.segments])
-
-
-def review_item_pb(item: Item) -> identity_pb2.ReviewItem:
-    return identity_pb2.ReviewItem(
-        influencer_a=item.a, influencer_b=item.b, distance=item.distance, reason=review_reason(item.reason),
-        face_ref_a=item.face_ref_a, face_ref_b=item.face_ref_b, video_id_a=item.video_a, video_id_b=item.video_b,
-        timestamp_a=duration(item.time_a_s), timestamp_b=duration(item.time_b_s), probability=item.probability)
-
-
-def _page_size(requested: int, context: grpc.ServicerContext, maximum: int | None = None) -> int:
-    """page_size(requested) (at most `maximum` if given), or INVALID_ARGUMENT."""
-    try:
-        return page_size(requested, maximum, maximum) if maximum else page_size(requested)
-    except ValueError as exc:
-        context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        raise
-
-
-class StreamBudget:
-    """The limits of one AnalyzeVideo stream, checked as each frame arrives, so that a stream over them
-    is refused before it is held in memory: bytes per frame and per stream, frames per stream, and sane
-    times (a NaN, infinite or negative time would be stored as the time of an appearance)."""
-
-    def __init__(self, max_frame_bytes: int, max_stream_bytes: int, max_frames: int = MAX_FRAMES) -> None:
-        self.max_frame_bytes = max_frame_bytes
-        self.max_stream_bytes = max_stream_bytes
-        self.max_frames = max_frames
-        self.frames = 0
-        self.bytes = 0
-
-    def admit(self, frame: identity_pb2.AnalyzeVideoRequest) -> str | None:
-        """Counts `frame` in; returns why it is refused (naming the frame), or None."""
-        where = f"frame {self.frames} of the stream (index {frame.index})"
-        size = len(frame.image)
-        self.frames += 1
-        self.bytes += size
-        if self.frames > self.max_frames:
-            return f"{where}: more than {self.max_frames} frames in one video"
-        if size > self.max_frame_bytes:
-            return f"{where}: image of {size} bytes is over the limit of {self.max_frame_bytes} bytes per frame"
-        if self.bytes > self.max_stream_bytes:
-            return (f"{where}: the frames so far are {self.bytes} bytes, over the limit of "
-                    f"{self.max_stream_bytes} bytes per video")
-        if frame.index < 0:
-            return f"{where}: the index is negative"
-        for name, value in (("timestamp", frame.timestamp), ("span", frame.span)):
-            # Negative, or out of google.protobuf.Duration's range and sign rules: the stubs do not check.
-            if not (0 <= value.seconds <= MAX_DURATION_SECONDS and 0 <= value.nanos < 1_000_000_000):
-                return (f"{where}: {name} ({value.seconds} s, {value.nanos} ns) is not a valid duration of at "
-                        f"least 0")
-        return None
-
-
-def label_pb(label: Label) -> common_pb2.InfluencerLabel:
-    return common_pb2.InfluencerLabel(influencer_id=label.influencer_id, name=label.name, hidden=label.hidden,
-                                      deleted=label.deleted, erased_key=label.erased_key)
 
 
 class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     """Every write runs under the registry's lock together with the append of its change to the feed, so
     that the feed's order is the face store's (a change read after another write would carry a state the
-    feed then overwrites with an older one)."""
+    feed then overwrites with an older one): the corrections, erasures and reclusters through the
+    ChangeWriter, a video's analysis and copy here, with the writer's publish."""
 
     def __init__(self, registry: IdentityRegistry, workers: FaceWorkers, settings: Settings,
-                 feed: ChangeFeed, audit_key: bytes = b"") -> None:
-        """`audit_key`: the key of the keyed hash of an erased id (services/identity/audit.py); a random one
-        for this process when not given."""
+                 writer: ChangeWriter) -> None:
+        """`writer`: publishes the writes of `registry` to the change feed (services/identity/change_writer.py)."""
         self.registry = registry
         self.workers = workers
         self.settings = settings
-        self.feed = feed
-        self.audit_key = audit_key or secrets.token_bytes(32)
+        self.writer = writer
+        self.feed = writer.feed
         self.scratch = ScratchDir(settings.data_dir)  # where long videos' frames wait (AnalyzeVideo)
-
-    def _publish(self, kind: int, videos: list[str], labels: list[Label] = (), forgotten: list[str] = (),
-                 audit: identity_pb2.AuditEntry | None = None) -> list[int]:
-        """Appends the current appearances of `videos` (CHANGE_VIDEOS a change), their names and hidden
-        flags, then `labels` and `forgotten` (in the last change), to the feed; returns the positions.
-        Call under the registry's lock, after the face store write."""
-        if not videos and not labels and not forgotten and audit is None:
-            return []
-        names, hidden = self.registry.names(), self.registry.store.hidden()
-        given = {x.influencer_id for x in labels}
-        changes = []
-        for start in range(0, max(len(videos), 1), CHANGE_VIDEOS):
-            page = self.registry.appearances(videos[start:start + CHANGE_VIDEOS])
-            ids = {a.influencer_id for apps in page.values() for a in apps}
-            change = identity_pb2.Change(
-                kind=kind,  # type: ignore[arg-type]
-                videos=[common_pb2.VideoAppearances(video_id=v, appearances=[appearance_pb(a) for a in apps])
-                        for v, apps in page.items()],
-                names={i: names[i] for i in ids if names.get(i)},
-                labels=[common_pb2.InfluencerLabel(influencer_id=i, name=names.get(i, ""), hidden=True)
-                        for i in sorted((ids & hidden) - given)])
-            self._flag_reposts(change.videos)
-            change.create_time.GetCurrentTime()
-            for video in change.videos:  # crops travel by reference only
-                for appearance in video.appearances:
-                    appearance.best_face = b""
-            changes.append(change)
-        changes[-1].labels.extend(label_pb(x) for x in labels)
-        changes[-1].forgotten_video_ids.extend(forgotten)
-        if audit is not None:
-            changes[-1].audit.CopyFrom(audit)
-        return self.feed.append(changes)
-
-    def _position(self, positions: list[int]) -> int:
-        """The last of `positions`, or the head when the call appended nothing."""
-        return positions[-1] if positions else self.feed.head()
 
     def ListChanges(self, request: identity_pb2.ListChangesRequest, context: grpc.ServicerContext
                     ) -> identity_pb2.ListChangesResponse:
         if request.after_position < 0:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"after_position {request.after_position} is negative")
-        size = _page_size(request.page_size or 100, context, MAX_CHANGES)
+        size = checked_page_size(request.page_size or 100, context, MAX_CHANGES)
         try:
             changes, head = self.feed.read(request.after_position, size)
         except TooFarBehind as exc:
@@ -199,7 +91,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             for frame in request_iterator:
                 if not video_id:
                     video_id = frame.video_id
-                    _check(context, video_id, "video_id")
+                    require_id(context, video_id, "video_id")
                 elif frame.video_id != video_id:
                     context.abort(grpc.StatusCode.INVALID_ARGUMENT, "one AnalyzeVideo stream carries one video")
                 if problem := budget.admit(frame):
@@ -230,10 +122,10 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             t0 = time.perf_counter()
             try:
                 appearances = self.registry.assign(video_id, analysis)
-                self._note_repost(video_id)
+                self.writer.note_repost(video_id)
             except DiskFull as exc:  # refused before the engine's mapped write could meet the full disk
                 context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, f"video {video_id}: {exc}")
-            position = self._position(self._publish(identity_pb2.CHANGE_KIND_VIDEO, [video_id]))
+            position = self.writer.position(self.writer.publish(identity_pb2.CHANGE_KIND_VIDEO, [video_id]))
             stages = {**analysis.stage_seconds, "assign": time.perf_counter() - t0}
             span.set_attributes({"influencers.video_id": video_id, "influencers.people": len(analysis.people),
                                  "influencers.appearances": len(appearances), "influencers.feed_position": position})
@@ -247,8 +139,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
 
     def CopyVideo(self, request: identity_pb2.CopyVideoRequest, context: grpc.ServicerContext
                   ) -> identity_pb2.CopyVideoResponse:
-        _check(context, request.video_id, "video_id")
-        _check(context, request.source_video_id, "source_video_id")
+        require_id(context, request.video_id, "video_id")
+        require_id(context, request.source_video_id, "source_video_id")
         with self.registry.lock:
             try:
                 appearances = self.registry.copy(request.video_id, request.source_video_id)
@@ -257,48 +149,41 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             except LookupError:
                 context.abort(grpc.StatusCode.NOT_FOUND, f"video {request.source_video_id} has no faces stored: "
                                                          "analyse the video instead")
-            position = self._position(self._publish(identity_pb2.CHANGE_KIND_VIDEO, [request.video_id]))
+            position = self.writer.position(self.writer.publish(identity_pb2.CHANGE_KIND_VIDEO,
+                                                                [request.video_id]))
         return identity_pb2.CopyVideoResponse(
             video_id=request.video_id, appearances=[appearance_pb(a) for a in appearances],
             faces_detected=sum(a.faces for a in appearances), feed_position=position)
 
     def ForgetVideo(self, request: identity_pb2.ForgetVideoRequest, context: grpc.ServicerContext
                     ) -> identity_pb2.ForgetVideoResponse:
-        _check(context, request.video_id, "video_id")
-        with self.registry.lock:
-            removed = self.registry.forget(request.video_id)
-            position = self._position(self._publish(identity_pb2.CHANGE_KIND_FORGET, [], [], [request.video_id]))
+        require_id(context, request.video_id, "video_id")
+        removed, position = self.writer.forget(request.video_id)
         return identity_pb2.ForgetVideoResponse(faces_removed=removed, feed_position=position)
 
     def ListVideoIds(self, request: identity_pb2.ListVideoIdsRequest, context: grpc.ServicerContext
                      ) -> identity_pb2.ListVideoIdsResponse:
-        size = _page_size(request.page_size, context)
+        size = checked_page_size(request.page_size, context)
         # The token is the store's own scroll offset: anything but a point id is refused here, before the
         # engine answers it with a message of its own internals.
-        ids, token = self.registry.video_page(_token(context, point_token, request.page_token), size)
+        ids, token = self.registry.video_page(parsed_token(context, point_token, request.page_token), size)
         return identity_pb2.ListVideoIdsResponse(video_ids=ids, next_page_token=token)
-
-    def _influencer_pb(self, info: InfluencerInfo, face: bytes = b"") -> identity_pb2.Influencer:
-        return identity_pb2.Influencer(
-            influencer_id=info.influencer_id, name=info.name, videos=len(info.videos), faces=info.faces,
-            representative_face=face, representative_face_ref=info.best_crop, face_quality=info.face_quality,
-            video_ids=info.videos, hidden=info.hidden, enrolled=info.enrolled)
 
     def ListInfluencers(self, request: identity_pb2.ListInfluencersRequest, context: grpc.ServicerContext
                         ) -> identity_pb2.ListInfluencersResponse:
-        after = _token(context, lambda t: key_token(t, INFLUENCER_ID), request.page_token)
-        page, token = self.registry.influencer_page(after, _page_size(request.page_size, context))
-        return identity_pb2.ListInfluencersResponse(influencers=[self._influencer_pb(i) for i in page],
+        after = parsed_token(context, lambda t: key_token(t, INFLUENCER_ID), request.page_token)
+        page, token = self.registry.influencer_page(after, checked_page_size(request.page_size, context))
+        return identity_pb2.ListInfluencersResponse(influencers=[influencer_pb(i) for i in page],
                                                     next_page_token=token)
 
     def GetInfluencer(self, request: identity_pb2.GetInfluencerRequest, context: grpc.ServicerContext
                       ) -> identity_pb2.GetInfluencerResponse:
-        _check_influencer(context, request.influencer_id)
+        require_influencer(context, request.influencer_id)
         info = self.registry.influencer(request.influencer_id)
         if info is None:
             context.abort(grpc.StatusCode.NOT_FOUND, f"no influencer {shown(request.influencer_id)}")
         return identity_pb2.GetInfluencerResponse(
-            influencer=self._influencer_pb(info, self._crop_or_none(info.best_crop) or b""))
+            influencer=influencer_pb(info, self._crop_or_none(info.best_crop) or b""))
 
     def _crop_or_none(self, ref: str) -> bytes | None:
         """The crop of a stored reference; None when it has none (a face kept without a crop)."""
@@ -322,128 +207,29 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     def Recluster(self, request: identity_pb2.ReclusterRequest, context: grpc.ServicerContext
                   ) -> Iterator[identity_pb2.ReclusterResponse]:
         for v in request.video_ids:
-            _check(context, v, "video_id")
+            require_id(context, v, "video_id")
         if request.resync_only and not request.publish:
-            # A snapshot: consistent with the head read before the videos are listed. A write while the pages
-            # are read may show in them too; the follower replays the feed after the head over them, and
-            # each change replaces whole videos, so the result converges to the feed's.
-            with self.registry.lock:
-                head = self.feed.head()
-                videos = list(self.registry.store.video_ids())
-            for k, msg in enumerate(self._pages(videos)):
-                if k == 0:
-                    msg.feed_position = head
-                yield identity_pb2.ReclusterResponse(changes=msg)
-            return
-        with self.registry.lock:
-            if request.resync_only:
-                videos = list(self.registry.store.video_ids())
-                kind = identity_pb2.CHANGE_KIND_RESYNC
-            else:
-                videos = self.registry.recluster(list(request.video_ids) or None)
-                kind = identity_pb2.CHANGE_KIND_RECLUSTER
-            positions = self._publish(kind, videos)
-            last = self._position(positions)
-        # The stream is read back from the feed: the feed is complete whether or not the caller reads it all.
-        influencers: set[str] = set()
-        pages = []
-        for change in self.feed.entries(positions):
-            influencers |= {a.influencer_id for v in change.videos for a in v.appearances}
-            pages.append(identity_pb2.Changes(videos=change.videos, names=change.names,
-                                                        labels=change.labels))
-        pages = pages or [identity_pb2.Changes()]
-        pages[0].changed_videos = len(videos)
-        pages[0].influencers = len(influencers)
-        pages[-1].feed_position = last
+            pages: Iterable[identity_pb2.Changes] = self.writer.snapshot()
+        else:
+            pages = self.writer.recluster(list(request.video_ids) or None, request.resync_only)
         yield from (identity_pb2.ReclusterResponse(changes=_m) for _m in pages)
 
-    def _pages(self, videos: list[str]) -> Iterator[identity_pb2.Changes]:
-        """The appearances of `videos`, a page of videos per message; the first carries the totals."""
-        names = self.registry.names()
-        hidden = self.registry.store.hidden()
-        influencers: set[str] = set()
-        first = True
-        for start in range(0, max(len(videos), 1), RECLUSTER_PAGE):
-            page = self.registry.appearances(videos[start:start + RECLUSTER_PAGE])
-            ids = {a.influencer_id for apps in page.values() for a in apps}
-            influencers |= ids
-            msg = identity_pb2.Changes(
-                videos=[common_pb2.VideoAppearances(video_id=v, appearances=[appearance_pb(a) for a in apps])
-                        for v, apps in page.items()],
-                names={i: names[i] for i in ids if names.get(i)},
-                # A resync carries the hidden flags too, so that analytics rebuilt from identity keeps them.
-                labels=[common_pb2.InfluencerLabel(influencer_id=i, name=names.get(i, ""), hidden=True)
-                        for i in sorted(ids & hidden)])
-            self._flag_reposts(msg.videos)
-            if first:
-                msg.changed_videos = len(videos)
-                first = False
-            yield msg
-
-    def _correct(self, work: Callable[[], tuple[list[str], list[Label]]], context: grpc.ServicerContext,
-                 action: int, involved: list[str] | Callable[[], list[str]],
-                 kind: int = identity_pb2.CHANGE_KIND_CORRECTION,
+    def _correct(self, work: Work, context: grpc.ServicerContext, action: int,
+                 involved: list[str] | Callable[[], list[str]],
                  ids: Callable[[dict | None], tuple[list[str], list[str]]] | None = None,
                  journal_entry: tuple[str, dict[str, object]] | None = None) -> identity_pb2.Changes:
-        """Runs a correction (`work` returns the changed videos and the labels it set) and publishes its change
-        with its audit entry, under the registry's lock; the answer carries the change's position and the
-        entry. `involved`: the influencers it touches (what an undo puts back is captured around them), or a
-        function finding them under the registry's lock (a merge: what each id given stands for now);
-        `ids(undo record)`: the ids before and after, asked after `work` (default: `involved` both).
-        `journal_entry` (op, arguments): the correction is recorded before it is applied and the record
-        removed once published (journal.py), so a kill between the two is finished at the next start."""
+        """ChangeWriter.correct (which says what the arguments are) for the caller of `context`, its actor,
+        with a full disk met by `work` answered RESOURCE_EXHAUSTED (nothing applied; the writer removes the
+        journal record)."""
         actor = actor_of(context.invocation_metadata(), bool(self.settings.token))
-        undoable = action != identity_pb2.AUDIT_ACTION_ENROL
-        with self.registry.lock:
-            if callable(involved):
-                involved = involved()
-            key = journal.record(self.registry.store, *journal_entry) if journal_entry else ""
-            before = undo.capture(self.registry.store, involved) if undoable else None
-            names_before = self.registry.names()
-            try:
-                videos, labels = work()
-            except DiskFull as exc:
-                if key:
-                    journal.done(self.registry.store, key)
-                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
-            except BaseException:  # refused (NOT_FOUND, INVALID_ARGUMENT): nothing to finish later
-                if key:
-                    journal.done(self.registry.store, key)
-                raise
-            crash_point("correct:applied")
-            record = undo.difference(before, undo.again(self.registry.store, before)) if before else None
-            before_ids, after_ids = ids(record) if ids else (involved, involved)
-            names_after = self.registry.names()
-            names = {**{i: names_before.get(i, "") for i in before_ids}, **names_after}
-            entry = new_entry(action, actor, before_ids, after_ids, names, videos=len(videos),
-                              faces=undo.moved(record), undoable=bool(record and not undo.is_empty(record)))
-            if action in (identity_pb2.AUDIT_ACTION_RENAME, identity_pb2.AUDIT_ACTION_ENROL) and after_ids:
-                entry.before_name = names_before.get(after_ids[0], "")
-                entry.after_name = names_after.get(after_ids[0], "")
-            if entry.undoable:
-                record["entry"] = {"action": action, "before": list(entry.before_ids), "after": list(entry.after_ids)}
-                undo.keep(self.registry.store, entry.audit_id, record, now_utc())
-            position = self._position(self._publish(kind, videos, labels, audit=entry))
-            crash_point("correct:published")
-            if key:
-                journal.done(self.registry.store, key)
-        reply = self._changes(videos, labels)
-        reply.feed_position = position
-        reply.audit.CopyFrom(entry)
-        return reply
 
-    def _changes(self, videos: list[str], labels: list[Label] = ()) -> identity_pb2.Changes:
-        """The changes of a correction in one message (they follow the influencers corrected), with the
-        labels of the influencers it touched."""
-        reply = identity_pb2.Changes(changed_videos=len(videos))
-        for msg in self._pages(videos):
-            reply.videos.extend(msg.videos)
-            reply.names.update(msg.names)
-            reply.labels.extend(x for x in msg.labels if x.influencer_id not in {y.influencer_id for y in labels})
-        reply.influencers = len({a.influencer_id for v in reply.videos for a in v.appearances})
-        reply.labels.extend(common_pb2.InfluencerLabel(influencer_id=x.influencer_id, name=x.name, hidden=x.hidden,
-                                                       deleted=x.deleted) for x in labels)
-        return reply
+        def guarded() -> tuple[list[str], list[Label]]:
+            try:
+                return work()
+            except DiskFull as exc:
+                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+                raise
+        return self.writer.correct(guarded, actor, action, involved, ids=ids, journal_entry=journal_entry)
 
     def OpenBatch(self, request: identity_pb2.OpenBatchRequest, context: grpc.ServicerContext
                   ) -> identity_pb2.OpenBatchResponse:
@@ -465,7 +251,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                           f"{len(ids)} influencers: one merge takes at most {MAX_MERGE}")
         for influencer_id in ids:
-            _check_influencer(context, influencer_id)
+            require_influencer(context, influencer_id)
         live: list[str] = []  # what the ids stand for when the merge runs (one merged away before: who it joined)
         recorded: dict[str, object] = {"ids": ids, "live": live}  # the journal's record: a replay names both
 
@@ -473,14 +259,14 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             try:
                 live[:] = self.registry.live_ids(ids)
             except KeyError as exc:
-                _refuse(context, exc)
+                refuse(context, exc)
             return list(dict.fromkeys([*ids, *live]))
 
         def work() -> tuple[list[str], list[Label]]:
             try:
                 changed = self.registry.merge(ids)
             except (KeyError, ValueError) as exc:
-                _refuse(context, exc)
+                refuse(context, exc)
             # Every id given and every one it stood for: a name or hidden flag that left with a merged-away
             # influencer's faces is published too, or analytics would keep it.
             return changed, self.registry.labels([*ids, *live])
@@ -493,14 +279,14 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
 
     def SplitInfluencer(self, request: identity_pb2.SplitInfluencerRequest, context: grpc.ServicerContext
                         ) -> identity_pb2.SplitInfluencerResponse:
-        _check_influencer(context, request.influencer_id)
+        require_influencer(context, request.influencer_id)
         for v in request.video_ids:
-            _check(context, v, "video_id")
+            require_id(context, v, "video_id")
         def work() -> tuple[list[str], list[Label]]:
             try:
                 changed = self.registry.split(request.influencer_id, list(request.video_ids))
             except KeyError as exc:
-                context.abort(grpc.StatusCode.NOT_FOUND, _message(exc))
+                context.abort(grpc.StatusCode.NOT_FOUND, error_text(exc))
             return changed, self.registry.labels([request.influencer_id])
         source = request.influencer_id
         return identity_pb2.SplitInfluencerResponse(changes=self._correct(
@@ -510,11 +296,11 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
 
     def RenameInfluencer(self, request: identity_pb2.RenameInfluencerRequest, context: grpc.ServicerContext
                          ) -> identity_pb2.RenameInfluencerResponse:
-        _check_influencer(context, request.influencer_id)
+        require_influencer(context, request.influencer_id)
         try:
             name = checked_name(request.name)
         except ValueError as exc:
-            _refuse(context, exc)
+            refuse(context, exc)
         found = self.GetInfluencer(identity_pb2.GetInfluencerRequest(influencer_id=request.influencer_id), context)
         if name == found.influencer.name:  # the name it has, or "" for someone unnamed: no correction, no audit
             return identity_pb2.RenameInfluencerResponse(influencer=found.influencer)
@@ -523,7 +309,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             try:
                 self.registry.rename(request.influencer_id, request.name)
             except (KeyError, ValueError) as exc:
-                _refuse(context, exc)
+                refuse(context, exc)
             return [], self.registry.labels([request.influencer_id])
         changes = self._correct(work, context, identity_pb2.AUDIT_ACTION_RENAME, [request.influencer_id],
                                 journal_entry=("rename", {"id": request.influencer_id, "name": request.name}))
@@ -548,7 +334,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             try:
                 encoding = self.workers.encode_largest(image)
             except ValueError as exc:
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"photo {k}: {_message(exc)}")
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"photo {k}: {error_text(exc)}")
             if encoding is None:
                 without.append(k)
             else:  # the photo's id is derived from its bytes: the name never becomes a key or a path
@@ -561,30 +347,30 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             try:
                 target, changed = self.registry.enrol(name, list(photos.items()))  # type: ignore[arg-type]
             except NameTaken as exc:
-                context.abort(grpc.StatusCode.FAILED_PRECONDITION, _message(exc))
+                context.abort(grpc.StatusCode.FAILED_PRECONDITION, error_text(exc))
             except ValueError as exc:
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT, _message(exc))
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, error_text(exc))
             enrolled.append(target)
             return changed, self.registry.labels([target])
         changes = self._correct(work, context, identity_pb2.AUDIT_ACTION_ENROL, [],
                                 ids=lambda _: ([], enrolled[:1]))
         info = self.registry.influencer(enrolled[0])
         return identity_pb2.EnrolInfluencerResponse(
-            influencer=self._influencer_pb(info) if info else None, faces_enrolled=len(photos),
+            influencer=influencer_pb(info) if info else None, faces_enrolled=len(photos),
             photos_without_face=without, changes=changes)
 
     def MoveAppearance(self, request: identity_pb2.MoveAppearanceRequest, context: grpc.ServicerContext
                        ) -> identity_pb2.MoveAppearanceResponse:
-        _check(context, request.video_id, "video_id")
-        _check_influencer(context, request.influencer_id)
+        require_id(context, request.video_id, "video_id")
+        require_influencer(context, request.influencer_id)
         if request.target_influencer_id:
-            _check_influencer(context, request.target_influencer_id, "target_influencer_id")
+            require_influencer(context, request.target_influencer_id, "target_influencer_id")
         def work() -> tuple[list[str], list[Label]]:
             try:
                 changed, target = self.registry.move(request.video_id, request.influencer_id,
                                                      request.target_influencer_id)
             except (KeyError, ValueError) as exc:
-                _refuse(context, exc)
+                refuse(context, exc)
             moved_to.append(target)
             return changed, self.registry.labels([request.influencer_id, target])
         moved_to: list[str] = []
@@ -596,12 +382,12 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
 
     def HideInfluencer(self, request: identity_pb2.HideInfluencerRequest, context: grpc.ServicerContext
                        ) -> identity_pb2.HideInfluencerResponse:
-        _check_influencer(context, request.influencer_id)
+        require_influencer(context, request.influencer_id)
         def work() -> tuple[list[str], list[Label]]:
             try:
                 self.registry.hide(request.influencer_id, request.hidden)
             except KeyError as exc:
-                context.abort(grpc.StatusCode.NOT_FOUND, _message(exc))
+                context.abort(grpc.StatusCode.NOT_FOUND, error_text(exc))
             return [], self.registry.labels([request.influencer_id])
         action = identity_pb2.AUDIT_ACTION_HIDE if request.hidden else identity_pb2.AUDIT_ACTION_UNHIDE
         return identity_pb2.HideInfluencerResponse(changes=self._correct(
@@ -610,117 +396,33 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
 
     def DeleteInfluencer(self, request: identity_pb2.DeleteInfluencerRequest, context: grpc.ServicerContext
                          ) -> identity_pb2.DeleteInfluencerResponse:
-        """Erases a person (see _erase). Repeating it is safe: an erasure a kill interrupted is finished, and
-        one already finished answers OK (already_erased) and publishes the erasure again, so that analytics
-        converges even if it missed it; only an id never stored nor erased is NOT_FOUND."""
-        _check_influencer(context, request.influencer_id)
+        """Erases a person (see ChangeWriter.erase). Repeating it is safe: an erasure a kill interrupted is
+        finished, and one already finished answers OK (already_erased) and publishes the erasure again, so that
+        analytics converges even if it missed it; only an id never stored nor erased is NOT_FOUND."""
+        require_influencer(context, request.influencer_id)
         influencer_id = request.influencer_id
-        key = erasure_key(influencer_id, self.settings.erasure_secret)
-        with self.registry.lock:
-            known = erasure.state(self.registry.store, key)
-            present = bool(self.registry.store.faces_of(influencer_id))
-            if not known and not present:
-                context.abort(grpc.StatusCode.NOT_FOUND, f"no influencer {shown(influencer_id)}")
-            try:
-                actor = actor_of(context.invocation_metadata(), bool(self.settings.token))
-                videos, position, audit = self._erase(influencer_id, key, actor if known != "done" else "")
-            except DiskFull as exc:
-                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
-        reply = self._changes(videos, [Label(influencer_id, deleted=True)])
-        reply.feed_position = position
-        if audit is not None:
-            reply.audit.CopyFrom(audit)
-        return identity_pb2.DeleteInfluencerResponse(changes=reply, already_erased=known == "done" and not present)
-
-    def _erase(self, influencer_id: str, key: str, actor: str = "resumed"
-               ) -> tuple[list[str], int, identity_pb2.AuditEntry | None]:
-        """Erases `influencer_id`, recorded before it is applied: the record (with the id), the faces, crops
-        and side records (corrections.delete, which finishes a half-done one), the erasure in the feed (its
-        keyed hash, not the id), the record without the id; then every file is scrubbed of the person (the
-        store's shards rewritten, the feed's older entries redacted, the old layout's copies removed).
-        The erasure is audited for `actor` (no entry with "": a repeat of an erasure already audited), with
-        the keyed hash of the id only. Returns the videos changed, the feed position and the audit entry.
-        Call under the registry's lock."""
-        store = self.registry.store
-        faces = store.faces_of(influencer_id)
-        erasure.begin(store, key, influencer_id, [self._face_key(f.record.vhash) for f in faces if f.record.vhash])
-        crash_point("erase:recorded")
-        subject = keyed_hash(self.audit_key, influencer_id)
-        videos = self.registry.delete(influencer_id, subject if actor else "", missing_ok=True)
-        crash_point("erase:deleted")
-        entry = None
-        if actor:
-            entry = new_entry(identity_pb2.AUDIT_ACTION_DELETE, actor, [], [], {}, videos=len(videos),
-                              faces=len(faces), undoable=False)
-            entry.subject_hmac = subject
-        positions = self._publish(identity_pb2.CHANGE_KIND_ERASURE, videos,
-                                  [Label("", deleted=True, erased_key=key)], audit=entry)
-        crash_point("erase:published")
-        erasure.finish(store, key)
-        crash_point("erase:finished")
+        actor = actor_of(context.invocation_metadata(), bool(self.settings.token))
         try:
-            store.scrub()
-        except DiskFull as exc:  # the erasure holds; its bytes stay in the shards until a scrub has room
-            log.error("erasure: the face store was not rewritten: %s", exc)
-        self.feed.redact(influencer_id)
-        if not self.settings.qdrant_url:
-            erasure.remove_leftovers(self.settings.data_dir)
-        return videos, self._position(positions), entry
-
-    def _face_key(self, vhash: str) -> str:
-        """The keyed hash kept of an erased face's encoding hash (never the encoding or its plain hash)."""
-        return erasure_key("face:" + vhash, self.settings.erasure_secret)[:20]
-
-    def _note_repost(self, video_id: str) -> None:
-        """Flags `video_id` when one of its faces has the encoding of an erased person's face (a repost):
-        a side record the feed carries as VideoAppearances.erased_person_utc."""
-        keys = {self._face_key(f.record.vhash) for f in self.registry.store.faces_in(video_id) if f.record.vhash}
-        when = erasure.reposted(self.registry.store, keys) if keys else ""
-        if when:
-            log.warning("video %s shows again a person erased on %s", video_id, when)
-            self.registry.store.set_side("repost", video_id, {"video_id": video_id, "erased_utc": when})
-
-    def _flag_reposts(self, videos: Iterable[common_pb2.VideoAppearances]) -> None:
-        """Each video's flag, read by its own key (a change's few videos, not every flag ever set: this runs
-        with every video published)."""
-        for video in videos:
-            record = self.registry.store.get_side("repost", video.video_id)
-            video.erased_person_utc = str(record["erased_utc"]) if record else ""
-
-    def resume_corrections(self) -> int:
-        """Finishes every correction a kill interrupted (at start): applied again, then every video's
-        appearances and the labels of the influencers it named published (a resync); returns how many."""
-        with self.registry.lock:
-            finished = journal.replay_pending(self.registry.store, self.registry)
-            if finished:
-                named = sorted({i for _, ids in finished for i in ids})
-                self._publish(identity_pb2.CHANGE_KIND_RESYNC, list(self.registry.store.video_ids()),
-                              [x for x in self.registry.labels(named)])
-            for key, _ in finished:
-                journal.done(self.registry.store, key)
-        return len(finished)
-
-    def resume_erasures(self) -> int:
-        """Finishes every erasure a kill interrupted (at start); returns how many."""
-        with self.registry.lock:
-            interrupted = erasure.pending(self.registry.store)
-            for influencer_id, key in interrupted:
-                log.warning("finishing an erasure that was interrupted (recorded %s)", key[:8])
-                self._erase(influencer_id, key)
-        return len(interrupted)
+            erased = self.writer.delete(influencer_id, actor)
+        except DiskFull as exc:
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+        if erased is None:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"no influencer {shown(influencer_id)}")
+        reply, already_erased = erased
+        return identity_pb2.DeleteInfluencerResponse(changes=reply, already_erased=already_erased)
 
     def ListReviewItems(self, request: identity_pb2.ListReviewItemsRequest, context: grpc.ServicerContext
                         ) -> identity_pb2.ListReviewItemsResponse:
         floor = self.settings.review_floor
-        found = self.registry.review_queue(self.settings.review_band, floor,
-                                           _page_size(request.page_size, context, MAX_REVIEW), request.include_unlikely)
+        size = checked_page_size(request.page_size, context, MAX_REVIEW)
+        found = self.registry.review_queue(self.settings.review_band, floor, size, request.include_unlikely)
         return identity_pb2.ListReviewItemsResponse(items=[review_item_pb(i) for i in found.items],
                                                     likely=found.likely, unlikely=found.unlikely, floor=floor)
 
     def AnswerReviewItem(self, request: identity_pb2.AnswerReviewItemRequest, context: grpc.ServicerContext
                          ) -> identity_pb2.AnswerReviewItemResponse:
-        _check_influencer(context, request.influencer_a, "influencer_a")
-        _check_influencer(context, request.influencer_b, "influencer_b")
+        require_influencer(context, request.influencer_a, "influencer_a")
+        require_influencer(context, request.influencer_b, "influencer_b")
         reply = REVIEW_ANSWERS.get(request.answer)
         if reply is None:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT,
@@ -729,7 +431,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             try:
                 changed = self.registry.answer(request.influencer_a, request.influencer_b, reply)
             except (KeyError, ValueError) as exc:
-                _refuse(context, exc)
+                refuse(context, exc)
             return changed, self.registry.labels([request.influencer_a, request.influencer_b])
         pair = [request.influencer_a, request.influencer_b]
 
@@ -749,28 +451,12 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                           f"audit_id {shown(audit_id)} is not an audit id ({AUDIT_ID_CHARS} lowercase hex digits)")
         actor = actor_of(context.invocation_metadata(), bool(self.settings.token))
-        with self.registry.lock:
-            record = self.registry.store.get_side(undo.KIND, audit_id) or {}
-            try:
-                result = undo.revert(self.registry.store, audit_id)
-            except KeyError as exc:
-                context.abort(grpc.StatusCode.NOT_FOUND, _message(exc))
-            except undo.Conflict as exc:
-                context.abort(grpc.StatusCode.FAILED_PRECONDITION, _message(exc))
-            if result is None:  # undone already (a double submit): nothing changes, nothing is audited
-                return identity_pb2.UndoCorrectionResponse(changes=identity_pb2.Changes(
-                    feed_position=self.feed.head()))
-            videos, ids, faces = result
-            labels = self.registry.labels(ids)
-            original = record.get("entry", {})
-            entry = new_entry(identity_pb2.AUDIT_ACTION_UNDO, actor, original.get("after", ids),
-                              original.get("before", ids), self.registry.names(), len(videos), faces)
-            entry.undoes = audit_id
-            position = self._position(self._publish(identity_pb2.CHANGE_KIND_CORRECTION, videos, labels,
-                                                    audit=entry))
-        reply = self._changes(videos, labels)
-        reply.feed_position = position
-        reply.audit.CopyFrom(entry)
+        try:
+            reply = self.writer.undo(audit_id, actor)
+        except KeyError as exc:
+            context.abort(grpc.StatusCode.NOT_FOUND, error_text(exc))
+        except undo.Conflict as exc:
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, error_text(exc))
         return identity_pb2.UndoCorrectionResponse(changes=reply)
 
 
@@ -781,91 +467,3 @@ def _phase_spans(analysis: VideoAnalysis) -> None:
               "group": {"influencers.people": len(analysis.people)}}
     for name, (start, end) in analysis.phases.items():
         tracing.record_span("identity", name, start, end, counts.get(name))
-
-
-def _check(context: grpc.ServicerContext, value: str, what: str) -> None:
-    try:
-        check_id(value, what)
-    except ValueError:
-        context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                      f"{what} {shown(value)} is not a valid id (letters, digits, _ or -, at most 64)")
-
-
-def _check_influencer(context: grpc.ServicerContext, value: str, what: str = "influencer_id") -> None:
-    """INVALID_ARGUMENT for anything but an influencer id: a well-formed id that is not stored is NOT_FOUND,
-    told apart by the caller's handler."""
-    if not is_influencer_id(value):
-        context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                      f"{what} {shown(value)} is not an influencer id (inf_ and 10 hex digits)")
-
-
-def _token(context: grpc.ServicerContext, check: Callable[[str], str], token: str) -> str:
-    """`check(token)`, or INVALID_ARGUMENT naming the (cut) token."""
-    try:
-        return check(token)
-    except ValueError as exc:
-        context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        raise
-
-
-def _refuse(context: grpc.ServicerContext, exc: KeyError | ValueError) -> None:
-    """A domain refusal as a status: an unknown id (KeyError) is NOT_FOUND, a bad value INVALID_ARGUMENT."""
-    context.abort(grpc.StatusCode.NOT_FOUND if isinstance(exc, KeyError) else grpc.StatusCode.INVALID_ARGUMENT,
-                  _message(exc))
-
-
-def _message(exc: Exception) -> str:
-    """The text of a domain error for a status message: a KeyError's own text, not its repr, cut short."""
-    return brief(str(exc.args[0]) if exc.args else type(exc).__name__)
-
-
-class IdentityProcess:
-    """Everything the identity service owns: the face store, the registry, the worker pool, the server."""
-
-    def __init__(self, settings: Settings, store: FaceStore | None = None) -> None:
-        """`store`: a face store to use instead of the one the settings name (a shared one, in tests of
-        several replicas)."""
-        self.settings = settings
-        self.store = store or open_face_store(settings)
-        self.feed = ChangeFeed.open(settings.database_url, settings.data_dir, settings.feed_retention)
-        thresholds = Thresholds(settings.match_threshold, settings.match_margin, settings.cluster_threshold)
-        self.writer_lock = WriterLock(self.feed.engine)
-        self.registry = IdentityRegistry(self.store, CropStore(self.store), thresholds, self.writer_lock)
-        locator = settings.face_locator_model()
-        if locator is not None and not locator.is_file():
-            log.warning("INFLUENCERS_FACE_LOCATOR: %s is not a file (make setup extracts it); HOG searches whole "
-                        "frames", locator)
-        self.workers = FaceWorkers(settings.worker_count, locator=str(locator or ""))
-        scrubbed = scrub_plain_hashes(self.store)
-        if scrubbed:
-            log.info("removed the plain SHA-256 of erased ids from %d audit records of an older release", scrubbed)
-        servicer = log_corrections(IdentityServicer(self.registry, self.workers, settings, self.feed,
-                                                    audit_key(settings.audit_key, settings.data_dir)))
-        servicer.resume_erasures()
-        servicer.resume_corrections()
-        self.servicer = servicer
-
-        def register(server: grpc.Server) -> str:
-            identity_pb2_grpc.add_IdentityServiceServicer_to_server(servicer, server)
-            return identity_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name
-
-        self.server: RunningServer = build_server("identity", settings.host, settings.identity_port, [register],
-                                                  token=settings.token, max_workers=16,
-                                                  credentials=server_credentials(settings))
-        # Ready: Qdrant, the face workers and the change feed's database (every correction and batch writes
-        # the feed: with it down, identity could do nothing but fail).
-        self.server.watch(lambda: self.store.healthy() and self.workers.healthy() and self.feed.head() >= 0)
-        self._detach_gauges = attach_gauges(self.registry, self.store, self.feed, settings.review_band)
-
-    @property
-    def port(self) -> int:
-        return self.server.port
-
-    def stop(self, grace_s: float = 10.0) -> None:
-        self._detach_gauges()
-        self.server.stop(grace_s)
-        self.workers.close()
-        self.servicer.scratch.close()  # its spool folder (the workers that read its files are gone)
-        self.store.close()
-        self.writer_lock.close()
-        self.feed.close()

@@ -18,7 +18,7 @@ from services.analytics import store_audit
 from services.analytics.audit import describe
 from services.common.clients import GrpcAnalytics, GrpcIdentity
 from services.common.rpc import open_channel
-from services.identity.server import IdentityProcess
+from services.identity.process import IdentityProcess
 from tests.support.following import identity_and_analytics
 
 KEY = "a deployment's audit key"

@@ -63,7 +63,7 @@ def test_two_identity_replicas_on_one_server_find_each_person_once(settings, cor
     from qdrant_client import QdrantClient
 
     from influencers.stack import start_stack
-    from services.identity.server import IdentityProcess
+    from services.identity.process import IdentityProcess
     from services.identity.server_store import ServerFaceStore
 
     shared = ServerFaceStore(SerialClient(QdrantClient(path=str(tmp_path / "server"))), "faces")

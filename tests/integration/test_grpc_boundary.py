@@ -30,7 +30,7 @@ from services.common.protoconv import duration
 from services.common.rpc import MAX_MESSAGE_BYTES, build_server, open_channel, wait_healthy
 from services.common.settings import Settings, SettingsError
 from services.identity.facestore import FacePoint, FaceRecord, point_id
-from services.identity.server import IdentityProcess
+from services.identity.process import IdentityProcess
 from services.ingest.server import IngestProcess
 
 FRAME_CAP = 100_000  # bytes per frame in these tests

@@ -13,7 +13,7 @@ from services.analytics.store import AnalyticsStore
 from services.common.database import open_engine
 from services.common.rpc import LIVENESS, READINESS, build_server, open_channel
 from services.common.settings import Settings
-from services.identity.server import IdentityProcess
+from services.identity.process import IdentityProcess
 from services.ingest.server import IngestProcess
 
 ROOT = Path(__file__).resolve().parents[2]

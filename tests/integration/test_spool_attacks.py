@@ -23,7 +23,7 @@ from services.common.protoconv import duration
 from services.common.rpc import open_channel, wait_healthy
 from services.common.settings import Settings
 from services.common.spool import Spool, SpoolError
-from services.identity.server import IdentityProcess
+from services.identity.process import IdentityProcess
 from services.ingest.pipeline import VideoPipeline
 from tests.integration.test_pipeline_rows import make_video
 

@@ -10,7 +10,7 @@ from services.analytics.feed_grpc import start_follower
 from services.analytics.server import serve_analytics
 from services.analytics.store import AnalyticsStore
 from services.common.settings import Settings
-from services.identity.server import IdentityProcess
+from services.identity.process import IdentityProcess
 
 
 @contextmanager

@@ -9,7 +9,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from services.identity.server import IdentityProcess
+from services.identity.process import IdentityProcess
 from services.ingest.jobs import JobQueue
 from services.ingest.server import IngestProcess
 

@@ -1,0 +1,81 @@
+"""The identity process: everything the service owns (the face store, the registry, the worker pool, the change
+feed), the gRPC server built over them, and the order they stop in."""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+
+from influencers.v1 import identity_pb2, identity_pb2_grpc
+from services.common.rpc import RunningServer, build_server
+from services.common.settings import Settings
+from services.common.tls import server_credentials
+from services.identity.assignment import Thresholds
+from services.identity.audit import audit_key
+from services.identity.change_writer import ChangeWriter
+from services.identity.correction_log import log_corrections
+from services.identity.corrections import scrub_plain_hashes
+from services.identity.crops import CropStore
+from services.identity.facestore import FaceStore
+from services.identity.feed import ChangeFeed
+from services.identity.gauges import attach_gauges
+from services.identity.open_store import open_face_store
+from services.identity.registry import IdentityRegistry
+from services.identity.server import IdentityServicer
+from services.identity.workers import FaceWorkers
+from services.identity.writer_lock import WriterLock
+
+log = logging.getLogger(__name__)
+
+
+class IdentityProcess:
+    """Everything the identity service owns: the face store, the registry, the worker pool, the server."""
+
+    def __init__(self, settings: Settings, store: FaceStore | None = None) -> None:
+        """`store`: a face store to use instead of the one the settings name (a shared one, in tests of
+        several replicas)."""
+        self.settings = settings
+        self.store = store or open_face_store(settings)
+        self.feed = ChangeFeed.open(settings.database_url, settings.data_dir, settings.feed_retention)
+        thresholds = Thresholds(settings.match_threshold, settings.match_margin, settings.cluster_threshold)
+        self.writer_lock = WriterLock(self.feed.engine)
+        self.registry = IdentityRegistry(self.store, CropStore(self.store), thresholds, self.writer_lock)
+        locator = settings.face_locator_model()
+        if locator is not None and not locator.is_file():
+            log.warning("INFLUENCERS_FACE_LOCATOR: %s is not a file (make setup extracts it); HOG searches whole "
+                        "frames", locator)
+        self.workers = FaceWorkers(settings.worker_count, locator=str(locator or ""))
+        scrubbed = scrub_plain_hashes(self.store)
+        if scrubbed:
+            log.info("removed the plain SHA-256 of erased ids from %d audit records of an older release", scrubbed)
+        self.writer = ChangeWriter(self.registry, self.feed, settings, audit_key(settings.audit_key, settings.data_dir))
+        servicer = log_corrections(IdentityServicer(self.registry, self.workers, settings, self.writer))
+        self.writer.resume_erasures()
+        self.writer.resume_corrections()
+        self.servicer = servicer
+
+        def register(server: grpc.Server) -> str:
+            identity_pb2_grpc.add_IdentityServiceServicer_to_server(servicer, server)
+            return identity_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name
+
+        self.server: RunningServer = build_server("identity", settings.host, settings.identity_port, [register],
+                                                  token=settings.token, max_workers=16,
+                                                  credentials=server_credentials(settings))
+        # Ready: Qdrant, the face workers and the change feed's database (every correction and batch writes
+        # the feed: with it down, identity could do nothing but fail).
+        self.server.watch(lambda: self.store.healthy() and self.workers.healthy() and self.feed.head() >= 0)
+        self._detach_gauges = attach_gauges(self.registry, self.store, self.feed, settings.review_band)
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def stop(self, grace_s: float = 10.0) -> None:
+        self._detach_gauges()
+        self.server.stop(grace_s)
+        self.workers.close()
+        self.servicer.scratch.close()  # its spool folder (the workers that read its files are gone)
+        self.store.close()
+        self.writer_lock.close()
+        self.feed.close()

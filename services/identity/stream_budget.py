@@ -1,0 +1,43 @@
+"""The limits of one AnalyzeVideo stream (bytes, frames, times), checked frame by frame as it arrives."""
+
+from __future__ import annotations
+
+from influencers.v1 import identity_pb2
+
+MAX_FRAMES = 20_000  # frames in one AnalyzeVideo stream
+MAX_DURATION_SECONDS = 315_576_000_000  # google.protobuf.Duration's bound (10,000 years)
+
+
+class StreamBudget:
+    """The limits of one AnalyzeVideo stream, checked as each frame arrives, so that a stream over them
+    is refused before it is held in memory: bytes per frame and per stream, frames per stream, and sane
+    times (a NaN, infinite or negative time would be stored as the time of an appearance)."""
+
+    def __init__(self, max_frame_bytes: int, max_stream_bytes: int, max_frames: int = MAX_FRAMES) -> None:
+        self.max_frame_bytes = max_frame_bytes
+        self.max_stream_bytes = max_stream_bytes
+        self.max_frames = max_frames
+        self.frames = 0
+        self.bytes = 0
+
+    def admit(self, frame: identity_pb2.AnalyzeVideoRequest) -> str | None:
+        """Counts `frame` in; returns why it is refused (naming the frame), or None."""
+        where = f"frame {self.frames} of the stream (index {frame.index})"
+        size = len(frame.image)
+        self.frames += 1
+        self.bytes += size
+        if self.frames > self.max_frames:
+            return f"{where}: more than {self.max_frames} frames in one video"
+        if size > self.max_frame_bytes:
+            return f"{where}: image of {size} bytes is over the limit of {self.max_frame_bytes} bytes per frame"
+        if self.bytes > self.max_stream_bytes:
+            return (f"{where}: the frames so far are {self.bytes} bytes, over the limit of "
+                    f"{self.max_stream_bytes} bytes per video")
+        if frame.index < 0:
+            return f"{where}: the index is negative"
+        for name, value in (("timestamp", frame.timestamp), ("span", frame.span)):
+            # Negative, or out of google.protobuf.Duration's range and sign rules: the stubs do not check.
+            if not (0 <= value.seconds <= MAX_DURATION_SECONDS and 0 <= value.nanos < 1_000_000_000):
+                return (f"{where}: {name} ({value.seconds} s, {value.nanos} ns) is not a valid duration of at "
+                        f"least 0")
+        return None
