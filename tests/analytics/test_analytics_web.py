@@ -436,9 +436,11 @@ def test_none_of_these_are_the_same_answers_every_pair_of_the_page_different_in_
     fake.calls.clear()
     done = browser.post(url + "/review/dismiss", data={"csrf_token": csrf_of(page), "pair": pairs, "unlikely": "1"},
                         timeout=5, allow_redirects=False)
-    assert done.status_code == 303 and done.headers["Location"] == "/review?unlikely=1"
+    assert done.status_code == 303 and done.headers["Location"] == "/review?dismissed=2&unlikely=1"
     assert fake.calls == [("answer", "inf_aaaa000001", "inf_dddd000004", "different"),
                           ("answer", "inf_cccc000003", "inf_dddd000004", "different")]
+    said = browser.get(url + done.headers["Location"], timeout=5).text
+    assert "Kept 2 pairs apart" in said and 'href="/audit"' in said[said.index('id="dismissed"'):]
     refused = browser.post(url + "/review/dismiss", data={"csrf_token": csrf_of(page), "pair": ["inf_aaaa000001"]},
                            timeout=5, allow_redirects=False)
     assert refused.status_code == 400 and "is not two influencer ids" in refused.text

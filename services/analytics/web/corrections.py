@@ -263,7 +263,10 @@ def _wants_unlikely() -> bool:
 @bp.get("/review")
 def review() -> str:
     """The queue; ?unlikely=1 also shows the items under the floor, after the others."""
-    return render_template("review.html", unlikely_shown=_wants_unlikely(), **_review_queue(_wants_unlikely()))
+    dismissed = request.args.get("dismissed", "")
+    return render_template("review.html", unlikely_shown=_wants_unlikely(),
+                           dismissed=int(dismissed) if dismissed.isdigit() and len(dismissed) <= 4 else 0,
+                           **_review_queue(_wants_unlikely()))
 
 
 @bp.get("/api/review.json")
@@ -309,7 +312,9 @@ def answer() -> Response:
 @bp.post("/review/dismiss")
 def dismiss() -> Response:
     """"None of these are the same": every pair listed (`pair` = "influencer_a influencer_b", one per item on
-    the page) is answered "different" in one request."""
+    the page) is answered "different" in one request. Each answer is a correction of its own: the queue then
+    says how many pairs were kept apart and points to the audit page, where each can be undone (one pair
+    says what it did, with Undo, as an answer does)."""
     pairs = request.form.getlist("pair")
     if not pairs:
         abort(400, description="no pairs to dismiss")
@@ -321,11 +326,18 @@ def dismiss() -> Response:
         if len(parts) != 2:
             abort(400, description=f"pair {brief(pair, 50)!r} is not two influencer ids")
         parsed.append((_influencer_arg(parts[0], "pair"), _influencer_arg(parts[1], "pair")))
-    written = None
+    written = []
     with _identity_errors():
         for a, b in dict.fromkeys(parsed):
-            written = _corrections().answer(a, b, "different")
-    return _back_to_queue(written)
+            written.append(_corrections().answer(a, b, "different"))
+    if len(written) == 1:
+        return _back_to_queue(written[0])
+    values: dict[str, Any] = {"dismissed": len(written)}
+    if request.form.get("unlikely") == "1":
+        values["unlikely"] = 1
+    if not all(w.caught_up for w in written):
+        values["catching_up"] = 1
+    return redirect(url_for("corrections.review", **values), code=303)
 
 
 @bp.post("/api/review/answer.json")
