@@ -63,7 +63,7 @@ def test_nothing_of_an_erased_person_is_left_in_any_file_of_the_data_dir(corpus,
     first = manifest(smoke, rows[:8], tmp_path / "first.csv")
     later = manifest(smoke, rows[8:], tmp_path / "later.csv")
     assert main(["run", str(first), "--no-serve", "--data-dir", str(data), "--ingest-port", "0",
-                 "--identity-port", "0", "--analytics-port", "0", "--workers", "2"]) == 0
+                 "--identity-port", "0", "--analytics-port", "0", "--metrics-port", "0", "--workers", "2"]) == 0
     victim, wanted, their_video = needles(data)
     before, _, _ = scan(data, wanted)
     assert any(h.startswith("id ") for h in before) and any(h.startswith("crop") for h in before)

@@ -14,7 +14,7 @@ import pytest
 from tests.support.otlp_sink import SpanSink
 
 ROOT = Path(__file__).resolve().parents[2]
-FREE_PORTS = {f"INFLUENCERS_{name}_PORT": "0" for name in ("INGEST", "IDENTITY", "ANALYTICS", "WEB")}
+FREE_PORTS = {f"INFLUENCERS_{name}_PORT": "0" for name in ("INGEST", "IDENTITY", "ANALYTICS", "WEB", "METRICS")}
 
 
 def test_serve_stopped_by_sigterm_sends_its_queued_spans_of_the_page_first(tmp_path):
