@@ -3,6 +3,7 @@ Pure: a ModelQuality in, text out."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from services.analytics.model import ModelQuality
@@ -19,8 +20,18 @@ class ModelCard:
 
 
 def number(value: float) -> str:
-    """A score-unit number for a sentence: 3 significant digits, thousands separated past 1,000."""
+    """A score-unit number alone in a sentence: 3 significant digits, thousands separated past 1,000."""
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+
+
+def numbers(*values: float) -> list[str]:
+    """Score-unit numbers that stand side by side in a sentence, with the same decimals: as many as give
+    the largest 3 significant digits (-0.580 and 0.881, not -0.58 and 0.881; 12.3 and 0.5), none from 1,000
+    up, thousands separated."""
+    largest = max((abs(v) for v in values if math.isfinite(v)), default=0.0)
+    decimals = 0 if largest >= 100 else 2 - math.floor(math.log10(largest)) if largest > 0 else 2
+    decimals = min(decimals, 6)
+    return [f"{v:,.{decimals}f}" for v in values]
 
 
 def model_card(quality: ModelQuality, overall_mean: float) -> ModelCard:
@@ -28,21 +39,19 @@ def model_card(quality: ModelQuality, overall_mean: float) -> ModelCard:
     q = quality
     if not q.folds:
         return ModelCard(f"No model: {q.unavailable or 'no scored videos'}.", "", "")
-    average = number(overall_mean)
+    average, (mae, baseline) = number(overall_mean), numbers(q.mae, q.baseline_mae)
     if q.mae < q.baseline_mae:
         gain = 100 * (1 - q.mae / q.baseline_mae) if q.baseline_mae > 0 else 0.0
         plain = (f"Predicts a video's score from who is in it about {gain:.0f}% more closely than guessing the "
-                 f"average video ({average}): typically off by {number(q.mae)}, where the guess is off by "
-                 f"{number(q.baseline_mae)}.")
+                 f"average video ({average}): typically off by {mae}, where the guess is off by {baseline}.")
     else:
         plain = (f"Predicts a video's score no better than guessing the average video ({average}): who is in a "
-                 f"video does not tell its score apart yet (typically off by {number(q.mae)}, the guess by "
-                 f"{number(q.baseline_mae)}).")
+                 f"video does not tell its score apart yet (typically off by {mae}, the guess by {baseline}).")
     share = round(q.interval_level * 10)
-    spread = (f"{share} in 10 videos land between {number(q.residual_low)} and +{number(q.residual_high)} of "
-              f"their prediction." if q.residual_high >= 0 else "")
-    technical = (f"Cross-validated mean absolute error ({q.folds} folds, {q.videos} videos) {number(q.mae)} vs "
-                 f"{number(q.baseline_mae)} for the global mean; R² {q.r2:.2f} vs {q.baseline_r2:.2f}; "
-                 f"{q.interval_level:.0%} of out-of-fold errors lie in [{number(q.residual_low)}, "
-                 f"{number(q.residual_high)}].")
+    low, high = numbers(q.residual_low, q.residual_high)
+    spread = (f"{share} in 10 videos land between {low} and +{high} of their prediction."
+              if q.residual_high >= 0 else "")
+    technical = (f"Cross-validated mean absolute error ({q.folds} folds, {q.videos} videos) {mae} vs {baseline} "
+                 f"for the global mean; R² {q.r2:.2f} vs {q.baseline_r2:.2f}; {q.interval_level:.0%} of "
+                 f"out-of-fold errors lie in [{low}, {high}].")
     return ModelCard(plain, spread, technical)

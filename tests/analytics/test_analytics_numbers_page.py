@@ -12,7 +12,7 @@ import pytest
 
 from influencers.v1 import identity_pb2
 from services.analytics.model import ModelQuality, evaluate, fit_predictor
-from services.analytics.model_card import model_card
+from services.analytics.model_card import model_card, numbers
 from services.analytics.records import DONE, AppearanceRow, VideoRow
 from services.analytics.store import AnalyticsStore
 from services.analytics.web import create_app
@@ -129,3 +129,10 @@ def test_the_prediction_interval_holds_about_nine_in_ten_unseen_videos_and_stays
     assert 0.75 <= np.mean(inside) <= 1.0
     assert quality.interval(0.01)[0] == 0.0, "never below the lowest score"
     assert ModelQuality.none(0, "none").interval(1.2) == (1.2, 1.2)
+
+
+def test_numbers_side_by_side_in_a_sentence_have_the_same_decimals() -> None:
+    assert numbers(-0.58, 0.881) == ["-0.580", "0.881"]
+    assert numbers(12.3, 0.5) == ["12.3", "0.5"]
+    assert numbers(1234.5, 3.25) == ["1,234", "3"]
+    assert numbers(0.0, 0.0) == ["0.00", "0.00"]

@@ -15,7 +15,8 @@ from tests.support.people import store_two_people
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "influencers.cli"]
-PORTS = ["--ingest-port", "0", "--identity-port", "0", "--analytics-port", "0", "--web-port", "0", "--metrics-port", "0"]
+PORTS = ["--ingest-port", "0", "--identity-port", "0", "--analytics-port", "0", "--web-port", "0",
+         "--metrics-port", "0"]
 
 
 def stored(data: Path) -> Path:

@@ -43,7 +43,8 @@ def test_a_full_disk_refuses_the_face_store_write_stops_the_batch_and_the_servic
            "INFLUENCERS_WORKERS": "1"}
     data = small_disk / "data"
     serve = subprocess.Popen([*CLI, "serve", "--data-dir", str(data), "--ingest-port", "0", "--identity-port",
-                              "0", "--analytics-port", "0", "--web-port", "0", "--metrics-port", "0"], stdout=subprocess.PIPE,
+                              "0", "--analytics-port", "0", "--web-port", "0", "--metrics-port", "0"],
+                             stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, env=env)
     try:
         line = serve.stdout.readline()
