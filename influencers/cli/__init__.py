@@ -790,6 +790,3 @@ def _traced_services(args: argparse.Namespace) -> list[str]:
         return list(tracing.SERVICES)
     return [args.service] if args.command == "service" else []
 
-
-if __name__ == "__main__":
-    sys.exit(main())
