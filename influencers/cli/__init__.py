@@ -7,7 +7,6 @@ import contextlib
 import errno
 import io
 import logging
-import os
 import signal
 import socket
 import sqlite3
@@ -23,6 +22,24 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from influencers import __version__
+from influencers.cli.config import (
+    configure_cli_logging,
+    served_metrics,
+    settings_from_args,
+    uses_json_logs,
+)
+from influencers.cli.output import (
+    SERVICE_ERROR,
+    START_HINT,
+    USAGE_ERROR,
+    ServiceUnavailable,
+    cut,
+    db_error,
+    os_error,
+    service_error,
+    tell,
+    usage_error,
+)
 from influencers.client import (
     cancel_job,
     failed,
@@ -39,13 +56,12 @@ from services.common.boundary import brief, escaped
 from services.common.clients import CATCHING_UP, REVIEW_ANSWERS, drain
 from services.common.damage import DiskFull, StoreDamaged
 from services.common.datadir import DataDirBusy, DataDirUnusable, data_dir_lock, prepare_data_dir
-from services.common.logs import configure_logging
 from services.common.metrics import DEFAULT_PORT as DEFAULT_METRICS_PORT
-from services.common.metrics import MetricsPortInUse, MetricsServer, start_metrics_server
+from services.common.metrics import MetricsPortInUse
 from services.common.names import NameLookupError, namesakes, shared_name_note
 from services.common.protoconv import review_reason_word, seconds, status_word
 from services.common.rpc import PortInUse, is_loopback, open_channel, wait_healthy
-from services.common.settings import ENV_PREFIX, Settings, SettingsError, env_name
+from services.common.settings import ENV_PREFIX, Settings, SettingsError
 from services.common.tls import channel_credentials, server_credentials
 from services.ingest.manifest import ManifestError, read_manifest
 
@@ -53,51 +69,12 @@ if TYPE_CHECKING:
     from influencers.v1 import identity_pb2
     from services.common.clients import GrpcAnalytics, GrpcIdentity
 
-USAGE_ERROR = 2  # exit code of usage and configuration errors (argparse's own)
-SERVICE_ERROR = 1  # exit code when a service cannot be reached or fails a call (as when a row failed)
-# Status codes that mean the caller asked for something wrong (an unknown id, a bad value): a usage error.
-_USAGE_CODES = frozenset({
-    grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION,
-    grpc.StatusCode.ALREADY_EXISTS, grpc.StatusCode.OUT_OF_RANGE, grpc.StatusCode.UNAUTHENTICATED,
-    grpc.StatusCode.PERMISSION_DENIED})
-SHOWN_CHARS = 200  # of a service's message or a path quoted in an error line
 WARNING = "warning: "  # starts the error of a done row that may be partial (services/ingest/pipeline.py WARNING)
 # Commands that open the stores of the data dir in this process: one such process per data dir.
 _OWNS_DATA_DIR = {"run", "serve"}
 _OWNS_DATA_DIR_SERVICES = {"identity", "analytics"}
 # Commands that write in the data dir (stores, downloads): it must be a folder they can write, checked first.
 _WRITES_DATA_DIR = {"run", "serve", "service"}
-
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.from_env(
-        data_dir=getattr(args, "data_dir", None), web_port=getattr(args, "web_port", None),
-        ingest_port=getattr(args, "ingest_port", None), identity_port=getattr(args, "identity_port", None),
-        analytics_port=getattr(args, "analytics_port", None), host=getattr(args, "host", None),
-        workers=getattr(args, "workers", None), metrics_port=_metrics_port(args))
-
-
-def _metrics_port(args: argparse.Namespace) -> int | None:
-    """--metrics-port, else INFLUENCERS_METRICS_PORT (None: read by Settings), else the command's default:
-    DEFAULT_METRICS_PORT for `run` and `serve` (one process on a machine: one well-known port), none for
-    `service` (replicas on one machine would fight over one port; containers set the variable, each in a
-    network namespace of its own, and a scraper finds each replica at the port it was given)."""
-    flag = getattr(args, "metrics_port", None)
-    if flag is not None or os.environ.get(env_name("metrics_port"), "").strip():
-        return flag
-    return DEFAULT_METRICS_PORT if getattr(args, "command", "") in ("run", "serve") else None
-
-
-@contextlib.contextmanager
-def _metrics(settings: Settings) -> Iterator[MetricsServer | None]:
-    """Serves the process's metrics at settings.host:settings.metrics_port while the block runs (0: none)."""
-    server = start_metrics_server(settings.host, settings.metrics_port) if settings.metrics_port else None
-    try:
-        yield server
-    finally:
-        if server is not None:
-            server.stop()
 
 
 WATCH_TIMEOUT_S = 7 * 24 * 3600  # following a job: as long as it takes
@@ -119,11 +96,11 @@ def _ingest(settings: Settings, manifest: Path, detach: bool, submit_only: bool 
     waiting = (ingest_pb2.JOB_STATE_QUEUED, ingest_pb2.JOB_STATE_RUNNING)
     ahead = [j for j in list_jobs(channel, settings.rpc_timeout_s)
              if j.state in waiting and j.job_id != job.job_id and seconds(j.create_time) <= seconds(job.create_time)]
-    json_logs = _json_logs(settings)
-    _tell(f"job {job.job_id}: {job.total} videos" + (f", queued behind {len(ahead)} job(s)" if ahead else ""),
+    json_logs = uses_json_logs(settings)
+    tell(f"job {job.job_id}: {job.total} videos" + (f", queued behind {len(ahead)} job(s)" if ahead else ""),
           json_logs)
     if submit_only:
-        _tell(f"follow it: influencers jobs {job.job_id}", json_logs)
+        tell(f"follow it: influencers jobs {job.job_id}", json_logs)
         print(job.job_id, flush=True)  # alone on the last line of stdout: scripts read it
         return 0
     results: list[ingest_pb2.WatchJobResponse] = []
@@ -139,19 +116,6 @@ def _ingest(settings: Settings, manifest: Path, detach: bool, submit_only: bool 
         return 130
 
 
-def _json_logs(settings: Settings) -> bool:
-    return settings.log_format.lower() == "json"
-
-
-def _tell(line: str, json_logs: bool, level: int = logging.INFO) -> None:
-    """A line for the person at the terminal, on stderr (above a progress bar); with JSON logs, a log record
-    instead, so that stderr stays JSON lines only."""
-    if json_logs:
-        logging.getLogger(__name__).log(level, line)
-    else:
-        tqdm.write(line, file=sys.stderr)
-
-
 def _follow(channel: grpc.Channel, job_id: str, results: list[ingest_pb2.WatchJobResponse], total: int,
             json_logs: bool = False) -> int:
     """Shows a job's progress (of `total` videos) until it ends, then a summary; 1 when a video failed or the
@@ -160,7 +124,7 @@ def _follow(channel: grpc.Channel, job_id: str, results: list[ingest_pb2.WatchJo
     bar = tqdm(total=total, unit=" video", desc="ingest", file=sys.stderr, disable=json_logs)
 
     def say(line: str) -> None:
-        _tell(line, json_logs, logging.WARNING)
+        tell(line, json_logs, logging.WARNING)
 
     def progress(p: ingest_pb2.WatchJobResponse) -> None:
         bar.total = p.total
@@ -168,7 +132,7 @@ def _follow(channel: grpc.Channel, job_id: str, results: list[ingest_pb2.WatchJo
         if p.video.status == common_pb2.VIDEO_STATUS_FAILED:
             say(f"FAILED  {p.video.error}")
         elif p.video.error.startswith(WARNING):  # done, but maybe partly (a truncated file)
-            say(f"WARNING {_cut(p.video.url)}: {p.video.error.removeprefix(WARNING)}")
+            say(f"WARNING {cut(p.video.url)}: {p.video.error.removeprefix(WARNING)}")
 
     try:
         with logging_redirect_tqdm():  # the services of `run` log here too: above the bar, never inside it
@@ -183,10 +147,10 @@ def _follow(channel: grpc.Channel, job_id: str, results: list[ingest_pb2.WatchJo
     for v in bad:
         print(f"  failed: {v.error}")
     if job.state == ingest_pb2.JOB_STATE_FAILED:
-        _tell(f"job {job_id} failed: {job.error} (the next job repairs what it left half done)", json_logs,
+        tell(f"job {job_id} failed: {job.error} (the next job repairs what it left half done)", json_logs,
               logging.ERROR)
     elif job.state == ingest_pb2.JOB_STATE_CANCELLED:
-        _tell(f"job {job_id} was cancelled after {job.done} of {job.total} videos", json_logs, logging.WARNING)
+        tell(f"job {job_id} was cancelled after {job.done} of {job.total} videos", json_logs, logging.WARNING)
     return 1 if bad or job.state != ingest_pb2.JOB_STATE_SUCCEEDED else 0
 
 
@@ -194,8 +158,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from influencers.stack import start_stack
     from services.analytics.export import export_report
 
-    settings = _settings(args)
-    with _metrics(settings) as metrics:
+    settings = settings_from_args(args)
+    with served_metrics(settings) as metrics:
         stack = start_stack(settings, web=not args.no_serve)
         try:
             code = _ingest(stack.settings, Path(args.manifest), detach=False)
@@ -214,8 +178,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from influencers.stack import start_stack
 
-    settings = _settings(args)
-    with _metrics(settings) as metrics:
+    settings = settings_from_args(args)
+    with served_metrics(settings) as metrics:
         stack = start_stack(settings, web=True)
         s = stack.settings
         print(f"ingest {s.host}:{s.ingest_port}  identity {s.identity_target}  analytics {s.analytics_target}  "
@@ -231,7 +195,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_service(args: argparse.Namespace) -> int:
     """One service alone, as a container runs it; the others are found at the *_ADDR settings."""
-    settings = _settings(args)
+    settings = settings_from_args(args)
     stoppers = []
     if args.service == "analytics":
         from influencers.stack import start_web
@@ -255,7 +219,7 @@ def cmd_service(args: argparse.Namespace) -> int:
         stoppers = [IngestProcess(settings).stop]
     log = logging.getLogger(__name__)
     try:
-        with _metrics(settings):
+        with served_metrics(settings):
             log.info("%s stopping on %s (work in flight finishes first)", args.service, _wait_for_signal())
     finally:
         for stop in stoppers:
@@ -265,17 +229,17 @@ def cmd_service(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    return _ingest(_settings(args), Path(args.manifest), detach=True, submit_only=args.detach)
+    return _ingest(settings_from_args(args), Path(args.manifest), detach=True, submit_only=args.detach)
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
     """Without a job id: the ingest jobs, oldest first. With one: follows that job to its end."""
-    settings = _settings(args)
+    settings = settings_from_args(args)
     channel = _reached(settings, "ingest", settings.ingest_target)
     if args.job:
         job = get_job(channel, args.job, settings.rpc_timeout_s)  # an unknown id or no service: one line, at once
         try:
-            return _follow(channel, args.job, [], job.total, _json_logs(settings))
+            return _follow(channel, args.job, [], job.total, uses_json_logs(settings))
         except KeyboardInterrupt:
             print(f"\nstopped following; job {args.job} goes on", file=sys.stderr)
             return 130
@@ -291,7 +255,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
 def cmd_cancel(args: argparse.Namespace) -> int:
     """Cancels an ingest job: videos not started are not started; the batch still reconciles."""
-    settings = _settings(args)
+    settings = settings_from_args(args)
     channel = _reached(settings, "ingest", settings.ingest_target)
     job = cancel_job(channel, args.job, settings.rpc_timeout_s)
     if job.state == ingest_pb2.JOB_STATE_RUNNING:
@@ -307,20 +271,20 @@ def cmd_export(args: argparse.Namespace) -> int:
     from services.analytics.store import SQLITE_FILE, AnalyticsStore
     from services.analytics.store_schema import StaleSchema
 
-    settings = _settings(args)
+    settings = settings_from_args(args)
     db = settings.data_dir / SQLITE_FILE
     if not settings.database_url and not db.is_file():
-        return _usage_error(f"no data in {_cut(str(settings.data_dir))} (run `influencers run` first)")
+        return usage_error(f"no data in {cut(str(settings.data_dir))} (run `influencers run` first)")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
-        return _usage_error(f"--out {_cut(args.out)} is a file, not a folder")
+        return usage_error(f"--out {cut(args.out)} is a file, not a folder")
     try:
         store = AnalyticsStore.open(settings, read_only=True)  # a data dir on a read-only mount is exported too
     except (sqlite3.DatabaseError, sa_exc.DBAPIError) as exc:
-        where = "the database of INFLUENCERS_DATABASE_URL" if settings.database_url else _cut(str(db))
-        return _usage_error(f"{where} cannot be read ({_cut(escaped(_db_error(exc)))})")
+        where = "the database of INFLUENCERS_DATABASE_URL" if settings.database_url else cut(str(db))
+        return usage_error(f"{where} cannot be read ({cut(escaped(db_error(exc)))})")
     except StaleSchema as exc:
-        return _usage_error(str(exc))
+        return usage_error(str(exc))
     try:
         export_report(store, out, settings.allowed_root)
     finally:
@@ -337,7 +301,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     truth = Path(args.truth)
     if not (truth / "truth.csv").is_file():
-        return _usage_error(f"--truth {_cut(args.truth)} holds no truth.csv (give a labelled corpus folder)")
+        return usage_error(f"--truth {cut(args.truth)} holds no truth.csv (give a labelled corpus folder)")
     with tempfile.TemporaryDirectory() as tmp:
         export_args = argparse.Namespace(data_dir=args.data_dir, out=tmp)
         with contextlib.redirect_stdout(io.StringIO()):
@@ -347,7 +311,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         try:
             scores = score_dirs(Path(tmp), truth)
         except (KeyError, ValueError) as exc:  # pandas: a malformed CSV, a missing column, a bad encoding
-            return _usage_error(f"{_cut(str(truth / 'truth.csv'))} cannot be scored ({_cut(escaped(str(exc)))})")
+            return usage_error(f"{cut(str(truth / 'truth.csv'))} cannot be scored ({cut(escaped(str(exc)))})")
     print(scores.summary())
     return 0
 
@@ -365,7 +329,7 @@ def _reached(settings: Settings, service: str, target: str, actor: str = "") -> 
     except grpc.FutureTimeoutError:
         channel.close()
         raise ServiceUnavailable(f"the {service} service at {target} is not answering (no connection within "
-                                 f"{CONNECT_WAIT_S:g} s){_START_HINT}") from None
+                                 f"{CONNECT_WAIT_S:g} s){START_HINT}") from None
     return channel
 
 
@@ -375,7 +339,7 @@ def _services(args: argparse.Namespace) -> tuple[GrpcIdentity, GrpcAnalytics]:
     from services.common.actor import cli_actor
     from services.common.clients import GrpcAnalytics, GrpcIdentity
 
-    s = _settings(args)
+    s = settings_from_args(args)
     identity = identity_pb2_grpc.IdentityServiceStub(_reached(s, "identity", s.identity_target, cli_actor()))
     analytics = analytics_pb2_grpc.AnalyticsServiceStub(
         open_channel(s.analytics_target, s.token, channel_credentials(s)) if args.command == "review"  # reads only
@@ -388,7 +352,7 @@ def _followed(args: argparse.Namespace, analytics: GrpcAnalytics, changed_videos
     INFLUENCERS_FEED_WAIT_S seconds; past that, says analytics is still catching up)."""
     if changed_videos:  # a rename or a hide moves no face: nothing to count
         print(f"{changed_videos} video{'' if changed_videos == 1 else 's'} changed people")
-    if not analytics.wait_for_position(position, _settings(args).feed_wait_s):
+    if not analytics.wait_for_position(position, settings_from_args(args).feed_wait_s):
         print(f"{CATCHING_UP} (identity's change {position})")
     return 0
 
@@ -427,7 +391,7 @@ def cmd_identity(args: argparse.Namespace) -> int:
     if args.command == "merge":
         ids = who.merge(args.ids, args.into or "")
         if len(ids) < 2:
-            return _usage_error("merge: give at least two different influencers")
+            return usage_error("merge: give at least two different influencers")
         print(f"merging into {_named(who, ids[0])}: {', '.join(_named(who, i) for i in ids[1:])}")
         return _written(args, analytics, ident.merge(ids))
     return _written(args, analytics, ident.split(who.one(args.id), args.videos))
@@ -465,9 +429,9 @@ def cmd_correct(args: argparse.Namespace) -> int:
         for name in args.photos:
             path = Path(name)
             if not path.is_file():
-                return _usage_error(f"photo {name[:80]!r} not found")
+                return usage_error(f"photo {name[:80]!r} not found")
             if path.stat().st_size > MAX_PHOTO_BYTES:
-                return _usage_error(f"photo {name[:80]!r} is over {MAX_PHOTO_BYTES // 2**20} MiB")
+                return usage_error(f"photo {name[:80]!r} is over {MAX_PHOTO_BYTES // 2**20} MiB")
             photos.append(path.read_bytes())
         enrolled = ident.enrol(args.name, photos)
         for k in enrolled.photos_without_face:
@@ -626,51 +590,11 @@ def _raise_terminated(signum: int, frame: object) -> None:
     raise _Terminated
 
 
-class ServiceUnavailable(Exception):
-    """A service did not answer; the message names it and its address."""
-
-
-_START_HINT = " (is it running? `influencers serve` starts the services)"
-
-
-def _usage_error(message: str) -> int:
-    print(f"influencers: error: {message}", file=sys.stderr)
-    return USAGE_ERROR
-
-
-def _cut(text: str) -> str:
-    return brief(text, SHOWN_CHARS)
-
-
-def _service_error(command: str, exc: grpc.RpcError) -> int:
-    """One line for a failed call: the command, the status and the service's message (cut short). Exit 2 when
-    the request was wrong (an unknown id, a bad value, a bad token), 1 when the service failed or is down."""
-    code = exc.code() if callable(getattr(exc, "code", None)) else grpc.StatusCode.UNKNOWN
-    details = exc.details() if callable(getattr(exc, "details", None)) else str(exc)
-    hint = _START_HINT if code == grpc.StatusCode.UNAVAILABLE else ""
-    print(f"influencers: error: {command}: {code.name}: {_cut(escaped(details or 'no message'))}{hint}",
-          file=sys.stderr)
-    return USAGE_ERROR if code in _USAGE_CODES else SERVICE_ERROR
-
-
-def _db_error(exc: Exception) -> str:
-    """The driver's own words of a database error (SQLAlchemy wraps them with the statement and a link)."""
-    return str(exc.orig) if isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None else str(exc)
-
-
-def _os_error(command: str, exc: OSError) -> int:
-    """One line for a file or folder this command could not use (exit 2: the path given is unusable)."""
-    where = f" {_cut(escaped(str(exc.filename)))}" if exc.filename is not None else ""
-    print(f"influencers: error: {command}: cannot use{where} ({exc.strerror or escaped(str(exc))})",
-          file=sys.stderr)
-    return USAGE_ERROR
-
-
 def _check_inputs(args: argparse.Namespace) -> None:
     """Fails fast, before anything starts, on what would otherwise fail minutes later: the settings (every
     variable and flag, typed and range-checked), the manifest (readable, with its two columns), the data
     dir (a folder this process can write), the TLS files and the ports this command binds."""
-    settings = _settings(args)
+    settings = settings_from_args(args)
     server_credentials(settings)  # unreadable certificate or key files: one line naming the variable
     channel_credentials(settings)
     manifest = getattr(args, "manifest", None)
@@ -722,7 +646,7 @@ def _owning_data_dir(args: argparse.Namespace) -> Iterator[None]:
     if not owns:
         yield
         return
-    with data_dir_lock(_settings(args).data_dir):
+    with data_dir_lock(settings_from_args(args).data_dir):
         yield
 
 
@@ -732,9 +656,9 @@ def main(argv: list[str] | None = None) -> int:
     an unusable data dir, an unknown id or bad value refused by a service); 130 a job interrupted (Ctrl-C or
     SIGTERM; services being served stop with 0). Every error is one line on stderr, `influencers: error: ...`,
     never a traceback."""
-    _configure_logging()
+    configure_cli_logging()
     args = build_parser().parse_args(argv)
-    _configure_logging(args.command)
+    configure_cli_logging(args.command)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _raise_terminated)
     try:
@@ -744,44 +668,26 @@ def main(argv: list[str] | None = None) -> int:
             return int(args.func(args) or 0)
     except (SettingsError, ManifestError, DataDirBusy, DataDirUnusable, PortInUse, MetricsPortInUse, StoreDamaged,
             DiskFull) as exc:
-        return _usage_error(str(exc))
+        return usage_error(str(exc))
     except NameLookupError as exc:
-        return _usage_error(f"{args.command}: {brief(escaped(str(exc)), 2000)}")
+        return usage_error(f"{args.command}: {brief(escaped(str(exc)), 2000)}")
     except grpc.RpcError as exc:
-        return _service_error(args.command, exc)
+        return service_error(args.command, exc)
     except (ServiceUnavailable, TimeoutError) as exc:  # TimeoutError: a job's progress lost, a deadline
-        print(f"influencers: error: {args.command}: {_cut(escaped(str(exc)))}", file=sys.stderr)
+        print(f"influencers: error: {args.command}: {cut(escaped(str(exc)))}", file=sys.stderr)
         return SERVICE_ERROR
     except OSError as exc:  # a folder or file given (data dir, --out, --report) that cannot be used
-        return _os_error(args.command, exc)
+        return os_error(args.command, exc)
     except (sqlite3.DatabaseError, sa_exc.DBAPIError) as exc:  # the analytics store: not a database, a folder
         logging.getLogger(__name__).debug("store error", exc_info=True)
-        return _usage_error(f"{args.command}: the analytics store in data dir "
-                            f"{_cut(str(_settings(args).data_dir))} cannot be used ({_cut(escaped(_db_error(exc)))})")
+        return usage_error(f"{args.command}: the analytics store in data dir "
+                           f"{cut(str(settings_from_args(args).data_dir))} cannot be used "
+                           f"({cut(escaped(db_error(exc)))})")
     except (KeyboardInterrupt, _Terminated):
         print("interrupted: what was recorded is kept; run the same command again to resume", file=sys.stderr)
         return 130
     finally:
         tracing.shutdown_tracing()  # the spans still queued are sent before the process ends
-
-
-QUIET_COMMANDS = ("run", "ingest")  # a person watches their progress bar: a line per video is noise there
-
-
-def _configure_logging(command: str = "") -> None:
-    """The one logging set-up of the process (INFLUENCERS_LOG_FORMAT, INFLUENCERS_LOG_LEVEL). A bad setting
-    logs as text at INFO meanwhile: _check_inputs then refuses it in one line naming the variable. Under a
-    progress bar (QUIET_COMMANDS) text logs start at WARNING unless INFLUENCERS_LOG_LEVEL says otherwise;
-    services and JSON logs keep INFO."""
-    try:
-        settings = Settings.from_env()
-    except SettingsError:
-        settings = Settings()
-    level = settings.log_level
-    if (command in QUIET_COMMANDS and settings.log_format.lower() == "text"
-            and f"{ENV_PREFIX}LOG_LEVEL" not in os.environ):
-        level = "WARNING"
-    configure_logging(settings.log_format, level)
 
 
 def _traced_services(args: argparse.Namespace) -> list[str]:
