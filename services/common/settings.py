@@ -81,7 +81,7 @@ class Settings:
     analytics_port: int = 50053
     web_port: int = 8080
     # Prometheus metrics at http://host:metrics_port/metrics; 0 = none. `run` and `serve` default to 9464,
-    # `service` to none (influencers/cli.py says why); services/common/metrics.py serves them.
+    # `service` to none (influencers/cli/config.py says why); services/common/metrics.py serves them.
     metrics_port: int = 0
     # Addresses of the other services (host:port); empty means "on this host at the port above".
     identity_addr: str = ""

@@ -6,7 +6,8 @@ import threading
 import pytest
 from prometheus_client import REGISTRY
 
-from influencers.cli import _settings, build_parser
+from influencers.cli import build_parser
+from influencers.cli.config import settings_from_args
 from services.common.metrics import DEFAULT_PORT, Cached, Gauges, count_video, families, observe_stages
 
 
@@ -116,4 +117,4 @@ def test_run_and_serve_default_to_the_metrics_port_and_service_to_none(monkeypat
     monkeypatch.delenv("INFLUENCERS_METRICS_PORT", raising=False)
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
-    assert _settings(build_parser().parse_args(argv)).metrics_port == port
+    assert settings_from_args(build_parser().parse_args(argv)).metrics_port == port

@@ -1,0 +1,100 @@
+"""The `influencers` command: run, serve, ingest, export, and identity housekeeping.
+
+One module per job: parser.py builds the arguments; serving.py starts services (run, serve, service);
+jobs.py submits and follows ingest jobs (ingest, jobs, cancel); corrections.py holds the identity commands;
+report.py reads a data dir (export, eval); checks.py fails fast before anything starts; config.py turns
+flags into settings; connect.py reaches running services; output.py says errors in one line. This module
+holds main(), which maps every failure to its one line and exit code."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sqlite3
+import sys
+import threading
+
+import grpc
+from sqlalchemy import exc as sa_exc
+
+from influencers.cli.checks import check_inputs, owning_data_dir
+from influencers.cli.config import configure_cli_logging, settings_from_args
+from influencers.cli.output import (
+    LOGGER,
+    SERVICE_ERROR,
+    ServiceUnavailable,
+    cut,
+    db_error,
+    os_error,
+    service_error,
+    usage_error,
+)
+from influencers.cli.parser import build_parser
+from services.common import tracing
+from services.common.boundary import brief, escaped
+from services.common.damage import DiskFull, StoreDamaged
+from services.common.datadir import DataDirBusy, DataDirUnusable
+from services.common.metrics import MetricsPortInUse
+from services.common.names import NameLookupError
+from services.common.rpc import PortInUse
+from services.common.settings import SettingsError
+from services.ingest.manifest import ManifestError
+
+__all__ = ["build_parser", "main"]
+
+
+class _Terminated(Exception):
+    """SIGTERM arrived: unwinds like Ctrl-C, so that every `finally` stops its services and workers."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `influencers` and `python -m influencers`. Exit codes: 0 done; 1 some row failed, or a
+    service could not be reached or failed a call; 2 usage or configuration error (a bad setting or path,
+    an unusable data dir, an unknown id or bad value refused by a service); 130 a job interrupted (Ctrl-C or
+    SIGTERM; services being served stop with 0). Every error is one line on stderr, `influencers: error: ...`,
+    never a traceback."""
+    configure_cli_logging()
+    args = build_parser().parse_args(argv)
+    configure_cli_logging(args.command)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        check_inputs(args)
+        tracing.setup_tracing(_traced_services(args))
+        with owning_data_dir(args):
+            return int(args.func(args) or 0)
+    except (SettingsError, ManifestError, DataDirBusy, DataDirUnusable, PortInUse, MetricsPortInUse, StoreDamaged,
+            DiskFull) as exc:
+        return usage_error(str(exc))
+    except NameLookupError as exc:
+        return usage_error(f"{args.command}: {brief(escaped(str(exc)), 2000)}")
+    except grpc.RpcError as exc:
+        return service_error(args.command, exc)
+    except (ServiceUnavailable, TimeoutError) as exc:  # TimeoutError: a job's progress lost, a deadline
+        print(f"influencers: error: {args.command}: {cut(escaped(str(exc)))}", file=sys.stderr)
+        return SERVICE_ERROR
+    except OSError as exc:  # a folder or file given (data dir, --out, --report) that cannot be used
+        return os_error(args.command, exc)
+    except (sqlite3.DatabaseError, sa_exc.DBAPIError) as exc:  # the analytics store: not a database, a folder
+        logging.getLogger(LOGGER).debug("store error", exc_info=True)
+        return usage_error(f"{args.command}: the analytics store in data dir "
+                           f"{cut(str(settings_from_args(args).data_dir))} cannot be used "
+                           f"({cut(escaped(db_error(exc)))})")
+    except (KeyboardInterrupt, _Terminated):
+        print("interrupted: what was recorded is kept; run the same command again to resume", file=sys.stderr)
+        return 130
+    finally:
+        tracing.shutdown_tracing()  # the spans still queued are sent before the process ends
+
+
+def _traced_services(args: argparse.Namespace) -> list[str]:
+    """The services this command runs in this process (each traced under its own name while tracing is on)."""
+    if args.command in ("run", "serve"):
+        return list(tracing.SERVICES)
+    return [args.service] if args.command == "service" else []
+

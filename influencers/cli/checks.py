@@ -1,0 +1,84 @@
+"""Checks before a command starts anything (settings, manifest, data dir, TLS files, ports), and the data
+dir's lock for the commands that open its stores."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import errno
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+from influencers.cli.config import settings_from_args
+from services.common.datadir import data_dir_lock, prepare_data_dir
+from services.common.rpc import PortInUse, is_loopback
+from services.common.settings import ENV_PREFIX, SettingsError
+from services.common.tls import channel_credentials, server_credentials
+from services.ingest.manifest import ManifestError, read_manifest
+
+# Commands that open the stores of the data dir in this process: one such process per data dir.
+_OWNS_DATA_DIR = {"run", "serve"}
+_OWNS_DATA_DIR_SERVICES = {"identity", "analytics"}
+# Commands that write in the data dir (stores, downloads): it must be a folder they can write, checked first.
+_WRITES_DATA_DIR = {"run", "serve", "service"}
+
+
+def check_inputs(args: argparse.Namespace) -> None:
+    """Fails fast, before anything starts, on what would otherwise fail minutes later: the settings (every
+    variable and flag, typed and range-checked), the manifest (readable, with its two columns), the data
+    dir (a folder this process can write), the TLS files and the ports this command binds."""
+    settings = settings_from_args(args)
+    server_credentials(settings)  # unreadable certificate or key files: one line naming the variable
+    channel_credentials(settings)
+    manifest = getattr(args, "manifest", None)
+    if manifest is not None:
+        if not Path(manifest).exists():
+            raise ManifestError(f"manifest {manifest} not found")
+        read_manifest(Path(manifest), settings.max_manifest_bytes)
+    if args.command in _WRITES_DATA_DIR:
+        prepare_data_dir(settings.data_dir)
+    ports = _ports_to_bind(args)
+    if ports and not settings.token and not is_loopback(settings.host):
+        raise SettingsError(f"INFLUENCERS_HOST={settings.host} is beyond loopback: set INFLUENCERS_TOKEN too")
+    for name in ports:
+        _check_port_free(settings.host, name, getattr(settings, name))
+
+
+def _ports_to_bind(args: argparse.Namespace) -> list[str]:
+    """Settings fields of the ports that `args.command` will listen on."""
+    metrics = ["metrics_port"] if args.command in ("run", "serve", "service") else []
+    if args.command in ("run", "serve"):
+        ports = ["analytics_port", "identity_port", "ingest_port", *metrics]
+        return ports if getattr(args, "no_serve", False) else [*ports, "web_port"]
+    if args.command == "service":
+        return [f"{args.service}_port", *metrics] + (["web_port"] if args.service == "analytics" else [])
+    return []
+
+
+def _check_port_free(host: str, name: str, port: int) -> None:
+    """PortInUse naming the setting when `port` cannot be bound on `host` now (0 = any port: never)."""
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.create_server((host.strip("[]"), port), family=family):  # SO_REUSEADDR, as the servers
+            pass
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        flag = "--" + name.replace("_", "-")
+        raise PortInUse(f"port {port} on {host} is in use by another program: stop it, or choose another "
+                        f"with {flag} or {ENV_PREFIX}{name.upper()}") from None
+
+
+@contextlib.contextmanager
+def owning_data_dir(args: argparse.Namespace) -> Iterator[None]:
+    """Holds the data dir's lock for commands that open its stores in this process."""
+    owns = args.command in _OWNS_DATA_DIR or (
+        args.command == "service" and args.service in _OWNS_DATA_DIR_SERVICES)
+    if not owns:
+        yield
+        return
+    with data_dir_lock(settings_from_args(args).data_dir):
+        yield

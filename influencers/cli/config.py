@@ -1,0 +1,67 @@
+"""The CLI's settings, built from the command's flags and the environment, and what follows from them: the
+metrics endpoint and the process's logging."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+from collections.abc import Iterator
+
+from services.common.logs import configure_logging
+from services.common.metrics import DEFAULT_PORT as DEFAULT_METRICS_PORT
+from services.common.metrics import MetricsServer, start_metrics_server
+from services.common.settings import ENV_PREFIX, Settings, SettingsError, env_name
+
+QUIET_COMMANDS = ("run", "ingest")  # a person watches their progress bar: a line per video is noise there
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """The settings of this command: its flags, else the INFLUENCERS_* variables, else the defaults."""
+    return Settings.from_env(
+        data_dir=getattr(args, "data_dir", None), web_port=getattr(args, "web_port", None),
+        ingest_port=getattr(args, "ingest_port", None), identity_port=getattr(args, "identity_port", None),
+        analytics_port=getattr(args, "analytics_port", None), host=getattr(args, "host", None),
+        workers=getattr(args, "workers", None), metrics_port=_metrics_port(args))
+
+
+def _metrics_port(args: argparse.Namespace) -> int | None:
+    """--metrics-port, else INFLUENCERS_METRICS_PORT (None: read by Settings), else the command's default:
+    DEFAULT_METRICS_PORT for `run` and `serve` (one process on a machine: one well-known port), none for
+    `service` (replicas on one machine would fight over one port; containers set the variable, each in a
+    network namespace of its own, and a scraper finds each replica at the port it was given)."""
+    flag = getattr(args, "metrics_port", None)
+    if flag is not None or os.environ.get(env_name("metrics_port"), "").strip():
+        return flag
+    return DEFAULT_METRICS_PORT if getattr(args, "command", "") in ("run", "serve") else None
+
+
+@contextlib.contextmanager
+def served_metrics(settings: Settings) -> Iterator[MetricsServer | None]:
+    """Serves the process's metrics at settings.host:settings.metrics_port while the block runs (0: none)."""
+    server = start_metrics_server(settings.host, settings.metrics_port) if settings.metrics_port else None
+    try:
+        yield server
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def uses_json_logs(settings: Settings) -> bool:
+    return settings.log_format.lower() == "json"
+
+
+def configure_cli_logging(command: str = "") -> None:
+    """The one logging set-up of the process (INFLUENCERS_LOG_FORMAT, INFLUENCERS_LOG_LEVEL). A bad setting
+    logs as text at INFO meanwhile: check_inputs then refuses it in one line naming the variable. Under a
+    progress bar (QUIET_COMMANDS) text logs start at WARNING unless INFLUENCERS_LOG_LEVEL says otherwise;
+    services and JSON logs keep INFO."""
+    try:
+        settings = Settings.from_env()
+    except SettingsError:
+        settings = Settings()
+    level = settings.log_level
+    if (command in QUIET_COMMANDS and settings.log_format.lower() == "text"
+            and f"{ENV_PREFIX}LOG_LEVEL" not in os.environ):
+        level = "WARNING"
+    configure_logging(settings.log_format, level)

@@ -1,0 +1,130 @@
+"""The identity corrections against running services (recluster, merge, split, rename, enrol, move, hide,
+unhide, delete, undo, review, answer): each says what it did, then waits (bounded) for analytics to apply it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from influencers.cli.config import settings_from_args
+from influencers.cli.connect import running_services
+from influencers.cli.output import usage_error
+from influencers.names import Resolver
+from services.common.clients import CATCHING_UP, REVIEW_ANSWERS, drain
+from services.common.names import namesakes, shared_name_note
+from services.common.protoconv import review_reason_word, seconds
+
+if TYPE_CHECKING:
+    from influencers.v1 import identity_pb2
+    from services.common.clients import GrpcAnalytics
+
+MAX_PHOTO_BYTES = 20 * 1024 * 1024  # one reference photo
+
+
+def _followed(args: argparse.Namespace, analytics: GrpcAnalytics, changed_videos: int, position: int) -> int:
+    """Prints what changed once analytics has applied identity's change up to `position` (waiting at most
+    INFLUENCERS_FEED_WAIT_S seconds; past that, says analytics is still catching up)."""
+    if changed_videos:  # a rename or a hide moves no face: nothing to count
+        print(f"{changed_videos} video{'' if changed_videos == 1 else 's'} changed people")
+    if not analytics.wait_for_position(position, settings_from_args(args).feed_wait_s):
+        print(f"{CATCHING_UP} (identity's change {position})")
+    return 0
+
+
+def _written(args: argparse.Namespace, analytics: GrpcAnalytics, reply: identity_pb2.Changes) -> int:
+    """What a correction did, in a sentence with its audit id (and how to undo it), then _followed."""
+    from services.analytics.audit import describe, row_from_entry
+
+    row = row_from_entry(reply.audit)
+    if row is not None:
+        undo = f"; `influencers undo {row.audit_id}` reverts it" if row.undoable else ""
+        print(f"{describe(row)} (audit {row.audit_id}{undo})")
+    return _followed(args, analytics, reply.changed_videos, reply.feed_position)
+
+
+def cmd_identity(args: argparse.Namespace) -> int:
+    """merge / split / rename / recluster against a running identity service; identity publishes the change
+    in its feed, analytics applies it by itself, and this waits (bounded) until it has."""
+    ident, analytics = running_services(args)
+    who = Resolver(ident)
+    if args.command == "recluster":
+        got = drain(ident.recluster((), resync_only=False))
+        return _followed(args, analytics, got.changed_videos, got.position)
+    if args.command == "rename":
+        target = who.one(args.id)
+        others = namesakes(target, args.name, who.known())
+        reply = ident.rename(target, args.name)
+        if not reply.audit.audit_id:  # the name it had already (or no name for someone unnamed)
+            had = "has that name" if reply.labels[0].name else "has no name"
+            print(f"{_named(who, target)} {had} already: nothing changed")
+            return 0
+        code = _written(args, analytics, reply)
+        if others:
+            print(shared_name_note(" ".join(args.name.split()), others))
+        return code
+    if args.command == "merge":
+        ids = who.merge(args.ids, args.into or "")
+        if len(ids) < 2:
+            return usage_error("merge: give at least two different influencers")
+        print(f"merging into {_named(who, ids[0])}: {', '.join(_named(who, i) for i in ids[1:])}")
+        return _written(args, analytics, ident.merge(ids))
+    return _written(args, analytics, ident.split(who.one(args.id), args.videos))
+
+
+def _named(who: Resolver, influencer_id: str) -> str:
+    """`Name (inf_…)`, or the id alone for an unnamed influencer."""
+    name = next((k.name for k in who.known() if k.influencer_id == influencer_id), "")
+    return f"{name} ({influencer_id})" if name else influencer_id
+
+
+def cmd_correct(args: argparse.Namespace) -> int:
+    """enrol / move / hide / unhide / delete / review / answer against a running identity service; each
+    correction is kept by identity as a constraint on the faces and published in its feed; analytics applies
+    it by itself, and this waits (bounded) until it has."""
+    ident, analytics = running_services(args)
+    who = Resolver(ident)
+    if args.command == "review":
+        found = ident.review_queue(0, include_unlikely=args.all)
+        if found.items:  # the columns' names first (nothing at all on stdout when nothing is to be asked)
+            print("influencer_a  influencer_b  face_distance  why_asked  seen_a  seen_b  probability_same")
+        for item in found.items:
+            at_a, at_b = seconds(item.timestamp_a), seconds(item.timestamp_b)
+            print(f"{item.influencer_a}  {item.influencer_b}  {item.distance:.3f}  {review_reason_word(item.reason)}  "
+                  f"{item.video_id_a}@{at_a:.1f}s  {item.video_id_b}@{at_b:.1f}s  {round(100 * item.probability)}%")
+        if found.unlikely and not args.all:
+            print(f"{found.unlikely} less likely pair(s) under {round(100 * found.floor)}%: --all lists them",
+                  file=sys.stderr)
+        return 0
+    if args.command == "enrol":
+        photos = []
+        for name in args.photos:
+            path = Path(name)
+            if not path.is_file():
+                return usage_error(f"photo {name[:80]!r} not found")
+            if path.stat().st_size > MAX_PHOTO_BYTES:
+                return usage_error(f"photo {name[:80]!r} is over {MAX_PHOTO_BYTES // 2**20} MiB")
+            photos.append(path.read_bytes())
+        enrolled = ident.enrol(args.name, photos)
+        for k in enrolled.photos_without_face:
+            print(f"no face found in {args.photos[k]}", file=sys.stderr)
+        print(f"{enrolled.influencer.influencer_id}: {args.name} ({enrolled.faces_enrolled} reference faces)")
+        return _written(args, analytics, enrolled.changes)
+    if args.command == "move":
+        target = who.one(args.target) if args.target else ""
+        return _written(args, analytics, ident.move(args.video_id, who.one(args.id), target))
+    if args.command in ("hide", "unhide"):
+        return _written(args, analytics, ident.hide(who.one(args.id), args.command == "hide"))
+    if args.command == "delete":
+        erased = ident.erase(who.one(args.id))
+        if erased.already_erased:
+            print(f"{args.id} was already erased; the erasure was published again")
+        return _written(args, analytics, erased.changes)
+    if args.command == "undo":
+        reply = ident.undo(args.audit_id)
+        if not reply.audit.audit_id:  # identity answers a second undo with no change and no audit entry
+            print(f"correction {args.audit_id} was undone already: nothing changed")
+            return 0
+        return _written(args, analytics, reply)
+    return _written(args, analytics, ident.answer(who.one(args.a), who.one(args.b), REVIEW_ANSWERS[args.answer]))

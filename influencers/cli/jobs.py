@@ -1,0 +1,136 @@
+"""The ingest commands against running services (ingest, jobs, cancel): a job submitted, then followed with a
+progress bar until it ends."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import grpc
+from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from influencers.cli.config import settings_from_args, uses_json_logs
+from influencers.cli.connect import reached
+from influencers.cli.output import ServiceUnavailable, cut, tell
+from influencers.client import cancel_job, failed, get_job, list_jobs, start_ingest, state_word, watch_job
+from influencers.v1 import common_pb2, ingest_pb2
+from services.common.protoconv import seconds, status_word
+from services.common.rpc import wait_healthy
+from services.common.settings import Settings
+
+WARNING = "warning: "  # starts the error of a done row that may be partial (services/ingest/pipeline.py WARNING)
+WATCH_TIMEOUT_S = 7 * 24 * 3600  # following a job: as long as it takes
+
+
+def run_ingest(settings: Settings, manifest: Path, detach: bool, submit_only: bool = False) -> int:
+    """Starts an ingest job for `manifest` and follows it with a progress bar. On Ctrl-C, `detach` leaves
+    the job running (and says how to follow or cancel it); otherwise the job is cancelled (its videos in
+    flight finish and the batch reconciles) and KeyboardInterrupt goes on up. `submit_only` (--detach):
+    prints the job id alone on the last line of stdout and returns 0 without following the job."""
+    channel = reached(settings, "ingest", settings.ingest_target)
+    wait_s = min(60.0, settings.rpc_timeout_s)
+    try:
+        wait_healthy(channel, wait_s)
+    except TimeoutError:
+        raise ServiceUnavailable(f"the ingest service at {settings.ingest_target} is not ready: it did not "
+                                 f"answer its health check within {wait_s:g} s") from None
+    job = start_ingest(channel, manifest, settings.rpc_timeout_s, settings.max_manifest_bytes)
+    waiting = (ingest_pb2.JOB_STATE_QUEUED, ingest_pb2.JOB_STATE_RUNNING)
+    ahead = [j for j in list_jobs(channel, settings.rpc_timeout_s)
+             if j.state in waiting and j.job_id != job.job_id and seconds(j.create_time) <= seconds(job.create_time)]
+    json_logs = uses_json_logs(settings)
+    tell(f"job {job.job_id}: {job.total} videos" + (f", queued behind {len(ahead)} job(s)" if ahead else ""),
+          json_logs)
+    if submit_only:
+        tell(f"follow it: influencers jobs {job.job_id}", json_logs)
+        print(job.job_id, flush=True)  # alone on the last line of stdout: scripts read it
+        return 0
+    results: list[ingest_pb2.WatchJobResponse] = []
+    try:
+        return _follow(channel, job.job_id, results, job.total, json_logs)
+    except KeyboardInterrupt:
+        if not detach:
+            cancel_job(channel, job.job_id, settings.rpc_timeout_s)
+            raise
+        print(f"\ndetached after {len(results)} of {job.total} videos: job {job.job_id} goes on.\n"
+              f"  follow it:  influencers jobs {job.job_id}\n  cancel it:  influencers cancel {job.job_id}",
+              file=sys.stderr)
+        return 130
+
+
+def _follow(channel: grpc.Channel, job_id: str, results: list[ingest_pb2.WatchJobResponse], total: int,
+            json_logs: bool = False) -> int:
+    """Shows a job's progress (of `total` videos) until it ends, then a summary; 1 when a video failed or the
+    job did not succeed. `results` collects the progress messages as they come. With `json_logs` stderr is
+    JSON lines only: no bar, and each failed or partly read video is a log record."""
+    bar = tqdm(total=total, unit=" video", desc="ingest", file=sys.stderr, disable=json_logs)
+
+    def say(line: str) -> None:
+        tell(line, json_logs, logging.WARNING)
+
+    def progress(p: ingest_pb2.WatchJobResponse) -> None:
+        bar.total = p.total
+        bar.update(1)
+        if p.video.status == common_pb2.VIDEO_STATUS_FAILED:
+            say(f"FAILED  {p.video.error}")
+        elif p.video.error.startswith(WARNING):  # done, but maybe partly (a truncated file)
+            say(f"WARNING {cut(p.video.url)}: {p.video.error.removeprefix(WARNING)}")
+
+    try:
+        with logging_redirect_tqdm():  # the services of `run` log here too: above the bar, never inside it
+            results, job = watch_job(channel, job_id, WATCH_TIMEOUT_S, progress, results)
+    finally:
+        bar.close()
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[status_word(r.video.status)] = counts.get(status_word(r.video.status), 0) + 1
+    print("videos: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+    bad = failed(results)
+    for v in bad:
+        print(f"  failed: {v.error}")
+    if job.state == ingest_pb2.JOB_STATE_FAILED:
+        tell(f"job {job_id} failed: {job.error} (the next job repairs what it left half done)", json_logs,
+              logging.ERROR)
+    elif job.state == ingest_pb2.JOB_STATE_CANCELLED:
+        tell(f"job {job_id} was cancelled after {job.done} of {job.total} videos", json_logs, logging.WARNING)
+    return 1 if bad or job.state != ingest_pb2.JOB_STATE_SUCCEEDED else 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    return run_ingest(settings_from_args(args), Path(args.manifest), detach=True, submit_only=args.detach)
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    """Without a job id: the ingest jobs, oldest first. With one: follows that job to its end."""
+    settings = settings_from_args(args)
+    channel = reached(settings, "ingest", settings.ingest_target)
+    if args.job:
+        job = get_job(channel, args.job, settings.rpc_timeout_s)  # an unknown id or no service: one line, at once
+        try:
+            return _follow(channel, args.job, [], job.total, uses_json_logs(settings))
+        except KeyboardInterrupt:
+            print(f"\nstopped following; job {args.job} goes on", file=sys.stderr)
+            return 130
+    jobs = list_jobs(channel, settings.rpc_timeout_s)
+    if not jobs:
+        print("no ingest jobs yet (start one: influencers ingest MANIFEST)")
+    for job in jobs:
+        counts = ", ".join(f"{n} {k}" for k, n in sorted(job.statuses.items()))
+        print(f"{job.job_id}  {state_word(job.state):9}  {job.done}/{job.total} videos"
+              + (f" ({counts})" if counts else "") + (f"  {job.error}" if job.error else ""))
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    """Cancels an ingest job: videos not started are not started; the batch still reconciles."""
+    settings = settings_from_args(args)
+    channel = reached(settings, "ingest", settings.ingest_target)
+    job = cancel_job(channel, args.job, settings.rpc_timeout_s)
+    if job.state == ingest_pb2.JOB_STATE_RUNNING:
+        print(f"job {job.job_id}: cancelling (videos in flight finish; `influencers jobs {job.job_id}` follows it)")
+    else:
+        print(f"job {job.job_id}: {state_word(get_job(channel, job.job_id, settings.rpc_timeout_s).state)}")
+    return 0

@@ -1,0 +1,70 @@
+"""What the CLI says: exit codes, the one-line errors on stderr, and lines for the person at the terminal."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import grpc
+from sqlalchemy import exc as sa_exc
+from tqdm import tqdm
+
+from services.common.boundary import brief, escaped
+
+# Every line of the CLI logs under this one name (the `logger` field of JSON logs), whichever module says it.
+LOGGER = "influencers.cli"
+USAGE_ERROR = 2  # exit code of usage and configuration errors (argparse's own)
+SERVICE_ERROR = 1  # exit code when a service cannot be reached or fails a call (as when a row failed)
+# Status codes that mean the caller asked for something wrong (an unknown id, a bad value): a usage error.
+_USAGE_CODES = frozenset({
+    grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION,
+    grpc.StatusCode.ALREADY_EXISTS, grpc.StatusCode.OUT_OF_RANGE, grpc.StatusCode.UNAUTHENTICATED,
+    grpc.StatusCode.PERMISSION_DENIED})
+SHOWN_CHARS = 200  # of a service's message or a path quoted in an error line
+START_HINT = " (is it running? `influencers serve` starts the services)"
+
+
+class ServiceUnavailable(Exception):
+    """A service did not answer; the message names it and its address."""
+
+
+def usage_error(message: str) -> int:
+    print(f"influencers: error: {message}", file=sys.stderr)
+    return USAGE_ERROR
+
+
+def cut(text: str) -> str:
+    return brief(text, SHOWN_CHARS)
+
+
+def service_error(command: str, exc: grpc.RpcError) -> int:
+    """One line for a failed call: the command, the status and the service's message (cut short). Exit 2 when
+    the request was wrong (an unknown id, a bad value, a bad token), 1 when the service failed or is down."""
+    code = exc.code() if callable(getattr(exc, "code", None)) else grpc.StatusCode.UNKNOWN
+    details = exc.details() if callable(getattr(exc, "details", None)) else str(exc)
+    hint = START_HINT if code == grpc.StatusCode.UNAVAILABLE else ""
+    print(f"influencers: error: {command}: {code.name}: {cut(escaped(details or 'no message'))}{hint}",
+          file=sys.stderr)
+    return USAGE_ERROR if code in _USAGE_CODES else SERVICE_ERROR
+
+
+def db_error(exc: Exception) -> str:
+    """The driver's own words of a database error (SQLAlchemy wraps them with the statement and a link)."""
+    return str(exc.orig) if isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None else str(exc)
+
+
+def os_error(command: str, exc: OSError) -> int:
+    """One line for a file or folder this command could not use (exit 2: the path given is unusable)."""
+    where = f" {cut(escaped(str(exc.filename)))}" if exc.filename is not None else ""
+    print(f"influencers: error: {command}: cannot use{where} ({exc.strerror or escaped(str(exc))})",
+          file=sys.stderr)
+    return USAGE_ERROR
+
+
+def tell(line: str, json_logs: bool, level: int = logging.INFO) -> None:
+    """A line for the person at the terminal, on stderr (above a progress bar); with JSON logs, a log record
+    instead, so that stderr stays JSON lines only."""
+    if json_logs:
+        logging.getLogger(LOGGER).log(level, line)
+    else:
+        tqdm.write(line, file=sys.stderr)

@@ -1,0 +1,128 @@
+"""The argument parser: one sub-command per job, each with the options of its group only."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import NoReturn
+
+from influencers import __version__
+from influencers.cli.corrections import cmd_correct, cmd_identity
+from influencers.cli.jobs import cmd_cancel, cmd_ingest, cmd_jobs
+from influencers.cli.output import USAGE_ERROR
+from influencers.cli.report import cmd_eval, cmd_export
+from influencers.cli.serving import cmd_run, cmd_serve, cmd_service
+from services.common.clients import REVIEW_ANSWERS
+from services.common.metrics import DEFAULT_PORT as DEFAULT_METRICS_PORT
+
+DESCRIPTION = "The `influencers` command: run, serve, ingest, export, and identity housekeeping."
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (exit 2), not the usage text and then the error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(USAGE_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """One sub-command per job. Each takes the options of its group only (argparse parents): commands that
+    start services take the data dir, the ports they bind and the workers; commands that talk to running
+    services take only where those services are (--host and their ports); file commands take the data dir."""
+    p = _OneLineParser(prog="influencers", description=DESCRIPTION)
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                           help="one of these; `influencers COMMAND --help` lists its own options")
+
+    data = argparse.ArgumentParser(add_help=False)
+    data.add_argument("--data-dir", help="where the stores live (default ./data, env INFLUENCERS_DATA_DIR)")
+    server = argparse.ArgumentParser(add_help=False)
+    server.add_argument("--host", help="interface to bind (default 127.0.0.1, env INFLUENCERS_HOST)")
+    server.add_argument("--web-port", type=int, help="report page port (default 8080)")
+    server.add_argument("--ingest-port", type=int, help="ingest service port (default 50051)")
+    server.add_argument("--identity-port", type=int, help="identity service port (default 50052)")
+    server.add_argument("--analytics-port", type=int, help="analytics service port (default 50053)")
+    server.add_argument("--workers", type=int, help="face-analysis processes (default: one per core)")
+    server.add_argument("--metrics-port", type=int,
+                        help=f"Prometheus metrics port, 0 = none (default {DEFAULT_METRICS_PORT} for run and "
+                             "serve, none for service; env INFLUENCERS_METRICS_PORT)")
+    where = "host of the running services (default 127.0.0.1, env INFLUENCERS_HOST)"
+    ingest_client = argparse.ArgumentParser(add_help=False)
+    ingest_client.add_argument("--host", help=where)
+    ingest_client.add_argument("--ingest-port", type=int, help="the ingest service's port (default 50051)")
+    identity_client = argparse.ArgumentParser(add_help=False)
+    identity_client.add_argument("--host", help=where)
+    identity_client.add_argument("--identity-port", type=int, help="the identity service's port (default 50052)")
+    identity_client.add_argument("--analytics-port", type=int, help="the analytics service's port (default 50053)")
+
+    def command(name: str, text: str, parents: list[argparse.ArgumentParser], func: Callable[..., int]
+                ) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=text, description=text, parents=parents)
+        sp.set_defaults(func=func)
+        return sp
+
+    manifest = "CSV of the videos: columns 'Video URL' and 'Performance'"
+    person = "an influencer: its name, or its id (inf_ and 10 hex digits)"
+    run = command("run", "start everything, ingest a manifest, write the report, serve the page",
+                  [data, server], cmd_run)
+    run.add_argument("manifest", help=manifest)
+    run.add_argument("--no-serve", action="store_true", help="exit when the report is written")
+    run.add_argument("--report", help="report folder (default DATA_DIR/report)")
+    command("serve", "start the three services and the page, and wait", [data, server], cmd_serve)
+    one = command("service", "run one service alone (containers, scale-out)", [data, server], cmd_service)
+    one.add_argument("service", choices=["ingest", "identity", "analytics"], help="which service")
+    ing = command("ingest", "send a manifest to running services and follow the job", [ingest_client], cmd_ingest)
+    ing.add_argument("manifest", help=manifest)
+    ing.add_argument("--detach", action="store_true",
+                     help="submit the job and exit; print its id alone on the last line (follow it: `jobs JOB`)")
+    jobs = command("jobs", "list the ingest jobs of running services, or follow one (JOB)", [ingest_client], cmd_jobs)
+    jobs.add_argument("job", nargs="?", help="a job id: follow its progress until it ends")
+    cancel = command("cancel", "cancel an ingest job (videos in flight finish; the batch reconciles)",
+                     [ingest_client], cmd_cancel)
+    cancel.add_argument("job", help="the job id (see `influencers jobs`)")
+    exp = command("export", "write the report (CSV and JSON) from a data dir, as it is now", [data], cmd_export)
+    exp.add_argument("--out", required=True, help="folder to write the report's files in")
+    ev = command("eval", "score a data dir against a labelled corpus (truth.csv)", [data], cmd_eval)
+    ev.add_argument("--truth", required=True, help="corpus folder holding truth.csv")
+    command("recluster", "re-derive all influencers from the stored faces", [identity_client], cmd_identity)
+    merge = command("merge", "merge influencers into one: the one in the most videos, unless --into says",
+                    [identity_client], cmd_identity)
+    merge.add_argument("ids", nargs="+", metavar="INFLUENCER", help=person + "; two or more")
+    merge.add_argument("--into", metavar="INFLUENCER", help="the one to keep (default: the one in the most "
+                       "videos; on a tie the named one), as the page's merge")
+    split = command("split", "move an influencer's faces in some videos to a new influencer",
+                    [identity_client], cmd_identity)
+    split.add_argument("id", metavar="INFLUENCER", help=person)
+    split.add_argument("videos", nargs="+", metavar="VIDEO_ID", help="content ids of the videos to split off")
+    rename = command("rename", "give an influencer a display name", [identity_client], cmd_identity)
+    rename.add_argument("id", metavar="INFLUENCER", help=person)
+    rename.add_argument("name", help="the new name (\"\" clears it)")
+    enrol = command("enrol", "name a known person from reference photos (never counted as appearances)",
+                    [identity_client], cmd_correct)
+    enrol.add_argument("name", help="the person's name")
+    enrol.add_argument("photos", nargs="+", metavar="PHOTO", help="JPEG or PNG files, one face each")
+    move = command("move", "move one video's appearance of an influencer to another (or a new one)",
+                   [identity_client], cmd_correct)
+    move.add_argument("video_id", metavar="VIDEO_ID", help="the video's content id (see the video page)")
+    move.add_argument("id", metavar="INFLUENCER", help=person + ": whose appearance it is now")
+    move.add_argument("target", nargs="?", metavar="TARGET", help="the influencer it goes to (default: a new one)")
+    hide = command("hide", "mark an influencer 'not an influencer' (kept, left out of statistics)",
+                   [identity_client], cmd_correct)
+    hide.add_argument("id", metavar="INFLUENCER", help=person)
+    unhide = command("unhide", "count a hidden influencer again", [identity_client], cmd_correct)
+    unhide.add_argument("id", metavar="INFLUENCER", help=person)
+    delete = command("delete", "erase a person: faces, crops, name and appearances (audited)",
+                     [identity_client], cmd_correct)
+    delete.add_argument("id", metavar="INFLUENCER", help=person)
+    undo = command("undo", "revert a correction by its audit id (printed by the correction, and on /audit)",
+                   [identity_client], cmd_correct)
+    undo.add_argument("audit_id", metavar="AUDIT_ID", help="the correction's audit id (32 hex digits)")
+    review = command("review", "list the 'same person?' queue, most likely first, with the probability that the "
+                     "two are one person", [identity_client], cmd_correct)
+    review.add_argument("--all", action="store_true", help="also the pairs under the probability floor")
+    answer = command("answer", "answer a review item: same (merge), different (keep apart) or skip",
+                     [identity_client], cmd_correct)
+    answer.add_argument("a", metavar="A", help=person)
+    answer.add_argument("b", metavar="B", help=person)
+    answer.add_argument("answer", choices=tuple(REVIEW_ANSWERS), help="same, different or skip")
+    return p

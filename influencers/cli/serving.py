@@ -1,0 +1,102 @@
+"""The commands that start services in this process (run, serve, service) and wait for Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+from pathlib import Path
+
+from influencers.cli.config import served_metrics, settings_from_args
+from influencers.cli.jobs import run_ingest
+from influencers.cli.output import LOGGER
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from influencers.stack import start_stack
+    from services.analytics.export import export_report
+
+    settings = settings_from_args(args)
+    with served_metrics(settings) as metrics:
+        stack = start_stack(settings, web=not args.no_serve)
+        try:
+            code = run_ingest(stack.settings, Path(args.manifest), detach=False)
+            out = Path(args.report or settings.data_dir / "report")
+            export_report(stack.store, out, settings.allowed_root)
+            print(f"report written to {out}/")
+            if not args.no_serve:
+                print(f"report page: {stack.web_url}" + (f"  metrics: {metrics.url}" if metrics else "")
+                      + "  (Ctrl-C to stop)")
+                _wait_for_signal()
+            return code
+        finally:
+            stack.stop()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from influencers.stack import start_stack
+
+    settings = settings_from_args(args)
+    with served_metrics(settings) as metrics:
+        stack = start_stack(settings, web=True)
+        s = stack.settings
+        print(f"ingest {s.host}:{s.ingest_port}  identity {s.identity_target}  analytics {s.analytics_target}  "
+              f"page {stack.web_url}" + (f"  metrics {metrics.url}" if metrics else ""), flush=True)
+        log = logging.getLogger(LOGGER)
+        try:
+            log.info("stopping on %s (work in flight finishes first)", _wait_for_signal())
+        finally:
+            stack.stop()
+            log.info("stopped")
+    return 0
+
+
+def cmd_service(args: argparse.Namespace) -> int:
+    """One service alone, as a container runs it; the others are found at the *_ADDR settings."""
+    settings = settings_from_args(args)
+    stoppers = []
+    if args.service == "analytics":
+        from influencers.stack import start_web
+        from services.analytics.feed_grpc import start_follower
+        from services.analytics.server import serve_analytics
+        from services.analytics.store import AnalyticsStore
+
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        store = AnalyticsStore.open(settings)
+        follower = start_follower(settings, store)
+        server = serve_analytics(settings, store, lambda: follower.follower.head)
+        web = start_web(settings, store)
+        stoppers = [web.shutdown, server.stop, follower.stop, store.close]
+    elif args.service == "identity":
+        from services.identity.process import IdentityProcess
+
+        stoppers = [IdentityProcess(settings).stop]
+    else:
+        from services.ingest.server import IngestProcess
+
+        stoppers = [IngestProcess(settings).stop]
+    log = logging.getLogger(LOGGER)
+    try:
+        with served_metrics(settings):
+            log.info("%s stopping on %s (work in flight finishes first)", args.service, _wait_for_signal())
+    finally:
+        for stop in stoppers:
+            stop()
+        log.info("%s stopped", args.service)
+    return 0
+
+
+def _wait_for_signal() -> str:
+    """Waits for Ctrl-C or SIGTERM; returns the signal's name."""
+    stop = threading.Event()
+    received: list[str] = []
+
+    def note(signum: int, frame: object) -> None:
+        received.append(signal.Signals(signum).name)
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, note)
+    stop.wait()
+    return received[0] if received else ""
