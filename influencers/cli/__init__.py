@@ -18,7 +18,7 @@ import threading
 import grpc
 from sqlalchemy import exc as sa_exc
 
-from influencers.cli.checks import check_inputs, owning_data_dir
+from influencers.cli.checks import check_inputs, check_ports, owning_data_dir
 from influencers.cli.config import configure_cli_logging, settings_from_args
 from influencers.cli.output import (
     LOGGER,
@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         check_inputs(args)
         tracing.setup_tracing(_traced_services(args))
         with owning_data_dir(args):
+            check_ports(args)
             return int(args.func(args) or 0)
     except (SettingsError, ManifestError, DataDirBusy, DataDirUnusable, PortInUse, MetricsPortInUse, StoreDamaged,
             DiskFull) as exc:

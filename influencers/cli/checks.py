@@ -27,7 +27,8 @@ _WRITES_DATA_DIR = {"run", "serve", "service"}
 def check_inputs(args: argparse.Namespace) -> None:
     """Fails fast, before anything starts, on what would otherwise fail minutes later: the settings (every
     variable and flag, typed and range-checked), the manifest (readable, with its two columns), the data
-    dir (a folder this process can write), the TLS files and the ports this command binds."""
+    dir (a folder this process can write) and the TLS files. The ports come after the data dir's lock
+    (check_ports): a second run on one data dir is told the dir is in use, not that its ports are."""
     settings = settings_from_args(args)
     server_credentials(settings)  # unreadable certificate or key files: one line naming the variable
     channel_credentials(settings)
@@ -38,11 +39,16 @@ def check_inputs(args: argparse.Namespace) -> None:
         read_manifest(Path(manifest), settings.max_manifest_bytes)
     if args.command in _WRITES_DATA_DIR:
         prepare_data_dir(settings.data_dir)
-    ports = _ports_to_bind(args)
-    if ports and not settings.token and not is_loopback(settings.host):
+    if _ports_to_bind(args) and not settings.token and not is_loopback(settings.host):
         raise SettingsError(f"INFLUENCERS_HOST={settings.host} is beyond loopback: set INFLUENCERS_TOKEN too")
-    for name in ports:
+
+
+def check_ports(args: argparse.Namespace) -> None:
+    """PortInUse naming the setting when a port this command binds is taken."""
+    settings = settings_from_args(args)
+    for name in _ports_to_bind(args):
         _check_port_free(settings.host, name, getattr(settings, name))
+
 
 
 def _ports_to_bind(args: argparse.Namespace) -> list[str]:

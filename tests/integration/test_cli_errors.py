@@ -127,6 +127,15 @@ def test_a_data_dir_held_by_another_process_is_one_line_and_exit_2(manifest, tmp
     assert_usage_error(result, str(data), "in use", f"pid {os.getpid()}")
 
 
+def test_a_second_run_on_one_data_dir_is_told_the_dir_is_in_use_not_that_its_ports_are(manifest, tmp_path):
+    data = tmp_path / "d"
+    with data_dir_lock(data), socket.create_server(("127.0.0.1", 0)) as taken:  # as the first run holds both
+        port = str(taken.getsockname()[1])
+        result = influencers("run", str(manifest), "--data-dir", str(data), "--ingest-port", port)
+    assert_usage_error(result, str(data), "in use by another influencers process", f"pid {os.getpid()}")
+    assert "--ingest-port" not in result.stderr
+
+
 def wait_for_workers(process: psutil.Process, count: int, timeout_s: float) -> list[psutil.Process]:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
