@@ -51,7 +51,9 @@ def cmd_identity(args: argparse.Namespace) -> int:
     who = Resolver(ident)
     if args.command == "recluster":
         got = drain(ident.recluster((), resync_only=False))
-        return _followed(args, analytics, got.changed_videos, got.position)
+        n = got.changed_videos
+        print(f"re-clustered the whole store: {n} video{'' if n == 1 else 's'} changed people")
+        return _followed(args, analytics, 0, got.position)
     if args.command == "rename":
         target = who.one(args.id)
         others = namesakes(target, args.name, who.known())

@@ -131,6 +131,10 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     job = cancel_job(channel, args.job, settings.rpc_timeout_s)
     if job.state == ingest_pb2.JOB_STATE_RUNNING:
         print(f"job {job.job_id}: cancelling (videos in flight finish; `influencers jobs {job.job_id}` follows it)")
+        return 0
+    state = get_job(channel, job.job_id, settings.rpc_timeout_s).state
+    if state in (ingest_pb2.JOB_STATE_SUCCEEDED, ingest_pb2.JOB_STATE_FAILED):  # a cancel never ends so
+        print(f"job {job.job_id}: {state_word(state)} already; nothing to cancel")
     else:
-        print(f"job {job.job_id}: {state_word(get_job(channel, job.job_id, settings.rpc_timeout_s).state)}")
+        print(f"job {job.job_id}: {state_word(state)}")
     return 0

@@ -15,7 +15,7 @@ def record(stack, video_id, appearances):
                                    for a in appearances])
 
 
-def test_rename_merge_and_split_reach_the_report(stack):
+def test_rename_merge_and_split_reach_the_report(stack, capsys):
     registry = stack.identity.registry
     a = registry.assign("00000000000000a1", video(person(0, "a")))
     b = registry.assign("00000000000000a2", video(person(0, "b")))
@@ -31,7 +31,9 @@ def test_rename_merge_and_split_reach_the_report(stack):
     assert {r.influencer_id for r in stack.store.appearances_in("00000000000000a2")} == {ida}
     assert main(["split", ida, "00000000000000a2", *ports]) == 0
     assert {r.influencer_id for r in stack.store.appearances_in("00000000000000a2")} != {ida}
+    capsys.readouterr()
     assert main(["recluster", *ports]) == 0
+    assert capsys.readouterr().out.startswith("re-clustered the whole store: ")
 
 
 def test_a_correction_analytics_has_not_applied_within_the_wait_prints_still_catching_up(stack, capsys,

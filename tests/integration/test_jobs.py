@@ -7,6 +7,7 @@ import time
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from influencers.cli import main
 from influencers.client import cancel_job, get_job, list_jobs, start_ingest, watch_job
 from influencers.v1 import common_pb2, identity_pb2_grpc, ingest_pb2, ingest_pb2_grpc
 from services.analytics.export import export_report
@@ -166,3 +167,14 @@ def test_a_file_named_disk_full_that_fails_for_another_reason_does_not_stop_the_
     channel = open_channel(stack.settings.ingest_target)
     job = wait_ended(channel, start_ingest(channel, manifest, T).job_id)
     assert job.state == SUCCEEDED and job.done == job.total == 7 and job.statuses["failed"] == 1
+
+
+def test_cancelling_a_finished_job_from_the_cli_says_there_is_nothing_to_cancel(stack, tmp_path, capsys):
+    channel = open_channel(stack.settings.ingest_target)
+    job = start_ingest(channel, write_manifest(tmp_path / "gone.csv", [["1.0", "gone.mp4"]], tmp_path), T)
+    ended = wait_ended(channel, job.job_id).state
+    capsys.readouterr()
+    assert main(["cancel", job.job_id, "--ingest-port", str(stack.settings.ingest_port)]) == 0
+    word = {SUCCEEDED: "succeeded", ingest_pb2.JOB_STATE_FAILED: "failed"}[ended]
+    assert capsys.readouterr().out.strip() == f"job {job.job_id}: {word} already; nothing to cancel"
+    assert get_job(channel, job.job_id, T).state == ended
