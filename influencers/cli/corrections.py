@@ -95,9 +95,12 @@ def cmd_correct(args: argparse.Namespace) -> int:
             at_a, at_b = seconds(item.timestamp_a), seconds(item.timestamp_b)
             print(f"{item.influencer_a}  {item.influencer_b}  {item.distance:.3f}  {review_reason_word(item.reason)}  "
                   f"{item.video_id_a}@{at_a:.1f}s  {item.video_id_b}@{at_b:.1f}s  {round(100 * item.probability)}%")
-        if found.unlikely and not args.all:
-            print(f"{found.unlikely} less likely pair(s) under {round(100 * found.floor)}%: --all lists them",
+        if found.unlikely and not args.all:  # said on stderr: stdout stays the list a script reads
+            pairs = "pair" if found.unlikely == 1 else "pairs"
+            print(f"{found.unlikely} less likely {pairs} under {round(100 * found.floor)}%: --all lists them",
                   file=sys.stderr)
+        elif not found.items:
+            print("nothing to review", file=sys.stderr)
         return 0
     if args.command == "enrol":
         photos = []
