@@ -87,7 +87,11 @@ def _follow(channel: grpc.Channel, job_id: str, results: list[ingest_pb2.WatchJo
     counts: dict[str, int] = {}
     for r in results:
         counts[status_word(r.video.status)] = counts.get(status_word(r.video.status), 0) + 1
-    print("videos: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+    before = sum(r.already_counted for r in results)
+    said = {k: f"{n} {k}" for k, n in counts.items()}
+    if before and "done" in said:  # rows a rerun found counted: say so, or 0.7 s looks like 12 videos analysed
+        said["done"] += f" ({before} counted before: not analysed again)"
+    print("videos: " + ", ".join(said[k] for k in sorted(said)))
     bad = failed(results)
     for v in bad:
         print(f"  failed: {v.error}")

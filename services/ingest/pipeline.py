@@ -77,6 +77,7 @@ class Outcome:
     appearances: list[common_pb2.Appearance] = field(default_factory=list)
     stage_seconds: dict[str, float] = field(default_factory=dict)
     recorded: bool = True
+    already_counted: bool = False  # counted by an earlier submission: nothing analysed or recorded again
 
 
 class InFlight:
@@ -242,7 +243,7 @@ class VideoPipeline:
             # This submission lists the URL more times than any before: the report's duplicate rows follow.
             known.repeats = video.repeats
             self._record(known, [])
-        return Outcome(known, recorded=False)
+        return Outcome(known, recorded=False, already_counted=True)
 
     def _same_bytes(self, video: common_pb2.Video, same: common_pb2.Video, stages: dict[str, float]) -> Outcome:
         """These bytes are already done under `same`."""

@@ -90,7 +90,8 @@ class SubmissionRunner:
         if outcome.recorded and outcome.video.status == common_pb2.VIDEO_STATUS_DONE:
             processed = outcome.video.video_id
         progress = ingest_pb2.WatchJobResponse(video=outcome.video, appearances=outcome.appearances,
-                                             stage_durations=durations(outcome.stage_seconds))
+                                             stage_durations=durations(outcome.stage_seconds),
+                                             already_counted=outcome.already_counted)
         return progress, processed
 
     def _recorded_done(self, video_id: str) -> bool:
