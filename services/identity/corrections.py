@@ -13,7 +13,8 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from services.common.name_text import clean_name
+from services.common.boundary import is_influencer_id
+from services.common.name_text import BadName, clean_name
 from services.identity import undo
 from services.identity.assignment import promote_copies
 from services.identity.crops import CropStore
@@ -152,8 +153,13 @@ class NameTaken(ValueError):
 
 def checked_name(name: str) -> str:
     """The display name as stored (services.common.name_text.clean_name: no control or bidi-override characters,
-    blanks collapsed); ValueError when nothing visible is left or it is longer than MAX_NAME characters."""
-    return clean_name(name, MAX_NAME)
+    blanks collapsed); ValueError when nothing visible is left, it is longer than MAX_NAME characters, or it
+    has the form of an influencer id (the CLI and the page take such a word as the id it spells)."""
+    cleaned = clean_name(name, MAX_NAME)
+    if is_influencer_id(cleaned):
+        raise BadName(f"name {cleaned!r} has the form of an influencer id, and would be read as one: choose "
+                      "another")
+    return cleaned
 
 
 def rename(store: FaceStore, influencer_id: str, name: str) -> None:
