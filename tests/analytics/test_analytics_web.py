@@ -447,6 +447,15 @@ def test_none_of_these_are_the_same_answers_every_pair_of_the_page_different_in_
     assert browser.post(url + "/review/dismiss", data={"pair": pairs}, timeout=5).status_code in (400, 403)
 
 
+def test_a_forged_dismissed_count_never_fails_the_queue(corrections_page: tuple[str, FakeCorrections]) -> None:
+    # str.isdigit() is true of superscripts and circled digits, which int() refuses: the page answered 500.
+    url, _ = corrections_page
+    for forged in ("\u00b2", "\u2082", "\u2460", "-3", "99999", "1e3", "\u0663"):
+        reply = requests.get(url + "/review", params={"dismissed": forged}, timeout=5)
+        assert reply.status_code == 200, forged
+        assert 'id="dismissed"' not in reply.text, forged
+
+
 def test_hidden_influencers_are_listed_apart_with_a_way_back(corrections_page: tuple[str, FakeCorrections]) -> None:
     url, _ = corrections_page
     page = requests.get(url + "/", timeout=5).text

@@ -264,8 +264,9 @@ def _wants_unlikely() -> bool:
 def review() -> str:
     """The queue; ?unlikely=1 also shows the items under the floor, after the others."""
     dismissed = request.args.get("dismissed", "")
+    shown = dismissed.isascii() and dismissed.isdigit() and len(dismissed) <= 4  # not "²": isdigit, yet no int
     return render_template("review.html", unlikely_shown=_wants_unlikely(),
-                           dismissed=int(dismissed) if dismissed.isdigit() and len(dismissed) <= 4 else 0,
+                           dismissed=int(dismissed) if shown else 0,
                            **_review_queue(_wants_unlikely()))
 
 
