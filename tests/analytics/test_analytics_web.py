@@ -456,6 +456,19 @@ def test_a_forged_dismissed_count_never_fails_the_queue(corrections_page: tuple[
         assert 'id="dismissed"' not in reply.text, forged
 
 
+def test_dismissing_a_page_writes_nothing_when_a_pair_is_one_influencer_twice(
+        corrections_page: tuple[str, FakeCorrections]) -> None:
+    # Found by posting hostile pairs: the good pairs before it were written, then the page answered 400.
+    url, fake = corrections_page
+    browser = requests.Session()
+    token = csrf_of(browser.get(url + "/review", timeout=5).text)
+    fake.calls.clear()
+    refused = browser.post(url + "/review/dismiss", timeout=5, allow_redirects=False, data={
+        "csrf_token": token, "pair": ["inf_aaaa000001 inf_dddd000004", "inf_cccc000003 inf_cccc000003"]})
+    assert refused.status_code == 400 and "twice" in refused.text
+    assert fake.calls == []
+
+
 def test_hidden_influencers_are_listed_apart_with_a_way_back(corrections_page: tuple[str, FakeCorrections]) -> None:
     url, _ = corrections_page
     page = requests.get(url + "/", timeout=5).text

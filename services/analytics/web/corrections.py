@@ -326,6 +326,8 @@ def dismiss() -> Response:
         parts = pair.split()
         if len(parts) != 2:
             abort(400, description=f"pair {brief(pair, 50)!r} is not two influencer ids")
+        if parts[0] == parts[1]:  # identity refuses it, after the pairs before it were written: none is
+            abort(400, description=f"pair {brief(pair, 50)!r} names one influencer twice")
         parsed.append((_influencer_arg(parts[0], "pair"), _influencer_arg(parts[1], "pair")))
     written = []
     with _identity_errors():
