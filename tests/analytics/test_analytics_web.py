@@ -469,6 +469,19 @@ def test_dismissing_a_page_writes_nothing_when_a_pair_is_one_influencer_twice(
     assert fake.calls == []
 
 
+def test_a_pair_listed_both_ways_is_dismissed_once(corrections_page: tuple[str, FakeCorrections]) -> None:
+    url, fake = corrections_page
+    browser = requests.Session()
+    token = csrf_of(browser.get(url + "/review", timeout=5).text)
+    fake.calls.clear()
+    done = browser.post(url + "/review/dismiss", timeout=5, allow_redirects=False, data={
+        "csrf_token": token, "pair": ["inf_aaaa000001 inf_dddd000004", "inf_dddd000004  inf_aaaa000001",
+                                      "inf_cccc000003 inf_dddd000004"]})
+    assert done.status_code == 303 and done.headers["Location"] == "/review?dismissed=2"
+    assert fake.calls == [("answer", "inf_aaaa000001", "inf_dddd000004", "different"),
+                          ("answer", "inf_cccc000003", "inf_dddd000004", "different")]
+
+
 def test_hidden_influencers_are_listed_apart_with_a_way_back(corrections_page: tuple[str, FakeCorrections]) -> None:
     url, _ = corrections_page
     page = requests.get(url + "/", timeout=5).text

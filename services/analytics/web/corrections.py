@@ -329,9 +329,12 @@ def dismiss() -> Response:
         if parts[0] == parts[1]:  # identity refuses it, after the pairs before it were written: none is
             abort(400, description=f"pair {brief(pair, 50)!r} names one influencer twice")
         parsed.append((_influencer_arg(parts[0], "pair"), _influencer_arg(parts[1], "pair")))
+    first: dict[frozenset[str], tuple[str, str]] = {}
+    for a, b in parsed:  # a pair given both ways ("a b", "b a") is one pair: answered, and counted, once
+        first.setdefault(frozenset((a, b)), (a, b))
     written = []
     with _identity_errors():
-        for a, b in dict.fromkeys(parsed):
+        for a, b in first.values():
             written.append(_corrections().answer(a, b, "different"))
     if len(written) == 1:
         return _back_to_queue(written[0])
