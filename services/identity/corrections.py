@@ -154,9 +154,10 @@ class NameTaken(ValueError):
 def checked_name(name: str) -> str:
     """The display name as stored (services.common.name_text.clean_name: no control or bidi-override characters,
     blanks collapsed); ValueError when nothing visible is left, it is longer than MAX_NAME characters, or it
-    has the form of an influencer id (the CLI and the page take such a word as the id it spells)."""
+    has the form of an influencer id in any case (the CLI and the page take such a word as the id it spells,
+    and 'inf_0123456789' typed for the name 'INF_0123456789' would be that id)."""
     cleaned = clean_name(name, MAX_NAME)
-    if is_influencer_id(cleaned):
+    if is_influencer_id(cleaned.casefold()):  # names are matched case-blind (services.common.names.fold)
         raise BadName(f"name {cleaned!r} has the form of an influencer id, and would be read as one: choose "
                       "another")
     return cleaned

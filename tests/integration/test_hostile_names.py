@@ -30,7 +30,8 @@ def test_control_escape_and_bidi_characters_are_stripped_from_a_name_on_its_way_
             ident.rename(a, "\u202e" + invisible)
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "no visible characters" in err.value.details()
     assert stack.identity.registry.names() == {a: "[2JAnngnp.exe Lee"}
-    for id_shaped in ("inf_0123456789", " inf_00000000ffs\u200b"):  # an id the CLI would take as the id
+    # An id the CLI would take as the id; names match case-blind, so 'INF_0123456789' typed in lower case too
+    for id_shaped in ("inf_0123456789", " inf_00000000ffs\u200b", "INF_0123456789", "Inf_00000000FFS\u00a0"):
         with pytest.raises(grpc.RpcError) as err:
             ident.rename(a, id_shaped)
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "form of an influencer id" in \
