@@ -87,7 +87,8 @@ def _follow(channel: grpc.Channel, job_id: str, results: list[ingest_pb2.WatchJo
     counts: dict[str, int] = {}
     for r in results:
         counts[status_word(r.video.status)] = counts.get(status_word(r.video.status), 0) + 1
-    before = sum(r.already_counted for r in results)
+    # Of the rows said done: a duplicate row found again is counted before too, and stays a duplicate
+    before = sum(r.already_counted for r in results if r.video.status == common_pb2.VIDEO_STATUS_DONE)
     said = {k: f"{n} {k}" for k, n in counts.items()}
     if before and "done" in said:  # rows a rerun found counted: say so, or 0.7 s looks like 12 videos analysed
         said["done"] += f" ({before} counted before: not analysed again)"

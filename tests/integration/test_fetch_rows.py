@@ -172,3 +172,25 @@ def test_ingest_shows_a_truncated_video_as_done_with_a_warning_line(stack, tmp_p
     records = [json.loads(line) for line in done.stderr.splitlines() if line.strip()]
     assert any(r["event"].startswith("job ") for r in records)
     assert "videos: 1 done (1 counted before: not analysed again)" in done.stdout, "the rerun says it"
+
+
+def test_a_rerun_counts_as_counted_before_only_the_rows_it_says_are_done(pipeline, tmp_path, monkeypatch, capsys):
+    # Found by rerunning a manifest with a copied file: its duplicate row came back counted before too, and
+    # the summary read 'videos: 1 done (2 counted before: not analysed again), 1 duplicate'.
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_odd_media import write_faststart_mp4
+
+    from influencers.cli import jobs
+    from influencers.v1 import ingest_pb2
+
+    write_faststart_mp4(tmp_path / "a.mp4", seconds=2)
+    (tmp_path / "copy.mp4").write_bytes((tmp_path / "a.mp4").read_bytes())
+    first = [pipeline.process(url, 1.0, "", "", tmp_path) for url in ("a.mp4", "copy.mp4")]
+    assert [o.video.status for o in first] == [DONE, common_pb2.VIDEO_STATUS_DUPLICATE]
+    again = [pipeline.process(url, 1.0, "", "", tmp_path) for url in ("a.mp4", "copy.mp4")]
+    assert all(o.already_counted for o in again)
+    results = [ingest_pb2.WatchJobResponse(video=o.video, already_counted=o.already_counted) for o in again]
+    job = ingest_pb2.Job(job_id="j", state=ingest_pb2.JOB_STATE_SUCCEEDED, total=2, done=2)
+    monkeypatch.setattr(jobs, "watch_job", lambda channel, job_id, timeout, progress, results: (results, job))
+    assert jobs._follow(None, "j", results, 2, json_logs=True) == 0
+    assert "videos: 1 done (1 counted before: not analysed again), 1 duplicate\n" in capsys.readouterr().out
