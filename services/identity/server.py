@@ -219,17 +219,15 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                  ids: Callable[[dict | None], tuple[list[str], list[str]]] | None = None,
                  journal_entry: tuple[str, dict[str, object]] | None = None) -> identity_pb2.Changes:
         """ChangeWriter.correct (which says what the arguments are) for the caller of `context`, its actor,
-        with a full disk met by `work` answered RESOURCE_EXHAUSTED (nothing applied; the writer removes the
-        journal record)."""
+        with a full disk answered RESOURCE_EXHAUSTED wherever the correction meets it: its journal record (then
+        nothing is written), its work (nothing applied; the writer removes the record), or its undo record
+        after the work (the journal record stays, and the next start finishes the correction)."""
         actor = actor_of(context.invocation_metadata(), bool(self.settings.token))
-
-        def guarded() -> tuple[list[str], list[Label]]:
-            try:
-                return work()
-            except DiskFull as exc:
-                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
-                raise
-        return self.writer.correct(guarded, actor, action, involved, ids=ids, journal_entry=journal_entry)
+        try:
+            return self.writer.correct(work, actor, action, involved, ids=ids, journal_entry=journal_entry)
+        except DiskFull as exc:
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+            raise
 
     def OpenBatch(self, request: identity_pb2.OpenBatchRequest, context: grpc.ServicerContext
                   ) -> identity_pb2.OpenBatchResponse:

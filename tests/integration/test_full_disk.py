@@ -65,3 +65,38 @@ def test_a_full_disk_refuses_the_face_store_write_stops_the_batch_and_the_servic
     finally:
         serve.terminate()
         serve.wait(30)
+
+
+def test_a_correction_on_a_full_disk_is_refused_as_a_full_disk_and_leaves_nothing_to_replay(settings):
+    # Found by renaming with the face store's floor above the disk's free space: the correction's journal
+    # record, written before its work, met the full disk outside the servicer's guard, and the caller got
+    # UNKNOWN 'Exception calling application: disk full ...' instead of RESOURCE_EXHAUSTED.
+    import grpc
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_registry import CENTRES, video
+    from test_review_queue import record, someone
+
+    from influencers.v1 import identity_pb2_grpc
+    from services.common.clients import GrpcIdentity
+    from services.common.rpc import open_channel
+    from services.identity import journal
+    from tests.support.following import identity_and_analytics
+
+    with identity_and_analytics(settings) as stack:
+        a = record(stack, "00000000000000c1", stack.identity.registry.assign(
+            "00000000000000c1", video(someone(CENTRES["a"], 1))))
+        ident = GrpcIdentity(identity_pb2_grpc.IdentityServiceStub(
+            open_channel(f"127.0.0.1:{stack.identity.port}", "")), 30)
+        store = stack.identity.store
+        store.min_free_bytes = 1 << 62  # no disk has that much free: every growing write is refused
+        for call in (lambda: ident.rename(a, "Ann Lee"), lambda: ident.hide(a, True)):
+            with pytest.raises(grpc.RpcError) as err:
+                call()
+            assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, err.value.details()
+            assert "disk full" in err.value.details() and "Exception calling" not in err.value.details()
+        store.min_free_bytes = 0
+        assert not list(store.side_records(journal.KIND)), "nothing left for the next start to replay"
+        assert stack.identity.registry.names() == {}
+        ident.rename(a, "Ann Lee")
+        assert stack.identity.registry.names() == {a: "Ann Lee"}
