@@ -455,6 +455,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             context.abort(grpc.StatusCode.NOT_FOUND, error_text(exc))
         except undo.Conflict as exc:
             context.abort(grpc.StatusCode.FAILED_PRECONDITION, error_text(exc))
+        except DiskFull as exc:
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
         return identity_pb2.UndoCorrectionResponse(changes=reply)
 
 

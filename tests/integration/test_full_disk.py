@@ -100,3 +100,33 @@ def test_a_correction_on_a_full_disk_is_refused_as_a_full_disk_and_leaves_nothin
         assert stack.identity.registry.names() == {}
         ident.rename(a, "Ann Lee")
         assert stack.identity.registry.names() == {a: "Ann Lee"}
+
+
+def test_an_undo_on_a_full_disk_is_refused_as_a_full_disk(settings):
+    # Found with the face store's free-space floor above the disk's free space: UndoCorrection mapped only a
+    # missing record and a conflict, so the full disk came back as INTERNAL.
+    import grpc
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_registry import CENTRES, video
+    from test_review_queue import record, someone
+
+    from influencers.v1 import identity_pb2_grpc
+    from services.common.clients import GrpcIdentity
+    from services.common.rpc import open_channel
+    from tests.support.following import identity_and_analytics
+
+    with identity_and_analytics(settings) as stack:
+        a = record(stack, "00000000000000c1", stack.identity.registry.assign(
+            "00000000000000c1", video(someone(CENTRES["a"], 1))))
+        ident = GrpcIdentity(identity_pb2_grpc.IdentityServiceStub(
+            open_channel(f"127.0.0.1:{stack.identity.port}", "")), 30)
+        audit_id = ident.rename(a, "Ann Lee").audit.audit_id
+        stack.identity.store.min_free_bytes = 1 << 62
+        with pytest.raises(grpc.RpcError) as err:
+            ident.undo(audit_id)
+        assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, err.value.details()
+        assert "disk full" in err.value.details()
+        stack.identity.store.min_free_bytes = 0
+        ident.undo(audit_id)
+        assert stack.identity.registry.names() == {}
