@@ -482,6 +482,29 @@ def test_a_pair_listed_both_ways_is_dismissed_once(corrections_page: tuple[str, 
                           ("answer", "inf_cccc000003", "inf_dddd000004", "different")]
 
 
+def test_a_dismissal_refused_half_way_says_how_many_pairs_it_kept_apart_before(
+        corrections_page: tuple[str, FakeCorrections], monkeypatch: pytest.MonkeyPatch) -> None:
+    # Found by merging one of the page's people away before pressing "None of these are the same": the pairs
+    # before it were kept apart (and audited), then identity refused the stale one, and the page said only
+    # "influencer ... is not known", as if nothing had been done.
+    url, fake = corrections_page
+    browser = requests.Session()
+    token = csrf_of(browser.get(url + "/review", timeout=5).text)
+    fake.calls.clear()
+    answered = fake.answer
+
+    def stale_second(a: str, b: str, reply: str) -> Written:
+        if fake.calls:
+            raise FakeRpcError(grpc.StatusCode.NOT_FOUND, "no influencer 'inf_cccc000003'")
+        return answered(a, b, reply)
+    monkeypatch.setattr(fake, "answer", stale_second)
+    refused = browser.post(url + "/review/dismiss", timeout=5, allow_redirects=False, data={
+        "csrf_token": token, "pair": ["inf_aaaa000001 inf_dddd000004", "inf_cccc000003 inf_dddd000004"]})
+    assert refused.status_code == 404 and "no influencer" in refused.text
+    assert "Kept 1 pair apart before" in refused.text and fake.calls == [
+        ("answer", "inf_aaaa000001", "inf_dddd000004", "different")]
+
+
 def test_hidden_influencers_are_listed_apart_with_a_way_back(corrections_page: tuple[str, FakeCorrections]) -> None:
     url, _ = corrections_page
     page = requests.get(url + "/", timeout=5).text

@@ -332,10 +332,17 @@ def dismiss() -> Response:
     first: dict[frozenset[str], tuple[str, str]] = {}
     for a, b in parsed:  # a pair given both ways ("a b", "b a") is one pair: answered, and counted, once
         first.setdefault(frozenset((a, b)), (a, b))
-    written = []
-    with _identity_errors():
-        for a, b in first.values():
-            written.append(_corrections().answer(a, b, "different"))
+    written: list[Written] = []
+    try:
+        with _identity_errors():
+            for a, b in first.values():
+                written.append(_corrections().answer(a, b, "different"))
+    except HTTPException as exc:  # refused half way (a person merged away since the page was shown)
+        if written:
+            n = len(written)
+            exc.description = (f"Kept {n} pair{'' if n == 1 else 's'} apart before this one was refused (each "
+                               f"can be undone on the Audit page): {exc.description}")
+        raise
     if len(written) == 1:
         return _back_to_queue(written[0])
     values: dict[str, Any] = {"dismissed": len(written)}
