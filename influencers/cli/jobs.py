@@ -134,6 +134,11 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     channel = reached(settings, "ingest", settings.ingest_target)
     job = cancel_job(channel, args.job, settings.rpc_timeout_s)
+    if job.state == ingest_pb2.JOB_STATE_RUNNING and job.total and job.done >= job.total:
+        # Reconciling: a job with every video done ends as it is (cancelled only with videos left undone)
+        videos = "its video is" if job.total == 1 else f"all {job.total} videos are"
+        print(f"job {job.job_id}: {videos} done already (the job is finishing); nothing to cancel")
+        return 0
     if job.state == ingest_pb2.JOB_STATE_RUNNING:
         print(f"job {job.job_id}: cancelling (videos in flight finish; `influencers jobs {job.job_id}` follows it)")
         return 0
