@@ -44,8 +44,10 @@ from services.ingest.manifest import ManifestError
 __all__ = ["build_parser", "main"]
 
 
-class _Terminated(Exception):
-    """SIGTERM arrived: unwinds like Ctrl-C, so that every `finally` stops its services and workers."""
+class _Terminated(BaseException):
+    """SIGTERM arrived: unwinds like Ctrl-C, so that every `finally` stops its services and workers. A
+    BaseException, as KeyboardInterrupt is: an `except Exception` on the way (the face store's, around the
+    engine's open) would take it for that code's own failure and report it as such."""
 
 
 def _raise_terminated(signum: int, frame: object) -> None:

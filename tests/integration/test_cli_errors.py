@@ -308,3 +308,30 @@ def test_an_unreadable_tls_file_is_one_line_naming_the_variable_before_anything_
                               "INFLUENCERS_TLS_KEY": str(tmp_path / "key.pem")})
     assert_usage_error(result, "INFLUENCERS_TLS_KEY", "cannot be read")
     assert not data.exists()
+
+
+def test_a_sigterm_while_the_face_store_opens_is_an_interruption_not_a_damaged_store(tmp_path, monkeypatch, capsys):
+    # Found by sending SIGTERM to `influencers service identity` as it started: the signal's exception met the
+    # store's `except Exception` around the engine's open, and the CLI said 'face store … cannot be opened:
+    # _Terminated; restore DATA/qdrant/edge from a backup, or remove it and ingest again' (exit 2), of a
+    # store that was whole.
+    from influencers.cli import main
+    from services.identity import edge_store
+
+    opened = edge_store._open
+
+    def terminated_while_opening(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        os.kill(os.getpid(), signal.SIGTERM)  # main() turns it into an exception, raised here
+        time.sleep(1)
+        return opened(*args, **kwargs)
+
+    monkeypatch.setattr(edge_store, "_open", terminated_while_opening)
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        code = main(["service", "identity", "--data-dir", str(tmp_path / "d"), "--identity-port", "0",
+                     "--metrics-port", "0"])
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    err = capsys.readouterr().err
+    assert code == 130 and "interrupted" in err, err
+    assert "restore" not in err and "cannot be opened" not in err, err
