@@ -31,7 +31,7 @@ from influencers.cli.output import (
     usage_error,
 )
 from influencers.cli.parser import build_parser
-from services.common import tracing
+from services.common import stop_signal, tracing
 from services.common.boundary import brief, escaped
 from services.common.damage import DiskFull, StoreDamaged
 from services.common.datadir import DataDirBusy, DataDirUnusable
@@ -51,6 +51,8 @@ class _Terminated(BaseException):
 
 
 def _raise_terminated(signum: int, frame: object) -> None:
+    if stop_signal.deferred(signum):  # starting worker processes: raised again once they are up
+        return
     raise _Terminated
 
 

@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from services.common.spool import SpoolReader
+from services.common.stop_signal import uninterrupted
 from services.identity.analyzer import FrameIn, VideoAnalysis, analyze_frames
 from services.identity.faces import MAX_IMAGE_PIXELS, FaceModel, image_size
 from services.identity.photos import decode_reduction, shrunk_size
@@ -123,12 +124,14 @@ class FaceWorkers:
         self._pool = self._new_pool()
 
     def _new_pool(self) -> ProcessPoolExecutor:
-        pool = ProcessPoolExecutor(max_workers=self._processes, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_init, initargs=(os.getpid(), self._locator))
-        # Start every worker now, from this thread: the parent-death signal follows the spawning thread,
-        # and a worker spawned lazily by a short-lived thread would die with it.
-        for future in [pool.submit(_ready) for _ in range(self._processes)]:
-            future.result()
+        # A SIGTERM waits for the start (stop_signal): one that cut it would leave a half-made pool.
+        with uninterrupted():
+            pool = ProcessPoolExecutor(max_workers=self._processes, mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=_init, initargs=(os.getpid(), self._locator))
+            # Start every worker now, from this thread: the parent-death signal follows the spawning thread,
+            # and a worker spawned lazily by a short-lived thread would die with it.
+            for future in [pool.submit(_ready) for _ in range(self._processes)]:
+                future.result()
         return pool
 
     def pids(self) -> list[int]:
