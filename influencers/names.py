@@ -33,7 +33,8 @@ class Resolver:
 
     def one(self, word: str) -> str:
         """The id `word` stands for (services.common.names.resolve); NameLookupError when none or several."""
-        return word.strip() if is_influencer_id(word.strip()) else resolve(word, self.known())
+        as_id = word.strip().lower()  # ids are lower case; one typed in capitals is still that id (no name
+        return as_id if is_influencer_id(as_id) else resolve(word, self.known())  # has an id's form)
 
     def merge(self, words: Sequence[str], into: str = "") -> list[str]:
         """The ids of `words`, the survivor first: `into` when given, else services.common.names.survivor's

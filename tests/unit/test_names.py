@@ -3,6 +3,7 @@
 import pytest
 
 from influencers.cli import build_parser
+from influencers.names import Resolver
 from services.common.names import Known, NameLookupError, merge_order, namesakes, resolve, shared_name_note, survivor
 
 ANN, BOB, CAT = "inf_00000000a1", "inf_00000000b2", "inf_00000000c3"
@@ -41,6 +42,14 @@ def test_a_name_nobody_has_is_refused_and_an_unlisted_id_goes_on_to_identity():
     with pytest.raises(NameLookupError, match="no influencer is named or has the id 'Zed'"):
         resolve("Zed", [Known(ANN, "Ann", 1)])
     assert resolve(CAT, [Known(ANN, "Ann", 1)]) == CAT
+
+
+def test_an_id_typed_in_capitals_is_that_id_and_asks_identity_for_no_list():
+    class NoList:
+        def influencers(self):  # noqa: ANN201 - the port's one call, which an id never needs
+            raise AssertionError("an id needs no lookup")
+
+    assert Resolver(NoList()).one(" INF_00000000A1 ") == ANN
 
 
 CLIENT_COMMANDS = ["ingest", "jobs", "cancel", "recluster", "merge", "split", "rename", "enrol", "move", "hide",
