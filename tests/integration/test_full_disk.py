@@ -2,6 +2,7 @@
 writes are refused while less than INFLUENCERS_MIN_FREE_BYTES is free (Edge maps its files; a mapped write
 into a full filesystem kills the process), and the running service stays up."""
 
+import contextlib
 import csv
 import os
 import subprocess
@@ -67,12 +68,9 @@ def test_a_full_disk_refuses_the_face_store_write_stops_the_batch_and_the_servic
         serve.wait(30)
 
 
-def test_a_correction_on_a_full_disk_is_refused_as_a_full_disk_and_leaves_nothing_to_replay(settings):
-    # Found by renaming with the face store's floor above the disk's free space: the correction's journal
-    # record, written before its work, met the full disk outside the servicer's guard, and the caller got
-    # UNKNOWN 'Exception calling application: disk full ...' instead of RESOURCE_EXHAUSTED.
-    import grpc
-
+@contextlib.contextmanager
+def one_person_over_grpc(settings):
+    """Identity and analytics with one recorded influencer; yields (stack, identity's client, the id)."""
     sys.path.insert(0, str(Path(__file__).parent))
     from test_registry import CENTRES, video
     from test_review_queue import record, someone
@@ -80,7 +78,6 @@ def test_a_correction_on_a_full_disk_is_refused_as_a_full_disk_and_leaves_nothin
     from influencers.v1 import identity_pb2_grpc
     from services.common.clients import GrpcIdentity
     from services.common.rpc import open_channel
-    from services.identity import journal
     from tests.support.following import identity_and_analytics
 
     with identity_and_analytics(settings) as stack:
@@ -88,6 +85,18 @@ def test_a_correction_on_a_full_disk_is_refused_as_a_full_disk_and_leaves_nothin
             "00000000000000c1", video(someone(CENTRES["a"], 1))))
         ident = GrpcIdentity(identity_pb2_grpc.IdentityServiceStub(
             open_channel(f"127.0.0.1:{stack.identity.port}", "")), 30)
+        yield stack, ident, a
+
+
+def test_a_correction_on_a_full_disk_is_refused_as_a_full_disk_and_leaves_nothing_to_replay(settings):
+    # Found by renaming with the face store's floor above the disk's free space: the correction's journal
+    # record, written before its work, met the full disk outside the servicer's guard, and the caller got
+    # UNKNOWN 'Exception calling application: disk full ...' instead of RESOURCE_EXHAUSTED.
+    import grpc
+
+    from services.identity import journal
+
+    with one_person_over_grpc(settings) as (stack, ident, a):
         store = stack.identity.store
         store.min_free_bytes = 1 << 62  # no disk has that much free: every growing write is refused
         for call in (lambda: ident.rename(a, "Ann Lee"), lambda: ident.hide(a, True)):
@@ -107,20 +116,7 @@ def test_an_undo_on_a_full_disk_is_refused_as_a_full_disk(settings):
     # missing record and a conflict, so the full disk came back as INTERNAL.
     import grpc
 
-    sys.path.insert(0, str(Path(__file__).parent))
-    from test_registry import CENTRES, video
-    from test_review_queue import record, someone
-
-    from influencers.v1 import identity_pb2_grpc
-    from services.common.clients import GrpcIdentity
-    from services.common.rpc import open_channel
-    from tests.support.following import identity_and_analytics
-
-    with identity_and_analytics(settings) as stack:
-        a = record(stack, "00000000000000c1", stack.identity.registry.assign(
-            "00000000000000c1", video(someone(CENTRES["a"], 1))))
-        ident = GrpcIdentity(identity_pb2_grpc.IdentityServiceStub(
-            open_channel(f"127.0.0.1:{stack.identity.port}", "")), 30)
+    with one_person_over_grpc(settings) as (stack, ident, a):
         audit_id = ident.rename(a, "Ann Lee").audit.audit_id
         stack.identity.store.min_free_bytes = 1 << 62
         with pytest.raises(grpc.RpcError) as err:
