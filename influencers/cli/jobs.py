@@ -134,17 +134,21 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     channel = reached(settings, "ingest", settings.ingest_target)
     job = cancel_job(channel, args.job, settings.rpc_timeout_s)
+    ended = None if job.state == ingest_pb2.JOB_STATE_RUNNING else get_job(
+        channel, job.job_id, settings.rpc_timeout_s).state
+    print(cancel_said(job, ended))
+    return 0
+
+
+def cancel_said(job: ingest_pb2.Job, state_now: int | None) -> str:
+    """What `cancel` says of `job` as CancelJob answered it; `state_now`: the job's state read again when
+    the answer was not RUNNING (None when it was)."""
     if job.state == ingest_pb2.JOB_STATE_RUNNING and job.total and job.done >= job.total:
         # Reconciling: a job with every video done ends as it is (cancelled only with videos left undone)
         videos = "its video is" if job.total == 1 else f"all {job.total} videos are"
-        print(f"job {job.job_id}: {videos} done already (the job is finishing); nothing to cancel")
-        return 0
-    if job.state == ingest_pb2.JOB_STATE_RUNNING:
-        print(f"job {job.job_id}: cancelling (videos in flight finish; `influencers jobs {job.job_id}` follows it)")
-        return 0
-    state = get_job(channel, job.job_id, settings.rpc_timeout_s).state
-    if state in (ingest_pb2.JOB_STATE_SUCCEEDED, ingest_pb2.JOB_STATE_FAILED):  # a cancel never ends so
-        print(f"job {job.job_id}: {state_word(state)} already; nothing to cancel")
-    else:
-        print(f"job {job.job_id}: {state_word(state)}")
-    return 0
+        return f"job {job.job_id}: {videos} done already (the job is finishing); nothing to cancel"
+    if job.state == ingest_pb2.JOB_STATE_RUNNING or state_now is None:
+        return f"job {job.job_id}: cancelling (videos in flight finish; `influencers jobs {job.job_id}` follows it)"
+    if state_now in (ingest_pb2.JOB_STATE_SUCCEEDED, ingest_pb2.JOB_STATE_FAILED):  # a cancel never ends so
+        return f"job {job.job_id}: {state_word(state_now)} already; nothing to cancel"
+    return f"job {job.job_id}: {state_word(state_now)}"
