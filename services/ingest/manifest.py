@@ -37,6 +37,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from services.common.boundary import escaped
 from services.common.scores import score_problem
 
 URL_COLUMNS = ("video url", "video_url", "url", "video")
@@ -101,6 +102,25 @@ def _kind(mode: int) -> str:
         if test(mode):
             return name
     return "not a file"
+
+
+# A spreadsheet or archive given where a CSV is expected, by its first bytes: what it is, what to do.
+_EXPORT = "export it as CSV (in Excel: File > Save As > CSV UTF-8)"
+_NOT_CSV = ((b"PK\x03\x04", "a ZIP file (an Excel .xlsx or OpenDocument workbook?)", _EXPORT),
+            (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook (.xls)", _EXPORT),
+            (b"\x1f\x8b", "gzip-compressed", "decompress it first (gunzip)"),
+            (b"%PDF-", "a PDF document", _EXPORT))
+
+
+def _not_csv(raw: bytes, path: Path) -> None:
+    """ManifestError for a file that is no text at all: a workbook, an archive, a binary file. Its header
+    shown as text would fill the terminal with control bytes and say only that a column is missing."""
+    kind, advice = next(((name, advice) for magic, name, advice in _NOT_CSV if raw.startswith(magic)),
+                        (None, _EXPORT))
+    if kind is None and raw[:2] not in (b"\xff\xfe", b"\xfe\xff") and b"\x00" in raw[:4096]:
+        kind = "a binary file"
+    if kind is not None:
+        raise ManifestError(f"manifest {path} is {kind}, not a CSV file: {advice}")
 
 
 def _decode(raw: bytes, path: Path) -> str:
@@ -176,7 +196,9 @@ def read_manifest(path: Path, max_bytes: int = MAX_MANIFEST_BYTES, max_rows: int
     """The rows of the manifest at `path` (at most `max_bytes` bytes, `max_rows` rows that are not blank),
     each with its 1-based first line.
     ManifestError, naming the file, for a file that cannot be used at all (module docstring)."""
-    text = _decode(_read_bytes(path, max_bytes), path)
+    raw = _read_bytes(path, max_bytes)
+    _not_csv(raw, path)
+    text = _decode(raw, path)
     # Sniffing splits lines at LF only: show it LF endings, whatever the file uses.
     sample = text[:4096].replace("\r\n", "\n").replace("\r", "\n")
     try:
@@ -257,4 +279,6 @@ def _csv_problem(message: str) -> str:
 
 
 def _shown(text: str, limit: int = 80) -> str:
+    """`text` for a one-line message: control characters escaped, at most `limit` characters."""
+    text = escaped(text)
     return text if len(text) <= limit else text[:limit - 3] + "..."

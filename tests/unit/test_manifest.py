@@ -231,3 +231,28 @@ def test_a_file_with_more_rows_than_the_limit_is_refused_at_the_first_row_over_i
     assert len(read_manifest(path, max_rows=5)) == 5
     with pytest.raises(ManifestError, match=r"has more than 4 rows \(line 10\); split it"):
         read_manifest(path, max_rows=4)
+
+
+@pytest.mark.parametrize(("start", "kind", "advice"), [
+    (b"PK\x03\x04\x14\x00\x06\x00", "a ZIP file (an Excel .xlsx", "CSV UTF-8"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\x00\x00", "an Excel 97-2003 workbook (.xls)", "CSV UTF-8"),
+    (b"\x1f\x8b\x08\x00\x00\x00", "gzip-compressed", "decompress it first"),
+    (b"%PDF-1.7\n", "a PDF document", "CSV UTF-8"),
+    (b"Performance,Video URL\n1,\x00\x01\x02", "a binary file", "CSV UTF-8"),
+])
+def test_a_workbook_archive_or_binary_file_is_named_for_what_it_is_not_as_a_missing_column(
+        tmp_path, start, kind, advice):
+    path = tmp_path / "export.xlsx"
+    path.write_bytes(start + bytes(range(256)))
+    with pytest.raises(ManifestError) as err:
+        read_manifest(path)
+    said = str(err.value)
+    assert f"is {kind}" in said and "not a CSV file" in said and advice in said and said.isprintable()
+
+
+def test_a_header_with_control_characters_is_shown_escaped(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_bytes(b"Perf\x01ormance,Vid\x1b[31mURL\n1,x\n")
+    with pytest.raises(ManifestError) as err:
+        read_manifest(path)
+    assert str(err.value).isprintable() and "Vid\\x1b[31mURL" in str(err.value)
