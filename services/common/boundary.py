@@ -37,6 +37,12 @@ def rpc_status(exc: BaseException) -> str:
     return f"{code().name}: {details()}" if callable(code) and callable(details) else ""
 
 
+def error_reason(exc: BaseException) -> str:
+    """An exception as a message shows it: a gRPC error as `STATUS: details` (rpc_status), any other as
+    `Type: text`."""
+    return rpc_status(exc) or f"{type(exc).__name__}: {exc}"
+
+
 def is_video_id(value: str) -> bool:
     """True for a well-formed video id (16 lower-case hex digits)."""
     return VIDEO_ID.fullmatch(value) is not None

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 _lock = threading.RLock()  # re-entrant: the handler runs on the main thread, which may hold it
 _open = 0
-_pending: list[int] = []
+_pending: set[int] = set()  # signals that came while a section was open, each raised once
 
 
 @contextlib.contextmanager
@@ -25,8 +25,8 @@ def uninterrupted() -> Iterator[None]:
     finally:
         with _lock:
             _open -= 1
-            pending = list(dict.fromkeys(_pending)) if _open == 0 else []
-            if _open == 0:
+            pending = sorted(_pending) if _open == 0 else []
+            if not _open:
                 _pending.clear()
         for signum in pending:
             signal.raise_signal(signum)
@@ -36,6 +36,6 @@ def deferred(signum: int) -> bool:
     """For a signal handler: True when a section is open, and `signum` is raised again once none is."""
     with _lock:
         if _open:
-            _pending.append(signum)
+            _pending.add(signum)
             return True
         return False

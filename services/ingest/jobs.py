@@ -24,7 +24,7 @@ from opentelemetry.trace import Span, Status, StatusCode
 
 from influencers.v1 import common_pb2, ingest_pb2
 from services.common import logs, tracing
-from services.common.boundary import rpc_status
+from services.common.boundary import error_reason
 from services.common.damage import DISK_FULL
 from services.common.metrics import count_video
 from services.common.protoconv import seconds_by_key, status_word
@@ -140,8 +140,6 @@ def _repeated_rows(request: ingest_pb2.StartIngestRequest) -> dict[int, int]:
         else:
             first_line.setdefault(sub.url, k)
     return repeated
-
-
 
 
 class JobQueue:
@@ -331,7 +329,7 @@ class JobQueue:
         except Exception as exc:  # noqa: BLE001 - recorded against the job it belongs to, and logged
             log.exception("reconciling ingest job %s failed", job.job_id)
             # A gRPC error: its status and message, not its repr's five lines.
-            error = " ".join((rpc_status(exc) or f"{type(exc).__name__}: {exc}").split())
+            error = " ".join(error_reason(exc).split())
         if self.store.end_job(job.job_id, self.owner, changed, error):
             log.info("ingest job %s ended%s", job.job_id, f": {error}" if error else "")
         else:

@@ -26,7 +26,7 @@ from opentelemetry.trace import Span
 
 from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2, identity_pb2, identity_pb2_grpc
 from services.common import tracing
-from services.common.boundary import rpc_status
+from services.common.boundary import error_reason
 from services.common.datadir import ScratchDir
 from services.common.protoconv import duration, seconds_by_key
 from services.common.settings import Settings
@@ -60,10 +60,6 @@ def resolve_location(url: str, base_dir: Path) -> str:
 def one_line(text: str) -> str:
     """`text` with its line breaks (and the blanks around them) turned into single spaces."""
     return re.sub(r"\s*[\r\n]+\s*", " ", text).strip()
-
-
-def _rpc_reason(exc: grpc.RpcError) -> str:
-    return rpc_status(exc) or f"{type(exc).__name__}: {exc}"
 
 
 KEPT = "the previous result is kept"
@@ -155,7 +151,7 @@ class VideoPipeline:
         except (VideoError, SpoolError) as exc:
             video.error = f"{url}: {exc}"
         except grpc.RpcError as exc:
-            video.error = f"{url}: service call failed ({_rpc_reason(exc)})"
+            video.error = f"{url}: service call failed ({error_reason(exc)})"
         except Exception as exc:  # any failure of one video fails its row (recorded below), not the batch
             unexpected = exc
             video.error = f"{url}: {type(exc).__name__}: {exc}"
@@ -173,7 +169,7 @@ class VideoPipeline:
         try:
             self._record(video, [])
         except grpc.RpcError as exc:
-            video.error += f" (not recorded: {_rpc_reason(exc)})"
+            video.error += f" (not recorded: {error_reason(exc)})"
             return Outcome(video, recorded=False)
         return Outcome(video)
 
