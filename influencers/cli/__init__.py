@@ -68,10 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _raise_terminated)
     try:
-        check_inputs(args)
+        settings = check_inputs(args)
         tracing.setup_tracing(_traced_services(args))
-        with owning_data_dir(args):
-            check_ports(args)
+        with owning_data_dir(args, settings):
+            check_ports(args, settings)
             return int(args.func(args) or 0)
     except (SettingsError, ManifestError, DataDirBusy, DataDirUnusable, PortInUse, MetricsPortInUse, StoreDamaged,
             DiskFull) as exc:

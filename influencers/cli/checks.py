@@ -13,7 +13,7 @@ from pathlib import Path
 from influencers.cli.config import settings_from_args
 from services.common.datadir import data_dir_lock, prepare_data_dir
 from services.common.rpc import PortInUse, is_loopback
-from services.common.settings import ENV_PREFIX, SettingsError
+from services.common.settings import ENV_PREFIX, Settings, SettingsError
 from services.common.tls import channel_credentials, server_credentials
 from services.ingest.manifest import ManifestError, read_manifest
 
@@ -24,7 +24,7 @@ _OWNS_DATA_DIR_SERVICES = {"identity", "analytics"}
 _WRITES_DATA_DIR = {"run", "serve", "service"}
 
 
-def check_inputs(args: argparse.Namespace) -> None:
+def check_inputs(args: argparse.Namespace) -> Settings:
     """Fails fast, before anything starts, on what would otherwise fail minutes later: the settings (every
     variable and flag, typed and range-checked), the manifest (readable, with its two columns), the data
     dir (a folder this process can write) and the TLS files. The ports come after the data dir's lock
@@ -41,11 +41,11 @@ def check_inputs(args: argparse.Namespace) -> None:
         prepare_data_dir(settings.data_dir)
     if _ports_to_bind(args) and not settings.token and not is_loopback(settings.host):
         raise SettingsError(f"INFLUENCERS_HOST={settings.host} is beyond loopback: set INFLUENCERS_TOKEN too")
+    return settings
 
 
-def check_ports(args: argparse.Namespace) -> None:
+def check_ports(args: argparse.Namespace, settings: Settings) -> None:
     """PortInUse naming the setting when a port this command binds is taken."""
-    settings = settings_from_args(args)
     for name in _ports_to_bind(args):
         _check_port_free(settings.host, name, getattr(settings, name))
 
@@ -79,12 +79,12 @@ def _check_port_free(host: str, name: str, port: int) -> None:
 
 
 @contextlib.contextmanager
-def owning_data_dir(args: argparse.Namespace) -> Iterator[None]:
+def owning_data_dir(args: argparse.Namespace, settings: Settings) -> Iterator[None]:
     """Holds the data dir's lock for commands that open its stores in this process."""
     owns = args.command in _OWNS_DATA_DIR or (
         args.command == "service" and args.service in _OWNS_DATA_DIR_SERVICES)
     if not owns:
         yield
         return
-    with data_dir_lock(settings_from_args(args).data_dir):
+    with data_dir_lock(settings.data_dir):
         yield
