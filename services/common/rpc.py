@@ -18,6 +18,7 @@ from grpc_reflection.v1alpha import reflection
 from services.common import tracing
 from services.common.actor import ActorClientInterceptor
 from services.common.client_metadata import MetadataClientInterceptor
+from services.common.damage import DiskFull
 from services.common.grpc_metrics import ClientMetrics, ServerMetrics
 from services.common.method_handlers import rewrapped
 from services.common.metrics import families
@@ -109,8 +110,8 @@ def _guarded(behavior: Callable, method: str) -> Callable:  # type: ignore[type-
     def call(request: object, context: grpc.ServicerContext) -> object:
         try:
             return behavior(request, context)
-        except Exception:
-            _unexpected(context, method)
+        except Exception as exc:
+            _unexpected(context, method, exc)
             raise
 
     return call
@@ -120,18 +121,22 @@ def _guarded_stream(behavior: Callable, method: str) -> Callable:  # type: ignor
     def call(request: object, context: grpc.ServicerContext) -> Iterator[object]:
         try:
             yield from behavior(request, context)
-        except Exception:
-            _unexpected(context, method)
+        except Exception as exc:
+            _unexpected(context, method, exc)
             raise
 
     return call
 
 
-def _unexpected(context: grpc.ServicerContext, method: str) -> None:
-    """Inside an `except`: INTERNAL for an unexpected exception; returns (the caller re-raises) for an abort
-    of the servicer's own (its status code is set already) and for a call the client has ended."""
+def _unexpected(context: grpc.ServicerContext, method: str, exc: Exception) -> None:
+    """Inside an `except`: RESOURCE_EXHAUSTED for a full disk (DiskFull, met by any call that writes), else
+    INTERNAL for an unexpected exception; returns (the caller re-raises) for an abort of the servicer's own
+    (its status code is set already) and for a call the client has ended."""
     if context.code() is not None or not context.is_active():
         return
+    if isinstance(exc, DiskFull):
+        log.warning("%s refused: %s", method, exc)
+        context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
     log.exception("%s failed", method)
     context.abort(grpc.StatusCode.INTERNAL,
                   f"internal error in {method.rsplit('/', 1)[-1]} (the service's log has the details)")

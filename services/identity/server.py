@@ -218,23 +218,16 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                  involved: list[str] | Callable[[], list[str]],
                  ids: Callable[[dict | None], tuple[list[str], list[str]]] | None = None,
                  journal_entry: tuple[str, dict[str, object]] | None = None) -> identity_pb2.Changes:
-        """ChangeWriter.correct (which says what the arguments are) for the caller of `context`, its actor,
-        with a full disk answered RESOURCE_EXHAUSTED wherever the correction meets it: its journal record (then
-        nothing is written), its work (nothing applied; the writer removes the record), or its undo record
-        after the work (the journal record stays, and the next start finishes the correction)."""
+        """ChangeWriter.correct (which says what the arguments are) for the caller of `context`, its actor.
+        A full disk is RESOURCE_EXHAUSTED (services/common/rpc.py) wherever the correction meets it: its
+        journal record (then nothing is written), its work (nothing applied; the writer removes the record),
+        or its undo record after the work (the journal record stays, and the next start finishes it)."""
         actor = actor_of(context.invocation_metadata(), bool(self.settings.token))
-        try:
-            return self.writer.correct(work, actor, action, involved, ids=ids, journal_entry=journal_entry)
-        except DiskFull as exc:
-            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
-            raise
+        return self.writer.correct(work, actor, action, involved, ids=ids, journal_entry=journal_entry)
 
     def OpenBatch(self, request: identity_pb2.OpenBatchRequest, context: grpc.ServicerContext
                   ) -> identity_pb2.OpenBatchResponse:
-        try:
-            interrupted = self.registry.open_batch(request.batch, request.worker)
-        except DiskFull as exc:
-            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+        interrupted = self.registry.open_batch(request.batch, request.worker)  # a full disk: rpc.py's status
         return identity_pb2.OpenBatchResponse(previous_interrupted=interrupted)
 
     def CloseBatch(self, request: identity_pb2.CloseBatchRequest, context: grpc.ServicerContext
@@ -400,10 +393,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         require_influencer(context, request.influencer_id)
         influencer_id = request.influencer_id
         actor = actor_of(context.invocation_metadata(), bool(self.settings.token))
-        try:
-            erased = self.writer.delete(influencer_id, actor)
-        except DiskFull as exc:
-            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+        erased = self.writer.delete(influencer_id, actor)
         if erased is None:
             context.abort(grpc.StatusCode.NOT_FOUND, f"no influencer {shown(influencer_id)}")
         reply, already_erased = erased
@@ -455,8 +445,6 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             context.abort(grpc.StatusCode.NOT_FOUND, error_text(exc))
         except undo.Conflict as exc:
             context.abort(grpc.StatusCode.FAILED_PRECONDITION, error_text(exc))
-        except DiskFull as exc:
-            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
         return identity_pb2.UndoCorrectionResponse(changes=reply)
 
 
