@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections import Counter
 from pathlib import Path
 
 import grpc
@@ -84,15 +85,13 @@ def _follow(channel: grpc.Channel, job_id: str, results: list[ingest_pb2.WatchJo
             results, job = watch_job(channel, job_id, WATCH_TIMEOUT_S, progress, results)
     finally:
         bar.close()
-    counts: dict[str, int] = {}
-    for r in results:
-        counts[status_word(r.video.status)] = counts.get(status_word(r.video.status), 0) + 1
+    counts = Counter(status_word(r.video.status) for r in results)
+    said = {k: f"{n} {k}" for k, n in sorted(counts.items())}
     # Of the rows said done: a duplicate row found again is counted before too, and stays a duplicate
     before = sum(r.already_counted for r in results if r.video.status == common_pb2.VIDEO_STATUS_DONE)
-    said = {k: f"{n} {k}" for k, n in counts.items()}
-    if before and "done" in said:  # rows a rerun found counted: say so, or 0.7 s looks like 12 videos analysed
+    if before:  # rows a rerun found counted: say so, or 0.7 s looks like 12 videos analysed
         said["done"] += f" ({before} counted before: not analysed again)"
-    print("videos: " + ", ".join(said[k] for k in sorted(said)))
+    print("videos: " + ", ".join(said.values()))
     bad = failed(results)
     for v in bad:
         print(f"  failed: {v.error}")
