@@ -29,8 +29,12 @@ def numbers(*values: float) -> list[str]:
     the largest 3 significant digits (-0.580 and 0.881, not -0.58 and 0.881; 12.3 and 0.5), none from 1,000
     up, thousands separated."""
     largest = max((abs(v) for v in values if math.isfinite(v)), default=0.0)
-    decimals = 0 if largest >= 100 else 2 - math.floor(math.log10(largest)) if largest > 0 else 2
-    decimals = min(decimals, 6)
+    if largest >= 100:
+        decimals = 0
+    elif largest > 0:
+        decimals = min(6, 2 - math.floor(math.log10(largest)))
+    else:
+        decimals = 2
     return [f"{v:,.{decimals}f}" for v in values]
 
 
