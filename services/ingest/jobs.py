@@ -86,11 +86,12 @@ def _row_scope(claim: Claim) -> Iterator[Span]:
 def settled_rows(request: ingest_pb2.StartIngestRequest) -> dict[int, ingest_pb2.WatchJobResponse]:
     """The rows whose outcome is known without running them, by index: a broken row for a URL that a good
     row of the same submission gives (reported, not recorded), a row with no URL (nothing to fetch, nor to
-    key a record on), and a second row with a URL already given (reported here; the first row carries the
-    count to analytics, see with_repeats)."""
+    key a record on), a second row with a URL already given (reported here; the first row carries the
+    count to analytics, see with_repeats), failed when its score is not the first row's (the first counts)."""
     settled: dict[int, ingest_pb2.WatchJobResponse] = {}
     valid_urls = {sub.url for sub in request.videos if not sub.row_error}
     repeated = _repeated_rows(request)
+    conflicting = _conflicting_rows(request, repeated)
     for k, sub in enumerate(request.videos):
         if not sub.url:
             video = common_pb2.Video(status=common_pb2.VIDEO_STATUS_FAILED,
@@ -99,11 +100,31 @@ def settled_rows(request: ingest_pb2.StartIngestRequest) -> dict[int, ingest_pb2
         elif sub.row_error and sub.url in valid_urls:
             video = common_pb2.Video(url=sub.url, status=common_pb2.VIDEO_STATUS_FAILED, error=sub.row_error)
             settled[k] = ingest_pb2.WatchJobResponse(video=video)
+        elif k in conflicting:
+            # Which score the user meant is unknown: the first one counts, and this row says it was not used.
+            first = repeated[k]
+            video = common_pb2.Video(url=sub.url, status=common_pb2.VIDEO_STATUS_FAILED, error=(
+                f"{row_label(request, k)}: performance {_score(sub)} differs from the {_score(request.videos[first])} "
+                f"of {row_label(request, first)}, which gives the same URL: {row_label(request, first)}'s is counted; "
+                f"correct or remove one of the rows"))
+            settled[k] = ingest_pb2.WatchJobResponse(video=video)
         elif k in repeated:
             video = common_pb2.Video(url=sub.url, status=common_pb2.VIDEO_STATUS_DUPLICATE,
                                      error=f"same URL as {row_label(request, repeated[k])}")
             settled[k] = ingest_pb2.WatchJobResponse(video=video)
     return settled
+
+
+def _score(sub: ingest_pb2.VideoSubmission) -> str:
+    """A row's score as a message shows it: the shortest text that reads back as it (two scores that differ
+    never look alike), without a trailing `.0`."""
+    return repr(sub.performance).removesuffix(".0") if sub.HasField("performance") else "(none)"
+
+
+def _conflicting_rows(request: ingest_pb2.StartIngestRequest, repeated: dict[int, int]) -> set[int]:
+    """The `repeated` rows (see _repeated_rows) whose score is not the one of the row they repeat."""
+    videos = request.videos
+    return {k for k, first in repeated.items() if _score(videos[k]) != _score(videos[first])}
 
 
 def row_label(request: ingest_pb2.StartIngestRequest, index: int) -> str:
@@ -120,8 +141,11 @@ def with_repeats(request: ingest_pb2.StartIngestRequest) -> ingest_pb2.StartInge
     out = ingest_pb2.StartIngestRequest()
     out.CopyFrom(request)
     counts: dict[int, int] = {}
-    for first in _repeated_rows(request).values():
-        counts[first] = counts.get(first, 0) + 1
+    repeated = _repeated_rows(request)
+    conflicting = _conflicting_rows(request, repeated)
+    for k, first in repeated.items():
+        if k not in conflicting:
+            counts[first] = counts.get(first, 0) + 1
     for k, sub in enumerate(out.videos):
         sub.repeats = counts.get(k, 0)
     return out

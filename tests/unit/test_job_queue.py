@@ -296,6 +296,20 @@ def test_a_repeated_row_names_the_first_by_its_line_in_the_callers_file_when_giv
     assert settled_rows(req)[1].video.error == "same URL as line 2"
 
 
+def test_a_url_given_again_with_another_score_fails_naming_both_lines_and_the_first_score_counts() -> None:
+    req = ingest_pb2.StartIngestRequest(videos=[ingest_pb2.VideoSubmission(url="v.mp4", performance=1.0, line=2),
+                                                ingest_pb2.VideoSubmission(url="v.mp4", performance=5.0, line=5),
+                                                ingest_pb2.VideoSubmission(url="v.mp4", performance=1.0, line=7)])
+    counted = with_repeats(req)
+    assert [v.repeats for v in counted.videos] == [1, 0, 0], "the conflicting row is no duplicate of the first"
+    settled = settled_rows(counted)
+    assert settled[1].video.status == common_pb2.VIDEO_STATUS_FAILED
+    assert settled[1].video.error == ("line 5: performance 5 differs from the 1 of line 2, which gives the same URL: "
+                                      "line 2's is counted; correct or remove one of the rows")
+    assert settled[2].video.status == common_pb2.VIDEO_STATUS_DUPLICATE
+    assert 0 not in settled
+
+
 def test_the_first_row_of_a_url_given_again_carries_how_many_times_and_a_clients_count_is_replaced() -> None:
     req = ingest_pb2.StartIngestRequest(videos=[
         ingest_pb2.VideoSubmission(url="a.mp4", repeats=7), ingest_pb2.VideoSubmission(url="b.mp4"),
