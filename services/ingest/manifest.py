@@ -1,7 +1,8 @@
-"""Reading a marketing export: a CSV with `Performance` and `Video URL` columns (any order, any case,
-extra columns ignored, UTF-8 with or without BOM, UTF-16 with BOM, or Latin-1; fields separated by `,`,
-`;` or tab). Bad rows become rows with an error; a row with more cells than the header is refused (an
-unquoted `1,250` would otherwise shift its cells).
+"""Reading a marketing export: a CSV with `Performance` and `Video URL` columns (any order, any case and
+spacing, extra columns ignored, blank lines before the header skipped; a column named twice is refused),
+UTF-8 with or without BOM, UTF-16 with BOM, or Latin-1; fields separated by `,`, `;` or tab. Bad rows
+become rows with an error; a row with more cells than the header is refused (an unquoted `1,250` would
+otherwise shift its cells).
 
 How a performance cell is read (a cell is read only when it has exactly one reading):
 
@@ -137,11 +138,18 @@ def _decode(raw: bytes, path: Path) -> str:
         return raw.decode("latin-1")
 
 
-def _column(header: list[str], names: tuple[str, ...]) -> int | None:
-    folded = [h.strip().lower() for h in header]
+def _column(header: list[str], names: tuple[str, ...], label: str, path: Path) -> int | None:
+    """The index of the first of `names` the header has (its cells read as their words: case, blanks and
+    no-break spaces do not matter), None when it has none. ManifestError when that name heads two columns:
+    which one holds the values is unknown."""
+    folded = [" ".join(h.split()).lower() for h in header]
     for name in names:
-        if name in folded:
-            return folded.index(name)
+        places = [k for k, h in enumerate(folded) if h == name]
+        if len(places) > 1:
+            shown = ", ".join(str(k + 1) for k in places[:-1]) + f" and {places[-1] + 1}"
+            raise ManifestError(f"manifest {path} has {len(places)} {label!r} columns (columns {shown}): keep one")
+        if places:
+            return places[0]
     return None
 
 
@@ -207,13 +215,14 @@ def read_manifest(path: Path, max_bytes: int = MAX_MANIFEST_BYTES, max_rows: int
         dialect = csv.excel
     records = _records(text, dialect, path)
     delimiter = dialect.delimiter
-    first_record = next(records, None)
+    # Blank lines before the header (an export's leading empty line) are skipped, as blank rows are.
+    first_record = next((record for record in records if any(cell.strip() for cell in record[1])), None)
     if first_record is None:
         raise ManifestError(f"manifest {path} is empty")
     _, header = first_record
-    url_col = _column(header, URL_COLUMNS)
-    perf_col = _column(header, PERFORMANCE_COLUMNS)
-    id_col = _column(header, ID_COLUMNS)
+    url_col = _column(header, URL_COLUMNS, "Video URL", path)
+    perf_col = _column(header, PERFORMANCE_COLUMNS, "Performance", path)
+    id_col = _column(header, ID_COLUMNS, "ID", path)
     if url_col is None:
         raise ManifestError(f"manifest {path} has no 'Video URL' column (columns: {_shown(', '.join(header))})")
     if perf_col is None:

@@ -256,3 +256,22 @@ def test_a_header_with_control_characters_is_shown_escaped(tmp_path):
     with pytest.raises(ManifestError) as err:
         read_manifest(path)
     assert str(err.value).isprintable() and "Vid\\x1b[31mURL" in str(err.value)
+
+
+@pytest.mark.parametrize("header", ["Performance,Video URL,Performance", "performance,Video URL, PERFORMANCE "])
+def test_a_column_given_twice_is_refused_naming_both_places_not_read_from_the_first(tmp_path, header):
+    with pytest.raises(ManifestError, match=r"has 2 'Performance' columns \(columns 1 and 3\): keep one") as err:
+        read_manifest(write(tmp_path, f"{header}\n1,a.mp4,2\n"))
+    assert "m.csv" in str(err.value)
+
+
+def test_blank_lines_before_the_header_are_skipped_and_lines_keep_their_numbers(tmp_path):
+    rows = read_manifest(write(tmp_path, "\n,\n  \nPerformance,Video URL\n1,a.mp4\n"))
+    assert [(r.line, r.url, r.performance) for r in rows] == [(5, "a.mp4", 1.0)]
+
+
+@pytest.mark.parametrize("header", ["Performance\u00a0,Video\u00a0URL", "Performance,Video  URL",
+                                    "Performance,Video\tURL"])
+def test_a_header_with_no_break_or_doubled_spaces_is_read_as_its_words(tmp_path, header):
+    (row,) = read_manifest(write(tmp_path, f"{header}\n1,a.mp4\n"))
+    assert (row.url, row.performance) == ("a.mp4", 1.0)
