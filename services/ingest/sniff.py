@@ -1,8 +1,11 @@
 """What a file that no decoder opens is, from its first bytes, in the analyst's words: a web page saved or
 served where a video was expected (a share link to a video's page, a login or error page), or some other
-text; and whether a WebP is an animation. Pure: bytes in, words out."""
+text; whether a WebP is an animation; whether an MP4 lacks its index. Bytes in, words out (the MP4 check
+reads box headers from a file)."""
 
 from __future__ import annotations
+
+from typing import BinaryIO
 
 SNIFF_BYTES = 1024
 _HTML_MARKS = (b"<!doctype html", b"<html", b"<head", b"<body", b"<meta", b"<script", b"<title")
@@ -38,3 +41,23 @@ def is_animated_webp(head: bytes) -> bool:
     """Whether the first bytes of a file are those of an animated WebP: a RIFF WEBP file whose first chunk is the
     extended header (VP8X) with its animation flag set (the WebP container specification)."""
     return head[:4] == b"RIFF" and head[8:16] == b"WEBPVP8X" and len(head) > 20 and bool(head[20] & 0x02)
+
+
+def mp4_lacks_index(f: BinaryIO, size: int, max_boxes: int = 64) -> bool:
+    """Whether the file `f` (of `size` bytes) is an MP4 (ISO BMFF: it starts with an `ftyp` box) with no `moov`
+    box, the index without which no frame can be found: most phone and camera MP4s write it last, so a
+    copy, upload or download cut short loses it. Reads the top-level box headers only (16 bytes each)."""
+    offset, seen = 0, []
+    while offset + 8 <= size and len(seen) < max_boxes:
+        f.seek(offset)
+        header = f.read(16)
+        length, kind = int.from_bytes(header[:4], "big"), header[4:8]
+        if length == 1:  # a 64-bit size follows the type
+            length = int.from_bytes(header[8:16], "big") if len(header) == 16 else 0
+        elif length == 0:  # the box runs to the end of the file
+            length = size - offset
+        if length < 8:
+            return False  # not a box: damage the decoder's own reason describes
+        seen.append(kind)
+        offset += length
+    return seen[:1] == [b"ftyp"] and b"moov" not in seen

@@ -20,7 +20,7 @@ import numpy as np
 from av.sidedata.sidedata import SideDataContainer
 
 from services.ingest.sampling import ShotSampler
-from services.ingest.sniff import SNIFF_BYTES, is_animated_webp, text_kind
+from services.ingest.sniff import SNIFF_BYTES, is_animated_webp, mp4_lacks_index, text_kind
 
 THUMB_CELLS = 48  # the luma thumbnail is about this many cells along the long side
 MIN_SIDE = 32  # px: smaller frames hold no recognisable face
@@ -235,12 +235,17 @@ def _declared_duration(container: av.container.InputContainer, stream: av.video.
 
 def _unopened(path: Path, exc: BaseException) -> str:
     """Why no decoder opened `path`: what it is when it is text (a web page where a video was expected is
-    the usual case: a link to the page that plays a video), else the decoder's reason."""
+    the usual case: a link to the page that plays a video), an MP4 cut short before its index, else the
+    decoder's reason."""
     try:
         with open(path, "rb") as f:
             kind = text_kind(f.read(SNIFF_BYTES))
+            unindexed = not kind and mp4_lacks_index(f, path.stat().st_size)
     except OSError:
-        kind = ""
+        kind, unindexed = "", False
+    if unindexed:
+        return ("not a readable video (an MP4 without its index, the moov box: the file is incomplete, cut short "
+                "while it was copied, uploaded or downloaded?)")
     if kind == "a web page (HTML)":
         return ("not a video (a web page, HTML: the URL must give the video file itself, not a page that "
                 "plays it)")

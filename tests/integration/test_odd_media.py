@@ -400,3 +400,15 @@ def test_a_file_cut_in_half_reports_the_decoded_duration_with_a_warning(tmp_path
 def test_a_whole_file_keeps_its_stated_duration_and_no_warning(tmp_path):
     info, _ = decode(write_faststart_mp4(tmp_path / "whole.mp4", seconds=6))
     assert (info.duration_s, info.warning) == (6.0, "")
+
+
+@pytest.mark.parametrize("keep", ["before_moov", "half"])
+def test_an_mp4_cut_before_its_index_is_named_as_incomplete_not_as_invalid_data(tmp_path, keep):
+    whole = write_video(tmp_path / "whole.mp4", moving(48, 64, 50)).read_bytes()  # the moov box at the end
+    end = whole.rfind(b"moov") - 4 if keep == "before_moov" else len(whole) // 2
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole[:end])
+    with pytest.raises(VideoError) as err:
+        decode(cut)
+    assert str(err.value) == ("not a readable video (an MP4 without its index, the moov box: the file is incomplete, "
+                              "cut short while it was copied, uploaded or downloaded?)")

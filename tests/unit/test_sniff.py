@@ -1,9 +1,11 @@
 """A file no decoder opens is named for what it is when it is text: most often a web page where a video
 was expected (a link to the page that plays a video, a login or error page)."""
 
+import io
+
 import pytest
 
-from services.ingest.sniff import SNIFF_BYTES, text_kind
+from services.ingest.sniff import SNIFF_BYTES, mp4_lacks_index, text_kind
 
 
 @pytest.mark.parametrize(("head", "kind"), [
@@ -28,3 +30,23 @@ def test_text_is_named_and_anything_binary_is_left_to_the_decoders_reason(head, 
 
 def test_only_the_first_bytes_are_read():
     assert text_kind(b"a" * SNIFF_BYTES + b"\x00") == "a text file"
+
+
+def box(kind: bytes, body: bytes = b"", length: int | None = None) -> bytes:
+    return (8 + len(body) if length is None else length).to_bytes(4, "big") + kind + body
+
+
+@pytest.mark.parametrize(("data", "lacks"), [
+    (box(b"ftyp", b"isom") + box(b"mdat", bytes(100)), True),
+    (box(b"ftyp", b"isom") + box(b"mdat", bytes(100), length=10_000), True),  # cut inside the media data
+    (box(b"ftyp", b"isom") + box(b"free") + (1).to_bytes(4, "big") + b"mdat" + (116).to_bytes(8, "big") + bytes(100),
+     True),  # a 64-bit size
+    (box(b"ftyp", b"isom") + box(b"mdat", bytes(100)) + box(b"moov", bytes(20)), False),
+    (box(b"ftyp", b"isom") + box(b"moov", bytes(20)) + box(b"mdat", bytes(100), length=0), False),
+    (box(b"mdat", bytes(100)), False),  # no ftyp: not said to be an MP4
+    (b"\x1a\x45\xdf\xa3 matroska" + bytes(50), False),
+    (box(b"ftyp", b"isom") + bytes(3), True),  # cut short right after its ftyp box
+    (box(b"ftyp", b"isom") + box(b"junk", length=3) + bytes(20), False),  # damage: left to the decoder's reason
+])
+def test_an_mp4_without_its_moov_box_is_recognised_from_box_headers(data, lacks):
+    assert mp4_lacks_index(io.BytesIO(data), len(data)) is lacks
