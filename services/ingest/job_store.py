@@ -192,26 +192,23 @@ class JobStore:
         """Takes the oldest claimable row of any job not cancelled (FIFO by job, then row), or None."""
         now = self.clock()
         with self.engine.begin() as conn:
-            claimable = sa.or_(rows_t.c.state == PENDING,
-                               sa.and_(rows_t.c.state == TAKEN, rows_t.c.lease_expires_s < now))
-            query = (sa.select(rows_t.c.job_id, rows_t.c.idx, rows_t.c.submission, rows_t.c.attempts,
-                               rows_t.c.video_id, jobs_t.c.base_dir, jobs_t.c.state)
-                     .join(jobs_t, jobs_t.c.job_id == rows_t.c.job_id)
-                     .where(claimable, jobs_t.c.cancel_requested == sa.false(),
-                            jobs_t.c.state.in_([QUEUED, RUNNING]))
-                     .order_by(jobs_t.c.created_s, jobs_t.c.job_id, rows_t.c.idx).limit(1)
-                     .with_for_update(skip_locked=True, of=rows_t))
-            row = conn.execute(query).first()
-            if row is None:
+            jobs = conn.execute(sa.select(jobs_t.c.job_id, jobs_t.c.base_dir, jobs_t.c.state)
+                                .where(jobs_t.c.cancel_requested == sa.false(), jobs_t.c.state.in_([QUEUED, RUNNING]))
+                                .order_by(jobs_t.c.created_s, jobs_t.c.job_id)).all()
+            for job in jobs:  # a few: the active jobs are capped (max_active_jobs)
+                row = _first_claimable(conn, job.job_id, now)
+                if row is not None:
+                    break
+            else:
                 return None
-            conn.execute(rows_t.update().where(rows_t.c.job_id == row.job_id, rows_t.c.idx == row.idx).values(
+            conn.execute(rows_t.update().where(rows_t.c.job_id == job.job_id, rows_t.c.idx == row.idx).values(
                 state=TAKEN, lease_owner=owner, lease_expires_s=now + self.lease_s, attempts=row.attempts + 1))
-            if row.state == QUEUED:
-                conn.execute(jobs_t.update().where(jobs_t.c.job_id == row.job_id, jobs_t.c.state == QUEUED)
+            if job.state == QUEUED:
+                conn.execute(jobs_t.update().where(jobs_t.c.job_id == job.job_id, jobs_t.c.state == QUEUED)
                              .values(state=RUNNING, started_s=_not_before(now, jobs_t.c.created_s)))
         sub = ingest_pb2.VideoSubmission()
         sub.ParseFromString(row.submission)
-        return Claim(row.job_id, row.idx, sub, row.base_dir, row.attempts + 1, row.video_id)
+        return Claim(job.job_id, row.idx, sub, job.base_dir, row.attempts + 1, row.video_id)
 
     def release(self, claim: Claim, owner: str) -> None:
         """Gives back a row `owner` took but did not start (opening its batch failed): pending again, its attempt
@@ -373,3 +370,18 @@ def _not_before(now: float, *earlier: sa.ColumnElement[float]) -> sa.ColumnEleme
 def _ended(now: float) -> sa.ColumnElement[float]:
     """A job's end time: `now`, never before its start or creation."""
     return _not_before(now, jobs_t.c.created_s, jobs_t.c.started_s)
+
+
+def _first_claimable(conn: sa.Connection, job_id: str, now: float) -> sa.Row | None:
+    """The job's first row that is pending or whose lease expired before `now` (locked, skipping rows another
+    transaction holds). One indexed look-up a state (ingest_rows_by_state: state, job_id, idx): a single query
+    for both sorted every claimable row of the job, 100 ms a claim with 100,000 rows pending."""
+    found = []
+    for claimable in (rows_t.c.state == PENDING, sa.and_(rows_t.c.state == TAKEN, rows_t.c.lease_expires_s < now)):
+        row = conn.execute(sa.select(rows_t.c.idx, rows_t.c.submission, rows_t.c.attempts, rows_t.c.video_id)
+                           .where(rows_t.c.job_id == job_id, claimable)
+                           .order_by(rows_t.c.state, rows_t.c.job_id, rows_t.c.idx).limit(1)  # the index's order
+                           .with_for_update(skip_locked=True)).first()
+        if row is not None:
+            found.append(row)
+    return min(found, key=lambda r: r.idx, default=None)
