@@ -294,12 +294,14 @@ class JobStore:
         have lost their lease), and whose finaliser is none or dead; returns its processed videos."""
         now = self.clock()
         with self.engine.begin() as conn:
-            unfinished = (sa.select(rows_t.c.idx).where(
-                rows_t.c.job_id == jobs_t.c.job_id,
-                sa.or_(rows_t.c.state == PENDING,
-                       sa.and_(rows_t.c.state == TAKEN,
-                               sa.or_(jobs_t.c.cancel_requested == sa.false(), rows_t.c.lease_expires_s >= now))))
-                .exists())
+            # One EXISTS a row state, each an index look-up (ingest_rows_by_state): with both states in one, the
+            # job's every row was read at each worker step (13 ms near the end of a 100,000-row job).
+            pending = sa.select(rows_t.c.idx).where(rows_t.c.job_id == jobs_t.c.job_id,
+                                                    rows_t.c.state == PENDING).exists()
+            running = sa.select(rows_t.c.idx).where(
+                rows_t.c.job_id == jobs_t.c.job_id, rows_t.c.state == TAKEN,
+                sa.or_(jobs_t.c.cancel_requested == sa.false(), rows_t.c.lease_expires_s >= now)).exists()
+            unfinished = sa.or_(pending, running)
             job_id = conn.execute(
                 sa.select(jobs_t.c.job_id)
                 .where(jobs_t.c.state.in_([QUEUED, RUNNING]), ~unfinished,
