@@ -1,8 +1,8 @@
 """Reading a marketing export: a CSV with `Performance` and `Video URL` columns (any order, any case and
 spacing, extra columns ignored, blank lines before the header skipped; a column named twice is refused),
-UTF-8 with or without BOM, UTF-16 with BOM, or Latin-1; fields separated by `,`, `;` or tab. Bad rows
-become rows with an error; a row with more cells than the header is refused (an unquoted `1,250` would
-otherwise shift its cells).
+UTF-8 with or without BOM, UTF-16 with BOM, or Latin-1; fields separated by `,`, `;` or tab (sniffed, or
+named by Excel's `sep=;` first line). Bad rows become rows with an error; a row with more cells than the
+header is refused (an unquoted `1,250` would otherwise shift its cells).
 
 How a performance cell is read (a cell is read only when it has exactly one reading):
 
@@ -60,6 +60,8 @@ _THOUSANDS = re.compile(r"[+-]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?", re.ASCII)
 _DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+", re.ASCII)
 _DOT_THOUSANDS = re.compile(r"[+-]?[1-9]\d{0,2}(?:\.\d{3})+", re.ASCII)  # `1.250`: 1250 in some locales
 _SEPARATED = re.compile(r"[+-]?[\d.,]+", re.ASCII)
+# Excel's first line naming the field separator (`sep=;`), written by some exports and read by Excel.
+_SEPARATOR_LINE = re.compile(r"sep=([,;\t])[ ]*(?:\r\n|\r|\n|$)")
 
 
 class ManifestError(ValueError):
@@ -207,13 +209,11 @@ def read_manifest(path: Path, max_bytes: int = MAX_MANIFEST_BYTES, max_rows: int
     raw = _read_bytes(path, max_bytes)
     _not_csv(raw, path)
     text = _decode(raw, path)
-    # Sniffing splits lines at LF only: show it LF endings, whatever the file uses.
-    sample = text[:4096].replace("\r\n", "\n").replace("\r", "\n")
-    try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
+    hint = _SEPARATOR_LINE.match(text)
+    dialect = _dialect(text, hint.group(1) if hint else None)
     records = _records(text, dialect, path)
+    if hint:
+        next(records)  # the `sep=;` line is no header
     delimiter = dialect.delimiter
     # Blank lines before the header (an export's leading empty line) are skipped, as blank rows are.
     first_record = next((record for record in records if any(cell.strip() for cell in record[1])), None)
@@ -245,15 +245,31 @@ def read_manifest(path: Path, max_bytes: int = MAX_MANIFEST_BYTES, max_rows: int
                 f"quote the cell or drop the separator")))
             continue
         url = row[url_col].strip() if url_col < len(row) else ""
+        short = "" if url_col < len(row) else (
+            f" (the row has {len(row)} cell{'' if len(row) == 1 else 's'}, the header {len(header)}: another "
+            f"separator than {delimiter!r}?)")
         perf, error = (parse_performance(row[perf_col], delimiter) if perf_col < len(row)
                        else (None, "performance is missing"))
         ext = row[id_col].strip() if id_col is not None and id_col < len(row) else ""
         if not url:
-            error = "video URL is missing"
+            error = "video URL is missing" + short
         out.append(ManifestRow(first, url, perf, ext, error))
     if not out:
         raise ManifestError(f"no videos in manifest {path}: it has a header and no rows")
     return out
+
+
+def _dialect(text: str, separator: str | None) -> type[csv.Dialect] | csv.Dialect:
+    """The CSV dialect of `text`: `separator` when the file names it (Excel's `sep=;` first line), else sniffed
+    from its first 4,096 characters, else Excel's."""
+    if separator is not None:
+        return type("named", (csv.excel,), {"delimiter": separator})
+    # Sniffing splits lines at LF only: show it LF endings, whatever the file uses.
+    sample = text[:4096].replace("\r\n", "\n").replace("\r", "\n")
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t")
+    except csv.Error:
+        return csv.excel
 
 
 def _records(text: str, dialect: type[csv.Dialect] | csv.Dialect, path: Path

@@ -275,3 +275,16 @@ def test_blank_lines_before_the_header_are_skipped_and_lines_keep_their_numbers(
 def test_a_header_with_no_break_or_doubled_spaces_is_read_as_its_words(tmp_path, header):
     (row,) = read_manifest(write(tmp_path, f"{header}\n1,a.mp4\n"))
     assert (row.url, row.performance) == ("a.mp4", 1.0)
+
+
+@pytest.mark.parametrize("hint,text", [("sep=;", "Performance;Video URL\n1,5;a.mp4\n"),
+                                       ("sep=,", "Performance,Video URL\n1.5,a.mp4\n"),
+                                       ("sep=\t", "Performance\tVideo URL\n1.5\ta.mp4\n")])
+def test_an_excel_separator_line_names_the_separator_and_is_not_the_header(tmp_path, hint, text):
+    (row,) = read_manifest(write(tmp_path, f"{hint}\r\n{text}"))
+    assert (row.line, row.url, row.performance, row.error) == (3, "a.mp4", 1.5, "")
+
+
+def test_a_row_with_too_few_cells_for_the_url_column_says_how_many_it_has(tmp_path):
+    (row,) = read_manifest(write(tmp_path, "Performance,Video URL\n1;a.mp4\n"))
+    assert row.error == "video URL is missing (the row has 1 cell, the header 2: another separator than ','?)"
