@@ -18,6 +18,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from typing import Protocol
+from urllib.parse import unquote, urlsplit
 
 import grpc
 from opentelemetry.trace import Span, Status, StatusCode
@@ -41,6 +42,7 @@ from services.ingest.job_store import (
     JobStore,
     QueueFull,
 )
+from services.ingest.netguard import has_scheme
 
 __all__ = ["CANCELLED", "ENDED", "FAILED", "QUEUED", "RUNNING", "SUCCEEDED", "JobQueue", "QueueFull", "RowRunner",
            "settled_rows", "with_repeats"]
@@ -89,7 +91,8 @@ def settled_rows(request: ingest_pb2.StartIngestRequest) -> dict[int, ingest_pb2
     key a record on), a second row with a URL already given (reported here; the first row carries the
     count to analytics, see with_repeats), failed when its score is not the first row's (the first counts)."""
     settled: dict[int, ingest_pb2.WatchJobResponse] = {}
-    valid_urls = {sub.url for sub in request.videos if not sub.row_error}
+    keys = _row_keys(request)
+    valid = {key for key, sub in zip(keys, request.videos, strict=True) if not sub.row_error}
     repeated = _repeated_rows(request)
     conflicting = _conflicting_rows(request, repeated)
     for k, sub in enumerate(request.videos):
@@ -97,7 +100,7 @@ def settled_rows(request: ingest_pb2.StartIngestRequest) -> dict[int, ingest_pb2
             video = common_pb2.Video(status=common_pb2.VIDEO_STATUS_FAILED,
                                      error=sub.row_error or f"{row_label(request, k)}: video URL is missing")
             settled[k] = ingest_pb2.WatchJobResponse(video=video)
-        elif sub.row_error and sub.url in valid_urls:
+        elif sub.row_error and keys[k] in valid:
             video = common_pb2.Video(url=sub.url, status=common_pb2.VIDEO_STATUS_FAILED, error=sub.row_error)
             settled[k] = ingest_pb2.WatchJobResponse(video=video)
         elif k in conflicting:
@@ -105,12 +108,13 @@ def settled_rows(request: ingest_pb2.StartIngestRequest) -> dict[int, ingest_pb2
             first = repeated[k]
             video = common_pb2.Video(url=sub.url, status=common_pb2.VIDEO_STATUS_FAILED, error=(
                 f"{row_label(request, k)}: performance {_score(sub)} differs from the {_score(request.videos[first])} "
-                f"of {row_label(request, first)}, which gives the same URL: {row_label(request, first)}'s is counted; "
-                f"correct or remove one of the rows"))
+                f"of {row_label(request, first)}, which gives the same {_same(request, k, first)}: "
+                f"{row_label(request, first)}'s is counted; correct or remove one of the rows"))
             settled[k] = ingest_pb2.WatchJobResponse(video=video)
         elif k in repeated:
+            first = repeated[k]
             video = common_pb2.Video(url=sub.url, status=common_pb2.VIDEO_STATUS_DUPLICATE,
-                                     error=f"same URL as {row_label(request, repeated[k])}")
+                                     error=f"same {_same(request, k, first)} as {row_label(request, first)}")
             settled[k] = ingest_pb2.WatchJobResponse(video=video)
     return settled
 
@@ -152,18 +156,55 @@ def with_repeats(request: ingest_pb2.StartIngestRequest) -> ingest_pb2.StartInge
 
 
 def _repeated_rows(request: ingest_pb2.StartIngestRequest) -> dict[int, int]:
-    """Rows (index) without a row error whose URL an earlier row already gave, to that earlier row's index."""
+    """Rows (index) without a row error whose URL, or local file (_row_key), an earlier row already gave, to
+    that earlier row's index."""
     repeated: dict[int, int] = {}
     first_line: dict[str, int] = {}
-    valid_urls = {sub.url for sub in request.videos if not sub.row_error}
+    keys = _row_keys(request)
+    valid = {key for key, sub in zip(keys, request.videos, strict=True) if not sub.row_error}
     for k, sub in enumerate(request.videos):
-        if sub.row_error and sub.url in valid_urls:
+        if sub.row_error and keys[k] in valid:
             continue
-        if sub.url and sub.url in first_line and not sub.row_error:
-            repeated[k] = first_line[sub.url]
+        if sub.url and keys[k] in first_line and not sub.row_error:
+            repeated[k] = first_line[keys[k]]
         else:
-            first_line.setdefault(sub.url, k)
+            first_line.setdefault(keys[k], k)
     return repeated
+
+
+def _same(request: ingest_pb2.StartIngestRequest, k: int, first: int) -> str:
+    """What row `k` shares with row `first`: its "URL" as written, or the "file" another spelling names."""
+    return "URL" if request.videos[k].url == request.videos[first].url else "file"
+
+
+def _row_keys(request: ingest_pb2.StartIngestRequest) -> list[str]:
+    """Each row's _row_key against the request's base folder."""
+    return [_row_key(sub.url, request.base_dir) for sub in request.videos]
+
+
+def _row_key(url: str, base_dir: str) -> str:
+    """What a row names, so that rows naming the same thing are found: an http(s) URL (or any other scheme) as
+    given; a local path or `file:` URL as a path from `base_dir` with its `.` segments and doubled slashes
+    dropped (`./a.mp4`, `a//b.mp4`, `file:///m/a.mp4`). `..` is kept: it may cross a symlink, and only the
+    pipeline, resolving it, knows where it leads. Lexical: nothing is read from the disk."""
+    scheme = has_scheme(url)
+    path = url
+    if scheme == "file":
+        parts = urlsplit(url)
+        try:
+            path = unquote(parts.path, errors="strict")
+        except UnicodeDecodeError:
+            return url
+        if parts.netloc.lower() not in ("", "localhost"):
+            return url
+    elif scheme is not None:
+        return url
+    if not path or "\0" in path or path.startswith("~"):
+        return url
+    if not path.startswith("/") and base_dir:
+        path = f"{base_dir.rstrip('/')}/{path}"
+    segments = [s for s in path.split("/") if s not in ("", ".")]
+    return "/" * path.startswith("/") + "/".join(segments) + "/" * path.endswith("/")
 
 
 class JobQueue:

@@ -312,6 +312,25 @@ def test_a_url_given_again_with_another_score_fails_naming_both_lines_and_the_fi
     assert 0 not in settled
 
 
+def test_other_spellings_of_the_same_local_file_are_repeats_of_its_first_row() -> None:
+    # Before, `./videos/b.mp4` and `videos//b.mp4` ran as rows of their own: the later ones found the file
+    # counted and replaced its score with theirs, in silence (1, 5, 7 gave one video scored 7).
+    spellings = ["videos/b.mp4", "./videos/b.mp4", "videos//b.mp4", "/m/videos/./b.mp4", "file:///m/videos/b.mp4",
+                 "videos/../videos/b.mp4", "https://x/videos/b.mp4"]
+    req = ingest_pb2.StartIngestRequest(base_dir="/m", videos=[
+        ingest_pb2.VideoSubmission(url=url, performance=1.0, line=k + 2) for k, url in enumerate(spellings)])
+    req.videos[2].performance = 7.0
+    counted = with_repeats(req)
+    assert [v.repeats for v in counted.videos] == [3, 0, 0, 0, 0, 0, 0]
+    settled = settled_rows(counted)
+    assert {k: settled[k].video.error for k in (1, 3, 4)} == {k: "same file as line 2" for k in (1, 3, 4)}
+    assert settled[2].video.status == common_pb2.VIDEO_STATUS_FAILED
+    assert settled[2].video.error.startswith("line 4: performance 7 differs from the 1 of line 2, which gives the "
+                                             "same file:")
+    assert 5 not in settled, "`..` may cross a symlink: left to the pipeline, which resolves it"
+    assert 6 not in settled
+
+
 def test_the_first_row_of_a_url_given_again_carries_how_many_times_and_a_clients_count_is_replaced() -> None:
     req = ingest_pb2.StartIngestRequest(videos=[
         ingest_pb2.VideoSubmission(url="a.mp4", repeats=7), ingest_pb2.VideoSubmission(url="b.mp4"),
@@ -324,13 +343,14 @@ def test_the_first_row_of_a_url_given_again_carries_how_many_times_and_a_clients
     assert req.videos[0].repeats == 7, "the request itself is left as it was"
 
 
-def median_claim_s(store: JobStore, claims: int = 30) -> float:
+def fastest_claim_s(store: JobStore, claims: int = 30) -> float:
+    """The quickest of `claims` claims, in seconds: its own cost, whatever else the machine is doing."""
     times = []
     for _ in range(claims):
         t0 = time.perf_counter()
         assert store.claim_row("a:1") is not None
         times.append(time.perf_counter() - t0)
-    return sorted(times)[claims // 2]
+    return min(times)
 
 
 def test_taking_a_row_costs_about_the_same_with_fifty_thousand_rows_pending_as_with_a_thousand(tmp_path) -> None:
@@ -342,10 +362,10 @@ def test_taking_a_row_costs_about_the_same_with_fifty_thousand_rows_pending_as_w
     migrate(engine)
     store = JobStore(engine)
     small = submit(store, 1_000)
-    few = median_claim_s(store)
+    few = fastest_claim_s(store)
     store.cancel(small.job_id)
     submit(store, 50_000)
-    many = median_claim_s(store)
+    many = fastest_claim_s(store)
     engine.dispose()
     assert many < 5 * few + 0.002, (few, many)
 
@@ -368,7 +388,7 @@ def test_looking_for_a_job_to_finalise_costs_about_the_same_at_the_end_of_a_larg
             t0 = time.perf_counter()
             assert store.claim_finalize("a:1") is None
             times.append(time.perf_counter() - t0)
-        costs.append(sorted(times)[15])
+        costs.append(min(times))  # its own cost, whatever else the machine is doing
         store.cancel(job.job_id)
     engine.dispose()
     few, many = costs
