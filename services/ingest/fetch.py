@@ -48,6 +48,7 @@ class Fetched:
     sha256: str
     size: int  # bytes
     temporary: bool
+    encoding: str = ""  # the answer's Content-Encoding when not identity (the bytes are kept as sent)
 
     @property
     def video_id(self) -> str:
@@ -249,7 +250,9 @@ def _get(url: str, policy: FetchPolicy, deadline: Deadline) -> Fetched | str:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-    return Fetched(tmp, h.hexdigest(), size, temporary=True)
+    encoding = ", ".join(head.all("content-encoding")).strip(" \t")
+    return Fetched(tmp, h.hexdigest(), size, temporary=True,
+                   encoding="" if encoding.lower() in ("", "identity") else escaped(encoding[:40]))
 
 
 @functools.cache

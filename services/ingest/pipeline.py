@@ -209,7 +209,13 @@ class VideoPipeline:
                 same = self._known(video_id=video.video_id)
                 if same is not None and same.status == ST.VIDEO_STATUS_DONE:
                     return self._same_bytes(video, same, stages)
-                return self._analyse(video, fetched.path, stages)
+                try:
+                    return self._analyse(video, fetched.path, stages)
+                except VideoError as exc:
+                    if not fetched.encoding:
+                        raise
+                    raise VideoError(f"{exc}: the server sent it compressed (Content-Encoding: {fetched.encoding}), "
+                                     f"where the URL must give the video file itself") from exc
             finally:
                 self.in_flight.release(video.video_id)
         finally:

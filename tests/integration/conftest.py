@@ -44,11 +44,13 @@ def stack(settings):
 
 @pytest.fixture
 def http_server():
-    """Serves a folder over HTTP on loopback; returns a function folder -> base URL."""
+    """Serves a folder over HTTP on loopback; returns a function (folder, headers added to every answer)
+    -> base URL."""
     servers = []
 
-    def serve(folder: Path) -> str:
-        handler = functools.partial(_QuietHandler, directory=str(folder))
+    def serve(folder: Path, headers: dict[str, str] | None = None) -> str:
+        quiet = type("Handler", (_QuietHandler,), {"extra_headers": headers or {}})
+        handler = functools.partial(quiet, directory=str(folder))
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
@@ -60,6 +62,13 @@ def http_server():
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    extra_headers: dict[str, str] = {}  # noqa: RUF012 - set per server by a subclass, never mutated
+
+    def end_headers(self) -> None:
+        for name, value in self.extra_headers.items():
+            self.send_header(name, value)
+        super().end_headers()
+
     def log_message(self, format, *args):  # noqa: A002 - signature of the base class
         pass
 

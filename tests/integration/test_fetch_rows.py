@@ -3,6 +3,7 @@ the real analytics service (gRPC on loopback, SQLite in a temp dir) and a fake i
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
@@ -38,7 +39,8 @@ class NoFaces:
 @pytest.fixture
 def pipeline(tmp_path: Path) -> Iterator[VideoPipeline]:
     store = AnalyticsStore(tmp_path / "analytics.sqlite")
-    settings = Settings(data_dir=tmp_path / "data", analytics_port=0, rpc_timeout_s=30)
+    settings = Settings(data_dir=tmp_path / "data", analytics_port=0, rpc_timeout_s=30,
+                        allow_private_urls=True)  # the test servers are on loopback
     running = serve_analytics(settings, store)
     channel = open_channel(f"127.0.0.1:{running.port}")
     wait_healthy(channel, timeout_s=10)
@@ -194,3 +196,19 @@ def test_a_rerun_counts_as_counted_before_only_the_rows_it_says_are_done(pipelin
     monkeypatch.setattr(jobs, "watch_job", lambda channel, job_id, timeout, progress, results: (results, job))
     assert jobs._follow(None, "j", results, 2, json_logs=True) == 0
     assert "videos: 1 done (1 counted before: not analysed again), 1 duplicate\n" in capsys.readouterr().out
+
+
+def test_a_video_the_server_sent_compressed_fails_naming_its_content_encoding(pipeline, tmp_path, http_server):
+    # Before: "not a readable video (invalid data)", with nothing to say the server had compressed it.
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_odd_media import write_faststart_mp4
+
+    video = write_faststart_mp4(tmp_path / "v.mp4", seconds=2).read_bytes()
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "v.mp4").write_bytes(gzip.compress(video))
+    url = f"{http_server(served, headers={'Content-Encoding': 'gzip'})}/v.mp4"
+    outcome = pipeline.process(url, 1.0, "", "", tmp_path)
+    assert outcome.video.status == FAILED
+    assert outcome.video.error == (f"{url}: not a readable video (invalid data): the server sent it compressed "
+                                   f"(Content-Encoding: gzip), where the URL must give the video file itself")
