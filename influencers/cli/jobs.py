@@ -16,7 +16,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from influencers.cli.config import settings_from_args, uses_json_logs
 from influencers.cli.connect import reached
 from influencers.cli.output import ServiceUnavailable, cut, tell
-from influencers.client import cancel_job, failed, get_job, list_jobs, start_ingest, state_word, watch_job
+from influencers.client import cancel_job, get_job, list_jobs, start_ingest, state_word, watch_job
 from influencers.v1 import common_pb2, ingest_pb2
 from services.common.protoconv import seconds, status_word
 from services.common.rpc import wait_healthy
@@ -49,23 +49,42 @@ def run_ingest(settings: Settings, manifest: Path, detach: bool, submit_only: bo
         tell(f"follow it: influencers jobs {job.job_id}", json_logs)
         print(job.job_id, flush=True)  # alone on the last line of stdout: scripts read it
         return 0
-    results: list[ingest_pb2.WatchJobResponse] = []
+    tally = Tally()
     try:
-        return _follow(channel, job.job_id, results, job.total, json_logs)
+        return _follow(channel, job.job_id, tally, job.total, json_logs)
     except KeyboardInterrupt:
         if not detach:
             cancel_job(channel, job.job_id, settings.rpc_timeout_s)
             raise
-        print(f"\ndetached after {len(results)} of {job.total} videos: job {job.job_id} goes on.\n"
+        print(f"\ndetached after {tally.seen} of {job.total} videos: job {job.job_id} goes on.\n"
               f"  follow it:  influencers jobs {job.job_id}\n  cancel it:  influencers cancel {job.job_id}",
               file=sys.stderr)
         return 130
 
 
-def _follow(channel: grpc.Channel, job_id: str, results: list[ingest_pb2.WatchJobResponse], total: int,
-            json_logs: bool = False) -> int:
+class Tally:
+    """What a job's summary needs of its progress messages, a few bytes a row: a message kept whole costs about
+    1.4 kB, so a manifest of a million rows held 1.4 GB in the CLI until its job ended."""
+
+    def __init__(self) -> None:
+        self.seen = 0
+        self.statuses: Counter[str] = Counter()
+        self.counted_before = 0  # done rows an earlier submission had counted
+        self.failures: list[str] = []  # the error of each failed row
+
+    def add(self, progress: ingest_pb2.WatchJobResponse) -> None:
+        video = progress.video
+        self.seen += 1
+        self.statuses[status_word(video.status)] += 1
+        # Of the rows said done: a duplicate row found again is counted before too, and stays a duplicate
+        self.counted_before += progress.already_counted and video.status == common_pb2.VIDEO_STATUS_DONE
+        if video.status == common_pb2.VIDEO_STATUS_FAILED:
+            self.failures.append(video.error)
+
+
+def _follow(channel: grpc.Channel, job_id: str, tally: Tally, total: int, json_logs: bool = False) -> int:
     """Shows a job's progress (of `total` videos) until it ends, then a summary; 1 when a video failed or the
-    job did not succeed. `results` collects the progress messages as they come. With `json_logs` stderr is
+    job did not succeed. `tally` counts the progress messages as they come. With `json_logs` stderr is
     JSON lines only: no bar, and each failed or partly read video is a log record."""
     bar = tqdm(total=total, unit=" video", desc="ingest", file=sys.stderr, disable=json_logs)
 
@@ -73,6 +92,7 @@ def _follow(channel: grpc.Channel, job_id: str, results: list[ingest_pb2.WatchJo
         tell(line, json_logs, logging.WARNING)
 
     def progress(p: ingest_pb2.WatchJobResponse) -> None:
+        tally.add(p)
         bar.total = p.total
         bar.update(1)
         if p.video.status == common_pb2.VIDEO_STATUS_FAILED:
@@ -82,25 +102,21 @@ def _follow(channel: grpc.Channel, job_id: str, results: list[ingest_pb2.WatchJo
 
     try:
         with logging_redirect_tqdm():  # the services of `run` log here too: above the bar, never inside it
-            results, job = watch_job(channel, job_id, WATCH_TIMEOUT_S, progress, results)
+            _, job = watch_job(channel, job_id, WATCH_TIMEOUT_S, progress, keep=False)
     finally:
         bar.close()
-    counts = Counter(status_word(r.video.status) for r in results)
-    said = {k: f"{n} {k}" for k, n in sorted(counts.items())}
-    # Of the rows said done: a duplicate row found again is counted before too, and stays a duplicate
-    before = sum(r.already_counted for r in results if r.video.status == common_pb2.VIDEO_STATUS_DONE)
-    if before:  # rows a rerun found counted: say so, or 0.7 s looks like 12 videos analysed
-        said["done"] += f" ({before} counted before: not analysed again)"
+    said = {k: f"{n} {k}" for k, n in sorted(tally.statuses.items())}
+    if tally.counted_before:  # rows a rerun found counted: say so, or 0.7 s looks like 12 videos analysed
+        said["done"] += f" ({tally.counted_before} counted before: not analysed again)"
     print("videos: " + ", ".join(said.values()))
-    bad = failed(results)
-    for v in bad:
-        print(f"  failed: {v.error}")
+    for error in tally.failures:
+        print(f"  failed: {error}")
     if job.state == ingest_pb2.JOB_STATE_FAILED:
         tell(f"job {job_id} failed: {job.error} (the next job repairs what it left half done)", json_logs,
               logging.ERROR)
     elif job.state == ingest_pb2.JOB_STATE_CANCELLED:
         tell(f"job {job_id} was cancelled after {job.done} of {job.total} videos", json_logs, logging.WARNING)
-    return 1 if bad or job.state != ingest_pb2.JOB_STATE_SUCCEEDED else 0
+    return 1 if tally.failures or job.state != ingest_pb2.JOB_STATE_SUCCEEDED else 0
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -114,7 +130,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     if args.job:
         job = get_job(channel, args.job, settings.rpc_timeout_s)  # an unknown id or no service: one line, at once
         try:
-            return _follow(channel, args.job, [], job.total, uses_json_logs(settings))
+            return _follow(channel, args.job, Tally(), job.total, uses_json_logs(settings))
         except KeyboardInterrupt:
             print(f"\nstopped following; job {args.job} goes on", file=sys.stderr)
             return 130

@@ -193,8 +193,9 @@ def test_a_rerun_counts_as_counted_before_only_the_rows_it_says_are_done(pipelin
     assert all(o.already_counted for o in again)
     results = [ingest_pb2.WatchJobResponse(video=o.video, already_counted=o.already_counted) for o in again]
     job = ingest_pb2.Job(job_id="j", state=ingest_pb2.JOB_STATE_SUCCEEDED, total=2, done=2)
-    monkeypatch.setattr(jobs, "watch_job", lambda channel, job_id, timeout, progress, results: (results, job))
-    assert jobs._follow(None, "j", results, 2, json_logs=True) == 0
+    monkeypatch.setattr(jobs, "watch_job", lambda channel, job_id, timeout, progress, keep: (
+        [progress(r) for r in results] and [], job))
+    assert jobs._follow(None, "j", jobs.Tally(), 2, json_logs=True) == 0
     assert "videos: 1 done (1 counted before: not analysed again), 1 duplicate\n" in capsys.readouterr().out
 
 

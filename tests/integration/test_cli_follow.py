@@ -1,0 +1,73 @@
+"""Following a job from the CLI against a scripted ingest service over real gRPC on loopback: the summary is
+built as the progress messages arrive, and none of them is kept (a million-row job held 1.4 GB)."""
+
+from __future__ import annotations
+
+from concurrent import futures
+
+import grpc
+import pytest
+
+from influencers.cli import jobs
+from influencers.client import watch_job
+from influencers.v1 import common_pb2, ingest_pb2, ingest_pb2_grpc
+
+FAILED, DONE = common_pb2.VIDEO_STATUS_FAILED, common_pb2.VIDEO_STATUS_DONE
+
+
+class Scripted(ingest_pb2_grpc.IngestServiceServicer):
+    """A job of `rows` rows (every third done, the others failed) whose first stream ends halfway, as a
+    server's maximum connection age ends one; `skips` records where each stream was asked to start."""
+
+    def __init__(self, rows: int) -> None:
+        self.rows = rows
+        self.skips: list[int] = []
+
+    def WatchJob(self, request, context):  # noqa: N802 - the service's name
+        self.skips.append(request.skip)
+        end = self.rows // 2 if len(self.skips) == 1 else self.rows
+        for k in range(request.skip, end):
+            status = DONE if k % 3 == 0 else FAILED
+            video = common_pb2.Video(url=f"v{k}.mp4", status=status, error="" if status == DONE else f"v{k}.mp4: gone")
+            yield ingest_pb2.WatchJobResponse(video=video, already_counted=k == 0, done=k + 1, total=self.rows)
+
+    def GetJob(self, request, context):  # noqa: N802
+        state = ingest_pb2.JOB_STATE_SUCCEEDED if len(self.skips) > 1 else ingest_pb2.JOB_STATE_RUNNING
+        return ingest_pb2.GetJobResponse(job=ingest_pb2.Job(job_id="j", state=state, total=self.rows, done=self.rows))
+
+
+@pytest.fixture
+def service():
+    def start(rows: int) -> tuple[Scripted, grpc.Channel]:
+        scripted = Scripted(rows)
+        ingest_pb2_grpc.add_IngestServiceServicer_to_server(scripted, server)
+        port = server.add_insecure_port("127.0.0.1:0")
+        server.start()
+        channels.append(grpc.insecure_channel(f"127.0.0.1:{port}"))
+        return scripted, channels[-1]
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    channels: list[grpc.Channel] = []
+    yield start
+    for channel in channels:
+        channel.close()
+    server.stop(0)
+
+
+def test_a_watch_that_keeps_nothing_still_hears_every_message_once_across_a_reopened_stream(service):
+    scripted, channel = service(10)
+    heard = []
+    kept, job = watch_job(channel, "j", 30, heard.append, keep=False)
+    assert kept == [] and job.state == ingest_pb2.JOB_STATE_SUCCEEDED
+    assert [p.video.url for p in heard] == [f"v{k}.mp4" for k in range(10)]
+    assert scripted.skips == [0, 5], "reopened where it stopped"
+
+
+def test_following_a_job_sums_it_up_from_the_messages_as_they_come(service, capsys):
+    _, channel = service(3_000)
+    tally = jobs.Tally()
+    assert jobs._follow(channel, "j", tally, 3_000, json_logs=True) == 1
+    out = capsys.readouterr().out
+    assert "videos: 1000 done (1 counted before: not analysed again), 2000 failed\n" in out
+    assert out.count("  failed: v") == 2_000 and "  failed: v2999.mp4: gone\n" in out
+    assert tally.seen == 3_000
