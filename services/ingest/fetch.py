@@ -87,7 +87,7 @@ def fetch(url: str, base_dir: Path, policy: FetchPolicy) -> Fetched:
             return _download(url, policy)
         return _local(url, base_dir, policy)
     except Exception as exc:  # recorded against the row by the caller: no input may end the batch
-        raise FetchError(escaped(f"{_named(url)}: {_reason(exc, policy)}")) from exc
+        raise FetchError(escaped(f"{shown_url(url)}: {_reason(exc, policy)}")) from exc
 
 
 def local_path(url: str, base_dir: Path) -> Path:
@@ -97,13 +97,13 @@ def local_path(url: str, base_dir: Path) -> Path:
     try:
         return _local_path(url, base_dir)
     except _Failed as exc:
-        raise FetchError(escaped(f"{_named(url)}: {exc}")) from exc
+        raise FetchError(escaped(f"{shown_url(url)}: {exc}")) from exc
 
 
-def _named(url: str) -> str:
+def shown_url(url: str) -> str:
     """`url` as an error message names it: cut to SHOWN_URL_CHARS characters (a manifest cell may hold
-    100,000)."""
-    return url if len(url) <= SHOWN_URL_CHARS else f"{url[:SHOWN_URL_CHARS]}… ({len(url)} chars)"
+    100,000), control characters escaped (a terminal shows the message)."""
+    return escaped(url if len(url) <= SHOWN_URL_CHARS else f"{url[:SHOWN_URL_CHARS]}… ({len(url)} chars)")
 
 
 class _Failed(Exception):

@@ -30,6 +30,7 @@ from services.common.damage import DISK_FULL
 from services.common.metrics import count_video
 from services.common.protoconv import seconds_by_key, status_word
 from services.common.streak import FailureStreak
+from services.ingest.fetch import shown_url
 from services.ingest.job_store import (
     CANCELLED,
     ENDED,
@@ -373,8 +374,9 @@ class JobQueue:
                 log.warning("row %d of job %s was taken over while it ran; its result here is dropped",
                             row, claim.job_id)
             # Every later row would fail the same way: the batch stops. The reason is read without the URL
-            # it starts with (a file named "disk full.mp4" that fails for another reason stops nothing).
-            if DISK_FULL in video.error.removeprefix(video.url):
+            # it starts with, as written or as shown (a file named "disk full.mp4" that fails for another
+            # reason stops nothing, nor does one 200 characters down a long path).
+            if DISK_FULL in video.error.removeprefix(shown_url(video.url)).removeprefix(video.url):
                 log.error("ingest job %s stopped: %s", claim.job_id, video.error)
                 self.store.cancel(claim.job_id)
 

@@ -31,7 +31,7 @@ from services.common.datadir import ScratchDir
 from services.common.protoconv import duration, seconds_by_key
 from services.common.settings import Settings
 from services.common.spool import Spool, SpoolError, SpoolReader
-from services.ingest.fetch import Fetched, FetchError, FetchPolicy, fetch, is_remote, local_path
+from services.ingest.fetch import Fetched, FetchError, FetchPolicy, fetch, is_remote, local_path, shown_url
 from services.ingest.netguard import has_scheme
 from services.ingest.repost_store import RepostStore
 from services.ingest.sampling import ShotSampler
@@ -149,12 +149,12 @@ class VideoPipeline:
         except FetchError as exc:
             video.error = str(exc)
         except (VideoError, SpoolError) as exc:
-            video.error = f"{url}: {exc}"
+            video.error = f"{shown_url(url)}: {exc}"
         except grpc.RpcError as exc:
-            video.error = f"{url}: service call failed ({error_reason(exc)})"
+            video.error = f"{shown_url(url)}: service call failed ({error_reason(exc)})"
         except Exception as exc:  # any failure of one video fails its row (recorded below), not the batch
             unexpected = exc
-            video.error = f"{url}: {type(exc).__name__}: {exc}"
+            video.error = f"{shown_url(url)}: {type(exc).__name__}: {exc}"
         video.status = ST.VIDEO_STATUS_FAILED
         video.error = one_line(video.error)
         outcome = self._failed(video)
@@ -182,7 +182,7 @@ class VideoPipeline:
             row_error = "video URL is missing"
         if row_error:
             kept = bool(video.location) and self._has_result(video.location)
-            raise FetchError((f"{url}: {row_error}" if url else row_error) + (f" ({KEPT})" if kept else ""))
+            raise FetchError((f"{shown_url(url)}: {row_error}" if url else row_error) + (f" ({KEPT})" if kept else ""))
         known = self._known(location=video.location)
         fetched: Fetched | None = None
         if known is not None and known.status in RESULT:

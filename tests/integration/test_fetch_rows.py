@@ -213,3 +213,18 @@ def test_a_video_the_server_sent_compressed_fails_naming_its_content_encoding(pi
     assert outcome.video.status == FAILED
     assert outcome.video.error == (f"{url}: not a readable video (invalid data): the server sent it compressed "
                                    f"(Content-Encoding: gzip), where the URL must give the video file itself")
+
+
+@pytest.mark.parametrize(("name", "row_error", "shown"), [
+    ("red\x1b[31m.mp4", "", "red\\x1b[31m.mp4: not a video (a text file)"),
+    ("a" * 5000 + ".mp4", "line 2: performance is missing",
+     "a" * 200 + "… (5004 chars): line 2: performance is missing"),
+])
+def test_a_row_error_names_its_url_escaped_and_cut_short_like_a_fetch_error(pipeline, tmp_path, name, row_error,
+                                                                            shown):
+    # Before: the URL as written, whole (5,000 characters on one line) and with its terminal escapes live.
+    if not row_error:
+        (tmp_path / name).write_text("not a video\n")
+    outcome = pipeline.process(name, None if row_error else 1.0, "", row_error, tmp_path)
+    assert outcome.video.status == FAILED
+    assert outcome.video.error == shown

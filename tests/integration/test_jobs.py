@@ -160,13 +160,16 @@ def test_a_file_named_disk_full_that_fails_for_another_reason_does_not_stop_the_
     smoke = corpus("smoke")
     broken = tmp_path / "disk full.mp4"
     broken.write_bytes(b"not a video")
-    rows = [["1.0", str(broken)], *[[p, str(smoke / u)] for p, u in smoke_rows(smoke)[:6]]]
+    deep = tmp_path / ("disk full " + "x" * 240) / "v.mp4"  # a path longer than an error message shows
+    deep.parent.mkdir()
+    deep.write_bytes(b"not a video either")
+    rows = [["1.0", str(broken)], ["1.0", str(deep)], *[[p, str(smoke / u)] for p, u in smoke_rows(smoke)[:5]]]
     manifest = tmp_path / "m.csv"
     with open(manifest, "w", newline="") as f:
         csv.writer(f).writerows([["Performance", "Video URL"], *rows])
     channel = open_channel(stack.settings.ingest_target)
     job = wait_ended(channel, start_ingest(channel, manifest, T).job_id)
-    assert job.state == SUCCEEDED and job.done == job.total == 7 and job.statuses["failed"] == 1
+    assert job.state == SUCCEEDED and job.done == job.total == 7 and job.statuses["failed"] == 2
 
 
 def test_cancelling_a_finished_job_from_the_cli_says_there_is_nothing_to_cancel(stack, tmp_path, capsys):
