@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 from services.analytics.analysis import Analysis
 from services.analytics.report import merge_candidates
 from services.analytics.web.audit_views import done_message, done_redirect, remember_done
+from services.analytics.web.canonical import canonical_ids
 from services.analytics.web.identity_calls import ANSWERS, HTTP_STATUS, Corrections
 from services.analytics.web.likelihood import in_words
 from services.common.boundary import brief, is_influencer_id, is_video_id
@@ -140,10 +141,11 @@ def hide(influencer_id: str) -> Response:
 @bp.route("/influencer/<influencer_id>/delete", methods=["GET", "POST"])
 def delete(influencer_id: str) -> Response | str:
     """GET: the confirm step. POST with confirm=yes: erases the person from both stores."""
-    _valid_or_404(is_influencer_id(influencer_id))
     if request.method == "GET":
+        canonical_ids(influencer_id=is_influencer_id)
         return render_template("delete.html", influencer_id=influencer_id,
                                name=_analysis().names.get(influencer_id, ""))
+    _valid_or_404(is_influencer_id(influencer_id))
     if request.form.get("confirm") != "yes":
         abort(400, description="tick the box to confirm the deletion")
     with _identity_errors():

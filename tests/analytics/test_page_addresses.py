@@ -1,0 +1,75 @@
+"""What the page makes of the address typed or pasted into the browser: ids in capitals find their page,
+and the numeric query parameters read one way (empty is absent; negative, words and huge numbers a 400 that
+names the parameter). Flask's test client over a filled store: no server needed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from flask.testing import FlaskClient
+
+from services.analytics.store import AnalyticsStore
+from services.analytics.web import create_app
+from tests.analytics.test_analytics_web import FakeCorrections
+
+VIDEO = f"{0:016x}"
+
+
+@pytest.fixture
+def client(analytics_store: AnalyticsStore) -> Iterator[FlaskClient]:
+    yield create_app(analytics_store, corrections=FakeCorrections()).test_client()
+
+
+@pytest.mark.parametrize(("typed", "canonical"), [
+    ("/influencer/INF_AAAA000001", "/influencer/inf_aaaa000001"),
+    ("/influencer/Inf_AaAa000001?from=0", "/influencer/inf_aaaa000001?from=0"),
+    ("/faces/INF_AAAA000001.jpg", "/faces/inf_aaaa000001.jpg"),
+    ("/influencer/INF_AAAA000001/delete", "/influencer/inf_aaaa000001/delete"),
+    ("/video/00000000000000AB", "/video/00000000000000ab"),
+])
+def test_an_id_typed_in_capitals_is_sent_to_its_lower_case_page_with_the_query_kept(
+        client: FlaskClient, typed: str, canonical: str) -> None:
+    reply = client.get(typed)
+    assert reply.status_code == 308 and reply.headers["Location"] == canonical
+
+
+def test_an_influencer_in_capitals_ends_on_their_page(client: FlaskClient) -> None:
+    reply = client.get("/influencer/INF_AAAA000001", follow_redirects=True)
+    assert reply.status_code == 200 and "Alice" in reply.get_data(as_text=True)
+    assert client.get("/appearance-face/00000000000000AA/INF_X.jpg").status_code == 404  # not an id in any case
+    assert client.get(f"/appearance-face/{VIDEO}/INF_AAAA000001.jpg").headers["Location"] == \
+        f"/appearance-face/{VIDEO}/inf_aaaa000001.jpg"
+
+
+@pytest.mark.parametrize("path", [
+    "/influencer/inf_aaaa000001?from=", "/influencer/inf_aaaa000001?from=%20", "/?min_videos=",
+    "/chart.png?min_videos=", "/videos?page=", "/audit?page_token=", "/review?dismissed=&unlikely=",
+    "/predict?ids=", "/enrol?enrolled=",
+])
+def test_a_parameter_given_empty_is_the_parameter_absent(client: FlaskClient, path: str) -> None:
+    assert client.get(path).status_code == 200, path
+
+
+@pytest.mark.parametrize(("path", "name"), [
+    ("/influencer/inf_aaaa000001?from=-1", "from"), ("/influencer/inf_aaaa000001?from=abc", "from"),
+    ("/influencer/inf_aaaa000001?from=1e3", "from"), ("/influencer/inf_aaaa000001?from=" + "9" * 10_000, "from"),
+    ("/?min_videos=-1", "min_videos"), ("/?min_videos=two", "min_videos"),
+    ("/chart.png?min_videos=%C2%B2", "min_videos"),
+])
+def test_a_number_that_is_not_a_whole_number_from_0_is_a_400_naming_the_parameter(
+        client: FlaskClient, path: str, name: str) -> None:
+    reply = client.get(path)
+    text = reply.get_data(as_text=True)
+    assert reply.status_code == 400 and f"?{name}=" in text, path
+    assert len(text) < 20_000  # a 10 kB value is not echoed whole
+
+
+def test_a_repeated_parameter_counts_by_its_first_value(client: FlaskClient) -> None:
+    assert client.get("/influencer/inf_aaaa000001?from=0&from=x").status_code == 200
+    assert client.get("/influencer/inf_aaaa000001?from=x&from=0").status_code == 400
+
+
+def test_a_place_past_the_last_video_is_a_page_with_a_way_back_to_the_first(client: FlaskClient) -> None:
+    reply = client.get("/influencer/inf_aaaa000001?from=999999999")
+    assert reply.status_code == 200 and "First page" in reply.get_data(as_text=True)
