@@ -92,6 +92,12 @@ def _many(ids: Sequence[str], names: Mapping[str, str]) -> str:
     return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1] if shown else "nobody"
 
 
+def _quoted(name: str) -> str:
+    """A name in quotes as the analyst typed it: not repr(), which showed an emoji's joiners as `\\u200d` and
+    O'Brien's quote with a backslash (names are stored clean, services/common/name_text.py: nothing to escape)."""
+    return f"'{name}'"
+
+
 def _videos(n: int) -> str:
     return f"{n} video" if n == 1 else f"{n} videos"
 
@@ -109,9 +115,9 @@ def describe(row: AuditRow) -> str:
             return f"Moved an appearance of {subject} to {_many(after, names)}: {_videos(row.videos)}"
         case "rename":
             if not row.after_name:
-                return f"Removed the name {row.before_name!r} of {before[0] if before else ERASED}"
-            was = f" (was {row.before_name!r})" if row.before_name else ""
-            return f"Named {before[0] if before else ERASED} {row.after_name!r}{was}"
+                return f"Removed the name {_quoted(row.before_name)} of {before[0] if before else ERASED}"
+            was = f" (was {_quoted(row.before_name)})" if row.before_name else ""
+            return f"Named {before[0] if before else ERASED} {_quoted(row.after_name)}{was}"
         case "hide":
             return f"Marked {subject} as not an influencer"
         case "unhide":
