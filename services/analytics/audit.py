@@ -102,8 +102,9 @@ def _videos(n: int) -> str:
     return f"{n} video" if n == 1 else f"{n} videos"
 
 
-def describe(row: AuditRow) -> str:
-    """What a correction did, in one sentence for the analyst."""
+def describe(row: AuditRow, undone: AuditRow | None = None) -> str:
+    """What a correction did, in one sentence for the analyst. `undone`: for an undo, the row it reverted
+    (its sentence is quoted, so the undo says what it took back)."""
     names, before, after = row.names, list(row.before_ids), list(row.after_ids)
     subject = _many(before[:1] or after[:1], names)
     match row.action:
@@ -131,14 +132,18 @@ def describe(row: AuditRow) -> str:
         case "review skip":
             return f"Skipped the question about {_many(before, names)}"
         case "undo":
-            return f"Undid a correction: {_videos(row.videos)}, {row.faces} faces back"
+            what = f'"{describe(undone)}"' if undone is not None else "a correction"
+            if undone is not None and not (row.videos or row.faces):
+                return f"Undid {what}"
+            return f"Undid {what}: {_videos(row.videos)}, {row.faces} faces back"
     return f"{row.action}: {_videos(row.videos)}"
 
 
 def audit_frame(rows: Sequence[AuditRow]) -> pd.DataFrame:
     """The trail as a table, newest first as given (audit.csv's columns; ids separated by blanks)."""
+    by_id = {r.audit_id: r for r in rows}
     return pd.DataFrame([{
-        "time_utc": r.time_utc, "actor": r.actor, "action": r.action, "what": describe(r),
+        "time_utc": r.time_utc, "actor": r.actor, "action": r.action, "what": describe(r, by_id.get(r.undoes)),
         "before_ids": " ".join(r.before_ids), "after_ids": " ".join(r.after_ids), "videos": r.videos,
         "faces": r.faces, "subject_hmac": r.subject_hmac, "undoes": r.undoes, "audit_id": r.audit_id,
         "feed_position": r.position} for r in rows], columns=CSV_COLUMNS)
