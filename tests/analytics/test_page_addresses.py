@@ -73,3 +73,10 @@ def test_a_repeated_parameter_counts_by_its_first_value(client: FlaskClient) -> 
 def test_a_place_past_the_last_video_is_a_page_with_a_way_back_to_the_first(client: FlaskClient) -> None:
     reply = client.get("/influencer/inf_aaaa000001?from=999999999")
     assert reply.status_code == 200 and "First page" in reply.get_data(as_text=True)
+
+
+def test_predict_takes_an_id_in_capitals_and_shows_unknown_values_cut_short(client: FlaskClient) -> None:
+    page = client.get("/predict?ids=INF_AAAA000001").get_data(as_text=True)
+    assert "<strong>Alice</strong>" in page and "Not known to the model" not in page
+    page = client.get("/predict?" + "&".join(f"ids={k}{'x' * 10_000}" for k in range(30))).get_data(as_text=True)
+    assert "Not known to the model" in page and "and 20 more" in page and "x" * 100 not in page

@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 from flask import abort, redirect, request, url_for
 
+from services.common.boundary import is_influencer_id
+
 
 def canonical_ids(**checks: Callable[[str], bool]) -> None:
     """Each named view argument passes its check (services.common.boundary) as it is; one that passes only
@@ -22,3 +24,9 @@ def canonical_ids(**checks: Callable[[str], bool]) -> None:
     target = url_for(request.endpoint or "", **{**given, **canonical})
     query = request.query_string.decode("ascii", "replace")  # as the browser sent it: already URL-encoded
     abort(redirect(f"{target}?{query}" if query else target, code=308))
+
+
+def influencer_id_as_typed(value: str) -> str:
+    """`value` as an influencer id when it is one in any case (`INF_…` → `inf_…`), else `value` stripped."""
+    lowered = value.strip().lower()
+    return lowered if is_influencer_id(lowered) else value.strip()

@@ -18,7 +18,7 @@ from services.analytics.analysis import Analysis
 from services.analytics.chart import means_chart_png
 from services.analytics.export import to_safe_csv
 from services.analytics.store import AnalyticsStore
-from services.analytics.web.canonical import canonical_ids
+from services.analytics.web.canonical import canonical_ids, influencer_id_as_typed
 from services.analytics.web.doubt import REVIEW_PAGE, OpenReviewCounts
 from services.analytics.web.query import whole_number
 from services.common.boundary import is_influencer_id, is_video_id
@@ -96,7 +96,7 @@ def predict() -> str:
     return render_template(
         "predict.html",
         view=report.overview(analysis),
-        result=report.prediction(analysis, request.args.getlist("ids")),
+        result=report.prediction(analysis, [influencer_id_as_typed(i) for i in request.args.getlist("ids")]),
     )
 
 
