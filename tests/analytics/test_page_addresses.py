@@ -4,6 +4,7 @@ names the parameter). Flask's test client over a filled store: no server needed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -80,3 +81,17 @@ def test_predict_takes_an_id_in_capitals_and_shows_unknown_values_cut_short(clie
     assert "<strong>Alice</strong>" in page and "Not known to the model" not in page
     page = client.get("/predict?" + "&".join(f"ids={k}{'x' * 10_000}" for k in range(30))).get_data(as_text=True)
     assert "Not known to the model" in page and "and 20 more" in page and "x" * 100 not in page
+
+
+def test_a_merge_with_nobody_chosen_says_what_to_do_on_the_form_it_came_from(analytics_store: AnalyticsStore) -> None:
+    fake = FakeCorrections()
+    client = create_app(analytics_store, corrections=fake).test_client()
+    token = _csrf(client)
+    from_page = client.post("/merge", data={"csrf_token": token, "into": "inf_aaaa000001", "ids": "inf_aaaa000001"})
+    assert from_page.status_code == 400 and "choose at least one other influencer" in from_page.get_data(as_text=True)
+    from_overview = client.post("/merge", data={"csrf_token": token, "ids": "inf_aaaa000001"})
+    assert "tick at least two influencers" in from_overview.get_data(as_text=True) and fake.calls == []
+
+
+def _csrf(client: FlaskClient) -> str:
+    return re.search(r'name="csrf_token" value="([0-9a-f]+)"', client.get("/").get_data(as_text=True)).group(1)

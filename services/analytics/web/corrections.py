@@ -163,8 +163,9 @@ def merge() -> Response:
         ids = [_influencer_arg(into, "into"), *[i for i in ids if i != into]]
     elif ids:
         ids = merge_order(ids, merge_candidates(_analysis()))
-    if len(ids) < 2:
-        abort(400, description="tick at least two influencers to merge")
+    if len(ids) < 2:  # an influencer page's list picks the others (`into` is the page's own), the overview ticks
+        abort(400, description="choose at least one other influencer in the list to merge into this one" if into
+              else "tick at least two influencers to merge")
     with _identity_errors():
         written = _corrections().merge(ids)
     return _done("report.influencer", written, influencer_id=ids[0])
