@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 from flask.testing import FlaskClient
 
+from influencers.v1 import identity_pb2
 from services.analytics.store import AnalyticsStore
 from services.analytics.web import create_app
 from tests.analytics.test_analytics_web import FakeCorrections
@@ -95,3 +96,20 @@ def test_a_merge_with_nobody_chosen_says_what_to_do_on_the_form_it_came_from(ana
 
 def _csrf(client: FlaskClient) -> str:
     return re.search(r'name="csrf_token" value="([0-9a-f]+)"', client.get("/").get_data(as_text=True)).group(1)
+
+
+class _LongQueue(FakeCorrections):
+    """A queue of 145 pairs under the floor, of which identity sends one page (here 2 items)."""
+
+    def review_queue(self, limit: int = 0, include_unlikely: bool = False) -> identity_pb2.ListReviewItemsResponse:
+        found = super().review_queue(limit, True)
+        return identity_pb2.ListReviewItemsResponse(items=found.items, likely=1, unlikely=145, floor=found.floor)
+
+
+def test_the_review_page_says_when_it_shows_only_the_first_of_the_pairs_left(
+        analytics_store: AnalyticsStore) -> None:
+    client = create_app(analytics_store, corrections=_LongQueue()).test_client()
+    page = " ".join(client.get("/review?unlikely=1").get_data(as_text=True).split())
+    assert "This page shows the 2 most likely of these 146" in page
+    assert "most likely of these" not in create_app(analytics_store, corrections=FakeCorrections()).test_client().get(
+        "/review").get_data(as_text=True)
