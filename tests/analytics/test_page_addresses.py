@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+import grpc
 import pytest
 from flask.testing import FlaskClient
 
@@ -113,3 +114,19 @@ def test_the_review_page_says_when_it_shows_only_the_first_of_the_pairs_left(
     assert "This page shows the 2 most likely of these 146" in page
     assert "most likely of these" not in create_app(analytics_store, corrections=FakeCorrections()).test_client().get(
         "/review").get_data(as_text=True)
+
+
+def test_a_refused_name_comes_back_in_a_form_with_the_reason(analytics_store: AnalyticsStore) -> None:
+    refusing = FakeCorrections(refuse=grpc.StatusCode.INVALID_ARGUMENT)
+    client = create_app(analytics_store, corrections=refusing).test_client()
+    token = _csrf(client)
+    typed = "\u200b\u200b"  # identity: no visible characters
+    reply = client.post("/influencer/inf_dddd000004/rename", data={"csrf_token": token, "name": typed,
+                                                                    "next": "/?min_videos=2"})
+    page = reply.get_data(as_text=True)
+    assert reply.status_code == 400 and "The name was not saved" in page
+    assert "is not known" in page  # identity's reason
+    assert f'value="{typed}"' in page and 'name="next" value="/?min_videos=2"' in page
+    long = client.post("/influencer/inf_dddd000004/rename", data={"csrf_token": token, "name": "x" * 300})
+    assert long.status_code == 400 and "at most 200 characters" in long.get_data(as_text=True)
+    assert 'value="' + "x" * 300 + '"' in long.get_data(as_text=True) and refusing.calls == []

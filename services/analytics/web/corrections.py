@@ -102,18 +102,31 @@ def _done(endpoint: str, written: Written | None = None, **values: Any) -> Respo
 def rename(influencer_id: str) -> Response:
     _valid_or_404(is_influencer_id(influencer_id))
     name = " ".join((request.form.get("name") or "").split())
-    if len(name) > MAX_NAME_CHARS:
-        abort(400, description=f"a name has at most {MAX_NAME_CHARS} characters")
     back = _local_path(request.form.get("next"))
+    if len(name) > MAX_NAME_CHARS:
+        return _rename_refused(influencer_id, back, f"a name has at most {MAX_NAME_CHARS} characters")
     if not name and not _analysis().names.get(influencer_id):
         # Clearing the name of someone unnamed changes nothing: no correction, no audit row, nothing to undo.
         return redirect(f"{back}#{influencer_id}" if back else url_for("report.influencer",
                                                                         influencer_id=influencer_id), code=303)
-    with _identity_errors():
-        written = _corrections().rename(influencer_id, name)
+    try:
+        with _identity_errors():
+            written = _corrections().rename(influencer_id, name)
+    except HTTPException as exc:
+        if exc.code != 400:
+            raise
+        return _rename_refused(influencer_id, back, exc.description or "identity refused the name")
     if back:  # the inline "Add a name" of the overview or the review queue: back there, at that face
         return done_redirect(back, written, influencer_id)
     return _done("report.influencer", written, influencer_id=influencer_id)
+
+
+def _rename_refused(influencer_id: str, back: str, message: str) -> tuple[str, int]:
+    """A 400 that says why the name was refused with what was typed in a form to send again (an error page
+    without it lost the name: the inline "Add a name" forms are on pages the refusal replaced)."""
+    typed = (request.form.get("name") or "")[:4 * MAX_NAME_CHARS]
+    return render_template("rename_refused.html", influencer_id=influencer_id, back=back, error=message,
+                           typed=typed), 400
 
 
 def _local_path(value: str | None) -> str:
