@@ -1,5 +1,6 @@
 """Names of any shape in headless Chromium at 800 px: a 200-character name without a blank wraps instead of
-widening the page or pushing the overview's other columns out of view, on every page that shows it."""
+widening the page or pushing the overview's other columns out of view, on every page that shows it; the
+audit trail fits a 1280 px window."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
+from services.analytics.audit import AuditRow
 from services.analytics.records import DONE, AppearanceRow, VideoRow
 from services.analytics.store import AnalyticsStore
 from services.analytics.web import create_app
@@ -26,6 +28,15 @@ def _store(path: Path) -> AnalyticsStore:
                            [AppearanceRow(video_id, i, 0.0, 1.0, 1, 1.0, 0.5, b"\xff\xd8jpeg")
                             for i, ks in cast.items() if k in ks])
     store.replace_appearances({}, {"inf_aaaa000001": LONG, "inf_dddd000004": "مرحبا بالعالم 42"})
+    corrections = [AuditRow(f"{k:032x}", action, "page:open:7fe78d86", 1.8e9 + k, before_ids=before,
+                            after_ids=after, after_name=name, videos=1, undoable=True)
+                   for k, (action, before, after, name) in enumerate([
+                       ("rename", ("inf_aaaa000001",), ("inf_aaaa000001",), LONG),
+                       ("review different", ("inf_cccc000003", "inf_dddd000004"), ("inf_cccc000003", "inf_dddd000004"),
+                        ""),
+                       ("merge", ("inf_eeee000005",), ("inf_aaaa000001",), "")], start=1)]
+    for position, row in enumerate(corrections, start=1):
+        store.apply_changes(position, {}, {}, audit=row)
     return store
 
 
@@ -41,6 +52,12 @@ def test_a_200_character_name_wraps_on_every_page_at_800_px(tmp_path: Path) -> N
             for path in PAGES:
                 page.goto(url + path, wait_until="domcontentloaded")
                 assert page.evaluate("document.documentElement.scrollWidth") <= 800, path
+            page.set_viewport_size({"width": 1280, "height": 900})
+            page.goto(url + "/audit", wait_until="domcontentloaded")  # the trail, its Undo buttons too, in view
+            table, box = page.locator("#audit-list").bounding_box(), page.locator(".table-scroll").bounding_box()
+            assert table and box and table["width"] <= box["width"] + 1
+            widths = page.locator("#audit-list thead th").evaluate_all("els => els.map(e => e.offsetWidth)")
+            assert widths[3] >= 150, widths  # What keeps room for its sentence (a squeezed one was 49 px)
         finally:
             browser.close()
     store.close()
