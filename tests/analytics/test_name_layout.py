@@ -1,6 +1,6 @@
 """Names of any shape in headless Chromium at 800 px: a 200-character name without a blank wraps instead of
 widening the page or pushing the overview's other columns out of view, on every page that shows it; the
-audit trail fits a 1280 px window."""
+audit trail fits a 1280 px window; names sort alphabetically."""
 
 from __future__ import annotations
 
@@ -58,6 +58,22 @@ def test_a_200_character_name_wraps_on_every_page_at_800_px(tmp_path: Path) -> N
             assert table and box and table["width"] <= box["width"] + 1
             widths = page.locator("#audit-list thead th").evaluate_all("els => els.map(e => e.offsetWidth)")
             assert widths[3] >= 150, widths  # What keeps room for its sentence (a squeezed one was 49 px)
+        finally:
+            browser.close()
+    store.close()
+
+
+def test_sorting_by_name_follows_the_alphabet_not_character_codes(tmp_path: Path) -> None:
+    store = _store(tmp_path / "a.sqlite")
+    store.replace_appearances({}, {"inf_aaaa000001": "Élodie", "inf_cccc000003": "zed", "inf_dddd000004": "Adam"})
+    with serving(create_app(store)) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(url + "/", wait_until="domcontentloaded")
+            page.locator("#influencers th", has_text="Influencer").click()
+            names = page.locator("#influencers tbody .name").all_inner_texts()
+            assert names == ["Adam", "Élodie", "zed"]
         finally:
             browser.close()
     store.close()
