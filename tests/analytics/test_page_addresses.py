@@ -130,3 +130,20 @@ def test_a_refused_name_comes_back_in_a_form_with_the_reason(analytics_store: An
     long = client.post("/influencer/inf_dddd000004/rename", data={"csrf_token": token, "name": "x" * 300})
     assert long.status_code == 400 and "at most 200 characters" in long.get_data(as_text=True)
     assert 'value="' + "x" * 300 + '"' in long.get_data(as_text=True) and refusing.calls == []
+
+
+def test_ids_posted_in_capitals_are_those_influencers_as_on_the_cli(analytics_store: AnalyticsStore) -> None:
+    fake = FakeCorrections()
+    client = create_app(analytics_store, corrections=fake).test_client()
+    token = _csrf(client)
+    answered = client.post("/api/review/answer.json", headers={"X-CSRF-Token": token},
+                           json={"influencer_a": "INF_AAAA000001", "influencer_b": "inf_dddd000004", "answer": "skip"})
+    assert answered.status_code == 200
+    merged = client.post("/merge", data={"csrf_token": token, "into": "INF_AAAA000001",
+                                         "ids": ["inf_aaaa000001", "INF_CCCC000003"]})
+    assert merged.status_code == 303 and merged.headers["Location"].startswith("/influencer/inf_aaaa000001")
+    pairs = ["inf_aaaa000001 inf_cccc000003", "INF_DDDD000004 inf_dddd000004"]
+    twice = client.post("/review/dismiss", data={"csrf_token": token, "pair": pairs})
+    assert twice.status_code == 400 and "names one influencer twice" in twice.get_data(as_text=True)
+    assert fake.calls == [("answer", "inf_aaaa000001", "inf_dddd000004", "skip"),
+                          ("merge", ["inf_aaaa000001", "inf_cccc000003"])]

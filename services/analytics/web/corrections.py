@@ -73,11 +73,12 @@ def _identity_errors() -> Iterator[None]:
 
 
 def _influencer_arg(value: object, what: str = "influencer_id") -> str:
-    """`value` (a form field, or a JSON value of any type) when it is an influencer id; 400 naming it otherwise."""
+    """`value` (a form field, or a JSON value of any type) when it is an influencer id, in any case (a script's
+    `INF_…` is that id, as on the CLI); 400 naming it otherwise."""
     text = value.strip() if isinstance(value, str) else "" if value is None else str(value)
-    if not isinstance(value, str) or not is_influencer_id(text):
+    if not isinstance(value, str) or not is_influencer_id(text.lower()):
         abort(400, description=f"{what} {brief(text, 40)!r} is not of the form inf_ + 10 hex digits")
-    return text
+    return text.lower()
 
 
 def _valid_or_404(ok: bool) -> None:
@@ -173,7 +174,8 @@ def merge() -> Response:
     ids = list(dict.fromkeys(_influencer_arg(i, "influencer") for i in request.form.getlist("ids")))
     into = request.form.get("into") or ""
     if into:
-        ids = [_influencer_arg(into, "into"), *[i for i in ids if i != into]]
+        into = _influencer_arg(into, "into")
+        ids = [into, *[i for i in ids if i != into]]
     elif ids:
         ids = merge_order(ids, merge_candidates(_analysis()))
     if len(ids) < 2:  # an influencer page's list picks the others (`into` is the page's own), the overview ticks
@@ -342,9 +344,10 @@ def dismiss() -> Response:
         parts = pair.split()
         if len(parts) != 2:
             abort(400, description=f"pair {brief(pair, 50)!r} is not two influencer ids")
-        if parts[0] == parts[1]:  # identity refuses it, after the pairs before it were written: none is
+        a, b = _influencer_arg(parts[0], "pair"), _influencer_arg(parts[1], "pair")
+        if a == b:  # identity refuses it, after the pairs before it were written: none is
             abort(400, description=f"pair {brief(pair, 50)!r} names one influencer twice")
-        parsed.append((_influencer_arg(parts[0], "pair"), _influencer_arg(parts[1], "pair")))
+        parsed.append((a, b))
     first: dict[frozenset[str], tuple[str, str]] = {}
     for a, b in parsed:  # a pair given both ways ("a b", "b a") is one pair: answered, and counted, once
         first.setdefault(frozenset((a, b)), (a, b))
