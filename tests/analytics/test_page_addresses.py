@@ -147,3 +147,13 @@ def test_ids_posted_in_capitals_are_those_influencers_as_on_the_cli(analytics_st
     assert twice.status_code == 400 and "names one influencer twice" in twice.get_data(as_text=True)
     assert fake.calls == [("answer", "inf_aaaa000001", "inf_dddd000004", "skip"),
                           ("merge", ["inf_aaaa000001", "inf_cccc000003"])]
+
+
+def test_a_name_added_in_the_less_likely_pairs_comes_back_to_them(analytics_store: AnalyticsStore) -> None:
+    client = create_app(analytics_store, corrections=FakeCorrections()).test_client()
+    page = client.get("/review?unlikely=1").get_data(as_text=True)
+    assert 'action="/influencer/inf_cccc000003/rename"' in page  # unnamed, in a pair under the floor
+    assert 'name="next" value="/review?unlikely=1"' in page and 'name="next" value="/review"' not in page
+    reply = client.post("/influencer/inf_cccc000003/rename",
+                        data={"csrf_token": _csrf(client), "name": "Cy", "next": "/review?unlikely=1"})
+    assert reply.headers["Location"] == "/review?unlikely=1#inf_cccc000003"
