@@ -1,7 +1,7 @@
 """Ids in a page's path, checked before any lookup: an id out of pattern is a 404, and one typed or pasted in
 capitals (`/influencer/INF_…`, as a spreadsheet or the CLI's output may show it) is sent on to the same page at
 its canonical, lower-case URL (308, the query kept), the way the CLI accepts ids in any case
-(influencers/names.py)."""
+(influencers/names.py). A query's ids (Predict's `?ids=`) are read the same way (influencer_id_as_typed)."""
 
 from __future__ import annotations
 
