@@ -71,9 +71,14 @@ def test_sorting_by_name_follows_the_alphabet_not_character_codes(tmp_path: Path
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(url + "/", wait_until="domcontentloaded")
-            page.locator("#influencers th", has_text="Influencer").click()
+            header = page.locator("#influencers th", has_text="Influencer")
+            header.click()
             names = page.locator("#influencers tbody .name").all_inner_texts()
             assert names == ["Adam", "Élodie", "zed"]
+            header.focus()
+            page.keyboard.press(" ")  # the keyboard sorts too, with Space as with Enter
+            assert page.locator("#influencers tbody .name").all_inner_texts() == ["zed", "Élodie", "Adam"]
+            assert page.evaluate("window.scrollY") == 0
         finally:
             browser.close()
     store.close()
