@@ -21,7 +21,7 @@ from werkzeug.exceptions import HTTPException
 
 from services.analytics.analysis import Analysis
 from services.analytics.report import merge_candidates
-from services.analytics.web.audit_views import done_message, done_redirect, remember_done
+from services.analytics.web.audit_views import DONE_COOKIE, done_message, done_redirect, remember_done
 from services.analytics.web.canonical import canonical_ids
 from services.analytics.web.identity_calls import ANSWERS, HTTP_STATUS, Corrections
 from services.analytics.web.likelihood import in_words
@@ -207,7 +207,7 @@ def enrol() -> Response | str | tuple[str, int]:
     """A name and up to MAX_PHOTOS reference photos (JPEG or PNG, MAX_PHOTO_BYTES each)."""
     if request.method == "GET":
         return render_template("enrol.html", max_photos=MAX_PHOTOS, max_mb=MAX_PHOTO_BYTES // (1024 * 1024),
-                               enrolled=(request.args.get("enrolled") or "")[:MAX_NAME_CHARS])
+                               enrolled=_just_enrolled())
     name = " ".join((request.form.get("name") or "").split())
     if not name or len(name) > MAX_NAME_CHARS:
         return _enrol_refused(f"give a name of 1 to {MAX_NAME_CHARS} characters", name[:MAX_NAME_CHARS])
@@ -242,8 +242,15 @@ def enrol() -> Response | str | tuple[str, int]:
                                enrolled="", skipped=skipped, used=reply.faces_enrolled, name=name,
                                influencer_id=found, catching_up=not written.caught_up)
     if not current_app.extensions["analytics_store"].appearances_of(found):
-        return _done("corrections.enrol", written, enrolled=name)  # nobody in the videos yet: later batches name them
+        return _done("corrections.enrol", written)  # nobody in the videos yet: later batches name them
     return _done("report.influencer", written, influencer_id=found)
+
+
+def _just_enrolled() -> str:
+    """The name of the enrolment just made, read from its audit row (the correction's cookie, as every message
+    of a correction): never from the address, where `?enrolled=<any text>` made the page say anything."""
+    row, _ = current_app.extensions["analytics_store"].audit_row(request.cookies.get(DONE_COOKIE, ""))
+    return row.after_name if row is not None and row.action == "enrol" else ""
 
 
 def _enrol_refused(message: str, name: str, status: int = 400) -> tuple[str, int]:
