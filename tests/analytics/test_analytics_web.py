@@ -417,7 +417,8 @@ def test_the_queue_shows_how_many_are_left_and_keeps_the_less_likely_behind_a_li
         corrections_page: tuple[str, FakeCorrections]) -> None:
     url, _ = corrections_page
     page = requests.get(url + "/review", timeout=5).text
-    assert '<span id="review-left">1</span> left to answer' in page and "1\n  less likely (under 50%)" in page
+    assert '<span id="review-left">1</span> left to answer' in page
+    assert '<span id="review-unlikely">1</span>\n  less likely (under 50%)' in page
     assert "likely the same — 82%" in page and "inf_cccc000003" not in page
     assert 'href="/review?unlikely=1" id="show-unlikely">Show less likely</a>' in page
     everything = requests.get(url + "/review?unlikely=1", timeout=5).text

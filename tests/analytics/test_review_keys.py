@@ -52,3 +52,21 @@ def test_a_key_pressed_twice_before_the_reply_answers_the_pair_once_and_the_dism
             browser.close()
     store.close()
     assert fake.calls == [("answer", "inf_aaaa000001", "inf_dddd000004", "different")]
+
+
+def test_answering_a_less_likely_pair_in_place_counts_it_off(tmp_path: Path) -> None:
+    store, fake = _store(tmp_path / "a.sqlite"), FakeCorrections()
+    with serving(create_app(store, corrections=fake)) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(url + "/review?unlikely=1", wait_until="load")
+            assert page.locator("#review-count").inner_text().startswith("1 left to answer, and 1 less likely")
+            page.keyboard.press("j")  # the second pair, the one under the floor
+            page.keyboard.press("s")
+            page.wait_for_function("document.querySelectorAll('li.review-item').length === 1")
+            assert page.locator("#review-count").inner_text().startswith("1 left to answer, and 0 less likely")
+        finally:
+            browser.close()
+    store.close()
+    assert fake.calls == [("answer", "inf_cccc000003", "inf_dddd000004", "skip")]
