@@ -92,12 +92,19 @@ def _many(ids: Sequence[str], names: Mapping[str, str]) -> str:
     return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " and " + shown[-1] if shown else "nobody"
 
 
+def _quoted(name: str) -> str:
+    """A name in quotes as the analyst typed it: not repr(), which showed an emoji's joiners as `\\u200d` and
+    O'Brien's quote with a backslash (names are stored clean, services/common/name_text.py: nothing to escape)."""
+    return f"'{name}'"
+
+
 def _videos(n: int) -> str:
     return f"{n} video" if n == 1 else f"{n} videos"
 
 
-def describe(row: AuditRow) -> str:
-    """What a correction did, in one sentence for the analyst."""
+def describe(row: AuditRow, undone: AuditRow | None = None) -> str:
+    """What a correction did, in one sentence for the analyst. `undone`: for an undo, the row it reverted
+    (its sentence is quoted, so the undo says what it took back)."""
     names, before, after = row.names, list(row.before_ids), list(row.after_ids)
     subject = _many(before[:1] or after[:1], names)
     match row.action:
@@ -109,9 +116,9 @@ def describe(row: AuditRow) -> str:
             return f"Moved an appearance of {subject} to {_many(after, names)}: {_videos(row.videos)}"
         case "rename":
             if not row.after_name:
-                return f"Removed the name {row.before_name!r} of {before[0] if before else ERASED}"
-            was = f" (was {row.before_name!r})" if row.before_name else ""
-            return f"Named {before[0] if before else ERASED} {row.after_name!r}{was}"
+                return f"Removed the name {_quoted(row.before_name)} of {before[0] if before else ERASED}"
+            was = f" (was {_quoted(row.before_name)})" if row.before_name else ""
+            return f"Named {before[0] if before else ERASED} {_quoted(row.after_name)}{was}"
         case "hide":
             return f"Marked {subject} as not an influencer"
         case "unhide":
@@ -125,14 +132,18 @@ def describe(row: AuditRow) -> str:
         case "review skip":
             return f"Skipped the question about {_many(before, names)}"
         case "undo":
-            return f"Undid a correction: {_videos(row.videos)}, {row.faces} faces back"
+            what = f'"{describe(undone)}"' if undone is not None else "a correction"
+            if undone is not None and not (row.videos or row.faces):
+                return f"Undid {what}"
+            return f"Undid {what}: {_videos(row.videos)}, {row.faces} faces back"
     return f"{row.action}: {_videos(row.videos)}"
 
 
 def audit_frame(rows: Sequence[AuditRow]) -> pd.DataFrame:
     """The trail as a table, newest first as given (audit.csv's columns; ids separated by blanks)."""
+    by_id = {r.audit_id: r for r in rows}
     return pd.DataFrame([{
-        "time_utc": r.time_utc, "actor": r.actor, "action": r.action, "what": describe(r),
+        "time_utc": r.time_utc, "actor": r.actor, "action": r.action, "what": describe(r, by_id.get(r.undoes)),
         "before_ids": " ".join(r.before_ids), "after_ids": " ".join(r.after_ids), "videos": r.videos,
         "faces": r.faces, "subject_hmac": r.subject_hmac, "undoes": r.undoes, "audit_id": r.audit_id,
         "feed_position": r.position} for r in rows], columns=CSV_COLUMNS)

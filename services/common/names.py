@@ -50,7 +50,7 @@ def shared_name_note(name: str, others: Sequence[Known]) -> str:
         return ""
     listed = "; ".join(f"{k.influencer_id} ({_videos(k.videos)})" for k in others[:5])
     more = f" and {len(others) - 5} more" if len(others) > 5 else ""
-    return (f"Also named {name!r}: {listed}{more}. The name alone now stands for none of them (give an id); "
+    return (f"Also named '{name}': {listed}{more}. The name alone now stands for none of them (give an id); "
             "if they are one person, merge them")
 
 

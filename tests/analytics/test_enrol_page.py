@@ -1,4 +1,5 @@
-"""The enrol form says which photos had no face (they are not used) instead of dropping them in silence."""
+"""The enrol form says which photos had no face (they are not used) instead of dropping them in silence, and
+says who was enrolled only from the enrolment itself."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from collections.abc import Callable, Sequence
 import requests
 
 from influencers.v1 import identity_pb2
+from services.analytics.audit import AuditRow
 from services.analytics.store import AnalyticsStore
 from services.analytics.web import create_app
+from services.analytics.web.audit_views import DONE_COOKIE
 from services.common.clients import Written
 from tests.analytics.test_analytics_web import FakeCorrections, csrf_of, serving
 
@@ -36,3 +39,15 @@ def test_photos_without_a_face_are_named_on_the_page(analytics_store: AnalyticsS
         text = " ".join(page.text.split())
         assert "No face was found in 1 of the photos, which were not used: <code>&lt;back&gt;.jpg</code>" in text
         assert "Alice is enrolled from the other 2" in text and 'href="/influencer/inf_aaaa000001"' in text
+
+
+def test_the_enrolled_message_comes_from_the_enrolment_never_from_the_address(
+        analytics_store: AnalyticsStore) -> None:
+    client = create_app(analytics_store, corrections=FakeCorrections()).test_client()
+    spoof = client.get("/enrol?enrolled=Your+session+expired:+call+555-0100").get_data(as_text=True)
+    assert "is enrolled" not in spoof and "555-0100" not in spoof
+    row = AuditRow("e" * 32, "enrol", "page", 1.8e9, after_ids=("inf_ffff000006",), after_name="Zed")
+    analytics_store.apply_changes(analytics_store.feed_position() + 1, {}, {}, audit=row)
+    client.set_cookie(DONE_COOKIE, row.audit_id)
+    assert "Zed is enrolled. No video processed so far shows them" in " ".join(
+        client.get("/enrol").get_data(as_text=True).split())

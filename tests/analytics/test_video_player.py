@@ -88,3 +88,28 @@ def test_an_http_video_plays_from_its_url_with_a_media_fragment(tmp_path):
     assert "<h1 class=\"video-title\">launch day.mp4</h1>" in html
     assert f'src="{url.replace("&", "&amp;")}#t=3.50"' in html
     assert client.get("/video/00000000000000e1/media").status_code == 404, "the page never proxies a URL"
+
+
+def test_a_timeline_bar_reached_with_tab_looks_different_from_the_others(tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    from tests.analytics.test_analytics_web import CHROMIUM, CHROMIUM_ARGS, serving
+
+    url = "https://cdn.example.com/v/a.mp4"
+    app = page_over(tmp_path, [("00000000000000f1", url, url)]).application
+    style = "e => { const s = getComputedStyle(e); return [s.fill, s.stroke, s.outlineStyle]; }"
+    with serving(app) as base, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(base + "/video/00000000000000f1", wait_until="domcontentloaded")
+            bar = page.locator("rect.seekable").first
+            resting = bar.evaluate(style)
+            for _ in range(60):  # Tab through the page until the bar has the focus
+                page.keyboard.press("Tab")
+                if bar.evaluate("e => e === document.activeElement"):
+                    break
+            assert bar.evaluate("e => e === document.activeElement")
+            assert bar.evaluate(style) != resting, resting
+        finally:
+            browser.close()

@@ -7,6 +7,7 @@ merges on the overview and undoes."""
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
 import time
@@ -72,13 +73,14 @@ def test_a_merge_on_the_page_says_what_it_did_offers_undo_and_both_are_audited_w
     back = browser.post(base + "/undo", data={"csrf_token": token, "audit_id": undo_id,
                                                "next": f"/influencer/{ids['b']}"}, timeout=30)
     assert back.status_code == 200 and back.url == f"{base}/influencer/{ids['b']}"
-    assert "Undid a correction: 1 video, 3 faces back" in back.text and 'value="' + undo_id not in back.text
+    said = f'Undid "Merged {ids["b"]} into {ids["a"]}: 1 video": 1 video, 3 faces back'
+    assert said in html.unescape(back.text) and 'value="' + undo_id not in back.text
     assert people_in(stack, "b") == {ids["b"]}, "the merged faces are back under their old id"
 
     trail = browser.get(base + "/audit", timeout=10).text
-    actors = set(re.findall(r"<td>(page:[^<]+)</td>", trail))
+    actors = set(re.findall(r"<td class=\"wide-only\">(page:[^<]+)</td>", trail))
     assert len(actors) == 1 and re.fullmatch(r"page:open:[0-9a-f]{8}", actors.pop()), "this browser's session"
-    assert trail.index("Undid a correction") < trail.index("Merged"), "newest first"
+    assert trail.index("Undid") < trail.index("Merged"), "newest first"
     assert ">undone<" in trail
     rows = list(csv.DictReader(io.StringIO(browser.get(base + "/audit.csv", timeout=10).text)))
     assert [r["action"] for r in rows] == ["undo", "merge"]
@@ -161,7 +163,8 @@ def test_in_a_browser_a_merge_says_what_it_did_and_undo_puts_it_back(page) -> No
             gone = ids["c"] if kept == ids["a"] else ids["a"]
             assert people_in(stack, "c") == people_in(stack, "a") == {kept}
             tab.click("#feedback button:has-text('Undo')")
-            tab.wait_for_selector("#feedback:has-text('Undid a correction')")
+            tab.wait_for_selector("#feedback:has-text('Undid')")
+            assert "Merged" in tab.locator("#feedback").inner_text(), "it says what it undid"
             assert people_in(stack, "a") == {ids["a"]} and people_in(stack, "c") == {ids["c"]}
             assert tab.locator("#feedback button").count() == 0, "an undo offers no undo of its own"
             tab.goto(base + "/audit")

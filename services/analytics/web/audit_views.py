@@ -110,8 +110,13 @@ def done_message(audit_id: str) -> dict[str, Any] | None:
     row, undone = _store().audit_row(audit_id)
     if row is None:
         return None
-    return {"message": describe(row) + _shared_name(row, undone), "audit_id": row.audit_id,
+    return {"message": describe(row, undid(row)) + _shared_name(row, undone), "audit_id": row.audit_id,
             "undo": row.undoable and not undone, "undone": undone}
+
+
+def undid(row: AuditRow) -> AuditRow | None:
+    """The row an undo reverted (None for any other row, or when it is not here)."""
+    return _store().audit_row(row.undoes)[0] if row.action == "undo" and row.undoes else None
 
 
 def _shared_name(row: AuditRow, undone: bool) -> str:
@@ -125,7 +130,7 @@ def _shared_name(row: AuditRow, undone: bool) -> str:
 
 @bp.app_context_processor
 def _helpers() -> dict[str, Any]:
-    return {"feedback": _feedback, "describe": describe, "back_here": back_here}
+    return {"feedback": _feedback, "describe": describe, "undid": undid, "back_here": back_here}
 
 
 @bp.get("/audit")

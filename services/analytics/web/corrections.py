@@ -21,7 +21,8 @@ from werkzeug.exceptions import HTTPException
 
 from services.analytics.analysis import Analysis
 from services.analytics.report import merge_candidates
-from services.analytics.web.audit_views import done_message, done_redirect, remember_done
+from services.analytics.web.audit_views import DONE_COOKIE, done_message, done_redirect, remember_done
+from services.analytics.web.canonical import canonical_ids
 from services.analytics.web.identity_calls import ANSWERS, HTTP_STATUS, Corrections
 from services.analytics.web.likelihood import in_words
 from services.common.boundary import brief, is_influencer_id, is_video_id
@@ -72,11 +73,12 @@ def _identity_errors() -> Iterator[None]:
 
 
 def _influencer_arg(value: object, what: str = "influencer_id") -> str:
-    """`value` (a form field, or a JSON value of any type) when it is an influencer id; 400 naming it otherwise."""
+    """`value` (a form field, or a JSON value of any type) when it is an influencer id, in any case (a script's
+    `INF_…` is that id, as on the CLI); 400 naming it otherwise."""
     text = value.strip() if isinstance(value, str) else "" if value is None else str(value)
-    if not isinstance(value, str) or not is_influencer_id(text):
+    if not isinstance(value, str) or not is_influencer_id(text.lower()):
         abort(400, description=f"{what} {brief(text, 40)!r} is not of the form inf_ + 10 hex digits")
-    return text
+    return text.lower()
 
 
 def _valid_or_404(ok: bool) -> None:
@@ -101,18 +103,31 @@ def _done(endpoint: str, written: Written | None = None, **values: Any) -> Respo
 def rename(influencer_id: str) -> Response:
     _valid_or_404(is_influencer_id(influencer_id))
     name = " ".join((request.form.get("name") or "").split())
-    if len(name) > MAX_NAME_CHARS:
-        abort(400, description=f"a name has at most {MAX_NAME_CHARS} characters")
     back = _local_path(request.form.get("next"))
+    if len(name) > MAX_NAME_CHARS:
+        return _rename_refused(influencer_id, back, f"a name has at most {MAX_NAME_CHARS} characters")
     if not name and not _analysis().names.get(influencer_id):
         # Clearing the name of someone unnamed changes nothing: no correction, no audit row, nothing to undo.
         return redirect(f"{back}#{influencer_id}" if back else url_for("report.influencer",
                                                                         influencer_id=influencer_id), code=303)
-    with _identity_errors():
-        written = _corrections().rename(influencer_id, name)
+    try:
+        with _identity_errors():
+            written = _corrections().rename(influencer_id, name)
+    except HTTPException as exc:
+        if exc.code != 400:
+            raise
+        return _rename_refused(influencer_id, back, exc.description or "identity refused the name")
     if back:  # the inline "Add a name" of the overview or the review queue: back there, at that face
         return done_redirect(back, written, influencer_id)
     return _done("report.influencer", written, influencer_id=influencer_id)
+
+
+def _rename_refused(influencer_id: str, back: str, message: str) -> tuple[str, int]:
+    """A 400 that says why the name was refused with what was typed in a form to send again (an error page
+    without it lost the name: the inline "Add a name" forms are on pages the refusal replaced)."""
+    typed = (request.form.get("name") or "")[:4 * MAX_NAME_CHARS]
+    return render_template("rename_refused.html", influencer_id=influencer_id, back=back, error=message,
+                           typed=typed), 400
 
 
 def _local_path(value: str | None) -> str:
@@ -140,10 +155,11 @@ def hide(influencer_id: str) -> Response:
 @bp.route("/influencer/<influencer_id>/delete", methods=["GET", "POST"])
 def delete(influencer_id: str) -> Response | str:
     """GET: the confirm step. POST with confirm=yes: erases the person from both stores."""
-    _valid_or_404(is_influencer_id(influencer_id))
     if request.method == "GET":
+        canonical_ids(influencer_id=is_influencer_id)
         return render_template("delete.html", influencer_id=influencer_id,
                                name=_analysis().names.get(influencer_id, ""))
+    _valid_or_404(is_influencer_id(influencer_id))
     if request.form.get("confirm") != "yes":
         abort(400, description="tick the box to confirm the deletion")
     with _identity_errors():
@@ -158,11 +174,13 @@ def merge() -> Response:
     ids = list(dict.fromkeys(_influencer_arg(i, "influencer") for i in request.form.getlist("ids")))
     into = request.form.get("into") or ""
     if into:
-        ids = [_influencer_arg(into, "into"), *[i for i in ids if i != into]]
+        into = _influencer_arg(into, "into")
+        ids = [into, *[i for i in ids if i != into]]
     elif ids:
         ids = merge_order(ids, merge_candidates(_analysis()))
-    if len(ids) < 2:
-        abort(400, description="tick at least two influencers to merge")
+    if len(ids) < 2:  # an influencer page's list picks the others (`into` is the page's own), the overview ticks
+        abort(400, description="choose at least one other influencer in the list to merge into this one" if into
+              else "tick at least two influencers to merge")
     with _identity_errors():
         written = _corrections().merge(ids)
     return _done("report.influencer", written, influencer_id=ids[0])
@@ -189,7 +207,7 @@ def enrol() -> Response | str | tuple[str, int]:
     """A name and up to MAX_PHOTOS reference photos (JPEG or PNG, MAX_PHOTO_BYTES each)."""
     if request.method == "GET":
         return render_template("enrol.html", max_photos=MAX_PHOTOS, max_mb=MAX_PHOTO_BYTES // (1024 * 1024),
-                               enrolled=(request.args.get("enrolled") or "")[:MAX_NAME_CHARS])
+                               enrolled=_just_enrolled())
     name = " ".join((request.form.get("name") or "").split())
     if not name or len(name) > MAX_NAME_CHARS:
         return _enrol_refused(f"give a name of 1 to {MAX_NAME_CHARS} characters", name[:MAX_NAME_CHARS])
@@ -224,8 +242,15 @@ def enrol() -> Response | str | tuple[str, int]:
                                enrolled="", skipped=skipped, used=reply.faces_enrolled, name=name,
                                influencer_id=found, catching_up=not written.caught_up)
     if not current_app.extensions["analytics_store"].appearances_of(found):
-        return _done("corrections.enrol", written, enrolled=name)  # nobody in the videos yet: later batches name them
+        return _done("corrections.enrol", written)  # nobody in the videos yet: later batches name them
     return _done("report.influencer", written, influencer_id=found)
+
+
+def _just_enrolled() -> str:
+    """The name of the enrolment just made, read from its audit row (the correction's cookie, as every message
+    of a correction): never from the address, where `?enrolled=<any text>` made the page say anything."""
+    row, _ = current_app.extensions["analytics_store"].audit_row(request.cookies.get(DONE_COOKIE, ""))
+    return row.after_name if row is not None and row.action == "enrol" else ""
 
 
 def _enrol_refused(message: str, name: str, status: int = 400) -> tuple[str, int]:
@@ -326,9 +351,10 @@ def dismiss() -> Response:
         parts = pair.split()
         if len(parts) != 2:
             abort(400, description=f"pair {brief(pair, 50)!r} is not two influencer ids")
-        if parts[0] == parts[1]:  # identity refuses it, after the pairs before it were written: none is
+        a, b = _influencer_arg(parts[0], "pair"), _influencer_arg(parts[1], "pair")
+        if a == b:  # identity refuses it, after the pairs before it were written: none is
             abort(400, description=f"pair {brief(pair, 50)!r} names one influencer twice")
-        parsed.append((_influencer_arg(parts[0], "pair"), _influencer_arg(parts[1], "pair")))
+        parsed.append((a, b))
     first: dict[frozenset[str], tuple[str, str]] = {}
     for a, b in parsed:  # a pair given both ways ("a b", "b a") is one pair: answered, and counted, once
         first.setdefault(frozenset((a, b)), (a, b))

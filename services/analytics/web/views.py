@@ -1,14 +1,14 @@
 """Report pages (reads; the correction forms post to corrections.py). Views only read the request, call
 services.analytics.report and render.
 
-Ids in routes are checked against the services' strict patterns before any lookup (a bad id is a 404);
+Ids in routes are checked against the services' strict patterns before any lookup (a bad id is a 404, one
+in capitals a redirect to its lower-case URL: canonical.py); numeric query parameters are read by query.py;
 templates are autoescaped, and a URL from a manifest becomes a link only when it is http(s).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
@@ -18,7 +18,9 @@ from services.analytics.analysis import Analysis
 from services.analytics.chart import means_chart_png
 from services.analytics.export import to_safe_csv
 from services.analytics.store import AnalyticsStore
+from services.analytics.web.canonical import canonical_ids, influencer_id_as_typed
 from services.analytics.web.doubt import REVIEW_PAGE, OpenReviewCounts
+from services.analytics.web.query import whole_number
 from services.common.boundary import is_influencer_id, is_video_id
 
 # Templates and static files are the app's own (services/analytics/web/templates, .../static).
@@ -34,7 +36,7 @@ def _analysis() -> Analysis:
 
 
 def _min_videos() -> int:
-    return max(0, request.args.get("min_videos", default=0, type=int) or 0)
+    return whole_number("min_videos", "the fewest videos a person listed has")
 
 
 @bp.app_context_processor
@@ -49,12 +51,6 @@ def is_http_url(value: object) -> bool:
     """True for an http(s) URL with no blanks or control characters: the only URLs the page links to
     (a `javascript:` or `data:` URL from a manifest stays text)."""
     return isinstance(value, str) and _HTTP_URL.fullmatch(value) is not None
-
-
-def _valid(check: Callable[[str], bool], *values: str) -> None:
-    """A 404 unless every value passes `check`: ids out of pattern are never looked up."""
-    if not all(check(v) for v in values):
-        abort(404)
 
 
 def _fmt(value: object, digits: int = 2) -> str:
@@ -100,7 +96,7 @@ def predict() -> str:
     return render_template(
         "predict.html",
         view=report.overview(analysis),
-        result=report.prediction(analysis, request.args.getlist("ids")),
+        result=report.prediction(analysis, [influencer_id_as_typed(i) for i in request.args.getlist("ids")]),
     )
 
 
@@ -111,12 +107,10 @@ INFLUENCER_PAGE_ROWS = 200  # of an influencer's videos at once: each row has a 
 def influencer(influencer_id: str) -> str:
     """One influencer: statistics, corrections, and their videos best score first, INFLUENCER_PAGE_ROWS (config
     "INFLUENCER_PAGE_ROWS") at a time from the `?from=`-th (0-based)."""
-    _valid(is_influencer_id, influencer_id)
-    start = request.args.get("from", "0")
-    if not (start.isascii() and start.isdigit() and len(start) <= 9):
-        abort(400, description="?from= is the place of a video in the list: a whole number from 0")
+    canonical_ids(influencer_id=is_influencer_id)
+    start = whole_number("from", "the place of a video in the list")
     rows = int(current_app.config.get("INFLUENCER_PAGE_ROWS") or INFLUENCER_PAGE_ROWS)
-    page = report.influencer_page(_store(), _analysis(), influencer_id, int(start), rows)
+    page = report.influencer_page(_store(), _analysis(), influencer_id, start, rows)
     if page is None:
         abort(404)
     return render_template("influencer.html", page=page, others=_others(influencer_id), rows=rows,
@@ -125,7 +119,7 @@ def influencer(influencer_id: str) -> str:
 
 @bp.get("/video/<video_id>")
 def video(video_id: str) -> str:
-    _valid(is_video_id, video_id)
+    canonical_ids(video_id=is_video_id)
     page = report.video_page(_store(), _analysis(), video_id)
     if page is None:
         abort(404)
@@ -160,14 +154,13 @@ def videos() -> str:
 
 @bp.get("/faces/<influencer_id>.jpg")
 def face(influencer_id: str) -> Response:
-    _valid(is_influencer_id, influencer_id)
+    canonical_ids(influencer_id=is_influencer_id)
     return _jpeg(_store().best_face(influencer_id))
 
 
 @bp.get("/appearance-face/<video_id>/<influencer_id>.jpg")
 def appearance_face(video_id: str, influencer_id: str) -> Response:
-    _valid(is_video_id, video_id)
-    _valid(is_influencer_id, influencer_id)
+    canonical_ids(video_id=is_video_id, influencer_id=is_influencer_id)
     return _jpeg(_store().appearance_face(video_id, influencer_id))
 
 

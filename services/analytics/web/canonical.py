@@ -1,0 +1,32 @@
+"""Ids in a page's path, checked before any lookup: an id out of pattern is a 404, and one typed or pasted in
+capitals (`/influencer/INF_…`, as a spreadsheet or the CLI's output may show it) is sent on to the same page at
+its canonical, lower-case URL (308, the query kept), the way the CLI accepts ids in any case
+(influencers/names.py). A query's ids (Predict's `?ids=`) are read the same way (influencer_id_as_typed)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import abort, redirect, request, url_for
+
+from services.common.boundary import is_influencer_id
+
+
+def canonical_ids(**checks: Callable[[str], bool]) -> None:
+    """Each named view argument passes its check (services.common.boundary) as it is; one that passes only
+    once stripped and lower-cased is a 308 to the canonical URL; any other is a 404."""
+    given = request.view_args or {}
+    canonical = {name: given[name].strip().lower() for name in checks}
+    if not all(check(canonical[name]) for name, check in checks.items()):
+        abort(404)
+    if all(canonical[name] == given[name] for name in checks):
+        return
+    target = url_for(request.endpoint or "", **{**given, **canonical})
+    query = request.query_string.decode("ascii", "replace")  # as the browser sent it: already URL-encoded
+    abort(redirect(f"{target}?{query}" if query else target, code=308))
+
+
+def influencer_id_as_typed(value: str) -> str:
+    """`value` as an influencer id when it is one in any case (`INF_…` → `inf_…`), else `value` stripped."""
+    lowered = value.strip().lower()
+    return lowered if is_influencer_id(lowered) else value.strip()

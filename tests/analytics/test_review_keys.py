@@ -1,0 +1,72 @@
+"""The review queue's keys in headless Chromium, over a fake identity: one answer per pair however fast the
+keys come, and the counts on the page follow each answer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from playwright.sync_api import Route, sync_playwright
+
+from services.analytics.records import DONE, AppearanceRow, VideoRow
+from services.analytics.store import AnalyticsStore
+from services.analytics.web import create_app
+from tests.analytics.test_analytics_web import CHROMIUM, CHROMIUM_ARGS, FakeCorrections, serving
+
+
+def _store(path: Path) -> AnalyticsStore:
+    store = AnalyticsStore(path)
+    for k, cast in enumerate((("inf_aaaa000001", "inf_dddd000004"), ("inf_cccc000003", "inf_dddd000004"))):
+        video_id = f"{k:016x}"
+        store.record_video(VideoRow(f"https://cdn.example.com/{k}.mp4", video_id, 1.0 + k, DONE, duration_s=5.0),
+                           [AppearanceRow(video_id, i, 0.0, 1.0, 1, 1.0, 0.5, b"\xff\xd8jpeg") for i in cast])
+    return store
+
+
+def test_a_key_pressed_twice_before_the_reply_answers_the_pair_once_and_the_dismiss_count_follows(
+        tmp_path: Path) -> None:
+    store, fake = _store(tmp_path / "a.sqlite"), FakeCorrections()
+    held: list[Route] = []
+    with serving(create_app(store, corrections=fake)) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            dialogs: list[str] = []
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+            def hold(route: Route) -> None:  # the request waits until let go
+                held.append(route)
+
+            page.route("**/api/review/answer.json", hold)
+            page.goto(url + "/review?unlikely=1", wait_until="load")
+            assert page.locator("li.review-item").count() == 2
+            page.keyboard.press("n")
+            page.keyboard.press("n")
+            page.wait_for_timeout(300)
+            assert len(held) == 1
+            held[0].continue_()
+            page.wait_for_function("document.querySelectorAll('li.review-item').length === 1")
+            assert page.locator("#dismiss-page button").inner_text() == "None of these are the same (1)"
+            assert page.locator("#dismiss-page input[name=pair]").count() == 1
+            assert dialogs == []
+        finally:
+            browser.close()
+    store.close()
+    assert fake.calls == [("answer", "inf_aaaa000001", "inf_dddd000004", "different")]
+
+
+def test_answering_a_less_likely_pair_in_place_counts_it_off(tmp_path: Path) -> None:
+    store, fake = _store(tmp_path / "a.sqlite"), FakeCorrections()
+    with serving(create_app(store, corrections=fake)) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(url + "/review?unlikely=1", wait_until="load")
+            assert page.locator("#review-count").inner_text().startswith("1 left to answer, and 1 less likely")
+            page.keyboard.press("j")  # the second pair, the one under the floor
+            page.keyboard.press("s")
+            page.wait_for_function("document.querySelectorAll('li.review-item').length === 1")
+            assert page.locator("#review-count").inner_text().startswith("1 left to answer, and 0 less likely")
+        finally:
+            browser.close()
+    store.close()
+    assert fake.calls == [("answer", "inf_cccc000003", "inf_dddd000004", "skip")]

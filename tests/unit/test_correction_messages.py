@@ -1,0 +1,38 @@
+"""The sentence a correction's message shows quotes a name as the analyst typed it: an emoji's joiners, an
+apostrophe and right-to-left script come out whole, never as Python escapes."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.analytics.audit import AuditRow, audit_frame, describe
+from services.common.names import Known, shared_name_note
+
+FAMILY = "Zoë 👩\u200d👩\u200d👧 O'Brien"
+
+
+@pytest.mark.parametrize("name", [FAMILY, 'say "hi"', "مرحبا 42", "<b>&amp;</b>"])
+def test_a_rename_message_quotes_the_name_as_typed(name: str) -> None:
+    row = AuditRow("a" * 32, "rename", "page", 0.0, before_ids=("inf_aaaa000001",), after_ids=("inf_aaaa000001",),
+                   before_name="Old", after_name=name)
+    assert describe(row) == f"Named inf_aaaa000001 '{name}' (was 'Old')"
+    removed = AuditRow("b" * 32, "rename", "page", 0.0, before_ids=("inf_aaaa000001",), before_name=name)
+    assert describe(removed) == f"Removed the name '{name}' of inf_aaaa000001"
+
+
+def test_the_shared_name_note_quotes_the_name_as_typed() -> None:
+    note = shared_name_note(FAMILY, [Known("inf_bbbb000002", FAMILY, 3)])
+    assert note.startswith(f"Also named '{FAMILY}': inf_bbbb000002 (3 videos)")
+    assert "\\u200d" not in note and "\\'" not in note
+
+
+def test_an_undo_says_which_correction_it_took_back() -> None:
+    merge = AuditRow("m" * 32, "merge", "page", 0.0, before_ids=("inf_bbbb000002",), after_ids=("inf_aaaa000001",),
+                     names={"inf_aaaa000001": "Ana"}, videos=9, faces=51, undoable=True)
+    undo = AuditRow("u" * 32, "undo", "page", 1.0, videos=9, faces=51, undoes=merge.audit_id)
+    assert describe(undo, merge) == 'Undid "Merged inf_bbbb000002 into Ana: 9 videos": 9 videos, 51 faces back'
+    rename = AuditRow("r" * 32, "rename", "page", 0.0, before_ids=("inf_aaaa000001",), after_name="Ana")
+    assert describe(AuditRow("v" * 32, "undo", "page", 1.0, undoes=rename.audit_id), rename) == \
+        "Undid \"Named inf_aaaa000001 'Ana'\""
+    assert describe(undo) == "Undid a correction: 9 videos, 51 faces back"  # the reverted row not at hand
+    assert list(audit_frame([undo, merge])["what"])[0] == describe(undo, merge)
