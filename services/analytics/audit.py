@@ -132,7 +132,8 @@ def describe(row: AuditRow, undone: AuditRow | None = None) -> str:
         case "review skip":
             return f"Skipped the question about {_many(before, names)}"
         case "undo":
-            what = f'"{describe(undone)}"' if undone is not None else "a correction"
+            what = (f'"{describe(undone)}"' if undone is not None
+                    else f"correction {row.undoes}" if row.undoes else "a correction")
             if undone is not None and not (row.videos or row.faces):
                 return f"Undid {what}"
             return f"Undid {what}: {_videos(row.videos)}, {row.faces} faces back"

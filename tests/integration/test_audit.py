@@ -185,7 +185,7 @@ def test_the_cli_says_what_a_correction_did_with_its_audit_id_and_undoes_it_as_i
     (audit_id,) = __import__("re").findall(r"`influencers undo ([0-9a-f]{32})` reverts it", line)
     assert line.startswith(f"Named {a} 'Ana' (audit {audit_id}")
     assert main(["undo", audit_id, *ports]) == 0
-    assert capsys.readouterr().out.startswith("Undid a correction")
+    assert capsys.readouterr().out.startswith(f"Undid correction {audit_id}")
     assert stack.store.names() == {}
     assert main(["undo", audit_id, *ports]) == 0
     assert capsys.readouterr().out == f"correction {audit_id} was undone already: nothing changed\n"

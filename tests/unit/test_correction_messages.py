@@ -34,5 +34,7 @@ def test_an_undo_says_which_correction_it_took_back() -> None:
     rename = AuditRow("r" * 32, "rename", "page", 0.0, before_ids=("inf_aaaa000001",), after_name="Ana")
     assert describe(AuditRow("v" * 32, "undo", "page", 1.0, undoes=rename.audit_id), rename) == \
         "Undid \"Named inf_aaaa000001 'Ana'\""
-    assert describe(undo) == "Undid a correction: 9 videos, 51 faces back"  # the reverted row not at hand
+    # The reverted row not at hand (the CLI has the undo's entry alone): named by its audit id.
+    assert describe(undo) == f"Undid correction {merge.audit_id}: 9 videos, 51 faces back"
+    assert describe(AuditRow("w" * 32, "undo", "page", 1.0)) == "Undid a correction: 0 videos, 0 faces back"
     assert list(audit_frame([undo, merge])["what"])[0] == describe(undo, merge)
