@@ -8,7 +8,8 @@ while tracing is on (services/common/tracing.py), so a video's lines in ingest a
 
 Text: `2026-12-04T21:00:00.123Z WARNING services.ingest.pipeline: video failed job_id=... reason='...'`.
 JSON: `{"timestamp": ..., "level": "warning", "logger": ..., "event": "video failed", "job_id": ..., ...}`.
-A traceback is a field of the JSON line; in text it follows its line, as Python prints it.
+A traceback is a field of the JSON line (frames without their local variables, which may hold a password); in
+text it follows its line, as Python prints it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # Libraries that say too much at INFO (alembic: a line per plugin at every store open).
 QUIET = ("httpx", "werkzeug", "alembic")
 ROW_FIELDS = ("job_id", "row", "video_id")
+# A JSON traceback without each frame's local variables (structlog's default shows them): a frame of the database
+# driver holds the connection string with its password, a settings object the token.
+_JSON_TRACEBACKS = structlog.processors.ExceptionRenderer(
+    structlog.tracebacks.ExceptionDictTransformer(show_locals=False))
 
 
 def _trace_id(logger: WrappedLogger, name: str, event: EventDict) -> EventDict:
@@ -87,7 +92,7 @@ def configure_logging(fmt: str = "text", level: str = "INFO", stream: TextIO | N
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _trace_id,
     ]
-    render: list[Any] = ([structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()]
+    render: list[Any] = ([_JSON_TRACEBACKS, structlog.processors.JSONRenderer()]
                          if fmt == "json" else [structlog.processors.format_exc_info, _text])
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,

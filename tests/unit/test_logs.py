@@ -48,6 +48,22 @@ def test_a_traceback_stays_inside_its_json_line(restore_root):
     assert "ValueError" in json.dumps(json.loads(line)["exception"])
 
 
+def test_a_json_traceback_carries_no_local_variables_so_no_password_of_a_frame_reaches_the_log(restore_root):
+    out = io.StringIO()
+    configure_logging("json", "INFO", stream=out)
+
+    def connect(conninfo: str) -> None:
+        raise ConnectionError("password authentication failed")
+
+    try:
+        connect("host=db user=app password=hunter2-secret")
+    except ConnectionError as exc:
+        logging.getLogger("x").error("store error", exc_info=exc)
+    (line,) = out.getvalue().splitlines()
+    assert "password authentication failed" in line and "connect" in line
+    assert "hunter2-secret" not in line
+
+
 def test_text_lines_read_time_level_logger_event_then_the_fields(restore_root):
     out = io.StringIO()
     configure_logging("text", "INFO", stream=out)
