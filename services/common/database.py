@@ -34,6 +34,14 @@ def database_url(configured: str, sqlite_file: Path) -> str:
     return configured
 
 
+def shown_url(url: str) -> str:
+    """`url` as an error line may show it: the password replaced by ***."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except (sa.exc.ArgumentError, ValueError):
+        return "(not a database URL)"
+
+
 def is_postgres(engine: Engine) -> bool:
     return engine.dialect.name == "postgresql"
 

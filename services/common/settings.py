@@ -9,6 +9,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ENV_PREFIX = "INFLUENCERS_"
 _TRUE = ("1", "true", "yes", "on")
@@ -185,6 +186,8 @@ class Settings:
         if self.database_url and not self.database_url.startswith(("postgresql://", "postgres://",
                                                                      "postgresql+psycopg://", "sqlite://")):
             raise SettingsError(f"{env_name('database_url')} must start with postgresql:// (or sqlite://)")
+        if self.database_url and not _port_readable(self.database_url):
+            raise SettingsError(f"{env_name('database_url')} has a port that is not a number from 1 to 65535")
         if self.log_format.lower() not in _LOG_FORMATS:
             raise SettingsError(f"{env_name('log_format')}={self.log_format!r}: one of {', '.join(_LOG_FORMATS)}")
         if self.log_level.upper() not in _LOG_LEVELS:
@@ -254,6 +257,16 @@ _KIND_NAMES = {"int": "whole number", "float": "number", "bool": "boolean (1/0, 
 def env_name(field_name: str) -> str:
     """The environment variable of a settings field: `web_port` -> `INFLUENCERS_WEB_PORT`."""
     return ENV_PREFIX + field_name.upper()
+
+
+def _port_readable(url: str) -> bool:
+    """Whether `url`'s port, if it has one, is a number from 1 to 65535 (the driver would fail on it later with a
+    traceback). The URL itself is never quoted: it may hold a password."""
+    try:
+        port = urlsplit(url).port
+    except ValueError:
+        return False
+    return port is None or port > 0
 
 
 def _describe_range(low: float | None, high: float | None) -> str:

@@ -284,6 +284,31 @@ def test_a_data_dir_whose_analytics_store_cannot_be_opened_is_one_line_and_exit_
         f"influencers: error: serve: the analytics store in data dir {tmp_path / 'd'} cannot be used (")
 
 
+@pytest.mark.parametrize("service", ["ingest", "identity", "analytics"])
+def test_a_database_nobody_answers_at_is_one_line_naming_the_setting_without_its_password(tmp_path, service):
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"postgresql://app:pw-hunter2@127.0.0.1:{port}/influencers"
+    result = influencers("service", service, "--data-dir", str(tmp_path / "d"),
+                         env={"INFLUENCERS_DATABASE_URL": url})
+    lines = [line for line in result.stderr.splitlines() if " INFO " not in line]
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert len(lines) == 1 and lines[0].startswith(f"influencers: error: service: INFLUENCERS_DATABASE_URL "
+                                                   f"(postgresql://app:***@127.0.0.1:{port}/influencers) "
+                                                   "cannot be used ("), result.stderr
+    assert "hunter2" not in result.stderr and "analytics store" not in result.stderr
+
+
+@pytest.mark.parametrize("url", ["postgresql://app:pw-hunter2@db:port/influencers",
+                                 "postgresql://app:pw-hunter2@db:99999/influencers"])
+def test_a_database_url_with_a_bad_port_is_refused_at_start_naming_the_setting(tmp_path, url):
+    result = influencers("service", "ingest", "--data-dir", str(tmp_path / "d"),
+                         env={"INFLUENCERS_DATABASE_URL": url})
+    assert_usage_error(result, "INFLUENCERS_DATABASE_URL", "port")
+    assert "hunter2" not in result.stderr
+
+
 @pytest.mark.parametrize(("content", "words"), [
     (b"a,b\n1,2\n", "lacks the column(s) file, people, performance"),
     (b"", "No columns"),
