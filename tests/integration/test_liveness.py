@@ -133,6 +133,38 @@ def test_the_identity_service_with_its_change_feeds_database_unreachable_is_aliv
         process.stop(grace_s=0)
 
 
+def test_a_draining_server_is_not_ready_though_its_store_answers_and_is_still_alive(flaky_store_server):
+    server, up = flaky_store_server
+    server.drain()
+    time.sleep(0.3)  # several rounds of the store check (every 0.05 s), each finding the store up
+    assert status(server.port, READINESS) == NOT_SERVING
+    assert status(server.port, LIVENESS) == SERVING
+
+
+class _RowsInFlight:
+    """Stands in for ingest's job runner: its stop() is where a stopping ingest waits for the rows it runs (up
+    to a minute); it notes the readiness a probe sees meanwhile."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.readiness_while_stopping: int | None = None
+
+    def stop(self) -> None:
+        self.readiness_while_stopping = status(self.port, READINESS)
+
+
+def test_a_stopping_ingest_is_not_ready_while_its_rows_in_flight_finish(tmp_path):
+    # Before, readiness stayed SERVING until the rows in flight had finished and the server itself stopped.
+    process = IngestProcess(Settings(data_dir=tmp_path, ingest_port=0))
+    real_jobs, process.jobs = process.jobs, _RowsInFlight(process.port)
+    try:
+        assert wait_for(process.port, READINESS, SERVING, 5) == SERVING
+        process.stop(grace_s=0)
+        assert process.jobs.readiness_while_stopping == NOT_SERVING
+    finally:
+        real_jobs.stop()
+
+
 def test_a_stopped_server_is_no_longer_live():
     server = build_server("probe", "127.0.0.1", 0, [], max_workers=2)
     health = server.health
