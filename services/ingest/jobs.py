@@ -243,7 +243,10 @@ class JobQueue:
             except Exception as exc:  # noqa: BLE001 - a database or service outage: logged, retried after a pause
                 first = streak.failures == 0
                 if streak.failed():
-                    if first:
+                    if first and _transient(exc):  # a service restarting: no traceback, the row waits for it
+                        log.warning("ingest worker step failed: %s; the row goes back to the queue, retrying",
+                                    _details(exc))
+                    elif first:
                         log.exception("ingest worker step failed; retrying")
                     else:
                         log.error("ingest worker step still failing (try %d): %s", streak.failures, _details(exc))
@@ -272,7 +275,13 @@ class JobQueue:
                     raise
                 self._stop_job(claim, _details(exc))
                 return True
-            self._run(claim)
+            try:
+                self._run(claim)
+            except Exception:
+                # Identity or analytics unreachable, or the database: the row is no one's again (its next
+                # attempt forgets what this one stored), not held under a lease this replica's heartbeat renews.
+                self.store.release(claim, self.owner)
+                raise
             return True
         finally:
             with self._batch_lock:

@@ -137,7 +137,9 @@ class VideoPipeline:
     def process(self, url: str, performance: float | None, external_id: str, row_error: str,
                 base_dir: Path, on_video_id: Callable[[str], None] | None = None, repeats: int = 0) -> Outcome:
         """Runs one manifest row; never raises for a failure of this row (Exception): the row fails with
-        a one-line error naming its URL, is recorded, and the batch goes on. `on_video_id` hears the video's
+        a one-line error naming its URL, is recorded, and the batch goes on. Identity or analytics unreachable
+        (UNAVAILABLE: a restart, a rolling update) is no failure of the row: that RpcError is raised, and the
+        job queue gives the row back to be run again. `on_video_id` hears the video's
         content id once it is known, before anything reaches identity (a replacement attempt forgets it).
         `repeats`: later rows of the submission with this URL (Video.repeats), recorded with the row."""
         video = common_pb2.Video(url=url, external_id=external_id, repeats=repeats)
@@ -151,6 +153,8 @@ class VideoPipeline:
         except (VideoError, SpoolError) as exc:
             video.error = f"{url}: {exc}"
         except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.UNAVAILABLE:
+                raise
             video.error = f"{url}: service call failed ({error_reason(exc)})"
         except Exception as exc:  # any failure of one video fails its row (recorded below), not the batch
             unexpected = exc

@@ -330,6 +330,8 @@ class Scripted:
         self.fail_reconcile = ""
         self.fail_open = 0  # the next opens that fail (identity unreachable)
         self.unavailable_reconciles = 0  # the first reconciles that meet identity unreachable
+        self.unavailable_rows = 0  # the next rows whose analysis meets identity unreachable
+        self.previous_video_ids: list[str] = []  # what each row run was told an earlier attempt had analysed
         self.reconcile_calls = 0
         self._lock = threading.Lock()
 
@@ -345,7 +347,12 @@ class Scripted:
 
     def run_row(self, claim: Claim, note_video) -> tuple[ingest_pb2.WatchJobResponse, str]:
         url = claim.submission.url
+        self.previous_video_ids.append(claim.previous_video_id)
         note_video(f"id-{url}")
+        with self._lock:
+            if self.unavailable_rows:
+                self.unavailable_rows -= 1
+                raise Unavailable()
         assert self.step.acquire(timeout=30)
         with self._lock:
             self.ran.append(url)
@@ -466,6 +473,21 @@ class Unavailable(grpc.RpcError):
 
     def __str__(self) -> str:
         return "<_InactiveRpcError of RPC that terminated with:\n\tstatus = ...\n\tdebug_error_string = ...>"
+
+
+def test_a_row_that_meets_identity_unreachable_goes_back_to_the_queue_and_is_done_once_identity_answers(
+        replicas) -> None:
+    # Before, the pipeline failed such a row for good: a restart of identity failed every row in flight.
+    (one, two), body = replicas
+    two.stop(timeout_s=5)
+    body.unavailable_rows = 2
+    job = one.start(request(1))
+    body.release(1)
+    ended = wait_state(one, job.job_id, SUCCEEDED, FAILED)
+    assert ended.state == SUCCEEDED and dict(ended.statuses) == {"done": 1}
+    assert body.ran == ["v0.mp4"]
+    assert body.previous_video_ids == ["", "id-v0.mp4", "id-v0.mp4"], "each retry forgets the attempt before"
+    assert one.store.claim_row("x") is None
 
 
 def test_a_reconcile_failed_by_a_grpc_error_gives_the_job_its_status_and_message_on_one_line(replicas) -> None:
