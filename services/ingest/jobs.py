@@ -158,6 +158,9 @@ class JobQueue:
         self._batch_lock = threading.Lock()
         self._batch_open = False
         self._busy = 0  # worker threads running a row or a finalisation (under _batch_lock)
+        # Rows whose run raised and that could not be given back then (the database down): given back first
+        # thing at the next step, before this replica's heartbeat would keep them taken for good.
+        self._unreleased: list[Claim] = []
         self._threads = [threading.Thread(target=self._work, name=f"ingest-jobs-{k}", daemon=True)
                          for k in range(max(1, threads))]
         self._heartbeat = threading.Thread(target=self._beat, name="ingest-leases", daemon=True)
@@ -260,6 +263,7 @@ class JobQueue:
         with self._batch_lock:
             self._busy += 1
         try:
+            self._release_unreleased()
             finalising = self.store.claim_finalize(self.owner)
             if finalising is not None:
                 self._finalise(finalising)
@@ -280,12 +284,26 @@ class JobQueue:
             except Exception:
                 # Identity or analytics unreachable, or the database: the row is no one's again (its next
                 # attempt forgets what this one stored), not held under a lease this replica's heartbeat renews.
-                self.store.release(claim, self.owner)
+                with self._batch_lock:
+                    self._unreleased.append(claim)
+                self._release_unreleased()
                 raise
             return True
         finally:
             with self._batch_lock:
                 self._busy -= 1
+
+    def _release_unreleased(self) -> None:
+        """Gives back the rows whose run raised; raises (keeping the rest) while the database does not answer."""
+        with self._batch_lock:
+            pending, self._unreleased = self._unreleased, []
+        for k, claim in enumerate(pending):
+            try:
+                self.store.release(claim, self.owner)
+            except Exception:
+                with self._batch_lock:
+                    self._unreleased.extend(pending[k:])
+                raise
 
     def _run(self, claim: Claim) -> None:
         """Runs one row as one trace (root span "video") whose log lines carry the job, the row and the video."""

@@ -578,6 +578,44 @@ def test_a_database_outage_is_logged_once_with_its_traceback_then_once_when_it_i
                      ("INFO", "ingest worker steps succeed again after 3 failed tries", False)]
 
 
+class DownAsARowEnds(JobStore):
+    """The real store, its database going away as the first row ends: storing the row's result fails, and so does
+    giving the row back; then it answers again."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        super().__init__(engine, lease_s=2.0)
+        self.finish_failures = self.release_failures = 1
+
+    def finish_row(self, *args, **kwargs) -> bool:
+        if self.finish_failures:
+            self.finish_failures -= 1
+            raise ConnectionError("server closed the connection unexpectedly")
+        return super().finish_row(*args, **kwargs)
+
+    def release(self, claim: Claim, owner: str) -> None:
+        if self.release_failures:
+            self.release_failures -= 1
+            raise ConnectionError("connection refused")
+        super().release(claim, owner)
+
+
+def test_a_row_whose_end_met_a_database_outage_runs_again_once_the_database_answers(engines) -> None:
+    # Before, the row stayed taken by this replica, its lease renewed by this replica's own heartbeat once the
+    # database was back: the job never ended (a PostgreSQL restart mid-job, in an operator's run).
+    store = DownAsARowEnds(engines())
+    body = Scripted()
+    queue = JobQueue(store, body, "r0:x", threads=1, idle_poll_s=0.01)
+    try:
+        job = queue.start(request(1))
+        body.release(2)
+        ended = wait_state(queue, job.job_id, SUCCEEDED, FAILED)
+        assert ended.state == SUCCEEDED and dict(ended.statuses) == {"done": 1}
+        assert body.ran == ["v0.mp4", "v0.mp4"] and body.previous_video_ids == ["", "id-v0.mp4"]
+    finally:
+        body.release(1000)
+        queue.stop(timeout_s=5)
+
+
 def test_a_row_without_a_url_fails_at_submission_named_by_its_line_or_its_place() -> None:
     req = ingest_pb2.StartIngestRequest(videos=[
         ingest_pb2.VideoSubmission(url="", performance=1.0),
