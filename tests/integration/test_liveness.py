@@ -5,9 +5,11 @@ import importlib.util
 import time
 from pathlib import Path
 
+import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from influencers.v1 import analytics_pb2, analytics_pb2_grpc
 from services.analytics.server import serve_analytics
 from services.analytics.store import AnalyticsStore
 from services.common.database import open_engine
@@ -104,6 +106,22 @@ def test_the_analytics_service_with_its_store_closed_is_alive_but_not_ready(tmp_
         store.close()  # the store goes away under the running server
         assert wait_for(running.port, READINESS, NOT_SERVING, 8) == NOT_SERVING
         assert status(running.port, LIVENESS) == SERVING
+    finally:
+        running.stop(0)
+
+
+def test_a_call_that_meets_its_database_unreachable_answers_unavailable_so_callers_try_again(tmp_path):
+    # Before, it answered INTERNAL, which ingest takes for a failure of the row: a PostgreSQL restart mid-job
+    # failed the rows in flight for good.
+    store = AnalyticsStore(tmp_path / "analytics.sqlite3")
+    running = serve_analytics(Settings(analytics_port=0), store)
+    stub = analytics_pb2_grpc.AnalyticsServiceStub(open_channel(f"127.0.0.1:{running.port}"))
+    try:
+        store._engine = open_engine("postgresql://nobody@127.0.0.1:1/none")  # the database goes away
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.GetVideo(analytics_pb2.GetVideoRequest(video_id="ab" * 8), timeout=10)
+        assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert "database" in refused.value.details() and "nobody" not in refused.value.details()
     finally:
         running.stop(0)
 
