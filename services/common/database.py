@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from pathlib import Path
+from typing import TypeGuard
 from urllib.parse import quote
 
 import sqlalchemy as sa
@@ -40,6 +41,14 @@ def shown_url(url: str) -> str:
         return sa.engine.make_url(url).render_as_string(hide_password=True)
     except (sa.exc.ArgumentError, ValueError):
         return "(not a database URL)"
+
+
+def database_unreachable(exc: BaseException) -> TypeGuard[sa.exc.DBAPIError]:
+    """PostgreSQL gone (refused, closed, shut down) under a call: an outage to wait out, no fault of the work.
+    SQLite's OperationalErrors (a locked or unreadable file) are not."""
+    if not isinstance(exc, sa.exc.DBAPIError) or isinstance(exc.orig, sqlite3.Error):
+        return False
+    return exc.connection_invalidated or isinstance(exc, sa.exc.OperationalError)
 
 
 def is_postgres(engine: Engine) -> bool:

@@ -6,22 +6,20 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent import futures
 from dataclasses import dataclass, field
-from typing import TypeGuard
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from sqlalchemy import exc as sa_exc
 
 from services.common import tracing
 from services.common.actor import ActorClientInterceptor
 from services.common.client_metadata import MetadataClientInterceptor
 from services.common.damage import DiskFull
+from services.common.database import database_unreachable
 from services.common.grpc_metrics import ClientMetrics, ServerMetrics
 from services.common.method_handlers import rewrapped
 from services.common.metrics import families
@@ -140,20 +138,12 @@ def _unexpected(context: grpc.ServicerContext, method: str, exc: Exception) -> N
     if isinstance(exc, DiskFull):
         log.warning("%s refused: %s", method, exc)
         context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
-    if _database_unreachable(exc):  # a restart, a failover: the caller tries again (ingest puts its row back)
+    if database_unreachable(exc):  # a restart, a failover: the caller tries again (ingest puts its row back)
         log.warning("%s: the database is unreachable: %s", method, " ".join(str(exc.orig).split()))
         context.abort(grpc.StatusCode.UNAVAILABLE, f"{method.rsplit('/', 1)[-1]}: the database is unreachable")
     log.exception("%s failed", method)
     context.abort(grpc.StatusCode.INTERNAL,
                   f"internal error in {method.rsplit('/', 1)[-1]} (the service's log has the details)")
-
-
-def _database_unreachable(exc: Exception) -> TypeGuard[sa_exc.DBAPIError]:
-    """PostgreSQL gone (refused, closed, shut down) under a call. SQLite's OperationalErrors (a locked or
-    unreadable file) are not outages the caller can wait out."""
-    if not isinstance(exc, sa_exc.DBAPIError) or isinstance(exc.orig, sqlite3.Error):
-        return False
-    return exc.connection_invalidated or isinstance(exc, sa_exc.OperationalError)
 
 
 @dataclass

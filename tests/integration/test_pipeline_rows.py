@@ -11,16 +11,19 @@ import av
 import grpc
 import numpy as np
 import pytest
+import sqlalchemy as sa
 
 from influencers.v1 import analytics_pb2_grpc, common_pb2, identity_pb2
 from services.analytics.export import export_report
 from services.analytics.records import appearance_from_proto
 from services.analytics.server import serve_analytics
 from services.analytics.store import AnalyticsStore
+from services.common.database import open_engine
 from services.common.protoconv import duration
 from services.common.rpc import open_channel, wait_healthy
 from services.common.settings import Settings
 from services.ingest.pipeline import VideoPipeline, resolve_location
+from services.ingest.repost_store import RepostStore
 
 DONE = common_pb2.VIDEO_STATUS_DONE
 FAILED = common_pb2.VIDEO_STATUS_FAILED
@@ -128,6 +131,18 @@ def test_identity_unreachable_is_no_fault_of_the_row_so_it_is_neither_failed_nor
         pipeline.process("a.mp4", 1.0, "", "", folder)
     assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
     assert store.get_video(location=str(folder / "a.mp4")) is None
+
+
+def test_ingests_own_database_gone_mid_row_is_no_fault_of_the_row_so_it_is_neither_failed_nor_recorded(
+        rig, tmp_path) -> None:
+    # Before, a PostgreSQL restart met while looking the video up among the reposts failed the row for good.
+    pipeline, _, store = rig
+    pipeline.reposts = RepostStore(open_engine("postgresql://nobody@127.0.0.1:1/none"))  # the database goes away
+    folder = tmp_path / "m"
+    make_video(folder / "b.mp4", seed=4)
+    with pytest.raises(sa.exc.OperationalError):
+        pipeline.process("b.mp4", 1.0, "", "", folder)
+    assert store.get_video(location=str(folder / "b.mp4")) is None
 
 
 def test_two_files_with_the_same_relative_name_in_two_folders_are_two_videos(rig, tmp_path) -> None:
