@@ -188,6 +188,9 @@ class Settings:
             raise SettingsError(f"{env_name('database_url')} must start with postgresql:// (or sqlite://)")
         if self.database_url and not _port_readable(self.database_url):
             raise SettingsError(f"{env_name('database_url')} has a port that is not a number from 1 to 65535")
+        if self.qdrant_url and not _is_http_url(self.qdrant_url):
+            raise SettingsError("QDRANT_URL must be a Qdrant server's http:// or https:// URL (such as "
+                                "http://qdrant:6333), or empty for Qdrant Edge in the data dir")
         if self.log_format.lower() not in _LOG_FORMATS:
             raise SettingsError(f"{env_name('log_format')}={self.log_format!r}: one of {', '.join(_LOG_FORMATS)}")
         if self.log_level.upper() not in _LOG_LEVELS:
@@ -257,6 +260,18 @@ _KIND_NAMES = {"int": "whole number", "float": "number", "bool": "boolean (1/0, 
 def env_name(field_name: str) -> str:
     """The environment variable of a settings field: `web_port` -> `INFLUENCERS_WEB_PORT`."""
     return ENV_PREFIX + field_name.upper()
+
+
+def _is_http_url(url: str) -> bool:
+    """Whether `url` is http(s)://HOST[:PORT]... with a readable port."""
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and _port_readable(url)
+
+
+def shown_http_url(url: str) -> str:
+    """`url` as an error line may show it: scheme, host and port, without credentials, path or query."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
 
 
 def _port_readable(url: str) -> bool:

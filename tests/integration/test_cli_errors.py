@@ -309,6 +309,25 @@ def test_a_database_url_with_a_bad_port_is_refused_at_start_naming_the_setting(t
     assert "hunter2" not in result.stderr
 
 
+def test_a_qdrant_url_nobody_answers_at_is_one_line_naming_it_without_the_api_key(tmp_path):
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = influencers("service", "identity", "--data-dir", str(tmp_path / "d"), "--workers", "1",
+                         env={"QDRANT_URL": f"http://127.0.0.1:{port}", "QDRANT_API_KEY": "key-hunter2"})
+    errors = [line for line in result.stderr.splitlines() if line.startswith("influencers: error:")]
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert errors == [f"influencers: error: QDRANT_URL http://127.0.0.1:{port}: no Qdrant server answers there "
+                      "([Errno 111] Connection refused)"], result.stderr
+    assert "hunter2" not in result.stderr
+
+
+@pytest.mark.parametrize("url", ["htp:/qdrant", "qdrant:6333", "http://"])
+def test_a_qdrant_url_that_is_no_http_url_is_refused_at_start_naming_it(tmp_path, url):
+    result = influencers("service", "identity", "--data-dir", str(tmp_path / "d"), env={"QDRANT_URL": url})
+    assert_usage_error(result, "QDRANT_URL", "http://")
+
+
 @pytest.mark.parametrize(("content", "words"), [
     (b"a,b\n1,2\n", "lacks the column(s) file, people, performance"),
     (b"", "No columns"),
