@@ -102,6 +102,7 @@ def configure_logging(fmt: str = "text", level: str = "INFO", stream: TextIO | N
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level.upper())
+    logging.captureWarnings(True)  # a library's warnings.warn: a line of the log, not two raw lines on stderr
     for noisy in QUIET:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     structlog.configure(
