@@ -191,6 +191,11 @@ class Settings:
         if self.qdrant_url and not _is_http_url(self.qdrant_url):
             raise SettingsError("QDRANT_URL must be a Qdrant server's http:// or https:// URL (such as "
                                 "http://qdrant:6333), or empty for Qdrant Edge in the data dir")
+        for name in ("identity_addr", "analytics_addr"):
+            address = getattr(self, name)
+            if address and not _is_address(address):
+                raise SettingsError(f"{env_name(name)}={address!r}: give HOST:PORT (a port from 1 to 65535), "
+                                    "or a gRPC target such as dns:///HOST:PORT")
         if self.log_format.lower() not in _LOG_FORMATS:
             raise SettingsError(f"{env_name('log_format')}={self.log_format!r}: one of {', '.join(_LOG_FORMATS)}")
         if self.log_level.upper() not in _LOG_LEVELS:
@@ -260,6 +265,15 @@ _KIND_NAMES = {"int": "whole number", "float": "number", "bool": "boolean (1/0, 
 def env_name(field_name: str) -> str:
     """The environment variable of a settings field: `web_port` -> `INFLUENCERS_WEB_PORT`."""
     return ENV_PREFIX + field_name.upper()
+
+
+def _is_address(address: str) -> bool:
+    """HOST:PORT (an IPv6 host in brackets) with a port from 1 to 65535; a gRPC target URI (`dns:///...`,
+    `unix:...`) is left to gRPC."""
+    if address.startswith(("dns:", "unix:", "unix-abstract:", "ipv4:", "ipv6:", "vsock:")):
+        return True
+    host, _, port = address.rpartition(":")
+    return bool(host.strip("[]")) and port.isdigit() and 1 <= int(port) <= 65535
 
 
 def _is_http_url(url: str) -> bool:
