@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     never a traceback."""
     configure_cli_logging()
     args = build_parser().parse_args(argv)
-    configure_cli_logging(args.command)
+    configure_cli_logging(args.command, args.service if args.command == "service" else "")
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _raise_terminated)
     try:

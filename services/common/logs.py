@@ -49,6 +49,14 @@ def _trace_id(logger: WrappedLogger, name: str, event: EventDict) -> EventDict:
     return event
 
 
+def _service_field(service: str) -> Any:
+    def add(logger: WrappedLogger, name: str, event: EventDict) -> EventDict:
+        event.setdefault("service", service)
+        return event
+
+    return add
+
+
 def _text(logger: WrappedLogger, name: str, event: EventDict) -> str:
     """`TIME LEVEL LOGGER: EVENT key=value ...` on one line (a traceback on the lines after it)."""
     stamp = event.pop("timestamp", "")
@@ -78,9 +86,11 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
-def configure_logging(fmt: str = "text", level: str = "INFO", stream: TextIO | None = None) -> None:
+def configure_logging(fmt: str = "text", level: str = "INFO", stream: TextIO | None = None,
+                      service: str = "") -> None:
     """Sets up the root logger once for the process: one handler on `stream` (stderr), `fmt` text or json,
-    at `level`. Call from the entry point (the CLI); later calls replace the handler."""
+    at `level`; `service` (a process running one service: `influencers service NAME`) is a field of every
+    line. Call from the entry point (the CLI); later calls replace the handler."""
     fmt = fmt.lower()
     if fmt not in FORMATS:
         raise ValueError(f"log format {fmt!r}: one of {', '.join(FORMATS)}")
@@ -91,6 +101,7 @@ def configure_logging(fmt: str = "text", level: str = "INFO", stream: TextIO | N
         structlog.stdlib.ExtraAdder(),
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _trace_id,
+        *([_service_field(service)] if service else []),
     ]
     render: list[Any] = ([_JSON_TRACEBACKS, structlog.processors.JSONRenderer()]
                          if fmt == "json" else [structlog.processors.format_exc_info, _text])

@@ -64,6 +64,17 @@ def test_a_librarys_python_warning_is_one_json_line_not_two_raw_lines_on_stderr(
     assert capsys.readouterr().err == ""
 
 
+def test_every_json_line_of_a_process_running_one_service_names_that_service(restore_root):
+    # Before, a fleet's collected lines said only the logger (services.common.rpc, influencers.cli...), not which
+    # of the three services wrote them.
+    out = io.StringIO()
+    configure_logging("json", "INFO", stream=out, service="ingest")
+    logging.getLogger("services.common.rpc").info("serving")
+    with row_context("job1", 1):
+        logging.getLogger("services.ingest.jobs").info("video done")
+    assert [json.loads(line)["service"] for line in out.getvalue().splitlines()] == ["ingest", "ingest"]
+
+
 def test_a_json_traceback_carries_no_local_variables_so_no_password_of_a_frame_reaches_the_log(restore_root):
     out = io.StringIO()
     configure_logging("json", "INFO", stream=out)
