@@ -616,6 +616,37 @@ def test_a_row_whose_end_met_a_database_outage_runs_again_once_the_database_answ
         queue.stop(timeout_s=5)
 
 
+class RenewDown(JobStore):
+    """The real store, its database unreachable for the first `down` lease renewals."""
+
+    def __init__(self, engine: sa.Engine, down: int) -> None:
+        super().__init__(engine, lease_s=0.06)  # a renewal every 0.02 s
+        self.down = down
+
+    def renew(self, owner: str) -> int:
+        if self.down > 0:
+            self.down -= 1
+            raise ConnectionError("connection refused")
+        return super().renew(owner)
+
+
+def test_lease_renewals_failing_through_an_outage_are_logged_once_then_once_when_it_is_over(engines, caplog) -> None:
+    # Before, every failed renewal logged its traceback (every 3.3 s with the default lease) while PostgreSQL was down.
+    caplog.set_level("INFO", logger="services.ingest.jobs")
+    store = RenewDown(engines(), down=10)
+    queue = JobQueue(store, Scripted(), "r0:x", threads=1, idle_poll_s=0.01)
+    try:
+        deadline = time.monotonic() + 10
+        while store.down and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.2)
+    finally:
+        queue.stop(timeout_s=5)
+    lines = [(r.levelname, r.getMessage(), bool(r.exc_info)) for r in caplog.records if "leases" in r.getMessage()]
+    assert lines == [("ERROR", "renewing the ingest leases failed; retrying", True),
+                     ("INFO", "renewing the ingest leases succeeds again after 10 failed tries", False)]
+
+
 def test_a_row_without_a_url_fails_at_submission_named_by_its_line_or_its_place() -> None:
     req = ingest_pb2.StartIngestRequest(videos=[
         ingest_pb2.VideoSubmission(url="", performance=1.0),
