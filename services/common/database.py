@@ -23,6 +23,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 SQLITE_TIMEOUT_S = 30  # how long a SQLite writer waits for another's lock before "database is locked"
+# How long opening a PostgreSQL connection may take: an address that never answers (a dropped route, a server
+# that accepts and says nothing) fails after this, instead of holding a start or a readiness check for minutes.
+CONNECT_TIMEOUT_S = 10
 
 
 def database_url(configured: str, sqlite_file: Path) -> str:
@@ -69,7 +72,8 @@ def open_engine(url: str, pool_size: int = 5, read_only: bool = False) -> Engine
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size)
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size,
+                            connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
 
 
 def _read_only_sqlite(path: str) -> Engine:

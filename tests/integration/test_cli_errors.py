@@ -300,6 +300,19 @@ def test_a_database_nobody_answers_at_is_one_line_naming_the_setting_without_its
     assert "hunter2" not in result.stderr and "analytics store" not in result.stderr
 
 
+def test_a_database_address_that_accepts_and_never_answers_fails_the_start_in_seconds_not_never(tmp_path):
+    # Before, the start waited for ever, saying nothing (a dropped route waits for the system's TCP timeout).
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"postgresql://app:pw-hunter2@127.0.0.1:{silent.getsockname()[1]}/influencers"
+        started = time.monotonic()
+        result = influencers("service", "ingest", "--data-dir", str(tmp_path / "d"),
+                             env={"INFLUENCERS_DATABASE_URL": url}, timeout_s=45)
+    assert time.monotonic() - started < 40
+    assert_usage_error(result, "INFLUENCERS_DATABASE_URL", "timeout")
+
+
 @pytest.mark.parametrize("url", ["postgresql://app:pw-hunter2@db:port/influencers",
                                  "postgresql://app:pw-hunter2@db:99999/influencers"])
 def test_a_database_url_with_a_bad_port_is_refused_at_start_naming_the_setting(tmp_path, url):
