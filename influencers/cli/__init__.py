@@ -34,11 +34,12 @@ from influencers.cli.parser import build_parser
 from services.common import stop_signal, tracing
 from services.common.boundary import brief, escaped
 from services.common.damage import DiskFull, StoreDamaged
+from services.common.database import shown_url
 from services.common.datadir import DataDirBusy, DataDirUnusable
 from services.common.metrics import MetricsPortInUse
 from services.common.names import NameLookupError
 from services.common.rpc import PortInUse
-from services.common.settings import SettingsError
+from services.common.settings import Settings, SettingsError, env_name
 from services.ingest.manifest import ManifestError
 
 __all__ = ["build_parser", "main"]
@@ -64,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     never a traceback."""
     configure_cli_logging()
     args = build_parser().parse_args(argv)
-    configure_cli_logging(args.command)
+    configure_cli_logging(args.command, args.service if args.command == "service" else "")
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _raise_terminated)
     try:
@@ -85,16 +86,25 @@ def main(argv: list[str] | None = None) -> int:
         return SERVICE_ERROR
     except OSError as exc:  # a folder or file given (data dir, --out, --report) that cannot be used
         return os_error(args.command, exc)
-    except (sqlite3.DatabaseError, sa_exc.DBAPIError) as exc:  # the analytics store: not a database, a folder
+    except (sqlite3.DatabaseError, sa_exc.DBAPIError) as exc:  # a store: not a database, a folder, unreachable
         logging.getLogger(LOGGER).debug("store error", exc_info=True)
-        return usage_error(f"{args.command}: the analytics store in data dir "
-                           f"{cut(str(settings_from_args(args).data_dir))} cannot be used "
+        return usage_error(f"{args.command}: {_store_named(settings_from_args(args), exc)} cannot be used "
                            f"({cut(escaped(db_error(exc)))})")
     except (KeyboardInterrupt, _Terminated):
         print("interrupted: what was recorded is kept; run the same command again to resume", file=sys.stderr)
         return 130
     finally:
         tracing.shutdown_tracing()  # the spans still queued are sent before the process ends
+
+
+def _store_named(settings: Settings, exc: Exception) -> str:
+    """The store an error came from, as the operator configured it: the PostgreSQL database of
+    INFLUENCERS_DATABASE_URL (password hidden), or the SQLite files of the data dir."""
+    from_sqlite = isinstance(exc, sqlite3.DatabaseError) or isinstance(getattr(exc, "orig", None),
+                                                                       sqlite3.DatabaseError)
+    if settings.database_url and not from_sqlite:
+        return f"{env_name('database_url')} ({cut(escaped(shown_url(settings.database_url)))})"
+    return f"the analytics store in data dir {cut(str(settings.data_dir))}"
 
 
 def _traced_services(args: argparse.Namespace) -> list[str]:

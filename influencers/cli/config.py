@@ -51,11 +51,11 @@ def uses_json_logs(settings: Settings) -> bool:
     return settings.log_format.lower() == "json"
 
 
-def configure_cli_logging(command: str = "") -> None:
+def configure_cli_logging(command: str = "", service: str = "") -> None:
     """The one logging set-up of the process (INFLUENCERS_LOG_FORMAT, INFLUENCERS_LOG_LEVEL). A bad setting
     logs as text at INFO meanwhile: check_inputs then refuses it in one line naming the variable. Under a
     progress bar (QUIET_COMMANDS) text logs start at WARNING unless INFLUENCERS_LOG_LEVEL says otherwise;
-    services and JSON logs keep INFO."""
+    services and JSON logs keep INFO. `service`: the one service this process runs (a field of every line)."""
     try:
         settings = Settings.from_env()
     except SettingsError:
@@ -64,4 +64,4 @@ def configure_cli_logging(command: str = "") -> None:
     if (command in QUIET_COMMANDS and settings.log_format.lower() == "text"
             and f"{ENV_PREFIX}LOG_LEVEL" not in os.environ):
         level = "WARNING"
-    configure_logging(settings.log_format, level)
+    configure_logging(settings.log_format, level, service=service)

@@ -207,6 +207,7 @@ class AdvisoryLock:
         self.engine = engine
         self.key = key
         self._conn: Connection | None = None
+        self._unreachable = FailureStreak()  # tried every second by each replica: a line a minute, not a second
 
     def acquire(self) -> bool:
         if self._conn is not None and self.held():
@@ -216,8 +217,13 @@ class AdvisoryLock:
             got = bool(conn.execute(sa.select(sa.func.pg_try_advisory_lock(self.key))).scalar())
             conn.commit()  # the lock is the session's, not the transaction's: it outlives this commit
         except sa.exc.SQLAlchemyError as exc:
-            log.warning("cannot reach the database for the feed leadership: %s", exc)
+            if self._unreachable.failed():
+                reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
+                log.warning("cannot reach the database for the feed leadership (try %d): %s",
+                            self._unreachable.failures, reason)
             return False
+        if failures := self._unreachable.succeeded():
+            log.info("reached the database for the feed leadership again after %d failed tries", failures)
         if not got:
             conn.close()
             return False

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from pathlib import Path
+from typing import TypeGuard
 from urllib.parse import quote
 
 import sqlalchemy as sa
@@ -22,6 +23,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 SQLITE_TIMEOUT_S = 30  # how long a SQLite writer waits for another's lock before "database is locked"
+# How long opening a PostgreSQL connection may take: an address that never answers (a dropped route, a server
+# that accepts and says nothing) fails after this, instead of holding a start or a readiness check for minutes.
+CONNECT_TIMEOUT_S = 10
 
 
 def database_url(configured: str, sqlite_file: Path) -> str:
@@ -32,6 +36,22 @@ def database_url(configured: str, sqlite_file: Path) -> str:
         if configured.startswith(prefix):
             return "postgresql+psycopg://" + configured.removeprefix(prefix)
     return configured
+
+
+def shown_url(url: str) -> str:
+    """`url` as an error line may show it: the password replaced by ***."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except (sa.exc.ArgumentError, ValueError):
+        return "(not a database URL)"
+
+
+def database_unreachable(exc: BaseException) -> TypeGuard[sa.exc.DBAPIError]:
+    """PostgreSQL gone (refused, closed, shut down) under a call: an outage to wait out, no fault of the work.
+    SQLite's OperationalErrors (a locked or unreadable file) are not."""
+    if not isinstance(exc, sa.exc.DBAPIError) or isinstance(exc.orig, sqlite3.Error):
+        return False
+    return exc.connection_invalidated or isinstance(exc, sa.exc.OperationalError)
 
 
 def is_postgres(engine: Engine) -> bool:
@@ -52,7 +72,8 @@ def open_engine(url: str, pool_size: int = 5, read_only: bool = False) -> Engine
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size)
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size,
+                            connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
 
 
 def _read_only_sqlite(path: str) -> Engine:

@@ -8,7 +8,8 @@ while tracing is on (services/common/tracing.py), so a video's lines in ingest a
 
 Text: `2026-12-04T21:00:00.123Z WARNING services.ingest.pipeline: video failed job_id=... reason='...'`.
 JSON: `{"timestamp": ..., "level": "warning", "logger": ..., "event": "video failed", "job_id": ..., ...}`.
-A traceback is a field of the JSON line; in text it follows its line, as Python prints it.
+A traceback is a field of the JSON line (frames without their local variables, which may hold a password); in
+text it follows its line, as Python prints it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # Libraries that say too much at INFO (alembic: a line per plugin at every store open).
 QUIET = ("httpx", "werkzeug", "alembic")
 ROW_FIELDS = ("job_id", "row", "video_id")
+# A JSON traceback without each frame's local variables (structlog's default shows them): a frame of the database
+# driver holds the connection string with its password, a settings object the token.
+_JSON_TRACEBACKS = structlog.processors.ExceptionRenderer(
+    structlog.tracebacks.ExceptionDictTransformer(show_locals=False))
 
 
 def _trace_id(logger: WrappedLogger, name: str, event: EventDict) -> EventDict:
@@ -42,6 +47,14 @@ def _trace_id(logger: WrappedLogger, name: str, event: EventDict) -> EventDict:
             for field, value in tracing.baggage_fields().items():
                 event.setdefault(field, int(value) if field == "row" else value)
     return event
+
+
+def _service_field(service: str) -> Any:
+    def add(logger: WrappedLogger, name: str, event: EventDict) -> EventDict:
+        event.setdefault("service", service)
+        return event
+
+    return add
 
 
 def _text(logger: WrappedLogger, name: str, event: EventDict) -> str:
@@ -73,9 +86,11 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
-def configure_logging(fmt: str = "text", level: str = "INFO", stream: TextIO | None = None) -> None:
+def configure_logging(fmt: str = "text", level: str = "INFO", stream: TextIO | None = None,
+                      service: str = "") -> None:
     """Sets up the root logger once for the process: one handler on `stream` (stderr), `fmt` text or json,
-    at `level`. Call from the entry point (the CLI); later calls replace the handler."""
+    at `level`; `service` (a process running one service: `influencers service NAME`) is a field of every
+    line. Call from the entry point (the CLI); later calls replace the handler."""
     fmt = fmt.lower()
     if fmt not in FORMATS:
         raise ValueError(f"log format {fmt!r}: one of {', '.join(FORMATS)}")
@@ -86,8 +101,9 @@ def configure_logging(fmt: str = "text", level: str = "INFO", stream: TextIO | N
         structlog.stdlib.ExtraAdder(),
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _trace_id,
+        *([_service_field(service)] if service else []),
     ]
-    render: list[Any] = ([structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()]
+    render: list[Any] = ([_JSON_TRACEBACKS, structlog.processors.JSONRenderer()]
                          if fmt == "json" else [structlog.processors.format_exc_info, _text])
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,
@@ -97,6 +113,7 @@ def configure_logging(fmt: str = "text", level: str = "INFO", stream: TextIO | N
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level.upper())
+    logging.captureWarnings(True)  # a library's warnings.warn: a line of the log, not two raw lines on stderr
     for noisy in QUIET:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     structlog.configure(

@@ -9,7 +9,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent import futures
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -19,6 +19,7 @@ from services.common import tracing
 from services.common.actor import ActorClientInterceptor
 from services.common.client_metadata import MetadataClientInterceptor
 from services.common.damage import DiskFull
+from services.common.database import database_unreachable
 from services.common.grpc_metrics import ClientMetrics, ServerMetrics
 from services.common.method_handlers import rewrapped
 from services.common.metrics import families
@@ -137,6 +138,9 @@ def _unexpected(context: grpc.ServicerContext, method: str, exc: Exception) -> N
     if isinstance(exc, DiskFull):
         log.warning("%s refused: %s", method, exc)
         context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+    if database_unreachable(exc):  # a restart, a failover: the caller tries again (ingest puts its row back)
+        log.warning("%s: the database is unreachable: %s", method, " ".join(str(exc.orig).split()))
+        context.abort(grpc.StatusCode.UNAVAILABLE, f"{method.rsplit('/', 1)[-1]}: the database is unreachable")
     log.exception("%s failed", method)
     context.abort(grpc.StatusCode.INTERNAL,
                   f"internal error in {method.rsplit('/', 1)[-1]} (the service's log has the details)")
@@ -149,6 +153,8 @@ class RunningServer:
     health: health.HealthServicer
     service_names: tuple[str, ...]
     name: str = ""  # the server's own name (ingest, identity, analytics): the `service` label of influencers_ready
+    _draining: threading.Event = field(default_factory=threading.Event)
+    _readiness: threading.Lock = field(default_factory=threading.Lock)
 
     def set_serving(self, serving: bool) -> None:
         """Readiness: the overall ("") status and each service's own. Liveness is not touched."""
@@ -170,17 +176,26 @@ class RunningServer:
                     ok = bool(dependency_ok())
                 except Exception:  # noqa: BLE001 - any failure of the probe is "not serving"
                     ok = False
-                self.set_serving(ok)
+                with self._readiness:
+                    if not self._draining.is_set():
+                        self.set_serving(ok)
                 if self._stopping.wait(interval_s):
                     return
 
         threading.Thread(target=loop, name="health-watch", daemon=True).start()
 
-    def stop(self, grace_s: float = 5.0) -> None:
-        """Stops accepting calls, lets in-flight calls finish for up to `grace_s` seconds."""
+    def drain(self) -> None:
+        """Readiness NOT_SERVING for good (the store check no longer turns it back), calls still answered: the
+        first step of a stop, so that probes and balancers send nothing new while work in flight finishes."""
         if getattr(self, "_stopping", None) is not None:
             self._stopping.set()
-        self.set_serving(False)
+        with self._readiness:
+            self._draining.set()
+            self.set_serving(False)
+
+    def stop(self, grace_s: float = 5.0) -> None:
+        """Stops accepting calls, lets in-flight calls finish for up to `grace_s` seconds."""
+        self.drain()
         self.health.set(LIVENESS, health_pb2.HealthCheckResponse.NOT_SERVING)
         self.server.stop(grace_s).wait()
 

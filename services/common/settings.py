@@ -9,6 +9,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ENV_PREFIX = "INFLUENCERS_"
 _TRUE = ("1", "true", "yes", "on")
@@ -185,6 +186,16 @@ class Settings:
         if self.database_url and not self.database_url.startswith(("postgresql://", "postgres://",
                                                                      "postgresql+psycopg://", "sqlite://")):
             raise SettingsError(f"{env_name('database_url')} must start with postgresql:// (or sqlite://)")
+        if self.database_url and not _port_readable(self.database_url):
+            raise SettingsError(f"{env_name('database_url')} has a port that is not a number from 1 to 65535")
+        if self.qdrant_url and not _is_http_url(self.qdrant_url):
+            raise SettingsError("QDRANT_URL must be a Qdrant server's http:// or https:// URL (such as "
+                                "http://qdrant:6333), or empty for Qdrant Edge in the data dir")
+        for name in ("identity_addr", "analytics_addr"):
+            address = getattr(self, name)
+            if address and not _is_address(address):
+                raise SettingsError(f"{env_name(name)}={address!r}: give HOST:PORT (a port from 1 to 65535), "
+                                    "or a gRPC target such as dns:///HOST:PORT")
         if self.log_format.lower() not in _LOG_FORMATS:
             raise SettingsError(f"{env_name('log_format')}={self.log_format!r}: one of {', '.join(_LOG_FORMATS)}")
         if self.log_level.upper() not in _LOG_LEVELS:
@@ -254,6 +265,37 @@ _KIND_NAMES = {"int": "whole number", "float": "number", "bool": "boolean (1/0, 
 def env_name(field_name: str) -> str:
     """The environment variable of a settings field: `web_port` -> `INFLUENCERS_WEB_PORT`."""
     return ENV_PREFIX + field_name.upper()
+
+
+def _is_address(address: str) -> bool:
+    """HOST:PORT (an IPv6 host in brackets) with a port from 1 to 65535; a gRPC target URI (`dns:///...`,
+    `unix:...`) is left to gRPC."""
+    if address.startswith(("dns:", "unix:", "unix-abstract:", "ipv4:", "ipv6:", "vsock:")):
+        return True
+    host, _, port = address.rpartition(":")
+    return bool(host.strip("[]")) and port.isdigit() and 1 <= int(port) <= 65535
+
+
+def _is_http_url(url: str) -> bool:
+    """Whether `url` is http(s)://HOST[:PORT]... with a readable port."""
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and _port_readable(url)
+
+
+def shown_http_url(url: str) -> str:
+    """`url` as an error line may show it: scheme, host and port, without credentials, path or query."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+
+
+def _port_readable(url: str) -> bool:
+    """Whether `url`'s port, if it has one, is a number from 1 to 65535 (the driver would fail on it later with a
+    traceback). The URL itself is never quoted: it may hold a password."""
+    try:
+        port = urlsplit(url).port
+    except ValueError:
+        return False
+    return port is None or port > 0
 
 
 def _describe_range(low: float | None, high: float | None) -> str:

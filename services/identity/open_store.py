@@ -17,9 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from services.common.crash import crash_point
-from services.common.settings import Settings
+from services.common.settings import Settings, SettingsError, shown_http_url
 from services.identity.crops import CROP_REF
 from services.identity.facestore import FacePoint, FaceRecord, FaceStore, vector_hash
 
@@ -34,7 +35,12 @@ def open_face_store(settings: Settings) -> FaceStore:
 
         client = QdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_api_key or None, timeout=30)
         layout = CollectionLayout(settings.qdrant_shards, settings.qdrant_replication, settings.qdrant_quantize)
-        return ServerFaceStore(client, settings.qdrant_collection, layout)
+        try:
+            return ServerFaceStore(client, settings.qdrant_collection, layout)
+        except (ResponseHandlingException, UnexpectedResponse) as exc:  # after the store's own retries
+            client.close()
+            raise SettingsError(_unreachable_server(settings.qdrant_url, exc)) from None
+
     from services.identity.edge_store import EdgeFaceStore
 
     folder = settings.data_dir / "qdrant"
@@ -51,6 +57,17 @@ def open_face_store(settings: Settings) -> FaceStore:
             store.close()
             raise
     return store
+
+
+def _unreachable_server(url: str, exc: Exception) -> str:
+    """One line for a Qdrant server that did not answer at start, or refused the API key."""
+    where = f"QDRANT_URL {shown_http_url(url)}"
+    status = getattr(exc, "status_code", None)
+    if status in (401, 403):
+        return f"{where} refused the API key ({status}): check QDRANT_API_KEY"
+    if status is not None:
+        return f"{where} answered {status}, not as a Qdrant server"
+    return f"{where}: no Qdrant server answers there ({' '.join(str(exc).split())[:200]})"
 
 
 def migrate_crop_files(folder: Path, into: FaceStore) -> int:

@@ -224,6 +224,9 @@ class JobQueue:
         self._batch_lock = threading.Lock()
         self._batch_open = False
         self._busy = 0  # worker threads running a row or a finalisation (under _batch_lock)
+        # Rows whose run raised and that could not be given back then (the database down): given back first
+        # thing at the next step, before this replica's heartbeat would keep them taken for good.
+        self._unreleased: list[Claim] = []
         self._threads = [threading.Thread(target=self._work, name=f"ingest-jobs-{k}", daemon=True)
                          for k in range(max(1, threads))]
         self._heartbeat = threading.Thread(target=self._beat, name="ingest-leases", daemon=True)
@@ -309,7 +312,10 @@ class JobQueue:
             except Exception as exc:  # noqa: BLE001 - a database or service outage: logged, retried after a pause
                 first = streak.failures == 0
                 if streak.failed():
-                    if first:
+                    if first and _transient(exc):  # a service restarting: no traceback, the row waits for it
+                        log.warning("ingest worker step failed: %s; the row goes back to the queue, retrying",
+                                    _details(exc))
+                    elif first:
                         log.exception("ingest worker step failed; retrying")
                     else:
                         log.error("ingest worker step still failing (try %d): %s", streak.failures, _details(exc))
@@ -323,6 +329,7 @@ class JobQueue:
         with self._batch_lock:
             self._busy += 1
         try:
+            self._release_unreleased()
             finalising = self.store.claim_finalize(self.owner)
             if finalising is not None:
                 self._finalise(finalising)
@@ -338,11 +345,31 @@ class JobQueue:
                     raise
                 self._stop_job(claim, _details(exc))
                 return True
-            self._run(claim)
+            try:
+                self._run(claim)
+            except Exception:
+                # Identity or analytics unreachable, or the database: the row is no one's again (its next
+                # attempt forgets what this one stored), not held under a lease this replica's heartbeat renews.
+                with self._batch_lock:
+                    self._unreleased.append(claim)
+                self._release_unreleased()
+                raise
             return True
         finally:
             with self._batch_lock:
                 self._busy -= 1
+
+    def _release_unreleased(self) -> None:
+        """Gives back the rows whose run raised; raises (keeping the rest) while the database does not answer."""
+        with self._batch_lock:
+            pending, self._unreleased = self._unreleased, []
+        for k, claim in enumerate(pending):
+            try:
+                self.store.release(claim, self.owner)
+            except Exception:
+                with self._batch_lock:
+                    self._unreleased.extend(pending[k:])
+                raise
 
     def _run(self, claim: Claim) -> None:
         """Runs one row as one trace (root span "video") whose log lines carry the job, the row and the video."""
@@ -433,19 +460,28 @@ class JobQueue:
             self._batch_open = False
 
     def _beat(self) -> None:
+        streak = FailureStreak()  # an outage: its first failure with the traceback, then a line every 60 beats
         while not self._stopping.wait(self.store.lease_s / 3):
-            try:
-                self.store.renew(self.owner)
-            except Exception:  # noqa: BLE001 - the next beat tries again; a lease outlives two missed beats
-                log.exception("renewing the ingest leases failed")
+            self._renew(streak)
         # Stopping: the rows still running keep their leases until they finish (stop() waits for them).
         while any(t.is_alive() for t in self._threads):
-            try:
-                self.store.renew(self.owner)
-            except Exception:  # noqa: BLE001
-                log.exception("renewing the ingest leases failed")
+            self._renew(streak)
             for t in self._threads:
                 t.join(self.store.lease_s / 3)
+
+    def _renew(self, streak: FailureStreak) -> None:
+        try:
+            self.store.renew(self.owner)
+        except Exception as exc:  # noqa: BLE001 - the next beat tries again; a lease outlives two missed beats
+            first = streak.failures == 0
+            if streak.failed():
+                if first:
+                    log.exception("renewing the ingest leases failed; retrying")
+                else:
+                    log.error("renewing the ingest leases still failing (try %d): %s", streak.failures, _details(exc))
+            return
+        if failures := streak.succeeded():
+            log.info("renewing the ingest leases succeeds again after %d failed tries", failures)
 
 
 def _transient(exc: Exception) -> bool:

@@ -27,6 +27,7 @@ from opentelemetry.trace import Span
 from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2, identity_pb2, identity_pb2_grpc
 from services.common import tracing
 from services.common.boundary import error_reason
+from services.common.database import database_unreachable
 from services.common.datadir import ScratchDir
 from services.common.protoconv import duration, seconds_by_key
 from services.common.settings import Settings
@@ -137,8 +138,11 @@ class VideoPipeline:
     def process(self, url: str, performance: float | None, external_id: str, row_error: str,
                 base_dir: Path, on_video_id: Callable[[str], None] | None = None, repeats: int = 0) -> Outcome:
         """Runs one manifest row; never raises for a failure of this row (Exception): the row fails with
-        a one-line error naming its URL, is recorded, and the batch goes on. `on_video_id` hears the video's
-        content id once it is known, before anything reaches identity (a replacement attempt forgets it).
+        a one-line error naming its URL, is recorded, and the batch goes on. Identity or analytics unreachable
+        (UNAVAILABLE: a restart, a rolling update) is no failure of the row, nor is ingest's own PostgreSQL
+        gone (database_unreachable): that error is raised, and the job queue gives the row back to be run again.
+        `on_video_id` hears the video's content id once it is known, before anything reaches identity (a
+        replacement attempt forgets it).
         `repeats`: later rows of the submission with this URL (Video.repeats), recorded with the row."""
         video = common_pb2.Video(url=url, external_id=external_id, repeats=repeats)
         if performance is not None:
@@ -151,8 +155,12 @@ class VideoPipeline:
         except (VideoError, SpoolError) as exc:
             video.error = f"{shown_url(url)}: {exc}"
         except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.UNAVAILABLE:
+                raise
             video.error = f"{shown_url(url)}: service call failed ({error_reason(exc)})"
         except Exception as exc:  # any failure of one video fails its row (recorded below), not the batch
+            if database_unreachable(exc):
+                raise
             unexpected = exc
             video.error = f"{shown_url(url)}: {type(exc).__name__}: {exc}"
         video.status = ST.VIDEO_STATUS_FAILED

@@ -141,6 +141,7 @@ class IngestProcess:
         """Takes no more rows; the rows running finish (for up to a minute; after that their leases expire
         and another replica takes them), then stops serving within `grace_s` seconds. Jobs go on elsewhere,
         or here after a restart."""
+        self.server.drain()  # not ready from now on: the rows running may take a minute
         self._detach_gauges()
         self.jobs.stop()
         self.server.stop(grace_s)

@@ -284,6 +284,63 @@ def test_a_data_dir_whose_analytics_store_cannot_be_opened_is_one_line_and_exit_
         f"influencers: error: serve: the analytics store in data dir {tmp_path / 'd'} cannot be used (")
 
 
+@pytest.mark.parametrize("service", ["ingest", "identity", "analytics"])
+def test_a_database_nobody_answers_at_is_one_line_naming_the_setting_without_its_password(tmp_path, service):
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"postgresql://app:pw-hunter2@127.0.0.1:{port}/influencers"
+    result = influencers("service", service, "--data-dir", str(tmp_path / "d"),
+                         env={"INFLUENCERS_DATABASE_URL": url})
+    lines = [line for line in result.stderr.splitlines() if " INFO " not in line]
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert len(lines) == 1 and lines[0].startswith(f"influencers: error: service: INFLUENCERS_DATABASE_URL "
+                                                   f"(postgresql://app:***@127.0.0.1:{port}/influencers) "
+                                                   "cannot be used ("), result.stderr
+    assert "hunter2" not in result.stderr and "analytics store" not in result.stderr
+
+
+def test_a_database_address_that_accepts_and_never_answers_fails_the_start_in_seconds_not_never(tmp_path):
+    # Before, the start waited for ever, saying nothing (a dropped route waits for the system's TCP timeout).
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"postgresql://app:pw-hunter2@127.0.0.1:{silent.getsockname()[1]}/influencers"
+        started = time.monotonic()
+        result = influencers("service", "ingest", "--data-dir", str(tmp_path / "d"),
+                             env={"INFLUENCERS_DATABASE_URL": url}, timeout_s=45)
+    assert time.monotonic() - started < 40
+    assert_usage_error(result, "INFLUENCERS_DATABASE_URL", "timeout")
+
+
+@pytest.mark.parametrize("url", ["postgresql://app:pw-hunter2@db:port/influencers",
+                                 "postgresql://app:pw-hunter2@db:99999/influencers"])
+def test_a_database_url_with_a_bad_port_is_refused_at_start_naming_the_setting(tmp_path, url):
+    result = influencers("service", "ingest", "--data-dir", str(tmp_path / "d"),
+                         env={"INFLUENCERS_DATABASE_URL": url})
+    assert_usage_error(result, "INFLUENCERS_DATABASE_URL", "port")
+    assert "hunter2" not in result.stderr
+
+
+def test_a_qdrant_url_nobody_answers_at_is_one_line_naming_it_without_the_api_key(tmp_path):
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = influencers("service", "identity", "--data-dir", str(tmp_path / "d"), "--workers", "1",
+                         env={"QDRANT_URL": f"http://127.0.0.1:{port}", "QDRANT_API_KEY": "key-hunter2"})
+    errors = [line for line in result.stderr.splitlines() if line.startswith("influencers: error:")]
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert errors == [f"influencers: error: QDRANT_URL http://127.0.0.1:{port}: no Qdrant server answers there "
+                      "([Errno 111] Connection refused)"], result.stderr
+    assert "hunter2" not in result.stderr
+
+
+@pytest.mark.parametrize("url", ["htp:/qdrant", "qdrant:6333", "http://"])
+def test_a_qdrant_url_that_is_no_http_url_is_refused_at_start_naming_it(tmp_path, url):
+    result = influencers("service", "identity", "--data-dir", str(tmp_path / "d"), env={"QDRANT_URL": url})
+    assert_usage_error(result, "QDRANT_URL", "http://")
+
+
 @pytest.mark.parametrize(("content", "words"), [
     (b"a,b\n1,2\n", "lacks the column(s) file, people, performance"),
     (b"", "No columns"),

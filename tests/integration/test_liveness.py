@@ -5,9 +5,11 @@ import importlib.util
 import time
 from pathlib import Path
 
+import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from influencers.v1 import analytics_pb2, analytics_pb2_grpc
 from services.analytics.server import serve_analytics
 from services.analytics.store import AnalyticsStore
 from services.common.database import open_engine
@@ -108,6 +110,22 @@ def test_the_analytics_service_with_its_store_closed_is_alive_but_not_ready(tmp_
         running.stop(0)
 
 
+def test_a_call_that_meets_its_database_unreachable_answers_unavailable_so_callers_try_again(tmp_path):
+    # Before, it answered INTERNAL, which ingest takes for a failure of the row: a PostgreSQL restart mid-job
+    # failed the rows in flight for good.
+    store = AnalyticsStore(tmp_path / "analytics.sqlite3")
+    running = serve_analytics(Settings(analytics_port=0), store)
+    stub = analytics_pb2_grpc.AnalyticsServiceStub(open_channel(f"127.0.0.1:{running.port}"))
+    try:
+        store._engine = open_engine("postgresql://nobody@127.0.0.1:1/none")  # the database goes away
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.GetVideo(analytics_pb2.GetVideoRequest(video_id="ab" * 8), timeout=10)
+        assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert "database" in refused.value.details() and "nobody" not in refused.value.details()
+    finally:
+        running.stop(0)
+
+
 def test_the_ingest_service_with_its_job_database_unreachable_is_alive_but_not_ready(tmp_path):
     # Before, ingest's readiness was set once at start: with PostgreSQL down it stayed SERVING (and
     # influencers_ready 1) while every worker failed to take a row.
@@ -131,6 +149,38 @@ def test_the_identity_service_with_its_change_feeds_database_unreachable_is_aliv
         assert status(process.port, LIVENESS) == SERVING
     finally:
         process.stop(grace_s=0)
+
+
+def test_a_draining_server_is_not_ready_though_its_store_answers_and_is_still_alive(flaky_store_server):
+    server, up = flaky_store_server
+    server.drain()
+    time.sleep(0.3)  # several rounds of the store check (every 0.05 s), each finding the store up
+    assert status(server.port, READINESS) == NOT_SERVING
+    assert status(server.port, LIVENESS) == SERVING
+
+
+class _RowsInFlight:
+    """Stands in for ingest's job runner: its stop() is where a stopping ingest waits for the rows it runs (up
+    to a minute); it notes the readiness a probe sees meanwhile."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.readiness_while_stopping: int | None = None
+
+    def stop(self) -> None:
+        self.readiness_while_stopping = status(self.port, READINESS)
+
+
+def test_a_stopping_ingest_is_not_ready_while_its_rows_in_flight_finish(tmp_path):
+    # Before, readiness stayed SERVING until the rows in flight had finished and the server itself stopped.
+    process = IngestProcess(Settings(data_dir=tmp_path, ingest_port=0))
+    real_jobs, process.jobs = process.jobs, _RowsInFlight(process.port)
+    try:
+        assert wait_for(process.port, READINESS, SERVING, 5) == SERVING
+        process.stop(grace_s=0)
+        assert process.jobs.readiness_while_stopping == NOT_SERVING
+    finally:
+        real_jobs.stop()
 
 
 def test_a_stopped_server_is_no_longer_live():

@@ -8,18 +8,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import av
+import grpc
 import numpy as np
 import pytest
+import sqlalchemy as sa
 
 from influencers.v1 import analytics_pb2_grpc, common_pb2, identity_pb2
 from services.analytics.export import export_report
 from services.analytics.records import appearance_from_proto
 from services.analytics.server import serve_analytics
 from services.analytics.store import AnalyticsStore
+from services.common.database import open_engine
 from services.common.protoconv import duration
 from services.common.rpc import open_channel, wait_healthy
 from services.common.settings import Settings
 from services.ingest.pipeline import VideoPipeline, resolve_location
+from services.ingest.repost_store import RepostStore
 
 DONE = common_pb2.VIDEO_STATUS_DONE
 FAILED = common_pb2.VIDEO_STATUS_FAILED
@@ -104,6 +108,41 @@ def test_any_exception_analysing_one_video_fails_that_row_only(rig, tmp_path) ->
     assert recorded.status == FAILED and recorded.error == first.video.error
 
 
+
+
+class _Unreachable(grpc.RpcError):
+    """What a channel raises while identity restarts."""
+
+    def code(self) -> grpc.StatusCode:
+        return grpc.StatusCode.UNAVAILABLE
+
+    def details(self) -> str:
+        return "failed to connect to all addresses"
+
+
+def test_identity_unreachable_is_no_fault_of_the_row_so_it_is_neither_failed_nor_recorded(rig, tmp_path) -> None:
+    # Before, every row analysed while identity restarted (a rolling update, a SIGTERM) failed for good with
+    # "service call failed (UNAVAILABLE: ...)" and was recorded failed; the job queue now gives it back.
+    pipeline, identity, store = rig
+    folder = tmp_path / "m"
+    make_video(folder / "a.mp4", seed=3)
+    identity.broken[resolve_id(folder / "a.mp4")] = _Unreachable()
+    with pytest.raises(grpc.RpcError) as raised:
+        pipeline.process("a.mp4", 1.0, "", "", folder)
+    assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert store.get_video(location=str(folder / "a.mp4")) is None
+
+
+def test_ingests_own_database_gone_mid_row_is_no_fault_of_the_row_so_it_is_neither_failed_nor_recorded(
+        rig, tmp_path) -> None:
+    # Before, a PostgreSQL restart met while looking the video up among the reposts failed the row for good.
+    pipeline, _, store = rig
+    pipeline.reposts = RepostStore(open_engine("postgresql://nobody@127.0.0.1:1/none"))  # the database goes away
+    folder = tmp_path / "m"
+    make_video(folder / "b.mp4", seed=4)
+    with pytest.raises(sa.exc.OperationalError):
+        pipeline.process("b.mp4", 1.0, "", "", folder)
+    assert store.get_video(location=str(folder / "b.mp4")) is None
 
 
 def test_two_files_with_the_same_relative_name_in_two_folders_are_two_videos(rig, tmp_path) -> None:

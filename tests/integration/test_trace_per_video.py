@@ -4,6 +4,7 @@ video's work: the SDK's in-memory exporter stands in for the OTLP collector, a S
 import io
 import json
 import logging
+import time
 
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -100,3 +101,11 @@ def test_a_failed_row_is_logged_once_as_json_with_its_job_row_video_trace_and_re
     assert not root.status.is_ok, "the failed row's trace is marked as an error"
     with_job = [x for x in lines if x.get("job_id") == line["job_id"]]
     assert {x["row"] for x in with_job} <= set(range(1, VIDEOS + 2))
+
+
+def test_an_idle_stack_sends_no_trace_of_the_feed_followers_polling(traced_stack, spans):
+    # Before, identity's server traced every ListChanges of analytics' follower: ten root traces a second,
+    # idle or not, though the client side was left untraced.
+    time.sleep(1.5)
+    names = [span.name for span in spans.get_finished_spans()]
+    assert not [name for name in names if name.endswith("/ListChanges")], names

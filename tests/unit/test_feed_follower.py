@@ -204,3 +204,16 @@ def test_identity_down_is_one_warning_then_one_line_when_the_feed_is_followed_ag
     lines = [(r.levelname, r.getMessage()) for r in caplog.records if "following" in r.getMessage()]
     assert lines == [("WARNING", "following identity's feed failed (try 1, retrying every 0 s): identity unreachable"),
                      ("INFO", "following identity's feed again after 5 failed tries")]
+
+
+def test_a_replica_that_cannot_reach_the_database_for_the_leadership_says_so_once_not_every_second(caplog):
+    # Before, a PostgreSQL restart of 15 s gave 15 warnings of three lines each from every analytics replica.
+    from services.analytics.feed import AdvisoryLock
+    from services.common.database import open_engine
+
+    caplog.set_level("INFO", logger="services.analytics.feed")
+    lock = AdvisoryLock(open_engine("postgresql+psycopg://nobody@127.0.0.1:1/none"))
+    assert not any(lock.acquire() for _ in range(5))
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1 and lines[0].startswith("cannot reach the database for the feed leadership"), lines
+    assert "\n" not in lines[0]

@@ -417,6 +417,8 @@ class Scripted:
         self.fail_reconcile = ""
         self.fail_open = 0  # the next opens that fail (identity unreachable)
         self.unavailable_reconciles = 0  # the first reconciles that meet identity unreachable
+        self.unavailable_rows = 0  # the next rows whose analysis meets identity unreachable
+        self.previous_video_ids: list[str] = []  # what each row run was told an earlier attempt had analysed
         self.reconcile_calls = 0
         self._lock = threading.Lock()
 
@@ -432,7 +434,12 @@ class Scripted:
 
     def run_row(self, claim: Claim, note_video) -> tuple[ingest_pb2.WatchJobResponse, str]:
         url = claim.submission.url
+        self.previous_video_ids.append(claim.previous_video_id)
         note_video(f"id-{url}")
+        with self._lock:
+            if self.unavailable_rows:
+                self.unavailable_rows -= 1
+                raise Unavailable()
         assert self.step.acquire(timeout=30)
         with self._lock:
             self.ran.append(url)
@@ -555,6 +562,21 @@ class Unavailable(grpc.RpcError):
         return "<_InactiveRpcError of RPC that terminated with:\n\tstatus = ...\n\tdebug_error_string = ...>"
 
 
+def test_a_row_that_meets_identity_unreachable_goes_back_to_the_queue_and_is_done_once_identity_answers(
+        replicas) -> None:
+    # Before, the pipeline failed such a row for good: a restart of identity failed every row in flight.
+    (one, two), body = replicas
+    two.stop(timeout_s=5)
+    body.unavailable_rows = 2
+    job = one.start(request(1))
+    body.release(1)
+    ended = wait_state(one, job.job_id, SUCCEEDED, FAILED)
+    assert ended.state == SUCCEEDED and dict(ended.statuses) == {"done": 1}
+    assert body.ran == ["v0.mp4"]
+    assert body.previous_video_ids == ["", "id-v0.mp4", "id-v0.mp4"], "each retry forgets the attempt before"
+    assert one.store.claim_row("x") is None
+
+
 def test_a_reconcile_failed_by_a_grpc_error_gives_the_job_its_status_and_message_on_one_line(replicas) -> None:
     (one, _), body = replicas
     body.fail_reconcile = Unavailable()
@@ -641,6 +663,75 @@ def test_a_database_outage_is_logged_once_with_its_traceback_then_once_when_it_i
     lines = [(r.levelname, r.getMessage(), bool(r.exc_info)) for r in caplog.records if "worker step" in r.getMessage()]
     assert lines == [("ERROR", "ingest worker step failed; retrying", True),
                      ("INFO", "ingest worker steps succeed again after 3 failed tries", False)]
+
+
+class DownAsARowEnds(JobStore):
+    """The real store, its database going away as the first row ends: storing the row's result fails, and so does
+    giving the row back; then it answers again."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        super().__init__(engine, lease_s=2.0)
+        self.finish_failures = self.release_failures = 1
+
+    def finish_row(self, *args, **kwargs) -> bool:
+        if self.finish_failures:
+            self.finish_failures -= 1
+            raise ConnectionError("server closed the connection unexpectedly")
+        return super().finish_row(*args, **kwargs)
+
+    def release(self, claim: Claim, owner: str) -> None:
+        if self.release_failures:
+            self.release_failures -= 1
+            raise ConnectionError("connection refused")
+        super().release(claim, owner)
+
+
+def test_a_row_whose_end_met_a_database_outage_runs_again_once_the_database_answers(engines) -> None:
+    # Before, the row stayed taken by this replica, its lease renewed by this replica's own heartbeat once the
+    # database was back: the job never ended (a PostgreSQL restart mid-job, in an operator's run).
+    store = DownAsARowEnds(engines())
+    body = Scripted()
+    queue = JobQueue(store, body, "r0:x", threads=1, idle_poll_s=0.01)
+    try:
+        job = queue.start(request(1))
+        body.release(2)
+        ended = wait_state(queue, job.job_id, SUCCEEDED, FAILED)
+        assert ended.state == SUCCEEDED and dict(ended.statuses) == {"done": 1}
+        assert body.ran == ["v0.mp4", "v0.mp4"] and body.previous_video_ids == ["", "id-v0.mp4"]
+    finally:
+        body.release(1000)
+        queue.stop(timeout_s=5)
+
+
+class RenewDown(JobStore):
+    """The real store, its database unreachable for the first `down` lease renewals."""
+
+    def __init__(self, engine: sa.Engine, down: int) -> None:
+        super().__init__(engine, lease_s=0.06)  # a renewal every 0.02 s
+        self.down = down
+
+    def renew(self, owner: str) -> int:
+        if self.down > 0:
+            self.down -= 1
+            raise ConnectionError("connection refused")
+        return super().renew(owner)
+
+
+def test_lease_renewals_failing_through_an_outage_are_logged_once_then_once_when_it_is_over(engines, caplog) -> None:
+    # Before, every failed renewal logged its traceback (every 3.3 s with the default lease) while PostgreSQL was down.
+    caplog.set_level("INFO", logger="services.ingest.jobs")
+    store = RenewDown(engines(), down=10)
+    queue = JobQueue(store, Scripted(), "r0:x", threads=1, idle_poll_s=0.01)
+    try:
+        deadline = time.monotonic() + 10
+        while store.down and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.2)
+    finally:
+        queue.stop(timeout_s=5)
+    lines = [(r.levelname, r.getMessage(), bool(r.exc_info)) for r in caplog.records if "leases" in r.getMessage()]
+    assert lines == [("ERROR", "renewing the ingest leases failed; retrying", True),
+                     ("INFO", "renewing the ingest leases succeeds again after 10 failed tries", False)]
 
 
 def test_a_row_without_a_url_fails_at_submission_named_by_its_line_or_its_place() -> None:

@@ -3,6 +3,7 @@
 import io
 import json
 import logging
+import warnings
 
 import pytest
 from tqdm import tqdm
@@ -18,6 +19,7 @@ def restore_root():
     handlers, level = root.handlers[:], root.level
     yield
     root.handlers, root.level = handlers, level
+    logging.captureWarnings(False)  # pytest restores warnings.showwarning after each test; logging must not keep it
 
 
 def test_json_lines_carry_the_job_row_and_video_while_a_row_runs_and_not_after(restore_root):
@@ -46,6 +48,47 @@ def test_a_traceback_stays_inside_its_json_line(restore_root):
         logging.getLogger("x").warning("video failed", exc_info=exc)
     (line,) = out.getvalue().splitlines()
     assert "ValueError" in json.dumps(json.loads(line)["exception"])
+
+
+def test_a_librarys_python_warning_is_one_json_line_not_two_raw_lines_on_stderr(restore_root, capsys):
+    # Before, qdrant-client's UserWarnings reached stderr as Python prints them (the warning, then the source line),
+    # between the JSON lines.
+    out = io.StringIO()
+    configure_logging("json", "INFO", stream=out)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.warn("Api key is used with an insecure connection.", UserWarning, stacklevel=1)
+    (line,) = out.getvalue().splitlines()
+    record = json.loads(line)
+    assert record["level"] == "warning" and "Api key is used with an insecure connection." in record["event"]
+    assert capsys.readouterr().err == ""
+
+
+def test_every_json_line_of_a_process_running_one_service_names_that_service(restore_root):
+    # Before, a fleet's collected lines said only the logger (services.common.rpc, influencers.cli...), not which
+    # of the three services wrote them.
+    out = io.StringIO()
+    configure_logging("json", "INFO", stream=out, service="ingest")
+    logging.getLogger("services.common.rpc").info("serving")
+    with row_context("job1", 1):
+        logging.getLogger("services.ingest.jobs").info("video done")
+    assert [json.loads(line)["service"] for line in out.getvalue().splitlines()] == ["ingest", "ingest"]
+
+
+def test_a_json_traceback_carries_no_local_variables_so_no_password_of_a_frame_reaches_the_log(restore_root):
+    out = io.StringIO()
+    configure_logging("json", "INFO", stream=out)
+
+    def connect(conninfo: str) -> None:
+        raise ConnectionError("password authentication failed")
+
+    try:
+        connect("host=db user=app password=hunter2-secret")
+    except ConnectionError as exc:
+        logging.getLogger("x").error("store error", exc_info=exc)
+    (line,) = out.getvalue().splitlines()
+    assert "password authentication failed" in line and "connect" in line
+    assert "hunter2-secret" not in line
 
 
 def test_text_lines_read_time_level_logger_event_then_the_fields(restore_root):

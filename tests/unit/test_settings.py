@@ -75,3 +75,15 @@ def test_every_setting_is_documented_in_the_configuration_guide():
     missing = [env_name(f.name) for f in dataclasses.fields(Settings)
                if env_name(f.name) not in named and aliases.get(f.name) not in named]
     assert not missing, f"not in docs/configuration.md: {missing}"
+
+
+@pytest.mark.parametrize("address", ["identity:99999", "identity", "identity:port", ":50052"])
+def test_an_address_of_another_service_without_a_usable_port_is_refused_naming_the_variable(address):
+    # Before, ingest started with INFLUENCERS_IDENTITY_ADDR=identity:99999 and failed every row later.
+    with pytest.raises(SettingsError, match="INFLUENCERS_IDENTITY_ADDR.*HOST:PORT"):
+        Settings.from_env({"INFLUENCERS_IDENTITY_ADDR": address})
+
+
+@pytest.mark.parametrize("address", ["identity:50052", "10.0.0.7:1", "[::1]:50052", "dns:///identity:50052"])
+def test_host_port_addresses_and_grpc_target_uris_are_accepted(address):
+    assert Settings.from_env({"INFLUENCERS_ANALYTICS_ADDR": address}).analytics_target == address
