@@ -57,6 +57,19 @@ RECONCILE_RETRIES_S = (1.0, 2.0, 4.0, 8.0, 15.0)
 # Progress messages a watcher reads from the database at once: a watcher of a 200k-row job held every message
 # (380 MB); now it holds this many (~1 MB), and reads the next ones as the client takes them.
 WATCH_READ_ROWS = 500
+# Attempts at one row that ended without a result (the process running it died, or was stopped before the row
+# finished) before the row is failed instead of run again: a video that kills the process that decodes it
+# would otherwise take down every replica, and every restart of `influencers run`, for good. A service that is
+# unreachable costs no attempt (the row is given back, not left to its lease).
+DEAD_ATTEMPTS = 3
+
+
+def given_up(attempts: int) -> str:
+    """The row error of a row taken for the `attempts`-th time, or "" while it may still run."""
+    if attempts <= DEAD_ATTEMPTS:
+        return ""
+    return (f"given up after {attempts - 1} attempts that each ended without a result (the process running it "
+            f"died or was stopped while it ran: a video that crashes the decoder?); submit the row again to retry")
 
 
 class RowRunner(Protocol):
@@ -378,6 +391,8 @@ class JobQueue:
             if claim.attempts > 1:
                 log.warning("taking over row %d of job %s (attempt %d: a previous owner's lease expired)",
                             row, claim.job_id, claim.attempts)
+            if (gave_up := given_up(claim.attempts)) and not claim.submission.row_error:
+                claim.submission.row_error = gave_up  # failed and recorded as such, never analysed
 
             def note_video(video_id: str) -> None:
                 logs.bind(video_id=video_id)

@@ -29,7 +29,7 @@ from services.ingest.job_store import (
     migrate,
     rows_t,
 )
-from services.ingest.jobs import JobQueue, settled_rows, with_repeats
+from services.ingest.jobs import DEAD_ATTEMPTS, JobQueue, given_up, settled_rows, with_repeats
 
 LEASE_S = 30.0
 
@@ -420,6 +420,7 @@ class Scripted:
         self.unavailable_rows = 0  # the next rows whose analysis meets identity unreachable
         self.previous_video_ids: list[str] = []  # what each row run was told an earlier attempt had analysed
         self.reconcile_calls = 0
+        self.row_errors: list[str] = []  # the row error each row run was given
         self._lock = threading.Lock()
 
     def open_batch(self) -> None:
@@ -435,6 +436,7 @@ class Scripted:
     def run_row(self, claim: Claim, note_video) -> tuple[ingest_pb2.WatchJobResponse, str]:
         url = claim.submission.url
         self.previous_video_ids.append(claim.previous_video_id)
+        self.row_errors.append(claim.submission.row_error)
         note_video(f"id-{url}")
         with self._lock:
             if self.unavailable_rows:
@@ -575,6 +577,25 @@ def test_a_row_that_meets_identity_unreachable_goes_back_to_the_queue_and_is_don
     assert body.ran == ["v0.mp4"]
     assert body.previous_video_ids == ["", "id-v0.mp4", "id-v0.mp4"], "each retry forgets the attempt before"
     assert one.store.claim_row("x") is None
+
+
+def test_a_row_whose_attempts_all_died_is_failed_naming_why_instead_of_run_again(engines) -> None:
+    # A video that kills the process decoding it was taken again after each restart, for ever.
+    store = JobStore(engines(), LEASE_S)
+    job = submit(store, 2)
+    with store.engine.begin() as conn:  # row 0's earlier attempts died under their leases; row 1's once
+        conn.execute(rows_t.update().where(rows_t.c.idx == 0).values(attempts=DEAD_ATTEMPTS))
+        conn.execute(rows_t.update().where(rows_t.c.idx == 1).values(attempts=DEAD_ATTEMPTS - 1))
+    body = Scripted()
+    queue = JobQueue(store, body, "r:x", threads=1, idle_poll_s=0.05, watch_poll_s=0.05)
+    try:
+        body.release(2)
+        wait_state(queue, job.job_id, SUCCEEDED, FAILED)
+    finally:
+        queue.stop(timeout_s=5)
+    assert body.row_errors == [given_up(DEAD_ATTEMPTS + 1), ""]
+    assert given_up(DEAD_ATTEMPTS) == "" and given_up(DEAD_ATTEMPTS + 1).startswith(
+        f"given up after {DEAD_ATTEMPTS} attempts that each ended without a result")
 
 
 def test_a_reconcile_failed_by_a_grpc_error_gives_the_job_its_status_and_message_on_one_line(replicas) -> None:
