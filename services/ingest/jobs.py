@@ -61,7 +61,7 @@ WATCH_READ_ROWS = 500
 # finished) before the row is failed instead of run again: a video that kills the process that decodes it
 # would otherwise take down every replica, and every restart of `influencers run`, for good. A service that is
 # unreachable costs no attempt (the row is given back, not left to its lease).
-DEAD_ATTEMPTS = 3
+DEAD_ATTEMPTS = 5
 
 
 def given_up(attempts: int) -> str:
