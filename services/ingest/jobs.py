@@ -142,6 +142,9 @@ def _repeated_rows(request: ingest_pb2.StartIngestRequest) -> dict[int, int]:
     return repeated
 
 
+LEASE_BEATS_BETWEEN_LINES = 20  # failed lease renewals between two log lines (a beat every lease_s / 3)
+
+
 class JobQueue:
     """Stores jobs and runs rows of any job on `threads` worker threads, as lease owner `owner`."""
 
@@ -366,19 +369,31 @@ class JobQueue:
             self._batch_open = False
 
     def _beat(self) -> None:
+        streak = FailureStreak(LEASE_BEATS_BETWEEN_LINES)
         while not self._stopping.wait(self.store.lease_s / 3):
-            try:
-                self.store.renew(self.owner)
-            except Exception:  # noqa: BLE001 - the next beat tries again; a lease outlives two missed beats
-                log.exception("renewing the ingest leases failed")
+            self._renew(streak)
         # Stopping: the rows still running keep their leases until they finish (stop() waits for them).
         while any(t.is_alive() for t in self._threads):
-            try:
-                self.store.renew(self.owner)
-            except Exception:  # noqa: BLE001
-                log.exception("renewing the ingest leases failed")
+            self._renew(streak)
             for t in self._threads:
                 t.join(self.store.lease_s / 3)
+
+    def _renew(self, streak: FailureStreak) -> None:
+        """Renews this replica's leases; a failure is logged as the worker steps' are (the first with its
+        traceback, then a line now and then, then the recovery), not a traceback every beat."""
+        try:
+            self.store.renew(self.owner)
+        except Exception as exc:  # noqa: BLE001 - the next beat tries again; a lease outlives two missed beats
+            first = streak.failures == 0
+            if streak.failed():
+                if first:
+                    log.exception("renewing the ingest leases failed")
+                else:
+                    log.error("renewing the ingest leases still failing (try %d): %s", streak.failures,
+                              _details(exc))
+            return
+        if failures := streak.succeeded():
+            log.info("renewing the ingest leases succeeds again after %d failed tries", failures)
 
 
 def _transient(exc: Exception) -> bool:

@@ -556,6 +556,39 @@ def test_a_database_outage_is_logged_once_with_its_traceback_then_once_when_it_i
                      ("INFO", "ingest worker steps succeed again after 3 failed tries", False)]
 
 
+class RenewDownStore(JobStore):
+    """The real store (leases of 0.3 s: a beat every 0.1 s), failing to renew for the first `down` beats."""
+
+    def __init__(self, engine: sa.Engine, down: int) -> None:
+        super().__init__(engine, lease_s=0.3)
+        self.down = down
+
+    def renew(self, owner: str) -> None:
+        if self.down > 0:
+            self.down -= 1
+            raise sa.exc.OperationalError("UPDATE ingest_rows", {}, Exception("database or disk is full"))
+        super().renew(owner)
+
+
+def test_failing_lease_renewals_are_logged_once_with_their_traceback_then_once_when_they_succeed(
+        engines, caplog) -> None:
+    # Found with the data dir's disk full: every beat (a third of the lease, 3.3 s) logged the traceback
+    # again, dozens of them a minute beside the worker's one line.
+    caplog.set_level("INFO", logger="services.ingest.jobs")
+    store = RenewDownStore(engines(), down=8)
+    queue = JobQueue(store, Scripted(), "r0:x", threads=1, idle_poll_s=0.01)
+    try:
+        deadline = time.monotonic() + 10
+        while store.down and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # the beat after the last failure
+    finally:
+        queue.stop(timeout_s=5)
+    lines = [(r.levelname, r.getMessage(), bool(r.exc_info)) for r in caplog.records if "leases" in r.getMessage()]
+    assert lines == [("ERROR", "renewing the ingest leases failed", True),
+                     ("INFO", "renewing the ingest leases succeeds again after 8 failed tries", False)]
+
+
 def test_a_row_without_a_url_fails_at_submission_named_by_its_line_or_its_place() -> None:
     req = ingest_pb2.StartIngestRequest(videos=[
         ingest_pb2.VideoSubmission(url="", performance=1.0),
