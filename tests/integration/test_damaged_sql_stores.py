@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import psutil
 import pytest
 from sqlalchemy.engine import Engine
 
@@ -73,3 +74,20 @@ def test_serve_on_a_damaged_job_queue_names_the_job_queue_not_the_analytics_stor
                       "(file is not a database): restore it from a backup, or remove it with its -wal and -shm "
                       "files (the job history is lost; a manifest run again analyses only the videos not yet "
                       "held)"], result.stderr
+
+
+def listening_ports() -> set[int]:
+    return {c.laddr.port for c in psutil.Process().net_connections("tcp") if c.status == psutil.CONN_LISTEN}
+
+
+def test_a_stack_that_cannot_start_ingest_stops_the_services_it_had_started(settings):
+    # Found by the test above, now and then: analytics and identity, started before ingest met its damaged
+    # queue, were left serving, took a call while the interpreter shut down, and printed grpc's traceback
+    # ("cannot schedule new futures after interpreter shutdown") under the one-line error.
+    from influencers.stack import start_stack
+
+    overwrite_header(made(settings.data_dir, "ingest/jobs.sqlite3", migrate_jobs))
+    before = listening_ports()
+    with pytest.raises(StoreDamaged, match="the ingest job queue"):
+        start_stack(settings, web=False)
+    assert listening_ports() == before, "analytics' and identity's ports are closed again"
