@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import waitress
@@ -111,22 +112,29 @@ def start_stack(settings: Settings, web: bool = True, face_store: FaceStore | No
     settings name (tests of several identity replicas on one server)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = AnalyticsStore.open(settings)
-    following: list[FollowerThread] = []
-    analytics = serve_analytics(settings, store, lambda: following[0].follower.head if following else 0)
-    settings = settings.replace(analytics_port=analytics.port, analytics_addr=f"{settings.host}:{analytics.port}")
-    identity = IdentityProcess(settings, face_store)
+    # What has started, stopped in reverse when a later part cannot start (a damaged store, a full disk, a port
+    # in use): left running, its servers took calls while the interpreter shut down, and printed tracebacks.
+    started: list[Callable[[], object]] = [store.close]
     try:
+        following: list[FollowerThread] = []
+        analytics = serve_analytics(settings, store, lambda: following[0].follower.head if following else 0)
+        started.append(lambda: analytics.stop(0))
+        settings = settings.replace(analytics_port=analytics.port,
+                                    analytics_addr=f"{settings.host}:{analytics.port}")
+        identity = IdentityProcess(settings, face_store)
+        started.append(lambda: identity.stop(0))
         compare_views(identity.store, identity.feed.head(), store)
+        settings = settings.replace(identity_port=identity.port, identity_addr=f"{settings.host}:{identity.port}")
+        following.append(start_follower(settings, store))
+        started.append(following[0].stop)
+        ingest = IngestProcess(settings)
+        started.append(ingest.stop)
+        settings = settings.replace(ingest_port=ingest.port)
+        web_server = start_web(settings, store) if web else None
     except BaseException:
-        identity.stop(0)
-        analytics.stop(0)
-        store.close()
+        for stop in reversed(started):
+            stop()
         raise
-    settings = settings.replace(identity_port=identity.port, identity_addr=f"{settings.host}:{identity.port}")
-    following.append(start_follower(settings, store))
-    ingest = IngestProcess(settings)
-    settings = settings.replace(ingest_port=ingest.port)
-    web_server = start_web(settings, store) if web else None
     if web_server is not None:
         settings = settings.replace(web_port=web_server.port)
     return Stack(settings, store, analytics, identity, ingest, web_server, following[0])

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from influencers.cli.config import settings_from_args
+from services.common.damage import check_room
 from services.common.datadir import data_dir_lock, prepare_data_dir
 from services.common.rpc import PortInUse, is_loopback
 from services.common.settings import ENV_PREFIX, Settings, SettingsError
@@ -80,11 +81,13 @@ def _check_port_free(host: str, name: str, port: int) -> None:
 
 @contextlib.contextmanager
 def owning_data_dir(args: argparse.Namespace, settings: Settings) -> Iterator[None]:
-    """Holds the data dir's lock for commands that open its stores in this process."""
+    """Holds the data dir's lock for commands that open its stores in this process, once its disk has room
+    (DiskFull otherwise: opening the stores writes, and Edge's mapped files meet a full disk with SIGBUS)."""
     owns = args.command in _OWNS_DATA_DIR or (
         args.command == "service" and args.service in _OWNS_DATA_DIR_SERVICES)
     if not owns:
         yield
         return
     with data_dir_lock(settings.data_dir):
+        check_room(settings.data_dir, settings.min_free_bytes, "starting")
         yield

@@ -148,7 +148,8 @@ audit = sa.Table(
 )
 
 
-HISTORY = History("analytics store", MIGRATIONS, VERSION_TABLE, MIGRATION_LOCK)
+HISTORY = History("analytics store", MIGRATIONS, VERSION_TABLE, MIGRATION_LOCK,
+                  when_removed="analytics is rebuilt from identity; run the manifests again for the scores")
 
 
 def migrate(engine: Engine) -> None:

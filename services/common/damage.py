@@ -42,6 +42,6 @@ def check_room(path: Path, min_free_bytes: int, what: str) -> int:
 
 
 def is_disk_full(exc: BaseException) -> bool:
-    """Whether an engine's error says the disk is full."""
+    """Whether an engine's error says the disk is full (SQLite's own words: "database or disk is full")."""
     text = str(exc).lower()
-    return "no space left" in text or "disk full" in text or "enospc" in text
+    return any(words in text for words in ("no space left", "disk full", "enospc", "disk is full"))

@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from services.common.boundary import brief
+from services.common.damage import DISK_FULL, DiskFull
 
 LOCK_NAME = ".lock"
 DOWNLOADS = Path("tmp") / "downloads"  # under the data dir
@@ -81,8 +82,14 @@ def data_dir_lock(data_dir: Path) -> Iterator[Path]:
             holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
             raise DataDirBusy(f"data dir {data_dir} is in use by another influencers process (pid {holder}); "
                               "stop it or choose another --data-dir") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
+            raise DiskFull(f"{DISK_FULL}: the disk of data dir {_shown(data_dir)} has no space left (writing its "
+                           f"{LOCK_NAME} file); free some space and run again") from None
         yield path
     finally:
         os.close(fd)  # closing the only descriptor releases the lock

@@ -20,8 +20,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
 
+from services.common.boundary import brief
+from services.common.damage import StoreDamaged
 from services.common.database import is_postgres
 
 log = logging.getLogger(__name__)
@@ -30,13 +33,15 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class History:
     """One owner's migrations: `name` for messages, the scripts' folder (its env.py configures Alembic with
-    `version_table` on the connection handed over in `config().attributes["connection"]`), and the
-    pg_advisory_xact_lock key its upgrades take."""
+    `version_table` on the connection handed over in `config().attributes["connection"]`), the
+    pg_advisory_xact_lock key its upgrades take, and what removing its SQLite file costs (said when the file
+    is damaged)."""
 
     name: str
     scripts: Path
     version_table: str
     lock_key: int
+    when_removed: str = ""
 
     def config(self, connection: Connection | None = None) -> Config:
         config = Config()
@@ -71,11 +76,29 @@ def _scripts_config(scripts: Path) -> Config:
     return config
 
 
+# SQLite's codes for a file that is not a whole database (cut short, overwritten, not SQLite at all).
+_DAMAGED = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB"})
+
+
 def upgrade(engine: Engine, history: History,
             before: Callable[[Connection, str | None], None] | None = None) -> None:
     """Brings `engine`'s database to `history`'s head in one transaction that other processes' upgrades wait
     for. `before(connection, revision)` runs first when there is something to do (an owner adopting a
-    database from before its history, say). A revision the scripts do not know is refused."""
+    database from before its history, say). A revision the scripts do not know is refused; a damaged SQLite
+    file is StoreDamaged naming it and what to do."""
+    try:
+        _upgrade(engine, history, before)
+    except sa_exc.DatabaseError as exc:
+        if getattr(exc.orig, "sqlite_errorname", "") not in _DAMAGED:
+            raise
+        reason = brief(str(exc.orig), 200)
+        raise StoreDamaged(f"the {history.name} {engine.url.database or ''} is damaged ({reason}): restore it "
+                           f"from a backup, or remove it with its -wal and -shm files ({history.when_removed})") \
+            from None
+
+
+def _upgrade(engine: Engine, history: History,
+             before: Callable[[Connection, str | None], None] | None) -> None:
     with engine.connect() as connection, connection.begin():
         if is_postgres(engine):
             connection.execute(sa.select(sa.func.pg_advisory_xact_lock(history.lock_key)))

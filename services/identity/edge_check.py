@@ -45,10 +45,30 @@ def _check_shard(shard: Path) -> None:
         raise StoreDamaged(f"face store {shard}: segments/ is empty; {RESTORE}")
     for segment in segments:
         _json(segment / "segment.json", f"segments/{segment.name}/segment.json")
+        _check_vector_chunks(shard, segment)
     for path in [shard, shard / "segments", shard / "wal", *segments, *(shard / "wal").iterdir()]:
         if not os.access(path, os.W_OK):
             raise StoreDamaged(f"face store {shard}: {path.relative_to(shard.parent.parent)} is read-only; "
                                "give this process write access to DATA/qdrant")
+
+
+def _check_vector_chunks(shard: Path, segment: Path) -> None:
+    """StoreDamaged when a segment's chunked vector storage counts more vectors than its chunk files hold: the
+    engine opens it without them, and the first read of a vector fails ("vector offset out of bounds")."""
+    for storage in sorted((segment / "vector_storage").glob("*/")):
+        config, status = storage / "config.json", storage / "status.dat"
+        if not config.is_file() or not status.is_file() or status.stat().st_size != 8:
+            continue  # not the chunked layout (or a storage the engine checks itself)
+        try:
+            per_chunk = int(json.loads(config.read_text(encoding="utf-8"))["chunk_size_vectors"])
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+            continue
+        held = int.from_bytes(status.read_bytes(), "little")  # the storage's vector count (u64)
+        for k in range(-(-held // per_chunk) if per_chunk > 0 else 0):
+            if not (storage / f"chunk_{k}.mmap").is_file():
+                where = storage.relative_to(shard)
+                raise StoreDamaged(f"face store {shard}: {where}/chunk_{k}.mmap is missing ({held} vectors stored); "
+                                   f"{RESTORE}")
 
 
 def _json(path: Path, what: str) -> None:

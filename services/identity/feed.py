@@ -51,7 +51,8 @@ VERSION_TABLE = "alembic_version_identity"  # the feed's own history, apart from
 # replicas starting at once migrate one after the other.
 MIGRATION_LOCK = zlib.crc32(b"influencers.identity.migrations") & 0x7FFFFFFF
 FIRST_REVISION = "0001_change_feed"  # create_all's tables: what a feed from before Alembic is stamped at
-HISTORY = History("identity change feed", MIGRATIONS, VERSION_TABLE, MIGRATION_LOCK)
+HISTORY = History("identity change feed", MIGRATIONS, VERSION_TABLE, MIGRATION_LOCK,
+                  when_removed="analytics then resyncs from identity's face store")
 
 # The tables as the queries use them; the migrations make them.
 metadata = sa.MetaData()

@@ -47,7 +47,8 @@ ROW_STATE_WORDS = {PENDING: "pending", TAKEN: "running", FINISHED: "finished", D
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 MIGRATION_LOCK = 0x1A6E57  # pg advisory lock key: two replicas starting at once migrate one after the other
 VERSION_TABLE = "alembic_version_jobs"  # the queue's own history, apart from analytics' in a shared database
-HISTORY = History("ingest job queue", MIGRATIONS, VERSION_TABLE, MIGRATION_LOCK)
+HISTORY = History("ingest job queue", MIGRATIONS, VERSION_TABLE, MIGRATION_LOCK,
+                  when_removed="the job history is lost; a manifest run again analyses only the videos not yet held")
 LIST_ENDED = 20  # ended jobs ListJobs shows (the newest); older ones stay readable by id
 
 metadata = sa.MetaData()

@@ -219,6 +219,7 @@ def _row_key(url: str, base_dir: str) -> str:
         path = f"{base_dir.rstrip('/')}/{path}"
     segments = [s for s in path.split("/") if s not in ("", ".")]
     return "/" * path.startswith("/") + "/".join(segments) + "/" * path.endswith("/")
+LEASE_BEATS_BETWEEN_LINES = 20  # failed lease renewals between two log lines (a beat every lease_s / 3)
 
 
 class JobQueue:
@@ -475,7 +476,7 @@ class JobQueue:
             self._batch_open = False
 
     def _beat(self) -> None:
-        streak = FailureStreak()  # an outage: its first failure with the traceback, then a line every 60 beats
+        streak = FailureStreak(LEASE_BEATS_BETWEEN_LINES)
         while not self._stopping.wait(self.store.lease_s / 3):
             self._renew(streak)
         # Stopping: the rows still running keep their leases until they finish (stop() waits for them).
@@ -485,6 +486,8 @@ class JobQueue:
                 t.join(self.store.lease_s / 3)
 
     def _renew(self, streak: FailureStreak) -> None:
+        """Renews this replica's leases; a failure is logged as the worker steps' are (the first with its
+        traceback, then a line now and then, then the recovery), not a traceback every beat."""
         try:
             self.store.renew(self.owner)
         except Exception as exc:  # noqa: BLE001 - the next beat tries again; a lease outlives two missed beats

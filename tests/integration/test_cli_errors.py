@@ -280,8 +280,11 @@ def test_a_data_dir_whose_analytics_store_cannot_be_opened_is_one_line_and_exit_
     result = influencers("serve", "--data-dir", str(tmp_path / "d"))
     lines = [line for line in result.stderr.splitlines() if " INFO " not in line]
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
-    assert lines == [lines[0]] and lines[0].startswith(
-        f"influencers: error: serve: the analytics store in data dir {tmp_path / 'd'} cannot be used (")
+    expected = (f"influencers: error: serve: the analytics store in data dir {tmp_path / 'd'} cannot be used ("
+                if damage == "a-folder" else
+                f"influencers: error: the analytics store {store} is damaged (file is not a database): restore it "
+                "from a backup, or remove it")
+    assert lines == [lines[0]] and lines[0].startswith(expected), lines
 
 
 @pytest.mark.parametrize("service", ["ingest", "identity", "analytics"])

@@ -72,12 +72,20 @@ def older_faces(edge: Path) -> None:
     shutil.rmtree(older)
 
 
+def remove_vector_chunk(edge: Path) -> None:
+    """The faces' vectors file deleted: the engine opened the store without it and served, and the first read
+    of a vector (every match of a new video) failed with "vector offset out of bounds"."""
+    segment_files(edge / "faces", "vector_storage/vectors/chunk_0.mmap")[0].unlink()
+
+
 DAMAGE = {
     "broken segment.json": (break_segment_json, "segment.json cannot be read"),
     "broken WAL": (break_wal, "cannot be opened"),
     "segments/ removed": (remove_segments, "segments/ is missing"),
     "side/ removed": (remove_side, "side/ is missing"),
     "faces/ older than side/": (older_faces, "only 4 of at least 40 faces can be read"),
+    "the vectors' chunk file removed": (remove_vector_chunk, "vector_storage/vectors/chunk_0.mmap is missing (40 "
+                                                             "vectors stored)"),
 }
 
 

@@ -126,3 +126,43 @@ def test_an_undo_on_a_full_disk_is_refused_as_a_full_disk(settings):
         stack.identity.store.min_free_bytes = 0
         ident.undo(audit_id)
         assert stack.identity.registry.names() == {}
+
+
+
+def serve_once(data: Path) -> tuple[int, list[str], str]:
+    """`influencers serve` on `data` with 32 MiB kept free: its exit code, error lines and stderr's end."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "INFLUENCERS_MIN_FREE_BYTES": str(MARGIN)}
+    got = subprocess.run([*CLI, "serve", "--data-dir", str(data), "--ingest-port", "0", "--identity-port", "0",
+                          "--analytics-port", "0", "--web-port", "0", "--metrics-port", "0"],
+                         capture_output=True, text=True, timeout=120, env=env)
+    return (got.returncode, [line for line in got.stderr.splitlines() if line.startswith("influencers: error:")],
+            got.stderr[-2000:])
+
+
+def test_starting_on_a_full_disk_is_refused_as_a_full_disk_not_killed_by_sigbus(small_disk):
+    # Found by starting `run` on a data dir whose disk another program had filled: opening Edge's shards
+    # writes (WAL segments, index pages) into mapped files, and the process died of SIGBUS, saying nothing.
+    from services.analytics.store import AnalyticsStore
+    from services.common.datadir import data_dir_lock
+    from services.identity.edge_store import EdgeFaceStore
+
+    data = small_disk / "data"
+    with data_dir_lock(data):  # a data dir used before: its lock file and stores there
+        AnalyticsStore(data / "analytics.sqlite3").close()
+        EdgeFaceStore(data / "qdrant" / "edge").close()
+    fill(small_disk, 0)
+    code, errors, said = serve_once(data)
+    assert code == 2, f"exit {code} (a SIGBUS is -7): {said}"
+    assert errors == [f"influencers: error: disk full: the disk of {data} has 0.0 MiB free, under the 32 MiB kept "
+                      "free (INFLUENCERS_MIN_FREE_BYTES): starting refused; free some space and run again"], said
+
+
+def test_a_new_data_dir_on_a_full_disk_is_refused_as_a_full_disk_naming_it(small_disk):
+    # Found with the test above on a new data dir: writing the lock file's pid met the full disk, and the
+    # line was "serve: cannot use (No space left on device)", naming nothing.
+    data = small_disk / "data"
+    fill(small_disk, 0)
+    code, errors, said = serve_once(data)
+    assert code == 2, said
+    assert errors == [f"influencers: error: disk full: the disk of data dir {data} has no space left (writing its "
+                      ".lock file); free some space and run again"], said

@@ -5,12 +5,14 @@ page tokens the server did not make, undefined enum values; and no refusal shows
 from __future__ import annotations
 
 import itertools
+import sqlite3
 from collections.abc import Iterator
 
 import cv2
 import grpc
 import numpy as np
 import pytest
+import sqlalchemy as sa
 from google.protobuf.duration_pb2 import Duration
 
 from influencers.v1 import (
@@ -301,6 +303,9 @@ def guarded() -> Iterator[grpc.Channel]:
         yield b"first"
         raise KeyError("/srv/secret/db")
 
+    def database_full(request: bytes, context: grpc.ServicerContext) -> bytes:
+        raise sa.exc.OperationalError("INSERT INTO videos", {}, sqlite3.OperationalError("database or disk is full"))
+
     def refuse(request: bytes, context: grpc.ServicerContext) -> bytes:
         context.abort(grpc.StatusCode.NOT_FOUND, "no such thing")
         raise AssertionError("abort returns never")
@@ -309,7 +314,8 @@ def guarded() -> Iterator[grpc.Channel]:
         server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("test.Guarded", {
             "Fail": grpc.unary_unary_rpc_method_handler(fail),
             "FailLater": grpc.unary_stream_rpc_method_handler(fail_later),
-            "Refuse": grpc.unary_unary_rpc_method_handler(refuse)}),))
+            "Refuse": grpc.unary_unary_rpc_method_handler(refuse),
+            "DatabaseFull": grpc.unary_unary_rpc_method_handler(database_full)}),))
         return "test.Guarded"
 
     running = build_server("guarded", "127.0.0.1", 0, [register])
@@ -328,6 +334,15 @@ def test_an_unexpected_exception_is_an_internal_error_that_shows_nothing_of_it(g
     with pytest.raises(grpc.RpcError) as caught:
         next(replies)
     assert caught.value.code() == grpc.StatusCode.INTERNAL and "secret" not in caught.value.details()
+
+
+def test_a_database_write_on_a_full_disk_is_resource_exhausted_saying_disk_full(guarded: grpc.Channel) -> None:
+    # Found with the data dir's disk full during a run: analytics' RecordVideo met SQLite's "database or disk
+    # is full" and answered INTERNAL, so the row said "not recorded: INTERNAL: internal error in RecordVideo".
+    error = refusal(guarded.unary_unary("/test.Guarded/DatabaseFull"), b"x")
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert error.details() == ("disk full: DatabaseFull could not write (database or disk is full); free some space "
+                               "and run again")
 
 
 def test_a_refusal_of_the_servicer_itself_passes_the_guard_unchanged(guarded: grpc.Channel) -> None:
