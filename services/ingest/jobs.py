@@ -62,6 +62,15 @@ WATCH_READ_ROWS = 500
 # would otherwise take down every replica, and every restart of `influencers run`, for good. A service that is
 # unreachable costs no attempt (the row is given back, not left to its lease).
 DEAD_ATTEMPTS = 5
+# Pauses of a worker whose steps keep failing (a service or the database unreachable) double from the first to
+# the last: a row meeting identity down is fetched again at each try, and a remote video downloaded again.
+RETRY_PAUSES_S = (1.0, 30.0)
+
+
+def retry_pause(failures: int, idle_poll_s: float = 0.0) -> float:
+    """Seconds to wait after the `failures`-th failed step in a row: 1, 2, 4, ... up to 30."""
+    first, last = RETRY_PAUSES_S
+    return max(idle_poll_s, min(last, first * 2 ** min(max(failures - 1, 0), 16)))
 
 
 def given_up(attempts: int) -> str:
@@ -333,7 +342,7 @@ class JobQueue:
                         log.exception("ingest worker step failed; retrying")
                     else:
                         log.error("ingest worker step still failing (try %d): %s", streak.failures, _details(exc))
-                self._stopping.wait(max(self._idle_poll_s, 1.0))
+                self._stopping.wait(retry_pause(streak.failures, self._idle_poll_s))
                 continue
             if failures := streak.succeeded():
                 log.info("ingest worker steps succeed again after %d failed tries", failures)

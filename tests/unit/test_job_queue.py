@@ -29,7 +29,7 @@ from services.ingest.job_store import (
     migrate,
     rows_t,
 )
-from services.ingest.jobs import DEAD_ATTEMPTS, JobQueue, given_up, settled_rows, with_repeats
+from services.ingest.jobs import DEAD_ATTEMPTS, JobQueue, given_up, retry_pause, settled_rows, with_repeats
 
 LEASE_S = 30.0
 
@@ -579,6 +579,13 @@ def test_a_row_that_meets_identity_unreachable_goes_back_to_the_queue_and_is_don
     assert one.store.claim_row("x") is None
 
 
+def test_a_worker_whose_steps_keep_failing_waits_longer_each_time_up_to_half_a_minute() -> None:
+    # Was one second each time: through a ten-minute outage of identity, a remote video was downloaded again
+    # every second by every worker thread.
+    assert [retry_pause(n) for n in range(1, 8)] == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
+    assert retry_pause(10_000) == 30.0 and retry_pause(1, idle_poll_s=5.0) == 5.0
+
+
 def test_a_row_whose_attempts_all_died_is_failed_naming_why_instead_of_run_again(engines) -> None:
     # A video that kills the process decoding it was taken again after each restart, for ever.
     store = JobStore(engines(), LEASE_S)
@@ -678,7 +685,7 @@ def test_a_database_outage_is_logged_once_with_its_traceback_then_once_when_it_i
         deadline = time.monotonic() + 10
         while store.down and time.monotonic() < deadline:
             time.sleep(0.05)
-        time.sleep(1.5)  # the retry after the last failure
+        time.sleep(retry_pause(3) + 0.5)  # the retry after the last failure
     finally:
         queue.stop(timeout_s=5)
     lines = [(r.levelname, r.getMessage(), bool(r.exc_info)) for r in caplog.records if "worker step" in r.getMessage()]
