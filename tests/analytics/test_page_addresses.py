@@ -157,3 +157,9 @@ def test_a_name_added_in_the_less_likely_pairs_comes_back_to_them(analytics_stor
     reply = client.post("/influencer/inf_cccc000003/rename",
                         data={"csrf_token": _csrf(client), "name": "Cy", "next": "/review?unlikely=1"})
     assert reply.headers["Location"] == "/review?unlikely=1#inf_cccc000003"
+
+
+def test_the_address_of_a_refused_name_opened_again_is_the_influencers_page_not_a_405(client: FlaskClient) -> None:
+    reply = client.get("/influencer/inf_aaaa000001/rename")
+    assert reply.status_code == 303 and reply.headers["Location"] == "/influencer/inf_aaaa000001"
+    assert client.get("/influencer/not-an-id/rename").status_code == 404

@@ -122,6 +122,13 @@ def rename(influencer_id: str) -> Response:
     return _done("report.influencer", written, influencer_id=influencer_id)
 
 
+@bp.get("/influencer/<influencer_id>/rename")
+def rename_reloaded(influencer_id: str) -> Response:
+    """The address of a refused name's page, reloaded or bookmarked (a GET): the influencer's page, not a 405."""
+    _valid_or_404(is_influencer_id(influencer_id))
+    return redirect(url_for("report.influencer", influencer_id=influencer_id), code=303)
+
+
 def _rename_refused(influencer_id: str, back: str, message: str) -> tuple[str, int]:
     """A 400 that says why the name was refused with what was typed in a form to send again (an error page
     without it lost the name: the inline "Add a name" forms are on pages the refusal replaced)."""
