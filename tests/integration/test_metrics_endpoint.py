@@ -58,7 +58,9 @@ def test_an_ingest_service_with_the_variable_set_serves_its_metrics(tmp_path):
     assert "grpc_server_handled_total" in text and "process_resident_memory_bytes" in text
     assert "Traceback" not in err
     # SIGTERM leaves a trace in the log: the process was stopped, not lost.
-    assert "ingest stopping on SIGTERM" in err and err.rstrip().endswith("ingest stopped"), err
+    # Each line of `influencers service NAME` ends naming its service (a fleet's logs collected together).
+    last = err.rstrip().splitlines()[-1]
+    assert "ingest stopping on SIGTERM" in err and last.endswith("ingest stopped service=ingest"), err
 
 
 def test_a_service_without_the_variable_serves_no_metrics(tmp_path):
