@@ -14,6 +14,7 @@ from influencers.client import start_ingest, watch_job
 from influencers.v1 import analytics_pb2_grpc, identity_pb2_grpc, ingest_pb2
 from services.common.clients import GrpcAnalytics, GrpcIdentity
 from services.common.rpc import open_channel
+from tests.support.agreement import assert_analytics_agrees_with_identity
 
 REFUSED = {grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION}
 
@@ -60,11 +61,5 @@ def test_corrections_while_a_job_runs_leave_identity_and_analytics_agreeing(stac
     assert ended.state == ingest_pb2.JOB_STATE_SUCCEEDED, ended.error
     assert failures == [] and made, "corrections went through while the job ran, or were refused clearly"
 
-    assert analytics.wait_for_position(stack.identity.feed.head(), 30)
-    registry = stack.identity.registry
-    videos = list(registry.store.video_ids())
-    truth = registry.appearances(videos)
-    for video_id in videos:
-        assert sorted(r.influencer_id for r in stack.store.appearances_in(video_id)) == \
-            sorted(a.influencer_id for a in truth.get(video_id, [])), video_id
-    assert stack.store.names() == registry.names() and stack.store.hidden() == registry.store.hidden()
+    assert_analytics_agrees_with_identity(stack, analytics)
+    assert stack.store.hidden() == stack.identity.registry.store.hidden()

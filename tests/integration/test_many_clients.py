@@ -18,6 +18,7 @@ from influencers.client import start_ingest, watch_job
 from influencers.v1 import analytics_pb2_grpc, identity_pb2_grpc, ingest_pb2
 from services.common.clients import GrpcAnalytics, GrpcIdentity
 from services.common.rpc import open_channel
+from tests.support.agreement import assert_analytics_agrees_with_identity
 
 REFUSED = {grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION}
 AUDIT_ID = re.compile(r'name="audit_id" value="([0-9a-f]{32})"')
@@ -128,14 +129,7 @@ def test_gRPC_and_page_clients_correcting_and_reading_during_a_job_leave_one_con
     assert failures == [], failures[:10]
     assert audited, "some corrections went through"
 
-    assert analytics.wait_for_position(stack.identity.feed.head(), 30)
-    registry = stack.identity.registry
-    videos = list(registry.store.video_ids())
-    truth = registry.appearances(videos)
-    for video_id in videos:
-        assert sorted(r.influencer_id for r in stack.store.appearances_in(video_id)) == \
-            sorted(a.influencer_id for a in truth.get(video_id, [])), video_id
-    assert stack.store.names() == registry.names()
+    truth = assert_analytics_agrees_with_identity(stack, analytics)
     trail = Counter(row.audit_id for row in stack.store.audit_rows())
     assert [a for a in audited if trail[a] != 1] == [], "each correction that answered is audited once"
     done = [r["video_url"] for r in table_of(requests.get(base + "/api/videos.json", timeout=60).json())
@@ -144,7 +138,7 @@ def test_gRPC_and_page_clients_correcting_and_reading_during_a_job_leave_one_con
         "every video of the manifest done once"
     listed = requests.get(base + "/api/influencers.json", timeout=60).json()
     table = table_of(listed)
-    seen = Counter(a.influencer_id for v in videos for a in {x.influencer_id: x for x in truth.get(v, [])}.values())
+    seen = Counter(a.influencer_id for v in truth for a in {x.influencer_id: x for x in truth[v]}.values())
     assert {r["influencer_id"]: r["videos"] for r in table} == {i: n for i, n in seen.items() if i in
                                                                  {r["influencer_id"] for r in table}}
     assert set(seen) <= {r["influencer_id"] for r in table} | set(stack.store.hidden())

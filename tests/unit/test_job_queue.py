@@ -662,6 +662,19 @@ def test_a_watcher_of_a_long_job_holds_a_bounded_page_of_messages_not_every_row(
         queue.stop(timeout_s=5)
 
 
+def run_through_the_outage(store: JobStore, settle_s: float) -> None:
+    """Runs a queue on `store` (a store whose `down` counts its failures left) until they are spent, then for
+    `settle_s` more seconds."""
+    queue = JobQueue(store, Scripted(), "r0:x", threads=1, idle_poll_s=0.01)
+    try:
+        deadline = time.monotonic() + 10
+        while store.down and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(settle_s)
+    finally:
+        queue.stop(timeout_s=5)
+
+
 class DownStore(JobStore):
     """The real store, its database unreachable for the first `down` rows asked for."""
 
@@ -680,14 +693,7 @@ def test_a_database_outage_is_logged_once_with_its_traceback_then_once_when_it_i
     # Before, every worker thread logged the traceback again every second for as long as the outage lasted.
     caplog.set_level("INFO", logger="services.ingest.jobs")
     store = DownStore(engines(), down=3)
-    queue = JobQueue(store, Scripted(), "r0:x", threads=1, idle_poll_s=0.01)
-    try:
-        deadline = time.monotonic() + 10
-        while store.down and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(retry_pause(3) + 0.5)  # the retry after the last failure
-    finally:
-        queue.stop(timeout_s=5)
+    run_through_the_outage(store, retry_pause(3) + 0.5)  # and the retry after the last failure
     lines = [(r.levelname, r.getMessage(), bool(r.exc_info)) for r in caplog.records if "worker step" in r.getMessage()]
     assert lines == [("ERROR", "ingest worker step failed; retrying", True),
                      ("INFO", "ingest worker steps succeed again after 3 failed tries", False)]
@@ -749,14 +755,7 @@ def test_lease_renewals_failing_through_an_outage_are_logged_once_then_once_when
     # Before, every failed renewal logged its traceback (every 3.3 s with the default lease) while PostgreSQL was down.
     caplog.set_level("INFO", logger="services.ingest.jobs")
     store = RenewDown(engines(), down=10)
-    queue = JobQueue(store, Scripted(), "r0:x", threads=1, idle_poll_s=0.01)
-    try:
-        deadline = time.monotonic() + 10
-        while store.down and time.monotonic() < deadline:
-            time.sleep(0.02)
-        time.sleep(0.2)
-    finally:
-        queue.stop(timeout_s=5)
+    run_through_the_outage(store, 0.2)
     lines = [(r.levelname, r.getMessage(), bool(r.exc_info)) for r in caplog.records if "leases" in r.getMessage()]
     assert lines == [("ERROR", "renewing the ingest leases failed; retrying", True),
                      ("INFO", "renewing the ingest leases succeeds again after 10 failed tries", False)]
