@@ -44,9 +44,15 @@ def database_url(configured: str, sqlite_file: Path) -> str:
 def shown_url(url: str) -> str:
     """`url` as an error line may show it: the password replaced by ***."""
     try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
+        parsed = sa.engine.make_url(url)
     except (sa.exc.ArgumentError, ValueError):
         return "(not a database URL)"
+    # libpq takes a password as a query parameter too (`?password=`), which SQLAlchemy passes to the driver.
+    hidden = {key: "***" if key.lower() in _SECRET_QUERY_KEYS else value for key, value in parsed.query.items()}
+    return parsed.set(query=hidden).render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
+
+
+_SECRET_QUERY_KEYS = frozenset({"password", "sslpassword"})
 
 
 def database_unreachable(exc: BaseException) -> TypeGuard[sa.exc.DBAPIError]:
