@@ -26,6 +26,9 @@ SQLITE_TIMEOUT_S = 30  # how long a SQLite writer waits for another's lock befor
 # How long opening a PostgreSQL connection may take: an address that never answers (a dropped route, a server
 # that accepts and says nothing) fails after this, instead of holding a start or a readiness check for minutes.
 CONNECT_TIMEOUT_S = 10
+# PostgreSQL's error codes of an outage: connection exceptions (08), the server shutting down, crashed or starting
+# up (57P01-57P03), too many clients (53300), and a transaction rolled back by a conflict (40001, 40P01).
+OUTAGE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300", "40001", "40P01")
 
 
 def database_url(configured: str, sqlite_file: Path) -> str:
@@ -41,17 +44,30 @@ def database_url(configured: str, sqlite_file: Path) -> str:
 def shown_url(url: str) -> str:
     """`url` as an error line may show it: the password replaced by ***."""
     try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
+        parsed = sa.engine.make_url(url)
     except (sa.exc.ArgumentError, ValueError):
         return "(not a database URL)"
+    # libpq takes a password as a query parameter too (`?password=`), which SQLAlchemy passes to the driver.
+    hidden = {key: "***" if key.lower() in _SECRET_QUERY_KEYS else value for key, value in parsed.query.items()}
+    return parsed.set(query=hidden).render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
+
+
+_SECRET_QUERY_KEYS = frozenset({"password", "sslpassword"})
 
 
 def database_unreachable(exc: BaseException) -> TypeGuard[sa.exc.DBAPIError]:
     """PostgreSQL gone (refused, closed, shut down) under a call: an outage to wait out, no fault of the work.
-    SQLite's OperationalErrors (a locked or unreadable file) are not."""
+    SQLite's OperationalErrors (a locked or unreadable file) are not, nor are PostgreSQL's OperationalErrors
+    about the statement itself (a value too large for an index, a statement timeout): every try would meet
+    them again, and a row given back for them would run for ever."""
     if not isinstance(exc, sa.exc.DBAPIError) or isinstance(exc.orig, sqlite3.Error):
         return False
-    return exc.connection_invalidated or isinstance(exc, sa.exc.OperationalError)
+    if exc.connection_invalidated:
+        return True
+    if not isinstance(exc, sa.exc.OperationalError):
+        return False
+    state = getattr(exc.orig, "sqlstate", None)  # None: the client's own (refused, closed, timed out)
+    return state is None or state.startswith(OUTAGE_SQLSTATES)
 
 
 def is_postgres(engine: Engine) -> bool:

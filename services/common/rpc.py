@@ -3,6 +3,7 @@ client channels. Servicers themselves live in each service and only translate pr
 
 from __future__ import annotations
 
+import errno
 import hmac
 import json
 import logging
@@ -12,6 +13,7 @@ from concurrent import futures
 from dataclasses import dataclass, field
 
 import grpc
+import sqlalchemy as sa
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -139,7 +141,7 @@ def _unexpected(context: grpc.ServicerContext, method: str, exc: Exception) -> N
     if isinstance(exc, DiskFull):
         log.warning("%s refused: %s", method, exc)
         context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
-    if is_disk_full(exc):  # a database's write on a full disk (SQLite: "database or disk is full")
+    if _says_disk_full(exc):  # a database's write on a full disk (SQLite: "database or disk is full")
         reason = engine_error(getattr(exc, "orig", exc))
         said = f"{DISK_FULL}: {method.rsplit('/', 1)[-1]} could not write ({reason}); free some space and run again"
         log.warning("%s refused: %s", method, said)
@@ -151,6 +153,16 @@ def _unexpected(context: grpc.ServicerContext, method: str, exc: Exception) -> N
     log.exception("%s failed", method)
     context.abort(grpc.StatusCode.INTERNAL,
                   f"internal error in {method.rsplit('/', 1)[-1]} (the service's log has the details)")
+
+
+def _says_disk_full(exc: Exception) -> bool:
+    """Whether the error itself says the disk is full: a database error's own words (never the statement's
+    parameters SQLAlchemy adds to its text: a URL '.../disk full.mp4'), an OSError's errno (not its file name)."""
+    if isinstance(exc, sa.exc.DBAPIError):
+        return is_disk_full(exc.orig)
+    if isinstance(exc, OSError):
+        return exc.errno == errno.ENOSPC
+    return is_disk_full(exc)
 
 
 @dataclass

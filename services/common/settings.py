@@ -186,7 +186,7 @@ class Settings:
         if self.database_url and not self.database_url.startswith(("postgresql://", "postgres://",
                                                                      "postgresql+psycopg://", "sqlite://")):
             raise SettingsError(f"{env_name('database_url')} must start with postgresql:// (or sqlite://)")
-        if self.database_url and not _port_readable(self.database_url):
+        if self.database_url and not _database_port_readable(self.database_url):
             raise SettingsError(f"{env_name('database_url')} has a port that is not a number from 1 to 65535")
         if self.qdrant_url and not _is_http_url(self.qdrant_url):
             raise SettingsError("QDRANT_URL must be a Qdrant server's http:// or https:// URL (such as "
@@ -273,7 +273,7 @@ def _is_address(address: str) -> bool:
     if address.startswith(("dns:", "unix:", "unix-abstract:", "ipv4:", "ipv6:", "vsock:")):
         return True
     host, _, port = address.rpartition(":")
-    return bool(host.strip("[]")) and port.isdigit() and 1 <= int(port) <= 65535
+    return bool(host.strip("[]")) and port.isascii() and port.isdigit() and 1 <= int(port) <= 65535
 
 
 def _is_http_url(url: str) -> bool:
@@ -286,6 +286,21 @@ def shown_http_url(url: str) -> str:
     """`url` as an error line may show it: scheme, host and port, without credentials, path or query."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+
+
+def _database_port_readable(url: str) -> bool:
+    """Whether a database URL's port, if it has one, is a number from 1 to 65535, read as SQLAlchemy reads the
+    URL: its password may hold a `/`, `#` or `?` unquoted, which would end the host part for urlsplit."""
+    from sqlalchemy.engine import make_url  # imported here: the CLI's other commands do without it
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        port = make_url(url).port
+    except ValueError:
+        return False
+    except ArgumentError:  # not a URL SQLAlchemy reads at all: opening the database says so, naming the setting
+        return True
+    return port is None or 1 <= port <= 65535
 
 
 def _port_readable(url: str) -> bool:

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 from qdrant_client import QdrantClient, models
-from qdrant_client.http.exceptions import ResponseHandlingException
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from services.identity.facestore import (
     INTEGER_FIELDS,
@@ -86,11 +86,11 @@ class ServerFaceStore(FaceStore):
         else:
             quantization = models.ScalarQuantization(scalar=models.ScalarQuantizationConfig(
                 type=models.ScalarType.INT8, quantile=0.99, always_ram=True)) if self.layout.quantize else None
-            self._call(c.create_collection, self.collection,
-                       vectors_config=models.VectorParams(size=VECTOR_SIZE, distance=models.Distance.EUCLID),
-                       hnsw_config=models.HnswConfigDiff(m=16, ef_construct=128),
-                       shard_number=self.layout.shards, replication_factor=self.layout.replication,
-                       quantization_config=quantization, metadata={"schema_version": SCHEMA_VERSION})
+            self._create(self.collection,
+                         vectors_config=models.VectorParams(size=VECTOR_SIZE, distance=models.Distance.EUCLID),
+                         hnsw_config=models.HnswConfigDiff(m=16, ef_construct=128),
+                         shard_number=self.layout.shards, replication_factor=self.layout.replication,
+                         quantization_config=quantization, metadata={"schema_version": SCHEMA_VERSION})
         indexed = set((self._call(c.get_collection, self.collection).payload_schema or {}).keys())
         # As on Edge (edge_store.py): indexes on disk, no HNSW subgraph per value, integers matched only.
         keyword = models.KeywordIndexParams(type=models.KeywordIndexType.KEYWORD, on_disk=True, enable_hnsw=False)
@@ -103,9 +103,17 @@ class ServerFaceStore(FaceStore):
             if key not in indexed:
                 self._call(c.create_payload_index, self.collection, key, integer)
         if not self._call(c.collection_exists, self.side):
-            self._call(c.create_collection, self.side,
-                       vectors_config=models.VectorParams(size=1, distance=models.Distance.DOT))
+            self._create(self.side, vectors_config=models.VectorParams(size=1, distance=models.Distance.DOT))
             self._call(c.create_payload_index, self.side, "kind", models.PayloadSchemaType.KEYWORD)
+
+    def _create(self, name: str, **config: Any) -> None:
+        """Creates collection `name`; one that another replica created meanwhile (two identity replicas starting
+        on a new server: the second is answered 'already exists') is taken as it is."""
+        try:
+            self._call(self.client.create_collection, name, **config)
+        except UnexpectedResponse:
+            if not self._call(self.client.collection_exists, name):
+                raise
 
     def healthy(self) -> bool:
         try:

@@ -213,11 +213,16 @@ class JobStore:
 
     def release(self, claim: Claim, owner: str) -> None:
         """Gives back a row `owner` took but did not start (opening its batch failed): pending again, its attempt
-        not counted. Kept, its lease would be renewed by the owner's heartbeat for as long as the process lives."""
+        not counted. Kept, its lease would be renewed by the owner's heartbeat for as long as the process lives.
+        A row of a job cancelled meanwhile is dropped, as cancel drops the pending ones: pending, no one would
+        take it and the job would never end."""
+        cancelled = (sa.select(jobs_t.c.cancel_requested).where(jobs_t.c.job_id == claim.job_id)
+                     .scalar_subquery())
         with self.engine.begin() as conn:
             conn.execute(rows_t.update().where(rows_t.c.job_id == claim.job_id, rows_t.c.idx == claim.idx,
                                                rows_t.c.lease_owner == owner, rows_t.c.state == TAKEN)
-                         .values(state=PENDING, lease_owner=None, attempts=claim.attempts - 1))
+                         .values(state=sa.case((cancelled == sa.true(), DROPPED), else_=PENDING),
+                                 lease_owner=None, attempts=claim.attempts - 1))
 
     def note_video(self, claim: Claim, owner: str, video_id: str) -> None:
         """Records which video `claim`'s attempt is about to analyse (so a replacement can forget it)."""

@@ -37,6 +37,13 @@ def test_an_id_typed_in_capitals_is_sent_to_its_lower_case_page_with_the_query_k
     assert reply.status_code == 308 and reply.headers["Location"] == canonical
 
 
+def test_a_query_sent_with_raw_utf8_bytes_is_kept_percent_encoded_on_the_redirect(client: FlaskClient) -> None:
+    # Before, its bytes were read as ASCII with U+FFFD for each other byte: `?q=é` sent raw (curl) went on
+    # as `?q=%EF%BF%BD%EF%BF%BD`, another value.
+    reply = client.get("/influencer/INF_AAAA000001", environ_overrides={"QUERY_STRING": "q=\xc3\xa9&from=0"})
+    assert reply.status_code == 308 and reply.headers["Location"] == "/influencer/inf_aaaa000001?q=%C3%A9&from=0"
+
+
 def test_an_influencer_in_capitals_ends_on_their_page(client: FlaskClient) -> None:
     reply = client.get("/influencer/INF_AAAA000001", follow_redirects=True)
     assert reply.status_code == 200 and "Alice" in reply.get_data(as_text=True)

@@ -2,10 +2,11 @@
 qdrant-client. No Qdrant server can run here, so qdrant-client's local mode stands in for the server: the
 same ServerFaceStore code, the same client calls, another engine behind them."""
 
+import httpx
 import numpy as np
 import pytest
 from qdrant_client import QdrantClient, models
-from qdrant_client.http.exceptions import ResponseHandlingException
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from services.common.settings import Settings
 from services.identity.edge_store import EdgeFaceStore
@@ -209,3 +210,28 @@ def test_a_local_mode_data_dir_is_migrated_to_edge_on_first_open(tmp_path):
     again = open_face_store(Settings(data_dir=tmp_path / "data"))
     assert again.count() == 3, "a second open does not migrate again"
     again.close()
+
+
+class RacedByAnotherReplica:
+    """A client whose collection creations find each collection made by another replica meanwhile: the server
+    answers 400 'already exists', as a Qdrant server does to the second of two identity replicas starting."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+    def create_collection(self, name, **kwargs):
+        self.client.create_collection(name, **kwargs)  # the other replica's
+        said = f'{{"status":{{"error":"Wrong input: Collection `{name}` already exists!"}}}}'
+        raise UnexpectedResponse(400, "Bad Request", said.encode(), httpx.Headers())
+
+
+def test_a_collection_another_replica_created_meanwhile_is_used_not_refused(tmp_path):
+    # Before, the second of two identity replicas starting on a new Qdrant server met 'already exists' and
+    # ended its start with 'QDRANT_URL ... answered 400, not as a Qdrant server', exit 2.
+    store = ServerFaceStore(RacedByAnotherReplica(QdrantClient(path=str(tmp_path / "q"))), "faces",
+                            first_wait_s=0.0)
+    store.upsert([face("v", 0, 0, np.zeros(128), "a")])
+    assert [[h.influencer_id for h in hits] for hits in store.search(np.zeros((1, 128)), 5)] == [["a"]]

@@ -306,6 +306,10 @@ def guarded() -> Iterator[grpc.Channel]:
     def database_full(request: bytes, context: grpc.ServicerContext) -> bytes:
         raise sa.exc.OperationalError("INSERT INTO videos", {}, sqlite3.OperationalError("database or disk is full"))
 
+    def locked_writing_disk_full_mp4(request: bytes, context: grpc.ServicerContext) -> bytes:
+        raise sa.exc.OperationalError("INSERT INTO videos (url) VALUES (?)", ("https://cdn/disk full.mp4",),
+                                      sqlite3.OperationalError("database is locked"))
+
     def refuse(request: bytes, context: grpc.ServicerContext) -> bytes:
         context.abort(grpc.StatusCode.NOT_FOUND, "no such thing")
         raise AssertionError("abort returns never")
@@ -315,7 +319,8 @@ def guarded() -> Iterator[grpc.Channel]:
             "Fail": grpc.unary_unary_rpc_method_handler(fail),
             "FailLater": grpc.unary_stream_rpc_method_handler(fail_later),
             "Refuse": grpc.unary_unary_rpc_method_handler(refuse),
-            "DatabaseFull": grpc.unary_unary_rpc_method_handler(database_full)}),))
+            "DatabaseFull": grpc.unary_unary_rpc_method_handler(database_full),
+            "LockedWritingDiskFullMp4": grpc.unary_unary_rpc_method_handler(locked_writing_disk_full_mp4)}),))
         return "test.Guarded"
 
     running = build_server("guarded", "127.0.0.1", 0, [register])
@@ -343,6 +348,14 @@ def test_a_database_write_on_a_full_disk_is_resource_exhausted_saying_disk_full(
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert error.details() == ("disk full: DatabaseFull could not write (database or disk is full); free some space "
                                "and run again")
+
+
+def test_a_database_error_whose_statement_parameters_say_disk_full_is_no_full_disk(guarded: grpc.Channel) -> None:
+    # Before, the full-disk test read the whole SQLAlchemy error, parameters included: a write of the URL
+    # '.../disk full.mp4' meeting 'database is locked' answered RESOURCE_EXHAUSTED 'disk full: ...', and ingest,
+    # reading 'disk full' in the row's error, cancelled the whole job. Only the database's own words count.
+    error = refusal(guarded.unary_unary("/test.Guarded/LockedWritingDiskFullMp4"), b"x")
+    assert error.code() == grpc.StatusCode.INTERNAL and "disk full" not in error.details()
 
 
 def test_a_refusal_of_the_servicer_itself_passes_the_guard_unchanged(guarded: grpc.Channel) -> None:

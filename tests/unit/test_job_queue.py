@@ -773,3 +773,17 @@ def test_a_row_without_a_url_fails_at_submission_named_by_its_line_or_its_place(
     assert settled[1].video.error == "line 3: performance is missing"
     assert settled[2].video.error == "line 4: video URL is missing"
     assert {settled[k].video.status for k in settled} == {common_pb2.VIDEO_STATUS_FAILED}
+
+
+def test_a_row_given_back_after_its_job_was_cancelled_is_dropped_and_the_job_ends(engines, clock) -> None:
+    store = JobStore(engines(), LEASE_S, clock=clock)
+    job = submit(store, 3)
+    running = store.claim_row("a:1")
+    store.cancel(job.job_id)
+    store.release(running, "a:1")  # its run met identity unreachable after the cancel
+    assert store.claim_row("a:1") is None, "a cancelled job's row is not run again"
+    fin = store.claim_finalize("a:1")
+    assert fin is not None and fin.job_id == job.job_id, "the job is not held by a row no one will take"
+    store.end_job(job.job_id, "a:1")
+    ended = store.get(job.job_id)
+    assert ended.state == CANCELLED and ended.done == 0 and ended.total == 3

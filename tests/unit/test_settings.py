@@ -87,3 +87,25 @@ def test_an_address_of_another_service_without_a_usable_port_is_refused_naming_t
 @pytest.mark.parametrize("address", ["identity:50052", "10.0.0.7:1", "[::1]:50052", "dns:///identity:50052"])
 def test_host_port_addresses_and_grpc_target_uris_are_accepted(address):
     assert Settings.from_env({"INFLUENCERS_ANALYTICS_ADDR": address}).analytics_target == address
+
+
+@pytest.mark.parametrize("url", ["postgresql://app:p/ss@db:5432/influencers", "postgresql://app:pa#ss@db/influencers",
+                                 "postgresql://app:pa?ss@db:5432/influencers?sslmode=require",
+                                 "postgresql://app@/influencers?host=/var/run/postgresql"])
+def test_a_database_url_whose_password_holds_a_slash_hash_or_question_mark_is_accepted_as_the_driver_reads_it(url):
+    # Before, its port was read as a browser would (the password's `/`, `#` or `?` ending the host part):
+    # refused as 'has a port that is not a number', though SQLAlchemy connects with it.
+    assert Settings.from_env({"INFLUENCERS_DATABASE_URL": url}).database_url == url
+
+
+@pytest.mark.parametrize("url", ["postgresql://app:pw@db:abc/influencers", "postgresql://app@db:99999/x",
+                                 "postgresql://app@db:0/x"])
+def test_a_database_url_with_a_port_that_is_no_number_from_1_to_65535_is_refused(url):
+    with pytest.raises(SettingsError, match="INFLUENCERS_DATABASE_URL has a port"):
+        Settings.from_env({"INFLUENCERS_DATABASE_URL": url})
+
+
+def test_an_address_whose_port_is_written_in_other_digits_than_ascii_is_refused():
+    # Before, 'identity:５００５２' (full-width digits) passed the check and every call failed later.
+    with pytest.raises(SettingsError, match="INFLUENCERS_IDENTITY_ADDR"):
+        Settings.from_env({"INFLUENCERS_IDENTITY_ADDR": "identity:５００５２"})

@@ -6,10 +6,13 @@ its canonical, lower-case URL (308, the query kept), the way the CLI accepts ids
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import quote
 
 from flask import abort, redirect, request, url_for
 
 from services.common.boundary import is_influencer_id
+
+_PRINTABLE_ASCII = "".join(map(chr, range(0x21, 0x7F)))  # left as sent: `%`-escapes, `&`, `=`, `+`
 
 
 def canonical_ids(**checks: Callable[[str], bool]) -> None:
@@ -22,7 +25,9 @@ def canonical_ids(**checks: Callable[[str], bool]) -> None:
     if all(canonical[name] == given[name] for name in checks):
         return
     target = url_for(request.endpoint or "", **{**given, **canonical})
-    query = request.query_string.decode("ascii", "replace")  # as the browser sent it: already URL-encoded
+    # As the client sent it (a browser's is URL-encoded already); raw bytes a client sent unencoded (curl's
+    # `?q=é`) are percent-encoded as they are, not turned into U+FFFD.
+    query = quote(request.query_string, safe=_PRINTABLE_ASCII)
     abort(redirect(f"{target}?{query}" if query else target, code=308))
 
 
