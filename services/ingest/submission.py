@@ -22,7 +22,7 @@ from services.common.protoconv import durations
 from services.common.scores import score_problem
 from services.ingest import batch
 from services.ingest.job_store import Claim
-from services.ingest.jobs import row_label
+from services.ingest.jobs import given_up, row_label
 from services.ingest.pipeline import VideoPipeline
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,10 @@ class SubmissionRunner:
                 self.identity.forget_video(claim.previous_video_id)
         sub = claim.submission
         perf = sub.performance if sub.HasField("performance") else None
-        outcome = self.pipeline.process(sub.url, perf, sub.external_id, sub.row_error,
+        row_error = sub.row_error
+        if already and row_error == given_up(claim.attempts):
+            row_error = ""  # the attempt before died once its video was recorded done: nothing to give up
+        outcome = self.pipeline.process(sub.url, perf, sub.external_id, row_error,
                                         Path(claim.base_dir or "."), on_video_id=note_video, repeats=sub.repeats)
         observe_stages(outcome.stage_seconds)  # fetch, decode, record; identity's stages are observed there
         processed = already

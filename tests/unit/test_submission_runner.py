@@ -1,0 +1,72 @@
+"""How the job queue's row runner (services/ingest/submission.py) treats a row taken again after attempts that
+died: the video a dead attempt had started is forgotten unless it was recorded done, and a row given up
+(jobs.given_up) is failed unless that attempt had finished its video. Fakes of the pipeline and the ports."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import grpc
+
+from influencers.v1 import analytics_pb2, common_pb2, ingest_pb2
+from services.ingest.job_store import Claim
+from services.ingest.jobs import DEAD_ATTEMPTS, given_up
+from services.ingest.pipeline import Outcome
+from services.ingest.submission import SubmissionRunner
+
+
+class Pipeline:
+    """Runs nothing: hears the row error each row is given."""
+
+    def __init__(self) -> None:
+        self.row_errors: list[str] = []
+
+    def process(self, url, performance, external_id, row_error, base_dir, on_video_id=None, repeats=0) -> Outcome:
+        self.row_errors.append(row_error)
+        status = common_pb2.VIDEO_STATUS_FAILED if row_error else common_pb2.VIDEO_STATUS_DONE
+        return Outcome(common_pb2.Video(url=url, status=status, error=row_error, video_id="v1"), recorded=False)
+
+
+class NotFound(grpc.RpcError):
+    def code(self) -> grpc.StatusCode:
+        return grpc.StatusCode.NOT_FOUND
+
+
+class Records:
+    """The analytics stub's GetVideo over a set of videos recorded done."""
+
+    def __init__(self, done: set[str]) -> None:
+        self.done = done
+
+    def GetVideo(self, request: analytics_pb2.GetVideoRequest, timeout: float) -> SimpleNamespace:  # noqa: N802
+        if request.video_id not in self.done:
+            raise NotFound()
+        return SimpleNamespace(video=common_pb2.Video(video_id=request.video_id, status=common_pb2.VIDEO_STATUS_DONE))
+
+
+class Identity:
+    def __init__(self) -> None:
+        self.forgotten: list[str] = []
+
+    def forget_video(self, video_id: str) -> None:
+        self.forgotten.append(video_id)
+
+
+def run(done: set[str], attempts: int) -> tuple[Pipeline, Identity]:
+    pipeline, identity = Pipeline(), Identity()
+    runner = SubmissionRunner(pipeline, identity, None, Records(done), "w", 5.0)  # type: ignore[arg-type]
+    claim = Claim("job", 0, ingest_pb2.VideoSubmission(url="a.mp4", row_error=given_up(attempts)), "/m", attempts,
+                  "v1")
+    runner.run_row(claim, lambda video_id: None)
+    return pipeline, identity
+
+
+def test_a_row_given_up_is_failed_and_what_its_dead_attempt_started_forgotten() -> None:
+    pipeline, identity = run(done=set(), attempts=DEAD_ATTEMPTS + 1)
+    assert pipeline.row_errors == [given_up(DEAD_ATTEMPTS + 1)] and identity.forgotten == ["v1"]
+
+
+def test_a_row_whose_last_dead_attempt_had_recorded_its_video_done_is_not_given_up() -> None:
+    # Its attempt died between recording the video and finishing the row: the row is done, not failed.
+    pipeline, identity = run(done={"v1"}, attempts=DEAD_ATTEMPTS + 1)
+    assert pipeline.row_errors == [""] and identity.forgotten == []
