@@ -177,6 +177,8 @@ class VideoPipeline:
         try:
             self._record(video, [])
         except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.UNAVAILABLE:
+                raise  # analytics restarting: the row is given back and fails again, recorded, once it answers
             video.error += f" (not recorded: {error_reason(exc)})"
             return Outcome(video, recorded=False)
         return Outcome(video)

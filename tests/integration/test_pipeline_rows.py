@@ -230,3 +230,30 @@ def test_locations_resolve_local_paths_against_the_manifest_folder_and_keep_urls
     assert resolve_location("/abs/./v.mp4", base) == "/abs/v.mp4"
     assert resolve_location("https://cdn.example.com/a.mp4?x=1", base) == "https://cdn.example.com/a.mp4?x=1"
     assert resolve_location("gopher://x/y", base) == "gopher://x/y"
+
+
+class _AnalyticsRestarting:
+    """The analytics stub, its RecordVideo meeting a restart (UNAVAILABLE); its other calls answered."""
+
+    def __init__(self, stub: object) -> None:
+        self._stub = stub
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._stub, name)
+
+    def RecordVideo(self, request: object, timeout: float) -> None:  # noqa: N802
+        raise _Unreachable()
+
+
+def test_a_failed_row_whose_record_meets_analytics_restarting_is_given_back_not_left_unrecorded(
+        rig, tmp_path) -> None:
+    # Before, the row ended failed "(not recorded: UNAVAILABLE: ...)" for good: absent from videos.csv.
+    pipeline, _, store = rig
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "notes.mp4").write_text("not a video")
+    pipeline.analytics = _AnalyticsRestarting(pipeline.analytics)
+    with pytest.raises(grpc.RpcError) as raised:
+        pipeline.process("notes.mp4", 1.0, "", "", folder)
+    assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert store.get_video(location=str(folder / "notes.mp4")) is None
