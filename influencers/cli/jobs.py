@@ -62,6 +62,11 @@ def run_ingest(settings: Settings, manifest: Path, detach: bool, submit_only: bo
         return 130
 
 
+# Failed rows listed again in a job's summary: each was shown as it failed; a manifest of 100,000 bad URLs
+# listed them all a second time (and the CLI kept every error text until the job ended).
+FAILURES_LISTED = 50
+
+
 class Tally:
     """What a job's summary needs of its progress messages, a few bytes a row: a message kept whole costs about
     1.4 kB, so a manifest of a million rows held 1.4 GB in the CLI until its job ended."""
@@ -70,7 +75,8 @@ class Tally:
         self.seen = 0
         self.statuses: Counter[str] = Counter()
         self.counted_before = 0  # done rows an earlier submission had counted
-        self.failures: list[str] = []  # the error of each failed row
+        self.failed = 0
+        self.failures: list[str] = []  # the errors of the first FAILURES_LISTED failed rows
 
     def add(self, progress: ingest_pb2.WatchJobResponse) -> None:
         video = progress.video
@@ -79,7 +85,9 @@ class Tally:
         # Of the rows said done: a duplicate row found again is counted before too, and stays a duplicate
         self.counted_before += progress.already_counted and video.status == common_pb2.VIDEO_STATUS_DONE
         if video.status == common_pb2.VIDEO_STATUS_FAILED:
-            self.failures.append(video.error)
+            self.failed += 1
+            if len(self.failures) < FAILURES_LISTED:
+                self.failures.append(video.error)
 
 
 def _follow(channel: grpc.Channel, job_id: str, tally: Tally, total: int, json_logs: bool = False) -> int:
@@ -111,12 +119,15 @@ def _follow(channel: grpc.Channel, job_id: str, tally: Tally, total: int, json_l
     print("videos: " + ", ".join(said.values()))
     for error in tally.failures:
         print(f"  failed: {error}")
+    if tally.failed > len(tally.failures):
+        print(f"  ... and {tally.failed - len(tally.failures)} more failed rows (each shown as it failed, above; "
+              f"all in the report's videos.csv)")
     if job.state == ingest_pb2.JOB_STATE_FAILED:
         tell(f"job {job_id} failed: {job.error} (the next job repairs what it left half done)", json_logs,
               logging.ERROR)
     elif job.state == ingest_pb2.JOB_STATE_CANCELLED:
         tell(f"job {job_id} was cancelled after {job.done} of {job.total} videos", json_logs, logging.WARNING)
-    return 1 if tally.failures or job.state != ingest_pb2.JOB_STATE_SUCCEEDED else 0
+    return 1 if tally.failed or job.state != ingest_pb2.JOB_STATE_SUCCEEDED else 0
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
