@@ -65,6 +65,8 @@ def _unreachable_server(url: str, exc: Exception) -> str:
     status = getattr(exc, "status_code", None)
     if status in (401, 403):
         return f"{where} refused the API key ({status}): check QDRANT_API_KEY"
+    if status is not None and status >= 500:  # a server starting, overloaded or failing: try again later
+        return f"{where} answered {status}, a server error (starting up or failing?): try again once it is ready"
     if status is not None:
         return f"{where} answered {status}, not as a Qdrant server"
     return f"{where}: no Qdrant server answers there ({' '.join(str(exc).split())[:200]})"
