@@ -65,6 +65,7 @@ DEAD_ATTEMPTS = 5
 # Pauses of a worker whose steps keep failing (a service or the database unreachable) double from the first to
 # the last: a row meeting identity down is fetched again at each try, and a remote video downloaded again.
 RETRY_PAUSES_S = (1.0, 30.0)
+LEASE_BEATS_BETWEEN_LINES = 20  # failed lease renewals between two log lines (a beat every lease_s / 3)
 
 
 def retry_pause(failures: int, idle_poll_s: float = 0.0) -> float:
@@ -228,7 +229,6 @@ def _row_key(url: str, base_dir: str) -> str:
         path = f"{base_dir.rstrip('/')}/{path}"
     segments = [s for s in path.split("/") if s not in ("", ".")]
     return "/" * path.startswith("/") + "/".join(segments) + "/" * path.endswith("/")
-LEASE_BEATS_BETWEEN_LINES = 20  # failed lease renewals between two log lines (a beat every lease_s / 3)
 
 
 class JobQueue:
