@@ -141,6 +141,15 @@ def _local_path(url: str, base_dir: Path) -> Path:
         raise _Failed(f"invalid path ({reason[:80]})") from exc
 
 
+def file_url_path(url: str) -> str | None:
+    """The path a `file:` URL names, as fetch() reads it; None for one fetch() refuses (another host's file,
+    %-escapes that are not UTF-8)."""
+    try:
+        return _file_url_path(url)
+    except _Failed:
+        return None
+
+
 def _file_url_path(url: str) -> str:
     """The path a `file:` URL names (RFC 8089): percent-decoded (`a%20b.mp4` is `a b.mp4`); a host other than
     none or `localhost` is another machine's file, refused."""

@@ -18,7 +18,6 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from typing import Protocol
-from urllib.parse import unquote, urlsplit
 
 import grpc
 from opentelemetry.trace import Span, Status, StatusCode
@@ -30,7 +29,7 @@ from services.common.damage import DISK_FULL
 from services.common.metrics import count_video
 from services.common.protoconv import seconds_by_key, status_word
 from services.common.streak import FailureStreak
-from services.ingest.fetch import shown_url
+from services.ingest.fetch import file_url_path, shown_url
 from services.ingest.job_store import (
     CANCELLED,
     ENDED,
@@ -212,15 +211,9 @@ def _row_key(url: str, base_dir: str) -> str:
     dropped (`./a.mp4`, `a//b.mp4`, `file:///m/a.mp4`). `..` is kept: it may cross a symlink, and only the
     pipeline, resolving it, knows where it leads. Lexical: nothing is read from the disk."""
     scheme = has_scheme(url)
-    path = url
+    path: str | None = url
     if scheme == "file":
-        parts = urlsplit(url)
-        try:
-            path = unquote(parts.path, errors="strict")
-        except UnicodeDecodeError:
-            return url
-        if parts.netloc.lower() not in ("", "localhost"):
-            return url
+        path = file_url_path(url)  # as fetch() reads it
     elif scheme is not None:
         return url
     if not path or "\0" in path or path.startswith("~"):
