@@ -26,6 +26,15 @@ class JobFailed(RuntimeError):
         self.job = job
 
 
+class JobStalled(RuntimeError):
+    """None of the job's rows can move now (Job.stalled says why: a full disk); the job goes on by itself once
+    the cause is gone."""
+
+    def __init__(self, job: ingest_pb2.Job) -> None:
+        super().__init__(f"ingest job {job.job_id} cannot go on: {job.stalled}")
+        self.job = job
+
+
 def submissions(rows: list[ManifestRow]) -> list[ingest_pb2.VideoSubmission]:
     out = []
     for row in rows:
@@ -51,9 +60,10 @@ def watch_job(channel: grpc.Channel, job_id: str, timeout_s: float, on_progress:
               ) -> tuple[list[ingest_pb2.WatchJobResponse], ingest_pb2.Job]:
     """Follows a job to its end within `timeout_s` seconds: returns its progress messages (one a video,
     in completion order) and its final state. A dropped stream (a server's maximum connection age, a
-    network blip) is reopened where it stopped. `results` collects the messages as they come (a caller
-    interrupted mid-way keeps what it got). `keep` False: none is kept (a caller reading them through
-    `on_progress` alone: a message costs about 1.4 kB, 1.4 GB for a job of a million rows)."""
+    network blip) is reopened where it stopped; a stalled job (Job.stalled: a full disk) raises JobStalled.
+    `results` collects the messages as they come (a caller interrupted mid-way keeps what it got). `keep`
+    False: none is kept (a caller reading them through `on_progress` alone: a message costs about 1.4 kB,
+    1.4 GB for a job of a million rows)."""
     stub = ingest_pb2_grpc.IngestServiceStub(channel)
     deadline = time.monotonic() + timeout_s
     results = [] if results is None else results
@@ -72,6 +82,8 @@ def watch_job(channel: grpc.Channel, job_id: str, timeout_s: float, on_progress:
             job = stub.GetJob(ingest_pb2.GetJobRequest(job_id=job_id), timeout=_left(deadline)).job
             if job.state in ENDED:
                 return results, job
+            if job.stalled:
+                raise JobStalled(job)
         except grpc.RpcError as exc:
             if exc.code() != grpc.StatusCode.UNAVAILABLE or failures >= REOPEN_ATTEMPTS:
                 raise

@@ -16,8 +16,9 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from influencers.cli.config import settings_from_args, uses_json_logs
 from influencers.cli.connect import reached
 from influencers.cli.output import ServiceUnavailable, cut, tell
-from influencers.client import cancel_job, get_job, list_jobs, start_ingest, state_word, watch_job
+from influencers.client import JobStalled, cancel_job, get_job, list_jobs, start_ingest, state_word, watch_job
 from influencers.v1 import common_pb2, ingest_pb2
+from services.common.damage import DiskFull
 from services.common.protoconv import seconds, status_word
 from services.common.rpc import wait_healthy
 from services.common.settings import Settings
@@ -52,6 +53,8 @@ def run_ingest(settings: Settings, manifest: Path, detach: bool, submit_only: bo
     tally = Tally()
     try:
         return _follow(channel, job.job_id, tally, job.total, json_logs)
+    except JobStalled as exc:
+        raise stalled_error(exc, resumes_itself=detach) from None
     except KeyboardInterrupt:
         if not detach:
             cancel_job(channel, job.job_id, settings.rpc_timeout_s)
@@ -60,6 +63,14 @@ def run_ingest(settings: Settings, manifest: Path, detach: bool, submit_only: bo
               f"  follow it:  influencers jobs {job.job_id}\n  cancel it:  influencers cancel {job.job_id}",
               file=sys.stderr)
         return 130
+
+
+def stalled_error(exc: JobStalled, resumes_itself: bool) -> DiskFull:
+    """The one line for a job that cannot go on: what to do, as the command that followed it can say. `run`'s
+    services stop with the command (the job resumes when it is run again); others' go on by themselves."""
+    then = (f"free some space: the job goes on by itself (follow it: influencers jobs {exc.job.job_id})"
+            if resumes_itself else "free some space and run the same command again to resume")
+    return DiskFull(f"{exc}; {then}")
 
 
 # Failed rows listed again in a job's summary: each was shown as it failed; a manifest of 100,000 bad URLs
@@ -142,6 +153,8 @@ def cmd_jobs(args: argparse.Namespace) -> int:
         job = get_job(channel, args.job, settings.rpc_timeout_s)  # an unknown id or no service: one line, at once
         try:
             return _follow(channel, args.job, Tally(), job.total, uses_json_logs(settings))
+        except JobStalled as exc:
+            raise stalled_error(exc, resumes_itself=True) from None
         except KeyboardInterrupt:
             print(f"\nstopped following; job {args.job} goes on", file=sys.stderr)
             return 130

@@ -25,7 +25,7 @@ from opentelemetry.trace import Span, Status, StatusCode
 from influencers.v1 import common_pb2, ingest_pb2
 from services.common import logs, tracing
 from services.common.boundary import error_reason
-from services.common.damage import DISK_FULL
+from services.common.damage import DISK_FULL, engine_error, is_disk_full
 from services.common.metrics import count_video
 from services.common.protoconv import seconds_by_key, status_word
 from services.common.streak import FailureStreak
@@ -65,6 +65,8 @@ DEAD_ATTEMPTS = 5
 # the last: a row meeting identity down is fetched again at each try, and a remote video downloaded again.
 RETRY_PAUSES_S = (1.0, 30.0)
 LEASE_BEATS_BETWEEN_LINES = 20  # failed lease renewals between two log lines (a beat every lease_s / 3)
+# Failed steps in a row on a full disk (a second apart) before the queue says every job is stalled.
+STALLED_AFTER = 2
 
 
 def retry_pause(failures: int, idle_poll_s: float = 0.0) -> float:
@@ -243,6 +245,9 @@ class JobQueue:
         # Rows whose run raised and that could not be given back then (the database down): given back first
         # thing at the next step, before this replica's heartbeat would keep them taken for good.
         self._unreleased: list[Claim] = []
+        # Why no row moves here now ("disk full: ..."), or "": told with every unended job (Job.stalled), and
+        # the watches end, so that a client learns it rather than wait on a silent stream.
+        self._stalled = ""
         self._threads = [threading.Thread(target=self._work, name=f"ingest-jobs-{k}", daemon=True)
                          for k in range(max(1, threads))]
         self._heartbeat = threading.Thread(target=self._beat, name="ingest-leases", daemon=True)
@@ -268,15 +273,25 @@ class JobQueue:
         return job
 
     def get(self, job_id: str) -> ingest_pb2.Job | None:
-        return self.store.get(job_id)
+        job = self.store.get(job_id)
+        return None if job is None else self._told(job)
 
     def list(self) -> list[ingest_pb2.Job]:
         """The newest ended jobs, then the running and queued ones, in the order they were submitted."""
-        return self.store.list()
+        return [self._told(job) for job in self.store.list()]
 
     def cancel(self, job_id: str) -> ingest_pb2.Job | None:
         """Rows not started are not run; rows running finish and the job reconciles; an ended job stays."""
-        return self.store.cancel(job_id)
+        job = self.store.cancel(job_id)
+        return None if job is None else self._told(job)
+
+    def _told(self, job: ingest_pb2.Job) -> ingest_pb2.Job:
+        """`job` with this replica's reason that nothing moves (Job.stalled), when it has one and the job
+        has not ended."""
+        stalled = self._stalled
+        if stalled and job.state not in ENDED:
+            job.stalled = stalled
+        return job
 
     def watch(self, job_id: str, skip: int = 0, caller_active: Callable[[], bool] = lambda: True
               ) -> Iterator[ingest_pb2.WatchJobResponse] | None:
@@ -302,8 +317,8 @@ class JobQueue:
                     yield from read[0]  # results stored just before the end
                     sent += len(read[0])
                 return
-            if not fresh and (self._stopping.wait(self._watch_poll_s) or not caller_active()):
-                return
+            if not fresh and (self._stalled or self._stopping.wait(self._watch_poll_s) or not caller_active()):
+                return  # stalled: the caller reads why from GetJob (Job.stalled)
 
     def stop(self, timeout_s: float = 60.0) -> None:
         """Takes no more rows; the rows running finish (for up to `timeout_s` seconds). Jobs are not
@@ -327,16 +342,23 @@ class JobQueue:
                     self._stopping.wait(self._idle_poll_s)
             except Exception as exc:  # noqa: BLE001 - a database or service outage: logged, retried after a pause
                 first = streak.failures == 0
+                full = is_disk_full(exc)
                 if streak.failed():
                     if first and _transient(exc):  # a service restarting: no traceback, the row waits for it
                         log.warning("ingest worker step failed: %s; the row goes back to the queue, retrying",
                                     _details(exc))
+                    elif first and full:  # the job store's own disk: nothing moves until there is room
+                        log.error("ingest worker step failed: %s: %s; retrying until there is room", DISK_FULL,
+                                  engine_error(exc))
                     elif first:
                         log.exception("ingest worker step failed; retrying")
                     else:
                         log.error("ingest worker step still failing (try %d): %s", streak.failures, _details(exc))
+                if full and streak.failures >= STALLED_AFTER:
+                    self._stalled = f"{DISK_FULL}: the ingest job store could not be written ({engine_error(exc)})"
                 self._stopping.wait(retry_pause(streak.failures, self._idle_poll_s))
                 continue
+            self._stalled = ""
             if failures := streak.succeeded():
                 log.info("ingest worker steps succeed again after %d failed tries", failures)
 
@@ -495,7 +517,9 @@ class JobQueue:
         except Exception as exc:  # noqa: BLE001 - the next beat tries again; a lease outlives two missed beats
             first = streak.failures == 0
             if streak.failed():
-                if first:
+                if first and is_disk_full(exc):  # no traceback: the disk, not the code
+                    log.error("renewing the ingest leases failed: %s: %s; retrying", DISK_FULL, engine_error(exc))
+                elif first:
                     log.exception("renewing the ingest leases failed; retrying")
                 else:
                     log.error("renewing the ingest leases still failing (try %d): %s", streak.failures, _details(exc))

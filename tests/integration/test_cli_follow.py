@@ -9,7 +9,7 @@ import grpc
 import pytest
 
 from influencers.cli import jobs
-from influencers.client import watch_job
+from influencers.client import JobStalled, watch_job
 from influencers.v1 import common_pb2, ingest_pb2, ingest_pb2_grpc
 
 FAILED, DONE = common_pb2.VIDEO_STATUS_FAILED, common_pb2.VIDEO_STATUS_DONE
@@ -38,8 +38,8 @@ class Scripted(ingest_pb2_grpc.IngestServiceServicer):
 
 @pytest.fixture
 def service():
-    def start(rows: int) -> tuple[Scripted, grpc.Channel]:
-        scripted = Scripted(rows)
+    def start(rows: int, kind: type[Scripted] = Scripted) -> tuple[Scripted, grpc.Channel]:
+        scripted = kind(rows)
         ingest_pb2_grpc.add_IngestServiceServicer_to_server(scripted, server)
         port = server.add_insecure_port("127.0.0.1:0")
         server.start()
@@ -73,3 +73,27 @@ def test_following_a_job_sums_it_up_from_the_messages_as_they_come(service, caps
     assert out.count("  failed: v") == jobs.FAILURES_LISTED and "  failed: v1.mp4: gone\n" in out
     assert f"  ... and {2_000 - jobs.FAILURES_LISTED} more failed rows" in out
     assert tally.seen == 3_000 and tally.failed == 2_000 and len(tally.failures) == jobs.FAILURES_LISTED
+
+
+
+class Stalled(Scripted):
+    """A job whose stream ends after its first rows because the replica's job store met a full disk."""
+
+    def GetJob(self, request, context):  # noqa: N802
+        return ingest_pb2.GetJobResponse(job=ingest_pb2.Job(
+            job_id="j", state=ingest_pb2.JOB_STATE_RUNNING, total=self.rows, done=self.rows // 2,
+            stalled="disk full: the ingest job store could not be written (database or disk is full)"))
+
+
+def test_a_stalled_job_ends_the_follow_with_one_line_saying_what_to_do_as_the_command_can(service):
+    # Before, `influencers run` on a disk filled to its last byte showed a still progress bar for good.
+    _, channel = service(4, Stalled)
+    heard = []
+    with pytest.raises(JobStalled) as stalled:
+        watch_job(channel, "j", 30, heard.append, keep=False)
+    assert len(heard) == 2, "the rows done before the stall were heard"
+    said = str(jobs.stalled_error(stalled.value, resumes_itself=False))
+    assert said == ("ingest job j cannot go on: disk full: the ingest job store could not be written (database or "
+                    "disk is full); free some space and run the same command again to resume")
+    assert str(jobs.stalled_error(stalled.value, resumes_itself=True)).endswith(
+        "free some space: the job goes on by itself (follow it: influencers jobs j)")

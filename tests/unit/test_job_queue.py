@@ -5,6 +5,7 @@ two queues with a scripted row runner taking one job's rows between them, reconc
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -787,3 +788,44 @@ def test_a_row_given_back_after_its_job_was_cancelled_is_dropped_and_the_job_end
     store.end_job(job.job_id, "a:1")
     ended = store.get(job.job_id)
     assert ended.state == CANCELLED and ended.done == 0 and ended.total == 3
+
+
+class FullDisk(JobStore):
+    """The real store on a disk with no room left for the first `down` rows asked for (SQLite's own words)."""
+
+    def __init__(self, engine: sa.Engine, down: int) -> None:
+        super().__init__(engine, lease_s=2.0)
+        self.down = down
+
+    def claim_row(self, owner: str) -> Claim | None:
+        if self.down > 0:
+            self.down -= 1
+            raise sqlite3.OperationalError("database or disk is full")
+        return super().claim_row(owner)
+
+
+def test_a_job_whose_store_meets_a_full_disk_says_so_ends_its_watches_and_goes_on_once_there_is_room(
+        engines, caplog) -> None:
+    # Before, a disk filled to the last byte under `influencers run` left its progress bar still for good,
+    # the job store unable to write and a traceback logged: nothing told the user to free space.
+    caplog.set_level("INFO", logger="services.ingest.jobs")
+    store = FullDisk(engines(), down=2)
+    body = Scripted()
+    queue = JobQueue(store, body, "r0:x", threads=1, idle_poll_s=0.01, watch_poll_s=0.01)
+    try:
+        job = queue.start(request(1))
+        deadline = time.monotonic() + 10
+        while not queue.get(job.job_id).stalled and time.monotonic() < deadline:
+            time.sleep(0.02)
+        stalled = queue.get(job.job_id)
+        assert stalled.state in (QUEUED, RUNNING)
+        assert stalled.stalled == ("disk full: the ingest job store could not be written (database or disk is full)")
+        assert [j.stalled for j in queue.list()] == [stalled.stalled]
+        assert list(queue.watch(job.job_id)) == []  # the stream ends: the caller reads why from GetJob
+        assert not [r for r in caplog.records if r.exc_info]  # the disk, not the code: no traceback
+        body.release(1)
+        ended = wait_state(queue, job.job_id, SUCCEEDED)
+        assert ended.stalled == "" and dict(ended.statuses) == {"done": 1}
+    finally:
+        body.release(1000)
+        queue.stop(timeout_s=5)
