@@ -43,7 +43,7 @@ from services.identity.corrections import NameTaken, checked_name
 from services.identity.feed import TooFarBehind
 from services.identity.registry import IdentityRegistry, Label
 from services.identity.stream_budget import StreamBudget
-from services.identity.workers import FaceWorkers
+from services.identity.workers import FaceWorkers, WorkerDied
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +117,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, f"video {video_id}: {exc}")
         except ValueError as exc:  # an image that will not decode after all
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"video {video_id}: {exc}")
+        except WorkerDied as exc:  # this video's fault, most likely: it fails, counted; the next ones go on
+            context.abort(grpc.StatusCode.INTERNAL, f"video {video_id}: {exc}")
         _phase_spans(analysis)
         with tracing.tracer("identity").start_as_current_span("assign") as span, self.registry.lock:
             t0 = time.perf_counter()

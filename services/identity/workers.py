@@ -104,6 +104,11 @@ def _is_broken(pool: ProcessPoolExecutor) -> bool:
     return bool(getattr(pool, "_broken", False))
 
 
+class WorkerDied(RuntimeError):
+    """A worker process died during one call, and again when the call was retried on a rebuilt pool: the
+    input itself is the likely cause (the call fails; the other calls go on)."""
+
+
 class FaceWorkers:
     """A pool of face-analysis processes.
 
@@ -173,7 +178,14 @@ class FaceWorkers:
         except BrokenProcessPool:
             log.warning("face worker pool broken (a worker died); rebuilding it and retrying once")
             self._rebuild(pool)
-            return self._pool.submit(fn, *args).result()
+        pool = self._pool
+        try:
+            return pool.submit(fn, *args).result()
+        except BrokenProcessPool:
+            self._rebuild(pool)
+            log.error("face worker pool broken again on the same call: the call fails (the pool is rebuilt)")
+            raise WorkerDied("the face analysis process died on it twice (a crash in the face model, or the "
+                             "kernel's OOM killer: the identity service's log and the kernel's say which)") from None
 
     def _rebuild(self, broken: ProcessPoolExecutor) -> None:
         with self._lock:

@@ -1,6 +1,7 @@
 """Face worker processes: they die with their parent, a broken pool is rebuilt and the call retried, and
 an image whose decoded size would exceed the pixel cap is refused before anything decodes it."""
 
+import contextlib
 import os
 import signal
 import struct
@@ -18,7 +19,7 @@ import pytest
 
 from services.common.spool import Spool, SpoolReader
 from services.identity.analyzer import FrameIn
-from services.identity.workers import FaceWorkers
+from services.identity.workers import FaceWorkers, WorkerDied
 
 pytest.importorskip("face_recognition_models", reason="the face model is not installed")
 
@@ -92,6 +93,28 @@ def test_a_worker_killed_during_analyze_is_replaced_and_the_call_and_the_next_su
     assert workers.analyze(frames(2), 0.5).frames == 2
 
 
+def test_a_call_whose_workers_die_again_on_the_retry_fails_saying_so_and_the_pool_serves_the_next(workers):
+    # Before, the retry's BrokenProcessPool left the servicer as "internal error in AnalyzeVideo", naming
+    # nothing. The killer stands for an input that crashes the face model each time it is analysed.
+    stop = threading.Event()
+
+    def kill_every_worker() -> None:
+        while not stop.wait(0.1):
+            for pid in workers.pids():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_every_worker)
+    killer.start()
+    try:
+        with pytest.raises(WorkerDied, match="the face analysis process died on it twice"):
+            workers.analyze(frames(16), 0.5)
+    finally:
+        stop.set()
+        killer.join()
+    assert workers.analyze(frames(2), 0.5).frames == 2
+
+
 def test_health_says_broken_while_a_worker_is_dead_then_the_pool_is_rebuilt(workers):
     os.kill(workers.pids()[0], signal.SIGKILL)
     assert wait_until(lambda: not workers.healthy(), 5)
@@ -125,7 +148,7 @@ def test_a_lower_cap_applies_to_ordinary_frames():
 def test_the_workers_die_within_seconds_when_their_parent_is_killed(tmp_path):
     script = textwrap.dedent("""
         import sys, time
-        from services.identity.workers import FaceWorkers
+        from services.identity.workers import FaceWorkers, WorkerDied
         pool = FaceWorkers(2)
         print(" ".join(map(str, pool.pids())), flush=True)
         time.sleep(600)
