@@ -98,8 +98,8 @@ def smoke_analyses(manifest: Path, cache: Path) -> list[tuple[str, Any, float]]:
     from services.common.settings import Settings
     from services.identity.analyzer import FrameIn, analyze_frames
     from services.identity.faces import FaceModel
+    from services.ingest.decoding import JPEG_QUALITY
     from services.ingest.manifest import read_manifest
-    from services.ingest.pipeline import JPEG_QUALITY
     from services.ingest.sampling import ShotSampler
     from services.ingest.video import sample_frames
 

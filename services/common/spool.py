@@ -91,6 +91,16 @@ class Spool:
             return SpoolReader(self._count, path=self._path)
         return SpoolReader(self._count, records=tuple(self._records))
 
+    def detach(self) -> SpoolReader:
+        """The records, handed over: the file (if any) is closed and no longer this spool's to remove; its
+        new owner (another process: see `removed_after`) removes it. The spool is empty after."""
+        reader = self.reader()
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self._records, self._held, self._path = [], 0, ""
+        return reader
+
     def close(self) -> None:
         """Frees the records and removes the file (idempotent)."""
         self._records, self._held = [], 0
@@ -164,3 +174,13 @@ class Spool:
             self._file.flush()
         except OSError as exc:
             raise self._error(exc) from exc
+
+
+@contextlib.contextmanager
+def removed_after(reader: SpoolReader) -> Generator[SpoolReader, None, None]:
+    """`reader` (a detached spool's) for the time of the block; its file is removed after."""
+    try:
+        yield reader
+    finally:
+        if reader.path:
+            Path(reader.path).unlink(missing_ok=True)

@@ -9,7 +9,6 @@ and the call retried once; `healthy()` reports the break meanwhile.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import multiprocessing
 import os
@@ -25,6 +24,7 @@ from typing import TypeVar
 import cv2
 import numpy as np
 
+from services.common.child import die_with_parent
 from services.common.spool import SpoolReader
 from services.common.stop_signal import uninterrupted
 from services.identity.analyzer import FrameIn, VideoAnalysis, analyze_frames
@@ -34,34 +34,13 @@ from services.identity.photos import decode_reduction, shrunk_size
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-_PR_SET_PDEATHSIG = 1  # linux/prctl.h
-PARENT_POLL_S = 1.0
 
 _model: FaceModel | None = None  # one per worker process, set by _init
 
 
-def _die_with_parent(parent_pid: int) -> None:
-    """In a worker: SIGKILL when the parent dies. PR_SET_PDEATHSIG acts at once but follows the parent
-    *thread* that spawned the worker; the watchdog thread follows the parent process, within a second."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):  # not Linux: the watchdog alone
-        pass
-
-    def watchdog() -> None:
-        while os.getppid() == parent_pid:
-            time.sleep(PARENT_POLL_S)
-        os._exit(1)  # parent gone (re-parented to init or a subreaper): nothing will ever collect our results
-
-    if os.getppid() != parent_pid:  # the parent died before prctl took effect
-        os._exit(1)
-    threading.Thread(target=watchdog, name="parent-watchdog", daemon=True).start()
-
-
 def _init(parent_pid: int, locator: str = "") -> None:
     global _model
-    _die_with_parent(parent_pid)
+    die_with_parent(parent_pid)
     # Ctrl-C reaches the whole process group; the parent decides when the workers stop (FaceWorkers.close).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _model = FaceModel(Path(locator) if locator else None)

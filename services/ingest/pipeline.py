@@ -19,9 +19,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import grpc
-import numpy as np
 from opentelemetry.trace import Span
 
 from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2, identity_pb2, identity_pb2_grpc
@@ -31,17 +29,17 @@ from services.common.database import database_unreachable
 from services.common.datadir import ScratchDir
 from services.common.protoconv import duration, seconds_by_key
 from services.common.settings import Settings
-from services.common.spool import Spool, SpoolError, SpoolReader
+from services.common.spool import SpoolError, SpoolReader, removed_after
+from services.ingest.decoders import Decoders
+from services.ingest.decoding import Decoded, DecodeOrder
 from services.ingest.fetch import Fetched, FetchError, FetchPolicy, fetch, is_remote, local_path, shown_url
 from services.ingest.netguard import has_scheme
 from services.ingest.repost_store import RepostStore
-from services.ingest.sampling import ShotSampler
-from services.ingest.signature import MAX_FRAMES, Signature, frame_print, is_repost, signature
+from services.ingest.signature import Signature, is_repost, signature
 from services.ingest.stream_digest import stream_digest
-from services.ingest.video import SampledFrame, VideoError, VideoInfo, sample_frames
+from services.ingest.video import VideoError
 
 log = logging.getLogger(__name__)
-JPEG_QUALITY = 90
 ST = common_pb2
 
 
@@ -114,11 +112,14 @@ class VideoPipeline:
         self.scratch = ScratchDir(settings.data_dir)
         if self.scratch.swept:
             log.info("removed %d download folder(s) left by stopped processes", self.scratch.swept)
+        # One decoder process for each row thread of the job queue (IngestProcess: worker_count + 1).
+        self.decoders = Decoders(settings.worker_count + 1)
         self.policy = FetchPolicy(settings.max_video_bytes, settings.fetch_timeout_s, settings.allow_private_urls,
                                   root, tmp_dir=self.scratch.path)
 
     def close(self) -> None:
-        """Removes this process's download folder (and any download still in it)."""
+        """Stops the decoder processes and removes this process's download folder (and what is still in it)."""
+        self.decoders.close()
         self.scratch.close()
 
     def _known(self, **key: str) -> common_pb2.Video | None:
@@ -284,8 +285,9 @@ class VideoPipeline:
             if copied is not None:
                 return copied
         t0 = time.perf_counter()
-        with Spool(self.scratch.path, self.settings.spool_memory_bytes, self.settings.min_free_bytes) as spool:
-            info, times, prints = self._decode(video, path, spool)
+        decoded = self._decode(video, path)
+        with removed_after(decoded.frames) as records:
+            info, times, prints = decoded.info, decoded.times, decoded.prints
             stages["decode"] = time.perf_counter() - t0
             video.duration.CopyFrom(duration(info.duration_s))  # known once every frame is decoded (the loop above)
             if info.warning:  # done, with what was decoded; the row says why it may be short
@@ -299,7 +301,7 @@ class VideoPipeline:
                 if copied is not None:
                     return copied
             t0 = time.perf_counter()
-            frames = _FramesOf(spool.reader())
+            frames = _FramesOf(records)
             try:
                 result = self.identity.AnalyzeVideo(frames, timeout=self.timeout)
             finally:
@@ -320,23 +322,16 @@ class VideoPipeline:
         stages["record"] = time.perf_counter() - t0
         return Outcome(video, appearances, stages)
 
-    def _decode(self, video: common_pb2.Video, path: Path, spool: Spool
-                ) -> tuple[VideoInfo, list[float], list[np.ndarray]]:
-        """Decodes the video into `spool` (each sampled frame as its AnalyzeVideo message: its JPEG is what
-        identity needs) and returns its info and, for the repost check, its frames' times and prints (4 KiB
-        each). No frame is kept whole, and past settings.spool_memory_bytes the spool is a file: a long video costs
-        disk, not memory."""
+    def _decode(self, video: common_pb2.Video, path: Path) -> Decoded:
+        """The video decoded and sampled in a decoder process (services/ingest/decoders.py): a file that crashes
+        the decoder fails its row, never ingest."""
         s = self.settings
+        order = DecodeOrder(video.video_id, path, s.sample_interval_s, s.max_video_seconds, self.scratch.path,
+                            s.spool_memory_bytes, s.min_free_bytes, prints=self.reposts is not None)
         with _span("decode") as span:
-            info, frames = sample_frames(path, ShotSampler(s.sample_interval_s), max_seconds=s.max_video_seconds)
-            times, prints = [], []
-            for f in frames:
-                spool.append(_frame_message(video.video_id, f).SerializeToString())
-                if self.reposts is not None and len(prints) <= MAX_FRAMES:
-                    times.append(f.timestamp_s)
-                    prints.append(frame_print(f.bgr))
-            span.set_attribute("influencers.frames", len(spool))
-        return info, times, prints
+            decoded = self.decoders.decode(order)
+            span.set_attribute("influencers.frames", len(decoded.frames))
+        return decoded
 
     def _same_stream(self, video: common_pb2.Video, digest: str, stages: dict[str, float]) -> Outcome | None:
         """The row done as a repost of an analysed video with the very same coded pictures (a remux: no
@@ -411,11 +406,3 @@ class _FramesOf:
         with self._lock:
             self._closed = True
             self._records.close()  # closing the reading generator closes its file
-
-
-def _frame_message(video_id: str, f: SampledFrame) -> identity_pb2.AnalyzeVideoRequest:
-    ok, jpeg = cv2.imencode(".jpg", f.bgr, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-    if not ok:
-        raise VideoError(f"frame {f.index} could not be encoded")
-    return identity_pb2.AnalyzeVideoRequest(video_id=video_id, index=f.index, timestamp=duration(f.timestamp_s),
-                                            image=jpeg.tobytes(), shot=f.shot, span=duration(f.span_s))

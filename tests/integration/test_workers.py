@@ -148,7 +148,7 @@ def test_a_lower_cap_applies_to_ordinary_frames():
 def test_the_workers_die_within_seconds_when_their_parent_is_killed(tmp_path):
     script = textwrap.dedent("""
         import sys, time
-        from services.identity.workers import FaceWorkers, WorkerDied
+        from services.identity.workers import FaceWorkers
         pool = FaceWorkers(2)
         print(" ".join(map(str, pool.pids())), flush=True)
         time.sleep(600)

@@ -1,0 +1,111 @@
+"""Ingest's decoder processes. Each video is decoded in a process of its own, one per row thread, so that a file
+that crashes the decoder (FFmpeg's segfault or abort on a hostile or damaged file) or makes the kernel kill it
+ends that process, not ingest: the row fails naming how the decoder ended, the process is replaced, and the
+other videos go on. Before, such a file took `influencers run` down with it, every time it was run again.
+
+The processes are forked from multiprocessing's fork server, which has imported the decoding module once
+(a new decoder is ready in milliseconds, not the second a spawned interpreter takes to import FFmpeg and
+OpenCV); each ends when the process that started it ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import queue
+import signal
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.process import BaseProcess
+
+import cv2
+
+from services.common.child import die_with_process, how_it_ended
+from services.common.stop_signal import uninterrupted
+from services.ingest.decoding import Decoded, DecodeOrder, decode
+from services.ingest.video import VideoError
+
+log = logging.getLogger(__name__)
+
+
+class DecoderCrashed(VideoError):
+    """The decoder process ended while it decoded the video (a crash, or killed)."""
+
+
+def _init(ingest_pid: int) -> None:
+    # Its parent is the fork server, which outlives ingest as long as a decoder lives (each holds the fork
+    # server's "a client is alive" pipe): each decoder watches ingest itself.
+    die_with_process(ingest_pid)
+    # Ctrl-C reaches the whole process group; ingest decides when its decoders stop (Decoders.close).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    cv2.setNumThreads(1)  # colour conversion and JPEG of a few frames; FFmpeg has its own threads
+
+
+class Decoders:
+    """`processes` decoder processes, each decoding one video at a time; started on first use."""
+
+    def __init__(self, processes: int) -> None:
+        self._context = multiprocessing.get_context("forkserver")
+        self._context.set_forkserver_preload(["services.ingest.decoding"])
+        self._lock = threading.Lock()
+        self._pools: list[ProcessPoolExecutor] = []
+        self._idle: queue.SimpleQueue[ProcessPoolExecutor] = queue.SimpleQueue()
+        for _ in range(max(1, processes)):
+            self._idle.put(self._new())
+
+    def _new(self) -> ProcessPoolExecutor:
+        pool = ProcessPoolExecutor(max_workers=1, mp_context=self._context, initializer=_init, initargs=(os.getpid(),))
+        with self._lock:
+            self._pools.append(pool)
+        return pool
+
+    def decode(self, order: DecodeOrder) -> Decoded:
+        """`order`'s video decoded in a decoder process (waiting for a free one). Raises VideoError (from the
+        decoder, or DecoderCrashed when its process ended during the decode) and SpoolError."""
+        pool = self._idle.get()
+        try:
+            with uninterrupted():  # a SIGTERM waits for the start: one that cut it would leave a half-made pool
+                future = pool.submit(decode, order)
+            workers: list[BaseProcess] = list((getattr(pool, "_processes", None) or {}).values())
+            try:
+                return future.result()
+            except BrokenProcessPool:
+                how = ", ".join(filter(None, (how_it_ended(p.exitcode) for p in workers))) or "it ended"
+                log.error("the decoder process ended while it decoded video %s (%s); starting another",
+                          order.video_id, how)
+                pool = self._replaced(pool)
+                raise DecoderCrashed(f"the decoder crashed on this file ({how}): a damaged or hostile video; "
+                                     "the other videos go on") from None
+        finally:
+            self._idle.put(pool)
+
+    def pids(self) -> list[int]:
+        """Process ids of the decoders started so far."""
+        with self._lock:
+            pools = list(self._pools)
+        return sorted(pid for pool in pools for pid in (getattr(pool, "_processes", None) or {}))
+
+    def _replaced(self, broken: ProcessPoolExecutor) -> ProcessPoolExecutor:
+        _stop(broken)
+        with self._lock:
+            self._pools.remove(broken)
+        return self._new()
+
+    def close(self) -> None:
+        """Stops every decoder now (a decode running ends with its process)."""
+        with self._lock:
+            pools, self._pools = self._pools, []
+        for pool in pools:
+            _stop(pool)
+
+
+def _stop(pool: ProcessPoolExecutor, grace_s: float = 5.0) -> None:
+    processes: list[BaseProcess] = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in processes:
+        if p.is_alive():
+            p.terminate()
+    for p in processes:
+        p.join(grace_s)

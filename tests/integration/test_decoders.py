@@ -1,0 +1,113 @@
+"""Ingest's decoder processes: a video whose decoding kills its process fails alone, named by how the decoder
+ended; the decoder is replaced and the next video decodes. Before, the decoder ran inside ingest, and such a
+file took `influencers run` down with it each time it was run again."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from services.ingest.decoders import DecoderCrashed, Decoders
+from services.ingest.decoding import DecodeOrder
+
+SMOKE = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "smoke" / "videos"
+
+
+def order(path: Path, scratch: Path) -> DecodeOrder:
+    return DecodeOrder("v1", path, 1.0, 600.0, scratch, 32 << 20, 0, prints=True)
+
+
+@pytest.fixture
+def decoders():
+    pool = Decoders(1)
+    yield pool
+    pool.close()
+
+
+def test_a_decoder_killed_by_its_video_fails_that_video_naming_how_and_the_next_video_decodes(decoders, tmp_path):
+    # A FIFO nobody writes holds the decoder in its open(): the signal lands mid-decode, every time.
+    stuck = tmp_path / "stuck.mp4"
+    os.mkfifo(stuck)
+    raised: list[BaseException] = []
+
+    def decode_stuck() -> None:
+        try:
+            decoders.decode(order(stuck, tmp_path))
+        except BaseException as exc:  # noqa: BLE001 - handed to the test's thread
+            raised.append(exc)
+
+    caller = threading.Thread(target=decode_stuck)
+    caller.start()
+    deadline = time.monotonic() + 30
+    while not decoders.pids() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (victim,) = decoders.pids()
+    time.sleep(0.3)
+    os.kill(victim, signal.SIGSEGV)
+    caller.join(30)
+    assert len(raised) == 1 and isinstance(raised[0], DecoderCrashed)
+    assert str(raised[0]) == ("the decoder crashed on this file (killed by SIGSEGV): a damaged or hostile video; "
+                              "the other videos go on")
+    video = sorted(SMOKE.glob("*.mp4"))[0]
+    decoded = decoders.decode(order(video, tmp_path))
+    assert decoded.info.duration_s > 0 and len(decoded.frames) > 0 and len(decoded.times) == len(decoded.prints)
+    assert victim not in decoders.pids()
+
+
+def test_closing_the_decoders_ends_their_processes(tmp_path):
+    decoders = Decoders(2)
+    try:
+        decoders.decode(order(sorted(SMOKE.glob("*.mp4"))[0], tmp_path))
+        pids = decoders.pids()
+        assert len(pids) == 1, "started on first use"
+    finally:
+        decoders.close()
+    assert _until(lambda: not any(_alive(pid) for pid in pids))
+
+
+def test_the_decoders_end_within_seconds_when_the_process_that_started_them_is_killed(tmp_path):
+    script = textwrap.dedent(f"""
+        import sys, time
+        from pathlib import Path
+        from services.ingest.decoders import Decoders
+        from services.ingest.decoding import DecodeOrder
+        if __name__ == "__main__":  # the decoders import the main module too, as spawned processes do
+            decoders = Decoders(1)
+            decoders.decode(DecodeOrder("v1", Path({str(sorted(SMOKE.glob("*.mp4"))[0])!r}), 1.0, 600.0,
+                                        Path({str(tmp_path)!r}), 1 << 25, 0, prints=False))
+            print(" ".join(map(str, decoders.pids())), flush=True)
+            time.sleep(600)
+    """)
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                              cwd=os.getcwd(), env={**os.environ, "PYTHONPATH": os.getcwd()})
+    try:
+        pids = [int(p) for p in parent.stdout.readline().split()]
+        assert len(pids) == 1 and _alive(pids[0])
+        parent.kill()
+        parent.wait(10)
+        assert _until(lambda: not any(_alive(pid) for pid in pids))
+    finally:
+        parent.kill()
+
+
+def _until(condition, timeout_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return condition()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[1][0] != "Z"
+    except FileNotFoundError:
+        return False
