@@ -61,16 +61,22 @@ class Decoders:
             self._pools.append(pool)
         return pool
 
-    def decode(self, order: DecodeOrder) -> Decoded:
+    def decode(self, order: DecodeOrder, timeout_s: float | None = None) -> Decoded:
         """`order`'s video decoded in a decoder process (waiting for a free one). Raises VideoError (from the
-        decoder, or DecoderCrashed when its process ended during the decode) and SpoolError."""
+        decoder; DecoderCrashed when its process ended during the decode, or when it took longer than
+        `timeout_s`: it is then stopped) and SpoolError."""
         pool = self._idle.get()
         try:
             with uninterrupted():  # a SIGTERM waits for the start: one that cut it would leave a half-made pool
                 future = pool.submit(decode, order)
             workers: list[BaseProcess] = list((getattr(pool, "_processes", None) or {}).values())
             try:
-                return future.result()
+                return future.result(timeout=timeout_s)
+            except TimeoutError:
+                log.error("decoding video %s took longer than %g s; stopping its decoder", order.video_id, timeout_s)
+                pool = self._replaced(pool)
+                raise DecoderCrashed(f"decoding took longer than {timeout_s:g} s and was stopped (a damaged or "
+                                     "hostile video that never ends, or a machine far too slow for it)") from None
             except BrokenProcessPool:
                 how = ", ".join(filter(None, (how_it_ended(p.exitcode) for p in workers))) or "it ended"
                 log.error("the decoder process ended while it decoded video %s (%s); starting another",
@@ -109,3 +115,6 @@ def _stop(pool: ProcessPoolExecutor, grace_s: float = 5.0) -> None:
             p.terminate()
     for p in processes:
         p.join(grace_s)
+        if p.is_alive():  # deaf to SIGTERM (stuck in a system call)
+            p.kill()
+            p.join(grace_s)

@@ -329,7 +329,7 @@ class VideoPipeline:
         order = DecodeOrder(video.video_id, path, s.sample_interval_s, s.max_video_seconds, self.scratch.path,
                             s.spool_memory_bytes, s.min_free_bytes, prints=self.reposts is not None)
         with _span("decode") as span:
-            decoded = self.decoders.decode(order)
+            decoded = self.decoders.decode(order, decode_timeout_s(s.max_video_seconds))
             span.set_attribute("influencers.frames", len(decoded.frames))
         return decoded
 
@@ -375,6 +375,12 @@ class VideoPipeline:
         self._record(video, appearances)
         stages["record"] = time.perf_counter() - t0
         return Outcome(video, appearances, stages)
+
+
+def decode_timeout_s(max_video_seconds: float) -> float:
+    """How long one video may take to decode before its decoder is stopped: twice the longest video allowed
+    played in real time, and a minute more (decoding runs at 10-40x real time here)."""
+    return 60.0 + 2.0 * max_video_seconds
 
 
 def _span(name: str) -> AbstractContextManager[Span]:

@@ -111,3 +111,12 @@ def _alive(pid: int) -> bool:
             return f.read().split(") ")[1][0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_a_decode_that_never_ends_is_stopped_at_its_deadline_and_the_next_video_decodes(decoders, tmp_path):
+    stuck = tmp_path / "stuck.mp4"
+    os.mkfifo(stuck)  # nobody writes: the decoder waits in its open() for ever
+    with pytest.raises(DecoderCrashed, match=r"decoding took longer than 0.5 s and was stopped"):
+        decoders.decode(order(stuck, tmp_path), timeout_s=0.5)
+    decoded = decoders.decode(order(sorted(SMOKE.glob("*.mp4"))[0], tmp_path), timeout_s=60)
+    assert len(decoded.frames) > 0
