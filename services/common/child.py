@@ -37,15 +37,31 @@ def die_with_process(pid: int) -> None:
     """In a worker that is not `pid`'s child (one forked by multiprocessing's fork server): exits at once
     when process `pid` ends, watched through a pidfd (a thread blocked on it: no polling)."""
     try:
-        pidfd = os.pidfd_open(pid)
+        pidfd: int | None = os.pidfd_open(pid)
     except ProcessLookupError:  # gone already
         os._exit(1)
+    except OSError:  # a kernel before 5.3: polled instead
+        pidfd = None
 
     def watchdog() -> None:
-        select.select([pidfd], [], [])  # readable once the process has ended
+        if pidfd is not None:
+            select.select([pidfd], [], [])  # readable once the process has ended
+        else:
+            while _exists(pid):
+                time.sleep(PARENT_POLL_S)
         os._exit(1)  # nothing will ever collect our results
 
     threading.Thread(target=watchdog, name="parent-watchdog", daemon=True).start()
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's: the pid was reused, ours is gone
+        return False
+    return True
 
 
 def how_it_ended(exitcode: int | None) -> str:
