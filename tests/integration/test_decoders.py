@@ -120,3 +120,14 @@ def test_a_decode_that_never_ends_is_stopped_at_its_deadline_and_the_next_video_
         decoders.decode(order(stuck, tmp_path), timeout_s=0.5)
     decoded = decoders.decode(order(sorted(SMOKE.glob("*.mp4"))[0], tmp_path), timeout_s=60)
     assert len(decoded.frames) > 0
+
+
+def test_frames_past_the_memory_limit_come_back_in_a_file_that_the_caller_removes(decoders, tmp_path):
+    from services.common.spool import removed_after
+
+    small = DecodeOrder("v1", sorted(SMOKE.glob("*.mp4"))[0], 1.0, 600.0, tmp_path, 1, 0, prints=False)
+    decoded = decoders.decode(small)
+    assert decoded.frames.path and Path(decoded.frames.path).parent == tmp_path
+    with removed_after(decoded.frames) as records:
+        assert sum(1 for _ in records) == len(decoded.frames) > 0
+    assert not list(tmp_path.glob("spool-*"))
