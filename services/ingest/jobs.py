@@ -394,8 +394,6 @@ class JobQueue:
             if claim.attempts > 1:
                 log.warning("taking over row %d of job %s (attempt %d: a previous owner's lease expired)",
                             row, claim.job_id, claim.attempts)
-            if (gave_up := given_up(claim.attempts)) and not claim.submission.row_error:
-                claim.submission.row_error = gave_up  # failed and recorded as such, never analysed
 
             def note_video(video_id: str) -> None:
                 logs.bind(video_id=video_id)

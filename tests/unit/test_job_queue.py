@@ -420,7 +420,7 @@ class Scripted:
         self.unavailable_rows = 0  # the next rows whose analysis meets identity unreachable
         self.previous_video_ids: list[str] = []  # what each row run was told an earlier attempt had analysed
         self.reconcile_calls = 0
-        self.row_errors: list[str] = []  # the row error each row run was given
+        self.attempts: list[int] = []  # the attempt each row run was told it is
         self._lock = threading.Lock()
 
     def open_batch(self) -> None:
@@ -436,7 +436,7 @@ class Scripted:
     def run_row(self, claim: Claim, note_video) -> tuple[ingest_pb2.WatchJobResponse, str]:
         url = claim.submission.url
         self.previous_video_ids.append(claim.previous_video_id)
-        self.row_errors.append(claim.submission.row_error)
+        self.attempts.append(claim.attempts)
         note_video(f"id-{url}")
         with self._lock:
             if self.unavailable_rows:
@@ -600,7 +600,7 @@ def test_a_row_whose_attempts_all_died_is_failed_naming_why_instead_of_run_again
         wait_state(queue, job.job_id, SUCCEEDED, FAILED)
     finally:
         queue.stop(timeout_s=5)
-    assert body.row_errors == [given_up(DEAD_ATTEMPTS + 1), ""]
+    assert body.attempts == [DEAD_ATTEMPTS + 1, DEAD_ATTEMPTS]  # the runner fails the first (test_submission_runner)
     assert given_up(DEAD_ATTEMPTS) == "" and given_up(DEAD_ATTEMPTS + 1).startswith(
         f"given up after {DEAD_ATTEMPTS} attempts that each ended without a result")
 
