@@ -139,6 +139,17 @@ def test_an_expired_lease_is_taken_over_and_the_row_counts_once(engines, clock) 
     assert second.claim_finalize("b:1").processed_video_ids == ["id-v0.mp4"]
 
 
+def test_leases_freed_by_a_sole_holder_are_taken_at_once_as_expired_ones_are(engines, clock) -> None:
+    first, second = JobStore(engines(), LEASE_S, clock=clock), JobStore(engines(), LEASE_S, clock=clock)
+    submit(first, 1)
+    dead = first.claim_row("a:1")
+    first.note_video(dead, "a:1", "half-done")
+    assert second.claim_row("b:1") is None
+    assert second.free_leases() == 1
+    again = second.claim_row("b:1")
+    assert again.idx == dead.idx and again.attempts == 2 and again.previous_video_id == "half-done"
+
+
 def test_videos_under_a_live_lease_are_listed_for_a_repair_to_spare_and_a_dead_ones_are_not(engines, clock) -> None:
     store = JobStore(engines(), LEASE_S, clock=clock)
     submit(store, 2)
