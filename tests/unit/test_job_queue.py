@@ -342,6 +342,29 @@ def test_other_spellings_of_the_same_local_file_are_repeats_of_its_first_row() -
     assert 6 not in settled
 
 
+def test_a_local_file_named_through_a_symlink_or_dot_dot_is_a_repeat_or_a_conflict_of_its_first_row(tmp_path) -> None:
+    # Before, the key was lexical: `clips/b.mp4` (a link to videos/b.mp4) and `videos/x/../b.mp4` ran as rows
+    # of their own, and the last one's score replaced the first's in silence.
+    (tmp_path / "videos" / "x").mkdir(parents=True)
+    (tmp_path / "videos" / "b.mp4").write_bytes(b"video")
+    (tmp_path / "clips").mkdir()
+    (tmp_path / "clips" / "b.mp4").symlink_to(tmp_path / "videos" / "b.mp4")
+    spellings = ["videos/b.mp4", "clips/b.mp4", "videos/x/../b.mp4", f"file://{tmp_path}/clips/b.mp4",
+                 "videos/missing/../b.mp4", "videos/c.mp4"]
+    req = ingest_pb2.StartIngestRequest(base_dir=str(tmp_path), videos=[
+        ingest_pb2.VideoSubmission(url=url, performance=1.0, line=k + 2) for k, url in enumerate(spellings)])
+    req.videos[2].performance = 7.0
+    counted = with_repeats(req)
+    assert [v.repeats for v in counted.videos] == [3, 0, 0, 0, 0, 0]
+    settled = settled_rows(counted)
+    # fetch() reads `videos/missing/../b.mp4` as videos/b.mp4 too (the path resolved before it is opened)
+    assert {k: settled[k].video.error for k in (1, 3, 4)} == {k: "same file as line 2" for k in (1, 3, 4)}
+    assert settled[2].video.status == common_pb2.VIDEO_STATUS_FAILED
+    assert settled[2].video.error == ("line 4: performance 7 differs from the 1 of line 2, which gives the same "
+                                      "file: line 2's is counted; correct or remove one of the rows")
+    assert 5 not in settled, "a file that does not exist is its own row, to fail in the pipeline"
+
+
 def test_the_first_row_of_a_url_given_again_carries_how_many_times_and_a_clients_count_is_replaced() -> None:
     req = ingest_pb2.StartIngestRequest(videos=[
         ingest_pb2.VideoSubmission(url="a.mp4", repeats=7), ingest_pb2.VideoSubmission(url="b.mp4"),
