@@ -21,7 +21,14 @@ from werkzeug.exceptions import HTTPException
 
 from services.analytics.analysis import Analysis
 from services.analytics.report import merge_candidates
-from services.analytics.web.audit_views import DONE_COOKIE, done_message, done_redirect, remember_done
+from services.analytics.web.audit_views import (
+    DONE_COOKIE,
+    dismissed_count,
+    done_message,
+    done_redirect,
+    remember_dismissed,
+    remember_done,
+)
 from services.analytics.web.canonical import canonical_ids
 from services.analytics.web.identity_calls import ANSWERS, HTTP_STATUS, Corrections
 from services.analytics.web.likelihood import in_words
@@ -294,11 +301,9 @@ def _wants_unlikely() -> bool:
 
 @bp.get("/review")
 def review() -> str:
-    """The queue; ?unlikely=1 also shows the items under the floor, after the others."""
-    dismissed = request.args.get("dismissed", "")
-    shown = dismissed.isascii() and dismissed.isdigit() and len(dismissed) <= 4  # not "²": isdigit, yet no int
-    return render_template("review.html", unlikely_shown=_wants_unlikely(),
-                           dismissed=int(dismissed) if shown else 0,
+    """The queue; ?unlikely=1 also shows the items under the floor, after the others. After a dismissal, says
+    how many pairs it kept apart (audit_views.dismissed_count)."""
+    return render_template("review.html", unlikely_shown=_wants_unlikely(), dismissed=dismissed_count(),
                            **_review_queue(_wants_unlikely()))
 
 
@@ -378,12 +383,14 @@ def dismiss() -> Response:
         raise
     if len(written) == 1:
         return _back_to_queue(written[0])
-    values: dict[str, Any] = {"dismissed": len(written)}
+    values: dict[str, Any] = {}
     if request.form.get("unlikely") == "1":
         values["unlikely"] = 1
     if not all(w.caught_up for w in written):
         values["catching_up"] = 1
-    return redirect(url_for("corrections.review", **values), code=303)
+    response = redirect(url_for("corrections.review", **values), code=303)
+    remember_dismissed(response, [w.audit_id for w in written])  # the count is read back from the audit rows
+    return response
 
 
 @bp.post("/api/review/answer.json")
