@@ -458,6 +458,24 @@ def test_a_forged_dismissed_count_never_fails_the_queue(corrections_page: tuple[
         assert 'id="dismissed"' not in reply.text, forged
 
 
+def test_a_rename_from_further_down_an_influencers_videos_comes_back_to_the_same_place(
+        corrections_page: tuple[str, FakeCorrections]) -> None:
+    # Before, the rename's redirect dropped ?from=: the analyst on videos 3-4 was sent back to the first ones.
+    url, _ = corrections_page
+    browser = requests.Session()
+    page = browser.get(url + "/influencer/inf_aaaa000001?from=2", timeout=5).text
+    form = page[page.index('id="rename"'):]
+    assert '<input type="hidden" name="from" value="2">' in form[:form.index("</form>")]
+    post = lambda **data: browser.post(url + "/influencer/inf_aaaa000001/rename",  # noqa: E731
+                                       data={"csrf_token": csrf_of(page), **data}, timeout=5, allow_redirects=False)
+    assert post(name="Alice", **{"from": "2"}).headers["Location"] == "/influencer/inf_aaaa000001?from=2"
+    for forged in ("0", "-2", "\u00b2", "2x", "1" * 12, "//evil.example", ""):
+        assert post(name="Alice", **{"from": forged}).headers["Location"] == "/influencer/inf_aaaa000001", forged
+    refused = post(name="A" * 300, **{"from": "2"})
+    assert refused.status_code == 400 and 'href="/influencer/inf_aaaa000001?from=2"' in refused.text
+    assert '<input type="hidden" name="from" value="2">' in refused.text
+
+
 class AuditedAnswers(FakeCorrections):
     """Identity answering review items, each answer's audit row applied to analytics as its feed does."""
 

@@ -32,6 +32,7 @@ from services.analytics.web.audit_views import (
 from services.analytics.web.canonical import canonical_ids
 from services.analytics.web.identity_calls import ANSWERS, HTTP_STATUS, Corrections
 from services.analytics.web.likelihood import in_words
+from services.analytics.web.query import MAX_DIGITS
 from services.common.boundary import brief, is_influencer_id, is_video_id
 from services.common.clients import Written
 from services.common.names import merge_order
@@ -111,12 +112,13 @@ def rename(influencer_id: str) -> Response:
     _valid_or_404(is_influencer_id(influencer_id))
     name = " ".join((request.form.get("name") or "").split())
     back = _local_path(request.form.get("next"))
+    at = _place_in_list(request.form.get("from"))  # the influencer page's place in their videos: kept
     if len(name) > MAX_NAME_CHARS:
         return _rename_refused(influencer_id, back, f"a name has at most {MAX_NAME_CHARS} characters")
     if not name and not _analysis().names.get(influencer_id):
         # Clearing the name of someone unnamed changes nothing: no correction, no audit row, nothing to undo.
         return redirect(f"{back}#{influencer_id}" if back else url_for("report.influencer",
-                                                                        influencer_id=influencer_id), code=303)
+                                                                        influencer_id=influencer_id, **at), code=303)
     try:
         with _identity_errors():
             written = _corrections().rename(influencer_id, name)
@@ -126,7 +128,7 @@ def rename(influencer_id: str) -> Response:
         return _rename_refused(influencer_id, back, exc.description or "identity refused the name")
     if back:  # the inline "Add a name" of the overview or the review queue: back there, at that face
         return done_redirect(back, written, influencer_id)
-    return _done("report.influencer", written, influencer_id=influencer_id)
+    return _done("report.influencer", written, influencer_id=influencer_id, **at)
 
 
 @bp.get("/influencer/<influencer_id>/rename")
@@ -141,7 +143,16 @@ def _rename_refused(influencer_id: str, back: str, message: str) -> tuple[str, i
     without it lost the name: the inline "Add a name" forms are on pages the refusal replaced)."""
     typed = (request.form.get("name") or "")[:4 * MAX_NAME_CHARS]
     return render_template("rename_refused.html", influencer_id=influencer_id, back=back, error=message,
-                           typed=typed), 400
+                           typed=typed, at=_place_in_list(request.form.get("from"))), 400
+
+
+def _place_in_list(value: str | None) -> dict[str, int]:
+    """The influencer page's `from` (the place of its first video shown) a rename form sent back, as the
+    redirect's query values: {} when absent, 0 or not a whole number as that page reads it (query.py)."""
+    value = (value or "").strip()
+    if value.isascii() and value.isdigit() and len(value) <= MAX_DIGITS and int(value) > 0:
+        return {"from": int(value)}
+    return {}
 
 
 def _local_path(value: str | None) -> str:
