@@ -34,7 +34,7 @@ from influencers.cli.parser import build_parser
 from services.common import stop_signal, tracing
 from services.common.boundary import brief, escaped
 from services.common.damage import DiskFull, StoreDamaged
-from services.common.database import shown_url
+from services.common.database import masked_database_url
 from services.common.datadir import DataDirBusy, DataDirUnusable
 from services.common.metrics import MetricsPortInUse
 from services.common.names import NameLookupError
@@ -103,7 +103,7 @@ def _store_named(settings: Settings, exc: Exception) -> str:
     from_sqlite = isinstance(exc, sqlite3.DatabaseError) or isinstance(getattr(exc, "orig", None),
                                                                        sqlite3.DatabaseError)
     if settings.database_url and not from_sqlite:
-        return f"{env_name('database_url')} ({cut(escaped(shown_url(settings.database_url)))})"
+        return f"{env_name('database_url')} ({cut(escaped(masked_database_url(settings.database_url)))})"
     return f"the analytics store in data dir {cut(str(settings.data_dir))}"
 
 

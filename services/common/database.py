@@ -41,7 +41,7 @@ def database_url(configured: str, sqlite_file: Path) -> str:
     return configured
 
 
-def shown_url(url: str) -> str:
+def masked_database_url(url: str) -> str:
     """`url` as an error line may show it: the password replaced by ***."""
     try:
         parsed = sa.engine.make_url(url)

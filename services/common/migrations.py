@@ -4,7 +4,10 @@ Every owner of tables (analytics' store, ingest's job queue, identity's change f
 its own version table, so that they may share one PostgreSQL database. `upgrade` brings a database to the head
 in ONE transaction: on PostgreSQL under the owner's advisory lock, on SQLite under BEGIN IMMEDIATE
 (services/common/database.py), so two processes opening a database at once migrate it one after the other. A
-database at a revision the code does not know (written by a newer release) is refused.
+database at a revision the code does not know (written by a newer release) is refused. A SQLite file is
+checked first (`PRAGMA quick_check`: every page read once, its indexes not compared with their tables), so
+that damaged pages, not only a damaged header, are refused at start rather than met by whichever call reads
+them.
 """
 
 from __future__ import annotations
@@ -85,16 +88,35 @@ def upgrade(engine: Engine, history: History,
     """Brings `engine`'s database to `history`'s head in one transaction that other processes' upgrades wait
     for. `before(connection, revision)` runs first when there is something to do (an owner adopting a
     database from before its history, say). A revision the scripts do not know is refused; a damaged SQLite
-    file is StoreDamaged naming it and what to do."""
+    file (its header or any of its pages) is StoreDamaged naming it and what to do."""
     try:
+        if not is_postgres(engine):
+            _check_pages(engine)
         _upgrade(engine, history, before)
     except sa_exc.DatabaseError as exc:
         if getattr(exc.orig, "sqlite_errorname", "") not in _DAMAGED:
             raise
-        reason = brief(str(exc.orig), 200)
-        raise StoreDamaged(f"the {history.name} {engine.url.database or ''} is damaged ({reason}): restore it "
-                           f"from a backup, or remove it with its -wal and -shm files ({history.when_removed})") \
-            from None
+        raise _damaged(engine, history, str(exc.orig)) from None
+    except _DamagedPages as exc:
+        raise _damaged(engine, history, str(exc)) from None
+
+
+class _DamagedPages(Exception):
+    """What SQLite's quick_check found first."""
+
+
+def _check_pages(engine: Engine) -> None:
+    """_DamagedPages when SQLite's quick_check finds a fault in the file (never run on PostgreSQL)."""
+    with engine.connect() as connection:
+        found = connection.exec_driver_sql("PRAGMA quick_check(1)").scalars().all()
+    if found != ["ok"]:
+        raise _DamagedPages(" ".join(" ".join(map(str, found)).split()))  # one line: SQLite's may hold several
+
+
+def _damaged(engine: Engine, history: History, reason: str) -> StoreDamaged:
+    return StoreDamaged(f"the {history.name} {engine.url.database or ''} is damaged ({brief(reason, 200)}): "
+                        f"restore it from a backup, or remove it with its -wal and -shm files "
+                        f"({history.when_removed})")
 
 
 def _upgrade(engine: Engine, history: History,

@@ -134,13 +134,16 @@ def tracer(service: str) -> trace.Tracer:
 def server_interceptors(service: str) -> list[grpc.ServerInterceptor]:
     """The OpenTelemetry server interceptor of `service` (the caller's context is read from the gRPC
     metadata), or none while tracing is off. Health checks are not traced (probes every few seconds), nor is
-    the feed follower's ListChanges (ten calls a second from the leading analytics replica, part of no video)."""
+    the feed follower's ListChanges (ten calls a second from the leading analytics replica, part of no video),
+    nor ingest's GetJob (polled by whoever follows a job: the CLI after each progress stream, scripts that
+    detach). A WatchJob stream is one span as a whole, however long it runs."""
     provider = _providers.get(service)
     if provider is None:
         return []
     from opentelemetry.instrumentation.grpc import filters, server_interceptor
 
-    untraced = filters.any_of(filters.health_check(), filters.method_name("ListChanges"))
+    untraced = filters.any_of(filters.health_check(), filters.method_name("ListChanges"),
+                              filters.method_name("GetJob"))
     return [server_interceptor(tracer_provider=provider, filter_=filters.negate(untraced))]
 
 

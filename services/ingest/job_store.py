@@ -230,6 +230,16 @@ class JobStore:
             conn.execute(rows_t.update().where(rows_t.c.job_id == claim.job_id, rows_t.c.idx == claim.idx,
                                                rows_t.c.lease_owner == owner).values(video_id=video_id))
 
+    def free_leases(self) -> int:
+        """Makes every lease expire now, rows' and finalisations' alike, so that the next claims take them (as an
+        expired lease, with the attempt counted and the dead attempt's video forgotten): only for a queue no
+        other live process holds (queue_holders.py). Returns the rows freed."""
+        with self.engine.begin() as conn:
+            n = conn.execute(rows_t.update().where(rows_t.c.state == TAKEN).values(lease_expires_s=0.0)).rowcount
+            conn.execute(jobs_t.update().where(jobs_t.c.finalizer.is_not(None), jobs_t.c.state.in_([QUEUED, RUNNING]))
+                         .values(finalizer_expires_s=0.0))
+        return n
+
     def renew(self, owner: str) -> int:
         """Extends every lease `owner` holds (rows and finalisations) by `lease_s`; returns the rows renewed."""
         until = self.clock() + self.lease_s

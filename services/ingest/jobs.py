@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import stat
 import threading
 from collections.abc import Callable, Iterator
 from typing import Protocol
@@ -209,9 +211,10 @@ def _row_keys(request: ingest_pb2.StartIngestRequest) -> list[str]:
 
 def _row_key(url: str, base_dir: str) -> str:
     """What a row names, so that rows naming the same thing are found: an http(s) URL (or any other scheme) as
-    given; a local path or `file:` URL as a path from `base_dir` with its `.` segments and doubled slashes
-    dropped (`./a.mp4`, `a//b.mp4`, `file:///m/a.mp4`). `..` is kept: it may cross a symlink, and only the
-    pipeline, resolving it, knows where it leads. Lexical: nothing is read from the disk."""
+    given; a local file that exists by its device and inode (a symlink to it, `a/../b.mp4` or a hard link
+    names the same file; one stat a row); any other local path or `file:` URL as a path from `base_dir` with
+    its `.` segments and doubled slashes dropped (`./a.mp4`, `a//b.mp4`, `file:///m/a.mp4`), `..` kept: it may
+    cross a symlink, and only the pipeline, resolving it, knows where it leads."""
     scheme = has_scheme(url)
     path: str | None = url
     if scheme == "file":
@@ -222,8 +225,23 @@ def _row_key(url: str, base_dir: str) -> str:
         return url
     if not path.startswith("/") and base_dir:
         path = f"{base_dir.rstrip('/')}/{path}"
+    if found := _regular_file(path):
+        return f"file {found.st_dev}:{found.st_ino}"
     segments = [s for s in path.split("/") if s not in ("", ".")]
     return "/" * path.startswith("/") + "/".join(segments) + "/" * path.endswith("/")
+
+
+def _regular_file(path: str) -> os.stat_result | None:
+    """The file `path` names as fetch() reads it (symlinks followed; a relative path from this process's
+    folder), or None. fetch resolves the path before opening it, so `a/missing/../b.mp4` names a/b.mp4."""
+    for candidate in (path, os.path.realpath(path) if "/../" in f"/{path}/" else None):
+        try:
+            found = os.stat(candidate) if candidate else None
+        except (OSError, ValueError):
+            continue
+        if found is not None and stat.S_ISREG(found.st_mode):
+            return found
+    return None
 
 
 class JobQueue:
@@ -416,8 +434,6 @@ class JobQueue:
             if claim.attempts > 1:
                 log.warning("taking over row %d of job %s (attempt %d: a previous owner's lease expired)",
                             row, claim.job_id, claim.attempts)
-            if (gave_up := given_up(claim.attempts)) and not claim.submission.row_error:
-                claim.submission.row_error = gave_up  # failed and recorded as such, never analysed
 
             def note_video(video_id: str) -> None:
                 logs.bind(video_id=video_id)

@@ -5,6 +5,7 @@ servicer only translates protos to queue calls and back, so every replica answer
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 from collections.abc import Iterator
@@ -23,8 +24,11 @@ from services.common.tls import channel_credentials, server_credentials
 from services.ingest.job_store import JobStore, migrate, new_owner
 from services.ingest.jobs import JobQueue, QueueFull
 from services.ingest.pipeline import VideoPipeline
+from services.ingest.queue_holders import QueueHolders, sqlite_file
 from services.ingest.repost_store import RepostStore
 from services.ingest.submission import SubmissionRunner, with_scores_checked
+
+log = logging.getLogger(__name__)
 
 SERVER_THREADS = 16
 # Watchers hold a server thread each for as long as they watch: at most this many at once, so that the
@@ -110,6 +114,11 @@ class IngestProcess:
         self.pipeline = pipeline = VideoPipeline(settings, identity, analytics, RepostStore(self.engine))
         self.worker = settings.worker_name or socket.gethostname()  # its batches are tracked under this name
         store = JobStore(self.engine, settings.job_lease_s, settings.max_active_jobs)
+        # On one machine, the leases of a process that died (a killed `run`) are taken at once, not waited out.
+        self._holders = QueueHolders(sqlite_file(self.engine))
+        if self._holders.alone and (freed := store.free_leases()):
+            log.info("took back %d rows left running by a process that stopped", freed)
+        self._holders.share()
         runner = SubmissionRunner(pipeline, GrpcIdentity(identity, timeout), GrpcAnalytics(analytics, timeout),
                                   analytics, self.worker, timeout, settings.job_feed_wait_s, store.live_video_ids)
         # One more video in flight than cores: decoding one while identity analyses the others.
@@ -147,5 +156,6 @@ class IngestProcess:
         self.server.stop(grace_s)
         self.pipeline.close()  # its download folder
         self.engine.dispose()
+        self._holders.close()
         self.identity_channel.close()
         self.analytics_channel.close()

@@ -83,9 +83,9 @@ class SubmissionRunner:
                 self.identity.forget_video(claim.previous_video_id)
         sub = claim.submission
         perf = sub.performance if sub.HasField("performance") else None
-        row_error = sub.row_error
-        if already and row_error == given_up(claim.attempts):
-            row_error = ""  # the attempt before died once its video was recorded done: nothing to give up
+        # A row whose attempts all died is failed and recorded as such, never analysed; unless the attempt
+        # before died once its video was recorded done: then there is nothing to give up.
+        row_error = sub.row_error or ("" if already else given_up(claim.attempts))
         outcome = self.pipeline.process(sub.url, perf, sub.external_id, row_error,
                                         Path(claim.base_dir or "."), on_video_id=note_video, repeats=sub.repeats)
         observe_stages(outcome.stage_seconds)  # fetch, decode, record; identity's stages are observed there

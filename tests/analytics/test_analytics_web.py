@@ -16,9 +16,11 @@ from flask import Flask
 
 from influencers.stack import WebServer
 from influencers.v1 import identity_pb2
+from services.analytics.audit import AuditRow
 from services.analytics.records import DONE, FAILED, AppearanceRow, VideoRow
 from services.analytics.store import AnalyticsStore, Label
 from services.analytics.web import create_app
+from services.analytics.web.audit_views import DISMISSED_COOKIE
 from services.analytics.web.auth import SESSION_COOKIE, safe_next
 from services.common.clients import Written
 
@@ -438,11 +440,9 @@ def test_none_of_these_are_the_same_answers_every_pair_of_the_page_different_in_
     fake.calls.clear()
     done = browser.post(url + "/review/dismiss", data={"csrf_token": csrf_of(page), "pair": pairs, "unlikely": "1"},
                         timeout=5, allow_redirects=False)
-    assert done.status_code == 303 and done.headers["Location"] == "/review?dismissed=2&unlikely=1"
+    assert done.status_code == 303 and done.headers["Location"] == "/review?unlikely=1"
     assert fake.calls == [("answer", "inf_aaaa000001", "inf_dddd000004", "different"),
                           ("answer", "inf_cccc000003", "inf_dddd000004", "different")]
-    said = browser.get(url + done.headers["Location"], timeout=5).text
-    assert "Kept 2 pairs apart" in said and 'href="/audit"' in said[said.index('id="dismissed"'):]
     refused = browser.post(url + "/review/dismiss", data={"csrf_token": csrf_of(page), "pair": ["inf_aaaa000001"]},
                            timeout=5, allow_redirects=False)
     assert refused.status_code == 400 and "is not two influencer ids" in refused.text
@@ -452,10 +452,62 @@ def test_none_of_these_are_the_same_answers_every_pair_of_the_page_different_in_
 def test_a_forged_dismissed_count_never_fails_the_queue(corrections_page: tuple[str, FakeCorrections]) -> None:
     # str.isdigit() is true of superscripts and circled digits, which int() refuses: the page answered 500.
     url, _ = corrections_page
-    for forged in ("\u00b2", "\u2082", "\u2460", "-3", "99999", "1e3", "\u0663"):
+    for forged in ("\u00b2", "\u2082", "\u2460", "-3", "99999", "1e3", "\u0663", "9999", "2"):
         reply = requests.get(url + "/review", params={"dismissed": forged}, timeout=5)
         assert reply.status_code == 200, forged
         assert 'id="dismissed"' not in reply.text, forged
+
+
+def test_a_rename_from_further_down_an_influencers_videos_comes_back_to_the_same_place(
+        corrections_page: tuple[str, FakeCorrections]) -> None:
+    # Before, the rename's redirect dropped ?from=: the analyst on videos 3-4 was sent back to the first ones.
+    url, _ = corrections_page
+    browser = requests.Session()
+    page = browser.get(url + "/influencer/inf_aaaa000001?from=2", timeout=5).text
+    form = page[page.index('id="rename"'):]
+    assert '<input type="hidden" name="from" value="2">' in form[:form.index("</form>")]
+    post = lambda **data: browser.post(url + "/influencer/inf_aaaa000001/rename",  # noqa: E731
+                                       data={"csrf_token": csrf_of(page), **data}, timeout=5, allow_redirects=False)
+    assert post(name="Alice", **{"from": "2"}).headers["Location"] == "/influencer/inf_aaaa000001?from=2"
+    for forged in ("0", "-2", "\u00b2", "2x", "1" * 12, "//evil.example", ""):
+        assert post(name="Alice", **{"from": forged}).headers["Location"] == "/influencer/inf_aaaa000001", forged
+    refused = post(name="A" * 300, **{"from": "2"})
+    assert refused.status_code == 400 and 'href="/influencer/inf_aaaa000001?from=2"' in refused.text
+    assert '<input type="hidden" name="from" value="2">' in refused.text
+
+
+class AuditedAnswers(FakeCorrections):
+    """Identity answering review items, each answer's audit row applied to analytics as its feed does."""
+
+    def __init__(self, store: AnalyticsStore) -> None:
+        super().__init__()
+        self.store = store
+
+    def answer(self, influencer_a: str, influencer_b: str, answer: str) -> Written:
+        written = super().answer(influencer_a, influencer_b, answer)
+        row = AuditRow(f"{written.position:032x}", f"review {answer}", "page", 1.8e9,
+                       before_ids=(influencer_a, influencer_b), after_ids=(influencer_a, influencer_b))
+        self.store.apply_changes(self.store.feed_position() + 1, {}, {}, audit=row)
+        return Written(0, written.position, True, row.audit_id)
+
+
+def test_the_count_a_dismissal_shows_is_read_from_its_audit_rows_never_from_the_address(
+        analytics_store: AnalyticsStore) -> None:
+    # Before, the queue said "Kept 9999 pairs apart" for /review?dismissed=9999, a link anyone can send.
+    with serving(create_app(analytics_store, corrections=AuditedAnswers(analytics_store))) as url:
+        forged = requests.get(url + "/review", params={"dismissed": "9999"}, timeout=5).text
+        assert 'id="dismissed"' not in forged
+        planted = requests.Session()
+        planted.cookies.set(DISMISSED_COOKIE, f"{7:032x}.{8:032x}")  # no such corrections
+        assert 'id="dismissed"' not in planted.get(url + "/review", timeout=5).text
+        browser = requests.Session()
+        token = csrf_of(browser.get(url + "/review", timeout=5).text)
+        done = browser.post(url + "/review/dismiss", timeout=5, allow_redirects=False, data={
+            "csrf_token": token, "pair": ["inf_aaaa000001 inf_dddd000004", "inf_cccc000003 inf_dddd000004"]})
+        assert done.status_code == 303 and "dismissed" not in done.headers["Location"]
+        said = browser.get(url + done.headers["Location"], timeout=5).text
+        assert "Kept 2 pairs apart" in said and 'href="/audit"' in said[said.index('id="dismissed"'):]
+        assert 'id="dismissed"' not in browser.get(url + "/review", timeout=5).text, "said once"
 
 
 def test_dismissing_a_page_writes_nothing_when_a_pair_is_one_influencer_twice(
@@ -479,7 +531,7 @@ def test_a_pair_listed_both_ways_is_dismissed_once(corrections_page: tuple[str, 
     done = browser.post(url + "/review/dismiss", timeout=5, allow_redirects=False, data={
         "csrf_token": token, "pair": ["inf_aaaa000001 inf_dddd000004", "inf_dddd000004  inf_aaaa000001",
                                       "inf_cccc000003 inf_dddd000004"]})
-    assert done.status_code == 303 and done.headers["Location"] == "/review?dismissed=2"
+    assert done.status_code == 303 and done.headers["Location"] == "/review"
     assert fake.calls == [("answer", "inf_aaaa000001", "inf_dddd000004", "different"),
                           ("answer", "inf_cccc000003", "inf_dddd000004", "different")]
 

@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -16,15 +17,17 @@ CLI = [sys.executable, "-m", "influencers.cli"]
 PORTS = ["--ingest-port", "0", "--identity-port", "0", "--analytics-port", "0", "--metrics-port", "0"]
 
 
-def run(manifest: Path, data: Path, kill_at_done: int | None = None) -> int | None:
+def run(manifest: Path, data: Path, kill_at_done: int | None = None, env: dict[str, str] | None = None,
+        killed_when: Callable[[Path], bool] | None = None) -> int | None:
     """Runs the CLI to the end, or SIGKILLs it as soon as `kill_at_done` videos are recorded done (0: at
-    once, during start-up)."""
+    once, during start-up), or as soon as `killed_when(data)` holds."""
     proc = subprocess.Popen([*CLI, "run", str(manifest), "--data-dir", str(data), "--no-serve", *PORTS],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    if kill_at_done is None:
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env)
+    if kill_at_done is None and killed_when is None:
         return proc.wait(timeout=600)
     deadline = time.monotonic() + 600
-    while done_videos(data) < kill_at_done and proc.poll() is None and time.monotonic() < deadline:
+    while (not killed_when(data) if killed_when else done_videos(data) < kill_at_done) and proc.poll() is None \
+            and time.monotonic() < deadline:
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)  # the whole group: the face workers die with it
     proc.wait()
@@ -39,6 +42,18 @@ def done_videos(data: Path) -> int:
         with sqlite3.connect(db, timeout=1) as con:
             return con.execute("select count(*) from videos where status = 3").fetchone()[0]
     except sqlite3.OperationalError:  # not created yet, or locked mid-write
+        return 0
+
+
+def running_rows(data: Path) -> int:
+    """Rows of the job queue taken by a worker that had started analysing their video."""
+    db = data / "ingest" / "jobs.sqlite3"
+    if not db.is_file():
+        return 0
+    try:
+        with sqlite3.connect(db, timeout=1) as con:
+            return con.execute("select count(*) from ingest_rows where state = 1 and video_id != ''").fetchone()[0]
+    except sqlite3.OperationalError:
         return 0
 
 
@@ -79,3 +94,18 @@ def test_a_run_killed_at_any_moment_resumes_to_the_same_export(corpus, tmp_path)
     tables = export(resumed, tmp_path / "resumed_report")
     assert not tables["appearances"].duplicated(["video_url", "influencer_id"]).any()
     assert canonical(tables) == clean
+
+
+@pytest.mark.slow
+def test_a_run_killed_mid_batch_takes_the_rows_it_was_running_at_once_when_run_again(corpus, tmp_path):
+    # The restarted run waited out the leases of the killed one (INFLUENCERS_JOB_LEASE_S) before those rows
+    # ran again, though on one machine nothing else can hold them. With an hour's lease, waiting hangs the run.
+    manifest, data = corpus("smoke") / "manifest.csv", tmp_path / "data"
+    env = {**os.environ, "INFLUENCERS_JOB_LEASE_S": "3600"}
+    run(manifest, data, env=env, killed_when=lambda d: running_rows(d) > 0 and done_videos(d) > 0)
+    left = running_rows(data)
+    assert left > 0, "no row was running when the run was killed"
+    assert run(manifest, data, env=env) == 0
+    with sqlite3.connect(data / "ingest" / "jobs.sqlite3") as con:
+        states = dict(con.execute("select state, count(*) from ingest_rows group by state").fetchall())
+    assert 1 not in states, f"rows still held by the killed run's leases: {states} ({left} were running)"

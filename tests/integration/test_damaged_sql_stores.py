@@ -2,6 +2,7 @@
 is refused at start naming that file and what to do, never reported as another store's damage."""
 
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
@@ -42,8 +43,21 @@ def cut_short(path: Path) -> None:
     os.truncate(path, 1000)  # inside the first page: past the header, not a whole database
 
 
+def overwrite_a_table(path: Path) -> None:
+    """Garbage over the first page of a table other than the schema's version (the header and the schema's
+    page left whole): the upgrade itself reads none of it."""
+    with sqlite3.connect(path) as con:
+        page_size = con.execute("PRAGMA page_size").fetchone()[0]
+        root = con.execute("select max(rootpage) from sqlite_master where type = 'table' and name not like "
+                           "'alembic%'").fetchone()[0]
+    con.close()
+    with path.open("r+b") as f:
+        f.seek((root - 1) * page_size)
+        f.write(b"\x07garbage" * (page_size // 8))
+
+
 @pytest.mark.parametrize("relative", STORES)
-@pytest.mark.parametrize("damage", [overwrite_header, cut_short])
+@pytest.mark.parametrize("damage", [overwrite_header, cut_short, overwrite_a_table])
 def test_a_damaged_store_file_is_refused_naming_it_and_what_to_do(tmp_path, relative, damage):
     name, migrate = STORES[relative]
     path = made(tmp_path, relative, migrate)
@@ -51,7 +65,7 @@ def test_a_damaged_store_file_is_refused_naming_it_and_what_to_do(tmp_path, rela
     with pytest.raises(StoreDamaged) as refused:
         migrate(open_engine(database_url("", path)))
     message = str(refused.value)
-    assert message.startswith(f"the {name} {path} is damaged (")
+    assert message.startswith(f"the {name} {path} is damaged (") and "\n" not in message
     assert "restore it from a backup, or remove it with its -wal and -shm files" in message
 
 

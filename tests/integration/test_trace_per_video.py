@@ -9,7 +9,7 @@ import time
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from influencers.client import ingest_manifest
+from influencers.client import get_job, ingest_manifest, start_ingest, watch_job
 from influencers.stack import start_stack
 from services.common import tracing
 from services.common.logs import configure_logging
@@ -109,3 +109,19 @@ def test_an_idle_stack_sends_no_trace_of_the_feed_followers_polling(traced_stack
     time.sleep(1.5)
     names = [span.name for span in spans.get_finished_spans()]
     assert not [name for name in names if name.endswith("/ListChanges")], names
+
+
+def test_following_a_job_makes_one_span_for_its_progress_stream_and_none_for_its_polls(traced_stack, spans,
+                                                                                        tmp_path):
+    # Before, every GetJob of a client following a job was a root trace of its own in ingest, part of no video.
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text(f"Performance,Video URL\n0.5,{tmp_path / 'missing.mp4'}\n")  # fails at once
+    channel = open_channel(traced_stack.settings.ingest_target)
+    job = start_ingest(channel, manifest, 60)
+    _, ended = watch_job(channel, job.job_id, 60)  # one progress stream, then a GetJob
+    for _ in range(5):
+        assert get_job(channel, job.job_id, 60).state == ended.state
+    names = [span.name for span in spans.get_finished_spans()
+             if span.resource.attributes["service.name"] == "influencers-ingest"]
+    assert not [name for name in names if name.endswith("/GetJob")], names
+    assert names.count("/influencers.v1.IngestService/WatchJob") == 1, names

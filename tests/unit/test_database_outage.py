@@ -57,8 +57,8 @@ def test_a_sqlite_error_is_no_outage(tmp_path) -> None:
 def test_a_database_url_shown_in_an_error_hides_a_password_given_as_a_query_parameter() -> None:
     # Before, only the password before the host was hidden: `?password=` (which the driver accepts as well)
     # was printed as written in the one-line start error, and so reached the logs.
-    from services.common.database import shown_url
+    from services.common.database import masked_database_url
 
-    assert shown_url("postgresql://app@db:5432/x?password=s3cret&sslmode=require") == \
+    assert masked_database_url("postgresql://app@db:5432/x?password=s3cret&sslmode=require") == \
         "postgresql://app@db:5432/x?password=***&sslmode=require"
-    assert shown_url("postgresql://app:pw@db/x?sslpassword=k3y") == "postgresql://app:***@db/x?sslpassword=***"
+    assert masked_database_url("postgresql://app:pw@db/x?sslpassword=k3y") == "postgresql://app:***@db/x?sslpassword=***"

@@ -140,6 +140,17 @@ def test_an_expired_lease_is_taken_over_and_the_row_counts_once(engines, clock) 
     assert second.claim_finalize("b:1").processed_video_ids == ["id-v0.mp4"]
 
 
+def test_leases_freed_by_a_sole_holder_are_taken_at_once_as_expired_ones_are(engines, clock) -> None:
+    first, second = JobStore(engines(), LEASE_S, clock=clock), JobStore(engines(), LEASE_S, clock=clock)
+    submit(first, 1)
+    dead = first.claim_row("a:1")
+    first.note_video(dead, "a:1", "half-done")
+    assert second.claim_row("b:1") is None
+    assert second.free_leases() == 1
+    again = second.claim_row("b:1")
+    assert again.idx == dead.idx and again.attempts == 2 and again.previous_video_id == "half-done"
+
+
 def test_videos_under_a_live_lease_are_listed_for_a_repair_to_spare_and_a_dead_ones_are_not(engines, clock) -> None:
     store = JobStore(engines(), LEASE_S, clock=clock)
     submit(store, 2)
@@ -332,6 +343,29 @@ def test_other_spellings_of_the_same_local_file_are_repeats_of_its_first_row() -
     assert 6 not in settled
 
 
+def test_a_local_file_named_through_a_symlink_or_dot_dot_is_a_repeat_or_a_conflict_of_its_first_row(tmp_path) -> None:
+    # Before, the key was lexical: `clips/b.mp4` (a link to videos/b.mp4) and `videos/x/../b.mp4` ran as rows
+    # of their own, and the last one's score replaced the first's in silence.
+    (tmp_path / "videos" / "x").mkdir(parents=True)
+    (tmp_path / "videos" / "b.mp4").write_bytes(b"video")
+    (tmp_path / "clips").mkdir()
+    (tmp_path / "clips" / "b.mp4").symlink_to(tmp_path / "videos" / "b.mp4")
+    spellings = ["videos/b.mp4", "clips/b.mp4", "videos/x/../b.mp4", f"file://{tmp_path}/clips/b.mp4",
+                 "videos/missing/../b.mp4", "videos/c.mp4"]
+    req = ingest_pb2.StartIngestRequest(base_dir=str(tmp_path), videos=[
+        ingest_pb2.VideoSubmission(url=url, performance=1.0, line=k + 2) for k, url in enumerate(spellings)])
+    req.videos[2].performance = 7.0
+    counted = with_repeats(req)
+    assert [v.repeats for v in counted.videos] == [3, 0, 0, 0, 0, 0]
+    settled = settled_rows(counted)
+    # fetch() reads `videos/missing/../b.mp4` as videos/b.mp4 too (the path resolved before it is opened)
+    assert {k: settled[k].video.error for k in (1, 3, 4)} == {k: "same file as line 2" for k in (1, 3, 4)}
+    assert settled[2].video.status == common_pb2.VIDEO_STATUS_FAILED
+    assert settled[2].video.error == ("line 4: performance 7 differs from the 1 of line 2, which gives the same "
+                                      "file: line 2's is counted; correct or remove one of the rows")
+    assert 5 not in settled, "a file that does not exist is its own row, to fail in the pipeline"
+
+
 def test_the_first_row_of_a_url_given_again_carries_how_many_times_and_a_clients_count_is_replaced() -> None:
     req = ingest_pb2.StartIngestRequest(videos=[
         ingest_pb2.VideoSubmission(url="a.mp4", repeats=7), ingest_pb2.VideoSubmission(url="b.mp4"),
@@ -421,7 +455,7 @@ class Scripted:
         self.unavailable_rows = 0  # the next rows whose analysis meets identity unreachable
         self.previous_video_ids: list[str] = []  # what each row run was told an earlier attempt had analysed
         self.reconcile_calls = 0
-        self.row_errors: list[str] = []  # the row error each row run was given
+        self.attempts: list[int] = []  # the attempt each row run was told it is
         self._lock = threading.Lock()
 
     def open_batch(self) -> None:
@@ -437,7 +471,7 @@ class Scripted:
     def run_row(self, claim: Claim, note_video) -> tuple[ingest_pb2.WatchJobResponse, str]:
         url = claim.submission.url
         self.previous_video_ids.append(claim.previous_video_id)
-        self.row_errors.append(claim.submission.row_error)
+        self.attempts.append(claim.attempts)
         note_video(f"id-{url}")
         with self._lock:
             if self.unavailable_rows:
@@ -601,7 +635,7 @@ def test_a_row_whose_attempts_all_died_is_failed_naming_why_instead_of_run_again
         wait_state(queue, job.job_id, SUCCEEDED, FAILED)
     finally:
         queue.stop(timeout_s=5)
-    assert body.row_errors == [given_up(DEAD_ATTEMPTS + 1), ""]
+    assert body.attempts == [DEAD_ATTEMPTS + 1, DEAD_ATTEMPTS]  # the runner fails the first (test_submission_runner)
     assert given_up(DEAD_ATTEMPTS) == "" and given_up(DEAD_ATTEMPTS + 1).startswith(
         f"given up after {DEAD_ATTEMPTS} attempts that each ended without a result")
 

@@ -52,11 +52,10 @@ class Identity:
         self.forgotten.append(video_id)
 
 
-def run(done: set[str], attempts: int) -> tuple[Pipeline, Identity]:
+def run(done: set[str], attempts: int, row_error: str = "") -> tuple[Pipeline, Identity]:
     pipeline, identity = Pipeline(), Identity()
     runner = SubmissionRunner(pipeline, identity, None, Records(done), "w", 5.0)  # type: ignore[arg-type]
-    claim = Claim("job", 0, ingest_pb2.VideoSubmission(url="a.mp4", row_error=given_up(attempts)), "/m", attempts,
-                  "v1")
+    claim = Claim("job", 0, ingest_pb2.VideoSubmission(url="a.mp4", row_error=row_error), "/m", attempts, "v1")
     runner.run_row(claim, lambda video_id: None)
     return pipeline, identity
 
@@ -70,3 +69,13 @@ def test_a_row_whose_last_dead_attempt_had_recorded_its_video_done_is_not_given_
     # Its attempt died between recording the video and finishing the row: the row is done, not failed.
     pipeline, identity = run(done={"v1"}, attempts=DEAD_ATTEMPTS + 1)
     assert pipeline.row_errors == [""] and identity.forgotten == []
+
+
+def test_a_row_taken_again_within_its_attempts_runs() -> None:
+    pipeline, identity = run(done=set(), attempts=DEAD_ATTEMPTS)
+    assert pipeline.row_errors == [""] and identity.forgotten == ["v1"]
+
+
+def test_a_row_given_up_that_had_its_own_error_fails_with_that_error() -> None:
+    pipeline, _ = run(done=set(), attempts=DEAD_ATTEMPTS + 1, row_error="manifest.csv line 2: score is negative")
+    assert pipeline.row_errors == ["manifest.csv line 2: score is negative"]

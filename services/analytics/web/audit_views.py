@@ -38,6 +38,8 @@ bp = Blueprint("audit", __name__)
 PAGE_ROWS = 50  # rows of /audit per page
 DONE_COOKIE = "influencers_done"
 DONE_COOKIE_S = 120  # seconds the message of a correction waits to be shown
+DISMISSED_COOKIE = "influencers_dismissed"  # the audit ids of a "None of these are the same", dot-separated
+MAX_DISMISSED = 100  # audit ids that cookie is read for (a dismissal answers a page of the queue at most)
 AUDIT_ID = re.compile(r"[0-9a-f]{32}")
 
 
@@ -87,10 +89,35 @@ def done_redirect(target: str, written: Written, anchor: str = "") -> Response:
     return response
 
 
+def remember_dismissed(response: Response, audit_ids: list[str]) -> None:
+    """Has the review page say how many pairs the corrections `audit_ids` kept apart (dismissed_count)."""
+    ids = [audit_id for audit_id in audit_ids if AUDIT_ID.fullmatch(audit_id or "")]
+    if ids:
+        response.set_cookie(DISMISSED_COOKIE, ".".join(ids[:MAX_DISMISSED]), max_age=DONE_COOKIE_S, httponly=True,
+                            samesite="Strict", secure=request.is_secure, path="/")
+
+
+def dismissed_count() -> int:
+    """How many pairs the dismissal just made kept apart, counted from its audit rows: 0 without one, and
+    before analytics has every row (a later page says it). Never from the address, where `?dismissed=9999`
+    made the page say anything."""
+    ids = set(request.cookies.get(DISMISSED_COOKIE, "").split(".")[:MAX_DISMISSED]) - {""}
+    if not ids or not all(AUDIT_ID.fullmatch(audit_id) for audit_id in ids):
+        return 0
+    rows = [_store().audit_row(audit_id)[0] for audit_id in ids]
+    if any(row is None for row in rows):
+        return 0
+    g.dismissed_shown = True
+    return sum(row is not None and row.action == "review different" for row in rows)
+
+
 @bp.after_app_request
 def _shown(response: Response) -> Response:
     if g.pop("done_shown", False):
         response.delete_cookie(DONE_COOKIE, path="/", httponly=True, samesite="Strict", secure=request.is_secure)
+    if g.pop("dismissed_shown", False):
+        response.delete_cookie(DISMISSED_COOKIE, path="/", httponly=True, samesite="Strict",
+                               secure=request.is_secure)
     return response
 
 

@@ -21,10 +21,18 @@ from werkzeug.exceptions import HTTPException
 
 from services.analytics.analysis import Analysis
 from services.analytics.report import merge_candidates
-from services.analytics.web.audit_views import DONE_COOKIE, done_message, done_redirect, remember_done
+from services.analytics.web.audit_views import (
+    DONE_COOKIE,
+    dismissed_count,
+    done_message,
+    done_redirect,
+    remember_dismissed,
+    remember_done,
+)
 from services.analytics.web.canonical import canonical_ids
 from services.analytics.web.identity_calls import ANSWERS, HTTP_STATUS, Corrections
 from services.analytics.web.likelihood import in_words
+from services.analytics.web.query import MAX_DIGITS
 from services.common.boundary import brief, is_influencer_id, is_video_id
 from services.common.clients import Written
 from services.common.names import merge_order
@@ -104,12 +112,13 @@ def rename(influencer_id: str) -> Response:
     _valid_or_404(is_influencer_id(influencer_id))
     name = " ".join((request.form.get("name") or "").split())
     back = _local_path(request.form.get("next"))
+    at = _place_in_list(request.form.get("from"))  # the influencer page's place in their videos: kept
     if len(name) > MAX_NAME_CHARS:
         return _rename_refused(influencer_id, back, f"a name has at most {MAX_NAME_CHARS} characters")
     if not name and not _analysis().names.get(influencer_id):
         # Clearing the name of someone unnamed changes nothing: no correction, no audit row, nothing to undo.
         return redirect(f"{back}#{influencer_id}" if back else url_for("report.influencer",
-                                                                        influencer_id=influencer_id), code=303)
+                                                                        influencer_id=influencer_id, **at), code=303)
     try:
         with _identity_errors():
             written = _corrections().rename(influencer_id, name)
@@ -119,7 +128,7 @@ def rename(influencer_id: str) -> Response:
         return _rename_refused(influencer_id, back, exc.description or "identity refused the name")
     if back:  # the inline "Add a name" of the overview or the review queue: back there, at that face
         return done_redirect(back, written, influencer_id)
-    return _done("report.influencer", written, influencer_id=influencer_id)
+    return _done("report.influencer", written, influencer_id=influencer_id, **at)
 
 
 @bp.get("/influencer/<influencer_id>/rename")
@@ -134,7 +143,16 @@ def _rename_refused(influencer_id: str, back: str, message: str) -> tuple[str, i
     without it lost the name: the inline "Add a name" forms are on pages the refusal replaced)."""
     typed = (request.form.get("name") or "")[:4 * MAX_NAME_CHARS]
     return render_template("rename_refused.html", influencer_id=influencer_id, back=back, error=message,
-                           typed=typed), 400
+                           typed=typed, at=_place_in_list(request.form.get("from"))), 400
+
+
+def _place_in_list(value: str | None) -> dict[str, int]:
+    """The influencer page's `from` (the place of its first video shown) a rename form sent back, as the
+    redirect's query values: {} when absent, 0 or not a whole number as that page reads it (query.py)."""
+    value = (value or "").strip()
+    if value.isascii() and value.isdigit() and len(value) <= MAX_DIGITS and int(value) > 0:
+        return {"from": int(value)}
+    return {}
 
 
 def _local_path(value: str | None) -> str:
@@ -294,11 +312,9 @@ def _wants_unlikely() -> bool:
 
 @bp.get("/review")
 def review() -> str:
-    """The queue; ?unlikely=1 also shows the items under the floor, after the others."""
-    dismissed = request.args.get("dismissed", "")
-    shown = dismissed.isascii() and dismissed.isdigit() and len(dismissed) <= 4  # not "²": isdigit, yet no int
-    return render_template("review.html", unlikely_shown=_wants_unlikely(),
-                           dismissed=int(dismissed) if shown else 0,
+    """The queue; ?unlikely=1 also shows the items under the floor, after the others. After a dismissal, says
+    how many pairs it kept apart (audit_views.dismissed_count)."""
+    return render_template("review.html", unlikely_shown=_wants_unlikely(), dismissed=dismissed_count(),
                            **_review_queue(_wants_unlikely()))
 
 
@@ -378,12 +394,14 @@ def dismiss() -> Response:
         raise
     if len(written) == 1:
         return _back_to_queue(written[0])
-    values: dict[str, Any] = {"dismissed": len(written)}
+    values: dict[str, Any] = {}
     if request.form.get("unlikely") == "1":
         values["unlikely"] = 1
     if not all(w.caught_up for w in written):
         values["catching_up"] = 1
-    return redirect(url_for("corrections.review", **values), code=303)
+    response = redirect(url_for("corrections.review", **values), code=303)
+    remember_dismissed(response, [w.audit_id for w in written])  # the count is read back from the audit rows
+    return response
 
 
 @bp.post("/api/review/answer.json")
