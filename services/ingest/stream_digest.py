@@ -29,7 +29,7 @@ from pathlib import Path
 
 import av
 
-from services.ingest.video import DECODE_ERRORS, display_matrix
+from services.ingest.video import DECODE_ERRORS, display_matrix, open_file
 
 NAL_CODECS = frozenset({"h264", "hevc"})
 # NAL unit types left out of the picture bytes: H.264 SEI is kept (it is in the stream whatever the container),
@@ -47,7 +47,7 @@ def stream_digest(path: Path) -> str | None:
     """The digest of the first video stream of the file at `path` ("codec:hex"), or None when it cannot be
     read cheaply (no video stream, damaged, absurd)."""
     try:
-        with av.open(str(path), metadata_errors="ignore") as container:
+        with open_file(path, metadata_errors="ignore") as container:
             if not container.streams.video:
                 return None
             return _digest(container, container.streams.video[0])

@@ -8,6 +8,7 @@ timestamps) are all refused in words, and the resolution and duration caps hold 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ import numpy as np
 from av.sidedata.sidedata import SideDataContainer
 
 from services.ingest.sampling import ShotSampler
-from services.ingest.sniff import SNIFF_BYTES, is_animated_webp, mp4_lacks_index, text_kind
+from services.ingest.sniff import LIST_KINDS, SNIFF_BYTES, is_animated_webp, mp4_lacks_index, text_kind
 
 THUMB_CELLS = 48  # the luma thumbnail is about this many cells along the long side
 MIN_SIDE = 32  # px: smaller frames hold no recognisable face
@@ -33,6 +34,12 @@ DECODER_PIXEL_FACTOR = 4  # the decoder itself never allocates frames over this 
 # APNG are not among them: social posts are often animations, and they are read as the short videos they are
 # (a one-frame one is a still, refused as a single frame); FFmpeg does not decode animated WebP.
 IMAGE_FORMATS = frozenset({"image2", "image2pipe", "ico", "jpegxl_anim", "webp"})
+# Demuxers that open other files or addresses named inside the file (playlists, concat lists, session
+# descriptions, subtitles beside an index), or draw a text file as pictures. A row names one file and only that
+# file is read: the allowed folder, the address guard and the content hash all hold for it alone (a local .m3u8
+# read any .ts on the disk, an ffconcat list the files beside it).
+REFUSED_DEMUXERS = frozenset({"hls", "dash", "concat", "imf", "sdp", "rtsp", "rtp", "rtp_mpegts", "vobsub", "tty",
+                              "bin", "xbin", "adf", "idf", "dvdvideo", "avisynth", "vapoursynth", "lavfi"})
 # Pixel formats whose first plane is 8-bit luma, one byte a pixel (read directly for the thumbnail).
 LUMA8_FORMATS = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "yuv440p",
                            "yuvj440p", "yuv411p", "yuvj411p", "yuv410p", "nv12", "nv21", "nv16", "gray", "yuva420p"})
@@ -233,6 +240,19 @@ def _declared_duration(container: av.container.InputContainer, stream: av.video.
     return next((d for d in candidates if math.isfinite(d) and d > 0), 0.0)
 
 
+@functools.cache
+def _open_options() -> dict[str, str]:
+    """FFmpeg's own whitelists (FFmpeg has no blacklist): every demuxer of this build but REFUSED_DEMUXERS, and
+    the file protocol alone for whatever a demuxer opens."""
+    names = {name for format_names in av.formats_available for name in format_names.split(",")}
+    return {"format_whitelist": ",".join(sorted(names - REFUSED_DEMUXERS)), "protocol_whitelist": "file"}
+
+
+def open_file(path: Path, **options: object) -> av.container.InputContainer:
+    """The file at `path` opened for demuxing by any demuxer but REFUSED_DEMUXERS (those raise av.FFmpegError)."""
+    return av.open(str(path), mode="r", container_options=_open_options(), **options)  # type: ignore[arg-type]
+
+
 def _unopened(path: Path, exc: BaseException) -> str:
     """Why no decoder opened `path`: what it is when it is text (a web page where a video was expected is
     the usual case: a link to the page that plays a video), an MP4 cut short before its index, else the
@@ -249,6 +269,9 @@ def _unopened(path: Path, exc: BaseException) -> str:
     if kind == "a web page (HTML)":
         return ("not a video (a web page, HTML: the URL must give the video file itself, not a page that "
                 "plays it)")
+    if kind in LIST_KINDS:
+        return (f"not a video ({kind}, a list of other files or addresses, which are never read: give the "
+                "video file itself)")
     return f"not a video ({kind})" if kind else f"not a readable video ({describe(exc)})"
 
 
@@ -269,7 +292,7 @@ def open_video(path: Path, max_pixels: int = 4096 * 4096, max_seconds: float = 3
         av.container.InputContainer, VideoInfo]:
     """Opens `path` and checks what the container states; VideoInfo's size is the coded one here."""
     try:
-        container = av.open(str(path), mode="r", timeout=30.0)
+        container = open_file(path, timeout=30.0)
     except DECODE_ERRORS as exc:
         raise VideoError(_unopened(path, exc)) from exc
     try:

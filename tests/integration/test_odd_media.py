@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from services.ingest.sampling import ShotSampler
+from services.ingest.stream_digest import stream_digest
 from services.ingest.video import VideoError, sample_frames
 
 
@@ -412,3 +413,36 @@ def test_an_mp4_cut_before_its_index_is_named_as_incomplete_not_as_invalid_data(
         decode(cut)
     assert str(err.value) == ("not a readable video (an MP4 without its index, the moov box: the file is incomplete, "
                               "cut short while it was copied, uploaded or downloaded?)")
+
+
+def playlists(folder, target):
+    """Text files that FFmpeg reads as lists of other files or addresses, each naming `target` (a video
+    elsewhere, or beside them); the file's name is what a manifest row or a download gives."""
+    relative = target.relative_to(folder) if target.is_relative_to(folder) else target
+    hls = (f"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:10.0,\n{target}\n"
+           "#EXT-X-ENDLIST\n")
+    sdp = "v=0\no=- 0 0 IN IP4 127.0.0.1\ns=x\nc=IN IP4 127.0.0.1\nt=0 0\nm=video 5004 RTP/AVP 96\n"
+    return {"clip.m3u8": hls, "clip.ffconcat": f"ffconcat version 1.0\nfile {relative}\n",
+            "clip.mp4": f"ffconcat version 1.0\nfile {relative}\n", "clip.sdp": sdp}
+
+
+@pytest.mark.parametrize("name", ["clip.m3u8", "clip.ffconcat", "clip.mp4", "clip.sdp"])
+def test_a_playlist_naming_other_files_is_refused_and_the_files_it_names_are_never_read(tmp_path, name):
+    elsewhere = tmp_path / "private"
+    elsewhere.mkdir()
+    private = write_video(elsewhere / "private.ts", [marked(48, 64)] * 30, fmt="mpegts")
+    beside = write_video(tmp_path / "beside.ts", [marked(48, 64)] * 30, fmt="mpegts")
+    target = private if name.endswith(".m3u8") else beside  # concat lists name safe relative paths alone
+    path = tmp_path / name
+    path.write_text(playlists(tmp_path, target)[name])
+    with pytest.raises(VideoError, match=r"^not a video \(.*(playlist|list of other files|session description)"
+                                         r".*never read.*give the video file itself"):
+        decode(path)
+    assert stream_digest(path) is None
+
+
+def test_a_text_file_is_no_video_of_its_characters(tmp_path):
+    path = tmp_path / "notes.nfo"  # FFmpeg draws .nfo, .ans and .txt files as pictures of their text
+    path.write_text("my notes, not a video\n" * 2000)
+    with pytest.raises(VideoError, match=r"^not a video \(a text file\)"):
+        decode(path)
