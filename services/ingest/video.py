@@ -219,12 +219,16 @@ def _luma_thumb(frame: av.VideoFrame) -> np.ndarray:
     return y[::step, : frame.width : step].astype(np.float32)
 
 
-def _video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream:
-    for stream in container.streams.video:
-        # Cover art of an audio file is a one-picture "video" stream.
-        if not stream.disposition & av.stream.Disposition.attached_pic:
-            return stream
-    raise VideoError("no video stream")
+def video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream:
+    """The stream a player shows: FFmpeg's choice (av_find_best_stream: the default flag, then the frames seen
+    while probing, then the bit rate) among the video streams that are not cover art. Not the first: cover art
+    written as a track of its own (a one- or two-picture MJPEG), or an intro, may come before the video."""
+    # Cover art flagged as such (an audio file's, a video's) is a one-picture "video" stream.
+    shown = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+    if not shown:
+        raise VideoError("no video stream")
+    best = container.streams.best("video")
+    return next((s for s in shown if best is not None and s.index == best.index), shown[0])
 
 
 def _declared_duration(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> float:
@@ -298,7 +302,7 @@ def open_video(path: Path, max_pixels: int = 4096 * 4096, max_seconds: float = 3
     try:
         if container.format.name in IMAGE_FORMATS or container.format.name.endswith("_pipe"):
             raise VideoError(_not_a_video(path, container.format.name))
-        stream = _video_stream(container)
+        stream = video_stream(container)
         ctx = stream.codec_context
         if ctx is None:
             raise VideoError("not a readable video (no decoder for its codec)")
@@ -372,7 +376,7 @@ def sample_frames(path: Path, sampler: ShotSampler, max_pixels: int = 4096 * 409
     frames yields those frames.
     """
     container, probed = open_video(path, max_pixels, max_seconds)
-    stream = _video_stream(container)
+    stream = video_stream(container)
     decoded = _decoded(container, stream, probed.fps, max_pixels, max_seconds)
     try:
         first = next(decoded, None)

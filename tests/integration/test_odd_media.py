@@ -446,3 +446,36 @@ def test_a_text_file_is_no_video_of_its_characters(tmp_path):
     path.write_text("my notes, not a video\n" * 2000)
     with pytest.raises(VideoError, match=r"^not a video \(a text file\)"):
         decode(path)
+
+
+def write_with_picture_track_first(path, frames, picture_frames=1):
+    """A Matroska file whose first video track is a small picture of another scene (cover art as a track, as
+    a muxer writes it: `picture_frames` MJPEG frames at 1 fps, no cover flag), then the video of `frames`."""
+    with av.open(str(path), "w", format="matroska") as out:
+        cover = out.add_stream("mjpeg", rate=1)
+        cover.width, cover.height, cover.pix_fmt = 32, 32, "yuvj420p"
+        video = out.add_stream("libx264", rate=25)
+        video.height, video.width = frames[0].shape[:2]
+        video.pix_fmt = "yuv420p"
+        for k in range(picture_frames):
+            picture = av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="bgr24")
+            picture = picture.reformat(format="yuvj420p")
+            picture.pts = k
+            out.mux(cover.encode(picture))
+        out.mux(cover.encode())
+        for image in frames:
+            out.mux(video.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")))
+        out.mux(video.encode())
+    return path
+
+
+@pytest.mark.parametrize("picture_frames", [1, 2])
+def test_a_picture_track_before_the_video_is_passed_over_for_the_video(tmp_path, picture_frames):
+    frames = [marked(48, 80)] * 75
+    path = write_with_picture_track_first(tmp_path / "covered.mkv", frames, picture_frames)
+    info, sampled = decode(path)
+    assert (info.width, info.height, info.codec, info.warning) == (80, 48, "h264", "")
+    assert info.duration_s == pytest.approx(3.0, abs=0.1)
+    assert len(sampled) >= 3 and all(corner_is_white(f.bgr) for f in sampled)
+    alone = write_video(tmp_path / "alone.mkv", frames, fmt="matroska")
+    assert stream_digest(path) == stream_digest(alone)  # the video's digest, not the picture's
