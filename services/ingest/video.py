@@ -28,6 +28,7 @@ MIN_SIDE = 32  # px: smaller frames hold no recognisable face
 DEFAULT_FPS = 25.0  # frames a second assumed when the stream states no usable rate
 MAX_FPS = 240.0  # a stated rate above this is damage; also bounds frames per second of the duration cap
 MAX_GAP_S = 10.0  # timestamps jumping further ahead than this, or going back, are a discontinuity
+MAX_PIXEL_ASPECT = 4  # a pixel aspect ratio (SAR) beyond 1:4..4:1 is damage, not a camera's
 DECODER_PIXEL_FACTOR = 4  # the decoder itself never allocates frames over this many times the pixel cap
 
 # Demuxers of image files: a photo renamed .mp4 is opened by these, not by a video demuxer. Animated GIF and
@@ -134,10 +135,41 @@ def display_matrix(frame: av.VideoFrame) -> np.ndarray | None:
     return None
 
 
-def shown_size(frame: av.VideoFrame) -> tuple[int, int]:
-    """(width, height) in px of `frame` as a player shows it (turned by its display matrix)."""
-    turned = upright(np.empty((frame.height, frame.width, 0), np.uint8), display_matrix(frame))
+def shown_aspect_size(width: int, height: int, aspect: Fraction | None, max_pixels: int) -> tuple[int, int]:
+    """(width, height) in px that `width` x `height` stored pixels take when shown at their aspect ratio `aspect`
+    (SAR: a pixel's width over its height; None or 0: unknown, square): the pixel's short side stretched, as a
+    player does (HDV's 1440x1080 at 4:3 is 1920x1080), or, past `max_pixels`, its long side shrunk. An aspect
+    beyond 1:4..4:1 is damage, shown as stored (real ones lie between 8:9 and 2:1)."""
+    if not aspect or aspect == 1 or not Fraction(1, MAX_PIXEL_ASPECT) <= aspect <= MAX_PIXEL_ASPECT:
+        return width, height
+    wider, narrower = (max(1, round(width * aspect)), height), (width, max(1, round(height / aspect)))
+    stretched, shrunk = (wider, narrower) if aspect > 1 else (narrower, wider)
+    return stretched if stretched[0] * stretched[1] <= max_pixels else shrunk
+
+
+def pixel_aspect(stream: av.video.stream.VideoStream) -> Fraction | None:
+    """The aspect ratio of the stream's pixels (SAR) as FFmpeg guesses it: the container's, else the
+    bitstream's (the decoder's, once a frame is decoded); None when neither states one."""
+    for aspect in (stream.sample_aspect_ratio, stream.codec_context.sample_aspect_ratio):
+        if aspect:
+            return Fraction(aspect)
+    return None
+
+
+def shown_size(frame: av.VideoFrame, aspect: Fraction | None, max_pixels: int) -> tuple[int, int]:
+    """(width, height) in px of `frame` as a player shows it (its pixels at their aspect ratio `aspect`, then
+    turned by its display matrix)."""
+    width, height = shown_aspect_size(frame.width, frame.height, aspect, max_pixels)
+    turned = upright(np.empty((height, width, 0), np.uint8), display_matrix(frame))
     return turned.shape[1], turned.shape[0]
+
+
+def _bgr(frame: av.VideoFrame, aspect: Fraction | None, max_pixels: int) -> np.ndarray:
+    """`frame` as BGR (H, W, 3) uint8, its pixels at their aspect ratio (not yet turned upright)."""
+    width, height = shown_aspect_size(frame.width, frame.height, aspect, max_pixels)
+    if (width, height) == (frame.width, frame.height):
+        return frame.to_ndarray(format="bgr24")
+    return frame.reformat(width=width, height=height, format="bgr24").to_ndarray()
 
 
 def sane_fps(*rates: object) -> float:
@@ -383,7 +415,7 @@ def sample_frames(path: Path, sampler: ShotSampler, max_pixels: int = 4096 * 409
         if first is None:
             raise VideoError("no decodable frames")
         _check_size(first[0].width, first[0].height, max_pixels)
-        width, height = shown_size(first[0])
+        width, height = shown_size(first[0], pixel_aspect(stream), max_pixels)
     except VideoError:
         container.close()
         raise
@@ -391,11 +423,12 @@ def sample_frames(path: Path, sampler: ShotSampler, max_pixels: int = 4096 * 409
         container.close()
         raise VideoError(f"cannot decode ({describe(exc)})") from exc
     info = VideoInfo(width, height, probed.fps, probed.duration_s, probed.codec)
-    return info, _sampled(container, chain([first], decoded), sampler, info, max_pixels)
+    return info, _sampled(container, stream, chain([first], decoded), sampler, info, max_pixels)
 
 
-def _sampled(container: av.container.InputContainer, decoded: Iterator[tuple[av.VideoFrame, float]],
-             sampler: ShotSampler, info: VideoInfo, max_pixels: int) -> Iterator[SampledFrame]:
+def _sampled(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
+             decoded: Iterator[tuple[av.VideoFrame, float]], sampler: ShotSampler, info: VideoInfo,
+             max_pixels: int) -> Iterator[SampledFrame]:
     step = 1.0 / info.fps
     pending: SampledFrame | None = None
     count = 0
@@ -417,7 +450,8 @@ def _sampled(container: av.container.InputContainer, decoded: Iterator[tuple[av.
                 decision = sampler.feed(t, _luma_thumb(frame))
                 if not decision.sample:
                     continue
-                bgr = np.ascontiguousarray(upright(frame.to_ndarray(format="bgr24"), display_matrix(frame)))
+                pixels = _bgr(frame, pixel_aspect(stream), max_pixels)
+                bgr = np.ascontiguousarray(upright(pixels, display_matrix(frame)))
             except DECODE_ERRORS as exc:
                 if count <= 1:
                     raise VideoError(f"cannot decode ({describe(exc)})") from exc

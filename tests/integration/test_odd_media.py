@@ -479,3 +479,24 @@ def test_a_picture_track_before_the_video_is_passed_over_for_the_video(tmp_path,
     assert len(sampled) >= 3 and all(corner_is_white(f.bgr) for f in sampled)
     alone = write_video(tmp_path / "alone.mkv", frames, fmt="matroska")
     assert stream_digest(path) == stream_digest(alone)  # the video's digest, not the picture's
+
+
+@pytest.mark.parametrize(("stored", "aspect"), [((96, 80), Fraction(2)), ((48, 160), Fraction(1, 2)),
+                                                 ((96, 120), Fraction(4, 3))])
+def test_an_anamorphic_video_is_sampled_at_the_shape_a_player_shows_not_squeezed(tmp_path, stored, aspect):
+    """Stored pixels that are not square (DV, HDV, broadcast 1440x1080, a squeezed export): a face in them is
+    squeezed or stretched until the pixels are shown at their aspect ratio (SAR), as a player does."""
+    height, width = stored
+    shown = marked(96, 160)
+    squeezed = av.VideoFrame.from_ndarray(shown, format="bgr24").reformat(width=width, height=height).to_ndarray()
+    path = tmp_path / "anamorphic.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.codec_context.sample_aspect_ratio = aspect
+        for _ in range(30):
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(squeezed, format="bgr24")))
+        out.mux(stream.encode())
+    info, frames = decode(path)
+    assert (info.width, info.height) == (160, 96)
+    assert frames and all(f.bgr.shape == (96, 160, 3) and corner_is_white(f.bgr) for f in frames)
