@@ -270,7 +270,10 @@ def _declared_duration(container: av.container.InputContainer, stream: av.video.
         if stream.duration is not None and stream.time_base is not None:
             candidates.append(float(stream.duration * stream.time_base))
         if container.duration is not None:
-            candidates.append(container.duration / 1_000_000)
+            # Matroska states its end time as its duration (FFmpeg's muxer writes it so): a recording whose clock
+            # starts at 10:00:00 is not ten hours long. Other containers state their length.
+            late = (container.start_time or 0) if "matroska" in container.format.name else 0
+            candidates.append((container.duration - late) / 1_000_000)
     except (OverflowError, ZeroDivisionError):
         pass
     return next((d for d in candidates if math.isfinite(d) and d > 0), 0.0)

@@ -329,14 +329,15 @@ def test_a_video_stream_without_frames_is_a_clear_error(tmp_path):
         decode(path)
 
 
-def write_jumping(path, jump_ms):
-    """4 s of video at 25 fps whose timestamps jump ahead by `jump_ms` halfway through (Matroska, ms)."""
+def write_jumping(path, jump_ms, start_ms=0):
+    """4 s of video at 25 fps whose timestamps start at `start_ms` and jump ahead by `jump_ms` halfway through
+    (Matroska, ms)."""
     with av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=25)
         stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
         for k, image in enumerate(moving(48, 64, 100)):
             frame = av.VideoFrame.from_ndarray(image, format="bgr24")
-            frame.pts, frame.time_base = k * 40 + (jump_ms if k >= 50 else 0), Fraction(1, 1000)
+            frame.pts, frame.time_base = start_ms + k * 40 + (jump_ms if k >= 50 else 0), Fraction(1, 1000)
             out.mux(stream.encode(frame))
         out.mux(stream.encode())
     return path
@@ -345,6 +346,15 @@ def write_jumping(path, jump_ms):
 def test_a_container_whose_timestamps_claim_years_is_refused_by_its_stated_duration(tmp_path):
     with pytest.raises(VideoError, match="longer than the limit of 60 s"):
         decode(write_jumping(tmp_path / "years.mkv", 10**11), max_seconds=60.0)
+
+
+def test_a_matroska_recording_whose_clock_starts_at_ten_hours_is_as_long_as_its_frames(tmp_path):
+    """Matroska states its end time as its duration (FFmpeg's muxer writes it so): a recording whose timestamps
+    start at 10:00:00 (kept from a live capture) states 10 hours and 4 s."""
+    info, frames = decode(write_jumping(tmp_path / "late.mkv", 0, start_ms=36_000_000), max_seconds=60.0)
+    _, on_time = decode(write_jumping(tmp_path / "on_time.mkv", 0), max_seconds=60.0)
+    assert info.warning == "" and info.duration_s == pytest.approx(4.0, abs=0.1)
+    assert [f.timestamp_s for f in frames] == [f.timestamp_s for f in on_time]
 
 
 def test_a_timestamp_jump_inside_the_cap_is_a_discontinuity_not_a_pause(tmp_path):
