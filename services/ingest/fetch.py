@@ -238,7 +238,7 @@ def _get(url: str, policy: FetchPolicy, deadline: Deadline) -> Fetched | str:
             location = head.get("location")
             if not location:
                 raise BadResponse(f"HTTP {head.status} redirect without a Location")
-            return join_url(target, location)
+            return join_url(target, _utf8(location))
         if head.status != 200:
             raise BadResponse(f"HTTP {head.status}")
         try:
@@ -264,6 +264,16 @@ def _get(url: str, policy: FetchPolicy, deadline: Deadline) -> Fetched | str:
     encoding = ", ".join(head.all("content-encoding")).strip(" \t")
     return Fetched(tmp, h.hexdigest(), size, temporary=True,
                    encoding="" if encoding.lower() in ("", "identity") else escaped(encoding[:40]))
+
+
+def _utf8(value: str) -> str:
+    """A header's value (read byte for byte as Latin-1) as the text its bytes spell in UTF-8 when they are UTF-8:
+    servers send a redirect to an accented path with its bytes raw, in UTF-8, and browsers read them so (it was
+    requested as the percent-encoding of mojibake: /vidÃ©o.mp4, a 404). Else as read."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return value
 
 
 @functools.cache

@@ -41,6 +41,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._redirect("/ok.mp4")
         elif self.path == "/loop":
             self._redirect("/loop")
+        elif self.path == "/to-accented":  # the Location's bytes in UTF-8, as most servers send them
+            self._redirect("/my clipé.mp4".encode().decode("latin-1"))
         elif self.path == "/to-file":
             self._redirect("file:///etc/passwd")
         elif self.path == "/to-other-name":
@@ -103,6 +105,10 @@ def test_a_blank_or_an_accent_in_the_path_is_requested_percent_encoded_as_a_brow
 
 def test_redirects_are_followed(base_url, tmp_path):
     assert fetch(f"{base_url}/redirect", tmp_path, POLICY).size == len(PAYLOAD)
+
+
+def test_a_redirect_to_an_accented_path_in_utf8_bytes_is_followed_as_a_browser_does(base_url, tmp_path):
+    assert fetch(f"{base_url}/to-accented", tmp_path, POLICY).size == len(PAYLOAD)
 
 
 @pytest.mark.parametrize("path,message", [
