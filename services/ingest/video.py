@@ -282,9 +282,11 @@ def _declared_duration(container: av.container.InputContainer, stream: av.video.
 @functools.cache
 def _open_options() -> dict[str, str]:
     """FFmpeg's own whitelists (FFmpeg has no blacklist): every demuxer of this build but REFUSED_DEMUXERS, and
-    the file protocol alone for whatever a demuxer opens."""
+    the file protocol alone for whatever a demuxer opens; a file's name is no pattern of other files' names (the
+    image demuxer read `img%03d.jpg` as img001.jpg, img002.jpg, ... beside it)."""
     names = {name for format_names in av.formats_available for name in format_names.split(",")}
-    return {"format_whitelist": ",".join(sorted(names - REFUSED_DEMUXERS)), "protocol_whitelist": "file"}
+    return {"format_whitelist": ",".join(sorted(names - REFUSED_DEMUXERS)), "protocol_whitelist": "file",
+            "pattern_type": "none"}
 
 
 def open_file(path: Path, **options: object) -> av.container.InputContainer:

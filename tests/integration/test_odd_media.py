@@ -510,3 +510,15 @@ def test_an_anamorphic_video_is_sampled_at_the_shape_a_player_shows_not_squeezed
     info, frames = decode(path)
     assert (info.width, info.height) == (160, 96)
     assert frames and all(f.bgr.shape == (96, 160, 3) and corner_is_white(f.bgr) for f in frames)
+
+
+def test_a_file_named_like_an_image_sequence_is_read_alone_not_its_neighbours(tmp_path):
+    """FFmpeg reads `img%03d.jpg` as the pattern of img001.jpg, img002.jpg, ... beside it: a row names one file."""
+    named = write_still(tmp_path / "img%03d.jpg", "mjpeg", "image2pipe", "yuvj420p")
+    for k in (1, 2, 3):
+        write_still(tmp_path / f"img{k:03d}.jpg", "png", "image2pipe", "rgb24")  # other pictures
+    alone = tmp_path / "alone.jpg"
+    alone.write_bytes(named.read_bytes())
+    with pytest.raises(VideoError, match="an image file"):
+        decode(named)
+    assert stream_digest(named) == stream_digest(alone)
