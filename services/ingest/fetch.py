@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from services.common.boundary import escaped
-from services.ingest.http_wire import BadResponse
+from services.ingest.http_wire import BadResponse, status_problem
 from services.ingest.netguard import (
     Refused,
     Resolver,
@@ -240,7 +240,7 @@ def _get(url: str, policy: FetchPolicy, deadline: Deadline) -> Fetched | str:
                 raise BadResponse(f"HTTP {head.status} redirect without a Location")
             return join_url(target, _utf8(location))
         if head.status != 200:
-            raise BadResponse(f"HTTP {head.status}")
+            raise BadResponse(status_problem(head.status, head.get("retry-after")))
         try:
             fd, name = tempfile.mkstemp(prefix="video-", suffix=".mp4", dir=policy.tmp_dir)
         except OSError as exc:

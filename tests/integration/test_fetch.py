@@ -51,6 +51,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._redirect(f"http://evil.example@127.0.0.1:{self.server.server_port}/ok.mp4")
         elif self.path == "/to-decimal-ip":
             self._redirect(f"http://2130706433:{self.server.server_port}/ok.mp4")
+        elif self.path == "/busy.mp4":
+            self.send_response(429)
+            self.send_header("Retry-After", "120")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
         elif self.path == "/empty.mp4":
             self._send(200, b"")
         else:
@@ -120,6 +125,7 @@ def test_a_redirect_to_an_accented_path_in_utf8_bytes_is_followed_as_a_browser_d
     ("/to-userinfo", "user name or password in URL"),
     ("/to-decimal-ip", "ambiguous numeric host '2130706433'"),
     ("/empty.mp4", "empty response (0 bytes)"),
+    ("/busy.mp4", "HTTP 429 (too many requests: the server asks to wait 120 s; run the manifest again then)"),
 ])
 def test_bad_downloads_fail_with_a_message_naming_the_url(base_url, tmp_path, path, message):
     with pytest.raises(FetchError, match=re.escape(message)) as err:
