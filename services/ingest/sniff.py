@@ -12,7 +12,8 @@ _HTML_MARKS = (b"<!doctype html", b"<html", b"<head", b"<body", b"<meta", b"<scr
 # Text that FFmpeg reads as a list of other files or addresses (the decoder is not let to: video.py).
 _LIST_MARKS = ((b"#extm3u", "an HLS playlist (.m3u8)"), (b"ffconcat version", "an FFmpeg concat list"),
                (b"v=0\n", "a session description (SDP)"))
-LIST_KINDS = frozenset(kind for _, kind in _LIST_MARKS)
+_DASH = "a DASH manifest (.mpd)"  # XML whose root is <MPD>
+LIST_KINDS = frozenset({*(kind for _, kind in _LIST_MARKS), _DASH})
 
 
 def text_kind(head: bytes) -> str:
@@ -39,7 +40,7 @@ def text_kind(head: bytes) -> str:
         if start.replace(b"\r\n", b"\n").startswith(mark):
             return kind
     if start.startswith(b"<?xml") or start.startswith(b"<"):
-        return "an XML document"
+        return _DASH if b"<mpd" in start else "an XML document"
     if start[:1] in (b"{", b"["):
         return "a JSON document"
     return "a text file"
