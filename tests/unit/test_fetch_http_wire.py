@@ -115,8 +115,8 @@ def test_a_bad_chunk_size_is_refused(line):
     (429, "120", "HTTP 429 (too many requests: the server asks to wait 120 s; run the manifest again then)"),
     (429, None, "HTTP 429 (too many requests: run the manifest again later)"),
     (503, "Wed, 21 Oct 2026 07:28:00 GMT",
-     "HTTP 503 (the server is failing or overloaded: the server asks to wait until Wed, 21 Oct 2026 07:28:00 GMT; run the "
-     "manifest again then)"),
+     "HTTP 503 (the server is failing or overloaded: the server asks to wait until Wed, 21 Oct 2026 07:28:00 GMT; "
+     "run the manifest again then)"),
     (500, None, "HTTP 500 (the server is failing or overloaded: run the manifest again later)"),
     (206, None, "HTTP 206"),
     (418, "\x1b[31m" + "9" * 100, "HTTP 418"),
