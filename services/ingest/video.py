@@ -187,11 +187,13 @@ def sane_fps(*rates: object) -> float:
 class FrameClock:
     """Seconds of each decoded frame: from its pts where they are sane, otherwise counted on from the last
     good time. Missing pts advance by one frame per demuxed packet; a backward jump or one further ahead
-    than MAX_GAP_S (joined segments, wrap-around, damage) is rebased to follow on. The result is finite and
+    than `max_gap_s` (MAX_GAP_S: joined segments, wrap-around, damage) is rebased to follow on. The result is finite and
     never decreasing, so decoded time can be capped whatever the timestamps claim."""
 
-    def __init__(self, fps: float, time_base: Fraction | None, start_pts: int | None) -> None:
+    def __init__(self, fps: float, time_base: Fraction | None, start_pts: int | None,
+                 max_gap_s: float = MAX_GAP_S) -> None:
         self.step_s = 1.0 / fps
+        self.max_gap_s = max_gap_s  # s: a jump ahead up to this is a pause the video holds
         usable = time_base is not None and time_base > 0
         self.time_base = time_base if usable else None
         self.base = start_pts
@@ -219,7 +221,7 @@ class FrameClock:
             t = self.last + self.step_s * max(1, packets)
         else:
             t = raw + self.offset
-            if t < self.last or t > self.last + MAX_GAP_S:
+            if t < self.last or t > self.last + self.max_gap_s:
                 t = self.last + self.step_s * max(1, packets)
                 self.offset = t - raw
         self.last = t
@@ -357,8 +359,16 @@ def open_video(path: Path, max_pixels: int = 4096 * 4096, max_seconds: float = 3
     return container, info
 
 
+def max_gap(container: av.container.InputContainer, declared_s: float) -> float:
+    """Seconds timestamps may jump ahead and still be a pause the video holds. MP4/MOV give each frame its time
+    from the file's index, written by its muxer: a jump within the stated length is a still held (a screen
+    recording or a slideshow stores no frame while nothing moves), never joined segments; elsewhere MAX_GAP_S."""
+    return max(MAX_GAP_S, declared_s) if container.format.name.startswith("mov,") else MAX_GAP_S
+
+
 def _decoded(container: av.container.InputContainer, stream: av.video.stream.VideoStream, fps: float,
-             max_pixels: int, max_seconds: float) -> Iterator[tuple[av.VideoFrame, float]]:
+             max_pixels: int, max_seconds: float, max_gap_s: float = MAX_GAP_S
+             ) -> Iterator[tuple[av.VideoFrame, float]]:
     """Every decoded frame with its time in seconds; raises VideoError past the duration cap (decoded time,
     or packets at MAX_FPS when timestamps never advance). Decoder exceptions pass through."""
     # Slice threads only (one thread for most phone video): ingest decodes several videos at once and the
@@ -370,7 +380,7 @@ def _decoded(container: av.container.InputContainer, stream: av.video.stream.Vid
     stream.codec_context.skip_frame = "NONREF"
     # The decoder refuses absurd frame sizes before allocating them (a mid-stream change included).
     stream.codec_context.options = {"max_pixels": str(max_pixels * DECODER_PIXEL_FACTOR)}
-    clock = FrameClock(fps, stream.time_base, stream.start_time)
+    clock = FrameClock(fps, stream.time_base, stream.start_time, max_gap_s)
     max_packets = max_seconds * MAX_FPS
     packets = since_frame = 0
     demuxed = container.demux(stream)
@@ -414,7 +424,8 @@ def sample_frames(path: Path, sampler: ShotSampler, max_pixels: int = 4096 * 409
     """
     container, probed = open_video(path, max_pixels, max_seconds)
     stream = video_stream(container)
-    decoded = _decoded(container, stream, probed.fps, max_pixels, max_seconds)
+    decoded = _decoded(container, stream, probed.fps, max_pixels, max_seconds,
+                       max_gap(container, probed.duration_s))
     try:
         first = next(decoded, None)
         if first is None:

@@ -522,3 +522,21 @@ def test_a_file_named_like_an_image_sequence_is_read_alone_not_its_neighbours(tm
     with pytest.raises(VideoError, match="an image file"):
         decode(named)
     assert stream_digest(named) == stream_digest(alone)
+
+
+@pytest.mark.parametrize("fmt", ["mp4", "mov"])
+def test_a_still_held_for_half_a_minute_in_a_variable_rate_mp4_keeps_its_place_in_time(tmp_path, fmt):
+    """A screen recording or slideshow stores no frame while nothing moves: an MP4's index gives each frame its
+    time, and a pause of 30 s is one a player shows, not joined segments."""
+    path = tmp_path / f"held.{fmt}"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for k, image in enumerate(moving(48, 64, 100)):
+            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+            frame.pts, frame.time_base = k * 40 + (30_000 if k >= 50 else 0), Fraction(1, 1000)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    info, frames = decode(path, max_seconds=60.0)
+    assert info.warning == "" and info.duration_s == pytest.approx(34.0, abs=0.1)
+    assert frames[-1].timestamp_s > 33.0 and max(f.span_s for f in frames) > 25.0  # the still shown for 30 s
