@@ -291,9 +291,11 @@ def _open_options() -> dict[str, str]:
             "pattern_type": "none"}
 
 
-def open_file(path: Path, **options: object) -> av.container.InputContainer:
+def open_file(path: Path, timeout: float | None = None, metadata_errors: str = "strict"
+              ) -> av.container.InputContainer:
     """The file at `path` opened for demuxing by any demuxer but REFUSED_DEMUXERS (those raise av.FFmpegError)."""
-    return av.open(str(path), mode="r", container_options=_open_options(), **options)  # type: ignore[arg-type]
+    return av.open(str(path), mode="r", container_options=_open_options(), timeout=timeout,
+                   metadata_errors=metadata_errors)
 
 
 def _unopened(path: Path, exc: BaseException) -> str:
