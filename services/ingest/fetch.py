@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from services.common.boundary import escaped
-from services.ingest.http_wire import BadResponse
+from services.ingest.http_wire import BadResponse, status_problem
 from services.ingest.netguard import (
     Refused,
     Resolver,
@@ -29,6 +29,7 @@ from services.ingest.netguard import (
     parse_url,
     resolve_checked,
     system_resolver,
+    userinfo_hidden,
 )
 from services.ingest.pinned_http import CannotConnect, Deadline, call_before, open_connection
 
@@ -101,8 +102,9 @@ def local_path(url: str, base_dir: Path) -> Path:
 
 
 def shown_url(url: str) -> str:
-    """`url` as an error message names it: cut to SHOWN_URL_CHARS characters (a manifest cell may hold
-    100,000), control characters escaped (a terminal shows the message)."""
+    """`url` as an error message names it: no user name or password (`***@`), cut to SHOWN_URL_CHARS characters
+    (a manifest cell may hold 100,000), control characters escaped (a terminal shows the message)."""
+    url = userinfo_hidden(url)
     return escaped(url if len(url) <= SHOWN_URL_CHARS else f"{url[:SHOWN_URL_CHARS]}… ({len(url)} chars)")
 
 
@@ -221,7 +223,7 @@ def _download(url: str, policy: FetchPolicy) -> Fetched:
     except Refused as exc:
         if current == url:
             raise
-        raise _Failed(f"{exc} (redirected to {current})") from exc
+        raise _Failed(f"{exc} (redirected to {userinfo_hidden(current)})") from exc
 
 
 def _get(url: str, policy: FetchPolicy, deadline: Deadline) -> Fetched | str:
@@ -236,9 +238,9 @@ def _get(url: str, policy: FetchPolicy, deadline: Deadline) -> Fetched | str:
             location = head.get("location")
             if not location:
                 raise BadResponse(f"HTTP {head.status} redirect without a Location")
-            return join_url(target, location)
+            return join_url(target, _utf8(location))
         if head.status != 200:
-            raise BadResponse(f"HTTP {head.status}")
+            raise BadResponse(status_problem(head.status, head.get("retry-after")))
         try:
             fd, name = tempfile.mkstemp(prefix="video-", suffix=".mp4", dir=policy.tmp_dir)
         except OSError as exc:
@@ -262,6 +264,16 @@ def _get(url: str, policy: FetchPolicy, deadline: Deadline) -> Fetched | str:
     encoding = ", ".join(head.all("content-encoding")).strip(" \t")
     return Fetched(tmp, h.hexdigest(), size, temporary=True,
                    encoding="" if encoding.lower() in ("", "identity") else escaped(encoding[:40]))
+
+
+def _utf8(value: str) -> str:
+    """A header's value (read byte for byte as Latin-1) as the text its bytes spell in UTF-8 when they are UTF-8:
+    servers send a redirect to an accented path with its bytes raw, in UTF-8, and browsers read them so (it was
+    requested as the percent-encoding of mojibake: /vidÃ©o.mp4, a 404). Else as read."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return value
 
 
 @functools.cache

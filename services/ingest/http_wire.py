@@ -17,6 +17,33 @@ _FIELD_VALUE = re.compile(rb"[\t\x20-\x7e\x80-\xff]*")
 _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?")
 
 
+# What a refusing status means for the row, in a user's words (others are named by their code alone).
+_STATUS_WORDS = {
+    401: "the server asks for a login: give a link that opens without one",
+    403: "forbidden: a private video, or a signed link that expired?",
+    404: "not found",
+    410: "gone: the video was removed",
+}
+# Retry-After (RFC 9110): seconds, or an HTTP date; anything else is not shown.
+_RETRY_AFTER = re.compile(r"[0-9]{1,9}|[A-Za-z]{3}, [0-9]{2} [A-Za-z]{3} [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT")
+
+
+def status_problem(status: int, retry_after: str | None) -> str:
+    """Why an answer of `status` (not 200, not a redirect) gives no video, in words: what the common refusals
+    mean, and for 429 and 5xx that the manifest may be run again, after the wait the server's Retry-After
+    header (`retry_after`) asks for when it states one."""
+    if status in _STATUS_WORDS:
+        return f"HTTP {status} ({_STATUS_WORDS[status]})"
+    if status != 429 and not 500 <= status <= 599:
+        return f"HTTP {status}"
+    what = "too many requests" if status == 429 else "the server is failing or overloaded"
+    wait = (retry_after or "").strip()
+    if not _RETRY_AFTER.fullmatch(wait):
+        return f"HTTP {status} ({what}: run the manifest again later)"
+    until = f"wait {wait} s" if wait.isdigit() else f"wait until {wait}"
+    return f"HTTP {status} ({what}: the server asks to {until}; run the manifest again then)"
+
+
 class BadResponse(Exception):
     """The server's answer is malformed or not acceptable; the message says why in a user's words."""
 

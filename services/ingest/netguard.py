@@ -95,6 +95,19 @@ def has_scheme(url: str) -> str | None:
     return m.group()[:-1].lower()
 
 
+def userinfo_hidden(url: str) -> str:
+    """`url` with the user name and password of its authority (`user:password@`, any scheme) as `***@`: the
+    form in which a URL may be stored, logged and shown. URLs with them are refused (parse_url), but the row
+    naming one is recorded, exported, logged and shown: a password or token must not travel with it."""
+    scheme = has_scheme(url)
+    start = len(scheme) + 3 if scheme is not None and url[len(scheme) + 1:].startswith("//") else -1
+    if start < 0:
+        return url
+    end = min((i for i in (url.find(sep, start) for sep in "/?#") if i != -1), default=len(url))
+    at = url.rfind("@", start, end)
+    return url if at < 0 else f"{url[:start]}***{url[at:]}"
+
+
 def parse_url(url: str) -> Target:
     """Parses an absolute http(s) URL strictly; raises Refused for anything ambiguous or malformed."""
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in url) or url[:1] == " " or url[-1:] == " ":

@@ -26,7 +26,7 @@ from services.ingest.jobs import JobQueue, QueueFull
 from services.ingest.pipeline import VideoPipeline
 from services.ingest.queue_holders import QueueHolders, sqlite_file
 from services.ingest.repost_store import RepostStore
-from services.ingest.submission import SubmissionRunner, with_scores_checked
+from services.ingest.submission import SubmissionRunner, with_scores_checked, with_userinfo_hidden
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,8 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
                           f"{len(request.videos)} videos in one job; the limit is {self.max_job_rows} "
                           "(INFLUENCERS_MAX_JOB_ROWS): split the manifest")
         try:
-            return ingest_pb2.StartIngestResponse(job=self.jobs.start(with_scores_checked(request)))
+            checked = with_scores_checked(with_userinfo_hidden(request))
+            return ingest_pb2.StartIngestResponse(job=self.jobs.start(checked))
         except QueueFull as exc:
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
             raise

@@ -9,12 +9,18 @@ from typing import BinaryIO
 
 SNIFF_BYTES = 1024
 _HTML_MARKS = (b"<!doctype html", b"<html", b"<head", b"<body", b"<meta", b"<script", b"<title")
+# Text that FFmpeg reads as a list of other files or addresses (the decoder is not let to: video.py).
+_LIST_MARKS = ((b"#extm3u", "an HLS playlist (.m3u8)"), (b"ffconcat version", "an FFmpeg concat list"),
+               (b"v=0\n", "a session description (SDP)"))
+_DASH = "a DASH manifest (.mpd)"  # XML whose root is <MPD>
+LIST_KINDS = frozenset({*(kind for _, kind in _LIST_MARKS), _DASH})
 
 
 def text_kind(head: bytes) -> str:
     """What the first bytes of a file (at most SNIFF_BYTES are read) say it is when they are text: "a web
-    page (HTML)", "an XML document", "a JSON document", "a text file"; "" for anything else (binary data,
-    which the decoder's own reason describes better)."""
+    page (HTML)", "an XML document", "a JSON document", one of LIST_KINDS (a list of other files: an HLS
+    playlist, a concat list, an SDP), "a text file"; "" for anything else (binary data, which the decoder's
+    own reason describes better)."""
     head = head[:SNIFF_BYTES]
     if not head or b"\0" in head:
         return ""
@@ -30,8 +36,11 @@ def text_kind(head: bytes) -> str:
     start = text.lstrip(" \t\r\n").lower().encode()
     if start.startswith(_HTML_MARKS) or any(mark in start for mark in (b"<html", b"<!doctype html")):
         return "a web page (HTML)"
+    for mark, kind in _LIST_MARKS:
+        if start.replace(b"\r\n", b"\n").startswith(mark):
+            return kind
     if start.startswith(b"<?xml") or start.startswith(b"<"):
-        return "an XML document"
+        return _DASH if b"<mpd" in start else "an XML document"
     if start[:1] in (b"{", b"["):
         return "a JSON document"
     return "a text file"

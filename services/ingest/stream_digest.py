@@ -29,7 +29,7 @@ from pathlib import Path
 
 import av
 
-from services.ingest.video import DECODE_ERRORS, display_matrix
+from services.ingest.video import DECODE_ERRORS, VideoError, display_matrix, open_file, video_stream
 
 NAL_CODECS = frozenset({"h264", "hevc"})
 # NAL unit types left out of the picture bytes: H.264 SEI is kept (it is in the stream whatever the container),
@@ -44,14 +44,12 @@ MAX_PACKETS = 1_000_000  # a stream claiming more (an hour at 240 fps is 864,000
 
 
 def stream_digest(path: Path) -> str | None:
-    """The digest of the first video stream of the file at `path` ("codec:hex"), or None when it cannot be
-    read cheaply (no video stream, damaged, absurd)."""
+    """The digest ("codec:hex") of the video stream of the file at `path` that is decoded (video.video_stream:
+    never cover art), or None when it cannot be read cheaply (no video stream, damaged, absurd)."""
     try:
-        with av.open(str(path), metadata_errors="ignore") as container:
-            if not container.streams.video:
-                return None
-            return _digest(container, container.streams.video[0])
-    except DECODE_ERRORS:
+        with open_file(path, metadata_errors="ignore") as container:
+            return _digest(container, video_stream(container))
+    except (VideoError, *DECODE_ERRORS):
         return None
 
 

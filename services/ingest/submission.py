@@ -23,6 +23,7 @@ from services.common.scores import score_problem
 from services.ingest import batch
 from services.ingest.job_store import Claim
 from services.ingest.jobs import given_up, row_label
+from services.ingest.netguard import userinfo_hidden
 from services.ingest.pipeline import VideoPipeline
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,17 @@ def with_scores_checked(request: ingest_pb2.StartIngestRequest) -> ingest_pb2.St
             sub.ClearField("performance")
             sub.row_error = sub.row_error or f"{row_label(checked, k)}: {problem}"
     return checked
+
+
+def with_userinfo_hidden(request: ingest_pb2.StartIngestRequest) -> ingest_pb2.StartIngestRequest:
+    """A copy of `request` whose URLs hold no user name or password (`***@` in their place, netguard.
+    userinfo_hidden): such a URL is refused all the same, and a row's URL is stored, logged, exported and shown
+    (the job store, videos.csv, the page, the CLI)."""
+    hidden = ingest_pb2.StartIngestRequest()
+    hidden.CopyFrom(request)
+    for sub in hidden.videos:
+        sub.url = userinfo_hidden(sub.url)
+    return hidden
 
 
 class SubmissionRunner:

@@ -8,6 +8,7 @@ timestamps) are all refused in words, and the resolution and duration caps hold 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,19 +21,26 @@ import numpy as np
 from av.sidedata.sidedata import SideDataContainer
 
 from services.ingest.sampling import ShotSampler
-from services.ingest.sniff import SNIFF_BYTES, is_animated_webp, mp4_lacks_index, text_kind
+from services.ingest.sniff import LIST_KINDS, SNIFF_BYTES, is_animated_webp, mp4_lacks_index, text_kind
 
 THUMB_CELLS = 48  # the luma thumbnail is about this many cells along the long side
 MIN_SIDE = 32  # px: smaller frames hold no recognisable face
 DEFAULT_FPS = 25.0  # frames a second assumed when the stream states no usable rate
 MAX_FPS = 240.0  # a stated rate above this is damage; also bounds frames per second of the duration cap
 MAX_GAP_S = 10.0  # timestamps jumping further ahead than this, or going back, are a discontinuity
+MAX_PIXEL_ASPECT = 4  # a pixel aspect ratio (SAR) beyond 1:4..4:1 is damage, not a camera's
 DECODER_PIXEL_FACTOR = 4  # the decoder itself never allocates frames over this many times the pixel cap
 
 # Demuxers of image files: a photo renamed .mp4 is opened by these, not by a video demuxer. Animated GIF and
 # APNG are not among them: social posts are often animations, and they are read as the short videos they are
 # (a one-frame one is a still, refused as a single frame); FFmpeg does not decode animated WebP.
 IMAGE_FORMATS = frozenset({"image2", "image2pipe", "ico", "jpegxl_anim", "webp"})
+# Demuxers that open other files or addresses named inside the file (playlists, concat lists, session
+# descriptions, subtitles beside an index), or draw a text file as pictures. A row names one file and only that
+# file is read: the allowed folder, the address guard and the content hash all hold for it alone (a local .m3u8
+# read any .ts on the disk, an ffconcat list the files beside it).
+REFUSED_DEMUXERS = frozenset({"hls", "dash", "concat", "imf", "sdp", "rtsp", "rtp", "rtp_mpegts", "vobsub", "tty",
+                              "bin", "xbin", "adf", "idf", "dvdvideo", "avisynth", "vapoursynth", "lavfi"})
 # Pixel formats whose first plane is 8-bit luma, one byte a pixel (read directly for the thumbnail).
 LUMA8_FORMATS = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "yuv440p",
                            "yuvj440p", "yuv411p", "yuvj411p", "yuv410p", "nv12", "nv21", "nv16", "gray", "yuva420p"})
@@ -127,10 +135,41 @@ def display_matrix(frame: av.VideoFrame) -> np.ndarray | None:
     return None
 
 
-def shown_size(frame: av.VideoFrame) -> tuple[int, int]:
-    """(width, height) in px of `frame` as a player shows it (turned by its display matrix)."""
-    turned = upright(np.empty((frame.height, frame.width, 0), np.uint8), display_matrix(frame))
+def shown_aspect_size(width: int, height: int, aspect: Fraction | None, max_pixels: int) -> tuple[int, int]:
+    """(width, height) in px that `width` x `height` stored pixels take when shown at their aspect ratio `aspect`
+    (SAR: a pixel's width over its height; None or 0: unknown, square): the pixel's short side stretched, as a
+    player does (HDV's 1440x1080 at 4:3 is 1920x1080), or, past `max_pixels`, its long side shrunk. An aspect
+    beyond 1:4..4:1 is damage, shown as stored (real ones lie between 8:9 and 2:1)."""
+    if not aspect or aspect == 1 or not Fraction(1, MAX_PIXEL_ASPECT) <= aspect <= MAX_PIXEL_ASPECT:
+        return width, height
+    wider, narrower = (max(1, round(width * aspect)), height), (width, max(1, round(height / aspect)))
+    stretched, shrunk = (wider, narrower) if aspect > 1 else (narrower, wider)
+    return stretched if stretched[0] * stretched[1] <= max_pixels else shrunk
+
+
+def pixel_aspect(stream: av.video.stream.VideoStream) -> Fraction | None:
+    """The aspect ratio of the stream's pixels (SAR) as FFmpeg guesses it: the container's, else the
+    bitstream's (the decoder's, once a frame is decoded); None when neither states one."""
+    for aspect in (stream.sample_aspect_ratio, stream.codec_context.sample_aspect_ratio):
+        if aspect:
+            return Fraction(aspect)
+    return None
+
+
+def shown_size(frame: av.VideoFrame, aspect: Fraction | None, max_pixels: int) -> tuple[int, int]:
+    """(width, height) in px of `frame` as a player shows it (its pixels at their aspect ratio `aspect`, then
+    turned by its display matrix)."""
+    width, height = shown_aspect_size(frame.width, frame.height, aspect, max_pixels)
+    turned = upright(np.empty((height, width, 0), np.uint8), display_matrix(frame))
     return turned.shape[1], turned.shape[0]
+
+
+def _bgr(frame: av.VideoFrame, aspect: Fraction | None, max_pixels: int) -> np.ndarray:
+    """`frame` as BGR (H, W, 3) uint8, its pixels at their aspect ratio (not yet turned upright)."""
+    width, height = shown_aspect_size(frame.width, frame.height, aspect, max_pixels)
+    if (width, height) == (frame.width, frame.height):
+        return frame.to_ndarray(format="bgr24")
+    return frame.reformat(width=width, height=height, format="bgr24").to_ndarray()
 
 
 def sane_fps(*rates: object) -> float:
@@ -148,11 +187,13 @@ def sane_fps(*rates: object) -> float:
 class FrameClock:
     """Seconds of each decoded frame: from its pts where they are sane, otherwise counted on from the last
     good time. Missing pts advance by one frame per demuxed packet; a backward jump or one further ahead
-    than MAX_GAP_S (joined segments, wrap-around, damage) is rebased to follow on. The result is finite and
+    than `max_gap_s` (MAX_GAP_S: joined segments, wrap-around, damage) is rebased to follow on. The result is finite and
     never decreasing, so decoded time can be capped whatever the timestamps claim."""
 
-    def __init__(self, fps: float, time_base: Fraction | None, start_pts: int | None) -> None:
+    def __init__(self, fps: float, time_base: Fraction | None, start_pts: int | None,
+                 max_gap_s: float = MAX_GAP_S) -> None:
         self.step_s = 1.0 / fps
+        self.max_gap_s = max_gap_s  # s: a jump ahead up to this is a pause the video holds
         usable = time_base is not None and time_base > 0
         self.time_base = time_base if usable else None
         self.base = start_pts
@@ -180,7 +221,7 @@ class FrameClock:
             t = self.last + self.step_s * max(1, packets)
         else:
             t = raw + self.offset
-            if t < self.last or t > self.last + MAX_GAP_S:
+            if t < self.last or t > self.last + self.max_gap_s:
                 t = self.last + self.step_s * max(1, packets)
                 self.offset = t - raw
         self.last = t
@@ -212,12 +253,16 @@ def _luma_thumb(frame: av.VideoFrame) -> np.ndarray:
     return y[::step, : frame.width : step].astype(np.float32)
 
 
-def _video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream:
-    for stream in container.streams.video:
-        # Cover art of an audio file is a one-picture "video" stream.
-        if not stream.disposition & av.stream.Disposition.attached_pic:
-            return stream
-    raise VideoError("no video stream")
+def video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream:
+    """The stream a player shows: FFmpeg's choice (av_find_best_stream: the default flag, then the frames seen
+    while probing, then the bit rate) among the video streams that are not cover art. Not the first: cover art
+    written as a track of its own (a one- or two-picture MJPEG), or an intro, may come before the video."""
+    # Cover art flagged as such (an audio file's, a video's) is a one-picture "video" stream.
+    shown = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+    if not shown:
+        raise VideoError("no video stream")
+    best = container.streams.best("video")
+    return next((s for s in shown if best is not None and s.index == best.index), shown[0])
 
 
 def _declared_duration(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> float:
@@ -227,10 +272,30 @@ def _declared_duration(container: av.container.InputContainer, stream: av.video.
         if stream.duration is not None and stream.time_base is not None:
             candidates.append(float(stream.duration * stream.time_base))
         if container.duration is not None:
-            candidates.append(container.duration / 1_000_000)
+            # Matroska states its end time as its duration (FFmpeg's muxer writes it so): a recording whose clock
+            # starts at 10:00:00 is not ten hours long. Other containers state their length.
+            late = (container.start_time or 0) if "matroska" in container.format.name else 0
+            candidates.append((container.duration - late) / 1_000_000)
     except (OverflowError, ZeroDivisionError):
         pass
     return next((d for d in candidates if math.isfinite(d) and d > 0), 0.0)
+
+
+@functools.cache
+def _open_options() -> dict[str, str]:
+    """FFmpeg's own whitelists (FFmpeg has no blacklist): every demuxer of this build but REFUSED_DEMUXERS, and
+    the file protocol alone for whatever a demuxer opens; a file's name is no pattern of other files' names (the
+    image demuxer read `img%03d.jpg` as img001.jpg, img002.jpg, ... beside it)."""
+    names = {name for format_names in av.formats_available for name in format_names.split(",")}
+    return {"format_whitelist": ",".join(sorted(names - REFUSED_DEMUXERS)), "protocol_whitelist": "file",
+            "pattern_type": "none"}
+
+
+def open_file(path: Path, timeout: float | None = None, metadata_errors: str = "strict"
+              ) -> av.container.InputContainer:
+    """The file at `path` opened for demuxing by any demuxer but REFUSED_DEMUXERS (those raise av.FFmpegError)."""
+    return av.open(str(path), mode="r", container_options=_open_options(), timeout=timeout,
+                   metadata_errors=metadata_errors)
 
 
 def _unopened(path: Path, exc: BaseException) -> str:
@@ -249,6 +314,9 @@ def _unopened(path: Path, exc: BaseException) -> str:
     if kind == "a web page (HTML)":
         return ("not a video (a web page, HTML: the URL must give the video file itself, not a page that "
                 "plays it)")
+    if kind in LIST_KINDS:
+        return (f"not a video ({kind}, a list of other files or addresses, which are never read: give the "
+                "video file itself)")
     return f"not a video ({kind})" if kind else f"not a readable video ({describe(exc)})"
 
 
@@ -269,13 +337,13 @@ def open_video(path: Path, max_pixels: int = 4096 * 4096, max_seconds: float = 3
         av.container.InputContainer, VideoInfo]:
     """Opens `path` and checks what the container states; VideoInfo's size is the coded one here."""
     try:
-        container = av.open(str(path), mode="r", timeout=30.0)
+        container = open_file(path, timeout=30.0)
     except DECODE_ERRORS as exc:
         raise VideoError(_unopened(path, exc)) from exc
     try:
         if container.format.name in IMAGE_FORMATS or container.format.name.endswith("_pipe"):
             raise VideoError(_not_a_video(path, container.format.name))
-        stream = _video_stream(container)
+        stream = video_stream(container)
         ctx = stream.codec_context
         if ctx is None:
             raise VideoError("not a readable video (no decoder for its codec)")
@@ -293,8 +361,16 @@ def open_video(path: Path, max_pixels: int = 4096 * 4096, max_seconds: float = 3
     return container, info
 
 
+def max_gap(container: av.container.InputContainer, declared_s: float) -> float:
+    """Seconds timestamps may jump ahead and still be a pause the video holds. MP4/MOV give each frame its time
+    from the file's index, written by its muxer: a jump within the stated length is a still held (a screen
+    recording or a slideshow stores no frame while nothing moves), never joined segments; elsewhere MAX_GAP_S."""
+    return max(MAX_GAP_S, declared_s) if container.format.name.startswith("mov,") else MAX_GAP_S
+
+
 def _decoded(container: av.container.InputContainer, stream: av.video.stream.VideoStream, fps: float,
-             max_pixels: int, max_seconds: float) -> Iterator[tuple[av.VideoFrame, float]]:
+             max_pixels: int, max_seconds: float, max_gap_s: float = MAX_GAP_S
+             ) -> Iterator[tuple[av.VideoFrame, float]]:
     """Every decoded frame with its time in seconds; raises VideoError past the duration cap (decoded time,
     or packets at MAX_FPS when timestamps never advance). Decoder exceptions pass through."""
     # Slice threads only (one thread for most phone video): ingest decodes several videos at once and the
@@ -306,7 +382,7 @@ def _decoded(container: av.container.InputContainer, stream: av.video.stream.Vid
     stream.codec_context.skip_frame = "NONREF"
     # The decoder refuses absurd frame sizes before allocating them (a mid-stream change included).
     stream.codec_context.options = {"max_pixels": str(max_pixels * DECODER_PIXEL_FACTOR)}
-    clock = FrameClock(fps, stream.time_base, stream.start_time)
+    clock = FrameClock(fps, stream.time_base, stream.start_time, max_gap_s)
     max_packets = max_seconds * MAX_FPS
     packets = since_frame = 0
     demuxed = container.demux(stream)
@@ -349,14 +425,15 @@ def sample_frames(path: Path, sampler: ShotSampler, max_pixels: int = 4096 * 409
     frames yields those frames.
     """
     container, probed = open_video(path, max_pixels, max_seconds)
-    stream = _video_stream(container)
-    decoded = _decoded(container, stream, probed.fps, max_pixels, max_seconds)
+    stream = video_stream(container)
+    decoded = _decoded(container, stream, probed.fps, max_pixels, max_seconds,
+                       max_gap(container, probed.duration_s))
     try:
         first = next(decoded, None)
         if first is None:
             raise VideoError("no decodable frames")
         _check_size(first[0].width, first[0].height, max_pixels)
-        width, height = shown_size(first[0])
+        width, height = shown_size(first[0], pixel_aspect(stream), max_pixels)
     except VideoError:
         container.close()
         raise
@@ -364,11 +441,12 @@ def sample_frames(path: Path, sampler: ShotSampler, max_pixels: int = 4096 * 409
         container.close()
         raise VideoError(f"cannot decode ({describe(exc)})") from exc
     info = VideoInfo(width, height, probed.fps, probed.duration_s, probed.codec)
-    return info, _sampled(container, chain([first], decoded), sampler, info, max_pixels)
+    return info, _sampled(container, stream, chain([first], decoded), sampler, info, max_pixels)
 
 
-def _sampled(container: av.container.InputContainer, decoded: Iterator[tuple[av.VideoFrame, float]],
-             sampler: ShotSampler, info: VideoInfo, max_pixels: int) -> Iterator[SampledFrame]:
+def _sampled(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
+             decoded: Iterator[tuple[av.VideoFrame, float]], sampler: ShotSampler, info: VideoInfo,
+             max_pixels: int) -> Iterator[SampledFrame]:
     step = 1.0 / info.fps
     pending: SampledFrame | None = None
     count = 0
@@ -390,7 +468,8 @@ def _sampled(container: av.container.InputContainer, decoded: Iterator[tuple[av.
                 decision = sampler.feed(t, _luma_thumb(frame))
                 if not decision.sample:
                     continue
-                bgr = np.ascontiguousarray(upright(frame.to_ndarray(format="bgr24"), display_matrix(frame)))
+                pixels = _bgr(frame, pixel_aspect(stream), max_pixels)
+                bgr = np.ascontiguousarray(upright(pixels, display_matrix(frame)))
             except DECODE_ERRORS as exc:
                 if count <= 1:
                     raise VideoError(f"cannot decode ({describe(exc)})") from exc

@@ -41,6 +41,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._redirect("/ok.mp4")
         elif self.path == "/loop":
             self._redirect("/loop")
+        elif self.path == "/to-accented":  # the Location's bytes in UTF-8, as most servers send them
+            self._redirect("/my clipé.mp4".encode().decode("latin-1"))
         elif self.path == "/to-file":
             self._redirect("file:///etc/passwd")
         elif self.path == "/to-other-name":
@@ -49,6 +51,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._redirect(f"http://evil.example@127.0.0.1:{self.server.server_port}/ok.mp4")
         elif self.path == "/to-decimal-ip":
             self._redirect(f"http://2130706433:{self.server.server_port}/ok.mp4")
+        elif self.path == "/busy.mp4":
+            self.send_response(429)
+            self.send_header("Retry-After", "120")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
         elif self.path == "/empty.mp4":
             self._send(200, b"")
         else:
@@ -105,6 +112,10 @@ def test_redirects_are_followed(base_url, tmp_path):
     assert fetch(f"{base_url}/redirect", tmp_path, POLICY).size == len(PAYLOAD)
 
 
+def test_a_redirect_to_an_accented_path_in_utf8_bytes_is_followed_as_a_browser_does(base_url, tmp_path):
+    assert fetch(f"{base_url}/to-accented", tmp_path, POLICY).size == len(PAYLOAD)
+
+
 @pytest.mark.parametrize("path,message", [
     ("/missing.mp4", "HTTP 404"),
     ("/slow.mp4", "no answer within 0.5 s (timed out)"),
@@ -114,6 +125,7 @@ def test_redirects_are_followed(base_url, tmp_path):
     ("/to-userinfo", "user name or password in URL"),
     ("/to-decimal-ip", "ambiguous numeric host '2130706433'"),
     ("/empty.mp4", "empty response (0 bytes)"),
+    ("/busy.mp4", "HTTP 429 (too many requests: the server asks to wait 120 s; run the manifest again then)"),
 ])
 def test_bad_downloads_fail_with_a_message_naming_the_url(base_url, tmp_path, path, message):
     with pytest.raises(FetchError, match=re.escape(message)) as err:

@@ -194,3 +194,18 @@ def test_cancelling_a_job_whose_videos_are_all_done_says_it_ends_as_it_is():
         "job j1: all 3 videos are done already (the job is finishing); nothing to cancel"
     running = ingest_pb2.Job(job_id="j1", state=RUNNING, done=1, total=3, cancel_requested=True)
     assert cancel_said(running, None).startswith("job j1: cancelling (videos in flight finish")
+
+
+def test_a_password_in_a_url_is_never_stored_logged_or_shown(stack, tmp_path, caplog):
+    urls = ["https://alice:hunter2@cdn.example.com/v.mp4", "https://ghp_hunter2@cdn.example.com/w.mp4",
+            "ftp://bob:hunter2@example.com/x.mp4", "file://carol:hunter2@localhost/tmp/y.mp4"]
+    manifest = tmp_path / "secret.csv"
+    with open(manifest, "w", newline="") as f:
+        csv.writer(f).writerows([["Performance", "Video URL"], *[[k, url] for k, url in enumerate(urls)]])
+    channel = open_channel(stack.settings.ingest_target)
+    results, job = watch_job(channel, start_ingest(channel, manifest, T).job_id, T)
+    assert job.statuses["failed"] == 4
+    shown = [f"{r.video.url} {r.video.location} {r.video.error}" for r in results]
+    assert any(text.startswith("https://***@cdn.example.com/v.mp4 ") for text in shown)
+    export_report(stack.store, tmp_path / "out")
+    assert "hunter2" not in " ".join(shown) + (tmp_path / "out" / "videos.csv").read_text() + caplog.text

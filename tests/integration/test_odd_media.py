@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from services.ingest.sampling import ShotSampler
+from services.ingest.stream_digest import stream_digest
 from services.ingest.video import VideoError, sample_frames
 
 
@@ -328,14 +329,15 @@ def test_a_video_stream_without_frames_is_a_clear_error(tmp_path):
         decode(path)
 
 
-def write_jumping(path, jump_ms):
-    """4 s of video at 25 fps whose timestamps jump ahead by `jump_ms` halfway through (Matroska, ms)."""
+def write_jumping(path, jump_ms, start_ms=0):
+    """4 s of video at 25 fps whose timestamps start at `start_ms` and jump ahead by `jump_ms` halfway through
+    (Matroska, ms)."""
     with av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=25)
         stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
         for k, image in enumerate(moving(48, 64, 100)):
             frame = av.VideoFrame.from_ndarray(image, format="bgr24")
-            frame.pts, frame.time_base = k * 40 + (jump_ms if k >= 50 else 0), Fraction(1, 1000)
+            frame.pts, frame.time_base = start_ms + k * 40 + (jump_ms if k >= 50 else 0), Fraction(1, 1000)
             out.mux(stream.encode(frame))
         out.mux(stream.encode())
     return path
@@ -344,6 +346,15 @@ def write_jumping(path, jump_ms):
 def test_a_container_whose_timestamps_claim_years_is_refused_by_its_stated_duration(tmp_path):
     with pytest.raises(VideoError, match="longer than the limit of 60 s"):
         decode(write_jumping(tmp_path / "years.mkv", 10**11), max_seconds=60.0)
+
+
+def test_a_matroska_recording_whose_clock_starts_at_ten_hours_is_as_long_as_its_frames(tmp_path):
+    """Matroska states its end time as its duration (FFmpeg's muxer writes it so): a recording whose timestamps
+    start at 10:00:00 (kept from a live capture) states 10 hours and 4 s."""
+    info, frames = decode(write_jumping(tmp_path / "late.mkv", 0, start_ms=36_000_000), max_seconds=60.0)
+    _, on_time = decode(write_jumping(tmp_path / "on_time.mkv", 0), max_seconds=60.0)
+    assert info.warning == "" and info.duration_s == pytest.approx(4.0, abs=0.1)
+    assert [f.timestamp_s for f in frames] == [f.timestamp_s for f in on_time]
 
 
 def test_a_timestamp_jump_inside_the_cap_is_a_discontinuity_not_a_pause(tmp_path):
@@ -412,3 +423,120 @@ def test_an_mp4_cut_before_its_index_is_named_as_incomplete_not_as_invalid_data(
         decode(cut)
     assert str(err.value) == ("not a readable video (an MP4 without its index, the moov box: the file is incomplete, "
                               "cut short while it was copied, uploaded or downloaded?)")
+
+
+def playlists(folder, target):
+    """Text files that FFmpeg reads as lists of other files or addresses, each naming `target` (a video
+    elsewhere, or beside them); the file's name is what a manifest row or a download gives."""
+    relative = target.relative_to(folder) if target.is_relative_to(folder) else target
+    hls = (f"#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:10.0,\n{target}\n"
+           "#EXT-X-ENDLIST\n")
+    sdp = "v=0\no=- 0 0 IN IP4 127.0.0.1\ns=x\nc=IN IP4 127.0.0.1\nt=0 0\nm=video 5004 RTP/AVP 96\n"
+    return {"clip.m3u8": hls, "clip.ffconcat": f"ffconcat version 1.0\nfile {relative}\n",
+            "clip.mp4": f"ffconcat version 1.0\nfile {relative}\n", "clip.sdp": sdp}
+
+
+@pytest.mark.parametrize("name", ["clip.m3u8", "clip.ffconcat", "clip.mp4", "clip.sdp"])
+def test_a_playlist_naming_other_files_is_refused_and_the_files_it_names_are_never_read(tmp_path, name):
+    elsewhere = tmp_path / "private"
+    elsewhere.mkdir()
+    private = write_video(elsewhere / "private.ts", [marked(48, 64)] * 30, fmt="mpegts")
+    beside = write_video(tmp_path / "beside.ts", [marked(48, 64)] * 30, fmt="mpegts")
+    target = private if name.endswith(".m3u8") else beside  # concat lists name safe relative paths alone
+    path = tmp_path / name
+    path.write_text(playlists(tmp_path, target)[name])
+    with pytest.raises(VideoError, match=r"^not a video \(.*(playlist|list of other files|session description)"
+                                         r".*never read.*give the video file itself"):
+        decode(path)
+    assert stream_digest(path) is None
+
+
+def test_a_text_file_is_no_video_of_its_characters(tmp_path):
+    path = tmp_path / "notes.nfo"  # FFmpeg draws .nfo, .ans and .txt files as pictures of their text
+    path.write_text("my notes, not a video\n" * 2000)
+    with pytest.raises(VideoError, match=r"^not a video \(a text file\)"):
+        decode(path)
+
+
+def write_with_picture_track_first(path, frames, picture_frames=1):
+    """A Matroska file whose first video track is a small picture of another scene (cover art as a track, as
+    a muxer writes it: `picture_frames` MJPEG frames at 1 fps, no cover flag), then the video of `frames`."""
+    with av.open(str(path), "w", format="matroska") as out:
+        cover = out.add_stream("mjpeg", rate=1)
+        cover.width, cover.height, cover.pix_fmt = 32, 32, "yuvj420p"
+        video = out.add_stream("libx264", rate=25)
+        video.height, video.width = frames[0].shape[:2]
+        video.pix_fmt = "yuv420p"
+        for k in range(picture_frames):
+            picture = av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="bgr24")
+            picture = picture.reformat(format="yuvj420p")
+            picture.pts = k
+            out.mux(cover.encode(picture))
+        out.mux(cover.encode())
+        for image in frames:
+            out.mux(video.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")))
+        out.mux(video.encode())
+    return path
+
+
+@pytest.mark.parametrize("picture_frames", [1, 2])
+def test_a_picture_track_before_the_video_is_passed_over_for_the_video(tmp_path, picture_frames):
+    frames = [marked(48, 80)] * 75
+    path = write_with_picture_track_first(tmp_path / "covered.mkv", frames, picture_frames)
+    info, sampled = decode(path)
+    assert (info.width, info.height, info.codec, info.warning) == (80, 48, "h264", "")
+    assert info.duration_s == pytest.approx(3.0, abs=0.1)
+    assert len(sampled) >= 3 and all(corner_is_white(f.bgr) for f in sampled)
+    alone = write_video(tmp_path / "alone.mkv", frames, fmt="matroska")
+    assert stream_digest(path) == stream_digest(alone)  # the video's digest, not the picture's
+
+
+@pytest.mark.parametrize(("stored", "aspect"), [((96, 80), Fraction(2)), ((48, 160), Fraction(1, 2)),
+                                                 ((96, 120), Fraction(4, 3))])
+def test_an_anamorphic_video_is_sampled_at_the_shape_a_player_shows_not_squeezed(tmp_path, stored, aspect):
+    """Stored pixels that are not square (DV, HDV, broadcast 1440x1080, a squeezed export): a face in them is
+    squeezed or stretched until the pixels are shown at their aspect ratio (SAR), as a player does."""
+    height, width = stored
+    shown = marked(96, 160)
+    squeezed = av.VideoFrame.from_ndarray(shown, format="bgr24").reformat(width=width, height=height).to_ndarray()
+    path = tmp_path / "anamorphic.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.codec_context.sample_aspect_ratio = aspect
+        for _ in range(30):
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(squeezed, format="bgr24")))
+        out.mux(stream.encode())
+    info, frames = decode(path)
+    assert (info.width, info.height) == (160, 96)
+    assert frames and all(f.bgr.shape == (96, 160, 3) and corner_is_white(f.bgr) for f in frames)
+
+
+def test_a_file_named_like_an_image_sequence_is_read_alone_not_its_neighbours(tmp_path):
+    """FFmpeg reads `img%03d.jpg` as the pattern of img001.jpg, img002.jpg, ... beside it: a row names one file."""
+    named = write_still(tmp_path / "img%03d.jpg", "mjpeg", "image2pipe", "yuvj420p")
+    for k in (1, 2, 3):
+        write_still(tmp_path / f"img{k:03d}.jpg", "png", "image2pipe", "rgb24")  # other pictures
+    alone = tmp_path / "alone.jpg"
+    alone.write_bytes(named.read_bytes())
+    with pytest.raises(VideoError, match="an image file"):
+        decode(named)
+    assert stream_digest(named) == stream_digest(alone)
+
+
+@pytest.mark.parametrize("fmt", ["mp4", "mov"])
+def test_a_still_held_for_half_a_minute_in_a_variable_rate_mp4_keeps_its_place_in_time(tmp_path, fmt):
+    """A screen recording or slideshow stores no frame while nothing moves: an MP4's index gives each frame its
+    time, and a pause of 30 s is one a player shows, not joined segments."""
+    path = tmp_path / f"held.{fmt}"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for k, image in enumerate(moving(48, 64, 100)):
+            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+            frame.pts, frame.time_base = k * 40 + (30_000 if k >= 50 else 0), Fraction(1, 1000)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    info, frames = decode(path, max_seconds=60.0)
+    assert info.warning == "" and info.duration_s == pytest.approx(34.0, abs=0.1)
+    assert frames[-1].timestamp_s > 33.0 and max(f.span_s for f in frames) > 25.0  # the still shown for 30 s

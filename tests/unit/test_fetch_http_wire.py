@@ -10,6 +10,7 @@ from services.ingest.http_wire import (
     parse_chunk_size,
     parse_header_lines,
     parse_status_line,
+    status_problem,
 )
 
 
@@ -104,3 +105,22 @@ def test_a_chunk_size_line_gives_its_size(line, size):
 def test_a_bad_chunk_size_is_refused(line):
     with pytest.raises(BadResponse, match="bad chunk size"):
         parse_chunk_size(line)
+
+
+@pytest.mark.parametrize(("status", "retry_after", "problem"), [
+    (404, None, "HTTP 404 (not found)"),
+    (410, None, "HTTP 410 (gone: the video was removed)"),
+    (401, None, "HTTP 401 (the server asks for a login: give a link that opens without one)"),
+    (403, None, "HTTP 403 (forbidden: a private video, or a signed link that expired?)"),
+    (429, "120", "HTTP 429 (too many requests: the server asks to wait 120 s; run the manifest again then)"),
+    (429, None, "HTTP 429 (too many requests: run the manifest again later)"),
+    (503, "Wed, 21 Oct 2026 07:28:00 GMT",
+     "HTTP 503 (the server is failing or overloaded: the server asks to wait until Wed, 21 Oct 2026 07:28:00 GMT; "
+     "run the manifest again then)"),
+    (500, None, "HTTP 500 (the server is failing or overloaded: run the manifest again later)"),
+    (206, None, "HTTP 206"),
+    (418, "\x1b[31m" + "9" * 100, "HTTP 418"),
+    (429, "\x1b[31m" + "9" * 100, "HTTP 429 (too many requests: run the manifest again later)"),  # no odd wait shown
+])
+def test_a_refusing_status_is_said_in_words_with_the_wait_the_server_asks_for(status, retry_after, problem):
+    assert status_problem(status, retry_after) == problem

@@ -5,7 +5,7 @@ import ipaddress
 
 import pytest
 
-from services.ingest.netguard import Refused, Target, has_scheme, join_url, parse_url
+from services.ingest.netguard import Refused, Target, has_scheme, join_url, parse_url, userinfo_hidden
 
 
 @pytest.mark.parametrize("url,reason", [
@@ -109,3 +109,19 @@ BASE = Target("https", "cdn.example.com", 8443, "/videos/a.mp4?sig=1")
 ])
 def test_a_redirect_location_is_joined_to_the_url_it_came_from(location, joined):
     assert join_url(BASE, location) == joined
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("https://alice:hunter2@cdn.example.com/v.mp4", "https://***@cdn.example.com/v.mp4"),
+    ("https://ghp_token@cdn.example.com/v.mp4?x=1", "https://***@cdn.example.com/v.mp4?x=1"),  # a token as user
+    ("HTTP://a:b@c@host:8080/p@q", "HTTP://***@host:8080/p@q"),  # to the last @ of the authority alone
+    ("ftp://bob:pw@example.com/x.mp4", "ftp://***@example.com/x.mp4"),
+    ("file://carol:pw@localhost/tmp/x.mp4", "file://***@localhost/tmp/x.mp4"),
+    ("http://evil\\a:pw@127.0.0.1/", "http://***@127.0.0.1/"),  # a backslash ends no authority for this
+    ("https://cdn.example.com/a@b.mp4", "https://cdn.example.com/a@b.mp4"),
+    ("https://cdn.example.com?mail=a@b", "https://cdn.example.com?mail=a@b"),
+    ("videos/me@home.mp4", "videos/me@home.mp4"),
+    ("", ""),
+])
+def test_a_user_name_or_password_in_a_url_is_hidden_whatever_the_scheme(url, shown):
+    assert userinfo_hidden(url) == shown

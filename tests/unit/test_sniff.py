@@ -16,6 +16,12 @@ from services.ingest.sniff import SNIFF_BYTES, mp4_lacks_index, text_kind
     (b'<?xml version="1.0"?><Error><Code>AccessDenied</Code></Error>', "an XML document"),
     (b'{"error": "expired"}', "a JSON document"),
     (b"this is a text file, not a video\n", "a text file"),
+    (b"#EXTM3U\n#EXT-X-TARGETDURATION:10\n", "an HLS playlist (.m3u8)"),
+    (b"\xef\xbb\xbf#EXTM3U\r\n", "an HLS playlist (.m3u8)"),
+    (b"ffconcat version 1.0\nfile a.mp4\n", "an FFmpeg concat list"),
+    (b"v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\n", "a session description (SDP)"),
+    (b"v=0.5 of my notes\n", "a text file"),
+    (b'<?xml version="1.0"?>\n<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" type="static">', "a DASH manifest (.mpd)"),
     ("Vidéo indisponible".encode() * 200, "a text file"),  # a character cut at SNIFF_BYTES is still text
     (b"", ""),
     (b"\x00\x00\x00\x18ftypmp42", ""),

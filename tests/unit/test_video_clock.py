@@ -69,3 +69,8 @@ def test_an_absurd_time_base_still_gives_finite_increasing_times():
 ])
 def test_frame_rates_are_made_sane(rates, fps):
     assert sane_fps(*rates) == pytest.approx(fps)
+
+
+def test_a_jump_ahead_within_the_gap_a_container_allows_is_a_pause_kept_as_it_is():
+    t = times(FrameClock(25.0, MS, 0, max_gap_s=60.0), [0, 40, 30_040, 30_080, 10**12])
+    assert t == [0.0, 0.04, 30.04, 30.08, 30.12]  # a pause of 30 s kept; past 60 s still a discontinuity

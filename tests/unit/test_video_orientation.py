@@ -2,11 +2,12 @@
 av_display_rotation_set and av_display_matrix_flip build them (16.16 fixed point, row-major)."""
 
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
 
-from services.ingest.video import upright
+from services.ingest.video import shown_aspect_size, upright
 
 ONE = 1 << 16
 
@@ -65,3 +66,21 @@ def test_colour_frames_keep_their_channels_when_turned():
     bgr[0, 0] = (255, 0, 0)
     out = upright(bgr, matrix(90))
     assert out.shape == (3, 2, 3) and out[2, 0].tolist() == [255, 0, 0]
+
+
+@pytest.mark.parametrize(("aspect", "size"), [
+    (Fraction(1), (720, 1280)),
+    (None, (720, 1280)),  # none stated
+    (Fraction(0, 1), (720, 1280)),  # FFmpeg's "unknown"
+    (Fraction(4, 3), (960, 1280)),  # HDV: wider pixels, the width grows
+    (Fraction(1, 2), (720, 2560)),  # taller pixels, the height grows
+    (Fraction(255, 1), (720, 1280)),  # beyond any real camera's: damage, shown as stored
+    (Fraction(1, 255), (720, 1280)),
+])
+def test_the_shown_size_stretches_the_short_side_of_pixels_that_are_not_square(aspect, size):
+    assert shown_aspect_size(720, 1280, aspect, max_pixels=4096 * 4096) == size
+
+
+def test_a_stretch_past_the_pixel_cap_shrinks_the_other_side_instead():
+    assert shown_aspect_size(4000, 4000, Fraction(2), max_pixels=4096 * 4096) == (4000, 2000)
+    assert shown_aspect_size(4000, 4000, Fraction(1, 2), max_pixels=4096 * 4096) == (2000, 4000)
