@@ -23,7 +23,7 @@ from services.analytics.store import AnalyticsStore
 from services.common import tracing
 from services.common.boundary import brief, is_influencer_id, is_video_id, shown, undefined_enum_values
 from services.common.paging import decode_token, encode_token, page_size
-from services.common.protoconv import duration
+from services.common.protoconv import duration, duration_problem
 from services.common.rpc import RunningServer, build_server
 from services.common.scores import score_problem
 from services.common.settings import Settings
@@ -49,6 +49,7 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
         self._waiters = threading.BoundedSemaphore(MAX_WAITERS)
 
     def RecordVideo(self, request, context):  # type: ignore[no-untyped-def]
+        _check_video_fields(context, request.video)
         row = video_from_proto(request.video)
         if problem := score_problem(row.performance):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{row.url[:80]!r}: {problem}")
@@ -164,6 +165,18 @@ def _check_influencers(context: grpc.ServicerContext, influencer_ids: list[str])
     if bad:
         context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                       f"influencer id {shown(bad[0])} is not of the form inf_ + 10 hex digits")
+
+
+def _check_video_fields(context: grpc.ServicerContext, video: common_pb2.Video) -> None:
+    """INVALID_ARGUMENT naming the field of a row that no video has: no outcome, a length that is no valid
+    Duration of at least 0 (the stubs let a negative one through, or one past 10,000 years), fewer than 0 faces."""
+    if video.status == common_pb2.VIDEO_STATUS_UNSPECIFIED:
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                      f"{shown(video.url)}: video.status is unset (VIDEO_STATUS_UNSPECIFIED): give the row's outcome")
+    if problem := duration_problem("video.duration", video.duration):
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{shown(video.url)}: {problem}")
+    if video.faces < 0:
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{shown(video.url)}: video.faces {video.faces} is negative")
 
 
 def _check_statuses(context: grpc.ServicerContext, statuses: list[int], what: str) -> None:

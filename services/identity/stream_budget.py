@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from influencers.v1 import identity_pb2
+from services.common.protoconv import duration_problem
 
 MAX_FRAMES = 20_000  # frames in one AnalyzeVideo stream
-MAX_DURATION_SECONDS = 315_576_000_000  # google.protobuf.Duration's bound (10,000 years)
 
 
 class StreamBudget:
@@ -36,8 +36,6 @@ class StreamBudget:
         if frame.index < 0:
             return f"{where}: the index is negative"
         for name, value in (("timestamp", frame.timestamp), ("span", frame.span)):
-            # Negative, or out of google.protobuf.Duration's range and sign rules: the stubs do not check.
-            if not (0 <= value.seconds <= MAX_DURATION_SECONDS and 0 <= value.nanos < 1_000_000_000):
-                return (f"{where}: {name} ({value.seconds} s, {value.nanos} ns) is not a valid duration of at "
-                        f"least 0")
+            if problem := duration_problem(name, value):
+                return f"{where}: {problem}"
         return None
