@@ -21,7 +21,14 @@ from services.analytics.records import (
 )
 from services.analytics.store import AnalyticsStore
 from services.common import tracing
-from services.common.boundary import brief, is_influencer_id, is_video_id, shown, undefined_enum_values
+from services.common.boundary import (
+    brief,
+    is_influencer_id,
+    is_video_id,
+    nul_field,
+    shown,
+    undefined_enum_values,
+)
 from services.common.paging import decode_token, encode_token, page_size
 from services.common.protoconv import duration, duration_problem
 from services.common.rpc import RunningServer, build_server
@@ -75,6 +82,8 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
         key = request.location or request.url
         if not key:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "give the row's location or url")
+        if name := nul_field((("location", request.location), ("url", request.url))):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{name} holds a NUL character ({shown(key)})")
         if problem := score_problem(request.performance):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{key[:80]!r}: {problem}")
         try:
@@ -90,6 +99,8 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "give a url, a location or a video_id")
         if key == "video_id":
             _check_video_id(context, value)
+        if nul_field([(key, value)]):  # no row has one: the store cannot even look it up
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{key} holds a NUL character ({shown(value)})")
         row = self._store.get_video(**{key: value})
         if row is None:
             context.abort(grpc.StatusCode.NOT_FOUND, f"no video with {key} {shown(value)}")
@@ -168,8 +179,11 @@ def _check_influencers(context: grpc.ServicerContext, influencer_ids: list[str])
 
 
 def _check_video_fields(context: grpc.ServicerContext, video: common_pb2.Video) -> None:
-    """INVALID_ARGUMENT naming the field of a row that no video has: no outcome, a length that is no valid
-    Duration of at least 0 (the stubs let a negative one through, or one past 10,000 years), fewer than 0 faces."""
+    """INVALID_ARGUMENT naming the field of a row that no store keeps or no video has: a NUL character in a text, no
+    outcome, a length that is no valid Duration of at least 0 (the stubs let a negative one through, or one past
+    10,000 years), fewer than 0 faces."""
+    if name := nul_field((f"video.{f}", getattr(video, f)) for f in ("url", "location", "error", "external_id")):
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{shown(video.url)}: {name} holds a NUL character")
     if video.status == common_pb2.VIDEO_STATUS_UNSPECIFIED:
         context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                       f"{shown(video.url)}: video.status is unset (VIDEO_STATUS_UNSPECIFIED): give the row's outcome")

@@ -17,6 +17,7 @@ from pathlib import Path
 import grpc
 
 from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2, ingest_pb2
+from services.common.boundary import nul_field, shown
 from services.common.metrics import observe_stages
 from services.common.protoconv import durations
 from services.common.scores import score_problem
@@ -39,6 +40,18 @@ def with_scores_checked(request: ingest_pb2.StartIngestRequest) -> ingest_pb2.St
             sub.ClearField("performance")
             sub.row_error = sub.row_error or f"{row_label(checked, k)}: {problem}"
     return checked
+
+
+def nul_problem(request: ingest_pb2.StartIngestRequest) -> str | None:
+    """Where `request` holds a NUL character, which no store keeps (PostgreSQL refuses it in any text): its
+    base_dir, or a row's field named with the row (`line 3: url holds a NUL character`); None when nowhere. A
+    manifest never has one (its reader refuses such a line); a hand-made request may."""
+    if nul_field([("base_dir", request.base_dir)]):
+        return f"base_dir holds a NUL character ({shown(request.base_dir)})"
+    for k, sub in enumerate(request.videos):
+        if name := nul_field((f, getattr(sub, f)) for f in ("url", "external_id", "row_error")):
+            return f"{row_label(request, k)}: {name} holds a NUL character ({shown(getattr(sub, name))})"
+    return None
 
 
 class SubmissionRunner:

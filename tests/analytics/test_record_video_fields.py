@@ -1,7 +1,7 @@
 """What a careless or hostile caller of analytics' gRPC may put in a row's fields, called for real on both
-engines: each value that no video has is INVALID_ARGUMENT naming the field, and nothing is stored. Before, both
-kept a row without a status, a negative length, a length past a Duration's range or a negative face count as
-given."""
+engines: each value that no video has, or that the store cannot keep, is INVALID_ARGUMENT naming the field, and
+nothing is stored. Before, both kept a row without a status, a negative length, a length past a Duration's range
+or a negative face count as given; SQLite kept a NUL character, which PostgreSQL answered with INTERNAL."""
 
 from __future__ import annotations
 
@@ -47,6 +47,10 @@ def done(**fields: object) -> analytics_pb2.RecordVideoRequest:
 
 
 @pytest.mark.parametrize(("fields", "said"), [
+    ({"url": "https://cdn.example.com/a\x00.mp4"}, "video.url holds a NUL character"),
+    ({"location": "/videos/a\x00.mp4"}, "video.location holds a NUL character"),
+    ({"error": "warning: \x00"}, "video.error holds a NUL character"),
+    ({"external_id": "post\x001"}, "video.external_id holds a NUL character"),
     ({"duration": Duration(seconds=-5)}, "video.duration (-5 s, 0 ns) is not a valid duration of at least 0"),
     ({"duration": Duration(seconds=1, nanos=-5)}, "video.duration (1 s, -5 ns) is not a valid duration"),
     ({"duration": Duration(seconds=10**15)}, "video.duration (1000000000000000 s, 0 ns) is not a valid duration"),
@@ -57,6 +61,20 @@ def test_a_row_field_no_video_can_have_is_refused_naming_it_and_nothing_is_store
     error = refusal(stub.RecordVideo, done(**fields))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and said in error.details(), error.details()
     assert stub.ListVideos(analytics_pb2.ListVideosRequest(), timeout=30).videos == []
+
+
+def test_a_nul_in_a_lookup_key_is_refused_naming_the_field(stub) -> None:
+    calls = [
+        (stub.GetVideo, analytics_pb2.GetVideoRequest(url="a\x00b"), "url holds a NUL character"),
+        (stub.GetVideo, analytics_pb2.GetVideoRequest(location="a\x00b"), "location holds a NUL character"),
+        (stub.UpdatePerformance, analytics_pb2.UpdatePerformanceRequest(url="a\x00b", performance=1.0),
+         "url holds a NUL character"),
+        (stub.UpdatePerformance, analytics_pb2.UpdatePerformanceRequest(location="a\x00b", performance=1.0),
+         "location holds a NUL character"),
+    ]
+    for call, request, said in calls:
+        error = refusal(call, request)
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and said in error.details(), error.details()
 
 
 def test_a_row_at_the_edges_of_what_is_valid_is_recorded_as_given(stub) -> None:

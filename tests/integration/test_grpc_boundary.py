@@ -378,3 +378,26 @@ def test_record_video_refuses_a_status_that_does_not_exist(analytics) -> None:
     error = refusal(stub.RecordVideo, analytics_pb2.RecordVideoRequest(video=common_pb2.Video(
         url="https://x/a.mp4", video_id="00000000000000aa", status=99)))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "99 is not a VideoStatus" in error.details()
+
+
+# ---- 6. text no database keeps --------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("request_", "said"), [
+    (ingest_pb2.StartIngestRequest(base_dir="/videos/\x00", videos=[ingest_pb2.VideoSubmission(url="a.mp4")]),
+     "base_dir holds a NUL character"),
+    (ingest_pb2.StartIngestRequest(videos=[ingest_pb2.VideoSubmission(url="a.mp4", line=2),
+                                           ingest_pb2.VideoSubmission(url="clip\x00.mp4", line=3)]),
+     "line 3: url holds a NUL character"),
+    (ingest_pb2.StartIngestRequest(videos=[ingest_pb2.VideoSubmission(url="a.mp4", external_id="post\x00")]),
+     "row 1 of this submission: external_id holds a NUL character"),
+    (ingest_pb2.StartIngestRequest(videos=[ingest_pb2.VideoSubmission(url="a.mp4", row_error="bad\x00")]),
+     "row 1 of this submission: row_error holds a NUL character"),
+])
+def test_start_ingest_refuses_a_nul_character_naming_the_row_and_field_and_starts_no_job(ingest, request_, said
+                                                                                          ) -> None:
+    # PostgreSQL keeps no NUL in any text: a base_dir with one was INTERNAL, and a row's URL with one could never
+    # be recorded ("not recorded: INTERNAL").
+    before = len(ingest.ListJobs(ingest_pb2.ListJobsRequest(), timeout=30).jobs)
+    error = refusal(ingest.StartIngest, request_)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and said in error.details(), error.details()
+    assert len(ingest.ListJobs(ingest_pb2.ListJobsRequest(), timeout=30).jobs) == before
