@@ -282,7 +282,11 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             return changed, self.registry.labels([*ids, *live])
 
         def before_after(_: dict | None) -> tuple[list[str], list[str]]:
-            return (live[1:], live[:1]) if len(live) > 1 else (ids[1:], ids[:1])
+            if len(live) > 1:
+                return live[1:], live[:1]
+            if live:  # every id stands for one influencer already (merged before): the others joined that one
+                return [i for i in ids if i != live[0]], live
+            return ids[1:], ids[:1]
         return identity_pb2.MergeInfluencersResponse(changes=self._correct(
             work, context, identity_pb2.AUDIT_ACTION_MERGE, involved, ids=before_after,
             journal_entry=("merge", recorded)))
