@@ -30,6 +30,7 @@ from services.identity.arguments import (
     refuse,
     require_id,
     require_influencer,
+    require_name,
 )
 from services.identity.audit import actor_of
 from services.identity.change_writer import ChangeWriter, Work
@@ -246,11 +247,14 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
 
     def OpenBatch(self, request: identity_pb2.OpenBatchRequest, context: grpc.ServicerContext
                   ) -> identity_pb2.OpenBatchResponse:
+        require_name(context, request.worker, "worker")
+        require_name(context, request.batch, "batch")
         interrupted = self.registry.open_batch(request.batch, request.worker)  # a full disk: rpc.py's status
         return identity_pb2.OpenBatchResponse(previous_interrupted=interrupted)
 
     def CloseBatch(self, request: identity_pb2.CloseBatchRequest, context: grpc.ServicerContext
                    ) -> identity_pb2.CloseBatchResponse:
+        require_name(context, request.worker, "worker")
         self.registry.close_batch(request.worker)
         return identity_pb2.CloseBatchResponse()
 

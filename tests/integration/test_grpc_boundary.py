@@ -401,3 +401,28 @@ def test_start_ingest_refuses_a_nul_character_naming_the_row_and_field_and_start
     error = refusal(ingest.StartIngest, request_)
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and said in error.details(), error.details()
     assert len(ingest.ListJobs(ingest_pb2.ListJobsRequest(), timeout=30).jobs) == before
+
+
+# ---- 7. batch markers ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("call", "request_", "said"), [
+    ("OpenBatch", identity_pb2.OpenBatchRequest(batch="b1", worker=""), "worker '' is not a name"),
+    ("OpenBatch", identity_pb2.OpenBatchRequest(batch="b1", worker="ingest-0\nERROR forged"),
+     r"worker 'ingest-0\nERROR forged' is not a name"),
+    ("OpenBatch", identity_pb2.OpenBatchRequest(batch="b1", worker="w" * 1_000_000), "(1000000 chars) is not a name"),
+    ("OpenBatch", identity_pb2.OpenBatchRequest(batch="b" * 1_000_000, worker="ingest-0"),
+     "(1000000 chars) is not a name"),
+    ("CloseBatch", identity_pb2.CloseBatchRequest(worker="w" * 1_000_000), "(1000000 chars) is not a name"),
+])
+def test_a_batch_marker_whose_worker_or_batch_is_no_short_printable_name_is_refused_and_not_stored(
+        identity, call: str, request_, said: str) -> None:
+    # Each was stored as given in identity's side records: a megabyte a call, under as many keys as a caller
+    # cared to send.
+    error = refusal(getattr(identity, call), request_)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and said in error.details(), error.details()
+    assert len(error.details()) < MAX_DETAILS
+    assert not identity.OpenBatch(identity_pb2.OpenBatchRequest(batch="b2", worker="ingest-7"),
+                                  timeout=30).previous_interrupted
+    assert identity.OpenBatch(identity_pb2.OpenBatchRequest(batch="b3", worker="ingest-7"),
+                              timeout=30).previous_interrupted
+    identity.CloseBatch(identity_pb2.CloseBatchRequest(worker="ingest-7"), timeout=30)
