@@ -144,9 +144,11 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
                                                      head_position=self._head())
 
     def WaitForFeedPosition(self, request, context):  # type: ignore[no-untyped-def]
+        if request.position < 0:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"position {request.position} is negative")
+        if problem := duration_problem("timeout", request.timeout):  # mixed signs too: no time at all
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
         timeout = request.timeout.seconds + request.timeout.nanos / 1e9
-        if timeout < 0 or request.position < 0:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "position and timeout must not be negative")
         applied = self._store.feed_position()
         if applied >= request.position:
             return analytics_pb2.WaitForFeedPositionResponse(reached=True, applied_position=applied)
