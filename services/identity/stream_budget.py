@@ -10,8 +10,9 @@ MAX_FRAMES = 20_000  # frames in one AnalyzeVideo stream
 
 class StreamBudget:
     """The limits of one AnalyzeVideo stream, checked as each frame arrives, so that a stream over them
-    is refused before it is held in memory: bytes per frame and per stream, frames per stream, and sane
-    times (a NaN, infinite or negative time would be stored as the time of an appearance)."""
+    is refused before it is held in memory: bytes per frame and per stream, frames per stream, indexes that
+    increase (frames in order, each once), and sane times (a NaN, infinite or negative time would be stored as the
+    time of an appearance)."""
 
     def __init__(self, max_frame_bytes: int, max_stream_bytes: int, max_frames: int = MAX_FRAMES) -> None:
         self.max_frame_bytes = max_frame_bytes
@@ -19,6 +20,7 @@ class StreamBudget:
         self.max_frames = max_frames
         self.frames = 0
         self.bytes = 0
+        self.last_index = -1  # the index of the frame before (the first's is at least 0)
 
     def admit(self, frame: identity_pb2.AnalyzeVideoRequest) -> str | None:
         """Counts `frame` in; returns why it is refused (naming the frame), or None."""
@@ -35,6 +37,10 @@ class StreamBudget:
                     f"{self.max_stream_bytes} bytes per video")
         if frame.index < 0:
             return f"{where}: the index is negative"
+        if frame.index <= self.last_index:  # a frame sent again would count its faces and time on screen twice
+            return (f"{where}: the index does not follow the previous frame's ({self.last_index}): frames come in "
+                    "order, each once")
+        self.last_index = frame.index
         for name, value in (("timestamp", frame.timestamp), ("span", frame.span)):
             if problem := duration_problem(name, value):
                 return f"{where}: {problem}"

@@ -145,6 +145,18 @@ def test_a_frame_time_that_is_not_a_valid_non_negative_duration_is_refused_and_n
     assert video_id not in listed
 
 
+@pytest.mark.parametrize("indexes", [(0, 1, 1), (0, 5, 3)])
+def test_a_frame_repeated_or_out_of_order_is_refused_naming_it_and_nothing_is_stored(identity, indexes) -> None:
+    # A frame sent twice was counted twice: three copies of one frame at 0 s gave a person 3 s on screen in a
+    # video of 1 s.
+    video_id = "00000000000000ed"
+    error = refusal(identity.AnalyzeVideo, iter([frame(i, jpeg(), video_id) for i in indexes]))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert (f"frame 2 of the stream (index {indexes[2]}): the index does not follow the previous frame's "
+            f"({indexes[1]}): frames come in order, each once") in error.details(), error.details()
+    assert video_id not in identity.ListVideoIds(identity_pb2.ListVideoIdsRequest(), timeout=30).video_ids
+
+
 def test_a_frame_that_is_no_image_is_refused_as_it_arrives_naming_it(identity) -> None:
     endless = itertools.chain([frame(0, jpeg()), frame(1, b"not an image")],
                               (frame(i, jpeg()) for i in itertools.count(2)))
