@@ -24,7 +24,7 @@ from services.ingest.job_store import JobStore, migrate, new_owner
 from services.ingest.jobs import JobQueue, QueueFull
 from services.ingest.pipeline import VideoPipeline
 from services.ingest.repost_store import RepostStore
-from services.ingest.submission import SubmissionRunner, nul_problem, with_scores_checked
+from services.ingest.submission import SubmissionRunner, text_problem, with_scores_checked
 
 SERVER_THREADS = 16
 # Watchers hold a server thread each for as long as they watch: at most this many at once, so that the
@@ -49,7 +49,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                           f"{len(request.videos)} videos in one job; the limit is {self.max_job_rows} "
                           "(INFLUENCERS_MAX_JOB_ROWS): split the manifest")
-        if problem := nul_problem(request):  # before any row is stored: PostgreSQL keeps no NUL in a text
+        if problem := text_problem(request):  # before any row is stored (a NUL: no PostgreSQL text keeps one)
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
         try:
             return ingest_pb2.StartIngestResponse(job=self.jobs.start(with_scores_checked(request)))

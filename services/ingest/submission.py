@@ -24,6 +24,7 @@ from services.common.scores import score_problem
 from services.ingest import batch
 from services.ingest.job_store import Claim
 from services.ingest.jobs import given_up, row_label
+from services.ingest.manifest import MAX_CELL_CHARS
 from services.ingest.pipeline import VideoPipeline
 
 log = logging.getLogger(__name__)
@@ -42,15 +43,19 @@ def with_scores_checked(request: ingest_pb2.StartIngestRequest) -> ingest_pb2.St
     return checked
 
 
-def nul_problem(request: ingest_pb2.StartIngestRequest) -> str | None:
-    """Where `request` holds a NUL character, which no store keeps (PostgreSQL refuses it in any text): its
-    base_dir, or a row's field named with the row (`line 3: url holds a NUL character`); None when nowhere. A
-    manifest never has one (its reader refuses such a line); a hand-made request may."""
-    if nul_field([("base_dir", request.base_dir)]):
-        return f"base_dir holds a NUL character ({shown(request.base_dir)})"
-    for k, sub in enumerate(request.videos):
-        if name := nul_field((f, getattr(sub, f)) for f in ("url", "external_id", "row_error")):
-            return f"{row_label(request, k)}: {name} holds a NUL character ({shown(getattr(sub, name))})"
+def text_problem(request: ingest_pb2.StartIngestRequest) -> str | None:
+    """Where `request` holds a text no store keeps or no manifest has: a NUL character (PostgreSQL refuses it in
+    any text; a manifest's reader refuses such a line), or more characters than a manifest cell may hold
+    (manifest.MAX_CELL_CHARS: such a manifest is refused whole). Its base_dir, or a row's field named with the
+    row (`line 3: url holds a NUL character`); None when nowhere."""
+    fields = [("base_dir", "base_dir", request.base_dir)]
+    fields += [(f"{row_label(request, k)}: {f}", f, getattr(sub, f)) for k, sub in enumerate(request.videos)
+               for f in ("url", "external_id", "row_error")]
+    for where, name, text in fields:
+        if nul_field([(name, text)]):
+            return f"{where} holds a NUL character ({shown(text)})"
+        if len(text) > MAX_CELL_CHARS:
+            return f"{where} is longer than {MAX_CELL_CHARS:,} characters ({shown(text)})"
     return None
 
 

@@ -415,6 +415,25 @@ def test_start_ingest_refuses_a_nul_character_naming_the_row_and_field_and_start
     assert len(ingest.ListJobs(ingest_pb2.ListJobsRequest(), timeout=30).jobs) == before
 
 
+@pytest.mark.parametrize(("request_", "said"), [
+    (ingest_pb2.StartIngestRequest(videos=[ingest_pb2.VideoSubmission(url="a.mp4", line=2),
+                                           ingest_pb2.VideoSubmission(url="b" * 100_001 + ".mp4", line=3)]),
+     "line 3: url is longer than 100,000 characters"),
+    (ingest_pb2.StartIngestRequest(videos=[ingest_pb2.VideoSubmission(url="a.mp4", external_id="x" * 1_000_000)]),
+     "row 1 of this submission: external_id is longer than 100,000 characters"),
+    (ingest_pb2.StartIngestRequest(base_dir="/" + "d" * 100_000, videos=[ingest_pb2.VideoSubmission(url="a.mp4")]),
+     "base_dir is longer than 100,000 characters"),
+])
+def test_start_ingest_refuses_a_text_longer_than_a_manifest_cell_may_be_and_starts_no_job(ingest, request_, said
+                                                                                          ) -> None:
+    # A manifest with such a cell is refused whole; the same rows sent over gRPC were queued and stored as given.
+    before = len(ingest.ListJobs(ingest_pb2.ListJobsRequest(), timeout=30).jobs)
+    error = refusal(ingest.StartIngest, request_)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and said in error.details(), error.details()
+    assert len(error.details()) < MAX_DETAILS
+    assert len(ingest.ListJobs(ingest_pb2.ListJobsRequest(), timeout=30).jobs) == before
+
+
 # ---- 7. batch markers ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("call", "request_", "said"), [
