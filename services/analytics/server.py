@@ -21,9 +21,16 @@ from services.analytics.records import (
 )
 from services.analytics.store import AnalyticsStore
 from services.common import tracing
-from services.common.boundary import brief, is_influencer_id, is_video_id, shown, undefined_enum_values
+from services.common.boundary import (
+    brief,
+    is_influencer_id,
+    is_video_id,
+    nul_field,
+    shown,
+    undefined_enum_values,
+)
 from services.common.paging import decode_token, encode_token, page_size
-from services.common.protoconv import duration
+from services.common.protoconv import duration, duration_problem
 from services.common.rpc import RunningServer, build_server
 from services.common.scores import score_problem
 from services.common.settings import Settings
@@ -49,6 +56,7 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
         self._waiters = threading.BoundedSemaphore(MAX_WAITERS)
 
     def RecordVideo(self, request, context):  # type: ignore[no-untyped-def]
+        _check_video_fields(context, request.video)
         row = video_from_proto(request.video)
         if problem := score_problem(row.performance):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{row.url[:80]!r}: {problem}")
@@ -74,6 +82,8 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
         key = request.location or request.url
         if not key:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "give the row's location or url")
+        if name := nul_field((("location", request.location), ("url", request.url))):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{name} holds a NUL character ({shown(key)})")
         if problem := score_problem(request.performance):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{key[:80]!r}: {problem}")
         try:
@@ -89,6 +99,8 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "give a url, a location or a video_id")
         if key == "video_id":
             _check_video_id(context, value)
+        if nul_field([(key, value)]):  # no row has one: the store cannot even look it up
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{key} holds a NUL character ({shown(value)})")
         row = self._store.get_video(**{key: value})
         if row is None:
             context.abort(grpc.StatusCode.NOT_FOUND, f"no video with {key} {shown(value)}")
@@ -132,9 +144,11 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
                                                      head_position=self._head())
 
     def WaitForFeedPosition(self, request, context):  # type: ignore[no-untyped-def]
+        if request.position < 0:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"position {request.position} is negative")
+        if problem := duration_problem("timeout", request.timeout):  # mixed signs too: no time at all
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
         timeout = request.timeout.seconds + request.timeout.nanos / 1e9
-        if timeout < 0 or request.position < 0:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "position and timeout must not be negative")
         applied = self._store.feed_position()
         if applied >= request.position:
             return analytics_pb2.WaitForFeedPositionResponse(reached=True, applied_position=applied)
@@ -164,6 +178,21 @@ def _check_influencers(context: grpc.ServicerContext, influencer_ids: list[str])
     if bad:
         context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                       f"influencer id {shown(bad[0])} is not of the form inf_ + 10 hex digits")
+
+
+def _check_video_fields(context: grpc.ServicerContext, video: common_pb2.Video) -> None:
+    """INVALID_ARGUMENT naming the field of a row that no store keeps or no video has: a NUL character in a text, no
+    outcome, a length that is no valid Duration of at least 0 (the stubs let a negative one through, or one past
+    10,000 years), fewer than 0 faces."""
+    if name := nul_field((f"video.{f}", getattr(video, f)) for f in ("url", "location", "error", "external_id")):
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{shown(video.url)}: {name} holds a NUL character")
+    if video.status == common_pb2.VIDEO_STATUS_UNSPECIFIED:
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                      f"{shown(video.url)}: video.status is unset (VIDEO_STATUS_UNSPECIFIED): give the row's outcome")
+    if problem := duration_problem("video.duration", video.duration):
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{shown(video.url)}: {problem}")
+    if video.faces < 0:
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{shown(video.url)}: video.faces {video.faces} is negative")
 
 
 def _check_statuses(context: grpc.ServicerContext, statuses: list[int], what: str) -> None:

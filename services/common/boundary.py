@@ -67,6 +67,12 @@ def undefined_enum_values(values: Iterable[int], defined: Iterable[int]) -> list
     return [v for v in values if v not in known]
 
 
+def nul_field(fields: Iterable[tuple[str, str]]) -> str | None:
+    """The name of the first of `fields` (name, text) whose text holds a NUL character, which no store of ours
+    keeps (PostgreSQL refuses it in any text column); None when none does."""
+    return next((name for name, text in fields if "\x00" in text), None)
+
+
 def brief(message: str, limit: int = 4 * SHOWN_CHARS) -> str:
     """A domain error's text cut to `limit` characters for a status message (it may quote a caller's value
     whole, as a manifest URL)."""

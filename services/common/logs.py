@@ -24,7 +24,7 @@ import structlog
 from structlog.typing import EventDict, WrappedLogger
 
 from services.common import tracing
-from services.common.boundary import escaped
+from services.common.boundary import SHOWN_CHARS, escaped
 
 FORMATS = ("text", "json")
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -45,8 +45,16 @@ def _trace_id(logger: WrappedLogger, name: str, event: EventDict) -> EventDict:
         if trace_id:
             event.setdefault("trace_id", trace_id)
             for field, value in tracing.baggage_fields().items():
-                event.setdefault(field, int(value) if field == "row" else value)
+                event.setdefault(field, _sent_along(field, value))
     return event
+
+
+def _sent_along(field: str, value: str) -> int | str:
+    """A baggage value as a field of the line: any caller may send one, so a row that is no whole number stays
+    text, and either is cut to SHOWN_CHARS (a line never fails on it, nor grows by kilobytes)."""
+    if field == "row" and value.isascii() and value.isdigit() and len(value) <= 18:
+        return int(value)
+    return value[:SHOWN_CHARS]
 
 
 def _service_field(service: str) -> Any:

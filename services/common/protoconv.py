@@ -54,6 +54,18 @@ def duration(seconds: float) -> Duration:
     return d
 
 
+MAX_DURATION_SECONDS = 315_576_000_000  # google.protobuf.Duration's bound (10,000 years)
+
+
+def duration_problem(name: str, value: Duration) -> str | None:
+    """Why `value` is no media time (a position or a length: at least 0), naming it `name`; None when it is one.
+    The stubs let through what a Duration may not be: negative, signs mixed, nanos of a second or more, or past
+    its range of 10,000 years."""
+    if 0 <= value.seconds <= MAX_DURATION_SECONDS and 0 <= value.nanos < 1_000_000_000:
+        return None
+    return f"{name} ({value.seconds} s, {value.nanos} ns) is not a valid duration of at least 0"
+
+
 def durations(by_key: Mapping[str, float]) -> dict[str, Duration]:
     """A map of seconds (time spent, by stage) as the contract's `map<string, Duration>`."""
     return {key: duration(value) for key, value in by_key.items()}

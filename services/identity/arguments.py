@@ -12,6 +12,8 @@ from services.common.boundary import brief, is_influencer_id, shown
 from services.common.paging import page_size
 from services.identity.crops import check_id
 
+NAME_CHARS = 256  # characters of a name require_name takes: a host name (253), a batch's uuid
+
 
 def require_id(context: grpc.ServicerContext, value: str, what: str) -> None:
     """INVALID_ARGUMENT for anything but an id (crops.check_id: letters, digits, _ or -), named `what`."""
@@ -20,6 +22,14 @@ def require_id(context: grpc.ServicerContext, value: str, what: str) -> None:
     except ValueError:
         context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                       f"{what} {shown(value)} is not a valid id (letters, digits, _ or -, at most 64)")
+
+
+def require_name(context: grpc.ServicerContext, value: str, what: str, limit: int = NAME_CHARS) -> None:
+    """INVALID_ARGUMENT for anything but 1 to `limit` printable characters (a host name, a batch's uuid), named
+    `what`: such a value is stored as a key and payload, and shown in logs."""
+    if not 0 < len(value) <= limit or not value.isprintable():
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                      f"{what} {shown(value)} is not a name (1 to {limit} printable characters)")
 
 
 def require_influencer(context: grpc.ServicerContext, value: str, what: str = "influencer_id") -> None:

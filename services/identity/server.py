@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 
@@ -29,6 +30,7 @@ from services.identity.arguments import (
     refuse,
     require_id,
     require_influencer,
+    require_name,
 )
 from services.identity.audit import actor_of
 from services.identity.change_writer import ChangeWriter, Work
@@ -52,6 +54,10 @@ MAX_REVIEW = 100  # items of the review queue in one answer
 MAX_MERGE = 1000  # different influencers in one MergeInfluencers call (each is looked up under the lock)
 MAX_CHANGES = 1000  # changes of the feed in one ListChanges answer
 AUDIT_ID_CHARS = 32  # hex digits of an audit id
+# AnalyzeVideo streams at once. Each holds a server thread (process.py: 16) for as long as its caller keeps it open,
+# a stalled caller for up to the connection's age: the threads above the cap always answer health checks,
+# corrections and reads. Past it: UNAVAILABLE, and ingest gives the row back to run again.
+MAX_ANALYSES = 12
 
 
 class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
@@ -61,14 +67,17 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     ChangeWriter, a video's analysis and copy here, with the writer's publish."""
 
     def __init__(self, registry: IdentityRegistry, workers: FaceWorkers, settings: Settings,
-                 writer: ChangeWriter) -> None:
-        """`writer`: publishes the writes of `registry` to the change feed (services/identity/change_writer.py)."""
+                 writer: ChangeWriter, max_analyses: int = MAX_ANALYSES) -> None:
+        """`writer`: publishes the writes of `registry` to the change feed (services/identity/change_writer.py);
+        `max_analyses`: AnalyzeVideo streams at once (MAX_ANALYSES)."""
         self.registry = registry
         self.workers = workers
         self.settings = settings
         self.writer = writer
         self.feed = writer.feed
         self.scratch = ScratchDir(settings.data_dir)  # where long videos' frames wait (AnalyzeVideo)
+        self.max_analyses = max_analyses
+        self._analyses = threading.BoundedSemaphore(max_analyses)
 
     def ListChanges(self, request: identity_pb2.ListChangesRequest, context: grpc.ServicerContext
                     ) -> identity_pb2.ListChangesResponse:
@@ -83,6 +92,17 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
 
     def AnalyzeVideo(self, request_iterator: Iterator[identity_pb2.AnalyzeVideoRequest], context: grpc.ServicerContext
                      ) -> identity_pb2.AnalyzeVideoResponse:
+        if not self._analyses.acquire(blocking=False):  # before any frame is read
+            context.abort(grpc.StatusCode.UNAVAILABLE, f"identity is receiving {self.max_analyses} videos at once, "
+                                                       "its limit: send this one again in a moment")
+        try:
+            return self._receive(request_iterator, context)
+        finally:
+            self._analyses.release()
+
+    def _receive(self, request_iterator: Iterator[identity_pb2.AnalyzeVideoRequest], context: grpc.ServicerContext
+                 ) -> identity_pb2.AnalyzeVideoResponse:
+        """AnalyzeVideo within its slot: the frames, checked as they arrive, then the analysis."""
         video_id = ""
         budget = StreamBudget(self.settings.max_frame_bytes, self.settings.max_stream_bytes)
         # The frames wait in a spool (a file past settings.spool_memory_bytes) and the worker reads them one at a time:
@@ -229,11 +249,14 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
 
     def OpenBatch(self, request: identity_pb2.OpenBatchRequest, context: grpc.ServicerContext
                   ) -> identity_pb2.OpenBatchResponse:
+        require_name(context, request.worker, "worker")
+        require_name(context, request.batch, "batch")
         interrupted = self.registry.open_batch(request.batch, request.worker)  # a full disk: rpc.py's status
         return identity_pb2.OpenBatchResponse(previous_interrupted=interrupted)
 
     def CloseBatch(self, request: identity_pb2.CloseBatchRequest, context: grpc.ServicerContext
                    ) -> identity_pb2.CloseBatchResponse:
+        require_name(context, request.worker, "worker")
         self.registry.close_batch(request.worker)
         return identity_pb2.CloseBatchResponse()
 
@@ -265,7 +288,11 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             return changed, self.registry.labels([*ids, *live])
 
         def before_after(_: dict | None) -> tuple[list[str], list[str]]:
-            return (live[1:], live[:1]) if len(live) > 1 else (ids[1:], ids[:1])
+            if len(live) > 1:
+                return live[1:], live[:1]
+            if live:  # every id stands for one influencer already (merged before): the others joined that one
+                return [i for i in ids if i != live[0]], live
+            return ids[1:], ids[:1]
         return identity_pb2.MergeInfluencersResponse(changes=self._correct(
             work, context, identity_pb2.AUDIT_ACTION_MERGE, involved, ids=before_after,
             journal_entry=("merge", recorded)))

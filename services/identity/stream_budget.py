@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from influencers.v1 import identity_pb2
+from services.common.protoconv import duration_problem
 
 MAX_FRAMES = 20_000  # frames in one AnalyzeVideo stream
-MAX_DURATION_SECONDS = 315_576_000_000  # google.protobuf.Duration's bound (10,000 years)
 
 
 class StreamBudget:
     """The limits of one AnalyzeVideo stream, checked as each frame arrives, so that a stream over them
-    is refused before it is held in memory: bytes per frame and per stream, frames per stream, and sane
-    times (a NaN, infinite or negative time would be stored as the time of an appearance)."""
+    is refused before it is held in memory: bytes per frame and per stream, frames per stream, indexes that
+    increase (frames in order, each once), and sane times (a NaN, infinite or negative time would be stored as the
+    time of an appearance)."""
 
     def __init__(self, max_frame_bytes: int, max_stream_bytes: int, max_frames: int = MAX_FRAMES) -> None:
         self.max_frame_bytes = max_frame_bytes
@@ -19,6 +20,7 @@ class StreamBudget:
         self.max_frames = max_frames
         self.frames = 0
         self.bytes = 0
+        self.last_index = -1  # the index of the frame before (the first's is at least 0)
 
     def admit(self, frame: identity_pb2.AnalyzeVideoRequest) -> str | None:
         """Counts `frame` in; returns why it is refused (naming the frame), or None."""
@@ -35,9 +37,11 @@ class StreamBudget:
                     f"{self.max_stream_bytes} bytes per video")
         if frame.index < 0:
             return f"{where}: the index is negative"
+        if frame.index <= self.last_index:  # a frame sent again would count its faces and time on screen twice
+            return (f"{where}: the index does not follow the previous frame's ({self.last_index}): frames come in "
+                    "order, each once")
+        self.last_index = frame.index
         for name, value in (("timestamp", frame.timestamp), ("span", frame.span)):
-            # Negative, or out of google.protobuf.Duration's range and sign rules: the stubs do not check.
-            if not (0 <= value.seconds <= MAX_DURATION_SECONDS and 0 <= value.nanos < 1_000_000_000):
-                return (f"{where}: {name} ({value.seconds} s, {value.nanos} ns) is not a valid duration of at "
-                        f"least 0")
+            if problem := duration_problem(name, value):
+                return f"{where}: {problem}"
         return None

@@ -14,7 +14,7 @@ import grpc
 import sqlalchemy as sa
 
 from influencers.v1 import analytics_pb2_grpc, identity_pb2_grpc, ingest_pb2, ingest_pb2_grpc
-from services.common.boundary import brief, shown
+from services.common.boundary import brief, nul_field, shown
 from services.common.clients import GrpcAnalytics, GrpcIdentity
 from services.common.database import database_url, open_engine
 from services.common.metrics import GAUGES
@@ -26,7 +26,7 @@ from services.ingest.jobs import JobQueue, QueueFull
 from services.ingest.pipeline import VideoPipeline
 from services.ingest.queue_holders import QueueHolders, sqlite_file
 from services.ingest.repost_store import RepostStore
-from services.ingest.submission import SubmissionRunner, with_scores_checked, with_userinfo_hidden
+from services.ingest.submission import SubmissionRunner, text_problem, with_scores_checked, with_userinfo_hidden
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,8 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                           f"{len(request.videos)} videos in one job; the limit is {self.max_job_rows} "
                           "(INFLUENCERS_MAX_JOB_ROWS): split the manifest")
+        if problem := text_problem(request):  # before any row is stored (a NUL: no PostgreSQL text keeps one)
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
         try:
             checked = with_scores_checked(with_userinfo_hidden(request))
             return ingest_pb2.StartIngestResponse(job=self.jobs.start(checked))
@@ -64,10 +66,12 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
             raise
 
     def GetJob(self, request: ingest_pb2.GetJobRequest, context: grpc.ServicerContext) -> ingest_pb2.GetJobResponse:
+        _check_job_id(request.job_id, context)
         return ingest_pb2.GetJobResponse(job=_found(self.jobs.get(request.job_id), request.job_id, context))
 
     def WatchJob(self, request: ingest_pb2.WatchJobRequest, context: grpc.ServicerContext
                  ) -> Iterator[ingest_pb2.WatchJobResponse]:
+        _check_job_id(request.job_id, context)
         if not self._watchers.acquire(blocking=False):
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
                           f"{self.max_watchers} jobs are being watched on this replica, the limit; poll GetJob "
@@ -80,6 +84,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
 
     def CancelJob(self, request: ingest_pb2.CancelJobRequest, context: grpc.ServicerContext
                   ) -> ingest_pb2.CancelJobResponse:
+        _check_job_id(request.job_id, context)
         return ingest_pb2.CancelJobResponse(job=_found(self.jobs.cancel(request.job_id), request.job_id, context))
 
     def ListJobs(self, request: ingest_pb2.ListJobsRequest, context: grpc.ServicerContext
@@ -92,6 +97,13 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         except grpc.RpcError as exc:
             context.abort(exc.code(), brief(exc.details() or ""))
             raise
+
+
+def _check_job_id(job_id: str, context: grpc.ServicerContext) -> None:
+    """INVALID_ARGUMENT for a job id holding a NUL character, before the job store reads it (PostgreSQL refuses
+    one in any text); any other unknown id is NOT_FOUND (_found)."""
+    if nul_field([("job_id", job_id)]):
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"job_id holds a NUL character ({shown(job_id)})")
 
 
 def _found(value, job_id: str, context: grpc.ServicerContext):  # type: ignore[no-untyped-def]

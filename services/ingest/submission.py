@@ -17,12 +17,14 @@ from pathlib import Path
 import grpc
 
 from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2, ingest_pb2
+from services.common.boundary import nul_field, shown
 from services.common.metrics import observe_stages
 from services.common.protoconv import durations
 from services.common.scores import score_problem
 from services.ingest import batch
 from services.ingest.job_store import Claim
 from services.ingest.jobs import given_up, row_label
+from services.ingest.manifest import MAX_CELL_CHARS
 from services.ingest.netguard import userinfo_hidden
 from services.ingest.pipeline import VideoPipeline
 
@@ -51,6 +53,22 @@ def with_userinfo_hidden(request: ingest_pb2.StartIngestRequest) -> ingest_pb2.S
     for sub in hidden.videos:
         sub.url = userinfo_hidden(sub.url)
     return hidden
+
+
+def text_problem(request: ingest_pb2.StartIngestRequest) -> str | None:
+    """Where `request` holds a text no store keeps or no manifest has: a NUL character (PostgreSQL refuses it in
+    any text; a manifest's reader refuses such a line), or more characters than a manifest cell may hold
+    (manifest.MAX_CELL_CHARS: such a manifest is refused whole). Its base_dir, or a row's field named with the
+    row (`line 3: url holds a NUL character`); None when nowhere."""
+    fields = [("base_dir", "base_dir", request.base_dir)]
+    fields += [(f"{row_label(request, k)}: {f}", f, getattr(sub, f)) for k, sub in enumerate(request.videos)
+               for f in ("url", "external_id", "row_error")]
+    for where, name, text in fields:
+        if nul_field([(name, text)]):
+            return f"{where} holds a NUL character ({shown(text)})"
+        if len(text) > MAX_CELL_CHARS:
+            return f"{where} is longer than {MAX_CELL_CHARS:,} characters ({shown(text)})"
+    return None
 
 
 class SubmissionRunner:

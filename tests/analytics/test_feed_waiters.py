@@ -9,6 +9,7 @@ import time
 
 import grpc
 import pytest
+from google.protobuf.duration_pb2 import Duration
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from influencers.v1 import analytics_pb2, analytics_pb2_grpc
@@ -76,3 +77,17 @@ def test_the_client_asks_again_while_the_waiters_are_taken_until_its_deadline(st
     assert time.monotonic() - started >= 2.5  # it kept asking (a slot freed after ~1 s) instead of giving up
     for holder in holders:
         holder.join()
+
+
+@pytest.mark.parametrize(("request_", "said"), [
+    (analytics_pb2.WaitForFeedPositionRequest(position=-1), "position -1 is negative"),
+    (analytics_pb2.WaitForFeedPositionRequest(position=FAR, timeout=Duration(seconds=-5)),
+     "timeout (-5 s, 0 ns) is not a valid duration of at least 0"),
+    # Signs mixed (no valid Duration): read as 1 s - 0.999999999 s, it was a wait of a nanosecond.
+    (analytics_pb2.WaitForFeedPositionRequest(position=FAR, timeout=Duration(seconds=1, nanos=-999_999_999)),
+     "timeout (1 s, -999999999 ns) is not a valid duration of at least 0"),
+])
+def test_a_wait_for_a_negative_position_or_an_invalid_timeout_is_refused_naming_which(stub, request_, said) -> None:
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.WaitForFeedPosition(request_, timeout=10)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT and caught.value.details() == said

@@ -52,9 +52,9 @@ def pipeline(tmp_path: Path) -> Iterator[VideoPipeline]:
     store.close()
 
 
+# A NUL written as such never reaches a row: StartIngest refuses it, as no store keeps it (test_grpc_boundary::
+# test_start_ingest_refuses_a_nul_character_naming_the_row_and_field_and_starts_no_job); %00 in a file: URL does.
 @pytest.mark.parametrize(("url", "reason"), [
-    ("clip\x00.mp4", r"clip\x00.mp4: invalid path (NUL character)"),
-    ("file:///tmp/a\x00b.mp4", r"file:///tmp/a\x00b.mp4: invalid path (NUL character)"),
     ("file:///tmp/a%00b.mp4", "file:///tmp/a%00b.mp4: invalid path (NUL character)"),
     ("file:///tmp/a%FFb.mp4", "file:///tmp/a%FFb.mp4: invalid path (its %-escapes are not UTF-8)"),
     ("file://files.example.com/a.mp4", "file://files.example.com/a.mp4: a file URL of another host "

@@ -145,6 +145,18 @@ def test_a_frame_time_that_is_not_a_valid_non_negative_duration_is_refused_and_n
     assert video_id not in listed
 
 
+@pytest.mark.parametrize("indexes", [(0, 1, 1), (0, 5, 3)])
+def test_a_frame_repeated_or_out_of_order_is_refused_naming_it_and_nothing_is_stored(identity, indexes) -> None:
+    # A frame sent twice was counted twice: three copies of one frame at 0 s gave a person 3 s on screen in a
+    # video of 1 s.
+    video_id = "00000000000000ed"
+    error = refusal(identity.AnalyzeVideo, iter([frame(i, jpeg(), video_id) for i in indexes]))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert (f"frame 2 of the stream (index {indexes[2]}): the index does not follow the previous frame's "
+            f"({indexes[1]}): frames come in order, each once") in error.details(), error.details()
+    assert video_id not in identity.ListVideoIds(identity_pb2.ListVideoIdsRequest(), timeout=30).video_ids
+
+
 def test_a_frame_that_is_no_image_is_refused_as_it_arrives_naming_it(identity) -> None:
     endless = itertools.chain([frame(0, jpeg()), frame(1, b"not an image")],
                               (frame(i, jpeg()) for i in itertools.count(2)))
@@ -378,3 +390,70 @@ def test_record_video_refuses_a_status_that_does_not_exist(analytics) -> None:
     error = refusal(stub.RecordVideo, analytics_pb2.RecordVideoRequest(video=common_pb2.Video(
         url="https://x/a.mp4", video_id="00000000000000aa", status=99)))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "99 is not a VideoStatus" in error.details()
+
+
+# ---- 6. text no database keeps --------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("request_", "said"), [
+    (ingest_pb2.StartIngestRequest(base_dir="/videos/\x00", videos=[ingest_pb2.VideoSubmission(url="a.mp4")]),
+     "base_dir holds a NUL character"),
+    (ingest_pb2.StartIngestRequest(videos=[ingest_pb2.VideoSubmission(url="a.mp4", line=2),
+                                           ingest_pb2.VideoSubmission(url="clip\x00.mp4", line=3)]),
+     "line 3: url holds a NUL character"),
+    (ingest_pb2.StartIngestRequest(videos=[ingest_pb2.VideoSubmission(url="a.mp4", external_id="post\x00")]),
+     "row 1 of this submission: external_id holds a NUL character"),
+    (ingest_pb2.StartIngestRequest(videos=[ingest_pb2.VideoSubmission(url="a.mp4", row_error="bad\x00")]),
+     "row 1 of this submission: row_error holds a NUL character"),
+])
+def test_start_ingest_refuses_a_nul_character_naming_the_row_and_field_and_starts_no_job(ingest, request_, said
+                                                                                          ) -> None:
+    # PostgreSQL keeps no NUL in any text: a base_dir with one was INTERNAL, and a row's URL with one could never
+    # be recorded ("not recorded: INTERNAL").
+    before = len(ingest.ListJobs(ingest_pb2.ListJobsRequest(), timeout=30).jobs)
+    error = refusal(ingest.StartIngest, request_)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and said in error.details(), error.details()
+    assert len(ingest.ListJobs(ingest_pb2.ListJobsRequest(), timeout=30).jobs) == before
+
+
+@pytest.mark.parametrize(("request_", "said"), [
+    (ingest_pb2.StartIngestRequest(videos=[ingest_pb2.VideoSubmission(url="a.mp4", line=2),
+                                           ingest_pb2.VideoSubmission(url="b" * 100_001 + ".mp4", line=3)]),
+     "line 3: url is longer than 100,000 characters"),
+    (ingest_pb2.StartIngestRequest(videos=[ingest_pb2.VideoSubmission(url="a.mp4", external_id="x" * 1_000_000)]),
+     "row 1 of this submission: external_id is longer than 100,000 characters"),
+    (ingest_pb2.StartIngestRequest(base_dir="/" + "d" * 100_000, videos=[ingest_pb2.VideoSubmission(url="a.mp4")]),
+     "base_dir is longer than 100,000 characters"),
+])
+def test_start_ingest_refuses_a_text_longer_than_a_manifest_cell_may_be_and_starts_no_job(ingest, request_, said
+                                                                                          ) -> None:
+    # A manifest with such a cell is refused whole; the same rows sent over gRPC were queued and stored as given.
+    before = len(ingest.ListJobs(ingest_pb2.ListJobsRequest(), timeout=30).jobs)
+    error = refusal(ingest.StartIngest, request_)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and said in error.details(), error.details()
+    assert len(error.details()) < MAX_DETAILS
+    assert len(ingest.ListJobs(ingest_pb2.ListJobsRequest(), timeout=30).jobs) == before
+
+
+# ---- 7. batch markers ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("call", "request_", "said"), [
+    ("OpenBatch", identity_pb2.OpenBatchRequest(batch="b1", worker=""), "worker '' is not a name"),
+    ("OpenBatch", identity_pb2.OpenBatchRequest(batch="b1", worker="ingest-0\nERROR forged"),
+     r"worker 'ingest-0\nERROR forged' is not a name"),
+    ("OpenBatch", identity_pb2.OpenBatchRequest(batch="b1", worker="w" * 1_000_000), "(1000000 chars) is not a name"),
+    ("OpenBatch", identity_pb2.OpenBatchRequest(batch="b" * 1_000_000, worker="ingest-0"),
+     "(1000000 chars) is not a name"),
+    ("CloseBatch", identity_pb2.CloseBatchRequest(worker="w" * 1_000_000), "(1000000 chars) is not a name"),
+])
+def test_a_batch_marker_whose_worker_or_batch_is_no_short_printable_name_is_refused_and_not_stored(
+        identity, call: str, request_, said: str) -> None:
+    # Each was stored as given in identity's side records: a megabyte a call, under as many keys as a caller
+    # cared to send.
+    error = refusal(getattr(identity, call), request_)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and said in error.details(), error.details()
+    assert len(error.details()) < MAX_DETAILS
+    assert not identity.OpenBatch(identity_pb2.OpenBatchRequest(batch="b2", worker="ingest-7"),
+                                  timeout=30).previous_interrupted
+    assert identity.OpenBatch(identity_pb2.OpenBatchRequest(batch="b3", worker="ingest-7"),
+                              timeout=30).previous_interrupted
+    identity.CloseBatch(identity_pb2.CloseBatchRequest(worker="ingest-7"), timeout=30)

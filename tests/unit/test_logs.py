@@ -152,3 +152,34 @@ def test_a_text_event_with_line_breaks_stays_on_its_line(restore_root):
     first, second = out.getvalue().splitlines()
     assert first.endswith('failed: rpc\\n\\tstatus = UNAVAILABLE\\n\\tdetails = "refused"')
     assert second.endswith(r"video failed reason='a\nb' count=2")
+
+
+@pytest.mark.parametrize("log_format", ["json", "text"])
+def test_baggage_a_caller_forged_is_logged_as_text_shown_escaped_and_never_costs_the_line(restore_root, log_format):
+    # Any gRPC caller may send W3C baggage: a row that is no number made the JSON and text lines fail in the
+    # processor (int('abc')), and logging printed "--- Logging error ---" instead of the line.
+    from opentelemetry import baggage
+    from opentelemetry import context as otel_context
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from services.common import tracing
+
+    out = io.StringIO()
+    configure_logging(log_format, "INFO", stream=out)
+    tracing.install(["identity"], InMemorySpanExporter(), batch=False)
+    forged = baggage.set_baggage("influencers.row", "1e9\nINFO forged line",
+                                 baggage.set_baggage("influencers.job_id", "j" * 5000))
+    token = otel_context.attach(forged)
+    try:
+        with tracing.tracer("identity").start_as_current_span("assign"):
+            logging.getLogger("services.identity.server").warning("slow")
+    finally:
+        otel_context.detach(token)
+        tracing.shutdown_tracing()
+    (line,) = out.getvalue().splitlines()
+    if log_format == "json":
+        fields = json.loads(line)
+        assert fields["event"] == "slow" and fields["row"] == "1e9\nINFO forged line"
+        assert len(fields["job_id"]) < 200
+    else:
+        assert "slow" in line and r"row='1e9\nINFO forged line'" in line and len(line) < 500

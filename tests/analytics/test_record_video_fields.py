@@ -1,0 +1,87 @@
+"""What a careless or hostile caller of analytics' gRPC may put in a row's fields, called for real on both
+engines: each value that no video has, or that the store cannot keep, is INVALID_ARGUMENT naming the field, and
+nothing is stored. Before, both kept a row without a status, a negative length, a length past a Duration's range
+or a negative face count as given; SQLite kept a NUL character, which PostgreSQL answered with INTERNAL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from google.protobuf.duration_pb2 import Duration
+
+from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2
+from services.analytics.server import serve_analytics
+from services.analytics.store import AnalyticsStore
+from services.common.rpc import open_channel, wait_healthy
+from services.common.settings import Settings
+
+URL = "https://cdn.example.com/a.mp4"
+VIDEO_ID = "00000000000000aa"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def stub(request, tmp_path: Path) -> Iterator[analytics_pb2_grpc.AnalyticsServiceStub]:
+    url = request.getfixturevalue("postgres_url") if request.param == "postgresql" else tmp_path / "a.sqlite"
+    store = AnalyticsStore(url)
+    running = serve_analytics(Settings().replace(analytics_port=0), store)
+    channel = open_channel(f"127.0.0.1:{running.port}")
+    wait_healthy(channel, timeout_s=10)
+    yield analytics_pb2_grpc.AnalyticsServiceStub(channel)
+    channel.close()
+    running.stop(grace_s=0.5)
+    store.close()
+
+
+def refusal(call, request) -> grpc.RpcError:  # type: ignore[no-untyped-def]
+    with pytest.raises(grpc.RpcError) as caught:
+        call(request, timeout=30)
+    return caught.value
+
+
+def done(**fields: object) -> analytics_pb2.RecordVideoRequest:
+    values = {"url": URL, "video_id": VIDEO_ID, "status": common_pb2.VIDEO_STATUS_DONE, "performance": 1.0, **fields}
+    return analytics_pb2.RecordVideoRequest(video=common_pb2.Video(**values))
+
+
+@pytest.mark.parametrize(("fields", "said"), [
+    ({"url": "https://cdn.example.com/a\x00.mp4"}, "video.url holds a NUL character"),
+    ({"location": "/videos/a\x00.mp4"}, "video.location holds a NUL character"),
+    ({"error": "warning: \x00"}, "video.error holds a NUL character"),
+    ({"external_id": "post\x001"}, "video.external_id holds a NUL character"),
+    ({"duration": Duration(seconds=-5)}, "video.duration (-5 s, 0 ns) is not a valid duration of at least 0"),
+    ({"duration": Duration(seconds=1, nanos=-5)}, "video.duration (1 s, -5 ns) is not a valid duration"),
+    ({"duration": Duration(seconds=10**15)}, "video.duration (1000000000000000 s, 0 ns) is not a valid duration"),
+    ({"faces": -7}, "video.faces -7 is negative"),
+    ({"status": common_pb2.VIDEO_STATUS_UNSPECIFIED}, "video.status is unset (VIDEO_STATUS_UNSPECIFIED)"),
+])
+def test_a_row_field_no_video_can_have_is_refused_naming_it_and_nothing_is_stored(stub, fields, said) -> None:
+    error = refusal(stub.RecordVideo, done(**fields))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and said in error.details(), error.details()
+    assert stub.ListVideos(analytics_pb2.ListVideosRequest(), timeout=30).videos == []
+
+
+def test_a_nul_in_a_lookup_key_is_refused_naming_the_field(stub) -> None:
+    calls = [
+        (stub.GetVideo, analytics_pb2.GetVideoRequest(url="a\x00b"), "url holds a NUL character"),
+        (stub.GetVideo, analytics_pb2.GetVideoRequest(location="a\x00b"), "location holds a NUL character"),
+        (stub.UpdatePerformance, analytics_pb2.UpdatePerformanceRequest(url="a\x00b", performance=1.0),
+         "url holds a NUL character"),
+        (stub.UpdatePerformance, analytics_pb2.UpdatePerformanceRequest(location="a\x00b", performance=1.0),
+         "location holds a NUL character"),
+    ]
+    for call, request, said in calls:
+        error = refusal(call, request)
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and said in error.details(), error.details()
+
+
+def test_a_row_at_the_edges_of_what_is_valid_is_recorded_as_given(stub) -> None:
+    longest = Duration(seconds=315_576_000_000, nanos=999_999_999)
+    assert stub.RecordVideo(done(duration=longest, faces=0), timeout=30).created
+    assert stub.RecordVideo(analytics_pb2.RecordVideoRequest(video=common_pb2.Video(
+        url="https://cdn.example.com/b.mp4", status=common_pb2.VIDEO_STATUS_FAILED, error="no such file")),
+        timeout=30).created
+    assert [v.url for v in stub.ListVideos(analytics_pb2.ListVideosRequest(), timeout=30).videos] == [
+        URL, "https://cdn.example.com/b.mp4"]

@@ -1,0 +1,78 @@
+"""Callers of identity's AnalyzeVideo that never finish their stream, called for real: a server on a free loopback
+port, and streams that send a frame and then stall (a crashed or careless caller whose connection stays open).
+Each held one of the server's threads until its connection aged out (15 minutes): sixteen of them left none for
+health checks or any other call."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import cv2
+import grpc
+import numpy as np
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from influencers.v1 import identity_pb2, identity_pb2_grpc
+from services.common.rpc import open_channel, wait_healthy
+from services.common.settings import Settings
+from services.identity.process import IdentityProcess
+from services.identity.server import MAX_ANALYSES
+
+SERVER_THREADS = 16  # identity's (services/identity/process.py)
+
+
+def jpeg() -> bytes:
+    ok, buf = cv2.imencode(".jpg", np.full((64, 64, 3), 128, np.uint8))
+    assert ok
+    return buf.tobytes()
+
+
+@pytest.fixture
+def identity(tmp_path) -> Iterator[grpc.Channel]:
+    process = IdentityProcess(Settings(data_dir=tmp_path, identity_port=0, workers=1))
+    channel = open_channel(f"127.0.0.1:{process.port}")
+    wait_healthy(channel, timeout_s=60)
+    yield channel
+    channel.close()
+    process.stop(grace_s=1)
+
+
+def stalled(video_id: str, release: threading.Event) -> Iterator[identity_pb2.AnalyzeVideoRequest]:
+    yield identity_pb2.AnalyzeVideoRequest(video_id=video_id, index=0, image=jpeg())
+    release.wait()
+
+
+def test_streams_that_never_end_leave_threads_for_health_and_other_calls_and_past_the_cap_are_unavailable(
+        identity: grpc.Channel) -> None:
+    stub = identity_pb2_grpc.IdentityServiceStub(identity)
+    release = threading.Event()
+    calls = [stub.AnalyzeVideo.future(stalled(f"{k + 1:016x}", release), timeout=300)
+             for k in range(SERVER_THREADS)]
+    try:
+        # A stream past the cap is refused at once, before a frame is read (this one's frame is no image: were it
+        # let in, it would be refused for that instead).
+        deadline = time.monotonic() + 60
+        while True:
+            with pytest.raises(grpc.RpcError) as caught:
+                stub.AnalyzeVideo(iter([identity_pb2.AnalyzeVideoRequest(video_id="00000000000000ff", image=b"x")]),
+                                  timeout=30)
+            if caught.value.code() == grpc.StatusCode.UNAVAILABLE or time.monotonic() > deadline:
+                break
+        assert caught.value.code() == grpc.StatusCode.UNAVAILABLE, caught.value.details()
+        assert f"receiving {MAX_ANALYSES} videos at once" in caught.value.details()
+        health = health_pb2_grpc.HealthStub(identity).Check(health_pb2.HealthCheckRequest(service=""), timeout=10)
+        assert health.status == health_pb2.HealthCheckResponse.SERVING
+        assert stub.ListVideoIds(identity_pb2.ListVideoIdsRequest(), timeout=10).video_ids == []
+    finally:
+        for call in calls:
+            call.cancel()
+        release.set()
+    refused = [c for c in calls if not c.cancelled() and c.exception() is not None]
+    assert all(c.exception().code() == grpc.StatusCode.UNAVAILABLE for c in refused)
+    # Every slot is free again once the stalled callers are gone.
+    reply = stub.AnalyzeVideo(iter([identity_pb2.AnalyzeVideoRequest(video_id="00000000000000fe", image=jpeg())]),
+                              timeout=120)
+    assert reply.frames == 1

@@ -1,0 +1,81 @@
+"""The audit entry of a merge that finds its influencers already one (a second client's merge of the same pair,
+the other way round, or a cycle of merges racing), called for real: identity on a free loopback port, its store
+seeded with one face per influencer. The entry names who joined whom as it is, never the reverse."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import grpc
+import numpy as np
+import pytest
+
+from influencers.v1 import identity_pb2, identity_pb2_grpc
+from services.common.rpc import open_channel, wait_healthy
+from services.common.settings import Settings
+from services.identity.facestore import FacePoint, FaceRecord, point_id
+from services.identity.process import IdentityProcess
+
+VIDEOS = [f"{k:016x}" for k in range(1, 6)]
+INFLUENCERS = [f"inf_{k:010x}" for k in range(0xA1, 0xA6)]
+
+
+@pytest.fixture
+def identity(tmp_path) -> Iterator[identity_pb2_grpc.IdentityServiceStub]:
+    process = IdentityProcess(Settings(data_dir=tmp_path, identity_port=0, workers=1))
+    rng = np.random.default_rng(0)
+    process.store.upsert([
+        FacePoint(point_id(v, 0, 0), rng.normal(size=128).astype(np.float32), FaceRecord(v, 0, i))
+        for v, i in zip(VIDEOS, INFLUENCERS, strict=True)])
+    channel = open_channel(f"127.0.0.1:{process.port}")
+    wait_healthy(channel, timeout_s=60)
+    yield identity_pb2_grpc.IdentityServiceStub(channel)
+    channel.close()
+    process.stop(grace_s=1)
+
+
+def merge(identity, *ids: str) -> identity_pb2.AuditEntry:  # type: ignore[no-untyped-def]
+    reply = identity.MergeInfluencers(identity_pb2.MergeInfluencersRequest(influencer_ids=ids), timeout=60)
+    return reply.changes.audit
+
+
+def survivors(identity) -> set[str]:  # type: ignore[no-untyped-def]
+    listed = identity.ListInfluencers(identity_pb2.ListInfluencersRequest(), timeout=30).influencers
+    return {i.influencer_id for i in listed}
+
+
+def test_a_merge_the_other_way_round_after_the_first_is_audited_as_the_merge_that_stands(identity) -> None:
+    a, b = INFLUENCERS[:2]
+    first = merge(identity, a, b)
+    assert (list(first.before_ids), list(first.after_ids), first.videos) == ([b], [a], 1)
+    # Was audited "a merged into b" (the ids as asked), where a holds both videos and b is no more.
+    again = merge(identity, b, a)
+    assert (list(again.before_ids), list(again.after_ids), again.videos) == ([b], [a], 0)
+    assert not again.undoable
+
+
+def test_every_merge_of_a_racing_cycle_names_a_survivor_that_exists(identity) -> None:
+    c, d, e = INFLUENCERS[2:5]
+    entries: list[identity_pb2.AuditEntry] = []
+    errors: list[grpc.RpcError] = []
+
+    def run(*ids: str) -> None:
+        try:
+            entries.append(merge(identity, *ids))
+        except grpc.RpcError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=pair) for pair in ((c, d), (d, e), (e, c))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, [x.details() for x in errors]
+    (survivor,) = survivors(identity) & {c, d, e}
+    held = identity.GetInfluencer(identity_pb2.GetInfluencerRequest(influencer_id=survivor), timeout=30).influencer
+    assert sorted(held.video_ids) == VIDEOS[2:5]
+    # In the order they ran (stamped under identity's lock): the first joined two, the others all into the one
+    # that stands. Was: the last, finding all three one already, named one merged away as the survivor.
+    ran = sorted(entries, key=lambda x: (x.time.seconds, x.time.nanos))
+    assert all(list(x.after_ids) == [survivor] for x in ran[1:]), [(x.before_ids, x.after_ids) for x in ran]
