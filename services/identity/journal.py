@@ -2,8 +2,11 @@
 its change is in the feed. A kill between the face store's write and the feed's append (identity changed,
 analytics never told) leaves the record, and the next start applies the correction again (each one is
 idempotent on the store: pins and names set to what they already are change nothing; a merge or move whose
-faces already moved is skipped) and publishes every video's appearances (a resync) with the labels of the
-influencers it named, so that analytics converges."""
+faces already moved is skipped; an undo puts back what its undo record says) and publishes every video's
+appearances (a resync) with the labels of the influencers it named, so that analytics converges. The record
+carries the correction's audit entry as it would have been published (its audit id chosen before the work, its
+actor and ids), so that the finished correction is audited too, once: analytics keeps one row per audit id,
+and a correction killed after its change was published is not audited twice."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from services.identity import undo
 from services.identity.facestore import FaceStore
 from services.identity.registry import IdentityRegistry
 
@@ -26,13 +30,15 @@ REPLAY: dict[str, Callable[[IdentityRegistry, dict[str, Any]], object]] = {
     "hide": lambda r, a: r.hide(a["id"], bool(a["hidden"])),
     "rename": lambda r, a: r.rename(a["id"], a["name"]),
     "answer": lambda r, a: r.answer(a["a"], a["b"], a["reply"]),
+    "undo": lambda r, a: undo.finish(r.store, a["audit_id"]),
 }
 
 
-def record(store: FaceStore, op: str, args: dict[str, Any]) -> str:
-    """Records correction `op` with `args` before it is applied; returns the record's key."""
+def record(store: FaceStore, op: str, args: dict[str, Any], audit: dict[str, Any] | None = None) -> str:
+    """Records correction `op` with `args` before it is applied, with `audit` (its audit entry's audit_id,
+    action, actor, before and after ids, undoes); returns the record's key."""
     key = uuid.uuid4().hex
-    store.set_side(KIND, key, {"key": key, "op": op, "args": args})
+    store.set_side(KIND, key, {"key": key, "op": op, "args": args, "audit": audit or {}})
     return key
 
 
@@ -47,9 +53,10 @@ def influencers_named(args: dict[str, Any]) -> list[str]:
     return sorted({str(i) for i in named if i})
 
 
-def replay_pending(store: FaceStore, registry: IdentityRegistry) -> list[tuple[str, list[str]]]:
-    """Applies again every correction a kill interrupted; returns (record key, influencers named) of each,
-    for the caller to publish and then mark done."""
+def replay_pending(store: FaceStore, registry: IdentityRegistry
+                   ) -> list[tuple[str, list[str], dict[str, Any]]]:
+    """Applies again every correction a kill interrupted; returns (record key, influencers named, its audit
+    entry as recorded) of each, for the caller to publish and then mark done."""
     out = []
     for entry in list(store.side_records(KIND)):
         op, args = str(entry.get("op", "")), dict(entry.get("args") or {})
@@ -58,5 +65,5 @@ def replay_pending(store: FaceStore, registry: IdentityRegistry) -> list[tuple[s
         except (KeyError, ValueError) as exc:  # already applied (faces moved), or no longer applicable
             log.info("interrupted %s was already applied or no longer applies: %s", op, exc)
         log.warning("finished an interrupted %s (recorded before a kill)", op)
-        out.append((str(entry["key"]), influencers_named(args)))
+        out.append((str(entry["key"]), influencers_named(args), dict(entry.get("audit") or {})))
     return out

@@ -1,13 +1,15 @@
-"""A child process for the correction kill tests: starts the whole stack on DATA (argv[1]), stores two videos
-of two synthetic people (tests/support/people.py), then makes correction argv[2] (delete: erases the first
-person; merge: the second into the first; rename: names the first "Ann"), with INFLUENCERS_CRASH_AT (if set)
-killing it part way. Prints the first person's id, then the second's, on stdout."""
+"""A child process for the correction kill tests: starts the whole stack on DATA (argv[1]), stores two videos of two
+synthetic people (tests/support/people.py), then makes correction argv[2] (delete: erases the first person; merge:
+the second into the first; undo: of that merge; rename: names the first "Ann"),
+with INFLUENCERS_CRASH_AT (if set) killing it part way, or right after its answer (correct:acknowledged). Prints the
+first person's id, then the second's, on stdout."""
 
 import sys
 from pathlib import Path
 
 from influencers.stack import start_stack
 from services.common.clients import connect
+from services.common.crash import crash_point
 from services.common.settings import Settings
 from tests.support.people import add_two_people
 
@@ -24,8 +26,11 @@ def main() -> None:
         identity.erase(victim)
     elif op == "merge":
         identity.merge([victim, other])
+    elif op == "undo":  # of a merge made before (not killed: no crash point of a merge is named)
+        identity.undo(identity.merge([victim, other]).audit.audit_id)
     else:
         identity.rename(victim, "Ann")
+    crash_point("correct:acknowledged")  # a kill right after the correction's answer came back
     print("erased", flush=True)
     stack.stop()
 
