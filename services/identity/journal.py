@@ -15,6 +15,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from services.identity import undo
 from services.identity.facestore import FaceStore
 from services.identity.registry import IdentityRegistry
@@ -31,7 +33,15 @@ REPLAY: dict[str, Callable[[IdentityRegistry, dict[str, Any]], object]] = {
     "rename": lambda r, a: r.rename(a["id"], a["name"]),
     "answer": lambda r, a: r.answer(a["a"], a["b"], a["reply"]),
     "undo": lambda r, a: undo.finish(r.store, a["audit_id"]),
+    "enrol": lambda r, a: _enrol_again(r, a),
 }
+
+
+def _enrol_again(registry: IdentityRegistry, args: dict[str, Any]) -> None:
+    """Enrols the photos' encodings again (their faces are upserted under the same ids, the name set to what it
+    is), and names the influencer they joined in `args` ("target")."""
+    photos = [(str(p), np.asarray(v, np.float32)) for p, v in args["photos"]]
+    args["target"] = registry.enrol(str(args["name"]), photos)[0]
 
 
 def record(store: FaceStore, op: str, args: dict[str, Any], audit: dict[str, Any] | None = None) -> str:
@@ -65,5 +75,8 @@ def replay_pending(store: FaceStore, registry: IdentityRegistry
         except (KeyError, ValueError) as exc:  # already applied (faces moved), or no longer applicable
             log.info("interrupted %s was already applied or no longer applies: %s", op, exc)
         log.warning("finished an interrupted %s (recorded before a kill)", op)
-        out.append((str(entry["key"]), influencers_named(args), dict(entry.get("audit") or {})))
+        audit = dict(entry.get("audit") or {})
+        if audit and not audit.get("after") and args.get("target"):  # chosen as it ran (an enrolment)
+            audit["after"] = [args["target"]]
+        out.append((str(entry["key"]), influencers_named(args), audit))
     return out

@@ -8,6 +8,7 @@ from influencers.stack import start_stack
 from services.common.clients import connect
 from services.identity import journal, undo
 from tests.integration.test_erasure_kills import ids_of_child
+from tests.integration.test_review_queue import PHOTOS
 from tests.support.agreement import assert_analytics_agrees_with_identity
 from tests.support.people import VIDEOS
 
@@ -88,3 +89,19 @@ def test_a_merge_acknowledged_just_before_a_kill_is_kept(settings):
     finally:
         stack.stop()
 
+
+def test_an_enrolment_killed_before_it_was_published_is_finished_and_audited_once(settings):
+    photo = PHOTOS / "colin_powell" / "01.jpg"
+    if not photo.is_file():
+        pytest.skip(f"{photo} not present")
+    ids_of_child(settings.data_dir, "correct:applied", "enrol", str(photo))
+    stack = start_stack(settings, web=False)
+    try:
+        _, analytics = connect(stack.settings)
+        assert_analytics_agrees_with_identity(stack, analytics)
+        (colin,) = [i for i, name in stack.identity.registry.names().items() if name == "Colin"]
+        assert [(r.action, r.after_ids, r.after_name) for r in stack.store.audit_rows()] == \
+            [("enrol", (colin,), "Colin")]
+        assert not list(stack.identity.registry.store.side_records(journal.KIND)), "nothing is left to replay"
+    finally:
+        stack.stop()

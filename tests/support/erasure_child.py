@@ -1,6 +1,6 @@
 """A child process for the correction kill tests: starts the whole stack on DATA (argv[1]), stores two videos of two
 synthetic people (tests/support/people.py), then makes correction argv[2] (delete: erases the first person; merge:
-the second into the first; undo: of that merge; rename: names the first "Ann"),
+the second into the first; undo: of that merge; enrol: the photo argv[3] as "Colin"; rename: names the first "Ann"),
 with INFLUENCERS_CRASH_AT (if set) killing it part way, or right after its answer (correct:acknowledged). Prints the
 first person's id, then the second's, on stdout."""
 
@@ -28,6 +28,8 @@ def main() -> None:
         identity.merge([victim, other])
     elif op == "undo":  # of a merge made before (not killed: no crash point of a merge is named)
         identity.undo(identity.merge([victim, other]).audit.audit_id)
+    elif op == "enrol":  # argv[3]: a photo of someone else, enrolled as "Colin"
+        identity.enrol("Colin", [Path(sys.argv[3]).read_bytes()])
     else:
         identity.rename(victim, "Ann")
     crash_point("correct:acknowledged")  # a kill right after the correction's answer came back
