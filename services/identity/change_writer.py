@@ -180,6 +180,15 @@ class ChangeWriter:
                 raise
             crash_point("correct:applied")
             record = undo.difference(before, undo.again(self.registry.store, before)) if before else None
+            if record is not None and undo.is_empty(record) and not videos:
+                # It changed nothing (a double submit, or another analyst's correction of the same people got
+                # there first): not audited, as a rename to the name it has; its labels are published still.
+                position = self.position(self.publish(kind, videos, labels))
+                if key:
+                    journal.done(self.registry.store, key)
+                reply = self.changes(videos, labels)
+                reply.feed_position = position
+                return reply
             before_ids, after_ids = ids(record) if ids else (involved, involved)
             names_after = self.registry.names()
             names = {**{i: names_before.get(i, "") for i in before_ids}, **names_after}
