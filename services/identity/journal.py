@@ -26,7 +26,9 @@ log = logging.getLogger(__name__)
 KIND = "pending"
 # How each journalled correction is applied again (arguments as recorded).
 REPLAY: dict[str, Callable[[IdentityRegistry, dict[str, Any]], object]] = {
-    "merge": lambda r, a: r.merge(list(a["ids"])),
+    # A merge is finished on what its ids stood for when it began: an id whose faces had moved stands for
+    # nobody now (its merge record not yet written), and merging the ids again would refuse it.
+    "merge": lambda r, a: r.join(list(dict.fromkeys(a["live"]))) if a.get("live") else r.merge(list(a["ids"])),
     "split": lambda r, a: r.split(a["id"], list(a["videos"])),
     "move": lambda r, a: r.move(a["video"], a["id"], a["target"]),
     "hide": lambda r, a: r.hide(a["id"], bool(a["hidden"])),

@@ -105,3 +105,19 @@ def test_an_enrolment_killed_before_it_was_published_is_finished_and_audited_onc
         assert not list(stack.identity.registry.store.side_records(journal.KIND)), "nothing is left to replay"
     finally:
         stack.stop()
+
+
+def test_a_merge_killed_between_moving_the_faces_and_the_names_keeps_the_name_and_holds_through_a_recluster(settings):
+    first, second = ids_of_child(settings.data_dir, "merge:pinned", "merge-named")
+    stack = start_stack(settings, web=False)
+    try:
+        identity, analytics = connect(stack.settings)
+        assert_analytics_agrees_with_identity(stack, analytics)
+        assert stack.identity.registry.names() == {first: "Bo"}, "the survivor takes the name of the one it joined"
+        assert identity.merge([first, second]).changed_videos == 0, "merged: the id merged away stands for it"
+        list(identity.recluster((), resync_only=False))
+        truth = assert_analytics_agrees_with_identity(stack, analytics)
+        assert {a.influencer_id for v in VIDEOS for a in truth[v]} == {first}
+        assert [r.action for r in stack.store.audit_rows()].count("merge") == 1
+    finally:
+        stack.stop()

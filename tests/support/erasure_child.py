@@ -26,6 +26,9 @@ def main() -> None:
         identity.erase(victim)
     elif op == "merge":
         identity.merge([victim, other])
+    elif op == "merge-named":  # the second, named "Bo" first, into the first
+        identity.rename(other, "Bo")
+        identity.merge([victim, other])
     elif op == "undo":  # of a merge made before (not killed: no crash point of a merge is named)
         identity.undo(identity.merge([victim, other]).audit.audit_id)
     elif op == "enrol":  # argv[3]: a photo of someone else, enrolled as "Colin"
