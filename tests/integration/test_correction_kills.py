@@ -2,6 +2,8 @@
 at the next start: identity and analytics agree, the trail lists each correction once, and an undo still
 reverts exactly what it reverted."""
 
+from dataclasses import replace
+
 import pytest
 
 from influencers.stack import start_stack
@@ -11,6 +13,12 @@ from tests.integration.test_erasure_kills import ids_of_child
 from tests.integration.test_review_queue import PHOTOS
 from tests.support.agreement import assert_analytics_agrees_with_identity
 from tests.support.people import VIDEOS
+
+
+@pytest.fixture
+def settings(settings):
+    """One face worker: nothing here detects a face, and starting each costs seconds."""
+    return replace(settings, workers=1)
 
 
 def trail(stack, timeout_s: float = 30) -> list[tuple[str, str]]:
