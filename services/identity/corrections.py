@@ -39,13 +39,14 @@ def _videos(faces: Sequence[FacePoint]) -> list[str]:
 
 
 def _pin(store: FaceStore, faces: Sequence[FacePoint], target: str) -> list[str]:
-    """Gives `faces` to `target` and pins them there; returns the videos whose people changed."""
+    """Gives `faces` to `target` and pins them there; returns the videos whose people changed. Both fields in
+    one write (a chunk of faces per engine operation): a kill never leaves a face moved under its old pin,
+    which a re-derivation would take back (a split or move undone without a word)."""
     moving = [f for f in faces if f.record.influencer_id != target]
-    if moving:
-        store.set_influencer({target: [f.point_id for f in moving]})
-    unpinned = [f.point_id for f in faces if f.record.pinned != target]
-    if unpinned:
-        store.set_pins({target: unpinned})
+    changing = [f.point_id for f in faces if (f.record.influencer_id, f.record.pinned) != (target, target)]
+    if changing:
+        store.set_fields(changing, {"influencer_id": target, "pinned": target})
+        crash_point("pin:moved")
     return _videos(moving)
 
 

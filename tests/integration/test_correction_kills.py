@@ -129,3 +129,16 @@ def test_a_merge_killed_between_moving_the_faces_and_the_names_keeps_the_name_an
         assert [r.action for r in stack.store.audit_rows()].count("merge") == 1
     finally:
         stack.stop()
+
+
+def test_a_split_killed_as_its_faces_move_holds_through_a_recluster(settings):
+    first, _ = ids_of_child(settings.data_dir, "pin:moved", "split")
+    stack = start_stack(settings, web=False)
+    try:
+        identity, analytics = connect(stack.settings)
+        list(identity.recluster((), resync_only=False))
+        truth = assert_analytics_agrees_with_identity(stack, analytics)
+        (moved,) = apart(truth)[1]
+        assert apart(truth) == [[first], [moved]] and moved != first, "the video split out stays apart"
+    finally:
+        stack.stop()

@@ -4,6 +4,7 @@ the second into the first; undo: of that merge; enrol: the photo argv[3] as "Col
 with INFLUENCERS_CRASH_AT (if set) killing it part way, or right after its answer (correct:acknowledged). Prints the
 first person's id, then the second's, on stdout."""
 
+import os
 import sys
 from pathlib import Path
 
@@ -26,6 +27,11 @@ def main() -> None:
         identity.erase(victim)
     elif op == "merge":
         identity.merge([victim, other])
+    elif op == "split":  # the second merged into the first (not killed), then split out again
+        armed = os.environ.pop("INFLUENCERS_CRASH_AT", "")
+        identity.merge([victim, other])
+        os.environ["INFLUENCERS_CRASH_AT"] = armed
+        identity.split(victim, ["00000000000000a2"])
     elif op == "merge-named":  # the second, named "Bo" first, into the first
         identity.rename(other, "Bo")
         identity.merge([victim, other])
