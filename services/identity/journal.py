@@ -18,8 +18,10 @@ from typing import Any
 import numpy as np
 
 from services.identity import undo
+from services.identity.corrections import merged_into, record_answer
 from services.identity.facestore import FaceStore
 from services.identity.registry import IdentityRegistry
+from services.identity.review import SAME
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +35,22 @@ REPLAY: dict[str, Callable[[IdentityRegistry, dict[str, Any]], object]] = {
     "move": lambda r, a: r.move(a["video"], a["id"], a["target"]),
     "hide": lambda r, a: r.hide(a["id"], bool(a["hidden"])),
     "rename": lambda r, a: r.rename(a["id"], a["name"]),
-    "answer": lambda r, a: r.answer(a["a"], a["b"], a["reply"]),
+    "answer": lambda r, a: _answer_again(r, a),
     "undo": lambda r, a: undo.finish(r.store, a["audit_id"]),
     "enrol": lambda r, a: _enrol_again(r, a),
 }
+
+
+def _answer_again(registry: IdentityRegistry, args: dict[str, Any]) -> None:
+    """Applies a review answer again. A "same" whose merge had moved every face of one of the pair (both had
+    faces when it began: it was refused otherwise) is finished as that merge, into the one left."""
+    a, b, reply = str(args["a"]), str(args["b"]), str(args["reply"])
+    left = [i for i in (a, b) if registry.store.faces_of(i)]
+    if reply == SAME and len(left) == 1 and not merged_into(registry.store, ({a, b} - set(left)).pop()):
+        registry.join([left[0], *({a, b} - set(left))])
+        record_answer(registry.store, a, b, reply)
+        return
+    registry.answer(a, b, reply)
 
 
 def _enrol_again(registry: IdentityRegistry, args: dict[str, Any]) -> None:

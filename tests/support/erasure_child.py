@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from influencers.stack import start_stack
+from influencers.v1 import identity_pb2
 from services.common.clients import connect
 from services.common.crash import crash_point
 from services.common.settings import Settings
@@ -32,9 +33,12 @@ def main() -> None:
         identity.merge([victim, other])
         os.environ["INFLUENCERS_CRASH_AT"] = armed
         identity.split(victim, ["00000000000000a2"])
-    elif op == "merge-named":  # the second, named "Bo" first, into the first
+    elif op in ("merge-named", "answer-named"):  # the second, named "Bo" first, into the first
         identity.rename(other, "Bo")
-        identity.merge([victim, other])
+        if op == "merge-named":
+            identity.merge([victim, other])
+        else:
+            identity.answer(victim, other, identity_pb2.REVIEW_ANSWER_SAME)
     elif op == "undo":  # of a merge made before (not killed: no crash point of a merge is named)
         identity.undo(identity.merge([victim, other]).audit.audit_id)
     elif op == "enrol":  # argv[3]: a photo of someone else, enrolled as "Colin"
