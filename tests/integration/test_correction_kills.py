@@ -1,8 +1,16 @@
-"""A correction or an undo killed part way (SIGKILL at a named point, tests/support/erasure_child.py) is finished
-at the next start: identity and analytics agree, the trail lists each correction once, and an undo still
-reverts exactly what it reverted."""
+"""A correction or an undo killed part way (SIGKILL at a named point, tests/support/erasure_child.py, or at a random
+moment of a loop of corrections, tests/support/correction_loop_child.py) is finished at the next start:
+identity and analytics agree, the trail lists each correction once, and an undo still reverts exactly what it
+reverted."""
 
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +21,9 @@ from tests.integration.test_erasure_kills import ids_of_child
 from tests.integration.test_review_queue import PHOTOS
 from tests.support.agreement import assert_analytics_agrees_with_identity
 from tests.support.people import VIDEOS
+
+ROOT = Path(__file__).resolve().parents[2]
+LOOP_CHILD = ROOT / "tests" / "support" / "correction_loop_child.py"
 
 
 @pytest.fixture
@@ -143,5 +154,33 @@ def test_a_split_killed_as_its_faces_move_holds_through_a_recluster(settings):
         truth = assert_analytics_agrees_with_identity(stack, analytics)
         (moved,) = apart(truth)[1]
         assert apart(truth) == [[first], [moved]] and moved != first, "the video split out stays apart"
+    finally:
+        stack.stop()
+
+
+def test_corrections_killed_at_random_moments_lose_nothing_acknowledged_and_leave_both_services_agreeing(settings):
+    rng = random.Random(7)
+    acknowledged: list[str] = []
+    for round_ in range(1):  # one kill a run (each start of the child costs seconds); the seed varies the moment
+        child = subprocess.Popen([sys.executable, str(LOOP_CHILD), str(settings.data_dir), str(round_)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                 env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert child.stdout.readline().strip() == "ready"
+        lines: list[str] = []
+        reader = threading.Thread(target=lines.extend, args=(child.stdout,), daemon=True)
+        reader.start()
+        time.sleep(rng.uniform(0.05, 0.5))
+        child.kill()  # SIGKILL, wherever it is: in a correction, its journal, the feed, analytics applying it
+        child.wait()
+        reader.join(10)
+        acknowledged += [line.split()[1] for line in lines if line.startswith("ack ")]
+    stack = start_stack(settings, web=False)
+    try:
+        _, analytics = connect(stack.settings)
+        assert_analytics_agrees_with_identity(stack, analytics)
+        assert stack.store.hidden() == stack.identity.registry.store.hidden()
+        audited = {r.audit_id for r in stack.store.audit_rows()}
+        assert acknowledged and set(acknowledged) <= audited, "every correction answered is on the trail"
+        assert not list(stack.identity.registry.store.side_records(journal.KIND)), "nothing is left to replay"
     finally:
         stack.stop()
