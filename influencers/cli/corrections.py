@@ -71,7 +71,11 @@ def cmd_identity(args: argparse.Namespace) -> int:
         if len(ids) < 2:
             return usage_error("merge: give at least two different influencers")
         print(f"merging into {_named(who, ids[0])}: {', '.join(_named(who, i) for i in ids[1:])}")
-        return _written(args, analytics, ident.merge(ids))
+        reply = ident.merge(ids)
+        if not reply.audit.audit_id:  # merged before (run twice, or by another analyst a moment before)
+            print("they are one influencer already: nothing changed")
+            return _followed(args, analytics, 0, reply.feed_position)
+        return _written(args, analytics, reply)
     return _written(args, analytics, ident.split(who.one(args.id), args.videos))
 
 

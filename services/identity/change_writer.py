@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 
 from influencers.v1 import common_pb2, identity_pb2
@@ -163,7 +164,12 @@ class ChangeWriter:
         with self.registry.lock:
             if callable(involved):
                 involved = involved()
-            key = journal.record(self.registry.store, *journal_entry) if journal_entry else ""
+            audit_id = uuid.uuid4().hex  # chosen now: the journal's record carries it (journal.py)
+            key = ""
+            if journal_entry:
+                planned = ids(None) if ids else (involved, involved)
+                key = journal.record(self.registry.store, *journal_entry, audit=_planned(
+                    audit_id, action, actor, *planned))
             before = undo.capture(self.registry.store, involved) if undoable else None
             names_before = self.registry.names()
             try:
@@ -174,11 +180,21 @@ class ChangeWriter:
                 raise
             crash_point("correct:applied")
             record = undo.difference(before, undo.again(self.registry.store, before)) if before else None
+            if record is not None and undo.is_empty(record) and not videos:
+                # It changed nothing (a double submit, or another analyst's correction of the same people got
+                # there first): not audited, as a rename to the name it has; its labels are published still.
+                position = self.position(self.publish(kind, videos, labels))
+                if key:
+                    journal.done(self.registry.store, key)
+                reply = self.changes(videos, labels)
+                reply.feed_position = position
+                return reply
             before_ids, after_ids = ids(record) if ids else (involved, involved)
             names_after = self.registry.names()
             names = {**{i: names_before.get(i, "") for i in before_ids}, **names_after}
             entry = new_entry(action, actor, before_ids, after_ids, names, videos=len(videos),
                               faces=undo.moved(record), undoable=bool(record and not undo.is_empty(record)))
+            entry.audit_id = audit_id
             if action in (identity_pb2.AUDIT_ACTION_RENAME, identity_pb2.AUDIT_ACTION_ENROL) and after_ids:
                 entry.before_name = names_before.get(after_ids[0], "")
                 entry.after_name = names_after.get(after_ids[0], "")
@@ -212,19 +228,28 @@ class ChangeWriter:
         publishes it. Undone already (a double submit): nothing changes, nothing is audited, and the answer
         carries the feed's head. Raises KeyError (no such correction kept) or undo.Conflict (what it changed
         has changed since)."""
+        store = self.registry.store
         with self.registry.lock:
-            record = self.registry.store.get_side(undo.KIND, audit_id) or {}
-            result = undo.revert(self.registry.store, audit_id)
-            if result is None:  # undone already (a double submit): nothing changes, nothing is audited
+            record = undo.check(store, audit_id)
+            if record is None:  # undone already (a double submit): nothing changes, nothing is audited
                 return identity_pb2.Changes(feed_position=self.feed.head())
-            videos, ids, faces = result
-            labels = self.registry.labels(ids)
             original = record.get("entry", {})
-            entry = new_entry(identity_pb2.AUDIT_ACTION_UNDO, actor, original.get("after", ids),
-                              original.get("before", ids), self.registry.names(), len(videos), faces)
+            ids = list(record.get("ids", []))
+            before, after = list(original.get("after", ids)), list(original.get("before", ids))
+            # Recorded once the undo is known to apply, before its first write: a kill from here on is finished
+            # at the next start (journal.py), whatever the undo had written.
+            planned = _planned(uuid.uuid4().hex, identity_pb2.AUDIT_ACTION_UNDO, actor, before, after, audit_id)
+            key = journal.record(store, "undo", {"audit_id": audit_id, "ids": ids}, audit=planned)
+            videos, ids, faces = undo.apply(store, audit_id, record)
+            crash_point("undo:applied")
+            labels = self.registry.labels(ids)
+            entry = new_entry(identity_pb2.AUDIT_ACTION_UNDO, actor, before, after, self.registry.names(),
+                              len(videos), faces)
+            entry.audit_id = str(planned["audit_id"])
             entry.undoes = audit_id
             position = self.position(self.publish(identity_pb2.CHANGE_KIND_CORRECTION, videos, labels,
                                                   audit=entry))
+            journal.done(store, key)
         reply = self.changes(videos, labels)
         reply.feed_position = position
         reply.audit.CopyFrom(entry)
@@ -309,12 +334,33 @@ class ChangeWriter:
         with self.registry.lock:
             finished = journal.replay_pending(self.registry.store, self.registry)
             if finished:
-                named = sorted({i for _, ids in finished for i in ids})
+                named = sorted({i for _, ids, _ in finished for i in ids})
                 self.publish(identity_pb2.CHANGE_KIND_RESYNC, list(self.registry.store.video_ids()),
                              [x for x in self.registry.labels(named)])
-            for key, _ in finished:
+            for key, _, audit in finished:
+                if audit.get("audit_id"):  # audited once: a copy of an entry published before is not kept twice
+                    self.publish(identity_pb2.CHANGE_KIND_CORRECTION, [], audit=self.resumed_entry(audit))
                 journal.done(self.registry.store, key)
         return len(finished)
+
+    def resumed_entry(self, planned: dict) -> identity_pb2.AuditEntry:
+        """The audit entry of a correction a kill interrupted, from its journal record (`planned`): with its undo
+        record's ids, faces and videos when the kill came after that was kept (then it can still be undone),
+        else the ids recorded before it ran (then it cannot: what it changed was not kept)."""
+        record = self.registry.store.get_side(undo.KIND, str(planned["audit_id"])) or {}
+        kept = record.get("entry", {})
+        moved = [f for f in record.get("faces", {}).values() if f[0][0] != f[1][0]]
+        entry = new_entry(int(planned["action"]), str(planned["actor"]), kept.get("before", planned["before"]),
+                          kept.get("after", planned["after"]), self.registry.names(),
+                          videos=len({f[2] for f in moved if not f[3]}), faces=len(moved),
+                          undoable=bool(record) and not record.get("undone"))
+        if entry.action in (identity_pb2.AUDIT_ACTION_RENAME, identity_pb2.AUDIT_ACTION_ENROL) and entry.after_ids:
+            named = entry.after_ids[0]
+            entry.before_name = str(record.get("names", {}).get(named, [""])[0])
+            entry.after_name = self.registry.names().get(named, "")
+        entry.audit_id = str(planned["audit_id"])
+        entry.undoes = str(planned.get("undoes", ""))
+        return entry
 
     def resume_erasures(self) -> int:
         """Finishes every erasure a kill interrupted (at start); returns how many."""
@@ -324,3 +370,10 @@ class ChangeWriter:
                 log.warning("finishing an erasure that was interrupted (recorded %s)", key[:8])
                 self.erase(influencer_id, key)
         return len(interrupted)
+
+
+def _planned(audit_id: str, action: int, actor: str, before: list[str], after: list[str], undoes: str = ""
+             ) -> dict[str, object]:
+    """A correction's audit entry as its journal record keeps it (journal.py)."""
+    return {"audit_id": audit_id, "action": int(action), "actor": actor, "before": list(before),
+            "after": list(after), "undoes": undoes}

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from services.common.boundary import is_influencer_id
+from services.common.crash import crash_point
 from services.common.name_text import BadName, clean_name
 from services.identity import undo
 from services.identity.assignment import promote_copies
@@ -38,13 +39,14 @@ def _videos(faces: Sequence[FacePoint]) -> list[str]:
 
 
 def _pin(store: FaceStore, faces: Sequence[FacePoint], target: str) -> list[str]:
-    """Gives `faces` to `target` and pins them there; returns the videos whose people changed."""
+    """Gives `faces` to `target` and pins them there; returns the videos whose people changed. Both fields in
+    one write (a chunk of faces per engine operation): a kill never leaves a face moved under its old pin,
+    which a re-derivation would take back (a split or move undone without a word)."""
     moving = [f for f in faces if f.record.influencer_id != target]
-    if moving:
-        store.set_influencer({target: [f.point_id for f in moving]})
-    unpinned = [f.point_id for f in faces if f.record.pinned != target]
-    if unpinned:
-        store.set_pins({target: unpinned})
+    changing = [f.point_id for f in faces if (f.record.influencer_id, f.record.pinned) != (target, target)]
+    if changing:
+        store.set_fields(changing, {"influencer_id": target, "pinned": target})
+        crash_point("pin:moved")
     return _videos(moving)
 
 
@@ -62,11 +64,19 @@ def merge(store: FaceStore, influencer_ids: Sequence[str]) -> list[str]:
     live = live_ids(store, ids)
     if len(live) < 2:
         return []  # all of them are one influencer already: what the first submission did
-    target, others = live[0], live[1:]
-    faces = {f.point_id: f for inf in live for f in _faces_of(store, inf)}
+    return join(store, live)
+
+
+def join(store: FaceStore, live: Sequence[str]) -> list[str]:
+    """The merge of influencers `live` (what the ids given stood for) into the first. Also finishes one that a
+    kill interrupted (journal.py): the faces of an influencer that already moved are found under the first,
+    and a name already given or cleared is left so."""
+    target, others = live[0], list(live[1:])
+    faces = {f.point_id: f for inf in live for f in store.faces_of(inf)}
     for f in store.faces_where("pinned", others):  # pinned to one of them while a re-derivation put it elsewhere
         faces.setdefault(f.point_id, f)
     changed = _pin(store, list(faces.values()), target)
+    crash_point("merge:pinned")
     names = store.names()
     if not names.get(target):
         store.set_name(target, next((names[o] for o in others if names.get(o)), ""))

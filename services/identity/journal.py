@@ -2,8 +2,11 @@
 its change is in the feed. A kill between the face store's write and the feed's append (identity changed,
 analytics never told) leaves the record, and the next start applies the correction again (each one is
 idempotent on the store: pins and names set to what they already are change nothing; a merge or move whose
-faces already moved is skipped) and publishes every video's appearances (a resync) with the labels of the
-influencers it named, so that analytics converges."""
+faces already moved is skipped; an undo puts back what its undo record says) and publishes every video's
+appearances (a resync) with the labels of the influencers it named, so that analytics converges. The record
+carries the correction's audit entry as it would have been published (its audit id chosen before the work, its
+actor and ids), so that the finished correction is audited too, once: analytics keeps one row per audit id,
+and a correction killed after its change was published is not audited twice."""
 
 from __future__ import annotations
 
@@ -12,27 +15,56 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
+from services.identity import undo
+from services.identity.corrections import merged_into, record_answer
 from services.identity.facestore import FaceStore
 from services.identity.registry import IdentityRegistry
+from services.identity.review import SAME
 
 log = logging.getLogger(__name__)
 
 KIND = "pending"
 # How each journalled correction is applied again (arguments as recorded).
 REPLAY: dict[str, Callable[[IdentityRegistry, dict[str, Any]], object]] = {
-    "merge": lambda r, a: r.merge(list(a["ids"])),
+    # A merge is finished on what its ids stood for when it began: an id whose faces had moved stands for
+    # nobody now (its merge record not yet written), and merging the ids again would refuse it.
+    "merge": lambda r, a: r.join(list(dict.fromkeys(a["live"]))) if a.get("live") else r.merge(list(a["ids"])),
     "split": lambda r, a: r.split(a["id"], list(a["videos"])),
     "move": lambda r, a: r.move(a["video"], a["id"], a["target"]),
     "hide": lambda r, a: r.hide(a["id"], bool(a["hidden"])),
     "rename": lambda r, a: r.rename(a["id"], a["name"]),
-    "answer": lambda r, a: r.answer(a["a"], a["b"], a["reply"]),
+    "answer": lambda r, a: _answer_again(r, a),
+    "undo": lambda r, a: undo.finish(r.store, a["audit_id"]),
+    "enrol": lambda r, a: _enrol_again(r, a),
 }
 
 
-def record(store: FaceStore, op: str, args: dict[str, Any]) -> str:
-    """Records correction `op` with `args` before it is applied; returns the record's key."""
+def _answer_again(registry: IdentityRegistry, args: dict[str, Any]) -> None:
+    """Applies a review answer again. A "same" whose merge had moved every face of one of the pair (both had
+    faces when it began: it was refused otherwise) is finished as that merge, into the one left."""
+    a, b, reply = str(args["a"]), str(args["b"]), str(args["reply"])
+    left = [i for i in (a, b) if registry.store.faces_of(i)]
+    if reply == SAME and len(left) == 1 and not merged_into(registry.store, ({a, b} - set(left)).pop()):
+        registry.join([left[0], *({a, b} - set(left))])
+        record_answer(registry.store, a, b, reply)
+        return
+    registry.answer(a, b, reply)
+
+
+def _enrol_again(registry: IdentityRegistry, args: dict[str, Any]) -> None:
+    """Enrols the photos' encodings again (their faces are upserted under the same ids, the name set to what it
+    is), and names the influencer they joined in `args` ("target")."""
+    photos = [(str(p), np.asarray(v, np.float32)) for p, v in args["photos"]]
+    args["target"] = registry.enrol(str(args["name"]), photos)[0]
+
+
+def record(store: FaceStore, op: str, args: dict[str, Any], audit: dict[str, Any] | None = None) -> str:
+    """Records correction `op` with `args` before it is applied, with `audit` (its audit entry's audit_id,
+    action, actor, before and after ids, undoes); returns the record's key."""
     key = uuid.uuid4().hex
-    store.set_side(KIND, key, {"key": key, "op": op, "args": args})
+    store.set_side(KIND, key, {"key": key, "op": op, "args": args, "audit": audit or {}})
     return key
 
 
@@ -47,9 +79,10 @@ def influencers_named(args: dict[str, Any]) -> list[str]:
     return sorted({str(i) for i in named if i})
 
 
-def replay_pending(store: FaceStore, registry: IdentityRegistry) -> list[tuple[str, list[str]]]:
-    """Applies again every correction a kill interrupted; returns (record key, influencers named) of each,
-    for the caller to publish and then mark done."""
+def replay_pending(store: FaceStore, registry: IdentityRegistry
+                   ) -> list[tuple[str, list[str], dict[str, Any]]]:
+    """Applies again every correction a kill interrupted; returns (record key, influencers named, its audit
+    entry as recorded) of each, for the caller to publish and then mark done."""
     out = []
     for entry in list(store.side_records(KIND)):
         op, args = str(entry.get("op", "")), dict(entry.get("args") or {})
@@ -58,5 +91,8 @@ def replay_pending(store: FaceStore, registry: IdentityRegistry) -> list[tuple[s
         except (KeyError, ValueError) as exc:  # already applied (faces moved), or no longer applicable
             log.info("interrupted %s was already applied or no longer applies: %s", op, exc)
         log.warning("finished an interrupted %s (recorded before a kill)", op)
-        out.append((str(entry["key"]), influencers_named(args)))
+        audit = dict(entry.get("audit") or {})
+        if audit and not audit.get("after") and args.get("target"):  # chosen as it ran (an enrolment)
+            audit["after"] = [args["target"]]
+        out.append((str(entry["key"]), influencers_named(args), audit))
     return out

@@ -122,6 +122,11 @@ class IdentityRegistry:
         with self.lock:
             return corrections.merge(self.store, influencer_ids)
 
+    def join(self, live: list[str]) -> list[str]:
+        """Merges `live` (ids that stood for influencers when a merge began) into the first (corrections.join)."""
+        with self.lock:
+            return corrections.join(self.store, live) if len(set(live)) > 1 else []
+
     def live_ids(self, influencer_ids: list[str]) -> list[str]:
         """What `influencer_ids` stand for now (corrections.live_ids); KeyError for an unknown one."""
         with self.lock:

@@ -373,7 +373,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             enrolled.append(target)
             return changed, self.registry.labels([target])
         changes = self._correct(work, context, identity_pb2.AUDIT_ACTION_ENROL, [],
-                                ids=lambda _: ([], enrolled[:1]))
+                                ids=lambda _: ([], enrolled[:1]), journal_entry=("enrol", {
+                                    "name": name, "photos": [[k, [float(x) for x in v]] for k, v in photos.items()]}))
         info = self.registry.influencer(enrolled[0])
         return identity_pb2.EnrolInfluencerResponse(
             influencer=influencer_pb(info) if info else None, faces_enrolled=len(photos),

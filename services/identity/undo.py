@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from services.common.crash import crash_point
 from services.identity.facestore import FaceStore
 
 KIND = "undo"  # side records: one per undoable correction, keyed by its audit id
@@ -122,25 +123,43 @@ def revert(store: FaceStore, audit_id: str) -> tuple[list[str], list[str], int] 
     """Puts back what correction `audit_id` changed. Returns (changed videos, influencer ids touched, faces
     moved back), or None when it was undone already. KeyError: no undo record for it; Conflict: something it
     touched changed since."""
+    record = check(store, audit_id)
+    return None if record is None else apply(store, audit_id, record)
+
+
+def check(store: FaceStore, audit_id: str) -> dict[str, Any] | None:
+    """The undo record of correction `audit_id` when it can be reverted now, None when it was undone already.
+    KeyError: no undo record for it; Conflict: something it touched changed since."""
     record = store.get_side(KIND, audit_id)
     if record is None:
         raise KeyError(f"no undo is kept for correction {audit_id[:40]!r} (an erasure or an enrolment cannot "
                        "be undone, and only the newest corrections can)")
     if record.get("undone"):
         return None
-    ids = list(record.get("ids", []))
-    now = capture(store, ids)
-    faces: dict[str, list[Any]] = record["faces"]
-    # Each face where it is now, wherever that is (a later correction may have moved it to a third person);
-    # a face no longer stored (its video forgotten since) is skipped.
-    where = {f.point_id: (f.record.influencer_id, f.record.pinned)
-             for f in store.faces_in(sorted({str(v[2]) for v in faces.values()})) if f.point_id in faces}
-    stale = [p for p, f in faces.items() if p in where and list(where[p]) != list(f[1])]
+    now = capture(store, list(record.get("ids", [])))
+    where = _where(store, record["faces"])
+    stale = [p for p, f in record["faces"].items() if p in where and list(where[p]) != list(f[1])]
     stale += [i for i, (_, after) in record["names"].items() if now.names.get(i, "") != after]
     stale += [i for i, (_, after) in record["hidden"].items() if (i in now.hidden) != after]
     if stale:
         raise Conflict(f"what correction {audit_id[:40]} changed was changed again since ({len(stale)} "
                        "faces or labels): undo the later correction first")
+    return record
+
+
+def _where(store: FaceStore, faces: dict[str, list[Any]]) -> dict[str, tuple[str, str]]:
+    """Each face of an undo record where it is now (influencer, pin), wherever that is (a later correction
+    may have moved it to a third person); a face no longer stored (its video forgotten since) is left out."""
+    return {f.point_id: (f.record.influencer_id, f.record.pinned)
+            for f in store.faces_in(sorted({str(v[2]) for v in faces.values()})) if f.point_id in faces}
+
+
+def apply(store: FaceStore, audit_id: str, record: dict[str, Any]) -> tuple[list[str], list[str], int]:
+    """Puts back what `record` (check's answer for `audit_id`) says the correction changed, whatever is there
+    now, and marks it undone; returns (changed videos, influencer ids touched, faces moved back). Applying it
+    again changes nothing more: an undo a kill interrupted is finished this way (finish)."""
+    faces: dict[str, list[Any]] = record["faces"]
+    where = _where(store, faces)
     back: dict[str, list[str]] = {}
     pins: dict[str, list[str]] = {}
     for p, (old, *_) in faces.items():
@@ -148,6 +167,7 @@ def revert(store: FaceStore, audit_id: str) -> tuple[list[str], list[str], int] 
             back.setdefault(old[0], []).append(p)
             pins.setdefault(old[1], []).append(p)
     store.set_influencer(back)
+    crash_point("undo:faces")
     store.set_pins(pins)
     for i, (old, _) in record["names"].items():
         store.set_name(i, old)
@@ -158,5 +178,12 @@ def revert(store: FaceStore, audit_id: str) -> tuple[list[str], list[str], int] 
     store.set_side(KIND, audit_id, {**record, "undone": True})
     moved = [p for p in faces if p in where and where[p][0] != faces[p][0][0]]
     videos = sorted({faces[p][2] for p in moved if not faces[p][3]})
-    return videos, ids, len(moved)
+    return videos, list(record.get("ids", [])), len(moved)
 
+
+def finish(store: FaceStore, audit_id: str) -> None:
+    """Finishes the undo of correction `audit_id` that a kill interrupted (recorded in the journal once check
+    had passed, so nothing since is overwritten: the writes under way were the undo's own)."""
+    record = store.get_side(KIND, audit_id)
+    if record is not None and not record.get("undone"):
+        apply(store, audit_id, record)

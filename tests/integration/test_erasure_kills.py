@@ -27,10 +27,10 @@ def erase_in_child(data: Path, crash_at: str, op: str = "delete") -> str:
     return ids_of_child(data, crash_at, op)[0]
 
 
-def ids_of_child(data: Path, crash_at: str, op: str) -> list[str]:
+def ids_of_child(data: Path, crash_at: str, op: str, *args: str) -> list[str]:
     env = {**os.environ, "INFLUENCERS_CRASH_AT": crash_at, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, str(CHILD), str(data), op], env=env, capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run([sys.executable, str(CHILD), str(data), op, *args], env=env, capture_output=True,
+                          text=True, timeout=300)
     lines = proc.stdout.split()
     assert lines, proc.stderr[-2000:]
     if crash_at:

@@ -208,7 +208,11 @@ def merge() -> Response:
               else "tick at least two influencers to merge")
     with _identity_errors():
         written = _corrections().merge(ids)
-    return _done("report.influencer", written, influencer_id=ids[0])
+    # Another analyst may have merged them the other way a moment before (then this merge changed nothing):
+    # the page of the one that is left.
+    store = current_app.extensions["analytics_store"]
+    return _done("report.influencer", written,
+                 influencer_id=next((i for i in ids if store.appearances_of(i)), ids[0]))
 
 
 @bp.post("/video/<video_id>/move")

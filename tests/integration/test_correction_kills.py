@@ -1,0 +1,186 @@
+"""A correction or an undo killed part way (SIGKILL at a named point, tests/support/erasure_child.py, or at a random
+moment of a loop of corrections, tests/support/correction_loop_child.py) is finished at the next start:
+identity and analytics agree, the trail lists each correction once, and an undo still reverts exactly what it
+reverted."""
+
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from influencers.stack import start_stack
+from services.common.clients import connect
+from services.identity import journal, undo
+from tests.integration.test_erasure_kills import ids_of_child
+from tests.integration.test_review_queue import PHOTOS
+from tests.support.agreement import assert_analytics_agrees_with_identity
+from tests.support.people import VIDEOS
+
+ROOT = Path(__file__).resolve().parents[2]
+LOOP_CHILD = ROOT / "tests" / "support" / "correction_loop_child.py"
+
+
+@pytest.fixture
+def settings(settings):
+    """One face worker: nothing here detects a face, and starting each costs seconds."""
+    return replace(settings, workers=1)
+
+
+def trail(stack, timeout_s: float = 30) -> list[tuple[str, str]]:
+    """(action, undoes) of every audit row analytics holds, oldest first, once it has applied identity's feed."""
+    _, analytics = connect(stack.settings)
+    assert analytics.wait_for_position(stack.identity.feed.head(), timeout_s)
+    return [(r.action, r.undoes) for r in reversed(stack.store.audit_rows())]
+
+
+def apart(truth) -> list[list[str]]:
+    """The influencers of each of the two videos (tests/support/people.py), in order."""
+    return [sorted(a.influencer_id for a in truth[v]) for v in VIDEOS]
+
+
+@pytest.mark.parametrize("crash_at", ["undo:faces", "undo:applied"])
+def test_an_undo_killed_part_way_is_finished_at_the_next_start(settings, crash_at):
+    first, second = ids_of_child(settings.data_dir, crash_at, "undo")
+    stack = start_stack(settings, web=False)
+    try:
+        _, analytics = connect(stack.settings)
+        truth = assert_analytics_agrees_with_identity(stack, analytics)
+        # The merge is undone: each person is back in their own video, their faces unpinned as before it.
+        assert apart(truth) == [[first], [second]]
+        store = stack.identity.registry.store
+        assert {f.record.pinned for f in store.faces_of([first, second])} == {""}
+        assert not list(store.side_records(journal.KIND)), "nothing is left to replay"
+        merge_id = next(r["audit_id"] for r in store.side_records(undo.KIND))
+        assert store.get_side(undo.KIND, merge_id)["undone"]
+        assert trail(stack) == [("merge", ""), ("undo", merge_id)]
+    finally:
+        stack.stop()
+
+
+def merge_killed_at(settings, crash_at: str):
+    """The child's merge killed at `crash_at`, then a stack started on its data dir: (stack, the survivor, the
+    one merged into it, the merge's audit row) once identity and analytics agree."""
+    first, second = ids_of_child(settings.data_dir, crash_at, "merge")
+    stack = start_stack(settings, web=False)
+    _, analytics = connect(stack.settings)
+    truth = assert_analytics_agrees_with_identity(stack, analytics)
+    assert {a.influencer_id for v in VIDEOS for a in truth[v]} == {first}
+    assert [r.action for r in stack.store.audit_rows()] == ["merge"], "the merge is audited once"
+    return stack, first, second, stack.store.audit_rows()[0]
+
+
+def test_a_merge_killed_before_it_was_published_is_finished_and_audited_once(settings):
+    stack, first, second, row = merge_killed_at(settings, "correct:applied")
+    try:
+        assert (row.before_ids, row.after_ids, row.actor) == ((second,), (first,), "anonymous")
+        assert not row.undoable, "what it changed was not kept: it cannot be undone (split or move instead)"
+    finally:
+        stack.stop()
+
+
+def test_a_merge_killed_after_it_was_published_is_audited_once_and_can_be_undone_after_the_restart(settings):
+    stack, first, second, row = merge_killed_at(settings, "correct:published")
+    try:
+        assert row.undoable and row.videos == 1
+        identity, analytics = connect(stack.settings)
+        assert analytics.wait_for_position(identity.undo(row.audit_id).feed_position, 30)
+        truth = assert_analytics_agrees_with_identity(stack, analytics)
+        assert apart(truth) == [[first], [second]]
+        assert trail(stack) == [("merge", ""), ("undo", row.audit_id)]
+    finally:
+        stack.stop()
+
+
+def test_a_merge_acknowledged_just_before_a_kill_is_kept(settings):
+    first, second = ids_of_child(settings.data_dir, "correct:acknowledged", "merge")
+    stack = start_stack(settings, web=False)
+    try:
+        _, analytics = connect(stack.settings)
+        truth = assert_analytics_agrees_with_identity(stack, analytics)
+        assert {a.influencer_id for v in VIDEOS for a in truth[v]} == {first}
+        assert [r.action for r in stack.store.audit_rows()] == ["merge"]
+    finally:
+        stack.stop()
+
+
+def test_an_enrolment_killed_before_it_was_published_is_finished_and_audited_once(settings):
+    photo = PHOTOS / "colin_powell" / "01.jpg"
+    if not photo.is_file():
+        pytest.skip(f"{photo} not present")
+    ids_of_child(settings.data_dir, "correct:applied", "enrol", str(photo))
+    stack = start_stack(settings, web=False)
+    try:
+        _, analytics = connect(stack.settings)
+        assert_analytics_agrees_with_identity(stack, analytics)
+        (colin,) = [i for i, name in stack.identity.registry.names().items() if name == "Colin"]
+        assert [(r.action, r.after_ids, r.after_name) for r in stack.store.audit_rows()] == \
+            [("enrol", (colin,), "Colin")]
+        assert not list(stack.identity.registry.store.side_records(journal.KIND)), "nothing is left to replay"
+    finally:
+        stack.stop()
+
+
+@pytest.mark.parametrize("op", ["merge-named", "answer-named"])
+def test_a_merge_killed_between_moving_the_faces_and_the_names_keeps_the_name_and_holds_through_a_recluster(
+        settings, op):
+    first, second = ids_of_child(settings.data_dir, "merge:pinned", op)
+    stack = start_stack(settings, web=False)
+    try:
+        identity, analytics = connect(stack.settings)
+        assert_analytics_agrees_with_identity(stack, analytics)
+        assert stack.identity.registry.names() == {first: "Bo"}, "the survivor takes the name of the one it joined"
+        assert identity.merge([first, second]).changed_videos == 0, "merged: the id merged away stands for it"
+        list(identity.recluster((), resync_only=False))
+        truth = assert_analytics_agrees_with_identity(stack, analytics)
+        assert {a.influencer_id for v in VIDEOS for a in truth[v]} == {first}
+        merged = {"merge-named": "merge", "answer-named": "review same"}[op]
+        assert [r.action for r in stack.store.audit_rows()] == [merged, "rename"], "audited once"
+    finally:
+        stack.stop()
+
+
+def test_a_split_killed_as_its_faces_move_holds_through_a_recluster(settings):
+    first, _ = ids_of_child(settings.data_dir, "pin:moved", "split")
+    stack = start_stack(settings, web=False)
+    try:
+        identity, analytics = connect(stack.settings)
+        list(identity.recluster((), resync_only=False))
+        truth = assert_analytics_agrees_with_identity(stack, analytics)
+        (moved,) = apart(truth)[1]
+        assert apart(truth) == [[first], [moved]] and moved != first, "the video split out stays apart"
+    finally:
+        stack.stop()
+
+
+def test_corrections_killed_at_random_moments_lose_nothing_acknowledged_and_leave_both_services_agreeing(settings):
+    rng = random.Random(7)
+    acknowledged: list[str] = []
+    for round_ in range(1):  # one kill a run (each start of the child costs seconds); the seed varies the moment
+        child = subprocess.Popen([sys.executable, str(LOOP_CHILD), str(settings.data_dir), str(round_)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                 env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert child.stdout.readline().strip() == "ready"
+        lines: list[str] = []
+        reader = threading.Thread(target=lines.extend, args=(child.stdout,), daemon=True)
+        reader.start()
+        time.sleep(rng.uniform(0.05, 0.5))
+        child.kill()  # SIGKILL, wherever it is: in a correction, its journal, the feed, analytics applying it
+        child.wait()
+        reader.join(10)
+        acknowledged += [line.split()[1] for line in lines if line.startswith("ack ")]
+    stack = start_stack(settings, web=False)
+    try:
+        _, analytics = connect(stack.settings)
+        assert_analytics_agrees_with_identity(stack, analytics)
+        assert stack.store.hidden() == stack.identity.registry.store.hidden()
+        audited = {r.audit_id for r in stack.store.audit_rows()}
+        assert acknowledged and set(acknowledged) <= audited, "every correction answered is on the trail"
+        assert not list(stack.identity.registry.store.side_records(journal.KIND)), "nothing is left to replay"
+    finally:
+        stack.stop()
