@@ -1,0 +1,31 @@
+"""The documentation names tests as evidence (docs/bad-input.md: `file::test` in every row): each name it gives
+must be a test that exists, or the evidence it points to is gone."""
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _tests_by_module() -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for path in (ROOT / "tests").rglob("test_*.py"):
+        found.setdefault(path.stem, set()).update(
+            re.findall(r"^(?:async )?def (test_\w+)", path.read_text(), re.MULTILINE)
+        )
+    return found
+
+
+def test_every_test_the_docs_name_exists() -> None:
+    modules = _tests_by_module()
+    every = set().union(*modules.values())
+    stale = []
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = doc.read_text()
+        for module, name in re.findall(r"(test_\w+)::\s*(test_\w+)", text):
+            if name not in modules.get(module, set()):
+                stale.append(f"{doc.name}: {module}::{name}")
+        for name in set(re.findall(r"\b(test_\w+)\b", text)):
+            if name not in every and name not in modules:
+                stale.append(f"{doc.name}: {name}")
+    assert not stale, "tests named in the docs that do not exist: " + "; ".join(sorted(stale))
