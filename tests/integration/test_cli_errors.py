@@ -248,6 +248,26 @@ def test_export_to_a_regular_file_is_one_line_and_exit_2(tmp_path):
                        "export: cannot use", "report.txt")
 
 
+def test_output_piped_to_a_reader_that_has_left_ends_quietly_with_exit_0(tmp_path):
+    # `influencers review --all | head`: head exits after its lines, and our next write meets a closed pipe.
+    data = tmp_path / "d"
+    data.mkdir()
+    from services.analytics.store import AnalyticsStore
+
+    AnalyticsStore(data / "analytics.sqlite3").close()
+    reader, writer = os.pipe()
+    os.close(reader)  # the reader has left before anything is written
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("INFLUENCERS_")}
+    try:
+        result = subprocess.run([sys.executable, "-m", "influencers", "export", "--data-dir", str(data), "--out",
+                                 str(tmp_path / "out")], stdout=writer, stderr=subprocess.PIPE, text=True,
+                                cwd=ROOT, env=clean, timeout=60)
+    finally:
+        os.close(writer)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert (tmp_path / "out" / "influencers.csv").is_file()
+
+
 def test_export_of_a_data_dir_whose_store_is_not_a_database_is_one_line_and_exit_2(tmp_path):
     (tmp_path / "analytics.sqlite3").write_bytes(b"not a database" * 100)
     assert_usage_error(influencers("export", "--data-dir", str(tmp_path), "--out", str(tmp_path / "out")),
