@@ -268,6 +268,16 @@ def test_output_piped_to_a_reader_that_has_left_ends_quietly_with_exit_0(tmp_pat
     assert (tmp_path / "out" / "influencers.csv").is_file()
 
 
+def test_export_names_the_folder_it_wrote_with_one_trailing_slash(tmp_path):
+    data = tmp_path / "d"
+    data.mkdir()
+    from services.analytics.store import AnalyticsStore
+
+    AnalyticsStore(data / "analytics.sqlite3").close()
+    result = influencers("export", "--data-dir", str(data), "--out", f"{tmp_path / 'report'}/")
+    assert (result.returncode, result.stdout) == (0, f"exported to {tmp_path / 'report'}/\n"), result.stderr
+
+
 def test_export_of_a_data_dir_whose_store_is_not_a_database_is_one_line_and_exit_2(tmp_path):
     (tmp_path / "analytics.sqlite3").write_bytes(b"not a database" * 100)
     assert_usage_error(influencers("export", "--data-dir", str(tmp_path), "--out", str(tmp_path / "out")),
