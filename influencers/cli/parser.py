@@ -65,21 +65,21 @@ def build_parser() -> argparse.ArgumentParser:
     person = "an influencer: its name, or its id (inf_ and 10 hex digits)"
     run = command("run", "start everything, ingest a manifest, write the report, serve the page",
                   [data, server], cmd_run)
-    run.add_argument("manifest", help=manifest)
+    run.add_argument("manifest", metavar="MANIFEST", help=manifest)
     run.add_argument("--no-serve", action="store_true", help="exit when the report is written")
     run.add_argument("--report", help="report folder (default DATA_DIR/report)")
     command("serve", "start the three services and the page, and wait", [data, server], cmd_serve)
     one = command("service", "run one service alone (containers, scale-out)", [data, server], cmd_service)
     one.add_argument("service", choices=["ingest", "identity", "analytics"], help="which service")
     ing = command("ingest", "send a manifest to running services and follow the job", [ingest_client], cmd_ingest)
-    ing.add_argument("manifest", help=manifest)
+    ing.add_argument("manifest", metavar="MANIFEST", help=manifest)
     ing.add_argument("--detach", action="store_true",
                      help="submit the job and exit; print its id alone on the last line (follow it: `jobs JOB`)")
     jobs = command("jobs", "list the ingest jobs of running services, or follow one (JOB)", [ingest_client], cmd_jobs)
-    jobs.add_argument("job", nargs="?", help="a job id: follow its progress until it ends")
+    jobs.add_argument("job", nargs="?", metavar="JOB", help="a job id: follow its progress until it ends")
     cancel = command("cancel", "cancel an ingest job (videos in flight finish; the batch reconciles)",
                      [ingest_client], cmd_cancel)
-    cancel.add_argument("job", help="the job id (see `influencers jobs`)")
+    cancel.add_argument("job", metavar="JOB", help="the job id (see `influencers jobs`)")
     exp = command("export", "write the report (CSV and JSON) from a data dir, as it is now", [data], cmd_export)
     exp.add_argument("--out", required=True, help="folder to write the report's files in")
     ev = command("eval", "score a data dir against a labelled corpus (truth.csv)", [data], cmd_eval)
@@ -96,10 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     split.add_argument("videos", nargs="+", metavar="VIDEO_ID", help="content ids of the videos to split off")
     rename = command("rename", "give an influencer a display name", [identity_client], cmd_identity)
     rename.add_argument("id", metavar="INFLUENCER", help=person)
-    rename.add_argument("name", help="the new name (\"\" clears it)")
+    rename.add_argument("name", metavar="NAME", help="the new name (\"\" clears it)")
     enrol = command("enrol", "name a known person from reference photos (never counted as appearances)",
                     [identity_client], cmd_correct)
-    enrol.add_argument("name", help="the person's name")
+    enrol.add_argument("name", metavar="NAME", help="the person's name")
     enrol.add_argument("photos", nargs="+", metavar="PHOTO", help="JPEG or PNG files, one face each")
     move = command("move", "move one video's appearance of an influencer to another (or a new one)",
                    [identity_client], cmd_correct)

@@ -81,6 +81,14 @@ def test_every_positional_argument_has_help_text():
                 assert action.help, f"{name} {action.dest} has no help"
 
 
+def test_every_positional_argument_is_shown_in_capitals_as_docs_cli_md_writes_it():
+    # `influencers rename INFLUENCER NAME`, not `INFLUENCER name`; a required one missing is named that way too.
+    for name, parser in subcommands().items():
+        for action in parser._actions:
+            if not action.option_strings and action.dest != "help" and not action.choices:
+                assert action.metavar and action.metavar.isupper(), f"{name} {action.dest}: {action.metavar}"
+
+
 def test_namesakes_are_the_others_with_the_name_folded_most_videos_first_and_the_note_lists_them():
     known = [Known("inf_a", "Ann  Lee", 1), Known("inf_b", "ann lee", 4), Known("inf_c", "Bo", 9), Known("inf_d")]
     assert namesakes("inf_a", "ANN LEE", known) == [known[1]]
