@@ -29,3 +29,14 @@ def test_every_test_the_docs_name_exists() -> None:
             if name not in every and name not in modules:
                 stale.append(f"{doc.name}: {name}")
     assert not stale, "tests named in the docs that do not exist: " + "; ".join(sorted(stale))
+
+
+def test_every_bench_script_the_docs_name_parses_its_command_line() -> None:
+    # `--help` then prints its usage; without argparse, bench/feed_lag.py took `--help` for a corpus folder and
+    # started a stack on it.
+    named = set()
+    for doc in [ROOT / "README.md", ROOT / "deploy" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        named |= set(re.findall(r"\bbench/(\w+)\.py", doc.read_text()))
+    assert named
+    without = sorted(n for n in named if "argparse" not in (ROOT / "bench" / f"{n}.py").read_text())
+    assert not without, f"bench scripts that do not parse their arguments: {without}"
