@@ -16,6 +16,14 @@ from services.common.clients import REVIEW_ANSWERS
 from services.common.metrics import DEFAULT_PORT as DEFAULT_METRICS_PORT
 
 DESCRIPTION = "The `influencers` command: run, serve, ingest, export, and identity housekeeping."
+# Shown under `influencers --help`; each line after the first parses (tests/unit/test_names.py).
+EXAMPLES = """examples:
+  influencers run videos/manifest.csv       process a manifest, serve the page
+  influencers run videos/manifest.csv --no-serve      ... exit with the report
+  influencers ingest more.csv               more videos, while `run` is going
+  influencers rename inf_1a3ddd6b90 Tony    name a person (then use the name)
+  influencers export --out report/          the report's CSV and JSON files
+every command and option: docs/cli.md"""
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -29,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     """One sub-command per job. Each takes the options of its group only (argparse parents): commands that
     start services take the data dir, the ports they bind and the workers; commands that talk to running
     services take only where those services are (--host and their ports); file commands take the data dir."""
-    p = _OneLineParser(prog="influencers", description=DESCRIPTION)
+    p = _OneLineParser(prog="influencers", description=DESCRIPTION, epilog=EXAMPLES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
                            help="one of these; `influencers COMMAND --help` lists its own options")
