@@ -40,3 +40,18 @@ def test_every_bench_script_the_docs_name_parses_its_command_line() -> None:
     assert named
     without = sorted(n for n in named if "argparse" not in (ROOT / "bench" / f"{n}.py").read_text())
     assert not without, f"bench scripts that do not parse their arguments: {without}"
+
+
+def test_every_file_and_function_the_docs_name_exists() -> None:
+    # `services/common/name_text.py:clean_name`: the file, and a def or class of that name in it.
+    missing = []
+    for doc in [ROOT / "README.md", ROOT / "deploy" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for path, name in re.findall(r"`([\w/]+\.py)(?::(\w+))?`", doc.read_text()):
+            if "/" not in path:
+                continue
+            source = ROOT / path
+            if not source.is_file():
+                missing.append(f"{doc.name}: {path}")
+            elif name and not re.search(rf"^\s*(?:async def|def|class) {name}\b", source.read_text(), re.MULTILINE):
+                missing.append(f"{doc.name}: {path}:{name}")
+    assert not missing, "named in the docs but not there: " + "; ".join(sorted(missing))
