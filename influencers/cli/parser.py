@@ -51,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--ingest-port", type=int, help="ingest service port (default 50051)")
     server.add_argument("--identity-port", type=int, help="identity service port (default 50052)")
     server.add_argument("--analytics-port", type=int, help="analytics service port (default 50053)")
-    server.add_argument("--workers", type=int, help="face-analysis processes (default: one per core)")
+    server.add_argument("--workers", type=int, help="face-analysis processes, and videos ingested at once "
+                        "(default: one per core; env INFLUENCERS_WORKERS)")
     server.add_argument("--metrics-port", type=int,
                         help=f"Prometheus metrics port, 0 = none (default {DEFAULT_METRICS_PORT} for run and "
                              "serve, none for service; env INFLUENCERS_METRICS_PORT)")
