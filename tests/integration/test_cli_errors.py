@@ -268,6 +268,14 @@ def test_output_piped_to_a_reader_that_has_left_ends_quietly_with_exit_0(tmp_pat
     assert (tmp_path / "out" / "influencers.csv").is_file()
 
 
+def test_run_with_a_report_folder_that_is_a_file_stops_before_the_job_in_one_line(tmp_path, manifest):
+    target = tmp_path / "report.txt"
+    target.write_text("keep me")  # was: the whole job ran, then `run: cannot use report.txt/faces (Not a directory)`
+    result = influencers("run", str(manifest), "--no-serve", "--data-dir", str(tmp_path / "d"), "--report", str(target))
+    assert_usage_error(result, f"--report {target} is a file, not a folder")
+    assert "job" not in result.stdout and target.read_text() == "keep me"
+
+
 def test_export_names_the_folder_it_wrote_with_one_trailing_slash(tmp_path):
     data = tmp_path / "d"
     data.mkdir()
