@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
         return sp
 
     manifest = "CSV of the videos: columns 'Video URL' and 'Performance'"
-    person = "an influencer: its name, or its id (inf_ and 10 hex digits)"
+    person = "an influencer: its name, or its id as the page shows it (inf_1a3ddd6b90; a split's ends in s)"
     run = command("run", "start everything, ingest a manifest, write the report, serve the page",
                   [data, server], cmd_run)
     run.add_argument("manifest", metavar="MANIFEST", help=manifest)
