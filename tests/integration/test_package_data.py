@@ -17,12 +17,31 @@ def test_the_wheel_holds_every_file_of_the_packages_not_only_their_modules(tmp_p
     shutil.copy(ROOT / "pyproject.toml", source)
     for package in ("influencers", "services"):
         shutil.copytree(ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", str(source),
-                    "-w", str(tmp_path / "wheel")], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            str(source),
+            "-w",
+            str(tmp_path / "wheel"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     (wheel,) = (tmp_path / "wheel").glob("*.whl")
     packed = set(zipfile.ZipFile(wheel).namelist())
-    data = [str(p.relative_to(source)) for package in ("influencers", "services")
-            for p in (source / package).rglob("*") if p.is_file() and p.suffix not in (".py", ".pyc")]
+    data = [
+        str(p.relative_to(source))
+        for package in ("influencers", "services")
+        for p in (source / package).rglob("*")
+        if p.is_file() and p.suffix not in (".py", ".pyc")
+    ]
     assert any(name.endswith("templates/overview.html") for name in data)
     missing = sorted(name for name in data if name not in packed)
     assert not missing, f"not in the wheel: {missing}"
