@@ -2,12 +2,12 @@
 samples, every 20 ms, identity's feed head and the position analytics has applied. A position's lag is the
 time from when it was first seen at the head to when analytics had applied it. Prints p50, p99 and max.
 
-    python bench/feed_lag.py [CORPUS_DIR]
+    python bench/feed_lag.py [CORPUS_DIR]      # docs/performance.md: ../shared/corpus/dev
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
 import tempfile
 import threading
 import time
@@ -56,5 +56,8 @@ def main(corpus: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
-         / "smoke")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("corpus", nargs="?", type=Path, help="corpus folder holding manifest.csv (default: the smoke "
+                        "corpus of ../shared)",
+                        default=Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "smoke")
+    main(parser.parse_args().corpus)

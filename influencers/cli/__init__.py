@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sqlite3
 import sys
@@ -73,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         tracing.setup_tracing(_traced_services(args))
         with owning_data_dir(args, settings):
             check_ports(args, settings)
-            return int(args.func(args) or 0)
+            code = int(args.func(args) or 0)
+            sys.stdout.flush()  # here, not at exit: a reader that left (`| head`) meets the handler below
+            return code
     except (SettingsError, ManifestError, DataDirBusy, DataDirUnusable, PortInUse, MetricsPortInUse, StoreDamaged,
             DiskFull) as exc:
         return usage_error(str(exc))
@@ -84,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ServiceUnavailable, TimeoutError) as exc:  # TimeoutError: a job's progress lost, a deadline
         print(f"influencers: error: {args.command}: {cut(escaped(str(exc)))}", file=sys.stderr)
         return SERVICE_ERROR
+    except BrokenPipeError:  # the reader of our output left (`influencers review --all | head`): nothing to say
+        _silence_stdout()
+        return 0
     except OSError as exc:  # a folder or file given (data dir, --out, --report) that cannot be used
         return os_error(args.command, exc)
     except (sqlite3.DatabaseError, sa_exc.DBAPIError) as exc:  # a store: not a database, a folder, unreachable
@@ -95,6 +101,14 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     finally:
         tracing.shutdown_tracing()  # the spans still queued are sent before the process ends
+
+
+def _silence_stdout() -> None:
+    """Points stdout at /dev/null, so that the interpreter's last flush of what is still buffered for a closed
+    pipe fails on nothing (it would print 'Exception ignored ... BrokenPipeError' and exit 120)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _store_named(settings: Settings, exc: Exception) -> str:

@@ -40,6 +40,9 @@ def check_inputs(args: argparse.Namespace) -> Settings:
         read_manifest(Path(manifest), settings.max_manifest_bytes)
     if args.command in _WRITES_DATA_DIR:
         prepare_data_dir(settings.data_dir)
+    report = getattr(args, "report", None)  # `run --report`: written at the job's end, minutes from now
+    if report is not None and Path(report).exists() and not Path(report).is_dir():
+        raise SettingsError(f"--report {report} is a file, not a folder: give a folder for the report's files")
     if _ports_to_bind(args) and not settings.token and not is_loopback(settings.host):
         raise SettingsError(f"INFLUENCERS_HOST={settings.host} is beyond loopback: set INFLUENCERS_TOKEN too")
     return settings

@@ -15,6 +15,7 @@ from influencers.names import Resolver
 from services.common.clients import CATCHING_UP, REVIEW_ANSWERS, drain
 from services.common.names import namesakes, shared_name_note
 from services.common.protoconv import review_reason_word, seconds
+from services.identity.photos import IMAGE_MAGIC
 
 if TYPE_CHECKING:
     from influencers.v1 import identity_pb2
@@ -114,7 +115,10 @@ def cmd_correct(args: argparse.Namespace) -> int:
                 return usage_error(f"photo {name[:80]!r} not found")
             if path.stat().st_size > MAX_PHOTO_BYTES:
                 return usage_error(f"photo {name[:80]!r} is over {MAX_PHOTO_BYTES // 2**20} MiB")
-            photos.append(path.read_bytes())
+            photo = path.read_bytes()
+            if not photo.startswith(IMAGE_MAGIC):  # named here: identity knows the photos by their order only
+                return usage_error(f"photo {name[:80]!r} is not a JPEG or PNG image")
+            photos.append(photo)
         enrolled = ident.enrol(args.name, photos)
         for k in enrolled.photos_without_face:
             print(f"no face found in {args.photos[k]}", file=sys.stderr)

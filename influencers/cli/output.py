@@ -22,6 +22,7 @@ _USAGE_CODES = frozenset({
     grpc.StatusCode.PERMISSION_DENIED})
 SHOWN_CHARS = 200  # of a service's message or a path quoted in an error line
 START_HINT = " (is it running? `influencers serve` starts the services)"
+TOKEN_HINT = " (the CLI sends INFLUENCERS_TOKEN: set it to the services' token)"  # the CLI has no flag for it
 
 
 class ServiceUnavailable(Exception):
@@ -42,7 +43,7 @@ def service_error(command: str, exc: grpc.RpcError) -> int:
     the request was wrong (an unknown id, a bad value, a bad token), 1 when the service failed or is down."""
     code = exc.code() if callable(getattr(exc, "code", None)) else grpc.StatusCode.UNKNOWN
     details = exc.details() if callable(getattr(exc, "details", None)) else str(exc)
-    hint = START_HINT if code == grpc.StatusCode.UNAVAILABLE else ""
+    hint = {grpc.StatusCode.UNAVAILABLE: START_HINT, grpc.StatusCode.UNAUTHENTICATED: TOKEN_HINT}.get(code, "")
     print(f"influencers: error: {command}: {code.name}: {cut(escaped(details or 'no message'))}{hint}",
           file=sys.stderr)
     return USAGE_ERROR if code in _USAGE_CODES else SERVICE_ERROR

@@ -16,6 +16,14 @@ from services.common.clients import REVIEW_ANSWERS
 from services.common.metrics import DEFAULT_PORT as DEFAULT_METRICS_PORT
 
 DESCRIPTION = "The `influencers` command: run, serve, ingest, export, and identity housekeeping."
+# Shown under `influencers --help`; each line after the first parses (tests/unit/test_names.py).
+EXAMPLES = """examples:
+  influencers run videos/manifest.csv       process a manifest, serve the page
+  influencers run videos/manifest.csv --no-serve      ... exit with the report
+  influencers ingest more.csv               more videos, while `run` is going
+  influencers rename inf_1a3ddd6b90 Tony    name a person (then use the name)
+  influencers export --out report/          the report's CSV and JSON files
+every command and option: docs/cli.md"""
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -29,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     """One sub-command per job. Each takes the options of its group only (argparse parents): commands that
     start services take the data dir, the ports they bind and the workers; commands that talk to running
     services take only where those services are (--host and their ports); file commands take the data dir."""
-    p = _OneLineParser(prog="influencers", description=DESCRIPTION)
+    p = _OneLineParser(prog="influencers", description=DESCRIPTION, epilog=EXAMPLES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
                            help="one of these; `influencers COMMAND --help` lists its own options")
@@ -42,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--ingest-port", type=int, help="ingest service port (default 50051)")
     server.add_argument("--identity-port", type=int, help="identity service port (default 50052)")
     server.add_argument("--analytics-port", type=int, help="analytics service port (default 50053)")
-    server.add_argument("--workers", type=int, help="face-analysis processes (default: one per core)")
+    server.add_argument("--workers", type=int, help="face-analysis processes, and videos ingested at once "
+                        "(default: one per core; env INFLUENCERS_WORKERS)")
     server.add_argument("--metrics-port", type=int,
                         help=f"Prometheus metrics port, 0 = none (default {DEFAULT_METRICS_PORT} for run and "
                              "serve, none for service; env INFLUENCERS_METRICS_PORT)")
@@ -62,24 +72,24 @@ def build_parser() -> argparse.ArgumentParser:
         return sp
 
     manifest = "CSV of the videos: columns 'Video URL' and 'Performance'"
-    person = "an influencer: its name, or its id (inf_ and 10 hex digits)"
+    person = "an influencer: its name, or its id as the page shows it (inf_1a3ddd6b90; a split's ends in s)"
     run = command("run", "start everything, ingest a manifest, write the report, serve the page",
                   [data, server], cmd_run)
-    run.add_argument("manifest", help=manifest)
+    run.add_argument("manifest", metavar="MANIFEST", help=manifest)
     run.add_argument("--no-serve", action="store_true", help="exit when the report is written")
     run.add_argument("--report", help="report folder (default DATA_DIR/report)")
     command("serve", "start the three services and the page, and wait", [data, server], cmd_serve)
     one = command("service", "run one service alone (containers, scale-out)", [data, server], cmd_service)
     one.add_argument("service", choices=["ingest", "identity", "analytics"], help="which service")
     ing = command("ingest", "send a manifest to running services and follow the job", [ingest_client], cmd_ingest)
-    ing.add_argument("manifest", help=manifest)
+    ing.add_argument("manifest", metavar="MANIFEST", help=manifest)
     ing.add_argument("--detach", action="store_true",
                      help="submit the job and exit; print its id alone on the last line (follow it: `jobs JOB`)")
     jobs = command("jobs", "list the ingest jobs of running services, or follow one (JOB)", [ingest_client], cmd_jobs)
-    jobs.add_argument("job", nargs="?", help="a job id: follow its progress until it ends")
+    jobs.add_argument("job", nargs="?", metavar="JOB", help="a job id: follow its progress until it ends")
     cancel = command("cancel", "cancel an ingest job (videos in flight finish; the batch reconciles)",
                      [ingest_client], cmd_cancel)
-    cancel.add_argument("job", help="the job id (see `influencers jobs`)")
+    cancel.add_argument("job", metavar="JOB", help="the job id (see `influencers jobs`)")
     exp = command("export", "write the report (CSV and JSON) from a data dir, as it is now", [data], cmd_export)
     exp.add_argument("--out", required=True, help="folder to write the report's files in")
     ev = command("eval", "score a data dir against a labelled corpus (truth.csv)", [data], cmd_eval)
@@ -96,10 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
     split.add_argument("videos", nargs="+", metavar="VIDEO_ID", help="content ids of the videos to split off")
     rename = command("rename", "give an influencer a display name", [identity_client], cmd_identity)
     rename.add_argument("id", metavar="INFLUENCER", help=person)
-    rename.add_argument("name", help="the new name (\"\" clears it)")
+    rename.add_argument("name", metavar="NAME", help="the new name (\"\" clears it)")
     enrol = command("enrol", "name a known person from reference photos (never counted as appearances)",
                     [identity_client], cmd_correct)
-    enrol.add_argument("name", help="the person's name")
+    enrol.add_argument("name", metavar="NAME", help="the person's name")
     enrol.add_argument("photos", nargs="+", metavar="PHOTO", help="JPEG or PNG files, one face each")
     move = command("move", "move one video's appearance of an influencer to another (or a new one)",
                    [identity_client], cmd_correct)

@@ -10,6 +10,7 @@ full-size image is never held in memory. Pure: sizes in, sizes out.
 from __future__ import annotations
 
 MAX_SIDE_PX = 1000  # long side of the image detection sees
+IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")  # how the photos identity decodes begin: JPEG, PNG
 _REDUCTIONS = (8, 4, 2)  # JPEG IDCT scalings OpenCV offers (IMREAD_REDUCED_COLOR_8/4/2)
 
 

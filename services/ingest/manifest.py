@@ -87,7 +87,8 @@ def _read_bytes(path: Path, max_bytes: int) -> bytes:
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)
-        raise ManifestError(f"cannot read manifest {path}: not a regular file ({_kind(mode)})")
+        hint = f": give the CSV file in it, such as {_csv_in(path)}" if stat.S_ISDIR(mode) and _csv_in(path) else ""
+        raise ManifestError(f"cannot read manifest {path}: not a regular file ({_kind(mode)}){hint}")
     with os.fdopen(fd, "rb") as file:
         try:
             raw = file.read(max_bytes + 1)  # the size is read, not trusted: the file may be growing
@@ -97,6 +98,12 @@ def _read_bytes(path: Path, max_bytes: int) -> bytes:
         raise ManifestError(f"manifest {path} is larger than the limit of {max_bytes:,} bytes "
                             f"(INFLUENCERS_MAX_MANIFEST_BYTES); split it into several")
     return raw
+
+
+def _csv_in(folder: Path) -> Path | None:
+    """The CSV file a folder given as the manifest likely holds (a corpus folder: its manifest.csv)."""
+    named = folder / "manifest.csv"
+    return named if named.is_file() else next(iter(sorted(folder.glob("*.csv"))), None)
 
 
 def _kind(mode: int) -> str:

@@ -108,7 +108,9 @@ def _check_job_id(job_id: str, context: grpc.ServicerContext) -> None:
 
 def _found(value, job_id: str, context: grpc.ServicerContext):  # type: ignore[no-untyped-def]
     if value is None:
-        context.abort(grpc.StatusCode.NOT_FOUND, f"no job {shown(job_id)} (unknown, or forgotten after a restart)")
+        # Jobs live in SQL and survive restarts: an unknown id is a typo or another data dir's (database's) job.
+        context.abort(grpc.StatusCode.NOT_FOUND, f"no job {shown(job_id)} in this queue (`influencers jobs` lists "
+                                                 "its jobs)")
     return value
 
 

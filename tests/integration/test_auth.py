@@ -31,6 +31,18 @@ def test_calls_without_the_token_are_refused(guarded):
     assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
+def test_the_cli_refused_for_its_token_says_which_variable_carries_it(guarded, capsys):
+    from influencers.cli.output import service_error
+
+    stub = analytics_pb2_grpc.AnalyticsServiceStub(open_channel(f"127.0.0.1:{guarded}"))
+    with pytest.raises(grpc.RpcError) as err:
+        stub.GetReport(analytics_pb2.GetReportRequest(), timeout=5)
+    assert service_error("review", err.value) == 2
+    line = capsys.readouterr().err.strip()  # was `... UNAUTHENTICATED: missing or wrong token`, nothing more
+    assert line.startswith("influencers: error: review: UNAUTHENTICATED: ")
+    assert "INFLUENCERS_TOKEN" in line and len(line.splitlines()) == 1
+
+
 def test_calls_with_the_token_pass_and_health_needs_none(guarded):
     stub = analytics_pb2_grpc.AnalyticsServiceStub(open_channel(f"127.0.0.1:{guarded}", token="s3cret"))
     assert stub.GetReport(analytics_pb2.GetReportRequest(), timeout=5).videos == 0

@@ -248,6 +248,44 @@ def test_export_to_a_regular_file_is_one_line_and_exit_2(tmp_path):
                        "export: cannot use", "report.txt")
 
 
+def test_output_piped_to_a_reader_that_has_left_ends_quietly_with_exit_0(tmp_path):
+    # `influencers review --all | head`: head exits after its lines, and our next write meets a closed pipe.
+    data = tmp_path / "d"
+    data.mkdir()
+    from services.analytics.store import AnalyticsStore
+
+    AnalyticsStore(data / "analytics.sqlite3").close()
+    reader, writer = os.pipe()
+    os.close(reader)  # the reader has left before anything is written
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("INFLUENCERS_")}
+    try:
+        result = subprocess.run([sys.executable, "-m", "influencers", "export", "--data-dir", str(data), "--out",
+                                 str(tmp_path / "out")], stdout=writer, stderr=subprocess.PIPE, text=True,
+                                cwd=ROOT, env=clean, timeout=60)
+    finally:
+        os.close(writer)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert (tmp_path / "out" / "influencers.csv").is_file()
+
+
+def test_run_with_a_report_folder_that_is_a_file_stops_before_the_job_in_one_line(tmp_path, manifest):
+    target = tmp_path / "report.txt"
+    target.write_text("keep me")  # was: the whole job ran, then `run: cannot use report.txt/faces (Not a directory)`
+    result = influencers("run", str(manifest), "--no-serve", "--data-dir", str(tmp_path / "d"), "--report", str(target))
+    assert_usage_error(result, f"--report {target} is a file, not a folder")
+    assert "job" not in result.stdout and target.read_text() == "keep me"
+
+
+def test_export_names_the_folder_it_wrote_with_one_trailing_slash(tmp_path):
+    data = tmp_path / "d"
+    data.mkdir()
+    from services.analytics.store import AnalyticsStore
+
+    AnalyticsStore(data / "analytics.sqlite3").close()
+    result = influencers("export", "--data-dir", str(data), "--out", f"{tmp_path / 'report'}/")
+    assert (result.returncode, result.stdout) == (0, f"exported to {tmp_path / 'report'}/\n"), result.stderr
+
+
 def test_export_of_a_data_dir_whose_store_is_not_a_database_is_one_line_and_exit_2(tmp_path):
     (tmp_path / "analytics.sqlite3").write_bytes(b"not a database" * 100)
     assert_usage_error(influencers("export", "--data-dir", str(tmp_path), "--out", str(tmp_path / "out")),

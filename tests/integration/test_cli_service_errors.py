@@ -27,7 +27,7 @@ def error_lines(capsys) -> list[str]:
 
 
 @pytest.mark.parametrize(("args", "code", "words"), [
-    (["jobs", "no-such-job"], "NOT_FOUND", "no job 'no-such-job'"),
+    (["jobs", "no-such-job"], "NOT_FOUND", "no job 'no-such-job' in this queue (`influencers jobs` lists"),
     (["cancel", "no-such-job"], "NOT_FOUND", "no job 'no-such-job'"),
     (["rename", UNKNOWN, "Ann"], "NOT_FOUND", UNKNOWN),
     (["merge", UNKNOWN, "inf_00000001fe"], "NOT_FOUND", UNKNOWN),

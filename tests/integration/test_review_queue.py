@@ -263,6 +263,9 @@ def test_the_cli_enrols_a_name_from_a_photo_and_refuses_a_missing_photo_in_one_l
              "--analytics-port", str(stack.settings.analytics_port)]
     assert main(["enrol", "Colin", str(tmp_path / "nope.jpg"), *ports]) == 2
     assert "nope.jpg' not found" in capsys.readouterr().err
+    (tmp_path / "notes.txt").write_text("not a photo")  # was `INVALID_ARGUMENT: photo 1: image is not a ...`
+    assert main(["enrol", "Colin", str(photo), str(tmp_path / "notes.txt"), *ports]) == 2
+    assert "notes.txt' is not a JPEG or PNG image" in capsys.readouterr().err
     assert main(["enrol", "Colin", str(photo), *ports]) == 0
     assert "Colin (1 reference faces)" in capsys.readouterr().out
     assert list(stack.store.names().values()) == ["Colin"]

@@ -1,4 +1,5 @@
 import os
+import re
 import time
 from pathlib import Path
 
@@ -137,6 +138,14 @@ def test_a_folder_a_fifo_or_a_device_is_refused_at_once_as_not_a_regular_file(tm
     with pytest.raises(ManifestError, match=f"cannot read manifest {path}: not a regular file"):
         read_manifest(path)
     assert time.monotonic() - start < 1.0
+
+
+def test_a_folder_holding_a_manifest_is_refused_naming_the_csv_file_to_give_instead(tmp_path):
+    (tmp_path / "identities.csv").write_text("id\n")
+    (tmp_path / "manifest.csv").write_text("Performance,Video URL\n1,a.mp4\n")
+    with pytest.raises(ManifestError, match="not a regular file \\(a folder\\): give the CSV file in it, such as "
+                       + re.escape(str(tmp_path / "manifest.csv"))):
+        read_manifest(tmp_path)
 
 
 def test_a_utf16_file_cut_in_the_middle_of_a_character_is_refused(tmp_path):

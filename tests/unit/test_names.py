@@ -1,5 +1,7 @@
 """services/common/names.py: which influencer a typed word stands for, and who survives a merge."""
 
+import shlex
+
 import pytest
 
 from influencers.cli import build_parser
@@ -79,6 +81,25 @@ def test_every_positional_argument_has_help_text():
         for action in parser._actions:
             if not action.option_strings and action.dest != "help":
                 assert action.help, f"{name} {action.dest} has no help"
+
+
+def test_every_positional_argument_is_shown_in_capitals_as_docs_cli_md_writes_it():
+    # `influencers rename INFLUENCER NAME`, not `INFLUENCER name`; a required one missing is named that way too.
+    for name, parser in subcommands().items():
+        for action in parser._actions:
+            if not action.option_strings and action.dest != "help" and not action.choices:
+                assert action.metavar and action.metavar.isupper(), f"{name} {action.dest}: {action.metavar}"
+
+
+def test_every_example_under_influencers_help_parses_as_written():
+    from influencers.cli.parser import EXAMPLES
+
+    lines = [line.strip() for line in EXAMPLES.splitlines() if line.startswith("  influencers ")]
+    assert len(lines) >= 3
+    for line in lines:
+        argv = shlex.split(line.split("   ")[0])[1:]  # the command, before the columns of its comment
+        assert build_parser().parse_args(argv).func, line
+    assert "examples:" in build_parser().format_help()
 
 
 def test_namesakes_are_the_others_with_the_name_folded_most_videos_first_and_the_note_lists_them():
