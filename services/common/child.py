@@ -9,6 +9,7 @@ import select
 import signal
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 PARENT_POLL_S = 1.0
@@ -74,3 +75,19 @@ def how_it_ended(exitcode: int | None) -> str:
         except ValueError:
             return f"killed by signal {-exitcode}"
     return f"exit code {exitcode}"
+
+
+def stop_pool(pool: ProcessPoolExecutor, grace_s: float = 5.0) -> None:
+    """Stops a process pool now: queued calls are cancelled, each worker gets SIGTERM, then SIGKILL once
+    `grace_s` has passed for all of them."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in processes:
+        if p.is_alive():
+            p.terminate()
+    deadline = time.monotonic() + grace_s
+    for p in processes:
+        p.join(max(0.0, deadline - time.monotonic()))
+        if p.is_alive():
+            p.kill()
+            p.join(1.0)

@@ -14,7 +14,6 @@ import multiprocessing
 import os
 import signal
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -24,7 +23,7 @@ from typing import TypeVar
 import cv2
 import numpy as np
 
-from services.common.child import die_with_parent
+from services.common.child import die_with_parent, stop_pool
 from services.common.spool import SpoolReader
 from services.common.stop_signal import uninterrupted
 from services.identity.analyzer import FrameIn, VideoAnalysis, analyze_frames
@@ -170,25 +169,11 @@ class FaceWorkers:
         with self._lock:
             if self._pool is not broken or self._closed:
                 return  # another thread rebuilt it already, or we are shutting down
-            _stop_pool(broken)
+            stop_pool(broken)
             self._pool = self._new_pool()
 
     def close(self) -> None:
         """Stops the workers now: queued calls are cancelled, running ones end with their process."""
         with self._lock:
             self._closed = True
-            _stop_pool(self._pool)
-
-
-def _stop_pool(pool: ProcessPoolExecutor, grace_s: float = 5.0) -> None:
-    processes = list((getattr(pool, "_processes", None) or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    for p in processes:
-        if p.is_alive():
-            p.terminate()
-    deadline = time.monotonic() + grace_s
-    for p in processes:
-        p.join(max(0.0, deadline - time.monotonic()))
-        if p.is_alive():
-            p.kill()
-            p.join(1.0)
+            stop_pool(self._pool)

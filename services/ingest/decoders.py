@@ -22,7 +22,7 @@ from multiprocessing.process import BaseProcess
 
 import cv2
 
-from services.common.child import die_with_process, how_it_ended
+from services.common.child import die_with_process, how_it_ended, stop_pool
 from services.common.stop_signal import uninterrupted
 from services.ingest.decoding import Decoded, DecodeOrder, decode
 from services.ingest.video import VideoError
@@ -94,7 +94,7 @@ class Decoders:
         return sorted(pid for pool in pools for pid in (getattr(pool, "_processes", None) or {}))
 
     def _replaced(self, broken: ProcessPoolExecutor) -> ProcessPoolExecutor:
-        _stop(broken)
+        stop_pool(broken)
         with self._lock:
             self._pools.remove(broken)
         return self._new()
@@ -104,17 +104,4 @@ class Decoders:
         with self._lock:
             pools, self._pools = self._pools, []
         for pool in pools:
-            _stop(pool)
-
-
-def _stop(pool: ProcessPoolExecutor, grace_s: float = 5.0) -> None:
-    processes: list[BaseProcess] = list((getattr(pool, "_processes", None) or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    for p in processes:
-        if p.is_alive():
-            p.terminate()
-    for p in processes:
-        p.join(grace_s)
-        if p.is_alive():  # deaf to SIGTERM (stuck in a system call)
-            p.kill()
-            p.join(grace_s)
+            stop_pool(pool)
