@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 DEFAULT_PORT = 9464  # of `run` and `serve` (the OpenTelemetry Prometheus exporter's customary port)
 VIDEO_STATUSES = ("done", "failed", "duplicate")
 STAGES = ("fetch", "decode", "detect", "encode", "assign", "record")
+# The worker processes a service replaces when one ends under it: ingest's decoders, identity's face workers;
+# each ended by a crash (a signal, the OOM killer, an exit) or stopped after its time limit.
+CHILDREN = ("decoder", "face_worker")
+CHILD_ENDINGS = ("crash", "timeout")
 # Seconds, for work that takes from milliseconds (a GetVideo, a JPEG) to minutes (a long video's analysis, a
 # progress stream): the client library's default buckets stop at 10 s.
 SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
@@ -47,6 +51,7 @@ class Families:
     stage_seconds: Histogram
     stage_cpu: Counter
     ready: Gauge
+    child_restarts: Counter
     grpc_server_started: Counter
     grpc_server_handled: Counter
     grpc_server_seconds: Histogram
@@ -74,6 +79,10 @@ def families() -> Families:
                           "thread's CPU time: what the stage cost, however long it waited for a core)", ["stage"]),
         ready=Gauge("influencers_ready", "1 while the service reports SERVING on its readiness health check "
                     "(its stores reachable), else 0", ["service"]),
+        child_restarts=Counter("influencers_child_restarts", "Worker processes replaced after they ended under "
+                               "work: ingest's decoders, identity's face workers; by how they ended (crash: a "
+                               "signal, the OOM killer or an exit; timeout: stopped after the time limit)",
+                               ["child", "reason"]),
         grpc_server_started=Counter("grpc_server_started", "RPCs started on the server", call),
         grpc_server_handled=Counter("grpc_server_handled", "RPCs completed on the server, whatever their status",
                                     [*call, "grpc_code"]),
@@ -97,6 +106,9 @@ def families() -> Families:
         made.stage_cpu.labels(stage)
     for status in VIDEO_STATUSES:
         made.videos.labels(status)
+    for child in CHILDREN:
+        for reason in CHILD_ENDINGS:
+            made.child_restarts.labels(child, reason)
     REGISTRY.register(GAUGES)
     return made
 
@@ -105,6 +117,13 @@ def count_video(status: str) -> None:
     """Counts a finished manifest row by its status word; a word outside VIDEO_STATUSES is not counted."""
     if status in VIDEO_STATUSES:
         families().videos.labels(status).inc()
+
+
+def count_child_restart(child: str, reason: str) -> None:
+    """Counts a worker process replaced because it ended under work (`child` in CHILDREN, `reason` in
+    CHILD_ENDINGS; other words are not counted)."""
+    if child in CHILDREN and reason in CHILD_ENDINGS:
+        families().child_restarts.labels(child, reason).inc()
 
 
 def observe_stages(seconds: Mapping[str, float]) -> None:

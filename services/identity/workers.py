@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from services.common.child import die_with_parent, stop_pool
+from services.common.metrics import count_child_restart
 from services.common.spool import SpoolReader
 from services.common.stop_signal import uninterrupted
 from services.identity.analyzer import FrameIn, VideoAnalysis, analyze_frames
@@ -170,6 +171,7 @@ class FaceWorkers:
             if self._pool is not broken or self._closed:
                 return  # another thread rebuilt it already, or we are shutting down
             stop_pool(broken)
+            count_child_restart("face_worker", "crash")
             self._pool = self._new_pool()
 
     def close(self) -> None:

@@ -23,6 +23,7 @@ from multiprocessing.process import BaseProcess
 import cv2
 
 from services.common.child import die_with_process, how_it_ended, stop_pool
+from services.common.metrics import count_child_restart
 from services.common.stop_signal import uninterrupted
 from services.ingest.decoding import Decoded, DecodeOrder, decode
 from services.ingest.video import VideoError
@@ -63,29 +64,42 @@ class Decoders:
 
     def decode(self, order: DecodeOrder, timeout_s: float | None = None) -> Decoded:
         """`order`'s video decoded in a decoder process (waiting for a free one). Raises VideoError (from the
-        decoder; DecoderCrashed when its process ended during the decode, or when it took longer than
-        `timeout_s`: it is then stopped) and SpoolError."""
+        decoder; DecoderCrashed when its process ended during the decode twice, a new process the second
+        time, or when it took longer than `timeout_s`: it is then stopped) and SpoolError."""
         pool = self._idle.get()
         try:
-            with uninterrupted():  # a SIGTERM waits for the start: one that cut it would leave a half-made pool
-                future = pool.submit(decode, order)
-            workers: list[BaseProcess] = list((getattr(pool, "_processes", None) or {}).values())
-            try:
-                return future.result(timeout=timeout_s)
-            except TimeoutError:
-                log.error("decoding video %s took longer than %g s; stopping its decoder", order.video_id, timeout_s)
-                pool = self._replaced(pool)
-                raise DecoderCrashed(f"decoding took longer than {timeout_s:g} s and was stopped (a damaged or "
-                                     "hostile video that never ends, or a machine far too slow for it)") from None
-            except BrokenProcessPool:
-                how = ", ".join(filter(None, (how_it_ended(p.exitcode) for p in workers))) or "it ended"
-                log.error("the decoder process ended while it decoded video %s (%s); starting another",
-                          order.video_id, how)
-                pool = self._replaced(pool)
-                raise DecoderCrashed(f"the decoder crashed on this file ({how}): a damaged or hostile video; "
-                                     "the other videos go on") from None
+            for attempt in (1, 2):
+                try:
+                    return self._decode_in(pool, order, timeout_s)
+                except BrokenProcessPool as crash:
+                    how = str(crash)
+                    log.error("the decoder process ended while it decoded video %s (%s); starting another%s",
+                              order.video_id, how, " and trying it once more" if attempt == 1 else "")
+                    count_child_restart("decoder", "crash")
+                    pool = self._replaced(pool)
+            # Twice, in two processes: the file, not a passing cause (the OOM killer, a stray kill).
+            raise DecoderCrashed(f"the decoder crashed on this file twice ({how}): a damaged or hostile video; "
+                                 "the other videos go on")
+        except TimeoutError:
+            log.error("decoding video %s took longer than %g s; stopping its decoder", order.video_id, timeout_s)
+            count_child_restart("decoder", "timeout")
+            pool = self._replaced(pool)
+            raise DecoderCrashed(f"decoding took longer than {timeout_s:g} s and was stopped (a damaged or "
+                                 "hostile video that never ends, or a machine far too slow for it)") from None
         finally:
             self._idle.put(pool)
+
+    @staticmethod
+    def _decode_in(pool: ProcessPoolExecutor, order: DecodeOrder, timeout_s: float | None) -> Decoded:
+        """The decode in `pool`'s process; BrokenProcessPool (its message: how the process ended) when it ended."""
+        with uninterrupted():  # a SIGTERM waits for the start: one that cut it would leave a half-made pool
+            future = pool.submit(decode, order)
+        workers: list[BaseProcess] = list((getattr(pool, "_processes", None) or {}).values())
+        try:
+            return future.result(timeout=timeout_s)
+        except BrokenProcessPool:
+            how = ", ".join(filter(None, (how_it_ended(p.exitcode) for p in workers))) or "it ended"
+            raise BrokenProcessPool(how) from None
 
     def pids(self) -> list[int]:
         """Process ids of the decoders started so far."""

@@ -14,7 +14,9 @@ import time
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 
+from services.common.metrics import families
 from services.ingest.decoders import DecoderCrashed, Decoders
 from services.ingest.decoding import DecodeOrder
 
@@ -27,39 +29,75 @@ def order(path: Path, scratch: Path) -> DecodeOrder:
 
 @pytest.fixture
 def decoders():
+    families()  # the restart counters, registered
     pool = Decoders(1)
     yield pool
     pool.close()
 
 
-def test_a_decoder_killed_by_its_video_fails_that_video_naming_how_and_the_next_video_decodes(decoders, tmp_path):
+def _decode_in_background(decoders: Decoders, path: Path, scratch: Path) -> tuple[threading.Thread, list]:
+    """The decode on a thread of its own; the list gets its result or what it raised."""
+    ended: list = []
+
+    def run() -> None:
+        try:
+            ended.append(decoders.decode(order(path, scratch)))
+        except BaseException as exc:  # noqa: BLE001 - handed to the test's thread
+            ended.append(exc)
+
+    caller = threading.Thread(target=run)
+    caller.start()
+    return caller, ended
+
+
+def _kill_the_decoder(decoders: Decoders, sparing: set[int]) -> int:
+    """SIGSEGV to the decoder that is not in `sparing`, once it has started (and sits in its open())."""
+    deadline = time.monotonic() + 30
+    while not set(decoders.pids()) - sparing and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (victim,) = set(decoders.pids()) - sparing
+    time.sleep(0.3)
+    os.kill(victim, signal.SIGSEGV)
+    return victim
+
+
+def _restarts(reason: str) -> float:
+    return REGISTRY.get_sample_value("influencers_child_restarts_total", {"child": "decoder", "reason": reason})
+
+
+def test_a_video_that_kills_its_decoder_twice_fails_naming_how_and_the_next_video_decodes(decoders, tmp_path):
     # A FIFO nobody writes holds the decoder in its open(): the signal lands mid-decode, every time.
     stuck = tmp_path / "stuck.mp4"
     os.mkfifo(stuck)
-    raised: list[BaseException] = []
-
-    def decode_stuck() -> None:
-        try:
-            decoders.decode(order(stuck, tmp_path))
-        except BaseException as exc:  # noqa: BLE001 - handed to the test's thread
-            raised.append(exc)
-
-    caller = threading.Thread(target=decode_stuck)
-    caller.start()
-    deadline = time.monotonic() + 30
-    while not decoders.pids() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    (victim,) = decoders.pids()
-    time.sleep(0.3)
-    os.kill(victim, signal.SIGSEGV)
+    before = _restarts("crash")
+    caller, ended = _decode_in_background(decoders, stuck, tmp_path)
+    first = _kill_the_decoder(decoders, set())
+    second = _kill_the_decoder(decoders, {first})
     caller.join(30)
-    assert len(raised) == 1 and isinstance(raised[0], DecoderCrashed)
-    assert str(raised[0]) == ("the decoder crashed on this file (killed by SIGSEGV): a damaged or hostile video; "
-                              "the other videos go on")
+    assert len(ended) == 1 and isinstance(ended[0], DecoderCrashed)
+    assert str(ended[0]) == ("the decoder crashed on this file twice (killed by SIGSEGV): a damaged or hostile "
+                             "video; the other videos go on")
+    assert _restarts("crash") - before == 2
     video = sorted(SMOKE.glob("*.mp4"))[0]
     decoded = decoders.decode(order(video, tmp_path))
     assert decoded.info.duration_s > 0 and len(decoded.frames) > 0 and len(decoded.times) == len(decoded.prints)
-    assert victim not in decoders.pids()
+    assert first not in decoders.pids() and second not in decoders.pids()
+
+
+def test_a_decoder_killed_once_under_a_video_is_replaced_and_the_video_decodes_in_the_new_one(decoders, tmp_path):
+    # The OOM killer or a stray kill ends the decoder once: the video is not the cause, and decodes on retry.
+    stream = tmp_path / "clip.mp4"
+    os.mkfifo(stream)
+    caller, ended = _decode_in_background(decoders, stream, tmp_path)
+    first = _kill_the_decoder(decoders, set())
+    assert _until(lambda: set(decoders.pids()) - {first}, 30)
+    clip = tmp_path / "clip.ts"  # MPEG-TS reads from a pipe front to back
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-i", str(sorted(SMOKE.glob("*.mp4"))[0]), "-c", "copy",
+                    "-f", "mpegts", str(clip)], check=True)
+    stream.write_bytes(clip.read_bytes())  # opens the FIFO: the new decoder's open() returns
+    caller.join(60)
+    assert len(ended) == 1 and not isinstance(ended[0], BaseException), ended
+    assert ended[0].info.duration_s > 0 and len(ended[0].frames) > 0
 
 
 def test_closing_the_decoders_ends_their_processes(tmp_path):

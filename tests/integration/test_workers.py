@@ -16,7 +16,9 @@ import cv2
 import numpy as np
 import psutil
 import pytest
+from prometheus_client import REGISTRY
 
+from services.common.metrics import families
 from services.common.spool import Spool, SpoolReader
 from services.identity.analyzer import FrameIn
 from services.identity.workers import FaceWorkers, WorkerDied
@@ -79,6 +81,9 @@ def workers():
 
 
 def test_a_worker_killed_during_analyze_is_replaced_and_the_call_and_the_next_succeed(workers):
+    families()
+    restarts = {"child": "face_worker", "reason": "crash"}
+    before = REGISTRY.get_sample_value("influencers_child_restarts_total", restarts)
     victims = workers.pids()
     assert len(victims) == 2
     killer = threading.Timer(1.0, lambda: [os.kill(pid, signal.SIGKILL) for pid in victims])
@@ -91,6 +96,7 @@ def test_a_worker_killed_during_analyze_is_replaced_and_the_call_and_the_next_su
     assert all(gone(pid) for pid in victims)
     assert set(workers.pids()).isdisjoint(victims)
     assert workers.analyze(frames(2), 0.5).frames == 2
+    assert REGISTRY.get_sample_value("influencers_child_restarts_total", restarts) - before == 1
 
 
 def test_a_call_whose_workers_die_again_on_the_retry_fails_saying_so_and_the_pool_serves_the_next(workers):
