@@ -59,6 +59,7 @@ class WebServer:
     bound port (port 0 picks a free one); `shutdown()` stops it and waits for the thread."""
 
     def __init__(self, app: Flask, host: str, port: int, threads: int = 8) -> None:
+        self.app = app
         self._server = waitress.create_server(app, host=host, port=port, threads=threads,
                                               clear_untrusted_proxy_headers=True)
         self.port = int(self._server.effective_port)  # type: ignore[union-attr]  # waitress gives a str

@@ -22,6 +22,7 @@ from services.analytics.web.canonical import canonical_ids, influencer_id_as_typ
 from services.analytics.web.doubt import REVIEW_PAGE, OpenReviewCounts
 from services.analytics.web.query import whole_number
 from services.common.boundary import is_influencer_id, is_video_id
+from services.common.names import Known, fold, namesakes
 
 # Templates and static files are the app's own (services/analytics/web/templates, .../static).
 bp = Blueprint("report", __name__)
@@ -114,7 +115,25 @@ def influencer(influencer_id: str) -> str:
     if page is None:
         abort(404)
     return render_template("influencer.html", page=page, others=_others(influencer_id), rows=rows,
-                           hidden=influencer_id in _analysis().hidden)
+                           hidden=influencer_id in _analysis().hidden, namesakes=_namesakes(influencer_id, page.name),
+                           namesakes_at_once=int(current_app.config.get("NAMESAKES_MERGED_AT_ONCE")
+                                                 or NAMESAKES_MERGED_AT_ONCE))
+
+
+# Namesakes offered as one merge at most (config "NAMESAKES_MERGED_AT_ONCE"): more influencers of one name than
+# this are a common name, not one person split; they are listed, and merged by hand.
+NAMESAKES_MERGED_AT_ONCE = 5
+
+
+def _namesakes(influencer_id: str, name: str) -> list[Known]:
+    """The other influencers named `name` (case and blanks ignored), most videos first: one person the face
+    model split (a look years apart, a shot in profile) whom the analyst named twice, offered as one merge.
+    Their videos are counted only when there are some (a look-up of names, not of every appearance)."""
+    analysis = _analysis()
+    folded = fold(name)
+    if not folded or not any(fold(n) == folded for i, n in analysis.names.items() if i != influencer_id):
+        return []
+    return namesakes(influencer_id, name, report.merge_candidates(analysis))
 
 
 @bp.get("/video/<video_id>")
