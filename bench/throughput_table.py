@@ -79,8 +79,9 @@ def user_lines(u: UserRun, floor: FloorFigures) -> list[str]:
         row("wall time, start-up to report", f"{u.wall_s:.1f} s",
             f"{ratio:.2f}x the decode floor; exit code {u.exit_code}"),
         row("CPU of the process tree", f"{u.cpu_user_s + u.cpu_system_s:.1f} s",
-            f"user {u.cpu_user_s:.1f}, system {u.cpu_system_s:.1f}; run's process {u.main_cpu_s:.1f} "
-            f"(decoding, services, store), identity workers {u.workers_cpu_s:.1f} (detection, encoding)"),
+            f"user {u.cpu_user_s:.1f}, system {u.cpu_system_s:.1f}; decoders {u.decoders_cpu_s:.1f} (decoding, "
+            f"sampling, JPEG), identity workers {u.workers_cpu_s:.1f} (detection, encoding), run's process "
+            f"{u.main_cpu_s:.1f} (services, store)"),
         row("cores busy (mean per core)", cores),
         row("samples with a core under 50%", f"{u.idle_core_share:.0%}", phases),
         row("peak memory (RSS, process tree)", f"{u.peak_rss_bytes / GIB:.2f} GiB",

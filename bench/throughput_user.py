@@ -1,6 +1,6 @@
 """`influencers run` as a user runs it, timed from the outside: a subprocess from start-up to the report,
 sampled every SAMPLE_S seconds for the CPU of every core, the CPU time and resident memory of the process
-tree (the run and its identity workers), so that idle cores and memory peaks show with their moments."""
+tree (the run, its identity workers and its decoders), so that idle cores and memory peaks show with their moments."""
 
 from __future__ import annotations
 
@@ -24,8 +24,9 @@ class UserRun:
     exit_code: int
     cpu_user_s: float  # the process tree's, summed over every process that ran
     cpu_system_s: float
-    main_cpu_s: float  # the run's own process: ingest (decoding, with FFmpeg's threads), analytics, the store
+    main_cpu_s: float  # the run's own process: ingest's row threads, identity's matching, analytics, the store
     workers_cpu_s: float  # identity's worker processes: face detection and encoding
+    decoders_cpu_s: float  # ingest's decoder processes and their fork server: decoding (FFmpeg), sampling, JPEG
     peak_rss_bytes: int  # the tree at once
     peak_rss_main_bytes: int
     core_mean_pct: list[float]  # per core, over the run
@@ -50,6 +51,7 @@ def run_as_user(manifest: Path, extra_env: dict[str, str] | None = None) -> User
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         root = psutil.Process(proc.pid)
         cpu_by_pid: dict[int, tuple[float, float]] = {}
+        decoders: set[int] = set()  # the fork server and the decoders forked from it
         samples: list[tuple[float, list[float], int, int]] = []
         while proc.poll() is None:
             time.sleep(SAMPLE_S)
@@ -60,6 +62,8 @@ def run_as_user(manifest: Path, extra_env: dict[str, str] | None = None) -> User
                 try:
                     with p.oneshot():
                         times = p.cpu_times()
+                        if p.pid not in cpu_by_pid and "forkserver" in " ".join(p.cmdline()):
+                            decoders.add(p.pid)  # forked decoders keep the fork server's command line
                         cpu_by_pid[p.pid] = (times.user, times.system)
                         r = p.memory_info().rss
                 except (psutil.NoSuchProcess, psutil.AccessDenied):
@@ -69,11 +73,13 @@ def run_as_user(manifest: Path, extra_env: dict[str, str] | None = None) -> User
             samples.append((t, cores, rss, own))
         wall = time.perf_counter() - t0
     main = cpu_by_pid.get(proc.pid, (0.0, 0.0))
-    workers = [v for pid, v in cpu_by_pid.items() if pid != proc.pid]
+    workers = [v for pid, v in cpu_by_pid.items() if pid != proc.pid and pid not in decoders]
+    decoding = [v for pid, v in cpu_by_pid.items() if pid in decoders]
     return UserRun(
         wall_s=wall, exit_code=proc.returncode,
         cpu_user_s=sum(u for u, _ in cpu_by_pid.values()), cpu_system_s=sum(s for _, s in cpu_by_pid.values()),
         main_cpu_s=sum(main), workers_cpu_s=sum(u + s for u, s in workers),
+        decoders_cpu_s=sum(u + s for u, s in decoding),
         peak_rss_bytes=max((s[2] for s in samples), default=0), peak_rss_main_bytes=max((s[3] for s in samples),
                                                                                         default=0),
         core_mean_pct=_core_means(samples), idle_core_share=_idle_share(samples),
