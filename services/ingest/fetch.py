@@ -29,9 +29,9 @@ from services.ingest.netguard import (
     parse_url,
     resolve_checked,
     system_resolver,
-    userinfo_hidden,
 )
 from services.ingest.pinned_http import CannotConnect, Deadline, call_before, open_connection
+from services.ingest.url_secrets import secrets_hidden
 
 CHUNK = 1 << 20
 MAX_REDIRECTS = 5
@@ -102,9 +102,10 @@ def local_path(url: str, base_dir: Path) -> Path:
 
 
 def shown_url(url: str) -> str:
-    """`url` as an error message names it: no user name or password (`***@`), cut to SHOWN_URL_CHARS characters
-    (a manifest cell may hold 100,000), control characters escaped (a terminal shows the message)."""
-    url = userinfo_hidden(url)
+    """`url` as an error message names it: no user name or password (`***@`) nor signature, token or key
+    (`X-Amz-Signature=***`, url_secrets), cut to SHOWN_URL_CHARS characters (a manifest cell may hold
+    100,000), control characters escaped (a terminal shows the message)."""
+    url = secrets_hidden(url)
     return escaped(url if len(url) <= SHOWN_URL_CHARS else f"{url[:SHOWN_URL_CHARS]}… ({len(url)} chars)")
 
 
@@ -223,7 +224,7 @@ def _download(url: str, policy: FetchPolicy) -> Fetched:
     except Refused as exc:
         if current == url:
             raise
-        raise _Failed(f"{exc} (redirected to {userinfo_hidden(current)})") from exc
+        raise _Failed(f"{exc} (redirected to {secrets_hidden(current)})") from exc
 
 
 def _get(url: str, policy: FetchPolicy, deadline: Deadline) -> Fetched | str:
