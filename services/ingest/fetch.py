@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from services.common.boundary import escaped
-from services.ingest.http_wire import BadResponse, status_problem
+from services.ingest.http_wire import BadResponse, status_problem, whole_file_range
 from services.ingest.netguard import (
     Refused,
     Resolver,
@@ -240,7 +240,9 @@ def _get(url: str, policy: FetchPolicy, deadline: Deadline) -> Fetched | str:
             if not location:
                 raise BadResponse(f"HTTP {head.status} redirect without a Location")
             return join_url(target, _utf8(location))
-        if head.status != 200:
+        # A 206 that holds the whole file is the file (asked for whole: no Range is sent); any other part is not.
+        whole = whole_file_range(head) if head.status == 206 else None
+        if head.status not in (200, 206):
             raise BadResponse(status_problem(head.status, head.get("retry-after")))
         try:
             fd, name = tempfile.mkstemp(prefix="video-", suffix=".mp4", dir=policy.tmp_dir)
@@ -259,6 +261,8 @@ def _get(url: str, policy: FetchPolicy, deadline: Deadline) -> Fetched | str:
                 size = conn.stream_body(head, policy.max_bytes, write)
             if size == 0:
                 raise BadResponse("empty response (0 bytes)")
+            if whole is not None and size != whole:
+                raise BadResponse(f"incomplete download ({size} of the {whole} bytes its Content-Range states)")
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
