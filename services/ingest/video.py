@@ -363,9 +363,11 @@ def open_video(path: Path, max_pixels: int = 4096 * 4096, max_seconds: float = 3
 
 def max_gap(container: av.container.InputContainer, declared_s: float) -> float:
     """Seconds timestamps may jump ahead and still be a pause the video holds. MP4/MOV give each frame its time
-    from the file's index, written by its muxer: a jump within the stated length is a still held (a screen
-    recording or a slideshow stores no frame while nothing moves), never joined segments; elsewhere MAX_GAP_S."""
-    return max(MAX_GAP_S, declared_s) if container.format.name.startswith("mov,") else MAX_GAP_S
+    from the file's index, and Matroska/WebM in each block, written by the muxer, which states the length: a jump
+    within the stated length is a still held (a screen recording or a slideshow stores no frame while nothing
+    moves), never joined segments. Elsewhere, or with no length stated (a live recording), MAX_GAP_S."""
+    indexed = container.format.name.startswith("mov,") or "matroska" in container.format.name
+    return max(MAX_GAP_S, declared_s) if indexed else MAX_GAP_S
 
 
 def _decoded(container: av.container.InputContainer, stream: av.video.stream.VideoStream, fps: float,
