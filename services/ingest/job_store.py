@@ -181,6 +181,7 @@ class JobStore:
                 conn.execute(jobs_t.update().where(jobs_t.c.job_id == job_id).values(cancel_requested=True))
                 conn.execute(rows_t.update().where(rows_t.c.job_id == job_id, rows_t.c.state == PENDING)
                              .values(state=DROPPED))
+                _forget_secrets(conn, job_id, [DROPPED])
                 busy = conn.execute(sa.select(sa.func.count()).select_from(rows_t).where(
                     rows_t.c.job_id == job_id,
                     sa.or_(rows_t.c.state == TAKEN, rows_t.c.processed_video_id != ""))).scalar_one()
@@ -351,6 +352,7 @@ class JobStore:
             state = FAILED if error else CANCELLED if job.cancel_requested and job.done < job.total else SUCCEEDED
             conn.execute(jobs_t.update().where(jobs_t.c.job_id == job_id).values(
                 state=state, ended_s=_ended(self.clock()), error=error, changed_videos=changed_videos, finalizer=None))
+            _forget_secrets(conn, job_id, [PENDING, TAKEN, DROPPED])  # a cancelled job's rows never run now
         return True
 
     # ---- reading ----------------------------------------------------------------------------------------
@@ -406,6 +408,19 @@ def _first_claimable(conn: sa.Connection, job_id: str, now: float) -> sa.Row | N
         if row is not None:
             found.append(row)
     return min(found, key=lambda r: r.idx, default=None)
+
+
+def _forget_secrets(conn: sa.Connection, job_id: str, states: list[int]) -> None:
+    """The submissions of the job's rows in `states`, rows that will not run again, kept without their URLs'
+    secrets (_without_secrets); only the rows whose URL holds one are written."""
+    found = conn.execute(sa.select(rows_t.c.idx, rows_t.c.submission).where(
+        rows_t.c.job_id == job_id, rows_t.c.state.in_(states))).all()
+    for idx, blob in found:
+        sub = ingest_pb2.VideoSubmission.FromString(blob)
+        kept = _without_secrets(sub)
+        if kept.url != sub.url:
+            conn.execute(rows_t.update().where(rows_t.c.job_id == job_id, rows_t.c.idx == idx)
+                         .values(submission=kept.SerializeToString()))
 
 
 def _without_secrets(sub: ingest_pb2.VideoSubmission) -> ingest_pb2.VideoSubmission:
