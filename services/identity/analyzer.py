@@ -16,7 +16,7 @@ from services.common.stage_clock import StageClock
 from services.identity.detection import ShotDetector
 from services.identity.faces import FaceModel
 from services.identity.quality import square_crop
-from services.identity.segments import Segment, Sighting, segments_of
+from services.identity.segments import Segment, Sighting, seconds_on_screen, segments_of
 from services.identity.tracking import Face, attribute_detections, faces_to_encode, group_people, link_tracks
 
 _HEADER = struct.Struct("<qdqd")  # a FrameIn as a spool record: index, timestamp_s, shot, span_s, then the image
@@ -138,7 +138,6 @@ def _people(per_frame: list[list[Face]], encoded: list[Face], crops: dict[int, b
         if not mine:
             continue
         best = max(seen[p], key=lambda f: f.quality)
-        frames_seen = {f.frame: f.span_s for f in seen[p]}
         people.append(PersonObservation(
             person=p,
             encodings=np.stack([f.encoding for f in mine]),  # type: ignore[misc]
@@ -148,7 +147,7 @@ def _people(per_frame: list[list[Face]], encoded: list[Face], crops: dict[int, b
             first_seen_s=min(f.timestamp_s for f in seen[p]),
             last_seen_s=max(f.timestamp_s + f.span_s for f in seen[p]),
             faces=len(seen[p]),
-            screen_time_s=float(sum(frames_seen.values())),
+            screen_time_s=seconds_on_screen(Sighting(f.timestamp_s, f.span_s, f.quality) for f in seen[p]),
             best_face=crops[id(best)],
             best_quality=best.quality,
             cooccurs=cooccur[p],

@@ -3,6 +3,7 @@ with the time of its best face. Pure: sightings in, segments out."""
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -39,6 +40,19 @@ def max_gap_s(sightings: Sequence[Sighting]) -> float:
     intervals (the median span of the sightings), FALLBACK_GAP_S when no span is known."""
     spans = [s.span_s for s in sightings if s.span_s > 0]
     return GAP_INTERVALS * statistics.median(spans) if spans else FALLBACK_GAP_S
+
+
+def seconds_on_screen(sightings: Iterable[Sighting]) -> float:
+    """Seconds the sightings cover: the length of the union of their frames' times, each from timestamp_s for
+    span_s. Sightings of one time, or whose spans overlap (frames sent with equal or out-of-order times, two
+    faces of the person in one frame), count that time once: a sum of spans counted it twice."""
+    total, covered_to = 0.0, -math.inf
+    for s in sorted(sightings, key=lambda s: s.timestamp_s):
+        end = s.timestamp_s + max(s.span_s, 0.0)
+        if end > covered_to:
+            total += end - max(s.timestamp_s, covered_to)
+            covered_to = end
+    return total
 
 
 def segments_of(sightings: Iterable[Sighting]) -> list[Segment]:

@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from services.common.boundary import escaped
-from services.ingest.http_wire import BadResponse, status_problem
+from services.ingest.http_wire import BadResponse, status_problem, whole_file_range
 from services.ingest.netguard import (
     Refused,
     Resolver,
@@ -29,9 +29,9 @@ from services.ingest.netguard import (
     parse_url,
     resolve_checked,
     system_resolver,
-    userinfo_hidden,
 )
 from services.ingest.pinned_http import CannotConnect, Deadline, call_before, open_connection
+from services.ingest.url_secrets import secrets_hidden
 
 CHUNK = 1 << 20
 MAX_REDIRECTS = 5
@@ -102,9 +102,10 @@ def local_path(url: str, base_dir: Path) -> Path:
 
 
 def shown_url(url: str) -> str:
-    """`url` as an error message names it: no user name or password (`***@`), cut to SHOWN_URL_CHARS characters
-    (a manifest cell may hold 100,000), control characters escaped (a terminal shows the message)."""
-    url = userinfo_hidden(url)
+    """`url` as an error message names it: no user name or password (`***@`) nor signature, token or key
+    (`X-Amz-Signature=***`, url_secrets), cut to SHOWN_URL_CHARS characters (a manifest cell may hold
+    100,000), control characters escaped (a terminal shows the message)."""
+    url = secrets_hidden(url)
     return escaped(url if len(url) <= SHOWN_URL_CHARS else f"{url[:SHOWN_URL_CHARS]}… ({len(url)} chars)")
 
 
@@ -223,7 +224,7 @@ def _download(url: str, policy: FetchPolicy) -> Fetched:
     except Refused as exc:
         if current == url:
             raise
-        raise _Failed(f"{exc} (redirected to {userinfo_hidden(current)})") from exc
+        raise _Failed(f"{exc} (redirected to {secrets_hidden(current)})") from exc
 
 
 def _get(url: str, policy: FetchPolicy, deadline: Deadline) -> Fetched | str:
@@ -239,7 +240,9 @@ def _get(url: str, policy: FetchPolicy, deadline: Deadline) -> Fetched | str:
             if not location:
                 raise BadResponse(f"HTTP {head.status} redirect without a Location")
             return join_url(target, _utf8(location))
-        if head.status != 200:
+        # A 206 that holds the whole file is the file (asked for whole: no Range is sent); any other part is not.
+        whole = whole_file_range(head) if head.status == 206 else None
+        if head.status not in (200, 206):
             raise BadResponse(status_problem(head.status, head.get("retry-after")))
         try:
             fd, name = tempfile.mkstemp(prefix="video-", suffix=".mp4", dir=policy.tmp_dir)
@@ -258,6 +261,8 @@ def _get(url: str, policy: FetchPolicy, deadline: Deadline) -> Fetched | str:
                 size = conn.stream_body(head, policy.max_bytes, write)
             if size == 0:
                 raise BadResponse("empty response (0 bytes)")
+            if whole is not None and size != whole:
+                raise BadResponse(f"incomplete download ({size} of the {whole} bytes its Content-Range states)")
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise

@@ -15,6 +15,7 @@ _STATUS_LINE = re.compile(rb"HTTP/1\.[01] ([1-5][0-9][0-9])(?: [\t\x20-\x7e\x80-
 _TOKEN = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _FIELD_VALUE = re.compile(rb"[\t\x20-\x7e\x80-\xff]*")
 _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?")
+_CONTENT_RANGE = re.compile(r"bytes[ \t]+([0-9]{1,18})-([0-9]{1,18})/([0-9]{1,18}|\*)", re.IGNORECASE)
 
 
 # What a refusing status means for the row, in a user's words (others are named by their code alone).
@@ -42,6 +43,23 @@ def status_problem(status: int, retry_after: str | None) -> str:
         return f"HTTP {status} ({what}: run the manifest again later)"
     until = f"wait {wait} s" if wait.isdigit() else f"wait until {wait}"
     return f"HTTP {status} ({what}: the server asks to {until}; run the manifest again then)"
+
+
+def whole_file_range(head: Head) -> int:
+    """The file's length in bytes, for a 206 (Partial Content) answer to a request of the whole file whose
+    Content-Range covers it all (`bytes 0-999/1000`: some servers and CDNs answer every GET so). A 206 with
+    a part of the file, or no single range, raises BadResponse naming what it holds: the whole was asked for."""
+    values = head.all("content-range")
+    m = _CONTENT_RANGE.fullmatch(values[0].strip(" \t")) if len(values) == 1 else None
+    if m is None:
+        shown = ", ".join(values)[:60]
+        what = f"no single byte range (Content-Range {shown!r})" if shown else "no Content-Range"
+        raise BadResponse(f"HTTP 206 (partial content) with {what}, where the whole file was asked for")
+    first, last, complete = m.groups()
+    if complete == "*" or int(first) != 0 or int(last) + 1 != int(complete):
+        raise BadResponse(f"HTTP 206 (partial content): the server sent bytes {first}-{last} of {complete}, a part "
+                          f"of the file where the whole was asked for")
+    return int(complete)
 
 
 class BadResponse(Exception):

@@ -36,6 +36,7 @@ from sqlalchemy.engine import Engine
 from influencers.v1 import ingest_pb2
 from services.common.migrations import History, upgrade
 from services.common.protoconv import seconds, status_word, timestamp
+from services.ingest.url_secrets import secrets_hidden
 
 QUEUED, RUNNING = ingest_pb2.JOB_STATE_QUEUED, ingest_pb2.JOB_STATE_RUNNING
 SUCCEEDED, FAILED = ingest_pb2.JOB_STATE_SUCCEEDED, ingest_pb2.JOB_STATE_FAILED
@@ -133,9 +134,10 @@ class JobStore:
             rows = []
             seq = 0
             for k, sub in enumerate(request.videos):
-                row = dict(job_id=job_id, idx=k, submission=sub.SerializeToString(), state=PENDING, lease_owner=None,
-                           lease_expires_s=0.0, attempts=0, video_id="", processed_video_id="", status="",
-                           done_seq=None, result=None)
+                kept_sub = _without_secrets(sub) if k in settled else sub  # a settled row is never fetched
+                row = dict(job_id=job_id, idx=k, submission=kept_sub.SerializeToString(), state=PENDING,
+                           lease_owner=None, lease_expires_s=0.0, attempts=0, video_id="", processed_video_id="",
+                           status="", done_seq=None, result=None)
                 if k in settled:
                     seq += 1
                     progress = _kept(settled[k], seq, total)
@@ -179,6 +181,7 @@ class JobStore:
                 conn.execute(jobs_t.update().where(jobs_t.c.job_id == job_id).values(cancel_requested=True))
                 conn.execute(rows_t.update().where(rows_t.c.job_id == job_id, rows_t.c.state == PENDING)
                              .values(state=DROPPED))
+                _forget_secrets(conn, job_id, [DROPPED])
                 busy = conn.execute(sa.select(sa.func.count()).select_from(rows_t).where(
                     rows_t.c.job_id == job_id,
                     sa.or_(rows_t.c.state == TAKEN, rows_t.c.processed_video_id != ""))).scalar_one()
@@ -287,7 +290,8 @@ class JobStore:
             kept = _kept(progress, done, total)
             conn.execute(rows_t.update().where(rows_t.c.job_id == claim.job_id, rows_t.c.idx == claim.idx).values(
                 state=FINISHED, lease_owner=None, status=status_word(kept.video.status), done_seq=done,
-                result=kept.SerializeToString(), processed_video_id=processed_video_id))
+                result=kept.SerializeToString(), processed_video_id=processed_video_id,
+                submission=_without_secrets(claim.submission).SerializeToString()))
         return True
 
     def results(self, job_id: str, skip: int = 0, limit: int | None = None
@@ -348,6 +352,7 @@ class JobStore:
             state = FAILED if error else CANCELLED if job.cancel_requested and job.done < job.total else SUCCEEDED
             conn.execute(jobs_t.update().where(jobs_t.c.job_id == job_id).values(
                 state=state, ended_s=_ended(self.clock()), error=error, changed_videos=changed_videos, finalizer=None))
+            _forget_secrets(conn, job_id, [PENDING, TAKEN, DROPPED])  # a cancelled job's rows never run now
         return True
 
     # ---- reading ----------------------------------------------------------------------------------------
@@ -403,3 +408,25 @@ def _first_claimable(conn: sa.Connection, job_id: str, now: float) -> sa.Row | N
         if row is not None:
             found.append(row)
     return min(found, key=lambda r: r.idx, default=None)
+
+
+def _forget_secrets(conn: sa.Connection, job_id: str, states: list[int]) -> None:
+    """The submissions of the job's rows in `states`, rows that will not run again, kept without their URLs'
+    secrets (_without_secrets); only the rows whose URL holds one are written."""
+    found = conn.execute(sa.select(rows_t.c.idx, rows_t.c.submission).where(
+        rows_t.c.job_id == job_id, rows_t.c.state.in_(states))).all()
+    for idx, blob in found:
+        sub = ingest_pb2.VideoSubmission.FromString(blob)
+        kept = _without_secrets(sub)
+        if kept.url != sub.url:
+            conn.execute(rows_t.update().where(rows_t.c.job_id == job_id, rows_t.c.idx == idx)
+                         .values(submission=kept.SerializeToString()))
+
+
+def _without_secrets(sub: ingest_pb2.VideoSubmission) -> ingest_pb2.VideoSubmission:
+    """A copy of `sub` as a row that will not be fetched (again) keeps it: its URL's signature, token or key
+    hidden (url_secrets.secrets_hidden). The URL as given is kept only while the row may still run."""
+    kept = ingest_pb2.VideoSubmission()
+    kept.CopyFrom(sub)
+    kept.url = secrets_hidden(sub.url)
+    return kept

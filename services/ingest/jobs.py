@@ -45,6 +45,7 @@ from services.ingest.job_store import (
     QueueFull,
 )
 from services.ingest.netguard import has_scheme
+from services.ingest.url_secrets import secrets_hidden
 
 __all__ = ["CANCELLED", "ENDED", "FAILED", "QUEUED", "RUNNING", "SUCCEEDED", "JobQueue", "QueueFull", "RowRunner",
            "settled_rows", "with_repeats"]
@@ -128,19 +129,20 @@ def settled_rows(request: ingest_pb2.StartIngestRequest) -> dict[int, ingest_pb2
                                      error=sub.row_error or f"{row_label(request, k)}: video URL is missing")
             settled[k] = ingest_pb2.WatchJobResponse(video=video)
         elif sub.row_error and keys[k] in valid:
-            video = common_pb2.Video(url=sub.url, status=common_pb2.VIDEO_STATUS_FAILED, error=sub.row_error)
+            video = common_pb2.Video(url=secrets_hidden(sub.url), status=common_pb2.VIDEO_STATUS_FAILED,
+                                     error=sub.row_error)
             settled[k] = ingest_pb2.WatchJobResponse(video=video)
         elif k in conflicting:
             # Which score the user meant is unknown: the first one counts, and this row says it was not used.
             first = repeated[k]
-            video = common_pb2.Video(url=sub.url, status=common_pb2.VIDEO_STATUS_FAILED, error=(
+            video = common_pb2.Video(url=secrets_hidden(sub.url), status=common_pb2.VIDEO_STATUS_FAILED, error=(
                 f"{row_label(request, k)}: performance {_score(sub)} differs from the {_score(request.videos[first])} "
                 f"of {row_label(request, first)}, which gives the same {_same(request, k, first)}: "
                 f"{row_label(request, first)}'s is counted; correct or remove one of the rows"))
             settled[k] = ingest_pb2.WatchJobResponse(video=video)
         elif k in repeated:
             first = repeated[k]
-            video = common_pb2.Video(url=sub.url, status=common_pb2.VIDEO_STATUS_DUPLICATE,
+            video = common_pb2.Video(url=secrets_hidden(sub.url), status=common_pb2.VIDEO_STATUS_DUPLICATE,
                                      error=f"same {_same(request, k, first)} as {row_label(request, first)}")
             settled[k] = ingest_pb2.WatchJobResponse(video=video)
     return settled
@@ -465,7 +467,7 @@ class JobQueue:
 
     def _stop_job(self, claim: Claim, error: str) -> None:
         """Fails the row with `error` and cancels its job: every later row would meet the same refusal."""
-        url = claim.submission.url
+        url = secrets_hidden(claim.submission.url)
         video = common_pb2.Video(url=url, status=common_pb2.VIDEO_STATUS_FAILED, error=f"{url}: {error}")
         self.store.finish_row(claim, self.owner, ingest_pb2.WatchJobResponse(video=video), "")
         log.error("ingest job %s stopped: %s", claim.job_id, error)

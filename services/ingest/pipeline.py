@@ -37,6 +37,7 @@ from services.ingest.netguard import has_scheme
 from services.ingest.repost_store import RepostStore
 from services.ingest.signature import Signature, is_repost, signature
 from services.ingest.stream_digest import stream_digest
+from services.ingest.url_secrets import secrets_digested, secrets_hidden
 from services.ingest.video import VideoError
 
 log = logging.getLogger(__name__)
@@ -44,12 +45,13 @@ ST = common_pb2
 
 
 def resolve_location(url: str, base_dir: Path) -> str:
-    """Where a manifest URL's bytes are read, as fetch() reads them: an http(s) URL as given; a local path
+    """Where a manifest URL's bytes are read, as fetch() reads them: an http(s) URL as given (the values of its
+    secret parameters, a signature or token, as their digests: url_secrets.secrets_digested); a local path
     or `file:` URL made absolute against `base_dir` (the manifest's folder) and resolved (`..`, symlinks).
     Other schemes come back as given (fetch refuses them). A path that cannot be resolved (a NUL byte,
     `~user` of an unknown user, a symlink loop) raises FetchError naming it, as fetch() would."""
     if is_remote(url):
-        return url
+        return secrets_digested(url)
     scheme = has_scheme(url)
     if scheme is not None and scheme != "file":
         return url
@@ -144,13 +146,14 @@ class VideoPipeline:
         gone (database_unreachable): that error is raised, and the job queue gives the row back to be run again.
         `on_video_id` hears the video's content id once it is known, before anything reaches identity (a
         replacement attempt forgets it).
-        `repeats`: later rows of the submission with this URL (Video.repeats), recorded with the row."""
-        video = common_pb2.Video(url=url, external_id=external_id, repeats=repeats)
+        `repeats`: later rows of the submission with this URL (Video.repeats), recorded with the row.
+        `url` is fetched as given; the row is recorded and shown with its secrets hidden (url_secrets)."""
+        video = common_pb2.Video(url=secrets_hidden(url), external_id=external_id, repeats=repeats)
         if performance is not None:
             video.performance = performance
         unexpected: Exception | None = None
         try:
-            return self._process(video, row_error, base_dir, on_video_id)
+            return self._process(url, video, row_error, base_dir, on_video_id)
         except FetchError as exc:
             video.error = str(exc)
         except (VideoError, SpoolError) as exc:
@@ -184,9 +187,8 @@ class VideoPipeline:
             return Outcome(video, recorded=False)
         return Outcome(video)
 
-    def _process(self, video: common_pb2.Video, row_error: str, base_dir: Path,
+    def _process(self, url: str, video: common_pb2.Video, row_error: str, base_dir: Path,
                  on_video_id: Callable[[str], None] | None = None) -> Outcome:
-        url = video.url
         if url:
             video.location = resolve_location(url, base_dir)
         elif not row_error:

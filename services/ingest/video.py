@@ -363,9 +363,11 @@ def open_video(path: Path, max_pixels: int = 4096 * 4096, max_seconds: float = 3
 
 def max_gap(container: av.container.InputContainer, declared_s: float) -> float:
     """Seconds timestamps may jump ahead and still be a pause the video holds. MP4/MOV give each frame its time
-    from the file's index, written by its muxer: a jump within the stated length is a still held (a screen
-    recording or a slideshow stores no frame while nothing moves), never joined segments; elsewhere MAX_GAP_S."""
-    return max(MAX_GAP_S, declared_s) if container.format.name.startswith("mov,") else MAX_GAP_S
+    from the file's index, and Matroska/WebM in each block, written by the muxer, which states the length: a jump
+    within the stated length is a still held (a screen recording or a slideshow stores no frame while nothing
+    moves), never joined segments. Elsewhere, or with no length stated (a live recording), MAX_GAP_S."""
+    indexed = container.format.name.startswith("mov,") or "matroska" in container.format.name
+    return max(MAX_GAP_S, declared_s) if indexed else MAX_GAP_S
 
 
 def _decoded(container: av.container.InputContainer, stream: av.video.stream.VideoStream, fps: float,
@@ -420,7 +422,7 @@ def sample_frames(path: Path, sampler: ShotSampler, max_pixels: int = 4096 * 409
     """Opens `path` and returns its info and a lazy iterator of the sampled frames (BGR, full size, turned
     upright by the display matrix). The first frame is decoded here.
 
-    `span_s` of each sampled frame is the time until the next sampled frame (or the end). Raises
+    `span_s` of each sampled frame is the time until the next sampled frame of a later time (or the end). Raises
     VideoError (also from the iterator) when the file is not a decodable video; a file damaged after some
     frames yields those frames.
     """
@@ -448,7 +450,10 @@ def _sampled(container: av.container.InputContainer, stream: av.video.stream.Vid
              decoded: Iterator[tuple[av.VideoFrame, float]], sampler: ShotSampler, info: VideoInfo,
              max_pixels: int) -> Iterator[SampledFrame]:
     step = 1.0 / info.fps
-    pending: SampledFrame | None = None
+    # The sampled frames of the latest time, waiting for a later one: a frame stands for the time until the next
+    # sampled frame of a later time, so frames that share a time (equal timestamps, as at a join) share a span,
+    # never 0 for all but the last of them (which gave a face seen in the first no time on screen).
+    pending: list[SampledFrame] = []
     count = 0
     size = (0, 0)
     last_t = 0.0
@@ -476,10 +481,12 @@ def _sampled(container: av.container.InputContainer, stream: av.video.stream.Vid
                 damage = describe(exc)
                 break  # a truncated or damaged file: what was decoded before the damage still counts
             current = SampledFrame(count - 1, t, decision.shot, bgr)
-            if pending is not None:
-                pending.span_s = t - pending.timestamp_s
-                yield pending
-            pending = current
+            if pending and t > pending[0].timestamp_s:
+                for done in pending:
+                    done.span_s = t - done.timestamp_s
+                    yield done
+                pending = []
+            pending.append(current)
         if count <= 1:
             raise VideoError("not a video (a single still frame)")
         decoded_s = last_t + step
@@ -490,8 +497,8 @@ def _sampled(container: av.container.InputContainer, stream: av.video.stream.Vid
             info.duration_s = decoded_s
         elif last_t > info.duration_s:  # no duration stated, or less than was decoded
             info.duration_s = decoded_s
-        if pending is not None:
-            pending.span_s = max(step, last_t - pending.timestamp_s + step)
-            yield pending
+        for done in pending:
+            done.span_s = max(step, last_t - done.timestamp_s + step)
+            yield done
     finally:
         container.close()

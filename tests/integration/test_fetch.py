@@ -500,3 +500,45 @@ def test_a_path_with_a_nul_byte_fails_cleanly(tmp_path):
 def test_unsupported_schemes_are_refused(tmp_path):
     with pytest.raises(FetchError, match="unsupported URL scheme 'ftp'"):
         fetch("ftp://example.com/a.mp4", tmp_path, POLICY)
+
+
+PARTIAL_HEAD = b"HTTP/1.1 206 Partial Content\r\n"
+
+
+@pytest.mark.parametrize("answer", [
+    pytest.param(PARTIAL_HEAD + b"Content-Range: bytes 0-10/11\r\nContent-Length: 11\r\n\r\n" + BODY, id="length"),
+    pytest.param(PARTIAL_HEAD + b"Content-Range: bytes 0-10/11\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 b"b\r\n" + BODY + b"\r\n0\r\n\r\n", id="chunked"),
+])
+def test_a_partial_content_answer_holding_the_whole_file_is_the_file(raw, tmp_path, answer):
+    # Before: "HTTP 206", the video lost, though the server had sent every byte of it.
+    server = raw(answer)
+    got = fetch(server.url, tmp_path, POLICY)
+    assert got.path.read_bytes() == BODY and hashlib.sha256(BODY).hexdigest().startswith(got.video_id)
+    assert b"range:" not in server.requests[0].lower()  # the whole file was asked for
+
+
+@pytest.mark.parametrize("answer,message", [
+    pytest.param(PARTIAL_HEAD + b"Content-Range: bytes 0-10/5000\r\nContent-Length: 11\r\n\r\n" + BODY,
+                 "HTTP 206 (partial content): the server sent bytes 0-10 of 5000, a part of the file where the whole "
+                 "was asked for", id="the-start"),
+    pytest.param(PARTIAL_HEAD + b"Content-Range: bytes 100-110/111\r\nContent-Length: 11\r\n\r\n" + BODY,
+                 "the server sent bytes 100-110 of 111, a part", id="the-end"),
+    pytest.param(PARTIAL_HEAD + b"Content-Range: bytes 0-10/*\r\nContent-Length: 11\r\n\r\n" + BODY,
+                 "the server sent bytes 0-10 of *, a part", id="length-unknown"),
+    pytest.param(PARTIAL_HEAD + b"Content-Length: 11\r\n\r\n" + BODY,
+                 "HTTP 206 (partial content) with no Content-Range, where the whole file was asked for", id="no-range"),
+    pytest.param(PARTIAL_HEAD + b"Content-Type: multipart/byteranges; boundary=X\r\nContent-Length: 11\r\n\r\n" + BODY,
+                 "with no Content-Range", id="multipart"),
+    pytest.param(PARTIAL_HEAD + b"Content-Range: bytes 0-10/11\r\nContent-Range: bytes 0-4/11\r\n\r\n" + BODY,
+                 "with no single byte range (Content-Range 'bytes 0-10/11, bytes 0-4/11')", id="two-ranges"),
+    pytest.param(PARTIAL_HEAD + b"Content-Range: bytes 0-99/100\r\nContent-Length: 11\r\n\r\n" + BODY,
+                 "incomplete download (11 of the 100 bytes its Content-Range states)", id="shorter-than-its-range"),
+])
+def test_a_partial_content_answer_holding_a_part_of_the_file_fails_naming_the_part(raw, tmp_path, answer, message):
+    # Before: "HTTP 206", which said nothing of the server sending a part where the whole was asked for.
+    server = raw(answer)
+    with pytest.raises(FetchError, match=re.escape(message)) as err:
+        fetch(server.url, tmp_path, FetchPolicy(max_bytes=1_000_000, timeout_s=2, allow_private=True, tmp_dir=tmp_path))
+    assert str(err.value).startswith(f"{server.url}: ")
+    assert not list(tmp_path.iterdir())  # no temp file left behind

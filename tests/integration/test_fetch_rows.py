@@ -228,3 +228,30 @@ def test_a_row_error_names_its_url_escaped_and_cut_short_like_a_fetch_error(pipe
     outcome = pipeline.process(name, None if row_error else 1.0, "", row_error, tmp_path)
     assert outcome.video.status == FAILED
     assert outcome.video.error == shown
+
+
+def test_a_signed_urls_signature_and_token_are_never_recorded_or_shown_and_it_stays_its_own_row(
+        pipeline, tmp_path, http_server, caplog):
+    # Before: the row was recorded, shown and exported with its X-Amz-Signature, token and key as given.
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_odd_media import write_faststart_mp4
+
+    served = tmp_path / "served"
+    served.mkdir()
+    write_faststart_mp4(served / "v.mp4", seconds=2)
+    base = http_server(served)
+    signed = f"{base}/v.mp4?X-Amz-Credential=AKIAHUNTER2&X-Amz-Signature=hunter2sig&versionId=3"
+    outcome = pipeline.process(signed, 1.0, "", "", tmp_path)  # the server ignores the query: fetched as given
+    assert outcome.video.status == DONE, outcome.video.error
+    assert outcome.video.url == f"{base}/v.mp4?X-Amz-Credential=***&X-Amz-Signature=***&versionId=3"
+    # The same link again is the same row; one signed again (another signature) is another row of the same video.
+    assert pipeline.process(signed, 1.0, "", "", tmp_path).already_counted
+    again = pipeline.process(signed.replace("hunter2sig", "hunter3sig"), 1.0, "", "", tmp_path)
+    assert (again.video.status, again.already_counted) == (common_pb2.VIDEO_STATUS_DUPLICATE, False)
+    assert again.video.error == f"same video as {outcome.video.url}"
+    missing = pipeline.process(f"{base}/gone.mp4?token=hunter2tok&sig=hunter2", 1.0, "", "", tmp_path)
+    assert missing.video.error == f"{base}/gone.mp4?token=***&sig=***: HTTP 404 (not found)"
+    written = [f"{o.video.url} {o.video.location} {o.video.error}" for o in (outcome, again, missing)]
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("analytics.sqlite*"))
+    logged = " ".join(str(vars(record)) for record in caplog.records)  # the row's reason is a field of its line
+    assert "hunter" not in " ".join(written) + logged and b"hunter" not in stored

@@ -329,10 +329,10 @@ def test_a_video_stream_without_frames_is_a_clear_error(tmp_path):
         decode(path)
 
 
-def write_jumping(path, jump_ms, start_ms=0):
+def write_jumping(path, jump_ms, start_ms=0, options=None):
     """4 s of video at 25 fps whose timestamps start at `start_ms` and jump ahead by `jump_ms` halfway through
-    (Matroska, ms)."""
-    with av.open(str(path), "w") as out:
+    (ms); `options` of the muxer."""
+    with av.open(str(path), "w", options=options or {}) as out:
         stream = out.add_stream("libx264", rate=25)
         stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
         for k, image in enumerate(moving(48, 64, 100)):
@@ -357,8 +357,11 @@ def test_a_matroska_recording_whose_clock_starts_at_ten_hours_is_as_long_as_its_
     assert [f.timestamp_s for f in frames] == [f.timestamp_s for f in on_time]
 
 
-def test_a_timestamp_jump_inside_the_cap_is_a_discontinuity_not_a_pause(tmp_path):
-    info, frames = decode(write_jumping(tmp_path / "jump.mkv", 30_000), max_seconds=60.0)
+@pytest.mark.parametrize(("name", "options"), [("jump.ts", None), ("live.mkv", {"live": "1"})])
+def test_a_timestamp_jump_inside_the_cap_is_a_discontinuity_not_a_pause(tmp_path, name, options):
+    """Where no muxer states the length the timestamps fill (a transport stream, a live Matroska recording that
+    states none), a jump of 30 s is joined segments or damage, not a still held."""
+    info, frames = decode(write_jumping(tmp_path / name, 30_000, options=options), max_seconds=60.0)
     times = [f.timestamp_s for f in frames]
     assert times == sorted(times) and 3.5 <= times[-1] <= 4.5  # 4 s of frames, not 34 s
 
@@ -524,13 +527,14 @@ def test_a_file_named_like_an_image_sequence_is_read_alone_not_its_neighbours(tm
     assert stream_digest(named) == stream_digest(alone)
 
 
-@pytest.mark.parametrize("fmt", ["mp4", "mov"])
+@pytest.mark.parametrize("fmt", ["mp4", "mov", "mkv", "webm"])
 def test_a_still_held_for_half_a_minute_in_a_variable_rate_mp4_keeps_its_place_in_time(tmp_path, fmt):
     """A screen recording or slideshow stores no frame while nothing moves: an MP4's index gives each frame its
-    time, and a pause of 30 s is one a player shows, not joined segments."""
+    time, as Matroska/WebM's blocks do, and a pause of 30 s is one a player shows, not joined segments (in
+    Matroska and WebM it was: the timeline 30 s short, and a warning that the file was cut short)."""
     path = tmp_path / f"held.{fmt}"
     with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=25)
+        stream = out.add_stream("libvpx-vp9" if fmt == "webm" else "libx264", rate=25)
         stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
         for k, image in enumerate(moving(48, 64, 100)):
             frame = av.VideoFrame.from_ndarray(image, format="bgr24")
@@ -540,3 +544,37 @@ def test_a_still_held_for_half_a_minute_in_a_variable_rate_mp4_keeps_its_place_i
     info, frames = decode(path, max_seconds=60.0)
     assert info.warning == "" and info.duration_s == pytest.approx(34.0, abs=0.1)
     assert frames[-1].timestamp_s > 33.0 and max(f.span_s for f in frames) > 25.0  # the still shown for 30 s
+
+
+def jpeg_packets(frames):
+    """`frames` (BGR, one size) encoded as MJPEG packets: each frame a picture of its own, at its own size."""
+    ctx = av.CodecContext.create("mjpeg", "w")
+    ctx.height, ctx.width = frames[0].shape[:2]
+    ctx.pix_fmt, ctx.time_base = "yuvj420p", Fraction(1, 1000)
+    packets = []
+    for image in frames:
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24").reformat(format="yuvj420p")
+        packets += ctx.encode(frame)
+    return packets + ctx.encode(None)
+
+
+def test_sampled_frames_sharing_a_timestamp_share_its_span_and_none_is_on_screen_for_no_time(tmp_path):
+    """Two segments joined where the second starts at the first's last time (Matroska allows equal times): the
+    first's last frame (a flash, a cut) and the second's first (another size, a cut) are both sampled at 2.0 s.
+    Before, the first got a span of 0: a face seen in it had no time on screen."""
+    path = tmp_path / "joined.mkv"
+    first = moving(48, 320, 50) + [np.full((48, 320, 3), 255, np.uint8)]  # 0.00 .. 2.00 s, a flash at 2.00
+    second = moving(96, 96, 50)  # 2.00 .. 3.96 s
+    times_ms = [k * 40 for k in range(51)] + [2000 + k * 40 for k in range(50)]
+    with av.open(str(path), "w", format="matroska") as out:
+        stream = out.add_stream("mjpeg", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 320, 48, "yuvj420p"
+        for t, packet in zip(times_ms, jpeg_packets(first) + jpeg_packets(second), strict=True):
+            packet.stream, packet.pts, packet.dts, packet.time_base = stream, t, t, Fraction(1, 1000)
+            out.mux(packet)
+    info, frames = decode(path, max_seconds=60.0)
+    at_two = [f for f in frames if f.timestamp_s == 2.0]
+    assert [f.bgr.shape[:2] for f in at_two] == [(48, 320), (96, 96)]
+    assert [f.span_s for f in at_two] == pytest.approx([1.0, 1.0])  # each stands for 2.0 .. 3.0 s
+    assert min(f.span_s for f in frames) > 0 and info.duration_s == pytest.approx(4.0)
+

@@ -6,6 +6,7 @@ import ipaddress
 import pytest
 
 from services.ingest.netguard import Refused, Target, has_scheme, join_url, parse_url, userinfo_hidden
+from services.ingest.url_secrets import secrets_digested, secrets_hidden
 
 
 @pytest.mark.parametrize("url,reason", [
@@ -125,3 +126,29 @@ def test_a_redirect_location_is_joined_to_the_url_it_came_from(location, joined)
 ])
 def test_a_user_name_or_password_in_a_url_is_hidden_whatever_the_scheme(url, shown):
     assert userinfo_hidden(url) == shown
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("https://b.s3.amazonaws.com/v.mp4?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIA%2F20240101"
+     "&X-Amz-Security-Token=FQo&X-Amz-Signature=9f3a&versionId=7",
+     "https://b.s3.amazonaws.com/v.mp4?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=***"
+     "&X-Amz-Security-Token=***&X-Amz-Signature=***&versionId=7"),
+    ("https://acct.blob.core.windows.net/c/v.mp4?sv=2021-08-06&sp=r&se=2030-01-01&sig=a%2Bb%3D",
+     "https://acct.blob.core.windows.net/c/v.mp4?sv=***&sp=***&se=***&sig=***"),
+    ("https://d1.cloudfront.net/v.mp4?Policy=eyJ&Signature=Qx~&Key-Pair-Id=K2", "https://d1.cloudfront.net/v.mp4?"
+     "Policy=***&Signature=***&Key-Pair-Id=***"),
+    ("https://cdn/v.mp4?TOKEN=t&api_key=k;access_token=a#key=f", "https://cdn/v.mp4?TOKEN=***&api_key=***;"
+     "access_token=***#key=***"),
+    ("https://alice:pw@cdn/v.mp4?sig=s", "https://***@cdn/v.mp4?sig=***"),
+    ("https://cdn/v.mp4?id=7&token&key=&tokens=x", "https://cdn/v.mp4?id=7&token&key=&tokens=x"),  # no value: nothing
+    ("https://cdn/key=1/v.mp4", "https://cdn/key=1/v.mp4"),  # the path is no query
+])
+def test_the_values_of_a_signed_urls_secret_parameters_are_hidden_and_the_rest_kept_as_given(url, shown):
+    assert secrets_hidden(url) == shown
+
+
+def test_a_digested_url_tells_links_apart_by_their_secrets_without_keeping_them():
+    a, b = "https://cdn/v.mp4?token=hunter2&id=1", "https://cdn/v.mp4?token=hunter3&id=1"
+    assert secrets_digested(a) == secrets_digested(a) != secrets_digested(b)
+    assert "hunter" not in secrets_digested(a) and secrets_digested(a).endswith("&id=1")
+    assert secrets_digested("https://cdn/v.mp4?id=1") == "https://cdn/v.mp4?id=1"

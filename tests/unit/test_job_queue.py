@@ -304,6 +304,47 @@ def test_rows_settled_at_submission_come_first_and_jobs_run_in_order(engines) ->
     assert state == RUNNING and results[0].video.error == "same URL as row 1 of this submission"
 
 
+def test_a_signed_urls_token_leaves_the_job_store_once_its_row_has_run_and_links_differing_in_it_are_two_rows(
+        engines) -> None:
+    # Before: the submission and the duplicate's progress kept `token=hunter2` in the store for good.
+    signed = "https://cdn.example.com/v.mp4?token=hunter2"
+    other = "https://cdn.example.com/v.mp4?token=hunter3"  # no repeat of the first: it may be another video
+    req = with_repeats(ingest_pb2.StartIngestRequest(videos=[ingest_pb2.VideoSubmission(url=u)
+                                                             for u in (signed, signed, other)]))
+    store = JobStore(engines())
+    job = store.submit(req, settled_rows(req))
+    assert job.statuses == {"duplicate": 1}
+    claim = store.claim_row("a:1")
+    assert claim is not None and claim.submission.url == signed  # fetched as given
+    store.finish_row(claim, "a:1", progress("https://cdn.example.com/v.mp4?token=***"))
+    results, _ = store.results(job.job_id)
+    assert [r.video.url for r in results] == ["https://cdn.example.com/v.mp4?token=***"] * 2
+    with store.engine.connect() as conn:
+        kept = conn.execute(sa.select(rows_t.c.submission, rows_t.c.result).order_by(rows_t.c.idx)).all()
+    assert b"hunter2" not in b"".join(blob or b"" for row in kept for blob in row)
+    assert b"hunter3" in kept[2].submission  # not run yet: the fetch needs it
+
+
+def test_a_cancelled_jobs_rows_keep_no_secret_once_they_can_no_longer_run(engines, clock) -> None:
+    # Before: the rows a cancel dropped, and a row whose owner died, kept `sig=hunter2` in the store for good.
+    store = JobStore(engines(), LEASE_S, clock=clock)
+    req = ingest_pb2.StartIngestRequest(videos=[ingest_pb2.VideoSubmission(url=f"https://cdn.example.com/v{k}.mp4"
+                                                                               f"?sig=hunter2") for k in range(3)])
+    job = store.submit(req, settled_rows(req))
+    store.claim_row("dead:1")  # running when the cancel comes, then its process dies
+    store.cancel(job.job_id)
+
+    def kept() -> list[bytes]:
+        with store.engine.connect() as conn:
+            return conn.execute(sa.select(rows_t.c.submission).order_by(rows_t.c.idx)).scalars().all()
+
+    assert [b"hunter2" in blob for blob in kept()] == [True, False, False]  # the running row may still need it
+    clock.now += LEASE_S + 1
+    assert store.claim_finalize("b:1").job_id == job.job_id
+    store.end_job(job.job_id, "b:1")
+    assert store.get(job.job_id).state == CANCELLED and not any(b"hunter2" in blob for blob in kept())
+
+
 def test_a_repeated_row_names_the_first_by_its_line_in_the_callers_file_when_given() -> None:
     req = ingest_pb2.StartIngestRequest(videos=[ingest_pb2.VideoSubmission(url="v.mp4", performance=1.0, line=2),
                                                 ingest_pb2.VideoSubmission(url="v.mp4", performance=1.0, line=5)])

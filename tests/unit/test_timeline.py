@@ -16,6 +16,7 @@ from services.identity.segments import (
     Sighting,
     from_flat,
     merge_segments,
+    seconds_on_screen,
     segments_of,
     to_flat,
 )
@@ -138,3 +139,16 @@ def test_a_reference_photo_adds_no_segment() -> None:
     photo = to_flat([Segment(30.0, 30.0, 30.0, 0.9)])
     (app,) = appearances_of([face(0, "inf_a", 1.0, 0.5, kept), face(1, "inf_a", 30.0, 0.9, photo, reference=1)])
     assert [(s.start_s, s.end_s) for s in app.segments] == [(1.0, 2.0)]
+
+
+@pytest.mark.parametrize(("sightings", "seconds"), [
+    (seen(0.0, 1.0, 2.0), 3.0),  # frames one after another: their spans
+    (seen(0.0, 0.0, 1.0), 2.0),  # two frames at 0 s (equal timestamps): was 3.0
+    ([Sighting(5.0, 1.0, 0.5), Sighting(4.0, 2.0, 0.5)], 2.0),  # out of order, overlapping: 4 .. 6 s, was 3.0
+    ([Sighting(1.0, 0.0, 0.5), Sighting(1.0, 1.0, 0.5)], 1.0),  # a frame without span at the time of another
+    ([Sighting(0.0, -1.0, 0.5)], 0.0),
+    ([], 0.0),
+])
+def test_time_on_screen_counts_frames_of_one_time_or_overlapping_spans_once(sightings, seconds) -> None:
+    assert seconds_on_screen(sightings) == pytest.approx(seconds)
+

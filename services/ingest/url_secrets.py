@@ -1,0 +1,66 @@
+"""The secrets a video URL may carry, kept out of what is stored, logged and shown.
+
+A signed link (S3, Google Cloud Storage, Azure SAS, CloudFront, a CDN token) carries its signature, key or
+token in the query: the row's URL is recorded in analytics, exported in videos.csv, shown on the page and in
+the CLI, logged and kept with the job's results, where the secret must not travel. The fetch alone uses the
+URL as given.
+
+Two forms: `secrets_hidden` for people (each secret value `***`), and `secrets_digested` for a row's identity
+(each secret value a SHA-256 digest of it): two links that differ only in a secret stay two rows, as they were
+when the URL was kept as given, and a link given again is the same row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from urllib.parse import unquote
+
+from services.ingest.netguard import userinfo_hidden
+
+# Query (or fragment) parameters whose value is a secret, lower case: cloud signed URLs (AWS SigV4 and V2,
+# Google V4 and V2, Azure SAS, CloudFront), Akamai tokens, and the usual names of tokens, keys and passwords.
+SECRET_PARAMETERS = frozenset({
+    "x-amz-signature", "x-amz-credential", "x-amz-security-token", "awsaccesskeyid", "signature",
+    "x-goog-signature", "x-goog-credential", "googleaccessid",
+    "sig", "se", "sp", "sv", "skoid", "sktid", "skt", "ske", "sks", "skv",
+    "policy", "key-pair-id",
+    "hdnts", "hdnea", "__token__",
+    "token", "access_token", "id_token", "refresh_token", "auth", "auth_token", "authorization",
+    "key", "api_key", "apikey", "api-key", "secret", "client_secret", "password", "passwd",
+})
+HIDDEN = "***"
+
+
+def secrets_hidden(url: str) -> str:
+    """`url` as it may be stored for display, logged and shown: its user name and password `***@`
+    (netguard.userinfo_hidden), and the value of each secret query or fragment parameter (SECRET_PARAMETERS,
+    any case) `***`; everything else exactly as given."""
+    return _each_secret(userinfo_hidden(url), lambda _value: HIDDEN)
+
+
+def secrets_digested(url: str) -> str:
+    """`url` as a row's identity is kept: each secret parameter's value as `sha256-` and the first 32 hex
+    digits of its SHA-256 (of the value as written), the rest exactly as given. Links that differ in a secret
+    differ here; the secret is not kept."""
+    return _each_secret(url, lambda value: f"sha256-{hashlib.sha256(value.encode()).hexdigest()[:32]}")
+
+
+def _each_secret(url: str, replaced: Callable[[str], str]) -> str:
+    """`url` with the value of each secret parameter of its query and fragment (`name=value` pairs between `&`
+    or `;`) put through `replaced`; a parameter without a value, or with an empty one, is left as it is."""
+    start = url.find("?")
+    if start < 0:
+        start = url.find("#")
+    if start < 0:
+        return url
+    pieces = re.split(r"([?#&;])", url[start:])  # pairs at even places, their separators between
+    return url[:start] + "".join(p if k % 2 else _pair(p, replaced) for k, p in enumerate(pieces))
+
+
+def _pair(piece: str, replaced: Callable[[str], str]) -> str:
+    name, eq, value = piece.partition("=")
+    if not eq or not value or unquote(name).strip().lower() not in SECRET_PARAMETERS:
+        return piece
+    return f"{name}={replaced(value)}"
