@@ -40,9 +40,15 @@ class AppearanceOut:
         self.first_seen_s = min(self.first_seen_s, other.first_seen_s)
         self.last_seen_s = max(self.last_seen_s, other.last_seen_s)
         self.faces += other.faces
-        self.screen_time_s += other.screen_time_s
-        self.ambiguous = self.ambiguous or other.ambiguous
+        both_segments = bool(self.segments) and bool(other.segments)
         self.segments = merge_segments(self.segments, other.segments)
+        # Two people on screen together (a mirror, picture in picture, merged by the analyst) are one person
+        # for that time: the sum is capped by the time their joined segments cover (each an upper bound of
+        # the true time, so the cap never counts less than was seen).
+        self.screen_time_s += other.screen_time_s
+        if both_segments:
+            self.screen_time_s = min(self.screen_time_s, sum(s.end_s - s.start_s for s in self.segments))
+        self.ambiguous = self.ambiguous or other.ambiguous
         if other.face_quality > self.face_quality:
             self.face_ref, self.face_quality, self.best_face = other.face_ref, other.face_quality, other.best_face
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from services.analytics.timeline import MIN_BAR, WIDTH, timeline
-from services.identity.appearances import appearances_of
+from services.identity.appearances import AppearanceOut, appearances_of
 from services.identity.facestore import FacePoint, FaceRecord
 from services.identity.segments import (
     FALLBACK_GAP_S,
@@ -152,3 +152,19 @@ def test_a_reference_photo_adds_no_segment() -> None:
 def test_time_on_screen_counts_frames_of_one_time_or_overlapping_spans_once(sightings, seconds) -> None:
     assert seconds_on_screen(sightings) == pytest.approx(seconds)
 
+
+
+def test_two_people_merged_in_one_video_count_the_time_they_were_on_screen_together_once():
+    # A mirror or picture in picture: both on screen 0-4 s, 4 s each; one person for the analyst's merge.
+    def seen(screen_s: float, *segments: Segment) -> AppearanceOut:
+        return AppearanceOut("inf_a", 0.0, 4.0, 4, screen_s, "ref", 0.5, segments=list(segments))
+
+    one = seen(4.0, Segment(0.0, 4.0, 1.0, 0.5))
+    one.absorb(seen(4.0, Segment(0.0, 4.0, 2.0, 0.7)))
+    assert one.screen_time_s == 4.0, "was 8 s in a 4 s video"
+    apart = seen(2.0, Segment(0.0, 2.0, 1.0, 0.5))
+    apart.absorb(seen(3.0, Segment(5.0, 8.0, 6.0, 0.7)))
+    assert apart.screen_time_s == 5.0, "people seen at other times still add up"
+    legacy = seen(2.0)
+    legacy.absorb(seen(3.0))
+    assert legacy.screen_time_s == 5.0, "faces stored before segments were kept: nothing to cap by"
