@@ -181,8 +181,12 @@ def rename(store: FaceStore, influencer_id: str, name: str) -> None:
 
 
 def hide(store: FaceStore, influencer_id: str, hidden: bool) -> None:
-    """"Not an influencer" (or back): kept, pinned, and left out of the statistics by analytics."""
+    """"Not an influencer" (or back): kept, pinned, and left out of the statistics by analytics. Someone hidden
+    already (or shown, for `hidden` False) is left as they are: the faces they gained since are not pinned
+    either, so that a hide sent again changes nothing and is not audited."""
     faces = _faces_of(store, influencer_id)
+    if hidden == (influencer_id in store.hidden()):
+        return
     if hidden:
         _pin(store, faces, influencer_id)
     store.set_hidden(influencer_id, hidden)
