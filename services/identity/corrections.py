@@ -121,15 +121,27 @@ def _forget_merges(store: FaceStore, influencer_id: str) -> None:
             store.set_side(MERGED, str(record.get("id")), None)
 
 
-def split(store: FaceStore, influencer_id: str, video_ids: Sequence[str]) -> list[str]:
-    """The faces of `influencer_id` in `video_ids` become a new influencer, kept apart from it for good."""
-    faces = _faces_of(store, influencer_id)
+def split_target(store: FaceStore, influencer_id: str, video_ids: Sequence[str]) -> str:
+    """The id of the new influencer that a split of `influencer_id`'s faces in `video_ids` creates (derived from
+    the faces it would move: chosen before the split begins, as the journal keeps it); KeyError when it has no
+    face there."""
     wanted = set(video_ids)
-    moved = [f for f in faces if f.record.video_id in wanted]
+    moved = [f for f in _faces_of(store, influencer_id) if f.record.video_id in wanted]
     if not moved:
         raise KeyError(f"{influencer_id} has no faces in the videos given")
-    target = new_influencer_id(*min(f.record.person_key for f in moved)) + "s"
-    return _separate(store, faces, moved, influencer_id, target, [])
+    return new_influencer_id(*min(f.record.person_key for f in moved)) + "s"
+
+
+def split(store: FaceStore, influencer_id: str, video_ids: Sequence[str], target: str = "") -> list[str]:
+    """The faces of `influencer_id` in `video_ids` become a new influencer, kept apart from it for good.
+    `target`: the new influencer's id as split_target chose it before the split began: a split that a kill
+    interrupted (some faces moved, or all) is finished into it, and the two are kept apart still."""
+    if not target:
+        target = split_target(store, influencer_id, video_ids)
+    faces = store.faces_of(influencer_id)
+    wanted = set(video_ids)
+    moved = [f for f in faces if f.record.video_id in wanted]
+    return _separate(store, faces, moved, influencer_id, target, store.faces_of(target))
 
 
 def move(store: FaceStore, video_id: str, influencer_id: str, target: str = "") -> tuple[list[str], str]:

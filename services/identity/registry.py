@@ -132,9 +132,14 @@ class IdentityRegistry:
         with self.lock:
             return corrections.live_ids(self.store, influencer_ids)
 
-    def split(self, influencer_id: str, video_ids: list[str]) -> list[str]:
+    def split(self, influencer_id: str, video_ids: list[str], target: str = "") -> list[str]:
+        """See corrections.split; `target`: the new influencer's id, as split_target chose it."""
         with self.lock:
-            return corrections.split(self.store, influencer_id, video_ids)
+            return corrections.split(self.store, influencer_id, video_ids, target)
+
+    def split_target(self, influencer_id: str, video_ids: list[str]) -> str:
+        with self.lock:
+            return corrections.split_target(self.store, influencer_id, video_ids)
 
     def rename(self, influencer_id: str, name: str) -> None:
         with self.lock:

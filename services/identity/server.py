@@ -302,17 +302,21 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         require_influencer(context, request.influencer_id)
         for v in request.video_ids:
             require_id(context, v, "video_id")
-        def work() -> tuple[list[str], list[Label]]:
+        source, videos = request.influencer_id, list(request.video_ids)
+        recorded: dict[str, object] = {"id": source, "videos": videos, "target": ""}  # the journal's record
+
+        def involved() -> list[str]:  # the new influencer's id, chosen under the lock before the journal's record
             try:
-                changed = self.registry.split(request.influencer_id, list(request.video_ids))
+                recorded["target"] = self.registry.split_target(source, videos)
             except KeyError as exc:
                 context.abort(grpc.StatusCode.NOT_FOUND, error_text(exc))
-            return changed, self.registry.labels([request.influencer_id])
-        source = request.influencer_id
+            return [source]
+
+        def work() -> tuple[list[str], list[Label]]:
+            return self.registry.split(source, videos, str(recorded["target"])), self.registry.labels([source])
         return identity_pb2.SplitInfluencerResponse(changes=self._correct(
-            work, context, identity_pb2.AUDIT_ACTION_SPLIT, [source],
-            ids=lambda record: ([source], [source, *[i for i in undo.targets(record) if i != source]]),
-            journal_entry=("split", {"id": request.influencer_id, "videos": list(request.video_ids)})))
+            work, context, identity_pb2.AUDIT_ACTION_SPLIT, involved,
+            ids=lambda _: ([source], [source, str(recorded["target"])]), journal_entry=("split", recorded)))
 
     def RenameInfluencer(self, request: identity_pb2.RenameInfluencerRequest, context: grpc.ServicerContext
                          ) -> identity_pb2.RenameInfluencerResponse:

@@ -17,6 +17,8 @@ import pytest
 from influencers.stack import start_stack
 from services.common.clients import connect
 from services.identity import journal, undo
+from services.identity.corrections import answered_pairs
+from services.identity.review import pair_key
 from tests.integration.test_erasure_kills import ids_of_child
 from tests.integration.test_review_queue import PHOTOS
 from tests.support.agreement import assert_analytics_agrees_with_identity
@@ -154,6 +156,21 @@ def test_a_split_killed_as_its_faces_move_holds_through_a_recluster(settings):
         truth = assert_analytics_agrees_with_identity(stack, analytics)
         (moved,) = apart(truth)[1]
         assert apart(truth) == [[first], [moved]] and moved != first, "the video split out stays apart"
+    finally:
+        stack.stop()
+
+
+def test_a_split_killed_once_its_faces_moved_keeps_its_answer_that_the_two_are_different_people(settings):
+    first, _ = ids_of_child(settings.data_dir, "pin:moved", "split")
+    stack = start_stack(settings, web=False)
+    try:
+        _, analytics = connect(stack.settings)
+        (moved,) = apart(assert_analytics_agrees_with_identity(stack, analytics))[1]
+        # Was: the restart's split found no face left to move, and the answer was never recorded.
+        assert pair_key(first, moved) in answered_pairs(stack.identity.registry.store), \
+            "the review queue would ask again whether they are one person"
+        assert [r.after_ids for r in stack.store.audit_rows() if r.action == "split"] == [(first, moved)], \
+            "audited once, naming where the faces went"
     finally:
         stack.stop()
 
