@@ -19,12 +19,13 @@ from services.common.name_text import BadName, clean_name
 from services.identity import undo
 from services.identity.assignment import promote_copies
 from services.identity.crops import CropStore
-from services.identity.facestore import FacePoint, FaceStore
+from services.identity.facestore import FacePoint, FaceStore, chunks
 from services.identity.matching import new_influencer_id
 from services.identity.review import SAME, pair_key
 
 MAX_NAME = 200  # characters of a display name
 MERGED = "merged"  # side records: influencer id merged away -> the influencer it joined
+PIN_CHUNK = 1024  # faces a write of _pin, as the engines' adapters write them
 
 
 def _faces_of(store: FaceStore, influencer_id: str) -> list[FacePoint]:
@@ -40,12 +41,16 @@ def _videos(faces: Sequence[FacePoint]) -> list[str]:
 
 def _pin(store: FaceStore, faces: Sequence[FacePoint], target: str) -> list[str]:
     """Gives `faces` to `target` and pins them there; returns the videos whose people changed. Both fields in
-    one write (a chunk of faces per engine operation): a kill never leaves a face moved under its old pin,
-    which a re-derivation would take back (a split or move undone without a word)."""
+    one write (PIN_CHUNK faces per engine operation): a kill never leaves a face moved under its old pin,
+    which a re-derivation would take back (a split or move undone without a word). A kill between two writes
+    leaves some moved: the journal's replay (journal.py) moves the rest to the same `target`."""
     moving = [f for f in faces if f.record.influencer_id != target]
     changing = [f.point_id for f in faces if (f.record.influencer_id, f.record.pinned) != (target, target)]
+    for k, chunk in enumerate(chunks(changing, PIN_CHUNK)):
+        if k:
+            crash_point("pin:chunk")
+        store.set_fields(chunk, {"influencer_id": target, "pinned": target})
     if changing:
-        store.set_fields(changing, {"influencer_id": target, "pinned": target})
         crash_point("pin:moved")
     return _videos(moving)
 

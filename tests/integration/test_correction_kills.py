@@ -22,7 +22,7 @@ from services.identity.review import pair_key
 from tests.integration.test_erasure_kills import ids_of_child
 from tests.integration.test_review_queue import PHOTOS
 from tests.support.agreement import assert_analytics_agrees_with_identity
-from tests.support.people import VIDEOS
+from tests.support.people import BIG, BIG_VIDEO, VIDEOS
 
 ROOT = Path(__file__).resolve().parents[2]
 LOOP_CHILD = ROOT / "tests" / "support" / "correction_loop_child.py"
@@ -171,6 +171,24 @@ def test_a_split_killed_once_its_faces_moved_keeps_its_answer_that_the_two_are_d
             "the review queue would ask again whether they are one person"
         assert [r.after_ids for r in stack.store.audit_rows() if r.action == "split"] == [(first, moved)], \
             "audited once, naming where the faces went"
+    finally:
+        stack.stop()
+
+
+def test_a_split_of_more_faces_than_one_write_killed_between_its_writes_is_finished_whole_at_the_next_start(settings):
+    first, _ = ids_of_child(settings.data_dir, "pin:chunk", "split-large")
+    stack = start_stack(settings, web=False)
+    try:
+        _, analytics = connect(stack.settings)
+        truth = assert_analytics_agrees_with_identity(stack, analytics)
+        faces = stack.identity.registry.store.faces_in(BIG_VIDEO)
+        # Was: the faces moved before the kill founded one influencer, the rest another at the restart.
+        assert len(faces) == BIG and len({(f.record.influencer_id, f.record.pinned) for f in faces}) == 1
+        (moved,) = {a.influencer_id for a in truth[BIG_VIDEO]}
+        assert moved != first and faces[0].record.pinned == moved
+        assert apart(truth)[0] == [first], "the first video stays the person's"
+        assert pair_key(first, moved) in answered_pairs(stack.identity.registry.store)
+        assert [r.after_ids for r in stack.store.audit_rows() if r.action == "split"] == [(first, moved)]
     finally:
         stack.stop()
 
