@@ -146,7 +146,7 @@ def split(store: FaceStore, influencer_id: str, video_ids: Sequence[str], target
     faces = store.faces_of(influencer_id)
     wanted = set(video_ids)
     moved = [f for f in faces if f.record.video_id in wanted]
-    return _separate(store, faces, moved, influencer_id, target, store.faces_of(target))
+    return _separate(store, faces, moved, influencer_id, target, store.faces_of(target), new=True)
 
 
 def move(store: FaceStore, video_id: str, influencer_id: str, target: str = "") -> tuple[list[str], str]:
@@ -160,17 +160,38 @@ def move(store: FaceStore, video_id: str, influencer_id: str, target: str = "") 
     if target == influencer_id:
         raise ValueError(f"the appearance is already {influencer_id}'s")
     target_faces = _faces_of(store, target) if target else []
+    new = not target
     target = target or new_influencer_id(*min(f.record.person_key for f in moved)) + "s"
-    return _separate(store, faces, moved, influencer_id, target, target_faces), target
+    return _separate(store, faces, moved, influencer_id, target, target_faces, new), target
 
 
 def _separate(store: FaceStore, faces: list[FacePoint], moved: list[FacePoint], source: str, target: str,
-              target_faces: list[FacePoint]) -> list[str]:
+              target_faces: list[FacePoint], new: bool) -> list[str]:
+    """`moved` (of `source`'s `faces`) go to `target` (`new`: founded by them) with its `target_faces`, the two
+    kept apart; when `source` keeps nothing, its name and hidden flag follow its faces (_labels_follow)."""
     gone = {f.point_id for f in moved}
-    _pin(store, [f for f in faces if f.point_id not in gone], source)
+    kept = [f for f in faces if f.point_id not in gone]
+    _pin(store, kept, source)
     changed = _pin(store, moved + target_faces, target)
     record_answer(store, source, target, "different")
+    if not kept:
+        _labels_follow(store, source, target, new)
     return changed
+
+
+def _labels_follow(store: FaceStore, source: str, target: str, new: bool) -> None:
+    """`source` kept no face: its name goes with its faces to `target` (unless `target` has a name of its own, as
+    in a merge) and its hidden flag to a `new` target, so that neither stays on an influencer shown nowhere.
+    Idempotent (a replay after a kill finds them moved)."""
+    name = store.names().get(source, "")
+    if name:
+        if not store.names().get(target):
+            store.set_name(target, name)
+        store.set_name(source, "")
+    if source in store.hidden():
+        if new:
+            store.set_hidden(target, True)
+        store.set_hidden(source, False)
 
 
 class NameTaken(ValueError):
