@@ -149,10 +149,16 @@ def split(store: FaceStore, influencer_id: str, video_ids: Sequence[str], target
     return _separate(store, faces, moved, influencer_id, target, store.faces_of(target), new=True)
 
 
-def move(store: FaceStore, video_id: str, influencer_id: str, target: str = "") -> tuple[list[str], str]:
+def move(store: FaceStore, video_id: str, influencer_id: str, target: str = "", chosen: str = ""
+         ) -> tuple[list[str], str]:
     """One video's appearance of `influencer_id` goes to `target` (an existing influencer, which it joins
     for good) or, with "", to a new influencer; either way it stays apart from `influencer_id`. Returns the
-    changed videos and the target's id."""
+    changed videos and the target's id. `chosen`: the target's id as chosen when the move began (a new one's
+    from split_target): a move that a kill interrupted (some faces moved, or all) is finished into it."""
+    if chosen:
+        faces = store.faces_of(influencer_id)
+        moved = [f for f in faces if f.record.video_id == video_id]
+        return _separate(store, faces, moved, influencer_id, chosen, store.faces_of(chosen), not target), chosen
     faces = _faces_of(store, influencer_id)
     moved = [f for f in faces if f.record.video_id == video_id]
     if not moved:

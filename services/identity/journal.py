@@ -34,7 +34,7 @@ REPLAY: dict[str, Callable[[IdentityRegistry, dict[str, Any]], object]] = {
     # A split is finished into the new influencer chosen before it began (the faces left to move would found
     # another one); a record of an older release has none.
     "split": lambda r, a: r.split(a["id"], list(a["videos"]), str(a.get("target", ""))),
-    "move": lambda r, a: r.move(a["video"], a["id"], a["target"]),
+    "move": lambda r, a: r.move(a["video"], a["id"], a["target"], str(a.get("chosen", ""))),  # as a split
     "hide": lambda r, a: r.hide(a["id"], bool(a["hidden"])),
     "rename": lambda r, a: r.rename(a["id"], a["name"]),
     "answer": lambda r, a: _answer_again(r, a),

@@ -145,10 +145,11 @@ class IdentityRegistry:
         with self.lock:
             corrections.rename(self.store, influencer_id, name)
 
-    def move(self, video_id: str, influencer_id: str, target: str = "") -> tuple[list[str], str]:
-        """One video's appearance of an influencer to `target` ("" a new one); (changed videos, target)."""
+    def move(self, video_id: str, influencer_id: str, target: str = "", chosen: str = "") -> tuple[list[str], str]:
+        """One video's appearance of an influencer to `target` ("" a new one); (changed videos, target).
+        `chosen`: see corrections.move."""
         with self.lock:
-            return corrections.move(self.store, video_id, influencer_id, target)
+            return corrections.move(self.store, video_id, influencer_id, target, chosen)
 
     def hide(self, influencer_id: str, hidden: bool) -> None:
         with self.lock:

@@ -175,6 +175,20 @@ def test_a_split_killed_once_its_faces_moved_keeps_its_answer_that_the_two_are_d
         stack.stop()
 
 
+def test_a_move_to_a_new_influencer_killed_once_its_faces_moved_keeps_its_answer_and_the_name_follows(settings):
+    _, second = ids_of_child(settings.data_dir, "pin:moved", "move-named")
+    stack = start_stack(settings, web=False)
+    try:
+        _, analytics = connect(stack.settings)
+        (moved,) = apart(assert_analytics_agrees_with_identity(stack, analytics))[1]
+        # Was: the restart's move found no appearance left to move: no answer, and "Bo" left on the emptied id.
+        assert moved != second and pair_key(second, moved) in answered_pairs(stack.identity.registry.store)
+        assert stack.identity.registry.names() == stack.store.names() == {moved: "Bo"}
+        assert [r.after_ids for r in stack.store.audit_rows() if r.action == "move"] == [(moved,)]
+    finally:
+        stack.stop()
+
+
 def test_a_split_of_more_faces_than_one_write_killed_between_its_writes_is_finished_whole_at_the_next_start(settings):
     first, _ = ids_of_child(settings.data_dir, "pin:chunk", "split-large")
     stack = start_stack(settings, web=False)
