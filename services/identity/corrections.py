@@ -19,12 +19,13 @@ from services.common.name_text import BadName, clean_name
 from services.identity import undo
 from services.identity.assignment import promote_copies
 from services.identity.crops import CropStore
-from services.identity.facestore import FacePoint, FaceStore
+from services.identity.facestore import FacePoint, FaceStore, chunks
 from services.identity.matching import new_influencer_id
 from services.identity.review import SAME, pair_key
 
 MAX_NAME = 200  # characters of a display name
 MERGED = "merged"  # side records: influencer id merged away -> the influencer it joined
+PIN_CHUNK = 1024  # faces a write of _pin, as the engines' adapters write them
 
 
 def _faces_of(store: FaceStore, influencer_id: str) -> list[FacePoint]:
@@ -40,12 +41,16 @@ def _videos(faces: Sequence[FacePoint]) -> list[str]:
 
 def _pin(store: FaceStore, faces: Sequence[FacePoint], target: str) -> list[str]:
     """Gives `faces` to `target` and pins them there; returns the videos whose people changed. Both fields in
-    one write (a chunk of faces per engine operation): a kill never leaves a face moved under its old pin,
-    which a re-derivation would take back (a split or move undone without a word)."""
+    one write (PIN_CHUNK faces per engine operation): a kill never leaves a face moved under its old pin,
+    which a re-derivation would take back (a split or move undone without a word). A kill between two writes
+    leaves some moved: the journal's replay (journal.py) moves the rest to the same `target`."""
     moving = [f for f in faces if f.record.influencer_id != target]
     changing = [f.point_id for f in faces if (f.record.influencer_id, f.record.pinned) != (target, target)]
+    for k, chunk in enumerate(chunks(changing, PIN_CHUNK)):
+        if k:
+            crash_point("pin:chunk")
+        store.set_fields(chunk, {"influencer_id": target, "pinned": target})
     if changing:
-        store.set_fields(changing, {"influencer_id": target, "pinned": target})
         crash_point("pin:moved")
     return _videos(moving)
 
@@ -121,21 +126,39 @@ def _forget_merges(store: FaceStore, influencer_id: str) -> None:
             store.set_side(MERGED, str(record.get("id")), None)
 
 
-def split(store: FaceStore, influencer_id: str, video_ids: Sequence[str]) -> list[str]:
-    """The faces of `influencer_id` in `video_ids` become a new influencer, kept apart from it for good."""
-    faces = _faces_of(store, influencer_id)
+def split_target(store: FaceStore, influencer_id: str, video_ids: Sequence[str]) -> str:
+    """The id of the new influencer that a split of `influencer_id`'s faces in `video_ids` creates (derived from
+    the faces it would move: chosen before the split begins, as the journal keeps it); KeyError when it has no
+    face there."""
     wanted = set(video_ids)
-    moved = [f for f in faces if f.record.video_id in wanted]
+    moved = [f for f in _faces_of(store, influencer_id) if f.record.video_id in wanted]
     if not moved:
         raise KeyError(f"{influencer_id} has no faces in the videos given")
-    target = new_influencer_id(*min(f.record.person_key for f in moved)) + "s"
-    return _separate(store, faces, moved, influencer_id, target, [])
+    return new_influencer_id(*min(f.record.person_key for f in moved)) + "s"
 
 
-def move(store: FaceStore, video_id: str, influencer_id: str, target: str = "") -> tuple[list[str], str]:
+def split(store: FaceStore, influencer_id: str, video_ids: Sequence[str], target: str = "") -> list[str]:
+    """The faces of `influencer_id` in `video_ids` become a new influencer, kept apart from it for good.
+    `target`: the new influencer's id as split_target chose it before the split began: a split that a kill
+    interrupted (some faces moved, or all) is finished into it, and the two are kept apart still."""
+    if not target:
+        target = split_target(store, influencer_id, video_ids)
+    faces = store.faces_of(influencer_id)
+    wanted = set(video_ids)
+    moved = [f for f in faces if f.record.video_id in wanted]
+    return _separate(store, faces, moved, influencer_id, target, store.faces_of(target), new=True)
+
+
+def move(store: FaceStore, video_id: str, influencer_id: str, target: str = "", chosen: str = ""
+         ) -> tuple[list[str], str]:
     """One video's appearance of `influencer_id` goes to `target` (an existing influencer, which it joins
     for good) or, with "", to a new influencer; either way it stays apart from `influencer_id`. Returns the
-    changed videos and the target's id."""
+    changed videos and the target's id. `chosen`: the target's id as chosen when the move began (a new one's
+    from split_target): a move that a kill interrupted (some faces moved, or all) is finished into it."""
+    if chosen:
+        faces = store.faces_of(influencer_id)
+        moved = [f for f in faces if f.record.video_id == video_id]
+        return _separate(store, faces, moved, influencer_id, chosen, store.faces_of(chosen), not target), chosen
     faces = _faces_of(store, influencer_id)
     moved = [f for f in faces if f.record.video_id == video_id]
     if not moved:
@@ -143,17 +166,38 @@ def move(store: FaceStore, video_id: str, influencer_id: str, target: str = "") 
     if target == influencer_id:
         raise ValueError(f"the appearance is already {influencer_id}'s")
     target_faces = _faces_of(store, target) if target else []
+    new = not target
     target = target or new_influencer_id(*min(f.record.person_key for f in moved)) + "s"
-    return _separate(store, faces, moved, influencer_id, target, target_faces), target
+    return _separate(store, faces, moved, influencer_id, target, target_faces, new), target
 
 
 def _separate(store: FaceStore, faces: list[FacePoint], moved: list[FacePoint], source: str, target: str,
-              target_faces: list[FacePoint]) -> list[str]:
+              target_faces: list[FacePoint], new: bool) -> list[str]:
+    """`moved` (of `source`'s `faces`) go to `target` (`new`: founded by them) with its `target_faces`, the two
+    kept apart; when `source` keeps nothing, its name and hidden flag follow its faces (_labels_follow)."""
     gone = {f.point_id for f in moved}
-    _pin(store, [f for f in faces if f.point_id not in gone], source)
+    kept = [f for f in faces if f.point_id not in gone]
+    _pin(store, kept, source)
     changed = _pin(store, moved + target_faces, target)
     record_answer(store, source, target, "different")
+    if not kept:
+        _labels_follow(store, source, target, new)
     return changed
+
+
+def _labels_follow(store: FaceStore, source: str, target: str, new: bool) -> None:
+    """`source` kept no face: its name goes with its faces to `target` (unless `target` has a name of its own, as
+    in a merge) and its hidden flag to a `new` target, so that neither stays on an influencer shown nowhere.
+    Idempotent (a replay after a kill finds them moved)."""
+    name = store.names().get(source, "")
+    if name:
+        if not store.names().get(target):
+            store.set_name(target, name)
+        store.set_name(source, "")
+    if source in store.hidden():
+        if new:
+            store.set_hidden(target, True)
+        store.set_hidden(source, False)
 
 
 class NameTaken(ValueError):
@@ -181,8 +225,12 @@ def rename(store: FaceStore, influencer_id: str, name: str) -> None:
 
 
 def hide(store: FaceStore, influencer_id: str, hidden: bool) -> None:
-    """"Not an influencer" (or back): kept, pinned, and left out of the statistics by analytics."""
+    """"Not an influencer" (or back): kept, pinned, and left out of the statistics by analytics. Someone hidden
+    already (or shown, for `hidden` False) is left as they are: the faces they gained since are not pinned
+    either, so that a hide sent again changes nothing and is not audited."""
     faces = _faces_of(store, influencer_id)
+    if hidden == (influencer_id in store.hidden()):
+        return
     if hidden:
         _pin(store, faces, influencer_id)
     store.set_hidden(influencer_id, hidden)

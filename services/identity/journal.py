@@ -31,8 +31,10 @@ REPLAY: dict[str, Callable[[IdentityRegistry, dict[str, Any]], object]] = {
     # A merge is finished on what its ids stood for when it began: an id whose faces had moved stands for
     # nobody now (its merge record not yet written), and merging the ids again would refuse it.
     "merge": lambda r, a: r.join(list(dict.fromkeys(a["live"]))) if a.get("live") else r.merge(list(a["ids"])),
-    "split": lambda r, a: r.split(a["id"], list(a["videos"])),
-    "move": lambda r, a: r.move(a["video"], a["id"], a["target"]),
+    # A split is finished into the new influencer chosen before it began (the faces left to move would found
+    # another one); a record of an older release has none.
+    "split": lambda r, a: r.split(a["id"], list(a["videos"]), str(a.get("target", ""))),
+    "move": lambda r, a: r.move(a["video"], a["id"], a["target"], str(a.get("chosen", ""))),  # as a split
     "hide": lambda r, a: r.hide(a["id"], bool(a["hidden"])),
     "rename": lambda r, a: r.rename(a["id"], a["name"]),
     "answer": lambda r, a: _answer_again(r, a),

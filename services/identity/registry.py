@@ -132,18 +132,24 @@ class IdentityRegistry:
         with self.lock:
             return corrections.live_ids(self.store, influencer_ids)
 
-    def split(self, influencer_id: str, video_ids: list[str]) -> list[str]:
+    def split(self, influencer_id: str, video_ids: list[str], target: str = "") -> list[str]:
+        """See corrections.split; `target`: the new influencer's id, as split_target chose it."""
         with self.lock:
-            return corrections.split(self.store, influencer_id, video_ids)
+            return corrections.split(self.store, influencer_id, video_ids, target)
+
+    def split_target(self, influencer_id: str, video_ids: list[str]) -> str:
+        with self.lock:
+            return corrections.split_target(self.store, influencer_id, video_ids)
 
     def rename(self, influencer_id: str, name: str) -> None:
         with self.lock:
             corrections.rename(self.store, influencer_id, name)
 
-    def move(self, video_id: str, influencer_id: str, target: str = "") -> tuple[list[str], str]:
-        """One video's appearance of an influencer to `target` ("" a new one); (changed videos, target)."""
+    def move(self, video_id: str, influencer_id: str, target: str = "", chosen: str = "") -> tuple[list[str], str]:
+        """One video's appearance of an influencer to `target` ("" a new one); (changed videos, target).
+        `chosen`: see corrections.move."""
         with self.lock:
-            return corrections.move(self.store, video_id, influencer_id, target)
+            return corrections.move(self.store, video_id, influencer_id, target, chosen)
 
     def hide(self, influencer_id: str, hidden: bool) -> None:
         with self.lock:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import threading
@@ -302,17 +303,21 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         require_influencer(context, request.influencer_id)
         for v in request.video_ids:
             require_id(context, v, "video_id")
-        def work() -> tuple[list[str], list[Label]]:
+        source, videos = request.influencer_id, list(request.video_ids)
+        recorded: dict[str, object] = {"id": source, "videos": videos, "target": ""}  # the journal's record
+
+        def involved() -> list[str]:  # the new influencer's id, chosen under the lock before the journal's record
             try:
-                changed = self.registry.split(request.influencer_id, list(request.video_ids))
+                recorded["target"] = self.registry.split_target(source, videos)
             except KeyError as exc:
                 context.abort(grpc.StatusCode.NOT_FOUND, error_text(exc))
-            return changed, self.registry.labels([request.influencer_id])
-        source = request.influencer_id
+            return [source]
+
+        def work() -> tuple[list[str], list[Label]]:
+            return self.registry.split(source, videos, str(recorded["target"])), self.registry.labels([source])
         return identity_pb2.SplitInfluencerResponse(changes=self._correct(
-            work, context, identity_pb2.AUDIT_ACTION_SPLIT, [source],
-            ids=lambda record: ([source], [source, *[i for i in undo.targets(record) if i != source]]),
-            journal_entry=("split", {"id": request.influencer_id, "videos": list(request.video_ids)})))
+            work, context, identity_pb2.AUDIT_ACTION_SPLIT, involved,
+            ids=lambda _: ([source], [source, str(recorded["target"])]), journal_entry=("split", recorded)))
 
     def RenameInfluencer(self, request: identity_pb2.RenameInfluencerRequest, context: grpc.ServicerContext
                          ) -> identity_pb2.RenameInfluencerResponse:
@@ -396,10 +401,20 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             return changed, self.registry.labels([request.influencer_id, target])
         moved_to: list[str] = []
         source = request.influencer_id
+        recorded: dict[str, object] = {"video": request.video_id, "id": source,
+                                       "target": request.target_influencer_id, "chosen": request.target_influencer_id}
+
+        def involved() -> list[str]:  # a new influencer's id, chosen before the journal's record (as a split's)
+            if not request.target_influencer_id:
+                with contextlib.suppress(KeyError):  # no appearance there: work refuses, saying so
+                    recorded["chosen"] = self.registry.split_target(source, [request.video_id])
+            return [source, request.target_influencer_id]
+
+        def before_after(_: dict | None) -> tuple[list[str], list[str]]:
+            return [source], [i for i in moved_to[:1] or [str(recorded["chosen"])] if i]
         return identity_pb2.MoveAppearanceResponse(changes=self._correct(
-            work, context, identity_pb2.AUDIT_ACTION_MOVE, [source, request.target_influencer_id],
-            ids=lambda _: ([source], moved_to[:1]), journal_entry=("move", {
-                "video": request.video_id, "id": request.influencer_id, "target": request.target_influencer_id})))
+            work, context, identity_pb2.AUDIT_ACTION_MOVE, involved, ids=before_after,
+            journal_entry=("move", recorded)))
 
     def HideInfluencer(self, request: identity_pb2.HideInfluencerRequest, context: grpc.ServicerContext
                        ) -> identity_pb2.HideInfluencerResponse:

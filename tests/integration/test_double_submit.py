@@ -8,7 +8,7 @@ import grpc
 import pytest
 from test_corrections import BAND
 from test_registry import CENTRES, person, video
-from test_review_queue import caught_up, clients, record, someone, stack  # noqa: F401 - fixtures
+from test_review_queue import caught_up, clients, first, record, someone, stack  # noqa: F401 - fixtures
 
 from influencers.v1 import identity_pb2
 
@@ -52,3 +52,20 @@ def test_erasing_a_person_drops_the_merge_records_that_name_them(registry):
     assert list(registry.store.side_records("merged")) == []
     with pytest.raises(KeyError):
         registry.merge([a, b])
+
+
+def test_hiding_someone_hidden_after_they_appeared_in_more_videos_changes_nothing_and_is_not_audited(
+        stack, clients):  # noqa: F811
+    ident, analytics = clients
+    registry = stack.identity.registry
+    a = record(stack, "00000000000000d5", registry.assign("00000000000000d5", video(someone(CENTRES["a"], 5))))
+    hidden = ident.hide(a, True)
+    assert hidden.audit.audit_id
+    # A later video of the same person joins them, its faces not pinned yet (a batch pins nothing).
+    assert first(registry.assign("00000000000000d6", video(someone(CENTRES["a"], 6)))) == a
+    for again in (ident.hide(a, True), ident.hide(a, True)):
+        assert not again.audit.audit_id, "a hide of someone hidden changes nothing: it is not audited"
+    unhidden = ident.hide(a, False)
+    assert unhidden.audit.audit_id and not ident.hide(a, False).audit.audit_id
+    caught_up(analytics, unhidden)
+    assert [r.action for r in stack.store.audit_rows()] == ["unhide", "hide"]

@@ -1,8 +1,10 @@
 """A child process for the correction kill tests: starts the whole stack on DATA (argv[1]), stores two videos of two
 synthetic people (tests/support/people.py), then makes correction argv[2] (delete: erases the first person; merge:
-the second into the first; undo: of that merge; enrol: the photo argv[3] as "Colin"; rename: names the first "Ann"),
-with INFLUENCERS_CRASH_AT (if set) killing it part way, or right after its answer (correct:acknowledged). Prints the
-first person's id, then the second's, on stdout."""
+the second into the first; undo: of that merge; split: the second merged into the first, then split out again;
+split-large: a third video of the first person's with BIG faces, split out; move-named: the second, named, moved
+to a new influencer; enrol: the photo argv[3] as "Colin";
+rename: names the first "Ann"), with INFLUENCERS_CRASH_AT (if set) killing it part way, or right after its answer
+(correct:acknowledged). Prints the first person's id, then the second's, on stdout."""
 
 import os
 import sys
@@ -13,7 +15,7 @@ from influencers.v1 import identity_pb2
 from services.common.clients import connect
 from services.common.crash import crash_point
 from services.common.settings import Settings
-from tests.support.people import add_two_people
+from tests.support.people import BIG, BIG_VIDEO, add_faces, add_two_people
 
 
 def main() -> None:
@@ -33,6 +35,16 @@ def main() -> None:
         identity.merge([victim, other])
         os.environ["INFLUENCERS_CRASH_AT"] = armed
         identity.split(victim, ["00000000000000a2"])
+    elif op == "split-large":  # the first person seen in a third video by BIG faces (stored unkilled), split out
+        armed = os.environ.pop("INFLUENCERS_CRASH_AT", "")
+        add_faces(stack, BIG_VIDEO, victim, BIG)
+        os.environ["INFLUENCERS_CRASH_AT"] = armed
+        identity.split(victim, [BIG_VIDEO])
+    elif op == "move-named":  # the second, named "Bo" (not killed), moves its only appearance to a new influencer
+        armed = os.environ.pop("INFLUENCERS_CRASH_AT", "")
+        identity.rename(other, "Bo")
+        os.environ["INFLUENCERS_CRASH_AT"] = armed
+        identity.move("00000000000000a2", other)
     elif op in ("merge-named", "answer-named"):  # the second, named "Bo" first, into the first
         identity.rename(other, "Bo")
         if op == "merge-named":

@@ -9,9 +9,12 @@ from influencers.v1 import common_pb2
 from services.analytics.records import AppearanceRow, VideoRow
 from services.common.clients import connect
 from services.identity.analyzer import PersonObservation, VideoAnalysis
+from services.identity.facestore import FacePoint, FaceRecord, point_id
 
 CENTRES = {who: np.random.default_rng(seed).normal(scale=0.09, size=128) for seed, who in enumerate("ab")}
 VIDEOS = {"00000000000000a1": "a", "00000000000000a2": "b"}
+BIG_VIDEO = "00000000000000b1"
+BIG = 1100  # faces of add_faces: more than one write of the face store takes (1,024)
 
 
 def person(k: int, who: str) -> PersonObservation:
@@ -51,3 +54,16 @@ def store_two_people(settings) -> set[str]:
         return set(add_two_people(stack))
     finally:
         stack.stop()
+
+
+def add_faces(stack, video_id: str, influencer_id: str, count: int) -> None:
+    """Stores `count` faces of `influencer_id` (one a person, near person "a") in `video_id`, as identity and
+    analytics have them after a batch: the store written directly (assigning a thousand people is slow)."""
+    rng = np.random.default_rng(5)
+    stack.identity.registry.store.upsert([
+        FacePoint(point_id(video_id, k, 0), (CENTRES["a"] + rng.normal(scale=0.02, size=128)).astype(np.float32),
+                  FaceRecord(video_id, k, influencer_id)) for k in range(count)])
+    stack.store.record_video(VideoRow(url=f"{video_id}.mp4", video_id=video_id, performance=1.0,
+                                      status=common_pb2.VIDEO_STATUS_DONE), [])
+    identity, _ = connect(stack.settings)
+    list(identity.recluster((), resync_only=True, publish=True))
