@@ -128,7 +128,13 @@ def cmd_correct(args: argparse.Namespace) -> int:
         target = who.one(args.target) if args.target else ""
         return _written(args, analytics, ident.move(args.video_id, who.one(args.id), target))
     if args.command in ("hide", "unhide"):
-        return _written(args, analytics, ident.hide(who.one(args.id), args.command == "hide"))
+        target = who.one(args.id)
+        reply = ident.hide(target, args.command == "hide")
+        if not reply.audit.audit_id:  # hidden (or shown) already: identity wrote nothing
+            state = "hidden already" if args.command == "hide" else "not hidden"
+            print(f"{_named(who, target)} is {state}: nothing changed")
+            return _followed(args, analytics, 0, reply.feed_position)
+        return _written(args, analytics, reply)
     if args.command == "delete":
         erased = ident.erase(who.one(args.id))
         if erased.already_erased:

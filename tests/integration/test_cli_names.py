@@ -86,3 +86,14 @@ def test_a_name_nobody_has_is_one_line_and_exit_2(stack, people, capsys):
 def test_an_empty_job_list_says_so(stack, capsys):
     assert main(["jobs", "--ingest-port", str(stack.settings.ingest_port)]) == 0
     assert capsys.readouterr().out.startswith("no ingest jobs yet")
+
+
+def test_hiding_someone_hidden_already_says_nothing_changed_and_audits_nothing(stack, people, capsys):
+    ids, ports = people
+    assert main(["hide", ids["c"], *ports]) == 0
+    capsys.readouterr()
+    assert main(["hide", ids["c"], *ports]) == 0
+    assert capsys.readouterr().out == f"{ids['c']} is hidden already: nothing changed\n"
+    assert main(["unhide", ids["b"], *ports]) == 0
+    assert capsys.readouterr().out == f"{ids['b']} is not hidden: nothing changed\n"
+    assert [row.action for row in stack.store.audit_rows()] == ["hide"], "one correction, the real one"
