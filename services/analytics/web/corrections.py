@@ -179,8 +179,8 @@ def hide(influencer_id: str) -> Response:
 
 @bp.route("/influencer/<influencer_id>/delete", methods=["GET", "POST"])
 def delete(influencer_id: str) -> Response | str:
-    """GET: the confirm step. POST with confirm=yes: erases the person from both stores."""
-    if request.method == "GET":
+    """GET (and HEAD): the confirm step. POST with confirm=yes: erases the person from both stores."""
+    if request.method != "POST":  # HEAD passes the checks of a read (session.py): it must write nothing
         canonical_ids(influencer_id=is_influencer_id)
         return render_template("delete.html", influencer_id=influencer_id,
                                name=_analysis().names.get(influencer_id, ""))
@@ -234,7 +234,7 @@ def move(video_id: str) -> Response:
 @bp.route("/enrol", methods=["GET", "POST"])
 def enrol() -> Response | str | tuple[str, int]:
     """A name and up to MAX_PHOTOS reference photos (JPEG or PNG, MAX_PHOTO_BYTES each)."""
-    if request.method == "GET":
+    if request.method != "POST":  # HEAD too, with whatever body it carries: a read
         return render_template("enrol.html", max_photos=MAX_PHOTOS, max_mb=MAX_PHOTO_BYTES // (1024 * 1024),
                                enrolled=_just_enrolled())
     name = " ".join((request.form.get("name") or "").split())

@@ -217,7 +217,7 @@ def signin() -> Response | str | tuple[str, int]:
     target = safe_next(request.values.get("next"))
     if not current_app.config.get("TOKEN"):
         return redirect(target)
-    if request.method == "GET":
+    if request.method != "POST":  # HEAD is a read too: a token in its body is never tried (nor throttled)
         return render_template("signin.html", next=target, error="")
     if not _keys().token_matches(request.form.get("token", "")):
         _throttle().failed(_client())
