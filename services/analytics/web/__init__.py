@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, render_template
+from flask import Flask, Response, g, render_template
 from werkzeug.exceptions import HTTPException, NotFound
 
 from services.analytics.analysis import AnalysisCache
@@ -55,6 +55,7 @@ def create_app(store: AnalyticsStore, config: dict[str, Any] | None = None,
 def _http_error(error: HTTPException) -> Response | tuple[str, int]:
     """Unhandled exceptions reach here as a 500 (InternalServerError); their details are logged, not sent."""
     status = error.code or 500
+    g.error_page = True  # the page reads no correction's message from the store (audit_views._feedback)
     if session.wants_json():
         message = "internal server error" if status == 500 else (error.description or error.name)
         response = session.json_error(message, status)
