@@ -32,3 +32,30 @@ def test_with_the_store_down_just_after_a_correction_the_error_page_is_still_the
     assert answer.status_code == status
     assert says in text and 'class="topbar"' in text, text[:300]
     assert DONE_COOKIE not in answer.headers.get("Set-Cookie", ""), "the message is kept for the next page"
+
+
+@pytest.mark.parametrize("what", ["30 MB of photos", "2,000 files", "a name of 1 MB"])
+def test_a_form_over_the_pages_limits_is_a_413_naming_them(analytics_empty_store: AnalyticsStore, what: str) -> None:
+    """Werkzeug's "The data value transmitted exceeds the capacity limit." named no limit: the analyst could not
+    tell what to send instead (over 25 MB in all, over 1,000 fields, a text field over 500 kB)."""
+    import re
+    from io import BytesIO
+
+    client = create_app(analytics_empty_store).test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/").get_data(as_text=True))
+
+    def form() -> dict:
+        sent: dict = {"csrf_token": token.group(1) if token else "", "name": "Ann"}
+        if what == "30 MB of photos":
+            sent["photos"] = [(BytesIO(b"\xff\xd8\xff" + bytes(10 * 2**20)), f"{k}.jpg") for k in range(3)]
+        elif what == "2,000 files":
+            sent["photos"] = [(BytesIO(b"\xff\xd8\xff"), f"{k}.jpg") for k in range(2000)]
+        else:
+            sent["name"] = "A" * 2**20
+        return sent
+
+    for path in ("/enrol", "/api/review/answer.json"):
+        answer = client.post(path, data=form(), content_type="multipart/form-data")
+        message = answer.get_json()["error"] if answer.is_json else answer.get_data(as_text=True)
+        assert answer.status_code == 413, (path, answer.status)
+        assert "25 MB" in message and "1,000 fields" in message, message[-1500:]
