@@ -59,3 +59,17 @@ def test_a_form_over_the_pages_limits_is_a_413_naming_them(analytics_empty_store
         message = answer.get_json()["error"] if answer.is_json else answer.get_data(as_text=True)
         assert answer.status_code == 413, (path, answer.status)
         assert "25 MB" in message and "1,000 fields" in message, message[-1500:]
+
+
+def test_a_host_the_page_does_not_answer_gets_the_sites_421_page_and_no_session(
+        analytics_empty_store: AnalyticsStore) -> None:
+    """Was one line of text/plain: an operator who put the page behind a name not yet in INFLUENCERS_ALLOWED_HOSTS
+    saw a bare line where every other refusal is a page of the site (and /api/ keeps its JSON)."""
+    client = create_app(analytics_empty_store, {"TOKEN": "s3cret"}).test_client()
+    answer = client.get("/", headers={"Host": "report.example.com"})
+    text = answer.get_data(as_text=True)
+    assert answer.status_code == 421 and answer.mimetype == "text/html"
+    assert 'class="topbar"' in text and "INFLUENCERS_ALLOWED_HOSTS" in text
+    assert "Set-Cookie" not in answer.headers and "csrf" not in text.lower()
+    api = client.get("/api/videos.json", headers={"Host": "report.example.com"})
+    assert api.status_code == 421 and "INFLUENCERS_ALLOWED_HOSTS" in api.get_json()["error"]

@@ -113,14 +113,13 @@ def _authenticated(keys: Keys) -> bool:
     return bool(g.session and g.session.signed_in)
 
 
-def _check_host() -> Response | None:
-    """421 for a Host that is not one of the page's names, before any session is read or made."""
+def _check_host() -> None:
+    """421 for a Host that is not one of the page's names, before any session is read or made (the error page
+    reads none: it shows no sign-out form, which would need one)."""
     if hosts.host_allowed(request.headers.get("Host"), current_app.extensions["page_hosts"]):
-        return None
-    message = ("this page is not served under that host name (add it to INFLUENCERS_ALLOWED_HOSTS if it is "
-               "the page's own name)")
-    response = json_error(message, 421) if wants_json() else Response(message + "\n", 421, mimetype="text/plain")
-    return response
+        return
+    abort(421, description="this page is not served under that host name (add it to INFLUENCERS_ALLOWED_HOSTS if "
+                           "it is the page's own name)")
 
 
 def _check_request() -> Response | None:
