@@ -21,7 +21,7 @@ from typing import BinaryIO
 
 from flask import Blueprint, Response, abort, current_app, request
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
-from werkzeug.wsgi import wrap_file
+from werkzeug.wsgi import FileWrapper
 
 from services.analytics.records import VideoRow
 from services.analytics.web.conditional import (
@@ -173,7 +173,9 @@ def _answer(video_id: str, file: BinaryIO, info: os.stat_result, path: Path) -> 
         file.close()
         response = current_app.response_class(status=304)
     else:
-        response = current_app.response_class(wrap_file(request.environ, file), mimetype=media_type(path.name),
+        # werkzeug's iterator, not the server's wsgi.file_wrapper: waitress's kept trying to send the bytes of a
+        # file cut short meanwhile (its loop spinning, the client waiting); a short body now closes the connection.
+        response = current_app.response_class(FileWrapper(file, 1 << 16), mimetype=media_type(path.name),
                                               direct_passthrough=True)
         response.content_length = size
     response.headers["X-Content-Type-Options"] = "nosniff"
