@@ -11,6 +11,7 @@ argument is 400, an unknown influencer or video 404, identity unreachable 503; t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -261,7 +262,7 @@ def enrol() -> Response | str | tuple[str, int]:
     except HTTPException as exc:
         if exc.code not in (400, 404):
             raise
-        return _enrol_refused(exc.description or "identity refused the photos", name, exc.code)
+        return _enrol_refused(_photo_named(exc.description or "identity refused the photos", labels), name, exc.code)
     found = reply.influencer.influencer_id
     if reply.faces_enrolled == 0 or not found:
         return _enrol_refused("no face was found in the photos", name)
@@ -273,6 +274,17 @@ def enrol() -> Response | str | tuple[str, int]:
     if not current_app.extensions["analytics_store"].appearances_of(found):
         return _done("corrections.enrol", written)  # nobody in the videos yet: later batches name them
     return _done("report.influencer", written, influencer_id=found)
+
+
+_PHOTO_PLACE = re.compile(r"photo (\d{1,2}): ")
+
+
+def _photo_named(message: str, labels: list[str]) -> str:
+    """Identity's refusal of "photo 1: ..." (counted from 0 in the order sent) with the photo's file name instead."""
+    found = _PHOTO_PLACE.match(message)
+    if found is None or int(found.group(1)) >= len(labels):
+        return message
+    return f"{labels[int(found.group(1))]!r}: {message[found.end():]}"
 
 
 def _just_enrolled() -> str:
