@@ -12,6 +12,7 @@ argument is 400, an unknown influencer or video 404, identity unreachable 503; t
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -111,7 +112,7 @@ def _done(endpoint: str, written: Written | None = None, **values: Any) -> Respo
 @bp.post("/influencer/<influencer_id>/rename")
 def rename(influencer_id: str) -> Response:
     _valid_or_404(is_influencer_id(influencer_id))
-    name = " ".join((request.form.get("name") or "").split())
+    name = _typed_name()
     back = _local_path(request.form.get("next"))
     at = _place_in_list(request.form.get("from"))  # the influencer page's place in their videos: kept
     if len(name) > MAX_NAME_CHARS:
@@ -137,6 +138,12 @@ def rename_reloaded(influencer_id: str) -> Response:
     """The address of a refused name's page, reloaded or bookmarked (a GET): the influencer's page, not a 405."""
     _valid_or_404(is_influencer_id(influencer_id))
     return redirect(url_for("report.influencer", influencer_id=influencer_id), code=303)
+
+
+def _typed_name() -> str:
+    """The form's `name`, blanks collapsed and composed (NFC) as identity stores names: its length is then counted
+    as identity counts it (a name pasted decomposed has up to three code points a letter)."""
+    return unicodedata.normalize("NFC", " ".join((request.form.get("name") or "").split()))
 
 
 def _rename_refused(influencer_id: str, back: str, message: str) -> tuple[str, int]:
@@ -238,7 +245,7 @@ def enrol() -> Response | str | tuple[str, int]:
     if request.method != "POST":  # HEAD too, with whatever body it carries: a read
         return render_template("enrol.html", max_photos=MAX_PHOTOS, max_mb=MAX_PHOTO_BYTES // (1024 * 1024),
                                enrolled=_just_enrolled())
-    name = " ".join((request.form.get("name") or "").split())
+    name = _typed_name()
     if not name or len(name) > MAX_NAME_CHARS:
         return _enrol_refused(f"give a name of 1 to {MAX_NAME_CHARS} characters", name[:MAX_NAME_CHARS])
     files = [f for f in request.files.getlist("photos") if f.filename]
