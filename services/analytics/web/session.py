@@ -38,7 +38,7 @@ from services.analytics.web.auth import (
     Session,
     safe_next,
 )
-from services.analytics.web.throttle import FailureThrottle
+from services.analytics.web.throttle import FailureThrottle, client_key
 from services.common.rpc import is_loopback
 
 bp = Blueprint("session", __name__)
@@ -100,8 +100,9 @@ def _throttle() -> FailureThrottle:
 
 
 def _client() -> str:
-    """The client's address: the socket's peer (waitress drops forwarded-for headers from untrusted proxies)."""
-    return request.remote_addr or "?"
+    """The client, by its address: the socket's peer (waitress drops forwarded-for headers from untrusted
+    proxies), an IPv6 one by its /64 (throttle.client_key)."""
+    return client_key(request.remote_addr or "?")
 
 
 def _authenticated(keys: Keys) -> bool:
