@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from html import unescape
 from io import BytesIO
 
 import grpc
+import pytest
 
 from influencers.v1 import identity_pb2
 from services.analytics.store import AnalyticsStore
@@ -35,3 +37,26 @@ def test_a_photo_identity_refuses_is_named_by_its_file_name_not_its_place(analyt
     assert answer.status_code == 400
     assert "Not enrolled: &#39;IMG_2041.jpg&#39;: a JPEG of more than 100 scans" in text, text[-2500:]
     assert "photo 1" not in text
+
+
+@pytest.mark.parametrize(("data", "kind"), [
+    (b"", "the file is empty"),
+    (b"\0\0\0\x18ftypheic\0\0\0\0mif1heic", "an HEIC photo, as iPhones save them: export it as JPEG"),
+    (b"\0\0\0\x1cftypavif\0\0\0\0avifmif1", "an AVIF image"),
+    (b"RIFF\x10\0\0\0WEBPVP8 ", "a WebP image"),
+    (b"GIF89a\x01\0\x01\0", "a GIF"),
+    (b"II*\0\x08\0\0\0", "a TIFF image"),
+    (b"%PDF-1.7\n", "a PDF"),
+])
+def test_a_photo_of_another_kind_is_named_for_what_it_is(analytics_store: AnalyticsStore, data: bytes,
+                                                          kind: str) -> None:
+    """Was "'IMG_2041.HEIC' is not a JPEG or PNG image" alone, for an empty file too."""
+    client = create_app(analytics_store, corrections=FakeCorrections()).test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/enrol").get_data(as_text=True))
+    assert token is not None
+    answer = client.post("/enrol", data={"csrf_token": token.group(1), "name": "Ann",
+                                         "photos": [(BytesIO(data), "IMG_2041.HEIC")]},
+                         content_type="multipart/form-data")
+    text = unescape(" ".join(answer.get_data(as_text=True).split()))
+    assert answer.status_code == 400
+    assert f"'IMG_2041.HEIC' is not a JPEG or PNG image ({kind})" in text, text[-2000:]

@@ -261,7 +261,8 @@ def enrol() -> Response | str | tuple[str, int]:
         if len(data) > MAX_PHOTO_BYTES:
             return _enrol_refused(f"{label!r} is larger than {MAX_PHOTO_BYTES // (1024 * 1024)} MB", name, 413)
         if not data.startswith(_IMAGE_MAGIC):
-            return _enrol_refused(f"{label!r} is not a JPEG or PNG image", name)
+            kind = _photo_kind(data)
+            return _enrol_refused(f"{label!r} is not a JPEG or PNG image" + (f" ({kind})" if kind else ""), name)
         photos.append(data)
     try:
         with _identity_errors():
@@ -281,6 +282,23 @@ def enrol() -> Response | str | tuple[str, int]:
     if not current_app.extensions["analytics_store"].appearances_of(found):
         return _done("corrections.enrol", written)  # nobody in the videos yet: later batches name them
     return _done("report.influencer", written, influencer_id=found)
+
+
+# What a photo that is no JPEG or PNG is, by its first bytes (ISO BMFF brands at 8:12): said on the enrol form.
+_PHOTO_KINDS = ((b"GIF8", "a GIF"), (b"RIFF", "a WebP image"), (b"II*\0", "a TIFF image"), (b"MM\0*", "a TIFF image"),
+                (b"BM", "a BMP image"), (b"%PDF", "a PDF"))
+_HEIF_BRANDS = {b"heic": "an HEIC photo, as iPhones save them: export it as JPEG", b"heix": "an HEIC photo",
+                b"mif1": "an HEIF image", b"avif": "an AVIF image"}
+
+
+def _photo_kind(data: bytes) -> str:
+    """What the bytes of an upload that is no JPEG or PNG are, in words; "" when unknown."""
+    if not data:
+        return "the file is empty"
+    if data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS:
+        return _HEIF_BRANDS[data[8:12]]
+    return next((kind for magic, kind in _PHOTO_KINDS if data.startswith(magic)
+                 and (magic != b"RIFF" or data[8:12] == b"WEBP")), "")
 
 
 _PHOTO_PLACE = re.compile(r"photo (\d{1,2}): ")
