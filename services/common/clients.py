@@ -156,14 +156,17 @@ class GrpcIdentity:
         return self._stub.DeleteInfluencer(identity_pb2.DeleteInfluencerRequest(influencer_id=influencer_id),
                                            timeout=self._timeout)
 
-    def review(self, page_size: int = 0) -> list[identity_pb2.ReviewItem]:
-        """The review queue's items at or above the probability floor, most likely first."""
-        return list(self.review_queue(page_size).items)
+    def review(self, page_size: int = 0, timeout_s: float | None = None) -> list[identity_pb2.ReviewItem]:
+        """The review queue's items at or above the probability floor, most likely first (`timeout_s`: a deadline
+        of its own, shorter than every call's)."""
+        return list(self.review_queue(page_size, timeout_s=timeout_s).items)
 
-    def review_queue(self, page_size: int = 0, include_unlikely: bool = False) -> identity_pb2.ListReviewItemsResponse:
+    def review_queue(self, page_size: int = 0, include_unlikely: bool = False,
+                     timeout_s: float | None = None) -> identity_pb2.ListReviewItemsResponse:
         """The review queue with its counts left (likely, unlikely) and floor."""
         return self._stub.ListReviewItems(identity_pb2.ListReviewItemsRequest(
-            page_size=page_size, include_unlikely=include_unlikely), timeout=self._timeout)
+            page_size=page_size, include_unlikely=include_unlikely),
+            timeout=self._timeout if timeout_s is None else min(timeout_s, self._timeout))
 
     def undo(self, audit_id: str) -> identity_pb2.Changes:
         """Reverts the correction of an audit id (UndoCorrection)."""

@@ -6,10 +6,13 @@ its analysis; both pick the survivor of a merge with `survivor`, so the page and
 
 from __future__ import annotations
 
+import sys
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from services.common.boundary import is_influencer_id
+from services.common.name_text import BadName, clean_name
 
 
 @dataclass(frozen=True)
@@ -64,8 +67,14 @@ def merge_order(ids: Sequence[str], known: Iterable[Known]) -> list[str]:
 
 
 def fold(name: str) -> str:
-    """A name as it is compared: blanks collapsed, case ignored ("ann  lee" and "Ann Lee" are one name)."""
-    return " ".join(name.split()).casefold()
+    """A name as it is compared: blanks collapsed, case ignored ("ann  lee" and "Ann Lee" are one name), and
+    read as identity stores names (name_text.clean_name: NFC, no invisible characters), so "Zoë" typed
+    decomposed (e + U+0308) or pasted with a zero-width space is the stored "Zoë"."""
+    try:
+        cleaned = clean_name(name, max_chars=sys.maxsize)
+    except BadName:
+        return ""
+    return unicodedata.normalize("NFC", cleaned.casefold())
 
 
 def resolve(word: str, known: Iterable[Known]) -> str:

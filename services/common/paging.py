@@ -14,6 +14,7 @@ DEFAULT_PAGE_SIZE = 1000
 MAX_PAGE_SIZE = 1000
 _PREFIX = "p1:"  # a version mark: a token of some other shape is refused, never misread
 _MAX_TOKEN_CHARS = 64
+_MAX_POSITION = 2**63 - 1  # the largest SQLite rowid and PostgreSQL bigint: a larger one overflowed the driver
 
 
 def page_size(requested: int, default: int = DEFAULT_PAGE_SIZE, maximum: int = MAX_PAGE_SIZE) -> int:
@@ -40,7 +41,7 @@ def decode_token(token: str) -> int:
     except (binascii.Error, UnicodeError, ValueError):
         raise ValueError(f"invalid page_token {shown(token)}") from None
     number = text.removeprefix(_PREFIX)
-    if number == text or not number.isdigit() or int(number) <= 0:
+    if number == text or not number.isdigit() or not 0 < int(number) <= _MAX_POSITION:
         raise ValueError(f"invalid page_token {shown(token)}")
     return int(number)
 

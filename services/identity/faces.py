@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from services.identity.jpeg_scans import MAX_SCANS, count_scans
+
 # Decoded size cap (pixels) of one frame or image: ingest sends at most 4096x4096 frames, and a 12000x12000
 # PNG (a few hundred KB compressed) decodes to 432 MB of BGR and took a worker to 1.3 GB.
 MAX_IMAGE_PIXELS = 4096 * 4096
@@ -132,6 +134,9 @@ def image_size(image: bytes, max_pixels: int = MAX_IMAGE_PIXELS) -> tuple[int, i
     if width * height > max_pixels:
         raise ValueError(f"image of {width}x{height} px ({width * height} px) is more than the limit of "
                          f"{max_pixels} px")
+    if image.startswith(b"\xff\xd8") and count_scans(image) > MAX_SCANS:
+        raise ValueError(f"a JPEG of more than {MAX_SCANS} scans (encoders write 1 to about a dozen): each is a "
+                         "decoding of the whole image, refused")
     return width, height
 
 

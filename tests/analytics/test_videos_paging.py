@@ -29,7 +29,8 @@ def test_the_video_list_comes_a_page_at_a_time_with_every_row_once(analytics_emp
             nxt = re.search(r'rel="next" href="([^"]+)"', page.text)
             path = nxt.group(1).replace("&amp;", "&") if nxt else ""
         assert sizes == [7, 7, 3] and seen == [str(n) for n in range(17)]
-        for bad in ("nonsense", "cDE6MA==", "x" * 100):
+        past_any_row = "cDE6" + "OTk5" * 10  # p1: and 30 nines, forged: was a 500 (SQLite's integer overflowed)
+        for bad in ("nonsense", "cDE6MA==", "x" * 100, past_any_row):
             reply = requests.get(url + "/videos", params={"page": bad}, timeout=5)
             assert reply.status_code == 400 and "does not exist" in reply.text, bad
         assert len(requests.get(url + "/download/videos.csv", timeout=5).text.splitlines()) == 18, "downloads: all"

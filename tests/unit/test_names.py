@@ -33,6 +33,18 @@ def test_a_name_resolves_ignoring_case_and_blanks():
     assert resolve("  ann   LEE ", [Known(ANN, "Ann Lee", 2), Known(BOB, "Bob", 1)]) == ANN
 
 
+@pytest.mark.parametrize("typed", ["Zoe\u0308 Lee", "ZOE\u0308 LEE", "Zo\u00eb\u200b Lee", "\u202aZo\u00eb Lee",
+                                   "Zo\u00eb\u00a0Lee"])
+def test_a_name_typed_decomposed_or_with_invisible_characters_is_the_stored_name(typed: str) -> None:
+    """Identity stores names NFC and without invisible characters (name_text.clean_name): "Zoë" typed on a
+    terminal that sends it decomposed (e + U+0308, as macOS file names and some keyboards give it), or pasted
+    with a zero-width space or a bidi mark, was "no influencer is named ...". And two names that differ so are
+    one name for namesakes too."""
+    known = [Known(ANN, "Zo\u00eb Lee", 2), Known(BOB, "Zoe Lee", 1)]
+    assert resolve(typed, known) == ANN
+    assert [k.influencer_id for k in namesakes(CAT, typed, known)] == [ANN]
+
+
 def test_a_shared_name_is_refused_listing_every_candidate_with_id_and_videos():
     with pytest.raises(NameLookupError) as err:
         resolve("Tony", [Known(ANN, "Tony", 1), Known(BOB, "tony", 5)])

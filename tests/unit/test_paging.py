@@ -23,3 +23,12 @@ def test_a_token_gives_back_its_position_and_the_empty_token_is_the_first_page()
 def test_a_token_the_server_did_not_make_is_refused(token: str) -> None:
     with pytest.raises(ValueError):
         decode_token(token)
+
+
+def test_a_token_past_the_largest_row_number_is_refused_not_left_to_overflow_the_database() -> None:
+    """A forged token of `p1:` and 20 digits or more (base64, under the 64-character cap) reached SQLite, which
+    cannot hold it ("Python int too large to convert to SQLite INTEGER"): a 500 on /videos and /audit."""
+    assert decode_token(encode_token(2**63 - 1)) == 2**63 - 1
+    for position in (2**63, 10**40):
+        with pytest.raises(ValueError, match="invalid page_token"):
+            decode_token(encode_token(position))

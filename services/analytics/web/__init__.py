@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, render_template
-from werkzeug.exceptions import HTTPException, NotFound
+from flask import Flask, Response, g, render_template
+from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
 
 from services.analytics.analysis import AnalysisCache
 from services.analytics.store import AnalyticsStore
 from services.analytics.web import http_metrics, request_log, session
 from services.analytics.web.audit_views import bp as audit_bp
-from services.analytics.web.corrections import MAX_UPLOAD_BYTES, Corrections
+from services.analytics.web.corrections import MAX_PHOTO_BYTES, MAX_PHOTOS, MAX_UPLOAD_BYTES, Corrections
 from services.analytics.web.corrections import bp as corrections_bp
 from services.analytics.web.media import bp as media_bp
 from services.analytics.web.views import bp
@@ -52,9 +52,20 @@ def create_app(store: AnalyticsStore, config: dict[str, Any] | None = None,
     return app
 
 
+_MB = 1024 * 1024
+# Werkzeug's limits of a form: the whole body (MAX_CONTENT_LENGTH), its parts (max_form_parts, 1,000) and its
+# text fields (MAX_FORM_MEMORY_SIZE, 500 kB).
+_TOO_LARGE = (f"the form sent is larger than the page takes: at most {MAX_UPLOAD_BYTES // _MB} MB in all "
+              f"({MAX_PHOTOS} photos of {MAX_PHOTO_BYTES // _MB} MB at most), 1,000 fields, and 500 kB of text; "
+              "send fewer or smaller photos")
+
+
 def _http_error(error: HTTPException) -> Response | tuple[str, int]:
     """Unhandled exceptions reach here as a 500 (InternalServerError); their details are logged, not sent."""
     status = error.code or 500
+    if isinstance(error, RequestEntityTooLarge) and error.description == RequestEntityTooLarge.description:
+        error.description = _TOO_LARGE  # werkzeug's own words name no limit
+    g.error_page = True  # the page reads no correction's message from the store (audit_views._feedback)
     if session.wants_json():
         message = "internal server error" if status == 500 else (error.description or error.name)
         response = session.json_error(message, status)

@@ -122,7 +122,10 @@ def _shown(response: Response) -> Response:
 
 
 def _feedback() -> dict[str, Any] | None:
-    """The message of the correction just made (None without one, or before analytics has its row)."""
+    """The message of the correction just made (None without one, or before analytics has its row, or on an
+    error page: the store may be what failed, and the message waits for the next page)."""
+    if g.get("error_page"):
+        return None
     found = done_message(request.cookies.get(DONE_COOKIE, ""))
     if found is not None:
         g.done_shown = True

@@ -11,6 +11,8 @@ argument is 400, an unknown influencer or video 404, identity unreachable 503; t
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -110,7 +112,7 @@ def _done(endpoint: str, written: Written | None = None, **values: Any) -> Respo
 @bp.post("/influencer/<influencer_id>/rename")
 def rename(influencer_id: str) -> Response:
     _valid_or_404(is_influencer_id(influencer_id))
-    name = " ".join((request.form.get("name") or "").split())
+    name = _typed_name()
     back = _local_path(request.form.get("next"))
     at = _place_in_list(request.form.get("from"))  # the influencer page's place in their videos: kept
     if len(name) > MAX_NAME_CHARS:
@@ -136,6 +138,12 @@ def rename_reloaded(influencer_id: str) -> Response:
     """The address of a refused name's page, reloaded or bookmarked (a GET): the influencer's page, not a 405."""
     _valid_or_404(is_influencer_id(influencer_id))
     return redirect(url_for("report.influencer", influencer_id=influencer_id), code=303)
+
+
+def _typed_name() -> str:
+    """The form's `name`, blanks collapsed and composed (NFC) as identity stores names: its length is then counted
+    as identity counts it (a name pasted decomposed has up to three code points a letter)."""
+    return unicodedata.normalize("NFC", " ".join((request.form.get("name") or "").split()))
 
 
 def _rename_refused(influencer_id: str, back: str, message: str) -> tuple[str, int]:
@@ -179,8 +187,8 @@ def hide(influencer_id: str) -> Response:
 
 @bp.route("/influencer/<influencer_id>/delete", methods=["GET", "POST"])
 def delete(influencer_id: str) -> Response | str:
-    """GET: the confirm step. POST with confirm=yes: erases the person from both stores."""
-    if request.method == "GET":
+    """GET (and HEAD): the confirm step. POST with confirm=yes: erases the person from both stores."""
+    if request.method != "POST":  # HEAD passes the checks of a read (session.py): it must write nothing
         canonical_ids(influencer_id=is_influencer_id)
         return render_template("delete.html", influencer_id=influencer_id,
                                name=_analysis().names.get(influencer_id, ""))
@@ -234,10 +242,10 @@ def move(video_id: str) -> Response:
 @bp.route("/enrol", methods=["GET", "POST"])
 def enrol() -> Response | str | tuple[str, int]:
     """A name and up to MAX_PHOTOS reference photos (JPEG or PNG, MAX_PHOTO_BYTES each)."""
-    if request.method == "GET":
+    if request.method != "POST":  # HEAD too, with whatever body it carries: a read
         return render_template("enrol.html", max_photos=MAX_PHOTOS, max_mb=MAX_PHOTO_BYTES // (1024 * 1024),
                                enrolled=_just_enrolled())
-    name = " ".join((request.form.get("name") or "").split())
+    name = _typed_name()
     if not name or len(name) > MAX_NAME_CHARS:
         return _enrol_refused(f"give a name of 1 to {MAX_NAME_CHARS} characters", name[:MAX_NAME_CHARS])
     files = [f for f in request.files.getlist("photos") if f.filename]
@@ -253,7 +261,8 @@ def enrol() -> Response | str | tuple[str, int]:
         if len(data) > MAX_PHOTO_BYTES:
             return _enrol_refused(f"{label!r} is larger than {MAX_PHOTO_BYTES // (1024 * 1024)} MB", name, 413)
         if not data.startswith(_IMAGE_MAGIC):
-            return _enrol_refused(f"{label!r} is not a JPEG or PNG image", name)
+            kind = _photo_kind(data)
+            return _enrol_refused(f"{label!r} is not a JPEG or PNG image" + (f" ({kind})" if kind else ""), name)
         photos.append(data)
     try:
         with _identity_errors():
@@ -261,7 +270,7 @@ def enrol() -> Response | str | tuple[str, int]:
     except HTTPException as exc:
         if exc.code not in (400, 404):
             raise
-        return _enrol_refused(exc.description or "identity refused the photos", name, exc.code)
+        return _enrol_refused(_photo_named(exc.description or "identity refused the photos", labels), name, exc.code)
     found = reply.influencer.influencer_id
     if reply.faces_enrolled == 0 or not found:
         return _enrol_refused("no face was found in the photos", name)
@@ -273,6 +282,34 @@ def enrol() -> Response | str | tuple[str, int]:
     if not current_app.extensions["analytics_store"].appearances_of(found):
         return _done("corrections.enrol", written)  # nobody in the videos yet: later batches name them
     return _done("report.influencer", written, influencer_id=found)
+
+
+# What a photo that is no JPEG or PNG is, by its first bytes (ISO BMFF brands at 8:12): said on the enrol form.
+_PHOTO_KINDS = ((b"GIF8", "a GIF"), (b"RIFF", "a WebP image"), (b"II*\0", "a TIFF image"), (b"MM\0*", "a TIFF image"),
+                (b"BM", "a BMP image"), (b"%PDF", "a PDF"))
+_HEIF_BRANDS = {b"heic": "an HEIC photo, as iPhones save them: export it as JPEG", b"heix": "an HEIC photo",
+                b"mif1": "an HEIF image", b"avif": "an AVIF image"}
+
+
+def _photo_kind(data: bytes) -> str:
+    """What the bytes of an upload that is no JPEG or PNG are, in words; "" when unknown."""
+    if not data:
+        return "the file is empty"
+    if data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS:
+        return _HEIF_BRANDS[data[8:12]]
+    return next((kind for magic, kind in _PHOTO_KINDS if data.startswith(magic)
+                 and (magic != b"RIFF" or data[8:12] == b"WEBP")), "")
+
+
+_PHOTO_PLACE = re.compile(r"photo (\d{1,2}): ")
+
+
+def _photo_named(message: str, labels: list[str]) -> str:
+    """Identity's refusal of "photo 1: ..." (counted from 0 in the order sent) with the photo's file name instead."""
+    found = _PHOTO_PLACE.match(message)
+    if found is None or int(found.group(1)) >= len(labels):
+        return message
+    return f"{labels[int(found.group(1))]!r}: {message[found.end():]}"
 
 
 def _just_enrolled() -> str:

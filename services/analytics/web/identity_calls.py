@@ -22,6 +22,7 @@ from services.common.tls import channel_credentials
 
 ANSWERS = REVIEW_ANSWERS
 POLL_S = 0.05  # seconds between two reads of the applied feed position while waiting
+REVIEW_COUNTS_TIMEOUT_S = 2.0  # the overview's wait for identity's queue, a decoration of the page
 
 # Waits until the store has applied the feed up to a position; False when the bound passed first.
 Waiter = Callable[[int], bool]
@@ -101,7 +102,9 @@ class GrpcCorrections:
         return reply, self._written(reply.changes)
 
     def review_items(self, limit: int = 0) -> list[identity_pb2.ReviewItem]:
-        return self._identity.review(limit)
+        """For the overview's counts, which are "unknown" without identity: a hung identity holds it
+        REVIEW_COUNTS_TIMEOUT_S, not the RPC deadline (600 s by default) of a correction."""
+        return self._identity.review(limit, timeout_s=REVIEW_COUNTS_TIMEOUT_S)
 
     def review_queue(self, limit: int = 0, include_unlikely: bool = False) -> identity_pb2.ListReviewItemsResponse:
         """The queue with its counts left on each side of the probability floor."""

@@ -21,7 +21,7 @@ from typing import BinaryIO
 
 from flask import Blueprint, Response, abort, current_app, request
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
-from werkzeug.wsgi import wrap_file
+from werkzeug.wsgi import FileWrapper
 
 from services.analytics.records import VideoRow
 from services.analytics.web.conditional import (
@@ -141,6 +141,17 @@ def media(video_id: str) -> Response:
     abort(404, description="this video has no file the page may play")
 
 
+_MPEG_TS = {".ts": "video/mp2t", ".m2ts": "video/mp2t", ".mts": "video/mp2t"}  # mimetypes: Qt Linguist text
+
+
+def media_type(name: str) -> str:
+    """The Content-Type a video file named `name` is served with: its video or audio type, else bytes. A file
+    that decodes as a video may also be a web page (an MP4 whose free box holds a <script>): named `.html` or
+    `.svg` and served as such, a browser ran its script under the page's origin."""
+    kind = _MPEG_TS.get(Path(name).suffix.lower()) or mimetypes.guess_type(name)[0] or ""
+    return kind if kind.startswith(("video/", "audio/")) else "application/octet-stream"
+
+
 # Request headers media.py answers itself (conditional.py); werkzeug sees only the range it settled on.
 _SETTLED = ("HTTP_RANGE", "HTTP_IF_RANGE", "HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE",
             "HTTP_IF_UNMODIFIED_SINCE")
@@ -162,10 +173,13 @@ def _answer(video_id: str, file: BinaryIO, info: os.stat_result, path: Path) -> 
         file.close()
         response = current_app.response_class(status=304)
     else:
-        mimetype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        response = current_app.response_class(wrap_file(request.environ, file), mimetype=mimetype,
+        # werkzeug's iterator, not the server's wsgi.file_wrapper: waitress's kept trying to send the bytes of a
+        # file cut short meanwhile (its loop spinning, the client waiting); a short body now closes the connection.
+        response = current_app.response_class(FileWrapper(file, 1 << 16), mimetype=media_type(path.name),
                                               direct_passthrough=True)
         response.content_length = size
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'; frame-ancestors 'none'"
     response.last_modified = version.modified
     response.set_etag(version.etag)
     response.cache_control.no_cache = True

@@ -38,7 +38,7 @@ from services.analytics.web.auth import (
     Session,
     safe_next,
 )
-from services.analytics.web.throttle import FailureThrottle
+from services.analytics.web.throttle import FailureThrottle, client_key
 from services.common.rpc import is_loopback
 
 bp = Blueprint("session", __name__)
@@ -100,8 +100,9 @@ def _throttle() -> FailureThrottle:
 
 
 def _client() -> str:
-    """The client's address: the socket's peer (waitress drops forwarded-for headers from untrusted proxies)."""
-    return request.remote_addr or "?"
+    """The client, by its address: the socket's peer (waitress drops forwarded-for headers from untrusted
+    proxies), an IPv6 one by its /64 (throttle.client_key)."""
+    return client_key(request.remote_addr or "?")
 
 
 def _authenticated(keys: Keys) -> bool:
@@ -113,14 +114,13 @@ def _authenticated(keys: Keys) -> bool:
     return bool(g.session and g.session.signed_in)
 
 
-def _check_host() -> Response | None:
-    """421 for a Host that is not one of the page's names, before any session is read or made."""
+def _check_host() -> None:
+    """421 for a Host that is not one of the page's names, before any session is read or made (the error page
+    reads none: it shows no sign-out form, which would need one)."""
     if hosts.host_allowed(request.headers.get("Host"), current_app.extensions["page_hosts"]):
-        return None
-    message = ("this page is not served under that host name (add it to INFLUENCERS_ALLOWED_HOSTS if it is "
-               "the page's own name)")
-    response = json_error(message, 421) if wants_json() else Response(message + "\n", 421, mimetype="text/plain")
-    return response
+        return
+    abort(421, description="this page is not served under that host name (add it to INFLUENCERS_ALLOWED_HOSTS if "
+                           "it is the page's own name)")
 
 
 def _check_request() -> Response | None:
@@ -217,7 +217,7 @@ def signin() -> Response | str | tuple[str, int]:
     target = safe_next(request.values.get("next"))
     if not current_app.config.get("TOKEN"):
         return redirect(target)
-    if request.method == "GET":
+    if request.method != "POST":  # HEAD is a read too: a token in its body is never tried (nor throttled)
         return render_template("signin.html", next=target, error="")
     if not _keys().token_matches(request.form.get("token", "")):
         _throttle().failed(_client())

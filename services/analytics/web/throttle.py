@@ -7,6 +7,7 @@ Pure and thread-safe; the clock is injected so tests need not sleep.
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
 from collections import deque
@@ -15,6 +16,21 @@ from collections.abc import Callable
 SIGNIN_FAILURES = 10  # per address and window
 SIGNIN_WINDOW_S = 60.0
 _MAX_ADDRESSES = 10_000  # beyond this many addresses at once, the oldest-seen are forgotten first
+
+
+def client_key(address: str) -> str:
+    """The key a client address is throttled by: an IPv4 address itself (an IPv4-mapped IPv6 one too), an IPv6
+    address's /64 (one subscriber's or host's block: its addresses are the client's to pick, 2^64 of them);
+    anything else as it is."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
 
 class FailureThrottle:

@@ -1,0 +1,62 @@
+"""A photo identity refuses is named on the enrol form by its file name, as the analyst chose it: identity counts
+photos from 0 in the order sent, which the analyst never sees."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from html import unescape
+from io import BytesIO
+
+import grpc
+import pytest
+
+from influencers.v1 import identity_pb2
+from services.analytics.store import AnalyticsStore
+from services.analytics.web import create_app
+from services.common.clients import Written
+from tests.analytics.test_analytics_web import FakeCorrections, FakeRpcError
+
+JPEG = b"\xff\xd8\xff\xe0" + bytes(32)
+
+
+class RefusesTheSecondPhoto(FakeCorrections):
+    def enrol(self, name: str, photos: Sequence[bytes]) -> tuple[identity_pb2.EnrolInfluencerResponse, Written]:
+        raise FakeRpcError(grpc.StatusCode.INVALID_ARGUMENT, "photo 1: a JPEG of more than 100 scans (encoders "
+                                                             "write 1 to about a dozen): each is ..., refused")
+
+
+def test_a_photo_identity_refuses_is_named_by_its_file_name_not_its_place(analytics_store: AnalyticsStore) -> None:
+    client = create_app(analytics_store, corrections=RefusesTheSecondPhoto()).test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/enrol").get_data(as_text=True))
+    assert token is not None
+    photos = [(BytesIO(JPEG), name) for name in ("front.jpg", "IMG_2041.jpg", "side.jpg")]
+    answer = client.post("/enrol", data={"csrf_token": token.group(1), "name": "Ann", "photos": photos},
+                         content_type="multipart/form-data")
+    text = " ".join(answer.get_data(as_text=True).split())
+    assert answer.status_code == 400
+    assert "Not enrolled: &#39;IMG_2041.jpg&#39;: a JPEG of more than 100 scans" in text, text[-2500:]
+    assert "photo 1" not in text
+
+
+@pytest.mark.parametrize(("data", "kind"), [
+    (b"", "the file is empty"),
+    (b"\0\0\0\x18ftypheic\0\0\0\0mif1heic", "an HEIC photo, as iPhones save them: export it as JPEG"),
+    (b"\0\0\0\x1cftypavif\0\0\0\0avifmif1", "an AVIF image"),
+    (b"RIFF\x10\0\0\0WEBPVP8 ", "a WebP image"),
+    (b"GIF89a\x01\0\x01\0", "a GIF"),
+    (b"II*\0\x08\0\0\0", "a TIFF image"),
+    (b"%PDF-1.7\n", "a PDF"),
+])
+def test_a_photo_of_another_kind_is_named_for_what_it_is(analytics_store: AnalyticsStore, data: bytes,
+                                                          kind: str) -> None:
+    """Was "'IMG_2041.HEIC' is not a JPEG or PNG image" alone, for an empty file too."""
+    client = create_app(analytics_store, corrections=FakeCorrections()).test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/enrol").get_data(as_text=True))
+    assert token is not None
+    answer = client.post("/enrol", data={"csrf_token": token.group(1), "name": "Ann",
+                                         "photos": [(BytesIO(data), "IMG_2041.HEIC")]},
+                         content_type="multipart/form-data")
+    text = unescape(" ".join(answer.get_data(as_text=True).split()))
+    assert answer.status_code == 400
+    assert f"'IMG_2041.HEIC' is not a JPEG or PNG image ({kind})" in text, text[-2000:]

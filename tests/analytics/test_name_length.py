@@ -1,0 +1,34 @@
+"""A name's length on the page is counted as identity counts it: in characters once composed (NFC). A name
+pasted decomposed (macOS file names, some Vietnamese and Korean input methods: "ễ" as e + two accents) has up
+to three code points a letter."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from io import BytesIO
+
+from services.analytics.store import AnalyticsStore
+from services.analytics.web import create_app
+from tests.analytics.test_analytics_web import FakeCorrections
+
+NAME = "Nguyễn " * 25  # 175 characters composed, 225 code points decomposed
+DECOMPOSED = unicodedata.normalize("NFD", NAME.strip())
+
+
+def test_a_name_of_175_letters_sent_decomposed_is_taken_by_rename_and_enrol(analytics_store: AnalyticsStore) -> None:
+    """Was: "a name has at most 200 characters" (rename) and "give a name of 1 to 200 characters" (enrol) for a
+    name identity takes."""
+    assert len(DECOMPOSED) > 200 >= len(unicodedata.normalize("NFC", DECOMPOSED))
+    fake = FakeCorrections()
+    client = create_app(analytics_store, corrections=fake).test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/enrol").get_data(as_text=True))
+    assert token is not None
+    renamed = client.post("/influencer/inf_aaaa000001/rename", data={"csrf_token": token.group(1), "name": DECOMPOSED})
+    assert renamed.status_code == 303, renamed.get_data(as_text=True)[-1500:]
+    enrolled = client.post("/enrol", data={"csrf_token": token.group(1), "name": DECOMPOSED,
+                                           "photos": [(BytesIO(b"\xff\xd8\xff\xe0" + bytes(16)), "a.jpg")]},
+                           content_type="multipart/form-data")
+    assert enrolled.status_code == 303, enrolled.get_data(as_text=True)[-1500:]
+    assert [call[:2] for call in fake.calls] == [("rename", "inf_aaaa000001"), ("enrol", NAME.strip())]
+    assert fake.calls[0][2] == NAME.strip(), "sent composed, as identity stores it"
