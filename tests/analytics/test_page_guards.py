@@ -166,3 +166,19 @@ def test_a_throttled_address_may_try_again_once_its_failures_leave_the_window() 
     assert throttle.retry_after_s("10.0.0.1") == pytest.approx(0.5)
     now[0] += 1.0
     assert throttle.retry_after_s("10.0.0.1") == 0
+
+
+def test_a_script_writes_with_its_bearer_token_and_its_session_s_csrf_token_and_not_with_the_bearer_alone(
+        analytics_empty_store: AnalyticsStore) -> None:
+    # docs/security.md: "A script writes as the page does".
+    fake = FakeCorrections()
+    config = {"HOST": "0.0.0.0", "TOKEN": "s3cret", "ALLOWED_HOSTS": ["127.0.0.1"]}
+    with serving(create_app(analytics_empty_store, config, corrections=fake)) as url:
+        script = requests.Session()
+        script.headers["Authorization"] = "Bearer s3cret"
+        alone = script.post(url + "/merge", data=MERGE, timeout=5, allow_redirects=False)
+        assert alone.status_code == 403 and "CSRF" in alone.text and fake.calls == []
+        token = csrf_of(script.get(url + "/enrol", timeout=5).text)
+        both = script.post(url + "/merge", data=MERGE, headers={"X-CSRF-Token": token}, timeout=5,
+                           allow_redirects=False)
+        assert both.status_code == 303 and len(fake.calls) == 1
