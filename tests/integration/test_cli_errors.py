@@ -74,6 +74,17 @@ def test_a_manifest_without_its_columns_is_one_line_and_exit_2(tmp_path):
     assert_usage_error(influencers("run", str(bad), "--data-dir", str(tmp_path / "d")), "Video URL")
 
 
+@pytest.mark.parametrize("command", [["ingest"], ["run", "--no-serve", "--data-dir", "DATA"]])
+def test_a_manifest_with_a_header_and_no_rows_is_one_line_saying_so_before_any_job_is_made(tmp_path, command):
+    # Checked before any service is reached or started: no job can be made of it (the ingest service refuses
+    # an empty StartIngest too, test_grpc_boundary).
+    empty = tmp_path / "empty.csv"
+    empty.write_text("Performance,Video URL\n\n\n")
+    result = influencers(*[str(tmp_path / "d") if a == "DATA" else a for a in command], str(empty))
+    assert_usage_error(result, "no videos in manifest", "a header and no rows")
+    assert not (tmp_path / "d").exists(), "nothing was started"
+
+
 @pytest.mark.parametrize(("variable", "value", "words"), [
     ("INFLUENCERS_WORKERS", "abc", ("INFLUENCERS_WORKERS='abc'", "whole number")),
     ("INFLUENCERS_MATCH_THRESHOLD", "nan", ("INFLUENCERS_MATCH_THRESHOLD='nan'", "number")),

@@ -434,6 +434,17 @@ def test_start_ingest_refuses_a_text_longer_than_a_manifest_cell_may_be_and_star
     assert len(ingest.ListJobs(ingest_pb2.ListJobsRequest(), timeout=30).jobs) == before
 
 
+@pytest.mark.parametrize("request_", [ingest_pb2.StartIngestRequest(),
+                                      ingest_pb2.StartIngestRequest(base_dir="/videos")])
+def test_start_ingest_with_no_videos_is_refused_saying_so_and_starts_no_job(ingest, request_) -> None:
+    # Before, an empty request was queued as a job of 0 videos (the CLI refuses an empty manifest itself).
+    before = len(ingest.ListJobs(ingest_pb2.ListJobsRequest(), timeout=30).jobs)
+    error = refusal(ingest.StartIngest, request_)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()
+    assert "the request holds no videos" in error.details(), error.details()
+    assert len(ingest.ListJobs(ingest_pb2.ListJobsRequest(), timeout=30).jobs) == before
+
+
 # ---- 7. batch markers ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("call", "request_", "said"), [
