@@ -48,6 +48,7 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "max_video_seconds": (0.001, MAX_WAIT_S),
     "fetch_timeout_s": (0.001, MAX_WAIT_S),
     "rpc_timeout_s": (0.001, MAX_WAIT_S),
+    "stream_idle_s": (0.1, MAX_WAIT_S),
     # Under services/common/rpc.py MAX_MESSAGE_BYTES (32 MiB) less room for the rest of the message, so that an
     # oversized frame meets our check (naming the frame) before the transport's bare RESOURCE_EXHAUSTED.
     "max_frame_bytes": (1, 32 * 1024 * 1024 - 64 * 1024),
@@ -124,6 +125,9 @@ class Settings:
     max_frame_bytes: int = 16 * 1024 * 1024
     max_stream_bytes: int = 2 * 1024 * 1024 * 1024
     spool_memory_bytes: int = 32 * 1024 * 1024
+    # Identity's AnalyzeVideo: seconds a stream may send nothing (before its first frame, or between two) before
+    # it is ended (DEADLINE_EXCEEDED) and its slot freed. Ingest sends a video's frames from its spool, at once.
+    stream_idle_s: float = 60.0
     # Name of this ingest instance (default: the host name); interrupted batches are tracked per name.
     worker_name: str = ""
     # Analytics and the ingest job queue: empty = SQLite files in data_dir (one machine); a
