@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import os
 import sys
@@ -261,6 +262,26 @@ class Settings:
     @property
     def worker_count(self) -> int:
         return self.workers if self.workers > 0 else max(1, os.cpu_count() or 1)
+
+
+# INFLUENCERS_* variables read that are no setting: a test hook (services/common/crash.py) and the notebook's
+# export folder (notebooks/influencer_analysis.ipynb).
+OTHER_VARIABLES = ("INFLUENCERS_CRASH_AT", "INFLUENCERS_REPORT_DIR")
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[tuple[str, str | None]]:
+    """Each INFLUENCERS_* variable of `environ` (default: os.environ) that nothing reads, a misspelt setting most
+    likely, sorted, with the known name nearest to it (difflib), or None when none is near."""
+    env = os.environ if environ is None else environ
+    known = [env_name(f.name) for f in fields(Settings)] + list(OTHER_VARIABLES)
+    # Compared without the prefix, which every name shares (with it, any name is "near" some setting).
+    tails = {name.removeprefix(ENV_PREFIX): name for name in known}
+
+    def nearest(name: str) -> str | None:
+        close = difflib.get_close_matches(name.removeprefix(ENV_PREFIX), list(tails), n=1)
+        return tails[close[0]] if close else None
+
+    return [(name, nearest(name)) for name in sorted(env) if name.startswith(ENV_PREFIX) and name not in known]
 
 
 _KIND_NAMES = {"int": "whole number", "float": "number", "bool": "boolean (1/0, true/false, yes/no, on/off)"}

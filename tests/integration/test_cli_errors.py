@@ -85,6 +85,16 @@ def test_a_manifest_with_a_header_and_no_rows_is_one_line_saying_so_before_any_j
     assert not (tmp_path / "d").exists(), "nothing was started"
 
 
+def test_a_misspelt_influencers_variable_is_one_warning_naming_the_nearest_setting_and_nothing_more():
+    # Before, INFLUENCERS_WOKERS=2 was ignored without a word: the command ran with the default.
+    # The command goes on as without it: here, to find no ingest service (exit 1, its own one line).
+    result = influencers("jobs", env={"INFLUENCERS_WOKERS": "2"})
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 2 and "INFLUENCERS_WOKERS" in lines[0], result.stderr
+    assert "WARNING" in lines[0] and "not a setting" in lines[0] and "did you mean INFLUENCERS_WORKERS?" in lines[0]
+    assert result.returncode == 1 and "the ingest service at" in lines[1], result.stderr
+
+
 @pytest.mark.parametrize(("variable", "value", "words"), [
     ("INFLUENCERS_WORKERS", "abc", ("INFLUENCERS_WORKERS='abc'", "whole number")),
     ("INFLUENCERS_MATCH_THRESHOLD", "nan", ("INFLUENCERS_MATCH_THRESHOLD='nan'", "number")),
