@@ -20,7 +20,7 @@ import grpc
 from sqlalchemy import exc as sa_exc
 
 from influencers.cli.checks import check_inputs, check_ports, owning_data_dir
-from influencers.cli.config import configure_cli_logging, settings_from_args
+from influencers.cli.config import configure_cli_logging, settings_from_args, warn_unknown_variables
 from influencers.cli.output import (
     LOGGER,
     SERVICE_ERROR,
@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_cli_logging()
     args = build_parser().parse_args(argv)
     configure_cli_logging(args.command, args.service if args.command == "service" else "")
+    warn_unknown_variables()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _raise_terminated)
     try:

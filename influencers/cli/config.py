@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 from collections.abc import Iterator
 
 from services.common.logs import configure_logging
 from services.common.metrics import DEFAULT_PORT as DEFAULT_METRICS_PORT
 from services.common.metrics import MetricsServer, start_metrics_server
-from services.common.settings import ENV_PREFIX, Settings, SettingsError, env_name
+from services.common.settings import ENV_PREFIX, Settings, SettingsError, env_name, unknown_variables
 
 QUIET_COMMANDS = ("run", "ingest")  # a person watches their progress bar: a line per video is noise there
 
@@ -65,3 +66,12 @@ def configure_cli_logging(command: str = "", service: str = "") -> None:
             and f"{ENV_PREFIX}LOG_LEVEL" not in os.environ):
         level = "WARNING"
     configure_logging(settings.log_format, level, service=service)
+
+
+def warn_unknown_variables() -> None:
+    """One warning line for each INFLUENCERS_* variable that is no setting (a misspelt one was ignored without a
+    word), naming the nearest setting: not an error, the command goes on."""
+    for name, nearest in unknown_variables():
+        hint = f"did you mean {nearest}?" if nearest else "no setting has a name near it"
+        logging.getLogger("influencers.cli").warning("%s is not a setting and is ignored: %s (docs/configuration.md)",
+                                                     name, hint)

@@ -45,17 +45,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     data = argparse.ArgumentParser(add_help=False)
     data.add_argument("--data-dir", help="where the stores live (default ./data, env INFLUENCERS_DATA_DIR)")
-    server = argparse.ArgumentParser(add_help=False)
-    server.add_argument("--host", help="interface to bind (default 127.0.0.1, env INFLUENCERS_HOST)")
-    server.add_argument("--web-port", type=int, help="report page port (default 8080)")
-    server.add_argument("--ingest-port", type=int, help="ingest service port (default 50051)")
-    server.add_argument("--identity-port", type=int, help="identity service port (default 50052)")
-    server.add_argument("--analytics-port", type=int, help="analytics service port (default 50053)")
-    server.add_argument("--workers", type=int, help="face-analysis processes, and videos ingested at once "
-                        "(default: one per core; env INFLUENCERS_WORKERS)")
-    server.add_argument("--metrics-port", type=int,
-                        help=f"Prometheus metrics port, 0 = none (default {DEFAULT_METRICS_PORT} for run and "
-                             "serve, none for service; env INFLUENCERS_METRICS_PORT)")
+    port_help = {"web": "report page port (default 8080)", "ingest": "ingest service port (default 50051)",
+                 "identity": "identity service port (default 50052)",
+                 "analytics": "analytics service port (default 50053)"}
+
+    def serving(ports: tuple[str, ...], workers: bool = True) -> argparse.ArgumentParser:
+        """The options of a command that starts services: the ports it binds or calls, --workers if it has any."""
+        options = argparse.ArgumentParser(add_help=False)
+        options.add_argument("--host", help="interface to bind (default 127.0.0.1, env INFLUENCERS_HOST)")
+        for port in ports:
+            options.add_argument(f"--{port}-port", type=int, help=port_help[port])
+        if workers:
+            options.add_argument("--workers", type=int, help="face-analysis processes, and videos ingested at once "
+                                 "(default: one per core; env INFLUENCERS_WORKERS)")
+        options.add_argument("--metrics-port", type=int,
+                             help=f"Prometheus metrics port, 0 = none (default {DEFAULT_METRICS_PORT} for run and "
+                                  "serve, none for service; env INFLUENCERS_METRICS_PORT)")
+        return options
+
+    server = serving(("web", "ingest", "identity", "analytics"))
     where = "host of the running services (default 127.0.0.1, env INFLUENCERS_HOST)"
     ingest_client = argparse.ArgumentParser(add_help=False)
     ingest_client.add_argument("--host", help=where)
@@ -79,8 +87,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-serve", action="store_true", help="exit when the report is written")
     run.add_argument("--report", help="report folder (default DATA_DIR/report)")
     command("serve", "start the three services and the page, and wait", [data, server], cmd_serve)
-    one = command("service", "run one service alone (containers, scale-out)", [data, server], cmd_service)
-    one.add_argument("service", choices=["ingest", "identity", "analytics"], help="which service")
+    one = command("service", "run one service alone (containers, scale-out)", [], cmd_service)
+    # Each service its own options: identity and ingest serve no page, analytics has no workers; ingest and
+    # analytics take the ports of the services they call (unless INFLUENCERS_*_ADDR says where).
+    which = one.add_subparsers(dest="service", required=True, metavar="SERVICE",
+                               help="ingest, identity or analytics; `influencers service SERVICE --help` lists its "
+                                    "own options")
+    for name, ports, workers in (("ingest", ("ingest", "identity", "analytics"), True),
+                                 ("identity", ("identity",), True),
+                                 ("analytics", ("analytics", "web", "identity"), False)):
+        text = f"run the {name} service alone"
+        which.add_parser(name, help=text, description=text, parents=[data, serving(ports, workers)])
     ing = command("ingest", "send a manifest to running services and follow the job", [ingest_client], cmd_ingest)
     ing.add_argument("manifest", metavar="MANIFEST", help=manifest)
     ing.add_argument("--detach", action="store_true",

@@ -7,6 +7,7 @@ a well-formed id or row that is not stored is NOT_FOUND.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from services.analytics.store import AnalyticsStore
 from services.common import tracing
 from services.common.boundary import (
     brief,
+    capped,
     is_influencer_id,
     is_video_id,
     nul_field,
@@ -57,7 +59,9 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
 
     def RecordVideo(self, request, context):  # type: ignore[no-untyped-def]
         _check_video_fields(context, request.video)
-        row = video_from_proto(request.video)
+        # A failed row's error past MAX_TEXT_CHARS is cut, saying so, not refused: the row is then recorded
+        # (its URL, status and score), where a refusal would lose the video's record.
+        row = dataclasses.replace(video_from_proto(request.video), error=capped(request.video.error))
         if problem := score_problem(row.performance):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{row.url[:80]!r}: {problem}")
         _check_statuses(context, [row.status], "video.status")

@@ -9,6 +9,9 @@ import uuid
 from collections.abc import Iterable
 
 SHOWN_CHARS = 80
+# Characters of one text a caller gives (a manifest cell, a StartIngest row's url, a RecordVideo error): the
+# manifest's cell limit (services/ingest/manifest.py MAX_CELL_CHARS), below the csv module's own (131,072).
+MAX_TEXT_CHARS = 100_000
 # Ids as the services make them: a video id is the first 16 hex digits of the SHA-256 of its bytes; an
 # influencer id is "inf_" and 10 hex digits (services/identity/matching.py), a split adds a short suffix.
 VIDEO_ID = re.compile(r"[0-9a-f]{16}")
@@ -77,3 +80,13 @@ def brief(message: str, limit: int = 4 * SHOWN_CHARS) -> str:
     """A domain error's text cut to `limit` characters for a status message (it may quote a caller's value
     whole, as a manifest URL)."""
     return message if len(message) <= limit else message[:limit] + "…"
+
+
+def capped(text: str, limit: int = MAX_TEXT_CHARS) -> str:
+    """`text` when at most `limit` characters, else its start and a marker saying it was cut, `limit` characters
+    in all (`... [cut to 100,000 characters of 1,000,009]`): for a text whose record must be kept whole otherwise
+    (a failed row's error), where refusing it would lose the record."""
+    if len(text) <= limit:
+        return text
+    marker = f"… [cut to {limit:,} characters of {len(text):,}]"
+    return text[:limit - len(marker)] + marker

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import os
 import sys
@@ -48,6 +49,7 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "max_video_seconds": (0.001, MAX_WAIT_S),
     "fetch_timeout_s": (0.001, MAX_WAIT_S),
     "rpc_timeout_s": (0.001, MAX_WAIT_S),
+    "stream_idle_s": (0.1, MAX_WAIT_S),
     # Under services/common/rpc.py MAX_MESSAGE_BYTES (32 MiB) less room for the rest of the message, so that an
     # oversized frame meets our check (naming the frame) before the transport's bare RESOURCE_EXHAUSTED.
     "max_frame_bytes": (1, 32 * 1024 * 1024 - 64 * 1024),
@@ -124,6 +126,9 @@ class Settings:
     max_frame_bytes: int = 16 * 1024 * 1024
     max_stream_bytes: int = 2 * 1024 * 1024 * 1024
     spool_memory_bytes: int = 32 * 1024 * 1024
+    # Identity's AnalyzeVideo: seconds a stream may send nothing (before its first frame, or between two) before
+    # it is ended (DEADLINE_EXCEEDED) and its slot freed. Ingest sends a video's frames from its spool, at once.
+    stream_idle_s: float = 60.0
     # Name of this ingest instance (default: the host name); interrupted batches are tracked per name.
     worker_name: str = ""
     # Analytics and the ingest job queue: empty = SQLite files in data_dir (one machine); a
@@ -257,6 +262,26 @@ class Settings:
     @property
     def worker_count(self) -> int:
         return self.workers if self.workers > 0 else max(1, os.cpu_count() or 1)
+
+
+# INFLUENCERS_* variables read that are no setting: a test hook (services/common/crash.py) and the notebook's
+# export folder (notebooks/influencer_analysis.ipynb).
+OTHER_VARIABLES = ("INFLUENCERS_CRASH_AT", "INFLUENCERS_REPORT_DIR")
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[tuple[str, str | None]]:
+    """Each INFLUENCERS_* variable of `environ` (default: os.environ) that nothing reads, a misspelt setting most
+    likely, sorted, with the known name nearest to it (difflib), or None when none is near."""
+    env = os.environ if environ is None else environ
+    known = [env_name(f.name) for f in fields(Settings)] + list(OTHER_VARIABLES)
+    # Compared without the prefix, which every name shares (with it, any name is "near" some setting).
+    tails = {name.removeprefix(ENV_PREFIX): name for name in known}
+
+    def nearest(name: str) -> str | None:
+        close = difflib.get_close_matches(name.removeprefix(ENV_PREFIX), list(tails), n=1)
+        return tails[close[0]] if close else None
+
+    return [(name, nearest(name)) for name in sorted(env) if name.startswith(ENV_PREFIX) and name not in known]
 
 
 _KIND_NAMES = {"int": "whole number", "float": "number", "bool": "boolean (1/0, true/false, yes/no, on/off)"}

@@ -19,7 +19,7 @@ from services.common.datadir import ScratchDir
 from services.common.metrics import observe_stages
 from services.common.paging import key_token, point_token
 from services.common.protoconv import durations, seconds
-from services.common.settings import Settings
+from services.common.settings import Settings, env_name
 from services.common.spool import Spool, SpoolError
 from services.common.stage_clock import CPU_SUFFIX
 from services.identity import undo
@@ -44,6 +44,7 @@ from services.identity.conversions import (
 )
 from services.identity.corrections import NameTaken, checked_name
 from services.identity.feed import TooFarBehind
+from services.identity.idle_stream import StreamIdle, paced
 from services.identity.registry import IdentityRegistry, Label
 from services.identity.stream_budget import StreamBudget
 from services.identity.workers import FaceWorkers, WorkerDied
@@ -56,7 +57,7 @@ MAX_MERGE = 1000  # different influencers in one MergeInfluencers call (each is 
 MAX_CHANGES = 1000  # changes of the feed in one ListChanges answer
 AUDIT_ID_CHARS = 32  # hex digits of an audit id
 # AnalyzeVideo streams at once. Each holds a server thread (process.py: 16) for as long as its caller keeps it open,
-# a stalled caller for up to the connection's age: the threads above the cap always answer health checks,
+# a stalled caller for up to settings.stream_idle_s (_frames): the threads above the cap always answer health checks,
 # corrections and reads. Past it: UNAVAILABLE, and ingest gives the row back to run again.
 MAX_ANALYSES = 12
 
@@ -108,8 +109,9 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         budget = StreamBudget(self.settings.max_frame_bytes, self.settings.max_stream_bytes)
         # The frames wait in a spool (a file past settings.spool_memory_bytes) and the worker reads them one at a time:
         # a long video costs disk here, not memory.
-        with Spool(self.scratch.path, self.settings.spool_memory_bytes, self.settings.min_free_bytes) as spool:
-            for frame in request_iterator:
+        with (Spool(self.scratch.path, self.settings.spool_memory_bytes, self.settings.min_free_bytes) as spool,
+              contextlib.closing(self._frames(request_iterator, budget, context)) as frames):
+            for frame in frames:
                 if not video_id:
                     video_id = frame.video_id
                     require_id(context, video_id, "video_id")
@@ -129,6 +131,22 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, "no frames (video_id unknown)")
             with logs.bound(video_id=video_id):
                 return self._analyze(video_id, spool, context)
+
+    def _frames(self, request_iterator: Iterator[identity_pb2.AnalyzeVideoRequest], budget: StreamBudget,
+                context: grpc.ServicerContext) -> Iterator[identity_pb2.AnalyzeVideoRequest]:
+        """The stream's frames, each within settings.stream_idle_s of the one before (the first, of the call):
+        past that, DEADLINE_EXCEEDED naming the limit, and the slot is free. Without it, a caller that opened a
+        stream and sent nothing more held its slot and a server thread until its own deadline."""
+        idle_s = self.settings.stream_idle_s
+        frames = paced(request_iterator, idle_s)
+        try:
+            yield from frames
+        except StreamIdle:
+            got = f"{budget.frames} frame{'' if budget.frames == 1 else 's'}"
+            context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, f"no frame for {idle_s:g} s "
+                          f"({env_name('stream_idle_s')}) after {got}: the stream is ended; send the video again")
+        finally:
+            frames.close()
 
     def _analyze(self, video_id: str, spool: Spool, context: grpc.ServicerContext
                  ) -> identity_pb2.AnalyzeVideoResponse:

@@ -38,7 +38,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.common.boundary import escaped
+from services.common.boundary import MAX_TEXT_CHARS, escaped
 from services.common.scores import score_problem
 
 URL_COLUMNS = ("video url", "video_url", "url", "video")
@@ -49,7 +49,7 @@ MAX_NUMBER_CHARS = 30
 # ingest in one gRPC message of at most 32 MiB (services/common/rpc.py), so larger files would fail there.
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 # Characters of one cell; below the csv module's own default limit (131,072), so one rule says no.
-MAX_CELL_CHARS = 100_000
+MAX_CELL_CHARS = MAX_TEXT_CHARS
 # Rows of one manifest: with the byte cap, this keeps the rows' message under gRPC's 32 MiB (a row costs
 # about 15 bytes beyond its text) and the reading to seconds (about 15 us a row).
 MAX_ROWS = 1_000_000

@@ -49,6 +49,9 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
 
     def StartIngest(self, request: ingest_pb2.StartIngestRequest, context: grpc.ServicerContext
                     ) -> ingest_pb2.StartIngestResponse:
+        if not request.videos:  # a job of nothing: it would be listed, watched and reconciled for no video
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the request holds no videos: a job needs at least one "
+                                                            "row (a manifest with a header and no rows)")
         if len(request.videos) > self.max_job_rows:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                           f"{len(request.videos)} videos in one job; the limit is {self.max_job_rows} "

@@ -85,3 +85,19 @@ def test_a_row_at_the_edges_of_what_is_valid_is_recorded_as_given(stub) -> None:
         timeout=30).created
     assert [v.url for v in stub.ListVideos(analytics_pb2.ListVideosRequest(), timeout=30).videos] == [
         URL, "https://cdn.example.com/b.mp4"]
+
+
+def test_an_error_text_over_the_text_cap_is_kept_cut_with_a_marker_and_the_row_is_recorded(stub) -> None:
+    # A failed row's error had no cap: a caller could store a megabyte a row (the page and videos.csv then
+    # carried it). Refusing the row would lose the video's record, so the text is cut, saying so.
+    failed = common_pb2.VIDEO_STATUS_FAILED
+    huge = "HTTP 404 " + "e" * 1_000_000
+    exact = "x" * 100_000
+    for url, error in ((URL, huge), ("https://cdn.example.com/c.mp4", exact)):
+        assert stub.RecordVideo(analytics_pb2.RecordVideoRequest(video=common_pb2.Video(
+            url=url, status=failed, error=error)), timeout=30).created
+    kept = stub.GetVideo(analytics_pb2.GetVideoRequest(url=URL), timeout=30).video.error
+    assert len(kept) <= 100_000 and kept.startswith("HTTP 404 eee")
+    assert kept.endswith("[cut to 100,000 characters of 1,000,009]"), kept[-80:]
+    assert stub.GetVideo(analytics_pb2.GetVideoRequest(url="https://cdn.example.com/c.mp4"),
+                         timeout=30).video.error == exact

@@ -74,6 +74,27 @@ def test_a_manifest_without_its_columns_is_one_line_and_exit_2(tmp_path):
     assert_usage_error(influencers("run", str(bad), "--data-dir", str(tmp_path / "d")), "Video URL")
 
 
+@pytest.mark.parametrize("command", [["ingest"], ["run", "--no-serve", "--data-dir", "DATA"]])
+def test_a_manifest_with_a_header_and_no_rows_is_one_line_saying_so_before_any_job_is_made(tmp_path, command):
+    # Checked before any service is reached or started: no job can be made of it (the ingest service refuses
+    # an empty StartIngest too, test_grpc_boundary).
+    empty = tmp_path / "empty.csv"
+    empty.write_text("Performance,Video URL\n\n\n")
+    result = influencers(*[str(tmp_path / "d") if a == "DATA" else a for a in command], str(empty))
+    assert_usage_error(result, "no videos in manifest", "a header and no rows")
+    assert not (tmp_path / "d").exists(), "nothing was started"
+
+
+def test_a_misspelt_influencers_variable_is_one_warning_naming_the_nearest_setting_and_nothing_more():
+    # Before, INFLUENCERS_WOKERS=2 was ignored without a word: the command ran with the default.
+    # The command goes on as without it: here, to find no ingest service (exit 1, its own one line).
+    result = influencers("jobs", env={"INFLUENCERS_WOKERS": "2"})
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 2 and "INFLUENCERS_WOKERS" in lines[0], result.stderr
+    assert "WARNING" in lines[0] and "not a setting" in lines[0] and "did you mean INFLUENCERS_WORKERS?" in lines[0]
+    assert result.returncode == 1 and "the ingest service at" in lines[1], result.stderr
+
+
 @pytest.mark.parametrize(("variable", "value", "words"), [
     ("INFLUENCERS_WORKERS", "abc", ("INFLUENCERS_WORKERS='abc'", "whole number")),
     ("INFLUENCERS_MATCH_THRESHOLD", "nan", ("INFLUENCERS_MATCH_THRESHOLD='nan'", "number")),

@@ -188,6 +188,21 @@ def identity_calls(stub: identity_pb2_grpc.IdentityServiceStub) -> list:  # type
     ]
 
 
+@pytest.mark.parametrize("video_id", ["", "\x00", "0000000000000001\x00", "../../etc/passwd", "a b", "v\n1",
+                                      "ü" * 16, "x" * 65, HUGE])
+def test_forget_video_refuses_what_is_no_video_id_naming_the_field_and_forgets_nothing(identity, video_id) -> None:
+    error = refusal(identity.ForgetVideo, identity_pb2.ForgetVideoRequest(video_id=video_id))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()
+    assert error.details().startswith("video_id ") and "is not a valid id" in error.details(), error.details()
+    assert len(error.details()) < MAX_DETAILS
+    assert sorted(identity.ListVideoIds(identity_pb2.ListVideoIdsRequest(), timeout=30).video_ids) == SEEDED
+
+
+def test_forget_video_of_a_well_formed_id_never_stored_removes_nothing(identity) -> None:
+    reply = identity.ForgetVideo(identity_pb2.ForgetVideoRequest(video_id="00000000000000dd"), timeout=30)
+    assert reply.faces_removed == 0
+
+
 def test_a_copy_of_a_video_with_no_faces_stored_is_not_found(identity) -> None:
     error = refusal(identity.CopyVideo, identity_pb2.CopyVideoRequest(video_id="ab" * 8, source_video_id="cd" * 8))
     assert error.code() == grpc.StatusCode.NOT_FOUND and "analyse the video instead" in error.details()
@@ -431,6 +446,17 @@ def test_start_ingest_refuses_a_text_longer_than_a_manifest_cell_may_be_and_star
     error = refusal(ingest.StartIngest, request_)
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and said in error.details(), error.details()
     assert len(error.details()) < MAX_DETAILS
+    assert len(ingest.ListJobs(ingest_pb2.ListJobsRequest(), timeout=30).jobs) == before
+
+
+@pytest.mark.parametrize("request_", [ingest_pb2.StartIngestRequest(),
+                                      ingest_pb2.StartIngestRequest(base_dir="/videos")])
+def test_start_ingest_with_no_videos_is_refused_saying_so_and_starts_no_job(ingest, request_) -> None:
+    # Before, an empty request was queued as a job of 0 videos (the CLI refuses an empty manifest itself).
+    before = len(ingest.ListJobs(ingest_pb2.ListJobsRequest(), timeout=30).jobs)
+    error = refusal(ingest.StartIngest, request_)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()
+    assert "the request holds no videos" in error.details(), error.details()
     assert len(ingest.ListJobs(ingest_pb2.ListJobsRequest(), timeout=30).jobs) == before
 
 

@@ -76,3 +76,52 @@ def test_streams_that_never_end_leave_threads_for_health_and_other_calls_and_pas
     reply = stub.AnalyzeVideo(iter([identity_pb2.AnalyzeVideoRequest(video_id="00000000000000fe", image=jpeg())]),
                               timeout=120)
     assert reply.frames == 1
+
+
+IDLE_S = 1.0  # the idle limit of the server below: a stream sending nothing for this long is ended
+
+
+@pytest.fixture
+def impatient(tmp_path) -> Iterator[grpc.Channel]:
+    process = IdentityProcess(Settings(data_dir=tmp_path, identity_port=0, workers=1, stream_idle_s=IDLE_S))
+    channel = open_channel(f"127.0.0.1:{process.port}")
+    wait_healthy(channel, timeout_s=60)
+    yield channel
+    channel.close()
+    process.stop(grace_s=1)
+
+
+def silent(release: threading.Event) -> Iterator[identity_pb2.AnalyzeVideoRequest]:
+    release.wait()
+    yield from ()
+
+
+def test_streams_that_stop_sending_are_ended_after_the_idle_limit_naming_it_and_free_their_slots(
+        impatient: grpc.Channel) -> None:
+    # Before, a caller that opened a stream and sent nothing more kept its slot (and a server thread) until its
+    # own deadline: MAX_ANALYSES such callers refused every video for as long as they cared to wait.
+    stub = identity_pb2_grpc.IdentityServiceStub(impatient)
+    release = threading.Event()
+    streams = [stalled(f"{k + 1:016x}", release) if k % 2 else silent(release) for k in range(MAX_ANALYSES)]
+    calls = [stub.AnalyzeVideo.future(s, timeout=300) for s in streams]
+    try:
+        errors = [call.exception(timeout=60) for call in calls]
+    finally:
+        release.set()
+    for error in errors:
+        assert error is not None and error.code() == grpc.StatusCode.DEADLINE_EXCEEDED, error
+        assert f"no frame for {IDLE_S:g} s" in error.details() and "INFLUENCERS_STREAM_IDLE_S" in error.details()
+    reply = stub.AnalyzeVideo(iter([identity_pb2.AnalyzeVideoRequest(video_id="00000000000000fe", image=jpeg())]),
+                              timeout=120)
+    assert reply.frames == 1, "every slot is free again"
+    assert stub.ListVideoIds(identity_pb2.ListVideoIdsRequest(), timeout=10).video_ids == [], "nothing was stored"
+
+
+def test_a_stream_whose_frames_come_within_the_idle_limit_of_each_other_is_analysed(impatient: grpc.Channel) -> None:
+    def slow() -> Iterator[identity_pb2.AnalyzeVideoRequest]:
+        for index in range(3):
+            time.sleep(IDLE_S / 2)
+            yield identity_pb2.AnalyzeVideoRequest(video_id="00000000000000fd", index=index, image=jpeg())
+
+    reply = identity_pb2_grpc.IdentityServiceStub(impatient).AnalyzeVideo(slow(), timeout=120)
+    assert reply.frames == 3

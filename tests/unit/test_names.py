@@ -82,10 +82,32 @@ def test_a_client_commands_help_lists_no_server_option(command):
         assert server_only not in text, f"{command} --help lists {server_only}"
 
 
-@pytest.mark.parametrize("command", ["run", "serve", "service"])
+@pytest.mark.parametrize("command", ["run", "serve"])
 def test_a_server_commands_help_lists_its_ports_and_workers(command):
     text = subcommands()[command].format_help()
     assert "--web-port" in text and "--workers" in text and "--data-dir" in text
+
+
+def options_of(parser) -> set[str]:
+    return {o for a in parser._actions for o in a.option_strings} - {"-h", "--help"}
+
+
+@pytest.mark.parametrize(("service", "options"), [
+    ("ingest", {"--data-dir", "--host", "--ingest-port", "--identity-port", "--analytics-port", "--workers",
+                "--metrics-port"}),
+    ("identity", {"--data-dir", "--host", "--identity-port", "--workers", "--metrics-port"}),
+    ("analytics", {"--data-dir", "--host", "--analytics-port", "--web-port", "--identity-port", "--metrics-port"}),
+])
+def test_each_services_help_lists_the_options_it_uses_and_no_other(service, options):
+    # Before, `influencers service --help` listed every port of run's (--web-port for identity and ingest, which
+    # serve no page) and --workers for analytics, which has none.
+    service_parser = subcommands()["service"]
+    assert options_of(service_parser) == set(), "the options go with a service"
+    one = next(a for a in service_parser._actions if a.dest == "service").choices[service]
+    assert options_of(one) == options
+    assert f"influencers service {service}" in one.format_help()
+    args = build_parser().parse_args(["service", service, "--data-dir", "d", "--metrics-port", "0"])
+    assert (args.command, args.service, args.data_dir, args.metrics_port) == ("service", service, "d", 0)
 
 
 def test_every_positional_argument_has_help_text():

@@ -109,3 +109,15 @@ def test_an_address_whose_port_is_written_in_other_digits_than_ascii_is_refused(
     # Before, 'identity:５００５２' (full-width digits) passed the check and every call failed later.
     with pytest.raises(SettingsError, match="INFLUENCERS_IDENTITY_ADDR"):
         Settings.from_env({"INFLUENCERS_IDENTITY_ADDR": "identity:５００５２"})
+
+
+def test_an_influencers_variable_that_is_no_setting_is_named_with_the_nearest_setting():
+    from services.common.settings import unknown_variables
+
+    environ = {"INFLUENCERS_WOKERS": "2", "INFLUENCERS_WORKERS": "2", "INFLUENCERS_DATADIR": "/d",
+               "INFLUENCERS_ZZZZZZ": "1", "INFLUENCERS_CRASH_AT": "", "INFLUENCERS_REPORT_DIR": "r",
+               "QDRANT_URL": "", "PATH": "/bin"}
+    assert unknown_variables(environ) == [("INFLUENCERS_DATADIR", "INFLUENCERS_DATA_DIR"),
+                                          ("INFLUENCERS_WOKERS", "INFLUENCERS_WORKERS"),
+                                          ("INFLUENCERS_ZZZZZZ", None)]
+    assert unknown_variables({env_name(f.name): "" for f in dataclasses.fields(Settings)}) == []
