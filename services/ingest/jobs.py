@@ -266,6 +266,9 @@ class JobQueue:
         # Why no row moves here now ("disk full: ..."), or "": told with every unended job (Job.stalled), and
         # the watches end, so that a client learns it rather than wait on a silent stream.
         self._stalled = ""
+        # A write met the full disk: the leases that ran out meanwhile are resumed before the next claim, which
+        # would otherwise take a live row as a dead attempt (JobStore.resume_leases).
+        self._resume_leases = threading.Event()
         self._threads = [threading.Thread(target=self._work, name=f"ingest-jobs-{k}", daemon=True)
                          for k in range(max(1, threads))]
         self._heartbeat = threading.Thread(target=self._beat, name="ingest-leases", daemon=True)
@@ -361,6 +364,8 @@ class JobQueue:
             except Exception as exc:  # noqa: BLE001 - a database or service outage: logged, retried after a pause
                 first = streak.failures == 0
                 full = is_disk_full(exc)
+                if full:
+                    self._resume_leases.set()
                 if streak.failed():
                     if first and _transient(exc):  # a service restarting: no traceback, the row waits for it
                         log.warning("ingest worker step failed: %s; the row goes back to the queue, retrying",
@@ -386,6 +391,13 @@ class JobQueue:
             self._busy += 1
         try:
             self._release_unreleased()
+            if self._resume_leases.is_set():
+                self._resume_leases.clear()
+                try:
+                    self.store.resume_leases()
+                except Exception:
+                    self._resume_leases.set()
+                    raise
             finalising = self.store.claim_finalize(self.owner)
             if finalising is not None:
                 self._finalise(finalising)
@@ -532,6 +544,8 @@ class JobQueue:
             self.store.renew(self.owner)
         except Exception as exc:  # noqa: BLE001 - the next beat tries again; a lease outlives two missed beats
             first = streak.failures == 0
+            if is_disk_full(exc):
+                self._resume_leases.set()
             if streak.failed():
                 if first and is_disk_full(exc):  # no traceback: the disk, not the code
                     log.error("renewing the ingest leases failed: %s: %s; retrying", DISK_FULL, engine_error(exc))

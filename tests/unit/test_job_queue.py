@@ -838,6 +838,68 @@ class FullDisk(JobStore):
         return super().claim_row(owner)
 
 
+class FillingDisk(JobStore):
+    """The real store on a disk that fills and empties: the calls named in `full` raise SQLite's disk-full error
+    (each writes); `claims` counts the claims that got through."""
+
+    def __init__(self, engine: sa.Engine, clock: Clock) -> None:
+        super().__init__(engine, lease_s=2.0, clock=clock)
+        self.full: set[str] = set()
+        self.refused = 0
+        self.claims = 0
+
+    def _write(self, call: str) -> None:
+        if call in self.full:
+            self.refused += 1
+            raise sqlite3.OperationalError("database or disk is full")
+
+    def claim_row(self, owner: str) -> Claim | None:
+        self._write("claim_row")
+        self.claims += 1
+        return super().claim_row(owner)
+
+    def claim_finalize(self, owner: str):
+        self._write("claim_finalize")
+        return super().claim_finalize(owner)
+
+    def renew(self, owner: str) -> int:
+        self._write("renew")
+        return super().renew(owner)
+
+
+def wait_for(condition, what: str) -> None:
+    deadline = time.monotonic() + 20
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.01)
+
+
+def test_a_row_in_flight_through_a_full_disk_stall_keeps_its_run_and_costs_no_attempt(engines, clock) -> None:
+    # Before, the row's lease ran out while the disk was full (its owner could not renew it), and the first claim
+    # once there was room took it over as a dead attempt: each stall cost a healthy row an attempt, the fifth
+    # gave it up ("given up after 5 attempts that each ended without a result").
+    store = FillingDisk(engines(), clock)
+    body = Scripted()
+    queue = JobQueue(store, body, "r:x", threads=2, idle_poll_s=0.01, watch_poll_s=0.01)
+    try:
+        job = queue.start(request(1))
+        wait_for(lambda: body.attempts == [1], "the row runs")
+        store.full = {"claim_row", "claim_finalize", "renew"}
+        wait_for(lambda: store.refused >= 2, "the idle worker meets the full disk")
+        clock.now += 10 * store.lease_s  # the stall outlasts the lease
+        claims = store.claims
+        store.full = {"renew"}  # room again; the owner's next renewal comes after the idle worker's next step
+        wait_for(lambda: store.claims > claims, "the idle worker steps again")
+        store.full = set()
+        body.release(2)
+        ended = wait_state(queue, job.job_id, SUCCEEDED, FAILED)
+    finally:
+        body.release(1000)
+        queue.stop(timeout_s=5)
+    assert body.attempts == [1], "the row ran once, its attempt the first"
+    assert ended.state == SUCCEEDED and dict(ended.statuses) == {"done": 1}
+
+
 def test_a_job_whose_store_meets_a_full_disk_says_so_ends_its_watches_and_goes_on_once_there_is_room(
         engines, caplog) -> None:
     # Before, a disk filled to the last byte under `influencers run` left its progress bar still for good,
