@@ -47,7 +47,7 @@ from services.ingest.job_store import (
 from services.ingest.netguard import has_scheme
 
 __all__ = ["CANCELLED", "ENDED", "FAILED", "QUEUED", "RUNNING", "SUCCEEDED", "JobQueue", "QueueFull", "RowRunner",
-           "settled_rows", "with_repeats"]
+           "settled_rows", "with_missing_urls_named", "with_repeats"]
 
 log = logging.getLogger(__name__)
 
@@ -114,9 +114,11 @@ def _row_scope(claim: Claim) -> Iterator[Span]:
 
 def settled_rows(request: ingest_pb2.StartIngestRequest) -> dict[int, ingest_pb2.WatchJobResponse]:
     """The rows whose outcome is known without running them, by index: a broken row for a URL that a good
-    row of the same submission gives (reported, not recorded), a row with no URL (nothing to fetch, nor to
-    key a record on), a second row with a URL already given (reported here; the first row carries the
-    count to analytics, see with_repeats), failed when its score is not the first row's (the first counts)."""
+    row of the same submission gives (reported, not recorded), a second row with a URL already given (reported
+    here; the first row carries the count to analytics, see with_repeats), failed when its score is not the
+    first row's (the first counts).
+    A row with no URL is not settled: it runs, told why it fails (with_missing_urls_named), and is recorded
+    under its manifest row (services/common/row_keys.py), so that videos.csv lists it."""
     settled: dict[int, ingest_pb2.WatchJobResponse] = {}
     keys = _row_keys(request)
     valid = {key for key, sub in zip(keys, request.videos, strict=True) if not sub.row_error}
@@ -124,10 +126,8 @@ def settled_rows(request: ingest_pb2.StartIngestRequest) -> dict[int, ingest_pb2
     conflicting = _conflicting_rows(request, repeated)
     for k, sub in enumerate(request.videos):
         if not sub.url:
-            video = common_pb2.Video(status=common_pb2.VIDEO_STATUS_FAILED,
-                                     error=sub.row_error or f"{row_label(request, k)}: video URL is missing")
-            settled[k] = ingest_pb2.WatchJobResponse(video=video)
-        elif sub.row_error and keys[k] in valid:
+            continue
+        if sub.row_error and keys[k] in valid:
             video = common_pb2.Video(url=sub.url, status=common_pb2.VIDEO_STATUS_FAILED, error=sub.row_error)
             settled[k] = ingest_pb2.WatchJobResponse(video=video)
         elif k in conflicting:
@@ -144,6 +144,17 @@ def settled_rows(request: ingest_pb2.StartIngestRequest) -> dict[int, ingest_pb2
                                      error=f"same {_same(request, k, first)} as {row_label(request, first)}")
             settled[k] = ingest_pb2.WatchJobResponse(video=video)
     return settled
+
+
+def with_missing_urls_named(request: ingest_pb2.StartIngestRequest) -> ingest_pb2.StartIngestRequest:
+    """A copy of `request` whose rows without a URL carry why they fail as their row error, naming the row
+    ("line 4: video URL is missing"; a row error given already is kept)."""
+    out = ingest_pb2.StartIngestRequest()
+    out.CopyFrom(request)
+    for k, sub in enumerate(out.videos):
+        if not sub.url and not sub.row_error:
+            sub.row_error = f"{row_label(out, k)}: video URL is missing"
+    return out
 
 
 def _score(sub: ingest_pb2.VideoSubmission) -> str:
@@ -281,7 +292,7 @@ class JobQueue:
         when this replica is stopping."""
         if self._stopping.is_set():
             raise RuntimeError("the ingest service is stopping")
-        request = with_repeats(request)
+        request = with_missing_urls_named(with_repeats(request))
         settled = settled_rows(request)
         job = self.store.submit(request, settled)
         words: dict[str, int] = {}

@@ -30,7 +30,15 @@ from services.ingest.job_store import (
     migrate,
     rows_t,
 )
-from services.ingest.jobs import DEAD_ATTEMPTS, JobQueue, given_up, retry_pause, settled_rows, with_repeats
+from services.ingest.jobs import (
+    DEAD_ATTEMPTS,
+    JobQueue,
+    given_up,
+    retry_pause,
+    settled_rows,
+    with_missing_urls_named,
+    with_repeats,
+)
 
 LEASE_S = 30.0
 
@@ -456,6 +464,7 @@ class Scripted:
         self.previous_video_ids: list[str] = []  # what each row run was told an earlier attempt had analysed
         self.reconcile_calls = 0
         self.attempts: list[int] = []  # the attempt each row run was told it is
+        self.row_errors: list[str] = []  # the row error each row run was given
         self._lock = threading.Lock()
 
     def open_batch(self) -> None:
@@ -472,6 +481,7 @@ class Scripted:
         url = claim.submission.url
         self.previous_video_ids.append(claim.previous_video_id)
         self.attempts.append(claim.attempts)
+        self.row_errors.append(claim.submission.row_error)
         note_video(f"id-{url}")
         with self._lock:
             if self.unavailable_rows:
@@ -796,18 +806,30 @@ def test_lease_renewals_failing_through_an_outage_are_logged_once_then_once_when
                      ("INFO", "renewing the ingest leases succeeds again after 10 failed tries", False)]
 
 
-def test_a_row_without_a_url_fails_at_submission_named_by_its_line_or_its_place() -> None:
+def test_a_row_without_a_url_runs_as_a_row_told_why_it_fails_named_by_its_line_or_its_place(engines) -> None:
+    # Before, it was settled at submission, failed in the job's progress only: analytics never heard of it,
+    # and videos.csv had a row fewer than the manifest. It runs, so that the runner records it (its row key).
     req = ingest_pb2.StartIngestRequest(videos=[
         ingest_pb2.VideoSubmission(url="", performance=1.0),
         ingest_pb2.VideoSubmission(url="", performance=1.0, line=3, row_error="line 3: performance is missing"),
         ingest_pb2.VideoSubmission(url="", performance=1.0, line=4),
         ingest_pb2.VideoSubmission(url="v.mp4", performance=1.0)])
-    settled = settled_rows(req)
-    assert sorted(settled) == [0, 1, 2]
-    assert settled[0].video.error == "row 1 of this submission: video URL is missing"
-    assert settled[1].video.error == "line 3: performance is missing"
-    assert settled[2].video.error == "line 4: video URL is missing"
-    assert {settled[k].video.status for k in settled} == {common_pb2.VIDEO_STATUS_FAILED}
+    assert settled_rows(with_missing_urls_named(req)) == {}
+    assert [sub.row_error for sub in with_missing_urls_named(req).videos] == [
+        "row 1 of this submission: video URL is missing", "line 3: performance is missing",
+        "line 4: video URL is missing", ""]
+    body = Scripted()
+    queue = JobQueue(JobStore(engines(), LEASE_S), body, "r:x", threads=1, idle_poll_s=0.01, watch_poll_s=0.01)
+    try:
+        job = queue.start(req)
+        body.release(4)
+        ended = wait_state(queue, job.job_id, SUCCEEDED, FAILED)
+    finally:
+        body.release(1000)
+        queue.stop(timeout_s=5)
+    assert sorted(body.ran) == ["", "", "", "v.mp4"] and ended.done == ended.total == 4
+    assert body.row_errors[:3] == ["row 1 of this submission: video URL is missing", "line 3: performance is missing",
+                                   "line 4: video URL is missing"]
 
 
 def test_a_row_given_back_after_its_job_was_cancelled_is_dropped_and_the_job_ends(engines, clock) -> None:
