@@ -27,8 +27,11 @@ from influencers.cli.output import (
     ServiceUnavailable,
     cut,
     db_error,
+    json_logs_configured,
     os_error,
+    say_error,
     service_error,
+    tell,
     usage_error,
 )
 from influencers.cli.parser import build_parser
@@ -86,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     except grpc.RpcError as exc:
         return service_error(args.command, exc)
     except (ServiceUnavailable, TimeoutError) as exc:  # TimeoutError: a job's progress lost, a deadline
-        print(f"influencers: error: {args.command}: {cut(escaped(str(exc)))}", file=sys.stderr)
+        say_error(f"{args.command}: {cut(escaped(str(exc)))}")
         return SERVICE_ERROR
     except BrokenPipeError:  # the reader of our output left (`influencers review --all | head`): nothing to say
         _silence_stdout()
@@ -98,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         return usage_error(f"{args.command}: {_store_named(settings_from_args(args), exc)} cannot be used "
                            f"({cut(escaped(db_error(exc)))})")
     except (KeyboardInterrupt, _Terminated):
-        print("interrupted: what was recorded is kept; run the same command again to resume", file=sys.stderr)
+        tell("interrupted: what was recorded is kept; run the same command again to resume", json_logs_configured(),
+             logging.WARNING)
         return 130
     finally:
         tracing.shutdown_tracing()  # the spans still queued are sent before the process ends

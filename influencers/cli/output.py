@@ -9,7 +9,9 @@ import grpc
 from sqlalchemy import exc as sa_exc
 from tqdm import tqdm
 
+from influencers.cli.config import uses_json_logs
 from services.common.boundary import brief, escaped
+from services.common.settings import Settings, SettingsError
 
 # Every line of the CLI logs under this one name (the `logger` field of JSON logs), whichever module says it.
 LOGGER = "influencers.cli"
@@ -29,8 +31,26 @@ class ServiceUnavailable(Exception):
     """A service did not answer; the message names it and its address."""
 
 
+def json_logs_configured() -> bool:
+    """Whether this process logs JSON (INFLUENCERS_LOG_FORMAT=json); a bad setting logs text, as
+    configure_cli_logging does."""
+    try:
+        return uses_json_logs(Settings.from_env())
+    except SettingsError:
+        return False
+
+
+def say_error(message: str, prog: str = "influencers") -> None:
+    """The CLI's final error: `influencers: error: MESSAGE`, one line on stderr; with JSON logs a log record
+    at ERROR instead (event MESSAGE), so that stderr stays JSON lines only for a log shipper."""
+    if json_logs_configured():
+        logging.getLogger(LOGGER).error(message)
+    else:
+        print(f"{prog}: error: {message}", file=sys.stderr)
+
+
 def usage_error(message: str) -> int:
-    print(f"influencers: error: {message}", file=sys.stderr)
+    say_error(message)
     return USAGE_ERROR
 
 
@@ -44,8 +64,7 @@ def service_error(command: str, exc: grpc.RpcError) -> int:
     code = exc.code() if callable(getattr(exc, "code", None)) else grpc.StatusCode.UNKNOWN
     details = exc.details() if callable(getattr(exc, "details", None)) else str(exc)
     hint = {grpc.StatusCode.UNAVAILABLE: START_HINT, grpc.StatusCode.UNAUTHENTICATED: TOKEN_HINT}.get(code, "")
-    print(f"influencers: error: {command}: {code.name}: {cut(escaped(details or 'no message'))}{hint}",
-          file=sys.stderr)
+    say_error(f"{command}: {code.name}: {cut(escaped(details or 'no message'))}{hint}")
     return USAGE_ERROR if code in _USAGE_CODES else SERVICE_ERROR
 
 
@@ -57,8 +76,7 @@ def db_error(exc: Exception) -> str:
 def os_error(command: str, exc: OSError) -> int:
     """One line for a file or folder this command could not use (exit 2: the path given is unusable)."""
     where = f" {cut(escaped(str(exc.filename)))}" if exc.filename is not None else ""
-    print(f"influencers: error: {command}: cannot use{where} ({exc.strerror or escaped(str(exc))})",
-          file=sys.stderr)
+    say_error(f"{command}: cannot use{where} ({exc.strerror or escaped(str(exc))})")
     return USAGE_ERROR
 
 

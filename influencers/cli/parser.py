@@ -9,7 +9,7 @@ from typing import NoReturn
 from influencers import __version__
 from influencers.cli.corrections import cmd_correct, cmd_identity
 from influencers.cli.jobs import cmd_cancel, cmd_ingest, cmd_jobs
-from influencers.cli.output import USAGE_ERROR
+from influencers.cli.output import USAGE_ERROR, say_error
 from influencers.cli.report import cmd_eval, cmd_export
 from influencers.cli.serving import cmd_run, cmd_serve, cmd_service
 from services.common.clients import REVIEW_ANSWERS
@@ -30,7 +30,8 @@ class _OneLineParser(argparse.ArgumentParser):
     """argparse, but a usage error is one line on stderr (exit 2), not the usage text and then the error."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(USAGE_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        say_error(f"{message} (see {self.prog} --help)", self.prog)  # a JSON record with JSON logs
+        self.exit(USAGE_ERROR)
 
 
 def build_parser() -> argparse.ArgumentParser:

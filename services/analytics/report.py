@@ -27,6 +27,7 @@ from services.analytics.verdicts import fdr_sentence
 from services.common.names import Known, fold
 from services.common.paging import decode_token, encode_token
 from services.common.protoconv import status_word
+from services.common.row_keys import is_manifest_row_key
 
 TABLES = ("influencers", "videos", "appearances")
 INFLUENCER_COLUMNS = [
@@ -72,8 +73,8 @@ def videos_table(rows: list[VideoRow]) -> pd.DataFrame:
     (`repeats`) is followed by that many rows of status "duplicate", so that N manifest rows give N rows."""
     table = []
     for r in rows:
-        first = [r.url, r.performance, status_word(r.status), r.error, r.duration_s, r.faces, r.location or r.url,
-                 r.video_id]
+        location = "" if is_manifest_row_key(r.location) else r.location or r.url  # a row without URL: none
+        first = [r.url, r.performance, status_word(r.status), r.error, r.duration_s, r.faces, location, r.video_id]
         table.append(first)
         again = f"same URL as the row above (listed {r.repeats + 1} times in the manifest)"
         table.extend([r.url, r.performance, "duplicate", again, *first[4:]] for _ in range(r.repeats))

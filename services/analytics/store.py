@@ -371,8 +371,8 @@ class AnalyticsStore(StoreReads):
 
 def _checked(row: VideoRow, rows: Iterable[AppearanceRow] | None) -> list[AppearanceRow] | None:
     """The row's appearances merged and keyed to its video id; ValueError for a row record_video refuses."""
-    if not row.url:
-        raise ValueError("a video row needs its manifest url")
+    if not row.key:
+        raise ValueError("a video row needs its manifest url or its location")
     if row.status in (DONE, DUPLICATE) and not row.video_id:
         raise ValueError(f"{row.url}: a done or duplicate video needs its video_id")
     if row.video_id and not is_video_id(row.video_id):

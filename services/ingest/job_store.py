@@ -253,6 +253,21 @@ class JobStore:
                          .values(finalizer_expires_s=until))
         return n
 
+    def resume_leases(self) -> int:
+        """Gives every lease that ran out a fresh one of `lease_s` from now, rows' and finalisations' alike, for
+        use after the disk was full: no owner could renew its leases then, so one that ran out meanwhile says
+        nothing of its owner's death (taken over, it would count a dead attempt: a healthy row given up after
+        five stalls). The rows of an owner that did die are taken one lease later. Returns the rows resumed."""
+        now = self.clock()
+        until = now + self.lease_s
+        with self.engine.begin() as conn:
+            n = conn.execute(rows_t.update().where(rows_t.c.state == TAKEN, rows_t.c.lease_expires_s < now)
+                             .values(lease_expires_s=until)).rowcount
+            conn.execute(jobs_t.update().where(jobs_t.c.finalizer.is_not(None), jobs_t.c.state.in_([QUEUED, RUNNING]),
+                                               jobs_t.c.finalizer_expires_s < now)
+                         .values(finalizer_expires_s=until))
+        return n
+
     def row_counts(self) -> dict[str, int]:
         """Rows of the jobs not yet ended, by state word (every word of ROW_STATE_WORDS, 0 when none): one
         grouped count over those jobs' rows (the primary key's job_id prefix), never over ended jobs' rows."""

@@ -48,7 +48,7 @@ from services.ingest.netguard import has_scheme
 from services.ingest.url_secrets import secrets_hidden
 
 __all__ = ["CANCELLED", "ENDED", "FAILED", "QUEUED", "RUNNING", "SUCCEEDED", "JobQueue", "QueueFull", "RowRunner",
-           "settled_rows", "with_repeats"]
+           "settled_rows", "with_missing_urls_named", "with_repeats"]
 
 log = logging.getLogger(__name__)
 
@@ -115,9 +115,11 @@ def _row_scope(claim: Claim) -> Iterator[Span]:
 
 def settled_rows(request: ingest_pb2.StartIngestRequest) -> dict[int, ingest_pb2.WatchJobResponse]:
     """The rows whose outcome is known without running them, by index: a broken row for a URL that a good
-    row of the same submission gives (reported, not recorded), a row with no URL (nothing to fetch, nor to
-    key a record on), a second row with a URL already given (reported here; the first row carries the
-    count to analytics, see with_repeats), failed when its score is not the first row's (the first counts)."""
+    row of the same submission gives (reported, not recorded), a second row with a URL already given (reported
+    here; the first row carries the count to analytics, see with_repeats), failed when its score is not the
+    first row's (the first counts).
+    A row with no URL is not settled: it runs, told why it fails (with_missing_urls_named), and is recorded
+    under its manifest row (services/common/row_keys.py), so that videos.csv lists it."""
     settled: dict[int, ingest_pb2.WatchJobResponse] = {}
     keys = _row_keys(request)
     valid = {key for key, sub in zip(keys, request.videos, strict=True) if not sub.row_error}
@@ -125,10 +127,8 @@ def settled_rows(request: ingest_pb2.StartIngestRequest) -> dict[int, ingest_pb2
     conflicting = _conflicting_rows(request, repeated)
     for k, sub in enumerate(request.videos):
         if not sub.url:
-            video = common_pb2.Video(status=common_pb2.VIDEO_STATUS_FAILED,
-                                     error=sub.row_error or f"{row_label(request, k)}: video URL is missing")
-            settled[k] = ingest_pb2.WatchJobResponse(video=video)
-        elif sub.row_error and keys[k] in valid:
+            continue
+        if sub.row_error and keys[k] in valid:
             video = common_pb2.Video(url=secrets_hidden(sub.url), status=common_pb2.VIDEO_STATUS_FAILED,
                                      error=sub.row_error)
             settled[k] = ingest_pb2.WatchJobResponse(video=video)
@@ -146,6 +146,17 @@ def settled_rows(request: ingest_pb2.StartIngestRequest) -> dict[int, ingest_pb2
                                      error=f"same {_same(request, k, first)} as {row_label(request, first)}")
             settled[k] = ingest_pb2.WatchJobResponse(video=video)
     return settled
+
+
+def with_missing_urls_named(request: ingest_pb2.StartIngestRequest) -> ingest_pb2.StartIngestRequest:
+    """A copy of `request` whose rows without a URL carry why they fail as their row error, naming the row
+    ("line 4: video URL is missing"; a row error given already is kept)."""
+    out = ingest_pb2.StartIngestRequest()
+    out.CopyFrom(request)
+    for k, sub in enumerate(out.videos):
+        if not sub.url and not sub.row_error:
+            sub.row_error = f"{row_label(out, k)}: video URL is missing"
+    return out
 
 
 def _score(sub: ingest_pb2.VideoSubmission) -> str:
@@ -268,6 +279,9 @@ class JobQueue:
         # Why no row moves here now ("disk full: ..."), or "": told with every unended job (Job.stalled), and
         # the watches end, so that a client learns it rather than wait on a silent stream.
         self._stalled = ""
+        # A write met the full disk: the leases that ran out meanwhile are resumed before the next claim, which
+        # would otherwise take a live row as a dead attempt (JobStore.resume_leases).
+        self._resume_leases = threading.Event()
         self._threads = [threading.Thread(target=self._work, name=f"ingest-jobs-{k}", daemon=True)
                          for k in range(max(1, threads))]
         self._heartbeat = threading.Thread(target=self._beat, name="ingest-leases", daemon=True)
@@ -280,7 +294,7 @@ class JobQueue:
         when this replica is stopping."""
         if self._stopping.is_set():
             raise RuntimeError("the ingest service is stopping")
-        request = with_repeats(request)
+        request = with_missing_urls_named(with_repeats(request))
         settled = settled_rows(request)
         job = self.store.submit(request, settled)
         words: dict[str, int] = {}
@@ -363,6 +377,8 @@ class JobQueue:
             except Exception as exc:  # noqa: BLE001 - a database or service outage: logged, retried after a pause
                 first = streak.failures == 0
                 full = is_disk_full(exc)
+                if full:
+                    self._resume_leases.set()
                 if streak.failed():
                     if first and _transient(exc):  # a service restarting: no traceback, the row waits for it
                         log.warning("ingest worker step failed: %s; the row goes back to the queue, retrying",
@@ -388,6 +404,13 @@ class JobQueue:
             self._busy += 1
         try:
             self._release_unreleased()
+            if self._resume_leases.is_set():
+                self._resume_leases.clear()
+                try:
+                    self.store.resume_leases()
+                except Exception:
+                    self._resume_leases.set()
+                    raise
             finalising = self.store.claim_finalize(self.owner)
             if finalising is not None:
                 self._finalise(finalising)
@@ -534,6 +557,8 @@ class JobQueue:
             self.store.renew(self.owner)
         except Exception as exc:  # noqa: BLE001 - the next beat tries again; a lease outlives two missed beats
             first = streak.failures == 0
+            if is_disk_full(exc):
+                self._resume_leases.set()
             if streak.failed():
                 if first and is_disk_full(exc):  # no traceback: the disk, not the code
                     log.error("renewing the ingest leases failed: %s: %s; retrying", DISK_FULL, engine_error(exc))

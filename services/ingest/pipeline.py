@@ -139,7 +139,8 @@ class VideoPipeline:
         self.analytics.RecordVideo(analytics_pb2.RecordVideoRequest(video=video), timeout=self.timeout)
 
     def process(self, url: str, performance: float | None, external_id: str, row_error: str,
-                base_dir: Path, on_video_id: Callable[[str], None] | None = None, repeats: int = 0) -> Outcome:
+                base_dir: Path, on_video_id: Callable[[str], None] | None = None, repeats: int = 0,
+                row_key: str = "") -> Outcome:
         """Runs one manifest row; never raises for a failure of this row (Exception): the row fails with
         a one-line error naming its URL, is recorded, and the batch goes on. Identity or analytics unreachable
         (UNAVAILABLE: a restart, a rolling update) is no failure of the row, nor is ingest's own PostgreSQL
@@ -147,8 +148,11 @@ class VideoPipeline:
         `on_video_id` hears the video's content id once it is known, before anything reaches identity (a
         replacement attempt forgets it).
         `repeats`: later rows of the submission with this URL (Video.repeats), recorded with the row.
-        `url` is fetched as given; the row is recorded and shown with its secrets hidden (url_secrets)."""
-        video = common_pb2.Video(url=secrets_hidden(url), external_id=external_id, repeats=repeats)
+        `url` is fetched as given; the row is recorded and shown with its secrets hidden (url_secrets).
+        `row_key`: the row's manifest_row_key (services/common/row_keys.py), under which a row without URL is
+        recorded failed (it names no location to key it by)."""
+        video = common_pb2.Video(url=secrets_hidden(url), external_id=external_id, repeats=repeats,
+                                 location="" if url else row_key)
         if performance is not None:
             video.performance = performance
         unexpected: Exception | None = None
@@ -175,8 +179,9 @@ class VideoPipeline:
         return outcome
 
     def _failed(self, video: common_pb2.Video) -> Outcome:
-        """Records a failed row (a row without URL has nothing to key a record on; the progress says why)."""
-        if not video.url:
+        """Records a failed row (under its manifest row key when it has no URL; without that key either, it has
+        nothing to key a record on and the progress alone says why)."""
+        if not video.url and not video.location:
             return Outcome(video, recorded=False)
         try:
             self._record(video, [])

@@ -20,6 +20,7 @@ from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2, ingest
 from services.common.boundary import nul_field, shown
 from services.common.metrics import observe_stages
 from services.common.protoconv import durations
+from services.common.row_keys import manifest_row_key
 from services.common.scores import score_problem
 from services.ingest import batch
 from services.ingest.job_store import Claim
@@ -117,7 +118,8 @@ class SubmissionRunner:
         # before died once its video was recorded done: then there is nothing to give up.
         row_error = sub.row_error or ("" if already else given_up(claim.attempts))
         outcome = self.pipeline.process(sub.url, perf, sub.external_id, row_error,
-                                        Path(claim.base_dir or "."), on_video_id=note_video, repeats=sub.repeats)
+                                        Path(claim.base_dir or "."), on_video_id=note_video, repeats=sub.repeats,
+                                        row_key=manifest_row_key(claim.base_dir, sub.line, claim.idx))
         observe_stages(outcome.stage_seconds)  # fetch, decode, record; identity's stages are observed there
         processed = already
         if outcome.recorded and outcome.video.status == common_pb2.VIDEO_STATUS_DONE:

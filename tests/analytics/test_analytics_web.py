@@ -65,11 +65,19 @@ def test_unknown_pages_influencers_and_videos_get_the_404_page(base_url: str) ->
 
 def test_the_json_api_and_csv_download_agree(base_url: str) -> None:
     rows = requests.get(base_url + "/api/influencers.json", timeout=5).json()
-    csv = requests.get(base_url + "/download/influencers.csv", timeout=5).text.splitlines()
+    csv = requests.get(base_url + "/download/influencers.csv", timeout=5).content.decode("utf-8-sig").splitlines()
     assert len(rows) == len(csv) - 1 == 4
     assert csv[0].startswith("influencer_id,videos,avg_performance,median_performance,std_performance,")
     videos = requests.get(base_url + "/api/videos.json", timeout=5).json()
     assert {v["status"] for v in videos} == {"done", "duplicate", "failed"}
+
+
+def test_every_csv_download_starts_with_a_utf8_bom_so_excel_reads_accents(base_url: str) -> None:
+    # Before, the downloads had no BOM: Excel read them in its ANSI code page, "Zoë" as "ZoÃ«".
+    for path in ("/download/influencers.csv", "/download/videos.csv", "/download/appearances.csv", "/audit.csv"):
+        reply = requests.get(base_url + path, timeout=5)
+        assert reply.content.startswith(b"\xef\xbb\xbf") and reply.content.count(b"\xef\xbb\xbf") == 1, path
+        assert "charset=utf-8" in reply.headers["Content-Type"], path
 
 
 def test_the_predict_page_names_the_chosen_influencers_and_flags_unknown_ones(base_url: str) -> None:
@@ -750,3 +758,23 @@ def test_a_missing_token_on_the_json_api_is_a_json_401(analytics_empty_store: An
     with serving(create_app(analytics_empty_store, {"TOKEN": "s3cret"})) as url:
         reply = requests.get(url + "/api/videos.json", timeout=5)
         assert reply.status_code == 401 and reply.json() == {"error": "missing or wrong token"}
+
+
+def test_a_row_without_a_url_is_on_the_videos_page_and_in_its_json_and_csv(tmp_path: Path) -> None:
+    # Before, such a row reached no store: the page, its JSON and its CSV had one row fewer than the manifest.
+    from services.common.row_keys import manifest_row_key
+
+    store = AnalyticsStore(tmp_path / "a.sqlite")
+    try:
+        store.record_video(VideoRow(url="", location=manifest_row_key("/m", 3, 2), performance=2.0, status=FAILED,
+                                    error="line 3: video URL is missing"))
+        client = create_app(store).test_client()
+        page = client.get("/videos").get_data(as_text=True)
+        (row,) = client.get("/api/videos.json").get_json()
+        csv_lines = client.get("/download/videos.csv").get_data().decode("utf-8-sig").splitlines()
+    finally:
+        store.close()
+    assert "(no URL)" in page and "line 3: video URL is missing" in page
+    assert (row["video_url"], row["status"], row["error"], row["location"]) == (
+        "", "failed", "line 3: video URL is missing", "")
+    assert csv_lines[1] == ",2.0,failed,line 3: video URL is missing,0.0,0,,"

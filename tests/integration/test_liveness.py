@@ -199,10 +199,11 @@ def test_the_k8s_probes_ask_liveness_for_restarts_and_readiness_for_traffic():
         containers = [c for d in docs if d and d.get("kind") in ("Deployment", "StatefulSet")
                       for c in d["spec"]["template"]["spec"]["containers"]]
         assert containers, name
+        checks = load_healthcheck().CHECKS  # the probes run the image's health check (it speaks TLS when on)
         for c in containers:
-            assert c["livenessProbe"]["grpc"]["service"] == LIVENESS
-            assert c["startupProbe"]["grpc"]["service"] == LIVENESS
-            assert c["readinessProbe"]["grpc"]["service"] == READINESS
+            assert checks[c["livenessProbe"]["exec"]["command"][2]] == LIVENESS
+            assert checks[c["startupProbe"]["exec"]["command"][2]] == LIVENESS
+            assert checks[c["readinessProbe"]["exec"]["command"][2]] == READINESS
 
 
 def test_compose_orders_start_up_by_readiness():

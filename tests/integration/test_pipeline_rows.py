@@ -10,6 +10,7 @@ from pathlib import Path
 import av
 import grpc
 import numpy as np
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
@@ -20,6 +21,7 @@ from services.analytics.server import serve_analytics
 from services.analytics.store import AnalyticsStore
 from services.common.database import open_engine
 from services.common.protoconv import duration
+from services.common.row_keys import manifest_row_key
 from services.common.rpc import open_channel, wait_healthy
 from services.common.settings import Settings
 from services.ingest.pipeline import VideoPipeline, resolve_location
@@ -157,6 +159,26 @@ def test_two_files_with_the_same_relative_name_in_two_folders_are_two_videos(rig
     paths = export_report(store, tmp_path / "out")
     videos = paths["videos"].read_text().splitlines()[1:]
     assert [line.split(",")[:3] for line in videos] == [["a.mp4", "1.0", "done"], ["a.mp4", "2.0", "done"]]
+
+
+def test_a_row_without_a_url_is_recorded_failed_under_its_manifest_row_and_listed_once_in_videos_csv(
+        rig, tmp_path) -> None:
+    # Before, such a row failed in the job's progress only: analytics keys a row by the file it names, so it was
+    # never recorded and videos.csv had one row fewer than the manifest (rows in != rows out).
+    pipeline, identity, store = rig
+    folder = tmp_path / "m"
+    make_video(folder / "a.mp4", seed=1)
+    key = manifest_row_key(str(folder), 3, 2)
+    for _ in range(2):  # the same manifest again: still one row each
+        good = pipeline.process("a.mp4", 1.0, "", "", folder, row_key=manifest_row_key(str(folder), 2, 1))
+        missing = pipeline.process("", 2.0, "", "line 3: video URL is missing", folder, row_key=key)
+        assert good.video.status == DONE
+        assert (missing.video.status, missing.video.error, missing.recorded) == (
+            FAILED, "line 3: video URL is missing", True)
+    videos = pd.read_csv(export_report(store, tmp_path / "out")["videos"], keep_default_na=False)
+    assert videos[["video_url", "performance", "status", "error", "location"]].values.tolist() == [
+        ["a.mp4", 1.0, "done", "", "a.mp4"], ["", 2.0, "failed", "line 3: video URL is missing", ""]]
+    assert len(identity.analysed) == 1
 
 
 def test_resubmitting_the_same_rows_processes_nothing_again_and_follows_a_changed_score(rig, tmp_path) -> None:

@@ -1,11 +1,14 @@
 """gRPC over TLS from the settings' PEM files: a server with INFLUENCERS_TLS_CERT/_KEY answers a client that
 checks it against INFLUENCERS_TLS_CA, the token travels inside TLS, and a plaintext client gets nothing."""
 
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import grpc
 import pytest
+import yaml
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.common.rpc import build_server, open_channel
@@ -81,5 +84,35 @@ def test_the_container_health_check_speaks_tls_to_a_tls_server_expecting_its_cer
             "an authority that did not sign it is refused"
         assert not healthcheck.check(server.port, "liveness", environ={
             **env, "INFLUENCERS_TLS_CA": str(tmp_path / "missing.pem")})
+    finally:
+        server.stop(0)
+
+
+def test_the_kubernetes_probes_commands_pass_against_a_tls_server_on_loopback(tmp_path) -> None:
+    """Each probe of deploy/k8s, run as written (the image's /opt/healthcheck.py: this checkout's) with the pod's
+    port and the TLS settings a pod with TLS on has, passes against a TLS-only server and fails without TLS."""
+    root = Path(__file__).resolve().parents[2]
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "1", "-subj", "/CN=identity", "-addext", "subjectAltName=DNS:identity"],
+                   check=True, capture_output=True)
+    server = build_server("tls", "127.0.0.1", 0, [],
+                          credentials=server_credentials(Settings(tls_cert=str(cert), tls_key=str(key))))
+    docs = yaml.safe_load_all((root / "deploy" / "k8s" / "identity.yaml").read_text())
+    (deployment,) = [doc for doc in docs if doc and doc["kind"] == "Deployment"]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("INFLUENCERS_")}
+    pod = {**clean, "INFLUENCERS_IDENTITY_PORT": str(server.port), "INFLUENCERS_TLS_CERT": str(cert),
+           "INFLUENCERS_TLS_KEY": str(key), "INFLUENCERS_TLS_CA": str(cert)}
+    try:
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+            python, script, *args = container[probe]["exec"]["command"]
+            assert (python, script) == ("python", "/opt/healthcheck.py")
+            command = [sys.executable, str(root / "deploy" / "healthcheck.py"), *args]
+            ran = subprocess.run(command, env=pod, capture_output=True, text=True, timeout=30)
+            assert ran.returncode == 0, (probe, ran.stderr)
+            plain = {k: v for k, v in pod.items() if not k.startswith("INFLUENCERS_TLS_")}
+            refused = subprocess.run(command, env=plain, capture_output=True, text=True, timeout=30)
+            assert refused.returncode == 1 and "health check failed" in refused.stderr, probe
     finally:
         server.stop(0)

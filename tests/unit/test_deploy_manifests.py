@@ -108,3 +108,30 @@ def test_the_orchestrators_wait_longer_than_a_service_takes_to_stop() -> None:
         pod = next(doc for n, doc in _documents() if n == f"{name}.yaml" and doc["kind"] == "Deployment")
         assert pod["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] > seconds, name
         assert int(compose[name].get("stop_grace_period", "10s").removesuffix("s")) > seconds, name
+
+
+SERVICE_PODS = ("ingest", "identity", "analytics")
+PROBES = {"startupProbe": "--live", "livenessProbe": "--live", "readinessProbe": "--ready"}
+
+
+def service_container(name: str) -> dict:
+    (deployment,) = [doc for doc in yaml.safe_load_all((K8S / f"{name}.yaml").read_text())
+                     if doc and doc["kind"] == "Deployment"]
+    (container,) = [c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == name]
+    return container
+
+
+@pytest.mark.parametrize("name", SERVICE_PODS)
+def test_every_service_probe_runs_the_images_health_check_which_speaks_tls_when_it_is_on(name: str) -> None:
+    # Before, Kubernetes' own `grpc:` probes, which speak plaintext only: with INFLUENCERS_TLS_CERT set (the
+    # servers then listen on TLS only) every probe failed and the pods never became ready.
+    container = service_container(name)
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    grpc_port = {p["name"]: p["containerPort"] for p in container["ports"]}["grpc"]
+    assert env[f"INFLUENCERS_{name.upper()}_PORT"] == str(grpc_port), "the health check finds the port here"
+    for probe, mode in PROBES.items():
+        assert "grpc" not in container[probe], (name, probe)
+        assert container[probe]["exec"]["command"] == ["python", "/opt/healthcheck.py", mode, name], (name, probe)
+        assert container[probe]["timeoutSeconds"] >= 5, "a python start and the check's own 3 s deadline"
+    dockerfile = (K8S.parent / "docker" / "Dockerfile").read_text()
+    assert "deploy/healthcheck.py /opt/healthcheck.py" in dockerfile

@@ -30,7 +30,15 @@ from services.ingest.job_store import (
     migrate,
     rows_t,
 )
-from services.ingest.jobs import DEAD_ATTEMPTS, JobQueue, given_up, retry_pause, settled_rows, with_repeats
+from services.ingest.jobs import (
+    DEAD_ATTEMPTS,
+    JobQueue,
+    given_up,
+    retry_pause,
+    settled_rows,
+    with_missing_urls_named,
+    with_repeats,
+)
 
 LEASE_S = 30.0
 
@@ -497,6 +505,7 @@ class Scripted:
         self.previous_video_ids: list[str] = []  # what each row run was told an earlier attempt had analysed
         self.reconcile_calls = 0
         self.attempts: list[int] = []  # the attempt each row run was told it is
+        self.row_errors: list[str] = []  # the row error each row run was given
         self._lock = threading.Lock()
 
     def open_batch(self) -> None:
@@ -513,6 +522,7 @@ class Scripted:
         url = claim.submission.url
         self.previous_video_ids.append(claim.previous_video_id)
         self.attempts.append(claim.attempts)
+        self.row_errors.append(claim.submission.row_error)
         note_video(f"id-{url}")
         with self._lock:
             if self.unavailable_rows:
@@ -837,18 +847,30 @@ def test_lease_renewals_failing_through_an_outage_are_logged_once_then_once_when
                      ("INFO", "renewing the ingest leases succeeds again after 10 failed tries", False)]
 
 
-def test_a_row_without_a_url_fails_at_submission_named_by_its_line_or_its_place() -> None:
+def test_a_row_without_a_url_runs_as_a_row_told_why_it_fails_named_by_its_line_or_its_place(engines) -> None:
+    # Before, it was settled at submission, failed in the job's progress only: analytics never heard of it,
+    # and videos.csv had a row fewer than the manifest. It runs, so that the runner records it (its row key).
     req = ingest_pb2.StartIngestRequest(videos=[
         ingest_pb2.VideoSubmission(url="", performance=1.0),
         ingest_pb2.VideoSubmission(url="", performance=1.0, line=3, row_error="line 3: performance is missing"),
         ingest_pb2.VideoSubmission(url="", performance=1.0, line=4),
         ingest_pb2.VideoSubmission(url="v.mp4", performance=1.0)])
-    settled = settled_rows(req)
-    assert sorted(settled) == [0, 1, 2]
-    assert settled[0].video.error == "row 1 of this submission: video URL is missing"
-    assert settled[1].video.error == "line 3: performance is missing"
-    assert settled[2].video.error == "line 4: video URL is missing"
-    assert {settled[k].video.status for k in settled} == {common_pb2.VIDEO_STATUS_FAILED}
+    assert settled_rows(with_missing_urls_named(req)) == {}
+    assert [sub.row_error for sub in with_missing_urls_named(req).videos] == [
+        "row 1 of this submission: video URL is missing", "line 3: performance is missing",
+        "line 4: video URL is missing", ""]
+    body = Scripted()
+    queue = JobQueue(JobStore(engines(), LEASE_S), body, "r:x", threads=1, idle_poll_s=0.01, watch_poll_s=0.01)
+    try:
+        job = queue.start(req)
+        body.release(4)
+        ended = wait_state(queue, job.job_id, SUCCEEDED, FAILED)
+    finally:
+        body.release(1000)
+        queue.stop(timeout_s=5)
+    assert sorted(body.ran) == ["", "", "", "v.mp4"] and ended.done == ended.total == 4
+    assert body.row_errors[:3] == ["row 1 of this submission: video URL is missing", "line 3: performance is missing",
+                                   "line 4: video URL is missing"]
 
 
 def test_a_row_given_back_after_its_job_was_cancelled_is_dropped_and_the_job_ends(engines, clock) -> None:
@@ -877,6 +899,68 @@ class FullDisk(JobStore):
             self.down -= 1
             raise sqlite3.OperationalError("database or disk is full")
         return super().claim_row(owner)
+
+
+class FillingDisk(JobStore):
+    """The real store on a disk that fills and empties: the calls named in `full` raise SQLite's disk-full error
+    (each writes); `claims` counts the claims that got through."""
+
+    def __init__(self, engine: sa.Engine, clock: Clock) -> None:
+        super().__init__(engine, lease_s=2.0, clock=clock)
+        self.full: set[str] = set()
+        self.refused = 0
+        self.claims = 0
+
+    def _write(self, call: str) -> None:
+        if call in self.full:
+            self.refused += 1
+            raise sqlite3.OperationalError("database or disk is full")
+
+    def claim_row(self, owner: str) -> Claim | None:
+        self._write("claim_row")
+        self.claims += 1
+        return super().claim_row(owner)
+
+    def claim_finalize(self, owner: str):
+        self._write("claim_finalize")
+        return super().claim_finalize(owner)
+
+    def renew(self, owner: str) -> int:
+        self._write("renew")
+        return super().renew(owner)
+
+
+def wait_for(condition, what: str) -> None:
+    deadline = time.monotonic() + 20
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.01)
+
+
+def test_a_row_in_flight_through_a_full_disk_stall_keeps_its_run_and_costs_no_attempt(engines, clock) -> None:
+    # Before, the row's lease ran out while the disk was full (its owner could not renew it), and the first claim
+    # once there was room took it over as a dead attempt: each stall cost a healthy row an attempt, the fifth
+    # gave it up ("given up after 5 attempts that each ended without a result").
+    store = FillingDisk(engines(), clock)
+    body = Scripted()
+    queue = JobQueue(store, body, "r:x", threads=2, idle_poll_s=0.01, watch_poll_s=0.01)
+    try:
+        job = queue.start(request(1))
+        wait_for(lambda: body.attempts == [1], "the row runs")
+        store.full = {"claim_row", "claim_finalize", "renew"}
+        wait_for(lambda: store.refused >= 2, "the idle worker meets the full disk")
+        clock.now += 10 * store.lease_s  # the stall outlasts the lease
+        claims = store.claims
+        store.full = {"renew"}  # room again; the owner's next renewal comes after the idle worker's next step
+        wait_for(lambda: store.claims > claims, "the idle worker steps again")
+        store.full = set()
+        body.release(2)
+        ended = wait_state(queue, job.job_id, SUCCEEDED, FAILED)
+    finally:
+        body.release(1000)
+        queue.stop(timeout_s=5)
+    assert body.attempts == [1], "the row ran once, its attempt the first"
+    assert ended.state == SUCCEEDED and dict(ended.statuses) == {"done": 1}
 
 
 def test_a_job_whose_store_meets_a_full_disk_says_so_ends_its_watches_and_goes_on_once_there_is_room(

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import grpc
 
 from influencers.v1 import analytics_pb2, common_pb2, ingest_pb2
+from services.common.row_keys import manifest_row_key
 from services.ingest.job_store import Claim
 from services.ingest.jobs import DEAD_ATTEMPTS, given_up
 from services.ingest.pipeline import Outcome
@@ -20,9 +21,12 @@ class Pipeline:
 
     def __init__(self) -> None:
         self.row_errors: list[str] = []
+        self.row_keys: list[str] = []
 
-    def process(self, url, performance, external_id, row_error, base_dir, on_video_id=None, repeats=0) -> Outcome:
+    def process(self, url, performance, external_id, row_error, base_dir, on_video_id=None, repeats=0,
+                row_key="") -> Outcome:
         self.row_errors.append(row_error)
+        self.row_keys.append(row_key)
         status = common_pb2.VIDEO_STATUS_FAILED if row_error else common_pb2.VIDEO_STATUS_DONE
         return Outcome(common_pb2.Video(url=url, status=status, error=row_error, video_id="v1"), recorded=False)
 
@@ -79,3 +83,13 @@ def test_a_row_taken_again_within_its_attempts_runs() -> None:
 def test_a_row_given_up_that_had_its_own_error_fails_with_that_error() -> None:
     pipeline, _ = run(done=set(), attempts=DEAD_ATTEMPTS + 1, row_error="manifest.csv line 2: score is negative")
     assert pipeline.row_errors == ["manifest.csv line 2: score is negative"]
+
+
+def test_a_row_is_given_its_manifest_row_key_for_analytics_to_record_it_without_a_url() -> None:
+    pipeline = Pipeline()
+    runner = SubmissionRunner(pipeline, Identity(), None, Records(set()), "w", 5.0)  # type: ignore[arg-type]
+    for claim in (Claim("job", 3, ingest_pb2.VideoSubmission(url="", line=5), "/m", 1, ""),
+                  Claim("job", 3, ingest_pb2.VideoSubmission(url=""), "/m", 1, "")):
+        runner.run_row(claim, lambda video_id: None)
+    assert pipeline.row_keys == [manifest_row_key("/m", 5, 3), manifest_row_key("/m", 0, 3)]
+    assert pipeline.row_keys == ["manifest-row:/m:line 5", "manifest-row:/m:row 4"]
