@@ -59,7 +59,7 @@ class Running:
     def csv(self, name: str) -> list[dict[str, str]]:
         reply = self.page.request.get(f"{self.base}/download/{name}.csv")
         assert reply.status == 200, name
-        return list(csv.DictReader(io.StringIO(reply.body().decode("utf-8-sig"))))
+        return list(csv.DictReader(io.StringIO(reply.text())))
 
     def video_ids(self) -> dict[str, str]:
         """v0001... -> content id, for the videos ingested so far."""
