@@ -53,7 +53,7 @@ def rows_once(export: Path, manifest: Path) -> tuple[int, int, list[str]]:
     in one process as in the fleet."""
     with manifest.open(newline="", encoding="utf-8-sig") as f:
         urls = [{k.strip().lower(): v for k, v in r.items()}["video url"] for r in csv.DictReader(f)]
-    with (export / "videos.csv").open(newline="", encoding="utf-8-sig") as f:
+    with (export / "videos.csv").open(newline="", encoding="utf-8") as f:
         seen = [r["video_url"] for r in csv.DictReader(f)]
     return len(urls), len(seen), sorted(u for u in set(urls) if seen.count(u) != urls.count(u))
 

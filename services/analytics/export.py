@@ -5,8 +5,7 @@ could be fitted and, when not, "model_unavailable_reason" why (its "model" error
 
 Every CSV (these files and the page's downloads) neutralises formula cells by OWASP's rule against CSV
 injection: a text cell starting with `=`, `+`, `-`, `@`, tab or carriage return gets a leading `'`, so
-a spreadsheet shows it as text instead of running it. Number columns are written as numbers. Each file and
-download is UTF-8 with a BOM (csv_bytes), which Excel needs to read it as UTF-8 ("Zoë", not "ZoÃ«").
+a spreadsheet shows it as text instead of running it. Number columns are written as numbers.
 """
 
 from __future__ import annotations
@@ -45,10 +44,10 @@ def export_report(store: AnalyticsStore, out_dir: Path, root: str = "") -> dict[
             ])
             _remove_unlisted(faces_dir, {p for p in frame["representative_image"] if p})
         path = out_dir / f"{name}.csv"
-        path.write_bytes(csv_bytes(frame))
+        path.write_bytes(to_safe_csv(frame).encode("utf-8"))
         written[name] = path
     written["audit"] = out_dir / "audit.csv"  # every correction by hand (docs/audit.md)
-    written["audit"].write_bytes(csv_bytes(audit_frame(store.audit_rows())))
+    written["audit"].write_bytes(to_safe_csv(audit_frame(store.audit_rows())).encode("utf-8"))
     written["faces"] = faces_dir
     summary = {
         "videos": analysis.scored_videos,
@@ -92,12 +91,6 @@ def to_safe_csv(frame: pd.DataFrame) -> str:
     """The CSV text of `frame` (no index), formula cells neutralised. Lines end in CRLF (RFC 4180), so a
     cell holding a carriage return is quoted like one holding a line feed."""
     return neutralised(frame).to_csv(index=False, lineterminator="\r\n")
-
-
-def csv_bytes(frame: pd.DataFrame) -> bytes:
-    """The bytes of a CSV file or download of `frame`: to_safe_csv's text in UTF-8 after a BOM. Excel opens
-    a CSV without one in the machine's ANSI code page; readers of UTF-8 (pandas, `utf-8-sig`) skip it."""
-    return b"\xef\xbb\xbf" + to_safe_csv(frame).encode("utf-8")
 
 
 def _remove_unlisted(faces_dir: Path, listed: set[str]) -> list[Path]:

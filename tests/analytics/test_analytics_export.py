@@ -110,21 +110,3 @@ def test_every_text_cell_of_every_exported_csv_is_neutralised_and_numbers_stay_n
         for line in path.read_text(encoding="utf-8").splitlines()[1:]:
             assert not line.startswith(("=", "+", "@", "\t", "\r")), line
     assert all(u.startswith("'") for u in appearances["video_url"])
-
-
-def test_every_exported_csv_starts_with_a_utf8_bom_so_excel_reads_accents(tmp_path: Path, analytics_jpeg) -> None:
-    # Before, the files were UTF-8 without a BOM, which Excel opens as its ANSI code page: "Zoë" showed as "ZoÃ«".
-    store = AnalyticsStore(tmp_path / "accents.sqlite")
-    try:
-        store.record_video(VideoRow(url="https://cdn/Zoë.mp4", video_id="0" * 16, performance=1.0, status=DONE,
-                                    duration_s=5.0),
-                           [AppearanceRow("0" * 16, "inf_aaaa000001", 0.0, 1.0, 1, 1.0, 0.5, analytics_jpeg(1))])
-        store.replace_appearances({}, {"inf_aaaa000001": "Zoë"})
-        paths = export_report(store, tmp_path / "out")
-    finally:
-        store.close()
-    for key in ("influencers", "appearances", "videos", "audit"):
-        assert paths[key].read_bytes().startswith(b"\xef\xbb\xbf"), key
-        assert paths[key].read_bytes().count(b"\xef\xbb\xbf") == 1, key
-    assert pd.read_csv(paths["influencers"], keep_default_na=False)["name"].tolist() == ["Zoë"]
-    assert list(pd.read_csv(paths["videos"]).columns)[0] == "video_url"

@@ -82,7 +82,7 @@ def test_a_merge_on_the_page_says_what_it_did_offers_undo_and_both_are_audited_w
     assert len(actors) == 1 and re.fullmatch(r"page:open:[0-9a-f]{8}", actors.pop()), "this browser's session"
     assert trail.index("Undid") < trail.index("Merged"), "newest first"
     assert ">undone<" in trail
-    rows = list(csv.DictReader(io.StringIO(browser.get(base + "/audit.csv", timeout=10).content.decode("utf-8-sig"))))
+    rows = list(csv.DictReader(io.StringIO(browser.get(base + "/audit.csv", timeout=10).text)))
     assert [r["action"] for r in rows] == ["undo", "merge"]
     assert rows[0]["undoes"] == rows[1]["audit_id"] == undo_id
     assert rows[1]["before_ids"] == ids["b"] and rows[1]["after_ids"] == ids["a"] and rows[1]["videos"] == "1"
@@ -108,7 +108,7 @@ def test_the_audit_list_pages_newest_first_and_the_csv_is_formula_safe(page) -> 
     assert oldest in second and second.count("<tr>") == 2
     refused = requests.get(base + "/audit?page_token=bogus", timeout=10)
     assert refused.status_code == 400 and "invalid page_token" in refused.text and 'class="topbar"' in refused.text
-    rows = list(csv.DictReader(io.StringIO(requests.get(base + "/audit.csv", timeout=10).content.decode("utf-8-sig"))))
+    rows = list(csv.DictReader(io.StringIO(requests.get(base + "/audit.csv", timeout=10).text)))
     assert len(rows) == 51 and {r["actor"] for r in rows} == {"'=HYPERLINK(evil)"}, "neutralised"
     assert requests.get(base + "/api/audit.json", timeout=10).json()[0]["what"] == \
         f"Named {ids['c']} 'Cat 50' (was 'Cat 49')"

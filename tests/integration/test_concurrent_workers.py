@@ -32,7 +32,7 @@ def test_two_ingest_workers_with_overlapping_videos_find_each_person_once(stack,
     finally:
         second.stop()
     export_report(stack.store, tmp_path / "report")
-    with open(tmp_path / "report" / "appearances.csv", newline="", encoding="utf-8-sig") as f:
+    with open(tmp_path / "report" / "appearances.csv") as f:
         apps = list(csv.DictReader(f))
     assert len({a["influencer_id"] for a in apps}) == 9  # the serial run's people count (test_smoke_corpus)
     assert len({(a["video_url"], a["influencer_id"]) for a in apps}) == len(apps)
@@ -86,7 +86,7 @@ def test_two_identity_replicas_on_one_server_find_each_person_once(settings, cor
         replica.server.stop(5)
         replica.workers.close()
         stack.stop()
-    with open(tmp_path / "report" / "appearances.csv", newline="", encoding="utf-8-sig") as f:
+    with open(tmp_path / "report" / "appearances.csv") as f:
         apps = list(csv.DictReader(f))
     assert len({a["influencer_id"] for a in apps}) == 9
     assert len({(a["video_url"], a["influencer_id"]) for a in apps}) == len(apps)

@@ -56,7 +56,7 @@ def test_a_fleet_with_an_ingest_and_the_feeding_analytics_replica_killed_finds_w
         fleet.stop()
     with (smoke / "manifest.csv").open(newline="", encoding="utf-8-sig") as f:
         urls = [row["Video URL"] for row in csv.DictReader(f)]
-    with (out / "videos.csv").open(newline="", encoding="utf-8-sig") as f:
+    with (out / "videos.csv").open(newline="", encoding="utf-8") as f:
         seen = [row["video_url"] for row in csv.DictReader(f)]
     assert Counter(seen) == Counter(urls)  # each manifest row once (a repeated URL again, as a duplicate)
     scores = score_dirs(out, smoke)

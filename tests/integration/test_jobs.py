@@ -46,7 +46,7 @@ def wait_ended(channel, job_id):
 
 def people(stack, out):
     export_report(stack.store, out)
-    with open(out / "appearances.csv", newline="", encoding="utf-8-sig") as f:
+    with open(out / "appearances.csv") as f:
         return {row["influencer_id"] for row in csv.DictReader(f)}
 
 
@@ -83,7 +83,7 @@ def test_a_job_goes_on_without_its_watcher_replays_when_watched_again_and_the_ne
     assert sum(job.statuses.values()) == len(rows) and job.statuses["duplicate"] == 1
     assert job.changed_videos >= 0 and seconds(job.end_time) >= seconds(job.start_time) >= seconds(job.create_time)
     assert len(people(stack, tmp_path / "report")) == 9, "reconciled: the smoke corpus's people, once each"
-    with open(tmp_path / "report" / "videos.csv", newline="", encoding="utf-8-sig") as f:
+    with open(tmp_path / "report" / "videos.csv", newline="") as f:
         statuses = [row["status"] for row in csv.DictReader(f)]
     assert len(statuses) == len(rows) and statuses.count("duplicate") == 1, "a row for every manifest row"
 

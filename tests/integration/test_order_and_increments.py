@@ -25,7 +25,7 @@ def partition(settings, manifests, out):
     finally:
         stack.stop()
     groups = {}
-    with open(out / "appearances.csv", newline="", encoding="utf-8-sig") as f:
+    with open(out / "appearances.csv") as f:
         for row in csv.DictReader(f):
             groups.setdefault(row["influencer_id"], set()).add(row["video_url"])
     return sorted(sorted(g) for g in groups.values())
