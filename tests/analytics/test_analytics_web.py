@@ -72,6 +72,19 @@ def test_the_json_api_and_csv_download_agree(base_url: str) -> None:
     assert {v["status"] for v in videos} == {"done", "duplicate", "failed"}
 
 
+def test_the_csv_downloads_are_plain_utf_8_and_their_excel_copies_start_with_a_byte_order_mark(
+        base_url: str) -> None:
+    for path in ("/download/influencers.csv", "/download/videos.csv", "/audit.csv"):
+        plain = requests.get(base_url + path, timeout=5)
+        assert not plain.content.startswith(b"\xef\xbb\xbf"), "the documented bytes: a script's csv reads them"
+        excel = requests.get(base_url + path + "?excel=1", timeout=5)
+        assert excel.content == b"\xef\xbb\xbf" + plain.content, path
+        name = path.rsplit("/", 1)[1].removesuffix(".csv")
+        assert excel.headers["Content-Disposition"] == f"attachment; filename={name}-excel.csv"
+    overview = requests.get(base_url + "/", timeout=5).text
+    assert 'href="/download/influencers.csv?excel=1"' in overview
+
+
 def test_the_predict_page_names_the_chosen_influencers_and_flags_unknown_ones(base_url: str) -> None:
     page = requests.get(base_url + "/predict?ids=inf_aaaa000001&ids=inf_ghost", timeout=5).text
     assert "<strong>Alice</strong>" in page, "the name, not the id"

@@ -23,10 +23,10 @@ from urllib.parse import quote, urlencode
 from flask import Blueprint, Response, abort, current_app, g, jsonify, redirect, render_template, request
 
 from services.analytics.audit import AuditRow, audit_frame, describe
-from services.analytics.export import to_safe_csv
 from services.analytics.report import merge_candidates
 from services.analytics.store import AnalyticsStore
 from services.analytics.web.auth import safe_next
+from services.analytics.web.csv_download import csv_download
 from services.common.actor import current_actor
 from services.common.boundary import brief
 from services.common.clients import Written
@@ -177,8 +177,7 @@ def audit() -> str:
 
 @bp.get("/audit.csv")
 def audit_csv() -> Response:
-    return Response(to_safe_csv(audit_frame(_store().audit_rows())), mimetype="text/csv",
-                    headers={"Content-Disposition": "attachment; filename=audit.csv"})
+    return csv_download(audit_frame(_store().audit_rows()), "audit")
 
 
 @bp.get("/api/audit.json")

@@ -16,9 +16,9 @@ from flask import Blueprint, Response, abort, current_app, jsonify, render_templ
 from services.analytics import report
 from services.analytics.analysis import Analysis
 from services.analytics.chart import means_chart_png
-from services.analytics.export import to_safe_csv
 from services.analytics.store import AnalyticsStore
 from services.analytics.web.canonical import canonical_ids, influencer_id_as_typed
+from services.analytics.web.csv_download import csv_download
 from services.analytics.web.doubt import REVIEW_PAGE, OpenReviewCounts
 from services.analytics.web.query import whole_number
 from services.common.boundary import is_influencer_id, is_video_id
@@ -191,9 +191,7 @@ def _jpeg(data: bytes | None) -> Response:
 
 @bp.get("/download/<name>.csv")
 def download_csv(name: str) -> Response:
-    frame = _table(name)
-    return Response(to_safe_csv(frame), mimetype="text/csv",
-                    headers={"Content-Disposition": f"attachment; filename={name}.csv"})
+    return csv_download(_table(name), name)
 
 
 @bp.get("/api/<name>.json")
