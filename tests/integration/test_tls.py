@@ -63,18 +63,24 @@ def test_a_certificate_without_its_key_or_an_unreadable_file_is_a_settings_error
         server_credentials(Settings(tls_cert=str(tmp_path / "missing.pem"), tls_key=str(tmp_path / "k.pem")))
 
 
-def test_the_container_health_check_speaks_tls_to_a_tls_server_expecting_its_certificates_name(
-        tmp_path) -> None:
-    """With INFLUENCERS_TLS_CERT set the servers speak TLS only: the check connects to 127.0.0.1 over TLS,
-    trusts INFLUENCERS_TLS_CA and expects the name the certificate gives (here `identity`, not 127.0.0.1)."""
-    from test_liveness import load_healthcheck
-
+def _tls_only_server(tmp_path: Path):
+    """(key, certificate, server): a TLS-only gRPC server on loopback whose certificate names `identity`."""
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
                     str(cert), "-days", "1", "-subj", "/CN=identity", "-addext", "subjectAltName=DNS:identity"],
                    check=True, capture_output=True)
     server = build_server("tls", "127.0.0.1", 0, [],
                           credentials=server_credentials(Settings(tls_cert=str(cert), tls_key=str(key))))
+    return key, cert, server
+
+
+def test_the_container_health_check_speaks_tls_to_a_tls_server_expecting_its_certificates_name(
+        tmp_path) -> None:
+    """With INFLUENCERS_TLS_CERT set the servers speak TLS only: the check connects to 127.0.0.1 over TLS,
+    trusts INFLUENCERS_TLS_CA and expects the name the certificate gives (here `identity`, not 127.0.0.1)."""
+    from test_liveness import load_healthcheck
+
+    key, cert, server = _tls_only_server(tmp_path)
     healthcheck = load_healthcheck()
     try:
         env = {"INFLUENCERS_TLS_CERT": str(cert), "INFLUENCERS_TLS_CA": str(cert)}
@@ -92,12 +98,7 @@ def test_the_kubernetes_probes_commands_pass_against_a_tls_server_on_loopback(tm
     """Each probe of deploy/k8s, run as written (the image's /opt/healthcheck.py: this checkout's) with the pod's
     port and the TLS settings a pod with TLS on has, passes against a TLS-only server and fails without TLS."""
     root = Path(__file__).resolve().parents[2]
-    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
-                    str(cert), "-days", "1", "-subj", "/CN=identity", "-addext", "subjectAltName=DNS:identity"],
-                   check=True, capture_output=True)
-    server = build_server("tls", "127.0.0.1", 0, [],
-                          credentials=server_credentials(Settings(tls_cert=str(cert), tls_key=str(key))))
+    key, cert, server = _tls_only_server(tmp_path)
     docs = yaml.safe_load_all((root / "deploy" / "k8s" / "identity.yaml").read_text())
     (deployment,) = [doc for doc in docs if doc and doc["kind"] == "Deployment"]
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
