@@ -98,6 +98,11 @@ class Decoders:
         try:
             return future.result(timeout=timeout_s)
         except BrokenProcessPool:
+            # The pool's own thread joins its dead process, reading its exit code from the fork server's pipe;
+            # read while it does, the code goes to one reader and the other sees 255: its end first.
+            manager = getattr(pool, "_executor_manager_thread", None)
+            if manager is not None:
+                manager.join(timeout=10)
             how = ", ".join(filter(None, (how_it_ended(p.exitcode) for p in workers))) or "it ended"
             raise BrokenProcessPool(how) from None
 

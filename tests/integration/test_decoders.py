@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+import av
 import pytest
 from prometheus_client import REGISTRY
 
@@ -61,6 +62,17 @@ def _kill_the_decoder(decoders: Decoders, sparing: set[int]) -> int:
     return victim
 
 
+def _as_mpeg_ts(video: Path, out_path: Path) -> Path:
+    """`video`'s video stream remuxed into MPEG-TS (no re-encoding)."""
+    with av.open(str(video)) as source, av.open(str(out_path), "w", format="mpegts") as out:
+        copy = out.add_stream_from_template(source.streams.video[0])
+        for packet in source.demux(source.streams.video[0]):
+            if packet.size:  # not the demuxer's flush packet
+                packet.stream = copy
+                out.mux(packet)
+    return out_path
+
+
 def _restarts(reason: str) -> float:
     return REGISTRY.get_sample_value("influencers_child_restarts_total", {"child": "decoder", "reason": reason})
 
@@ -91,9 +103,7 @@ def test_a_decoder_killed_once_under_a_video_is_replaced_and_the_video_decodes_i
     caller, ended = _decode_in_background(decoders, stream, tmp_path)
     first = _kill_the_decoder(decoders, set())
     assert _until(lambda: set(decoders.pids()) - {first}, 30)
-    clip = tmp_path / "clip.ts"  # MPEG-TS reads from a pipe front to back
-    subprocess.run(["ffmpeg", "-loglevel", "error", "-i", str(sorted(SMOKE.glob("*.mp4"))[0]), "-c", "copy",
-                    "-f", "mpegts", str(clip)], check=True)
+    clip = _as_mpeg_ts(sorted(SMOKE.glob("*.mp4"))[0], tmp_path / "clip.ts")  # read from a pipe front to back
     stream.write_bytes(clip.read_bytes())  # opens the FIFO: the new decoder's open() returns
     caller.join(60)
     assert len(ended) == 1 and not isinstance(ended[0], BaseException), ended
