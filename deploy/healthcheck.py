@@ -35,12 +35,14 @@ TIMEOUT_S = 3.0
 def _channel(port: int, environ: dict[str, str]) -> grpc.Channel:
     """Plaintext to 127.0.0.1:`port`, or TLS when INFLUENCERS_TLS_CERT is set (see the module's text)."""
     target = f"127.0.0.1:{port}"
+    # Its own connections: a shared one still backing off from an earlier failure answers for a new server.
+    local = [("grpc.use_local_subchannel_pool", 1)]
     cert = environ.get("INFLUENCERS_TLS_CERT", "")
     if not cert:
-        return grpc.insecure_channel(target)
+        return grpc.insecure_channel(target, options=local)
     ca = environ.get("INFLUENCERS_TLS_CA", "")
     roots = Path(ca).read_bytes() if ca else None
-    options = [("grpc.ssl_target_name_override", name)] if (name := _certificate_name(cert)) else []
+    options = local + ([("grpc.ssl_target_name_override", name)] if (name := _certificate_name(cert)) else [])
     return grpc.secure_channel(target, grpc.ssl_channel_credentials(roots), options=options)
 
 

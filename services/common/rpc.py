@@ -54,7 +54,11 @@ _SERVICE_CONFIG = json.dumps({
                         "retryableStatusCodes": ["UNAVAILABLE"]},
     }],
 })
-_CLIENT_OPTIONS = [*_OPTIONS, ("grpc.service_config", _SERVICE_CONFIG), ("grpc.enable_retries", 1)]
+# Each channel keeps its own connections (a local subchannel pool). In gRPC's shared pool, a channel still
+# retrying a dead address lent its backoff to any new channel to that address: a server started later on
+# the same port was answered "Connection refused" for seconds (CI, a port the kernel handed out again).
+_CLIENT_OPTIONS = [*_OPTIONS, ("grpc.service_config", _SERVICE_CONFIG), ("grpc.enable_retries", 1),
+                   ("grpc.use_local_subchannel_pool", 1)]
 
 
 def is_loopback(host: str) -> bool:

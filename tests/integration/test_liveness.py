@@ -2,6 +2,7 @@
 readiness NOT_SERVING and leaves liveness SERVING, so probes stop traffic without restarting the process."""
 
 import importlib.util
+import socket
 import time
 from pathlib import Path
 
@@ -212,3 +213,25 @@ def test_compose_orders_start_up_by_readiness():
     services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
     for name in ("identity", "ingest", "analytics"):
         assert services[name]["healthcheck"]["test"][-2:] == ["--ready", name]
+
+
+def test_a_server_started_on_a_port_a_client_found_dead_answers_at_once(monkeypatch):
+    # In gRPC's shared subchannel pool, the old channel's backoff answered for the new one: "Connection
+    # refused" for seconds from a server that had just logged "serving" (CI: the kernel gave the port again).
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    healthcheck = load_healthcheck()
+    monkeypatch.setenv("INFLUENCERS_IDENTITY_PORT", str(port))
+    dead = health_pb2_grpc.HealthStub(open_channel(f"127.0.0.1:{port}"))
+    for _ in range(2):  # twice: the second attempt is the one that sets a longer backoff
+        with pytest.raises(grpc.RpcError) as refused:
+            dead.Check(health_pb2.HealthCheckRequest(), timeout=1)
+        assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert healthcheck.main(["healthcheck.py", "identity"]) == 1
+    server = build_server("probe", "127.0.0.1", port, [], max_workers=2)
+    try:
+        assert status(port, READINESS) == SERVING
+        assert healthcheck.main(["healthcheck.py", "identity"]) == 0
+    finally:
+        server.stop(0)

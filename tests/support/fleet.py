@@ -66,7 +66,7 @@ class Replica:
 
     def wait_serving(self, timeout_s: float = 120.0) -> None:
         deadline = time.monotonic() + timeout_s
-        with grpc.insecure_channel(self.target) as channel:
+        with grpc.insecure_channel(self.target, options=[("grpc.use_local_subchannel_pool", 1)]) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
             while True:
                 if self.process is not None and self.process.poll() is not None:
