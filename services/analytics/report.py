@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
@@ -181,12 +181,14 @@ def by_name(pairs: list[tuple[str, str]], names: dict[str, str]) -> list[tuple[s
     return sorted(pairs, key=lambda p: (not names.get(p[0]), fold(names.get(p[0], "")), p[0]))
 
 
-def merge_candidates(analysis: Analysis) -> list[Known]:
-    """Every influencer as services.common.names sees it: name and number of videos it appears in (all its
-    appearances, hidden ones too: the count identity's ListInfluencers gives the CLI)."""
-    counts = (analysis.appearances.groupby("influencer_id")["video_id"].nunique().to_dict()
-              if len(analysis.appearances) else {})
-    ids = set(counts) | set(analysis.names)
+def merge_candidates(analysis: Analysis, among: Collection[str] | None = None) -> list[Known]:
+    """Every influencer (or those of `among`) as services.common.names sees it: name and number of videos it
+    appears in (all its appearances, hidden ones too: the count identity's ListInfluencers gives the CLI)."""
+    appearances = analysis.appearances
+    if among is not None and len(appearances):
+        appearances = appearances[appearances["influencer_id"].isin(list(among))]
+    counts = appearances.groupby("influencer_id")["video_id"].nunique().to_dict() if len(appearances) else {}
+    ids = set(counts) | (set(analysis.names) if among is None else set(among))
     return [Known(i, analysis.names.get(i, ""), int(counts.get(i, 0))) for i in ids]
 
 

@@ -41,9 +41,10 @@ def namesakes(influencer_id: str, name: str, known: Iterable[Known]) -> list[Kno
     """The other influencers that `name` also names (case and blanks ignored), most videos first: a rename
     to a name in use is allowed (two people may share one), but the analyst is told, since that name alone
     then stands for none of them."""
-    if not fold(name):
+    folded = fold(name)
+    if not folded:
         return []
-    return sorted((k for k in known if k.influencer_id != influencer_id and fold(k.name) == fold(name)),
+    return sorted((k for k in known if k.influencer_id != influencer_id and fold(k.name) == folded),
                   key=lambda k: (-k.videos, k.influencer_id))
 
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from services.analytics.report import label, labels
+from types import SimpleNamespace
+
+import pandas as pd
+
+from services.analytics.report import label, labels, merge_candidates
+from services.common.names import Known
 
 
 def test_a_name_shared_after_folding_gets_its_id_an_unnamed_one_says_so_and_a_unique_name_stands_alone() -> None:
@@ -12,3 +17,15 @@ def test_a_name_shared_after_folding_gets_its_id_an_unnamed_one_says_so_and_a_un
     assert labels([i for i, _ in expected], names) == expected
     assert [(i, label(i, names)) for i, _ in expected] == expected
     assert labels([], names) == []
+
+
+def test_merge_candidates_among_some_ids_counts_their_videos_as_the_whole_list_does() -> None:
+    appearances = pd.DataFrame({"influencer_id": ["inf_a", "inf_a", "inf_a", "inf_b", "inf_c"],
+                                "video_id": ["v1", "v1", "v2", "v3", "v3"]})
+    analysis = SimpleNamespace(appearances=appearances, names={"inf_a": "Ann", "inf_d": "Ann"})
+    whole = {k.influencer_id: k for k in merge_candidates(analysis)}
+    assert whole == {"inf_a": Known("inf_a", "Ann", 2), "inf_b": Known("inf_b", "", 1),
+                     "inf_c": Known("inf_c", "", 1), "inf_d": Known("inf_d", "Ann", 0)}
+    assert sorted(merge_candidates(analysis, among=["inf_a", "inf_d"]), key=str) == \
+        sorted([whole["inf_a"], whole["inf_d"]], key=str)
+    assert merge_candidates(analysis, among=[]) == []

@@ -128,12 +128,13 @@ NAMESAKES_MERGED_AT_ONCE = 5
 def _namesakes(influencer_id: str, name: str) -> list[Known]:
     """The other influencers named `name` (case and blanks ignored), most videos first: one person the face
     model split (a look years apart, a shot in profile) whom the analyst named twice, offered as one merge.
-    Their videos are counted only when there are some (a look-up of names, not of every appearance)."""
+    Names are folded once; videos are counted for the namesakes only, when there are some."""
     analysis = _analysis()
     folded = fold(name)
-    if not folded or not any(fold(n) == folded for i, n in analysis.names.items() if i != influencer_id):
+    if not folded:
         return []
-    return namesakes(influencer_id, name, report.merge_candidates(analysis))
+    named = [i for i, n in analysis.names.items() if i != influencer_id and fold(n) == folded]
+    return namesakes(influencer_id, name, report.merge_candidates(analysis, among=named)) if named else []
 
 
 @bp.get("/video/<video_id>")
