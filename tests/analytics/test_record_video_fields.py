@@ -12,27 +12,20 @@ import grpc
 import pytest
 from google.protobuf.duration_pb2 import Duration
 
-from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2
-from services.analytics.server import serve_analytics
+from influencers.v1 import analytics_pb2, common_pb2
 from services.analytics.store import AnalyticsStore
-from services.common.rpc import open_channel, wait_healthy
-from services.common.settings import Settings
 
 URL = "https://cdn.example.com/a.mp4"
 VIDEO_ID = "00000000000000aa"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def stub(request, tmp_path: Path) -> Iterator[analytics_pb2_grpc.AnalyticsServiceStub]:
+def store(request, tmp_path: Path) -> Iterator[AnalyticsStore]:
+    """Both engines; conftest's `stub` serves whichever this gives."""
     url = request.getfixturevalue("postgres_url") if request.param == "postgresql" else tmp_path / "a.sqlite"
-    store = AnalyticsStore(url)
-    running = serve_analytics(Settings().replace(analytics_port=0), store)
-    channel = open_channel(f"127.0.0.1:{running.port}")
-    wait_healthy(channel, timeout_s=10)
-    yield analytics_pb2_grpc.AnalyticsServiceStub(channel)
-    channel.close()
-    running.stop(grace_s=0.5)
-    store.close()
+    opened = AnalyticsStore(url)
+    yield opened
+    opened.close()
 
 
 def refusal(call, request) -> grpc.RpcError:  # type: ignore[no-untyped-def]

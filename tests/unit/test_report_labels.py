@@ -1,4 +1,5 @@
-"""How the page's lists of choices label influencers (services/analytics/report.py: label, labels)."""
+"""How the page's lists of choices label influencers, and whom merges choose among (services/analytics/report.py:
+label, labels, merge_candidates)."""
 
 from __future__ import annotations
 
