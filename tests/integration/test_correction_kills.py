@@ -9,13 +9,15 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import replace
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
-from influencers.stack import start_stack
-from services.common.clients import connect
+from influencers.stack import Stack, start_stack
+from services.common.clients import GrpcAnalytics, GrpcIdentity, connect
 from services.identity import journal, undo
 from services.identity.corrections import answered_pairs
 from services.identity.review import pair_key
@@ -46,165 +48,138 @@ def apart(truth) -> list[list[str]]:
     return [sorted(a.influencer_id for a in truth[v]) for v in VIDEOS]
 
 
-@pytest.mark.parametrize("crash_at", ["undo:faces", "undo:applied"])
-def test_an_undo_killed_part_way_is_finished_at_the_next_start(settings, crash_at):
-    first, second = ids_of_child(settings.data_dir, crash_at, "undo")
+@dataclass
+class Restarted:
+    """A stack started on the data dir of a child killed part way, once identity and analytics agree."""
+
+    stack: Stack
+    ids: list[str]  # the ids the child printed (tests/support/erasure_child.py): its two influencers
+    identity: GrpcIdentity
+    analytics: GrpcAnalytics
+    truth: dict
+
+
+@contextmanager
+def restarted(settings, crash_at: str, op: str, *args: str) -> Iterator[Restarted]:
+    """The child's `op` killed at `crash_at`, then a stack on its data dir, stopped on leaving."""
+    ids = ids_of_child(settings.data_dir, crash_at, op, *args)
     stack = start_stack(settings, web=False)
     try:
-        _, analytics = connect(stack.settings)
-        truth = assert_analytics_agrees_with_identity(stack, analytics)
-        # The merge is undone: each person is back in their own video, their faces unpinned as before it.
-        assert apart(truth) == [[first], [second]]
-        store = stack.identity.registry.store
-        assert {f.record.pinned for f in store.faces_of([first, second])} == {""}
-        assert not list(store.side_records(journal.KIND)), "nothing is left to replay"
-        merge_id = next(r["audit_id"] for r in store.side_records(undo.KIND))
-        assert store.get_side(undo.KIND, merge_id)["undone"]
-        assert trail(stack) == [("merge", ""), ("undo", merge_id)]
+        identity, analytics = connect(stack.settings)
+        yield Restarted(stack, ids, identity, analytics, assert_analytics_agrees_with_identity(stack, analytics))
     finally:
         stack.stop()
 
 
-def merge_killed_at(settings, crash_at: str):
-    """The child's merge killed at `crash_at`, then a stack started on its data dir: (stack, the survivor, the
-    one merged into it, the merge's audit row) once identity and analytics agree."""
-    first, second = ids_of_child(settings.data_dir, crash_at, "merge")
-    stack = start_stack(settings, web=False)
-    _, analytics = connect(stack.settings)
-    truth = assert_analytics_agrees_with_identity(stack, analytics)
-    assert {a.influencer_id for v in VIDEOS for a in truth[v]} == {first}
-    assert [r.action for r in stack.store.audit_rows()] == ["merge"], "the merge is audited once"
-    return stack, first, second, stack.store.audit_rows()[0]
+@pytest.mark.parametrize("crash_at", ["undo:faces", "undo:applied"])
+def test_an_undo_killed_part_way_is_finished_at_the_next_start(settings, crash_at):
+    with restarted(settings, crash_at, "undo") as r:
+        first, second = r.ids
+        # The merge is undone: each person is back in their own video, their faces unpinned as before it.
+        assert apart(r.truth) == [[first], [second]]
+        store = r.stack.identity.registry.store
+        assert {f.record.pinned for f in store.faces_of([first, second])} == {""}
+        assert not list(store.side_records(journal.KIND)), "nothing is left to replay"
+        merge_id = next(row["audit_id"] for row in store.side_records(undo.KIND))
+        assert store.get_side(undo.KIND, merge_id)["undone"]
+        assert trail(r.stack) == [("merge", ""), ("undo", merge_id)]
+
+
+def merged_once(r: Restarted):
+    """The merge's audit row, once both videos are the survivor's and the merge is audited once."""
+    assert {a.influencer_id for v in VIDEOS for a in r.truth[v]} == {r.ids[0]}
+    assert [row.action for row in r.stack.store.audit_rows()] == ["merge"], "the merge is audited once"
+    return r.stack.store.audit_rows()[0]
 
 
 def test_a_merge_killed_before_it_was_published_is_finished_and_audited_once(settings):
-    stack, first, second, row = merge_killed_at(settings, "correct:applied")
-    try:
-        assert (row.before_ids, row.after_ids, row.actor) == ((second,), (first,), "anonymous")
+    with restarted(settings, "correct:applied", "merge") as r:
+        row = merged_once(r)
+        assert (row.before_ids, row.after_ids, row.actor) == ((r.ids[1],), (r.ids[0],), "anonymous")
         assert not row.undoable, "what it changed was not kept: it cannot be undone (split or move instead)"
-    finally:
-        stack.stop()
 
 
 def test_a_merge_killed_after_it_was_published_is_audited_once_and_can_be_undone_after_the_restart(settings):
-    stack, first, second, row = merge_killed_at(settings, "correct:published")
-    try:
+    with restarted(settings, "correct:published", "merge") as r:
+        row = merged_once(r)
         assert row.undoable and row.videos == 1
-        identity, analytics = connect(stack.settings)
-        assert analytics.wait_for_position(identity.undo(row.audit_id).feed_position, 30)
-        truth = assert_analytics_agrees_with_identity(stack, analytics)
-        assert apart(truth) == [[first], [second]]
-        assert trail(stack) == [("merge", ""), ("undo", row.audit_id)]
-    finally:
-        stack.stop()
+        assert r.analytics.wait_for_position(r.identity.undo(row.audit_id).feed_position, 30)
+        truth = assert_analytics_agrees_with_identity(r.stack, r.analytics)
+        assert apart(truth) == [[r.ids[0]], [r.ids[1]]]
+        assert trail(r.stack) == [("merge", ""), ("undo", row.audit_id)]
 
 
 def test_a_merge_acknowledged_just_before_a_kill_is_kept(settings):
-    first, second = ids_of_child(settings.data_dir, "correct:acknowledged", "merge")
-    stack = start_stack(settings, web=False)
-    try:
-        _, analytics = connect(stack.settings)
-        truth = assert_analytics_agrees_with_identity(stack, analytics)
-        assert {a.influencer_id for v in VIDEOS for a in truth[v]} == {first}
-        assert [r.action for r in stack.store.audit_rows()] == ["merge"]
-    finally:
-        stack.stop()
+    with restarted(settings, "correct:acknowledged", "merge") as r:
+        merged_once(r)
 
 
 def test_an_enrolment_killed_before_it_was_published_is_finished_and_audited_once(settings):
     photo = PHOTOS / "colin_powell" / "01.jpg"
     if not photo.is_file():
         pytest.skip(f"{photo} not present")
-    ids_of_child(settings.data_dir, "correct:applied", "enrol", str(photo))
-    stack = start_stack(settings, web=False)
-    try:
-        _, analytics = connect(stack.settings)
-        assert_analytics_agrees_with_identity(stack, analytics)
-        (colin,) = [i for i, name in stack.identity.registry.names().items() if name == "Colin"]
-        assert [(r.action, r.after_ids, r.after_name) for r in stack.store.audit_rows()] == \
+    with restarted(settings, "correct:applied", "enrol", str(photo)) as r:
+        (colin,) = [i for i, name in r.stack.identity.registry.names().items() if name == "Colin"]
+        assert [(row.action, row.after_ids, row.after_name) for row in r.stack.store.audit_rows()] == \
             [("enrol", (colin,), "Colin")]
-        assert not list(stack.identity.registry.store.side_records(journal.KIND)), "nothing is left to replay"
-    finally:
-        stack.stop()
+        assert not list(r.stack.identity.registry.store.side_records(journal.KIND)), "nothing is left to replay"
 
 
 @pytest.mark.parametrize("op", ["merge-named", "answer-named"])
 def test_a_merge_killed_between_moving_the_faces_and_the_names_keeps_the_name_and_holds_through_a_recluster(
         settings, op):
-    first, second = ids_of_child(settings.data_dir, "merge:pinned", op)
-    stack = start_stack(settings, web=False)
-    try:
-        identity, analytics = connect(stack.settings)
-        assert_analytics_agrees_with_identity(stack, analytics)
-        assert stack.identity.registry.names() == {first: "Bo"}, "the survivor takes the name of the one it joined"
-        assert identity.merge([first, second]).changed_videos == 0, "merged: the id merged away stands for it"
-        list(identity.recluster((), resync_only=False))
-        truth = assert_analytics_agrees_with_identity(stack, analytics)
+    with restarted(settings, "merge:pinned", op) as r:
+        first, second = r.ids
+        assert r.stack.identity.registry.names() == {first: "Bo"}, "the survivor takes the name of the one it joined"
+        assert r.identity.merge([first, second]).changed_videos == 0, "merged: the id merged away stands for it"
+        list(r.identity.recluster((), resync_only=False))
+        truth = assert_analytics_agrees_with_identity(r.stack, r.analytics)
         assert {a.influencer_id for v in VIDEOS for a in truth[v]} == {first}
         merged = {"merge-named": "merge", "answer-named": "review same"}[op]
-        assert [r.action for r in stack.store.audit_rows()] == [merged, "rename"], "audited once"
-    finally:
-        stack.stop()
+        assert [row.action for row in r.stack.store.audit_rows()] == [merged, "rename"], "audited once"
 
 
 def test_a_split_killed_as_its_faces_move_holds_through_a_recluster(settings):
-    first, _ = ids_of_child(settings.data_dir, "pin:moved", "split")
-    stack = start_stack(settings, web=False)
-    try:
-        identity, analytics = connect(stack.settings)
-        list(identity.recluster((), resync_only=False))
-        truth = assert_analytics_agrees_with_identity(stack, analytics)
+    with restarted(settings, "pin:moved", "split") as r:
+        first = r.ids[0]
+        list(r.identity.recluster((), resync_only=False))
+        truth = assert_analytics_agrees_with_identity(r.stack, r.analytics)
         (moved,) = apart(truth)[1]
         assert apart(truth) == [[first], [moved]] and moved != first, "the video split out stays apart"
-    finally:
-        stack.stop()
 
 
 def test_a_split_killed_once_its_faces_moved_keeps_its_answer_that_the_two_are_different_people(settings):
-    first, _ = ids_of_child(settings.data_dir, "pin:moved", "split")
-    stack = start_stack(settings, web=False)
-    try:
-        _, analytics = connect(stack.settings)
-        (moved,) = apart(assert_analytics_agrees_with_identity(stack, analytics))[1]
+    with restarted(settings, "pin:moved", "split") as r:
+        first = r.ids[0]
+        (moved,) = apart(r.truth)[1]
         # Was: the restart's split found no face left to move, and the answer was never recorded.
-        assert pair_key(first, moved) in answered_pairs(stack.identity.registry.store), \
+        assert pair_key(first, moved) in answered_pairs(r.stack.identity.registry.store), \
             "the review queue would ask again whether they are one person"
-        assert [r.after_ids for r in stack.store.audit_rows() if r.action == "split"] == [(first, moved)], \
+        assert [row.after_ids for row in r.stack.store.audit_rows() if row.action == "split"] == [(first, moved)], \
             "audited once, naming where the faces went"
-    finally:
-        stack.stop()
 
 
 def test_a_move_to_a_new_influencer_killed_once_its_faces_moved_keeps_its_answer_and_the_name_follows(settings):
-    _, second = ids_of_child(settings.data_dir, "pin:moved", "move-named")
-    stack = start_stack(settings, web=False)
-    try:
-        _, analytics = connect(stack.settings)
-        (moved,) = apart(assert_analytics_agrees_with_identity(stack, analytics))[1]
+    with restarted(settings, "pin:moved", "move-named") as r:
+        second = r.ids[1]
+        (moved,) = apart(r.truth)[1]
         # Was: the restart's move found no appearance left to move: no answer, and "Bo" left on the emptied id.
-        assert moved != second and pair_key(second, moved) in answered_pairs(stack.identity.registry.store)
-        assert stack.identity.registry.names() == stack.store.names() == {moved: "Bo"}
-        assert [r.after_ids for r in stack.store.audit_rows() if r.action == "move"] == [(moved,)]
-    finally:
-        stack.stop()
+        assert moved != second and pair_key(second, moved) in answered_pairs(r.stack.identity.registry.store)
+        assert r.stack.identity.registry.names() == r.stack.store.names() == {moved: "Bo"}
+        assert [row.after_ids for row in r.stack.store.audit_rows() if row.action == "move"] == [(moved,)]
 
 
 def test_a_split_of_more_faces_than_one_write_killed_between_its_writes_is_finished_whole_at_the_next_start(settings):
-    first, _ = ids_of_child(settings.data_dir, "pin:chunk", "split-large")
-    stack = start_stack(settings, web=False)
-    try:
-        _, analytics = connect(stack.settings)
-        truth = assert_analytics_agrees_with_identity(stack, analytics)
-        faces = stack.identity.registry.store.faces_in(BIG_VIDEO)
+    with restarted(settings, "pin:chunk", "split-large") as r:
+        first = r.ids[0]
+        faces = r.stack.identity.registry.store.faces_in(BIG_VIDEO)
         # Was: the faces moved before the kill founded one influencer, the rest another at the restart.
         assert len(faces) == BIG and len({(f.record.influencer_id, f.record.pinned) for f in faces}) == 1
-        (moved,) = {a.influencer_id for a in truth[BIG_VIDEO]}
+        (moved,) = {a.influencer_id for a in r.truth[BIG_VIDEO]}
         assert moved != first and faces[0].record.pinned == moved
-        assert apart(truth)[0] == [first], "the first video stays the person's"
-        assert pair_key(first, moved) in answered_pairs(stack.identity.registry.store)
-        assert [r.after_ids for r in stack.store.audit_rows() if r.action == "split"] == [(first, moved)]
-    finally:
-        stack.stop()
+        assert apart(r.truth)[0] == [first], "the first video stays the person's"
+        assert pair_key(first, moved) in answered_pairs(r.stack.identity.registry.store)
+        assert [row.after_ids for row in r.stack.store.audit_rows() if row.action == "split"] == [(first, moved)]
 
 
 def test_corrections_killed_at_random_moments_lose_nothing_acknowledged_and_leave_both_services_agreeing(settings):

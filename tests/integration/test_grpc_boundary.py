@@ -31,9 +31,7 @@ from services.common.paging import key_token, point_token
 from services.common.protoconv import duration
 from services.common.rpc import MAX_MESSAGE_BYTES, build_server, open_channel, wait_healthy
 from services.common.settings import Settings, SettingsError
-from services.identity.facestore import FacePoint, FaceRecord, point_id
-from services.identity.process import IdentityProcess
-from services.ingest.server import IngestProcess
+from tests.support.service_stubs import ingest_beside, seeded_identity
 
 FRAME_CAP = 100_000  # bytes per frame in these tests
 STREAM_CAP = 250_000  # bytes per stream
@@ -57,16 +55,8 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture(scope="module")
 def identity(settings: Settings) -> Iterator[identity_pb2_grpc.IdentityServiceStub]:
-    process = IdentityProcess(settings)
-    rng = np.random.default_rng(0)
-    process.store.upsert([
-        FacePoint(point_id(v, 0, 0), rng.normal(size=128).astype(np.float32), FaceRecord(v, 0, i))
-        for v, i in zip(SEEDED, INFLUENCERS, strict=True)])
-    channel = open_channel(f"127.0.0.1:{process.port}")
-    wait_healthy(channel, timeout_s=60)
-    yield identity_pb2_grpc.IdentityServiceStub(channel)
-    channel.close()
-    process.stop(grace_s=1)
+    with seeded_identity(settings, SEEDED, INFLUENCERS) as stub:
+        yield stub
 
 
 @pytest.fixture(scope="module")
@@ -83,15 +73,8 @@ def analytics(settings: Settings) -> Iterator[tuple[analytics_pb2_grpc.Analytics
 
 @pytest.fixture(scope="module")
 def ingest(settings: Settings, analytics) -> Iterator[ingest_pb2_grpc.IngestServiceStub]:
-    _, analytics_port = analytics
-    # Identity is never called by these tests; its address only has to be a loopback one.
-    process = IngestProcess(settings.replace(analytics_addr=f"127.0.0.1:{analytics_port}",
-                                             identity_addr="127.0.0.1:9"))
-    channel = open_channel(f"127.0.0.1:{process.port}")
-    wait_healthy(channel, timeout_s=10)
-    yield ingest_pb2_grpc.IngestServiceStub(channel)
-    channel.close()
-    process.stop(grace_s=1)
+    with ingest_beside(settings, analytics[1]) as stub:
+        yield stub
 
 
 def refusal(call, *args) -> grpc.RpcError:  # type: ignore[no-untyped-def]

@@ -14,9 +14,8 @@ import pytest
 from influencers.v1 import ingest_pb2, ingest_pb2_grpc
 from services.analytics.server import serve_analytics
 from services.analytics.store import AnalyticsStore
-from services.common.rpc import open_channel, wait_healthy
 from services.common.settings import Settings
-from services.ingest.server import IngestProcess
+from tests.support.service_stubs import ingest_beside
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -25,14 +24,8 @@ def ingest(request, tmp_path: Path) -> Iterator[ingest_pb2_grpc.IngestServiceStu
     settings = Settings(data_dir=tmp_path, analytics_port=0, ingest_port=0, identity_port=0, database_url=database)
     store = AnalyticsStore(database or tmp_path / "analytics.sqlite")
     analytics = serve_analytics(settings, store)
-    # Identity is never called: no job is started.
-    process = IngestProcess(settings.replace(analytics_addr=f"127.0.0.1:{analytics.port}",
-                                             identity_addr="127.0.0.1:9"))
-    channel = open_channel(f"127.0.0.1:{process.port}")
-    wait_healthy(channel, timeout_s=10)
-    yield ingest_pb2_grpc.IngestServiceStub(channel)
-    channel.close()
-    process.stop(grace_s=1)
+    with ingest_beside(settings, analytics.port) as stub:
+        yield stub
     analytics.stop(grace_s=0.5)
     store.close()
 

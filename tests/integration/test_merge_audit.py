@@ -8,14 +8,11 @@ import threading
 from collections.abc import Iterator
 
 import grpc
-import numpy as np
 import pytest
 
 from influencers.v1 import identity_pb2, identity_pb2_grpc
-from services.common.rpc import open_channel, wait_healthy
 from services.common.settings import Settings
-from services.identity.facestore import FacePoint, FaceRecord, point_id
-from services.identity.process import IdentityProcess
+from tests.support.service_stubs import seeded_identity
 
 VIDEOS = [f"{k:016x}" for k in range(1, 6)]
 INFLUENCERS = [f"inf_{k:010x}" for k in range(0xA1, 0xA6)]
@@ -23,16 +20,8 @@ INFLUENCERS = [f"inf_{k:010x}" for k in range(0xA1, 0xA6)]
 
 @pytest.fixture
 def identity(tmp_path) -> Iterator[identity_pb2_grpc.IdentityServiceStub]:
-    process = IdentityProcess(Settings(data_dir=tmp_path, identity_port=0, workers=1))
-    rng = np.random.default_rng(0)
-    process.store.upsert([
-        FacePoint(point_id(v, 0, 0), rng.normal(size=128).astype(np.float32), FaceRecord(v, 0, i))
-        for v, i in zip(VIDEOS, INFLUENCERS, strict=True)])
-    channel = open_channel(f"127.0.0.1:{process.port}")
-    wait_healthy(channel, timeout_s=60)
-    yield identity_pb2_grpc.IdentityServiceStub(channel)
-    channel.close()
-    process.stop(grace_s=1)
+    with seeded_identity(Settings(data_dir=tmp_path, identity_port=0, workers=1), VIDEOS, INFLUENCERS) as stub:
+        yield stub
 
 
 def merge(identity, *ids: str) -> identity_pb2.AuditEntry:  # type: ignore[no-untyped-def]
