@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+import grpc
 import numpy as np
 
 from influencers.v1 import identity_pb2_grpc, ingest_pb2_grpc
@@ -25,13 +26,8 @@ def seeded_identity(settings: Settings, videos: Sequence[str],
     process.store.upsert([
         FacePoint(point_id(v, 0, 0), rng.normal(size=128).astype(np.float32), FaceRecord(v, 0, i))
         for v, i in zip(videos, influencers, strict=True)])
-    channel = open_channel(f"127.0.0.1:{process.port}")
-    try:
-        wait_healthy(channel, timeout_s=60)
+    with _called(process, timeout_s=60) as channel:
         yield identity_pb2_grpc.IdentityServiceStub(channel)
-    finally:
-        channel.close()
-        process.stop(grace_s=1)
 
 
 @contextmanager
@@ -40,10 +36,17 @@ def ingest_beside(settings: Settings, analytics_port: int) -> Iterator[ingest_pb
     address only has to be a loopback one."""
     process = IngestProcess(settings.replace(analytics_addr=f"127.0.0.1:{analytics_port}",
                                              identity_addr="127.0.0.1:9"))
+    with _called(process, timeout_s=10) as channel:
+        yield ingest_pb2_grpc.IngestServiceStub(channel)
+
+
+@contextmanager
+def _called(process: IdentityProcess | IngestProcess, timeout_s: float) -> Iterator[grpc.Channel]:
+    """A channel to `process` once it is healthy; the channel closed and the process stopped on leaving."""
     channel = open_channel(f"127.0.0.1:{process.port}")
     try:
-        wait_healthy(channel, timeout_s=10)
-        yield ingest_pb2_grpc.IngestServiceStub(channel)
+        wait_healthy(channel, timeout_s=timeout_s)
+        yield channel
     finally:
         channel.close()
         process.stop(grace_s=1)
