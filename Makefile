@@ -99,7 +99,7 @@ test: setup-dev
 	$(BIN)/ruff check .
 	@$(MAKE) --no-print-directory buf
 	@$(MAKE) --no-print-directory promtool
-	@rc=0; $(BIN)/python -m pytest -q $(ARGS) || rc=$$?; \
+	@rc=0; $(BIN)/python -m pytest -q --durations=15 $(ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ] && [ -n "$(ALLOW_NO_TESTS)" ]; then echo "pytest collected no test (exit 5)"; rc=0; fi; \
 	exit $$rc
 
