@@ -134,8 +134,8 @@ def describe(row: AuditRow, undone: AuditRow | None = None) -> str:
         case "undo":
             what = (f'"{describe(undone)}"' if undone is not None
                     else f"correction {row.undoes}" if row.undoes else "a correction")
-            if undone is not None and not (row.videos or row.faces):
-                return f"Undid {what}"
+            if not (row.videos or row.faces):  # a rename, hide or answer moves no face: "0 faces back" read as
+                return f"Undid {what}"          # an undo that did nothing
             return f"Undid {what}: {_videos(row.videos)}, {row.faces} faces back"
     return f"{row.action}: {_videos(row.videos)}"
 

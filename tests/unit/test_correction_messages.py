@@ -36,5 +36,11 @@ def test_an_undo_says_which_correction_it_took_back() -> None:
         "Undid \"Named inf_aaaa000001 'Ana'\""
     # The reverted row not at hand (the CLI has the undo's entry alone): named by its audit id.
     assert describe(undo) == f"Undid correction {merge.audit_id}: 9 videos, 51 faces back"
-    assert describe(AuditRow("w" * 32, "undo", "page", 1.0)) == "Undid a correction: 0 videos, 0 faces back"
+    assert describe(AuditRow("w" * 32, "undo", "page", 1.0)) == "Undid a correction"
     assert list(audit_frame([undo, merge])["what"])[0] == describe(undo, merge)
+
+
+def test_an_undo_that_moved_no_face_says_no_zero_counts_even_when_the_reverted_row_is_not_at_hand() -> None:
+    # `influencers undo` of a rename printed "Undid correction ...: 0 videos, 0 faces back", as if it did nothing
+    undo = AuditRow("u" * 32, "undo", "cli", 1.0, undoes="r" * 32)
+    assert describe(undo) == f"Undid correction {'r' * 32}"
