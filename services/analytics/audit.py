@@ -109,6 +109,8 @@ def describe(row: AuditRow, undone: AuditRow | None = None) -> str:
     subject = _many(before[:1] or after[:1], names)
     match row.action:
         case "merge" | "review same":
+            if {_who(i, names) for i in before} & {_who(i, names) for i in after}:  # the name followed the survivor
+                names = {i: f"{names[i]} ({i})" for i in (*before, *after) if names.get(i)}
             return f"Merged {_many(before, names)} into {_many(after, names)}: {_videos(row.videos)}"
         case "split":
             return f"Split {subject}: {_videos(row.videos)} to {_many(after[1:], names)}"

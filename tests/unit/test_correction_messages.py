@@ -44,3 +44,11 @@ def test_an_undo_that_moved_no_face_says_no_zero_counts_even_when_the_reverted_r
     # `influencers undo` of a rename printed "Undid correction ...: 0 videos, 0 faces back", as if it did nothing
     undo = AuditRow("u" * 32, "undo", "cli", 1.0, undoes="r" * 32)
     assert describe(undo) == f"Undid correction {'r' * 32}"
+
+
+def test_a_merge_whose_name_followed_the_survivor_names_both_by_their_ids() -> None:
+    # Merging the named one into an unnamed one said "Merged Tony Blair into Tony Blair: 16 videos"
+    names = {"inf_aaaa000001": "Tony Blair", "inf_bbbb000002": "Tony Blair"}
+    merge = AuditRow("m" * 32, "merge", "cli", 0.0, before_ids=("inf_aaaa000001",), after_ids=("inf_bbbb000002",),
+                     names=names, videos=16)
+    assert describe(merge) == "Merged Tony Blair (inf_aaaa000001) into Tony Blair (inf_bbbb000002): 16 videos"
