@@ -128,7 +128,8 @@ def describe(row: AuditRow, undone: AuditRow | None = None) -> str:
         case "delete":
             return f"Erased a person: {_videos(row.videos)} changed"
         case "enrol":
-            return f"Enrolled {row.after_name or subject} from photos: {_videos(row.videos)} changed"
+            changed = f": {_videos(row.videos)} changed" if row.videos else ""  # a match named: no video moved
+            return f"Enrolled {row.after_name or subject} from photos{f' as {after[0]}' if after else ''}{changed}"
         case "review different":
             return f"Kept {_many(before, names)} apart"
         case "review skip":

@@ -52,3 +52,11 @@ def test_a_merge_whose_name_followed_the_survivor_names_both_by_their_ids() -> N
     merge = AuditRow("m" * 32, "merge", "cli", 0.0, before_ids=("inf_aaaa000001",), after_ids=("inf_bbbb000002",),
                      names=names, videos=16)
     assert describe(merge) == "Merged Tony Blair (inf_aaaa000001) into Tony Blair (inf_bbbb000002): 16 videos"
+
+
+def test_an_enrolment_names_the_influencer_its_photos_matched_and_says_no_zero_count() -> None:
+    # Was "Enrolled Colin Powell from photos: 0 videos changed", of an enrolment that named a 20-video influencer
+    enrol = AuditRow("e" * 32, "enrol", "page", 0.0, after_ids=("inf_aaaa000001",), after_name="Colin Powell")
+    assert describe(enrol) == "Enrolled Colin Powell from photos as inf_aaaa000001"
+    moved = AuditRow("f" * 32, "enrol", "page", 0.0, after_ids=("inf_aaaa000001",), after_name="Colin", videos=2)
+    assert describe(moved) == "Enrolled Colin from photos as inf_aaaa000001: 2 videos changed"
