@@ -122,7 +122,8 @@ def cmd_correct(args: argparse.Namespace) -> int:
         enrolled = ident.enrol(args.name, photos)
         for k in enrolled.photos_without_face:
             print(f"no face found in {args.photos[k]}", file=sys.stderr)
-        print(f"{enrolled.influencer.influencer_id}: {args.name} ({enrolled.faces_enrolled} reference faces)")
+        n = enrolled.faces_enrolled
+        print(f"{enrolled.influencer.influencer_id}: {args.name} ({n} reference face{'' if n == 1 else 's'})")
         return _written(args, analytics, enrolled.changes)
     if args.command == "move":
         target = who.one(args.target) if args.target else ""
