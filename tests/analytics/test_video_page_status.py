@@ -26,3 +26,16 @@ def test_a_failed_video_is_said_not_analysed_rather_than_to_show_nobody(tmp_path
 
 def test_a_done_video_without_faces_still_says_nobody_was_recognised(tmp_path):
     assert "Nobody was recognised in this video." in _page(tmp_path, DONE)
+
+
+def test_a_row_that_failed_before_it_was_read_shows_no_duration_or_faces_rather_than_zeros(tmp_path):
+    # Was "0.0" s and 0 faces for a missing file, on the Videos page and the video's page, as if read and empty
+    store = AnalyticsStore(tmp_path / "analytics.sqlite3")
+    store.record_video(VideoRow(url="notes.mp4", video_id="00000000000000a1", performance=3.0, status=FAILED,
+                                error="notes.mp4: not a video (a text file)"), [])
+    client = create_app(store).test_client()
+    listed = client.get("/videos").get_data(as_text=True)
+    row = listed[listed.index("notes.mp4"):listed.index("</tr>", listed.index("notes.mp4"))]
+    assert 'data-value="0.0">0.0<' not in row and row.count(">–</td>") == 2, row
+    page = client.get("/video/00000000000000a1").get_data(as_text=True)
+    assert "<dt>Duration</dt><dd>–</dd>" in page and "<dt>Faces</dt><dd>–</dd>" in page
