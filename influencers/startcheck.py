@@ -54,7 +54,8 @@ def compare_views(faces: FaceStore, feed_head: int, store: AnalyticsStore) -> st
         return ""
     with store._writing() as w:  # noqa: SLF001 - the follower replays identity's feed from the start
         w.c.execute(state.update().values(feed_position=0))
-    message = (f"analytics lacks {len(missing)} influencers identity holds (e.g. {', '.join(missing[:SHOWN])}): "
+    message = (f"analytics lacks {len(missing)} influencer{'' if len(missing) == 1 else 's'} identity holds "
+               f"(e.g. {', '.join(missing[:SHOWN])}): "
                "rebuilding its appearances from identity's feed")
     log.warning(message)
     return message

@@ -47,3 +47,17 @@ def test_a_start_after_a_whole_run_with_a_lone_doubtful_person_neither_warns_nor
         assert store.feed_position() == 7
     finally:
         faces.close()
+
+
+def test_analytics_lacking_one_person_is_rebuilt_and_said_in_the_singular(tmp_path):
+    faces = faces_of_ann_and_of_a_lone_doubtful_person(tmp_path)
+    faces.upsert([FacePoint(point_id("00000000000000a3", 0, 0), np.ones(128, np.float32),
+                            FaceRecord("00000000000000a3", 0, "inf_00000000a3"))])
+    store = analytics_listing_ann(tmp_path, position=7)
+    try:
+        said = compare_views(faces, 7, store)
+        # was "1 influencers"
+        assert said.startswith("analytics lacks 1 influencer identity holds (e.g. inf_00000000a3)")
+        assert store.feed_position() == 0, "replayed from the start"
+    finally:
+        faces.close()
