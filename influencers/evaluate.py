@@ -8,6 +8,7 @@ influencer matched (or left unmatched). Metrics:
   an unmatched predicted appearance is an item of its own true label, so it costs precision;
 - people: predicted vs true count; impure influencers: those spanning two or more true people;
 - performance error: |influencer average - that person's true mean| over matched influencers.
+Videos with people found that the truth does not label are left out of all of them, and counted.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ class Scores:
     max_performance_error: float
     mean_performance_error: float
     mapping: dict[str, str]
+    # Videos with people found that truth.csv does not label (a data dir holding more than the corpus): left
+    # out of every score above, as nobody can say who is in them
+    unlabelled_videos: int = 0
 
     def summary(self) -> str:
         """The scores as JSON, ratios and errors to 4 significant digits (0.9931, not 0.99312169...)."""
@@ -63,6 +67,8 @@ def score(truth: pd.DataFrame, appearances: pd.DataFrame, influencers: pd.DataFr
     pred_sets: dict[str, list[str]] = defaultdict(list)
     for r in appearances.itertuples():
         pred_sets[video_key(r.video_url)].append(str(r.influencer_id))
+    unlabelled = [v for v in pred_sets if v not in true_sets]
+    mixed = {i for v in unlabelled for i in pred_sets.pop(v)}  # their average holds unlabelled videos' scores
     people = sorted({p for ps in true_sets.values() for p in ps})
     infs = sorted({i for is_ in pred_sets.values() for i in is_})
     shared = np.zeros((len(infs), len(people)))
@@ -108,10 +114,10 @@ def score(truth: pd.DataFrame, appearances: pd.DataFrame, influencers: pd.DataFr
     perf = {video_key(r.file): float(r.performance) for r in truth.itertuples()}
     true_mean = {p: np.mean([perf[v] for v, ps in true_sets.items() if p in ps]) for p in people}
     errors = [abs(float(r.avg_performance) - true_mean[mapping[r.influencer_id]])
-              for r in influencers.itertuples() if r.influencer_id in mapping]
+              for r in influencers.itertuples() if r.influencer_id in mapping and r.influencer_id not in mixed]
     return Scores(len(people), len(infs), inc_p, inc_r, _f1(inc_p, inc_r), bp, br, _f1(bp, br), pwp, pwr,
                   _f1(pwp, pwr), impure, max(errors, default=0.0), float(np.mean(errors)) if errors else 0.0,
-                  mapping)
+                  mapping, len(unlabelled))
 
 
 def _cluster_scores(pred: list[str], true: list[str]) -> tuple[float, float, float, float]:

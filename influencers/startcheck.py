@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from services.analytics.store import AnalyticsStore
 from services.analytics.store_schema import appearances, state
 from services.common.damage import StoreDamaged
+from services.identity.appearances import UNCONFIRMED
 from services.identity.facestore import FaceStore
 
 log = logging.getLogger(__name__)
@@ -23,10 +24,11 @@ SHOWN = 3  # ids named in a message
 
 
 def identity_people(store: FaceStore) -> set[str]:
-    """Influencers with at least one face that is an appearance (not only reference photos)."""
+    """Influencers with at least one face that is an appearance (not only reference photos). The faces of
+    lone doubtful people (UNCONFIRMED, "") are nobody's yet: analytics never lists them."""
     counts = store.influencer_counts()
     references = Counter(f.record.influencer_id for f in store.faces_where("reference", [1]))
-    return {i for i, n in counts.items() if n > references.get(i, 0)}
+    return {i for i, n in counts.items() if n > references.get(i, 0) and i != UNCONFIRMED}
 
 
 def analytics_people(store: AnalyticsStore) -> set[str]:
@@ -52,7 +54,8 @@ def compare_views(faces: FaceStore, feed_head: int, store: AnalyticsStore) -> st
         return ""
     with store._writing() as w:  # noqa: SLF001 - the follower replays identity's feed from the start
         w.c.execute(state.update().values(feed_position=0))
-    message = (f"analytics lacks {len(missing)} influencers identity holds (e.g. {', '.join(missing[:SHOWN])}): "
+    message = (f"analytics lacks {len(missing)} influencer{'' if len(missing) == 1 else 's'} identity holds "
+               f"(e.g. {', '.join(missing[:SHOWN])}): "
                "rebuilding its appearances from identity's feed")
     log.warning(message)
     return message

@@ -22,6 +22,17 @@ if TYPE_CHECKING:
     from services.common.clients import GrpcAnalytics
 
 MAX_PHOTO_BYTES = 20 * 1024 * 1024  # one reference photo
+# Columns two blanks apart (a stored name never holds two blanks in a row); the names last, after the ids
+REVIEW_HEADER = "influencer_a  influencer_b  face_distance  why_asked  seen_a  seen_b  probability_same  name_a  name_b"
+
+
+def review_line(item: identity_pb2.ReviewItem, names: dict[str, str]) -> str:
+    """One pair of the review queue as `influencers review` lists it: ids, distance, why asked, where each was
+    seen, the probability, then each name ("-" when unnamed)."""
+    at_a, at_b = seconds(item.timestamp_a), seconds(item.timestamp_b)
+    return (f"{item.influencer_a}  {item.influencer_b}  {item.distance:.3f}  {review_reason_word(item.reason)}  "
+            f"{item.video_id_a}@{at_a:.1f}s  {item.video_id_b}@{at_b:.1f}s  {round(100 * item.probability)}%  "
+            f"{names.get(item.influencer_a) or '-'}  {names.get(item.influencer_b) or '-'}")
 
 
 def _followed(args: argparse.Namespace, analytics: GrpcAnalytics, changed_videos: int, position: int) -> int:
@@ -94,12 +105,11 @@ def cmd_correct(args: argparse.Namespace) -> int:
     who = Resolver(ident)
     if args.command == "review":
         found = ident.review_queue(0, include_unlikely=args.all)
+        names = {k.influencer_id: k.name for k in who.known()} if found.items else {}
         if found.items:  # the columns' names first (nothing at all on stdout when nothing is to be asked)
-            print("influencer_a  influencer_b  face_distance  why_asked  seen_a  seen_b  probability_same")
+            print(REVIEW_HEADER)
         for item in found.items:
-            at_a, at_b = seconds(item.timestamp_a), seconds(item.timestamp_b)
-            print(f"{item.influencer_a}  {item.influencer_b}  {item.distance:.3f}  {review_reason_word(item.reason)}  "
-                  f"{item.video_id_a}@{at_a:.1f}s  {item.video_id_b}@{at_b:.1f}s  {round(100 * item.probability)}%")
+            print(review_line(item, names))
         if found.unlikely and not args.all:  # said on stderr: stdout stays the list a script reads
             pairs = "pair" if found.unlikely == 1 else "pairs"
             print(f"{found.unlikely} less likely {pairs} under {round(100 * found.floor)}%: --all lists them",
@@ -122,7 +132,8 @@ def cmd_correct(args: argparse.Namespace) -> int:
         enrolled = ident.enrol(args.name, photos)
         for k in enrolled.photos_without_face:
             print(f"no face found in {args.photos[k]}", file=sys.stderr)
-        print(f"{enrolled.influencer.influencer_id}: {args.name} ({enrolled.faces_enrolled} reference faces)")
+        n = enrolled.faces_enrolled
+        print(f"{enrolled.influencer.influencer_id}: {args.name} ({n} reference face{'' if n == 1 else 's'})")
         return _written(args, analytics, enrolled.changes)
     if args.command == "move":
         target = who.one(args.target) if args.target else ""

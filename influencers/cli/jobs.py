@@ -44,8 +44,7 @@ def run_ingest(settings: Settings, manifest: Path, detach: bool, submit_only: bo
     ahead = [j for j in list_jobs(channel, settings.rpc_timeout_s)
              if j.state in waiting and j.job_id != job.job_id and seconds(j.create_time) <= seconds(job.create_time)]
     json_logs = uses_json_logs(settings)
-    tell(f"job {job.job_id}: {job.total} videos" + (f", queued behind {len(ahead)} job(s)" if ahead else ""),
-          json_logs)
+    tell(job_started(job.job_id, job.total, len(ahead)), json_logs)
     if submit_only:
         tell(f"follow it: influencers jobs {job.job_id}", json_logs)
         print(job.job_id, flush=True)  # alone on the last line of stdout: scripts read it
@@ -63,6 +62,12 @@ def run_ingest(settings: Settings, manifest: Path, detach: bool, submit_only: bo
               f"  follow it:  influencers jobs {job.job_id}\n  cancel it:  influencers cancel {job.job_id}",
               file=sys.stderr)
         return 130
+
+
+def job_started(job_id: str, total: int, ahead: int) -> str:
+    """The first line of a job followed: its id, its videos and the jobs queued before it (when any)."""
+    queued = f", queued behind {ahead} job{'' if ahead == 1 else 's'}" if ahead else ""
+    return f"job {job_id}: {total} video{'' if total == 1 else 's'}{queued}"
 
 
 def stalled_error(exc: JobStalled, resumes_itself: bool) -> DiskFull:

@@ -109,6 +109,8 @@ def describe(row: AuditRow, undone: AuditRow | None = None) -> str:
     subject = _many(before[:1] or after[:1], names)
     match row.action:
         case "merge" | "review same":
+            if {_who(i, names) for i in before} & {_who(i, names) for i in after}:  # the name followed the survivor
+                names = {i: f"{names[i]} ({i})" for i in (*before, *after) if names.get(i)}
             return f"Merged {_many(before, names)} into {_many(after, names)}: {_videos(row.videos)}"
         case "split":
             return f"Split {subject}: {_videos(row.videos)} to {_many(after[1:], names)}"
@@ -126,7 +128,8 @@ def describe(row: AuditRow, undone: AuditRow | None = None) -> str:
         case "delete":
             return f"Erased a person: {_videos(row.videos)} changed"
         case "enrol":
-            return f"Enrolled {row.after_name or subject} from photos: {_videos(row.videos)} changed"
+            changed = f": {_videos(row.videos)} changed" if row.videos else ""  # a match named: no video moved
+            return f"Enrolled {row.after_name or subject} from photos{f' as {after[0]}' if after else ''}{changed}"
         case "review different":
             return f"Kept {_many(before, names)} apart"
         case "review skip":
@@ -134,8 +137,8 @@ def describe(row: AuditRow, undone: AuditRow | None = None) -> str:
         case "undo":
             what = (f'"{describe(undone)}"' if undone is not None
                     else f"correction {row.undoes}" if row.undoes else "a correction")
-            if undone is not None and not (row.videos or row.faces):
-                return f"Undid {what}"
+            if not (row.videos or row.faces):  # a rename, hide or answer moves no face: "0 faces back" read as
+                return f"Undid {what}"          # an undo that did nothing
             return f"Undid {what}: {_videos(row.videos)}, {row.faces} faces back"
     return f"{row.action}: {_videos(row.videos)}"
 

@@ -6,6 +6,7 @@ its analysis; both pick the survivor of a merge with `survivor`, so the page and
 
 from __future__ import annotations
 
+import difflib
 import sys
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -95,7 +96,25 @@ def resolve(word: str, known: Iterable[Known]) -> str:
         raise NameLookupError(f"{word!r} names {len(matches)} influencers: {listed}. Give the id instead")
     if is_influencer_id(word):
         return word  # an id identity does not list (an unnamed newcomer, a deleted one): identity answers for it
+    if alike := looks_like(word, known):
+        offered = ", ".join(f"'{k.name}' ({k.influencer_id})" for k in alike)  # as typed, not repr's escapes
+        raise NameLookupError(f"no influencer is named or has the id {word[:80]!r}; did you mean {offered}?")
     raise NameLookupError(f"no influencer is named or has the id {word[:80]!r} (see the page, or `influencers review`)")
+
+
+SUGGESTED = 3  # names offered for a name nobody has
+NEAR = 0.8  # difflib's similarity from which a name is a near spelling of the word typed
+
+
+def looks_like(word: str, known: Iterable[Known]) -> list[Known]:
+    """The names (at most SUGGESTED, in most videos first) that `word` is a part of, word for word ("Tony" of
+    "Tony Blair"), or a near spelling of ("tonny blair"); compared as `fold` does."""
+    typed = fold(word)
+    if not typed:
+        return []
+    alike = [k for k in known if k.name and (set(typed.split()) <= set(fold(k.name).split())
+                                             or difflib.SequenceMatcher(None, typed, fold(k.name)).ratio() >= NEAR)]
+    return sorted(alike, key=lambda k: (-k.videos, k.influencer_id))[:SUGGESTED]
 
 
 def _videos(count: int) -> str:

@@ -40,7 +40,9 @@ def _ids(request: Any) -> dict[str, object]:
     if kind == "HideInfluencerRequest":
         fields["hidden"] = request.hidden
     if kind == "AnswerReviewItemRequest":
-        fields["answer"] = int(request.answer)
+        # The word (same, different, skip), not the enum's number; a number no answer has stays a number
+        value = request.DESCRIPTOR.fields_by_name["answer"].enum_type.values_by_number.get(request.answer)
+        fields["answer"] = value.name.removeprefix("REVIEW_ANSWER_").lower() if value else str(request.answer)
     return fields
 
 

@@ -238,6 +238,7 @@ class FakeCorrections:
         self.calls: list[tuple[object, ...]] = []
         self.refuse = refuse
         self.caught_up = caught_up  # False: analytics had not applied the change within the wait
+        self.waits: list[bool] = []  # of each answer: whether the page waited for analytics to apply it
 
     def _call(self, *call: object) -> Written:
         if self.refuse is not None:
@@ -280,7 +281,8 @@ class FakeCorrections:
         items = [likely, unlikely] if include_unlikely else [likely]
         return identity_pb2.ListReviewItemsResponse(items=items, likely=1, unlikely=1, floor=0.5)
 
-    def answer(self, influencer_a: str, influencer_b: str, answer: str) -> Written:
+    def answer(self, influencer_a: str, influencer_b: str, answer: str, wait: bool = True) -> Written:
+        self.waits.append(wait)
         return self._call("answer", influencer_a, influencer_b, answer)
 
 
@@ -496,8 +498,8 @@ class AuditedAnswers(FakeCorrections):
         super().__init__()
         self.store = store
 
-    def answer(self, influencer_a: str, influencer_b: str, answer: str) -> Written:
-        written = super().answer(influencer_a, influencer_b, answer)
+    def answer(self, influencer_a: str, influencer_b: str, answer: str, wait: bool = True) -> Written:
+        written = super().answer(influencer_a, influencer_b, answer, wait)
         row = AuditRow(f"{written.position:032x}", f"review {answer}", "page", 1.8e9,
                        before_ids=(influencer_a, influencer_b), after_ids=(influencer_a, influencer_b))
         self.store.apply_changes(self.store.feed_position() + 1, {}, {}, audit=row)
@@ -560,10 +562,10 @@ def test_a_dismissal_refused_half_way_says_how_many_pairs_it_kept_apart_before(
     fake.calls.clear()
     answered = fake.answer
 
-    def stale_second(a: str, b: str, reply: str) -> Written:
+    def stale_second(a: str, b: str, reply: str, wait: bool = True) -> Written:
         if fake.calls:
             raise FakeRpcError(grpc.StatusCode.NOT_FOUND, "no influencer 'inf_cccc000003'")
-        return answered(a, b, reply)
+        return answered(a, b, reply, wait)
     monkeypatch.setattr(fake, "answer", stale_second)
     refused = browser.post(url + "/review/dismiss", timeout=5, allow_redirects=False, data={
         "csrf_token": token, "pair": ["inf_aaaa000001 inf_dddd000004", "inf_cccc000003 inf_dddd000004"]})

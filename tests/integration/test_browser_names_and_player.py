@@ -171,7 +171,7 @@ def test_a_bar_of_the_influencer_pages_timeline_opens_the_video_page_at_that_tim
     page.wait_for_function("document.getElementById('player').readyState >= 1", timeout=15_000)
     at = float(page.url.split("?t=")[1])
     assert at >= last.first_seen_s - 0.01
-    assert abs(page.evaluate("document.getElementById('player').currentTime") - at) < 0.5
+    assert at - 0.5 < page.evaluate("document.getElementById('player').currentTime") < at + 2.0  # playing on
 
 
 def test_the_overview_shows_every_column_at_800_px(stack, page):

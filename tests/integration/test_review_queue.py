@@ -267,5 +267,5 @@ def test_the_cli_enrols_a_name_from_a_photo_and_refuses_a_missing_photo_in_one_l
     assert main(["enrol", "Colin", str(photo), str(tmp_path / "notes.txt"), *ports]) == 2
     assert "notes.txt' is not a JPEG or PNG image" in capsys.readouterr().err
     assert main(["enrol", "Colin", str(photo), *ports]) == 0
-    assert "Colin (1 reference faces)" in capsys.readouterr().out
+    assert "Colin (1 reference face)" in capsys.readouterr().out  # was "(1 reference faces)"
     assert list(stack.store.names().values()) == ["Colin"]

@@ -66,3 +66,16 @@ def test_a_refused_correction_is_one_line_with_its_status(caplog):
 def test_every_correction_rpc_of_identity_is_logged():
     service = identity_pb2.DESCRIPTOR.services_by_name["IdentityService"]
     assert set(CORRECTIONS) <= {m.name for m in service.methods}
+
+
+@pytest.mark.parametrize(("answer", "said"), [(identity_pb2.REVIEW_ANSWER_SAME, "same"),
+                                              (identity_pb2.REVIEW_ANSWER_SKIP, "skip"), (42, "42")])
+def test_a_review_answer_is_logged_as_its_word_not_its_enum_number(caplog, answer, said):
+    # Was `answer=3`: an operator reading the log had to look the number up in identity.proto
+    reply = identity_pb2.AnswerReviewItemResponse(changes=identity_pb2.Changes(feed_position=9))
+    answer_call = logged(lambda request, context: reply, "review answer")
+    with caplog.at_level(logging.INFO):
+        answer_call(identity_pb2.AnswerReviewItemRequest(influencer_a="inf_a", influencer_b="inf_b", answer=answer),
+                    Context())
+    (line,) = _lines(caplog)
+    assert line.answer == said

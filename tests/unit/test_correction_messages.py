@@ -36,5 +36,27 @@ def test_an_undo_says_which_correction_it_took_back() -> None:
         "Undid \"Named inf_aaaa000001 'Ana'\""
     # The reverted row not at hand (the CLI has the undo's entry alone): named by its audit id.
     assert describe(undo) == f"Undid correction {merge.audit_id}: 9 videos, 51 faces back"
-    assert describe(AuditRow("w" * 32, "undo", "page", 1.0)) == "Undid a correction: 0 videos, 0 faces back"
+    assert describe(AuditRow("w" * 32, "undo", "page", 1.0)) == "Undid a correction"
     assert list(audit_frame([undo, merge])["what"])[0] == describe(undo, merge)
+
+
+def test_an_undo_that_moved_no_face_says_no_zero_counts_even_when_the_reverted_row_is_not_at_hand() -> None:
+    # `influencers undo` of a rename printed "Undid correction ...: 0 videos, 0 faces back", as if it did nothing
+    undo = AuditRow("u" * 32, "undo", "cli", 1.0, undoes="r" * 32)
+    assert describe(undo) == f"Undid correction {'r' * 32}"
+
+
+def test_a_merge_whose_name_followed_the_survivor_names_both_by_their_ids() -> None:
+    # Merging the named one into an unnamed one said "Merged Tony Blair into Tony Blair: 16 videos"
+    names = {"inf_aaaa000001": "Tony Blair", "inf_bbbb000002": "Tony Blair"}
+    merge = AuditRow("m" * 32, "merge", "cli", 0.0, before_ids=("inf_aaaa000001",), after_ids=("inf_bbbb000002",),
+                     names=names, videos=16)
+    assert describe(merge) == "Merged Tony Blair (inf_aaaa000001) into Tony Blair (inf_bbbb000002): 16 videos"
+
+
+def test_an_enrolment_names_the_influencer_its_photos_matched_and_says_no_zero_count() -> None:
+    # Was "Enrolled Colin Powell from photos: 0 videos changed", of an enrolment that named a 20-video influencer
+    enrol = AuditRow("e" * 32, "enrol", "page", 0.0, after_ids=("inf_aaaa000001",), after_name="Colin Powell")
+    assert describe(enrol) == "Enrolled Colin Powell from photos as inf_aaaa000001"
+    moved = AuditRow("f" * 32, "enrol", "page", 0.0, after_ids=("inf_aaaa000001",), after_name="Colin", videos=2)
+    assert describe(moved) == "Enrolled Colin from photos as inf_aaaa000001: 2 videos changed"

@@ -51,8 +51,9 @@ class Corrections(Protocol):
     def review_queue(self, limit: int = 0, include_unlikely: bool = False) -> identity_pb2.ListReviewItemsResponse:
         """The queue (most likely first) with the counts left on each side of the probability floor."""
 
-    def answer(self, influencer_a: str, influencer_b: str, answer: str) -> Written:
-        """`answer` is a key of ANSWERS."""
+    def answer(self, influencer_a: str, influencer_b: str, answer: str, wait: bool = True) -> Written:
+        """`answer` is a key of ANSWERS. `wait=False`: answers at once, caught_up False (a batch of answers
+        waits for its last one only: identity's feed positions are in order)."""
 
     def undo(self, audit_id: str) -> Written:
         """Reverts the correction of `audit_id` (identity's UndoCorrection)."""
@@ -110,8 +111,11 @@ class GrpcCorrections:
         """The queue with its counts left on each side of the probability floor."""
         return self._identity.review_queue(limit, include_unlikely)
 
-    def answer(self, influencer_a: str, influencer_b: str, answer: str) -> Written:
-        return self._written(self._identity.answer(influencer_a, influencer_b, ANSWERS[answer]))
+    def answer(self, influencer_a: str, influencer_b: str, answer: str, wait: bool = True) -> Written:
+        reply = self._identity.answer(influencer_a, influencer_b, ANSWERS[answer])
+        if not wait:
+            return Written(reply.changed_videos, reply.feed_position, False, reply.audit.audit_id)
+        return self._written(reply)
 
     def undo(self, audit_id: str) -> Written:
         return self._written(self._identity.undo(audit_id))

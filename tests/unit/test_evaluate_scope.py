@@ -1,0 +1,37 @@
+"""`influencers eval` judges the videos the truth labels: a data dir holding more videos than truth.csv (the
+dev data scored against the smoke corpus, a subset) is scored on the labelled ones, and says how many it left
+out, instead of counting every unlabelled appearance as a false detection."""
+
+import json
+
+import pandas as pd
+
+from influencers.evaluate import score
+
+TRUTH = pd.DataFrame({"file": ["videos/v1.mp4", "videos/v2.mp4"], "people": ["ann", "bob"],
+                      "performance": [1.0, 2.0]})
+LABELLED = [("videos/v1.mp4", "inf_a"), ("videos/v2.mp4", "inf_b")]
+UNLABELLED = [(f"videos/v{k}.mp4", f"inf_{k}") for k in range(3, 23)]
+
+
+def _scored(appearances: list[tuple[str, str]]):
+    frame = pd.DataFrame(appearances, columns=["video_url", "influencer_id"])
+    influencers = pd.DataFrame({"influencer_id": sorted(set(frame.influencer_id)), "avg_performance": 1.5})
+    return score(TRUTH, frame, influencers)
+
+
+def test_videos_the_truth_does_not_label_are_left_out_of_the_scores_and_counted():
+    # Was: incidence precision 0.09 and 22 predicted people, from 20 videos no one labelled
+    alone, more = _scored(LABELLED), _scored(LABELLED + UNLABELLED)
+    assert more.incidence_precision == alone.incidence_precision == 1.0
+    assert more.predicted_people == alone.predicted_people == 2
+    assert alone.unlabelled_videos == 0 and more.unlabelled_videos == 20
+    assert json.loads(more.summary())["unlabelled_videos"] == 20
+
+
+def test_an_influencer_also_seen_in_unlabelled_videos_is_left_out_of_the_performance_error():
+    # Their average holds the scores of videos the truth does not give: was a 0.43 error against smoke's truth
+    frame = pd.DataFrame(LABELLED + [("videos/v3.mp4", "inf_a")], columns=["video_url", "influencer_id"])
+    influencers = pd.DataFrame({"influencer_id": ["inf_a", "inf_b"], "avg_performance": [9.0, 2.0]})
+    scores = score(TRUTH, frame, influencers)
+    assert scores.max_performance_error == 0.0 and scores.unlabelled_videos == 1
