@@ -19,18 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from flask import Blueprint, Response, abort, current_app, request
-from werkzeug.exceptions import RequestedRangeNotSatisfiable
-from werkzeug.wsgi import FileWrapper
+from flask import Blueprint, Response, abort, current_app
 
 from services.analytics.records import VideoRow
-from services.analytics.web.conditional import (
-    UNSATISFIABLE,
-    precondition_status,
-    range_applies,
-    requested_range,
-    validators_of,
-)
+from services.analytics.web.file_answer import file_answer
 from services.analytics.web.views import is_http_url
 from services.common.boundary import is_video_id
 from services.common.rpc import is_loopback
@@ -152,40 +144,5 @@ def media_type(name: str) -> str:
     return kind if kind.startswith(("video/", "audio/")) else "application/octet-stream"
 
 
-# Request headers media.py answers itself (conditional.py); werkzeug sees only the range it settled on.
-_SETTLED = ("HTTP_RANGE", "HTTP_IF_RANGE", "HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE",
-            "HTTP_IF_UNMODIFIED_SINCE")
-
-
 def _answer(video_id: str, file: BinaryIO, info: os.stat_result, path: Path) -> Response:
-    """The open `file` as the answer to this request: 304 or 412 (no body) when a precondition says so, else
-    the one byte range asked for (206), else the whole file; 416 for a range past its end."""
-    size = info.st_size
-    version = validators_of(video_id, info)
-    status = precondition_status(request.headers, version)
-    wanted = requested_range(request.headers.get("Range"), size) if range_applies(request.headers, version) else None
-    if status == 412 or wanted == UNSATISFIABLE:
-        file.close()
-        if status == 412:
-            abort(412, description="the video's file is no longer the version asked for (If-Match)")
-        raise RequestedRangeNotSatisfiable(length=size)
-    if status == 304:
-        file.close()
-        response = current_app.response_class(status=304)
-    else:
-        # werkzeug's iterator, not the server's wsgi.file_wrapper: waitress's kept trying to send the bytes of a
-        # file cut short meanwhile (its loop spinning, the client waiting); a short body now closes the connection.
-        response = current_app.response_class(FileWrapper(file, 1 << 16), mimetype=media_type(path.name),
-                                              direct_passthrough=True)
-        response.content_length = size
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'; frame-ancestors 'none'"
-    response.last_modified = version.modified
-    response.set_etag(version.etag)
-    response.cache_control.no_cache = True
-    if status == 304:
-        return response
-    environ = {k: v for k, v in request.environ.items() if k not in _SETTLED}
-    if isinstance(wanted, tuple):
-        environ["HTTP_RANGE"] = f"bytes={wanted[0]}-{wanted[1] - 1}"
-    return response.make_conditional(environ, accept_ranges=True, complete_length=size)
+    return file_answer(video_id, file, info, media_type(path.name), what="the video's file")
