@@ -15,11 +15,16 @@ from __future__ import annotations
 import mimetypes
 import os
 import stat
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from flask import Blueprint, Response, abort, current_app
+from flask.blueprints import BlueprintSetupState
+from werkzeug.exceptions import ServiceUnavailable
+from werkzeug.wsgi import ClosingIterator
 
 from services.analytics.records import VideoRow
 from services.analytics.web.file_answer import file_answer
@@ -30,6 +35,19 @@ from services.common.rpc import is_loopback
 bp = Blueprint("media", __name__)
 
 ROOT_SETTING = "INFLUENCERS_ALLOWED_ROOT"
+# Video files served at once (config "MEDIA_STREAMS"): half the server's threads (influencers/stack.py WebServer,
+# 8). A stream holds its thread while its bytes wait for the reader (waitress blocks a response's thread once
+# 16 MiB wait for the socket, and its channel timeout spares a channel with a request in flight: a player that
+# stopped reading held it for good), so that a few slow or stalled readers starved every page. Past the bound:
+# 503 with Retry-After (RETRY_AFTER_S).
+MEDIA_STREAMS = 4
+RETRY_AFTER_S = 5
+
+
+@bp.record_once
+def _bound_streams(state: BlueprintSetupState) -> None:
+    state.app.extensions["media_streams"] = threading.BoundedSemaphore(
+        int(state.app.config.get("MEDIA_STREAMS") or MEDIA_STREAMS))
 
 
 @dataclass(frozen=True)
@@ -120,6 +138,33 @@ def media(video_id: str) -> Response:
     video has no local file the page may serve."""
     if not is_video_id(video_id):
         abort(404)
+    streams = current_app.extensions["media_streams"]
+    if not streams.acquire(blocking=False):
+        raise ServiceUnavailable(description="the page is sending as many videos at once as it may (MEDIA_STREAMS): "
+                                             "play it again in a few seconds", retry_after=RETRY_AFTER_S)
+    try:
+        response = _media_file(video_id)
+    except BaseException:
+        streams.release()
+        raise
+    # The file's iterator is given to the server as it is (direct_passthrough: Response.call_on_close never
+    # runs): the slot is freed when the server closes it, the body sent or the reader gone.
+    response.response = ClosingIterator(response.response, _once(streams.release))
+    return response
+
+
+def _once(call: Callable[[], None]) -> Callable[[], None]:
+    """`call`, run at its first call only (a HEAD's body is closed by the response and by the server)."""
+    done = threading.Lock()
+
+    def first() -> None:
+        if done.acquire(blocking=False):
+            call()
+
+    return first
+
+
+def _media_file(video_id: str) -> Response:
     rows = current_app.extensions["analytics_store"].rows_of_video(video_id)
     for row in rows:
         location = row.location or row.url
