@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from influencers.stack import WebServer
 from services.analytics.records import DONE, VideoRow
 from services.analytics.store import AnalyticsStore
 from services.analytics.web import create_app
@@ -26,16 +27,23 @@ SIZE = 64 * 2**20  # past waitress's 16 MiB output buffer and the sockets' own b
 
 
 @pytest.fixture
-def page(tmp_path: Path) -> Iterator[str]:
+def page_files(tmp_path: Path) -> Iterator[tuple[AnalyticsStore, Path]]:
+    """A store with one video whose file (under the folder given) is SIZE bytes long."""
     video = tmp_path / "long.mp4"
     with video.open("wb") as out:
         out.truncate(SIZE)  # sparse: no disk written
     store = AnalyticsStore(tmp_path / "analytics.sqlite3")
     store.record_video(VideoRow(url="long.mp4", video_id=VIDEO_ID, performance=1.0, status=DONE, duration_s=600.0,
                                 location=str(video)), [])
-    with serving(create_app(store, {"ALLOWED_ROOT": str(tmp_path)})) as url:
-        yield url
+    yield store, tmp_path
     store.close()
+
+
+@pytest.fixture
+def page(page_files: tuple[AnalyticsStore, Path]) -> Iterator[str]:
+    store, root = page_files
+    with serving(create_app(store, {"ALLOWED_ROOT": str(root)})) as url:
+        yield url
 
 
 def reader(url: str, stack: ExitStack, headers: str = "Range: bytes=0-\r\n") -> socket.socket:
@@ -90,3 +98,29 @@ def test_many_slow_readers_of_the_video_leave_the_pages_their_threads(page: str)
                     statuses.add(sock.recv(1024)[9:12])
             assert requests.get(page + "/", timeout=20).status_code == 200
         assert b"200" in statuses and b"503" in statuses, statuses
+
+
+def test_a_reader_that_stopped_reading_is_dropped_after_the_send_timeout_and_frees_its_stream(
+        page_files: tuple[AnalyticsStore, Path]) -> None:
+    # Waitress's channel timeout spares a channel with a request in flight: a paused player or a stalled script
+    # held its thread and its stream for good. The kernel now drops it once nothing it was sent is taken for
+    # the send timeout (TCP_USER_TIMEOUT: 60 s; 2 s here).
+    store, root = page_files
+    server = WebServer(create_app(store, {"ALLOWED_ROOT": str(root), "MEDIA_STREAMS": 1}), "127.0.0.1", 0,
+                       send_timeout_s=2)
+    url = f"http://127.0.0.1:{server.port}"
+    try:
+        with ExitStack() as stack:
+            sock = stalled_reader(url, stack)
+            assert requests.get(url + f"/video/{VIDEO_ID}/media", timeout=20).status_code == 503
+            deadline = time.monotonic() + 30
+            while (answer := requests.get(url + f"/video/{VIDEO_ID}/media", headers={"Range": "bytes=0-99"},
+                                          timeout=20)).status_code == 503 and time.monotonic() < deadline:
+                time.sleep(0.5)
+            assert answer.status_code == 206 and answer.content == bytes(100), "the stalled stream's slot is free"
+            sock.settimeout(5)
+            with pytest.raises(ConnectionResetError):  # dropped: what it had not read is gone
+                while sock.recv(1 << 20):
+                    pass
+    finally:
+        server.shutdown()
