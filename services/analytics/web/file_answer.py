@@ -25,10 +25,12 @@ _SETTLED = ("HTTP_RANGE", "HTTP_IF_RANGE", "HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH"
             "HTTP_IF_UNMODIFIED_SINCE")
 
 
-def file_answer(name: str, file: BinaryIO, info: os.stat_result, mimetype: str, what: str = "the file") -> Response:
+def file_answer(name: str, file: BinaryIO, info: os.stat_result, mimetype: str, what: str = "the file",
+                longest_range: int | None = None) -> Response:
     """The open `file` (`info` its fstat, `name` what its ETag is made of) as the answer to this request: 304 or
-    412 (no body) when a precondition says so, else the one byte range asked for (206), else the whole file; 416
-    for a range past its end. `what` names the file in a 412's message. The response closes `file`."""
+    412 (no body) when a precondition says so, else the one byte range asked for (206; its first `longest_range`
+    bytes at most, as Content-Range then says), else the whole file; 416 for a range past its end. `what` names
+    the file in a 412's message. The response closes `file`."""
     size = info.st_size
     version = validators_of(name, info)
     status = precondition_status(request.headers, version)
@@ -55,6 +57,8 @@ def file_answer(name: str, file: BinaryIO, info: os.stat_result, mimetype: str, 
     if status == 304:
         return response
     environ = {k: v for k, v in request.environ.items() if k not in _SETTLED}
+    if isinstance(wanted, tuple) and longest_range is not None:
+        wanted = (wanted[0], min(wanted[1], wanted[0] + longest_range))
     if isinstance(wanted, tuple):
         environ["HTTP_RANGE"] = f"bytes={wanted[0]}-{wanted[1] - 1}"
     return response.make_conditional(environ, accept_ranges=True, complete_length=size)

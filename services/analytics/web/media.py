@@ -16,12 +16,11 @@ import mimetypes
 import os
 import stat
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from flask import Blueprint, Response, abort, current_app
+from flask import Blueprint, Response, abort, current_app, request
 from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import ServiceUnavailable
 from werkzeug.wsgi import ClosingIterator
@@ -35,11 +34,15 @@ from services.common.rpc import is_loopback
 bp = Blueprint("media", __name__)
 
 ROOT_SETTING = "INFLUENCERS_ALLOWED_ROOT"
-# Video files served at once (config "MEDIA_STREAMS"): half the server's threads (influencers/stack.py WebServer,
-# 8). A stream holds its thread while its bytes wait for the reader (waitress blocks a response's thread once
-# 16 MiB wait for the socket, and its channel timeout spares a channel with a request in flight: a player that
-# stopped reading held it for good), so that a few slow or stalled readers starved every page. Past the bound:
-# 503 with Retry-After (RETRY_AFTER_S).
+# A reader that reads slowly or not at all (a paused player holds its open-ended range) held a server thread
+# while a body larger than waitress buffers whole (BUFFERED_BYTES, its outbuf_high_watermark) waited for it, so
+# that a few of them starved every page (influencers/stack.py WebServer has 8 threads). A range is therefore
+# answered with its first LONGEST_RANGE bytes at most (Content-Range says which; a player asks for the next),
+# which waitress buffers and frees the thread at once; and whole-file answers larger than BUFFERED_BYTES (a
+# script's GET without Range) are at most MEDIA_STREAMS at once (config "MEDIA_STREAMS"), past them 503 with
+# Retry-After (RETRY_AFTER_S).
+BUFFERED_BYTES = 16 * 2**20
+LONGEST_RANGE = 8 * 2**20
 MEDIA_STREAMS = 4
 RETRY_AFTER_S = 5
 
@@ -138,30 +141,19 @@ def media(video_id: str) -> Response:
     video has no local file the page may serve."""
     if not is_video_id(video_id):
         abort(404)
+    response = _media_file(video_id)
+    if request.method == "HEAD" or response.status_code not in (200, 206) or \
+            (response.content_length or 0) <= BUFFERED_BYTES:
+        return response
     streams = current_app.extensions["media_streams"]
     if not streams.acquire(blocking=False):
+        response.close()
         raise ServiceUnavailable(description="the page is sending as many videos at once as it may (MEDIA_STREAMS): "
                                              "play it again in a few seconds", retry_after=RETRY_AFTER_S)
-    try:
-        response = _media_file(video_id)
-    except BaseException:
-        streams.release()
-        raise
     # The file's iterator is given to the server as it is (direct_passthrough: Response.call_on_close never
-    # runs): the slot is freed when the server closes it, the body sent or the reader gone.
-    response.response = ClosingIterator(response.response, _once(streams.release))
+    # runs): the stream is freed when the server closes it, the body sent or the reader gone.
+    response.response = ClosingIterator(response.response, streams.release)
     return response
-
-
-def _once(call: Callable[[], None]) -> Callable[[], None]:
-    """`call`, run at its first call only (a HEAD's body is closed by the response and by the server)."""
-    done = threading.Lock()
-
-    def first() -> None:
-        if done.acquire(blocking=False):
-            call()
-
-    return first
 
 
 def _media_file(video_id: str) -> Response:
@@ -190,4 +182,5 @@ def media_type(name: str) -> str:
 
 
 def _answer(video_id: str, file: BinaryIO, info: os.stat_result, path: Path) -> Response:
-    return file_answer(video_id, file, info, media_type(path.name), what="the video's file")
+    return file_answer(video_id, file, info, media_type(path.name), what="the video's file",
+                       longest_range=LONGEST_RANGE)
