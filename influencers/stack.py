@@ -4,6 +4,7 @@ SQLite): what `influencers run` and `influencers serve` use, and what the integr
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,14 +55,28 @@ class Stack:
         self.store.close()
 
 
+# Seconds the page's sent bytes may wait for the reader (unacknowledged, or its window shut) before the kernel
+# drops the connection (TCP_USER_TIMEOUT, Linux). A video player paused, or a reader that stopped, held its server
+# thread and its media stream (web/media.py) for good: waitress's 120 s channel timeout spares a channel with a
+# request in flight. A player that resumes later asks for its range again.
+SEND_TIMEOUT_S = 60.0
+
+
 class WebServer:
     """The report page served by waitress (a production WSGI server) on a thread of its own. `port` is the
-    bound port (port 0 picks a free one); `shutdown()` stops it and waits for the thread."""
+    bound port (port 0 picks a free one); `shutdown()` stops it and waits for the thread. `send_timeout_s`: see
+    SEND_TIMEOUT_S."""
 
-    def __init__(self, app: Flask, host: str, port: int, threads: int = 8) -> None:
+    def __init__(self, app: Flask, host: str, port: int, threads: int = 8,
+                 send_timeout_s: float = SEND_TIMEOUT_S) -> None:
         self.app = app
         self._server = waitress.create_server(app, host=host, port=port, threads=threads,
                                               clear_untrusted_proxy_headers=True)
+        # Set on the listening socket, which each accepted connection inherits it from (waitress's own
+        # socket_options is no setting create_server takes).
+        user_timeout = getattr(socket, "TCP_USER_TIMEOUT", None)
+        if user_timeout is not None:
+            self._server.socket.setsockopt(socket.IPPROTO_TCP, user_timeout, int(send_timeout_s * 1000))
         self.port = int(self._server.effective_port)  # type: ignore[union-attr]  # waitress gives a str
         self._thread = threading.Thread(target=self._server.run, name="web", daemon=True)
         self._thread.start()

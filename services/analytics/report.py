@@ -231,6 +231,13 @@ class InfluencerPage:
     start: int = 0
 
 
+def is_known(store: AnalyticsStore, analysis: Analysis, influencer_id: str) -> bool:
+    """Whether analytics knows `influencer_id`: in the statistics, in an appearance, or named (an enrolled
+    person without videos yet)."""
+    return (influencer_id in analysis.names or bool(store.appearances_of(influencer_id))
+            or bool((analysis.stats["influencer_id"] == influencer_id).any()))
+
+
 def influencer_page(store: AnalyticsStore, analysis: Analysis, influencer_id: str, start: int = 0,
                     limit: int = 1_000_000) -> InfluencerPage | None:
     """Their videos, best score first, with first/last seen: `limit` of them from the `start`-th (0-based);

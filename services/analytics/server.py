@@ -23,10 +23,14 @@ from services.analytics.records import (
 from services.analytics.store import AnalyticsStore
 from services.common import tracing
 from services.common.boundary import (
+    MAX_LOCATION_CHARS,
+    MAX_TEXT_CHARS,
+    MAX_URL_CHARS,
     brief,
     capped,
     is_influencer_id,
     is_video_id,
+    long_field,
     nul_field,
     shown,
     undefined_enum_values,
@@ -39,6 +43,11 @@ from services.common.settings import Settings
 from services.common.tls import server_credentials
 
 SERVICE_NAME = analytics_pb2.DESCRIPTOR.services_by_name["AnalyticsService"].full_name
+
+# The most characters of each text of a row kept as given (boundary.py says why these; a row's error is cut
+# instead, not refused: RecordVideo).
+TEXT_LIMITS = {"url": MAX_URL_CHARS, "location": MAX_LOCATION_CHARS, "external_id": MAX_TEXT_CHARS}
+
 MAX_WAIT_S = 60.0  # WaitForFeedPosition's longest wait; a caller wanting more calls again
 POLL_S = 0.05  # seconds between two reads of the applied position while waiting
 # Waiters each hold a server thread for up to MAX_WAIT_S: at most this many at once, so that the other threads
@@ -88,6 +97,8 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "give the row's location or url")
         if name := nul_field((("location", request.location), ("url", request.url))):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{name} holds a NUL character ({shown(key)})")
+        if problem := long_field((f, getattr(request, f), TEXT_LIMITS[f]) for f in ("location", "url")):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{shown(key)}: {problem}")
         if problem := score_problem(request.performance):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{key[:80]!r}: {problem}")
         try:
@@ -105,6 +116,8 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
             _check_video_id(context, value)
         if nul_field([(key, value)]):  # no row has one: the store cannot even look it up
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{key} holds a NUL character ({shown(value)})")
+        if key in TEXT_LIMITS and (problem := long_field([(key, value, TEXT_LIMITS[key])])):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{shown(value)}: {problem}")
         row = self._store.get_video(**{key: value})
         if row is None:
             context.abort(grpc.StatusCode.NOT_FOUND, f"no video with {key} {shown(value)}")
@@ -187,9 +200,11 @@ def _check_influencers(context: grpc.ServicerContext, influencer_ids: list[str])
 def _check_video_fields(context: grpc.ServicerContext, video: common_pb2.Video) -> None:
     """INVALID_ARGUMENT naming the field of a row that no store keeps or no video has: a NUL character in a text, no
     outcome, a length that is no valid Duration of at least 0 (the stubs let a negative one through, or one past
-    10,000 years), fewer than 0 faces."""
+    10,000 years), fewer than 0 faces; a url, location or external_id longer than TEXT_LIMITS."""
     if name := nul_field((f"video.{f}", getattr(video, f)) for f in ("url", "location", "error", "external_id")):
         context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{shown(video.url)}: {name} holds a NUL character")
+    if problem := long_field((f"video.{f}", getattr(video, f), limit) for f, limit in TEXT_LIMITS.items()):
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{shown(video.url)}: {problem}")
     if video.status == common_pb2.VIDEO_STATUS_UNSPECIFIED:
         context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                       f"{shown(video.url)}: video.status is unset (VIDEO_STATUS_UNSPECIFIED): give the row's outcome")

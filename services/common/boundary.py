@@ -12,6 +12,13 @@ SHOWN_CHARS = 80
 # Characters of one text a caller gives (a manifest cell, a StartIngest row's url, a RecordVideo error): the
 # manifest's cell limit (services/ingest/manifest.py MAX_CELL_CHARS), below the csv module's own (131,072).
 MAX_TEXT_CHARS = 100_000
+# Characters of a recorded row's url and location (RecordVideo, and the keys GetVideo and UpdatePerformance
+# look up), above the longest ingest makes of a manifest cell of MAX_TEXT_CHARS. The url is the cell with its
+# secrets hidden (url_secrets.secrets_hidden: a 5-character `&se=x` becomes `&se=***`, 1.4 times as long); the
+# location is an http(s) URL with each secret value a digest (`&se=x` becomes 43 characters, 8.6 times as
+# long: 860,000 at most) or a local path made absolute against StartIngest's base_dir (200,001 at most).
+MAX_URL_CHARS = 200_000
+MAX_LOCATION_CHARS = 1_000_000
 # Ids as the services make them: a video id is the first 16 hex digits of the SHA-256 of its bytes; an
 # influencer id is "inf_" and 10 hex digits (services/identity/matching.py), a split adds a short suffix.
 VIDEO_ID = re.compile(r"[0-9a-f]{16}")
@@ -74,6 +81,13 @@ def nul_field(fields: Iterable[tuple[str, str]]) -> str | None:
     """The name of the first of `fields` (name, text) whose text holds a NUL character, which no store of ours
     keeps (PostgreSQL refuses it in any text column); None when none does."""
     return next((name for name, text in fields if "\x00" in text), None)
+
+
+def long_field(fields: Iterable[tuple[str, str, int]]) -> str | None:
+    """`name is longer than N characters (L)` for the first of `fields` (name, text, limit) whose text is
+    longer than its limit; None when none is."""
+    return next((f"{name} is longer than {limit:,} characters ({len(text):,})"
+                 for name, text, limit in fields if len(text) > limit), None)
 
 
 def brief(message: str, limit: int = 4 * SHOWN_CHARS) -> str:

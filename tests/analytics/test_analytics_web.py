@@ -785,3 +785,16 @@ def test_a_row_without_a_url_is_on_the_videos_page_and_in_its_json_and_csv(tmp_p
     assert (row["video_url"], row["status"], row["error"], row["location"]) == (
         "", "failed", "line 3: video URL is missing", "")
     assert csv_lines[1] == ",2.0,failed,line 3: video URL is missing,0.0,0,,"
+
+
+def test_the_delete_and_rename_addresses_of_an_id_analytics_does_not_know_get_the_404_page(
+        corrections_page: tuple[str, FakeCorrections]) -> None:
+    # The delete page showed its confirm form for any well-formed id; identity refused the POST only after.
+    url, fake = corrections_page
+    for path in ("/influencer/inf_0000000099/delete", "/influencer/inf_0000000099/rename"):
+        reply = requests.get(url + path, timeout=5, allow_redirects=False)
+        assert reply.status_code == 404 and "Not found" in reply.text and 'class="topbar"' in reply.text, path
+        assert requests.head(url + path, timeout=5).status_code == 404, path
+    for known in ("inf_aaaa000001", "inf_eeee000005"):  # the hidden one too
+        assert "Delete" in requests.get(f"{url}/influencer/{known}/delete", timeout=5).text
+        assert requests.get(f"{url}/influencer/{known}/rename", timeout=5, allow_redirects=False).status_code == 303

@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
 
 from services.analytics.analysis import AnalysisCache
 from services.analytics.store import AnalyticsStore
-from services.analytics.web import http_metrics, request_log, session
+from services.analytics.web import http_metrics, request_log, session, static_files
 from services.analytics.web.audit_views import bp as audit_bp
 from services.analytics.web.corrections import MAX_PHOTO_BYTES, MAX_PHOTOS, MAX_UPLOAD_BYTES, Corrections
 from services.analytics.web.corrections import bp as corrections_bp
@@ -33,7 +33,7 @@ def create_app(store: AnalyticsStore, config: dict[str, Any] | None = None,
     files the video page may play (media.py). `corrections` (the identity service and
     analytics, see corrections.py) enables the correction forms; without it they answer 503.
     """
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # static_files serves /static
     app.config.update(TOKEN="", HOST="127.0.0.1", ALLOWED_ROOT="", JSON_SORT_KEYS=False,
                       MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES)
     app.config.update(config or {})
@@ -43,6 +43,7 @@ def create_app(store: AnalyticsStore, config: dict[str, Any] | None = None,
     http_metrics.install(app)  # first: the requests the session refuses are counted too
     request_log.install(app)  # its time includes the session's checks
     session.install(app)
+    static_files.install(app)
     app.register_blueprint(bp)
     app.register_blueprint(corrections_bp)
     app.register_blueprint(audit_bp)

@@ -22,7 +22,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, redirect, re
 from werkzeug.exceptions import HTTPException
 
 from services.analytics.analysis import Analysis
-from services.analytics.report import merge_candidates
+from services.analytics.report import is_known, merge_candidates
 from services.analytics.web.audit_views import (
     DONE_COOKIE,
     dismissed_count,
@@ -96,6 +96,11 @@ def _valid_or_404(ok: bool) -> None:
         abort(404)
 
 
+def _known_or_404(influencer_id: str) -> None:
+    """The page's 404 for an id that analytics does not know (report.is_known), as its influencer page answers."""
+    _valid_or_404(is_known(current_app.extensions["analytics_store"], _analysis(), influencer_id))
+
+
 def _done(endpoint: str, written: Written | None = None, **values: Any) -> Response:
     """The 303 to the page that shows the change, which says what it did (audit_views.remember_done) or
     that analytics is still catching up."""
@@ -137,6 +142,7 @@ def rename(influencer_id: str) -> Response:
 def rename_reloaded(influencer_id: str) -> Response:
     """The address of a refused name's page, reloaded or bookmarked (a GET): the influencer's page, not a 405."""
     _valid_or_404(is_influencer_id(influencer_id))
+    _known_or_404(influencer_id)
     return redirect(url_for("report.influencer", influencer_id=influencer_id), code=303)
 
 
@@ -190,6 +196,7 @@ def delete(influencer_id: str) -> Response | str:
     """GET (and HEAD): the confirm step. POST with confirm=yes: erases the person from both stores."""
     if request.method != "POST":  # HEAD passes the checks of a read (session.py): it must write nothing
         canonical_ids(influencer_id=is_influencer_id)
+        _known_or_404(influencer_id)  # its confirm form would only end in identity's refusal
         return render_template("delete.html", influencer_id=influencer_id,
                                name=_analysis().names.get(influencer_id, ""))
     _valid_or_404(is_influencer_id(influencer_id))

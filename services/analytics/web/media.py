@@ -15,22 +15,18 @@ from __future__ import annotations
 import mimetypes
 import os
 import stat
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from flask import Blueprint, Response, abort, current_app, request
-from werkzeug.exceptions import RequestedRangeNotSatisfiable
-from werkzeug.wsgi import FileWrapper
+from flask.blueprints import BlueprintSetupState
+from werkzeug.exceptions import ServiceUnavailable
+from werkzeug.wsgi import ClosingIterator
 
 from services.analytics.records import VideoRow
-from services.analytics.web.conditional import (
-    UNSATISFIABLE,
-    precondition_status,
-    range_applies,
-    requested_range,
-    validators_of,
-)
+from services.analytics.web.file_answer import file_answer
 from services.analytics.web.views import is_http_url
 from services.common.boundary import is_video_id
 from services.common.rpc import is_loopback
@@ -38,6 +34,23 @@ from services.common.rpc import is_loopback
 bp = Blueprint("media", __name__)
 
 ROOT_SETTING = "INFLUENCERS_ALLOWED_ROOT"
+# A reader that reads slowly or not at all (a paused player holds its open-ended range) held a server thread
+# while a body larger than waitress buffers whole (BUFFERED_BYTES, its outbuf_high_watermark) waited for it, so
+# that a few of them starved every page (influencers/stack.py WebServer has 8 threads). A range is therefore
+# answered with its first LONGEST_RANGE bytes at most (Content-Range says which; a player asks for the next),
+# which waitress buffers and frees the thread at once; and whole-file answers larger than BUFFERED_BYTES (a
+# script's GET without Range) are at most MEDIA_STREAMS at once (config "MEDIA_STREAMS"), past them 503 with
+# Retry-After (RETRY_AFTER_S).
+BUFFERED_BYTES = 16 * 2**20
+LONGEST_RANGE = 8 * 2**20
+MEDIA_STREAMS = 4
+RETRY_AFTER_S = 5
+
+
+@bp.record_once
+def _bound_streams(state: BlueprintSetupState) -> None:
+    state.app.extensions["media_streams"] = threading.BoundedSemaphore(
+        int(state.app.config.get("MEDIA_STREAMS") or MEDIA_STREAMS))
 
 
 @dataclass(frozen=True)
@@ -128,6 +141,22 @@ def media(video_id: str) -> Response:
     video has no local file the page may serve."""
     if not is_video_id(video_id):
         abort(404)
+    response = _media_file(video_id)
+    if request.method == "HEAD" or response.status_code not in (200, 206) or \
+            (response.content_length or 0) <= BUFFERED_BYTES:
+        return response
+    streams = current_app.extensions["media_streams"]
+    if not streams.acquire(blocking=False):
+        response.close()
+        raise ServiceUnavailable(description="the page is sending as many videos at once as it may (MEDIA_STREAMS): "
+                                             "play it again in a few seconds", retry_after=RETRY_AFTER_S)
+    # The file's iterator is given to the server as it is (direct_passthrough: Response.call_on_close never
+    # runs): the stream is freed when the server closes it, the body sent or the reader gone.
+    response.response = ClosingIterator(response.response, streams.release)
+    return response
+
+
+def _media_file(video_id: str) -> Response:
     rows = current_app.extensions["analytics_store"].rows_of_video(video_id)
     for row in rows:
         location = row.location or row.url
@@ -152,40 +181,6 @@ def media_type(name: str) -> str:
     return kind if kind.startswith(("video/", "audio/")) else "application/octet-stream"
 
 
-# Request headers media.py answers itself (conditional.py); werkzeug sees only the range it settled on.
-_SETTLED = ("HTTP_RANGE", "HTTP_IF_RANGE", "HTTP_IF_MATCH", "HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE",
-            "HTTP_IF_UNMODIFIED_SINCE")
-
-
 def _answer(video_id: str, file: BinaryIO, info: os.stat_result, path: Path) -> Response:
-    """The open `file` as the answer to this request: 304 or 412 (no body) when a precondition says so, else
-    the one byte range asked for (206), else the whole file; 416 for a range past its end."""
-    size = info.st_size
-    version = validators_of(video_id, info)
-    status = precondition_status(request.headers, version)
-    wanted = requested_range(request.headers.get("Range"), size) if range_applies(request.headers, version) else None
-    if status == 412 or wanted == UNSATISFIABLE:
-        file.close()
-        if status == 412:
-            abort(412, description="the video's file is no longer the version asked for (If-Match)")
-        raise RequestedRangeNotSatisfiable(length=size)
-    if status == 304:
-        file.close()
-        response = current_app.response_class(status=304)
-    else:
-        # werkzeug's iterator, not the server's wsgi.file_wrapper: waitress's kept trying to send the bytes of a
-        # file cut short meanwhile (its loop spinning, the client waiting); a short body now closes the connection.
-        response = current_app.response_class(FileWrapper(file, 1 << 16), mimetype=media_type(path.name),
-                                              direct_passthrough=True)
-        response.content_length = size
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'; frame-ancestors 'none'"
-    response.last_modified = version.modified
-    response.set_etag(version.etag)
-    response.cache_control.no_cache = True
-    if status == 304:
-        return response
-    environ = {k: v for k, v in request.environ.items() if k not in _SETTLED}
-    if isinstance(wanted, tuple):
-        environ["HTTP_RANGE"] = f"bytes={wanted[0]}-{wanted[1] - 1}"
-    return response.make_conditional(environ, accept_ranges=True, complete_length=size)
+    return file_answer(video_id, file, info, media_type(path.name), what="the video's file",
+                       longest_range=LONGEST_RANGE)
