@@ -16,8 +16,9 @@ from services.analytics.analysis import AnalysisCache
 from services.analytics.store import AnalyticsStore
 from services.analytics.web import http_metrics, request_log, session, static_files
 from services.analytics.web.audit_views import bp as audit_bp
-from services.analytics.web.corrections import MAX_PHOTO_BYTES, MAX_PHOTOS, MAX_UPLOAD_BYTES, Corrections
+from services.analytics.web.corrections import MAX_PHOTO_BYTES, MAX_PHOTOS, MAX_UPLOAD_BYTES
 from services.analytics.web.corrections import bp as corrections_bp
+from services.analytics.web.identity_calls import Corrections
 from services.analytics.web.media import bp as media_bp
 from services.analytics.web.views import bp
 from services.common import tracing

@@ -27,6 +27,7 @@ from services.analytics.report import merge_candidates
 from services.analytics.store import AnalyticsStore
 from services.analytics.web.auth import safe_next
 from services.analytics.web.csv_download import csv_download
+from services.analytics.web.identity_access import corrections_client, identity_errors
 from services.common.actor import current_actor
 from services.common.boundary import brief
 from services.common.clients import Written
@@ -188,13 +189,11 @@ def audit_json() -> Response:
 @bp.post("/undo")
 def undo() -> Response:
     """Reverts the correction `audit_id`, then back to `next` (a local path) with the undo's message."""
-    from services.analytics.web.corrections import _corrections, _identity_errors
-
     audit_id = (request.form.get("audit_id") or "").strip()
     if not AUDIT_ID.fullmatch(audit_id):
         abort(400, description=f"audit_id {brief(audit_id, 40)!r} is not an audit id (32 hex digits)")
-    with _identity_errors():
-        written = _corrections().undo(audit_id)
+    with identity_errors():
+        written = corrections_client().undo(audit_id)
     return done_redirect(safe_next(request.form.get("next")), written)
 
 

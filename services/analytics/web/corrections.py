@@ -13,11 +13,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-import grpc
 from flask import Blueprint, Response, abort, current_app, jsonify, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
@@ -32,7 +29,8 @@ from services.analytics.web.audit_views import (
     remember_done,
 )
 from services.analytics.web.canonical import canonical_ids
-from services.analytics.web.identity_calls import ANSWERS, HTTP_STATUS, Corrections
+from services.analytics.web.identity_access import corrections_client, identity_errors
+from services.analytics.web.identity_calls import ANSWERS
 from services.analytics.web.likelihood import in_words
 from services.analytics.web.query import MAX_DIGITS
 from services.common.boundary import brief, is_influencer_id, is_video_id
@@ -49,13 +47,6 @@ MAX_NAME_CHARS = 200
 _IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
 
 
-def _corrections() -> Corrections:
-    corrections = current_app.extensions.get("corrections")
-    if corrections is None:
-        abort(503, description="corrections need the identity service, which this page was started without")
-    return corrections
-
-
 def _analysis() -> Analysis:
     return current_app.extensions["analytics_cache"].current()
 
@@ -63,23 +54,12 @@ def _analysis() -> Analysis:
 @bp.before_request
 def _needs_identity() -> None:
     """Without identity, nothing here can answer: 503 before any input is looked at."""
-    _corrections()
+    corrections_client()
 
 
 @bp.app_context_processor
 def _helpers() -> dict[str, Any]:
     return {"corrections_enabled": current_app.extensions.get("corrections") is not None}
-
-
-@contextmanager
-def _identity_errors() -> Iterator[None]:
-    """Identity's refusal as the page's answer, with identity's message (cut short)."""
-    try:
-        yield
-    except grpc.RpcError as exc:
-        code = exc.code() if hasattr(exc, "code") else None
-        details = (exc.details() if hasattr(exc, "details") else "") or "the identity service failed"
-        abort(HTTP_STATUS.get(code, 502), description=brief(str(details), 200))
 
 
 def _influencer_arg(value: object, what: str = "influencer_id") -> str:
@@ -127,8 +107,8 @@ def rename(influencer_id: str) -> Response:
         return redirect(f"{back}#{influencer_id}" if back else url_for("report.influencer",
                                                                         influencer_id=influencer_id, **at), code=303)
     try:
-        with _identity_errors():
-            written = _corrections().rename(influencer_id, name)
+        with identity_errors():
+            written = corrections_client().rename(influencer_id, name)
     except HTTPException as exc:
         if exc.code != 400:
             raise
@@ -185,8 +165,8 @@ def hide(influencer_id: str) -> Response:
     """hidden=1: "not an influencer" (kept, out of the statistics); hidden=0: back."""
     _valid_or_404(is_influencer_id(influencer_id))
     hidden = request.form.get("hidden", "1") != "0"
-    with _identity_errors():
-        written = _corrections().hide(influencer_id, hidden)
+    with identity_errors():
+        written = corrections_client().hide(influencer_id, hidden)
     return _done("report.overview", written) if hidden else _done("report.influencer", written,
                                                                    influencer_id=influencer_id)
 
@@ -202,8 +182,8 @@ def delete(influencer_id: str) -> Response | str:
     _valid_or_404(is_influencer_id(influencer_id))
     if request.form.get("confirm") != "yes":
         abort(400, description="tick the box to confirm the deletion")
-    with _identity_errors():
-        written = _corrections().delete(influencer_id)
+    with identity_errors():
+        written = corrections_client().delete(influencer_id)
     return _done("report.overview", written)
 
 
@@ -221,8 +201,8 @@ def merge() -> Response:
     if len(ids) < 2:  # an influencer page's list picks the others (`into` is the page's own), the overview ticks
         abort(400, description="choose at least one other influencer in the list to merge into this one" if into
               else "tick at least two influencers to merge")
-    with _identity_errors():
-        written = _corrections().merge(ids)
+    with identity_errors():
+        written = corrections_client().merge(ids)
     # Another analyst may have merged them the other way a moment before (then this merge changed nothing):
     # the page of the one that is left.
     store = current_app.extensions["analytics_store"]
@@ -239,8 +219,8 @@ def move(video_id: str) -> Response:
     target = "" if target in ("", "new") else _influencer_arg(target, "target")
     if target == source:
         abort(400, description="the appearance is already that influencer's")
-    with _identity_errors():
-        written = _corrections().move(video_id, source, target)
+    with identity_errors():
+        written = corrections_client().move(video_id, source, target)
     return _done("report.video", written, video_id=video_id)
 
 
@@ -272,8 +252,8 @@ def enrol() -> Response | str | tuple[str, int]:
             return _enrol_refused(f"{label!r} is not a JPEG or PNG image" + (f" ({kind})" if kind else ""), name)
         photos.append(data)
     try:
-        with _identity_errors():
-            reply, written = _corrections().enrol(name, photos)
+        with identity_errors():
+            reply, written = corrections_client().enrol(name, photos)
     except HTTPException as exc:
         if exc.code not in (400, 404):
             raise
@@ -342,8 +322,8 @@ def _review_queue(unlikely: bool = False) -> dict[str, Any]:
     """The queue as the page and the JSON show it: items (most likely first, the probability in words
     and numbers), how many are left at or above the floor and under it, and the floor."""
     names = _analysis().names
-    with _identity_errors():
-        found = _corrections().review_queue(0, unlikely)
+    with identity_errors():
+        found = corrections_client().review_queue(0, unlikely)
     items = [{"influencer_a": i.influencer_a, "influencer_b": i.influencer_b, "distance": i.distance,
               "probability": round(i.probability, 4), "likely": i.probability >= found.floor,
               "in_words": in_words(i.probability), "reason": review_reason_word(i.reason),
@@ -385,8 +365,8 @@ def _answer(values: Any) -> Written:
     reply = str(values.get("answer") or "")
     if reply not in ANSWERS:
         abort(400, description=f"answer {brief(reply, 20)!r} is not one of {', '.join(ANSWERS)}")
-    with _identity_errors():
-        return _corrections().answer(a, b, reply)
+    with identity_errors():
+        return corrections_client().answer(a, b, reply)
 
 
 def _back_to_queue(written: Written | None) -> Response:
@@ -431,11 +411,11 @@ def dismiss() -> Response:
         first.setdefault(frozenset((a, b)), (a, b))
     written: list[Written] = []
     try:
-        with _identity_errors():
+        with identity_errors():
             # Analytics waited for once, after the last answer (was: after each, 12 s for 100 pairs)
             pairs_left = list(first.values())
             for k, (a, b) in enumerate(pairs_left):
-                written.append(_corrections().answer(a, b, "different", wait=k == len(pairs_left) - 1))
+                written.append(corrections_client().answer(a, b, "different", wait=k == len(pairs_left) - 1))
     except HTTPException as exc:  # refused half way (a person merged away since the page was shown)
         if written:
             n = len(written)

@@ -27,7 +27,7 @@ from werkzeug.wsgi import ClosingIterator
 
 from services.analytics.records import VideoRow
 from services.analytics.web.file_answer import file_answer
-from services.analytics.web.views import is_http_url
+from services.analytics.web.links import is_http_url
 from services.common.boundary import is_video_id
 from services.common.rpc import is_loopback
 

@@ -8,7 +8,6 @@ templates are autoescaped, and a URL from a manifest becomes a link only when it
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
@@ -20,6 +19,8 @@ from services.analytics.store import AnalyticsStore
 from services.analytics.web.canonical import canonical_ids, influencer_id_as_typed
 from services.analytics.web.csv_download import csv_download
 from services.analytics.web.doubt import REVIEW_PAGE, OpenReviewCounts
+from services.analytics.web.links import is_http_url
+from services.analytics.web.media import find_source
 from services.analytics.web.query import whole_number
 from services.common.boundary import is_influencer_id, is_video_id
 from services.common.names import Known, fold, namesakes
@@ -43,15 +44,6 @@ def _min_videos() -> int:
 @bp.app_context_processor
 def _helpers() -> dict[str, Any]:
     return {"fmt": _fmt, "http_url": is_http_url}
-
-
-_HTTP_URL = re.compile(r"https?://[^\s\x00-\x1f\x7f]+", re.IGNORECASE)
-
-
-def is_http_url(value: object) -> bool:
-    """True for an http(s) URL with no blanks or control characters: the only URLs the page links to
-    (a `javascript:` or `data:` URL from a manifest stays text)."""
-    return isinstance(value, str) and _HTTP_URL.fullmatch(value) is not None
 
 
 def _fmt(value: object, digits: int = 2) -> str:
@@ -143,8 +135,6 @@ def video(video_id: str) -> str:
     page = report.video_page(_store(), _analysis(), video_id)
     if page is None:
         abort(404)
-    from services.analytics.web.media import find_source  # media imports this module (is_http_url)
-
     return render_template("video.html", page=page, others=_others(""),
                            source=find_source(page.rows, current_app.config), repost=_store().repost_of(video_id))
 
