@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from influencers.v1 import common_pb2
+from services.common.location_key import location_key
 from services.common.protoconv import duration, seconds
 
 DONE = common_pb2.VIDEO_STATUS_DONE
@@ -35,8 +36,9 @@ class VideoRow:
 
     @property
     def key(self) -> str:
-        """The row's identity in the store: its location, or its URL when it has none."""
-        return self.location or self.url
+        """The row's identity in the store: its location, or its URL when it has none, at a length every
+        engine indexes (services/common/location_key.py)."""
+        return location_key(self.location or self.url)
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,7 @@ from services.analytics.store_sessions import SqlRevocations
 from services.common.boundary import is_video_id
 from services.common.database import database_url, is_postgres, open_engine
 from services.common.erasure import erasure_key, scrub_sql
+from services.common.location_key import location_key
 from services.common.scores import score_problem
 
 if TYPE_CHECKING:
@@ -251,6 +252,7 @@ class AnalyticsStore(StoreReads):
         """Sets the score of the row keyed `key` (its location, or its url when it has none), and its
         video's when that row produced it; appearances stay. Clears the error a failed rerun noted on a
         done row. Returns False when nothing changed; KeyError for an unknown row."""
+        key = location_key(key)
         with self._writing() as w:
             found = w.c.execute(sa.select(urls.c.video_id, urls.c.performance, urls.c.status, urls.c.error)
                                 .where(urls.c.location == key)).first()
@@ -416,9 +418,9 @@ def _adopt(c: Connection, row: VideoRow) -> tuple[str, int] | None:
                                                                         urls.c.url == row.url)).first()
     if legacy is None or legacy[0] != row.video_id:
         return None
-    c.execute(urls.update().where(urls.c.location == row.url).values(location=row.location))
+    c.execute(urls.update().where(urls.c.location == row.url).values(location=row.key))
     c.execute(videos.update().where(videos.c.video_id == row.video_id, videos.c.location == row.url)
-              .values(location=row.location))
+              .values(location=row.key))
     return legacy[0], legacy[1]
 
 

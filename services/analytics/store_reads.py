@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from services.analytics.records import DONE, AppearanceRow, VideoRow
 from services.analytics.store_schema import appearances, names, reposts, state, urls, videos
+from services.common.location_key import location_key
 
 VIDEO_FRAME_COLUMNS = ["video_id", "url", "performance", "duration_s"]
 APPEARANCE_FRAME_COLUMNS = [
@@ -116,7 +117,7 @@ class StoreReads:
         written so (two folders may both have `a.mp4`). By `video_id`: the content, under the first row
         that produced it."""
         if location is not None:
-            query, key = _BY_LOCATION, location
+            query, key = _BY_LOCATION, location_key(location)
         elif url is not None:
             query, key = _BY_URL, url
         elif video_id:

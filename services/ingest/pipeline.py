@@ -27,6 +27,7 @@ from services.common import tracing
 from services.common.boundary import error_reason
 from services.common.database import database_unreachable
 from services.common.datadir import ScratchDir
+from services.common.location_key import location_key
 from services.common.protoconv import duration, seconds_by_key
 from services.common.settings import Settings
 from services.common.spool import SpoolError, SpoolReader, removed_after
@@ -49,13 +50,14 @@ def resolve_location(url: str, base_dir: Path) -> str:
     secret parameters, a signature or token, as their digests: url_secrets.secrets_digested); a local path
     or `file:` URL made absolute against `base_dir` (the manifest's folder) and resolved (`..`, symlinks).
     Other schemes come back as given (fetch refuses them). A path that cannot be resolved (a NUL byte,
-    `~user` of an unknown user, a symlink loop) raises FetchError naming it, as fetch() would."""
+    `~user` of an unknown user, a symlink loop) raises FetchError naming it, as fetch() would. A location
+    past 1 KiB is kept as analytics keys it (services/common/location_key.py)."""
     if is_remote(url):
-        return secrets_digested(url)
+        return location_key(secrets_digested(url))
     scheme = has_scheme(url)
     if scheme is not None and scheme != "file":
-        return url
-    return str(local_path(url, base_dir))
+        return location_key(url)
+    return location_key(str(local_path(url, base_dir)))
 
 
 def one_line(text: str) -> str:
