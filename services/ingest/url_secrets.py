@@ -7,7 +7,9 @@ URL as given.
 
 Two forms: `secrets_hidden` for people (each secret value `***`), and `secrets_digested` for a row's identity
 (each secret value a SHA-256 digest of it): two links that differ only in a secret stay two rows, as they were
-when the URL was kept as given, and a link given again is the same row.
+when the URL was kept as given, and a link given again is the same row. A token a CDN puts in the path
+(`/token=abc/v.mp4`, Akamai's `/hdnts=.../`) is hidden for people too; the row's identity keeps the path as
+given, as rows recorded before were keyed so.
 """
 
 from __future__ import annotations
@@ -30,14 +32,59 @@ SECRET_PARAMETERS = frozenset({
     "token", "access_token", "id_token", "refresh_token", "auth", "auth_token", "authorization",
     "key", "api_key", "apikey", "api-key", "secret", "client_secret", "password", "passwd",
 })
+# Path segments that carry a CDN token, lower case: `name=value` segments (Akamai `/hdnts=exp=..~acl=..~hmac=../`,
+# Bunny `/bcdn_token=..&expires=../`, `/token=abc/`, a signature moved into the path by a proxy), and marker
+# segments whose next segment is the token (`/sig/XYZ/v.mp4`, `/token/abc/v.mp4`). Narrower than the query's
+# list: a path segment `key=1` or `/key/7/` is as likely an id an analyst needs to see.
+PATH_TOKEN_NAMES = frozenset({
+    "hdnts", "hdnea", "__token__", "token", "bcdn_token", "access_token", "auth_token", "id_token", "auth",
+    "sig", "signature", "x-amz-signature", "x-amz-credential", "x-amz-security-token", "x-goog-signature",
+    "x-goog-credential", "policy", "key-pair-id", "hmac", "api_key", "apikey", "secret", "password",
+})
+PATH_TOKEN_MARKERS = frozenset({"sig", "signature", "token", "auth", "hmac", "hdnts", "__token__"})
+# A JSON Web Token as a segment of its own (three base64url parts, the header's `{"` as `eyJ`).
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
 HIDDEN = "***"
 
 
 def secrets_hidden(url: str) -> str:
     """`url` as it may be stored for display, logged and shown: its user name and password `***@`
-    (netguard.userinfo_hidden), and the value of each secret query or fragment parameter (SECRET_PARAMETERS,
-    any case) `***`; everything else exactly as given."""
-    return _each_secret(userinfo_hidden(url), lambda _value: HIDDEN)
+    (netguard.userinfo_hidden), the value of each secret query or fragment parameter (SECRET_PARAMETERS,
+    any case) `***`, and a token in its path `***` (path_tokens_hidden); everything else exactly as given."""
+    return _each_secret(path_tokens_hidden(userinfo_hidden(url)), lambda _value: HIDDEN)
+
+
+def path_tokens_hidden(url: str) -> str:
+    """`url` with the tokens CDNs put in a path hidden, for display: the value of a `name=value` segment, or of
+    a `&`-, `;`-, `,`- or `~`-separated pair in one, whose name is in PATH_TOKEN_NAMES (`/token=***/v.mp4`,
+    `/hdnts=***/`); the segment after a marker segment (PATH_TOKEN_MARKERS: `/sig/***/v.mp4`), unless it is the
+    last one (the file's name); a segment that is a JSON Web Token. Other segments (names, ids, dates), and a
+    URL that is not http(s) (a local path, whose folders are real names) as given."""
+    m = re.match(r"(?i)https?://[^/?#]*", url)
+    if m is None:
+        return url
+    end = len(url)
+    for sep in "?#":
+        i = url.find(sep, m.end())
+        if i != -1:
+            end = min(end, i)
+    segments = url[m.end():end].split("/")
+    for k, segment in enumerate(segments):
+        if _JWT.fullmatch(segment):
+            segments[k] = HIDDEN
+        elif "=" in segment:
+            pieces = re.split(r"([&;,~])", segment)  # Akamai's fields are `~`-separated
+            segments[k] = "".join(p if j % 2 else _path_pair(p) for j, p in enumerate(pieces))
+        elif k + 1 < len(segments) - 1 and segments[k + 1] and unquote(segment).lower() in PATH_TOKEN_MARKERS:
+            segments[k + 1] = HIDDEN
+    return url[:m.end()] + "/".join(segments) + url[end:]
+
+
+def _path_pair(piece: str) -> str:
+    name, eq, value = piece.partition("=")
+    if not eq or not value or unquote(name).strip().lower() not in PATH_TOKEN_NAMES:
+        return piece
+    return f"{name}={HIDDEN}"
 
 
 def secrets_digested(url: str) -> str:
