@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from services.common.boundary import escaped
+from services.common.url_secrets import secrets_hidden
 from services.ingest.http_wire import BadResponse, ByteRange, Head, partial_range, status_problem
 from services.ingest.netguard import (
     IPAddress,
@@ -35,7 +36,6 @@ from services.ingest.netguard import (
     system_resolver,
 )
 from services.ingest.pinned_http import CannotConnect, Connection, Deadline, call_before, open_connection
-from services.ingest.url_secrets import secrets_hidden
 
 CHUNK = 1 << 20
 MAX_REDIRECTS = 5

@@ -5,8 +5,8 @@ import ipaddress
 
 import pytest
 
-from services.ingest.netguard import Refused, Target, has_scheme, join_url, parse_url, userinfo_hidden
-from services.ingest.url_secrets import secrets_digested, secrets_hidden
+from services.common.url_secrets import secrets_digested, secrets_hidden, userinfo_hidden
+from services.ingest.netguard import Refused, Target, has_scheme, join_url, parse_url
 
 
 @pytest.mark.parametrize("url,reason", [

@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable
 from urllib.parse import unquote
 
-from services.ingest.netguard import userinfo_hidden
+from services.common.url_scheme import has_scheme
 
 # Query (or fragment) parameters whose value is a secret, lower case: cloud signed URLs (AWS SigV4 and V2,
 # Google V4 and V2, Azure SAS, CloudFront), Akamai tokens, and the usual names of tokens, keys and passwords.
@@ -47,9 +47,22 @@ _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
 HIDDEN = "***"
 
 
+def userinfo_hidden(url: str) -> str:
+    """`url` with the user name and password of its authority (`user:password@`, any scheme) as `***@`: the
+    form in which a URL may be stored, logged and shown. URLs with them are refused (parse_url), but the row
+    naming one is recorded, exported, logged and shown: a password or token must not travel with it."""
+    scheme = has_scheme(url)
+    start = len(scheme) + 3 if scheme is not None and url[len(scheme) + 1:].startswith("//") else -1
+    if start < 0:
+        return url
+    end = min((i for i in (url.find(sep, start) for sep in "/?#") if i != -1), default=len(url))
+    at = url.rfind("@", start, end)
+    return url if at < 0 else f"{url[:start]}***{url[at:]}"
+
+
 def secrets_hidden(url: str) -> str:
     """`url` as it may be stored for display, logged and shown: its user name and password `***@`
-    (netguard.userinfo_hidden), the value of each secret query or fragment parameter (SECRET_PARAMETERS,
+    (userinfo_hidden), the value of each secret query or fragment parameter (SECRET_PARAMETERS,
     any case) `***`, and a token in its path `***` (path_tokens_hidden); everything else exactly as given."""
     return _each_secret(path_tokens_hidden(userinfo_hidden(url)), lambda _value: HIDDEN)
 
