@@ -262,7 +262,7 @@ def _get(url: str, policy: FetchPolicy, deadline: Deadline) -> Fetched | str:
         if spool.size == 0:
             raise BadResponse("empty response (0 bytes)")
         if part is not None and spool.size < part.complete:
-            _rest(target, Pinned(addresses, tls, deadline), head, part.complete, spool, policy)
+            head = _rest(target, Pinned(addresses, tls, deadline), head, part.complete, spool, policy)
         spool.close()
     except BaseException:
         spool.discard()
@@ -281,12 +281,13 @@ class Pinned:
     deadline: Deadline
 
 
-def _rest(target: Target, pinned: Pinned, first: Head, complete: int, spool: _Spool, policy: FetchPolicy) -> None:
+def _rest(target: Target, pinned: Pinned, first: Head, complete: int, spool: _Spool, policy: FetchPolicy) -> Head:
     """Asks for the rest of a file of `complete` bytes whose first answer (`first`) was a part of it: a Range
     request from the first byte not yet here, to the same checked address, each answer a part that must start
     there (`partial_range`), until the file is whole or MAX_PARTS answers came. If-Range carries the first
     answer's strong ETag, else its Last-Modified, so that a file changed meanwhile comes whole (200) and is
-    taken instead of what came; an answer naming another ETag or Last-Modified fails."""
+    taken instead of what came; an answer naming another ETag or Last-Modified fails. Returns the head of the
+    answer the file's first byte came in (its Content-Encoding is the file's)."""
     validator = _if_range(first)
     for _ in range(MAX_PARTS - 1):
         start = spool.size
@@ -298,7 +299,7 @@ def _rest(target: Target, pinned: Pinned, first: Head, complete: int, spool: _Sp
                 _take(conn, head, None, spool, policy)
                 if spool.size == 0:
                     raise BadResponse("empty response (0 bytes)")
-                return
+                return head
             if head.status != 206:
                 problem = status_problem(head.status, head.get("retry-after"))
                 raise BadResponse(f"{problem}, where the rest of the file (bytes {start}-) was asked for")
@@ -306,7 +307,7 @@ def _rest(target: Target, pinned: Pinned, first: Head, complete: int, spool: _Sp
             _same_file(first, head)
             _take(conn, head, part, spool, policy)
         if spool.size == complete:
-            return
+            return first
     raise BadResponse(f"the server sent the file in more than {MAX_PARTS} parts ({spool.size} of its {complete} "
                       f"bytes came)")
 

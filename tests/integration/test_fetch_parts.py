@@ -38,7 +38,7 @@ class PartsHandler(http.server.BaseHTTPRequestHandler):
         m = RANGE_ASKED.fullmatch(asked or "bytes=0-")
         start = int(m.group(1)) if m else 0
         if parts.broken == "changed" and asked and if_range in (parts.etag, parts.last_modified):
-            return self._answer(200, NEW_FILE, None)  # If-Range failed: the file changed since, all of it
+            return self._answer(200, NEW_FILE, None, gzip=True)  # If-Range failed: the file changed since, all of it
         if parts.broken == "gone" and asked:
             return self._answer(404, b"not here", None)
         if parts.broken == "same-part":
@@ -49,9 +49,11 @@ class PartsHandler(http.server.BaseHTTPRequestHandler):
         total = len(parts.body) + (1 if parts.broken == "other-length" and asked else 0)
         self._answer(206, parts.body[start:end + 1], f"bytes {start}-{end}/{total}")
 
-    def _answer(self, code, body, content_range):
+    def _answer(self, code, body, content_range, gzip=False):
         parts: Parts = self.server.parts
         self.send_response(code)
+        if gzip:
+            self.send_header("Content-Encoding", "gzip")
         if content_range:
             self.send_header("Content-Range", content_range)
         if parts.etag:
@@ -116,6 +118,7 @@ def test_a_file_changed_between_parts_comes_whole_and_alone(serve, tmp_path):
     # If-Range failed on the server: it sends the new file whole (200), never bytes of two versions.
     got = fetch(serve(Parts(broken="changed")), tmp_path, policy(tmp_path))
     assert got.path.read_bytes() == NEW_FILE and got.sha256 == hashlib.sha256(NEW_FILE).hexdigest()
+    assert got.encoding == "gzip"  # the new file's own answer says how its bytes are
 
 
 def test_a_file_larger_than_the_cap_is_refused_by_its_first_part_before_more_is_asked(serve, tmp_path):
