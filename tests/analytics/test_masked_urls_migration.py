@@ -177,3 +177,31 @@ def test_two_rows_of_one_link_merge_as_the_stores_rules_would_have_had_them(new,
 ])
 def test_the_links_an_old_error_names_are_shown_as_errors_name_them_today(error, shown) -> None:
     assert links_hidden(error) == shown
+
+
+def test_when_the_link_gave_other_bytes_since_its_old_video_moves_to_its_next_row(url) -> None:
+    # The store's rule when a row's file changes: the video it produced stands under its next row, done.
+    engine = open_engine(url)
+    try:
+        with engine.connect() as c, c.begin():
+            command.upgrade(HISTORY.config(c), BEFORE)
+            c.execute(urls.insert(), [
+                dict(location=CHANGED, url=CHANGED, video_id=vid(3), performance=1.0, status=DONE, error="",
+                     external_id="", updated_at=1.0, seq=1, repeats=0),
+                dict(location=LOCAL, url="local.mp4", video_id=vid(3), performance=4.0, status=DUPLICATE,
+                     error="", external_id="", updated_at=1.0, seq=2, repeats=0),
+                dict(location=secrets_digested(CHANGED), url=secrets_hidden(CHANGED), video_id=vid(8),
+                     performance=1.0, status=DONE, error="", external_id="", updated_at=2.0, seq=3, repeats=0)])
+            c.execute(videos.insert(), [
+                dict(video_id=vid(3), url=CHANGED, performance=1.0, status=DONE, error="", duration_s=5.0, faces=1,
+                     location=CHANGED, seq=1),
+                dict(video_id=vid(8), url=secrets_hidden(CHANGED), performance=1.0, status=DONE, error="",
+                     duration_s=5.0, faces=1, location=secrets_digested(CHANGED), seq=2)])
+        migrate(engine)
+    finally:
+        engine.dispose()
+    rows = {r["location"]: r for r in table(url, urls)}
+    assert sorted(rows) == sorted([LOCAL, secrets_digested(CHANGED)])
+    assert (rows[LOCAL]["status"], rows[LOCAL]["video_id"]) == (DONE, vid(3))
+    assert {v["video_id"]: v["location"] for v in table(url, videos)} == {vid(3): LOCAL,
+                                                                          vid(8): secrets_digested(CHANGED)}
