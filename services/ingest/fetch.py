@@ -262,7 +262,7 @@ def _get(url: str, policy: FetchPolicy, deadline: Deadline) -> Fetched | str:
         if spool.size == 0:
             raise BadResponse("empty response (0 bytes)")
         if part is not None and spool.size < part.complete:
-            head = _rest(target, Pinned(addresses, tls, deadline), head, part.complete, spool, policy)
+            head = _rest(target, _Pinned(addresses, tls, deadline), head, part.complete, spool, policy)
         spool.close()
     except BaseException:
         spool.discard()
@@ -273,7 +273,7 @@ def _get(url: str, policy: FetchPolicy, deadline: Deadline) -> Fetched | str:
 
 
 @dataclass(frozen=True)
-class Pinned:
+class _Pinned:
     """Where a hop's connections go: its checked addresses, TLS context and the download's deadline."""
 
     addresses: Sequence[IPAddress]
@@ -281,7 +281,7 @@ class Pinned:
     deadline: Deadline
 
 
-def _rest(target: Target, pinned: Pinned, first: Head, complete: int, spool: _Spool, policy: FetchPolicy) -> Head:
+def _rest(target: Target, pinned: _Pinned, first: Head, complete: int, spool: _Spool, policy: FetchPolicy) -> Head:
     """Asks for the rest of a file of `complete` bytes whose first answer (`first`) was a part of it: a Range
     request from the first byte not yet here, to the same checked address, each answer a part that must start
     there (`partial_range`), until the file is whole or MAX_PARTS answers came. If-Range carries the first
