@@ -8,6 +8,7 @@ deadline), `http_wire` (strict response framing).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import hashlib
@@ -15,26 +16,30 @@ import os
 import ssl
 import stat
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from services.common.boundary import escaped
-from services.ingest.http_wire import BadResponse, status_problem, whole_file_range
+from services.common.url_secrets import secrets_hidden
+from services.ingest.http_wire import BadResponse, ByteRange, Head, partial_range, status_problem
 from services.ingest.netguard import (
+    IPAddress,
     Refused,
     Resolver,
+    Target,
     has_scheme,
     join_url,
     parse_url,
     resolve_checked,
     system_resolver,
 )
-from services.ingest.pinned_http import CannotConnect, Deadline, call_before, open_connection
-from services.ingest.url_secrets import secrets_hidden
+from services.ingest.pinned_http import CannotConnect, Connection, Deadline, call_before, open_connection
 
 CHUNK = 1 << 20
 MAX_REDIRECTS = 5
+MAX_PARTS = 16  # answers to one download when the server sends the file in parts (206), the first included
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 SHOWN_URL_CHARS = 200  # of a URL named in an error message
 
@@ -240,35 +245,141 @@ def _get(url: str, policy: FetchPolicy, deadline: Deadline) -> Fetched | str:
             if not location:
                 raise BadResponse(f"HTTP {head.status} redirect without a Location")
             return join_url(target, _utf8(location))
-        # A 206 that holds the whole file is the file (asked for whole: no Range is sent); any other part is not.
-        whole = whole_file_range(head) if head.status == 206 else None
+        # Asked for whole (no Range is sent), a 206 is a part of the file from its start: the file itself when
+        # it holds it all, as some servers and CDNs answer every GET; else the rest is asked for (_rest).
+        part = partial_range(head, 0, None) if head.status == 206 else None
         if head.status not in (200, 206):
             raise BadResponse(status_problem(head.status, head.get("retry-after")))
+        if part is not None and part.complete > policy.max_bytes:
+            raise BadResponse(f"{part.complete} bytes is more than the limit of {policy.max_bytes}")
+        spool = _Spool(policy.tmp_dir)
         try:
-            fd, name = tempfile.mkstemp(prefix="video-", suffix=".mp4", dir=policy.tmp_dir)
+            _take(conn, head, part, spool, policy)
+        except BaseException:
+            spool.discard()
+            raise
+    try:
+        if spool.size == 0:
+            raise BadResponse("empty response (0 bytes)")
+        if part is not None and spool.size < part.complete:
+            head = _rest(target, _Pinned(addresses, tls, deadline), head, part.complete, spool, policy)
+        spool.close()
+    except BaseException:
+        spool.discard()
+        raise
+    encoding = ", ".join(head.all("content-encoding")).strip(" \t")
+    return Fetched(spool.path, spool.hash.hexdigest(), spool.size, temporary=True,
+                   encoding="" if encoding.lower() in ("", "identity") else escaped(encoding[:40]))
+
+
+@dataclass(frozen=True)
+class _Pinned:
+    """Where a hop's connections go: its checked addresses, TLS context and the download's deadline."""
+
+    addresses: Sequence[IPAddress]
+    tls: ssl.SSLContext | None
+    deadline: Deadline
+
+
+def _rest(target: Target, pinned: _Pinned, first: Head, complete: int, spool: _Spool, policy: FetchPolicy) -> Head:
+    """Asks for the rest of a file of `complete` bytes whose first answer (`first`) was a part of it: a Range
+    request from the first byte not yet here, to the same checked address, each answer a part that must start
+    there (`partial_range`), until the file is whole or MAX_PARTS answers came. If-Range carries the first
+    answer's strong ETag, else its Last-Modified, so that a file changed meanwhile comes whole (200) and is
+    taken instead of what came; an answer naming another ETag or Last-Modified fails. Returns the head of the
+    answer the file's first byte came in (its Content-Encoding is the file's)."""
+    validator = _if_range(first)
+    for _ in range(MAX_PARTS - 1):
+        start = spool.size
+        headers = [("Range", f"bytes={start}-")] + ([("If-Range", validator)] if validator else [])
+        with open_connection(target, pinned.addresses, pinned.deadline, pinned.tls) as conn:
+            head = conn.request_head(target, headers)
+            if head.status == 200:  # the Range ignored, or the file changed (If-Range): the whole file, anew
+                spool.restart()
+                _take(conn, head, None, spool, policy)
+                if spool.size == 0:
+                    raise BadResponse("empty response (0 bytes)")
+                return head
+            if head.status != 206:
+                problem = status_problem(head.status, head.get("retry-after"))
+                raise BadResponse(f"{problem}, where the rest of the file (bytes {start}-) was asked for")
+            part = partial_range(head, start, complete)
+            _same_file(first, head)
+            _take(conn, head, part, spool, policy)
+        if spool.size == complete:
+            return first
+    raise BadResponse(f"the server sent the file in more than {MAX_PARTS} parts ({spool.size} of its {complete} "
+                      f"bytes came)")
+
+
+def _take(conn: Connection, head: Head, part: ByteRange | None, spool: _Spool, policy: FetchPolicy) -> None:
+    """Reads an answer's body into `spool`; a part's body must be as long as its Content-Range states."""
+    size = conn.stream_body(head, policy.max_bytes - spool.size, spool.write)
+    if part is not None and size < part.length:
+        raise BadResponse(f"incomplete download ({size} of the {part.length} bytes its Content-Range states)")
+    if part is not None and size > part.length:
+        raise BadResponse(f"the server sent {size} bytes for the {part.length} its Content-Range states")
+
+
+def _if_range(head: Head) -> str | None:
+    """The validator of the file a first answer was part of, for If-Range: its ETag when strong (RFC 9110
+    allows no weak one there), else its Last-Modified; None when it has neither."""
+    etag = head.get("etag")
+    if etag and not etag.startswith("W/"):
+        return etag
+    return head.get("last-modified")
+
+
+def _same_file(first: Head, later: Head) -> None:
+    """BadResponse when a later part names another version of the file than the first part did."""
+    for name, shown in (("etag", "ETag"), ("last-modified", "Last-Modified")):
+        was, now = first.get(name), later.get(name)
+        if was and now and was != now:
+            raise BadResponse(f"the file changed on the server during the download ({shown} {escaped(was[:60])!r}, "
+                              f"then {escaped(now[:60])!r})")
+
+
+class _Spool:
+    """The download's temporary file, its size in bytes and the SHA-256 of what was written to it."""
+
+    def __init__(self, tmp_dir: Path | None) -> None:
+        try:
+            fd, name = tempfile.mkstemp(prefix="video-", suffix=".mp4", dir=tmp_dir)
         except OSError as exc:
             raise _Failed(f"cannot write the download to disk ({exc.strerror})") from exc
-        tmp = Path(name)
-        h = hashlib.sha256()
+        self.path = Path(name)
+        self.file = open(fd, "wb")  # noqa: SIM115 - closed by close() or discard()
+        self.hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        self.hash.update(data)
+        self.size += len(data)
         try:
-            with open(fd, "wb") as out:
-                def write(data: bytes) -> None:
-                    h.update(data)
-                    try:
-                        out.write(data)
-                    except OSError as exc:  # not the network's fault: say so
-                        raise _Failed(f"cannot write the download to disk ({exc.strerror})") from exc
-                size = conn.stream_body(head, policy.max_bytes, write)
-            if size == 0:
-                raise BadResponse("empty response (0 bytes)")
-            if whole is not None and size != whole:
-                raise BadResponse(f"incomplete download ({size} of the {whole} bytes its Content-Range states)")
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-    encoding = ", ".join(head.all("content-encoding")).strip(" \t")
-    return Fetched(tmp, h.hexdigest(), size, temporary=True,
-                   encoding="" if encoding.lower() in ("", "identity") else escaped(encoding[:40]))
+            self.file.write(data)
+        except OSError as exc:  # not the network's fault: say so
+            raise _Failed(f"cannot write the download to disk ({exc.strerror})") from exc
+
+    def restart(self) -> None:
+        """Empties the file: what came is not part of the file that comes next."""
+        try:
+            self.file.seek(0)
+            self.file.truncate()
+        except OSError as exc:
+            raise _Failed(f"cannot write the download to disk ({exc.strerror})") from exc
+        self.hash = hashlib.sha256()
+        self.size = 0
+
+    def close(self) -> None:
+        try:
+            self.file.close()
+        except OSError as exc:
+            raise _Failed(f"cannot write the download to disk ({exc.strerror})") from exc
+
+    def discard(self) -> None:
+        with contextlib.suppress(OSError):  # the file goes anyway, and the download has failed already
+            self.file.close()
+        self.path.unlink(missing_ok=True)
 
 
 def _utf8(value: str) -> str:

@@ -45,21 +45,45 @@ def status_problem(status: int, retry_after: str | None) -> str:
     return f"HTTP {status} ({what}: the server asks to {until}; run the manifest again then)"
 
 
-def whole_file_range(head: Head) -> int:
-    """The file's length in bytes, for a 206 (Partial Content) answer to a request of the whole file whose
-    Content-Range covers it all (`bytes 0-999/1000`: some servers and CDNs answer every GET so). A 206 with
-    a part of the file, or no single range, raises BadResponse naming what it holds: the whole was asked for."""
+@dataclass(frozen=True)
+class ByteRange:
+    """The bytes `first` to `last` (both included, from 0) of a file of `complete` bytes, as a 206 answer's
+    Content-Range states them."""
+
+    first: int
+    last: int
+    complete: int
+
+    @property
+    def length(self) -> int:
+        return self.last - self.first + 1
+
+
+def partial_range(head: Head, start: int, complete: int | None) -> ByteRange:
+    """The byte range a 206 (Partial Content) answer holds, for a request of the file from byte `start` (0: the
+    whole file, asked for without a Range, as some servers and CDNs answer every GET with a 206), of `complete`
+    bytes as an earlier part stated (None for the first answer). BadResponse, naming what the answer holds, for
+    no single range, a range of unknown length (`/*`), one that is not inside the file, one that starts
+    elsewhere than `start` or states another file length."""
+    asked = "where the whole file was asked for" if start == 0 else f"where bytes {start}- were asked for"
     values = head.all("content-range")
     m = _CONTENT_RANGE.fullmatch(values[0].strip(" \t")) if len(values) == 1 else None
     if m is None:
         shown = ", ".join(values)[:60]
         what = f"no single byte range (Content-Range {shown!r})" if shown else "no Content-Range"
-        raise BadResponse(f"HTTP 206 (partial content) with {what}, where the whole file was asked for")
-    first, last, complete = m.groups()
-    if complete == "*" or int(first) != 0 or int(last) + 1 != int(complete):
-        raise BadResponse(f"HTTP 206 (partial content): the server sent bytes {first}-{last} of {complete}, a part "
-                          f"of the file where the whole was asked for")
-    return int(complete)
+        raise BadResponse(f"HTTP 206 (partial content) with {what}, {asked}")
+    first, last, length = m.groups()
+    sent = f"HTTP 206 (partial content): the server sent bytes {first}-{last} of {length}"
+    if length == "*":
+        raise BadResponse(f"{sent}, a part of a file of unknown length, {asked}")
+    got = ByteRange(int(first), int(last), int(length))
+    if got.last < got.first or got.last >= got.complete:
+        raise BadResponse(f"{sent}, a range outside the file")
+    if got.first != start:
+        raise BadResponse(f"{sent}, a part starting at byte {got.first}, {asked}")
+    if complete is not None and got.complete != complete:
+        raise BadResponse(f"{sent}, where its first part stated {complete} bytes (the file changed on the server?)")
+    return got
 
 
 class BadResponse(Exception):

@@ -36,7 +36,7 @@ from sqlalchemy.engine import Engine
 from influencers.v1 import ingest_pb2
 from services.common.migrations import History, upgrade
 from services.common.protoconv import seconds, status_word, timestamp
-from services.ingest.url_secrets import secrets_hidden
+from services.common.url_secrets import secrets_hidden
 
 QUEUED, RUNNING = ingest_pb2.JOB_STATE_QUEUED, ingest_pb2.JOB_STATE_RUNNING
 SUCCEEDED, FAILED = ingest_pb2.JOB_STATE_SUCCEEDED, ingest_pb2.JOB_STATE_FAILED

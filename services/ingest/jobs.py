@@ -31,6 +31,7 @@ from services.common.damage import DISK_FULL, engine_error, is_disk_full
 from services.common.metrics import count_video
 from services.common.protoconv import seconds_by_key, status_word
 from services.common.streak import FailureStreak
+from services.common.url_secrets import secrets_hidden
 from services.ingest.fetch import file_url_path, shown_url
 from services.ingest.job_store import (
     CANCELLED,
@@ -45,7 +46,6 @@ from services.ingest.job_store import (
     QueueFull,
 )
 from services.ingest.netguard import has_scheme
-from services.ingest.url_secrets import secrets_hidden
 
 __all__ = ["CANCELLED", "ENDED", "FAILED", "QUEUED", "RUNNING", "SUCCEEDED", "JobQueue", "QueueFull", "RowRunner",
            "settled_rows", "with_missing_urls_named", "with_repeats"]

@@ -16,12 +16,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from services.common.url_scheme import has_scheme
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # A resolver maps (host name, port) to the IP addresses (strings) the name stands for.
 Resolver = Callable[[str, int], Sequence[str]]
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
-_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 _LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
 _NUMERIC_LABEL = re.compile(r"(?:0[xX][0-9A-Fa-f]*|[0-9]+)")
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"  # decimal 0-255, no leading zero
@@ -85,27 +86,6 @@ class Target:
     def url(self) -> str:
         """The URL rebuilt from its parts (what a relative redirect is resolved against)."""
         return f"{self.scheme}://{self.host_header}{self.request_target}"
-
-
-def has_scheme(url: str) -> str | None:
-    """The lower-case scheme of an absolute URL, or None (a path, or a one-letter Windows drive)."""
-    m = _SCHEME.match(url)
-    if m is None or len(m.group()) == 2:
-        return None
-    return m.group()[:-1].lower()
-
-
-def userinfo_hidden(url: str) -> str:
-    """`url` with the user name and password of its authority (`user:password@`, any scheme) as `***@`: the
-    form in which a URL may be stored, logged and shown. URLs with them are refused (parse_url), but the row
-    naming one is recorded, exported, logged and shown: a password or token must not travel with it."""
-    scheme = has_scheme(url)
-    start = len(scheme) + 3 if scheme is not None and url[len(scheme) + 1:].startswith("//") else -1
-    if start < 0:
-        return url
-    end = min((i for i in (url.find(sep, start) for sep in "/?#") if i != -1), default=len(url))
-    at = url.rfind("@", start, end)
-    return url if at < 0 else f"{url[:start]}***{url[at:]}"
 
 
 def parse_url(url: str) -> Target:

@@ -91,12 +91,17 @@ class Connection:
     def close(self) -> None:
         self.sock.close()
 
-    def request_head(self, target: Target) -> Head:
-        """Sends a GET for `target` and reads the answer's status line and headers (1xx heads skipped)."""
+    def request_head(self, target: Target, headers: Sequence[tuple[str, str]] = ()) -> Head:
+        """Sends a GET for `target`, with `headers` added (values as a server sent them: Latin-1, no line
+        breaks), and reads the answer's status line and headers (1xx heads skipped)."""
+        if any(c in name + value for name, value in headers for c in "\r\n\0"):
+            raise ValueError("a request header with a line break")
+        extra = "".join(f"{name}: {value}\r\n" for name, value in headers)
         request = (f"GET {target.request_target} HTTP/1.1\r\nHost: {target.host_header}\r\n"
-                   f"User-Agent: {USER_AGENT}\r\nAccept: */*\r\nAccept-Encoding: identity\r\nConnection: close\r\n\r\n")
+                   f"User-Agent: {USER_AGENT}\r\nAccept: */*\r\nAccept-Encoding: identity\r\n{extra}"
+                   f"Connection: close\r\n\r\n")
         self.sock.settimeout(self.deadline.remaining())
-        self.sock.sendall(request.encode("ascii"))
+        self.sock.sendall(request.encode("latin-1"))
         budget = MAX_HEAD_BYTES
         for _ in range(MAX_INTERIM + 1):
             status_line = self._head_line(budget, first=True)

@@ -31,6 +31,7 @@ from services.common.location_key import location_key
 from services.common.protoconv import duration, seconds_by_key
 from services.common.settings import Settings
 from services.common.spool import SpoolError, SpoolReader, removed_after
+from services.common.url_secrets import secrets_digested, secrets_hidden
 from services.ingest.decoders import Decoders
 from services.ingest.decoding import Decoded, DecodeOrder
 from services.ingest.fetch import Fetched, FetchError, FetchPolicy, fetch, is_remote, local_path, shown_url
@@ -38,7 +39,6 @@ from services.ingest.netguard import has_scheme
 from services.ingest.repost_store import RepostStore
 from services.ingest.signature import Signature, is_repost, signature
 from services.ingest.stream_digest import stream_digest
-from services.ingest.url_secrets import secrets_digested, secrets_hidden
 from services.ingest.video import VideoError
 
 log = logging.getLogger(__name__)

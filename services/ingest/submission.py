@@ -22,11 +22,11 @@ from services.common.metrics import observe_stages
 from services.common.protoconv import durations
 from services.common.row_keys import manifest_row_key
 from services.common.scores import score_problem
+from services.common.url_secrets import userinfo_hidden
 from services.ingest import batch
 from services.ingest.job_store import Claim
 from services.ingest.jobs import given_up, row_label
 from services.ingest.manifest import MAX_CELL_CHARS
-from services.ingest.netguard import userinfo_hidden
 from services.ingest.pipeline import VideoPipeline
 
 log = logging.getLogger(__name__)

@@ -519,11 +519,11 @@ def test_a_partial_content_answer_holding_the_whole_file_is_the_file(raw, tmp_pa
 
 
 @pytest.mark.parametrize("answer,message", [
-    pytest.param(PARTIAL_HEAD + b"Content-Range: bytes 0-10/5000\r\nContent-Length: 11\r\n\r\n" + BODY,
-                 "HTTP 206 (partial content): the server sent bytes 0-10 of 5000, a part of the file where the whole "
-                 "was asked for", id="the-start"),
     pytest.param(PARTIAL_HEAD + b"Content-Range: bytes 100-110/111\r\nContent-Length: 11\r\n\r\n" + BODY,
-                 "the server sent bytes 100-110 of 111, a part", id="the-end"),
+                 "HTTP 206 (partial content): the server sent bytes 100-110 of 111, a part starting at byte 100, where "
+                 "the whole file was asked for", id="the-end"),
+    pytest.param(PARTIAL_HEAD + b"Content-Range: bytes 0-11/11\r\nContent-Length: 12\r\n\r\n" + BODY + b"!",
+                 "the server sent bytes 0-11 of 11, a range outside the file", id="past-the-end"),
     pytest.param(PARTIAL_HEAD + b"Content-Range: bytes 0-10/*\r\nContent-Length: 11\r\n\r\n" + BODY,
                  "the server sent bytes 0-10 of *, a part", id="length-unknown"),
     pytest.param(PARTIAL_HEAD + b"Content-Length: 11\r\n\r\n" + BODY,

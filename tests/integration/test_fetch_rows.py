@@ -255,3 +255,24 @@ def test_a_signed_urls_signature_and_token_are_never_recorded_or_shown_and_it_st
     stored = b"".join(p.read_bytes() for p in tmp_path.glob("analytics.sqlite*"))
     logged = " ".join(str(vars(record)) for record in caplog.records)  # the row's reason is a field of its line
     assert "hunter" not in " ".join(written) + logged and b"hunter" not in stored
+
+
+def test_a_token_in_a_signed_urls_path_is_hidden_where_the_row_is_shown_and_the_file_name_kept(
+        pipeline, tmp_path, http_server, caplog):
+    # Before: the row was shown, exported and logged as https://cdn/token=hunter2tok/v.mp4, its token as given.
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_odd_media import write_faststart_mp4
+
+    served = tmp_path / "served"
+    (served / "token=hunter2tok").mkdir(parents=True)
+    write_faststart_mp4(served / "token=hunter2tok" / "v.mp4", seconds=2)
+    base = http_server(served)
+    outcome = pipeline.process(f"{base}/token=hunter2tok/v.mp4", 1.0, "", "", tmp_path)
+    assert outcome.video.status == DONE, outcome.video.error
+    assert outcome.video.url == f"{base}/token=***/v.mp4"
+    assert pipeline.process(f"{base}/token=hunter2tok/v.mp4", 1.0, "", "", tmp_path).already_counted
+    missing = pipeline.process(f"{base}/sig/hunter2sig/gone.mp4", 1.0, "", "", tmp_path)
+    assert missing.video.error == f"{base}/sig/***/gone.mp4: HTTP 404 (not found)"
+    shown = f"{outcome.video.url} {missing.video.url} {missing.video.error}"
+    logged = " ".join(str(vars(record)) for record in caplog.records)
+    assert "hunter" not in shown + logged

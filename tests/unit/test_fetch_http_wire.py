@@ -1,15 +1,19 @@
 """Reading a server's answer strictly: status line, headers, Content-Length, transfer coding, chunk sizes."""
 
+import re
+
 import pytest
 
 from services.ingest.http_wire import (
     BadResponse,
+    ByteRange,
     Head,
     content_length,
     is_chunked,
     parse_chunk_size,
     parse_header_lines,
     parse_status_line,
+    partial_range,
     status_problem,
 )
 
@@ -124,3 +128,30 @@ def test_a_bad_chunk_size_is_refused(line):
 ])
 def test_a_refusing_status_is_said_in_words_with_the_wait_the_server_asks_for(status, retry_after, problem):
     assert status_problem(status, retry_after) == problem
+
+
+def ranged(value: str) -> Head:
+    return Head(206, {"content-range": [value]})
+
+
+@pytest.mark.parametrize("value,start,complete,expected", [
+    ("bytes 0-999/5000", 0, None, ByteRange(0, 999, 5000)),
+    ("bytes 1000-4999/5000", 1000, 5000, ByteRange(1000, 4999, 5000)),
+    ("BYTES 0-0/1", 0, None, ByteRange(0, 0, 1)),
+])
+def test_a_partial_answer_gives_the_range_it_holds(value, start, complete, expected):
+    assert partial_range(ranged(value), start, complete) == expected
+    assert expected.length == expected.last - expected.first + 1
+
+
+@pytest.mark.parametrize("value,start,complete,message", [
+    ("bytes 0-999/*", 0, None, "bytes 0-999 of *, a part of a file of unknown length, where the whole file"),
+    ("bytes 5-1/10", 0, None, "bytes 5-1 of 10, a range outside the file"),
+    ("bytes 0-10/10", 0, None, "bytes 0-10 of 10, a range outside the file"),
+    ("bytes 0-999/5000", 1000, 5000, "bytes 0-999 of 5000, a part starting at byte 0, where bytes 1000- were asked"),
+    ("bytes 1000-1999/6000", 1000, 5000, "where its first part stated 5000 bytes (the file changed on the server?)"),
+    ("items 0-1/2", 0, None, "with no single byte range (Content-Range 'items 0-1/2'), where the whole file"),
+])
+def test_a_partial_answer_that_does_not_fit_what_was_asked_is_refused_naming_it(value, start, complete, message):
+    with pytest.raises(BadResponse, match=re.escape(message)):
+        partial_range(ranged(value), start, complete)

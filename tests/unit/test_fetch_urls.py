@@ -5,8 +5,8 @@ import ipaddress
 
 import pytest
 
-from services.ingest.netguard import Refused, Target, has_scheme, join_url, parse_url, userinfo_hidden
-from services.ingest.url_secrets import secrets_digested, secrets_hidden
+from services.common.url_secrets import secrets_digested, secrets_hidden, userinfo_hidden
+from services.ingest.netguard import Refused, Target, has_scheme, join_url, parse_url
 
 
 @pytest.mark.parametrize("url,reason", [
@@ -141,10 +141,47 @@ def test_a_user_name_or_password_in_a_url_is_hidden_whatever_the_scheme(url, sho
      "access_token=***#key=***"),
     ("https://alice:pw@cdn/v.mp4?sig=s", "https://***@cdn/v.mp4?sig=***"),
     ("https://cdn/v.mp4?id=7&token&key=&tokens=x", "https://cdn/v.mp4?id=7&token&key=&tokens=x"),  # no value: nothing
-    ("https://cdn/key=1/v.mp4", "https://cdn/key=1/v.mp4"),  # the path is no query
+    ("https://cdn/key=1/v.mp4", "https://cdn/key=1/v.mp4"),  # the path is no query; `key=1` there may be an id
 ])
 def test_the_values_of_a_signed_urls_secret_parameters_are_hidden_and_the_rest_kept_as_given(url, shown):
     assert secrets_hidden(url) == shown
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("https://cdn.example/token=abc123/v.mp4", "https://cdn.example/token=***/v.mp4"),
+    ("https://cdn/TOKEN=abc/v.mp4?id=7", "https://cdn/TOKEN=***/v.mp4?id=7"),
+    ("https://a.akamaihd.net/hdnts=exp=1700000000~acl=%2f*~hmac=9f3a0c/v.mp4",
+     "https://a.akamaihd.net/hdnts=***~acl=%2f*~hmac=***/v.mp4"),
+    ("https://a.akamaihd.net/hdnts=exp=1700000000~acl=/*~hmac=9f3a0c/v.mp4",  # the ACL's `/` left unescaped
+     "https://a.akamaihd.net/hdnts=***~acl=/*~hmac=***/v.mp4"),
+    ("https://z.b-cdn.net/bcdn_token=HS256-Xy&expires=1700000000&token_path=%2F/v.mp4",
+     "https://z.b-cdn.net/bcdn_token=***&expires=1700000000&token_path=%2F/v.mp4"),
+    ("https://proxy/X-Amz-Signature=9f3a;X-Amz-Credential=AKIA/b/v.mp4",
+     "https://proxy/X-Amz-Signature=***;X-Amz-Credential=***/b/v.mp4"),
+    ("https://cdn/sig/XYZ123/v.mp4", "https://cdn/sig/***/v.mp4"),
+    ("https://cdn/media/token/abc123/2024/v.mp4", "https://cdn/media/token/***/2024/v.mp4"),
+    ("https://cdn/eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjE3MDAwMDB9.c2lnbmF0dXJlX2hlcmU/v.mp4", "https://cdn/***/v.mp4"),
+    ("https://cdn/v.mp4;token=abc", "https://cdn/v.mp4;token=***"),
+])
+def test_a_token_in_a_urls_path_is_hidden_as_one_in_its_query(url, shown):
+    assert secrets_hidden(url) == shown
+    assert secrets_hidden(shown) == shown  # hiding twice changes nothing (shown URLs are shown again)
+
+
+@pytest.mark.parametrize("url", [
+    "https://cdn/videos/2024/06/launch-day.mp4",
+    "https://cdn/id=77/clip.mp4",  # an id an analyst recognises the video by
+    "https://cdn/sig/v.mp4",  # after the marker, the file's name
+    "https://cdn/token/",  # nothing after the marker
+    "https://cdn/tokens/abc/v.mp4",
+    "https://cdn/my-token=final/v.mp4",
+    "https://cdn/a/token=/v.mp4",  # no value
+    "https://cdn/eyJustAFileName.mp4",
+    "videos/token=abc/v.mp4",  # a local path: its folders are real names
+    "file:///data/sig/abc/v.mp4",
+])
+def test_ordinary_path_segments_file_names_and_local_paths_are_shown_as_given(url):
+    assert secrets_hidden(url) == url
 
 
 def test_a_digested_url_tells_links_apart_by_their_secrets_without_keeping_them():

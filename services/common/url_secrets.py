@@ -1,0 +1,126 @@
+"""The secrets a video URL may carry, kept out of what is stored, logged and shown.
+
+A signed link (S3, Google Cloud Storage, Azure SAS, CloudFront, a CDN token) carries its signature, key or
+token in the query: the row's URL is recorded in analytics, exported in videos.csv, shown on the page and in
+the CLI, logged and kept with the job's results, where the secret must not travel. The fetch alone uses the
+URL as given.
+
+Two forms: `secrets_hidden` for people (each secret value `***`), and `secrets_digested` for a row's identity
+(each secret value a SHA-256 digest of it): two links that differ only in a secret stay two rows, as they were
+when the URL was kept as given, and a link given again is the same row. A token a CDN puts in the path
+(`/token=abc/v.mp4`, Akamai's `/hdnts=.../`) is hidden for people too; the row's identity keeps the path as
+given, as rows recorded before were keyed so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from urllib.parse import unquote
+
+from services.common.url_scheme import has_scheme
+
+# Query (or fragment) parameters whose value is a secret, lower case: cloud signed URLs (AWS SigV4 and V2,
+# Google V4 and V2, Azure SAS, CloudFront), Akamai tokens, and the usual names of tokens, keys and passwords.
+SECRET_PARAMETERS = frozenset({
+    "x-amz-signature", "x-amz-credential", "x-amz-security-token", "awsaccesskeyid", "signature",
+    "x-goog-signature", "x-goog-credential", "googleaccessid",
+    "sig", "se", "sp", "sv", "skoid", "sktid", "skt", "ske", "sks", "skv",
+    "policy", "key-pair-id",
+    "hdnts", "hdnea", "__token__",
+    "token", "access_token", "id_token", "refresh_token", "auth", "auth_token", "authorization",
+    "key", "api_key", "apikey", "api-key", "secret", "client_secret", "password", "passwd",
+})
+# Path segments that carry a CDN token, lower case: `name=value` segments (Akamai `/hdnts=exp=..~acl=..~hmac=../`,
+# Bunny `/bcdn_token=..&expires=../`, `/token=abc/`, a signature moved into the path by a proxy), and marker
+# segments whose next segment is the token (`/sig/XYZ/v.mp4`, `/token/abc/v.mp4`). Narrower than the query's
+# list: a path segment `key=1` or `/key/7/` is as likely an id an analyst needs to see.
+PATH_TOKEN_NAMES = frozenset({
+    "hdnts", "hdnea", "__token__", "token", "bcdn_token", "access_token", "auth_token", "id_token", "auth",
+    "sig", "signature", "x-amz-signature", "x-amz-credential", "x-amz-security-token", "x-goog-signature",
+    "x-goog-credential", "policy", "key-pair-id", "hmac", "api_key", "apikey", "secret", "password",
+})
+PATH_TOKEN_MARKERS = frozenset({"sig", "signature", "token", "auth", "hmac", "hdnts", "__token__"})
+# A JSON Web Token as a segment of its own (three base64url parts, the header's `{"` as `eyJ`).
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
+HIDDEN = "***"
+
+
+def userinfo_hidden(url: str) -> str:
+    """`url` with the user name and password of its authority (`user:password@`, any scheme) as `***@`: the
+    form in which a URL may be stored, logged and shown. URLs with them are refused (parse_url), but the row
+    naming one is recorded, exported, logged and shown: a password or token must not travel with it."""
+    scheme = has_scheme(url)
+    start = len(scheme) + 3 if scheme is not None and url[len(scheme) + 1:].startswith("//") else -1
+    if start < 0:
+        return url
+    end = min((i for i in (url.find(sep, start) for sep in "/?#") if i != -1), default=len(url))
+    at = url.rfind("@", start, end)
+    return url if at < 0 else f"{url[:start]}***{url[at:]}"
+
+
+def secrets_hidden(url: str) -> str:
+    """`url` as it may be stored for display, logged and shown: its user name and password `***@`
+    (userinfo_hidden), the value of each secret query or fragment parameter (SECRET_PARAMETERS,
+    any case) `***`, and a token in its path `***` (path_tokens_hidden); everything else exactly as given."""
+    return _each_secret(path_tokens_hidden(userinfo_hidden(url)), lambda _value: HIDDEN)
+
+
+def path_tokens_hidden(url: str) -> str:
+    """`url` with the tokens CDNs put in a path hidden, for display: the value of a `name=value` segment, or of
+    a `&`-, `;`-, `,`- or `~`-separated pair in one, whose name is in PATH_TOKEN_NAMES (`/token=***/v.mp4`,
+    `/hdnts=***/`); the segment after a marker segment (PATH_TOKEN_MARKERS: `/sig/***/v.mp4`), unless it is the
+    last one (the file's name); a segment that is a JSON Web Token. Other segments (names, ids, dates), and a
+    URL that is not http(s) (a local path, whose folders are real names) as given."""
+    m = re.match(r"(?i)https?://[^/?#]*", url)
+    if m is None:
+        return url
+    end = len(url)
+    for sep in "?#":
+        i = url.find(sep, m.end())
+        if i != -1:
+            end = min(end, i)
+    segments = url[m.end():end].split("/")
+    for k, segment in enumerate(segments):
+        if _JWT.fullmatch(segment):
+            segments[k] = HIDDEN
+        elif "=" in segment:
+            pieces = re.split(r"([&;,~])", segment)  # Akamai's fields are `~`-separated
+            segments[k] = "".join(p if j % 2 else _path_pair(p) for j, p in enumerate(pieces))
+        elif k + 1 < len(segments) - 1 and segments[k + 1] and unquote(segment).lower() in PATH_TOKEN_MARKERS:
+            segments[k + 1] = HIDDEN
+    return url[:m.end()] + "/".join(segments) + url[end:]
+
+
+def _path_pair(piece: str) -> str:
+    name, eq, value = piece.partition("=")
+    if not eq or not value or unquote(name).strip().lower() not in PATH_TOKEN_NAMES:
+        return piece
+    return f"{name}={HIDDEN}"
+
+
+def secrets_digested(url: str) -> str:
+    """`url` as a row's identity is kept: each secret parameter's value as `sha256-` and the first 32 hex
+    digits of its SHA-256 (of the value as written), the rest exactly as given. Links that differ in a secret
+    differ here; the secret is not kept."""
+    return _each_secret(url, lambda value: f"sha256-{hashlib.sha256(value.encode()).hexdigest()[:32]}")
+
+
+def _each_secret(url: str, replaced: Callable[[str], str]) -> str:
+    """`url` with the value of each secret parameter of its query and fragment (`name=value` pairs between `&`
+    or `;`) put through `replaced`; a parameter without a value, or with an empty one, is left as it is."""
+    start = url.find("?")
+    if start < 0:
+        start = url.find("#")
+    if start < 0:
+        return url
+    pieces = re.split(r"([?#&;])", url[start:])  # pairs at even places, their separators between
+    return url[:start] + "".join(p if k % 2 else _pair(p, replaced) for k, p in enumerate(pieces))
+
+
+def _pair(piece: str, replaced: Callable[[str], str]) -> str:
+    name, eq, value = piece.partition("=")
+    if not eq or not value or unquote(name).strip().lower() not in SECRET_PARAMETERS:
+        return piece
+    return f"{name}={replaced(value)}"
