@@ -14,7 +14,7 @@ from google.protobuf.duration_pb2 import Duration
 
 from influencers.v1 import analytics_pb2, common_pb2
 from services.analytics.store import AnalyticsStore
-from services.ingest.url_secrets import secrets_digested, secrets_hidden
+from services.common.url_secrets import secrets_digested, secrets_hidden
 
 URL = "https://cdn.example.com/a.mp4"
 VIDEO_ID = "00000000000000aa"
