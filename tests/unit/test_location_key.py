@@ -1,0 +1,32 @@
+"""A location past 1 KiB is keyed by its head and the SHA-256 of the whole (services/common/location_key.py),
+by ingest and analytics alike; a shorter one is its own key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from services.common.location_key import MAX_KEY_BYTES, location_key
+from services.ingest.pipeline import resolve_location
+
+
+def test_a_location_within_the_bound_is_its_own_key() -> None:
+    for location in ("", "/videos/a.mp4", "x" * MAX_KEY_BYTES, "é" * (MAX_KEY_BYTES // 2)):
+        assert location_key(location) == location
+
+
+def test_a_longer_location_is_its_head_and_digest_within_the_bound_one_key_each_and_stable() -> None:
+    a, b = "/v/" + "a" * 5_000, "/v/" + "a" * 4_999 + "b"
+    assert location_key(a) != location_key(b), "the same head, another tail: another key"
+    for location in (a, b, "é" * 600, "😀" * 300, "x" * (MAX_KEY_BYTES + 1)):
+        key = location_key(location)
+        assert len(key.encode()) <= MAX_KEY_BYTES and location.startswith(key.split("#sha256=")[0])
+        assert location_key(key) == key, "a key is its own key: a lookup by it finds the row"
+    assert location_key("\udcff" * 2_000).endswith(location_key("\udcff" * 2_000)[-64:]), "surrogates digested"
+
+
+def test_ingest_keys_a_long_link_or_path_as_analytics_does(tmp_path: Path) -> None:
+    link = "https://cdn.example.com/v.mp4?q=" + "z" * 3_000
+    assert resolve_location(link, tmp_path) == location_key(link)
+    name = "/".join(["d" * 200] * 10) + "/a.mp4"
+    assert resolve_location(name, tmp_path) == location_key(str(tmp_path / name))
+    assert resolve_location("a.mp4", tmp_path) == str(tmp_path / "a.mp4")
