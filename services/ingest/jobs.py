@@ -422,7 +422,7 @@ class JobQueue:
                 self._ensure_batch_open()  # under the row's lease (the heartbeat renews it while a repair runs)
             except Exception as exc:
                 if DISK_FULL not in str(exc):
-                    self.store.release(claim, self.owner)  # identity unreachable: the row waits for the next try
+                    self.store.release(claim)  # identity unreachable: the row waits for the next try
                     raise
                 self._stop_job(claim, _details(exc))
                 return True
@@ -446,7 +446,7 @@ class JobQueue:
             pending, self._unreleased = self._unreleased, []
         for k, claim in enumerate(pending):
             try:
-                self.store.release(claim, self.owner)
+                self.store.release(claim)
             except Exception:
                 with self._batch_lock:
                     self._unreleased.extend(pending[k:])
@@ -463,7 +463,7 @@ class JobQueue:
             def note_video(video_id: str) -> None:
                 logs.bind(video_id=video_id)
                 span.set_attribute("influencers.video_id", video_id)
-                self.store.note_video(claim, self.owner, video_id)
+                self.store.note_video(claim, video_id)
 
             progress, processed = self._runner.run_row(claim, note_video)
             video = progress.video
@@ -476,7 +476,7 @@ class JobQueue:
                 stages = seconds_by_key(progress.stage_durations)
                 log.info("video %s", status_word(video.status), extra={
                     "faces": video.faces, "stage_seconds": {k: round(v, 3) for k, v in stages.items()}})
-            if self.store.finish_row(claim, self.owner, progress, processed):
+            if self.store.finish_row(claim, progress, processed):
                 count_video(status_word(video.status))
             else:
                 log.warning("row %d of job %s was taken over while it ran; its result here is dropped",
@@ -492,7 +492,7 @@ class JobQueue:
         """Fails the row with `error` and cancels its job: every later row would meet the same refusal."""
         url = secrets_hidden(claim.submission.url)
         video = common_pb2.Video(url=url, status=common_pb2.VIDEO_STATUS_FAILED, error=f"{url}: {error}")
-        self.store.finish_row(claim, self.owner, ingest_pb2.WatchJobResponse(video=video), "")
+        self.store.finish_row(claim, ingest_pb2.WatchJobResponse(video=video), "")
         log.error("ingest job %s stopped: %s", claim.job_id, error)
         self.store.cancel(claim.job_id)
 
@@ -505,7 +505,7 @@ class JobQueue:
             log.exception("reconciling ingest job %s failed", job.job_id)
             # A gRPC error: its status and message, not its repr's five lines.
             error = " ".join(error_reason(exc).split())
-        if self.store.end_job(job.job_id, self.owner, changed, error):
+        if self.store.end_job(job.job_id, job.lease, changed, error):
             log.info("ingest job %s ended%s", job.job_id, f": {error}" if error else "")
         else:
             log.warning("ingest job %s was not ended here: its finalisation was taken over (lease expired)",
