@@ -34,6 +34,7 @@ from services.ingest.jobs import (
     DEAD_ATTEMPTS,
     JobQueue,
     given_up,
+    prepared,
     retry_pause,
     settled_rows,
     with_missing_urls_named,
@@ -398,14 +399,14 @@ def test_a_url_given_again_with_another_score_fails_naming_both_lines_and_the_fi
     req = ingest_pb2.StartIngestRequest(videos=[ingest_pb2.VideoSubmission(url="v.mp4", performance=1.0, line=2),
                                                 ingest_pb2.VideoSubmission(url="v.mp4", performance=5.0, line=5),
                                                 ingest_pb2.VideoSubmission(url="v.mp4", performance=1.0, line=7)])
-    counted = with_repeats(req)
+    counted = prepared(req)
     assert [v.repeats for v in counted.videos] == [1, 0, 0], "the conflicting row is no duplicate of the first"
+    # It runs to fail, recorded apart from line 2's file (see test_pipeline_rows: listed in videos.csv).
+    assert [v.kept_apart for v in counted.videos] == [False, True, False]
+    assert counted.videos[1].row_error == ("line 5: performance 5 differs from the 1 of line 2, which gives the same "
+                                           "URL: line 2's is counted; correct or remove one of the rows")
     settled = settled_rows(counted)
-    assert settled[1].video.status == common_pb2.VIDEO_STATUS_FAILED
-    assert settled[1].video.error == ("line 5: performance 5 differs from the 1 of line 2, which gives the same URL: "
-                                      "line 2's is counted; correct or remove one of the rows")
-    assert settled[2].video.status == common_pb2.VIDEO_STATUS_DUPLICATE
-    assert 0 not in settled
+    assert sorted(settled) == [2] and settled[2].video.status == common_pb2.VIDEO_STATUS_DUPLICATE
 
 
 def test_other_spellings_of_the_same_local_file_are_repeats_of_its_first_row() -> None:
@@ -416,13 +417,13 @@ def test_other_spellings_of_the_same_local_file_are_repeats_of_its_first_row() -
     req = ingest_pb2.StartIngestRequest(base_dir="/m", videos=[
         ingest_pb2.VideoSubmission(url=url, performance=1.0, line=k + 2) for k, url in enumerate(spellings)])
     req.videos[2].performance = 7.0
-    counted = with_repeats(req)
+    counted = prepared(req)
     assert [v.repeats for v in counted.videos] == [3, 0, 0, 0, 0, 0, 0]
     settled = settled_rows(counted)
     assert {k: settled[k].video.error for k in (1, 3, 4)} == {k: "same file as line 2" for k in (1, 3, 4)}
-    assert settled[2].video.status == common_pb2.VIDEO_STATUS_FAILED
-    assert settled[2].video.error.startswith("line 4: performance 7 differs from the 1 of line 2, which gives the "
-                                             "same file:")
+    assert 2 not in settled and counted.videos[2].kept_apart
+    assert counted.videos[2].row_error.startswith("line 4: performance 7 differs from the 1 of line 2, which gives "
+                                                  "the same file:")
     assert 5 not in settled, "`..` may cross a symlink: left to the pipeline, which resolves it"
     assert 6 not in settled
 
@@ -439,14 +440,14 @@ def test_a_local_file_named_through_a_symlink_or_dot_dot_is_a_repeat_or_a_confli
     req = ingest_pb2.StartIngestRequest(base_dir=str(tmp_path), videos=[
         ingest_pb2.VideoSubmission(url=url, performance=1.0, line=k + 2) for k, url in enumerate(spellings)])
     req.videos[2].performance = 7.0
-    counted = with_repeats(req)
+    counted = prepared(req)
     assert [v.repeats for v in counted.videos] == [3, 0, 0, 0, 0, 0]
     settled = settled_rows(counted)
     # fetch() reads `videos/missing/../b.mp4` as videos/b.mp4 too (the path resolved before it is opened)
     assert {k: settled[k].video.error for k in (1, 3, 4)} == {k: "same file as line 2" for k in (1, 3, 4)}
-    assert settled[2].video.status == common_pb2.VIDEO_STATUS_FAILED
-    assert settled[2].video.error == ("line 4: performance 7 differs from the 1 of line 2, which gives the same "
-                                      "file: line 2's is counted; correct or remove one of the rows")
+    assert 2 not in settled and counted.videos[2].kept_apart
+    assert counted.videos[2].row_error == ("line 4: performance 7 differs from the 1 of line 2, which gives the same "
+                                           "file: line 2's is counted; correct or remove one of the rows")
     assert 5 not in settled, "a file that does not exist is its own row, to fail in the pipeline"
 
 
@@ -455,11 +456,24 @@ def test_the_first_row_of_a_url_given_again_carries_how_many_times_and_a_clients
         ingest_pb2.VideoSubmission(url="a.mp4", repeats=7), ingest_pb2.VideoSubmission(url="b.mp4"),
         ingest_pb2.VideoSubmission(url="a.mp4"), ingest_pb2.VideoSubmission(url="a.mp4", row_error="bad cell"),
         ingest_pb2.VideoSubmission(url="a.mp4"), ingest_pb2.VideoSubmission(url="b.mp4", repeats=3)])
-    counted = with_repeats(req)
+    counted = prepared(req)
     assert [v.repeats for v in counted.videos] == [2, 1, 0, 0, 0, 0]
+    assert [v.kept_apart for v in counted.videos] == [False, False, False, True, False, False], "the broken row"
     settled = settled_rows(counted)
-    assert sorted(k for k, p in settled.items() if p.video.status == common_pb2.VIDEO_STATUS_DUPLICATE) == [2, 4, 5]
+    assert sorted(settled) == [2, 4, 5]
+    assert all(p.video.status == common_pb2.VIDEO_STATUS_DUPLICATE for p in settled.values())
     assert req.videos[0].repeats == 7, "the request itself is left as it was"
+
+
+def test_a_broken_row_after_a_broken_row_of_the_same_file_is_kept_apart_and_a_clients_flag_is_replaced() -> None:
+    req = ingest_pb2.StartIngestRequest(videos=[
+        ingest_pb2.VideoSubmission(url="b.mp4", row_error="line 2: performance is missing"),
+        ingest_pb2.VideoSubmission(url="b.mp4", row_error="line 3: performance is missing"),
+        ingest_pb2.VideoSubmission(url="c.mp4", performance=1.0, kept_apart=True),
+        ingest_pb2.VideoSubmission(url="", performance=1.0, kept_apart=True)])
+    counted = prepared(req)
+    assert [v.kept_apart for v in counted.videos] == [False, True, False, False]
+    assert settled_rows(counted) == {}, "every row runs: the broken ones to fail, each recorded once"
 
 
 def fastest_claim_s(store: JobStore, claims: int = 30) -> float:
