@@ -58,9 +58,12 @@ def run_ingest(settings: Settings, manifest: Path, detach: bool, submit_only: bo
         if not detach:
             cancel_job(channel, job.job_id, settings.rpc_timeout_s)
             raise
-        print(f"\ndetached after {tally.seen} of {job.total} videos: job {job.job_id} goes on.\n"
-              f"  follow it:  influencers jobs {job.job_id}\n  cancel it:  influencers cancel {job.job_id}",
-              file=sys.stderr)
+        detached = f"detached after {tally.seen} of {job.total} videos: job {job.job_id} goes on"
+        follow, cancel = f"influencers jobs {job.job_id}", f"influencers cancel {job.job_id}"
+        if json_logs:  # one record, as every other line of stderr then is
+            tell(f"{detached}; follow it: {follow}; cancel it: {cancel}", json_logs)
+        else:  # on a line of its own, after the terminal's ^C
+            print(f"\n{detached}.\n  follow it:  {follow}\n  cancel it:  {cancel}", file=sys.stderr)
         return 130
 
 
@@ -161,7 +164,11 @@ def cmd_jobs(args: argparse.Namespace) -> int:
         except JobStalled as exc:
             raise stalled_error(exc, resumes_itself=True) from None
         except KeyboardInterrupt:
-            print(f"\nstopped following; job {args.job} goes on", file=sys.stderr)
+            stopped = f"stopped following; job {args.job} goes on"
+            if uses_json_logs(settings):
+                tell(stopped, json_logs=True)
+            else:
+                print(f"\n{stopped}", file=sys.stderr)
             return 130
     jobs = list_jobs(channel, settings.rpc_timeout_s)
     if not jobs:

@@ -137,6 +137,31 @@ def split_target(store: FaceStore, influencer_id: str, video_ids: Sequence[str])
     return new_influencer_id(*min(f.record.person_key for f in moved)) + "s"
 
 
+def interrupted_target(store: FaceStore, influencer_id: str, video_ids: Sequence[str]) -> str:
+    """The new influencer of a split (or a move to a new influencer) of `influencer_id`'s faces in `video_ids`
+    whose journal record does not name it (a record of an older release): the one a kill left some or all of
+    those faces in, else the one the faces still to move found (split_target); "" when neither has a face
+    there. Split_target over the faces left alone would found a second influencer beside the first (the split
+    one person in two, kept apart by their pins), or, every face moved, find nothing to finish (no "different"
+    answer, the name left on an emptied id). The faces a kill left moved are told by what only an unfinished
+    split leaves: an influencer of those videos alone, each face pinned to it, named by no review answer (the
+    split's comes last), whose id split_target derives from them and the faces left to move."""
+    wanted = set(video_ids)
+    left = [f for f in store.faces_of(influencer_id) if f.record.video_id in wanted] if influencer_id else []
+    answered = {i for pair in answered_pairs(store) for i in pair}
+    found: dict[str, list[FacePoint]] = {}
+    for f in store.faces_in(sorted(wanted)) if wanted else []:
+        if f.record.influencer_id not in ("", influencer_id):
+            found.setdefault(f.record.influencer_id, []).append(f)
+    for candidate, faces in sorted(found.items()):
+        if (candidate in answered or any(f.record.pinned != candidate for f in faces)
+                or len(store.faces_of(candidate)) != len(faces)):
+            continue
+        if new_influencer_id(*min(f.record.person_key for f in [*left, *faces])) + "s" == candidate:
+            return candidate
+    return split_target(store, influencer_id, video_ids) if left else ""
+
+
 def split(store: FaceStore, influencer_id: str, video_ids: Sequence[str], target: str = "") -> list[str]:
     """The faces of `influencer_id` in `video_ids` become a new influencer, kept apart from it for good.
     `target`: the new influencer's id as split_target chose it before the split began: a split that a kill

@@ -32,15 +32,37 @@ REPLAY: dict[str, Callable[[IdentityRegistry, dict[str, Any]], object]] = {
     # nobody now (its merge record not yet written), and merging the ids again would refuse it.
     "merge": lambda r, a: r.join(list(dict.fromkeys(a["live"]))) if a.get("live") else r.merge(list(a["ids"])),
     # A split is finished into the new influencer chosen before it began (the faces left to move would found
-    # another one); a record of an older release has none.
-    "split": lambda r, a: r.split(a["id"], list(a["videos"]), str(a.get("target", ""))),
-    "move": lambda r, a: r.move(a["video"], a["id"], a["target"], str(a.get("chosen", ""))),  # as a split
+    # another one); a record of an older release has none: it is derived from the store (_split_again).
+    "split": lambda r, a: _split_again(r, a),
+    "move": lambda r, a: _move_again(r, a),  # as a split
     "hide": lambda r, a: r.hide(a["id"], bool(a["hidden"])),
     "rename": lambda r, a: r.rename(a["id"], a["name"]),
     "answer": lambda r, a: _answer_again(r, a),
     "undo": lambda r, a: undo.finish(r.store, a["audit_id"]),
     "enrol": lambda r, a: _enrol_again(r, a),
 }
+
+
+def _split_again(registry: IdentityRegistry, args: dict[str, Any]) -> None:
+    """Finishes a split into its new influencer: as recorded, or, in a record of an older release (no target),
+    the one a kill left faces in (corrections.interrupted_target), named in `args` for the resync."""
+    if not args.get("target"):
+        args["target"] = registry.interrupted_target(str(args["id"]), list(args["videos"]))
+        if not args["target"]:
+            raise KeyError(f"{args['id']} has no faces in the videos given, nor has a split of them")
+    registry.split(str(args["id"]), list(args["videos"]), str(args["target"]))
+
+
+def _move_again(registry: IdentityRegistry, args: dict[str, Any]) -> None:
+    """Finishes a move into the influencer chosen when it began. A record of an older release did not keep it
+    ("chosen"): a move to a new influencer goes to the one a kill left its faces in (as a split's), a move to
+    an existing one to that one, when it or the source is in the video (else the move had nothing to move)."""
+    video, source, target = str(args["video"]), str(args["id"]), str(args["target"])
+    if "chosen" not in args and target != source:
+        there = {f.record.influencer_id for f in registry.store.faces_in(video)}
+        args["chosen"] = (target if {source, target} & there else "") if target \
+            else registry.interrupted_target(source, [video])
+    registry.move(video, source, target, str(args.get("chosen", "")))
 
 
 def _answer_again(registry: IdentityRegistry, args: dict[str, Any]) -> None:
@@ -76,7 +98,7 @@ def done(store: FaceStore, key: str) -> None:
 
 def influencers_named(args: dict[str, Any]) -> list[str]:
     """The influencer ids a correction's arguments name."""
-    named = [args.get(k, "") for k in ("id", "target", "a", "b")] + list(args.get("ids", [])) \
+    named = [args.get(k, "") for k in ("id", "target", "chosen", "a", "b")] + list(args.get("ids", [])) \
         + list(args.get("live", []))  # a merge: what its ids stood for when it ran
     return sorted({str(i) for i in named if i})
 

@@ -141,6 +141,11 @@ class IdentityRegistry:
         with self.lock:
             return corrections.split_target(self.store, influencer_id, video_ids)
 
+    def interrupted_target(self, influencer_id: str, video_ids: list[str]) -> str:
+        """See corrections.interrupted_target."""
+        with self.lock:
+            return corrections.interrupted_target(self.store, influencer_id, video_ids)
+
     def rename(self, influencer_id: str, name: str) -> None:
         with self.lock:
             corrections.rename(self.store, influencer_id, name)

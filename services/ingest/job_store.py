@@ -5,7 +5,9 @@ Every replica takes rows of any job through a lease: the oldest claimable row (n
 owner whose lease has expired) is selected `FOR UPDATE SKIP LOCKED` on PostgreSQL, so that two replicas
 never wait for each other nor take the same row; on SQLite the same Core statement runs under `BEGIN
 IMMEDIATE` (services/common/database.py), which serialises the takers. An owner (worker name + process nonce)
-renews its leases while its rows run; a SIGKILLed owner's leases expire after `lease_s` seconds and another
+renews its leases while its rows run; each claim's lease is named apart (the owner and a nonce of the claim), so
+that a worker thread whose lease expired, and whose row a sibling thread of the same owner took over, can no
+longer give back, note or finish that row; a SIGKILLed owner's leases expire after `lease_s` seconds and another
 owner takes the row again (`attempts` > 1, and `video_id` says which video the dead attempt had started).
 A job whose rows all have an outcome is finalised (reconciled, then ended) by one owner, under the same kind
 of lease, so a finaliser that dies is replaced too.
@@ -51,6 +53,7 @@ VERSION_TABLE = "alembic_version_jobs"  # the queue's own history, apart from an
 HISTORY = History("ingest job queue", MIGRATIONS, VERSION_TABLE, MIGRATION_LOCK,
                   when_removed="the job history is lost; a manifest run again analyses only the videos not yet held")
 LIST_ENDED = 20  # ended jobs ListJobs shows (the newest); older ones stay readable by id
+LEASE_SEP = "/"  # between a lease's owner and its claim's nonce (new_lease)
 
 metadata = sa.MetaData()
 jobs_t = sa.Table(
@@ -84,9 +87,23 @@ def new_owner(worker: str) -> str:
     return f"{worker}:{uuid.uuid4().hex[:8]}"
 
 
+def new_lease(owner: str) -> str:
+    """One claim's lease name: `owner` and a nonce of the claim. The owner's threads share its name, and its
+    heartbeat renews every lease named after it (renew); the nonce tells which claim holds the row."""
+    return f"{owner}{LEASE_SEP}{uuid.uuid4().hex[:8]}"
+
+
+def _leased_by(column: sa.ColumnElement[str], owner: str) -> sa.ColumnElement[bool]:
+    """Whether `column` names a lease of `owner`'s (new_lease): an exact prefix comparison (LIKE is not, on
+    SQLite: case-insensitive, and `_` a wildcard)."""
+    prefix = f"{owner}{LEASE_SEP}"
+    return sa.func.substr(column, 1, len(prefix)) == prefix
+
+
 @dataclass(frozen=True)
 class Claim:
-    """A row taken under a lease. `previous_video_id`: the video an earlier, dead attempt had started."""
+    """A row taken under a lease. `previous_video_id`: the video an earlier, dead attempt had started; `lease`:
+    this claim's lease name (new_lease), which the row keeps while the claim holds it."""
 
     job_id: str
     idx: int
@@ -94,14 +111,17 @@ class Claim:
     base_dir: str
     attempts: int
     previous_video_id: str
+    lease: str = ""
 
 
 @dataclass(frozen=True)
 class Finalising:
-    """A job whose rows all have an outcome, taken for its reconcile: the videos its rows processed."""
+    """A job whose rows all have an outcome, taken for its reconcile: the videos its rows processed, and the
+    finalisation's lease name (new_lease)."""
 
     job_id: str
     processed_video_ids: list[str]
+    lease: str = ""
 
 
 class JobStore:
@@ -194,7 +214,7 @@ class JobStore:
 
     def claim_row(self, owner: str) -> Claim | None:
         """Takes the oldest claimable row of any job not cancelled (FIFO by job, then row), or None."""
-        now = self.clock()
+        now, lease = self.clock(), new_lease(owner)
         with self.engine.begin() as conn:
             jobs = conn.execute(sa.select(jobs_t.c.job_id, jobs_t.c.base_dir, jobs_t.c.state)
                                 .where(jobs_t.c.cancel_requested == sa.false(), jobs_t.c.state.in_([QUEUED, RUNNING]))
@@ -206,32 +226,34 @@ class JobStore:
             else:
                 return None
             conn.execute(rows_t.update().where(rows_t.c.job_id == job.job_id, rows_t.c.idx == row.idx).values(
-                state=TAKEN, lease_owner=owner, lease_expires_s=now + self.lease_s, attempts=row.attempts + 1))
+                state=TAKEN, lease_owner=lease, lease_expires_s=now + self.lease_s, attempts=row.attempts + 1))
             if job.state == QUEUED:
                 conn.execute(jobs_t.update().where(jobs_t.c.job_id == job.job_id, jobs_t.c.state == QUEUED)
                              .values(state=RUNNING, started_s=_not_before(now, jobs_t.c.created_s)))
         sub = ingest_pb2.VideoSubmission()
         sub.ParseFromString(row.submission)
-        return Claim(job.job_id, row.idx, sub, job.base_dir, row.attempts + 1, row.video_id)
+        return Claim(job.job_id, row.idx, sub, job.base_dir, row.attempts + 1, row.video_id, lease)
 
-    def release(self, claim: Claim, owner: str) -> None:
-        """Gives back a row `owner` took but did not start (opening its batch failed): pending again, its attempt
+    def release(self, claim: Claim) -> None:
+        """Gives back a row `claim` took but did not start (opening its batch failed): pending again, its attempt
         not counted. Kept, its lease would be renewed by the owner's heartbeat for as long as the process lives.
         A row of a job cancelled meanwhile is dropped, as cancel drops the pending ones: pending, no one would
-        take it and the job would never end."""
+        take it and the job would never end. Nothing changes when `claim` no longer holds the row (its lease expired
+and another claim, of any thread, took it)."""
         cancelled = (sa.select(jobs_t.c.cancel_requested).where(jobs_t.c.job_id == claim.job_id)
                      .scalar_subquery())
         with self.engine.begin() as conn:
             conn.execute(rows_t.update().where(rows_t.c.job_id == claim.job_id, rows_t.c.idx == claim.idx,
-                                               rows_t.c.lease_owner == owner, rows_t.c.state == TAKEN)
+                                               rows_t.c.lease_owner == claim.lease, rows_t.c.state == TAKEN)
                          .values(state=sa.case((cancelled == sa.true(), DROPPED), else_=PENDING),
                                  lease_owner=None, attempts=claim.attempts - 1))
 
-    def note_video(self, claim: Claim, owner: str, video_id: str) -> None:
-        """Records which video `claim`'s attempt is about to analyse (so a replacement can forget it)."""
+    def note_video(self, claim: Claim, video_id: str) -> None:
+        """Records which video `claim`'s attempt is about to analyse (so a replacement can forget it); nothing
+        when `claim` no longer holds the row."""
         with self.engine.begin() as conn:
             conn.execute(rows_t.update().where(rows_t.c.job_id == claim.job_id, rows_t.c.idx == claim.idx,
-                                               rows_t.c.lease_owner == owner).values(video_id=video_id))
+                                               rows_t.c.lease_owner == claim.lease).values(video_id=video_id))
 
     def free_leases(self) -> int:
         """Makes every lease expire now, rows' and finalisations' alike, so that the next claims take them (as an
@@ -244,12 +266,14 @@ class JobStore:
         return n
 
     def renew(self, owner: str) -> int:
-        """Extends every lease `owner` holds (rows and finalisations) by `lease_s`; returns the rows renewed."""
+        """Extends every lease `owner`'s claims hold (rows and finalisations) by `lease_s`; returns the rows
+        renewed. A lease one of its claims lost (taken over) is another claim's now, renewed as that one's."""
         until = self.clock() + self.lease_s
         with self.engine.begin() as conn:
-            n = conn.execute(rows_t.update().where(rows_t.c.lease_owner == owner, rows_t.c.state == TAKEN)
+            n = conn.execute(rows_t.update().where(_leased_by(rows_t.c.lease_owner, owner), rows_t.c.state == TAKEN)
                              .values(lease_expires_s=until)).rowcount
-            conn.execute(jobs_t.update().where(jobs_t.c.finalizer == owner, jobs_t.c.state.in_([QUEUED, RUNNING]))
+            conn.execute(jobs_t.update().where(_leased_by(jobs_t.c.finalizer, owner),
+                                               jobs_t.c.state.in_([QUEUED, RUNNING]))
                          .values(finalizer_expires_s=until))
         return n
 
@@ -289,13 +313,12 @@ class JobStore:
                 rows_t.c.state == TAKEN, rows_t.c.video_id != "",
                 rows_t.c.lease_expires_s >= self.clock())).scalars().all())
 
-    def finish_row(self, claim: Claim, owner: str, progress: ingest_pb2.WatchJobResponse,
-                   processed_video_id: str = "") -> bool:
+    def finish_row(self, claim: Claim, progress: ingest_pb2.WatchJobResponse, processed_video_id: str = "") -> bool:
         """Stores the row's outcome (its `done`/`total` filled in, crops dropped). False, and nothing
-        stored, when `owner` no longer holds the row (its lease expired and another owner took it)."""
+        stored, when `claim` no longer holds the row (its lease expired and another claim took it)."""
         with self.engine.begin() as conn:
             held = conn.execute(sa.select(rows_t.c.state).where(
-                rows_t.c.job_id == claim.job_id, rows_t.c.idx == claim.idx, rows_t.c.lease_owner == owner,
+                rows_t.c.job_id == claim.job_id, rows_t.c.idx == claim.idx, rows_t.c.lease_owner == claim.lease,
                 rows_t.c.state == TAKEN).with_for_update()).scalar_one_or_none()
             if held is None:
                 return False
@@ -327,7 +350,7 @@ class JobStore:
     def claim_finalize(self, owner: str) -> Finalising | None:
         """Takes a job not ended whose rows all have an outcome (a cancelled job: whose rows still running
         have lost their lease), and whose finaliser is none or dead; returns its processed videos."""
-        now = self.clock()
+        now, lease = self.clock(), new_lease(owner)
         with self.engine.begin() as conn:
             # One EXISTS a row state, each an index look-up (ingest_rows_by_state): with both states in one, the
             # job's every row was read at each worker step (13 ms near the end of a 100,000-row job).
@@ -346,21 +369,21 @@ class JobStore:
             if job_id is None:
                 return None
             conn.execute(jobs_t.update().where(jobs_t.c.job_id == job_id)
-                         .values(finalizer=owner, finalizer_expires_s=now + self.lease_s))
+                         .values(finalizer=lease, finalizer_expires_s=now + self.lease_s))
             # A cancelled job's rows whose owner died are not run again.
             conn.execute(rows_t.update().where(rows_t.c.job_id == job_id, rows_t.c.state == TAKEN)
                          .values(state=DROPPED, lease_owner=None))
             ids = conn.execute(sa.select(rows_t.c.processed_video_id).where(
                 rows_t.c.job_id == job_id, rows_t.c.processed_video_id != "").order_by(rows_t.c.done_seq)
             ).scalars().all()
-        return Finalising(job_id, list(dict.fromkeys(ids)))
+        return Finalising(job_id, list(dict.fromkeys(ids)), lease)
 
-    def end_job(self, job_id: str, owner: str, changed_videos: int = 0, error: str = "") -> bool:
-        """Ends a job `owner` finalised: FAILED with `error`, else CANCELLED when a cancel left rows
-        unrun, else SUCCEEDED. False when `owner` no longer holds its finalisation."""
+    def end_job(self, job_id: str, lease: str, changed_videos: int = 0, error: str = "") -> bool:
+        """Ends a job finalised under `lease` (Finalising.lease): FAILED with `error`, else CANCELLED when a
+        cancel left rows unrun, else SUCCEEDED. False when that lease no longer holds its finalisation."""
         with self.engine.begin() as conn:
             job = conn.execute(sa.select(jobs_t.c.done, jobs_t.c.total, jobs_t.c.cancel_requested).where(
-                jobs_t.c.job_id == job_id, jobs_t.c.finalizer == owner,
+                jobs_t.c.job_id == job_id, jobs_t.c.finalizer == lease,
                 jobs_t.c.state.in_([QUEUED, RUNNING])).with_for_update()).first()
             if job is None:
                 return False

@@ -48,7 +48,7 @@ from services.ingest.job_store import (
 from services.ingest.netguard import has_scheme
 
 __all__ = ["CANCELLED", "ENDED", "FAILED", "QUEUED", "RUNNING", "SUCCEEDED", "JobQueue", "QueueFull", "RowRunner",
-           "settled_rows", "with_missing_urls_named", "with_repeats"]
+           "prepared", "settled_rows", "with_failures_kept_apart", "with_missing_urls_named", "with_repeats"]
 
 log = logging.getLogger(__name__)
 
@@ -113,39 +113,56 @@ def _row_scope(claim: Claim) -> Iterator[Span]:
         yield span
 
 
+def prepared(request: ingest_pb2.StartIngestRequest) -> ingest_pb2.StartIngestRequest:
+    """`request` as a job runs it: its rows' repeats counted (with_repeats), the failures that share a file
+    with another row kept apart (with_failures_kept_apart), the rows without URL told why they fail
+    (with_missing_urls_named). settled_rows takes such a request."""
+    return with_missing_urls_named(with_failures_kept_apart(with_repeats(request)))
+
+
 def settled_rows(request: ingest_pb2.StartIngestRequest) -> dict[int, ingest_pb2.WatchJobResponse]:
-    """The rows whose outcome is known without running them, by index: a broken row for a URL that a good
-    row of the same submission gives (reported, not recorded), a second row with a URL already given (reported
-    here; the first row carries the count to analytics, see with_repeats), failed when its score is not the
-    first row's (the first counts).
-    A row with no URL is not settled: it runs, told why it fails (with_missing_urls_named), and is recorded
-    under its manifest row (services/common/row_keys.py), so that videos.csv lists it."""
+    """The rows of a prepared request whose outcome is known without running them, by index: a second row
+    with a URL already given (reported here; the first row carries the count to analytics, see with_repeats).
+    A row that fails is not settled: it runs, told why it fails (its row error), and is recorded, so that
+    videos.csv lists it: at the file it names, or, kept apart (with_failures_kept_apart) or without URL, under
+    its manifest row (services/common/row_keys.py)."""
     settled: dict[int, ingest_pb2.WatchJobResponse] = {}
-    keys = _row_keys(request)
-    valid = {key for key, sub in zip(keys, request.videos, strict=True) if not sub.row_error}
     repeated = _repeated_rows(request)
-    conflicting = _conflicting_rows(request, repeated)
     for k, sub in enumerate(request.videos):
-        if not sub.url:
-            continue
-        if sub.row_error and keys[k] in valid:
-            video = common_pb2.Video(url=secrets_hidden(sub.url), status=common_pb2.VIDEO_STATUS_FAILED,
-                                     error=sub.row_error)
-            settled[k] = ingest_pb2.WatchJobResponse(video=video)
-        elif k in conflicting:
-            # Which score the user meant is unknown: the first one counts, and this row says it was not used.
-            first = repeated[k]
-            video = common_pb2.Video(url=secrets_hidden(sub.url), status=common_pb2.VIDEO_STATUS_FAILED, error=(
-                f"{row_label(request, k)}: performance {_score(sub)} differs from the {_score(request.videos[first])} "
-                f"of {row_label(request, first)}, which gives the same {_same(request, k, first)}: "
-                f"{row_label(request, first)}'s is counted; correct or remove one of the rows"))
-            settled[k] = ingest_pb2.WatchJobResponse(video=video)
-        elif k in repeated:
+        if sub.url and not sub.row_error and k in repeated:
             first = repeated[k]
             video = common_pb2.Video(url=secrets_hidden(sub.url), status=common_pb2.VIDEO_STATUS_DUPLICATE,
                                      error=f"same {_same(request, k, first)} as {row_label(request, first)}")
             settled[k] = ingest_pb2.WatchJobResponse(video=video)
     return settled
+
+
+def with_failures_kept_apart(request: ingest_pb2.StartIngestRequest) -> ingest_pb2.StartIngestRequest:
+    """A copy of `request` in which every failing row that names a URL or file another row of the submission
+    gives is kept apart (VideoSubmission.kept_apart; a client's value is replaced): a broken row (its row
+    error) beside a good row of that file, or after an earlier broken one, and a row that gives a URL again
+    with another score (failed: which score the user meant is unknown, the first one counts, and this row says
+    so). Such a row is recorded under its own manifest row, never at the file, whose record belongs to the
+    first good row (else the first row): videos.csv lists each row once, and no row undoes another's result."""
+    out = ingest_pb2.StartIngestRequest()
+    out.CopyFrom(request)
+    keys = _row_keys(request)
+    repeated = _repeated_rows(request)
+    conflicting = _conflicting_rows(request, repeated)
+    holder: dict[str, int] = {}  # the row recorded at each file: its first good row, else its first row
+    for good_only in (True, False):
+        for k, sub in enumerate(request.videos):
+            if sub.url and (not good_only or not sub.row_error):
+                holder.setdefault(keys[k], k)
+    for k, sub in enumerate(out.videos):
+        sub.kept_apart = bool(sub.url) and (k in conflicting or (bool(sub.row_error) and holder[keys[k]] != k))
+        if k in conflicting:
+            first = repeated[k]
+            sub.row_error = (
+                f"{row_label(request, k)}: performance {_score(sub)} differs from the {_score(request.videos[first])} "
+                f"of {row_label(request, first)}, which gives the same {_same(request, k, first)}: "
+                f"{row_label(request, first)}'s is counted; correct or remove one of the rows")
+    return out
 
 
 def with_missing_urls_named(request: ingest_pb2.StartIngestRequest) -> ingest_pb2.StartIngestRequest:
@@ -294,7 +311,7 @@ class JobQueue:
         when this replica is stopping."""
         if self._stopping.is_set():
             raise RuntimeError("the ingest service is stopping")
-        request = with_missing_urls_named(with_repeats(request))
+        request = prepared(request)
         settled = settled_rows(request)
         job = self.store.submit(request, settled)
         words: dict[str, int] = {}
@@ -422,7 +439,7 @@ class JobQueue:
                 self._ensure_batch_open()  # under the row's lease (the heartbeat renews it while a repair runs)
             except Exception as exc:
                 if DISK_FULL not in str(exc):
-                    self.store.release(claim, self.owner)  # identity unreachable: the row waits for the next try
+                    self.store.release(claim)  # identity unreachable: the row waits for the next try
                     raise
                 self._stop_job(claim, _details(exc))
                 return True
@@ -446,7 +463,7 @@ class JobQueue:
             pending, self._unreleased = self._unreleased, []
         for k, claim in enumerate(pending):
             try:
-                self.store.release(claim, self.owner)
+                self.store.release(claim)
             except Exception:
                 with self._batch_lock:
                     self._unreleased.extend(pending[k:])
@@ -463,7 +480,7 @@ class JobQueue:
             def note_video(video_id: str) -> None:
                 logs.bind(video_id=video_id)
                 span.set_attribute("influencers.video_id", video_id)
-                self.store.note_video(claim, self.owner, video_id)
+                self.store.note_video(claim, video_id)
 
             progress, processed = self._runner.run_row(claim, note_video)
             video = progress.video
@@ -476,7 +493,7 @@ class JobQueue:
                 stages = seconds_by_key(progress.stage_durations)
                 log.info("video %s", status_word(video.status), extra={
                     "faces": video.faces, "stage_seconds": {k: round(v, 3) for k, v in stages.items()}})
-            if self.store.finish_row(claim, self.owner, progress, processed):
+            if self.store.finish_row(claim, progress, processed):
                 count_video(status_word(video.status))
             else:
                 log.warning("row %d of job %s was taken over while it ran; its result here is dropped",
@@ -492,7 +509,7 @@ class JobQueue:
         """Fails the row with `error` and cancels its job: every later row would meet the same refusal."""
         url = secrets_hidden(claim.submission.url)
         video = common_pb2.Video(url=url, status=common_pb2.VIDEO_STATUS_FAILED, error=f"{url}: {error}")
-        self.store.finish_row(claim, self.owner, ingest_pb2.WatchJobResponse(video=video), "")
+        self.store.finish_row(claim, ingest_pb2.WatchJobResponse(video=video), "")
         log.error("ingest job %s stopped: %s", claim.job_id, error)
         self.store.cancel(claim.job_id)
 
@@ -505,7 +522,7 @@ class JobQueue:
             log.exception("reconciling ingest job %s failed", job.job_id)
             # A gRPC error: its status and message, not its repr's five lines.
             error = " ".join(error_reason(exc).split())
-        if self.store.end_job(job.job_id, self.owner, changed, error):
+        if self.store.end_job(job.job_id, job.lease, changed, error):
             log.info("ingest job %s ended%s", job.job_id, f": {error}" if error else "")
         else:
             log.warning("ingest job %s was not ended here: its finalisation was taken over (lease expired)",

@@ -142,7 +142,7 @@ class VideoPipeline:
 
     def process(self, url: str, performance: float | None, external_id: str, row_error: str,
                 base_dir: Path, on_video_id: Callable[[str], None] | None = None, repeats: int = 0,
-                row_key: str = "") -> Outcome:
+                row_key: str = "", kept_apart: bool = False) -> Outcome:
         """Runs one manifest row; never raises for a failure of this row (Exception): the row fails with
         a one-line error naming its URL, is recorded, and the batch goes on. Identity or analytics unreachable
         (UNAVAILABLE: a restart, a rolling update) is no failure of the row, nor is ingest's own PostgreSQL
@@ -152,9 +152,10 @@ class VideoPipeline:
         `repeats`: later rows of the submission with this URL (Video.repeats), recorded with the row.
         `url` is fetched as given; the row is recorded and shown with its secrets hidden (url_secrets).
         `row_key`: the row's manifest_row_key (services/common/row_keys.py), under which a row without URL is
-        recorded failed (it names no location to key it by)."""
+        recorded failed (it names no location to key it by), and so is a failing row `kept_apart`
+        (VideoSubmission.kept_apart: another row of its submission is recorded at the file it names)."""
         video = common_pb2.Video(url=secrets_hidden(url), external_id=external_id, repeats=repeats,
-                                 location="" if url else row_key)
+                                 location=row_key if (kept_apart and row_error) or not url else "")
         if performance is not None:
             video.performance = performance
         unexpected: Exception | None = None
@@ -196,9 +197,9 @@ class VideoPipeline:
 
     def _process(self, url: str, video: common_pb2.Video, row_error: str, base_dir: Path,
                  on_video_id: Callable[[str], None] | None = None) -> Outcome:
-        if url:
+        if url and not video.location:
             video.location = resolve_location(url, base_dir)
-        elif not row_error:
+        elif not url and not row_error:
             row_error = "video URL is missing"
         if row_error:
             kept = bool(video.location) and self._has_result(video.location)

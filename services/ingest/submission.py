@@ -119,7 +119,8 @@ class SubmissionRunner:
         row_error = sub.row_error or ("" if already else given_up(claim.attempts))
         outcome = self.pipeline.process(sub.url, perf, sub.external_id, row_error,
                                         Path(claim.base_dir or "."), on_video_id=note_video, repeats=sub.repeats,
-                                        row_key=manifest_row_key(claim.base_dir, sub.line, claim.idx))
+                                        row_key=manifest_row_key(claim.base_dir, sub.line, claim.idx),
+                                        kept_apart=sub.kept_apart)
         observe_stages(outcome.stage_seconds)  # fetch, decode, record; identity's stages are observed there
         processed = already
         if outcome.recorded and outcome.video.status == common_pb2.VIDEO_STATUS_DONE:

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from influencers.v1 import analytics_pb2_grpc, common_pb2, identity_pb2
+from influencers.v1 import analytics_pb2_grpc, common_pb2, identity_pb2, ingest_pb2
 from services.analytics.export import export_report
 from services.analytics.records import appearance_from_proto
 from services.analytics.server import serve_analytics
@@ -24,6 +24,7 @@ from services.common.protoconv import duration
 from services.common.row_keys import manifest_row_key
 from services.common.rpc import open_channel, wait_healthy
 from services.common.settings import Settings
+from services.ingest.jobs import prepared, settled_rows
 from services.ingest.pipeline import VideoPipeline, resolve_location
 from services.ingest.repost_store import RepostStore
 
@@ -178,6 +179,43 @@ def test_a_row_without_a_url_is_recorded_failed_under_its_manifest_row_and_liste
     videos = pd.read_csv(export_report(store, tmp_path / "out")["videos"], keep_default_na=False)
     assert videos[["video_url", "performance", "status", "error", "location"]].values.tolist() == [
         ["a.mp4", 1.0, "done", "", "a.mp4"], ["", 2.0, "failed", "line 3: video URL is missing", ""]]
+    assert len(identity.analysed) == 1
+
+
+def test_every_row_of_a_manifest_is_listed_once_in_videos_csv_a_failure_beside_a_good_row_of_its_file_too(
+        rig, tmp_path) -> None:
+    # Before, a failed row whose URL another row of the manifest also gave (a bad score, another score than the
+    # first row's) was in the job's report only, never recorded (6 rows in, 3 out here): analytics keys a row by
+    # the file it names, and that record is the good row's. A second broken row of one file replaced the first.
+    pipeline, identity, store = rig
+    folder = tmp_path / "m"
+    make_video(folder / "a.mp4", seed=1)
+    make_video(folder / "b.mp4", seed=2)
+    rows = [("a.mp4", 1.0, ""), ("a.mp4", 5.0, ""), ("a.mp4", None, "line 4: performance is missing"),
+            ("a.mp4", 1.0, ""), ("b.mp4", None, "line 6: performance 'abc' is not a number"),
+            ("b.mp4", None, "line 7: performance is missing")]
+    request = prepared(ingest_pb2.StartIngestRequest(base_dir=str(folder), videos=[
+        ingest_pb2.VideoSubmission(url=url, performance=score, row_error=error, line=k + 2) if score is not None
+        else ingest_pb2.VideoSubmission(url=url, row_error=error, line=k + 2)
+        for k, (url, score, error) in enumerate(rows)]))
+    settled = settled_rows(request)
+    assert sorted(settled) == [3], "line 5 repeats line 2: listed under it (its repeats)"
+    for _ in range(2):  # the same manifest again: still one row each
+        for k, sub in enumerate(request.videos):
+            if k not in settled:  # as SubmissionRunner.run_row runs a row
+                pipeline.process(sub.url, sub.performance if sub.HasField("performance") else None, "",
+                                 sub.row_error, folder, repeats=sub.repeats, kept_apart=sub.kept_apart,
+                                 row_key=manifest_row_key(str(folder), sub.line, k))
+    videos = pd.read_csv(export_report(store, tmp_path / "out")["videos"], keep_default_na=False)
+    assert sorted(videos[["video_url", "status", "error", "location"]].values.tolist()) == [
+        ["a.mp4", "done", "", "a.mp4"],
+        ["a.mp4", "duplicate", "same URL as the row above (listed 2 times in the manifest)", "a.mp4"],
+        ["a.mp4", "failed", "a.mp4: line 3: performance 5 differs from the 1 of line 2, which gives the same URL: "
+                            "line 2's is counted; correct or remove one of the rows", ""],
+        ["a.mp4", "failed", "a.mp4: line 4: performance is missing", ""],
+        ["b.mp4", "failed", "b.mp4: line 6: performance 'abc' is not a number", "b.mp4"],
+        ["b.mp4", "failed", "b.mp4: line 7: performance is missing", ""]]
+    assert store.video_frame()["performance"].tolist() == [1.0], "the good row's score and result are untouched"
     assert len(identity.analysed) == 1
 
 

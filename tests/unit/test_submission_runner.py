@@ -22,11 +22,13 @@ class Pipeline:
     def __init__(self) -> None:
         self.row_errors: list[str] = []
         self.row_keys: list[str] = []
+        self.kept_apart: list[bool] = []
 
     def process(self, url, performance, external_id, row_error, base_dir, on_video_id=None, repeats=0,
-                row_key="") -> Outcome:
+                row_key="", kept_apart=False) -> Outcome:
         self.row_errors.append(row_error)
         self.row_keys.append(row_key)
+        self.kept_apart.append(kept_apart)
         status = common_pb2.VIDEO_STATUS_FAILED if row_error else common_pb2.VIDEO_STATUS_DONE
         return Outcome(common_pb2.Video(url=url, status=status, error=row_error, video_id="v1"), recorded=False)
 
@@ -93,3 +95,13 @@ def test_a_row_is_given_its_manifest_row_key_for_analytics_to_record_it_without_
         runner.run_row(claim, lambda video_id: None)
     assert pipeline.row_keys == [manifest_row_key("/m", 5, 3), manifest_row_key("/m", 0, 3)]
     assert pipeline.row_keys == ["manifest-row:/m:line 5", "manifest-row:/m:row 4"]
+
+
+def test_a_failing_row_kept_apart_from_another_row_of_its_file_is_run_to_be_recorded_under_its_manifest_row() -> None:
+    pipeline = Pipeline()
+    runner = SubmissionRunner(pipeline, Identity(), None, Records(set()), "w", 5.0)  # type: ignore[arg-type]
+    sub = ingest_pb2.VideoSubmission(url="a.mp4", line=4, row_error="line 4: performance is missing", kept_apart=True)
+    good = ingest_pb2.VideoSubmission(url="a.mp4")
+    for claim in (Claim("job", 2, sub, "/m", 1, ""), Claim("job", 0, good, "/m", 1, "")):
+        runner.run_row(claim, lambda video_id: None)
+    assert pipeline.kept_apart == [True, False] and pipeline.row_keys[0] == "manifest-row:/m:line 4"
