@@ -92,6 +92,13 @@ def interrupted(port: int, log_format: str, *args: str) -> tuple[int, list[str]]
     return code, [line for part in said for line in part.replace("\r", "\n").splitlines() if line.strip()]
 
 
+def following_interrupted(ingest_port, tmp_path, log_format: str, command: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    """`command` (MANIFEST: a manifest of 3 rows) interrupted while it follows the job: its code and lines."""
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("Video URL,Performance\nv0.mp4,1\nv1.mp4,2\nv2.mp4,3\n")
+    return interrupted(ingest_port, log_format, *(str(manifest) if a == "MANIFEST" else a for a in command))
+
+
 @pytest.mark.parametrize(("command", "said"), [
     (("ingest", "MANIFEST"), "detached after 1 of 3 videos: job j1 goes on; follow it: influencers jobs j1; "
                              "cancel it: influencers cancel j1"),
@@ -99,9 +106,7 @@ def interrupted(port: int, log_format: str, *args: str) -> tuple[int, list[str]]
 def test_ctrl_c_while_following_a_job_is_told_as_a_json_record_when_logs_are_json(
         ingest_port, tmp_path, command, said) -> None:
     # Before, that line alone was plain text among JSON records on stderr (a log shipper choked on it).
-    manifest = tmp_path / "manifest.csv"
-    manifest.write_text("Video URL,Performance\nv0.mp4,1\nv1.mp4,2\nv2.mp4,3\n")
-    code, lines = interrupted(ingest_port, "json", *(str(manifest) if a == "MANIFEST" else a for a in command))
+    code, lines = following_interrupted(ingest_port, tmp_path, "json", command)
     assert code == 130
     records = [json.loads(line) for line in lines]  # every line of stderr is a JSON record
     assert records[-1]["event"] == said and records[-1]["level"] == "info"
@@ -114,8 +119,6 @@ def test_ctrl_c_while_following_a_job_is_told_as_a_json_record_when_logs_are_jso
     (("jobs", "j1"), ["stopped following; job j1 goes on"])], ids=["ingest", "jobs"])
 def test_ctrl_c_while_following_a_job_is_told_in_plain_lines_when_logs_are_text(
         ingest_port, tmp_path, command, said) -> None:
-    manifest = tmp_path / "manifest.csv"
-    manifest.write_text("Video URL,Performance\nv0.mp4,1\nv1.mp4,2\nv2.mp4,3\n")
-    code, lines = interrupted(ingest_port, "text", *(str(manifest) if a == "MANIFEST" else a for a in command))
+    code, lines = following_interrupted(ingest_port, tmp_path, "text", command)
     assert code == 130
     assert lines[-len(said):] == said
