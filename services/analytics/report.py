@@ -28,6 +28,7 @@ from services.common.names import Known, fold
 from services.common.paging import decode_token, encode_token
 from services.common.protoconv import status_word
 from services.common.row_keys import is_manifest_row_key
+from services.common.url_secrets import location_shown
 
 TABLES = ("influencers", "videos", "appearances")
 INFLUENCER_COLUMNS = [
@@ -73,7 +74,8 @@ def videos_table(rows: list[VideoRow]) -> pd.DataFrame:
     (`repeats`) is followed by that many rows of status "duplicate", so that N manifest rows give N rows."""
     table = []
     for r in rows:
-        location = "" if is_manifest_row_key(r.location) else r.location or r.url  # a row without URL: none
+        # A row without URL: none. A link's password or path token is never shown (its key keeps them).
+        location = "" if is_manifest_row_key(r.location) else location_shown(r.location or r.url)
         first = [r.url, r.performance, status_word(r.status), r.error, r.duration_s, r.faces, location, r.video_id]
         table.append(first)
         again = f"same URL as the row above (listed {r.repeats + 1} times in the manifest)"

@@ -67,6 +67,13 @@ def secrets_hidden(url: str) -> str:
     return _each_secret(path_tokens_hidden(userinfo_hidden(url)), lambda _value: HIDDEN)
 
 
+def location_shown(location: str) -> str:
+    """A row's location (its key: secrets digested, the rest as given) as an export or page may show it: its
+    user name and password `***@` and the tokens in its path `***`; the digests stay, since they tell apart
+    two links that differ only in a secret, and reveal none."""
+    return path_tokens_hidden(userinfo_hidden(location))
+
+
 def path_tokens_hidden(url: str) -> str:
     """`url` with the tokens CDNs put in a path hidden, for display: the value of a `name=value` segment, or of
     a `&`-, `;`-, `,`- or `~`-separated pair in one, whose name is in PATH_TOKEN_NAMES (`/token=***/v.mp4`,

@@ -11,6 +11,7 @@ import pytest
 from services.analytics.records import DONE, AppearanceRow, VideoRow
 from services.analytics.store import AnalyticsStore
 from services.analytics.web import create_app
+from services.common.url_secrets import secrets_digested, secrets_hidden
 
 BYTES = bytes(range(256)) * 40  # 10,240 bytes standing for a video file
 
@@ -82,12 +83,23 @@ def test_without_an_allowed_root_a_page_beyond_loopback_serves_no_file(tmp_path,
 
 
 def test_an_http_video_plays_from_its_url_with_a_media_fragment(tmp_path):
-    url = "https://cdn.example.com/v/launch%20day.mp4?sig=1"
+    url = "https://cdn.example.com/v/launch%20day.mp4?v=1"
     client = page_over(tmp_path, [("00000000000000e1", url, url)])
     html = client.get("/video/00000000000000e1").get_data(as_text=True)
     assert "<h1 class=\"video-title\">launch day.mp4</h1>" in html
     assert f'src="{url.replace("&", "&amp;")}#t=3.50"' in html
     assert client.get("/video/00000000000000e1/media").status_code == 404, "the page never proxies a URL"
+
+
+@pytest.mark.parametrize("link", ["https://b.s3.example/v.mp4?X-Amz-Signature=abc&v=1",
+                                  "https://cdn.example/token=abc/v.mp4"])
+def test_a_signed_link_whose_secret_the_store_does_not_keep_is_not_offered_to_the_player(tmp_path, link):
+    # Its url is kept with `***` for the secret, its location with the secret's digest: neither opens, and the
+    # player showed "could not be loaded" for a link that never could.
+    client = page_over(tmp_path, [("00000000000000e2", secrets_hidden(link), secrets_digested(link))])
+    html = client.get("/video/00000000000000e2").get_data(as_text=True)
+    assert "<video" not in html and "its link was signed" in html
+    assert "abc" not in html, "the token a location keeps in its path is never put in the page"
 
 
 def test_a_timeline_bar_reached_with_tab_looks_different_from_the_others(tmp_path):
