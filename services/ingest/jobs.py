@@ -161,7 +161,7 @@ def with_failures_kept_apart(request: ingest_pb2.StartIngestRequest) -> ingest_p
             sub.row_error = (
                 f"{row_label(request, k)}: performance {_score(sub)} differs from the {_score(request.videos[first])} "
                 f"of {row_label(request, first)}, which gives the same {_same(request, k, first)}: "
-                f"{row_label(request, first)}'s is counted; correct or remove one of the rows")
+                f"{row_label(request, first)}'s is kept; correct or remove one of the rows")
     return out
 
 

@@ -211,7 +211,7 @@ def test_every_row_of_a_manifest_is_listed_once_in_videos_csv_a_failure_beside_a
         ["a.mp4", "done", "", "a.mp4"],
         ["a.mp4", "duplicate", "same URL as the row above (listed 2 times in the manifest)", "a.mp4"],
         ["a.mp4", "failed", "a.mp4: line 3: performance 5 differs from the 1 of line 2, which gives the same URL: "
-                            "line 2's is counted; correct or remove one of the rows", ""],
+                            "line 2's is kept; correct or remove one of the rows", ""],
         ["a.mp4", "failed", "a.mp4: line 4: performance is missing", ""],
         ["b.mp4", "failed", "b.mp4: line 6: performance 'abc' is not a number", "b.mp4"],
         ["b.mp4", "failed", "b.mp4: line 7: performance is missing", ""]]

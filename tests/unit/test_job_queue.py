@@ -404,7 +404,7 @@ def test_a_url_given_again_with_another_score_fails_naming_both_lines_and_the_fi
     # It runs to fail, recorded apart from line 2's file (see test_pipeline_rows: listed in videos.csv).
     assert [v.kept_apart for v in counted.videos] == [False, True, False]
     assert counted.videos[1].row_error == ("line 5: performance 5 differs from the 1 of line 2, which gives the same "
-                                           "URL: line 2's is counted; correct or remove one of the rows")
+                                           "URL: line 2's is kept; correct or remove one of the rows")
     settled = settled_rows(counted)
     assert sorted(settled) == [2] and settled[2].video.status == common_pb2.VIDEO_STATUS_DUPLICATE
 
@@ -447,7 +447,7 @@ def test_a_local_file_named_through_a_symlink_or_dot_dot_is_a_repeat_or_a_confli
     assert {k: settled[k].video.error for k in (1, 3, 4)} == {k: "same file as line 2" for k in (1, 3, 4)}
     assert 2 not in settled and counted.videos[2].kept_apart
     assert counted.videos[2].row_error == ("line 4: performance 7 differs from the 1 of line 2, which gives the same "
-                                           "file: line 2's is counted; correct or remove one of the rows")
+                                           "file: line 2's is kept; correct or remove one of the rows")
     assert 5 not in settled, "a file that does not exist is its own row, to fail in the pipeline"
 
 
