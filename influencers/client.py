@@ -35,10 +35,11 @@ class JobStalled(RuntimeError):
         self.job = job
 
 
-def submissions(rows: list[ManifestRow]) -> list[ingest_pb2.VideoSubmission]:
+def submissions(rows: list[ManifestRow], manifest: str = "") -> list[ingest_pb2.VideoSubmission]:
+    """The rows as submitted; `manifest`: the file name they were read from (VideoSubmission.manifest)."""
     out = []
     for row in rows:
-        sub = ingest_pb2.VideoSubmission(url=row.url, external_id=row.external_id, line=row.line,
+        sub = ingest_pb2.VideoSubmission(url=row.url, external_id=row.external_id, line=row.line, manifest=manifest,
                                          row_error=f"line {row.line}: {row.error}" if row.error else "")
         if row.performance is not None:
             sub.performance = row.performance
@@ -50,7 +51,7 @@ def start_ingest(channel: grpc.Channel, manifest: Path, timeout_s: float,
                  max_bytes: int = MAX_MANIFEST_BYTES) -> ingest_pb2.Job:
     """Queues every row of `manifest` (relative URLs resolve against its folder; at most `max_bytes`
     bytes) as one job; returns it."""
-    request = ingest_pb2.StartIngestRequest(videos=submissions(read_manifest(manifest, max_bytes)),
+    request = ingest_pb2.StartIngestRequest(videos=submissions(read_manifest(manifest, max_bytes), manifest.name),
                                              base_dir=str(manifest.resolve().parent))
     return ingest_pb2_grpc.IngestServiceStub(channel).StartIngest(request, timeout=timeout_s).job
 

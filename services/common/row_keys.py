@@ -1,6 +1,6 @@
 """The store key of a manifest row that names no file: its `Video URL` cell is empty. Analytics keys a row by
-where its bytes were read (its location), and such a row has none; it is keyed by its manifest's folder and its
-line instead, so that videos.csv lists it as it lists every manifest row (rows in = rows out), and the same
+where its bytes were read (its location), and such a row has none; it is keyed by its manifest's folder, file
+name and line instead, so that videos.csv lists it as it lists every manifest row (rows in = rows out), and the same
 manifest run again lists it once. Such a key is never shown as a location."""
 
 from __future__ import annotations
@@ -8,11 +8,14 @@ from __future__ import annotations
 PREFIX = "manifest-row:"
 
 
-def manifest_row_key(base_dir: str, line: int, index: int) -> str:
-    """The key of the row at `line` of the manifest in `base_dir` (1-based, its header line 1), or, when the
-    caller gave no line (0), of the `index`-th row (0-based) of its submission."""
+def manifest_row_key(base_dir: str, line: int, index: int, manifest: str = "") -> str:
+    """The key of the row at `line` of the manifest `manifest` (its file name) in `base_dir` (1-based, its
+    header line 1), or, when the caller gave no line (0), of the `index`-th row (0-based) of its submission.
+    Without a manifest name (a caller that read no file), the folder alone: such rows of two submissions from
+    one folder share their keys, as all did before the name was sent."""
     row = f"line {line}" if line > 0 else f"row {index + 1}"
-    return f"{PREFIX}{base_dir}:{row}"
+    where = f"{base_dir.rstrip('/')}/{manifest}" if manifest else base_dir
+    return f"{PREFIX}{where}:{row}"
 
 
 def is_manifest_row_key(location: str) -> bool:

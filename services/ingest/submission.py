@@ -63,7 +63,7 @@ def text_problem(request: ingest_pb2.StartIngestRequest) -> str | None:
     row (`line 3: url holds a NUL character`); None when nowhere."""
     fields = [("base_dir", "base_dir", request.base_dir)]
     fields += [(f"{row_label(request, k)}: {f}", f, getattr(sub, f)) for k, sub in enumerate(request.videos)
-               for f in ("url", "external_id", "row_error")]
+               for f in ("url", "external_id", "row_error", "manifest")]
     for where, name, text in fields:
         if nul_field([(name, text)]):
             return f"{where} holds a NUL character ({shown(text)})"
@@ -119,7 +119,7 @@ class SubmissionRunner:
         row_error = sub.row_error or ("" if already else given_up(claim.attempts))
         outcome = self.pipeline.process(sub.url, perf, sub.external_id, row_error,
                                         Path(claim.base_dir or "."), on_video_id=note_video, repeats=sub.repeats,
-                                        row_key=manifest_row_key(claim.base_dir, sub.line, claim.idx),
+                                        row_key=manifest_row_key(claim.base_dir, sub.line, claim.idx, sub.manifest),
                                         kept_apart=sub.kept_apart)
         observe_stages(outcome.stage_seconds)  # fetch, decode, record; identity's stages are observed there
         processed = already

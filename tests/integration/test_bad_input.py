@@ -163,3 +163,20 @@ def test_same_names_in_two_folders_are_two_videos_and_a_bad_score_on_a_rerun_kee
             assert stack.store.appearance_frame().equals(appearances)
     finally:
         stack.stop()
+
+
+def test_rows_without_a_url_of_two_manifests_in_one_folder_are_each_listed_and_each_once_again(settings, tmp_path):
+    # Keyed by the folder and line alone, week2's row overwrote week1's: 2 rows in, 1 in videos.csv.
+    manifests = [tmp_path / "week1.csv", tmp_path / "week2.csv"]
+    for m, score in zip(manifests, ("1.5", "2.5"), strict=True):
+        m.write_text(f"Performance,Video URL\n{score},\n")
+    stack = start_stack(settings, web=False)
+    try:
+        channel = open_channel(stack.settings.ingest_target)
+        for m in (*manifests, manifests[0]):  # week1 run again: its row once
+            (result,) = ingest_manifest(channel, m, timeout_s=120)
+            assert result.video.status == FAILED and "video URL is missing" in result.video.error
+        failed = stack.store.list_videos([FAILED])
+        assert sorted(v.performance for v in failed) == [1.5, 2.5]
+    finally:
+        stack.stop()

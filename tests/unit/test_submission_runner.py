@@ -91,10 +91,14 @@ def test_a_row_is_given_its_manifest_row_key_for_analytics_to_record_it_without_
     pipeline = Pipeline()
     runner = SubmissionRunner(pipeline, Identity(), None, Records(set()), "w", 5.0)  # type: ignore[arg-type]
     for claim in (Claim("job", 3, ingest_pb2.VideoSubmission(url="", line=5), "/m", 1, ""),
-                  Claim("job", 3, ingest_pb2.VideoSubmission(url=""), "/m", 1, "")):
+                  Claim("job", 3, ingest_pb2.VideoSubmission(url=""), "/m", 1, ""),
+                  Claim("job", 3, ingest_pb2.VideoSubmission(url="", line=5, manifest="week1.csv"), "/m", 1, ""),
+                  Claim("job", 3, ingest_pb2.VideoSubmission(url="", line=5, manifest="week2.csv"), "/m/", 1, "")):
         runner.run_row(claim, lambda video_id: None)
-    assert pipeline.row_keys == [manifest_row_key("/m", 5, 3), manifest_row_key("/m", 0, 3)]
-    assert pipeline.row_keys == ["manifest-row:/m:line 5", "manifest-row:/m:row 4"]
+    assert pipeline.row_keys[:2] == [manifest_row_key("/m", 5, 3), manifest_row_key("/m", 0, 3)]
+    # Two manifests of one folder: their rows of one line shared a key, and the second overwrote the first.
+    assert pipeline.row_keys == ["manifest-row:/m:line 5", "manifest-row:/m:row 4", "manifest-row:/m/week1.csv:line 5",
+                                 "manifest-row:/m/week2.csv:line 5"]
 
 
 def test_a_failing_row_kept_apart_from_another_row_of_its_file_is_run_to_be_recorded_under_its_manifest_row() -> None:
