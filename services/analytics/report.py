@@ -236,8 +236,8 @@ class InfluencerPage:
 def is_known(store: AnalyticsStore, analysis: Analysis, influencer_id: str) -> bool:
     """Whether analytics knows `influencer_id`: in the statistics, in an appearance, or named (an enrolled
     person without videos yet)."""
-    return (influencer_id in analysis.names or bool(store.appearances_of(influencer_id))
-            or bool((analysis.stats["influencer_id"] == influencer_id).any()))
+    return (influencer_id in analysis.names or bool((analysis.stats["influencer_id"] == influencer_id).any())
+            or bool(store.appearances_of(influencer_id)))  # the store last: the others are in memory
 
 
 def influencer_page(store: AnalyticsStore, analysis: Analysis, influencer_id: str, start: int = 0,

@@ -112,9 +112,14 @@ def looks_like(word: str, known: Iterable[Known]) -> list[Known]:
     typed = fold(word)
     if not typed:
         return []
-    alike = [k for k in known if k.name and (set(typed.split()) <= set(fold(k.name).split())
-                                             or difflib.SequenceMatcher(None, typed, fold(k.name)).ratio() >= NEAR)]
-    return sorted(alike, key=lambda k: (-k.videos, k.influencer_id))[:SUGGESTED]
+    words = set(typed.split())
+
+    def alike(name: str) -> bool:
+        folded = fold(name)
+        return words <= set(folded.split()) or difflib.SequenceMatcher(None, typed, folded).ratio() >= NEAR
+
+    found = sorted((k for k in known if k.name and alike(k.name)), key=lambda k: (-k.videos, k.influencer_id))
+    return found[:SUGGESTED]
 
 
 def _videos(count: int) -> str:

@@ -30,7 +30,7 @@ from services.analytics.web.file_answer import file_answer
 from services.analytics.web.links import is_http_url
 from services.common.boundary import is_video_id
 from services.common.rpc import is_loopback
-from services.common.url_secrets import HIDDEN, secrets_digested, secrets_hidden
+from services.common.url_secrets import HIDDEN, secrets_hidden
 
 bp = Blueprint("media", __name__)
 
@@ -131,19 +131,20 @@ def find_source(rows: list[VideoRow], config: dict) -> Source:
             reasons.append(str(exc))
     for row in rows:
         for candidate in (row.url, row.location):
-            if is_http_url(candidate) and not _signed(candidate):
+            if not is_http_url(candidate):
+                continue
+            if not _signed(candidate):
                 return Source("url", candidate)
-            if is_http_url(candidate):
-                reasons.append("its link was signed, and the page keeps no signature or token of a link "
-                               "(open it from your own copy of the manifest)")
+            reasons.append("its link was signed, and the page keeps no signature or token of a link "
+                           "(open it from your own copy of the manifest)")
     return Source("", reason=reasons[0] if reasons else "no manifest row gives a place to read it from")
 
 
 def _signed(url: str) -> bool:
     """Whether `url` is a signed link as the store keeps it: its secrets hidden (`***`) or digested, so that it
     no longer opens, or a location keeping a token in its path, which the page must not show
-    (services/common/url_secrets.py)."""
-    return HIDDEN in url or secrets_digested(url) != url or secrets_hidden(url) != url
+    (services/common/url_secrets.py). A digested secret is a secret value secrets_hidden would hide."""
+    return HIDDEN in url or secrets_hidden(url) != url
 
 
 @bp.get("/video/<video_id>/media")

@@ -6,16 +6,15 @@ unit it does not know and a suffix longer than the file with 416, and sent the w
 from __future__ import annotations
 
 import mimetypes
-import os
-import stat
 from pathlib import Path
 
 from flask import Flask, Response, abort
 from werkzeug.security import safe_join
 
 from services.analytics.web.file_answer import file_answer
+from services.analytics.web.media import Unplayable, open_checked
 
-FOLDER = Path(__file__).parent / "static"
+FOLDER = (Path(__file__).parent / "static").resolve()
 
 
 def install(app: Flask) -> None:
@@ -30,12 +29,8 @@ def static_file(filename: str) -> Response:
     if path is None:
         abort(404)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        abort(404)
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode):
-        os.close(fd)
+        file, info, _ = open_checked(path, FOLDER)
+    except Unplayable:
         abort(404)
     kind = mimetypes.guess_type(path)[0] or "application/octet-stream"
-    return file_answer(filename, open(fd, "rb"), info, kind)
+    return file_answer(filename, file, info, kind)
