@@ -43,22 +43,34 @@ def stack(settings):
 
 
 @pytest.fixture
-def http_server():
-    """Serves a folder over HTTP on loopback; returns a function (folder, headers added to every answer)
-    -> base URL."""
+def http_servers():
+    """Starts HTTP servers on loopback, each in a thread of its own: a function (request handler class) -> the
+    server; they are shut down and closed after the test."""
     servers = []
 
-    def serve(folder: Path, headers: dict[str, str] | None = None) -> str:
-        quiet = type("Handler", (_QuietHandler,), {"extra_headers": headers or {}})
-        handler = functools.partial(quiet, directory=str(folder))
+    def start(handler) -> http.server.ThreadingHTTPServer:  # type: ignore[no-untyped-def]
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
-        return f"http://127.0.0.1:{server.server_port}"
+        return server
 
-    yield serve
+    yield start
     for s in servers:
         s.shutdown()
+        s.server_close()
+
+
+@pytest.fixture
+def http_server(http_servers):
+    """Serves a folder over HTTP on loopback; returns a function (folder, headers added to every answer)
+    -> base URL."""
+
+    def serve(folder: Path, headers: dict[str, str] | None = None) -> str:
+        quiet = type("Handler", (_QuietHandler,), {"extra_headers": headers or {}})
+        server = http_servers(functools.partial(quiet, directory=str(folder)))
+        return f"http://127.0.0.1:{server.server_port}"
+
+    return serve
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

@@ -6,7 +6,6 @@ where the whole was asked for`, the video lost."""
 import hashlib
 import http.server
 import re
-import threading
 from dataclasses import dataclass, field
 
 import pytest
@@ -69,20 +68,13 @@ class PartsHandler(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def serve():
-    servers = []
-
+def serve(http_servers):
     def start(parts: Parts) -> str:
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), PartsHandler)
+        server = http_servers(PartsHandler)
         server.parts = parts
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
         return f"http://127.0.0.1:{server.server_port}/v.mp4"
 
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+    return start
 
 
 def policy(tmp_path, max_bytes=1_000_000):
