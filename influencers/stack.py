@@ -13,6 +13,7 @@ import waitress
 from flask import Flask
 from waitress import wasyncore
 
+from influencers.server_errors import page_channel
 from influencers.startcheck import compare_views
 from services.analytics.feed import FollowerThread
 from services.analytics.feed_grpc import start_follower
@@ -72,6 +73,8 @@ class WebServer:
         self.app = app
         self._server = waitress.create_server(app, host=host, port=port, threads=threads,
                                               clear_untrusted_proxy_headers=True)
+        # What waitress refuses itself (a request line it cannot read) answers with the site's page too.
+        self._server.channel_class = page_channel(app)  # type: ignore[union-attr]
         # Set on the listening socket, which each accepted connection inherits it from (waitress's own
         # socket_options is no setting create_server takes).
         user_timeout = getattr(socket, "TCP_USER_TIMEOUT", None)
