@@ -21,3 +21,28 @@ def manifest_row_key(base_dir: str, line: int, index: int, manifest: str = "") -
 def is_manifest_row_key(location: str) -> bool:
     """Whether a store's location is a manifest row's key (manifest_row_key), not where bytes were read."""
     return location.startswith(PREFIX)
+
+
+def folder_form(key: str) -> str:
+    """The key a row keyed `key` (manifest_row_key naming its manifest) had before manifests were named: its
+    folder and line alone, as a store from before, or an ingest replica of that release, keys it. "" when `key`
+    names no manifest file (or is no manifest row key)."""
+    if not is_manifest_row_key(key):
+        return ""
+    where, colon, row = key[len(PREFIX):].rpartition(":")
+    folder, slash, name = where.rpartition("/")
+    if not colon or not slash or not name:
+        return ""
+    return f"{PREFIX}{folder or '/'}:{row}"
+
+
+def named_forms(key: str) -> tuple[str, str]:
+    """The (head, tail) of every key that names a manifest file in the folder of `key` (a key of the folder
+    and line alone, folder_form's), at the same line: such a key is head + file name + tail. ("", "") when
+    `key` is no manifest row key."""
+    if not is_manifest_row_key(key):
+        return "", ""
+    where, colon, row = key[len(PREFIX):].rpartition(":")
+    if not colon:
+        return "", ""
+    return f"{PREFIX}{where.rstrip('/')}/", f":{row}"
