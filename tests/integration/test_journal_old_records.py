@@ -6,7 +6,7 @@ from test_corrections import CLOSE, near, who
 from test_registry import person, video
 
 from services.identity import journal
-from services.identity.corrections import answered_pairs
+from services.identity.corrections import answered_pairs, merged_into
 from services.identity.review import pair_key
 
 
@@ -81,3 +81,62 @@ def test_an_old_split_record_never_takes_an_earlier_finished_split_in_the_same_v
     assert replayed(registry) == [sorted([a, target])]
     assert sorted(who(registry, "v2")) == sorted([earlier, target]) and target not in (a, earlier)
     assert pair_key(a, target) in answered_pairs(registry.store)
+
+
+def recorded_by_the_first_release(registry, op, args):
+    """A journal record as the release that introduced the journal wrote it: its op and arguments, no audit entry
+    (a merge's without what its ids stood for, "live")."""
+    key = f"old-{op}"
+    registry.store.set_side(journal.KIND, key, {"key": key, "op": op, "args": args})
+
+
+def faces_moved_as_a_kill_left_them(registry, source, target):
+    """`source`'s faces given to `target` and pinned there: a merge's (or a "same" answer's) writes before its names
+    and merge record."""
+    registry.store.set_fields([f.point_id for f in registry.store.faces_of(source)],
+                              {"influencer_id": target, "pinned": target})
+
+
+def test_an_old_merge_record_killed_once_its_faces_moved_is_finished_and_the_name_follows(registry):
+    # Before: the replay merged the ids again, which refused the emptied one as unknown (KeyError): the survivor
+    # stayed unnamed, the merged-away id kept the name (shown nowhere) and had no merge record.
+    (a,) = [x.influencer_id for x in registry.assign("v1", video(person(0, "a")))]
+    (b,) = [x.influencer_id for x in registry.assign("v2", video(person(0, "b")))]
+    registry.rename(b, "Bo")
+    recorded_by_the_first_release(registry, "merge", {"ids": [a, b]})
+    faces_moved_as_a_kill_left_them(registry, b, a)
+    finished = journal.replay_pending(registry.store, registry)
+    assert [(named, audit) for _, named, audit in finished] == [(sorted([a, b]), {})]
+    assert who(registry, "v1") == who(registry, "v2") == [a] and registry.names() == {a: "Bo"}
+    assert merged_into(registry.store, b) == a and registry.live_ids([b]) == [a]
+
+
+def test_an_old_merge_record_killed_before_its_faces_moved_merges_what_its_ids_stand_for(registry):
+    (a,) = [x.influencer_id for x in registry.assign("v1", video(person(0, "a")))]
+    (b,) = [x.influencer_id for x in registry.assign("v2", video(person(0, "b")))]
+    (c,) = [x.influencer_id for x in registry.assign("v3", video(person(0, "c")))]
+    registry.merge([c, b])  # b stands for c now
+    recorded_by_the_first_release(registry, "merge", {"ids": [a, b]})
+    assert replayed(registry) == [sorted([a, b, c])]
+    assert who(registry, "v1") == who(registry, "v2") == who(registry, "v3") == [a]
+
+
+def test_an_old_same_answer_record_killed_once_its_faces_moved_is_finished_as_its_merge_and_answered(registry):
+    (a,) = [x.influencer_id for x in registry.assign("v1", video(person(0, "a")))]
+    registry.assign("v4", video(near(0, CLOSE)))  # a has more faces: the survivor
+    (b,) = [x.influencer_id for x in registry.assign("v2", video(person(0, "b")))]
+    registry.rename(b, "Bo")
+    recorded_by_the_first_release(registry, "answer", {"a": b, "b": a, "reply": "same"})
+    faces_moved_as_a_kill_left_them(registry, b, a)
+    assert replayed(registry) == [sorted([a, b])]
+    assert who(registry, "v2") == [a] and registry.names() == {a: "Bo"} and merged_into(registry.store, b) == a
+    assert pair_key(b, a) in answered_pairs(registry.store)
+
+
+def test_an_old_different_answer_record_is_answered_and_the_two_stay_apart(registry):
+    (a,) = [x.influencer_id for x in registry.assign("v1", video(person(0, "a")))]
+    (b,) = [x.influencer_id for x in registry.assign("v2", video(person(0, "b")))]
+    recorded_by_the_first_release(registry, "answer", {"a": a, "b": b, "reply": "different"})
+    assert replayed(registry) == [sorted([a, b])]
+    assert who(registry, "v1") == [a] and who(registry, "v2") == [b]
+    assert pair_key(a, b) in answered_pairs(registry.store)
