@@ -50,7 +50,7 @@ from services.common.boundary import is_video_id
 from services.common.database import database_url, is_postgres, open_engine
 from services.common.erasure import erasure_key, scrub_sql
 from services.common.location_key import location_key
-from services.common.row_keys import folder_form, is_manifest_row_key, named_forms
+from services.common.row_keys import folder_form, is_manifest_row_key, is_row_of, manifest_head, named_forms
 from services.common.scores import score_problem
 
 if TYPE_CHECKING:
@@ -170,6 +170,26 @@ class AnalyticsStore(StoreReads):
             # An unchanged record rolls back so that `updated_at` keeps the time of the last real change.
             w.changed = merged or _snapshot(w.c, row.key, row.video_id) != before
             return w.changed
+
+    def forget_manifest_rows(self, base_dir: str, manifest: str, kept: Iterable[str]) -> int:
+        """Removes the failed rows without content that earlier runs of the manifest `manifest` in `base_dir`
+        recorded under its manifest rows (services/common/row_keys.py: a row without URL, or kept apart) whose keys
+        are not in `kept`, the keys its run records so: a line since fixed (now recorded at its file), moved or
+        gone. Never another manifest's row, nor one with content; keys of the folder and line alone (a store from
+        before manifests were named) are not the manifest's to remove. Returns how many went."""
+        if not manifest:
+            return 0
+        head = manifest_head(base_dir, manifest)
+        keep = {location_key(k) for k in kept}
+        with self._writing() as w:
+            found = w.c.execute(sa.select(urls.c.location).where(
+                urls.c.location.startswith(head, autoescape=True), urls.c.status == FAILED,
+                urls.c.video_id == "")).scalars().all()
+            stale = [k for k in found if is_row_of(k, head) and k not in keep]
+            for chunk in range(0, len(stale), CHUNK):
+                w.c.execute(urls.delete().where(urls.c.location.in_(stale[chunk:chunk + CHUNK])))
+            w.changed = bool(stale)
+            return len(stale)
 
     def record_many(self, items: Iterable[tuple[VideoRow, Iterable[AppearanceRow] | None]]) -> int:
         """Records many manifest URLs exactly as successive record_video calls would, in one transaction

@@ -46,3 +46,15 @@ def named_forms(key: str) -> tuple[str, str]:
     if not colon:
         return "", ""
     return f"{PREFIX}{where.rstrip('/')}/", f":{row}"
+
+
+def manifest_head(base_dir: str, manifest: str) -> str:
+    """What every key of a row of the manifest `manifest` in `base_dir` begins with (manifest_row_key); its rest
+    is the row's line ("line N", or "row N")."""
+    return manifest_row_key(base_dir, 1, 0, manifest).removesuffix("line 1")
+
+
+def is_row_of(key: str, head: str) -> bool:
+    """Whether `key` is the key of a row of the manifest whose keys begin with `head` (manifest_head)."""
+    what, _, number = key.removeprefix(head).partition(" ")
+    return key.startswith(head) and what in ("line", "row") and number.isdigit()

@@ -85,3 +85,20 @@ def test_another_manifests_row_at_that_line_and_another_folders_are_never_taken(
     assert [r[0] for r in listed(store)] == [OLD, WEEK1, manifest_row_key("/n", 2, 0)]
     store.record_video(failed(WEEK2, 2.5))  # week2's own rerun takes it, in its place
     assert listed(store) == [(WEEK2, 2.5, ""), (WEEK1, 1.5, ""), (manifest_row_key("/n", 2, 0), 1.5, "")]
+
+
+def test_a_manifest_run_again_forgets_its_own_rows_of_lines_since_fixed_moved_or_gone_and_no_other(store) -> None:
+    # Before: such rows stayed in videos.csv for good beside the manifest's rows of today.
+    line = {n: manifest_row_key("/m", n, 0, "week1.csv") for n in (2, 3, 4)}
+    for n, key in line.items():
+        store.record_video(failed(key, float(n), error=f"line {n}: video URL is missing"))
+    others = [WEEK2, OLD, manifest_row_key("/m/sub", 2, 0, "week1.csv"), manifest_row_key("/n", 3, 0, "week1.csv")]
+    for k, key in enumerate(others):
+        store.record_video(failed(key, 10.0 + k))
+    store.record_video(VideoRow(url="a.mp4", video_id="00000000000000aa", performance=2.0, status=DONE,
+                                location="/m/a.mp4"))
+    # Today line 2 gives a.mp4 (fixed), line 3's row moved to line 4, and line 4's is gone.
+    assert store.forget_manifest_rows("/m", "week1.csv", [line[4]]) == 2
+    assert [r.location for r in store.list_videos()] == [line[4], *others, "/m/a.mp4"]
+    assert store.forget_manifest_rows("/m", "week1.csv", [line[4]]) == 0
+    assert store.forget_manifest_rows("/m", "", []) == 0  # a caller naming no manifest: nothing is its own
