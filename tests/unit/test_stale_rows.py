@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from influencers.v1 import ingest_pb2
+import grpc
+
+from influencers.v1 import analytics_pb2, ingest_pb2
 from services.common.row_keys import manifest_row_key
 from services.ingest.jobs import prepared
-from services.ingest.stale_rows import rows_under_manifest_keys
+from services.ingest.stale_rows import forget_stale_rows, rows_under_manifest_keys
 
 
 def submission(url: str, line: int, manifest: str = "week1.csv", error: str = "", score: float | None = 1.0
@@ -30,3 +32,28 @@ def test_rows_without_a_url_and_rows_kept_apart_are_those_recorded_under_their_m
 def test_a_manifest_whose_rows_all_name_their_files_is_listed_with_no_key_so_that_its_old_rows_go() -> None:
     request = prepared(ingest_pb2.StartIngestRequest(base_dir="/m", videos=[submission("a.mp4", 2)]))
     assert rows_under_manifest_keys(request) == {"week1.csv": []}
+
+
+class Unimplemented(grpc.RpcError):
+    def code(self) -> grpc.StatusCode:
+        return grpc.StatusCode.UNIMPLEMENTED
+
+
+class OlderAnalytics:
+    """An analytics replica of the release before ForgetManifestRows (a rolling upgrade)."""
+
+    def __init__(self) -> None:
+        self.asked: list[analytics_pb2.ForgetManifestRowsRequest] = []
+
+    def ForgetManifestRows(self, request, timeout):  # type: ignore[no-untyped-def]  # noqa: N802
+        self.asked.append(request)
+        raise Unimplemented()
+
+
+def test_an_analytics_that_cannot_forget_rows_is_logged_and_nothing_else_happens(caplog) -> None:
+    analytics = OlderAnalytics()
+    request = prepared(ingest_pb2.StartIngestRequest(base_dir="/m", videos=[submission("", 2)]))
+    assert forget_stale_rows(analytics, request, 5.0) == 0  # type: ignore[arg-type]
+    assert [(r.base_dir, r.manifest, list(r.kept)) for r in analytics.asked] == [
+        ("/m", "week1.csv", [manifest_row_key("/m", 2, 0, "week1.csv")])]
+    assert "UNIMPLEMENTED" in caplog.text
