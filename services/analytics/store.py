@@ -199,7 +199,6 @@ class AnalyticsStore(StoreReads):
             changed = 0
             for given, rows in checked:
                 row, merged = _one_form(w.c, given)
-                changed += merged
                 current = w.c.execute(_URL_OF, {"key": row.key}).first()
                 if current is None:  # a new manifest row: a change
                     self._apply_video(w, row, rows, current)
@@ -212,6 +211,7 @@ class AnalyticsStore(StoreReads):
                     # record_video's rule: an unchanged row keeps the time of its last real change. (Not a
                     # savepoint per row: SQLite keeps each one rolled back to, and they pile up.)
                     w.c.execute(_SET_UPDATED_AT, {"key": row.key, "stamp": stamp})
+                    changed += merged  # its other key's row moved or went
                 else:
                     changed += 1
             w.changed = changed > 0

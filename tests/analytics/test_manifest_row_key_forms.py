@@ -102,3 +102,9 @@ def test_a_manifest_run_again_forgets_its_own_rows_of_lines_since_fixed_moved_or
     assert [r.location for r in store.list_videos()] == [line[4], *others, "/m/a.mp4"]
     assert store.forget_manifest_rows("/m", "week1.csv", [line[4]]) == 0
     assert store.forget_manifest_rows("/m", "", []) == 0  # a caller naming no manifest: nothing is its own
+
+
+def test_a_bulk_record_takes_both_key_forms_as_one_row_and_counts_it_once(store) -> None:
+    store.record_video(failed(OLD))
+    assert store.record_many([(failed(WEEK1), None), (failed(WEEK2, 2.5), None)]) == 2
+    assert listed(store) == [(WEEK1, 1.5, ""), (WEEK2, 2.5, "")]
