@@ -107,6 +107,15 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
             context.abort(grpc.StatusCode.NOT_FOUND, f"no video recorded at {shown(key)}")
         return analytics_pb2.UpdatePerformanceResponse(changed=changed)
 
+    def ForgetManifestRows(self, request, context):  # type: ignore[no-untyped-def]
+        fields = [("base_dir", request.base_dir), ("manifest", request.manifest)] + [("kept", k) for k in request.kept]
+        if name := nul_field(fields):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{name} holds a NUL character")
+        if problem := long_field((name, value, MAX_LOCATION_CHARS) for name, value in fields):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        forgotten = self._store.forget_manifest_rows(request.base_dir, request.manifest, request.kept)
+        return analytics_pb2.ForgetManifestRowsResponse(forgotten=forgotten)
+
     def GetVideo(self, request, context):  # type: ignore[no-untyped-def]
         key = request.WhichOneof("key")
         value = getattr(request, key) if key else ""

@@ -35,7 +35,7 @@ from sqlalchemy.engine import Connection
 
 from services.analytics import store_audit
 from services.analytics.audit import AuditRow
-from services.analytics.records import DONE, DUPLICATE, MAX_REPEATS, AppearanceRow, VideoRow, merge_appearances
+from services.analytics.records import DONE, DUPLICATE, FAILED, MAX_REPEATS, AppearanceRow, VideoRow, merge_appearances
 from services.analytics.store_reads import (
     APPEARANCE_FRAME_COLUMNS,
     CHUNK,
@@ -50,6 +50,7 @@ from services.common.boundary import is_video_id
 from services.common.database import database_url, is_postgres, open_engine
 from services.common.erasure import erasure_key, scrub_sql
 from services.common.location_key import location_key
+from services.common.row_keys import folder_form, is_manifest_row_key, is_row_of, manifest_head, named_forms
 from services.common.scores import score_problem
 
 if TYPE_CHECKING:
@@ -159,6 +160,7 @@ class AnalyticsStore(StoreReads):
         """
         rows = _checked(row, appearances)
         with self._writing() as w:
+            row, merged = _one_form(w.c, row)
             current = w.c.execute(_URL_OF, {"key": row.key}).first()
             if current is None:  # a new manifest row: a change
                 self._apply_video(w, row, rows, current)
@@ -166,8 +168,28 @@ class AnalyticsStore(StoreReads):
             before = _snapshot(w.c, row.key, row.video_id)
             self._apply_video(w, row, rows, current)
             # An unchanged record rolls back so that `updated_at` keeps the time of the last real change.
-            w.changed = _snapshot(w.c, row.key, row.video_id) != before
+            w.changed = merged or _snapshot(w.c, row.key, row.video_id) != before
             return w.changed
+
+    def forget_manifest_rows(self, base_dir: str, manifest: str, kept: Iterable[str]) -> int:
+        """Removes the failed rows without content that earlier runs of the manifest `manifest` in `base_dir`
+        recorded under its manifest rows (services/common/row_keys.py: a row without URL, or kept apart) whose keys
+        are not in `kept`, the keys its run records so: a line since fixed (now recorded at its file), moved or
+        gone. Never another manifest's row, nor one with content; keys of the folder and line alone (a store from
+        before manifests were named) are not the manifest's to remove. Returns how many went."""
+        if not manifest:
+            return 0
+        head = manifest_head(base_dir, manifest)
+        keep = {location_key(k) for k in kept}
+        with self._writing() as w:
+            found = w.c.execute(sa.select(urls.c.location).where(
+                urls.c.location.startswith(head, autoescape=True), urls.c.status == FAILED,
+                urls.c.video_id == "")).scalars().all()
+            stale = [k for k in found if is_row_of(k, head) and k not in keep]
+            for chunk in range(0, len(stale), CHUNK):
+                w.c.execute(urls.delete().where(urls.c.location.in_(stale[chunk:chunk + CHUNK])))
+            w.changed = bool(stale)
+            return len(stale)
 
     def record_many(self, items: Iterable[tuple[VideoRow, Iterable[AppearanceRow] | None]]) -> int:
         """Records many manifest URLs exactly as successive record_video calls would, in one transaction
@@ -175,7 +197,8 @@ class AnalyticsStore(StoreReads):
         checked = [(row, _checked(row, appearances)) for row, appearances in items]
         with self._writing() as w:
             changed = 0
-            for row, rows in checked:
+            for given, rows in checked:
+                row, merged = _one_form(w.c, given)
                 current = w.c.execute(_URL_OF, {"key": row.key}).first()
                 if current is None:  # a new manifest row: a change
                     self._apply_video(w, row, rows, current)
@@ -188,6 +211,7 @@ class AnalyticsStore(StoreReads):
                     # record_video's rule: an unchanged row keeps the time of its last real change. (Not a
                     # savepoint per row: SQLite keeps each one rolled back to, and they pile up.)
                     w.c.execute(_SET_UPDATED_AT, {"key": row.key, "stamp": stamp})
+                    changed += merged  # its other key's row moved or went
                 else:
                     changed += 1
             w.changed = changed > 0
@@ -422,6 +446,44 @@ def _adopt(c: Connection, row: VideoRow) -> tuple[str, int] | None:
     c.execute(videos.update().where(videos.c.video_id == row.video_id, videos.c.location == row.url)
               .values(location=row.key))
     return legacy[0], legacy[1]
+
+
+def _one_form(c: Connection, row: VideoRow) -> tuple[VideoRow, bool]:
+    """A failed row keyed by its manifest row is one row under both forms of its key (services/common/row_keys.py):
+    the folder and line alone (a store from before manifests were named, or an ingest replica of that release
+    in a rolling upgrade) and the folder, file name and line. Recorded under the named form, the same row under
+    the folder form (its URL and score: that manifest's line as it stood) moves to it, keeping its place, or goes
+    when the named form is listed already; recorded under the folder form, it is written onto its named form,
+    when one holds the same row. Only failed rows without content are ever moved: never another manifest's row
+    (its URL or score differ), never a good row. Returns the row to record and whether a row moved or went."""
+    key = row.location
+    if row.video_id or not is_manifest_row_key(key) or location_key(key) != key:
+        return row, False
+    older = folder_form(key)
+    if older and _same_failed_row(c, older, row):
+        if c.execute(_URL_OF, {"key": key}).first() is None:
+            c.execute(urls.update().where(urls.c.location == older).values(location=key))
+        else:
+            c.execute(urls.delete().where(urls.c.location == older))
+        return row, True
+    head, tail = named_forms(key)
+    named = c.execute(sa.select(urls.c.location).where(
+        urls.c.location.startswith(head, autoescape=True), urls.c.location.endswith(tail, autoescape=True),
+        urls.c.video_id == "").order_by(urls.c.seq)).scalars().all()
+    for other in named:
+        if folder_form(other) == key and _same_failed_row(c, other, row):
+            listed = _same_failed_row(c, key, row)  # both forms listed (a store upgraded before this rule)
+            if listed:
+                c.execute(urls.delete().where(urls.c.location == key))
+            return replace(row, location=other), listed
+    return row, False
+
+
+def _same_failed_row(c: Connection, key: str, row: VideoRow) -> bool:
+    """Whether the row stored at `key` is failed, without content, with `row`'s URL and score."""
+    found = c.execute(sa.select(urls.c.url, urls.c.performance, urls.c.status, urls.c.video_id)
+                      .where(urls.c.location == key)).first()
+    return found is not None and tuple(found) == (row.url, row.performance, FAILED, "")
 
 
 def _refresh(c: Connection, row: VideoRow) -> None:

@@ -21,3 +21,40 @@ def manifest_row_key(base_dir: str, line: int, index: int, manifest: str = "") -
 def is_manifest_row_key(location: str) -> bool:
     """Whether a store's location is a manifest row's key (manifest_row_key), not where bytes were read."""
     return location.startswith(PREFIX)
+
+
+def folder_form(key: str) -> str:
+    """The key a row keyed `key` (manifest_row_key naming its manifest) had before manifests were named: its
+    folder and line alone, as a store from before, or an ingest replica of that release, keys it. "" when `key`
+    names no manifest file (or is no manifest row key)."""
+    if not is_manifest_row_key(key):
+        return ""
+    where, colon, row = key[len(PREFIX):].rpartition(":")
+    folder, slash, name = where.rpartition("/")
+    if not colon or not slash or not name:
+        return ""
+    return f"{PREFIX}{folder or '/'}:{row}"
+
+
+def named_forms(key: str) -> tuple[str, str]:
+    """The (head, tail) of every key that names a manifest file in the folder of `key` (a key of the folder
+    and line alone, folder_form's), at the same line: such a key is head + file name + tail. ("", "") when
+    `key` is no manifest row key."""
+    if not is_manifest_row_key(key):
+        return "", ""
+    where, colon, row = key[len(PREFIX):].rpartition(":")
+    if not colon:
+        return "", ""
+    return f"{PREFIX}{where.rstrip('/')}/", f":{row}"
+
+
+def manifest_head(base_dir: str, manifest: str) -> str:
+    """What every key of a row of the manifest `manifest` in `base_dir` begins with (manifest_row_key); its rest
+    is the row's line ("line N", or "row N")."""
+    return manifest_row_key(base_dir, 1, 0, manifest).removesuffix("line 1")
+
+
+def is_row_of(key: str, head: str) -> bool:
+    """Whether `key` is the key of a row of the manifest whose keys begin with `head` (manifest_head)."""
+    what, _, number = key.removeprefix(head).partition(" ")
+    return key.startswith(head) and what in ("line", "row") and number.isdigit()

@@ -145,7 +145,12 @@ def interrupted_target(store: FaceStore, influencer_id: str, video_ids: Sequence
     one person in two, kept apart by their pins), or, every face moved, find nothing to finish (no "different"
     answer, the name left on an emptied id). The faces a kill left moved are told by what only an unfinished
     split leaves: an influencer of those videos alone, each face pinned to it, named by no review answer (the
-    split's comes last), whose id split_target derives from them and the faces left to move."""
+    split's comes last), whose id split_target derives from them and the faces left to move. An earlier split-off
+    of another person in those videos looks the same once nothing names it (its partner erased, and the answer
+    with it); two tell it apart: with faces left to move, the kill stopped the move between two of the engine's
+    writes (PIN_CHUNK faces each, in every release with a journal), so the one it began holds a whole number of
+    them; and when more than one influencer qualifies, none is taken (every face moved: nothing is finished; else
+    the faces left found the new influencer), rather than one person's faces or name given to another."""
     wanted = set(video_ids)
     left = [f for f in store.faces_of(influencer_id) if f.record.video_id in wanted] if influencer_id else []
     answered = {i for pair in answered_pairs(store) for i in pair}
@@ -153,12 +158,12 @@ def interrupted_target(store: FaceStore, influencer_id: str, video_ids: Sequence
     for f in store.faces_in(sorted(wanted)) if wanted else []:
         if f.record.influencer_id not in ("", influencer_id):
             found.setdefault(f.record.influencer_id, []).append(f)
-    for candidate, faces in sorted(found.items()):
-        if (candidate in answered or any(f.record.pinned != candidate for f in faces)
-                or len(store.faces_of(candidate)) != len(faces)):
-            continue
-        if new_influencer_id(*min(f.record.person_key for f in [*left, *faces])) + "s" == candidate:
-            return candidate
+    begun = [candidate for candidate, faces in sorted(found.items())
+             if candidate not in answered and all(f.record.pinned == candidate for f in faces)
+             and len(store.faces_of(candidate)) == len(faces) and not (left and len(faces) % PIN_CHUNK)
+             and new_influencer_id(*min(f.record.person_key for f in [*left, *faces])) + "s" == candidate]
+    if len(begun) == 1:
+        return begun[0]
     return split_target(store, influencer_id, video_ids) if left else ""
 
 

@@ -30,7 +30,7 @@ KIND = "pending"
 REPLAY: dict[str, Callable[[IdentityRegistry, dict[str, Any]], object]] = {
     # A merge is finished on what its ids stood for when it began: an id whose faces had moved stands for
     # nobody now (its merge record not yet written), and merging the ids again would refuse it.
-    "merge": lambda r, a: r.join(list(dict.fromkeys(a["live"]))) if a.get("live") else r.merge(list(a["ids"])),
+    "merge": lambda r, a: _merge_again(r, a),
     # A split is finished into the new influencer chosen before it began (the faces left to move would found
     # another one); a record of an older release has none: it is derived from the store (_split_again).
     "split": lambda r, a: _split_again(r, a),
@@ -41,6 +41,27 @@ REPLAY: dict[str, Callable[[IdentityRegistry, dict[str, Any]], object]] = {
     "undo": lambda r, a: undo.finish(r.store, a["audit_id"]),
     "enrol": lambda r, a: _enrol_again(r, a),
 }
+
+
+def _merge_again(registry: IdentityRegistry, args: dict[str, Any]) -> None:
+    """Finishes a merge on what its ids stood for when it began ("live"). A record of an older release keeps the
+    ids given alone: what each stands for now, and an id that stands for nobody (the kill moved its faces, and
+    its merge record was not yet written) joins them, as it would have; named in `args` for the resync."""
+    if not args.get("live"):
+        stood = {str(i): _stands_for(registry, str(i)) for i in args["ids"]}
+        live = list(dict.fromkeys(s for s in stood.values() if s))
+        if not live:
+            raise KeyError(f"none of {sorted(stood)} stands for an influencer")
+        args["live"] = [*live, *(i for i, s in stood.items() if not s)]
+    registry.join(list(dict.fromkeys(args["live"])))
+
+
+def _stands_for(registry: IdentityRegistry, influencer_id: str) -> str:
+    """The influencer `influencer_id` stands for now (itself, or the one it was merged into); "" for none."""
+    try:
+        return registry.live_ids([influencer_id])[0]
+    except KeyError:
+        return ""
 
 
 def _split_again(registry: IdentityRegistry, args: dict[str, Any]) -> None:

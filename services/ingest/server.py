@@ -22,10 +22,11 @@ from services.common.rpc import RunningServer, build_server, open_channel
 from services.common.settings import Settings
 from services.common.tls import channel_credentials, server_credentials
 from services.ingest.job_store import JobStore, migrate, new_owner
-from services.ingest.jobs import JobQueue, QueueFull
+from services.ingest.jobs import JobQueue, QueueFull, prepared
 from services.ingest.pipeline import VideoPipeline
 from services.ingest.queue_holders import QueueHolders, sqlite_file
 from services.ingest.repost_store import RepostStore
+from services.ingest.stale_rows import forget_stale_rows
 from services.ingest.submission import SubmissionRunner, text_problem, with_scores_checked, with_userinfo_hidden
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,9 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
         try:
             checked = with_scores_checked(with_userinfo_hidden(request))
-            return ingest_pb2.StartIngestResponse(job=self.jobs.start(checked))
+            job = self.jobs.start(checked)
+            forget_stale_rows(self.analytics, prepared(checked), self.timeout_s)
+            return ingest_pb2.StartIngestResponse(job=job)
         except QueueFull as exc:
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
             raise

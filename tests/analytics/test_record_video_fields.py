@@ -17,6 +17,7 @@ from google.protobuf.duration_pb2 import Duration
 from influencers.v1 import analytics_pb2, common_pb2
 from services.analytics.store import AnalyticsStore
 from services.common.location_key import MAX_KEY_BYTES, location_key
+from services.common.row_keys import manifest_row_key
 from services.common.url_secrets import secrets_digested, secrets_hidden
 
 URL = "https://cdn.example.com/a.mp4"
@@ -167,3 +168,20 @@ def test_a_lookup_key_past_its_limit_is_refused_naming_the_field(stub) -> None:
     for call, request, said in calls:
         error = refusal(call, request)
         assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and said in error.details(), error.details()
+
+
+def test_forget_manifest_rows_refuses_a_nul_naming_the_field_and_forgets_only_that_manifests_stale_rows(
+        stub) -> None:
+    for key in (manifest_row_key("/m_%", 2, 0, "a.csv"), manifest_row_key("/m_%", 3, 0, "a.csv"),
+                manifest_row_key("/m_x", 2, 0, "a.csv"), manifest_row_key("/m_%", 2, 0, "b.csv")):
+        stub.RecordVideo(analytics_pb2.RecordVideoRequest(video=common_pb2.Video(
+            location=key, status=common_pb2.VIDEO_STATUS_FAILED, error="video URL is missing")), timeout=30)
+    bad = analytics_pb2.ForgetManifestRowsRequest(base_dir="/m_%", manifest="a\x00.csv")
+    caught = refusal(stub.ForgetManifestRows, bad)
+    assert caught.code() == grpc.StatusCode.INVALID_ARGUMENT and "manifest holds a NUL" in caught.details()
+    kept = [manifest_row_key("/m_%", 3, 0, "a.csv")]
+    request = analytics_pb2.ForgetManifestRowsRequest(base_dir="/m_%", manifest="a.csv", kept=kept)
+    assert stub.ForgetManifestRows(request, timeout=30).forgotten == 1
+    left = stub.ListVideos(analytics_pb2.ListVideosRequest(), timeout=30).videos
+    assert sorted(v.location for v in left) == sorted([*kept, manifest_row_key("/m_x", 2, 0, "a.csv"),
+                                                       manifest_row_key("/m_%", 2, 0, "b.csv")])

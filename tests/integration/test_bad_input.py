@@ -180,3 +180,23 @@ def test_rows_without_a_url_of_two_manifests_in_one_folder_are_each_listed_and_e
         assert sorted(v.performance for v in failed) == [1.5, 2.5]
     finally:
         stack.stop()
+
+
+def test_a_manifest_run_again_after_a_line_was_fixed_and_rows_moved_lists_each_row_of_today_once(settings, tmp_path):
+    # Before: line 2's row without a URL stayed in videos.csv once the line gave a file (4 rows for 3), and a row
+    # that moved down a line was listed at both lines. week2's row at line 2 is another manifest's: it stays.
+    week1, week2 = tmp_path / "week1.csv", tmp_path / "week2.csv"
+    week1.write_text("Performance,Video URL\n1.5,\n2.5,\n")
+    week2.write_text("Performance,Video URL\n7.5,\n")
+    stack = start_stack(settings, web=False)
+    try:
+        channel = open_channel(stack.settings.ingest_target)
+        for m in (week1, week2):
+            ingest_manifest(channel, m, timeout_s=120)
+        week1.write_text("Performance,Video URL\n1.5,gone.mp4\n0.5,\n2.5,\n")  # line 2 fixed; line 3 new
+        results = ingest_manifest(channel, week1, timeout_s=120)
+        assert [r.video.status for r in results] == [FAILED] * 3 and "gone.mp4" in results[0].video.error
+        failed = stack.store.list_videos([FAILED])
+        assert sorted((v.url, v.performance) for v in failed) == [("", 0.5), ("", 2.5), ("", 7.5), ("gone.mp4", 1.5)]
+    finally:
+        stack.stop()

@@ -317,3 +317,21 @@ def test_a_failed_row_whose_record_meets_analytics_restarting_is_given_back_not_
         pipeline.process("notes.mp4", 1.0, "", "", folder)
     assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
     assert store.get_video(location=str(folder / "notes.mp4")) is None
+
+
+def test_a_kept_apart_row_run_by_old_and_new_ingest_replicas_in_a_rolling_upgrade_is_listed_once(
+        rig, tmp_path) -> None:
+    # An ingest replica of the release before VideoSubmission.manifest keys the row by its folder and line; one of
+    # this release by its folder, manifest and line. Before, the row was listed once under each key.
+    pipeline, _, store = rig
+    folder = tmp_path / "m"
+    make_video(folder / "a.mp4", seed=1)
+    old, new = manifest_row_key(str(folder), 3, 1), manifest_row_key(str(folder), 3, 1, "week1.csv")
+    pipeline.process("a.mp4", 1.0, "", "", folder, row_key=manifest_row_key(str(folder), 2, 0, "week1.csv"))
+    for key in (old, new, old, new):  # the row's attempts, taken by either replica
+        bad = pipeline.process("a.mp4", None, "", "line 3: performance is missing", folder, kept_apart=True,
+                               row_key=key)
+        assert bad.recorded and bad.video.status == FAILED
+    videos = pd.read_csv(export_report(store, tmp_path / "out")["videos"], keep_default_na=False)
+    assert videos[["video_url", "status", "location"]].values.tolist() == [
+        ["a.mp4", "done", "a.mp4"], ["a.mp4", "failed", ""]]
