@@ -7,13 +7,16 @@ PostgreSQL's btree keeps no key past ~2,700 bytes: a longer location (a long pat
 was refused there with INTERNAL, and its row lost. A location past MAX_KEY_BYTES (UTF-8) is kept as its first
 characters and the SHA-256 of the whole (`#sha256=` and 64 hex digits): still read by a person, still one key
 per location. Ingest makes its locations so, and analytics keys every row and lookup so, whoever calls it;
-a key is its own key.
+a key is its own key. A local path's whole is found again from its shortened key and the manifest's cell
+(whole_path), for the page's player.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 
+from services.common.url_scheme import has_scheme
 from services.common.url_secrets import secrets_keyed
 
 MAX_KEY_BYTES = 1024
@@ -36,3 +39,20 @@ def location_key(location: str) -> str:
         # The cut fell inside a digest, which would be digested again: a key must be its own key.
         head = head[:max(head.rfind(c) for c in _PIECE_ENDS)]
     return f"{head}{_MARK}{hashlib.sha256(raw).hexdigest()}"
+
+
+def whole_path(key: str, cell: str) -> str | None:
+    """The local path a shortened `key` stands for, found from `cell`, the row's manifest cell as recorded: an
+    absolute path (or `~/...`), or a path relative to the manifest's folder, which the key's head begins with
+    (each of the head's `/` is tried as that folder's end). Checked against the key's digest, so never another
+    file; None when `key` is not shortened or nothing fits (a cell with its secrets hidden, a symlink that
+    resolving the path went through)."""
+    head, mark, digest = key.rpartition(_MARK)
+    if not mark or len(digest) != 64 or not cell or has_scheme(head) is not None:
+        return None
+    if cell.startswith(("/", "~")):
+        candidates = [os.path.expanduser(cell)]
+    else:
+        candidates = [os.path.normpath(f"{head[:end]}/{cell}") for end in range(len(head), -1, -1)
+                      if head[end:end + 1] in ("/", "")]
+    return next((path for path in candidates if path.startswith(head) and location_key(path) == key), None)
