@@ -48,6 +48,8 @@ _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
 HIDDEN = "***"
 # A secret as a key keeps it (_digest): kept as it is when met again, so that a key is its own key.
 _DIGESTED = re.compile(r"sha256-[0-9a-f]{32}")
+# An http(s) link in an error's text, without the colon that ends it in `LINK: reason`.
+_LINK = re.compile(r"(?i)https?://[^\s]+?(?=:?(?:\s|$))")
 
 
 def userinfo_hidden(url: str) -> str:
@@ -73,6 +75,12 @@ def secrets_hidden(url: str) -> str:
     (userinfo_hidden), the value of each secret query or fragment parameter (SECRET_PARAMETERS,
     any case) `***`, and a token in its path `***` (path_tokens_hidden); everything else exactly as given."""
     return _each_secret(path_tokens_hidden(userinfo_hidden(url)), lambda _value: HIDDEN)
+
+
+def links_hidden(text: str) -> str:
+    """An error's text with the secrets of each http(s) link it names hidden, as errors name links today
+    (`LINK: HTTP 404`, `same video as LINK`; a link cut at 200 characters hides what is left of a value)."""
+    return _LINK.sub(lambda m: secrets_hidden(m.group()), text)
 
 
 def location_shown(location: str) -> str:

@@ -13,13 +13,13 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
-from services.analytics.migrations.masked_urls import links_hidden, merged
+from services.analytics.migrations.masked_urls import merged
 from services.analytics.records import DONE, DUPLICATE, FAILED, VideoRow
 from services.analytics.store import AnalyticsStore
 from services.analytics.store_schema import HISTORY, appearances, migrate, urls, videos
 from services.common.database import database_url, open_engine
 from services.common.location_key import location_key
-from services.common.url_secrets import secrets_digested, secrets_hidden
+from services.common.url_secrets import links_hidden, secrets_digested, secrets_hidden
 
 BEFORE = "0006"  # the head of the release before
 RERUN = "https://b.s3.example/rerun.mp4?X-Amz-Signature=hunter2a&X-Amz-Credential=AKIAHUNTER&v=1"

@@ -11,8 +11,9 @@ Revises: 0006
 import sqlalchemy as sa
 from alembic import op
 
-from services.analytics.migrations.masked_urls import links_hidden, masked_location, shown_url
+from services.analytics.migrations.masked_urls import masked_location, shown_url
 from services.analytics.migrations.row_moves import URL_COLUMNS, move_row, urls, videos
+from services.common.url_secrets import links_hidden
 
 revision = "0007"
 down_revision = "0006"
