@@ -134,3 +134,20 @@ def test_an_old_stores_keys_lose_their_secrets_and_the_same_link_run_again_is_th
     finally:
         store.close()
     assert not [s for s in SECRETS if s in stored_text(db_url, tmp_path)]
+
+
+def test_a_caller_that_gives_a_links_secrets_in_its_url_and_error_has_them_kept_out_too(
+        stub, store, db_url, tmp_path) -> None:
+    # A caller other than ingest (which hides them first) gives the link as written, and no location.
+    for n, link in enumerate((PATH_TOKEN, PASSWORD), start=1):
+        video = common_pb2.Video(url=link, video_id=vid(n), status=DONE, error=f"warning: {link}: cut short")
+        assert stub.RecordVideo(analytics_pb2.RecordVideoRequest(video=video), timeout=30).created
+        assert not stub.RecordVideo(analytics_pb2.RecordVideoRequest(video=video), timeout=30).created, "one row"
+        found = stub.GetVideo(analytics_pb2.GetVideoRequest(url=link), timeout=30).video
+        assert (found.video_id, found.url) == (vid(n), secrets_hidden(link))
+    other = common_pb2.Video(url=PATH_TOKEN.replace("hunter2path", "hunter3path"), video_id=vid(3), status=DONE)
+    assert stub.RecordVideo(analytics_pb2.RecordVideoRequest(video=other), timeout=30).created, "another token"
+    listed = stub.ListVideos(analytics_pb2.ListVideosRequest(), timeout=30).videos
+    assert len(listed) == 3 and "hunter" not in repr(listed)
+    store.close()
+    assert "hunter" not in stored_text(db_url, tmp_path)
