@@ -100,7 +100,7 @@ def old_store(db_url: str) -> None:
     """What the release before recorded: a path's token and a password kept in the key as given."""
     engine = open_engine(db_url)
     rows = [(PATH_TOKEN, secrets_hidden(PATH_TOKEN), vid(1), DONE), (MARKER, secrets_hidden(MARKER), vid(2), DONE),
-            (PASSWORD, secrets_hidden(PASSWORD), "", FAILED),
+            (PASSWORD, PASSWORD, "", FAILED),  # a caller other than ingest gave its url as written
             (secrets_digested(SIGNED), secrets_hidden(SIGNED), vid(3), DONE), ("/videos/a.mp4", "a.mp4", vid(4), DONE)]
     try:
         with engine.connect() as c, c.begin():
@@ -125,6 +125,7 @@ def test_an_old_stores_keys_lose_their_secrets_and_the_same_link_run_again_is_th
         assert [(r.location, r.video_id) for r in rows] == [
             (location_key(PATH_TOKEN), vid(1)), (location_key(MARKER), vid(2)), (location_key(PASSWORD), ""),
             (secrets_digested(SIGNED), vid(3)), ("/videos/a.mp4", vid(4))], "each row in its place, keyed as today"
+        assert rows[2].url == secrets_hidden(PASSWORD), "a url given as written is hidden as the store keeps it now"
         assert store.get_video(video_id=vid(1)).location == location_key(PATH_TOKEN), "its video follows it"
         for n, link in ((1, PATH_TOKEN), (2, MARKER), (3, SIGNED)):
             store.record_video(VideoRow(secrets_hidden(link), vid(n), 2.0, DONE, location=link))
