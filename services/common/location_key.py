@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from urllib.parse import unquote, urlsplit
 
 from services.common.url_scheme import has_scheme
 from services.common.url_secrets import secrets_keyed
@@ -35,7 +36,7 @@ def location_key(location: str) -> str:
     if len(raw) <= MAX_KEY_BYTES:
         return keyed
     head = raw[:_HEAD_BYTES].decode("utf-8", "ignore")
-    if secrets_keyed(head) != head:
+    while secrets_keyed(head) != head:
         # The cut fell inside a digest, which would be digested again: a key must be its own key.
         head = head[:max(head.rfind(c) for c in _PIECE_ENDS)]
     return f"{head}{_MARK}{hashlib.sha256(raw).hexdigest()}"
@@ -43,14 +44,17 @@ def location_key(location: str) -> str:
 
 def whole_path(key: str, cell: str) -> str | None:
     """The local path a shortened `key` stands for, found from `cell`, the row's manifest cell as recorded: an
-    absolute path (or `~/...`), or a path relative to the manifest's folder, which the key's head begins with
-    (each of the head's `/` is tried as that folder's end). Checked against the key's digest, so never another
-    file; None when `key` is not shortened or nothing fits (a cell with its secrets hidden, a symlink that
-    resolving the path went through)."""
+    absolute path (`~/...`, a `file:` URL), or a path relative to the manifest's folder, which the key's head
+    begins with (each of the head's `/` is tried as that folder's end). Checked against the key's digest, so
+    never another file; None when `key` is not shortened or nothing fits (a cell with its secrets hidden, a
+    symlink that resolving the path went through)."""
     head, mark, digest = key.rpartition(_MARK)
     if not mark or len(digest) != 64 or not cell or has_scheme(head) is not None:
         return None
-    if cell.startswith(("/", "~")):
+    if has_scheme(cell) == "file":
+        where = urlsplit(cell)
+        candidates = [unquote(where.path)] if where.netloc in ("", "localhost") else []
+    elif cell.startswith(("/", "~")):
         candidates = [os.path.expanduser(cell)]
     else:
         candidates = [os.path.normpath(f"{head[:end]}/{cell}") for end in range(len(head), -1, -1)

@@ -5,6 +5,7 @@ says), or its http(s) URL with a `#t=` fragment; when it cannot, the page says w
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -128,7 +129,7 @@ def test_a_timeline_bar_reached_with_tab_looks_different_from_the_others(tmp_pat
             browser.close()
 
 
-@pytest.mark.parametrize("cell", ["relative", "absolute"])
+@pytest.mark.parametrize("cell", ["relative", "absolute", "file-url"])
 def test_a_local_file_whose_path_is_past_1_kib_is_found_from_its_shortened_key_and_played(tmp_path, folders, cell):
     # Its row is keyed by the path's head and digest (location_key); the player looked the file up by that key.
     root, _ = folders
@@ -138,7 +139,7 @@ def test_a_local_file_whose_path_is_past_1_kib_is_found_from_its_shortened_key_a
     (manifest_dir / relative).write_bytes(BYTES)
     path = str(manifest_dir / relative)
     assert location_key(path) != path
-    given = relative if cell == "relative" else path
+    given = {"relative": relative, "absolute": path, "file-url": f"file://{quote(path)}"}[cell]
     client = page_over(tmp_path, [("00000000000000f1", given, location_key(path))], ALLOWED_ROOT=str(root))
     assert 'src="/video/00000000000000f1/media' in client.get("/video/00000000000000f1").get_data(as_text=True)
     part = client.get("/video/00000000000000f1/media", headers={"Range": "bytes=0-99"})
