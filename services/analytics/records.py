@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from influencers.v1 import common_pb2
 from services.common.location_key import location_key
 from services.common.protoconv import duration, seconds
+from services.common.url_secrets import links_hidden, secrets_hidden
 
 DONE = common_pb2.VIDEO_STATUS_DONE
 FAILED = common_pb2.VIDEO_STATUS_FAILED
@@ -39,6 +40,13 @@ class VideoRow:
         """The row's identity in the store: its location, or its URL when it has none, at a length every
         engine indexes (services/common/location_key.py)."""
         return location_key(self.location or self.url)
+
+
+def secrets_kept_out(row: VideoRow) -> VideoRow:
+    """`row` as the store keeps it, whoever gave it: its url with its secrets hidden (url_secrets.secrets_hidden)
+    and the links its error names hidden, as ingest gives them; a row without location keyed by its url as
+    given (its secrets digested there: VideoRow.key), so that links differing in a secret stay two rows."""
+    return replace(row, url=secrets_hidden(row.url), error=links_hidden(row.error), location=row.location or row.url)
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,16 @@ from sqlalchemy.engine import Connection
 
 from services.analytics import store_audit
 from services.analytics.audit import AuditRow
-from services.analytics.records import DONE, DUPLICATE, FAILED, MAX_REPEATS, AppearanceRow, VideoRow, merge_appearances
+from services.analytics.records import (
+    DONE,
+    DUPLICATE,
+    FAILED,
+    MAX_REPEATS,
+    AppearanceRow,
+    VideoRow,
+    merge_appearances,
+    secrets_kept_out,
+)
 from services.analytics.store_reads import (
     APPEARANCE_FRAME_COLUMNS,
     CHUNK,
@@ -158,6 +167,7 @@ class AnalyticsStore(StoreReads):
         appearances: a done row only notes the error.
         Raises ValueError for a row without a URL, or DONE / DUPLICATE without a video id.
         """
+        row = secrets_kept_out(row)
         rows = _checked(row, appearances)
         with self._writing() as w:
             row, merged = _one_form(w.c, row)
@@ -194,7 +204,8 @@ class AnalyticsStore(StoreReads):
     def record_many(self, items: Iterable[tuple[VideoRow, Iterable[AppearanceRow] | None]]) -> int:
         """Records many manifest URLs exactly as successive record_video calls would, in one transaction
         (bulk imports, benchmarks). Returns how many changed something; one invalid row records none."""
-        checked = [(row, _checked(row, appearances)) for row, appearances in items]
+        kept = ((secrets_kept_out(row), appearances) for row, appearances in items)
+        checked = [(row, _checked(row, appearances)) for row, appearances in kept]
         with self._writing() as w:
             changed = 0
             for given, rows in checked:

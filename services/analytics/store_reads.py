@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from services.analytics.records import DONE, AppearanceRow, VideoRow
 from services.analytics.store_schema import appearances, names, reposts, state, urls, videos
 from services.common.location_key import location_key
+from services.common.url_secrets import secrets_hidden
 
 VIDEO_FRAME_COLUMNS = ["video_id", "url", "performance", "duration_s"]
 APPEARANCE_FRAME_COLUMNS = [
@@ -119,7 +120,7 @@ class StoreReads:
         if location is not None:
             query, key = _BY_LOCATION, location_key(location)
         elif url is not None:
-            query, key = _BY_URL, url
+            query, key = _BY_URL, secrets_hidden(url)  # as the store keeps it (records.secrets_kept_out)
         elif video_id:
             query, key = _BY_VIDEO_ID, video_id
         else:

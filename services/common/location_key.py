@@ -1,26 +1,62 @@
-"""A row's key in analytics (its location: where its bytes were read) at a length every engine indexes.
+"""A row's key in analytics (its location: where its bytes were read): no secret, at a length every engine indexes.
 
+A link's secrets (a signature, token or key in its query, a token in its path, a user name and password) are
+kept as their digests (url_secrets.secrets_keyed): the key is returned by GetVideo and ListVideos and kept in
+the database file, where no secret may be; two links differing in a secret stay two rows.
 PostgreSQL's btree keeps no key past ~2,700 bytes: a longer location (a long path, a link with a long query)
 was refused there with INTERNAL, and its row lost. A location past MAX_KEY_BYTES (UTF-8) is kept as its first
 characters and the SHA-256 of the whole (`#sha256=` and 64 hex digits): still read by a person, still one key
 per location. Ingest makes its locations so, and analytics keys every row and lookup so, whoever calls it;
-a key at or under the bound, this form included, is its own key.
+a key is its own key. A local path's whole is found again from its shortened key and the manifest's cell
+(whole_path), for the page's player.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+from urllib.parse import unquote, urlsplit
+
+from services.common.url_scheme import has_scheme
+from services.common.url_secrets import secrets_keyed
 
 MAX_KEY_BYTES = 1024
 _MARK = "#sha256="
 _HEAD_BYTES = MAX_KEY_BYTES - len(_MARK) - 64
+# Where a head cut inside a secret's digest is cut back to (before the piece's value, or the piece).
+_PIECE_ENDS = "/?#&;,~=@"
 
 
 def location_key(location: str) -> str:
-    """`location` when its UTF-8 form is at most MAX_KEY_BYTES; else its head (whole characters) and the
-    SHA-256 of all of it. Surrogates (from a caller's bytes) are digested as they are, never refused."""
-    raw = location.encode("utf-8", "surrogatepass")
+    """`location` with its secrets digested (secrets_keyed), when its UTF-8 form is then at most MAX_KEY_BYTES;
+    else its head (whole characters) and the SHA-256 of all of it. Surrogates (from a caller's bytes) are
+    digested as they are, never refused."""
+    keyed = secrets_keyed(location)
+    raw = keyed.encode("utf-8", "surrogatepass")
     if len(raw) <= MAX_KEY_BYTES:
-        return location
+        return keyed
     head = raw[:_HEAD_BYTES].decode("utf-8", "ignore")
+    while secrets_keyed(head) != head:
+        # The cut fell inside a digest, which would be digested again: a key must be its own key.
+        head = head[:max(head.rfind(c) for c in _PIECE_ENDS)]
     return f"{head}{_MARK}{hashlib.sha256(raw).hexdigest()}"
+
+
+def whole_path(key: str, cell: str) -> str | None:
+    """The local path a shortened `key` stands for, found from `cell`, the row's manifest cell as recorded: an
+    absolute path (`~/...`, a `file:` URL), or a path relative to the manifest's folder, which the key's head
+    begins with (each of the head's `/` is tried as that folder's end). Checked against the key's digest, so
+    never another file; None when `key` is not shortened or nothing fits (a cell with its secrets hidden, a
+    symlink that resolving the path went through)."""
+    head, mark, digest = key.rpartition(_MARK)
+    if not mark or len(digest) != 64 or not cell or has_scheme(head) is not None:
+        return None
+    if has_scheme(cell) == "file":
+        where = urlsplit(cell)
+        candidates = [unquote(where.path)] if where.netloc in ("", "localhost") else []
+    elif cell.startswith(("/", "~")):
+        candidates = [os.path.expanduser(cell)]
+    else:
+        candidates = [os.path.normpath(f"{head[:end]}/{cell}") for end in range(len(head), -1, -1)
+                      if head[end:end + 1] in ("/", "")]
+    return next((path for path in candidates if path.startswith(head) and location_key(path) == key), None)

@@ -5,11 +5,12 @@ token in the query: the row's URL is recorded in analytics, exported in videos.c
 the CLI, logged and kept with the job's results, where the secret must not travel. The fetch alone uses the
 URL as given.
 
-Two forms: `secrets_hidden` for people (each secret value `***`), and `secrets_digested` for a row's identity
-(each secret value a SHA-256 digest of it): two links that differ only in a secret stay two rows, as they were
-when the URL was kept as given, and a link given again is the same row. A token a CDN puts in the path
-(`/token=abc/v.mp4`, Akamai's `/hdnts=.../`) is hidden for people too; the row's identity keeps the path as
-given, as rows recorded before were keyed so.
+Two forms: `secrets_hidden` for people (each secret value `***`), and `secrets_keyed` for a row's identity
+(each secret a SHA-256 digest of it: the values of secret parameters, a token a CDN puts in the path
+(`/token=abc/v.mp4`, Akamai's `/hdnts=.../`) and a user name and password): two links that differ only in a
+secret stay two rows, as they were when the URL was kept as given, and a link given again is the same row.
+(`secrets_digested`, the query's secrets alone, is the form rows were keyed by before path tokens and passwords
+were digested too: analytics migration 0007 moves old rows to it.)
 """
 
 from __future__ import annotations
@@ -45,19 +46,28 @@ PATH_TOKEN_MARKERS = frozenset({"sig", "signature", "token", "auth", "hmac", "hd
 # A JSON Web Token as a segment of its own (three base64url parts, the header's `{"` as `eyJ`).
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
 HIDDEN = "***"
+# A secret as a key keeps it (_digest): kept as it is when met again, so that a key is its own key.
+_DIGESTED = re.compile(r"sha256-[0-9a-f]{32}")
+# An http(s) link in an error's text, without the colon that ends it in `LINK: reason`.
+_LINK = re.compile(r"(?i)https?://[^\s]+?(?=:?(?:\s|$))")
 
 
 def userinfo_hidden(url: str) -> str:
     """`url` with the user name and password of its authority (`user:password@`, any scheme) as `***@`: the
     form in which a URL may be stored, logged and shown. URLs with them are refused (parse_url), but the row
     naming one is recorded, exported, logged and shown: a password or token must not travel with it."""
+    return _userinfo(url, lambda _userinfo: HIDDEN)
+
+
+def _userinfo(url: str, replaced: Callable[[str], str]) -> str:
+    """`url` with the user name and password of its authority (all before its last `@`) put through `replaced`."""
     scheme = has_scheme(url)
     start = len(scheme) + 3 if scheme is not None and url[len(scheme) + 1:].startswith("//") else -1
     if start < 0:
         return url
     end = min((i for i in (url.find(sep, start) for sep in "/?#") if i != -1), default=len(url))
     at = url.rfind("@", start, end)
-    return url if at < 0 else f"{url[:start]}***{url[at:]}"
+    return url if at < 0 else f"{url[:start]}{replaced(url[start:at])}{url[at:]}"
 
 
 def secrets_hidden(url: str) -> str:
@@ -65,6 +75,12 @@ def secrets_hidden(url: str) -> str:
     (userinfo_hidden), the value of each secret query or fragment parameter (SECRET_PARAMETERS,
     any case) `***`, and a token in its path `***` (path_tokens_hidden); everything else exactly as given."""
     return _each_secret(path_tokens_hidden(userinfo_hidden(url)), lambda _value: HIDDEN)
+
+
+def links_hidden(text: str) -> str:
+    """An error's text with the secrets of each http(s) link it names hidden, as errors name links today
+    (`LINK: HTTP 404`, `same video as LINK`; a link cut at 200 characters hides what is left of a value)."""
+    return _LINK.sub(lambda m: secrets_hidden(m.group()), text)
 
 
 def location_shown(location: str) -> str:
@@ -80,6 +96,11 @@ def path_tokens_hidden(url: str) -> str:
     `/hdnts=***/`); the segment after a marker segment (PATH_TOKEN_MARKERS: `/sig/***/v.mp4`), unless it is the
     last one (the file's name); a segment that is a JSON Web Token. Other segments (names, ids, dates), and a
     URL that is not http(s) (a local path, whose folders are real names) as given."""
+    return _path_tokens(url, lambda _value: HIDDEN)
+
+
+def _path_tokens(url: str, replaced: Callable[[str], str]) -> str:
+    """`url` with each token of its path (as path_tokens_hidden finds them) put through `replaced`."""
     m = re.match(r"(?i)https?://[^/?#]*", url)
     if m is None:
         return url
@@ -91,20 +112,37 @@ def path_tokens_hidden(url: str) -> str:
     segments = url[m.end():end].split("/")
     for k, segment in enumerate(segments):
         if _JWT.fullmatch(segment):
-            segments[k] = HIDDEN
+            segments[k] = replaced(segment)
         elif "=" in segment:
             pieces = re.split(r"([&;,~])", segment)  # Akamai's fields are `~`-separated
-            segments[k] = "".join(p if j % 2 else _path_pair(p) for j, p in enumerate(pieces))
+            segments[k] = "".join(p if j % 2 else _path_pair(p, replaced) for j, p in enumerate(pieces))
         elif k + 1 < len(segments) - 1 and segments[k + 1] and unquote(segment).lower() in PATH_TOKEN_MARKERS:
-            segments[k + 1] = HIDDEN
+            segments[k + 1] = replaced(segments[k + 1])
     return url[:m.end()] + "/".join(segments) + url[end:]
 
 
-def _path_pair(piece: str) -> str:
+def _path_pair(piece: str, replaced: Callable[[str], str]) -> str:
     name, eq, value = piece.partition("=")
     if not eq or not value or unquote(name).strip().lower() not in PATH_TOKEN_NAMES:
         return piece
-    return f"{name}={HIDDEN}"
+    return f"{name}={replaced(value)}"
+
+
+def secrets_keyed(location: str) -> str:
+    """`location` as a row's key keeps it: each secret secrets_hidden would hide (a user name and password, a
+    secret parameter's value, a token in an http(s) path) as `sha256-` and the first 32 hex digits of its
+    SHA-256, the rest exactly as given. Two links that differ in a secret differ here; the secret is not kept.
+    A value already so (a key given back) or `***` (hidden before it came) is kept as it is, so a key is its
+    own key. A location without a scheme (a local path, whose `?` and folders are real names) as given."""
+    if has_scheme(location) is None:
+        return location
+    return _each_secret(_path_tokens(_userinfo(location, _digest), _digest), _digest)
+
+
+def _digest(value: str) -> str:
+    if value == HIDDEN or _DIGESTED.fullmatch(value):
+        return value
+    return f"sha256-{hashlib.sha256(value.encode('utf-8', 'surrogatepass')).hexdigest()[:32]}"
 
 
 def secrets_digested(url: str) -> str:

@@ -36,9 +36,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from influencers.v1 import ingest_pb2
+from services.common.location_key import location_key
 from services.common.migrations import History, upgrade
 from services.common.protoconv import seconds, status_word, timestamp
-from services.common.url_secrets import secrets_hidden
+from services.common.url_secrets import links_hidden, secrets_hidden
 
 QUEUED, RUNNING = ingest_pb2.JOB_STATE_QUEUED, ingest_pb2.JOB_STATE_RUNNING
 SUCCEEDED, FAILED = ingest_pb2.JOB_STATE_SUCCEEDED, ingest_pb2.JOB_STATE_FAILED
@@ -154,7 +155,7 @@ class JobStore:
             rows = []
             seq = 0
             for k, sub in enumerate(request.videos):
-                kept_sub = _without_secrets(sub) if k in settled else sub  # a settled row is never fetched
+                kept_sub = submission_without_secrets(sub) if k in settled else sub  # a settled row is never fetched
                 row = dict(job_id=job_id, idx=k, submission=kept_sub.SerializeToString(), state=PENDING,
                            lease_owner=None, lease_expires_s=0.0, attempts=0, video_id="", processed_video_id="",
                            status="", done_seq=None, result=None)
@@ -329,7 +330,7 @@ and another claim, of any thread, took it)."""
             conn.execute(rows_t.update().where(rows_t.c.job_id == claim.job_id, rows_t.c.idx == claim.idx).values(
                 state=FINISHED, lease_owner=None, status=status_word(kept.video.status), done_seq=done,
                 result=kept.SerializeToString(), processed_video_id=processed_video_id,
-                submission=_without_secrets(claim.submission).SerializeToString()))
+                submission=submission_without_secrets(claim.submission).SerializeToString()))
         return True
 
     def results(self, job_id: str, skip: int = 0, limit: int | None = None
@@ -450,21 +451,35 @@ def _first_claimable(conn: sa.Connection, job_id: str, now: float) -> sa.Row | N
 
 def _forget_secrets(conn: sa.Connection, job_id: str, states: list[int]) -> None:
     """The submissions of the job's rows in `states`, rows that will not run again, kept without their URLs'
-    secrets (_without_secrets); only the rows whose URL holds one are written."""
+    secrets (submission_without_secrets); only the rows whose URL holds one are written."""
     found = conn.execute(sa.select(rows_t.c.idx, rows_t.c.submission).where(
         rows_t.c.job_id == job_id, rows_t.c.state.in_(states))).all()
     for idx, blob in found:
         sub = ingest_pb2.VideoSubmission.FromString(blob)
-        kept = _without_secrets(sub)
+        kept = submission_without_secrets(sub)
         if kept.url != sub.url:
             conn.execute(rows_t.update().where(rows_t.c.job_id == job_id, rows_t.c.idx == idx)
                          .values(submission=kept.SerializeToString()))
 
 
-def _without_secrets(sub: ingest_pb2.VideoSubmission) -> ingest_pb2.VideoSubmission:
+def submission_without_secrets(sub: ingest_pb2.VideoSubmission) -> ingest_pb2.VideoSubmission:
     """A copy of `sub` as a row that will not be fetched (again) keeps it: its URL's signature, token or key
     hidden (url_secrets.secrets_hidden). The URL as given is kept only while the row may still run."""
     kept = ingest_pb2.VideoSubmission()
     kept.CopyFrom(sub)
     kept.url = secrets_hidden(sub.url)
+    return kept
+
+
+def result_without_secrets(progress: ingest_pb2.WatchJobResponse) -> ingest_pb2.WatchJobResponse:
+    """A copy of a row's stored result with no secret of its link: its url hidden (secrets_hidden), its location
+    keyed as analytics keys it (location_key: secrets digested) and the links its error names hidden
+    (links_hidden), as results are written today; results written before the masking kept them as given."""
+    kept = ingest_pb2.WatchJobResponse()
+    kept.CopyFrom(progress)
+    if not progress.HasField("video"):
+        return kept
+    kept.video.url = secrets_hidden(progress.video.url)
+    kept.video.location = location_key(progress.video.location)
+    kept.video.error = links_hidden(progress.video.error)
     return kept

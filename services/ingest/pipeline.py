@@ -31,7 +31,7 @@ from services.common.location_key import location_key
 from services.common.protoconv import duration, seconds_by_key
 from services.common.settings import Settings
 from services.common.spool import SpoolError, SpoolReader, removed_after
-from services.common.url_secrets import secrets_digested, secrets_hidden
+from services.common.url_secrets import secrets_hidden
 from services.ingest.decoders import Decoders
 from services.ingest.decoding import Decoded, DecodeOrder
 from services.ingest.fetch import Fetched, FetchError, FetchPolicy, fetch, is_remote, local_path, shown_url
@@ -46,16 +46,14 @@ ST = common_pb2
 
 
 def resolve_location(url: str, base_dir: Path) -> str:
-    """Where a manifest URL's bytes are read, as fetch() reads them: an http(s) URL as given (the values of its
-    secret parameters, a signature or token, as their digests: url_secrets.secrets_digested); a local path
-    or `file:` URL made absolute against `base_dir` (the manifest's folder) and resolved (`..`, symlinks).
-    Other schemes come back as given (fetch refuses them). A path that cannot be resolved (a NUL byte,
-    `~user` of an unknown user, a symlink loop) raises FetchError naming it, as fetch() would. A location
-    past 1 KiB is kept as analytics keys it (services/common/location_key.py)."""
-    if is_remote(url):
-        return location_key(secrets_digested(url))
+    """Where a manifest URL's bytes are read, as fetch() reads them, keyed as analytics keys it
+    (services/common/location_key.py: its secrets digested, a location past 1 KiB shortened): an http(s) URL as
+    given (a signature, token, path token or password as its digest); a local path or `file:` URL made absolute
+    against `base_dir` (the manifest's folder) and resolved (`..`, symlinks). Other schemes come back as given,
+    their secrets digested (fetch refuses them). A path that cannot be resolved (a NUL byte, `~user` of an
+    unknown user, a symlink loop) raises FetchError naming it, as fetch() would."""
     scheme = has_scheme(url)
-    if scheme is not None and scheme != "file":
+    if is_remote(url) or (scheme is not None and scheme != "file"):
         return location_key(url)
     return location_key(str(local_path(url, base_dir)))
 

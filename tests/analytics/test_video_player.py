@@ -5,12 +5,14 @@ says), or its http(s) URL with a `#t=` fragment; when it cannot, the page says w
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
 from services.analytics.records import DONE, AppearanceRow, VideoRow
 from services.analytics.store import AnalyticsStore
 from services.analytics.web import create_app
+from services.common.location_key import location_key
 from services.common.url_secrets import secrets_digested, secrets_hidden
 
 BYTES = bytes(range(256)) * 40  # 10,240 bytes standing for a video file
@@ -125,3 +127,30 @@ def test_a_timeline_bar_reached_with_tab_looks_different_from_the_others(tmp_pat
             assert bar.evaluate(style) != resting, resting
         finally:
             browser.close()
+
+
+@pytest.mark.parametrize("cell", ["relative", "absolute", "file-url"])
+def test_a_local_file_whose_path_is_past_1_kib_is_found_from_its_shortened_key_and_played(tmp_path, folders, cell):
+    # Its row is keyed by the path's head and digest (location_key); the player looked the file up by that key.
+    root, _ = folders
+    manifest_dir = root / "/".join(["d" * 200] * 3)
+    relative = "/".join(["e" * 200] * 3) + "/clip.mp4"
+    (manifest_dir / relative).parent.mkdir(parents=True)
+    (manifest_dir / relative).write_bytes(BYTES)
+    path = str(manifest_dir / relative)
+    assert location_key(path) != path
+    given = {"relative": relative, "absolute": path, "file-url": f"file://{quote(path)}"}[cell]
+    client = page_over(tmp_path, [("00000000000000f1", given, location_key(path))], ALLOWED_ROOT=str(root))
+    assert 'src="/video/00000000000000f1/media' in client.get("/video/00000000000000f1").get_data(as_text=True)
+    part = client.get("/video/00000000000000f1/media", headers={"Range": "bytes=0-99"})
+    assert part.status_code == 206 and part.data == BYTES[:100]
+
+
+def test_a_long_paths_key_is_never_taken_for_another_file_that_fits_its_head(tmp_path, folders):
+    root, _ = folders
+    base = root / "/".join(["d" * 200] * 5)
+    base.mkdir(parents=True)
+    (base / "other.mp4").write_bytes(BYTES)
+    key = location_key(str(base / "clip.mp4"))  # recorded, then moved away; another file sits beside it
+    client = page_over(tmp_path, [("00000000000000f2", "other.mp4", key)], ALLOWED_ROOT=str(root))
+    assert client.get("/video/00000000000000f2/media").status_code == 404

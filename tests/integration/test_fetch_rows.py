@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import pytest
 
-from influencers.v1 import analytics_pb2_grpc, common_pb2, identity_pb2
+from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2, identity_pb2
 from services.analytics.server import serve_analytics
 from services.analytics.store import AnalyticsStore
 from services.common.datadir import DOWNLOADS, ScratchDir, sweep_scratch
@@ -276,3 +276,7 @@ def test_a_token_in_a_signed_urls_path_is_hidden_where_the_row_is_shown_and_the_
     shown = f"{outcome.video.url} {missing.video.url} {missing.video.error}"
     logged = " ".join(str(vars(record)) for record in caplog.records)
     assert "hunter" not in shown + logged
+    # Nor in the row's key, which gRPC returns and the database keeps (before: the path token as given).
+    listed = pipeline.analytics.ListVideos(analytics_pb2.ListVideosRequest(), timeout=30).videos
+    assert "/token=sha256-" in outcome.video.location and "hunter" not in repr(listed) + outcome.video.location
+    assert b"hunter" not in b"".join(p.read_bytes() for p in tmp_path.glob("analytics.sqlite*"))

@@ -30,3 +30,28 @@ def test_ingest_keys_a_long_link_or_path_as_analytics_does(tmp_path: Path) -> No
     name = "/".join(["d" * 200] * 10) + "/a.mp4"
     assert resolve_location(name, tmp_path) == location_key(str(tmp_path / name))
     assert resolve_location("a.mp4", tmp_path) == str(tmp_path / "a.mp4")
+
+
+def test_a_links_secrets_are_digested_in_its_key_wherever_they_stand_and_a_path_is_kept_as_given() -> None:
+    link = "https://ann:pw1@cdn.example/token=tok1/sig/tok2/v.mp4?X-Amz-Signature=tok3&id=7"
+    key = location_key(link)
+    assert not [s for s in ("pw1", "tok1", "tok2", "tok3") if s in key], key
+    assert key.startswith("https://sha256-") and "/token=sha256-" in key and "/sig/sha256-" in key
+    assert "/v.mp4?X-Amz-Signature=sha256-" in key and key.endswith("&id=7")
+    assert location_key(link.replace("tok1", "tok9")) != key, "another secret: another row"
+    assert location_key("https://***@cdn.example/v.mp4") == "https://***@cdn.example/v.mp4", "hidden before"
+    assert location_key("/videos/token=a/b?sig=c.mp4") == "/videos/token=a/b?sig=c.mp4", "a path's names are real"
+
+
+def test_a_long_key_cut_inside_a_digest_is_still_its_own_key() -> None:
+    for cut in range(41):
+        # The head (952 bytes) ends at every place of a digested path token and of a digested query secret.
+        for link in (f"https://cdn.example/{'p' * (886 + cut)}/token=hunter2/" + "q" * 2_000,
+                     f"https://cdn.example/v.mp4?pad={'b' * (878 + cut)}&sig=hunter2&q=" + "z" * 2_000):
+            key = location_key(link)
+            assert location_key(key) == key and len(key.encode()) <= MAX_KEY_BYTES and "hunter2" not in key
+
+
+def test_ingest_keys_a_link_with_a_path_token_as_analytics_does(tmp_path: Path) -> None:
+    link = "https://cdn.example/hdnts=exp=1~hmac=hunter2/v.mp4"
+    assert resolve_location(link, tmp_path) == location_key(link) and "hunter2" not in location_key(link)

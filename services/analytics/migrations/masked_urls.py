@@ -9,26 +9,16 @@ often a duplicate of the old row's video) is the same manifest row: the two beco
 
 from __future__ import annotations
 
-import re
-
 from services.analytics.records import DONE, DUPLICATE
 from services.common.url_scheme import has_scheme
 from services.common.url_secrets import secrets_digested, secrets_hidden
 
 RESULTS = (DONE, DUPLICATE)  # statuses of a row that has a result
-# An http(s) link in an error's text, without the colon that ends it in `LINK: reason`.
-_LINK = re.compile(r"(?i)https?://[^\s]+?(?=:?(?:\s|$))")
 
 
 def shown_url(url: str) -> str:
     """A row's `url` as a row recorded today keeps it (any scheme: a user name and password are hidden too)."""
     return secrets_hidden(url)
-
-
-def links_hidden(text: str) -> str:
-    """An error's text with the secrets of each http(s) link it names hidden, as errors name links today
-    (`LINK: HTTP 404`, `same video as LINK`; a link cut at 200 characters hides what is left of a value)."""
-    return _LINK.sub(lambda m: secrets_hidden(m.group()), text)
 
 
 def masked_location(location: str, url: str) -> str:

@@ -29,6 +29,7 @@ from services.analytics.records import VideoRow
 from services.analytics.web.file_answer import file_answer
 from services.analytics.web.links import is_http_url
 from services.common.boundary import is_video_id
+from services.common.location_key import whole_path
 from services.common.rpc import is_loopback
 from services.common.url_secrets import HIDDEN, secrets_hidden
 
@@ -121,7 +122,7 @@ def find_source(rows: list[VideoRow], config: dict) -> Source:
     (it needs no network), then an http(s) URL; Source("") with the reason of the first refusal otherwise."""
     reasons: list[str] = []
     for row in rows:
-        location = row.location or row.url
+        location = on_disk(row)
         if is_http_url(location):
             continue
         try:
@@ -138,6 +139,13 @@ def find_source(rows: list[VideoRow], config: dict) -> Source:
             reasons.append("its link was signed, and the page keeps no signature or token of a link "
                            "(open it from your own copy of the manifest)")
     return Source("", reason=reasons[0] if reasons else "no manifest row gives a place to read it from")
+
+
+def on_disk(row: VideoRow) -> str:
+    """Where a row's bytes were read: its location, or for a path past 1 KiB (keyed by its head and digest,
+    services/common/location_key.py) the whole path, found from the manifest's cell the row keeps."""
+    location = row.location or row.url
+    return whole_path(location, row.url) or location
 
 
 def _signed(url: str) -> bool:
@@ -171,7 +179,7 @@ def media(video_id: str) -> Response:
 def _media_file(video_id: str) -> Response:
     rows = current_app.extensions["analytics_store"].rows_of_video(video_id)
     for row in rows:
-        location = row.location or row.url
+        location = on_disk(row)
         if is_http_url(location):
             continue
         try:

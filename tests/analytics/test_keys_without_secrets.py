@@ -1,0 +1,154 @@
+"""A row's key (its location) keeps no secret of its link, on SQLite and on a real PostgreSQL server: a token in
+the path and a user name and password are digested like the query's signature, in what gRPC's GetVideo and
+ListVideos return and in the database file, whoever records the row; the same link keys the same row, and links
+differing in a secret stay two rows. A store of the release before (migration 0009) is keyed so at its first
+start. Before, the key kept the path's token and the password as given (hidden only where a row is shown)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+
+from influencers.v1 import analytics_pb2, common_pb2
+from services.analytics.records import DONE, FAILED, VideoRow
+from services.analytics.store import AnalyticsStore
+from services.analytics.store_schema import HISTORY, urls, videos
+from services.common.database import database_url, open_engine
+from services.common.location_key import location_key
+from services.common.url_secrets import secrets_digested, secrets_hidden
+
+SECRETS = ("hunter2path", "hunter2pass", "hunter2sig", "hunter2marker")
+PATH_TOKEN = "https://cdn.example/token=hunter2path/v.mp4"
+PASSWORD = "https://ann:hunter2pass@cdn.example/w.mp4"
+SIGNED = "https://cdn.example/x.mp4?sig=hunter2sig"
+MARKER = "https://cdn.example/t/sig/hunter2marker/y.mp4"
+BEFORE = "0008"  # the head of the release before
+
+
+def vid(n: int) -> str:
+    return f"{n:016x}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return database_url("", tmp_path / "analytics.sqlite3")
+    return database_url(request.getfixturevalue("postgres_url"), tmp_path / "unused")
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[AnalyticsStore]:
+    """conftest's `stub` serves it."""
+    opened = AnalyticsStore(db_url)
+    yield opened
+    opened.close()
+
+
+def stored_text(db_url: str, tmp_path: Path) -> str:
+    """Everything the database holds, as text: the file's bytes on SQLite (once closed), the tables on
+    PostgreSQL."""
+    if db_url.startswith("sqlite"):
+        return b"".join(p.read_bytes() for p in tmp_path.glob("analytics.sqlite3*")).decode("latin-1")
+    engine = open_engine(db_url)
+    try:
+        with engine.connect() as c:
+            return repr([c.execute(sa.select(t)).all() for t in (urls, videos)])
+    finally:
+        engine.dispose()
+
+
+def record(link: str, video_id: str, status: int = DONE, performance: float = 1.0) -> analytics_pb2.RecordVideoRequest:
+    """A row as a caller that gives its link as its location records it (its url shown without secrets)."""
+    return analytics_pb2.RecordVideoRequest(video=common_pb2.Video(
+        url=secrets_hidden(link), location=link, video_id=video_id if status == DONE else "", status=status,
+        performance=performance))
+
+
+def test_grpc_answers_and_the_database_keep_no_secret_of_a_rows_link(stub, store, db_url, tmp_path) -> None:
+    for n, link in enumerate((PATH_TOKEN, SIGNED, MARKER), start=1):
+        assert stub.RecordVideo(record(link, vid(n)), timeout=30).created
+    # A link with a user name and password is refused by ingest and recorded failed.
+    assert stub.RecordVideo(record(PASSWORD, "", status=FAILED), timeout=30).created
+    listed = stub.ListVideos(analytics_pb2.ListVideosRequest(), timeout=30).videos
+    assert len(listed) == 4
+    answers = repr(listed) + "".join(
+        repr(stub.GetVideo(analytics_pb2.GetVideoRequest(location=link), timeout=30).video)
+        for link in (PATH_TOKEN, PASSWORD, SIGNED, MARKER))
+    assert not [s for s in SECRETS if s in answers], answers
+    assert {v.location for v in listed} == {location_key(link) for link in (PATH_TOKEN, PASSWORD, SIGNED, MARKER)}
+    assert "token=sha256-" in location_key(PATH_TOKEN) and "//sha256-" in location_key(PASSWORD)
+    store.close()
+    assert not [s for s in SECRETS if s in stored_text(db_url, tmp_path)]
+
+
+def test_the_same_link_keys_the_same_row_and_another_secret_another_row(stub) -> None:
+    assert stub.RecordVideo(record(PATH_TOKEN, vid(1)), timeout=30).created
+    assert not stub.RecordVideo(record(PATH_TOKEN, vid(1)), timeout=30).created, "the same link: the same row"
+    # The key given back (ListVideos) finds the row, as the link does.
+    (row,) = stub.ListVideos(analytics_pb2.ListVideosRequest(), timeout=30).videos
+    assert stub.GetVideo(analytics_pb2.GetVideoRequest(location=row.location), timeout=30).video.video_id == vid(1)
+    other = PATH_TOKEN.replace("hunter2path", "hunter3path")
+    assert stub.RecordVideo(record(other, vid(2)), timeout=30).created
+    assert len(stub.ListVideos(analytics_pb2.ListVideosRequest(), timeout=30).videos) == 2
+
+
+def old_store(db_url: str) -> None:
+    """What the release before recorded: a path's token and a password kept in the key as given."""
+    engine = open_engine(db_url)
+    rows = [(PATH_TOKEN, secrets_hidden(PATH_TOKEN), vid(1), DONE), (MARKER, secrets_hidden(MARKER), vid(2), DONE),
+            (PASSWORD, PASSWORD, "", FAILED),  # a caller other than ingest gave its url as written
+            (secrets_digested(SIGNED), secrets_hidden(SIGNED), vid(3), DONE), ("/videos/a.mp4", "a.mp4", vid(4), DONE)]
+    try:
+        with engine.connect() as c, c.begin():
+            command.upgrade(HISTORY.config(c), BEFORE)
+            c.execute(urls.insert(), [
+                dict(location=location, url=url, video_id=video_id, performance=1.0, status=status, error="",
+                     external_id="", updated_at=1.0, seq=k, repeats=0)
+                for k, (location, url, video_id, status) in enumerate(rows, start=1)])
+            c.execute(videos.insert(), [
+                dict(video_id=video_id, url=url, performance=1.0, status=DONE, error="", duration_s=5.0, faces=1,
+                     location=location, seq=k)
+                for k, (location, url, video_id, status) in enumerate(rows, start=1) if video_id])
+    finally:
+        engine.dispose()
+
+
+def test_an_old_stores_keys_lose_their_secrets_and_the_same_link_run_again_is_the_same_row(db_url, tmp_path) -> None:
+    old_store(db_url)
+    store = AnalyticsStore(db_url)  # migrates
+    try:
+        rows = store.list_videos()
+        assert [(r.location, r.video_id) for r in rows] == [
+            (location_key(PATH_TOKEN), vid(1)), (location_key(MARKER), vid(2)), (location_key(PASSWORD), ""),
+            (secrets_digested(SIGNED), vid(3)), ("/videos/a.mp4", vid(4))], "each row in its place, keyed as today"
+        assert rows[2].url == secrets_hidden(PASSWORD), "a url given as written is hidden as the store keeps it now"
+        assert store.get_video(video_id=vid(1)).location == location_key(PATH_TOKEN), "its video follows it"
+        for n, link in ((1, PATH_TOKEN), (2, MARKER), (3, SIGNED)):
+            store.record_video(VideoRow(secrets_hidden(link), vid(n), 2.0, DONE, location=link))
+        store.record_video(VideoRow(secrets_hidden(PASSWORD), "", 2.0, FAILED, location=PASSWORD))
+        assert [(r.video_id, r.performance) for r in store.list_videos()] == [
+            (vid(1), 2.0), (vid(2), 2.0), ("", 2.0), (vid(3), 2.0), (vid(4), 1.0)], "one row a link"
+    finally:
+        store.close()
+    assert not [s for s in SECRETS if s in stored_text(db_url, tmp_path)]
+
+
+def test_a_caller_that_gives_a_links_secrets_in_its_url_and_error_has_them_kept_out_too(
+        stub, store, db_url, tmp_path) -> None:
+    # A caller other than ingest (which hides them first) gives the link as written, and no location.
+    for n, link in enumerate((PATH_TOKEN, PASSWORD), start=1):
+        video = common_pb2.Video(url=link, video_id=vid(n), status=DONE, error=f"warning: {link}: cut short")
+        assert stub.RecordVideo(analytics_pb2.RecordVideoRequest(video=video), timeout=30).created
+        assert not stub.RecordVideo(analytics_pb2.RecordVideoRequest(video=video), timeout=30).created, "one row"
+        found = stub.GetVideo(analytics_pb2.GetVideoRequest(url=link), timeout=30).video
+        assert (found.video_id, found.url) == (vid(n), secrets_hidden(link))
+    other = common_pb2.Video(url=PATH_TOKEN.replace("hunter2path", "hunter3path"), video_id=vid(3), status=DONE)
+    assert stub.RecordVideo(analytics_pb2.RecordVideoRequest(video=other), timeout=30).created, "another token"
+    listed = stub.ListVideos(analytics_pb2.ListVideosRequest(), timeout=30).videos
+    assert len(listed) == 3 and "hunter" not in repr(listed)
+    store.close()
+    assert "hunter" not in stored_text(db_url, tmp_path)

@@ -1,0 +1,109 @@
+"""Ingest's job store keeps no link's secret for a row that will not run again, after the upgrade too (migration
+0005), on SQLite and on a real PostgreSQL server: a job that ended before signed links were masked kept its rows'
+links as given (submissions, results that WatchJob replays, its error), and every result's location kept a token
+in the link's path. Now they are hidden (digested in the location); a running job's row still to run keeps its
+link as given, since it is fetched."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+
+from influencers.v1 import common_pb2, ingest_pb2
+from services.common.database import database_url, open_engine
+from services.common.location_key import location_key
+from services.ingest.job_store import (
+    DROPPED,
+    FINISHED,
+    HISTORY,
+    PENDING,
+    RUNNING,
+    SUCCEEDED,
+    JobStore,
+    jobs_t,
+    migrate,
+    rows_t,
+)
+
+BEFORE = "0004_media_times_as_durations"  # the head of the release before
+ENDED_JOB, RUNNING_JOB = "0123456789abcdef", "fedcba9876543210"
+DONE_LINK = "https://cdn.example/token=hunter2path/a.mp4?X-Amz-Signature=hunter2sig"
+DROPPED_LINK = "https://cdn.example/b.mp4?token=hunter2drop"
+RUN_DONE_LINK = "https://cdn.example/sig/hunter2run/c.mp4"
+PENDING_LINK = "https://cdn.example/d.mp4?sig=hunter3pending"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return database_url("", tmp_path / "ingest" / "jobs.sqlite3")
+    return database_url(request.getfixturevalue("postgres_url"), tmp_path / "unused")
+
+
+def result(link: str, error: str = "") -> bytes:
+    """A row's result as the release before the masking stored it: the link as given, as url and location."""
+    video = common_pb2.Video(url=link, location=link, status=common_pb2.VIDEO_STATUS_DONE, video_id="00000000000000aa",
+                             error=error)
+    return ingest_pb2.WatchJobResponse(video=video, done=1, total=2).SerializeToString()
+
+
+def old_queue(db_url: str) -> None:
+    engine = open_engine(db_url)
+    try:
+        with engine.connect() as conn, conn.begin():
+            command.upgrade(HISTORY.config(conn), BEFORE)
+            for job_id, state, error in ((ENDED_JOB, SUCCEEDED, f"reconcile failed after {DONE_LINK}: boom"),
+                                         (RUNNING_JOB, RUNNING, "")):
+                conn.execute(jobs_t.insert().values(
+                    job_id=job_id, state=state, total=2, done=1, base_dir="/m", created_s=1.0, started_s=2.0,
+                    ended_s=3.0 if state == SUCCEEDED else 0.0, error=error, cancel_requested=False,
+                    changed_videos=0, finalizer=None, finalizer_expires_s=0.0))
+            for job_id, idx, link, state, kept in (
+                    (ENDED_JOB, 0, DONE_LINK, FINISHED, result(DONE_LINK, f"warning: {DONE_LINK}: cut short")),
+                    (ENDED_JOB, 1, DROPPED_LINK, DROPPED, None),
+                    (RUNNING_JOB, 0, RUN_DONE_LINK, FINISHED, result(RUN_DONE_LINK)),
+                    (RUNNING_JOB, 1, PENDING_LINK, PENDING, None)):
+                conn.execute(rows_t.insert().values(
+                    job_id=job_id, idx=idx, submission=ingest_pb2.VideoSubmission(url=link).SerializeToString(),
+                    state=state, lease_owner=None, lease_expires_s=0.0, attempts=1, video_id="",
+                    processed_video_id="", status="done" if kept else "", done_seq=1 if kept else None,
+                    result=kept))
+    finally:
+        engine.dispose()
+
+
+def stored(db_url: str, tmp_path: Path) -> bytes:
+    """What the store holds: the SQLite files' bytes (closed), or PostgreSQL's rows."""
+    if db_url.startswith("sqlite"):
+        return b"".join(p.read_bytes() for p in (tmp_path / "ingest").glob("jobs.sqlite3*"))
+    engine = open_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return repr([conn.execute(sa.select(t)).all() for t in (jobs_t, rows_t)]).encode()
+    finally:
+        engine.dispose()
+
+
+def test_rows_that_will_not_run_again_lose_their_links_secrets_and_a_row_still_to_run_keeps_its_link(
+        db_url, tmp_path) -> None:
+    old_queue(db_url)
+    engine = open_engine(db_url)
+    try:
+        migrate(engine)
+        store = JobStore(engine)
+        replayed = [store.results(job_id) for job_id in (ENDED_JOB, RUNNING_JOB)]
+        answers = repr(replayed) + repr(store.get(ENDED_JOB))
+        assert "hunter2" not in answers, answers
+        (done,), _ = replayed[0]
+        assert done.video.url == "https://cdn.example/token=***/a.mp4?X-Amz-Signature=***"
+        assert done.video.location == location_key(DONE_LINK) and done.video.error.endswith("***: cut short")
+        claim = store.claim_row("replica:nonce")
+        assert claim is not None and (claim.job_id, claim.idx, claim.submission.url) == (RUNNING_JOB, 1, PENDING_LINK)
+        migrate(engine)  # again: nothing changes
+    finally:
+        engine.dispose()
+    held = stored(db_url, tmp_path)
+    assert b"hunter2" not in held and b"hunter3pending" in held
