@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable
 from urllib.parse import unquote
 
+from services.common.row_keys import PREFIX as MANIFEST_ROW
 from services.common.url_scheme import has_scheme
 
 # Query (or fragment) parameters whose value is a secret, lower case: cloud signed URLs (AWS SigV4 and V2,
@@ -133,10 +134,14 @@ def secrets_keyed(location: str) -> str:
     secret parameter's value, a token in an http(s) path) as `sha256-` and the first 32 hex digits of its
     SHA-256, the rest exactly as given. Two links that differ in a secret differ here; the secret is not kept.
     A value already so (a key given back) or `***` (hidden before it came) is kept as it is, so a key is its
-    own key. A location without a scheme (a local path, whose `?` and folders are real names) as given."""
-    if has_scheme(location) is None:
+    own key. A user name and password are `***`, not digested: unlike a token, a password a person chose can be
+    found again from its digest by trying guesses (such a link is refused, so its rows are failed rows, and two
+    differing only there are one row, the second listed as its duplicate). A location without a scheme (a
+    local path, whose `?` and folders are real names), or a manifest row's key (row_keys: a folder and line),
+    as given."""
+    if has_scheme(location) is None or location.startswith(MANIFEST_ROW):
         return location
-    return _each_secret(_path_tokens(_userinfo(location, _digest), _digest), _digest)
+    return _each_secret(_path_tokens(userinfo_hidden(location), _digest), _digest)
 
 
 def _digest(value: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.common.location_key import MAX_KEY_BYTES, location_key
+from services.common.row_keys import manifest_row_key
 from services.ingest.pipeline import resolve_location
 
 
@@ -32,15 +33,19 @@ def test_ingest_keys_a_long_link_or_path_as_analytics_does(tmp_path: Path) -> No
     assert resolve_location("a.mp4", tmp_path) == str(tmp_path / "a.mp4")
 
 
-def test_a_links_secrets_are_digested_in_its_key_wherever_they_stand_and_a_path_is_kept_as_given() -> None:
+def test_a_links_secrets_are_digested_in_its_key_wherever_they_stand_its_password_hidden_and_a_path_kept() -> None:
     link = "https://ann:pw1@cdn.example/token=tok1/sig/tok2/v.mp4?X-Amz-Signature=tok3&id=7"
     key = location_key(link)
     assert not [s for s in ("pw1", "tok1", "tok2", "tok3") if s in key], key
-    assert key.startswith("https://sha256-") and "/token=sha256-" in key and "/sig/sha256-" in key
+    assert key.startswith("https://***@cdn.example/") and "/token=sha256-" in key and "/sig/sha256-" in key
     assert "/v.mp4?X-Amz-Signature=sha256-" in key and key.endswith("&id=7")
     assert location_key(link.replace("tok1", "tok9")) != key, "another secret: another row"
     assert location_key("https://***@cdn.example/v.mp4") == "https://***@cdn.example/v.mp4", "hidden before"
     assert location_key("/videos/token=a/b?sig=c.mp4") == "/videos/token=a/b?sig=c.mp4", "a path's names are real"
+    # A password's digest could be found again by trying guesses: it is hidden, not digested.
+    assert location_key("https://ann:pw2@cdn.example/v.mp4") == location_key("https://bob:pw1@cdn.example/v.mp4")
+    row = manifest_row_key("/data/week?token=1", 3, 0, "w.csv")
+    assert location_key(row) == row, "a manifest row's key is a folder and line: its names are real"
 
 
 def test_a_long_key_cut_inside_a_digest_is_still_its_own_key() -> None:
