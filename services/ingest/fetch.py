@@ -229,7 +229,7 @@ def _download(url: str, policy: FetchPolicy) -> Fetched:
     except Refused as exc:
         if current == url:
             raise
-        raise _Failed(f"{exc} (redirected to {secrets_hidden(current)})") from exc
+        raise _Failed(f"{exc} (redirected to {shown_url(current)})") from exc
 
 
 def _get(url: str, policy: FetchPolicy, deadline: Deadline) -> Fetched | str:
