@@ -142,3 +142,26 @@ def test_an_export_meeting_a_full_disk_leaves_the_previous_report_whole_and_the_
     export_report(analytics_store, out)
     assert len(pd.read_csv(out / "videos.csv")) == len(pd.read_csv(io.BytesIO(before["videos.csv"]))) + 200
     assert not [p for p in out.rglob("*") if p.name.endswith(".partial")]
+
+
+def test_influencers_export_to_a_full_disk_is_one_line_naming_the_file_and_what_to_do(tmp_path, tmpfs, capsys) -> None:
+    from influencers.cli import main
+
+    data = tmp_path / "data"
+    data.mkdir()
+    store = AnalyticsStore(data / "analytics.sqlite3")
+    store.record_video(VideoRow(url="a.mp4", video_id="00000000000000a1", performance=1.0, status=FAILED,
+                                error="HTTP 404"))
+    store.close()
+    disk = tmpfs("1m")
+    with (disk / "filler").open("wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(bytes(4096))
+        except OSError:
+            pass
+    assert main(["export", "--data-dir", str(data), "--out", str(disk / "report")]) == 2
+    said = capsys.readouterr().err.strip()
+    assert said.startswith(f"influencers: error: export: cannot use {disk / 'report'}/")
+    assert said.endswith("(No space left on device); free some space and run the same command again")
+    assert "\n" not in said and not [p for p in (disk / "report").rglob("*") if p.is_file()]
