@@ -18,10 +18,11 @@ from influencers.cli.connect import reached
 from influencers.cli.output import ServiceUnavailable, cut, tell
 from influencers.client import JobStalled, cancel_job, get_job, list_jobs, start_ingest, state_word, watch_job
 from influencers.v1 import common_pb2, ingest_pb2
-from services.common.damage import DiskFull
+from services.common.damage import DISK_FULL, DiskFull
 from services.common.protoconv import seconds, status_word
 from services.common.rpc import wait_healthy
 from services.common.settings import Settings
+from services.ingest.fetch import shown_url
 
 WARNING = "warning: "  # starts the error of a done row that may be partial (services/ingest/pipeline.py WARNING)
 WATCH_TIMEOUT_S = 7 * 24 * 3600  # following a job: as long as it takes
@@ -96,6 +97,7 @@ class Tally:
         self.counted_before = 0  # done rows an earlier submission had counted
         self.failed = 0
         self.failures: list[str] = []  # the errors of the first FAILURES_LISTED failed rows
+        self.disk_full = False  # a row failed on a full disk (ingest then stops the job)
 
     def add(self, progress: ingest_pb2.WatchJobResponse) -> None:
         video = progress.video
@@ -107,6 +109,8 @@ class Tally:
             self.failed += 1
             if len(self.failures) < FAILURES_LISTED:
                 self.failures.append(video.error)
+            # Read past the URL the error starts with, as ingest reads it: a file named "disk full.mp4" is none.
+            self.disk_full |= DISK_FULL in video.error.removeprefix(shown_url(video.url)).removeprefix(video.url)
 
 
 def _follow(channel: grpc.Channel, job_id: str, tally: Tally, total: int, json_logs: bool = False) -> int:
@@ -144,6 +148,9 @@ def _follow(channel: grpc.Channel, job_id: str, tally: Tally, total: int, json_l
     if job.state == ingest_pb2.JOB_STATE_FAILED:
         tell(f"job {job_id} failed: {job.error} (the next job repairs what it left half done)", json_logs,
               logging.ERROR)
+    elif job.state == ingest_pb2.JOB_STATE_CANCELLED and tally.disk_full:
+        tell(f"job {job_id} was cancelled after {job.done} of {job.total} videos: {DISK_FULL} (the failed row above "
+             f"says where); free some space and run the same command again to resume", json_logs, logging.ERROR)
     elif job.state == ingest_pb2.JOB_STATE_CANCELLED:
         tell(f"job {job_id} was cancelled after {job.done} of {job.total} videos", json_logs, logging.WARNING)
     return 1 if tally.failed or job.state != ingest_pb2.JOB_STATE_SUCCEEDED else 0

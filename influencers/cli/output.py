@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import sys
 
@@ -74,9 +75,11 @@ def db_error(exc: Exception) -> str:
 
 
 def os_error(command: str, exc: OSError) -> int:
-    """One line for a file or folder this command could not use (exit 2: the path given is unusable)."""
+    """One line for a file or folder this command could not use (exit 2: the path given is unusable); on a full
+    disk, what to do."""
     where = f" {cut(escaped(str(exc.filename)))}" if exc.filename is not None else ""
-    say_error(f"{command}: cannot use{where} ({exc.strerror or escaped(str(exc))})")
+    then = "; free some space and run the same command again" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else ""
+    say_error(f"{command}: cannot use{where} ({exc.strerror or escaped(str(exc))}){then}")
     return USAGE_ERROR
 
 

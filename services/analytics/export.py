@@ -11,6 +11,8 @@ a spreadsheet shows it as text instead of running it. Number columns are written
 from __future__ import annotations
 
 import json
+import os
+import secrets
 from dataclasses import asdict
 from pathlib import Path
 
@@ -29,25 +31,39 @@ def export_report(store: AnalyticsStore, out_dir: Path, root: str = "") -> dict[
     """Writes the report under `out_dir` (created if needed) and returns the paths written, by key:
     "influencers", "appearances", "videos", "audit" (CSV), "faces" (folder of <influencer_id>.jpg), "report" (JSON).
     Numbers are rounded and local locations made relative to `root` (the allowed folder) by export_format;
-    every column is described in docs/exports.md.
+    every column is described in docs/exports.md. Every file is written under a temporary name first and all
+    are put in place once all are written: an export that fails part way (a full disk: OSError naming the
+    file) leaves the previous export's files as they were, and no file cut short.
     """
     out_dir = Path(out_dir)
     faces_dir = out_dir / "faces"
     faces_dir.mkdir(parents=True, exist_ok=True)
+    staged = _Staged()
+    try:
+        written = _stage(store, out_dir, root, staged)
+        staged.commit()
+    finally:
+        staged.discard()
+    _remove_unlisted(faces_dir, {f"faces/{p.name}" for p in staged.placed if p.parent == faces_dir})
+    return written
+
+
+def _stage(store: AnalyticsStore, out_dir: Path, root: str, staged: _Staged) -> dict[str, Path]:
+    """Writes every file of the report into `staged`; returns the paths they go to, by key."""
+    faces_dir = out_dir / "faces"
     analysis = AnalysisCache(store).current()
     written: dict[str, Path] = {}
     for name in TABLES:
         frame = table(store, analysis, name, root)
         if name == "influencers":
             frame = frame.assign(representative_image=[
-                _write_face(store, out_dir, i) for i in frame["influencer_id"]
+                _write_face(store, out_dir, i, staged) for i in frame["influencer_id"]
             ])
-            _remove_unlisted(faces_dir, {p for p in frame["representative_image"] if p})
         path = out_dir / f"{name}.csv"
-        path.write_bytes(to_safe_csv(frame).encode("utf-8"))
+        staged.write(path, to_safe_csv(frame).encode("utf-8"))
         written[name] = path
     written["audit"] = out_dir / "audit.csv"  # every correction by hand (docs/audit.md)
-    written["audit"].write_bytes(to_safe_csv(audit_frame(store.audit_rows())).encode("utf-8"))
+    staged.write(written["audit"], to_safe_csv(audit_frame(store.audit_rows())).encode("utf-8"))
     written["faces"] = faces_dir
     summary = {
         "videos": analysis.scored_videos,
@@ -62,8 +78,39 @@ def export_report(store: AnalyticsStore, out_dir: Path, root: str = "") -> dict[
     }
     written["report"] = out_dir / "report.json"
     text = json.dumps(json_ready(summary), indent=2, allow_nan=False)  # strict JSON: no NaN, no Infinity
-    written["report"].write_text(text + "\n", encoding="utf-8")
+    staged.write(written["report"], (text + "\n").encode("utf-8"))
     return written
+
+
+class _Staged:
+    """Files written beside their place under temporary names (`.videos.csv.1a2b3c4d.partial`), put in place
+    together by commit(); discard() removes what was not put in place. `placed`: the paths put in place."""
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[Path, Path]] = []
+        self.placed: list[Path] = []
+
+    def write(self, path: Path, data: bytes) -> None:
+        """Writes `data` for `path`; OSError naming `path` when it cannot (a full disk: ENOSPC)."""
+        temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.partial")
+        try:
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)  # as umask allows
+            self.pending.append((temporary, path))
+            with open(fd, "wb") as f:
+                f.write(data)
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+
+    def commit(self) -> None:
+        for temporary, path in self.pending:
+            os.replace(temporary, path)
+            self.placed.append(path)
+        self.pending.clear()
+
+    def discard(self) -> None:
+        for temporary, _ in self.pending:
+            temporary.unlink(missing_ok=True)
+        self.pending.clear()
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -104,11 +151,11 @@ def _remove_unlisted(faces_dir: Path, listed: set[str]) -> list[Path]:
     return gone
 
 
-def _write_face(store: AnalyticsStore, out_dir: Path, influencer_id: str) -> str:
+def _write_face(store: AnalyticsStore, out_dir: Path, influencer_id: str, staged: _Staged) -> str:
     """Writes the influencer's best face; returns its relative path, or "" when there is none."""
     relative = face_path(influencer_id)
     face = store.best_face(influencer_id) if relative else None
     if not face:
         return ""
-    (out_dir / relative).write_bytes(face)
+    staged.write(out_dir / relative, face)
     return relative

@@ -31,7 +31,7 @@ from influencers.v1 import common_pb2, identity_pb2
 from services.analytics.audit import AuditRow, row_from_entry
 from services.analytics.records import AppearanceRow, appearance_from_proto
 from services.analytics.store import Label
-from services.common.boundary import rpc_status
+from services.common.boundary import is_video_id, rpc_status, shown
 from services.common.streak import FailureStreak
 
 log = logging.getLogger(__name__)
@@ -82,12 +82,28 @@ class FeedStore(Protocol):
 
 
 def _videos(videos: Iterable[common_pb2.VideoAppearances]) -> dict[str, list[AppearanceRow]]:
-    return {v.video_id: [appearance_from_proto(v.video_id, a) for a in v.appearances] for v in videos}
+    return {v.video_id: [appearance_from_proto(v.video_id, a) for a in v.appearances] for v in videos
+            if _is_ours(v.video_id)}
 
 
 def _reposts(videos: Iterable[common_pb2.VideoAppearances]) -> dict[str, str]:
     """Video id -> UTC date of the erasure of a person seen again in it (a repost), for flagged videos."""
-    return {v.video_id: v.erased_person_utc for v in videos if v.erased_person_utc}
+    return {v.video_id: v.erased_person_utc for v in videos if v.erased_person_utc and _is_ours(v.video_id)}
+
+
+def _forgotten(video_ids: Iterable[str]) -> list[str]:
+    return [v for v in video_ids if _is_ours(v)]
+
+
+def _is_ours(video_id: str) -> bool:
+    """Whether `video_id` can be a video of analytics (16 hex digits, as ingest makes them). Identity takes any
+    id of letters, digits, _ and - from a caller (ForgetVideo, Recluster, AnalyzeVideo), and a change naming
+    one cannot be stored here: applied, it failed the whole change, again every second, and analytics
+    followed no change after it. It is left out of the change instead, with a warning."""
+    if is_video_id(video_id):
+        return True
+    log.warning("identity's feed names video %s, which is no video id (16 hex digits): left out", shown(video_id))
+    return False
 
 
 def _labels(labels: Iterable[common_pb2.InfluencerLabel]) -> list[Label]:
@@ -125,7 +141,7 @@ class Follower:
         self.head = head
         for change in changes:
             missing = self.store.apply_changes(change.position, _videos(change.videos), dict(change.names),
-                                               _labels(change.labels), list(change.forgotten_video_ids),
+                                               _labels(change.labels), _forgotten(change.forgotten_video_ids),
                                                audit=row_from_entry(change.audit), reposts=_reposts(change.videos))
             self._fill(missing)
         return len(changes)

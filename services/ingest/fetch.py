@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from services.common.boundary import escaped
+from services.common.damage import DISK_FULL
 from services.common.url_secrets import secrets_hidden
 from services.ingest.http_wire import BadResponse, ByteRange, Head, partial_range, status_problem
 from services.ingest.netguard import (
@@ -229,7 +230,7 @@ def _download(url: str, policy: FetchPolicy) -> Fetched:
     except Refused as exc:
         if current == url:
             raise
-        raise _Failed(f"{exc} (redirected to {secrets_hidden(current)})") from exc
+        raise _Failed(f"{exc} (redirected to {shown_url(current)})") from exc
 
 
 def _get(url: str, policy: FetchPolicy, deadline: Deadline) -> Fetched | str:
@@ -346,7 +347,7 @@ class _Spool:
         try:
             fd, name = tempfile.mkstemp(prefix="video-", suffix=".mp4", dir=tmp_dir)
         except OSError as exc:
-            raise _Failed(f"cannot write the download to disk ({exc.strerror})") from exc
+            raise _unwritable(exc, Path(tmp_dir or tempfile.gettempdir())) from exc
         self.path = Path(name)
         self.file = open(fd, "wb")  # noqa: SIM115 - closed by close() or discard()
         self.hash = hashlib.sha256()
@@ -358,7 +359,7 @@ class _Spool:
         try:
             self.file.write(data)
         except OSError as exc:  # not the network's fault: say so
-            raise _Failed(f"cannot write the download to disk ({exc.strerror})") from exc
+            raise _unwritable(exc, self.path.parent) from exc
 
     def restart(self) -> None:
         """Empties the file: what came is not part of the file that comes next."""
@@ -366,7 +367,7 @@ class _Spool:
             self.file.seek(0)
             self.file.truncate()
         except OSError as exc:
-            raise _Failed(f"cannot write the download to disk ({exc.strerror})") from exc
+            raise _unwritable(exc, self.path.parent) from exc
         self.hash = hashlib.sha256()
         self.size = 0
 
@@ -374,12 +375,21 @@ class _Spool:
         try:
             self.file.close()
         except OSError as exc:
-            raise _Failed(f"cannot write the download to disk ({exc.strerror})") from exc
+            raise _unwritable(exc, self.path.parent) from exc
 
     def discard(self) -> None:
         with contextlib.suppress(OSError):  # the file goes anyway, and the download has failed already
             self.file.close()
         self.path.unlink(missing_ok=True)
+
+
+def _unwritable(exc: OSError, folder: Path) -> _Failed:
+    """Why the download cannot be written to `folder`. A full disk (or quota) starts with DISK_FULL, as the frame
+    spool's and the stores' refusals do, so that ingest stops the job (every later row would fail the same way)
+    and the same manifest resumes once there is room: it was one more failed row, every later row failing in turn."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return _Failed(f"{DISK_FULL}: cannot write the download in {folder}: {exc.strerror}")
+    return _Failed(f"cannot write the download to disk ({exc.strerror})")
 
 
 def _utf8(value: str) -> str:

@@ -401,14 +401,13 @@ class JobQueue:
                         log.warning("ingest worker step failed: %s; the row goes back to the queue, retrying",
                                     _details(exc))
                     elif first and full:  # the job store's own disk: nothing moves until there is room
-                        log.error("ingest worker step failed: %s: %s; retrying until there is room", DISK_FULL,
-                                  engine_error(exc))
+                        log.error("ingest worker step failed: %s; retrying until there is room", _disk_full(exc))
                     elif first:
                         log.exception("ingest worker step failed; retrying")
                     else:
                         log.error("ingest worker step still failing (try %d): %s", streak.failures, _details(exc))
                 if full and streak.failures >= STALLED_AFTER:
-                    self._stalled = f"{DISK_FULL}: the ingest job store could not be written ({engine_error(exc)})"
+                    self._stalled = _disk_full(exc)
                 self._stopping.wait(retry_pause(streak.failures, self._idle_poll_s))
                 continue
             self._stalled = ""
@@ -592,6 +591,16 @@ def _transient(exc: Exception) -> bool:
     """A gRPC error that a later try may not meet: the peer unreachable or out of time."""
     code = getattr(exc, "code", None)
     return callable(code) and code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+
+
+def _disk_full(exc: Exception) -> str:
+    """What a full disk refused, in one line: a service's refusal in its own words (identity's OpenBatch or
+    CloseBatch: `disk full: CloseBatch could not write (...)`), else the job store's write. A gRPC error's str()
+    is its repr, whose first line was all that was said: `disk full: the ingest job store could not be written
+    (<_InactiveRpcError of RPC that terminated with:)`, naming the wrong store."""
+    if isinstance(exc, grpc.RpcError):
+        return _details(exc)
+    return f"{DISK_FULL}: the ingest job store could not be written ({engine_error(exc)})"
 
 
 def _details(exc: Exception) -> str:

@@ -271,9 +271,10 @@ class VideoPipeline:
         video.duration.CopyFrom(same.duration)
         video.faces = same.faces
         if same.location == video.location:
-            # Another spelling of a file this batch just processed: one row in the store.
-            video.status, video.error = ST.VIDEO_STATUS_DUPLICATE, f"same file as {same.url}"
-            return Outcome(video, stage_seconds=stages, recorded=False)
+            # This file, recorded by another row while this one waited for its bytes (the same manifest, or one
+            # with a corrected score, submitted again while the first job ran): seen again, as it would have been
+            # a moment later, its score followed. It was a duplicate "same file as" itself, its score lost.
+            return self._seen_again(video, same)
         video.status = ST.VIDEO_STATUS_DUPLICATE
         video.error = f"same video as {same.url}"
         self._record(video, [])

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pandas as pd
+import pytest
 
 from services.analytics.export import export_report, neutralise_cell
 from services.analytics.records import DONE, FAILED, AppearanceRow, VideoRow
@@ -110,3 +112,56 @@ def test_every_text_cell_of_every_exported_csv_is_neutralised_and_numbers_stay_n
         for line in path.read_text(encoding="utf-8").splitlines()[1:]:
             assert not line.startswith(("=", "+", "@", "\t", "\r")), line
     assert all(u.startswith("'") for u in appearances["video_url"])
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_an_export_meeting_a_full_disk_leaves_the_previous_report_whole_and_the_next_export_succeeds(
+        analytics_store, tmpfs) -> None:
+    disk = tmpfs("2m")
+    out = disk / "report"
+    export_report(analytics_store, out)
+    before = _files(out)
+    for k in range(200):  # videos.csv grows by about 40 kB
+        analytics_store.record_video(VideoRow(url=f"https://cdn.example.com/more/{k:04d}/{'x' * 150}.mp4",
+                                              video_id=f"{k:016x}", performance=1.0, status=FAILED, error="HTTP 404"))
+    filler = disk / "filler"
+    with filler.open("wb", buffering=0) as f:  # the disk full to its last byte
+        try:
+            while True:
+                f.write(bytes(4096))
+        except OSError:
+            pass
+    with pytest.raises(OSError, match="No space left on device") as err:
+        export_report(analytics_store, out)
+    assert err.value.filename is not None and Path(err.value.filename).parent in (out, out / "faces")
+    assert _files(out) == before  # every file of the last export, whole; no temporary file left
+    filler.unlink()
+    export_report(analytics_store, out)
+    assert len(pd.read_csv(out / "videos.csv")) == len(pd.read_csv(io.BytesIO(before["videos.csv"]))) + 200
+    assert not [p for p in out.rglob("*") if p.name.endswith(".partial")]
+
+
+def test_influencers_export_to_a_full_disk_is_one_line_naming_the_file_and_what_to_do(tmp_path, tmpfs, capsys) -> None:
+    from influencers.cli import main
+
+    data = tmp_path / "data"
+    data.mkdir()
+    store = AnalyticsStore(data / "analytics.sqlite3")
+    store.record_video(VideoRow(url="a.mp4", video_id="00000000000000a1", performance=1.0, status=FAILED,
+                                error="HTTP 404"))
+    store.close()
+    disk = tmpfs("1m")
+    with (disk / "filler").open("wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(bytes(4096))
+        except OSError:
+            pass
+    assert main(["export", "--data-dir", str(data), "--out", str(disk / "report")]) == 2
+    said = capsys.readouterr().err.strip()
+    assert said.startswith(f"influencers: error: export: cannot use {disk / 'report'}/")
+    assert said.endswith("(No space left on device); free some space and run the same command again")
+    assert "\n" not in said and not [p for p in (disk / "report").rglob("*") if p.is_file()]

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import re
+from html import unescape
 from pathlib import Path
 
+import grpc
 import pytest
 
 from services.analytics.store import AnalyticsStore
 from services.analytics.web import create_app
 from services.analytics.web.audit_views import DONE_COOKIE
+from services.common.clients import Written
+from tests.analytics.test_analytics_web import FakeCorrections, FakeRpcError
 
 
 @pytest.mark.parametrize(("path", "status", "says"), [
@@ -73,3 +78,20 @@ def test_a_host_the_page_does_not_answer_gets_the_sites_421_page_and_no_session(
     assert "Set-Cookie" not in answer.headers and "csrf" not in text.lower()
     api = client.get("/api/videos.json", headers={"Host": "report.example.com"})
     assert api.status_code == 421 and "INFLUENCERS_ALLOWED_HOSTS" in api.get_json()["error"]
+
+
+class OnAFullDisk(FakeCorrections):
+    def hide(self, influencer_id: str, hidden: bool) -> Written:
+        raise FakeRpcError(grpc.StatusCode.RESOURCE_EXHAUSTED, "disk full: HideInfluencer could not write (No space "
+                                                               "left on device); free some space and run again")
+
+
+def test_a_correction_identity_refuses_on_a_full_disk_is_a_503_saying_so_not_a_bad_gateway(
+        analytics_store: AnalyticsStore) -> None:
+    client = create_app(analytics_store, corrections=OnAFullDisk()).test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/enrol").get_data(as_text=True))
+    assert token is not None
+    answer = client.post("/influencer/inf_aaaa000001/hide", data={"csrf_token": token.group(1), "hidden": "1"})
+    assert answer.status_code == 503, answer.status
+    assert "disk full: HideInfluencer could not write (No space left on device); free some space and run again" in \
+        unescape(answer.get_data(as_text=True))

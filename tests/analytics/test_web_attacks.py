@@ -232,3 +232,21 @@ def test_behind_a_token_pages_and_downloads_are_not_stored_by_any_cache(tmp_path
         assert answer.status_code == 200 and "no-store" in answer.headers.get("Cache-Control", ""), path
     assert client.get(MEDIA).headers["Cache-Control"] == "no-cache", "the player's file keeps its own"
     store.close()
+
+
+def test_every_answer_holding_a_script_typed_as_a_url_says_its_type_is_not_to_be_sniffed(tmp_path: Path) -> None:
+    """JSON and CSV answers quote names and URLs as typed (`<script>` stays `<script>` in a JSON string): each
+    answer, pages, downloads and errors alike, tells the browser not to read it as anything but its type."""
+    store = AnalyticsStore(tmp_path / "analytics.sqlite3")
+    store.record_video(VideoRow(url="https://cdn.example/<script>alert(1)</script>.mp4", video_id=VIDEO,
+                                performance=1.0, status=DONE, duration_s=10.0, faces=1),
+                       [AppearanceRow(VIDEO, "inf_00000000a1", 1.0, 2.0, 1, 1.0, 0.8, b"", False)])
+    client = create_app(store, {}).test_client()
+    try:
+        assert b"<script>alert(1)</script>" in client.get("/api/videos.json").data
+        for path in ("/api/videos.json", "/api/influencers.json", "/download/videos.csv", "/", "/videos",
+                     f"/video/{VIDEO}", "/api/nothing.json", "/nothing"):
+            answer = client.get(path)
+            assert answer.headers.get("X-Content-Type-Options") == "nosniff", (path, answer.status)
+    finally:
+        store.close()

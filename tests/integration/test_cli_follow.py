@@ -97,3 +97,40 @@ def test_a_stalled_job_ends_the_follow_with_one_line_saying_what_to_do_as_the_co
                     "disk is full); free some space and run the same command again to resume")
     assert str(jobs.stalled_error(stalled.value, resumes_itself=True)).endswith(
         "free some space: the job goes on by itself (follow it: influencers jobs j)")
+
+
+class StoppedOnAFullDisk(Scripted):
+    """A job of 3 rows that ingest stopped (cancelled) when its second row met a full disk."""
+
+    def WatchJob(self, request, context):  # noqa: N802 - the service's name
+        self.skips.append(request.skip)
+        yield ingest_pb2.WatchJobResponse(video=common_pb2.Video(url="disk full.mp4", status=DONE), done=1, total=3)
+        error = ("b.mp4: service call failed (RESOURCE_EXHAUSTED: video 66dcd234f241ea36: disk full: the disk of "
+                 "DATA/qdrant/edge has 0.0 MiB free, under the 256 MiB kept free (INFLUENCERS_MIN_FREE_BYTES): "
+                 "storing a crop record refused; free some space and run again)")
+        yield ingest_pb2.WatchJobResponse(video=common_pb2.Video(url="b.mp4", status=FAILED, error=error), done=2,
+                                          total=3)
+
+    def GetJob(self, request, context):  # noqa: N802
+        return ingest_pb2.GetJobResponse(job=ingest_pb2.Job(job_id="j", state=ingest_pb2.JOB_STATE_CANCELLED,
+                                                            total=3, done=2))
+
+
+def test_a_job_stopped_by_a_full_disk_ends_saying_so_and_how_to_resume(service, capsys):
+    _, channel = service(3, StoppedOnAFullDisk)
+    assert jobs._follow(channel, "j", jobs.Tally(), 3) == 1
+    said = capsys.readouterr().err
+    assert ("job j was cancelled after 2 of 3 videos: disk full (the failed row above says where); free some space "
+            "and run the same command again to resume") in said
+
+
+def test_a_cancelled_job_whose_file_is_named_disk_full_is_said_cancelled(service, capsys):
+    class Cancelled(StoppedOnAFullDisk):
+        def WatchJob(self, request, context):  # noqa: N802 - the service's name
+            yield ingest_pb2.WatchJobResponse(video=common_pb2.Video(
+                url="disk full.mp4", status=FAILED, error="disk full.mp4: HTTP 404 (not found)"), done=1, total=3)
+
+    _, channel = service(3, Cancelled)
+    jobs._follow(channel, "j", jobs.Tally(), 3)
+    said = capsys.readouterr().err
+    assert "job j was cancelled after 2 of 3 videos\n" in said and "free some space" not in said

@@ -353,6 +353,29 @@ def test_a_redirect_loop_across_servers_stops_after_five_hops(raw, tmp_path):
     assert len(server.requests) == 6
 
 
+def test_a_refused_redirect_names_its_target_cut_to_200_characters_as_any_url(raw, tmp_path):
+    target = b"http://169.254.169.254/" + b"a" * 60_000  # a Location of 60 kB, within the 64 kB of headers
+    server = raw(b"HTTP/1.1 302 Found\r\nLocation: " + target + b"\r\nContent-Length: 0\r\n\r\n")
+    with pytest.raises(FetchError, match=r"refused: cloud metadata address 169\.254\.169\.254") as err:
+        fetch(server.url, tmp_path, POLICY)
+    assert f"(redirected to http://169.254.169.254/{'a' * 177}… (60023 chars))" in str(err.value)
+    assert len(str(err.value)) < 500
+
+
+def test_a_download_meeting_a_full_disk_fails_saying_disk_full_so_the_job_stops_and_leaves_no_file(raw, tmp_path,
+                                                                                                   tmpfs):
+    disk = tmpfs("1m")
+    with (disk / "filler").open("wb", buffering=0) as f:  # all but a few kB taken
+        f.write(bytes(1024 * 1024 - 8192))
+    body = bytes(200_000)
+    server = raw(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    policy = FetchPolicy(max_bytes=1_000_000, timeout_s=5, allow_private=True, tmp_dir=disk)
+    with pytest.raises(FetchError) as err:
+        fetch(server.url, tmp_path, policy)
+    assert str(err.value) == f"{server.url}: disk full: cannot write the download in {disk}: No space left on device"
+    assert [p.name for p in disk.iterdir()] == ["filler"]
+
+
 def test_a_gzip_encoded_answer_is_kept_as_bytes_and_never_decompressed(raw, tmp_path):
     bomb = gzip.compress(bytes(10_000_000))  # 10 MB of zeros in ~10 kB
     server = raw(OK_HEAD + b"Content-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(bomb) + bomb)

@@ -4,6 +4,7 @@ temp dir) and a fake identity service: how rows are isolated from each other and
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from services.common.row_keys import manifest_row_key
 from services.common.rpc import open_channel, wait_healthy
 from services.common.settings import Settings
 from services.ingest.jobs import prepared, settled_rows
-from services.ingest.pipeline import VideoPipeline, resolve_location
+from services.ingest.pipeline import InFlight, VideoPipeline, resolve_location
 from services.ingest.repost_store import RepostStore
 
 DONE = common_pb2.VIDEO_STATUS_DONE
@@ -111,6 +112,56 @@ def test_any_exception_analysing_one_video_fails_that_row_only(rig, tmp_path) ->
     assert recorded.status == FAILED and recorded.error == first.video.error
 
 
+
+
+class WaitingInFlight(InFlight):
+    """The pipeline's in-flight ids, noting when a row waits for another row's bytes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting = threading.Event()
+
+    def claim(self, video_id: str) -> threading.Event | None:
+        wait = super().claim(video_id)
+        if wait is not None:
+            self.waiting.set()
+        return wait
+
+
+class HeldIdentity(FakeIdentity):
+    """FakeIdentity whose analysis waits until `go` is set."""
+
+    def __init__(self, store: AnalyticsStore) -> None:
+        super().__init__(store)
+        self.go = threading.Event()
+
+    def AnalyzeVideo(self, frames, timeout=None):  # noqa: N802 - the stub's name
+        assert self.go.wait(30)
+        return super().AnalyzeVideo(frames, timeout)
+
+
+def test_a_row_of_a_file_another_job_records_while_it_waits_is_seen_again_and_its_score_followed(
+        rig, tmp_path) -> None:
+    # The same manifest submitted again, its score corrected, while the first job analysed the file: the second
+    # row waited for the first's bytes, then was a duplicate "same file as" its own URL, and its score was lost.
+    pipeline, _, store = rig
+    identity = HeldIdentity(store)
+    pipeline.identity, pipeline.in_flight = identity, WaitingInFlight()
+    folder = tmp_path / "m"
+    make_video(folder / "a.mp4", seed=7)
+    outcomes = {}
+    first = threading.Thread(target=lambda: outcomes.setdefault(1, pipeline.process("a.mp4", 1.0, "", "", folder)))
+    second = threading.Thread(target=lambda: outcomes.setdefault(5, pipeline.process("a.mp4", 5.0, "", "", folder)))
+    first.start()
+    second.start()
+    assert pipeline.in_flight.waiting.wait(30), "one row waits for the other's bytes"
+    identity.go.set()
+    first.join(30)
+    second.join(30)
+    assert identity.analysed == [resolve_id(folder / "a.mp4")], "analysed once"
+    assert sorted(o.video.status for o in outcomes.values()) == [DONE, DONE], [o.video.error for o in outcomes.values()]
+    (waited,) = [score for score, o in outcomes.items() if o.already_counted]  # the row that waited: seen again
+    assert store.get_video(location=str(folder / "a.mp4")).performance == waited  # its score, as set last
 
 
 class _Unreachable(grpc.RpcError):

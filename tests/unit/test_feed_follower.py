@@ -61,6 +61,18 @@ def test_labels_and_forgotten_videos_follow_the_appearances(store) -> None:
     assert store.names() == {BOB: "Bob"} and store.hidden() == {BOB}
 
 
+def test_a_change_naming_a_video_id_analytics_cannot_hold_is_applied_without_it_and_the_feed_goes_on(
+        store, caplog) -> None:
+    identity = FakeIdentity()  # identity takes any id of letters, digits, _ and - (ForgetVideo, Recluster)
+    identity.publish(change(("not-a-hex-id", [appearance(ANN)]), (V1, [appearance(ANN)])),
+                     change(forgotten=["vid_" + "0" * 32, V2]), change((V3, [appearance(BOB)])))
+    follower = Follower(identity, store)
+    assert follower.catch_up() == 3
+    assert store.feed_position() == 3
+    assert people(store, V1) == [ANN] and people(store, V3) == [BOB]
+    assert "'not-a-hex-id', which is no video id (16 hex digits): left out" in caplog.text
+
+
 class CrashingStore:
     """The real store, which dies (as a killed process would) instead of applying position `at`, once."""
 

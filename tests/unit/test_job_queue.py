@@ -686,6 +686,57 @@ def test_a_row_whose_batch_could_not_open_goes_back_to_the_queue_and_runs_once_i
     assert one.store.claim_row("x") is None
 
 
+class IdentityDiskFull(grpc.RpcError):
+    """What identity answers a batch call when its disk is full: RESOURCE_EXHAUSTED, details in its words."""
+
+    def code(self) -> grpc.StatusCode:
+        return grpc.StatusCode.RESOURCE_EXHAUSTED
+
+    def details(self) -> str:
+        return "disk full: CloseBatch could not write (IO Error: failed to write); free some space and run again"
+
+    def __str__(self) -> str:
+        return (f"<_InactiveRpcError of RPC that terminated with:\n\tstatus = StatusCode.RESOURCE_EXHAUSTED\n"
+                f"\tdetails = \"{self.details()}\"\n\tdebug_error_string = ...>")
+
+
+class ClosingOnAFullDisk(Scripted):
+    """Identity's disk is full for the batch's closes until `full` is cleared."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.full = threading.Event()
+        self.refused = 0
+
+    def close_batch(self) -> None:
+        if self.full.is_set():
+            self.refused += 1
+            raise IdentityDiskFull()
+        super().close_batch()
+
+
+def test_identity_refusing_to_close_a_batch_on_a_full_disk_is_logged_in_identitys_words_and_closed_later(
+        engines, caplog) -> None:
+    caplog.set_level("INFO", logger="services.ingest.jobs")
+    body = ClosingOnAFullDisk()
+    body.full.set()
+    queue = JobQueue(JobStore(engines(), lease_s=2.0), body, "r0:x", threads=1, idle_poll_s=0.01,
+                     watch_poll_s=0.01)
+    try:
+        job = queue.start(request(1))
+        body.release(1)
+        wait_state(queue, job.job_id, SUCCEEDED)
+        wait_for(lambda: body.refused >= 3, "the idle worker tries to close the batch")
+        said = IdentityDiskFull().details()
+        assert f"ingest worker step failed: {said}; retrying until there is room" in caplog.text
+        assert "_InactiveRpcError" not in caplog.text
+        body.full.clear()
+        wait_for(lambda: body.batches[-1:] == ["close"], "the batch is closed once there is room")
+    finally:
+        body.release(1000)
+        queue.stop(timeout_s=5)
+
+
 class Unavailable(grpc.RpcError):
     """What a channel raises when identity is down: its str() is several lines, with a debug string."""
 

@@ -137,5 +137,8 @@ HTTP_STATUS = {
     grpc.StatusCode.ALREADY_EXISTS: 409,
     grpc.StatusCode.UNIMPLEMENTED: 501,
     grpc.StatusCode.UNAVAILABLE: 503,
+    # Identity's disk full ("disk full: ... free some space and run again"), or a limit of calls at once: the
+    # service cannot take the write now, which is 503; it was 502, a bad answer from identity, which it is not.
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 503,
     grpc.StatusCode.DEADLINE_EXCEEDED: 504,
 }

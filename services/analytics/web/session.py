@@ -205,6 +205,9 @@ def _finish_response(response: Response) -> Response:
     # nothing, and a shared cache in front keeps no report.
     if current_app.config.get("TOKEN") and request.endpoint != "static" and "Cache-Control" not in response.headers:
         response.headers["Cache-Control"] = "no-store"
+    # What the page serves is of the type it says: a browser never reads a JSON or CSV answer holding a name or URL
+    # typed as `<script>` as a page of this origin.
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
     # One-click forms must not be framed by another site (clickjacking).
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
