@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask
+from flask import Flask, request
 from waitress.channel import HTTPChannel
 from waitress.task import ErrorTask
 from werkzeug.exceptions import HTTPException, InternalServerError, default_exceptions
@@ -28,11 +28,13 @@ def _path(request: object) -> str:
 
 def render(app: Flask, path: str, code: int, detail: str) -> tuple[str, list[tuple[str, str]], bytes]:
     """The status line, headers and body the app's own error handler gives `code` at `path` (HTML, or JSON
-    under /api), without running the request's hooks (sign-in, CSRF): nothing of the request was read."""
+    under /api), with what the app adds to every answer (its security headers; the request's metric and log
+    line), without running the request's own hooks (sign-in, CSRF): nothing of the request was read."""
     error_class = default_exceptions.get(code, InternalServerError)
     error: HTTPException = error_class(description=detail[:MAX_DETAIL_CHARS] or None)
     with app.test_request_context(path):
-        response = app.make_response(app.handle_user_exception(error))
+        request.url_rule = None  # no route answered: the metrics count it as "other", the log as "(no route)"
+        response = app.process_response(app.make_response(app.handle_user_exception(error)))
         body = response.get_data()
     headers = [(name, value) for name, value in response.headers.items()
                if name.lower() not in ("content-length", "connection")]

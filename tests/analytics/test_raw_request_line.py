@@ -36,6 +36,7 @@ def test_raw_non_ascii_bytes_in_the_request_line_get_the_sites_400_page_closed_a
         assert head[0].startswith((b"HTTP/1.1 400 ", b"HTTP/1.0 400 ")), head
         headers = [h.lower() for h in head[1:]]
         assert b"connection: close" in headers and b"content-type: text/html; charset=utf-8" in headers
+        assert b"x-content-type-options: nosniff" in headers and b"x-frame-options: deny" in headers
         assert f"content-length: {len(body)}".encode() in headers
         assert b'id="error"' in body and b"Bad Request" in body and b"Back to the report" in body
         assert b"Traceback" not in body and b"waitress" not in body.lower()
