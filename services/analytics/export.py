@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -38,6 +40,7 @@ def export_report(store: AnalyticsStore, out_dir: Path, root: str = "") -> dict[
     out_dir = Path(out_dir)
     faces_dir = out_dir / "faces"
     faces_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_partials(out_dir)
     staged = _Staged()
     try:
         written = _stage(store, out_dir, root, staged)
@@ -138,6 +141,28 @@ def to_safe_csv(frame: pd.DataFrame) -> str:
     """The CSV text of `frame` (no index), formula cells neutralised. Lines end in CRLF (RFC 4180), so a
     cell holding a carriage return is quoted like one holding a line feed."""
     return neutralised(frame).to_csv(index=False, lineterminator="\r\n")
+
+
+# An export writes its files in seconds: a temporary file this old was left by one that was killed (SIGKILL, power).
+# A younger one may be another export's, writing now.
+STALE_PARTIAL_S = 3600.0
+_PARTIAL = re.compile(r"\..+\.[0-9a-f]{8}\.partial")
+
+
+def remove_stale_partials(out_dir: Path, now: float | None = None) -> list[Path]:
+    """Removes the temporary files (_Staged's) that exports killed part way left in `out_dir` and its faces/,
+    once STALE_PARTIAL_S old; returns what went."""
+    now = time.time() if now is None else now
+    gone = []
+    for folder in (out_dir, out_dir / "faces"):
+        for path in sorted(folder.glob(".*.partial")):
+            try:
+                if _PARTIAL.fullmatch(path.name) and path.is_file() and now - path.stat().st_mtime > STALE_PARTIAL_S:
+                    path.unlink()
+                    gone.append(path)
+            except OSError:  # gone meanwhile, or not ours to remove: the next export tries again
+                continue
+    return gone
 
 
 def _remove_unlisted(faces_dir: Path, listed: set[str]) -> list[Path]:

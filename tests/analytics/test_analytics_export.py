@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import time
 from pathlib import Path
 
 import cv2
@@ -11,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from services.analytics.export import export_report, neutralise_cell
+from services.analytics.export import STALE_PARTIAL_S, export_report, neutralise_cell
 from services.analytics.records import DONE, FAILED, AppearanceRow, VideoRow
 from services.analytics.store import AnalyticsStore
 
@@ -165,3 +167,20 @@ def test_influencers_export_to_a_full_disk_is_one_line_naming_the_file_and_what_
     assert said.startswith(f"influencers: error: export: cannot use {disk / 'report'}/")
     assert said.endswith("(No space left on device); free some space and run the same command again")
     assert "\n" not in said and not [p for p in (disk / "report").rglob("*") if p.is_file()]
+
+
+def test_temporary_files_an_export_killed_part_way_left_are_removed_by_the_next_once_an_hour_old(
+        analytics_store, tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    (out / "faces").mkdir(parents=True)
+    stale = [out / ".videos.csv.1a2b3c4d.partial", out / "faces" / ".inf_a.jpg.0badcafe.partial"]
+    fresh = out / ".influencers.csv.12345678.partial"  # another export, writing now
+    theirs = out / ".notes.partial"  # not of the export's naming
+    for path in [*stale, fresh, theirs]:
+        path.write_bytes(b"cut sh")
+    hour_ago = time.time() - STALE_PARTIAL_S - 60
+    for path in [*stale, theirs]:
+        os.utime(path, (hour_ago, hour_ago))
+    export_report(analytics_store, out)
+    assert [p.exists() for p in stale] == [False, False]
+    assert fresh.exists() and theirs.exists()
