@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from http import HTTPStatus
 
 MAX_HEAD_BYTES = 64 * 1024  # status line and headers together (all interim 1xx heads included)
 MAX_HEADERS = 100
@@ -18,7 +19,7 @@ _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?")
 _CONTENT_RANGE = re.compile(r"bytes[ \t]+([0-9]{1,18})-([0-9]{1,18})/([0-9]{1,18}|\*)", re.IGNORECASE)
 
 
-# What a refusing status means for the row, in a user's words (others are named by their code alone).
+# What a refusing status means for the row, in a user's words (others by their code and standard name).
 _STATUS_WORDS = {
     401: "the server asks for a login: give a link that opens without one",
     403: "forbidden: a private video, or a signed link that expired?",
@@ -36,7 +37,10 @@ def status_problem(status: int, retry_after: str | None) -> str:
     if status in _STATUS_WORDS:
         return f"HTTP {status} ({_STATUS_WORDS[status]})"
     if status != 429 and not 500 <= status <= 599:
-        return f"HTTP {status}"
+        try:
+            return f"HTTP {status} ({HTTPStatus(status).phrase.lower()})"
+        except ValueError:  # a code of no standard's
+            return f"HTTP {status}"
     what = "too many requests" if status == 429 else "the server is failing or overloaded"
     wait = (retry_after or "").strip()
     if not _RETRY_AFTER.fullmatch(wait):

@@ -122,8 +122,10 @@ def test_a_bad_chunk_size_is_refused(line):
      "HTTP 503 (the server is failing or overloaded: the server asks to wait until Wed, 21 Oct 2026 07:28:00 GMT; "
      "run the manifest again then)"),
     (500, None, "HTTP 500 (the server is failing or overloaded: run the manifest again later)"),
-    (206, None, "HTTP 206"),
-    (418, "\x1b[31m" + "9" * 100, "HTTP 418"),
+    (206, None, "HTTP 206 (partial content)"),
+    (416, None, "HTTP 416 (requested range not satisfiable)"),
+    (418, "\x1b[31m" + "9" * 100, "HTTP 418 (i'm a teapot)"),
+    (299, None, "HTTP 299"),  # a code of no standard's
     (429, "\x1b[31m" + "9" * 100, "HTTP 429 (too many requests: run the manifest again later)"),  # no odd wait shown
 ])
 def test_a_refusing_status_is_said_in_words_with_the_wait_the_server_asks_for(status, retry_after, problem):
