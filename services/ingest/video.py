@@ -28,6 +28,7 @@ MIN_SIDE = 32  # px: smaller frames hold no recognisable face
 DEFAULT_FPS = 25.0  # frames a second assumed when the stream states no usable rate
 MAX_FPS = 240.0  # a stated rate above this is damage; also bounds frames per second of the duration cap
 MAX_GAP_S = 10.0  # timestamps jumping further ahead than this, or going back, are a discontinuity
+MIN_STEP_S = 0.5 / MAX_FPS  # s: frames closer than this share a time (no camera's frames are this close)
 MAX_PIXEL_ASPECT = 4  # a pixel aspect ratio (SAR) beyond 1:4..4:1 is damage, not a camera's
 DECODER_PIXEL_FACTOR = 4  # the decoder itself never allocates frames over this many times the pixel cap
 
@@ -173,22 +174,29 @@ def _bgr(frame: av.VideoFrame, aspect: Fraction | None, max_pixels: int) -> np.n
 
 
 def sane_fps(*rates: object) -> float:
-    """The first usable frame rate among `rates` (Fractions, numbers or None), clamped to 1..MAX_FPS."""
+    """The first usable frame rate among `rates` (Fractions, numbers or None), clamped to 1..MAX_FPS. A rate
+    above MAX_FPS is passed over for a later one within it: an average over timestamps that barely advance
+    (4,000 fps for 180 frames muxed 65 us apart) is damage, where the bitstream's rate is the video's."""
+    usable = []
     for rate in rates:
         try:
             fps = float(rate) if rate else 0.0  # type: ignore[arg-type]
         except DECODE_ERRORS:
             continue
         if math.isfinite(fps) and fps > 0:
-            return min(max(fps, 1.0), MAX_FPS)
-    return DEFAULT_FPS
+            usable.append(fps)
+    fps = next((r for r in usable if r <= MAX_FPS), usable[0] if usable else DEFAULT_FPS)
+    return min(max(fps, 1.0), MAX_FPS)
 
 
 class FrameClock:
     """Seconds of each decoded frame: from its pts where they are sane, otherwise counted on from the last
     good time. Missing pts advance by one frame per demuxed packet; a backward jump or one further ahead
-    than `max_gap_s` (MAX_GAP_S: joined segments, wrap-around, damage) is rebased to follow on. The result is finite and
-    never decreasing, so decoded time can be capped whatever the timestamps claim."""
+    than `max_gap_s` (MAX_GAP_S: joined segments, wrap-around, damage) is rebased to follow on. A time may be
+    repeated once (a join where the next part starts at the last one's time); a third frame at it, or
+    within MIN_STEP_S, is timestamps that do not advance (all equal: damage) and follows on a frame later,
+    never piling a whole video onto one instant. The result is finite and never decreasing, so decoded time
+    can be capped whatever the timestamps claim."""
 
     def __init__(self, fps: float, time_base: Fraction | None, start_pts: int | None,
                  max_gap_s: float = MAX_GAP_S) -> None:
@@ -199,6 +207,7 @@ class FrameClock:
         self.base = start_pts
         self.offset = 0.0
         self.last: float | None = None
+        self.repeats = 0  # frames in a row whose time did not advance past the one before
 
     def _seconds(self, pts: int | None) -> float | None:
         if pts is None or self.time_base is None:
@@ -221,7 +230,8 @@ class FrameClock:
             t = self.last + self.step_s * max(1, packets)
         else:
             t = raw + self.offset
-            if t < self.last or t > self.last + self.max_gap_s:
+            self.repeats = self.repeats + 1 if self.last <= t < self.last + MIN_STEP_S else 0
+            if t < self.last or t > self.last + self.max_gap_s or self.repeats > 1:
                 t = self.last + self.step_s * max(1, packets)
                 self.offset = t - raw
         self.last = t

@@ -587,3 +587,19 @@ def test_sampled_frames_sharing_a_timestamp_share_its_span_and_none_is_on_screen
     assert [f.span_s for f in at_two] == pytest.approx([1.0, 1.0])  # each stands for 2.0 .. 3.0 s
     assert min(f.span_s for f in frames) > 0 and info.duration_s == pytest.approx(4.0)
 
+
+
+def test_a_video_whose_timestamps_are_all_equal_is_sampled_over_its_frames_not_at_one_instant(tmp_path):
+    """Damaged timestamps (a broken muxer or remux writes every frame at 0): 4 s of frames are 4 s of video.
+    Before, every frame was at 0 s: one sample, a duration of 0.04 s, and the faces of all but the first
+    frame lost from a video reported done."""
+    path = tmp_path / "all_at_zero.mkv"
+    with av.open(str(path), "w", format="matroska") as out:
+        stream = out.add_stream("mjpeg", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuvj420p"
+        for packet in jpeg_packets(moving(48, 64, 100)):
+            packet.stream, packet.pts, packet.dts, packet.time_base = stream, 0, 0, Fraction(1, 1000)
+            out.mux(packet)
+    info, frames = decode(path, max_seconds=60.0)
+    assert info.duration_s == pytest.approx(4.0, abs=0.1)
+    assert len(frames) >= 4 and frames[-1].timestamp_s >= 3.0
