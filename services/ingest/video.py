@@ -9,6 +9,7 @@ timestamps) are all refused in words, and the resolution and duration caps hold 
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -343,6 +344,30 @@ def _not_a_video(path: Path, image_format: str) -> str:
     return f"not a video (an image file: {image_format})"
 
 
+END_PACKETS = 5000  # packets read after a seek to the stated end: a few seconds of any video's last GOP
+
+
+def _ends_within(path: Path, index: int, max_seconds: float) -> bool:
+    """Whether the video stream `index` of the file at `path` ends within `max_seconds` of its start, as read
+    at its end: a seek to the end the container states, and the packets from there. A header stating more
+    than the frames hold (a Matroska file claiming 10 hours that holds 2 s: a lying header, or a file cut
+    short) is decoded for what it holds, and the decoded-time cap still holds. False when the end cannot be
+    read (no seeking, no timestamps): the stated length is believed."""
+    try:
+        with open_file(path, timeout=30.0) as container:
+            stream = container.streams[index]
+            if not container.duration:  # no end stated to seek to (the stream's own length alone)
+                return False
+            container.seek(container.duration + (container.start_time or 0), backward=True)
+            packets = itertools.islice(container.demux(stream), END_PACKETS)
+            last = max((p.pts for p in packets if p.pts is not None), default=None)
+            if last is None or stream.time_base is None:
+                return False
+            return float((last - (stream.start_time or 0)) * stream.time_base) <= max_seconds
+    except DECODE_ERRORS:
+        return False
+
+
 def open_video(path: Path, max_pixels: int = 4096 * 4096, max_seconds: float = 3600.0) -> tuple[
         av.container.InputContainer, VideoInfo]:
     """Opens `path` and checks what the container states; VideoInfo's size is the coded one here."""
@@ -360,7 +385,7 @@ def open_video(path: Path, max_pixels: int = 4096 * 4096, max_seconds: float = 3
         info = VideoInfo(ctx.width, ctx.height, sane_fps(stream.average_rate, stream.guessed_rate),
                          _declared_duration(container, stream), ctx.name)
         _check_size(info.width, info.height, max_pixels)
-        if info.duration_s > max_seconds:
+        if info.duration_s > max_seconds and not _ends_within(path, stream.index, max_seconds):
             raise VideoError(f"{info.duration_s:.0f} s is longer than the limit of {max_seconds:.0f} s")
     except VideoError:
         container.close()

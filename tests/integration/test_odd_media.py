@@ -1,6 +1,7 @@
 """Odd but real media through the decoder: every file gives frames or a VideoError in words, never another
 exception. The media are generated here with PyAV (small, a few seconds at most) into tmp_path."""
 
+import struct
 from fractions import Fraction
 
 import av
@@ -603,3 +604,17 @@ def test_a_video_whose_timestamps_are_all_equal_is_sampled_over_its_frames_not_a
     info, frames = decode(path, max_seconds=60.0)
     assert info.duration_s == pytest.approx(4.0, abs=0.1)
     assert len(frames) >= 4 and frames[-1].timestamp_s >= 3.0
+
+
+def test_a_matroska_file_stating_ten_hours_that_holds_four_seconds_is_decoded_for_what_it_holds(tmp_path):
+    """A header that lies, or a recording cut short after its header was written: its end, read after a seek to
+    the stated end, is at 4 s. Before, `36000 s is longer than the limit of 60 s` refused 4 s of video."""
+    path = write_jumping(tmp_path / "claims.mkv", 0)
+    data = path.read_bytes()
+    at = data.index(b"\x44\x89\x88") + 3  # the Segment's Duration, an 8-byte float in ms
+    path.write_bytes(data[:at] + struct.pack(">d", 36_000_000.0) + data[at + 8:])
+    with av.open(str(path)) as probe:
+        assert probe.duration == 36_000 * 1_000_000
+    info, frames = decode(path, max_seconds=60.0)
+    assert info.duration_s == pytest.approx(4.0, abs=0.1) and frames[-1].timestamp_s >= 3.0
+    assert info.warning == "decoding stopped at 4.0 s of the 36000.0 s the file states (the file is cut short)"
