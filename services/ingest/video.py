@@ -347,6 +347,15 @@ def _not_a_video(path: Path, image_format: str) -> str:
 END_PACKETS = 5000  # packets read after a seek to the stated end: a few seconds of any video's last GOP
 
 
+def _rates(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> tuple[object, ...]:
+    """The stream's frame rates, most trusted first. A raw elementary stream (`.h264`, `.hevc`: a demuxer that
+    reads no timestamps) has an average rate its demuxer assumed (25 fps), where the bitstream states its own
+    (H.264's VUI: 30 fps); elsewhere the average over the container's timestamps comes first."""
+    if container.format.flags & av.format.Flags.no_timestamps.value:
+        return stream.codec_context.framerate, stream.guessed_rate, stream.average_rate
+    return stream.average_rate, stream.guessed_rate
+
+
 def _ends_within(path: Path, index: int, max_seconds: float) -> bool:
     """Whether the video stream `index` of the file at `path` ends within `max_seconds` of its start, as read
     at its end: a seek to the end the container states, and the packets from there. A header stating more
@@ -382,7 +391,7 @@ def open_video(path: Path, max_pixels: int = 4096 * 4096, max_seconds: float = 3
         ctx = stream.codec_context
         if ctx is None:
             raise VideoError("not a readable video (no decoder for its codec)")
-        info = VideoInfo(ctx.width, ctx.height, sane_fps(stream.average_rate, stream.guessed_rate),
+        info = VideoInfo(ctx.width, ctx.height, sane_fps(*_rates(container, stream)),
                          _declared_duration(container, stream), ctx.name)
         _check_size(info.width, info.height, max_pixels)
         if info.duration_s > max_seconds and not _ends_within(path, stream.index, max_seconds):

@@ -128,6 +128,22 @@ def test_a_stream_without_a_duration_under_the_cap_reports_its_decoded_duration(
     assert 5 <= len(times) <= 6 and times == sorted(times) and 4.0 <= times[-1] <= 5.0
 
 
+@pytest.mark.parametrize(("codec", "name"), [("libx264", "raw.h264"), ("libx265", "raw.hevc")])
+def test_a_raw_stream_is_timed_at_the_rate_its_bitstream_states_not_the_demuxers_assumed_25(tmp_path, codec, name):
+    """A raw stream holds no timestamps and FFmpeg's demuxer assumes 25 fps, where the encoder wrote 30 in the
+    stream (H.264's VUI, HEVC's VPS): 90 frames are 3 s. Before, 3.6 s, every later moment 20% late."""
+    path = tmp_path / name
+    with av.open(str(path), "w", format=name.split(".")[1]) as out:
+        stream = out.add_stream(codec, rate=30, options={"x265-params": "log-level=error"} if "265" in codec else {})
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for image in moving(48, 64, 90):
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
+        out.mux(stream.encode())
+    info, frames = decode(path, max_seconds=60.0)
+    assert info.fps == pytest.approx(30.0) and info.duration_s == pytest.approx(3.0, abs=0.05)
+    assert 2.0 <= frames[-1].timestamp_s < 3.0
+
+
 def test_a_container_that_states_a_short_duration_is_still_capped_by_decoded_time(tmp_path):
     # Two joined mpegts segments: the container states the first one's length only.
     first = write_video(tmp_path / "a.ts", moving(48, 64, 75), fmt="mpegts")
