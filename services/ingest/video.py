@@ -29,7 +29,7 @@ MIN_SIDE = 32  # px: smaller frames hold no recognisable face
 DEFAULT_FPS = 25.0  # frames a second assumed when the stream states no usable rate
 MAX_FPS = 240.0  # a stated rate above this is damage; also bounds frames per second of the duration cap
 MAX_GAP_S = 10.0  # timestamps jumping further ahead than this, or going back, are a discontinuity
-MIN_STEP_S = 0.5 / MAX_FPS  # s: frames closer than this share a time (no camera's frames are this close)
+MIN_STEP_S = 1e-4  # s: frames closer than this share a time (no camera's are: a muxer's forced one-tick steps)
 MAX_PIXEL_ASPECT = 4  # a pixel aspect ratio (SAR) beyond 1:4..4:1 is damage, not a camera's
 DECODER_PIXEL_FACTOR = 4  # the decoder itself never allocates frames over this many times the pixel cap
 

@@ -48,6 +48,10 @@ def test_timestamps_that_never_advance_count_one_frame_each_after_the_one_repeat
     assert times(FrameClock(25.0, MS, 0), [0, 40, 40, 40, 80, 120]) == [0.0, 0.04, 0.04, 0.08, 0.12, 0.16]
 
 
+def test_frames_a_millisecond_apart_keep_their_times():
+    assert times(FrameClock(MAX_FPS, MS, 0), [0, 1, 2, 3]) == [0.0, 0.001, 0.002, 0.003]  # 1,000 fps
+
+
 def test_negative_timestamps_and_a_far_first_timestamp_start_at_zero():
     assert times(FrameClock(25.0, MS, 0), [-10**15, -10**15 + 40]) == [0.0, 0.04]
     assert times(FrameClock(25.0, MS, 0), [10**12, 10**12 + 40]) == [0.0, 0.04]
