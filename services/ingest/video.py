@@ -502,6 +502,7 @@ def _sampled(container: av.container.InputContainer, stream: av.video.stream.Vid
     size = (0, 0)
     last_t = 0.0
     damage = ""
+    concealed = 0  # frames the decoder flagged corrupt: it filled in what it could not read
     try:
         while True:
             try:
@@ -513,6 +514,7 @@ def _sampled(container: av.container.InputContainer, stream: av.video.stream.Vid
                     _check_size(frame.width, frame.height, max_pixels)
                     size = (frame.width, frame.height)
                 count += 1
+                concealed += frame.is_corrupt
                 last_t = t
                 decision = sampler.feed(t, _luma_thumb(frame))
                 if not decision.sample:
@@ -541,6 +543,12 @@ def _sampled(container: av.container.InputContainer, stream: av.video.stream.Vid
             info.duration_s = decoded_s
         elif last_t > info.duration_s:  # no duration stated, or less than was decoded
             info.duration_s = decoded_s
+        if concealed:
+            # Damaged bytes the decoder papered over (smeared or grey pictures): a done row that found few faces
+            # or none says why, as a cut-short one does.
+            info.warning = "; ".join(filter(None, [info.warning, (
+                f"{concealed} of {count} frames damaged (the decoder filled in what it could not read: faces "
+                f"in them may be missed)")]))
         for done in pending:
             done.span_s = max(step, last_t - done.timestamp_s + step)
             yield done
