@@ -660,3 +660,28 @@ def test_frames_the_decoder_had_to_fill_in_are_counted_in_a_warning(tmp_path):
     assert info.duration_s == pytest.approx(2.0) and frames
     assert info.warning == ("1 of 50 frames damaged (the decoder filled in what it could not read: faces in them "
                             "may be missed)")
+
+
+
+@pytest.mark.parametrize(("count", "refused"), [(16, False), (17, True)])
+def test_a_file_of_more_video_streams_than_a_video_has_is_refused_before_they_are_opened(tmp_path, count, refused):
+    """Opening probes every stream with a decoder of its own holding a few frames: 50 copies of a 4K stream took
+    1.4 GB, FFmpeg's limit of 1,000 would have taken 40 GB (in ingest's own process, for the digest). Before,
+    every stream was opened; now more than 16 are refused, counted with decoders that decode nothing."""
+    path = tmp_path / "streams.mkv"
+    with av.open(str(path), "w") as out:
+        streams = [out.add_stream("libx264", rate=25) for _ in range(count)]
+        for stream in streams:
+            stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for image in moving(48, 64, 25):
+            for stream in streams:
+                out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
+        for stream in streams:
+            out.mux(stream.encode())
+    if refused:
+        with pytest.raises(VideoError, match=r"^not a video we read: 17 video streams \(a video has one"):
+            decode(path)
+        assert stream_digest(path) is None
+    else:
+        info, frames = decode(path)
+        assert info.duration_s == pytest.approx(1.0) and frames
