@@ -550,9 +550,12 @@ def _sampled(container: av.container.InputContainer, stream: av.video.stream.Vid
                     yield done
                 pending = []
             pending.append(current)
+        decoded_s = last_t + step
+        if count <= 1 and ended_early(info.duration_s, decoded_s):  # a video cut short, not a still
+            raise VideoError(f"not a readable video (one frame of the {info.duration_s:.1f} s the file states: "
+                             "the file is cut short)")
         if count <= 1:
             raise VideoError("not a video (a single still frame)")
-        decoded_s = last_t + step
         if damage or ended_early(info.duration_s, decoded_s):
             stated = f" of the {info.duration_s:.1f} s the file states" if info.duration_s > 0 else ""
             info.warning = (f"decoding stopped at {decoded_s:.1f} s{stated} "

@@ -685,3 +685,24 @@ def test_a_file_of_more_video_streams_than_a_video_has_is_refused_before_they_ar
     else:
         info, frames = decode(path)
         assert info.duration_s == pytest.approx(1.0) and frames
+
+
+def test_a_video_cut_short_after_its_first_frame_is_named_as_cut_short_not_as_a_still(tmp_path):
+    """A Matroska file stating 4 s, cut where its second frame begins (a download that stopped): one frame is
+    decoded. Before, `not a video (a single still frame)`, as for a photo; a one-frame file stays one."""
+    whole = tmp_path / "whole.mkv"
+    with av.open(str(whole), "w") as out:
+        stream = out.add_stream("libx264", rate=25, options={"bf": "0"})
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for image in moving(48, 64, 100):
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
+        out.mux(stream.encode())
+    with av.open(str(whole)) as probe:
+        second = [p.pos for p in probe.demux(video=0)][1]
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(whole.read_bytes()[:second])
+    with pytest.raises(VideoError, match=r"^not a readable video \(one frame of the 4\.0 s the file states: the file "
+                                         r"is cut short\)$"):
+        decode(cut)
+    with pytest.raises(VideoError, match=r"^not a video \(a single still frame\)$"):
+        decode(write_video(tmp_path / "one.mkv", moving(48, 64, 1)))
