@@ -24,7 +24,8 @@ The `line N:` prefix is added by the client.
 The file as a whole is refused (ManifestError naming it; the CLI prints one line and exits 2) when it is
 not a regular file (a folder, FIFO, device such as /dev/zero), is larger than `max_bytes`
 (INFLUENCERS_MAX_MANIFEST_BYTES), has a cell over MAX_CELL_CHARS, more than MAX_ROWS rows, a quote left
-open (it would swallow the rows after it), no URL or performance column, or no rows. Lines may end in LF,
+open (it would swallow the rows after it; a quoted value holding a line break but no separator fails its row
+alone), no URL or performance column, or no rows. Lines may end in LF,
 CRLF or CR, even mixed.
 """
 
@@ -267,10 +268,20 @@ def read_manifest(path: Path, max_bytes: int = MAX_MANIFEST_BYTES, max_rows: int
         if len(out) == max_rows:
             raise ManifestError(f"manifest {path} has more than {max_rows:,} rows (line {first}); split it "
                                 f"into several")
-        for col in (url_col, perf_col, id_col):
-            if col is not None and col < len(row) and ("\n" in row[col] or "\r" in row[col]):
+        broken = ""  # the first of the row's cells that are read to hold a line break
+        for col, label in ((url_col, "video URL"), (perf_col, "performance"), (id_col, "ID")):
+            if col is None or col >= len(row) or ("\n" not in row[col] and "\r" not in row[col]):
+                continue
+            if any(delimiter in line for line in row[col].splitlines()[1:]):
                 raise ManifestError(f"manifest {path}: line {first}: a quote opened here runs on to line {last} "
                                     f"and takes the rows between into one cell; close or remove it")
+            # Lines without a separator are no rows taken in: a quoted value holding a line break (a file named
+            # with one). That row fails alone.
+            broken = broken or label
+        if broken:
+            out.append(ManifestRow(first, "", None, "", f"the {broken} holds a line break (a file named with one? "
+                                                        f"rename it)"))
+            continue
         if len(row) > len(header) and any(cell.strip() for cell in row[len(header):]):
             # Which cells belong together is unknown: the URL is not trusted either, so nothing is recorded.
             out.append(ManifestRow(first, "", None, "", (
