@@ -33,6 +33,7 @@ MIN_STEP_S = 1e-4  # s: frames closer than this share a time (no camera's are: a
 MAX_PIXEL_ASPECT = 4  # a pixel aspect ratio (SAR) beyond 1:4..4:1 is damage, not a camera's
 DECODER_PIXEL_FACTOR = 4  # the decoder itself never allocates frames over this many times the pixel cap
 MAX_VIDEO_STREAMS = 16  # a file holding more (not cover art) is refused before they are opened (open_file)
+PROBE_MAX_PIXELS = 4096 * 4096 * DECODER_PIXEL_FACTOR  # no frame larger is decoded to probe a file (open_file)
 
 # Demuxers of image files: a photo renamed .mp4 is opened by these, not by a video demuxer. Animated GIF and
 # APNG are not among them: social posts are often animations, and they are read as the short videos they are
@@ -309,8 +310,11 @@ def open_file(path: Path, timeout: float | None = None, metadata_errors: str = "
     VideoError for a file of more than MAX_VIDEO_STREAMS video streams, counted before they are opened."""
     if path.is_file():  # a pipe (tests feed decoders through one) is read once, and never holds many streams
         _count_streams(path, timeout, metadata_errors)
-    return av.open(str(path), mode="r", container_options=_open_options(), timeout=timeout,
-                   metadata_errors=metadata_errors)
+    # The decoders that probe the streams decode no frame over the decoder's own cap (sizes still come from the
+    # headers, and are refused after): a 750 KB PNG of 16000x16000 named .mp4 was decoded whole to be probed,
+    # 800 MB in ingest's own process (the repost digest), and 65535x65535 would have been 13 GB.
+    return av.open(str(path), mode="r", container_options=_open_options(),
+                   options={"max_pixels": str(PROBE_MAX_PIXELS)}, timeout=timeout, metadata_errors=metadata_errors)
 
 
 def _count_streams(path: Path, timeout: float | None, metadata_errors: str) -> None:
@@ -318,8 +322,9 @@ def _count_streams(path: Path, timeout: float | None, metadata_errors: str) -> N
     stream with a decoder that keeps a few decoded frames: 40 MB for each 4K stream, so 50 copies of one took
     1.4 GB and FFmpeg's limit of 1,000 streams 40 GB, in ingest's own process too (the repost digest). They are
     counted here with decoders that decode nothing (0.7 MB a stream, whatever its size)."""
-    with av.open(str(path), mode="r", container_options=_open_options(), options={"skip_frame": "all"},
-                 timeout=timeout, metadata_errors=metadata_errors) as counted:
+    with av.open(str(path), mode="r", container_options=_open_options(),
+                 options={"skip_frame": "all", "max_pixels": str(PROBE_MAX_PIXELS)}, timeout=timeout,
+                 metadata_errors=metadata_errors) as counted:
         videos = sum(1 for s in counted.streams.video if not s.disposition & av.stream.Disposition.attached_pic)
     if videos > MAX_VIDEO_STREAMS:
         raise VideoError(f"not a video we read: {videos} video streams (a video has one, a few at most; more than "

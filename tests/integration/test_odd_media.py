@@ -2,7 +2,11 @@
 exception. The media are generated here with PyAV (small, a few seconds at most) into tmp_path."""
 
 import struct
+import subprocess
+import sys
+import zlib
 from fractions import Fraction
+from pathlib import Path
 
 import av
 import numpy as np
@@ -706,3 +710,34 @@ def test_a_video_cut_short_after_its_first_frame_is_named_as_cut_short_not_as_a_
         decode(cut)
     with pytest.raises(VideoError, match=r"^not a video \(a single still frame\)$"):
         decode(write_video(tmp_path / "one.mkv", moving(48, 64, 1)))
+
+
+def write_png_bomb(path, side):
+    """A grey PNG of `side` x `side` px, all black: a few hundred KB that decode to `side`² bytes."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    packer = zlib.compressobj(9)
+    row = b"\x00" * (side + 1)  # filter byte, then the row
+    body = b"".join(packer.compress(row) for _ in range(side)) + packer.flush()
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0))
+                     + chunk(b"IDAT", body) + chunk(b"IEND", b""))
+    return path
+
+
+def test_a_png_bomb_named_mp4_is_refused_without_decoding_its_pixels(tmp_path):
+    """16000x16000 grey px in 250 KB: probing the file and digesting its first frame decoded it whole (256 MB; a
+    65535² one, 4 GB) in ingest's own process. No frame over the decoder's cap is decoded to probe a file now."""
+    path = write_png_bomb(tmp_path / "clip.mp4", 16_000)
+    script = ("import re, sys; from pathlib import Path\n"
+              "from services.ingest.stream_digest import stream_digest\n"
+              "from services.ingest.video import VideoError, open_video\n"
+              "peak = lambda: int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1]) // 1024\n"
+              "before = peak()\n"
+              "stream_digest(Path(sys.argv[1]))\n"
+              "try:\n    open_video(Path(sys.argv[1]))\nexcept VideoError as exc:\n    print(exc)\n"
+              "print(peak() - before)")
+    run = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2])
+    refusal, grown_mb = run.stdout.splitlines()
+    assert refusal == "not a video (an image file: png_pipe)"
+    assert int(grown_mb) < 100, grown_mb
