@@ -276,3 +276,17 @@ def test_a_token_in_a_signed_urls_path_is_hidden_where_the_row_is_shown_and_the_
     shown = f"{outcome.video.url} {missing.video.url} {missing.video.error}"
     logged = " ".join(str(vars(record)) for record in caplog.records)
     assert "hunter" not in shown + logged
+
+
+def test_a_name_typed_composed_finds_the_file_a_mac_named_decomposed(pipeline, tmp_path):
+    """`café.mp4` in a manifest (NFC, as Excel and keyboards write it) and the file copied from a Mac, whose name
+    is `cafe` + U+0301 (NFD): Linux keeps them as two names. Before, `file not found`; now the file, keyed by
+    its own name, and the same row however the manifest spells it."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_odd_media import write_faststart_mp4
+
+    on_disk = write_faststart_mp4(tmp_path / "cafe\u0301.mp4", seconds=2)
+    assert local_path("caf\u00e9.mp4", tmp_path) == local_path("cafe\u0301.mp4", tmp_path) == on_disk
+    outcome = pipeline.process("caf\u00e9.mp4", 1.0, "", "", tmp_path)
+    assert outcome.video.status != FAILED, outcome.video.error
+    assert local_path("caf\u00e9.mp4", tmp_path / "elsewhere") == tmp_path / "elsewhere" / "caf\u00e9.mp4"
