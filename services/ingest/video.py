@@ -350,6 +350,9 @@ def _unopened(path: Path, exc: BaseException) -> str:
     if kind in LIST_KINDS:
         return (f"not a video ({kind}, a list of other files or addresses, which are never read: give the "
                 "video file itself)")
+    if not kind and isinstance(exc, EOFError):  # the demuxer ran out of file before the first frame
+        return ("not a readable video (the file ends before its first frame: cut short while it was copied, "
+                "uploaded or downloaded?)")
     return f"not a video ({kind})" if kind else f"not a readable video ({describe(exc)})"
 
 

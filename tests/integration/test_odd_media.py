@@ -741,3 +741,13 @@ def test_a_png_bomb_named_mp4_is_refused_without_decoding_its_pixels(tmp_path):
     refusal, grown_mb = run.stdout.splitlines()
     assert refusal == "not a video (an image file: png_pipe)"
     assert int(grown_mb) < 100, grown_mb
+
+
+def test_a_matroska_file_cut_before_its_first_frame_is_named_as_cut_short(tmp_path):
+    """Its header and track are whole, its first cluster (of frames) is gone: a download that stopped early.
+    Before, `not a readable video (End of file)`."""
+    data = write_video(tmp_path / "whole.mkv", moving(48, 64, 25)).read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[:data.index(bytes.fromhex("1F43B675"))])  # up to the first Cluster element
+    with pytest.raises(VideoError, match=r"^not a readable video \(the file ends before its first frame: cut short "):
+        decode(cut)
