@@ -308,7 +308,7 @@ def open_file(path: Path, timeout: float | None = None, metadata_errors: str = "
               ) -> av.container.InputContainer:
     """The file at `path` opened for demuxing by any demuxer but REFUSED_DEMUXERS (those raise av.FFmpegError).
     VideoError for a file of more than MAX_VIDEO_STREAMS video streams, counted before they are opened."""
-    if path.is_file():  # a pipe (tests feed decoders through one) is read once, and never holds many streams
+    if path.is_file():  # a pipe is read once (rows pass regular files alone; the decoders' tests feed a FIFO)
         _count_streams(path, timeout, metadata_errors)
     # The decoders that probe the streams decode no frame over the decoder's own cap (sizes still come from the
     # headers, and are refused after): a 750 KB PNG of 16000x16000 named .mp4 was decoded whole to be probed,
