@@ -244,8 +244,13 @@ class FrameClock:
 def _check_size(width: int, height: int, max_pixels: int) -> None:
     if min(width, height) <= 0:  # FFmpeg refused the size it read (an animation's 30000x30000 canvas)
         raise VideoError("not a readable video (no valid frame size: too large or damaged)")
-    if min(width, height) < MIN_SIDE or width * height > max_pixels:
-        raise VideoError(f"unsupported resolution {width}x{height}")
+    if min(width, height) < MIN_SIDE:
+        raise VideoError(f"unsupported resolution {width}x{height} (under {MIN_SIDE} px a side: too small to hold "
+                         "a face)")
+    if width * height > max_pixels:
+        side = math.isqrt(max_pixels)
+        raise VideoError(f"unsupported resolution {width}x{height} (over {max_pixels:,} pixels, {side}x{side}: "
+                         "give a smaller copy, 4K at most)")
 
 
 def _too_long(max_seconds: float, decoded_s: float) -> VideoError:

@@ -751,3 +751,15 @@ def test_a_matroska_file_cut_before_its_first_frame_is_named_as_cut_short(tmp_pa
     cut.write_bytes(data[:data.index(bytes.fromhex("1F43B675"))])  # up to the first Cluster element
     with pytest.raises(VideoError, match=r"^not a readable video \(the file ends before its first frame: cut short "):
         decode(cut)
+
+
+@pytest.mark.parametrize(("height", "width", "caps", "message"), [
+    (16, 24, {}, "unsupported resolution 24x16 (under 32 px a side: too small to hold a face)"),
+    (96, 128, {"max_pixels": 64 * 64}, "unsupported resolution 128x96 (over 4,096 pixels, 64x64: give a smaller copy, "
+                                       "4K at most)"),
+])
+def test_a_resolution_out_of_bounds_is_refused_naming_the_bound(tmp_path, height, width, caps, message):
+    """An 8K video (7680x4320) was `unsupported resolution 7680x4320`, naming no limit to meet."""
+    with pytest.raises(VideoError) as refused:
+        decode(write_video(tmp_path / "clip.mp4", moving(height, width, 10)), **caps)
+    assert str(refused.value) == message
