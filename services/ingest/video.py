@@ -517,12 +517,28 @@ def sample_frames(path: Path, sampler: ShotSampler, max_pixels: int = 4096 * 409
         container.close()
         raise VideoError(f"cannot decode ({describe(exc)})") from exc
     info = VideoInfo(width, height, probed.fps, probed.duration_s, probed.codec)
-    return info, _sampled(container, stream, chain([first], decoded), sampler, info, max_pixels)
+    cut = container.format.name == "gif" and path.is_file() and not _ends_with(path, GIF_TRAILER)
+    return info, _sampled(container, stream, chain([first], decoded), sampler, info, max_pixels, cut)
+
+
+GIF_TRAILER = b"\x3b"  # the byte every whole GIF ends with; a GIF states no length to check its frames against
+
+
+def _ends_with(path: Path, tail: bytes) -> bool:
+    """Whether the file at `path` ends with the bytes `tail` (True when it cannot be read: no claim of damage)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, f.seek(0, 2) - len(tail)))
+            return f.read() == tail
+    except OSError:
+        return True
 
 
 def _sampled(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
              decoded: Iterator[tuple[av.VideoFrame, float]], sampler: ShotSampler, info: VideoInfo,
-             max_pixels: int) -> Iterator[SampledFrame]:
+             max_pixels: int, cut: bool = False) -> Iterator[SampledFrame]:
+    """`cut`: the file is known to be cut short where its container states no length (a GIF without its
+    trailer): the warning says so."""
     step = 1.0 / info.fps
     # The sampled frames of the latest time, waiting for a later one: a frame stands for the time until the next
     # sampled frame of a later time, so frames that share a time (equal timestamps, as at a join) share a span,
@@ -576,6 +592,8 @@ def _sampled(container: av.container.InputContainer, stream: av.video.stream.Vid
             info.duration_s = decoded_s
         elif last_t > info.duration_s:  # no duration stated, or less than was decoded
             info.duration_s = decoded_s
+        if cut and not info.warning:
+            info.warning = f"decoding stopped at {decoded_s:.1f} s (the file is cut short: it lacks its end marker)"
         if concealed:
             # Damaged bytes the decoder papered over (smeared or grey pictures): a done row that found few faces
             # or none says why, as a cut-short one does.

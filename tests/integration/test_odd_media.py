@@ -763,3 +763,21 @@ def test_a_resolution_out_of_bounds_is_refused_naming_the_bound(tmp_path, height
     with pytest.raises(VideoError) as refused:
         decode(write_video(tmp_path / "clip.mp4", moving(height, width, 10)), **caps)
     assert str(refused.value) == message
+
+
+def test_an_animated_gif_cut_short_is_done_with_a_warning(tmp_path):
+    """A GIF states no length: one cut in half (a download that stopped) lacks only its end marker. Before, its
+    first half was analysed as if whole, with no word of the rest."""
+    whole = tmp_path / "whole.gif"
+    with av.open(str(whole), "w", format="gif") as out:
+        stream = out.add_stream("gif", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "rgb8"
+        for image in moving(48, 64, 50):
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24").reformat(format="rgb8")))
+        out.mux(stream.encode())
+    cut = tmp_path / "cut.gif"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    info, frames = decode(cut)
+    assert frames and info.warning.startswith("decoding stopped at ")
+    assert info.warning.endswith(" s (the file is cut short: it lacks its end marker)")
+    assert decode(whole)[0].warning == ""
