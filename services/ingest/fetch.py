@@ -16,6 +16,7 @@ import os
 import ssl
 import stat
 import tempfile
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,10 +145,24 @@ def _local_path(url: str, base_dir: Path) -> Path:
         user = raw.split("/", 1)[0]
         raise _Failed(f"invalid path ({escaped(user[:40])!r}: no such user's home folder)") from None
     try:
-        return (path if path.is_absolute() else base_dir / path).resolve()
+        resolved = (path if path.is_absolute() else base_dir / path).resolve()
+        if not os.path.lexists(resolved):
+            return _other_normal_form(path, base_dir) or resolved
+        return resolved
     except (OSError, RuntimeError, ValueError) as exc:  # symlink loop, name too long
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise _Failed(f"invalid path ({reason[:80]})") from exc
+
+
+def _other_normal_form(path: Path, base_dir: Path) -> Path | None:
+    """The resolved path of the file `path` names in the other Unicode form, when that one exists: a manifest
+    typed or exported composed (NFC: `café.mp4`) naming files copied from a Mac, whose names are decomposed (NFD:
+    `cafe` and U+0301), or the other way round. Linux keeps both as different names."""
+    for form in ("NFD", "NFC"):
+        other = Path(unicodedata.normalize(form, str(path)))
+        if other != path and os.path.lexists(full := (other if other.is_absolute() else base_dir / other)):
+            return full.resolve()
+    return None
 
 
 def file_url_path(url: str) -> str | None:

@@ -1,5 +1,6 @@
 """Reading a marketing export: a CSV with `Performance` and `Video URL` columns (any order, any case and
-spacing, extra columns ignored, blank lines before the header skipped; a column named twice is refused),
+spacing, extra columns ignored, blank lines before the header skipped; a column named twice is refused; a
+header repeated further down, as in exports joined end to end, is no row, and the rows after it are read by it),
 UTF-8 with or without BOM, UTF-16 with BOM, or Latin-1; fields separated by `,`, `;` or tab (sniffed, or
 named by Excel's `sep=;` first line). Bad rows become rows with an error; a row with more cells than the
 header is refused (an unquoted `1,250` would otherwise shift its cells).
@@ -23,7 +24,8 @@ The `line N:` prefix is added by the client.
 The file as a whole is refused (ManifestError naming it; the CLI prints one line and exits 2) when it is
 not a regular file (a folder, FIFO, device such as /dev/zero), is larger than `max_bytes`
 (INFLUENCERS_MAX_MANIFEST_BYTES), has a cell over MAX_CELL_CHARS, more than MAX_ROWS rows, a quote left
-open (it would swallow the rows after it), no URL or performance column, or no rows. Lines may end in LF,
+open (it would swallow the rows after it; a quoted value holding a line break but no separator fails its row
+alone), no URL or performance column, or no rows. Lines may end in LF,
 CRLF or CR, even mixed.
 """
 
@@ -147,11 +149,17 @@ def _decode(raw: bytes, path: Path) -> str:
         return raw.decode("latin-1")
 
 
+def _folded(cell: str) -> str:
+    """A header cell as its words: case, blanks, no-break spaces and a byte order mark (the second file's, in
+    exports joined end to end) do not matter."""
+    return " ".join(cell.replace("\ufeff", "").split()).lower()
+
+
 def _column(header: list[str], names: tuple[str, ...], label: str, path: Path) -> int | None:
     """The index of the first of `names` the header has (its cells read as their words: case, blanks and
     no-break spaces do not matter), None when it has none. ManifestError when that name heads two columns:
     which one holds the values is unknown."""
-    folded = [" ".join(h.split()).lower() for h in header]
+    folded = [_folded(h) for h in header]
     for name in names:
         places = [k for k, h in enumerate(folded) if h == name]
         if len(places) > 1:
@@ -160,6 +168,25 @@ def _column(header: list[str], names: tuple[str, ...], label: str, path: Path) -
         if places:
             return places[0]
     return None
+
+
+def _columns(header: list[str], path: Path) -> tuple[int, int, int | None]:
+    """The places of the URL, performance and ID columns in `header`; ManifestError when one of the first two
+    is missing or a column is named twice."""
+    url_col = _column(header, URL_COLUMNS, "Video URL", path)
+    perf_col = _column(header, PERFORMANCE_COLUMNS, "Performance", path)
+    id_col = _column(header, ID_COLUMNS, "ID", path)
+    if url_col is None:
+        raise ManifestError(f"manifest {path} has no 'Video URL' column (columns: {_shown(', '.join(header))})")
+    if perf_col is None:
+        raise ManifestError(f"manifest {path} has no 'Performance' column (columns: {_shown(', '.join(header))})")
+    return url_col, perf_col, id_col
+
+
+def _is_header(row: list[str]) -> bool:
+    """Whether `row` names a URL and a performance column, as a header does (no video's row can)."""
+    folded = {_folded(cell) for cell in row}
+    return not folded.isdisjoint(URL_COLUMNS) and not folded.isdisjoint(PERFORMANCE_COLUMNS)
 
 
 def parse_performance(cell: str, delimiter: str = ",") -> tuple[float | None, str]:
@@ -227,24 +254,34 @@ def read_manifest(path: Path, max_bytes: int = MAX_MANIFEST_BYTES, max_rows: int
     if first_record is None:
         raise ManifestError(f"manifest {path} is empty")
     _, header = first_record
-    url_col = _column(header, URL_COLUMNS, "Video URL", path)
-    perf_col = _column(header, PERFORMANCE_COLUMNS, "Performance", path)
-    id_col = _column(header, ID_COLUMNS, "ID", path)
-    if url_col is None:
-        raise ManifestError(f"manifest {path} has no 'Video URL' column (columns: {_shown(', '.join(header))})")
-    if perf_col is None:
-        raise ManifestError(f"manifest {path} has no 'Performance' column (columns: {_shown(', '.join(header))})")
+    url_col, perf_col, id_col = _columns(header, path)
     out: list[ManifestRow] = []
     for (first, last), row in records:
         if not any(cell.strip() for cell in row):
             continue
+        if _is_header(row):
+            # Another header further down: exports joined end to end (`cat week1.csv week2.csv`). It is no
+            # video, and the rows after it are read by its columns, which may be in another order.
+            header = row
+            url_col, perf_col, id_col = _columns(header, path)
+            continue
         if len(out) == max_rows:
             raise ManifestError(f"manifest {path} has more than {max_rows:,} rows (line {first}); split it "
                                 f"into several")
-        for col in (url_col, perf_col, id_col):
-            if col is not None and col < len(row) and ("\n" in row[col] or "\r" in row[col]):
+        broken = ""  # the first of the row's cells that are read to hold a line break
+        for col, label in ((url_col, "video URL"), (perf_col, "performance"), (id_col, "ID")):
+            if col is None or col >= len(row) or ("\n" not in row[col] and "\r" not in row[col]):
+                continue
+            if any(delimiter in line for line in row[col].splitlines()[1:]):
                 raise ManifestError(f"manifest {path}: line {first}: a quote opened here runs on to line {last} "
                                     f"and takes the rows between into one cell; close or remove it")
+            # Lines without a separator are no rows taken in: a quoted value holding a line break (a file named
+            # with one). That row fails alone.
+            broken = broken or label
+        if broken:
+            out.append(ManifestRow(first, "", None, "", f"the {broken} holds a line break (a file named with one? "
+                                                        f"rename it)"))
+            continue
         if len(row) > len(header) and any(cell.strip() for cell in row[len(header):]):
             # Which cells belong together is unknown: the URL is not trusted either, so nothing is recorded.
             out.append(ManifestRow(first, "", None, "", (

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import av
 
-from services.ingest.video import DECODE_ERRORS, VideoError, display_matrix, open_file, video_stream
+from services.ingest.video import DECODE_ERRORS, PROBE_MAX_PIXELS, VideoError, display_matrix, open_file, video_stream
 
 NAL_CODECS = frozenset({"h264", "hevc"})
 # NAL unit types left out of the picture bytes: H.264 SEI is kept (it is in the stream whatever the container),
@@ -55,6 +55,8 @@ def stream_digest(path: Path) -> str | None:
 
 def _digest(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> str | None:
     ctx = stream.codec_context
+    # The first frame is decoded (its display matrix), here in ingest's own process: never one over the cap.
+    ctx.options = {"max_pixels": str(PROBE_MAX_PIXELS)}
     codec = ctx.name or "unknown"
     nal = codec in NAL_CODECS
     param_kinds, skip_kinds = (H264_PARAMS, H264_SKIP) if codec == "h264" else (HEVC_PARAMS, HEVC_SKIP)

@@ -9,6 +9,7 @@ timestamps) are all refused in words, and the resolution and duration caps hold 
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,8 +29,11 @@ MIN_SIDE = 32  # px: smaller frames hold no recognisable face
 DEFAULT_FPS = 25.0  # frames a second assumed when the stream states no usable rate
 MAX_FPS = 240.0  # a stated rate above this is damage; also bounds frames per second of the duration cap
 MAX_GAP_S = 10.0  # timestamps jumping further ahead than this, or going back, are a discontinuity
+MIN_STEP_S = 1e-4  # s: frames closer than this share a time (no camera's are: a muxer's forced one-tick steps)
 MAX_PIXEL_ASPECT = 4  # a pixel aspect ratio (SAR) beyond 1:4..4:1 is damage, not a camera's
 DECODER_PIXEL_FACTOR = 4  # the decoder itself never allocates frames over this many times the pixel cap
+MAX_VIDEO_STREAMS = 16  # a file holding more (not cover art) is refused before they are opened (open_file)
+PROBE_MAX_PIXELS = 4096 * 4096 * DECODER_PIXEL_FACTOR  # no frame larger is decoded to probe a file (open_file)
 
 # Demuxers of image files: a photo renamed .mp4 is opened by these, not by a video demuxer. Animated GIF and
 # APNG are not among them: social posts are often animations, and they are read as the short videos they are
@@ -173,22 +177,29 @@ def _bgr(frame: av.VideoFrame, aspect: Fraction | None, max_pixels: int) -> np.n
 
 
 def sane_fps(*rates: object) -> float:
-    """The first usable frame rate among `rates` (Fractions, numbers or None), clamped to 1..MAX_FPS."""
+    """The first usable frame rate among `rates` (Fractions, numbers or None), clamped to 1..MAX_FPS. A rate
+    above MAX_FPS is passed over for a later one within it: an average over timestamps that barely advance
+    (4,000 fps for 180 frames muxed 65 us apart) is damage, where the bitstream's rate is the video's."""
+    usable = []
     for rate in rates:
         try:
             fps = float(rate) if rate else 0.0  # type: ignore[arg-type]
         except DECODE_ERRORS:
             continue
         if math.isfinite(fps) and fps > 0:
-            return min(max(fps, 1.0), MAX_FPS)
-    return DEFAULT_FPS
+            usable.append(fps)
+    fps = next((r for r in usable if r <= MAX_FPS), usable[0] if usable else DEFAULT_FPS)
+    return min(max(fps, 1.0), MAX_FPS)
 
 
 class FrameClock:
     """Seconds of each decoded frame: from its pts where they are sane, otherwise counted on from the last
     good time. Missing pts advance by one frame per demuxed packet; a backward jump or one further ahead
-    than `max_gap_s` (MAX_GAP_S: joined segments, wrap-around, damage) is rebased to follow on. The result is finite and
-    never decreasing, so decoded time can be capped whatever the timestamps claim."""
+    than `max_gap_s` (MAX_GAP_S: joined segments, wrap-around, damage) is rebased to follow on. A time may be
+    repeated once (a join where the next part starts at the last one's time); a third frame at it, or
+    within MIN_STEP_S, is timestamps that do not advance (all equal: damage) and follows on a frame later,
+    never piling a whole video onto one instant. The result is finite and never decreasing, so decoded time
+    can be capped whatever the timestamps claim."""
 
     def __init__(self, fps: float, time_base: Fraction | None, start_pts: int | None,
                  max_gap_s: float = MAX_GAP_S) -> None:
@@ -199,6 +210,7 @@ class FrameClock:
         self.base = start_pts
         self.offset = 0.0
         self.last: float | None = None
+        self.repeats = 0  # frames in a row whose time did not advance past the one before
 
     def _seconds(self, pts: int | None) -> float | None:
         if pts is None or self.time_base is None:
@@ -221,7 +233,8 @@ class FrameClock:
             t = self.last + self.step_s * max(1, packets)
         else:
             t = raw + self.offset
-            if t < self.last or t > self.last + self.max_gap_s:
+            self.repeats = self.repeats + 1 if self.last <= t < self.last + MIN_STEP_S else 0
+            if t < self.last or t > self.last + self.max_gap_s or self.repeats > 1:
                 t = self.last + self.step_s * max(1, packets)
                 self.offset = t - raw
         self.last = t
@@ -231,8 +244,13 @@ class FrameClock:
 def _check_size(width: int, height: int, max_pixels: int) -> None:
     if min(width, height) <= 0:  # FFmpeg refused the size it read (an animation's 30000x30000 canvas)
         raise VideoError("not a readable video (no valid frame size: too large or damaged)")
-    if min(width, height) < MIN_SIDE or width * height > max_pixels:
-        raise VideoError(f"unsupported resolution {width}x{height}")
+    if min(width, height) < MIN_SIDE:
+        raise VideoError(f"unsupported resolution {width}x{height} (under {MIN_SIDE} px a side: too small to hold "
+                         "a face)")
+    if width * height > max_pixels:
+        side = math.isqrt(max_pixels)
+        raise VideoError(f"unsupported resolution {width}x{height} (over {max_pixels:,} pixels, {side}x{side}: "
+                         "give a smaller copy, 4K at most)")
 
 
 def _too_long(max_seconds: float, decoded_s: float) -> VideoError:
@@ -293,9 +311,29 @@ def _open_options() -> dict[str, str]:
 
 def open_file(path: Path, timeout: float | None = None, metadata_errors: str = "strict"
               ) -> av.container.InputContainer:
-    """The file at `path` opened for demuxing by any demuxer but REFUSED_DEMUXERS (those raise av.FFmpegError)."""
-    return av.open(str(path), mode="r", container_options=_open_options(), timeout=timeout,
-                   metadata_errors=metadata_errors)
+    """The file at `path` opened for demuxing by any demuxer but REFUSED_DEMUXERS (those raise av.FFmpegError).
+    VideoError for a file of more than MAX_VIDEO_STREAMS video streams, counted before they are opened."""
+    if path.is_file():  # a pipe is read once (rows pass regular files alone; the decoders' tests feed a FIFO)
+        _count_streams(path, timeout, metadata_errors)
+    # The decoders that probe the streams decode no frame over the decoder's own cap (sizes still come from the
+    # headers, and are refused after): a 750 KB PNG of 16000x16000 named .mp4 was decoded whole to be probed,
+    # 800 MB in ingest's own process (the repost digest), and 65535x65535 would have been 13 GB.
+    return av.open(str(path), mode="r", container_options=_open_options(),
+                   options={"max_pixels": str(PROBE_MAX_PIXELS)}, timeout=timeout, metadata_errors=metadata_errors)
+
+
+def _count_streams(path: Path, timeout: float | None, metadata_errors: str) -> None:
+    """VideoError when the file at `path` holds more than MAX_VIDEO_STREAMS video streams. Opening probes every
+    stream with a decoder that keeps a few decoded frames: 40 MB for each 4K stream, so 50 copies of one took
+    1.4 GB and FFmpeg's limit of 1,000 streams 40 GB, in ingest's own process too (the repost digest). They are
+    counted here with decoders that decode nothing (0.7 MB a stream, whatever its size)."""
+    with av.open(str(path), mode="r", container_options=_open_options(),
+                 options={"skip_frame": "all", "max_pixels": str(PROBE_MAX_PIXELS)}, timeout=timeout,
+                 metadata_errors=metadata_errors) as counted:
+        videos = sum(1 for s in counted.streams.video if not s.disposition & av.stream.Disposition.attached_pic)
+    if videos > MAX_VIDEO_STREAMS:
+        raise VideoError(f"not a video we read: {videos} video streams (a video has one, a few at most; more than "
+                         f"{MAX_VIDEO_STREAMS} would take gigabytes of memory to open)")
 
 
 def _unopened(path: Path, exc: BaseException) -> str:
@@ -317,6 +355,9 @@ def _unopened(path: Path, exc: BaseException) -> str:
     if kind in LIST_KINDS:
         return (f"not a video ({kind}, a list of other files or addresses, which are never read: give the "
                 "video file itself)")
+    if not kind and isinstance(exc, EOFError):  # the demuxer ran out of file before the first frame
+        return ("not a readable video (the file ends before its first frame: cut short while it was copied, "
+                "uploaded or downloaded?)")
     return f"not a video ({kind})" if kind else f"not a readable video ({describe(exc)})"
 
 
@@ -333,6 +374,39 @@ def _not_a_video(path: Path, image_format: str) -> str:
     return f"not a video (an image file: {image_format})"
 
 
+END_PACKETS = 5000  # packets read after a seek to the stated end: a few seconds of any video's last GOP
+
+
+def _rates(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> tuple[object, ...]:
+    """The stream's frame rates, most trusted first. A raw elementary stream (`.h264`, `.hevc`: a demuxer that
+    reads no timestamps) has an average rate its demuxer assumed (25 fps), where the bitstream states its own
+    (H.264's VUI: 30 fps); elsewhere the average over the container's timestamps comes first."""
+    if container.format.flags & av.format.Flags.no_timestamps.value:
+        return stream.codec_context.framerate, stream.guessed_rate, stream.average_rate
+    return stream.average_rate, stream.guessed_rate
+
+
+def _ends_within(path: Path, index: int, max_seconds: float) -> bool:
+    """Whether the video stream `index` of the file at `path` ends within `max_seconds` of its start, as read
+    at its end: a seek to the end the container states, and the packets from there. A header stating more
+    than the frames hold (a Matroska file claiming 10 hours that holds 2 s: a lying header, or a file cut
+    short) is decoded for what it holds, and the decoded-time cap still holds. False when the end cannot be
+    read (no seeking, no timestamps): the stated length is believed."""
+    try:
+        with open_file(path, timeout=30.0) as container:
+            stream = container.streams[index]
+            if not container.duration:  # no end stated to seek to (the stream's own length alone)
+                return False
+            container.seek(container.duration + (container.start_time or 0), backward=True)
+            packets = itertools.islice(container.demux(stream), END_PACKETS)
+            last = max((p.pts for p in packets if p.pts is not None), default=None)
+            if last is None or stream.time_base is None:
+                return False
+            return float((last - (stream.start_time or 0)) * stream.time_base) <= max_seconds
+    except DECODE_ERRORS:
+        return False
+
+
 def open_video(path: Path, max_pixels: int = 4096 * 4096, max_seconds: float = 3600.0) -> tuple[
         av.container.InputContainer, VideoInfo]:
     """Opens `path` and checks what the container states; VideoInfo's size is the coded one here."""
@@ -347,10 +421,10 @@ def open_video(path: Path, max_pixels: int = 4096 * 4096, max_seconds: float = 3
         ctx = stream.codec_context
         if ctx is None:
             raise VideoError("not a readable video (no decoder for its codec)")
-        info = VideoInfo(ctx.width, ctx.height, sane_fps(stream.average_rate, stream.guessed_rate),
+        info = VideoInfo(ctx.width, ctx.height, sane_fps(*_rates(container, stream)),
                          _declared_duration(container, stream), ctx.name)
         _check_size(info.width, info.height, max_pixels)
-        if info.duration_s > max_seconds:
+        if info.duration_s > max_seconds and not _ends_within(path, stream.index, max_seconds):
             raise VideoError(f"{info.duration_s:.0f} s is longer than the limit of {max_seconds:.0f} s")
     except VideoError:
         container.close()
@@ -443,12 +517,28 @@ def sample_frames(path: Path, sampler: ShotSampler, max_pixels: int = 4096 * 409
         container.close()
         raise VideoError(f"cannot decode ({describe(exc)})") from exc
     info = VideoInfo(width, height, probed.fps, probed.duration_s, probed.codec)
-    return info, _sampled(container, stream, chain([first], decoded), sampler, info, max_pixels)
+    cut = container.format.name == "gif" and path.is_file() and not _ends_with(path, GIF_TRAILER)
+    return info, _sampled(container, stream, chain([first], decoded), sampler, info, max_pixels, cut)
+
+
+GIF_TRAILER = b"\x3b"  # the byte every whole GIF ends with; a GIF states no length to check its frames against
+
+
+def _ends_with(path: Path, tail: bytes) -> bool:
+    """Whether the file at `path` ends with the bytes `tail` (True when it cannot be read: no claim of damage)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, f.seek(0, 2) - len(tail)))
+            return f.read() == tail
+    except OSError:
+        return True
 
 
 def _sampled(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
              decoded: Iterator[tuple[av.VideoFrame, float]], sampler: ShotSampler, info: VideoInfo,
-             max_pixels: int) -> Iterator[SampledFrame]:
+             max_pixels: int, cut: bool = False) -> Iterator[SampledFrame]:
+    """`cut`: the file is known to be cut short where its container states no length (a GIF without its
+    trailer): the warning says so."""
     step = 1.0 / info.fps
     # The sampled frames of the latest time, waiting for a later one: a frame stands for the time until the next
     # sampled frame of a later time, so frames that share a time (equal timestamps, as at a join) share a span,
@@ -458,6 +548,7 @@ def _sampled(container: av.container.InputContainer, stream: av.video.stream.Vid
     size = (0, 0)
     last_t = 0.0
     damage = ""
+    concealed = 0  # frames the decoder flagged corrupt: it filled in what it could not read
     try:
         while True:
             try:
@@ -469,6 +560,7 @@ def _sampled(container: av.container.InputContainer, stream: av.video.stream.Vid
                     _check_size(frame.width, frame.height, max_pixels)
                     size = (frame.width, frame.height)
                 count += 1
+                concealed += frame.is_corrupt
                 last_t = t
                 decision = sampler.feed(t, _luma_thumb(frame))
                 if not decision.sample:
@@ -487,9 +579,12 @@ def _sampled(container: av.container.InputContainer, stream: av.video.stream.Vid
                     yield done
                 pending = []
             pending.append(current)
+        decoded_s = last_t + step
+        if count <= 1 and ended_early(info.duration_s, decoded_s):  # a video cut short, not a still
+            raise VideoError(f"not a readable video (one frame of the {info.duration_s:.1f} s the file states: "
+                             "the file is cut short)")
         if count <= 1:
             raise VideoError("not a video (a single still frame)")
-        decoded_s = last_t + step
         if damage or ended_early(info.duration_s, decoded_s):
             stated = f" of the {info.duration_s:.1f} s the file states" if info.duration_s > 0 else ""
             info.warning = (f"decoding stopped at {decoded_s:.1f} s{stated} "
@@ -497,6 +592,14 @@ def _sampled(container: av.container.InputContainer, stream: av.video.stream.Vid
             info.duration_s = decoded_s
         elif last_t > info.duration_s:  # no duration stated, or less than was decoded
             info.duration_s = decoded_s
+        if cut and not info.warning:
+            info.warning = f"decoding stopped at {decoded_s:.1f} s (the file is cut short: it lacks its end marker)"
+        if concealed:
+            # Damaged bytes the decoder papered over (smeared or grey pictures): a done row that found few faces
+            # or none says why, as a cut-short one does.
+            info.warning = "; ".join(filter(None, [info.warning, (
+                f"{concealed} of {count} frames damaged (the decoder filled in what it could not read: faces "
+                f"in them may be missed)")]))
         for done in pending:
             done.span_s = max(step, last_t - done.timestamp_s + step)
             yield done

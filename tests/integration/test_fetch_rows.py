@@ -23,6 +23,7 @@ from services.common.rpc import open_channel, wait_healthy
 from services.common.settings import Settings
 from services.ingest.fetch import local_path
 from services.ingest.pipeline import VideoPipeline
+from tests.integration.test_odd_media import write_faststart_mp4
 
 DONE = common_pb2.VIDEO_STATUS_DONE
 FAILED = common_pb2.VIDEO_STATUS_FAILED
@@ -70,9 +71,6 @@ def test_a_location_that_cannot_be_resolved_is_a_clean_row_error_naming_it(pipel
 
 
 def test_a_file_url_is_percent_decoded_and_names_the_same_video_as_its_path(pipeline, tmp_path):
-    sys.path.insert(0, str(Path(__file__).parent))
-    from test_odd_media import write_faststart_mp4
-
     write_faststart_mp4(tmp_path / "a clip é.mp4", seconds=2)
     url = f"file://localhost{quote(str(tmp_path))}/a%20clip%20%C3%A9.mp4"
     assert local_path(url, tmp_path) == local_path("a clip é.mp4", tmp_path) == (tmp_path / "a clip é.mp4")
@@ -88,9 +86,6 @@ def test_a_symlink_loop_is_a_clean_row_error_naming_it(pipeline, tmp_path):
 
 
 def test_a_truncated_video_is_done_with_its_decoded_duration_and_a_warning(pipeline, tmp_path):
-    sys.path.insert(0, str(Path(__file__).parent))
-    from test_odd_media import write_faststart_mp4
-
     whole = write_faststart_mp4(tmp_path / "whole.mp4", seconds=6)
     (tmp_path / "cut.mp4").write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
     outcome = pipeline.process("cut.mp4", 1.0, "", "", tmp_path)
@@ -147,9 +142,6 @@ def test_a_stray_file_and_an_unfinished_folder_of_a_dead_maker_are_swept(tmp_pat
 
 
 def test_ingest_shows_a_truncated_video_as_done_with_a_warning_line(stack, tmp_path, capsys):
-    sys.path.insert(0, str(Path(__file__).parent))
-    from test_odd_media import write_faststart_mp4
-
     from influencers.cli import main
 
     whole = write_faststart_mp4(tmp_path / "whole.mp4", seconds=6)
@@ -179,9 +171,6 @@ def test_ingest_shows_a_truncated_video_as_done_with_a_warning_line(stack, tmp_p
 def test_a_rerun_counts_as_counted_before_only_the_rows_it_says_are_done(pipeline, tmp_path, monkeypatch, capsys):
     # Found by rerunning a manifest with a copied file: its duplicate row came back counted before too, and
     # the summary read 'videos: 1 done (2 counted before: not analysed again), 1 duplicate'.
-    sys.path.insert(0, str(Path(__file__).parent))
-    from test_odd_media import write_faststart_mp4
-
     from influencers.cli import jobs
     from influencers.v1 import ingest_pb2
 
@@ -201,9 +190,6 @@ def test_a_rerun_counts_as_counted_before_only_the_rows_it_says_are_done(pipelin
 
 def test_a_video_the_server_sent_compressed_fails_naming_its_content_encoding(pipeline, tmp_path, http_server):
     # Before: "not a readable video (invalid data)", with nothing to say the server had compressed it.
-    sys.path.insert(0, str(Path(__file__).parent))
-    from test_odd_media import write_faststart_mp4
-
     video = write_faststart_mp4(tmp_path / "v.mp4", seconds=2).read_bytes()
     served = tmp_path / "served"
     served.mkdir()
@@ -233,9 +219,6 @@ def test_a_row_error_names_its_url_escaped_and_cut_short_like_a_fetch_error(pipe
 def test_a_signed_urls_signature_and_token_are_never_recorded_or_shown_and_it_stays_its_own_row(
         pipeline, tmp_path, http_server, caplog):
     # Before: the row was recorded, shown and exported with its X-Amz-Signature, token and key as given.
-    sys.path.insert(0, str(Path(__file__).parent))
-    from test_odd_media import write_faststart_mp4
-
     served = tmp_path / "served"
     served.mkdir()
     write_faststart_mp4(served / "v.mp4", seconds=2)
@@ -260,9 +243,6 @@ def test_a_signed_urls_signature_and_token_are_never_recorded_or_shown_and_it_st
 def test_a_token_in_a_signed_urls_path_is_hidden_where_the_row_is_shown_and_the_file_name_kept(
         pipeline, tmp_path, http_server, caplog):
     # Before: the row was shown, exported and logged as https://cdn/token=hunter2tok/v.mp4, its token as given.
-    sys.path.insert(0, str(Path(__file__).parent))
-    from test_odd_media import write_faststart_mp4
-
     served = tmp_path / "served"
     (served / "token=hunter2tok").mkdir(parents=True)
     write_faststart_mp4(served / "token=hunter2tok" / "v.mp4", seconds=2)
@@ -280,3 +260,14 @@ def test_a_token_in_a_signed_urls_path_is_hidden_where_the_row_is_shown_and_the_
     listed = pipeline.analytics.ListVideos(analytics_pb2.ListVideosRequest(), timeout=30).videos
     assert "/token=sha256-" in outcome.video.location and "hunter" not in repr(listed) + outcome.video.location
     assert b"hunter" not in b"".join(p.read_bytes() for p in tmp_path.glob("analytics.sqlite*"))
+
+
+def test_a_name_typed_composed_finds_the_file_a_mac_named_decomposed(pipeline, tmp_path):
+    """`café.mp4` in a manifest (NFC, as Excel and keyboards write it) and the file copied from a Mac, whose name
+    is `cafe` + U+0301 (NFD): Linux keeps them as two names. Before, `file not found`; now the file, keyed by
+    its own name, and the same row however the manifest spells it."""
+    on_disk = write_faststart_mp4(tmp_path / "cafe\u0301.mp4", seconds=2)
+    assert local_path("caf\u00e9.mp4", tmp_path) == local_path("cafe\u0301.mp4", tmp_path) == on_disk
+    outcome = pipeline.process("caf\u00e9.mp4", 1.0, "", "", tmp_path)
+    assert outcome.video.status != FAILED, outcome.video.error
+    assert local_path("caf\u00e9.mp4", tmp_path / "elsewhere") == tmp_path / "elsewhere" / "caf\u00e9.mp4"

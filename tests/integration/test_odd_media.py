@@ -1,7 +1,12 @@
 """Odd but real media through the decoder: every file gives frames or a VideoError in words, never another
 exception. The media are generated here with PyAV (small, a few seconds at most) into tmp_path."""
 
+import struct
+import subprocess
+import sys
+import zlib
 from fractions import Fraction
+from pathlib import Path
 
 import av
 import numpy as np
@@ -125,6 +130,22 @@ def test_a_stream_without_a_duration_under_the_cap_reports_its_decoded_duration(
     assert info.duration_s == pytest.approx(5.0, abs=0.3)
     times = [f.timestamp_s for f in frames]
     assert 5 <= len(times) <= 6 and times == sorted(times) and 4.0 <= times[-1] <= 5.0
+
+
+@pytest.mark.parametrize(("codec", "name"), [("libx264", "raw.h264"), ("libx265", "raw.hevc")])
+def test_a_raw_stream_is_timed_at_the_rate_its_bitstream_states_not_the_demuxers_assumed_25(tmp_path, codec, name):
+    """A raw stream holds no timestamps and FFmpeg's demuxer assumes 25 fps, where the encoder wrote 30 in the
+    stream (H.264's VUI, HEVC's VPS): 90 frames are 3 s. Before, 3.6 s, every later moment 20% late."""
+    path = tmp_path / name
+    with av.open(str(path), "w", format=name.split(".")[1]) as out:
+        stream = out.add_stream(codec, rate=30, options={"x265-params": "log-level=error"} if "265" in codec else {})
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for image in moving(48, 64, 90):
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
+        out.mux(stream.encode())
+    info, frames = decode(path, max_seconds=60.0)
+    assert info.fps == pytest.approx(30.0) and info.duration_s == pytest.approx(3.0, abs=0.05)
+    assert 2.0 <= frames[-1].timestamp_s < 3.0
 
 
 def test_a_container_that_states_a_short_duration_is_still_capped_by_decoded_time(tmp_path):
@@ -587,3 +608,176 @@ def test_sampled_frames_sharing_a_timestamp_share_its_span_and_none_is_on_screen
     assert [f.span_s for f in at_two] == pytest.approx([1.0, 1.0])  # each stands for 2.0 .. 3.0 s
     assert min(f.span_s for f in frames) > 0 and info.duration_s == pytest.approx(4.0)
 
+
+
+def test_a_video_whose_timestamps_are_all_equal_is_sampled_over_its_frames_not_at_one_instant(tmp_path):
+    """Damaged timestamps (a broken muxer or remux writes every frame at 0): 4 s of frames are 4 s of video.
+    Before, every frame was at 0 s: one sample, a duration of 0.04 s, and the faces of all but the first
+    frame lost from a video reported done."""
+    path = tmp_path / "all_at_zero.mkv"
+    with av.open(str(path), "w", format="matroska") as out:
+        stream = out.add_stream("mjpeg", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuvj420p"
+        for packet in jpeg_packets(moving(48, 64, 100)):
+            packet.stream, packet.pts, packet.dts, packet.time_base = stream, 0, 0, Fraction(1, 1000)
+            out.mux(packet)
+    info, frames = decode(path, max_seconds=60.0)
+    assert info.duration_s == pytest.approx(4.0, abs=0.1)
+    assert len(frames) >= 4 and frames[-1].timestamp_s >= 3.0
+
+
+def test_a_matroska_file_stating_ten_hours_that_holds_four_seconds_is_decoded_for_what_it_holds(tmp_path):
+    """A header that lies, or a recording cut short after its header was written: its end, read after a seek to
+    the stated end, is at 4 s. Before, `36000 s is longer than the limit of 60 s` refused 4 s of video."""
+    path = write_jumping(tmp_path / "claims.mkv", 0)
+    data = path.read_bytes()
+    at = data.index(b"\x44\x89\x88") + 3  # the Segment's Duration, an 8-byte float in ms
+    path.write_bytes(data[:at] + struct.pack(">d", 36_000_000.0) + data[at + 8:])
+    with av.open(str(path)) as probe:
+        assert probe.duration == 36_000 * 1_000_000
+    info, frames = decode(path, max_seconds=60.0)
+    assert info.duration_s == pytest.approx(4.0, abs=0.1) and frames[-1].timestamp_s >= 3.0
+    assert info.warning == "decoding stopped at 4.0 s of the 36000.0 s the file states (the file is cut short)"
+
+
+def test_frames_the_decoder_had_to_fill_in_are_counted_in_a_warning(tmp_path):
+    """Damaged bytes inside a frame (a bad copy, a flaky card) are papered over by the decoder, its picture
+    smeared: the row is done, and says how many frames were damaged. Before, nothing said so: a copy of a
+    smoke video with 200 flipped bytes had 113 of 180 frames damaged, no face found, and no warning."""
+    noise = np.random.default_rng(0)
+    path = tmp_path / "damaged.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25, options={"bf": "0"})  # frame 10 is one the decoder decodes
+        stream.width, stream.height, stream.pix_fmt = 128, 96, "yuv420p"
+        images = [noise.integers(0, 255, (96, 128, 3), dtype=np.uint8) for _ in range(50)]
+        packets = [p for image in images for p in stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24"))]
+        for n, packet in enumerate(packets + list(stream.encode())):
+            if n == 10:  # the second half of a frame's bytes flipped
+                data = bytearray(bytes(packet))
+                data[len(data) // 2::7] = bytes(b ^ 0x5A for b in data[len(data) // 2::7])
+                damaged = av.Packet(bytes(data))
+                damaged.stream, damaged.pts, damaged.dts = packet.stream, packet.pts, packet.dts
+                damaged.time_base = packet.time_base
+                packet = damaged
+            out.mux(packet)
+    info, frames = decode(path)
+    assert info.duration_s == pytest.approx(2.0) and frames
+    assert info.warning == ("1 of 50 frames damaged (the decoder filled in what it could not read: faces in them "
+                            "may be missed)")
+
+
+
+@pytest.mark.parametrize(("count", "refused"), [(16, False), (17, True)])
+def test_a_file_of_more_video_streams_than_a_video_has_is_refused_before_they_are_opened(tmp_path, count, refused):
+    """Opening probes every stream with a decoder of its own holding a few frames: 50 copies of a 4K stream took
+    1.4 GB, FFmpeg's limit of 1,000 would have taken 40 GB (in ingest's own process, for the digest). Before,
+    every stream was opened; now more than 16 are refused, counted with decoders that decode nothing."""
+    path = tmp_path / "streams.mkv"
+    with av.open(str(path), "w") as out:
+        streams = [out.add_stream("libx264", rate=25) for _ in range(count)]
+        for stream in streams:
+            stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for image in moving(48, 64, 25):
+            for stream in streams:
+                out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
+        for stream in streams:
+            out.mux(stream.encode())
+    if refused:
+        with pytest.raises(VideoError, match=r"^not a video we read: 17 video streams \(a video has one"):
+            decode(path)
+        assert stream_digest(path) is None
+    else:
+        info, frames = decode(path)
+        assert info.duration_s == pytest.approx(1.0) and frames
+
+
+def test_a_video_cut_short_after_its_first_frame_is_named_as_cut_short_not_as_a_still(tmp_path):
+    """A Matroska file stating 4 s, cut where its second frame begins (a download that stopped): one frame is
+    decoded. Before, `not a video (a single still frame)`, as for a photo; a one-frame file stays one."""
+    whole = tmp_path / "whole.mkv"
+    with av.open(str(whole), "w") as out:
+        stream = out.add_stream("libx264", rate=25, options={"bf": "0"})
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for image in moving(48, 64, 100):
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
+        out.mux(stream.encode())
+    with av.open(str(whole)) as probe:
+        second = [p.pos for p in probe.demux(video=0)][1]
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(whole.read_bytes()[:second])
+    with pytest.raises(VideoError, match=r"^not a readable video \(one frame of the 4\.0 s the file states: the file "
+                                         r"is cut short\)$"):
+        decode(cut)
+    with pytest.raises(VideoError, match=r"^not a video \(a single still frame\)$"):
+        decode(write_video(tmp_path / "one.mkv", moving(48, 64, 1)))
+
+
+def write_png_bomb(path, side):
+    """A grey PNG of `side` x `side` px, all black: a few hundred KB that decode to `side`² bytes."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    packer = zlib.compressobj(9)
+    row = b"\x00" * (side + 1)  # filter byte, then the row
+    body = b"".join(packer.compress(row) for _ in range(side)) + packer.flush()
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0))
+                     + chunk(b"IDAT", body) + chunk(b"IEND", b""))
+    return path
+
+
+def test_a_png_bomb_named_mp4_is_refused_without_decoding_its_pixels(tmp_path):
+    """16000x16000 grey px in 250 KB: probing the file and digesting its first frame decoded it whole (256 MB; a
+    65535² one, 4 GB) in ingest's own process. No frame over the decoder's cap is decoded to probe a file now."""
+    path = write_png_bomb(tmp_path / "clip.mp4", 16_000)
+    script = ("import re, sys; from pathlib import Path\n"
+              "from services.ingest.stream_digest import stream_digest\n"
+              "from services.ingest.video import VideoError, open_video\n"
+              "peak = lambda: int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1]) // 1024\n"
+              "before = peak()\n"
+              "stream_digest(Path(sys.argv[1]))\n"
+              "try:\n    open_video(Path(sys.argv[1]))\nexcept VideoError as exc:\n    print(exc)\n"
+              "print(peak() - before)")
+    run = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2])
+    refusal, grown_mb = run.stdout.splitlines()
+    assert refusal == "not a video (an image file: png_pipe)"
+    assert int(grown_mb) < 100, grown_mb
+
+
+def test_a_matroska_file_cut_before_its_first_frame_is_named_as_cut_short(tmp_path):
+    """Its header and track are whole, its first cluster (of frames) is gone: a download that stopped early.
+    Before, `not a readable video (End of file)`."""
+    data = write_video(tmp_path / "whole.mkv", moving(48, 64, 25)).read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[:data.index(bytes.fromhex("1F43B675"))])  # up to the first Cluster element
+    with pytest.raises(VideoError, match=r"^not a readable video \(the file ends before its first frame: cut short "):
+        decode(cut)
+
+
+@pytest.mark.parametrize(("height", "width", "caps", "message"), [
+    (16, 24, {}, "unsupported resolution 24x16 (under 32 px a side: too small to hold a face)"),
+    (96, 128, {"max_pixels": 64 * 64}, "unsupported resolution 128x96 (over 4,096 pixels, 64x64: give a smaller copy, "
+                                       "4K at most)"),
+])
+def test_a_resolution_out_of_bounds_is_refused_naming_the_bound(tmp_path, height, width, caps, message):
+    """An 8K video (7680x4320) was `unsupported resolution 7680x4320`, naming no limit to meet."""
+    with pytest.raises(VideoError) as refused:
+        decode(write_video(tmp_path / "clip.mp4", moving(height, width, 10)), **caps)
+    assert str(refused.value) == message
+
+
+def test_an_animated_gif_cut_short_is_done_with_a_warning(tmp_path):
+    """A GIF states no length: one cut in half (a download that stopped) lacks only its end marker. Before, its
+    first half was analysed as if whole, with no word of the rest."""
+    whole = tmp_path / "whole.gif"
+    with av.open(str(whole), "w", format="gif") as out:
+        stream = out.add_stream("gif", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "rgb8"
+        for image in moving(48, 64, 50):
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24").reformat(format="rgb8")))
+        out.mux(stream.encode())
+    cut = tmp_path / "cut.gif"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    info, frames = decode(cut)
+    assert frames and info.warning.startswith("decoding stopped at ")
+    assert info.warning.endswith(" s (the file is cut short: it lacks its end marker)")
+    assert decode(whole)[0].warning == ""

@@ -297,3 +297,23 @@ def test_an_excel_separator_line_names_the_separator_and_is_not_the_header(tmp_p
 def test_a_row_with_too_few_cells_for_the_url_column_says_how_many_it_has(tmp_path):
     (row,) = read_manifest(write(tmp_path, "Performance,Video URL\n1;a.mp4\n"))
     assert row.error == "video URL is missing (the row has 1 cell, the header 2: another separator than ','?)"
+
+
+@pytest.mark.parametrize("second", ["Performance,Video URL", "\ufeffperformance , video url"])
+def test_a_header_repeated_where_two_exports_were_joined_is_no_row(tmp_path, second):
+    rows = read_manifest(write(tmp_path, f"Performance,Video URL\n1,a.mp4\n{second}\n2,b.mp4\n"))
+    assert [(r.line, r.url, r.performance, r.error) for r in rows] == [(2, "a.mp4", 1.0, ""), (4, "b.mp4", 2.0, "")]
+
+
+def test_the_rows_after_a_second_header_are_read_by_its_columns_in_its_order(tmp_path):
+    text = "Performance,Video URL\n1,a.mp4\nVideo URL,Notes,Performance\nb.mp4,hi,2\n"
+    rows = read_manifest(write(tmp_path, text))
+    assert [(r.line, r.url, r.performance, r.error) for r in rows] == [(2, "a.mp4", 1.0, ""), (4, "b.mp4", 2.0, "")]
+
+
+def test_a_quoted_url_holding_a_line_break_fails_its_row_alone_and_the_rows_after_are_read(tmp_path):
+    """A file named with a line break, quoted as CSV allows: no rows are taken into the cell (none of its lines
+    holds a separator). Before, the whole manifest was refused as a quote that runs on."""
+    rows = read_manifest(write(tmp_path, 'Performance,Video URL\n1,"v/new\nline.mp4"\n2,b.mp4\n'))
+    assert [(r.line, r.url, r.performance, r.error) for r in rows] == [
+        (2, "", None, "the video URL holds a line break (a file named with one? rename it)"), (4, "b.mp4", 2.0, "")]

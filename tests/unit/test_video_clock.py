@@ -42,6 +42,16 @@ def test_a_step_back_follows_on_and_a_repeated_timestamp_keeps_its_time():
     assert times(FrameClock(25.0, MS, 0), [0, 40, 40, 80]) == [0.0, 0.04, 0.04, 0.08]
 
 
+def test_timestamps_that_never_advance_count_one_frame_each_after_the_one_repeat_a_join_may_have():
+    assert times(FrameClock(25.0, MS, 0), [0, 0, 0, 0, 0]) == [0.0, 0.0, 0.04, 0.08, 0.12]
+    assert times(FrameClock(25.0, Fraction(1, 15360), 0), [0, 1, 2, 3]) == [0.0, 0.0, 0.04, 0.08]
+    assert times(FrameClock(25.0, MS, 0), [0, 40, 40, 40, 80, 120]) == [0.0, 0.04, 0.04, 0.08, 0.12, 0.16]
+
+
+def test_frames_a_millisecond_apart_keep_their_times():
+    assert times(FrameClock(MAX_FPS, MS, 0), [0, 1, 2, 3]) == [0.0, 0.001, 0.002, 0.003]  # 1,000 fps
+
+
 def test_negative_timestamps_and_a_far_first_timestamp_start_at_zero():
     assert times(FrameClock(25.0, MS, 0), [-10**15, -10**15 + 40]) == [0.0, 0.04]
     assert times(FrameClock(25.0, MS, 0), [10**12, 10**12 + 40]) == [0.0, 0.04]
@@ -65,6 +75,7 @@ def test_an_absurd_time_base_still_gives_finite_increasing_times():
     ((-5, None), DEFAULT_FPS),
     ((Fraction(1, 1000), None), 1.0),
     ((10**9, None), MAX_FPS),
+    ((Fraction(2764800, 691), Fraction(30, 1)), 30.0),
     (("junk", None), DEFAULT_FPS),
 ])
 def test_frame_rates_are_made_sane(rates, fps):
