@@ -4,6 +4,7 @@ import subprocess
 
 import pytest
 
+from services.common.database import database_url
 from tests.support.postgres import running_postgres
 
 
@@ -18,6 +19,15 @@ def postgres_server():
 def postgres_url(postgres_server) -> str:
     """A new empty database on the test server: postgresql://USER@127.0.0.1:PORT/NAME."""
     return postgres_server.new_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def analytics_db_url(request, tmp_path) -> str:
+    """The database of a new analytics store, once on SQLite (tmp_path/analytics.sqlite3) and once on the test
+    PostgreSQL server: a test taking it runs on both engines."""
+    if request.param == "sqlite":
+        return database_url("", tmp_path / "analytics.sqlite3")
+    return database_url(request.getfixturevalue("postgres_url"), tmp_path / "unused")
 
 
 @pytest.fixture

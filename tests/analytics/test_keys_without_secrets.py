@@ -17,7 +17,7 @@ from influencers.v1 import analytics_pb2, common_pb2
 from services.analytics.records import DONE, FAILED, VideoRow
 from services.analytics.store import AnalyticsStore
 from services.analytics.store_schema import HISTORY, urls, videos
-from services.common.database import database_url, open_engine
+from services.common.database import open_engine
 from services.common.location_key import location_key
 from services.common.url_secrets import secrets_digested, secrets_hidden
 
@@ -33,11 +33,10 @@ def vid(n: int) -> str:
     return f"{n:016x}"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return database_url("", tmp_path / "analytics.sqlite3")
-    return database_url(request.getfixturevalue("postgres_url"), tmp_path / "unused")
+@pytest.fixture
+def db_url(analytics_db_url: str) -> str:
+    """conftest's: SQLite, then PostgreSQL."""
+    return analytics_db_url
 
 
 @pytest.fixture

@@ -7,8 +7,6 @@ the link was one more row.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import sqlalchemy as sa
 from alembic import command
@@ -17,7 +15,7 @@ from services.analytics.migrations.masked_urls import merged
 from services.analytics.records import DONE, DUPLICATE, FAILED, VideoRow
 from services.analytics.store import AnalyticsStore
 from services.analytics.store_schema import HISTORY, appearances, migrate, urls, videos
-from services.common.database import database_url, open_engine
+from services.common.database import open_engine
 from services.common.location_key import location_key
 from services.common.url_secrets import links_hidden, secrets_digested, secrets_hidden
 
@@ -35,11 +33,10 @@ def vid(n: int) -> str:
     return f"{n:016x}"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def url(request, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return database_url("", tmp_path / "analytics.sqlite3")
-    return database_url(request.getfixturevalue("postgres_url"), tmp_path / "unused")
+@pytest.fixture
+def url(analytics_db_url: str) -> str:
+    """conftest's: SQLite, then PostgreSQL."""
+    return analytics_db_url
 
 
 def old_store(url: str) -> None:
