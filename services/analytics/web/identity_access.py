@@ -31,7 +31,7 @@ def identity_errors() -> Iterator[None]:
         details = (exc.details() if hasattr(exc, "details") else "") or "the identity service failed"
         said = brief(str(details), 200)
         if code == grpc.StatusCode.UNAVAILABLE and not_reached(str(details)):
-            said = f"{NOT_ANSWERING} ({brief(str(details), 120)})"
+            said = f"{NOT_ANSWERING} ({brief(str(details), 200)})"
         abort(HTTP_STATUS.get(code, 502), description=said)
 
 
