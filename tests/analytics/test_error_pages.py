@@ -95,3 +95,45 @@ def test_a_correction_identity_refuses_on_a_full_disk_is_a_503_saying_so_not_a_b
     assert answer.status_code == 503, answer.status
     assert "disk full: HideInfluencer could not write (No space left on device); free some space and run again" in \
         unescape(answer.get_data(as_text=True))
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("path", ["/review", "/api/review.json"])
+def test_with_identity_stopped_the_review_queue_says_identity_is_not_answering_not_grpcs_words(
+        analytics_store: AnalyticsStore, path: str) -> None:
+    """Was a 503 reading only gRPC's "connections to all backends failing; last error: UNKNOWN: ipv4:...:
+    Failed to connect to remote host: Connection refused": an analyst could not tell which part was down or
+    that the rest of the report still worked. A real channel to a port nobody listens on, as a stopped identity."""
+    from influencers.v1 import identity_pb2_grpc
+    from services.analytics.web.identity_calls import GrpcCorrections
+    from services.common.clients import GrpcIdentity
+
+    channel = grpc.insecure_channel(f"127.0.0.1:{_closed_port()}")
+    corrections = GrpcCorrections(GrpcIdentity(identity_pb2_grpc.IdentityServiceStub(channel), timeout_s=10),
+                                  lambda position: True)
+    client = create_app(analytics_store, corrections=corrections).test_client()
+    answer = client.get(path)
+    text = answer.get_json()["error"] if answer.is_json else unescape(answer.get_data(as_text=True))
+    channel.close()
+    assert answer.status_code == 503, answer.status
+    assert "the identity service is not answering (is it running?)" in text, text[-1500:]
+    assert "the other pages work without it" in text
+
+
+class DatabaseDown(FakeCorrections):
+    def review_queue(self, limit: int = 0, include_unlikely: bool = False):  # noqa: ANN201
+        raise FakeRpcError(grpc.StatusCode.UNAVAILABLE, "ListReviewItems: the database is unreachable")
+
+
+def test_identitys_own_unavailable_keeps_its_words(analytics_store: AnalyticsStore) -> None:
+    client = create_app(analytics_store, corrections=DatabaseDown()).test_client()
+    answer = client.get("/api/review.json")
+    assert answer.status_code == 503
+    assert answer.get_json()["error"] == "ListReviewItems: the database is unreachable"
