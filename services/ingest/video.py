@@ -22,7 +22,14 @@ import numpy as np
 from av.sidedata.sidedata import SideDataContainer
 
 from services.ingest.sampling import ShotSampler
-from services.ingest.sniff import LIST_KINDS, SNIFF_BYTES, is_animated_webp, mp4_lacks_index, text_kind
+from services.ingest.sniff import (
+    LIST_KINDS,
+    SNIFF_BYTES,
+    gif_lacks_trailer,
+    is_animated_webp,
+    mp4_lacks_index,
+    text_kind,
+)
 
 THUMB_CELLS = 48  # the luma thumbnail is about this many cells along the long side
 MIN_SIDE = 32  # px: smaller frames hold no recognisable face
@@ -517,21 +524,18 @@ def sample_frames(path: Path, sampler: ShotSampler, max_pixels: int = 4096 * 409
         container.close()
         raise VideoError(f"cannot decode ({describe(exc)})") from exc
     info = VideoInfo(width, height, probed.fps, probed.duration_s, probed.codec)
-    cut = container.format.name == "gif" and path.is_file() and not _ends_with(path, GIF_TRAILER)
+    cut = container.format.name == "gif" and path.is_file() and _gif_cut_short(path)
     return info, _sampled(container, stream, chain([first], decoded), sampler, info, max_pixels, cut)
 
 
-GIF_TRAILER = b"\x3b"  # the byte every whole GIF ends with; a GIF states no length to check its frames against
-
-
-def _ends_with(path: Path, tail: bytes) -> bool:
-    """Whether the file at `path` ends with the bytes `tail` (True when it cannot be read: no claim of damage)."""
+def _gif_cut_short(path: Path) -> bool:
+    """Whether the GIF at `path` ends before its end marker (False when it cannot be read: no claim of damage).
+    Its blocks are walked: bytes after the marker are no damage."""
     try:
         with open(path, "rb") as f:
-            f.seek(max(0, f.seek(0, 2) - len(tail)))
-            return f.read() == tail
+            return gif_lacks_trailer(f)
     except OSError:
-        return True
+        return False
 
 
 def _sampled(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
