@@ -271,3 +271,19 @@ def test_a_name_typed_composed_finds_the_file_a_mac_named_decomposed(pipeline, t
     outcome = pipeline.process("caf\u00e9.mp4", 1.0, "", "", tmp_path)
     assert outcome.video.status != FAILED, outcome.video.error
     assert local_path("caf\u00e9.mp4", tmp_path / "elsewhere") == tmp_path / "elsewhere" / "caf\u00e9.mp4"
+
+
+@pytest.mark.parametrize("folder, file", [("Vide\u0301os", "caf\u00e9.mp4"), ("Vid\u00e9os", "cafe\u0301.mp4")],
+                         ids=["folder-decomposed-file-composed", "folder-composed-file-decomposed"])
+def test_a_path_whose_folder_and_file_are_named_in_different_unicode_forms_is_found_name_by_name(
+        pipeline, tmp_path, folder, file):
+    """A folder a Mac made (NFD) holding a file named on Linux (NFC), or the other way round: the path is in
+    neither form whole. Before, only the whole path was tried in each form: `file not found`, however the
+    manifest spelled it."""
+    (tmp_path / folder).mkdir()
+    on_disk = write_faststart_mp4(tmp_path / folder / file, seconds=2)
+    for spelling in ("Vid\u00e9os/caf\u00e9.mp4", "Vide\u0301os/cafe\u0301.mp4", "Vid\u00e9os/cafe\u0301.mp4"):
+        assert local_path(spelling, tmp_path) == on_disk, spelling
+        assert local_path(f"file://{quote(str(tmp_path / spelling))}", tmp_path / "elsewhere") == on_disk
+    outcome = pipeline.process("Vid\u00e9os/caf\u00e9.mp4", 1.0, "", "", tmp_path)
+    assert outcome.video.status != FAILED, outcome.video.error
