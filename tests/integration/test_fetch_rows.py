@@ -287,3 +287,24 @@ def test_a_path_whose_folder_and_file_are_named_in_different_unicode_forms_is_fo
         assert local_path(f"file://{quote(str(tmp_path / spelling))}", tmp_path / "elsewhere") == on_disk
     outcome = pipeline.process("Vid\u00e9os/caf\u00e9.mp4", 1.0, "", "", tmp_path)
     assert outcome.video.status != FAILED, outcome.video.error
+
+
+def test_where_a_videos_first_frame_lies_on_its_timeline_is_recorded_with_it_and_with_a_copy_of_its_bytes(
+        pipeline, tmp_path):
+    """An MP4 whose first frame is 0.5 s into its timeline (an edit list): appearance times count from that frame,
+    a browser's from 0, so the page seeks to the time plus 0.5 s (test_player_start_offset). Before, no one knew
+    the 0.5 s: a click showed the frame 0.5 s before the face's."""
+    from tests.analytics.test_player_start_offset import numbered_video
+
+    late = numbered_video(tmp_path / "late.mp4", start_s=0.5, count=30)
+    (tmp_path / "copy.mp4").write_bytes(late.read_bytes())
+    first = pipeline.process("late.mp4", 1.0, "", "", tmp_path)
+    copy = pipeline.process("copy.mp4", 1.0, "", "", tmp_path)
+    assert first.video.status == DONE and seconds(first.video.start) == pytest.approx(0.5)
+    assert seconds(copy.video.start) == pytest.approx(0.5), "a duplicate's row tells the same"
+    store = AnalyticsStore(tmp_path / "analytics.sqlite")
+    try:
+        assert store.get_video(video_id=first.video.video_id).start_s == pytest.approx(0.5)
+        assert all(row.start_s == pytest.approx(0.5) for row in store.rows_of_video(first.video.video_id))
+    finally:
+        store.close()
