@@ -14,6 +14,8 @@ FAILED = common_pb2.VIDEO_STATUS_FAILED
 DUPLICATE = common_pb2.VIDEO_STATUS_DUPLICATE
 # Video.repeats at most: the rows of the largest manifest (services/ingest/manifest.py MAX_ROWS).
 MAX_REPEATS = 1_000_000
+# Video.start at most, in seconds: a recording's clock (MPEG-TS wraps at 26.5 hours), far below a stream's limits.
+MAX_START_S = 10_000_000
 
 
 
@@ -34,6 +36,8 @@ class VideoRow:
     location: str = ""
     # Later rows of its submission with the same URL, listed as its duplicates (Video.repeats).
     repeats: int = 0
+    # Seconds from a player's 0 to the video's first frame, whence appearance times count (Video.start).
+    start_s: float = 0.0
 
     @property
     def key(self) -> str:
@@ -81,6 +85,7 @@ def video_from_proto(msg: common_pb2.Video) -> VideoRow:
         external_id=msg.external_id,
         location=msg.location,
         repeats=msg.repeats,
+        start_s=seconds(msg.start),
     )
 
 
@@ -95,6 +100,7 @@ def video_to_proto(row: VideoRow) -> common_pb2.Video:
         external_id=row.external_id,
         location=row.location,
         repeats=row.repeats,
+        start=duration(row.start_s),
     )
     if row.performance is not None:
         msg.performance = row.performance

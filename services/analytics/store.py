@@ -40,6 +40,7 @@ from services.analytics.records import (
     DUPLICATE,
     FAILED,
     MAX_REPEATS,
+    MAX_START_S,
     AppearanceRow,
     VideoRow,
     merge_appearances,
@@ -416,6 +417,8 @@ def _checked(row: VideoRow, rows: Iterable[AppearanceRow] | None) -> list[Appear
         raise ValueError(f"{row.url}: video_id {row.video_id[:40]!r} is not 16 hex digits")
     if not 0 <= row.repeats <= MAX_REPEATS:
         raise ValueError(f"{row.url}: repeats {row.repeats} is out of range (0 to {MAX_REPEATS:,})")
+    if not 0 <= row.start_s <= MAX_START_S:  # NaN too: the page seeks its player to times plus it
+        raise ValueError(f"{row.url}: start {row.start_s} s is out of range (0 to {MAX_START_S:,} s)")
     # The score rule without its sign: synthetic rows written straight to the store are centred on zero.
     if problem := score_problem(row.performance, allow_negative=True):
         raise ValueError(f"{row.url}: {problem}")
@@ -443,7 +446,8 @@ def _next_seq(table: sa.Table) -> sa.ColumnElement[int]:
 def _upsert_video(c: Connection, row: VideoRow, error: str) -> None:
     c.execute(_upserts(c.dialect.name).video, {
         "video_id": row.video_id, "url": row.url, "location": row.key, "performance": row.performance,
-        "status": row.status, "error": error, "duration_s": row.duration_s, "faces": row.faces})
+        "status": row.status, "error": error, "duration_s": row.duration_s, "faces": row.faces,
+        "start_s": row.start_s})
 
 
 def _adopt(c: Connection, row: VideoRow) -> tuple[str, int] | None:
@@ -648,5 +652,5 @@ def _upserts(dialect: str) -> _Upserts:
         "repeats": sa.case((url.excluded.repeats > urls.c.repeats, url.excluded.repeats), else_=urls.c.repeats)})
     video = insert(videos).values(seq=_next_seq(videos))
     video = video.on_conflict_do_update(index_elements=["video_id"], set_={k: video.excluded[k] for k in (
-        "performance", "status", "error", "duration_s", "faces")})
+        "performance", "status", "error", "duration_s", "faces", "start_s")})
     return _Upserts(url, video)

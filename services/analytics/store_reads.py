@@ -33,11 +33,11 @@ CHUNK = 500  # ids bound in one IN (...): well under SQLite's and PostgreSQL's l
 _APPEARANCE_SELECT = [appearances.c[name] for name in (
     "video_id", "influencer_id", "first_seen_s", "last_seen_s", "faces", "screen_time_s", "face_quality",
     "best_face", "ambiguous", "face_ref", "segments")]
-# Manifest rows with their video's duration and faces (a row without a video id, or failed before one: 0).
+# Manifest rows with their video's duration, faces and start (a row without a video id, or failed before one: 0).
 _URL_SELECT = sa.select(
     urls.c.url, urls.c.video_id, urls.c.performance, urls.c.status, urls.c.error,
     sa.func.coalesce(videos.c.duration_s, sa.literal(0.0)), sa.func.coalesce(videos.c.faces, sa.literal(0)),
-    urls.c.external_id, urls.c.location, urls.c.repeats,
+    urls.c.external_id, urls.c.location, urls.c.repeats, sa.func.coalesce(videos.c.start_s, sa.literal(0.0)),
 ).select_from(urls.outerjoin(videos, sa.and_(videos.c.video_id == urls.c.video_id, urls.c.video_id != "")))
 # Per row, a lookup of its video by primary key (an IN (subquery) would list every done video per call).
 _IN_DONE_VIDEO = sa.exists().where(videos.c.video_id == appearances.c.video_id, videos.c.status == DONE)
@@ -47,7 +47,7 @@ _BY_LOCATION = _URL_SELECT.where(urls.c.location == sa.bindparam("key"))
 _BY_URL = _URL_SELECT.where(urls.c.url == sa.bindparam("key")).order_by(urls.c.seq).limit(1)
 _VIDEO_SELECT = sa.select(
     videos.c.url, videos.c.video_id, videos.c.performance, videos.c.status, videos.c.error, videos.c.duration_s,
-    videos.c.faces, sa.func.coalesce(urls.c.external_id, ""), videos.c.location,
+    videos.c.faces, sa.func.coalesce(urls.c.external_id, ""), videos.c.location, sa.literal(0), videos.c.start_s,
 ).select_from(videos.outerjoin(urls, urls.c.location == videos.c.location))
 _BY_VIDEO_ID = _VIDEO_SELECT.where(videos.c.video_id == sa.bindparam("key"))
 _BY_VIDEO_IDS = _VIDEO_SELECT.where(videos.c.video_id.in_(sa.bindparam("keys", expanding=True)))

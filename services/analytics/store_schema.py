@@ -65,6 +65,8 @@ videos = sa.Table(
     sa.Column("faces", sa.Integer, nullable=False, server_default="0"),
     sa.Column("location", KEY, nullable=False, server_default=""),
     sa.Column("seq", sa.BigInteger, nullable=False, server_default="0"),
+    # Seconds from a player's 0 to the first frame (Video.start): the page seeks to an appearance's time plus it.
+    sa.Column("start_s", sa.Float, nullable=False, server_default="0"),
     sa.Index("videos_by_seq", "seq", unique=True),
 )
 

@@ -155,14 +155,21 @@ def _local_path(url: str, base_dir: Path) -> Path:
 
 
 def _other_normal_form(path: Path, base_dir: Path) -> Path | None:
-    """The resolved path of the file `path` names in the other Unicode form, when that one exists: a manifest
-    typed or exported composed (NFC: `café.mp4`) naming files copied from a Mac, whose names are decomposed (NFD:
-    `cafe` and U+0301), or the other way round. Linux keeps both as different names."""
-    for form in ("NFD", "NFC"):
-        other = Path(unicodedata.normalize(form, str(path)))
-        if other != path and os.path.lexists(full := (other if other.is_absolute() else base_dir / other)):
-            return full.resolve()
-    return None
+    """The resolved path of the file `path` names with its names in the other Unicode form, when that one exists:
+    a manifest typed or exported composed (NFC: `café.mp4`) naming files copied from a Mac, whose names are
+    decomposed (NFD: `cafe` and U+0301), or the other way round. Linux keeps both as different names. Each
+    name along the path is looked up as given, then in either form: a folder made on a Mac (NFD) can hold a
+    file named on Linux (NFC)."""
+    full = path if path.is_absolute() else base_dir / path
+    found = Path(full.anchor)
+    for name in full.parts[1:]:
+        for spelling in dict.fromkeys((name, unicodedata.normalize("NFC", name), unicodedata.normalize("NFD", name))):
+            if os.path.lexists(found / spelling):
+                found /= spelling
+                break
+        else:
+            return None
+    return found.resolve() if found != full else None
 
 
 def file_url_path(url: str) -> str | None:

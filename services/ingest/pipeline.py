@@ -39,7 +39,7 @@ from services.ingest.netguard import has_scheme
 from services.ingest.repost_store import RepostStore
 from services.ingest.signature import Signature, is_repost, signature
 from services.ingest.stream_digest import stream_digest
-from services.ingest.video import VideoError
+from services.ingest.video import VideoError, stream_start
 
 log = logging.getLogger(__name__)
 ST = common_pb2
@@ -269,6 +269,7 @@ class VideoPipeline:
     def _same_bytes(self, video: common_pb2.Video, same: common_pb2.Video, stages: dict[str, float]) -> Outcome:
         """These bytes are already done under `same`."""
         video.duration.CopyFrom(same.duration)
+        video.start.CopyFrom(same.start)
         video.faces = same.faces
         if same.location == video.location:
             # This file, recorded by another row while this one waited for its bytes (the same manifest, or one
@@ -289,6 +290,8 @@ class VideoPipeline:
             t0 = time.perf_counter()
             with _span("stream_digest"):
                 digest = stream_digest(path)
+            if digest is not None:  # a remux of an analysed stream may put its first frame elsewhere on a timeline
+                video.start.CopyFrom(duration(stream_start(path)))
             copied = self._same_stream(video, digest, stages) if digest is not None else None
             stages["repost"] = time.perf_counter() - t0
             if copied is not None:
@@ -299,6 +302,7 @@ class VideoPipeline:
             info, times, prints = decoded.info, decoded.times, decoded.prints
             stages["decode"] = time.perf_counter() - t0
             video.duration.CopyFrom(duration(info.duration_s))  # known once every frame is decoded (the loop above)
+            video.start.CopyFrom(duration(info.start_s))
             if info.warning:  # done, with what was decoded; the row says why it may be short
                 video.error = one_line(f"{WARNING}{info.warning}")
             look = None

@@ -70,3 +70,48 @@ def mp4_lacks_index(f: BinaryIO, size: int, max_boxes: int = 64) -> bool:
         seen.append(kind)
         offset += length
     return seen[:1] == [b"ftyp"] and b"moov" not in seen
+
+
+def gif_lacks_trailer(f: BinaryIO) -> bool:
+    """Whether the GIF `f` ends before its trailer (0x3B), the end marker of a whole GIF: a GIF states no length,
+    so a copy or download cut short is known by its blocks running out first. Walks the blocks (header,
+    colour tables, extensions, images, each data sub-block by its length byte) rather than looking at the last
+    byte: bytes after the trailer (an uploader's padding, appended data) are no damage. False when the blocks
+    are not understood and are not zeros to the end (no claim of damage: the decoder's own reason describes it)."""
+
+    def skip(n: int) -> bool:
+        return n == 0 or len(f.read(n)) == n
+
+    def sub_blocks() -> bool:  # data sub-blocks, each a length byte then that many bytes, ended by a 0 length
+        while True:
+            length = f.read(1)
+            if not length:
+                return False
+            if length[0] == 0:
+                return True
+            if not skip(length[0]):
+                return False
+
+    header = f.read(13)  # signature, version, logical screen descriptor
+    if len(header) < 13 or header[:3] != b"GIF":
+        return False
+    if not skip(3 << ((header[10] & 7) + 1) if header[10] & 0x80 else 0):  # global colour table
+        return True
+    while True:
+        kind = f.read(1)
+        if not kind:
+            return True
+        if kind == b"\x3b":
+            return False
+        if kind == b"\x21":  # an extension: its label, then sub-blocks
+            if not skip(1) or not sub_blocks():
+                return True
+        elif kind == b"\x2c":  # an image: its descriptor, local colour table, LZW code size, then sub-blocks
+            descriptor = f.read(9)
+            if len(descriptor) < 9:
+                return True
+            if not skip(3 << ((descriptor[8] & 7) + 1) if descriptor[8] & 0x80 else 0) or not skip(1) \
+                    or not sub_blocks():
+                return True
+        else:  # not a block of GIF's: a cut file padded with zeros (a preallocated download), else not understood
+            return kind == b"\0" and all(not chunk.strip(b"\0") for chunk in iter(lambda: f.read(2**16), b""))

@@ -22,7 +22,14 @@ import numpy as np
 from av.sidedata.sidedata import SideDataContainer
 
 from services.ingest.sampling import ShotSampler
-from services.ingest.sniff import LIST_KINDS, SNIFF_BYTES, is_animated_webp, mp4_lacks_index, text_kind
+from services.ingest.sniff import (
+    LIST_KINDS,
+    SNIFF_BYTES,
+    gif_lacks_trailer,
+    is_animated_webp,
+    mp4_lacks_index,
+    text_kind,
+)
 
 THUMB_CELLS = 48  # the luma thumbnail is about this many cells along the long side
 MIN_SIDE = 32  # px: smaller frames hold no recognisable face
@@ -63,7 +70,9 @@ class VideoInfo:
     `duration_s`: seconds, the container's duration until the frames iterator is exhausted, then the
     decoded duration wherever they disagree (the container states none, less than was decoded, or more
     than the frames hold: a truncated file); `codec`: FFmpeg's decoder name; `warning`: set once the
-    iterator is exhausted when decoding stopped early (damage, or frames missing from the stated length)."""
+    iterator is exhausted when decoding stopped early (damage, or frames missing from the stated length);
+    `start_s`: seconds from a player's 0 to the first frame (the video stream's start time: an edit list, a
+    stream muxed late, a recording's clock), which frame times, counted from the first frame, leave out."""
 
     width: int
     height: int
@@ -71,6 +80,7 @@ class VideoInfo:
     duration_s: float
     codec: str
     warning: str = ""
+    start_s: float = 0.0
 
 
 def ended_early(declared_s: float, decoded_s: float) -> bool:
@@ -299,6 +309,30 @@ def _declared_duration(container: av.container.InputContainer, stream: av.video.
     return next((d for d in candidates if math.isfinite(d) and d > 0), 0.0)
 
 
+def start_offset(stream: av.video.stream.VideoStream) -> float:
+    """Seconds from a player's 0 to the first frame of `stream`: its start time, as FFmpeg reads it (an MP4's
+    edit list, a stream muxed after the audio, a Matroska recording's clock); 0.0 when it states none that
+    makes sense. Chromium, whose demuxer is FFmpeg's, shows the first frame there (tested with 0.5 s, 3 s and
+    10 hours), while frame times count from the first frame (FrameClock)."""
+    try:
+        if stream.start_time is None or not stream.time_base:
+            return 0.0
+        start = float(stream.start_time * stream.time_base)
+    except (OverflowError, ZeroDivisionError):
+        return 0.0
+    return start if math.isfinite(start) and start > 0 else 0.0
+
+
+def stream_start(path: Path) -> float:
+    """start_offset of the video stream of the file at `path`, read from its header alone (no frame is decoded);
+    0.0 when it cannot be read."""
+    try:
+        with open_file(path, metadata_errors="ignore") as container:
+            return start_offset(video_stream(container))
+    except (VideoError, *DECODE_ERRORS):
+        return 0.0
+
+
 @functools.cache
 def _open_options() -> dict[str, str]:
     """FFmpeg's own whitelists (FFmpeg has no blacklist): every demuxer of this build but REFUSED_DEMUXERS, and
@@ -516,22 +550,19 @@ def sample_frames(path: Path, sampler: ShotSampler, max_pixels: int = 4096 * 409
     except DECODE_ERRORS as exc:
         container.close()
         raise VideoError(f"cannot decode ({describe(exc)})") from exc
-    info = VideoInfo(width, height, probed.fps, probed.duration_s, probed.codec)
-    cut = container.format.name == "gif" and path.is_file() and not _ends_with(path, GIF_TRAILER)
+    info = VideoInfo(width, height, probed.fps, probed.duration_s, probed.codec, start_s=start_offset(stream))
+    cut = container.format.name == "gif" and path.is_file() and _gif_cut_short(path)
     return info, _sampled(container, stream, chain([first], decoded), sampler, info, max_pixels, cut)
 
 
-GIF_TRAILER = b"\x3b"  # the byte every whole GIF ends with; a GIF states no length to check its frames against
-
-
-def _ends_with(path: Path, tail: bytes) -> bool:
-    """Whether the file at `path` ends with the bytes `tail` (True when it cannot be read: no claim of damage)."""
+def _gif_cut_short(path: Path) -> bool:
+    """Whether the GIF at `path` ends before its end marker (False when it cannot be read: no claim of damage).
+    Its blocks are walked: bytes after the marker are no damage."""
     try:
         with open(path, "rb") as f:
-            f.seek(max(0, f.seek(0, 2) - len(tail)))
-            return f.read() == tail
+            return gif_lacks_trailer(f)
     except OSError:
-        return True
+        return False
 
 
 def _sampled(container: av.container.InputContainer, stream: av.video.stream.VideoStream,

@@ -104,3 +104,31 @@ def test_a_video_whose_source_was_forgotten_is_analysed_instead(settings, corpus
         assert len(found) == 1 and copies == {0}
     finally:
         stack.stop()
+
+
+def test_a_remux_whose_first_frame_lies_later_on_its_timeline_is_copied_and_keeps_its_own_start(
+        settings, corpus, tmp_path) -> None:
+    """A remux is copied from its original without decoding; the page seeks its player to appearance times plus
+    where its first frame lies, which a remuxer may move (here 0.5 s later): the copy keeps its own start, not
+    the original's or none (docs/bad-input.md, test_player_start_offset)."""
+    import subprocess
+
+    smoke, folder = corpus("smoke"), tmp_path / "videos"
+    folder.mkdir()
+    original = Path(shutil.copy(smoke / "videos" / "v0009.mp4", folder / "original.mp4"))
+    late = folder / "late.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-itsoffset", "0.5", "-i", str(original), "-map", "0:v", "-c", "copy",
+                    str(late)], check=True)
+    stack = start_stack(settings, web=False)
+    try:
+        channel = open_channel(stack.settings.ingest_target)
+        path = tmp_path / "m.csv"
+        path.write_text(f"Performance,Video URL\n1.0,{original}\n")
+        ingest_manifest(channel, path, timeout_s=600)
+        path.write_text(f"Performance,Video URL\n1.0,{late}\n")
+        results = ingest_manifest(channel, path, timeout_s=600)
+        assert "decode" not in results[0].stage_durations, "the remux is known by its coded stream"
+        starts = {Path(v.location).name: v.start_s for v in stack.store.list_videos()}
+        assert starts == {"original.mp4": 0.0, "late.mp4": pytest.approx(0.5)}, starts
+    finally:
+        stack.stop()

@@ -271,3 +271,40 @@ def test_a_name_typed_composed_finds_the_file_a_mac_named_decomposed(pipeline, t
     outcome = pipeline.process("caf\u00e9.mp4", 1.0, "", "", tmp_path)
     assert outcome.video.status != FAILED, outcome.video.error
     assert local_path("caf\u00e9.mp4", tmp_path / "elsewhere") == tmp_path / "elsewhere" / "caf\u00e9.mp4"
+
+
+@pytest.mark.parametrize("folder, file", [("Vide\u0301os", "caf\u00e9.mp4"), ("Vid\u00e9os", "cafe\u0301.mp4")],
+                         ids=["folder-decomposed-file-composed", "folder-composed-file-decomposed"])
+def test_a_path_whose_folder_and_file_are_named_in_different_unicode_forms_is_found_name_by_name(
+        pipeline, tmp_path, folder, file):
+    """A folder a Mac made (NFD) holding a file named on Linux (NFC), or the other way round: the path is in
+    neither form whole. Before, only the whole path was tried in each form: `file not found`, however the
+    manifest spelled it."""
+    (tmp_path / folder).mkdir()
+    on_disk = write_faststart_mp4(tmp_path / folder / file, seconds=2)
+    for spelling in ("Vid\u00e9os/caf\u00e9.mp4", "Vide\u0301os/cafe\u0301.mp4", "Vid\u00e9os/cafe\u0301.mp4"):
+        assert local_path(spelling, tmp_path) == on_disk, spelling
+        assert local_path(f"file://{quote(str(tmp_path / spelling))}", tmp_path / "elsewhere") == on_disk
+    outcome = pipeline.process("Vid\u00e9os/caf\u00e9.mp4", 1.0, "", "", tmp_path)
+    assert outcome.video.status != FAILED, outcome.video.error
+
+
+def test_where_a_videos_first_frame_lies_on_its_timeline_is_recorded_with_it_and_with_a_copy_of_its_bytes(
+        pipeline, tmp_path):
+    """An MP4 whose first frame is 0.5 s into its timeline (an edit list): appearance times count from that frame,
+    a browser's from 0, so the page seeks to the time plus 0.5 s (test_player_start_offset). Before, no one knew
+    the 0.5 s: a click showed the frame 0.5 s before the face's."""
+    from tests.analytics.test_player_start_offset import numbered_video
+
+    late = numbered_video(tmp_path / "late.mp4", start_s=0.5, count=30)
+    (tmp_path / "copy.mp4").write_bytes(late.read_bytes())
+    first = pipeline.process("late.mp4", 1.0, "", "", tmp_path)
+    copy = pipeline.process("copy.mp4", 1.0, "", "", tmp_path)
+    assert first.video.status == DONE and seconds(first.video.start) == pytest.approx(0.5)
+    assert seconds(copy.video.start) == pytest.approx(0.5), "a duplicate's row tells the same"
+    store = AnalyticsStore(tmp_path / "analytics.sqlite")
+    try:
+        assert store.get_video(video_id=first.video.video_id).start_s == pytest.approx(0.5)
+        assert all(row.start_s == pytest.approx(0.5) for row in store.rows_of_video(first.video.video_id))
+    finally:
+        store.close()

@@ -781,3 +781,24 @@ def test_an_animated_gif_cut_short_is_done_with_a_warning(tmp_path):
     assert frames and info.warning.startswith("decoding stopped at ")
     assert info.warning.endswith(" s (the file is cut short: it lacks its end marker)")
     assert decode(whole)[0].warning == ""
+
+
+@pytest.mark.parametrize("tail", [b"\x00" * 300, b"\x3b\x00", b"appended by an uploader"],
+                         ids=["zeros", "a-second-marker", "text"])
+def test_an_animated_gif_with_bytes_after_its_end_marker_is_whole_and_gets_no_warning(tmp_path, tail):
+    """A GIF's end is its marker, not its last byte: a whole GIF padded or followed by other bytes got the warning
+    of one cut short ('it lacks its end marker'); a GIF cut short and then padded still gets it."""
+    whole = tmp_path / "whole.gif"
+    with av.open(str(whole), "w", format="gif") as out:
+        stream = out.add_stream("gif", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "rgb8"
+        for image in moving(48, 64, 20):
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24").reformat(format="rgb8")))
+        out.mux(stream.encode())
+    padded = tmp_path / "padded.gif"
+    padded.write_bytes(whole.read_bytes() + tail)
+    info, frames = decode(padded)
+    assert len(frames) >= 2 and info.warning == ""
+    cut_then_padded = tmp_path / "cut.gif"
+    cut_then_padded.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2] + b"\x00" * 300)
+    assert decode(cut_then_padded)[0].warning.endswith("(the file is cut short: it lacks its end marker)")
