@@ -84,7 +84,9 @@ def test_the_probability_reads_in_words_and_as_a_whole_percentage() -> None:
     assert in_words(0.82) == "likely the same — 82%"
     assert in_words(0.55) == "perhaps the same — 55%"
     assert in_words(0.3) == "probably different — 30%"
-    assert in_words(0.004) == "unlikely — 0%"
+    assert in_words(0.004) == "unlikely — under 1%", "a model's 0.4% is not impossible"
+    assert in_words(0.0) == "unlikely — 0%"
+    assert in_words(0.998) == "likely the same — over 99%"
     assert in_words(1.2) == "likely the same — 100%"
 
 
