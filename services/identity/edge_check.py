@@ -46,6 +46,7 @@ def _check_shard(shard: Path) -> None:
     for segment in segments:
         _json(segment / "segment.json", f"segments/{segment.name}/segment.json")
         _check_vector_chunks(shard, segment)
+        _check_id_mappings(shard, segment)
     for path in [shard, shard / "segments", shard / "wal", *segments, *(shard / "wal").iterdir()]:
         if not os.access(path, os.W_OK):
             raise StoreDamaged(f"face store {shard}: {path.relative_to(shard.parent.parent)} is read-only; "
@@ -69,6 +70,51 @@ def _check_vector_chunks(shard: Path, segment: Path) -> None:
                 where = storage.relative_to(shard)
                 raise StoreDamaged(f"face store {shard}: {where}/chunk_{k}.mmap is missing ({held} vectors stored); "
                                    f"{RESTORE}")
+
+
+# A mutable segment's id mappings (mutable_id_tracker.mappings): one change after another, a type byte then
+# the point id (u64 or UUID) and, for an insert, the segment's internal id (u32, little-endian).
+_MAPPING_SIZES = {1: 8 + 4, 2: 16 + 4, 3: 8, 4: 16}  # insert u64, insert UUID, delete u64, delete UUID
+_SPARE_IDS = 1024  # internal ids past the vectors' count that a kill between two flushes may leave behind
+
+
+def _check_id_mappings(shard: Path, segment: Path) -> None:
+    """StoreDamaged when a segment's id mappings hold a change of no known type or an internal id far past any
+    vector: the engine sizes its tables by the largest internal id, and a few flipped bytes made it ask for
+    100 GB and abort the whole process (no error, no word of the file). A last change cut short is left to the
+    engine (a write a kill interrupted)."""
+    path = segment / "mutable_id_tracker.mappings"
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return  # an immutable segment, or a layout without it: the engine checks its own
+    except OSError as exc:
+        raise StoreDamaged(f"face store {shard}: {path.relative_to(shard)} cannot be read ({exc.strerror}); "
+                           f"{RESTORE}") from None
+    inserts, internal_ids, at = 0, [], 0
+    while at < len(data):
+        size = _MAPPING_SIZES.get(data[at])
+        if size is None:
+            raise StoreDamaged(f"face store {shard}: {path.relative_to(shard)} is damaged (a change of unknown type "
+                               f"{data[at]} at byte {at}); {RESTORE}")
+        if at + 1 + size > len(data):
+            break
+        if size in (12, 20):
+            inserts += 1
+            internal_ids.append(int.from_bytes(data[at + 1 + size - 4:at + 1 + size], "little"))
+        at += 1 + size
+    stored = max(_stored_vectors(segment), inserts)
+    largest = max(internal_ids, default=0)
+    if largest >= stored + _SPARE_IDS:
+        raise StoreDamaged(f"face store {shard}: {path.relative_to(shard)} is damaged (internal id {largest}, far "
+                           f"past the {stored} points stored); {RESTORE}")
+
+
+def _stored_vectors(segment: Path) -> int:
+    """The most vectors any of the segment's chunked vector storages counts (0 when none says)."""
+    counts = [int.from_bytes(status.read_bytes(), "little")
+              for status in (segment / "vector_storage").glob("*/status.dat") if status.stat().st_size == 8]
+    return max(counts, default=0)
 
 
 def _json(path: Path, what: str) -> None:

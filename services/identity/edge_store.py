@@ -135,10 +135,20 @@ class EdgeFaceStore(FaceStore):
         try:
             self._check_schema()
             self._check_floor()
-        except BaseException:
-            self._faces.close()
-            self._side.close()
+        except (StoreDamaged, SchemaError):
+            self._close_shards()
             raise
+        except Exception as exc:  # the engine's read errors are bare Exceptions: a damaged page, in one line
+            self._close_shards()
+            raise StoreDamaged(f"face store {folder / 'side'} cannot be read ({engine_error(exc)}); restore "
+                               "DATA/qdrant/edge from a backup, or remove it and ingest again") from None
+        except BaseException:
+            self._close_shards()
+            raise
+
+    def _close_shards(self) -> None:
+        self._faces.close()
+        self._side.close()
 
     def _check_floor(self) -> None:
         """StoreDamaged when fewer faces are readable than the store is known to hold at least (a segment's

@@ -78,6 +78,33 @@ def remove_vector_chunk(edge: Path) -> None:
     segment_files(edge / "faces", "vector_storage/vectors/chunk_0.mmap")[0].unlink()
 
 
+def flip_id_mappings(edge: Path) -> None:
+    """Bytes flipped in the faces' id mappings: the engine asked for 100 GB and aborted the process (SIGABRT,
+    a Rust backtrace, nothing naming the file)."""
+    with segment_files(edge / "faces", "mutable_id_tracker.mappings")[0].open("r+b") as f:
+        f.seek(100)
+        damaged = bytes(b ^ 0xFF for b in f.read(200))
+        f.seek(100)
+        f.write(damaged)
+
+
+def huge_internal_id(edge: Path) -> None:
+    """The first mapping's internal id (bytes 17-20 after its type byte and UUID) made 4,294,967,291: the same
+    abort, with every change's type intact."""
+    with segment_files(edge / "faces", "mutable_id_tracker.mappings")[0].open("r+b") as f:
+        f.seek(17)
+        f.write(b"\xfb\xff\xff\xff")
+
+
+def flip_side_payloads(edge: Path) -> None:
+    """The side shard's first payload page flipped (its records are LZ4 blocks): the first read at start
+    failed with a Python traceback ("Failed to decompress LZ4 value")."""
+    with segment_files(edge / "side", "payload_storage/page_0.dat")[0].open("r+b") as f:
+        damaged = bytes(b ^ 0xFF for b in f.read(4096))
+        f.seek(0)
+        f.write(damaged)
+
+
 DAMAGE = {
     "broken segment.json": (break_segment_json, "segment.json cannot be read"),
     "broken WAL": (break_wal, "cannot be opened"),
@@ -86,6 +113,12 @@ DAMAGE = {
     "faces/ older than side/": (older_faces, "only 4 of at least 40 faces can be read"),
     "the vectors' chunk file removed": (remove_vector_chunk, "vector_storage/vectors/chunk_0.mmap is missing (40 "
                                                              "vectors stored)"),
+    "the id mappings' bytes flipped": (flip_id_mappings, "mutable_id_tracker.mappings is damaged (a change of "
+                                                         "unknown type"),
+    "an internal id far past the store": (huge_internal_id, "mutable_id_tracker.mappings is damaged (internal id "
+                                                            "4294967291, far past the 40 points stored)"),
+    "the side shard's payloads flipped": (flip_side_payloads, "/side cannot be read (Service runtime error: Failed "
+                                                              "to decode value"),
 }
 
 
