@@ -105,6 +105,17 @@ def flip_side_payloads(edge: Path) -> None:
         f.write(damaged)
 
 
+def cut_vector_chunk(edge: Path) -> None:
+    """The faces' vectors file cut to 4 KiB (a copy that stopped): the engine opened it and served, and every
+    read of a vector failed ("elements range ... is out of bounds"), so every new video's match failed."""
+    os.truncate(segment_files(edge / "faces", "vector_storage/vectors/chunk_0.mmap")[0], 4096)
+
+
+def cut_payload_page(edge: Path) -> None:
+    """The faces' payload page emptied: every read of a face's payload failed ("Gridstore IO error")."""
+    os.truncate(segment_files(edge / "faces", "payload_storage/page_0.dat")[0], 0)
+
+
 DAMAGE = {
     "broken segment.json": (break_segment_json, "segment.json cannot be read"),
     "broken WAL": (break_wal, "cannot be opened"),
@@ -113,6 +124,9 @@ DAMAGE = {
     "faces/ older than side/": (older_faces, "only 4 of at least 40 faces can be read"),
     "the vectors' chunk file removed": (remove_vector_chunk, "vector_storage/vectors/chunk_0.mmap is missing (40 "
                                                              "vectors stored)"),
+    "the vectors' chunk file cut short": (cut_vector_chunk, "vector_storage/vectors/chunk_0.mmap is cut short "
+                                                            "(4096 bytes, 20480 needed for its vectors)"),
+    "the payload page emptied": (cut_payload_page, "payload_storage/page_0.dat is cut short (0 of 33554432 bytes)"),
     "the id mappings' bytes flipped": (flip_id_mappings, "mutable_id_tracker.mappings is damaged (a change of "
                                                          "unknown type"),
     "an internal id far past the store": (huge_internal_id, "mutable_id_tracker.mappings is damaged (internal id "
