@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from services.common.damage import StoreDamaged
 from services.identity.edge_store import EdgeFaceStore
 from services.identity.facestore import FacePoint, FaceRecord, point_id
 from tests.support.people import store_two_people
@@ -150,6 +151,28 @@ def test_a_damaged_face_store_is_refused_at_start_in_one_line_with_exit_2(tmp_pa
     assert got.returncode == 2, got.stderr[-3000:]
     assert "Traceback" not in got.stderr and len(errors) == 1 and said in errors[0], got.stderr[-3000:]
     print(kind, "->", errors[0])
+
+
+def test_a_faces_payload_page_that_no_longer_decodes_fails_each_read_naming_the_shard_and_what_to_do(tmp_path):
+    # Flipped bytes inside the faces' payloads pass every check at start (finding them means reading every
+    # page); each match of a new video then failed as "internal error in AnalyzeVideo", naming nothing.
+    edge = stored(tmp_path / "data")
+    with segment_files(edge / "faces", "payload_storage/page_0.dat")[0].open("r+b") as f:
+        damaged = bytes(b ^ 0xFF for b in f.read(4096))
+        f.seek(0)
+        f.write(damaged)
+    store = EdgeFaceStore(edge)
+    try:
+        for read in (lambda: store.search(np.ones((1, 128), np.float32), 40),  # every face: one at least is hit
+                     lambda: store.faces_page(None, None, True)):
+            with pytest.raises(StoreDamaged) as refused:
+                read()
+            assert str(refused.value).startswith(f"face store {edge / 'faces'} cannot be read (Service runtime "
+                                                 "error: Failed to decode value")
+            assert str(refused.value).endswith("; restore DATA/qdrant/edge from a backup, or remove it and ingest "
+                                               "again")
+    finally:
+        store.close()
 
 
 def test_a_read_only_face_store_is_refused_at_start_in_one_line_with_exit_2(tmp_path):
