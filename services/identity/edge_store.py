@@ -160,8 +160,9 @@ class EdgeFaceStore(FaceStore):
         start cannot see without reading every page): one line saying what to do, never a traceback."""
         try:
             yield
-        except Exception as exc:
-            if not any(words in str(exc).lower() for words in _DAMAGE_WORDS):
+        except BaseException as exc:  # a Rust panic of the engine is a BaseException (pyo3's PanicException)
+            panic = type(exc).__name__ == "PanicException"
+            if not panic and not (isinstance(exc, Exception) and any(w in str(exc).lower() for w in _DAMAGE_WORDS)):
                 raise
             raise StoreDamaged(f"face store {self.folder / name} cannot be read ({engine_error(exc)}); "
                                f"{RESTORE}") from None

@@ -153,12 +153,20 @@ def test_a_damaged_face_store_is_refused_at_start_in_one_line_with_exit_2(tmp_pa
     print(kind, "->", errors[0])
 
 
-def test_a_faces_payload_page_that_no_longer_decodes_fails_each_read_naming_the_shard_and_what_to_do(tmp_path):
+@pytest.mark.parametrize(("flipped", "size", "said"), [
+    ("payload_storage/page_0.dat", 4096, "Service runtime error: Failed to decode value"),
+    # The payloads' offsets: the engine panicked (pyo3's PanicException, a BaseException that passed every
+    # `except Exception` and ended the call's thread).
+    ("payload_storage/tracker.dat", 2048, "assertion failed: byte_offset < page_size_bytes"),
+])
+def test_a_faces_payload_page_that_no_longer_decodes_fails_each_read_naming_the_shard_and_what_to_do(
+        tmp_path, flipped, size, said):
     # Flipped bytes inside the faces' payloads pass every check at start (finding them means reading every
     # page); each match of a new video then failed as "internal error in AnalyzeVideo", naming nothing.
     edge = stored(tmp_path / "data")
-    with segment_files(edge / "faces", "payload_storage/page_0.dat")[0].open("r+b") as f:
-        damaged = bytes(b ^ 0xFF for b in f.read(4096))
+    EdgeFaceStore(edge).close()  # opened once more: the tracker's journal is applied to tracker.dat
+    with segment_files(edge / "faces", flipped)[0].open("r+b") as f:
+        damaged = bytes(b ^ 0xFF for b in f.read(size))
         f.seek(0)
         f.write(damaged)
     store = EdgeFaceStore(edge)
@@ -167,8 +175,7 @@ def test_a_faces_payload_page_that_no_longer_decodes_fails_each_read_naming_the_
                      lambda: store.faces_page(None, None, True)):
             with pytest.raises(StoreDamaged) as refused:
                 read()
-            assert str(refused.value).startswith(f"face store {edge / 'faces'} cannot be read (Service runtime "
-                                                 "error: Failed to decode value")
+            assert str(refused.value).startswith(f"face store {edge / 'faces'} cannot be read ({said}")
             assert str(refused.value).endswith("; restore DATA/qdrant/edge from a backup, or remove it and ingest "
                                                "again")
     finally:
