@@ -32,7 +32,12 @@ def cmd_export(args: argparse.Namespace) -> int:
         store = AnalyticsStore.open(settings, read_only=True)  # a data dir on a read-only mount is exported too
     except (sqlite3.DatabaseError, sa_exc.DBAPIError) as exc:
         where = "the database of INFLUENCERS_DATABASE_URL" if settings.database_url else cut(str(db))
-        return usage_error(f"{where} cannot be read ({cut(escaped(db_error(exc)))})")
+        driver = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
+        then = ""
+        if not settings.database_url and getattr(driver, "sqlite_errorname", "") in ("SQLITE_CORRUPT", "SQLITE_NOTADB"):
+            then = (": restore it from a backup, or remove it with its -wal and -shm files (analytics is rebuilt "
+                    "from identity at the next `influencers run` or `serve`; run the manifests again for the scores)")
+        return usage_error(f"{where} cannot be read ({cut(escaped(db_error(exc)))}){then}")
     except StaleSchema as exc:
         return usage_error(str(exc))
     try:

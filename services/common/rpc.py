@@ -20,7 +20,7 @@ from grpc_reflection.v1alpha import reflection
 from services.common import tracing
 from services.common.actor import ActorClientInterceptor
 from services.common.client_metadata import MetadataClientInterceptor
-from services.common.damage import DISK_FULL, DiskFull, engine_error, is_disk_full
+from services.common.damage import DISK_FULL, DiskFull, StoreDamaged, engine_error, is_disk_full
 from services.common.database import database_unreachable
 from services.common.grpc_metrics import ClientMetrics, ServerMetrics
 from services.common.method_handlers import rewrapped
@@ -137,7 +137,7 @@ def _guarded_stream(behavior: Callable, method: str) -> Callable:  # type: ignor
 
 def _unexpected(context: grpc.ServicerContext, method: str, exc: Exception) -> None:
     """Inside an `except`: RESOURCE_EXHAUSTED for a full disk (DiskFull, met by any call that writes, or a
-    database's own "disk is full"), else
+    database's own "disk is full"), DATA_LOSS for a damaged store (StoreDamaged, naming its file), else
     INTERNAL for an unexpected exception; returns (the caller re-raises) for an abort of the servicer's own
     (its status code is set already) and for a call the client has ended."""
     if context.code() is not None or not context.is_active():
@@ -145,6 +145,9 @@ def _unexpected(context: grpc.ServicerContext, method: str, exc: Exception) -> N
     if isinstance(exc, DiskFull):
         log.warning("%s refused: %s", method, exc)
         context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
+    if isinstance(exc, StoreDamaged):  # a page of a store that cannot be read: its one line says which and what to do
+        log.error("%s failed: %s", method, exc)
+        context.abort(grpc.StatusCode.DATA_LOSS, str(exc))
     if _says_disk_full(exc):  # a database's write on a full disk (SQLite: "database or disk is full")
         reason = engine_error(getattr(exc, "orig", exc))
         said = f"{DISK_FULL}: {method.rsplit('/', 1)[-1]} could not write ({reason}); free some space and run again"

@@ -13,6 +13,7 @@ found again by trying them all; without the key, the HMAC cannot.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from influencers.v1 import identity_pb2
 from services.common.actor import ACTOR_HEADER
+from services.common.damage import StoreDamaged
 
 ACTOR_CHARS = 80  # characters of an actor kept
 KEY_FILE = Path("identity") / "audit.key"  # under the data dir
@@ -51,24 +53,58 @@ def actor_of(metadata: Iterable[tuple[str, str | bytes]] | None, token_required:
 
 def audit_key(configured: str, data_dir: Path) -> bytes:
     """The HMAC key: `configured` (Settings.audit_key) when set, else the key file under `data_dir`, created
-    once with 32 random bytes and mode 0600 (a file left readable by others is made 0600 again)."""
+    once with 32 random bytes and mode 0600 (a file left readable by others is made 0600 again). StoreDamaged
+    naming the file when it holds something that is no key."""
     if configured:
         return configured.encode("utf-8", "surrogateescape")
     path = Path(data_dir) / KEY_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        try:
+            text = path.read_text(encoding="ascii").strip()
+        except FileNotFoundError:
+            _make_key(path)  # then read back: a process starting at the same moment may have made it first
+            continue
+        except (OSError, UnicodeDecodeError) as exc:
+            raise StoreDamaged(_unreadable(path, getattr(exc, "strerror", None) or "not text")) from None
+        else:
+            break
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
+    if not text:
+        # A release before this one wrote the key into the file it had just created: a kill in between left it
+        # empty, and no hash was ever made with a key that was never written. A new one takes its place.
+        path.unlink(missing_ok=True)
+        return audit_key(configured, data_dir)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        if path.stat().st_mode & 0o077:
-            path.chmod(0o600)
-        key = bytes.fromhex(path.read_text().strip())
-        if len(key) < 16:
-            raise ValueError(f"{path} holds no audit key (delete it to make a new one)") from None
-        return key
-    key = secrets.token_bytes(32)
-    with os.fdopen(fd, "w") as out:
-        out.write(key.hex() + "\n")
+        key = bytes.fromhex(text)
+    except ValueError:
+        raise StoreDamaged(_unreadable(path, "not a hexadecimal key")) from None
+    if len(key) < 16:
+        raise StoreDamaged(_unreadable(path, f"a key of {len(key)} bytes, under 16"))
     return key
+
+
+def _make_key(path: Path) -> None:
+    """Writes a new key to `path` whole or not at all (a temporary file, synced, then linked into place);
+    nothing when another process's key is there first."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_bytes(32).hex() + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _unreadable(path: Path, reason: str) -> str:
+    return (f"the audit key {path} is damaged ({reason}): restore it from a backup, or remove it to make a new "
+            "one (the keyed hashes of people erased before then can no longer be compared with it), or set "
+            "INFLUENCERS_AUDIT_KEY")
 
 
 def keyed_hash(key: bytes, subject: str) -> str:

@@ -46,6 +46,8 @@ def _check_shard(shard: Path) -> None:
     for segment in segments:
         _json(segment / "segment.json", f"segments/{segment.name}/segment.json")
         _check_vector_chunks(shard, segment)
+        _check_id_mappings(shard, segment)
+        _check_pages(shard, segment)
     for path in [shard, shard / "segments", shard / "wal", *segments, *(shard / "wal").iterdir()]:
         if not os.access(path, os.W_OK):
             raise StoreDamaged(f"face store {shard}: {path.relative_to(shard.parent.parent)} is read-only; "
@@ -60,15 +62,85 @@ def _check_vector_chunks(shard: Path, segment: Path) -> None:
         if not config.is_file() or not status.is_file() or status.stat().st_size != 8:
             continue  # not the chunked layout (or a storage the engine checks itself)
         try:
-            per_chunk = int(json.loads(config.read_text(encoding="utf-8"))["chunk_size_vectors"])
-        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+            layout = json.loads(config.read_text(encoding="utf-8"))
+            per_chunk = int(layout["chunk_size_vectors"])
+            vector_bytes = int(layout.get("chunk_size_bytes", 0)) // per_chunk if per_chunk > 0 else 0
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
             continue
         held = int.from_bytes(status.read_bytes(), "little")  # the storage's vector count (u64)
+        where = storage.relative_to(shard)
         for k in range(-(-held // per_chunk) if per_chunk > 0 else 0):
-            if not (storage / f"chunk_{k}.mmap").is_file():
-                where = storage.relative_to(shard)
+            chunk = storage / f"chunk_{k}.mmap"
+            if not chunk.is_file():
                 raise StoreDamaged(f"face store {shard}: {where}/chunk_{k}.mmap is missing ({held} vectors stored); "
                                    f"{RESTORE}")
+            # Cut short, the engine opened it all the same and every read of a vector failed ("elements range
+            # ... is out of bounds"): each new video's match, not the start.
+            needed = min(per_chunk, held - k * per_chunk) * vector_bytes
+            if chunk.stat().st_size < needed:
+                raise StoreDamaged(f"face store {shard}: {where}/chunk_{k}.mmap is cut short ({chunk.stat().st_size} "
+                                   f"bytes, {needed} needed for its vectors); {RESTORE}")
+
+
+def _check_pages(shard: Path, segment: Path) -> None:
+    """StoreDamaged when a page of the segment's payload storage or payload index (Gridstore: `page_N.dat`,
+    each made at the size its config.json states) is cut short: the engine opened it all the same, and every
+    read of a payload on it failed ("Gridstore IO error: elements range ... is out of bounds")."""
+    for config in sorted([segment / "payload_storage" / "config.json",
+                          *(segment / "payload_index").glob("*/config.json")]):
+        try:
+            page_bytes = int(json.loads(config.read_text(encoding="utf-8"))["page_size_bytes"])
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+            continue  # not a Gridstore, or a config the engine checks itself
+        for page in sorted(config.parent.glob("page_*.dat")):
+            if page.stat().st_size < page_bytes:
+                raise StoreDamaged(f"face store {shard}: {page.relative_to(shard)} is cut short "
+                                   f"({page.stat().st_size} of {page_bytes} bytes); {RESTORE}")
+
+
+# A mutable segment's id mappings (mutable_id_tracker.mappings): one change after another, a type byte then
+# the point id (u64 or UUID) and, for an insert, the segment's internal id (u32, little-endian).
+_MAPPING_SIZES = {1: 8 + 4, 2: 16 + 4, 3: 8, 4: 16}  # insert u64, insert UUID, delete u64, delete UUID
+_SPARE_IDS = 1024  # internal ids past the vectors' count that a kill between two flushes may leave behind
+
+
+def _check_id_mappings(shard: Path, segment: Path) -> None:
+    """StoreDamaged when a segment's id mappings hold a change of no known type or an internal id far past any
+    vector: the engine sizes its tables by the largest internal id, and a few flipped bytes made it ask for
+    100 GB and abort the whole process (no error, no word of the file). A last change cut short is left to the
+    engine (a write a kill interrupted)."""
+    path = segment / "mutable_id_tracker.mappings"
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return  # an immutable segment, or a layout without it: the engine checks its own
+    except OSError as exc:
+        raise StoreDamaged(f"face store {shard}: {path.relative_to(shard)} cannot be read ({exc.strerror}); "
+                           f"{RESTORE}") from None
+    inserts, internal_ids, at = 0, [], 0
+    while at < len(data):
+        size = _MAPPING_SIZES.get(data[at])
+        if size is None:
+            raise StoreDamaged(f"face store {shard}: {path.relative_to(shard)} is damaged (a change of unknown type "
+                               f"{data[at]} at byte {at}); {RESTORE}")
+        if at + 1 + size > len(data):
+            break
+        if size in (12, 20):
+            inserts += 1
+            internal_ids.append(int.from_bytes(data[at + 1 + size - 4:at + 1 + size], "little"))
+        at += 1 + size
+    stored = max(_stored_vectors(segment), inserts)
+    largest = max(internal_ids, default=0)
+    if largest >= stored + _SPARE_IDS:
+        raise StoreDamaged(f"face store {shard}: {path.relative_to(shard)} is damaged (internal id {largest}, far "
+                           f"past the {stored} points stored); {RESTORE}")
+
+
+def _stored_vectors(segment: Path) -> int:
+    """The most vectors any of the segment's chunked vector storages counts (0 when none says)."""
+    counts = [int.from_bytes(status.read_bytes(), "little")
+              for status in (segment / "vector_storage").glob("*/status.dat") if status.stat().st_size == 8]
+    return max(counts, default=0)
 
 
 def _json(path: Path, what: str) -> None:

@@ -43,6 +43,10 @@ def _match(key: str, values: Sequence[str | int]) -> qe.Filter:
 
 
 _NOT_COPY = _match("copy", [0])
+RESTORE = "restore DATA/qdrant/edge from a backup, or remove it and ingest again"
+# The engine's words for a page it cannot read (a bare Exception, as every engine error): a payload whose LZ4
+# block does not decode, a vector or payload past the end of its file.
+_DAMAGE_WORDS = ("failed to decode value", "is out of bounds", "gridstore io error")
 
 
 # What every search reads (vectors, and the payload indexes its filter checks) is mapped from its files and
@@ -135,10 +139,33 @@ class EdgeFaceStore(FaceStore):
         try:
             self._check_schema()
             self._check_floor()
-        except BaseException:
-            self._faces.close()
-            self._side.close()
+        except (StoreDamaged, SchemaError):
+            self._close_shards()
             raise
+        except Exception as exc:  # the engine's read errors are bare Exceptions: a damaged page, in one line
+            self._close_shards()
+            raise StoreDamaged(f"face store {folder / 'side'} cannot be read ({engine_error(exc)}); {RESTORE}") \
+                from None
+        except BaseException:
+            self._close_shards()
+            raise
+
+    def _close_shards(self) -> None:
+        self._faces.close()
+        self._side.close()
+
+    @contextlib.contextmanager
+    def _reading(self, name: str) -> Iterator[None]:
+        """StoreDamaged naming shard `name` when the engine cannot read a page of it (damage the checks at
+        start cannot see without reading every page): one line saying what to do, never a traceback."""
+        try:
+            yield
+        except BaseException as exc:  # a Rust panic of the engine is a BaseException (pyo3's PanicException)
+            panic = type(exc).__name__ == "PanicException"
+            if not panic and not (isinstance(exc, Exception) and any(w in str(exc).lower() for w in _DAMAGE_WORDS)):
+                raise
+            raise StoreDamaged(f"face store {self.folder / name} cannot be read ({engine_error(exc)}); "
+                               f"{RESTORE}") from None
 
     def _check_floor(self) -> None:
         """StoreDamaged when fewer faces are readable than the store is known to hold at least (a segment's
@@ -217,7 +244,7 @@ class EdgeFaceStore(FaceStore):
                                     filter=_NOT_COPY, with_payload=["influencer_id", "video_id"], params=params)
                     for v in vectors]
         out: list[list[Hit]] = []
-        with self._lock:
+        with self._lock, self._reading("faces"):
             for chunk in chunks(requests, 256):
                 for hits in self._faces.query_batch(qe.QueryBatchRequest(list(chunk))):
                     out.append([Hit(h.id.bytes, str((h.payload or {}).get("influencer_id", "")),
@@ -230,7 +257,7 @@ class EdgeFaceStore(FaceStore):
                                     filter=_NOT_COPY, with_payload=False, params=params) for v in vectors]
         out: list[list[tuple[bytes, float]]] = []
         for chunk in chunks(requests, 256):
-            with self._lock:
+            with self._lock, self._reading("faces"):
                 found = self._faces.query_batch(qe.QueryBatchRequest(list(chunk)))
             out.extend([(h.id.bytes, h.score) for h in hits] for hits in found)  # the engine gives uuid.UUID
         return out
@@ -238,7 +265,7 @@ class EdgeFaceStore(FaceStore):
     def faces_page(self, where: tuple[str, Sequence[str | int]] | None, offset: Any, with_vectors: bool,
                    fields: Sequence[str] | None = None) -> tuple[list[FacePoint], Any]:
         flt = _match(*where) if where else None
-        with self._lock:
+        with self._lock, self._reading("faces"):
             records, offset = self._faces.scroll(qe.ScrollRequest(
                 offset=offset, limit=PAGE, filter=flt, with_payload=list(fields) if fields else True,
                 with_vector=with_vectors))
@@ -246,7 +273,7 @@ class EdgeFaceStore(FaceStore):
                           FaceRecord.from_payload(r.payload or {})) for r in records], offset
 
     def columns_page(self, offset: Any, fields: Sequence[str]) -> tuple[FaceColumns, Any]:
-        with self._lock:
+        with self._lock, self._reading("faces"):
             records, offset = self._faces.scroll(qe.ScrollRequest(
                 offset=offset, limit=PAGE, with_payload=list(fields), with_vector=True))
         vectors = np.array([r.vector for r in records], np.float32).reshape(len(records), VECTOR_SIZE)
@@ -268,13 +295,13 @@ class EdgeFaceStore(FaceStore):
             return int(self._faces.count(qe.CountRequest(exact=True)))
 
     def video_page(self, page_token: str, page_size: int) -> tuple[list[str], str]:
-        with self._lock:
+        with self._lock, self._reading("side"):
             records, offset = self._side.scroll(qe.ScrollRequest(
                 offset=page_token or None, limit=page_size, filter=_match("kind", ["video"]), with_payload=True))
         return [str((r.payload or {})["video_id"]) for r in records], str(offset) if offset is not None else ""
 
     def get_side(self, kind: str, key: str) -> dict[str, Any] | None:
-        with self._lock:
+        with self._lock, self._reading("side"):
             records = self._side.retrieve([side_id(kind, key)], with_payload=True, with_vector=False)
         return dict(records[0].payload or {}) if records else None
 
@@ -293,7 +320,7 @@ class EdgeFaceStore(FaceStore):
     def side_records(self, kind: str) -> Iterator[dict[str, Any]]:
         offset = None
         while True:
-            with self._lock:
+            with self._lock, self._reading("side"):
                 records, offset = self._side.scroll(qe.ScrollRequest(
                     offset=offset, limit=PAGE, filter=_match("kind", [kind]), with_payload=True))
             for r in records:

@@ -206,6 +206,33 @@ def test_without_a_configured_key_one_is_made_once_in_the_data_dir_readable_by_i
     assert audit_key("set by the operator", tmp_path) == b"set by the operator"
 
 
+def test_a_key_file_left_empty_by_a_kill_is_replaced_and_the_start_goes_on(tmp_path):
+    # The key was written into the file just created: a kill in between left it empty, and every start after
+    # ended in a traceback ("holds no audit key (delete it to make a new one)"). No hash was made with it.
+    from services.identity.audit import KEY_FILE, audit_key
+
+    (tmp_path / KEY_FILE).parent.mkdir(parents=True)
+    (tmp_path / KEY_FILE).write_text("")
+    key = audit_key("", tmp_path)
+    assert len(key) == 32 and audit_key("", tmp_path) == key
+    assert [p.name for p in (tmp_path / KEY_FILE).parent.iterdir()] == ["audit.key"], "no temporary file is left"
+
+
+@pytest.mark.parametrize("held", ["zz not hex\n", "abcd\n", "\xff\xfe"])
+def test_a_damaged_key_file_is_refused_naming_it_and_what_to_do(tmp_path, held):
+    # Was a traceback (ValueError: non-hexadecimal number found in fromhex() arg at position 0).
+    from services.common.damage import StoreDamaged
+    from services.identity.audit import KEY_FILE, audit_key
+
+    (tmp_path / KEY_FILE).parent.mkdir(parents=True)
+    (tmp_path / KEY_FILE).write_bytes(held.encode("latin-1"))
+    with pytest.raises(StoreDamaged) as refused:
+        audit_key("", tmp_path)
+    message = str(refused.value)
+    assert message.startswith(f"the audit key {tmp_path / KEY_FILE} is damaged (") and "\n" not in message
+    assert "restore it from a backup, or remove it to make a new one" in message and "INFLUENCERS_AUDIT_KEY" in message
+
+
 def test_audit_records_of_an_older_release_lose_their_plain_hash_at_start(settings):
     from services.identity.edge_store import EdgeFaceStore
 

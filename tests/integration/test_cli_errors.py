@@ -313,6 +313,19 @@ def test_export_of_a_data_dir_whose_store_is_not_a_database_is_one_line_and_exit
                        "analytics.sqlite3 cannot be read")
 
 
+def test_export_and_eval_of_a_damaged_store_say_what_to_do(tmp_path):
+    # Was "DATA/analytics.sqlite3 cannot be read (file is not a database)", and no more: the start of `run`
+    # names the remedy; export and eval, which read the file themselves, did not.
+    (tmp_path / "analytics.sqlite3").write_bytes(b"not a database" * 100)
+    (tmp_path / "truth").mkdir()
+    (tmp_path / "truth" / "truth.csv").write_text("video,person\n")
+    for command in (["export", "--out", str(tmp_path / "out")], ["eval", "--truth", str(tmp_path / "truth")]):
+        assert_usage_error(influencers(*command, "--data-dir", str(tmp_path)),
+                           "analytics.sqlite3 cannot be read (file is not a database): restore it from a backup, or "
+                           "remove it with its -wal and -shm files (analytics is rebuilt from identity at the next "
+                           "`influencers run` or `serve`")
+
+
 def test_eval_against_a_missing_truth_folder_is_one_line_and_exit_2(tmp_path):
     assert_usage_error(influencers("eval", "--data-dir", str(tmp_path), "--truth", str(tmp_path / "nope")),
                        f"--truth {tmp_path / 'nope'} holds no truth.csv")

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from services.common.damage import StoreDamaged
 from services.identity.edge_store import EdgeFaceStore
 from services.identity.facestore import FacePoint, FaceRecord, point_id
 from tests.support.people import store_two_people
@@ -78,6 +79,44 @@ def remove_vector_chunk(edge: Path) -> None:
     segment_files(edge / "faces", "vector_storage/vectors/chunk_0.mmap")[0].unlink()
 
 
+def flip_id_mappings(edge: Path) -> None:
+    """Bytes flipped in the faces' id mappings: the engine asked for 100 GB and aborted the process (SIGABRT,
+    a Rust backtrace, nothing naming the file)."""
+    with segment_files(edge / "faces", "mutable_id_tracker.mappings")[0].open("r+b") as f:
+        f.seek(100)
+        damaged = bytes(b ^ 0xFF for b in f.read(200))
+        f.seek(100)
+        f.write(damaged)
+
+
+def huge_internal_id(edge: Path) -> None:
+    """The first mapping's internal id (bytes 17-20 after its type byte and UUID) made 4,294,967,291: the same
+    abort, with every change's type intact."""
+    with segment_files(edge / "faces", "mutable_id_tracker.mappings")[0].open("r+b") as f:
+        f.seek(17)
+        f.write(b"\xfb\xff\xff\xff")
+
+
+def flip_side_payloads(edge: Path) -> None:
+    """The side shard's first payload page flipped (its records are LZ4 blocks): the first read at start
+    failed with a Python traceback ("Failed to decompress LZ4 value")."""
+    with segment_files(edge / "side", "payload_storage/page_0.dat")[0].open("r+b") as f:
+        damaged = bytes(b ^ 0xFF for b in f.read(4096))
+        f.seek(0)
+        f.write(damaged)
+
+
+def cut_vector_chunk(edge: Path) -> None:
+    """The faces' vectors file cut to 4 KiB (a copy that stopped): the engine opened it and served, and every
+    read of a vector failed ("elements range ... is out of bounds"), so every new video's match failed."""
+    os.truncate(segment_files(edge / "faces", "vector_storage/vectors/chunk_0.mmap")[0], 4096)
+
+
+def cut_payload_page(edge: Path) -> None:
+    """The faces' payload page emptied: every read of a face's payload failed ("Gridstore IO error")."""
+    os.truncate(segment_files(edge / "faces", "payload_storage/page_0.dat")[0], 0)
+
+
 DAMAGE = {
     "broken segment.json": (break_segment_json, "segment.json cannot be read"),
     "broken WAL": (break_wal, "cannot be opened"),
@@ -86,6 +125,15 @@ DAMAGE = {
     "faces/ older than side/": (older_faces, "only 4 of at least 40 faces can be read"),
     "the vectors' chunk file removed": (remove_vector_chunk, "vector_storage/vectors/chunk_0.mmap is missing (40 "
                                                              "vectors stored)"),
+    "the vectors' chunk file cut short": (cut_vector_chunk, "vector_storage/vectors/chunk_0.mmap is cut short "
+                                                            "(4096 bytes, 20480 needed for its vectors)"),
+    "the payload page emptied": (cut_payload_page, "payload_storage/page_0.dat is cut short (0 of 33554432 bytes)"),
+    "the id mappings' bytes flipped": (flip_id_mappings, "mutable_id_tracker.mappings is damaged (a change of "
+                                                         "unknown type"),
+    "an internal id far past the store": (huge_internal_id, "mutable_id_tracker.mappings is damaged (internal id "
+                                                            "4294967291, far past the 40 points stored)"),
+    "the side shard's payloads flipped": (flip_side_payloads, "/side cannot be read (Service runtime error: Failed "
+                                                              "to decode value"),
 }
 
 
@@ -103,6 +151,35 @@ def test_a_damaged_face_store_is_refused_at_start_in_one_line_with_exit_2(tmp_pa
     assert got.returncode == 2, got.stderr[-3000:]
     assert "Traceback" not in got.stderr and len(errors) == 1 and said in errors[0], got.stderr[-3000:]
     print(kind, "->", errors[0])
+
+
+@pytest.mark.parametrize(("flipped", "size", "said"), [
+    ("payload_storage/page_0.dat", 4096, "Service runtime error: Failed to decode value"),
+    # The payloads' offsets: the engine panicked (pyo3's PanicException, a BaseException that passed every
+    # `except Exception` and ended the call's thread).
+    ("payload_storage/tracker.dat", 2048, "assertion failed: byte_offset < page_size_bytes"),
+])
+def test_a_faces_payload_page_that_no_longer_decodes_fails_each_read_naming_the_shard_and_what_to_do(
+        tmp_path, flipped, size, said):
+    # Flipped bytes inside the faces' payloads pass every check at start (finding them means reading every
+    # page); each match of a new video then failed as "internal error in AnalyzeVideo", naming nothing.
+    edge = stored(tmp_path / "data")
+    EdgeFaceStore(edge).close()  # opened once more: the tracker's journal is applied to tracker.dat
+    with segment_files(edge / "faces", flipped)[0].open("r+b") as f:
+        damaged = bytes(b ^ 0xFF for b in f.read(size))
+        f.seek(0)
+        f.write(damaged)
+    store = EdgeFaceStore(edge)
+    try:
+        for read in (lambda: store.search(np.ones((1, 128), np.float32), 40),  # every face: one at least is hit
+                     lambda: store.faces_page(None, None, True)):
+            with pytest.raises(StoreDamaged) as refused:
+                read()
+            assert str(refused.value).startswith(f"face store {edge / 'faces'} cannot be read ({said}")
+            assert str(refused.value).endswith("; restore DATA/qdrant/edge from a backup, or remove it and ingest "
+                                               "again")
+    finally:
+        store.close()
 
 
 def test_a_read_only_face_store_is_refused_at_start_in_one_line_with_exit_2(tmp_path):

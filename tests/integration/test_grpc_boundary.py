@@ -27,6 +27,7 @@ from influencers.v1 import (
 from services.analytics.server import serve_analytics
 from services.analytics.store import AnalyticsStore
 from services.common.boundary import INFLUENCER_ID, shown
+from services.common.damage import StoreDamaged
 from services.common.paging import key_token, point_token
 from services.common.protoconv import duration
 from services.common.rpc import MAX_MESSAGE_BYTES, build_server, open_channel, wait_healthy
@@ -320,6 +321,10 @@ def guarded() -> Iterator[grpc.Channel]:
         raise sa.exc.OperationalError("INSERT INTO videos (url) VALUES (?)", ("https://cdn/disk full.mp4",),
                                       sqlite3.OperationalError("database is locked"))
 
+    def damaged(request: bytes, context: grpc.ServicerContext) -> bytes:
+        raise StoreDamaged("face store DATA/qdrant/edge/faces cannot be read (...); restore DATA/qdrant/edge from a "
+                           "backup, or remove it and ingest again")
+
     def refuse(request: bytes, context: grpc.ServicerContext) -> bytes:
         context.abort(grpc.StatusCode.NOT_FOUND, "no such thing")
         raise AssertionError("abort returns never")
@@ -330,6 +335,7 @@ def guarded() -> Iterator[grpc.Channel]:
             "FailLater": grpc.unary_stream_rpc_method_handler(fail_later),
             "Refuse": grpc.unary_unary_rpc_method_handler(refuse),
             "DatabaseFull": grpc.unary_unary_rpc_method_handler(database_full),
+            "Damaged": grpc.unary_unary_rpc_method_handler(damaged),
             "LockedWritingDiskFullMp4": grpc.unary_unary_rpc_method_handler(locked_writing_disk_full_mp4)}),))
         return "test.Guarded"
 
@@ -366,6 +372,15 @@ def test_a_database_error_whose_statement_parameters_say_disk_full_is_no_full_di
     # reading 'disk full' in the row's error, cancelled the whole job. Only the database's own words count.
     error = refusal(guarded.unary_unary("/test.Guarded/LockedWritingDiskFullMp4"), b"x")
     assert error.code() == grpc.StatusCode.INTERNAL and "disk full" not in error.details()
+
+
+def test_a_damaged_store_met_by_a_call_is_data_loss_naming_the_file_and_what_to_do(guarded: grpc.Channel) -> None:
+    # A face store page that no longer decoded failed each video's match as "internal error in AnalyzeVideo
+    # (the service's log has the details)": the row named neither the store nor what to do.
+    error = refusal(guarded.unary_unary("/test.Guarded/Damaged"), b"x")
+    assert error.code() == grpc.StatusCode.DATA_LOSS
+    assert error.details() == ("face store DATA/qdrant/edge/faces cannot be read (...); restore DATA/qdrant/edge "
+                               "from a backup, or remove it and ingest again")
 
 
 def test_a_refusal_of_the_servicer_itself_passes_the_guard_unchanged(guarded: grpc.Channel) -> None:
