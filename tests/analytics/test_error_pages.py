@@ -80,21 +80,28 @@ def test_a_host_the_page_does_not_answer_gets_the_sites_421_page_and_no_session(
     assert api.status_code == 421 and "INFLUENCERS_ALLOWED_HOSTS" in api.get_json()["error"]
 
 
-class OnAFullDisk(FakeCorrections):
+class Refusing(FakeCorrections):
+    def __init__(self, code: grpc.StatusCode, words: str) -> None:
+        super().__init__()
+        self.code, self.words = code, words
+
     def hide(self, influencer_id: str, hidden: bool) -> Written:
-        raise FakeRpcError(grpc.StatusCode.RESOURCE_EXHAUSTED, "disk full: HideInfluencer could not write (No space "
-                                                               "left on device); free some space and run again")
+        raise FakeRpcError(self.code, self.words)
 
 
-def test_a_correction_identity_refuses_on_a_full_disk_is_a_503_saying_so_not_a_bad_gateway(
-        analytics_store: AnalyticsStore) -> None:
-    client = create_app(analytics_store, corrections=OnAFullDisk()).test_client()
+@pytest.mark.parametrize(("code", "words"), [
+    (grpc.StatusCode.RESOURCE_EXHAUSTED,
+     "disk full: HideInfluencer could not write (No space left on device); free some space and run again"),
+    (grpc.StatusCode.DATA_LOSS, "face store /data/identity/faces cannot be read (out of bounds); restore it"),
+], ids=["full-disk", "damaged-store"])
+def test_a_correction_identity_refuses_on_a_full_disk_or_a_damaged_store_is_a_503_saying_so_not_a_bad_gateway(
+        analytics_store: AnalyticsStore, code: grpc.StatusCode, words: str) -> None:
+    client = create_app(analytics_store, corrections=Refusing(code, words)).test_client()
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/enrol").get_data(as_text=True))
     assert token is not None
     answer = client.post("/influencer/inf_aaaa000001/hide", data={"csrf_token": token.group(1), "hidden": "1"})
     assert answer.status_code == 503, answer.status
-    assert "disk full: HideInfluencer could not write (No space left on device); free some space and run again" in \
-        unescape(answer.get_data(as_text=True))
+    assert words in unescape(answer.get_data(as_text=True))
 
 
 def _closed_port() -> int:

@@ -140,5 +140,8 @@ HTTP_STATUS = {
     # Identity's disk full ("disk full: ... free some space and run again"), or a limit of calls at once: the
     # service cannot take the write now, which is 503; it was 502, a bad answer from identity, which it is not.
     grpc.StatusCode.RESOURCE_EXHAUSTED: 503,
+    # Identity's face store damaged ("face store ... cannot be read (...); restore ..."): identity answered what
+    # is wrong with it, which is no bad gateway; the page cannot be served until an operator restores it.
+    grpc.StatusCode.DATA_LOSS: 503,
     grpc.StatusCode.DEADLINE_EXCEEDED: 504,
 }
