@@ -765,16 +765,22 @@ def test_a_resolution_out_of_bounds_is_refused_naming_the_bound(tmp_path, height
     assert str(refused.value) == message
 
 
+def write_gif(path: Path, frames: int) -> Path:
+    """An animated GIF of `frames` moving 64x48 frames at 10 fps, whole (its end marker written)."""
+    with av.open(str(path), "w", format="gif") as out:
+        stream = out.add_stream("gif", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "rgb8"
+        for image in moving(48, 64, frames):
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24").reformat(format="rgb8")))
+        out.mux(stream.encode())
+    return path
+
+
 def test_an_animated_gif_cut_short_is_done_with_a_warning(tmp_path):
     """A GIF states no length: one cut in half (a download that stopped) lacks only its end marker. Before, its
     first half was analysed as if whole, with no word of the rest."""
     whole = tmp_path / "whole.gif"
-    with av.open(str(whole), "w", format="gif") as out:
-        stream = out.add_stream("gif", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "rgb8"
-        for image in moving(48, 64, 50):
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24").reformat(format="rgb8")))
-        out.mux(stream.encode())
+    write_gif(whole, 50)
     cut = tmp_path / "cut.gif"
     cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
     info, frames = decode(cut)
@@ -789,12 +795,7 @@ def test_an_animated_gif_with_bytes_after_its_end_marker_is_whole_and_gets_no_wa
     """A GIF's end is its marker, not its last byte: a whole GIF padded or followed by other bytes got the warning
     of one cut short ('it lacks its end marker'); a GIF cut short and then padded still gets it."""
     whole = tmp_path / "whole.gif"
-    with av.open(str(whole), "w", format="gif") as out:
-        stream = out.add_stream("gif", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "rgb8"
-        for image in moving(48, 64, 20):
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24").reformat(format="rgb8")))
-        out.mux(stream.encode())
+    write_gif(whole, 20)
     padded = tmp_path / "padded.gif"
     padded.write_bytes(whole.read_bytes() + tail)
     info, frames = decode(padded)
