@@ -14,6 +14,10 @@ FAILED = common_pb2.VIDEO_STATUS_FAILED
 DUPLICATE = common_pb2.VIDEO_STATUS_DUPLICATE
 # Video.repeats at most: the rows of the largest manifest (services/ingest/manifest.py MAX_ROWS).
 MAX_REPEATS = 1_000_000
+# Video.repeats summed over every row of the store at most: each repeat is a row of videos.csv (and of every
+# export that lists rows), so a caller sending many rows each near MAX_REPEATS would make the report as large
+# as it liked. Ten of the largest manifests listed again row for row; ingest's rows are far below it.
+MAX_TOTAL_REPEATS = 10 * MAX_REPEATS
 # Video.start at most, in seconds: a recording's clock (MPEG-TS wraps at 26.5 hours), far below a stream's limits.
 MAX_START_S = 10_000_000
 

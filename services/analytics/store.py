@@ -41,6 +41,7 @@ from services.analytics.records import (
     FAILED,
     MAX_REPEATS,
     MAX_START_S,
+    MAX_TOTAL_REPEATS,
     AppearanceRow,
     VideoRow,
     merge_appearances,
@@ -248,6 +249,8 @@ class AnalyticsStore(StoreReads):
             return
         if status == DONE and existing is not None and existing[1] == DONE and existing[0] != key:
             status = DUPLICATE
+        if row.repeats:
+            _check_total_repeats(c, row)
         c.execute(_upserts(c.dialect.name).url, {
             "location": key, "url": row.url, "video_id": row.video_id, "performance": row.performance,
             "status": status, "error": row.error, "external_id": row.external_id, "updated_at": time.time(),
@@ -425,6 +428,20 @@ def _checked(row: VideoRow, rows: Iterable[AppearanceRow] | None) -> list[Appear
     if rows is None:
         return None
     return merge_appearances([replace(a, video_id=row.video_id) for a in rows])
+
+
+def _check_total_repeats(c: Connection, row: VideoRow) -> None:
+    """ValueError when recording `row` would raise the repeats of the store's rows (each a row of videos.csv)
+    past MAX_TOTAL_REPEATS in all: the row is refused, the rows recorded stay as they are."""
+    stored = c.execute(sa.select(urls.c.repeats).where(urls.c.location == row.key)).scalar() or 0
+    if row.repeats <= stored:
+        return  # the row keeps the most it was given: no more rows than now
+    others = c.execute(sa.select(sa.func.coalesce(sa.func.sum(urls.c.repeats), 0)).where(
+        urls.c.repeats > 0, urls.c.location != row.key)).scalar_one()
+    if others + row.repeats > MAX_TOTAL_REPEATS:
+        raise ValueError(f"repeats {row.repeats:,} would make the store's rows repeat {others + row.repeats:,} "
+                         f"times in all, over the limit of {MAX_TOTAL_REPEATS:,} (repeats summed over every "
+                         f"row, each a row of videos.csv); row {row.url[:80]!r} not recorded")
 
 
 def _upsert(c: Connection, table: sa.Table, values: dict[str, object] | None, keys: list[str],

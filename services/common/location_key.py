@@ -35,11 +35,33 @@ def location_key(location: str) -> str:
     raw = keyed.encode("utf-8", "surrogatepass")
     if len(raw) <= MAX_KEY_BYTES:
         return keyed
-    head = raw[:_HEAD_BYTES].decode("utf-8", "ignore")
+    return f"{cut_back(raw[:_HEAD_BYTES].decode('utf-8', 'ignore'))}{_MARK}{hashlib.sha256(raw).hexdigest()}"
+
+
+def cut_back(head: str) -> str:
+    """A shortened key's `head` cut back until it is its own key: a cut inside a digest would be digested
+    again, so the piece it fell in goes (to the last of _PIECE_ENDS)."""
     while secrets_keyed(head) != head:
-        # The cut fell inside a digest, which would be digested again: a key must be its own key.
         head = head[:max(head.rfind(c) for c in _PIECE_ENDS)]
-    return f"{head}{_MARK}{hashlib.sha256(raw).hexdigest()}"
+    return head
+
+
+def last_piece_dropped(head: str) -> str:
+    """`head` without its last piece (from the last of _PIECE_ENDS on): what of a cut head is surely whole."""
+    return head[:max(head.rfind(c) for c in _PIECE_ENDS)]
+
+
+def key_parts(key: str) -> tuple[str, str]:
+    """The (head, SHA-256 hex digest) of a key location_key shortened; ("", "") for any other key."""
+    head, mark, digest = key.rpartition(_MARK)
+    if not mark or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        return "", ""
+    return head, digest
+
+
+def shortened_key(head: str, digest: str) -> str:
+    """The key location_key makes of a location whose head is `head` and whose digest is `digest`."""
+    return f"{head}{_MARK}{digest}"
 
 
 def whole_path(key: str, cell: str) -> str | None:
@@ -48,8 +70,8 @@ def whole_path(key: str, cell: str) -> str | None:
     begins with (each of the head's `/` is tried as that folder's end). Checked against the key's digest, so
     never another file; None when `key` is not shortened or nothing fits (a cell with its secrets hidden, a
     symlink that resolving the path went through)."""
-    head, mark, digest = key.rpartition(_MARK)
-    if not mark or len(digest) != 64 or not cell or has_scheme(head) is not None:
+    head, digest = key_parts(key)
+    if not head or not cell or has_scheme(head) is not None:
         return None
     if has_scheme(cell) == "file":
         where = urlsplit(cell)

@@ -71,6 +71,14 @@ def _userinfo(url: str, replaced: Callable[[str], str]) -> str:
     return url if at < 0 else f"{url[:start]}{replaced(url[start:at])}{url[at:]}"
 
 
+def secrets_before_query(url: str) -> bool:
+    """Whether `url` holds a secret before its query: a user name and password, or a token in its path (as
+    secrets_hidden finds them, `***` included)."""
+    found: list[str] = []
+    _path_tokens(_userinfo(url, lambda value: found.append(value) or value), lambda value: found.append(value) or value)
+    return bool(found)
+
+
 def secrets_hidden(url: str) -> str:
     """`url` as it may be stored for display, logged and shown: its user name and password `***@`
     (userinfo_hidden), the value of each secret query or fragment parameter (SECRET_PARAMETERS,

@@ -15,6 +15,7 @@ import pytest
 from google.protobuf.duration_pb2 import Duration
 
 from influencers.v1 import analytics_pb2, common_pb2
+from services.analytics.records import MAX_REPEATS, MAX_TOTAL_REPEATS
 from services.analytics.store import AnalyticsStore
 from services.common.location_key import MAX_KEY_BYTES, location_key
 from services.common.row_keys import manifest_row_key
@@ -185,3 +186,23 @@ def test_forget_manifest_rows_refuses_a_nul_naming_the_field_and_forgets_only_th
     left = stub.ListVideos(analytics_pb2.ListVideosRequest(), timeout=30).videos
     assert sorted(v.location for v in left) == sorted([*kept, manifest_row_key("/m_x", 2, 0, "a.csv"),
                                                        manifest_row_key("/m_%", 2, 0, "b.csv")])
+
+
+def test_repeats_past_the_stores_total_are_refused_naming_the_field_and_limit_and_recorded_rows_stay(stub) -> None:
+    def failed(k: int, repeats: int) -> analytics_pb2.RecordVideoRequest:
+        return analytics_pb2.RecordVideoRequest(video=common_pb2.Video(
+            url=f"https://cdn.example.com/{k}.mp4", status=common_pb2.VIDEO_STATUS_FAILED, error="HTTP 404",
+            repeats=repeats))
+
+    for k in range(MAX_TOTAL_REPEATS // MAX_REPEATS):  # each row at the cap of one row: the whole budget
+        assert stub.RecordVideo(failed(k, MAX_REPEATS), timeout=30).created
+    over = refusal(stub.RecordVideo, failed(99, 1))
+    assert over.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "repeats 1 would make the store's rows repeat 10,000,001 times in all, over the limit of 10,000,000" \
+        in over.details(), over.details()
+    again = stub.RecordVideo(failed(0, MAX_REPEATS), timeout=30)  # a row given as often again: no more rows
+    assert not again.created
+    assert stub.RecordVideo(failed(99, 0), timeout=30).created  # listed once: no repeat
+    videos = stub.ListVideos(analytics_pb2.ListVideosRequest(), timeout=30).videos
+    assert sorted(v.repeats for v in videos) == [0] + [MAX_REPEATS] * 10
+    assert sum(v.repeats for v in videos) == MAX_TOTAL_REPEATS
