@@ -12,6 +12,7 @@ from influencers.cli.jobs import cmd_cancel, cmd_ingest, cmd_jobs
 from influencers.cli.output import USAGE_ERROR, say_error
 from influencers.cli.report import cmd_eval, cmd_export
 from influencers.cli.serving import cmd_run, cmd_serve, cmd_service
+from influencers.cli.typed_ids import audit_id_word, video_id_word
 from services.common.clients import REVIEW_ANSWERS
 from services.common.metrics import DEFAULT_PORT as DEFAULT_METRICS_PORT
 
@@ -121,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     split = command("split", "move an influencer's faces in some videos to a new influencer",
                     [identity_client], cmd_identity)
     split.add_argument("id", metavar="INFLUENCER", help=person)
-    split.add_argument("videos", nargs="+", metavar="VIDEO_ID", help="content ids of the videos to split off")
+    split.add_argument("videos", nargs="+", metavar="VIDEO_ID", type=video_id_word,
+                       help="content ids of the videos to split off")
     rename = command("rename", "give an influencer a display name", [identity_client], cmd_identity)
     rename.add_argument("id", metavar="INFLUENCER", help=person)
     rename.add_argument("name", metavar="NAME", help="the new name (\"\" clears it)")
@@ -131,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     enrol.add_argument("photos", nargs="+", metavar="PHOTO", help="JPEG or PNG files, one face each")
     move = command("move", "move one video's appearance of an influencer to another (or a new one)",
                    [identity_client], cmd_correct)
-    move.add_argument("video_id", metavar="VIDEO_ID", help="the video's content id (see the video page)")
+    move.add_argument("video_id", metavar="VIDEO_ID", type=video_id_word,
+                      help="the video's content id (see the video page)")
     move.add_argument("id", metavar="INFLUENCER", help=person + ": whose appearance it is now")
     move.add_argument("target", nargs="?", metavar="TARGET", help="the influencer it goes to (default: a new one)")
     hide = command("hide", "mark an influencer 'not an influencer' (kept, left out of statistics)",
@@ -144,7 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     delete.add_argument("id", metavar="INFLUENCER", help=person)
     undo = command("undo", "revert a correction by its audit id (printed by the correction, and on /audit)",
                    [identity_client], cmd_correct)
-    undo.add_argument("audit_id", metavar="AUDIT_ID", help="the correction's audit id (32 hex digits)")
+    undo.add_argument("audit_id", metavar="AUDIT_ID", type=audit_id_word,
+                      help="the correction's audit id (32 hex digits)")
     review = command("review", "list the 'same person?' queue, most likely first, with the probability that the "
                      "two are one person", [identity_client], cmd_correct)
     review.add_argument("--all", action="store_true", help="also the pairs under the probability floor")

@@ -97,3 +97,18 @@ def test_hiding_someone_hidden_already_says_nothing_changed_and_audits_nothing(s
     assert main(["unhide", ids["b"], *ports]) == 0
     assert capsys.readouterr().out == f"{ids['b']} is not hidden: nothing changed\n"
     assert [row.action for row in stack.store.audit_rows()] == ["hide"], "one correction, the real one"
+
+
+def test_video_and_audit_ids_pasted_with_blanks_or_in_capitals_are_those_ids(stack, people, capsys):
+    # Identity takes ids as given: "00000000000000D1" was a video nobody is in ("no faces in the videos
+    # given"), " 00000000000000d1" and " <audit id> " no id at all (INVALID_ARGUMENT), where the influencer
+    # arguments beside them already forgave both.
+    ids, ports = people
+    assert main(["split", f" {ids['a']}", " 00000000000000D1\t", *ports]) == 0
+    audit_id = capsys.readouterr().out.split("(audit ")[1].split(";")[0]
+    moved_to = {r.influencer_id for r in stack.store.appearances_in("00000000000000d1")}
+    assert moved_to and moved_to != {ids["a"]}
+    assert main(["undo", f" {audit_id.upper()} ", *ports]) == 0
+    assert {r.influencer_id for r in stack.store.appearances_in("00000000000000d1")} == {ids["a"]}
+    assert main(["move", "00000000000000D2 ", ids["a"], ids["b"], *ports]) == 0
+    assert {r.influencer_id for r in stack.store.appearances_in("00000000000000d2")} == {ids["b"]}
