@@ -485,14 +485,21 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                 refuse(context, exc)
             return changed, self.registry.labels([request.influencer_a, request.influencer_b])
         pair = [request.influencer_a, request.influencer_b]
+        live: list[str] = []  # what the pair stands for when the answer runs (one merged away before: who it joined)
+
+        def involved() -> list[str]:
+            with contextlib.suppress(KeyError):  # an unknown id: the answer itself refuses it, naming it
+                live[:] = self.registry.live_ids(pair)
+            return pair
 
         def ids(record: dict | None) -> tuple[list[str], list[str]]:
             if request.answer != identity_pb2.REVIEW_ANSWER_SAME or not record:
                 return pair, pair
-            survivor = undo.targets(record)[:1] or pair[:1]  # the one the other's faces went to
+            # The one the other's faces went to; none moved (the two were one already): the one they are.
+            survivor = undo.targets(record)[:1] or (live if len(live) == 1 else pair[:1])
             return [i for i in pair if i not in survivor], survivor
         return identity_pb2.AnswerReviewItemResponse(changes=self._correct(
-            work, context, REVIEW_AUDIT[request.answer], pair, ids=ids, journal_entry=(
+            work, context, REVIEW_AUDIT[request.answer], involved, ids=ids, journal_entry=(
                 "answer", {"a": request.influencer_a, "b": request.influencer_b, "reply": reply})))
 
     def UndoCorrection(self, request: identity_pb2.UndoCorrectionRequest, context: grpc.ServicerContext

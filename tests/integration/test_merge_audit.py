@@ -69,3 +69,15 @@ def test_every_merge_of_a_racing_cycle_names_a_survivor_that_exists(identity) ->
     # that stands. Was: the last, finding all three one already, named one merged away as the survivor.
     ran = sorted((x for x in entries if x.after_ids), key=lambda x: (x.time.seconds, x.time.nanos))  # no-ops: none
     assert all(list(x.after_ids) == [survivor] for x in ran[1:]), [(x.before_ids, x.after_ids) for x in ran]
+
+
+def test_a_same_answer_for_a_pair_merged_before_names_the_one_merged_away_as_the_one_that_joined(identity) -> None:
+    a, b = INFLUENCERS[:2]
+    merge(identity, a, b)  # b joined a (a second analyst, or the CLI)
+    # The answer itself is new (kept, for the pair model), so it is audited; it was audited "a joined b",
+    # naming as the survivor the influencer merged away.
+    reply = identity.AnswerReviewItem(identity_pb2.AnswerReviewItemRequest(
+        influencer_a=b, influencer_b=a, answer=identity_pb2.REVIEW_ANSWER_SAME), timeout=60).changes
+    assert (list(reply.audit.before_ids), list(reply.audit.after_ids)) == ([b], [a])
+    assert (reply.audit.videos, reply.changed_videos) == (0, 0)
+    assert a in survivors(identity) and b not in survivors(identity)
