@@ -457,8 +457,12 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         influencer_id = request.influencer_id
         actor = actor_of(context.invocation_metadata(), bool(self.settings.token))
         erased = self.writer.delete(influencer_id, actor)
-        if erased is None:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"no influencer {shown(influencer_id)}")
+        if erased is None:  # one merged away: the person is still there, under the id it joined (say which)
+            joined = ""
+            with contextlib.suppress(KeyError):
+                joined = self.registry.live_ids([influencer_id])[0]
+            where = f": it was merged into {joined}" if joined and joined != influencer_id else ""
+            context.abort(grpc.StatusCode.NOT_FOUND, f"no influencer {shown(influencer_id)}{where}")
         reply, already_erased = erased
         return identity_pb2.DeleteInfluencerResponse(changes=reply, already_erased=already_erased)
 
