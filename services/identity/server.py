@@ -222,9 +222,18 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         require_influencer(context, request.influencer_id)
         info = self.registry.influencer(request.influencer_id)
         if info is None:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"no influencer {shown(request.influencer_id)}")
+            self._not_found(context, request.influencer_id)
         return identity_pb2.GetInfluencerResponse(
             influencer=influencer_pb(info, self._crop_or_none(info.best_crop) or b""))
+
+    def _not_found(self, context: grpc.ServicerContext, influencer_id: str) -> None:
+        """NOT_FOUND for an influencer with no faces; one merged away (by another analyst a moment before, on a
+        page still showing it) is still there under the id it joined: say which (an erasure most of all)."""
+        joined = ""
+        with contextlib.suppress(KeyError):
+            joined = self.registry.live_ids([influencer_id])[0]
+        where = f": it was merged into {joined}" if joined and joined != influencer_id else ""
+        context.abort(grpc.StatusCode.NOT_FOUND, f"no influencer {shown(influencer_id)}{where}")
 
     def _crop_or_none(self, ref: str) -> bytes | None:
         """The crop of a stored reference; None when it has none (a face kept without a crop)."""
@@ -457,12 +466,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         influencer_id = request.influencer_id
         actor = actor_of(context.invocation_metadata(), bool(self.settings.token))
         erased = self.writer.delete(influencer_id, actor)
-        if erased is None:  # one merged away: the person is still there, under the id it joined (say which)
-            joined = ""
-            with contextlib.suppress(KeyError):
-                joined = self.registry.live_ids([influencer_id])[0]
-            where = f": it was merged into {joined}" if joined and joined != influencer_id else ""
-            context.abort(grpc.StatusCode.NOT_FOUND, f"no influencer {shown(influencer_id)}{where}")
+        if erased is None:
+            self._not_found(context, influencer_id)
         reply, already_erased = erased
         return identity_pb2.DeleteInfluencerResponse(changes=reply, already_erased=already_erased)
 

@@ -84,15 +84,18 @@ def test_a_same_answer_for_a_pair_merged_before_names_the_one_merged_away_as_the
 
 
 def test_a_correction_of_an_influencer_merged_away_says_into_whom(identity) -> None:
-    # A second analyst's page still shows b after the first merged it: hide, split, "different" and an erasure
-    # answered "no influencer 'b'" alone, as for an id that never was (an erasure as if the person were gone).
+    # A second analyst's page still shows b after the first merged it: hide, split, "different", an erasure, a
+    # rename and a read answered "no influencer 'b'" alone, as for an id that never was (an erasure as if the
+    # person were gone).
     a, b = INFLUENCERS[:2]
     merge(identity, a, b)
     calls = [(identity.HideInfluencer, identity_pb2.HideInfluencerRequest(influencer_id=b, hidden=True)),
              (identity.SplitInfluencer, identity_pb2.SplitInfluencerRequest(influencer_id=b, video_ids=[VIDEOS[1]])),
              (identity.AnswerReviewItem, identity_pb2.AnswerReviewItemRequest(
                  influencer_a=b, influencer_b=a, answer=identity_pb2.REVIEW_ANSWER_DIFFERENT)),
-             (identity.DeleteInfluencer, identity_pb2.DeleteInfluencerRequest(influencer_id=b))]
+             (identity.DeleteInfluencer, identity_pb2.DeleteInfluencerRequest(influencer_id=b)),
+             (identity.RenameInfluencer, identity_pb2.RenameInfluencerRequest(influencer_id=b, name="Bo")),
+             (identity.GetInfluencer, identity_pb2.GetInfluencerRequest(influencer_id=b))]
     for call, request in calls:
         with pytest.raises(grpc.RpcError) as caught:
             call(request, timeout=60)
