@@ -182,6 +182,9 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                   ) -> identity_pb2.CopyVideoResponse:
         require_id(context, request.video_id, "video_id")
         require_id(context, request.source_video_id, "source_video_id")
+        if request.video_id == request.source_video_id:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"video_id and source_video_id are one video "
+                                                            f"({request.video_id}): a video is no repost of itself")
         with self.registry.lock:
             try:
                 appearances = self.registry.copy(request.video_id, request.source_video_id)

@@ -192,6 +192,16 @@ def test_a_copy_of_a_video_with_no_faces_stored_is_not_found(identity) -> None:
     assert error.code() == grpc.StatusCode.NOT_FOUND and "analyse the video instead" in error.details()
 
 
+def test_a_copy_of_a_video_onto_itself_is_refused_as_such_and_its_faces_stay(identity) -> None:
+    # Was NOT_FOUND "video ... has no faces stored: analyse the video instead", of a video that has them.
+    error = refusal(identity.CopyVideo, identity_pb2.CopyVideoRequest(video_id=SEEDED[0], source_video_id=SEEDED[0]))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.details() == (f"video_id and source_video_id are one video ({SEEDED[0]}): a video is no repost of "
+                               "itself")
+    found = identity.GetInfluencer(identity_pb2.GetInfluencerRequest(influencer_id=INFLUENCERS[0]), timeout=30)
+    assert list(found.influencer.video_ids) == [SEEDED[0]]
+
+
 def test_identity_refuses_an_id_of_ten_kilobytes_without_echoing_it(identity) -> None:
     for call, request in identity_calls(identity):
         error = refusal(call, request)
