@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from typing import NoReturn
 
@@ -28,11 +29,28 @@ every command and option: docs/cli.md"""
 
 
 class _OneLineParser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line on stderr (exit 2), not the usage text and then the error."""
+    """argparse, but a usage error is one line on stderr (exit 2), not the usage text and then the error; one
+    that a value starting with '-' caused (a name "-Ann", taken for an option) says to give it after '--'."""
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def, override]
+        self._given = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
 
     def error(self, message: str) -> NoReturn:
-        say_error(f"{message} (see {self.prog} --help)", self.prog)  # a JSON record with JSON logs
+        say_error(f"{message}{_dash_hint(getattr(self, '_given', []), message)} (see {self.prog} --help)",
+                  self.prog)  # a JSON record with JSON logs
         self.exit(USAGE_ERROR)
+
+
+def _dash_hint(given: list[str], message: str) -> str:
+    """A note for an error argparse gave because it read a value such as "-Ann" (a name, an id) as an option:
+    every option here is long (--x) but -h, so a word of one '-' and a letter is such a value."""
+    if "--" in given or not ("required" in message or "unrecognized" in message):
+        return ""
+    dashed = next((a for a in given if a.startswith("-") and len(a) > 1 and a[1] != "-" and a != "-h"
+                   and not a[1:].replace(".", "", 1).isdigit()), "")
+    return f": {dashed!r} was read as an option; give a value starting with '-' after '--' (-- {dashed})" if dashed \
+        else ""
 
 
 def build_parser() -> argparse.ArgumentParser:
