@@ -196,7 +196,7 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
 
 def _check_video_id(context: grpc.ServicerContext, video_id: str) -> None:
     if not is_video_id(video_id):
-        context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"video_id {shown(video_id)} is not 16 hex digits")
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"video_id {shown(video_id)} is not 16 lowercase hex digits")
 
 
 def _check_influencers(context: grpc.ServicerContext, influencer_ids: list[str]) -> None:

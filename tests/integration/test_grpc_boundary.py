@@ -450,6 +450,18 @@ def test_a_streamed_request_whose_bytes_are_no_message_is_invalid_argument_namin
 
 # ---- 5. enum values that do not exist -----------------------------------------------------------------
 
+def test_a_content_id_in_capitals_is_refused_saying_ids_are_lowercase(analytics) -> None:
+    # Was "video_id '00000000000000A1' is not 16 hex digits", which it is.
+    stub, _ = analytics
+    for call, request in ((stub.GetVideo, analytics_pb2.GetVideoRequest(video_id="00000000000000A1")),
+                          (stub.RecordVideo, analytics_pb2.RecordVideoRequest(video=common_pb2.Video(
+                              url="https://cdn.example/A1.mp4", video_id="00000000000000A1",
+                              status=common_pb2.VIDEO_STATUS_DONE, performance=1.0)))):
+        error = refusal(call, request)
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "video_id '00000000000000A1' is not 16 lowercase hex digits" in error.details(), error.details()
+
+
 def test_list_videos_refuses_a_status_that_does_not_exist(analytics) -> None:
     stub, _ = analytics
     error = refusal(stub.ListVideos, analytics_pb2.ListVideosRequest(statuses=[common_pb2.VIDEO_STATUS_DONE, -1]))
