@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from influencers.cli.config import settings_from_args
 from influencers.cli.connect import running_services
 from influencers.cli.output import usage_error
+from influencers.cli.photo_files import PhotoError, photo_bytes
 from influencers.names import Resolver
 from services.common.clients import CATCHING_UP, REVIEW_ANSWERS, drain
 from services.common.names import namesakes, shared_name_note
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from influencers.v1 import identity_pb2
     from services.common.clients import GrpcAnalytics
 
-MAX_PHOTO_BYTES = 20 * 1024 * 1024  # one reference photo
 # Columns two blanks apart (a stored name never holds two blanks in a row); the names last, after the ids
 REVIEW_HEADER = "influencer_a  influencer_b  face_distance  why_asked  seen_a  seen_b  probability_same  name_a  name_b"
 
@@ -120,12 +119,10 @@ def cmd_correct(args: argparse.Namespace) -> int:
     if args.command == "enrol":
         photos = []
         for name in args.photos:
-            path = Path(name)
-            if not path.is_file():
-                return usage_error(f"photo {name[:80]!r} not found")
-            if path.stat().st_size > MAX_PHOTO_BYTES:
-                return usage_error(f"photo {name[:80]!r} is over {MAX_PHOTO_BYTES // 2**20} MiB")
-            photo = path.read_bytes()
+            try:
+                photo = photo_bytes(name)
+            except PhotoError as exc:
+                return usage_error(str(exc))
             if not photo.startswith(IMAGE_MAGIC):  # named here: identity knows the photos by their order only
                 return usage_error(f"photo {name[:80]!r} is not a JPEG or PNG image")
             photos.append(photo)

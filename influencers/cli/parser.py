@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from typing import NoReturn
 
@@ -12,6 +13,7 @@ from influencers.cli.jobs import cmd_cancel, cmd_ingest, cmd_jobs
 from influencers.cli.output import USAGE_ERROR, say_error
 from influencers.cli.report import cmd_eval, cmd_export
 from influencers.cli.serving import cmd_run, cmd_serve, cmd_service
+from influencers.cli.typed_ids import audit_id_word, video_id_word
 from services.common.clients import REVIEW_ANSWERS
 from services.common.metrics import DEFAULT_PORT as DEFAULT_METRICS_PORT
 
@@ -27,11 +29,28 @@ every command and option: docs/cli.md"""
 
 
 class _OneLineParser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line on stderr (exit 2), not the usage text and then the error."""
+    """argparse, but a usage error is one line on stderr (exit 2), not the usage text and then the error; one
+    that a value starting with '-' caused (a name "-Ann", taken for an option) says to give it after '--'."""
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def, override]
+        self._given = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
 
     def error(self, message: str) -> NoReturn:
-        say_error(f"{message} (see {self.prog} --help)", self.prog)  # a JSON record with JSON logs
+        say_error(f"{message}{_dash_hint(getattr(self, '_given', []), message)} (see {self.prog} --help)",
+                  self.prog)  # a JSON record with JSON logs
         self.exit(USAGE_ERROR)
+
+
+def _dash_hint(given: list[str], message: str) -> str:
+    """A note for an error argparse gave because it read a value such as "-Ann" (a name, an id) as an option:
+    every option here is long (--x) but -h, so a word of one '-' and a letter is such a value."""
+    if "--" in given or not ("required" in message or "unrecognized" in message):
+        return ""
+    dashed = next((a for a in given if a.startswith("-") and len(a) > 1 and a[1] != "-" and a != "-h"
+                   and not a[1:].replace(".", "", 1).isdigit()), "")
+    return f": {dashed!r} was read as an option; give a value starting with '-' after '--' (-- {dashed})" if dashed \
+        else ""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -121,7 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     split = command("split", "move an influencer's faces in some videos to a new influencer",
                     [identity_client], cmd_identity)
     split.add_argument("id", metavar="INFLUENCER", help=person)
-    split.add_argument("videos", nargs="+", metavar="VIDEO_ID", help="content ids of the videos to split off")
+    split.add_argument("videos", nargs="+", metavar="VIDEO_ID", type=video_id_word,
+                       help="content ids of the videos to split off")
     rename = command("rename", "give an influencer a display name", [identity_client], cmd_identity)
     rename.add_argument("id", metavar="INFLUENCER", help=person)
     rename.add_argument("name", metavar="NAME", help="the new name (\"\" clears it)")
@@ -131,7 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     enrol.add_argument("photos", nargs="+", metavar="PHOTO", help="JPEG or PNG files, one face each")
     move = command("move", "move one video's appearance of an influencer to another (or a new one)",
                    [identity_client], cmd_correct)
-    move.add_argument("video_id", metavar="VIDEO_ID", help="the video's content id (see the video page)")
+    move.add_argument("video_id", metavar="VIDEO_ID", type=video_id_word,
+                      help="the video's content id (see the video page)")
     move.add_argument("id", metavar="INFLUENCER", help=person + ": whose appearance it is now")
     move.add_argument("target", nargs="?", metavar="TARGET", help="the influencer it goes to (default: a new one)")
     hide = command("hide", "mark an influencer 'not an influencer' (kept, left out of statistics)",
@@ -144,7 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     delete.add_argument("id", metavar="INFLUENCER", help=person)
     undo = command("undo", "revert a correction by its audit id (printed by the correction, and on /audit)",
                    [identity_client], cmd_correct)
-    undo.add_argument("audit_id", metavar="AUDIT_ID", help="the correction's audit id (32 hex digits)")
+    undo.add_argument("audit_id", metavar="AUDIT_ID", type=audit_id_word,
+                      help="the correction's audit id (32 hex digits)")
     review = command("review", "list the 'same person?' queue, most likely first, with the probability that the "
                      "two are one person", [identity_client], cmd_correct)
     review.add_argument("--all", action="store_true", help="also the pairs under the probability floor")

@@ -13,9 +13,16 @@ MAX_BARS = 40
 
 
 def means_chart_png(stats: pd.DataFrame, overall_mean: float) -> bytes:
-    """PNG bytes: one row per influencer (top MAX_BARS by shrunken mean): a diamond at the shrunken mean with
-    its 95% interval (hollow, no interval, under two videos), a dot at the raw mean, and a dashed line at the
-    overall mean. The axis fits these (axis_limits)."""
+    """PNG bytes of means_chart."""
+    buf = io.BytesIO()
+    means_chart(stats, overall_mean).savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def means_chart(stats: pd.DataFrame, overall_mean: float) -> Figure:
+    """One row per influencer (top MAX_BARS by shrunken mean), labelled with its name as typed: a diamond at the
+    shrunken mean with its 95% interval (hollow, no interval, under two videos), a dot at the raw mean, and a
+    dashed line at the overall mean. The axis fits these (axis_limits)."""
     shown = stats.head(MAX_BARS).iloc[::-1]
     height = 1.2 + 0.32 * max(len(shown), 1)
     fig = Figure(figsize=(7.5, height), dpi=100)
@@ -39,16 +46,16 @@ def means_chart_png(stats: pd.DataFrame, overall_mean: float) -> bytes:
         ax.scatter(shown["mean"], y, marker="o", s=14, color="#2457a6", zorder=3, label="raw mean")
         ax.axvline(overall_mean, color="#888", linestyle="--", linewidth=1, label="all videos")
         ax.set_xlim(*axis_limits(shown, overall_mean))
-        ax.set_yticks(list(y), labels)
+        # parse_math off: matplotlib reads text between two `$` as a formula, and one it cannot parse
+        # (`$\undefinedcmd$`) fails the whole chart.
+        ax.set_yticks(list(y), labels, parse_math=False)
         ax.set_xlabel("performance")
         ax.grid(axis="x", alpha=0.3)
         ax.legend(loc="lower right", fontsize=8, frameon=False)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
+    return fig
 
 
 def axis_limits(stats: pd.DataFrame, overall_mean: float, pad: float = 0.05) -> tuple[float, float]:

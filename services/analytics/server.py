@@ -196,7 +196,7 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
 
 def _check_video_id(context: grpc.ServicerContext, video_id: str) -> None:
     if not is_video_id(video_id):
-        context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"video_id {shown(video_id)} is not 16 hex digits")
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"video_id {shown(video_id)} is not 16 lowercase hex digits")
 
 
 def _check_influencers(context: grpc.ServicerContext, influencer_ids: list[str]) -> None:
@@ -208,8 +208,9 @@ def _check_influencers(context: grpc.ServicerContext, influencer_ids: list[str])
 
 def _check_video_fields(context: grpc.ServicerContext, video: common_pb2.Video) -> None:
     """INVALID_ARGUMENT naming the field of a row that no store keeps or no video has: a NUL character in a text, no
-    outcome, a length that is no valid Duration of at least 0 (the stubs let a negative one through, or one past
-    10,000 years), fewer than 0 faces; a url, location or external_id longer than TEXT_LIMITS."""
+    outcome, a length or start that is no valid Duration of at least 0 (the stubs let a negative one through, signs
+    mixed, nanos of a second or more, or one past 10,000 years), fewer than 0 faces; a url, location or external_id
+    longer than TEXT_LIMITS."""
     if name := nul_field((f"video.{f}", getattr(video, f)) for f in ("url", "location", "error", "external_id")):
         context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{shown(video.url)}: {name} holds a NUL character")
     if problem := long_field((f"video.{f}", getattr(video, f), limit) for f, limit in TEXT_LIMITS.items()):
@@ -217,8 +218,9 @@ def _check_video_fields(context: grpc.ServicerContext, video: common_pb2.Video) 
     if video.status == common_pb2.VIDEO_STATUS_UNSPECIFIED:
         context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                       f"{shown(video.url)}: video.status is unset (VIDEO_STATUS_UNSPECIFIED): give the row's outcome")
-    if problem := duration_problem("video.duration", video.duration):
-        context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{shown(video.url)}: {problem}")
+    for field in ("duration", "start"):
+        if problem := duration_problem(f"video.{field}", getattr(video, field)):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{shown(video.url)}: {problem}")
     if video.faces < 0:
         context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{shown(video.url)}: video.faces {video.faces} is negative")
 

@@ -340,7 +340,7 @@ class AnalyticsStore(StoreReads):
         ValueError for a malformed video id."""
         bad = [v for v in [*videos, *forgotten] if not is_video_id(v)]
         if bad:
-            raise ValueError(f"video_id {bad[0][:40]!r} is not 16 hex digits")
+            raise ValueError(f"video_id {bad[0][:40]!r} is not 16 lowercase hex digits")
         with self._writing() as w:
             if not snapshot and position <= w.position:
                 w.changed = False
@@ -417,7 +417,7 @@ def _checked(row: VideoRow, rows: Iterable[AppearanceRow] | None) -> list[Appear
     if row.status in (DONE, DUPLICATE) and not row.video_id:
         raise ValueError(f"{row.url}: a done or duplicate video needs its video_id")
     if row.video_id and not is_video_id(row.video_id):
-        raise ValueError(f"{row.url}: video_id {row.video_id[:40]!r} is not 16 hex digits")
+        raise ValueError(f"{row.url}: video_id {row.video_id[:40]!r} is not 16 lowercase hex digits")
     if not 0 <= row.repeats <= MAX_REPEATS:
         raise ValueError(f"{row.url}: repeats {row.repeats} is out of range (0 to {MAX_REPEATS:,})")
     if not 0 <= row.start_s <= MAX_START_S:  # NaN too: the page seeks its player to times plus it

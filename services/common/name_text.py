@@ -13,10 +13,14 @@ from __future__ import annotations
 import unicodedata
 
 # Format characters that reorder or hide text: bidi embeddings, overrides, isolates and marks, zero-width
-# space and word joiner, the BOM, the Mongolian vowel separator, invisible maths operators.
+# space and word joiner, the BOM, the Mongolian vowel separator, invisible maths operators. And others that
+# show nothing: the soft hyphen (seen only where a line breaks: it hid an id's form, "inf\u00ad_00000000a2"),
+# the combining grapheme joiner, the Hangul fillers (letters by their category, and the usual "invisible
+# nickname").
 _INVISIBLE = frozenset(
     "\u061c\u180e\u200b\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2061\u2062\u2063\u2064"
-    "\u2066\u2067\u2068\u2069\ufeff\ufff9\ufffa\ufffb")
+    "\u2066\u2067\u2068\u2069\ufeff\ufff9\ufffa\ufffb"
+    "\u00ad\u034f\u115f\u1160\u3164\uffa0")
 _JOINERS = "\u200c\u200d"
 
 

@@ -25,6 +25,7 @@ from services.common.database import database_unreachable
 from services.common.grpc_metrics import ClientMetrics, ServerMetrics
 from services.common.method_handlers import rewrapped
 from services.common.metrics import families
+from services.common.request_parsing import RequestParsing
 from services.common.settings import SettingsError
 
 log = logging.getLogger(__name__)
@@ -244,7 +245,7 @@ def build_server(
     # answers INTERNAL is counted with that code.
     interceptors: list[grpc.ServerInterceptor] = [*tracing.server_interceptors(name), ServerMetrics()]
     interceptors += [TokenInterceptor(token)] if token else []
-    interceptors.append(ErrorGuard())
+    interceptors += [ErrorGuard(), RequestParsing()]  # parsing innermost: the guard sees what it refuses
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=name),
         interceptors=interceptors,

@@ -239,8 +239,9 @@ class ChangeWriter:
             # Recorded once the undo is known to apply, before its first write: a kill from here on is finished
             # at the next start (journal.py), whatever the undo had written.
             planned = _planned(uuid.uuid4().hex, identity_pb2.AUDIT_ACTION_UNDO, actor, before, after, audit_id)
-            key = journal.record(store, "undo", {"audit_id": audit_id, "ids": ids}, audit=planned)
-            videos, ids, faces = undo.apply(store, audit_id, record)
+            key = journal.record(store, "undo", {"audit_id": audit_id, "ids": ids, "by": planned["audit_id"]},
+                                 audit=planned)
+            videos, ids, faces = undo.apply(store, audit_id, record, undone_by=str(planned["audit_id"]))
             crash_point("undo:applied")
             labels = self.registry.labels(ids)
             entry = new_entry(identity_pb2.AUDIT_ACTION_UNDO, actor, before, after, self.registry.names(),

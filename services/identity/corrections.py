@@ -31,7 +31,10 @@ PIN_CHUNK = 1024  # faces a write of _pin, as the engines' adapters write them
 def _faces_of(store: FaceStore, influencer_id: str) -> list[FacePoint]:
     faces = store.faces_of(influencer_id) if influencer_id else []
     if not faces:
-        raise KeyError(f"no influencer {influencer_id[:80]!r}")
+        # One merged away (by another analyst a moment before, on a page still showing it): say into whom.
+        joined = merged_into(store, influencer_id) if influencer_id else ""
+        where = f": it was merged into {joined}" if joined and store.faces_of(joined) else ""
+        raise KeyError(f"no influencer {influencer_id[:80]!r}{where}")
     return faces
 
 

@@ -38,7 +38,7 @@ REPLAY: dict[str, Callable[[IdentityRegistry, dict[str, Any]], object]] = {
     "hide": lambda r, a: r.hide(a["id"], bool(a["hidden"])),
     "rename": lambda r, a: r.rename(a["id"], a["name"]),
     "answer": lambda r, a: _answer_again(r, a),
-    "undo": lambda r, a: undo.finish(r.store, a["audit_id"]),
+    "undo": lambda r, a: undo.finish(r.store, a["audit_id"], str(a.get("by", ""))),
     "enrol": lambda r, a: _enrol_again(r, a),
 }
 

@@ -182,6 +182,9 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                   ) -> identity_pb2.CopyVideoResponse:
         require_id(context, request.video_id, "video_id")
         require_id(context, request.source_video_id, "source_video_id")
+        if request.video_id == request.source_video_id:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"video_id and source_video_id are one video "
+                                                            f"({request.video_id}): a video is no repost of itself")
         with self.registry.lock:
             try:
                 appearances = self.registry.copy(request.video_id, request.source_video_id)
@@ -222,9 +225,18 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         require_influencer(context, request.influencer_id)
         info = self.registry.influencer(request.influencer_id)
         if info is None:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"no influencer {shown(request.influencer_id)}")
+            self._not_found(context, request.influencer_id)
         return identity_pb2.GetInfluencerResponse(
             influencer=influencer_pb(info, self._crop_or_none(info.best_crop) or b""))
+
+    def _not_found(self, context: grpc.ServicerContext, influencer_id: str) -> None:
+        """NOT_FOUND for an influencer with no faces; one merged away (by another analyst a moment before, on a
+        page still showing it) is still there under the id it joined: say which (an erasure most of all)."""
+        joined = ""
+        with contextlib.suppress(KeyError):
+            joined = self.registry.live_ids([influencer_id])[0]
+        where = f": it was merged into {joined}" if joined and joined != influencer_id else ""
+        context.abort(grpc.StatusCode.NOT_FOUND, f"no influencer {shown(influencer_id)}{where}")
 
     def _crop_or_none(self, ref: str) -> bytes | None:
         """The crop of a stored reference; None when it has none (a face kept without a crop)."""
@@ -458,7 +470,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         actor = actor_of(context.invocation_metadata(), bool(self.settings.token))
         erased = self.writer.delete(influencer_id, actor)
         if erased is None:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"no influencer {shown(influencer_id)}")
+            self._not_found(context, influencer_id)
         reply, already_erased = erased
         return identity_pb2.DeleteInfluencerResponse(changes=reply, already_erased=already_erased)
 
@@ -485,14 +497,21 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                 refuse(context, exc)
             return changed, self.registry.labels([request.influencer_a, request.influencer_b])
         pair = [request.influencer_a, request.influencer_b]
+        live: list[str] = []  # what the pair stands for when the answer runs (one merged away before: who it joined)
+
+        def involved() -> list[str]:
+            with contextlib.suppress(KeyError):  # an unknown id: the answer itself refuses it, naming it
+                live[:] = self.registry.live_ids(pair)
+            return pair
 
         def ids(record: dict | None) -> tuple[list[str], list[str]]:
             if request.answer != identity_pb2.REVIEW_ANSWER_SAME or not record:
                 return pair, pair
-            survivor = undo.targets(record)[:1] or pair[:1]  # the one the other's faces went to
+            # The one the other's faces went to; none moved (the two were one already): the one they are.
+            survivor = undo.targets(record)[:1] or (live if len(live) == 1 else pair[:1])
             return [i for i in pair if i not in survivor], survivor
         return identity_pb2.AnswerReviewItemResponse(changes=self._correct(
-            work, context, REVIEW_AUDIT[request.answer], pair, ids=ids, journal_entry=(
+            work, context, REVIEW_AUDIT[request.answer], involved, ids=ids, journal_entry=(
                 "answer", {"a": request.influencer_a, "b": request.influencer_b, "reply": reply})))
 
     def UndoCorrection(self, request: identity_pb2.UndoCorrectionRequest, context: grpc.ServicerContext

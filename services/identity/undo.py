@@ -132,6 +132,9 @@ def check(store: FaceStore, audit_id: str) -> dict[str, Any] | None:
     KeyError: no undo record for it; Conflict: something it touched changed since."""
     record = store.get_side(KIND, audit_id)
     if record is None:
+        if any(r.get("undone_by") == audit_id for r in store.side_records(KIND)):
+            raise KeyError(f"correction {audit_id[:40]!r} is an undo, which is not undone itself: make the "
+                           "correction again")
         raise KeyError(f"no undo is kept for correction {audit_id[:40]!r} (an erasure or an enrolment cannot "
                        "be undone, and only the newest corrections can)")
     if record.get("undone"):
@@ -154,10 +157,12 @@ def _where(store: FaceStore, faces: dict[str, list[Any]]) -> dict[str, tuple[str
             for f in store.faces_in(sorted({str(v[2]) for v in faces.values()})) if f.point_id in faces}
 
 
-def apply(store: FaceStore, audit_id: str, record: dict[str, Any]) -> tuple[list[str], list[str], int]:
+def apply(store: FaceStore, audit_id: str, record: dict[str, Any], undone_by: str = ""
+          ) -> tuple[list[str], list[str], int]:
     """Puts back what `record` (check's answer for `audit_id`) says the correction changed, whatever is there
-    now, and marks it undone; returns (changed videos, influencer ids touched, faces moved back). Applying it
-    again changes nothing more: an undo a kill interrupted is finished this way (finish)."""
+    now, and marks it undone (by the undo audited as `undone_by`, when given); returns (changed videos, influencer
+    ids touched, faces moved back). Applying it again changes nothing more: an undo a kill interrupted is finished
+    this way (finish)."""
     faces: dict[str, list[Any]] = record["faces"]
     where = _where(store, faces)
     back: dict[str, list[str]] = {}
@@ -175,15 +180,16 @@ def apply(store: FaceStore, audit_id: str, record: dict[str, Any]) -> tuple[list
         store.set_hidden(i, bool(old))
     for key, (old, _) in record["review"].items():
         store.set_side("review", key, old)
-    store.set_side(KIND, audit_id, {**record, "undone": True})
+    store.set_side(KIND, audit_id, {**record, "undone": True, **({"undone_by": undone_by} if undone_by else {})})
     moved = [p for p in faces if p in where and where[p][0] != faces[p][0][0]]
     videos = sorted({faces[p][2] for p in moved if not faces[p][3]})
     return videos, list(record.get("ids", [])), len(moved)
 
 
-def finish(store: FaceStore, audit_id: str) -> None:
-    """Finishes the undo of correction `audit_id` that a kill interrupted (recorded in the journal once check
-    had passed, so nothing since is overwritten: the writes under way were the undo's own)."""
+def finish(store: FaceStore, audit_id: str, undone_by: str = "") -> None:
+    """Finishes the undo (audited as `undone_by`) of correction `audit_id` that a kill interrupted (recorded in
+    the journal once check had passed, so nothing since is overwritten: the writes under way were the undo's
+    own)."""
     record = store.get_side(KIND, audit_id)
     if record is not None and not record.get("undone"):
-        apply(store, audit_id, record)
+        apply(store, audit_id, record, undone_by)

@@ -114,7 +114,7 @@ def test_a_snapshot_applies_pages_without_moving_the_position_and_its_end_drops_
 
 
 def test_a_malformed_video_id_in_a_change_is_refused_and_nothing_moves(store) -> None:
-    with pytest.raises(ValueError, match="16 hex digits"):
+    with pytest.raises(ValueError, match="16 lowercase hex digits"):
         store.apply_changes(1, {"../etc": []}, {})
     assert store.feed_position() == 0
 

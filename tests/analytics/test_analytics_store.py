@@ -248,7 +248,7 @@ def test_a_data_dir_from_before_locations_is_migrated_and_its_rows_move_to_their
 
 @pytest.mark.parametrize("video_id", ["../../etc/passwd", "00000000000000AA", "0" * 17, "xyz"])
 def test_a_malformed_video_id_is_refused(store, video_id: str) -> None:
-    with pytest.raises(ValueError, match="16 hex digits"):
+    with pytest.raises(ValueError, match="16 lowercase hex digits"):
         store.record_video(done("u1", video_id), [seen("inf_a")])
 
 

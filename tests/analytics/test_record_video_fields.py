@@ -53,6 +53,8 @@ def done(**fields: object) -> analytics_pb2.RecordVideoRequest:
     ({"duration": Duration(seconds=-5)}, "video.duration (-5 s, 0 ns) is not a valid duration of at least 0"),
     ({"duration": Duration(seconds=1, nanos=-5)}, "video.duration (1 s, -5 ns) is not a valid duration"),
     ({"duration": Duration(seconds=10**15)}, "video.duration (1000000000000000 s, 0 ns) is not a valid duration"),
+    ({"start": Duration(seconds=1, nanos=-5)}, "video.start (1 s, -5 ns) is not a valid duration of at least 0"),
+    ({"start": Duration(nanos=2_000_000_000)}, "video.start (0 s, 2000000000 ns) is not a valid duration"),
     ({"faces": -7}, "video.faces -7 is negative"),
     ({"status": common_pb2.VIDEO_STATUS_UNSPECIFIED}, "video.status is unset (VIDEO_STATUS_UNSPECIFIED)"),
 ])

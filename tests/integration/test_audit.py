@@ -140,6 +140,13 @@ def test_undo_puts_a_merge_back_and_is_itself_audited_and_a_second_undo_changes_
     assert rows[-1].undoes == merged.audit.audit_id and rows[-1].actor == "cli:carol" and rows[-1].videos == 1
     again = ident.undo(merged.audit.audit_id)
     assert not again.audit.audit_id and len(trail(stack)) == 3, "a double submit: nothing changes"
+    # The undo's own id (on /audit and in audit.csv): was "no undo is kept ... (an erasure or an enrolment cannot
+    # be undone, and only the newest corrections can)", of the newest correction, neither of those.
+    with pytest.raises(grpc.RpcError) as err:
+        ident.undo(undone.audit.audit_id)
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND
+    assert err.value.details() == (f"correction '{undone.audit.audit_id}' is an undo, which is not undone itself: "
+                                   "make the correction again")
 
 
 def test_an_undo_refuses_when_a_later_correction_changed_the_same_people(stack):

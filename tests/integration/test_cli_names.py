@@ -1,6 +1,8 @@
 """The CLI takes a name wherever it takes an influencer id: an exact id wins, a name shared by several
 influencers is refused listing them, a name nobody has is one clear line; merge keeps the page's survivor."""
 
+import os
+
 import pytest
 from test_cli_identity import record
 from test_registry import person, video
@@ -97,3 +99,33 @@ def test_hiding_someone_hidden_already_says_nothing_changed_and_audits_nothing(s
     assert main(["unhide", ids["b"], *ports]) == 0
     assert capsys.readouterr().out == f"{ids['b']} is not hidden: nothing changed\n"
     assert [row.action for row in stack.store.audit_rows()] == ["hide"], "one correction, the real one"
+
+
+def test_video_and_audit_ids_pasted_with_blanks_or_in_capitals_are_those_ids(stack, people, capsys):
+    # Identity takes ids as given: "00000000000000D1" was a video nobody is in ("no faces in the videos
+    # given"), " 00000000000000d1" and " <audit id> " no id at all (INVALID_ARGUMENT), where the influencer
+    # arguments beside them already forgave both.
+    ids, ports = people
+    assert main(["split", f" {ids['a']}", " 00000000000000D1\t", *ports]) == 0
+    audit_id = capsys.readouterr().out.split("(audit ")[1].split(";")[0]
+    moved_to = {r.influencer_id for r in stack.store.appearances_in("00000000000000d1")}
+    assert moved_to and moved_to != {ids["a"]}
+    assert main(["undo", f" {audit_id.upper()} ", *ports]) == 0
+    assert {r.influencer_id for r in stack.store.appearances_in("00000000000000d1")} == {ids["a"]}
+    assert main(["move", "00000000000000D2 ", ids["a"], ids["b"], *ports]) == 0
+    assert {r.influencer_id for r in stack.store.appearances_in("00000000000000d2")} == {ids["b"]}
+
+
+def test_an_enrol_photo_that_is_a_folder_a_fifo_or_a_device_is_named_for_what_it_is(stack, people, capsys,
+                                                                                    tmp_path):
+    # Each was "photo '...' not found", which it is not; a FIFO is opened without waiting for a writer.
+    ids, ports = people
+    os.mkfifo(tmp_path / "fifo.jpg")
+    (tmp_path / "photos").mkdir()
+    for path, kind in ((tmp_path / "photos", "a folder"), (tmp_path / "fifo.jpg", "a FIFO"),
+                       ("/dev/zero", "a character device")):
+        assert main(["enrol", "Ann", str(path), *ports]) == 2
+        assert f"is not a regular file ({kind}): give a JPEG or PNG file" in capsys.readouterr().err
+    assert main(["enrol", "Ann", str(tmp_path / "nope.jpg"), *ports]) == 2
+    assert "nope.jpg' not found" in capsys.readouterr().err
+    assert stack.store.names() == {}

@@ -192,6 +192,16 @@ def test_a_copy_of_a_video_with_no_faces_stored_is_not_found(identity) -> None:
     assert error.code() == grpc.StatusCode.NOT_FOUND and "analyse the video instead" in error.details()
 
 
+def test_a_copy_of_a_video_onto_itself_is_refused_as_such_and_its_faces_stay(identity) -> None:
+    # Was NOT_FOUND "video ... has no faces stored: analyse the video instead", of a video that has them.
+    error = refusal(identity.CopyVideo, identity_pb2.CopyVideoRequest(video_id=SEEDED[0], source_video_id=SEEDED[0]))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.details() == (f"video_id and source_video_id are one video ({SEEDED[0]}): a video is no repost of "
+                               "itself")
+    found = identity.GetInfluencer(identity_pb2.GetInfluencerRequest(influencer_id=INFLUENCERS[0]), timeout=30)
+    assert list(found.influencer.video_ids) == [SEEDED[0]]
+
+
 def test_identity_refuses_an_id_of_ten_kilobytes_without_echoing_it(identity) -> None:
     for call, request in identity_calls(identity):
         error = refusal(call, request)
@@ -388,7 +398,69 @@ def test_a_refusal_of_the_servicer_itself_passes_the_guard_unchanged(guarded: gr
     assert error.code() == grpc.StatusCode.NOT_FOUND and error.details() == "no such thing"
 
 
+BAD_UTF8 = b"\xed\xa0\x80"  # a lone surrogate (U+D800) as a careless encoder writes it: no UTF-8
+
+
+def field(number: int, value: bytes) -> bytes:
+    """One length-delimited protobuf field, as a caller of another language may write it."""
+    return bytes([number << 3 | 2, len(value)]) + value
+
+
+@pytest.mark.parametrize(("method", "request_bytes", "said"), [
+    ("GetVideo", field(1, BAD_UTF8), "no valid GetVideoRequest (String field had bad UTF-8)"),
+    ("ListVideos", field(3, b"p1:" + BAD_UTF8), "no valid ListVideosRequest (String field had bad UTF-8)"),
+    ("GetVideo", b"\xff\xff\xff", "no valid GetVideoRequest (Wire format was corrupt)"),
+])
+def test_a_request_whose_bytes_are_no_message_of_its_method_is_invalid_argument_not_internal(
+        analytics, method: str, request_bytes: bytes, said: str) -> None:
+    # gRPC Python parses a request before any of our code runs, and answered these INTERNAL "Exception
+    # deserializing request!": the caller's bytes read as the server's fault.
+    channel = open_channel(f"127.0.0.1:{analytics[1]}")
+    try:
+        error = refusal(channel.unary_unary(f"/influencers.v1.AnalyticsService/{method}"), request_bytes)
+    finally:
+        channel.close()
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and said in error.details(), error.details()
+
+
+def test_a_streamed_request_whose_bytes_are_no_message_is_invalid_argument_naming_its_type() -> None:
+    seen: list[str] = []
+
+    def count(requests: Iterator[identity_pb2.AnalyzeVideoRequest], context: grpc.ServicerContext) -> bytes:
+        seen.extend(r.video_id for r in requests)
+        return b""
+
+    def register(server: grpc.Server) -> str:
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("test.Frames", {
+            "Count": grpc.stream_unary_rpc_method_handler(
+                count, request_deserializer=identity_pb2.AnalyzeVideoRequest.FromString)}),))
+        return "test.Frames"
+
+    running = build_server("frames", "127.0.0.1", 0, [register])
+    channel = open_channel(f"127.0.0.1:{running.port}")
+    try:
+        error = refusal(channel.stream_unary("/test.Frames/Count"), iter([field(1, b"a1"), field(1, BAD_UTF8)]))
+    finally:
+        channel.close()
+        running.stop(grace_s=0.5)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "no valid AnalyzeVideoRequest (String field had bad UTF-8)" in error.details(), error.details()
+    assert seen == ["a1"]  # the servicer had the good message, and its loop ended at the bad one
+
+
 # ---- 5. enum values that do not exist -----------------------------------------------------------------
+
+def test_a_content_id_in_capitals_is_refused_saying_ids_are_lowercase(analytics) -> None:
+    # Was "video_id '00000000000000A1' is not 16 hex digits", which it is.
+    stub, _ = analytics
+    for call, request in ((stub.GetVideo, analytics_pb2.GetVideoRequest(video_id="00000000000000A1")),
+                          (stub.RecordVideo, analytics_pb2.RecordVideoRequest(video=common_pb2.Video(
+                              url="https://cdn.example/A1.mp4", video_id="00000000000000A1",
+                              status=common_pb2.VIDEO_STATUS_DONE, performance=1.0)))):
+        error = refusal(call, request)
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "video_id '00000000000000A1' is not 16 lowercase hex digits" in error.details(), error.details()
+
 
 def test_list_videos_refuses_a_status_that_does_not_exist(analytics) -> None:
     stub, _ = analytics

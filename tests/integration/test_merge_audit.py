@@ -69,3 +69,36 @@ def test_every_merge_of_a_racing_cycle_names_a_survivor_that_exists(identity) ->
     # that stands. Was: the last, finding all three one already, named one merged away as the survivor.
     ran = sorted((x for x in entries if x.after_ids), key=lambda x: (x.time.seconds, x.time.nanos))  # no-ops: none
     assert all(list(x.after_ids) == [survivor] for x in ran[1:]), [(x.before_ids, x.after_ids) for x in ran]
+
+
+def test_a_same_answer_for_a_pair_merged_before_names_the_one_merged_away_as_the_one_that_joined(identity) -> None:
+    a, b = INFLUENCERS[:2]
+    merge(identity, a, b)  # b joined a (a second analyst, or the CLI)
+    # The answer itself is new (kept, for the pair model), so it is audited; it was audited "a joined b",
+    # naming as the survivor the influencer merged away.
+    reply = identity.AnswerReviewItem(identity_pb2.AnswerReviewItemRequest(
+        influencer_a=b, influencer_b=a, answer=identity_pb2.REVIEW_ANSWER_SAME), timeout=60).changes
+    assert (list(reply.audit.before_ids), list(reply.audit.after_ids)) == ([b], [a])
+    assert (reply.audit.videos, reply.changed_videos) == (0, 0)
+    assert a in survivors(identity) and b not in survivors(identity)
+
+
+def test_a_correction_of_an_influencer_merged_away_says_into_whom(identity) -> None:
+    # A second analyst's page still shows b after the first merged it: hide, split, "different", an erasure, a
+    # rename and a read answered "no influencer 'b'" alone, as for an id that never was (an erasure as if the
+    # person were gone).
+    a, b = INFLUENCERS[:2]
+    merge(identity, a, b)
+    calls = [(identity.HideInfluencer, identity_pb2.HideInfluencerRequest(influencer_id=b, hidden=True)),
+             (identity.SplitInfluencer, identity_pb2.SplitInfluencerRequest(influencer_id=b, video_ids=[VIDEOS[1]])),
+             (identity.AnswerReviewItem, identity_pb2.AnswerReviewItemRequest(
+                 influencer_a=b, influencer_b=a, answer=identity_pb2.REVIEW_ANSWER_DIFFERENT)),
+             (identity.DeleteInfluencer, identity_pb2.DeleteInfluencerRequest(influencer_id=b)),
+             (identity.RenameInfluencer, identity_pb2.RenameInfluencerRequest(influencer_id=b, name="Bo")),
+             (identity.GetInfluencer, identity_pb2.GetInfluencerRequest(influencer_id=b))]
+    for call, request in calls:
+        with pytest.raises(grpc.RpcError) as caught:
+            call(request, timeout=60)
+        assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+        assert caught.value.details() == f"no influencer '{b}': it was merged into {a}", caught.value.details()
+    assert survivors(identity) == set(INFLUENCERS) - {b}, "nothing erased, hidden or split"

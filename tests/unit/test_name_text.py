@@ -35,3 +35,19 @@ def test_a_name_of_nothing_visible_or_too_long_is_refused() -> None:
 def test_the_visible_start_of_a_text_skips_blanks_and_invisible_characters() -> None:
     assert leading_visible("\u200b\ufeff\u200e =1") == "=1"
     assert leading_visible("Ann") == "Ann" and leading_visible("\u200b") == ""
+
+
+@pytest.mark.parametrize(("given", "stored"), [
+    ("inf\u00ad_00000000a2", "inf_00000000a2"),  # a soft hyphen hid an id's form: shown as another's id
+    ("Ann\u034fLee", "AnnLee"),  # the combining grapheme joiner: nothing to see
+    ("Ann\u3164Lee", "AnnLee"),  # Hangul fillers, the usual "invisible nickname"
+    ("Ann\uffa0\u115f\u1160", "Ann"),
+])
+def test_a_soft_hyphen_or_a_hangul_filler_is_as_invisible_as_a_zero_width_space(given: str, stored: str) -> None:
+    assert clean_name(given) == stored
+
+
+def test_a_name_of_hangul_fillers_or_soft_hyphens_alone_has_nothing_visible() -> None:
+    for given in ("\u3164", "\u3164\u3164 \u3164", "\u00ad", "\uffa0\u034f"):
+        with pytest.raises(BadName, match="no visible characters"):
+            clean_name(given)

@@ -1,0 +1,32 @@
+"""A name or id starting with '-' on the command line ("-Ann", a handle such as "-dj-k-"): argparse reads it as an
+option, and the error said only that NAME was missing or "-Ann" unrecognized. It now says how to give it."""
+
+from __future__ import annotations
+
+import pytest
+
+from influencers.cli.parser import build_parser
+
+
+def refusal(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    with pytest.raises(SystemExit) as caught:
+        build_parser().parse_args(argv)
+    assert caught.value.code == 2
+    return capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("argv", "value"), [
+    (["rename", "inf_00000000a1", "-Ann"], "-Ann"),  # "the following arguments are required: NAME"
+    (["merge", "Ann", "-dj-k-"], "-dj-k-"),  # "unrecognized arguments: -dj-k-"
+])
+def test_a_value_starting_with_a_dash_read_as_an_option_is_said_to_go_after_two_dashes(argv, value, capsys) -> None:
+    said = refusal(argv, capsys)
+    assert f"{value!r} was read as an option; give a value starting with '-' after '--' (-- {value})" in said, said
+
+
+def test_after_two_dashes_such_a_value_is_taken_and_other_errors_get_no_such_note(capsys) -> None:
+    args = build_parser().parse_args(["rename", "inf_00000000a1", "--", "-Ann"])
+    assert (args.id, args.name) == ("inf_00000000a1", "-Ann")
+    assert build_parser().parse_args(["rename", "inf_00000000a1", "-5"]).name == "-5"  # a number is a value
+    for argv in (["hide"], ["rename", "inf_00000000a1", "Ann", "--bogus"]):
+        assert "was read as an option" not in refusal(argv, capsys)
