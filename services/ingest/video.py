@@ -363,8 +363,8 @@ def open_file(path: Path, timeout: float | None = None, metadata_errors: str = "
                             stream_options=[{"skip_frame": "default"}] * PROBED_STREAMS, timeout=timeout,
                             metadata_errors=metadata_errors)
     except ValueError as exc:
-        if "stream_options" not in str(exc):  # not PyAV's refusal of per-stream options when no stream is known
-            raise
+        if isinstance(exc, av.FFmpegError) or "stream_options" not in str(exc):
+            raise  # not PyAV's refusal of per-stream options where no stream is known before probing
     else:
         _check_streams(container)
         if all(s.index < PROBED_STREAMS for s in shown_streams(container)):

@@ -719,6 +719,13 @@ def test_a_pipe_of_more_video_streams_than_a_video_has_is_refused_too(tmp_path):
     feeder.join(30)
 
 
+def test_an_mpeg_program_stream_whose_streams_are_found_only_while_probing_is_read_as_any_video(tmp_path):
+    """A DVD-era .mpg names no stream before it is probed, so no option can reach its probing decoders: it is
+    opened with every stream probed whole, its video streams counted after, as for any file."""
+    info, frames = decode(write_video(tmp_path / "old.mpg", moving(48, 64, 50), fmt="mpeg"))
+    assert info.duration_s == pytest.approx(2.0, abs=0.1) and len(frames) >= 2
+
+
 def test_a_video_cut_short_after_its_first_frame_is_named_as_cut_short_not_as_a_still(tmp_path):
     """A Matroska file stating 4 s, cut where its second frame begins (a download that stopped): one frame is
     decoded. Before, `not a video (a single still frame)`, as for a photo; a one-frame file stays one."""
