@@ -38,8 +38,8 @@ from services.ingest.fetch import Fetched, FetchError, FetchPolicy, fetch, is_re
 from services.ingest.netguard import has_scheme
 from services.ingest.repost_store import RepostStore
 from services.ingest.signature import Signature, is_repost, signature
-from services.ingest.stream_digest import stream_digest
-from services.ingest.video import VideoError, stream_start
+from services.ingest.stream_digest import digest_and_start
+from services.ingest.video import VideoError
 
 log = logging.getLogger(__name__)
 ST = common_pb2
@@ -289,9 +289,9 @@ class VideoPipeline:
         if self.reposts is not None:
             t0 = time.perf_counter()
             with _span("stream_digest"):
-                digest = stream_digest(path)
+                digest, start_s = digest_and_start(path)
             if digest is not None:  # a remux of an analysed stream may put its first frame elsewhere on a timeline
-                video.start.CopyFrom(duration(stream_start(path)))
+                video.start.CopyFrom(duration(start_s))
             copied = self._same_stream(video, digest, stages) if digest is not None else None
             stages["repost"] = time.perf_counter() - t0
             if copied is not None:

@@ -29,7 +29,15 @@ from pathlib import Path
 
 import av
 
-from services.ingest.video import DECODE_ERRORS, PROBE_MAX_PIXELS, VideoError, display_matrix, open_file, video_stream
+from services.ingest.video import (
+    DECODE_ERRORS,
+    PROBE_MAX_PIXELS,
+    VideoError,
+    display_matrix,
+    open_file,
+    start_offset,
+    video_stream,
+)
 
 NAL_CODECS = frozenset({"h264", "hevc"})
 # NAL unit types left out of the picture bytes: H.264 SEI is kept (it is in the stream whatever the container),
@@ -46,11 +54,20 @@ MAX_PACKETS = 1_000_000  # a stream claiming more (an hour at 240 fps is 864,000
 def stream_digest(path: Path) -> str | None:
     """The digest ("codec:hex") of the video stream of the file at `path` that is decoded (video.video_stream:
     never cover art), or None when it cannot be read cheaply (no video stream, damaged, absurd)."""
+    return digest_and_start(path)[0]
+
+
+def digest_and_start(path: Path) -> tuple[str | None, float]:
+    """(stream_digest, video.start_offset in seconds) of the file at `path`, read through one opening of it (a
+    remux may put the first frame of the same stream elsewhere on its timeline); (None, 0.0) when it cannot
+    be read cheaply."""
     try:
         with open_file(path, metadata_errors="ignore") as container:
-            return _digest(container, video_stream(container))
+            stream = video_stream(container)
+            start_s = start_offset(stream)
+            return _digest(container, stream), start_s
     except (VideoError, *DECODE_ERRORS):
-        return None
+        return None, 0.0
 
 
 def _digest(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> str | None:

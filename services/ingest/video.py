@@ -39,8 +39,11 @@ MAX_GAP_S = 10.0  # timestamps jumping further ahead than this, or going back, a
 MIN_STEP_S = 1e-4  # s: frames closer than this share a time (no camera's are: a muxer's forced one-tick steps)
 MAX_PIXEL_ASPECT = 4  # a pixel aspect ratio (SAR) beyond 1:4..4:1 is damage, not a camera's
 DECODER_PIXEL_FACTOR = 4  # the decoder itself never allocates frames over this many times the pixel cap
-MAX_VIDEO_STREAMS = 16  # a file holding more (not cover art) is refused before they are opened (open_file)
+MAX_VIDEO_STREAMS = 16  # a file holding more (not cover art) is refused before they are decoded (open_file)
 PROBE_MAX_PIXELS = 4096 * 4096 * DECODER_PIXEL_FACTOR  # no frame larger is decoded to probe a file (open_file)
+# Streams at the head of a file probed by decoders that decode (open_file): a video's is the first or the second
+# (after its audio or its cover art); audio and data streams are probed alike either way.
+PROBED_STREAMS = 2
 
 # Demuxers of image files: a photo renamed .mp4 is opened by these, not by a video demuxer. Animated GIF and
 # APNG are not among them: social posts are often animations, and they are read as the short videos they are
@@ -281,12 +284,17 @@ def _luma_thumb(frame: av.VideoFrame) -> np.ndarray:
     return y[::step, : frame.width : step].astype(np.float32)
 
 
+def shown_streams(container: av.container.InputContainer) -> list[av.video.stream.VideoStream]:
+    """The video streams of `container` that are not cover art (an audio file's, a video's: flagged as such, a
+    one-picture "video" stream)."""
+    return [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+
+
 def video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream:
     """The stream a player shows: FFmpeg's choice (av_find_best_stream: the default flag, then the frames seen
     while probing, then the bit rate) among the video streams that are not cover art. Not the first: cover art
     written as a track of its own (a one- or two-picture MJPEG), or an intro, may come before the video."""
-    # Cover art flagged as such (an audio file's, a video's) is a one-picture "video" stream.
-    shown = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+    shown = shown_streams(container)
     if not shown:
         raise VideoError("no video stream")
     best = container.streams.best("video")
@@ -323,16 +331,6 @@ def start_offset(stream: av.video.stream.VideoStream) -> float:
     return start if math.isfinite(start) and start > 0 else 0.0
 
 
-def stream_start(path: Path) -> float:
-    """start_offset of the video stream of the file at `path`, read from its header alone (no frame is decoded);
-    0.0 when it cannot be read."""
-    try:
-        with open_file(path, metadata_errors="ignore") as container:
-            return start_offset(video_stream(container))
-    except (VideoError, *DECODE_ERRORS):
-        return 0.0
-
-
 @functools.cache
 def _open_options() -> dict[str, str]:
     """FFmpeg's own whitelists (FFmpeg has no blacklist): every demuxer of this build but REFUSED_DEMUXERS, and
@@ -346,26 +344,43 @@ def _open_options() -> dict[str, str]:
 def open_file(path: Path, timeout: float | None = None, metadata_errors: str = "strict"
               ) -> av.container.InputContainer:
     """The file at `path` opened for demuxing by any demuxer but REFUSED_DEMUXERS (those raise av.FFmpegError).
-    VideoError for a file of more than MAX_VIDEO_STREAMS video streams, counted before they are opened."""
-    if path.is_file():  # a pipe is read once (rows pass regular files alone; the decoders' tests feed a FIFO)
-        _count_streams(path, timeout, metadata_errors)
+    VideoError for a file of more than MAX_VIDEO_STREAMS video streams, counted from the container itself: opening
+    probes each stream with a decoder of its own, which keeps a few decoded frames (40 MB for each 4K stream, so
+    50 copies of one took 1.4 GB and FFmpeg's limit of 1,000 streams 40 GB, in ingest's own process too: the
+    repost digest), so only the first PROBED_STREAMS streams are probed by decoders that decode; the rest by
+    decoders that decode nothing (0.7 MB a stream, whatever its size). The file is opened once, but for one with
+    a video stream past those, opened again once its video streams are counted within the cap to probe them all
+    as a player does (a Matroska stream's start time is known only once a few frames are decoded), and one whose
+    demuxer finds its streams only while probing (MPEG program streams: no option reaches those), probed whole
+    at once."""
     # The decoders that probe the streams decode no frame over the decoder's own cap (sizes still come from the
     # headers, and are refused after): a 750 KB PNG of 16000x16000 named .mp4 was decoded whole to be probed,
     # 800 MB in ingest's own process (the repost digest), and 65535x65535 would have been 13 GB.
-    return av.open(str(path), mode="r", container_options=_open_options(),
-                   options={"max_pixels": str(PROBE_MAX_PIXELS)}, timeout=timeout, metadata_errors=metadata_errors)
+    probe = {"max_pixels": str(PROBE_MAX_PIXELS)}
+    try:
+        container = av.open(str(path), mode="r", container_options=_open_options(),
+                            options={**probe, "skip_frame": "all"},
+                            stream_options=[{"skip_frame": "default"}] * PROBED_STREAMS, timeout=timeout,
+                            metadata_errors=metadata_errors)
+    except ValueError as exc:
+        if isinstance(exc, av.FFmpegError) or "stream_options" not in str(exc):
+            raise  # not PyAV's refusal of per-stream options where no stream is known before probing
+    else:
+        _check_streams(container)
+        if all(s.index < PROBED_STREAMS for s in shown_streams(container)):
+            return container
+        container.close()
+    whole = av.open(str(path), mode="r", container_options=_open_options(), options=probe, timeout=timeout,
+                    metadata_errors=metadata_errors)
+    _check_streams(whole)
+    return whole
 
 
-def _count_streams(path: Path, timeout: float | None, metadata_errors: str) -> None:
-    """VideoError when the file at `path` holds more than MAX_VIDEO_STREAMS video streams. Opening probes every
-    stream with a decoder that keeps a few decoded frames: 40 MB for each 4K stream, so 50 copies of one took
-    1.4 GB and FFmpeg's limit of 1,000 streams 40 GB, in ingest's own process too (the repost digest). They are
-    counted here with decoders that decode nothing (0.7 MB a stream, whatever its size)."""
-    with av.open(str(path), mode="r", container_options=_open_options(),
-                 options={"skip_frame": "all", "max_pixels": str(PROBE_MAX_PIXELS)}, timeout=timeout,
-                 metadata_errors=metadata_errors) as counted:
-        videos = sum(1 for s in counted.streams.video if not s.disposition & av.stream.Disposition.attached_pic)
+def _check_streams(container: av.container.InputContainer) -> None:
+    """VideoError (`container` closed) when it holds more than MAX_VIDEO_STREAMS video streams (cover art aside)."""
+    videos = len(shown_streams(container))
     if videos > MAX_VIDEO_STREAMS:
+        container.close()
         raise VideoError(f"not a video we read: {videos} video streams (a video has one, a few at most; more than "
                          f"{MAX_VIDEO_STREAMS} would take gigabytes of memory to open)")
 

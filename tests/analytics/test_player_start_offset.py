@@ -5,6 +5,7 @@ influencer's page, show the frame of that time, not one the start time earlier."
 
 from __future__ import annotations
 
+import contextlib
 from fractions import Fraction
 from pathlib import Path
 
@@ -58,6 +59,7 @@ document.addEventListener('seeked', event => {
 @pytest.mark.parametrize("start_s", [0.5, 3.0])
 def test_a_click_on_an_appearance_of_a_video_starting_late_shows_the_frame_of_that_time(
         tmp_path: Path, start_s: float) -> None:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     clip = numbered_video(tmp_path / "late.mp4", start_s)
@@ -68,29 +70,45 @@ def test_a_click_on_an_appearance_of_a_video_starting_late_shows_the_frame_of_th
     store = AnalyticsStore(tmp_path / "a.sqlite")
     store.record_video(VideoRow("late.mp4", VIDEO, 1.0, DONE, duration_s=info.duration_s, location=str(clip),
                                 start_s=info.start_s),
-                       [AppearanceRow(VIDEO, "inf_aaaa000001", 2.0, 5.0, 4, 2.0, 0.9, b"\xff\xd8jpeg",
-                                      segments=((2.0, 3.0, 2.5), (4.0, 5.0, 4.5)))])
+                       [AppearanceRow(VIDEO, "inf_aaaa000001", 2.0, 7.7, 5, 2.2, 0.9, b"\xff\xd8jpeg",
+                                      segments=((2.0, 3.0, 2.5), (4.0, 5.0, 4.5), (7.5, 7.7, 7.6)))])
     assert store.get_video(video_id=VIDEO).start_s == pytest.approx(start_s), "the store keeps it"
     landed = "window.seeks.length && window.seeks[window.seeks.length - 1]"
+
+    def landing(page, moment: float) -> tuple[float, int]:
+        """Where the player's last seek landed and the frame it shows, once one lands at `moment` (s from the first
+        frame; the page may seek more than once: Chromium learns a late MP4's end as it reads there), or after 20 s."""
+        with contextlib.suppress(PlaywrightTimeout):
+            page.wait_for_function(f"(() => {{ const v = document.getElementById('player'), l = {landed};"
+                                   f" return l && Math.abs(l[0] - {start_s + moment}) < 0.1"
+                                   " && v.readyState >= 2 && !v.seeking })()", timeout=20_000)
+        return page.evaluate(landed)
+
     with serving(create_app(store, {"ALLOWED_ROOT": str(tmp_path)})) as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.add_init_script(SEEKS)
-            # Opened from the influencer's timeline (its second bar, ?t=4.00): the player starts at that moment.
-            page.goto(f"{url}/influencer/inf_aaaa000001", wait_until="domcontentloaded")
-            page.locator(f"a[href='/video/{VIDEO}?t=4.00']").click(position={"x": 5, "y": 10})
-            page.wait_for_url(f"**/video/{VIDEO}?t=4.00", timeout=5000)
-            page.wait_for_function(f"(() => {{ const v = document.getElementById('player');"
-                                   f" return {landed} && v.readyState >= 2 && !v.seeking }})()", timeout=20_000)
-            at, frame = page.evaluate(landed)
-            assert at == pytest.approx(start_s + 4.0, abs=0.1) and abs(frame - 40) <= 1, (at, frame)
+            # Opened from the influencer's timeline (its second bar, ?t=4.00; its last, ?t=7.50, within the last
+            # start_s seconds of the 7.8 s of frames, past the duration Chromium states): the player starts there.
+            for moment, number in ((4.0, 40), (7.5, 75)):
+                page.goto(f"{url}/influencer/inf_aaaa000001", wait_until="domcontentloaded")
+                page.locator(f"a[href='/video/{VIDEO}?t={moment:.2f}']").click(position={"x": 2, "y": 10})
+                page.wait_for_url(f"**/video/{VIDEO}?t={moment:.2f}", timeout=5000)
+                at, frame = landing(page, moment)
+                assert at == pytest.approx(start_s + moment, abs=0.1) and abs(frame - number) <= 1, (moment, at, frame)
             # A click on the first-seen time (2.00) on the video page.
             page.evaluate("window.seeks = []")
             page.locator("button.seek[data-seek='2.00']").click()
-            page.wait_for_function(landed, timeout=20_000)
-            at, frame = page.evaluate(landed)
+            at, frame = landing(page, 2.0)
             assert at == pytest.approx(start_s + 2.0, abs=0.1) and abs(frame - 20) <= 1, (at, frame)
+            # The last bar on a freshly loaded video page, by key (from the bar's start: 7.50).
+            page.goto(f"{url}/video/{VIDEO}", wait_until="domcontentloaded")
+            page.wait_for_function("document.getElementById('player').readyState >= 1", timeout=20_000)
+            page.evaluate("window.seeks = []")
+            page.locator("rect.seekable[data-seek='7.50']").press("Enter")
+            at, frame = landing(page, 7.5)
+            assert at == pytest.approx(start_s + 7.5, abs=0.1) and abs(frame - 75) <= 1, (at, frame)
         finally:
             browser.close()
     store.close()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import av
 import cv2
+import grpc
 import pytest
 
 from influencers.client import ingest_manifest
@@ -85,17 +86,24 @@ def test_a_remux_and_a_reencode_are_copied_and_another_person_in_the_same_settin
         stack.stop()
 
 
-def test_a_video_whose_source_was_forgotten_is_analysed_instead(settings, corpus, tmp_path) -> None:
-    smoke, folder = corpus("smoke"), tmp_path / "videos"
+def original_ingested(stack, corpus, tmp_path: Path) -> tuple[grpc.Channel, Path, Path]:
+    """v0009 of the smoke corpus (one person) copied to tmp_path/videos/original.mp4 and ingested alone through
+    `stack`: (the channel to ingest with, the copy, its one-row manifest, to be written again for the next video)."""
+    folder = tmp_path / "videos"
     folder.mkdir()
-    original = Path(shutil.copy(smoke / "videos" / "v0009.mp4", folder / "original.mp4"))
-    copy = remux(original, folder / "copy.mp4")
+    original = Path(shutil.copy(corpus("smoke") / "videos" / "v0009.mp4", folder / "original.mp4"))
+    channel = open_channel(stack.settings.ingest_target)
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(f"Performance,Video URL\n1.0,{original}\n")
+    ingest_manifest(channel, manifest, timeout_s=600)
+    return channel, original, manifest
+
+
+def test_a_video_whose_source_was_forgotten_is_analysed_instead(settings, corpus, tmp_path) -> None:
     stack = start_stack(settings, web=False)
     try:
-        channel = open_channel(stack.settings.ingest_target)
-        path = tmp_path / "m.csv"
-        path.write_text(f"Performance,Video URL\n1.0,{original}\n")
-        ingest_manifest(channel, path, timeout_s=600)
+        channel, original, path = original_ingested(stack, corpus, tmp_path)
+        copy = remux(original, original.with_name("copy.mp4"))
         gone = next(v for v in stack.store.list_videos() if v.location == str(original.resolve()))
         stack.identity.registry.forget(gone.video_id)
         path.write_text(f"Performance,Video URL\n1.0,{copy}\n")
@@ -113,18 +121,12 @@ def test_a_remux_whose_first_frame_lies_later_on_its_timeline_is_copied_and_keep
     the original's or none (docs/bad-input.md, test_player_start_offset)."""
     import subprocess
 
-    smoke, folder = corpus("smoke"), tmp_path / "videos"
-    folder.mkdir()
-    original = Path(shutil.copy(smoke / "videos" / "v0009.mp4", folder / "original.mp4"))
-    late = folder / "late.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-itsoffset", "0.5", "-i", str(original), "-map", "0:v", "-c", "copy",
-                    str(late)], check=True)
     stack = start_stack(settings, web=False)
     try:
-        channel = open_channel(stack.settings.ingest_target)
-        path = tmp_path / "m.csv"
-        path.write_text(f"Performance,Video URL\n1.0,{original}\n")
-        ingest_manifest(channel, path, timeout_s=600)
+        channel, original, path = original_ingested(stack, corpus, tmp_path)
+        late = original.with_name("late.mp4")
+        subprocess.run(["ffmpeg", "-v", "error", "-itsoffset", "0.5", "-i", str(original), "-map", "0:v", "-c",
+                        "copy", str(late)], check=True)
         path.write_text(f"Performance,Video URL\n1.0,{late}\n")
         results = ingest_manifest(channel, path, timeout_s=600)
         assert "decode" not in results[0].stage_durations, "the remux is known by its coded stream"

@@ -1,9 +1,12 @@
 """Odd but real media through the decoder: every file gives frames or a VideoError in words, never another
 exception. The media are generated here with PyAV (small, a few seconds at most) into tmp_path."""
 
+import contextlib
+import os
 import struct
 import subprocess
 import sys
+import threading
 import zlib
 from fractions import Fraction
 from pathlib import Path
@@ -667,12 +670,8 @@ def test_frames_the_decoder_had_to_fill_in_are_counted_in_a_warning(tmp_path):
 
 
 
-@pytest.mark.parametrize(("count", "refused"), [(16, False), (17, True)])
-def test_a_file_of_more_video_streams_than_a_video_has_is_refused_before_they_are_opened(tmp_path, count, refused):
-    """Opening probes every stream with a decoder of its own holding a few frames: 50 copies of a 4K stream took
-    1.4 GB, FFmpeg's limit of 1,000 would have taken 40 GB (in ingest's own process, for the digest). Before,
-    every stream was opened; now more than 16 are refused, counted with decoders that decode nothing."""
-    path = tmp_path / "streams.mkv"
+def video_streams(path: Path, count: int) -> Path:
+    """A Matroska file of `count` video streams, each 1 s of 64 x 48."""
     with av.open(str(path), "w") as out:
         streams = [out.add_stream("libx264", rate=25) for _ in range(count)]
         for stream in streams:
@@ -682,6 +681,16 @@ def test_a_file_of_more_video_streams_than_a_video_has_is_refused_before_they_ar
                 out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
         for stream in streams:
             out.mux(stream.encode())
+    return path
+
+
+@pytest.mark.parametrize(("count", "refused"), [(16, False), (17, True)])
+def test_a_file_of_more_video_streams_than_a_video_has_is_refused_before_they_are_opened(tmp_path, count, refused):
+    """Opening probes every stream with a decoder of its own holding a few frames: 50 copies of a 4K stream took
+    1.4 GB, FFmpeg's limit of 1,000 would have taken 40 GB (in ingest's own process, for the digest). Before,
+    every stream was opened; now more than 16 are refused, counted as the file is opened, every stream past the
+    first 8 probed by a decoder that decodes nothing."""
+    path = video_streams(tmp_path / "streams.mkv", count)
     if refused:
         with pytest.raises(VideoError, match=r"^not a video we read: 17 video streams \(a video has one"):
             decode(path)
@@ -689,6 +698,32 @@ def test_a_file_of_more_video_streams_than_a_video_has_is_refused_before_they_ar
     else:
         info, frames = decode(path)
         assert info.duration_s == pytest.approx(1.0) and frames
+
+
+def test_a_pipe_of_more_video_streams_than_a_video_has_is_refused_too(tmp_path):
+    """The streams are counted in the one opening that decodes: a pipe, which can be read once, holds the cap
+    too. Before, they were counted in an opening of their own, which a pipe could not afford: all 17 were
+    decoded."""
+    whole = video_streams(tmp_path / "streams.mkv", 17).read_bytes()
+    pipe = tmp_path / "pipe.mkv"
+    os.mkfifo(pipe)
+
+    def feed() -> None:
+        with contextlib.suppress(BrokenPipeError):  # the reader stops once it has counted
+            pipe.write_bytes(whole)
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    with pytest.raises(VideoError, match=r"^not a video we read: 17 video streams \(a video has one"):
+        decode(pipe)
+    feeder.join(30)
+
+
+def test_an_mpeg_program_stream_whose_streams_are_found_only_while_probing_is_read_as_any_video(tmp_path):
+    """A DVD-era .mpg names no stream before it is probed, so no option can reach its probing decoders: it is
+    opened with every stream probed whole, its video streams counted after, as for any file."""
+    info, frames = decode(write_video(tmp_path / "old.mpg", moving(48, 64, 50), fmt="mpeg"))
+    assert info.duration_s == pytest.approx(2.0, abs=0.1) and len(frames) >= 2
 
 
 def test_a_video_cut_short_after_its_first_frame_is_named_as_cut_short_not_as_a_still(tmp_path):

@@ -4,14 +4,17 @@ what cannot be demuxed has none."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import threading
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
 
-from services.ingest.stream_digest import stream_digest
+from services.ingest.stream_digest import digest_and_start, stream_digest
 from tests.support.media import reencode, remux
 
 SMOKE = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "smoke" / "videos"
@@ -113,3 +116,20 @@ def test_an_hevc_stream_keeps_its_digest_in_mkv_and_mpeg_ts(tmp_path) -> None:
                                            remux(source, tmp_path / "h.ts", "mpegts"))}
     assert len(digests) == 1 and None not in digests
     assert next(iter(digests)).startswith("hevc:")
+
+
+def test_a_reposts_digest_and_start_are_read_through_one_opening_of_it(original, tmp_path) -> None:
+    """A pipe can be read once: the digest and where the first frame lies on the timeline (a remux may move it)
+    come from one opening of the file, its video streams counted there too. Before, a repost was opened four
+    times: its streams counted, then opened for the digest, and both again for its start."""
+    late = tmp_path / "late.ts"
+    subprocess.run(["ffmpeg", "-v", "error", "-itsoffset", "0.5", "-i", str(original), "-map", "0:v", "-c", "copy",
+                    str(late)], check=True)
+    fifo = tmp_path / "fifo.ts"
+    os.mkfifo(fifo)
+    feeder = threading.Thread(target=fifo.write_bytes, args=(late.read_bytes(),), daemon=True)
+    feeder.start()  # its open waits for the reader's, and it writes the file once
+    digest, start_s = digest_and_start(fifo)
+    feeder.join(30)
+    assert (digest, start_s) == digest_and_start(late)
+    assert digest == stream_digest(original) is not None and start_s > 0.5
