@@ -50,3 +50,16 @@ def test_a_python_warning_in_a_decoder_process_is_a_json_line():
     """)
     (warning,) = [r for r in records(lines) if "a decoder's own warning" in r["event"]]
     assert warning["level"] == "warning" and warning["service"] == "ingest"
+
+
+def test_a_python_warning_in_a_face_worker_process_is_a_json_line():
+    # Before, a face worker (a spawned interpreter, never set up) printed it raw.
+    lines = stderr_of("""
+        import warnings
+        from services.identity.workers import FaceWorkers
+        workers = FaceWorkers(1)
+        workers._pool.submit(warnings.warn, "a face worker's own warning").result()
+        workers.close()
+    """)
+    (warning,) = [r for r in records(lines) if "a face worker's own warning" in r["event"]]
+    assert warning["level"] == "warning" and warning["service"] == "ingest"
