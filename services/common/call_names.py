@@ -10,6 +10,7 @@ import contextlib
 from typing import Any
 
 import grpc
+from grpc.experimental import UsageError
 
 METHOD_ATTR = "influencers_rpc_method"  # set on the error object the caller catches: "/pkg.Service/Method"
 
@@ -40,14 +41,18 @@ def _name(call: Any, method: str) -> Any:
     """Names the outcome a continuation returned: a streaming call is itself the error its iteration raises; a
     blocking unary call's outcome is done, its exception the one the caller gets; a future's, once it ends."""
     _tag(call, method)
-    try:
+    with contextlib.suppress(AttributeError, UsageError):  # no Future interface: the call alone is named
         if call.done():
-            _tag(call.exception(), method)
+            _tag_outcome(call, method)
         else:
-            call.add_done_callback(lambda done: _tag(done.exception(), method))
-    except (AttributeError, grpc.RpcError, grpc.experimental.UsageError):  # no Future interface: the call alone
-        pass
+            call.add_done_callback(lambda done: _tag_outcome(done, method))
     return call
+
+
+def _tag_outcome(call: Any, method: str) -> None:
+    """Names a done call's exception; never raises (it may run as gRPC's callback): a cancelled call has none."""
+    with contextlib.suppress(AttributeError, UsageError, grpc.RpcError, grpc.FutureCancelledError):
+        _tag(call.exception(), method)
 
 
 def _tag(error: object, method: str) -> None:
