@@ -9,12 +9,14 @@ import logging
 import os
 from collections.abc import Iterator
 
-from services.common.logs import configure_logging
+from services.common.logs import configure_logging, current_setup
 from services.common.metrics import DEFAULT_PORT as DEFAULT_METRICS_PORT
 from services.common.metrics import MetricsServer, start_metrics_server
+from services.common.resource_tracker import start_resource_tracker
 from services.common.settings import ENV_PREFIX, Settings, SettingsError, env_name, unknown_variables
 
 QUIET_COMMANDS = ("run", "ingest")  # a person watches their progress bar: a line per video is noise there
+SERVING_COMMANDS = ("run", "serve", "service")  # they start worker processes, and so multiprocessing's tracker
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -56,7 +58,8 @@ def configure_cli_logging(command: str = "", service: str = "") -> None:
     """The one logging set-up of the process (INFLUENCERS_LOG_FORMAT, INFLUENCERS_LOG_LEVEL). A bad setting
     logs as text at INFO meanwhile: check_inputs then refuses it in one line naming the variable. Under a
     progress bar (QUIET_COMMANDS) text logs start at WARNING unless INFLUENCERS_LOG_LEVEL says otherwise;
-    services and JSON logs keep INFO. `service`: the one service this process runs (a field of every line)."""
+    services and JSON logs keep INFO. `service`: the one service this process runs (a field of every line).
+    A command that runs services with JSON logs starts multiprocessing's resource tracker logging JSON."""
     try:
         settings = Settings.from_env()
     except SettingsError:
@@ -66,6 +69,9 @@ def configure_cli_logging(command: str = "", service: str = "") -> None:
             and f"{ENV_PREFIX}LOG_LEVEL" not in os.environ):
         level = "WARNING"
     configure_logging(settings.log_format, level, service=service)
+    setup = current_setup()
+    if command in SERVING_COMMANDS and setup is not None and setup.fmt == "json":
+        start_resource_tracker(setup)  # its warning after a SIGKILL (leaked semaphores) a JSON line too
 
 
 def warn_unknown_variables() -> None:

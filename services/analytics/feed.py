@@ -31,7 +31,8 @@ from influencers.v1 import common_pb2, identity_pb2
 from services.analytics.audit import AuditRow, row_from_entry
 from services.analytics.records import AppearanceRow, appearance_from_proto
 from services.analytics.store import Label
-from services.common.boundary import is_video_id, rpc_status, shown
+from services.common.boundary import is_video_id, shown
+from services.common.call_names import failed_call
 from services.common.streak import FailureStreak
 
 log = logging.getLogger(__name__)
@@ -307,7 +308,7 @@ class FollowerThread:
                 try:
                     self.follower.fill_missing_crops()
                 except Exception as exc:  # identity down: the crops come with a later start
-                    log.warning("could not fetch the missing crops: %s", exc)
+                    log.warning("could not fetch the missing crops: %s", failed_call(exc))
             self.leading = True
             checked = time.monotonic()
             streak = FailureStreak()
@@ -323,7 +324,7 @@ class FollowerThread:
                 except Exception as exc:  # identity down or restarting: try again shortly, never die
                     level = logging.WARNING if streak.failed() else logging.DEBUG
                     log.log(level, "following identity's feed failed (try %d, retrying every %.0f s): %s",
-                            streak.failures, self.retry_s, rpc_status(exc) or str(exc))
+                            streak.failures, self.retry_s, failed_call(exc))  # names identity's call
                     self._stop.wait(self.retry_s)
                     continue
                 if failures := streak.succeeded():

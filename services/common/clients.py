@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import grpc
 
 from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2, identity_pb2, identity_pb2_grpc
+from services.common.call_names import failed_call
 from services.common.rpc import open_channel
 from services.common.settings import Settings
 from services.common.tls import channel_credentials
@@ -207,8 +208,7 @@ class GrpcAnalytics:
                 if exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and time.monotonic() < deadline:
                     time.sleep(min(BUSY_RETRY_S, left))  # the replica's waiters are all taken: ask again
                     continue
-                log.warning("cannot ask analytics for its feed position: %s", exc.details() if hasattr(exc, "details")
-                            else exc)
+                log.warning("cannot ask analytics for its feed position: %s", failed_call(exc))
                 return False
             if reply.reached:
                 return True

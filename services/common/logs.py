@@ -15,6 +15,7 @@ text it follows its line, as Python prints it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import sys
 from collections.abc import Iterator
@@ -35,6 +36,31 @@ ROW_FIELDS = ("job_id", "row", "video_id")
 # driver holds the connection string with its password, a settings object the token.
 _JSON_TRACEBACKS = structlog.processors.ExceptionRenderer(
     structlog.tracebacks.ExceptionDictTransformer(show_locals=False))
+
+
+@dataclasses.dataclass(frozen=True)
+class LogSetup:
+    """A process's logging set-up, as configure_logging was given it: what a worker process (a decoder, a face
+    worker, the resource tracker) needs to write its lines in the same format."""
+
+    fmt: str = "text"
+    level: str = "INFO"
+    service: str = ""
+
+
+_setup: LogSetup | None = None  # the process's, as logging's own handlers are: set by configure_logging
+
+
+def current_setup() -> LogSetup | None:
+    """This process's logging set-up (None: configure_logging never ran, Python's defaults apply)."""
+    return _setup
+
+
+def adopt_setup(setup: LogSetup | None) -> None:
+    """In a worker process: logs (and turns Python warnings into log lines) as its parent does, so that with
+    JSON logs every line it writes to the shared stderr is JSON. None: Python's defaults are kept."""
+    if setup is not None:
+        configure_logging(setup.fmt, setup.level, service=setup.service)
 
 
 def _trace_id(logger: WrappedLogger, name: str, event: EventDict) -> EventDict:
@@ -99,9 +125,11 @@ def configure_logging(fmt: str = "text", level: str = "INFO", stream: TextIO | N
     """Sets up the root logger once for the process: one handler on `stream` (stderr), `fmt` text or json,
     at `level`; `service` (a process running one service: `influencers service NAME`) is a field of every
     line. Call from the entry point (the CLI); later calls replace the handler."""
+    global _setup
     fmt = fmt.lower()
     if fmt not in FORMATS:
         raise ValueError(f"log format {fmt!r}: one of {', '.join(FORMATS)}")
+    _setup = LogSetup(fmt, level.upper(), service) if stream is None else None  # a stream of its own: not stderr
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,

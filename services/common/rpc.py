@@ -19,6 +19,7 @@ from grpc_reflection.v1alpha import reflection
 
 from services.common import tracing
 from services.common.actor import ActorClientInterceptor
+from services.common.call_names import CallNames, failed_call
 from services.common.client_metadata import MetadataClientInterceptor
 from services.common.damage import DISK_FULL, DiskFull, StoreDamaged, engine_error, is_disk_full
 from services.common.database import database_unreachable
@@ -158,7 +159,7 @@ def _unexpected(context: grpc.ServicerContext, method: str, exc: Exception) -> N
     if database_unreachable(exc):  # a restart, a failover: the caller tries again (ingest puts its row back)
         log.warning("%s: the database is unreachable: %s", method, " ".join(str(exc.orig).split()))
         context.abort(grpc.StatusCode.UNAVAILABLE, f"{method.rsplit('/', 1)[-1]}: the database is unreachable")
-    log.exception("%s failed", method)
+    log.exception("%s failed%s", method, f": {failed_call(exc)}" if isinstance(exc, grpc.RpcError) else "")
     context.abort(grpc.StatusCode.INTERNAL,
                   f"internal error in {method.rsplit('/', 1)[-1]} (the service's log has the details)")
 
@@ -291,6 +292,7 @@ def open_channel(target: str, token: str = "", credentials: grpc.ChannelCredenti
     trail (services/common/actor.py: `actor`, or the request's current_actor)."""
     channel = (grpc.secure_channel(target, credentials, options=_CLIENT_OPTIONS) if credentials
                else grpc.insecure_channel(target, options=_CLIENT_OPTIONS))
+    channel = grpc.intercept_channel(channel, CallNames())  # innermost: names the very error the caller catches
     channel = grpc.intercept_channel(channel, ActorClientInterceptor(actor))
     if token:
         channel = grpc.intercept_channel(channel, _TokenClientInterceptor(token))

@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from services.common.child import die_with_parent, stop_pool
+from services.common.logs import LogSetup, adopt_setup, current_setup
 from services.common.metrics import count_child_restart
 from services.common.spool import SpoolReader
 from services.common.stop_signal import uninterrupted
@@ -38,8 +39,9 @@ T = TypeVar("T")
 _model: FaceModel | None = None  # one per worker process, set by _init
 
 
-def _init(parent_pid: int, locator: str = "") -> None:
+def _init(parent_pid: int, locator: str = "", log_setup: LogSetup | None = None) -> None:
     global _model
+    adopt_setup(log_setup)  # a spawned interpreter starts with Python's defaults: a warning would be raw text
     die_with_parent(parent_pid)
     # Ctrl-C reaches the whole process group; the parent decides when the workers stop (FaceWorkers.close).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -111,7 +113,8 @@ class FaceWorkers:
         # A SIGTERM waits for the start (stop_signal): one that cut it would leave a half-made pool.
         with uninterrupted():
             pool = ProcessPoolExecutor(max_workers=self._processes, mp_context=multiprocessing.get_context("spawn"),
-                                       initializer=_init, initargs=(os.getpid(), self._locator))
+                                       initializer=_init,
+                                       initargs=(os.getpid(), self._locator, current_setup()))
             # Start every worker now, from this thread: the parent-death signal follows the spawning thread,
             # and a worker spawned lazily by a short-lived thread would die with it.
             for future in [pool.submit(_ready) for _ in range(self._processes)]:

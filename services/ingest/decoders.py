@@ -23,6 +23,7 @@ from multiprocessing.process import BaseProcess
 import cv2
 
 from services.common.child import die_with_process, how_it_ended, stop_pool
+from services.common.logs import LogSetup, adopt_setup, current_setup
 from services.common.metrics import count_child_restart
 from services.common.stop_signal import uninterrupted
 from services.ingest.decoding import Decoded, DecodeOrder, decode
@@ -35,7 +36,8 @@ class DecoderCrashed(VideoError):
     """The decoder process ended while it decoded the video (a crash, or killed)."""
 
 
-def _init(ingest_pid: int) -> None:
+def _init(ingest_pid: int, log_setup: LogSetup | None = None) -> None:
+    adopt_setup(log_setup)  # forked from the fork server, which never set up logging: a warning would be raw text
     # Its parent is the fork server, which outlives ingest as long as a decoder lives (each holds the fork
     # server's "a client is alive" pipe): each decoder watches ingest itself.
     die_with_process(ingest_pid)
@@ -57,7 +59,8 @@ class Decoders:
             self._idle.put(self._new())
 
     def _new(self) -> ProcessPoolExecutor:
-        pool = ProcessPoolExecutor(max_workers=1, mp_context=self._context, initializer=_init, initargs=(os.getpid(),))
+        pool = ProcessPoolExecutor(max_workers=1, mp_context=self._context, initializer=_init,
+                                   initargs=(os.getpid(), current_setup()))
         with self._lock:
             self._pools.append(pool)
         return pool

@@ -27,6 +27,7 @@ from opentelemetry.trace import Span, Status, StatusCode
 from influencers.v1 import common_pb2, ingest_pb2
 from services.common import logs, tracing
 from services.common.boundary import error_reason
+from services.common.call_names import failed_call
 from services.common.damage import DISK_FULL, engine_error, is_disk_full
 from services.common.metrics import count_video
 from services.common.protoconv import seconds_by_key, status_word
@@ -397,15 +398,17 @@ class JobQueue:
                 if full:
                     self._resume_leases.set()
                 if streak.failed():
+                    # A service's error names its call ("identity.AnalyzeVideo failed: UNAVAILABLE Stream removed").
                     if first and _transient(exc):  # a service restarting: no traceback, the row waits for it
                         log.warning("ingest worker step failed: %s; the row goes back to the queue, retrying",
-                                    _details(exc))
+                                    failed_call(exc))
                     elif first and full:  # the job store's own disk: nothing moves until there is room
                         log.error("ingest worker step failed: %s; retrying until there is room", _disk_full(exc))
                     elif first:
-                        log.exception("ingest worker step failed; retrying")
+                        log.exception("ingest worker step failed%s; retrying",
+                                      f": {failed_call(exc)}" if isinstance(exc, grpc.RpcError) else "")
                     else:
-                        log.error("ingest worker step still failing (try %d): %s", streak.failures, _details(exc))
+                        log.error("ingest worker step still failing (try %d): %s", streak.failures, failed_call(exc))
                 if full and streak.failures >= STALLED_AFTER:
                     self._stalled = _disk_full(exc)
                 self._stopping.wait(retry_pause(streak.failures, self._idle_poll_s))
@@ -537,7 +540,7 @@ class JobQueue:
             except Exception as exc:
                 if pause is None or not _transient(exc) or self._stopping.is_set():
                     raise
-                log.warning("reconciling ingest job %s: %s; trying again in %g s", job.job_id, _details(exc), pause)
+                log.warning("reconciling ingest job %s: %s; trying again in %g s", job.job_id, failed_call(exc), pause)
                 self._stopping.wait(pause)
         raise AssertionError("unreachable")
 

@@ -1,0 +1,65 @@
+"""With JSON logs, what a service's other processes write to the shared stderr is JSON too: its decoders, and
+multiprocessing's resource tracker warning about the semaphores a SIGKILLed service left behind."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def stderr_of(script: str) -> list[str]:
+    """The stderr lines of `script` run by a fresh interpreter as `influencers service ingest` sets logging up
+    (INFLUENCERS_LOG_FORMAT=json), once it and every process holding its stderr have ended."""
+    env = {**os.environ, "INFLUENCERS_LOG_FORMAT": "json"}
+    setup = "from influencers.cli.config import configure_cli_logging\nconfigure_cli_logging('service', 'ingest')\n"
+    done = subprocess.run([sys.executable, "-c", setup + textwrap.dedent(script)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    return [line for line in done.stderr.splitlines() if line.strip()]
+
+
+def records(lines: list[str]) -> list[dict]:
+    raw = [line for line in lines if not line.startswith("{")]
+    assert not raw, f"lines that are not JSON: {raw}"
+    return [json.loads(line) for line in lines]
+
+
+def test_the_resource_trackers_warning_after_a_service_is_sigkilled_is_a_json_line():
+    # Before, the tracker (an interpreter of its own, never set up) printed Python's raw two-line warning
+    # "resource_tracker: There appear to be 1 leaked semaphore objects..." between the JSON lines.
+    lines = stderr_of("""
+        import multiprocessing, os, signal
+        lock = multiprocessing.get_context("spawn").Lock()  # a named semaphore, registered with the tracker
+        os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    (warning,) = [r for r in records(lines) if "leaked semaphore" in r["event"]]
+    assert warning["level"] == "warning" and warning["service"] == "ingest"
+
+
+def test_a_python_warning_in_a_decoder_process_is_a_json_line():
+    # Before, a decoder (forked by the fork server, which never set logging up) printed it raw.
+    lines = stderr_of("""
+        import warnings
+        from services.ingest.decoders import Decoders
+        decoders = Decoders(1)
+        decoders._idle.get().submit(warnings.warn, "a decoder's own warning").result()
+        decoders.close()
+    """)
+    (warning,) = [r for r in records(lines) if "a decoder's own warning" in r["event"]]
+    assert warning["level"] == "warning" and warning["service"] == "ingest"
+
+
+def test_a_python_warning_in_a_face_worker_process_is_a_json_line():
+    # Before, a face worker (a spawned interpreter, never set up) printed it raw.
+    lines = stderr_of("""
+        import warnings
+        from services.identity.workers import FaceWorkers
+        workers = FaceWorkers(1)
+        workers._pool.submit(warnings.warn, "a face worker's own warning").result()
+        workers.close()
+    """)
+    (warning,) = [r for r in records(lines) if "a face worker's own warning" in r["event"]]
+    assert warning["level"] == "warning" and warning["service"] == "ingest"
