@@ -211,6 +211,9 @@ def test_two_files_with_the_same_relative_name_in_two_folders_are_two_videos(rig
     paths = export_report(store, tmp_path / "out")
     videos = paths["videos"].read_text().splitlines()[1:]
     assert [line.split(",")[:3] for line in videos] == [["a.mp4", "1.0", "done"], ["a.mp4", "2.0", "done"]]
+    # ...and each appearance joins its own video by video_id: the URL, alike, joined each to both (was: no id)
+    seen = pd.read_csv(paths["appearances"]).merge(pd.read_csv(paths["videos"]), on="video_id")
+    assert sorted(zip(seen["video_url_x"], seen["performance"], strict=True)) == [("a.mp4", 1.0), ("a.mp4", 2.0)]
 
 
 def test_a_row_without_a_url_is_recorded_failed_under_its_manifest_row_and_listed_once_in_videos_csv(
