@@ -685,6 +685,29 @@ def test_the_overview_in_a_real_browser(base_url: str, analytics_script_name: st
             browser.close()
 
 
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="headless browser test needs /usr/bin/chromium")
+def test_sorting_the_overview_by_influencer_puts_the_named_in_order_and_the_unnamed_after_them(
+        base_url: str) -> None:
+    # Was: an unnamed row sorted by its id, so "inf_…" came between "Ian" and "Kit", and 25 Unnamed rows of
+    # the dev corpus came before the 4 named ones (and last one way, first the other)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(base_url + "/", wait_until="load")
+            header = page.locator("#influencers th", has_text="Influencer")
+            ids = "els => els.map(e => e.querySelector('.id').textContent)"
+            for _ in ("ascending", "descending"):
+                header.click()
+                shown = page.locator("#influencers tbody tr td:nth-child(2)").evaluate_all(ids)
+                assert shown[-2:] == ["inf_cccc000003", "inf_dddd000004"], shown
+                assert set(shown[:2]) == {"inf_aaaa000001", "inf_bbbb000002"}, shown
+        finally:
+            browser.close()
+
+
 HOSTILE_URL = "javascript:alert(document.domain)//x.mp4"
 HOSTILE_ERROR = "<img src=x onerror=alert(1)>"
 
