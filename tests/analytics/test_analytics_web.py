@@ -708,6 +708,24 @@ def test_sorting_the_overview_by_influencer_puts_the_named_in_order_and_the_unna
             browser.close()
 
 
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="headless browser test needs /usr/bin/chromium")
+def test_the_footer_lines_up_with_the_page_at_800_px(base_url: str) -> None:
+    # Was: the footer kept its 32 px side padding where the page's went to 16 px, its text set in by 16 px
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            for width in (1280, 800):
+                page = browser.new_page(viewport={"width": width, "height": 900})
+                page.goto(base_url + "/", wait_until="load")
+                left = "e => e.getBoundingClientRect().left + parseFloat(getComputedStyle(e).paddingLeft)"
+                assert page.locator("footer").evaluate(left) == page.locator("main").evaluate(left), width
+                page.close()
+        finally:
+            browser.close()
+
+
 HOSTILE_URL = "javascript:alert(document.domain)//x.mp4"
 HOSTILE_ERROR = "<img src=x onerror=alert(1)>"
 
