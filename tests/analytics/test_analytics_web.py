@@ -748,6 +748,28 @@ def test_the_overview_merge_button_waits_for_two_ticked_influencers(analytics_st
             browser.close()
 
 
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="headless browser test needs /usr/bin/chromium")
+def test_merging_into_an_influencer_with_nobody_chosen_stays_on_its_page(analytics_store: AnalyticsStore) -> None:
+    # Was: a "Bad Request (400)" page: "choose at least one other influencer in the list to merge into this one"
+    from playwright.sync_api import sync_playwright
+
+    fake = FakeCorrections()
+    with serving(create_app(analytics_store, corrections=fake)) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(url + "/influencer/inf_aaaa000001", wait_until="load")
+            page.locator("form#merge button[type=submit]").click()
+            assert page.locator("form#merge select").evaluate("s => !s.checkValidity()"), "the list asks for one"
+            assert page.url == url + "/influencer/inf_aaaa000001" and fake.calls == []
+            page.locator("form#merge select").select_option("inf_cccc000003")
+            with page.expect_navigation():
+                page.locator("form#merge button[type=submit]").click()
+            assert fake.calls == [("merge", ["inf_aaaa000001", "inf_cccc000003"])]
+        finally:
+            browser.close()
+
+
 HOSTILE_URL = "javascript:alert(document.domain)//x.mp4"
 HOSTILE_ERROR = "<img src=x onerror=alert(1)>"
 
