@@ -8,7 +8,8 @@ influencer matched (or left unmatched). Metrics:
   an unmatched predicted appearance is an item of its own true label, so it costs precision;
 - people: predicted vs true count; impure influencers: those spanning two or more true people;
 - performance error: |influencer average - that person's true mean| over matched influencers.
-Videos with people found that the truth does not label are left out of all of them, and counted.
+Videos with people found that the truth does not label are left out of all of them, and counted; so are the
+videos the truth labels that the data dir was never given (another corpus's truth, a larger one).
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ class Scores:
     # Videos with people found that truth.csv does not label (a data dir holding more than the corpus): left
     # out of every score above, as nobody can say who is in them
     unlabelled_videos: int = 0
+    # Videos truth.csv labels that the data dir was never given (no row of its videos.csv: dev's truth against
+    # the smoke corpus's data): left out too, as nobody asked it to find their people
+    unsubmitted_videos: int = 0
 
     def summary(self) -> str:
         """The scores as JSON, ratios and errors to 4 significant digits (0.9931, not 0.99312169...)."""
@@ -60,8 +64,15 @@ def video_key(url: str) -> str:
     return PurePosixPath(url.split("?")[0]).name
 
 
-def score(truth: pd.DataFrame, appearances: pd.DataFrame, influencers: pd.DataFrame) -> Scores:
-    """`truth`: truth.csv (file, people, performance); `appearances`/`influencers`: the export's CSVs."""
+def score(truth: pd.DataFrame, appearances: pd.DataFrame, influencers: pd.DataFrame,
+          given: set[str] | None = None) -> Scores:
+    """`truth`: truth.csv (file, people, performance); `appearances`/`influencers`: the export's CSVs; `given`:
+    the video_key of every URL the data dir was given (its videos.csv, any status: a failed video counts as
+    missed), None to judge every video of the truth."""
+    unsubmitted = 0
+    if given is not None:
+        kept = truth["file"].map(video_key).isin(given)
+        unsubmitted, truth = int((~kept).sum()), truth[kept]
     true_sets = {video_key(r.file): [p for p in str(r.people).split(";") if p and p != "nan"]
                  for r in truth.itertuples()}
     pred_sets: dict[str, list[str]] = defaultdict(list)
@@ -117,7 +128,7 @@ def score(truth: pd.DataFrame, appearances: pd.DataFrame, influencers: pd.DataFr
               for r in influencers.itertuples() if r.influencer_id in mapping and r.influencer_id not in mixed]
     return Scores(len(people), len(infs), inc_p, inc_r, _f1(inc_p, inc_r), bp, br, _f1(bp, br), pwp, pwr,
                   _f1(pwp, pwr), impure, max(errors, default=0.0), float(np.mean(errors)) if errors else 0.0,
-                  mapping, len(unlabelled))
+                  mapping, len(unlabelled), unsubmitted)
 
 
 def _cluster_scores(pred: list[str], true: list[str]) -> tuple[float, float, float, float]:
@@ -147,4 +158,6 @@ def score_dirs(export_dir: Path, truth_dir: Path) -> Scores:
     truth = pd.read_csv(truth_dir / "truth.csv", keep_default_na=False)
     if missing := [c for c in TRUTH_COLUMNS if c not in truth.columns]:
         raise ValueError(f"lacks the column(s) {', '.join(missing)} (a truth.csv has {', '.join(TRUTH_COLUMNS)})")
-    return score(truth, pd.read_csv(export_dir / "appearances.csv"), pd.read_csv(export_dir / "influencers.csv"))
+    given = {video_key(u) for u in pd.read_csv(export_dir / "videos.csv", keep_default_na=False)["video_url"] if u}
+    return score(truth, pd.read_csv(export_dir / "appearances.csv"), pd.read_csv(export_dir / "influencers.csv"),
+                 given)

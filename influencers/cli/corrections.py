@@ -34,6 +34,22 @@ def review_line(item: identity_pb2.ReviewItem, names: dict[str, str]) -> str:
             f"{names.get(item.influencer_a) or '-'}  {names.get(item.influencer_b) or '-'}")
 
 
+def review_notes(found: identity_pb2.ListReviewItemsResponse, listed_all: bool) -> list[str]:
+    """What `influencers review` says on stderr under its list: how many pairs one answer of identity left out
+    (it sends the most likely ones, at most a page), the less likely pairs `--all` adds, or nothing to review."""
+    notes = []
+    listed = found.likely + (found.unlikely if listed_all else 0)
+    if found.items and len(found.items) < listed:
+        notes.append(f"these are the {len(found.items)} most likely of {listed} pairs: the rest are listed as "
+                     f"these are answered")
+    if found.unlikely and not listed_all:
+        pairs = "pair" if found.unlikely == 1 else "pairs"
+        notes.append(f"{found.unlikely} less likely {pairs} under {round(100 * found.floor)}%: --all lists them")
+    elif not found.items:
+        notes.append("nothing to review")
+    return notes
+
+
 def _followed(args: argparse.Namespace, analytics: GrpcAnalytics, changed_videos: int, position: int) -> int:
     """Prints what changed once analytics has applied identity's change up to `position` (waiting at most
     INFLUENCERS_FEED_WAIT_S seconds; past that, says analytics is still catching up)."""
@@ -109,12 +125,8 @@ def cmd_correct(args: argparse.Namespace) -> int:
             print(REVIEW_HEADER)
         for item in found.items:
             print(review_line(item, names))
-        if found.unlikely and not args.all:  # said on stderr: stdout stays the list a script reads
-            pairs = "pair" if found.unlikely == 1 else "pairs"
-            print(f"{found.unlikely} less likely {pairs} under {round(100 * found.floor)}%: --all lists them",
-                  file=sys.stderr)
-        elif not found.items:
-            print("nothing to review", file=sys.stderr)
+        for note in review_notes(found, args.all):  # said on stderr: stdout stays the list a script reads
+            print(note, file=sys.stderr)
         return 0
     if args.command == "enrol":
         photos = []

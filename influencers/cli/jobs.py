@@ -7,6 +7,7 @@ import argparse
 import logging
 import sys
 from collections import Counter
+from datetime import UTC
 from pathlib import Path
 
 import grpc
@@ -181,10 +182,17 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     if not jobs:
         print("no ingest jobs yet (start one: influencers ingest MANIFEST)")
     for job in jobs:
-        counts = ", ".join(f"{n} {k}" for k, n in sorted(job.statuses.items()))
-        print(f"{job.job_id}  {state_word(job.state):9}  {job.done}/{job.total} videos"
-              + (f" ({counts})" if counts else "") + (f"  {job.error}" if job.error else ""))
+        print(job_line(job))
     return 0
+
+
+def job_line(job: ingest_pb2.Job) -> str:
+    """One job as `influencers jobs` lists it: id, state, when it was submitted (UTC, to the minute: jobs of one
+    manifest run again are told apart by it), videos with an outcome of all, by status, and any error."""
+    counts = ", ".join(f"{n} {k}" for k, n in sorted(job.statuses.items()))
+    created = job.create_time.ToDatetime(UTC).strftime("%Y-%m-%d %H:%M UTC") if job.HasField("create_time") else "-"
+    return (f"{job.job_id}  {state_word(job.state):9}  {created}  {job.done}/{job.total} videos"
+            + (f" ({counts})" if counts else "") + (f"  {job.error}" if job.error else ""))
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:

@@ -102,6 +102,13 @@ def _videos(n: int) -> str:
     return f"{n} video" if n == 1 else f"{n} videos"
 
 
+def gone_sentence(influencer_id: str, row: AuditRow) -> str:
+    """Why an influencer's page is gone: the correction that took its id away, and when (an old link, a bookmark
+    or an earlier export's id after a merge)."""
+    return (f"{influencer_id} is not an influencer any more: {describe(row)} "
+            f"({row.time_utc[:16].replace('T', ' ')} UTC, on the Audit page).")
+
+
 def describe(row: AuditRow, undone: AuditRow | None = None) -> str:
     """What a correction did, in one sentence for the analyst. `undone`: for an undo, the row it reverted
     (its sentence is quoted, so the undo says what it took back)."""

@@ -36,7 +36,8 @@ INFLUENCER_COLUMNS = [
     "representative_image", "name", "ci_low", "ci_high", "shrunken_mean", "consistency", "attributed_effect",
     "verdict", "p_value", "q_value", "ambiguous_videos",
 ]
-APPEARANCE_COLUMNS = ["video_url", "influencer_id", "first_seen_s", "last_seen_s", "faces"]
+# video_id last: it joins videos.csv's video_id, where the URL cannot (two manifests' `videos/a.mp4`, other bytes)
+APPEARANCE_COLUMNS = ["video_url", "influencer_id", "first_seen_s", "last_seen_s", "faces", "video_id"]
 VIDEO_COLUMNS = ["video_url", "performance", "status", "error", "duration_s", "faces", "location", "video_id"]
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 

@@ -378,6 +378,11 @@ class AnalyticsStore(StoreReads):
         with self._locked(), self._connect() as c:
             return store_audit.undone(c, audit_ids)
 
+    def audit_leaving(self, influencer_id: str) -> AuditRow | None:
+        """The newest correction, not undone, that took `influencer_id` away (merged into another); None: none."""
+        with self._locked(), self._connect() as c:
+            return store_audit.newest_leaving(c, influencer_id)
+
     def audit_rows(self) -> list[AuditRow]:
         """Every audit row, newest first."""
         with self._locked(), self._connect() as c:

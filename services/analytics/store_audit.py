@@ -61,6 +61,17 @@ def page(c: Connection, before_position: int, limit: int) -> tuple[list[AuditRow
     return rows, (rows[-1].position if more and rows else 0)
 
 
+def newest_leaving(c: Connection, influencer_id: str) -> AuditRow | None:
+    """The newest row that took `influencer_id` away (among its ids before, not after: a merge, a recluster),
+    unless an undo reverted it; None when no row did."""
+    needle = f"%{json.dumps(influencer_id)}%"
+    found = [_row(r) for r in c.execute(sa.select(audit).where(audit.c.before_ids.like(needle))
+                                        .order_by(audit.c.position.desc()))]
+    reverted = undone(c, [r.audit_id for r in found])
+    return next((r for r in found if influencer_id in r.before_ids and influencer_id not in r.after_ids
+                 and r.audit_id not in reverted), None)
+
+
 def one(c: Connection, audit_id: str) -> AuditRow | None:
     found = c.execute(sa.select(audit).where(audit.c.audit_id == audit_id)).first()
     return _row(found) if found is not None else None

@@ -395,7 +395,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             else:  # the photo's id is derived from its bytes: the name never becomes a key or a path
                 photos.setdefault(hashlib.sha256(image).hexdigest()[:16], encoding)
         if not photos:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"no face found in the {len(request.photos)} photos given")
+            given = "the photo given" if len(request.photos) == 1 else f"any of the {len(request.photos)} photos given"
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"no face found in {given}")
         enrolled: list[str] = []
 
         def work() -> tuple[list[str], list[Label]]:

@@ -277,7 +277,7 @@ class VideoPipeline:
             # a moment later, its score followed. It was a duplicate "same file as" itself, its score lost.
             return self._seen_again(video, same)
         video.status = ST.VIDEO_STATUS_DUPLICATE
-        video.error = f"same video as {same.url}"
+        video.error = f"same video as {same.url}{_other_score(video, same)}"
         self._record(video, [])
         if same.url == video.url and same.location == same.url:
             # This very row, recorded before locations were kept: the store moved it to its location.
@@ -399,6 +399,18 @@ def decode_timeout_s(max_video_seconds: float) -> float:
 def _span(name: str) -> AbstractContextManager[Span]:
     """A child span of the row's "video" span (a no-op while tracing is off)."""
     return tracing.tracer("ingest").start_as_current_span(name)
+
+
+def _other_score(video: common_pb2.Video, same: common_pb2.Video) -> str:
+    """What a duplicate's message adds when its score is not the one that counts (the video's own): said, so
+    that a score changed under another URL of the same bytes is not lost in silence; "" when they agree."""
+    if not video.HasField("performance"):
+        return ""
+    def shown(v: common_pb2.Video) -> str:
+        return repr(v.performance).removesuffix(".0") if v.HasField("performance") else "(none)"
+    if same.HasField("performance") and abs(same.performance - video.performance) <= 1e-12:
+        return ""
+    return f", whose score {shown(same)} counts, not this row's {shown(video)}"
 
 
 class _FramesOf:

@@ -31,7 +31,7 @@ def test_the_export_writes_every_file_with_the_contract_columns(analytics_store,
         "influencer_id", "videos", "avg_performance", "median_performance", "std_performance",
         "representative_image"]
     assert list(pd.read_csv(paths["appearances"]).columns) == [
-        "video_url", "influencer_id", "first_seen_s", "last_seen_s", "faces"]
+        "video_url", "influencer_id", "first_seen_s", "last_seen_s", "faces", "video_id"]
     assert list(pd.read_csv(paths["videos"]).columns) == [
         "video_url", "performance", "status", "error", "duration_s", "faces", "location", "video_id"]
 

@@ -51,3 +51,27 @@ def test_the_notebook_runs_on_its_synthetic_export_and_ranks_influencers(
     ranked = re.search(r"(\d+) influencers ranked", printed)
     assert ranked and int(ranked.group(1)) > 0
     assert any("text/html" in o.get("data", {}) for o in ranking_cell.outputs)
+
+
+def test_the_notebook_runs_on_a_real_export_with_a_one_video_influencer_and_agrees_with_it(
+    python3_kernel: str, monkeypatch: pytest.MonkeyPatch, analytics_store, tmp_path: Path
+) -> None:
+    # Was: a TypeError ("unsupported operand type(s) for -: 'float' and 'str'") on the export of the dev corpus:
+    # influencers.csv's empty cells (no interval, no p-value under 2 videos) were read as the text ""
+    from services.analytics.export import export_report
+    from services.analytics.records import DONE, AppearanceRow, VideoRow
+
+    analytics_store.record_video(
+        VideoRow(url="https://cdn.example.com/v/once.mp4", video_id="e" * 16, performance=1.3, status=DONE,
+                 duration_s=20.0, faces=3),
+        [AppearanceRow(video_id="e" * 16, influencer_id="inf_eeee000005", last_seen_s=5.0, faces=3)])
+    export_report(analytics_store, tmp_path / "export")
+    monkeypatch.delenv("INFLUENCERS_ANALYTICS_ADDR", raising=False)
+    monkeypatch.setenv("INFLUENCERS_REPORT_DIR", str(tmp_path / "export"))
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    nbclient.NotebookClient(notebook, kernel_name=python3_kernel, timeout=120,
+                            resources={"metadata": {"path": str(ROOT)}}).execute()
+    printed = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs
+                      if o.output_type == "stream")
+    agreed = re.search(r"same influencers: True; largest difference: (\S+)", printed)
+    assert agreed and float(agreed.group(1)) < 1e-3, printed[-2000:]

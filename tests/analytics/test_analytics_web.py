@@ -685,6 +685,91 @@ def test_the_overview_in_a_real_browser(base_url: str, analytics_script_name: st
             browser.close()
 
 
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="headless browser test needs /usr/bin/chromium")
+def test_sorting_the_overview_by_influencer_puts_the_named_in_order_and_the_unnamed_after_them(
+        base_url: str) -> None:
+    # Was: an unnamed row sorted by its id, so "inf_…" came between "Ian" and "Kit", and 25 Unnamed rows of
+    # the dev corpus came before the 4 named ones (and last one way, first the other)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(base_url + "/", wait_until="load")
+            header = page.locator("#influencers th", has_text="Influencer")
+            ids = "els => els.map(e => e.querySelector('.id').textContent)"
+            for _ in ("ascending", "descending"):
+                header.click()
+                shown = page.locator("#influencers tbody tr td:nth-child(2)").evaluate_all(ids)
+                assert shown[-2:] == ["inf_cccc000003", "inf_dddd000004"], shown
+                assert set(shown[:2]) == {"inf_aaaa000001", "inf_bbbb000002"}, shown
+        finally:
+            browser.close()
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="headless browser test needs /usr/bin/chromium")
+def test_the_footer_lines_up_with_the_page_at_800_px(base_url: str) -> None:
+    # Was: the footer kept its 32 px side padding where the page's went to 16 px, its text set in by 16 px
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            for width in (1280, 800):
+                page = browser.new_page(viewport={"width": width, "height": 900})
+                page.goto(base_url + "/", wait_until="load")
+                left = "e => e.getBoundingClientRect().left + parseFloat(getComputedStyle(e).paddingLeft)"
+                assert page.locator("footer").evaluate(left) == page.locator("main").evaluate(left), width
+                page.close()
+        finally:
+            browser.close()
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="headless browser test needs /usr/bin/chromium")
+def test_the_overview_merge_button_waits_for_two_ticked_influencers(analytics_store: AnalyticsStore) -> None:
+    # Was: clicked with none or one ticked, a "Bad Request (400)" page: "tick at least two influencers to merge"
+    from playwright.sync_api import sync_playwright
+
+    with serving(create_app(analytics_store, corrections=FakeCorrections())) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(url + "/", wait_until="load")
+            button = page.locator("#merge-ticked")
+            assert button.is_disabled()
+            page.locator("tr#inf_aaaa000001 input.pick").check()
+            assert button.is_disabled()
+            page.locator("tr#inf_cccc000003 input.pick").check()
+            assert button.is_enabled()
+            page.locator("tr#inf_aaaa000001 input.pick").uncheck()
+            assert button.is_disabled()
+        finally:
+            browser.close()
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="headless browser test needs /usr/bin/chromium")
+def test_merging_into_an_influencer_with_nobody_chosen_stays_on_its_page(analytics_store: AnalyticsStore) -> None:
+    # Was: a "Bad Request (400)" page: "choose at least one other influencer in the list to merge into this one"
+    from playwright.sync_api import sync_playwright
+
+    fake = FakeCorrections()
+    with serving(create_app(analytics_store, corrections=fake)) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(url + "/influencer/inf_aaaa000001", wait_until="load")
+            page.locator("form#merge button[type=submit]").click()
+            assert page.locator("form#merge select").evaluate("s => !s.checkValidity()"), "the list asks for one"
+            assert page.url == url + "/influencer/inf_aaaa000001" and fake.calls == []
+            page.locator("form#merge select").select_option("inf_cccc000003")
+            with page.expect_navigation():
+                page.locator("form#merge button[type=submit]").click()
+            assert fake.calls == [("merge", ["inf_aaaa000001", "inf_cccc000003"])]
+        finally:
+            browser.close()
+
+
 HOSTILE_URL = "javascript:alert(document.domain)//x.mp4"
 HOSTILE_ERROR = "<img src=x onerror=alert(1)>"
 

@@ -60,3 +60,25 @@ def test_a_photo_of_another_kind_is_named_for_what_it_is(analytics_store: Analyt
     text = unescape(" ".join(answer.get_data(as_text=True).split()))
     assert answer.status_code == 400
     assert f"'IMG_2041.HEIC' is not a JPEG or PNG image ({kind})" in text, text[-2000:]
+
+
+class MatchesSomeoneNamedOtherwise(FakeCorrections):
+    def enrol(self, name: str, photos: Sequence[bytes]) -> tuple[identity_pb2.EnrolInfluencerResponse, Written]:
+        raise FakeRpcError(grpc.StatusCode.FAILED_PRECONDITION, "the photos match inf_db32d7c506, already named "
+                                                                "'Madonna': enrol them as 'Madonna', or rename "
+                                                                "inf_db32d7c506 first")
+
+
+def test_photos_matching_someone_named_otherwise_are_refused_on_the_enrol_form_keeping_the_name(
+        analytics_store: AnalyticsStore) -> None:
+    # Was: the bare "Conflict (409)" error page, the form and the name typed gone
+    client = create_app(analytics_store, corrections=MatchesSomeoneNamedOtherwise()).test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/enrol").get_data(as_text=True))
+    assert token is not None
+    answer = client.post("/enrol", data={"csrf_token": token.group(1), "name": "Tony Blair",
+                                         "photos": [(BytesIO(JPEG), "madonna.jpg")]},
+                         content_type="multipart/form-data")
+    text = unescape(" ".join(answer.get_data(as_text=True).split()))
+    assert answer.status_code == 409
+    assert "Not enrolled: the photos match inf_db32d7c506, already named 'Madonna'" in text, text[-2500:]
+    assert 'name="name" maxlength="200" required value="Tony Blair"' in text

@@ -94,6 +94,8 @@ def test_naming_a_face_inline_on_the_overview_names_it_and_stays_on_the_overview
     said = page.locator("#feedback")
     assert "Tony Blair" in said.inner_text() and said.locator("button:has-text('Undo')").count() == 1
     assert said.bounding_box()["y"] >= 0, "in view at the face named"
+    notice, name = said.bounding_box(), row.locator(".name").bounding_box()
+    assert name["y"] >= notice["y"] + notice["height"], "the name just given shows below the notice, not under it"
 
 
 def test_naming_a_face_inline_in_the_review_queue_stays_in_the_queue(stack, page):

@@ -211,6 +211,9 @@ def test_two_files_with_the_same_relative_name_in_two_folders_are_two_videos(rig
     paths = export_report(store, tmp_path / "out")
     videos = paths["videos"].read_text().splitlines()[1:]
     assert [line.split(",")[:3] for line in videos] == [["a.mp4", "1.0", "done"], ["a.mp4", "2.0", "done"]]
+    # ...and each appearance joins its own video by video_id: the URL, alike, joined each to both (was: no id)
+    seen = pd.read_csv(paths["appearances"]).merge(pd.read_csv(paths["videos"]), on="video_id")
+    assert sorted(zip(seen["video_url_x"], seen["performance"], strict=True)) == [("a.mp4", 1.0), ("a.mp4", 2.0)]
 
 
 def test_a_row_without_a_url_is_recorded_failed_under_its_manifest_row_and_listed_once_in_videos_csv(
@@ -268,6 +271,23 @@ def test_every_row_of_a_manifest_is_listed_once_in_videos_csv_a_failure_beside_a
         ["b.mp4", "failed", "b.mp4: line 7: performance is missing", ""]]
     assert store.video_frame()["performance"].tolist() == [1.0], "the good row's score and result are untouched"
     assert len(identity.analysed) == 1
+
+
+def test_a_copy_of_a_counted_video_given_another_score_says_which_score_counts(rig, tmp_path) -> None:
+    # Was: "same video as a.mp4" alone, and the copy's new score 1.5 gone in silence (an export whose paths
+    # moved, its scores corrected, changed nothing and said nothing of it)
+    pipeline, identity, store = rig
+    make_video(tmp_path / "m1" / "a.mp4", seed=1)
+    (tmp_path / "m2").mkdir()
+    (tmp_path / "m2" / "a.mp4").write_bytes((tmp_path / "m1" / "a.mp4").read_bytes())
+    (tmp_path / "m2" / "b.mp4").write_bytes((tmp_path / "m1" / "a.mp4").read_bytes())
+    pipeline.process("a.mp4", 1.186, "", "", tmp_path / "m1")
+    other = pipeline.process("a.mp4", 1.5, "", "", tmp_path / "m2")
+    same = pipeline.process("b.mp4", 1.186, "", "", tmp_path / "m2")
+    assert (other.video.status, same.video.status) == (DUPLICATE, DUPLICATE)
+    assert other.video.error == "same video as a.mp4, whose score 1.186 counts, not this row's 1.5"
+    assert same.video.error == "same video as a.mp4", "a copy with the same score needs no word of it"
+    assert store.video_frame()["performance"].tolist() == [1.186]
 
 
 def test_resubmitting_the_same_rows_processes_nothing_again_and_follows_a_changed_score(rig, tmp_path) -> None:

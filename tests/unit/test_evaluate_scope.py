@@ -35,3 +35,15 @@ def test_an_influencer_also_seen_in_unlabelled_videos_is_left_out_of_the_perform
     influencers = pd.DataFrame({"influencer_id": ["inf_a", "inf_b"], "avg_performance": [9.0, 2.0]})
     scores = score(TRUTH, frame, influencers)
     assert scores.max_performance_error == 0.0 and scores.unlabelled_videos == 1
+
+
+def test_videos_the_truth_labels_that_the_data_was_never_given_are_left_out_and_counted():
+    # Was: the smoke corpus's data against dev's truth, recall 0.08 and a performance error of 0.43, as if
+    # 188 videos nobody submitted had been missed
+    frame = pd.DataFrame(LABELLED[:1], columns=["video_url", "influencer_id"])
+    influencers = pd.DataFrame({"influencer_id": ["inf_a"], "avg_performance": [1.0]})
+    given = score(TRUTH, frame, influencers, given={"v1.mp4"})
+    assert given.incidence_recall == 1.0 and given.true_people == 1 and given.max_performance_error == 0.0
+    assert given.unsubmitted_videos == 1 and json.loads(given.summary())["unsubmitted_videos"] == 1
+    missed = score(TRUTH, frame, influencers, given={"v1.mp4", "v2.mp4"})  # given, and nobody found in it
+    assert missed.incidence_recall == 0.5 and missed.unsubmitted_videos == 0

@@ -255,7 +255,7 @@ def enrol() -> Response | str | tuple[str, int]:
         with identity_errors():
             reply, written = corrections_client().enrol(name, photos)
     except HTTPException as exc:
-        if exc.code not in (400, 404):
+        if exc.code not in (400, 404, 409):  # 409: the photos match someone named otherwise (say it on the form)
             raise
         return _enrol_refused(_photo_named(exc.description or "identity refused the photos", labels), name, exc.code)
     found = reply.influencer.influencer_id

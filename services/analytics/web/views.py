@@ -14,6 +14,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, render_templ
 
 from services.analytics import report
 from services.analytics.analysis import Analysis
+from services.analytics.audit import gone_sentence
 from services.analytics.chart import means_chart_png
 from services.analytics.store import AnalyticsStore
 from services.analytics.web.canonical import canonical_ids, influencer_id_as_typed
@@ -105,11 +106,23 @@ def influencer(influencer_id: str) -> str:
     rows = int(current_app.config.get("INFLUENCER_PAGE_ROWS") or INFLUENCER_PAGE_ROWS)
     page = report.influencer_page(_store(), _analysis(), influencer_id, start, rows)
     if page is None:
-        abort(404)
+        return _gone(influencer_id)
     return render_template("influencer.html", page=page, others=_others(influencer_id), rows=rows,
                            hidden=influencer_id in _analysis().hidden, namesakes=_namesakes(influencer_id, page.name),
                            namesakes_at_once=int(current_app.config.get("NAMESAKES_MERGED_AT_ONCE")
                                                  or NAMESAKES_MERGED_AT_ONCE))
+
+
+def _gone(influencer_id: str) -> tuple[str, int]:
+    """The 404 of an influencer id nobody has: when a correction took it away (a merge), which one and where
+    its faces went, with a link to each influencer of those that is still there."""
+    row = _store().audit_leaving(influencer_id)
+    if row is None:
+        abort(404)
+    analysis = _analysis()
+    counted = set(analysis.stats["influencer_id"])
+    see = [(i, analysis.names.get(i) or i) for i in row.after_ids[:10] if i in counted or _store().appearances_of(i)]
+    return render_template("404.html", detail=gone_sentence(influencer_id, row), see=see), 404
 
 
 # Namesakes offered as one merge at most (config "NAMESAKES_MERGED_AT_ONCE"): more influencers of one name than

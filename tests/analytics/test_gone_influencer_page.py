@@ -1,0 +1,51 @@
+"""An influencer id a correction took away (merged into another) keeps a page that says so: an old link, a
+bookmark or an earlier export's id after a merge. Was: "There is no such page, influencer or video.", the same
+as for an id that never was."""
+
+from __future__ import annotations
+
+from html import unescape
+
+from services.analytics.audit import AuditRow
+from services.analytics.store import AnalyticsStore
+from services.analytics.web import create_app
+
+
+def applied(store: AnalyticsStore, row: AuditRow) -> AuditRow:
+    store.apply_changes(store.feed_position() + 1, {}, {}, audit=row)
+    return row
+
+
+def text_of(store: AnalyticsStore, path: str) -> tuple[int, str]:
+    answer = create_app(store).test_client().get(path)
+    return answer.status_code, " ".join(unescape(answer.get_data(as_text=True)).split())
+
+
+def test_a_merged_away_id_says_whom_it_was_merged_into_when_and_links_there(
+        analytics_store: AnalyticsStore) -> None:
+    applied(analytics_store, AuditRow("a" * 32, "review same", "page", 1.8e9, before_ids=("inf_eeee000005",),
+                                      after_ids=("inf_aaaa000001",), names={"inf_aaaa000001": "Alice"}, videos=1))
+    status, text = text_of(analytics_store, "/influencer/inf_eeee000005")
+    assert status == 404
+    assert ("inf_eeee000005 is not an influencer any more: Merged inf_eeee000005 into Alice: 1 video "
+            "(2027-01-15 08:00 UTC, on the Audit page).") in text
+    assert 'See <a href="/influencer/inf_aaaa000001">Alice</a>.' in text
+
+
+def test_an_id_that_never_was_or_whose_merge_was_undone_is_plainly_not_found(
+        analytics_store: AnalyticsStore) -> None:
+    merge = applied(analytics_store, AuditRow("b" * 32, "merge", "cli:ann", 1.8e9,
+                                              before_ids=("inf_eeee000007",), after_ids=("inf_aaaa000001",)))
+    applied(analytics_store, AuditRow("c" * 32, "undo", "cli:ann", 1.8e9 + 60, before_ids=("inf_aaaa000001",),
+                                      after_ids=("inf_aaaa000001", "inf_eeee000007"), undoes=merge.audit_id))
+    for gone in ("inf_eeee000007", "inf_nobody"):
+        status, text = text_of(analytics_store, f"/influencer/{gone}")
+        assert status == 404 and "There is no such page, influencer or video." in text and "See " not in text
+
+
+def test_a_merged_away_id_whose_survivor_is_gone_too_says_what_happened_without_a_dead_link(
+        analytics_store: AnalyticsStore) -> None:
+    applied(analytics_store, AuditRow("d" * 32, "merge", "cli:ann", 1.8e9, before_ids=("inf_eeee000008",),
+                                      after_ids=("inf_eeee000009",)))
+    status, text = text_of(analytics_store, "/influencer/inf_eeee000008")
+    assert status == 404 and "Merged inf_eeee000008 into inf_eeee000009" in text and "See " not in text
