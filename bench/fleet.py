@@ -58,16 +58,6 @@ def rows_once(export: Path, manifest: Path) -> tuple[int, int, list[str]]:
     return len(urls), len(seen), sorted(u for u in set(urls) if seen.count(u) != urls.count(u))
 
 
-def job_done(fleet: Fleet, via: str, job: str) -> tuple[int, int]:
-    """(rows done, rows) of `job`, from `influencers jobs` through replica `via`."""
-    listing = fleet.cli(via, "jobs", timeout_s=60).stdout
-    for line in listing.splitlines():
-        if line.startswith(job):
-            done, total = line.split()[2].split("/")
-            return int(done), int(total)
-    return 0, 1
-
-
 def run_fleet(corpus: Path, kill_at: float, root: Path) -> dict[str, object]:
     manifest = corpus / "manifest.csv"
     with running_postgres() as pg:
@@ -83,7 +73,7 @@ def run_fleet(corpus: Path, kill_at: float, root: Path) -> dict[str, object]:
             kills: dict[str, float] = {}
             if kill_at > 0:
                 while True:
-                    done, total = job_done(fleet, "ingest-2", job)
+                    done, total = fleet.job_progress("ingest-2", job)
                     if done >= kill_at * total:
                         break
                     time.sleep(0.5)

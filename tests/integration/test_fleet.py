@@ -20,13 +20,6 @@ from tests.support.fleet import Fleet
 pytestmark = pytest.mark.slow
 
 
-def _rows_done(fleet: Fleet, job: str) -> int:
-    for line in fleet.cli("ingest-2", "jobs", timeout_s=60).stdout.splitlines():
-        if line.startswith(job):
-            return int(line.split()[2].split("/")[0])
-    return 0
-
-
 def test_a_fleet_with_an_ingest_and_the_feeding_analytics_replica_killed_finds_what_one_process_finds(
         postgres_server, corpus, tmp_path):
     smoke = corpus("smoke")
@@ -39,7 +32,7 @@ def test_a_fleet_with_an_ingest_and_the_feeding_analytics_replica_killed_finds_w
         assert submitted.returncode == 0, submitted.stderr
         job = submitted.stdout.strip().splitlines()[-1]
         deadline = time.monotonic() + 300
-        while _rows_done(fleet, job) < 2 and time.monotonic() < deadline:
+        while fleet.job_progress("ingest-2", job)[0] < 2 and time.monotonic() < deadline:
             time.sleep(0.3)
         leader = fleet.feed_leader(postgres_server)
         assert leader is not None, "no analytics replica holds the feed's lock"

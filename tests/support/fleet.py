@@ -7,6 +7,7 @@ gets (ports, INFLUENCERS_*_ADDR, INFLUENCERS_DATABASE_URL, INFLUENCERS_WORKER_NA
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -142,6 +143,15 @@ class Fleet:
         """Runs `influencers ARGS` as a client of replica `via` (an ingest replica for jobs)."""
         return subprocess.run([*INFLUENCERS, *args], env=self.env_for(via), capture_output=True, text=True,
                               timeout=timeout_s)
+
+    def job_progress(self, via: str, job: str) -> tuple[int, int]:
+        """(rows done, rows) of `job`, read from `influencers jobs` through replica `via`; (0, 1) while it is not
+        listed. The line's "N/M videos" is found wherever the columns put it (a submission time came before it)."""
+        for line in self.cli(via, "jobs", timeout_s=60).stdout.splitlines():
+            progress = re.search(r"(\d+)/(\d+) videos", line) if line.startswith(job) else None
+            if progress:
+                return int(progress.group(1)), int(progress.group(2))
+        return 0, 1
 
     def feed_leader(self, postgres: PostgresServer) -> str | None:
         """The analytics replica holding the feed's advisory lock (found from PostgreSQL's side: the lock's
