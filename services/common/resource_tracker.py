@@ -33,15 +33,16 @@ def start_resource_tracker(setup: LogSetup) -> bool:
         if tracker._fd is not None:
             return False
         exe = spawn.get_executable()
-        command = (f"import sys; sys.path.insert(0, {_ROOT!r}); from services.common.resource_tracker import main; "
-                   f"main(%d, {setup.fmt!r}, {setup.level!r}, {setup.service!r})")
         try:
             fds = [sys.stderr.fileno()]
         except (AttributeError, ValueError, OSError):  # a stderr with no file behind it: the tracker's goes nowhere
             fds = []
         read, write = os.pipe()
         try:
-            args = [exe, *util._args_from_interpreter_flags(), "-c", command % read]  # type: ignore[attr-defined]
+            # Formatted with the pipe's fd in one go: a checkout path holding "%" stays as it is.
+            command = (f"import sys; sys.path.insert(0, {_ROOT!r}); from services.common.resource_tracker import "
+                       f"main; main({read}, {setup.fmt!r}, {setup.level!r}, {setup.service!r})")
+            args = [exe, *util._args_from_interpreter_flags(), "-c", command]  # type: ignore[attr-defined]
             signal.pthread_sigmask(signal.SIG_BLOCK, _IGNORED)
             try:
                 pid = util.spawnv_passfds(exe, args, [*fds, read])  # type: ignore[attr-defined]

@@ -11,11 +11,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def stderr_of(script: str) -> list[str]:
+def stderr_of(script: str, before: str = "") -> list[str]:
     """The stderr lines of `script` run by a fresh interpreter as `influencers service ingest` sets logging up
-    (INFLUENCERS_LOG_FORMAT=json), once it and every process holding its stderr have ended."""
+    (INFLUENCERS_LOG_FORMAT=json), `before` run ahead of that set-up, once it and every process holding its
+    stderr have ended."""
     env = {**os.environ, "INFLUENCERS_LOG_FORMAT": "json"}
-    setup = "from influencers.cli.config import configure_cli_logging\nconfigure_cli_logging('service', 'ingest')\n"
+    setup = (textwrap.dedent(before) + "from influencers.cli.config import configure_cli_logging\n"
+             "configure_cli_logging('service', 'ingest')\n")
     done = subprocess.run([sys.executable, "-c", setup + textwrap.dedent(script)], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
     return [line for line in done.stderr.splitlines() if line.strip()]
@@ -37,6 +39,20 @@ def test_the_resource_trackers_warning_after_a_service_is_sigkilled_is_a_json_li
     """)
     (warning,) = [r for r in records(lines) if "leaked semaphore" in r["event"]]
     assert warning["level"] == "warning" and warning["service"] == "ingest"
+
+
+def test_the_resource_tracker_starts_from_a_checkout_whose_path_holds_a_percent_sign(tmp_path):
+    # Its command line was made with "%" formatting over the checkout's path: "/srv/100%d/influencers" failed the
+    # start with a TypeError.
+    link = tmp_path / "100%d"
+    link.symlink_to(ROOT)
+    lines = stderr_of("""
+        import multiprocessing, os, signal
+        lock = multiprocessing.get_context("spawn").Lock()
+        os.kill(os.getpid(), signal.SIGKILL)
+    """, before=f"import services.common.resource_tracker as tracker\ntracker._ROOT = {str(link)!r}\n")
+    (warning,) = [r for r in records(lines) if "leaked semaphore" in r["event"]]
+    assert warning["level"] == "warning"
 
 
 def test_a_python_warning_in_a_decoder_process_is_a_json_line():
