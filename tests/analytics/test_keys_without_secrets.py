@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
 
 from influencers.v1 import analytics_pb2, common_pb2
 from services.analytics.records import DONE, FAILED, VideoRow
 from services.analytics.store import AnalyticsStore
-from services.analytics.store_schema import HISTORY, urls, videos
+from services.analytics.store_schema import urls, videos
 from services.common.database import open_engine
 from services.common.location_key import location_key
 from services.common.url_secrets import secrets_digested, secrets_hidden
+from tests.support.old_stores import store_at
 
 SECRETS = ("hunter2path", "hunter2pass", "hunter2sig", "hunter2marker")
 PATH_TOKEN = "https://cdn.example/token=hunter2path/v.mp4"
@@ -97,23 +97,10 @@ def test_the_same_link_keys_the_same_row_and_another_secret_another_row(stub) ->
 
 def old_store(db_url: str) -> None:
     """What the release before recorded: a path's token and a password kept in the key as given."""
-    engine = open_engine(db_url)
     rows = [(PATH_TOKEN, secrets_hidden(PATH_TOKEN), vid(1), DONE), (MARKER, secrets_hidden(MARKER), vid(2), DONE),
             (PASSWORD, PASSWORD, "", FAILED),  # a caller other than ingest gave its url as written
             (secrets_digested(SIGNED), secrets_hidden(SIGNED), vid(3), DONE), ("/videos/a.mp4", "a.mp4", vid(4), DONE)]
-    try:
-        with engine.connect() as c, c.begin():
-            command.upgrade(HISTORY.config(c), BEFORE)
-            c.execute(urls.insert(), [
-                dict(location=location, url=url, video_id=video_id, performance=1.0, status=status, error="",
-                     external_id="", updated_at=1.0, seq=k, repeats=0)
-                for k, (location, url, video_id, status) in enumerate(rows, start=1)])
-            c.execute(videos.insert(), [
-                dict(video_id=video_id, url=url, performance=1.0, status=DONE, error="", duration_s=5.0, faces=1,
-                     location=location, seq=k)
-                for k, (location, url, video_id, status) in enumerate(rows, start=1) if video_id])
-    finally:
-        engine.dispose()
+    store_at(db_url, BEFORE, rows)
 
 
 def test_an_old_stores_keys_lose_their_secrets_and_the_same_link_run_again_is_the_same_row(db_url, tmp_path) -> None:

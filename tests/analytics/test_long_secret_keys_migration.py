@@ -17,6 +17,7 @@ from services.analytics.store_schema import HISTORY, urls, videos
 from services.common.database import open_engine
 from services.common.location_key import MAX_KEY_BYTES, location_key
 from services.common.url_secrets import secrets_digested, secrets_hidden
+from tests.support.old_stores import store_at
 
 BEFORE = "0008"  # the head of the release before 0009
 LONG = "/".join(f"season-{k:03d}" for k in range(100))  # 1,099 characters of path
@@ -51,23 +52,9 @@ def vid(n: int) -> str:
 
 def old_store(db_url: str) -> None:
     """What ingest of the release before recorded: each link (the password's failed), its url hidden."""
-    engine = open_engine(db_url)
     rows = [(key_before_0009(link), secrets_hidden(link), "" if link == PASSWORD else vid(k),
              FAILED if link == PASSWORD else DONE) for k, link in enumerate(LINKS, start=1)]
-    try:
-        with engine.connect() as c, c.begin():
-            command.upgrade(HISTORY.config(c), BEFORE)
-            c.execute(urls.insert(), [
-                dict(location=location, url=url, video_id=video_id, performance=1.0, status=status,
-                     error="a password in a link" if status == FAILED else "", external_id="", updated_at=1.0,
-                     seq=k, repeats=0)
-                for k, (location, url, video_id, status) in enumerate(rows, start=1)])
-            c.execute(videos.insert(), [
-                dict(video_id=video_id, url=url, performance=1.0, status=DONE, error="", duration_s=5.0, faces=1,
-                     location=location, seq=k)
-                for k, (location, url, video_id, status) in enumerate(rows, start=1) if video_id])
-    finally:
-        engine.dispose()
+    store_at(db_url, BEFORE, rows, error="a password in a link")
 
 
 def rerun(link: str, n: int, performance: float = 2.0) -> VideoRow:
