@@ -10,6 +10,7 @@ from io import BytesIO
 
 import grpc
 import pytest
+from werkzeug.test import TestResponse
 
 from influencers.v1 import identity_pb2
 from services.analytics.store import AnalyticsStore
@@ -39,6 +40,19 @@ def test_a_photo_identity_refuses_is_named_by_its_file_name_not_its_place(analyt
     assert "photo 1" not in text
 
 
+def enrolled(store: AnalyticsStore, corrections: FakeCorrections, name: str, photo: bytes,
+             filename: str) -> tuple[TestResponse, str]:
+    """The enrol form sent as a browser sends it (its CSRF token read from the page): the answer, and its text
+    with the HTML's entities and runs of blanks undone."""
+    client = create_app(store, corrections=corrections).test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/enrol").get_data(as_text=True))
+    assert token is not None
+    answer = client.post("/enrol", data={"csrf_token": token.group(1), "name": name,
+                                         "photos": [(BytesIO(photo), filename)]},
+                         content_type="multipart/form-data")
+    return answer, unescape(" ".join(answer.get_data(as_text=True).split()))
+
+
 @pytest.mark.parametrize(("data", "kind"), [
     (b"", "the file is empty"),
     (b"\0\0\0\x18ftypheic\0\0\0\0mif1heic", "an HEIC photo, as iPhones save them: export it as JPEG"),
@@ -51,13 +65,7 @@ def test_a_photo_identity_refuses_is_named_by_its_file_name_not_its_place(analyt
 def test_a_photo_of_another_kind_is_named_for_what_it_is(analytics_store: AnalyticsStore, data: bytes,
                                                           kind: str) -> None:
     """Was "'IMG_2041.HEIC' is not a JPEG or PNG image" alone, for an empty file too."""
-    client = create_app(analytics_store, corrections=FakeCorrections()).test_client()
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/enrol").get_data(as_text=True))
-    assert token is not None
-    answer = client.post("/enrol", data={"csrf_token": token.group(1), "name": "Ann",
-                                         "photos": [(BytesIO(data), "IMG_2041.HEIC")]},
-                         content_type="multipart/form-data")
-    text = unescape(" ".join(answer.get_data(as_text=True).split()))
+    answer, text = enrolled(analytics_store, FakeCorrections(), "Ann", data, "IMG_2041.HEIC")
     assert answer.status_code == 400
     assert f"'IMG_2041.HEIC' is not a JPEG or PNG image ({kind})" in text, text[-2000:]
 
@@ -72,13 +80,7 @@ class MatchesSomeoneNamedOtherwise(FakeCorrections):
 def test_photos_matching_someone_named_otherwise_are_refused_on_the_enrol_form_keeping_the_name(
         analytics_store: AnalyticsStore) -> None:
     # Was: the bare "Conflict (409)" error page, the form and the name typed gone
-    client = create_app(analytics_store, corrections=MatchesSomeoneNamedOtherwise()).test_client()
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/enrol").get_data(as_text=True))
-    assert token is not None
-    answer = client.post("/enrol", data={"csrf_token": token.group(1), "name": "Tony Blair",
-                                         "photos": [(BytesIO(JPEG), "madonna.jpg")]},
-                         content_type="multipart/form-data")
-    text = unescape(" ".join(answer.get_data(as_text=True).split()))
+    answer, text = enrolled(analytics_store, MatchesSomeoneNamedOtherwise(), "Tony Blair", JPEG, "madonna.jpg")
     assert answer.status_code == 409
     assert "Not enrolled: the photos match inf_db32d7c506, already named 'Madonna'" in text, text[-2500:]
     assert 'name="name" maxlength="200" required value="Tony Blair"' in text
