@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import stat
 
+from services.common.file_kind import file_kind
+
 MAX_PHOTO_BYTES = 20 * 1024 * 1024  # one reference photo
 
 
@@ -26,7 +28,7 @@ def photo_bytes(name: str) -> bytes:
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)
-        raise PhotoError(f"photo {shown} is not a regular file ({_kind(mode)}): give a JPEG or PNG file")
+        raise PhotoError(f"photo {shown} is not a regular file ({file_kind(mode)}): give a JPEG or PNG file")
     with os.fdopen(fd, "rb") as file:
         try:
             data = file.read(MAX_PHOTO_BYTES + 1)
@@ -36,10 +38,4 @@ def photo_bytes(name: str) -> bytes:
         raise PhotoError(f"photo {shown} is over {MAX_PHOTO_BYTES // 2**20} MiB")
     return data
 
-
-def _kind(mode: int) -> str:
-    for test, kind in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
-                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
-        if test(mode):
-            return kind
     return "a special file"

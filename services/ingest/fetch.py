@@ -24,6 +24,7 @@ from urllib.parse import unquote, urlparse
 
 from services.common.boundary import escaped
 from services.common.damage import DISK_FULL
+from services.common.file_kind import file_kind
 from services.common.url_secrets import secrets_hidden
 from services.ingest.http_wire import BadResponse, ByteRange, Head, partial_range, status_problem
 from services.ingest.netguard import (
@@ -209,7 +210,8 @@ def _local(url: str, base_dir: Path, policy: FetchPolicy) -> Fetched:
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
         os.close(fd)
-        raise _Failed(f"not a regular file ({_kind(info.st_mode)})")
+        kind = file_kind(info.st_mode, folder="a directory")
+        raise _Failed(f"not a regular file ({kind})")
     with open(fd, "rb") as f:
         size = info.st_size
         if size == 0:
@@ -228,12 +230,6 @@ def _local(url: str, base_dir: Path, policy: FetchPolicy) -> Fetched:
             raise _Failed(f"cannot read file ({exc.strerror})") from exc
     return Fetched(path, h.hexdigest(), read, temporary=False)
 
-
-def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
-        if test(mode):
-            return name
     return "a special file"
 
 

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from services.common.boundary import MAX_TEXT_CHARS, escaped
+from services.common.file_kind import file_kind
 from services.common.scores import score_problem
 
 URL_COLUMNS = ("video url", "video_url", "url", "video")
@@ -90,7 +91,8 @@ def _read_bytes(path: Path, max_bytes: int) -> bytes:
     if not stat.S_ISREG(mode):
         os.close(fd)
         hint = f": give the CSV file in it, such as {_csv_in(path)}" if stat.S_ISDIR(mode) and _csv_in(path) else ""
-        raise ManifestError(f"cannot read manifest {path}: not a regular file ({_kind(mode)}){hint}")
+        kind = file_kind(mode, other="not a file")
+        raise ManifestError(f"cannot read manifest {path}: not a regular file ({kind}){hint}")
     with os.fdopen(fd, "rb") as file:
         try:
             raw = file.read(max_bytes + 1)  # the size is read, not trusted: the file may be growing
@@ -107,12 +109,6 @@ def _csv_in(folder: Path) -> Path | None:
     named = folder / "manifest.csv"
     return named if named.is_file() else next(iter(sorted(folder.glob("*.csv"))), None)
 
-
-def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
-                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
-        if test(mode):
-            return name
     return "not a file"
 
 
