@@ -522,8 +522,8 @@ class JobQueue:
                 changed = self._reconciled(job)
         except Exception as exc:  # noqa: BLE001 - recorded against the job it belongs to, and logged
             log.exception("reconciling ingest job %s failed", job.job_id)
-            # A gRPC error: its status and message, not its repr's five lines.
-            error = " ".join(error_reason(exc).split())
+            # A gRPC error: the call that failed, its status and message, not its repr's five lines.
+            error = failed_call(exc) if isinstance(exc, grpc.RpcError) else " ".join(error_reason(exc).split())
         if self.store.end_job(job.job_id, job.lease, changed, error):
             log.info("ingest job %s ended%s", job.job_id, f": {error}" if error else "")
         else:

@@ -105,9 +105,9 @@ class StoppedOnAFullDisk(Scripted):
     def WatchJob(self, request, context):  # noqa: N802 - the service's name
         self.skips.append(request.skip)
         yield ingest_pb2.WatchJobResponse(video=common_pb2.Video(url="disk full.mp4", status=DONE), done=1, total=3)
-        error = ("b.mp4: service call failed (RESOURCE_EXHAUSTED: video 66dcd234f241ea36: disk full: the disk of "
-                 "DATA/qdrant/edge has 0.0 MiB free, under the 256 MiB kept free (INFLUENCERS_MIN_FREE_BYTES): "
-                 "storing a crop record refused; free some space and run again)")
+        error = ("b.mp4: identity.AnalyzeVideo failed: RESOURCE_EXHAUSTED video 66dcd234f241ea36: disk full: the disk "
+                 "of DATA/qdrant/edge has 0.0 MiB free, under the 256 MiB kept free (INFLUENCERS_MIN_FREE_BYTES): "
+                 "storing a crop record refused; free some space and run again")
         yield ingest_pb2.WatchJobResponse(video=common_pb2.Video(url="b.mp4", status=FAILED, error=error), done=2,
                                           total=3)
 
