@@ -104,3 +104,39 @@ def test_a_service_whose_python_lacks_them_starts_and_the_stdlibs_tracker_cleans
     (warning,) = [json.loads(line) for line in lines if "resource tracker" in line and line.startswith("{")]
     assert warning["level"] == "warning" and warning["service"] == "ingest"
     assert any("leaked semaphore" in line for line in lines)  # the stdlib's own tracker, as Python starts it
+
+
+def test_the_traceback_of_a_decoder_the_fork_server_could_not_start_is_one_json_line():
+    # Before, the fork server (an interpreter the stdlib starts, never set up) printed Python's raw traceback: a
+    # dozen lines between the JSON ones.
+    lines = stderr_of("""
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
+        from services.ingest.decoders import Decoders
+        decoders = Decoders(1)
+        decoders._idle.get().submit(int).result()  # the fork server runs
+        class Unknown:  # of this script's __main__: the fork server's child cannot find it
+            pass
+        pool = ProcessPoolExecutor(1, mp_context=decoders._context, initializer=print, initargs=(Unknown(),))
+        try:
+            pool.submit(int).result(timeout=60)
+        except BrokenProcessPool:
+            pass
+        decoders.close()
+    """)
+    (failed,) = [r for r in records(lines) if "Can't get attribute 'Unknown'" in r["event"]]
+    assert failed["level"] == "critical" and failed["service"] == "ingest" and failed["exception"]
+
+
+def test_an_exception_no_one_caught_in_a_thread_is_one_json_line_naming_the_thread():
+    # Before: Python's raw "Exception in thread worker:" and its traceback.
+    lines = stderr_of("""
+        import threading
+        def fail():
+            raise RuntimeError("a bug")
+        thread = threading.Thread(target=fail, name="worker")
+        thread.start()
+        thread.join()
+    """)
+    (failed,) = [r for r in records(lines) if "a bug" in r["event"]]
+    assert failed["event"] == "uncaught RuntimeError in thread worker: a bug" and failed["exception"]
