@@ -21,6 +21,7 @@ import logging
 import os
 import sys
 import threading
+import warnings
 from collections.abc import Iterator
 from typing import Any, TextIO
 
@@ -111,6 +112,18 @@ def _unraisable(unraisable: Any) -> None:
     said = unraisable.err_msg or "Exception ignored in"
     logging.getLogger("uncaught").warning("%s: %r", said, unraisable.object, exc_info=(
         unraisable.exc_type, unraisable.exc_value, unraisable.exc_traceback) if unraisable.exc_value else None)
+
+
+def _warning_record(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                    file: TextIO | None = None, line: str | None = None) -> None:
+    """warnings.showwarning while logs are set up: a Python warning as one record of logger `py.warnings`, its
+    event `Category: message` on one line and `source` (`file.py:line`) a field. logging's own made the event
+    Python's two-line text (path, category, message, then the source line)."""
+    if file is not None:  # a warning written to a file of the caller's choosing: as Python writes it
+        file.write(warnings.formatwarning(message, category, filename, lineno, line))
+        return
+    logging.getLogger("py.warnings").warning("%s: %s", category.__name__, " ".join(str(message).split()),
+                                             extra={"source": f"{filename}:{lineno}"})
 
 
 _HOOKS = ((sys, "excepthook", _uncaught), (threading, "excepthook", _uncaught_in_thread),
@@ -218,7 +231,8 @@ def configure_logging(fmt: str = "text", level: str = "INFO", stream: TextIO | N
     root.handlers = [handler]
     root.setLevel(level.upper())
     logging.captureWarnings(True)  # a library's warnings.warn: a line of the log, not two raw lines on stderr
-    _route_uncaught(fmt == "json")
+    warnings.showwarning = _warning_record  # put back by captureWarnings(False), as logging's own is
+    _route_uncaught(fmt == "json" and stream is None)  # the process's own stderr: its hooks too
     for noisy in QUIET:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     structlog.configure(
