@@ -36,6 +36,11 @@ class DecoderCrashed(VideoError):
     """The decoder process ended while it decoded the video (a crash, or killed)."""
 
 
+class _EndedBefore(Exception):
+    """The decoder process had ended before the video reached it (killed while idle, or taken with its fork server):
+    no fault of the video."""
+
+
 def _init(ingest_pid: int, log_setup: LogSetup | None = None) -> None:
     adopt_setup(log_setup)  # forked from the fork server, which never set up logging: a warning would be raw text
     # Its parent is the fork server, which outlives ingest as long as a decoder lives (each holds the fork
@@ -74,15 +79,27 @@ class Decoders:
         time, or when it took longer than `timeout_s`: it is then stopped) and SpoolError."""
         pool = self._idle.get()
         try:
-            for attempt in (1, 2):
+            attempt, replaced_before = 0, False
+            while attempt < 2:
                 try:
                     return self._decode_in(pool, order, timeout_s)
-                except BrokenProcessPool as crash:
-                    how = str(crash)
-                    log.error("the decoder process ended while it decoded video %s (%s); starting another%s",
-                              order.video_id, how, " and trying it once more" if attempt == 1 else "")
-                    count_child_restart("decoder", "crash")
-                    pool = self._replaced(pool)
+                except _EndedBefore as ended:
+                    if not replaced_before:  # once a video, and costing it none of its two tries
+                        replaced_before = True
+                        log.warning("a decoder process had ended before video %s reached it (%s); starting another",
+                                    order.video_id, ended)
+                        count_child_restart("decoder", "crash")
+                        pool = self._replaced(pool)
+                        continue
+                    crash: Exception = ended
+                except BrokenProcessPool as broken:
+                    crash = broken
+                attempt += 1
+                how = str(crash)
+                log.error("the decoder process ended while it decoded video %s (%s); starting another%s",
+                          order.video_id, how, " and trying it once more" if attempt == 1 else "")
+                count_child_restart("decoder", "crash")
+                pool = self._replaced(pool)
             # Twice, in two processes: the file, not a passing cause (the OOM killer, a stray kill).
             raise DecoderCrashed(f"the decoder crashed on this file twice ({how}): a damaged or hostile video; "
                                  "the other videos go on")
@@ -99,7 +116,10 @@ class Decoders:
     def _decode_in(pool: ProcessPoolExecutor, order: DecodeOrder, timeout_s: float | None) -> Decoded:
         """The decode in `pool`'s process; BrokenProcessPool (its message: how the process ended) when it ended."""
         with uninterrupted():  # a SIGTERM waits for the start: one that cut it would leave a half-made pool
-            future = pool.submit(decode, order)
+            try:
+                future = pool.submit(decode, order)
+            except BrokenProcessPool as ended:  # found so by the pool before this video was sent
+                raise _EndedBefore(str(ended)) from None
         workers: list[BaseProcess] = list((getattr(pool, "_processes", None) or {}).values())
         try:
             return future.result(timeout=timeout_s)
