@@ -36,11 +36,11 @@ LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # Libraries that say too much at INFO (alembic: a line per plugin at every store open).
 QUIET = ("httpx", "werkzeug", "alembic")
 ROW_FIELDS = ("job_id", "row", "video_id")
-# A JSON traceback without each frame's local variables (structlog's default shows them): a frame of the database
-# driver holds the connection string with its password, a settings object the token.
 # Where a process started with no arguments of ours (multiprocessing's fork server) finds its parent's set-up. Not
 # INFLUENCERS_*: it is no setting, and the CLI warns about an INFLUENCERS_* variable that is none.
 SETUP_VARIABLE = "_INFLUENCERS_LOG_SETUP"
+# A JSON traceback without each frame's local variables (structlog's default shows them): a frame of the database
+# driver holds the connection string with its password, a settings object the token.
 _JSON_TRACEBACKS = structlog.processors.ExceptionRenderer(
     structlog.tracebacks.ExceptionDictTransformer(show_locals=False))
 
