@@ -120,17 +120,19 @@ def _follow(channel: grpc.Channel, job_id: str, tally: Tally, total: int, json_l
     JSON lines only: no bar, and each failed or partly read video is a log record."""
     bar = tqdm(total=total, unit=" video", desc="ingest", file=sys.stderr, disable=json_logs)
 
-    def say(line: str) -> None:
-        tell(line, json_logs, logging.WARNING)
+    def say(line: str, video: common_pb2.Video) -> None:
+        # With JSON logs the record names the job and the row's URL (its secrets hidden) as fields of its own.
+        fields = {"job_id": job_id, "url": shown_url(video.url), "reason": video.error}
+        tell(line, json_logs, logging.WARNING, {k: v for k, v in fields.items() if v})
 
     def progress(p: ingest_pb2.WatchJobResponse) -> None:
         tally.add(p)
         bar.total = p.total
         bar.update(1)
         if p.video.status == common_pb2.VIDEO_STATUS_FAILED:
-            say(f"FAILED  {p.video.error}")
+            say(f"FAILED  {p.video.error}", p.video)
         elif p.video.error.startswith(WARNING):  # done, but maybe partly (a truncated file)
-            say(f"WARNING {cut(p.video.url)}: {p.video.error.removeprefix(WARNING)}")
+            say(f"WARNING {cut(p.video.url)}: {p.video.error.removeprefix(WARNING)}", p.video)
 
     try:
         with logging_redirect_tqdm():  # the services of `run` log here too: above the bar, never inside it

@@ -83,10 +83,10 @@ def os_error(command: str, exc: OSError) -> int:
     return USAGE_ERROR
 
 
-def tell(line: str, json_logs: bool, level: int = logging.INFO) -> None:
+def tell(line: str, json_logs: bool, level: int = logging.INFO, fields: dict[str, object] | None = None) -> None:
     """A line for the person at the terminal, on stderr (above a progress bar); with JSON logs, a log record
-    instead, so that stderr stays JSON lines only."""
+    instead, so that stderr stays JSON lines only, with `fields` (the job, the video) as its own."""
     if json_logs:
-        logging.getLogger(LOGGER).log(level, line)
+        logging.getLogger(LOGGER).log(level, line, extra=fields)
     else:
         tqdm.write(line, file=sys.stderr)

@@ -16,8 +16,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import logging
+import os
 import sys
+import threading
+import warnings
 from collections.abc import Iterator
 from typing import Any, TextIO
 
@@ -32,6 +36,9 @@ LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # Libraries that say too much at INFO (alembic: a line per plugin at every store open).
 QUIET = ("httpx", "werkzeug", "alembic")
 ROW_FIELDS = ("job_id", "row", "video_id")
+# Where a process started with no arguments of ours (multiprocessing's fork server) finds its parent's set-up. Not
+# INFLUENCERS_*: it is no setting, and the CLI warns about an INFLUENCERS_* variable that is none.
+SETUP_VARIABLE = "_INFLUENCERS_LOG_SETUP"
 # A JSON traceback without each frame's local variables (structlog's default shows them): a frame of the database
 # driver holds the connection string with its password, a settings object the token.
 _JSON_TRACEBACKS = structlog.processors.ExceptionRenderer(
@@ -61,6 +68,80 @@ def adopt_setup(setup: LogSetup | None) -> None:
     JSON logs every line it writes to the shared stderr is JSON. None: Python's defaults are kept."""
     if setup is not None:
         configure_logging(setup.fmt, setup.level, service=setup.service)
+
+
+def export_setup(setup: LogSetup | None) -> None:
+    """Puts `setup` in this process's environment, which the processes it starts inherit: one whose command line
+    is not ours (multiprocessing's fork server) reads it with exported_setup. None: removed."""
+    if setup is None:
+        os.environ.pop(SETUP_VARIABLE, None)
+    else:
+        os.environ[SETUP_VARIABLE] = json.dumps(dataclasses.asdict(setup))
+
+
+def exported_setup() -> LogSetup | None:
+    """The set-up a parent exported (export_setup); None when none was, or it does not read as one."""
+    try:
+        return LogSetup(**json.loads(os.environ[SETUP_VARIABLE]))
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
+def _uncaught(exc_type: type[BaseException], exc: BaseException, tb: Any) -> None:
+    """sys.excepthook with JSON logs: the exception that ends a process (or that the fork server reports for a
+    child it could not start) as one record with its traceback, not Python's raw lines."""
+    if issubclass(exc_type, KeyboardInterrupt):
+        sys.__excepthook__(exc_type, exc, tb)
+        return
+    logging.getLogger("uncaught").critical("uncaught %s: %s", exc_type.__name__, " ".join(str(exc).split()),
+                                           exc_info=(exc_type, exc, tb))
+
+
+def _uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    """threading.excepthook with JSON logs: a thread's uncaught exception as one record naming the thread."""
+    if args.exc_type is SystemExit:
+        return
+    name = args.thread.name if args.thread is not None else "?"
+    logging.getLogger("uncaught").error("uncaught %s in thread %s: %s", args.exc_type.__name__, name,
+                                        " ".join(str(args.exc_value).split()),
+                                        exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
+
+
+def _unraisable(unraisable: Any) -> None:
+    """sys.unraisablehook with JSON logs: "Exception ignored in ..." (a finaliser's error) as one record."""
+    said = unraisable.err_msg or "Exception ignored in"
+    logging.getLogger("uncaught").warning("%s: %r", said, unraisable.object, exc_info=(
+        unraisable.exc_type, unraisable.exc_value, unraisable.exc_traceback) if unraisable.exc_value else None)
+
+
+def _warning_record(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                    file: TextIO | None = None, line: str | None = None) -> None:
+    """warnings.showwarning while logs are set up: a Python warning as one record of logger `py.warnings`, its
+    event `Category: message` on one line and `source` (`file.py:line`) a field. logging's own made the event
+    Python's two-line text (path, category, message, then the source line)."""
+    if file is not None:  # a warning written to a file of the caller's choosing: as Python writes it
+        file.write(warnings.formatwarning(message, category, filename, lineno, line))
+        return
+    logging.getLogger("py.warnings").warning("%s: %s", category.__name__, " ".join(str(message).split()),
+                                             extra={"source": f"{filename}:{lineno}"})
+
+
+_HOOKS = ((sys, "excepthook", _uncaught), (threading, "excepthook", _uncaught_in_thread),
+          (sys, "unraisablehook", _unraisable))
+_replaced: dict[str, Any] = {}  # the hooks ours replaced, by name: put back when logs turn to text
+
+
+def _route_uncaught(json_logs: bool) -> None:
+    """With JSON logs, what Python itself would print raw (an uncaught exception, a thread's, an exception
+    ignored in a finaliser) is a log record; with text, Python's own hooks again."""
+    for module, name, ours in _HOOKS:
+        key = f"{module.__name__}.{name}"
+        current = getattr(module, name)
+        if json_logs and current is not ours:
+            _replaced[key] = current
+            setattr(module, name, ours)
+        elif not json_logs and current is ours:
+            setattr(module, name, _replaced.pop(key))
 
 
 def _trace_id(logger: WrappedLogger, name: str, event: EventDict) -> EventDict:
@@ -150,6 +231,8 @@ def configure_logging(fmt: str = "text", level: str = "INFO", stream: TextIO | N
     root.handlers = [handler]
     root.setLevel(level.upper())
     logging.captureWarnings(True)  # a library's warnings.warn: a line of the log, not two raw lines on stderr
+    warnings.showwarning = _warning_record  # put back by captureWarnings(False), as logging's own is
+    _route_uncaught(fmt == "json" and stream is None)  # the process's own stderr: its hooks too
     for noisy in QUIET:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     structlog.configure(

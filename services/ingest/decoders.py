@@ -23,7 +23,7 @@ from multiprocessing.process import BaseProcess
 import cv2
 
 from services.common.child import die_with_process, how_it_ended, stop_pool
-from services.common.logs import LogSetup, adopt_setup, current_setup
+from services.common.logs import LogSetup, adopt_setup, current_setup, export_setup
 from services.common.metrics import count_child_restart
 from services.common.stop_signal import uninterrupted
 from services.ingest.decoding import Decoded, DecodeOrder, decode
@@ -34,6 +34,11 @@ log = logging.getLogger(__name__)
 
 class DecoderCrashed(VideoError):
     """The decoder process ended while it decoded the video (a crash, or killed)."""
+
+
+class _EndedBefore(Exception):
+    """The decoder process had ended before the video reached it (killed while idle, or taken with its fork server):
+    no fault of the video."""
 
 
 def _init(ingest_pid: int, log_setup: LogSetup | None = None) -> None:
@@ -51,7 +56,10 @@ class Decoders:
 
     def __init__(self, processes: int) -> None:
         self._context = multiprocessing.get_context("forkserver")
-        self._context.set_forkserver_preload(["services.ingest.decoding"])
+        # The fork server (started once a process, at the first decoder) logs as this process does: its
+        # set-up, exported here, is read by the first module it imports.
+        export_setup(current_setup())
+        self._context.set_forkserver_preload(["services.common.forkserver_logs", "services.ingest.decoding"])
         self._lock = threading.Lock()
         self._pools: list[ProcessPoolExecutor] = []
         self._idle: queue.SimpleQueue[ProcessPoolExecutor] = queue.SimpleQueue()
@@ -71,15 +79,27 @@ class Decoders:
         time, or when it took longer than `timeout_s`: it is then stopped) and SpoolError."""
         pool = self._idle.get()
         try:
-            for attempt in (1, 2):
+            attempt, replaced_before = 0, False
+            while attempt < 2:
                 try:
                     return self._decode_in(pool, order, timeout_s)
-                except BrokenProcessPool as crash:
-                    how = str(crash)
-                    log.error("the decoder process ended while it decoded video %s (%s); starting another%s",
-                              order.video_id, how, " and trying it once more" if attempt == 1 else "")
-                    count_child_restart("decoder", "crash")
-                    pool = self._replaced(pool)
+                except _EndedBefore as ended:
+                    if not replaced_before:  # once a video, and costing it none of its two tries
+                        replaced_before = True
+                        log.warning("a decoder process had ended before video %s reached it (%s); starting another",
+                                    order.video_id, ended)
+                        count_child_restart("decoder", "crash")
+                        pool = self._replaced(pool)
+                        continue
+                    crash: Exception = ended
+                except BrokenProcessPool as broken:
+                    crash = broken
+                attempt += 1
+                how = str(crash)
+                log.error("the decoder process ended while it decoded video %s (%s); starting another%s",
+                          order.video_id, how, " and trying it once more" if attempt == 1 else "")
+                count_child_restart("decoder", "crash")
+                pool = self._replaced(pool)
             # Twice, in two processes: the file, not a passing cause (the OOM killer, a stray kill).
             raise DecoderCrashed(f"the decoder crashed on this file twice ({how}): a damaged or hostile video; "
                                  "the other videos go on")
@@ -96,7 +116,10 @@ class Decoders:
     def _decode_in(pool: ProcessPoolExecutor, order: DecodeOrder, timeout_s: float | None) -> Decoded:
         """The decode in `pool`'s process; BrokenProcessPool (its message: how the process ended) when it ended."""
         with uninterrupted():  # a SIGTERM waits for the start: one that cut it would leave a half-made pool
-            future = pool.submit(decode, order)
+            try:
+                future = pool.submit(decode, order)
+            except BrokenProcessPool as ended:  # found so by the pool before this video was sent
+                raise _EndedBefore(str(ended)) from None
         workers: list[BaseProcess] = list((getattr(pool, "_processes", None) or {}).values())
         try:
             return future.result(timeout=timeout_s)

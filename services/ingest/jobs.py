@@ -294,6 +294,7 @@ class JobQueue:
         # Rows whose run raised and that could not be given back then (the database down): given back first
         # thing at the next step, before this replica's heartbeat would keep them taken for good.
         self._unreleased: list[Claim] = []
+        self._taken = threading.local()  # each worker thread's row in hand (`claim`): a failed step's lines name it
         # Why no row moves here now ("disk full: ..."), or "": told with every unended job (Job.stalled), and
         # the watches end, so that a client learns it rather than wait on a silent stream.
         self._stalled = ""
@@ -394,6 +395,8 @@ class JobQueue:
                     self._stopping.wait(self._idle_poll_s)
             except Exception as exc:  # noqa: BLE001 - a database or service outage: logged, retried after a pause
                 first = streak.failures == 0
+                taken: Claim | None = getattr(self._taken, "claim", None)  # the row given back, if one was taken
+                row = {"job_id": taken.job_id, "row": taken.idx + 1} if taken is not None else {}
                 full = is_disk_full(exc)
                 if full:
                     self._resume_leases.set()
@@ -401,14 +404,16 @@ class JobQueue:
                     # A service's error names its call ("identity.AnalyzeVideo failed: UNAVAILABLE Stream removed").
                     if first and _transient(exc):  # a service restarting: no traceback, the row waits for it
                         log.warning("ingest worker step failed: %s; the row goes back to the queue, retrying",
-                                    failed_call(exc))
+                                    failed_call(exc), extra=row)
                     elif first and full:  # the job store's own disk: nothing moves until there is room
-                        log.error("ingest worker step failed: %s; retrying until there is room", _disk_full(exc))
+                        log.error("ingest worker step failed: %s; retrying until there is room", _disk_full(exc),
+                                  extra=row)
                     elif first:
                         log.exception("ingest worker step failed%s; retrying",
-                                      f": {failed_call(exc)}" if isinstance(exc, grpc.RpcError) else "")
+                                      f": {failed_call(exc)}" if isinstance(exc, grpc.RpcError) else "", extra=row)
                     else:
-                        log.error("ingest worker step still failing (try %d): %s", streak.failures, failed_call(exc))
+                        log.error("ingest worker step still failing (try %d): %s", streak.failures, failed_call(exc),
+                                  extra=row)
                 if full and streak.failures >= STALLED_AFTER:
                     self._stalled = _disk_full(exc)
                 self._stopping.wait(retry_pause(streak.failures, self._idle_poll_s))
@@ -421,6 +426,7 @@ class JobQueue:
         """Finalises a job or runs a row; False when there was nothing to take."""
         with self._batch_lock:
             self._busy += 1
+        self._taken.claim = None
         try:
             self._release_unreleased()
             if self._resume_leases.is_set():
@@ -437,6 +443,7 @@ class JobQueue:
             claim = self.store.claim_row(self.owner)
             if claim is None:
                 return False
+            self._taken.claim = claim
             try:
                 self._ensure_batch_open()  # under the row's lease (the heartbeat renews it while a repair runs)
             except Exception as exc:
@@ -454,6 +461,7 @@ class JobQueue:
                     self._unreleased.append(claim)
                 self._release_unreleased()
                 raise
+            self._taken.claim = None
             return True
         finally:
             with self._batch_lock:
@@ -522,8 +530,8 @@ class JobQueue:
                 changed = self._reconciled(job)
         except Exception as exc:  # noqa: BLE001 - recorded against the job it belongs to, and logged
             log.exception("reconciling ingest job %s failed", job.job_id)
-            # A gRPC error: its status and message, not its repr's five lines.
-            error = " ".join(error_reason(exc).split())
+            # A gRPC error: the call that failed, its status and message, not its repr's five lines.
+            error = failed_call(exc) if isinstance(exc, grpc.RpcError) else " ".join(error_reason(exc).split())
         if self.store.end_job(job.job_id, job.lease, changed, error):
             log.info("ingest job %s ended%s", job.job_id, f": {error}" if error else "")
         else:

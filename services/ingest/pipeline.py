@@ -24,7 +24,7 @@ from opentelemetry.trace import Span
 
 from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2, identity_pb2, identity_pb2_grpc
 from services.common import tracing
-from services.common.boundary import error_reason
+from services.common.call_names import failed_call
 from services.common.database import database_unreachable
 from services.common.datadir import ScratchDir
 from services.common.location_key import location_key
@@ -61,6 +61,13 @@ def resolve_location(url: str, base_dir: Path) -> str:
 def one_line(text: str) -> str:
     """`text` with its line breaks (and the blanks around them) turned into single spaces."""
     return re.sub(r"\s*[\r\n]+\s*", " ", text).strip()
+
+
+def data_dir_hidden(text: str, data_dir: Path) -> str:
+    """`text` with the data dir's absolute path written DATA wherever it stands whole (followed by `/`, a blank,
+    punctuation or the end: `/srv/data2` is another folder)."""
+    folder = str(data_dir.resolve()).rstrip("/")
+    return re.sub(re.escape(folder) + r"(?=[/\s),;:'\"]|$)", "DATA", text) if folder else text
 
 
 KEPT = "the previous result is kept"
@@ -166,7 +173,7 @@ class VideoPipeline:
         except grpc.RpcError as exc:
             if exc.code() == grpc.StatusCode.UNAVAILABLE:
                 raise
-            video.error = f"{shown_url(url)}: service call failed ({error_reason(exc)})"
+            video.error = f"{shown_url(url)}: {self._failed_call(exc)}"
         except Exception as exc:  # any failure of one video fails its row (recorded below), not the batch
             if database_unreachable(exc):
                 raise
@@ -179,6 +186,13 @@ class VideoPipeline:
         log.warning("video failed", extra={"reason": video.error}, exc_info=unexpected)
         return outcome
 
+    def _failed_call(self, exc: grpc.RpcError) -> str:
+        """A service's refusal as a row shows it: the service and call named ("identity.AnalyzeVideo failed:
+        INTERNAL ..."), the data dir the services share written DATA (a row is read by analysts, on the page
+        and in videos.csv: a damaged store or a full disk says which of its folders, not where the server
+        keeps it)."""
+        return data_dir_hidden(failed_call(exc), self.settings.data_dir)
+
     def _failed(self, video: common_pb2.Video) -> Outcome:
         """Records a failed row (under its manifest row key when it has no URL; without that key either, it has
         nothing to key a record on and the progress alone says why)."""
@@ -189,7 +203,7 @@ class VideoPipeline:
         except grpc.RpcError as exc:
             if exc.code() == grpc.StatusCode.UNAVAILABLE:
                 raise  # analytics restarting: the row is given back and fails again, recorded, once it answers
-            video.error += f" (not recorded: {error_reason(exc)})"
+            video.error += f" (not recorded: {self._failed_call(exc)})"
             return Outcome(video, recorded=False)
         return Outcome(video)
 

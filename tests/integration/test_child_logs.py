@@ -2,11 +2,15 @@
 multiprocessing's resource tracker warning about the semaphores a SIGKILLed service left behind."""
 
 import json
+import logging
 import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+
+from services.common.logs import LogSetup
+from services.common.resource_tracker import start_resource_tracker
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -79,3 +83,60 @@ def test_a_python_warning_in_a_face_worker_process_is_a_json_line():
     """)
     (warning,) = [r for r in records(lines) if "a face worker's own warning" in r["event"]]
     assert warning["level"] == "warning" and warning["service"] == "ingest"
+
+
+def test_a_python_whose_tracker_lacks_the_attributes_relied_on_keeps_the_stdlibs_tracker_and_says_so(caplog):
+    # Python 3.14 may rename the tracker's _fd, _pid or _lock: before, the stdlib's tracker was kept in silence.
+    caplog.set_level(logging.WARNING, logger="services.common.resource_tracker")
+    assert start_resource_tracker(LogSetup("json"), tracker=object()) is False
+    assert ("this Python lacks ResourceTracker._lock, ResourceTracker._fd, ResourceTracker._pid" in caplog.text)
+
+
+def test_a_service_whose_python_lacks_them_starts_and_the_stdlibs_tracker_cleans_up_after_a_kill():
+    # The stdlib's module functions stay bound to its own tracker: only what this module reads is gone.
+    lines = stderr_of("""
+        import multiprocessing, os, signal
+        print("started", file=os.sys.stderr, flush=True)
+        lock = multiprocessing.get_context("spawn").Lock()
+        os.kill(os.getpid(), signal.SIGKILL)
+    """, before="import multiprocessing.resource_tracker as rt\nrt._resource_tracker = type('Newer', (), {})()\n")
+    assert "started" in lines
+    (warning,) = [json.loads(line) for line in lines if "resource tracker" in line and line.startswith("{")]
+    assert warning["level"] == "warning" and warning["service"] == "ingest"
+    assert any("leaked semaphore" in line for line in lines)  # the stdlib's own tracker, as Python starts it
+
+
+def test_the_traceback_of_a_decoder_the_fork_server_could_not_start_is_one_json_line():
+    # Before, the fork server (an interpreter the stdlib starts, never set up) printed Python's raw traceback: a
+    # dozen lines between the JSON ones.
+    lines = stderr_of("""
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
+        from services.ingest.decoders import Decoders
+        decoders = Decoders(1)
+        decoders._idle.get().submit(int).result()  # the fork server runs
+        class Unknown:  # of this script's __main__: the fork server's child cannot find it
+            pass
+        pool = ProcessPoolExecutor(1, mp_context=decoders._context, initializer=print, initargs=(Unknown(),))
+        try:
+            pool.submit(int).result(timeout=60)
+        except BrokenProcessPool:
+            pass
+        decoders.close()
+    """)
+    (failed,) = [r for r in records(lines) if "Can't get attribute 'Unknown'" in r["event"]]
+    assert failed["level"] == "critical" and failed["service"] == "ingest" and failed["exception"]
+
+
+def test_an_exception_no_one_caught_in_a_thread_is_one_json_line_naming_the_thread():
+    # Before: Python's raw "Exception in thread worker:" and its traceback.
+    lines = stderr_of("""
+        import threading
+        def fail():
+            raise RuntimeError("a bug")
+        thread = threading.Thread(target=fail, name="worker")
+        thread.start()
+        thread.join()
+    """)
+    (failed,) = [r for r in records(lines) if "a bug" in r["event"]]
+    assert failed["event"] == "uncaught RuntimeError in thread worker: a bug" and failed["exception"]

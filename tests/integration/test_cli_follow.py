@@ -3,6 +3,7 @@ built as the progress messages arrive, and none of them is kept (a million-row j
 
 from __future__ import annotations
 
+import logging
 from concurrent import futures
 
 import grpc
@@ -105,9 +106,9 @@ class StoppedOnAFullDisk(Scripted):
     def WatchJob(self, request, context):  # noqa: N802 - the service's name
         self.skips.append(request.skip)
         yield ingest_pb2.WatchJobResponse(video=common_pb2.Video(url="disk full.mp4", status=DONE), done=1, total=3)
-        error = ("b.mp4: service call failed (RESOURCE_EXHAUSTED: video 66dcd234f241ea36: disk full: the disk of "
-                 "DATA/qdrant/edge has 0.0 MiB free, under the 256 MiB kept free (INFLUENCERS_MIN_FREE_BYTES): "
-                 "storing a crop record refused; free some space and run again)")
+        error = ("b.mp4: identity.AnalyzeVideo failed: RESOURCE_EXHAUSTED video 66dcd234f241ea36: disk full: the disk "
+                 "of DATA/qdrant/edge has 0.0 MiB free, under the 256 MiB kept free (INFLUENCERS_MIN_FREE_BYTES): "
+                 "storing a crop record refused; free some space and run again")
         yield ingest_pb2.WatchJobResponse(video=common_pb2.Video(url="b.mp4", status=FAILED, error=error), done=2,
                                           total=3)
 
@@ -134,3 +135,13 @@ def test_a_cancelled_job_whose_file_is_named_disk_full_is_said_cancelled(service
     jobs._follow(channel, "j", jobs.Tally(), 3)
     said = capsys.readouterr().err
     assert "job j was cancelled after 2 of 3 videos\n" in said and "free some space" not in said
+
+
+def test_with_json_logs_a_failed_row_is_a_record_naming_its_job_and_url_as_fields(service, caplog):
+    # Before, the record was its text alone ("FAILED  v1.mp4: gone"): no job_id to tell two jobs' rows apart.
+    _, channel = service(3)
+    caplog.set_level(logging.WARNING, logger="influencers.cli")
+    jobs._follow(channel, "j", jobs.Tally(), 3, json_logs=True)
+    failed = [r for r in caplog.records if r.getMessage().startswith("FAILED")]
+    assert [(r.job_id, r.url, r.reason) for r in failed] == [("j", "v1.mp4", "v1.mp4: gone"),
+                                                              ("j", "v2.mp4", "v2.mp4: gone")]

@@ -179,3 +179,23 @@ def test_frames_past_the_memory_limit_come_back_in_a_file_that_the_caller_remove
     with removed_after(decoded.frames) as records:
         assert sum(1 for _ in records) == len(decoded.frames) > 0
     assert not list(tmp_path.glob("spool-*"))
+
+
+def test_a_decoder_that_ended_while_idle_costs_the_next_video_none_of_its_two_tries(decoders, tmp_path):
+    # Before, the next video met the ended process at its submit and took it for its own first crash ("the decoder
+    # process ended while it decoded video ..."): one crash under it then failed it as "crashed on this file twice".
+    # So did every video that met a decoder its fork server's end had taken with it.
+    video = sorted(SMOKE.glob("*.mp4"))[0]
+    decoders.decode(order(video, tmp_path))
+    (idle,) = decoders.pids()
+    os.kill(idle, signal.SIGKILL)
+    assert _until(lambda: not _alive(idle))
+    time.sleep(1.0)  # the pool's own thread finds its process gone
+    stream = tmp_path / "clip.mp4"
+    os.mkfifo(stream)
+    caller, ended = _decode_in_background(decoders, stream, tmp_path)
+    first = _kill_the_decoder(decoders, {idle})  # one crash under this video
+    assert _until(lambda: set(decoders.pids()) - {idle, first}, 30)
+    stream.write_bytes(_as_mpeg_ts(video, tmp_path / "clip.ts").read_bytes())
+    caller.join(60)
+    assert len(ended) == 1 and not isinstance(ended[0], BaseException), ended

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Iterator
+from concurrent import futures
 from pathlib import Path
 
 import av
@@ -15,7 +16,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from influencers.v1 import analytics_pb2_grpc, common_pb2, identity_pb2, ingest_pb2
+from influencers.v1 import analytics_pb2_grpc, common_pb2, identity_pb2, identity_pb2_grpc, ingest_pb2
 from services.analytics.export import export_report
 from services.analytics.records import appearance_from_proto
 from services.analytics.server import serve_analytics
@@ -288,6 +289,49 @@ def test_a_copy_of_a_counted_video_given_another_score_says_which_score_counts(r
     assert other.video.error == "same video as a.mp4, whose score 1.186 counts, not this row's 1.5"
     assert same.video.error == "same video as a.mp4", "a copy with the same score needs no word of it"
     assert store.video_frame()["performance"].tolist() == [1.186]
+
+
+class Refusing(identity_pb2_grpc.IdentityServiceServicer):
+    """Identity answering AnalyzeVideo with `code` and `details`, as our ErrorGuard does (INTERNAL for a bug,
+    DATA_LOSS naming a damaged store under the data dir)."""
+
+    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+        self.code, self.details = code, details
+
+    def AnalyzeVideo(self, request_iterator, context):  # noqa: N802 - the service's name
+        for _ in request_iterator:
+            pass
+        context.abort(self.code, self.details)
+
+
+@pytest.mark.parametrize(("code", "details", "said"), [
+    (grpc.StatusCode.INTERNAL, "internal error in AnalyzeVideo (the service's log has the details)",
+     "identity.AnalyzeVideo failed: INTERNAL internal error in AnalyzeVideo (the service's log has the details)"),
+    (grpc.StatusCode.DATA_LOSS, "face store {data}/qdrant/edge/faces cannot be read (bad page); restore it",
+     "identity.AnalyzeVideo failed: DATA_LOSS face store DATA/qdrant/edge/faces cannot be read (bad page); "
+     "restore it"),
+])
+def test_a_row_a_service_refused_names_the_service_and_call_and_no_server_path(rig, tmp_path, code, details, said):
+    # Before: "a.mp4: service call failed (INTERNAL: internal error in AnalyzeVideo ...)", naming no service, and
+    # a damaged store's absolute path on the server in videos.csv.
+    pipeline, _, store = rig
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    identity_pb2_grpc.add_IdentityServiceServicer_to_server(
+        Refusing(code, details.format(data=pipeline.settings.data_dir.resolve())), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    channel = open_channel(f"127.0.0.1:{port}", service="ingest")
+    pipeline.identity = identity_pb2_grpc.IdentityServiceStub(channel)
+    folder = tmp_path / "m"
+    make_video(folder / "a.mp4", seed=5)
+    try:
+        outcome = pipeline.process("a.mp4", 1.0, "", "", folder)
+    finally:
+        channel.close()
+        server.stop(0)
+    assert outcome.video.status == FAILED
+    assert outcome.video.error == f"a.mp4: {said}"
+    assert store.get_video(location=str(folder / "a.mp4")).error == outcome.video.error
 
 
 def test_resubmitting_the_same_rows_processes_nothing_again_and_follows_a_changed_score(rig, tmp_path) -> None:

@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from influencers.v1 import common_pb2, ingest_pb2
+from services.common.call_names import METHOD_ATTR
 from services.common.database import database_url, open_engine
 from services.common.protoconv import seconds
 from services.ingest.job_store import (
@@ -799,6 +800,16 @@ def test_a_reconcile_failed_by_a_grpc_error_gives_the_job_its_status_and_message
     failed = wait_state(one, job.job_id, FAILED)
     assert failed.error == "UNAVAILABLE: connections to all backends failing"
 
+
+def test_a_reconcile_failed_by_a_call_of_ours_gives_the_job_the_service_and_call_that_failed(replicas) -> None:
+    # Before: "UNAVAILABLE: connections to all backends failing", naming no service.
+    (one, _), body = replicas
+    body.fail_reconcile = Unavailable()
+    setattr(body.fail_reconcile, METHOD_ATTR, "/influencers.v1.IdentityService/Recluster")  # as CallNames names it
+    job = one.start(request(1))
+    body.release(1)
+    failed = wait_state(one, job.job_id, FAILED)
+    assert failed.error == "identity.Recluster failed: UNAVAILABLE connections to all backends failing"
 
 def test_a_reconcile_is_tried_again_while_identity_is_unreachable_and_the_job_succeeds_once_it_answers(
         replicas) -> None:

@@ -3,6 +3,7 @@
 import io
 import json
 import logging
+import re
 import warnings
 
 import pytest
@@ -183,3 +184,17 @@ def test_baggage_a_caller_forged_is_logged_as_text_shown_escaped_and_never_costs
         assert len(fields["job_id"]) < 200
     else:
         assert "slow" in line and r"row='1e9\nINFO forged line'" in line and len(line) < 500
+
+
+def test_a_python_warning_is_its_category_and_message_on_one_line_with_its_source_a_field(restore_root):
+    # Before, the event was Python's text: "/path/x.py:12: UserWarning: ...\n  warnings.warn(...)\n", the source
+    # line and a line break inside it.
+    out = io.StringIO()
+    configure_logging("json", "INFO", stream=out)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.warn("resource_tracker: There appear to be 5 leaked semaphore objects", UserWarning, stacklevel=1)
+    (line,) = out.getvalue().splitlines()
+    record = json.loads(line)
+    assert record["event"] == "UserWarning: resource_tracker: There appear to be 5 leaked semaphore objects"
+    assert record["logger"] == "py.warnings" and re.fullmatch(r".*/test_logs\.py:\d+", record["source"])
