@@ -404,6 +404,37 @@ def test_a_closed_port_cannot_be_connected_to(tmp_path):
             fetch(f"http://127.0.0.1:{port}/v.mp4", tmp_path, POLICY)
 
 
+
+def test_a_name_resolving_to_hundreds_of_addresses_tries_ten_and_fails_in_one_short_line(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound, never listening: connections are refused
+        def resolver(host, port):
+            return [f"127.0.{i // 250}.{i % 250 + 1}" for i in range(300)]
+
+        policy = FetchPolicy(max_bytes=1000, timeout_s=5, allow_private=True, resolver=resolver)
+        with pytest.raises(FetchError) as err:
+            fetch(f"http://many.example:{port}/v.mp4", tmp_path, policy)
+    message = str(err.value)
+    assert message.startswith(f"http://many.example:{port}/v.mp4: cannot connect to the server (127.0.0.1: ")
+    assert "; 7 more addresses failed; 290 more addresses not tried (at most 10 are))" in message
+    assert "127.0.0.4" not in message and len(message) < 300
+
+
+def test_an_address_that_never_answers_leaves_time_for_the_next_one(raw, tmp_path):
+    server = raw(OK_HEAD + b"Content-Length: 11\r\n\r\n" + BODY)  # on 127.0.0.1
+    with socket.socket() as dead:  # 127.0.0.2, same port: its one-place queue held full, so connects hang
+        dead.bind(("127.0.0.2", server.port))
+        dead.listen(0)
+        with socket.create_connection(("127.0.0.2", server.port)):
+            policy = FetchPolicy(max_bytes=1000, timeout_s=4, allow_private=True,
+                                 resolver=lambda host, port: ["127.0.0.2", "127.0.0.1"])
+            t0 = time.monotonic()
+            got = fetch(f"http://video.example:{server.port}/v.mp4", tmp_path, policy)
+    assert got.path.read_bytes() == BODY
+    assert 1.5 < time.monotonic() - t0 < 4
+
+
 # --- TLS: the name travels as SNI and is what the certificate is checked against --------------------------
 
 
