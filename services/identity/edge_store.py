@@ -156,7 +156,7 @@ class EdgeFaceStore(FaceStore):
         try:
             self._check_schema()
             self._check_floor()
-        except (StoreDamaged, SchemaError):
+        except (StoreDamaged, SchemaError, DiskFull):  # a new store's schema record meeting a full disk: no damage
             self._close_shards()
             raise
         except Exception as exc:  # the engine's read errors are bare Exceptions: a damaged page, in one line
