@@ -84,6 +84,7 @@ class Connection:
         self.deadline = deadline
         self.buf = bytearray()
         self.eof = False
+        self.ragged = False  # the end came without TLS's closing alert (close_notify): a cut an attacker can make
 
     def __enter__(self) -> Connection:
         return self
@@ -141,6 +142,9 @@ class Connection:
             if total > max_bytes:
                 raise BadResponse(f"more than the limit of {max_bytes} bytes")
             write(data)
+        if self.ragged:  # RFC 9112 9.8: such an answer is whole only when TLS closed with its alert
+            raise BadResponse(f"incomplete download ({total} bytes, then the connection closed without TLS's closing "
+                              "alert: the answer states no length, so it may be cut short)")
         return total
 
     def _chunked(self, max_bytes: int, write: Callable[[bytes], object]) -> int:
@@ -191,7 +195,10 @@ class Connection:
         if self.eof:
             return False
         self.sock.settimeout(self.deadline.remaining())
-        data = self.sock.recv(RECV_BYTES)
+        try:
+            data = self.sock.recv(RECV_BYTES)
+        except ssl.SSLEOFError:  # the socket closed without close_notify (suppress_ragged_eofs=False)
+            data, self.ragged = b"", True
         if not data:
             self.eof = True
             return False
@@ -297,7 +304,7 @@ def _failures_said(failures: Sequence[str], untried: int) -> str:
 def _handshake(sock: socket.socket, target: Target, deadline: Deadline, tls: ssl.SSLContext) -> ssl.SSLSocket:
     try:
         sock.settimeout(deadline.remaining())
-        return tls.wrap_socket(sock, server_hostname=target.host)
+        return tls.wrap_socket(sock, server_hostname=target.host, suppress_ragged_eofs=False)
     except ssl.SSLCertVerificationError as exc:
         sock.close()
         raise CannotConnect(f"TLS certificate refused: {exc.verify_message}") from exc

@@ -19,6 +19,7 @@ from collections.abc import Callable
 import pytest
 
 from services.ingest.fetch import FetchError, FetchPolicy, fetch
+from services.ingest.http_wire import BadResponse
 from services.ingest.netguard import parse_url
 from services.ingest.pinned_http import CannotConnect, Deadline, open_connection
 
@@ -470,6 +471,45 @@ def test_https_connects_to_the_pinned_address_with_the_name_as_sni_and_host(tls_
     assert tls_server.server_names == ["video.example"]
     assert f"host: video.example:{tls_server.port}".encode() in tls_server.requests[0].lower()
 
+
+
+def answered_then_closed(head: bytes, alert: bool):
+    """An answer that sends `head` and BODY, then closes the TLS connection with its closing alert (close_notify)
+    when `alert`, else the TCP connection under it (a cut an attacker on the path can make)."""
+    def answer(conn):
+        conn.sendall(head + BODY)
+        if alert:
+            conn.unwrap()
+        else:
+            socket.socket(fileno=conn.detach()).close()
+    return answer
+
+
+@pytest.mark.parametrize(("head", "alert", "whole"), [
+    pytest.param(b"HTTP/1.0 200 OK\r\n\r\n", False, False, id="no-length-cut"),
+    pytest.param(b"HTTP/1.0 200 OK\r\n\r\n", True, True, id="no-length-closed-with-alert"),
+    pytest.param(OK_HEAD + b"Content-Length: 11\r\n\r\n", False, True, id="length-stated"),
+])
+def test_an_https_answer_of_no_stated_length_ending_without_tls_closing_alert_is_incomplete(
+        raw, certificate, head, alert, whole):
+    # RFC 9112 9.8: an answer stating no length is whole only when TLS closes with its alert. The cut was taken
+    # for the end (Python's suppress_ragged_eofs): a video cut short by anyone on the path, analysed as whole.
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*certificate)
+    server = raw(answered_then_closed(head, alert), tls=context)
+    target = parse_url(f"https://video.example:{server.port}/v.mp4")
+    trusting = ssl.create_default_context(cafile=str(certificate[0]))
+    got = []
+    with open_connection(target, [ipaddress.ip_address("127.0.0.1")], Deadline(5), trusting) as conn:
+        head_read = conn.request_head(target)
+        if whole:
+            assert conn.stream_body(head_read, 1000, got.append) == len(BODY)
+            assert b"".join(got) == BODY
+        else:
+            with pytest.raises(BadResponse, match=re.escape(
+                    "incomplete download (11 bytes, then the connection closed without TLS's closing alert: the "
+                    "answer states no length, so it may be cut short)")):
+                conn.stream_body(head_read, 1000, got.append)
 
 def test_a_certificate_for_another_name_is_refused(tls_server, certificate):
     trusting = ssl.create_default_context(cafile=str(certificate[0]))
