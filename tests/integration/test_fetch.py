@@ -377,6 +377,25 @@ def test_a_download_meeting_a_full_disk_fails_saying_disk_full_so_the_job_stops_
     assert [p.name for p in disk.iterdir()] == ["filler"]
 
 
+
+def test_a_download_stops_before_it_takes_the_room_the_stores_keep_free_saying_disk_full(raw, tmp_path, tmpfs):
+    # The stores keep INFLUENCERS_MIN_FREE_BYTES free (Edge maps its files: a write into a full disk is a
+    # SIGBUS), and the frame spool stops short of it; a download (512 MB at most, or a server's endless body)
+    # wrote on until the disk's last byte.
+    disk = tmpfs("16m")
+    body = bytes(8 << 20)
+    server = raw(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    policy = FetchPolicy(max_bytes=len(body), timeout_s=10, allow_private=True, tmp_dir=disk,
+                         min_free_bytes=12 << 20)
+    with pytest.raises(FetchError) as err:
+        fetch(server.url, tmp_path, policy)
+    assert str(err.value).startswith(f"{server.url}: disk full: the disk of {disk} has ")
+    assert str(err.value).endswith("(INFLUENCERS_MIN_FREE_BYTES): writing a download refused; free some space and "
+                                   "run again")
+    assert list(disk.iterdir()) == []
+    assert fetch(server.url, tmp_path, FetchPolicy(max_bytes=len(body), timeout_s=10, allow_private=True,
+                                                   tmp_dir=disk, min_free_bytes=4 << 20)).size == len(body)
+
 def test_a_gzip_encoded_answer_is_kept_as_bytes_and_never_decompressed(raw, tmp_path):
     bomb = gzip.compress(bytes(10_000_000))  # 10 MB of zeros in ~10 kB
     server = raw(OK_HEAD + b"Content-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(bomb) + bomb)
