@@ -45,3 +45,17 @@ def test_a_client_holding_a_hundred_idle_connections_leaves_the_page_to_the_othe
         idle[MAX_PER_CLIENT - 1].sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         assert idle[MAX_PER_CLIENT - 1].recv(12) == b"HTTP/1.1 200"
         assert idle[-1].recv(1) == b""
+
+
+def test_a_body_over_the_pages_limit_is_refused_by_its_length_before_a_byte_of_it_is_read(page) -> None:
+    # Waitress read up to 1 GB of any POST, sign-in's too (no session needed), into a temporary file before the
+    # page answered 413: 300 MiB were taken (150 s of it) for one request, and a client may open a hundred.
+    url, port = page
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"POST /signin HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                     b"Content-Length: 314572800\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert b"larger than the page takes: at most 25 MB in all" in answer, answer[-2000:]
