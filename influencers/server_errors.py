@@ -48,8 +48,11 @@ class _PageErrorTask(ErrorTask):
 
     def execute(self) -> None:
         error = self.request.error
+        # A body over the page's limit: the page's own words, which name its limits ("exceeds max_body of 26214400"
+        # names a byte count), as when the page itself refuses one.
+        detail = "" if int(error.code) == 413 else str(error.body)
         try:
-            status, headers, body = render(self.app, _path(self.request), int(error.code), str(error.body))
+            status, headers, body = render(self.app, _path(self.request), int(error.code), detail)
         except Exception:  # the page failed: the client still gets waitress's short answer
             log.exception("the page's error page for a request waitress refused (%s) failed", error.code)
             super().execute()

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram, disable_created_metrics
 from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.exposition import start_http_server
 
+from services.common.metrics_http import serve_metrics_http
 from services.common.stage_clock import CPU_SUFFIX
 
 log = logging.getLogger(__name__)
@@ -278,7 +278,7 @@ def start_metrics_server(host: str, port: int) -> MetricsServer:
     port). MetricsPortInUse when the port is taken."""
     families()
     try:
-        httpd, thread = start_http_server(port, addr=host.strip("[]"))
+        httpd, thread = serve_metrics_http(host.strip("[]"), port)
     except OSError as exc:
         if exc.errno != errno.EADDRINUSE:
             raise

@@ -23,7 +23,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from services.common.boundary import escaped
-from services.common.damage import DISK_FULL
+from services.common.damage import DISK_FULL, DiskFull, check_room
 from services.common.file_kind import file_kind
 from services.common.url_secrets import secrets_hidden
 from services.ingest.http_wire import BadResponse, ByteRange, Head, partial_range, status_problem
@@ -45,6 +45,7 @@ MAX_REDIRECTS = 5
 MAX_PARTS = 16  # answers to one download when the server sends the file in parts (206), the first included
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 SHOWN_URL_CHARS = 200  # of a URL named in an error message
+CHECK_EVERY_BYTES = 8 << 20  # of a download written before the disk's free space is looked at again
 
 
 class FetchError(Exception):
@@ -72,7 +73,8 @@ class Fetched:
 class FetchPolicy:
     """Limits of one fetch: `max_bytes` of video, `timeout_s` seconds of wall clock for a whole download
     (every redirect, headers and body). `resolver` maps a host name to addresses (default: the system's);
-    tests inject one to decide about addresses without connecting anywhere."""
+    tests inject one to decide about addresses without connecting anywhere. `min_free_bytes`: the room a download
+    leaves free on the disk of `tmp_dir` (settings.min_free_bytes; 0: none)."""
 
     max_bytes: int
     timeout_s: float
@@ -80,6 +82,7 @@ class FetchPolicy:
     allowed_root: Path | None = None
     tmp_dir: Path | None = None
     resolver: Resolver | None = None
+    min_free_bytes: int = 0
 
 
 def is_remote(url: str) -> bool:
@@ -271,7 +274,7 @@ def _get(url: str, policy: FetchPolicy, deadline: Deadline) -> Fetched | str:
             raise BadResponse(status_problem(head.status, head.get("retry-after")))
         if part is not None and part.complete > policy.max_bytes:
             raise BadResponse(f"{part.complete} bytes is more than the limit of {policy.max_bytes}")
-        spool = _Spool(policy.tmp_dir)
+        spool = _Spool(policy.tmp_dir, policy.min_free_bytes)
         try:
             _take(conn, head, part, spool, policy)
         except BaseException:
@@ -359,9 +362,11 @@ def _same_file(first: Head, later: Head) -> None:
 
 
 class _Spool:
-    """The download's temporary file, its size in bytes and the SHA-256 of what was written to it."""
+    """The download's temporary file, its size in bytes and the SHA-256 of what was written to it. It never takes
+    the last `min_free_bytes` of its disk, which the stores keep free (Edge maps its files: a write into a full disk
+    is a SIGBUS): a download of 512 MB, or a server's endless body, filled the disk to its last byte."""
 
-    def __init__(self, tmp_dir: Path | None) -> None:
+    def __init__(self, tmp_dir: Path | None, min_free_bytes: int = 0) -> None:
         try:
             fd, name = tempfile.mkstemp(prefix="video-", suffix=".mp4", dir=tmp_dir)
         except OSError as exc:
@@ -370,14 +375,32 @@ class _Spool:
         self.file = open(fd, "wb")  # noqa: SIM115 - closed by close() or discard()
         self.hash = hashlib.sha256()
         self.size = 0
+        self.min_free_bytes = min_free_bytes
+        self._room = 0  # bytes that may still be written before the free space is looked at again
 
     def write(self, data: bytes) -> None:
+        self._make_room(len(data))
         self.hash.update(data)
         self.size += len(data)
         try:
             self.file.write(data)
         except OSError as exc:  # not the network's fault: say so
             raise _unwritable(exc, self.path.parent) from exc
+
+    def _make_room(self, size: int) -> None:
+        """DISK_FULL when `size` more bytes would leave less than min_free_bytes free; the free space is looked at
+        again once the room found last time (CHECK_EVERY_BYTES at most) is spent."""
+        if not self.min_free_bytes:
+            return
+        if size > self._room:
+            try:
+                free = check_room(self.path.parent, self.min_free_bytes + size, "writing a download")
+            except DiskFull as exc:
+                raise _Failed(str(exc)) from None
+            except OSError as exc:
+                raise _unwritable(exc, self.path.parent) from exc
+            self._room = min(free - self.min_free_bytes, max(CHECK_EVERY_BYTES, size))
+        self._room -= size
 
     def restart(self) -> None:
         """Empties the file: what came is not part of the file that comes next."""

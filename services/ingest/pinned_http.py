@@ -30,6 +30,9 @@ from services.ingest.netguard import IPAddress, Target
 
 RECV_BYTES = 1 << 16
 MAX_INTERIM = 5  # 1xx heads skipped before the real answer
+MAX_ADDRESSES = 10  # tried for one connection: a name may resolve to hundreds, each one a connect
+CONNECT_TRY_S = 10.0  # at most for one address while others remain: a dead first one (a broken IPv6 route)
+SHOWN_FAILURES = 3  # addresses named in a "cannot connect" message
 USER_AGENT = "influencers-ingest/1"
 T = TypeVar("T")
 
@@ -81,6 +84,7 @@ class Connection:
         self.deadline = deadline
         self.buf = bytearray()
         self.eof = False
+        self.ragged = False  # the end came without TLS's closing alert (close_notify): a cut an attacker can make
 
     def __enter__(self) -> Connection:
         return self
@@ -138,6 +142,9 @@ class Connection:
             if total > max_bytes:
                 raise BadResponse(f"more than the limit of {max_bytes} bytes")
             write(data)
+        if self.ragged:  # RFC 9112 9.8: such an answer is whole only when TLS closed with its alert
+            raise BadResponse(f"incomplete download ({total} bytes, then the connection closed without TLS's closing "
+                              "alert: the answer states no length, so it may be cut short)")
         return total
 
     def _chunked(self, max_bytes: int, write: Callable[[bytes], object]) -> int:
@@ -188,7 +195,10 @@ class Connection:
         if self.eof:
             return False
         self.sock.settimeout(self.deadline.remaining())
-        data = self.sock.recv(RECV_BYTES)
+        try:
+            data = self.sock.recv(RECV_BYTES)
+        except ssl.SSLEOFError:  # the socket closed without close_notify (suppress_ragged_eofs=False)
+            data, self.ragged = b"", True
         if not data:
             self.eof = True
             return False
@@ -250,17 +260,27 @@ class Connection:
 
 def open_connection(target: Target, addresses: Sequence[IPAddress], deadline: Deadline,
                     tls: ssl.SSLContext | None = None) -> Connection:
-    """Connects to the first of `addresses` that answers (TLS for https, certificate checked for the name)."""
+    """Connects to the first of `addresses` that answers (TLS for https, certificate checked for the name).
+
+    At most MAX_ADDRESSES are tried, each but the last for half the time left (CONNECT_TRY_S at most), so that
+    an address that never answers leaves time for the next; CannotConnect names a few failures and counts
+    the rest."""
+    tried = list(addresses)[:MAX_ADDRESSES]
     failures = []
-    for ip in addresses:
+    for i, ip in enumerate(tried):
+        last = i == len(tried) - 1
         family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         try:
-            sock.settimeout(deadline.remaining())
+            left = deadline.remaining()
+            sock.settimeout(left if last else min(left / 2, CONNECT_TRY_S))
             sock.connect((str(ip), target.port))
         except TimeoutError:
             sock.close()
-            raise
+            if last:
+                raise
+            failures.append(f"{ip}: timed out")
+            continue
         except OSError as exc:
             sock.close()
             failures.append(f"{ip}: {exc.strerror or exc.__class__.__name__}")
@@ -268,13 +288,23 @@ def open_connection(target: Target, addresses: Sequence[IPAddress], deadline: De
         if target.scheme == "https":
             sock = _handshake(sock, target, deadline, tls or ssl.create_default_context())
         return Connection(sock, deadline)
-    raise CannotConnect("; ".join(failures) or "no address")
+    raise CannotConnect(_failures_said(failures, len(addresses) - len(tried)))
+
+
+def _failures_said(failures: Sequence[str], untried: int) -> str:
+    """The first SHOWN_FAILURES failures, then how many more failed and how many addresses were not tried."""
+    said = "; ".join(failures[:SHOWN_FAILURES]) or "no address"
+    if len(failures) > SHOWN_FAILURES:
+        said += f"; {len(failures) - SHOWN_FAILURES} more addresses failed"
+    if untried:
+        said += f"; {untried} more addresses not tried (at most {MAX_ADDRESSES} are)"
+    return said
 
 
 def _handshake(sock: socket.socket, target: Target, deadline: Deadline, tls: ssl.SSLContext) -> ssl.SSLSocket:
     try:
         sock.settimeout(deadline.remaining())
-        return tls.wrap_socket(sock, server_hostname=target.host)
+        return tls.wrap_socket(sock, server_hostname=target.host, suppress_ragged_eofs=False)
     except ssl.SSLCertVerificationError as exc:
         sock.close()
         raise CannotConnect(f"TLS certificate refused: {exc.verify_message}") from exc

@@ -124,7 +124,7 @@ class VideoPipeline:
         # One decoder process for each row thread of the job queue (IngestProcess: worker_count + 1).
         self.decoders = Decoders(settings.worker_count + 1)
         self.policy = FetchPolicy(settings.max_video_bytes, settings.fetch_timeout_s, settings.allow_private_urls,
-                                  root, tmp_dir=self.scratch.path)
+                                  root, tmp_dir=self.scratch.path, min_free_bytes=settings.min_free_bytes)
 
     def close(self) -> None:
         """Stops the decoder processes and removes this process's download folder (and what is still in it)."""

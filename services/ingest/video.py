@@ -449,11 +449,29 @@ def _ends_within(path: Path, index: int, max_seconds: float) -> bool:
             container.seek(container.duration + (container.start_time or 0), backward=True)
             packets = itertools.islice(container.demux(stream), END_PACKETS)
             last = max((p.pts for p in packets if p.pts is not None), default=None)
-            if last is None or stream.time_base is None:
+            if stream.time_base is None:
                 return False
+            if last is None:  # the seek ran off the file's end: a container of no index (FLV, its onMetaData lying)
+                return _read_within(path, index, max_seconds)
             return float((last - (stream.start_time or 0)) * stream.time_base) <= max_seconds
     except DECODE_ERRORS:
         return False
+
+
+def _read_within(path: Path, index: int, max_seconds: float) -> bool:
+    """Whether the video stream `index` of the file at `path` ends within `max_seconds` of its start, its packets
+    read from the start (never decoded) until one lies past the limit: max_seconds of packets at most. False
+    for a stream of no timed packet."""
+    with open_file(path, timeout=30.0) as container:
+        stream = container.streams[index]
+        start, seen = stream.start_time or 0, False
+        for packet in container.demux(stream):
+            if packet.pts is None:
+                continue
+            if float((packet.pts - start) * stream.time_base) > max_seconds:
+                return False
+            seen = True
+        return seen
 
 
 def open_video(path: Path, max_pixels: int = 4096 * 4096, max_seconds: float = 3600.0) -> tuple[

@@ -4,6 +4,7 @@
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -222,3 +223,31 @@ def test_analytics_missing_people_identity_holds_is_rebuilt_from_identity_at_sta
         assert set(stack.store.appearance_frame().influencer_id) == people
     finally:
         stack.stop()
+
+
+def test_a_first_start_killed_while_the_face_store_is_made_leaves_no_store_that_the_next_start_calls_damaged(
+        tmp_path):
+    # Found by a first `run` on a full disk (SIGBUS) and by Ctrl-C in its first second: the shards were made in
+    # place, faces/ (0.4 s) then side/, and a kill between them left a store every later start refused as
+    # damaged ("side/ is missing ...; restore DATA/qdrant/edge from a backup"), of a store that never held a face.
+    qdrant = tmp_path / "data" / "qdrant"
+    child = subprocess.Popen([sys.executable, "-c", "import sys; from pathlib import Path; "
+                              "from services.identity.edge_store import EdgeFaceStore; "
+                              "EdgeFaceStore(Path(sys.argv[1]))", str(qdrant / "edge")],
+                             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        while child.poll() is None and not list(qdrant.glob("*/faces/edge_config.json")):
+            time.sleep(0.002)
+    finally:
+        child.kill()
+        child.wait()
+    assert child.returncode == -9, "the store was made before the kill: nothing was tested"
+    assert not (qdrant / "edge" / "side").exists()
+    store = EdgeFaceStore(qdrant / "edge")
+    try:
+        store.upsert([FacePoint(point_id("00000000000000a1", 0, 0), np.ones(128, np.float32),
+                                FaceRecord(video_id="00000000000000a1", person=0, influencer_id="inf_0000000001"))])
+        assert store.count() == 1
+    finally:
+        store.close()
+    assert sorted(p.name for p in qdrant.iterdir()) == ["edge"]

@@ -19,6 +19,7 @@ from collections.abc import Callable
 import pytest
 
 from services.ingest.fetch import FetchError, FetchPolicy, fetch
+from services.ingest.http_wire import BadResponse
 from services.ingest.netguard import parse_url
 from services.ingest.pinned_http import CannotConnect, Deadline, open_connection
 
@@ -376,6 +377,25 @@ def test_a_download_meeting_a_full_disk_fails_saying_disk_full_so_the_job_stops_
     assert [p.name for p in disk.iterdir()] == ["filler"]
 
 
+
+def test_a_download_stops_before_it_takes_the_room_the_stores_keep_free_saying_disk_full(raw, tmp_path, tmpfs):
+    # The stores keep INFLUENCERS_MIN_FREE_BYTES free (Edge maps its files: a write into a full disk is a
+    # SIGBUS), and the frame spool stops short of it; a download (512 MB at most, or a server's endless body)
+    # wrote on until the disk's last byte.
+    disk = tmpfs("16m")
+    body = bytes(8 << 20)
+    server = raw(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    policy = FetchPolicy(max_bytes=len(body), timeout_s=10, allow_private=True, tmp_dir=disk,
+                         min_free_bytes=12 << 20)
+    with pytest.raises(FetchError) as err:
+        fetch(server.url, tmp_path, policy)
+    assert str(err.value).startswith(f"{server.url}: disk full: the disk of {disk} has ")
+    assert str(err.value).endswith("(INFLUENCERS_MIN_FREE_BYTES): writing a download refused; free some space and "
+                                   "run again")
+    assert list(disk.iterdir()) == []
+    assert fetch(server.url, tmp_path, FetchPolicy(max_bytes=len(body), timeout_s=10, allow_private=True,
+                                                   tmp_dir=disk, min_free_bytes=4 << 20)).size == len(body)
+
 def test_a_gzip_encoded_answer_is_kept_as_bytes_and_never_decompressed(raw, tmp_path):
     bomb = gzip.compress(bytes(10_000_000))  # 10 MB of zeros in ~10 kB
     server = raw(OK_HEAD + b"Content-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(bomb) + bomb)
@@ -402,6 +422,37 @@ def test_a_closed_port_cannot_be_connected_to(tmp_path):
         port = s.getsockname()[1]  # bound, never listening: connections are refused
         with pytest.raises(FetchError, match="cannot connect to the server"):
             fetch(f"http://127.0.0.1:{port}/v.mp4", tmp_path, POLICY)
+
+
+
+def test_a_name_resolving_to_hundreds_of_addresses_tries_ten_and_fails_in_one_short_line(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound, never listening: connections are refused
+        def resolver(host, port):
+            return [f"127.0.{i // 250}.{i % 250 + 1}" for i in range(300)]
+
+        policy = FetchPolicy(max_bytes=1000, timeout_s=5, allow_private=True, resolver=resolver)
+        with pytest.raises(FetchError) as err:
+            fetch(f"http://many.example:{port}/v.mp4", tmp_path, policy)
+    message = str(err.value)
+    assert message.startswith(f"http://many.example:{port}/v.mp4: cannot connect to the server (127.0.0.1: ")
+    assert "; 7 more addresses failed; 290 more addresses not tried (at most 10 are))" in message
+    assert "127.0.0.4" not in message and len(message) < 300
+
+
+def test_an_address_that_never_answers_leaves_time_for_the_next_one(raw, tmp_path):
+    server = raw(OK_HEAD + b"Content-Length: 11\r\n\r\n" + BODY)  # on 127.0.0.1
+    with socket.socket() as dead:  # 127.0.0.2, same port: its one-place queue held full, so connects hang
+        dead.bind(("127.0.0.2", server.port))
+        dead.listen(0)
+        with socket.create_connection(("127.0.0.2", server.port)):
+            policy = FetchPolicy(max_bytes=1000, timeout_s=4, allow_private=True,
+                                 resolver=lambda host, port: ["127.0.0.2", "127.0.0.1"])
+            t0 = time.monotonic()
+            got = fetch(f"http://video.example:{server.port}/v.mp4", tmp_path, policy)
+    assert got.path.read_bytes() == BODY
+    assert 1.5 < time.monotonic() - t0 < 4
 
 
 # --- TLS: the name travels as SNI and is what the certificate is checked against --------------------------
@@ -439,6 +490,45 @@ def test_https_connects_to_the_pinned_address_with_the_name_as_sni_and_host(tls_
     assert tls_server.server_names == ["video.example"]
     assert f"host: video.example:{tls_server.port}".encode() in tls_server.requests[0].lower()
 
+
+
+def answered_then_closed(head: bytes, alert: bool):
+    """An answer that sends `head` and BODY, then closes the TLS connection with its closing alert (close_notify)
+    when `alert`, else the TCP connection under it (a cut an attacker on the path can make)."""
+    def answer(conn):
+        conn.sendall(head + BODY)
+        if alert:
+            conn.unwrap()
+        else:
+            socket.socket(fileno=conn.detach()).close()
+    return answer
+
+
+@pytest.mark.parametrize(("head", "alert", "whole"), [
+    pytest.param(b"HTTP/1.0 200 OK\r\n\r\n", False, False, id="no-length-cut"),
+    pytest.param(b"HTTP/1.0 200 OK\r\n\r\n", True, True, id="no-length-closed-with-alert"),
+    pytest.param(OK_HEAD + b"Content-Length: 11\r\n\r\n", False, True, id="length-stated"),
+])
+def test_an_https_answer_of_no_stated_length_ending_without_tls_closing_alert_is_incomplete(
+        raw, certificate, head, alert, whole):
+    # RFC 9112 9.8: an answer stating no length is whole only when TLS closes with its alert. The cut was taken
+    # for the end (Python's suppress_ragged_eofs): a video cut short by anyone on the path, analysed as whole.
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*certificate)
+    server = raw(answered_then_closed(head, alert), tls=context)
+    target = parse_url(f"https://video.example:{server.port}/v.mp4")
+    trusting = ssl.create_default_context(cafile=str(certificate[0]))
+    got = []
+    with open_connection(target, [ipaddress.ip_address("127.0.0.1")], Deadline(5), trusting) as conn:
+        head_read = conn.request_head(target)
+        if whole:
+            assert conn.stream_body(head_read, 1000, got.append) == len(BODY)
+            assert b"".join(got) == BODY
+        else:
+            with pytest.raises(BadResponse, match=re.escape(
+                    "incomplete download (11 bytes, then the connection closed without TLS's closing alert: the "
+                    "answer states no length, so it may be cut short)")):
+                conn.stream_body(head_read, 1000, got.append)
 
 def test_a_certificate_for_another_name_is_refused(tls_server, certificate):
     trusting = ssl.create_default_context(cafile=str(certificate[0]))

@@ -166,3 +166,22 @@ def test_a_new_data_dir_on_a_full_disk_is_refused_as_a_full_disk_naming_it(small
     assert code == 2, said
     assert errors == [f"influencers: error: disk full: the disk of data dir {data} has no space left (writing its "
                       ".lock file); free some space and run again"], said
+
+
+def test_a_new_face_store_whose_first_record_meets_a_full_disk_is_refused_as_a_full_disk_not_as_damaged(tmp_path):
+    # Found by a first `run` with 257 MiB free: the start's check passed, making the store took 48 MiB (its
+    # WALs), and its schema record met the 256 MiB kept free: "face store .../side cannot be read (disk full:
+    # ...); restore DATA/qdrant/edge from a backup", of a store that had never held anything.
+    from services.common.damage import DiskFull
+    from services.identity.edge_store import EdgeFaceStore
+
+    edge = tmp_path / "qdrant" / "edge"
+    with pytest.raises(DiskFull) as err:
+        EdgeFaceStore(edge, min_free_bytes=1 << 62)  # no disk has that much free
+    assert str(err.value).startswith("disk full: ") and "storing a schema record refused" in str(err.value)
+    assert "restore" not in str(err.value)
+    store = EdgeFaceStore(edge)  # once there is room
+    try:
+        assert store.count() == 0 and store.get_side("schema", "faces") is not None
+    finally:
+        store.close()

@@ -75,3 +75,28 @@ def test_a_service_without_the_variable_serves_no_metrics(tmp_path):
         assert listening and not listening & {port, 9464}, listening
     finally:
         stop(process)
+
+
+def test_connections_to_the_metrics_port_that_send_nothing_hold_no_thread_past_the_cap_and_are_closed_when_idle():
+    # The endpoint (prometheus_client's server) gave each connection a thread with no timeout and no limit, in the
+    # services' own process: 200 idle sockets were 200 threads held for good, and no token guards the port.
+    import threading
+    from contextlib import ExitStack
+
+    from services.common.metrics_http import serve_metrics_http
+
+    httpd, thread = serve_metrics_http("127.0.0.1", 0, max_connections=4, idle_s=1.0)
+    port = httpd.server_address[1]
+    before = threading.active_count()
+    try:
+        with ExitStack() as stack:
+            idle = [stack.enter_context(socket.create_connection(("127.0.0.1", port), timeout=10))
+                    for _ in range(40)]
+            assert idle[-1].recv(1) == b""  # past the cap: closed as accepted
+            assert threading.active_count() <= before + 4
+            assert idle[0].recv(1) == b""  # silent for idle_s: closed, its thread freed
+            assert "python_info" in scrape(port, 30)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)

@@ -643,6 +643,29 @@ def test_a_matroska_file_stating_ten_hours_that_holds_four_seconds_is_decoded_fo
     assert info.warning == "decoding stopped at 4.0 s of the 36000.0 s the file states (the file is cut short)"
 
 
+
+def flv_stating(path: Path, seconds: float, frames: int) -> Path:
+    """An FLV of `frames` frames at 25 fps whose onMetaData states `seconds` (an 8-byte float after its name)."""
+    data = bytearray(write_video(path, moving(96, 128, frames), fmt="flv").read_bytes())
+    at = data.index(b"duration") + len(b"duration") + 1  # the AMF number's type byte, then the value
+    struct.pack_into(">d", data, at, seconds)
+    path.write_bytes(data)
+    return path
+
+
+def test_an_flv_stating_ten_hours_that_holds_four_seconds_is_decoded_for_what_it_holds(tmp_path):
+    """FLV keeps no index: the seek to its stated end ran off the file and found no packet, and the stated
+    length was believed: `36000 s is longer than the limit of 60 s` for 4 s of video. Its packets are read from
+    the start instead, up to the limit."""
+    info, frames = decode(flv_stating(tmp_path / "claims.flv", 36_000.0, 100), max_seconds=60.0)
+    assert info.duration_s == pytest.approx(4.0, abs=0.1) and frames[-1].timestamp_s >= 3.0
+    assert info.warning == "decoding stopped at 4.0 s of the 36000.0 s the file states (the file is cut short)"
+
+
+def test_an_flv_stating_ten_hours_that_holds_more_than_the_limit_is_refused_by_its_stated_length(tmp_path):
+    with pytest.raises(VideoError, match=r"^36000 s is longer than the limit of 3 s$"):
+        decode(flv_stating(tmp_path / "long.flv", 36_000.0, 200), max_seconds=3.0)
+
 def test_frames_the_decoder_had_to_fill_in_are_counted_in_a_warning(tmp_path):
     """Damaged bytes inside a frame (a bad copy, a flaky card) are papered over by the decoder, its picture
     smeared: the row is done, and says how many frames were damaged. Before, nothing said so: a copy of a
