@@ -136,3 +136,11 @@ def test_numbers_side_by_side_in_a_sentence_have_the_same_decimals() -> None:
     assert numbers(12.3, 0.5) == ["12.3", "0.5"]
     assert numbers(1234.5, 3.25) == ["1,234", "3"]
     assert numbers(0.0, 0.0) == ["0.00", "0.00"]
+
+
+def test_the_overview_says_the_benjamini_hochberg_sentence_once(store) -> None:
+    # Was twice: under the table and again in "How to read these numbers", the second time beside its own
+    # "(Benjamini–Hochberg, 5% false discovery rate)".
+    page = create_app(store).test_client().get("/").get_data(as_text=True)
+    assert page.count("Benjamini") == 1
+    assert page.count("Verdicts are read across all influencers at once") == 1
