@@ -85,11 +85,12 @@ def videos_table(rows: list[VideoRow]) -> pd.DataFrame:
         {"performance": "float64", "duration_s": "float64", "faces": "int64"})
 
 
-def table(store: AnalyticsStore, analysis: Analysis, name: str, root: str = "") -> pd.DataFrame:
+def table(store: AnalyticsStore, analysis: Analysis, name: str, root: str = "", min_videos: int = 0) -> pd.DataFrame:
     """The named table of TABLES as written for people (export_format: rounded, locations relative to `root`,
-    the allowed folder); KeyError for any other name."""
+    the allowed folder); KeyError for any other name. `min_videos` keeps the influencers in at least that many
+    videos, as the overview's "Minimum videos" lists them (influencers only: the other tables are of videos)."""
     if name == "influencers":
-        frame = influencers_table(analysis)
+        frame = influencers_table(analysis, min_videos)
     elif name == "appearances":
         frame = appearances_table(analysis)
     elif name == "videos":

@@ -144,3 +144,18 @@ def test_the_overview_says_the_benjamini_hochberg_sentence_once(store) -> None:
     page = create_app(store).test_client().get("/").get_data(as_text=True)
     assert page.count("Benjamini") == 1
     assert page.count("Verdicts are read across all influencers at once") == 1
+
+
+def test_the_influencer_downloads_hold_the_influencers_the_minimum_videos_setting_lists(store) -> None:
+    # Was: the links ignored ?min_videos=, and the files held all four influencers while the page listed two.
+    client = create_app(store).test_client()
+    page = client.get("/?min_videos=5").get_data(as_text=True)
+    assert 'href="/download/influencers.csv?min_videos=5"' in page
+    assert 'href="/api/influencers.json?min_videos=5"' in page
+    assert "the 2 listed, in 5+ videos" in page
+    csv = client.get("/download/influencers.csv?min_videos=5").get_data(as_text=True).splitlines()
+    assert [line.split(",")[0] for line in csv[1:]] == [ALICE, BOB]
+    assert {r["influencer_id"] for r in client.get("/api/influencers.json?min_videos=5").get_json()} == {ALICE, BOB}
+    assert len(client.get("/api/influencers.json").get_json()) == 4
+    assert len(client.get("/api/videos.json?min_videos=5").get_json()) == 16, "every video, whatever the setting"
+    assert 'href="/download/influencers.csv"' in client.get("/").get_data(as_text=True)

@@ -206,4 +206,5 @@ def download_json(name: str) -> Response:
 def _table(name: str) -> Any:
     if name not in report.TABLES:
         abort(404)
-    return report.table(_store(), _analysis(), name, current_app.config.get("ALLOWED_ROOT", ""))
+    return report.table(_store(), _analysis(), name, current_app.config.get("ALLOWED_ROOT", ""),
+                        _min_videos() if name == "influencers" else 0)
