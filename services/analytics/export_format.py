@@ -50,6 +50,21 @@ def significant(values: np.ndarray | pd.Series, digits: int = SIGNIFICANT) -> np
     return out
 
 
+def statistic_text(value: object, signed: bool = False) -> str:
+    """A statistic as the page shows it: rounded by `significant`, as `rounded` writes it in every export, and
+    written as the CSV and JSON files write it (1.875, 0.004372, 2.871e-14), whole numbers without their ".0";
+    `signed`: "+" before a positive one. "–" for none (None, NaN). The page rounds nothing else, so that it
+    never shows 1.87 where a file says 1.875 (rounded again, 1.88)."""
+    if value is None or not isinstance(value, int | float | np.floating | np.integer):
+        return "–"
+    number = float(value)
+    if number != number:
+        return "–"
+    text = repr(float(significant(np.array([number]))[0]))
+    text = text.removesuffix(".0")
+    return "+" + text if signed and number > 0 else text
+
+
 def rounded(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of table `name` (a key of STATISTICS) with its statistics and seconds rounded."""
     out = frame.copy()

@@ -3,6 +3,8 @@ error rate in a sentence, identity's doubt per influencer, a plain model card an
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import numpy as np
 import pytest
 
 from influencers.v1 import identity_pb2
+from services.analytics.export_format import statistic_text
 from services.analytics.model import ModelQuality, evaluate, fit_predictor
 from services.analytics.model_card import model_card, numbers
 from services.analytics.records import DONE, AppearanceRow, VideoRow
@@ -159,3 +162,33 @@ def test_the_influencer_downloads_hold_the_influencers_the_minimum_videos_settin
     assert len(client.get("/api/influencers.json").get_json()) == 4
     assert len(client.get("/api/videos.json?min_videos=5").get_json()) == 16, "every video, whatever the setting"
     assert 'href="/download/influencers.csv"' in client.get("/").get_data(as_text=True)
+
+
+def _as_written(cell: str) -> str:
+    return cell.removesuffix(".0")
+
+
+def test_the_page_shows_each_estimate_interval_mean_and_effect_as_the_download_writes_it(store) -> None:
+    # Was: the page rounded the unrounded numbers to 2 decimals and the files to 4 significant digits, so that
+    # a file's 1.875 could be 1.87 on the page (and 1.88 to whoever rounded the file's).
+    client = create_app(store).test_client()
+    overview = client.get("/").get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(client.get("/download/influencers.csv").get_data(as_text=True))))
+    for row in rows:
+        if row["ci_low"]:
+            interval = f'class="ci interval">[{_as_written(row["ci_low"])}, {_as_written(row["ci_high"])}]'
+            assert interval in overview, row["influencer_id"]
+        assert f'>{_as_written(row["avg_performance"])}</td>' in overview
+        effect = float(row["attributed_effect"])
+        assert f'>{"+" if effect > 0 else ""}{_as_written(row["attributed_effect"])}</td>' in overview
+        page = client.get(f'/influencer/{row["influencer_id"]}').get_data(as_text=True)
+        assert f'<dd>{_as_written(row["shrunken_mean"])} ' in page
+
+
+def test_a_statistic_is_shown_with_the_digits_the_exports_write() -> None:
+    assert statistic_text(1.8749999999) == "1.875"  # not 1.87, the unrounded number's two decimals
+    assert statistic_text(0.0043719) == "0.004372"
+    assert statistic_text(12345.6) == "12350"
+    assert statistic_text(0.01234, signed=True) == "+0.01234"
+    assert statistic_text(-0.5, signed=True) == "-0.5"
+    assert statistic_text(float("nan")) == statistic_text(None) == "–"
