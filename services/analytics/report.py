@@ -95,7 +95,7 @@ def table(store: AnalyticsStore, analysis: Analysis, name: str, root: str = "", 
         frame = appearances_table(analysis)
     elif name == "videos":
         frame = videos_table(store.list_videos())
-        frame = frame.assign(location=relative_locations(frame["location"], root),
+        frame = frame.assign(location=relative_locations(frame["location"], frame["video_url"], root),
                              error=[without_root(e, root) for e in frame["error"]])
     else:
         raise KeyError(name)
