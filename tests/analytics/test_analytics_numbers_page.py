@@ -192,3 +192,15 @@ def test_a_statistic_is_shown_with_the_digits_the_exports_write() -> None:
     assert statistic_text(0.01234, signed=True) == "+0.01234"
     assert statistic_text(-0.5, signed=True) == "-0.5"
     assert statistic_text(float("nan")) == statistic_text(None) == "–"
+
+
+def test_the_estimate_effect_and_prediction_of_a_person_are_told_apart_in_one_line_where_they_are_shown(store) -> None:
+    # Was: three numbers per person (2.2, +0.9 and 2.1 for Alice) and nothing saying why they differ.
+    client = create_app(store).test_client()
+    line = "Estimate, effect, prediction:"
+    for path in ("/", f"/influencer/{ALICE}", f"/predict?ids={ALICE}"):
+        assert client.get(path).get_data(as_text=True).count(line) == 1, path
+    person = client.get(f"/influencer/{ALICE}").get_data(as_text=True)
+    alone = create_app(store).extensions["analytics_cache"].current().predictor.predict([ALICE])
+    assert f'<dt>Predicted, alone</dt><dd><a href="/predict?ids={ALICE}"' in person
+    assert f"{alone:.2f}</a>" in person

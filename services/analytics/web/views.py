@@ -108,7 +108,8 @@ def influencer(influencer_id: str) -> str:
     page = report.influencer_page(_store(), _analysis(), influencer_id, start, rows)
     if page is None:
         return _gone(influencer_id)
-    return render_template("influencer.html", page=page, others=_others(influencer_id), rows=rows,
+    alone = report.prediction(_analysis(), [influencer_id]) if page.stats else None
+    return render_template("influencer.html", page=page, others=_others(influencer_id), rows=rows, alone=alone,
                            hidden=influencer_id in _analysis().hidden, namesakes=_namesakes(influencer_id, page.name),
                            namesakes_at_once=int(current_app.config.get("NAMESAKES_MERGED_AT_ONCE")
                                                  or NAMESAKES_MERGED_AT_ONCE))
