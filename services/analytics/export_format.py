@@ -10,6 +10,7 @@ http(s) URL as is.
 
 from __future__ import annotations
 
+import math
 import posixpath
 
 import numpy as np
@@ -51,17 +52,18 @@ def significant(values: np.ndarray | pd.Series, digits: int = SIGNIFICANT) -> np
 
 
 def statistic_text(value: object, signed: bool = False) -> str:
-    """A statistic as the page shows it: rounded by `significant`, as `rounded` writes it in every export, and
-    written as the CSV and JSON files write it (1.875, 0.004372, 2.871e-14), whole numbers without their ".0";
-    `signed`: "+" before a positive one. "–" for none (None, NaN). The page rounds nothing else, so that it
-    never shows 1.87 where a file says 1.875 (rounded again, 1.88)."""
+    """A statistic as the page shows it: the number every export writes for it (`significant`, as `rounded`
+    rounds it), with its SIGNIFICANT digits written out (1.875, 1.300 where a file writes 1.3, 0.00003385 where
+    it writes 3.385e-05, 12350); `signed`: "+" before a positive one. "–" for none (None, NaN). The page rounds
+    nothing else, so that it never shows 1.87 where a file says 1.875 (rounded again, 1.88)."""
     if value is None or not isinstance(value, int | float | np.floating | np.integer):
         return "–"
     number = float(value)
-    if number != number:
-        return "–"
-    text = repr(float(significant(np.array([number]))[0]))
-    text = text.removesuffix(".0")
+    if not math.isfinite(number):
+        return "–" if number != number else str(number)
+    shown = float(significant(np.array([number]))[0])
+    decimals = SIGNIFICANT - 1 - (math.floor(math.log10(abs(shown))) if shown else 0)
+    text = f"{shown:.{max(decimals, 0)}f}"
     return "+" + text if signed and number > 0 else text
 
 

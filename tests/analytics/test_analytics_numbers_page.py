@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -164,8 +165,9 @@ def test_the_influencer_downloads_hold_the_influencers_the_minimum_videos_settin
     assert 'href="/download/influencers.csv"' in client.get("/").get_data(as_text=True)
 
 
-def _as_written(cell: str) -> str:
-    return cell.removesuffix(".0")
+def _shown(page: str, before: str, after: str) -> list[float]:
+    """The numbers the page shows between `before` and `after` (a sign kept), in order."""
+    return [float(n) for n in re.findall(re.escape(before) + r"([-+]?[0-9.]+)" + re.escape(after), page)]
 
 
 def test_the_page_shows_each_estimate_interval_mean_and_effect_as_the_download_writes_it(store) -> None:
@@ -174,23 +176,25 @@ def test_the_page_shows_each_estimate_interval_mean_and_effect_as_the_download_w
     client = create_app(store).test_client()
     overview = client.get("/").get_data(as_text=True)
     rows = list(csv.DictReader(io.StringIO(client.get("/download/influencers.csv").get_data(as_text=True))))
+    intervals = [(float(r["ci_low"]), float(r["ci_high"])) for r in rows if r["ci_low"]]
+    assert list(zip(_shown(overview, 'class="ci interval">[', ","), _shown(overview, ", ", "]</span>"),
+                    strict=True)) == intervals
+    means = re.findall(r'<td class="num wide-only" data-value="[^"]*">([0-9.]+)</td>', overview)
+    assert [float(m) for m in means] == [float(r["avg_performance"]) for r in rows]
     for row in rows:
-        if row["ci_low"]:
-            interval = f'class="ci interval">[{_as_written(row["ci_low"])}, {_as_written(row["ci_high"])}]'
-            assert interval in overview, row["influencer_id"]
-        assert f'>{_as_written(row["avg_performance"])}</td>' in overview
-        effect = float(row["attributed_effect"])
-        assert f'>{"+" if effect > 0 else ""}{_as_written(row["attributed_effect"])}</td>' in overview
         page = client.get(f'/influencer/{row["influencer_id"]}').get_data(as_text=True)
-        assert f'<dd>{_as_written(row["shrunken_mean"])} ' in page
+        assert _shown(page, "<dt>Estimate</dt><dd>", " ") == [float(row["shrunken_mean"])]
+        assert _shown(page, "<dt>Raw mean</dt><dd>", "<") == [float(row["avg_performance"])]
 
 
 def test_a_statistic_is_shown_with_the_digits_the_exports_write() -> None:
     assert statistic_text(1.8749999999) == "1.875"  # not 1.87, the unrounded number's two decimals
     assert statistic_text(0.0043719) == "0.004372"
     assert statistic_text(12345.6) == "12350"
+    assert statistic_text(1.29996) == "1.300" and statistic_text(0.0) == "0.000"
+    assert statistic_text(3.38549e-05) == "0.00003385"  # the files' 3.385e-05
     assert statistic_text(0.01234, signed=True) == "+0.01234"
-    assert statistic_text(-0.5, signed=True) == "-0.5"
+    assert statistic_text(-0.5, signed=True) == "-0.5000"
     assert statistic_text(float("nan")) == statistic_text(None) == "–"
 
 
