@@ -342,4 +342,4 @@ def video_list_page(store: AnalyticsStore, page_token: str, size: int) -> tuple[
 
 def _video_item(r: VideoRow) -> dict[str, object]:
     return {"url": r.url, "video_id": r.video_id, "performance": r.performance, "status": status_word(r.status),
-            "error": r.error, "duration_s": r.duration_s, "faces": r.faces}
+            "error": r.error, "duration_s": r.duration_s, "faces": r.faces, "repeats": r.repeats}
