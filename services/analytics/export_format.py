@@ -67,6 +67,14 @@ def statistic_text(value: object, signed: bool = False) -> str:
     return "+" + text if signed and number > 0 else text
 
 
+def score_text(value: object) -> str:
+    """A score as the page shows it: as the manifest gave it, as every export writes it (0.6722, not 0.67;
+    2 for 2.0); "–" for none."""
+    if value is None or not isinstance(value, int | float | np.floating | np.integer) or value != value:
+        return "–"
+    return repr(float(value)).removesuffix(".0")
+
+
 def rounded(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of table `name` (a key of STATISTICS) with its statistics and seconds rounded."""
     out = frame.copy()

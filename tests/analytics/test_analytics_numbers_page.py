@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from influencers.v1 import identity_pb2
-from services.analytics.export_format import statistic_text
+from services.analytics.export_format import score_text, statistic_text
 from services.analytics.model import ModelQuality, evaluate, fit_predictor
 from services.analytics.model_card import model_card, numbers
 from services.analytics.records import DONE, AppearanceRow, VideoRow
@@ -207,4 +207,23 @@ def test_the_estimate_effect_and_prediction_of_a_person_are_told_apart_in_one_li
     person = client.get(f"/influencer/{ALICE}").get_data(as_text=True)
     alone = create_app(store).extensions["analytics_cache"].current().predictor.predict([ALICE])
     assert f'<dt>Predicted, alone</dt><dd><a href="/predict?ids={ALICE}"' in person
-    assert f"{alone:.2f}</a>" in person
+    assert f"{statistic_text(alone)}</a>" in person
+
+
+def test_a_score_is_shown_as_the_manifest_gave_it_as_the_downloads_write_it(tmp_path: Path) -> None:
+    # Was: 0.6722 in the manifest and videos.csv, 0.67 on the Videos, video and influencer pages.
+    store = AnalyticsStore(tmp_path / "scores.sqlite")
+    try:
+        for k, score in enumerate((0.6722, 2.0)):
+            video_id = f"{k:016x}"
+            store.record_video(VideoRow(f"https://cdn.example.com/{k}.mp4", video_id, score, DONE, duration_s=5.0),
+                               [AppearanceRow(video_id, ALICE, 0.0, 1.0, 1, 1.0, 0.5, b"\xff\xd8jpeg")])
+        client = create_app(store).test_client()
+        assert [v["performance"] for v in client.get("/api/videos.json").get_json()] == [0.6722, 2.0]
+        assert '>0.6722</td>' in client.get("/videos").get_data(as_text=True)
+        assert "<dd>0.6722</dd>" in client.get(f"/video/{0:016x}").get_data(as_text=True)
+        person = client.get(f"/influencer/{ALICE}").get_data(as_text=True)
+        assert "<dd>0.6722 – 2</dd>" in person and '>0.6722</td>' in person
+    finally:
+        store.close()
+    assert score_text(None) == score_text(float("nan")) == "–"

@@ -16,7 +16,7 @@ from services.analytics import report
 from services.analytics.analysis import Analysis
 from services.analytics.audit import gone_sentence
 from services.analytics.chart import means_chart_png
-from services.analytics.export_format import statistic_text
+from services.analytics.export_format import score_text, statistic_text
 from services.analytics.store import AnalyticsStore
 from services.analytics.web.canonical import canonical_ids, influencer_id_as_typed
 from services.analytics.web.csv_download import csv_download
@@ -45,7 +45,7 @@ def _min_videos() -> int:
 
 @bp.app_context_processor
 def _helpers() -> dict[str, Any]:
-    return {"fmt": _fmt, "stat": statistic_text, "http_url": is_http_url}
+    return {"fmt": _fmt, "stat": statistic_text, "score": score_text, "http_url": is_http_url}
 
 
 def _fmt(value: object, digits: int = 2) -> str:
