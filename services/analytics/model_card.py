@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from services.analytics.export_format import statistic_text
 from services.analytics.model import ModelQuality
 
 
@@ -55,7 +56,9 @@ def model_card(quality: ModelQuality, overall_mean: float) -> ModelCard:
     low, high = numbers(q.residual_low, q.residual_high)
     spread = (f"{share} in 10 videos land between {low} and +{high} of their prediction."
               if q.residual_high >= 0 else "")
-    technical = (f"Cross-validated mean absolute error ({q.folds} folds, {q.videos} videos) {mae} vs {baseline} "
-                 f"for the global mean; R² {q.r2:.2f} vs {q.baseline_r2:.2f}; {q.interval_level:.0%} of "
-                 f"out-of-fold errors lie in [{low}, {high}].")
+    # The technical figures are report.json's "model", rounded as every export rounds them.
+    t = statistic_text
+    technical = (f"Cross-validated mean absolute error ({q.folds} folds, {q.videos} videos) {t(q.mae)} vs "
+                 f"{t(q.baseline_mae)} for the global mean; R² {t(q.r2)} vs {t(q.baseline_r2)}; "
+                 f"{q.interval_level:.0%} of out-of-fold errors lie in [{t(q.residual_low)}, {t(q.residual_high)}].")
     return ModelCard(plain, spread, technical)

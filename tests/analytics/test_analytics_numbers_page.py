@@ -227,3 +227,11 @@ def test_a_score_is_shown_as_the_manifest_gave_it_as_the_downloads_write_it(tmp_
     finally:
         store.close()
     assert score_text(None) == score_text(float("nan")) == "–"
+
+
+def test_the_model_cards_technical_figures_are_report_jsons_rounded_as_the_exports_round_them() -> None:
+    # Was 3 significant digits (0.406 vs 0.366, R² -0.14), where report.json says 0.4063, 0.3659, -0.1428.
+    quality = ModelQuality(0.406349, -0.142849, 0.365949, -0.15, 5, 12, -0.575649, 0.881949)
+    technical = model_card(quality, 1.183).technical
+    assert "(5 folds, 12 videos) 0.4063 vs 0.3659 for the global mean; R² -0.1428 vs -0.1500;" in technical
+    assert "90% of out-of-fold errors lie in [-0.5756, 0.8819]." in technical
