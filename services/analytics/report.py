@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
@@ -100,6 +100,13 @@ def table(store: AnalyticsStore, analysis: Analysis, name: str, root: str = "", 
     else:
         raise KeyError(name)
     return rounded(name, frame)
+
+
+def faces_at(frame: pd.DataFrame, address: Callable[[str], str]) -> pd.DataFrame:
+    """influencers `frame` with each representative_image given as `address(influencer_id)` (a download of the
+    page is read away from any report folder: there, `faces/<id>.jpg` named no file); "" stays ""."""
+    return frame.assign(representative_image=[address(i) if path else "" for i, path in
+                                              zip(frame["influencer_id"], frame["representative_image"], strict=True)])
 
 
 def to_csv(frame: pd.DataFrame) -> str:

@@ -235,3 +235,14 @@ def test_the_model_cards_technical_figures_are_report_jsons_rounded_as_the_expor
     technical = model_card(quality, 1.183).technical
     assert "(5 folds, 12 videos) 0.4063 vs 0.3659 for the global mean; R² -0.1428 vs -0.1500;" in technical
     assert "90% of out-of-fold errors lie in [-0.5756, 0.8819]." in technical
+
+
+def test_a_downloaded_influencers_face_is_the_pages_address_of_it(store) -> None:
+    # Was faces/<id>.jpg, relative to a report folder the download has none of: /api/faces/... answered 404.
+    client = create_app(store).test_client()
+    (alice,) = [r for r in client.get("/api/influencers.json").get_json() if r["influencer_id"] == ALICE]
+    assert alice["representative_image"] == f"http://localhost/faces/{ALICE}.jpg"
+    assert client.get(alice["representative_image"]).status_code == 200
+    csv_rows = csv.DictReader(io.StringIO(client.get("/download/influencers.csv").get_data(as_text=True)))
+    assert {r["representative_image"] for r in csv_rows} == {f"http://localhost/faces/{i}.jpg"
+                                                              for i in (ALICE, BOB, CAROL, DAN)}

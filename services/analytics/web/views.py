@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, url_for
 
 from services.analytics import report
 from services.analytics.analysis import Analysis
@@ -208,5 +208,8 @@ def download_json(name: str) -> Response:
 def _table(name: str) -> Any:
     if name not in report.TABLES:
         abort(404)
-    return report.table(_store(), _analysis(), name, current_app.config.get("ALLOWED_ROOT", ""),
-                        _min_videos() if name == "influencers" else 0)
+    frame = report.table(_store(), _analysis(), name, current_app.config.get("ALLOWED_ROOT", ""),
+                         _min_videos() if name == "influencers" else 0)
+    if name != "influencers":
+        return frame
+    return report.faces_at(frame, lambda i: url_for("report.face", influencer_id=i, _external=True))
