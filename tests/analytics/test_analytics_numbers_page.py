@@ -246,3 +246,10 @@ def test_a_downloaded_influencers_face_is_the_pages_address_of_it(store) -> None
     csv_rows = csv.DictReader(io.StringIO(client.get("/download/influencers.csv").get_data(as_text=True)))
     assert {r["representative_image"] for r in csv_rows} == {f"http://localhost/faces/{i}.jpg"
                                                               for i in (ALICE, BOB, CAROL, DAN)}
+
+
+def test_the_influencers_card_says_how_many_the_minimum_videos_setting_lists(store) -> None:
+    # Was "4 influencers" above a table of 2, the filter's effect said nowhere but in its box.
+    client = create_app(store).test_client()
+    assert "<span>influencers (2 listed: 5+ videos)</span>" in client.get("/?min_videos=5").get_data(as_text=True)
+    assert "<span>influencers</span>" in client.get("/").get_data(as_text=True)
