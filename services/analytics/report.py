@@ -37,7 +37,7 @@ INFLUENCER_COLUMNS = [
     "verdict", "p_value", "q_value", "ambiguous_videos",
 ]
 # video_id last: it joins videos.csv's video_id, where the URL cannot (two manifests' `videos/a.mp4`, other bytes)
-APPEARANCE_COLUMNS = ["video_url", "influencer_id", "first_seen_s", "last_seen_s", "faces", "video_id"]
+APPEARANCE_COLUMNS = ["video_url", "influencer_id", "first_seen_s", "last_seen_s", "faces", "video_id", "hidden"]
 VIDEO_COLUMNS = ["video_url", "performance", "status", "error", "duration_s", "faces", "location", "video_id"]
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
@@ -66,6 +66,8 @@ def influencers_table(analysis: Analysis, min_videos: int = 0) -> pd.DataFrame:
 def appearances_table(analysis: Analysis) -> pd.DataFrame:
     urls = analysis.videos[["video_id", "url"]].rename(columns={"url": "video_url"})
     table = analysis.appearances.merge(urls, on="video_id", how="inner")
+    # Someone marked "not an influencer" keeps their appearances, said so: influencers.csv has no row of them.
+    table = table.assign(hidden=table["influencer_id"].isin(list(analysis.hidden)).astype(bool))
     return table[APPEARANCE_COLUMNS].reset_index(drop=True)
 
 
