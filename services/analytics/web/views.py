@@ -197,7 +197,9 @@ def _jpeg(data: bytes | None) -> Response:
 
 @bp.get("/download/<name>.csv")
 def download_csv(name: str) -> Response:
-    return csv_download(_table(name), name)
+    least = _min_videos() if name == "influencers" else 0
+    # A file narrowed by "Minimum videos" says so in its name, wherever it is saved.
+    return csv_download(_table(name), f"{name}-{least}plus-videos" if least else name)
 
 
 @bp.get("/api/<name>.json")
