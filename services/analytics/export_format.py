@@ -54,8 +54,9 @@ def significant(values: np.ndarray | pd.Series, digits: int = SIGNIFICANT) -> np
 def statistic_text(value: object, signed: bool = False) -> str:
     """A statistic as the page shows it: the number every export writes for it (`significant`, as `rounded`
     rounds it), with its SIGNIFICANT digits written out (1.875, 1.300 where a file writes 1.3, 0.00003385 where
-    it writes 3.385e-05, 12350); `signed`: "+" before a positive one. "–" for none (None, NaN). The page rounds
-    nothing else, so that it never shows 1.87 where a file says 1.875 (rounded again, 1.88)."""
+    it writes 3.385e-05, 12,350 where it writes 12350.0); `signed`: "+" before a positive one. "–" for none
+    (None, NaN). The page rounds nothing else, so that it never shows 1.87 where a file says 1.875 (rounded
+    again, 1.88)."""
     if value is None or not isinstance(value, int | float | np.floating | np.integer):
         return "–"
     number = float(value)
@@ -63,7 +64,7 @@ def statistic_text(value: object, signed: bool = False) -> str:
         return "–" if number != number else str(number)
     shown = float(significant(np.array([number]))[0])
     decimals = SIGNIFICANT - 1 - (math.floor(math.log10(abs(shown))) if shown else 0)
-    text = f"{shown:.{max(decimals, 0)}f}"
+    text = f"{shown:,.{max(decimals, 0)}f}"
     return "+" + text if signed and number > 0 else text
 
 

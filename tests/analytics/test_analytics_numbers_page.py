@@ -192,7 +192,7 @@ def test_the_page_shows_each_estimate_interval_mean_and_effect_as_the_download_w
 def test_a_statistic_is_shown_with_the_digits_the_exports_write() -> None:
     assert statistic_text(1.8749999999) == "1.875"  # not 1.87, the unrounded number's two decimals
     assert statistic_text(0.0043719) == "0.004372"
-    assert statistic_text(12345.6) == "12350"
+    assert statistic_text(12345.6) == "12,350" and statistic_text(-12345678.0) == "-12,350,000"
     assert statistic_text(1.29996) == "1.300" and statistic_text(0.0) == "0.000"
     assert statistic_text(3.38549e-05) == "0.00003385"  # the files' 3.385e-05
     assert statistic_text(0.01234, signed=True) == "+0.01234"
