@@ -39,3 +39,15 @@ def test_a_row_that_failed_before_it_was_read_shows_no_duration_or_faces_rather_
     assert 'data-value="0.0">0.0<' not in row and row.count(">–</td>") == 2, row
     page = client.get("/video/00000000000000a1").get_data(as_text=True)
     assert "<dt>Duration</dt><dd>–</dd>" in page and "<dt>Faces</dt><dd>–</dd>" in page
+
+
+def test_a_row_that_failed_before_its_file_was_read_offers_no_player_and_says_why(tmp_path):
+    # Was a player loading the text file, then "the browser cannot reach it or cannot play its format".
+    notes = tmp_path / "notes.mp4"
+    notes.write_text("not a video")
+    store = AnalyticsStore(tmp_path / "analytics.sqlite3")
+    store.record_video(VideoRow(url="notes.mp4", video_id="00000000000000a1", performance=3.0, status=FAILED,
+                                error="notes.mp4: not a video (a text file)", location=str(notes)), [])
+    page = create_app(store).test_client().get("/video/00000000000000a1").get_data(as_text=True)
+    assert 'id="player"' not in page
+    assert "This video cannot be played here: its row failed before the file was read as a video" in page

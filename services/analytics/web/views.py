@@ -22,7 +22,7 @@ from services.analytics.web.canonical import canonical_ids, influencer_id_as_typ
 from services.analytics.web.csv_download import csv_download
 from services.analytics.web.doubt import REVIEW_PAGE, OpenReviewCounts
 from services.analytics.web.links import is_http_url
-from services.analytics.web.media import find_source
+from services.analytics.web.media import Source, find_source
 from services.analytics.web.query import whole_number
 from services.common.boundary import is_influencer_id, is_video_id
 from services.common.names import Known, fold, namesakes
@@ -150,8 +150,12 @@ def video(video_id: str) -> str:
     page = report.video_page(_store(), _analysis(), video_id)
     if page is None:
         abort(404)
-    return render_template("video.html", page=page, others=_others(""),
-                           source=find_source(page.rows, current_app.config), repost=_store().repost_of(video_id))
+    unread = page.status == "failed" and not page.video.duration_s and not page.video.faces
+    # A row that failed before its file was read (not a video, a text file) has nothing a player could play.
+    source = (Source("", reason="its row failed before the file was read as a video (the reason is below)")
+              if unread else find_source(page.rows, current_app.config))
+    return render_template("video.html", page=page, others=_others(""), source=source,
+                           repost=_store().repost_of(video_id))
 
 
 def _others(influencer_id: str) -> list[tuple[str, str]]:
