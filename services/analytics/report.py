@@ -216,6 +216,8 @@ class Prediction:
     low: float = 0.0
     high: float = 0.0
     level: float = 0.0
+    # (id, label) of those asked for who are marked "not an influencer": left out of the model, as unknown ones.
+    hidden: list[tuple[str, str]] = field(default_factory=list)
 
 
 def prediction(analysis: Analysis, influencer_ids: list[str]) -> Prediction:
@@ -225,7 +227,8 @@ def prediction(analysis: Analysis, influencer_ids: list[str]) -> Prediction:
     low, high = analysis.quality.interval(performance)
     return Prediction(
         selected=labels(known, analysis.names),
-        unknown=[i for i in ids if i not in known],
+        unknown=[i for i in ids if i not in known and i not in analysis.hidden],
+        hidden=labels([i for i in ids if i not in known and i in analysis.hidden], analysis.names),
         performance=performance,
         baseline=analysis.overall_mean,
         low=low,

@@ -18,7 +18,7 @@ from services.analytics.export_format import score_text, statistic_text
 from services.analytics.model import ModelQuality, evaluate, fit_predictor
 from services.analytics.model_card import model_card, numbers
 from services.analytics.records import DONE, AppearanceRow, VideoRow
-from services.analytics.store import AnalyticsStore
+from services.analytics.store import AnalyticsStore, Label
 from services.analytics.web import create_app
 from services.analytics.web.doubt import OpenReviewCounts, open_items_per_influencer
 
@@ -255,3 +255,12 @@ def test_the_influencers_card_says_how_many_the_minimum_videos_setting_lists(sto
     client = create_app(store).test_client()
     assert "<span>influencers (2 listed: 5+ videos)</span>" in client.get("/?min_videos=5").get_data(as_text=True)
     assert "<span>influencers</span>" in client.get("/").get_data(as_text=True)
+
+
+def test_predict_says_a_picked_influencer_marked_not_an_influencer_is_left_out_not_unknown(store) -> None:
+    # Was "Not known to the model" with the bare id, of someone the analyst had hidden a moment before.
+    store.replace_appearances({}, {DAN: "Dan"}, [Label(DAN, name="Dan", hidden=True)])
+    page = create_app(store).test_client().get(f"/predict?ids={DAN}&ids={ALICE}").get_data(as_text=True)
+    hidden = page[page.index('id="hidden-picked"'):]
+    assert "left out of the model" in hidden and "<strong>Dan</strong>" in hidden[:hidden.index("</p>")]
+    assert "Not known to the model" not in page
