@@ -264,3 +264,15 @@ def test_predict_says_a_picked_influencer_marked_not_an_influencer_is_left_out_n
     hidden = page[page.index('id="hidden-picked"'):]
     assert "left out of the model" in hidden and "<strong>Dan</strong>" in hidden[:hidden.index("</p>")]
     assert "Not known to the model" not in page
+
+
+def test_an_influencer_page_shows_no_prediction_alone_while_there_is_no_model(tmp_path: Path) -> None:
+    # Was "Predicted, alone" with the average video's score, from a model that could not be fitted.
+    store = AnalyticsStore(tmp_path / "one.sqlite")
+    try:
+        store.record_video(VideoRow("https://cdn.example.com/0.mp4", f"{0:016x}", 1.5, DONE, duration_s=5.0),
+                           [AppearanceRow(f"{0:016x}", ALICE, 0.0, 1.0, 1, 1.0, 0.5, b"\xff\xd8jpeg")])
+        page = create_app(store).test_client().get(f"/influencer/{ALICE}").get_data(as_text=True)
+    finally:
+        store.close()
+    assert "Predicted, alone" not in page
