@@ -304,6 +304,9 @@ class VideoPage:
     people: list[dict[str, object]]
     title: str = ""
     rows: list[VideoRow] = field(default_factory=list)  # every manifest row with these bytes
+    # (url, location) of each of those rows, as videos.csv writes them, once each: the location tells apart
+    # two manifests' folders giving one URL ("" for a row stored under its manifest line).
+    places: list[tuple[str, str]] = field(default_factory=list)
 
 
 def video_title(url: str) -> str:
@@ -314,8 +317,9 @@ def video_title(url: str) -> str:
     return name or url
 
 
-def video_page(store: AnalyticsStore, analysis: Analysis, video_id: str) -> VideoPage | None:
-    """Who appears in the video and when; every manifest URL that gave these bytes."""
+def video_page(store: AnalyticsStore, analysis: Analysis, video_id: str, root: str = "") -> VideoPage | None:
+    """Who appears in the video and when; every manifest URL that gave these bytes, and where each was read
+    (as videos.csv says it: relative to `root`, the allowed folder, or from its manifest's folder)."""
     video = store.get_video(video_id=video_id)
     if video is None:
         return None
@@ -337,8 +341,11 @@ def video_page(store: AnalyticsStore, analysis: Analysis, video_id: str) -> Vide
     ]
     rows = store.rows_of_video(video_id)
     urls = list(dict.fromkeys(r.url for r in rows))
+    listed = videos_table(rows)
+    places = list(dict.fromkeys(zip(listed["video_url"],
+                                    relative_locations(listed["location"], listed["video_url"], root), strict=True)))
     return VideoPage(video=video, status=status_word(video.status), urls=urls, people=people,
-                     title=video_title(urls[0] if urls else video.url), rows=rows)
+                     title=video_title(urls[0] if urls else video.url), rows=rows, places=places)
 
 
 def video_list(store: AnalyticsStore) -> list[dict[str, object]]:

@@ -147,7 +147,7 @@ def _namesakes(influencer_id: str, name: str) -> list[Known]:
 @bp.get("/video/<video_id>")
 def video(video_id: str) -> str:
     canonical_ids(video_id=is_video_id)
-    page = report.video_page(_store(), _analysis(), video_id)
+    page = report.video_page(_store(), _analysis(), video_id, current_app.config.get("ALLOWED_ROOT", ""))
     if page is None:
         abort(404)
     unread = page.status == "failed" and not page.video.duration_s and not page.video.faces
