@@ -20,11 +20,6 @@ class ModelCard:
     technical: str
 
 
-def number(value: float) -> str:
-    """A score-unit number alone in a sentence: 3 significant digits, thousands separated past 1,000."""
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
-
-
 def numbers(*values: float) -> list[str]:
     """Score-unit numbers that stand side by side in a sentence, with the same decimals: as many as give
     the largest 3 significant digits (-0.580 and 0.881, not -0.58 and 0.881; 12.3 and 0.5), none from 1,000
@@ -44,7 +39,8 @@ def model_card(quality: ModelQuality, overall_mean: float) -> ModelCard:
     q = quality
     if not q.folds:
         return ModelCard(f"No model: {q.unavailable or 'no scored videos'}.", "", "")
-    average, (mae, baseline) = number(overall_mean), numbers(q.mae, q.baseline_mae)
+    # The average as the overview's "mean performance" card and report.json give it, beside it on the page.
+    average, (mae, baseline) = statistic_text(overall_mean), numbers(q.mae, q.baseline_mae)
     if q.mae < q.baseline_mae:
         gain = 100 * (1 - q.mae / q.baseline_mae) if q.baseline_mae > 0 else 0.0
         plain = (f"Predicts a video's score from who is in it about {gain:.0f}% more closely than guessing the "
