@@ -4,12 +4,13 @@ and no absolute server path. Pure pandas/numpy: a table in, a table out.
 Scores are written as given (a manifest's 1.3141 stays 1.3141); every statistic computed from them (means,
 intervals, effects, p-values...) to SIGNIFICANT significant digits; times and durations in seconds to
 SECOND_DECIMALS decimals (a sampled frame is a second or so apart). A local location is written relative to
-the allowed root (settings.allowed_root), or, without one, to the folder all the table's local locations share;
-an http(s) URL as is.
+the allowed root (settings.allowed_root), or, without one, from its manifest's folder (relative_locations); an
+http(s) URL as is.
 """
 
 from __future__ import annotations
 
+import math
 import posixpath
 
 import numpy as np
@@ -50,6 +51,31 @@ def significant(values: np.ndarray | pd.Series, digits: int = SIGNIFICANT) -> np
     return out
 
 
+def statistic_text(value: object, signed: bool = False) -> str:
+    """A statistic as the page shows it: the number every export writes for it (`significant`, as `rounded`
+    rounds it), with its SIGNIFICANT digits written out (1.875, 1.300 where a file writes 1.3, 0.00003385 where
+    it writes 3.385e-05, 12,350 where it writes 12350.0); `signed`: "+" before a positive one. "–" for none
+    (None, NaN). The page rounds nothing else, so that it never shows 1.87 where a file says 1.875 (rounded
+    again, 1.88)."""
+    if value is None or not isinstance(value, int | float | np.floating | np.integer):
+        return "–"
+    number = float(value)
+    if not math.isfinite(number):
+        return "–" if number != number else str(number)
+    shown = float(significant(np.array([number]))[0])
+    decimals = SIGNIFICANT - 1 - (math.floor(math.log10(abs(shown))) if shown else 0)
+    text = f"{shown:,.{max(decimals, 0)}f}"
+    return "+" + text if signed and number > 0 else text
+
+
+def score_text(value: object) -> str:
+    """A score as the page shows it: as the manifest gave it, as every export writes it (0.6722, not 0.67;
+    2 for 2.0); "–" for none."""
+    if value is None or not isinstance(value, int | float | np.floating | np.integer) or value != value:
+        return "–"
+    return repr(float(value)).removesuffix(".0")
+
+
 def rounded(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of table `name` (a key of STATISTICS) with its statistics and seconds rounded."""
     out = frame.copy()
@@ -67,22 +93,36 @@ def is_local(location: str) -> bool:
     return location.startswith("/")
 
 
-def relative_locations(locations: pd.Series, root: str = "") -> pd.Series:
-    """Each local location relative to `root` when under it, else to the folder every local location of the
-    table shares (a lone one: its file name); URLs and empty text as they are."""
-    local = [p for p in locations if isinstance(p, str) and is_local(p)]
-    base = posixpath.normpath(root) if root else ""
-    if not base:
-        base = posixpath.dirname(local[0]) if len(local) == 1 else posixpath.commonpath(local) if local else "/"
+def relative_locations(locations: pd.Series, urls: pd.Series, root: str = "") -> pd.Series:
+    """Each local location relative to `root` when under it (its file name when not); without a root, the
+    name of its manifest's folder and the path its URL (`urls`, as the manifest gave it, row for row) gave
+    there ("smoke/videos/a.mp4"), or, for a URL that is no plain path under that folder (absolute, `..`, a
+    link resolved elsewhere), its own folder's name and its file name. A row's location depends on that row
+    alone: it was relative to the folder every local location of the table shared, so that each one changed
+    once a manifest of another folder was ingested. URLs and empty text as they are."""
+    base = posixpath.normpath(root).rstrip("/") if root else ""
 
-    def relative(value: object) -> object:
+    def relative(value: object, url: object) -> object:
         if not (isinstance(value, str) and is_local(value)):
             return value
-        if value == base or not value.startswith(base.rstrip("/") + "/"):
-            return posixpath.basename(value)
-        return posixpath.relpath(value, base)
+        if base:
+            return posixpath.relpath(value, base) if value.startswith(base + "/") else posixpath.basename(value)
+        return _under_its_manifests_folder(value, url if isinstance(url, str) else "")
 
-    return locations.map(relative)
+    return pd.Series([relative(v, u) for v, u in zip(locations, urls, strict=True)], index=locations.index,
+                     dtype=object)
+
+
+def _under_its_manifests_folder(location: str, url: str) -> str:
+    """`location` (absolute) from the name of the folder its relative `url` was read from; else from the name
+    of its own folder."""
+    given = posixpath.normpath(url) if url and not url.startswith("/") and "://" not in url else ""
+    if given and given != "." and not given.startswith("../") and given != ".." and location.endswith("/" + given):
+        folder = location[: -len(given) - 1]
+    else:
+        given, folder = posixpath.basename(location), posixpath.dirname(location)
+    name = posixpath.basename(folder)
+    return f"{name}/{given}" if name else given
 
 
 def without_root(text: str, root: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from services.analytics.export_format import statistic_text
 from services.analytics.model import ModelQuality
 
 
@@ -17,11 +18,6 @@ class ModelCard:
     plain: str
     spread: str
     technical: str
-
-
-def number(value: float) -> str:
-    """A score-unit number alone in a sentence: 3 significant digits, thousands separated past 1,000."""
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
 
 
 def numbers(*values: float) -> list[str]:
@@ -43,7 +39,8 @@ def model_card(quality: ModelQuality, overall_mean: float) -> ModelCard:
     q = quality
     if not q.folds:
         return ModelCard(f"No model: {q.unavailable or 'no scored videos'}.", "", "")
-    average, (mae, baseline) = number(overall_mean), numbers(q.mae, q.baseline_mae)
+    # The average as the overview's "mean performance" card and report.json give it, beside it on the page.
+    average, (mae, baseline) = statistic_text(overall_mean), numbers(q.mae, q.baseline_mae)
     if q.mae < q.baseline_mae:
         gain = 100 * (1 - q.mae / q.baseline_mae) if q.baseline_mae > 0 else 0.0
         plain = (f"Predicts a video's score from who is in it about {gain:.0f}% more closely than guessing the "
@@ -55,7 +52,9 @@ def model_card(quality: ModelQuality, overall_mean: float) -> ModelCard:
     low, high = numbers(q.residual_low, q.residual_high)
     spread = (f"{share} in 10 videos land between {low} and +{high} of their prediction."
               if q.residual_high >= 0 else "")
-    technical = (f"Cross-validated mean absolute error ({q.folds} folds, {q.videos} videos) {mae} vs {baseline} "
-                 f"for the global mean; R² {q.r2:.2f} vs {q.baseline_r2:.2f}; {q.interval_level:.0%} of "
-                 f"out-of-fold errors lie in [{low}, {high}].")
+    # The technical figures are report.json's "model", rounded as every export rounds them.
+    t = statistic_text
+    technical = (f"Cross-validated mean absolute error ({q.folds} folds, {q.videos} videos) {t(q.mae)} vs "
+                 f"{t(q.baseline_mae)} for the global mean; R² {t(q.r2)} vs {t(q.baseline_r2)}; "
+                 f"{q.interval_level:.0%} of out-of-fold errors lie in [{t(q.residual_low)}, {t(q.residual_high)}].")
     return ModelCard(plain, spread, technical)

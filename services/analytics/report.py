@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
@@ -37,7 +37,7 @@ INFLUENCER_COLUMNS = [
     "verdict", "p_value", "q_value", "ambiguous_videos",
 ]
 # video_id last: it joins videos.csv's video_id, where the URL cannot (two manifests' `videos/a.mp4`, other bytes)
-APPEARANCE_COLUMNS = ["video_url", "influencer_id", "first_seen_s", "last_seen_s", "faces", "video_id"]
+APPEARANCE_COLUMNS = ["video_url", "influencer_id", "first_seen_s", "last_seen_s", "faces", "video_id", "hidden"]
 VIDEO_COLUMNS = ["video_url", "performance", "status", "error", "duration_s", "faces", "location", "video_id"]
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
@@ -66,6 +66,8 @@ def influencers_table(analysis: Analysis, min_videos: int = 0) -> pd.DataFrame:
 def appearances_table(analysis: Analysis) -> pd.DataFrame:
     urls = analysis.videos[["video_id", "url"]].rename(columns={"url": "video_url"})
     table = analysis.appearances.merge(urls, on="video_id", how="inner")
+    # Someone marked "not an influencer" keeps their appearances, said so: influencers.csv has no row of them.
+    table = table.assign(hidden=table["influencer_id"].isin(list(analysis.hidden)).astype(bool))
     return table[APPEARANCE_COLUMNS].reset_index(drop=True)
 
 
@@ -85,20 +87,28 @@ def videos_table(rows: list[VideoRow]) -> pd.DataFrame:
         {"performance": "float64", "duration_s": "float64", "faces": "int64"})
 
 
-def table(store: AnalyticsStore, analysis: Analysis, name: str, root: str = "") -> pd.DataFrame:
+def table(store: AnalyticsStore, analysis: Analysis, name: str, root: str = "", min_videos: int = 0) -> pd.DataFrame:
     """The named table of TABLES as written for people (export_format: rounded, locations relative to `root`,
-    the allowed folder); KeyError for any other name."""
+    the allowed folder); KeyError for any other name. `min_videos` keeps the influencers in at least that many
+    videos, as the overview's "Minimum videos" lists them (influencers only: the other tables are of videos)."""
     if name == "influencers":
-        frame = influencers_table(analysis)
+        frame = influencers_table(analysis, min_videos)
     elif name == "appearances":
         frame = appearances_table(analysis)
     elif name == "videos":
         frame = videos_table(store.list_videos())
-        frame = frame.assign(location=relative_locations(frame["location"], root),
+        frame = frame.assign(location=relative_locations(frame["location"], frame["video_url"], root),
                              error=[without_root(e, root) for e in frame["error"]])
     else:
         raise KeyError(name)
     return rounded(name, frame)
+
+
+def faces_at(frame: pd.DataFrame, address: Callable[[str], str]) -> pd.DataFrame:
+    """influencers `frame` with each representative_image given as `address(influencer_id)` (a download of the
+    page is read away from any report folder: there, `faces/<id>.jpg` named no file); "" stays ""."""
+    return frame.assign(representative_image=[address(i) if path else "" for i, path in
+                                              zip(frame["influencer_id"], frame["representative_image"], strict=True)])
 
 
 def to_csv(frame: pd.DataFrame) -> str:
@@ -206,6 +216,8 @@ class Prediction:
     low: float = 0.0
     high: float = 0.0
     level: float = 0.0
+    # (id, label) of those asked for who are marked "not an influencer": left out of the model, as unknown ones.
+    hidden: list[tuple[str, str]] = field(default_factory=list)
 
 
 def prediction(analysis: Analysis, influencer_ids: list[str]) -> Prediction:
@@ -215,7 +227,8 @@ def prediction(analysis: Analysis, influencer_ids: list[str]) -> Prediction:
     low, high = analysis.quality.interval(performance)
     return Prediction(
         selected=labels(known, analysis.names),
-        unknown=[i for i in ids if i not in known],
+        unknown=[i for i in ids if i not in known and i not in analysis.hidden],
+        hidden=labels([i for i in ids if i not in known and i in analysis.hidden], analysis.names),
         performance=performance,
         baseline=analysis.overall_mean,
         low=low,
@@ -291,6 +304,9 @@ class VideoPage:
     people: list[dict[str, object]]
     title: str = ""
     rows: list[VideoRow] = field(default_factory=list)  # every manifest row with these bytes
+    # (url, location) of each of those rows, as videos.csv writes them, once each: the location tells apart
+    # two manifests' folders giving one URL ("" for a row stored under its manifest line).
+    places: list[tuple[str, str]] = field(default_factory=list)
 
 
 def video_title(url: str) -> str:
@@ -301,8 +317,9 @@ def video_title(url: str) -> str:
     return name or url
 
 
-def video_page(store: AnalyticsStore, analysis: Analysis, video_id: str) -> VideoPage | None:
-    """Who appears in the video and when; every manifest URL that gave these bytes."""
+def video_page(store: AnalyticsStore, analysis: Analysis, video_id: str, root: str = "") -> VideoPage | None:
+    """Who appears in the video and when; every manifest URL that gave these bytes, and where each was read
+    (as videos.csv says it: relative to `root`, the allowed folder, or from its manifest's folder)."""
     video = store.get_video(video_id=video_id)
     if video is None:
         return None
@@ -324,8 +341,11 @@ def video_page(store: AnalyticsStore, analysis: Analysis, video_id: str) -> Vide
     ]
     rows = store.rows_of_video(video_id)
     urls = list(dict.fromkeys(r.url for r in rows))
+    listed = videos_table(rows)
+    places = list(dict.fromkeys(zip(listed["video_url"],
+                                    relative_locations(listed["location"], listed["video_url"], root), strict=True)))
     return VideoPage(video=video, status=status_word(video.status), urls=urls, people=people,
-                     title=video_title(urls[0] if urls else video.url), rows=rows)
+                     title=video_title(urls[0] if urls else video.url), rows=rows, places=places)
 
 
 def video_list(store: AnalyticsStore) -> list[dict[str, object]]:
@@ -341,4 +361,4 @@ def video_list_page(store: AnalyticsStore, page_token: str, size: int) -> tuple[
 
 def _video_item(r: VideoRow) -> dict[str, object]:
     return {"url": r.url, "video_id": r.video_id, "performance": r.performance, "status": status_word(r.status),
-            "error": r.error, "duration_s": r.duration_s, "faces": r.faces}
+            "error": r.error, "duration_s": r.duration_s, "faces": r.faces, "repeats": r.repeats}

@@ -15,7 +15,7 @@ import pytest
 
 from services.analytics.export import STALE_PARTIAL_S, export_report, neutralise_cell
 from services.analytics.records import DONE, FAILED, AppearanceRow, VideoRow
-from services.analytics.store import AnalyticsStore
+from services.analytics.store import AnalyticsStore, Label
 
 FORMULAS = ["=HYPERLINK(\"http://evil\",\"x\")", "+1+2", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd"]
 
@@ -31,7 +31,7 @@ def test_the_export_writes_every_file_with_the_contract_columns(analytics_store,
         "influencer_id", "videos", "avg_performance", "median_performance", "std_performance",
         "representative_image"]
     assert list(pd.read_csv(paths["appearances"]).columns) == [
-        "video_url", "influencer_id", "first_seen_s", "last_seen_s", "faces", "video_id"]
+        "video_url", "influencer_id", "first_seen_s", "last_seen_s", "faces", "video_id", "hidden"]
     assert list(pd.read_csv(paths["videos"]).columns) == [
         "video_url", "performance", "status", "error", "duration_s", "faces", "location", "video_id"]
 
@@ -184,3 +184,15 @@ def test_temporary_files_an_export_killed_part_way_left_are_removed_by_the_next_
     export_report(analytics_store, out)
     assert [p.exists() for p in stale] == [False, False]
     assert fresh.exists() and theirs.exists()
+
+
+def test_appearances_csv_says_which_appearances_are_of_someone_marked_not_an_influencer(
+        analytics_store, tmp_path: Path) -> None:
+    # Was: listed like the others, while influencers.csv left that person out, so they joined no row of it.
+    analytics_store.replace_appearances({}, {}, [Label("inf_bbbb000002", hidden=True)])
+    paths = export_report(analytics_store, tmp_path / "out")
+    appearances = pd.read_csv(paths["appearances"])
+    listed = set(pd.read_csv(paths["influencers"])["influencer_id"])
+    assert "inf_bbbb000002" not in listed
+    assert set(appearances[appearances["hidden"]]["influencer_id"]) == {"inf_bbbb000002"}
+    assert set(appearances[~appearances["hidden"]]["influencer_id"]) == listed

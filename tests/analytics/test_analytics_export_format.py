@@ -29,14 +29,40 @@ def test_four_significant_digits_are_kept_whatever_the_magnitude() -> None:
 
 def test_a_location_under_the_allowed_root_is_written_relative_to_it_and_a_url_as_is() -> None:
     locations = pd.Series(["/srv/media/a/x.mp4", "https://cdn.example.com/y.mp4", "/elsewhere/z.mp4", ""])
-    out = relative_locations(locations, "/srv/media").tolist()
+    out = relative_locations(locations, pd.Series(["a/x.mp4", "https://cdn.example.com/y.mp4", "z.mp4", ""]),
+                             "/srv/media").tolist()
     assert out == ["a/x.mp4", "https://cdn.example.com/y.mp4", "z.mp4", ""]
 
 
-def test_without_an_allowed_root_locations_are_relative_to_the_folder_they_share() -> None:
-    locations = pd.Series(["/data/corpus/dev/videos/a.mp4", "/data/corpus/dev/clips/b.mp4"])
-    assert relative_locations(locations).tolist() == ["videos/a.mp4", "clips/b.mp4"]
-    assert relative_locations(pd.Series(["/data/one.mp4"])).tolist() == ["one.mp4"]
+def test_without_an_allowed_root_a_location_is_its_manifests_folder_and_the_path_the_manifest_gave() -> None:
+    locations = pd.Series(["/data/corpus/dev/videos/a.mp4", "/data/corpus/dev/clips/b.mp4", "/data/one.mp4"])
+    urls = pd.Series(["videos/a.mp4", "./clips//b.mp4", "one.mp4"])
+    assert relative_locations(locations, urls).tolist() == ["dev/videos/a.mp4", "dev/clips/b.mp4", "data/one.mp4"]
+
+
+def test_a_location_given_by_an_absolute_path_or_through_dot_dot_is_its_folders_name_and_its_file_name() -> None:
+    locations = pd.Series(["/srv/x/clips/b.mp4", "/srv/x/clips/c.mp4", "/d.mp4"])
+    urls = pd.Series(["/srv/x/clips/b.mp4", "../clips/c.mp4", "file:///d.mp4"])
+    assert relative_locations(locations, urls).tolist() == ["clips/b.mp4", "clips/c.mp4", "d.mp4"]
+
+
+def test_a_rows_location_stays_the_same_once_a_manifest_of_another_folder_is_ingested(tmp_path: Path) -> None:
+    # Was: relative to the folder every local location shared, so "videos/a.mp4" became
+    # "data/week1/videos/a.mp4" in every row once /other/week2's manifest was ingested.
+    store = AnalyticsStore(tmp_path / "moves.sqlite")
+    try:
+        store.record_video(VideoRow(url="videos/a.mp4", video_id="a" * 16, performance=1.0, status=DONE,
+                                    location="/data/week1/videos/a.mp4"))
+        store.record_video(VideoRow(url="videos/b.mp4", video_id="b" * 16, performance=2.0, status=DONE,
+                                    location="/data/week1/videos/b.mp4"))
+        before = [row["location"] for row in create_app(store).test_client().get("/api/videos.json").get_json()]
+        store.record_video(VideoRow(url="clips/c.mp4", video_id="c" * 16, performance=3.0, status=DONE,
+                                    location="/other/week2/clips/c.mp4"))
+        after = [row["location"] for row in create_app(store).test_client().get("/api/videos.json").get_json()]
+    finally:
+        store.close()
+    assert before == ["week1/videos/a.mp4", "week1/videos/b.mp4"]
+    assert after == [*before, "week2/clips/c.mp4"]
 
 
 def test_an_error_naming_the_allowed_root_loses_the_servers_folder() -> None:

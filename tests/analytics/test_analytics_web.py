@@ -883,3 +883,14 @@ def test_the_delete_and_rename_addresses_of_an_id_analytics_does_not_know_get_th
     for known in ("inf_aaaa000001", "inf_eeee000005"):  # the hidden one too
         assert "Delete" in requests.get(f"{url}/influencer/{known}/delete", timeout=5).text
         assert requests.get(f"{url}/influencer/{known}/rename", timeout=5, allow_redirects=False).status_code == 303
+
+
+def test_the_audit_lists_count_columns_say_what_they_count(analytics_store: AnalyticsStore) -> None:
+    # Was "Videos" and "Faces": a rename of someone in 30 videos read "Videos 0".
+    row = AuditRow(f"{1:032x}", "rename", "page", 1.8e9, before_ids=("inf_aaaa000001",),
+                   after_ids=("inf_aaaa000001",), after_name="Ann")
+    analytics_store.apply_changes(analytics_store.feed_position() + 1, {}, {}, audit=row)
+    page = create_app(analytics_store).test_client().get("/audit").get_data(as_text=True)
+    head = page[page.index("<thead>"):page.index("</thead>")]
+    assert ">Videos<br>changed</th>" in head and ">Faces<br>moved</th>" in head
+    assert "0 for a rename" in head

@@ -58,3 +58,15 @@ def test_an_influencers_videos_come_a_page_at_a_time_best_score_first(analytics_
         for bad in ("-1", "x", "1e3", "٣", "9" * 12):
             assert requests.get(f"{url}/influencer/{ann}", params={"from": bad}, timeout=5).status_code == 400, bad
     assert INFLUENCER_PAGE_ROWS == 200
+
+
+def test_a_url_its_manifest_gave_three_times_says_so_on_the_video_list_as_videos_csv_has_three_rows(
+        analytics_empty_store: AnalyticsStore) -> None:
+    # Was: one row on the page, nothing said, where videos.csv had the manifest's three (two "duplicate").
+    analytics_empty_store.record_video(VideoRow(url="videos/a.mp4", video_id="a" * 16, performance=1.5, status=DONE,
+                                                location="/m/videos/a.mp4", repeats=2))
+    client = create_app(analytics_empty_store).test_client()
+    page = client.get("/videos").get_data(as_text=True)
+    assert ('<span class="repeats hint">listed 3 times in the manifest: counted once (videos.csv lists the other 2 rows'
+            ' as duplicate)</span>') in page, "in grey, as a note: the row did not fail"
+    assert len(client.get("/download/videos.csv").get_data(as_text=True).splitlines()) == 1 + 3

@@ -233,7 +233,7 @@ def test_a_row_without_a_url_is_recorded_failed_under_its_manifest_row_and_liste
             FAILED, "line 3: video URL is missing", True)
     videos = pd.read_csv(export_report(store, tmp_path / "out")["videos"], keep_default_na=False)
     assert videos[["video_url", "performance", "status", "error", "location"]].values.tolist() == [
-        ["a.mp4", 1.0, "done", "", "a.mp4"], ["", 2.0, "failed", "line 3: video URL is missing", ""]]
+        ["a.mp4", 1.0, "done", "", "m/a.mp4"], ["", 2.0, "failed", "line 3: video URL is missing", ""]]
     assert len(identity.analysed) == 1
 
 
@@ -263,12 +263,12 @@ def test_every_row_of_a_manifest_is_listed_once_in_videos_csv_a_failure_beside_a
                                  row_key=manifest_row_key(str(folder), sub.line, k))
     videos = pd.read_csv(export_report(store, tmp_path / "out")["videos"], keep_default_na=False)
     assert sorted(videos[["video_url", "status", "error", "location"]].values.tolist()) == [
-        ["a.mp4", "done", "", "a.mp4"],
-        ["a.mp4", "duplicate", "same URL as the row above (listed 2 times in the manifest)", "a.mp4"],
+        ["a.mp4", "done", "", "m/a.mp4"],
+        ["a.mp4", "duplicate", "same URL as the row above (listed 2 times in the manifest)", "m/a.mp4"],
         ["a.mp4", "failed", "a.mp4: line 3: performance 5 differs from the 1 of line 2, which gives the same URL: "
                             "line 2's is kept; correct or remove one of the rows", ""],
         ["a.mp4", "failed", "a.mp4: line 4: performance is missing", ""],
-        ["b.mp4", "failed", "b.mp4: line 6: performance 'abc' is not a number", "b.mp4"],
+        ["b.mp4", "failed", "b.mp4: line 6: performance 'abc' is not a number", "m/b.mp4"],
         ["b.mp4", "failed", "b.mp4: line 7: performance is missing", ""]]
     assert store.video_frame()["performance"].tolist() == [1.0], "the good row's score and result are untouched"
     assert len(identity.analysed) == 1
@@ -449,4 +449,4 @@ def test_a_kept_apart_row_run_by_old_and_new_ingest_replicas_in_a_rolling_upgrad
         assert bad.recorded and bad.video.status == FAILED
     videos = pd.read_csv(export_report(store, tmp_path / "out")["videos"], keep_default_na=False)
     assert videos[["video_url", "status", "location"]].values.tolist() == [
-        ["a.mp4", "done", "a.mp4"], ["a.mp4", "failed", ""]]
+        ["a.mp4", "done", "m/a.mp4"], ["a.mp4", "failed", ""]]

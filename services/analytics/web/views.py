@@ -10,18 +10,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request, url_for
 
 from services.analytics import report
 from services.analytics.analysis import Analysis
 from services.analytics.audit import gone_sentence
 from services.analytics.chart import means_chart_png
+from services.analytics.export_format import score_text, statistic_text
 from services.analytics.store import AnalyticsStore
 from services.analytics.web.canonical import canonical_ids, influencer_id_as_typed
 from services.analytics.web.csv_download import csv_download
 from services.analytics.web.doubt import REVIEW_PAGE, OpenReviewCounts
 from services.analytics.web.links import is_http_url
-from services.analytics.web.media import find_source
+from services.analytics.web.media import Source, find_source
 from services.analytics.web.query import whole_number
 from services.common.boundary import is_influencer_id, is_video_id
 from services.common.names import Known, fold, namesakes
@@ -44,7 +45,7 @@ def _min_videos() -> int:
 
 @bp.app_context_processor
 def _helpers() -> dict[str, Any]:
-    return {"fmt": _fmt, "http_url": is_http_url}
+    return {"fmt": _fmt, "stat": statistic_text, "score": score_text, "http_url": is_http_url}
 
 
 def _fmt(value: object, digits: int = 2) -> str:
@@ -107,7 +108,8 @@ def influencer(influencer_id: str) -> str:
     page = report.influencer_page(_store(), _analysis(), influencer_id, start, rows)
     if page is None:
         return _gone(influencer_id)
-    return render_template("influencer.html", page=page, others=_others(influencer_id), rows=rows,
+    alone = report.prediction(_analysis(), [influencer_id]) if page.stats else None
+    return render_template("influencer.html", page=page, others=_others(influencer_id), rows=rows, alone=alone,
                            hidden=influencer_id in _analysis().hidden, namesakes=_namesakes(influencer_id, page.name),
                            namesakes_at_once=int(current_app.config.get("NAMESAKES_MERGED_AT_ONCE")
                                                  or NAMESAKES_MERGED_AT_ONCE))
@@ -145,11 +147,15 @@ def _namesakes(influencer_id: str, name: str) -> list[Known]:
 @bp.get("/video/<video_id>")
 def video(video_id: str) -> str:
     canonical_ids(video_id=is_video_id)
-    page = report.video_page(_store(), _analysis(), video_id)
+    page = report.video_page(_store(), _analysis(), video_id, current_app.config.get("ALLOWED_ROOT", ""))
     if page is None:
         abort(404)
-    return render_template("video.html", page=page, others=_others(""),
-                           source=find_source(page.rows, current_app.config), repost=_store().repost_of(video_id))
+    unread = page.status == "failed" and not page.video.duration_s and not page.video.faces
+    # A row that failed before its file was read (not a video, a text file) has nothing a player could play.
+    source = (Source("", reason="its row failed before the file was read as a video (the reason is below)")
+              if unread else find_source(page.rows, current_app.config))
+    return render_template("video.html", page=page, others=_others(""), source=source,
+                           repost=_store().repost_of(video_id))
 
 
 def _others(influencer_id: str) -> list[tuple[str, str]]:
@@ -195,7 +201,9 @@ def _jpeg(data: bytes | None) -> Response:
 
 @bp.get("/download/<name>.csv")
 def download_csv(name: str) -> Response:
-    return csv_download(_table(name), name)
+    least = _min_videos() if name == "influencers" else 0
+    # A file narrowed by "Minimum videos" says so in its name, wherever it is saved.
+    return csv_download(_table(name), f"{name}-{least}plus-videos" if least else name)
 
 
 @bp.get("/api/<name>.json")
@@ -206,4 +214,8 @@ def download_json(name: str) -> Response:
 def _table(name: str) -> Any:
     if name not in report.TABLES:
         abort(404)
-    return report.table(_store(), _analysis(), name, current_app.config.get("ALLOWED_ROOT", ""))
+    frame = report.table(_store(), _analysis(), name, current_app.config.get("ALLOWED_ROOT", ""),
+                         _min_videos() if name == "influencers" else 0)
+    if name != "influencers":
+        return frame
+    return report.faces_at(frame, lambda i: url_for("report.face", influencer_id=i, _external=True))
