@@ -122,6 +122,22 @@ def _current(store: FaceStore, influencer_id: str) -> str:
     raise KeyError(f"no influencer {influencer_id[:80]!r}")
 
 
+def _absorbed(store: FaceStore, influencer_id: str) -> list[str]:
+    """The ids merged away into `influencer_id` (directly or through others), each holding no face now: the
+    same person under an older id, whose records an erasure of `influencer_id` removes too (an undo record of a
+    hide of one kept its id and faces after the person was erased, and its undo asked to undo a merge whose
+    undo the erasure had removed)."""
+    into = {str(r.get("id")): str(r.get("into")) for r in store.side_records(MERGED)}
+
+    def joined(i: str) -> str:
+        seen = {i}
+        while i in into and into[i] not in seen:
+            i = into[i]
+            seen.add(i)
+        return i
+    return [i for i in into if i != influencer_id and joined(i) == influencer_id and not store.faces_of(i)]
+
+
 def _forget_merges(store: FaceStore, influencer_id: str) -> None:
     """Drops the merge records that name `influencer_id` (erasure: no record keeps the id)."""
     for record in list(store.side_records(MERGED)):
@@ -306,11 +322,13 @@ def answer(store: FaceStore, a: str, b: str, reply: str) -> list[str]:
 def delete(store: FaceStore, crops: CropStore, influencer_id: str, subject_hmac: str = "",
            missing_ok: bool = False) -> list[str]:
     """Erases a person: every face (references included), their crops, name, hidden flag, review answers, the
-    pins naming them and the undo records naming them. An audit record keeps the UTC time and `subject_hmac`
-    (the keyed hash of the id, services/identity/audit.py), never the id. Idempotent with `missing_ok`: an
+    pins naming them and the undo records naming them, or an id merged into them (_absorbed). An audit record
+    keeps the UTC time and `subject_hmac` (the keyed hash of the id, services/identity/audit.py), never the id.
+    Idempotent with `missing_ok`: an
     erasure interrupted half way (its faces gone, its name not) is finished instead of refused. Crops go
     before the faces that name them, so that a repeat still finds them."""
     faces = store.faces_of(influencer_id) if missing_ok and influencer_id else _faces_of(store, influencer_id)
+    absorbed = _absorbed(store, influencer_id)  # before the merge records go: a replay finds them still
     crops.delete(f.record.crop for f in faces)
     if faces:
         store.delete_points([f.point_id for f in faces])
@@ -318,15 +336,18 @@ def delete(store: FaceStore, crops: CropStore, influencer_id: str, subject_hmac:
     pinned = [f.point_id for f in store.faces_where("pinned", [influencer_id])]
     if pinned:
         store.set_pins({"": pinned})
-    store.set_name(influencer_id, "")
-    store.set_hidden(influencer_id, False)
-    _forget_merges(store, influencer_id)
+    erased = {influencer_id, *absorbed}
+    for gone in sorted(erased):
+        store.set_name(gone, "")
+        store.set_hidden(gone, False)
     for record in list(store.side_records("review")):
-        if influencer_id in (record.get("a"), record.get("b")):
+        if erased & {record.get("a"), record.get("b")}:
             store.set_side("review", f"{record['a']}|{record['b']}", None)
     # A video left with no face stays in the video list: a resync then sends it with no appearance, which
     # clears the person from analytics even if this answer never reached it.
-    undo.forget_influencer(store, influencer_id)
+    undo.forget_influencer(store, erased)
+    for gone in sorted(erased):
+        _forget_merges(store, gone)
     if faces:
         audit(store, "delete", subject_hmac)
     return _videos(faces)

@@ -170,6 +170,56 @@ def test_an_undo_refuses_when_a_later_correction_changed_the_same_people(stack):
     assert {r.influencer_id for r in stack.store.appearances_in("0000000000000a02")} == {b}
 
 
+def test_an_undo_refused_for_a_later_correction_names_it_and_works_once_that_is_undone(stack):
+    ident, analytics = clients(stack)
+    registry = stack.identity.registry
+    a = record(stack, "0000000000000a11", registry.assign("0000000000000a11", video(person(0, "a"))))
+    first, second = ident.rename(a, "Ana"), ident.rename(a, "Anna")
+    caught_up(analytics, second)
+    with pytest.raises(grpc.RpcError) as err:
+        ident.undo(first.audit.audit_id)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert err.value.details().endswith(f"undo the later correction {second.audit.audit_id} first")
+    caught_up(analytics, ident.undo(second.audit.audit_id))
+    caught_up(analytics, ident.undo(first.audit.audit_id))
+    assert stack.store.names() == {}
+
+
+def test_an_undo_whose_later_correction_cannot_be_undone_says_so_instead_of_asking_to_undo_it(stack):
+    ident, analytics = clients(stack)
+    registry = stack.identity.registry
+    a = record(stack, "0000000000000a21", registry.assign("0000000000000a21", video(person(0, "a"))))
+    first, second = ident.rename(a, "Ana"), ident.rename(a, "Anna")
+    caught_up(analytics, second)
+    registry.store.set_side("undo", second.audit.audit_id, None)  # dropped, as 500 newer corrections drop it
+    with pytest.raises(grpc.RpcError) as err:
+        ident.undo(first.audit.audit_id)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "cannot be undone now; correct it again instead" in err.value.details()
+    assert "undo the later correction" not in err.value.details()
+
+
+def test_an_undo_of_a_hide_whose_person_was_merged_then_erased_is_refused_naming_the_erasure(stack):
+    # hide X, merge X into Y, erase Y, undo the hide: was "undo the later correction first", of the merge, whose
+    # undo the erasure had removed; and the hide's undo record kept X's id and faces after the erasure
+    ident, analytics = clients(stack)
+    registry = stack.identity.registry
+    x = record(stack, "0000000000000a31", registry.assign("0000000000000a31", video(person(0, "a"))))
+    y = record(stack, "0000000000000a32", registry.assign("0000000000000a32", video(person(0, "b"))))
+    hidden = ident.hide(x, True)
+    merged = ident.merge([y, x])
+    caught_up(analytics, ident.delete(y))
+    for correction in (hidden, merged):
+        with pytest.raises(grpc.RpcError) as err:
+            ident.undo(correction.audit.audit_id)
+        assert err.value.code() == grpc.StatusCode.NOT_FOUND
+        assert err.value.details() == (f"correction '{correction.audit.audit_id}' cannot be undone any more: a "
+                                       "person it touched was erased since (an erasure is final)")
+    kept = json.dumps([*registry.store.side_records("undo"), *registry.store.side_records("review"),
+                       *registry.store.side_records("merged")])
+    assert x not in kept and y not in kept, "no record keeps the erased person's ids, the older one included"
+
+
 def test_an_actor_is_cleaned_and_bounded_and_a_caller_with_the_token_is_token():
     from services.identity.audit import ACTOR_CHARS, actor_of
 
