@@ -102,7 +102,12 @@ def cmd_identity(args: argparse.Namespace) -> int:
         if not reply.audit.audit_id:  # merged before (run twice, or by another analyst a moment before)
             print("they are one influencer already: nothing changed")
             return _followed(args, analytics, 0, reply.feed_position)
-        return _written(args, analytics, reply)
+        code = _written(args, analytics, reply)
+        kept = reply.audit.after_ids[0] if reply.audit.after_ids else ids[0]
+        if any(x.influencer_id == kept and x.hidden for x in reply.labels):  # one of them was hidden: all are now
+            print(f"{_named(who, kept)} is hidden (not an influencer), as one of those merged was: left out of the "
+                  f"statistics; `influencers unhide {kept}` counts them")
+        return code
     return _written(args, analytics, ident.split(who.one(args.id), args.videos))
 
 

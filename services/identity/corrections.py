@@ -64,8 +64,10 @@ def now_utc() -> str:
 
 def merge(store: FaceStore, influencer_ids: Sequence[str]) -> list[str]:
     """Every influencer listed joins the first, for good. The first keeps its name, or takes the first name
-    among the others; the others' names and hidden flags go. Idempotent: an id merged away before stands for
-    the influencer it joined (a double-submitted form merges nothing more and answers with no change)."""
+    among the others; it is hidden when any of them was (a hide is the analyst's word about the person, being
+    shown is only the default); the others' names and hidden flags go (an undo puts them back). Idempotent: an
+    id merged away before stands for the influencer it joined (a double-submitted form merges nothing more and
+    answers with no change)."""
     ids = list(dict.fromkeys(influencer_ids))
     if len(ids) < 2:
         raise ValueError("merge needs at least two different influencer ids")
@@ -88,6 +90,8 @@ def join(store: FaceStore, live: Sequence[str]) -> list[str]:
     names = store.names()
     if not names.get(target):
         store.set_name(target, next((names[o] for o in others if names.get(o)), ""))
+    if set(others) & store.hidden():  # "not an influencer" was said of this person: it holds for them all
+        store.set_hidden(target, True)  # before the others' flags go: a replay after a kill finds it set
     for other in others:
         store.set_name(other, "")
         store.set_hidden(other, False)
@@ -195,7 +199,7 @@ def split(store: FaceStore, influencer_id: str, video_ids: Sequence[str], target
     faces = store.faces_of(influencer_id)
     wanted = set(video_ids)
     moved = [f for f in faces if f.record.video_id in wanted]
-    return _separate(store, faces, moved, influencer_id, target, store.faces_of(target), new=True)
+    return _separate(store, faces, moved, influencer_id, target, store.faces_of(target))
 
 
 def move(store: FaceStore, video_id: str, influencer_id: str, target: str = "", chosen: str = ""
@@ -207,7 +211,7 @@ def move(store: FaceStore, video_id: str, influencer_id: str, target: str = "", 
     if chosen:
         faces = store.faces_of(influencer_id)
         moved = [f for f in faces if f.record.video_id == video_id]
-        return _separate(store, faces, moved, influencer_id, chosen, store.faces_of(chosen), not target), chosen
+        return _separate(store, faces, moved, influencer_id, chosen, store.faces_of(chosen)), chosen
     faces = _faces_of(store, influencer_id)
     moved = [f for f in faces if f.record.video_id == video_id]
     if not moved:
@@ -215,14 +219,13 @@ def move(store: FaceStore, video_id: str, influencer_id: str, target: str = "", 
     if target == influencer_id:
         raise ValueError(f"the appearance is already {influencer_id}'s")
     target_faces = _faces_of(store, target) if target else []
-    new = not target
     target = target or new_influencer_id(*min(f.record.person_key for f in moved)) + "s"
-    return _separate(store, faces, moved, influencer_id, target, target_faces, new), target
+    return _separate(store, faces, moved, influencer_id, target, target_faces), target
 
 
 def _separate(store: FaceStore, faces: list[FacePoint], moved: list[FacePoint], source: str, target: str,
-              target_faces: list[FacePoint], new: bool) -> list[str]:
-    """`moved` (of `source`'s `faces`) go to `target` (`new`: founded by them) with its `target_faces`, the two
+              target_faces: list[FacePoint]) -> list[str]:
+    """`moved` (of `source`'s `faces`) go to `target` (founded by them, or not) with its `target_faces`, the two
     kept apart; when `source` keeps nothing, its name and hidden flag follow its faces (_labels_follow)."""
     gone = {f.point_id for f in moved}
     kept = [f for f in faces if f.point_id not in gone]
@@ -230,22 +233,21 @@ def _separate(store: FaceStore, faces: list[FacePoint], moved: list[FacePoint], 
     changed = _pin(store, moved + target_faces, target)
     record_answer(store, source, target, "different")
     if not kept:
-        _labels_follow(store, source, target, new)
+        _labels_follow(store, source, target)
     return changed
 
 
-def _labels_follow(store: FaceStore, source: str, target: str, new: bool) -> None:
+def _labels_follow(store: FaceStore, source: str, target: str) -> None:
     """`source` kept no face: its name goes with its faces to `target` (unless `target` has a name of its own, as
-    in a merge) and its hidden flag to a `new` target, so that neither stays on an influencer shown nowhere.
-    Idempotent (a replay after a kill finds them moved)."""
+    in a merge) and its hidden flag too, as in a merge (join), so that neither stays on an influencer shown
+    nowhere. Idempotent (a replay after a kill finds them moved)."""
     name = store.names().get(source, "")
     if name:
         if not store.names().get(target):
             store.set_name(target, name)
         store.set_name(source, "")
     if source in store.hidden():
-        if new:
-            store.set_hidden(target, True)
+        store.set_hidden(target, True)
         store.set_hidden(source, False)
 
 

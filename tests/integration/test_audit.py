@@ -220,6 +220,40 @@ def test_an_undo_of_a_hide_whose_person_was_merged_then_erased_is_refused_naming
     assert x not in kept and y not in kept, "no record keeps the erased person's ids, the older one included"
 
 
+@pytest.mark.parametrize("answer", [False, True], ids=["merge", "review same"])
+def test_merging_a_hidden_influencer_into_a_shown_one_hides_the_survivor_and_undo_puts_both_flags_back(stack, answer):
+    # Was: the merged-away flag was dropped, and the person the analyst had marked "not an influencer" was counted
+    # in the survivor's statistics
+    ident, analytics = clients(stack)
+    registry = stack.identity.registry
+    x = record(stack, "0000000000000a41", registry.assign("0000000000000a41", video(person(0, "a"))))
+    y = record(stack, "0000000000000a42", registry.assign("0000000000000a42", video(person(0, "b"))))
+    record(stack, "0000000000000a43", registry.assign("0000000000000a43", video(person(1, "b"))))
+    caught_up(analytics, ident.hide(x, True))
+    merged = ident.answer(x, y, identity_pb2.REVIEW_ANSWER_SAME) if answer else ident.merge([y, x])
+    caught_up(analytics, merged)
+    assert {f.record.influencer_id for f in registry.store.faces_in(["0000000000000a41"])} == {y}
+    assert registry.store.hidden() == stack.store.hidden() == {y}
+    assert {(x.influencer_id, x.hidden) for x in merged.labels} >= {(y, True)}
+    caught_up(analytics, ident.undo(merged.audit.audit_id))
+    assert registry.store.hidden() == stack.store.hidden() == {x}
+
+
+def test_the_cli_says_that_a_merge_with_a_hidden_influencer_left_the_survivor_hidden(stack, capsys):
+    from influencers.cli import main
+
+    ident, analytics = clients(stack)
+    registry = stack.identity.registry
+    x = record(stack, "0000000000000a51", registry.assign("0000000000000a51", video(person(0, "a"))))
+    y = record(stack, "0000000000000a52", registry.assign("0000000000000a52", video(person(0, "b"))))
+    caught_up(analytics, ident.hide(x, True))
+    ports = ["--identity-port", str(stack.settings.identity_port),
+             "--analytics-port", str(stack.settings.analytics_port)]
+    assert main(["merge", y, x, "--into", y, *ports]) == 0
+    assert (f"{y} is hidden (not an influencer), as one of those merged was: left out of the statistics; "
+            f"`influencers unhide {y}` counts them") in capsys.readouterr().out
+
+
 def test_an_actor_is_cleaned_and_bounded_and_a_caller_with_the_token_is_token():
     from services.identity.audit import ACTOR_CHARS, actor_of
 

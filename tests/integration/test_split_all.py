@@ -53,3 +53,19 @@ def test_a_split_that_leaves_the_influencer_some_faces_leaves_its_name_where_it_
     ident.rename(a, "Cy")
     caught_up(analytics, ident.split(a, ["00000000000000e6"]))
     assert labels(stack)[::2] == ({a: "Cy"}, {a: "Cy"})
+
+
+def test_moving_the_only_appearance_of_a_hidden_influencer_into_a_shown_one_hides_it_and_undo_shows_it_again(
+        stack, clients):  # noqa: F811
+    # Was: the hidden flag went to a new influencer only; moved into one that exists, it was dropped, and the
+    # person the analyst had marked "not an influencer" was counted again
+    ident, analytics = clients
+    registry = stack.identity.registry
+    a = record(stack, "00000000000000e7", registry.assign("00000000000000e7", video(someone(CENTRES["a"], 7))))
+    b = record(stack, "00000000000000e8", registry.assign("00000000000000e8", video(someone(CENTRES["b"], 8))))
+    caught_up(analytics, ident.hide(a, True))
+    moved = ident.move("00000000000000e7", a, b)
+    caught_up(analytics, moved)
+    assert labels(stack)[1::2] == ({b}, {b})
+    caught_up(analytics, ident.undo(moved.audit.audit_id))
+    assert labels(stack)[1::2] == ({a}, {a})
