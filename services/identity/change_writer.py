@@ -248,6 +248,7 @@ class ChangeWriter:
                               len(videos), faces)
             entry.audit_id = str(planned["audit_id"])
             entry.undoes = audit_id
+            entry.undoes_action = int(original.get("action", 0))  # type: ignore[assignment]
             position = self.position(self.publish(identity_pb2.CHANGE_KIND_CORRECTION, videos, labels,
                                                   audit=entry))
             journal.done(store, key)
@@ -361,6 +362,9 @@ class ChangeWriter:
             entry.after_name = self.registry.names().get(named, "")
         entry.audit_id = str(planned["audit_id"])
         entry.undoes = str(planned.get("undoes", ""))
+        if entry.undoes:  # the reverted correction's record stays, marked undone: it names its action
+            undone = self.registry.store.get_side(undo.KIND, entry.undoes) or {}
+            entry.undoes_action = int(undone.get("entry", {}).get("action", 0))  # type: ignore[assignment]
         return entry
 
     def resume_erasures(self) -> int:

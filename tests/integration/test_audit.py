@@ -254,6 +254,26 @@ def test_the_cli_says_that_a_merge_with_a_hidden_influencer_left_the_survivor_hi
             f"`influencers unhide {y}` counts them") in capsys.readouterr().out
 
 
+def test_the_cli_says_in_words_which_merge_an_undo_took_back_and_what_came_back(stack, capsys):
+    # Was "Undid correction 5f0e...: 1 video, 3 faces back (audit ...)": the id of the merge, not the merge
+    from influencers.cli import main
+
+    ident, analytics = clients(stack)
+    registry = stack.identity.registry
+    a = record(stack, "0000000000000a61", registry.assign("0000000000000a61", video(person(0, "a"))))
+    b = record(stack, "0000000000000a62", registry.assign("0000000000000a62", video(person(0, "b"))))
+    caught_up(analytics, ident.rename(a, "Ana"))
+    caught_up(analytics, ident.rename(b, "Tony"))
+    merged = ident.merge([a, b])
+    caught_up(analytics, merged)
+    ports = ["--identity-port", str(stack.settings.identity_port),
+             "--analytics-port", str(stack.settings.analytics_port)]
+    assert main(["undo", merged.audit.audit_id, *ports]) == 0
+    said = capsys.readouterr().out.splitlines()
+    assert said[0].startswith('Undid "Merged Tony into Ana: 1 video": 1 video, 3 faces back (audit ')
+    assert said[1] == "1 video changed people"
+
+
 def test_an_actor_is_cleaned_and_bounded_and_a_caller_with_the_token_is_token():
     from services.identity.audit import ACTOR_CHARS, actor_of
 
@@ -276,7 +296,7 @@ def test_the_cli_says_what_a_correction_did_with_its_audit_id_and_undoes_it_as_i
     (audit_id,) = __import__("re").findall(r"`influencers undo ([0-9a-f]{32})` reverts it", line)
     assert line.startswith(f"Named {a} 'Ana' (audit {audit_id}")
     assert main(["undo", audit_id, *ports]) == 0
-    assert capsys.readouterr().out.startswith(f"Undid correction {audit_id}")
+    assert capsys.readouterr().out.startswith(f"Undid the rename of {a}: no name again (audit ")
     assert stack.store.names() == {}
     assert main(["undo", audit_id, *ports]) == 0
     assert capsys.readouterr().out == f"correction {audit_id} was undone already: nothing changed\n"
