@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from services.common.boundary import is_influencer_id
-from services.common.name_text import BadName, clean_name
+from services.common.name_text import BadName, clean_name, looks_like_an_id
 
 
 @dataclass(frozen=True)
@@ -80,13 +80,20 @@ def fold(name: str) -> str:
 
 
 def resolve(word: str, known: Iterable[Known]) -> str:
-    """The influencer id `word` stands for: an exact id wins; otherwise the one influencer whose name is
-    `word` (case and blanks ignored). NameLookupError when none is, or when several are (listing them: name, id,
+    """The influencer id `word` stands for: an exact id wins; a word that only looks like an id (name_text.
+    looks_like_an_id) stands for nothing; otherwise the one influencer whose name is `word` (case and blanks
+    ignored). NameLookupError when none is, or when several are (listing them: name, id,
     videos), so that nothing is done to the wrong person."""
     known = list(known)
     word = word.strip()
     if any(k.influencer_id == word for k in known):
         return word
+    if looks_like_an_id(word) and not is_influencer_id(word.lower()):
+        # 'іnf_0123456789' (Cyrillic і), full-width or accented: read as an id, it is none, and as a name it could
+        # only be one stored before names of that form were refused: neither is what the analyst means
+        raise NameLookupError(f"{word[:80]!r} looks like an influencer id but is not one: it holds characters that "
+                              "only look like the id's (another script's letters, full-width or accented ones); "
+                              "type the id in plain letters and digits, or copy it from the page")
     matches = [k for k in known if k.name and fold(k.name) == fold(word)]
     if len(matches) == 1:
         return matches[0].influencer_id

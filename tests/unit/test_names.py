@@ -66,6 +66,25 @@ def test_an_id_typed_in_capitals_is_that_id_and_asks_identity_for_no_list():
     assert Resolver(NoList()).one(" INF_00000000A1 ") == ANN
 
 
+@pytest.mark.parametrize("typed", ["\u0456nf_00000000a1", "\uff49\uff4e\uff46\uff3f\uff10\uff10\uff10\uff10\uff10\uff10"
+                                   "\uff10\uff10\uff41\uff11", "inf_00000000\u0430\u0661", "inf_00000000a1\u200b"])
+def test_a_word_that_only_looks_like_an_id_stands_for_nobody_even_a_person_of_that_name(typed: str) -> None:
+    # Cyrillic і, full-width, Cyrillic а and an Arabic-Indic one, a zero-width space: was the influencer of that
+    # name (one named before such names were refused), or "no influencer is named ...", where the analyst meant
+    # the id it looks like
+    known = [Known(ANN, "", 3), Known(BOB, typed, 1)]
+    with pytest.raises(NameLookupError, match="looks like an influencer id but is not one"):
+        resolve(typed, known)
+
+    class Lists:
+        def influencers(self):  # noqa: ANN201 - the port's one call
+            return []
+
+    with pytest.raises(NameLookupError, match="type the id in plain letters and digits"):
+        Resolver(Lists()).one(typed)
+    assert resolve(ANN, known) == ANN and Resolver(Lists()).one(ANN.upper()) == ANN
+
+
 CLIENT_COMMANDS = ["ingest", "jobs", "cancel", "recluster", "merge", "split", "rename", "enrol", "move", "hide",
                    "unhide", "delete", "review", "answer"]
 
