@@ -23,7 +23,7 @@ from services.identity.matching import new_influencer_id
 from services.identity.review import SAME, pair_key
 
 MAX_NAME = 200  # characters of a display name
-MERGED = "merged"  # side records: influencer id merged away -> the influencer it joined
+MERGED = undo.MERGED  # side records: influencer id merged away -> the influencer it joined
 PIN_CHUNK = 1024  # faces a write of _pin, as the engines' adapters write them
 
 

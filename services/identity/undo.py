@@ -26,6 +26,7 @@ KIND = "undo"  # side records: one per undoable correction, keyed by its audit i
 KEEP = 500  # undo records kept (the newest)
 INDEX = "undo_index"  # one side record (kind and key): the audit ids of the undo records, oldest first
 ERASED = "undo_erased"  # one side record (kind and key): the audit ids whose undo records an erasure removed
+MERGED = "merged"  # side records (corrections.py): an influencer id merged away -> the influencer it joined
 
 
 class Conflict(Exception):
@@ -205,6 +206,9 @@ def apply(store: FaceStore, audit_id: str, record: dict[str, Any], undone_by: st
     store.set_influencer(back)
     crash_point("undo:faces")
     store.set_pins(pins)
+    for i in sorted(back):  # an undone merge: the ids with faces again stand for themselves, not the one they
+        if store.get_side(MERGED, i) is not None:  # joined (emptied later, a merge naming one merged the other)
+            store.set_side(MERGED, i, None)
     for i, (old, _) in record["names"].items():
         store.set_name(i, old)
     for i, (old, _) in record["hidden"].items():

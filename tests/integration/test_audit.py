@@ -274,6 +274,23 @@ def test_the_cli_says_in_words_which_merge_an_undo_took_back_and_what_came_back(
     assert said[1] == "1 video changed people"
 
 
+def test_a_merge_undone_leaves_no_record_that_would_send_a_later_correction_of_the_id_to_the_other(stack):
+    # merge x into y, undo it, move x's only appearance to a new influencer, then merge [z, x] from a page still
+    # showing x: was y merged into z (x's merge record, kept through the undo, stood for y), another person's faces
+    ident, analytics = clients(stack)
+    registry = stack.identity.registry
+    x = record(stack, "0000000000000a71", registry.assign("0000000000000a71", video(person(0, "a"))))
+    y = record(stack, "0000000000000a72", registry.assign("0000000000000a72", video(person(0, "b"))))
+    z = record(stack, "0000000000000a73", registry.assign("0000000000000a73", video(person(0, "c"))))
+    merged = ident.merge([y, x])
+    caught_up(analytics, ident.undo(merged.audit.audit_id))
+    caught_up(analytics, ident.move("0000000000000a71", x))
+    with pytest.raises(grpc.RpcError) as err:
+        ident.merge([z, x])
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND and err.value.details() == f"no influencer '{x}'"
+    assert len(registry.store.faces_of(y)) == 3 and len(registry.store.faces_of(z)) == 3, "nobody merged"
+
+
 def test_an_actor_is_cleaned_and_bounded_and_a_caller_with_the_token_is_token():
     from services.identity.audit import ACTOR_CHARS, actor_of
 
