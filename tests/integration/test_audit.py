@@ -122,6 +122,23 @@ def test_an_erasure_keeps_only_a_keyed_hash_and_takes_the_id_and_name_out_of_ear
     assert not [r for r in registry.store.side_records("undo") if a in json.dumps(r)], "undo records forget them"
 
 
+def test_an_erasure_takes_the_id_and_name_out_of_the_audit_entries_of_identitys_feed_too(stack):
+    # Was: the feed's entries before kept the rename's and the merge's audit entries whole: a reader of ListChanges
+    # (or a follower replaying it) found "Zelda Erasable" and the erased id
+    ident, analytics = clients(stack)
+    registry = stack.identity.registry
+    a = record(stack, "0000000000000e11", registry.assign("0000000000000e11", video(person(0, "a"))))
+    b = record(stack, "0000000000000e12", registry.assign("0000000000000e12", video(person(0, "b"))))
+    caught_up(analytics, ident.rename(a, "Zelda Erasable"))
+    caught_up(analytics, ident.answer(a, b, identity_pb2.REVIEW_ANSWER_DIFFERENT))
+    caught_up(analytics, ident.delete(a))
+    changes, _ = stack.identity.feed.read(0, 1000)
+    assert not [c.position for c in changes if a in str(c) or "Zelda" in str(c)]
+    rename, different = (c.audit for c in changes[:2])
+    assert (list(rename.before_ids), rename.after_name) == (["(erased)"], "")
+    assert list(different.before_ids) == ["(erased)", b], "the other person stays"
+
+
 def test_undo_puts_a_merge_back_and_is_itself_audited_and_a_second_undo_changes_nothing(stack):
     ident, analytics = clients(stack, actor="cli:carol")
     registry = stack.identity.registry
