@@ -37,20 +37,51 @@ def is_removed(char: str) -> bool:
 
 
 def clean_name(name: str, max_chars: int = 200) -> str:
-    """`name` with controls and bidi/zero-width format characters removed (tabs and line breaks become
-    blanks), runs of blanks collapsed to one, stripped, and NFC-normalised. "" stays "" (no name).
+    """`name` with controls, bidi/zero-width format characters and tag characters that make no flag removed (tabs,
+    line breaks and the Braille blank become blanks), runs of blanks collapsed to one, stripped, and
+    NFC-normalised. "" stays "" (no name).
 
-    Raises BadName when `name` had characters but none that show, or has more than `max_chars` after
-    cleaning (characters, not bytes).
+    Raises BadName when `name` had characters but none that show (marks, variation selectors, tags or blank
+    glyphs alone: an "invisible nickname"), or has more than `max_chars` after cleaning (characters, not bytes).
     """
-    spaced = "".join(" " if char in "\t\n\r\v\f\x85" else char for char in name)
-    kept = "".join(char for char in spaced if not is_removed(char))
+    spaced = "".join(" " if char in "\t\n\r\v\f\x85\u2800" else char for char in name)  # the Braille blank too
+    kept = _without_stray_tags("".join(char for char in spaced if not is_removed(char)))
     cleaned = unicodedata.normalize("NFC", " ".join(kept.split())).strip(" " + _JOINERS)
-    if not cleaned and name.strip():
+    if (cleaned or name.strip()) and not any(_shows(char) for char in cleaned):
         raise BadName(f"name {name[:40]!r} has no visible characters")
     if len(cleaned) > max_chars:
         raise BadName(f"name {cleaned[:40]!r}... is longer than {max_chars} characters")
     return cleaned
+
+
+# Characters drawn as nothing that are letters or symbols by their category: the Braille blank, Khmer's
+# inherent vowels, Mongolian free variation selectors, the musical null notehead and the beams' format marks
+# (with the Hangul fillers, removed above, the usual "invisible nickname")
+_BLANK_GLYPHS = frozenset("\u2800\u17b4\u17b5\u180b\u180c\u180d\u180f\U0001d159" +
+                          "".join(chr(c) for c in range(0x1D173, 0x1D17B)))
+_BLACK_FLAG = "\U0001f3f4"  # a tag sequence after it is a subdivision flag (Scotland: the flag and 6 tags)
+
+
+def _is_tag(char: str) -> bool:
+    return "\U000e0000" <= char <= "\U000e007f"
+
+
+def _without_stray_tags(text: str) -> str:
+    """`text` without the tag characters (U+E0000-U+E007F) that make no flag: invisible, they spell hidden
+    ASCII after a name ("Ann" and the tags of any text, read by whatever processes the name); in a subdivision
+    flag (the black flag, then tags) they stay."""
+    kept: list[str] = []
+    for char in text:
+        if _is_tag(char) and not (kept and (kept[-1] == _BLACK_FLAG or _is_tag(kept[-1]))):
+            continue
+        kept.append(char)
+    return "".join(kept)
+
+
+def _shows(char: str) -> bool:
+    """Whether `char` draws something by itself: not a blank, a mark on another character, a format character,
+    a variation selector or a tag, nor one of _BLANK_GLYPHS."""
+    return unicodedata.category(char) not in ("Zs", "Mn", "Me", "Cf") and char not in _BLANK_GLYPHS
 
 
 def leading_visible(text: str) -> str:
