@@ -155,9 +155,28 @@ def check(store: FaceStore, audit_id: str) -> dict[str, Any] | None:
     stale = [p for p, f in record["faces"].items() if p in where and list(where[p]) != list(f[1])]
     stale += [i for i, (_, after) in record["names"].items() if now.names.get(i, "") != after]
     stale += [i for i, (_, after) in record["hidden"].items() if (i in now.hidden) != after]
+    stale += _labelled_since(store, record, now)
     if stale:
         raise Conflict(_changed_since(store, audit_id, set(stale)))
     return record
+
+
+def _labelled_since(store: FaceStore, record: dict[str, Any], now: State) -> list[str]:
+    """The influencers the correction founded or filled (a split's new one) that the undo would leave with no
+    face, named or hidden since: the undo would leave that name or flag on an influencer shown nowhere, and the
+    person back under the old id without it (a split undone after its new influencer was named)."""
+    mine = set(record["faces"])
+    labelled = []
+    for target in targets(record):
+        if target in record.get("ids", []) and any(f[0][0] == target for f in record["faces"].values()):
+            continue  # it had faces before the correction: the undo gives them back
+        if {f.point_id for f in store.faces_of(target)} - mine:
+            continue  # it keeps faces of its own
+        name = record["names"].get(target, ["", ""])[1]
+        hidden = record["hidden"].get(target, [False, False])[1]
+        if now.names.get(target, "") != name or (target in now.hidden) != hidden:
+            labelled.append(target)
+    return labelled
 
 
 def _changed_since(store: FaceStore, audit_id: str, stale: set[str]) -> str:
