@@ -125,7 +125,7 @@ def _current(store: FaceStore, influencer_id: str) -> str:
     raise KeyError(f"no influencer {influencer_id[:80]!r}")
 
 
-def _absorbed(store: FaceStore, influencer_id: str) -> list[str]:
+def absorbed(store: FaceStore, influencer_id: str) -> list[str]:
     """The ids merged away into `influencer_id` (directly or through others), each holding no face now: the
     same person under an older id, whose records an erasure of `influencer_id` removes too (an undo record of a
     hide of one kept its id and faces after the person was erased, and its undo asked to undo a merge whose
@@ -325,13 +325,13 @@ def answer(store: FaceStore, a: str, b: str, reply: str) -> list[str]:
 def delete(store: FaceStore, crops: CropStore, influencer_id: str, subject_hmac: str = "",
            missing_ok: bool = False) -> list[str]:
     """Erases a person: every face (references included), their crops, name, hidden flag, review answers, the
-    pins naming them and the undo records naming them, or an id merged into them (_absorbed). An audit record
+    pins naming them and the undo records naming them, or an id merged into them (absorbed). An audit record
     keeps the UTC time and `subject_hmac` (the keyed hash of the id, services/identity/audit.py), never the id.
     Idempotent with `missing_ok`: an
     erasure interrupted half way (its faces gone, its name not) is finished instead of refused. Crops go
     before the faces that name them, so that a repeat still finds them."""
     faces = store.faces_of(influencer_id) if missing_ok and influencer_id else _faces_of(store, influencer_id)
-    absorbed = _absorbed(store, influencer_id)  # before the merge records go: a replay finds them still
+    merged_in = absorbed(store, influencer_id)  # before the merge records go: a replay finds them still
     crops.delete(f.record.crop for f in faces)
     if faces:
         store.delete_points([f.point_id for f in faces])
@@ -339,7 +339,7 @@ def delete(store: FaceStore, crops: CropStore, influencer_id: str, subject_hmac:
     pinned = [f.point_id for f in store.faces_where("pinned", [influencer_id])]
     if pinned:
         store.set_pins({"": pinned})
-    erased = {influencer_id, *absorbed}
+    erased = {influencer_id, *merged_in}
     for gone in sorted(erased):
         store.set_name(gone, "")
         store.set_hidden(gone, False)

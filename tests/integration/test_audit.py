@@ -139,6 +139,24 @@ def test_an_erasure_takes_the_id_and_name_out_of_the_audit_entries_of_identitys_
     assert list(different.before_ids) == ["(erased)", b], "the other person stays"
 
 
+def test_an_erasure_takes_the_older_ids_merged_into_the_person_out_of_the_trail_and_the_feed(stack):
+    # b named, then merged into a, then a erased: was "Named inf_b 'Zelda Older'" and "Merged inf_b into (erased)"
+    # kept in analytics' trail and identity's feed, the person's name and older id with them
+    ident, analytics = clients(stack, actor="cli:bob")
+    registry = stack.identity.registry
+    a = record(stack, "0000000000000e21", registry.assign("0000000000000e21", video(person(0, "a"))))
+    b = record(stack, "0000000000000e22", registry.assign("0000000000000e22", video(person(0, "b"))))
+    caught_up(analytics, ident.rename(b, "Zelda Older"))
+    caught_up(analytics, ident.merge([a, b]))
+    caught_up(analytics, ident.delete(a))
+    table = raw_table(stack)
+    assert a not in table and b not in table and "Zelda" not in table
+    assert [(r.action, r.before_ids, r.after_ids) for r in trail(stack)] == [
+        ("rename", ("(erased)",), ("(erased)",)), ("merge", ("(erased)",), ("(erased)",)), ("delete", (), ())]
+    changes, _ = stack.identity.feed.read(0, 1000)
+    assert not [c.position for c in changes if a in str(c) or b in str(c) or "Zelda" in str(c)]
+
+
 def test_undo_puts_a_merge_back_and_is_itself_audited_and_a_second_undo_changes_nothing(stack):
     ident, analytics = clients(stack, actor="cli:carol")
     registry = stack.identity.registry
