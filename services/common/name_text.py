@@ -123,6 +123,19 @@ def id_skeleton(text: str) -> str:
     return digits.translate(_LOOKALIKES)
 
 
+def _is_variation_selector(char: str) -> bool:
+    return "\ufe00" <= char <= "\ufe0f" or "\U000e0100" <= char <= "\U000e01ef"
+
+
+def look_alike_form(name: str) -> str:
+    """`name` (cleaned) as the eye compares it with another: compatibility forms folded (NFKC: full-width
+    `Ａｎｎ`), case ignored, variation selectors dropped (`Ann\ufe0f` draws as `Ann`), other scripts' digits as
+    ASCII and letters drawn like Latin ones as those (Cyrillic `А` in `Аnn`). Accents stay: `Zoë` is not `Zoe`."""
+    folded = unicodedata.normalize("NFC", unicodedata.normalize("NFKC", name).casefold())
+    kept = "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in folded if not _is_variation_selector(c))
+    return kept.translate(_LOOKALIKES)
+
+
 def looks_like_an_id(text: str) -> bool:
     """Whether `text` would pass for an influencer id (`inf_` and 10 to 18 letters or digits) to a reader:
     written in look-alike letters, full-width or accented characters, capitals, or an id itself."""

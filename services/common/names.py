@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import difflib
 import sys
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from services.common.boundary import is_influencer_id
-from services.common.name_text import BadName, clean_name, looks_like_an_id
+from services.common.name_text import BadName, clean_name, look_alike_form, looks_like_an_id
 
 
 @dataclass(frozen=True)
@@ -71,12 +70,15 @@ def merge_order(ids: Sequence[str], known: Iterable[Known]) -> list[str]:
 def fold(name: str) -> str:
     """A name as it is compared: blanks collapsed, case ignored ("ann  lee" and "Ann Lee" are one name), and
     read as identity stores names (name_text.clean_name: NFC, no invisible characters), so "Zoë" typed
-    decomposed (e + U+0308) or pasted with a zero-width space is the stored "Zoë"."""
+    decomposed (e + U+0308) or pasted with a zero-width space is the stored "Zoë". Two names the eye cannot
+    tell apart are one name (name_text.look_alike_form: "Аnn" with a Cyrillic А, "Ann" and a variation
+    selector, a full-width "Ａｎｎ"): each is then a namesake of "Ann", and "Ann" alone stands for none of them,
+    where it stood for the plain one while the other passed for it on the page."""
     try:
         cleaned = clean_name(name, max_chars=sys.maxsize)
     except BadName:
         return ""
-    return unicodedata.normalize("NFC", cleaned.casefold())
+    return look_alike_form(cleaned)
 
 
 def resolve(word: str, known: Iterable[Known]) -> str:

@@ -164,3 +164,14 @@ def test_namesakes_are_the_others_with_the_name_folded_most_videos_first_and_the
     assert shared_name_note("Ann Lee", [known[1]]).startswith("Also named 'Ann Lee': inf_b (4 videos). ")
     many = [Known(f"inf_{k}", "Al", k) for k in range(7)]
     assert shared_name_note("Al", many).count(" video") == 5 and " and 2 more." in shared_name_note("Al", many)
+
+
+@pytest.mark.parametrize("twin", ["\u0410nn", "Ann\ufe0f", "\uff21\uff4e\uff4e"])
+def test_a_name_the_eye_cannot_tell_from_another_is_its_namesake_and_neither_alone_stands_for_one(twin: str) -> None:
+    # A Cyrillic А, a variation selector, full-width letters: was another name, so "Ann" stood for the plain one
+    # while the twin passed for it on the page, and no note said that two people shared it
+    known = [Known(ANN, "Ann", 3), Known(BOB, twin, 1)]
+    assert namesakes(ANN, "Ann", known) == [known[1]]
+    with pytest.raises(NameLookupError, match="names 2 influencers"):
+        resolve("Ann", known)
+    assert resolve("Zoë", [Known(ANN, "Zoë", 1), Known(BOB, "Zoe", 1)]) == ANN, "an accent is no look-alike"
