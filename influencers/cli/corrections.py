@@ -71,6 +71,26 @@ def _written(args: argparse.Namespace, analytics: GrpcAnalytics, reply: identity
     return _followed(args, analytics, reply.changed_videos, reply.feed_position)
 
 
+def undo_sentence(entry: identity_pb2.AuditEntry) -> str:
+    """What an undo took back, in words, from its audit entry alone (the reverted row is in analytics, not at the
+    CLI's hand): the correction as the audit trail tells it (`Undid "Merged Tony into Ana: 3 videos": 3 videos,
+    12 faces back`), a rename by the name that is back; "Undid correction ID" when the entry names no action (an
+    identity of an older release)."""
+    from services.analytics.audit import ACTIONS, ERASED, AuditRow, describe, row_from_entry
+
+    row = row_from_entry(entry)
+    action = ACTIONS.get(entry.undoes_action, "")
+    if row is None or action in ("", "undo"):
+        return describe(row) if row is not None else "Undid a correction"
+    if action == "rename":  # the undo's names are as it left them: the old name, or none
+        renamed = (list(entry.before_ids) or [ERASED])[0]
+        name = entry.names.get(renamed, "")
+        return f"Undid the rename of {renamed}: " + (f"named '{name}' again" if name else "no name again")
+    undone = AuditRow(entry.undoes, action, "", 0.0, before_ids=tuple(entry.after_ids),
+                      after_ids=tuple(entry.before_ids), names=dict(entry.names), videos=entry.videos)
+    return describe(row, undone)
+
+
 def cmd_identity(args: argparse.Namespace) -> int:
     """merge / split / rename / recluster against a running identity service; identity publishes the change
     in its feed, analytics applies it by itself, and this waits (bounded) until it has."""
@@ -102,7 +122,12 @@ def cmd_identity(args: argparse.Namespace) -> int:
         if not reply.audit.audit_id:  # merged before (run twice, or by another analyst a moment before)
             print("they are one influencer already: nothing changed")
             return _followed(args, analytics, 0, reply.feed_position)
-        return _written(args, analytics, reply)
+        code = _written(args, analytics, reply)
+        kept = reply.audit.after_ids[0] if reply.audit.after_ids else ids[0]
+        if any(x.influencer_id == kept and x.hidden for x in reply.labels):  # one of them was hidden: all are now
+            print(f"{_named(who, kept)} is hidden (not an influencer), as one of those merged was: left out of the "
+                  f"statistics; `influencers unhide {kept}` counts them")
+        return code
     return _written(args, analytics, ident.split(who.one(args.id), args.videos))
 
 
@@ -165,5 +190,6 @@ def cmd_correct(args: argparse.Namespace) -> int:
         if not reply.audit.audit_id:  # identity answers a second undo with no change and no audit entry
             print(f"correction {args.audit_id} was undone already: nothing changed")
             return 0
-        return _written(args, analytics, reply)
+        print(f"{undo_sentence(reply.audit)} (audit {reply.audit.audit_id})")
+        return _followed(args, analytics, reply.changed_videos, reply.feed_position)
     return _written(args, analytics, ident.answer(who.one(args.a), who.one(args.b), REVIEW_ANSWERS[args.answer]))

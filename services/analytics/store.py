@@ -601,6 +601,7 @@ def _erase(c: Connection, label: Label, secret: str) -> set[str]:
     if label.erased_key:
         stored = set(c.execute(sa.select(appearances.c.influencer_id).distinct()).scalars())
         stored |= set(c.execute(sa.select(names.c.influencer_id)).scalars())
+        stored |= store_audit.ids_named(c)  # an id merged into the erased one lives on in the trail alone
         ids |= {i for i in stored if erasure_key(i, secret) == key}
     for influencer_id in ids:
         c.execute(appearances.delete().where(appearances.c.influencer_id == influencer_id))

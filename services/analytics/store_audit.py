@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from services.analytics.audit import AuditRow
+from services.analytics.audit import ERASED, AuditRow
 from services.analytics.store_schema import audit
 
 
@@ -47,6 +47,15 @@ def erase(c: Connection, influencer_id: str) -> int:
         clean = _values(_row(values).without(influencer_id))
         c.execute(audit.update().where(audit.c.audit_id == clean.pop("audit_id")).values(clean))
     return len(found)
+
+
+def ids_named(c: Connection) -> set[str]:
+    """Every influencer id the trail names (before or after a correction): where an erasure looks for the ids of
+    its keyed hashes that no appearance or name holds any more (a person's older id, merged into them)."""
+    found: set[str] = set()
+    for before, after in c.execute(sa.select(audit.c.before_ids, audit.c.after_ids)):
+        found.update(json.loads(before), json.loads(after))
+    return found - {ERASED}
 
 
 def page(c: Connection, before_position: int, limit: int) -> tuple[list[AuditRow], int]:

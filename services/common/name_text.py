@@ -10,6 +10,7 @@ at either end they are invisible and are stripped with the blanks.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 # Format characters that reorder or hide text: bidi embeddings, overrides, isolates and marks, zero-width
@@ -36,20 +37,51 @@ def is_removed(char: str) -> bool:
 
 
 def clean_name(name: str, max_chars: int = 200) -> str:
-    """`name` with controls and bidi/zero-width format characters removed (tabs and line breaks become
-    blanks), runs of blanks collapsed to one, stripped, and NFC-normalised. "" stays "" (no name).
+    """`name` with controls, bidi/zero-width format characters and tag characters that make no flag removed (tabs,
+    line breaks and the Braille blank become blanks), runs of blanks collapsed to one, stripped, and
+    NFC-normalised. "" stays "" (no name).
 
-    Raises BadName when `name` had characters but none that show, or has more than `max_chars` after
-    cleaning (characters, not bytes).
+    Raises BadName when `name` had characters but none that show (marks, variation selectors, tags or blank
+    glyphs alone: an "invisible nickname"), or has more than `max_chars` after cleaning (characters, not bytes).
     """
-    spaced = "".join(" " if char in "\t\n\r\v\f\x85" else char for char in name)
-    kept = "".join(char for char in spaced if not is_removed(char))
+    spaced = "".join(" " if char in "\t\n\r\v\f\x85\u2800" else char for char in name)  # the Braille blank too
+    kept = _without_stray_tags("".join(char for char in spaced if not is_removed(char)))
     cleaned = unicodedata.normalize("NFC", " ".join(kept.split())).strip(" " + _JOINERS)
-    if not cleaned and name.strip():
+    if (cleaned or name.strip()) and not any(_shows(char) for char in cleaned):
         raise BadName(f"name {name[:40]!r} has no visible characters")
     if len(cleaned) > max_chars:
         raise BadName(f"name {cleaned[:40]!r}... is longer than {max_chars} characters")
     return cleaned
+
+
+# Characters drawn as nothing that are letters or symbols by their category: the Braille blank, Khmer's
+# inherent vowels, Mongolian free variation selectors, the musical null notehead and the beams' format marks
+# (with the Hangul fillers, removed above, the usual "invisible nickname")
+_BLANK_GLYPHS = frozenset("\u2800\u17b4\u17b5\u180b\u180c\u180d\u180f\U0001d159" +
+                          "".join(chr(c) for c in range(0x1D173, 0x1D17B)))
+_BLACK_FLAG = "\U0001f3f4"  # a tag sequence after it is a subdivision flag (Scotland: the flag and 6 tags)
+
+
+def _is_tag(char: str) -> bool:
+    return "\U000e0000" <= char <= "\U000e007f"
+
+
+def _without_stray_tags(text: str) -> str:
+    """`text` without the tag characters (U+E0000-U+E007F) that make no flag: invisible, they spell hidden
+    ASCII after a name ("Ann" and the tags of any text, read by whatever processes the name); in a subdivision
+    flag (the black flag, then tags) they stay."""
+    kept: list[str] = []
+    for char in text:
+        if _is_tag(char) and not (kept and (kept[-1] == _BLACK_FLAG or _is_tag(kept[-1]))):
+            continue
+        kept.append(char)
+    return "".join(kept)
+
+
+def _shows(char: str) -> bool:
+    """Whether `char` draws something by itself: not a blank, a mark on another character, a format character,
+    a variation selector or a tag, nor one of _BLANK_GLYPHS."""
+    return unicodedata.category(char) not in ("Zs", "Mn", "Me", "Cf") and char not in _BLANK_GLYPHS
 
 
 def leading_visible(text: str) -> str:
@@ -59,3 +91,52 @@ def leading_visible(text: str) -> str:
         if not (char.isspace() or is_removed(char) or unicodedata.category(char) == "Cf"):
             return text[k:]
     return ""
+
+
+# Letters of other scripts drawn like the Latin letters and digits of an influencer id, as a reader sees them
+# (Unicode's confusables for [a-z0-9], Cyrillic, Greek, Armenian and Latin variants; NFKC already folds the
+# full-width, mathematical and circled forms): mapped to the letter they pass for.
+_LOOKALIKES = str.maketrans({
+    "\u0430": "a", "\u03b1": "a", "\u0251": "a", "\u0432": "b", "\u0441": "c", "\u03f2": "c", "\u0501": "d",
+    "\u0435": "e", "\u0454": "e", "\u0192": "f", "\ua799": "f", "\u0261": "g", "\u04bb": "h", "\u0570": "h",
+    "\u0456": "i", "\u03b9": "i", "\u0131": "i", "\u0458": "j", "\u03f3": "j", "\u03ba": "k", "\u043a": "k",
+    "\u04cf": "l", "\u043c": "m", "\u043f": "n", "\u03b7": "n", "\u0578": "n", "\u0274": "n", "\u043e": "o",
+    "\u03bf": "o", "\u0585": "o", "\u0440": "p", "\u03c1": "p", "\u051b": "q", "\u0433": "r", "\u0455": "s",
+    "\u0442": "t", "\u03c5": "u", "\u057d": "u", "\u03bd": "v", "\u051d": "w", "\u0445": "x", "\u03c7": "x",
+    "\u0443": "y", "\u0290": "z", "\u02cd": "_", "\u2017": "_", "\uff3f": "_",
+})
+# An influencer id (services/common/boundary.py INFLUENCER_ID) as a reader takes it: "inf_" and 10 to 18 letters
+# or digits, the hex ones not told from their look-alikes (O for 0, l for 1)
+_ID_SHAPE = re.compile(r"inf_[0-9a-z]{10,18}")
+
+
+def id_skeleton(text: str) -> str:
+    """`text` as a reader would compare it with an influencer id: compatibility forms folded (NFKC: full-width
+    `ｉｎｆ＿`, mathematical `𝗂𝗇𝖿`), case and accents dropped, digits of any script as ASCII digits, and the
+    letters of other scripts drawn like Latin ones (Cyrillic `і`, `о`, Greek `ο`) as those; invisible characters
+    dropped and blanks at either end stripped."""
+    # mapped before NFKD too: it takes the double low line (U+2017) apart into a blank and a combining mark
+    decomposed = unicodedata.normalize("NFKD", text.strip().translate(_LOOKALIKES)).casefold()
+    bare = unicodedata.normalize("NFKC", "".join(c for c in decomposed if unicodedata.category(c) not in ("Mn", "Cf")
+                                                 and not is_removed(c)))
+    digits = "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in bare)
+    return digits.translate(_LOOKALIKES)
+
+
+def _is_variation_selector(char: str) -> bool:
+    return "\ufe00" <= char <= "\ufe0f" or "\U000e0100" <= char <= "\U000e01ef"
+
+
+def look_alike_form(name: str) -> str:
+    """`name` (cleaned) as the eye compares it with another: compatibility forms folded (NFKC: full-width
+    `Ａｎｎ`), case ignored, variation selectors dropped (`Ann\ufe0f` draws as `Ann`), other scripts' digits as
+    ASCII and letters drawn like Latin ones as those (Cyrillic `А` in `Аnn`). Accents stay: `Zoë` is not `Zoe`."""
+    folded = unicodedata.normalize("NFC", unicodedata.normalize("NFKC", name).casefold())
+    kept = "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in folded if not _is_variation_selector(c))
+    return kept.translate(_LOOKALIKES)
+
+
+def looks_like_an_id(text: str) -> bool:
+    """Whether `text` would pass for an influencer id (`inf_` and 10 to 18 letters or digits) to a reader:
+    written in look-alike letters, full-width or accented characters, capitals, or an id itself."""
+    return _ID_SHAPE.fullmatch(id_skeleton(text)) is not None

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import difflib
 import sys
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from services.common.boundary import is_influencer_id
-from services.common.name_text import BadName, clean_name
+from services.common.name_text import BadName, clean_name, look_alike_form, looks_like_an_id
 
 
 @dataclass(frozen=True)
@@ -71,22 +70,32 @@ def merge_order(ids: Sequence[str], known: Iterable[Known]) -> list[str]:
 def fold(name: str) -> str:
     """A name as it is compared: blanks collapsed, case ignored ("ann  lee" and "Ann Lee" are one name), and
     read as identity stores names (name_text.clean_name: NFC, no invisible characters), so "Zoë" typed
-    decomposed (e + U+0308) or pasted with a zero-width space is the stored "Zoë"."""
+    decomposed (e + U+0308) or pasted with a zero-width space is the stored "Zoë". Two names the eye cannot
+    tell apart are one name (name_text.look_alike_form: "Аnn" with a Cyrillic А, "Ann" and a variation
+    selector, a full-width "Ａｎｎ"): each is then a namesake of "Ann", and "Ann" alone stands for none of them,
+    where it stood for the plain one while the other passed for it on the page."""
     try:
         cleaned = clean_name(name, max_chars=sys.maxsize)
     except BadName:
         return ""
-    return unicodedata.normalize("NFC", cleaned.casefold())
+    return look_alike_form(cleaned)
 
 
 def resolve(word: str, known: Iterable[Known]) -> str:
-    """The influencer id `word` stands for: an exact id wins; otherwise the one influencer whose name is
-    `word` (case and blanks ignored). NameLookupError when none is, or when several are (listing them: name, id,
+    """The influencer id `word` stands for: an exact id wins; a word that only looks like an id (name_text.
+    looks_like_an_id) stands for nothing; otherwise the one influencer whose name is `word` (case and blanks
+    ignored). NameLookupError when none is, or when several are (listing them: name, id,
     videos), so that nothing is done to the wrong person."""
     known = list(known)
     word = word.strip()
     if any(k.influencer_id == word for k in known):
         return word
+    if looks_like_an_id(word) and not is_influencer_id(word.lower()):
+        # 'іnf_0123456789' (Cyrillic і), full-width or accented: read as an id, it is none, and as a name it could
+        # only be one stored before names of that form were refused: neither is what the analyst means
+        raise NameLookupError(f"{word[:80]!r} looks like an influencer id but is not one: it holds characters that "
+                              "only look like the id's (another script's letters, full-width or accented ones); "
+                              "type the id in plain letters and digits, or copy it from the page")
     matches = [k for k in known if k.name and fold(k.name) == fold(word)]
     if len(matches) == 1:
         return matches[0].influencer_id

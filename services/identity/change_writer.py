@@ -248,6 +248,7 @@ class ChangeWriter:
                               len(videos), faces)
             entry.audit_id = str(planned["audit_id"])
             entry.undoes = audit_id
+            entry.undoes_action = int(original.get("action", 0))  # type: ignore[assignment]
             position = self.position(self.publish(identity_pb2.CHANGE_KIND_CORRECTION, videos, labels,
                                                   audit=entry))
             journal.done(store, key)
@@ -288,6 +289,9 @@ class ChangeWriter:
         erasure.begin(store, key, influencer_id, [self.face_key(f.record.vhash) for f in faces if f.record.vhash])
         crash_point("erase:recorded")
         subject = keyed_hash(self.audit_key, influencer_id)
+        # The person's older ids, merged into this one: taken out of the feed and analytics' trail too (a rename
+        # of one before the merge kept the person's name there)
+        merged_in = self.registry.absorbed(influencer_id)
         videos = self.registry.delete(influencer_id, subject if actor else "", missing_ok=True)
         crash_point("erase:deleted")
         entry = None
@@ -295,8 +299,9 @@ class ChangeWriter:
             entry = new_entry(identity_pb2.AUDIT_ACTION_DELETE, actor, [], [], {}, videos=len(videos),
                               faces=len(faces), undoable=False)
             entry.subject_hmac = subject
+        older = [Label("", deleted=True, erased_key=erasure_key(i, self.settings.erasure_secret)) for i in merged_in]
         positions = self.publish(identity_pb2.CHANGE_KIND_ERASURE, videos,
-                                 [Label("", deleted=True, erased_key=key)], audit=entry)
+                                 [Label("", deleted=True, erased_key=key), *older], audit=entry)
         crash_point("erase:published")
         erasure.finish(store, key)
         crash_point("erase:finished")
@@ -304,7 +309,8 @@ class ChangeWriter:
             store.scrub()
         except DiskFull as exc:  # the erasure holds; its bytes stay in the shards until a scrub has room
             log.error("erasure: the face store was not rewritten: %s", exc)
-        self.feed.redact(influencer_id)
+        for erased in (influencer_id, *merged_in):
+            self.feed.redact(erased)
         if not self.settings.qdrant_url:
             erasure.remove_leftovers(self.settings.data_dir)
         return videos, self.position(positions), entry
@@ -361,6 +367,9 @@ class ChangeWriter:
             entry.after_name = self.registry.names().get(named, "")
         entry.audit_id = str(planned["audit_id"])
         entry.undoes = str(planned.get("undoes", ""))
+        if entry.undoes:  # the reverted correction's record stays, marked undone: it names its action
+            undone = self.registry.store.get_side(undo.KIND, entry.undoes) or {}
+            entry.undoes_action = int(undone.get("entry", {}).get("action", 0))  # type: ignore[assignment]
         return entry
 
     def resume_erasures(self) -> int:

@@ -13,9 +13,8 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from services.common.boundary import is_influencer_id
 from services.common.crash import crash_point
-from services.common.name_text import BadName, clean_name
+from services.common.name_text import BadName, clean_name, looks_like_an_id
 from services.identity import undo
 from services.identity.assignment import promote_copies
 from services.identity.crops import CropStore
@@ -24,7 +23,7 @@ from services.identity.matching import new_influencer_id
 from services.identity.review import SAME, pair_key
 
 MAX_NAME = 200  # characters of a display name
-MERGED = "merged"  # side records: influencer id merged away -> the influencer it joined
+MERGED = undo.MERGED  # side records: influencer id merged away -> the influencer it joined
 PIN_CHUNK = 1024  # faces a write of _pin, as the engines' adapters write them
 
 
@@ -64,8 +63,10 @@ def now_utc() -> str:
 
 def merge(store: FaceStore, influencer_ids: Sequence[str]) -> list[str]:
     """Every influencer listed joins the first, for good. The first keeps its name, or takes the first name
-    among the others; the others' names and hidden flags go. Idempotent: an id merged away before stands for
-    the influencer it joined (a double-submitted form merges nothing more and answers with no change)."""
+    among the others; it is hidden when any of them was (a hide is the analyst's word about the person, being
+    shown is only the default); the others' names and hidden flags go (an undo puts them back). Idempotent: an
+    id merged away before stands for the influencer it joined (a double-submitted form merges nothing more and
+    answers with no change)."""
     ids = list(dict.fromkeys(influencer_ids))
     if len(ids) < 2:
         raise ValueError("merge needs at least two different influencer ids")
@@ -88,6 +89,8 @@ def join(store: FaceStore, live: Sequence[str]) -> list[str]:
     names = store.names()
     if not names.get(target):
         store.set_name(target, next((names[o] for o in others if names.get(o)), ""))
+    if set(others) & store.hidden():  # "not an influencer" was said of this person: it holds for them all
+        store.set_hidden(target, True)  # before the others' flags go: a replay after a kill finds it set
     for other in others:
         store.set_name(other, "")
         store.set_hidden(other, False)
@@ -120,6 +123,22 @@ def _current(store: FaceStore, influencer_id: str) -> str:
     if joined and store.faces_of(joined):
         return joined
     raise KeyError(f"no influencer {influencer_id[:80]!r}")
+
+
+def absorbed(store: FaceStore, influencer_id: str) -> list[str]:
+    """The ids merged away into `influencer_id` (directly or through others), each holding no face now: the
+    same person under an older id, whose records an erasure of `influencer_id` removes too (an undo record of a
+    hide of one kept its id and faces after the person was erased, and its undo asked to undo a merge whose
+    undo the erasure had removed)."""
+    into = {str(r.get("id")): str(r.get("into")) for r in store.side_records(MERGED)}
+
+    def joined(i: str) -> str:
+        seen = {i}
+        while i in into and into[i] not in seen:
+            i = into[i]
+            seen.add(i)
+        return i
+    return [i for i in into if i != influencer_id and joined(i) == influencer_id and not store.faces_of(i)]
 
 
 def _forget_merges(store: FaceStore, influencer_id: str) -> None:
@@ -179,7 +198,7 @@ def split(store: FaceStore, influencer_id: str, video_ids: Sequence[str], target
     faces = store.faces_of(influencer_id)
     wanted = set(video_ids)
     moved = [f for f in faces if f.record.video_id in wanted]
-    return _separate(store, faces, moved, influencer_id, target, store.faces_of(target), new=True)
+    return _separate(store, faces, moved, influencer_id, target, store.faces_of(target))
 
 
 def move(store: FaceStore, video_id: str, influencer_id: str, target: str = "", chosen: str = ""
@@ -191,7 +210,7 @@ def move(store: FaceStore, video_id: str, influencer_id: str, target: str = "", 
     if chosen:
         faces = store.faces_of(influencer_id)
         moved = [f for f in faces if f.record.video_id == video_id]
-        return _separate(store, faces, moved, influencer_id, chosen, store.faces_of(chosen), not target), chosen
+        return _separate(store, faces, moved, influencer_id, chosen, store.faces_of(chosen)), chosen
     faces = _faces_of(store, influencer_id)
     moved = [f for f in faces if f.record.video_id == video_id]
     if not moved:
@@ -199,14 +218,13 @@ def move(store: FaceStore, video_id: str, influencer_id: str, target: str = "", 
     if target == influencer_id:
         raise ValueError(f"the appearance is already {influencer_id}'s")
     target_faces = _faces_of(store, target) if target else []
-    new = not target
     target = target or new_influencer_id(*min(f.record.person_key for f in moved)) + "s"
-    return _separate(store, faces, moved, influencer_id, target, target_faces, new), target
+    return _separate(store, faces, moved, influencer_id, target, target_faces), target
 
 
 def _separate(store: FaceStore, faces: list[FacePoint], moved: list[FacePoint], source: str, target: str,
-              target_faces: list[FacePoint], new: bool) -> list[str]:
-    """`moved` (of `source`'s `faces`) go to `target` (`new`: founded by them) with its `target_faces`, the two
+              target_faces: list[FacePoint]) -> list[str]:
+    """`moved` (of `source`'s `faces`) go to `target` (founded by them, or not) with its `target_faces`, the two
     kept apart; when `source` keeps nothing, its name and hidden flag follow its faces (_labels_follow)."""
     gone = {f.point_id for f in moved}
     kept = [f for f in faces if f.point_id not in gone]
@@ -214,22 +232,21 @@ def _separate(store: FaceStore, faces: list[FacePoint], moved: list[FacePoint], 
     changed = _pin(store, moved + target_faces, target)
     record_answer(store, source, target, "different")
     if not kept:
-        _labels_follow(store, source, target, new)
+        _labels_follow(store, source, target)
     return changed
 
 
-def _labels_follow(store: FaceStore, source: str, target: str, new: bool) -> None:
+def _labels_follow(store: FaceStore, source: str, target: str) -> None:
     """`source` kept no face: its name goes with its faces to `target` (unless `target` has a name of its own, as
-    in a merge) and its hidden flag to a `new` target, so that neither stays on an influencer shown nowhere.
-    Idempotent (a replay after a kill finds them moved)."""
+    in a merge) and its hidden flag too, as in a merge (join), so that neither stays on an influencer shown
+    nowhere. Idempotent (a replay after a kill finds them moved)."""
     name = store.names().get(source, "")
     if name:
         if not store.names().get(target):
             store.set_name(target, name)
         store.set_name(source, "")
     if source in store.hidden():
-        if new:
-            store.set_hidden(target, True)
+        store.set_hidden(target, True)
         store.set_hidden(source, False)
 
 
@@ -241,10 +258,12 @@ class NameTaken(ValueError):
 def checked_name(name: str) -> str:
     """The display name as stored (services.common.name_text.clean_name: no control or bidi-override characters,
     blanks collapsed); ValueError when nothing visible is left, it is longer than MAX_NAME characters, or it
-    has the form of an influencer id in any case (the CLI and the page take such a word as the id it spells,
-    and 'inf_0123456789' typed for the name 'INF_0123456789' would be that id)."""
+    has the form of an influencer id to a reader (name_text.looks_like_an_id: in any case, or written in look-alike
+    Cyrillic or Greek letters, full-width or accented characters): the CLI and the page take such a word as the
+    id it spells, 'inf_0123456789' typed for the name 'INF_0123456789' would be that id, and a name 'іnf_0123456789'
+    (Cyrillic і) would stand in lists and messages where an id is read, for another person's."""
     cleaned = clean_name(name, MAX_NAME)
-    if is_influencer_id(cleaned.casefold()):  # names are matched case-blind (services.common.names.fold)
+    if looks_like_an_id(cleaned):
         raise BadName(f"name {cleaned!r} has the form of an influencer id, and would be read as one: choose "
                       "another")
     return cleaned
@@ -306,11 +325,13 @@ def answer(store: FaceStore, a: str, b: str, reply: str) -> list[str]:
 def delete(store: FaceStore, crops: CropStore, influencer_id: str, subject_hmac: str = "",
            missing_ok: bool = False) -> list[str]:
     """Erases a person: every face (references included), their crops, name, hidden flag, review answers, the
-    pins naming them and the undo records naming them. An audit record keeps the UTC time and `subject_hmac`
-    (the keyed hash of the id, services/identity/audit.py), never the id. Idempotent with `missing_ok`: an
+    pins naming them and the undo records naming them, or an id merged into them (absorbed). An audit record
+    keeps the UTC time and `subject_hmac` (the keyed hash of the id, services/identity/audit.py), never the id.
+    Idempotent with `missing_ok`: an
     erasure interrupted half way (its faces gone, its name not) is finished instead of refused. Crops go
     before the faces that name them, so that a repeat still finds them."""
     faces = store.faces_of(influencer_id) if missing_ok and influencer_id else _faces_of(store, influencer_id)
+    merged_in = absorbed(store, influencer_id)  # before the merge records go: a replay finds them still
     crops.delete(f.record.crop for f in faces)
     if faces:
         store.delete_points([f.point_id for f in faces])
@@ -318,15 +339,18 @@ def delete(store: FaceStore, crops: CropStore, influencer_id: str, subject_hmac:
     pinned = [f.point_id for f in store.faces_where("pinned", [influencer_id])]
     if pinned:
         store.set_pins({"": pinned})
-    store.set_name(influencer_id, "")
-    store.set_hidden(influencer_id, False)
-    _forget_merges(store, influencer_id)
+    erased = {influencer_id, *merged_in}
+    for gone in sorted(erased):
+        store.set_name(gone, "")
+        store.set_hidden(gone, False)
     for record in list(store.side_records("review")):
-        if influencer_id in (record.get("a"), record.get("b")):
+        if erased & {record.get("a"), record.get("b")}:
             store.set_side("review", f"{record['a']}|{record['b']}", None)
     # A video left with no face stays in the video list: a resync then sends it with no appearance, which
     # clears the person from analytics even if this answer never reached it.
-    undo.forget_influencer(store, influencer_id)
+    undo.forget_influencer(store, erased)
+    for gone in sorted(erased):
+        _forget_merges(store, gone)
     if faces:
         audit(store, "delete", subject_hmac)
     return _videos(faces)

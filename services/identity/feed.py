@@ -42,6 +42,7 @@ from services.common.database import database_url, is_postgres, open_engine
 from services.common.erasure import scrub_sql
 from services.common.migrations import History, upgrade
 
+ERASED = "(erased)"  # an erased person's id in the audit entries before the erasure (as analytics' trail shows it)
 CHANGE_VIDEOS = 200  # videos in one entry: an entry stays well under a gRPC message whatever the write
 TRIM_EVERY = 100  # appends between two trims of the tail
 _APPEND_LOCK = 0x1DE_F33D  # pg_advisory_xact_lock key serialising appends across identity replicas
@@ -218,6 +219,18 @@ def _without(change: identity_pb2.Change, influencer_id: str) -> None:
     labels = [x for x in change.labels if x.influencer_id != influencer_id]
     del change.labels[:]
     change.labels.extend(labels)
+    audit = change.audit
+    if influencer_id in (*audit.before_ids, *audit.after_ids, *audit.names):
+        # As analytics takes the person out of its trail (services/analytics/audit.py AuditRow.without): the id
+        # becomes ERASED, its name and a rename's or an enrolment's names go. Was kept: a reader of the feed
+        # (ListChanges, a follower replaying it) found the erased person's id and name in the entries before.
+        for ids in (audit.before_ids, audit.after_ids):
+            kept = [ERASED if i == influencer_id else i for i in ids]
+            del ids[:]
+            ids.extend(kept)
+        audit.names.pop(influencer_id, None)
+        if audit.action in (identity_pb2.AUDIT_ACTION_RENAME, identity_pb2.AUDIT_ACTION_ENROL):
+            audit.before_name = audit.after_name = ""
 
 
 def _change(position: int, blob: bytes) -> identity_pb2.Change:

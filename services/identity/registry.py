@@ -160,6 +160,11 @@ class IdentityRegistry:
         with self.lock:
             corrections.hide(self.store, influencer_id, hidden)
 
+    def absorbed(self, influencer_id: str) -> list[str]:
+        """The ids merged away into `influencer_id`, holding no face now (corrections.absorbed)."""
+        with self.lock:
+            return corrections.absorbed(self.store, influencer_id)
+
     def delete(self, influencer_id: str, subject_hmac: str = "", missing_ok: bool = False) -> list[str]:
         """Erases an influencer (see corrections.delete); returns the videos it appeared in."""
         with self.lock:

@@ -54,6 +54,9 @@ log = logging.getLogger(__name__)
 MAX_PHOTOS = 10  # reference photos in one EnrolInfluencer call (the page's limit too)
 MAX_REVIEW = 100  # items of the review queue in one answer
 MAX_MERGE = 1000  # different influencers in one MergeInfluencers call (each is looked up under the lock)
+# Different videos in one SplitInfluencer call: each is checked, and the list is kept whole in the journal's
+# record under the lock (a side record of ~18 bytes a video): an influencer's every video in the largest stores
+MAX_SPLIT = 10_000
 MAX_CHANGES = 1000  # changes of the feed in one ListChanges answer
 AUDIT_ID_CHARS = 32  # hex digits of an audit id
 # AnalyzeVideo streams at once. Each holds a server thread (process.py: 16) for as long as its caller keeps it open,
@@ -331,9 +334,13 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     def SplitInfluencer(self, request: identity_pb2.SplitInfluencerRequest, context: grpc.ServicerContext
                         ) -> identity_pb2.SplitInfluencerResponse:
         require_influencer(context, request.influencer_id)
-        for v in request.video_ids:
+        videos = list(dict.fromkeys(request.video_ids))
+        if len(videos) > MAX_SPLIT:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                          f"video_ids: {len(videos):,} videos: one split takes at most {MAX_SPLIT:,}")
+        for v in videos:
             require_id(context, v, "video_id")
-        source, videos = request.influencer_id, list(request.video_ids)
+        source = request.influencer_id
         recorded: dict[str, object] = {"id": source, "videos": videos, "target": ""}  # the journal's record
 
         def involved() -> list[str]:  # the new influencer's id, chosen under the lock before the journal's record

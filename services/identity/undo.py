@@ -25,6 +25,8 @@ from services.identity.facestore import FaceStore
 KIND = "undo"  # side records: one per undoable correction, keyed by its audit id
 KEEP = 500  # undo records kept (the newest)
 INDEX = "undo_index"  # one side record (kind and key): the audit ids of the undo records, oldest first
+ERASED = "undo_erased"  # one side record (kind and key): the audit ids whose undo records an erasure removed
+MERGED = "merged"  # side records (corrections.py): an influencer id merged away -> the influencer it joined
 
 
 class Conflict(Exception):
@@ -111,11 +113,17 @@ def keep(store: FaceStore, audit_id: str, record: dict[str, Any], time_utc: str)
     store.set_side(INDEX, INDEX, {"ids": order[-KEEP:]})
 
 
-def forget_influencer(store: FaceStore, influencer_id: str) -> int:
-    """Removes every undo record naming `influencer_id` (an erasure); returns how many."""
-    gone = [str(r["audit_id"]) for r in store.side_records(KIND) if influencer_id in r.get("ids", ())]
+def forget_influencer(store: FaceStore, influencer_ids: Iterable[str]) -> int:
+    """Removes every undo record naming one of `influencer_ids` (an erasure: the person and the ids merged into
+    them); returns how many. Their audit ids (random, naming nobody) are remembered, the newest KEEP, so that an
+    undo of one is refused saying why."""
+    erased = set(influencer_ids)
+    gone = [str(r["audit_id"]) for r in store.side_records(KIND) if erased & set(r.get("ids", ()))]
     for audit_id in gone:
         store.set_side(KIND, audit_id, None)
+    if gone:
+        dropped = [str(i) for i in (store.get_side(ERASED, ERASED) or {}).get("ids", [])] + gone
+        store.set_side(ERASED, ERASED, {"ids": dropped[-KEEP:]})
     return len(gone)
 
 
@@ -135,6 +143,9 @@ def check(store: FaceStore, audit_id: str) -> dict[str, Any] | None:
         if any(r.get("undone_by") == audit_id for r in store.side_records(KIND)):
             raise KeyError(f"correction {audit_id[:40]!r} is an undo, which is not undone itself: make the "
                            "correction again")
+        if audit_id in (store.get_side(ERASED, ERASED) or {}).get("ids", []):
+            raise KeyError(f"correction {audit_id[:40]!r} cannot be undone any more: a person it touched was "
+                           "erased since (an erasure is final)")
         raise KeyError(f"no undo is kept for correction {audit_id[:40]!r} (an erasure or an enrolment cannot "
                        "be undone, and only the newest corrections can)")
     if record.get("undone"):
@@ -144,10 +155,50 @@ def check(store: FaceStore, audit_id: str) -> dict[str, Any] | None:
     stale = [p for p, f in record["faces"].items() if p in where and list(where[p]) != list(f[1])]
     stale += [i for i, (_, after) in record["names"].items() if now.names.get(i, "") != after]
     stale += [i for i, (_, after) in record["hidden"].items() if (i in now.hidden) != after]
+    stale += _labelled_since(store, record, now)
     if stale:
-        raise Conflict(f"what correction {audit_id[:40]} changed was changed again since ({len(stale)} "
-                       "faces or labels): undo the later correction first")
+        raise Conflict(_changed_since(store, audit_id, set(stale)))
     return record
+
+
+def _labelled_since(store: FaceStore, record: dict[str, Any], now: State) -> list[str]:
+    """The influencers the correction founded or filled (a split's new one) that the undo would leave with no
+    face, named or hidden since: the undo would leave that name or flag on an influencer shown nowhere, and the
+    person back under the old id without it (a split undone after its new influencer was named)."""
+    mine = set(record["faces"])
+    labelled = []
+    for target in targets(record):
+        if target in record.get("ids", []) and any(f[0][0] == target for f in record["faces"].values()):
+            continue  # it had faces before the correction: the undo gives them back
+        if {f.point_id for f in store.faces_of(target)} - mine:
+            continue  # it keeps faces of its own
+        name = record["names"].get(target, ["", ""])[1]
+        hidden = record["hidden"].get(target, [False, False])[1]
+        if now.names.get(target, "") != name or (target in now.hidden) != hidden:
+            labelled.append(target)
+    return labelled
+
+
+def _changed_since(store: FaceStore, audit_id: str, stale: set[str]) -> str:
+    """Why correction `audit_id` cannot be undone now that `stale` (its faces' point ids, its influencers' ids)
+    changed again: the later corrections still undoable that changed them, newest first (undo those first), or,
+    when none is (an erasure or a re-derivation changed them, or the later correction's undo was undone, or is
+    no longer kept), that it cannot be undone and what to do instead. Was always "undo the later correction
+    first", naming none, also when no later correction could be undone."""
+    order = [str(i) for i in (store.get_side(INDEX, INDEX) or {}).get("ids", [])]
+    later = set(order[order.index(audit_id) + 1:]) if audit_id in order else set()
+    touched = [str(r["audit_id"]) for r in store.side_records(KIND)
+               if str(r.get("audit_id")) in later and not r.get("undone")
+               and stale & {*r.get("faces", {}), *r.get("names", {}), *r.get("hidden", {})}]
+    count = "1 face or label" if len(stale) == 1 else f"{len(stale)} faces or labels"
+    head = f"what correction {audit_id[:40]} changed was changed again since ({count})"
+    if touched:
+        touched.sort(key=order.index, reverse=True)
+        shown = ", ".join(touched[:3]) + (f" and {len(touched) - 3} more" if len(touched) > 3 else "")
+        return f"{head}: undo the later correction{'s' if len(touched) > 1 else ''} {shown} first"
+    return (f"{head}, by something that cannot be undone (an erasure, a re-derivation after new videos, or a "
+            "correction whose undo is no longer kept): it cannot be undone now; correct it again instead "
+            "(rename, hide, move, split or merge)")
 
 
 def _where(store: FaceStore, faces: dict[str, list[Any]]) -> dict[str, tuple[str, str]]:
@@ -174,6 +225,9 @@ def apply(store: FaceStore, audit_id: str, record: dict[str, Any], undone_by: st
     store.set_influencer(back)
     crash_point("undo:faces")
     store.set_pins(pins)
+    for i in sorted(back):  # an undone merge: the ids with faces again stand for themselves, not the one they
+        if store.get_side(MERGED, i) is not None:  # joined (emptied later, a merge naming one merged the other)
+            store.set_side(MERGED, i, None)
     for i, (old, _) in record["names"].items():
         store.set_name(i, old)
     for i, (old, _) in record["hidden"].items():

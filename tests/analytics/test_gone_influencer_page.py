@@ -49,3 +49,13 @@ def test_a_merged_away_id_whose_survivor_is_gone_too_says_what_happened_without_
                                       after_ids=("inf_eeee000009",)))
     status, text = text_of(analytics_store, "/influencer/inf_eeee000008")
     assert status == 404 and "Merged inf_eeee000008 into inf_eeee000009" in text and "See " not in text
+
+
+def test_predict_with_a_merged_away_id_says_whom_it_was_merged_into(analytics_store: AnalyticsStore) -> None:
+    # Was "Not known to the model (counted as the overall mean): inf_eeee000006" alone, as for an id that never was
+    applied(analytics_store, AuditRow("e" * 32, "merge", "cli:ann", 1.8e9, before_ids=("inf_eeee000006",),
+                                      after_ids=("inf_aaaa000001",), names={"inf_aaaa000001": "Alice"}, videos=2))
+    status, text = text_of(analytics_store, "/predict?ids=inf_eeee000006&ids=inf_eeee00000a")
+    assert status == 200
+    assert ("Not known to the model (counted as the overall mean): <code>inf_eeee000006</code> (Merged "
+            "inf_eeee000006 into Alice: 2 videos), <code>inf_eeee00000a</code>") in text

@@ -122,6 +122,41 @@ def test_an_erasure_keeps_only_a_keyed_hash_and_takes_the_id_and_name_out_of_ear
     assert not [r for r in registry.store.side_records("undo") if a in json.dumps(r)], "undo records forget them"
 
 
+def test_an_erasure_takes_the_id_and_name_out_of_the_audit_entries_of_identitys_feed_too(stack):
+    # Was: the feed's entries before kept the rename's and the merge's audit entries whole: a reader of ListChanges
+    # (or a follower replaying it) found "Zelda Erasable" and the erased id
+    ident, analytics = clients(stack)
+    registry = stack.identity.registry
+    a = record(stack, "0000000000000e11", registry.assign("0000000000000e11", video(person(0, "a"))))
+    b = record(stack, "0000000000000e12", registry.assign("0000000000000e12", video(person(0, "b"))))
+    caught_up(analytics, ident.rename(a, "Zelda Erasable"))
+    caught_up(analytics, ident.answer(a, b, identity_pb2.REVIEW_ANSWER_DIFFERENT))
+    caught_up(analytics, ident.delete(a))
+    changes, _ = stack.identity.feed.read(0, 1000)
+    assert not [c.position for c in changes if a in str(c) or "Zelda" in str(c)]
+    rename, different = (c.audit for c in changes[:2])
+    assert (list(rename.before_ids), rename.after_name) == (["(erased)"], "")
+    assert list(different.before_ids) == ["(erased)", b], "the other person stays"
+
+
+def test_an_erasure_takes_the_older_ids_merged_into_the_person_out_of_the_trail_and_the_feed(stack):
+    # b named, then merged into a, then a erased: was "Named inf_b 'Zelda Older'" and "Merged inf_b into (erased)"
+    # kept in analytics' trail and identity's feed, the person's name and older id with them
+    ident, analytics = clients(stack, actor="cli:bob")
+    registry = stack.identity.registry
+    a = record(stack, "0000000000000e21", registry.assign("0000000000000e21", video(person(0, "a"))))
+    b = record(stack, "0000000000000e22", registry.assign("0000000000000e22", video(person(0, "b"))))
+    caught_up(analytics, ident.rename(b, "Zelda Older"))
+    caught_up(analytics, ident.merge([a, b]))
+    caught_up(analytics, ident.delete(a))
+    table = raw_table(stack)
+    assert a not in table and b not in table and "Zelda" not in table
+    assert [(r.action, r.before_ids, r.after_ids) for r in trail(stack)] == [
+        ("rename", ("(erased)",), ("(erased)",)), ("merge", ("(erased)",), ("(erased)",)), ("delete", (), ())]
+    changes, _ = stack.identity.feed.read(0, 1000)
+    assert not [c.position for c in changes if a in str(c) or b in str(c) or "Zelda" in str(c)]
+
+
 def test_undo_puts_a_merge_back_and_is_itself_audited_and_a_second_undo_changes_nothing(stack):
     ident, analytics = clients(stack, actor="cli:carol")
     registry = stack.identity.registry
@@ -170,6 +205,127 @@ def test_an_undo_refuses_when_a_later_correction_changed_the_same_people(stack):
     assert {r.influencer_id for r in stack.store.appearances_in("0000000000000a02")} == {b}
 
 
+def test_an_undo_refused_for_a_later_correction_names_it_and_works_once_that_is_undone(stack):
+    ident, analytics = clients(stack)
+    registry = stack.identity.registry
+    a = record(stack, "0000000000000a11", registry.assign("0000000000000a11", video(person(0, "a"))))
+    first, second = ident.rename(a, "Ana"), ident.rename(a, "Anna")
+    caught_up(analytics, second)
+    with pytest.raises(grpc.RpcError) as err:
+        ident.undo(first.audit.audit_id)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert err.value.details().endswith(f"undo the later correction {second.audit.audit_id} first")
+    caught_up(analytics, ident.undo(second.audit.audit_id))
+    caught_up(analytics, ident.undo(first.audit.audit_id))
+    assert stack.store.names() == {}
+
+
+def test_an_undo_whose_later_correction_cannot_be_undone_says_so_instead_of_asking_to_undo_it(stack):
+    ident, analytics = clients(stack)
+    registry = stack.identity.registry
+    a = record(stack, "0000000000000a21", registry.assign("0000000000000a21", video(person(0, "a"))))
+    first, second = ident.rename(a, "Ana"), ident.rename(a, "Anna")
+    caught_up(analytics, second)
+    registry.store.set_side("undo", second.audit.audit_id, None)  # dropped, as 500 newer corrections drop it
+    with pytest.raises(grpc.RpcError) as err:
+        ident.undo(first.audit.audit_id)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "cannot be undone now; correct it again instead" in err.value.details()
+    assert "undo the later correction" not in err.value.details()
+
+
+def test_an_undo_of_a_hide_whose_person_was_merged_then_erased_is_refused_naming_the_erasure(stack):
+    # hide X, merge X into Y, erase Y, undo the hide: was "undo the later correction first", of the merge, whose
+    # undo the erasure had removed; and the hide's undo record kept X's id and faces after the erasure
+    ident, analytics = clients(stack)
+    registry = stack.identity.registry
+    x = record(stack, "0000000000000a31", registry.assign("0000000000000a31", video(person(0, "a"))))
+    y = record(stack, "0000000000000a32", registry.assign("0000000000000a32", video(person(0, "b"))))
+    hidden = ident.hide(x, True)
+    merged = ident.merge([y, x])
+    caught_up(analytics, ident.delete(y))
+    for correction in (hidden, merged):
+        with pytest.raises(grpc.RpcError) as err:
+            ident.undo(correction.audit.audit_id)
+        assert err.value.code() == grpc.StatusCode.NOT_FOUND
+        assert err.value.details() == (f"correction '{correction.audit.audit_id}' cannot be undone any more: a "
+                                       "person it touched was erased since (an erasure is final)")
+    kept = json.dumps([*registry.store.side_records("undo"), *registry.store.side_records("review"),
+                       *registry.store.side_records("merged")])
+    assert x not in kept and y not in kept, "no record keeps the erased person's ids, the older one included"
+
+
+@pytest.mark.parametrize("answer", [False, True], ids=["merge", "review same"])
+def test_merging_a_hidden_influencer_into_a_shown_one_hides_the_survivor_and_undo_puts_both_flags_back(stack, answer):
+    # Was: the merged-away flag was dropped, and the person the analyst had marked "not an influencer" was counted
+    # in the survivor's statistics
+    ident, analytics = clients(stack)
+    registry = stack.identity.registry
+    x = record(stack, "0000000000000a41", registry.assign("0000000000000a41", video(person(0, "a"))))
+    y = record(stack, "0000000000000a42", registry.assign("0000000000000a42", video(person(0, "b"))))
+    record(stack, "0000000000000a43", registry.assign("0000000000000a43", video(person(1, "b"))))
+    caught_up(analytics, ident.hide(x, True))
+    merged = ident.answer(x, y, identity_pb2.REVIEW_ANSWER_SAME) if answer else ident.merge([y, x])
+    caught_up(analytics, merged)
+    assert {f.record.influencer_id for f in registry.store.faces_in(["0000000000000a41"])} == {y}
+    assert registry.store.hidden() == stack.store.hidden() == {y}
+    assert {(x.influencer_id, x.hidden) for x in merged.labels} >= {(y, True)}
+    caught_up(analytics, ident.undo(merged.audit.audit_id))
+    assert registry.store.hidden() == stack.store.hidden() == {x}
+
+
+def test_the_cli_says_that_a_merge_with_a_hidden_influencer_left_the_survivor_hidden(stack, capsys):
+    from influencers.cli import main
+
+    ident, analytics = clients(stack)
+    registry = stack.identity.registry
+    x = record(stack, "0000000000000a51", registry.assign("0000000000000a51", video(person(0, "a"))))
+    y = record(stack, "0000000000000a52", registry.assign("0000000000000a52", video(person(0, "b"))))
+    caught_up(analytics, ident.hide(x, True))
+    ports = ["--identity-port", str(stack.settings.identity_port),
+             "--analytics-port", str(stack.settings.analytics_port)]
+    assert main(["merge", y, x, "--into", y, *ports]) == 0
+    assert (f"{y} is hidden (not an influencer), as one of those merged was: left out of the statistics; "
+            f"`influencers unhide {y}` counts them") in capsys.readouterr().out
+
+
+def test_the_cli_says_in_words_which_merge_an_undo_took_back_and_what_came_back(stack, capsys):
+    # Was "Undid correction 5f0e...: 1 video, 3 faces back (audit ...)": the id of the merge, not the merge
+    from influencers.cli import main
+
+    ident, analytics = clients(stack)
+    registry = stack.identity.registry
+    a = record(stack, "0000000000000a61", registry.assign("0000000000000a61", video(person(0, "a"))))
+    b = record(stack, "0000000000000a62", registry.assign("0000000000000a62", video(person(0, "b"))))
+    caught_up(analytics, ident.rename(a, "Ana"))
+    caught_up(analytics, ident.rename(b, "Tony"))
+    merged = ident.merge([a, b])
+    caught_up(analytics, merged)
+    ports = ["--identity-port", str(stack.settings.identity_port),
+             "--analytics-port", str(stack.settings.analytics_port)]
+    assert main(["undo", merged.audit.audit_id, *ports]) == 0
+    said = capsys.readouterr().out.splitlines()
+    assert said[0].startswith('Undid "Merged Tony into Ana: 1 video": 1 video, 3 faces back (audit ')
+    assert said[1] == "1 video changed people"
+
+
+def test_a_merge_undone_leaves_no_record_that_would_send_a_later_correction_of_the_id_to_the_other(stack):
+    # merge x into y, undo it, move x's only appearance to a new influencer, then merge [z, x] from a page still
+    # showing x: was y merged into z (x's merge record, kept through the undo, stood for y), another person's faces
+    ident, analytics = clients(stack)
+    registry = stack.identity.registry
+    x = record(stack, "0000000000000a71", registry.assign("0000000000000a71", video(person(0, "a"))))
+    y = record(stack, "0000000000000a72", registry.assign("0000000000000a72", video(person(0, "b"))))
+    z = record(stack, "0000000000000a73", registry.assign("0000000000000a73", video(person(0, "c"))))
+    merged = ident.merge([y, x])
+    caught_up(analytics, ident.undo(merged.audit.audit_id))
+    caught_up(analytics, ident.move("0000000000000a71", x))
+    with pytest.raises(grpc.RpcError) as err:
+        ident.merge([z, x])
+    assert err.value.code() == grpc.StatusCode.NOT_FOUND and err.value.details() == f"no influencer '{x}'"
+    assert len(registry.store.faces_of(y)) == 3 and len(registry.store.faces_of(z)) == 3, "nobody merged"
+
+
 def test_an_actor_is_cleaned_and_bounded_and_a_caller_with_the_token_is_token():
     from services.identity.audit import ACTOR_CHARS, actor_of
 
@@ -192,7 +348,7 @@ def test_the_cli_says_what_a_correction_did_with_its_audit_id_and_undoes_it_as_i
     (audit_id,) = __import__("re").findall(r"`influencers undo ([0-9a-f]{32})` reverts it", line)
     assert line.startswith(f"Named {a} 'Ana' (audit {audit_id}")
     assert main(["undo", audit_id, *ports]) == 0
-    assert capsys.readouterr().out.startswith(f"Undid correction {audit_id}")
+    assert capsys.readouterr().out.startswith(f"Undid the rename of {a}: no name again (audit ")
     assert stack.store.names() == {}
     assert main(["undo", audit_id, *ports]) == 0
     assert capsys.readouterr().out == f"correction {audit_id} was undone already: nothing changed\n"

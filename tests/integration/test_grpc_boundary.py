@@ -313,6 +313,20 @@ def test_a_merge_of_more_influencers_than_the_cap_is_refused_before_any_lookup_a
     assert same.code() == grpc.StatusCode.INVALID_ARGUMENT and "at least two different" in same.details()
 
 
+def test_a_split_of_more_videos_than_the_cap_is_refused_naming_the_field_and_repeats_count_once(identity) -> None:
+    # Was no cap: any number of video ids was checked one by one and kept whole in the journal under the lock
+    from services.identity.server import MAX_SPLIT
+
+    many = [f"{k:016x}" for k in range(MAX_SPLIT + 1)]
+    over = refusal(identity.SplitInfluencer, identity_pb2.SplitInfluencerRequest(
+        influencer_id=INFLUENCERS[0], video_ids=many))
+    assert over.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert over.details() == "video_ids: 10,001 videos: one split takes at most 10,000"
+    same = refusal(identity.SplitInfluencer, identity_pb2.SplitInfluencerRequest(
+        influencer_id=INFLUENCERS[0], video_ids=["00000000000fffff"] * 50_000))
+    assert same.code() == grpc.StatusCode.NOT_FOUND and "has no faces in the videos given" in same.details()
+
+
 @pytest.fixture
 def guarded() -> Iterator[grpc.Channel]:
     """A server of ours (build_server) with a service whose handlers fail as a bug would: raw bytes in and out."""

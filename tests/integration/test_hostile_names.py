@@ -39,6 +39,17 @@ def test_control_escape_and_bidi_characters_are_stripped_from_a_name_on_its_way_
     assert stack.identity.registry.names() == {a: "[2JAnngnp.exe Lee"}
 
 
+@pytest.mark.parametrize("name", ["\u0456nf_0123456789", "\uff49\uff4e\uff46\uff3f0123456789",
+                                  "\U0001d5c2\U0001d5c7\U0001d5bf_00000000ffs", "inf_00000000\u0430\u0661"])
+def test_a_name_that_passes_for_an_id_in_look_alike_letters_is_refused(registry, name):
+    # Cyrillic і, full-width, mathematical letters, a Cyrillic а and an Arabic-Indic 1: was stored, and stood in
+    # lists and messages where an id is read (another person's id, to the eye)
+    (a,) = [x.influencer_id for x in registry.assign("v1", video(person(0, "a")))]
+    with pytest.raises(ValueError, match="has the form of an influencer id, and would be read as one"):
+        registry.rename(a, name)
+    assert registry.names() == {}
+
+
 def test_enrolling_never_renames_an_influencer_that_has_another_name(registry):
     (a,) = [x.influencer_id for x in registry.assign("v1", video(person(0, "a")))]
     registry.rename(a, "Ann")

@@ -4,6 +4,8 @@ they went to, the emptied one keeps no label that shows nowhere, and undo puts b
 
 from __future__ import annotations
 
+import grpc
+import pytest
 from test_registry import CENTRES, video
 from test_review_queue import caught_up, clients, record, someone, stack  # noqa: F401 - fixtures
 
@@ -53,3 +55,42 @@ def test_a_split_that_leaves_the_influencer_some_faces_leaves_its_name_where_it_
     ident.rename(a, "Cy")
     caught_up(analytics, ident.split(a, ["00000000000000e6"]))
     assert labels(stack)[::2] == ({a: "Cy"}, {a: "Cy"})
+
+
+def test_moving_the_only_appearance_of_a_hidden_influencer_into_a_shown_one_hides_it_and_undo_shows_it_again(
+        stack, clients):  # noqa: F811
+    # Was: the hidden flag went to a new influencer only; moved into one that exists, it was dropped, and the
+    # person the analyst had marked "not an influencer" was counted again
+    ident, analytics = clients
+    registry = stack.identity.registry
+    a = record(stack, "00000000000000e7", registry.assign("00000000000000e7", video(someone(CENTRES["a"], 7))))
+    b = record(stack, "00000000000000e8", registry.assign("00000000000000e8", video(someone(CENTRES["b"], 8))))
+    caught_up(analytics, ident.hide(a, True))
+    moved = ident.move("00000000000000e7", a, b)
+    caught_up(analytics, moved)
+    assert labels(stack)[1::2] == ({b}, {b})
+    caught_up(analytics, ident.undo(moved.audit.audit_id))
+    assert labels(stack)[1::2] == ({a}, {a})
+
+
+def test_a_split_whose_new_influencer_was_named_since_is_undone_only_after_the_name(stack, clients):  # noqa: F811
+    # Was: the undo took the faces back and left 'Bea' and the hidden flag on the emptied new influencer, shown
+    # nowhere, the person back under the old id without them
+    ident, analytics = clients
+    registry = stack.identity.registry
+    a = record(stack, "00000000000000e9", registry.assign("00000000000000e9", video(someone(CENTRES["a"], 9))))
+    assert record(stack, "00000000000000ea", registry.assign("00000000000000ea", video(someone(CENTRES["a"], 10)))) == a
+    split = ident.split(a, ["00000000000000ea"])
+    (new,) = set(split.audit.after_ids) - {a}
+    named, hidden = ident.rename(new, "Bea"), ident.hide(new, True)
+    caught_up(analytics, hidden)
+    with pytest.raises(grpc.RpcError) as err:
+        ident.undo(split.audit.audit_id)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert err.value.details().endswith(
+        f"undo the later corrections {hidden.audit.audit_id}, {named.audit.audit_id} first")
+    assert labels(stack) == ({new: "Bea"}, {new}, {new: "Bea"}, {new}), "nothing undone"
+    for later in (hidden, named, split):
+        caught_up(analytics, ident.undo(later.audit.audit_id))
+    assert labels(stack) == ({}, set(), {}, set())
+    assert {f.record.influencer_id for f in registry.store.faces_in(["00000000000000ea"])} == {a}

@@ -60,3 +60,29 @@ def test_an_enrolment_names_the_influencer_its_photos_matched_and_says_no_zero_c
     assert describe(enrol) == "Enrolled Colin Powell from photos as inf_aaaa000001"
     moved = AuditRow("f" * 32, "enrol", "page", 0.0, after_ids=("inf_aaaa000001",), after_name="Colin", videos=2)
     assert describe(moved) == "Enrolled Colin from photos as inf_aaaa000001: 2 videos changed"
+
+
+def test_the_cli_says_what_an_undo_took_back_from_its_entry_alone() -> None:
+    # `influencers undo` printed "Undid correction 5f0e...: 1 video, 3 faces back": an id, not what was undone
+    from influencers.cli.corrections import undo_sentence
+    from influencers.v1 import identity_pb2
+
+    def undo(action: int, before: list[str], after: list[str], names: dict[str, str], videos: int = 0,
+             faces: int = 0) -> identity_pb2.AuditEntry:
+        return identity_pb2.AuditEntry(audit_id="u" * 32, action=identity_pb2.AUDIT_ACTION_UNDO, before_ids=before,
+                                       after_ids=after, names=names, videos=videos, faces=faces, undoes="m" * 32,
+                                       undoes_action=action)  # type: ignore[arg-type]
+
+    a, b = "inf_aaaa000001", "inf_bbbb000002"
+    merge = undo(identity_pb2.AUDIT_ACTION_MERGE, [a], [b], {a: "Ana", b: "Tony"}, videos=3, faces=12)
+    assert undo_sentence(merge) == 'Undid "Merged Tony into Ana: 3 videos": 3 videos, 12 faces back'
+    split = undo(identity_pb2.AUDIT_ACTION_SPLIT, [a, f"{a}s"], [a], {}, videos=2, faces=6)
+    assert undo_sentence(split) == f'Undid "Split {a}: 2 videos to {a}s": 2 videos, 6 faces back'
+    assert undo_sentence(undo(identity_pb2.AUDIT_ACTION_HIDE, [a], [a], {a: "Ana"})) == \
+        'Undid "Marked Ana as not an influencer"'
+    assert undo_sentence(undo(identity_pb2.AUDIT_ACTION_RENAME, [a], [a], {a: "Ana"})) == \
+        f"Undid the rename of {a}: named 'Ana' again"
+    assert undo_sentence(undo(identity_pb2.AUDIT_ACTION_RENAME, [a], [a], {})) == \
+        f"Undid the rename of {a}: no name again"
+    older = undo(identity_pb2.AUDIT_ACTION_UNSPECIFIED, [a], [b], {}, videos=1, faces=3)
+    assert undo_sentence(older) == f"Undid correction {'m' * 32}: 1 video, 3 faces back", "an older identity's entry"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.common.name_text import BadName, clean_name, leading_visible
+from services.common.name_text import BadName, clean_name, leading_visible, looks_like_an_id
 
 
 @pytest.mark.parametrize(("given", "stored"), [
@@ -51,3 +51,44 @@ def test_a_name_of_hangul_fillers_or_soft_hyphens_alone_has_nothing_visible() ->
     for given in ("\u3164", "\u3164\u3164 \u3164", "\u00ad", "\uffa0\u034f"):
         with pytest.raises(BadName, match="no visible characters"):
             clean_name(given)
+
+
+@pytest.mark.parametrize(("text", "passes"), [
+    ("inf_0123456789", True), ("INF_00000000FFS", True),
+    ("\u0456nf_0123456789", True),  # Cyrillic і
+    ("\u0406NF_0123456789", True),  # Cyrillic capital І
+    ("\uff49\uff4e\uff46\uff3f0123456789", True),  # full-width
+    ("\U0001d5c2\U0001d5c7\U0001d5bf_0123456789", True),  # mathematical sans-serif
+    ("\u0130nf_0123456789", True),  # Turkish dotted capital I
+    ("inf\u2017" + "\u0663" * 10, True),  # a double low line, Arabic-Indic 3s
+    ("\u03b9\u03b7f_0123456789", True),  # Greek iota and eta
+    ("inf_o12345678l", True),  # letters for digits: a reader takes them for 0 and 1
+    ("Ann Lee", False), ("inf_012345678", False), ("Ann \u0456nf_0123456789", False), ("Informant", False),
+    ("\u0418\u0432\u0430\u043d", False),  # a Cyrillic name
+])
+def test_a_text_that_a_reader_would_take_for_an_influencer_id_is_told(text: str, passes: bool) -> None:
+    assert looks_like_an_id(text) is passes
+
+
+@pytest.mark.parametrize("invisible", [
+    "\U000e0041\U000e006e\U000e006e",  # tag characters: invisible letters
+    "\ufe0f\ufe0f",  # variation selectors alone
+    "\u2800\u2800",  # the Braille blank
+    "\u0301",  # a combining mark on nothing
+    "\u17b4\u17b5", "\u180b", "\U0001d159",  # Khmer inherent vowels, a Mongolian selector, a null notehead
+])
+def test_a_name_of_characters_that_draw_nothing_is_refused(invisible: str) -> None:
+    # Were stored: a name shown as nothing (an "invisible nickname"), on the page, in the CLI and the exports
+    with pytest.raises(BadName, match="no visible characters"):
+        clean_name(invisible)
+
+
+@pytest.mark.parametrize(("given", "stored"), [
+    ("Ann\U000e0069\U000e0067\U000e006e\U000e006f\U000e0072\U000e0065", "Ann"),  # hidden ASCII ("ignore") after it
+    ("Ann\u2800Lee\u2800", "Ann Lee"),  # the Braille blank is a blank
+    ("Scot \U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f",
+     "Scot \U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f"),  # a subdivision flag stays
+    ("Ann \u2764\ufe0f", "Ann \u2764\ufe0f"),  # a variation selector on its emoji stays
+])
+def test_tags_that_make_no_flag_go_and_a_blank_glyph_is_a_blank(given: str, stored: str) -> None:
+    assert clean_name(given) == stored

@@ -66,6 +66,25 @@ def test_an_id_typed_in_capitals_is_that_id_and_asks_identity_for_no_list():
     assert Resolver(NoList()).one(" INF_00000000A1 ") == ANN
 
 
+@pytest.mark.parametrize("typed", ["\u0456nf_00000000a1", "\uff49\uff4e\uff46\uff3f\uff10\uff10\uff10\uff10\uff10\uff10"
+                                   "\uff10\uff10\uff41\uff11", "inf_00000000\u0430\u0661", "inf_00000000a1\u200b"])
+def test_a_word_that_only_looks_like_an_id_stands_for_nobody_even_a_person_of_that_name(typed: str) -> None:
+    # Cyrillic і, full-width, Cyrillic а and an Arabic-Indic one, a zero-width space: was the influencer of that
+    # name (one named before such names were refused), or "no influencer is named ...", where the analyst meant
+    # the id it looks like
+    known = [Known(ANN, "", 3), Known(BOB, typed, 1)]
+    with pytest.raises(NameLookupError, match="looks like an influencer id but is not one"):
+        resolve(typed, known)
+
+    class Lists:
+        def influencers(self):  # noqa: ANN201 - the port's one call
+            return []
+
+    with pytest.raises(NameLookupError, match="type the id in plain letters and digits"):
+        Resolver(Lists()).one(typed)
+    assert resolve(ANN, known) == ANN and Resolver(Lists()).one(ANN.upper()) == ANN
+
+
 CLIENT_COMMANDS = ["ingest", "jobs", "cancel", "recluster", "merge", "split", "rename", "enrol", "move", "hide",
                    "unhide", "delete", "review", "answer"]
 
@@ -145,3 +164,14 @@ def test_namesakes_are_the_others_with_the_name_folded_most_videos_first_and_the
     assert shared_name_note("Ann Lee", [known[1]]).startswith("Also named 'Ann Lee': inf_b (4 videos). ")
     many = [Known(f"inf_{k}", "Al", k) for k in range(7)]
     assert shared_name_note("Al", many).count(" video") == 5 and " and 2 more." in shared_name_note("Al", many)
+
+
+@pytest.mark.parametrize("twin", ["\u0410nn", "Ann\ufe0f", "\uff21\uff4e\uff4e"])
+def test_a_name_the_eye_cannot_tell_from_another_is_its_namesake_and_neither_alone_stands_for_one(twin: str) -> None:
+    # A Cyrillic А, a variation selector, full-width letters: was another name, so "Ann" stood for the plain one
+    # while the twin passed for it on the page, and no note said that two people shared it
+    known = [Known(ANN, "Ann", 3), Known(BOB, twin, 1)]
+    assert namesakes(ANN, "Ann", known) == [known[1]]
+    with pytest.raises(NameLookupError, match="names 2 influencers"):
+        resolve("Ann", known)
+    assert resolve("Zoë", [Known(ANN, "Zoë", 1), Known(BOB, "Zoe", 1)]) == ANN, "an accent is no look-alike"

@@ -141,8 +141,8 @@ def done_message(audit_id: str) -> dict[str, Any] | None:
     row, undone = _store().audit_row(audit_id)
     if row is None:
         return None
-    return {"message": describe(row, undid(row)) + _shared_name(row, undone), "audit_id": row.audit_id,
-            "undo": row.undoable and not undone, "undone": undone}
+    return {"message": describe(row, undid(row)) + _shared_name(row, undone) + _hidden_survivor(row, undone),
+            "audit_id": row.audit_id, "undo": row.undoable and not undone, "undone": undone}
 
 
 def undid(row: AuditRow) -> AuditRow | None:
@@ -157,6 +157,18 @@ def _shared_name(row: AuditRow, undone: bool) -> str:
     others = namesakes(row.after_ids[0], row.after_name, merge_candidates(current_app.extensions[
         "analytics_cache"].current()))
     return (". " + shared_name_note(row.after_name, others)) if others else ""
+
+
+def _hidden_survivor(row: AuditRow, undone: bool) -> str:
+    """After a merge that kept a hidden influencer (one of those merged was: a hide holds for the person), a
+    sentence saying so: the one kept left the overview, which "Merged A into B" alone did not explain."""
+    if row.action not in ("merge", "review same") or undone or not row.after_ids:
+        return ""
+    kept = row.after_ids[0]
+    if kept not in current_app.extensions["analytics_cache"].current().hidden:
+        return ""
+    return (f". {row.names.get(kept) or kept} is hidden (not an influencer), as one of those merged was: left out "
+            "of the statistics until shown again (Unhide, in the hidden list)")
 
 
 @bp.app_context_processor

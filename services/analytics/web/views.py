@@ -14,7 +14,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, render_templ
 
 from services.analytics import report
 from services.analytics.analysis import Analysis
-from services.analytics.audit import gone_sentence
+from services.analytics.audit import describe, gone_sentence
 from services.analytics.chart import means_chart_png
 from services.analytics.export_format import score_text, statistic_text
 from services.analytics.store import AnalyticsStore
@@ -88,11 +88,21 @@ def chart() -> Response:
 @bp.get("/predict")
 def predict() -> str:
     analysis = _analysis()
-    return render_template(
-        "predict.html",
-        view=report.overview(analysis),
-        result=report.prediction(analysis, [influencer_id_as_typed(i) for i in request.args.getlist("ids")]),
-    )
+    result = report.prediction(analysis, [influencer_id_as_typed(i) for i in request.args.getlist("ids")])
+    return render_template("predict.html", view=report.overview(analysis), result=result,
+                           gone=_gone_where(analysis, result.unknown[:10]))
+
+
+def _gone_where(analysis: Analysis, influencer_ids: list[str]) -> dict[str, str]:
+    """For each of `influencer_ids` that a correction took away (merged into another, as on its own page's
+    404), the sentence saying which: a merged-away id in a link or an export was "not known to the model" alone."""
+    gone = {}
+    for influencer_id in influencer_ids:
+        if is_influencer_id(influencer_id) and not report.is_known(_store(), analysis, influencer_id):
+            row = _store().audit_leaving(influencer_id)
+            if row is not None:
+                gone[influencer_id] = describe(row)
+    return gone
 
 
 INFLUENCER_PAGE_ROWS = 200  # of an influencer's videos at once: each row has a face and a timeline
