@@ -205,6 +205,12 @@ class Settings:
             raise SettingsError(f"{env_name('log_format')}={self.log_format!r}: one of {', '.join(_LOG_FORMATS)}")
         if self.log_level.upper() not in _LOG_LEVELS:
             raise SettingsError(f"{env_name('log_level')}={self.log_level!r}: one of {', '.join(_LOG_LEVELS)}")
+        if self.token and not _is_header_value(self.token):
+            # Sent as `authorization: Bearer TOKEN` on every gRPC call: gRPC refuses any other character there
+            # ("Invalid metadata"), so every call between the services would fail. Never shown: a secret.
+            raise SettingsError(f"{env_name('token')} must be printable ASCII (letters, digits, punctuation; no "
+                                "accent, line break or blank at either end): it travels in a gRPC header. "
+                                "openssl rand -hex 24 makes one")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise SettingsError(f"{env_name('tls_cert')} and {env_name('tls_key')} go together: give both or neither")
         for name in self.allowed_host_names:
@@ -290,6 +296,11 @@ _KIND_NAMES = {"int": "whole number", "float": "number", "bool": "boolean (1/0, 
 def env_name(field_name: str) -> str:
     """The environment variable of a settings field: `web_port` -> `INFLUENCERS_WEB_PORT`."""
     return ENV_PREFIX + field_name.upper()
+
+
+def _is_header_value(text: str) -> bool:
+    """Whether `text` may stand in a gRPC header value as sent: printable ASCII, no blank at either end."""
+    return text.isascii() and text.isprintable() and text == text.strip()
 
 
 def _is_address(address: str) -> bool:

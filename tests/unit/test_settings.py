@@ -121,3 +121,16 @@ def test_an_influencers_variable_that_is_no_setting_is_named_with_the_nearest_se
                                           ("INFLUENCERS_WOKERS", "INFLUENCERS_WORKERS"),
                                           ("INFLUENCERS_ZZZZZZ", None)]
     assert unknown_variables({env_name(f.name): "" for f in dataclasses.fields(Settings)}) == []
+
+
+@pytest.mark.parametrize("token", ["s3crét", "abc\n", "   ", " abc", "abc\t"])
+def test_a_token_no_grpc_header_can_carry_is_refused_at_start_naming_the_variable_and_never_shown(token):
+    # Before, it was taken: every call between the services then failed with INTERNAL "Invalid metadata".
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(env(token=token))
+    assert "INFLUENCERS_TOKEN must be printable ASCII" in str(caught.value)
+    assert not token.strip() or token.strip() not in str(caught.value)
+
+
+def test_a_token_of_printable_ascii_is_accepted():
+    assert Settings.from_env(env(token="Ab-9_x.~+/=")).token == "Ab-9_x.~+/="
