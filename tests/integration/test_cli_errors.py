@@ -107,6 +107,28 @@ def test_a_bad_environment_value_is_one_line_naming_the_variable_and_exit_2(mani
     assert_usage_error(result, *words)
 
 
+
+@pytest.mark.parametrize(("variable", "value", "words"), [
+    ("INFLUENCERS_ALLOWED_ROOT", "a-file", ("INFLUENCERS_ALLOWED_ROOT=", "is not a folder (a file)")),
+    ("INFLUENCERS_ALLOWED_ROOT", "no-such-folder", ("INFLUENCERS_ALLOWED_ROOT=", "is not a folder (missing)")),
+    ("INFLUENCERS_FACE_LOCATOR", "true", ("INFLUENCERS_FACE_LOCATOR='true'", "no model file", "give on, off")),
+    ("INFLUENCERS_FACE_LOCATOR", "no-such-model.tflite", ("INFLUENCERS_FACE_LOCATOR=", "no model file")),
+    ("INFLUENCERS_HOST", "no-such-host.invalid", ("INFLUENCERS_HOST='no-such-host.invalid'", "cannot be bound")),
+])
+@pytest.mark.parametrize("command", ["run", "service"])
+def test_a_setting_naming_a_folder_model_or_host_that_is_not_there_is_one_line_at_start(manifest, tmp_path, variable,
+                                                                                          value, words, command):
+    # Before: started; every local row then failed "outside the allowed folder", identity went on without the
+    # locator asked for (a warning), the servers failed at the bind "cannot bind no-such-host.invalid:0 (in use?)".
+    (tmp_path / "a-file").write_text("not a folder")
+    if value.startswith(("a-file", "no-such-folder", "no-such-model")):
+        value = str(tmp_path / value)
+    service = {"INFLUENCERS_ALLOWED_ROOT": "ingest", "INFLUENCERS_FACE_LOCATOR": "identity"}.get(variable, "analytics")
+    args = ["run", str(manifest), "--no-serve"] if command == "run" else ["service", service]
+    result = influencers(*args, "--data-dir", str(tmp_path / "d"), env={variable: value, "INFLUENCERS_TOKEN": "t0ken"})
+    assert_usage_error(result, *words)
+
+
 def test_a_bad_flag_value_is_one_line_and_exit_2(manifest, tmp_path):
     assert_usage_error(influencers("run", str(manifest), "--data-dir", str(tmp_path / "d"), "--web-port", "-3"),
                        "out of range")
