@@ -238,6 +238,9 @@ def test_an_unusable_data_dir_is_one_line_naming_it_and_exit_2(manifest, tmp_pat
         Path(where).write_text("not a folder")
     args = ["run", str(manifest), "--no-serve"] if command == "run" else ["serve"]
     assert_usage_error(influencers(*args, "--data-dir", where), f"data dir {where}", "--data-dir")
+    # Named as a container or a service manifest sets it too (was: the flag alone)
+    assert_usage_error(influencers(*args, env={"INFLUENCERS_DATA_DIR": where}), f"data dir {where}",
+                       "choose another --data-dir (INFLUENCERS_DATA_DIR)")
 
 
 @pytest.mark.parametrize("value", ["0", "-5", "1e300", "nan", "inf", "1e10"])
