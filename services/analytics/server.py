@@ -28,7 +28,6 @@ from services.common.boundary import (
     MAX_URL_CHARS,
     brief,
     capped,
-    is_influencer_id,
     is_video_id,
     long_field,
     nul_field,
@@ -206,13 +205,6 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
 def _check_video_id(context: grpc.ServicerContext, video_id: str) -> None:
     if not is_video_id(video_id):
         context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"video_id {shown(video_id)} is not 16 lowercase hex digits")
-
-
-def _check_influencers(context: grpc.ServicerContext, influencer_ids: list[str]) -> None:
-    bad = [i for i in influencer_ids if not is_influencer_id(i)]
-    if bad:
-        context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                      f"influencer id {shown(bad[0])} is not of the form inf_ + 10 hex digits")
 
 
 def _check_video_fields(context: grpc.ServicerContext, video: common_pb2.Video) -> None:
