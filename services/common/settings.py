@@ -377,4 +377,6 @@ def _parse(type_name: object, raw: str, name: str) -> object:
         if text.lower() in _FALSE:
             return False
         raise SettingsError(f"{env_name(name)}={raw!r} is not a {_KIND_NAMES[kind]}")
+    if not text:  # blanks alone: a folder named "  " made in the working directory, a worker named "  ", ...
+        raise SettingsError(f"{env_name(name)} is blanks alone: give a value, or leave it empty for the default")
     return raw
