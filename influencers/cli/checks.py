@@ -47,6 +47,7 @@ def check_inputs(args: argparse.Namespace) -> Settings:
         raise SettingsError(f"INFLUENCERS_HOST={settings.host} is beyond loopback: set INFLUENCERS_TOKEN too")
     if _ports_to_bind(args):
         _check_host(settings.host)
+        _check_ports_apart(args, settings)
     if _runs(args, "ingest", "analytics"):
         _check_allowed_root(settings.allowed_root)
     if _runs(args, "identity"):
@@ -57,6 +58,18 @@ def check_inputs(args: argparse.Namespace) -> Settings:
 def _runs(args: argparse.Namespace, *services: str) -> bool:
     """Whether `args.command` runs one of `services` in this process (run and serve run all three)."""
     return args.command in ("run", "serve") or (args.command == "service" and args.service in services)
+
+
+def _check_ports_apart(args: argparse.Namespace, settings: Settings) -> None:
+    """SettingsError naming both settings when two ports this command binds are one (0, any free port, aside):
+    each is free before the start, and the second server would fail at its bind, midway through the start."""
+    taken: dict[int, str] = {}
+    for name in _ports_to_bind(args):
+        port = getattr(settings, name)
+        if port and port in taken:
+            raise SettingsError(f"{ENV_PREFIX}{taken[port].upper()} and {ENV_PREFIX}{name.upper()} are both {port}: "
+                                "give each its own port")
+        taken[port] = name
 
 
 def _check_host(host: str) -> None:

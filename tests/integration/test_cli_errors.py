@@ -129,6 +129,19 @@ def test_a_setting_naming_a_folder_model_or_host_that_is_not_there_is_one_line_a
     assert_usage_error(result, *words)
 
 
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["serve", "--web-port", "52100", "--ingest-port", "52100"], "INFLUENCERS_INGEST_PORT and INFLUENCERS_WEB_PORT"),
+    (["serve", "--metrics-port", "52111", "--identity-port", "52111"], "IDENTITY_PORT and INFLUENCERS_METRICS"),
+    (["service", "analytics", "--web-port", "52120", "--analytics-port", "52120"], "INFLUENCERS_ANALYTICS_PORT and"),
+])
+def test_two_ports_of_one_command_given_one_number_are_one_line_naming_both_before_anything_starts(tmp_path, args,
+                                                                                                     words):
+    # Before: the first server started on it, the second failed at its bind ("report page: cannot bind
+    # 127.0.0.1:52100 (Address already in use)"), naming no setting.
+    assert_usage_error(influencers(*args, "--data-dir", str(tmp_path / "d")), words, "give each its own port")
+
+
 def test_a_bad_flag_value_is_one_line_and_exit_2(manifest, tmp_path):
     assert_usage_error(influencers("run", str(manifest), "--data-dir", str(tmp_path / "d"), "--web-port", "-3"),
                        "out of range")
