@@ -142,6 +142,14 @@ def test_two_ports_of_one_command_given_one_number_are_one_line_naming_both_befo
     assert_usage_error(influencers(*args, "--data-dir", str(tmp_path / "d")), words, "give each its own port")
 
 
+
+@pytest.mark.parametrize("flag", ["--data-dir", "--host"])
+def test_an_empty_data_dir_or_host_flag_is_one_line_naming_the_flag(manifest, tmp_path, flag):
+    # Before, `--data-dir ""` was Path(""): the stores were made in the working directory.
+    result = influencers("run", str(manifest), "--no-serve", "--data-dir", str(tmp_path / "d"), flag, " ")
+    assert_usage_error(result, f"{flag} is empty")
+
+
 def test_a_bad_flag_value_is_one_line_and_exit_2(manifest, tmp_path):
     assert_usage_error(influencers("run", str(manifest), "--data-dir", str(tmp_path / "d"), "--web-port", "-3"),
                        "out of range")
