@@ -1,4 +1,4 @@
-"""The three services started in one process on loopback with the embedded stores (Qdrant local mode,
+"""The three services started in one process on loopback with the embedded stores (Qdrant Edge,
 SQLite): what `influencers run` and `influencers serve` use, and what the integration tests start."""
 
 from __future__ import annotations

@@ -45,7 +45,61 @@ def check_inputs(args: argparse.Namespace) -> Settings:
         raise SettingsError(f"--report {report} is a file, not a folder: give a folder for the report's files")
     if _ports_to_bind(args) and not settings.token and not is_loopback(settings.host):
         raise SettingsError(f"INFLUENCERS_HOST={settings.host} is beyond loopback: set INFLUENCERS_TOKEN too")
+    if _ports_to_bind(args):
+        _check_host(settings.host)
+        _check_ports_apart(args, settings)
+    if _runs(args, "ingest", "analytics"):
+        _check_allowed_root(settings.allowed_root)
+    if _runs(args, "identity"):
+        _check_face_locator(settings)
     return settings
+
+
+def _runs(args: argparse.Namespace, *services: str) -> bool:
+    """Whether `args.command` runs one of `services` in this process (run and serve run all three)."""
+    return args.command in ("run", "serve") or (args.command == "service" and args.service in services)
+
+
+def _check_ports_apart(args: argparse.Namespace, settings: Settings) -> None:
+    """SettingsError naming both settings when two ports this command binds are one (0, any free port, aside):
+    each is free before the start, and the second server would fail at its bind, midway through the start."""
+    taken: dict[int, str] = {}
+    for name in _ports_to_bind(args):
+        port = getattr(settings, name)
+        if port and port in taken:
+            raise SettingsError(f"{ENV_PREFIX}{taken[port].upper()} and {ENV_PREFIX}{name.upper()} are both {port}: "
+                                "give each its own port")
+        taken[port] = name
+
+
+def _check_host(host: str) -> None:
+    """SettingsError naming INFLUENCERS_HOST when it names no address of this machine's resolver: the servers
+    would fail at their bind, as "cannot bind HOST:0 (in use? choose another port)"."""
+    try:
+        socket.getaddrinfo(host.strip("[]"), None)
+    except (socket.gaierror, UnicodeError) as exc:
+        reason = exc.strerror if isinstance(exc, socket.gaierror) else "not a host name"
+        raise SettingsError(f"{ENV_PREFIX}HOST={host!r} (--host) cannot be bound: {reason}; give an address of "
+                            "this machine, such as 127.0.0.1 or 0.0.0.0") from None
+
+
+def _check_allowed_root(root: str) -> None:
+    """SettingsError naming INFLUENCERS_ALLOWED_ROOT when it is set to no folder: every local row of every
+    manifest would fail as "outside the allowed folder", and the page would play no local video."""
+    if root and not Path(root).is_dir():
+        what = "a file" if Path(root).exists() else "missing"
+        raise SettingsError(f"{ENV_PREFIX}ALLOWED_ROOT={root!r} is not a folder ({what}): local videos must lie "
+                            "under it; give an existing folder, or leave it empty")
+
+
+def _check_face_locator(settings: Settings) -> None:
+    """SettingsError naming INFLUENCERS_FACE_LOCATOR when its model file is missing: identity would go on with
+    whole-frame HOG, the locator asked for silently off (`true` or a misspelt path meant the same)."""
+    model = settings.face_locator_model()
+    if model is not None and not model.is_file():
+        where = "make setup extracts it there" if settings.face_locator.lower() == "on" else "give on, off or " \
+            "the path of a .tflite model file"
+        raise SettingsError(f"{ENV_PREFIX}FACE_LOCATOR={settings.face_locator!r}: no model file at {model} ({where})")
 
 
 def check_ports(args: argparse.Namespace, settings: Settings) -> None:

@@ -21,6 +21,11 @@ SERVING_COMMANDS = ("run", "serve", "service")  # they start worker processes, a
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """The settings of this command: its flags, else the INFLUENCERS_* variables, else the defaults."""
+    for flag in ("data_dir", "host"):
+        given = getattr(args, flag, None)
+        if given is not None and not given.strip():  # `--data-dir ""` was the working directory
+            raise SettingsError(f"--{flag.replace('_', '-')} is empty: give a value, or leave the flag out for "
+                                f"{env_name(flag)} or the default")
     return Settings.from_env(
         data_dir=getattr(args, "data_dir", None), web_port=getattr(args, "web_port", None),
         ingest_port=getattr(args, "ingest_port", None), identity_port=getattr(args, "identity_port", None),

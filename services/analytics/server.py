@@ -28,7 +28,6 @@ from services.common.boundary import (
     MAX_URL_CHARS,
     brief,
     capped,
-    is_influencer_id,
     is_video_id,
     long_field,
     nul_field,
@@ -66,7 +65,8 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
         self._head = head
         self._waiters = threading.BoundedSemaphore(MAX_WAITERS)
 
-    def RecordVideo(self, request, context):  # type: ignore[no-untyped-def]
+    def RecordVideo(self, request: analytics_pb2.RecordVideoRequest, context: grpc.ServicerContext
+                    ) -> analytics_pb2.RecordVideoResponse:
         _check_video_fields(context, request.video)
         # A failed row's error past MAX_TEXT_CHARS is cut, saying so, not refused: the row is then recorded
         # (its URL, status and score), where a refusal would lose the video's record.
@@ -83,7 +83,8 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, brief(str(exc)))
         return analytics_pb2.RecordVideoResponse(created=created)
 
-    def ReplaceAppearances(self, request, context):  # type: ignore[no-untyped-def]
+    def ReplaceAppearances(self, request: analytics_pb2.ReplaceAppearancesRequest, context: grpc.ServicerContext
+                           ) -> analytics_pb2.ReplaceAppearancesResponse:
         # Identity owns "who is in which video": appearances written here, beside its feed, would be
         # overwritten by the next change, or bring back an erased person. Kept in the contract (an RPC is
         # never removed from a published service), refused for every caller.
@@ -91,7 +92,8 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
                       "appearances come from identity's change feed only: correct identity (IdentityService) "
                       "and analytics follows")
 
-    def UpdatePerformance(self, request, context):  # type: ignore[no-untyped-def]
+    def UpdatePerformance(self, request: analytics_pb2.UpdatePerformanceRequest, context: grpc.ServicerContext
+                          ) -> analytics_pb2.UpdatePerformanceResponse:
         key = request.location or request.url
         if not key:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "give the row's location or url")
@@ -107,7 +109,8 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
             context.abort(grpc.StatusCode.NOT_FOUND, f"no video recorded at {shown(key)}")
         return analytics_pb2.UpdatePerformanceResponse(changed=changed)
 
-    def ForgetManifestRows(self, request, context):  # type: ignore[no-untyped-def]
+    def ForgetManifestRows(self, request: analytics_pb2.ForgetManifestRowsRequest, context: grpc.ServicerContext
+                           ) -> analytics_pb2.ForgetManifestRowsResponse:
         fields = [("base_dir", request.base_dir), ("manifest", request.manifest)] + [("kept", k) for k in request.kept]
         if name := nul_field(fields):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{name} holds a NUL character")
@@ -116,7 +119,8 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
         forgotten = self._store.forget_manifest_rows(request.base_dir, request.manifest, request.kept)
         return analytics_pb2.ForgetManifestRowsResponse(forgotten=forgotten)
 
-    def GetVideo(self, request, context):  # type: ignore[no-untyped-def]
+    def GetVideo(self, request: analytics_pb2.GetVideoRequest, context: grpc.ServicerContext
+                 ) -> analytics_pb2.GetVideoResponse:
         key = request.WhichOneof("key")
         value = getattr(request, key) if key else ""
         if not value:
@@ -132,7 +136,8 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
             context.abort(grpc.StatusCode.NOT_FOUND, f"no video with {key} {shown(value)}")
         return analytics_pb2.GetVideoResponse(video=video_to_proto(row))
 
-    def ListVideos(self, request, context):  # type: ignore[no-untyped-def]
+    def ListVideos(self, request: analytics_pb2.ListVideosRequest, context: grpc.ServicerContext
+                   ) -> analytics_pb2.ListVideosResponse:
         _check_statuses(context, list(request.statuses), "statuses")
         try:
             limit, after = page_size(request.page_size), decode_token(request.page_token)
@@ -142,7 +147,8 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
         return analytics_pb2.ListVideosResponse(videos=[video_to_proto(r) for r in rows],
                                              next_page_token=encode_token(last) if last else "")
 
-    def GetReport(self, request, context):  # type: ignore[no-untyped-def]
+    def GetReport(self, request: analytics_pb2.GetReportRequest, context: grpc.ServicerContext
+                  ) -> analytics_pb2.GetReportResponse:
         if request.min_videos < 0:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"min_videos {request.min_videos} is negative")
         analysis = self._analysis.current()
@@ -165,11 +171,13 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
             overall_mean=analysis.overall_mean,
         )
 
-    def GetFeedPosition(self, request, context):  # type: ignore[no-untyped-def]
+    def GetFeedPosition(self, request: analytics_pb2.GetFeedPositionRequest, context: grpc.ServicerContext
+                        ) -> analytics_pb2.GetFeedPositionResponse:
         return analytics_pb2.GetFeedPositionResponse(applied_position=self._store.feed_position(),
                                                      head_position=self._head())
 
-    def WaitForFeedPosition(self, request, context):  # type: ignore[no-untyped-def]
+    def WaitForFeedPosition(self, request: analytics_pb2.WaitForFeedPositionRequest, context: grpc.ServicerContext
+                            ) -> analytics_pb2.WaitForFeedPositionResponse:
         if request.position < 0:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"position {request.position} is negative")
         if problem := duration_problem("timeout", request.timeout):  # mixed signs too: no time at all
@@ -197,13 +205,6 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
 def _check_video_id(context: grpc.ServicerContext, video_id: str) -> None:
     if not is_video_id(video_id):
         context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"video_id {shown(video_id)} is not 16 lowercase hex digits")
-
-
-def _check_influencers(context: grpc.ServicerContext, influencer_ids: list[str]) -> None:
-    bad = [i for i in influencer_ids if not is_influencer_id(i)]
-    if bad:
-        context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                      f"influencer id {shown(bad[0])} is not of the form inf_ + 10 hex digits")
 
 
 def _check_video_fields(context: grpc.ServicerContext, video: common_pb2.Video) -> None:

@@ -31,6 +31,8 @@ from services.common.damage import DISK_FULL, DiskFull
 LOCK_NAME = ".lock"
 DOWNLOADS = Path("tmp") / "downloads"  # under the data dir
 _SHOWN = 80  # characters of a path shown in a message
+# How to choose another: the flag, or the variable a container or service manifest sets (no flag there).
+CHOOSE_ANOTHER = "choose another --data-dir (INFLUENCERS_DATA_DIR)"
 SETUP_GRACE_S = 60.0  # a scratch folder takes microseconds to set up; older unfinished ones are dead
 
 
@@ -52,14 +54,14 @@ def prepare_data_dir(data_dir: Path) -> Path:
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
-        raise DataDirUnusable(f"data dir {_shown(data_dir)} is a file, not a folder: choose another --data-dir") \
+        raise DataDirUnusable(f"data dir {_shown(data_dir)} is a file, not a folder: {CHOOSE_ANOTHER}") \
             from None
     except OSError as exc:
         reason = "a parent is a file, not a folder" if exc.errno == errno.ENOTDIR else exc.strerror
-        raise DataDirUnusable(f"data dir {_shown(data_dir)} cannot be created ({reason}): choose another "
-                              "--data-dir") from None
+        raise DataDirUnusable(f"data dir {_shown(data_dir)} cannot be created ({reason}): {CHOOSE_ANOTHER}") \
+            from None
     if not os.access(data_dir, os.W_OK | os.X_OK):
-        raise DataDirUnusable(f"data dir {_shown(data_dir)} is not writable: choose another --data-dir")
+        raise DataDirUnusable(f"data dir {_shown(data_dir)} is not writable: {CHOOSE_ANOTHER}")
     return data_dir
 
 
@@ -81,7 +83,7 @@ def data_dir_lock(data_dir: Path) -> Iterator[Path]:
         except BlockingIOError:
             holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
             raise DataDirBusy(f"data dir {data_dir} is in use by another influencers process (pid {holder}); "
-                              "stop it or choose another --data-dir") from None
+                              f"stop it or {CHOOSE_ANOTHER}") from None
         try:
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)

@@ -205,6 +205,12 @@ class Settings:
             raise SettingsError(f"{env_name('log_format')}={self.log_format!r}: one of {', '.join(_LOG_FORMATS)}")
         if self.log_level.upper() not in _LOG_LEVELS:
             raise SettingsError(f"{env_name('log_level')}={self.log_level!r}: one of {', '.join(_LOG_LEVELS)}")
+        if self.token and not _is_header_value(self.token):
+            # Sent as `authorization: Bearer TOKEN` on every gRPC call: gRPC refuses any other character there
+            # ("Invalid metadata"), so every call between the services would fail. Never shown: a secret.
+            raise SettingsError(f"{env_name('token')} must be printable ASCII (letters, digits, punctuation; no "
+                                "accent, line break or blank at either end): it travels in a gRPC header. "
+                                "openssl rand -hex 24 makes one")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise SettingsError(f"{env_name('tls_cert')} and {env_name('tls_key')} go together: give both or neither")
         for name in self.allowed_host_names:
@@ -292,6 +298,11 @@ def env_name(field_name: str) -> str:
     return ENV_PREFIX + field_name.upper()
 
 
+def _is_header_value(text: str) -> bool:
+    """Whether `text` may stand in a gRPC header value as sent: printable ASCII, no blank at either end."""
+    return text.isascii() and text.isprintable() and text == text.strip()
+
+
 def _is_address(address: str) -> bool:
     """HOST:PORT (an IPv6 host in brackets) with a port from 1 to 65535; a gRPC target URI (`dns:///...`,
     `unix:...`) is left to gRPC."""
@@ -366,4 +377,6 @@ def _parse(type_name: object, raw: str, name: str) -> object:
         if text.lower() in _FALSE:
             return False
         raise SettingsError(f"{env_name(name)}={raw!r} is not a {_KIND_NAMES[kind]}")
+    if not text:  # blanks alone: a folder named "  " made in the working directory, a worker named "  ", ...
+        raise SettingsError(f"{env_name(name)} is blanks alone: give a value, or leave it empty for the default")
     return raw

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from services.identity.facestore import FaceStore
 
-# Video ids reach identity over gRPC: they are checked against this before any file use.
+# Video ids reach identity over gRPC: they are checked against this before they name a crop or a stored face.
 SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 CROP_REF = re.compile(r"([A-Za-z0-9][A-Za-z0-9_-]{0,63})-(\d{1,6})\.jpg")
 

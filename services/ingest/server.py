@@ -14,7 +14,7 @@ import grpc
 import sqlalchemy as sa
 
 from influencers.v1 import analytics_pb2_grpc, identity_pb2_grpc, ingest_pb2, ingest_pb2_grpc
-from services.common.boundary import brief, nul_field, shown
+from services.common.boundary import nul_field, shown
 from services.common.clients import GrpcAnalytics, GrpcIdentity
 from services.common.database import database_url, open_engine
 from services.common.metrics import GAUGES
@@ -96,13 +96,6 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
     def ListJobs(self, request: ingest_pb2.ListJobsRequest, context: grpc.ServicerContext
                  ) -> ingest_pb2.ListJobsResponse:
         return ingest_pb2.ListJobsResponse(jobs=self.jobs.list())
-
-    def _forward(self, call, request, context):  # type: ignore[no-untyped-def]
-        try:
-            return call(request, timeout=self.timeout_s)
-        except grpc.RpcError as exc:
-            context.abort(exc.code(), brief(exc.details() or ""))
-            raise
 
 
 def _check_job_id(job_id: str, context: grpc.ServicerContext) -> None:

@@ -107,6 +107,49 @@ def test_a_bad_environment_value_is_one_line_naming_the_variable_and_exit_2(mani
     assert_usage_error(result, *words)
 
 
+
+@pytest.mark.parametrize(("variable", "value", "words"), [
+    ("INFLUENCERS_ALLOWED_ROOT", "a-file", ("INFLUENCERS_ALLOWED_ROOT=", "is not a folder (a file)")),
+    ("INFLUENCERS_ALLOWED_ROOT", "no-such-folder", ("INFLUENCERS_ALLOWED_ROOT=", "is not a folder (missing)")),
+    ("INFLUENCERS_FACE_LOCATOR", "true", ("INFLUENCERS_FACE_LOCATOR='true'", "no model file", "give on, off")),
+    ("INFLUENCERS_FACE_LOCATOR", "no-such-model.tflite", ("INFLUENCERS_FACE_LOCATOR=", "no model file")),
+    ("INFLUENCERS_HOST", "no-such-host.invalid", ("INFLUENCERS_HOST='no-such-host.invalid'", "cannot be bound")),
+])
+@pytest.mark.parametrize("command", ["run", "service"])
+def test_a_setting_naming_a_folder_model_or_host_that_is_not_there_is_one_line_at_start(manifest, tmp_path, variable,
+                                                                                          value, words, command):
+    # Before: started; every local row then failed "outside the allowed folder", identity went on without the
+    # locator asked for (a warning), the servers failed at the bind "cannot bind no-such-host.invalid:0 (in use?)".
+    (tmp_path / "a-file").write_text("not a folder")
+    if value.startswith(("a-file", "no-such-folder", "no-such-model")):
+        value = str(tmp_path / value)
+    service = {"INFLUENCERS_ALLOWED_ROOT": "ingest", "INFLUENCERS_FACE_LOCATOR": "identity"}.get(variable, "analytics")
+    args = ["run", str(manifest), "--no-serve"] if command == "run" else ["service", service]
+    result = influencers(*args, "--data-dir", str(tmp_path / "d"), env={variable: value, "INFLUENCERS_TOKEN": "t0ken"})
+    assert_usage_error(result, *words)
+
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["serve", "--web-port", "52100", "--ingest-port", "52100"], "INFLUENCERS_INGEST_PORT and INFLUENCERS_WEB_PORT"),
+    (["serve", "--metrics-port", "52111", "--identity-port", "52111"], "IDENTITY_PORT and INFLUENCERS_METRICS"),
+    (["service", "analytics", "--web-port", "52120", "--analytics-port", "52120"], "INFLUENCERS_ANALYTICS_PORT and"),
+])
+def test_two_ports_of_one_command_given_one_number_are_one_line_naming_both_before_anything_starts(tmp_path, args,
+                                                                                                     words):
+    # Before: the first server started on it, the second failed at its bind ("report page: cannot bind
+    # 127.0.0.1:52100 (Address already in use)"), naming no setting.
+    assert_usage_error(influencers(*args, "--data-dir", str(tmp_path / "d")), words, "give each its own port")
+
+
+
+@pytest.mark.parametrize("flag", ["--data-dir", "--host"])
+def test_an_empty_data_dir_or_host_flag_is_one_line_naming_the_flag(manifest, tmp_path, flag):
+    # Before, `--data-dir ""` was Path(""): the stores were made in the working directory.
+    result = influencers("run", str(manifest), "--no-serve", "--data-dir", str(tmp_path / "d"), flag, " ")
+    assert_usage_error(result, f"{flag} is empty")
+
+
 def test_a_bad_flag_value_is_one_line_and_exit_2(manifest, tmp_path):
     assert_usage_error(influencers("run", str(manifest), "--data-dir", str(tmp_path / "d"), "--web-port", "-3"),
                        "out of range")
@@ -216,6 +259,9 @@ def test_an_unusable_data_dir_is_one_line_naming_it_and_exit_2(manifest, tmp_pat
         Path(where).write_text("not a folder")
     args = ["run", str(manifest), "--no-serve"] if command == "run" else ["serve"]
     assert_usage_error(influencers(*args, "--data-dir", where), f"data dir {where}", "--data-dir")
+    # Named as a container or a service manifest sets it too (was: the flag alone)
+    assert_usage_error(influencers(*args, env={"INFLUENCERS_DATA_DIR": where}), f"data dir {where}",
+                       "choose another --data-dir (INFLUENCERS_DATA_DIR)")
 
 
 @pytest.mark.parametrize("value", ["0", "-5", "1e300", "nan", "inf", "1e10"])

@@ -63,6 +63,28 @@ def test_a_certificate_without_its_key_or_an_unreadable_file_is_a_settings_error
         server_credentials(Settings(tls_cert=str(tmp_path / "missing.pem"), tls_key=str(tmp_path / "k.pem")))
 
 
+
+def test_files_that_are_no_pem_certificate_key_or_authority_are_settings_errors_naming_each(certificate,
+                                                                                           tmp_path) -> None:
+    """Before, gRPC took any bytes: the server then failed at its bind ("cannot bind 127.0.0.1:50053 (in use?
+    choose another port)"), and a client's every call as "not answering"."""
+    cert, key = certificate
+    text = tmp_path / "notes.txt"
+    text.write_text("not a certificate\n")
+    other_key = tmp_path / "other.pem"
+    subprocess.run(["openssl", "genrsa", "-out", str(other_key), "2048"], check=True, capture_output=True)
+    with pytest.raises(SettingsError, match="INFLUENCERS_TLS_CERT='.*notes.txt' is not a PEM certificate"):
+        server_credentials(Settings(tls_cert=str(text), tls_key=str(key)))
+    with pytest.raises(SettingsError, match="INFLUENCERS_TLS_KEY='.*notes.txt' is not the unencrypted PEM private key"):
+        server_credentials(Settings(tls_cert=str(cert), tls_key=str(text)))
+    with pytest.raises(SettingsError, match="INFLUENCERS_TLS_KEY='.*other.pem' is not the unencrypted PEM private key"):
+        server_credentials(Settings(tls_cert=str(cert), tls_key=str(other_key)))
+    with pytest.raises(SettingsError, match="INFLUENCERS_TLS_CA='.*notes.txt' holds no PEM certificate"):
+        channel_credentials(Settings(tls_ca=str(text)))
+    assert server_credentials(Settings(tls_cert=str(cert), tls_key=str(key))) is not None
+    assert channel_credentials(Settings(tls_ca=str(cert))) is not None
+
+
 def _tls_only_server(tmp_path: Path):
     """(key, certificate, server): a TLS-only gRPC server on loopback whose certificate names `identity`."""
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"

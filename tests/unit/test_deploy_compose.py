@@ -30,3 +30,13 @@ def test_the_readmes_compose_commands_set_every_variable_the_compose_file_requir
     assert required and {"INFLUENCERS_TOKEN", "POSTGRES_PASSWORD"} <= required
     for text in (up, header):
         assert all(f"{name}=" in text for name in required), (sorted(required), text)
+
+
+def test_identitys_audit_key_can_be_given_and_the_guide_says_its_volume_holds_it_otherwise() -> None:
+    # Before: compose passed no INFLUENCERS_AUDIT_KEY and the guide said identity-data "holds nothing durable",
+    # while it held the random audit key made once in DATA/identity/audit.key.
+    identity = yaml.safe_load(COMPOSE.read_text())["services"]["identity"]
+    assert identity["environment"]["INFLUENCERS_AUDIT_KEY"] == "${INFLUENCERS_AUDIT_KEY:-}"
+    guide = " ".join((COMPOSE.parent / "deploy" / "README.md").read_text().split())
+    assert "holds nothing durable" not in guide
+    assert "`identity-data` unless `INFLUENCERS_AUDIT_KEY` is set" in guide

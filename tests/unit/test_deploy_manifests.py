@@ -3,6 +3,7 @@ field fails) and for what makes a pod start: a container with a read-only root f
 the data dir is."""
 
 import inspect
+import re
 from pathlib import Path
 
 import kubernetes_validate
@@ -135,3 +136,23 @@ def test_every_service_probe_runs_the_images_health_check_which_speaks_tls_when_
         assert container[probe]["timeoutSeconds"] >= 5, "a python start and the check's own 3 s deadline"
     dockerfile = (K8S.parent / "docker" / "Dockerfile").read_text()
     assert "deploy/healthcheck.py /opt/healthcheck.py" in dockerfile
+
+
+def test_the_secret_that_deploy_readme_creates_holds_every_key_the_manifests_read_from_it() -> None:
+    # Optional keys too: without INFLUENCERS_AUDIT_KEY (missing from the command before) each identity pod made
+    # its own audit key in its emptyDir, lost when the pod went, so an erasure's audit row could not be checked.
+    readme = (K8S.parent / "README.md").read_text()
+    command = readme[readme.index("create secret generic influencers-secrets"):]
+    created = set(re.findall(r"--from-literal=(\w+)=", command[:command.index("```")]))
+    read = {ref["key"] for _, doc in _documents() for ref in _secret_refs(doc)
+            if ref.get("name") == "influencers-secrets"}
+    assert read and read <= created, f"read but not created: {sorted(read - created)}"
+
+
+def _secret_refs(node: object) -> list[dict]:
+    if isinstance(node, dict):
+        found = [node["secretKeyRef"]] if "secretKeyRef" in node else []
+        return found + [ref for value in node.values() for ref in _secret_refs(value)]
+    if isinstance(node, list):
+        return [ref for value in node for ref in _secret_refs(value)]
+    return []

@@ -121,3 +121,25 @@ def test_an_influencers_variable_that_is_no_setting_is_named_with_the_nearest_se
                                           ("INFLUENCERS_WOKERS", "INFLUENCERS_WORKERS"),
                                           ("INFLUENCERS_ZZZZZZ", None)]
     assert unknown_variables({env_name(f.name): "" for f in dataclasses.fields(Settings)}) == []
+
+
+@pytest.mark.parametrize("token", ["s3crét", "abc\n", " abc", "abc\t"])
+def test_a_token_no_grpc_header_can_carry_is_refused_at_start_naming_the_variable_and_never_shown(token):
+    # Before, it was taken: every call between the services then failed with INTERNAL "Invalid metadata".
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(env(token=token))
+    assert "INFLUENCERS_TOKEN must be printable ASCII" in str(caught.value)
+    assert not token.strip() or token.strip() not in str(caught.value)
+
+
+def test_a_token_of_printable_ascii_is_accepted():
+    assert Settings.from_env(env(token="Ab-9_x.~+/=")).token == "Ab-9_x.~+/="
+
+
+@pytest.mark.parametrize("name", ["data_dir", "host", "worker_name", "allowed_root", "qdrant_collection", "audit_key",
+                                  "token"])
+def test_a_text_setting_of_blanks_alone_is_refused_naming_the_variable_and_an_empty_one_is_the_default(name):
+    # Before, "  " was taken as given: INFLUENCERS_DATA_DIR="  " made a folder named "  " in the working directory.
+    with pytest.raises(SettingsError, match=f"INFLUENCERS_{name.upper()} is blanks alone"):
+        Settings.from_env(env(**{name: "  \t"}))
+    assert Settings.from_env(env(**{name: ""})) == Settings()
