@@ -105,6 +105,10 @@ _LOOKALIKES = str.maketrans({
     "\u0442": "t", "\u03c5": "u", "\u057d": "u", "\u03bd": "v", "\u051d": "w", "\u0445": "x", "\u03c7": "x",
     "\u0443": "y", "\u0290": "z", "\u02cd": "_", "\u2017": "_", "\uff3f": "_",
 })
+# What names are compared by: the look-alikes but the letters that stand beside the Latin-looking one in their own
+# alphabet (Ukrainian є beside е, Turkish dotless ı beside i): told apart at a glance, as Zoë is from Zoe, they made
+# Євген and Евген, Aydın and Aydin one name. An id holds neither letter, so a reader takes them for e and i there.
+_NAME_LOOKALIKES = {k: v for k, v in _LOOKALIKES.items() if chr(k) not in "\u0454\u0131"}
 # An influencer id (services/common/boundary.py INFLUENCER_ID) as a reader takes it: "inf_" and 10 to 18 letters
 # or digits, the hex ones not told from their look-alikes (O for 0, l for 1)
 _ID_SHAPE = re.compile(r"inf_[0-9a-z]{10,18}")
@@ -130,10 +134,11 @@ def _is_variation_selector(char: str) -> bool:
 def look_alike_form(name: str) -> str:
     """`name` (cleaned) as the eye compares it with another: compatibility forms folded (NFKC: full-width
     `Ａｎｎ`), case ignored, variation selectors dropped (`Ann\ufe0f` draws as `Ann`), other scripts' digits as
-    ASCII and letters drawn like Latin ones as those (Cyrillic `А` in `Аnn`). Accents stay: `Zoë` is not `Zoe`."""
+    ASCII and letters drawn like Latin ones as those (Cyrillic `А` in `Аnn`). Accents stay: `Zoë` is not `Zoe`,
+    nor `Євген` `Евген`, nor `Aydın` `Aydin` (_NAME_LOOKALIKES)."""
     folded = unicodedata.normalize("NFC", unicodedata.normalize("NFKC", name).casefold())
     kept = "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in folded if not _is_variation_selector(c))
-    return kept.translate(_LOOKALIKES)
+    return kept.translate(_NAME_LOOKALIKES)
 
 
 def looks_like_an_id(text: str) -> bool:

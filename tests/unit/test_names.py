@@ -175,3 +175,13 @@ def test_a_name_the_eye_cannot_tell_from_another_is_its_namesake_and_neither_alo
     with pytest.raises(NameLookupError, match="names 2 influencers"):
         resolve("Ann", known)
     assert resolve("Zoë", [Known(ANN, "Zoë", 1), Known(BOB, "Zoe", 1)]) == ANN, "an accent is no look-alike"
+
+
+@pytest.mark.parametrize(("one", "other"), [("Євген", "Евген"), ("Єва", "Ева"), ("Aydın", "Aydin")])
+def test_names_that_differ_by_a_letter_of_their_own_alphabet_are_two_names_not_namesakes(one: str, other: str) -> None:
+    # Ukrainian Є beside Е, Turkish dotless ı beside i: letters of their own, told apart at a glance like Zoë and
+    # Zoe; were read as the same look-alike Latin e or i, so the two people were namesakes and neither name alone
+    # stood for its own person on the CLI
+    known = [Known(ANN, one, 3), Known(BOB, other, 1)]
+    assert namesakes(ANN, one, known) == []
+    assert resolve(one, known) == ANN and resolve(other, known) == BOB
