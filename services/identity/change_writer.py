@@ -286,12 +286,14 @@ class ChangeWriter:
         Call under the registry's lock."""
         store = self.registry.store
         faces = store.faces_of(influencer_id)
-        erasure.begin(store, key, influencer_id, [self.face_key(f.record.vhash) for f in faces if f.record.vhash])
+        # The person's older ids, merged into this one: taken out of the feed and analytics' trail too (a rename
+        # of one before the merge kept the person's name there). Recorded with the erasure: the deletion drops the
+        # merge records they are found by, so that an erasure resumed after a kill finds them in its record alone
+        merged_in = erasure.begin(store, key, influencer_id,
+                                  [self.face_key(f.record.vhash) for f in faces if f.record.vhash],
+                                  self.registry.absorbed(influencer_id))
         crash_point("erase:recorded")
         subject = keyed_hash(self.audit_key, influencer_id)
-        # The person's older ids, merged into this one: taken out of the feed and analytics' trail too (a rename
-        # of one before the merge kept the person's name there)
-        merged_in = self.registry.absorbed(influencer_id)
         videos = self.registry.delete(influencer_id, subject if actor else "", missing_ok=True)
         crash_point("erase:deleted")
         entry = None

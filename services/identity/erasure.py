@@ -34,17 +34,23 @@ def state(store: FaceStore, key: str) -> str:
     return "pending" if record.get("influencer_id") else "done"
 
 
-def begin(store: FaceStore, key: str, influencer_id: str, face_keys: list[str]) -> None:
+def begin(store: FaceStore, key: str, influencer_id: str, face_keys: list[str], merged_in: list[str]) -> list[str]:
     """Records that `influencer_id` is being erased (before anything of it is deleted), with the keyed hashes
-    of its faces' encodings (`face_keys`: a repost of its video is recognised by them, see reposted)."""
+    of its faces' encodings (`face_keys`: a repost of its video is recognised by them, see reposted) and the
+    older ids merged into it (`merged_in`, corrections.absorbed). Returns those ids with the ones an interrupted
+    try recorded: the deletion drops the merge records they were found by, so that a resumed erasure finds
+    them here alone (it found none, and left the older id and its name in the feed and analytics' trail)."""
     record = store.get_side(KIND, key) or {}
+    merged = sorted(set(record.get("merged_in", [])) | set(merged_in))
     store.set_side(KIND, key, {"erased_key": key, "influencer_id": influencer_id,
                                "faces": sorted(set(record.get("faces", [])) | set(face_keys)),
-                               "time_utc": record.get("time_utc") or _now()})
+                               "merged_in": merged, "time_utc": record.get("time_utc") or _now()})
+    return merged
 
 
 def finish(store: FaceStore, key: str) -> None:
-    """The erasure is applied and published: the record keeps only the hash and the time."""
+    """The erasure is applied and published: the record keeps only the hash and the time (no id, nor the older
+    ids merged in)."""
     record = store.get_side(KIND, key) or {}
     store.set_side(KIND, key, {"erased_key": key, "faces": record.get("faces", []),
                                "time_utc": record.get("time_utc") or _now()})

@@ -69,6 +69,25 @@ def test_an_erasure_killed_at_any_point_is_finished_at_the_next_start(settings, 
         stack.stop()
 
 
+@pytest.mark.parametrize("crash_at", CRASH_POINTS[1:3])  # after the deletion dropped the merge records
+def test_an_erasure_killed_after_its_deletion_still_takes_the_older_ids_merged_in_out_of_the_feed_and_trail(
+        settings, crash_at):
+    # was: the resumed erasure looked for the older ids by the merge records its deletion had dropped, found none,
+    # and left the older id and its name ('Named inf_b "Bo"') in identity's feed and analytics' trail
+    victim, older = ids_of_child(settings.data_dir, crash_at, "delete-merged")
+    stack = start_stack(settings, web=False)
+    try:
+        assert converged(stack, victim)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and older in str(stack.store.audit_rows()):
+            time.sleep(0.05)
+        assert older not in str(stack.store.audit_rows()) and "Bo" not in str(stack.store.audit_rows())
+        changes, _ = stack.identity.feed.read(0, 1000)
+        assert not [c.position for c in changes if older in str(c) or '"Bo"' in str(c)]
+    finally:
+        stack.stop()
+
+
 def test_a_delete_while_analytics_is_not_following_converges_when_it_follows_again(settings, capsys, monkeypatch):
     stack = start_stack(settings, web=False)
     try:

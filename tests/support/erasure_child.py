@@ -2,7 +2,8 @@
 synthetic people (tests/support/people.py), then makes correction argv[2] (delete: erases the first person; merge:
 the second into the first; undo: of that merge; split: the second merged into the first, then split out again;
 split-large: a third video of the first person's with BIG faces, split out; move-named: the second, named, moved
-to a new influencer; enrol: the photo argv[3] as "Colin";
+to a new influencer; enrol: the photo argv[3] as "Colin"; delete-merged: the second, named "Bo", merged into the
+first, which is then erased;
 rename: names the first "Ann"), with INFLUENCERS_CRASH_AT (if set) killing it part way, or right after its answer
 (correct:acknowledged). Prints the first person's id, then the second's, on stdout."""
 
@@ -27,6 +28,12 @@ def main() -> None:
     identity, _ = connect(stack.settings)
     op = sys.argv[2] if len(sys.argv) > 2 else "delete"
     if op == "delete":
+        identity.erase(victim)
+    elif op == "delete-merged":  # the second named "Bo" and merged into the first (not killed), then the first erased
+        armed = os.environ.pop("INFLUENCERS_CRASH_AT", "")
+        identity.rename(other, "Bo")
+        identity.merge([victim, other])
+        os.environ["INFLUENCERS_CRASH_AT"] = armed
         identity.erase(victim)
     elif op == "merge":
         identity.merge([victim, other])
