@@ -5,13 +5,17 @@ metrics port) took the process toward its limit of threads."""
 
 from __future__ import annotations
 
+import logging
 import socket
+import sys
 import threading
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import REGISTRY
 from prometheus_client.exposition import make_wsgi_app
+
+log = logging.getLogger(__name__)
 
 MAX_CONNECTIONS = 16  # at once (a scraper opens one); past them a connection is closed as it is accepted
 IDLE_S = 10.0  # seconds a connection may send nothing before it is closed, freeing its thread
@@ -38,6 +42,15 @@ class _BoundedServer(ThreadingMixIn, WSGIServer):
         except BaseException:
             self.slots.release()
             raise
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A connection closed for its silence (IDLE_S), or by its client, is no error: it goes without a word.
+        socketserver printed each as a raw 15-line traceback on stderr, between the JSON records, once per idle
+        socket anyone opened to the port. Anything else is one log record."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, TimeoutError | ConnectionError):
+            return
+        log.error("metrics endpoint: a request from %s failed", client_address, exc_info=exc)
 
     def process_request_thread(self, request, client_address):  # type: ignore[no-untyped-def]
         try:

@@ -100,3 +100,22 @@ def test_connections_to_the_metrics_port_that_send_nothing_hold_no_thread_past_t
         httpd.shutdown()
         httpd.server_close()
         thread.join(5)
+
+
+def test_a_metrics_connection_closed_for_its_silence_writes_no_traceback(capsys):
+    # socketserver printed each connection its read timeout closed as a raw 15-line traceback on stderr
+    # ("Exception occurred during processing of request ... TimeoutError: timed out"), between the JSON records
+    from services.common.metrics_http import serve_metrics_http
+
+    httpd, thread = serve_metrics_http("127.0.0.1", 0, idle_s=0.2)
+    try:
+        with socket.create_connection(httpd.server_address[:2], timeout=10) as silent, \
+                socket.create_connection(httpd.server_address[:2], timeout=10) as trickled:
+            trickled.sendall(b"GET /metr")
+            assert silent.recv(1) == b"" and trickled.recv(1) == b""
+        assert "python_info" in scrape(httpd.server_address[1], 30)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
+    assert "Traceback" not in capsys.readouterr().err
