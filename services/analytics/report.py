@@ -190,8 +190,10 @@ def labels(influencer_ids: Iterable[str], names: dict[str, str]) -> list[tuple[s
 
 
 def by_name(pairs: list[tuple[str, str]], names: dict[str, str]) -> list[tuple[str, str]]:
-    """(id, label) pairs with the named influencers first, in name order, then the unnamed by id."""
-    return sorted(pairs, key=lambda p: (not names.get(p[0]), fold(names.get(p[0], "")), p[0]))
+    """(id, label) pairs with the named influencers first, in name order (case ignored; not fold's look-alike form,
+    which read Cyrillic В and С as Latin b and c, so that Вера and Сергей sorted before Борис), then the unnamed by
+    id."""
+    return sorted(pairs, key=lambda p: (not names.get(p[0]), names.get(p[0], "").casefold(), p[0]))
 
 
 def merge_candidates(analysis: Analysis, among: Collection[str] | None = None) -> list[Known]:

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pandas as pd
 
-from services.analytics.report import label, labels, merge_candidates
+from services.analytics.report import by_name, label, labels, merge_candidates
 from services.common.names import Known
 
 
@@ -30,3 +30,11 @@ def test_merge_candidates_among_some_ids_counts_their_videos_as_the_whole_list_d
     assert sorted(merge_candidates(analysis, among=["inf_a", "inf_d"]), key=str) == \
         sorted([whole["inf_a"], whole["inf_d"]], key=str)
     assert merge_candidates(analysis, among=[]) == []
+
+
+def test_a_list_of_choices_puts_cyrillic_names_in_their_alphabets_order() -> None:
+    # The sort key was the look-alike form (names.fold), which reads Cyrillic В as b and С as c: Вера and Сергей went
+    # among the Latin letters, before Борис
+    names = {"inf_a": "Сергей", "inf_b": "Борис", "inf_c": "анна", "inf_d": "Вера", "inf_e": ""}
+    pairs = labels(names, names)
+    assert [names[i] for i, _ in by_name(pairs, names)] == ["анна", "Борис", "Вера", "Сергей", ""]
