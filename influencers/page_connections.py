@@ -8,6 +8,10 @@ so that it takes four clients, not one, to fill it."""
 
 from __future__ import annotations
 
+import socket
+from typing import Any
+
+from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
 
 from services.analytics.web.throttle import client_key
@@ -23,7 +27,8 @@ def capped(channel_class: type[HTTPChannel], per_client: int = MAX_PER_CLIENT) -
     class Capped(channel_class):  # type: ignore[misc, valid-type]
         client = ""
 
-        def __init__(self, server, sock, addr, adj, map=None) -> None:  # type: ignore[no-untyped-def]  # noqa: A002
+        def __init__(self, server: Any, sock: socket.socket, addr: Any, adj: Adjustments,
+                     map: dict[int, Any] | None = None) -> None:  # noqa: A002 - waitress's name
             super().__init__(server, sock, addr, adj, map=map)
             self.client = client_key(addr[0]) if isinstance(addr, tuple) and addr else ""
             held = sum(1 for channel in list(server.active_channels.values())

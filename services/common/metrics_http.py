@@ -10,6 +10,7 @@ import socket
 import sys
 import threading
 from socketserver import ThreadingMixIn
+from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import REGISTRY
@@ -19,6 +20,7 @@ log = logging.getLogger(__name__)
 
 MAX_CONNECTIONS = 16  # at once (a scraper opens one); past them a connection is closed as it is accepted
 IDLE_S = 10.0  # seconds a connection may send nothing before it is closed, freeing its thread
+_Request = socket.socket | tuple[bytes, socket.socket]  # what socketserver hands a request over as (typeshed's)
 
 
 class _Handler(WSGIRequestHandler):
@@ -33,7 +35,7 @@ class _BoundedServer(ThreadingMixIn, WSGIServer):
     request_queue_size = 64  # the listen backlog (socketserver's 5 dropped connections under a burst)
     slots: threading.BoundedSemaphore
 
-    def process_request(self, request, client_address):  # type: ignore[no-untyped-def]
+    def process_request(self, request: _Request, client_address: Any) -> None:
         if not self.slots.acquire(blocking=False):
             self.shutdown_request(request)
             return
@@ -43,7 +45,7 @@ class _BoundedServer(ThreadingMixIn, WSGIServer):
             self.slots.release()
             raise
 
-    def handle_error(self, request: object, client_address: object) -> None:
+    def handle_error(self, request: _Request, client_address: Any) -> None:
         """A connection closed for its silence (IDLE_S), or by its client, is no error: it goes without a word.
         socketserver printed each as a raw 15-line traceback on stderr, between the JSON records, once per idle
         socket anyone opened to the port. Anything else is one log record."""
@@ -52,7 +54,7 @@ class _BoundedServer(ThreadingMixIn, WSGIServer):
             return
         log.error("metrics endpoint: a request from %s failed", client_address, exc_info=exc)
 
-    def process_request_thread(self, request, client_address):  # type: ignore[no-untyped-def]
+    def process_request_thread(self, request: _Request, client_address: Any) -> None:
         try:
             super().process_request_thread(request, client_address)
         finally:
