@@ -211,6 +211,9 @@ def configure_logging(fmt: str = "text", level: str = "INFO", stream: TextIO | N
     if fmt not in FORMATS:
         raise ValueError(f"log format {fmt!r}: one of {', '.join(FORMATS)}")
     _setup = LogSetup(fmt, level.upper(), service) if stream is None else None  # a stream of its own: not stderr
+    # Exported here, at the entry point, before the process starts threads (setting the environment while
+    # other threads read it is not safe in C): the fork server of the decoders reads it (forkserver_logs).
+    export_setup(_setup)
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,

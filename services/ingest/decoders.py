@@ -23,7 +23,7 @@ from multiprocessing.process import BaseProcess
 import cv2
 
 from services.common.child import die_with_process, how_it_ended, stop_pool
-from services.common.logs import LogSetup, adopt_setup, current_setup, export_setup
+from services.common.logs import LogSetup, adopt_setup, current_setup
 from services.common.metrics import count_child_restart
 from services.common.stop_signal import uninterrupted
 from services.ingest.decoding import Decoded, DecodeOrder, decode
@@ -56,9 +56,8 @@ class Decoders:
 
     def __init__(self, processes: int) -> None:
         self._context = multiprocessing.get_context("forkserver")
-        # The fork server (started once a process, at the first decoder) logs as this process does: its
-        # set-up, exported here, is read by the first module it imports.
-        export_setup(current_setup())
+        # The fork server (started once a process, at the first decoder) logs as this process does: the set-up
+        # configure_logging exported is read by the first module it imports.
         self._context.set_forkserver_preload(["services.common.forkserver_logs", "services.ingest.decoding"])
         self._lock = threading.Lock()
         self._pools: list[ProcessPoolExecutor] = []

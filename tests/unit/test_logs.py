@@ -10,6 +10,7 @@ import pytest
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from services.common import logs
 from services.common.logs import bind, bound, configure_logging, row_context
 from services.common.settings import Settings, SettingsError
 
@@ -198,3 +199,14 @@ def test_a_python_warning_is_its_category_and_message_on_one_line_with_its_sourc
     record = json.loads(line)
     assert record["event"] == "UserWarning: resource_tracker: There appear to be 5 leaked semaphore objects"
     assert record["logger"] == "py.warnings" and re.fullmatch(r".*/test_logs\.py:\d+", record["source"])
+
+
+def test_the_entry_points_log_set_up_is_exported_for_the_fork_server_before_any_decoder_exists(restore_root,
+                                                                                                monkeypatch):
+    # Exported by configure_logging, at the entry point before threads start: the decoders once set the
+    # environment themselves, while the services' threads of `influencers run` were already running.
+    monkeypatch.delenv(logs.SETUP_VARIABLE, raising=False)
+    configure_logging("json", "WARNING", service="ingest")
+    assert logs.exported_setup() == logs.LogSetup("json", "WARNING", "ingest")
+    configure_logging("text", "INFO", stream=io.StringIO())  # a stream of its own: nothing to hand on
+    assert logs.exported_setup() is None
