@@ -365,7 +365,7 @@ class ChangeWriter:
                           undoable=bool(record) and not record.get("undone"))
         if entry.action in (identity_pb2.AUDIT_ACTION_RENAME, identity_pb2.AUDIT_ACTION_ENROL) and entry.after_ids:
             named = entry.after_ids[0]
-            entry.before_name = str(record.get("names", {}).get(named, [""])[0])
+            entry.before_name = str(record.get("names", {}).get(named, [planned.get("before_name", "")])[0])
             entry.after_name = self.registry.names().get(named, "")
         entry.audit_id = str(planned["audit_id"])
         entry.undoes = str(planned.get("undoes", ""))

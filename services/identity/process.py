@@ -20,6 +20,7 @@ from services.identity.crops import CropStore
 from services.identity.facestore import FaceStore
 from services.identity.feed import ChangeFeed
 from services.identity.gauges import attach_gauges
+from services.identity.old_records import drop_undone_merges, mark_id_like_names
 from services.identity.open_store import open_face_store
 from services.identity.registry import IdentityRegistry
 from services.identity.server import IdentityServicer
@@ -49,6 +50,13 @@ class IdentityProcess:
         scrubbed = scrub_plain_hashes(self.store)
         if scrubbed:
             log.info("removed the plain SHA-256 of erased ids from %d audit records of an older release", scrubbed)
+        with self.registry.lock:  # records of an older release (old_records.py); the journal finishes the renames
+            dropped = drop_undone_merges(self.store)
+            renamed = mark_id_like_names(self.store)
+        if dropped:
+            log.info("dropped %d merge records of merges undone under an older release", len(dropped))
+        if renamed:
+            log.info("marked %d names of the form of an influencer id, given under an older release", len(renamed))
         self.writer = ChangeWriter(self.registry, self.feed, settings, audit_key(settings.audit_key, settings.data_dir))
         servicer = log_corrections(IdentityServicer(self.registry, self.workers, settings, self.writer))
         self.writer.resume_erasures()

@@ -158,7 +158,33 @@ def check(store: FaceStore, audit_id: str) -> dict[str, Any] | None:
     stale += _labelled_since(store, record, now)
     if stale:
         raise Conflict(_changed_since(store, audit_id, set(stale)))
+    relied = _names_relied_on(store, audit_id, record)
+    if relied:
+        shown = ", ".join(relied[:3]) + (f" and {len(relied) - 3} more" if len(relied) > 3 else "")
+        raise Conflict(f"a later correction kept the name correction {audit_id[:40]} gave, and dropped another's "
+                       f"for it (a merge, or a move of someone's last appearance): undo the later "
+                       f"correction{'s' if len(relied) > 1 else ''} {shown} first")
     return record
+
+
+def _standing_later(store: FaceStore, audit_id: str) -> list[dict[str, Any]]:
+    """The undo records of the corrections made after `audit_id` that still stand (not undone), newest first."""
+    order = [str(i) for i in (store.get_side(INDEX, INDEX) or {}).get("ids", [])]
+    if audit_id not in order:
+        return []
+    later = {a: k for k, a in enumerate(order) if k > order.index(audit_id)}
+    found = [r for r in store.side_records(KIND) if str(r.get("audit_id")) in later and not r.get("undone")]
+    return sorted(found, key=lambda r: later[str(r["audit_id"])], reverse=True)
+
+
+def _names_relied_on(store: FaceStore, audit_id: str, record: dict[str, Any]) -> list[str]:
+    """The later corrections still standing that joined someone into an influencer whose name `record` set, and
+    dropped the joined one's name for it (a merge keeps the name of the one kept): undoing the rename would
+    leave the person with neither name (was: 'Bo' merged into 'Ana' from a second page, then the rename to
+    'Ana' undone from the first: unnamed, 'Bo' gone)."""
+    named = {i for i, (_, after) in record["names"].items() if after}
+    return [str(r["audit_id"]) for r in _standing_later(store, audit_id)
+            if named & set(r.get("ids", ())) and any(old and not new for old, new in r.get("names", {}).values())]
 
 
 def _labelled_since(store: FaceStore, record: dict[str, Any], now: State) -> list[str]:
@@ -218,10 +244,15 @@ def apply(store: FaceStore, audit_id: str, record: dict[str, Any], undone_by: st
     where = _where(store, faces)
     back: dict[str, list[str]] = {}
     pins: dict[str, list[str]] = {}
-    for p, (old, *_) in faces.items():
+    # A face the undo leaves where it is, only unpinned, keeps its pin when a later correction still standing
+    # names its influencer: that one's pin is the same (a merge into it, a hide, a move of another appearance
+    # pins it again, recording no change), and lifting it would undo that constraint too.
+    relied = {i for r in _standing_later(store, audit_id) for i in r.get("ids", ())}
+    for p, (old, new, *_) in faces.items():
         if p in where:
             back.setdefault(old[0], []).append(p)
-            pins.setdefault(old[1], []).append(p)
+            if not (old[0] == new[0] == where[p][0] and where[p][1] == new[1] and new[1] in relied):
+                pins.setdefault(old[1], []).append(p)
     store.set_influencer(back)
     crash_point("undo:faces")
     store.set_pins(pins)

@@ -212,11 +212,14 @@ def merge() -> Response:
 
 @bp.post("/video/<video_id>/move")
 def move(video_id: str) -> Response:
-    """One video's appearance of `influencer_id` goes to `target` (empty or "new": a new influencer)."""
+    """One video's appearance of `influencer_id` goes to `target` ("new": a new influencer). No target is
+    refused: the form asks for a choice, so that one click never founds a new person."""
     _valid_or_404(is_video_id(video_id))
     source = _influencer_arg(request.form.get("influencer_id"))
     target = (request.form.get("target") or "").strip()
-    target = "" if target in ("", "new") else _influencer_arg(target, "target")
+    if not target:
+        abort(400, description="choose where the appearance goes: an influencer, or a new one (target 'new')")
+    target = "" if target == "new" else _influencer_arg(target, "target")
     if target == source:
         abort(400, description="the appearance is already that influencer's")
     with identity_errors():
