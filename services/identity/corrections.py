@@ -361,17 +361,30 @@ def audit(store: FaceStore, action: str, subject_hmac: str) -> None:
     store.set_side("audit", key, {"key": key, "time_utc": now_utc(), "action": action, "subject_hmac": subject_hmac})
 
 
+SCRUBBED = "audit-scrubbed"  # side records: the cleaned copies of the audit records while they are rewritten
+_SCRUB_DONE = "audit-scrub-done"  # its one record: every cleaned copy is written
+
+
 def scrub_plain_hashes(store: FaceStore) -> int:
     """Audit records of an older release kept a plain SHA-256 of an erased id, which can be reversed by
     hashing every candidate id: they are removed (their time and action stay, without the hash); returns how
-    many held one."""
-    records = list(store.side_records("audit"))
-    plain = [r for r in records if "subject_sha256" in r]
-    if not plain:
-        return 0
+    many held one. Safe to stop at any point: the cleaned copies are written apart (SCRUBBED) and marked whole
+    before the records are cleared, and the next start finishes from whichever step was reached."""
+    if store.get_side(_SCRUB_DONE, "done") is None:
+        records = list(store.side_records("audit"))
+        plain = sum(1 for r in records if "subject_sha256" in r)
+        store.clear_side(SCRUBBED)  # copies of a start stopped before they were whole, or after they were copied
+        if not plain:
+            return 0
+        for r in records:
+            kept = {k: v for k, v in r.items() if k not in ("subject_sha256", "kind")}
+            kept.setdefault("key", uuid.uuid4().hex)
+            store.set_side(SCRUBBED, str(kept["key"]), kept)
+        store.set_side(_SCRUB_DONE, "done", {"plain": plain})
+    done = store.get_side(_SCRUB_DONE, "done") or {}
     store.clear_side("audit")
-    for r in records:
-        kept = {k: v for k, v in r.items() if k not in ("subject_sha256", "kind")}
-        kept.setdefault("key", uuid.uuid4().hex)
-        store.set_side("audit", str(kept["key"]), kept)
-    return len(plain)
+    for kept in store.side_records(SCRUBBED):
+        store.set_side("audit", str(kept["key"]), {k: v for k, v in kept.items() if k != "kind"})
+    store.set_side(_SCRUB_DONE, "done", None)
+    store.clear_side(SCRUBBED)
+    return int(done.get("plain", 0))

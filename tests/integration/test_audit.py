@@ -422,3 +422,61 @@ def test_identity_keeps_the_undo_records_of_the_newest_corrections_only(registry
     assert len(kept) == undo.KEEP and f"{0:032x}" not in kept and f"{undo.KEEP + 1:032x}" in kept
     with pytest.raises(KeyError, match="no undo is kept"):
         undo.revert(registry.store, f"{1:032x}")
+
+
+class _StopsAt:
+    """A face store that stops (raises) at its `at`-th write of side records, as a start killed there would."""
+
+    def __init__(self, store, at: int) -> None:
+        self.store, self.at, self.writes = store, at, 0
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+    def _write(self) -> None:
+        self.writes += 1
+        if self.writes == self.at:
+            raise KeyboardInterrupt("stopped here")
+
+    def set_side(self, kind, key, value):
+        self._write()
+        return self.store.set_side(kind, key, value)
+
+    def clear_side(self, kind):
+        self._write()
+        return self.store.clear_side(kind)
+
+
+def test_a_start_stopped_at_any_write_of_the_plain_hash_scrub_loses_no_audit_record(tmp_path):
+    # The scrub cleared every audit record, then wrote each back: a start killed in between lost them all.
+    from services.identity.corrections import scrub_plain_hashes
+    from services.identity.edge_store import EdgeFaceStore
+
+    store = EdgeFaceStore(tmp_path / "edge")
+    old = [{"time_utc": f"2026-01-0{n}T00:00:00+00:00", "action": "delete",
+            "subject_sha256": hashlib.sha256(f"inf_000000000{n}".encode()).hexdigest()} for n in (1, 2)]
+
+    def older_releases_records() -> None:
+        store.clear_side("audit")
+        for n, record in enumerate(old):
+            store.set_side("audit", f"old{n}", record)
+        store.set_side("audit", "new", {"key": "new", "time_utc": "2026-02-01T00:00:00+00:00", "action": "rename"})
+
+    at = 1
+    while True:
+        older_releases_records()
+        stopping = _StopsAt(store, at)
+        try:
+            scrub_plain_hashes(stopping)
+        except KeyboardInterrupt:
+            at += 1
+        else:
+            break
+        scrub_plain_hashes(store)  # the next start
+        kept = sorted(store.side_records("audit"), key=lambda r: r["time_utc"])
+        assert [(r["time_utc"], r["action"]) for r in kept] == [
+            ("2026-01-01T00:00:00+00:00", "delete"), ("2026-01-02T00:00:00+00:00", "delete"),
+            ("2026-02-01T00:00:00+00:00", "rename")], f"stopped at write {at - 1}"
+        assert not any("subject_sha256" in r for r in kept)
+        assert scrub_plain_hashes(store) == 0 and not list(store.side_records("audit-scrubbed"))
+    assert at > 5  # every write of the scrub was a stopping point
