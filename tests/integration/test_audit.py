@@ -458,8 +458,8 @@ def test_a_start_stopped_at_any_write_of_the_plain_hash_scrub_loses_no_audit_rec
 
     def older_releases_records() -> None:
         store.clear_side("audit")
-        for n, record in enumerate(old):
-            store.set_side("audit", f"old{n}", record)
+        for n, stored in enumerate(old):
+            store.set_side("audit", f"old{n}", stored)
         store.set_side("audit", "new", {"key": "new", "time_utc": "2026-02-01T00:00:00+00:00", "action": "rename"})
 
     at = 1
