@@ -293,6 +293,16 @@ def unknown_variables(environ: Mapping[str, str] | None = None) -> list[tuple[st
 _KIND_NAMES = {"int": "whole number", "float": "number", "bool": "boolean (1/0, true/false, yes/no, on/off)"}
 
 
+def check_face_locator(settings: Settings) -> None:
+    """SettingsError naming INFLUENCERS_FACE_LOCATOR when its model file is missing: identity would go on with
+    whole-frame HOG, the locator asked for silently off (`true` or a misspelt path meant the same)."""
+    model = settings.face_locator_model()
+    if model is not None and not model.is_file():
+        where = "make setup extracts it there" if settings.face_locator.lower() == "on" else "give on, off or " \
+            "the path of a .tflite model file"
+        raise SettingsError(f"{ENV_PREFIX}FACE_LOCATOR={settings.face_locator!r}: no model file at {model} ({where})")
+
+
 def env_name(field_name: str) -> str:
     """The environment variable of a settings field: `web_port` -> `INFLUENCERS_WEB_PORT`."""
     return ENV_PREFIX + field_name.upper()
