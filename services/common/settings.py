@@ -201,6 +201,11 @@ class Settings:
             if address and not _is_address(address):
                 raise SettingsError(f"{env_name(name)}={address!r}: give HOST:PORT (a port from 1 to 65535), "
                                     "or a gRPC target such as dns:///HOST:PORT")
+        if not _is_collection_name(self.qdrant_collection):
+            raise SettingsError(f"{env_name('qdrant_collection')}={self.qdrant_collection[:40]!r}"
+                                f"{'...' if len(self.qdrant_collection) > 40 else ''}: a Qdrant collection name of 1 "
+                                f"to {_MAX_COLLECTION_CHARS} characters, no blank, control character or any of "
+                                f"{_COLLECTION_FORBIDDEN} (such as faces or faces-2)")
         if self.log_format.lower() not in _LOG_FORMATS:
             raise SettingsError(f"{env_name('log_format')}={self.log_format!r}: one of {', '.join(_LOG_FORMATS)}")
         if self.log_level.upper() not in _LOG_LEVELS:
@@ -306,6 +311,18 @@ def check_face_locator(settings: Settings) -> None:
 def env_name(field_name: str) -> str:
     """The environment variable of a settings field: `web_port` -> `INFLUENCERS_WEB_PORT`."""
     return ENV_PREFIX + field_name.upper()
+
+
+# Qdrant refuses a collection name with one of these characters (its validate_collection_name), or longer than
+# 255 characters; identity also makes `<name>_side`, five more. Blanks and control characters are refused too: the
+# name travels in the server's URL paths, and a blank at either end is a typing slip no one sees.
+_COLLECTION_FORBIDDEN = '<>:"/\\|?*'
+_MAX_COLLECTION_CHARS = 255 - len("_side")
+
+
+def _is_collection_name(name: str) -> bool:
+    return (0 < len(name) <= _MAX_COLLECTION_CHARS and name.isprintable() and not any(c.isspace() for c in name)
+            and not any(c in _COLLECTION_FORBIDDEN for c in name))
 
 
 def _is_header_value(text: str) -> bool:

@@ -143,3 +143,16 @@ def test_a_text_setting_of_blanks_alone_is_refused_naming_the_variable_and_an_em
     with pytest.raises(SettingsError, match=f"INFLUENCERS_{name.upper()} is blanks alone"):
         Settings.from_env(env(**{name: "  \t"}))
     assert Settings.from_env(env(**{name: ""})) == Settings()
+
+
+@pytest.mark.parametrize("name", ["faces/other", "my faces", "faces\t", "a" * 300, "c:faces", "what?", "faces\x00",
+                                  "a" * 251])
+def test_a_qdrant_collection_name_qdrant_would_refuse_is_refused_at_start_naming_the_variable(name):
+    # Before, it was taken: identity failed at its first call to the server (or made a collection under another path).
+    with pytest.raises(SettingsError, match="INFLUENCERS_QDRANT_COLLECTION=.*a Qdrant collection name of 1 to 250"):
+        Settings.from_env(env(qdrant_collection=name))
+
+
+@pytest.mark.parametrize("name", ["faces", "faces-2", "Faces_v2.prod", "a" * 250, "visages-é"])
+def test_a_qdrant_collection_name_qdrant_accepts_is_taken(name):
+    assert Settings.from_env(env(qdrant_collection=name)).qdrant_collection == name
