@@ -27,7 +27,7 @@ from services.common.grpc_metrics import ClientMetrics, ServerMetrics
 from services.common.method_handlers import rewrapped
 from services.common.metrics import families
 from services.common.request_parsing import RequestParsing
-from services.common.settings import SettingsError
+from services.common.settings import SettingsError, env_name
 
 log = logging.getLogger(__name__)
 
@@ -266,7 +266,10 @@ def build_server(
     except RuntimeError:  # newer grpcio raises where older returned 0
         bound = 0
     if bound == 0:
-        raise PortInUse(f"{name}: cannot bind {host}:{port} (in use? choose another port)")
+        # gRPC's own words are in its C core's log, off by default (influencers/native_logs.py): this line says it.
+        where = (f"choose another with --{name}-port or {env_name(name + '_port')}"
+                 if name in ("ingest", "identity", "analytics") else "choose another port")
+        raise PortInUse(f"{name}: cannot bind {host}:{port} (in use? {where})")
     server.start()
     running = RunningServer(server, bound, health_servicer, names, name)
     health_servicer.set(LIVENESS, health_pb2.HealthCheckResponse.SERVING)
