@@ -191,6 +191,10 @@ class Settings:
         if self.database_url and not self.database_url.startswith(("postgresql://", "postgres://",
                                                                      "postgresql+psycopg://", "sqlite://")):
             raise SettingsError(f"{env_name('database_url')} must start with postgresql:// (or sqlite://)")
+        if self.database_url.startswith("sqlite://") and _in_memory(self.database_url):
+            raise SettingsError(f"{env_name('database_url')}={self.database_url!r} is a database in memory: each "
+                                "store would have one of its own, lost at every stop; give a file "
+                                "(sqlite:////path/influencers.sqlite3), postgresql://..., or leave it empty")
         if self.database_url and not _database_port_readable(self.database_url):
             raise SettingsError(f"{env_name('database_url')} has a port that is not a number from 1 to 65535")
         if self.qdrant_url and not _is_http_url(self.qdrant_url):
@@ -323,6 +327,12 @@ _MAX_COLLECTION_CHARS = 255 - len("_side")
 def _is_collection_name(name: str) -> bool:
     return (0 < len(name) <= _MAX_COLLECTION_CHARS and name.isprintable() and not any(c.isspace() for c in name)
             and not any(c in _COLLECTION_FORBIDDEN for c in name))
+
+
+def _in_memory(url: str) -> bool:
+    """Whether a sqlite:// URL names no file: `sqlite://`, `sqlite:///:memory:`, `?mode=memory`."""
+    path, _, query = url.removeprefix("sqlite://").partition("?")
+    return path in ("", "/") or path.startswith("/:memory:") or "mode=memory" in query
 
 
 def _is_header_value(text: str) -> bool:

@@ -156,3 +156,16 @@ def test_a_qdrant_collection_name_qdrant_would_refuse_is_refused_at_start_naming
 @pytest.mark.parametrize("name", ["faces", "faces-2", "Faces_v2.prod", "a" * 250, "visages-é"])
 def test_a_qdrant_collection_name_qdrant_accepts_is_taken(name):
     assert Settings.from_env(env(qdrant_collection=name)).qdrant_collection == name
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:", "sqlite:///x.db?mode=memory&cache=shared"])
+def test_a_sqlite_database_url_in_memory_is_refused_naming_the_variable(url):
+    # Before, it was taken: analytics, the job queue and identity's feed each had a database of their own in
+    # memory, every result gone at the stop.
+    with pytest.raises(SettingsError, match="INFLUENCERS_DATABASE_URL=.* is a database in memory"):
+        Settings.from_env({"INFLUENCERS_DATABASE_URL": url})
+
+
+def test_a_sqlite_database_url_naming_a_file_is_taken():
+    url = "sqlite:////srv/influencers/all.sqlite3"
+    assert Settings.from_env({"INFLUENCERS_DATABASE_URL": url}).database_url == url
