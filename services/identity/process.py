@@ -60,7 +60,7 @@ class IdentityProcess:
 
         self.server: RunningServer = build_server("identity", settings.host, settings.identity_port, [register],
                                                   token=settings.token, max_workers=16,
-                                                  credentials=server_credentials(settings))
+                                                  credentials=server_credentials(settings), data_dir=settings.data_dir)
         # Ready: Qdrant, the face workers and the change feed's database (every correction and batch writes
         # the feed: with it down, identity could do nothing but fail).
         self.server.watch(lambda: self.store.healthy() and self.workers.healthy() and self.feed.head() >= 0)
