@@ -106,12 +106,11 @@ class _ClientTracer:
             client_span = _ClientSpan(span, EXPECTED.get(name, frozenset()))
             try:
                 yield client_span
-            except BaseException as exc:
+            except Exception as exc:  # not GeneratorExit: a stream its reader stopped reading failed nothing
                 client_span.failed(exc)
                 raise
             finally:
-                if client_span._failed:
-                    client_span.settle()
+                client_span.settle()  # a no-op until the call failed (a future's outcome comes later)
 
 
 class ClientTracerProvider:

@@ -10,7 +10,7 @@ from influencers.v1 import analytics_pb2, analytics_pb2_grpc
 from services.analytics.server import serve_analytics
 from services.analytics.store import AnalyticsStore
 from services.common import tracing
-from services.common.rpc import open_channel
+from services.common.rpc import build_server, open_channel
 from services.common.settings import Settings
 
 GET_VIDEO = "/influencers.v1.AnalyticsService/GetVideo"
@@ -61,3 +61,28 @@ def test_a_failed_call_is_an_error_whose_description_is_one_line_naming_the_code
     assert span.status.description.startswith("INVALID_ARGUMENT: ")
     assert "\n" not in span.status.description and "debug_error_string" not in span.status.description
     assert span.attributes["error.type"] == "INVALID_ARGUMENT"
+
+
+def test_a_stream_that_fails_midway_is_an_error_whose_description_is_one_line(spans):
+    def pages(request, context):
+        yield b"first"
+        context.abort(grpc.StatusCode.FAILED_PRECONDITION, "the job was cancelled\nwhile it ran")
+
+    def register(server):
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
+            "test.Pages", {"List": grpc.unary_stream_rpc_method_handler(pages)}),))
+        return "test.Pages"
+
+    running = build_server("analytics", "127.0.0.1", 0, [register])
+    channel = open_channel(f"127.0.0.1:{running.port}", service="ingest")
+    try:
+        replies = channel.unary_stream("/test.Pages/List")(b"x", timeout=10)
+        assert next(replies) == b"first"
+        with pytest.raises(grpc.RpcError):
+            next(replies)
+    finally:
+        channel.close()
+        running.stop(0)
+    span = _client_span(spans, "/test.Pages/List")
+    assert span.status.status_code == StatusCode.ERROR
+    assert span.status.description == "FAILED_PRECONDITION: the job was cancelled while it ran"
