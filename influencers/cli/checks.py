@@ -14,7 +14,7 @@ from influencers.cli.config import settings_from_args
 from services.common.damage import check_room
 from services.common.datadir import data_dir_lock, prepare_data_dir
 from services.common.rpc import PortInUse, is_loopback
-from services.common.settings import ENV_PREFIX, Settings, SettingsError
+from services.common.settings import ENV_PREFIX, Settings, SettingsError, check_face_locator
 from services.common.tls import channel_credentials, server_credentials
 from services.ingest.manifest import ManifestError, read_manifest
 
@@ -51,7 +51,7 @@ def check_inputs(args: argparse.Namespace) -> Settings:
     if _runs(args, "ingest", "analytics"):
         _check_allowed_root(settings.allowed_root)
     if _runs(args, "identity"):
-        _check_face_locator(settings)
+        check_face_locator(settings)
     return settings
 
 
@@ -90,16 +90,6 @@ def _check_allowed_root(root: str) -> None:
         what = "a file" if Path(root).exists() else "missing"
         raise SettingsError(f"{ENV_PREFIX}ALLOWED_ROOT={root!r} is not a folder ({what}): local videos must lie "
                             "under it; give an existing folder, or leave it empty")
-
-
-def _check_face_locator(settings: Settings) -> None:
-    """SettingsError naming INFLUENCERS_FACE_LOCATOR when its model file is missing: identity would go on with
-    whole-frame HOG, the locator asked for silently off (`true` or a misspelt path meant the same)."""
-    model = settings.face_locator_model()
-    if model is not None and not model.is_file():
-        where = "make setup extracts it there" if settings.face_locator.lower() == "on" else "give on, off or " \
-            "the path of a .tflite model file"
-        raise SettingsError(f"{ENV_PREFIX}FACE_LOCATOR={settings.face_locator!r}: no model file at {model} ({where})")
 
 
 def check_ports(args: argparse.Namespace, settings: Settings) -> None:

@@ -70,8 +70,11 @@ def service_error(command: str, exc: grpc.RpcError) -> int:
 
 
 def db_error(exc: Exception) -> str:
-    """The driver's own words of a database error (SQLAlchemy wraps them with the statement and a link)."""
-    return str(exc.orig) if isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None else str(exc)
+    """The driver's own words of a database error (SQLAlchemy wraps them with the statement and a link), on one
+    line: psycopg's "Connection refused", a line break, a tab, "Is the server running ...?" showed escaped
+    otherwise (`refused\\n\\tIs`), once `escaped()` had made it one line."""
+    words = str(exc.orig) if isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None else str(exc)
+    return " ".join(words.split())
 
 
 def os_error(command: str, exc: OSError) -> int:

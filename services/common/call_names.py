@@ -34,7 +34,12 @@ def failed_call(exc: BaseException) -> str:
     status = code().name if isinstance(code(), grpc.StatusCode) else str(code())
     said = " ".join(str(details() or "").split())
     method = getattr(exc, METHOD_ATTR, "")
-    return f"{call_name(method)} failed: {status} {said}".rstrip() if method else f"{status}: {said}"
+    if not method:
+        return f"{status}: {said}"
+    # Our servers start some details with the method ("AnalyzeVideo: the database is unreachable"), for callers
+    # that show the details alone (the page): named here already, it is said once.
+    said = said.removeprefix(f"{method.rsplit('/', 1)[-1]}: ")
+    return f"{call_name(method)} failed: {status} {said}".rstrip()
 
 
 def _name(call: Any, method: str) -> Any:

@@ -18,6 +18,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -155,3 +156,10 @@ def sweep_scratch(root: Path, now: float | None = None) -> int:
         finally:
             os.close(fd)
     return removed
+
+
+def data_dir_hidden(text: str, data_dir: Path) -> str:
+    """`text` with the data dir's absolute path written DATA wherever it stands whole (followed by `/`, a blank,
+    punctuation or the end: `/srv/data2` is another folder)."""
+    folder = str(data_dir.resolve()).rstrip("/")
+    return re.sub(re.escape(folder) + r"(?=[/\s),;:'\"]|$)", "DATA", text) if folder else text

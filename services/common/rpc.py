@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent import futures
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import grpc
 import sqlalchemy as sa
@@ -23,11 +24,12 @@ from services.common.call_names import CallNames, failed_call
 from services.common.client_metadata import MetadataClientInterceptor
 from services.common.damage import DISK_FULL, DiskFull, StoreDamaged, engine_error, is_disk_full
 from services.common.database import database_unreachable
+from services.common.datadir import data_dir_hidden
 from services.common.grpc_metrics import ClientMetrics, ServerMetrics
 from services.common.method_handlers import rewrapped
 from services.common.metrics import families
 from services.common.request_parsing import RequestParsing
-from services.common.settings import SettingsError
+from services.common.settings import SettingsError, env_name
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +106,12 @@ def token_matches(sent: str | bytes | None, expected: bytes) -> bool:
 class ErrorGuard(grpc.ServerInterceptor):
     """Answers an exception that a servicer did not expect with INTERNAL and a plain message, and logs it
     here with its traceback. gRPC's own answer (UNKNOWN, "Exception calling application: " and the
-    exception's text) shows callers the internals: an engine's parse error, a path, an object's repr."""
+    exception's text) shows callers the internals: an engine's parse error, a path, an object's repr.
+    `data_dir`: this process's data dir, written DATA in the details of every error its calls answer (a damaged
+    store's or a full disk's file): the caller, another machine's process, has a data dir of its own."""
+
+    def __init__(self, data_dir: Path | None = None) -> None:
+        self._data_dir = data_dir
 
     def intercept_service(self, continuation, handler_call_details):  # type: ignore[no-untyped-def]
         handler = continuation(handler_call_details)
@@ -112,11 +119,33 @@ class ErrorGuard(grpc.ServerInterceptor):
             return None
         method = handler_call_details.method
         wrap = _guarded_stream if handler.response_streaming else _guarded
-        return rewrapped(handler, lambda behavior: wrap(behavior, method))
+        return rewrapped(handler, lambda behavior: wrap(behavior, method, self._data_dir))
 
 
-def _guarded(behavior: Callable, method: str) -> Callable:  # type: ignore[type-arg]
+class _DataDirHidden:
+    """A servicer's context whose error details (abort, set_details) write `data_dir` as DATA."""
+
+    def __init__(self, context: grpc.ServicerContext, data_dir: Path) -> None:
+        self._context = context
+        self._data_dir = data_dir
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._context, name)
+
+    def abort(self, code: grpc.StatusCode, details: str) -> None:
+        self._context.abort(code, data_dir_hidden(details, self._data_dir))
+
+    def set_details(self, details: str) -> None:
+        self._context.set_details(data_dir_hidden(details, self._data_dir))
+
+
+def _context(context: grpc.ServicerContext, data_dir: Path | None) -> grpc.ServicerContext:
+    return _DataDirHidden(context, data_dir) if data_dir is not None else context  # type: ignore[return-value]
+
+
+def _guarded(behavior: Callable, method: str, data_dir: Path | None = None) -> Callable:  # type: ignore[type-arg]
     def call(request: object, context: grpc.ServicerContext) -> object:
+        context = _context(context, data_dir)
         try:
             return behavior(request, context)
         except Exception as exc:
@@ -126,8 +155,9 @@ def _guarded(behavior: Callable, method: str) -> Callable:  # type: ignore[type-
     return call
 
 
-def _guarded_stream(behavior: Callable, method: str) -> Callable:  # type: ignore[type-arg]
+def _guarded_stream(behavior: Callable, method: str, data_dir: Path | None = None) -> Callable:  # type: ignore[type-arg]
     def call(request: object, context: grpc.ServicerContext) -> Iterator[object]:
+        context = _context(context, data_dir)
         try:
             yield from behavior(request, context)
         except Exception as exc:
@@ -160,8 +190,8 @@ def _unexpected(context: grpc.ServicerContext, method: str, exc: Exception) -> N
         log.warning("%s: the database is unreachable: %s", method, " ".join(str(exc.orig).split()))
         context.abort(grpc.StatusCode.UNAVAILABLE, f"{method.rsplit('/', 1)[-1]}: the database is unreachable")
     log.exception("%s failed%s", method, f": {failed_call(exc)}" if isinstance(exc, grpc.RpcError) else "")
-    context.abort(grpc.StatusCode.INTERNAL,
-                  f"internal error in {method.rsplit('/', 1)[-1]} (the service's log has the details)")
+    # The method is not named: the caller names the call it made ("identity.AnalyzeVideo failed: INTERNAL ...").
+    context.abort(grpc.StatusCode.INTERNAL, "internal error (the service's log has the details)")
 
 
 def _says_disk_full(exc: Exception) -> bool:
@@ -236,17 +266,18 @@ def build_server(
     token: str = "",
     max_workers: int = 8,
     credentials: grpc.ServerCredentials | None = None,
+    data_dir: Path | None = None,
 ) -> RunningServer:
     """Creates, binds and starts a server. Each `register` callable adds a servicer and returns its full
     service name. Port 0 picks a free port; the bound port is logged and returned. `credentials`: TLS
-    (services/common/tls.py), else plaintext."""
+    (services/common/tls.py), else plaintext. `data_dir`: written DATA in the details of the errors it answers."""
     if not token and not is_loopback(host):
         raise SettingsError(f"{name}: binding to {host} (beyond loopback) needs a token (INFLUENCERS_TOKEN)")
     # Tracing outermost (it sees every call), then metrics: a call the token check refuses or the guard
     # answers INTERNAL is counted with that code.
     interceptors: list[grpc.ServerInterceptor] = [*tracing.server_interceptors(name), ServerMetrics()]
     interceptors += [TokenInterceptor(token)] if token else []
-    interceptors += [ErrorGuard(), RequestParsing()]  # parsing innermost: the guard sees what it refuses
+    interceptors += [ErrorGuard(data_dir), RequestParsing()]  # parsing innermost: the guard sees what it refuses
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=name),
         interceptors=interceptors,
@@ -266,7 +297,10 @@ def build_server(
     except RuntimeError:  # newer grpcio raises where older returned 0
         bound = 0
     if bound == 0:
-        raise PortInUse(f"{name}: cannot bind {host}:{port} (in use? choose another port)")
+        # gRPC's own words are in its C core's log, off by default (influencers/native_logs.py): this line says it.
+        where = (f"choose another with --{name}-port or {env_name(name + '_port')}"
+                 if name in ("ingest", "identity", "analytics") else "choose another port")
+        raise PortInUse(f"{name}: cannot bind {host}:{port} (in use? {where})")
     server.start()
     running = RunningServer(server, bound, health_servicer, names, name)
     health_servicer.set(LIVENESS, health_pb2.HealthCheckResponse.SERVING)

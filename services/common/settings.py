@@ -191,6 +191,10 @@ class Settings:
         if self.database_url and not self.database_url.startswith(("postgresql://", "postgres://",
                                                                      "postgresql+psycopg://", "sqlite://")):
             raise SettingsError(f"{env_name('database_url')} must start with postgresql:// (or sqlite://)")
+        if self.database_url.startswith("sqlite://") and _in_memory(self.database_url):
+            raise SettingsError(f"{env_name('database_url')}={self.database_url!r} is a database in memory: each "
+                                "store would have one of its own, lost at every stop; give a file "
+                                "(sqlite:////path/influencers.sqlite3), postgresql://..., or leave it empty")
         if self.database_url and not _database_port_readable(self.database_url):
             raise SettingsError(f"{env_name('database_url')} has a port that is not a number from 1 to 65535")
         if self.qdrant_url and not _is_http_url(self.qdrant_url):
@@ -201,6 +205,11 @@ class Settings:
             if address and not _is_address(address):
                 raise SettingsError(f"{env_name(name)}={address!r}: give HOST:PORT (a port from 1 to 65535), "
                                     "or a gRPC target such as dns:///HOST:PORT")
+        if not _is_collection_name(self.qdrant_collection):
+            raise SettingsError(f"{env_name('qdrant_collection')}={self.qdrant_collection[:40]!r}"
+                                f"{'...' if len(self.qdrant_collection) > 40 else ''}: a Qdrant collection name of 1 "
+                                f"to {_MAX_COLLECTION_CHARS} characters, no blank, control character or any of "
+                                f"{_COLLECTION_FORBIDDEN} (such as faces or faces-2)")
         if self.log_format.lower() not in _LOG_FORMATS:
             raise SettingsError(f"{env_name('log_format')}={self.log_format!r}: one of {', '.join(_LOG_FORMATS)}")
         if self.log_level.upper() not in _LOG_LEVELS:
@@ -293,9 +302,37 @@ def unknown_variables(environ: Mapping[str, str] | None = None) -> list[tuple[st
 _KIND_NAMES = {"int": "whole number", "float": "number", "bool": "boolean (1/0, true/false, yes/no, on/off)"}
 
 
+def check_face_locator(settings: Settings) -> None:
+    """SettingsError naming INFLUENCERS_FACE_LOCATOR when its model file is missing: identity would go on with
+    whole-frame HOG, the locator asked for silently off (`true` or a misspelt path meant the same)."""
+    model = settings.face_locator_model()
+    if model is not None and not model.is_file():
+        where = "make setup extracts it there" if settings.face_locator.lower() == "on" else "give on, off or " \
+            "the path of a .tflite model file"
+        raise SettingsError(f"{ENV_PREFIX}FACE_LOCATOR={settings.face_locator!r}: no model file at {model} ({where})")
+
+
 def env_name(field_name: str) -> str:
     """The environment variable of a settings field: `web_port` -> `INFLUENCERS_WEB_PORT`."""
     return ENV_PREFIX + field_name.upper()
+
+
+# Qdrant refuses a collection name with one of these characters (its validate_collection_name), or longer than
+# 255 characters; identity also makes `<name>_side`, five more. Blanks and control characters are refused too: the
+# name travels in the server's URL paths, and a blank at either end is a typing slip no one sees.
+_COLLECTION_FORBIDDEN = '<>:"/\\|?*'
+_MAX_COLLECTION_CHARS = 255 - len("_side")
+
+
+def _is_collection_name(name: str) -> bool:
+    return (0 < len(name) <= _MAX_COLLECTION_CHARS and name.isprintable() and not any(c.isspace() for c in name)
+            and not any(c in _COLLECTION_FORBIDDEN for c in name))
+
+
+def _in_memory(url: str) -> bool:
+    """Whether a sqlite:// URL names no file: `sqlite://`, `sqlite:///:memory:`, `?mode=memory`."""
+    path, _, query = url.removeprefix("sqlite://").partition("?")
+    return path in ("", "/") or path.startswith("/:memory:") or "mode=memory" in query
 
 
 def _is_header_value(text: str) -> bool:

@@ -156,7 +156,11 @@ def traced_channel(channel: grpc.Channel, service: str) -> grpc.Channel:
     from opentelemetry.instrumentation.grpc import client_interceptor, filters
     from opentelemetry.instrumentation.grpc.grpcext import intercept_channel
 
-    interceptor = client_interceptor(tracer_provider=provider, filter_=filters.negate(filters.health_check()))
+    from services.common.client_span_status import ClientTracerProvider
+
+    # Expected answers (GetVideo's NOT_FOUND for a new video) stay UNSET; errors get a one-line description.
+    interceptor = client_interceptor(tracer_provider=ClientTracerProvider(provider),
+                                     filter_=filters.negate(filters.health_check()))
     return intercept_channel(channel, interceptor)  # type: ignore[no-any-return]
 
 

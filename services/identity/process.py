@@ -9,7 +9,7 @@ import grpc
 
 from influencers.v1 import identity_pb2, identity_pb2_grpc
 from services.common.rpc import RunningServer, build_server
-from services.common.settings import Settings
+from services.common.settings import Settings, check_face_locator
 from services.common.tls import server_credentials
 from services.identity.assignment import Thresholds
 from services.identity.audit import audit_key
@@ -35,7 +35,9 @@ class IdentityProcess:
 
     def __init__(self, settings: Settings, store: FaceStore | None = None) -> None:
         """`store`: a face store to use instead of the one the settings name (a shared one, in tests of
-        several replicas)."""
+        several replicas). SettingsError naming INFLUENCERS_FACE_LOCATOR, before anything is opened, when its
+        model file is missing (as the CLI refuses it)."""
+        check_face_locator(settings)
         self.settings = settings
         self.store = store or open_face_store(settings)
         self.feed = ChangeFeed.open(settings.database_url, settings.data_dir, settings.feed_retention)
@@ -43,9 +45,6 @@ class IdentityProcess:
         self.writer_lock = WriterLock(self.feed.engine)
         self.registry = IdentityRegistry(self.store, CropStore(self.store), thresholds, self.writer_lock)
         locator = settings.face_locator_model()
-        if locator is not None and not locator.is_file():
-            log.warning("INFLUENCERS_FACE_LOCATOR: %s is not a file (make setup extracts it); HOG searches whole "
-                        "frames", locator)
         self.workers = FaceWorkers(settings.worker_count, locator=str(locator or ""))
         scrubbed = scrub_plain_hashes(self.store)
         if scrubbed:
@@ -69,7 +68,7 @@ class IdentityProcess:
 
         self.server: RunningServer = build_server("identity", settings.host, settings.identity_port, [register],
                                                   token=settings.token, max_workers=16,
-                                                  credentials=server_credentials(settings))
+                                                  credentials=server_credentials(settings), data_dir=settings.data_dir)
         # Ready: Qdrant, the face workers and the change feed's database (every correction and batch writes
         # the feed: with it down, identity could do nothing but fail).
         self.server.watch(lambda: self.store.healthy() and self.workers.healthy() and self.feed.head() >= 0)

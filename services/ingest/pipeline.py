@@ -26,7 +26,7 @@ from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2, identi
 from services.common import tracing
 from services.common.call_names import failed_call
 from services.common.database import database_unreachable
-from services.common.datadir import ScratchDir
+from services.common.datadir import ScratchDir, data_dir_hidden
 from services.common.location_key import location_key
 from services.common.protoconv import duration, seconds_by_key
 from services.common.settings import Settings
@@ -61,13 +61,6 @@ def resolve_location(url: str, base_dir: Path) -> str:
 def one_line(text: str) -> str:
     """`text` with its line breaks (and the blanks around them) turned into single spaces."""
     return re.sub(r"\s*[\r\n]+\s*", " ", text).strip()
-
-
-def data_dir_hidden(text: str, data_dir: Path) -> str:
-    """`text` with the data dir's absolute path written DATA wherever it stands whole (followed by `/`, a blank,
-    punctuation or the end: `/srv/data2` is another folder)."""
-    folder = str(data_dir.resolve()).rstrip("/")
-    return re.sub(re.escape(folder) + r"(?=[/\s),;:'\"]|$)", "DATA", text) if folder else text
 
 
 KEPT = "the previous result is kept"

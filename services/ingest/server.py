@@ -147,7 +147,7 @@ class IngestProcess:
 
         self.server: RunningServer = build_server("ingest", settings.host, settings.ingest_port, [register],
                                                   token=settings.token, max_workers=SERVER_THREADS,
-                                                  credentials=server_credentials(settings))
+                                                  credentials=server_credentials(settings), data_dir=settings.data_dir)
         # Readiness follows the job queue's database, as analytics' follows its store (docs/operations.md).
         self.server.watch(self._database_ok)
 

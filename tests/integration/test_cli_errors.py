@@ -419,6 +419,8 @@ def test_a_database_nobody_answers_at_is_one_line_naming_the_setting_without_its
                                                    f"(postgresql://app:***@127.0.0.1:{port}/influencers) "
                                                    "cannot be used ("), result.stderr
     assert "hunter2" not in result.stderr and "analytics store" not in result.stderr
+    # The driver's words ("Connection refused\n\tIs the server running ...?") on one clean line, not escaped.
+    assert "Connection refused Is the server running" in lines[0] and "\\n" not in lines[0] and "\\t" not in lines[0]
 
 
 def test_a_database_address_that_accepts_and_never_answers_fails_the_start_in_seconds_not_never(tmp_path):

@@ -373,7 +373,7 @@ def guarded() -> Iterator[grpc.Channel]:
 def test_an_unexpected_exception_is_an_internal_error_that_shows_nothing_of_it(guarded: grpc.Channel) -> None:
     error = refusal(guarded.unary_unary("/test.Guarded/Fail"), b"x")
     assert error.code() == grpc.StatusCode.INTERNAL
-    assert error.details() == "internal error in Fail (the service's log has the details)"
+    assert error.details() == "internal error (the service's log has the details)"
     replies = guarded.unary_stream("/test.Guarded/FailLater")(b"x", timeout=30)
     assert next(replies) == b"first"
     with pytest.raises(grpc.RpcError) as caught:

@@ -305,8 +305,8 @@ class Refusing(identity_pb2_grpc.IdentityServiceServicer):
 
 
 @pytest.mark.parametrize(("code", "details", "said"), [
-    (grpc.StatusCode.INTERNAL, "internal error in AnalyzeVideo (the service's log has the details)",
-     "identity.AnalyzeVideo failed: INTERNAL internal error in AnalyzeVideo (the service's log has the details)"),
+    (grpc.StatusCode.INTERNAL, "internal error (the service's log has the details)",
+     "identity.AnalyzeVideo failed: INTERNAL internal error (the service's log has the details)"),
     (grpc.StatusCode.DATA_LOSS, "face store {data}/qdrant/edge/faces cannot be read (bad page); restore it",
      "identity.AnalyzeVideo failed: DATA_LOSS face store DATA/qdrant/edge/faces cannot be read (bad page); "
      "restore it"),

@@ -143,3 +143,29 @@ def test_a_text_setting_of_blanks_alone_is_refused_naming_the_variable_and_an_em
     with pytest.raises(SettingsError, match=f"INFLUENCERS_{name.upper()} is blanks alone"):
         Settings.from_env(env(**{name: "  \t"}))
     assert Settings.from_env(env(**{name: ""})) == Settings()
+
+
+@pytest.mark.parametrize("name", ["faces/other", "my faces", "faces\t", "a" * 300, "c:faces", "what?", "faces\x00",
+                                  "a" * 251])
+def test_a_qdrant_collection_name_qdrant_would_refuse_is_refused_at_start_naming_the_variable(name):
+    # Before, it was taken: identity failed at its first call to the server (or made a collection under another path).
+    with pytest.raises(SettingsError, match="INFLUENCERS_QDRANT_COLLECTION=.*a Qdrant collection name of 1 to 250"):
+        Settings.from_env(env(qdrant_collection=name))
+
+
+@pytest.mark.parametrize("name", ["faces", "faces-2", "Faces_v2.prod", "a" * 250, "visages-é"])
+def test_a_qdrant_collection_name_qdrant_accepts_is_taken(name):
+    assert Settings.from_env(env(qdrant_collection=name)).qdrant_collection == name
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:", "sqlite:///x.db?mode=memory&cache=shared"])
+def test_a_sqlite_database_url_in_memory_is_refused_naming_the_variable(url):
+    # Before, it was taken: analytics, the job queue and identity's feed each had a database of their own in
+    # memory, every result gone at the stop.
+    with pytest.raises(SettingsError, match="INFLUENCERS_DATABASE_URL=.* is a database in memory"):
+        Settings.from_env({"INFLUENCERS_DATABASE_URL": url})
+
+
+def test_a_sqlite_database_url_naming_a_file_is_taken():
+    url = "sqlite:////srv/influencers/all.sqlite3"
+    assert Settings.from_env({"INFLUENCERS_DATABASE_URL": url}).database_url == url
