@@ -10,7 +10,6 @@ at either end they are invisible and are stripped with the blanks.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 
 # Format characters that reorder or hide text: bidi embeddings, overrides, isolates and marks, zero-width
@@ -91,57 +90,3 @@ def leading_visible(text: str) -> str:
         if not (char.isspace() or is_removed(char) or unicodedata.category(char) == "Cf"):
             return text[k:]
     return ""
-
-
-# Letters of other scripts drawn like the Latin letters and digits of an influencer id, as a reader sees them
-# (Unicode's confusables for [a-z0-9], Cyrillic, Greek, Armenian and Latin variants; NFKC already folds the
-# full-width, mathematical and circled forms): mapped to the letter they pass for.
-_LOOKALIKES = str.maketrans({
-    "\u0430": "a", "\u03b1": "a", "\u0251": "a", "\u0432": "b", "\u0441": "c", "\u03f2": "c", "\u0501": "d",
-    "\u0435": "e", "\u0454": "e", "\u0192": "f", "\ua799": "f", "\u0261": "g", "\u04bb": "h", "\u0570": "h",
-    "\u0456": "i", "\u03b9": "i", "\u0131": "i", "\u0458": "j", "\u03f3": "j", "\u03ba": "k", "\u043a": "k",
-    "\u04cf": "l", "\u043c": "m", "\u043f": "n", "\u03b7": "n", "\u0578": "n", "\u0274": "n", "\u043e": "o",
-    "\u03bf": "o", "\u0585": "o", "\u0440": "p", "\u03c1": "p", "\u051b": "q", "\u0433": "r", "\u0455": "s",
-    "\u0442": "t", "\u03c5": "u", "\u057d": "u", "\u03bd": "v", "\u051d": "w", "\u0445": "x", "\u03c7": "x",
-    "\u0443": "y", "\u0290": "z", "\u02cd": "_", "\u2017": "_", "\uff3f": "_",
-})
-# What names are compared by: the look-alikes but the letters that stand beside the Latin-looking one in their own
-# alphabet (Ukrainian є beside е, Turkish dotless ı beside i): told apart at a glance, as Zoë is from Zoe, they made
-# Євген and Евген, Aydın and Aydin one name. An id holds neither letter, so a reader takes them for e and i there.
-_NAME_LOOKALIKES = {k: v for k, v in _LOOKALIKES.items() if chr(k) not in "\u0454\u0131"}
-# An influencer id (services/common/boundary.py INFLUENCER_ID) as a reader takes it: "inf_" and 10 to 18 letters
-# or digits, the hex ones not told from their look-alikes (O for 0, l for 1)
-_ID_SHAPE = re.compile(r"inf_[0-9a-z]{10,18}")
-
-
-def id_skeleton(text: str) -> str:
-    """`text` as a reader would compare it with an influencer id: compatibility forms folded (NFKC: full-width
-    `ｉｎｆ＿`, mathematical `𝗂𝗇𝖿`), case and accents dropped, digits of any script as ASCII digits, and the
-    letters of other scripts drawn like Latin ones (Cyrillic `і`, `о`, Greek `ο`) as those; invisible characters
-    dropped and blanks at either end stripped."""
-    # mapped before NFKD too: it takes the double low line (U+2017) apart into a blank and a combining mark
-    decomposed = unicodedata.normalize("NFKD", text.strip().translate(_LOOKALIKES)).casefold()
-    bare = unicodedata.normalize("NFKC", "".join(c for c in decomposed if unicodedata.category(c) not in ("Mn", "Cf")
-                                                 and not is_removed(c)))
-    digits = "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in bare)
-    return digits.translate(_LOOKALIKES)
-
-
-def _is_variation_selector(char: str) -> bool:
-    return "\ufe00" <= char <= "\ufe0f" or "\U000e0100" <= char <= "\U000e01ef"
-
-
-def look_alike_form(name: str) -> str:
-    """`name` (cleaned) as the eye compares it with another: compatibility forms folded (NFKC: full-width
-    `Ａｎｎ`), case ignored, variation selectors dropped (`Ann\ufe0f` draws as `Ann`), other scripts' digits as
-    ASCII and letters drawn like Latin ones as those (Cyrillic `А` in `Аnn`). Accents stay: `Zoë` is not `Zoe`,
-    nor `Євген` `Евген`, nor `Aydın` `Aydin` (_NAME_LOOKALIKES)."""
-    folded = unicodedata.normalize("NFC", unicodedata.normalize("NFKC", name).casefold())
-    kept = "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in folded if not _is_variation_selector(c))
-    return kept.translate(_NAME_LOOKALIKES)
-
-
-def looks_like_an_id(text: str) -> bool:
-    """Whether `text` would pass for an influencer id (`inf_` and 10 to 18 letters or digits) to a reader:
-    written in look-alike letters, full-width or accented characters, capitals, or an id itself."""
-    return _ID_SHAPE.fullmatch(id_skeleton(text)) is not None

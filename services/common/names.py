@@ -12,7 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from services.common.boundary import is_influencer_id
-from services.common.name_text import BadName, clean_name, look_alike_form, looks_like_an_id
+from services.common.look_alikes import look_alike_form, looks_like_an_id
+from services.common.name_text import BadName, clean_name
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def fold(name: str) -> str:
     """A name as it is compared: blanks collapsed, case ignored ("ann  lee" and "Ann Lee" are one name), and
     read as identity stores names (name_text.clean_name: NFC, no invisible characters), so "Zoë" typed
     decomposed (e + U+0308) or pasted with a zero-width space is the stored "Zoë". Two names the eye cannot
-    tell apart are one name (name_text.look_alike_form: "Аnn" with a Cyrillic А, "Ann" and a variation
+    tell apart are one name (look_alikes.look_alike_form: "Аnn" with a Cyrillic А, "Ann" and a variation
     selector, a full-width "Ａｎｎ"): each is then a namesake of "Ann", and "Ann" alone stands for none of them,
     where it stood for the plain one while the other passed for it on the page."""
     try:

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from services.common.crash import crash_point
-from services.common.name_text import BadName, clean_name, looks_like_an_id
+from services.common.look_alikes import looks_like_an_id
+from services.common.name_text import BadName, clean_name
 from services.identity import undo
 from services.identity.assignment import promote_copies
 from services.identity.crops import CropStore
@@ -258,7 +259,7 @@ class NameTaken(ValueError):
 def checked_name(name: str) -> str:
     """The display name as stored (services.common.name_text.clean_name: no control or bidi-override characters,
     blanks collapsed); ValueError when nothing visible is left, it is longer than MAX_NAME characters, or it
-    has the form of an influencer id to a reader (name_text.looks_like_an_id: in any case, or written in look-alike
+    has the form of an influencer id to a reader (look_alikes.looks_like_an_id: in any case, or written in look-alike
     Cyrillic or Greek letters, full-width or accented characters): the CLI and the page take such a word as the
     id it spells, 'inf_0123456789' typed for the name 'INF_0123456789' would be that id, and a name 'іnf_0123456789'
     (Cyrillic і) would stand in lists and messages where an id is read, for another person's."""

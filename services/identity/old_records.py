@@ -17,7 +17,7 @@ from __future__ import annotations
 import uuid
 
 from influencers.v1 import identity_pb2
-from services.common.name_text import looks_like_an_id
+from services.common.look_alikes import looks_like_an_id
 from services.identity import journal, undo
 from services.identity.corrections import MAX_NAME, MERGED
 from services.identity.facestore import FaceStore

@@ -8,7 +8,7 @@ from test_audit import clients
 from test_registry import person, video
 from test_review_queue import caught_up, record
 
-from services.common.name_text import looks_like_an_id
+from services.common.look_alikes import looks_like_an_id
 from services.identity import journal, undo
 from services.identity.corrections import MAX_NAME, MERGED, merged_into
 from services.identity.old_records import ID_MARK, drop_undone_merges, mark_id_like_names, marked

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.common.name_text import BadName, clean_name, leading_visible, looks_like_an_id
+from services.common.look_alikes import looks_like_an_id
+from services.common.name_text import BadName, clean_name, leading_visible
 
 
 @pytest.mark.parametrize(("given", "stored"), [
