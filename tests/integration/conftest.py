@@ -91,3 +91,16 @@ def registry(tmp_path):
     store = EdgeFaceStore(tmp_path / "q")
     yield IdentityRegistry(store, CropStore(store), Thresholds(match=0.55, margin=0.04, cluster=0.62))
     store.close()
+
+
+@pytest.fixture
+def spans():
+    """Tracing on for the three services, every span kept in memory (exported as it ends)."""
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from services.common import tracing
+
+    exporter = InMemorySpanExporter()
+    tracing.install(tracing.SERVICES, exporter, batch=False)
+    yield exporter
+    tracing.shutdown_tracing()

@@ -129,30 +129,8 @@ class OpensOnIdentity:
         return 0
 
 
-def test_ingests_worker_names_the_identity_call_that_failed_not_only_grpcs_words(identity, tmp_path: Path, caplog):
-    # Before: "ingest worker step failed: Stream removed; the row goes back to the queue, retrying".
-    _, _, stub = identity
-    caplog.set_level(logging.WARNING, logger="services.ingest.jobs")
-    engine = open_engine(database_url("", tmp_path / "jobs.sqlite3"))
-    migrate(engine)
-    runner = OpensOnIdentity(stub)
-    queue = JobQueue(JobStore(engine, lease_s=2.0), runner, "r:x", threads=1, idle_poll_s=0.05)
-    try:
-        queue.start(ingest_pb2.StartIngestRequest(videos=[ingest_pb2.VideoSubmission(url="a.mp4")], base_dir="/m"))
-        assert runner.opened.wait(10)
-        deadline = threading.Event()
-        while "worker step failed" not in caplog.text and not deadline.wait(0.05):
-            pass
-    finally:
-        queue.stop(timeout_s=5)
-        engine.dispose()
-    assert (f"ingest worker step failed: identity.OpenBatch failed: UNAVAILABLE {GONE}; the row goes back to the "
-            "queue, retrying") in caplog.text
-
-
-def test_ingests_worker_names_the_job_and_row_it_gives_back_to_the_queue(identity, tmp_path: Path, caplog):
-    # Before, the line named the call but not which row went back: with a fleet's rows in flight, none to follow.
-    _, _, stub = identity
+def _worker_step_failing_on_identity(stub, tmp_path: Path, caplog) -> ingest_pb2.Job:  # type: ignore[no-untyped-def]
+    """The job of one row whose step failed at identity.OpenBatch, once ingest's worker has logged it."""
     caplog.set_level(logging.WARNING, logger="services.ingest.jobs")
     engine = open_engine(database_url("", tmp_path / "jobs.sqlite3"))
     migrate(engine)
@@ -168,5 +146,18 @@ def test_ingests_worker_names_the_job_and_row_it_gives_back_to_the_queue(identit
     finally:
         queue.stop(timeout_s=5)
         engine.dispose()
+    return job
+
+
+def test_ingests_worker_names_the_identity_call_that_failed_not_only_grpcs_words(identity, tmp_path: Path, caplog):
+    # Before: "ingest worker step failed: Stream removed; the row goes back to the queue, retrying".
+    _worker_step_failing_on_identity(identity[2], tmp_path, caplog)
+    assert (f"ingest worker step failed: identity.OpenBatch failed: UNAVAILABLE {GONE}; the row goes back to the "
+            "queue, retrying") in caplog.text
+
+
+def test_ingests_worker_names_the_job_and_row_it_gives_back_to_the_queue(identity, tmp_path: Path, caplog):
+    # Before, the line named the call but not which row went back: with a fleet's rows in flight, none to follow.
+    job = _worker_step_failing_on_identity(identity[2], tmp_path, caplog)
     (failed, *_) = [r for r in caplog.records if "worker step failed" in r.getMessage()]
     assert (failed.job_id, failed.row) == (job.job_id, 1)

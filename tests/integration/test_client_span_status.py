@@ -3,25 +3,15 @@ in the trace; a real error is ERROR with a one-line description (loopback gRPC, 
 
 import grpc
 import pytest
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
 from influencers.v1 import analytics_pb2, analytics_pb2_grpc
 from services.analytics.server import serve_analytics
 from services.analytics.store import AnalyticsStore
-from services.common import tracing
 from services.common.rpc import build_server, open_channel
 from services.common.settings import Settings
 
 GET_VIDEO = "/influencers.v1.AnalyticsService/GetVideo"
-
-
-@pytest.fixture
-def spans():
-    exporter = InMemorySpanExporter()
-    tracing.install(tracing.SERVICES, exporter, batch=False)
-    yield exporter
-    tracing.shutdown_tracing()
 
 
 @pytest.fixture

@@ -7,26 +7,15 @@ import logging
 import time
 
 import pytest
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from influencers.client import get_job, ingest_manifest, start_ingest, watch_job
 from influencers.stack import start_stack
-from services.common import tracing
 from services.common.logs import configure_logging
 from services.common.rpc import open_channel
 
 VIDEOS = 3
 ANALYZE = "/influencers.v1.IdentityService/AnalyzeVideo"
 RECORD = "/influencers.v1.AnalyticsService/RecordVideo"
-
-
-@pytest.fixture
-def spans():
-    """Tracing on for the three services, every span kept in memory (exported as it ends)."""
-    exporter = InMemorySpanExporter()
-    tracing.install(tracing.SERVICES, exporter, batch=False)
-    yield exporter
-    tracing.shutdown_tracing()
 
 
 @pytest.fixture
