@@ -12,6 +12,7 @@ from services.analytics.feed import AdvisoryLock, Follower, FollowerThread, Lead
 from services.analytics.store import AnalyticsStore
 from services.common.database import database_url, is_postgres, open_engine
 from services.common.metrics import GAUGES
+from services.common.recluster_limits import streamed_when_free
 from services.common.rpc import open_channel
 from services.common.settings import Settings
 from services.common.tls import channel_credentials
@@ -37,8 +38,11 @@ class GrpcFeedSource:
         return list(reply.changes), reply.head_position
 
     def snapshot(self) -> Iterable[identity_pb2.Changes]:
-        return (page.changes for page in self._stub.Recluster(identity_pb2.ReclusterRequest(resync_only=True),
-                                    timeout=max(self._timeout, SNAPSHOT_CALL_S)))
+        """Called again while identity is busy with other Recluster calls (recluster_limits)."""
+        request = identity_pb2.ReclusterRequest(resync_only=True)
+        pages = streamed_when_free(lambda left: self._stub.Recluster(request, timeout=left),
+                                   max(self._timeout, SNAPSHOT_CALL_S))
+        return (page.changes for page in pages)
 
     def face_crop(self, face_ref: str) -> bytes | None:
         try:

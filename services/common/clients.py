@@ -16,6 +16,7 @@ import grpc
 
 from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2, identity_pb2, identity_pb2_grpc
 from services.common.call_names import failed_call
+from services.common.recluster_limits import streamed_when_free
 from services.common.rpc import open_channel
 from services.common.settings import Settings
 from services.common.tls import channel_credentials
@@ -92,8 +93,11 @@ class GrpcIdentity:
 
     def recluster(self, video_ids: Sequence[str], resync_only: bool, publish: bool = False
                   ) -> Iterable[identity_pb2.Changes]:
+        """Called again while identity is busy with other Recluster calls (recluster_limits), within the call's
+        deadline."""
         request = identity_pb2.ReclusterRequest(video_ids=list(video_ids), resync_only=resync_only, publish=publish)
-        pages = self._stub.Recluster(request, timeout=max(self._timeout, LONG_CALL_S))
+        pages = streamed_when_free(lambda left: self._stub.Recluster(request, timeout=left),
+                                   max(self._timeout, LONG_CALL_S))
         return (page.changes for page in pages)
 
     def face_crop(self, face_ref: str) -> bytes | None:

@@ -19,6 +19,7 @@ from services.common.datadir import ScratchDir
 from services.common.metrics import observe_stages
 from services.common.paging import key_token, point_token
 from services.common.protoconv import durations, seconds
+from services.common.recluster_limits import MAX_RECLUSTER_VIDEOS, MAX_RECLUSTERS, busy_message
 from services.common.settings import Settings, env_name
 from services.common.spool import Spool, SpoolError
 from services.common.stage_clock import CPU_SUFFIX
@@ -72,9 +73,10 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     ChangeWriter, a video's analysis and copy here, with the writer's publish."""
 
     def __init__(self, registry: IdentityRegistry, workers: FaceWorkers, settings: Settings,
-                 writer: ChangeWriter, max_analyses: int = MAX_ANALYSES) -> None:
+                 writer: ChangeWriter, max_analyses: int = MAX_ANALYSES, max_reclusters: int = MAX_RECLUSTERS) -> None:
         """`writer`: publishes the writes of `registry` to the change feed (services/identity/change_writer.py);
-        `max_analyses`: AnalyzeVideo streams at once (MAX_ANALYSES)."""
+        `max_analyses`: AnalyzeVideo streams at once (MAX_ANALYSES); `max_reclusters`: Recluster calls at once
+        (services/common/recluster_limits.py)."""
         self.registry = registry
         self.workers = workers
         self.settings = settings
@@ -83,6 +85,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         self.scratch = ScratchDir(settings.data_dir)  # where long videos' frames wait (AnalyzeVideo)
         self.max_analyses = max_analyses
         self._analyses = threading.BoundedSemaphore(max_analyses)
+        self.max_reclusters = max_reclusters
+        self._reclusters = threading.BoundedSemaphore(max_reclusters)
 
     def ListChanges(self, request: identity_pb2.ListChangesRequest, context: grpc.ServicerContext
                     ) -> identity_pb2.ListChangesResponse:
@@ -262,13 +266,23 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
 
     def Recluster(self, request: identity_pb2.ReclusterRequest, context: grpc.ServicerContext
                   ) -> Iterator[identity_pb2.ReclusterResponse]:
-        for v in request.video_ids:
+        videos = list(dict.fromkeys(request.video_ids))
+        if len(videos) > MAX_RECLUSTER_VIDEOS:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                          f"video_ids: {len(videos):,} videos: one Recluster takes at most {MAX_RECLUSTER_VIDEOS:,} "
+                          "(call it for each part)")
+        for v in videos:
             require_id(context, v, "video_id")
-        if request.resync_only and not request.publish:
-            pages: Iterable[identity_pb2.Changes] = self.writer.snapshot()
-        else:
-            pages = self.writer.recluster(list(request.video_ids) or None, request.resync_only)
-        yield from (identity_pb2.ReclusterResponse(changes=_m) for _m in pages)
+        if not self._reclusters.acquire(blocking=False):  # before the registry's lock: no thread waits for it here
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, busy_message(self.max_reclusters))
+        try:
+            if request.resync_only and not request.publish:
+                pages: Iterable[identity_pb2.Changes] = self.writer.snapshot()
+            else:
+                pages = self.writer.recluster(videos or None, request.resync_only)
+            yield from (identity_pb2.ReclusterResponse(changes=_m) for _m in pages)
+        finally:
+            self._reclusters.release()
 
     def _correct(self, work: Work, context: grpc.ServicerContext, action: int,
                  involved: list[str] | Callable[[], list[str]],

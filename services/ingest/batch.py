@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from influencers.v1 import identity_pb2
-from services.common.clients import drain
+from services.common.clients import Drained, drain
+from services.common.recluster_limits import MAX_RECLUSTER_VIDEOS
 
 log = logging.getLogger(__name__)
 
@@ -108,19 +109,25 @@ def repair(identity: IdentityPort, analytics: AnalyticsPort, wait_s: float = JOB
     orphans = [video_id for video_id in all_pages(identity.list_video_ids) if video_id not in done]
     for video_id in orphans:
         identity.forget_video(video_id)
-    return Repair(len(orphans), _published(analytics, identity.recluster((), resync_only=True, publish=True),
+    return Repair(len(orphans), _published(analytics, drain(identity.recluster((), resync_only=True, publish=True)),
                                            wait_s))
 
 
 def reconcile(identity: IdentityPort, analytics: AnalyticsPort, video_ids: Sequence[str] = (),
-              wait_s: float = JOB_WAIT_S) -> Applied:
-    """Re-derives the clusters around `video_ids` (empty: the whole store); identity publishes the changes,
-    and this waits (at most `wait_s`) until analytics has applied them and everything before."""
-    return _published(analytics, identity.recluster(list(video_ids), resync_only=False), wait_s)
+              wait_s: float = JOB_WAIT_S, most: int = MAX_RECLUSTER_VIDEOS) -> Applied:
+    """Re-derives the clusters around `video_ids` (empty: the whole store), `most` videos a call (identity's
+    limit); identity publishes the changes, and this waits (at most `wait_s`) until analytics has applied them
+    and everything before. A job's videos past `most` are re-derived a part at a time: the counts add up (an
+    influencer in two parts counts twice)."""
+    ids = list(dict.fromkeys(video_ids))
+    if len(ids) <= most:
+        return _published(analytics, drain(identity.recluster(ids, resync_only=False)), wait_s)
+    parts = [drain(identity.recluster(ids[k:k + most], resync_only=False)) for k in range(0, len(ids), most)]
+    return _published(analytics, Drained(sum(p.influencers for p in parts), sum(p.changed_videos for p in parts),
+                                         sum(p.videos for p in parts), max(p.position for p in parts)), wait_s)
 
 
-def _published(analytics: AnalyticsPort, pages: Iterable[identity_pb2.Changes], wait_s: float) -> Applied:
-    got = drain(pages)
+def _published(analytics: AnalyticsPort, got: Drained, wait_s: float) -> Applied:
     caught_up = analytics.wait_for_position(got.position, wait_s)
     if not caught_up:
         log.warning("analytics has not applied identity's feed up to position %d after %.0f s: still catching up",

@@ -14,6 +14,7 @@ read the database, so they answer the same from every replica.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import stat
@@ -444,16 +445,17 @@ class JobQueue:
             if claim is None:
                 return False
             self._taken.claim = claim
+            stopping = ""  # why the batch could not open on a full disk: the row fails saying so, and the job stops
             try:
                 self._ensure_batch_open()  # under the row's lease (the heartbeat renews it while a repair runs)
             except Exception as exc:
                 if DISK_FULL not in str(exc):
                     self.store.release(claim)  # identity unreachable: the row waits for the next try
                     raise
-                self._stop_job(claim, _details(exc))
-                return True
+                stopping = _details(exc)
+                claim = _told_why_it_fails(claim, stopping)
             try:
-                self._run(claim)
+                self._run(claim, stopping)
             except Exception:
                 # Identity or analytics unreachable, or the database: the row is no one's again (its next
                 # attempt forgets what this one stored), not held under a lease this replica's heartbeat renews.
@@ -479,8 +481,9 @@ class JobQueue:
                     self._unreleased.extend(pending[k:])
                 raise
 
-    def _run(self, claim: Claim) -> None:
-        """Runs one row as one trace (root span "video") whose log lines carry the job, the row and the video."""
+    def _run(self, claim: Claim, stopping: str = "") -> None:
+        """Runs one row as one trace (root span "video") whose log lines carry the job, the row and the video.
+        `stopping`: why the job stops after this row (its batch could not open on a full disk), or ""."""
         row = claim.idx + 1
         with _row_scope(claim) as span:
             if claim.attempts > 1:
@@ -511,17 +514,9 @@ class JobQueue:
             # Every later row would fail the same way: the batch stops. The reason is read without the URL
             # it starts with, as written or as shown (a file named "disk full.mp4" that fails for another
             # reason stops nothing, nor does one 200 characters down a long path).
-            if DISK_FULL in video.error.removeprefix(shown_url(video.url)).removeprefix(video.url):
-                log.error("ingest job %s stopped: %s", claim.job_id, video.error)
+            if stopping or DISK_FULL in video.error.removeprefix(shown_url(video.url)).removeprefix(video.url):
+                log.error("ingest job %s stopped: %s", claim.job_id, stopping or video.error)
                 self.store.cancel(claim.job_id)
-
-    def _stop_job(self, claim: Claim, error: str) -> None:
-        """Fails the row with `error` and cancels its job: every later row would meet the same refusal."""
-        url = secrets_hidden(claim.submission.url)
-        video = common_pb2.Video(url=url, status=common_pb2.VIDEO_STATUS_FAILED, error=f"{url}: {error}")
-        self.store.finish_row(claim, ingest_pb2.WatchJobResponse(video=video), "")
-        log.error("ingest job %s stopped: %s", claim.job_id, error)
-        self.store.cancel(claim.job_id)
 
     def _finalise(self, job: Finalising) -> None:
         changed, error = 0, ""
@@ -596,6 +591,16 @@ class JobQueue:
             return
         if failures := streak.succeeded():
             log.info("renewing the ingest leases succeeds again after %d failed tries", failures)
+
+
+def _told_why_it_fails(claim: Claim, error: str) -> Claim:
+    """`claim` with `error` as its row's error (a row error of its own is kept): the runner fails the row with
+    it and records it, as it does every failed row, so that videos.csv lists it (a row failed here, in the job
+    alone, was missing from the report until a rerun)."""
+    sub = ingest_pb2.VideoSubmission()
+    sub.CopyFrom(claim.submission)
+    sub.row_error = sub.row_error or error
+    return dataclasses.replace(claim, submission=sub)
 
 
 def _transient(exc: Exception) -> bool:

@@ -137,7 +137,7 @@ class Connection:
                 raise BadResponse(f"the server sent more than the declared {declared} bytes")
             return declared
         total = 0
-        while data := self._read(RECV_BYTES):
+        while data := self._until_closed(total):
             total += len(data)
             if total > max_bytes:
                 raise BadResponse(f"more than the limit of {max_bytes} bytes")
@@ -146,6 +146,18 @@ class Connection:
             raise BadResponse(f"incomplete download ({total} bytes, then the connection closed without TLS's closing "
                               "alert: the answer states no length, so it may be cut short)")
         return total
+
+    def _until_closed(self, total: int) -> bytes:
+        """The next bytes of a body that ends only when the server closes the connection (no length stated);
+        past the deadline, a BadResponse that says so: a server keeping such a connection open sends an answer
+        that never ends, which "timed out" alone did not tell."""
+        try:
+            return self._read(RECV_BYTES)
+        except TimeoutError:
+            raise BadResponse(
+                f"no end within {self.deadline.seconds:g} s: the answer states no length (neither Content-Length "
+                f"nor chunked), so it ends only when the server closes the connection, and after {total} bytes the "
+                "server kept it open") from None
 
     def _chunked(self, max_bytes: int, write: Callable[[bytes], object]) -> int:
         total = 0
@@ -262,9 +274,10 @@ def open_connection(target: Target, addresses: Sequence[IPAddress], deadline: De
                     tls: ssl.SSLContext | None = None) -> Connection:
     """Connects to the first of `addresses` that answers (TLS for https, certificate checked for the name).
 
-    At most MAX_ADDRESSES are tried, each but the last for half the time left (CONNECT_TRY_S at most), so that
-    an address that never answers leaves time for the next; CannotConnect names a few failures and counts
-    the rest."""
+    At most MAX_ADDRESSES are tried, each but the last for half the time left (CONNECT_TRY_S at most) to connect
+    and as long again for its TLS handshake, so that an address that never answers leaves time for the next; an
+    address whose handshake fails is passed over as one refusing the connection is. CannotConnect names a few
+    failures and counts the rest (one address alone: its own failure)."""
     tried = list(addresses)[:MAX_ADDRESSES]
     failures = []
     for i, ip in enumerate(tried):
@@ -285,8 +298,27 @@ def open_connection(target: Target, addresses: Sequence[IPAddress], deadline: De
             sock.close()
             failures.append(f"{ip}: {exc.strerror or exc.__class__.__name__}")
             continue
-        if target.scheme == "https":
-            sock = _handshake(sock, target, deadline, tls or ssl.create_default_context())
+        if target.scheme != "https":
+            return Connection(sock, deadline)
+        # A handshake that fails on one address (a node with a stale certificate, another service on its port)
+        # goes on to the next, as a refused connect does; each is checked against the name all the same.
+        try:
+            left = deadline.remaining()
+            sock = _handshake(sock, target, left if last else min(left / 2, CONNECT_TRY_S),
+                              tls or ssl.create_default_context())
+        except CannotConnect as exc:
+            if len(tried) == 1:
+                raise
+            failures.append(f"{ip}: {exc}")
+            continue
+        except TimeoutError:
+            if last:
+                raise
+            failures.append(f"{ip}: TLS handshake timed out")
+            continue
+        except OSError as exc:
+            failures.append(f"{ip}: TLS handshake failed ({exc.strerror or exc.__class__.__name__})")
+            continue
         return Connection(sock, deadline)
     raise CannotConnect(_failures_said(failures, len(addresses) - len(tried)))
 
@@ -301,9 +333,10 @@ def _failures_said(failures: Sequence[str], untried: int) -> str:
     return said
 
 
-def _handshake(sock: socket.socket, target: Target, deadline: Deadline, tls: ssl.SSLContext) -> ssl.SSLSocket:
+def _handshake(sock: socket.socket, target: Target, timeout_s: float, tls: ssl.SSLContext) -> ssl.SSLSocket:
+    """`sock` wrapped in TLS for `target`'s name, the handshake given `timeout_s` seconds; closed on failure."""
     try:
-        sock.settimeout(deadline.remaining())
+        sock.settimeout(timeout_s)
         return tls.wrap_socket(sock, server_hostname=target.host, suppress_ragged_eofs=False)
     except ssl.SSLCertVerificationError as exc:
         sock.close()

@@ -207,6 +207,8 @@ class VideoPipeline:
         elif not url and not row_error:
             row_error = "video URL is missing"
         if row_error:
+            # A full disk that kept the row's batch from opening names the folder in identity's words: DATA here.
+            row_error = data_dir_hidden(row_error, self.settings.data_dir)
             kept = bool(video.location) and self._has_result(video.location)
             raise FetchError((f"{shown_url(url)}: {row_error}" if url else row_error) + (f" ({KEPT})" if kept else ""))
         known = self._known(location=video.location)

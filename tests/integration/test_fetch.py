@@ -1,6 +1,7 @@
 """Fetching over real HTTP on loopback: caps, one deadline, pinned connections, redirects, hostile servers
 (raw sockets sending what they like), and local files that are not regular files."""
 
+import contextlib
 import gzip
 import hashlib
 import http.server
@@ -455,6 +456,20 @@ def test_an_address_that_never_answers_leaves_time_for_the_next_one(raw, tmp_pat
     assert 1.5 < time.monotonic() - t0 < 4
 
 
+def test_an_answer_with_no_length_whose_server_keeps_the_connection_open_says_so_not_only_timed_out(raw, tmp_path):
+    # Before: "no answer within 0.5 s (timed out)", though the answer had come, and only its end had not.
+    def answer(conn):
+        conn.sendall(OK_HEAD + b"\r\n" + BODY)  # HTTP/1.1, no Content-Length, not chunked: ends at the close
+        time.sleep(3)
+
+    server = raw(answer)
+    with pytest.raises(FetchError) as err:
+        fetch(server.url, tmp_path, POLICY)
+    assert str(err.value) == (
+        f"{server.url}: no end within 0.5 s: the answer states no length (neither Content-Length nor chunked), so it "
+        "ends only when the server closes the connection, and after 11 bytes the server kept it open")
+
+
 # --- TLS: the name travels as SNI and is what the certificate is checked against --------------------------
 
 
@@ -542,6 +557,39 @@ def test_a_self_signed_certificate_fails_the_fetch_with_one_line(tls_server, tmp
     url = f"https://video.example:{tls_server.port}/v.mp4"
     with pytest.raises(FetchError, match=re.escape(f"{url}: cannot connect to the server (TLS certificate refused")):
         fetch(url, tmp_path, policy)
+
+
+@contextlib.contextmanager
+def not_tls_at(host: str, port: int):
+    """A server at host:port that answers a TLS handshake in plain HTTP (another service on the port)."""
+    with socket.create_server((host, port)) as plain:
+        def answer():
+            with contextlib.suppress(OSError):
+                conn, _ = plain.accept()
+                with conn:
+                    conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+        threading.Thread(target=answer, daemon=True).start()
+        yield
+
+
+def test_a_tls_handshake_failing_on_the_first_address_goes_on_to_the_next(tls_server, certificate):
+    # Before, the first address's failed handshake failed the download: the next address was never tried.
+    trusting = ssl.create_default_context(cafile=str(certificate[0]))
+    target = parse_url(f"https://video.example:{tls_server.port}/v.mp4")
+    with not_tls_at("127.0.0.2", tls_server.port):
+        addresses = [ipaddress.ip_address("127.0.0.2"), ipaddress.ip_address("127.0.0.1")]
+        with open_connection(target, addresses, Deadline(4), trusting) as conn:
+            assert conn.request_head(target).status == 200
+
+
+def test_tls_failing_on_every_address_names_each_address_and_its_failure(tls_server):
+    target = parse_url(f"https://video.example:{tls_server.port}/v.mp4")
+    with not_tls_at("127.0.0.2", tls_server.port):
+        addresses = [ipaddress.ip_address("127.0.0.2"), ipaddress.ip_address("127.0.0.1")]
+        with pytest.raises(CannotConnect) as err:
+            open_connection(target, addresses, Deadline(4), ssl.create_default_context())
+    said = str(err.value)
+    assert said.startswith("127.0.0.2: TLS handshake failed: ") and "; 127.0.0.1: TLS certificate refused: " in said
 
 
 def test_a_tls_server_that_never_finishes_the_handshake_fails_at_the_deadline(raw, tmp_path):

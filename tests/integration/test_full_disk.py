@@ -33,16 +33,16 @@ def fill(disk: Path, leave: int) -> Path:
     return filler
 
 
-def test_a_full_disk_refuses_the_face_store_write_stops_the_batch_and_the_service_lives(corpus, small_disk,
-                                                                                        tmp_path):
-    smoke = corpus("smoke")
+def ingest_on_a_full_disk(smoke: Path, disk: Path, tmp_path: Path) -> tuple[subprocess.CompletedProcess, Path]:
+    """`influencers ingest` of 3 smoke rows to `serve` on `disk`, filled to half the space kept free: the CLI's
+    answer, and the data dir once serve has stopped (it must not die meanwhile: a SIGBUS is exit -7)."""
     rows = list(csv.reader((smoke / "manifest.csv").open()))[1:4]
     manifest = tmp_path / "m.csv"
     with manifest.open("w", newline="") as f:
         csv.writer(f).writerows([["Performance", "Video URL"], *[[s, str(smoke / u)] for s, u in rows]])
     env = {**os.environ, "PYTHONPATH": str(ROOT), "INFLUENCERS_MIN_FREE_BYTES": str(MARGIN),
            "INFLUENCERS_WORKERS": "1"}
-    data = small_disk / "data"
+    data = disk / "data"
     serve = subprocess.Popen([*CLI, "serve", "--data-dir", str(data), "--ingest-port", "0", "--identity-port",
                               "0", "--analytics-port", "0", "--web-port", "0", "--metrics-port", "0"],
                              stdout=subprocess.PIPE,
@@ -52,20 +52,45 @@ def test_a_full_disk_refuses_the_face_store_write_stops_the_batch_and_the_servic
         assert line.startswith("ingest"), serve.stderr.read()[-3000:] if serve.poll() is not None else line
         ports = dict(part.split(" ") for part in line.split("  ")[:3])
         address = {name: value.rsplit(":", 1)[1] for name, value in ports.items()}
-        fill(small_disk, MARGIN // 2)
+        fill(disk, MARGIN // 2)
         got = subprocess.run([*CLI, "ingest", str(manifest), "--ingest-port", address["ingest"]],
                              capture_output=True, text=True, timeout=600,
                              env={**env, "INFLUENCERS_IDENTITY_PORT": address["identity"],
                                   "INFLUENCERS_ANALYTICS_PORT": address["analytics"]})
         time.sleep(1)
         assert serve.poll() is None, "serve died (a SIGBUS is exit -7)"
-        said = got.stdout + got.stderr
-        print(said[-2000:])
-        assert got.returncode != 0 and "disk full" in said and "Traceback" not in said
-        assert "cancel" in said.lower(), "the batch stopped"
     finally:
         serve.terminate()
         serve.wait(30)
+    return got, data
+
+
+def test_a_full_disk_refuses_the_face_store_write_stops_the_batch_and_the_service_lives(corpus, small_disk,
+                                                                                        tmp_path):
+    got, _ = ingest_on_a_full_disk(corpus("smoke"), small_disk, tmp_path)
+    said = got.stdout + got.stderr
+    print(said[-2000:])
+    assert got.returncode != 0 and "disk full" in said and "Traceback" not in said
+    assert "cancel" in said.lower(), "the batch stopped"
+
+
+def test_rows_failed_because_the_batch_could_not_open_on_a_full_disk_are_in_videos_csv_saying_so(corpus, small_disk,
+                                                                                                 tmp_path):
+    # Before, identity refusing OpenBatch failed the rows in the job store alone: the CLI listed them failed,
+    # and videos.csv did not list them at all (a rerun brought them back).
+    got, data = ingest_on_a_full_disk(corpus("smoke"), small_disk, tmp_path)
+    said = (got.stdout + got.stderr).splitlines()
+    failed = [line.split("FAILED", 1)[1].strip() for line in said if line.startswith("FAILED")]
+    assert failed and all("disk full" in line and "storing a batch record refused" in line for line in failed)
+    out = tmp_path / "out"
+    exported = subprocess.run([*CLI, "export", "--data-dir", str(data), "--out", str(out)], capture_output=True,
+                              text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert exported.returncode == 0, exported.stderr
+    listed = {row["video_url"]: row for row in csv.DictReader((out / "videos.csv").open())}
+    for line in failed:
+        url = line.split(": disk full", 1)[0]
+        assert listed[url]["status"] == "failed" and "disk full" in listed[url]["error"], listed
+        assert str(data) not in listed[url]["error"], "the data dir is written DATA, as in every row's error"
 
 
 @contextlib.contextmanager

@@ -125,3 +125,58 @@ def test_a_stream_whose_frames_come_within_the_idle_limit_of_each_other_is_analy
 
     reply = identity_pb2_grpc.IdentityServiceStub(impatient).AnalyzeVideo(slow(), timeout=120)
     assert reply.frames == 3
+
+
+def test_reclusters_past_the_cap_are_refused_as_busy_at_once_leaving_threads_and_ours_call_again_until_they_run(
+        tmp_path) -> None:
+    # Before, every Recluster took a server thread and waited for the registry's lock, building its whole answer
+    # once it had it: 30 at once kept a health check waiting 2 s, and nothing bounded them.
+    from services.common.clients import GrpcIdentity, drain
+    from services.common.recluster_limits import BUSY, MAX_RECLUSTERS
+
+    process = IdentityProcess(Settings(data_dir=tmp_path, identity_port=0, workers=1))
+    channel = open_channel(f"127.0.0.1:{process.port}")
+    try:
+        wait_healthy(channel, timeout_s=60)
+        stub = identity_pb2_grpc.IdentityServiceStub(channel)
+        ours: list[object] = []
+        with process.registry.lock:  # every Recluster let in waits for it
+            calls = [stub.Recluster(identity_pb2.ReclusterRequest(), timeout=120) for _ in range(MAX_RECLUSTERS)]
+            deadline = time.monotonic() + 60
+            while True:  # the calls above take their slots as the server's threads reach them
+                with pytest.raises(grpc.RpcError) as caught:
+                    list(stub.Recluster(identity_pb2.ReclusterRequest(), timeout=5))
+                if caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED or time.monotonic() > deadline:
+                    break
+            assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, caught.value.details()
+            assert caught.value.details().startswith(BUSY)
+            assert f"runs {MAX_RECLUSTERS} Recluster calls at once, its limit" in caught.value.details()
+            health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""), timeout=2)
+            assert health.status == health_pb2.HealthCheckResponse.SERVING
+            waiting = threading.Thread(target=lambda: ours.append(drain(GrpcIdentity(stub, 30).recluster(
+                (), resync_only=False))))
+            waiting.start()
+            time.sleep(1.0)
+            assert waiting.is_alive() and not ours, "a client of ours waits while identity is busy"
+        for call in calls:
+            assert [page.changes.feed_position for page in call][-1] >= 0
+        waiting.join(60)
+        assert len(ours) == 1, "it called again once a slot was free, and its Recluster ran"
+    finally:
+        channel.close()
+        process.stop(grace_s=1)
+
+
+def test_a_recluster_of_more_videos_than_the_cap_is_refused_naming_the_field_and_repeats_count_once(
+        identity: grpc.Channel) -> None:
+    from services.common.recluster_limits import MAX_RECLUSTER_VIDEOS
+
+    stub = identity_pb2_grpc.IdentityServiceStub(identity)
+    many = [f"{k:016x}" for k in range(MAX_RECLUSTER_VIDEOS + 1)]
+    with pytest.raises(grpc.RpcError) as over:
+        list(stub.Recluster(identity_pb2.ReclusterRequest(video_ids=many), timeout=60))
+    assert over.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert over.value.details() == ("video_ids: 100,001 videos: one Recluster takes at most 100,000 "
+                                    "(call it for each part)")
+    same = list(stub.Recluster(identity_pb2.ReclusterRequest(video_ids=["00000000000fffff"] * 200_000), timeout=60))
+    assert same[0].changes.changed_videos == 0

@@ -119,3 +119,43 @@ def test_a_metrics_connection_closed_for_its_silence_writes_no_traceback(capsys)
         httpd.server_close()
         thread.join(5)
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_connections_trickling_a_request_head_are_closed_at_the_head_deadline_and_a_scrape_gets_through():
+    # Before, only silence closed a connection: a byte every few seconds kept it, and 16 such connections (the cap)
+    # kept every scrape out for as long as they cared to trickle.
+    import threading
+    from contextlib import ExitStack
+
+    from services.common.metrics_http import serve_metrics_http
+
+    httpd, thread = serve_metrics_http("127.0.0.1", 0, max_connections=4, idle_s=10.0, head_s=1.0)
+    port = httpd.server_address[1]
+    stop = threading.Event()
+    closed: list[float] = []
+
+    def trickle(conn: socket.socket, start: float) -> None:
+        try:
+            for byte in b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 1000:
+                conn.sendall(bytes([byte]))
+                if stop.wait(0.3):
+                    return
+        except OSError:
+            closed.append(time.monotonic() - start)
+
+    try:
+        with ExitStack() as stack:
+            conns = [stack.enter_context(socket.create_connection(("127.0.0.1", port), timeout=10)) for _ in range(4)]
+            start = time.monotonic()
+            senders = [threading.Thread(target=trickle, args=(c, start), daemon=True) for c in conns]
+            for sender in senders:
+                sender.start()
+            assert "python_info" in scrape(port, 8), "a slot was freed for the scrape"
+            for sender in senders:
+                sender.join(8)
+            assert len(closed) == 4 and max(closed) < 6, closed
+    finally:
+        stop.set()
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)

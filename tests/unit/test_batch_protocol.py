@@ -164,3 +164,15 @@ def test_closing_a_batch_means_the_next_one_opens_without_repair() -> None:
     batch.open_batch(identity, analytics, "w1")
     batch.close_batch(identity, "w1")
     assert batch.open_batch(identity, analytics, "w1") is None
+
+
+def test_a_reconcile_of_more_videos_than_identity_takes_in_one_call_is_sent_a_part_at_a_time_and_waits_once() -> None:
+    # Identity refuses a Recluster naming more than MAX_RECLUSTER_VIDEOS videos: a job larger than that (its
+    # INFLUENCERS_MAX_JOB_ROWS raised) would have its reconcile refused, and the job failed.
+    identity = FakeIdentity(store_of(5), page_size=2)
+    identity.regroup = {"v0": [appearance("inf_b", "f0")], "v3": [appearance("inf_b", "f3")]}
+    analytics = FakeAnalytics([f"v{k}" for k in range(5)])
+    applied = batch.reconcile(identity, analytics, ["v0", "v1", "v2", "v0", "v3", "v4"], most=2)
+    assert [args[0] for _, args in identity.calls] == [("v0", "v1"), ("v2", "v3"), ("v4",)], "each video once"
+    assert analytics.waits == [(identity.head, batch.JOB_WAIT_S)], "one wait, for the last part's position"
+    assert applied.changed_videos == 6 and applied.position == identity.head

@@ -738,6 +738,36 @@ def test_identity_refusing_to_close_a_batch_on_a_full_disk_is_logged_in_identity
         queue.stop(timeout_s=5)
 
 
+class OpeningOnAFullDisk(Scripted):
+    """Identity refuses every batch open: its disk is full."""
+
+    def open_batch(self) -> None:
+        raise OpenBatchDiskFull()
+
+
+class OpenBatchDiskFull(IdentityDiskFull):
+    def details(self) -> str:
+        return "disk full: OpenBatch could not write (IO Error: failed to write); free some space and run again"
+
+
+def test_a_row_whose_batch_could_not_open_on_a_full_disk_is_run_told_so_and_recorded_and_the_job_stops(
+        engines) -> None:
+    # Before, the row was failed in the job store alone: the runner, which records every failed row with
+    # analytics, never saw it, so videos.csv did not list it (only the CLI summary and the job did).
+    body = OpeningOnAFullDisk()
+    body.release(1000)
+    queue = JobQueue(JobStore(engines(), lease_s=2.0), body, "r0:x", threads=1, idle_poll_s=0.01,
+                     watch_poll_s=0.01)
+    try:
+        job = queue.start(request(3))
+        ended = wait_state(queue, job.job_id, CANCELLED)
+        assert body.ran == ["v0.mp4"], "the row ran through the runner, which records it"
+        assert body.row_errors == [OpenBatchDiskFull().details()]
+        assert ended.done == 1 and ended.total == 3, "the job stopped: every later row would meet the same disk"
+    finally:
+        queue.stop(timeout_s=5)
+
+
 class Unavailable(grpc.RpcError):
     """What a channel raises when identity is down: its str() is several lines, with a debug string."""
 
