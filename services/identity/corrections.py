@@ -374,7 +374,8 @@ def scrub_plain_hashes(store: FaceStore) -> int:
     if store.get_side(_SCRUB_DONE, "done") is None:
         records = list(store.side_records("audit"))
         plain = sum(1 for r in records if "subject_sha256" in r)
-        store.clear_side(SCRUBBED)  # copies of a start stopped before they were whole, or after they were copied
+        if next(store.side_records(SCRUBBED), None) is not None:  # a write at every start only when there are
+            store.clear_side(SCRUBBED)  # copies of a start stopped before they were whole, or after they were copied
         if not plain:
             return 0
         for r in records:
