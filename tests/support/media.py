@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import av
@@ -40,3 +41,16 @@ def remux(src: Path, dst: Path, container: str = "mp4") -> Path:
             packet.stream = streams[packet.stream.index]
             out.mux(packet)
     return dst
+
+
+def write_pixel_animation(path: Path, side: int, count: int, delay_cs: int = 2) -> Path:
+    """A GIF of a `side` x `side` canvas whose `count` frames each draw one pixel (a 1x1 image, about 20 bytes),
+    `delay_cs` hundredths of a second apart: a few kB that decode to whole canvases."""
+    gif = bytearray(b"GIF89a" + struct.pack("<HHBBB", side, side, 0x80, 0, 0) + b"\0\0\0\xff\xff\xff")
+    for k in range(count):
+        lzw = 4 | (k % 2) << 3 | 5 << 6  # clear code, the pixel's index, end of information: 3 bits each
+        gif += b"\x21\xf9\x04" + struct.pack("<BHBB", 0x04, delay_cs, 0, 0)  # keep the canvas, then wait
+        gif += b"\x2c" + struct.pack("<HHHHB", k % side, k // side % side, 1, 1, 0)
+        gif += b"\x02\x02" + struct.pack("<H", lzw) + b"\0"
+    path.write_bytes(bytes(gif + b"\x3b"))
+    return path
