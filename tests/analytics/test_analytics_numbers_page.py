@@ -9,7 +9,6 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-import grpc
 import numpy as np
 import pytest
 
@@ -21,13 +20,9 @@ from services.analytics.records import DONE, AppearanceRow, VideoRow
 from services.analytics.store import AnalyticsStore, Label
 from services.analytics.web import create_app
 from services.analytics.web.doubt import OpenReviewCounts, open_items_per_influencer
+from tests.support.rpc_errors import unavailable
 
 ALICE, BOB, CAROL, DAN = "inf_aaaa000001", "inf_bbbb000002", "inf_cccc000003", "inf_dddd000004"
-
-
-class Unreachable(grpc.RpcError):
-    def code(self) -> grpc.StatusCode:
-        return grpc.StatusCode.UNAVAILABLE
 
 
 class ReviewQueue:
@@ -39,7 +34,7 @@ class ReviewQueue:
     def review_items(self, limit: int = 0) -> list[identity_pb2.ReviewItem]:
         self.calls += 1
         if self.down:
-            raise Unreachable()
+            raise unavailable()
         return self.items
 
 

@@ -23,6 +23,7 @@ from services.analytics.web import create_app
 from services.analytics.web.audit_views import DISMISSED_COOKIE
 from services.analytics.web.auth import SESSION_COOKIE, safe_next
 from services.common.clients import Written
+from tests.support.rpc_errors import FakeRpcError
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -284,17 +285,6 @@ class FakeCorrections:
     def answer(self, influencer_a: str, influencer_b: str, answer: str, wait: bool = True) -> Written:
         self.waits.append(wait)
         return self._call("answer", influencer_a, influencer_b, answer)
-
-
-class FakeRpcError(grpc.RpcError):
-    def __init__(self, code: grpc.StatusCode, details: str) -> None:
-        self._code, self._details = code, details
-
-    def code(self) -> grpc.StatusCode:
-        return self._code
-
-    def details(self) -> str:
-        return self._details
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,8 @@ from influencers.v1 import identity_pb2
 from services.analytics.store import AnalyticsStore
 from services.analytics.web import create_app
 from services.common.clients import Written
-from tests.analytics.test_analytics_web import FakeCorrections, FakeRpcError
+from tests.analytics.test_analytics_web import FakeCorrections
+from tests.support.rpc_errors import FakeRpcError
 
 JPEG = b"\xff\xd8\xff\xe0" + bytes(32)
 

@@ -13,7 +13,8 @@ from services.analytics.store import AnalyticsStore
 from services.analytics.web import create_app
 from services.analytics.web.audit_views import DONE_COOKIE
 from services.common.clients import Written
-from tests.analytics.test_analytics_web import FakeCorrections, FakeRpcError
+from tests.analytics.test_analytics_web import FakeCorrections
+from tests.support.rpc_errors import FakeRpcError
 
 
 @pytest.mark.parametrize(("path", "status", "says"), [

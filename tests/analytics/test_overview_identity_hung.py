@@ -13,14 +13,7 @@ from services.analytics.store import AnalyticsStore
 from services.analytics.web import create_app
 from services.analytics.web.identity_calls import GrpcCorrections
 from services.common.clients import GrpcIdentity
-
-
-class _Deadline(grpc.RpcError):
-    def code(self) -> grpc.StatusCode:
-        return grpc.StatusCode.DEADLINE_EXCEEDED
-
-    def details(self) -> str:
-        return "Deadline Exceeded"
+from tests.support.rpc_errors import FakeRpcError
 
 
 class HungStub:
@@ -32,7 +25,7 @@ class HungStub:
 
     def ListReviewItems(self, request, timeout: float):  # noqa: ANN001, ANN201, N802
         self.released.wait(min(timeout, 60))
-        raise _Deadline()
+        raise FakeRpcError(grpc.StatusCode.DEADLINE_EXCEEDED, "Deadline Exceeded")
 
 
 def test_an_identity_that_never_answers_holds_the_overview_a_few_seconds_not_the_rpc_deadline(

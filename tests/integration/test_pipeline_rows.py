@@ -29,6 +29,7 @@ from services.common.settings import Settings
 from services.ingest.jobs import prepared, settled_rows
 from services.ingest.pipeline import InFlight, VideoPipeline, resolve_location
 from services.ingest.repost_store import RepostStore
+from tests.support.rpc_errors import unavailable
 
 DONE = common_pb2.VIDEO_STATUS_DONE
 FAILED = common_pb2.VIDEO_STATUS_FAILED
@@ -165,23 +166,13 @@ def test_a_row_of_a_file_another_job_records_while_it_waits_is_seen_again_and_it
     assert store.get_video(location=str(folder / "a.mp4")).performance == waited  # its score, as set last
 
 
-class _Unreachable(grpc.RpcError):
-    """What a channel raises while identity restarts."""
-
-    def code(self) -> grpc.StatusCode:
-        return grpc.StatusCode.UNAVAILABLE
-
-    def details(self) -> str:
-        return "failed to connect to all addresses"
-
-
 def test_identity_unreachable_is_no_fault_of_the_row_so_it_is_neither_failed_nor_recorded(rig, tmp_path) -> None:
     # Before, every row analysed while identity restarted (a rolling update, a SIGTERM) failed for good with
     # "service call failed (UNAVAILABLE: ...)" and was recorded failed; the job queue now gives it back.
     pipeline, identity, store = rig
     folder = tmp_path / "m"
     make_video(folder / "a.mp4", seed=3)
-    identity.broken[resolve_id(folder / "a.mp4")] = _Unreachable()
+    identity.broken[resolve_id(folder / "a.mp4")] = unavailable()
     with pytest.raises(grpc.RpcError) as raised:
         pipeline.process("a.mp4", 1.0, "", "", folder)
     assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
@@ -417,7 +408,7 @@ class _AnalyticsRestarting:
         return getattr(self._stub, name)
 
     def RecordVideo(self, request: object, timeout: float) -> None:  # noqa: N802
-        raise _Unreachable()
+        raise unavailable()
 
 
 def test_a_failed_row_whose_record_meets_analytics_restarting_is_given_back_not_left_unrecorded(

@@ -10,7 +10,6 @@ import threading
 import time
 from pathlib import Path
 
-import grpc
 import pytest
 import sqlalchemy as sa
 
@@ -41,8 +40,10 @@ from services.ingest.jobs import (
     with_missing_urls_named,
     with_repeats,
 )
+from tests.support.rpc_errors import disk_full, unavailable
 
 LEASE_S = 30.0
+ALL_BACKENDS_FAILING = "connections to all backends failing"  # what a channel says while identity is down
 
 
 class Clock:
@@ -577,7 +578,7 @@ class Scripted:
         with self._lock:
             if self.unavailable_rows:
                 self.unavailable_rows -= 1
-                raise Unavailable()
+                raise unavailable(ALL_BACKENDS_FAILING)
         assert self.step.acquire(timeout=30)
         with self._lock:
             self.ran.append(url)
@@ -586,7 +587,7 @@ class Scripted:
     def reconcile(self, video_ids: list[str]) -> int:
         self.reconcile_calls += 1
         if self.reconcile_calls <= self.unavailable_reconciles:
-            raise Unavailable()
+            raise unavailable(ALL_BACKENDS_FAILING)
         if isinstance(self.fail_reconcile, Exception):
             raise self.fail_reconcile
         if self.fail_reconcile:
@@ -687,20 +688,6 @@ def test_a_row_whose_batch_could_not_open_goes_back_to_the_queue_and_runs_once_i
     assert one.store.claim_row("x") is None
 
 
-class IdentityDiskFull(grpc.RpcError):
-    """What identity answers a batch call when its disk is full: RESOURCE_EXHAUSTED, details in its words."""
-
-    def code(self) -> grpc.StatusCode:
-        return grpc.StatusCode.RESOURCE_EXHAUSTED
-
-    def details(self) -> str:
-        return "disk full: CloseBatch could not write (IO Error: failed to write); free some space and run again"
-
-    def __str__(self) -> str:
-        return (f"<_InactiveRpcError of RPC that terminated with:\n\tstatus = StatusCode.RESOURCE_EXHAUSTED\n"
-                f"\tdetails = \"{self.details()}\"\n\tdebug_error_string = ...>")
-
-
 class ClosingOnAFullDisk(Scripted):
     """Identity's disk is full for the batch's closes until `full` is cleared."""
 
@@ -712,7 +699,7 @@ class ClosingOnAFullDisk(Scripted):
     def close_batch(self) -> None:
         if self.full.is_set():
             self.refused += 1
-            raise IdentityDiskFull()
+            raise disk_full("CloseBatch")
         super().close_batch()
 
 
@@ -728,7 +715,7 @@ def test_identity_refusing_to_close_a_batch_on_a_full_disk_is_logged_in_identity
         body.release(1)
         wait_state(queue, job.job_id, SUCCEEDED)
         wait_for(lambda: body.refused >= 3, "the idle worker tries to close the batch")
-        said = IdentityDiskFull().details()
+        said = disk_full("CloseBatch").details()
         assert f"ingest worker step failed: {said}; retrying until there is room" in caplog.text
         assert "_InactiveRpcError" not in caplog.text
         body.full.clear()
@@ -742,12 +729,7 @@ class OpeningOnAFullDisk(Scripted):
     """Identity refuses every batch open: its disk is full."""
 
     def open_batch(self) -> None:
-        raise OpenBatchDiskFull()
-
-
-class OpenBatchDiskFull(IdentityDiskFull):
-    def details(self) -> str:
-        return "disk full: OpenBatch could not write (IO Error: failed to write); free some space and run again"
+        raise disk_full("OpenBatch")
 
 
 def test_a_row_whose_batch_could_not_open_on_a_full_disk_is_run_told_so_and_recorded_and_the_job_stops(
@@ -762,23 +744,10 @@ def test_a_row_whose_batch_could_not_open_on_a_full_disk_is_run_told_so_and_reco
         job = queue.start(request(3))
         ended = wait_state(queue, job.job_id, CANCELLED)
         assert body.ran == ["v0.mp4"], "the row ran through the runner, which records it"
-        assert body.row_errors == [OpenBatchDiskFull().details()]
+        assert body.row_errors == [disk_full("OpenBatch").details()]
         assert ended.done == 1 and ended.total == 3, "the job stopped: every later row would meet the same disk"
     finally:
         queue.stop(timeout_s=5)
-
-
-class Unavailable(grpc.RpcError):
-    """What a channel raises when identity is down: its str() is several lines, with a debug string."""
-
-    def code(self) -> grpc.StatusCode:
-        return grpc.StatusCode.UNAVAILABLE
-
-    def details(self) -> str:
-        return "connections to all backends failing"
-
-    def __str__(self) -> str:
-        return "<_InactiveRpcError of RPC that terminated with:\n\tstatus = ...\n\tdebug_error_string = ...>"
 
 
 def test_a_row_that_meets_identity_unreachable_goes_back_to_the_queue_and_is_done_once_identity_answers(
@@ -824,7 +793,7 @@ def test_a_row_whose_attempts_all_died_is_failed_naming_why_instead_of_run_again
 
 def test_a_reconcile_failed_by_a_grpc_error_gives_the_job_its_status_and_message_on_one_line(replicas) -> None:
     (one, _), body = replicas
-    body.fail_reconcile = Unavailable()
+    body.fail_reconcile = unavailable(ALL_BACKENDS_FAILING)
     job = one.start(request(1))
     body.release(1)
     failed = wait_state(one, job.job_id, FAILED)
@@ -834,7 +803,7 @@ def test_a_reconcile_failed_by_a_grpc_error_gives_the_job_its_status_and_message
 def test_a_reconcile_failed_by_a_call_of_ours_gives_the_job_the_service_and_call_that_failed(replicas) -> None:
     # Before: "UNAVAILABLE: connections to all backends failing", naming no service.
     (one, _), body = replicas
-    body.fail_reconcile = Unavailable()
+    body.fail_reconcile = unavailable(ALL_BACKENDS_FAILING)
     setattr(body.fail_reconcile, METHOD_ATTR, "/influencers.v1.IdentityService/Recluster")  # as CallNames names it
     job = one.start(request(1))
     body.release(1)

@@ -9,23 +9,13 @@ import grpc
 import pytest
 
 from services.common.recluster_limits import MAX_RECLUSTERS, busy_message, is_busy, streamed_when_free
+from tests.support.rpc_errors import FakeRpcError
 
 PAUSES = (0.001, 0.002)
 
 
-class Refused(grpc.RpcError):
-    def __init__(self, code: grpc.StatusCode, details: str) -> None:
-        self._code, self._details = code, details
-
-    def code(self) -> grpc.StatusCode:
-        return self._code
-
-    def details(self) -> str:
-        return self._details
-
-
-BUSY = Refused(grpc.StatusCode.RESOURCE_EXHAUSTED, busy_message(MAX_RECLUSTERS))
-DISK_FULL = Refused(grpc.StatusCode.RESOURCE_EXHAUSTED, "disk full: Recluster could not write (...)")
+BUSY = FakeRpcError(grpc.StatusCode.RESOURCE_EXHAUSTED, busy_message(MAX_RECLUSTERS))
+DISK_FULL = FakeRpcError(grpc.StatusCode.RESOURCE_EXHAUSTED, "disk full: Recluster could not write (...)")
 
 
 class Calls:
@@ -57,17 +47,17 @@ def test_a_call_refused_as_busy_is_made_again_until_it_streams() -> None:
 
 def test_a_full_disk_or_a_busy_refusal_after_the_first_message_is_raised_at_once() -> None:
     assert is_busy(BUSY) and not is_busy(DISK_FULL)
-    with pytest.raises(Refused) as full:
+    with pytest.raises(FakeRpcError) as full:
         list(streamed_when_free(Calls([DISK_FULL], ["a"]), 30, PAUSES))
     assert full.value is DISK_FULL
     calls = Calls([], ["a", "b"], fail_after_first=BUSY)
-    with pytest.raises(Refused):
+    with pytest.raises(FakeRpcError):
         list(streamed_when_free(calls, 30, PAUSES))
     assert len(calls.made) == 1, "a stream under way is never made again"
 
 
 def test_a_call_busy_past_its_deadline_raises_the_refusal() -> None:
     calls = Calls([BUSY] * 1000, ["a"])
-    with pytest.raises(Refused) as caught:
+    with pytest.raises(FakeRpcError) as caught:
         list(streamed_when_free(calls, 0.05, PAUSES))
     assert is_busy(caught.value) and 1 < len(calls.made) < 1000

@@ -8,6 +8,7 @@ from influencers.v1 import analytics_pb2, ingest_pb2
 from services.common.row_keys import manifest_row_key
 from services.ingest.jobs import prepared
 from services.ingest.stale_rows import forget_stale_rows, rows_under_manifest_keys
+from tests.support.rpc_errors import FakeRpcError
 
 
 def submission(url: str, line: int, manifest: str = "week1.csv", error: str = "", score: float | None = 1.0
@@ -34,11 +35,6 @@ def test_a_manifest_whose_rows_all_name_their_files_is_listed_with_no_key_so_tha
     assert rows_under_manifest_keys(request) == {"week1.csv": []}
 
 
-class Unimplemented(grpc.RpcError):
-    def code(self) -> grpc.StatusCode:
-        return grpc.StatusCode.UNIMPLEMENTED
-
-
 class OlderAnalytics:
     """An analytics replica of the release before ForgetManifestRows (a rolling upgrade)."""
 
@@ -47,7 +43,7 @@ class OlderAnalytics:
 
     def ForgetManifestRows(self, request, timeout):  # type: ignore[no-untyped-def]  # noqa: N802
         self.asked.append(request)
-        raise Unimplemented()
+        raise FakeRpcError(grpc.StatusCode.UNIMPLEMENTED, "Method not found!")
 
 
 def test_an_analytics_that_cannot_forget_rows_is_logged_and_nothing_else_happens(caplog) -> None:

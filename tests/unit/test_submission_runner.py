@@ -14,6 +14,7 @@ from services.ingest.job_store import Claim
 from services.ingest.jobs import DEAD_ATTEMPTS, given_up
 from services.ingest.pipeline import Outcome
 from services.ingest.submission import SubmissionRunner
+from tests.support.rpc_errors import FakeRpcError
 
 
 class Pipeline:
@@ -33,11 +34,6 @@ class Pipeline:
         return Outcome(common_pb2.Video(url=url, status=status, error=row_error, video_id="v1"), recorded=False)
 
 
-class NotFound(grpc.RpcError):
-    def code(self) -> grpc.StatusCode:
-        return grpc.StatusCode.NOT_FOUND
-
-
 class Records:
     """The analytics stub's GetVideo over a set of videos recorded done."""
 
@@ -46,7 +42,7 @@ class Records:
 
     def GetVideo(self, request: analytics_pb2.GetVideoRequest, timeout: float) -> SimpleNamespace:  # noqa: N802
         if request.video_id not in self.done:
-            raise NotFound()
+            raise FakeRpcError(grpc.StatusCode.NOT_FOUND, f"video {request.video_id} not found")
         return SimpleNamespace(video=common_pb2.Video(video_id=request.video_id, status=common_pb2.VIDEO_STATUS_DONE))
 
 
