@@ -16,6 +16,7 @@ from services.analytics.server import serve_analytics
 from services.analytics.store import AnalyticsStore
 from services.common.rpc import open_channel, wait_healthy
 from services.common.settings import Settings
+from tests.support.browser import chromium
 
 PLANTED = {"inf_aaaa000001": 1.0, "inf_bbbb000002": -0.6, "inf_cccc000003": 0.0, "inf_dddd000004": 0.5}
 SCRIPT_NAME = "<script>alert('x')</script> Bob"
@@ -137,3 +138,11 @@ def stub(store: AnalyticsStore) -> Iterator[analytics_pb2_grpc.AnalyticsServiceS
     yield analytics_pb2_grpc.AnalyticsServiceStub(channel)
     channel.close()
     running.stop(grace_s=0.5)
+
+
+@pytest.fixture
+def page() -> Iterator[object]:
+    """A page of headless Chromium (tests.support.browser), 1280 x 900 px (set_viewport_size for another size),
+    closed after the test; the test is skipped where Chromium is not installed."""
+    with chromium() as browser:
+        yield browser.new_page(viewport={"width": 1280, "height": 900})

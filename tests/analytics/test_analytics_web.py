@@ -13,6 +13,7 @@ import grpc
 import pytest
 import requests
 from flask import Flask
+from playwright.sync_api import Page
 
 from influencers.stack import WebServer
 from influencers.v1 import identity_pb2
@@ -24,10 +25,6 @@ from services.analytics.web.audit_views import DISMISSED_COOKIE
 from services.analytics.web.auth import SESSION_COOKIE, safe_next
 from services.common.clients import Written
 from tests.support.rpc_errors import FakeRpcError
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 @contextmanager
@@ -629,135 +626,95 @@ def test_without_identity_the_forms_are_absent_and_their_pages_answer_503(base_u
     assert requests.get(base_url + "/api/review.json", timeout=5).json()["error"].startswith("corrections need")
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="headless browser test needs /usr/bin/chromium")
-def test_the_overview_in_a_real_browser(base_url: str, analytics_script_name: str, tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
+def test_the_overview_in_a_real_browser(base_url: str, analytics_script_name: str, tmp_path: Path,
+                                        page: Page) -> None:
     # docs/screenshots show the product on real data; these fixtures' screenshots stay in tmp_path.
     screenshots = tmp_path
     dialogs: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-            page.goto(base_url + "/", wait_until="load")
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(base_url + "/", wait_until="load")
 
-            rows = page.locator("#influencers tbody tr")
-            assert rows.count() == len(requests.get(base_url + "/api/influencers.json", timeout=5).json())
+    rows = page.locator("#influencers tbody tr")
+    assert rows.count() == len(requests.get(base_url + "/api/influencers.json", timeout=5).json())
 
-            header = page.locator("#influencers th", has_text="Videos")
-            header.click()
-            cells = "els => els.map(e => parseFloat(e.dataset.value))"
-            values = page.locator("#influencers tbody tr td:nth-child(3)").evaluate_all(cells)
-            assert values == sorted(values)
-            header.click()
-            values = page.locator("#influencers tbody tr td:nth-child(3)").evaluate_all(cells)
-            assert values == sorted(values, reverse=True)
+    header = page.locator("#influencers th", has_text="Videos")
+    header.click()
+    cells = "els => els.map(e => parseFloat(e.dataset.value))"
+    values = page.locator("#influencers tbody tr td:nth-child(3)").evaluate_all(cells)
+    assert values == sorted(values)
+    header.click()
+    values = page.locator("#influencers tbody tr td:nth-child(3)").evaluate_all(cells)
+    assert values == sorted(values, reverse=True)
 
-            page.wait_for_function("Array.from(document.images).every(i => i.complete)")
-            widths = page.locator("img").evaluate_all("els => els.map(e => [e.src, e.naturalWidth])")
-            assert widths and all(w > 0 for _, w in widths), widths
+    page.wait_for_function("Array.from(document.images).every(i => i.complete)")
+    widths = page.locator("img").evaluate_all("els => els.map(e => [e.src, e.naturalWidth])")
+    assert widths and all(w > 0 for _, w in widths), widths
 
-            assert page.get_by_text(analytics_script_name).count() >= 1
-            assert dialogs == []
-            page.screenshot(path=str(screenshots / "overview.png"), full_page=True)
+    assert page.get_by_text(analytics_script_name).count() >= 1
+    assert dialogs == []
+    page.screenshot(path=str(screenshots / "overview.png"), full_page=True)
 
-            page.get_by_role("link", name="Alice").first.click()
-            page.wait_for_url("**/influencer/inf_aaaa000001")
-            assert page.locator("h1").inner_text() == "Alice"
-            assert page.locator("#videos tbody tr").count() > 0
-            page.wait_for_function("Array.from(document.images).every(i => i.complete)")
-            widths = page.locator("img").evaluate_all("els => els.map(e => e.naturalWidth)")
-            assert all(w > 0 for w in widths)
-            page.screenshot(path=str(screenshots / "influencer.png"), full_page=True)
-        finally:
-            browser.close()
+    page.get_by_role("link", name="Alice").first.click()
+    page.wait_for_url("**/influencer/inf_aaaa000001")
+    assert page.locator("h1").inner_text() == "Alice"
+    assert page.locator("#videos tbody tr").count() > 0
+    page.wait_for_function("Array.from(document.images).every(i => i.complete)")
+    widths = page.locator("img").evaluate_all("els => els.map(e => e.naturalWidth)")
+    assert all(w > 0 for w in widths)
+    page.screenshot(path=str(screenshots / "influencer.png"), full_page=True)
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="headless browser test needs /usr/bin/chromium")
 def test_sorting_the_overview_by_influencer_puts_the_named_in_order_and_the_unnamed_after_them(
-        base_url: str) -> None:
+        base_url: str, page: Page) -> None:
     # Was: an unnamed row sorted by its id, so "inf_…" came between "Ian" and "Kit", and 25 Unnamed rows of
     # the dev corpus came before the 4 named ones (and last one way, first the other)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(base_url + "/", wait_until="load")
-            header = page.locator("#influencers th", has_text="Influencer")
-            ids = "els => els.map(e => e.querySelector('.id').textContent)"
-            for _ in ("ascending", "descending"):
-                header.click()
-                shown = page.locator("#influencers tbody tr td:nth-child(2)").evaluate_all(ids)
-                assert shown[-2:] == ["inf_cccc000003", "inf_dddd000004"], shown
-                assert set(shown[:2]) == {"inf_aaaa000001", "inf_bbbb000002"}, shown
-        finally:
-            browser.close()
+    page.goto(base_url + "/", wait_until="load")
+    header = page.locator("#influencers th", has_text="Influencer")
+    ids = "els => els.map(e => e.querySelector('.id').textContent)"
+    for _ in ("ascending", "descending"):
+        header.click()
+        shown = page.locator("#influencers tbody tr td:nth-child(2)").evaluate_all(ids)
+        assert shown[-2:] == ["inf_cccc000003", "inf_dddd000004"], shown
+        assert set(shown[:2]) == {"inf_aaaa000001", "inf_bbbb000002"}, shown
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="headless browser test needs /usr/bin/chromium")
-def test_the_footer_lines_up_with_the_page_at_800_px(base_url: str) -> None:
+def test_the_footer_lines_up_with_the_page_at_800_px(base_url: str, page: Page) -> None:
     # Was: the footer kept its 32 px side padding where the page's went to 16 px, its text set in by 16 px
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            for width in (1280, 800):
-                page = browser.new_page(viewport={"width": width, "height": 900})
-                page.goto(base_url + "/", wait_until="load")
-                left = "e => e.getBoundingClientRect().left + parseFloat(getComputedStyle(e).paddingLeft)"
-                assert page.locator("footer").evaluate(left) == page.locator("main").evaluate(left), width
-                page.close()
-        finally:
-            browser.close()
+    for width in (1280, 800):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto(base_url + "/", wait_until="load")
+        left = "e => e.getBoundingClientRect().left + parseFloat(getComputedStyle(e).paddingLeft)"
+        assert page.locator("footer").evaluate(left) == page.locator("main").evaluate(left), width
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="headless browser test needs /usr/bin/chromium")
-def test_the_overview_merge_button_waits_for_two_ticked_influencers(analytics_store: AnalyticsStore) -> None:
+def test_the_overview_merge_button_waits_for_two_ticked_influencers(analytics_store: AnalyticsStore,
+                                                                    page: Page) -> None:
     # Was: clicked with none or one ticked, a "Bad Request (400)" page: "tick at least two influencers to merge"
-    from playwright.sync_api import sync_playwright
-
-    with serving(create_app(analytics_store, corrections=FakeCorrections())) as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(url + "/", wait_until="load")
-            button = page.locator("#merge-ticked")
-            assert button.is_disabled()
-            page.locator("tr#inf_aaaa000001 input.pick").check()
-            assert button.is_disabled()
-            page.locator("tr#inf_cccc000003 input.pick").check()
-            assert button.is_enabled()
-            page.locator("tr#inf_aaaa000001 input.pick").uncheck()
-            assert button.is_disabled()
-        finally:
-            browser.close()
+    with serving(create_app(analytics_store, corrections=FakeCorrections())) as url:
+        page.goto(url + "/", wait_until="load")
+        button = page.locator("#merge-ticked")
+        assert button.is_disabled()
+        page.locator("tr#inf_aaaa000001 input.pick").check()
+        assert button.is_disabled()
+        page.locator("tr#inf_cccc000003 input.pick").check()
+        assert button.is_enabled()
+        page.locator("tr#inf_aaaa000001 input.pick").uncheck()
+        assert button.is_disabled()
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="headless browser test needs /usr/bin/chromium")
-def test_merging_into_an_influencer_with_nobody_chosen_stays_on_its_page(analytics_store: AnalyticsStore) -> None:
+def test_merging_into_an_influencer_with_nobody_chosen_stays_on_its_page(analytics_store: AnalyticsStore,
+                                                                         page: Page) -> None:
     # Was: a "Bad Request (400)" page: "choose at least one other influencer in the list to merge into this one"
-    from playwright.sync_api import sync_playwright
-
     fake = FakeCorrections()
-    with serving(create_app(analytics_store, corrections=fake)) as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(url + "/influencer/inf_aaaa000001", wait_until="load")
+    with serving(create_app(analytics_store, corrections=fake)) as url:
+        page.goto(url + "/influencer/inf_aaaa000001", wait_until="load")
+        page.locator("form#merge button[type=submit]").click()
+        assert page.locator("form#merge select").evaluate("s => !s.checkValidity()"), "the list asks for one"
+        assert page.url == url + "/influencer/inf_aaaa000001" and fake.calls == []
+        page.locator("form#merge select").select_option("inf_cccc000003")
+        with page.expect_navigation():
             page.locator("form#merge button[type=submit]").click()
-            assert page.locator("form#merge select").evaluate("s => !s.checkValidity()"), "the list asks for one"
-            assert page.url == url + "/influencer/inf_aaaa000001" and fake.calls == []
-            page.locator("form#merge select").select_option("inf_cccc000003")
-            with page.expect_navigation():
-                page.locator("form#merge button[type=submit]").click()
-            assert fake.calls == [("merge", ["inf_aaaa000001", "inf_cccc000003"])]
-        finally:
-            browser.close()
+        assert fake.calls == [("merge", ["inf_aaaa000001", "inf_cccc000003"])]
 
 
 HOSTILE_URL = "javascript:alert(document.domain)//x.mp4"

@@ -9,14 +9,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from influencers.stack import WebServer
 from services.analytics.records import DONE, AppearanceRow, VideoRow
 from services.analytics.store import AnalyticsStore
 from services.analytics.web import create_app
 from services.analytics.web.media import LONGEST_RANGE
-from tests.analytics.test_analytics_web import CHROMIUM, CHROMIUM_ARGS
+from tests.support.browser import chromium
 
 VIDEO_ID = "00000000000000a1"
 SECONDS = 40
@@ -37,10 +36,7 @@ def noise_video(path: Path) -> None:
         out.mux(stream.encode())
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="headless browser test needs /usr/bin/chromium")
 def test_a_paused_player_of_a_long_local_video_plays_on_after_its_connection_is_dropped(tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
     noise_video(tmp_path / "long.mp4")
     assert (tmp_path / "long.mp4").stat().st_size > 100 * 2**20
     store = AnalyticsStore(tmp_path / "analytics.sqlite3")
@@ -51,9 +47,7 @@ def test_a_paused_player_of_a_long_local_video_plays_on_after_its_connection_is_
     statuses: list[int] = []
     ranges: list[str] = []
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM),
-                                        args=[*CHROMIUM_ARGS, "--autoplay-policy=no-user-gesture-required"])
+        with chromium("--autoplay-policy=no-user-gesture-required") as browser:
             page = browser.new_page()
             page.on("response", lambda r: "/media" in r.url and (statuses.append(r.status),
                                                                   ranges.append(r.headers.get("content-range", ""))))
@@ -66,7 +60,6 @@ def test_a_paused_player_of_a_long_local_video_plays_on_after_its_connection_is_
             page.evaluate("document.getElementById('player').play()")
             page.wait_for_function("document.getElementById('player').currentTime > 12", timeout=40_000)
             assert page.evaluate("document.getElementById('player').error") is None
-            browser.close()
     finally:
         server.shutdown()
         store.close()

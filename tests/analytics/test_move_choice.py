@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import requests
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Page
 
 from services.analytics.records import DONE, AppearanceRow, VideoRow
 from services.analytics.store import AnalyticsStore
 from services.analytics.web import create_app
-from tests.analytics.test_analytics_web import CHROMIUM, CHROMIUM_ARGS, FakeCorrections, csrf_of, serving
+from tests.analytics.test_analytics_web import FakeCorrections, csrf_of, serving
 
 VIDEO = f"{7:016x}"
 
@@ -24,32 +24,27 @@ def _store(path: Path) -> AnalyticsStore:
     return store
 
 
-def test_move_waits_for_a_choice_and_then_moves_to_what_was_chosen(tmp_path: Path) -> None:
+def test_move_waits_for_a_choice_and_then_moves_to_what_was_chosen(tmp_path: Path, page: Page) -> None:
     # Before: the select opened on "a new influencer", and Move alone moved the faces to a new person.
     store, fake = _store(tmp_path / "a.sqlite"), FakeCorrections()
     try:
-        with serving(create_app(store, corrections=fake)) as url, sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_page(viewport={"width": 1280, "height": 900})
-                page.goto(f"{url}/video/{VIDEO}", wait_until="load")
-                row = page.locator("#people tbody tr", has=page.locator("a[href='/influencer/inf_aaaa000001']"))
-                select = row.locator("select[name=target]")
-                assert select.input_value() == "" and select.locator("option:checked").inner_text() == "choose…"
-                row.locator("button:has-text('Move')").click()
-                page.wait_for_timeout(300)
-                assert fake.calls == [] and page.url == f"{url}/video/{VIDEO}", "nothing is moved unchosen"
-                assert select.evaluate("s => !s.validity.valid && s.validationMessage !== ''")
-                select.select_option("new")
-                row.locator("button:has-text('Move')").click()
-                page.wait_for_load_state("load")
-                assert fake.calls == [("move", VIDEO, "inf_aaaa000001", "")]
-                row.locator("select[name=target]").select_option("inf_dddd000004")
-                row.locator("button:has-text('Move')").click()
-                page.wait_for_load_state("load")
-                assert fake.calls[-1] == ("move", VIDEO, "inf_aaaa000001", "inf_dddd000004")
-            finally:
-                browser.close()
+        with serving(create_app(store, corrections=fake)) as url:
+            page.goto(f"{url}/video/{VIDEO}", wait_until="load")
+            row = page.locator("#people tbody tr", has=page.locator("a[href='/influencer/inf_aaaa000001']"))
+            select = row.locator("select[name=target]")
+            assert select.input_value() == "" and select.locator("option:checked").inner_text() == "choose…"
+            row.locator("button:has-text('Move')").click()
+            page.wait_for_timeout(300)
+            assert fake.calls == [] and page.url == f"{url}/video/{VIDEO}", "nothing is moved unchosen"
+            assert select.evaluate("s => !s.validity.valid && s.validationMessage !== ''")
+            select.select_option("new")
+            row.locator("button:has-text('Move')").click()
+            page.wait_for_load_state("load")
+            assert fake.calls == [("move", VIDEO, "inf_aaaa000001", "")]
+            row.locator("select[name=target]").select_option("inf_dddd000004")
+            row.locator("button:has-text('Move')").click()
+            page.wait_for_load_state("load")
+            assert fake.calls[-1] == ("move", VIDEO, "inf_aaaa000001", "inf_dddd000004")
     finally:
         store.close()
 

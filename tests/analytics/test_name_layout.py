@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Page
 
 from services.analytics.audit import AuditRow
 from services.analytics.records import DONE, AppearanceRow, VideoRow
 from services.analytics.store import AnalyticsStore
 from services.analytics.web import create_app
-from tests.analytics.test_analytics_web import CHROMIUM, CHROMIUM_ARGS, FakeCorrections, serving
+from tests.analytics.test_analytics_web import FakeCorrections, serving
 
 LONG = "W" * 200  # the longest name identity keeps (services/common/name_text.py)
 PAGES = ["/", "/influencer/inf_aaaa000001", "/influencer/inf_dddd000004", "/influencer/inf_aaaa000001/delete",
@@ -40,46 +40,37 @@ def _store(path: Path) -> AnalyticsStore:
     return store
 
 
-def test_a_200_character_name_wraps_on_every_page_at_800_px(tmp_path: Path) -> None:
+def test_a_200_character_name_wraps_on_every_page_at_800_px(tmp_path: Path, page: Page) -> None:
     store = _store(tmp_path / "a.sqlite")
-    with serving(create_app(store, corrections=FakeCorrections())) as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 800, "height": 900})
-            page.goto(url + "/", wait_until="domcontentloaded")
-            box = page.locator("#influencers").bounding_box()  # its scroll box hid the columns after the name
-            assert box and box["x"] + box["width"] <= 800
-            for path in PAGES:
-                page.goto(url + path, wait_until="domcontentloaded")
-                assert page.evaluate("document.documentElement.scrollWidth") <= 800, path
-            for width in (800, 1280):  # the trail, its Undo buttons too, in view
-                page.set_viewport_size({"width": width, "height": 900})
-                page.goto(url + "/audit", wait_until="domcontentloaded")
-                table, box = page.locator("#audit-list").bounding_box(), page.locator(".table-scroll").bounding_box()
-                assert table and box and table["width"] <= box["width"] + 1, width
-                widths = page.locator("#audit-list thead th").evaluate_all("els => els.map(e => e.offsetWidth)")
-                assert widths[3] >= 150, widths  # What keeps room for its sentence (a squeezed one was 49 px)
-        finally:
-            browser.close()
+    with serving(create_app(store, corrections=FakeCorrections())) as url:
+        page.set_viewport_size({"width": 800, "height": 900})
+        page.goto(url + "/", wait_until="domcontentloaded")
+        box = page.locator("#influencers").bounding_box()  # its scroll box hid the columns after the name
+        assert box and box["x"] + box["width"] <= 800
+        for path in PAGES:
+            page.goto(url + path, wait_until="domcontentloaded")
+            assert page.evaluate("document.documentElement.scrollWidth") <= 800, path
+        for width in (800, 1280):  # the trail, its Undo buttons too, in view
+            page.set_viewport_size({"width": width, "height": 900})
+            page.goto(url + "/audit", wait_until="domcontentloaded")
+            table, box = page.locator("#audit-list").bounding_box(), page.locator(".table-scroll").bounding_box()
+            assert table and box and table["width"] <= box["width"] + 1, width
+            widths = page.locator("#audit-list thead th").evaluate_all("els => els.map(e => e.offsetWidth)")
+            assert widths[3] >= 150, widths  # What keeps room for its sentence (a squeezed one was 49 px)
     store.close()
 
 
-def test_sorting_by_name_follows_the_alphabet_not_character_codes(tmp_path: Path) -> None:
+def test_sorting_by_name_follows_the_alphabet_not_character_codes(tmp_path: Path, page: Page) -> None:
     store = _store(tmp_path / "a.sqlite")
     store.replace_appearances({}, {"inf_aaaa000001": "Élodie", "inf_cccc000003": "zed", "inf_dddd000004": "Adam"})
-    with serving(create_app(store)) as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(url + "/", wait_until="domcontentloaded")
-            header = page.locator("#influencers th", has_text="Influencer")
-            header.click()
-            names = page.locator("#influencers tbody .name").all_inner_texts()
-            assert names == ["Adam", "Élodie", "zed"]
-            header.focus()
-            page.keyboard.press(" ")  # the keyboard sorts too, with Space as with Enter
-            assert page.locator("#influencers tbody .name").all_inner_texts() == ["zed", "Élodie", "Adam"]
-            assert page.evaluate("window.scrollY") == 0
-        finally:
-            browser.close()
+    with serving(create_app(store)) as url:
+        page.goto(url + "/", wait_until="domcontentloaded")
+        header = page.locator("#influencers th", has_text="Influencer")
+        header.click()
+        names = page.locator("#influencers tbody .name").all_inner_texts()
+        assert names == ["Adam", "Élodie", "zed"]
+        header.focus()
+        page.keyboard.press(" ")  # the keyboard sorts too, with Space as with Enter
+        assert page.locator("#influencers tbody .name").all_inner_texts() == ["zed", "Élodie", "Adam"]
+        assert page.evaluate("window.scrollY") == 0
     store.close()

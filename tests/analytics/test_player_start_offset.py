@@ -11,13 +11,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from playwright.sync_api import Page
 
 from services.analytics.records import DONE, AppearanceRow, VideoRow
 from services.analytics.store import AnalyticsStore
 from services.analytics.web import create_app
 from services.ingest.sampling import ShotSampler
 from services.ingest.video import sample_frames
-from tests.analytics.test_analytics_web import CHROMIUM, CHROMIUM_ARGS, serving
+from tests.analytics.test_analytics_web import serving
 
 VIDEO = "00000000000000a1"
 FPS = 10
@@ -55,12 +56,10 @@ document.addEventListener('seeked', event => {
 }, true);"""
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="headless browser test needs /usr/bin/chromium")
 @pytest.mark.parametrize("start_s", [0.5, 3.0])
 def test_a_click_on_an_appearance_of_a_video_starting_late_shows_the_frame_of_that_time(
-        tmp_path: Path, start_s: float) -> None:
+        tmp_path: Path, start_s: float, page: Page) -> None:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
-    from playwright.sync_api import sync_playwright
 
     clip = numbered_video(tmp_path / "late.mp4", start_s)
     info, frames = sample_frames(clip, ShotSampler(1.0))
@@ -84,33 +83,28 @@ def test_a_click_on_an_appearance_of_a_video_starting_late_shows_the_frame_of_th
                                    " && v.readyState >= 2 && !v.seeking })()", timeout=20_000)
         return page.evaluate(landed)
 
-    with serving(create_app(store, {"ALLOWED_ROOT": str(tmp_path)})) as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.add_init_script(SEEKS)
-            # Opened from the influencer's timeline (its second bar, ?t=4.00; its last, ?t=7.50, within the last
-            # start_s seconds of the 7.8 s of frames, past the duration Chromium states): the player starts there.
-            for moment, number in ((4.0, 40), (7.5, 75)):
-                page.goto(f"{url}/influencer/inf_aaaa000001", wait_until="domcontentloaded")
-                page.locator(f"a[href='/video/{VIDEO}?t={moment:.2f}']").click(position={"x": 2, "y": 10})
-                page.wait_for_url(f"**/video/{VIDEO}?t={moment:.2f}", timeout=5000)
-                at, frame = landing(page, moment)
-                assert at == pytest.approx(start_s + moment, abs=0.1) and abs(frame - number) <= 1, (moment, at, frame)
-            # A click on the first-seen time (2.00) on the video page.
-            page.evaluate("window.seeks = []")
-            page.locator("button.seek[data-seek='2.00']").click()
-            at, frame = landing(page, 2.0)
-            assert at == pytest.approx(start_s + 2.0, abs=0.1) and abs(frame - 20) <= 1, (at, frame)
-            # The last bar on a freshly loaded video page, by key (from the bar's start: 7.50).
-            page.goto(f"{url}/video/{VIDEO}", wait_until="domcontentloaded")
-            page.wait_for_function("document.getElementById('player').readyState >= 1", timeout=20_000)
-            page.evaluate("window.seeks = []")
-            page.locator("rect.seekable[data-seek='7.50']").press("Enter")
-            at, frame = landing(page, 7.5)
-            assert at == pytest.approx(start_s + 7.5, abs=0.1) and abs(frame - 75) <= 1, (at, frame)
-        finally:
-            browser.close()
+    with serving(create_app(store, {"ALLOWED_ROOT": str(tmp_path)})) as url:
+        page.add_init_script(SEEKS)
+        # Opened from the influencer's timeline (its second bar, ?t=4.00; its last, ?t=7.50, within the last
+        # start_s seconds of the 7.8 s of frames, past the duration Chromium states): the player starts there.
+        for moment, number in ((4.0, 40), (7.5, 75)):
+            page.goto(f"{url}/influencer/inf_aaaa000001", wait_until="domcontentloaded")
+            page.locator(f"a[href='/video/{VIDEO}?t={moment:.2f}']").click(position={"x": 2, "y": 10})
+            page.wait_for_url(f"**/video/{VIDEO}?t={moment:.2f}", timeout=5000)
+            at, frame = landing(page, moment)
+            assert at == pytest.approx(start_s + moment, abs=0.1) and abs(frame - number) <= 1, (moment, at, frame)
+        # A click on the first-seen time (2.00) on the video page.
+        page.evaluate("window.seeks = []")
+        page.locator("button.seek[data-seek='2.00']").click()
+        at, frame = landing(page, 2.0)
+        assert at == pytest.approx(start_s + 2.0, abs=0.1) and abs(frame - 20) <= 1, (at, frame)
+        # The last bar on a freshly loaded video page, by key (from the bar's start: 7.50).
+        page.goto(f"{url}/video/{VIDEO}", wait_until="domcontentloaded")
+        page.wait_for_function("document.getElementById('player').readyState >= 1", timeout=20_000)
+        page.evaluate("window.seeks = []")
+        page.locator("rect.seekable[data-seek='7.50']").press("Enter")
+        at, frame = landing(page, 7.5)
+        assert at == pytest.approx(start_s + 7.5, abs=0.1) and abs(frame - 75) <= 1, (at, frame)
     store.close()
 
 

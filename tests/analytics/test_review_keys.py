@@ -7,12 +7,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from playwright.sync_api import Page, Route, sync_playwright
+from playwright.sync_api import Page, Route
 
 from services.analytics.records import DONE, AppearanceRow, VideoRow
 from services.analytics.store import AnalyticsStore
 from services.analytics.web import create_app
-from tests.analytics.test_analytics_web import CHROMIUM, CHROMIUM_ARGS, FakeCorrections, serving
+from tests.analytics.test_analytics_web import FakeCorrections, serving
 
 # The browser's auto-repeat of a held key: keydown events with `repeat` set, some 30 a second.
 REPEAT = "document.dispatchEvent(new KeyboardEvent('keydown', {key: 'y', repeat: true, bubbles: true}))"
@@ -28,28 +28,23 @@ def _store(path: Path) -> AnalyticsStore:
 
 
 @contextmanager
-def review_page(tmp_path: Path, prepare: Callable[[Page], None] = lambda page: None,
-                ) -> Iterator[tuple[Page, FakeCorrections]]:
-    """The queue of two pairs (one under the floor, shown) open in Chromium at 1280 px, `prepare` applied to
-    the page before it loads; the page and the fake identity that records each answer."""
+def review_page(page: Page, tmp_path: Path, prepare: Callable[[Page], None] = lambda page: None,
+                ) -> Iterator[FakeCorrections]:
+    """The queue of two pairs (one under the floor, shown) opened in `page` (Chromium at 1280 px), `prepare`
+    applied to the page before it loads; the fake identity that records each answer."""
     store, fake = _store(tmp_path / "a.sqlite"), FakeCorrections()
     try:
-        with serving(create_app(store, corrections=fake)) as url, sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_page(viewport={"width": 1280, "height": 900})
-                prepare(page)
-                page.goto(url + "/review?unlikely=1", wait_until="load")
-                assert page.locator("li.review-item").count() == 2
-                yield page, fake
-            finally:
-                browser.close()
+        with serving(create_app(store, corrections=fake)) as url:
+            prepare(page)
+            page.goto(url + "/review?unlikely=1", wait_until="load")
+            assert page.locator("li.review-item").count() == 2
+            yield fake
     finally:
         store.close()
 
 
 def test_a_key_pressed_twice_before_the_reply_answers_the_pair_once_and_the_dismiss_count_follows(
-        tmp_path: Path) -> None:
+        tmp_path: Path, page: Page) -> None:
     held: list[Route] = []
     dialogs: list[str] = []
 
@@ -60,7 +55,7 @@ def test_a_key_pressed_twice_before_the_reply_answers_the_pair_once_and_the_dism
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         page.route("**/api/review/answer.json", hold)
 
-    with review_page(tmp_path, prepare) as (page, fake):
+    with review_page(page, tmp_path, prepare) as fake:
         page.keyboard.press("n")
         page.keyboard.press("n")
         page.wait_for_timeout(300)
@@ -73,8 +68,8 @@ def test_a_key_pressed_twice_before_the_reply_answers_the_pair_once_and_the_dism
     assert fake.calls == [("answer", "inf_aaaa000001", "inf_dddd000004", "different")]
 
 
-def test_answering_a_less_likely_pair_in_place_counts_it_off(tmp_path: Path) -> None:
-    with review_page(tmp_path) as (page, _):
+def test_answering_a_less_likely_pair_in_place_counts_it_off(tmp_path: Path, page: Page) -> None:
+    with review_page(page, tmp_path):
         assert page.locator("#review-count").inner_text().startswith("1 left to answer, and 1 less likely")
         page.keyboard.press("j")  # the second pair, the one under the floor
         page.keyboard.press("s")
@@ -82,10 +77,10 @@ def test_answering_a_less_likely_pair_in_place_counts_it_off(tmp_path: Path) -> 
         assert page.locator("#review-count").inner_text().startswith("1 left to answer, and 0 less likely")
 
 
-def test_the_auto_repeat_of_a_held_key_answers_no_pair(tmp_path: Path) -> None:
+def test_the_auto_repeat_of_a_held_key_answers_no_pair(tmp_path: Path, page: Page) -> None:
     # It answered the next pair too, once the first was done: a "y" held a moment long merged a pair nobody
     # looked at.
-    with review_page(tmp_path) as (page, fake):
+    with review_page(page, tmp_path) as fake:
         page.keyboard.press("s")  # the key going down: the first pair answered
         page.wait_for_function("document.querySelectorAll('li.review-item').length === 1")
         for _ in range(5):  # then held: the repeats of "y"

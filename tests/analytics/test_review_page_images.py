@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
+from playwright.sync_api import Page
 
 from influencers.v1 import identity_pb2
 from services.analytics.store import AnalyticsStore
 from services.analytics.web import create_app
-from tests.analytics.test_analytics_web import CHROMIUM, CHROMIUM_ARGS, FakeCorrections, serving
+from tests.analytics.test_analytics_web import FakeCorrections, serving
 
 PAIRS = 60
 
@@ -23,25 +23,17 @@ class LongQueue(FakeCorrections):
         return identity_pb2.ListReviewItemsResponse(items=items, likely=PAIRS, floor=0.5)
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="headless browser test needs /usr/bin/chromium")
-def test_a_long_review_queue_fetches_the_faces_in_view_not_every_face_of_the_page(tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
+def test_a_long_review_queue_fetches_the_faces_in_view_not_every_face_of_the_page(tmp_path: Path, page: Page) -> None:
     store = AnalyticsStore(tmp_path / "a.sqlite")
     try:
-        with serving(create_app(store, corrections=LongQueue())) as url, sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_page(viewport={"width": 1280, "height": 900})
-                faces: list[str] = []
-                page.on("request", lambda r: faces.append(r.url) if "face" in r.url else None)
-                page.goto(url + "/review", wait_until="networkidle")
-                assert page.locator("li.review-item").count() == PAIRS
-                assert 0 < len(faces) <= 2 * PAIRS, f"{len(faces)} faces fetched on opening a queue of {4 * PAIRS}"
-                last = f"inf_{2 * PAIRS - 1:010x}"
-                with page.expect_request(lambda r: last in r.url, timeout=10_000):  # the last pair's faces
-                    page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
-            finally:
-                browser.close()
+        with serving(create_app(store, corrections=LongQueue())) as url:
+            faces: list[str] = []
+            page.on("request", lambda r: faces.append(r.url) if "face" in r.url else None)
+            page.goto(url + "/review", wait_until="networkidle")
+            assert page.locator("li.review-item").count() == PAIRS
+            assert 0 < len(faces) <= 2 * PAIRS, f"{len(faces)} faces fetched on opening a queue of {4 * PAIRS}"
+            last = f"inf_{2 * PAIRS - 1:010x}"
+            with page.expect_request(lambda r: last in r.url, timeout=10_000):  # the last pair's faces
+                page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
     finally:
         store.close()

@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from playwright.sync_api import Page
 
 from services.analytics.records import DONE, AppearanceRow, VideoRow
 from services.analytics.store import AnalyticsStore
@@ -104,29 +105,22 @@ def test_a_signed_link_whose_secret_the_store_does_not_keep_is_not_offered_to_th
     assert "abc" not in html, "the token a location keeps in its path is never put in the page"
 
 
-def test_a_timeline_bar_reached_with_tab_looks_different_from_the_others(tmp_path):
-    from playwright.sync_api import sync_playwright
-
-    from tests.analytics.test_analytics_web import CHROMIUM, CHROMIUM_ARGS, serving
+def test_a_timeline_bar_reached_with_tab_looks_different_from_the_others(tmp_path, page: Page):
+    from tests.analytics.test_analytics_web import serving
 
     url = "https://cdn.example.com/v/a.mp4"
     app = page_over(tmp_path, [("00000000000000f1", url, url)]).application
     style = "e => { const s = getComputedStyle(e); return [s.fill, s.stroke, s.outlineStyle]; }"
-    with serving(app) as base, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(base + "/video/00000000000000f1", wait_until="domcontentloaded")
-            bar = page.locator("rect.seekable").first
-            resting = bar.evaluate(style)
-            for _ in range(60):  # Tab through the page until the bar has the focus
-                page.keyboard.press("Tab")
-                if bar.evaluate("e => e === document.activeElement"):
-                    break
-            assert bar.evaluate("e => e === document.activeElement")
-            assert bar.evaluate(style) != resting, resting
-        finally:
-            browser.close()
+    with serving(app) as base:
+        page.goto(base + "/video/00000000000000f1", wait_until="domcontentloaded")
+        bar = page.locator("rect.seekable").first
+        resting = bar.evaluate(style)
+        for _ in range(60):  # Tab through the page until the bar has the focus
+            page.keyboard.press("Tab")
+            if bar.evaluate("e => e === document.activeElement"):
+                break
+        assert bar.evaluate("e => e === document.activeElement")
+        assert bar.evaluate(style) != resting, resting
 
 
 @pytest.mark.parametrize("cell", ["relative", "absolute", "file-url"])

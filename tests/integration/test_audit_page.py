@@ -11,7 +11,6 @@ import html
 import io
 import re
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -24,10 +23,8 @@ from influencers.stack import start_stack
 from influencers.v1 import identity_pb2_grpc
 from services.common.clients import GrpcIdentity
 from services.common.rpc import open_channel
+from tests.support.browser import chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 VIDEOS = {"a": "0000000000000b01", "b": "0000000000000b02", "c": "0000000000000b03"}
 
 
@@ -143,31 +140,23 @@ def test_a_refused_enrol_keeps_the_name_typed_and_says_why(page) -> None:
 
 
 def test_in_a_browser_a_merge_says_what_it_did_and_undo_puts_it_back(page) -> None:
-    if not CHROMIUM.exists():
-        pytest.skip("headless browser test needs /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
     stack, base, ids = page
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            tab = browser.new_page()
-            tab.goto(base + "/")
-            tab.check(f"input.pick[value={ids['a']}]")
-            tab.check(f"input.pick[value={ids['c']}]")
-            tab.click("button:has-text('Merge the ticked influencers')")
-            tab.wait_for_selector("#feedback")
-            message = tab.locator("#feedback").inner_text()
-            assert "Merged" in message and ": 1 video" in message
-            kept = tab.url.rsplit("/", 1)[1]
-            gone = ids["c"] if kept == ids["a"] else ids["a"]
-            assert people_in(stack, "c") == people_in(stack, "a") == {kept}
-            tab.click("#feedback button:has-text('Undo')")
-            tab.wait_for_selector("#feedback:has-text('Undid')")
-            assert "Merged" in tab.locator("#feedback").inner_text(), "it says what it undid"
-            assert people_in(stack, "a") == {ids["a"]} and people_in(stack, "c") == {ids["c"]}
-            assert tab.locator("#feedback button").count() == 0, "an undo offers no undo of its own"
-            tab.goto(base + "/audit")
-            assert tab.locator("#audit-list tbody tr").count() == 2 and gone in tab.locator("#audit-list").inner_text()
-        finally:
-            browser.close()
+    with chromium() as browser:
+        tab = browser.new_page()
+        tab.goto(base + "/")
+        tab.check(f"input.pick[value={ids['a']}]")
+        tab.check(f"input.pick[value={ids['c']}]")
+        tab.click("button:has-text('Merge the ticked influencers')")
+        tab.wait_for_selector("#feedback")
+        message = tab.locator("#feedback").inner_text()
+        assert "Merged" in message and ": 1 video" in message
+        kept = tab.url.rsplit("/", 1)[1]
+        gone = ids["c"] if kept == ids["a"] else ids["a"]
+        assert people_in(stack, "c") == people_in(stack, "a") == {kept}
+        tab.click("#feedback button:has-text('Undo')")
+        tab.wait_for_selector("#feedback:has-text('Undid')")
+        assert "Merged" in tab.locator("#feedback").inner_text(), "it says what it undid"
+        assert people_in(stack, "a") == {ids["a"]} and people_in(stack, "c") == {ids["c"]}
+        assert tab.locator("#feedback button").count() == 0, "an undo offers no undo of its own"
+        tab.goto(base + "/audit")
+        assert tab.locator("#audit-list tbody tr").count() == 2 and gone in tab.locator("#audit-list").inner_text()

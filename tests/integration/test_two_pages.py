@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import pytest
 from test_audit import clients
-from test_audit_page import CHROMIUM, CHROMIUM_ARGS, page  # noqa: F401 (the fixture)
+from test_audit_page import page  # noqa: F401 (the fixture)
 from test_registry import person, video
 from test_review_queue import caught_up, record
 
+from tests.support.browser import chromium
 from tests.support.following import identity_and_analytics
 
 
@@ -23,35 +24,27 @@ def test_an_undone_rename_never_drops_the_name_a_merge_from_another_page_gave_up
     # Before: page two merged Bo into Ana (the one kept keeps its name: Bo's went), then page one's Undo of the
     # rename to Ana left the person unnamed: neither name, Bo's gone without a word. Now the Undo is refused,
     # naming the merge to undo first, and the person stays Ana.
-    if not CHROMIUM.exists():
-        pytest.skip("headless browser test needs /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
     stack, base, ids = page
     a, b = ids["a"], ids["b"]
     stack.identity.registry.rename(b, "Bo")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            one, two = browser.new_context().new_page(), browser.new_context().new_page()
-            one.goto(f"{base}/influencer/{a}")
-            two.goto(f"{base}/influencer/{a}")
-            one.fill("#rename input[name=name]", "Ana")
-            one.click("#rename button")
-            one.wait_for_selector("#feedback:has-text('Ana')")
-            two.select_option("#merge select[name=ids]", [b])
-            two.click("#merge button")
-            two.wait_for_selector("#feedback:has-text('Merged Bo into Ana')")
-            one.click("#feedback button:has-text('Undo')")
-            one.wait_for_load_state("load")
-            said = one.locator("main").inner_text()
-            assert "Conflict" in said and "undo the later correction" in said, said
-            assert stack.identity.registry.names() == {a: "Ana"}
-            two.click("#feedback button:has-text('Undo')")  # the merge undone first, the rename can be
-            two.wait_for_selector("#feedback:has-text('Undid')")
-            assert stack.identity.registry.names() == {a: "Ana", b: "Bo"}
-        finally:
-            browser.close()
+    with chromium() as browser:
+        one, two = browser.new_context().new_page(), browser.new_context().new_page()
+        one.goto(f"{base}/influencer/{a}")
+        two.goto(f"{base}/influencer/{a}")
+        one.fill("#rename input[name=name]", "Ana")
+        one.click("#rename button")
+        one.wait_for_selector("#feedback:has-text('Ana')")
+        two.select_option("#merge select[name=ids]", [b])
+        two.click("#merge button")
+        two.wait_for_selector("#feedback:has-text('Merged Bo into Ana')")
+        one.click("#feedback button:has-text('Undo')")
+        one.wait_for_load_state("load")
+        said = one.locator("main").inner_text()
+        assert "Conflict" in said and "undo the later correction" in said, said
+        assert stack.identity.registry.names() == {a: "Ana"}
+        two.click("#feedback button:has-text('Undo')")  # the merge undone first, the rename can be
+        two.wait_for_selector("#feedback:has-text('Undid')")
+        assert stack.identity.registry.names() == {a: "Ana", b: "Bo"}
 
 
 def test_an_undone_rename_leaves_the_pins_of_a_later_merge_into_the_same_influencer(stack) -> None:
