@@ -20,6 +20,7 @@ from services.analytics.store import AnalyticsStore
 from services.common.location_key import MAX_KEY_BYTES, location_key
 from services.common.row_keys import manifest_row_key
 from services.common.url_secrets import secrets_digested, secrets_hidden
+from tests.support.rpc_errors import refusal
 
 URL = "https://cdn.example.com/a.mp4"
 VIDEO_ID = "00000000000000aa"
@@ -32,12 +33,6 @@ def store(request, tmp_path: Path) -> Iterator[AnalyticsStore]:
     opened = AnalyticsStore(url)
     yield opened
     opened.close()
-
-
-def refusal(call, request) -> grpc.RpcError:  # type: ignore[no-untyped-def]
-    with pytest.raises(grpc.RpcError) as caught:
-        call(request, timeout=30)
-    return caught.value
 
 
 def done(**fields: object) -> analytics_pb2.RecordVideoRequest:

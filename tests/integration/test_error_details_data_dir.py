@@ -12,6 +12,7 @@ import pytest
 from services.common.call_names import failed_call
 from services.common.damage import DiskFull, StoreDamaged
 from services.common.rpc import build_server, open_channel
+from tests.support.rpc_errors import refusal
 
 
 @pytest.fixture
@@ -65,12 +66,6 @@ def service(data_dir: Path) -> Iterator[grpc.Channel]:
     running.stop(grace_s=0.5)
 
 
-def _refusal(call: grpc.UnaryUnaryMultiCallable) -> grpc.RpcError:
-    with pytest.raises(grpc.RpcError) as caught:
-        call(b"x", timeout=30)
-    return caught.value
-
-
 @pytest.mark.parametrize(("method", "code", "details"), [
     ("Damaged", grpc.StatusCode.DATA_LOSS, "face store DATA/qdrant/edge/faces cannot be read (...); restore "
                                            "DATA/qdrant/edge from a backup, or remove it and ingest again"),
@@ -81,7 +76,7 @@ def _refusal(call: grpc.UnaryUnaryMultiCallable) -> grpc.RpcError:
 def test_an_error_a_service_answers_names_its_own_data_dir_as_data_not_its_absolute_path(
         service, data_dir, method, code, details):
     # Before: the path as the server has it, which means nothing on the caller's machine (only ingest hid its own).
-    error = _refusal(service.unary_unary(f"/influencers.v1.IdentityService/{method}"))
+    error = refusal(service.unary_unary(f"/influencers.v1.IdentityService/{method}"), b"x")
     assert error.code() == code and error.details() == details
     assert str(data_dir) not in failed_call(error)
 
@@ -96,12 +91,12 @@ def test_a_streaming_calls_error_names_the_data_dir_as_data_too(service, data_di
 
 def test_an_internal_error_of_a_row_names_the_call_once(service):
     # Before: "identity.Fail failed: INTERNAL internal error in Fail (the service's log has the details)".
-    error = _refusal(service.unary_unary("/influencers.v1.IdentityService/Fail"))
+    error = refusal(service.unary_unary("/influencers.v1.IdentityService/Fail"), b"x")
     assert failed_call(error) == "identity.Fail failed: INTERNAL internal error (the service's log has the details)"
 
 
 def test_an_outage_of_a_services_database_names_the_call_once(service):
     # Before: "identity.Unreachable failed: UNAVAILABLE Unreachable: the database is unreachable".
-    error = _refusal(service.unary_unary("/influencers.v1.IdentityService/Unreachable"))
+    error = refusal(service.unary_unary("/influencers.v1.IdentityService/Unreachable"), b"x")
     assert failed_call(error) == "identity.Unreachable failed: UNAVAILABLE the database is unreachable"
     assert error.details() == "Unreachable: the database is unreachable", "the page shows the details alone"

@@ -32,6 +32,7 @@ from services.common.paging import key_token, point_token
 from services.common.protoconv import duration
 from services.common.rpc import MAX_MESSAGE_BYTES, build_server, open_channel, wait_healthy
 from services.common.settings import Settings, SettingsError
+from tests.support.rpc_errors import refusal
 from tests.support.service_stubs import ingest_beside, seeded_identity
 
 FRAME_CAP = 100_000  # bytes per frame in these tests
@@ -76,12 +77,6 @@ def analytics(settings: Settings) -> Iterator[tuple[analytics_pb2_grpc.Analytics
 def ingest(settings: Settings, analytics) -> Iterator[ingest_pb2_grpc.IngestServiceStub]:
     with ingest_beside(settings, analytics[1]) as stub:
         yield stub
-
-
-def refusal(call, *args) -> grpc.RpcError:  # type: ignore[no-untyped-def]
-    with pytest.raises(grpc.RpcError) as caught:
-        call(*args, timeout=60)
-    return caught.value
 
 
 def frame(index: int, image: bytes, video_id: str = "00000000000000ff",

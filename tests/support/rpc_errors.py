@@ -1,8 +1,11 @@
-"""A failed gRPC call as a channel raises it, for the fakes of our stubs (one class instead of one per test)."""
+"""A failed gRPC call: as a channel raises it, for the fakes of our stubs; as a test catches it from a real call."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import grpc
+import pytest
 
 
 class FakeRpcError(grpc.RpcError):
@@ -37,3 +40,10 @@ def disk_full(call: str) -> FakeRpcError:
     """What identity answers `call` (e.g. "CloseBatch") when its disk is full: RESOURCE_EXHAUSTED, in its words."""
     return FakeRpcError(grpc.StatusCode.RESOURCE_EXHAUSTED,
                         f"disk full: {call} could not write (IO Error: failed to write); free some space and run again")
+
+
+def refusal(call: Callable[..., object], *args: object, timeout_s: float = 60) -> grpc.RpcError:
+    """The error `call(*args)` raises; the test fails if the call answers instead."""
+    with pytest.raises(grpc.RpcError) as caught:
+        call(*args, timeout=timeout_s)
+    return caught.value

@@ -871,24 +871,25 @@ def run_through_the_outage(store: JobStore, settle_s: float) -> None:
         queue.stop(timeout_s=5)
 
 
-class DownStore(JobStore):
-    """The real store, its database unreachable for the first `down` rows asked for."""
+class FailingStore(JobStore):
+    """The real store, raising `error` for the first `down` rows asked for (its database unreachable, its disk
+    full)."""
 
-    def __init__(self, engine: sa.Engine, down: int) -> None:
+    def __init__(self, engine: sa.Engine, down: int, error: Exception) -> None:
         super().__init__(engine, lease_s=2.0)
-        self.down = down
+        self.down, self.error = down, error
 
     def claim_row(self, owner: str) -> Claim | None:
         if self.down > 0:
             self.down -= 1
-            raise ConnectionError("connection refused")
+            raise self.error
         return super().claim_row(owner)
 
 
 def test_a_database_outage_is_logged_once_with_its_traceback_then_once_when_it_is_over(engines, caplog) -> None:
     # Before, every worker thread logged the traceback again every second for as long as the outage lasted.
     caplog.set_level("INFO", logger="services.ingest.jobs")
-    store = DownStore(engines(), down=3)
+    store = FailingStore(engines(), down=3, error=ConnectionError("connection refused"))
     run_through_the_outage(store, retry_pause(3) + 0.5)  # and the retry after the last failure
     lines = [(r.levelname, r.getMessage(), bool(r.exc_info)) for r in caplog.records if "worker step" in r.getMessage()]
     assert lines == [("ERROR", "ingest worker step failed; retrying", True),
@@ -997,20 +998,6 @@ def test_a_row_given_back_after_its_job_was_cancelled_is_dropped_and_the_job_end
     assert ended.state == CANCELLED and ended.done == 0 and ended.total == 3
 
 
-class FullDisk(JobStore):
-    """The real store on a disk with no room left for the first `down` rows asked for (SQLite's own words)."""
-
-    def __init__(self, engine: sa.Engine, down: int) -> None:
-        super().__init__(engine, lease_s=2.0)
-        self.down = down
-
-    def claim_row(self, owner: str) -> Claim | None:
-        if self.down > 0:
-            self.down -= 1
-            raise sqlite3.OperationalError("database or disk is full")
-        return super().claim_row(owner)
-
-
 class FillingDisk(JobStore):
     """The real store on a disk that fills and empties: the calls named in `full` raise SQLite's disk-full error
     (each writes); `claims` counts the claims that got through."""
@@ -1078,7 +1065,8 @@ def test_a_job_whose_store_meets_a_full_disk_says_so_ends_its_watches_and_goes_o
     # Before, a disk filled to the last byte under `influencers run` left its progress bar still for good,
     # the job store unable to write and a traceback logged: nothing told the user to free space.
     caplog.set_level("INFO", logger="services.ingest.jobs")
-    store = FullDisk(engines(), down=2)
+    # SQLite's own words for a disk with no room left
+    store = FailingStore(engines(), down=2, error=sqlite3.OperationalError("database or disk is full"))
     body = Scripted()
     queue = JobQueue(store, body, "r0:x", threads=1, idle_poll_s=0.01, watch_poll_s=0.01)
     try:
