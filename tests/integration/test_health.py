@@ -29,16 +29,21 @@ def test_health_turns_not_serving_while_a_dependency_is_down_and_back():
     server.watch(lambda: up["ok"], interval_s=0.05)
     health = health_pb2_grpc.HealthStub(open_channel(f"127.0.0.1:{server.port}"))
 
-    def status():
-        return health.Check(health_pb2.HealthCheckRequest(service=""), timeout=5).status
+    def status_within(wanted: int, timeout_s: float = 10.0) -> int:
+        """The status once it is `wanted`, or as it is after `timeout_s` (the watch polls every 0.05 s; a fixed
+        sleep of 0.3 s could end before a busy machine ran the watch)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            said = health.Check(health_pb2.HealthCheckRequest(service=""), timeout=5).status
+            if said == wanted or time.monotonic() > deadline:
+                return said
+            time.sleep(0.05)
 
     try:
         up["ok"] = False
-        time.sleep(0.3)
-        assert status() == health_pb2.HealthCheckResponse.NOT_SERVING
+        assert status_within(health_pb2.HealthCheckResponse.NOT_SERVING) == health_pb2.HealthCheckResponse.NOT_SERVING
         up["ok"] = True
-        time.sleep(0.3)
-        assert status() == health_pb2.HealthCheckResponse.SERVING
+        assert status_within(health_pb2.HealthCheckResponse.SERVING) == health_pb2.HealthCheckResponse.SERVING
     finally:
         server.stop(0)
 

@@ -62,14 +62,15 @@ def test_reading_run_by_run_says_what_the_walk_over_each_change_said_on_whole_fl
 
 def test_the_id_mappings_of_a_million_faces_are_checked_in_a_fraction_of_a_second():
     # Before: 0.45 to 1.0 s on this machine (a loop in Python over each change), at each identity start; now
-    # about 0.02 s (bench/id_mappings_check.py; the bound leaves room for a busy machine).
+    # about 0.02 s (bench/id_mappings_check.py). The check's own CPU time (this thread's), not the wall clock:
+    # on a busy machine the wall clock counts the other processes' turns too.
     with tempfile.TemporaryDirectory() as tmp:
         shard = Path(tmp) / "faces"
         segment = shard / "segments" / "s1"
         write_segment(segment, 1_000_000, deletes=0.001)
         best = float("inf")
         for _ in range(3):
-            t0 = time.perf_counter()
+            t0 = time.thread_time()
             _check_id_mappings(shard, segment)
-            best = min(best, time.perf_counter() - t0)
+            best = min(best, time.thread_time() - t0)
     assert best < 0.2, f"{best:.3f} s"
