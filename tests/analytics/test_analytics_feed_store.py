@@ -14,13 +14,6 @@ V1, V2, V3 = (f"{n:016x}" for n in (1, 2, 3))
 ANN, BOB = "inf_00000000aa", "inf_00000000bb"
 
 
-@pytest.fixture
-def store(tmp_path: Path):
-    opened = AnalyticsStore(tmp_path / "a.sqlite3")
-    yield opened
-    opened.close()
-
-
 def seen(video_id: str, influencer_id: str, face: bytes = b"", ref: str = "", quality: float = 0.5) -> AppearanceRow:
     return AppearanceRow(video_id, influencer_id, 1.0, 3.0, 2, 2.0, quality, face, False, ref, ((1.0, 3.0, 2.0),))
 

@@ -13,13 +13,6 @@ from services.analytics.records import DONE, DUPLICATE, FAILED, AppearanceRow, V
 from services.analytics.store import AnalyticsStore
 
 
-@pytest.fixture
-def store(tmp_path: Path):
-    s = AnalyticsStore(tmp_path / "a.sqlite")
-    yield s
-    s.close()
-
-
 def done(url: str, video_id: str = "00000000000000aa", performance: float = 1.5) -> VideoRow:
     return VideoRow(url=url, video_id=video_id, performance=performance, status=DONE, duration_s=12.0,
                     faces=4)

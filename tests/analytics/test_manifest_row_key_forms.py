@@ -5,20 +5,10 @@ folder, file name and line (services/common/row_keys.py). On a real SQLite store
 from __future__ import annotations
 
 import sqlite3
-from pathlib import Path
-
-import pytest
 
 from services.analytics.records import DONE, FAILED, VideoRow
 from services.analytics.store import AnalyticsStore
 from services.common.row_keys import folder_form, manifest_row_key, named_forms
-
-
-@pytest.fixture
-def store(tmp_path: Path):
-    s = AnalyticsStore(tmp_path / "a.sqlite")
-    yield s
-    s.close()
 
 
 def failed(key: str, performance: float | None = 1.5, url: str = "", error: str = "line 2: video URL is missing"
