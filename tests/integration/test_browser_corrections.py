@@ -22,13 +22,11 @@ from services.common.clients import GrpcAnalytics, GrpcIdentity
 from services.common.rpc import open_channel
 from services.common.settings import Settings
 from services.ingest import batch
+from tests.support.browser import CHROMIUM, chromium
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 SMOKE = CORPUS / "smoke"
 PHOTOS = CORPUS / "photos"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 TOKEN = "browser-test-token"
 # Ingested before the first test; each test then ingests one more (its own) before re-clustering.
 FIRST = ("v0001", "v0006", "v0010", "v0015", "v0025", "v0034")
@@ -104,8 +102,6 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         pytest.skip("headless browser test needs /usr/bin/chromium")
     if not (SMOKE / "manifest.csv").is_file() or not (PHOTOS / "tony_blair").is_dir():
         pytest.skip(f"corpus {SMOKE} or {PHOTOS} not present")
-    from playwright.sync_api import sync_playwright
-
     tmp = tmp_path_factory.mktemp("browser")
     truth = _truth()
     manifest = tmp / "first.csv"
@@ -118,18 +114,14 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     stack = start_stack(settings, web=True)
     try:
         ingest_manifest(open_channel(stack.settings.ingest_target, TOKEN), manifest, timeout_s=600)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_page(viewport={"width": 1280, "height": 900})
-                base = stack.web_url.rstrip("/")
-                page.goto(base + "/", wait_until="load")  # not signed in: the sign-in form, once
-                page.fill("input[name=token]", TOKEN)
-                page.click("button:has-text('Sign in')")
-                page.wait_for_selector("h1:has-text('Who drives performance')")
-                yield Running(stack, page, base, tmp, truth)
-            finally:
-                browser.close()
+        with chromium() as browser:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            base = stack.web_url.rstrip("/")
+            page.goto(base + "/", wait_until="load")  # not signed in: the sign-in form, once
+            page.fill("input[name=token]", TOKEN)
+            page.click("button:has-text('Sign in')")
+            page.wait_for_selector("h1:has-text('Who drives performance')")
+            yield Running(stack, page, base, tmp, truth)
     finally:
         stack.stop()
 

@@ -14,11 +14,9 @@ from influencers.client import ingest_manifest
 from influencers.stack import Stack, start_stack
 from services.common.rpc import open_channel
 from services.common.settings import Settings
+from tests.support.browser import CHROMIUM, chromium
 
 SMOKE = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "smoke"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required"]
 VIDEOS = ("v0001", "v0006", "v0010")  # v0001: three people, the last one from 9.4 s
 
 
@@ -45,14 +43,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture
 def page(stack: Stack) -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser.new_page(viewport={"width": 1280, "height": 900})
-        finally:
-            browser.close()
+    with chromium("--autoplay-policy=no-user-gesture-required") as browser:
+        yield browser.new_page(viewport={"width": 1280, "height": 900})
 
 
 def unnamed(stack: Stack, taken: int) -> str:
