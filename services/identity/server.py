@@ -279,7 +279,12 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             if request.resync_only and not request.publish:
                 pages: Iterable[identity_pb2.Changes] = self.writer.snapshot()
             else:
-                pages = self.writer.recluster(videos or None, request.resync_only)
+                # A caller gone (cancelled, past its deadline) while this call waits for the registry's lock stops
+                # it there, nothing reclustered: before, it kept its slot until the others let it run its work.
+                with self.registry.lock.taken_unless(lambda: not context.is_active()) as taken:
+                    if not taken:
+                        return
+                    pages = self.writer.recluster(videos or None, request.resync_only)
             yield from (identity_pb2.ReclusterResponse(changes=_m) for _m in pages)
         finally:
             self._reclusters.release()
