@@ -761,9 +761,43 @@ def test_a_row_whose_batch_could_not_open_on_a_full_disk_is_run_told_so_and_reco
     try:
         job = queue.start(request(3))
         ended = wait_state(queue, job.job_id, CANCELLED)
-        assert body.ran == ["v0.mp4"], "the row ran through the runner, which records it"
-        assert body.row_errors == [OpenBatchDiskFull().details()]
+        assert body.ran[0] == "v0.mp4", "the row ran through the runner, which records it"
+        assert body.row_errors[0] == OpenBatchDiskFull().details()
         assert ended.done == 1 and ended.total == 3, "the job stopped: every later row would meet the same disk"
+    finally:
+        queue.stop(timeout_s=5)
+
+
+class DiskFullOnFirstRow(Scripted):
+    """The first row's analysis meets a full disk (identity's face store refusing its write)."""
+
+    def run_row(self, claim: Claim, note_video) -> tuple[ingest_pb2.WatchJobResponse, str]:
+        got, processed = super().run_row(claim, note_video)
+        if claim.idx == 0:
+            got.video.status, got.video.video_id = common_pb2.VIDEO_STATUS_FAILED, ""
+            got.video.error = f"{claim.submission.url}: identity.AnalyzeVideo failed: RESOURCE_EXHAUSTED disk full: " \
+                              "the face store could not write; free some space and run again"
+            return got, ""
+        return got, processed
+
+
+@pytest.mark.parametrize("body", [OpeningOnAFullDisk, DiskFullOnFirstRow])
+def test_the_rows_a_full_disk_kept_from_starting_are_run_told_they_were_not_processed_so_each_is_recorded(
+        engines, body) -> None:
+    # Before, the job's cancel dropped them in the job store alone: the runner, which records every row with
+    # analytics, never saw them, and videos.csv left them out until the manifest ran again.
+    runner = body()
+    runner.release(1000)
+    queue = JobQueue(JobStore(engines(), lease_s=2.0), runner, "r0:x", threads=1, idle_poll_s=0.01,
+                     watch_poll_s=0.01)
+    try:
+        job = queue.start(request(3))
+        ended = wait_state(queue, job.job_id, CANCELLED)
+        assert sorted(runner.ran) == ["v0.mp4", "v1.mp4", "v2.mp4"], "each row once"
+        told = runner.row_errors[1:]
+        assert len(told) == 2 and all(e.startswith("not processed: its job stopped on a full disk (disk full: ")
+                                      and e.endswith("free some space and run again)") for e in told), told
+        assert ended.done == 1 and ended.total == 3, "the job still stops: the two rows were not run"
     finally:
         queue.stop(timeout_s=5)
 
