@@ -526,6 +526,8 @@ class JobQueue:
         at = reason.find(DISK_FULL)  # the full disk in its own words, without the URL of the row that met it
         why = f"not processed: its job stopped on a full disk ({reason[at:] if at >= 0 else reason})"
         for claim in dropped:
+            if self._stopping.is_set():  # this replica stops: the rest are listed once the manifest runs again
+                return
             with _row_scope(claim):
                 try:
                     self._runner.run_row(_told_why_it_fails(claim, why), lambda _video_id: None)
