@@ -330,6 +330,19 @@ and another claim, of any thread, took it)."""
                 rows_t.c.state == TAKEN, rows_t.c.video_id != "",
                 rows_t.c.lease_expires_s >= self.clock())).scalars().all())
 
+    def analysed_elsewhere(self, claim: Claim) -> bool:
+        """Whether a row other than `claim`'s is analysing `claim.previous_video_id` right now, under a lease not
+        expired (the same bytes in another row or job): the faces a dead attempt left for that video are the
+        other row's too, which it is about to record done, so `claim` must not forget them."""
+        if not claim.previous_video_id:
+            return False
+        other = sa.not_(sa.and_(rows_t.c.job_id == claim.job_id, rows_t.c.idx == claim.idx))
+        with self.engine.connect() as conn:
+            found = conn.execute(sa.select(rows_t.c.idx).where(
+                rows_t.c.state == TAKEN, rows_t.c.video_id == claim.previous_video_id,
+                rows_t.c.lease_expires_s >= self.clock(), other).limit(1)).first()
+        return found is not None
+
     def finish_row(self, claim: Claim, progress: ingest_pb2.WatchJobResponse, processed_video_id: str = "") -> bool:
         """Stores the row's outcome (its `done`/`total` filled in, crops dropped). False, and nothing
         stored, when `claim` no longer holds the row (its lease expired and another claim took it)."""

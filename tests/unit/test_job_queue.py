@@ -205,6 +205,25 @@ def test_videos_under_a_live_lease_are_listed_for_a_repair_to_spare_and_a_dead_o
     assert quiet is not None
 
 
+def test_a_takeover_is_told_when_another_live_row_analyses_the_video_its_dead_attempt_had_started(
+        engines, clock) -> None:
+    store = JobStore(engines(), LEASE_S, clock=clock)
+    submit(store, 1)
+    dead = store.claim_row("a:1")
+    store.note_video(dead, "same-bytes")
+    clock.now += LEASE_S + 1  # "a" died
+    submit(store, 1)  # another job, whose row holds the same bytes
+    again = store.claim_row("b:1")
+    assert again.previous_video_id == "same-bytes"
+    assert not store.analysed_elsewhere(again), "its own row, now its lease, is no other"
+    other = store.claim_row("b:1")
+    assert other.job_id != again.job_id
+    store.note_video(other, "same-bytes")
+    assert store.analysed_elsewhere(again)
+    clock.now += LEASE_S + 1  # "b" died too: its lease no longer counts
+    assert not store.analysed_elsewhere(again)
+
+
 def test_a_repair_sees_the_videos_in_flight_among_the_done_ones() -> None:
     from services.ingest.submission import _LiveCountsAsDone
 
