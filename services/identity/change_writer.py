@@ -87,13 +87,15 @@ class ChangeWriter:
             position = self.position(self.publish(identity_pb2.CHANGE_KIND_FORGET, [], [], [video_id]))
         return removed, position
 
-    def snapshot(self) -> Iterator[identity_pb2.Changes]:
+    def snapshot(self, stopped: Callable[[], bool] = lambda: False) -> Iterator[identity_pb2.Changes]:
         """Every video's appearances, a page per message, the first carrying the feed's head, without
-        publishing anything."""
+        publishing anything; nothing once `stopped()` (the caller gone) while it waits for the registry's lock."""
         # A snapshot: consistent with the head read before the videos are listed. A write while the pages
         # are read may show in them too; the follower replays the feed after the head over them, and
         # each change replaces whole videos, so the result converges to the feed's.
-        with self.registry.lock:
+        with self.registry.lock.taken_unless(stopped) as taken:
+            if not taken:
+                return
             head = self.feed.head()
             videos = list(self.registry.store.video_ids())
         for k, msg in enumerate(self.pages(videos)):

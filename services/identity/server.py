@@ -276,10 +276,16 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         if not self._reclusters.acquire(blocking=False):  # before the registry's lock: no thread waits for it here
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, busy_message(self.max_reclusters))
         try:
+            # A caller gone (cancelled, past its deadline) while this call waits for the registry's lock stops it
+            # there, nothing reclustered: before, it kept its slot until the others let it run its work.
+            gone = lambda: not context.is_active()  # noqa: E731
             if request.resync_only and not request.publish:
-                pages: Iterable[identity_pb2.Changes] = self.writer.snapshot()
+                pages: Iterable[identity_pb2.Changes] = self.writer.snapshot(gone)
             else:
-                pages = self.writer.recluster(videos or None, request.resync_only)
+                with self.registry.lock.taken_unless(gone) as taken:
+                    if not taken:
+                        return
+                    pages = self.writer.recluster(videos or None, request.resync_only)
             yield from (identity_pb2.ReclusterResponse(changes=_m) for _m in pages)
         finally:
             self._reclusters.release()

@@ -11,8 +11,10 @@ it held. Only the writes are serialised: detection and encoding, the costly part
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+from collections.abc import Callable, Iterator
 from types import TracebackType
 
 import sqlalchemy as sa
@@ -51,6 +53,22 @@ class WriterLock:
         try:
             if self._depth == 0 and self._engine is not None:
                 self._give_back_shared()
+        finally:
+            self._local.release()
+
+    @contextlib.contextmanager
+    def taken_unless(self, stopped: Callable[[], bool], poll_s: float = 0.1) -> Iterator[bool]:
+        """`with lock.taken_unless(stopped) as taken:` holds the lock as `with lock:` does, waiting for it while
+        `stopped()` is false (asked every `poll_s` seconds); `taken` is False, the lock not held, once it is true
+        first: a caller that went away stops waiting. Only this process's wait is cut short: the replicas'
+        advisory lock on PostgreSQL is waited for as `with lock:` does."""
+        while not self._local.acquire(timeout=poll_s):
+            if stopped():
+                yield False
+                return
+        try:
+            with self:
+                yield True
         finally:
             self._local.release()
 

@@ -117,14 +117,28 @@ def reconcile(identity: IdentityPort, analytics: AnalyticsPort, video_ids: Seque
               wait_s: float = JOB_WAIT_S, most: int = MAX_RECLUSTER_VIDEOS) -> Applied:
     """Re-derives the clusters around `video_ids` (empty: the whole store), `most` videos a call (identity's
     limit); identity publishes the changes, and this waits (at most `wait_s`) until analytics has applied them
-    and everything before. A job's videos past `most` are re-derived a part at a time: the counts add up (an
-    influencer in two parts counts twice)."""
+    and everything before. A job's videos past `most` are re-derived a part at a time, and counted as one call
+    would count them (_drained_parts)."""
     ids = list(dict.fromkeys(video_ids))
     if len(ids) <= most:
         return _published(analytics, drain(identity.recluster(ids, resync_only=False)), wait_s)
-    parts = [drain(identity.recluster(ids[k:k + most], resync_only=False)) for k in range(0, len(ids), most)]
-    return _published(analytics, Drained(sum(p.influencers for p in parts), sum(p.changed_videos for p in parts),
-                                         sum(p.videos for p in parts), max(p.position for p in parts)), wait_s)
+    parts = (identity.recluster(ids[k:k + most], resync_only=False) for k in range(0, len(ids), most))
+    return _published(analytics, _drained_parts(parts), wait_s)
+
+
+def _drained_parts(parts: Iterable[Iterable[identity_pb2.Changes]]) -> Drained:
+    """The Recluster streams of a reconcile's parts read to their end, counted as one call counts: each video
+    changed once however many parts changed it, and the influencers of the videos as their last change left
+    them. Before, the parts' counts were summed: a video that two parts changed counted twice in the job's
+    videos changed, more than the job had."""
+    people: dict[str, set[str]] = {}
+    position = 0
+    for pages in parts:
+        for page in pages:
+            for changed in page.videos:
+                people[changed.video_id] = {a.influencer_id for a in changed.appearances}
+            position = max(position, page.feed_position)
+    return Drained(len(set().union(*people.values())), len(people), len(people), position)
 
 
 def _published(analytics: AnalyticsPort, got: Drained, wait_s: float) -> Applied:

@@ -192,14 +192,30 @@ class JobStore:
     def cancel(self, job_id: str) -> ingest_pb2.Job | None:
         """Rows not started are dropped; rows running finish. A job with nothing running and nothing
         processed ends CANCELLED at once (else its finaliser ends it after its reconcile)."""
+        return self._cancel(job_id)[0]
+
+    def stop(self, job_id: str) -> list[Claim]:
+        """Cancels the job as `cancel` does (a full disk stopped it) and returns the rows it dropped as they were
+        given (their URLs' secrets too, which the store forgets now), unleased: the caller records each as not
+        processed, so that the report lists every row of the job."""
+        return self._cancel(job_id)[1]
+
+    def _cancel(self, job_id: str) -> tuple[ingest_pb2.Job | None, list[Claim]]:
         now = self.clock()
+        dropped: list[Claim] = []
         with self.engine.begin() as conn:
             state = conn.execute(sa.select(jobs_t.c.state).where(jobs_t.c.job_id == job_id)
                                  .with_for_update()).scalar_one_or_none()
             if state is None:
-                return None
+                return None, []
             if state not in ENDED:
                 conn.execute(jobs_t.update().where(jobs_t.c.job_id == job_id).values(cancel_requested=True))
+                base_dir = conn.execute(sa.select(jobs_t.c.base_dir).where(jobs_t.c.job_id == job_id)).scalar_one()
+                for idx, blob, attempts, video_id in conn.execute(sa.select(
+                        rows_t.c.idx, rows_t.c.submission, rows_t.c.attempts, rows_t.c.video_id).where(
+                        rows_t.c.job_id == job_id, rows_t.c.state == PENDING).order_by(rows_t.c.idx)):
+                    dropped.append(Claim(job_id, idx, ingest_pb2.VideoSubmission.FromString(blob), base_dir,
+                                         attempts or 0, video_id or ""))
                 conn.execute(rows_t.update().where(rows_t.c.job_id == job_id, rows_t.c.state == PENDING)
                              .values(state=DROPPED))
                 _forget_secrets(conn, job_id, [DROPPED])
@@ -209,7 +225,7 @@ class JobStore:
                 if not busy:
                     conn.execute(jobs_t.update().where(jobs_t.c.job_id == job_id)
                                  .values(state=CANCELLED, ended_s=_ended(now), finalizer=None))
-            return self._job(conn, job_id)
+            return self._job(conn, job_id), dropped
 
     # ---- rows -------------------------------------------------------------------------------------------
 
@@ -313,6 +329,19 @@ and another claim, of any thread, took it)."""
             return set(conn.execute(sa.select(rows_t.c.video_id).where(
                 rows_t.c.state == TAKEN, rows_t.c.video_id != "",
                 rows_t.c.lease_expires_s >= self.clock())).scalars().all())
+
+    def analysed_elsewhere(self, claim: Claim) -> bool:
+        """Whether a row other than `claim`'s is analysing `claim.previous_video_id` right now, under a lease not
+        expired (the same bytes in another row or job): the faces a dead attempt left for that video are the
+        other row's too, which it is about to record done, so `claim` must not forget them."""
+        if not claim.previous_video_id:
+            return False
+        other = sa.not_(sa.and_(rows_t.c.job_id == claim.job_id, rows_t.c.idx == claim.idx))
+        with self.engine.connect() as conn:
+            found = conn.execute(sa.select(rows_t.c.idx).where(
+                rows_t.c.state == TAKEN, rows_t.c.video_id == claim.previous_video_id,
+                rows_t.c.lease_expires_s >= self.clock(), other).limit(1)).first()
+        return found is not None
 
     def finish_row(self, claim: Claim, progress: ingest_pb2.WatchJobResponse, processed_video_id: str = "") -> bool:
         """Stores the row's outcome (its `done`/`total` filled in, crops dropped). False, and nothing

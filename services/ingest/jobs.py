@@ -516,7 +516,24 @@ class JobQueue:
             # reason stops nothing, nor does one 200 characters down a long path).
             if stopping or DISK_FULL in video.error.removeprefix(shown_url(video.url)).removeprefix(video.url):
                 log.error("ingest job %s stopped: %s", claim.job_id, stopping or video.error)
-                self.store.cancel(claim.job_id)
+                self._record_not_run(self.store.stop(claim.job_id), stopping or video.error)
+
+    def _record_not_run(self, dropped: list[Claim], reason: str) -> None:
+        """Runs each row that a full disk kept from starting told that it was not processed, so that the runner
+        records it failed saying why, as every failed row is: videos.csv lists every row of the job (before, the
+        rows not started were missing from it until the manifest ran again). A row whose record fails (analytics'
+        own disk) is logged and left out, as before; a kill meanwhile leaves the rest out, as before."""
+        at = reason.find(DISK_FULL)  # the full disk in its own words, without the URL of the row that met it
+        why = f"not processed: its job stopped on a full disk ({reason[at:] if at >= 0 else reason})"
+        for claim in dropped:
+            if self._stopping.is_set():  # this replica stops: the rest are listed once the manifest runs again
+                return
+            with _row_scope(claim):
+                try:
+                    self._runner.run_row(_told_why_it_fails(claim, why), lambda _video_id: None)
+                except Exception as exc:  # noqa: BLE001 - the row is listed once the manifest runs again
+                    log.warning("row %d of job %s, not processed, could not be recorded: %s", claim.idx + 1,
+                                claim.job_id, failed_call(exc))
 
     def _finalise(self, job: Finalising) -> None:
         changed, error = 0, ""

@@ -134,7 +134,8 @@ class IngestProcess:
             log.info("took back %d rows left running by a process that stopped", freed)
         self._holders.share()
         runner = SubmissionRunner(pipeline, GrpcIdentity(identity, timeout), GrpcAnalytics(analytics, timeout),
-                                  analytics, self.worker, timeout, settings.job_feed_wait_s, store.live_video_ids)
+                                  analytics, self.worker, timeout, settings.job_feed_wait_s, store.live_video_ids,
+                                  store.analysed_elsewhere)
         # One more video in flight than cores: decoding one while identity analyses the others.
         self.jobs = JobQueue(store, runner, new_owner(self.worker), threads=settings.worker_count + 1)
         # Rows of the jobs not ended (a grouped count over them): at most every few seconds, off the scrape.

@@ -79,7 +79,8 @@ class SubmissionRunner:
     def __init__(self, pipeline: VideoPipeline, identity: batch.IdentityPort, analytics: batch.AnalyticsPort,
                  records: analytics_pb2_grpc.AnalyticsServiceStub, worker: str, timeout_s: float,
                  feed_wait_s: float = batch.JOB_WAIT_S,
-                 live_videos: Callable[[], set[str]] = set) -> None:
+                 live_videos: Callable[[], set[str]] = set,
+                 analysed_elsewhere: Callable[[Claim], bool] = lambda _claim: False) -> None:
         self.pipeline = pipeline
         self.identity = identity
         self.analytics = analytics
@@ -88,6 +89,7 @@ class SubmissionRunner:
         self.timeout_s = timeout_s
         self.live_videos = live_videos  # videos rows of any replica are analysing now (the job store)
         self.feed_wait_s = feed_wait_s  # how long a job's reconcile waits for analytics to apply the feed (s)
+        self.analysed_elsewhere = analysed_elsewhere  # another live row analyses a claim's previous video (job store)
 
     def open_batch(self) -> None:
         # Another replica's rows in flight are in identity and not yet done in analytics: to the repair they
@@ -110,7 +112,9 @@ class SubmissionRunner:
         if claim.previous_video_id:
             if self._recorded_done(claim.previous_video_id):
                 already = claim.previous_video_id
-            else:
+            elif not self.analysed_elsewhere(claim):
+                # Not when another row analyses the same bytes now: forgotten, its faces were gone when that row
+                # recorded the video done, and its people lost for good (the bytes are done: never analysed again).
                 self.identity.forget_video(claim.previous_video_id)
         sub = claim.submission
         perf = sub.performance if sub.HasField("performance") else None

@@ -91,6 +91,13 @@ def test_rows_failed_because_the_batch_could_not_open_on_a_full_disk_are_in_vide
         url = line.split(": disk full", 1)[0]
         assert listed[url]["status"] == "failed" and "disk full" in listed[url]["error"], listed
         assert str(data) not in listed[url]["error"], "the data dir is written DATA, as in every row's error"
+    # The rows the stop kept from starting are listed too, each once, saying why (before: missing until a rerun).
+    given = [u for _, u in list(csv.reader((tmp_path / "m.csv").open()))[1:]]
+    rows = [row["video_url"] for row in csv.DictReader((out / "videos.csv").open())]
+    assert sorted(rows) == sorted(given), rows
+    unstarted = [listed[u] for u in given if u not in {line.split(": disk full", 1)[0] for line in failed}]
+    assert unstarted and all(row["status"] == "failed" and "not processed: its job stopped on a full disk (disk full"
+                             in row["error"] for row in unstarted), unstarted
 
 
 @contextlib.contextmanager

@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import grpc
@@ -162,6 +163,53 @@ def test_reclusters_past_the_cap_are_refused_as_busy_at_once_leaving_threads_and
             assert [page.changes.feed_position for page in call][-1] >= 0
         waiting.join(60)
         assert len(ours) == 1, "it called again once a slot was free, and its Recluster ran"
+    finally:
+        channel.close()
+        process.stop(grace_s=1)
+
+
+def test_reclusters_whose_callers_cancel_or_pass_their_deadline_while_waiting_stop_and_free_their_slots(
+        tmp_path) -> None:
+    # Before, a cancelled Recluster kept waiting for the registry's lock, holding its slot, and ran its recluster
+    # once it had it: four callers gone kept every other caller refused as busy for as long as the lock was held.
+    from services.common.recluster_limits import MAX_RECLUSTERS
+
+    process = IdentityProcess(Settings(data_dir=tmp_path, identity_port=0, workers=1))
+    channel = open_channel(f"127.0.0.1:{process.port}")
+    stub = identity_pb2_grpc.IdentityServiceStub(channel)
+
+    def answer(timeout_s: float) -> grpc.StatusCode:
+        try:
+            list(stub.Recluster(identity_pb2.ReclusterRequest(), timeout=timeout_s))
+        except grpc.RpcError as exc:
+            return exc.code()
+        return grpc.StatusCode.OK
+
+    try:
+        wait_healthy(channel, timeout_s=60)
+        head = process.feed.head()
+        with process.registry.lock:
+            # Reclusters, and snapshots (analytics' resync) alike.
+            calls = [stub.Recluster(identity_pb2.ReclusterRequest(resync_only=k % 2 == 1), timeout=120)
+                     for k in range(MAX_RECLUSTERS - 1)]
+            short = threading.Thread(target=answer, args=(2.0,))  # its deadline passes while it waits
+            short.start()
+            deadline = time.monotonic() + 60
+            while answer(5) != grpc.StatusCode.RESOURCE_EXHAUSTED:
+                assert time.monotonic() < deadline, "the calls never took every slot"
+            for call in calls:
+                call.cancel()
+            short.join(30)
+            deadline = time.monotonic() + 10
+            while True:  # as many new calls at once as there are slots: each takes one and waits for the lock
+                with ThreadPoolExecutor(MAX_RECLUSTERS) as pool:
+                    codes = list(pool.map(answer, [1.0] * MAX_RECLUSTERS))
+                if set(codes) == {grpc.StatusCode.DEADLINE_EXCEEDED} or time.monotonic() > deadline:
+                    break
+                time.sleep(0.3)  # these calls' own slots come back within the lock's poll (0.1 s)
+            assert set(codes) == {grpc.StatusCode.DEADLINE_EXCEEDED}, codes
+        assert process.feed.head() == head, "the calls gone published nothing"
+        assert answer(30) == grpc.StatusCode.OK
     finally:
         channel.close()
         process.stop(grace_s=1)

@@ -51,3 +51,23 @@ def test_on_sqlite_the_lock_is_the_process_own() -> None:
     lock = WriterLock(open_engine("sqlite://"))
     with lock, lock:
         assert lock._conn is None
+
+
+def test_a_waiter_whose_caller_went_away_stops_waiting_and_one_let_in_holds_the_lock_as_with_does() -> None:
+    lock, gone, got = WriterLock(), threading.Event(), []
+
+    def wait() -> None:
+        with lock.taken_unless(gone.is_set, poll_s=0.01) as taken:
+            got.append(taken)
+
+    with lock:
+        waiter = threading.Thread(target=wait, daemon=True)
+        waiter.start()
+        time.sleep(0.05)
+        gone.set()
+        waiter.join(5.0)
+        assert got == [False], "it stopped waiting while the lock was held"
+    with lock.taken_unless(lambda: True) as taken, lock:  # free: taken at once, and re-entrant inside
+        assert taken
+    entered = threading.Event()
+    assert _try_enter(lock, entered) and entered.wait(5.0), "left free afterwards"

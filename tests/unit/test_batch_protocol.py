@@ -175,4 +175,14 @@ def test_a_reconcile_of_more_videos_than_identity_takes_in_one_call_is_sent_a_pa
     applied = batch.reconcile(identity, analytics, ["v0", "v1", "v2", "v0", "v3", "v4"], most=2)
     assert [args[0] for _, args in identity.calls] == [("v0", "v1"), ("v2", "v3"), ("v4",)], "each video once"
     assert analytics.waits == [(identity.head, batch.JOB_WAIT_S)], "one wait, for the last part's position"
-    assert applied.changed_videos == 6 and applied.position == identity.head
+    assert applied.changed_videos == 2 and applied.position == identity.head
+
+
+def test_a_video_that_two_parts_of_a_reconcile_change_counts_once_with_the_people_its_last_change_left() -> None:
+    # Before, the parts' counts were summed: v0 and v3, changed by each of the three parts, were 6 videos changed
+    # in a job of 5, and their one influencer 9 (each part's 3).
+    identity = FakeIdentity(store_of(5), page_size=2)
+    identity.regroup = {"v0": [appearance("inf_b", "f0")], "v3": [appearance("inf_b", "f3"), appearance("inf_c", "g")]}
+    analytics = FakeAnalytics([f"v{k}" for k in range(5)])
+    applied = batch.reconcile(identity, analytics, ["v0", "v1", "v2", "v3", "v4"], most=2)
+    assert (applied.changed_videos, applied.sent_videos, applied.influencers) == (2, 2, 2)

@@ -206,6 +206,25 @@ def test_videos_under_a_live_lease_are_listed_for_a_repair_to_spare_and_a_dead_o
     assert quiet is not None
 
 
+def test_a_takeover_is_told_when_another_live_row_analyses_the_video_its_dead_attempt_had_started(
+        engines, clock) -> None:
+    store = JobStore(engines(), LEASE_S, clock=clock)
+    submit(store, 1)
+    dead = store.claim_row("a:1")
+    store.note_video(dead, "same-bytes")
+    clock.now += LEASE_S + 1  # "a" died
+    submit(store, 1)  # another job, whose row holds the same bytes
+    again = store.claim_row("b:1")
+    assert again.previous_video_id == "same-bytes"
+    assert not store.analysed_elsewhere(again), "its own row, now its lease, is no other"
+    other = store.claim_row("b:1")
+    assert other.job_id != again.job_id
+    store.note_video(other, "same-bytes")
+    assert store.analysed_elsewhere(again)
+    clock.now += LEASE_S + 1  # "b" died too: its lease no longer counts
+    assert not store.analysed_elsewhere(again)
+
+
 def test_a_repair_sees_the_videos_in_flight_among_the_done_ones() -> None:
     from services.ingest.submission import _LiveCountsAsDone
 
@@ -743,9 +762,43 @@ def test_a_row_whose_batch_could_not_open_on_a_full_disk_is_run_told_so_and_reco
     try:
         job = queue.start(request(3))
         ended = wait_state(queue, job.job_id, CANCELLED)
-        assert body.ran == ["v0.mp4"], "the row ran through the runner, which records it"
-        assert body.row_errors == [disk_full("OpenBatch").details()]
+        assert body.ran[0] == "v0.mp4", "the row ran through the runner, which records it"
+        assert body.row_errors[0] == disk_full("OpenBatch").details()
         assert ended.done == 1 and ended.total == 3, "the job stopped: every later row would meet the same disk"
+    finally:
+        queue.stop(timeout_s=5)
+
+
+class DiskFullOnFirstRow(Scripted):
+    """The first row's analysis meets a full disk (identity's face store refusing its write)."""
+
+    def run_row(self, claim: Claim, note_video) -> tuple[ingest_pb2.WatchJobResponse, str]:
+        got, processed = super().run_row(claim, note_video)
+        if claim.idx == 0:
+            got.video.status, got.video.video_id = common_pb2.VIDEO_STATUS_FAILED, ""
+            got.video.error = f"{claim.submission.url}: identity.AnalyzeVideo failed: RESOURCE_EXHAUSTED disk full: " \
+                              "the face store could not write; free some space and run again"
+            return got, ""
+        return got, processed
+
+
+@pytest.mark.parametrize("body", [OpeningOnAFullDisk, DiskFullOnFirstRow])
+def test_the_rows_a_full_disk_kept_from_starting_are_run_told_they_were_not_processed_so_each_is_recorded(
+        engines, body) -> None:
+    # Before, the job's cancel dropped them in the job store alone: the runner, which records every row with
+    # analytics, never saw them, and videos.csv left them out until the manifest ran again.
+    runner = body()
+    runner.release(1000)
+    queue = JobQueue(JobStore(engines(), lease_s=2.0), runner, "r0:x", threads=1, idle_poll_s=0.01,
+                     watch_poll_s=0.01)
+    try:
+        job = queue.start(request(3))
+        ended = wait_state(queue, job.job_id, CANCELLED)
+        assert sorted(runner.ran) == ["v0.mp4", "v1.mp4", "v2.mp4"], "each row once"
+        told = runner.row_errors[1:]
+        assert len(told) == 2 and all(e.startswith("not processed: its job stopped on a full disk (disk full: ")
+                                      and e.endswith("free some space and run again)") for e in told), told
+        assert ended.done == 1 and ended.total == 3, "the job still stops: the two rows were not run"
     finally:
         queue.stop(timeout_s=5)
 

@@ -54,9 +54,10 @@ class Identity:
         self.forgotten.append(video_id)
 
 
-def run(done: set[str], attempts: int, row_error: str = "") -> tuple[Pipeline, Identity]:
+def run(done: set[str], attempts: int, row_error: str = "", elsewhere: bool = False) -> tuple[Pipeline, Identity]:
     pipeline, identity = Pipeline(), Identity()
-    runner = SubmissionRunner(pipeline, identity, None, Records(done), "w", 5.0)  # type: ignore[arg-type]
+    runner = SubmissionRunner(pipeline, identity, None, Records(done), "w", 5.0,  # type: ignore[arg-type]
+                              analysed_elsewhere=lambda claim: elsewhere)
     claim = Claim("job", 0, ingest_pb2.VideoSubmission(url="a.mp4", row_error=row_error), "/m", attempts, "v1")
     runner.run_row(claim, lambda video_id: None)
     return pipeline, identity
@@ -76,6 +77,13 @@ def test_a_row_whose_last_dead_attempt_had_recorded_its_video_done_is_not_given_
 def test_a_row_taken_again_within_its_attempts_runs() -> None:
     pipeline, identity = run(done=set(), attempts=DEAD_ATTEMPTS)
     assert pipeline.row_errors == [""] and identity.forgotten == ["v1"]
+
+
+def test_a_row_taken_again_leaves_its_dead_attempts_video_when_another_live_row_analyses_the_same_bytes() -> None:
+    # Before, it forgot the video while the other row (the same bytes in another job) was between its analysis
+    # and its record: that row then recorded the video done with no faces in identity, its people gone for good.
+    pipeline, identity = run(done=set(), attempts=2, elsewhere=True)
+    assert pipeline.row_errors == [""] and identity.forgotten == [], "the row runs, and analyses the video again"
 
 
 def test_a_row_given_up_that_had_its_own_error_fails_with_that_error() -> None:
