@@ -15,7 +15,7 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from influencers.cli.config import settings_from_args, uses_json_logs
-from influencers.cli.connect import reached
+from influencers.cli.connect import reach_flags, reached
 from influencers.cli.output import ServiceUnavailable, cut, tell
 from influencers.client import JobStalled, cancel_job, get_job, list_jobs, start_ingest, state_word, watch_job
 from influencers.v1 import common_pb2, ingest_pb2
@@ -48,7 +48,7 @@ def run_ingest(settings: Settings, manifest: Path, detach: bool, submit_only: bo
     json_logs = uses_json_logs(settings)
     tell(job_started(job.job_id, job.total, len(ahead)), json_logs)
     if submit_only:
-        tell(f"follow it: influencers jobs {job.job_id}", json_logs)
+        tell(f"follow it: influencers jobs {job.job_id}{reach_flags(settings, 'ingest')}", json_logs)
         print(job.job_id, flush=True)  # alone on the last line of stdout: scripts read it
         return 0
     tally = Tally()
@@ -61,7 +61,8 @@ def run_ingest(settings: Settings, manifest: Path, detach: bool, submit_only: bo
             cancel_job(channel, job.job_id, settings.rpc_timeout_s)
             raise
         detached = f"detached after {tally.seen} of {job.total} videos: job {job.job_id} goes on"
-        follow, cancel = f"influencers jobs {job.job_id}", f"influencers cancel {job.job_id}"
+        where = reach_flags(settings, "ingest")
+        follow, cancel = f"influencers jobs {job.job_id}{where}", f"influencers cancel {job.job_id}{where}"
         if json_logs:  # one record, as every other line of stderr then is
             tell(f"{detached}; follow it: {follow}; cancel it: {cancel}", json_logs)
         else:  # on a line of its own, after the terminal's ^C
