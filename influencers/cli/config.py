@@ -17,6 +17,19 @@ from services.common.settings import ENV_PREFIX, Settings, SettingsError, env_na
 
 QUIET_COMMANDS = ("run", "ingest")  # a person watches their progress bar: a line per video is noise there
 SERVING_COMMANDS = ("run", "serve", "service")  # they start worker processes, and so multiprocessing's tracker
+ROW_FAILURES = "services.ingest.pipeline"  # the logger of ingest's one `video failed` line a failed row
+
+
+class _FailedRowOnTheBar(logging.Filter):
+    """`run` follows its own services' job: its bar says `FAILED  reason` for each failed row and its summary
+    lists them again, so the services' `video failed` warning was the third copy of each. It is left out there,
+    unless it carries a traceback (a failure no one expected: the traceback is said nowhere else)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.msg != "video failed" or bool(record.exc_info)
+
+
+FAILED_ROW_ON_THE_BAR = _FailedRowOnTheBar()
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -62,18 +75,24 @@ def uses_json_logs(settings: Settings) -> bool:
 def configure_cli_logging(command: str = "", service: str = "") -> None:
     """The one logging set-up of the process (INFLUENCERS_LOG_FORMAT, INFLUENCERS_LOG_LEVEL). A bad setting
     logs as text at INFO meanwhile: check_inputs then refuses it in one line naming the variable. Under a
-    progress bar (QUIET_COMMANDS) text logs start at WARNING unless INFLUENCERS_LOG_LEVEL says otherwise;
-    services and JSON logs keep INFO. `service`: the one service this process runs (a field of every line).
-    A command that runs services with JSON logs starts multiprocessing's resource tracker logging JSON."""
+    progress bar (QUIET_COMMANDS) text logs start at WARNING unless INFLUENCERS_LOG_LEVEL says otherwise, and
+    `run` leaves out its services' `video failed` lines (FAILED_ROW_ON_THE_BAR); services and JSON logs keep
+    INFO. `service`: the one service this process runs (a field of every line). A command that runs services
+    with JSON logs starts multiprocessing's resource tracker logging JSON."""
     try:
         settings = Settings.from_env()
     except SettingsError:
         settings = Settings()
     level = settings.log_level
-    if (command in QUIET_COMMANDS and settings.log_format.lower() == "text"
-            and f"{ENV_PREFIX}LOG_LEVEL" not in os.environ):
+    quiet = (command in QUIET_COMMANDS and settings.log_format.lower() == "text"
+             and f"{ENV_PREFIX}LOG_LEVEL" not in os.environ)
+    if quiet:
         level = "WARNING"
     configure_logging(settings.log_format, level, service=service)
+    failures = logging.getLogger(ROW_FAILURES)
+    failures.removeFilter(FAILED_ROW_ON_THE_BAR)  # a later set-up in this process (tests) starts afresh
+    if quiet and command == "run":
+        failures.addFilter(FAILED_ROW_ON_THE_BAR)
     setup = current_setup()
     if command in SERVING_COMMANDS and setup is not None and setup.fmt == "json":
         start_resource_tracker(setup)  # its warning after a SIGKILL (leaked semaphores) a JSON line too
