@@ -27,6 +27,8 @@ from services.ingest.fetch import shown_url
 
 WARNING = "warning: "  # starts the error of a done row that may be partial (services/ingest/pipeline.py WARNING)
 WATCH_TIMEOUT_S = 7 * 24 * 3600  # following a job: as long as it takes
+# tqdm's own, with the rate always as videos a second: below one a second tqdm turned it into "1.61s/ video".
+BAR_FORMAT = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_noinv_fmt}{postfix}]"
 
 
 def run_ingest(settings: Settings, manifest: Path, detach: bool, submit_only: bool = False) -> int:
@@ -119,7 +121,7 @@ def _follow(channel: grpc.Channel, job_id: str, tally: Tally, total: int, json_l
     """Shows a job's progress (of `total` videos) until it ends, then a summary; 1 when a video failed or the
     job did not succeed. `tally` counts the progress messages as they come. With `json_logs` stderr is
     JSON lines only: no bar, and each failed or partly read video is a log record."""
-    bar = tqdm(total=total, unit=" video", desc="ingest", file=sys.stderr, disable=json_logs)
+    bar = tqdm(total=total, unit=" video", desc="ingest", file=sys.stderr, disable=json_logs, bar_format=BAR_FORMAT)
 
     def say(line: str, video: common_pb2.Video) -> None:
         # With JSON logs the record names the job and the row's URL (its secrets hidden) as fields of its own.
