@@ -21,9 +21,8 @@ ROW_FAILURES = "services.ingest.pipeline"  # the logger of ingest's one `video f
 
 
 class _FailedRowOnTheBar(logging.Filter):
-    """`run` follows its own services' job: its bar says `FAILED  reason` for each failed row and its summary
-    lists them again, so the services' `video failed` warning was the third copy of each. It is left out there,
-    unless it carries a traceback (a failure no one expected: the traceback is said nowhere else)."""
+    """Leaves out ingest's `video failed` warning unless it carries a traceback (a failure no one expected: the
+    traceback is said nowhere else)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         return record.msg != "video failed" or bool(record.exc_info)
@@ -75,27 +74,42 @@ def uses_json_logs(settings: Settings) -> bool:
 def configure_cli_logging(command: str = "", service: str = "") -> None:
     """The one logging set-up of the process (INFLUENCERS_LOG_FORMAT, INFLUENCERS_LOG_LEVEL). A bad setting
     logs as text at INFO meanwhile: check_inputs then refuses it in one line naming the variable. Under a
-    progress bar (QUIET_COMMANDS) text logs start at WARNING unless INFLUENCERS_LOG_LEVEL says otherwise, and
-    `run` leaves out its services' `video failed` lines (FAILED_ROW_ON_THE_BAR); services and JSON logs keep
-    INFO. `service`: the one service this process runs (a field of every line). A command that runs services
-    with JSON logs starts multiprocessing's resource tracker logging JSON."""
+    progress bar (QUIET_COMMANDS) text logs start at WARNING unless INFLUENCERS_LOG_LEVEL says otherwise;
+    services and JSON logs keep INFO. `service`: the one service this process runs (a field of every line).
+    A command that runs services with JSON logs starts multiprocessing's resource tracker logging JSON."""
     try:
         settings = Settings.from_env()
     except SettingsError:
         settings = Settings()
     level = settings.log_level
-    quiet = (command in QUIET_COMMANDS and settings.log_format.lower() == "text"
-             and f"{ENV_PREFIX}LOG_LEVEL" not in os.environ)
-    if quiet:
+    if command in QUIET_COMMANDS and quiet_under_a_bar(settings):
         level = "WARNING"
     configure_logging(settings.log_format, level, service=service)
-    failures = logging.getLogger(ROW_FAILURES)
-    failures.removeFilter(FAILED_ROW_ON_THE_BAR)  # a later set-up in this process (tests) starts afresh
-    if quiet and command == "run":
-        failures.addFilter(FAILED_ROW_ON_THE_BAR)
     setup = current_setup()
     if command in SERVING_COMMANDS and setup is not None and setup.fmt == "json":
         start_resource_tracker(setup)  # its warning after a SIGKILL (leaked semaphores) a JSON line too
+
+
+def quiet_under_a_bar(settings: Settings) -> bool:
+    """Whether a command showing a progress bar keeps its log to warnings and its bar's own words: text logs
+    with no INFLUENCERS_LOG_LEVEL asked for."""
+    return settings.log_format.lower() == "text" and f"{ENV_PREFIX}LOG_LEVEL" not in os.environ
+
+
+@contextlib.contextmanager
+def failed_rows_said_by_the_bar(settings: Settings) -> Iterator[None]:
+    """While `run` follows its own services' job: its bar says `FAILED  reason` for each failed row and its
+    summary lists them again, so the services' `video failed` warning was the third copy of each. Under a quiet
+    bar (quiet_under_a_bar) that warning is left out meanwhile, unless it carries a traceback."""
+    if not quiet_under_a_bar(settings):
+        yield
+        return
+    failures = logging.getLogger(ROW_FAILURES)
+    failures.addFilter(FAILED_ROW_ON_THE_BAR)
+    try:
+        yield
+    finally:
+        failures.removeFilter(FAILED_ROW_ON_THE_BAR)
 
 
 def warn_unknown_variables() -> None:
