@@ -428,6 +428,9 @@ def test_the_review_queue_is_a_page_and_json(corrections_page: tuple[str, FakeCo
     page = requests.get(url + "/review", timeout=5).text
     assert 'src="/faces/inf_aaaa000001.jpg"' in page and 'src="/faces/inf_dddd000004.jpg"' in page
     assert page.count('name="answer"') == 3
+    # It said "same" merges them "for good", beside the Undo each answer offers: the answer sticks through later
+    # batches, and an Undo takes it back.
+    assert "for good" not in page and "in later batches too (each says what it did and offers\n  Undo)" in page
 
 
 def test_the_queue_shows_how_many_are_left_and_keeps_the_less_likely_behind_a_link(
