@@ -57,7 +57,7 @@ def run_ingest(settings: Settings, manifest: Path, detach: bool, submit_only: bo
     try:
         return _follow(channel, job.job_id, tally, job.total, json_logs)
     except JobStalled as exc:
-        raise stalled_error(exc, resumes_itself=detach) from None
+        raise stalled_error(exc, resumes_itself=detach, where=reach_flags(settings, "ingest")) from None
     except KeyboardInterrupt:
         if not detach:
             cancel_job(channel, job.job_id, settings.rpc_timeout_s)
@@ -78,10 +78,11 @@ def job_started(job_id: str, total: int, ahead: int) -> str:
     return f"job {job_id}: {total} video{'' if total == 1 else 's'}{queued}"
 
 
-def stalled_error(exc: JobStalled, resumes_itself: bool) -> DiskFull:
+def stalled_error(exc: JobStalled, resumes_itself: bool, where: str = "") -> DiskFull:
     """The one line for a job that cannot go on: what to do, as the command that followed it can say. `run`'s
-    services stop with the command (the job resumes when it is run again); others' go on by themselves."""
-    then = (f"free some space: the job goes on by itself (follow it: influencers jobs {exc.job.job_id})"
+    services stop with the command (the job resumes when it is run again); others' go on by themselves.
+    `where`: the options that reach the ingest service (reach_flags), for the command it suggests."""
+    then = (f"free some space: the job goes on by itself (follow it: influencers jobs {exc.job.job_id}{where})"
             if resumes_itself else "free some space and run the same command again to resume")
     return DiskFull(f"{exc}; {then}")
 
@@ -175,7 +176,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
         try:
             return _follow(channel, args.job, Tally(), job.total, uses_json_logs(settings))
         except JobStalled as exc:
-            raise stalled_error(exc, resumes_itself=True) from None
+            raise stalled_error(exc, resumes_itself=True, where=reach_flags(settings, "ingest")) from None
         except KeyboardInterrupt:
             stopped = f"stopped following; job {args.job} goes on"
             if uses_json_logs(settings):
