@@ -105,7 +105,10 @@ def test_hostile_names_are_escaped_in_the_html(base_url: str, analytics_script_n
 
 def test_an_empty_store_shows_a_clear_empty_state(analytics_empty_store: AnalyticsStore) -> None:
     with serving(create_app(analytics_empty_store)) as url:
-        assert "No videos processed yet" in requests.get(url + "/", timeout=5).text
+        overview = requests.get(url + "/", timeout=5).text
+        assert "No videos processed yet" in overview
+        # and how to process some (it said only "Once videos are processed": a first `serve` left one guessing)
+        assert "<code>influencers ingest manifest.csv</code>" in overview
         assert "No videos processed yet" in requests.get(url + "/videos", timeout=5).text
         assert requests.get(url + "/chart.png", timeout=5).status_code == 200
 
