@@ -17,6 +17,18 @@ from services.common.settings import ENV_PREFIX, Settings, SettingsError, env_na
 
 QUIET_COMMANDS = ("run", "ingest")  # a person watches their progress bar: a line per video is noise there
 SERVING_COMMANDS = ("run", "serve", "service")  # they start worker processes, and so multiprocessing's tracker
+ROW_FAILURES = "services.ingest.pipeline"  # the logger of ingest's one `video failed` line a failed row
+
+
+class _FailedRowOnTheBar(logging.Filter):
+    """Leaves out ingest's `video failed` warning unless it carries a traceback (a failure no one expected: the
+    traceback is said nowhere else)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.msg != "video failed" or bool(record.exc_info)
+
+
+FAILED_ROW_ON_THE_BAR = _FailedRowOnTheBar()
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -70,13 +82,34 @@ def configure_cli_logging(command: str = "", service: str = "") -> None:
     except SettingsError:
         settings = Settings()
     level = settings.log_level
-    if (command in QUIET_COMMANDS and settings.log_format.lower() == "text"
-            and f"{ENV_PREFIX}LOG_LEVEL" not in os.environ):
+    if command in QUIET_COMMANDS and quiet_under_a_bar(settings):
         level = "WARNING"
     configure_logging(settings.log_format, level, service=service)
     setup = current_setup()
     if command in SERVING_COMMANDS and setup is not None and setup.fmt == "json":
         start_resource_tracker(setup)  # its warning after a SIGKILL (leaked semaphores) a JSON line too
+
+
+def quiet_under_a_bar(settings: Settings) -> bool:
+    """Whether a command showing a progress bar keeps its log to warnings and its bar's own words: text logs
+    with no INFLUENCERS_LOG_LEVEL asked for."""
+    return settings.log_format.lower() == "text" and f"{ENV_PREFIX}LOG_LEVEL" not in os.environ
+
+
+@contextlib.contextmanager
+def failed_rows_said_by_the_bar(settings: Settings) -> Iterator[None]:
+    """While `run` follows its own services' job: its bar says `FAILED  reason` for each failed row and its
+    summary lists them again, so the services' `video failed` warning was the third copy of each. Under a quiet
+    bar (quiet_under_a_bar) that warning is left out meanwhile, unless it carries a traceback."""
+    if not quiet_under_a_bar(settings):
+        yield
+        return
+    failures = logging.getLogger(ROW_FAILURES)
+    failures.addFilter(FAILED_ROW_ON_THE_BAR)
+    try:
+        yield
+    finally:
+        failures.removeFilter(FAILED_ROW_ON_THE_BAR)
 
 
 def warn_unknown_variables() -> None:

@@ -17,6 +17,20 @@ if TYPE_CHECKING:
     from services.common.clients import GrpcAnalytics, GrpcIdentity
 
 CONNECT_WAIT_S = 3.0  # the first connection to a service: past this it is not running (the CLI fails in < 5 s)
+DEFAULTS = Settings()
+
+
+def reach_flags(settings: Settings, *services: str) -> str:
+    """The options that reach `services` (ingest, identity, analytics) where this command reached them, for a
+    command it suggests (`follow it: influencers jobs J --ingest-port 50054`): only those that differ from the
+    defaults, so "" at the defaults. A service given by its address variable (INFLUENCERS_IDENTITY_ADDR) has no
+    flag: its port is left out."""
+    flags = [f" --host {settings.host}"] if settings.host != DEFAULTS.host else []
+    for service in services:
+        port = getattr(settings, f"{service}_port")
+        if port != getattr(DEFAULTS, f"{service}_port") and not getattr(settings, f"{service}_addr", ""):
+            flags.append(f" --{service}-port {port}")
+    return "".join(flags)
 
 
 def reached(settings: Settings, service: str, target: str, actor: str = "") -> grpc.Channel:

@@ -8,7 +8,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from influencers.cli.config import settings_from_args
-from influencers.cli.connect import running_services
+from influencers.cli.connect import reach_flags, running_services
 from influencers.cli.output import usage_error
 from influencers.cli.photo_files import PhotoError, photo_bytes
 from influencers.names import Resolver
@@ -66,7 +66,8 @@ def _written(args: argparse.Namespace, analytics: GrpcAnalytics, reply: identity
 
     row = row_from_entry(reply.audit)
     if row is not None:
-        undo = f"; `influencers undo {row.audit_id}` reverts it" if row.undoable else ""
+        where = reach_flags(settings_from_args(args), "identity", "analytics")
+        undo = f"; `influencers undo {row.audit_id}{where}` reverts it" if row.undoable else ""
         print(f"{describe(row)} (audit {row.audit_id}{undo})")
     return _followed(args, analytics, reply.changed_videos, reply.feed_position)
 

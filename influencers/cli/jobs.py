@@ -15,7 +15,7 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from influencers.cli.config import settings_from_args, uses_json_logs
-from influencers.cli.connect import reached
+from influencers.cli.connect import reach_flags, reached
 from influencers.cli.output import ServiceUnavailable, cut, tell
 from influencers.client import JobStalled, cancel_job, get_job, list_jobs, start_ingest, state_word, watch_job
 from influencers.v1 import common_pb2, ingest_pb2
@@ -27,6 +27,8 @@ from services.ingest.fetch import shown_url
 
 WARNING = "warning: "  # starts the error of a done row that may be partial (services/ingest/pipeline.py WARNING)
 WATCH_TIMEOUT_S = 7 * 24 * 3600  # following a job: as long as it takes
+# tqdm's own, with the rate always as videos a second: below one a second tqdm turned it into "1.61s/ video".
+BAR_FORMAT = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_noinv_fmt}{postfix}]"
 
 
 def run_ingest(settings: Settings, manifest: Path, detach: bool, submit_only: bool = False) -> int:
@@ -48,20 +50,21 @@ def run_ingest(settings: Settings, manifest: Path, detach: bool, submit_only: bo
     json_logs = uses_json_logs(settings)
     tell(job_started(job.job_id, job.total, len(ahead)), json_logs)
     if submit_only:
-        tell(f"follow it: influencers jobs {job.job_id}", json_logs)
+        tell(f"follow it: influencers jobs {job.job_id}{reach_flags(settings, 'ingest')}", json_logs)
         print(job.job_id, flush=True)  # alone on the last line of stdout: scripts read it
         return 0
     tally = Tally()
     try:
         return _follow(channel, job.job_id, tally, job.total, json_logs)
     except JobStalled as exc:
-        raise stalled_error(exc, resumes_itself=detach) from None
+        raise stalled_error(exc, resumes_itself=detach, where=reach_flags(settings, "ingest")) from None
     except KeyboardInterrupt:
         if not detach:
             cancel_job(channel, job.job_id, settings.rpc_timeout_s)
             raise
         detached = f"detached after {tally.seen} of {job.total} videos: job {job.job_id} goes on"
-        follow, cancel = f"influencers jobs {job.job_id}", f"influencers cancel {job.job_id}"
+        where = reach_flags(settings, "ingest")
+        follow, cancel = f"influencers jobs {job.job_id}{where}", f"influencers cancel {job.job_id}{where}"
         if json_logs:  # one record, as every other line of stderr then is
             tell(f"{detached}; follow it: {follow}; cancel it: {cancel}", json_logs)
         else:  # on a line of its own, after the terminal's ^C
@@ -75,10 +78,11 @@ def job_started(job_id: str, total: int, ahead: int) -> str:
     return f"job {job_id}: {total} video{'' if total == 1 else 's'}{queued}"
 
 
-def stalled_error(exc: JobStalled, resumes_itself: bool) -> DiskFull:
+def stalled_error(exc: JobStalled, resumes_itself: bool, where: str = "") -> DiskFull:
     """The one line for a job that cannot go on: what to do, as the command that followed it can say. `run`'s
-    services stop with the command (the job resumes when it is run again); others' go on by themselves."""
-    then = (f"free some space: the job goes on by itself (follow it: influencers jobs {exc.job.job_id})"
+    services stop with the command (the job resumes when it is run again); others' go on by themselves.
+    `where`: the options that reach the ingest service (reach_flags), for the command it suggests."""
+    then = (f"free some space: the job goes on by itself (follow it: influencers jobs {exc.job.job_id}{where})"
             if resumes_itself else "free some space and run the same command again to resume")
     return DiskFull(f"{exc}; {then}")
 
@@ -118,7 +122,7 @@ def _follow(channel: grpc.Channel, job_id: str, tally: Tally, total: int, json_l
     """Shows a job's progress (of `total` videos) until it ends, then a summary; 1 when a video failed or the
     job did not succeed. `tally` counts the progress messages as they come. With `json_logs` stderr is
     JSON lines only: no bar, and each failed or partly read video is a log record."""
-    bar = tqdm(total=total, unit=" video", desc="ingest", file=sys.stderr, disable=json_logs)
+    bar = tqdm(total=total, unit=" video", desc="ingest", file=sys.stderr, disable=json_logs, bar_format=BAR_FORMAT)
 
     def say(line: str, video: common_pb2.Video) -> None:
         # With JSON logs the record names the job and the row's URL (its secrets hidden) as fields of its own.
@@ -172,7 +176,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
         try:
             return _follow(channel, args.job, Tally(), job.total, uses_json_logs(settings))
         except JobStalled as exc:
-            raise stalled_error(exc, resumes_itself=True) from None
+            raise stalled_error(exc, resumes_itself=True, where=reach_flags(settings, "ingest")) from None
         except KeyboardInterrupt:
             stopped = f"stopped following; job {args.job} goes on"
             if uses_json_logs(settings):

@@ -69,14 +69,19 @@ def build_parser() -> argparse.ArgumentParser:
                  "identity": "identity service port (default 50052)",
                  "analytics": "analytics service port (default 50053)"}
 
-    def serving(ports: tuple[str, ...], workers: bool = True) -> argparse.ArgumentParser:
-        """The options of a command that starts services: the ports it binds or calls, --workers if it has any."""
+    workers_help = {"both": "face-analysis processes, and videos ingested at once",
+                    "identity": "face-analysis processes",
+                    "ingest": "videos ingested at once (one more is fetched meanwhile)"}
+
+    def serving(ports: tuple[str, ...], workers: str = "both") -> argparse.ArgumentParser:
+        """The options of a command that starts services: the ports it binds or calls, --workers if it has any
+        (`workers`: what they are in its services, a key of workers_help; "" for none)."""
         options = argparse.ArgumentParser(add_help=False)
         options.add_argument("--host", help="interface to bind (default 127.0.0.1, env INFLUENCERS_HOST)")
         for port in ports:
             options.add_argument(f"--{port}-port", type=int, help=port_help[port])
         if workers:
-            options.add_argument("--workers", type=int, help="face-analysis processes, and videos ingested at once "
+            options.add_argument("--workers", type=int, help=f"{workers_help[workers]} "
                                  "(default: one per core; env INFLUENCERS_WORKERS)")
         options.add_argument("--metrics-port", type=int,
                              help=f"Prometheus metrics port, 0 = none (default {DEFAULT_METRICS_PORT} for run and "
@@ -113,9 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     which = one.add_subparsers(dest="service", required=True, metavar="SERVICE",
                                help="ingest, identity or analytics; `influencers service SERVICE --help` lists its "
                                     "own options")
-    for name, ports, workers in (("ingest", ("ingest", "identity", "analytics"), True),
-                                 ("identity", ("identity",), True),
-                                 ("analytics", ("analytics", "web", "identity"), False)):
+    for name, ports, workers in (("ingest", ("ingest", "identity", "analytics"), "ingest"),
+                                 ("identity", ("identity",), "identity"),
+                                 ("analytics", ("analytics", "web", "identity"), "")):
         text = f"run the {name} service alone"
         which.add_parser(name, help=text, description=text, parents=[data, serving(ports, workers)])
     ing = command("ingest", "send a manifest to running services and follow the job", [ingest_client], cmd_ingest)

@@ -8,7 +8,7 @@ import signal
 import threading
 from pathlib import Path
 
-from influencers.cli.config import served_metrics, settings_from_args
+from influencers.cli.config import failed_rows_said_by_the_bar, served_metrics, settings_from_args
 from influencers.cli.jobs import run_ingest
 from influencers.cli.output import LOGGER
 
@@ -21,7 +21,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     with served_metrics(settings) as metrics:
         stack = start_stack(settings, web=not args.no_serve)
         try:
-            code = run_ingest(stack.settings, Path(args.manifest), detach=False)
+            with failed_rows_said_by_the_bar(settings):
+                code = run_ingest(stack.settings, Path(args.manifest), detach=False)
             out = Path(args.report or settings.data_dir / "report")
             export_report(stack.store, out, settings.allowed_root)
             print(f"report written to {out}/")

@@ -53,7 +53,10 @@ def shared_name_note(name: str, others: Sequence[Known]) -> str:
     """One sentence telling that `others` are also named `name` ("" when none are)."""
     if not others:
         return ""
-    listed = "; ".join(f"{k.influencer_id} ({_videos(k.videos)})" for k in others[:5])
+    # A namesake written otherwise ("tony blair" beside "Tony Blair") is shown as it is written: the note quoted
+    # the new spelling alone, as if the other had it too.
+    listed = "; ".join(f"{k.influencer_id} ({'' if k.name == name else f'{k.name!r}, '}{_videos(k.videos)})"
+                       for k in others[:5])
     more = f" and {len(others) - 5} more" if len(others) > 5 else ""
     return (f"Also named '{name}': {listed}{more}. The name alone now stands for none of them (give an id); "
             "if they are one person, merge them")

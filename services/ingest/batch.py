@@ -90,14 +90,22 @@ def open_batch(identity: IdentityPort, analytics: AnalyticsPort, worker: str) ->
     if not identity.open_batch(uuid.uuid4().hex, worker):
         return None
     repaired = repair(identity, analytics)
-    log.warning("the previous batch was interrupted: removed the faces of %d unrecorded videos, re-published %d "
-                "videos", repaired.orphans, repaired.resync.sent_videos)
+    log.warning("resuming after an interrupted batch (a stop or a crash mid-job): %s; %d video%s' people sent to "
+                "analytics again", _forgotten(repaired.orphans), repaired.resync.sent_videos,
+                "" if repaired.resync.sent_videos == 1 else "s")
     return repaired
 
 
 def close_batch(identity: IdentityPort, worker: str) -> None:
     """Marks `worker`'s batch complete. Call only once the batch has reconciled."""
     identity.close_batch(worker)
+
+
+def _forgotten(orphans: int) -> str:
+    """The repair's orphans in words: videos analysed that analytics never recorded, analysed again."""
+    if not orphans:
+        return "no video was left half-done"
+    return f"{orphans} video{'' if orphans == 1 else 's'} analysed but not recorded will be analysed again"
 
 
 def repair(identity: IdentityPort, analytics: AnalyticsPort, wait_s: float = JOB_WAIT_S) -> Repair:

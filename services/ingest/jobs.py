@@ -19,6 +19,7 @@ import logging
 import os
 import stat
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
@@ -389,14 +390,17 @@ class JobQueue:
 
     def _work(self) -> None:
         streak = FailureStreak()  # the first failure is logged with its traceback, then a line every 60 tries
+        row_failed_at: float | None = None  # when a step last failed on a row it had taken (a service's outage)
         while not self._stopping.is_set():
             try:
-                if not self._step():
+                worked = self._step()
+                if not worked:
                     self._maybe_close_batch()
                     self._stopping.wait(self._idle_poll_s)
             except Exception as exc:  # noqa: BLE001 - a database or service outage: logged, retried after a pause
                 first = streak.failures == 0
                 taken: Claim | None = getattr(self._taken, "claim", None)  # the row given back, if one was taken
+                row_failed_at = time.monotonic() if taken is not None else None
                 row = {"job_id": taken.job_id, "row": taken.idx + 1} if taken is not None else {}
                 full = is_disk_full(exc)
                 if full:
@@ -420,6 +424,16 @@ class JobQueue:
                 self._stopping.wait(retry_pause(streak.failures, self._idle_poll_s))
                 continue
             self._stalled = ""
+            if not worked and row_failed_at is not None:
+                # Nothing to take proves the job store answers, not that the service the row failed on is back
+                # (another thread holds the row, or it waits): the streak, and so the pause, goes on. Idle for
+                # longer than the longest pause, the outage is over as far as this thread knows, in silence.
+                if time.monotonic() - row_failed_at < 2 * RETRY_PAUSES_S[1]:
+                    continue
+                streak.succeeded()
+                row_failed_at = None
+                continue
+            row_failed_at = None
             if failures := streak.succeeded():
                 log.info("ingest worker steps succeed again after %d failed tries", failures)
 

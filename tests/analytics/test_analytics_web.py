@@ -103,7 +103,10 @@ def test_hostile_names_are_escaped_in_the_html(base_url: str, analytics_script_n
 
 def test_an_empty_store_shows_a_clear_empty_state(analytics_empty_store: AnalyticsStore) -> None:
     with serving(create_app(analytics_empty_store)) as url:
-        assert "No videos processed yet" in requests.get(url + "/", timeout=5).text
+        overview = requests.get(url + "/", timeout=5).text
+        assert "No videos processed yet" in overview
+        # and how to process some (it said only "Once videos are processed": a first `serve` left one guessing)
+        assert "<code>influencers ingest manifest.csv</code>" in overview
         assert "No videos processed yet" in requests.get(url + "/videos", timeout=5).text
         assert requests.get(url + "/chart.png", timeout=5).status_code == 200
 
@@ -415,6 +418,9 @@ def test_the_review_queue_is_a_page_and_json(corrections_page: tuple[str, FakeCo
     page = requests.get(url + "/review", timeout=5).text
     assert 'src="/faces/inf_aaaa000001.jpg"' in page and 'src="/faces/inf_dddd000004.jpg"' in page
     assert page.count('name="answer"') == 3
+    # It said "same" merges them "for good", beside the Undo each answer offers: the answer sticks through later
+    # batches, and an Undo takes it back.
+    assert "for good" not in page and "in later batches too (each says what it did and offers\n  Undo)" in page
 
 
 def test_the_queue_shows_how_many_are_left_and_keeps_the_less_likely_behind_a_link(

@@ -345,8 +345,11 @@ def test_the_cli_says_what_a_correction_did_with_its_audit_id_and_undoes_it_as_i
              "--analytics-port", str(stack.settings.analytics_port)]
     assert main(["rename", a, "Ana", *ports]) == 0
     line = capsys.readouterr().out.splitlines()[0]
-    (audit_id,) = __import__("re").findall(r"`influencers undo ([0-9a-f]{32})` reverts it", line)
+    (audit_id,) = __import__("re").findall(r"`influencers undo ([0-9a-f]{32})[^`]*` reverts it", line)
     assert line.startswith(f"Named {a} 'Ana' (audit {audit_id}")
+    # The undo it offers reaches the services as this command did: pasted as it is, it works (it was
+    # `influencers undo ID` alone, which looked for identity at the default port).
+    assert f"`influencers undo {audit_id} {' '.join(ports)}` reverts it" in line
     assert main(["undo", audit_id, *ports]) == 0
     assert capsys.readouterr().out.startswith(f"Undid the rename of {a}: no name again (audit ")
     assert stack.store.names() == {}

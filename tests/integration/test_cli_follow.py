@@ -98,6 +98,9 @@ def test_a_stalled_job_ends_the_follow_with_one_line_saying_what_to_do_as_the_co
                     "disk is full); free some space and run the same command again to resume")
     assert str(jobs.stalled_error(stalled.value, resumes_itself=True)).endswith(
         "free some space: the job goes on by itself (follow it: influencers jobs j)")
+    # The command it suggests reaches ingest where the follower did (was: the default port, whatever it used).
+    assert str(jobs.stalled_error(stalled.value, resumes_itself=True, where=" --ingest-port 50054")).endswith(
+        "(follow it: influencers jobs j --ingest-port 50054)")
 
 
 class StoppedOnAFullDisk(Scripted):

@@ -100,8 +100,8 @@ def following_interrupted(ingest_port, tmp_path, log_format: str, command: tuple
 
 
 @pytest.mark.parametrize(("command", "said"), [
-    (("ingest", "MANIFEST"), "detached after 1 of 3 videos: job j1 goes on; follow it: influencers jobs j1; "
-                             "cancel it: influencers cancel j1"),
+    (("ingest", "MANIFEST"), "detached after 1 of 3 videos: job j1 goes on; follow it: influencers jobs j1{where}; "
+                             "cancel it: influencers cancel j1{where}"),
     (("jobs", "j1"), "stopped following; job j1 goes on")], ids=["ingest", "jobs"])
 def test_ctrl_c_while_following_a_job_is_told_as_a_json_record_when_logs_are_json(
         ingest_port, tmp_path, command, said) -> None:
@@ -109,16 +109,19 @@ def test_ctrl_c_while_following_a_job_is_told_as_a_json_record_when_logs_are_jso
     code, lines = following_interrupted(ingest_port, tmp_path, "json", command)
     assert code == 130
     records = [json.loads(line) for line in lines]  # every line of stderr is a JSON record
-    assert records[-1]["event"] == said and records[-1]["level"] == "info"
+    assert records[-1]["event"] == said.format(where=f" --ingest-port {ingest_port}")
+    assert records[-1]["level"] == "info"
     assert any(r["event"] == "FAILED  v0.mp4: gone" for r in records)
 
 
 @pytest.mark.parametrize(("command", "said"), [
-    (("ingest", "MANIFEST"), ["detached after 1 of 3 videos: job j1 goes on.", "  follow it:  influencers jobs j1",
-                              "  cancel it:  influencers cancel j1"]),
+    (("ingest", "MANIFEST"), ["detached after 1 of 3 videos: job j1 goes on.",
+                              "  follow it:  influencers jobs j1{where}",
+                              "  cancel it:  influencers cancel j1{where}"]),
     (("jobs", "j1"), ["stopped following; job j1 goes on"])], ids=["ingest", "jobs"])
 def test_ctrl_c_while_following_a_job_is_told_in_plain_lines_when_logs_are_text(
         ingest_port, tmp_path, command, said) -> None:
     code, lines = following_interrupted(ingest_port, tmp_path, "text", command)
     assert code == 130
-    assert lines[-len(said):] == said
+    # The commands it offers reach the service where this one did (the port is not the default): pasted, they work.
+    assert lines[-len(said):] == [line.format(where=f" --ingest-port {ingest_port}") for line in said]

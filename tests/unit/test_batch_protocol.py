@@ -115,6 +115,21 @@ def test_an_interrupted_batch_triggers_a_repair_when_the_next_one_opens() -> Non
     assert identity.open_batches["w1"] != "the batch that was killed"
 
 
+def test_the_repair_after_an_interrupted_batch_is_told_in_words_a_user_who_pressed_ctrl_c_can_read(caplog) -> None:
+    # Was "the previous batch was interrupted: removed the faces of 0 unrecorded videos, re-published 5 videos",
+    # a WARNING met by whoever ran the same command again to resume, as `run` told them to after Ctrl-C.
+    identity = FakeIdentity(store_of(3))
+    identity.open_batches["w1"] = "the batch that was stopped"
+    batch.open_batch(identity, FakeAnalytics(["v0", "v1"]), "w1")
+    identity.open_batches["w2"] = "the batch that was stopped"
+    batch.open_batch(identity, FakeAnalytics(["v0", "v1"]), "w2")
+    assert [r.getMessage() for r in caplog.records if r.name == "services.ingest.batch"] == [
+        "resuming after an interrupted batch (a stop or a crash mid-job): 1 video analysed but not recorded will be "
+        "analysed again; 2 videos' people sent to analytics again",
+        "resuming after an interrupted batch (a stop or a crash mid-job): no video was left half-done; 2 videos' "
+        "people sent to analytics again"]
+
+
 def test_repair_forgets_the_videos_never_recorded_and_has_identity_publish_every_other() -> None:
     identity = FakeIdentity(store_of(5))
     analytics = FakeAnalytics(["v0", "v2", "v4"])

@@ -5,6 +5,7 @@ two queues with a scripted row runner taking one job's rows between them, reconc
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
@@ -1139,3 +1140,51 @@ def test_a_job_whose_store_meets_a_full_disk_says_so_ends_its_watches_and_goes_o
     finally:
         body.release(1000)
         queue.stop(timeout_s=5)
+
+
+class SlowOutage(Scripted):
+    """Identity unreachable for a row's first two attempts: the first fails at once, the second only after
+    `hold_s` (a fetch, a decode), while the other worker thread has nothing to take."""
+
+    def __init__(self, hold_s: float) -> None:
+        super().__init__()
+        self.hold_s = hold_s
+        self.tries = 0
+
+    def run_row(self, claim: Claim, note_video) -> tuple[ingest_pb2.WatchJobResponse, str]:
+        with self._lock:
+            self.tries += 1
+            tried = self.tries
+        if tried == 2:
+            time.sleep(self.hold_s)
+        if tried <= 2:
+            raise Unavailable()
+        return super().run_row(claim, note_video)
+
+
+def test_a_worker_with_nothing_to_take_does_not_say_steps_succeed_again_while_the_row_still_fails(engines) -> None:
+    # Before, the thread whose step had failed found the row held by the other thread (still failing on identity)
+    # and logged "ingest worker steps succeed again after 1 failed tries", its pause back at one second: with
+    # identity down the log flipped between failed and "succeed again", and the row was tried every second or two.
+    body = SlowOutage(hold_s=2.0)
+    said: list[tuple[str, bool]] = []  # each line of the queue, and whether the row had run by then
+
+    class Lines(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            said.append((record.getMessage(), bool(body.ran)))
+
+    handler, jobs_log = Lines(level=logging.INFO), logging.getLogger("services.ingest.jobs")
+    jobs_log.addHandler(handler)
+    level, jobs_log.level = jobs_log.level, logging.INFO
+    queue = JobQueue(JobStore(engines(), LEASE_S), body, "r0:x", threads=2, idle_poll_s=0.01)
+    try:
+        body.release(1)
+        job = queue.start(request(1))
+        assert wait_state(queue, job.job_id, SUCCEEDED).state == SUCCEEDED
+    finally:
+        queue.stop(timeout_s=5)
+        jobs_log.removeHandler(handler)
+        jobs_log.level = level
+    assert body.ran == ["v0.mp4"] and body.tries == 3
+    again = [ran for line, ran in said if "succeed again" in line]
+    assert again and all(again), said

@@ -161,7 +161,10 @@ def test_namesakes_are_the_others_with_the_name_folded_most_videos_first_and_the
     assert namesakes("inf_x", "ann lee", known) == [known[1], known[0]]
     assert namesakes("inf_d", "", known) == [] and namesakes("inf_c", "Bo", known) == []
     assert shared_name_note("Ann Lee", []) == ""
-    assert shared_name_note("Ann Lee", [known[1]]).startswith("Also named 'Ann Lee': inf_b (4 videos). ")
+    # A namesake written otherwise is shown as written (was: only the spelling just typed, for both).
+    assert shared_name_note("ann lee", [Known("inf_b", "Ann Lee", 4)]).startswith(
+        "Also named 'ann lee': inf_b ('Ann Lee', 4 videos). ")
+    assert shared_name_note("ann lee", [known[1]]).startswith("Also named 'ann lee': inf_b (4 videos). ")
     many = [Known(f"inf_{k}", "Al", k) for k in range(7)]
     assert shared_name_note("Al", many).count(" video") == 5 and " and 2 more." in shared_name_note("Al", many)
 
