@@ -1158,7 +1158,7 @@ class SlowOutage(Scripted):
         if tried == 2:
             time.sleep(self.hold_s)
         if tried <= 2:
-            raise Unavailable()
+            raise unavailable("connections to all backends failing")
         return super().run_row(claim, note_video)
 
 
