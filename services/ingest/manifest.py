@@ -1,9 +1,9 @@
 """Reading a marketing export: a CSV with `Performance` and `Video URL` columns (any order, any case and
 spacing, extra columns ignored, blank lines before the header skipped; a column named twice is refused; a
 header repeated further down, as in exports joined end to end, is no row, and the rows after it are read by it),
-UTF-8 with or without BOM, UTF-16 with BOM, or Latin-1; fields separated by `,`, `;` or tab (sniffed, or
-named by Excel's `sep=;` first line). Bad rows become rows with an error; a row with more cells than the
-header is refused (an unquoted `1,250` would otherwise shift its cells).
+UTF-8 with or without BOM, UTF-16 with BOM, or Windows-1252 (else Latin-1); fields separated by `,`, `;` or
+tab (sniffed, or named by Excel's `sep=;` first line). Bad rows become rows with an error; a row with more
+cells than the header is refused (an unquoted `1,250` would otherwise shift its cells).
 
 How a performance cell is read (a cell is read only when it has exactly one reading):
 
@@ -132,7 +132,9 @@ def _not_csv(raw: bytes, path: Path) -> None:
 
 
 def _decode(raw: bytes, path: Path) -> str:
-    """UTF-16 when it has a BOM, else UTF-8 (BOM optional), else Latin-1 (older Excel exports)."""
+    """UTF-16 when it has a BOM, else UTF-8 (BOM optional), else Windows-1252 (Excel's "CSV (Comma delimited)"
+    on Windows: its dashes, curly quotes and euro sign are bytes 0x80-0x9F, which Latin-1 reads as control
+    characters), else Latin-1 (a byte Windows-1252 leaves undefined)."""
     if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
         try:
             return raw.decode("utf-16")
@@ -141,6 +143,10 @@ def _decode(raw: bytes, path: Path) -> str:
                                 f"{exc.start}") from exc
     try:
         return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("cp1252")
     except UnicodeDecodeError:
         return raw.decode("latin-1")
 

@@ -33,6 +33,17 @@ def test_latin1_files_are_read(tmp_path):
     assert rows[0].url == "vidéo.mp4"
 
 
+def test_a_windows_excel_export_has_its_dashes_curly_quotes_and_euro_sign_read_as_written(tmp_path):
+    rows = read_manifest(write(tmp_path, "Performance,Video URL\n1,Clip – “final” 50€.mp4\n", encoding="cp1252"))
+    assert rows[0].url == "Clip – “final” 50€.mp4"
+
+
+def test_a_file_with_a_byte_windows_1252_leaves_undefined_is_still_read_as_latin1(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_bytes(b"Performance,Video URL\n1,vid\xe9o\x81.mp4\n")
+    assert read_manifest(path)[0].url == "vid\xe9o\x81.mp4"
+
+
 @pytest.mark.parametrize("cell,message", [("", "missing"), ("abc", "not a number"), ("nan", "not a finite"),
                                           ("-1", "negative")])
 def test_bad_performance_is_an_error_on_its_row(tmp_path, cell, message):
