@@ -36,6 +36,7 @@ import io
 import os
 import re
 import stat
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -290,7 +291,7 @@ def read_manifest(path: Path, max_bytes: int = MAX_MANIFEST_BYTES, max_rows: int
                 f"{len(row)} cells but the header has {len(header)} (an unquoted comma, as in 1,5 or 1,250?); "
                 f"quote the cell or drop the separator")))
             continue
-        url = row[url_col].strip() if url_col < len(row) else ""
+        url = _unpadded(row[url_col]) if url_col < len(row) else ""
         short = "" if url_col < len(row) else (
             f" (the row has {len(row)} cell{'' if len(row) == 1 else 's'}, the header {len(header)}: another "
             f"separator than {delimiter!r}?)")
@@ -303,6 +304,18 @@ def read_manifest(path: Path, max_bytes: int = MAX_MANIFEST_BYTES, max_rows: int
     if not out:
         raise ManifestError(f"no videos in manifest {path}: it has a header and no rows")
     return out
+
+
+def _unpadded(cell: str) -> str:
+    """`cell` without the blanks and the invisible format characters around it: a link copied from a web page,
+    a chat or a document often brings a zero-width space, a byte order mark or a direction mark along, which no
+    one sees in the sheet and which made a link a local path (`file not found`) or a request for another one."""
+    start, end = 0, len(cell)
+    while start < end and (cell[start].isspace() or unicodedata.category(cell[start]) == "Cf"):
+        start += 1
+    while end > start and (cell[end - 1].isspace() or unicodedata.category(cell[end - 1]) == "Cf"):
+        end -= 1
+    return cell[start:end]
 
 
 def _dialect(text: str, separator: str | None) -> type[csv.Dialect] | csv.Dialect:

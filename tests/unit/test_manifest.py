@@ -38,6 +38,13 @@ def test_a_windows_excel_export_has_its_dashes_curly_quotes_and_euro_sign_read_a
     assert rows[0].url == "Clip – “final” 50€.mp4"
 
 
+def test_a_url_pasted_with_a_zero_width_space_byte_order_mark_or_direction_mark_around_it_is_read_without_them(
+        tmp_path):
+    rows = read_manifest(write(tmp_path, "Performance,Video URL\n1,\u200bhttps://cdn.example/a.mp4\u200b\n"
+                                         "2, \ufeff\u200evideos/b.mp4\u2060 \n"))
+    assert [r.url for r in rows] == ["https://cdn.example/a.mp4", "videos/b.mp4"]
+
+
 def test_a_file_with_a_byte_windows_1252_leaves_undefined_is_still_read_as_latin1(tmp_path):
     path = tmp_path / "m.csv"
     path.write_bytes(b"Performance,Video URL\n1,vid\xe9o\x81.mp4\n")
