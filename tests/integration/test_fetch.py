@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import pytest
 
-from services.ingest.fetch import FetchError, FetchPolicy, fetch
+from services.ingest.fetch import FetchError, FetchPolicy, fetch, local_path
 from services.ingest.http_wire import BadResponse
 from services.ingest.netguard import parse_url
 from services.ingest.pinned_http import CannotConnect, Deadline, open_connection
@@ -651,6 +651,35 @@ def test_a_path_that_is_not_a_regular_file_is_refused(specials, name, kind):
     with pytest.raises(FetchError, match=f"{name}: not a regular file .*{kind}"):
         fetch(name, specials, policy)
     assert time.monotonic() - t0 < 1
+
+
+@pytest.mark.parametrize("spelling", ["videos\\a.mp4", ".\\videos\\a.mp4", "..\\m\\videos\\a.mp4"])
+def test_a_relative_path_written_on_windows_with_backslashes_finds_the_file(tmp_path, spelling):
+    """`videos\\a.mp4` in a manifest made on Windows: Linux reads a backslash as a character of a name, and the
+    row failed as `file not found` beside the file. A name that holds a backslash is still found first."""
+    (tmp_path / "m" / "videos").mkdir(parents=True)
+    (tmp_path / "m" / "videos" / "a.mp4").write_bytes(BODY)
+    base = tmp_path / "m"
+    fetched = fetch(spelling, base, POLICY)
+    assert fetched.path == local_path(spelling, base) == base / "videos" / "a.mp4"
+    (base / "videos\\a.mp4").write_bytes(BODY + b"!")
+    assert fetch("videos\\a.mp4", base, POLICY).path == base / "videos\\a.mp4"
+
+
+@pytest.mark.parametrize("location, hint", [
+    ("C:\\Users\\ann\\a.mp4", "(a Windows path: give the file's path on this machine, or one relative to the "
+                                "manifest's folder)"),
+    ("\\\\server\\share\\a.mp4", "(a Windows path"),
+    ("www.example.com/a.mp4", "(read as a path: a web address is given whole, with its https://)"),
+    ("//cdn.example.com/a.mp4", "(read as a path: a web address is given whole"),
+])
+def test_a_missing_file_given_as_a_windows_path_or_a_web_address_without_https_says_what_it_looks_like(
+        tmp_path, location, hint):
+    with pytest.raises(FetchError) as caught:
+        fetch(location, tmp_path, POLICY)
+    assert str(caught.value).startswith(f"{location}: file not found {hint}")
+    with pytest.raises(FetchError, match=r"^videos/gone\.mp4: file not found$"):
+        fetch("videos/gone.mp4", tmp_path, POLICY)
 
 
 def test_a_path_with_a_nul_byte_fails_cleanly(tmp_path):
