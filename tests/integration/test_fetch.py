@@ -45,6 +45,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._redirect("/loop")
         elif self.path == "/to-accented":  # the Location's bytes in UTF-8, as most servers send them
             self._redirect("/my clipé.mp4".encode().decode("latin-1"))
+        elif self.path == "/clips/today/latest":  # as object stores serve them: `..` would be a name of a key
+            self._redirect("../../ok.mp4")
         elif self.path == "/to-file":
             self._redirect("file:///etc/passwd")
         elif self.path == "/to-other-name":
@@ -116,6 +118,14 @@ def test_redirects_are_followed(base_url, tmp_path):
 
 def test_a_redirect_to_an_accented_path_in_utf8_bytes_is_followed_as_a_browser_does(base_url, tmp_path):
     assert fetch(f"{base_url}/to-accented", tmp_path, POLICY).size == len(PAYLOAD)
+
+
+def test_a_redirect_to_a_path_of_dot_segments_is_followed_to_the_path_they_lead_to_as_a_browser_does(
+        base_url, tmp_path):
+    """`Location: ../../ok.mp4` from /clips/today/latest is /ok.mp4; before, /clips/today/../../ok.mp4 was
+    requested as written, which a server keeping names as keys (an object store) answers 404."""
+    assert fetch(f"{base_url}/clips/today/latest", tmp_path, POLICY).size == len(PAYLOAD)
+    assert fetch(f"{base_url}/clips/./today/../../ok.mp4", tmp_path, POLICY).size == len(PAYLOAD)
 
 
 @pytest.mark.parametrize("path,message", [
