@@ -83,15 +83,25 @@ class TokenInterceptor(grpc.ServerInterceptor):
         def deny(request: object, context: grpc.ServicerContext) -> None:
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong token")
 
-        self._deny = grpc.unary_unary_rpc_method_handler(deny)
+        # One refusal of each kind of method: a unary refusal of a client stream read "exactly one request message"
+        # of it, so a stream of none (an AnalyzeVideo without frames) was answered UNIMPLEMENTED in gRPC's words.
+        self._denials = {
+            (False, False): grpc.unary_unary_rpc_method_handler(deny),
+            (False, True): grpc.unary_stream_rpc_method_handler(deny),
+            (True, False): grpc.stream_unary_rpc_method_handler(deny),
+            (True, True): grpc.stream_stream_rpc_method_handler(deny),
+        }
 
     def intercept_service(self, continuation, handler_call_details):  # type: ignore[no-untyped-def]
         if handler_call_details.method.startswith("/grpc.health.v1.Health/"):
             return continuation(handler_call_details)
         metadata = dict(handler_call_details.invocation_metadata or ())
+        handler = continuation(handler_call_details)
         if token_matches(metadata.get(TOKEN_HEADER), self._expected):
-            return continuation(handler_call_details)
-        return self._deny
+            return handler
+        if handler is None:  # an unknown method: refused for the token all the same, its absence not told
+            return self._denials[(False, False)]
+        return self._denials[(bool(handler.request_streaming), bool(handler.response_streaming))]
 
 
 def token_matches(sent: str | bytes | None, expected: bytes) -> bool:
