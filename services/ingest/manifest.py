@@ -195,7 +195,7 @@ def _is_header(row: list[str]) -> bool:
 def parse_performance(cell: str, delimiter: str = ",") -> tuple[float | None, str]:
     """The score in `cell` and "" , or None and why not (see the module docstring for the rule).
     `delimiter` is the file's field separator: `;` and tab files may use decimal commas."""
-    text = cell.strip()
+    text = _unpadded(cell)
     shown = text if len(text) <= 40 else text[:37] + "..."
     if not text:
         return None, "performance is missing"
@@ -297,7 +297,7 @@ def read_manifest(path: Path, max_bytes: int = MAX_MANIFEST_BYTES, max_rows: int
             f"separator than {delimiter!r}?)")
         perf, error = (parse_performance(row[perf_col], delimiter) if perf_col < len(row)
                        else (None, "performance is missing"))
-        ext = row[id_col].strip() if id_col is not None and id_col < len(row) else ""
+        ext = _unpadded(row[id_col]) if id_col is not None and id_col < len(row) else ""
         if not url:
             error = "video URL is missing" + short
         out.append(ManifestRow(first, url, perf, ext, error))
@@ -307,9 +307,10 @@ def read_manifest(path: Path, max_bytes: int = MAX_MANIFEST_BYTES, max_rows: int
 
 
 def _unpadded(cell: str) -> str:
-    """`cell` without the blanks and the invisible format characters around it: a link copied from a web page,
-    a chat or a document often brings a zero-width space, a byte order mark or a direction mark along, which no
-    one sees in the sheet and which made a link a local path (`file not found`) or a request for another one."""
+    """`cell` without the blanks and the invisible format characters around it: a link or a number copied from a
+    web page, a chat or a document often brings a zero-width space, a byte order mark or a direction mark along,
+    which no one sees in the sheet and which made a link a local path (`file not found`) or a request for another
+    one, and a score `not a number`."""
     start, end = 0, len(cell)
     while start < end and (cell[start].isspace() or unicodedata.category(cell[start]) == "Cf"):
         start += 1

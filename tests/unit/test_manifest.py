@@ -45,6 +45,11 @@ def test_a_url_pasted_with_a_zero_width_space_byte_order_mark_or_direction_mark_
     assert [r.url for r in rows] == ["https://cdn.example/a.mp4", "videos/b.mp4"]
 
 
+@pytest.mark.parametrize("cell", ["\u200b1.5", "1.5\ufeff", "\u200e1.5\u200f", " \u20601.5 "])
+def test_a_score_pasted_with_an_invisible_character_around_it_is_read(cell):
+    assert parse_performance(cell) == (1.5, "")
+
+
 def test_a_file_with_a_byte_windows_1252_leaves_undefined_is_still_read_as_latin1(tmp_path):
     path = tmp_path / "m.csv"
     path.write_bytes(b"Performance,Video URL\n1,vid\xe9o\x81.mp4\n")
