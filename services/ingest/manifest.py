@@ -14,6 +14,7 @@ How a performance cell is read (a cell is read only when it has exactly one read
 | one comma and three digits, no dot: `1,250` | 1250 | ambiguous (1250 or 1.25) |
 | decimal comma, no dot: `1,5`, `0,125`, `12,50` | ambiguous | 1.5, 0.125, 12.5 |
 | anything else with a comma or a second dot: `1,25,0`, `1.250,5`, `1.250.000` | ambiguous | ambiguous |
+| grouped by U+00A0, U+202F, U+2009 or an apostrophe: `1'250.5` | 1250.5 | also `1'250,5`: 1250.5 |
 
 Refused with a message on the row: `performance '...' is ambiguous: ...`, `... is not a number` (empty
 after the sign, letters, spaces, `_`, `%`, currency signs), `... is not a finite number` (NaN, inf, or
@@ -64,6 +65,9 @@ _THOUSANDS = re.compile(r"[+-]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?", re.ASCII)
 _DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+", re.ASCII)
 _DOT_THOUSANDS = re.compile(r"[+-]?[1-9]\d{0,2}(?:\.\d{3})+", re.ASCII)  # `1.250`: 1250 in some locales
 _SEPARATED = re.compile(r"[+-]?[\d.,]+", re.ASCII)
+# Thousands grouped by a no-break or thin space or an apostrophe (`1 250`, `1 250,5`, `1'250.5`), as French and Swiss
+# Excel write a formatted number in a CSV: never a decimal separator, one kind in a number. A plain blank stays none.
+_BLANK_THOUSANDS = re.compile(r"[+-]?[1-9]\d{0,2}([\u00a0\u202f\u2009'\u2019])\d{3}(?:\1\d{3})*(?:[.,]\d+)?", re.ASCII)
 # Excel's first line naming the field separator (`sep=;`), written by some exports and read by Excel.
 _SEPARATOR_LINE = re.compile(r"sep=([,;\t])[ ]*(?:\r\n|\r|\n|$)")
 
@@ -214,6 +218,8 @@ def _read_number(text: str, decimal_comma: bool) -> tuple[str | None, str]:
     """`text` as a plain decimal for float(), or None and the reason ("is ambiguous: ...")."""
     if text.lower().lstrip("+-") in ("nan", "inf", "infinity"):
         return text, ""
+    if grouped := _BLANK_THOUSANDS.fullmatch(text):
+        return _read_number(text.replace(grouped.group(1), ""), decimal_comma)
     if _PLAIN.fullmatch(text):
         if decimal_comma and _DOT_THOUSANDS.fullmatch(text):
             return None, "is ambiguous: a dot before three digits may be a thousands separator in a file " \

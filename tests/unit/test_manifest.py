@@ -86,6 +86,21 @@ def test_a_decimal_comma_is_read_in_a_semicolon_file(cell, value):
     assert parse_performance(cell, ";") == (value, "")
 
 
+@pytest.mark.parametrize("cell,delimiter,value", [
+    ("1\u00a0250", ",", 1250.0), ("12\u202f345\u202f678", ",", 12345678.0), ("1\u2009250.5", ",", 1250.5),
+    ("1'250", ",", 1250.0), ("1\u2019250.75", ",", 1250.75), ("1\u00a0250,5", ";", 1250.5), ("-0", ",", 0.0)])
+def test_thousands_grouped_as_french_or_swiss_excel_writes_them_are_read(cell, delimiter, value):
+    # Was `performance '1\xa0250' is not a number` for every row of a formatted French or Swiss export.
+    assert parse_performance(cell, delimiter) == (value, "")
+
+
+@pytest.mark.parametrize("cell,delimiter", [("1\u00a025", ","), ("1\u00a0250'000", ","), ("1\u00a0250,5", ","),
+                                            ("1''250", ","), ("1 250", ",")])
+def test_blank_or_apostrophe_groups_out_of_rule_are_no_number(cell, delimiter):
+    value, error = parse_performance(cell, delimiter)
+    assert value is None and ("not a number" in error or "ambiguous" in error)
+
+
 @pytest.mark.parametrize("cell,delimiter", [("1,25,0", ","), ("1.250,5", ","), ("1,5", ","), ("12,50", ","),
                                             ("1,250", ";"), ("1.250", ";"), ("1.250,5", ";"), ("1,2345,6", ";"),
                                             ("1.250.000", ","), ("1,250", "\t")])
