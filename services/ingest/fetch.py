@@ -47,7 +47,8 @@ MAX_PARTS = 16  # answers to one download when the server sends the file in part
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 SHOWN_URL_CHARS = 200  # of a URL named in an error message
 CHECK_EVERY_BYTES = 8 << 20  # of a download written before the disk's free space is looked at again
-_WINDOWS_ABSOLUTE = re.compile(r"[A-Za-z]:[\\/]|\\\\")  # `C:\videos\a.mp4`, `C:/...`, `\\server\share\...`
+# `C:\videos\a.mp4`, `C:/...`, `file:///C:/...` (as Windows writes a file URL), `\\server\share\...`
+_WINDOWS_ABSOLUTE = re.compile(r"(?:[Ff][Ii][Ll][Ee]:/*)?[A-Za-z]:[\\/]|\\\\")
 _SCHEMELESS_WEB = re.compile(r"(?://[^/\s]+\.[^/\s]+|www\d*\.[^/\s]+)/", re.IGNORECASE)  # `//cdn.x/a`, `www.x/a`
 
 

@@ -680,6 +680,7 @@ def test_a_relative_path_written_on_windows_with_backslashes_finds_the_file(tmp_
     ("C:\\Users\\ann\\a.mp4", "(a Windows path: give the file's path on this machine, or one relative to the "
                                 "manifest's folder)"),
     ("\\\\server\\share\\a.mp4", "(a Windows path"),
+    ("file:///C:/Users/ann/a.mp4", "(a Windows path"),
     ("www.example.com/a.mp4", "(read as a path: a web address is given whole, with its https://)"),
     ("//cdn.example.com/a.mp4", "(read as a path: a web address is given whole"),
 ])
