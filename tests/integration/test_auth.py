@@ -87,6 +87,28 @@ def test_a_stream_of_no_messages_without_the_token_is_refused_for_its_token_like
         server.stop(0)
 
 
+@pytest.mark.parametrize("sent", ["bearer s3cret", "BEARER s3cret", "Bearer  s3cret"])
+def test_a_token_sent_with_its_scheme_in_another_case_or_a_blank_more_passes_on_grpc_and_the_page(
+        guarded, tmp_path, sent):
+    """The scheme of an Authorization value is case-insensitive (RFC 9110 11.1): `bearer TOKEN`, as curl and grpcurl
+    users type it, was UNAUTHENTICATED on gRPC and 401 on the page, and counted as a wrong token there."""
+    stub = analytics_pb2_grpc.AnalyticsServiceStub(open_channel(f"127.0.0.1:{guarded}"))
+    assert stub.GetReport(analytics_pb2.GetReportRequest(), metadata=(("authorization", sent),), timeout=5).videos == 0
+    for refused in ("Basic s3cret", "Bearers3cret", "s3cret", "Bearer s3cret2"):
+        with pytest.raises(grpc.RpcError) as err:
+            stub.GetReport(analytics_pb2.GetReportRequest(), metadata=(("authorization", refused),), timeout=5)
+        assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED, refused
+    from services.analytics.web import create_app
+
+    store = AnalyticsStore(tmp_path / "page.sqlite3")
+    try:
+        client = create_app(store, {"TOKEN": "s3cret"}).test_client()
+        assert client.get("/api/influencers.json", headers={"Authorization": sent}).status_code == 200
+        assert client.get("/api/influencers.json", headers={"Authorization": "Basic s3cret"}).status_code == 401
+    finally:
+        store.close()
+
+
 def test_binding_beyond_loopback_without_a_token_is_refused():
     with pytest.raises(ValueError, match="needs a token"):
         build_server("x", "0.0.0.0", 0, [])
