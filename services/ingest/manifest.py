@@ -1,7 +1,7 @@
 """Reading a marketing export: a CSV with `Performance` and `Video URL` columns (any order, any case and
 spacing, extra columns ignored, blank lines before the header skipped; a column named twice is refused; a
 header repeated further down, as in exports joined end to end, is no row, and the rows after it are read by it),
-UTF-8 with or without BOM, UTF-16 with BOM, or Windows-1252 (else Latin-1); fields separated by `,`, `;` or
+UTF-8 with or without BOM, UTF-16 (BOM optional), or Windows-1252 (else Latin-1); fields separated by `,`, `;` or
 tab (sniffed, or named by Excel's `sep=;` first line). Bad rows become rows with an error; a row with more
 cells than the header is refused (an unquoted `1,250` would otherwise shift its cells).
 
@@ -130,22 +130,43 @@ def _not_csv(raw: bytes, path: Path) -> None:
     shown as text would fill the terminal with control bytes and say only that a column is missing."""
     kind, advice = next(((name, advice) for magic, name, advice in _NOT_CSV if raw.startswith(magic)),
                         (None, _EXPORT))
-    if kind is None and raw[:2] not in (b"\xff\xfe", b"\xfe\xff") and b"\x00" in raw[:4096]:
+    if kind is None and raw[:2] not in (b"\xff\xfe", b"\xfe\xff") and _utf16_without_bom(raw) is None and \
+            b"\x00" in raw[:4096]:
         kind = "a binary file"
     if kind is not None:
         raise ManifestError(f"manifest {path} is {kind}, not a CSV file: {advice}")
 
 
+def _utf16_without_bom(raw: bytes) -> str | None:
+    """"utf-16-le" or "utf-16-be" when `raw` reads as UTF-16 text written without a byte order mark (.NET's and
+    some exporters' default), else None: its header, in ASCII, has a zero byte in every pair, on one side."""
+    head = raw[:4096 - 4096 % 2] if len(raw) >= 4096 else raw[:len(raw) - len(raw) % 2]
+    if len(head) < 8:
+        return None
+    even, odd = head[0::2], head[1::2]
+    if b"\x00" not in even and odd.count(0) >= 0.9 * len(odd):
+        return "utf-16-le"
+    if b"\x00" not in odd and even.count(0) >= 0.9 * len(even):
+        return "utf-16-be"
+    return None
+
+
 def _decode(raw: bytes, path: Path) -> str:
-    """UTF-16 when it has a BOM, else UTF-8 (BOM optional), else Windows-1252 (Excel's "CSV (Comma delimited)"
-    on Windows: its dashes, curly quotes and euro sign are bytes 0x80-0x9F, which Latin-1 reads as control
-    characters), else Latin-1 (a byte Windows-1252 leaves undefined)."""
+    """UTF-16 when it has a BOM or reads as UTF-16 without one, else UTF-8 (BOM optional), else Windows-1252
+    (Excel's "CSV (Comma delimited)" on Windows: its dashes, curly quotes and euro sign are bytes 0x80-0x9F,
+    which Latin-1 reads as control characters), else Latin-1 (a byte Windows-1252 leaves undefined)."""
     if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
         try:
             return raw.decode("utf-16")
         except UnicodeDecodeError as exc:
             raise ManifestError(f"manifest {path} starts as UTF-16 but is not: {exc.reason} at byte "
                                 f"{exc.start}") from exc
+    if encoding := _utf16_without_bom(raw):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError as exc:
+            raise ManifestError(f"manifest {path} reads as UTF-16 without a byte order mark but is not: "
+                                f"{exc.reason} at byte {exc.start}") from exc
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -50,6 +50,13 @@ def test_a_score_pasted_with_an_invisible_character_around_it_is_read(cell):
     assert parse_performance(cell) == (1.5, "")
 
 
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_a_utf16_file_without_a_byte_order_mark_is_read_as_utf16_not_refused_as_binary(tmp_path, encoding):
+    # Was: "manifest P is a binary file, not a CSV file", for text .NET and some exporters write so.
+    rows = read_manifest(write(tmp_path, "Performance\tVideo URL\r\n1,5\tvidéo – a.mp4\r\n2\tb.mp4\r\n", encoding))
+    assert [(r.url, r.performance) for r in rows] == [("vidéo – a.mp4", 1.5), ("b.mp4", 2.0)]
+
+
 def test_a_file_with_a_byte_windows_1252_leaves_undefined_is_still_read_as_latin1(tmp_path):
     path = tmp_path / "m.csv"
     path.write_bytes(b"Performance,Video URL\n1,vid\xe9o\x81.mp4\n")
