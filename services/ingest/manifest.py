@@ -152,9 +152,9 @@ def _utf16_without_bom(raw: bytes) -> str | None:
 
 
 def _decode(raw: bytes, path: Path) -> str:
-    """UTF-16 when it has a BOM or reads as UTF-16 without one, else UTF-8 (BOM optional), else Windows-1252
-    (Excel's "CSV (Comma delimited)" on Windows: its dashes, curly quotes and euro sign are bytes 0x80-0x9F,
-    which Latin-1 reads as control characters), else Latin-1 (a byte Windows-1252 leaves undefined)."""
+    """UTF-16 when it has a BOM or reads as UTF-16 without one, else UTF-8 (BOM optional), else each line as UTF-8
+    or Windows-1252 (Excel's "CSV (Comma delimited)" on Windows: its dashes, curly quotes and euro sign are bytes
+    0x80-0x9F, which Latin-1 reads as control characters), else Latin-1 (a byte Windows-1252 leaves undefined)."""
     if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
         try:
             return raw.decode("utf-16")
@@ -170,11 +170,18 @@ def _decode(raw: bytes, path: Path) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        pass
-    try:
-        return raw.decode("cp1252")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
+        # Line by line: exports joined end to end (`cat week1.csv week2.csv`) may be one in UTF-8, the other not.
+        return "".join(map(_line_text, raw.removeprefix(b"\xef\xbb\xbf").splitlines(keepends=True)))
+
+
+def _line_text(line: bytes) -> str:
+    """One line of a file that is not UTF-8 as a whole: UTF-8 when it is, else Windows-1252, else Latin-1."""
+    for encoding in ("utf-8", "cp1252"):
+        try:
+            return line.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return line.decode("latin-1")
 
 
 def _folded(cell: str) -> str:

@@ -57,6 +57,15 @@ def test_a_utf16_file_without_a_byte_order_mark_is_read_as_utf16_not_refused_as_
     assert [(r.url, r.performance) for r in rows] == [("vidéo – a.mp4", 1.5), ("b.mp4", 2.0)]
 
 
+def test_a_utf8_export_joined_with_a_windows_1252_one_has_each_line_read_in_its_own_encoding(tmp_path):
+    # Was: the whole file read as Windows-1252, the first export's BOM a part of its first column's name
+    # ("no 'Performance' column (columns: ï»¿Performance, ...)") and its accents garbled.
+    path = tmp_path / "m.csv"
+    path.write_bytes("\ufeffPerformance,Video URL\n1,vidéo.mp4\n".encode() +
+                     "Performance,Video URL\n2,Clip – café.mp4\n".encode("cp1252"))
+    assert [(r.url, r.performance) for r in read_manifest(path)] == [("vidéo.mp4", 1.0), ("Clip – café.mp4", 2.0)]
+
+
 def test_a_file_with_a_byte_windows_1252_leaves_undefined_is_still_read_as_latin1(tmp_path):
     path = tmp_path / "m.csv"
     path.write_bytes(b"Performance,Video URL\n1,vid\xe9o\x81.mp4\n")
