@@ -65,8 +65,9 @@ _THOUSANDS = re.compile(r"[+-]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?", re.ASCII)
 _DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+", re.ASCII)
 _DOT_THOUSANDS = re.compile(r"[+-]?[1-9]\d{0,2}(?:\.\d{3})+", re.ASCII)  # `1.250`: 1250 in some locales
 _SEPARATED = re.compile(r"[+-]?[\d.,]+", re.ASCII)
-# Thousands grouped by a no-break or thin space or an apostrophe (`1 250`, `1 250,5`, `1'250.5`), as French and Swiss
-# Excel write a formatted number in a CSV: never a decimal separator, one kind in a number. A plain blank stays none.
+# Thousands grouped by a no-break, narrow no-break or thin space (U+00A0, U+202F, U+2009) or an apostrophe
+# (`1'250.5`), as French and Swiss Excel write a formatted number in a CSV: never a decimal separator, one kind in
+# a number. A plain blank stays none (`1 250` is not a number).
 _BLANK_THOUSANDS = re.compile(r"[+-]?[1-9]\d{0,2}([\u00a0\u202f\u2009'\u2019])\d{3}(?:\1\d{3})*(?:[.,]\d+)?", re.ASCII)
 # Excel's first line naming the field separator (`sep=;`), written by some exports and read by Excel.
 _SEPARATOR_LINE = re.compile(r"sep=([,;\t])[ ]*(?:\r\n|\r|\n|$)")
