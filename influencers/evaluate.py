@@ -23,6 +23,8 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
+from services.analytics.export import as_written
+
 
 @dataclass
 class Scores:
@@ -158,6 +160,10 @@ def score_dirs(export_dir: Path, truth_dir: Path) -> Scores:
     truth = pd.read_csv(truth_dir / "truth.csv", keep_default_na=False)
     if missing := [c for c in TRUTH_COLUMNS if c not in truth.columns]:
         raise ValueError(f"lacks the column(s) {', '.join(missing)} (a truth.csv has {', '.join(TRUTH_COLUMNS)})")
-    given = {video_key(u) for u in pd.read_csv(export_dir / "videos.csv", keep_default_na=False)["video_url"] if u}
-    return score(truth, pd.read_csv(export_dir / "appearances.csv"), pd.read_csv(export_dir / "influencers.csv"),
-                 given)
+    # URLs as the manifest wrote them: the export guards one starting `@`, `-`, `+` or `=` from spreadsheets with a
+    # `'` (`'@mia.mp4`), whose file name was then matched by no truth row.
+    videos = pd.read_csv(export_dir / "videos.csv", keep_default_na=False)["video_url"].map(as_written)
+    appearances = pd.read_csv(export_dir / "appearances.csv")
+    appearances["video_url"] = appearances["video_url"].map(as_written)
+    given = {video_key(u) for u in videos if u}
+    return score(truth, appearances, pd.read_csv(export_dir / "influencers.csv"), given)

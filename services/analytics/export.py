@@ -128,6 +128,14 @@ def neutralise_cell(value: object) -> object:
     return value
 
 
+def as_written(value: object) -> object:
+    """The cell neutralise_cell made `value` from (`'@mia.mp4` -> `@mia.mp4`): a reader of an export (eval) compares
+    the text as written, not as guarded from spreadsheets. Anything else as is."""
+    if isinstance(value, str) and value.startswith("'") and neutralise_cell(value[1:]) == value:
+        return value[1:]
+    return value
+
+
 def neutralised(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of `frame` with every cell of its non-numeric columns passed through neutralise_cell."""
     out = frame.copy()

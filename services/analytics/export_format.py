@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import posixpath
+import unicodedata
 
 import numpy as np
 import pandas as pd
@@ -115,14 +116,25 @@ def relative_locations(locations: pd.Series, urls: pd.Series, root: str = "") ->
 
 def _under_its_manifests_folder(location: str, url: str) -> str:
     """`location` (absolute) from the name of the folder its relative `url` was read from; else from the name
-    of its own folder."""
-    given = posixpath.normpath(url) if url and not url.startswith("/") and "://" not in url else ""
-    if given and given != "." and not given.startswith("../") and given != ".." and location.endswith("/" + given):
-        folder = location[: -len(given) - 1]
+    of its own folder. `url` is matched as fetch found the file: a Windows path's backslashes as separators too,
+    its names in either Unicode form (the names shown are the file's own)."""
+    parts = location.split("/")
+    for spelling in dict.fromkeys((url, url.replace("\\", "/"))):
+        given = posixpath.normpath(spelling) if spelling and not spelling.startswith("/") and "://" not in spelling \
+            else ""
+        named = given.split("/")
+        if given and given != "." and not given.startswith("../") and given != ".." and len(parts) > len(named) \
+                and [_nfc(p) for p in parts[-len(named):]] == [_nfc(p) for p in named]:
+            folder, shown = "/".join(parts[:-len(named)]), "/".join(parts[-len(named):])
+            break
     else:
-        given, folder = posixpath.basename(location), posixpath.dirname(location)
+        shown, folder = posixpath.basename(location), posixpath.dirname(location)
     name = posixpath.basename(folder)
-    return f"{name}/{given}" if name else given
+    return f"{name}/{shown}" if name else shown
+
+
+def _nfc(name: str) -> str:
+    return unicodedata.normalize("NFC", name)
 
 
 def without_root(text: str, root: str) -> str:

@@ -78,20 +78,43 @@ class TokenInterceptor(grpc.ServerInterceptor):
     is compared in constant time, so the time of a refusal does not tell how much of a guess was right."""
 
     def __init__(self, token: str) -> None:
-        self._expected = f"Bearer {token}".encode()
+        self._expected = token.encode()
 
         def deny(request: object, context: grpc.ServicerContext) -> None:
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong token")
 
-        self._deny = grpc.unary_unary_rpc_method_handler(deny)
+        # One refusal of each kind of method: a unary refusal of a client stream read "exactly one request message"
+        # of it, so a stream of none (an AnalyzeVideo without frames) was answered UNIMPLEMENTED in gRPC's words.
+        self._denials = {
+            (False, False): grpc.unary_unary_rpc_method_handler(deny),
+            (False, True): grpc.unary_stream_rpc_method_handler(deny),
+            (True, False): grpc.stream_unary_rpc_method_handler(deny),
+            (True, True): grpc.stream_stream_rpc_method_handler(deny),
+        }
 
     def intercept_service(self, continuation, handler_call_details):  # type: ignore[no-untyped-def]
         if handler_call_details.method.startswith("/grpc.health.v1.Health/"):
             return continuation(handler_call_details)
         metadata = dict(handler_call_details.invocation_metadata or ())
-        if token_matches(metadata.get(TOKEN_HEADER), self._expected):
-            return continuation(handler_call_details)
-        return self._deny
+        handler = continuation(handler_call_details)
+        if token_matches(bearer_token(metadata.get(TOKEN_HEADER)), self._expected):
+            return handler
+        if handler is None:  # an unknown method: refused for the token all the same, its absence not told
+            return self._denials[(False, False)]
+        return self._denials[(bool(handler.request_streaming), bool(handler.response_streaming))]
+
+
+def bearer_token(authorization: str | bytes | None) -> str | bytes | None:
+    """The token of an `authorization` value of the Bearer scheme, None for another scheme or none. The scheme is
+    a case-insensitive token (RFC 9110 11.1: `bearer x`, as curl and grpcurl users type it, is `Bearer x`), and
+    blanks around the token are no part of it."""
+    if authorization is None:
+        return None
+    if isinstance(authorization, bytes):
+        scheme, _, token_bytes = authorization.partition(b" ")
+        return token_bytes.strip(b" \t") if scheme.lower() == b"bearer" else None
+    scheme, _, token = authorization.partition(" ")
+    return token.strip(" \t") if scheme.lower() == "bearer" else None
 
 
 def token_matches(sent: str | bytes | None, expected: bytes) -> bool:

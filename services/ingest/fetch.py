@@ -13,6 +13,7 @@ import errno
 import functools
 import hashlib
 import os
+import re
 import ssl
 import stat
 import tempfile
@@ -46,6 +47,9 @@ MAX_PARTS = 16  # answers to one download when the server sends the file in part
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 SHOWN_URL_CHARS = 200  # of a URL named in an error message
 CHECK_EVERY_BYTES = 8 << 20  # of a download written before the disk's free space is looked at again
+# `C:\videos\a.mp4`, `C:/...`, `file:///C:/...` (as Windows writes a file URL), `\\server\share\...`
+_WINDOWS_ABSOLUTE = re.compile(r"(?:[Ff][Ii][Ll][Ee]:/*)?[A-Za-z]:[\\/]|\\\\")
+_SCHEMELESS_WEB = re.compile(r"(?://[^/\s]+\.[^/\s]+|www\d*\.[^/\s]+)/", re.IGNORECASE)  # `//cdn.x/a`, `www.x/a`
 
 
 class FetchError(Exception):
@@ -151,7 +155,7 @@ def _local_path(url: str, base_dir: Path) -> Path:
     try:
         resolved = (path if path.is_absolute() else base_dir / path).resolve()
         if not os.path.lexists(resolved):
-            return _other_normal_form(path, base_dir) or resolved
+            return _other_normal_form(path, base_dir) or _windows_separators(raw, base_dir) or resolved
         return resolved
     except (OSError, RuntimeError, ValueError) as exc:  # symlink loop, name too long
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
@@ -174,6 +178,28 @@ def _other_normal_form(path: Path, base_dir: Path) -> Path | None:
         else:
             return None
     return found.resolve() if found != full else None
+
+
+def _windows_separators(raw: str, base_dir: Path) -> Path | None:
+    """The resolved path of the file `raw` names with its backslashes read as separators, when that one exists and
+    the name as given does not: a manifest written on Windows (`videos\\a.mp4`). Linux reads a backslash as a
+    character of a name, so the name as given is looked up first."""
+    if "\\" not in raw:
+        return None
+    path = Path(raw.replace("\\", "/")).expanduser()
+    full = path if path.is_absolute() else base_dir / path
+    return full.resolve() if os.path.lexists(full) else _other_normal_form(path, base_dir)
+
+
+def _not_found(url: str) -> str:
+    """"file not found", with what the location looks like when it is no path of this machine: a Windows drive
+    or network share, or a web address without its `https://`."""
+    if _WINDOWS_ABSOLUTE.match(url):
+        return "file not found (a Windows path: give the file's path on this machine, or one relative to the " \
+               "manifest's folder)"
+    if _SCHEMELESS_WEB.match(url):
+        return "file not found (read as a path: a web address is given whole, with its https://)"
+    return "file not found"
 
 
 def file_url_path(url: str) -> str | None:
@@ -205,7 +231,7 @@ def _local(url: str, base_dir: Path, policy: FetchPolicy) -> Fetched:
         # O_NONBLOCK: opening a FIFO swapped in after any check must not wait for a writer.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except (FileNotFoundError, NotADirectoryError) as exc:
-        raise _Failed("file not found") from exc
+        raise _Failed(_not_found(url)) from exc
     except OSError as exc:
         if exc.errno == errno.ENXIO:  # a socket, or a FIFO without writer
             raise _Failed("not a regular file (socket or FIFO)") from exc

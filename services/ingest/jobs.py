@@ -21,6 +21,7 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Protocol
 
 import grpc
@@ -35,7 +36,7 @@ from services.common.metrics import count_video
 from services.common.protoconv import seconds_by_key, status_word
 from services.common.streak import FailureStreak
 from services.common.url_secrets import secrets_hidden
-from services.ingest.fetch import file_url_path, shown_url
+from services.ingest.fetch import FetchError, file_url_path, local_path, shown_url
 from services.ingest.job_store import (
     CANCELLED,
     ENDED,
@@ -258,7 +259,7 @@ def _row_key(url: str, base_dir: str) -> str:
         return url
     if not path.startswith("/") and base_dir:
         path = f"{base_dir.rstrip('/')}/{path}"
-    if found := _regular_file(path):
+    if found := _regular_file(path) or _found_as_spelled_otherwise(url, base_dir, path):
         return f"file {found.st_dev}:{found.st_ino}"
     segments = [s for s in path.split("/") if s not in ("", ".")]
     return "/" * path.startswith("/") + "/".join(segments) + "/" * path.endswith("/")
@@ -275,6 +276,18 @@ def _regular_file(path: str) -> os.stat_result | None:
         if found is not None and stat.S_ISREG(found.st_mode):
             return found
     return None
+
+
+def _found_as_spelled_otherwise(url: str, base_dir: str, path: str) -> os.stat_result | None:
+    """The file fetch() finds for `url` under another spelling of `path` (its names in the other Unicode form, a
+    Windows path's backslashes as separators: fetch.local_path), or None. Looked for only when `path` has such a
+    spelling, so that a row of a missing ASCII path still costs one stat."""
+    if path.isascii() and "\\" not in path:
+        return None
+    try:
+        return _regular_file(str(local_path(url, Path(base_dir or "."))))
+    except FetchError:
+        return None
 
 
 class JobQueue:

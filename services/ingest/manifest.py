@@ -1,9 +1,9 @@
 """Reading a marketing export: a CSV with `Performance` and `Video URL` columns (any order, any case and
 spacing, extra columns ignored, blank lines before the header skipped; a column named twice is refused; a
 header repeated further down, as in exports joined end to end, is no row, and the rows after it are read by it),
-UTF-8 with or without BOM, UTF-16 with BOM, or Latin-1; fields separated by `,`, `;` or tab (sniffed, or
-named by Excel's `sep=;` first line). Bad rows become rows with an error; a row with more cells than the
-header is refused (an unquoted `1,250` would otherwise shift its cells).
+UTF-8 with or without BOM, UTF-16 (BOM optional), or Windows-1252 (else Latin-1); fields separated by `,`, `;` or
+tab (sniffed, or named by Excel's `sep=;` first line). Bad rows become rows with an error; a row with more
+cells than the header is refused (an unquoted `1,250` would otherwise shift its cells).
 
 How a performance cell is read (a cell is read only when it has exactly one reading):
 
@@ -14,6 +14,7 @@ How a performance cell is read (a cell is read only when it has exactly one read
 | one comma and three digits, no dot: `1,250` | 1250 | ambiguous (1250 or 1.25) |
 | decimal comma, no dot: `1,5`, `0,125`, `12,50` | ambiguous | 1.5, 0.125, 12.5 |
 | anything else with a comma or a second dot: `1,25,0`, `1.250,5`, `1.250.000` | ambiguous | ambiguous |
+| grouped by U+00A0, U+202F, U+2009 or an apostrophe: `1'250.5` | 1250.5 | also `1'250,5`: 1250.5 |
 
 Refused with a message on the row: `performance '...' is ambiguous: ...`, `... is not a number` (empty
 after the sign, letters, spaces, `_`, `%`, currency signs), `... is not a finite number` (NaN, inf, or
@@ -36,6 +37,7 @@ import io
 import os
 import re
 import stat
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +65,10 @@ _THOUSANDS = re.compile(r"[+-]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?", re.ASCII)
 _DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+", re.ASCII)
 _DOT_THOUSANDS = re.compile(r"[+-]?[1-9]\d{0,2}(?:\.\d{3})+", re.ASCII)  # `1.250`: 1250 in some locales
 _SEPARATED = re.compile(r"[+-]?[\d.,]+", re.ASCII)
+# Thousands grouped by a no-break, narrow no-break or thin space (U+00A0, U+202F, U+2009) or an apostrophe
+# (`1'250.5`), as French and Swiss Excel write a formatted number in a CSV: never a decimal separator, one kind in
+# a number. A plain blank stays none (`1 250` is not a number).
+_BLANK_THOUSANDS = re.compile(r"[+-]?[1-9]\d{0,2}([\u00a0\u202f\u2009'\u2019])\d{3}(?:\1\d{3})*(?:[.,]\d+)?", re.ASCII)
 # Excel's first line naming the field separator (`sep=;`), written by some exports and read by Excel.
 _SEPARATOR_LINE = re.compile(r"sep=([,;\t])[ ]*(?:\r\n|\r|\n|$)")
 
@@ -125,24 +131,58 @@ def _not_csv(raw: bytes, path: Path) -> None:
     shown as text would fill the terminal with control bytes and say only that a column is missing."""
     kind, advice = next(((name, advice) for magic, name, advice in _NOT_CSV if raw.startswith(magic)),
                         (None, _EXPORT))
-    if kind is None and raw[:2] not in (b"\xff\xfe", b"\xfe\xff") and b"\x00" in raw[:4096]:
+    if kind is None and raw[:2] not in (b"\xff\xfe", b"\xfe\xff") and _utf16_without_bom(raw) is None and \
+            b"\x00" in raw[:4096]:
         kind = "a binary file"
     if kind is not None:
         raise ManifestError(f"manifest {path} is {kind}, not a CSV file: {advice}")
 
 
+def _utf16_without_bom(raw: bytes) -> str | None:
+    """"utf-16-le" or "utf-16-be" when `raw` reads as UTF-16 text written without a byte order mark (.NET's and
+    some exporters' default), else None: its header, in ASCII, has a zero byte in every pair, on one side."""
+    head = raw[:4096 - 4096 % 2] if len(raw) >= 4096 else raw[:len(raw) - len(raw) % 2]
+    if len(head) < 8:
+        return None
+    even, odd = head[0::2], head[1::2]
+    if b"\x00" not in even and odd.count(0) >= 0.9 * len(odd):
+        return "utf-16-le"
+    if b"\x00" not in odd and even.count(0) >= 0.9 * len(even):
+        return "utf-16-be"
+    return None
+
+
 def _decode(raw: bytes, path: Path) -> str:
-    """UTF-16 when it has a BOM, else UTF-8 (BOM optional), else Latin-1 (older Excel exports)."""
+    """UTF-16 when it has a BOM or reads as UTF-16 without one, else UTF-8 (BOM optional), else each line as UTF-8
+    or Windows-1252 (Excel's "CSV (Comma delimited)" on Windows: its dashes, curly quotes and euro sign are bytes
+    0x80-0x9F, which Latin-1 reads as control characters), else Latin-1 (a byte Windows-1252 leaves undefined)."""
     if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
         try:
             return raw.decode("utf-16")
         except UnicodeDecodeError as exc:
             raise ManifestError(f"manifest {path} starts as UTF-16 but is not: {exc.reason} at byte "
                                 f"{exc.start}") from exc
+    if encoding := _utf16_without_bom(raw):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError as exc:
+            raise ManifestError(f"manifest {path} reads as UTF-16 without a byte order mark but is not: "
+                                f"{exc.reason} at byte {exc.start}") from exc
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return raw.decode("latin-1")
+        # Line by line: exports joined end to end (`cat week1.csv week2.csv`) may be one in UTF-8, the other not.
+        return "".join(map(_line_text, raw.removeprefix(b"\xef\xbb\xbf").splitlines(keepends=True)))
+
+
+def _line_text(line: bytes) -> str:
+    """One line of a file that is not UTF-8 as a whole: UTF-8 when it is, else Windows-1252, else Latin-1."""
+    for encoding in ("utf-8", "cp1252"):
+        try:
+            return line.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return line.decode("latin-1")
 
 
 def _folded(cell: str) -> str:
@@ -188,7 +228,7 @@ def _is_header(row: list[str]) -> bool:
 def parse_performance(cell: str, delimiter: str = ",") -> tuple[float | None, str]:
     """The score in `cell` and "" , or None and why not (see the module docstring for the rule).
     `delimiter` is the file's field separator: `;` and tab files may use decimal commas."""
-    text = cell.strip()
+    text = _unpadded(cell)
     shown = text if len(text) <= 40 else text[:37] + "..."
     if not text:
         return None, "performance is missing"
@@ -207,6 +247,8 @@ def _read_number(text: str, decimal_comma: bool) -> tuple[str | None, str]:
     """`text` as a plain decimal for float(), or None and the reason ("is ambiguous: ...")."""
     if text.lower().lstrip("+-") in ("nan", "inf", "infinity"):
         return text, ""
+    if grouped := _BLANK_THOUSANDS.fullmatch(text):
+        return _read_number(text.replace(grouped.group(1), ""), decimal_comma)
     if _PLAIN.fullmatch(text):
         if decimal_comma and _DOT_THOUSANDS.fullmatch(text):
             return None, "is ambiguous: a dot before three digits may be a thousands separator in a file " \
@@ -284,19 +326,32 @@ def read_manifest(path: Path, max_bytes: int = MAX_MANIFEST_BYTES, max_rows: int
                 f"{len(row)} cells but the header has {len(header)} (an unquoted comma, as in 1,5 or 1,250?); "
                 f"quote the cell or drop the separator")))
             continue
-        url = row[url_col].strip() if url_col < len(row) else ""
+        url = _unpadded(row[url_col]) if url_col < len(row) else ""
         short = "" if url_col < len(row) else (
             f" (the row has {len(row)} cell{'' if len(row) == 1 else 's'}, the header {len(header)}: another "
             f"separator than {delimiter!r}?)")
         perf, error = (parse_performance(row[perf_col], delimiter) if perf_col < len(row)
                        else (None, "performance is missing"))
-        ext = row[id_col].strip() if id_col is not None and id_col < len(row) else ""
+        ext = _unpadded(row[id_col]) if id_col is not None and id_col < len(row) else ""
         if not url:
             error = "video URL is missing" + short
         out.append(ManifestRow(first, url, perf, ext, error))
     if not out:
         raise ManifestError(f"no videos in manifest {path}: it has a header and no rows")
     return out
+
+
+def _unpadded(cell: str) -> str:
+    """`cell` without the blanks and the invisible format characters around it: a link or a number copied from a
+    web page, a chat or a document often brings a zero-width space, a byte order mark or a direction mark along,
+    which no one sees in the sheet and which made a link a local path (`file not found`) or a request for another
+    one, and a score `not a number`."""
+    start, end = 0, len(cell)
+    while start < end and (cell[start].isspace() or unicodedata.category(cell[start]) == "Cf"):
+        start += 1
+    while end > start and (cell[end - 1].isspace() or unicodedata.category(cell[end - 1]) == "Cf"):
+        end -= 1
+    return cell[start:end]
 
 
 def _dialect(text: str, separator: str | None) -> type[csv.Dialect] | csv.Dialect:

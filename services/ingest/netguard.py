@@ -115,6 +115,8 @@ def parse_url(url: str) -> Target:
     tail = tail.split("#", 1)[0]
     if not tail.startswith("/"):
         tail = "/" + tail
+    path, question, query = tail.partition("?")
+    tail = _without_dot_segments(path) + question + query
     # A blank in the path or query, and characters outside ASCII, are sent percent-encoded (UTF-8) as a browser
     # sends them ("my clip.mp4" is "my%20clip.mp4"); existing escapes and reserved characters stay.
     request_target = quote(tail, safe="/?#[]@!$&'()*+,;=:%~-._")
@@ -122,6 +124,24 @@ def parse_url(url: str) -> Target:
     if ip is not None:
         return Target(scheme, str(ip), port, request_target, ip)
     return Target(scheme, _check_name(host), port, request_target)
+
+
+def _without_dot_segments(path: str) -> str:
+    """`path` (starting with "/") with its `.` and `..` segments resolved, as RFC 3986 5.2.4 has it and as browsers,
+    curl and urllib3 send it: `/a/b/../c.mp4` is `/a/c.mp4` (a redirect to `../c.mp4` is joined so); a `..` at
+    the root stays at the root. Servers that keep names as keys (object stores) read `..` as a name."""
+    out: list[str] = []
+    segments = path.split("/")[1:]
+    for k, segment in enumerate(segments):
+        last = k == len(segments) - 1
+        if segment in (".", ".."):
+            if segment == ".." and out:
+                out.pop()
+            if last:
+                out.append("")  # `/a/b/..` is the folder `/a/`
+            continue
+        out.append(segment)
+    return "/" + "/".join(out)
 
 
 def _split_host_port(authority: str, default_port: int) -> tuple[str, int]:

@@ -27,7 +27,13 @@ from services.ingest.pipeline import VideoPipeline
 from services.ingest.queue_holders import QueueHolders, sqlite_file
 from services.ingest.repost_store import RepostStore
 from services.ingest.stale_rows import forget_stale_rows
-from services.ingest.submission import SubmissionRunner, text_problem, with_scores_checked, with_userinfo_hidden
+from services.ingest.submission import (
+    SubmissionRunner,
+    line_problem,
+    text_problem,
+    with_scores_checked,
+    with_userinfo_hidden,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +63,9 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                           f"{len(request.videos)} videos in one job; the limit is {self.max_job_rows} "
                           "(INFLUENCERS_MAX_JOB_ROWS): split the manifest")
-        if problem := text_problem(request):  # before any row is stored (a NUL: no PostgreSQL text keeps one)
+        # Before any row is stored (a NUL: no PostgreSQL text keeps one; a line given twice: one record replaces
+        # the other's).
+        if problem := text_problem(request) or line_problem(request):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
         try:
             checked = with_scores_checked(with_userinfo_hidden(request))

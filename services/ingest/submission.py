@@ -72,6 +72,21 @@ def text_problem(request: ingest_pb2.StartIngestRequest) -> str | None:
     return None
 
 
+def line_problem(request: ingest_pb2.StartIngestRequest) -> str | None:
+    """Where two rows of `request` give one line of one manifest, None when none do. A row that fails before it
+    names a file is recorded under its manifest's line (row_keys.manifest_row_key), so the second row's record
+    replaced the first's: a row lost from videos.csv and the page. A manifest's reader gives each row its own."""
+    first: dict[tuple[str, int], int] = {}
+    for k, sub in enumerate(request.videos):
+        if sub.line <= 0:  # 0: named by its place in the submission, which is its own
+            continue
+        if (seen := first.setdefault((sub.manifest, sub.line), k)) != k:
+            of = f" of {shown(sub.manifest)}" if sub.manifest else ""
+            return (f"rows {seen + 1} and {k + 1} of this submission both give line {sub.line}{of}: each row has a "
+                    "line of its own in its file (or 0)")
+    return None
+
+
 class SubmissionRunner:
     """Runs rows with `pipeline`; `identity` and `analytics` are the batch protocol's ports, `records` the
     analytics stub (is a video recorded as done?), `worker` the name this replica's batches go under."""

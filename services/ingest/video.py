@@ -35,6 +35,7 @@ THUMB_CELLS = 48  # the luma thumbnail is about this many cells along the long s
 MIN_SIDE = 32  # px: smaller frames hold no recognisable face
 DEFAULT_FPS = 25.0  # frames a second assumed when the stream states no usable rate
 MAX_FPS = 240.0  # a stated rate above this is damage; also bounds frames per second of the duration cap
+SKIP_MIN_FPS = 10.0  # frames a second from which the decoder skips frames no other refers to (_decoded)
 MAX_GAP_S = 10.0  # timestamps jumping further ahead than this, or going back, are a discontinuity
 MIN_STEP_S = 1e-4  # s: frames closer than this share a time (no camera's are: a muxer's forced one-tick steps)
 MAX_PIXEL_ASPECT = 4  # a pixel aspect ratio (SAR) beyond 1:4..4:1 is damage, not a camera's
@@ -521,8 +522,11 @@ def _decoded(container: av.container.InputContainer, stream: av.video.stream.Vid
     # more CPU for the same frames (20 dev videos: 5.0 against 4.3 CPU s).
     stream.thread_type = "SLICE"
     # Frames no other frame refers to (most B-frames) are skipped by the decoder: a third less work,
-    # and cuts are still seen to within two frames.
-    stream.codec_context.skip_frame = "NONREF"
+    # and cuts are still seen to within two frames. Not below SKIP_MIN_FPS: there a frame stands for a tenth
+    # of a second or more (a slideshow, a time-lapse), and skipping one skipped that time: a video of one
+    # frame a second lost 3 of its 10 seconds, sampled "once a second".
+    if fps >= SKIP_MIN_FPS:
+        stream.codec_context.skip_frame = "NONREF"
     # The decoder refuses absurd frame sizes before allocating them (a mid-stream change included).
     stream.codec_context.options = {"max_pixels": str(max_pixels * DECODER_PIXEL_FACTOR)}
     clock = FrameClock(fps, stream.time_base, stream.start_time, max_gap_s)

@@ -40,6 +40,15 @@ def test_without_an_allowed_root_a_location_is_its_manifests_folder_and_the_path
     assert relative_locations(locations, urls).tolist() == ["dev/videos/a.mp4", "dev/clips/b.mp4", "data/one.mp4"]
 
 
+def test_a_location_the_manifest_gave_with_windows_backslashes_or_in_another_unicode_form_is_from_its_manifests_folder(
+        ) -> None:
+    # Was "videos/b.mp4" beside "dev/videos/a.mp4": the URL did not spell the path found, so its own folder named it.
+    locations = pd.Series(["/data/dev/videos/b.mp4", "/data/dev/Vide\u0301os/cafe\u0301.mp4", "/data/dev/a\\b.mp4"])
+    urls = pd.Series(["videos\\b.mp4", "Vid\u00e9os/caf\u00e9.mp4", "a\\b.mp4"])
+    assert relative_locations(locations, urls).tolist() == [
+        "dev/videos/b.mp4", "dev/Vide\u0301os/cafe\u0301.mp4", "dev/a\\b.mp4"]
+
+
 def test_a_location_given_by_an_absolute_path_or_through_dot_dot_is_its_folders_name_and_its_file_name() -> None:
     locations = pd.Series(["/srv/x/clips/b.mp4", "/srv/x/clips/c.mp4", "/d.mp4"])
     urls = pd.Series(["/srv/x/clips/b.mp4", "../clips/c.mp4", "file:///d.mp4"])

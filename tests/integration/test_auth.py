@@ -50,6 +50,65 @@ def test_calls_with_the_token_pass_and_health_needs_none(guarded):
     assert health.Check(health_pb2.HealthCheckRequest(), timeout=5).status == health_pb2.HealthCheckResponse.SERVING
 
 
+def test_a_stream_of_no_messages_without_the_token_is_refused_for_its_token_like_any_call(tmp_path):
+    """An AnalyzeVideo (a stream of frames) of no frame and no token: the refusal was a unary handler, which gRPC
+    answered UNIMPLEMENTED "requires exactly one request message"; every shape of call now gets UNAUTHENTICATED."""
+    def register(server):
+        def count(requests, context):
+            return b"%d" % sum(1 for _ in requests)
+
+        def echo(requests, context):
+            yield from requests
+
+        def repeat(request, context):
+            yield from (request, request)
+
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("t.Shapes", {
+            "Count": grpc.stream_unary_rpc_method_handler(count),
+            "Echo": grpc.stream_stream_rpc_method_handler(echo),
+            "Repeat": grpc.unary_stream_rpc_method_handler(repeat)}),))
+        return "t.Shapes"
+
+    server = build_server("shapes", "127.0.0.1", 0, [register], token="s3cret")
+    try:
+        bare, holder = (open_channel(f"127.0.0.1:{server.port}", token=t) for t in ("", "s3cret"))
+        calls = [lambda ch: ch.stream_unary("/t.Shapes/Count")(iter([]), timeout=5),
+                 lambda ch: ch.stream_unary("/t.Shapes/Count")(iter([b"a", b"b"]), timeout=5),
+                 lambda ch: list(ch.stream_stream("/t.Shapes/Echo")(iter([]), timeout=5)),
+                 lambda ch: list(ch.unary_stream("/t.Shapes/Repeat")(b"a", timeout=5)),
+                 lambda ch: ch.unary_unary("/t.Shapes/Missing")(b"a", timeout=5)]
+        for call in calls:
+            with pytest.raises(grpc.RpcError) as err:
+                call(bare)
+            assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+            assert err.value.details() == "missing or wrong token"
+        assert [call(holder) for call in calls[:4]] == [b"0", b"2", [], [b"a", b"a"]]
+    finally:
+        server.stop(0)
+
+
+@pytest.mark.parametrize("sent", ["bearer s3cret", "BEARER s3cret", "Bearer  s3cret"])
+def test_a_token_sent_with_its_scheme_in_another_case_or_a_blank_more_passes_on_grpc_and_the_page(
+        guarded, tmp_path, sent):
+    """The scheme of an Authorization value is case-insensitive (RFC 9110 11.1): `bearer TOKEN`, as curl and grpcurl
+    users type it, was UNAUTHENTICATED on gRPC and 401 on the page, and counted as a wrong token there."""
+    stub = analytics_pb2_grpc.AnalyticsServiceStub(open_channel(f"127.0.0.1:{guarded}"))
+    assert stub.GetReport(analytics_pb2.GetReportRequest(), metadata=(("authorization", sent),), timeout=5).videos == 0
+    for refused in ("Basic s3cret", "Bearers3cret", "s3cret", "Bearer s3cret2"):
+        with pytest.raises(grpc.RpcError) as err:
+            stub.GetReport(analytics_pb2.GetReportRequest(), metadata=(("authorization", refused),), timeout=5)
+        assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED, refused
+    from services.analytics.web import create_app
+
+    store = AnalyticsStore(tmp_path / "page.sqlite3")
+    try:
+        client = create_app(store, {"TOKEN": "s3cret"}).test_client()
+        assert client.get("/api/influencers.json", headers={"Authorization": sent}).status_code == 200
+        assert client.get("/api/influencers.json", headers={"Authorization": "Basic s3cret"}).status_code == 401
+    finally:
+        store.close()
+
+
 def test_binding_beyond_loopback_without_a_token_is_refused():
     with pytest.raises(ValueError, match="needs a token"):
         build_server("x", "0.0.0.0", 0, [])

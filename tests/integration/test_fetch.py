@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import pytest
 
-from services.ingest.fetch import FetchError, FetchPolicy, fetch
+from services.ingest.fetch import FetchError, FetchPolicy, fetch, local_path
 from services.ingest.http_wire import BadResponse
 from services.ingest.netguard import parse_url
 from services.ingest.pinned_http import CannotConnect, Deadline, open_connection
@@ -45,6 +45,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._redirect("/loop")
         elif self.path == "/to-accented":  # the Location's bytes in UTF-8, as most servers send them
             self._redirect("/my clipé.mp4".encode().decode("latin-1"))
+        elif self.path == "/clips/today/latest":  # as object stores serve them: `..` would be a name of a key
+            self._redirect("../../ok.mp4")
         elif self.path == "/to-file":
             self._redirect("file:///etc/passwd")
         elif self.path == "/to-other-name":
@@ -116,6 +118,14 @@ def test_redirects_are_followed(base_url, tmp_path):
 
 def test_a_redirect_to_an_accented_path_in_utf8_bytes_is_followed_as_a_browser_does(base_url, tmp_path):
     assert fetch(f"{base_url}/to-accented", tmp_path, POLICY).size == len(PAYLOAD)
+
+
+def test_a_redirect_to_a_path_of_dot_segments_is_followed_to_the_path_they_lead_to_as_a_browser_does(
+        base_url, tmp_path):
+    """`Location: ../../ok.mp4` from /clips/today/latest is /ok.mp4; before, /clips/today/../../ok.mp4 was
+    requested as written, which a server keeping names as keys (an object store) answers 404."""
+    assert fetch(f"{base_url}/clips/today/latest", tmp_path, POLICY).size == len(PAYLOAD)
+    assert fetch(f"{base_url}/clips/./today/../../ok.mp4", tmp_path, POLICY).size == len(PAYLOAD)
 
 
 @pytest.mark.parametrize("path,message", [
@@ -651,6 +661,36 @@ def test_a_path_that_is_not_a_regular_file_is_refused(specials, name, kind):
     with pytest.raises(FetchError, match=f"{name}: not a regular file .*{kind}"):
         fetch(name, specials, policy)
     assert time.monotonic() - t0 < 1
+
+
+@pytest.mark.parametrize("spelling", ["videos\\a.mp4", ".\\videos\\a.mp4", "..\\m\\videos\\a.mp4"])
+def test_a_relative_path_written_on_windows_with_backslashes_finds_the_file(tmp_path, spelling):
+    """`videos\\a.mp4` in a manifest made on Windows: Linux reads a backslash as a character of a name, and the
+    row failed as `file not found` beside the file. A name that holds a backslash is still found first."""
+    (tmp_path / "m" / "videos").mkdir(parents=True)
+    (tmp_path / "m" / "videos" / "a.mp4").write_bytes(BODY)
+    base = tmp_path / "m"
+    fetched = fetch(spelling, base, POLICY)
+    assert fetched.path == local_path(spelling, base) == base / "videos" / "a.mp4"
+    (base / "videos\\a.mp4").write_bytes(BODY + b"!")
+    assert fetch("videos\\a.mp4", base, POLICY).path == base / "videos\\a.mp4"
+
+
+@pytest.mark.parametrize("location, hint", [
+    ("C:\\Users\\ann\\a.mp4", "(a Windows path: give the file's path on this machine, or one relative to the "
+                                "manifest's folder)"),
+    ("\\\\server\\share\\a.mp4", "(a Windows path"),
+    ("file:///C:/Users/ann/a.mp4", "(a Windows path"),
+    ("www.example.com/a.mp4", "(read as a path: a web address is given whole, with its https://)"),
+    ("//cdn.example.com/a.mp4", "(read as a path: a web address is given whole"),
+])
+def test_a_missing_file_given_as_a_windows_path_or_a_web_address_without_https_says_what_it_looks_like(
+        tmp_path, location, hint):
+    with pytest.raises(FetchError) as caught:
+        fetch(location, tmp_path, POLICY)
+    assert str(caught.value).startswith(f"{location}: file not found {hint}")
+    with pytest.raises(FetchError, match=r"^videos/gone\.mp4: file not found$"):
+        fetch("videos/gone.mp4", tmp_path, POLICY)
 
 
 def test_a_path_with_a_nul_byte_fails_cleanly(tmp_path):

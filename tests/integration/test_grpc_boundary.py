@@ -528,6 +528,21 @@ def test_start_ingest_refuses_a_text_longer_than_a_manifest_cell_may_be_and_star
     assert len(ingest.ListJobs(ingest_pb2.ListJobsRequest(), timeout=30).jobs) == before
 
 
+def test_start_ingest_refuses_two_rows_giving_one_line_of_one_manifest_and_starts_no_job(ingest) -> None:
+    # Rows failing before they name a file are recorded under their manifest's line: the second replaced the
+    # first's record, and a row went missing from videos.csv and the page. Lines of two manifests, and 0s, are apart.
+    before = len(ingest.ListJobs(ingest_pb2.ListJobsRequest(), timeout=30).jobs)
+    error = refusal(ingest.StartIngest, ingest_pb2.StartIngestRequest(base_dir="/videos", videos=[
+        ingest_pb2.VideoSubmission(url="", row_error="line 3: video URL is missing", line=3, manifest="m.csv"),
+        ingest_pb2.VideoSubmission(url="a.mp4", line=3, manifest="n.csv"),
+        ingest_pb2.VideoSubmission(url="b.mp4"), ingest_pb2.VideoSubmission(url="c.mp4"),
+        ingest_pb2.VideoSubmission(url="", row_error="line 3: video URL is missing", line=3, manifest="m.csv")]))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.details() == ("rows 1 and 5 of this submission both give line 3 of 'm.csv': each row has a line of "
+                               "its own in its file (or 0)")
+    assert len(ingest.ListJobs(ingest_pb2.ListJobsRequest(), timeout=30).jobs) == before
+
+
 @pytest.mark.parametrize("request_", [ingest_pb2.StartIngestRequest(),
                                       ingest_pb2.StartIngestRequest(base_dir="/videos")])
 def test_start_ingest_with_no_videos_is_refused_saying_so_and_starts_no_job(ingest, request_) -> None:

@@ -109,6 +109,26 @@ def test_a_strobing_video_is_sampled_about_once_a_second_not_once_a_frame(tmp_pa
     assert info.duration_s == pytest.approx(10.0, abs=0.1)
 
 
+@pytest.mark.parametrize("fps", [1, Fraction(1, 2)])
+def test_a_slideshow_of_one_frame_a_second_or_fewer_is_sampled_at_every_frame_b_frames_too(tmp_path, fps):
+    """A slideshow or time-lapse encoded at its own low rate, with B-frames (x264's default): the decoder skipped
+    the frames no other refers to, each a second or more of the video, so that a 1 fps video of 10 pictures gave 7
+    samples (at 0, 1, 3, 4, 6, 7 and 9 s), whatever was on screen at 2, 5 and 8 s never seen."""
+    path = tmp_path / "slides.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 128, 96, "yuv420p"
+        stream.options = {"x264-params": "bframes=2:b-adapt=0:scenecut=0"}
+        for k in range(10):
+            image = np.full((96, 128, 3), 60, np.uint8)
+            image[10:40, 5 + k * 10: 25 + k * 10] = 255
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
+        out.mux(stream.encode())
+    info, frames = decode(path)
+    assert [f.timestamp_s for f in frames] == pytest.approx([k / float(fps) for k in range(10)])
+    assert [f.index for f in frames] == list(range(10))
+
+
 def moving(height, width, count, shift=0):
     """`count` frames of a block sliding right: content that changes but has no cut."""
     frames = []

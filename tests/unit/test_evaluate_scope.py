@@ -6,7 +6,8 @@ import json
 
 import pandas as pd
 
-from influencers.evaluate import score
+from influencers.evaluate import score, score_dirs
+from services.analytics.export import to_safe_csv
 
 TRUTH = pd.DataFrame({"file": ["videos/v1.mp4", "videos/v2.mp4"], "people": ["ann", "bob"],
                       "performance": [1.0, 2.0]})
@@ -47,3 +48,19 @@ def test_videos_the_truth_labels_that_the_data_was_never_given_are_left_out_and_
     assert given.unsubmitted_videos == 1 and json.loads(given.summary())["unsubmitted_videos"] == 1
     missed = score(TRUTH, frame, influencers, given={"v1.mp4", "v2.mp4"})  # given, and nobody found in it
     assert missed.incidence_recall == 0.5 and missed.unsubmitted_videos == 0
+
+
+def test_a_video_whose_name_the_export_guarded_from_spreadsheets_is_matched_to_its_truth_row(tmp_path):
+    # `@mia.mp4` is exported `'@mia.mp4` (a cell starting with @ is a formula to a spreadsheet): eval read the
+    # guarded name, matched no truth row, and counted the video as never given and its people as missed.
+    truth = pd.DataFrame({"file": ["@mia.mp4", "-b.mp4"], "people": ["ann", "bob"], "performance": [1.0, 2.0]})
+    truth.to_csv(tmp_path / "truth.csv", index=False)
+    exported = {
+        "videos.csv": pd.DataFrame({"video_url": ["@mia.mp4", "-b.mp4"], "status": ["done", "done"]}),
+        "appearances.csv": pd.DataFrame({"video_url": ["@mia.mp4", "-b.mp4"], "influencer_id": ["inf_a", "inf_b"]}),
+        "influencers.csv": pd.DataFrame({"influencer_id": ["inf_a", "inf_b"], "avg_performance": [1.0, 2.0]})}
+    for name, frame in exported.items():
+        (tmp_path / name).write_text(to_safe_csv(frame), newline="")
+    assert "'@mia.mp4" in (tmp_path / "videos.csv").read_text()
+    scores = score_dirs(tmp_path, tmp_path)
+    assert scores.unsubmitted_videos == 0 and scores.incidence_recall == 1.0 and scores.true_people == 2

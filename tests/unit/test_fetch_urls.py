@@ -85,6 +85,20 @@ def test_the_host_header_omits_a_default_port_and_brackets_ipv6():
     assert parse_url("http://[2001:db8::1]:81/").host_header == "[2001:db8::1]:81"
 
 
+@pytest.mark.parametrize("url,request_target", [
+    ("https://cdn.example/a/b/../c.mp4", "/a/c.mp4"),
+    ("https://cdn.example/a/./b/c.mp4?next=../x", "/a/b/c.mp4?next=../x"),  # the query is no path
+    ("https://cdn.example/../../c.mp4", "/c.mp4"),  # no folder above the root
+    ("https://cdn.example/a/b/..", "/a/"),
+    ("https://cdn.example/a//b/../c.mp4", "/a//c.mp4"),  # an empty segment is a segment
+    ("https://cdn.example/a/%2e%2e/c.mp4", "/a/%2e%2e/c.mp4"),  # an escaped dot is a name's
+])
+def test_dot_segments_of_a_path_are_resolved_as_browsers_and_curl_send_them(url, request_target):
+    assert parse_url(url).request_target == request_target
+    assert parse_url(join_url(parse_url("https://cdn.example/v/day/clip"), "../../w/a.mp4")).request_target == \
+        "/w/a.mp4"
+
+
 def test_a_url_without_path_requests_the_root():
     assert parse_url("http://example.com?q=1").request_target == "/?q=1"
 

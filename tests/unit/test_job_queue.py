@@ -450,6 +450,24 @@ def test_other_spellings_of_the_same_local_file_are_repeats_of_its_first_row() -
     assert 6 not in settled
 
 
+def test_a_local_file_named_in_another_unicode_form_or_with_windows_backslashes_is_a_repeat_or_a_conflict(
+        tmp_path) -> None:
+    # fetch finds `café.mp4` (NFC) as the file a Mac named `cafe` + U+0301 (NFD), and `videos\\b.mp4` as
+    # videos/b.mp4; the rows' keys did not, so each ran, and the last one's score replaced the first's in silence.
+    (tmp_path / "videos").mkdir()
+    (tmp_path / "videos" / "cafe\u0301.mp4").write_bytes(b"video")
+    spellings = ["videos/cafe\u0301.mp4", "videos/caf\u00e9.mp4", "videos\\cafe\u0301.mp4", "videos\\caf\u00e9.mp4"]
+    req = ingest_pb2.StartIngestRequest(base_dir=str(tmp_path), videos=[
+        ingest_pb2.VideoSubmission(url=url, performance=1.0, line=k + 2) for k, url in enumerate(spellings)])
+    req.videos[2].performance = 7.0
+    counted = prepared(req)
+    assert [v.repeats for v in counted.videos] == [2, 0, 0, 0]
+    settled = settled_rows(counted)
+    assert {k: settled[k].video.error for k in (1, 3)} == {k: "same file as line 2" for k in (1, 3)}
+    assert counted.videos[2].kept_apart and counted.videos[2].row_error.startswith(
+        "line 4: performance 7 differs from the 1 of line 2, which gives the same file:")
+
+
 def test_a_local_file_named_through_a_symlink_or_dot_dot_is_a_repeat_or_a_conflict_of_its_first_row(tmp_path) -> None:
     # Before, the key was lexical: `clips/b.mp4` (a link to videos/b.mp4) and `videos/x/../b.mp4` ran as rows
     # of their own, and the last one's score replaced the first's in silence.

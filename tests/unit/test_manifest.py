@@ -33,6 +33,45 @@ def test_latin1_files_are_read(tmp_path):
     assert rows[0].url == "vidéo.mp4"
 
 
+def test_a_windows_excel_export_has_its_dashes_curly_quotes_and_euro_sign_read_as_written(tmp_path):
+    rows = read_manifest(write(tmp_path, "Performance,Video URL\n1,Clip – “final” 50€.mp4\n", encoding="cp1252"))
+    assert rows[0].url == "Clip – “final” 50€.mp4"
+
+
+def test_a_url_pasted_with_a_zero_width_space_byte_order_mark_or_direction_mark_around_it_is_read_without_them(
+        tmp_path):
+    rows = read_manifest(write(tmp_path, "Performance,Video URL\n1,\u200bhttps://cdn.example/a.mp4\u200b\n"
+                                         "2, \ufeff\u200evideos/b.mp4\u2060 \n"))
+    assert [r.url for r in rows] == ["https://cdn.example/a.mp4", "videos/b.mp4"]
+
+
+@pytest.mark.parametrize("cell", ["\u200b1.5", "1.5\ufeff", "\u200e1.5\u200f", " \u20601.5 "])
+def test_a_score_pasted_with_an_invisible_character_around_it_is_read(cell):
+    assert parse_performance(cell) == (1.5, "")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_a_utf16_file_without_a_byte_order_mark_is_read_as_utf16_not_refused_as_binary(tmp_path, encoding):
+    # Was: "manifest P is a binary file, not a CSV file", for text .NET and some exporters write so.
+    rows = read_manifest(write(tmp_path, "Performance\tVideo URL\r\n1,5\tvidéo – a.mp4\r\n2\tb.mp4\r\n", encoding))
+    assert [(r.url, r.performance) for r in rows] == [("vidéo – a.mp4", 1.5), ("b.mp4", 2.0)]
+
+
+def test_a_utf8_export_joined_with_a_windows_1252_one_has_each_line_read_in_its_own_encoding(tmp_path):
+    # Was: the whole file read as Windows-1252, the first export's BOM a part of its first column's name
+    # ("no 'Performance' column (columns: ï»¿Performance, ...)") and its accents garbled.
+    path = tmp_path / "m.csv"
+    path.write_bytes("\ufeffPerformance,Video URL\n1,vidéo.mp4\n".encode() +
+                     "Performance,Video URL\n2,Clip – café.mp4\n".encode("cp1252"))
+    assert [(r.url, r.performance) for r in read_manifest(path)] == [("vidéo.mp4", 1.0), ("Clip – café.mp4", 2.0)]
+
+
+def test_a_file_with_a_byte_windows_1252_leaves_undefined_is_still_read_as_latin1(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_bytes(b"Performance,Video URL\n1,vid\xe9o\x81.mp4\n")
+    assert read_manifest(path)[0].url == "vid\xe9o\x81.mp4"
+
+
 @pytest.mark.parametrize("cell,message", [("", "missing"), ("abc", "not a number"), ("nan", "not a finite"),
                                           ("-1", "negative")])
 def test_bad_performance_is_an_error_on_its_row(tmp_path, cell, message):
@@ -61,6 +100,21 @@ def test_plain_decimals_and_commas_grouping_thousands_are_read_in_a_comma_file(c
                                         ("1,250.5", 1250.5), ("12,345,678", 12345678.0), ("0.250", 0.25)])
 def test_a_decimal_comma_is_read_in_a_semicolon_file(cell, value):
     assert parse_performance(cell, ";") == (value, "")
+
+
+@pytest.mark.parametrize("cell,delimiter,value", [
+    ("1\u00a0250", ",", 1250.0), ("12\u202f345\u202f678", ",", 12345678.0), ("1\u2009250.5", ",", 1250.5),
+    ("1'250", ",", 1250.0), ("1\u2019250.75", ",", 1250.75), ("1\u00a0250,5", ";", 1250.5), ("-0", ",", 0.0)])
+def test_thousands_grouped_as_french_or_swiss_excel_writes_them_are_read(cell, delimiter, value):
+    # Was `performance '1\xa0250' is not a number` for every row of a formatted French or Swiss export.
+    assert parse_performance(cell, delimiter) == (value, "")
+
+
+@pytest.mark.parametrize("cell,delimiter", [("1\u00a025", ","), ("1\u00a0250'000", ","), ("1\u00a0250,5", ","),
+                                            ("1''250", ","), ("1 250", ",")])
+def test_blank_or_apostrophe_groups_out_of_rule_are_no_number(cell, delimiter):
+    value, error = parse_performance(cell, delimiter)
+    assert value is None and ("not a number" in error or "ambiguous" in error)
 
 
 @pytest.mark.parametrize("cell,delimiter", [("1,25,0", ","), ("1.250,5", ","), ("1,5", ","), ("12,50", ","),

@@ -3,7 +3,7 @@
 import hmac
 
 from services.common import rpc
-from services.common.rpc import TokenInterceptor, token_matches
+from services.common.rpc import TokenInterceptor, bearer_token, token_matches
 
 EXPECTED = b"Bearer s3cret"
 
@@ -36,5 +36,12 @@ def test_the_comparison_goes_through_hmac_compare_digest(monkeypatch):
     assert calls == [(b"Bearer s3cret", EXPECTED)]
 
 
-def test_the_interceptor_keeps_the_expected_value_as_bytes():
-    assert TokenInterceptor("s3cret")._expected == EXPECTED
+def test_the_interceptor_keeps_the_expected_token_as_bytes():
+    assert TokenInterceptor("s3cret")._expected == b"s3cret"
+
+
+def test_the_token_of_a_bearer_value_is_read_whatever_the_case_of_its_scheme():
+    for sent in ("Bearer s3cret", "bearer s3cret", "BEARER  s3cret ", b"bEaReR s3cret"):
+        assert bearer_token(sent) in ("s3cret", b"s3cret"), sent
+    for other in ("Basic s3cret", "Bearers3cret", "s3cret", "", None, b"Token s3cret"):
+        assert bearer_token(other) is None, other

@@ -33,6 +33,7 @@ from services.common.boundary import brief
 from services.common.clients import Written
 from services.common.names import namesakes, shared_name_note
 from services.common.paging import decode_token, encode_token
+from services.common.rpc import bearer_token
 
 bp = Blueprint("audit", __name__)
 
@@ -50,7 +51,7 @@ def _store() -> AnalyticsStore:
 
 def actor_label(authorization: str, session_nonce: str | None, signed_in: bool) -> str:
     """The actor a page request acts as (see the module's docstring)."""
-    if authorization.startswith("Bearer "):
+    if bearer_token(authorization) is not None:
         return "page:bearer"
     if not session_nonce:
         return "page"

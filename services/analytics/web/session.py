@@ -39,7 +39,7 @@ from services.analytics.web.auth import (
     safe_next,
 )
 from services.analytics.web.throttle import FailureThrottle, client_key
-from services.common.rpc import is_loopback
+from services.common.rpc import bearer_token, is_loopback
 
 bp = Blueprint("session", __name__)
 _OPEN_ENDPOINTS = ("session.signin", "static")  # reachable before signing in
@@ -106,9 +106,9 @@ def _client() -> str:
 
 
 def _authenticated(keys: Keys) -> bool:
-    header = request.headers.get("Authorization", "")
-    if header.startswith("Bearer "):
-        if keys.token_matches(header.removeprefix("Bearer ").strip()):
+    sent = bearer_token(request.headers.get("Authorization"))
+    if sent is not None:
+        if keys.token_matches(str(sent)):
             return True
         _throttle().failed(_client())
     return bool(g.session and g.session.signed_in)
@@ -128,7 +128,7 @@ def _check_request() -> Response | None:
     g.session = keys.read_session(request.cookies.get(SESSION_COOKIE))
     token = current_app.config.get("TOKEN") or ""
     signing_in = request.endpoint == "session.signin" and request.method == "POST"
-    if token and (signing_in or request.headers.get("Authorization", "").startswith("Bearer ")):
+    if token and (signing_in or bearer_token(request.headers.get("Authorization")) is not None):
         wait_s = _throttle().retry_after_s(_client())
         if wait_s > 0:
             return _too_many(wait_s)
