@@ -246,13 +246,25 @@ def apply(store: FaceStore, audit_id: str, record: dict[str, Any], undone_by: st
     pins: dict[str, list[str]] = {}
     # A face the undo leaves where it is, only unpinned, keeps its pin when a later correction still standing
     # names its influencer: that one's pin is the same (a merge into it, a hide, a move of another appearance
-    # pins it again, recording no change), and lifting it would undo that constraint too.
-    relied = {i for r in _standing_later(store, audit_id) for i in r.get("ids", ())}
-    for p, (old, new, *_) in faces.items():
+    # pins it again, recording no change), and lifting it would undo that constraint too. Those corrections'
+    # undo records take the pin over, so that undoing them lifts it: it was left behind for good,
+    # explained by no correction, once they were undone too. One kept for another correction that took it over
+    # stays while that one stands.
+    later = _standing_later(store, audit_id)
+    holders = [r for r in store.side_records(KIND) if str(r.get("audit_id")) != audit_id and not r.get("undone")]
+    taken: dict[str, dict[str, Any]] = {}  # audit id -> its record, the pins it takes over added
+    for p, (old, new, *rest) in faces.items():
         if p in where:
             back.setdefault(old[0], []).append(p)
-            if not (old[0] == new[0] == where[p][0] and where[p][1] == new[1] and new[1] in relied):
-                pins.setdefault(old[1], []).append(p)
+            if old[0] == new[0] == where[p][0] and where[p][1] == new[1]:
+                relying = [r for r in later if new[1] in r.get("ids", ())]
+                for r in relying:
+                    taken.setdefault(str(r["audit_id"]), r)["faces"].setdefault(p, [list(old), list(where[p]), *rest])
+                if relying or any(r["faces"].get(p, [None, None])[1] == list(where[p]) for r in holders):
+                    continue
+            pins.setdefault(old[1], []).append(p)
+    for later_id, r in taken.items():
+        store.set_side(KIND, later_id, r)
     store.set_influencer(back)
     crash_point("undo:faces")
     store.set_pins(pins)
