@@ -122,3 +122,17 @@ def test_a_pin_two_later_corrections_kept_through_an_undone_rename_stays_until_b
     caught_up(analytics, ident.undo(hidden.audit.audit_id))
     assert {f.record.pinned for f in registry.store.faces_of(a)} == {""}, "nothing pins them any more"
 
+
+def test_a_rename_to_the_name_it_has_answers_with_the_feeds_head_not_position_0(stack) -> None:
+    # Before: feed_position 0, so that a page renaming to the name another page had just given waited for
+    # nothing and showed the old name; every other correction that changes nothing answers with the head.
+    ident, analytics = clients(stack)
+    registry = stack.identity.registry
+    a = record(stack, "0000000000000d79", registry.assign("0000000000000d79", video(person(0, "a"))))
+    renamed = ident.rename(a, "Ana")
+    again = ident.rename(a, " Ana ")
+    assert not again.audit.audit_id and again.labels[0].name == "Ana"
+    assert again.feed_position == renamed.feed_position == stack.identity.feed.head() > 0
+    unnamed = ident.rename(record(stack, "0000000000000d7a", registry.assign(
+        "0000000000000d7a", video(person(0, "b")))), "")
+    assert not unnamed.audit.audit_id and unnamed.feed_position == stack.identity.feed.head()

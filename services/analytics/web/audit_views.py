@@ -210,9 +210,9 @@ def undo() -> Response:
 
 
 def back_here() -> str:
-    """This page's path and query without its `catching_up` (where an Undo comes back to): always a local path,
-    every value of a repeated parameter kept. Not url_for: a parameter named `endpoint`, `_method` or like the
-    route's own arguments broke it (a 500), and `_external` made it absolute."""
-    args = urlencode([(k, v) for k, v in request.args.items(multi=True) if k != "catching_up"])
+    """This page's path and query without its `catching_up` and `unchanged` (where an Undo comes back to): always
+    a local path, every value of a repeated parameter kept. Not url_for: a parameter named `endpoint`, `_method`
+    or like the route's own arguments broke it (a 500), and `_external` made it absolute."""
+    args = urlencode([(k, v) for k, v in request.args.items(multi=True) if k not in ("catching_up", "unchanged")])
     path = quote(request.script_root + request.path)
     return f"{path}?{args}" if args else path

@@ -15,7 +15,7 @@ import re
 import unicodedata
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, g, jsonify, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from services.analytics.analysis import Analysis
@@ -44,6 +44,7 @@ MAX_UPLOAD_BYTES = 25 * 1024 * 1024  # a whole request (Flask answers 413 beyond
 MAX_PHOTOS = 10
 MAX_PHOTO_BYTES = 8 * 1024 * 1024
 MAX_NAME_CHARS = 200
+UNCHANGED = "unchanged"  # the query argument of the page after a rename that changed nothing
 _IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
 
 
@@ -59,7 +60,8 @@ def _needs_identity() -> None:
 
 @bp.app_context_processor
 def _helpers() -> dict[str, Any]:
-    return {"corrections_enabled": current_app.extensions.get("corrections") is not None}
+    return {"corrections_enabled": current_app.extensions.get("corrections") is not None,
+            "unchanged_name_note": unchanged_name_note}
 
 
 def _influencer_arg(value: object, what: str = "influencer_id") -> str:
@@ -104,18 +106,32 @@ def rename(influencer_id: str) -> Response:
         return _rename_refused(influencer_id, back, f"a name has at most {MAX_NAME_CHARS} characters")
     if not name and not _analysis().names.get(influencer_id):
         # Clearing the name of someone unnamed changes nothing: no correction, no audit row, nothing to undo.
-        return redirect(f"{back}#{influencer_id}" if back else url_for("report.influencer",
-                                                                        influencer_id=influencer_id, **at), code=303)
-    try:
-        with identity_errors():
-            written = corrections_client().rename(influencer_id, name)
-    except HTTPException as exc:
-        if exc.code != 400:
-            raise
-        return _rename_refused(influencer_id, back, exc.description or "identity refused the name")
+        written = Written(0, 0, unchanged=True)
+    else:
+        try:
+            with identity_errors():
+                written = corrections_client().rename(influencer_id, name)
+        except HTTPException as exc:
+            if exc.code != 400:
+                raise
+            return _rename_refused(influencer_id, back, exc.description or "identity refused the name")
+    if written.unchanged:  # the name it has already: the page says so (was: no word, as if renamed)
+        at = {**at, UNCHANGED: influencer_id}
+        back = back and back + ("&" if "?" in back else "?") + f"{UNCHANGED}={influencer_id}"
     if back:  # the inline "Add a name" of the overview or the review queue: back there, at that face
         return done_redirect(back, written, influencer_id)
     return _done("report.influencer", written, influencer_id=influencer_id, **at)
+
+
+def unchanged_name_note() -> str:
+    """After a rename to the name the influencer has already (`?unchanged=ID`), the sentence saying so, with
+    the name as analytics has it (the page waited for identity's feed head): "" otherwise."""
+    influencer_id = request.args.get(UNCHANGED, "")
+    if g.get("error_page") or not is_influencer_id(influencer_id):
+        return ""
+    name = _analysis().names.get(influencer_id, "")
+    return (f"{influencer_id} is already named '{name}': nothing changed" if name else
+            f"{influencer_id} has no name already: nothing changed")
 
 
 @bp.get("/influencer/<influencer_id>/rename")

@@ -1,0 +1,60 @@
+"""A rename to the name the influencer has already (or a clear of no name) changes nothing: the page says so,
+where it came back as after a rename, saying nothing."""
+
+from __future__ import annotations
+
+import re
+
+from services.analytics.store import AnalyticsStore
+from services.analytics.web import create_app
+from services.common.clients import Written
+from tests.analytics.test_analytics_web import FakeCorrections
+
+
+class SameName(FakeCorrections):
+    """Identity answering every rename as one to the name the influencer has (no audit entry)."""
+
+    def rename(self, influencer_id: str, name: str) -> Written:
+        self.calls.append(("rename", influencer_id, name))
+        return Written(0, 7, unchanged=True)
+
+
+def _token(client) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/enrol").get_data(as_text=True))
+    assert found is not None
+    return found.group(1)
+
+
+def test_a_rename_to_the_name_it_has_comes_back_saying_it_is_already_named_so(analytics_store: AnalyticsStore) -> None:
+    client = create_app(analytics_store, corrections=SameName()).test_client()
+    renamed = client.post("/influencer/inf_aaaa000001/rename", data={"csrf_token": _token(client), "name": "Alice"})
+    assert renamed.status_code == 303
+    assert renamed.headers["Location"] == "/influencer/inf_aaaa000001?unchanged=inf_aaaa000001"
+    shown = client.get(renamed.headers["Location"]).get_data(as_text=True)
+    assert "inf_aaaa000001 is already named &#39;Alice&#39;: nothing changed." in shown
+    undo_back = re.search(r'name="next" value="([^"]*)"', shown)
+    assert undo_back is None or "unchanged" not in undo_back.group(1)
+
+
+def test_an_inline_rename_to_the_name_it_has_goes_back_to_its_list_saying_so(analytics_store: AnalyticsStore) -> None:
+    client = create_app(analytics_store, corrections=SameName()).test_client()
+    renamed = client.post("/influencer/inf_aaaa000001/rename", data={"csrf_token": _token(client), "name": "Alice",
+                                                                      "next": "/?sort=name"})
+    assert renamed.headers["Location"] == "/?sort=name&unchanged=inf_aaaa000001#inf_aaaa000001"
+    assert "already named &#39;Alice&#39;" in client.get(renamed.headers["Location"]).get_data(as_text=True)
+
+
+def test_clearing_the_name_of_someone_unnamed_says_they_have_no_name_already(analytics_store: AnalyticsStore) -> None:
+    fake = SameName()
+    client = create_app(analytics_store, corrections=fake).test_client()
+    cleared = client.post("/influencer/inf_cccc000003/rename", data={"csrf_token": _token(client), "name": " "})
+    assert cleared.headers["Location"] == "/influencer/inf_cccc000003?unchanged=inf_cccc000003" and not fake.calls
+    assert "inf_cccc000003 has no name already: nothing changed." in client.get(
+        cleared.headers["Location"]).get_data(as_text=True)
+
+
+def test_a_rename_that_changed_the_name_says_nothing_of_the_kind(analytics_store: AnalyticsStore) -> None:
+    client = create_app(analytics_store, corrections=FakeCorrections()).test_client()
+    renamed = client.post("/influencer/inf_aaaa000001/rename", data={"csrf_token": _token(client), "name": "Alicia"})
+    assert "unchanged" not in renamed.headers["Location"]
+    assert 'id="unchanged"' not in client.get("/influencer/inf_aaaa000001?unchanged=x").get_data(as_text=True)
