@@ -12,6 +12,7 @@ argument is 400, an unknown influencer or video 404, identity unreachable 503; t
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from typing import Any
 
@@ -35,6 +36,7 @@ from services.analytics.web.likelihood import in_words
 from services.analytics.web.query import MAX_DIGITS
 from services.common.boundary import brief, is_influencer_id, is_video_id
 from services.common.clients import Written
+from services.common.name_text import BadName, clean_name
 from services.common.names import merge_order
 from services.common.protoconv import review_reason_word, seconds
 
@@ -102,7 +104,7 @@ def rename(influencer_id: str) -> Response:
     name = _typed_name()
     back = _local_path(request.form.get("next"))
     at = _place_in_list(request.form.get("from"))  # the influencer page's place in their videos: kept
-    if len(name) > MAX_NAME_CHARS:
+    if _length(name) > MAX_NAME_CHARS:
         return _rename_refused(influencer_id, back, f"a name has at most {MAX_NAME_CHARS} characters")
     if not name and not _analysis().names.get(influencer_id):
         # Clearing the name of someone unnamed changes nothing: no correction, no audit row, nothing to undo.
@@ -146,6 +148,17 @@ def _typed_name() -> str:
     """The form's `name`, blanks collapsed and composed (NFC) as identity stores names: its length is then counted
     as identity counts it (a name pasted decomposed has up to three code points a letter)."""
     return unicodedata.normalize("NFC", " ".join((request.form.get("name") or "").split()))
+
+
+def _length(name: str) -> int:
+    """`name`'s characters as identity counts them: once its controls, bidi marks and zero-width characters are
+    removed (name_text.clean_name). Was its code points with them: a name pasted with a right-to-left mark after
+    each word was refused at 200 though identity takes it. 0 for a name with nothing visible (identity refuses
+    it, saying so)."""
+    try:
+        return len(clean_name(name, max_chars=sys.maxsize))
+    except BadName:
+        return 0
 
 
 def _rename_refused(influencer_id: str, back: str, message: str) -> tuple[str, int]:
@@ -252,7 +265,7 @@ def enrol() -> Response | str | tuple[str, int]:
         return render_template("enrol.html", max_photos=MAX_PHOTOS, max_mb=MAX_PHOTO_BYTES // (1024 * 1024),
                                enrolled=_just_enrolled())
     name = _typed_name()
-    if not name or len(name) > MAX_NAME_CHARS:
+    if not name or _length(name) > MAX_NAME_CHARS:
         return _enrol_refused(f"give a name of 1 to {MAX_NAME_CHARS} characters", name[:MAX_NAME_CHARS])
     files = [f for f in request.files.getlist("photos") if f.filename]
     if not files:
