@@ -39,7 +39,7 @@ def test_a_name_within_200_characters_once_its_direction_marks_are_gone_is_taken
     """Identity removes bidi marks, zero-width spaces and controls before it counts a name's characters: a name
     of 150 letters pasted with a right-to-left mark after each word (as some chats and PDFs write Arabic or
     Hebrew text) was refused by the page ("a name has at most 200 characters") though identity takes it."""
-    marked = "\u200f ".join(["\u05d0\u05d1\u05d2\u05d3\u05d4"] * 30) + "\u200f"  # 30 words: 179 characters, 209 with the marks
+    marked = "\u200f ".join(["\u05d0\u05d1\u05d2\u05d3\u05d4"] * 30) + "\u200f"  # 179 characters, 209 with marks
     padded = "Ann" + "\u200b" * 250  # and a name that pasted invisible characters: 3 shown
     fake = FakeCorrections()
     client = create_app(analytics_store, corrections=fake).test_client()
