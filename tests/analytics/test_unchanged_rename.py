@@ -58,3 +58,15 @@ def test_a_rename_that_changed_the_name_says_nothing_of_the_kind(analytics_store
     renamed = client.post("/influencer/inf_aaaa000001/rename", data={"csrf_token": _token(client), "name": "Alicia"})
     assert "unchanged" not in renamed.headers["Location"]
     assert 'id="unchanged"' not in client.get("/influencer/inf_aaaa000001?unchanged=x").get_data(as_text=True)
+
+
+def test_the_note_shows_no_name_to_a_signed_out_visitor(analytics_store: AnalyticsStore) -> None:
+    # The sign-in page answers any address for a signed-out visitor, with the page's frame: the note must not
+    # tell them the name of any id they put in the address
+    client = create_app(analytics_store, {"TOKEN": "s3cret"}).test_client()
+    for path in ("/?unchanged=inf_aaaa000001", "/signin?unchanged=inf_aaaa000001"):
+        answer = client.get(path).get_data(as_text=True)
+        assert "Alice" not in answer and "already named" not in answer, path
+    signed_in = client.get("/influencer/inf_aaaa000001?unchanged=inf_aaaa000001",
+                           headers={"Authorization": "Bearer s3cret"}).get_data(as_text=True)
+    assert "already named &#39;Alice&#39;" in signed_in

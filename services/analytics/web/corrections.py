@@ -127,9 +127,10 @@ def rename(influencer_id: str) -> Response:
 
 def unchanged_name_note() -> str:
     """After a rename to the name the influencer has already (`?unchanged=ID`), the sentence saying so, with
-    the name as analytics has it (the page waited for identity's feed head): "" otherwise."""
+    the name as analytics has it (the page waited for identity's feed head): "" otherwise, and on the sign-in
+    page answering a signed-out request for any address (it would show anyone the name of any id)."""
     influencer_id = request.args.get(UNCHANGED, "")
-    if g.get("error_page") or not is_influencer_id(influencer_id):
+    if g.get("error_page") or not g.get("reads_allowed") or not is_influencer_id(influencer_id):
         return ""
     name = _analysis().names.get(influencer_id, "")
     return (f"{influencer_id} is already named '{name}': nothing changed" if name else
