@@ -27,6 +27,7 @@ KEEP = 500  # undo records kept (the newest)
 INDEX = "undo_index"  # one side record (kind and key): the audit ids of the undo records, oldest first
 ERASED = "undo_erased"  # one side record (kind and key): the audit ids whose undo records an erasure removed
 MERGED = "merged"  # side records (corrections.py): an influencer id merged away -> the influencer it joined
+ENROLLED = "enrolled_since"  # in an undo record: the influencer photos were enrolled for since (see enrolled)
 
 
 class Conflict(Exception):
@@ -127,6 +128,19 @@ def forget_influencer(store: FaceStore, influencer_ids: Iterable[str]) -> int:
     return len(gone)
 
 
+def enrolled(store: FaceStore, influencer_id: str) -> None:
+    """Photos were enrolled for `influencer_id` (its name kept or given, its faces pinned): the corrections still
+    standing that named it or pinned faces to it are marked, and their undo is refused (check). An enrolment cannot
+    be undone, and relies on that name and those pins: the undo of a rename made before an enrolment under the same
+    name left the enrolled person unnamed, and their faces free to drift from their photos. Idempotent (a replay)."""
+    for record in list(store.side_records(KIND)):
+        if record.get("undone") or record.get(ENROLLED):
+            continue
+        named = record.get("names", {}).get(influencer_id, ["", ""])[1]
+        if named or any(f[1][1] == influencer_id for f in record.get("faces", {}).values()):
+            store.set_side(KIND, str(record["audit_id"]), {**record, ENROLLED: influencer_id})
+
+
 def revert(store: FaceStore, audit_id: str) -> tuple[list[str], list[str], int] | None:
     """Puts back what correction `audit_id` changed. Returns (changed videos, influencer ids touched, faces
     moved back), or None when it was undone already. KeyError: no undo record for it; Conflict: something it
@@ -150,6 +164,10 @@ def check(store: FaceStore, audit_id: str) -> dict[str, Any] | None:
                        "be undone, and only the newest corrections can)")
     if record.get("undone"):
         return None
+    if record.get(ENROLLED):
+        raise Conflict(f"photos were enrolled for {record[ENROLLED]} since correction {audit_id[:40]}, under the name "
+                       "or with the faces it gave them, and an enrolment cannot be undone: it cannot be undone now; "
+                       "correct it again instead (rename, hide, move, split or merge)")
     now = capture(store, list(record.get("ids", [])))
     where = _where(store, record["faces"])
     stale = [p for p, f in record["faces"].items() if p in where and list(where[p]) != list(f[1])]
