@@ -70,3 +70,13 @@ def test_the_note_shows_no_name_to_a_signed_out_visitor(analytics_store: Analyti
     signed_in = client.get("/influencer/inf_aaaa000001?unchanged=inf_aaaa000001",
                            headers={"Authorization": "Bearer s3cret"}).get_data(as_text=True)
     assert "already named &#39;Alice&#39;" in signed_in
+
+
+def test_a_name_added_on_the_overview_after_a_rename_that_changed_nothing_drops_that_ones_note(
+        analytics_store: AnalyticsStore) -> None:
+    # The overview's "Add a name" forms send back the address they were on, the earlier note's argument included:
+    # the next rename (a real one) came back saying "inf_… is already named" again
+    client = create_app(analytics_store, corrections=FakeCorrections()).test_client()
+    renamed = client.post("/influencer/inf_cccc000003/rename", data={
+        "csrf_token": _token(client), "name": "Cy", "next": "/?sort=name&unchanged=inf_aaaa000001&x=1"})
+    assert renamed.headers["Location"] == "/?sort=name&x=1#inf_cccc000003"

@@ -117,12 +117,20 @@ def rename(influencer_id: str) -> Response:
             if exc.code != 400:
                 raise
             return _rename_refused(influencer_id, back, exc.description or "identity refused the name")
+    back = _without_note(back)  # an earlier rename's note, on the address the overview's form was on
     if written.unchanged:  # the name it has already: the page says so (was: no word, as if renamed)
         at = {**at, UNCHANGED: influencer_id}
         back = back and back + ("&" if "?" in back else "?") + f"{UNCHANGED}={influencer_id}"
     if back:  # the inline "Add a name" of the overview or the review queue: back there, at that face
         return done_redirect(back, written, influencer_id)
     return _done("report.influencer", written, influencer_id=influencer_id, **at)
+
+
+def _without_note(path: str) -> str:
+    """`path` without its `unchanged` argument (the note of an earlier rename), the others kept as they are."""
+    base, mark, query = path.partition("?")
+    kept = "&".join(part for part in query.split("&") if part.split("=", 1)[0] != UNCHANGED)
+    return f"{base}?{kept}" if kept else base if mark else path
 
 
 def unchanged_name_note() -> str:
