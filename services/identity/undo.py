@@ -174,8 +174,9 @@ def check(store: FaceStore, audit_id: str) -> dict[str, Any] | None:
     stale += [i for i, (_, after) in record["names"].items() if now.names.get(i, "") != after]
     stale += [i for i, (_, after) in record["hidden"].items() if (i in now.hidden) != after]
     stale += _labelled_since(store, record, now)
-    if stale:
-        raise Conflict(_changed_since(store, audit_id, set(stale)))
+    emptied = _emptied_since(store, record, where)
+    if stale or emptied:
+        raise Conflict(_changed_since(store, audit_id, set(stale) | emptied, emptied))
     relied = _names_relied_on(store, audit_id, record)
     if relied:
         shown = ", ".join(relied[:3]) + (f" and {len(relied) - 3} more" if len(relied) > 3 else "")
@@ -223,9 +224,21 @@ def _labelled_since(store: FaceStore, record: dict[str, Any], now: State) -> lis
     return labelled
 
 
-def _changed_since(store: FaceStore, audit_id: str, stale: set[str]) -> str:
+def _emptied_since(store: FaceStore, record: dict[str, Any], where: dict[str, tuple[str, str]]) -> set[str]:
+    """The influencers the undo would give a name or the hidden flag back to that have no face now and get none
+    back from it (merged away, or their last appearance moved, since): the name or flag would stand on an
+    influencer shown nowhere (was: rename to 'Ana', clear the name, merge the person away, undo the clear: 'Ana'
+    on the emptied id; an unhide undone so hid it)."""
+    back = {f[0][0] for p, f in record["faces"].items() if p in where}
+    labelled = {i for i, (old, _) in record["names"].items() if old} | {
+        i for i, (old, _) in record["hidden"].items() if old}
+    return {i for i in labelled - back if not store.faces_of(i)}
+
+
+def _changed_since(store: FaceStore, audit_id: str, stale: set[str], emptied: set[str] = frozenset()) -> str:
     """Why correction `audit_id` cannot be undone now that `stale` (its faces' point ids, its influencers' ids)
-    changed again: the later corrections still undoable that changed them, newest first (undo those first), or,
+    changed again (`emptied`: the influencers whose faces went elsewhere): the later corrections still undoable that
+    changed them or took those faces, newest first (undo those first), or,
     when none is (an erasure or a re-derivation changed them, or the later correction's undo was undone, or is
     no longer kept), that it cannot be undone and what to do instead. Was always "undo the later correction
     first", naming none, also when no later correction could be undone."""
@@ -233,7 +246,8 @@ def _changed_since(store: FaceStore, audit_id: str, stale: set[str]) -> str:
     later = set(order[order.index(audit_id) + 1:]) if audit_id in order else set()
     touched = [str(r["audit_id"]) for r in store.side_records(KIND)
                if str(r.get("audit_id")) in later and not r.get("undone")
-               and stale & {*r.get("faces", {}), *r.get("names", {}), *r.get("hidden", {})}]
+               and (stale & {*r.get("faces", {}), *r.get("names", {}), *r.get("hidden", {})}
+                    or any(f[0][0] in emptied and f[1][0] != f[0][0] for f in r.get("faces", {}).values()))]
     count = "1 face or label" if len(stale) == 1 else f"{len(stale)} faces or labels"
     head = f"what correction {audit_id[:40]} changed was changed again since ({count})"
     if touched:

@@ -504,3 +504,29 @@ def test_a_rename_an_enrolment_under_the_same_name_relied_on_is_no_longer_undone
     later = ident.rename(a, "Ann Lee")  # made after the enrolment: undone as any
     caught_up(analytics, ident.undo(later.audit.audit_id))
     assert registry.names() == {a: "Ann"}
+
+
+@pytest.mark.parametrize("label", ["name", "hidden"])
+def test_an_undo_that_would_label_someone_merged_away_since_is_refused_naming_the_merge(stack, label):
+    # Before: rename a to Ana, clear the name (or hide a, then unhide), merge a into b, then the clear's (or the
+    # unhide's) undo: 'Ana' (or the hidden flag) went back on a, which had no face any more, shown nowhere
+    ident, analytics = clients(stack)
+    registry = stack.identity.registry
+    a = record(stack, "0000000000000a41", registry.assign("0000000000000a41", video(person(0, "a"))))
+    b = record(stack, "0000000000000a42", registry.assign("0000000000000a42", video(person(0, "b"))))
+    if label == "name":
+        ident.rename(a, "Ana")
+        cleared = ident.rename(a, "")
+    else:
+        ident.hide(a, True)
+        cleared = ident.hide(a, False)
+    merged = ident.merge([b, a])
+    caught_up(analytics, merged)
+    with pytest.raises(grpc.RpcError) as err:
+        ident.undo(cleared.audit.audit_id)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert err.value.details().endswith(f"undo the later correction {merged.audit.audit_id} first")
+    assert registry.names() == {} and registry.store.hidden() == set()
+    caught_up(analytics, ident.undo(merged.audit.audit_id))
+    caught_up(analytics, ident.undo(cleared.audit.audit_id))
+    assert (registry.names(), registry.store.hidden()) == (({a: "Ana"}, set()) if label == "name" else ({}, {a}))
