@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import re
 
+from services.analytics.audit import AuditRow
 from services.analytics.store import AnalyticsStore
 from services.analytics.web import create_app
+from services.analytics.web.audit_views import DONE_COOKIE
 from services.common.clients import Written
 from tests.analytics.test_analytics_web import FakeCorrections
 
@@ -80,3 +82,16 @@ def test_a_name_added_on_the_overview_after_a_rename_that_changed_nothing_drops_
     renamed = client.post("/influencer/inf_cccc000003/rename", data={
         "csrf_token": _token(client), "name": "Cy", "next": "/?sort=name&unchanged=inf_aaaa000001&x=1"})
     assert renamed.headers["Location"] == "/?sort=name&x=1#inf_cccc000003"
+
+
+def test_a_correction_message_left_in_its_cookie_is_not_shown_on_the_sign_in_page(
+        analytics_store: AnalyticsStore) -> None:
+    # A message still waiting in its cookie (analytics had not the row yet when the page came back) was shown on
+    # the sign-in page once signed out: "Renamed inf_… to …" to whoever uses the browser next
+    row = AuditRow("d" * 32, "rename", "page", 1.8e9, before_ids=("inf_aaaa000001",), after_ids=("inf_aaaa000001",),
+                   before_name="Alice", after_name="Alicia")
+    analytics_store.apply_changes(analytics_store.feed_position() + 1, {}, {}, audit=row)
+    client = create_app(analytics_store, {"TOKEN": "s3cret"}).test_client()
+    client.set_cookie(DONE_COOKIE, row.audit_id)
+    assert "Alicia" not in client.get("/").get_data(as_text=True)
+    assert "Alicia" in client.get("/", headers={"Authorization": "Bearer s3cret"}).get_data(as_text=True)

@@ -124,8 +124,9 @@ def _shown(response: Response) -> Response:
 
 def _feedback() -> dict[str, Any] | None:
     """The message of the correction just made (None without one, or before analytics has its row, or on an
-    error page: the store may be what failed, and the message waits for the next page)."""
-    if g.get("error_page"):
+    error page: the store may be what failed, and the message waits for the next page; nor on the sign-in page
+    to a signed-out visitor: it names people)."""
+    if g.get("error_page") or not g.get("reads_allowed"):
         return None
     found = done_message(request.cookies.get(DONE_COOKIE, ""))
     if found is not None:
