@@ -107,9 +107,11 @@ def cmd_identity(args: argparse.Namespace) -> int:
         others = namesakes(target, args.name, who.known())
         reply = ident.rename(target, args.name)
         if not reply.audit.audit_id:  # the name it had already (or no name for someone unnamed)
-            had = "has that name" if reply.labels[0].name else "has no name"
-            print(f"{_named(who, target)} {had} already: nothing changed")
-            return 0
+            had = reply.labels[0].name
+            print(f"{target} is already named '{had}': nothing changed" if had else  # as typed, not repr's escapes
+                  f"{target} has no name already: nothing changed")
+            # given a moment before (by another analyst): shown once analytics has it, as after a rename
+            return _followed(args, analytics, 0, reply.feed_position)
         code = _written(args, analytics, reply)
         if others:
             print(shared_name_note(" ".join(args.name.split()), others))

@@ -12,6 +12,8 @@ from typing import Any
 import grpc
 from grpc.experimental import UsageError
 
+from services.common.damage import DISK_FULL
+
 METHOD_ATTR = "influencers_rpc_method"  # set on the error object the caller catches: "/pkg.Service/Method"
 
 
@@ -36,9 +38,13 @@ def failed_call(exc: BaseException) -> str:
     method = getattr(exc, METHOD_ATTR, "")
     if not method:
         return f"{status}: {said}"
-    # Our servers start some details with the method ("AnalyzeVideo: the database is unreachable"), for callers
-    # that show the details alone (the page): named here already, it is said once.
-    said = said.removeprefix(f"{method.rsplit('/', 1)[-1]}: ")
+    # Our servers name the method in some details ("AnalyzeVideo: the database is unreachable", "disk full:
+    # RecordVideo could not write (...)"), for callers that show the details alone (the page): named here
+    # already, it is said once (was twice: "analytics.RecordVideo failed: ... disk full: RecordVideo could not").
+    rpc = method.rsplit("/", 1)[-1]
+    said = said.removeprefix(f"{rpc}: ")
+    if said.startswith(f"{DISK_FULL}: {rpc} "):
+        said = f"{DISK_FULL}: {said.removeprefix(f'{DISK_FULL}: {rpc} ')}"
     return f"{call_name(method)} failed: {status} {said}".rstrip()
 
 

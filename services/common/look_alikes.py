@@ -20,6 +20,20 @@ _LOOKALIKES = str.maketrans({
     "\u03bf": "o", "\u0585": "o", "\u0440": "p", "\u03c1": "p", "\u051b": "q", "\u0433": "r", "\u0455": "s",
     "\u0442": "t", "\u03c5": "u", "\u057d": "u", "\u03bd": "v", "\u051d": "w", "\u0445": "x", "\u03c7": "x",
     "\u0443": "y", "\u0290": "z", "\u02cd": "_", "\u2017": "_", "\uff3f": "_",
+    # small letters drawn like a Latin one, or like its small capital as Cyrillic в, м, т are (н: ʜ), so that a
+    # capital folded to them (Н, Ү, Ѵ) reads as the Latin capital it looks like
+    "\u043d": "h", "\u04af": "y", "\u0475": "v", "\u0461": "w", "\u050d": "g", "\u04bd": "e", "\u0431": "6",
+    "\u0437": "3", "\u03b3": "y", "\u03f1": "p", "\u0561": "w", "\u0563": "q", "\u0566": "q",
+    "\u057c": "n", "\u0581": "g", "\u0584": "f",
+})
+# Capitals drawn like a Latin capital while their small letter is drawn like another Latin letter or none (Greek Η
+# like H, its η like n; Ν like N, ν like v; Υ like Y, υ like u; Β, Ε, Ζ, Μ, Τ like B, E, Z, M, T): mapped before case
+# is folded, else casefold made Η the n its small letter passes for, and "ΗΑΝΝΑ" in Greek capitals was not "HANNA"
+# (nor "ΙΝF_0123456789" an id). The Cyrillic ones fold by their small letters (_LOOKALIKES).
+_CAPITALS = str.maketrans({
+    "\u037f": "j", "\u0391": "a", "\u0392": "b", "\u0395": "e", "\u0396": "z", "\u0397": "h", "\u0399": "i",
+    "\u039a": "k", "\u039c": "m", "\u039d": "n", "\u039f": "o", "\u03a1": "p", "\u03a4": "t", "\u03a5": "y",
+    "\u03a7": "x", "\u03d2": "y", "\u03dc": "f", "\u03f9": "c", "\u03fa": "m", "\u054f": "s",
 })
 # What names are compared by: the look-alikes but the letters that stand beside the Latin-looking one in their own
 # alphabet (Ukrainian є beside е, Turkish dotless ı beside i): told apart at a glance, as Zoë is from Zoe, they made
@@ -36,7 +50,8 @@ def id_skeleton(text: str) -> str:
     letters of other scripts drawn like Latin ones (Cyrillic `і`, `о`, Greek `ο`) as those; invisible characters
     dropped and blanks at either end stripped."""
     # mapped before NFKD too: it takes the double low line (U+2017) apart into a blank and a combining mark
-    decomposed = unicodedata.normalize("NFKD", text.strip().translate(_LOOKALIKES)).casefold()
+    shown = text.strip().translate(_CAPITALS).translate(_LOOKALIKES)
+    decomposed = unicodedata.normalize("NFKD", shown).translate(_CAPITALS).casefold()
     bare = unicodedata.normalize("NFKC", "".join(c for c in decomposed if unicodedata.category(c) not in ("Mn", "Cf")
                                                  and not is_removed(c)))
     digits = "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in bare)
@@ -50,9 +65,11 @@ def _is_variation_selector(char: str) -> bool:
 def look_alike_form(name: str) -> str:
     """`name` (cleaned) as the eye compares it with another: compatibility forms folded (NFKC: full-width
     `Ａｎｎ`), case ignored, variation selectors dropped (`Ann\ufe0f` draws as `Ann`), other scripts' digits as
-    ASCII and letters drawn like Latin ones as those (Cyrillic `А` in `Аnn`). Accents stay: `Zoë` is not `Zoe`,
+    ASCII and letters drawn like Latin ones as those (Cyrillic `А` in `Аnn`, Greek capital `Η` in `Ηanna`: as `H`,
+    not as the `n` its small letter `η` passes for). Accents stay: `Zoë` is not `Zoe`,
     nor `Євген` `Евген`, nor `Aydın` `Aydin` (_NAME_LOOKALIKES)."""
-    folded = unicodedata.normalize("NFC", unicodedata.normalize("NFKC", name).casefold())
+    shown = name.translate(_CAPITALS).translate(_NAME_LOOKALIKES)  # before NFKC too: it makes Greek ϲ and Ϲ sigmas
+    folded = unicodedata.normalize("NFC", unicodedata.normalize("NFKC", shown).translate(_CAPITALS).casefold())
     kept = "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in folded if not _is_variation_selector(c))
     return kept.translate(_NAME_LOOKALIKES)
 

@@ -205,9 +205,9 @@ def _unexpected(context: grpc.ServicerContext, method: str, exc: Exception) -> N
         context.abort(grpc.StatusCode.DATA_LOSS, str(exc))
     if _says_disk_full(exc):  # a database's write on a full disk (SQLite: "database or disk is full")
         reason = engine_error(getattr(exc, "orig", exc))
-        said = f"{DISK_FULL}: {method.rsplit('/', 1)[-1]} could not write ({reason}); free some space and run again"
-        log.warning("%s refused: %s", method, said)
-        context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, said)
+        why = f"could not write ({reason}); free some space and run again"
+        log.warning("%s refused: %s: %s", method, DISK_FULL, why)  # the method once (was: and again in `why`)
+        context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, f"{DISK_FULL}: {method.rsplit('/', 1)[-1]} {why}")
     # Checked after a full disk: PostgreSQL's "no space left" is an OperationalError too.
     if database_unreachable(exc):  # a restart, a failover: the caller tries again (ingest puts its row back)
         log.warning("%s: the database is unreachable: %s", method, " ".join(str(exc.orig).split()))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from services.identity import clustering, corrections
+from services.identity import clustering, corrections, undo
 from services.identity.analyzer import VideoAnalysis
 from services.identity.appearances import UNCONFIRMED, AppearanceOut, appearances_of
 from services.identity.assignment import Thresholds, assign_video, copy_video, enrol_faces, enrol_target, forget_video
@@ -189,6 +189,7 @@ class IdentityRegistry:
                     f"{target} first")
             enrol_faces(self.store, photos, self.thresholds, target)
             corrections.rename(self.store, target, name)
+            undo.enrolled(self.store, target)  # the earlier corrections it relies on can no longer be undone
             changed = self.recluster(sorted({p for p, _ in photos}))
             return target, changed
 

@@ -385,6 +385,9 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             refuse(context, exc)
         found = self.GetInfluencer(identity_pb2.GetInfluencerRequest(influencer_id=request.influencer_id), context)
         if name == found.influencer.name:  # the name it has, or "" for someone unnamed: no correction, no audit
+            # with the feed's head, as every correction that changes nothing answers: was 0, and a caller waiting
+            # for analytics to have the name (given a moment before from another page) waited for nothing
+            found.influencer.feed_position = self.writer.feed.head()
             return identity_pb2.RenameInfluencerResponse(influencer=found.influencer)
 
         def work() -> tuple[list[str], list[Label]]:

@@ -27,6 +27,7 @@ KEEP = 500  # undo records kept (the newest)
 INDEX = "undo_index"  # one side record (kind and key): the audit ids of the undo records, oldest first
 ERASED = "undo_erased"  # one side record (kind and key): the audit ids whose undo records an erasure removed
 MERGED = "merged"  # side records (corrections.py): an influencer id merged away -> the influencer it joined
+ENROLLED = "enrolled_since"  # in an undo record: the influencer photos were enrolled for since (see enrolled)
 
 
 class Conflict(Exception):
@@ -127,6 +128,19 @@ def forget_influencer(store: FaceStore, influencer_ids: Iterable[str]) -> int:
     return len(gone)
 
 
+def enrolled(store: FaceStore, influencer_id: str) -> None:
+    """Photos were enrolled for `influencer_id` (its name kept or given, its faces pinned): the corrections still
+    standing that named it or pinned faces to it are marked, and their undo is refused (check). An enrolment cannot
+    be undone, and relies on that name and those pins: the undo of a rename made before an enrolment under the same
+    name left the enrolled person unnamed, and their faces free to drift from their photos. Idempotent (a replay)."""
+    for record in list(store.side_records(KIND)):
+        if record.get("undone") or record.get(ENROLLED):
+            continue
+        named = record.get("names", {}).get(influencer_id, ["", ""])[1]
+        if named or any(f[1][1] == influencer_id for f in record.get("faces", {}).values()):
+            store.set_side(KIND, str(record["audit_id"]), {**record, ENROLLED: influencer_id})
+
+
 def revert(store: FaceStore, audit_id: str) -> tuple[list[str], list[str], int] | None:
     """Puts back what correction `audit_id` changed. Returns (changed videos, influencer ids touched, faces
     moved back), or None when it was undone already. KeyError: no undo record for it; Conflict: something it
@@ -150,14 +164,19 @@ def check(store: FaceStore, audit_id: str) -> dict[str, Any] | None:
                        "be undone, and only the newest corrections can)")
     if record.get("undone"):
         return None
+    if record.get(ENROLLED):
+        raise Conflict(f"photos were enrolled for {record[ENROLLED]} since correction {audit_id[:40]}, under the name "
+                       "or with the faces it gave them, and an enrolment cannot be undone: it cannot be undone now; "
+                       "correct it again instead (rename, hide, move, split or merge)")
     now = capture(store, list(record.get("ids", [])))
     where = _where(store, record["faces"])
     stale = [p for p, f in record["faces"].items() if p in where and list(where[p]) != list(f[1])]
     stale += [i for i, (_, after) in record["names"].items() if now.names.get(i, "") != after]
     stale += [i for i, (_, after) in record["hidden"].items() if (i in now.hidden) != after]
     stale += _labelled_since(store, record, now)
-    if stale:
-        raise Conflict(_changed_since(store, audit_id, set(stale)))
+    emptied = _emptied_since(store, record, where)
+    if stale or emptied:
+        raise Conflict(_changed_since(store, audit_id, set(stale) | emptied, emptied))
     relied = _names_relied_on(store, audit_id, record)
     if relied:
         shown = ", ".join(relied[:3]) + (f" and {len(relied) - 3} more" if len(relied) > 3 else "")
@@ -205,9 +224,21 @@ def _labelled_since(store: FaceStore, record: dict[str, Any], now: State) -> lis
     return labelled
 
 
-def _changed_since(store: FaceStore, audit_id: str, stale: set[str]) -> str:
+def _emptied_since(store: FaceStore, record: dict[str, Any], where: dict[str, tuple[str, str]]) -> set[str]:
+    """The influencers the undo would give a name or the hidden flag back to that have no face now and get none
+    back from it (merged away, or their last appearance moved, since): the name or flag would stand on an
+    influencer shown nowhere (was: rename to 'Ana', clear the name, merge the person away, undo the clear: 'Ana'
+    on the emptied id; an unhide undone so hid it)."""
+    back = {f[0][0] for p, f in record["faces"].items() if p in where}
+    labelled = {i for i, (old, _) in record["names"].items() if old} | {
+        i for i, (old, _) in record["hidden"].items() if old}
+    return {i for i in labelled - back if not store.faces_of(i)}
+
+
+def _changed_since(store: FaceStore, audit_id: str, stale: set[str], emptied: set[str] = frozenset()) -> str:
     """Why correction `audit_id` cannot be undone now that `stale` (its faces' point ids, its influencers' ids)
-    changed again: the later corrections still undoable that changed them, newest first (undo those first), or,
+    changed again (`emptied`: the influencers whose faces went elsewhere): the later corrections still undoable that
+    changed them or took those faces, newest first (undo those first), or,
     when none is (an erasure or a re-derivation changed them, or the later correction's undo was undone, or is
     no longer kept), that it cannot be undone and what to do instead. Was always "undo the later correction
     first", naming none, also when no later correction could be undone."""
@@ -215,7 +246,8 @@ def _changed_since(store: FaceStore, audit_id: str, stale: set[str]) -> str:
     later = set(order[order.index(audit_id) + 1:]) if audit_id in order else set()
     touched = [str(r["audit_id"]) for r in store.side_records(KIND)
                if str(r.get("audit_id")) in later and not r.get("undone")
-               and stale & {*r.get("faces", {}), *r.get("names", {}), *r.get("hidden", {})}]
+               and (stale & {*r.get("faces", {}), *r.get("names", {}), *r.get("hidden", {})}
+                    or any(f[0][0] in emptied and f[1][0] != f[0][0] for f in r.get("faces", {}).values()))]
     count = "1 face or label" if len(stale) == 1 else f"{len(stale)} faces or labels"
     head = f"what correction {audit_id[:40]} changed was changed again since ({count})"
     if touched:
@@ -246,13 +278,25 @@ def apply(store: FaceStore, audit_id: str, record: dict[str, Any], undone_by: st
     pins: dict[str, list[str]] = {}
     # A face the undo leaves where it is, only unpinned, keeps its pin when a later correction still standing
     # names its influencer: that one's pin is the same (a merge into it, a hide, a move of another appearance
-    # pins it again, recording no change), and lifting it would undo that constraint too.
-    relied = {i for r in _standing_later(store, audit_id) for i in r.get("ids", ())}
-    for p, (old, new, *_) in faces.items():
+    # pins it again, recording no change), and lifting it would undo that constraint too. Those corrections'
+    # undo records take the pin over, so that undoing them lifts it: it was left behind for good,
+    # explained by no correction, once they were undone too. One kept for another correction that took it over
+    # stays while that one stands.
+    later = _standing_later(store, audit_id)
+    holders = [r for r in store.side_records(KIND) if str(r.get("audit_id")) != audit_id and not r.get("undone")]
+    taken: dict[str, dict[str, Any]] = {}  # audit id -> its record, the pins it takes over added
+    for p, (old, new, *rest) in faces.items():
         if p in where:
             back.setdefault(old[0], []).append(p)
-            if not (old[0] == new[0] == where[p][0] and where[p][1] == new[1] and new[1] in relied):
-                pins.setdefault(old[1], []).append(p)
+            if old[0] == new[0] == where[p][0] and where[p][1] == new[1]:
+                relying = [r for r in later if new[1] in r.get("ids", ())]
+                for r in relying:
+                    taken.setdefault(str(r["audit_id"]), r)["faces"].setdefault(p, [list(old), list(where[p]), *rest])
+                if relying or any(r["faces"].get(p, [None, None])[1] == list(where[p]) for r in holders):
+                    continue
+            pins.setdefault(old[1], []).append(p)
+    for later_id, r in taken.items():
+        store.set_side(KIND, later_id, r)
     store.set_influencer(back)
     crash_point("undo:faces")
     store.set_pins(pins)

@@ -32,3 +32,27 @@ def test_a_name_of_175_letters_sent_decomposed_is_taken_by_rename_and_enrol(anal
     assert enrolled.status_code == 303, enrolled.get_data(as_text=True)[-1500:]
     assert [call[:2] for call in fake.calls] == [("rename", "inf_aaaa000001"), ("enrol", NAME.strip())]
     assert fake.calls[0][2] == NAME.strip(), "sent composed, as identity stores it"
+
+
+def test_a_name_within_200_characters_once_its_direction_marks_are_gone_is_taken_by_rename_and_enrol(
+        analytics_store: AnalyticsStore) -> None:
+    """Identity removes bidi marks, zero-width spaces and controls before it counts a name's characters: a name
+    of 150 letters pasted with a right-to-left mark after each word (as some chats and PDFs write Arabic or
+    Hebrew text) was refused by the page ("a name has at most 200 characters") though identity takes it."""
+    marked = "\u200f ".join(["\u05d0\u05d1\u05d2\u05d3\u05d4"] * 30) + "\u200f"  # 179 characters, 209 with marks
+    padded = "Ann" + "\u200b" * 250  # and a name that pasted invisible characters: 3 shown
+    fake = FakeCorrections()
+    client = create_app(analytics_store, corrections=fake).test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/enrol").get_data(as_text=True))
+    assert token is not None
+    for name in (marked + "\u200e" * 40, padded):
+        assert len(name) > 200
+        renamed = client.post("/influencer/inf_aaaa000001/rename", data={"csrf_token": token.group(1), "name": name})
+        assert renamed.status_code == 303, renamed.get_data(as_text=True)[-1500:]
+        enrolled = client.post("/enrol", data={"csrf_token": token.group(1), "name": name,
+                                               "photos": [(BytesIO(b"\xff\xd8\xff\xe0" + bytes(16)), "a.jpg")]},
+                               content_type="multipart/form-data")
+        assert enrolled.status_code == 303, enrolled.get_data(as_text=True)[-1500:]
+    refused = client.post("/influencer/inf_aaaa000001/rename", data={"csrf_token": token.group(1),
+                                                                     "name": "A" * 201 + "\u200b"})
+    assert refused.status_code == 400 and "at most 200 characters" in refused.get_data(as_text=True)

@@ -7,6 +7,7 @@ import hmac
 import json
 
 import grpc
+import numpy as np
 import pytest
 import sqlalchemy as sa
 from test_corrections import BAND, CLOSE, near
@@ -483,3 +484,52 @@ def test_a_start_stopped_at_any_write_of_the_plain_hash_scrub_loses_no_audit_rec
         assert not any("subject_sha256" in r for r in kept)
         assert scrub_plain_hashes(store) == 0 and not list(store.side_records("audit-scrubbed"))
     assert at > 5  # every write of the scrub was a stopping point
+
+
+def test_a_rename_an_enrolment_under_the_same_name_relied_on_is_no_longer_undone(stack):
+    # Before: rename a to Ann, enrol photos of Ann (they match a), then the rename's Undo: the enrolled person was
+    # left unnamed and their faces unpinned, the enrolment (which cannot be undone) silently undone in part
+    ident, analytics = clients(stack)
+    registry = stack.identity.registry
+    a = record(stack, "0000000000000a31", registry.assign("0000000000000a31", video(person(0, "a"))))
+    b = record(stack, "0000000000000a32", registry.assign("0000000000000a32", video(person(0, "b"))))
+    renamed = ident.rename(a, "Ann")
+    other = ident.rename(b, "Bo")  # of someone else: still undoable
+    caught_up(analytics, other)
+    photo = CENTRES["a"] + np.random.default_rng(7).normal(scale=0.02, size=128)
+    assert registry.enrol("Ann", [("00000000000000f7", photo)])[0] == a
+    with pytest.raises(grpc.RpcError) as err:
+        ident.undo(renamed.audit.audit_id)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert err.value.details().startswith(f"photos were enrolled for {a} since correction {renamed.audit.audit_id}")
+    assert registry.names() == {a: "Ann", b: "Bo"} and {f.record.pinned for f in registry.store.faces_of(a)} == {a}
+    caught_up(analytics, ident.undo(other.audit.audit_id))
+    later = ident.rename(a, "Ann Lee")  # made after the enrolment: undone as any
+    caught_up(analytics, ident.undo(later.audit.audit_id))
+    assert registry.names() == {a: "Ann"}
+
+
+@pytest.mark.parametrize("label", ["name", "hidden"])
+def test_an_undo_that_would_label_someone_merged_away_since_is_refused_naming_the_merge(stack, label):
+    # Before: rename a to Ana, clear the name (or hide a, then unhide), merge a into b, then the clear's (or the
+    # unhide's) undo: 'Ana' (or the hidden flag) went back on a, which had no face any more, shown nowhere
+    ident, analytics = clients(stack)
+    registry = stack.identity.registry
+    a = record(stack, "0000000000000a41", registry.assign("0000000000000a41", video(person(0, "a"))))
+    b = record(stack, "0000000000000a42", registry.assign("0000000000000a42", video(person(0, "b"))))
+    if label == "name":
+        ident.rename(a, "Ana")
+        cleared = ident.rename(a, "")
+    else:
+        ident.hide(a, True)
+        cleared = ident.hide(a, False)
+    merged = ident.merge([b, a])
+    caught_up(analytics, merged)
+    with pytest.raises(grpc.RpcError) as err:
+        ident.undo(cleared.audit.audit_id)
+    assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert err.value.details().endswith(f"undo the later correction {merged.audit.audit_id} first")
+    assert registry.names() == {} and registry.store.hidden() == set()
+    caught_up(analytics, ident.undo(merged.audit.audit_id))
+    caught_up(analytics, ident.undo(cleared.audit.audit_id))
+    assert (registry.names(), registry.store.hidden()) == (({a: "Ana"}, set()) if label == "name" else ({}, {a}))

@@ -43,7 +43,7 @@ def test_a_rename_to_the_name_it_has_or_clearing_no_name_changes_nothing_and_aud
     assert main(["rename", ids["c"], "Ann", *ports]) == 0
     capsys.readouterr()
     assert main(["rename", ids["c"], " Ann ", *ports]) == 0
-    assert capsys.readouterr().out == f"Ann ({ids['c']}) has that name already: nothing changed\n"
+    assert capsys.readouterr().out == f"{ids['c']} is already named 'Ann': nothing changed\n"
     assert [row.action for row in stack.store.audit_rows()] == ["rename"], "one correction, the real one"
 
 

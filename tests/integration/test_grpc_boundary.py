@@ -5,6 +5,7 @@ page tokens the server did not make, undefined enum values; and no refusal shows
 from __future__ import annotations
 
 import itertools
+import logging
 import sqlite3
 from collections.abc import Iterator
 
@@ -27,6 +28,7 @@ from influencers.v1 import (
 from services.analytics.server import serve_analytics
 from services.analytics.store import AnalyticsStore
 from services.common.boundary import INFLUENCER_ID, shown
+from services.common.call_names import failed_call
 from services.common.damage import StoreDamaged
 from services.common.paging import key_token, point_token
 from services.common.protoconv import duration
@@ -383,6 +385,20 @@ def test_a_database_write_on_a_full_disk_is_resource_exhausted_saying_disk_full(
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert error.details() == ("disk full: DatabaseFull could not write (database or disk is full); free some space "
                                "and run again")
+
+
+
+def test_a_full_disk_refusal_names_the_call_once_in_the_callers_line_and_the_servers_log(
+        guarded: grpc.Channel, caplog: pytest.LogCaptureFixture) -> None:
+    # Before: "test.Guarded.DatabaseFull failed: RESOURCE_EXHAUSTED disk full: DatabaseFull could not write (...)" in
+    # the caller's log (ingest's "not recorded: analytics.RecordVideo failed: ... disk full: RecordVideo could not
+    # write"), and "/test.Guarded/DatabaseFull refused: disk full: DatabaseFull could not write" in the server's
+    with caplog.at_level(logging.WARNING):
+        error = refusal(guarded.unary_unary("/test.Guarded/DatabaseFull"), b"x")
+    assert failed_call(error) == ("test.Guarded.DatabaseFull failed: RESOURCE_EXHAUSTED disk full: could not write "
+                                  "(database or disk is full); free some space and run again")
+    (logged,) = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert logged.count("DatabaseFull") == 1, logged
 
 
 def test_a_database_error_whose_statement_parameters_say_disk_full_is_no_full_disk(guarded: grpc.Channel) -> None:

@@ -68,3 +68,64 @@ def test_a_rename_undone_before_anything_else_touched_the_person_lifts_its_pins(
     a = record(stack, "0000000000000d73", registry.assign("0000000000000d73", video(person(0, "a"))))
     caught_up(analytics, ident.undo(ident.rename(a, "Ana").audit.audit_id))
     assert {f.record.pinned for f in registry.store.faces_of(a)} == {""}, "nothing else pins them"
+
+
+def test_a_pin_a_later_merge_kept_through_an_undone_rename_goes_when_that_merge_is_undone_too(stack) -> None:
+    # Before: the rename's undo left a's faces pinned for the merge still standing (above), and the merge's undo
+    # (which had found them pinned, and kept no change of them) left them so: a's faces pinned to a for good, by
+    # no correction standing, for every re-derivation to keep together.
+    ident, analytics = clients(stack)
+    registry = stack.identity.registry
+    a = record(stack, "0000000000000d74", registry.assign("0000000000000d74", video(person(0, "a"))))
+    b = record(stack, "0000000000000d75", registry.assign("0000000000000d75", video(person(0, "b"))))
+    renamed = ident.rename(a, "Ana")
+    merged = ident.merge([a, b])
+    caught_up(analytics, merged)
+    caught_up(analytics, ident.undo(renamed.audit.audit_id))
+    caught_up(analytics, ident.undo(merged.audit.audit_id))
+    assert {f.record.pinned for f in registry.store.faces_of(a)} == {""}, "nothing pins them any more"
+    assert {f.record.pinned for f in registry.store.faces_of(b)} == {""}
+
+
+def test_a_pin_a_later_hide_kept_through_an_undone_rename_goes_when_the_hide_is_undone_too(stack) -> None:
+    ident, analytics = clients(stack)
+    registry = stack.identity.registry
+    a = record(stack, "0000000000000d76", registry.assign("0000000000000d76", video(person(0, "a"))))
+    renamed = ident.rename(a, "Ana")
+    hidden = ident.hide(a, True)
+    caught_up(analytics, hidden)
+    caught_up(analytics, ident.undo(renamed.audit.audit_id))
+    assert {f.record.pinned for f in registry.store.faces_of(a)} == {a}, "the hide still stands: it pins them"
+    caught_up(analytics, ident.undo(hidden.audit.audit_id))
+    assert {f.record.pinned for f in registry.store.faces_of(a)} == {""}, "nothing pins them any more"
+
+
+def test_a_pin_two_later_corrections_kept_through_an_undone_rename_stays_until_both_are_undone(stack) -> None:
+    ident, analytics = clients(stack)
+    registry = stack.identity.registry
+    a = record(stack, "0000000000000d77", registry.assign("0000000000000d77", video(person(0, "a"))))
+    b = record(stack, "0000000000000d78", registry.assign("0000000000000d78", video(person(0, "b"))))
+    renamed = ident.rename(a, "Ana")
+    hidden = ident.hide(a, True)
+    merged = ident.merge([a, b])
+    caught_up(analytics, merged)
+    caught_up(analytics, ident.undo(renamed.audit.audit_id))
+    caught_up(analytics, ident.undo(merged.audit.audit_id))
+    assert {f.record.pinned for f in registry.store.faces_of(a)} == {a}, "the hide still stands: it pins them"
+    caught_up(analytics, ident.undo(hidden.audit.audit_id))
+    assert {f.record.pinned for f in registry.store.faces_of(a)} == {""}, "nothing pins them any more"
+
+
+def test_a_rename_to_the_name_it_has_answers_with_the_feeds_head_not_position_0(stack) -> None:
+    # Before: feed_position 0, so that a page renaming to the name another page had just given waited for
+    # nothing and showed the old name; every other correction that changes nothing answers with the head.
+    ident, analytics = clients(stack)
+    registry = stack.identity.registry
+    a = record(stack, "0000000000000d79", registry.assign("0000000000000d79", video(person(0, "a"))))
+    renamed = ident.rename(a, "Ana")
+    again = ident.rename(a, " Ana ")
+    assert not again.audit.audit_id and again.labels[0].name == "Ana"
+    assert again.feed_position == renamed.feed_position == stack.identity.feed.head() > 0
+    unnamed = ident.rename(record(stack, "0000000000000d7a", registry.assign(
+        "0000000000000d7a", video(person(0, "b")))), "")
+    assert not unnamed.audit.audit_id and unnamed.feed_position == stack.identity.feed.head()

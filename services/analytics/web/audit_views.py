@@ -125,8 +125,9 @@ def _shown(response: Response) -> Response:
 
 def _feedback() -> dict[str, Any] | None:
     """The message of the correction just made (None without one, or before analytics has its row, or on an
-    error page: the store may be what failed, and the message waits for the next page)."""
-    if g.get("error_page"):
+    error page: the store may be what failed, and the message waits for the next page; nor on the sign-in page
+    to a signed-out visitor: it names people)."""
+    if g.get("error_page") or not g.get("reads_allowed"):
         return None
     found = done_message(request.cookies.get(DONE_COOKIE, ""))
     if found is not None:
@@ -211,9 +212,9 @@ def undo() -> Response:
 
 
 def back_here() -> str:
-    """This page's path and query without its `catching_up` (where an Undo comes back to): always a local path,
-    every value of a repeated parameter kept. Not url_for: a parameter named `endpoint`, `_method` or like the
-    route's own arguments broke it (a 500), and `_external` made it absolute."""
-    args = urlencode([(k, v) for k, v in request.args.items(multi=True) if k != "catching_up"])
+    """This page's path and query without its `catching_up` and `unchanged` (where an Undo comes back to): always
+    a local path, every value of a repeated parameter kept. Not url_for: a parameter named `endpoint`, `_method`
+    or like the route's own arguments broke it (a 500), and `_external` made it absolute."""
+    args = urlencode([(k, v) for k, v in request.args.items(multi=True) if k not in ("catching_up", "unchanged")])
     path = quote(request.script_root + request.path)
     return f"{path}?{args}" if args else path

@@ -12,10 +12,11 @@ argument is 400, an unknown influencer or video 404, identity unreachable 503; t
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, g, jsonify, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from services.analytics.analysis import Analysis
@@ -35,6 +36,7 @@ from services.analytics.web.likelihood import in_words
 from services.analytics.web.query import MAX_DIGITS
 from services.common.boundary import brief, is_influencer_id, is_video_id
 from services.common.clients import Written
+from services.common.name_text import BadName, clean_name
 from services.common.names import merge_order
 from services.common.protoconv import review_reason_word, seconds
 
@@ -44,6 +46,7 @@ MAX_UPLOAD_BYTES = 25 * 1024 * 1024  # a whole request (Flask answers 413 beyond
 MAX_PHOTOS = 10
 MAX_PHOTO_BYTES = 8 * 1024 * 1024
 MAX_NAME_CHARS = 200
+UNCHANGED = "unchanged"  # the query argument of the page after a rename that changed nothing
 _IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
 
 
@@ -59,7 +62,8 @@ def _needs_identity() -> None:
 
 @bp.app_context_processor
 def _helpers() -> dict[str, Any]:
-    return {"corrections_enabled": current_app.extensions.get("corrections") is not None}
+    return {"corrections_enabled": current_app.extensions.get("corrections") is not None,
+            "unchanged_name_note": unchanged_name_note}
 
 
 def _influencer_arg(value: object, what: str = "influencer_id") -> str:
@@ -100,22 +104,45 @@ def rename(influencer_id: str) -> Response:
     name = _typed_name()
     back = _local_path(request.form.get("next"))
     at = _place_in_list(request.form.get("from"))  # the influencer page's place in their videos: kept
-    if len(name) > MAX_NAME_CHARS:
+    if _length(name) > MAX_NAME_CHARS:
         return _rename_refused(influencer_id, back, f"a name has at most {MAX_NAME_CHARS} characters")
     if not name and not _analysis().names.get(influencer_id):
         # Clearing the name of someone unnamed changes nothing: no correction, no audit row, nothing to undo.
-        return redirect(f"{back}#{influencer_id}" if back else url_for("report.influencer",
-                                                                        influencer_id=influencer_id, **at), code=303)
-    try:
-        with identity_errors():
-            written = corrections_client().rename(influencer_id, name)
-    except HTTPException as exc:
-        if exc.code != 400:
-            raise
-        return _rename_refused(influencer_id, back, exc.description or "identity refused the name")
+        written = Written(0, 0, unchanged=True)
+    else:
+        try:
+            with identity_errors():
+                written = corrections_client().rename(influencer_id, name)
+        except HTTPException as exc:
+            if exc.code != 400:
+                raise
+            return _rename_refused(influencer_id, back, exc.description or "identity refused the name")
+    back = _without_note(back)  # an earlier rename's note, on the address the overview's form was on
+    if written.unchanged:  # the name it has already: the page says so (was: no word, as if renamed)
+        at = {**at, UNCHANGED: influencer_id}
+        back = back and back + ("&" if "?" in back else "?") + f"{UNCHANGED}={influencer_id}"
     if back:  # the inline "Add a name" of the overview or the review queue: back there, at that face
         return done_redirect(back, written, influencer_id)
     return _done("report.influencer", written, influencer_id=influencer_id, **at)
+
+
+def _without_note(path: str) -> str:
+    """`path` without its `unchanged` argument (the note of an earlier rename), the others kept as they are."""
+    base, mark, query = path.partition("?")
+    kept = "&".join(part for part in query.split("&") if part.split("=", 1)[0] != UNCHANGED)
+    return f"{base}?{kept}" if kept else base if mark else path
+
+
+def unchanged_name_note() -> str:
+    """After a rename to the name the influencer has already (`?unchanged=ID`), the sentence saying so, with
+    the name as analytics has it (the page waited for identity's feed head): "" otherwise, and on the sign-in
+    page answering a signed-out request for any address (it would show anyone the name of any id)."""
+    influencer_id = request.args.get(UNCHANGED, "")
+    if g.get("error_page") or not g.get("reads_allowed") or not is_influencer_id(influencer_id):
+        return ""
+    name = _analysis().names.get(influencer_id, "")
+    return (f"{influencer_id} is already named '{name}': nothing changed" if name else
+            f"{influencer_id} has no name already: nothing changed")
 
 
 @bp.get("/influencer/<influencer_id>/rename")
@@ -130,6 +157,17 @@ def _typed_name() -> str:
     """The form's `name`, blanks collapsed and composed (NFC) as identity stores names: its length is then counted
     as identity counts it (a name pasted decomposed has up to three code points a letter)."""
     return unicodedata.normalize("NFC", " ".join((request.form.get("name") or "").split()))
+
+
+def _length(name: str) -> int:
+    """`name`'s characters as identity counts them: once its controls, bidi marks and zero-width characters are
+    removed (name_text.clean_name). Was its code points with them: a name pasted with a right-to-left mark after
+    each word was refused at 200 though identity takes it. 0 for a name with nothing visible (identity refuses
+    it, saying so)."""
+    try:
+        return len(clean_name(name, max_chars=sys.maxsize))
+    except BadName:
+        return 0
 
 
 def _rename_refused(influencer_id: str, back: str, message: str) -> tuple[str, int]:
@@ -236,7 +274,7 @@ def enrol() -> Response | str | tuple[str, int]:
         return render_template("enrol.html", max_photos=MAX_PHOTOS, max_mb=MAX_PHOTO_BYTES // (1024 * 1024),
                                enrolled=_just_enrolled())
     name = _typed_name()
-    if not name or len(name) > MAX_NAME_CHARS:
+    if not name or _length(name) > MAX_NAME_CHARS:
         return _enrol_refused(f"give a name of 1 to {MAX_NAME_CHARS} characters", name[:MAX_NAME_CHARS])
     files = [f for f in request.files.getlist("photos") if f.filename]
     if not files:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Protocol
 
 import grpc
@@ -84,7 +85,8 @@ class GrpcCorrections:
                        reply.audit.audit_id)
 
     def rename(self, influencer_id: str, name: str) -> Written:
-        return self._written(self._identity.rename(influencer_id, name))
+        reply = self._identity.rename(influencer_id, name)
+        return replace(self._written(reply), unchanged=not reply.audit.audit_id)  # no correction: no audit entry
 
     def merge(self, influencer_ids: Sequence[str]) -> Written:
         return self._written(self._identity.merge(influencer_ids))

@@ -134,6 +134,8 @@ def _check_request() -> Response | None:
             return _too_many(wait_s)
     if token and request.endpoint not in _OPEN_ENDPOINTS and not _authenticated(keys):
         return _unauthorized()
+    # Whether what the page knows may be shown (the sign-in page, open to anyone, shows none of it)
+    g.reads_allowed = not token or request.endpoint not in _OPEN_ENDPOINTS or bool(g.session and g.session.signed_in)
     if request.method in ("GET", "HEAD", "OPTIONS") or request.routing_exception is not None:
         return None  # no write happens: reads, and requests for no route (their 404 or 405 follows)
     if not token and not is_loopback(str(current_app.config.get("HOST") or "127.0.0.1")):
