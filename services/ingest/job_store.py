@@ -192,15 +192,16 @@ class JobStore:
     def cancel(self, job_id: str) -> ingest_pb2.Job | None:
         """Rows not started are dropped; rows running finish. A job with nothing running and nothing
         processed ends CANCELLED at once (else its finaliser ends it after its reconcile)."""
-        return self._cancel(job_id)[0]
+        return self.cancel_rows(job_id)[0]
 
     def stop(self, job_id: str) -> list[Claim]:
         """Cancels the job as `cancel` does (a full disk stopped it) and returns the rows it dropped as they were
         given (their URLs' secrets too, which the store forgets now), unleased: the caller records each as not
         processed, so that the report lists every row of the job."""
-        return self._cancel(job_id)[1]
+        return self.cancel_rows(job_id)[1]
 
-    def _cancel(self, job_id: str) -> tuple[ingest_pb2.Job | None, list[Claim]]:
+    def cancel_rows(self, job_id: str) -> tuple[ingest_pb2.Job | None, list[Claim]]:
+        """`cancel` (a user's) and `stop` in one: the job as cancelled, and the rows the cancel dropped."""
         now = self.clock()
         dropped: list[Claim] = []
         with self.engine.begin() as conn:

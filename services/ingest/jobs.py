@@ -74,6 +74,9 @@ RETRY_PAUSES_S = (1.0, 30.0)
 LEASE_BEATS_BETWEEN_LINES = 20  # failed lease renewals between two log lines (a beat every lease_s / 3)
 # Failed steps in a row on a full disk (a second apart) before the queue says every job is stalled.
 STALLED_AFTER = 2
+# The error each row a user's cancel kept from starting is recorded with (after its URL): listed in videos.csv,
+# failed, and run again by the same manifest.
+NOT_RUN_CANCELLED = "not processed: its job was cancelled"
 
 
 def retry_pause(failures: int, idle_poll_s: float = 0.0) -> float:
@@ -349,8 +352,14 @@ class JobQueue:
         return [self._told(job) for job in self.store.list()]
 
     def cancel(self, job_id: str) -> ingest_pb2.Job | None:
-        """Rows not started are not run; rows running finish and the job reconciles; an ended job stays."""
-        job = self.store.cancel(job_id)
+        """Rows not started are not run; rows running finish and the job reconciles; an ended job stays. The rows
+        not started are recorded failed, "not processed: its job was cancelled", on a thread of their own (one
+        record each: a large job's cancel answers at once), so that videos.csv lists every row of the job once
+        and the same manifest runs them again (before, they were missing from it until a rerun)."""
+        job, dropped = self.store.cancel_rows(job_id)
+        if dropped:
+            threading.Thread(target=self._record_not_run, args=(dropped, NOT_RUN_CANCELLED),
+                             name=f"ingest-cancelled-{job_id}", daemon=True).start()
         return None if job is None else self._told(job)
 
     def _told(self, job: ingest_pb2.Job) -> ingest_pb2.Job:
@@ -543,15 +552,17 @@ class JobQueue:
             # reason stops nothing, nor does one 200 characters down a long path).
             if stopping or DISK_FULL in video.error.removeprefix(shown_url(video.url)).removeprefix(video.url):
                 log.error("ingest job %s stopped: %s", claim.job_id, stopping or video.error)
-                self._record_not_run(self.store.stop(claim.job_id), stopping or video.error)
+                reason = stopping or video.error
+                at = reason.find(DISK_FULL)  # the full disk in its own words, without the URL of the row that met it
+                why = f"not processed: its job stopped on a full disk ({reason[at:] if at >= 0 else reason})"
+                self._record_not_run(self.store.stop(claim.job_id), why)
 
-    def _record_not_run(self, dropped: list[Claim], reason: str) -> None:
-        """Runs each row that a full disk kept from starting told that it was not processed, so that the runner
-        records it failed saying why, as every failed row is: videos.csv lists every row of the job (before, the
-        rows not started were missing from it until the manifest ran again). A row whose record fails (analytics'
-        own disk) is logged and left out, as before; a kill meanwhile leaves the rest out, as before."""
-        at = reason.find(DISK_FULL)  # the full disk in its own words, without the URL of the row that met it
-        why = f"not processed: its job stopped on a full disk ({reason[at:] if at >= 0 else reason})"
+    def _record_not_run(self, dropped: list[Claim], why: str) -> None:
+        """Runs each row that a full disk or a cancel kept from starting told that it was not processed (`why`),
+        so that the runner records it failed saying why, as every failed row is: videos.csv lists every row of the
+        job (before, the rows not started were missing from it until the manifest ran again). A row whose record
+        fails (analytics' own disk) is logged and left out, as before; a kill meanwhile leaves the rest out, as
+        before."""
         for claim in dropped:
             if self._stopping.is_set():  # this replica stops: the rest are listed once the manifest runs again
                 return

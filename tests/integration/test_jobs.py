@@ -117,6 +117,40 @@ def test_cancelling_stops_a_queued_job_at_once_and_a_running_one_after_its_video
     assert [j.state for j in list_jobs(channel, T)] == [CANCELLED, CANCELLED]
 
 
+def videos_csv(stack, out):
+    export_report(stack.store, out)
+    with open(out / "videos.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_a_cancelled_jobs_rows_not_started_are_listed_failed_saying_so_and_run_when_the_manifest_runs_again(
+        stack, corpus, tmp_path):
+    # Before, they were dropped in the job store alone: videos.csv listed fewer rows than the manifest.
+    smoke = corpus("smoke")
+    rows = smoke_rows(smoke)
+    channel = open_channel(stack.settings.ingest_target)
+    manifest = write_manifest(tmp_path / "all.csv", rows, smoke)
+    job = start_ingest(channel, manifest, T)
+    stream = ingest_pb2_grpc.IngestServiceStub(channel).WatchJob(ingest_pb2.WatchJobRequest(job_id=job.job_id))
+    next(p for p in stream if p.video.status != common_pb2.VIDEO_STATUS_DUPLICATE)
+    assert cancel_job(channel, job.job_id, T).cancel_requested
+    job = wait_ended(channel, job.job_id)
+    assert job.state == CANCELLED and job.done < job.total
+    deadline = time.monotonic() + 60
+    while len(listed := videos_csv(stack, tmp_path / "cancelled")) < len(rows):
+        assert time.monotonic() < deadline, f"videos.csv lists {len(listed)} of the {len(rows)} rows"
+        time.sleep(0.2)
+    assert len(listed) == len(rows), "every manifest row once"
+    not_run = [r for r in listed if r["error"].endswith(": not processed: its job was cancelled")]
+    assert len(not_run) == job.total - job.done and all(r["status"] == "failed" for r in not_run)
+
+    again = wait_ended(channel, start_ingest(channel, manifest, T).job_id)
+    assert again.state == SUCCEEDED and again.statuses["failed"] == 0
+    rerun = videos_csv(stack, tmp_path / "rerun")
+    assert len(rerun) == len(rows)
+    assert not [r for r in rerun if r["status"] == "failed" or "not processed" in r["error"]]
+
+
 def test_an_unknown_job_is_not_found(stack):
     channel = open_channel(stack.settings.ingest_target)
     for call in (lambda: get_job(channel, "nope", T), lambda: cancel_job(channel, "nope", T),

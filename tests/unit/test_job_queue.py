@@ -33,6 +33,7 @@ from services.ingest.job_store import (
 )
 from services.ingest.jobs import (
     DEAD_ATTEMPTS,
+    NOT_RUN_CANCELLED,
     JobQueue,
     given_up,
     prepared,
@@ -595,6 +596,7 @@ class Scripted:
         self.reconcile_calls = 0
         self.attempts: list[int] = []  # the attempt each row run was told it is
         self.row_errors: list[str] = []  # the row error each row run was given
+        self.told: dict[str, str] = {}  # each row's URL: the row error its run was given
         self._lock = threading.Lock()
 
     def open_batch(self) -> None:
@@ -612,6 +614,7 @@ class Scripted:
         self.previous_video_ids.append(claim.previous_video_id)
         self.attempts.append(claim.attempts)
         self.row_errors.append(claim.submission.row_error)
+        self.told[url] = claim.submission.row_error
         note_video(f"id-{url}")
         with self._lock:
             if self.unavailable_rows:
@@ -700,8 +703,11 @@ def test_a_job_cancelled_on_one_replica_stops_on_the_other_after_its_rows_in_fli
     assert two.cancel(job.job_id).cancel_requested
     body.release(10)
     ended = wait_state(one, job.job_id, CANCELLED)
-    assert 1 <= ended.done <= 4 and len(body.ran) == ended.done, "only the rows in flight ran"
-    assert body.reconciled == [sorted(f"id-{u}" for u in body.ran)]
+    wait_for(lambda: len(body.ran) == 10, "the rows not started are recorded not processed")
+    analysed = [u for u in body.ran if not body.told[u]]
+    assert 1 <= ended.done <= 4 and len(analysed) == ended.done, "only the rows in flight ran"
+    assert sorted(body.told.values()) == [""] * ended.done + [NOT_RUN_CANCELLED] * (10 - ended.done)
+    assert body.reconciled == [sorted(f"id-{u}" for u in analysed)]
 
 
 def test_a_failed_reconcile_fails_the_job_saying_why(replicas) -> None:
@@ -819,6 +825,32 @@ def test_the_rows_a_full_disk_kept_from_starting_are_run_told_they_were_not_proc
                                       and e.endswith("free some space and run again)") for e in told), told
         assert ended.done == 1 and ended.total == 3, "the job still stops: the two rows were not run"
     finally:
+        queue.stop(timeout_s=5)
+
+
+def test_the_rows_a_users_cancel_kept_from_starting_are_run_told_they_were_not_processed_so_each_is_recorded(
+        engines) -> None:
+    # Before, the cancel dropped them in the job store alone: the runner, which records every row with analytics,
+    # never saw them, and videos.csv listed fewer rows than the manifest until it ran again.
+    runner = Scripted()
+    queue = JobQueue(JobStore(engines(), lease_s=2.0), runner, "r0:x", threads=1, idle_poll_s=0.01,
+                     watch_poll_s=0.01)
+    try:
+        job = queue.start(request(4))
+        wait_for(lambda: runner.row_errors[:1] == [""], "the first row runs")
+        cancelled = queue.cancel(job.job_id)  # answers at once: the rows are recorded on a thread of their own
+        assert cancelled.cancel_requested and cancelled.state == RUNNING
+        runner.release(1000)
+        ended = wait_state(queue, job.job_id, CANCELLED)
+        wait_for(lambda: len(runner.ran) == 4, "the three rows not started are recorded")
+        assert sorted(runner.ran) == ["v0.mp4", "v1.mp4", "v2.mp4", "v3.mp4"], "each row once"
+        assert runner.row_errors[1:] == [NOT_RUN_CANCELLED] * 3 == ["not processed: its job was cancelled"] * 3
+        assert ended.done == 1 and ended.total == 4, "the job still ends cancelled: the three rows were not run"
+        assert queue.cancel(job.job_id).state == CANCELLED
+        time.sleep(0.1)
+        assert len(runner.ran) == 4, "cancelling an ended job records nothing again"
+    finally:
+        runner.release(1000)
         queue.stop(timeout_s=5)
 
 
