@@ -39,6 +39,11 @@ _CAPITALS = str.maketrans({
 # alphabet (Ukrainian є beside е, Turkish dotless ı beside i): told apart at a glance, as Zoë is from Zoe, they made
 # Євген and Евген, Aydın and Aydin one name. An id holds neither letter, so a reader takes them for e and i there.
 _NAME_LOOKALIKES = {k: v for k, v in _LOOKALIKES.items() if chr(k) not in "\u0454\u0131"}
+# The small letters of _CAPITALS that no look-alike folds otherwise (Greek β, ε, ζ, μ, τ, ϝ, ϻ, Armenian տ), folded
+# as their capitals: a name in capitals is one name with it in small letters ("ΜΑΡΙΑ", "μαρια"), case ignored. η, ν, υ
+# keep the Latin letter they are drawn like (n, v, u), their capitals theirs (H, N, Y).
+_SMALL_AS_CAPITALS = {ord(chr(k).lower()): v for k, v in _CAPITALS.items()
+                      if chr(k).lower() != chr(k) and ord(chr(k).lower()) not in _LOOKALIKES}
 # An influencer id (services/common/boundary.py INFLUENCER_ID) as a reader takes it: "inf_" and 10 to 18 letters
 # or digits, the hex ones not told from their look-alikes (O for 0, l for 1)
 _ID_SHAPE = re.compile(r"inf_[0-9a-z]{10,18}")
@@ -71,7 +76,7 @@ def look_alike_form(name: str) -> str:
     shown = name.translate(_CAPITALS).translate(_NAME_LOOKALIKES)  # before NFKC too: it makes Greek ϲ and Ϲ sigmas
     folded = unicodedata.normalize("NFC", unicodedata.normalize("NFKC", shown).translate(_CAPITALS).casefold())
     kept = "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in folded if not _is_variation_selector(c))
-    return kept.translate(_NAME_LOOKALIKES)
+    return kept.translate(_NAME_LOOKALIKES).translate(_SMALL_AS_CAPITALS)
 
 
 def looks_like_an_id(text: str) -> bool:

@@ -214,7 +214,8 @@ class JobStore:
                 base_dir = conn.execute(sa.select(jobs_t.c.base_dir).where(jobs_t.c.job_id == job_id)).scalar_one()
                 for idx, blob, attempts, video_id in conn.execute(sa.select(
                         rows_t.c.idx, rows_t.c.submission, rows_t.c.attempts, rows_t.c.video_id).where(
-                        rows_t.c.job_id == job_id, rows_t.c.state == PENDING).order_by(rows_t.c.idx)):
+                        rows_t.c.job_id == job_id, rows_t.c.state == PENDING).order_by(rows_t.c.idx)
+                        .with_for_update()):  # a row a claim is taking now: waited for, then not pending
                     dropped.append(Claim(job_id, idx, ingest_pb2.VideoSubmission.FromString(blob), base_dir,
                                          attempts or 0, video_id or ""))
                 conn.execute(rows_t.update().where(rows_t.c.job_id == job_id, rows_t.c.state == PENDING)

@@ -50,6 +50,7 @@ from services.ingest.job_store import (
     QueueFull,
 )
 from services.ingest.netguard import has_scheme
+from services.ingest.pipeline import NOT_RECORDED
 
 __all__ = ["CANCELLED", "ENDED", "FAILED", "QUEUED", "RUNNING", "SUCCEEDED", "JobQueue", "QueueFull", "RowRunner",
            "prepared", "settled_rows", "with_failures_kept_apart", "with_missing_urls_named", "with_repeats"]
@@ -561,17 +562,23 @@ class JobQueue:
         """Runs each row that a full disk or a cancel kept from starting told that it was not processed (`why`),
         so that the runner records it failed saying why, as every failed row is: videos.csv lists every row of the
         job (before, the rows not started were missing from it until the manifest ran again). A row whose record
-        fails (analytics' own disk) is logged and left out, as before; a kill meanwhile leaves the rest out, as
-        before."""
-        for claim in dropped:
+        fails (analytics' own disk) is logged and left out, as before; one refused on a full disk leaves the rest
+        out, untried (each would meet that disk: two calls and a log line a row); a kill meanwhile leaves the rest
+        out, as before."""
+        for k, claim in enumerate(dropped):
             if self._stopping.is_set():  # this replica stops: the rest are listed once the manifest runs again
                 return
             with _row_scope(claim):
                 try:
-                    self._runner.run_row(_told_why_it_fails(claim, why), lambda _video_id: None)
+                    got, _ = self._runner.run_row(_told_why_it_fails(claim, why), lambda _video_id: None)
                 except Exception as exc:  # noqa: BLE001 - the row is listed once the manifest runs again
                     log.warning("row %d of job %s, not processed, could not be recorded: %s", claim.idx + 1,
                                 claim.job_id, failed_call(exc))
+                    continue
+            if DISK_FULL in got.video.error.partition(NOT_RECORDED)[2] and (rest := len(dropped) - k - 1):
+                log.warning("%d more row%s of job %s, not processed, are not recorded either: the disk is full; they "
+                            "are listed once the manifest runs again", rest, "" if rest == 1 else "s", claim.job_id)
+                return
 
     def _finalise(self, job: Finalising) -> None:
         changed, error = 0, ""

@@ -65,6 +65,7 @@ def one_line(text: str) -> str:
 
 KEPT = "the previous result is kept"
 WARNING = "warning: "  # starts the error text of a done row whose result may be partial (a truncated file)
+NOT_RECORDED = " (not recorded: "  # in a failed row's error: its record was refused, and why
 RESULT = (ST.VIDEO_STATUS_DONE, ST.VIDEO_STATUS_DUPLICATE)  # statuses of a row that has a result
 
 
@@ -196,7 +197,7 @@ class VideoPipeline:
         except grpc.RpcError as exc:
             if exc.code() == grpc.StatusCode.UNAVAILABLE:
                 raise  # analytics restarting: the row is given back and fails again, recorded, once it answers
-            video.error += f" (not recorded: {self._failed_call(exc)})"
+            video.error += f"{NOT_RECORDED}{self._failed_call(exc)})"
             return Outcome(video, recorded=False)
         return Outcome(video)
 

@@ -95,3 +95,24 @@ def test_a_correction_message_left_in_its_cookie_is_not_shown_on_the_sign_in_pag
     client.set_cookie(DONE_COOKIE, row.audit_id)
     assert "Alicia" not in client.get("/").get_data(as_text=True)
     assert "Alicia" in client.get("/", headers={"Authorization": "Bearer s3cret"}).get_data(as_text=True)
+
+
+class SameNameAnalyticsBehind(SameName):
+    """As SameName, analytics not yet at identity's feed head when the page comes back (another analyst's rename
+    to that name a moment before is not applied there yet)."""
+
+    def rename(self, influencer_id: str, name: str) -> Written:
+        super().rename(influencer_id, name)
+        return Written(0, 7, caught_up=False, unchanged=True)
+
+
+def test_a_rename_to_the_name_it_has_while_analytics_catches_up_does_not_name_analytics_older_name(
+        analytics_store: AnalyticsStore) -> None:
+    # Identity has "Bob" (given a moment before on another page), analytics still "Alice": before, the page said
+    # "inf_… is already named 'Alice': nothing changed", to someone who had typed Bob
+    client = create_app(analytics_store, corrections=SameNameAnalyticsBehind()).test_client()
+    renamed = client.post("/influencer/inf_aaaa000001/rename", data={"csrf_token": _token(client), "name": "Bob"})
+    assert "catching_up=1" in renamed.headers["Location"]
+    shown = client.get(renamed.headers["Location"]).get_data(as_text=True)
+    assert "already named &#39;Alice&#39;" not in shown
+    assert "inf_aaaa000001 has the name given already: nothing changed." in shown

@@ -42,6 +42,7 @@ from services.ingest.jobs import (
     with_missing_urls_named,
     with_repeats,
 )
+from services.ingest.pipeline import NOT_RECORDED
 from tests.support.rpc_errors import disk_full, unavailable
 
 LEASE_S = 30.0
@@ -851,6 +852,35 @@ def test_the_rows_a_users_cancel_kept_from_starting_are_run_told_they_were_not_p
         assert len(runner.ran) == 4, "cancelling an ended job records nothing again"
     finally:
         runner.release(1000)
+        queue.stop(timeout_s=5)
+
+
+class AnalyticsDiskFull(DiskFullOnFirstRow):
+    """As DiskFullOnFirstRow, on analytics' disk too: a row told it was not processed is not recorded either."""
+
+    def run_row(self, claim: Claim, note_video) -> tuple[ingest_pb2.WatchJobResponse, str]:
+        got, processed = super().run_row(claim, note_video)
+        if claim.submission.row_error:
+            got.video.status, got.video.video_id = common_pb2.VIDEO_STATUS_FAILED, ""
+            got.video.error = f"{claim.submission.row_error}{NOT_RECORDED}analytics.RecordVideo failed: " \
+                              "RESOURCE_EXHAUSTED disk full: could not write (database or disk is full))"
+            return got, ""
+        return got, processed
+
+
+def test_once_a_row_not_processed_cannot_be_recorded_on_a_full_disk_the_rest_are_not_tried(engines, caplog) -> None:
+    # Before, each of the job's rows not started was run and refused in turn, every one of them two calls to
+    # analytics and a `video failed` line: a 10,000-row job said so 10,000 times on its full disk.
+    runner = AnalyticsDiskFull()
+    runner.release(1000)
+    queue = JobQueue(JobStore(engines(), lease_s=2.0), runner, "r0:x", threads=1, idle_poll_s=0.01,
+                     watch_poll_s=0.01)
+    try:
+        job = queue.start(request(8))
+        wait_state(queue, job.job_id, CANCELLED)
+        assert sorted(runner.ran) == ["v0.mp4", "v1.mp4"], "the first row, and one row told it was not processed"
+        assert "6 more rows of job" in caplog.text
+    finally:
         queue.stop(timeout_s=5)
 
 

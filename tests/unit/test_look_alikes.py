@@ -64,3 +64,15 @@ def test_letters_of_their_own_alphabet_stay_apart_in_capitals_too(one: str, othe
 def test_an_id_written_in_greek_capitals_passes_for_one(text: str) -> None:
     # Before: Ν was read as ν, a v: "ΙΝF_0123456789" was taken as a name and shown where an id is read
     assert looks_like_an_id(text)
+
+
+@pytest.mark.parametrize(("small", "capitals"), [("\u03bc\u03b1\u03c1\u03b9\u03b1", "\u039c\u0391\u03a1\u0399\u0391"),
+                                                 ("\u03b5\u03bb\u03b5\u03bd\u03b1", "\u0395\u03bb\u03b5\u03bd\u03b1"),
+                                                 ("\u03c4\u03b1\u03c3\u03bf\u03c3", "\u03a4\u0391\u03a3\u039f\u03a3"),
+                                                 ("\u03b6\u03b1\u03c7\u03bf\u03c3", "\u0396\u03b1\u03c7\u03bf\u03c3")])
+def test_a_greek_name_in_capitals_or_with_a_capital_first_is_still_one_name_with_it_in_small_letters(
+        small: str, capitals: str) -> None:
+    # μαρια / ΜΑΡΙΑ, ελενα / Ελενα, τασος / ΤΑΣΟΣ, ζαχος / Ζαχος. Before: Μ, Ε, Τ, Ζ were folded as the Latin
+    # M, E, T, Z and their small letters μ, ε, τ, ζ as themselves: case no longer ignored, and an analyst typing
+    # "ελενα" was told no influencer has the name "Ελενα" has
+    assert look_alike_form(small) == look_alike_form(capitals)

@@ -135,11 +135,14 @@ def _without_note(path: str) -> str:
 
 def unchanged_name_note() -> str:
     """After a rename to the name the influencer has already (`?unchanged=ID`), the sentence saying so, with
-    the name as analytics has it (the page waited for identity's feed head): "" otherwise, and on the sign-in
-    page answering a signed-out request for any address (it would show anyone the name of any id)."""
+    the name as analytics has it (the page waited for identity's feed head; no name while analytics still catches
+    up): "" otherwise, and on the sign-in page answering a signed-out request for any address (it would show
+    anyone the name of any id)."""
     influencer_id = request.args.get(UNCHANGED, "")
     if g.get("error_page") or not g.get("reads_allowed") or not is_influencer_id(influencer_id):
         return ""
+    if request.args.get("catching_up"):  # analytics has not the name identity compared with yet: its own is older
+        return f"{influencer_id} has the name given already: nothing changed"
     name = _analysis().names.get(influencer_id, "")
     return (f"{influencer_id} is already named '{name}': nothing changed" if name else
             f"{influencer_id} has no name already: nothing changed")
