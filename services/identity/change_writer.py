@@ -103,11 +103,15 @@ class ChangeWriter:
                 msg.feed_position = head
             yield msg
 
-    def recluster(self, video_ids: list[str] | None, resync_only: bool) -> list[identity_pb2.Changes]:
+    def recluster(self, video_ids: list[str] | None, resync_only: bool,
+                  stopped: Callable[[], bool] = lambda: False) -> list[identity_pb2.Changes]:
         """Reclusters `video_ids` (None: every video) and publishes the videos changed, or with `resync_only`
         publishes every video as it is; returns what was published, as it is in the feed, a change per
-        message: the first carries the totals, the last the feed position."""
-        with self.registry.lock:
+        message: the first carries the totals, the last the feed position. Nothing, nothing done, once
+        `stopped()` (the caller gone) while it waits for the registry's lock."""
+        with self.registry.lock.taken_unless(stopped) as taken:
+            if not taken:
+                return []
             if resync_only:
                 videos = list(self.registry.store.video_ids())
                 kind = identity_pb2.CHANGE_KIND_RESYNC

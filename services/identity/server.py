@@ -282,10 +282,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             if request.resync_only and not request.publish:
                 pages: Iterable[identity_pb2.Changes] = self.writer.snapshot(gone)
             else:
-                with self.registry.lock.taken_unless(gone) as taken:
-                    if not taken:
-                        return
-                    pages = self.writer.recluster(videos or None, request.resync_only)
+                pages = self.writer.recluster(videos or None, request.resync_only, gone)
             yield from (identity_pb2.ReclusterResponse(changes=_m) for _m in pages)
         finally:
             self._reclusters.release()
