@@ -205,13 +205,13 @@ class JobStore:
         now = self.clock()
         dropped: list[Claim] = []
         with self.engine.begin() as conn:
-            state = conn.execute(sa.select(jobs_t.c.state).where(jobs_t.c.job_id == job_id)
-                                 .with_for_update()).scalar_one_or_none()
-            if state is None:
+            found = conn.execute(sa.select(jobs_t.c.state, jobs_t.c.base_dir).where(jobs_t.c.job_id == job_id)
+                                 .with_for_update()).first()
+            if found is None:
                 return None, []
+            state, base_dir = found
             if state not in ENDED:
                 conn.execute(jobs_t.update().where(jobs_t.c.job_id == job_id).values(cancel_requested=True))
-                base_dir = conn.execute(sa.select(jobs_t.c.base_dir).where(jobs_t.c.job_id == job_id)).scalar_one()
                 for idx, blob, attempts, video_id in conn.execute(sa.select(
                         rows_t.c.idx, rows_t.c.submission, rows_t.c.attempts, rows_t.c.video_id).where(
                         rows_t.c.job_id == job_id, rows_t.c.state == PENDING).order_by(rows_t.c.idx)
