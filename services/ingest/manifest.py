@@ -141,7 +141,7 @@ def _not_csv(raw: bytes, path: Path) -> None:
 def _utf16_without_bom(raw: bytes) -> str | None:
     """"utf-16-le" or "utf-16-be" when `raw` reads as UTF-16 text written without a byte order mark (.NET's and
     some exporters' default), else None: its header, in ASCII, has a zero byte in every pair, on one side."""
-    head = raw[:4096 - 4096 % 2] if len(raw) >= 4096 else raw[:len(raw) - len(raw) % 2]
+    head = raw[:min(len(raw), 4096) // 2 * 2]  # whole pairs
     if len(head) < 8:
         return None
     even, odd = head[0::2], head[1::2]
