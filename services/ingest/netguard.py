@@ -3,20 +3,28 @@
 The parser's `Target` is what the check looks at *and* what the connection uses: the host is resolved
 once, every address is checked, and the client connects to one of those exact addresses (pinned),
 sending the name only as the Host header and TLS server name. Spellings that parsers disagree on
-(userinfo, backslashes, numeric IPv4 forms other than a.b.c.d, percent-encoded or non-ASCII hosts,
-control characters, IPv6 zone ids) are refused instead of guessed.
+(userinfo, backslashes, numeric IPv4 forms other than a.b.c.d, percent-encoded hosts, control characters,
+IPv6 zone ids) are refused instead of guessed. A host written in Unicode (`bücher.example`) is its IDNA 2008 ASCII
+form (`xn--bcher-kva.example`), which every other rule then judges.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import re
 import socket
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
+import idna
+
+from services.common.look_alikes import look_alike_form
 from services.common.url_scheme import has_scheme
+
+log = logging.getLogger(__name__)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # A resolver maps (host name, port) to the IP addresses (strings) the name stands for.
@@ -27,6 +35,7 @@ _LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
 _NUMERIC_LABEL = re.compile(r"(?:0[xX][0-9A-Fa-f]*|[0-9]+)")
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"  # decimal 0-255, no leading zero
 _DOTTED_QUAD = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+_FULL_STOPS = re.compile("[.\u3002\uff0e\uff61]")  # ASCII, ideographic, full-width and half-width ideographic
 
 # Not globally reachable (IANA special-purpose registries), kept explicit so the rule does not depend on the
 # Python version's `is_global`; both this list and `is_global` must pass.
@@ -120,6 +129,7 @@ def parse_url(url: str) -> Target:
     # A blank in the path or query, and characters outside ASCII, are sent percent-encoded (UTF-8) as a browser
     # sends them ("my clip.mp4" is "my%20clip.mp4"); existing escapes and reserved characters stay.
     request_target = quote(tail, safe="/?#[]@!$&'()*+,;=:%~-._")
+    host = _ascii_host(host)
     ip = _parse_ip_host(host)
     if ip is not None:
         return Target(scheme, str(ip), port, request_target, ip)
@@ -190,8 +200,6 @@ def _parse_ip_host(host: str) -> IPAddress | None:
             return ipaddress.IPv6Address(inner)
         except ValueError:
             raise Refused(f"malformed IPv6 address {inner!r} in URL") from None
-    if not host.isascii():
-        raise Refused(f"non-ASCII host {host!r} (use its punycode xn-- form)")
     if "%" in host:
         raise Refused(f"percent-encoded host {host!r}")
     bare = host[:-1] if host.endswith(".") else host
@@ -201,6 +209,82 @@ def _parse_ip_host(host: str) -> IPAddress | None:
             raise Refused(f"ambiguous numeric host {host!r} (write an IPv4 address as four decimal numbers a.b.c.d)")
         return ipaddress.IPv4Address(bare)
     return None
+
+
+def _ascii_host(host: str) -> str:
+    """`host` as the ASCII the other rules judge: itself when ASCII (or a bracketed IPv6 literal), else its IDNA
+    form (_idna_host). An IP address spelled in other digits (full-width `１２７.０.０.１`) is refused, not read.
+    A converted name is logged with the name fetched; as a warning when it mixes scripts or passes for an ASCII
+    name (fetched all the same: registries decide who may hold a name, but an operator can see it)."""
+    if host.isascii() or host.startswith("["):
+        return host
+    if "%" in host:
+        raise Refused(f"percent-encoded host {host!r}")
+    converted = _idna_host(host)
+    name = converted.rstrip(".")
+    if _DOTTED_QUAD.fullmatch(name):
+        raise Refused(f"host {_shown_host(host)} spells the IP address {name} in other characters than ASCII "
+                      f"(write {name})")
+    if doubts := _doubts(host, name):
+        log.warning("host %s %s: fetched as %s", _shown_host(host), " and ".join(doubts), name)
+    else:
+        log.info("host %s is fetched as %s", _shown_host(host), name)
+    return converted
+
+
+def _idna_host(host: str) -> str:
+    """A host written in Unicode as the ASCII name it stands for: IDNA 2008 with UTS 46 mapping (case folded,
+    full-width forms and ideographic full stops read as a browser reads them), non-transitional (`faß.de` stays
+    itself, as browsers resolve it). Refused, naming the host, for what IDNA refuses: symbols, emoji, a label
+    mixing directions, characters a host name cannot hold (a full-width `／` or `：`)."""
+    try:
+        return idna.encode(host, uts46=True, std3_rules=True).decode("ascii")
+    except idna.IDNAError as exc:
+        raise Refused(f"host {_shown_host(host)} is not a valid internationalised domain name: {exc}") from None
+
+
+def _doubts(host: str, name: str) -> list[str]:
+    """What makes the Unicode `host` (fetched as `name`) look like another: a label mixing scripts (Cyrillic `а` in
+    `pаypal`), or letters drawn like the Latin ones of another ASCII name (all-Cyrillic `аррӏе.com`)."""
+    doubts = []
+    if scripts := _mixed_scripts(host):
+        doubts.append(f"mixes scripts ({', '.join(scripts)})")
+    if (passes_for := ".".join(map(look_alike_form, _labels(host)))).isascii() and passes_for != name:
+        doubts.append(f"passes for {passes_for!r}")
+    return doubts
+
+
+# Scripts that one label may mix without doubt: Japanese, Chinese and Korean writing with Latin (UTS 39's
+# "highly restrictive" level).
+_ALLOWED_MIXES = (frozenset({"Latin", "Han", "Hiragana", "Katakana"}), frozenset({"Latin", "Han", "Bopomofo"}),
+                  frozenset({"Latin", "Han", "Hangul"}))
+
+
+def _mixed_scripts(host: str) -> list[str]:
+    """The scripts of the letters of the first label of `host` that mixes scripts beyond _ALLOWED_MIXES, in
+    alphabetical order; [] when none does. A letter's script is the first word of its Unicode name (CJK: Han),
+    close enough for the scripts hosts are written in; modifier letters (Japanese `ー`) belong to none."""
+    for label in _labels(host):
+        scripts = {_script(c) for c in label if unicodedata.category(c) in ("Lu", "Ll", "Lt", "Lo")}
+        if len(scripts) > 1 and not any(scripts <= allowed for allowed in _ALLOWED_MIXES):
+            return sorted(scripts)
+    return []
+
+
+def _labels(host: str) -> list[str]:
+    """The labels of a Unicode host, split at any full stop UTS 46 reads as one, without the root's empty one."""
+    labels = _FULL_STOPS.split(host)
+    return labels[:-1] if len(labels) > 1 and not labels[-1] else labels
+
+
+def _script(letter: str) -> str:
+    word = unicodedata.name(letter, "UNKNOWN").split()[0]
+    return "Han" if word == "CJK" else word.title()
+
+
+def _shown_host(host: str) -> str:
+    """A host for a message: quoted, cut to 80 characters (a manifest cell may hold 100,000)."""
+    return repr(host if len(host) <= 80 else host[:77] + "...")
 
 
 def _check_name(host: str) -> str:

@@ -64,6 +64,17 @@ def test_an_ip_literal_is_checked_without_resolving():
     assert resolver.calls == []
 
 
+def test_a_unicode_host_is_resolved_and_checked_as_its_ascii_form():
+    resolver = Resolver("10.0.0.1")
+    with pytest.raises(Refused, match=r"^refused: private address 10\.0\.0\.1 "):
+        resolve_checked(parse_url("https://bücher.example/v.mp4"), False, resolver)
+    assert resolver.calls == [("xn--bcher-kva.example", 443)]
+    public = Resolver("8.8.8.8")
+    got = resolve_checked(parse_url("https://bücher.example/v.mp4"), False, public)
+    assert got == [ipaddress.ip_address("8.8.8.8")]
+    assert public.calls == [("xn--bcher-kva.example", 443)]
+
+
 def test_a_mapped_address_is_connected_to_as_the_ipv4_it_stands_for_when_private_urls_are_allowed():
     assert resolve_checked(parse_url("http://[::ffff:127.0.0.1]/"), True) == [ipaddress.ip_address("127.0.0.1")]
 

@@ -25,8 +25,7 @@ from services.ingest.netguard import Refused, Target, has_scheme, join_url, pars
     ("http://256.0.0.1/", "ambiguous numeric host"),
     ("http://%31%32%37.0.0.1/", "percent-encoded host"),
     ("http://ex%61mple.com/", "percent-encoded host"),
-    ("http://exämple.com/", "non-ASCII host"),
-    ("http://１２７.０.０.１/", "non-ASCII host"),
+    ("http://１２７.０.０.１/", "spells the IP address 127.0.0.1 in other characters than ASCII"),
     ("http://example.com /a", "whitespace or control character"),
     (" http://example.com/", "whitespace or control character"),
     ("http://exa\tmple.com/", "whitespace or control character"),
@@ -68,6 +67,50 @@ def test_the_host_checked_is_the_host_connected_to(url, host, ip):
     target = parse_url(url)
     assert target.host == host
     assert target.ip == (ipaddress.ip_address(ip) if ip else None)
+
+
+@pytest.mark.parametrize("url,host", [
+    ("https://bücher.example/v.mp4", "xn--bcher-kva.example"),
+    ("https://BÜCHER.Example./v.mp4", "xn--bcher-kva.example"),  # case folded, the root's dot dropped
+    ("https://bücher。example/v.mp4", "xn--bcher-kva.example"),  # an ideographic full stop separates labels
+    ("https://faß.de/v.mp4", "xn--fa-hia.de"),  # IDNA 2008 keeps ß (IDNA 2003 made it fass.de, another name)
+    ("https://ドメイン.テスト/v.mp4", "xn--eckwd4c7c.xn--zckzah"),
+    ("http://exämple.com:8080/", "xn--exmple-cua.com"),
+])
+def test_a_unicode_host_is_fetched_as_its_idna_2008_ascii_form(url, host):
+    # Before: refused, "non-ASCII host 'bücher.example' (use its punycode xn-- form)".
+    target = parse_url(url)
+    assert target.host == host and target.ip is None
+    assert target.host_header.split(":")[0] == host, "the Host header and TLS name are the ASCII form"
+
+
+@pytest.mark.parametrize("url,reason", [
+    ("https://☃.example/", "host '☃.example' is not a valid internationalised domain name: Codepoint U\\+2603"),
+    ("https://💩.la/", "host '💩.la' is not a valid internationalised domain name"),
+    ("https://bü--cher.example/", "host 'bü--cher.example' is not .*hyphens in 3rd and 4th position"),
+    ("https://aא.example/", "host 'aא.example' is not .*direction"),  # right-to-left in a left-to-right label
+    ("https://exämple.com／evil.example/", "host 'exämple.com／evil.example' is not .*U\\+FF0F"),  # no slash
+    ("https://exämple..com/", "host 'exämple..com' is not .*Empty Label"),
+    ("https://" + "ü" * 64 + ".com/", "is not a valid internationalised domain name: Label too long"),
+    ("https://bücher.123/", "ambiguous numeric host"),  # the rules of an ASCII name hold for the converted one
+])
+def test_a_unicode_host_that_idna_refuses_is_refused_naming_the_host(url, reason):
+    with pytest.raises(Refused, match=reason):
+        parse_url(url)
+
+
+def test_a_unicode_host_written_in_look_alike_letters_is_logged_with_its_punycode(caplog):
+    with caplog.at_level("INFO", logger="services.ingest.netguard"):
+        assert parse_url("https://pаypal.com/v.mp4").host == "xn--pypal-4ve.com"  # a Cyrillic а
+        assert parse_url("https://аррӏе.com/v.mp4").host == "xn--80ak6aa92e.com"  # Cyrillic alone
+        assert parse_url("https://bücher.example/v.mp4").host == "xn--bcher-kva.example"
+        assert parse_url("https://ドメイン.テスト/v.mp4").host == "xn--eckwd4c7c.xn--zckzah"
+        assert parse_url("https://東京コーヒーshop.jp/v.mp4").host.startswith("xn--")  # Han, Katakana, Latin: one word
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == ["host 'pаypal.com' mixes scripts (Cyrillic, Latin) and passes for 'paypal.com': "
+                        "fetched as xn--pypal-4ve.com",
+                        "host 'аррӏе.com' passes for 'apple.com': fetched as xn--80ak6aa92e.com"]
+    assert "host 'bücher.example' is fetched as xn--bcher-kva.example" in caplog.text
 
 
 def test_port_path_and_query_are_kept_and_the_fragment_dropped():
