@@ -3,7 +3,7 @@ against internal addresses, or local regular files kept under an allowed root. R
 
 Every failure, whatever raised it, is a FetchError whose one-line message starts with the URL as given.
 The network parts: `netguard` (URL parsing and the address rule), `pinned_http` (the connection and the
-deadline), `http_wire` (strict response framing).
+deadline), `http_wire` (strict response framing), `content_coding` (a gzip or deflate body decoded, capped).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import contextlib
 import errno
 import functools
 import hashlib
+import logging
 import os
 import re
 import ssl
@@ -27,6 +28,7 @@ from services.common.boundary import escaped
 from services.common.damage import DISK_FULL, DiskFull, check_room
 from services.common.file_kind import file_kind
 from services.common.url_secrets import secrets_hidden
+from services.ingest import content_coding
 from services.ingest.http_wire import BadResponse, ByteRange, Head, partial_range, status_problem
 from services.ingest.netguard import (
     IPAddress,
@@ -40,6 +42,8 @@ from services.ingest.netguard import (
     system_resolver,
 )
 from services.ingest.pinned_http import CannotConnect, Connection, Deadline, call_before, open_connection
+
+log = logging.getLogger(__name__)
 
 CHUNK = 1 << 20
 MAX_REDIRECTS = 5
@@ -62,7 +66,7 @@ class Fetched:
     sha256: str
     size: int  # bytes
     temporary: bool
-    encoding: str = ""  # the answer's Content-Encoding when not identity (the bytes are kept as sent)
+    encoding: str = ""  # the answer's Content-Encoding when it is none decoded here (the bytes are kept as sent)
 
     @property
     def video_id(self) -> str:
@@ -315,9 +319,52 @@ def _get(url: str, policy: FetchPolicy, deadline: Deadline) -> Fetched | str:
     except BaseException:
         spool.discard()
         raise
-    encoding = ", ".join(head.all("content-encoding")).strip(" \t")
+    codings = content_coding.codings(", ".join(head.all("content-encoding")))
+    if len(codings) == 1 and codings[0] in content_coding.DECODED:
+        if (decoded := _decoded(spool, codings[0], policy)) is not None:
+            return decoded
+        log.info("%s: labelled Content-Encoding: %s, but its bytes are not: kept as sent", shown_url(url), codings[0])
+        codings = []
     return Fetched(spool.path, spool.hash.hexdigest(), spool.size, temporary=True,
-                   encoding="" if encoding.lower() in ("", "identity") else escaped(encoding[:40]))
+                   encoding=escaped(", ".join(codings)[:40]))
+
+
+def _decoded(spool: _Spool, coding: str, policy: FetchPolicy) -> Fetched | None:
+    """The file a body sent in `coding` (gzip or deflate) stands for: decoded as a stream into a spool of its own, at
+    most `policy.max_bytes` bytes (a gzip bomb stops there), hashed as decoded, so that a compressed and a plain copy
+    of one file are one video; the body's spool is removed. None, the body's spool kept, when the body does not start
+    in `coding`: a file labelled wrongly (a bucket object stored plain with `Content-Encoding: gzip`), the file
+    itself."""
+    out = _Spool(policy.tmp_dir, policy.min_free_bytes)
+    try:
+        with open(spool.path, "rb") as body:
+            size = content_coding.decode(coding, body.read, out.write, policy.max_bytes)
+        out.close()
+    except content_coding.NotInCoding:
+        out.discard()
+        return None
+    except content_coding.TooLarge:
+        out.discard()
+        spool.discard()
+        raise _Failed(f"more than the limit of {policy.max_bytes} bytes once decompressed (the server sent "
+                      f"{spool.size} bytes with Content-Encoding: {coding}; a compression bomb?)") from None
+    except content_coding.CodingError as exc:
+        out.discard()
+        spool.discard()
+        raise _Failed(f"the server sent it compressed (Content-Encoding: {coding}), and {exc}") from None
+    except OSError as exc:  # reading the body back from the disk it was written to: not the network's fault
+        out.discard()
+        spool.discard()
+        raise _Failed(f"cannot read the download back from disk ({exc.strerror})") from exc
+    except BaseException:
+        out.discard()
+        spool.discard()
+        raise
+    spool.discard()
+    if size == 0:
+        out.discard()
+        raise BadResponse(f"empty response (0 bytes once decompressed from Content-Encoding: {coding})")
+    return Fetched(out.path, out.hash.hexdigest(), size, temporary=True)
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,8 @@
 The connection goes to the exact IP that `netguard.resolve_checked` returned; the host name travels only
 in the Host header and as the TLS server name (certificate checked against it). Every blocking step
 (resolve, connect, handshake, send, each receive) gets the time left until the deadline, so a server that
-trickles bytes cannot keep a download alive past it. The body is not decoded (identity encoding is asked
-for; any Content-Encoding is kept as the file's bytes).
+trickles bytes cannot keep a download alive past it. The body is not decoded here (identity encoding is asked
+for; fetch decodes a gzip or deflate Content-Encoding a server sends all the same).
 """
 
 from __future__ import annotations

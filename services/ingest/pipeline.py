@@ -243,8 +243,9 @@ class VideoPipeline:
                 except VideoError as exc:
                     if not fetched.encoding:
                         raise
-                    raise VideoError(f"{exc}: the server sent it compressed (Content-Encoding: {fetched.encoding}), "
-                                     f"where the URL must give the video file itself") from exc
+                    raise VideoError(f"{exc}: the server sent it compressed (Content-Encoding: {fetched.encoding}; "
+                                     f"only gzip and deflate are decoded), where the URL must give the video file "
+                                     f"itself") from exc
             finally:
                 self.in_flight.release(video.video_id)
         finally:

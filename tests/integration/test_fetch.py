@@ -15,6 +15,7 @@ import struct
 import subprocess
 import threading
 import time
+import zlib
 from collections.abc import Callable
 
 import pytest
@@ -407,12 +408,74 @@ def test_a_download_stops_before_it_takes_the_room_the_stores_keep_free_saying_d
     assert fetch(server.url, tmp_path, FetchPolicy(max_bytes=len(body), timeout_s=10, allow_private=True,
                                                    tmp_dir=disk, min_free_bytes=4 << 20)).size == len(body)
 
-def test_a_gzip_encoded_answer_is_kept_as_bytes_and_never_decompressed(raw, tmp_path):
-    bomb = gzip.compress(bytes(10_000_000))  # 10 MB of zeros in ~10 kB
-    server = raw(OK_HEAD + b"Content-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(bomb) + bomb)
+def _raw_deflate(data):
+    squeeze = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    return squeeze.compress(data) + squeeze.flush()
+
+
+@pytest.mark.parametrize("encoding,body", [
+    pytest.param(b"gzip", gzip.compress(PAYLOAD), id="gzip"),
+    pytest.param(b"GZIP", gzip.compress(PAYLOAD), id="case"),
+    pytest.param(b"x-gzip", gzip.compress(PAYLOAD), id="x-gzip"),
+    pytest.param(b"identity, gzip", gzip.compress(PAYLOAD), id="identity-listed"),
+    pytest.param(b"gzip", gzip.compress(PAYLOAD[:100]) + gzip.compress(PAYLOAD[100:]), id="two-members"),
+    pytest.param(b"deflate", zlib.compress(PAYLOAD), id="deflate"),
+    pytest.param(b"deflate", _raw_deflate(PAYLOAD), id="raw-deflate"),  # as some servers send it; browsers too
+])
+def test_a_compressed_answer_is_decoded_and_hashed_as_the_plain_file(raw, tmp_path, encoding, body):
+    # Before: kept as sent, hashed as sent, and failed as `not a readable video (invalid data)`.
+    server = raw(OK_HEAD + b"Content-Encoding: " + encoding + b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
     got = fetch(server.url, tmp_path, FetchPolicy(max_bytes=100_000, timeout_s=2, allow_private=True))
-    assert got.size == len(bomb) and got.path.read_bytes() == bomb
-    assert b"accept-encoding: identity" in server.requests[0].lower()
+    assert got.path.read_bytes() == PAYLOAD and got.size == len(PAYLOAD) and got.encoding == ""
+    assert got.sha256 == hashlib.sha256(PAYLOAD).hexdigest(), "a gzip copy and a plain copy are one video"
+    assert b"accept-encoding: identity" in server.requests[0].lower(), "compression is still not asked for"
+
+
+def test_a_gzip_bomb_stops_at_the_download_cap_naming_the_url_and_the_cap_and_leaves_no_file(raw, tmp_path):
+    bomb = gzip.compress(bytes(10_000_000))  # 10 MB of zeros in ~10 kB
+    server = raw(OK_HEAD + b"Content-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 + b"%x\r\n" % len(bomb) + bomb + b"\r\n0\r\n\r\n")
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    policy = FetchPolicy(max_bytes=100_000, timeout_s=2, allow_private=True, tmp_dir=downloads)
+    with pytest.raises(FetchError) as err:
+        fetch(server.url, tmp_path, policy)
+    assert str(err.value) == (f"{server.url}: more than the limit of 100000 bytes once decompressed (the server sent "
+                              f"{len(bomb)} bytes with Content-Encoding: gzip; a compression bomb?)")
+    assert list(downloads.iterdir()) == []
+
+
+@pytest.mark.parametrize("body,message", [
+    pytest.param(gzip.compress(PAYLOAD)[:-20], "the gzip data is cut short", id="cut-short"),
+    pytest.param(gzip.compress(PAYLOAD)[:-8] + b"\0\0\0\0" + gzip.compress(PAYLOAD)[-4:],
+                 "corrupt gzip data after", id="bad-crc"),
+    pytest.param(gzip.compress(PAYLOAD) + b"trailing junk", "other bytes after the end of the gzip data", id="junk"),
+])
+def test_a_corrupt_or_cut_compressed_answer_fails_naming_the_url_and_what_is_wrong(raw, tmp_path, body, message):
+    server = raw(OK_HEAD + b"Content-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    with pytest.raises(FetchError, match=re.escape(message)) as err:
+        fetch(server.url, tmp_path, FetchPolicy(max_bytes=100_000, timeout_s=2, allow_private=True, tmp_dir=downloads))
+    assert str(err.value).startswith(f"{server.url}: the server sent it compressed (Content-Encoding: gzip), and ")
+    assert list(downloads.iterdir()) == []
+
+
+@pytest.mark.parametrize("encoding", [b"gzip", b"deflate"])
+def test_a_plain_file_labelled_compressed_is_kept_as_sent(raw, tmp_path, encoding):
+    # A bucket object stored plain with `Content-Encoding: gzip` in its metadata: its bytes are the file.
+    server = raw(OK_HEAD + b"Content-Encoding: " + encoding + b"\r\nContent-Length: %d\r\n\r\n" % len(PAYLOAD)
+                 + PAYLOAD)
+    got = fetch(server.url, tmp_path, FetchPolicy(max_bytes=100_000, timeout_s=2, allow_private=True))
+    assert got.path.read_bytes() == PAYLOAD and got.sha256 == hashlib.sha256(PAYLOAD).hexdigest()
+    assert got.encoding == ""
+
+
+@pytest.mark.parametrize("encoding,named", [(b"br", "br"), (b"zstd", "zstd"), (b"gzip, gzip", "gzip, gzip")])
+def test_an_encoding_not_decoded_here_is_kept_as_sent_and_named(raw, tmp_path, encoding, named):
+    server = raw(OK_HEAD + b"Content-Encoding: " + encoding + b"\r\nContent-Length: 11\r\n\r\n" + BODY)
+    got = fetch(server.url, tmp_path, FetchPolicy(max_bytes=100_000, timeout_s=2, allow_private=True))
+    assert got.path.read_bytes() == BODY and got.encoding == named
 
 
 @pytest.mark.parametrize("answer", [

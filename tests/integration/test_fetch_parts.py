@@ -3,6 +3,7 @@ checked part by part, until the file is whole; a server that sends nothing new, 
 naming the URL. Before: `HTTP 206 (partial content): the server sent bytes 0-999 of 5016, a part of the file
 where the whole was asked for`, the video lost."""
 
+import gzip
 import hashlib
 import http.server
 import re
@@ -26,6 +27,7 @@ class Parts:
     etag: str | None = '"v1"'
     last_modified: str | None = "Sat, 05 Dec 2026 10:00:00 GMT"
     broken: str = ""
+    gzipped: bool = False  # `body` is gzip-compressed, and every answer says Content-Encoding: gzip
     asked: list[tuple[str | None, str | None]] = field(default_factory=list)  # (Range, If-Range) of each request
 
 
@@ -37,7 +39,8 @@ class PartsHandler(http.server.BaseHTTPRequestHandler):
         m = RANGE_ASKED.fullmatch(asked or "bytes=0-")
         start = int(m.group(1)) if m else 0
         if parts.broken == "changed" and asked and if_range in (parts.etag, parts.last_modified):
-            return self._answer(200, NEW_FILE, None, gzip=True)  # If-Range failed: the file changed since, all of it
+            # If-Range failed: the file changed since, all of it (compressed, which its own answer says)
+            return self._answer(200, gzip.compress(NEW_FILE), None, compressed=True)
         if parts.broken == "gone" and asked:
             return self._answer(404, b"not here", None)
         if parts.broken == "same-part":
@@ -48,10 +51,10 @@ class PartsHandler(http.server.BaseHTTPRequestHandler):
         total = len(parts.body) + (1 if parts.broken == "other-length" and asked else 0)
         self._answer(206, parts.body[start:end + 1], f"bytes {start}-{end}/{total}")
 
-    def _answer(self, code, body, content_range, gzip=False):
+    def _answer(self, code, body, content_range, compressed=False):
         parts: Parts = self.server.parts
         self.send_response(code)
-        if gzip:
+        if compressed or parts.gzipped:
             self.send_header("Content-Encoding", "gzip")
         if content_range:
             self.send_header("Content-Range", content_range)
@@ -109,8 +112,18 @@ def test_without_any_validator_the_rest_is_asked_for_without_if_range(serve, tmp
 def test_a_file_changed_between_parts_comes_whole_and_alone(serve, tmp_path):
     # If-Range failed on the server: it sends the new file whole (200), never bytes of two versions.
     got = fetch(serve(Parts(broken="changed")), tmp_path, policy(tmp_path))
+    # The new file's own answer says how its bytes are (gzip): decoded, where the first parts said nothing.
     assert got.path.read_bytes() == NEW_FILE and got.sha256 == hashlib.sha256(NEW_FILE).hexdigest()
-    assert got.encoding == "gzip"  # the new file's own answer says how its bytes are
+    assert got.encoding == ""
+
+
+def test_a_compressed_file_sent_in_parts_is_joined_then_decoded_whole(serve, tmp_path):
+    # The parts are of the compressed bytes (a Range counts the bytes sent): joined first, then decoded as one.
+    parts = Parts(body=gzip.compress(FILE, mtime=0), part=100, gzipped=True)
+    got = fetch(serve(parts), tmp_path, policy(tmp_path))
+    assert got.path.read_bytes() == FILE and got.sha256 == hashlib.sha256(FILE).hexdigest() and got.size == len(FILE)
+    assert len(parts.asked) > 1
+    assert [path.name for path in tmp_path.iterdir()] == [got.path.name], "the compressed download is removed"
 
 
 def test_a_file_larger_than_the_cap_is_refused_by_its_first_part_before_more_is_asked(serve, tmp_path):

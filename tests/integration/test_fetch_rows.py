@@ -188,17 +188,34 @@ def test_a_rerun_counts_as_counted_before_only_the_rows_it_says_are_done(pipelin
     assert "videos: 1 done (1 counted before: not analysed again), 1 duplicate\n" in capsys.readouterr().out
 
 
-def test_a_video_the_server_sent_compressed_fails_naming_its_content_encoding(pipeline, tmp_path, http_server):
-    # Before: "not a readable video (invalid data)", with nothing to say the server had compressed it.
+def test_a_video_the_server_sent_gzip_compressed_is_analysed_and_is_one_video_with_its_plain_copy(
+        pipeline, tmp_path, http_server):
+    # Before: `not a readable video (invalid data): the server sent it compressed (Content-Encoding: gzip)`.
     video = write_faststart_mp4(tmp_path / "v.mp4", seconds=2).read_bytes()
+    plain, packed = tmp_path / "plain", tmp_path / "packed"
+    plain.mkdir()
+    packed.mkdir()
+    (plain / "v.mp4").write_bytes(video)
+    (packed / "v.mp4").write_bytes(gzip.compress(video))
+    compressed = pipeline.process(f"{http_server(packed, headers={'Content-Encoding': 'gzip'})}/v.mp4", 1.0, "", "",
+                                  tmp_path)
+    assert compressed.video.status == DONE, compressed.video.error
+    copy = pipeline.process(f"{http_server(plain)}/v.mp4", 1.0, "", "", tmp_path)
+    assert copy.video.status == common_pb2.VIDEO_STATUS_DUPLICATE
+    assert copy.video.video_id == compressed.video.video_id
+    assert copy.video.error == f"same video as {compressed.video.url}"
+
+
+def test_a_video_sent_in_a_coding_not_decoded_here_fails_naming_its_content_encoding(pipeline, tmp_path, http_server):
     served = tmp_path / "served"
     served.mkdir()
-    (served / "v.mp4").write_bytes(gzip.compress(video))
-    url = f"{http_server(served, headers={'Content-Encoding': 'gzip'})}/v.mp4"
+    (served / "v.mp4").write_bytes(b"\x1b\x00\x00 brotli bytes, no video")  # what br bytes look like to a decoder
+    url = f"{http_server(served, headers={'Content-Encoding': 'br'})}/v.mp4"
     outcome = pipeline.process(url, 1.0, "", "", tmp_path)
     assert outcome.video.status == FAILED
-    assert outcome.video.error == (f"{url}: not a readable video (invalid data): the server sent it compressed "
-                                   f"(Content-Encoding: gzip), where the URL must give the video file itself")
+    assert outcome.video.error.startswith(f"{url}: not a ")
+    assert outcome.video.error.endswith(": the server sent it compressed (Content-Encoding: br; only gzip and deflate "
+                                        "are decoded), where the URL must give the video file itself")
 
 
 @pytest.mark.parametrize(("name", "row_error", "shown"), [
