@@ -1,9 +1,9 @@
 """Reading a marketing export: a CSV with `Performance` and `Video URL` columns (any order, any case and
 spacing, extra columns ignored, blank lines before the header skipped; a column named twice is refused; a
 header repeated further down, as in exports joined end to end, is no row, and the rows after it are read by it),
-UTF-8 with or without BOM, UTF-16 (BOM optional), or Windows-1252 (else Latin-1); fields separated by `,`, `;` or
-tab (sniffed, or named by Excel's `sep=;` first line). Bad rows become rows with an error; a row with more
-cells than the header is refused (an unquoted `1,250` would otherwise shift its cells).
+UTF-8 with or without BOM, UTF-16 (BOM optional), UTF-32 (with BOM), or Windows-1252 (else Latin-1); fields separated
+by `,`, `;` or tab (sniffed, or named by Excel's `sep=;` first line). Bad rows become rows with an error; a row with
+more cells than the header is refused (an unquoted `1,250` would otherwise shift its cells).
 
 How a performance cell is read (a cell is read only when it has exactly one reading):
 
@@ -131,11 +131,21 @@ def _not_csv(raw: bytes, path: Path) -> None:
     shown as text would fill the terminal with control bytes and say only that a column is missing."""
     kind, advice = next(((name, advice) for magic, name, advice in _NOT_CSV if raw.startswith(magic)),
                         (None, _EXPORT))
-    if kind is None and raw[:2] not in (b"\xff\xfe", b"\xfe\xff") and _utf16_without_bom(raw) is None and \
-            b"\x00" in raw[:4096]:
+    if kind is None and _bom_encoding(raw) is None and _utf16_without_bom(raw) is None and b"\x00" in raw[:4096]:
         kind = "a binary file"
     if kind is not None:
         raise ManifestError(f"manifest {path} is {kind}, not a CSV file: {advice}")
+
+
+# Byte order marks of the encodings whose text holds zero bytes, UTF-32's first: its little-endian mark starts as
+# UTF-16's does.
+_BOMS = ((b"\xff\xfe\x00\x00", "utf-32", "UTF-32"), (b"\x00\x00\xfe\xff", "utf-32", "UTF-32"),
+         (b"\xff\xfe", "utf-16", "UTF-16"), (b"\xfe\xff", "utf-16", "UTF-16"))
+
+
+def _bom_encoding(raw: bytes) -> tuple[str, str] | None:
+    """The codec and the name of the encoding whose byte order mark `raw` starts with (UTF-32 or UTF-16), else None."""
+    return next(((codec, name) for bom, codec, name in _BOMS if raw.startswith(bom)), None)
 
 
 def _utf16_without_bom(raw: bytes) -> str | None:
@@ -153,14 +163,16 @@ def _utf16_without_bom(raw: bytes) -> str | None:
 
 
 def _decode(raw: bytes, path: Path) -> str:
-    """UTF-16 when it has a BOM or reads as UTF-16 without one, else UTF-8 (BOM optional), else each line as UTF-8
-    or Windows-1252 (Excel's "CSV (Comma delimited)" on Windows: its dashes, curly quotes and euro sign are bytes
-    0x80-0x9F, which Latin-1 reads as control characters), else Latin-1 (a byte Windows-1252 leaves undefined)."""
-    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+    """UTF-32 or UTF-16 when it has their BOM, UTF-16 when it reads as such without one, else UTF-8 (BOM optional),
+    else each line as UTF-8 or Windows-1252 (Excel's "CSV (Comma delimited)" on Windows: its dashes, curly quotes and
+    euro sign are bytes 0x80-0x9F, which Latin-1 reads as control characters), else Latin-1 (a byte Windows-1252
+    leaves undefined)."""
+    if marked := _bom_encoding(raw):
+        codec, name = marked
         try:
-            return raw.decode("utf-16")
+            return raw.decode(codec)
         except UnicodeDecodeError as exc:
-            raise ManifestError(f"manifest {path} starts as UTF-16 but is not: {exc.reason} at byte "
+            raise ManifestError(f"manifest {path} starts as {name} but is not: {exc.reason} at byte "
                                 f"{exc.start}") from exc
     if encoding := _utf16_without_bom(raw):
         try:

@@ -1,3 +1,4 @@
+import codecs
 import os
 import re
 import threading
@@ -55,6 +56,22 @@ def test_a_utf16_file_without_a_byte_order_mark_is_read_as_utf16_not_refused_as_
     # Was: "manifest P is a binary file, not a CSV file", for text .NET and some exporters write so.
     rows = read_manifest(write(tmp_path, "Performance\tVideo URL\r\n1,5\tvidéo – a.mp4\r\n2\tb.mp4\r\n", encoding))
     assert [(r.url, r.performance) for r in rows] == [("vidéo – a.mp4", 1.5), ("b.mp4", 2.0)]
+
+
+@pytest.mark.parametrize("bom,encoding", [(codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be")])
+def test_a_utf32_file_with_a_byte_order_mark_is_read_as_utf32(tmp_path, bom, encoding):
+    # Was: the little-endian one read as UTF-16 (a NUL in every other character: "line contains NUL"), the
+    # big-endian one refused as "a binary file".
+    path = tmp_path / "m.csv"
+    path.write_bytes(bom + "Performance,Video URL\r\n1.5,vidéo – 𝄞.mp4\r\n2,b.mp4\r\n".encode(encoding))
+    assert [(r.url, r.performance) for r in read_manifest(path)] == [("vidéo – 𝄞.mp4", 1.5), ("b.mp4", 2.0)]
+
+
+def test_a_utf32_file_cut_in_the_middle_of_a_character_is_refused_naming_utf32(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_bytes("Performance,Video URL\n1,a.mp4\n".encode("utf-32") + b"\x00")
+    with pytest.raises(ManifestError, match="starts as UTF-32 but is not"):
+        read_manifest(path)
 
 
 def test_a_utf8_export_joined_with_a_windows_1252_one_has_each_line_read_in_its_own_encoding(tmp_path):
