@@ -2,8 +2,8 @@
 spacing, extra columns ignored, blank lines before the header skipped; a column named twice is refused; a
 header repeated further down, as in exports joined end to end, is no row, and the rows after it are read by it),
 UTF-8 with or without BOM, UTF-16 (BOM optional), UTF-32 (with BOM), or Windows-1252 (else Latin-1); fields separated
-by `,`, `;` or tab (sniffed, or named by Excel's `sep=;` first line). Bad rows become rows with an error; a row with
-more cells than the header is refused (an unquoted `1,250` would otherwise shift its cells).
+by `,`, `;` or tab (sniffed, or named by Excel's `sep=;` first line), quoted by `"` alone. Bad rows become rows with
+an error; a row with more cells than the header is refused (an unquoted `1,250` would otherwise shift its cells).
 
 How a performance cell is read (a cell is read only when it has exactly one reading):
 
@@ -366,20 +366,26 @@ def _unpadded(cell: str) -> str:
     return cell[start:end]
 
 
-def _dialect(text: str, separator: str | None) -> type[csv.Dialect] | csv.Dialect:
-    """The CSV dialect of `text`: `separator` when the file names it (Excel's `sep=;` first line), else sniffed
-    from its first 4,096 characters, else Excel's."""
-    if separator is not None:
-        return type("named", (csv.excel,), {"delimiter": separator})
-    # Sniffing splits lines at LF only: show it LF endings, whatever the file uses.
-    sample = text[:4096].replace("\r\n", "\n").replace("\r", "\n")
-    try:
-        return csv.Sniffer().sniff(sample, delimiters=",;\t")
-    except csv.Error:
-        return csv.excel
+def _dialect(text: str, separator: str | None) -> type[csv.Dialect]:
+    """The CSV dialect of `text`: Excel's, with `separator` when the file names it (Excel's `sep=;` first line), else
+    the one sniffed from its first 4,096 characters, else `,`. Quoting is always Excel's (RFC 4180): `"`, doubled
+    inside a quoted cell. The sniffer took `'` for the quote when cells started with one (`'Rock'`, `'Tis`, an
+    exported `'=` formula neutralised), and stripped or joined cells by it (`'a, b.mp4'` one cell, `'a.mp4'` read as
+    `a.mp4`); and when its sample held no quote, it let a doubled `""` further down through as two quotes."""
+    if separator is None:
+        # Sniffing splits lines at LF only: show it LF endings, whatever the file uses. Only its separator is taken.
+        sample = text[:4096].replace("\r\n", "\n").replace("\r", "\n")
+        try:
+            sniffed = csv.Sniffer().sniff(sample, delimiters=",;\t")
+        except csv.Error:
+            return csv.excel
+        # Its blanks after a separator (`1, "a.mp4"`) are kept skipped, so that a quote after one still quotes.
+        return type("sniffed", (csv.excel,), {"delimiter": sniffed.delimiter,
+                                              "skipinitialspace": sniffed.skipinitialspace})
+    return type("named", (csv.excel,), {"delimiter": separator})
 
 
-def _records(text: str, dialect: type[csv.Dialect] | csv.Dialect, path: Path
+def _records(text: str, dialect: type[csv.Dialect], path: Path
              ) -> Iterator[tuple[tuple[int, int], list[str]]]:
     """Each CSV record with its first and last line (1-based). Any newline convention (newline="" lets
     the csv module see CR, LF and CRLF alike). ManifestError naming the line for a quote never closed,

@@ -74,6 +74,34 @@ def test_a_utf32_file_cut_in_the_middle_of_a_character_is_refused_naming_utf32(t
         read_manifest(path)
 
 
+@pytest.mark.parametrize("rows,urls", [
+    ("1,'quoted.mp4',x\n2,b.mp4,'Rock'\n", ["'quoted.mp4'", "b.mp4"]),
+    ("1,videos/O'Brien's clip.mp4,Pat O'Brien\n2,b.mp4,'Tis the season\n", ["videos/O'Brien's clip.mp4", "b.mp4"]),
+    ("1,a.mp4,'=1+1\n2,'b.mp4',\n", ["a.mp4", "'b.mp4'"]),  # a cell an export neutralised with an apostrophe
+])
+def test_apostrophes_in_names_and_urls_are_read_as_written_never_as_quotes(tmp_path, rows, urls):
+    # Was: the sniffer took ' for the quote when cells started with one, and `'quoted.mp4'` was read `quoted.mp4`.
+    assert [r.url for r in read_manifest(write(tmp_path, "Performance,Video URL,Name\n" + rows))] == urls
+
+
+def test_a_cell_in_apostrophes_holding_a_comma_is_two_cells_as_without_them(tmp_path):
+    # Was: one cell `a, b.mp4` (quoted by the apostrophes), where `a, b.mp4` unquoted is two.
+    rows = read_manifest(write(tmp_path, "Performance,Video URL,Name\n1,'a, b.mp4',x\n2,c.mp4,y\n"))
+    assert "4 cells but the header has 3" in rows[0].error and rows[1].url == "c.mp4"
+
+
+def test_a_doubled_quote_past_the_sniffed_sample_is_one_quote(tmp_path):
+    # Was: `Clip "final"".mp4"`: no quote in the first 4,096 characters, so the sniffer said quotes are never doubled.
+    rows = read_manifest(write(tmp_path, "Performance,Video URL\n" + "1,videos/plain.mp4\n" * 300
+                               + '2,"videos/Clip ""final"".mp4"\n'))
+    assert rows[-1].url == 'videos/Clip "final".mp4'
+
+
+def test_a_quote_after_a_blank_that_follows_every_separator_still_quotes(tmp_path):
+    rows = read_manifest(write(tmp_path, 'Performance, Video URL\n2, "videos/a,b.mp4"\n'))
+    assert [(r.url, r.performance) for r in rows] == [("videos/a,b.mp4", 2.0)]
+
+
 def test_a_utf8_export_joined_with_a_windows_1252_one_has_each_line_read_in_its_own_encoding(tmp_path):
     # Was: the whole file read as Windows-1252, the first export's BOM a part of its first column's name
     # ("no 'Performance' column (columns: ï»¿Performance, ...)") and its accents garbled.
