@@ -32,6 +32,7 @@ CRLF or CR, even mixed.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import os
@@ -150,7 +151,10 @@ def _bom_encoding(raw: bytes) -> tuple[str, str] | None:
 
 def _utf16_without_bom(raw: bytes) -> str | None:
     """"utf-16-le" or "utf-16-be" when `raw` reads as UTF-16 text written without a byte order mark (.NET's and
-    some exporters' default), else None: its header, in ASCII, has a zero byte in every pair, on one side."""
+    some exporters' default), else None: its header, in ASCII, has a zero byte in every pair, on one side. Text
+    mostly outside Latin (CJK names and links) has a zero byte only in its ASCII characters' pairs: then zero bytes
+    far more often on one side than on the other, and the first 4 KB read in that order as text, with no control
+    character but tabs and line breaks, no lone surrogate and no unassigned character (what binary bytes give)."""
     head = raw[:min(len(raw), 4096) // 2 * 2]  # whole pairs
     if len(head) < 8:
         return None
@@ -159,7 +163,21 @@ def _utf16_without_bom(raw: bytes) -> str | None:
         return "utf-16-le"
     if b"\x00" not in odd and even.count(0) >= 0.9 * len(even):
         return "utf-16-be"
+    for encoding, high, low in (("utf-16-le", odd, even), ("utf-16-be", even, odd)):
+        if high.count(0) >= 8 and high.count(0) > 8 * low.count(0) and _reads_as_text(head, encoding):
+            return encoding
     return None
+
+
+def _reads_as_text(head: bytes, encoding: str) -> bool:
+    """Whether `head` (a file's first bytes, maybe cut inside a surrogate pair) decodes in `encoding` to text a CSV
+    file holds: at least one line break, no control character but tab, LF and CR, nothing unassigned or lone."""
+    try:
+        text = codecs.getincrementaldecoder(encoding)().decode(head, final=False)
+    except UnicodeDecodeError:
+        return False
+    return ("\n" in text or "\r" in text) and all(
+        c in "\t\n\r" or unicodedata.category(c) not in ("Cc", "Cs", "Cn") for c in text)
 
 
 def _decode(raw: bytes, path: Path) -> str:

@@ -102,6 +102,21 @@ def test_a_quote_after_a_blank_that_follows_every_separator_still_quotes(tmp_pat
     assert [(r.url, r.performance) for r in rows] == [("videos/a,b.mp4", 2.0)]
 
 
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_a_utf16_file_without_a_byte_order_mark_of_mostly_cjk_text_is_read_as_utf16(tmp_path, encoding):
+    # Was: "a binary file": a zero byte in under 90% of its pairs (the CJK characters have none), so not UTF-16.
+    rows = "".join(f"{k},動画/東京タワーの夜景と花火大会の思い出{k}.mp4\r\n" for k in range(1, 200))
+    rows_read = read_manifest(write(tmp_path, "Performance,Video URL\r\n" + rows, encoding))
+    assert len(rows_read) == 199 and rows_read[0].url == "動画/東京タワーの夜景と花火大会の思い出1.mp4"
+
+
+def test_a_binary_file_with_zero_bytes_on_one_side_is_still_refused_as_binary(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_bytes(bytes(b for k in range(2000) for b in (k % 31, 0x0E + k % 7)))  # control characters as UTF-16
+    with pytest.raises(ManifestError, match="is a binary file"):
+        read_manifest(path)
+
+
 def test_a_utf8_export_joined_with_a_windows_1252_one_has_each_line_read_in_its_own_encoding(tmp_path):
     # Was: the whole file read as Windows-1252, the first export's BOM a part of its first column's name
     # ("no 'Performance' column (columns: ï»¿Performance, ...)") and its accents garbled.
