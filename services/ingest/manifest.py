@@ -1,9 +1,10 @@
 """Reading a marketing export: a CSV with `Performance` and `Video URL` columns (any order, any case and
 spacing, extra columns ignored, blank lines before the header skipped; a column named twice is refused; a
 header repeated further down, as in exports joined end to end, is no row, and the rows after it are read by it),
-UTF-8 with or without BOM, UTF-16 (BOM optional), UTF-32 (with BOM), or Windows-1252 (else Latin-1); fields separated
-by `,`, `;` or tab (sniffed, or named by Excel's `sep=;` first line), quoted by `"` alone. Bad rows become rows with
-an error; a row with more cells than the header is refused (an unquoted `1,250` would otherwise shift its cells).
+UTF-8 with or without BOM, UTF-16 (BOM optional), UTF-32 (with BOM), or Windows-1252 (else Latin-1), each of exports
+joined end to end in its own; fields separated by `,`, `;` or tab (sniffed, or named by Excel's `sep=;` first line),
+quoted by `"` alone. Bad rows become rows with an error; a row with more cells than the header is refused (an
+unquoted `1,250` would otherwise shift its cells).
 
 How a performance cell is read (a cell is read only when it has exactly one reading):
 
@@ -70,6 +71,8 @@ _SEPARATED = re.compile(r"[+-]?[\d.,]+", re.ASCII)
 # (`1'250.5`), as French and Swiss Excel write a formatted number in a CSV: never a decimal separator, one kind in
 # a number. A plain blank stays none (`1 250` is not a number).
 _BLANK_THOUSANDS = re.compile(r"[+-]?[1-9]\d{0,2}([\u00a0\u202f\u2009'\u2019])\d{3}(?:\1\d{3})*(?:[.,]\d+)?", re.ASCII)
+_UTF8_BOM = b"\xef\xbb\xbf"
+_PERFORMANCE_WORD = re.compile(b"|".join(name.encode() for name in PERFORMANCE_COLUMNS), re.IGNORECASE)
 # Excel's first line naming the field separator (`sep=;`), written by some exports and read by Excel.
 _SEPARATOR_LINE = re.compile(r"sep=([,;\t])[ ]*(?:\r\n|\r|\n|$)")
 
@@ -182,9 +185,7 @@ def _reads_as_text(head: bytes, encoding: str) -> bool:
 
 def _decode(raw: bytes, path: Path) -> str:
     """UTF-32 or UTF-16 when it has their BOM, UTF-16 when it reads as such without one, else UTF-8 (BOM optional),
-    else each line as UTF-8 or Windows-1252 (Excel's "CSV (Comma delimited)" on Windows: its dashes, curly quotes and
-    euro sign are bytes 0x80-0x9F, which Latin-1 reads as control characters), else Latin-1 (a byte Windows-1252
-    leaves undefined)."""
+    else each export joined in the file in UTF-8 or Windows-1252 (_export_text)."""
     if marked := _bom_encoding(raw):
         codec, name = marked
         try:
@@ -201,18 +202,51 @@ def _decode(raw: bytes, path: Path) -> str:
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        # Line by line: exports joined end to end (`cat week1.csv week2.csv`) may be one in UTF-8, the other not.
-        return "".join(map(_line_text, raw.removeprefix(b"\xef\xbb\xbf").splitlines(keepends=True)))
+        # Export by export: exports joined end to end (`cat week1.csv week2.csv`) may be one in UTF-8, the other not.
+        return "".join(map(_export_text, _exports(raw)))
 
 
-def _line_text(line: bytes) -> str:
-    """One line of a file that is not UTF-8 as a whole: UTF-8 when it is, else Windows-1252, else Latin-1."""
+def _exports(raw: bytes) -> list[list[bytes]]:
+    """The lines of `raw` by the export they come from: a new one starts at each line after the first that starts
+    with UTF-8's byte order mark or names the columns (a header: _is_header), as exports joined end to end do."""
+    exports: list[list[bytes]] = []
+    for line in raw.splitlines(keepends=True):
+        if not exports or line.startswith(_UTF8_BOM) or _is_header_line(line):
+            exports.append([])
+        exports[-1].append(line)
+    return exports
+
+
+def _is_header_line(line: bytes) -> bool:
+    """Whether the bytes of `line` name a URL and a performance column (in ASCII, as every header's names are),
+    split at any of the separators a manifest may use."""
+    if not _PERFORMANCE_WORD.search(line):  # rows seldom hold one: a cheap look first
+        return False
+    cells = re.split(r"[,;\t]", line.removeprefix(_UTF8_BOM).decode("latin-1"))
+    return _is_header([cell.strip().strip('"') for cell in cells])
+
+
+def _export_text(lines: list[bytes]) -> str:
+    """One export's lines in one encoding, its BOM dropped: UTF-8 when all are, else Windows-1252 (Excel's "CSV
+    (Comma delimited)" on Windows: its dashes, curly quotes and euro sign are bytes 0x80-0x9F, which Latin-1 reads as
+    control characters), a line by Latin-1 when it holds a byte Windows-1252 leaves undefined. Never line by line:
+    a Windows-1252 line's bytes may happen to be UTF-8 (`ß™` is DF 99, an N'Ko letter in UTF-8)."""
+    lines = [lines[0].removeprefix(_UTF8_BOM), *lines[1:]]  # a BOM is no text, whatever follows it
+    raw = b"".join(lines)
     for encoding in ("utf-8", "cp1252"):
         try:
-            return line.decode(encoding)
+            return raw.decode(encoding)
         except UnicodeDecodeError:
             continue
-    return line.decode("latin-1")
+    return "".join(map(_windows_text, lines))
+
+
+def _windows_text(line: bytes) -> str:
+    """A line of an export that is not UTF-8: Windows-1252, else Latin-1."""
+    try:
+        return line.decode("cp1252")
+    except UnicodeDecodeError:
+        return line.decode("latin-1")
 
 
 def _folded(cell: str) -> str:

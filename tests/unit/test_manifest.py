@@ -117,6 +117,23 @@ def test_a_binary_file_with_zero_bytes_on_one_side_is_still_refused_as_binary(tm
         read_manifest(path)
 
 
+def test_a_windows_1252_export_with_a_line_whose_bytes_happen_to_be_utf8_is_read_as_windows_1252_throughout(
+        tmp_path):
+    # `ß™` is DF 99 in Windows-1252, which is also UTF-8 (an N'Ko letter): the line was read as UTF-8, `Spaߙ Tour`.
+    path = tmp_path / "m.csv"
+    path.write_bytes("Performance,Video URL\n1,videos/Spaß™ Tour.mp4\n2,videos/Clip – café.mp4\n".encode("cp1252"))
+    assert [r.url for r in read_manifest(path)] == ["videos/Spaß™ Tour.mp4", "videos/Clip – café.mp4"]
+
+
+def test_exports_joined_end_to_end_are_each_read_in_their_own_encoding_all_through(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_bytes("\ufeffPerformance,Video URL\n1,vidéo.mp4\n".encode() +
+                     "Performance,Video URL\n2,videos/Spaß™ Tour.mp4\n3,Clip – café.mp4\n".encode("cp1252") +
+                     "\ufeffPerformance,Video URL\n4,naïve.mp4\n".encode())
+    assert [r.url for r in read_manifest(path)] == ["vidéo.mp4", "videos/Spaß™ Tour.mp4", "Clip – café.mp4",
+                                                    "naïve.mp4"]
+
+
 def test_a_utf8_export_joined_with_a_windows_1252_one_has_each_line_read_in_its_own_encoding(tmp_path):
     # Was: the whole file read as Windows-1252, the first export's BOM a part of its first column's name
     # ("no 'Performance' column (columns: ï»¿Performance, ...)") and its accents garbled.
