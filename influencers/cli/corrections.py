@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from influencers.cli.config import settings_from_args
@@ -49,6 +50,13 @@ def review_notes(found: identity_pb2.ListReviewItemsResponse, listed_all: bool) 
     elif not found.items:
         notes.append("nothing to review")
     return notes
+
+
+def several_faces(photos: list[str], faces_per_photo: Sequence[int]) -> list[str]:
+    """What `enrol` says of each photo in which identity found several faces (it enrols the largest): "PHOTO: the
+    photo had N faces; enrolled the largest". Nothing from an identity that does not count them."""
+    return [f"{for_terminal(photo)}: the photo had {n} faces; enrolled the largest"
+            for photo, n in zip(photos, faces_per_photo, strict=False) if n > 1]
 
 
 def _followed(args: argparse.Namespace, analytics: GrpcAnalytics, changed_videos: int, position: int) -> int:
@@ -170,6 +178,8 @@ def cmd_correct(args: argparse.Namespace) -> int:
         enrolled = ident.enrol(args.name, photos)
         for k in enrolled.photos_without_face:
             print(f"no face found in {for_terminal(args.photos[k])}", file=sys.stderr)
+        for line in several_faces(args.photos, enrolled.faces_per_photo):
+            print(line, file=sys.stderr)
         n = enrolled.faces_enrolled
         faces = f"{n} reference face{'' if n == 1 else 's'}"
         print(f"{enrolled.influencer.influencer_id}: {for_terminal(args.name)} ({faces})")

@@ -326,9 +326,11 @@ def enrol() -> Response | str | tuple[str, int]:
     if reply.faces_enrolled == 0 or not found:
         return _enrol_refused("no face was found in the photos", name)
     skipped = [labels[k] for k in reply.photos_without_face if 0 <= k < len(labels)]
-    if skipped:  # said on the page, not dropped in silence: the analyst may want to send better photos
+    # Photos with several faces: identity enrolled the largest of each (was: in silence, maybe the wrong person)
+    crowded = [(label, n) for label, n in zip(labels, reply.faces_per_photo, strict=False) if n > 1]
+    if skipped or crowded:  # said on the page, not dropped in silence: the analyst may want to send better photos
         return render_template("enrol.html", max_photos=MAX_PHOTOS, max_mb=MAX_PHOTO_BYTES // (1024 * 1024),
-                               enrolled="", skipped=skipped, used=reply.faces_enrolled, name=name,
+                               enrolled="", skipped=skipped, crowded=crowded, used=reply.faces_enrolled, name=name,
                                influencer_id=found, catching_up=not written.caught_up)
     if not current_app.extensions["analytics_store"].appearances_of(found):
         return _done("corrections.enrol", written)  # nobody in the videos yet: later batches name them
