@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     except NameLookupError as exc:
         return usage_error(f"{args.command}: {brief(escaped(str(exc)), 2000)}")
     except grpc.RpcError as exc:
-        return service_error(args.command, exc)
+        return service_error(args.command, exc, _targets(args))
     except (ServiceUnavailable, TimeoutError) as exc:  # TimeoutError: a job's progress lost, a deadline
         say_error(f"{args.command}: {cut(escaped(str(exc)))}")
         return SERVICE_ERROR
@@ -124,6 +124,16 @@ def _store_named(settings: Settings, exc: Exception) -> str:
     if settings.database_url and not from_sqlite:
         return f"{env_name('database_url')} ({cut(escaped(masked_database_url(settings.database_url)))})"
     return f"the analytics store in data dir {cut(str(settings.data_dir))}"
+
+
+def _targets(args: argparse.Namespace) -> dict[str, str]:
+    """Where this command reaches each service ("identity": "127.0.0.1:50052"), for its errors to name; {} when
+    its settings cannot be read (a failed call's line then names no address)."""
+    try:
+        s = settings_from_args(args)
+    except SettingsError:
+        return {}
+    return {"ingest": s.ingest_target, "identity": s.identity_target, "analytics": s.analytics_target}
 
 
 def _traced_services(args: argparse.Namespace) -> list[str]:

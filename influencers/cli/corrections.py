@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from influencers.cli.config import settings_from_args
@@ -13,6 +14,7 @@ from influencers.cli.output import usage_error
 from influencers.cli.photo_files import PhotoError, photo_bytes
 from influencers.names import Resolver
 from services.common.clients import CATCHING_UP, REVIEW_ANSWERS, drain
+from services.common.name_text import for_terminal
 from services.common.names import namesakes, shared_name_note
 from services.common.protoconv import review_reason_word, seconds
 from services.identity.photos import IMAGE_MAGIC
@@ -31,7 +33,7 @@ def review_line(item: identity_pb2.ReviewItem, names: dict[str, str]) -> str:
     at_a, at_b = seconds(item.timestamp_a), seconds(item.timestamp_b)
     return (f"{item.influencer_a}  {item.influencer_b}  {item.distance:.3f}  {review_reason_word(item.reason)}  "
             f"{item.video_id_a}@{at_a:.1f}s  {item.video_id_b}@{at_b:.1f}s  {round(100 * item.probability)}%  "
-            f"{names.get(item.influencer_a) or '-'}  {names.get(item.influencer_b) or '-'}")
+            f"{for_terminal(names.get(item.influencer_a) or '-')}  {for_terminal(names.get(item.influencer_b) or '-')}")
 
 
 def review_notes(found: identity_pb2.ListReviewItemsResponse, listed_all: bool) -> list[str]:
@@ -48,6 +50,13 @@ def review_notes(found: identity_pb2.ListReviewItemsResponse, listed_all: bool) 
     elif not found.items:
         notes.append("nothing to review")
     return notes
+
+
+def several_faces(photos: list[str], faces_per_photo: Sequence[int]) -> list[str]:
+    """What `enrol` says of each photo in which identity found several faces (it enrols the largest): "PHOTO: the
+    photo had N faces; enrolled the largest". Nothing from an identity that does not count them."""
+    return [f"{for_terminal(photo)}: the photo had {n} faces; enrolled the largest"
+            for photo, n in zip(photos, faces_per_photo, strict=False) if n > 1]
 
 
 def _followed(args: argparse.Namespace, analytics: GrpcAnalytics, changed_videos: int, position: int) -> int:
@@ -68,7 +77,7 @@ def _written(args: argparse.Namespace, analytics: GrpcAnalytics, reply: identity
     if row is not None:
         where = reach_flags(settings_from_args(args), "identity", "analytics")
         undo = f"; `influencers undo {row.audit_id}{where}` reverts it" if row.undoable else ""
-        print(f"{describe(row)} (audit {row.audit_id}{undo})")
+        print(f"{for_terminal(describe(row))} (audit {row.audit_id}{undo})")
     return _followed(args, analytics, reply.changed_videos, reply.feed_position)
 
 
@@ -108,13 +117,13 @@ def cmd_identity(args: argparse.Namespace) -> int:
         reply = ident.rename(target, args.name)
         if not reply.audit.audit_id:  # the name it had already (or no name for someone unnamed)
             had = reply.labels[0].name
-            print(f"{target} is already named '{had}': nothing changed" if had else  # as typed, not repr's escapes
+            print(f"{target} is already named '{for_terminal(had)}': nothing changed" if had else  # not repr's escapes
                   f"{target} has no name already: nothing changed")
             # given a moment before (by another analyst): shown once analytics has it, as after a rename
             return _followed(args, analytics, 0, reply.feed_position)
         code = _written(args, analytics, reply)
         if others:
-            print(shared_name_note(" ".join(args.name.split()), others))
+            print(for_terminal(shared_name_note(" ".join(args.name.split()), others)))
         return code
     if args.command == "merge":
         ids = who.merge(args.ids, args.into or "")
@@ -135,9 +144,9 @@ def cmd_identity(args: argparse.Namespace) -> int:
 
 
 def _named(who: Resolver, influencer_id: str) -> str:
-    """`Name (inf_…)`, or the id alone for an unnamed influencer."""
+    """`Name (inf_…)`, or the id alone for an unnamed influencer; fit for a terminal (for_terminal)."""
     name = next((k.name for k in who.known() if k.influencer_id == influencer_id), "")
-    return f"{name} ({influencer_id})" if name else influencer_id
+    return f"{for_terminal(name)} ({influencer_id})" if name else influencer_id
 
 
 def cmd_correct(args: argparse.Namespace) -> int:
@@ -168,9 +177,12 @@ def cmd_correct(args: argparse.Namespace) -> int:
             photos.append(photo)
         enrolled = ident.enrol(args.name, photos)
         for k in enrolled.photos_without_face:
-            print(f"no face found in {args.photos[k]}", file=sys.stderr)
+            print(f"no face found in {for_terminal(args.photos[k])}", file=sys.stderr)
+        for line in several_faces(args.photos, enrolled.faces_per_photo):
+            print(line, file=sys.stderr)
         n = enrolled.faces_enrolled
-        print(f"{enrolled.influencer.influencer_id}: {args.name} ({n} reference face{'' if n == 1 else 's'})")
+        faces = f"{n} reference face{'' if n == 1 else 's'}"
+        print(f"{enrolled.influencer.influencer_id}: {for_terminal(args.name)} ({faces})")
         return _written(args, analytics, enrolled.changes)
     if args.command == "move":
         target = who.one(args.target) if args.target else ""
@@ -186,13 +198,13 @@ def cmd_correct(args: argparse.Namespace) -> int:
     if args.command == "delete":
         erased = ident.erase(who.one(args.id))
         if erased.already_erased:
-            print(f"{args.id} was already erased; the erasure was published again")
+            print(f"{for_terminal(args.id)} was already erased; the erasure was published again")
         return _written(args, analytics, erased.changes)
     if args.command == "undo":
         reply = ident.undo(args.audit_id)
         if not reply.audit.audit_id:  # identity answers a second undo with no change and no audit entry
             print(f"correction {args.audit_id} was undone already: nothing changed")
             return 0
-        print(f"{undo_sentence(reply.audit)} (audit {reply.audit.audit_id})")
+        print(f"{for_terminal(undo_sentence(reply.audit))} (audit {reply.audit.audit_id})")
         return _followed(args, analytics, reply.changed_videos, reply.feed_position)
     return _written(args, analytics, ident.answer(who.one(args.a), who.one(args.b), REVIEW_ANSWERS[args.answer]))

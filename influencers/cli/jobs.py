@@ -20,6 +20,7 @@ from influencers.cli.output import ServiceUnavailable, cut, tell
 from influencers.client import JobStalled, cancel_job, get_job, list_jobs, start_ingest, state_word, watch_job
 from influencers.v1 import common_pb2, ingest_pb2
 from services.common.damage import DISK_FULL, DiskFull
+from services.common.name_text import for_terminal
 from services.common.protoconv import seconds, status_word
 from services.common.rpc import wait_healthy
 from services.common.settings import Settings
@@ -134,9 +135,10 @@ def _follow(channel: grpc.Channel, job_id: str, tally: Tally, total: int, json_l
         bar.total = p.total
         bar.update(1)
         if p.video.status == common_pb2.VIDEO_STATUS_FAILED:
-            say(f"FAILED  {p.video.error}", p.video)
+            say(f"FAILED  {for_terminal(p.video.error)}", p.video)
         elif p.video.error.startswith(WARNING):  # done, but maybe partly (a truncated file)
-            say(f"WARNING {cut(p.video.url)}: {p.video.error.removeprefix(WARNING)}", p.video)
+            said = p.video.error.removeprefix(WARNING)
+            say(f"WARNING {for_terminal(cut(p.video.url))}: {for_terminal(said)}", p.video)
 
     try:
         with logging_redirect_tqdm():  # the services of `run` log here too: above the bar, never inside it
@@ -148,12 +150,12 @@ def _follow(channel: grpc.Channel, job_id: str, tally: Tally, total: int, json_l
         said["done"] += f" ({tally.counted_before} counted before: not analysed again)"
     print("videos: " + ", ".join(said.values()))
     for error in tally.failures:
-        print(f"  failed: {error}")
+        print(f"  failed: {for_terminal(error)}")
     if tally.failed > len(tally.failures):
         print(f"  ... and {tally.failed - len(tally.failures)} more failed rows (each shown as it failed, above; "
               f"all in the report's videos.csv)")
     if job.state == ingest_pb2.JOB_STATE_FAILED:
-        tell(f"job {job_id} failed: {job.error} (the next job repairs what it left half done)", json_logs,
+        tell(f"job {job_id} failed: {for_terminal(job.error)} (the next job repairs what it left half done)", json_logs,
               logging.ERROR)
     elif job.state == ingest_pb2.JOB_STATE_CANCELLED and tally.disk_full:
         tell(f"job {job_id} was cancelled after {job.done} of {job.total} videos: {DISK_FULL} (the failed row above "
@@ -198,7 +200,7 @@ def job_line(job: ingest_pb2.Job) -> str:
     counts = ", ".join(f"{n} {k}" for k, n in sorted(job.statuses.items()))
     created = job.create_time.ToDatetime(UTC).strftime("%Y-%m-%d %H:%M UTC") if job.HasField("create_time") else "-"
     return (f"{job.job_id}  {state_word(job.state):9}  {created}  {job.done}/{job.total} videos"
-            + (f" ({counts})" if counts else "") + (f"  {job.error}" if job.error else ""))
+            + (f" ({counts})" if counts else "") + (f"  {for_terminal(job.error)}" if job.error else ""))
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import logging
 import sys
+from collections.abc import Mapping
 
 import grpc
 from sqlalchemy import exc as sa_exc
@@ -12,6 +13,7 @@ from tqdm import tqdm
 
 from influencers.cli.config import uses_json_logs
 from services.common.boundary import brief, escaped
+from services.common.rpc_words import in_words, service_of
 from services.common.settings import Settings, SettingsError
 
 # Every line of the CLI logs under this one name (the `logger` field of JSON logs), whichever module says it.
@@ -59,13 +61,17 @@ def cut(text: str) -> str:
     return brief(text, SHOWN_CHARS)
 
 
-def service_error(command: str, exc: grpc.RpcError) -> int:
-    """One line for a failed call: the command, the status and the service's message (cut short). Exit 2 when
-    the request was wrong (an unknown id, a bad value, a bad token), 1 when the service failed or is down."""
+def service_error(command: str, exc: grpc.RpcError, targets: Mapping[str, str] | None = None) -> int:
+    """One line for a failed call: the command, what happened in words (rpc_words.in_words: the service and its
+    address from `targets`, {"identity": "127.0.0.1:50052"}, when the error names its service) and the service's
+    message (cut short). Exit 2 when the request was wrong (an unknown id, a bad value, a bad token), 1 when the
+    service failed or is down."""
     code = exc.code() if callable(getattr(exc, "code", None)) else grpc.StatusCode.UNKNOWN
     details = exc.details() if callable(getattr(exc, "details", None)) else str(exc)
     hint = {grpc.StatusCode.UNAVAILABLE: START_HINT, grpc.StatusCode.UNAUTHENTICATED: TOKEN_HINT}.get(code, "")
-    say_error(f"{command}: {code.name}: {cut(escaped(details or 'no message'))}{hint}")
+    service = service_of(exc)
+    words = in_words(code, cut(escaped(details or "")), service, (targets or {}).get(service, ""))
+    say_error(f"{command}: {words}{hint}")
     return USAGE_ERROR if code in _USAGE_CODES else SERVICE_ERROR
 
 

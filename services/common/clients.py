@@ -43,7 +43,7 @@ class Written:
     position: int
     caught_up: bool = True
     audit_id: str = ""  # the correction's audit entry (the page's message and Undo find it by this id)
-    unchanged: bool = False  # identity changed nothing: a rename to the name the influencer has already
+    unchanged: bool = False  # identity changed nothing: a rename to the name it has, a hide of someone hidden
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,17 @@ def is_removed(char: str) -> bool:
     return category in ("Cc", "Cs", "Zl", "Zp") or char in _INVISIBLE
 
 
+def for_terminal(text: str) -> str:
+    """`text` (a stored name, a URL, a message quoting them) as a terminal may print it: every character that
+    names drop (is_removed: controls such as ESC, bidi overrides and isolates, zero-width and other invisible
+    characters) written as its escape (`\\x1b`, `\\u202e`), the rest as it is; joiners inside a name stay
+    (scripts and emoji need them). A name stored before names were cleaned, or a URL, may still hold them: printed
+    raw, ESC sequences drive the analyst's terminal and U+202E shows "Alice\u202egnp.exe" as "Aliceexe.png"."""
+    if not any(map(is_removed, text)):
+        return text
+    return "".join(char.encode("unicode_escape").decode("ascii") if is_removed(char) else char for char in text)
+
+
 def clean_name(name: str, max_chars: int = 200) -> str:
     """`name` with controls, bidi/zero-width format characters and tag characters that make no flag removed (tabs,
     line breaks and the Braille blank become blanks), runs of blanks collapsed to one, stripped, and

@@ -412,11 +412,13 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                           f"{len(request.photos)} photos: enrolling takes 1 to {MAX_PHOTOS}")
         photos: dict[str, object] = {}
         without: list[int] = []
+        faces: list[int] = []  # found in each photo: over 1, only the largest is enrolled (the caller says so)
         for k, image in enumerate(request.photos):
             try:
-                encoding = self.workers.encode_largest(image)
+                encoding, found = self.workers.encode_largest(image)
             except ValueError as exc:
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"photo {k}: {error_text(exc)}")
+            faces.append(found)
             if encoding is None:
                 without.append(k)
             else:  # the photo's id is derived from its bytes: the name never becomes a key or a path
@@ -441,7 +443,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         info = self.registry.influencer(enrolled[0])
         return identity_pb2.EnrolInfluencerResponse(
             influencer=influencer_pb(info) if info else None, faces_enrolled=len(photos),
-            photos_without_face=without, changes=changes)
+            photos_without_face=without, changes=changes, faces_per_photo=faces)
 
     def MoveAppearance(self, request: identity_pb2.MoveAppearanceRequest, context: grpc.ServicerContext
                        ) -> identity_pb2.MoveAppearanceResponse:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import cv2
 import numpy as np
@@ -62,9 +62,17 @@ _REDUCED_FLAGS = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMR
                   8: cv2.IMREAD_REDUCED_COLOR_8}
 
 
-def _encode_largest(image: bytes, reduction: int) -> np.ndarray | None:
+class LargestFace(NamedTuple):
+    """A reference photo's largest face: its 128-d encoding (None: no face found), and how many faces the photo
+    had (the others are left out, and the caller says so)."""
+
+    encoding: np.ndarray | None
+    faces: int
+
+
+def _encode_largest(image: bytes, reduction: int) -> LargestFace:
     """The largest face of a photo, decoded at 1/`reduction` (a JPEG) and detected on the photo shrunk to
-    photos.MAX_SIDE_PX (see photos.py)."""
+    photos.MAX_SIDE_PX (see photos.py), with the number of faces found."""
     assert _model is not None
     bgr = cv2.imdecode(np.frombuffer(image, np.uint8), _REDUCED_FLAGS[reduction])
     if bgr is None:
@@ -75,9 +83,9 @@ def _encode_largest(image: bytes, reduction: int) -> np.ndarray | None:
     rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     dets = _model.detect(rgb, upsample=1)
     if not dets:
-        return None
+        return LargestFace(None, 0)
     best = max(dets, key=lambda d: (d.box[2] - d.box[0]) * (d.box[1] - d.box[3]))
-    return _model.encode(rgb, [_model.landmarks(rgb, best.box)])[0]
+    return LargestFace(_model.encode(rgb, [_model.landmarks(rgb, best.box)])[0], len(dets))
 
 
 def _is_broken(pool: ProcessPoolExecutor) -> bool:
@@ -147,8 +155,9 @@ class FaceWorkers:
         the worker reads one at a time."""
         return self._call(_analyze, frames, within_video_threshold)
 
-    def encode_largest(self, image: bytes) -> np.ndarray | None:
-        """128-d encoding of the largest face in a JPEG/PNG, or None; ValueError for a bad or huge image."""
+    def encode_largest(self, image: bytes) -> LargestFace:
+        """The largest face in a JPEG/PNG (its 128-d encoding, or None) and the number of faces found; ValueError
+        for a bad or huge image."""
         width, height = image_size(image, self.max_pixels)
         reduction = decode_reduction(width, height) if image.startswith(b"\xff\xd8") else 1
         return self._call(_encode_largest, image, reduction)

@@ -39,7 +39,7 @@ def test_the_cli_refused_for_its_token_says_which_variable_carries_it(guarded, c
         stub.GetReport(analytics_pb2.GetReportRequest(), timeout=5)
     assert service_error("review", err.value) == 2
     line = capsys.readouterr().err.strip()  # was `... UNAUTHENTICATED: missing or wrong token`, nothing more
-    assert line.startswith("influencers: error: review: UNAUTHENTICATED: ")
+    assert line.startswith("influencers: error: review: the analytics service refused the token: ")
     assert "INFLUENCERS_TOKEN" in line and len(line.splitlines()) == 1
 
 

@@ -64,3 +64,16 @@ def test_the_page_accepts_no_more_photos_than_identity() -> None:
     from services.identity.server import MAX_PHOTOS as IDENTITY_LIMIT
     assert PAGE_LIMIT <= IDENTITY_LIMIT == 10
     assert Path(COLIN).suffix == ".jpg"
+
+
+def test_a_photo_of_two_people_says_it_had_two_faces_and_the_largest_is_enrolled(stack, clients):  # noqa: F811
+    ben = PHOTOS / "ben_affleck" / "01.jpg"
+    if not (COLIN.is_file() and ben.is_file()):
+        pytest.skip(f"{COLIN} or {ben} not present")
+    ident, _ = clients
+    colin, other = cv2.imread(str(COLIN)), cv2.imread(str(ben))
+    other = cv2.resize(other, (other.shape[1] * colin.shape[0] // other.shape[0], colin.shape[0]))
+    pair = cv2.imencode(".jpg", cv2.hconcat([colin, other]))[1].tobytes()
+    reply = ident.enrol("Colin", [COLIN.read_bytes(), pair])
+    # Was: no count at all; the page and the CLI enrolled the largest face in silence
+    assert list(reply.faces_per_photo) == [1, 2] and reply.faces_enrolled >= 1

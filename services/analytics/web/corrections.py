@@ -47,6 +47,8 @@ MAX_PHOTOS = 10
 MAX_PHOTO_BYTES = 8 * 1024 * 1024
 MAX_NAME_CHARS = 200
 UNCHANGED = "unchanged"  # the query argument of the page after a rename that changed nothing
+# ... after a hide of someone hidden already, and a "show again" of someone not hidden
+ALREADY_HIDDEN, NOT_HIDDEN = "already_hidden", "not_hidden"
 _IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
 
 
@@ -63,7 +65,7 @@ def _needs_identity() -> None:
 @bp.app_context_processor
 def _helpers() -> dict[str, Any]:
     return {"corrections_enabled": current_app.extensions.get("corrections") is not None,
-            "unchanged_name_note": unchanged_name_note}
+            "unchanged_note": unchanged_note}
 
 
 def _influencer_arg(value: object, what: str = "influencer_id") -> str:
@@ -127,19 +129,35 @@ def rename(influencer_id: str) -> Response:
 
 
 def _without_note(path: str) -> str:
-    """`path` without its `unchanged` argument (the note of an earlier rename), the others kept as they are."""
+    """`path` without the arguments of an earlier correction's note (`unchanged`, `already_hidden`, `not_hidden`),
+    the others kept as they are."""
     base, mark, query = path.partition("?")
-    kept = "&".join(part for part in query.split("&") if part.split("=", 1)[0] != UNCHANGED)
+    kept = "&".join(part for part in query.split("&")
+                    if part.split("=", 1)[0] not in (UNCHANGED, ALREADY_HIDDEN, NOT_HIDDEN))
     return f"{base}?{kept}" if kept else base if mark else path
+
+
+def unchanged_note() -> str:
+    """After a correction that changed nothing, the sentence saying so: a rename to the name the influencer has
+    already (`?unchanged=ID`, unchanged_name_note), a hide of someone hidden already (`?already_hidden=ID`), a
+    "show again" of someone not hidden (`?not_hidden=ID`). "" otherwise, and on the sign-in page answering a
+    signed-out request for any address (it would show anyone the name of any id)."""
+    if g.get("error_page") or not g.get("reads_allowed"):
+        return ""
+    for argument, state in ((ALREADY_HIDDEN, "is already hidden (not an influencer)"), (NOT_HIDDEN, "is not hidden")):
+        influencer_id = request.args.get(argument, "")
+        if is_influencer_id(influencer_id):
+            name = _analysis().names.get(influencer_id, "")
+            return f"{f'{name} ({influencer_id})' if name else influencer_id} {state}: nothing changed"
+    return unchanged_name_note()
 
 
 def unchanged_name_note() -> str:
     """After a rename to the name the influencer has already (`?unchanged=ID`), the sentence saying so, with
     the name as analytics has it (the page waited for identity's feed head; no name while analytics still catches
-    up): "" otherwise, and on the sign-in page answering a signed-out request for any address (it would show
-    anyone the name of any id)."""
+    up); "" otherwise."""
     influencer_id = request.args.get(UNCHANGED, "")
-    if g.get("error_page") or not g.get("reads_allowed") or not is_influencer_id(influencer_id):
+    if not is_influencer_id(influencer_id):
         return ""
     if request.args.get("catching_up"):  # analytics has not the name identity compared with yet: its own is older
         return f"{influencer_id} has the name given already: nothing changed"
@@ -208,8 +226,10 @@ def hide(influencer_id: str) -> Response:
     hidden = request.form.get("hidden", "1") != "0"
     with identity_errors():
         written = corrections_client().hide(influencer_id, hidden)
-    return _done("report.overview", written) if hidden else _done("report.influencer", written,
-                                                                   influencer_id=influencer_id)
+    # Hidden (or shown) already: the page says so, as after a rename to the name it has (was: no word at all)
+    said = {ALREADY_HIDDEN if hidden else NOT_HIDDEN: influencer_id} if written.unchanged else {}
+    return _done("report.overview", written, **said) if hidden else _done("report.influencer", written,
+                                                                          influencer_id=influencer_id, **said)
 
 
 @bp.route("/influencer/<influencer_id>/delete", methods=["GET", "POST"])
@@ -306,9 +326,11 @@ def enrol() -> Response | str | tuple[str, int]:
     if reply.faces_enrolled == 0 or not found:
         return _enrol_refused("no face was found in the photos", name)
     skipped = [labels[k] for k in reply.photos_without_face if 0 <= k < len(labels)]
-    if skipped:  # said on the page, not dropped in silence: the analyst may want to send better photos
+    # Photos with several faces: identity enrolled the largest of each (was: in silence, maybe the wrong person)
+    crowded = [(label, n) for label, n in zip(labels, reply.faces_per_photo, strict=False) if n > 1]
+    if skipped or crowded:  # said on the page, not dropped in silence: the analyst may want to send better photos
         return render_template("enrol.html", max_photos=MAX_PHOTOS, max_mb=MAX_PHOTO_BYTES // (1024 * 1024),
-                               enrolled="", skipped=skipped, used=reply.faces_enrolled, name=name,
+                               enrolled="", skipped=skipped, crowded=crowded, used=reply.faces_enrolled, name=name,
                                influencer_id=found, catching_up=not written.caught_up)
     if not current_app.extensions["analytics_store"].appearances_of(found):
         return _done("corrections.enrol", written)  # nobody in the videos yet: later batches name them

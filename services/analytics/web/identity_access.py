@@ -12,6 +12,7 @@ from flask import abort, current_app
 
 from services.analytics.web.identity_calls import HTTP_STATUS, Corrections
 from services.common.boundary import brief
+from services.common.rpc_words import not_reached
 
 
 def corrections_client() -> Corrections:
@@ -35,16 +36,5 @@ def identity_errors() -> Iterator[None]:
         abort(HTTP_STATUS.get(code, 502), description=said)
 
 
-# gRPC's own words when the call never reached identity (stopped, restarting, a wrong address), as opposed to
-# identity's UNAVAILABLE with words of ours ("the database is unreachable", "receiving N videos at once").
-TRANSPORT_FAILURES = ("failed to connect to all addresses", "connections to all backends failing",
-                      "socket closed", "stream removed", "connection reset", "dns resolution failed",
-                      "connection refused", "goaway")
 NOT_ANSWERING = ("the identity service is not answering (is it running?): the review queue, names and corrections "
                  "need it; the other pages work without it. Try again once it is back")
-
-
-def not_reached(details: str) -> bool:
-    """True when an UNAVAILABLE's `details` are gRPC's words for a call that never reached identity."""
-    lowered = details.lower()
-    return any(marker in lowered for marker in TRANSPORT_FAILURES)

@@ -95,7 +95,8 @@ class GrpcCorrections:
         return self._written(self._identity.move(video_id, influencer_id, target_id))
 
     def hide(self, influencer_id: str, hidden: bool) -> Written:
-        return self._written(self._identity.hide(influencer_id, hidden))
+        reply = self._identity.hide(influencer_id, hidden)
+        return replace(self._written(reply), unchanged=not reply.audit.audit_id)  # hidden (or shown) already
 
     def delete(self, influencer_id: str) -> Written:
         return self._written(self._identity.delete(influencer_id))
