@@ -18,6 +18,10 @@ then DROPPED once recorded (not_run_recorded), so that a process killed in betwe
 takes it next, or to the next start, and no row is left out of videos.csv. Its URL as given stays until then
 (the record is keyed by its location: a signed link's secrets digested, which a hidden secret would not give).
 
+Locks are taken in one order, a job's row before its rows (cancel_rows, claim_row of a queued job,
+claim_finalize, end_job): on PostgreSQL a claim that locked a row and then the job, against a cancel that
+locked the job and then that row, deadlocked (PostgreSQL aborts one of the two).
+
 Why hand-written SKIP LOCKED rather than procrastinate or pgqueuer: both are PostgreSQL-only (LISTEN/NOTIFY,
 PL/pgSQL), while the embedded default must keep working on SQLite with the same code; both model a task
 per message, while a job here is a catalogue whose rows share a finalisation step (reconcile once, after the
@@ -258,6 +262,10 @@ class JobStore:
                                 .where(jobs_t.c.cancel_requested == sa.false(), jobs_t.c.state.in_([QUEUED, RUNNING]))
                                 .order_by(jobs_t.c.created_s, jobs_t.c.job_id)).all()
             for job in jobs:  # a few: the active jobs are capped (max_active_jobs)
+                # A queued job's claim writes the job too: its row is locked first, as a cancel locks it (a job's
+                # row, then its rows); locked after the row, a cancel between the two deadlocked on PostgreSQL.
+                if job.state == QUEUED and not _still_open(conn, job.job_id):
+                    continue
                 row = _first_claimable(conn, job.job_id, now)
                 if row is not None:
                     break
@@ -533,6 +541,14 @@ def _not_before(now: float, *earlier: sa.ColumnElement[float]) -> sa.ColumnEleme
 def _ended(now: float) -> sa.ColumnElement[float]:
     """A job's end time: `now`, never before its start or creation."""
     return _not_before(now, jobs_t.c.created_s, jobs_t.c.started_s)
+
+
+def _still_open(conn: sa.Connection, job_id: str) -> bool:
+    """Locks the job's row (FOR UPDATE; waits for a cancel holding it) and says whether its rows may still be
+    claimed: not cancelled, not ended, as read once the lock is held."""
+    return conn.execute(sa.select(jobs_t.c.job_id).where(
+        jobs_t.c.job_id == job_id, jobs_t.c.cancel_requested == sa.false(), jobs_t.c.state.in_([QUEUED, RUNNING]))
+        .with_for_update()).first() is not None
 
 
 def _first_claimable(conn: sa.Connection, job_id: str, now: float) -> sa.Row | None:
