@@ -18,9 +18,10 @@ then DROPPED once recorded (not_run_recorded), so that a process killed in betwe
 takes it next, or to the next start, and no row is left out of videos.csv. Its URL as given stays until then
 (the record is keyed by its location: a signed link's secrets digested, which a hidden secret would not give).
 
-Locks are taken in one order, a job's row before its rows (cancel_rows, claim_row of a queued job,
+Locks are taken in one order, a job's row before its rows (cancel_rows, claim_row of a queued job, finish_row,
 claim_finalize, end_job): on PostgreSQL a claim that locked a row and then the job, against a cancel that
-locked the job and then that row, deadlocked (PostgreSQL aborts one of the two).
+locked the job and then that row, deadlocked (PostgreSQL aborts one of the two), and so did a finish against a
+finaliser.
 
 Why hand-written SKIP LOCKED rather than procrastinate or pgqueuer: both are PostgreSQL-only (LISTEN/NOTIFY,
 PL/pgSQL), while the embedded default must keep working on SQLite with the same code; both model a task
@@ -427,6 +428,9 @@ class JobStore:
         """Stores the row's outcome (its `done`/`total` filled in, crops dropped). False, and nothing
         stored, when `claim` no longer holds the row (its lease expired and another claim took it)."""
         with self.engine.begin() as conn:
+            # The job first (its done count is written below), then the row, as a finaliser locks them: the row
+            # first deadlocked with a finaliser taking the cancelled job of a row whose lease ran out as it ran.
+            conn.execute(sa.select(jobs_t.c.job_id).where(jobs_t.c.job_id == claim.job_id).with_for_update())
             held = conn.execute(sa.select(rows_t.c.state).where(
                 rows_t.c.job_id == claim.job_id, rows_t.c.idx == claim.idx, rows_t.c.lease_owner == claim.lease,
                 rows_t.c.state == TAKEN).with_for_update()).scalar_one_or_none()

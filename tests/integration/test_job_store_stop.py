@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from influencers.v1 import ingest_pb2
+from influencers.v1 import common_pb2, ingest_pb2
 from services.common.database import database_url, open_engine
 from services.ingest.job_store import NOT_RUN, PENDING, RUNNING, TAKEN, JobStore, migrate, rows_t
 
@@ -43,14 +43,16 @@ def test_a_row_a_claim_takes_while_the_job_stops_is_not_among_the_rows_stop_drop
         engine.dispose()
 
 
-def _waits_on_a_lock(engine: sa.Engine, timeout_s: float = 10.0) -> bool:
-    """Whether another session of this database waits on a lock (a row's or a job's), within `timeout_s`."""
+def _waits_on_a_lock(engine: sa.Engine, other: threading.Thread, timeout_s: float = 10.0) -> bool:
+    """Whether another session of this database waits on a lock (a row's or a job's), within `timeout_s`; False
+    as soon as `other` ends without waiting."""
     deadline = time.monotonic() + timeout_s
     with engine.connect() as watching:
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and other.is_alive():
             waiting = watching.execute(sa.text(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                 "AND wait_event_type = 'Lock'")).scalar_one()
+            watching.rollback()  # pg_stat_activity is read once a transaction: the next look, a fresh one
             if waiting:
                 return True
             time.sleep(0.01)
@@ -83,7 +85,7 @@ def test_a_claim_of_a_queued_jobs_row_and_a_cancel_at_that_moment_both_complete_
             if threading.current_thread() is claiming and "FROM ingest_rows" in statement \
                     and "FOR UPDATE" in statement and not cancelling.is_alive() and "cancel" not in outcome:
                 cancelling.start()
-                outcome["cancel waited"] = _waits_on_a_lock(engine)
+                outcome["cancel waited"] = _waits_on_a_lock(engine, cancelling)
 
         def claim() -> None:
             try:
@@ -107,5 +109,68 @@ def test_a_claim_of_a_queued_jobs_row_and_a_cancel_at_that_moment_both_complete_
         assert states == [TAKEN, NOT_RUN, NOT_RUN]
         after = store.get(job.job_id)
         assert after.cancel_requested and after.state == RUNNING
+    finally:
+        engine.dispose()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_late_row_finishing_as_its_cancelled_job_is_taken_for_finalising_completes_without_a_deadlock(
+        postgres_url, tmp_path: Path):
+    # Before: the finish locked its row, then the job (its done count); the finaliser locked the job, then the
+    # job's rows still taken. A row whose lease ran out while it ran, of a cancelled job, deadlocked the two.
+    engine = open_engine(database_url(postgres_url, tmp_path / "unused"))
+    clock = Clock()
+    try:
+        migrate(engine)
+        store = JobStore(engine, lease_s=30.0, clock=clock)
+        job = store.submit(ingest_pb2.StartIngestRequest(videos=[
+            ingest_pb2.VideoSubmission(url=f"https://cdn.example/{k}.mp4") for k in range(2)]), {})
+        late = store.claim_row("replica-a")
+        store.cancel(job.job_id)
+        clock.now += 31  # its lease ran out while it ran: the job may be finalised
+        outcome: dict[str, object] = {}
+
+        def finalise() -> None:
+            try:
+                outcome["finalise"] = store.claim_finalize("replica-b")
+            except Exception as exc:  # noqa: BLE001 - the deadlock's abort, reported below
+                outcome["finalise"] = exc
+
+        finalising = threading.Thread(target=finalise)
+
+        def row_locked(conn, cursor, statement, parameters, context, executemany) -> None:
+            if threading.current_thread() is finishing and "FROM ingest_rows" in statement \
+                    and "FOR UPDATE" in statement and not finalising.is_alive() and "finalise" not in outcome:
+                finalising.start()
+                _waits_on_a_lock(engine, finalising)
+
+        def finish() -> None:
+            try:
+                done = ingest_pb2.WatchJobResponse(video=common_pb2.Video(url=late.submission.url,
+                                                                          status=common_pb2.VIDEO_STATUS_DONE))
+                outcome["finish"] = store.finish_row(late, done, "id-0")
+            except Exception as exc:  # noqa: BLE001 - the deadlock's abort, reported below
+                outcome["finish"] = exc
+
+        sa.event.listen(engine, "after_cursor_execute", row_locked)
+        finishing = threading.Thread(target=finish)
+        finishing.start()
+        finishing.join(30)
+        finalising.join(30)
+        sa.event.remove(engine, "after_cursor_execute", row_locked)
+        assert not isinstance(outcome["finish"], Exception), outcome["finish"]
+        assert not isinstance(outcome["finalise"], Exception), outcome["finalise"]
+        assert outcome["finish"] is True, "the late row's result is kept"
+        fin = outcome["finalise"] or store.claim_finalize("replica-b")  # after the finish, when it was skipped
+        assert fin.job_id == job.job_id and fin.processed_video_ids == ["id-0"]
+        assert store.end_job(job.job_id, fin.lease)
+        assert store.get(job.job_id).done == 1
     finally:
         engine.dispose()
