@@ -32,6 +32,7 @@ from services.common import logs, tracing
 from services.common.boundary import error_reason
 from services.common.call_names import failed_call
 from services.common.damage import DISK_FULL, engine_error, is_disk_full
+from services.common.database import database_unreachable
 from services.common.metrics import count_video
 from services.common.protoconv import seconds_by_key, status_word
 from services.common.streak import FailureStreak
@@ -572,11 +573,20 @@ class JobQueue:
         failed saying why, as every failed row is: videos.csv lists every row of the job once (before, such rows
         were missing from it until the manifest ran again). Then the store marks it recorded; a kill in between
         leaves it to the next taker, whose record of the same row lands at the same key. Raises, the row kept for
-        the next try, when analytics is unreachable. A record refused on a full disk leaves the job's other such
-        rows out, untried (each would meet that disk: two calls and a log line a row; listed once the manifest
-        runs again)."""
+        the next try, when analytics or the database is unreachable; any other failure is logged and the row left
+        out (taken again, it would hold this worker's every step). A record refused on a full disk leaves the
+        job's other such rows out, untried (each would meet that disk: two calls and a log line a row); rows left
+        out are listed once the manifest runs again."""
         with _row_scope(claim):
-            got, _ = self._runner.run_row(_told_why_it_fails(claim, NOT_RUN_CANCELLED), lambda _video_id: None)
+            try:
+                got, _ = self._runner.run_row(_told_why_it_fails(claim, NOT_RUN_CANCELLED), lambda _video_id: None)
+            except Exception as exc:
+                if _transient(exc) or database_unreachable(exc):
+                    raise
+                log.warning("row %d of job %s, not processed, could not be recorded: %s", claim.idx + 1,
+                            claim.job_id, failed_call(exc) if isinstance(exc, grpc.RpcError) else _details(exc))
+                self.store.not_run_recorded(claim)
+                return
         self.store.not_run_recorded(claim)
         refused_on_full_disk = DISK_FULL in got.video.error.partition(NOT_RECORDED)[2]
         if refused_on_full_disk and (rest := self.store.give_up_not_run(claim.job_id)):

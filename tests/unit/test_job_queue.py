@@ -1437,3 +1437,31 @@ def test_a_process_killed_at_any_write_of_a_cancels_records_leaves_every_row_rec
         at += 1
     assert at == 10, "three writes a row (its claim, its record, its mark), each a stopping point"
     assert {url: len(told) for url, told in records.items()} == {"v0.mp4": 1, "v1.mp4": 1, "v2.mp4": 1}
+
+
+class RecordFailing(Scripted):
+    """Analytics refuses the record of row 1 for a reason no retry mends (a bug, a refusal)."""
+
+    def run_row(self, claim: Claim, note_video) -> tuple[ingest_pb2.WatchJobResponse, str]:
+        if claim.not_run and claim.idx == 1:
+            raise RuntimeError("the record of row 2 was refused")
+        return super().run_row(claim, note_video)
+
+
+def test_a_record_failing_for_good_is_logged_and_left_out_and_the_others_are_recorded(engines, caplog) -> None:
+    store = JobStore(engines(), lease_s=2.0)
+    job = submit(store, 3)
+    store.cancel(job.job_id)
+    runner = RecordFailing()
+    runner.release(1000)
+    queue = JobQueue(store, runner, "r0:x", threads=1, idle_poll_s=0.01, watch_poll_s=0.01)
+    try:
+        wait_for(lambda: not_run_left(store) == 0, "every record tried")
+        submit(store, 1)
+        wait_for(lambda: len(runner.ran) == 3, "the worker goes on to the next job")
+    finally:
+        queue.stop(timeout_s=5)
+    assert runner.ran == ["v0.mp4", "v2.mp4", "v0.mp4"], "rows 1 and 3 recorded, then the next job's row run"
+    assert runner.row_errors == [NOT_RUN_CANCELLED, NOT_RUN_CANCELLED, ""]
+    assert f"row 2 of job {job.job_id}, not processed, could not be recorded: the record of row 2 was refused" \
+        in caplog.text
