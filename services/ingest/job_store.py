@@ -12,6 +12,17 @@ owner takes the row again (`attempts` > 1, and `video_id` says which video the d
 A job whose rows all have an outcome is finalised (reconciled, then ended) by one owner, under the same kind
 of lease, so a finaliser that dies is replaced too.
 
+A row a cancel or a stop kept from running (one not started, one given back after the cancel, one whose owner
+died) is NOT_RUN until its "not processed" record is written: taken under a lease as a row is (claim_not_run),
+then DROPPED once recorded (not_run_recorded), so that a process killed in between leaves the row to whoever
+takes it next, or to the next start, and no row is left out of videos.csv. Its URL as given stays until then
+(the record is keyed by its location: a signed link's secrets digested, which a hidden secret would not give).
+
+Locks are taken in one order, a job's row before its rows (cancel_rows, claim_row of a queued job, finish_row,
+claim_finalize, end_job): on PostgreSQL a claim that locked a row and then the job, against a cancel that
+locked the job and then that row, deadlocked (PostgreSQL aborts one of the two), and so did a finish against a
+finaliser.
+
 Why hand-written SKIP LOCKED rather than procrastinate or pgqueuer: both are PostgreSQL-only (LISTEN/NOTIFY,
 PL/pgSQL), while the embedded default must keep working on SQLite with the same code; both model a task
 per message, while a job here is a catalogue whose rows share a finalisation step (reconcile once, after the
@@ -47,7 +58,8 @@ CANCELLED = ingest_pb2.JOB_STATE_CANCELLED
 ENDED = frozenset({SUCCEEDED, FAILED, CANCELLED})
 # A row's state.
 PENDING, TAKEN, FINISHED, DROPPED = 0, 1, 2, 3
-ROW_STATE_WORDS = {PENDING: "pending", TAKEN: "running", FINISHED: "finished", DROPPED: "dropped"}
+NOT_RUN = 4  # dropped by a cancel or a stop, its "not processed" record not yet written (then DROPPED)
+ROW_STATE_WORDS = {PENDING: "pending", TAKEN: "running", FINISHED: "finished", DROPPED: "dropped", NOT_RUN: "dropped"}
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 MIGRATION_LOCK = 0x1A6E57  # pg advisory lock key: two replicas starting at once migrate one after the other
 VERSION_TABLE = "alembic_version_jobs"  # the queue's own history, apart from analytics' in a shared database
@@ -104,7 +116,8 @@ def _leased_by(column: sa.ColumnElement[str], owner: str) -> sa.ColumnElement[bo
 @dataclass(frozen=True)
 class Claim:
     """A row taken under a lease. `previous_video_id`: the video an earlier, dead attempt had started; `lease`:
-    this claim's lease name (new_lease), which the row keeps while the claim holds it."""
+    this claim's lease name (new_lease), which the row keeps while the claim holds it. `not_run`: a row a cancel
+    or a stop kept from running, taken for its "not processed" record (claim_not_run), not to be analysed."""
 
     job_id: str
     idx: int
@@ -113,6 +126,7 @@ class Claim:
     attempts: int
     previous_video_id: str
     lease: str = ""
+    not_run: bool = False
 
 
 @dataclass(frozen=True)
@@ -190,18 +204,19 @@ class JobStore:
                                 .where(jobs_t.c.state.in_([QUEUED, RUNNING]))).scalar_one()
 
     def cancel(self, job_id: str) -> ingest_pb2.Job | None:
-        """Rows not started are dropped; rows running finish. A job with nothing running and nothing
-        processed ends CANCELLED at once (else its finaliser ends it after its reconcile)."""
+        """Rows not started are not run (NOT_RUN: their "not processed" record is still to write, claim_not_run);
+        rows running finish. A job with nothing running and nothing processed ends CANCELLED at once (else its
+        finaliser ends it after its reconcile)."""
         return self.cancel_rows(job_id)[0]
 
-    def stop(self, job_id: str) -> list[Claim]:
-        """Cancels the job as `cancel` does (a full disk stopped it) and returns the rows it dropped as they were
-        given (their URLs' secrets too, which the store forgets now), unleased: the caller records each as not
-        processed, so that the report lists every row of the job."""
-        return self.cancel_rows(job_id)[1]
+    def stop(self, job_id: str, why: str = "") -> list[Claim]:
+        """Cancels the job as `cancel` does (a full disk stopped it); `why` becomes the row error of each row it
+        kept from starting (a row error of its own is kept), which their records say. Returns those rows."""
+        return self.cancel_rows(job_id, why)[1]
 
-    def cancel_rows(self, job_id: str) -> tuple[ingest_pb2.Job | None, list[Claim]]:
-        """`cancel` (a user's) and `stop` in one: the job as cancelled, and the rows the cancel dropped."""
+    def cancel_rows(self, job_id: str, why: str = "") -> tuple[ingest_pb2.Job | None, list[Claim]]:
+        """`cancel` (a user's, `why` "": the recorder says the job was cancelled) and `stop` in one: the job as
+        cancelled, and the rows the cancel kept from starting, as they were given (unleased)."""
         now = self.clock()
         dropped: list[Claim] = []
         with self.engine.begin() as conn:
@@ -212,15 +227,24 @@ class JobStore:
             state, base_dir = found
             if state not in ENDED:
                 conn.execute(jobs_t.update().where(jobs_t.c.job_id == job_id).values(cancel_requested=True))
-                for idx, blob, attempts, video_id in conn.execute(sa.select(
-                        rows_t.c.idx, rows_t.c.submission, rows_t.c.attempts, rows_t.c.video_id).where(
-                        rows_t.c.job_id == job_id, rows_t.c.state == PENDING).order_by(rows_t.c.idx)
-                        .with_for_update()):  # a row a claim is taking now: waited for, then not pending
-                    dropped.append(Claim(job_id, idx, ingest_pb2.VideoSubmission.FromString(blob), base_dir,
-                                         attempts or 0, video_id or ""))
-                conn.execute(rows_t.update().where(rows_t.c.job_id == job_id, rows_t.c.state == PENDING)
-                             .values(state=DROPPED))
-                _forget_secrets(conn, job_id, [DROPPED])
+                # One statement: a row a claim is taking now is waited for, then is no longer pending; a row given
+                # back meanwhile (release) is pending again, and so among these.
+                taken = conn.execute(rows_t.update().where(rows_t.c.job_id == job_id, rows_t.c.state == PENDING)
+                                     .values(state=NOT_RUN, lease_owner=None, lease_expires_s=0.0)
+                                     .returning(rows_t.c.idx, rows_t.c.submission, rows_t.c.attempts,
+                                                rows_t.c.video_id)).all()
+                told = []
+                for idx, blob, attempts, video_id in sorted(taken, key=lambda r: r.idx):
+                    sub = ingest_pb2.VideoSubmission.FromString(blob)
+                    dropped.append(Claim(job_id, idx, sub, base_dir, attempts or 0, video_id or ""))
+                    if why and not sub.row_error:
+                        told_sub = ingest_pb2.VideoSubmission()
+                        told_sub.CopyFrom(sub)
+                        told_sub.row_error = why
+                        told.append({"b_idx": idx, "b_sub": told_sub.SerializeToString()})
+                if told:  # kept in the row: whoever writes its record, after a kill too, says why
+                    conn.execute(rows_t.update().where(rows_t.c.job_id == job_id, rows_t.c.idx == sa.bindparam("b_idx"))
+                                 .values(submission=sa.bindparam("b_sub")), told)
                 busy = conn.execute(sa.select(sa.func.count()).select_from(rows_t).where(
                     rows_t.c.job_id == job_id,
                     sa.or_(rows_t.c.state == TAKEN, rows_t.c.processed_video_id != ""))).scalar_one()
@@ -239,6 +263,10 @@ class JobStore:
                                 .where(jobs_t.c.cancel_requested == sa.false(), jobs_t.c.state.in_([QUEUED, RUNNING]))
                                 .order_by(jobs_t.c.created_s, jobs_t.c.job_id)).all()
             for job in jobs:  # a few: the active jobs are capped (max_active_jobs)
+                # A queued job's claim writes the job too: its row is locked first, as a cancel locks it (a job's
+                # row, then its rows); locked after the row, a cancel between the two deadlocked on PostgreSQL.
+                if job.state == QUEUED and not _still_open(conn, job.job_id):
+                    continue
                 row = _first_claimable(conn, job.job_id, now)
                 if row is not None:
                     break
@@ -256,16 +284,63 @@ class JobStore:
     def release(self, claim: Claim) -> None:
         """Gives back a row `claim` took but did not start (opening its batch failed): pending again, its attempt
         not counted. Kept, its lease would be renewed by the owner's heartbeat for as long as the process lives.
-        A row of a job cancelled meanwhile is dropped, as cancel drops the pending ones: pending, no one would
-        take it and the job would never end. Nothing changes when `claim` no longer holds the row (its lease expired
-and another claim, of any thread, took it)."""
-        cancelled = (sa.select(jobs_t.c.cancel_requested).where(jobs_t.c.job_id == claim.job_id)
-                     .scalar_subquery())
+        A row of a job cancelled meanwhile is not run, as cancel treats the pending ones (NOT_RUN: its record is
+        still to write): pending, no one would take it and the job would never end. A `not_run` claim's row waits
+        for its record again. Nothing changes when `claim` no longer holds the row (its lease expired and another
+        claim, of any thread, took it)."""
+        held = sa.and_(rows_t.c.job_id == claim.job_id, rows_t.c.idx == claim.idx, rows_t.c.lease_owner == claim.lease)
         with self.engine.begin() as conn:
-            conn.execute(rows_t.update().where(rows_t.c.job_id == claim.job_id, rows_t.c.idx == claim.idx,
-                                               rows_t.c.lease_owner == claim.lease, rows_t.c.state == TAKEN)
-                         .values(state=sa.case((cancelled == sa.true(), DROPPED), else_=PENDING),
-                                 lease_owner=None, attempts=claim.attempts - 1))
+            if claim.not_run:
+                conn.execute(rows_t.update().where(held, rows_t.c.state == NOT_RUN)
+                             .values(lease_owner=None, lease_expires_s=0.0))
+                return
+            cancelled = (sa.select(jobs_t.c.cancel_requested).where(jobs_t.c.job_id == claim.job_id)
+                         .scalar_subquery())
+            conn.execute(rows_t.update().where(held, rows_t.c.state == TAKEN)
+                         .values(state=sa.case((cancelled == sa.true(), NOT_RUN), else_=PENDING),
+                                 lease_owner=None, lease_expires_s=0.0, attempts=claim.attempts - 1))
+
+    def claim_not_run(self, owner: str) -> Claim | None:
+        """Takes, under a lease, the first row of any job whose "not processed" record is still to write (NOT_RUN,
+        unleased or its lease expired), or None. Its submission is as given, told why when a stop said
+        (cancel_rows); the job may have ended. The record done, not_run_recorded; given back, release."""
+        now, lease = self.clock(), new_lease(owner)
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(rows_t.c.job_id, rows_t.c.idx, rows_t.c.submission, rows_t.c.attempts)
+                               .where(rows_t.c.state == NOT_RUN,
+                                      sa.or_(rows_t.c.lease_owner.is_(None), rows_t.c.lease_expires_s < now))
+                               .order_by(rows_t.c.state, rows_t.c.job_id, rows_t.c.idx).limit(1)  # the index's order
+                               .with_for_update(skip_locked=True)).first()
+            if row is None:
+                return None
+            base_dir = conn.execute(sa.select(jobs_t.c.base_dir).where(jobs_t.c.job_id == row.job_id)).scalar_one()
+            conn.execute(rows_t.update().where(rows_t.c.job_id == row.job_id, rows_t.c.idx == row.idx)
+                         .values(lease_owner=lease, lease_expires_s=now + self.lease_s))
+        sub = ingest_pb2.VideoSubmission.FromString(row.submission)
+        return Claim(row.job_id, row.idx, sub, base_dir, row.attempts or 0, "", lease, not_run=True)
+
+    def not_run_recorded(self, claim: Claim) -> bool:
+        """Marks the row of a `not_run` claim recorded (DROPPED, its URL's secrets forgotten). False, and nothing
+        changed, when `claim` no longer holds the row (its lease expired and another claim took it: that one
+        writes the same record again, at the same key, and marks it)."""
+        with self.engine.begin() as conn:
+            return conn.execute(rows_t.update().where(
+                rows_t.c.job_id == claim.job_id, rows_t.c.idx == claim.idx, rows_t.c.lease_owner == claim.lease,
+                rows_t.c.state == NOT_RUN).values(
+                state=DROPPED, lease_owner=None,
+                submission=submission_without_secrets(claim.submission).SerializeToString())).rowcount > 0
+
+    def give_up_not_run(self, job_id: str) -> int:
+        """Leaves the job's rows whose record is still to write, and that no live claim holds, out of the records
+        (DROPPED, secrets forgotten): their records would meet the full disk one met. Returns how many."""
+        now = self.clock()
+        with self.engine.begin() as conn:
+            n = conn.execute(rows_t.update().where(
+                rows_t.c.job_id == job_id, rows_t.c.state == NOT_RUN,
+                sa.or_(rows_t.c.lease_owner.is_(None), rows_t.c.lease_expires_s < now))
+                .values(state=DROPPED, lease_owner=None)).rowcount
+            _forget_secrets(conn, job_id, [DROPPED])
+        return n
 
     def note_video(self, claim: Claim, video_id: str) -> None:
         """Records which video `claim`'s attempt is about to analyse (so a replacement can forget it); nothing
@@ -279,7 +354,9 @@ and another claim, of any thread, took it)."""
         expired lease, with the attempt counted and the dead attempt's video forgotten): only for a queue no
         other live process holds (queue_holders.py). Returns the rows freed."""
         with self.engine.begin() as conn:
-            n = conn.execute(rows_t.update().where(rows_t.c.state == TAKEN).values(lease_expires_s=0.0)).rowcount
+            n = conn.execute(rows_t.update().where(rows_t.c.state.in_([TAKEN, NOT_RUN]),
+                                                   rows_t.c.lease_owner.is_not(None))
+                             .values(lease_expires_s=0.0)).rowcount
             conn.execute(jobs_t.update().where(jobs_t.c.finalizer.is_not(None), jobs_t.c.state.in_([QUEUED, RUNNING]))
                          .values(finalizer_expires_s=0.0))
         return n
@@ -289,7 +366,8 @@ and another claim, of any thread, took it)."""
         renewed. A lease one of its claims lost (taken over) is another claim's now, renewed as that one's."""
         until = self.clock() + self.lease_s
         with self.engine.begin() as conn:
-            n = conn.execute(rows_t.update().where(_leased_by(rows_t.c.lease_owner, owner), rows_t.c.state == TAKEN)
+            n = conn.execute(rows_t.update().where(_leased_by(rows_t.c.lease_owner, owner),
+                                                   rows_t.c.state.in_([TAKEN, NOT_RUN]))
                              .values(lease_expires_s=until)).rowcount
             conn.execute(jobs_t.update().where(_leased_by(jobs_t.c.finalizer, owner),
                                                jobs_t.c.state.in_([QUEUED, RUNNING]))
@@ -304,7 +382,8 @@ and another claim, of any thread, took it)."""
         now = self.clock()
         until = now + self.lease_s
         with self.engine.begin() as conn:
-            n = conn.execute(rows_t.update().where(rows_t.c.state == TAKEN, rows_t.c.lease_expires_s < now)
+            n = conn.execute(rows_t.update().where(rows_t.c.state.in_([TAKEN, NOT_RUN]),
+                                                   rows_t.c.lease_owner.is_not(None), rows_t.c.lease_expires_s < now)
                              .values(lease_expires_s=until)).rowcount
             conn.execute(jobs_t.update().where(jobs_t.c.finalizer.is_not(None), jobs_t.c.state.in_([QUEUED, RUNNING]),
                                                jobs_t.c.finalizer_expires_s < now)
@@ -349,6 +428,9 @@ and another claim, of any thread, took it)."""
         """Stores the row's outcome (its `done`/`total` filled in, crops dropped). False, and nothing
         stored, when `claim` no longer holds the row (its lease expired and another claim took it)."""
         with self.engine.begin() as conn:
+            # The job first (its done count is written below), then the row, as a finaliser locks them: the row
+            # first deadlocked with a finaliser taking the cancelled job of a row whose lease ran out as it ran.
+            conn.execute(sa.select(jobs_t.c.job_id).where(jobs_t.c.job_id == claim.job_id).with_for_update())
             held = conn.execute(sa.select(rows_t.c.state).where(
                 rows_t.c.job_id == claim.job_id, rows_t.c.idx == claim.idx, rows_t.c.lease_owner == claim.lease,
                 rows_t.c.state == TAKEN).with_for_update()).scalar_one_or_none()
@@ -402,9 +484,9 @@ and another claim, of any thread, took it)."""
                 return None
             conn.execute(jobs_t.update().where(jobs_t.c.job_id == job_id)
                          .values(finalizer=lease, finalizer_expires_s=now + self.lease_s))
-            # A cancelled job's rows whose owner died are not run again.
+            # A cancelled job's rows whose owner died are not run again: recorded not processed (claim_not_run).
             conn.execute(rows_t.update().where(rows_t.c.job_id == job_id, rows_t.c.state == TAKEN)
-                         .values(state=DROPPED, lease_owner=None))
+                         .values(state=NOT_RUN, lease_owner=None, lease_expires_s=0.0))
             ids = conn.execute(sa.select(rows_t.c.processed_video_id).where(
                 rows_t.c.job_id == job_id, rows_t.c.processed_video_id != "").order_by(rows_t.c.done_seq)
             ).scalars().all()
@@ -463,6 +545,14 @@ def _not_before(now: float, *earlier: sa.ColumnElement[float]) -> sa.ColumnEleme
 def _ended(now: float) -> sa.ColumnElement[float]:
     """A job's end time: `now`, never before its start or creation."""
     return _not_before(now, jobs_t.c.created_s, jobs_t.c.started_s)
+
+
+def _still_open(conn: sa.Connection, job_id: str) -> bool:
+    """Locks the job's row (FOR UPDATE; waits for a cancel holding it) and says whether its rows may still be
+    claimed: not cancelled, not ended, as read once the lock is held."""
+    return conn.execute(sa.select(jobs_t.c.job_id).where(
+        jobs_t.c.job_id == job_id, jobs_t.c.cancel_requested == sa.false(), jobs_t.c.state.in_([QUEUED, RUNNING]))
+        .with_for_update()).first() is not None
 
 
 def _first_claimable(conn: sa.Connection, job_id: str, now: float) -> sa.Row | None:

@@ -32,6 +32,7 @@ from services.common import logs, tracing
 from services.common.boundary import error_reason
 from services.common.call_names import failed_call
 from services.common.damage import DISK_FULL, engine_error, is_disk_full
+from services.common.database import database_unreachable
 from services.common.metrics import count_video
 from services.common.protoconv import seconds_by_key, status_word
 from services.common.streak import FailureStreak
@@ -354,13 +355,11 @@ class JobQueue:
 
     def cancel(self, job_id: str) -> ingest_pb2.Job | None:
         """Rows not started are not run; rows running finish and the job reconciles; an ended job stays. The rows
-        not started are recorded failed, "not processed: its job was cancelled", on a thread of their own (one
-        record each: a large job's cancel answers at once), so that videos.csv lists every row of the job once
-        and the same manifest runs them again (before, they were missing from it until a rerun)."""
-        job, dropped = self.store.cancel_rows(job_id)
-        if dropped:
-            threading.Thread(target=self._record_not_run, args=(dropped, NOT_RUN_CANCELLED),
-                             name=f"ingest-cancelled-{job_id}", daemon=True).start()
+        not started are recorded failed, "not processed: its job was cancelled", by the worker threads of any
+        replica (one record a step: a large job's cancel answers at once; a replica killed meanwhile leaves the
+        rest to the others, or to its next start), so that videos.csv lists every row of the job once and the
+        same manifest runs them again (before, they were missing from it until a rerun)."""
+        job = self.store.cancel(job_id)
         return None if job is None else self._told(job)
 
     def _told(self, job: ingest_pb2.Job) -> ingest_pb2.Job:
@@ -478,10 +477,20 @@ class JobQueue:
             if finalising is not None:
                 self._finalise(finalising)
                 return True
-            claim = self.store.claim_row(self.owner)
+            claim = self.store.claim_not_run(self.owner) or self.store.claim_row(self.owner)
             if claim is None:
                 return False
             self._taken.claim = claim
+            if claim.not_run:
+                try:
+                    self._record_not_run(claim)
+                except Exception:  # analytics unreachable, or the database: the record waits for the next try
+                    with self._batch_lock:
+                        self._unreleased.append(claim)
+                    self._release_unreleased()
+                    raise
+                self._taken.claim = None
+                return True
             stopping = ""  # why the batch could not open on a full disk: the row fails saying so, and the job stops
             try:
                 self._ensure_batch_open()  # under the row's lease (the heartbeat renews it while a repair runs)
@@ -556,29 +565,33 @@ class JobQueue:
                 reason = stopping or video.error
                 at = reason.find(DISK_FULL)  # the full disk in its own words, without the URL of the row that met it
                 why = f"not processed: its job stopped on a full disk ({reason[at:] if at >= 0 else reason})"
-                self._record_not_run(self.store.stop(claim.job_id), why)
+                self.store.stop(claim.job_id, why)  # its rows not started are recorded so (_record_not_run)
 
-    def _record_not_run(self, dropped: list[Claim], why: str) -> None:
-        """Runs each row that a full disk or a cancel kept from starting told that it was not processed (`why`),
-        so that the runner records it failed saying why, as every failed row is: videos.csv lists every row of the
-        job (before, the rows not started were missing from it until the manifest ran again). A row whose record
-        fails (analytics' own disk) is logged and left out, as before; one refused on a full disk leaves the rest
-        out, untried (each would meet that disk: two calls and a log line a row); a kill meanwhile leaves the rest
-        out, as before."""
-        for k, claim in enumerate(dropped):
-            if self._stopping.is_set():  # this replica stops: the rest are listed once the manifest runs again
+    def _record_not_run(self, claim: Claim) -> None:
+        """Runs a row that a cancel or a full disk kept from running (a `not_run` claim) told that it was not
+        processed (its row error when a stop gave one, else NOT_RUN_CANCELLED), so that the runner records it
+        failed saying why, as every failed row is: videos.csv lists every row of the job once (before, such rows
+        were missing from it until the manifest ran again). Then the store marks it recorded; a kill in between
+        leaves it to the next taker, whose record of the same row lands at the same key. Raises, the row kept for
+        the next try, when analytics or the database is unreachable; any other failure is logged and the row left
+        out (taken again, it would hold this worker's every step). A record refused on a full disk leaves the
+        job's other such rows out, untried (each would meet that disk: two calls and a log line a row); rows left
+        out are listed once the manifest runs again."""
+        with _row_scope(claim):
+            try:
+                got, _ = self._runner.run_row(_told_why_it_fails(claim, NOT_RUN_CANCELLED), lambda _video_id: None)
+            except Exception as exc:
+                if _transient(exc) or database_unreachable(exc):
+                    raise
+                log.warning("row %d of job %s, not processed, could not be recorded: %s", claim.idx + 1,
+                            claim.job_id, failed_call(exc) if isinstance(exc, grpc.RpcError) else _details(exc))
+                self.store.not_run_recorded(claim)
                 return
-            with _row_scope(claim):
-                try:
-                    got, _ = self._runner.run_row(_told_why_it_fails(claim, why), lambda _video_id: None)
-                except Exception as exc:  # noqa: BLE001 - the row is listed once the manifest runs again
-                    log.warning("row %d of job %s, not processed, could not be recorded: %s", claim.idx + 1,
-                                claim.job_id, failed_call(exc))
-                    continue
-            if DISK_FULL in got.video.error.partition(NOT_RECORDED)[2] and (rest := len(dropped) - k - 1):
-                log.warning("%d more row%s of job %s, not processed, are not recorded either: the disk is full; they "
-                            "are listed once the manifest runs again", rest, "" if rest == 1 else "s", claim.job_id)
-                return
+        self.store.not_run_recorded(claim)
+        refused_on_full_disk = DISK_FULL in got.video.error.partition(NOT_RECORDED)[2]
+        if refused_on_full_disk and (rest := self.store.give_up_not_run(claim.job_id)):
+            log.warning("%d more row%s of job %s, not processed, are not recorded either: the disk is full; they "
+                        "are listed once the manifest runs again", rest, "" if rest == 1 else "s", claim.job_id)
 
     def _finalise(self, job: Finalising) -> None:
         changed, error = 0, ""

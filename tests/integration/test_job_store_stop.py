@@ -1,6 +1,7 @@
 """A job stopped on a full disk hands back the rows it dropped, for the runner to record as not processed: only
 those. On PostgreSQL a claim taking a row at that moment (its row locked, not yet committed) left the row running
-while stop() listed it as dropped too, so it was recorded twice: processed, and "not processed"."""
+while stop() listed it as dropped too, so it was recorded twice: processed, and "not processed". And a claim of a
+queued job's first row, at the moment a cancel comes, no longer deadlocks with it."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
-from influencers.v1 import ingest_pb2
+from influencers.v1 import common_pb2, ingest_pb2
 from services.common.database import database_url, open_engine
-from services.ingest.job_store import PENDING, TAKEN, JobStore, migrate, rows_t
+from services.ingest.job_store import NOT_RUN, PENDING, RUNNING, TAKEN, JobStore, migrate, rows_t
 
 
 def test_a_row_a_claim_takes_while_the_job_stops_is_not_among_the_rows_stop_dropped(postgres_url, tmp_path: Path):
@@ -37,5 +39,138 @@ def test_a_row_a_claim_takes_while_the_job_stops_is_not_among_the_rows_stop_drop
             stopping.join(timeout=10)
         assert not stopping.is_alive()
         assert dropped == [2]
+    finally:
+        engine.dispose()
+
+
+def _waits_on_a_lock(engine: sa.Engine, other: threading.Thread, timeout_s: float = 10.0) -> bool:
+    """Whether another session of this database waits on a lock (a row's or a job's), within `timeout_s`; False
+    as soon as `other` ends without waiting."""
+    deadline = time.monotonic() + timeout_s
+    with engine.connect() as watching:
+        while time.monotonic() < deadline and other.is_alive():
+            waiting = watching.execute(sa.text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'")).scalar_one()
+            watching.rollback()  # pg_stat_activity is read once a transaction: the next look, a fresh one
+            if waiting:
+                return True
+            time.sleep(0.01)
+    return False
+
+
+@pytest.mark.parametrize("how", ["cancel", "stop"])
+def test_a_claim_of_a_queued_jobs_row_and_a_cancel_at_that_moment_both_complete_without_a_deadlock(
+        postgres_url, tmp_path: Path, how: str):
+    # Before: the claim locked the row, then the job (queued: it starts it); the cancel locked the job, then the
+    # job's pending rows. Between the two, PostgreSQL found the deadlock and aborted one (`deadlock detected`).
+    engine = open_engine(database_url(postgres_url, tmp_path / "unused"))
+    try:
+        migrate(engine)
+        store = JobStore(engine)
+        job = store.submit(ingest_pb2.StartIngestRequest(videos=[
+            ingest_pb2.VideoSubmission(url=f"https://cdn.example/{k}.mp4") for k in range(3)]), {})
+        outcome: dict[str, object] = {}
+
+        def cancel() -> None:
+            try:
+                outcome["cancel"] = [c.idx for c in store.cancel_rows(job.job_id, "why" if how == "stop" else "")[1]]
+            except Exception as exc:  # noqa: BLE001 - the deadlock's abort, reported below
+                outcome["cancel"] = exc
+
+        cancelling = threading.Thread(target=cancel)
+
+        def row_locked(conn, cursor, statement, parameters, context, executemany) -> None:
+            # The claim has just locked its row: the cancel comes now, and runs until it waits on a lock.
+            if threading.current_thread() is claiming and "FROM ingest_rows" in statement \
+                    and "FOR UPDATE" in statement and not cancelling.is_alive() and "cancel" not in outcome:
+                cancelling.start()
+                outcome["cancel waited"] = _waits_on_a_lock(engine, cancelling)
+
+        def claim() -> None:
+            try:
+                outcome["claim"] = store.claim_row("replica-a")
+            except Exception as exc:  # noqa: BLE001 - the deadlock's abort, reported below
+                outcome["claim"] = exc
+
+        sa.event.listen(engine, "after_cursor_execute", row_locked)
+        claiming = threading.Thread(target=claim)
+        claiming.start()
+        claiming.join(30)
+        cancelling.join(30)
+        sa.event.remove(engine, "after_cursor_execute", row_locked)
+        assert outcome.get("cancel waited") is True, "the cancel came while the claim held its locks"
+        assert not isinstance(outcome["claim"], Exception), outcome["claim"]
+        assert not isinstance(outcome["cancel"], Exception), outcome["cancel"]
+        assert outcome["claim"].idx == 0 and outcome["cancel"] == [1, 2], "the row taken runs; the others not"
+        with engine.connect() as conn:
+            states = conn.execute(sa.select(rows_t.c.state).where(rows_t.c.job_id == job.job_id)
+                                  .order_by(rows_t.c.idx)).scalars().all()
+        assert states == [TAKEN, NOT_RUN, NOT_RUN]
+        after = store.get(job.job_id)
+        assert after.cancel_requested and after.state == RUNNING
+    finally:
+        engine.dispose()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_late_row_finishing_as_its_cancelled_job_is_taken_for_finalising_completes_without_a_deadlock(
+        postgres_url, tmp_path: Path):
+    # Before: the finish locked its row, then the job (its done count); the finaliser locked the job, then the
+    # job's rows still taken. A row whose lease ran out while it ran, of a cancelled job, deadlocked the two.
+    engine = open_engine(database_url(postgres_url, tmp_path / "unused"))
+    clock = Clock()
+    try:
+        migrate(engine)
+        store = JobStore(engine, lease_s=30.0, clock=clock)
+        job = store.submit(ingest_pb2.StartIngestRequest(videos=[
+            ingest_pb2.VideoSubmission(url=f"https://cdn.example/{k}.mp4") for k in range(2)]), {})
+        late = store.claim_row("replica-a")
+        store.cancel(job.job_id)
+        clock.now += 31  # its lease ran out while it ran: the job may be finalised
+        outcome: dict[str, object] = {}
+
+        def finalise() -> None:
+            try:
+                outcome["finalise"] = store.claim_finalize("replica-b")
+            except Exception as exc:  # noqa: BLE001 - the deadlock's abort, reported below
+                outcome["finalise"] = exc
+
+        finalising = threading.Thread(target=finalise)
+
+        def row_locked(conn, cursor, statement, parameters, context, executemany) -> None:
+            if threading.current_thread() is finishing and "FROM ingest_rows" in statement \
+                    and "FOR UPDATE" in statement and not finalising.is_alive() and "finalise" not in outcome:
+                finalising.start()
+                _waits_on_a_lock(engine, finalising)
+
+        def finish() -> None:
+            try:
+                done = ingest_pb2.WatchJobResponse(video=common_pb2.Video(url=late.submission.url,
+                                                                          status=common_pb2.VIDEO_STATUS_DONE))
+                outcome["finish"] = store.finish_row(late, done, "id-0")
+            except Exception as exc:  # noqa: BLE001 - the deadlock's abort, reported below
+                outcome["finish"] = exc
+
+        sa.event.listen(engine, "after_cursor_execute", row_locked)
+        finishing = threading.Thread(target=finish)
+        finishing.start()
+        finishing.join(30)
+        finalising.join(30)
+        sa.event.remove(engine, "after_cursor_execute", row_locked)
+        assert not isinstance(outcome["finish"], Exception), outcome["finish"]
+        assert not isinstance(outcome["finalise"], Exception), outcome["finalise"]
+        assert outcome["finish"] is True, "the late row's result is kept"
+        fin = outcome["finalise"] or store.claim_finalize("replica-b")  # after the finish, when it was skipped
+        assert fin.job_id == job.job_id and fin.processed_video_ids == ["id-0"]
+        assert store.end_job(job.job_id, fin.lease)
+        assert store.get(job.job_id).done == 1
     finally:
         engine.dispose()
