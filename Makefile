@@ -33,12 +33,15 @@ system-deps-dev:
 $(VENV)/bin/python:
 	$(PY) -m venv $(VENV)
 
-# What running needs. dlib builds from source once (~15 min, AVX + OpenBLAS); pip caches the wheel.
-$(VENV)/.done: $(LOCKS) pyproject.toml deploy/system-deps.sh $(wildcard protos/influencers/v1/*.proto)
+# What running needs. dlib builds from source once (~15 min, OpenBLAS, and AVX2 + FMA where the CPU has them:
+# deploy/dlib.sh keeps the wheel in ~/.cache/influencers/ by its flags).
+$(VENV)/.done: $(LOCKS) pyproject.toml deploy/system-deps.sh deploy/dlib.sh deploy/dlib-flags.sh \
+               $(wildcard protos/influencers/v1/*.proto)
 	@$(MAKE) --no-print-directory system-deps
 	@$(MAKE) --no-print-directory $(BIN)/python
 	$(PIP_LOCKED) -r requirements/build.txt
 	$(PIP_LOCKED) -r requirements/run.txt
+	PATH="$(abspath $(BIN)):$$PATH" bash deploy/dlib.sh $(BIN)/python requirements/face.txt
 	$(PIP_LOCKED) -r requirements/face.txt
 	$(PIP_PROJECT)
 	bash deploy/models.sh $(BIN)/python

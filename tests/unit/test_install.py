@@ -2,6 +2,7 @@
 lock in requirements/ with an exact version and sha256 hashes, and the locks agree with pyproject.toml."""
 
 import re
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -111,3 +112,24 @@ def test_make_ci_and_the_dockerfile_install_from_the_locks_with_hashes():
     run_setup = makefile.split("$(VENV)/.done:", 1)[1].split("\n\n", 1)[0]
     assert "dev.txt" not in run_setup and "--dev" not in run_setup
     assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_dlib_is_built_from_its_hash_locked_sdist_with_this_cpus_flags_and_kept_by_them():
+    script = (ROOT / "deploy" / "dlib.sh").read_text()
+    assert "--require-hashes" in script and "pip wheel" in script and "--no-cache-dir" in script
+    makefile = (ROOT / "Makefile").read_text()
+    assert makefile.index("deploy/dlib.sh") < makefile.index("-r requirements/face.txt")
+    # The one requirement the script builds: dlib's line and its hashes, cut out of the lock as the script does.
+    awk = re.search(r"awk '([^']+)'", script).group(1)
+    cut = subprocess.run(["awk", awk, str(ROOT / "requirements" / "face.txt")], capture_output=True, text=True,
+                         check=True).stdout
+    assert cut.startswith(f"dlib=={lock('face')['dlib'][0]} ") and cut.count("--hash=sha256:") >= 1
+    assert "==" not in cut.split("\n", 1)[1]
+
+
+def test_dlibs_flags_are_avx2_and_fma_only_where_the_cpu_has_both():
+    flags = subprocess.run(["bash", str(ROOT / "deploy" / "dlib-flags.sh")], capture_output=True, text=True,
+                           check=True).stdout.split()
+    cpu = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    has = set(next((line.split(":", 1)[1].split() for line in cpu.splitlines() if line.startswith("flags")), []))
+    assert flags == (["-mavx2", "-mfma"] if {"avx2", "fma"} <= has else [])
