@@ -358,7 +358,10 @@ class AnalyticsStore(StoreReads):
             if not snapshot:
                 if audit is not None:
                     store_audit.append(w.c, replace(audit, position=position))
-                w.c.execute(state.update().values(feed_position=position, **({"feed_id": feed_id} if feed_id else {})))
+                moved: dict[str, object] = {"feed_position": position}
+                if feed_id:  # the feed this position is of, in the same statement: never one without the other
+                    moved["feed_id"] = feed_id
+                w.c.execute(state.update().values(**moved))
             return missing_face_refs(w.c, videos)
 
     # ---- the audit trail (services/analytics/audit.py) -------------------------------------------------
