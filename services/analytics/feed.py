@@ -6,6 +6,13 @@ nothing), then fetches the crops analytics lacks from identity (by face_ref) and
 anywhere resumes from the stored position. Told it is too far behind (the feed's retained tail starts after
 its position), it resyncs: a snapshot's pages a page at a time, then end_snapshot at the snapshot's head.
 
+Every page of changes names the feed it comes from (feed_id, made with identity's store). The id is stored
+beside the position, in the transaction that moves it. A page from another feed than the stored id's (identity's
+store was reset or replaced: its positions start again at 1, and may have grown past the stored one already)
+is not applied: the follower resyncs, and end_snapshot stores the snapshot's position and feed id together. A
+store without an id (nothing applied yet, or one from before feed ids) takes the first id it meets when its
+position is 0, and resyncs once otherwise. An identity of an older release sends no id: followed as before.
+
 `FollowerThread` runs it in the analytics process while this replica holds the leadership (`Leadership`): with
 PostgreSQL a session-level advisory lock on a dedicated connection, so exactly one replica applies the feed
 and another takes over within seconds when the holder dies (its connection closes, the lock goes with it);
@@ -51,13 +58,13 @@ class TooFarBehind(Exception):
 class FeedSource(Protocol):
     """Identity's side of the feed."""
 
-    def list_changes(self, after: int, page_size: int) -> tuple[list[identity_pb2.Change], int]:
-        """Changes after position `after`, oldest first, and the head position; TooFarBehind when the feed's
-        retained tail starts after `after`."""
+    def list_changes(self, after: int, page_size: int) -> tuple[list[identity_pb2.Change], int, str]:
+        """Changes after position `after`, oldest first, the head position and the feed's id ("" from an
+        identity of an older release); TooFarBehind when the feed's retained tail starts after `after`."""
 
     def snapshot(self) -> Iterable[identity_pb2.Changes]:
         """Pages of every video's current appearances; the first carries the head position they are
-        consistent with (feed_position)."""
+        consistent with (feed_position) and the id of that feed (feed_id)."""
 
     def face_crop(self, face_ref: str) -> bytes | None:
         """The JPEG of one face; None when identity no longer has it."""
@@ -68,11 +75,14 @@ class FeedStore(Protocol):
 
     def feed_position(self) -> int: ...
 
+    def feed_id(self) -> str: ...
+
     def apply_changes(self, position: int, videos: dict[str, list[AppearanceRow]], names: dict[str, str],
                       labels: Iterable[Label] = (), forgotten: Iterable[str] = (), *, snapshot: bool = False,
-                      audit: AuditRow | None = None, reposts: dict[str, str] | None = None) -> list[str]: ...
+                      audit: AuditRow | None = None, reposts: dict[str, str] | None = None,
+                      feed_id: str = "") -> list[str]: ...
 
-    def end_snapshot(self, position: int, video_ids: Iterable[str]) -> None: ...
+    def end_snapshot(self, position: int, video_ids: Iterable[str], feed_id: str = "") -> None: ...
 
     def fill_crops(self, crops: dict[str, bytes]) -> int: ...
 
@@ -130,9 +140,13 @@ class Follower:
         """Applies the next page of changes (resyncs first when too far behind); returns how many."""
         position = self.store.feed_position()
         try:
-            changes, head = self.source.list_changes(position, self.page_size)
+            changes, head, feed_id = self.source.list_changes(position, self.page_size)
         except TooFarBehind:
             log.warning("analytics is too far behind identity's feed (at position %d): resyncing", position)
+            self.resync()
+            return 0
+        if reason := self._another_feed(position, feed_id):
+            log.warning("%s: resyncing", reason)
             self.resync()
             return 0
         if head < position:  # identity's feed starts again below what was applied here: its store was reset
@@ -143,9 +157,21 @@ class Follower:
         for change in changes:
             missing = self.store.apply_changes(change.position, _videos(change.videos), dict(change.names),
                                                _labels(change.labels), _forgotten(change.forgotten_video_ids),
-                                               audit=row_from_entry(change.audit), reposts=_reposts(change.videos))
+                                               audit=row_from_entry(change.audit), reposts=_reposts(change.videos),
+                                               feed_id=feed_id)
             self._fill(missing)
         return len(changes)
+
+    def _another_feed(self, position: int, feed_id: str) -> str:
+        """Why the page of feed `feed_id` cannot follow what the store applied up to `position` ("": it can)."""
+        stored = self.store.feed_id()
+        if not feed_id or feed_id == stored or (not stored and position == 0):
+            return ""
+        if not stored:
+            return (f"analytics holds position {position} of identity's feed from before feed ids, now feed "
+                    f"{shown(feed_id)}")
+        return (f"identity's feed is now {shown(feed_id)}, analytics holds position {position} of feed "
+                f"{shown(stored)} (identity's store was reset or replaced)")
 
     def catch_up(self) -> int:
         """Steps until the head is reached; returns the changes applied."""
@@ -157,15 +183,16 @@ class Follower:
     def resync(self) -> None:
         """Rebuilds the appearances from a snapshot, a page at a time, then goes on from its head."""
         head = 0
+        feed_id = ""
         seen: list[str] = []
         for k, page in enumerate(self.source.snapshot()):
             if k == 0:
-                head = page.feed_position
+                head, feed_id = page.feed_position, page.feed_id
             missing = self.store.apply_changes(head, _videos(page.videos), dict(page.names), _labels(page.labels),
                                                snapshot=True, reposts=_reposts(page.videos))
             seen.extend(v.video_id for v in page.videos)
             self._fill(missing)
-        self.store.end_snapshot(head, seen)
+        self.store.end_snapshot(head, seen, feed_id)  # the position and the feed it is of, together
         self.head = head
         self.resyncs += 1
         log.info("resynced %d videos from identity's snapshot at position %d", len(seen), head)

@@ -326,14 +326,16 @@ class AnalyticsStore(StoreReads):
 
     def apply_changes(self, position: int, videos: Mapping[str, list[AppearanceRow]], names: Mapping[str, str],
                       labels: Iterable[Label] = (), forgotten: Iterable[str] = (), *, snapshot: bool = False,
-                      audit: AuditRow | None = None, reposts: Mapping[str, str] | None = None) -> list[str]:
+                      audit: AuditRow | None = None, reposts: Mapping[str, str] | None = None,
+                      feed_id: str = "") -> list[str]:
         """Applies one change of identity's feed in ONE transaction, together with moving feed_position to
-        `position`. Idempotent: when position <= feed_position() nothing happens and [] is returned (unless
-        snapshot). Replaces the appearances of each video id in `videos` (an empty list clears them; a video
-        not recorded yet keeps them until it is recorded done, when they count), removes those of the
-        `forgotten` video ids, upserts `names`, then applies `labels` as replace_appearances does. A row with
-        a face_ref and no best_face gets the crop already stored under that face_ref. Returns the face refs
-        of these videos whose crop bytes are still missing, sorted.
+        `position` (and storing `feed_id`, the feed's identity, beside it when given). Idempotent: when
+        position <= feed_position() nothing happens and [] is returned (unless snapshot). Replaces the
+        appearances of each video id in `videos` (an empty list clears them; a video not recorded yet keeps
+        them until it is recorded done, when they count), removes those of the `forgotten` video ids, upserts
+        `names`, then applies `labels` as replace_appearances does. A row with a face_ref and no best_face
+        gets the crop already stored under that face_ref. Returns the face refs of these videos whose crop
+        bytes are still missing, sorted.
         snapshot=True (the resync of a follower that fell too far behind): applies the page without the
         position check and without moving the position (end_snapshot does). `audit`: the correction's row of
         the audit trail, appended under `position` in the same transaction (once: a replay adds nothing).
@@ -356,7 +358,10 @@ class AnalyticsStore(StoreReads):
             if not snapshot:
                 if audit is not None:
                     store_audit.append(w.c, replace(audit, position=position))
-                w.c.execute(state.update().values(feed_position=position))
+                moved: dict[str, object] = {"feed_position": position}
+                if feed_id:  # the feed this position is of, in the same statement: never one without the other
+                    moved["feed_id"] = feed_id
+                w.c.execute(state.update().values(**moved))
             return missing_face_refs(w.c, videos)
 
     # ---- the audit trail (services/analytics/audit.py) -------------------------------------------------
@@ -388,16 +393,18 @@ class AnalyticsStore(StoreReads):
         with self._locked(), self._connect() as c:
             return store_audit.every(c)
 
-    def end_snapshot(self, position: int, video_ids: Iterable[str]) -> None:
+    def end_snapshot(self, position: int, video_ids: Iterable[str], feed_id: str = "") -> None:
         """After the last snapshot page: removes the appearances of every video NOT in `video_ids` (the ids
-        the snapshot carried) and sets feed_position to `position`, in one transaction."""
+        the snapshot carried) and sets feed_position to `position` and the feed's identity to `feed_id` (that
+        of the feed the snapshot came from), in one transaction: a kill before it commits leaves the old
+        position and id, so the follower resyncs again."""
         keep = set(video_ids)
         with self._writing() as w:
             stored = w.c.execute(sa.select(appearances.c.video_id).distinct()).scalars().all()
             gone = [v for v in stored if v not in keep]
             for start in range(0, len(gone), CHUNK):
                 w.c.execute(appearances.delete().where(appearances.c.video_id.in_(gone[start:start + CHUNK])))
-            w.c.execute(state.update().values(feed_position=position))
+            w.c.execute(state.update().values(feed_position=position, feed_id=feed_id))
 
     def fill_crops(self, crops: Mapping[str, bytes]) -> int:
         """Sets best_face of appearances whose face_ref is a key and whose best_face is empty; returns rows."""

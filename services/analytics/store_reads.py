@@ -106,6 +106,12 @@ class StoreReads:
         with self._reading() as c:
             return int(c.execute(sa.select(state.c.feed_position)).scalar_one())
 
+    def feed_id(self) -> str:
+        """The identity of the feed whose position feed_position() is (ListChangesResponse.feed_id); "" when
+        none was stored (nothing applied yet, or a store from before feed ids)."""
+        with self._reading() as c:
+            return str(c.execute(sa.select(state.c.feed_id)).scalar_one())
+
     def missing_face_refs(self, video_ids: Iterable[str]) -> list[str]:
         """The face refs of these videos' appearances that have no crop bytes, sorted (recorded or not: a
         crop fetched early is there when the video is)."""

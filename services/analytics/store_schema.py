@@ -126,6 +126,7 @@ state = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("feed_position", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("revision", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("feed_id", sa.String(64), nullable=False, server_default=""),  # whose feed_position it is ("": none)
 )
 
 # The audit trail (services/analytics/audit.py): one row per correction by hand, from identity's feed, in the

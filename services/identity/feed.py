@@ -12,6 +12,11 @@ Retention: the newest `retention` entries are kept; older ones are deleted (ever
 the highest position deleted is remembered, so that a follower asking for anything after an older position
 is told it is too far behind (TooFarBehind) and resyncs from a snapshot.
 
+Identity: `feed_id`, made with the feed's tables (a feed from before it gets one at its first open) and kept
+with them, goes with every page (ListChanges) and with the snapshot. A feed made again from empty (a new data
+dir, another database) starts its positions at 1 again under a new id, so that a follower holding the old
+feed's position resyncs instead of taking the new feed's changes after that position as the old feed's next.
+
 Schema: Alembic keeps it (services/identity/migrations, version table `alembic_version_identity`, apart from
 analytics' and ingest's in a shared database), migrated when the feed opens. A feed made by `create_all`
 before Alembic (the tables, no version table) is stamped at the first revision, whose tables are the same,
@@ -65,6 +70,11 @@ changes_table = sa.Table(
     sa.Column("change", sa.LargeBinary, nullable=False),  # identity_pb2.Change, position left 0
     sqlite_autoincrement=True,  # a deleted tail's positions are never given again
 )
+feed_id_table = sa.Table(  # one row: the feed's identity (migration 0003), made once with the feed
+    "identity_feed_id", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("feed_id", sa.String(64), nullable=False),
+)
 trimmed_table = sa.Table(
     "identity_changes_trimmed", metadata,
     sa.Column("id", sa.Integer, primary_key=True),
@@ -96,6 +106,9 @@ class ChangeFeed:
         self._appends = 0
         self._lock = threading.Lock()
         migrate(engine)
+        with engine.connect() as conn:
+            self.feed_id: str = str(conn.execute(sa.select(feed_id_table.c.feed_id)
+                                                 .where(feed_id_table.c.id == 1)).scalar_one())
 
     @classmethod
     def open(cls, configured_url: str, data_dir: Path, retention: int = 10_000) -> ChangeFeed:

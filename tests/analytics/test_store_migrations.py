@@ -88,6 +88,40 @@ def _open_and_record(url: str, n: int) -> None:
     store.close()
 
 
+def test_a_store_that_followed_identitys_feed_before_feed_ids_resyncs_once_after_the_upgrade(tmp_path) -> None:
+    from alembic import command
+
+    from services.analytics.feed import Follower
+    from services.analytics.store_schema import state
+    from tests.support.feed_fakes import ANN, BOB, V1, V2, FakeIdentity, appearance, change
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    engine = open_engine(url)
+    try:
+        with engine.begin() as c:  # the release before feed ids, at position 2 of identity's feed
+            command.upgrade(HISTORY.config(c), "0011")
+            c.execute(sa.text("UPDATE analytics_state SET feed_position = 2"))
+    finally:
+        engine.dispose()
+    store = AnalyticsStore(url)
+    try:
+        assert store.feed_position() == 2 and store.feed_id() == ""
+        store.record_video(VideoRow(url="/v/1.mp4", video_id=V1, performance=1.0, status=DONE))
+        with store._engine.connect() as c:  # noqa: SLF001 - the column the migration added
+            assert c.execute(sa.select(state.c.feed_id)).scalar_one() == ""
+        identity = FakeIdentity()  # its feed got an id at identity's first open by this release
+        identity.publish(change((V1, [appearance(ANN)])), change((V2, [appearance(BOB)])))
+        identity.snapshot_videos = {V1: [appearance(ANN)], V2: [appearance(BOB)]}
+        follower = Follower(identity, store)
+        follower.catch_up()
+        identity.publish(change((V1, [appearance(BOB)])))
+        follower.catch_up()
+        assert follower.resyncs == 1 and store.feed_id() == "feed-1" and store.feed_position() == 3
+        assert [a.influencer_id for a in store.appearances_in(V1)] == [BOB]
+    finally:
+        store.close()
+
+
 def test_processes_opening_one_postgresql_database_at_once_migrate_it_once(postgres_url) -> None:
     spawn = multiprocessing.get_context("spawn")
     workers = [spawn.Process(target=_open_and_record, args=(postgres_url, n)) for n in range(4)]

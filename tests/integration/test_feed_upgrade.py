@@ -31,7 +31,8 @@ def old_feed(url: str, positions: list[int], trimmed_through: int = 0) -> None:
     """A feed as the release before Alembic left it: create_all's tables, no version table, old bytes."""
     engine = open_engine(url)
     try:
-        feed_module.metadata.create_all(engine)
+        # Its two tables only: the feed's id (migration 0003) came later.
+        feed_module.metadata.create_all(engine, tables=[feed_module.changes_table, feed_module.trimmed_table])
         with engine.begin() as conn:
             for position in positions:
                 conn.execute(feed_module.changes_table.insert().values(position=position, created_at=1.0,
@@ -95,6 +96,22 @@ def test_a_second_open_finds_the_feed_at_the_head_and_rewrites_nothing(url) -> N
         engine.dispose()
 
 
+def test_a_feed_from_before_feed_ids_gets_one_at_its_first_open_and_keeps_it_and_a_new_feed_gets_another(
+        url, tmp_path) -> None:
+    old_feed(url, [1])
+    first = ChangeFeed(open_engine(url))
+    first.close()
+    again = ChangeFeed(open_engine(url))
+    fresh = ChangeFeed(open_engine(f"sqlite:///{tmp_path / 'fresh.sqlite3'}"))
+    try:
+        assert len(first.feed_id) == 32 and again.feed_id == first.feed_id
+        assert fresh.feed_id not in ("", first.feed_id)
+        assert [c.position for c in again.read(0, 10)[0]] == [1]
+    finally:
+        again.close()
+        fresh.close()
+
+
 def test_the_first_revision_makes_the_tables_create_all_made(url) -> None:
     old = open_engine(url)
     try:
@@ -130,8 +147,8 @@ class ChangeFeedSource:
     def __init__(self, feed: ChangeFeed) -> None:
         self.feed = feed
 
-    def list_changes(self, after: int, page_size: int) -> tuple[list[identity_pb2.Change], int]:
-        return self.feed.read(after, page_size)
+    def list_changes(self, after: int, page_size: int) -> tuple[list[identity_pb2.Change], int, str]:
+        return (*self.feed.read(after, page_size), self.feed.feed_id)
 
     def snapshot(self):
         return iter(())

@@ -35,6 +35,7 @@ class FakeIdentity:
         self.reads: list[int] = []
         self.crop_requests: list[str] = []
         self.replay = False  # send every change again, whatever the position asked for
+        self.feed_id = "feed-1"  # the feed's identity (a reset store's feed has another)
 
     def publish(self, *changes: identity_pb2.Change) -> int:
         for c in changes:
@@ -42,12 +43,12 @@ class FakeIdentity:
             self.changes.append(c)
         return len(self.changes)
 
-    def list_changes(self, after: int, page_size: int) -> tuple[list[identity_pb2.Change], int]:
+    def list_changes(self, after: int, page_size: int) -> tuple[list[identity_pb2.Change], int, str]:
         self.reads.append(after)
         if after < self.trimmed:
             raise TooFarBehind(f"{after} < {self.trimmed}")
         start = 0 if self.replay else after
-        return self.changes[start:start + page_size], len(self.changes)
+        return self.changes[start:start + page_size], len(self.changes), self.feed_id
 
     def snapshot(self) -> Iterator[identity_pb2.Changes]:
         ids = sorted(self.snapshot_videos)
@@ -56,6 +57,7 @@ class FakeIdentity:
                 video_id=v, appearances=self.snapshot_videos[v]) for v in ids[k:k + 1]], names={ANN: "Ann"})
             if k == 0:
                 page.feed_position = len(self.changes)
+                page.feed_id = self.feed_id
             yield page
 
     def face_crop(self, face_ref: str) -> bytes | None:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from influencers.v1 import common_pb2
+from influencers.v1 import common_pb2, identity_pb2
 from services.analytics.feed import Follower, FollowerThread, SoleLeader
 from services.analytics.records import DONE, VideoRow
 from services.analytics.store import AnalyticsStore
@@ -130,6 +130,96 @@ def test_a_feed_that_starts_again_below_the_applied_position_is_resynced_from(st
     identity.publish(change((V1, [appearance(BOB)])))
     follower.catch_up()
     assert people(store, V1) == [BOB] and store.feed_position() == 1
+
+
+def reset(identity: FakeIdentity, feed_id: str, *changes: identity_pb2.Change) -> None:
+    """Identity's store made again from empty: a feed of another id whose positions start at 1 again."""
+    identity.changes = []
+    identity.feed_id = feed_id
+    identity.publish(*changes)
+
+
+def test_a_feed_made_again_that_grew_past_the_applied_position_is_resynced_from_not_taken_as_its_sequel(
+        store) -> None:
+    identity = FakeIdentity()
+    identity.publish(change((V1, [appearance(ANN)])), change((V2, [appearance(ANN)])))
+    Follower(identity, store).catch_up()
+    assert store.feed_id() == "feed-1"
+    # The new feed's positions 1 and 2 (V3's people) are below analytics' 2; its 3 and 4 above it.
+    reset(identity, "feed-2", change((V3, [appearance(BOB)])), change((V3, [appearance(BOB), appearance(ANN)])),
+          change((V1, [appearance(BOB)])), change((V2, [])))
+    identity.snapshot_videos = {V1: [appearance(BOB)], V3: [appearance(BOB), appearance(ANN)]}
+    follower = Follower(identity, store)
+    follower.catch_up()
+    assert follower.resyncs == 1 and store.feed_position() == 4 and store.feed_id() == "feed-2"
+    assert people(store, V1) == [BOB] and people(store, V2) == [] and sorted(people(store, V3)) == [ANN, BOB]
+    identity.publish(change((V2, [appearance(ANN)])))
+    follower.catch_up()
+    assert follower.resyncs == 1 and people(store, V2) == [ANN] and store.feed_position() == 5
+
+
+class KilledAtSnapshotEnd(CrashingStore):
+    """The real store, which dies (as a killed process would) at the end of a resync, once: the snapshot's
+    pages applied, their position and feed id not yet stored."""
+
+    def end_snapshot(self, *args: object, **kwargs: object) -> None:
+        raise RuntimeError("killed")
+
+
+def test_a_follower_killed_before_a_resync_stores_its_position_and_feed_id_resyncs_again_when_it_starts(
+        store) -> None:
+    identity = FakeIdentity()
+    identity.publish(change((V1, [appearance(ANN)])), change((V2, [appearance(ANN)])))
+    Follower(identity, store).catch_up()
+    reset(identity, "feed-2", *[change((V3, [appearance(BOB)])) for _ in range(3)])
+    identity.snapshot_videos = {V3: [appearance(BOB)]}
+    with pytest.raises(RuntimeError):
+        Follower(identity, KilledAtSnapshotEnd(store, at=-1)).step()  # type: ignore[arg-type]
+    # Position and id are one statement of one transaction: neither moved, so the old feed's position is not
+    # taken as the new feed's.
+    assert store.feed_position() == 2 and store.feed_id() == "feed-1"
+    follower = Follower(identity, store)  # a new process
+    follower.catch_up()
+    assert follower.resyncs == 1 and store.feed_position() == 3 and store.feed_id() == "feed-2"
+    assert people(store, V1) == [] and people(store, V2) == [] and people(store, V3) == [BOB]
+
+
+def test_a_follower_killed_applying_a_new_feeds_first_change_stores_neither_its_id_nor_its_position(store) -> None:
+    identity = FakeIdentity()
+    identity.publish(change((V1, [appearance(ANN)])), change((V2, [appearance(BOB)])))
+    with pytest.raises(RuntimeError):
+        Follower(identity, CrashingStore(store, at=1)).step()  # type: ignore[arg-type]
+    assert store.feed_position() == 0 and store.feed_id() == ""
+    reset(identity, "feed-2", change((V3, [appearance(BOB)])))  # identity made again before the restart
+    follower = Follower(identity, store)
+    follower.catch_up()
+    assert follower.resyncs == 0 and store.feed_id() == "feed-2" and people(store, V3) == [BOB]
+    assert people(store, V1) == [] and people(store, V2) == []
+
+
+def test_an_empty_store_takes_the_first_feed_id_it_meets_without_a_resync(store) -> None:
+    identity = FakeIdentity()
+    identity.publish(change((V1, [appearance(ANN)])))
+    follower = Follower(identity, store)
+    follower.catch_up()
+    assert follower.resyncs == 0 and store.feed_position() == 1 and store.feed_id() == "feed-1"
+
+
+def test_a_store_that_followed_a_feed_without_an_id_resyncs_once_when_identity_sends_one(store) -> None:
+    identity = FakeIdentity()
+    identity.feed_id = ""  # an identity of the release before feed ids
+    identity.publish(change((V1, [appearance(ANN)])), change((V2, [appearance(ANN)])))
+    follower = Follower(identity, store)
+    follower.catch_up()
+    assert follower.resyncs == 0 and store.feed_position() == 2 and store.feed_id() == ""
+    identity.feed_id = "feed-1"  # identity upgraded: its feed got an id at its first open
+    identity.publish(change((V3, [appearance(BOB)])))
+    identity.snapshot_videos = {V1: [appearance(ANN)], V2: [appearance(ANN)], V3: [appearance(BOB)]}
+    follower.catch_up()
+    assert follower.resyncs == 1 and store.feed_position() == 3 and store.feed_id() == "feed-1"
+    identity.publish(change((V3, [appearance(ANN)])))
+    follower.catch_up()
+    assert follower.resyncs == 1 and people(store, V3) == [ANN] and store.feed_position() == 4
 
 
 def test_crops_analytics_lacks_are_fetched_from_identity_by_reference(store) -> None:
