@@ -144,7 +144,12 @@ def test_reclusters_past_the_cap_are_refused_as_busy_at_once_leaving_threads_and
         with process.registry.lock:  # every Recluster let in waits for it
             calls = [stub.Recluster(identity_pb2.ReclusterRequest(), timeout=120) for _ in range(MAX_RECLUSTERS)]
             deadline = time.monotonic() + 60
-            while True:  # the calls above take their slots as the server's threads reach them
+            # The calls above take their slots as the server's threads reach them: probe only once they all have,
+            # or a probe may take a slot first and one of them be refused (seen on a busy machine).
+            slots = process.servicer._reclusters
+            while slots._value > 0 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            while True:
                 with pytest.raises(grpc.RpcError) as caught:
                     list(stub.Recluster(identity_pb2.ReclusterRequest(), timeout=5))
                 if caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED or time.monotonic() > deadline:
