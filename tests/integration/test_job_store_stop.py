@@ -134,6 +134,8 @@ def test_a_late_row_finishing_as_its_cancelled_job_is_taken_for_finalising_compl
             ingest_pb2.VideoSubmission(url=f"https://cdn.example/{k}.mp4") for k in range(2)]), {})
         late = store.claim_row("replica-a")
         store.cancel(job.job_id)
+        record = store.claim_not_run("replica-b")  # row 1's "not processed" record, written before the job ends
+        assert record.idx == 1 and store.not_run_recorded(record)
         clock.now += 31  # its lease ran out while it ran: the job may be finalised
         outcome: dict[str, object] = {}
 
