@@ -18,8 +18,8 @@ then DROPPED once recorded (not_run_recorded), so that a process killed in betwe
 takes it next, or to the next start, and no row is left out of videos.csv. Its URL as given stays until then
 (the record is keyed by its location: a signed link's secrets digested, which a hidden secret would not give).
 
-Locks are taken in one order, a job's row before its rows (cancel_rows, claim_row of a queued job, finish_row,
-claim_finalize, end_job): on PostgreSQL a claim that locked a row and then the job, against a cancel that
+Locks are taken in one order, a job's row before its rows (cancel_rows, claim_row of a queued job, release,
+finish_row, claim_finalize, end_job): on PostgreSQL a claim that locked a row and then the job, against a cancel that
 locked the job and then that row, deadlocked (PostgreSQL aborts one of the two), and so did a finish against a
 finaliser.
 
@@ -297,10 +297,13 @@ class JobStore:
                 conn.execute(rows_t.update().where(held, rows_t.c.state == NOT_RUN)
                              .values(lease_owner=None, lease_expires_s=0.0))
                 return
-            cancelled = (sa.select(jobs_t.c.cancel_requested).where(jobs_t.c.job_id == claim.job_id)
-                         .scalar_subquery())
+            # The job's cancel flag read under its lock (the job before its row, as a cancel takes them): read
+            # unlocked, a cancel committing meanwhile passed the row by as taken, and it stayed pending in a
+            # cancelled job, which no claim takes and no finaliser ends.
+            cancelled = conn.execute(sa.select(jobs_t.c.cancel_requested).where(jobs_t.c.job_id == claim.job_id)
+                                     .with_for_update()).scalar_one_or_none()
             conn.execute(rows_t.update().where(held, rows_t.c.state == TAKEN)
-                         .values(state=sa.case((cancelled == sa.true(), NOT_RUN), else_=PENDING),
+                         .values(state=NOT_RUN if cancelled else PENDING,
                                  lease_owner=None, lease_expires_s=0.0, attempts=claim.attempts - 1))
 
     def claim_not_run(self, owner: str) -> Claim | None:
