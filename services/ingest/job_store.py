@@ -18,8 +18,8 @@ then DROPPED once recorded (not_run_recorded), so that a process killed in betwe
 takes it next, or to the next start, and no row is left out of videos.csv. Its URL as given stays until then
 (the record is keyed by its location: a signed link's secrets digested, which a hidden secret would not give).
 
-Locks are taken in one order, a job's row before its rows (cancel_rows, claim_row of a queued job, finish_row,
-claim_finalize, end_job): on PostgreSQL a claim that locked a row and then the job, against a cancel that
+Locks are taken in one order, a job's row before its rows (cancel_rows, claim_row of a queued job, release,
+finish_row, claim_finalize, end_job): on PostgreSQL a claim that locked a row and then the job, against a cancel that
 locked the job and then that row, deadlocked (PostgreSQL aborts one of the two), and so did a finish against a
 finaliser.
 
@@ -211,7 +211,8 @@ class JobStore:
 
     def stop(self, job_id: str, why: str = "") -> list[Claim]:
         """Cancels the job as `cancel` does (a full disk stopped it); `why` becomes the row error of each row it
-        kept from starting (a row error of its own is kept), which their records say. Returns those rows."""
+        kept from starting (a row error of its own is kept), which their records say; the job ends once they are
+        written, never at once. Returns those rows."""
         return self.cancel_rows(job_id, why)[1]
 
     def cancel_rows(self, job_id: str, why: str = "") -> tuple[ingest_pb2.Job | None, list[Claim]]:
@@ -248,7 +249,9 @@ class JobStore:
                 busy = conn.execute(sa.select(sa.func.count()).select_from(rows_t).where(
                     rows_t.c.job_id == job_id,
                     sa.or_(rows_t.c.state == TAKEN, rows_t.c.processed_video_id != ""))).scalar_one()
-                if not busy:
+                # A stop's job ends once its rows' records are written (claim_finalize): `influencers run` exports
+                # the report as it ends, and ended at once it missed them. A user's cancel answers ended at once.
+                if not busy and not (why and taken):
                     conn.execute(jobs_t.update().where(jobs_t.c.job_id == job_id)
                                  .values(state=CANCELLED, ended_s=_ended(now), finalizer=None))
             return self._job(conn, job_id), dropped
@@ -294,10 +297,13 @@ class JobStore:
                 conn.execute(rows_t.update().where(held, rows_t.c.state == NOT_RUN)
                              .values(lease_owner=None, lease_expires_s=0.0))
                 return
-            cancelled = (sa.select(jobs_t.c.cancel_requested).where(jobs_t.c.job_id == claim.job_id)
-                         .scalar_subquery())
+            # The job's cancel flag read under its lock (the job before its row, as a cancel takes them): read
+            # unlocked, a cancel committing meanwhile passed the row by as taken, and it stayed pending in a
+            # cancelled job, which no claim takes and no finaliser ends.
+            cancelled = conn.execute(sa.select(jobs_t.c.cancel_requested).where(jobs_t.c.job_id == claim.job_id)
+                                     .with_for_update()).scalar_one_or_none()
             conn.execute(rows_t.update().where(held, rows_t.c.state == TAKEN)
-                         .values(state=sa.case((cancelled == sa.true(), NOT_RUN), else_=PENDING),
+                         .values(state=NOT_RUN if cancelled else PENDING,
                                  lease_owner=None, lease_expires_s=0.0, attempts=claim.attempts - 1))
 
     def claim_not_run(self, owner: str) -> Claim | None:
@@ -463,7 +469,9 @@ class JobStore:
 
     def claim_finalize(self, owner: str) -> Finalising | None:
         """Takes a job not ended whose rows all have an outcome (a cancelled job: whose rows still running
-        have lost their lease), and whose finaliser is none or dead; returns its processed videos."""
+        have lost their lease, and whose rows not run have their record), and whose finaliser is none or dead;
+        returns its processed videos. None when there is none, or when the job found had rows whose owner died:
+        they are made NOT_RUN, and the job is finalised once their records are written."""
         now, lease = self.clock(), new_lease(owner)
         with self.engine.begin() as conn:
             # One EXISTS a row state, each an index look-up (ingest_rows_by_state): with both states in one, the
@@ -473,7 +481,11 @@ class JobStore:
             running = sa.select(rows_t.c.idx).where(
                 rows_t.c.job_id == jobs_t.c.job_id, rows_t.c.state == TAKEN,
                 sa.or_(jobs_t.c.cancel_requested == sa.false(), rows_t.c.lease_expires_s >= now)).exists()
-            unfinished = sa.or_(pending, running)
+            # A row a cancel kept from running holds its job too until its "not processed" record is written: a
+            # report exported as the job ends (`influencers run`) lists it (ended first, the report missed it).
+            not_recorded = sa.select(rows_t.c.idx).where(rows_t.c.job_id == jobs_t.c.job_id,
+                                                         rows_t.c.state == NOT_RUN).exists()
+            unfinished = sa.or_(pending, running, not_recorded)
             job_id = conn.execute(
                 sa.select(jobs_t.c.job_id)
                 .where(jobs_t.c.state.in_([QUEUED, RUNNING]), ~unfinished,
@@ -482,11 +494,13 @@ class JobStore:
             ).scalar_one_or_none()
             if job_id is None:
                 return None
+            # A cancelled job's rows whose owner died are not run again: recorded not processed (claim_not_run),
+            # and the job finalised once they are.
+            if conn.execute(rows_t.update().where(rows_t.c.job_id == job_id, rows_t.c.state == TAKEN)
+                            .values(state=NOT_RUN, lease_owner=None, lease_expires_s=0.0)).rowcount:
+                return None
             conn.execute(jobs_t.update().where(jobs_t.c.job_id == job_id)
                          .values(finalizer=lease, finalizer_expires_s=now + self.lease_s))
-            # A cancelled job's rows whose owner died are not run again: recorded not processed (claim_not_run).
-            conn.execute(rows_t.update().where(rows_t.c.job_id == job_id, rows_t.c.state == TAKEN)
-                         .values(state=NOT_RUN, lease_owner=None, lease_expires_s=0.0))
             ids = conn.execute(sa.select(rows_t.c.processed_video_id).where(
                 rows_t.c.job_id == job_id, rows_t.c.processed_video_id != "").order_by(rows_t.c.done_seq)
             ).scalars().all()

@@ -134,6 +134,8 @@ def test_a_late_row_finishing_as_its_cancelled_job_is_taken_for_finalising_compl
             ingest_pb2.VideoSubmission(url=f"https://cdn.example/{k}.mp4") for k in range(2)]), {})
         late = store.claim_row("replica-a")
         store.cancel(job.job_id)
+        record = store.claim_not_run("replica-b")  # row 1's "not processed" record, written before the job ends
+        assert record.idx == 1 and store.not_run_recorded(record)
         clock.now += 31  # its lease ran out while it ran: the job may be finalised
         outcome: dict[str, object] = {}
 
@@ -172,5 +174,40 @@ def test_a_late_row_finishing_as_its_cancelled_job_is_taken_for_finalising_compl
         assert fin.job_id == job.job_id and fin.processed_video_ids == ["id-0"]
         assert store.end_job(job.job_id, fin.lease)
         assert store.get(job.job_id).done == 1
+    finally:
+        engine.dispose()
+
+
+def test_a_row_given_back_as_its_job_is_cancelled_is_not_left_pending_in_the_cancelled_job(
+        postgres_url, tmp_path: Path):
+    # Before: the give-back read the job's cancel flag unlocked. Its update done (pending again, not committed), a
+    # cancel's update of the pending rows saw the row still taken and passed it by: once both committed, the row
+    # was pending in a cancelled job, which no claim takes and no finaliser ends (the job ran for ever).
+    engine = open_engine(database_url(postgres_url, tmp_path / "unused"))
+    try:
+        migrate(engine)
+        store = JobStore(engine, lease_s=30.0)
+        job = store.submit(ingest_pb2.StartIngestRequest(videos=[
+            ingest_pb2.VideoSubmission(url=f"https://cdn.example/{k}.mp4") for k in range(2)]), {})
+        given_back = store.claim_row("replica-a")  # its batch could not open: it gives the row back
+        cancelling = threading.Thread(target=lambda: store.cancel(job.job_id))
+
+        def row_written(conn, cursor, statement, parameters, context, executemany) -> None:
+            if threading.current_thread() is releasing and statement.startswith("UPDATE ingest_rows") \
+                    and not cancelling.is_alive() and cancelling.ident is None:
+                cancelling.start()
+                _waits_on_a_lock(engine, cancelling, timeout_s=2.0)  # done, or waiting for the give-back
+
+        releasing = threading.Thread(target=lambda: store.release(given_back))
+        sa.event.listen(engine, "after_cursor_execute", row_written)
+        releasing.start()
+        releasing.join(30)
+        cancelling.join(30)
+        sa.event.remove(engine, "after_cursor_execute", row_written)
+        assert not releasing.is_alive() and not cancelling.is_alive()
+        with engine.connect() as conn:
+            states = conn.execute(sa.select(rows_t.c.state).where(rows_t.c.job_id == job.job_id)
+                                  .order_by(rows_t.c.idx)).scalars().all()
+        assert states == [NOT_RUN, NOT_RUN], "each row's record is to write; none is left pending"
     finally:
         engine.dispose()
