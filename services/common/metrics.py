@@ -4,8 +4,10 @@
 One registry per process, prometheus-client's default one (it also carries the process_* and python_*
 collectors): in `influencers run` the three services share it, so that one endpoint shows them all. Counters
 and histograms are created once, at the first `families()` call, whatever the number of stacks a process
-starts (the tests start many); gauges are read through one `Gauges` collector to which each service attaches
-the callables that read its state, and from which it detaches them on stop.
+starts (the tests start many), but registered only by `register_service(name)` as each service starts: a
+family shows at 0 on the endpoints of the services that update it (SERVICE_FAMILIES), never on the others'
+(influencers_videos on identity's, where it could never move). Gauges are read through one `Gauges` collector
+to which each service attaches the callables that read its state, and from which it detaches them on stop.
 
 Label values are bounded: statuses, stage names, job-row states, gRPC methods, Flask url rules and status
 codes; never an id, a URL or a message. gRPC families: grpc_metrics.py; the page's: web/http_metrics.py.
@@ -18,10 +20,18 @@ import functools
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from prometheus_client import REGISTRY, Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from services.common.metrics_http import serve_metrics_http
@@ -41,6 +51,24 @@ CHILD_ENDINGS = ("crash", "timeout")
 SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 # The page's requests: a page of the report, a CSV export, a correction waiting for the feed (<= 10 s).
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+SERVICES = ("ingest", "identity", "analytics")
+_GRPC_SERVER = ("grpc_server_started", "grpc_server_handled", "grpc_server_seconds", "grpc_server_received",
+                "grpc_server_sent")
+_GRPC_CLIENT = ("grpc_client_started", "grpc_client_handled", "grpc_client_seconds")
+# The families (fields of Families) each service updates: ingest counts rows and its stages (fetch, decode,
+# record) and replaces its decoders; identity times detect/encode/assign and replaces its face workers; the
+# page is analytics'. Every gRPC server reports its readiness; the gRPC client families are of the services
+# that call another (ingest and analytics call identity; identity calls none).
+SERVICE_FAMILIES = {
+    "ingest": ("videos", "stage_seconds", "stage_cpu", "ready", "child_restarts", *_GRPC_SERVER, *_GRPC_CLIENT),
+    "identity": ("stage_seconds", "stage_cpu", "ready", "child_restarts", *_GRPC_SERVER),
+    "analytics": ("ready", *_GRPC_SERVER, *_GRPC_CLIENT, "http_requests", "http_seconds"),
+}
+# Of a server of another name (a test's): readiness and gRPC alone.
+OTHER_FAMILIES = ("ready", *_GRPC_SERVER, *_GRPC_CLIENT)
+# The label values each service shows from the start, at 0 (its own stages and worker processes).
+SERVICE_STAGES = {"ingest": ("fetch", "decode", "record"), "identity": ("detect", "encode", "assign")}
+SERVICE_CHILDREN = {"ingest": "decoder", "identity": "face_worker"}
 
 
 @dataclass(frozen=True)
@@ -66,51 +94,77 @@ class Families:
 
 @functools.cache
 def families() -> Families:
-    """The families, registered in the process's registry at the first call (later calls return them)."""
+    """The families, created at the first call (later calls return them) and registered by none: a service's
+    are registered by `register_service`. Updating one no process registered is harmless (it shows nowhere).
+    The gauge collector is registered in the process's registry here."""
     # `*_created` series double every counter's and histogram's output and no dashboard of ours reads them.
     disable_created_metrics()
+    registry = None
     call = ("grpc_type", "grpc_service", "grpc_method")
     made = Families(
         videos=Counter("influencers_videos", "Manifest rows finished, by outcome (done, failed, duplicate)",
-                       ["status"]),
+                       ["status"], registry=registry),
         stage_seconds=Histogram("influencers_stage_seconds", "Seconds one video spent in a stage",
-                                ["stage"], buckets=SECONDS_BUCKETS),
+                                ["stage"], buckets=SECONDS_BUCKETS, registry=registry),
         stage_cpu=Counter("influencers_stage_cpu_seconds", "CPU seconds spent in a stage, over all videos (the "
-                          "thread's CPU time: what the stage cost, however long it waited for a core)", ["stage"]),
+                          "thread's CPU time: what the stage cost, however long it waited for a core)", ["stage"],
+                          registry=registry),
         ready=Gauge("influencers_ready", "1 while the service reports SERVING on its readiness health check "
-                    "(its stores reachable), else 0", ["service"]),
+                    "(its stores reachable), else 0", ["service"], registry=registry),
         child_restarts=Counter("influencers_child_restarts", "Worker processes replaced after they ended under "
                                "work: ingest's decoders, identity's face workers; by how they ended (crash: a "
                                "signal, the OOM killer or an exit; timeout: stopped after the time limit)",
-                               ["child", "reason"]),
-        grpc_server_started=Counter("grpc_server_started", "RPCs started on the server", call),
+                               ["child", "reason"], registry=registry),
+        grpc_server_started=Counter("grpc_server_started", "RPCs started on the server", call, registry=registry),
         grpc_server_handled=Counter("grpc_server_handled", "RPCs completed on the server, whatever their status",
-                                    [*call, "grpc_code"]),
+                                    [*call, "grpc_code"], registry=registry),
         grpc_server_seconds=Histogram("grpc_server_handling_seconds", "Seconds from an RPC's start to its "
-                                      "completion on the server", call, buckets=SECONDS_BUCKETS),
-        grpc_server_received=Counter("grpc_server_msg_received", "Messages received by the server", call),
-        grpc_server_sent=Counter("grpc_server_msg_sent", "Messages sent by the server", call),
-        grpc_client_started=Counter("grpc_client_started", "RPCs started by clients", call),
+                                      "completion on the server", call, buckets=SECONDS_BUCKETS,
+                                      registry=registry),
+        grpc_server_received=Counter("grpc_server_msg_received", "Messages received by the server", call,
+                                     registry=registry),
+        grpc_server_sent=Counter("grpc_server_msg_sent", "Messages sent by the server", call, registry=registry),
+        grpc_client_started=Counter("grpc_client_started", "RPCs started by clients", call, registry=registry),
         grpc_client_handled=Counter("grpc_client_handled", "RPCs completed by clients, whatever their status",
-                                    [*call, "grpc_code"]),
+                                    [*call, "grpc_code"], registry=registry),
         grpc_client_seconds=Histogram("grpc_client_handling_seconds", "Seconds from an RPC's start to its "
-                                      "completion on the client", call, buckets=SECONDS_BUCKETS),
+                                      "completion on the client", call, buckets=SECONDS_BUCKETS,
+                                      registry=registry),
         http_requests=Counter("http_requests", "Requests answered by the report page, by Flask url rule "
-                              "(\"other\" when none matched) and status code", ["route", "status"]),
+                              "(\"other\" when none matched) and status code", ["route", "status"],
+                              registry=registry),
         http_seconds=Histogram("http_request_duration_seconds", "Seconds the report page took to answer a "
                                "request (to its response, before the body is streamed)", ["route"],
-                               buckets=HTTP_BUCKETS),
+                               buckets=HTTP_BUCKETS, registry=registry),
     )
-    for stage in STAGES:  # every stage shows from the start, at 0
-        made.stage_seconds.labels(stage)
-        made.stage_cpu.labels(stage)
-    for status in VIDEO_STATUSES:
+    for status in VIDEO_STATUSES:  # every status shows from the start, at 0
         made.videos.labels(status)
-    for child in CHILDREN:
-        for reason in CHILD_ENDINGS:
-            made.child_restarts.labels(child, reason)
     REGISTRY.register(GAUGES)
     return made
+
+
+_registered_lock = threading.Lock()
+# A registry -> the families (fields of Families) registered in it.
+_registered: weakref.WeakKeyDictionary[CollectorRegistry, set[str]] = weakref.WeakKeyDictionary()
+
+
+def register_service(service: str, registry: CollectorRegistry = REGISTRY) -> None:
+    """Registers in `registry` the families `service` updates (SERVICE_FAMILIES; OTHER_FAMILIES for a name not
+    among SERVICES), those already there left as they are: a process hosting several services shows each
+    family once. The service's stages and worker processes show from then on, at 0."""
+    made = families()
+    for stage in SERVICE_STAGES.get(service, ()):
+        made.stage_seconds.labels(stage)
+        made.stage_cpu.labels(stage)
+    if service in SERVICE_CHILDREN:
+        for reason in CHILD_ENDINGS:
+            made.child_restarts.labels(SERVICE_CHILDREN[service], reason)
+    with _registered_lock:
+        done = _registered.setdefault(registry, set())
+        for name in SERVICE_FAMILIES.get(service, OTHER_FAMILIES):
+            if name not in done:
+                registry.register(getattr(made, name))
+                done.add(name)
 
 
 def count_video(status: str) -> None:

@@ -27,7 +27,7 @@ from services.common.database import database_unreachable
 from services.common.datadir import data_dir_hidden
 from services.common.grpc_metrics import ClientMetrics, ServerMetrics
 from services.common.method_handlers import rewrapped
-from services.common.metrics import families
+from services.common.metrics import families, register_service
 from services.common.request_parsing import RequestParsing
 from services.common.settings import SettingsError, env_name
 
@@ -324,6 +324,7 @@ def build_server(
         where = (f"choose another with --{name}-port or {env_name(name + '_port')}"
                  if name in ("ingest", "identity", "analytics") else "choose another port")
         raise PortInUse(f"{name}: cannot bind {host}:{port} (in use? {where})")
+    register_service(name)  # the families this service updates, on the process's endpoint
     server.start()
     running = RunningServer(server, bound, health_servicer, names, name)
     health_servicer.set(LIVENESS, health_pb2.HealthCheckResponse.SERVING)

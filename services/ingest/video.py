@@ -38,6 +38,15 @@ MAX_FPS = 240.0  # a stated rate above this is damage; also bounds frames per se
 SKIP_MIN_FPS = 10.0  # frames a second from which the decoder skips frames no other refers to (_decoded)
 MAX_GAP_S = 10.0  # timestamps jumping further ahead than this, or going back, are a discontinuity
 MIN_STEP_S = 1e-4  # s: frames closer than this share a time (no camera's are: a muxer's forced one-tick steps)
+# Frames a step back may lie and still be frames shown out of their decoding order, not a join: B-frames' times
+# rounded to a coarse time base (an MP4 of timescale 10: 25 fps frames 0.1 s apart, bumped a tick where two
+# met) come out of the decoder a few ticks back. Each such frame is held at the latest time; rebased a frame
+# ahead, each added a frame's time: 75 frames of 7.3 s read as 10.7 s.
+REORDER_FRAMES = 8
+# Packets at the head of a stream that hold no timestamp, kept undecoded until one with a timestamp shows whether
+# they lie before the video's start (Matroska's blocks before 0 are read so) or the stream has no timestamps.
+LEAD_PACKETS = 600
+LEAD_BYTES = 16 << 20  # and bytes of them at most (a raw 4K stream, timed by nothing, held no more)
 MAX_PIXEL_ASPECT = 4  # a pixel aspect ratio (SAR) beyond 1:4..4:1 is damage, not a camera's
 DECODER_PIXEL_FACTOR = 4  # the decoder itself never allocates frames over this many times the pixel cap
 MAX_VIDEO_STREAMS = 16  # a file holding more (not cover art) is refused before they are decoded (open_file)
@@ -75,8 +84,8 @@ class VideoInfo:
     decoded duration wherever they disagree (the container states none, less than was decoded, or more
     than the frames hold: a truncated file); `codec`: FFmpeg's decoder name; `warning`: set once the
     iterator is exhausted when decoding stopped early (damage, or frames missing from the stated length);
-    `start_s`: seconds from a player's 0 to the first frame (the video stream's start time: an edit list, a
-    stream muxed late, a recording's clock), which frame times, counted from the first frame, leave out."""
+    `start_s`: seconds from a player's 0 to the first frame shown (its timestamp: an edit list, a stream muxed
+    late, a recording's clock; frames before 0 are not shown), which frame times, counted from it, leave out."""
 
     width: int
     height: int
@@ -212,47 +221,51 @@ class FrameClock:
     than `max_gap_s` (MAX_GAP_S: joined segments, wrap-around, damage) is rebased to follow on. A time may be
     repeated once (a join where the next part starts at the last one's time); a third frame at it, or
     within MIN_STEP_S, is timestamps that do not advance (all equal: damage) and follows on a frame later,
-    never piling a whole video onto one instant. The result is finite and never decreasing, so decoded time
-    can be capped whatever the timestamps claim."""
+    never piling a whole video onto one instant. A step back of REORDER_FRAMES frames at most is a frame shown
+    out of order (coarse timestamps of B-frames) and is held at the latest time. The result is finite and never
+    decreasing, so decoded time can be capped whatever the timestamps claim."""
 
     def __init__(self, fps: float, time_base: Fraction | None, start_pts: int | None,
                  max_gap_s: float = MAX_GAP_S) -> None:
-        self.step_s = 1.0 / fps
-        self.max_gap_s = max_gap_s  # s: a jump ahead up to this is a pause the video holds
+        # Exact seconds (Fractions): a time of 2**62 ms held in a float steps by 0.5 s, and a frame's 40 ms after it
+        # read as a step back.
+        self.step_s = 1 / Fraction(fps)
+        self.max_gap_s = Fraction(max_gap_s)  # s: a jump ahead up to this is a pause the video holds
         usable = time_base is not None and time_base > 0
-        self.time_base = time_base if usable else None
+        self.time_base = Fraction(time_base) if usable and time_base is not None else None
         self.base = start_pts
-        self.offset = 0.0
-        self.last: float | None = None
+        self.offset = Fraction(0)
+        self.last: Fraction | None = None
         self.repeats = 0  # frames in a row whose time did not advance past the one before
 
-    def _seconds(self, pts: int | None) -> float | None:
+    def _seconds(self, pts: int | None) -> Fraction | None:
         if pts is None or self.time_base is None:
             return None
         if self.base is None:
             self.base = pts
-        try:
-            secs = float((pts - self.base) * self.time_base)
-        except (OverflowError, ZeroDivisionError):
-            return None
-        return secs if math.isfinite(secs) else None
+        return (pts - self.base) * self.time_base
 
     def at(self, pts: int | None, packets: int) -> float:
         """Seconds of a frame with `pts` (stream time-base units or None), `packets` demuxed since the last."""
         raw = self._seconds(pts)
         if self.last is None:
-            t = raw if raw is not None and 0.0 <= raw <= MAX_GAP_S else 0.0
-            self.offset = t - raw if raw is not None else 0.0
+            t = raw if raw is not None and 0 <= raw <= MAX_GAP_S else Fraction(0)
+            self.offset = t - raw if raw is not None else Fraction(0)
         elif raw is None:
             t = self.last + self.step_s * max(1, packets)
         else:
             t = raw + self.offset
-            self.repeats = self.repeats + 1 if self.last <= t < self.last + MIN_STEP_S else 0
+            if self.last - REORDER_FRAMES * self.step_s <= t < self.last:
+                return float(self.last)  # shown out of order: no time of its own, and no frame's time added
+            self.repeats = self.repeats + 1 if self.last <= t < self.last + _MIN_STEP else 0
             if t < self.last or t > self.last + self.max_gap_s or self.repeats > 1:
                 t = self.last + self.step_s * max(1, packets)
                 self.offset = t - raw
         self.last = t
-        return t
+        return float(t)
+
+
+_MIN_STEP = Fraction(MIN_STEP_S)
 
 
 def _check_size(width: int, height: int, max_pixels: int) -> None:
@@ -302,17 +315,22 @@ def video_stream(container: av.container.InputContainer) -> av.video.stream.Vide
     return next((s for s in shown if best is not None and s.index == best.index), shown[0])
 
 
-def _declared_duration(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> float:
-    """Seconds the container states, or 0.0 when it states none that makes sense."""
+def _declared_duration(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
+                       start_s: float | None = None) -> float:
+    """Seconds the container states, or 0.0 when it states none that makes sense. `start_s`: where the first
+    frame shown lies (shown_at), once known; else the container's start time."""
     candidates: list[float] = []
     try:
         if stream.duration is not None and stream.time_base is not None:
             candidates.append(float(stream.duration * stream.time_base))
         if container.duration is not None:
             # Matroska states its end time as its duration (FFmpeg's muxer writes it so): a recording whose clock
-            # starts at 10:00:00 is not ten hours long. Other containers state their length.
-            late = (container.start_time or 0) if "matroska" in container.format.name else 0
-            candidates.append((container.duration - late) / 1_000_000)
+            # starts at 10:00:00 is not ten hours long, and the video's length runs from its first frame shown
+            # (not the container's start, which an earlier audio stream sets). Other containers state their length.
+            late = 0.0
+            if "matroska" in container.format.name:
+                late = start_s if start_s is not None else (container.start_time or 0) / 1_000_000
+            candidates.append(container.duration / 1_000_000 - late)
     except (OverflowError, ZeroDivisionError):
         pass
     return next((d for d in candidates if math.isfinite(d) and d > 0), 0.0)
@@ -330,6 +348,19 @@ def start_offset(stream: av.video.stream.VideoStream) -> float:
     except (OverflowError, ZeroDivisionError):
         return 0.0
     return start if math.isfinite(start) and start > 0 else 0.0
+
+
+def shown_at(frame: av.VideoFrame, stream: av.video.stream.VideoStream) -> float:
+    """Seconds from a player's 0 to `frame`, the first frame shown (frame times count from it): its own timestamp
+    where it has one, which a stream's start time may not be (FFmpeg guesses that from the first timed packet it
+    reads: a frame after the first shown, when the head of a Matroska file lies before 0); else start_offset."""
+    try:
+        if frame.pts is not None and stream.time_base:
+            at = float(frame.pts * stream.time_base)
+            return at if math.isfinite(at) and at > 0 else 0.0
+    except (OverflowError, ZeroDivisionError):
+        pass
+    return start_offset(stream)
 
 
 @functools.cache
@@ -524,14 +555,22 @@ def _decoded(container: av.container.InputContainer, stream: av.video.stream.Vid
     # Frames no other frame refers to (most B-frames) are skipped by the decoder: a third less work,
     # and cuts are still seen to within two frames. Not below SKIP_MIN_FPS: there a frame stands for a tenth
     # of a second or more (a slideshow, a time-lapse), and skipping one skipped that time: a video of one
-    # frame a second lost 3 of its 10 seconds, sampled "once a second".
-    if fps >= SKIP_MIN_FPS:
-        stream.codec_context.skip_frame = "NONREF"
+    # frame a second lost 3 of its 10 seconds, sampled "once a second". Only from the first frame shown: that
+    # one may be a B-frame (a Matroska file's head before 0 holds the frames it refers to), and skipped, the
+    # video started a frame late and a frame short.
+    skipping = fps >= SKIP_MIN_FPS
     # The decoder refuses absurd frame sizes before allocating them (a mid-stream change included).
     stream.codec_context.options = {"max_pixels": str(max_pixels * DECODER_PIXEL_FACTOR)}
     clock = FrameClock(fps, stream.time_base, stream.start_time, max_gap_s)
     max_packets = max_seconds * MAX_FPS
     packets = since_frame = 0
+    # Untimed packets at the stream's head (up to LEAD_PACKETS), held until a packet shows whether timestamps
+    # follow: then the frames without one before the first with one lie before the video's start (Matroska's
+    # blocks before 0, from -output_ts_offset -2 or a B-frame delay kept negative), where a player shows none
+    # (Chromium drops a packet without a time): counted, they made 1 s of video 3 s, every time 2 s late.
+    lead: list[av.Packet] | None = None if container.format.flags & av.format.Flags.no_timestamps.value else []
+    lead_bytes = 0
+    hidden = False  # frames without a time are dropped until the first frame with one
     demuxed = container.demux(stream)
     for packet in demuxed:
         if packet.size:
@@ -539,18 +578,34 @@ def _decoded(container: av.container.InputContainer, stream: av.video.stream.Vid
             since_frame += 1
             if packets > max_packets:
                 raise _too_long(max_seconds, packets / MAX_FPS)
-        try:
-            frames = packet.decode()
-        except DECODE_ERRORS:
-            if _nothing_after(demuxed):
-                return  # the file's last packet is cut short: a truncated file, ending where its data ends
-            raise
-        for frame in frames:
-            t = clock.at(frame.pts, since_frame)
-            since_frame = 0
-            if t > max_seconds:
-                raise _too_long(max_seconds, t)
-            yield frame, t
+        if lead is not None:
+            if packet.pts is None and packet.size and len(lead) < LEAD_PACKETS and lead_bytes < LEAD_BYTES:
+                lead.append(packet)
+                lead_bytes += packet.size
+                continue
+            batch, hidden, lead = [*lead, packet], bool(lead) and packet.pts is not None, None
+        else:
+            batch = [packet]
+        for queued in batch:
+            try:
+                frames = queued.decode()
+            except DECODE_ERRORS:
+                if _nothing_after(demuxed):
+                    return  # the file's last packet is cut short: a truncated file, ending where its data ends
+                raise
+            for frame in frames:
+                if hidden and frame.pts is None:
+                    since_frame = 0
+                    continue
+                hidden = False
+                if skipping:
+                    stream.codec_context.skip_frame = "NONREF"
+                    skipping = False
+                t = clock.at(frame.pts, since_frame)
+                since_frame = 0
+                if t > max_seconds:
+                    raise _too_long(max_seconds, t)
+                yield frame, t
 
 
 def _nothing_after(demuxed: Iterator[av.Packet]) -> bool:
@@ -587,7 +642,9 @@ def sample_frames(path: Path, sampler: ShotSampler, max_pixels: int = 4096 * 409
     except DECODE_ERRORS as exc:
         container.close()
         raise VideoError(f"cannot decode ({describe(exc)})") from exc
-    info = VideoInfo(width, height, probed.fps, probed.duration_s, probed.codec, start_s=start_offset(stream))
+    start_s = shown_at(first[0], stream)
+    info = VideoInfo(width, height, probed.fps, _declared_duration(container, stream, start_s), probed.codec,
+                     start_s=start_s)
     cut = container.format.name == "gif" and path.is_file() and _gif_cut_short(path)
     return info, _sampled(container, stream, chain([first], decoded), sampler, info, max_pixels, cut)
 

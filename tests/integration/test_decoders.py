@@ -17,7 +17,7 @@ import av
 import pytest
 from prometheus_client import REGISTRY
 
-from services.common.metrics import families
+from services.common.metrics import register_service
 from services.ingest.decoders import DecoderCrashed, Decoders
 from services.ingest.decoding import DecodeOrder
 
@@ -30,7 +30,7 @@ def order(path: Path, scratch: Path) -> DecodeOrder:
 
 @pytest.fixture
 def decoders():
-    families()  # the restart counters, registered
+    register_service("ingest")  # the restart counters, registered
     pool = Decoders(1)
     yield pool
     pool.close()

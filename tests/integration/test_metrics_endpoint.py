@@ -56,11 +56,28 @@ def test_an_ingest_service_with_the_variable_set_serves_its_metrics(tmp_path):
     assert 'influencers_ready{service="ingest"} 1.0' in text, err
     assert 'influencers_job_rows{state="pending"} 0.0' in text
     assert "grpc_server_handled_total" in text and "process_resident_memory_bytes" in text
+    # Only families ingest updates: the page's requests are analytics', never counted here.
+    assert "influencers_videos_total" in text and "http_requests_total" not in text
     assert "Traceback" not in err
     # SIGTERM leaves a trace in the log: the process was stopped, not lost.
     # Each line of `influencers service NAME` ends naming its service (a fleet's logs collected together).
     last = err.rstrip().splitlines()[-1]
     assert "ingest stopping on SIGTERM" in err and last.endswith("ingest stopped service=ingest"), err
+
+
+def test_an_analytics_service_lists_its_own_families_and_none_of_ingest_or_identity(tmp_path):
+    port = free_port()
+    process = start(["service", "analytics", "--data-dir", str(tmp_path / "d")],
+                    {"INFLUENCERS_ANALYTICS_PORT": "0", "INFLUENCERS_WEB_PORT": "0",
+                     "INFLUENCERS_METRICS_PORT": str(port)})
+    try:
+        text = scrape(port, 60)
+    finally:
+        err = stop(process)
+    families = {line.split()[2] for line in text.splitlines() if line.startswith("# TYPE influencers_")}
+    # Its readiness and its feed gauges; ingest's rows and stages, identity's workers: none, not even at 0.
+    assert families == {"influencers_ready", "influencers_feed_position", "influencers_feed_lag"}, err
+    assert "http_request_duration_seconds" in text and "grpc_server_handled_total" in text
 
 
 def test_a_service_without_the_variable_serves_no_metrics(tmp_path):

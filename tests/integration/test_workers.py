@@ -18,7 +18,7 @@ import psutil
 import pytest
 from prometheus_client import REGISTRY
 
-from services.common.metrics import families
+from services.common.metrics import register_service
 from services.common.spool import Spool, SpoolReader
 from services.identity.analyzer import FrameIn
 from services.identity.workers import FaceWorkers, WorkerDied
@@ -81,7 +81,7 @@ def workers():
 
 
 def test_a_worker_killed_during_analyze_is_replaced_and_the_call_and_the_next_succeed(workers):
-    families()
+    register_service("identity")
     restarts = {"child": "face_worker", "reason": "crash"}
     before = REGISTRY.get_sample_value("influencers_child_restarts_total", restarts)
     victims = workers.pids()

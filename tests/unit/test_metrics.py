@@ -4,11 +4,19 @@ bounded label values, and the metrics port each command defaults to."""
 import threading
 
 import pytest
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 
 from influencers.cli import build_parser
 from influencers.cli.config import settings_from_args
-from services.common.metrics import DEFAULT_PORT, Cached, Gauges, count_video, families, observe_stages
+from services.common.metrics import (
+    DEFAULT_PORT,
+    Cached,
+    Gauges,
+    count_video,
+    families,
+    observe_stages,
+    register_service,
+)
 
 
 class Clock:
@@ -92,6 +100,8 @@ def test_families_register_once_however_often_they_are_asked_for():
 
 
 def test_stage_and_status_words_outside_the_known_ones_make_no_series():
+    register_service("ingest")
+    register_service("identity")
     before = REGISTRY.get_sample_value("influencers_stage_seconds_count", {"stage": "fetch"}) or 0
     observe_stages({"fetch": 0.5, "identity": 3.0, "identity.detect": 1.0, "https://x/y": 1.0})
     count_video("processing")
@@ -118,3 +128,43 @@ def test_run_and_serve_default_to_the_metrics_port_and_service_to_none(monkeypat
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
     assert settings_from_args(build_parser().parse_args(argv)).metrics_port == port
+
+
+def exposed(*services: str) -> set[str]:
+    """The family names an endpoint of a process hosting `services` lists (a counter's without `_total`)."""
+    registry = CollectorRegistry()
+    for service in services:
+        register_service(service, registry)
+    text = generate_latest(registry).decode()
+    return {line.split()[2].removesuffix("_total") for line in text.splitlines() if line.startswith("# TYPE ")}
+
+
+def test_each_service_lists_its_own_families_and_not_those_of_the_others():
+    assert {n for n in exposed("ingest") if n.startswith("influencers_")} == {
+        "influencers_videos", "influencers_stage_seconds", "influencers_stage_cpu_seconds", "influencers_ready",
+        "influencers_child_restarts"}
+    assert {n for n in exposed("identity") if n.startswith("influencers_")} == {
+        "influencers_stage_seconds", "influencers_stage_cpu_seconds", "influencers_ready",
+        "influencers_child_restarts"}
+    assert {n for n in exposed("analytics") if n.startswith("influencers_")} == {"influencers_ready"}
+    assert "http_requests" in exposed("analytics")
+    assert not {"http_requests", "http_request_duration_seconds"} & (exposed("ingest") | exposed("identity"))
+    assert "grpc_client_started" not in exposed("identity")
+
+
+def test_a_process_hosting_all_three_services_lists_every_family_once():
+    names = exposed("analytics", "identity", "ingest")
+    every = {m._name for m in vars(families()).values()}
+    assert every <= names
+    registry = CollectorRegistry()
+    for service in ("ingest", "identity", "ingest", "analytics"):
+        register_service(service, registry)  # a second start of a service in the process is no error
+
+
+def test_a_service_shows_its_own_stages_and_workers_at_zero():
+    register_service("ingest", CollectorRegistry())
+    register_service("identity", CollectorRegistry())
+    stages = {s.labels["stage"] for m in families().stage_seconds.collect() for s in m.samples}
+    assert {"fetch", "decode", "record", "detect", "encode", "assign"} <= stages
+    children = {s.labels["child"] for m in families().child_restarts.collect() for s in m.samples}
+    assert children == {"decoder", "face_worker"}

@@ -8,7 +8,7 @@ import time
 
 from flask import Flask, Response, g, request
 
-from services.common.metrics import families
+from services.common.metrics import families, register_service
 
 OTHER = "other"
 
@@ -16,6 +16,7 @@ OTHER = "other"
 def install(app: Flask) -> None:
     """Measures every request of `app`. Call before any other before_request hook is installed: the first
     hook that answers (a sign-in redirect, a refused token) ends the chain, and those answers count too."""
+    register_service("analytics")  # the page is analytics': its families show where it is served
     app.before_request_funcs.setdefault(None, []).insert(0, _start)
     app.after_request(_finish)
 
