@@ -485,9 +485,7 @@ class JobQueue:
                 try:
                     self._record_not_run(claim)
                 except Exception:  # analytics unreachable, or the database: the record waits for the next try
-                    with self._batch_lock:
-                        self._unreleased.append(claim)
-                    self._release_unreleased()
+                    self._give_back(claim)
                     raise
                 self._taken.claim = None
                 return True
@@ -503,17 +501,21 @@ class JobQueue:
             try:
                 self._run(claim, stopping)
             except Exception:
-                # Identity or analytics unreachable, or the database: the row is no one's again (its next
-                # attempt forgets what this one stored), not held under a lease this replica's heartbeat renews.
-                with self._batch_lock:
-                    self._unreleased.append(claim)
-                self._release_unreleased()
+                self._give_back(claim)
                 raise
             self._taken.claim = None
             return True
         finally:
             with self._batch_lock:
                 self._busy -= 1
+
+    def _give_back(self, claim: Claim) -> None:
+        """After a run or a record raised (identity or analytics unreachable, or the database): the row is no one's
+        again (its next attempt forgets what this one stored), not held under a lease this replica's heartbeat
+        renews."""
+        with self._batch_lock:
+            self._unreleased.append(claim)
+        self._release_unreleased()
 
     def _release_unreleased(self) -> None:
         """Gives back the rows whose run raised; raises (keeping the rest) while the database does not answer."""
