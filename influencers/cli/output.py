@@ -13,18 +13,16 @@ from tqdm import tqdm
 
 from influencers.cli.config import uses_json_logs
 from services.common.boundary import brief, escaped
-from services.common.rpc_words import in_words, service_of
+from services.common.rpc_words import REFUSALS, in_words, service_of
 from services.common.settings import Settings, SettingsError
 
 # Every line of the CLI logs under this one name (the `logger` field of JSON logs), whichever module says it.
 LOGGER = "influencers.cli"
 USAGE_ERROR = 2  # exit code of usage and configuration errors (argparse's own)
 SERVICE_ERROR = 1  # exit code when a service cannot be reached or fails a call (as when a row failed)
-# Status codes that mean the caller asked for something wrong (an unknown id, a bad value): a usage error.
-_USAGE_CODES = frozenset({
-    grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION,
-    grpc.StatusCode.ALREADY_EXISTS, grpc.StatusCode.OUT_OF_RANGE, grpc.StatusCode.UNAUTHENTICATED,
-    grpc.StatusCode.PERMISSION_DENIED})
+# Status codes that mean the caller asked for something wrong (an unknown id, a bad value: rpc_words' refusals)
+# or sent a wrong token: a usage error.
+_USAGE_CODES = REFUSALS | {grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED}
 SHOWN_CHARS = 200  # of a service's message or a path quoted in an error line
 START_HINT = " (is it running? `influencers serve` starts the services)"
 TOKEN_HINT = " (the CLI sends INFLUENCERS_TOKEN: set it to the services' token)"  # the CLI has no flag for it
