@@ -1,4 +1,4 @@
-"""The face model (dlib's HOG detector, 5-point landmarks and ResNet encoder, through face_recognition),
+"""The face model (dlib's HOG detector, 5-point landmarks and ResNet encoder: face_recognition's models),
 loaded on first use under a lock. Boxes are (top, right, bottom, left) in pixels of the image given;
 encodings are 128-d float64, compared by Euclidean distance (0.6 is face_recognition's usual cut)."""
 
@@ -30,6 +30,31 @@ class Detection:
     score: float  # HOG detector margin: > 0 is a face, larger is surer
 
 
+@dataclass(frozen=True)
+class _Models:
+    """The four dlib models the pipeline uses, from face_recognition's model package. Not face_recognition.api:
+    importing it also loads the 68-point landmark model (a 100 MB file, ~70 MB of memory in every worker),
+    which nothing here uses."""
+
+    face_detector: Any
+    cnn_face_detector: Any
+    pose_predictor_5_point: Any
+    face_encoder: Any
+
+    @classmethod
+    def load(cls) -> _Models:
+        import dlib
+
+        with warnings.catch_warnings():  # face_recognition_models finds its files by pkg_resources
+            warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+            import face_recognition_models as files  # the files: seconds to load, so on first use
+
+        return cls(face_detector=dlib.get_frontal_face_detector(),
+                   cnn_face_detector=dlib.cnn_face_detection_model_v1(files.cnn_face_detector_model_location()),
+                   pose_predictor_5_point=dlib.shape_predictor(files.pose_predictor_five_point_model_location()),
+                   face_encoder=dlib.face_recognition_model_v1(files.face_recognition_model_location()))
+
+
 class FaceModel:
     """Thin adapter over dlib; one instance per process (dlib objects are not shared across processes)."""
 
@@ -37,7 +62,7 @@ class FaceModel:
         """`locator`: BlazeFace's model file (blazeface.py), which tells the detector where to look; None
         (or a missing file): the detector searches whole frames with HOG."""
         self._lock = threading.Lock()
-        self._api: Any = None
+        self._loaded: _Models | None = None
         self._locator_path = locator if locator is not None and locator.is_file() else None
         self._locator: Any = None
 
@@ -54,16 +79,12 @@ class FaceModel:
             self._locator = BlazeFace(self._locator_path)
         return [tuple(int(round(v)) for v in box) for box, _ in self._locator.locate(rgb)]  # type: ignore[misc]
 
-    def _models(self) -> Any:
-        if self._api is None:
+    def _models(self) -> _Models:
+        if self._loaded is None:
             with self._lock:
-                if self._api is None:
-                    with warnings.catch_warnings():  # face_recognition_models finds its files by pkg_resources
-                        warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
-                        import face_recognition.api as api  # loads the model files: seconds, so on first use
-
-                    self._api = api
-        return self._api
+                if self._loaded is None:
+                    self._loaded = _Models.load()
+        return self._loaded
 
     def detect(self, image: np.ndarray, upsample: int = 0) -> list[Detection]:
         """Faces in a gray or RGB uint8 image. `upsample` doubles the image that many times first, finding
