@@ -423,6 +423,8 @@ def _raw_deflate(data):
     pytest.param(b"x-gzip", gzip.compress(PAYLOAD), id="x-gzip"),
     pytest.param(b"identity, gzip", gzip.compress(PAYLOAD), id="identity-listed"),
     pytest.param(b"gzip", gzip.compress(PAYLOAD[:100]) + gzip.compress(PAYLOAD[100:]), id="two-members"),
+    # A gzip file padded with zero bytes to a tape or tar block, as `gzip -d` takes it (was: "other bytes after").
+    pytest.param(b"gzip", gzip.compress(PAYLOAD) + bytes(10240 - len(gzip.compress(PAYLOAD)) % 10240), id="padded"),
     pytest.param(b"deflate", zlib.compress(PAYLOAD), id="deflate"),
     pytest.param(b"deflate", _raw_deflate(PAYLOAD), id="raw-deflate"),  # as some servers send it; browsers too
 ])
@@ -454,6 +456,8 @@ def test_a_gzip_bomb_stops_at_the_download_cap_naming_the_url_and_the_cap_and_le
     pytest.param(gzip.compress(PAYLOAD)[:-8] + b"\0\0\0\0" + gzip.compress(PAYLOAD)[-4:],
                  "corrupt gzip data after", id="bad-crc"),
     pytest.param(gzip.compress(PAYLOAD) + b"trailing junk", "other bytes after the end of the gzip data", id="junk"),
+    pytest.param(gzip.compress(PAYLOAD) + bytes(512) + b"junk", "other bytes after the end of the gzip data",
+                 id="junk-after-padding"),
 ])
 def test_a_corrupt_or_cut_compressed_answer_fails_naming_the_url_and_what_is_wrong(raw, tmp_path, body, message):
     server = raw(OK_HEAD + b"Content-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
