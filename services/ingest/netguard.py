@@ -5,7 +5,8 @@ once, every address is checked, and the client connects to one of those exact ad
 sending the name only as the Host header and TLS server name. Spellings that parsers disagree on
 (userinfo, backslashes, numeric IPv4 forms other than a.b.c.d, percent-encoded hosts, control characters,
 IPv6 zone ids) are refused instead of guessed. A host written in Unicode (`bücher.example`) is its IDNA 2008 ASCII
-form (`xn--bcher-kva.example`), which every other rule then judges.
+form (`xn--bcher-kva.example`), which every other rule then judges; a host written in that form is first read
+back to the Unicode name it spells, and judged as that name.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ _NUMERIC_LABEL = re.compile(r"(?:0[xX][0-9A-Fa-f]*|[0-9]+)")
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"  # decimal 0-255, no leading zero
 _DOTTED_QUAD = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 _FULL_STOPS = re.compile("[.\u3002\uff0e\uff61]")  # ASCII, ideographic, full-width and half-width ideographic
+_FULL_STOPS_KEPT = re.compile("([.\u3002\uff0e\uff61])")  # the same, kept by re.split
+_A_LABEL = re.compile(r"(?:^|[.\u3002\uff0e\uff61])xn--", re.IGNORECASE)  # a label in IDNA's ASCII form
 
 # Not globally reachable (IANA special-purpose registries), kept explicit so the rule does not depend on the
 # Python version's `is_global`; both this list and `is_global` must pass.
@@ -213,23 +216,36 @@ def _parse_ip_host(host: str) -> IPAddress | None:
 
 def _ascii_host(host: str) -> str:
     """`host` as the ASCII the other rules judge: itself when ASCII (or a bracketed IPv6 literal), else its IDNA
-    form (_idna_host). An IP address spelled in other digits (full-width `１２７.０.０.１`) is refused, not read.
-    A converted name is logged with the name fetched; as a warning when it mixes scripts or passes for an ASCII
-    name (fetched all the same: registries decide who may hold a name, but an operator can see it)."""
-    if host.isascii() or host.startswith("["):
+    form (_idna_host). An ASCII host holding `xn--` labels (a Unicode name written as its A-labels) is judged as the
+    Unicode name they spell: a label that is no valid IDNA 2008 A-label is refused, naming the host, as the Unicode
+    name would be. An IP address spelled in other digits (full-width `１２７.０.０.１`) is refused, not read.
+    A converted or decoded name is logged with the name fetched; as a warning when it mixes scripts or passes for an
+    ASCII name (fetched all the same: registries decide who may hold a name, but an operator can see it)."""
+    if host.startswith("[") or host.isascii() and not _A_LABEL.search(host):
         return host
     if "%" in host:
         raise Refused(f"percent-encoded host {host!r}")
-    converted = _idna_host(host)
-    name = converted.rstrip(".")
+    unicode = _u_labels(host)
+    converted = host if host.isascii() else _idna_host(host)
+    name = converted.rstrip(".").lower()
     if _DOTTED_QUAD.fullmatch(name):
         raise Refused(f"host {_shown_host(host)} spells the IP address {name} in other characters than ASCII "
                       f"(write {name})")
-    if doubts := _doubts(host, name):
-        log.warning("host %s %s: fetched as %s", _shown_host(host), " and ".join(doubts), name)
+    if doubts := _doubts(unicode, name):
+        log.warning("host %s %s: fetched as %s", _shown_host(unicode), " and ".join(doubts), name)
     else:
-        log.info("host %s is fetched as %s", _shown_host(host), name)
+        log.info("host %s is fetched as %s", _shown_host(unicode), name)
     return converted
+
+
+def _u_labels(host: str) -> str:
+    """`host` with each of its `xn--` labels (an A-label, any case) as the Unicode label it spells (IDNA 2008: valid
+    Punycode, every character allowed, the A-label the canonical one for it; `idna.ulabel`); its other labels as
+    written. Refused, naming the host, for an A-label IDNA refuses (`xn--abc`, `xn--n3h`: a snowman)."""
+    try:
+        return "".join(idna.ulabel(part) if _A_LABEL.match(part) else part for part in _FULL_STOPS_KEPT.split(host))
+    except idna.IDNAError as exc:
+        raise Refused(f"host {_shown_host(host)} is not a valid internationalised domain name: {exc}") from None
 
 
 def _idna_host(host: str) -> str:
