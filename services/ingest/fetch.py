@@ -275,7 +275,7 @@ def _download(url: str, policy: FetchPolicy) -> Fetched:
             if isinstance(nxt, Fetched):
                 return nxt
             if has_scheme(nxt) not in ("http", "https"):
-                raise _Failed("redirected to a non-http URL")
+                raise _Failed(f"redirected to a non-http URL ({shown_url(nxt)}): only http and https are followed")
             current = nxt
         raise _Failed(f"too many redirects (more than {MAX_REDIRECTS})")
     except Refused as exc:
@@ -296,6 +296,10 @@ def _get(url: str, policy: FetchPolicy, deadline: Deadline) -> Fetched | str:
             location = head.get("location")
             if not location:
                 raise BadResponse(f"HTTP {head.status} redirect without a Location")
+            if len(set(head.all("location"))) > 1:  # which one a client follows differs (browsers refuse, as here)
+                shown = ", ".join(shown_url(_utf8(v)) for v in head.all("location")[:3])
+                raise BadResponse(f"HTTP {head.status} redirect with {len(head.all('location'))} different "
+                                  f"Locations ({shown}): ambiguous, not followed")
             return join_url(target, _utf8(location))
         # Asked for whole (no Range is sent), a 206 is a part of the file from its start: the file itself when
         # it holds it all, as some servers and CDNs answer every GET; else the rest is asked for (_rest).

@@ -51,6 +51,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._redirect("../../ok.mp4")
         elif self.path == "/to-file":
             self._redirect("file:///etc/passwd")
+        elif self.path == "/to-data":
+            self._redirect("data:video/mp4;base64,AAAAGGZ0eXBtcDQy")
+        elif self.path == "/to-two-places":  # which a client follows differs: the first, the last, or none (Chrome)
+            self.send_response(302)
+            self.send_header("Location", "/ok.mp4")
+            self.send_header("Location", "http://169.254.169.254/latest/meta-data/")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
         elif self.path == "/to-other-name":
             self._redirect(f"http://other.example:{self.server.server_port}/ok.mp4")
         elif self.path == "/to-userinfo":
@@ -135,7 +143,11 @@ def test_a_redirect_to_a_path_of_dot_segments_is_followed_to_the_path_they_lead_
     ("/slow.mp4", "no answer within 0.5 s (timed out)"),
     ("/huge.mp4", "1000000000 bytes is more than the limit of 1000000"),
     ("/loop", "too many redirects"),
-    ("/to-file", "redirected to a non-http URL"),
+    # The target named (was: "redirected to a non-http URL" alone), as a refused http one is.
+    ("/to-file", "redirected to a non-http URL (file:///etc/passwd): only http and https are followed"),
+    ("/to-data", "redirected to a non-http URL (data:video/mp4;base64,AAAAGGZ0eXBtcDQy): only http and https"),
+    ("/to-two-places", "HTTP 302 redirect with 2 different Locations (/ok.mp4, http://169.254.169.254/latest/"
+     "meta-data/): ambiguous, not followed"),
     ("/to-userinfo", "user name or password in URL"),
     ("/to-decimal-ip", "ambiguous numeric host '2130706433'"),
     ("/empty.mp4", "empty response (0 bytes)"),
