@@ -50,6 +50,8 @@ _REFUSED_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
     "fe80::/10", "fec0::/10", "ff00::/8",
 ))
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215
+_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")  # RFC 2765 (SIIT)
 # Never fetched, even when a lab allows private addresses: the cloud metadata services (credentials of the
 # machine) and all of link-local, where they and their kind live. AWS, GCP, Azure, OCI, DigitalOcean:
 # 169.254.169.254; AWS over IPv6: fd00:ec2::254; Alibaba: 100.100.100.200; Azure's WireServer: 168.63.129.16.
@@ -343,13 +345,19 @@ def is_public_address(ip: IPAddress) -> bool:
 
 
 def _embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
-    """The IPv4 an IPv6 address carries (mapped ::ffff:a.b.c.d, NAT64 64:ff9b::/96, 6to4 2002::/16)."""
+    """The IPv4 an IPv6 address carries: mapped ::ffff:a.b.c.d, translated ::ffff:0:a.b.c.d (SIIT), the deprecated
+    compatible ::a.b.c.d, NAT64 64:ff9b::/96 and the local-use 64:ff9b:1::/48 as deployed (the IPv4 last, as in
+    /96), 6to4 2002::/16, and a Teredo client's (2001::/32). A network that translates one of them reaches that IPv4,
+    so the never-fetched rule judges it so even when internal addresses are allowed."""
     if not isinstance(ip, ipaddress.IPv6Address):
         return None
     if ip.ipv4_mapped is not None:
         return ip.ipv4_mapped
-    if ip in _NAT64:
-        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    last = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if ip in _NAT64 or ip in _LOCAL_NAT64 or ip in _TRANSLATED or 1 < int(ip) < 1 << 32:
+        return last
+    if ip.teredo is not None:
+        return ip.teredo[1]
     return ip.sixtofour
 
 
