@@ -301,6 +301,11 @@ BODY = b"video bytes"
                  id="two-headers"),
     pytest.param(OK_HEAD + b"Content-Length: 2000\r\n\r\n" + bytes(2000), "2000 bytes is more than the limit of 1000",
                  id="over-the-cap"),
+    # More digits than Python makes an int of (4,300): was "fetch failed (ValueError: Exceeds the limit ...)".
+    pytest.param(OK_HEAD + b"Content-Length: " + b"9" * 5000 + b"\r\n\r\n" + BODY, "99999999999999999999... "
+                 "(5000 digits) bytes is more than the limit of 1000", id="five-thousand-digits"),
+    pytest.param(OK_HEAD + b"Content-Length: 11, " + b"0" * 5000 + b"12\r\n\r\n" + BODY,
+                 "conflicting Content-Length values [11, 12]", id="a-list-of-thousands-of-digits"),
     pytest.param(OK_HEAD + b"Content-Length: 5\r\n\r\n" + BODY, "sent more than the declared 5 bytes",
                  id="longer-than-declared"),
     pytest.param(OK_HEAD + b"Content-Length: 500\r\n\r\n" + BODY, "incomplete download (11 of 500 bytes",
@@ -319,7 +324,7 @@ def test_content_length_is_validated_and_the_body_must_match_it(raw, tmp_path, a
 
 
 def test_a_repeated_identical_content_length_is_accepted(raw, tmp_path):
-    server = raw(OK_HEAD + b"Content-Length: 11\r\nContent-Length: 11, 11\r\n\r\n" + BODY)
+    server = raw(OK_HEAD + b"Content-Length: 11\r\nContent-Length: 11, 011, " + b"0" * 5000 + b"11\r\n\r\n" + BODY)
     assert fetch(server.url, tmp_path, POLICY).size == len(BODY)
 
 
