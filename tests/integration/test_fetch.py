@@ -360,6 +360,8 @@ def reset_after(data: bytes):
                  "a chunk is longer than its size", id="chunk-longer-than-its-size"),
     pytest.param(OK_HEAD + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n", "incomplete download",
                  id="chunked-cut-off"),
+    pytest.param(OK_HEAD + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n" + b"X: y\r\n" * 20_000
+                 + b"\r\n", "trailer fields after the chunked body larger than 65536 bytes", id="huge-trailer"),
     pytest.param(OK_HEAD + b"Transfer-Encoding: gzip, chunked\r\n\r\n", "unsupported Transfer-Encoding",
                  id="transfer-coding"),
     pytest.param(OK_HEAD + b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
