@@ -32,6 +32,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Sequence[str]]
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
+MAX_IDN_CHARS = 1024  # of a host to convert or decode: its ASCII form has at most 253, UTS 46 may drop some
 _LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
 _NUMERIC_LABEL = re.compile(r"(?:0[xX][0-9A-Fa-f]*|[0-9]+)")
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"  # decimal 0-255, no leading zero
@@ -110,7 +111,7 @@ def parse_url(url: str) -> Target:
         raise Refused("backslash in URL")
     scheme = has_scheme(url)
     if scheme not in DEFAULT_PORTS:
-        raise Refused(f"unsupported URL scheme {scheme!r}")
+        raise Refused(f"unsupported URL scheme {_shown_host(scheme or '')}")
     rest = url[len(scheme) + 1:]
     if not rest.startswith("//"):
         raise Refused("no host in URL")
@@ -178,7 +179,7 @@ def _split_host_port(authority: str, default_port: int) -> tuple[str, int]:
     if port_text is None:
         return host, default_port
     if not port_text.isascii() or not port_text.isdigit() or len(port_text) > 5 or not 0 < int(port_text) < 65536:
-        raise Refused(f"bad port {port_text!r} in URL (1-65535)")
+        raise Refused(f"bad port {_shown_host(port_text)} in URL (1-65535)")
     return host, int(port_text)
 
 
@@ -204,14 +205,15 @@ def _parse_ip_host(host: str) -> IPAddress | None:
         try:
             return ipaddress.IPv6Address(inner)
         except ValueError:
-            raise Refused(f"malformed IPv6 address {inner!r} in URL") from None
+            raise Refused(f"malformed IPv6 address {_shown_host(inner)} in URL") from None
     if "%" in host:
-        raise Refused(f"percent-encoded host {host!r}")
+        raise Refused(f"percent-encoded host {_shown_host(host)}")
     bare = host[:-1] if host.endswith(".") else host
     last = bare.rsplit(".", 1)[-1]
     if _NUMERIC_LABEL.fullmatch(last):
         if not _DOTTED_QUAD.fullmatch(bare):
-            raise Refused(f"ambiguous numeric host {host!r} (write an IPv4 address as four decimal numbers a.b.c.d)")
+            raise Refused(f"ambiguous numeric host {_shown_host(host)} (write an IPv4 address as four decimal numbers "
+                          "a.b.c.d)")
         return ipaddress.IPv4Address(bare)
     return None
 
@@ -225,8 +227,11 @@ def _ascii_host(host: str) -> str:
     ASCII name (fetched all the same: registries decide who may hold a name, but an operator can see it)."""
     if host.startswith("[") or host.isascii() and not _A_LABEL.search(host):
         return host
+    if len(host) > MAX_IDN_CHARS:  # before any label is decoded: 20,000 `xn--` labels took 3 s
+        raise Refused(f"host {_shown_host(host)} is not a valid internationalised domain name: {len(host)} characters "
+                      f"(a host name has at most 253)")
     if "%" in host:
-        raise Refused(f"percent-encoded host {host!r}")
+        raise Refused(f"percent-encoded host {_shown_host(host)}")
     unicode = _u_labels(host)
     converted = host if host.isascii() else _idna_host(host)
     name = converted.rstrip(".").lower()
@@ -309,7 +314,7 @@ def _check_name(host: str) -> str:
     name = host[:-1] if host.endswith(".") else host
     labels = name.split(".")
     if len(name) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
-        raise Refused(f"malformed host name {host!r}")
+        raise Refused(f"malformed host name {_shown_host(host)}")
     return name.lower()
 
 
