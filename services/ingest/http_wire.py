@@ -139,7 +139,8 @@ def parse_header_lines(lines: list[bytes], status: int) -> Head:
             raise BadResponse("malformed header line")
         value = value.strip(b" \t")
         if _FIELD_VALUE.fullmatch(value) is None:
-            raise BadResponse(f"malformed header {name.decode('ascii')!r} (control character)")
+            shown = name.decode("ascii") if len(name) <= 60 else f"{name[:57].decode('ascii')}..."  # up to 64 kB
+            raise BadResponse(f"malformed header {shown!r} (control character)")
         head.headers.setdefault(name.decode("ascii").lower(), []).append(value.decode("latin-1"))
     return head
 
