@@ -184,3 +184,21 @@ def test_parts_that_bring_nothing_new_or_do_not_fit_fail_naming_the_url(serve, t
     assert str(err.value).startswith(f"{url}: ")
     assert len(parts.asked) <= MAX_PARTS
     assert not list(tmp_path.iterdir())  # no temp file left behind
+
+
+def test_every_part_goes_to_the_address_the_name_was_resolved_to_once(serve, tmp_path):
+    # DNS rebinding between parts: a name answered with a checked address, then an internal one, must not get the
+    # rest of the file asked for there. The name is resolved once; every part is asked of the first address.
+    answers = [["127.0.0.1"], ["10.0.0.1"]]
+    asked = []
+
+    def rebinding(host, port):
+        asked.append(host)
+        return answers[min(len(asked), 2) - 1]
+
+    parts = Parts()
+    port = serve(parts).split(":")[2].split("/")[0]
+    got = fetch(f"http://cdn.example:{port}/v.mp4", tmp_path,
+                FetchPolicy(max_bytes=1_000_000, timeout_s=5, allow_private=True, tmp_dir=tmp_path, resolver=rebinding))
+    assert got.path.read_bytes() == FILE and len(parts.asked) == 5
+    assert asked == ["cdn.example"]
