@@ -111,7 +111,7 @@ def parse_url(url: str) -> Target:
         raise Refused("backslash in URL")
     scheme = has_scheme(url)
     if scheme not in DEFAULT_PORTS:
-        raise Refused(f"unsupported URL scheme {_shown_host(scheme or '')}")
+        raise Refused(f"unsupported URL scheme {_shown_host(scheme) if scheme is not None else None}")
     rest = url[len(scheme) + 1:]
     if not rest.startswith("//"):
         raise Refused("no host in URL")
