@@ -16,6 +16,8 @@ DECODED = frozenset({"gzip", "x-gzip", "deflate"})
 _GZIP = 16 + zlib.MAX_WBITS  # zlib's window bits for a gzip member
 _ZLIB = zlib.MAX_WBITS
 _GZIP_MAGIC = b"\x1f\x8b"
+MAX_MEMBERS = 100_000  # gzip members of one body: BGZF (64 KiB each) writes 8,192 for 512 MiB
+_FIRST_PIECE = 64  # bytes of input first given to a member's decoder (see _member)
 _RAW = -zlib.MAX_WBITS  # deflate without zlib's wrapper, as some servers send `deflate` (browsers take both)
 
 
@@ -42,32 +44,98 @@ def codings(header: str) -> list[str]:
 def decode(coding: str, read: Callable[[int], bytes], write: Callable[[bytes], object], max_bytes: int) -> int:
     """Decodes the body `read` gives (in chunks, b"" at its end) from `coding` (one of DECODED) into `write`, and
     returns the decoded size in bytes. gzip may hold several members one after another (RFC 1952), decoded as one
-    file. NotInCoding when the first bytes are not in `coding` (nothing written); TooLarge past `max_bytes` decoded
-    bytes, before they are written; CodingError for a body cut short, corrupt, or followed by other bytes."""
-    data = read(CHUNK)
-    if not data:
+    file, as `gzip -d` does, and may end in zero bytes (a tape or tar block's padding, which `gzip -d` ignores).
+    NotInCoding when the first bytes are not in `coding` (nothing written); TooLarge past `max_bytes` decoded bytes,
+    before they are written; CodingError for a body cut short, corrupt, of more than MAX_MEMBERS members, or
+    followed by other bytes."""
+    source = _Source(read)
+    if not source.available():
         return 0
-    decoder = _decoder(coding, data)
+    decoder = _decoder(coding, bytes(source.buf))
     out = _Capped(write, max_bytes)
-    while data:
+    members = 1
+    while True:
         try:
-            data = _feed(decoder, data, out)
+            _member(decoder, source, out)
         except zlib.error as exc:
             raise CodingError(f"corrupt {coding} data after {out.total} decoded bytes ({exc})") from None
         if not decoder.eof:
-            data = data or read(CHUNK)
-            continue
-        data = data or read(CHUNK)
-        if data and len(data) < len(_GZIP_MAGIC):
-            data += read(CHUNK)
-        if data and (coding == "deflate" or not data.startswith(_GZIP_MAGIC)):
-            raise CodingError(f"other bytes after the end of the {coding} data")
-        if data:
+            raise CodingError(f"the {coding} data is cut short (it ends before its end marker, after {out.total} "
+                              f"decoded bytes)")
+        after = source.head(len(_GZIP_MAGIC))
+        if not after:
+            return out.total
+        if coding != "deflate" and after.startswith(_GZIP_MAGIC):
+            members += 1
+            if members > MAX_MEMBERS:
+                raise CodingError(f"the {coding} data holds more than {MAX_MEMBERS} members (files joined end to end: "
+                                  f"a hostile or broken file?)")
             decoder = zlib.decompressobj(_GZIP)  # the next member of a multi-member gzip file
-    if not decoder.eof:
-        raise CodingError(f"the {coding} data is cut short (it ends before its end marker, after {out.total} decoded "
-                          f"bytes)")
-    return out.total
+            continue
+        if coding != "deflate" and after[0] == 0 and source.only_zeros_left():
+            return out.total
+        raise CodingError(f"other bytes after the end of the {coding} data")
+
+
+class _Source:
+    """The body, read a chunk at a time, with the position in the chunk held: the bytes after a gzip member are
+    found by position, never copied (a copy of the chunk's rest at each member's end took minutes of a core for
+    a body of thousands of tiny members)."""
+
+    def __init__(self, read: Callable[[int], bytes]) -> None:
+        self.read = read
+        self.buf = b""
+        self.pos = 0
+
+    def available(self) -> int:
+        """The bytes of the current chunk not yet taken, a new chunk read when none is left; 0 at the body's end."""
+        if self.pos >= len(self.buf):
+            self.buf, self.pos = self.read(CHUNK), 0
+        return len(self.buf) - self.pos
+
+    def view(self, size: int) -> memoryview:
+        return memoryview(self.buf)[self.pos:self.pos + size]
+
+    def advance(self, size: int) -> None:
+        self.pos += size
+
+    def head(self, size: int) -> bytes:
+        """The next `size` bytes (fewer at the body's end), not taken: a signature split between two reads is
+        joined."""
+        while self.available() and len(self.buf) - self.pos < size:
+            more = self.read(CHUNK)
+            if not more:
+                break
+            self.buf, self.pos = self.buf[self.pos:] + more, 0
+        return self.buf[self.pos:self.pos + size]
+
+    def only_zeros_left(self) -> bool:
+        """Whether the rest of the body is zero bytes alone (taken, when it is)."""
+        while self.available():
+            if self.view(len(self.buf)).tobytes().strip(b"\0"):
+                return False
+            self.pos = len(self.buf)
+        return True
+
+
+def _member(decoder: zlib._Decompress, source: _Source, out: _Capped) -> None:
+    """Feeds `source` to `decoder` until its stream ends (decoder.eof) or the body does, decoding into `out` a chunk
+    of output at a time (never more than CHUNK in memory). The input is given in pieces that start small and double
+    while the stream goes on, so that what zlib copies as unused at the stream's end is about the stream's own
+    size, however many short members follow."""
+    size = _FIRST_PIECE
+    while not decoder.eof:
+        if not source.available():
+            while not decoder.eof and (decoded := decoder.decompress(b"", CHUNK)):  # output held back by the cap
+                out(decoded)
+            return
+        piece = source.view(size)
+        decoded = decoder.decompress(piece, CHUNK)
+        if decoded:
+            out(decoded)
+        left = decoder.unused_data if decoder.eof else decoder.unconsumed_tail
+        source.advance(len(piece) - len(left))
+        size = min(size * 2, CHUNK)
 
 
 class _Capped:
@@ -99,17 +167,3 @@ def _decoder(coding: str, first: bytes) -> zlib._Decompress:
     except zlib.error:
         raise NotInCoding("its bytes are no deflate data (neither zlib-wrapped nor raw)") from None
     return zlib.decompressobj(_RAW)
-
-
-def _feed(decoder: zlib._Decompress, data: bytes, out: _Capped) -> bytes:
-    """Decodes `data` into `out`, a chunk of output at a time (never more than CHUNK in memory); returns what the
-    decoder has not taken: the bytes after the end of its stream, else b"" once all of `data` is in."""
-    while True:
-        decoded = decoder.decompress(data, CHUNK)
-        if decoded:
-            out(decoded)
-        if decoder.eof:
-            return decoder.unused_data
-        data = decoder.unconsumed_tail
-        if not data and len(decoded) < CHUNK:  # all taken, nothing held back: the next chunk of input is needed
-            return b""

@@ -19,7 +19,7 @@ import ssl
 import stat
 import tempfile
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -29,7 +29,7 @@ from services.common.damage import DISK_FULL, DiskFull, check_room
 from services.common.file_kind import file_kind
 from services.common.url_secrets import secrets_hidden
 from services.ingest import content_coding
-from services.ingest.http_wire import BadResponse, ByteRange, Head, partial_range, status_problem
+from services.ingest.http_wire import BadResponse, ByteRange, Head, content_length, partial_range, status_problem
 from services.ingest.netguard import (
     IPAddress,
     Refused,
@@ -275,7 +275,7 @@ def _download(url: str, policy: FetchPolicy) -> Fetched:
             if isinstance(nxt, Fetched):
                 return nxt
             if has_scheme(nxt) not in ("http", "https"):
-                raise _Failed("redirected to a non-http URL")
+                raise _Failed(f"redirected to a non-http URL ({shown_url(nxt)}): only http and https are followed")
             current = nxt
         raise _Failed(f"too many redirects (more than {MAX_REDIRECTS})")
     except Refused as exc:
@@ -296,6 +296,10 @@ def _get(url: str, policy: FetchPolicy, deadline: Deadline) -> Fetched | str:
             location = head.get("location")
             if not location:
                 raise BadResponse(f"HTTP {head.status} redirect without a Location")
+            if len(set(head.all("location"))) > 1:  # which one a client follows differs (browsers refuse, as here)
+                shown = ", ".join(shown_url(_utf8(v)) for v in head.all("location")[:3])
+                raise BadResponse(f"HTTP {head.status} redirect with {len(head.all('location'))} different "
+                                  f"Locations ({shown}): ambiguous, not followed")
             return join_url(target, _utf8(location))
         # Asked for whole (no Range is sent), a 206 is a part of the file from its start: the file itself when
         # it holds it all, as some servers and CDNs answer every GET; else the rest is asked for (_rest).
@@ -399,7 +403,7 @@ def _rest(target: Target, pinned: _Pinned, first: Head, complete: int, spool: _S
                 problem = status_problem(head.status, head.get("retry-after"))
                 raise BadResponse(f"{problem}, where the rest of the file (bytes {start}-) was asked for")
             part = partial_range(head, start, complete)
-            _same_file(first, head)
+            _same_file(first, head, start)
             _take(conn, head, part, spool, policy)
         if spool.size == complete:
             return first
@@ -408,12 +412,33 @@ def _rest(target: Target, pinned: _Pinned, first: Head, complete: int, spool: _S
 
 
 def _take(conn: Connection, head: Head, part: ByteRange | None, spool: _Spool, policy: FetchPolicy) -> None:
-    """Reads an answer's body into `spool`; a part's body must be as long as its Content-Range states."""
-    size = conn.stream_body(head, policy.max_bytes - spool.size, spool.write)
+    """Reads an answer's body into `spool`; a part's body must be as long as its Content-Range states: a longer
+    Content-Length is refused before its body is read, a longer body of no stated length once it passes the part."""
+    write = spool.write
+    if part is not None:
+        declared = content_length(head, policy.max_bytes - spool.size)
+        if declared is not None and declared > part.length:
+            raise BadResponse(f"the server sent a Content-Length of {declared} bytes for the {part.length} its "
+                              f"Content-Range states (bytes {part.first}-{part.last})")
+        write = _at_most(part, spool.write)
+    size = conn.stream_body(head, policy.max_bytes - spool.size, write)
     if part is not None and size < part.length:
         raise BadResponse(f"incomplete download ({size} of the {part.length} bytes its Content-Range states)")
-    if part is not None and size > part.length:
-        raise BadResponse(f"the server sent {size} bytes for the {part.length} its Content-Range states")
+
+
+def _at_most(part: ByteRange, write: Callable[[bytes], object]) -> Callable[[bytes], object]:
+    """`write`, refusing the bytes of a part's body past the length its Content-Range states."""
+    taken = 0
+
+    def capped(data: bytes) -> None:
+        nonlocal taken
+        taken += len(data)
+        if taken > part.length:
+            raise BadResponse(f"the server sent more than the {part.length} bytes its Content-Range states "
+                              f"(bytes {part.first}-{part.last})")
+        write(data)
+
+    return capped
 
 
 def _if_range(head: Head) -> str | None:
@@ -425,13 +450,23 @@ def _if_range(head: Head) -> str | None:
     return head.get("last-modified")
 
 
-def _same_file(first: Head, later: Head) -> None:
-    """BadResponse when a later part names another version of the file than the first part did."""
-    for name, shown in (("etag", "ETag"), ("last-modified", "Last-Modified")):
-        was, now = first.get(name), later.get(name)
-        if was and now and was != now:
-            raise BadResponse(f"the file changed on the server during the download ({shown} {escaped(was[:60])!r}, "
-                              f"then {escaped(now[:60])!r})")
+def _same_file(first: Head, later: Head, start: int) -> None:
+    """BadResponse when a later part (from byte `start`) is of another version of the file than the first part: another
+    ETag or Last-Modified, one stated by one part and not by the other, or another Content-Encoding (the parts are
+    bytes of the coded file: a part in another coding, or none, is another file's), so that no bytes of two versions
+    are joined."""
+    for name, shown in (("etag", "ETag"), ("last-modified", "Last-Modified"), ("content-encoding", "Content-Encoding")):
+        was, now = ", ".join(first.all(name)), ", ".join(later.all(name))
+        if name == "content-encoding":
+            was, now = ", ".join(content_coding.codings(was)), ", ".join(content_coding.codings(now))
+        if was != now:
+            raise BadResponse(f"the file changed on the server during the download ({shown} {_said(was)}, then "
+                              f"{_said(now)}): its part from byte {start} is of another version, not joined to the "
+                              "first")
+
+
+def _said(value: str) -> str:
+    return repr(escaped(value[:60])) if value else "none"
 
 
 class _Spool:

@@ -5,7 +5,8 @@ once, every address is checked, and the client connects to one of those exact ad
 sending the name only as the Host header and TLS server name. Spellings that parsers disagree on
 (userinfo, backslashes, numeric IPv4 forms other than a.b.c.d, percent-encoded hosts, control characters,
 IPv6 zone ids) are refused instead of guessed. A host written in Unicode (`bücher.example`) is its IDNA 2008 ASCII
-form (`xn--bcher-kva.example`), which every other rule then judges.
+form (`xn--bcher-kva.example`), which every other rule then judges; a host written in that form is first read
+back to the Unicode name it spells, and judged as that name.
 """
 
 from __future__ import annotations
@@ -31,11 +32,14 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Sequence[str]]
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
+MAX_IDN_CHARS = 1024  # of a host to convert or decode: its ASCII form has at most 253, UTS 46 may drop some
 _LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
 _NUMERIC_LABEL = re.compile(r"(?:0[xX][0-9A-Fa-f]*|[0-9]+)")
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"  # decimal 0-255, no leading zero
 _DOTTED_QUAD = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 _FULL_STOPS = re.compile("[.\u3002\uff0e\uff61]")  # ASCII, ideographic, full-width and half-width ideographic
+_FULL_STOPS_KEPT = re.compile("([.\u3002\uff0e\uff61])")  # the same, kept by re.split
+_A_LABEL = re.compile(r"(?:^|[.\u3002\uff0e\uff61])xn--", re.IGNORECASE)  # a label in IDNA's ASCII form
 
 # Not globally reachable (IANA special-purpose registries), kept explicit so the rule does not depend on the
 # Python version's `is_global`; both this list and `is_global` must pass.
@@ -47,6 +51,8 @@ _REFUSED_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
     "fe80::/10", "fec0::/10", "ff00::/8",
 ))
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215
+_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")  # RFC 2765 (SIIT)
 # Never fetched, even when a lab allows private addresses: the cloud metadata services (credentials of the
 # machine) and all of link-local, where they and their kind live. AWS, GCP, Azure, OCI, DigitalOcean:
 # 169.254.169.254; AWS over IPv6: fd00:ec2::254; Alibaba: 100.100.100.200; Azure's WireServer: 168.63.129.16.
@@ -105,7 +111,7 @@ def parse_url(url: str) -> Target:
         raise Refused("backslash in URL")
     scheme = has_scheme(url)
     if scheme not in DEFAULT_PORTS:
-        raise Refused(f"unsupported URL scheme {scheme!r}")
+        raise Refused(f"unsupported URL scheme {_shown_host(scheme) if scheme is not None else None}")
     rest = url[len(scheme) + 1:]
     if not rest.startswith("//"):
         raise Refused("no host in URL")
@@ -173,7 +179,7 @@ def _split_host_port(authority: str, default_port: int) -> tuple[str, int]:
     if port_text is None:
         return host, default_port
     if not port_text.isascii() or not port_text.isdigit() or len(port_text) > 5 or not 0 < int(port_text) < 65536:
-        raise Refused(f"bad port {port_text!r} in URL (1-65535)")
+        raise Refused(f"bad port {_shown_host(port_text)} in URL (1-65535)")
     return host, int(port_text)
 
 
@@ -199,37 +205,54 @@ def _parse_ip_host(host: str) -> IPAddress | None:
         try:
             return ipaddress.IPv6Address(inner)
         except ValueError:
-            raise Refused(f"malformed IPv6 address {inner!r} in URL") from None
+            raise Refused(f"malformed IPv6 address {_shown_host(inner)} in URL") from None
     if "%" in host:
-        raise Refused(f"percent-encoded host {host!r}")
+        raise Refused(f"percent-encoded host {_shown_host(host)}")
     bare = host[:-1] if host.endswith(".") else host
     last = bare.rsplit(".", 1)[-1]
     if _NUMERIC_LABEL.fullmatch(last):
         if not _DOTTED_QUAD.fullmatch(bare):
-            raise Refused(f"ambiguous numeric host {host!r} (write an IPv4 address as four decimal numbers a.b.c.d)")
+            raise Refused(f"ambiguous numeric host {_shown_host(host)} (write an IPv4 address as four decimal numbers "
+                          "a.b.c.d)")
         return ipaddress.IPv4Address(bare)
     return None
 
 
 def _ascii_host(host: str) -> str:
     """`host` as the ASCII the other rules judge: itself when ASCII (or a bracketed IPv6 literal), else its IDNA
-    form (_idna_host). An IP address spelled in other digits (full-width `１２７.０.０.１`) is refused, not read.
-    A converted name is logged with the name fetched; as a warning when it mixes scripts or passes for an ASCII
-    name (fetched all the same: registries decide who may hold a name, but an operator can see it)."""
-    if host.isascii() or host.startswith("["):
+    form (_idna_host). An ASCII host holding `xn--` labels (a Unicode name written as its A-labels) is judged as the
+    Unicode name they spell: a label that is no valid IDNA 2008 A-label is refused, naming the host, as the Unicode
+    name would be. An IP address spelled in other digits (full-width `１２７.０.０.１`) is refused, not read.
+    A converted or decoded name is logged with the name fetched; as a warning when it mixes scripts or passes for an
+    ASCII name (fetched all the same: registries decide who may hold a name, but an operator can see it)."""
+    if host.startswith("[") or host.isascii() and not _A_LABEL.search(host):
         return host
+    if len(host) > MAX_IDN_CHARS:  # before any label is decoded: 20,000 `xn--` labels took 3 s
+        raise Refused(f"host {_shown_host(host)} is not a valid internationalised domain name: {len(host)} characters "
+                      f"(a host name has at most 253)")
     if "%" in host:
-        raise Refused(f"percent-encoded host {host!r}")
-    converted = _idna_host(host)
-    name = converted.rstrip(".")
+        raise Refused(f"percent-encoded host {_shown_host(host)}")
+    unicode = _u_labels(host)
+    converted = host if host.isascii() else _idna_host(host)
+    name = converted.rstrip(".").lower()
     if _DOTTED_QUAD.fullmatch(name):
         raise Refused(f"host {_shown_host(host)} spells the IP address {name} in other characters than ASCII "
                       f"(write {name})")
-    if doubts := _doubts(host, name):
-        log.warning("host %s %s: fetched as %s", _shown_host(host), " and ".join(doubts), name)
+    if doubts := _doubts(unicode, name):
+        log.warning("host %s %s: fetched as %s", _shown_host(unicode), " and ".join(doubts), name)
     else:
-        log.info("host %s is fetched as %s", _shown_host(host), name)
+        log.info("host %s is fetched as %s", _shown_host(unicode), name)
     return converted
+
+
+def _u_labels(host: str) -> str:
+    """`host` with each of its `xn--` labels (an A-label, any case) as the Unicode label it spells (IDNA 2008: valid
+    Punycode, every character allowed, the A-label the canonical one for it; `idna.ulabel`); its other labels as
+    written. Refused, naming the host, for an A-label IDNA refuses (`xn--abc`, `xn--n3h`: a snowman)."""
+    try:
+        return "".join(idna.ulabel(part) if _A_LABEL.match(part) else part for part in _FULL_STOPS_KEPT.split(host))
+    except idna.IDNAError as exc:
+        raise Refused(f"host {_shown_host(host)} is not a valid internationalised domain name: {exc}") from None
 
 
 def _idna_host(host: str) -> str:
@@ -291,7 +314,7 @@ def _check_name(host: str) -> str:
     name = host[:-1] if host.endswith(".") else host
     labels = name.split(".")
     if len(name) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
-        raise Refused(f"malformed host name {host!r}")
+        raise Refused(f"malformed host name {_shown_host(host)}")
     return name.lower()
 
 
@@ -327,13 +350,19 @@ def is_public_address(ip: IPAddress) -> bool:
 
 
 def _embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
-    """The IPv4 an IPv6 address carries (mapped ::ffff:a.b.c.d, NAT64 64:ff9b::/96, 6to4 2002::/16)."""
+    """The IPv4 an IPv6 address carries: mapped ::ffff:a.b.c.d, translated ::ffff:0:a.b.c.d (SIIT), the deprecated
+    compatible ::a.b.c.d, NAT64 64:ff9b::/96 and the local-use 64:ff9b:1::/48 as deployed (the IPv4 last, as in
+    /96), 6to4 2002::/16, and a Teredo client's (2001::/32). A network that translates one of them reaches that IPv4,
+    so the never-fetched rule judges it so even when internal addresses are allowed."""
     if not isinstance(ip, ipaddress.IPv6Address):
         return None
     if ip.ipv4_mapped is not None:
         return ip.ipv4_mapped
-    if ip in _NAT64:
-        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    last = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if ip in _NAT64 or ip in _LOCAL_NAT64 or ip in _TRANSLATED or 1 < int(ip) < 1 << 32:
+        return last
+    if ip.teredo is not None:
+        return ip.teredo[1]
     return ip.sixtofour
 
 

@@ -9,6 +9,7 @@ for; fetch decodes a gzip or deflate Content-Encoding a server sends all the sam
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 import threading
@@ -177,11 +178,18 @@ class Connection:
             total += size
             self._chunk_end(total)
         budget = MAX_HEAD_BYTES
-        while (line := self._line(budget)) not in (b"\r\n", b"\n"):
+        while (line := self._trailer_line(budget)) not in (b"\r\n", b"\n"):
             if not line.endswith(b"\n"):
                 raise BadResponse(f"incomplete download (chunked body cut off after {total} bytes)")
             budget -= len(line)
         return total
+
+    def _trailer_line(self, budget: int) -> bytes:
+        """The next line of a chunked body's trailer fields, which share the head's limit of MAX_HEAD_BYTES."""
+        if budget > 0:
+            with contextlib.suppress(BadResponse):  # a line longer than the room left
+                return self._line(budget)
+        raise BadResponse(f"trailer fields after the chunked body larger than {MAX_HEAD_BYTES} bytes")
 
     def _chunk_end(self, total: int) -> None:
         try:

@@ -51,6 +51,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._redirect("../../ok.mp4")
         elif self.path == "/to-file":
             self._redirect("file:///etc/passwd")
+        elif self.path == "/to-data":
+            self._redirect("data:video/mp4;base64,AAAAGGZ0eXBtcDQy")
+        elif self.path == "/to-two-places":  # which a client follows differs: the first, the last, or none (Chrome)
+            self.send_response(302)
+            self.send_header("Location", "/ok.mp4")
+            self.send_header("Location", "http://169.254.169.254/latest/meta-data/")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
         elif self.path == "/to-other-name":
             self._redirect(f"http://other.example:{self.server.server_port}/ok.mp4")
         elif self.path == "/to-userinfo":
@@ -135,7 +143,11 @@ def test_a_redirect_to_a_path_of_dot_segments_is_followed_to_the_path_they_lead_
     ("/slow.mp4", "no answer within 0.5 s (timed out)"),
     ("/huge.mp4", "1000000000 bytes is more than the limit of 1000000"),
     ("/loop", "too many redirects"),
-    ("/to-file", "redirected to a non-http URL"),
+    # The target named (was: "redirected to a non-http URL" alone), as a refused http one is.
+    ("/to-file", "redirected to a non-http URL (file:///etc/passwd): only http and https are followed"),
+    ("/to-data", "redirected to a non-http URL (data:video/mp4;base64,AAAAGGZ0eXBtcDQy): only http and https"),
+    ("/to-two-places", "HTTP 302 redirect with 2 different Locations (/ok.mp4, http://169.254.169.254/latest/"
+     "meta-data/): ambiguous, not followed"),
     ("/to-userinfo", "user name or password in URL"),
     ("/to-decimal-ip", "ambiguous numeric host '2130706433'"),
     ("/empty.mp4", "empty response (0 bytes)"),
@@ -289,6 +301,11 @@ BODY = b"video bytes"
                  id="two-headers"),
     pytest.param(OK_HEAD + b"Content-Length: 2000\r\n\r\n" + bytes(2000), "2000 bytes is more than the limit of 1000",
                  id="over-the-cap"),
+    # More digits than Python makes an int of (4,300): was "fetch failed (ValueError: Exceeds the limit ...)".
+    pytest.param(OK_HEAD + b"Content-Length: " + b"9" * 5000 + b"\r\n\r\n" + BODY, "99999999999999999999... "
+                 "(5000 digits) bytes is more than the limit of 1000", id="five-thousand-digits"),
+    pytest.param(OK_HEAD + b"Content-Length: 11, " + b"0" * 5000 + b"12\r\n\r\n" + BODY,
+                 "conflicting Content-Length values [11, 12]", id="a-list-of-thousands-of-digits"),
     pytest.param(OK_HEAD + b"Content-Length: 5\r\n\r\n" + BODY, "sent more than the declared 5 bytes",
                  id="longer-than-declared"),
     pytest.param(OK_HEAD + b"Content-Length: 500\r\n\r\n" + BODY, "incomplete download (11 of 500 bytes",
@@ -307,7 +324,7 @@ def test_content_length_is_validated_and_the_body_must_match_it(raw, tmp_path, a
 
 
 def test_a_repeated_identical_content_length_is_accepted(raw, tmp_path):
-    server = raw(OK_HEAD + b"Content-Length: 11\r\nContent-Length: 11, 11\r\n\r\n" + BODY)
+    server = raw(OK_HEAD + b"Content-Length: 11\r\nContent-Length: 11, 011, " + b"0" * 5000 + b"11\r\n\r\n" + BODY)
     assert fetch(server.url, tmp_path, POLICY).size == len(BODY)
 
 
@@ -343,6 +360,8 @@ def reset_after(data: bytes):
                  "a chunk is longer than its size", id="chunk-longer-than-its-size"),
     pytest.param(OK_HEAD + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n", "incomplete download",
                  id="chunked-cut-off"),
+    pytest.param(OK_HEAD + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n" + b"X: y\r\n" * 20_000
+                 + b"\r\n", "trailer fields after the chunked body larger than 65536 bytes", id="huge-trailer"),
     pytest.param(OK_HEAD + b"Transfer-Encoding: gzip, chunked\r\n\r\n", "unsupported Transfer-Encoding",
                  id="transfer-coding"),
     pytest.param(OK_HEAD + b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
@@ -423,6 +442,8 @@ def _raw_deflate(data):
     pytest.param(b"x-gzip", gzip.compress(PAYLOAD), id="x-gzip"),
     pytest.param(b"identity, gzip", gzip.compress(PAYLOAD), id="identity-listed"),
     pytest.param(b"gzip", gzip.compress(PAYLOAD[:100]) + gzip.compress(PAYLOAD[100:]), id="two-members"),
+    # A gzip file padded with zero bytes to a tape or tar block, as `gzip -d` takes it (was: "other bytes after").
+    pytest.param(b"gzip", gzip.compress(PAYLOAD) + bytes(10240 - len(gzip.compress(PAYLOAD)) % 10240), id="padded"),
     pytest.param(b"deflate", zlib.compress(PAYLOAD), id="deflate"),
     pytest.param(b"deflate", _raw_deflate(PAYLOAD), id="raw-deflate"),  # as some servers send it; browsers too
 ])
@@ -454,6 +475,8 @@ def test_a_gzip_bomb_stops_at_the_download_cap_naming_the_url_and_the_cap_and_le
     pytest.param(gzip.compress(PAYLOAD)[:-8] + b"\0\0\0\0" + gzip.compress(PAYLOAD)[-4:],
                  "corrupt gzip data after", id="bad-crc"),
     pytest.param(gzip.compress(PAYLOAD) + b"trailing junk", "other bytes after the end of the gzip data", id="junk"),
+    pytest.param(gzip.compress(PAYLOAD) + bytes(512) + b"junk", "other bytes after the end of the gzip data",
+                 id="junk-after-padding"),
 ])
 def test_a_corrupt_or_cut_compressed_answer_fails_naming_the_url_and_what_is_wrong(raw, tmp_path, body, message):
     server = raw(OK_HEAD + b"Content-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(body) + body)

@@ -47,11 +47,21 @@ class PartsHandler(http.server.BaseHTTPRequestHandler):
             start = 0
         if parts.broken == "other-etag" and asked:
             parts.etag = '"v2"'
+        if parts.broken in ("etag-dropped", "date-dropped") and asked:  # another node of the CDN, or a new version
+            parts.etag, parts.last_modified = (None, parts.last_modified) if parts.broken == "etag-dropped" else \
+                (parts.etag, None)
+        if parts.broken == "etag-added" and asked:
+            parts.etag = '"v2"'
+        if parts.broken == "coding-changed" and asked:
+            parts.gzipped = not parts.gzipped
         end = min(start + parts.part, len(parts.body)) - 1
         total = len(parts.body) + (1 if parts.broken == "other-length" and asked else 0)
-        self._answer(206, parts.body[start:end + 1], f"bytes {start}-{end}/{total}")
+        body = parts.body[start:end + 1]
+        if parts.broken in ("longer-part", "longer-length") and asked:
+            body += b"spliced"  # more than the Content-Range states: bytes of another file, or of the next part
+        self._answer(206, body, f"bytes {start}-{end}/{total}", chunked=parts.broken == "longer-part")
 
-    def _answer(self, code, body, content_range, compressed=False):
+    def _answer(self, code, body, content_range, compressed=False, chunked=False):
         parts: Parts = self.server.parts
         self.send_response(code)
         if compressed or parts.gzipped:
@@ -62,6 +72,11 @@ class PartsHandler(http.server.BaseHTTPRequestHandler):
             self.send_header("ETag", parts.etag)
         if parts.last_modified:
             self.send_header("Last-Modified", parts.last_modified)
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
+            return
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -141,6 +156,22 @@ def test_a_file_larger_than_the_cap_is_refused_by_its_first_part_before_more_is_
                  f"first part stated {len(FILE)} bytes (the file changed on the server?)", id="another-length"),
     pytest.param(Parts(broken="other-etag"), "the file changed on the server during the download "
                  "(ETag '\"v1\"', then '\"v2\"')", id="another-etag"),
+    # A version named by one part and not the other, or parts in other codings (bytes of the gzip file, then of the
+    # plain one): not joined. Before: taken, the parts of two versions joined and decoded with the first's coding.
+    pytest.param(Parts(broken="etag-dropped"), "the file changed on the server during the download (ETag "
+                 "'\"v1\"', then none): its part from byte 1000 is of another version", id="etag-dropped"),
+    pytest.param(Parts(broken="date-dropped"), "(Last-Modified 'Sat, 05 Dec 2026 10:00:00 GMT', then none)",
+                 id="date-dropped"),
+    pytest.param(Parts(etag=None, broken="etag-added"), "(ETag none, then '\"v2\"')", id="etag-added"),
+    pytest.param(Parts(body=gzip.compress(FILE, mtime=0), part=100, gzipped=True, broken="coding-changed"),
+                 "(Content-Encoding 'gzip', then none): its part from byte 100 is of another version",
+                 id="gzip-then-plain"),
+    pytest.param(Parts(broken="coding-changed"), "(Content-Encoding none, then 'gzip')", id="plain-then-gzip"),
+    # A part longer than its Content-Range: refused by its Content-Length before a byte is read, else once it passes.
+    pytest.param(Parts(broken="longer-length"), "the server sent a Content-Length of 1007 bytes for the 1000 its "
+                 "Content-Range states (bytes 1000-1999)", id="longer-content-length"),
+    pytest.param(Parts(broken="longer-part"), "the server sent more than the 1000 bytes its Content-Range states "
+                 "(bytes 1000-1999)", id="longer-chunked-body"),
     pytest.param(Parts(broken="gone"), "HTTP 404 (not found), where the rest of the file (bytes 1000-) was asked for",
                  id="refused"),
     pytest.param(Parts(part=100), f"the server sent the file in more than {MAX_PARTS} parts (1600 of its {len(FILE)} "
@@ -153,3 +184,21 @@ def test_parts_that_bring_nothing_new_or_do_not_fit_fail_naming_the_url(serve, t
     assert str(err.value).startswith(f"{url}: ")
     assert len(parts.asked) <= MAX_PARTS
     assert not list(tmp_path.iterdir())  # no temp file left behind
+
+
+def test_every_part_goes_to_the_address_the_name_was_resolved_to_once(serve, tmp_path):
+    # DNS rebinding between parts: a name answered with a checked address, then an internal one, must not get the
+    # rest of the file asked for there. The name is resolved once; every part is asked of the first address.
+    answers = [["127.0.0.1"], ["10.0.0.1"]]
+    asked = []
+
+    def rebinding(host, port):
+        asked.append(host)
+        return answers[min(len(asked), 2) - 1]
+
+    parts = Parts()
+    port = serve(parts).split(":")[2].split("/")[0]
+    got = fetch(f"http://cdn.example:{port}/v.mp4", tmp_path,
+                FetchPolicy(max_bytes=1_000_000, timeout_s=5, allow_private=True, tmp_dir=tmp_path, resolver=rebinding))
+    assert got.path.read_bytes() == FILE and len(parts.asked) == 5
+    assert asked == ["cdn.example"]

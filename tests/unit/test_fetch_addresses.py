@@ -117,7 +117,10 @@ def test_a_resolver_that_hangs_is_cut_off_by_the_deadline():
 
 NEVER = ["169.254.169.254", "169.254.170.2", "169.254.0.1", "169.254.255.255", "fd00:ec2::254", "100.100.100.200",
          "168.63.129.16", "fe80::1", "febf:ffff::1", "::ffff:169.254.169.254", "64:ff9b::a9fe:a9fe",
-         "2002:a9fe:a9fe::1"]
+         "2002:a9fe:a9fe::1",
+         # Other IPv6 forms carrying the metadata address (was: passed when private URLs are allowed): compatible
+         # ::a.b.c.d, SIIT-translated, NAT64's local-use prefix (RFC 8215) and a Teredo client (its IPv4 inverted).
+         "::a9fe:a9fe", "::ffff:0:a9fe:a9fe", "64:ff9b:1::a9fe:a9fe", "2001:0:4136:e378:8000:63bf:5601:5601"]
 
 
 @pytest.mark.parametrize("address", NEVER)
@@ -126,7 +129,8 @@ def test_metadata_and_link_local_addresses_are_refused_even_when_private_urls_ar
     assert why is not None and why.startswith("refused: ") and "never fetched" in why
 
 
-@pytest.mark.parametrize("address", ["127.0.0.1", "10.1.2.3", "192.168.1.1", "100.64.0.1", "fd12::1", "::1"])
+@pytest.mark.parametrize("address", ["127.0.0.1", "10.1.2.3", "192.168.1.1", "100.64.0.1", "fd12::1", "::1",
+                                     "64:ff9b:1::a00:1", "::ffff:0:a00:1"])
 def test_other_internal_addresses_pass_only_when_private_urls_are_allowed(address):
     ip = ipaddress.ip_address(address)
     assert address_refusal(ip, allow_private=True) is None

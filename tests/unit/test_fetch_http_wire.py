@@ -51,6 +51,12 @@ def test_a_malformed_header_is_refused(line, reason):
         parse_header_lines([line], 200)
 
 
+def test_a_header_of_a_long_name_holding_a_control_character_is_named_cut_short():
+    # Before: its whole name, up to the head's 64 kB, in the row's error.
+    with pytest.raises(BadResponse, match=r"^malformed header 'XXXX.{53}\.\.\.' \(control character\)$"):
+        parse_header_lines([b"X" * 60_000 + b": a\x01b\r\n"], 200)
+
+
 def test_too_many_headers_are_refused():
     with pytest.raises(BadResponse, match="too many headers"):
         parse_header_lines([b"X-%d: 1" % i for i in range(101)], 200)
