@@ -109,17 +109,17 @@ def rename(influencer_id: str) -> Response:
     at = _place_in_list(request.form.get("from"))  # the influencer page's place in their videos: kept
     if _length(name) > MAX_NAME_CHARS:
         return _rename_refused(influencer_id, back, f"a name has at most {MAX_NAME_CHARS} characters")
-    if not name and not _analysis().names.get(influencer_id):
-        # Clearing the name of someone unnamed changes nothing: no correction, no audit row, nothing to undo.
-        written = Written(0, 0, unchanged=True)
-    else:
-        try:
-            with identity_errors():
-                written = corrections_client().rename(influencer_id, name)
-        except HTTPException as exc:
-            if exc.code != 400:
-                raise
-            return _rename_refused(influencer_id, back, exc.description or "identity refused the name")
+    # Identity is asked even to clear the name of someone analytics has unnamed: it answers a rename that changes
+    # nothing with its feed's head, which the page then waits for (read your writes). The page answered it itself
+    # with position 0: a name given a moment before on another page, not in analytics yet, stayed, and the page
+    # said "has no name already" and showed no name until analytics caught up.
+    try:
+        with identity_errors():
+            written = corrections_client().rename(influencer_id, name)
+    except HTTPException as exc:
+        if exc.code != 400:
+            raise
+        return _rename_refused(influencer_id, back, exc.description or "identity refused the name")
     back = _without_note(back)  # an earlier rename's note, on the address the overview's form was on
     if written.unchanged:  # the name it has already: the page says so (was: no word, as if renamed)
         at = {**at, UNCHANGED: influencer_id}
