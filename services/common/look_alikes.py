@@ -31,8 +31,8 @@ _LOOKALIKES = str.maketrans({
 })
 # Capitals drawn like a Latin capital while their small letter is drawn like another Latin letter or none (Greek Η
 # like H, its η like n; Ν like N, ν like v; Υ like Y, υ like u; Β, Ε, Ζ, Μ, Τ like B, E, Z, M, T): mapped before case
-# is folded, else casefold made Η the n its small letter passes for, and "ΗΑΝΝΑ" in Greek capitals was not "HANNA"
-# (nor "ΙΝF_0123456789" an id). The Cyrillic ones fold by their small letters (_LOOKALIKES).
+# is folded (id_skeleton, as_latin), else casefold made Η the n its small letter passes for, and "ΙΝF_0123456789" in
+# Greek capitals was no id. The Cyrillic ones fold by their small letters (_LOOKALIKES); names: _CAPITALS_AS_LATIN.
 _CAPITALS = str.maketrans({
     "\u037f": "j", "\u0391": "a", "\u0392": "b", "\u0395": "e", "\u0396": "z", "\u0397": "h", "\u0399": "i",
     "\u039a": "k", "\u039c": "m", "\u039d": "n", "\u039f": "o", "\u03a1": "p", "\u03a4": "t", "\u03a5": "y",
