@@ -17,6 +17,7 @@ from services.common.clients import CATCHING_UP, REVIEW_ANSWERS, drain
 from services.common.name_text import for_terminal
 from services.common.names import namesakes, shared_name_note
 from services.common.protoconv import review_reason_word, seconds
+from services.common.unchanged import hide_unchanged, rename_unchanged
 from services.identity.photos import IMAGE_MAGIC
 
 if TYPE_CHECKING:
@@ -117,8 +118,7 @@ def cmd_identity(args: argparse.Namespace) -> int:
         reply = ident.rename(target, args.name)
         if not reply.audit.audit_id:  # the name it had already (or no name for someone unnamed)
             had = reply.labels[0].name
-            print(f"{target} is already named '{for_terminal(had)}': nothing changed" if had else  # not repr's escapes
-                  f"{target} has no name already: nothing changed")
+            print(rename_unchanged(target, for_terminal(had)))  # not repr's escapes
             # given a moment before (by another analyst): shown once analytics has it, as after a rename
             return _followed(args, analytics, 0, reply.feed_position)
         code = _written(args, analytics, reply)
@@ -191,8 +191,7 @@ def cmd_correct(args: argparse.Namespace) -> int:
         target = who.one(args.id)
         reply = ident.hide(target, args.command == "hide")
         if not reply.audit.audit_id:  # hidden (or shown) already: identity wrote nothing
-            state = "hidden already" if args.command == "hide" else "not hidden"
-            print(f"{_named(who, target)} is {state}: nothing changed")
+            print(hide_unchanged(_named(who, target), args.command == "hide"))
             return _followed(args, analytics, 0, reply.feed_position)
         return _written(args, analytics, reply)
     if args.command == "delete":

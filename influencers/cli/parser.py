@@ -11,7 +11,7 @@ from influencers import __version__
 from influencers.cli.corrections import cmd_correct, cmd_identity
 from influencers.cli.jobs import cmd_cancel, cmd_ingest, cmd_jobs
 from influencers.cli.output import USAGE_ERROR, say_error
-from influencers.cli.report import cmd_eval, cmd_export
+from influencers.cli.report import cmd_eval, cmd_export, cmd_predict
 from influencers.cli.serving import cmd_run, cmd_serve, cmd_service
 from influencers.cli.typed_ids import audit_id_word, video_id_word
 from services.common.clients import REVIEW_ANSWERS
@@ -134,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     cancel.add_argument("job", metavar="JOB", help="the job id (see `influencers jobs`)")
     exp = command("export", "write the report (CSV and JSON) from a data dir, as it is now", [data], cmd_export)
     exp.add_argument("--out", required=True, help="folder to write the report's files in")
+    pred = command("predict", "the score a video with these influencers is expected to have, and its range, from a "
+                   "data dir as it is now (the page's Predict)", [data], cmd_predict)
+    pred.add_argument("influencers", nargs="+", metavar="INFLUENCER", help=person)
     ev = command("eval", "score a data dir against a labelled corpus (truth.csv)", [data], cmd_eval)
     ev.add_argument("--truth", required=True, help="corpus folder holding truth.csv")
     command("recluster", "re-derive all influencers from the stored faces", [identity_client], cmd_identity)

@@ -1,4 +1,4 @@
-"""The report commands on a data dir (export, eval): no service runs; the analytics store is read directly."""
+"""The report commands on a data dir (export, predict, eval): no service runs; the analytics store is read directly."""
 
 from __future__ import annotations
 
@@ -7,29 +7,115 @@ import contextlib
 import io
 import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import exc as sa_exc
 
 from influencers.cli.config import settings_from_args
 from influencers.cli.output import cut, db_error, usage_error
+from influencers.v1 import identity_pb2
 from services.common.boundary import escaped
+from services.common.name_text import for_terminal
+from services.common.names import Known
+
+if TYPE_CHECKING:
+    from services.analytics.report import Prediction
+    from services.analytics.store import AnalyticsStore
+    from services.common.settings import Settings
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Writes the report's files; reads INFLUENCERS_DATABASE_URL when set, else the data dir's SQLite file."""
     from services.analytics.export import export_report
+
+    settings = settings_from_args(args)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir() and _has_data(settings):
+        return usage_error(f"--out {cut(args.out)} is a file, not a folder")
+    store = _opened_store(settings)
+    if isinstance(store, int):
+        return store
+    try:
+        export_report(store, out, settings.allowed_root)
+    finally:
+        store.close()
+    print(f"exported to {out}/")  # `--out report/`: one slash, not two
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    """The score a video with the influencers named (ids or names, as every command takes them) is expected to
+    have, with the range that holds most such videos: the page's Predict, from the data dir as it is now."""
+    from influencers.names import Resolver
+    from services.analytics import report
+    from services.analytics.analysis import AnalysisCache
+    from services.common.names import NameLookupError
+
+    store = _opened_store(settings_from_args(args))
+    if isinstance(store, int):
+        return store
+    try:
+        analysis = AnalysisCache(store).current()
+    finally:
+        store.close()
+    try:
+        ids = [Resolver(_Listed(report.merge_candidates(analysis))).one(word) for word in args.influencers]
+    except NameLookupError as exc:
+        return usage_error(str(exc))
+    for line in prediction_lines(report.prediction(analysis, ids)):
+        print(line)
+    return 0
+
+
+class _Listed:
+    """Analytics' influencers (names as identity last published them) as the CLI's Resolver asks for them."""
+
+    def __init__(self, known: list[Known]) -> None:
+        self._known = known
+
+    def influencers(self) -> list[identity_pb2.Influencer]:
+        return [identity_pb2.Influencer(influencer_id=k.influencer_id, name=k.name, videos=k.videos)
+                for k in self._known]
+
+
+def prediction_lines(result: Prediction) -> list[str]:
+    """A prediction in the page's words (predict.html), names fit for a terminal (for_terminal)."""
+    from services.analytics.export_format import statistic_text as stat
+
+    who = " and ".join(for_terminal(label) for _, label in result.selected) or "none of the known influencers"
+    lines = [f"A video with {who} is expected to score {stat(result.performance)} "
+             f"(all videos: {stat(result.baseline)})."]
+    if result.level:
+        lines.append(f"{round(result.level * 10)} in 10 such videos score between {stat(result.low)} and "
+                     f"{stat(result.high)}, judging by how far the model missed videos it had not seen.")
+    else:
+        lines.append("No range: there is no model yet, so this is the average video.")
+    if result.hidden:
+        lines.append("Marked \u201cnot an influencer\u201d, so left out of the model (counted as the overall mean): "
+                     + ", ".join(for_terminal(label) for _, label in result.hidden))
+    if result.unknown:
+        lines.append("Not known to the model (counted as the overall mean): " + ", ".join(result.unknown))
+    return lines
+
+
+def _has_data(settings: Settings) -> bool:
+    from services.analytics.store import SQLITE_FILE
+
+    return bool(settings.database_url) or (settings.data_dir / SQLITE_FILE).is_file()
+
+
+def _opened_store(settings: Settings) -> AnalyticsStore | int:
+    """The analytics store of INFLUENCERS_DATABASE_URL, else of the data dir's SQLite file, opened to read (a data
+    dir on a read-only mount is read too); the usage error's exit code (2), said, when there is none or it
+    cannot be read."""
     from services.analytics.store import SQLITE_FILE, AnalyticsStore
     from services.analytics.store_schema import StaleSchema
 
-    settings = settings_from_args(args)
     db = settings.data_dir / SQLITE_FILE
-    if not settings.database_url and not db.is_file():
+    if not _has_data(settings):
         return usage_error(f"no data in {cut(str(settings.data_dir))} (run `influencers run` first)")
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        return usage_error(f"--out {cut(args.out)} is a file, not a folder")
     try:
-        store = AnalyticsStore.open(settings, read_only=True)  # a data dir on a read-only mount is exported too
+        return AnalyticsStore.open(settings, read_only=True)
     except (sqlite3.DatabaseError, sa_exc.DBAPIError) as exc:
         where = "the database of INFLUENCERS_DATABASE_URL" if settings.database_url else cut(str(db))
         driver = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
@@ -40,12 +126,6 @@ def cmd_export(args: argparse.Namespace) -> int:
         return usage_error(f"{where} cannot be read ({cut(escaped(db_error(exc)))}){then}")
     except StaleSchema as exc:
         return usage_error(str(exc))
-    try:
-        export_report(store, out, settings.allowed_root)
-    finally:
-        store.close()
-    print(f"exported to {out}/")  # `--out report/`: one slash, not two
-    return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

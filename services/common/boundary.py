@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 SHOWN_CHARS = 80
 # Characters of one text a caller gives (a manifest cell, a StartIngest row's url, a RecordVideo error): the
@@ -34,10 +34,19 @@ def shown(value: str | bytes, limit: int = SHOWN_CHARS) -> str:
     return f"{text[:limit]!r}… ({len(text)} chars)"
 
 
-def escaped(text: str) -> str:
-    """`text` on one line, as a log line or an error message shows it: line breaks and other control
-    characters escaped (`\\n`), everything printable as it is."""
-    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+def escaped(text: str, hidden: Callable[[str], bool] | None = None) -> str:
+    """`text` on one line, as a log line or an error message shows it: every character that is not printable
+    (str.isprintable: line breaks and other controls, format characters such as bidi overrides and joiners, blanks
+    but the space) written as its Python escape (`\\n`, `\\x1b`, `\\u202e`), everything printable as it is.
+
+    `hidden` replaces the test of which characters are escaped: a name printed on a terminal keeps its joiners and
+    tag sequences, which Persian, Indic scripts and emoji flags need (name_text.for_terminal), and escapes the
+    invisible letters names drop (the Hangul fillers), which are printable. One escaper, two choices of characters:
+    a log line is read by tools and by operators, a name by the analyst."""
+    escape = hidden or (lambda c: not c.isprintable())
+    if not any(map(escape, text)):
+        return text
+    return "".join(c.encode("unicode_escape").decode("ascii") if escape(c) else c for c in text)
 
 
 def rpc_status(exc: BaseException) -> str:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import unicodedata
 
+from services.common.boundary import escaped
+
 # Format characters that reorder or hide text: bidi embeddings, overrides, isolates and marks, zero-width
 # space and word joiner, the BOM, the Mongolian vowel separator, invisible maths operators. And others that
 # show nothing: the soft hyphen (seen only where a line breaks: it hid an id's form, "inf\u00ad_00000000a2"),
@@ -41,9 +43,7 @@ def for_terminal(text: str) -> str:
     characters) written as its escape (`\\x1b`, `\\u202e`), the rest as it is; joiners inside a name stay
     (scripts and emoji need them). A name stored before names were cleaned, or a URL, may still hold them: printed
     raw, ESC sequences drive the analyst's terminal and U+202E shows "Alice\u202egnp.exe" as "Aliceexe.png"."""
-    if not any(map(is_removed, text)):
-        return text
-    return "".join(char.encode("unicode_escape").decode("ascii") if is_removed(char) else char for char in text)
+    return escaped(text, is_removed)  # boundary's one escaper, with names' choice of characters
 
 
 def clean_name(name: str, max_chars: int = 200) -> str:

@@ -76,8 +76,9 @@ def fold(name: str) -> str:
     read as identity stores names (name_text.clean_name: NFC, no invisible characters), so "Zoë" typed
     decomposed (e + U+0308) or pasted with a zero-width space is the stored "Zoë". Two names the eye cannot
     tell apart are one name (look_alikes.look_alike_form: "Аnn" with a Cyrillic А, "Ann" and a variation
-    selector, a full-width "Ａｎｎ"): each is then a namesake of "Ann", and "Ann" alone stands for none of them,
-    where it stood for the plain one while the other passed for it on the page."""
+    selector, a full-width "Ａｎｎ", "ΗΛΙΑΣ" and "Ηλίας"; not "Анна" and "Ahha"): each is then a namesake of
+    "Ann", and "Ann" alone stands for none of them, where it stood for the plain one while the other passed for
+    it on the page."""
     try:
         cleaned = clean_name(name, max_chars=sys.maxsize)
     except BadName:

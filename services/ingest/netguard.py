@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 import idna
 
-from services.common.look_alikes import look_alike_form
+from services.common.look_alikes import as_latin, script_of
 from services.common.url_scheme import has_scheme
 
 log = logging.getLogger(__name__)
@@ -272,7 +272,7 @@ def _doubts(host: str, name: str) -> list[str]:
     doubts = []
     if scripts := _mixed_scripts(host):
         doubts.append(f"mixes scripts ({', '.join(scripts)})")
-    if (passes_for := ".".join(map(look_alike_form, _labels(host)))).isascii() and passes_for != name:
+    if (passes_for := ".".join(map(as_latin, _labels(host)))).isascii() and passes_for != name:
         doubts.append(f"passes for {passes_for!r}")
     return doubts
 
@@ -288,7 +288,7 @@ def _mixed_scripts(host: str) -> list[str]:
     alphabetical order; [] when none does. A letter's script is the first word of its Unicode name (CJK: Han),
     close enough for the scripts hosts are written in; modifier letters (Japanese `ー`) belong to none."""
     for label in _labels(host):
-        scripts = {_script(c) for c in label if unicodedata.category(c) in ("Lu", "Ll", "Lt", "Lo")}
+        scripts = {script_of(c) for c in label if unicodedata.category(c) in ("Lu", "Ll", "Lt", "Lo")}
         if len(scripts) > 1 and not any(scripts <= allowed for allowed in _ALLOWED_MIXES):
             return sorted(scripts)
     return []
@@ -298,11 +298,6 @@ def _labels(host: str) -> list[str]:
     """The labels of a Unicode host, split at any full stop UTS 46 reads as one, without the root's empty one."""
     labels = _FULL_STOPS.split(host)
     return labels[:-1] if len(labels) > 1 and not labels[-1] else labels
-
-
-def _script(letter: str) -> str:
-    word = unicodedata.name(letter, "UNKNOWN").split()[0]
-    return "Han" if word == "CJK" else word.title()
 
 
 def _shown_host(host: str) -> str:

@@ -151,10 +151,10 @@ def test_the_influencer_downloads_hold_the_influencers_the_minimum_videos_settin
     client = create_app(store).test_client()
     page = client.get("/?min_videos=5").get_data(as_text=True)
     assert 'href="/download/influencers.csv?min_videos=5"' in page
-    assert 'href="/api/influencers.json?min_videos=5"' in page
+    assert 'href="/api/influencers.json?min_videos=5&amp;download=1"' in page
     assert "the 2 listed, in 5+ videos; appearances and videos: every video" in page
     download = client.get("/download/influencers.csv?min_videos=5")
-    assert download.headers["Content-Disposition"] == "attachment; filename=influencers-5plus-videos.csv"
+    assert download.headers["Content-Disposition"] == 'attachment; filename="influencers-5plus-videos.csv"'
     lines = download.get_data(as_text=True).splitlines()
     assert [line.split(",")[0] for line in lines[1:]] == [ALICE, BOB]
     assert {r["influencer_id"] for r in client.get("/api/influencers.json?min_videos=5").get_json()} == {ALICE, BOB}

@@ -78,7 +78,7 @@ def test_the_csv_downloads_are_plain_utf_8_and_their_excel_copies_start_with_a_b
         excel = requests.get(base_url + path + "?excel=1", timeout=5)
         assert excel.content == b"\xef\xbb\xbf" + plain.content, path
         name = path.rsplit("/", 1)[1].removesuffix(".csv")
-        assert excel.headers["Content-Disposition"] == f"attachment; filename={name}-excel.csv"
+        assert excel.headers["Content-Disposition"] == f'attachment; filename="{name}-excel.csv"'
     overview = requests.get(base_url + "/", timeout=5).text
     assert 'href="/download/influencers.csv?excel=1"' in overview
 

@@ -61,3 +61,26 @@ def test_a_move_posted_with_no_target_is_refused_naming_the_choice(tmp_path: Pat
             assert fake.calls == []
     finally:
         store.close()
+
+
+def test_move_can_be_chosen_and_sent_with_the_keyboard_alone(tmp_path: Path, page: Page) -> None:
+    store, fake = _store(tmp_path / "a.sqlite"), FakeCorrections()
+    try:
+        with serving(create_app(store, corrections=fake)) as url:
+            page.goto(f"{url}/video/{VIDEO}", wait_until="load")
+            row = page.locator("#people tbody tr", has=page.locator("a[href='/influencer/inf_aaaa000001']"))
+            row.locator("a[href='/influencer/inf_aaaa000001']").focus()
+            for _ in range(20):  # Tab along the row to its choice
+                page.keyboard.press("Tab")
+                if page.evaluate("document.activeElement.name") == "target":
+                    break
+            assert page.evaluate("document.activeElement.getAttribute('aria-label')").startswith("move ")
+            page.keyboard.press("ArrowDown")  # "a new influencer"
+            page.keyboard.press("Tab")
+            assert page.evaluate("document.activeElement.textContent") == "Move"
+            page.keyboard.press("Enter")
+            page.wait_for_load_state("load")
+            page.wait_for_timeout(300)
+            assert fake.calls == [("move", VIDEO, "inf_aaaa000001", "")]
+    finally:
+        store.close()

@@ -88,3 +88,22 @@ def test_the_auto_repeat_of_a_held_key_answers_no_pair(tmp_path: Path, page: Pag
         page.wait_for_timeout(500)
         assert page.locator("li.review-item").count() == 1
     assert fake.calls == [("answer", "inf_aaaa000001", "inf_dddd000004", "skip")]
+
+
+def test_tabbing_into_a_pair_highlights_it_and_the_keys_answer_that_pair(tmp_path: Path, page: Page) -> None:
+    # Before: Tab moved the keyboard into the second pair's links and buttons while the highlight stayed on the
+    # first, and "n" answered the first pair, one the analyst had tabbed away from
+    in_second = "document.activeElement.closest('li.review-item') === document.querySelectorAll('li.review-item')[1]"
+    with review_page(page, tmp_path) as fake:
+        pairs = page.locator("li.review-item")
+        assert "current" in (pairs.nth(0).get_attribute("class") or "")
+        for _ in range(40):  # the first pair's links and buttons, then the second's
+            if page.evaluate(in_second) and page.evaluate("document.activeElement.tagName") != "INPUT":
+                break
+            page.keyboard.press("Tab")
+        assert page.evaluate(in_second), "Tab reaches the second pair"
+        assert "current" in (pairs.nth(1).get_attribute("class") or "")
+        assert "current" not in (pairs.nth(0).get_attribute("class") or "")
+        page.keyboard.press("n")
+        page.wait_for_function("document.querySelectorAll('li.review-item').length === 1")
+    assert fake.calls == [("answer", "inf_cccc000003", "inf_dddd000004", "different")]

@@ -95,7 +95,7 @@ def test_hiding_someone_hidden_already_says_nothing_changed_and_audits_nothing(s
     assert main(["hide", ids["c"], *ports]) == 0
     capsys.readouterr()
     assert main(["hide", ids["c"], *ports]) == 0
-    assert capsys.readouterr().out == f"{ids['c']} is hidden already: nothing changed\n"
+    assert capsys.readouterr().out == f"{ids['c']} is already hidden (not an influencer): nothing changed\n"
     assert main(["unhide", ids["b"], *ports]) == 0
     assert capsys.readouterr().out == f"{ids['b']} is not hidden: nothing changed\n"
     assert [row.action for row in stack.store.audit_rows()] == ["hide"], "one correction, the real one"

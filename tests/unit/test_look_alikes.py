@@ -1,12 +1,12 @@
 """Letters of other scripts drawn like Latin ones, capitals and small letters, as Unicode's confusables pair them
-with [A-Za-z0-9]: a name of them is one name with the Latin one it passes for, and a word of them passes for an
-id where the Latin one would."""
+with [A-Za-z0-9]: a name mixing them with Latin letters is one name with the Latin one it passes for, a name all in
+one script is compared in that script, and a word of them passes for an id where the Latin one would."""
 
 from __future__ import annotations
 
 import pytest
 
-from services.common.look_alikes import look_alike_form, looks_like_an_id
+from services.common.look_alikes import as_latin, look_alike_form, looks_like_an_id
 
 # Unicode's confusables (MA) of Greek, Cyrillic and Armenian letters for one Latin letter or digit
 CAPITALS = {
@@ -37,9 +37,46 @@ def test_a_name_with_a_letter_drawn_like_a_latin_one_is_one_name_with_the_latin_
     assert look_alike_form(f"Ro{letter}") == look_alike_form(f"Ro{latin}")
 
 
-def test_a_name_in_greek_capitals_that_reads_as_a_latin_one_is_that_name() -> None:
-    assert look_alike_form("\u0397\u0391\u039d\u039d\u0391") == look_alike_form("HANNA") == "hanna"
-    assert look_alike_form("\u03a4\u039f\u039d\u03a5") == look_alike_form("Tony")
+# Pairs a reader sees as one name, and pairs a reader tells apart, in each script and across scripts
+ONE_NAME = [
+    ("\u0397\u039b\u0399\u0391\u03a3", "\u0397\u03bb\u03af\u03b1\u03c2"),  # ΗΛΙΑΣ, Ηλίας: no tonos in capitals
+    ("\u0391\u039d\u039d\u0391", "\u0391\u03bd\u03bd\u03b1"),  # ΑΝΝΑ, Αννα: Ν like N, ν like v
+    ("\u03a5\u03a0\u0391\u03a4\u0399\u0391", "\u03c5\u03c0\u03b1\u03c4\u03af\u03b1"),  # ΥΠΑΤΙΑ, υπατία
+    ("\u0397\u0391\u039d\u039d\u0391", "\u03b7\u03b1\u03bd\u03bd\u03b1"),  # ΗΑΝΝΑ, ηαννα
+    ("ELIAS", "Elias"), ("Zo\u00eb", "ZO\u00cb"),
+    ("\u0410\u043d\u043d\u0430", "\u0410\u041d\u041d\u0410"),  # Анна, АННА
+    ("\u0130pek", "ipek"), ("\u0130PEK", "\u0130pek"), ("AYDIN", "Aydin"),  # Turkish İ is i
+    ("\u0410nn", "Ann"),  # Cyrillic А among Latin letters
+    ("\u0397anna", "Hanna"),  # Greek capital Η among Latin letters: H, though η passes for n
+    ("A\u043d\u043d\u0430", "\u0410\u043d\u043d\u0430"),  # Latin A among Cyrillic letters: Анна
+    ("\u0397\u039bI\u0391\u03a3", "\u0397\u03bb\u03af\u03b1\u03c2"),  # Latin I among Greek capitals
+    ("\u0251nn", "Ann"), ("\uff21\uff4e\uff4e", "Ann"), ("Ann\ufe0f", "Ann"),  # Latin alpha, full-width, selector
+]
+TWO_NAMES = [
+    ("\u0410\u043d\u043d\u0430", "Ahha"),  # Анна is no Ahha: н is drawn like a small capital ʜ
+    ("\u0397\u0391\u039d\u039d\u0391", "HANNA"),  # all Greek: a Greek name, one with ηαννα, which is not hanna
+    ("\u0397\u039b\u0399\u0391\u03a3", "ELIAS"),
+    ("Ayd\u0131n", "Aydin"), ("Ayd\u0131n", "AYDIN"),  # dotless ı is a letter of its own
+    ("Zo\u00eb", "Zoe"), ("\u0404\u0432\u0433\u0435\u043d", "\u0415\u0432\u0433\u0435\u043d"),  # accents stay
+    ("\u03ca\u03c9\u03b1\u03bd\u03bd\u03b7\u03c2", "\u03b9\u03c9\u03b1\u03bd\u03bd\u03b7\u03c2"),  # dialytika
+]
+
+
+@pytest.mark.parametrize(("one", "other"), ONE_NAME + [(b, a) for a, b in ONE_NAME])
+def test_names_a_reader_sees_as_one_name_compare_as_one_either_way_round(one: str, other: str) -> None:
+    # Before: ΗΛΙΑΣ and Ηλίας, ΑΝΝΑ and Αννα were two names (Greek capitals folded as the Latin capitals they look
+    # like, small letters as the Latin small letters), while Анна and Ahha were one
+    assert look_alike_form(one) == look_alike_form(other)
+
+
+@pytest.mark.parametrize(("one", "other"), TWO_NAMES + [(b, a) for a, b in TWO_NAMES])
+def test_names_a_reader_tells_apart_compare_as_two_either_way_round(one: str, other: str) -> None:
+    assert look_alike_form(one) != look_alike_form(other)
+
+
+def test_a_host_label_in_another_scripts_look_alikes_still_passes_for_the_latin_word() -> None:
+    assert as_latin("\u0430\u0440\u0440\u04cf\u0435") == "apple"  # аррӏе, all Cyrillic
+    assert as_latin("\u0397\u0391\u039d\u039d\u0391") == as_latin("HANNA") == "hanna"
 
 
 CYRILLIC_NAMES = ["\u0410\u043d\u043d\u0430", "\u041d\u0430\u0442\u0430\u043b\u044c\u044f",

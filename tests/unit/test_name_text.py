@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from services.common.boundary import escaped
 from services.common.look_alikes import looks_like_an_id
-from services.common.name_text import BadName, clean_name, leading_visible
+from services.common.name_text import BadName, clean_name, for_terminal, leading_visible
 
 
 @pytest.mark.parametrize(("given", "stored"), [
@@ -93,3 +94,13 @@ def test_a_name_of_characters_that_draw_nothing_is_refused(invisible: str) -> No
 ])
 def test_tags_that_make_no_flag_go_and_a_blank_glyph_is_a_blank(given: str, stored: str) -> None:
     assert clean_name(given) == stored
+
+
+def test_a_terminal_name_and_a_log_line_escape_a_character_alike_and_differ_only_in_which_they_escape() -> None:
+    # for_terminal had its own copy of boundary.escaped's loop; now it is escaped with names' choice of characters
+    hostile = "Ann\x1b[31m\u202egnp.exe\n"
+    assert for_terminal(hostile) == escaped(hostile) == "Ann\\x1b[31m\\u202egnp.exe\\n"
+    assert for_terminal("👩\u200d💻") == "👩\u200d💻"  # the joiner an emoji needs, on a terminal
+    assert escaped("👩\u200d💻") == "👩\\u200d💻"  # in a log line: shown, as any format character
+    assert for_terminal("Ann\u3164") == "Ann\\u3164"  # a Hangul filler: printable, but invisible in a name
+    assert escaped("Ann\u3164") == "Ann\u3164"

@@ -25,6 +25,7 @@ from flask import Blueprint, Response, abort, current_app, g, jsonify, redirect,
 from services.analytics.audit import AuditRow, audit_frame, describe
 from services.analytics.report import merge_candidates
 from services.analytics.store import AnalyticsStore
+from services.analytics.web.attachment import as_download
 from services.analytics.web.auth import safe_next
 from services.analytics.web.csv_download import csv_download
 from services.analytics.web.identity_access import corrections_client, identity_errors
@@ -197,7 +198,7 @@ def audit_csv() -> Response:
 
 @bp.get("/api/audit.json")
 def audit_json() -> Response:
-    return jsonify(audit_frame(_store().audit_rows()).to_dict("records"))
+    return as_download(jsonify(audit_frame(_store().audit_rows()).to_dict("records")), "audit.json")
 
 
 @bp.post("/undo")

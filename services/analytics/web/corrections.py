@@ -39,6 +39,7 @@ from services.common.clients import Written
 from services.common.name_text import BadName, clean_name
 from services.common.names import merge_order
 from services.common.protoconv import review_reason_word, seconds
+from services.common.unchanged import hide_unchanged, rename_unchanged
 
 bp = Blueprint("corrections", __name__)
 
@@ -108,17 +109,17 @@ def rename(influencer_id: str) -> Response:
     at = _place_in_list(request.form.get("from"))  # the influencer page's place in their videos: kept
     if _length(name) > MAX_NAME_CHARS:
         return _rename_refused(influencer_id, back, f"a name has at most {MAX_NAME_CHARS} characters")
-    if not name and not _analysis().names.get(influencer_id):
-        # Clearing the name of someone unnamed changes nothing: no correction, no audit row, nothing to undo.
-        written = Written(0, 0, unchanged=True)
-    else:
-        try:
-            with identity_errors():
-                written = corrections_client().rename(influencer_id, name)
-        except HTTPException as exc:
-            if exc.code != 400:
-                raise
-            return _rename_refused(influencer_id, back, exc.description or "identity refused the name")
+    # Identity is asked even to clear the name of someone analytics has unnamed: it answers a rename that changes
+    # nothing with its feed's head, which the page then waits for (read your writes). The page answered it itself
+    # with position 0: a name given a moment before on another page, not in analytics yet, stayed, and the page
+    # said "has no name already" and showed no name until analytics caught up.
+    try:
+        with identity_errors():
+            written = corrections_client().rename(influencer_id, name)
+    except HTTPException as exc:
+        if exc.code != 400:
+            raise
+        return _rename_refused(influencer_id, back, exc.description or "identity refused the name")
     back = _without_note(back)  # an earlier rename's note, on the address the overview's form was on
     if written.unchanged:  # the name it has already: the page says so (was: no word, as if renamed)
         at = {**at, UNCHANGED: influencer_id}
@@ -144,11 +145,11 @@ def unchanged_note() -> str:
     signed-out request for any address (it would show anyone the name of any id)."""
     if g.get("error_page") or not g.get("reads_allowed"):
         return ""
-    for argument, state in ((ALREADY_HIDDEN, "is already hidden (not an influencer)"), (NOT_HIDDEN, "is not hidden")):
+    for argument, hide in ((ALREADY_HIDDEN, True), (NOT_HIDDEN, False)):
         influencer_id = request.args.get(argument, "")
         if is_influencer_id(influencer_id):
             name = _analysis().names.get(influencer_id, "")
-            return f"{f'{name} ({influencer_id})' if name else influencer_id} {state}: nothing changed"
+            return hide_unchanged(f"{name} ({influencer_id})" if name else influencer_id, hide)
     return unchanged_name_note()
 
 
@@ -162,8 +163,7 @@ def unchanged_name_note() -> str:
     if request.args.get("catching_up"):  # analytics has not the name identity compared with yet: its own is older
         return f"{influencer_id} has the name given already: nothing changed"
     name = _analysis().names.get(influencer_id, "")
-    return (f"{influencer_id} is already named '{name}': nothing changed" if name else
-            f"{influencer_id} has no name already: nothing changed")
+    return rename_unchanged(influencer_id, name)
 
 
 @bp.get("/influencer/<influencer_id>/rename")

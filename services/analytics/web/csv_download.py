@@ -8,6 +8,7 @@ import pandas as pd
 from flask import Response, request
 
 from services.analytics.export import to_safe_csv
+from services.analytics.web.attachment import content_disposition
 
 BOM = "\ufeff"
 
@@ -18,4 +19,4 @@ def csv_download(frame: pd.DataFrame, name: str) -> Response:
     text = to_safe_csv(frame)
     filename = f"{name}-excel.csv" if for_excel else f"{name}.csv"
     return Response(BOM + text if for_excel else text, mimetype="text/csv",
-                    headers={"Content-Disposition": f"attachment; filename={filename}"})
+                    headers={"Content-Disposition": content_disposition(filename)})

@@ -18,6 +18,7 @@ from services.analytics.audit import describe, gone_sentence
 from services.analytics.chart import means_chart_png
 from services.analytics.export_format import score_text, statistic_text
 from services.analytics.store import AnalyticsStore
+from services.analytics.web.attachment import as_download
 from services.analytics.web.canonical import canonical_ids, influencer_id_as_typed
 from services.analytics.web.csv_download import csv_download
 from services.analytics.web.doubt import REVIEW_PAGE, OpenReviewCounts
@@ -211,14 +212,20 @@ def _jpeg(data: bytes | None) -> Response:
 
 @bp.get("/download/<name>.csv")
 def download_csv(name: str) -> Response:
-    least = _min_videos() if name == "influencers" else 0
-    # A file narrowed by "Minimum videos" says so in its name, wherever it is saved.
-    return csv_download(_table(name), f"{name}-{least}plus-videos" if least else name)
+    return csv_download(_table(name), _file_stem(name))
 
 
 @bp.get("/api/<name>.json")
 def download_json(name: str) -> Response:
-    return jsonify(report.to_records(_table(name)))
+    """The table as JSON: inline, as programs read it; saved as a file with `?download=1` (the page's links)."""
+    return as_download(jsonify(report.to_records(_table(name))), f"{_file_stem(name)}.json")
+
+
+def _file_stem(name: str) -> str:
+    """A table's file name without its extension: a file narrowed by "Minimum videos" says so in its name,
+    wherever it is saved."""
+    least = _min_videos() if name == "influencers" else 0
+    return f"{name}-{least}plus-videos" if least else name
 
 
 def _table(name: str) -> Any:
