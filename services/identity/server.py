@@ -97,7 +97,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             changes, head = self.feed.read(request.after_position, size)
         except TooFarBehind as exc:
             context.abort(grpc.StatusCode.OUT_OF_RANGE, str(exc))
-        return identity_pb2.ListChangesResponse(changes=changes, head_position=head, feed_id=self.feed.feed_id)
+        return identity_pb2.ListChangesResponse(changes=changes, head_position=head, feed_id=self.feed.feed_id,
+                                                after_digest=self.feed.digest(request.after_position))
 
     def AnalyzeVideo(self, request_iterator: Iterator[identity_pb2.AnalyzeVideoRequest], context: grpc.ServicerContext
                      ) -> identity_pb2.AnalyzeVideoResponse:
