@@ -389,6 +389,34 @@ def test_every_row_a_cancel_kept_from_running_is_taken_once_for_its_record_howev
     assert ended.state == CANCELLED and ended.done == 1 and ended.total == 5
 
 
+def test_rows_running_when_a_full_disk_stopped_the_job_and_not_run_after_all_are_recorded_saying_why(
+        engines, clock) -> None:
+    # Before, a row given back after the stop (its run met a service down) and a row whose owner died were
+    # recorded "not processed: its job was cancelled"; only the rows not started then said the disk was full.
+    store = JobStore(engines(), LEASE_S, clock=clock)
+    job = submit(store, 4)
+    given_back, dead, finished = (store.claim_row("a:1") for _ in range(3))
+    why = "not processed: its job stopped on a full disk (disk full: the face store could not write)"
+    assert finish(store, finished) and [c.idx for c in store.stop(job.job_id, why)] == [3]
+    store.release(given_back)
+    clock.now += LEASE_S + 1  # "a" died with row 1
+    recorded = take_not_run(store, "b:1")
+    assert store.claim_finalize("b:1") is None, "then the dead row 1 is made not run"
+    recorded += take_not_run(store, "b:1")
+    assert sorted((c.idx, c.submission.row_error) for c in recorded) == [(0, why), (1, why), (3, why)]
+    assert dead.idx == 1
+
+
+def test_a_stop_after_a_users_cancel_leaves_the_rows_not_run_saying_the_job_was_cancelled(engines, clock) -> None:
+    store = JobStore(engines(), LEASE_S, clock=clock)
+    job = submit(store, 2)
+    given_back = store.claim_row("a:1")
+    store.cancel(job.job_id)
+    store.stop(job.job_id, "not processed: its job stopped on a full disk (disk full)")
+    store.release(given_back)
+    assert sorted((c.idx, c.submission.row_error) for c in take_not_run(store)) == [(0, ""), (1, "")]
+
+
 def test_a_cancelled_job_is_finalised_only_once_every_row_it_kept_from_running_is_recorded(engines, clock) -> None:
     # Before, the job ended with those records still to write (a dead row's made so by the finaliser itself): a
     # report exported at its end missed them.
