@@ -206,8 +206,8 @@ class JobStore:
 
     def cancel(self, job_id: str) -> ingest_pb2.Job | None:
         """Rows not started are not run (NOT_RUN: their "not processed" record is still to write, claim_not_run);
-        rows running finish. A job with nothing running and nothing processed ends CANCELLED at once (else its
-        finaliser ends it after its reconcile)."""
+        rows running finish. A job with nothing running, nothing processed and no record to write ends CANCELLED
+        at once; else its finaliser ends it once the records are written, after its reconcile."""
         return self.cancel_rows(job_id)[0]
 
     def stop(self, job_id: str, why: str = "") -> list[Claim]:
@@ -254,9 +254,12 @@ class JobStore:
                 busy = conn.execute(sa.select(sa.func.count()).select_from(rows_t).where(
                     rows_t.c.job_id == job_id,
                     sa.or_(rows_t.c.state == TAKEN, rows_t.c.processed_video_id != ""))).scalar_one()
-                # A stop's job ends once its rows' records are written (claim_finalize): `influencers run` exports
-                # the report as it ends, and ended at once it missed them. A user's cancel answers ended at once.
-                if not busy and not (why and taken):
+                # A cancelled or stopped job ends once its rows' records are written (claim_finalize): a client
+                # that waits for its end (`influencers run` exports the report then) reads them. Ended at once when
+                # nothing was running (a user's cancel of a queued job, or between rows), it missed them.
+                unrecorded = conn.execute(sa.select(rows_t.c.idx).where(rows_t.c.job_id == job_id,
+                                                                        rows_t.c.state == NOT_RUN).limit(1)).first()
+                if not busy and unrecorded is None:
                     conn.execute(jobs_t.update().where(jobs_t.c.job_id == job_id)
                                  .values(state=CANCELLED, ended_s=_ended(now), finalizer=None))
             return self._job(conn, job_id), dropped
