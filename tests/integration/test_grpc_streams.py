@@ -265,6 +265,50 @@ def test_reclusters_whose_callers_pass_their_deadline_waiting_for_another_replic
         process.stop(grace_s=1)
 
 
+class CancelledMidStream:
+    """The server's side of a Recluster call (the grpc.ServicerContext calls the servicer makes) whose client
+    cancels after the first page: gRPC then runs the call's callbacks and stops reading its generator, which
+    stays suspended at that page."""
+
+    def __init__(self) -> None:
+        self.callbacks: list = []
+        self.active = True
+
+    def add_callback(self, callback) -> bool:  # type: ignore[no-untyped-def]
+        self.callbacks.append(callback)
+        return True
+
+    def is_active(self) -> bool:
+        return self.active
+
+    def abort(self, code: grpc.StatusCode, details: str) -> None:
+        raise AssertionError(f"{code}: {details}")
+
+    def cancel(self) -> None:
+        self.active = False
+        for callback in self.callbacks:
+            callback()
+
+
+def test_recluster_streams_cancelled_after_their_first_page_free_their_slots_as_they_end(tmp_path) -> None:
+    # Before, the slot was freed by the generator's `finally` alone: a stream cancelled mid-way kept it for as long
+    # as its suspended generator lived, and MAX_RECLUSTERS such streams kept every other caller refused as busy.
+    from services.common.recluster_limits import MAX_RECLUSTERS
+
+    process = IdentityProcess(Settings(data_dir=tmp_path, identity_port=0, workers=1))
+    suspended = []
+    try:
+        for _ in range(MAX_RECLUSTERS + 1):
+            call = CancelledMidStream()
+            stream = process.servicer.Recluster(identity_pb2.ReclusterRequest(resync_only=True), call)
+            assert next(stream).changes.feed_id, "the first page of a snapshot"  # refused as busy: abort raises
+            call.cancel()
+            suspended.append(stream)  # kept alive, suspended at its first page, as gRPC leaves it
+        assert process.servicer._reclusters.acquire(blocking=False), "a slot is free"
+    finally:
+        process.stop(grace_s=1)
+
+
 def test_a_recluster_of_more_videos_than_the_cap_is_refused_naming_the_field_and_repeats_count_once(
         identity: grpc.Channel) -> None:
     from services.common.recluster_limits import MAX_RECLUSTER_VIDEOS
