@@ -221,7 +221,9 @@ def cancel_said(job: ingest_pb2.Job, state_now: int | None) -> str:
         # Reconciling: a job with every video done ends as it is (cancelled only with videos left undone)
         videos = "its video is" if job.total == 1 else f"all {job.total} videos are"
         return f"job {job.job_id}: {videos} done already (the job is finishing); nothing to cancel"
-    if job.state == ingest_pb2.JOB_STATE_RUNNING or state_now is None:
+    # A job not ended yet (queued too: it ends once its rows' "not processed" records are written) is cancelling.
+    if job.state == ingest_pb2.JOB_STATE_RUNNING or state_now in (None, ingest_pb2.JOB_STATE_QUEUED,
+                                                                   ingest_pb2.JOB_STATE_RUNNING):
         return f"job {job.job_id}: cancelling (videos in flight finish; `influencers jobs {job.job_id}` follows it)"
     if state_now in (ingest_pb2.JOB_STATE_SUCCEEDED, ingest_pb2.JOB_STATE_FAILED):  # a cancel never ends so
         return f"job {job.job_id}: {state_word(state_now)} already; nothing to cancel"

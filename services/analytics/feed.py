@@ -13,6 +13,12 @@ is not applied: the follower resyncs, and end_snapshot stores the snapshot's pos
 store without an id (nothing applied yet, or one from before feed ids) takes the first id it meets when its
 position is 0, and resyncs once otherwise. An identity of an older release sends no id: followed as before.
 
+A feed restored from a backup keeps its id, and once it has grown past the stored position again its head
+no longer tells either. So the digest of the last change applied (Change.digest) is stored with the position,
+and each page carries the digest of the feed's entry at that position (after_digest): another one means the
+changes after it are not the sequel of those applied here, and the follower resyncs. Either side without one (a
+store from before digests, an older identity, a trimmed entry) is followed as before.
+
 `FollowerThread` runs it in the analytics process while this replica holds the leadership (`Leadership`): with
 PostgreSQL a session-level advisory lock on a dedicated connection, so exactly one replica applies the feed
 and another takes over within seconds when the holder dies (its connection closes, the lock goes with it);
@@ -58,13 +64,16 @@ class TooFarBehind(Exception):
 class FeedSource(Protocol):
     """Identity's side of the feed."""
 
-    def list_changes(self, after: int, page_size: int) -> tuple[list[identity_pb2.Change], int, str]:
-        """Changes after position `after`, oldest first, the head position and the feed's id ("" from an
-        identity of an older release); TooFarBehind when the feed's retained tail starts after `after`."""
+    def list_changes(self, after: int, page_size: int) -> tuple[list[identity_pb2.Change], int, str, str]:
+        """Changes after position `after`, oldest first (each with its digest), the head position, the feed's
+        id and the digest of its entry at `after` (each "" from an identity of an older release; the digest
+        also at 0 or when that entry was trimmed); TooFarBehind when the feed's retained tail starts after
+        `after`."""
 
     def snapshot(self) -> Iterable[identity_pb2.Changes]:
         """Pages of every video's current appearances; the first carries the head position they are
-        consistent with (feed_position) and the id of that feed (feed_id)."""
+        consistent with (feed_position), the id of that feed (feed_id) and the digest of its entry there
+        (feed_digest)."""
 
     def face_crop(self, face_ref: str) -> bytes | None:
         """The JPEG of one face; None when identity no longer has it."""
@@ -77,12 +86,14 @@ class FeedStore(Protocol):
 
     def feed_id(self) -> str: ...
 
+    def feed_digest(self) -> str: ...
+
     def apply_changes(self, position: int, videos: dict[str, list[AppearanceRow]], names: dict[str, str],
                       labels: Iterable[Label] = (), forgotten: Iterable[str] = (), *, snapshot: bool = False,
                       audit: AuditRow | None = None, reposts: dict[str, str] | None = None,
-                      feed_id: str = "") -> list[str]: ...
+                      feed_id: str = "", digest: str = "") -> list[str]: ...
 
-    def end_snapshot(self, position: int, video_ids: Iterable[str], feed_id: str = "") -> None: ...
+    def end_snapshot(self, position: int, video_ids: Iterable[str], feed_id: str = "", digest: str = "") -> None: ...
 
     def fill_crops(self, crops: dict[str, bytes]) -> int: ...
 
@@ -140,7 +151,7 @@ class Follower:
         """Applies the next page of changes (resyncs first when too far behind); returns how many."""
         position = self.store.feed_position()
         try:
-            changes, head, feed_id = self.source.list_changes(position, self.page_size)
+            changes, head, feed_id, at = self.source.list_changes(position, self.page_size)
         except TooFarBehind:
             log.warning("analytics is too far behind identity's feed (at position %d): resyncing", position)
             self.resync()
@@ -153,12 +164,16 @@ class Follower:
             log.warning("identity's feed head %d is behind analytics' position %d: resyncing", head, position)
             self.resync()
             return 0
+        if reason := self._another_change(position, at):
+            log.warning("%s: resyncing", reason)
+            self.resync()
+            return 0
         self.head = head
         for change in changes:
             missing = self.store.apply_changes(change.position, _videos(change.videos), dict(change.names),
                                                _labels(change.labels), _forgotten(change.forgotten_video_ids),
                                                audit=row_from_entry(change.audit), reposts=_reposts(change.videos),
-                                               feed_id=feed_id)
+                                               feed_id=feed_id, digest=change.digest)
             self._fill(missing)
         return len(changes)
 
@@ -173,6 +188,17 @@ class Follower:
         return (f"identity's feed is now {shown(feed_id)}, analytics holds position {position} of feed "
                 f"{shown(stored)} (identity's store was reset or replaced)")
 
+    def _another_change(self, position: int, at: str) -> str:
+        """Why the feed's entry at `position`, of digest `at`, is not the change applied here ("": it may be).
+        A feed restored from a backup keeps its id and, once it has grown past `position` again, its head;
+        only the entry there tells that the changes after it are not the sequel of those applied here. No
+        digest on either side (a store from before digests, an older identity, a trimmed entry): as before."""
+        stored = self.store.feed_digest()
+        if not stored or not at or stored == at:
+            return ""
+        return (f"identity's feed holds another change at position {position} (digest {shown(at)}) than the one "
+                f"applied here (digest {shown(stored)}): it was restored from a backup taken before it")
+
     def catch_up(self) -> int:
         """Steps until the head is reached; returns the changes applied."""
         total = 0
@@ -183,16 +209,16 @@ class Follower:
     def resync(self) -> None:
         """Rebuilds the appearances from a snapshot, a page at a time, then goes on from its head."""
         head = 0
-        feed_id = ""
+        feed_id = at = ""
         seen: list[str] = []
         for k, page in enumerate(self.source.snapshot()):
             if k == 0:
-                head, feed_id = page.feed_position, page.feed_id
+                head, feed_id, at = page.feed_position, page.feed_id, page.feed_digest
             missing = self.store.apply_changes(head, _videos(page.videos), dict(page.names), _labels(page.labels),
                                                snapshot=True, reposts=_reposts(page.videos))
             seen.extend(v.video_id for v in page.videos)
             self._fill(missing)
-        self.store.end_snapshot(head, seen, feed_id)  # the position and the feed it is of, together
+        self.store.end_snapshot(head, seen, feed_id, at)  # the position, the feed and the change there, together
         self.head = head
         self.resyncs += 1
         log.info("resynced %d videos from identity's snapshot at position %d", len(seen), head)

@@ -27,7 +27,7 @@ class GrpcFeedSource:
         self._stub = stub
         self._timeout = timeout_s
 
-    def list_changes(self, after: int, page_size: int) -> tuple[list[identity_pb2.Change], int, str]:
+    def list_changes(self, after: int, page_size: int) -> tuple[list[identity_pb2.Change], int, str, str]:
         try:
             reply = self._stub.ListChanges(identity_pb2.ListChangesRequest(after_position=after, page_size=page_size),
                                            timeout=self._timeout)
@@ -35,7 +35,7 @@ class GrpcFeedSource:
             if exc.code() == grpc.StatusCode.OUT_OF_RANGE:
                 raise TooFarBehind(exc.details()) from exc
             raise
-        return list(reply.changes), reply.head_position, reply.feed_id
+        return list(reply.changes), reply.head_position, reply.feed_id, reply.after_digest
 
     def snapshot(self) -> Iterable[identity_pb2.Changes]:
         """Called again while identity is busy with other Recluster calls (recluster_limits)."""

@@ -327,9 +327,10 @@ class AnalyticsStore(StoreReads):
     def apply_changes(self, position: int, videos: Mapping[str, list[AppearanceRow]], names: Mapping[str, str],
                       labels: Iterable[Label] = (), forgotten: Iterable[str] = (), *, snapshot: bool = False,
                       audit: AuditRow | None = None, reposts: Mapping[str, str] | None = None,
-                      feed_id: str = "") -> list[str]:
+                      feed_id: str = "", digest: str = "") -> list[str]:
         """Applies one change of identity's feed in ONE transaction, together with moving feed_position to
-        `position` (and storing `feed_id`, the feed's identity, beside it when given). Idempotent: when
+        `position` (and storing `feed_id`, the feed's identity, beside it when given, and `digest`, the change's
+        fingerprint, always: "" clears the one of an older position). Idempotent: when
         position <= feed_position() nothing happens and [] is returned (unless snapshot). Replaces the
         appearances of each video id in `videos` (an empty list clears them; a video not recorded yet keeps
         them until it is recorded done, when they count), removes those of the `forgotten` video ids, upserts
@@ -358,7 +359,7 @@ class AnalyticsStore(StoreReads):
             if not snapshot:
                 if audit is not None:
                     store_audit.append(w.c, replace(audit, position=position))
-                moved: dict[str, object] = {"feed_position": position}
+                moved: dict[str, object] = {"feed_position": position, "feed_digest": digest}
                 if feed_id:  # the feed this position is of, in the same statement: never one without the other
                     moved["feed_id"] = feed_id
                 w.c.execute(state.update().values(**moved))
@@ -393,18 +394,18 @@ class AnalyticsStore(StoreReads):
         with self._locked(), self._connect() as c:
             return store_audit.every(c)
 
-    def end_snapshot(self, position: int, video_ids: Iterable[str], feed_id: str = "") -> None:
+    def end_snapshot(self, position: int, video_ids: Iterable[str], feed_id: str = "", digest: str = "") -> None:
         """After the last snapshot page: removes the appearances of every video NOT in `video_ids` (the ids
-        the snapshot carried) and sets feed_position to `position` and the feed's identity to `feed_id` (that
-        of the feed the snapshot came from), in one transaction: a kill before it commits leaves the old
-        position and id, so the follower resyncs again."""
+        the snapshot carried) and sets feed_position to `position`, the feed's identity to `feed_id` (that
+        of the feed the snapshot came from) and the fingerprint of its change at `position` to `digest`, in one
+        transaction: a kill before it commits leaves the old position and id, so the follower resyncs again."""
         keep = set(video_ids)
         with self._writing() as w:
             stored = w.c.execute(sa.select(appearances.c.video_id).distinct()).scalars().all()
             gone = [v for v in stored if v not in keep]
             for start in range(0, len(gone), CHUNK):
                 w.c.execute(appearances.delete().where(appearances.c.video_id.in_(gone[start:start + CHUNK])))
-            w.c.execute(state.update().values(feed_position=position, feed_id=feed_id))
+            w.c.execute(state.update().values(feed_position=position, feed_id=feed_id, feed_digest=digest))
 
     def fill_crops(self, crops: Mapping[str, bytes]) -> int:
         """Sets best_face of appearances whose face_ref is a key and whose best_face is empty; returns rows."""

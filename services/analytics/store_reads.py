@@ -112,6 +112,12 @@ class StoreReads:
         with self._reading() as c:
             return str(c.execute(sa.select(state.c.feed_id)).scalar_one())
 
+    def feed_digest(self) -> str:
+        """The fingerprint of the change at feed_position() as identity sent it (Change.digest); "" when none
+        was (an older identity, a store from before fingerprints, or a snapshot of an empty feed)."""
+        with self._reading() as c:
+            return str(c.execute(sa.select(state.c.feed_digest)).scalar_one())
+
     def missing_face_refs(self, video_ids: Iterable[str]) -> list[str]:
         """The face refs of these videos' appearances that have no crop bytes, sorted (recorded or not: a
         crop fetched early is there when the video is)."""

@@ -127,6 +127,8 @@ state = sa.Table(
     sa.Column("feed_position", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("revision", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("feed_id", sa.String(64), nullable=False, server_default=""),  # whose feed_position it is ("": none)
+    # Change.digest of the change at feed_position ("": none sent, or a store from before 0013)
+    sa.Column("feed_digest", sa.String(64), nullable=False, server_default=""),
 )
 
 # The audit trail (services/analytics/audit.py): one row per correction by hand, from identity's feed, in the

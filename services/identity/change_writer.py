@@ -88,7 +88,7 @@ class ChangeWriter:
         return removed, position
 
     def snapshot(self, stopped: Callable[[], bool] = lambda: False) -> Iterator[identity_pb2.Changes]:
-        """Every video's appearances, a page per message, the first carrying the feed's head and id, without
+        """Every video's appearances, a page per message, the first carrying the feed's head, id and digest, without
         publishing anything; nothing once `stopped()` (the caller gone) while it waits for the registry's lock."""
         # A snapshot: consistent with the head read before the videos are listed. A write while the pages
         # are read may show in them too; the follower replays the feed after the head over them, and
@@ -97,11 +97,13 @@ class ChangeWriter:
             if not taken:
                 return
             head = self.feed.head()
+            at = self.feed.digest(head)  # the follower checks it against the entry at head when it reads on
             videos = list(self.registry.store.video_ids())
         for k, msg in enumerate(self.pages(videos)):
             if k == 0:
                 msg.feed_position = head
                 msg.feed_id = self.feed.feed_id
+                msg.feed_digest = at
             yield msg
 
     def recluster(self, video_ids: list[str] | None, resync_only: bool,

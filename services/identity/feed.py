@@ -16,6 +16,9 @@ Identity: `feed_id`, made with the feed's tables (a feed from before it gets one
 with them, goes with every page (ListChanges) and with the snapshot. A feed made again from empty (a new data
 dir, another database) starts its positions at 1 again under a new id, so that a follower holding the old
 feed's position resyncs instead of taking the new feed's changes after that position as the old feed's next.
+A feed restored from a backup keeps its id; each entry's fingerprint (`digest`: its position and the time it
+was written) tells it apart: the entry the restored feed writes at a position a follower applied before the
+restore has another fingerprint, and ListChanges sends the one at the follower's position with each page.
 
 Schema: Alembic keeps it (services/identity/migrations, version table `alembic_version_identity`, apart from
 analytics' and ingest's in a shared database), migrated when the feed opens. A feed made by `create_all`
@@ -32,6 +35,7 @@ repair republishes.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 import zlib
@@ -172,17 +176,26 @@ class ChangeFeed:
             return int(gone or 0)
 
     def read(self, after: int, limit: int) -> tuple[list[identity_pb2.Change], int]:
-        """Up to `limit` changes after position `after`, oldest first, and the head position. TooFarBehind
-        when entries after `after` were deleted by retention."""
+        """Up to `limit` changes after position `after`, oldest first (each with its digest), and the head
+        position. TooFarBehind when entries after `after` were deleted by retention."""
         with self.engine.connect() as conn:
             through = conn.execute(sa.select(sa.func.max(trimmed_table.c.through))).scalar() or 0
             if after < through:
                 raise TooFarBehind(f"position {after} is older than the retained feed (it starts after {through})")
-            rows = conn.execute(sa.select(changes_table.c.position, changes_table.c.change)
+            rows = conn.execute(sa.select(changes_table.c.position, changes_table.c.change, changes_table.c.created_at)
                                 .where(changes_table.c.position > after)
                                 .order_by(changes_table.c.position).limit(limit)).all()
             head = self._head(conn)
-        return [_change(position, blob) for position, blob in rows], head
+        return [_change(position, blob, created_at) for position, blob, created_at in rows], head
+
+    def digest(self, position: int) -> str:
+        """The digest of the entry at `position` ("": position 0, or an entry trimmed or never written)."""
+        if position <= 0:
+            return ""
+        with self.engine.connect() as conn:
+            created_at = conn.execute(sa.select(changes_table.c.created_at)
+                                      .where(changes_table.c.position == position)).scalar()
+        return "" if created_at is None else digest(position, float(created_at))
 
     def entries(self, positions: list[int]) -> Iterator[identity_pb2.Change]:
         """The entries at `positions`, in that order (those deleted since are skipped)."""
@@ -246,7 +259,17 @@ def _without(change: identity_pb2.Change, influencer_id: str) -> None:
             audit.before_name = audit.after_name = ""
 
 
-def _change(position: int, blob: bytes) -> identity_pb2.Change:
+def digest(position: int, created_at: float) -> str:
+    """An entry's fingerprint (Change.digest): 16 hex digits of its position and the time it was written (UTC
+    seconds, as stored). Not of its bytes: an erasure (redact) and a migration rewrite those in place, and the
+    entry stays the one a follower applied. A feed restored from a backup writes its next entries later, so a
+    position it reaches again gets another fingerprint."""
+    return hashlib.sha256(f"{int(position)}:{float(created_at)!r}".encode()).hexdigest()[:16]
+
+
+def _change(position: int, blob: bytes, created_at: float | None = None) -> identity_pb2.Change:
     change = identity_pb2.Change.FromString(bytes(blob))
     change.position = int(position)
+    if created_at is not None:
+        change.digest = digest(position, float(created_at))
     return change

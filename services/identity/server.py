@@ -97,7 +97,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             changes, head = self.feed.read(request.after_position, size)
         except TooFarBehind as exc:
             context.abort(grpc.StatusCode.OUT_OF_RANGE, str(exc))
-        return identity_pb2.ListChangesResponse(changes=changes, head_position=head, feed_id=self.feed.feed_id)
+        return identity_pb2.ListChangesResponse(changes=changes, head_position=head, feed_id=self.feed.feed_id,
+                                                after_digest=self.feed.digest(request.after_position))
 
     def AnalyzeVideo(self, request_iterator: Iterator[identity_pb2.AnalyzeVideoRequest], context: grpc.ServicerContext
                      ) -> identity_pb2.AnalyzeVideoResponse:
@@ -275,6 +276,12 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             require_id(context, v, "video_id")
         if not self._reclusters.acquire(blocking=False):  # before the registry's lock: no thread waits for it here
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, busy_message(self.max_reclusters))
+        release = _once(self._reclusters.release)
+        # The slot comes back when the call ends, however: a caller that cancels a stream mid-way leaves this
+        # generator suspended at a page, and its `finally` ran only once gRPC let go of it (kept the slot meanwhile).
+        if not context.add_callback(release):
+            release()  # the call ended already
+            return
         try:
             # A caller gone (cancelled, past its deadline) while this call waits for the registry's lock stops it
             # there, nothing reclustered: before, it kept its slot until the others let it run its work.
@@ -285,7 +292,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                 pages = self.writer.recluster(videos or None, request.resync_only, gone)
             yield from (identity_pb2.ReclusterResponse(changes=_m) for _m in pages)
         finally:
-            self._reclusters.release()
+            release()
 
     def _correct(self, work: Work, context: grpc.ServicerContext, action: int,
                  involved: list[str] | Callable[[], list[str]],
@@ -567,3 +574,13 @@ def _phase_spans(analysis: VideoAnalysis) -> None:
               "group": {"influencers.people": len(analysis.people)}}
     for name, (start, end) in analysis.phases.items():
         tracing.record_span("identity", name, start, end, counts.get(name))
+
+
+def _once(call: Callable[[], object]) -> Callable[[], None]:
+    """`call`, run at most once however many times (and from however many threads) the result is called."""
+    done = threading.Lock()
+
+    def run() -> None:
+        if done.acquire(blocking=False):
+            call()
+    return run

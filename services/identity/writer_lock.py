@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from types import TracebackType
 
@@ -60,30 +61,49 @@ class WriterLock:
     def taken_unless(self, stopped: Callable[[], bool], poll_s: float = 0.1) -> Iterator[bool]:
         """`with lock.taken_unless(stopped) as taken:` holds the lock as `with lock:` does, waiting for it while
         `stopped()` is false (asked every `poll_s` seconds); `taken` is False, the lock not held, once it is true
-        first: a caller that went away stops waiting. Only this process's wait is cut short: the replicas'
-        advisory lock on PostgreSQL is waited for as `with lock:` does."""
+        first: a caller that went away stops waiting. On PostgreSQL the replicas' advisory lock is waited for so
+        too (pg_try_advisory_lock every `poll_s`): a Recluster whose caller cancelled or passed its deadline while
+        another replica wrote waited in pg_advisory_lock until that replica was done, its slot held."""
         while not self._local.acquire(timeout=poll_s):
             if stopped():
                 yield False
                 return
         try:
-            with self:
+            if self._depth == 0 and self._engine is not None and not self._take_shared(stopped, poll_s):
+                yield False
+                return
+            self._depth += 1
+            try:
                 yield True
+            finally:
+                self._depth -= 1
+                if self._depth == 0 and self._engine is not None:
+                    self._give_back_shared()
         finally:
             self._local.release()
 
-    def _take_shared(self) -> None:
+    def _take_shared(self, stopped: Callable[[], bool] | None = None, poll_s: float = 0.1) -> bool:
+        """Takes the replicas' advisory lock: waits for it in the server, or with `stopped`, tries it every `poll_s`
+        seconds until taken (True) or `stopped()` (False, not taken)."""
         for attempt in (1, 2):  # a connection the server closed (restart, idle timeout) is replaced once
             try:
                 if self._conn is None:
                     self._conn = self._engine.connect()  # type: ignore[union-attr]
-                self._conn.execute(sa.select(sa.func.pg_advisory_lock(WRITER_LOCK_KEY)))
+                if stopped is None:
+                    self._conn.execute(sa.select(sa.func.pg_advisory_lock(WRITER_LOCK_KEY)))
+                else:
+                    while not self._conn.execute(sa.select(sa.func.pg_try_advisory_lock(WRITER_LOCK_KEY))).scalar():
+                        self._conn.commit()
+                        if stopped():
+                            return False
+                        time.sleep(poll_s)
                 self._conn.commit()  # a session lock outlives the transaction; no transaction stays open
-                return
+                return True
             except sa.exc.DBAPIError:
                 self._drop_connection()
                 if attempt == 2:
                     raise
+        return False  # not reached: the second attempt returns or raises
 
     def _give_back_shared(self) -> None:
         try:

@@ -75,7 +75,8 @@ jobs_t = sa.Table(
     sa.Column("total", sa.Integer), sa.Column("done", sa.Integer), sa.Column("base_dir", sa.Text),
     sa.Column("created_s", sa.Float), sa.Column("started_s", sa.Float), sa.Column("ended_s", sa.Float),
     sa.Column("error", sa.Text), sa.Column("cancel_requested", sa.Boolean), sa.Column("changed_videos", sa.Integer),
-    sa.Column("finalizer", sa.String(200)), sa.Column("finalizer_expires_s", sa.Float))
+    sa.Column("finalizer", sa.String(200)), sa.Column("finalizer_expires_s", sa.Float),
+    sa.Column("stop_reason", sa.Text, nullable=False, server_default=""))  # a stop's `why` (cancel_rows), or ""
 rows_t = sa.Table(
     "ingest_rows", metadata,
     sa.Column("job_id", sa.String(32), primary_key=True), sa.Column("idx", sa.Integer, primary_key=True),
@@ -205,14 +206,15 @@ class JobStore:
 
     def cancel(self, job_id: str) -> ingest_pb2.Job | None:
         """Rows not started are not run (NOT_RUN: their "not processed" record is still to write, claim_not_run);
-        rows running finish. A job with nothing running and nothing processed ends CANCELLED at once (else its
-        finaliser ends it after its reconcile)."""
+        rows running finish. A job with nothing running, nothing processed and no record to write ends CANCELLED
+        at once; else its finaliser ends it once the records are written, after its reconcile."""
         return self.cancel_rows(job_id)[0]
 
     def stop(self, job_id: str, why: str = "") -> list[Claim]:
         """Cancels the job as `cancel` does (a full disk stopped it); `why` becomes the row error of each row it
-        kept from starting (a row error of its own is kept), which their records say; the job ends once they are
-        written, never at once. Returns those rows."""
+        kept from starting (a row error of its own is kept), which their records say, and is kept with the job for
+        the rows running then that are not run after all (given back, or their owner died: claim_not_run); the job
+        ends once they are written, never at once. Returns the rows kept from starting."""
         return self.cancel_rows(job_id, why)[1]
 
     def cancel_rows(self, job_id: str, why: str = "") -> tuple[ingest_pb2.Job | None, list[Claim]]:
@@ -227,7 +229,10 @@ class JobStore:
                 return None, []
             state, base_dir = found
             if state not in ENDED:
-                conn.execute(jobs_t.update().where(jobs_t.c.job_id == job_id).values(cancel_requested=True))
+                # A stop's reason is kept unless a cancel came first: the rows that cancel left say "cancelled".
+                stopped = {"stop_reason": why} if why else {}
+                conn.execute(jobs_t.update().where(jobs_t.c.job_id == job_id, jobs_t.c.cancel_requested == sa.false())
+                             .values(cancel_requested=True, **stopped))
                 # One statement: a row a claim is taking now is waited for, then is no longer pending; a row given
                 # back meanwhile (release) is pending again, and so among these.
                 taken = conn.execute(rows_t.update().where(rows_t.c.job_id == job_id, rows_t.c.state == PENDING)
@@ -249,9 +254,12 @@ class JobStore:
                 busy = conn.execute(sa.select(sa.func.count()).select_from(rows_t).where(
                     rows_t.c.job_id == job_id,
                     sa.or_(rows_t.c.state == TAKEN, rows_t.c.processed_video_id != ""))).scalar_one()
-                # A stop's job ends once its rows' records are written (claim_finalize): `influencers run` exports
-                # the report as it ends, and ended at once it missed them. A user's cancel answers ended at once.
-                if not busy and not (why and taken):
+                # A cancelled or stopped job ends once its rows' records are written (claim_finalize): a client
+                # that waits for its end (`influencers run` exports the report then) reads them. Ended at once when
+                # nothing was running (a user's cancel of a queued job, or between rows), it missed them.
+                unrecorded = conn.execute(sa.select(rows_t.c.idx).where(rows_t.c.job_id == job_id,
+                                                                        rows_t.c.state == NOT_RUN).limit(1)).first()
+                if not busy and unrecorded is None:
                     conn.execute(jobs_t.update().where(jobs_t.c.job_id == job_id)
                                  .values(state=CANCELLED, ended_s=_ended(now), finalizer=None))
             return self._job(conn, job_id), dropped
@@ -308,8 +316,9 @@ class JobStore:
 
     def claim_not_run(self, owner: str) -> Claim | None:
         """Takes, under a lease, the first row of any job whose "not processed" record is still to write (NOT_RUN,
-        unleased or its lease expired), or None. Its submission is as given, told why when a stop said
-        (cancel_rows); the job may have ended. The record done, not_run_recorded; given back, release."""
+        unleased or its lease expired), or None. Its submission is as given, told why when a stop said (cancel_rows,
+        or the job's stop_reason for a row given back after the stop, or whose owner died: before, such a row said
+        its job was cancelled); the job may have ended. The record done, not_run_recorded; given back, release."""
         now, lease = self.clock(), new_lease(owner)
         with self.engine.begin() as conn:
             row = conn.execute(sa.select(rows_t.c.job_id, rows_t.c.idx, rows_t.c.submission, rows_t.c.attempts)
@@ -319,10 +328,12 @@ class JobStore:
                                .with_for_update(skip_locked=True)).first()
             if row is None:
                 return None
-            base_dir = conn.execute(sa.select(jobs_t.c.base_dir).where(jobs_t.c.job_id == row.job_id)).scalar_one()
+            base_dir, why = conn.execute(sa.select(jobs_t.c.base_dir, jobs_t.c.stop_reason)
+                                         .where(jobs_t.c.job_id == row.job_id)).one()
             conn.execute(rows_t.update().where(rows_t.c.job_id == row.job_id, rows_t.c.idx == row.idx)
                          .values(lease_owner=lease, lease_expires_s=now + self.lease_s))
         sub = ingest_pb2.VideoSubmission.FromString(row.submission)
+        sub.row_error = sub.row_error or why or ""  # a row error of its own is kept
         return Claim(row.job_id, row.idx, sub, base_dir, row.attempts or 0, "", lease, not_run=True)
 
     def not_run_recorded(self, claim: Claim) -> bool:

@@ -2,10 +2,15 @@
 position 1 again and grows past the position analytics stored before the follower looks. Real identity and
 analytics services on loopback: analytics resyncs from the new store's snapshot (the feed's id changed) and
 shows that store alone. Was: it took the new feed's changes after its old position as the old feed's next,
-skipped the first ones, and showed the old store's people beside part of the new one's, for good."""
+skipped the first ones, and showed the old store's people beside part of the new one's, for good.
+
+And identity's data dir restored from a backup taken before analytics' position: the same feed id, and a feed
+that grows past that position again. Analytics resyncs (the entry at its position is another change than the one
+it applied) instead of taking the restored feed's changes after it as the sequel of its own."""
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
@@ -98,6 +103,62 @@ def test_a_new_identity_store_whose_feed_grew_past_analytics_position_is_resynce
             a.influencer_id for page in forget.Recluster(identity_pb2.ReclusterRequest(resync_only=True), timeout=60)
             for v in page.changes.videos if v.video_id == VIDEO_B for a in v.appearances}
         assert follower.follower.resyncs == 1
+    finally:
+        for stop in reversed(started):
+            stop()
+        analytics.stop(0)
+        store.close()
+
+
+def test_an_identity_store_restored_from_a_backup_whose_feed_grew_past_analytics_position_is_resynced_from(
+        settings, tmp_path) -> None:
+    if not (PHOTOS / "colin_powell").is_dir() or not (PHOTOS / "ariel_sharon").is_dir():
+        pytest.skip(f"{PHOTOS} not present")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = AnalyticsStore.open(settings)
+    analytics = serve_analytics(settings, store)
+    stub = analytics_pb2_grpc.AnalyticsServiceStub(open_channel(f"127.0.0.1:{analytics.port}"))
+    started = []
+    try:
+        for video_id in (VIDEO_A, VIDEO_B):
+            stub.RecordVideo(analytics_pb2.RecordVideoRequest(video=common_pb2.Video(
+                video_id=video_id, url=f"{video_id}.mp4", performance=1.0, status=common_pb2.VIDEO_STATUS_DONE)),
+                timeout=30)
+        data_dir, backup = tmp_path / "identity", tmp_path / "identity-backup"
+        identity, _ = identity_at(settings, data_dir)
+        analyze(identity, VIDEO_A, "colin_powell")
+        feed_id, backed_up = identity.feed.feed_id, identity.feed.head()
+        identity.stop()
+        shutil.copytree(data_dir, backup)  # the backup, taken at position `backed_up`
+
+        identity, reach = identity_at(settings, data_dir)
+        started.append(identity.stop)
+        analyze(identity, VIDEO_B, "ariel_sharon")
+        follower = start_follower(reach, store)
+        started.append(follower.stop)
+        eventually(lambda: store.feed_position() == identity.feed.head() and bool(store.appearances_in(VIDEO_B)))
+        applied = store.feed_position()
+        assert applied > backed_up
+        for stop in (started.pop(), started.pop()):  # the follower, then identity
+            stop()
+
+        shutil.rmtree(data_dir)
+        shutil.copytree(backup, data_dir)  # identity's data dir restored
+        restored, reach = identity_at(settings, data_dir)
+        started.append(restored.stop)
+        assert restored.feed.feed_id == feed_id and restored.feed.head() == backed_up
+        forget = identity_pb2_grpc.IdentityServiceStub(open_channel(f"127.0.0.1:{restored.port}"))
+        while restored.feed.head() <= applied:  # the restored feed grows past analytics' position before it looks
+            forget.ForgetVideo(identity_pb2.ForgetVideoRequest(video_id=OTHER), timeout=30)
+        follower = start_follower(reach, store)
+        started.append(follower.stop)
+        eventually(lambda: follower.follower.resyncs == 1 and store.feed_position() == restored.feed.head())
+
+        assert store.appearances_in(VIDEO_B) == [], "the people of changes the restore undid are gone"
+        assert {a.influencer_id for a in store.appearances_in(VIDEO_A)} == {
+            a.influencer_id for page in forget.Recluster(identity_pb2.ReclusterRequest(resync_only=True), timeout=60)
+            for v in page.changes.videos if v.video_id == VIDEO_A for a in v.appearances} != set()
+        assert store.feed_id() == feed_id
     finally:
         for stop in reversed(started):
             stop()

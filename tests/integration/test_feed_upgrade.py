@@ -147,8 +147,8 @@ class ChangeFeedSource:
     def __init__(self, feed: ChangeFeed) -> None:
         self.feed = feed
 
-    def list_changes(self, after: int, page_size: int) -> tuple[list[identity_pb2.Change], int, str]:
-        return (*self.feed.read(after, page_size), self.feed.feed_id)
+    def list_changes(self, after: int, page_size: int) -> tuple[list[identity_pb2.Change], int, str, str]:
+        return (*self.feed.read(after, page_size), self.feed.feed_id, self.feed.digest(after))
 
     def snapshot(self):
         return iter(())

@@ -14,6 +14,7 @@ import cv2
 import grpc
 import numpy as np
 import pytest
+import sqlalchemy as sa
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from influencers.v1 import identity_pb2, identity_pb2_grpc
@@ -217,6 +218,94 @@ def test_reclusters_whose_callers_cancel_or_pass_their_deadline_while_waiting_st
         assert answer(30) == grpc.StatusCode.OK
     finally:
         channel.close()
+        process.stop(grace_s=1)
+
+
+def test_reclusters_whose_callers_pass_their_deadline_waiting_for_another_replicas_lock_stop_and_free_their_slots(
+        tmp_path, postgres_url) -> None:
+    # Before, on PostgreSQL, the call holding the registry's lock waited in pg_advisory_lock for as long as another
+    # replica wrote, its caller gone, its slot held (one more call each time the callers tried again), and then ran
+    # its recluster for nobody.
+    from services.common.database import open_engine
+    from services.common.recluster_limits import MAX_RECLUSTERS
+    from services.identity.writer_lock import WriterLock
+
+    process = IdentityProcess(Settings(data_dir=tmp_path, identity_port=0, workers=1, database_url=postgres_url))
+    channel = open_channel(f"127.0.0.1:{process.port}")
+    stub = identity_pb2_grpc.IdentityServiceStub(channel)
+    other = WriterLock(open_engine(postgres_url))  # another identity replica's writers
+
+    def answer(timeout_s: float) -> grpc.StatusCode:
+        try:
+            list(stub.Recluster(identity_pb2.ReclusterRequest(resync_only=True, publish=True), timeout=timeout_s))
+        except grpc.RpcError as exc:
+            return exc.code()
+        return grpc.StatusCode.OK
+
+    try:
+        wait_healthy(channel, timeout_s=60)
+        head = process.feed.head()
+        with other:
+            for _ in range(3):  # as many calls at once as there are slots, three times: each time every slot is free
+                with ThreadPoolExecutor(MAX_RECLUSTERS) as pool:
+                    codes = list(pool.map(answer, [1.0] * MAX_RECLUSTERS))
+                assert set(codes) == {grpc.StatusCode.DEADLINE_EXCEEDED}, codes
+                time.sleep(0.3)  # the calls' slots come back within the locks' poll (0.1 s)
+            with open_engine(postgres_url).connect() as db:
+                waiting = db.execute(sa.text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = "
+                    "(SELECT oid FROM pg_database WHERE datname = current_database())")).scalar_one()
+            assert waiting == 0, "no call gone still waits in the server for the replicas' lock"
+        time.sleep(0.5)
+        assert process.feed.head() == head, "the calls gone published nothing"
+        assert answer(30) == grpc.StatusCode.OK
+    finally:
+        other.close()
+        channel.close()
+        process.stop(grace_s=1)
+
+
+class CancelledMidStream:
+    """The server's side of a Recluster call (the grpc.ServicerContext calls the servicer makes) whose client
+    cancels after the first page: gRPC then runs the call's callbacks and stops reading its generator, which
+    stays suspended at that page."""
+
+    def __init__(self) -> None:
+        self.callbacks: list = []
+        self.active = True
+
+    def add_callback(self, callback) -> bool:  # type: ignore[no-untyped-def]
+        self.callbacks.append(callback)
+        return True
+
+    def is_active(self) -> bool:
+        return self.active
+
+    def abort(self, code: grpc.StatusCode, details: str) -> None:
+        raise AssertionError(f"{code}: {details}")
+
+    def cancel(self) -> None:
+        self.active = False
+        for callback in self.callbacks:
+            callback()
+
+
+def test_recluster_streams_cancelled_after_their_first_page_free_their_slots_as_they_end(tmp_path) -> None:
+    # Before, the slot was freed by the generator's `finally` alone: a stream cancelled mid-way kept it for as long
+    # as its suspended generator lived, and MAX_RECLUSTERS such streams kept every other caller refused as busy.
+    from services.common.recluster_limits import MAX_RECLUSTERS
+
+    process = IdentityProcess(Settings(data_dir=tmp_path, identity_port=0, workers=1))
+    suspended = []
+    try:
+        for _ in range(MAX_RECLUSTERS + 1):
+            call = CancelledMidStream()
+            stream = process.servicer.Recluster(identity_pb2.ReclusterRequest(resync_only=True), call)
+            assert next(stream).changes.feed_id, "the first page of a snapshot"  # refused as busy: abort raises
+            call.cancel()
+            suspended.append(stream)  # kept alive, suspended at its first page, as gRPC leaves it
+        assert process.servicer._reclusters.acquire(blocking=False), "a slot is free"
+    finally:
         process.stop(grace_s=1)
 
 

@@ -80,3 +80,14 @@ def test_positions_go_on_after_a_trim_and_a_reopen(engine):
     feed.trim()
     assert ChangeFeed(engine, retention=1).head() == last
     assert feed.append([change("d")])[0] > last
+
+
+def test_each_entry_is_read_with_its_own_digest_and_an_erasures_rewrite_keeps_it(engine):
+    feed = ChangeFeed(engine)
+    positions = feed.append([change("v1"), change("v2")])
+    got, _ = feed.read(0, 10)
+    digests = [c.digest for c in got]
+    assert digests == [feed.digest(p) for p in positions] and len(set(digests)) == 2 and all(digests)
+    assert feed.digest(0) == "" and feed.digest(positions[-1] + 1) == ""
+    assert feed.redact("inf_0000000001") == 2  # the entries' bytes rewritten in place: still the entries applied
+    assert [c.digest for c in feed.read(0, 10)[0]] == digests

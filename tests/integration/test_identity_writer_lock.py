@@ -71,3 +71,32 @@ def test_a_waiter_whose_caller_went_away_stops_waiting_and_one_let_in_holds_the_
         assert taken
     entered = threading.Event()
     assert _try_enter(lock, entered) and entered.wait(5.0), "left free afterwards"
+
+
+def test_a_waiter_whose_caller_went_away_stops_waiting_for_another_replicas_lock_too(postgres_url: str) -> None:
+    # Before, only this process's wait was cut short: a Recluster whose caller cancelled or passed its deadline
+    # waited in pg_advisory_lock for as long as another replica wrote, holding its slot.
+    other, lock = WriterLock(open_engine(postgres_url)), WriterLock(open_engine(postgres_url))
+    gone, got = threading.Event(), []
+
+    def wait() -> None:
+        with lock.taken_unless(gone.is_set, poll_s=0.01) as taken:
+            got.append(taken)
+
+    with other:  # another replica writes
+        waiter = threading.Thread(target=wait, daemon=True)
+        waiter.start()
+        time.sleep(0.2)
+        assert got == []
+        gone.set()
+        waiter.join(5.0)
+        assert got == [False], "it stopped waiting while the other replica held the lock"
+    with lock.taken_unless(lambda: False, poll_s=0.01) as taken, lock:  # free: taken, and re-entrant inside
+        assert taken
+        entered = threading.Event()
+        waiter = _try_enter(other, entered)
+        assert not entered.wait(0.3), "held across the replicas while taken"
+    assert entered.wait(5.0), "left free afterwards"
+    waiter.join(5.0)
+    other.close()
+    lock.close()

@@ -36,19 +36,38 @@ class FakeIdentity:
         self.crop_requests: list[str] = []
         self.replay = False  # send every change again, whatever the position asked for
         self.feed_id = "feed-1"  # the feed's identity (a reset store's feed has another)
+        self.digests = True  # False: an identity of the release before digests
+        self._written = 0  # entries written, ever: a restored feed's entries get digests never given before
 
     def publish(self, *changes: identity_pb2.Change) -> int:
         for c in changes:
+            self._written += 1
             c.position = len(self.changes) + 1
+            c.digest = f"written-{self._written}"  # as identity's: another for each entry written
             self.changes.append(c)
         return len(self.changes)
 
-    def list_changes(self, after: int, page_size: int) -> tuple[list[identity_pb2.Change], int, str]:
+    def restore(self, position: int) -> None:
+        """Identity's store restored from a backup taken at `position`: the same feed id, the entries after it gone."""
+        del self.changes[position:]
+
+    def digest(self, position: int) -> str:
+        return self.changes[position - 1].digest if self.digests and 0 < position <= len(self.changes) else ""
+
+    def list_changes(self, after: int, page_size: int) -> tuple[list[identity_pb2.Change], int, str, str]:
         self.reads.append(after)
         if after < self.trimmed:
             raise TooFarBehind(f"{after} < {self.trimmed}")
         start = 0 if self.replay else after
-        return self.changes[start:start + page_size], len(self.changes), self.feed_id
+        page = [self._sent(c) for c in self.changes[start:start + page_size]]
+        return page, len(self.changes), self.feed_id, self.digest(after)
+
+    def _sent(self, entry: identity_pb2.Change) -> identity_pb2.Change:
+        sent = identity_pb2.Change()
+        sent.CopyFrom(entry)
+        if not self.digests:
+            sent.digest = ""
+        return sent
 
     def snapshot(self) -> Iterator[identity_pb2.Changes]:
         ids = sorted(self.snapshot_videos)
@@ -58,6 +77,7 @@ class FakeIdentity:
             if k == 0:
                 page.feed_position = len(self.changes)
                 page.feed_id = self.feed_id
+                page.feed_digest = self.digest(len(self.changes))
             yield page
 
     def face_crop(self, face_ref: str) -> bytes | None:

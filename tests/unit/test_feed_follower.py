@@ -277,6 +277,50 @@ def test_the_follower_thread_applies_a_new_change_within_a_second(store) -> None
         thread.stop()
 
 
+def test_a_feed_restored_from_a_backup_that_grew_past_the_applied_position_is_resynced_from_not_taken_as_its_sequel(
+        store) -> None:
+    identity = FakeIdentity()
+    identity.publish(change((V1, [appearance(ANN)])), change((V2, [appearance(ANN)])), change((V3, [appearance(ANN)])))
+    follower = Follower(identity, store)
+    follower.catch_up()
+    assert store.feed_position() == 3 and store.feed_digest() == identity.digest(3)
+    # Restored from a backup taken at position 1: the same feed id; its 2 and 3 written again, and 4.
+    identity.restore(1)
+    identity.publish(change((V2, [appearance(BOB)])), change((V3, [])), change((V1, [appearance(BOB)])))
+    identity.snapshot_videos = {V1: [appearance(BOB)], V2: [appearance(BOB)]}
+    follower.catch_up()
+    assert follower.resyncs == 1 and store.feed_position() == 4 and store.feed_id() == "feed-1"
+    assert people(store, V1) == [BOB] and people(store, V2) == [BOB] and people(store, V3) == []
+    assert store.feed_digest() == identity.digest(4)  # the snapshot's: a second restore is told apart too
+    identity.restore(2)
+    identity.publish(change((V3, [appearance(ANN)])), change((V2, [])), change((V1, [])))
+    identity.snapshot_videos = {V3: [appearance(ANN)]}
+    follower.catch_up()
+    assert follower.resyncs == 2 and store.feed_position() == 5
+    assert people(store, V1) == [] and people(store, V2) == [] and people(store, V3) == [ANN]
+    identity.publish(change((V2, [appearance(BOB)])))  # the restored feed's sequel is followed as ever
+    follower.catch_up()
+    assert follower.resyncs == 2 and people(store, V2) == [BOB] and store.feed_position() == 6
+
+
+def test_a_store_without_a_digest_and_an_identity_sending_none_are_followed_as_before(store) -> None:
+    identity = FakeIdentity()
+    identity.digests = False  # an identity of the release before digests
+    identity.publish(change((V1, [appearance(ANN)])), change((V2, [appearance(ANN)])))
+    follower = Follower(identity, store)
+    follower.catch_up()
+    assert store.feed_position() == 2 and store.feed_digest() == ""
+    identity.digests = True  # identity upgraded: the store holds no digest for position 2, nothing to compare
+    identity.publish(change((V3, [appearance(BOB)])))
+    follower.catch_up()
+    assert follower.resyncs == 0 and store.feed_position() == 3 and store.feed_digest() == identity.digest(3)
+    identity.digests = False  # rolled back: the stored digest is not compared with the "" it sends
+    identity.publish(change((V1, [appearance(BOB)])))
+    follower.catch_up()
+    assert follower.resyncs == 0 and store.feed_position() == 4 and store.feed_digest() == ""
+    assert people(store, V1) == [BOB] and people(store, V2) == [ANN] and people(store, V3) == [BOB]
+
+
 class Unreachable(FakeIdentity):
     """Identity down for its first `down` reads of the feed."""
 

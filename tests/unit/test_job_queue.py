@@ -278,7 +278,8 @@ def test_a_jobs_times_never_run_backwards_when_replicas_clocks_disagree(engines,
     assert seconds(ended.end_time) == ahead.now, "ended no earlier than it started"
 
     queued = submit(first, 1)
-    assert second.cancel(queued.job_id).state == CANCELLED
+    second.cancel(queued.job_id)
+    assert take_not_run(second) and (fin := second.claim_finalize("b:1")) and second.end_job(queued.job_id, fin.lease)
     cancelled = second.get(queued.job_id)
     assert seconds(cancelled.end_time) == seconds(cancelled.create_time) == ahead.now
     later = submit(first, 1)
@@ -297,7 +298,11 @@ def test_row_counts_give_the_rows_of_the_jobs_not_ended_by_state(engines, clock)
     store.cancel(job.job_id)
     assert store.row_counts() == {**idle, "dropped": 1, "running": 1, "finished": 1}
     other = submit(store, 1)
-    store.cancel(other.job_id)  # nothing ran: it ends at once, and its rows leave the counts
+    store.cancel(other.job_id)  # nothing ran: its row waits for its record
+    assert store.row_counts() == {**idle, "dropped": 2, "running": 1, "finished": 1}
+    take_not_run(store)
+    fin = store.claim_finalize("b:1")
+    assert fin.job_id == other.job_id and store.end_job(other.job_id, fin.lease)  # ended: its rows leave the counts
     assert store.row_counts() == {**idle, "dropped": 1, "running": 1, "finished": 1}
 
 
@@ -331,11 +336,15 @@ def test_cancelling_drops_the_rows_not_started_and_the_running_ones_finish(engin
     assert store.cancel(job.job_id).state == CANCELLED, "cancelling an ended job changes nothing"
 
 
-def test_a_queued_job_cancelled_ends_at_once_and_a_cancelled_job_with_a_dead_row_is_finalised(
+def test_a_queued_job_cancelled_ends_once_its_rows_are_recorded_and_a_cancelled_job_with_a_dead_row_is_finalised(
         engines, clock) -> None:
+    # Before, a job cancelled with nothing running ended at once, ahead of its rows' "not processed" records: a
+    # client waiting for its end read a report without them.
     store = JobStore(engines(), LEASE_S, clock=clock)
     queued = submit(store, 2)
-    assert store.cancel(queued.job_id).state == CANCELLED
+    cancelled = store.cancel(queued.job_id)
+    assert cancelled.cancel_requested and cancelled.state == QUEUED
+    assert store.claim_finalize("b:1") is None, "its rows are recorded first"
     assert store.cancel("nope") is None and store.get("nope") is None and store.results("nope") is None
     job = submit(store, 2)
     store.claim_row("dead:1")
@@ -344,7 +353,10 @@ def test_a_queued_job_cancelled_ends_at_once_and_a_cancelled_job_with_a_dead_row
     assert store.claim_row("b:1") is None, "a cancelled job's orphaned row is not run again"
     assert store.claim_finalize("b:1") is None, "its rows not run are recorded not processed first"
     recorded = take_not_run(store)
-    assert store.claim_finalize("b:1") is None, "then its orphaned row is made so, and recorded"
+    fin = store.claim_finalize("b:1")
+    assert fin.job_id == queued.job_id and fin.processed_video_ids == [] and store.end_job(queued.job_id, fin.lease)
+    assert store.get(queued.job_id).state == CANCELLED, "the queued job ended, its rows recorded"
+    assert store.claim_finalize("b:1") is None, "then the other's orphaned row is made so, and recorded"
     assert sorted((c.job_id, c.idx) for c in recorded + take_not_run(store)) == sorted([
         (queued.job_id, 0), (queued.job_id, 1), (job.job_id, 0), (job.job_id, 1)]), \
         "the dead row too is recorded not processed"
@@ -387,6 +399,34 @@ def test_every_row_a_cancel_kept_from_running_is_taken_once_for_its_record_howev
     assert fin.processed_video_ids == ["id-v2.mp4"] and store.end_job(job.job_id, fin.lease)
     ended = store.get(job.job_id)
     assert ended.state == CANCELLED and ended.done == 1 and ended.total == 5
+
+
+def test_rows_running_when_a_full_disk_stopped_the_job_and_not_run_after_all_are_recorded_saying_why(
+        engines, clock) -> None:
+    # Before, a row given back after the stop (its run met a service down) and a row whose owner died were
+    # recorded "not processed: its job was cancelled"; only the rows not started then said the disk was full.
+    store = JobStore(engines(), LEASE_S, clock=clock)
+    job = submit(store, 4)
+    given_back, dead, finished = (store.claim_row("a:1") for _ in range(3))
+    why = "not processed: its job stopped on a full disk (disk full: the face store could not write)"
+    assert finish(store, finished) and [c.idx for c in store.stop(job.job_id, why)] == [3]
+    store.release(given_back)
+    clock.now += LEASE_S + 1  # "a" died with row 1
+    recorded = take_not_run(store, "b:1")
+    assert store.claim_finalize("b:1") is None, "then the dead row 1 is made not run"
+    recorded += take_not_run(store, "b:1")
+    assert sorted((c.idx, c.submission.row_error) for c in recorded) == [(0, why), (1, why), (3, why)]
+    assert dead.idx == 1
+
+
+def test_a_stop_after_a_users_cancel_leaves_the_rows_not_run_saying_the_job_was_cancelled(engines, clock) -> None:
+    store = JobStore(engines(), LEASE_S, clock=clock)
+    job = submit(store, 2)
+    given_back = store.claim_row("a:1")
+    store.cancel(job.job_id)
+    store.stop(job.job_id, "not processed: its job stopped on a full disk (disk full)")
+    store.release(given_back)
+    assert sorted((c.idx, c.submission.row_error) for c in take_not_run(store)) == [(0, ""), (1, "")]
 
 
 def test_a_cancelled_job_is_finalised_only_once_every_row_it_kept_from_running_is_recorded(engines, clock) -> None:
@@ -937,6 +977,27 @@ def test_the_rows_a_users_cancel_kept_from_starting_are_run_told_they_were_not_p
         assert queue.cancel(job.job_id).state == CANCELLED
         time.sleep(0.1)
         assert len(runner.ran) == 4, "cancelling an ended job records nothing again"
+    finally:
+        runner.release(1000)
+        queue.stop(timeout_s=5)
+
+
+def test_a_job_cancelled_with_no_row_running_ends_only_once_its_rows_not_run_are_recorded(engines) -> None:
+    # Before, it ended as the cancel answered, its "not processed" records written after: a client that waited for
+    # the end read a record without them.
+    runner = Scripted()
+    queue = JobQueue(JobStore(engines(), lease_s=2.0), runner, "r0:x", threads=1, idle_poll_s=0.01,
+                     watch_poll_s=0.01)
+    try:
+        queue.start(request(1))
+        wait_for(lambda: runner.row_errors[:1] == [""], "the first job's row runs")
+        idle = queue.start(request(0, "a.mp4", "b.mp4"))  # queued behind it: no row of it runs
+        cancelled = queue.cancel(idle.job_id)
+        assert cancelled.cancel_requested and cancelled.state == QUEUED, "not ended before its records"
+        runner.release(1000)
+        ended = wait_state(queue, idle.job_id, CANCELLED)
+        assert {runner.told["a.mp4"], runner.told["b.mp4"]} == {NOT_RUN_CANCELLED}, "recorded before the end"
+        assert ended.done == 0 and ended.total == 2
     finally:
         runner.release(1000)
         queue.stop(timeout_s=5)
