@@ -27,6 +27,7 @@ from services.ingest.sniff import (
     SNIFF_BYTES,
     gif_lacks_trailer,
     is_animated_webp,
+    mp4_box_cut_short,
     mp4_lacks_index,
     text_kind,
 )
@@ -309,6 +310,8 @@ def video_stream(container: av.container.InputContainer) -> av.video.stream.Vide
     while probing, then the bit rate) among the video streams that are not cover art. Not the first: cover art
     written as a track of its own (a one- or two-picture MJPEG), or an intro, may come before the video."""
     shown = shown_streams(container)
+    if not shown and container.streams.video:  # cover art alone: an audio file's picture (was: "no video stream")
+        raise VideoError("no video stream (only a cover picture: an audio file?)")
     if not shown:
         raise VideoError("no video stream")
     best = container.streams.best("video")
@@ -430,6 +433,8 @@ def _unopened(path: Path, exc: BaseException) -> str:
     if unindexed:
         return ("not a readable video (an MP4 without its index, the moov box: the file is incomplete, cut short "
                 "while it was copied, uploaded or downloaded?)")
+    if not kind and _box_cut_short(path) == b"moov":
+        return INDEX_CUT_SHORT
     if kind == "a web page (HTML)":
         return ("not a video (a web page, HTML: the URL must give the video file itself, not a page that "
                 "plays it)")
@@ -437,9 +442,23 @@ def _unopened(path: Path, exc: BaseException) -> str:
         return (f"not a video ({kind}, a list of other files or addresses, which are never read: give the "
                 "video file itself)")
     if not kind and isinstance(exc, EOFError):  # the demuxer ran out of file before the first frame
-        return ("not a readable video (the file ends before its first frame: cut short while it was copied, "
-                "uploaded or downloaded?)")
+        return ENDS_BEFORE_FIRST_FRAME
     return f"not a video ({kind})" if kind else f"not a readable video ({describe(exc)})"
+
+
+INDEX_CUT_SHORT = ("not a readable video (an MP4 whose index, the moov box, is cut short: the file is incomplete, "
+                   "cut short while it was copied, uploaded or downloaded?)")
+ENDS_BEFORE_FIRST_FRAME = ("not a readable video (the file ends before its first frame: cut short while it was "
+                           "copied, uploaded or downloaded?)")
+
+
+def _box_cut_short(path: Path) -> bytes:
+    """sniff.mp4_box_cut_short of the file at `path` (b"" when it cannot be read)."""
+    try:
+        with open(path, "rb") as f:
+            return mp4_box_cut_short(f, path.stat().st_size)
+    except OSError:
+        return b""
 
 
 def _not_a_video(path: Path, image_format: str) -> str:
@@ -633,7 +652,9 @@ def sample_frames(path: Path, sampler: ShotSampler, max_pixels: int = 4096 * 409
     try:
         first = next(decoded, None)
         if first is None:
-            raise VideoError("no decodable frames")
+            cut = _box_cut_short(path)  # an MP4 cut inside its index, or before its first frame's bytes
+            raise VideoError(INDEX_CUT_SHORT if cut == b"moov" else ENDS_BEFORE_FIRST_FRAME if cut else
+                             "no decodable frames")
         _check_size(first[0].width, first[0].height, max_pixels)
         width, height = shown_size(first[0], pixel_aspect(stream), max_pixels)
     except VideoError:
