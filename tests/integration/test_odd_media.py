@@ -934,3 +934,17 @@ def test_a_display_matrix_turning_a_quarter_and_mirroring_is_sampled_as_ffmpeg_s
         theirs = np.frombuffer(raw, np.uint8).reshape(64, 48, 3)
         assert frames[0].bgr.shape == (64, 48, 3), name
         assert np.abs(frames[0].bgr.astype(int) - theirs).mean() < 3, name
+
+
+def test_a_transport_stream_joined_across_a_jump_plays_as_long_as_its_frames_with_no_cut_short_warning(tmp_path):
+    """A transport stream states the span of its times, jumps included; decoding joins across a jump past 10 s
+    (test_a_timestamp_jump_inside_the_cap_is_a_discontinuity_not_a_pause). 4 s joined across 30 s were done with
+    `decoding stopped at 4.0 s of the 34.0 s the file states (the file is cut short)`, and across 20 minutes
+    refused as `1204 s is longer than the limit of 600 s`. An MP4 holding the same jump is held as a still, as a
+    player plays it: 20 minutes, over the limit."""
+    for jump_ms in (30_000, 1_200_000):
+        info, frames = decode(write_jumping(tmp_path / f"jump{jump_ms}.ts", jump_ms), max_seconds=600.0)
+        assert info.warning == "" and info.duration_s == pytest.approx(4.0, abs=0.1), jump_ms
+        assert 3.5 <= frames[-1].timestamp_s <= 4.5
+    with pytest.raises(VideoError, match=r"^1204 s is longer than the limit of 600 s$"):
+        decode(write_jumping(tmp_path / "jump.mp4", 1_200_000), max_seconds=600.0)
