@@ -948,3 +948,17 @@ def test_a_transport_stream_joined_across_a_jump_plays_as_long_as_its_frames_wit
         assert 3.5 <= frames[-1].timestamp_s <= 4.5
     with pytest.raises(VideoError, match=r"^1204 s is longer than the limit of 600 s$"):
         decode(write_jumping(tmp_path / "jump.mp4", 1_200_000), max_seconds=600.0)
+
+
+def test_an_mp4_of_two_video_tracks_is_sampled_and_digested_from_the_track_a_player_shows(tmp_path):
+    """Two video tracks (a multi-angle export; a picture-in-picture source kept beside the video): the first,
+    which players show and FFmpeg picks, whatever the second's size; the digest is that track's alone."""
+    first = write_video(tmp_path / "first.mp4", moving(48, 64, 50))
+    second = write_video(tmp_path / "second.mp4", moving(96, 128, 75))
+    both = tmp_path / "both.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(first), "-i", str(second), "-map", "0:v", "-map", "1:v", "-c",
+                    "copy", str(both)], check=True)
+    info, frames = decode(both)
+    assert (info.width, info.height) == (64, 48) and info.duration_s == pytest.approx(2.0, abs=0.1)
+    assert all(f.bgr.shape == (48, 64, 3) for f in frames)
+    assert stream_digest(both) == stream_digest(first) is not None
