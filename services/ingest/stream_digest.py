@@ -101,7 +101,10 @@ def _digest(container: av.container.InputContainer, stream: av.video.stream.Vide
         if packets > MAX_PACKETS:
             return None, 0.0
         if shown is None:
-            shown = _first_frame(stream, packet)
+            try:
+                shown = _first_frame(stream, packet)
+            except DECODE_ERRORS:
+                return None, 0.0  # an undecodable start: the usual path, in a decoder process, names it
         pts = packet.pts if packet.pts is not None else packet.dts
         if pts is None:
             return None, 0.0
@@ -138,12 +141,8 @@ def _digest(container: av.container.InputContainer, stream: av.video.stream.Vide
 def _first_frame(stream: av.video.stream.VideoStream, packet: av.Packet) -> av.VideoFrame | None:
     """The first frame the decoder gives once `packet` is fed to it (frames of packets an edit list hides are
     dropped by the decoder, as a player drops them), or None until one comes out. Only the first packets are
-    decoded; a packet that does not decode is passed over (the next may)."""
-    try:
-        frames = stream.codec_context.decode(packet)
-    except DECODE_ERRORS:
-        return None
-    return next(iter(frames), None)
+    decoded; DECODE_ERRORS pass through."""
+    return next(iter(stream.codec_context.decode(packet)), None)
 
 
 def _length_size(codec: str, extradata: bytes) -> int:
