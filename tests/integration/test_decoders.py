@@ -63,11 +63,16 @@ def _kill_the_decoder(decoders: Decoders, sparing: set[int]) -> int:
 
 
 def _opening_a_fifo(pid: int) -> bool:
-    """Whether process `pid` waits in its open() of a FIFO for a writer (the kernel's wait channel says so)."""
+    """Whether process `pid` waits in its open() of a FIFO for a writer: the kernel's wait channel says so, or, where
+    the kernel hides it ("0"), the system call it sleeps in is open or openat (x86-64: 2, 257)."""
     try:
         with open(f"/proc/{pid}/wchan") as f:
-            return f.read() == "wait_for_partner"
-    except FileNotFoundError:
+            channel = f.read()
+        if channel not in ("", "0"):
+            return channel == "wait_for_partner"
+        with open(f"/proc/{pid}/syscall") as f:
+            return f.read().split()[0] in ("2", "257")
+    except (FileNotFoundError, ProcessLookupError, IndexError):
         return False
 
 
