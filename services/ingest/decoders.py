@@ -18,7 +18,9 @@ import signal
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
+from multiprocessing.sharedctypes import Synchronized
 
 import cv2
 
@@ -37,11 +39,17 @@ class DecoderCrashed(VideoError):
 
 
 class _EndedBefore(Exception):
-    """The decoder process had ended before the video reached it (killed while idle, or taken with its fork server):
-    no fault of the video."""
+    """The decoder process had ended before the video reached it (killed while idle, or taken with its fork server,
+    found so by the pool at the submit or only after it): no fault of the video."""
 
 
-def _init(ingest_pid: int, log_setup: LogSetup | None = None) -> None:
+# In a decoder process: how many videos it has begun (shared with ingest, which reads it once the process ends).
+_begun: Synchronized[int] | None = None
+
+
+def _init(ingest_pid: int, log_setup: LogSetup | None = None, begun: Synchronized[int] | None = None) -> None:
+    global _begun
+    _begun = begun
     adopt_setup(log_setup)  # forked from the fork server, which never set up logging: a warning would be raw text
     # Its parent is the fork server, which outlives ingest as long as a decoder lives (each holds the fork
     # server's "a client is alive" pipe): each decoder watches ingest itself.
@@ -49,6 +57,24 @@ def _init(ingest_pid: int, log_setup: LogSetup | None = None) -> None:
     # Ctrl-C reaches the whole process group; ingest decides when its decoders stop (Decoders.close).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     cv2.setNumThreads(1)  # colour conversion and JPEG of a few frames; FFmpeg has its own threads
+
+
+def _decode_begun(order: DecodeOrder) -> Decoded:
+    """decode(`order`), in a decoder process, once it has counted the video as begun: a process that ends before
+    the count ended before the video reached it."""
+    if _begun is not None:
+        with _begun.get_lock():
+            _begun.value += 1
+    return decode(order)
+
+
+@dataclass
+class _Decoder:
+    """One decoder process (a pool of one) and how many videos ingest sent it, against how many it began."""
+
+    pool: ProcessPoolExecutor
+    begun: Synchronized[int]
+    sent: int = 0
 
 
 class Decoders:
@@ -60,35 +86,37 @@ class Decoders:
         # configure_logging exported is read by the first module it imports.
         self._context.set_forkserver_preload(["services.common.forkserver_logs", "services.ingest.decoding"])
         self._lock = threading.Lock()
-        self._pools: list[ProcessPoolExecutor] = []
-        self._idle: queue.SimpleQueue[ProcessPoolExecutor] = queue.SimpleQueue()
+        self._pools: list[_Decoder] = []
+        self._idle: queue.SimpleQueue[_Decoder] = queue.SimpleQueue()
         for _ in range(max(1, processes)):
             self._idle.put(self._new())
 
-    def _new(self) -> ProcessPoolExecutor:
+    def _new(self) -> _Decoder:
+        begun = self._context.Value("q", 0)
         pool = ProcessPoolExecutor(max_workers=1, mp_context=self._context, initializer=_init,
-                                   initargs=(os.getpid(), current_setup()))
+                                   initargs=(os.getpid(), current_setup(), begun))
+        decoder = _Decoder(pool, begun)
         with self._lock:
-            self._pools.append(pool)
-        return pool
+            self._pools.append(decoder)
+        return decoder
 
     def decode(self, order: DecodeOrder, timeout_s: float | None = None) -> Decoded:
         """`order`'s video decoded in a decoder process (waiting for a free one). Raises VideoError (from the
         decoder; DecoderCrashed when its process ended during the decode twice, a new process the second
         time, or when it took longer than `timeout_s`: it is then stopped) and SpoolError."""
-        pool = self._idle.get()
+        decoder = self._idle.get()
         try:
             attempt, replaced_before = 0, False
             while attempt < 2:
                 try:
-                    return self._decode_in(pool, order, timeout_s)
+                    return self._decode_in(decoder, order, timeout_s)
                 except _EndedBefore as ended:
                     if not replaced_before:  # once a video, and costing it none of its two tries
                         replaced_before = True
                         log.warning("a decoder process had ended before video %s reached it (%s); starting another",
                                     order.video_id, ended)
                         count_child_restart("decoder", "crash")
-                        pool = self._replaced(pool)
+                        decoder = self._replaced(decoder)
                         continue
                     crash: Exception = ended
                 except BrokenProcessPool as broken:
@@ -98,27 +126,30 @@ class Decoders:
                 log.error("the decoder process ended while it decoded video %s (%s); starting another%s",
                           order.video_id, how, " and trying it once more" if attempt == 1 else "")
                 count_child_restart("decoder", "crash")
-                pool = self._replaced(pool)
+                decoder = self._replaced(decoder)
             # Twice, in two processes: the file, not a passing cause (the OOM killer, a stray kill).
             raise DecoderCrashed(f"the decoder crashed on this file twice ({how}): a damaged or hostile video; "
                                  "the other videos go on")
         except TimeoutError:
             log.error("decoding video %s took longer than %g s; stopping its decoder", order.video_id, timeout_s)
             count_child_restart("decoder", "timeout")
-            pool = self._replaced(pool)
+            decoder = self._replaced(decoder)
             raise DecoderCrashed(f"decoding took longer than {timeout_s:g} s and was stopped (a damaged or "
                                  "hostile video that never ends, or a machine far too slow for it)") from None
         finally:
-            self._idle.put(pool)
+            self._idle.put(decoder)
 
     @staticmethod
-    def _decode_in(pool: ProcessPoolExecutor, order: DecodeOrder, timeout_s: float | None) -> Decoded:
-        """The decode in `pool`'s process; BrokenProcessPool (its message: how the process ended) when it ended."""
+    def _decode_in(decoder: _Decoder, order: DecodeOrder, timeout_s: float | None) -> Decoded:
+        """The decode in `decoder`'s process; BrokenProcessPool (its message: how the process ended) when it ended
+        under the video, _EndedBefore when it ended before the video reached it."""
+        pool = decoder.pool
         with uninterrupted():  # a SIGTERM waits for the start: one that cut it would leave a half-made pool
             try:
-                future = pool.submit(decode, order)
+                future = pool.submit(_decode_begun, order)
             except BrokenProcessPool as ended:  # found so by the pool before this video was sent
                 raise _EndedBefore(str(ended)) from None
+            decoder.sent += 1
         workers: list[BaseProcess] = list((getattr(pool, "_processes", None) or {}).values())
         try:
             return future.result(timeout=timeout_s)
@@ -129,16 +160,20 @@ class Decoders:
             if manager is not None:
                 manager.join(timeout=10)
             how = ", ".join(filter(None, (how_it_ended(p.exitcode) for p in workers))) or "it ended"
+            if decoder.begun.value < decoder.sent:
+                # Ended in the instant before the video reached it, sent before the pool saw the end: no fault of the
+                # video, as when the pool sees it first (was: counted as the video's first crash).
+                raise _EndedBefore(how) from None
             raise BrokenProcessPool(how) from None
 
     def pids(self) -> list[int]:
         """Process ids of the decoders started so far."""
         with self._lock:
-            pools = list(self._pools)
-        return sorted(pid for pool in pools for pid in (getattr(pool, "_processes", None) or {}))
+            decoders = list(self._pools)
+        return sorted(pid for d in decoders for pid in (getattr(d.pool, "_processes", None) or {}))
 
-    def _replaced(self, broken: ProcessPoolExecutor) -> ProcessPoolExecutor:
-        stop_pool(broken)
+    def _replaced(self, broken: _Decoder) -> _Decoder:
+        stop_pool(broken.pool)
         with self._lock:
             self._pools.remove(broken)
         return self._new()
@@ -146,6 +181,6 @@ class Decoders:
     def close(self) -> None:
         """Stops every decoder now (a decode running ends with its process)."""
         with self._lock:
-            pools, self._pools = self._pools, []
-        for pool in pools:
-            stop_pool(pool)
+            decoders, self._pools = self._pools, []
+        for decoder in decoders:
+            stop_pool(decoder.pool)

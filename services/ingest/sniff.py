@@ -56,6 +56,25 @@ def mp4_lacks_index(f: BinaryIO, size: int, max_boxes: int = 64) -> bool:
     """Whether the file `f` (of `size` bytes) is an MP4 (ISO BMFF: it starts with an `ftyp` box) with no `moov`
     box, the index without which no frame can be found: most phone and camera MP4s write it last, so a
     copy, upload or download cut short loses it. Reads the top-level box headers only (16 bytes each)."""
+    boxes, damaged = _top_boxes(f, size, max_boxes)
+    kinds = [kind for kind, _ in boxes]
+    return not damaged and kinds[:1] == [b"ftyp"] and b"moov" not in kinds
+
+
+def mp4_box_cut_short(f: BinaryIO, size: int, max_boxes: int = 64) -> bytes:
+    """The type of the top-level box of the MP4 `f` (of `size` bytes) that states more bytes than the file holds
+    after it (b"moov": cut inside its index, which FFmpeg reads as "invalid data"; b"mdat": inside its media data),
+    or b"" (none is, or `f` is no MP4: no `ftyp` box first)."""
+    boxes, _ = _top_boxes(f, size, max_boxes)
+    if [kind for kind, _ in boxes[:1]] != [b"ftyp"]:
+        return b""
+    return next((kind for kind, end in boxes if end > size), b"")
+
+
+def _top_boxes(f: BinaryIO, size: int, max_boxes: int) -> tuple[list[tuple[bytes, int]], bool]:
+    """(type, offset of its end as stated) of the top-level boxes of the file `f` of `size` bytes, up to the first
+    header that is no box or the end of the file; and whether such a header was met (damage the decoder's own
+    reason describes)."""
     offset, seen = 0, []
     while offset + 8 <= size and len(seen) < max_boxes:
         f.seek(offset)
@@ -66,10 +85,10 @@ def mp4_lacks_index(f: BinaryIO, size: int, max_boxes: int = 64) -> bool:
         elif length == 0:  # the box runs to the end of the file
             length = size - offset
         if length < 8:
-            return False  # not a box: damage the decoder's own reason describes
-        seen.append(kind)
+            return seen, True
         offset += length
-    return seen[:1] == [b"ftyp"] and b"moov" not in seen
+        seen.append((kind, offset))
+    return seen, False
 
 
 def gif_lacks_trailer(f: BinaryIO) -> bool:

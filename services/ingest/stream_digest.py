@@ -9,6 +9,10 @@ the repost check (a demux, ~5 ms for a short video, against ~0.5 s to decode it)
 What the digest covers:
 - the codec, the coded size, and the display matrix of the first frame (a remux that turns the picture is
   another video to look at: its faces are elsewhere);
+- where the first frame shown lies after the stream's first packet, when not at it: an MP4 whose edit list hides
+  the head of the stream (a trim with `-c copy`) holds every packet of its original, yet a player starts it
+  later and shows it shorter, so its times are not the original's (it is decoded and analysed, or recognised
+  by its frames);
 - every video packet in decode order: its presentation time in milliseconds from the stream's first one
   (containers keep time in other units; a millisecond is below any frame rate's step), whether it is a key
   frame, and its coded bytes. For H.264 and HEVC the bytes are taken NAL unit by NAL unit, without the
@@ -35,7 +39,7 @@ from services.ingest.video import (
     VideoError,
     display_matrix,
     open_file,
-    start_offset,
+    shown_at,
     video_stream,
 )
 
@@ -58,19 +62,21 @@ def stream_digest(path: Path) -> str | None:
 
 
 def digest_and_start(path: Path) -> tuple[str | None, float]:
-    """(stream_digest, video.start_offset in seconds) of the file at `path`, read through one opening of it (a
-    remux may put the first frame of the same stream elsewhere on its timeline); (None, 0.0) when it cannot
-    be read cheaply."""
+    """(stream_digest, start in seconds) of the file at `path`, read through one opening of it; (None, 0.0) when
+    it cannot be read cheaply. The start is where a player shows the first frame (video.shown_at, as decoding
+    the video measures it, ffprobe's best_effort_timestamp of that frame): a remux may put the same stream
+    elsewhere on its timeline, and the stream's start time (its first packet's) is not that frame's when B-frames
+    delay it or an edit list hides the head."""
     try:
         with open_file(path, metadata_errors="ignore") as container:
             stream = video_stream(container)
-            start_s = start_offset(stream)
-            return _digest(container, stream), start_s
+            return _digest(container, stream)
     except (VideoError, *DECODE_ERRORS):
         return None, 0.0
 
 
-def _digest(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> str | None:
+def _digest(container: av.container.InputContainer, stream: av.video.stream.VideoStream
+            ) -> tuple[str | None, float]:
     ctx = stream.codec_context
     # The first frame is decoded (its display matrix), here in ingest's own process: never one over the cap.
     ctx.options = {"max_pixels": str(PROBE_MAX_PIXELS)}
@@ -86,19 +92,22 @@ def _digest(container: av.container.InputContainer, stream: av.video.stream.Vide
         params.add(bytes(ctx.extradata))
     time_base = stream.time_base or Fraction(1, 90_000)
     first: int | None = None
-    matrix: bytes | None = None
+    shown: av.VideoFrame | None = None  # the first frame the decoder gives: the first a player shows
     packets = 0
     for packet in container.demux(stream):
         if packet.size == 0:
             continue  # the demuxer's flush packet
         packets += 1
         if packets > MAX_PACKETS:
-            return None
-        if matrix is None:
-            matrix = _first_matrix(stream, packet)
+            return None, 0.0
+        if shown is None:
+            try:
+                shown = _first_frame(stream, packet)
+            except DECODE_ERRORS:
+                return None, 0.0  # an undecodable start: the usual path, in a decoder process, names it
         pts = packet.pts if packet.pts is not None else packet.dts
         if pts is None:
-            return None
+            return None, 0.0
         first = pts if first is None else first
         ms = round((pts - first) * time_base * 1000)
         pictures.update(f"|{ms},{int(packet.is_keyframe)}|".encode())
@@ -112,28 +121,28 @@ def _digest(container: av.container.InputContainer, stream: av.video.stream.Vide
                     pictures.update(len(unit).to_bytes(4, "big") + unit)
         else:
             pictures.update(len(data).to_bytes(4, "big") + data)
-    if packets == 0:
-        return None
+    if packets == 0 or first is None:
+        return None, 0.0
+    if shown is None or shown.pts is None:
+        return None, 0.0  # no frame decoded, or none timed: the usual path names the problem
+    matrix = display_matrix(shown)
     whole = hashlib.blake2b(digest_size=20)
     whole.update(f"{codec}|{ctx.width}x{ctx.height}|".encode())
-    whole.update(matrix or b"-")
+    whole.update(matrix.tobytes() if matrix is not None else b"-")
+    lead_ms = round((shown.pts - first) * time_base * 1000)
+    if lead_ms:  # hashed only when there is one: the digests of the usual streams stay those already stored
+        whole.update(f"lead {lead_ms}|".encode())
     for unit in sorted(params):
         whole.update(len(unit).to_bytes(4, "big") + unit)
     whole.update(pictures.digest())
-    return f"{codec}:{whole.hexdigest()}"
+    return f"{codec}:{whole.hexdigest()}", shown_at(shown, stream)
 
 
-def _first_matrix(stream: av.video.stream.VideoStream, packet: av.Packet) -> bytes | None:
-    """The display matrix of the first frame the decoder gives (b"" when it has none), or None until one
-    comes out. Only the first packets are decoded."""
-    try:
-        frames = stream.codec_context.decode(packet)
-    except DECODE_ERRORS:
-        return b""  # undecodable start: the usual path names it; the digest just says "no matrix"
-    for frame in frames:
-        m = display_matrix(frame)
-        return m.tobytes() if m is not None else b""
-    return None
+def _first_frame(stream: av.video.stream.VideoStream, packet: av.Packet) -> av.VideoFrame | None:
+    """The first frame the decoder gives once `packet` is fed to it (frames of packets an edit list hides are
+    dropped by the decoder, as a player drops them), or None until one comes out. Only the first packets are
+    decoded; DECODE_ERRORS pass through."""
+    return next(iter(stream.codec_context.decode(packet)), None)
 
 
 def _length_size(codec: str, extradata: bytes) -> int:

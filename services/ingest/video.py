@@ -27,6 +27,7 @@ from services.ingest.sniff import (
     SNIFF_BYTES,
     gif_lacks_trailer,
     is_animated_webp,
+    mp4_box_cut_short,
     mp4_lacks_index,
     text_kind,
 )
@@ -237,6 +238,7 @@ class FrameClock:
         self.offset = Fraction(0)
         self.last: Fraction | None = None
         self.repeats = 0  # frames in a row whose time did not advance past the one before
+        self.skipped = Fraction(0)  # s of the timeline the jumps ahead past max_gap_s left out (joined segments)
 
     def _seconds(self, pts: int | None) -> Fraction | None:
         if pts is None or self.time_base is None:
@@ -259,8 +261,11 @@ class FrameClock:
                 return float(self.last)  # shown out of order: no time of its own, and no frame's time added
             self.repeats = self.repeats + 1 if self.last <= t < self.last + _MIN_STEP else 0
             if t < self.last or t > self.last + self.max_gap_s or self.repeats > 1:
+                jumped = t
                 t = self.last + self.step_s * max(1, packets)
                 self.offset = t - raw
+                if jumped > t:
+                    self.skipped += jumped - t
         self.last = t
         return float(t)
 
@@ -309,6 +314,8 @@ def video_stream(container: av.container.InputContainer) -> av.video.stream.Vide
     while probing, then the bit rate) among the video streams that are not cover art. Not the first: cover art
     written as a track of its own (a one- or two-picture MJPEG), or an intro, may come before the video."""
     shown = shown_streams(container)
+    if not shown and container.streams.video:  # cover art alone: an audio file's picture (was: "no video stream")
+        raise VideoError("no video stream (only a cover picture: an audio file?)")
     if not shown:
         raise VideoError("no video stream")
     best = container.streams.best("video")
@@ -430,6 +437,8 @@ def _unopened(path: Path, exc: BaseException) -> str:
     if unindexed:
         return ("not a readable video (an MP4 without its index, the moov box: the file is incomplete, cut short "
                 "while it was copied, uploaded or downloaded?)")
+    if not kind and _box_cut_short(path) == b"moov":
+        return INDEX_CUT_SHORT
     if kind == "a web page (HTML)":
         return ("not a video (a web page, HTML: the URL must give the video file itself, not a page that "
                 "plays it)")
@@ -437,9 +446,23 @@ def _unopened(path: Path, exc: BaseException) -> str:
         return (f"not a video ({kind}, a list of other files or addresses, which are never read: give the "
                 "video file itself)")
     if not kind and isinstance(exc, EOFError):  # the demuxer ran out of file before the first frame
-        return ("not a readable video (the file ends before its first frame: cut short while it was copied, "
-                "uploaded or downloaded?)")
+        return ENDS_BEFORE_FIRST_FRAME
     return f"not a video ({kind})" if kind else f"not a readable video ({describe(exc)})"
+
+
+INDEX_CUT_SHORT = ("not a readable video (an MP4 whose index, the moov box, is cut short: the file is incomplete, "
+                   "cut short while it was copied, uploaded or downloaded?)")
+ENDS_BEFORE_FIRST_FRAME = ("not a readable video (the file ends before its first frame: cut short while it was "
+                           "copied, uploaded or downloaded?)")
+
+
+def _box_cut_short(path: Path) -> bytes:
+    """sniff.mp4_box_cut_short of the file at `path` (b"" when it cannot be read)."""
+    try:
+        with open(path, "rb") as f:
+            return mp4_box_cut_short(f, path.stat().st_size)
+    except OSError:
+        return b""
 
 
 def _not_a_video(path: Path, image_format: str) -> str:
@@ -523,7 +546,8 @@ def open_video(path: Path, max_pixels: int = 4096 * 4096, max_seconds: float = 3
         info = VideoInfo(ctx.width, ctx.height, sane_fps(*_rates(container, stream)),
                          _declared_duration(container, stream), ctx.name)
         _check_size(info.width, info.height, max_pixels)
-        if info.duration_s > max_seconds and not _ends_within(path, stream.index, max_seconds):
+        if (info.duration_s > max_seconds and not _ends_within(path, stream.index, max_seconds)
+                and not (not _indexed(container) and _played_within(path, stream.index, max_seconds, info.fps))):
             raise VideoError(f"{info.duration_s:.0f} s is longer than the limit of {max_seconds:.0f} s")
     except VideoError:
         container.close()
@@ -539,12 +563,43 @@ def max_gap(container: av.container.InputContainer, declared_s: float) -> float:
     from the file's index, and Matroska/WebM in each block, written by the muxer, which states the length: a jump
     within the stated length is a still held (a screen recording or a slideshow stores no frame while nothing
     moves), never joined segments. Elsewhere, or with no length stated (a live recording), MAX_GAP_S."""
-    indexed = container.format.name.startswith("mov,") or "matroska" in container.format.name
-    return max(MAX_GAP_S, declared_s) if indexed else MAX_GAP_S
+    return max(MAX_GAP_S, declared_s) if _indexed(container) else MAX_GAP_S
+
+
+def _indexed(container: av.container.InputContainer) -> bool:
+    """Whether the muxer of `container` times its frames within the length it states (max_gap)."""
+    return container.format.name.startswith("mov,") or "matroska" in container.format.name
+
+
+def _played_within(path: Path, index: int, max_seconds: float, fps: float) -> bool:
+    """Whether the video stream `index` of the file at `path`, of a container whose jumps in time are joins
+    (max_gap: a transport stream's segments), plays within `max_seconds` once each jump past MAX_GAP_S (or back)
+    counts one frame, as FrameClock counts it: its packets' decode times read from the start (never decoded) until
+    they pass the limit. A 4 s stream joined across a 20-minute jump states 1204 s, and was refused so."""
+    step, gap = 1 / Fraction(fps), Fraction(MAX_GAP_S)
+    played, last, packets = Fraction(0), None, 0
+    with open_file(path, timeout=30.0) as container:
+        stream = container.streams[index]
+        if not stream.time_base:
+            return False
+        for packet in container.demux(stream):
+            at = packet.dts if packet.dts is not None else packet.pts
+            if at is None:
+                continue
+            packets += 1
+            if packets > max_seconds * MAX_FPS:  # times that never advance: decoding's own packet cap (_decoded)
+                return False
+            now = at * Fraction(stream.time_base)
+            if last is not None:
+                played += now - last if 0 <= now - last <= gap else step
+                if played > max_seconds:
+                    return False
+            last = now
+    return last is not None
 
 
 def _decoded(container: av.container.InputContainer, stream: av.video.stream.VideoStream, fps: float,
-             max_pixels: int, max_seconds: float, max_gap_s: float = MAX_GAP_S
+             max_pixels: int, max_seconds: float, max_gap_s: float = MAX_GAP_S, clock: FrameClock | None = None
              ) -> Iterator[tuple[av.VideoFrame, float]]:
     """Every decoded frame with its time in seconds; raises VideoError past the duration cap (decoded time,
     or packets at MAX_FPS when timestamps never advance). Decoder exceptions pass through."""
@@ -561,7 +616,7 @@ def _decoded(container: av.container.InputContainer, stream: av.video.stream.Vid
     skipping = fps >= SKIP_MIN_FPS
     # The decoder refuses absurd frame sizes before allocating them (a mid-stream change included).
     stream.codec_context.options = {"max_pixels": str(max_pixels * DECODER_PIXEL_FACTOR)}
-    clock = FrameClock(fps, stream.time_base, stream.start_time, max_gap_s)
+    clock = clock or FrameClock(fps, stream.time_base, stream.start_time, max_gap_s)
     max_packets = max_seconds * MAX_FPS
     packets = since_frame = 0
     # Untimed packets at the stream's head (up to LEAD_PACKETS), held until a packet shows whether timestamps
@@ -628,12 +683,14 @@ def sample_frames(path: Path, sampler: ShotSampler, max_pixels: int = 4096 * 409
     """
     container, probed = open_video(path, max_pixels, max_seconds)
     stream = video_stream(container)
-    decoded = _decoded(container, stream, probed.fps, max_pixels, max_seconds,
-                       max_gap(container, probed.duration_s))
+    clock = FrameClock(probed.fps, stream.time_base, stream.start_time, max_gap(container, probed.duration_s))
+    decoded = _decoded(container, stream, probed.fps, max_pixels, max_seconds, clock=clock)
     try:
         first = next(decoded, None)
         if first is None:
-            raise VideoError("no decodable frames")
+            cut = _box_cut_short(path)  # an MP4 cut inside its index, or before its first frame's bytes
+            raise VideoError(INDEX_CUT_SHORT if cut == b"moov" else ENDS_BEFORE_FIRST_FRAME if cut else
+                             "no decodable frames")
         _check_size(first[0].width, first[0].height, max_pixels)
         width, height = shown_size(first[0], pixel_aspect(stream), max_pixels)
     except VideoError:
@@ -646,7 +703,7 @@ def sample_frames(path: Path, sampler: ShotSampler, max_pixels: int = 4096 * 409
     info = VideoInfo(width, height, probed.fps, _declared_duration(container, stream, start_s), probed.codec,
                      start_s=start_s)
     cut = container.format.name == "gif" and path.is_file() and _gif_cut_short(path)
-    return info, _sampled(container, stream, chain([first], decoded), sampler, info, max_pixels, cut)
+    return info, _sampled(container, stream, chain([first], decoded), sampler, info, max_pixels, cut, clock)
 
 
 def _gif_cut_short(path: Path) -> bool:
@@ -661,9 +718,10 @@ def _gif_cut_short(path: Path) -> bool:
 
 def _sampled(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
              decoded: Iterator[tuple[av.VideoFrame, float]], sampler: ShotSampler, info: VideoInfo,
-             max_pixels: int, cut: bool = False) -> Iterator[SampledFrame]:
+             max_pixels: int, cut: bool = False, clock: FrameClock | None = None) -> Iterator[SampledFrame]:
     """`cut`: the file is known to be cut short where its container states no length (a GIF without its
-    trailer): the warning says so."""
+    trailer): the warning says so. `clock`: the frames' clock, whose jumps left out of the timeline are no part
+    of the length the container states (a transport stream of joined segments states the span of its times)."""
     step = 1.0 / info.fps
     # The sampled frames of the latest time, waiting for a later one: a frame stands for the time until the next
     # sampled frame of a later time, so frames that share a time (equal timestamps, as at a join) share a span,
@@ -705,6 +763,10 @@ def _sampled(container: av.container.InputContainer, stream: av.video.stream.Vid
                 pending = []
             pending.append(current)
         decoded_s = last_t + step
+        if clock is not None and clock.skipped and info.duration_s > 0:
+            # The stated span holds the jumps the clock left out: compared without them (was: 4 s of a transport
+            # stream joined across a 30 s jump warned "decoding stopped at 4.0 s of the 34.0 s ... cut short").
+            info.duration_s = max(decoded_s, info.duration_s - float(clock.skipped))
         if count <= 1 and ended_early(info.duration_s, decoded_s):  # a video cut short, not a still
             raise VideoError(f"not a readable video (one frame of the {info.duration_s:.1f} s the file states: "
                              "the file is cut short)")

@@ -65,7 +65,7 @@ def test_a_python_warning_in_a_decoder_process_is_a_json_line():
         import warnings
         from services.ingest.decoders import Decoders
         decoders = Decoders(1)
-        decoders._idle.get().submit(warnings.warn, "a decoder's own warning").result()
+        decoders._idle.get().pool.submit(warnings.warn, "a decoder's own warning").result()
         decoders.close()
     """)
     (warning,) = [r for r in records(lines) if "a decoder's own warning" in r["event"]]
@@ -114,7 +114,7 @@ def test_the_traceback_of_a_decoder_the_fork_server_could_not_start_is_one_json_
         from concurrent.futures.process import BrokenProcessPool
         from services.ingest.decoders import Decoders
         decoders = Decoders(1)
-        decoders._idle.get().submit(int).result()  # the fork server runs
+        decoders._idle.get().pool.submit(int).result()  # the fork server runs
         class Unknown:  # of this script's __main__: the fork server's child cannot find it
             pass
         pool = ProcessPoolExecutor(1, mp_context=decoders._context, initializer=print, initargs=(Unknown(),))

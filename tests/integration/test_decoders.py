@@ -11,6 +11,7 @@ import sys
 import textwrap
 import threading
 import time
+import traceback
 from pathlib import Path
 
 import av
@@ -52,14 +53,27 @@ def _decode_in_background(decoders: Decoders, path: Path, scratch: Path) -> tupl
 
 
 def _kill_the_decoder(decoders: Decoders, sparing: set[int]) -> int:
-    """SIGSEGV to the decoder that is not in `sparing`, once it has started (and sits in its open())."""
-    deadline = time.monotonic() + 30
-    while not set(decoders.pids()) - sparing and time.monotonic() < deadline:
-        time.sleep(0.05)
+    """SIGSEGV to the decoder that is not in `sparing`, once it sits in its open() of a FIFO (the video reached it).
+    Was: 0.3 s after it started, which under load could land before the video reached it."""
+    assert _until(lambda: set(decoders.pids()) - sparing, 30)
     (victim,) = set(decoders.pids()) - sparing
-    time.sleep(0.3)
+    assert _until(lambda: _opening_a_fifo(victim), 30), f"decoder {victim} never opened the FIFO"
     os.kill(victim, signal.SIGSEGV)
     return victim
+
+
+def _opening_a_fifo(pid: int) -> bool:
+    """Whether process `pid` waits in its open() of a FIFO for a writer: the kernel's wait channel says so, or, where
+    the kernel hides it ("0"), the system call it sleeps in is open or openat (x86-64: 2, 257)."""
+    try:
+        with open(f"/proc/{pid}/wchan") as f:
+            channel = f.read()
+        if channel not in ("", "0"):
+            return channel == "wait_for_partner"
+        with open(f"/proc/{pid}/syscall") as f:
+            return f.read().split()[0] in ("2", "257")
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
 
 
 def _as_mpeg_ts(video: Path, out_path: Path) -> Path:
@@ -199,3 +213,32 @@ def test_a_decoder_that_ended_while_idle_costs_the_next_video_none_of_its_two_tr
     stream.write_bytes(_as_mpeg_ts(video, tmp_path / "clip.ts").read_bytes())
     caller.join(60)
     assert len(ended) == 1 and not isinstance(ended[0], BaseException), ended
+
+
+def test_a_decoder_that_ends_in_the_instant_before_a_video_is_sent_costs_it_none_of_its_two_tries(decoders, tmp_path):
+    # The race: the pool had not yet seen its process end when the video was sent, so the send succeeded and the
+    # video met the end only after. Before, that counted as the video's first crash, and one crash under it then
+    # failed it as "crashed on this file twice". Made certain here: the process is stopped, sent the video, then
+    # killed, so it never reads it.
+    video = sorted(SMOKE.glob("*.mp4"))[0]
+    decoders.decode(order(video, tmp_path))
+    (idle,) = decoders.pids()
+    os.kill(idle, signal.SIGSTOP)
+    stream = tmp_path / "clip.mp4"
+    os.mkfifo(stream)
+    caller, ended = _decode_in_background(decoders, stream, tmp_path)
+    assert _until(lambda: _waits_for_its_result(caller), 30), "the video was never sent"
+    os.kill(idle, signal.SIGKILL)
+    first = _kill_the_decoder(decoders, {idle})  # one crash under this video, in the decoder that took it next
+    assert _until(lambda: set(decoders.pids()) - {idle, first}, 30)
+    stream.write_bytes(_as_mpeg_ts(video, tmp_path / "clip.ts").read_bytes())
+    caller.join(60)
+    assert len(ended) == 1 and not isinstance(ended[0], BaseException), ended
+    assert ended[0].info.duration_s > 0 and len(ended[0].frames) > 0
+
+
+def _waits_for_its_result(thread: threading.Thread) -> bool:
+    """Whether `thread` has sent its video and waits for the decoder's answer (Future.result in its stack)."""
+    frame = sys._current_frames().get(thread.ident or 0)
+    return frame is not None and any(f.name == "result" and f.filename.endswith("_base.py")
+                                     for f in traceback.extract_stack(frame))

@@ -869,3 +869,96 @@ def test_an_animated_gif_with_bytes_after_its_end_marker_is_whole_and_gets_no_wa
     cut_then_padded = tmp_path / "cut.gif"
     cut_then_padded.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2] + b"\x00" * 300)
     assert decode(cut_then_padded)[0].warning.endswith("(the file is cut short: it lacks its end marker)")
+
+
+@pytest.mark.parametrize("faststart", [False, True])
+def test_an_mp4_cut_inside_its_index_or_before_its_first_frames_bytes_is_named_as_cut_short(tmp_path, faststart):
+    # The index last (as phones write it), cut 300 bytes before its end: was `not a readable video (invalid data)`.
+    # The index first (a "faststart" MP4), cut before the first frame's bytes: was `no decodable frames`.
+    whole = tmp_path / "whole.mp4"
+    write_video(whole, moving(48, 64, 50))
+    if faststart:
+        subprocess.run(["ffmpeg", "-v", "error", "-i", str(whole), "-c", "copy", "-movflags", "faststart",
+                        str(tmp_path / "fast.mp4")], check=True)
+        data = (tmp_path / "fast.mp4").read_bytes()
+        data = data[:data.find(b"mdat") + 40]
+    else:
+        data = whole.read_bytes()[:-300]
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data)
+    with pytest.raises(VideoError) as err:
+        decode(cut)
+    assert str(err.value) == (
+        "not a readable video (the file ends before its first frame: cut short while it was copied, uploaded or "
+        "downloaded?)" if faststart else "not a readable video (an MP4 whose index, the moov box, is cut short: the "
+        "file is incomplete, cut short while it was copied, uploaded or downloaded?)")
+
+
+def test_an_audio_file_whose_only_picture_is_its_cover_says_so(tmp_path):
+    cover = write_still(tmp_path / "cover.jpg", "mjpeg", "image2", "yuvj420p")
+    song = tmp_path / "song.m4a"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=duration=2", "-i", str(cover), "-map", "0:a",
+                    "-map", "1:v", "-c:a", "aac", "-c:v", "mjpeg", "-disposition:v:0", "attached_pic", str(song)],
+                   check=True)
+    with pytest.raises(VideoError, match=r"^no video stream \(only a cover picture: an audio file\?\)$"):
+        decode(song)
+    assert stream_digest(song) is None
+
+
+@pytest.mark.parametrize("side", [1, 2])
+def test_a_video_of_one_or_two_pixels_a_side_is_refused_naming_its_size(tmp_path, side):
+    path = tmp_path / "dot.mkv"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("ffv1", rate=25)
+        stream.width = stream.height = side
+        stream.pix_fmt = "yuv444p"
+        for k in range(25):
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(np.full((side, side, 3), k, np.uint8), format="bgr24")))
+        out.mux(stream.encode())
+    with pytest.raises(VideoError, match=rf"^unsupported resolution {side}x{side} \(under 32 px a side"):
+        decode(path)
+
+
+def test_a_display_matrix_turning_a_quarter_and_mirroring_is_sampled_as_ffmpeg_shows_it(tmp_path):
+    """The matrix of a transpose (90 degrees and a flip, as an editor's "rotate, then mirror" writes it) and of the
+    other diagonal, written into the MP4's track header: each frame as ffmpeg's autorotate gives it."""
+    whole = write_video(tmp_path / "whole.mp4", [marked(48, 64)] * 10).read_bytes()
+    at = whole.find(b"tkhd") + 4 + 4 + 20 + 8 + 8  # version 0: times, track id, duration; reserved, layer... volume
+    one, w = 1 << 16, 1 << 30
+    for name, matrix in (("transpose", (0, one, 0, one, 0, 0, 0, 0, w)), ("anti", (0, -one, 0, -one, 0, 0, 0, 0, w))):
+        path = tmp_path / f"{name}.mp4"
+        path.write_bytes(whole[:at] + struct.pack(">9i", *matrix) + whole[at + 36:])
+        _, frames = decode(path)
+        raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-frames:v", "1", "-f", "rawvideo",
+                              "-pix_fmt", "bgr24", "-"], check=True, capture_output=True).stdout
+        theirs = np.frombuffer(raw, np.uint8).reshape(64, 48, 3)
+        assert frames[0].bgr.shape == (64, 48, 3), name
+        assert np.abs(frames[0].bgr.astype(int) - theirs).mean() < 3, name
+
+
+def test_a_transport_stream_joined_across_a_jump_plays_as_long_as_its_frames_with_no_cut_short_warning(tmp_path):
+    """A transport stream states the span of its times, jumps included; decoding joins across a jump past 10 s
+    (test_a_timestamp_jump_inside_the_cap_is_a_discontinuity_not_a_pause). 4 s joined across 30 s were done with
+    `decoding stopped at 4.0 s of the 34.0 s the file states (the file is cut short)`, and across 20 minutes
+    refused as `1204 s is longer than the limit of 600 s`. An MP4 holding the same jump is held as a still, as a
+    player plays it: 20 minutes, over the limit."""
+    for jump_ms in (30_000, 1_200_000):
+        info, frames = decode(write_jumping(tmp_path / f"jump{jump_ms}.ts", jump_ms), max_seconds=600.0)
+        assert info.warning == "" and info.duration_s == pytest.approx(4.0, abs=0.1), jump_ms
+        assert 3.5 <= frames[-1].timestamp_s <= 4.5
+    with pytest.raises(VideoError, match=r"^1204 s is longer than the limit of 600 s$"):
+        decode(write_jumping(tmp_path / "jump.mp4", 1_200_000), max_seconds=600.0)
+
+
+def test_an_mp4_of_two_video_tracks_is_sampled_and_digested_from_the_track_a_player_shows(tmp_path):
+    """Two video tracks (a multi-angle export; a picture-in-picture source kept beside the video): the first,
+    which players show and FFmpeg picks, whatever the second's size; the digest is that track's alone."""
+    first = write_video(tmp_path / "first.mp4", moving(48, 64, 50))
+    second = write_video(tmp_path / "second.mp4", moving(96, 128, 75))
+    both = tmp_path / "both.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(first), "-i", str(second), "-map", "0:v", "-map", "1:v", "-c",
+                    "copy", str(both)], check=True)
+    info, frames = decode(both)
+    assert (info.width, info.height) == (64, 48) and info.duration_s == pytest.approx(2.0, abs=0.1)
+    assert all(f.bgr.shape == (48, 64, 3) for f in frames)
+    assert stream_digest(both) == stream_digest(first) is not None

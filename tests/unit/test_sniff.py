@@ -5,7 +5,7 @@ import io
 
 import pytest
 
-from services.ingest.sniff import SNIFF_BYTES, mp4_lacks_index, text_kind
+from services.ingest.sniff import SNIFF_BYTES, mp4_box_cut_short, mp4_lacks_index, text_kind
 
 
 @pytest.mark.parametrize(("head", "kind"), [
@@ -56,3 +56,14 @@ def box(kind: bytes, body: bytes = b"", length: int | None = None) -> bytes:
 ])
 def test_an_mp4_without_its_moov_box_is_recognised_from_box_headers(data, lacks):
     assert mp4_lacks_index(io.BytesIO(data), len(data)) is lacks
+
+
+@pytest.mark.parametrize(("data", "cut"), [
+    (box(b"ftyp", b"isom") + box(b"mdat", bytes(100)) + box(b"moov", bytes(20), length=500), b"moov"),
+    (box(b"ftyp", b"isom") + box(b"moov", bytes(20)) + box(b"mdat", bytes(100), length=10_000), b"mdat"),
+    (box(b"ftyp", b"isom") + box(b"moov", bytes(20)) + box(b"mdat", bytes(100)), b""),
+    (box(b"ftyp", b"isom") + box(b"moov", bytes(20)) + box(b"mdat", bytes(100), length=0), b""),  # to the end
+    (box(b"mdat", bytes(100), length=10_000), b""),  # no ftyp: not said to be an MP4
+])
+def test_the_box_an_mp4_is_cut_short_inside_is_named_from_box_headers(data, cut):
+    assert mp4_box_cut_short(io.BytesIO(data), len(data)) == cut

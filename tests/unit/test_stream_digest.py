@@ -133,3 +133,40 @@ def test_a_reposts_digest_and_start_are_read_through_one_opening_of_it(original,
     feeder.join(30)
     assert (digest, start_s) == digest_and_start(late)
     assert digest == stream_digest(original) is not None and start_s > 0.5
+
+
+def first_shown_s(path: Path) -> float:
+    """ffprobe's best_effort_timestamp of the first frame it decodes of `path`: where a player shows it."""
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+                          "frame=best_effort_timestamp_time", "-of", "csv=p=0", str(path)],
+                         check=True, capture_output=True, text=True).stdout
+    return float(out.split()[0].strip(","))  # side data, when a frame has some, follows a comma
+
+
+def test_a_copys_start_is_its_first_shown_frames_and_a_trim_hiding_the_head_by_an_edit_list_is_no_copy(
+        tmp_path: Path) -> None:
+    """A stream of B-frames remuxed: later on the timeline (-itsoffset), without an edit list (its first frame
+    0.08 s late, the B-frame delay), into MPEG-TS (1.48 s late): the same pictures, each copy's start the time
+    ffprobe gives its first shown frame, as decoding measures it. Cut with `-c copy -ss 0.5`, the MP4 keeps
+    every packet and hides the first 0.52 s by an edit list: before, it had the original's digest, so it was
+    copied with the original's times, every appearance shown 0.52 s early, and its 3 s where a player shows 2.48 s."""
+    from services.ingest.sampling import ShotSampler
+    from services.ingest.video import sample_frames
+
+    source = tmp_path / "source.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=128x96:rate=25:duration=3", "-c:v",
+                    "libx264", "-bf", "3", "-g", "25", "-pix_fmt", "yuv420p", str(source)], check=True)
+    copies = {"late.mp4": ["-itsoffset", "0.5", "-i", str(source)], "noedit.mp4": ["-i", str(source),
+              "-use_editlist", "0"], "copy.ts": ["-i", str(source)]}
+    for name, args in [*copies.items(), ("trim.mp4", ["-ss", "0.5", "-i", str(source)])]:
+        subprocess.run(["ffmpeg", "-v", "error", *args, "-c", "copy", str(tmp_path / name)], check=True)
+    digest, start_s = digest_and_start(source)
+    assert digest is not None and start_s == 0.0
+    for name in [*copies, "trim.mp4"]:
+        path = tmp_path / name
+        info, frames = sample_frames(path, ShotSampler(1.0))
+        list(frames)
+        theirs, their_start = digest_and_start(path)
+        assert their_start == pytest.approx(first_shown_s(path), abs=1e-3) == pytest.approx(info.start_s), name
+        assert (theirs == digest) is (name != "trim.mp4"), name
+    assert [round(digest_and_start(tmp_path / n)[1], 2) for n in copies] == [0.5, 0.08, 1.48]
