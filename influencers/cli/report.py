@@ -24,7 +24,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     db = settings.data_dir / SQLITE_FILE
     if not settings.database_url and not db.is_file():
-        return usage_error(f"no data in {cut(str(settings.data_dir))} (run `influencers run` first)")
+        # A fleet's report is in analytics' data dir: ingest's and identity's hold none (docs/fleet.md).
+        return usage_error(f"no data in {cut(str(settings.data_dir))} (no {SQLITE_FILE}): give --data-dir the data "
+                           "dir of `influencers run` or of `influencers service analytics`, or run `influencers run` "
+                           "first")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         return usage_error(f"--out {cut(args.out)} is a file, not a folder")
