@@ -21,6 +21,7 @@ from sqlalchemy import exc as sa_exc
 
 from influencers.cli.checks import check_inputs, check_ports, owning_data_dir
 from influencers.cli.config import configure_cli_logging, settings_from_args, warn_unknown_variables
+from influencers.cli.connect import reach_flags
 from influencers.cli.output import (
     LOGGER,
     SERVICE_ERROR,
@@ -29,6 +30,7 @@ from influencers.cli.output import (
     db_error,
     json_logs_configured,
     os_error,
+    pasteable,
     say_error,
     service_error,
     tell,
@@ -85,9 +87,9 @@ def main(argv: list[str] | None = None) -> int:
             DiskFull) as exc:
         return usage_error(str(exc))
     except NameLookupError as exc:
-        return usage_error(f"{args.command}: {brief(escaped(str(exc)), 2000)}")
+        return usage_error(f"{args.command}: {brief(escaped(pasteable(str(exc), _reach(args))), 2000)}")
     except grpc.RpcError as exc:
-        return service_error(args.command, exc, _targets(args))
+        return service_error(args.command, exc, _targets(args), _reach(args))
     except (ServiceUnavailable, TimeoutError) as exc:  # TimeoutError: a job's progress lost, a deadline
         say_error(f"{args.command}: {cut(escaped(str(exc)))}")
         return SERVICE_ERROR
@@ -134,6 +136,16 @@ def _targets(args: argparse.Namespace) -> dict[str, str]:
     except SettingsError:
         return {}
     return {"ingest": s.ingest_target, "identity": s.identity_target, "analytics": s.analytics_target}
+
+
+def _reach(args: argparse.Namespace) -> str:
+    """The --host and port options this command reached its services with, where not the defaults, for the
+    commands an error suggests ("" when its settings cannot be read)."""
+    try:
+        s = settings_from_args(args)
+    except SettingsError:
+        return ""
+    return reach_flags(s, *(name for name in ("ingest", "identity", "analytics") if hasattr(args, f"{name}_port")))
 
 
 def _traced_services(args: argparse.Namespace) -> list[str]:

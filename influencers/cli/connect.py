@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import grpc
 
 from influencers.cli.config import settings_from_args
-from influencers.cli.output import START_HINT, ServiceUnavailable
+from influencers.cli.output import ServiceUnavailable, start_hint
 from services.common.rpc import open_channel
 from services.common.settings import Settings
 from services.common.tls import channel_credentials
@@ -43,7 +43,7 @@ def reached(settings: Settings, service: str, target: str, actor: str = "") -> g
     except grpc.FutureTimeoutError:
         channel.close()
         raise ServiceUnavailable(f"the {service} service at {target} is not answering (no connection within "
-                                 f"{CONNECT_WAIT_S:g} s){START_HINT}") from None
+                                 f"{CONNECT_WAIT_S:g} s){start_hint(reach_flags(settings, service))}") from None
     return channel
 
 

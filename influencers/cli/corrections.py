@@ -206,4 +206,9 @@ def cmd_correct(args: argparse.Namespace) -> int:
             return 0
         print(f"{for_terminal(undo_sentence(reply.audit))} (audit {reply.audit.audit_id})")
         return _followed(args, analytics, reply.changed_videos, reply.feed_position)
-    return _written(args, analytics, ident.answer(who.one(args.a), who.one(args.b), REVIEW_ANSWERS[args.answer]))
+    a, b = who.one(args.a), who.one(args.b)
+    reply = ident.answer(a, b, REVIEW_ANSWERS[args.answer])
+    if not reply.audit.audit_id:  # the same answer again: identity wrote nothing (this printed nothing at all)
+        print(f"{_named(who, a)} and {_named(who, b)} were answered '{args.answer}' already: nothing changed")
+        return _followed(args, analytics, 0, reply.feed_position)
+    return _written(args, analytics, reply)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import re
 import sys
 from collections.abc import Mapping
 
@@ -24,8 +25,21 @@ SERVICE_ERROR = 1  # exit code when a service cannot be reached or fails a call 
 # or sent a wrong token: a usage error.
 _USAGE_CODES = REFUSALS | {grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED}
 SHOWN_CHARS = 200  # of a service's message or a path quoted in an error line
-START_HINT = " (is it running? `influencers serve` starts the services)"
+# A command a service's message suggests, in backticks: `influencers jobs`
+_SUGGESTED = re.compile(r"`(influencers [a-z][a-z-]*[^`]*)`")
 TOKEN_HINT = " (the CLI sends INFLUENCERS_TOKEN: set it to the services' token)"  # the CLI has no flag for it
+
+
+def pasteable(text: str, reach: str) -> str:
+    """`text` with `reach` (connect.reach_flags: " --ingest-port 50054", "" at the defaults) after every command
+    it suggests in backticks, so that the suggestion works pasted as it is: a service's message ("`influencers
+    jobs` lists its jobs") cannot know the host and ports its caller used."""
+    return _SUGGESTED.sub(lambda m: f"`{m.group(1)}{reach}`", text) if reach else text
+
+
+def start_hint(reach: str = "") -> str:
+    """What to do when a service does not answer: start the services where this command looked for them."""
+    return f" (is it running? `influencers serve{reach}` starts the services)"
 
 
 class ServiceUnavailable(Exception):
@@ -59,16 +73,18 @@ def cut(text: str) -> str:
     return brief(text, SHOWN_CHARS)
 
 
-def service_error(command: str, exc: grpc.RpcError, targets: Mapping[str, str] | None = None) -> int:
+def service_error(command: str, exc: grpc.RpcError, targets: Mapping[str, str] | None = None,
+                  reach: str = "") -> int:
     """One line for a failed call: the command, what happened in words (rpc_words.in_words: the service and its
     address from `targets`, {"identity": "127.0.0.1:50052"}, when the error names its service) and the service's
-    message (cut short). Exit 2 when the request was wrong (an unknown id, a bad value, a bad token), 1 when the
-    service failed or is down."""
+    message (cut short), any command it suggests given `reach`, the options this one reached it with. Exit 2
+    when the request was wrong (an unknown id, a bad value, a bad token), 1 when the service failed or is
+    down."""
     code = exc.code() if callable(getattr(exc, "code", None)) else grpc.StatusCode.UNKNOWN
     details = exc.details() if callable(getattr(exc, "details", None)) else str(exc)
-    hint = {grpc.StatusCode.UNAVAILABLE: START_HINT, grpc.StatusCode.UNAUTHENTICATED: TOKEN_HINT}.get(code, "")
+    hint = {grpc.StatusCode.UNAVAILABLE: start_hint(reach), grpc.StatusCode.UNAUTHENTICATED: TOKEN_HINT}.get(code, "")
     service = service_of(exc)
-    words = in_words(code, cut(escaped(details or "")), service, (targets or {}).get(service, ""))
+    words = in_words(code, cut(escaped(pasteable(details or "", reach))), service, (targets or {}).get(service, ""))
     say_error(f"{command}: {words}{hint}")
     return USAGE_ERROR if code in _USAGE_CODES else SERVICE_ERROR
 

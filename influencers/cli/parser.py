@@ -65,9 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     data = argparse.ArgumentParser(add_help=False)
     data.add_argument("--data-dir", help="where the stores live (default ./data, env INFLUENCERS_DATA_DIR)")
-    port_help = {"web": "report page port (default 8080)", "ingest": "ingest service port (default 50051)",
-                 "identity": "identity service port (default 50052)",
-                 "analytics": "analytics service port (default 50053)"}
+    port_help = {"web": "report page port (default 8080, env INFLUENCERS_WEB_PORT)",
+                 "ingest": "ingest service port (default 50051, env INFLUENCERS_INGEST_PORT)",
+                 "identity": "identity service port (default 50052, env INFLUENCERS_IDENTITY_PORT)",
+                 "analytics": "analytics service port (default 50053, env INFLUENCERS_ANALYTICS_PORT)"}
 
     workers_help = {"both": "face-analysis processes, and videos ingested at once",
                     "identity": "face-analysis processes",
@@ -92,11 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
     where = "host of the running services (default 127.0.0.1, env INFLUENCERS_HOST)"
     ingest_client = argparse.ArgumentParser(add_help=False)
     ingest_client.add_argument("--host", help=where)
-    ingest_client.add_argument("--ingest-port", type=int, help="the ingest service's port (default 50051)")
+    ingest_client.add_argument("--ingest-port", type=int,
+                               help="the ingest service's port (default 50051, env INFLUENCERS_INGEST_PORT)")
     identity_client = argparse.ArgumentParser(add_help=False)
     identity_client.add_argument("--host", help=where)
-    identity_client.add_argument("--identity-port", type=int, help="the identity service's port (default 50052)")
-    identity_client.add_argument("--analytics-port", type=int, help="the analytics service's port (default 50053)")
+    identity_client.add_argument("--identity-port", type=int,
+                                 help="the identity service's port (default 50052, env INFLUENCERS_IDENTITY_PORT)")
+    identity_client.add_argument("--analytics-port", type=int,
+                                 help="the analytics service's port (default 50053, env INFLUENCERS_ANALYTICS_PORT)")
 
     def command(name: str, text: str, parents: list[argparse.ArgumentParser], func: Callable[..., int]
                 ) -> argparse.ArgumentParser:

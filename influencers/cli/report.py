@@ -113,7 +113,10 @@ def _opened_store(settings: Settings) -> AnalyticsStore | int:
 
     db = settings.data_dir / SQLITE_FILE
     if not _has_data(settings):
-        return usage_error(f"no data in {cut(str(settings.data_dir))} (run `influencers run` first)")
+        # A fleet's report is in analytics' data dir: ingest's and identity's hold none (docs/fleet.md).
+        return usage_error(f"no data in {cut(str(settings.data_dir))} (no {SQLITE_FILE}): give --data-dir the data "
+                           "dir of `influencers run` or of `influencers service analytics`, or run `influencers run` "
+                           "first")
     try:
         return AnalyticsStore.open(settings, read_only=True)
     except (sqlite3.DatabaseError, sa_exc.DBAPIError) as exc:

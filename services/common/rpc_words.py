@@ -23,7 +23,9 @@ _SAID = {  # what the service did, after "the identity service at 127.0.0.1:5005
     grpc.StatusCode.UNAUTHENTICATED: "refused the token",
     grpc.StatusCode.PERMISSION_DENIED: "does not allow it",
     grpc.StatusCode.RESOURCE_EXHAUSTED: "cannot take it now",  # a full disk, or a limit of calls at once
-    grpc.StatusCode.UNIMPLEMENTED: "does not know this call (is it another version?)",
+    # A port of another of our services given for this one (--ingest-port 50052) answers so too, as a version
+    # without the call does.
+    grpc.StatusCode.UNIMPLEMENTED: "does not know this call (is another service at that port, or another version?)",
     grpc.StatusCode.CANCELLED: "cancelled the call",
     grpc.StatusCode.ABORTED: "stopped the call (a change at the same moment?): try again",
     grpc.StatusCode.DATA_LOSS: "cannot read its store",

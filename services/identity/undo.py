@@ -160,8 +160,10 @@ def check(store: FaceStore, audit_id: str) -> dict[str, Any] | None:
         if audit_id in (store.get_side(ERASED, ERASED) or {}).get("ids", []):
             raise KeyError(f"correction {audit_id[:40]!r} cannot be undone any more: a person it touched was "
                            "erased since (an erasure is final)")
+        # Identity keeps no audit trail (analytics does): a mistyped id looks the same as an old one from here.
         raise KeyError(f"no undo is kept for correction {audit_id[:40]!r} (an erasure or an enrolment cannot "
-                       "be undone, and only the newest corrections can)")
+                       f"be undone, and only the newest {KEEP} corrections can; check the id on /audit or in "
+                       "audit.csv)")
     if record.get("undone"):
         return None
     if record.get(ENROLLED):

@@ -197,12 +197,15 @@ def _windows_separators(raw: str, base_dir: Path) -> Path | None:
 
 def _not_found(url: str) -> str:
     """"file not found", with what the location looks like when it is no path of this machine: a Windows drive
-    or network share, or a web address without its `https://`."""
+    or network share, or a web address without its `https://`; or, for a relative path, where it was read from."""
     if _WINDOWS_ABSOLUTE.match(url):
         return "file not found (a Windows path: give the file's path on this machine, or one relative to the " \
                "manifest's folder)"
     if _SCHEMELESS_WEB.match(url):
         return "file not found (read as a path: a web address is given whole, with its https://)"
+    if not Path(url).is_absolute() and not url.lower().startswith(("file:", "~")):
+        # The row's reader sees only what the manifest says: where a relative path was looked for is the fix.
+        return "file not found (a relative path is read from the manifest's folder)"
     return "file not found"
 
 

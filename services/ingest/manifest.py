@@ -276,10 +276,11 @@ def _columns(header: list[str], path: Path) -> tuple[int, int, int | None]:
     url_col = _column(header, URL_COLUMNS, "Video URL", path)
     perf_col = _column(header, PERFORMANCE_COLUMNS, "Performance", path)
     id_col = _column(header, ID_COLUMNS, "ID", path)
-    if url_col is None:
-        raise ManifestError(f"manifest {path} has no 'Video URL' column (columns: {_shown(', '.join(header))})")
-    if perf_col is None:
-        raise ManifestError(f"manifest {path} has no 'Performance' column (columns: {_shown(', '.join(header))})")
+    for col, name, names in ((url_col, "Video URL", URL_COLUMNS), (perf_col, "Performance", PERFORMANCE_COLUMNS)):
+        if col is None:  # what to do: every header name that is read as this column, any case
+            others = ", ".join(n for n in names if n != name.lower())
+            raise ManifestError(f"manifest {path} has no '{name}' column (columns: {_shown(', '.join(header))}): "
+                                f"head that column '{name}' (or {others})")
     return url_col, perf_col, id_col
 
 

@@ -40,7 +40,8 @@ def test_an_id_that_never_was_or_whose_merge_was_undone_is_plainly_not_found(
                                       after_ids=("inf_aaaa000001", "inf_eeee000007"), undoes=merge.audit_id))
     for gone in ("inf_eeee000007", "inf_nobody"):
         status, text = text_of(analytics_store, f"/influencer/{gone}")
-        assert status == 404 and "There is no such page, influencer or video." in text and "See " not in text
+        assert status == 404 and f"There is no influencer '{gone}': the report lists every influencer" in text
+        assert "See " not in text
 
 
 def test_a_merged_away_id_whose_survivor_is_gone_too_says_what_happened_without_a_dead_link(
@@ -59,3 +60,14 @@ def test_predict_with_a_merged_away_id_says_whom_it_was_merged_into(analytics_st
     assert status == 200
     assert ("Not known to the model (counted as the overall mean): <code>inf_eeee000006</code> (Merged "
             "inf_eeee000006 into Alice: 2 videos), <code>inf_eeee00000a</code>") in text
+
+
+def test_an_id_out_of_pattern_or_a_video_nobody_has_is_named_on_its_404_page(analytics_store: AnalyticsStore) -> None:
+    """Was "There is no such page, influencer or video." for each, naming neither the id nor its kind."""
+    for path, said in (("/influencer/inf_zz", "There is no influencer 'inf_zz'"),
+                       ("/video/zzzz", "There is no video 'zzzz'"),
+                       ("/video/00000000000000a1", "There is no video '00000000000000a1'")):
+        status, text = text_of(analytics_store, path)
+        assert status == 404 and f"{said}: the report lists every influencer, and Videos every video." in text, text
+    status, text = text_of(analytics_store, "/no-such-page")
+    assert status == 404 and "There is no such page, influencer or video." in text

@@ -359,7 +359,9 @@ def test_the_cli_says_what_a_correction_did_with_its_audit_id_and_undoes_it_as_i
     assert [(r.action, r.actor) for r in trail(stack)] == [("rename", f"cli:{getpass.getuser()}")] * 1 + [
         ("undo", f"cli:{getpass.getuser()}")]
     assert main(["undo", "0" * 32, *ports]) != 0
-    assert "no undo is kept" in capsys.readouterr().err
+    said = capsys.readouterr().err
+    # What to do with an id that may be mistyped (was: the causes alone): said whole, not cut short.
+    assert "no undo is kept" in said and "corrections can; check the id on /audit or in audit.csv)" in said, said
 
 
 def test_without_a_configured_key_one_is_made_once_in_the_data_dir_readable_by_its_owner_only(tmp_path):

@@ -300,6 +300,20 @@ def test_a_service_that_is_not_running_fails_within_5_s_in_one_line_naming_it_an
     assert took <= 5.0, f"{took:.1f} s"
 
 
+@pytest.mark.parametrize("command", ["export", "eval"])
+def test_a_data_dir_without_the_report_store_says_to_give_the_analytics_one_as_a_fleets_ingest_dir_has_none(
+        tmp_path, command):
+    ingest_dir = tmp_path / "i1"
+    (ingest_dir / "ingest").mkdir(parents=True)  # what `influencers service ingest --data-dir i1` leaves
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "truth.csv").write_text("video_url,people\n")  # eval checks --truth before the data dir
+    given = ["--out", str(tmp_path / "report")] if command == "export" else ["--truth", str(corpus)]
+    result = influencers(command, "--data-dir", str(ingest_dir), *given)
+    assert_usage_error(result, f"no data in {ingest_dir} (no analytics.sqlite3)",
+                       "`influencers service analytics`", "run `influencers run` first")
+
+
 def test_export_to_a_regular_file_is_one_line_and_exit_2(tmp_path):
     data = tmp_path / "d"
     data.mkdir()

@@ -28,7 +28,7 @@ def error_lines(capsys) -> list[str]:
 
 
 @pytest.mark.parametrize(("args", "words"), [
-    (["jobs", "no-such-job"], "no job 'no-such-job' in this queue (`influencers jobs` lists"),
+    (["jobs", "no-such-job"], "no job 'no-such-job' in this queue (`influencers jobs --ingest-port "),
     (["cancel", "no-such-job"], "no job 'no-such-job'"),
     (["rename", UNKNOWN, "Ann"], UNKNOWN),
     (["merge", UNKNOWN, "inf_00000001fe"], UNKNOWN),

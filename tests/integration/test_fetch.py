@@ -779,7 +779,13 @@ def test_a_missing_file_given_as_a_windows_path_or_a_web_address_without_https_s
     with pytest.raises(FetchError) as caught:
         fetch(location, tmp_path, POLICY)
     assert str(caught.value).startswith(f"{location}: file not found {hint}")
-    with pytest.raises(FetchError, match=r"^videos/gone\.mp4: file not found$"):
+    with pytest.raises(FetchError, match=r"^/videos/gone\.mp4: file not found$"):
+        fetch("/videos/gone.mp4", tmp_path, POLICY)
+
+
+def test_a_missing_file_given_as_a_relative_path_says_it_was_read_from_the_manifests_folder(tmp_path):
+    with pytest.raises(FetchError, match=r"^videos/gone\.mp4: file not found \(a relative path is read from the "
+                                         r"manifest's folder\)$"):
         fetch("videos/gone.mp4", tmp_path, POLICY)
 
 

@@ -251,7 +251,9 @@ def test_the_cli_hides_answers_and_deletes_against_running_services(stack, capsy
     assert main(["hide", a, *ports]) == 0 and stack.store.hidden() == {a}
     assert main(["unhide", a, *ports]) == 0 and stack.store.hidden() == set()
     assert main(["answer", a, b, "different", *ports]) == 0
-    capsys.readouterr()
+    assert f"\nKept {a} and {b} apart (audit " in capsys.readouterr().out
+    assert main(["answer", a, b, "different", *ports]) == 0  # again: said, where it printed nothing at all
+    assert capsys.readouterr().out == f"{a} and {b} were answered 'different' already: nothing changed\n"
     assert main(["review", *ports]) == 0
     said = capsys.readouterr()
     assert said.out == "" and "nothing to review" in said.err, "an answered pair is not asked again"

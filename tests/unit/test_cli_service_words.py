@@ -67,3 +67,31 @@ def test_no_status_shows_its_code_name(capsys: pytest.CaptureFixture[str], statu
 def test_an_error_naming_no_service_still_says_what_happened(capsys: pytest.CaptureFixture[str]) -> None:
     code, line = _said(capsys, FakeRpcError(grpc.StatusCode.INTERNAL, "boom"))
     assert (code, line) == (1, "influencers: error: rename: the service failed: boom")
+
+
+def test_a_command_the_service_suggests_carries_the_ports_this_command_used(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    exc = _from("/influencers.v1.IngestService/GetJob", grpc.StatusCode.NOT_FOUND,
+                "no job 'j1' in this queue (`influencers jobs` lists its jobs)")
+    capsys.readouterr()
+    assert service_error("jobs", exc, TARGETS, " --ingest-port 50054") == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "(`influencers jobs --ingest-port 50054` lists its jobs)" in line, line
+
+
+def test_a_service_out_of_reach_suggests_starting_the_services_where_this_command_looked(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    exc = _from("/influencers.v1.IngestService/ListJobs", grpc.StatusCode.UNAVAILABLE,
+                "failed to connect to all addresses; last error: Connection refused")
+    capsys.readouterr()
+    assert service_error("jobs", exc, TARGETS, " --ingest-port 50054") == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "`influencers serve --ingest-port 50054` starts the services" in line, line
+
+
+def test_a_port_of_another_of_our_services_is_suggested_as_a_cause_of_an_unknown_call(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    exc = _from("/influencers.v1.IngestService/ListJobs", grpc.StatusCode.UNIMPLEMENTED, "Method not found!")
+    code, line = _said(capsys, exc)
+    assert code == 1
+    assert "does not know this call (is another service at that port, or another version?)" in line, line

@@ -166,6 +166,18 @@ def test_a_manifest_without_the_url_column_is_refused_by_name(tmp_path):
         read_manifest(write(tmp_path, "Performance,Link\n1,a\n"))
 
 
+@pytest.mark.parametrize("header, said", [
+    ("Performance,Link", "has no 'Video URL' column (columns: Performance, Link): head that column 'Video URL' "
+                         "(or video_url, url, video)"),
+    ("Video URL,Views", "has no 'Performance' column (columns: Video URL, Views): head that column 'Performance' "
+                        "(or score, engagement)"),
+])
+def test_a_missing_column_says_which_headers_are_read_as_it(tmp_path, header, said):
+    with pytest.raises(ManifestError) as err:
+        read_manifest(write(tmp_path, f"{header}\n1,a\n"))
+    assert str(err.value).endswith(said), str(err.value)
+
+
 @pytest.mark.parametrize("cell,value", [("1250", 1250.0), ("1250.5", 1250.5), (".5", 0.5), ("+2", 2.0),
                                         ("1.5e3", 1500.0), ("1,250", 1250.0), ("1,250.5", 1250.5),
                                         ("12,345,678", 12345678.0), ("1.250", 1.25), ("-0", 0.0)])

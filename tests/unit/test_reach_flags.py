@@ -4,6 +4,7 @@ where the command that suggests them did, so that they work when pasted as they 
 from __future__ import annotations
 
 from influencers.cli.connect import reach_flags
+from influencers.cli.output import pasteable
 from services.common.settings import Settings
 
 
@@ -25,3 +26,14 @@ def test_another_host_is_given_once_before_the_ports() -> None:
 def test_a_service_reached_by_its_address_variable_gets_no_port_option_that_it_would_ignore() -> None:
     settings = Settings(identity_port=18452, identity_addr="10.0.0.8:50052", analytics_port=18453)
     assert reach_flags(settings, "identity", "analytics") == " --analytics-port 18453"
+
+
+def test_every_command_a_message_suggests_gets_the_options_and_the_rest_of_the_text_stays() -> None:
+    said = "no influencer 'x' (see the page, or `influencers review`); no job (`influencers jobs` lists its jobs)"
+    assert pasteable(said, " --identity-port 18452") == (
+        "no influencer 'x' (see the page, or `influencers review --identity-port 18452`); "
+        "no job (`influencers jobs --identity-port 18452` lists its jobs)")
+
+
+def test_at_the_defaults_a_message_is_left_as_it_is() -> None:
+    assert pasteable("(`influencers jobs` lists its jobs)", "") == "(`influencers jobs` lists its jobs)"

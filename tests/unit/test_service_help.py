@@ -29,3 +29,13 @@ def test_ingests_workers_are_the_videos_it_works_on_at_once(capsys) -> None:
 
 def test_run_with_all_three_services_names_both(capsys) -> None:
     assert "face-analysis processes, and videos ingested at once" in help_of(["run"], capsys)
+
+
+@pytest.mark.parametrize("argv", [["run"], ["serve"], ["service", "analytics"], ["jobs"], ["undo"], ["merge"]])
+def test_every_port_option_names_the_variable_that_sets_it_as_the_data_dir_and_host_do(capsys, argv) -> None:
+    said = help_of(argv, capsys)
+    ports = [word[2:-5] for word in said.split() if word.startswith("--") and word.endswith("-port")]
+    assert ports, said
+    for port in ports:
+        variable = f"INFLUENCERS_{port.upper()}_PORT"
+        assert variable in said, f"--{port}-port: {variable} missing from {said}"

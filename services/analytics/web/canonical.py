@@ -10,9 +10,16 @@ from urllib.parse import quote
 
 from flask import abort, redirect, request, url_for
 
-from services.common.boundary import is_influencer_id
+from services.common.boundary import brief, is_influencer_id
 
 _PRINTABLE_ASCII = "".join(map(chr, range(0x21, 0x7F)))  # left as sent: `%`-escapes, `&`, `=`, `+`
+
+
+def no_such(name: str, value: str) -> str:
+    """The 404's sentence for a view argument `name` ("video_id") whose `value` names nothing: which one (the page
+    said "There is no such page, influencer or video", naming neither), and where the real ones are listed."""
+    return f"There is no {name.removesuffix('_id')} {brief(value, 80)!r}: the report lists every influencer, " \
+           "and Videos every video."
 
 
 def canonical_ids(**checks: Callable[[str], bool]) -> None:
@@ -20,8 +27,9 @@ def canonical_ids(**checks: Callable[[str], bool]) -> None:
     once stripped and lower-cased is a 308 to the canonical URL; any other is a 404."""
     given = request.view_args or {}
     canonical = {name: given[name].strip().lower() for name in checks}
-    if not all(check(canonical[name]) for name, check in checks.items()):
-        abort(404)
+    for name, check in checks.items():
+        if not check(canonical[name]):
+            abort(404, description=no_such(name, given[name]))
     if all(canonical[name] == given[name] for name in checks):
         return
     target = url_for(request.endpoint or "", **{**given, **canonical})

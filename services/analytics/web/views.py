@@ -19,7 +19,7 @@ from services.analytics.chart import means_chart_png
 from services.analytics.export_format import score_text, statistic_text
 from services.analytics.store import AnalyticsStore
 from services.analytics.web.attachment import as_download
-from services.analytics.web.canonical import canonical_ids, influencer_id_as_typed
+from services.analytics.web.canonical import canonical_ids, influencer_id_as_typed, no_such
 from services.analytics.web.csv_download import csv_download
 from services.analytics.web.doubt import REVIEW_PAGE, OpenReviewCounts
 from services.analytics.web.links import is_http_url
@@ -131,7 +131,7 @@ def _gone(influencer_id: str) -> tuple[str, int]:
     its faces went, with a link to each influencer of those that is still there."""
     row = _store().audit_leaving(influencer_id)
     if row is None:
-        abort(404)
+        abort(404, description=no_such("influencer_id", influencer_id))
     analysis = _analysis()
     counted = set(analysis.stats["influencer_id"])
     see = [(i, analysis.names.get(i) or i) for i in row.after_ids[:10] if i in counted or _store().appearances_of(i)]
@@ -160,7 +160,7 @@ def video(video_id: str) -> str:
     canonical_ids(video_id=is_video_id)
     page = report.video_page(_store(), _analysis(), video_id, current_app.config.get("ALLOWED_ROOT", ""))
     if page is None:
-        abort(404)
+        abort(404, description=no_such("video_id", video_id))
     unread = page.status == "failed" and not page.video.duration_s and not page.video.faces
     # A row that failed before its file was read (not a video, a text file) has nothing a player could play.
     source = (Source("", reason="its row failed before the file was read as a video (the reason is below)")
