@@ -160,7 +160,8 @@ class Decoders:
             if manager is not None:
                 manager.join(timeout=10)
             how = ", ".join(filter(None, (how_it_ended(p.exitcode) for p in workers))) or "it ended"
-            if decoder.begun.value < decoder.sent:
+            # Read past its lock: a decoder killed while it added one holds that lock for good.
+            if decoder.begun.get_obj().value < decoder.sent:
                 # Ended in the instant before the video reached it, sent before the pool saw the end: no fault of the
                 # video, as when the pool sees it first (was: counted as the video's first crash).
                 raise _EndedBefore(how) from None

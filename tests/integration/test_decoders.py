@@ -242,3 +242,30 @@ def _waits_for_its_result(thread: threading.Thread) -> bool:
     frame = sys._current_frames().get(thread.ident or 0)
     return frame is not None and any(f.name == "result" and f.filename.endswith("_base.py")
                                      for f in traceback.extract_stack(frame))
+
+
+def test_a_decoder_killed_while_it_counts_a_video_as_begun_leaves_ingest_waiting_on_nothing(decoders, tmp_path):
+    # The count a decoder keeps of the videos it begins is a shared value behind a lock the decoder takes to add one:
+    # killed in that instant, it leaves the lock taken for good. Ingest reads the count once the process ended; read
+    # through the lock, that read waited for ever (the row's worker thread and the decoder's slot with it). Held
+    # here by the test's thread, as the dead decoder would hold it.
+    video = sorted(SMOKE.glob("*.mp4"))[0]
+    decoders.decode(order(video, tmp_path))
+    (idle,) = decoders.pids()
+    lock = decoders._pools[0].begun.get_lock()
+    lock.acquire()
+    try:
+        os.kill(idle, signal.SIGSTOP)
+        stream = tmp_path / "clip.mp4"
+        os.mkfifo(stream)
+        caller, ended = _decode_in_background(decoders, stream, tmp_path)
+        assert _until(lambda: _waits_for_its_result(caller), 30), "the video was never sent"
+        os.kill(idle, signal.SIGKILL)
+        threading.Thread(target=lambda: stream.write_bytes(_as_mpeg_ts(video, tmp_path / "clip.ts").read_bytes()),
+                         daemon=True).start()
+        caller.join(30)
+        assert not caller.is_alive(), "the decode waited on the lock of the dead decoder's count"
+    finally:
+        lock.release()
+        caller.join(60)
+    assert len(ended) == 1 and not isinstance(ended[0], BaseException), ended
