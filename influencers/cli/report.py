@@ -49,8 +49,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from influencers.names import Resolver
     from services.analytics import report
     from services.analytics.analysis import AnalysisCache
-    from services.common.names import NameLookupError
-
     store = _opened_store(settings_from_args(args))
     if isinstance(store, int):
         return store
@@ -58,10 +56,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         analysis = AnalysisCache(store).current()
     finally:
         store.close()
-    try:
-        ids = [Resolver(_Listed(report.merge_candidates(analysis))).one(word) for word in args.influencers]
-    except NameLookupError as exc:
-        return usage_error(str(exc))
+    # A NameLookupError goes to main's handler: escaped (stored names may hold controls) and named "predict:"
+    ids = [Resolver(_Listed(report.merge_candidates(analysis))).one(word) for word in args.influencers]
     for line in prediction_lines(report.prediction(analysis, ids)):
         print(line)
     return 0

@@ -69,3 +69,16 @@ def test_predict_of_a_store_that_is_no_database_is_one_line_and_exit_2(
     assert main(["predict", "--data-dir", str(tmp_path), "Alice"]) == 2
     err = capsys.readouterr().err
     assert "cannot be read" in err and err.count("\n") == 1
+
+
+def test_a_name_two_influencers_share_is_refused_with_their_stored_names_escaped_for_the_terminal(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Names stored before names were cleaned may hold a bidi override: the refusal lists them, escaped as every
+    # command's error is (main's NameLookupError handler), not raw, and prefixed with the command as there.
+    store = fill_store(AnalyticsStore(tmp_path / SQLITE_FILE))
+    store.replace_appearances({}, {"inf_aaaa000001": "Al\u202eice", "inf_cccc000003": "Al\u202eice"})
+    store.close()
+    assert main(["predict", "--data-dir", str(tmp_path), "alice"]) == 2
+    err = capsys.readouterr().err.splitlines()[-1]  # after the store's migration log line
+    assert "names 2 influencers" in err and err.startswith("influencers: error: predict: ")
+    assert "\u202e" not in err and "Al\\u202eice" in err
