@@ -455,13 +455,16 @@ def _if_range(head: Head) -> str | None:
 
 def _same_file(first: Head, later: Head, start: int) -> None:
     """BadResponse when a later part (from byte `start`) is of another version of the file than the first part: another
-    ETag or Last-Modified, one stated by one part and not by the other, or another Content-Encoding (the parts are
+    ETag or Last-Modified, one stated by one part and not by the other (but a Last-Modified a later part leaves
+    out, as RFC 9110 allows: the If-Range it answered held the first part's), or another Content-Encoding (the parts are
     bytes of the coded file: a part in another coding, or none, is another file's), so that no bytes of two versions
     are joined."""
     for name, shown in (("etag", "ETag"), ("last-modified", "Last-Modified"), ("content-encoding", "Content-Encoding")):
         was, now = ", ".join(first.all(name)), ", ".join(later.all(name))
         if name == "content-encoding":
             was, now = ", ".join(content_coding.codings(was)), ", ".join(content_coding.codings(now))
+        if name == "last-modified" and was and not now:
+            continue  # RFC 9110 (15.3.7) has a 206 repeat the ETag, not Last-Modified: its If-Range vouched for it
         if was != now:
             raise BadResponse(f"the file changed on the server during the download ({shown} {_said(was)}, then "
                               f"{_said(now)}): its part from byte {start} is of another version, not joined to the "
