@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import mean_absolute_error, r2_score
-from sklearn.model_selection import KFold
 
 from services.analytics.ridge import FitError, fit_ridge
 from services.analytics.stats import Indicators, indicators
@@ -113,6 +111,10 @@ def evaluate(videos: pd.DataFrame, appearances: pd.DataFrame, folds: int = 5) ->
     quantiles of its out-of-fold errors that make the prediction interval. Uses fewer folds when there are
     fewer videos; below two videos, no model (`unavailable` says so).
     FitError when the scores cannot be fitted to finite numbers."""
+    # Here, not at the top: scikit-learn costs ~70 MB of memory, and a run needs it only once the report is made
+    from sklearn.metrics import mean_absolute_error, r2_score
+    from sklearn.model_selection import KFold
+
     design = indicators(videos, appearances)
     y = design.y
     k = min(folds, len(y))

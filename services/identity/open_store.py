@@ -17,7 +17,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from services.common.crash import crash_point
 from services.common.settings import Settings, SettingsError, shown_http_url
@@ -29,7 +28,9 @@ log = logging.getLogger(__name__)
 
 def open_face_store(settings: Settings) -> FaceStore:
     if settings.qdrant_url:
+        # Here, not at the top: qdrant-client costs ~40 MB of memory, which an Edge store never needs
         from qdrant_client import QdrantClient
+        from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
         from services.identity.server_store import CollectionLayout, ServerFaceStore
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from services.common.child import die_with_parent, stop_pool
 from services.common.logs import LogSetup, adopt_setup, current_setup
+from services.common.memory import give_back_free_memory
 from services.common.metrics import count_child_restart
 from services.common.spool import SpoolReader
 from services.common.stop_signal import uninterrupted
@@ -55,7 +56,10 @@ def _ready() -> int:
 
 def _analyze(frames: SpoolReader, within_video_threshold: float) -> VideoAnalysis:
     assert _model is not None
-    return analyze_frames(_model, map(FrameIn.from_record, frames), within_video_threshold)
+    try:
+        return analyze_frames(_model, map(FrameIn.from_record, frames), within_video_threshold)
+    finally:
+        give_back_free_memory()  # the video's frames, chips and detector pyramids: freed now, returned too
 
 
 _REDUCED_FLAGS = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,

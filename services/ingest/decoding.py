@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from influencers.v1 import identity_pb2
+from services.common.memory import give_back_free_memory
 from services.common.protoconv import duration
 from services.common.spool import Spool, SpoolReader
 from services.ingest.sampling import ShotSampler
@@ -45,6 +46,7 @@ class Decoded:
 
 def decode(order: DecodeOrder) -> Decoded:
     """The video of `order`, decoded and sampled. Raises VideoError (not a decodable video) or SpoolError."""
+    give_back_free_memory()  # the last video's frames and result (sent back after this function returned)
     with Spool(order.scratch, order.spool_memory_bytes, order.min_free_bytes) as spool:
         info, frames = sample_frames(order.path, ShotSampler(order.sample_interval_s), max_seconds=order.max_seconds)
         times, prints = [], []

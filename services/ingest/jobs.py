@@ -33,6 +33,7 @@ from services.common.boundary import error_reason
 from services.common.call_names import failed_call
 from services.common.damage import DISK_FULL, engine_error, is_disk_full
 from services.common.database import database_unreachable
+from services.common.memory import give_back_free_memory
 from services.common.metrics import count_video
 from services.common.protoconv import seconds_by_key, status_word
 from services.common.streak import FailureStreak
@@ -554,6 +555,7 @@ class JobQueue:
                 stages = seconds_by_key(progress.stage_durations)
                 log.info("video %s", status_word(video.status), extra={
                     "faces": video.faces, "stage_seconds": {k: round(v, 3) for k, v in stages.items()}})
+            give_back_free_memory()  # the video's frames (JPEGs), sent and freed: returned, not kept for the next
             if self.store.finish_row(claim, progress, processed):
                 count_video(status_word(video.status))
             else:
