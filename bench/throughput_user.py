@@ -40,12 +40,13 @@ class UserRun:
         return out
 
 
-def run_as_user(manifest: Path, extra_env: dict[str, str] | None = None) -> UserRun:
-    """Runs `python -m influencers run MANIFEST --no-serve` on a fresh data dir and samples it."""
+def run_as_user(manifest: Path, extra_env: dict[str, str] | None = None,
+                extra_args: list[str] | None = None) -> UserRun:
+    """Runs `python -m influencers run MANIFEST --no-serve` (and `extra_args`) on a fresh data dir and samples it."""
     with tempfile.TemporaryDirectory(prefix="bench-user-") as tmp:
         env = {**os.environ, **(extra_env or {})}
         cmd = [sys.executable, "-m", "influencers", "run", str(manifest), "--no-serve", "--data-dir",
-               str(Path(tmp) / "data"), "--metrics-port", "0"]
+               str(Path(tmp) / "data"), "--metrics-port", "0", *(extra_args or [])]
         psutil.cpu_percent(percpu=True)  # primes the per-core counters
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
