@@ -78,9 +78,9 @@ def test_a_click_on_an_appearance_of_a_video_starting_late_shows_the_frame_of_th
         """Where the player's last seek landed and the frame it shows, once one lands at `moment` (s from the first
         frame; the page may seek more than once: Chromium learns a late MP4's end as it reads there), or after 20 s."""
         with contextlib.suppress(PlaywrightTimeout):
-            page.wait_for_function(f"(() => {{ const v = document.getElementById('player'), l = {landed};"
+            page.wait_for_function(f"() => {{ const v = document.getElementById('player'), l = {landed};"
                                    f" return l && Math.abs(l[0] - {start_s + moment}) < 0.1"
-                                   " && v.readyState >= 2 && !v.seeking })()", timeout=20_000)
+                                   " && v.readyState >= 2 && !v.seeking }", timeout=20_000)
         return page.evaluate(landed)
 
     with serving(create_app(store, {"ALLOWED_ROOT": str(tmp_path)})) as url:
@@ -100,7 +100,7 @@ def test_a_click_on_an_appearance_of_a_video_starting_late_shows_the_frame_of_th
         assert at == pytest.approx(start_s + 2.0, abs=0.1) and abs(frame - 20) <= 1, (at, frame)
         # The last bar on a freshly loaded video page, by key (from the bar's start: 7.50).
         page.goto(f"{url}/video/{VIDEO}", wait_until="domcontentloaded")
-        page.wait_for_function("document.getElementById('player').readyState >= 1", timeout=20_000)
+        page.wait_for_function("() => document.getElementById('player').readyState >= 1", timeout=20_000)
         page.evaluate("window.seeks = []")
         page.locator("rect.seekable[data-seek='7.50']").press("Enter")
         at, frame = landing(page, 7.5)

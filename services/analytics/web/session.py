@@ -27,7 +27,7 @@ from flask import (
 )
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from services.analytics.web import hosts
+from services.analytics.web import csp, hosts
 from services.analytics.web.auth import (
     ANONYMOUS,
     CSRF_FIELD,
@@ -91,9 +91,18 @@ def current_session() -> Session:
 @bp.app_context_processor
 def _template_helpers() -> dict[str, Any]:
     return {"csrf_token": lambda: _keys().csrf_token(current_session()),
+            "csp_nonce": _csp_nonce,
             "csrf_field": CSRF_FIELD,
             "signed_in": lambda: bool(g.get("session") and g.session.signed_in),
             "auth_required": bool(current_app.config.get("TOKEN"))}
+
+
+def _csp_nonce() -> str:
+    """This answer's script nonce (csp.py), made the first time a template asks; the header names it."""
+    nonce = g.get("csp_nonce")
+    if nonce is None:
+        nonce = g.csp_nonce = csp.new_nonce()
+    return nonce
 
 
 def _throttle() -> FailureThrottle:
@@ -227,9 +236,10 @@ def _finish_response(response: Response) -> Response:
     # What the page serves is of the type it says: a browser never reads a JSON or CSV answer holding a name or URL
     # typed as `<script>` as a page of this origin.
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    # One-click forms must not be framed by another site (clickjacking).
+    # One-click forms must not be framed by another site (clickjacking); a script the templates did not write
+    # does not run (csp.py).
     response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+    response.headers.setdefault("Content-Security-Policy", csp.policy(_csp_nonce()))
     return response
 
 
