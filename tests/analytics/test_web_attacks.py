@@ -274,6 +274,35 @@ def test_a_form_within_the_limits_still_reaches_its_view(tmp_path: Path) -> None
     store.close()
 
 
+@pytest.mark.parametrize("value", [b"%ED%A0%80", b"%FF%FE", b"Ann%C3", b"%C0%AF"])
+def test_a_form_value_that_is_not_utf8_is_a_400_naming_its_field_not_a_name_of_percent_escapes(
+        tmp_path: Path, value: bytes) -> None:
+    """Werkzeug kept bytes that are not UTF-8 as their %-escapes: `name=%ED%A0%80` (a lone surrogate) renamed an
+    influencer "%ED%A0%80". A browser sends the page's UTF-8; such a form is refused before its view runs."""
+    from html import unescape
+
+    from tests.analytics.test_analytics_web import FakeCorrections
+
+    store = AnalyticsStore(tmp_path / "analytics.sqlite3")
+    store.record_video(VideoRow(url="v.mp4", video_id=VIDEO, performance=1.0, status=DONE, duration_s=10.0, faces=1),
+                       [AppearanceRow(VIDEO, "inf_00000000a1", 1.0, 2.0, 1, 1.0, 0.8, b"", False)])
+    fake = FakeCorrections()
+    client = create_app(store, {}, corrections=fake).test_client()
+    import re
+
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/enrol").get_data(as_text=True))
+    assert token is not None
+    form = {"Content-Type": "application/x-www-form-urlencoded", "X-CSRF-Token": token.group(1)}
+    try:
+        answer = client.post("/influencer/inf_00000000a1/rename", data=b"name=" + value, headers=form)
+        assert answer.status_code == 400 and "form field 'name' is not UTF-8" in unescape(answer.get_data(as_text=True))
+        assert fake.calls == []
+        kept = client.post("/influencer/inf_00000000a1/rename", data=b"name=%C3%89lodie+%F0%9F%98%80", headers=form)
+        assert kept.status_code == 303 and fake.calls[-1][-1] == "\u00c9lodie \U0001f600", fake.calls
+    finally:
+        store.close()
+
+
 # ---- caches ---------------------------------------------------------------------------------------------
 
 def test_behind_a_token_pages_and_downloads_are_not_stored_by_any_cache(tmp_path: Path, clip: Path) -> None:

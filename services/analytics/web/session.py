@@ -11,6 +11,7 @@ HTML elsewhere).
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from flask import (
     Blueprint,
@@ -40,6 +41,7 @@ from services.analytics.web.auth import (
     safe_next,
 )
 from services.analytics.web.throttle import FailureThrottle, client_key
+from services.common.boundary import brief
 from services.common.rpc import bearer_token, is_loopback
 
 bp = Blueprint("session", __name__)
@@ -171,9 +173,23 @@ def _bound_body() -> None:
         return
     request.max_content_length = request.max_form_memory_size  # get_data and the form parser then answer 413
     if request.mimetype == "application/x-www-form-urlencoded":
-        fields = request.get_data(cache=True).count(b"&") + 1  # the form is parsed from this cached copy
-        if request.max_form_parts is not None and fields > request.max_form_parts:
+        body = request.get_data(cache=True)  # the form is parsed from this cached copy
+        if request.max_form_parts is not None and body.count(b"&") + 1 > request.max_form_parts:
             raise RequestEntityTooLarge()
+        _check_utf8(body)
+
+
+def _check_utf8(body: bytes) -> None:
+    """400 naming the first field of an urlencoded form whose value is not UTF-8 (every browser sends the page's
+    UTF-8): werkzeug kept such bytes as their %-escapes, so `name=%ED%A0%80` (a lone surrogate) renamed an
+    influencer "%ED%A0%80"."""
+    for part in body.split(b"&"):
+        try:
+            unquote_to_bytes(part.replace(b"+", b" ")).decode("utf-8")
+        except UnicodeDecodeError:
+            field = unquote_to_bytes(part.partition(b"=")[0]).decode("utf-8", "replace")
+            abort(400, description=f"form field {brief(field, 40)!r} is not UTF-8 text: send the form from the "
+                                   "page, or encode it as UTF-8")
 
 
 def _form_lost() -> bool:
