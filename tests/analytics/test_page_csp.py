@@ -74,3 +74,24 @@ def test_in_chromium_the_pages_scripts_run_a_foreign_one_does_not_and_nothing_el
             assert page.evaluate("window.__violations") == ["script-src-elem inline"]
     finally:
         store.close()
+
+
+def test_no_page_tells_another_site_its_address_and_the_page_itself_still_gets_its_referer(page: Page,
+                                                                                          tmp_path: Path) -> None:
+    """Without a Referrer-Policy, a video's CDN learned the report's host name from the player's fetch and from a
+    clicked link (strict-origin-when-cross-origin). Now it learns nothing; a form of the page still sends it."""
+    store = _store(tmp_path)
+    try:
+        with serving(create_app(store, {"ALLOWED_ROOT": str(tmp_path)}, corrections=FakeCorrections())) as url:
+            sent: dict[str, str | None] = {}
+            page.route("https://cdn.example.com/**", lambda route: (sent.update(
+                cdn=route.request.headers.get("referer")), route.fulfill(status=404)))
+            page.on("request", lambda r: r.url.startswith(url + "/static/") and sent.update(
+                own=r.headers.get("referer")))
+            page.goto(url + f"/video/{LINK_VIDEO}", wait_until="load")
+            page.wait_for_function("() => document.getElementById('player').networkState === 3 || "
+                                   "document.getElementById('player').error !== null", timeout=10_000)
+            assert "cdn" in sent and sent["cdn"] is None, sent
+            assert sent.get("own") == url + f"/video/{LINK_VIDEO}", sent
+    finally:
+        store.close()

@@ -256,6 +256,9 @@ def _finish_response(response: Response) -> Response:
     # does not run (csp.py).
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Content-Security-Policy", csp.policy(_csp_nonce()))
+    # A video's CDN (the player's fetch, a clicked link) learns nothing of the page, not even its host name; the
+    # page's own requests keep their Referer (a POST's origin check reads it when a browser sent no Origin).
+    response.headers.setdefault("Referrer-Policy", "same-origin")
     return response
 
 
