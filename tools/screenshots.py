@@ -86,7 +86,7 @@ def photograph(page: Page, url: str, path: Path, width: int) -> Path:
     page.set_viewport_size({"width": width, "height": 900})
     page.goto(url, wait_until="networkidle")
     if page.locator("video#player").count():
-        page.wait_for_function("document.getElementById('player').readyState >= 2", timeout=10_000)
+        page.wait_for_function("() => document.getElementById('player').readyState >= 2", timeout=10_000)
     path.parent.mkdir(parents=True, exist_ok=True)
     height = min(MAX_HEIGHT, int(page.evaluate("document.documentElement.scrollHeight")))
     page.screenshot(path=str(path), full_page=True, clip={"x": 0, "y": 0, "width": width, "height": height})

@@ -652,7 +652,7 @@ def test_the_overview_in_a_real_browser(base_url: str, analytics_script_name: st
     values = page.locator("#influencers tbody tr td:nth-child(3)").evaluate_all(cells)
     assert values == sorted(values, reverse=True)
 
-    page.wait_for_function("Array.from(document.images).every(i => i.complete)")
+    page.wait_for_function("() => Array.from(document.images).every(i => i.complete)")
     widths = page.locator("img").evaluate_all("els => els.map(e => [e.src, e.naturalWidth])")
     assert widths and all(w > 0 for _, w in widths), widths
 
@@ -664,7 +664,7 @@ def test_the_overview_in_a_real_browser(base_url: str, analytics_script_name: st
     page.wait_for_url("**/influencer/inf_aaaa000001")
     assert page.locator("h1").inner_text() == "Alice"
     assert page.locator("#videos tbody tr").count() > 0
-    page.wait_for_function("Array.from(document.images).every(i => i.complete)")
+    page.wait_for_function("() => Array.from(document.images).every(i => i.complete)")
     widths = page.locator("img").evaluate_all("els => els.map(e => e.naturalWidth)")
     assert all(w > 0 for w in widths)
     page.screenshot(path=str(screenshots / "influencer.png"), full_page=True)

@@ -52,13 +52,13 @@ def test_a_paused_player_of_a_long_local_video_plays_on_after_its_connection_is_
             page.on("response", lambda r: "/media" in r.url and (statuses.append(r.status),
                                                                   ranges.append(r.headers.get("content-range", ""))))
             page.goto(f"http://127.0.0.1:{server.port}/video/{VIDEO_ID}")
-            page.wait_for_function("document.getElementById('player').readyState >= 1", timeout=20_000)
+            page.wait_for_function("() => document.getElementById('player').readyState >= 1", timeout=20_000)
             page.evaluate("document.getElementById('player').play()")
             time.sleep(1.5)
             page.evaluate("document.getElementById('player').pause()")
             time.sleep(6)  # past the send timeout: the server drops what the paused player no longer reads
             page.evaluate("document.getElementById('player').play()")
-            page.wait_for_function("document.getElementById('player').currentTime > 12", timeout=40_000)
+            page.wait_for_function("() => document.getElementById('player').currentTime > 12", timeout=40_000)
             assert page.evaluate("document.getElementById('player').error") is None
     finally:
         server.shutdown()

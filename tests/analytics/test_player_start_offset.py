@@ -78,9 +78,9 @@ def test_a_click_on_an_appearance_of_a_video_starting_late_shows_the_frame_of_th
         from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
         try:
-            page.wait_for_function(f"(() => {{ const v = document.getElementById('player'), l = {landed};"
+            page.wait_for_function(f"() => {{ const v = document.getElementById('player'), l = {landed};"
                                    f" return l !== 0 && Math.abs(l - {start_s + moment}) < 0.1"
-                                   " && v.readyState >= 2 && !v.seeking && v.paused })()", timeout=60_000)
+                                   " && v.readyState >= 2 && !v.seeking && v.paused }", timeout=60_000)
         except PlaywrightTimeout:
             state = page.evaluate("(() => { const v = document.getElementById('player'); return [window.seeks,"
                                   " v.currentTime, v.readyState, v.seeking, v.paused, v.duration]; })()")
@@ -105,7 +105,7 @@ def test_a_click_on_an_appearance_of_a_video_starting_late_shows_the_frame_of_th
         assert at == pytest.approx(start_s + 2.0, abs=0.1) and abs(frame - 20) <= 1, (at, frame)
         # The last bar on a freshly loaded video page, by key (from the bar's start: 7.50).
         page.goto(f"{url}/video/{VIDEO}", wait_until="domcontentloaded")
-        page.wait_for_function("document.getElementById('player').readyState >= 1", timeout=120_000)
+        page.wait_for_function("() => document.getElementById('player').readyState >= 1", timeout=120_000)
         page.evaluate("window.seeks = []")
         page.locator("rect.seekable[data-seek='7.50']").press("Enter")
         at, frame = landing(page, 7.5)

@@ -61,7 +61,7 @@ def test_a_key_pressed_twice_before_the_reply_answers_the_pair_once_and_the_dism
         page.wait_for_timeout(300)
         assert len(held) == 1
         held[0].continue_()
-        page.wait_for_function("document.querySelectorAll('li.review-item').length === 1")
+        page.wait_for_function("() => document.querySelectorAll('li.review-item').length === 1")
         assert page.locator("#dismiss-page button").inner_text() == "None of these are the same (1)"
         assert page.locator("#dismiss-page input[name=pair]").count() == 1
         assert dialogs == []
@@ -73,7 +73,7 @@ def test_answering_a_less_likely_pair_in_place_counts_it_off(tmp_path: Path, pag
         assert page.locator("#review-count").inner_text().startswith("1 left to answer, and 1 less likely")
         page.keyboard.press("j")  # the second pair, the one under the floor
         page.keyboard.press("s")
-        page.wait_for_function("document.querySelectorAll('li.review-item').length === 1")
+        page.wait_for_function("() => document.querySelectorAll('li.review-item').length === 1")
         assert page.locator("#review-count").inner_text().startswith("1 left to answer, and 0 less likely")
 
 
@@ -82,7 +82,7 @@ def test_the_auto_repeat_of_a_held_key_answers_no_pair(tmp_path: Path, page: Pag
     # looked at.
     with review_page(page, tmp_path) as fake:
         page.keyboard.press("s")  # the key going down: the first pair answered
-        page.wait_for_function("document.querySelectorAll('li.review-item').length === 1")
+        page.wait_for_function("() => document.querySelectorAll('li.review-item').length === 1")
         for _ in range(5):  # then held: the repeats of "y"
             page.evaluate(REPEAT)
         page.wait_for_timeout(500)

@@ -57,7 +57,7 @@ def test_a_bar_clicked_on_the_influencer_page_plays_the_video_from_that_moment(t
         page.goto(url + "/influencer/inf_aaaa000001", wait_until="domcontentloaded")
         page.locator(f"a[href='/video/{VIDEO}?t=2.00']").click(position={"x": 10, "y": 10})
         page.wait_for_url(f"**/video/{VIDEO}?t=2.00", timeout=5000)
-        page.wait_for_function("(() => { const v = document.getElementById('player');"
-                               " return v && !v.paused && v.currentTime > 2.0 })()", timeout=15_000)
+        page.wait_for_function("() => { const v = document.getElementById('player');"
+                               " return v && !v.paused && v.currentTime > 2.0 }", timeout=15_000)
         assert page.evaluate("document.getElementById('player').currentTime") < 6.0
     store.close()

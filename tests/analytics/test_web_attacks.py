@@ -157,6 +157,34 @@ def test_a_query_parameter_named_like_url_fors_arguments_keeps_the_page_and_its_
     store.close()
 
 
+def test_a_long_query_is_not_copied_into_every_add_a_name_form_of_the_overview(tmp_path: Path) -> None:
+    """Each unnamed face's "Add a name" form carried the address whole as its `next`: a 200 kB query made a 25 kB
+    overview of 8 unnamed faces 1.6 MB (waitress takes 256 kB of request head; an overview of 500 unnamed faces,
+    128 MB per GET). A `next` over 2,000 characters is refused by the rename anyway: the forms now go back to
+    the path alone, and a short query is kept."""
+    import re
+    from html import unescape
+
+    store = AnalyticsStore(tmp_path / "analytics.sqlite3")
+    for k in range(8):
+        video = f"{k:016x}"
+        store.record_video(VideoRow(url=f"v{k}.mp4", video_id=video, performance=1.0 + k, status=DONE,
+                                    duration_s=10.0, faces=1),
+                           [AppearanceRow(video, f"inf_{k:010x}", 1.0, 2.0, 1, 1.0, 0.8, b"", False)])
+    client = create_app(store, {}, corrections=_Corrections()).test_client()  # type: ignore[arg-type]
+    try:
+        plain = client.get("/?min_videos=1")
+        backs = re.findall(r'name="next" value="([^"]*)"', plain.get_data(as_text=True))
+        assert len(backs) == 8 and {unescape(b) for b in backs} == {"/?min_videos=1"}
+        padded = client.get("/?min_videos=1&pad=" + "x" * 100_000)
+        assert padded.status_code == 200
+        backs = re.findall(r'name="next" value="([^"]*)"', padded.get_data(as_text=True))
+        assert len(backs) == 8 and set(backs) == {"/"}
+        assert len(padded.data) < len(plain.data) + 10_000, len(padded.data)
+    finally:
+        store.close()
+
+
 # ---- the JSON API's bodies --------------------------------------------------------------------------------
 
 def _signed_in_page(tmp_path: Path):  # noqa: ANN202
@@ -210,6 +238,69 @@ def test_a_multipart_upload_that_cannot_be_read_is_said_to_be_so_not_a_missing_n
         assert answer.status_code == 400, (headers, answer.status)
         assert "not a whole multipart/form-data upload" in text and "CSRF" not in text and "give a name" not in text
     store.close()
+
+
+# ---- bodies that are not uploads --------------------------------------------------------------------------
+
+_MANY_NAMES = b"&".join(b"k%07d=" % i for i in range(60_000))  # 600 kB of distinct field names
+
+
+@pytest.mark.parametrize(("path", "body", "kind"), [
+    ("/signin", _MANY_NAMES, "application/x-www-form-urlencoded"),
+    ("/signin", b"&".join([b"a="] * 1_001), "application/x-www-form-urlencoded"),
+    ("/review/answer", _MANY_NAMES, "application/x-www-form-urlencoded"),
+    ("/api/review/answer.json", b'{"answer": "' + b"x" * 600_000 + b'"}', "application/json"),
+])
+def test_a_form_or_json_body_over_the_form_limits_is_a_413_before_it_is_parsed(
+        tmp_path: Path, path: str, body: bytes, kind: str) -> None:
+    """Werkzeug bounds only multipart forms by their fields (1,000) and text (500 kB): an urlencoded form or a JSON
+    body was read whole up to the 25 MB the enrol photos need, and 25 MB of distinct field names sent to /signin,
+    which needs no session, cost the live page 13 s and 725 MB of memory for one request."""
+    client, token, store = _signed_in_page(tmp_path)
+    for headers in ({"Content-Type": kind, "X-CSRF-Token": token}, {"Content-Type": kind}):
+        answer = client.post(path, data=body, headers=headers)
+        message = answer.get_json()["error"] if answer.is_json else answer.get_data(as_text=True)
+        assert answer.status_code == 413, (path, answer.status, message[-300:])
+        assert "1,000 fields" in message and "500 kB" in message
+    store.close()
+
+
+def test_a_form_within_the_limits_still_reaches_its_view(tmp_path: Path) -> None:
+    """999 fields and the CSRF token: the body is read once (cached for the form) and the view answers."""
+    client, token, store = _signed_in_page(tmp_path)
+    body = b"&".join([b"csrf_token=" + token.encode(), b"answer=skip", *[b"pad=1"] * 997])
+    answer = client.post("/review/answer", data=body, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert answer.status_code == 400 and "influencer_a" in answer.get_data(as_text=True), answer.status
+    store.close()
+
+
+@pytest.mark.parametrize("value", [b"%ED%A0%80", b"%FF%FE", b"Ann%C3", b"%C0%AF"])
+def test_a_form_value_that_is_not_utf8_is_a_400_naming_its_field_not_a_name_of_percent_escapes(
+        tmp_path: Path, value: bytes) -> None:
+    """Werkzeug kept bytes that are not UTF-8 as their %-escapes: `name=%ED%A0%80` (a lone surrogate) renamed an
+    influencer "%ED%A0%80". A browser sends the page's UTF-8; such a form is refused before its view runs."""
+    from html import unescape
+
+    from tests.analytics.test_analytics_web import FakeCorrections
+
+    store = AnalyticsStore(tmp_path / "analytics.sqlite3")
+    store.record_video(VideoRow(url="v.mp4", video_id=VIDEO, performance=1.0, status=DONE, duration_s=10.0, faces=1),
+                       [AppearanceRow(VIDEO, "inf_00000000a1", 1.0, 2.0, 1, 1.0, 0.8, b"", False)])
+    fake = FakeCorrections()
+    client = create_app(store, {}, corrections=fake).test_client()
+    import re
+
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/enrol").get_data(as_text=True))
+    assert token is not None
+    form = {"Content-Type": "application/x-www-form-urlencoded", "X-CSRF-Token": token.group(1)}
+    try:
+        answer = client.post("/influencer/inf_00000000a1/rename", data=b"name=" + value, headers=form)
+        assert answer.status_code == 400 and "form field 'name' is not UTF-8" in unescape(answer.get_data(as_text=True))
+        assert fake.calls == []
+        kept = client.post("/influencer/inf_00000000a1/rename", data=b"name=%C3%89lodie+%F0%9F%98%80", headers=form)
+        assert kept.status_code == 303 and fake.calls[-1][-1] == "\u00c9lodie \U0001f600", fake.calls
+    finally:
+        store.close()
 
 
 # ---- caches ---------------------------------------------------------------------------------------------

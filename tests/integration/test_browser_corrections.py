@@ -244,7 +244,7 @@ def test_one_key_answers_a_review_item_and_the_page_stays_where_it_was(running: 
     r.page.set_viewport_size({"width": 1280, "height": 500})  # a short window: the page scrolls
     r.page.goto(r.base + "/review?unlikely=1")
     # The faces far below load as they come in view (their boxes are sized: the page does not move when they do)
-    r.page.wait_for_function("Array.from(document.images).every(i => i.complete || i.loading === 'lazy')")
+    r.page.wait_for_function("() => Array.from(document.images).every(i => i.complete || i.loading === 'lazy')")
     item = r.page.locator(f"li.review-item[data-a={a}][data-b={b}]")
     item.scroll_into_view_if_needed()
     item.locator("p").first.click()  # highlights it, as j / k do
@@ -274,7 +274,7 @@ def test_answering_same_to_a_review_item_joins_the_pair_for_good(running: Runnin
     assert item.locator("img").count() >= 2
     assert "%" in item.locator(".likelihood").inner_text()
     r.page.wait_for_function(
-        "Array.from(document.images).every(i => i.complete ? i.naturalWidth > 0 : i.loading === 'lazy')")
+        "() => Array.from(document.images).every(i => i.complete ? i.naturalWidth > 0 : i.loading === 'lazy')")
     r.page.screenshot(path=str(r.tmp / "review.png"), full_page=True)  # a look at the page, kept in tmp
     item.locator("button:has-text('Same person')").click()
     item.wait_for(state="detached")

@@ -130,7 +130,7 @@ def test_the_video_page_plays_the_video_and_seeks_to_an_appearance_clicked(stack
     assert last.first_seen_s > 2.0, "the test needs an appearance well after the start"
     page.goto(f"{base}/video/{video.video_id}")
     assert page.locator("h1").inner_text() == "v0001.mp4"
-    page.wait_for_function("document.getElementById('player').readyState >= 1", timeout=15_000)
+    page.wait_for_function("() => document.getElementById('player').readyState >= 1", timeout=15_000)
     assert page.evaluate("document.getElementById('player').duration") > last.first_seen_s
 
     def position() -> float:
@@ -162,7 +162,7 @@ def test_a_bar_of_the_influencer_pages_timeline_opens_the_video_page_at_that_tim
     last = max(stack.store.appearances_in(video.video_id), key=lambda a: a.first_seen_s)
     page.goto(f"{base}/influencer/{last.influencer_id}")
     page.locator(f"a[href^='/video/{video.video_id}?t=']").first.click()
-    page.wait_for_function("document.getElementById('player').readyState >= 1", timeout=15_000)
+    page.wait_for_function("() => document.getElementById('player').readyState >= 1", timeout=15_000)
     at = float(page.url.split("?t=")[1])
     assert at >= last.first_seen_s - 0.01
     assert at - 0.5 < page.evaluate("document.getElementById('player').currentTime") < at + 2.0  # playing on

@@ -56,7 +56,8 @@ def create_app(store: AnalyticsStore, config: dict[str, Any] | None = None,
 
 _MB = 1024 * 1024
 # Werkzeug's limits of a form: the whole body (MAX_CONTENT_LENGTH), its parts (max_form_parts, 1,000) and its
-# text fields (MAX_FORM_MEMORY_SIZE, 500 kB).
+# text fields (MAX_FORM_MEMORY_SIZE, 500 kB); a body that is not multipart is held to the last two whole
+# (session._bound_body).
 _TOO_LARGE = (f"the form sent is larger than the page takes: at most {MAX_UPLOAD_BYTES // _MB} MB in all "
               f"({MAX_PHOTOS} photos of {MAX_PHOTO_BYTES // _MB} MB at most), 1,000 fields, and 500 kB of text; "
               "send fewer or smaller photos")

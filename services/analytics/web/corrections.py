@@ -29,6 +29,7 @@ from services.analytics.web.audit_views import (
     remember_dismissed,
     remember_done,
 )
+from services.analytics.web.auth import MAX_PATH_CHARS
 from services.analytics.web.canonical import canonical_ids
 from services.analytics.web.identity_access import corrections_client, identity_errors
 from services.analytics.web.identity_calls import ANSWERS
@@ -212,7 +213,7 @@ def _local_path(value: str | None) -> str:
     """`value` when it is a path of this site ("/", "/review?x=1"), else "": never a redirect elsewhere
     (`//host`, `https://...`, a backslash or control character)."""
     value = (value or "").split("#", 1)[0]
-    if not value.startswith("/") or value.startswith("//") or len(value) > 2000:
+    if not value.startswith("/") or value.startswith("//") or len(value) > MAX_PATH_CHARS:
         return ""
     if any(c == "\\" or not c.isprintable() for c in value):
         return ""

@@ -11,6 +11,7 @@ HTML elsewhere).
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from flask import (
     Blueprint,
@@ -25,8 +26,9 @@ from flask import (
     request,
     url_for,
 )
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from services.analytics.web import hosts
+from services.analytics.web import csp, hosts
 from services.analytics.web.auth import (
     ANONYMOUS,
     CSRF_FIELD,
@@ -39,6 +41,7 @@ from services.analytics.web.auth import (
     safe_next,
 )
 from services.analytics.web.throttle import FailureThrottle, client_key
+from services.common.boundary import brief
 from services.common.rpc import bearer_token, is_loopback
 
 bp = Blueprint("session", __name__)
@@ -90,9 +93,18 @@ def current_session() -> Session:
 @bp.app_context_processor
 def _template_helpers() -> dict[str, Any]:
     return {"csrf_token": lambda: _keys().csrf_token(current_session()),
+            "csp_nonce": _csp_nonce,
             "csrf_field": CSRF_FIELD,
             "signed_in": lambda: bool(g.get("session") and g.session.signed_in),
             "auth_required": bool(current_app.config.get("TOKEN"))}
+
+
+def _csp_nonce() -> str:
+    """This answer's script nonce (csp.py), made the first time a template asks; the header names it."""
+    nonce = g.get("csp_nonce")
+    if nonce is None:
+        nonce = g.csp_nonce = csp.new_nonce()
+    return nonce
 
 
 def _throttle() -> FailureThrottle:
@@ -141,6 +153,7 @@ def _check_request() -> Response | None:
     if not token and not is_loopback(str(current_app.config.get("HOST") or "127.0.0.1")):
         _forbid("writes on a page reachable beyond loopback need INFLUENCERS_TOKEN")
     _check_origin()
+    _bound_body()
     if _form_lost():
         abort(400, description="the form's body is not a whole multipart/form-data upload (cut short, or without "
                                "its boundary): send it again")
@@ -148,6 +161,35 @@ def _check_request() -> Response | None:
     if not keys.csrf_matches(g.session, given):
         _forbid("missing or wrong CSRF token (reload the page and try again)")
     return None
+
+
+def _bound_body() -> None:
+    """413 for a body that is not a multipart upload and is over the form limits (request.max_form_memory_size,
+    500 kB, and max_form_parts, 1,000 fields), before it is parsed. Werkzeug bounds only multipart forms so, as
+    it streams them: an urlencoded form or a JSON body was read whole up to MAX_CONTENT_LENGTH (25 MB, which
+    the enrol form's photos need), and 25 MB of distinct field names sent to /signin, which needs no session,
+    cost one request 13 s and 725 MB."""
+    if request.mimetype == "multipart/form-data":
+        return
+    request.max_content_length = request.max_form_memory_size  # get_data and the form parser then answer 413
+    if request.mimetype == "application/x-www-form-urlencoded":
+        body = request.get_data(cache=True)  # the form is parsed from this cached copy
+        if request.max_form_parts is not None and body.count(b"&") + 1 > request.max_form_parts:
+            raise RequestEntityTooLarge()
+        _check_utf8(body)
+
+
+def _check_utf8(body: bytes) -> None:
+    """400 naming the first field of an urlencoded form whose value is not UTF-8 (every browser sends the page's
+    UTF-8): werkzeug kept such bytes as their %-escapes, so `name=%ED%A0%80` (a lone surrogate) renamed an
+    influencer "%ED%A0%80"."""
+    for part in body.split(b"&"):
+        try:
+            unquote_to_bytes(part.replace(b"+", b" ")).decode("utf-8")
+        except UnicodeDecodeError:
+            field = unquote_to_bytes(part.partition(b"=")[0]).decode("utf-8", "replace")
+            abort(400, description=f"form field {brief(field, 40)!r} is not UTF-8 text: send the form from the "
+                                   "page, or encode it as UTF-8")
 
 
 def _form_lost() -> bool:
@@ -210,9 +252,13 @@ def _finish_response(response: Response) -> Response:
     # What the page serves is of the type it says: a browser never reads a JSON or CSV answer holding a name or URL
     # typed as `<script>` as a page of this origin.
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    # One-click forms must not be framed by another site (clickjacking).
+    # One-click forms must not be framed by another site (clickjacking); a script the templates did not write
+    # does not run (csp.py).
     response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+    response.headers.setdefault("Content-Security-Policy", csp.policy(_csp_nonce()))
+    # A video's CDN (the player's fetch, a clicked link) learns nothing of the page, not even its host name; the
+    # page's own requests keep their Referer (a POST's origin check reads it when a browser sent no Origin).
+    response.headers.setdefault("Referrer-Policy", "same-origin")
     return response
 
 
