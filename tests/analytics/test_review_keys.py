@@ -105,5 +105,5 @@ def test_tabbing_into_a_pair_highlights_it_and_the_keys_answer_that_pair(tmp_pat
         assert "current" in (pairs.nth(1).get_attribute("class") or "")
         assert "current" not in (pairs.nth(0).get_attribute("class") or "")
         page.keyboard.press("n")
-        page.wait_for_function("document.querySelectorAll('li.review-item').length === 1")
+        page.wait_for_function("() => document.querySelectorAll('li.review-item').length === 1")
     assert fake.calls == [("answer", "inf_cccc000003", "inf_dddd000004", "different")]
