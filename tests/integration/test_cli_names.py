@@ -82,7 +82,7 @@ def test_a_name_nobody_has_is_one_line_and_exit_2(stack, people, capsys):
     assert main(["delete", "Nobody", *ports]) == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line == "influencers: error: delete: no influencer is named or has the id 'Nobody' " \
-                   "(see the page, or `influencers review`)"
+                   f"(see the page, or `influencers review {' '.join(ports)}`)"  # the command as this user can run it
 
 
 def test_an_empty_job_list_says_so(stack, capsys):
