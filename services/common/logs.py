@@ -3,7 +3,7 @@ the work it belongs to.
 
 structlog formats the records of the standard `logging` module (ours and every library's), so code keeps
 `logging.getLogger(__name__)`; fields go in `extra={...}`. Fields bound with `row_context`/`bind` (job_id,
-row, video_id) are added to every line their thread logs meanwhile, and trace_id comes from the current span
+row, video_id) are added to every line their thread logs meanwhile, and trace_id and span_id come from the current span
 while tracing is on (services/common/tracing.py), so a video's lines in ingest and identity share it.
 
 Text: `2026-12-04T21:00:00.123Z WARNING services.ingest.pipeline: video failed job_id=... reason='...'`.
@@ -145,12 +145,14 @@ def _route_uncaught(json_logs: bool) -> None:
 
 
 def _trace_id(logger: WrappedLogger, name: str, event: EventDict) -> EventDict:
-    """Adds the current trace's id (tracing on and a span current), and the job and row a caller sent along
-    with it (identity's and analytics' lines of a row's calls)."""
+    """Adds the current trace's and span's ids (tracing on and a span current), and the job and row a caller sent
+    along with it (identity's and analytics' lines of a row's calls). The span id says which step of the trace
+    logged the line (a trace of one video has a dozen spans)."""
     if tracing.enabled():
         trace_id = tracing.current_trace_id()
         if trace_id:
             event.setdefault("trace_id", trace_id)
+            event.setdefault("span_id", tracing.current_span_id())
             for field, value in tracing.baggage_fields().items():
                 event.setdefault(field, _sent_along(field, value))
     return event

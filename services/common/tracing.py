@@ -180,6 +180,12 @@ def current_trace_id() -> str:
     return format(context.trace_id, "032x") if context.is_valid else ""
 
 
+def current_span_id() -> str:
+    """The 16-hex-digit id of the current span, or "" when there is none (tracing off)."""
+    context = trace.get_current_span().get_span_context()
+    return format(context.span_id, "016x") if context.is_valid else ""
+
+
 def record_span(service: str, name: str, start_ns: int, end_ns: int, attributes: Mapping[str, object] | None = None
                 ) -> None:
     """A finished child span of the current span, for work timed elsewhere (identity's worker processes):

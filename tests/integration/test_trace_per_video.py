@@ -87,6 +87,9 @@ def test_a_failed_row_is_logged_once_as_json_with_its_job_row_video_trace_and_re
     assert line["row"] == VIDEOS + 1 and line["video_id"] == failed[0].video_id and line["job_id"]
     root = next(s for s in spans.get_finished_spans() if s.name == "video" and s.attributes["influencers.row"] == 4)
     assert line["trace_id"] == format(root.context.trace_id, "032x")
+    in_trace = {format(s.context.span_id, "016x") for s in spans.get_finished_spans()
+                if s.context.trace_id == root.context.trace_id}
+    assert line["span_id"] in in_trace, "the line names the span of the row's trace that logged it"
     assert not root.status.is_ok, "the failed row's trace is marked as an error"
     with_job = [x for x in lines if x.get("job_id") == line["job_id"]]
     assert {x["row"] for x in with_job} <= set(range(1, VIDEOS + 2))

@@ -125,7 +125,7 @@ def test_a_bad_log_setting_is_refused_naming_its_variable(variable, value):
         Settings.from_env({variable: value})
 
 
-def test_with_tracing_on_a_line_carries_the_trace_id_and_the_job_and_row_sent_along_as_baggage(restore_root):
+def test_with_tracing_on_a_line_carries_the_trace_and_span_ids_and_the_job_and_row_sent_along_as_baggage(restore_root):
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
     from services.common import tracing
@@ -135,12 +135,13 @@ def test_with_tracing_on_a_line_carries_the_trace_id_and_the_job_and_row_sent_al
     tracing.install(["identity"], InMemorySpanExporter(), batch=False)
     try:
         with tracing.row_baggage("job9", 4), tracing.tracer("identity").start_as_current_span("assign"):
-            trace_id = tracing.current_trace_id()
+            trace_id, span_id = tracing.current_trace_id(), tracing.current_span_id()
             logging.getLogger("services.identity.server").warning("slow")
     finally:
         tracing.shutdown_tracing()
     (line,) = (json.loads(x) for x in out.getvalue().splitlines())
-    assert (line["trace_id"], line["job_id"], line["row"]) == (trace_id, "job9", 4)
+    assert (line["trace_id"], line["span_id"], line["job_id"], line["row"]) == (trace_id, span_id, "job9", 4)
+    assert len(span_id) == 16 and int(span_id, 16) != 0
 
 
 def test_a_text_event_with_line_breaks_stays_on_its_line(restore_root):
