@@ -8,6 +8,7 @@ import hmac
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent import futures
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from grpc_reflection.v1alpha import reflection
 
 from services.common import tracing
 from services.common.actor import ActorClientInterceptor
+from services.common.boundary import brief
 from services.common.call_names import CallNames, failed_call
 from services.common.client_metadata import MetadataClientInterceptor
 from services.common.damage import DISK_FULL, DiskFull, StoreDamaged, engine_error, is_disk_full
@@ -227,6 +229,38 @@ def _says_disk_full(exc: Exception) -> bool:
     return is_disk_full(exc)
 
 
+class NotReady(Exception):
+    """A readiness check's answer "no", naming the dependency that does not answer."""
+
+
+def named_checks(*checks: tuple[str, Callable[[], bool]]) -> Callable[[], bool]:
+    """One readiness check of several dependencies, in order: true when each is; otherwise NotReady naming the
+    first that is not (and its error), so the "not ready" log line says which one."""
+    def check() -> bool:
+        for what, ok in checks:
+            try:
+                answered = ok()
+            except Exception as exc:  # noqa: BLE001 - a probe's failure is that dependency's "no"
+                raise NotReady(f"{what}: {not_ready_reason(exc)}") from exc
+            if not answered:
+                raise NotReady(f"{what} does not answer")
+        return True
+
+    return check
+
+
+def not_ready_reason(exc: BaseException) -> str:
+    """A failed readiness check's cause on one line: a NotReady's text, a database driver's own message (not
+    SQLAlchemy's statement and link), or `Type: message`; cut to a log line's length."""
+    if isinstance(exc, NotReady):
+        text = str(exc)
+    elif isinstance(exc, sa.exc.DBAPIError) and exc.orig is not None:
+        text = f"the database is unreachable: {exc.orig}"
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return brief(" ".join(text.split()))
+
+
 @dataclass
 class RunningServer:
     server: grpc.Server
@@ -248,18 +282,30 @@ class RunningServer:
     def watch(self, dependency_ok: Callable[[], bool], interval_s: float = 5.0) -> None:
         """Keeps readiness in step with a dependency (the vector store, the SQL store): NOT_SERVING while
         `dependency_ok()` is false or raises, SERVING again once it recovers; checked at once, then every
-        `interval_s` seconds. Liveness stays SERVING throughout."""
+        `interval_s` seconds. Liveness stays SERVING throughout. Each turn is logged once (a WARNING naming
+        why, an INFO when ready again): the health answer alone says nothing of the cause, and the operator
+        paged by InfluencersStoreNotReady reads the log first."""
         self._stopping = threading.Event()
+        label = self.name or "server"
 
         def loop() -> None:
+            ready: bool | None = None  # None: not checked yet (start-up is logged as "serving on")
+            since = time.monotonic()
             while True:
                 try:
-                    ok = bool(dependency_ok())
-                except Exception:  # noqa: BLE001 - any failure of the probe is "not serving"
-                    ok = False
+                    ok, why = bool(dependency_ok()), "its readiness check answered no"
+                except Exception as exc:  # noqa: BLE001 - any failure of the probe is "not serving"
+                    ok, why = False, not_ready_reason(exc)
                 with self._readiness:
                     if not self._draining.is_set():
                         self.set_serving(ok)
+                        if ok is not ready:
+                            if not ok:
+                                log.warning("%s not ready: %s (readiness NOT_SERVING until it answers; liveness "
+                                            "stays SERVING)", label, why)
+                            elif ready is False:
+                                log.info("%s ready again after %.0f s", label, time.monotonic() - since)
+                            ready, since = ok, time.monotonic()
                 if self._stopping.wait(interval_s):
                     return
 

@@ -8,7 +8,7 @@ import logging
 import grpc
 
 from influencers.v1 import identity_pb2, identity_pb2_grpc
-from services.common.rpc import RunningServer, build_server
+from services.common.rpc import RunningServer, build_server, named_checks
 from services.common.settings import Settings, check_face_locator
 from services.common.tls import server_credentials
 from services.identity.assignment import Thresholds
@@ -71,7 +71,9 @@ class IdentityProcess:
                                                   credentials=server_credentials(settings), data_dir=settings.data_dir)
         # Ready: Qdrant, the face workers and the change feed's database (every correction and batch writes
         # the feed: with it down, identity could do nothing but fail).
-        self.server.watch(lambda: self.store.healthy() and self.workers.healthy() and self.feed.head() >= 0)
+        self.server.watch(named_checks(("the vector store", self.store.healthy),
+                                       ("the face workers", self.workers.healthy),
+                                       ("the change feed's database", lambda: self.feed.head() >= 0)))
         self._detach_gauges = attach_gauges(self.registry, self.store, self.feed, settings.review_band)
 
     @property

@@ -2,7 +2,9 @@
 readiness NOT_SERVING and leaves liveness SERVING, so probes stop traffic without restarting the process."""
 
 import importlib.util
+import logging
 import socket
+import threading
 import time
 from pathlib import Path
 
@@ -14,7 +16,7 @@ from influencers.v1 import analytics_pb2, analytics_pb2_grpc
 from services.analytics.server import serve_analytics
 from services.analytics.store import AnalyticsStore
 from services.common.database import open_engine
-from services.common.rpc import LIVENESS, READINESS, build_server, open_channel
+from services.common.rpc import LIVENESS, READINESS, build_server, named_checks, not_ready_reason, open_channel
 from services.common.settings import Settings
 from services.identity.process import IdentityProcess
 from services.ingest.server import IngestProcess
@@ -74,6 +76,51 @@ def test_a_probe_that_raises_counts_as_not_ready_and_still_alive():
         assert status(server.port, LIVENESS) == SERVING
     finally:
         server.stop(0)
+
+
+def test_a_readiness_turn_is_logged_once_naming_the_dependency_and_once_when_ready_again(caplog):
+    up, checks, checked_while_down = {"ok": True}, [], threading.Event()
+
+    def store() -> bool:
+        checks.append(up["ok"])
+        if checks.count(False) >= 5:
+            checked_while_down.set()
+        if not up["ok"]:
+            raise ConnectionError("connection to 127.0.0.1:1 refused")
+        return True
+
+    caplog.set_level(logging.INFO, logger="services.common.rpc")
+    server = build_server("probe", "127.0.0.1", 0, [], max_workers=2)
+    try:
+        server.watch(named_checks(("the face workers", lambda: True), ("the vector store", store)), interval_s=0.05)
+        assert wait_for(server.port, READINESS, SERVING, 5) == SERVING
+        up["ok"] = False
+        assert wait_for(server.port, READINESS, NOT_SERVING, 5) == NOT_SERVING
+        assert checked_while_down.wait(5), "the store was checked several times while down"
+        up["ok"] = True
+        assert wait_for(server.port, READINESS, SERVING, 5) == SERVING
+    finally:
+        server.stop(0)
+    turns = [r for r in caplog.records if r.name == "services.common.rpc" and " ready" in r.getMessage()]
+    assert [r.levelname for r in turns] == ["WARNING", "INFO"], "one line each way, not one per check"
+    assert turns[0].getMessage().startswith(
+        "probe not ready: the vector store: ConnectionError: connection to 127.0.0.1:1 refused (readiness NOT_SERVING")
+    assert turns[1].getMessage().startswith("probe ready again after ")
+
+
+def test_a_check_that_answers_no_is_named_and_a_database_error_is_its_drivers_line_without_the_password():
+    with pytest.raises(Exception) as no:
+        named_checks(("the face workers", lambda: False))()
+    assert not_ready_reason(no.value) == "the face workers does not answer"
+    engine = open_engine("postgresql://someone:hunter2@127.0.0.1:1/influencers")
+    try:
+        with pytest.raises(Exception) as down:
+            named_checks(("the change feed's database", lambda: engine.connect().close() or True))()
+    finally:
+        engine.dispose()
+    reason = not_ready_reason(down.value)
+    assert reason.startswith("the change feed's database: the database is unreachable: connection failed")
+    assert "hunter2" not in reason and "SELECT" not in reason and "sqlalche.me" not in reason and "\n" not in reason
 
 
 def test_the_container_check_answers_live_and_not_ready_while_the_store_is_down(flaky_store_server, monkeypatch,
