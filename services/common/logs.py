@@ -174,6 +174,19 @@ def _service_field(service: str) -> Any:
     return add
 
 
+SERVICE_NAMES = ("ingest", "identity", "analytics")
+
+
+def _service_of_module(logger: WrappedLogger, name: str, event: EventDict) -> EventDict:
+    """In a process of all three services (`run`, `serve`), a line of a service's own modules (logger
+    `services.NAME....`) names that service, as a fleet's lines do: a log pipeline filters on one field either
+    way. Shared code's and the CLI's lines have no service to name. JSON only: a text line's logger says it."""
+    parts = str(event.get("logger", "")).split(".", 2)
+    if len(parts) > 2 and parts[0] == "services" and parts[1] in SERVICE_NAMES:
+        event.setdefault("service", parts[1])
+    return event
+
+
 def _text(logger: WrappedLogger, name: str, event: EventDict) -> str:
     """`TIME LEVEL LOGGER: EVENT key=value ...` on one line (a traceback on the lines after it)."""
     stamp = event.pop("timestamp", "")
@@ -223,7 +236,7 @@ def configure_logging(fmt: str = "text", level: str = "INFO", stream: TextIO | N
         structlog.stdlib.ExtraAdder(),
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _trace_id,
-        *([_service_field(service)] if service else []),
+        *([_service_field(service)] if service else [_service_of_module] if fmt == "json" else []),
     ]
     render: list[Any] = ([_JSON_TRACEBACKS, structlog.processors.JSONRenderer()]
                          if fmt == "json" else [structlog.processors.format_exc_info, _text])

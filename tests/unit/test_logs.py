@@ -77,6 +77,18 @@ def test_every_json_line_of_a_process_running_one_service_names_that_service(res
     assert [json.loads(line)["service"] for line in out.getvalue().splitlines()] == ["ingest", "ingest"]
 
 
+def test_in_a_process_of_all_three_services_a_services_own_lines_name_it_and_shared_lines_name_none(restore_root):
+    out = io.StringIO()
+    configure_logging("json", "INFO", stream=out)
+    logging.getLogger("services.identity.server").info("assigned")
+    logging.getLogger("services.analytics.feed").info("applied")
+    logging.getLogger("services.common.rpc").info("serving")
+    logging.getLogger("influencers.cli").info("report written")
+    logging.getLogger("services.ingestion_tool.x").info("not a service")
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [line.get("service") for line in lines] == ["identity", "analytics", None, None, None]
+
+
 def test_a_json_traceback_carries_no_local_variables_so_no_password_of_a_frame_reaches_the_log(restore_root):
     out = io.StringIO()
     configure_logging("json", "INFO", stream=out)
