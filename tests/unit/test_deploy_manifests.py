@@ -112,6 +112,20 @@ def test_the_orchestrators_wait_longer_than_a_service_takes_to_stop() -> None:
 
 
 SERVICE_PODS = ("ingest", "identity", "analytics")
+
+
+def _seconds(text: str) -> int:
+    return int(text.removesuffix("s"))
+
+
+@pytest.mark.parametrize("name", ("ingest", "identity", "analytics"))
+def test_compose_gives_a_start_with_its_migrations_as_long_as_the_k8s_startup_probe(name: str) -> None:
+    # Before, compose counted failures after 20-30 s: a service still migrating its store (no server yet) was
+    # "unhealthy" a minute later, and `docker compose up` failed the services that depend on it.
+    probe = service_container(name)["startupProbe"]
+    allowed_by_k8s = probe["periodSeconds"] * probe["failureThreshold"]
+    check = yaml.safe_load((K8S.parents[1] / "docker-compose.yml").read_text())["services"][name]["healthcheck"]
+    assert _seconds(check["start_period"]) >= allowed_by_k8s >= 300
 PROBES = {"startupProbe": "--live", "livenessProbe": "--live", "readinessProbe": "--ready"}
 
 
