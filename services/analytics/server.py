@@ -76,8 +76,9 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
         _check_statuses(context, [row.status], "video.status")
         # Appearances come from identity's change feed alone, never with the row.
         try:
+            # A row that failed before its content was hashed has no id: no attribute then, not an empty one.
             with tracing.tracer("analytics").start_as_current_span(
-                    "record", attributes={"influencers.video_id": row.video_id}):
+                    "record", attributes={"influencers.video_id": row.video_id} if row.video_id else None):
                 created = self._store.record_video(row)
         except ValueError as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, brief(str(exc)))

@@ -52,6 +52,24 @@ def test_record_video_reports_created_once_and_get_video_finds_it_by_url_and_id(
     assert by_url.performance == 1.25 and by_url.status == common_pb2.VIDEO_STATUS_DONE
 
 
+def test_the_record_span_of_a_row_that_failed_before_it_was_hashed_has_no_empty_video_id(stub) -> None:
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from services.common import tracing
+
+    exporter = InMemorySpanExporter()
+    tracing.install(["analytics"], exporter, batch=False)
+    try:
+        failed = common_pb2.Video(url="https://x/gone.mp4", performance=1.0, status=common_pb2.VIDEO_STATUS_FAILED,
+                                  error="https://x/gone.mp4: HTTP 404")
+        stub.RecordVideo(analytics_pb2.RecordVideoRequest(video=failed))
+        stub.RecordVideo(analytics_pb2.RecordVideoRequest(video=video("https://x/b.mp4", "00000000000000bb", 1.0)))
+    finally:
+        tracing.shutdown_tracing()
+    records = [dict(s.attributes) for s in exporter.get_finished_spans() if s.name == "record"]
+    assert records == [{}, {"influencers.video_id": "00000000000000bb"}]
+
+
 def test_an_unknown_video_is_not_found(stub) -> None:
     with pytest.raises(grpc.RpcError) as err:
         stub.GetVideo(analytics_pb2.GetVideoRequest(video_id="ffffffffffffffff"))
