@@ -31,6 +31,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
 
+from services.common.log_throttle import throttle
 from services.common.settings import SettingsError
 
 SERVICES = ("ingest", "identity", "analytics")
@@ -38,6 +39,9 @@ PREFIX = "influencers"
 PROTOCOL = "http/protobuf"
 _EXPORTERS = ("otlp", "console", "none")
 _TRUE = ("true", "1", "yes", "on")
+# The SDK's loggers that log each failed export and each dropped batch: held to a line a minute (log_throttle.py).
+EXPORT_LOGGERS = ("opentelemetry.exporter.otlp.proto.http.trace_exporter", "opentelemetry.sdk._shared_internal",
+                  "opentelemetry.sdk.trace.export")
 
 _providers: dict[str, TracerProvider] = {}  # service -> provider, while tracing is on (see module docstring)
 
@@ -94,6 +98,7 @@ def setup_tracing(services: Iterable[str], environ: Mapping[str, str] | None = N
         return OTLPSpanExporter()  # endpoint, headers, timeout: from the OTEL_EXPORTER_OTLP_* variables
 
     install(names, exporter, batch=True, environ=environ)
+    throttle(EXPORT_LOGGERS)  # a collector down for hours: a line a minute, not one a second per service
     return True
 
 
