@@ -21,6 +21,7 @@ them. Tests install an in-memory exporter with `install()`.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Iterable, Iterator, Mapping
 
@@ -33,6 +34,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcess
 
 from services.common.log_throttle import throttle
 from services.common.settings import SettingsError
+from services.common.url_secrets import secrets_hidden
 
 SERVICES = ("ingest", "identity", "analytics")
 PREFIX = "influencers"
@@ -42,6 +44,8 @@ _TRUE = ("true", "1", "yes", "on")
 # The SDK's loggers that log each failed export and each dropped batch: held to a line a minute (log_throttle.py).
 EXPORT_LOGGERS = ("opentelemetry.exporter.otlp.proto.http.trace_exporter", "opentelemetry.sdk._shared_internal",
                   "opentelemetry.sdk.trace.export")
+
+log = logging.getLogger(__name__)
 
 _providers: dict[str, TracerProvider] = {}  # service -> provider, while tracing is on (see module docstring)
 
@@ -99,7 +103,22 @@ def setup_tracing(services: Iterable[str], environ: Mapping[str, str] | None = N
 
     install(names, exporter, batch=True, environ=environ)
     throttle(EXPORT_LOGGERS)  # a collector down for hours: a line a minute, not one a second per service
+    # Said once at start: whether spans go anywhere, and where, is otherwise seen only in the backend.
+    log.info("tracing on: spans of %s to %s", ", ".join(names), destination(kind, environ))
     return True
+
+
+def destination(kind: str, environ: Mapping[str, str] | None = None) -> str:
+    """Where the spans go, for the start-up line: the URL the OTLP exporter posts to (its secrets hidden: an
+    endpoint may carry a password or a token), or stdout for the console exporter."""
+    if kind == "console":
+        return "stdout (console exporter)"
+    env = os.environ if environ is None else environ
+    url = (env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "").strip()
+           or env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip().rstrip("/") + "/v1/traces")
+    if url == "/v1/traces":  # OTEL_TRACES_EXPORTER=otlp with no endpoint: the SDK's default
+        url = "http://localhost:4318/v1/traces"
+    return f"{secrets_hidden(url)} (OTLP over HTTP)"
 
 
 def install(services: Iterable[str], exporter: object, batch: bool = True,

@@ -1,5 +1,7 @@
 """Tracing is set up from the standard OTEL_* variables alone; with none set, nothing is installed."""
 
+import logging
+
 import grpc
 import pytest
 from opentelemetry import trace
@@ -74,3 +76,15 @@ def test_service_names_carry_the_service_and_otel_service_name_replaces_the_pref
 def test_a_command_that_runs_no_service_installs_nothing_and_ignores_the_variables():
     assert tracing.setup_tracing([], environ={**ENDPOINT, "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}) is False
     assert not tracing.enabled()
+
+
+def test_tracing_says_once_at_start_where_its_spans_go_without_the_endpoints_secrets(caplog):
+    caplog.set_level(logging.INFO, logger="services.common.tracing")
+    environ = {"OTEL_EXPORTER_OTLP_ENDPOINT": "https://user:hunter2@collector:4318/"}
+    assert tracing.setup_tracing(["ingest", "identity"], environ=environ)
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "services.common.tracing"]
+    assert line == "tracing on: spans of ingest, identity to https://***@collector:4318/v1/traces (OTLP over HTTP)"
+    assert tracing.destination("otlp", {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://c:4318/x?token=abc"}) == \
+        "http://c:4318/x?token=*** (OTLP over HTTP)"
+    assert tracing.destination("otlp", {}) == "http://localhost:4318/v1/traces (OTLP over HTTP)"
+    assert tracing.destination("console", {}) == "stdout (console exporter)"
