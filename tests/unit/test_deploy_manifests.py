@@ -119,13 +119,17 @@ def _seconds(text: str) -> int:
 
 
 @pytest.mark.parametrize("name", ("ingest", "identity", "analytics"))
-def test_compose_gives_a_start_with_its_migrations_as_long_as_the_k8s_startup_probe(name: str) -> None:
+def test_compose_and_the_image_give_a_start_with_its_migrations_as_long_as_the_k8s_startup_probe(name: str) -> None:
     # Before, compose counted failures after 20-30 s: a service still migrating its store (no server yet) was
     # "unhealthy" a minute later, and `docker compose up` failed the services that depend on it.
     probe = service_container(name)["startupProbe"]
     allowed_by_k8s = probe["periodSeconds"] * probe["failureThreshold"]
     check = yaml.safe_load((K8S.parents[1] / "docker-compose.yml").read_text())["services"][name]["healthcheck"]
     assert _seconds(check["start_period"]) >= allowed_by_k8s >= 300
+    dockerfile = (K8S.parents[1] / "deploy" / "docker" / "Dockerfile").read_text()
+    stage = dockerfile[dockerfile.index(f"FROM runtime AS {name}\n"):]
+    image_check = re.search(r"HEALTHCHECK .*--start-period=(\d+s)", stage)
+    assert image_check and _seconds(image_check.group(1)) >= allowed_by_k8s, "the image's own check (Swarm acts on it)"
 PROBES = {"startupProbe": "--live", "livenessProbe": "--live", "readinessProbe": "--ready"}
 
 
