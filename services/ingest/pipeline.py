@@ -314,8 +314,11 @@ class VideoPipeline:
             stages["decode"] = time.perf_counter() - t0
             video.duration.CopyFrom(duration(info.duration_s))  # known once every frame is decoded (the loop above)
             video.start.CopyFrom(duration(info.start_s))
-            if info.warning:  # done, with what was decoded; the row says why it may be short
-                video.error = one_line(f"{WARNING}{info.warning}")
+            said = "; ".join(filter(None, [info.warning, info.note]))
+            if said:  # done, with what was decoded; the row says why it may be short, or how it was read
+                video.error = one_line(f"{WARNING}{said}")
+            if info.note:
+                log.warning("video %s (%s): %s", video.video_id, shown_url(video.url), info.note)
             look = None
             if self.reposts is not None and not info.warning:  # a cut-short file's frames say little of the video
                 t0 = time.perf_counter()

@@ -441,3 +441,22 @@ def test_a_kept_apart_row_run_by_old_and_new_ingest_replicas_in_a_rolling_upgrad
     videos = pd.read_csv(export_report(store, tmp_path / "out")["videos"], keep_default_na=False)
     assert videos[["video_url", "status", "location"]].values.tolist() == [
         ["a.mp4", "done", "m/a.mp4"], ["a.mp4", "failed", ""]]
+
+
+def test_a_video_whose_display_matrix_turns_it_an_odd_angle_is_done_and_its_row_and_log_say_so(
+        rig, tmp_path, caplog) -> None:
+    """Sampled as stored (video.py odd_display); the row's result says so and the log names the file and the
+    angle. Was: done in silence."""
+    pipeline, identity, _ = rig
+    folder = tmp_path / "m"
+    whole = make_video(folder / "whole.mp4", seed=3).read_bytes()
+    at = whole.find(b"tkhd") + 4 + 4 + 20 + 8 + 8  # version 0: the matrix's place in the track header
+    one = 46341  # cos 45 degrees in 16.16
+    (folder / "tilted.mp4").write_bytes(
+        whole[:at] + np.array([one, one, 0, -one, one, 0, 0, 0, 1 << 30], ">i4").tobytes() + whole[at + 36:])
+    with caplog.at_level("WARNING", logger="services.ingest.pipeline"):
+        outcome = pipeline.process("tilted.mp4", 1.0, "", "", folder)
+    said = "its display matrix turns the picture 45 degrees clockwise, not a quarter turn: sampled as stored"
+    assert outcome.video.status == DONE and identity.analysed
+    assert outcome.video.error.startswith(f"warning: {said}")
+    assert any("tilted.mp4" in r.getMessage() and said in r.getMessage() for r in caplog.records)
