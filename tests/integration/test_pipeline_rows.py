@@ -4,6 +4,7 @@ temp dir) and a fake identity service: how rows are isolated from each other and
 from __future__ import annotations
 
 import hashlib
+import subprocess
 import threading
 from collections.abc import Iterator
 from concurrent import futures
@@ -26,6 +27,7 @@ from services.common.protoconv import duration
 from services.common.row_keys import manifest_row_key
 from services.common.rpc import open_channel, wait_healthy
 from services.common.settings import Settings
+from services.ingest.job_store import migrate
 from services.ingest.jobs import prepared, settled_rows
 from services.ingest.pipeline import InFlight, VideoPipeline, resolve_location
 from services.ingest.repost_store import RepostStore
@@ -460,3 +462,27 @@ def test_a_video_whose_display_matrix_turns_it_an_odd_angle_is_done_and_its_row_
     assert outcome.video.status == DONE and identity.analysed
     assert outcome.video.error.startswith(f"warning: {said}")
     assert any("tilted.mp4" in r.getMessage() and said in r.getMessage() for r in caplog.records)
+
+
+def test_a_repost_whose_edit_list_hides_the_end_of_its_source_is_analysed_for_what_it_shows_not_copied(
+        rig, tmp_path) -> None:
+    """The source's every packet, its edit list ending at 1.5 s of 3 s (test_stream_digest::end_hidden): a player
+    plays 1.5 s. Was: the same stream digest as the source's, so done as its copy with its 3 s and its people."""
+    from tests.unit.test_stream_digest import end_hidden
+
+    pipeline, identity, store = rig
+    engine = open_engine(f"sqlite:///{tmp_path / 'jobs.sqlite3'}")
+    migrate(engine)
+    pipeline.reposts = RepostStore(engine)
+    folder = tmp_path / "m"
+    folder.mkdir()
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=128x96:rate=25:duration=3", "-c:v",
+                    "libx264", "-bf", "3", "-g", "25", "-pix_fmt", "yuv420p", str(folder / "source.mp4")], check=True)
+    end_hidden(folder / "source.mp4", folder / "cut.mp4", 1500)
+    source = pipeline.process("source.mp4", 1.0, "", "", folder)
+    cut = pipeline.process("cut.mp4", 2.0, "", "", folder)
+    assert source.video.status == cut.video.status == DONE
+    assert identity.analysed == [source.video.video_id, cut.video.video_id]  # analysed, not copied from the source
+    assert source.video.duration.ToTimedelta().total_seconds() == pytest.approx(3.0, abs=0.05)
+    assert cut.video.duration.ToTimedelta().total_seconds() == pytest.approx(1.5, abs=0.05)
+    engine.dispose()
