@@ -31,6 +31,7 @@ from services.ingest.job_store import migrate
 from services.ingest.jobs import prepared, settled_rows
 from services.ingest.pipeline import InFlight, VideoPipeline, resolve_location
 from services.ingest.repost_store import RepostStore
+from tests.support.media import end_hidden
 from tests.support.rpc_errors import unavailable
 
 DONE = common_pb2.VIDEO_STATUS_DONE
@@ -468,8 +469,6 @@ def test_a_repost_whose_edit_list_hides_the_end_of_its_source_is_analysed_for_wh
         rig, tmp_path) -> None:
     """The source's every packet, its edit list ending at 1.5 s of 3 s (test_stream_digest::end_hidden): a player
     plays 1.5 s. Was: the same stream digest as the source's, so done as its copy with its 3 s and its people."""
-    from tests.unit.test_stream_digest import end_hidden
-
     pipeline, identity, store = rig
     engine = open_engine(f"sqlite:///{tmp_path / 'jobs.sqlite3'}")
     migrate(engine)

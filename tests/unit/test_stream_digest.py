@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from services.ingest.stream_digest import digest_and_start, stream_digest
-from tests.support.media import reencode, remux
+from tests.support.media import end_hidden, reencode, remux
 
 SMOKE = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "smoke" / "videos"
 
@@ -170,17 +170,6 @@ def test_a_copys_start_is_its_first_shown_frames_and_a_trim_hiding_the_head_by_a
         assert their_start == pytest.approx(first_shown_s(path), abs=1e-3) == pytest.approx(info.start_s), name
         assert (theirs == digest) is (name != "trim.mp4"), name
     assert [round(digest_and_start(tmp_path / n)[1], 2) for n in copies] == [0.5, 0.08, 1.48]
-
-
-def end_hidden(src: Path, dst: Path, shown_ms: int) -> Path:
-    """`src` (an MP4 of one edit, movie timescale 1000) with its edit list, movie and track headers ending at
-    `shown_ms`: every packet kept, the end hidden by the index alone, as a trim that only rewrites the index makes."""
-    data = bytearray(src.read_bytes())
-    for box, at in ((b"elst", 12), (b"mvhd", 20), (b"tkhd", 24)):  # version 0: the segment's or header's duration
-        where = data.find(box) + at
-        data[where:where + 4] = shown_ms.to_bytes(4, "big")
-    dst.write_bytes(bytes(data))
-    return dst
 
 
 def test_a_copy_whose_edit_list_hides_the_end_is_no_copy_and_lasts_what_a_player_plays(tmp_path: Path) -> None:
