@@ -354,7 +354,10 @@ def video_stream(container: av.container.InputContainer) -> av.video.stream.Vide
     written as a track of its own (a one- or two-picture MJPEG), or an intro, may come before the video."""
     shown = shown_streams(container)
     if not shown and container.streams.video:  # cover art alone: an audio file's picture (was: "no video stream")
-        raise VideoError("no video stream (only a cover picture: an audio file?)")
+        raise VideoError("no video stream (only a cover picture: an audio file?)" if container.streams.audio else
+                         "no video stream (only a cover picture)")
+    if not container.streams and container.format.name.startswith("mov,"):
+        raise VideoError(INDEX_EMPTY)  # an index of no track at all (was: "no video stream", as an audio file's)
     if not shown:
         raise VideoError("no video stream")
     best = container.streams.best("video")
@@ -491,6 +494,8 @@ def _unopened(path: Path, exc: BaseException) -> str:
 
 INDEX_CUT_SHORT = ("not a readable video (an MP4 whose index, the moov box, is cut short: the file is incomplete, "
                    "cut short while it was copied, uploaded or downloaded?)")
+INDEX_EMPTY = ("not a readable video (an MP4 whose index, the moov box, describes no track: the file is damaged, or "
+               "its index was never written?)")
 ENDS_BEFORE_FIRST_FRAME = ("not a readable video (the file ends before its first frame: cut short while it was "
                            "copied, uploaded or downloaded?)")
 
