@@ -55,8 +55,8 @@ PROBE_MAX_PIXELS = 4096 * 4096 * DECODER_PIXEL_FACTOR  # no frame larger is deco
 # Streams at the head of a file probed by decoders that decode (open_file): a video's is the first or the second
 # (after its audio or its cover art); audio and data streams are probed alike either way.
 PROBED_STREAMS = 2
-# Degrees a display matrix's angle may lie off a right angle and still be that right angle (a phone's matrix
-# written with rounding, an editor's 89.5): ffmpeg's fftools calls an angle odd only past 2 degrees. Past it,
+# Degrees a display matrix's angle (in whole degrees) may lie off a right angle and still be that right angle (a
+# phone's matrix written with rounding, an editor's 89.5): ffmpeg's fftools calls an angle odd only past 2. Past it,
 # players differ (ffmpeg turns the picture by its rotate filter, black corners; Chromium shows it as stored).
 RIGHT_ANGLE_SLACK_DEG = 2.0
 
@@ -161,10 +161,11 @@ def odd_display(matrix: np.ndarray | None) -> str:
         return f"its display matrix shears the picture by {shear:.0f} degrees"
     if m[2] or m[5]:
         return "its display matrix puts the picture in perspective"
-    if abs(theta - 90.0 * round(theta / 90.0)) > RIGHT_ANGLE_SLACK_DEG:
-        turn = theta if theta <= 180.0 else theta - 360.0
+    degrees = round(theta)  # whole degrees, as fftools' get_rotation rounds them before it judges
+    if abs(degrees - 90 * round(degrees / 90)) > RIGHT_ANGLE_SLACK_DEG:
+        turn = degrees if degrees <= 180 else degrees - 360
         way = "clockwise" if turn > 0 else "counter-clockwise"
-        return f"its display matrix turns the picture {abs(turn):.0f} degrees {way}, not a quarter turn"
+        return f"its display matrix turns the picture {abs(turn)} degrees {way}, not a quarter turn"
     return ""
 
 
