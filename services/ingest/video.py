@@ -136,7 +136,7 @@ def describe(exc: BaseException) -> str:
 
 def _clockwise_degrees(m: list[float]) -> float | None:
     """The clockwise angle in degrees, in [0, 360), by which the display matrix `m` (9 floats) turns its picture, as
-    FFmpeg reads it (av_display_rotation_get: the first column's and row's scales divided out); None for a
+    FFmpeg reads it (av_display_rotation_get: each column's scale divided out); None for a
     degenerate matrix."""
     sx, sy = math.hypot(m[0], m[3]), math.hypot(m[1], m[4])
     if sx == 0.0 or sy == 0.0 or not math.isfinite(sx + sy):
@@ -746,7 +746,7 @@ def sample_frames(path: Path, sampler: ShotSampler, max_pixels: int = 4096 * 409
         raise VideoError(f"cannot decode ({describe(exc)})") from exc
     start_s = shown_at(first[0], stream)
     odd = odd_display(display_matrix(first[0]))
-    note = f"{odd}: sampled as stored, as Chromium shows it (ffmpeg turns it; faces at an angle may be missed)"
+    note = f"{odd}: sampled as stored, as Chromium shows it (faces at an angle may be missed)"
     info = VideoInfo(width, height, probed.fps, _declared_duration(container, stream, start_s), probed.codec,
                      start_s=start_s, note=note if odd else "")
     cut = container.format.name == "gif" and path.is_file() and _gif_cut_short(path)

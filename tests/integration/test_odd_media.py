@@ -997,8 +997,8 @@ def test_a_matrix_a_degree_off_a_quarter_turn_is_turned_as_one_and_an_odd_angle_
     for name, (matrix, said) in odd.items():
         path = with_matrix(whole, tmp_path / name, matrix)
         info, frames = decode(path)
-        assert info.note == (f"its display matrix {said}: sampled as stored, as Chromium shows it (ffmpeg turns it; "
-                             "faces at an angle may be missed)"), name
+        assert info.note == (f"its display matrix {said}: sampled as stored, as Chromium shows it (faces at an "
+                             "angle may be missed)"), name
         assert info.warning == "" and info.height == 48 and all(corner_is_white(f.bgr) for f in frames), name
     ffmpeg = subprocess.run(["ffmpeg", "-v", "warning", "-i", str(tmp_path / "r45.mp4"), "-frames:v", "1", "-f", "null",
                              "-"], check=True, capture_output=True, text=True)
