@@ -1131,3 +1131,23 @@ def test_a_video_of_a_line_of_pixels_is_refused_naming_its_size(tmp_path, width,
                     "-c:v", "ffv1", str(path)], check=True)
     with pytest.raises(VideoError, match=rf"^unsupported resolution {width}x{height} \(under 32 px a side"):
         decode(path)
+
+
+@pytest.mark.parametrize("suffix", ["webm", "mp4"])
+def test_a_vp9_recording_whose_size_changes_mid_stream_is_sampled_at_each_size(tmp_path, suffix):
+    """A browser's screen or camera recording changes size at a key frame inside one track (the container states
+    the first size): each part sampled at its own size, a new shot at the change, over the whole length."""
+    parts = []
+    for k, size in enumerate(("160x120", "320x180")):
+        parts.append(tmp_path / f"part{k}.webm")
+        subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25:duration=2",
+                        "-c:v", "libvpx-vp9", "-g", "25", str(parts[-1])], check=True)
+    (tmp_path / "parts.txt").write_text("".join(f"file '{p}'\n" for p in parts))
+    joined = tmp_path / f"joined.{suffix}"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "concat", "-safe", "0", "-i", str(tmp_path / "parts.txt"), "-c",
+                    "copy", str(joined)], check=True)
+    info, frames = decode(joined)
+    assert (info.width, info.height, info.warning) == (160, 120, "")
+    assert info.duration_s == pytest.approx(4.0, abs=0.05)
+    assert [f.bgr.shape[:2] for f in frames] == [(120, 160), (120, 160), (180, 320), (180, 320)]
+    assert frames[2].shot != frames[1].shot
