@@ -18,14 +18,15 @@ from services.common.settings import ENV_PREFIX, Settings, SettingsError, env_na
 QUIET_COMMANDS = ("run", "ingest")  # a person watches their progress bar: a line per video is noise there
 SERVING_COMMANDS = ("run", "serve", "service")  # they start worker processes, and so multiprocessing's tracker
 ROW_FAILURES = "services.ingest.pipeline"  # the logger of ingest's one `video failed` line a failed row
+ROW_NOTED = "video read where players differ"  # its line of a done row's note (services/ingest/pipeline.py ROW_NOTED)
 
 
 class _FailedRowOnTheBar(logging.Filter):
     """Leaves out ingest's `video failed` warning unless it carries a traceback (a failure no one expected: the
-    traceback is said nowhere else)."""
+    traceback is said nowhere else), and its `video read where players differ` (the bar's `WARNING  URL: note`)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.msg != "video failed" or bool(record.exc_info)
+        return record.msg not in ("video failed", ROW_NOTED) or bool(record.exc_info)
 
 
 FAILED_ROW_ON_THE_BAR = _FailedRowOnTheBar()

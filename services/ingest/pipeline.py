@@ -64,7 +64,8 @@ def one_line(text: str) -> str:
 
 
 KEPT = "the previous result is kept"
-WARNING = "warning: "  # starts the error text of a done row whose result may be partial (a truncated file)
+WARNING = "warning: "  # starts the error text of a done row whose result may be partial (a truncated file) or odd
+ROW_NOTED = "video read where players differ"  # the log line of a done row's VideoInfo.note (an odd display matrix)
 NOT_RECORDED = " (not recorded: "  # in a failed row's error: its record was refused, and why
 RESULT = (ST.VIDEO_STATUS_DONE, ST.VIDEO_STATUS_DUPLICATE)  # statuses of a row that has a result
 
@@ -314,8 +315,11 @@ class VideoPipeline:
             stages["decode"] = time.perf_counter() - t0
             video.duration.CopyFrom(duration(info.duration_s))  # known once every frame is decoded (the loop above)
             video.start.CopyFrom(duration(info.start_s))
-            if info.warning:  # done, with what was decoded; the row says why it may be short
-                video.error = one_line(f"{WARNING}{info.warning}")
+            said = "; ".join(filter(None, [info.warning, info.note]))
+            if said:  # done, with what was decoded; the row says why it may be short, or how it was read
+                video.error = one_line(f"{WARNING}{said}")
+            if info.note:
+                log.warning(ROW_NOTED, extra={"url": shown_url(video.url), "reason": info.note})
             look = None
             if self.reposts is not None and not info.warning:  # a cut-short file's frames say little of the video
                 t0 = time.perf_counter()

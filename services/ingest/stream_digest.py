@@ -13,6 +13,9 @@ What the digest covers:
   the head of the stream (a trim with `-c copy`) holds every packet of its original, yet a player starts it
   later and shows it shorter, so its times are not the original's (it is decoded and analysed, or recognised
   by its frames);
+- where the last frame shown ends, when packets follow it that a player hides: an MP4 whose edit list ends before
+  its stream (a trim of the end by editing the index alone) holds every packet of its original, yet a player
+  stops it there and shows it shorter (FFmpeg flags the packets past the edit discarded, and drops their frames);
 - every video packet in decode order: its presentation time in milliseconds from the stream's first one
   (containers keep time in other units; a millisecond is below any frame rate's step), whether it is a key
   frame, and its coded bytes. For H.264 and HEVC the bytes are taken NAL unit by NAL unit, without the
@@ -92,6 +95,8 @@ def _digest(container: av.container.InputContainer, stream: av.video.stream.Vide
         params.add(bytes(ctx.extradata))
     time_base = stream.time_base or Fraction(1, 90_000)
     first: int | None = None
+    shown_end: int | None = None  # where the latest packet a player shows ends (pts + duration)
+    hidden_last: int | None = None  # the latest packet a player hides (an edit list leaves it out)
     shown: av.VideoFrame | None = None  # the first frame the decoder gives: the first a player shows
     packets = 0
     for packet in container.demux(stream):
@@ -109,6 +114,11 @@ def _digest(container: av.container.InputContainer, stream: av.video.stream.Vide
         if pts is None:
             return None, 0.0
         first = pts if first is None else first
+        if packet.is_discard:
+            hidden_last = pts if hidden_last is None else max(hidden_last, pts)
+        else:
+            end = pts + (packet.duration or 0)
+            shown_end = end if shown_end is None else max(shown_end, end)
         ms = round((pts - first) * time_base * 1000)
         pictures.update(f"|{ms},{int(packet.is_keyframe)}|".encode())
         data = bytes(packet)
@@ -132,6 +142,8 @@ def _digest(container: av.container.InputContainer, stream: av.video.stream.Vide
     lead_ms = round((shown.pts - first) * time_base * 1000)
     if lead_ms:  # hashed only when there is one: the digests of the usual streams stay those already stored
         whole.update(f"lead {lead_ms}|".encode())
+    if hidden_last is not None and shown_end is not None and hidden_last >= shown_end:  # an end hidden, as a lead
+        whole.update(f"end {round((shown_end - first) * time_base * 1000)}|".encode())
     for unit in sorted(params):
         whole.update(len(unit).to_bytes(4, "big") + unit)
     whole.update(pictures.digest())

@@ -55,6 +55,10 @@ PROBE_MAX_PIXELS = 4096 * 4096 * DECODER_PIXEL_FACTOR  # no frame larger is deco
 # Streams at the head of a file probed by decoders that decode (open_file): a video's is the first or the second
 # (after its audio or its cover art); audio and data streams are probed alike either way.
 PROBED_STREAMS = 2
+# Degrees a display matrix's angle (in whole degrees) may lie off a right angle and still be that right angle (a
+# phone's matrix written with rounding, an editor's 89.5): ffmpeg's fftools calls an angle odd only past 2. Past it,
+# players differ (ffmpeg turns the picture by its rotate filter, black corners; Chromium shows it as stored).
+RIGHT_ANGLE_SLACK_DEG = 2.0
 
 # Demuxers of image files: a photo renamed .mp4 is opened by these, not by a video demuxer. Animated GIF and
 # APNG are not among them: social posts are often animations, and they are read as the short videos they are
@@ -86,7 +90,9 @@ class VideoInfo:
     than the frames hold: a truncated file); `codec`: FFmpeg's decoder name; `warning`: set once the
     iterator is exhausted when decoding stopped early (damage, or frames missing from the stated length);
     `start_s`: seconds from a player's 0 to the first frame shown (its timestamp: an edit list, a stream muxed
-    late, a recording's clock; frames before 0 are not shown), which frame times, counted from it, leave out."""
+    late, a recording's clock; frames before 0 are not shown), which frame times, counted from it, leave out;
+    `note`: how the frames were taken where players differ (a display matrix of an odd angle: sampled as stored),
+    a remark that, unlike `warning`, says nothing is missing from them."""
 
     width: int
     height: int
@@ -95,6 +101,7 @@ class VideoInfo:
     codec: str
     warning: str = ""
     start_s: float = 0.0
+    note: str = ""
 
 
 def ended_early(declared_s: float, decoded_s: float) -> bool:
@@ -127,29 +134,62 @@ def describe(exc: BaseException) -> str:
     return f"{exc.__class__.__name__}: {text}"[:200] if text else exc.__class__.__name__
 
 
+def _clockwise_degrees(m: list[float]) -> float | None:
+    """The clockwise angle in degrees, in [0, 360), by which the display matrix `m` (9 floats) turns its picture, as
+    FFmpeg reads it (av_display_rotation_get: each column's scale divided out); None for a
+    degenerate matrix."""
+    sx, sy = math.hypot(m[0], m[3]), math.hypot(m[1], m[4])
+    if sx == 0.0 or sy == 0.0 or not math.isfinite(sx + sy):
+        return None
+    return math.degrees(math.atan2(m[1] / sy, m[0] / sx)) % 360.0
+
+
+def odd_display(matrix: np.ndarray | None) -> str:
+    """Why the display matrix `matrix` (as in upright) asks for more than upright applies, so that its picture is
+    sampled as stored: an angle further than RIGHT_ANGLE_SLACK_DEG from a right angle, a shear, a perspective;
+    "" when it asks nothing else (none, right angles and mirrors, a scale, which FFmpeg reads as the pixels'
+    aspect ratio)."""
+    if matrix is None or len(matrix) < 9:
+        return ""
+    m = [float(v) for v in matrix[:9]]
+    theta = _clockwise_degrees(m)
+    if theta is None:
+        return ""
+    sx, sy = math.hypot(m[0], m[3]), math.hypot(m[1], m[4])
+    shear = math.degrees(math.asin(min(1.0, abs(m[0] * m[1] + m[3] * m[4]) / (sx * sy))))
+    if shear > RIGHT_ANGLE_SLACK_DEG:
+        return f"its display matrix shears the picture by {shear:.0f} degrees"
+    if m[2] or m[5]:
+        return "its display matrix puts the picture in perspective"
+    degrees = round(theta)  # whole degrees, as fftools' get_rotation rounds them before it judges
+    if abs(degrees - 90 * round(degrees / 90)) > RIGHT_ANGLE_SLACK_DEG:
+        turn = degrees if degrees <= 180 else degrees - 360
+        way = "clockwise" if turn > 0 else "counter-clockwise"
+        return f"its display matrix turns the picture {abs(turn)} degrees {way}, not a quarter turn"
+    return ""
+
+
 def upright(image: np.ndarray, matrix: np.ndarray | None) -> np.ndarray:
     """`image` (H, W, ...) turned as a player shows it, by FFmpeg's display matrix: 9 int32, row-major,
     16.16 fixed point (None: shown as stored). Right angles and mirrors are applied exactly as ffmpeg's
-    autorotate applies them (fftools `get_rotation` and the transpose/hflip/vflip choice); other angles
-    are left as stored. Returns a view, possibly not contiguous."""
-    if matrix is None or len(matrix) < 9:
+    autorotate applies them (fftools `get_rotation` and the transpose/hflip/vflip choice), an angle within
+    RIGHT_ANGLE_SLACK_DEG of a right angle as that right angle; what odd_display names (another angle, a shear)
+    is left as stored, as Chromium shows it. Returns a view, possibly not contiguous."""
+    if matrix is None or len(matrix) < 9 or odd_display(matrix):
         return image
     m = [float(v) for v in matrix[:9]]
-    sx, sy = math.hypot(m[0], m[3]), math.hypot(m[1], m[4])
-    if sx == 0.0 or sy == 0.0 or not math.isfinite(sx + sy):
+    theta = _clockwise_degrees(m)
+    if theta is None:
         return image
-    theta = float(round(math.degrees(math.atan2(m[1] / sy, m[0] / sx))))  # clockwise degrees
-    theta -= 360.0 * math.floor(theta / 360.0 + 0.9 / 360.0)
-    if abs(theta - 90.0) < 1.0:
+    quarters = round(theta / 90.0) % 4
+    if quarters == 1:
         return image.swapaxes(0, 1) if m[3] > 0 else np.rot90(image, -1)
-    if abs(theta - 180.0) < 1.0:
+    if quarters == 2:
         image = image[:, ::-1] if m[0] < 0 else image
         return image[::-1] if m[4] < 0 else image
-    if abs(theta - 270.0) < 1.0:
+    if quarters == 3:
         return np.rot90(image, -1)[::-1] if m[3] < 0 else np.rot90(image, 1)
-    if abs(theta) < 1.0 and m[4] < 0:
-        return image[::-1]
-    return image
+    return image[::-1] if m[4] < 0 else image
 
 
 def display_matrix(frame: av.VideoFrame) -> np.ndarray | None:
@@ -315,7 +355,10 @@ def video_stream(container: av.container.InputContainer) -> av.video.stream.Vide
     written as a track of its own (a one- or two-picture MJPEG), or an intro, may come before the video."""
     shown = shown_streams(container)
     if not shown and container.streams.video:  # cover art alone: an audio file's picture (was: "no video stream")
-        raise VideoError("no video stream (only a cover picture: an audio file?)")
+        raise VideoError("no video stream (only a cover picture: an audio file?)" if container.streams.audio else
+                         "no video stream (only a cover picture)")
+    if not container.streams and container.format.name.startswith("mov,"):
+        raise VideoError(INDEX_EMPTY)  # an index of no track at all (was: "no video stream", as an audio file's)
     if not shown:
         raise VideoError("no video stream")
     best = container.streams.best("video")
@@ -452,6 +495,8 @@ def _unopened(path: Path, exc: BaseException) -> str:
 
 INDEX_CUT_SHORT = ("not a readable video (an MP4 whose index, the moov box, is cut short: the file is incomplete, "
                    "cut short while it was copied, uploaded or downloaded?)")
+INDEX_EMPTY = ("not a readable video (an MP4 whose index, the moov box, describes no track: the file is damaged, or "
+               "its index was never written?)")
 ENDS_BEFORE_FIRST_FRAME = ("not a readable video (the file ends before its first frame: cut short while it was "
                            "copied, uploaded or downloaded?)")
 
@@ -700,8 +745,10 @@ def sample_frames(path: Path, sampler: ShotSampler, max_pixels: int = 4096 * 409
         container.close()
         raise VideoError(f"cannot decode ({describe(exc)})") from exc
     start_s = shown_at(first[0], stream)
+    odd = odd_display(display_matrix(first[0]))
+    note = f"{odd}: sampled as stored, as Chromium shows it (faces at an angle may be missed)"
     info = VideoInfo(width, height, probed.fps, _declared_duration(container, stream, start_s), probed.codec,
-                     start_s=start_s)
+                     start_s=start_s, note=note if odd else "")
     cut = container.format.name == "gif" and path.is_file() and _gif_cut_short(path)
     return info, _sampled(container, stream, chain([first], decoded), sampler, info, max_pixels, cut, clock)
 

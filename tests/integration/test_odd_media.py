@@ -12,6 +12,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 
@@ -962,3 +963,191 @@ def test_an_mp4_of_two_video_tracks_is_sampled_and_digested_from_the_track_a_pla
     assert (info.width, info.height) == (64, 48) and info.duration_s == pytest.approx(2.0, abs=0.1)
     assert all(f.bgr.shape == (48, 64, 3) for f in frames)
     assert stream_digest(both) == stream_digest(first) is not None
+
+
+def with_matrix(whole: bytes, path: Path, matrix) -> Path:
+    """The MP4 `whole` (one track, tkhd version 0) with `matrix` (9 ints, 16.16 and 2.30) in its track header."""
+    at = whole.find(b"tkhd") + 4 + 4 + 20 + 8 + 8  # version 0: times, track id, duration; reserved, layer... volume
+    path.write_bytes(whole[:at] + struct.pack(">9i", *matrix) + whole[at + 36:])
+    return path
+
+
+def turning(clockwise_degrees: float) -> tuple[int, ...]:
+    """A track header's matrix turning the picture clockwise (as ffmpeg's autorotate and ffprobe read it)."""
+    r, one = np.radians(clockwise_degrees), 1 << 16
+    c, s = round(np.cos(r) * one), round(np.sin(r) * one)
+    return (c, s, 0, -s, c, 0, 0, 0, 1 << 30)
+
+
+def test_a_matrix_a_degree_off_a_quarter_turn_is_turned_as_one_and_an_odd_angle_or_shear_is_sampled_as_stored_and_said(
+        tmp_path):
+    """ffmpeg's fftools warns "Odd rotation angle" past 2 degrees off a right angle (and turns the picture by its
+    rotate filter, black corners), Chromium shows anything but an exact right angle as stored. Within 2 degrees the
+    frames are those of the exact quarter turn (was: as stored past half a degree, a phone's 91 sideways); past it,
+    and for a shear, as stored, with a note naming the angle that the row's result carries (was: in silence)."""
+    whole = write_video(tmp_path / "whole.mp4", [marked(48, 64)] * 10).read_bytes()
+    quarter = decode(with_matrix(whole, tmp_path / "q90.mp4", turning(90)))[1][0].bgr
+    for degrees in (88.5, 91.5):
+        info, frames = decode(with_matrix(whole, tmp_path / f"q{degrees}.mp4", turning(degrees)))
+        assert (info.width, info.height, info.note) == (48, 64, ""), degrees
+        assert np.array_equal(frames[0].bgr, quarter), degrees
+    odd = {"r45.mp4": (turning(45), "turns the picture 45 degrees clockwise, not a quarter turn"),
+           "r100.mp4": (turning(-100), "turns the picture 100 degrees counter-clockwise, not a quarter turn"),
+           "shear.mp4": ((1 << 16, 0, 0, 1 << 15, 1 << 16, 0, 0, 0, 1 << 30), "shears the picture by 27 degrees")}
+    for name, (matrix, said) in odd.items():
+        path = with_matrix(whole, tmp_path / name, matrix)
+        info, frames = decode(path)
+        assert info.note == (f"its display matrix {said}: sampled as stored, as Chromium shows it (faces at an "
+                             "angle may be missed)"), name
+        assert info.warning == "" and info.height == 48 and all(corner_is_white(f.bgr) for f in frames), name
+    ffmpeg = subprocess.run(["ffmpeg", "-v", "warning", "-i", str(tmp_path / "r45.mp4"), "-frames:v", "1", "-f", "null",
+                             "-"], check=True, capture_output=True, text=True)
+    assert "Odd rotation angle" in ffmpeg.stderr  # the player's own warning for the same file
+
+
+def ffmpeg_first_frame(path: Path, height: int, width: int) -> np.ndarray:
+    """The first frame ffmpeg's own command decodes of `path`, as BGR."""
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-frames:v", "1", "-f", "rawvideo", "-pix_fmt",
+                          "bgr24", "-"], check=True, capture_output=True).stdout
+    return np.frombuffer(raw, np.uint8)[: height * width * 3].reshape(height, width, 3)
+
+
+ENCODINGS = {  # name: (ffmpeg's output arguments, the file's suffix, the size: testsrc allows odd sizes)
+    "h264 10-bit": (["-c:v", "libx264", "-pix_fmt", "yuv420p10le"], "mp4", (160, 120)),
+    "h264 4:4:4": (["-c:v", "libx264", "-pix_fmt", "yuv444p"], "mp4", (160, 120)),
+    "h264 4:4:4 10-bit": (["-c:v", "libx264", "-pix_fmt", "yuv444p10le"], "mp4", (160, 120)),
+    "h264 grey": (["-c:v", "libx264", "-pix_fmt", "gray"], "mp4", (160, 120)),
+    "hevc 10-bit": (["-c:v", "libx265", "-pix_fmt", "yuv420p10le", "-x265-params", "log-level=error"], "mp4",
+                    (160, 120)),
+    "hevc 4:4:4": (["-c:v", "libx265", "-pix_fmt", "yuv444p", "-x265-params", "log-level=error"], "mp4", (160, 120)),
+    "hevc grey": (["-c:v", "libx265", "-pix_fmt", "gray", "-x265-params", "log-level=error"], "mp4", (160, 120)),
+    "vp9 with alpha": (["-vf", "format=yuva420p", "-c:v", "libvpx-vp9", "-auto-alt-ref", "0"], "webm", (160, 120)),
+    "png in mov": (["-c:v", "png", "-pix_fmt", "rgba"], "mov", (160, 120)),
+    "prores 4444 in mov": (["-c:v", "prores_ks", "-profile:v", "4", "-pix_fmt", "yuva444p10le"], "mov", (160, 120)),
+    "av1": (["-c:v", "libaom-av1", "-cpu-used", "8", "-crf", "40"], "mp4", (160, 120)),
+    "interlaced h264": (["-vf", "tinterlace=4", "-c:v", "libx264", "-flags", "+ildct+ilme"], "mp4", (160, 120)),
+    "interlaced mpeg-2": (["-c:v", "mpeg2video", "-flags", "+ildct+ilme", "-top", "1"], "ts", (160, 120)),
+    "odd size h264 4:4:4": (["-c:v", "libx264", "-pix_fmt", "yuv444p"], "mp4", (161, 119)),
+    "odd size vp9": (["-c:v", "libvpx-vp9"], "webm", (161, 119)),
+    "odd size ffv1": (["-c:v", "ffv1", "-pix_fmt", "yuv420p"], "mkv", (161, 119)),
+}
+
+
+@pytest.mark.parametrize("name", ENCODINGS)
+def test_deep_full_chroma_grey_alpha_intermediate_av1_interlaced_and_odd_sized_videos_give_ffmpegs_frames(
+        tmp_path, name):
+    """Each gives the frames and size ffmpeg gives, for 2 s, and a digest. The same picture to within the colour
+    conversion: a 4:2:0 frame of 10 bits, of an odd width or interlaced takes another path than ffmpeg's (bilinear
+    chroma, not bicubic, nor by field: 5 levels on the mean of this pattern's sharp colour edges); its grey, which
+    faces are found in, to within 2 levels. A wrong colour matrix, a chroma plane swapped or shifted, bytes read in
+    the wrong order differ by tens."""
+    args, suffix, (width, height) = ENCODINGS[name]
+    if name == "av1" and "libdav1d" not in av.codecs_available and "av1" not in av.codecs_available:
+        pytest.skip("this FFmpeg decodes no AV1")
+    path = tmp_path / f"clip.{suffix}"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", f"testsrc=size={width}x{height}:rate=25:duration=2",
+                    *args, str(path)], check=True)
+    info, frames = decode(path)
+    assert (info.width, info.height, info.warning) == (width, height, "")
+    assert info.duration_s == pytest.approx(2.0, abs=0.05) and len(frames) == 2
+    assert all(f.bgr.shape == (height, width, 3) for f in frames)
+    theirs = ffmpeg_first_frame(path, height, width)
+    assert np.abs(frames[0].bgr.astype(int) - theirs).mean() < 8.0
+    grey = [cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(int) for image in (frames[0].bgr, theirs)]
+    assert np.abs(grey[0] - grey[1]).mean() < 2.0
+    assert stream_digest(path) is not None
+
+
+@pytest.mark.parametrize("suffix", ["mp4", "mkv"])
+def test_a_variable_rate_video_of_1_ms_and_10_s_gaps_keeps_every_frame_at_its_time(tmp_path, suffix):
+    """Frames 1 ms apart (a muxer's forced steps) and a still of 10 s (a screen recording): each sampled frame at its
+    own time, the gap kept as the still it is, the length ffprobe states."""
+    path = tmp_path / f"vfr.{suffix}"
+    times = [0, 40, 41, 42, 80, 120, 10_120, 10_121, 10_160, 10_200]
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.time_base = stream.codec_context.time_base = Fraction(1, 1000)
+        for k, ms in enumerate(times):
+            frame = av.VideoFrame.from_ndarray(marked(48, 64, level=20 * k), format="bgr24")
+            frame.pts, frame.time_base = ms, Fraction(1, 1000)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    info, frames = decode(path)
+    assert [round(f.timestamp_s, 2) for f in frames] == [0.0, 10.12]  # (10.121 when 10.120's B-frame is skipped)
+    assert frames[1].bgr.mean() > frames[0].bgr.mean() + 50  # the frame after the still, not one before it
+    stated = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0",
+                             str(path)], check=True, capture_output=True, text=True).stdout
+    assert info.warning == "" and info.duration_s == pytest.approx(float(stated), abs=0.05)
+
+
+@pytest.mark.parametrize("tail", ["junk", "zeros", "the same mp4", "another mp4"])
+@pytest.mark.parametrize("faststart", [False, True])
+def test_an_mp4_followed_by_junk_or_a_second_mp4_is_read_as_the_first_as_players_read_it(tmp_path, tail, faststart):
+    first = tmp_path / "first.mp4"
+    flags = ["-movflags", "+faststart"] if faststart else []
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=96x64:rate=25:duration=2", "-c:v",
+                    "libx264", *flags, str(first)], check=True)
+    other = write_video(tmp_path / "other.mp4", moving(48, 64, 75)).read_bytes()
+    after = {"junk": bytes(range(256)) * 400, "zeros": bytes(100_000), "the same mp4": first.read_bytes(),
+             "another mp4": other}[tail]
+    joined = tmp_path / "joined.mp4"
+    joined.write_bytes(first.read_bytes() + after)
+    info, frames = decode(joined)
+    assert (info.width, info.height, info.warning) == (96, 64, "")
+    assert info.duration_s == pytest.approx(2.0, abs=0.05) and len(frames) == 2
+    assert stream_digest(joined) == stream_digest(first) is not None  # the pictures shown are the first's alone
+
+
+@pytest.mark.parametrize("moov", ["empty at the end", "empty in front", "zeroed"])
+def test_an_mp4_whose_index_describes_no_track_says_so_not_only_no_video_stream(tmp_path, moov):
+    whole = write_video(tmp_path / "whole.mp4", moving(48, 64, 25)).read_bytes()
+    at = whole.rfind(b"moov") - 4
+    size = struct.unpack(">I", whole[at:at + 4])[0]
+    damaged = {"empty at the end": whole[:at] + struct.pack(">I", 8) + b"moov",
+               "empty in front": struct.pack(">I", 8) + b"moov" + whole[:at],
+               "zeroed": whole[:at + 8] + bytes(size - 8) + whole[at + size:]}[moov]
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(damaged)
+    with pytest.raises(VideoError, match=r"^not a readable video \(an MP4 whose index, the moov box, describes no "
+                                         r"track: the file is damaged, or its index was never written\?\)$"):
+        decode(path)
+    assert stream_digest(path) is None
+
+
+def test_a_file_of_a_cover_picture_alone_and_no_audio_says_only_a_cover_picture(tmp_path):
+    cover = write_still(tmp_path / "cover.png", "png", "image2", "rgb24")
+    path = tmp_path / "pic.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(cover), "-c:v", "mjpeg", "-disposition:v:0", "attached_pic",
+                    str(path)], check=True)
+    with pytest.raises(VideoError, match=r"^no video stream \(only a cover picture\)$"):
+        decode(path)
+
+
+@pytest.mark.parametrize(("width", "height"), [(2, 8000), (8000, 2)])
+def test_a_video_of_a_line_of_pixels_is_refused_naming_its_size(tmp_path, width, height):
+    path = tmp_path / "line.mkv"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate=25:duration=1",
+                    "-c:v", "ffv1", str(path)], check=True)
+    with pytest.raises(VideoError, match=rf"^unsupported resolution {width}x{height} \(under 32 px a side"):
+        decode(path)
+
+
+@pytest.mark.parametrize("suffix", ["webm", "mp4"])
+def test_a_vp9_recording_whose_size_changes_mid_stream_is_sampled_at_each_size(tmp_path, suffix):
+    """A browser's screen or camera recording changes size at a key frame inside one track (the container states
+    the first size): each part sampled at its own size, a new shot at the change, over the whole length."""
+    parts = []
+    for k, size in enumerate(("160x120", "320x180")):
+        parts.append(tmp_path / f"part{k}.webm")
+        subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25:duration=2",
+                        "-c:v", "libvpx-vp9", "-g", "25", str(parts[-1])], check=True)
+    (tmp_path / "parts.txt").write_text("".join(f"file '{p}'\n" for p in parts))
+    joined = tmp_path / f"joined.{suffix}"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "concat", "-safe", "0", "-i", str(tmp_path / "parts.txt"), "-c",
+                    "copy", str(joined)], check=True)
+    info, frames = decode(joined)
+    assert (info.width, info.height, info.warning) == (160, 120, "")
+    assert info.duration_s == pytest.approx(4.0, abs=0.05)
+    assert [f.bgr.shape[:2] for f in frames] == [(120, 160), (120, 160), (180, 320), (180, 320)]
+    assert frames[2].shot != frames[1].shot

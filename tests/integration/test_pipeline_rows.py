@@ -4,6 +4,7 @@ temp dir) and a fake identity service: how rows are isolated from each other and
 from __future__ import annotations
 
 import hashlib
+import subprocess
 import threading
 from collections.abc import Iterator
 from concurrent import futures
@@ -26,9 +27,11 @@ from services.common.protoconv import duration
 from services.common.row_keys import manifest_row_key
 from services.common.rpc import open_channel, wait_healthy
 from services.common.settings import Settings
+from services.ingest.job_store import migrate
 from services.ingest.jobs import prepared, settled_rows
 from services.ingest.pipeline import InFlight, VideoPipeline, resolve_location
 from services.ingest.repost_store import RepostStore
+from tests.support.media import end_hidden
 from tests.support.rpc_errors import unavailable
 
 DONE = common_pb2.VIDEO_STATUS_DONE
@@ -441,3 +444,44 @@ def test_a_kept_apart_row_run_by_old_and_new_ingest_replicas_in_a_rolling_upgrad
     videos = pd.read_csv(export_report(store, tmp_path / "out")["videos"], keep_default_na=False)
     assert videos[["video_url", "status", "location"]].values.tolist() == [
         ["a.mp4", "done", "m/a.mp4"], ["a.mp4", "failed", ""]]
+
+
+def test_a_video_whose_display_matrix_turns_it_an_odd_angle_is_done_and_its_row_and_log_say_so(
+        rig, tmp_path, caplog) -> None:
+    """Sampled as stored (video.py odd_display); the row's result says so and the log names the file and the
+    angle. Was: done in silence."""
+    pipeline, identity, _ = rig
+    folder = tmp_path / "m"
+    whole = make_video(folder / "whole.mp4", seed=3).read_bytes()
+    at = whole.find(b"tkhd") + 4 + 4 + 20 + 8 + 8  # version 0: the matrix's place in the track header
+    one = 46341  # cos 45 degrees in 16.16
+    (folder / "tilted.mp4").write_bytes(
+        whole[:at] + np.array([one, one, 0, -one, one, 0, 0, 0, 1 << 30], ">i4").tobytes() + whole[at + 36:])
+    with caplog.at_level("WARNING", logger="services.ingest.pipeline"):
+        outcome = pipeline.process("tilted.mp4", 1.0, "", "", folder)
+    said = "its display matrix turns the picture 45 degrees clockwise, not a quarter turn: sampled as stored"
+    assert outcome.video.status == DONE and identity.analysed
+    assert outcome.video.error.startswith(f"warning: {said}")
+    assert any(r.url == "tilted.mp4" and r.reason.startswith(said) for r in caplog.records)  # type: ignore[attr-defined]
+
+
+def test_a_repost_whose_edit_list_hides_the_end_of_its_source_is_analysed_for_what_it_shows_not_copied(
+        rig, tmp_path) -> None:
+    """The source's every packet, its edit list ending at 1.5 s of 3 s (test_stream_digest::end_hidden): a player
+    plays 1.5 s. Was: the same stream digest as the source's, so done as its copy with its 3 s and its people."""
+    pipeline, identity, store = rig
+    engine = open_engine(f"sqlite:///{tmp_path / 'jobs.sqlite3'}")
+    migrate(engine)
+    pipeline.reposts = RepostStore(engine)
+    folder = tmp_path / "m"
+    folder.mkdir()
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=128x96:rate=25:duration=3", "-c:v",
+                    "libx264", "-bf", "3", "-g", "25", "-pix_fmt", "yuv420p", str(folder / "source.mp4")], check=True)
+    end_hidden(folder / "source.mp4", folder / "cut.mp4", 1500)
+    source = pipeline.process("source.mp4", 1.0, "", "", folder)
+    cut = pipeline.process("cut.mp4", 2.0, "", "", folder)
+    assert source.video.status == cut.video.status == DONE
+    assert identity.analysed == [source.video.video_id, cut.video.video_id]  # analysed, not copied from the source
+    assert source.video.duration.ToTimedelta().total_seconds() == pytest.approx(3.0, abs=0.05)
+    assert cut.video.duration.ToTimedelta().total_seconds() == pytest.approx(1.5, abs=0.05)
+    engine.dispose()

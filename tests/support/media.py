@@ -54,3 +54,14 @@ def write_pixel_animation(path: Path, side: int, count: int, delay_cs: int = 2) 
         gif += b"\x02\x02" + struct.pack("<H", lzw) + b"\0"
     path.write_bytes(bytes(gif + b"\x3b"))
     return path
+
+
+def end_hidden(src: Path, dst: Path, shown_ms: int) -> Path:
+    """`src` (an MP4 of one edit, movie timescale 1000) with its edit list, movie and track headers ending at
+    `shown_ms`: every packet kept, the end hidden by the index alone, as a trim that only rewrites the index makes."""
+    data = bytearray(src.read_bytes())
+    for box, at in ((b"elst", 12), (b"mvhd", 20), (b"tkhd", 24)):  # version 0: the segment's or header's duration
+        where = data.find(box) + at
+        data[where:where + 4] = shown_ms.to_bytes(4, "big")
+    dst.write_bytes(bytes(data))
+    return dst

@@ -68,3 +68,18 @@ def test_with_json_logs_each_failed_row_is_logged(logged) -> None:
     with failed_rows_said_by_the_bar(Settings(log_format="json")):
         fail_a_row()
     assert "video failed" in logged.getvalue()
+
+
+def test_while_run_follows_its_job_a_done_rows_note_is_said_by_the_bar_alone_and_logged_otherwise(logged) -> None:
+    """The bar says `WARNING  URL: note` for a row read where players differ (an odd display matrix); the log line
+    naming the file and the angle is for the services' logs, not a second copy on the terminal."""
+    from services.ingest.pipeline import ROW_NOTED
+
+    def note() -> None:
+        logging.getLogger(ROW_FAILURES).warning(ROW_NOTED, extra={"url": "a.mp4", "reason": "turns 45 degrees"})
+
+    with failed_rows_said_by_the_bar(Settings()):
+        note()
+    assert ROW_NOTED not in logged.getvalue()
+    note()
+    assert ROW_NOTED in logged.getvalue()

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from services.ingest.stream_digest import digest_and_start, stream_digest
-from tests.support.media import reencode, remux
+from tests.support.media import end_hidden, reencode, remux
 
 SMOKE = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "smoke" / "videos"
 
@@ -170,3 +170,28 @@ def test_a_copys_start_is_its_first_shown_frames_and_a_trim_hiding_the_head_by_a
         assert their_start == pytest.approx(first_shown_s(path), abs=1e-3) == pytest.approx(info.start_s), name
         assert (theirs == digest) is (name != "trim.mp4"), name
     assert [round(digest_and_start(tmp_path / n)[1], 2) for n in copies] == [0.5, 0.08, 1.48]
+
+
+def test_a_copy_whose_edit_list_hides_the_end_is_no_copy_and_lasts_what_a_player_plays(tmp_path: Path) -> None:
+    """An edit list ending 1.5 s before the stream: every packet of the source is in the file, FFmpeg flags those past
+    the edit discarded and a player stops at 1.5 s. Before, the digest read every packet as the source's, so the
+    file was copied from the source with its 3 s and all its appearances, shown or not."""
+    from services.ingest.sampling import ShotSampler
+    from services.ingest.video import sample_frames
+
+    source = tmp_path / "source.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=128x96:rate=25:duration=3", "-c:v",
+                    "libx264", "-bf", "3", "-g", "25", "-pix_fmt", "yuv420p", str(source)], check=True)
+    cut = end_hidden(source, tmp_path / "cut.mp4", 1500)
+    with av.open(str(cut)) as container:  # every packet is there: the end is hidden, not removed
+        assert sum(1 for p in container.demux(video=0) if p.size) == 75
+    played = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+                             "stream=duration:frame=best_effort_timestamp_time", "-of", "csv=p=0", str(cut)],
+                            check=True, capture_output=True, text=True).stdout.split()
+    info, frames = sample_frames(cut, ShotSampler(1.0))
+    assert len(list(frames)) == 2 and info.warning == ""
+    assert info.duration_s == pytest.approx(float(played[-1]), abs=0.04)  # ffprobe's stream duration: 1.5
+    assert float(played[-2]) < 1.5  # ffprobe's last frame shown
+    assert stream_digest(cut) != stream_digest(source) is not None
+    assert stream_digest(cut) == stream_digest(end_hidden(source, tmp_path / "again.mp4", 1500))  # still a digest
+    assert stream_digest(cut) != stream_digest(end_hidden(source, tmp_path / "longer.mp4", 2500))

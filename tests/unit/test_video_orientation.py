@@ -7,7 +7,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from services.ingest.video import shown_aspect_size, upright
+from services.ingest.video import odd_display, shown_aspect_size, upright
 
 ONE = 1 << 16
 
@@ -59,6 +59,37 @@ def test_a_phone_portrait_video_rotated_minus_90_is_turned_clockwise():
 @pytest.mark.parametrize("m", [None, np.zeros(9, np.int32), matrix(0), matrix(37), np.array([ONE], np.int32)])
 def test_no_matrix_an_identity_a_degenerate_or_an_odd_angle_leaves_the_frame_as_stored(m):
     assert np.array_equal(upright(scene(), m), scene())
+
+
+@pytest.mark.parametrize("degrees", [88.5, 92.4, 178.2, 181.5, 268.1, -88.4])
+@pytest.mark.parametrize("hflip", [False, True])
+def test_an_angle_within_two_degrees_of_a_right_angle_is_turned_as_that_right_angle_and_not_said(degrees, hflip):
+    # ffmpeg's fftools calls no angle odd within 2 degrees of a right angle, in whole degrees (92.4 is 92): turned
+    # by an exact right angle.
+    right = round(degrees / 90) * 90
+    assert np.array_equal(upright(scene(), matrix(degrees, hflip)), upright(scene(), matrix(right, hflip)))
+    assert odd_display(matrix(degrees, hflip)) == ""
+
+
+@pytest.mark.parametrize(("degrees", "said"), [
+    (45, "turns the picture 45 degrees counter-clockwise"), (-30, "turns the picture 30 degrees clockwise"),
+    (92.6, "turns the picture 93 degrees counter-clockwise"), (3, "turns the picture 3 degrees counter-clockwise")])
+def test_an_angle_further_from_a_right_angle_is_left_as_stored_and_said_with_its_angle(degrees, said):
+    assert np.array_equal(upright(scene(), matrix(degrees)), scene())
+    assert said in odd_display(matrix(degrees)) and "not a quarter turn" in odd_display(matrix(degrees))
+
+
+def test_a_shear_or_a_perspective_is_left_as_stored_and_said_where_a_scale_is_the_pixels_aspect_and_not_said():
+    sheared = np.array([ONE, 0, 0, ONE // 2, ONE, 0, 0, 0, 1 << 30], np.int32)
+    perspective = np.array([ONE, 0, 1 << 20, 0, ONE, 0, 0, 0, 1 << 30], np.int32)
+    assert odd_display(sheared) == "its display matrix shears the picture by 27 degrees"
+    assert odd_display(perspective) == "its display matrix puts the picture in perspective"
+    for m in (sheared, perspective):
+        assert np.array_equal(upright(scene(), m), scene())
+    stretched, doubled = matrix(90).copy(), matrix(0) * 2
+    stretched[[0, 3]] *= 2  # FFmpeg reads an uneven scale as the pixels' aspect ratio, which shown_aspect_size applies
+    assert odd_display(stretched) == odd_display(doubled) == odd_display(None) == odd_display(matrix(0)) == ""
+    assert np.array_equal(upright(scene(), stretched), upright(scene(), matrix(90)))
 
 
 def test_colour_frames_keep_their_channels_when_turned():
