@@ -136,6 +136,8 @@ def test_a_redirect_to_a_path_of_dot_segments_is_followed_to_the_path_they_lead_
     requested as written, which a server keeping names as keys (an object store) answers 404."""
     assert fetch(f"{base_url}/clips/today/latest", tmp_path, POLICY).size == len(PAYLOAD)
     assert fetch(f"{base_url}/clips/./today/../../ok.mp4", tmp_path, POLICY).size == len(PAYLOAD)
+    # Dots escaped as %2e are dots, as a browser opening the link reads them (was requested as a name: 404).
+    assert fetch(f"{base_url}/clips/%2e%2e/%2E/ok.mp4", tmp_path, POLICY).size == len(PAYLOAD)
 
 
 @pytest.mark.parametrize("path,message", [
