@@ -1,6 +1,7 @@
 """Reading a marketing export: a CSV with `Performance` and `Video URL` columns (any order, any case and
 spacing, extra columns ignored, blank lines before the header skipped; a column named twice is refused; a
-header repeated further down, as in exports joined end to end, is no row, and the rows after it are read by it),
+header repeated further down, as in exports joined end to end, is no row, and the rows after it are read by it;
+a row holding a number is never one),
 UTF-8 with or without BOM, UTF-16 (BOM optional), UTF-32 (with BOM), or Windows-1252 (else Latin-1), each of exports
 joined end to end in its own; fields separated by `,`, `;` or tab (sniffed, or named by Excel's `sep=;` first line),
 quoted by `"` alone. Bad rows become rows with an error; a row with more cells than the header is refused (an
@@ -290,6 +291,14 @@ def _is_header(row: list[str]) -> bool:
     return not folded.isdisjoint(URL_COLUMNS) and not folded.isdisjoint(PERFORMANCE_COLUMNS)
 
 
+def _holds_a_number(row: list[str], delimiter: str) -> bool:
+    """Whether a cell of `row` reads as a number: no header does, a video's row does. A row naming `Video` and
+    `Engagement` in columns of its own (a content type, a KPI) was taken for a header: itself and the rows after
+    it were lost or read by the wrong columns."""
+    return any(_read_number(text, delimiter != ",")[0] is not None
+               for text in map(_unpadded, row) if text and len(text) <= MAX_NUMBER_CHARS)
+
+
 def parse_performance(cell: str, delimiter: str = ",") -> tuple[float | None, str]:
     """The score in `cell` and "" , or None and why not (see the module docstring for the rule).
     `delimiter` is the file's field separator: `;` and tab files may use decimal commas."""
@@ -362,7 +371,7 @@ def read_manifest(path: Path, max_bytes: int = MAX_MANIFEST_BYTES, max_rows: int
     for (first, last), row in records:
         if not any(cell.strip() for cell in row):
             continue
-        if _is_header(row):
+        if _is_header(row) and not _holds_a_number(row, delimiter):
             # Another header further down: exports joined end to end (`cat week1.csv week2.csv`). It is no
             # video, and the rows after it are read by its columns, which may be in another order.
             header = row

@@ -465,6 +465,16 @@ def test_the_rows_after_a_second_header_are_read_by_its_columns_in_its_order(tmp
     assert [(r.line, r.url, r.performance, r.error) for r in rows] == [(2, "a.mp4", 1.0, ""), (4, "b.mp4", 2.0, "")]
 
 
+def test_a_row_naming_video_and_engagement_in_columns_of_its_own_is_a_row_not_a_second_header(tmp_path):
+    """A content type and a KPI column holding `Video` and `Engagement`: before, such rows were taken for a
+    header, lost in silence, and the rows after them read from those columns (`Image` as the URL)."""
+    text = ("Performance,Video URL,Type,Metric\n1.5,a.mp4,Video,Engagement\n2,b.mp4,Video,Score\n"
+            "3,c.mp4,Image,Reach\n")
+    rows = read_manifest(write(tmp_path, text))
+    assert [(r.line, r.url, r.performance, r.error) for r in rows] == [
+        (2, "a.mp4", 1.5, ""), (3, "b.mp4", 2.0, ""), (4, "c.mp4", 3.0, "")]
+
+
 def test_a_quoted_url_holding_a_line_break_fails_its_row_alone_and_the_rows_after_are_read(tmp_path):
     """A file named with a line break, quoted as CSV allows: no rows are taken into the cell (none of its lines
     holds a separator). Before, the whole manifest was refused as a quote that runs on."""
