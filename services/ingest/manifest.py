@@ -17,6 +17,7 @@ How a performance cell is read (a cell is read only when it has exactly one read
 | decimal comma, no dot: `1,5`, `0,125`, `12,50` | ambiguous | 1.5, 0.125, 12.5 |
 | anything else with a comma or a second dot: `1,25,0`, `1.250,5`, `1.250.000` | ambiguous | ambiguous |
 | grouped by U+00A0, U+202F, U+2009 or an apostrophe: `1'250.5` | 1250.5 | also `1'250,5`: 1250.5 |
+| another script's digits `١٢`, `１２`; Arabic separators `٣٫٥`, `١٬٢٥٠` | 12, 12; 3.5, 1250 | the same |
 
 Refused with a message on the row: `performance '...' is ambiguous: ...`, `... is not a number` (empty
 after the sign, letters, spaces, `_`, `%`, currency signs), `... is not a finite number` (NaN, inf, or
@@ -71,7 +72,13 @@ _SEPARATED = re.compile(r"[+-]?[\d.,]+", re.ASCII)
 # Thousands grouped by a no-break, narrow no-break or thin space (U+00A0, U+202F, U+2009) or an apostrophe
 # (`1'250.5`), as French and Swiss Excel write a formatted number in a CSV: never a decimal separator, one kind in
 # a number. A plain blank stays none (`1 250` is not a number).
-_BLANK_THOUSANDS = re.compile(r"[+-]?[1-9]\d{0,2}([\u00a0\u202f\u2009'\u2019])\d{3}(?:\1\d{3})*(?:[.,]\d+)?", re.ASCII)
+_BLANK_THOUSANDS = re.compile(r"[+-]?[1-9]\d{0,2}([\u00a0\u202f\u2009'\u2019\u066c])\d{3}(?:\1\d{3})*(?:[.,]\d+)?",
+                              re.ASCII)
+# Numbers written in another script's digits (Arabic-Indic `١٢`, Persian, Devanagari, full-width `１２`, as a sheet
+# typed in those locales holds them) read as the same number: each decimal digit as its ASCII one, Arabic's decimal
+# separator U+066B as a point (its thousands separator U+066C groups as the blanks above do), full-width signs and
+# separators as the ASCII ones. Only decimal digits: `²` or `½` stay no number.
+_ASCII_FORMS = {0x066B: ".", 0xFF0E: ".", 0xFF0C: ",", 0xFF0B: "+", 0xFF0D: "-"}
 _UTF8_BOM = b"\xef\xbb\xbf"
 _PERFORMANCE_WORD = re.compile(b"|".join(name.encode() for name in PERFORMANCE_COLUMNS), re.IGNORECASE)
 # Excel's first line naming the field separator (`sep=;`), written by some exports and read by Excel.
@@ -295,7 +302,7 @@ def _holds_a_number(row: list[str], delimiter: str) -> bool:
     """Whether a cell of `row` reads as a number: no header does, a video's row does. A row naming `Video` and
     `Engagement` in columns of its own (a content type, a KPI) was taken for a header: itself and the rows after
     it were lost or read by the wrong columns."""
-    return any(_read_number(text, delimiter != ",")[0] is not None
+    return any(_read_number(_ascii_digits(text), delimiter != ",")[0] is not None
                for text in map(_unpadded, row) if text and len(text) <= MAX_NUMBER_CHARS)
 
 
@@ -308,13 +315,21 @@ def parse_performance(cell: str, delimiter: str = ",") -> tuple[float | None, st
         return None, "performance is missing"
     if len(text) > MAX_NUMBER_CHARS:
         return None, f"performance {shown!r} has too many digits (more than {MAX_NUMBER_CHARS} characters)"
-    number, why = _read_number(text, decimal_comma=delimiter != ",")
+    number, why = _read_number(_ascii_digits(text), decimal_comma=delimiter != ",")
     if number is None:
         return None, f"performance {shown!r} {why}"
     value = float(number)
     if problem := score_problem(value, shown=repr(shown)):
         return None, problem
     return value + 0.0, ""  # -0 reads as 0
+
+
+def _ascii_digits(text: str) -> str:
+    """`text` with its decimal digits of any script, and the separators and signs of _ASCII_FORMS, in ASCII."""
+    if text.isascii():
+        return text
+    return "".join(_ASCII_FORMS.get(ord(c)) or (str(unicodedata.decimal(c)) if unicodedata.category(c) == "Nd" else c)
+                   for c in text)
 
 
 def _read_number(text: str, decimal_comma: bool) -> tuple[str | None, str]:
