@@ -145,6 +145,10 @@ def _not_csv(raw: bytes, path: Path) -> None:
                         (None, _EXPORT))
     if kind is None and _bom_encoding(raw) is None and _utf16_without_bom(raw) is None and b"\x00" in raw[:4096]:
         kind = "a binary file"
+        if _reads_as_text(raw[:4096].replace(b"\x00", b""), "utf-8"):
+            # Text but for its NUL bytes (a damaged export): where the first is, as one past the first 4 KB is said.
+            line = raw[:raw.index(b"\x00")].count(b"\n") + 1
+            kind = f"a binary file (a NUL byte on line {line}, in a file otherwise text)"
     if kind is not None:
         raise ManifestError(f"manifest {path} is {kind}, not a CSV file: {advice}")
 

@@ -411,6 +411,14 @@ def test_a_file_with_more_rows_than_the_limit_is_refused_at_the_first_row_over_i
         read_manifest(path, max_rows=4)
 
 
+def test_a_nul_byte_in_a_text_manifest_is_refused_naming_its_line(tmp_path):
+    """Was `is a binary file` alone within the first 4 KB (past it, the line was named)."""
+    path = tmp_path / "m.csv"
+    path.write_bytes(b"Performance,Video URL\n1,a.mp4\n2,b\x00.mp4\n")
+    with pytest.raises(ManifestError, match=r"a NUL byte on line 3, in a file otherwise text"):
+        read_manifest(path)
+
+
 @pytest.mark.parametrize(("start", "kind", "advice"), [
     (b"PK\x03\x04\x14\x00\x06\x00", "a ZIP file (an Excel .xlsx", "CSV UTF-8"),
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\x00\x00", "an Excel 97-2003 workbook (.xls)", "CSV UTF-8"),
