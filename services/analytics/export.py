@@ -10,6 +10,8 @@ a spreadsheet shows it as text instead of running it. Number columns are written
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import re
@@ -147,8 +149,22 @@ def neutralised(frame: pd.DataFrame) -> pd.DataFrame:
 
 def to_safe_csv(frame: pd.DataFrame) -> str:
     """The CSV text of `frame` (no index), formula cells neutralised. Lines end in CRLF (RFC 4180), so a
-    cell holding a carriage return is quoted like one holding a line feed."""
-    return neutralised(frame).to_csv(index=False, lineterminator="\r\n")
+    cell holding a carriage return is quoted like one holding a line feed. Every text cell that is not empty is
+    in double quotes, as OWASP's rule asks: Excel set to a `;` list separator (German, French, ... Windows) splits
+    an unquoted `a.mp4;=cmd|' /C calc'!A0` at the `;` and runs the cell after it, which no `'` in front guards.
+    Numbers and empty cells stay bare; the header is as pandas writes it."""
+    safe = neutralised(frame)
+    text = safe.to_csv(index=False, lineterminator="\r\n")
+    if safe.columns.empty:
+        return text
+    # The cells as pandas wrote them (its number formats kept), read back, then written again with text quoted.
+    _, *rows = csv.reader(io.StringIO(text, newline=""))
+    texts = [not is_numeric_dtype(dtype) for dtype in safe.dtypes]
+    lines = [text[:text.index("\r\n")]]
+    for row in rows:
+        lines.append(",".join('"' + cell.replace('"', '""') + '"' if is_text and cell else cell
+                              for cell, is_text in zip(row, texts, strict=True)))
+    return "\r\n".join(lines) + "\r\n"
 
 
 # An export writes its files in seconds: a temporary file this old was left by one that was killed (SIGKILL, power).
