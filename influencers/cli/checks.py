@@ -16,7 +16,7 @@ from services.common.datadir import data_dir_lock, prepare_data_dir
 from services.common.rpc import PortInUse, is_loopback
 from services.common.settings import ENV_PREFIX, Settings, SettingsError, check_face_locator
 from services.common.tls import channel_credentials, server_credentials
-from services.ingest.manifest import ManifestError, read_manifest
+from services.ingest.manifest import MAX_ROWS, ManifestError, read_manifest
 
 # Commands that open the stores of the data dir in this process: one such process per data dir.
 _OWNS_DATA_DIR = {"run", "serve"}
@@ -37,7 +37,14 @@ def check_inputs(args: argparse.Namespace) -> Settings:
     if manifest is not None:
         if not Path(manifest).exists():
             raise ManifestError(f"manifest {manifest} not found")
-        read_manifest(Path(manifest), settings.max_manifest_bytes)
+        if args.command == "run" and settings.max_job_rows < MAX_ROWS:
+            # This process's ingest takes at most max_job_rows rows a job: a larger manifest is refused here,
+            # at its first row over it, not read whole twice and then refused by the service (a million rows:
+            # minutes). `ingest` leaves the limit to the service it talks to, whose own it is.
+            read_manifest(Path(manifest), settings.max_manifest_bytes, settings.max_job_rows,
+                          rows_setting="INFLUENCERS_MAX_JOB_ROWS")
+        else:
+            read_manifest(Path(manifest), settings.max_manifest_bytes)
     if args.command in _WRITES_DATA_DIR:
         prepare_data_dir(settings.data_dir)
     report = getattr(args, "report", None)  # `run --report`: written at the job's end, minutes from now

@@ -367,9 +367,10 @@ def _read_number(text: str, decimal_comma: bool) -> tuple[str | None, str]:
     return None, "is not a number"
 
 
-def read_manifest(path: Path, max_bytes: int = MAX_MANIFEST_BYTES, max_rows: int = MAX_ROWS) -> list[ManifestRow]:
-    """The rows of the manifest at `path` (at most `max_bytes` bytes, `max_rows` rows that are not blank),
-    each with its 1-based first line.
+def read_manifest(path: Path, max_bytes: int = MAX_MANIFEST_BYTES, max_rows: int = MAX_ROWS,
+                  rows_setting: str = "") -> list[ManifestRow]:
+    """The rows of the manifest at `path` (at most `max_bytes` bytes, `max_rows` rows that are not blank, the
+    limit `rows_setting` names when given), each with its 1-based first line.
     ManifestError, naming the file, for a file that cannot be used at all (module docstring)."""
     raw = _read_bytes(path, max_bytes)
     _not_csv(raw, path)
@@ -397,8 +398,9 @@ def read_manifest(path: Path, max_bytes: int = MAX_MANIFEST_BYTES, max_rows: int
             url_col, perf_col, id_col = _columns(header, path)
             continue
         if len(out) == max_rows:
-            raise ManifestError(f"manifest {path} has more than {max_rows:,} rows (line {first}); split it "
-                                f"into several")
+            setting = f", the limit of {rows_setting}" if rows_setting else ""
+            raise ManifestError(f"manifest {path} has more than {max_rows:,} rows (line {first}{setting}); split "
+                                f"it into several")
         broken = ""  # the first of the row's cells that are read to hold a line break
         for col, label in ((url_col, "video URL"), (perf_col, "performance"), (id_col, "ID")):
             if col is None or col >= len(row) or ("\n" not in row[col] and "\r" not in row[col]):

@@ -36,3 +36,14 @@ def test_a_manifest_over_the_size_setting_is_one_line_naming_the_setting(tmp_pat
     manifest.write_text("Performance,Video URL\n" + "1,a.mp4\n" * 100)
     assert_usage_error(influencers("ingest", str(manifest), env={"INFLUENCERS_MAX_MANIFEST_BYTES": "100"}),
                        str(manifest), "larger than the limit of 100 bytes", "INFLUENCERS_MAX_MANIFEST_BYTES")
+
+
+def test_run_refuses_a_manifest_over_the_job_row_limit_at_once_naming_the_setting(tmp_path):
+    """Was: read whole twice, then refused by the ingest service it starts (a million rows: minutes on a busy
+    machine), after the services had started."""
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("Performance,Video URL\n" + "".join(f"1,v{k}.mp4\n" for k in range(5)))
+    result = influencers("run", str(manifest), "--data-dir", str(tmp_path / "data"),
+                         env={"INFLUENCERS_MAX_JOB_ROWS": "3"})
+    assert_usage_error(result, str(manifest), "has more than 3 rows (line 5, the limit of INFLUENCERS_MAX_JOB_ROWS)")
+    assert not (tmp_path / "data").exists(), "refused before anything started"
