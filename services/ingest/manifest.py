@@ -1,7 +1,8 @@
 """Reading a marketing export: a CSV with `Performance` and `Video URL` columns (any order, any case and
 spacing, extra columns ignored, blank lines before the header skipped; a column named twice is refused; a
 header repeated further down, as in exports joined end to end, is no row, and the rows after it are read by it;
-a row holding a number is never one),
+a row holding a number is never one;
+one in another separator starts an export read in that one),
 UTF-8 with or without BOM, UTF-16 (BOM optional), UTF-32 (with BOM), or Windows-1252 (else Latin-1), each of exports
 joined end to end in its own; fields separated by `,`, `;` or tab (sniffed, or named by Excel's `sep=;` first line),
 quoted by `"` alone. Bad rows become rows with an error; a row with more cells than the header is refused (an
@@ -385,11 +386,24 @@ def read_manifest(path: Path, max_bytes: int = MAX_MANIFEST_BYTES, max_rows: int
     first_record = next((record for record in records if any(cell.strip() for cell in record[1])), None)
     if first_record is None:
         raise ManifestError(f"manifest {path} is empty")
-    _, header = first_record
+    (first, _), header = first_record
+    if len(header) == 1 and (other := _separator_of_header(header[0], delimiter)):
+        # The sniffer, shown exports of two separators joined, may pick the second one's.
+        delimiter = other
+        records = _records(text[_line_start(text, first):], _named(other), path, first)
+        _, header = next(records)
     url_col, perf_col, id_col = _columns(header, path)
     out: list[ManifestRow] = []
-    for (first, last), row in records:
+    while (record := next(records, None)) is not None:
+        (first, last), row = record
         if not any(cell.strip() for cell in row):
+            continue
+        if len(row) == 1 and (other := _separator_of_header(row[0], delimiter)):
+            # Another export joined on, with the other separator (a French Excel's `;` after a `,` file): its
+            # header and rows are read again from this line in its own. Was: each a failed row, `video URL is
+            # missing (the row has 1 cell ...)`.
+            delimiter = other
+            records = _records(text[_line_start(text, first):], _named(other), path, first)
             continue
         if _is_header(row) and not _holds_a_number(row, delimiter):
             # Another header further down: exports joined end to end (`cat week1.csv week2.csv`). It is no
@@ -465,16 +479,38 @@ def _dialect(text: str, separator: str | None) -> type[csv.Dialect]:
         # Its blanks after a separator (`1, "a.mp4"`) are kept skipped, so that a quote after one still quotes.
         return type("sniffed", (csv.excel,), {"delimiter": sniffed.delimiter,
                                               "skipinitialspace": sniffed.skipinitialspace})
+    return _named(separator)
+
+
+def _separator_of_header(cell: str, delimiter: str) -> str | None:
+    """The separator other than `delimiter` by which the one cell `cell` is a header, else None."""
+    for other in ",;\t":
+        if other != delimiter and other in cell:
+            cells = cell.split(other)
+            if _is_header(cells) and not _holds_a_number(cells, other):
+                return other
+    return None
+
+
+def _line_start(text: str, line: int) -> int:
+    """The offset in `text` of the start of its 1-based `line`, lines ending in LF, CRLF or CR as the csv module
+    counts them."""
+    breaks = re.finditer(r"\r\n|\r|\n", text)
+    return 0 if line == 1 else next(m.end() for k, m in enumerate(breaks, start=2) if k == line)
+
+
+def _named(separator: str) -> type[csv.Dialect]:
+    """Excel's dialect with `separator`."""
     return type("named", (csv.excel,), {"delimiter": separator})
 
 
-def _records(text: str, dialect: type[csv.Dialect], path: Path
+def _records(text: str, dialect: type[csv.Dialect], path: Path, first: int = 1
              ) -> Iterator[tuple[tuple[int, int], list[str]]]:
     """Each CSV record with its first and last line (1-based). Any newline convention (newline="" lets
     the csv module see CR, LF and CRLF alike). ManifestError naming the line for a quote never closed,
     a cell over MAX_CELL_CHARS, or anything else the csv module refuses."""
     reader = csv.reader(io.StringIO(text, newline=""), dialect, strict=True)
-    first = 1
+    before = first - 1  # lines of the file before `text`
     while True:
         try:
             row = next(reader)
@@ -484,8 +520,8 @@ def _records(text: str, dialect: type[csv.Dialect], path: Path
             raise ManifestError(f"manifest {path}: line {first}: {_csv_problem(str(exc))}") from None
         if any(len(cell) > MAX_CELL_CHARS for cell in row):
             raise ManifestError(f"manifest {path}: line {first}: {_csv_problem('field larger than field limit')}")
-        yield (first, reader.line_num), row
-        first = reader.line_num + 1
+        yield (first, before + reader.line_num), row
+        first = before + reader.line_num + 1
 
 
 def _csv_problem(message: str) -> str:

@@ -488,6 +488,21 @@ def test_the_rows_after_a_second_header_are_read_by_its_columns_in_its_order(tmp
     assert [(r.line, r.url, r.performance, r.error) for r in rows] == [(2, "a.mp4", 1.0, ""), (4, "b.mp4", 2.0, "")]
 
 
+@pytest.mark.parametrize("text,rows", [
+    ('Performance,Video URL\n1.5,a.mp4\nPerformance;Video URL\n2,5;b.mp4\n3;"c;d.mp4"\n',
+     [(2, "a.mp4", 1.5, ""), (4, "b.mp4", 2.5, ""), (5, "c;d.mp4", 3.0, "")]),
+    ('Performance;Video URL\r\n1,5;a.mp4\r\n\ufeffVideo URL,Performance,Notes\r\nb.mp4,2,"x\ny"\r\nc.mp4,3,\r\n',
+     [(2, "a.mp4", 1.5, ""), (4, "b.mp4", 2.0, ""), (6, "c.mp4", 3.0, "")]),
+    ("Performance,Video URL\n1.5,a.mp4\n\nPerformance\tVideo URL\n2\tb.mp4\nPerformance,Video URL\n4,e.mp4\n",
+     [(2, "a.mp4", 1.5, ""), (5, "b.mp4", 2.0, ""), (7, "e.mp4", 4.0, "")]),
+], ids=["comma then semicolon", "semicolon then comma", "comma, tab, comma"])
+def test_exports_of_two_separators_joined_end_to_end_are_each_read_by_their_own(tmp_path, text, rows):
+    """A French Excel's `;` export joined to a `,` one (`cat`): was, after the second header, every row failed
+    `video URL is missing (the row has 1 cell ...)`, or the whole file refused as having no `Video URL` column
+    when the sniffer took the second export's separator."""
+    assert [(r.line, r.url, r.performance, r.error) for r in read_manifest(write(tmp_path, text))] == rows
+
+
 def test_a_row_naming_video_and_engagement_in_columns_of_its_own_is_a_row_not_a_second_header(tmp_path):
     """A content type and a KPI column holding `Video` and `Engagement`: before, such rows were taken for a
     header, lost in silence, and the rows after them read from those columns (`Image` as the URL)."""
