@@ -1,7 +1,7 @@
 """Reading a marketing export: a CSV with `Performance` and `Video URL` columns (any order, any case and
 spacing, extra columns ignored, blank lines before the header skipped; a column named twice is refused; a
 header repeated further down, as in exports joined end to end, is no row, and the rows after it are read by it;
-a row holding a number is never one;
+a row whose score reads as a number is never one;
 one in another separator starts an export read in that one),
 UTF-8 with or without BOM, UTF-16 (BOM optional), UTF-32 (with BOM), or Windows-1252 (else Latin-1), each of exports
 joined end to end in its own; fields separated by `,`, `;` or tab (sniffed, or named by Excel's `sep=;` first line),
@@ -304,9 +304,9 @@ def _is_header(row: list[str]) -> bool:
 
 
 def _holds_a_number(row: list[str], delimiter: str) -> bool:
-    """Whether a cell of `row` reads as a number: no header does, a video's row does. A row naming `Video` and
-    `Engagement` in columns of its own (a content type, a KPI) was taken for a header: itself and the rows after
-    it were lost or read by the wrong columns."""
+    """Whether a cell of `row` reads as a number. A row whose performance cell does is a video's, never a header
+    further down: a row naming `Video` and `Engagement` in columns of its own (a content type, a KPI) was taken for
+    one, and itself and the rows after it were lost or read by the wrong columns."""
     return any(_read_number(_ascii_digits(text), delimiter != ",")[0] is not None
                for text in map(_unpadded, row) if text and len(text) <= MAX_NUMBER_CHARS)
 
@@ -405,7 +405,7 @@ def read_manifest(path: Path, max_bytes: int = MAX_MANIFEST_BYTES, max_rows: int
             delimiter = other
             records = _records(text[_line_start(text, first):], _named(other), path, first)
             continue
-        if _is_header(row) and not _holds_a_number(row, delimiter):
+        if _is_header(row) and not _holds_a_number(row[perf_col:perf_col + 1], delimiter):
             # Another header further down: exports joined end to end (`cat week1.csv week2.csv`). It is no
             # video, and the rows after it are read by its columns, which may be in another order.
             header = row

@@ -513,6 +513,12 @@ def test_a_row_naming_video_and_engagement_in_columns_of_its_own_is_a_row_not_a_
         (2, "a.mp4", 1.5, ""), (3, "b.mp4", 2.0, ""), (4, "c.mp4", 3.0, "")]
 
 
+def test_a_header_further_down_with_a_year_as_a_column_name_is_still_a_header(tmp_path):
+    text = "Performance,Video URL,2024\n1,a.mp4,7\nVideo URL,Performance,2024\nb.mp4,2,8\n"
+    rows = read_manifest(write(tmp_path, text))
+    assert [(r.line, r.url, r.performance, r.error) for r in rows] == [(2, "a.mp4", 1.0, ""), (4, "b.mp4", 2.0, "")]
+
+
 def test_a_quoted_url_holding_a_line_break_fails_its_row_alone_and_the_rows_after_are_read(tmp_path):
     """A file named with a line break, quoted as CSV allows: no rows are taken into the cell (none of its lines
     holds a separator). Before, the whole manifest was refused as a quote that runs on."""
