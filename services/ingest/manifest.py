@@ -423,8 +423,10 @@ def read_manifest(path: Path, max_bytes: int = MAX_MANIFEST_BYTES, max_rows: int
                 raise ManifestError(f"manifest {path}: line {first}: a quote opened here runs on to line {last} "
                                     f"and takes the rows between into one cell; close or remove it")
             # Lines without a separator are no rows taken in: a quoted value holding a line break (a file named
-            # with one). That row fails alone.
-            broken = broken or label
+            # with one). That row fails alone. A break before or after the value alone (an Alt+Enter left at the
+            # end of a cell in Excel) is a blank around it, dropped as blanks are.
+            if any(c in _unpadded(row[col]) for c in "\r\n"):
+                broken = broken or label
         if broken:
             out.append(ManifestRow(first, "", None, "", f"the {broken} holds a line break (a file named with one? "
                                                         f"rename it)"))

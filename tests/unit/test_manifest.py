@@ -503,6 +503,15 @@ def test_exports_of_two_separators_joined_end_to_end_are_each_read_by_their_own(
     assert [(r.line, r.url, r.performance, r.error) for r in read_manifest(write(tmp_path, text))] == rows
 
 
+def test_a_line_break_left_at_the_edge_of_a_quoted_cell_is_a_blank_around_its_value(tmp_path):
+    """An Alt+Enter left at the end (or start) of an Excel cell: was `the video URL holds a line break (a file
+    named with one? rename it)`, or the same for the performance, and the row failed."""
+    rows = read_manifest(write(tmp_path, 'Performance,Video URL\n1,"a.mp4\n"\n"\n2.5\r\n",b.mp4\n3,"c\nd.mp4"\n'))
+    assert [(r.line, r.url, r.performance, r.error) for r in rows] == [
+        (2, "a.mp4", 1.0, ""), (4, "b.mp4", 2.5, ""),
+        (7, "", None, "the video URL holds a line break (a file named with one? rename it)")]
+
+
 def test_a_row_naming_video_and_engagement_in_columns_of_its_own_is_a_row_not_a_second_header(tmp_path):
     """A content type and a KPI column holding `Video` and `Engagement`: before, such rows were taken for a
     header, lost in silence, and the rows after them read from those columns (`Image` as the URL)."""
