@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from influencers.cli.config import settings_from_args
+from influencers.client import ingest_request
 from services.common.damage import check_room
 from services.common.datadir import data_dir_lock, prepare_data_dir
 from services.common.rpc import PortInUse, is_loopback
@@ -41,10 +42,11 @@ def check_inputs(args: argparse.Namespace) -> Settings:
             # This process's ingest takes at most max_job_rows rows a job: a larger manifest is refused here,
             # at its first row over it, not read whole twice and then refused by the service (a million rows:
             # minutes). `ingest` leaves the limit to the service it talks to, whose own it is.
-            read_manifest(Path(manifest), settings.max_manifest_bytes, settings.max_job_rows,
-                          rows_setting="INFLUENCERS_MAX_JOB_ROWS")
+            rows = read_manifest(Path(manifest), settings.max_manifest_bytes, settings.max_job_rows,
+                                 rows_setting="INFLUENCERS_MAX_JOB_ROWS")
         else:
-            read_manifest(Path(manifest), settings.max_manifest_bytes)
+            rows = read_manifest(Path(manifest), settings.max_manifest_bytes)
+        ingest_request(Path(manifest), rows)
     if args.command in _WRITES_DATA_DIR:
         prepare_data_dir(settings.data_dir)
     report = getattr(args, "report", None)  # `run --report`: written at the job's end, minutes from now
