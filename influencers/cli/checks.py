@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,7 +38,7 @@ def check_inputs(args: argparse.Namespace) -> Settings:
     manifest = getattr(args, "manifest", None)
     if manifest is not None:
         if not Path(manifest).exists():
-            raise ManifestError(f"manifest {manifest} not found")
+            raise ManifestError(f"manifest {manifest} {_link_problem(Path(manifest)) or 'not found'}")
         if args.command == "run" and settings.max_job_rows < MAX_ROWS:
             # This process's ingest takes at most max_job_rows rows a job: a larger manifest is refused here,
             # at its first row over it, not read whole twice and then refused by the service (a million rows:
@@ -62,6 +63,21 @@ def check_inputs(args: argparse.Namespace) -> Settings:
     if _runs(args, "identity"):
         check_face_locator(settings)
     return settings
+
+
+def _link_problem(path: Path) -> str:
+    """What `path` is, when exists() denies it and it is a symbolic link: one in a loop (exists() reads ELOOP as
+    absent) or one to nothing; "" otherwise. Was `not found`, for a name `ls` lists."""
+    if not path.is_symlink():
+        return ""
+    try:
+        path.resolve(strict=True)
+    except RuntimeError:
+        return "is a symbolic link in a loop"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "is a symbolic link in a loop"
+    return f"is a symbolic link to {os.readlink(path)}, which does not exist"
 
 
 def _runs(args: argparse.Namespace, *services: str) -> bool:
