@@ -78,8 +78,8 @@ _BLANK_THOUSANDS = re.compile(r"[+-]?[1-9]\d{0,2}([\u00a0\u202f\u2009'\u2019\u06
 # Numbers written in another script's digits (Arabic-Indic `١٢`, Persian, Devanagari, full-width `１２`, as a sheet
 # typed in those locales holds them) read as the same number: each decimal digit as its ASCII one, Arabic's decimal
 # separator U+066B as a point (its thousands separator U+066C groups as the blanks above do), full-width signs and
-# separators as the ASCII ones. Only decimal digits: `²` or `½` stay no number.
-_ASCII_FORMS = {0x066B: ".", 0xFF0E: ".", 0xFF0C: ",", 0xFF0B: "+", 0xFF0D: "-"}
+# separators and the minus sign U+2212 as the ASCII ones. Only decimal digits: `²` or `½` stay no number.
+_ASCII_FORMS = {0x066B: ".", 0xFF0E: ".", 0xFF0C: ",", 0xFF0B: "+", 0xFF0D: "-", 0x2212: "-"}
 _UTF8_BOM = b"\xef\xbb\xbf"
 _PERFORMANCE_WORD = re.compile(b"|".join(name.encode() for name in PERFORMANCE_COLUMNS), re.IGNORECASE)
 # Excel's first line naming the field separator (`sep=;`), written by some exports and read by Excel.

@@ -209,6 +209,10 @@ def test_digits_of_another_script_are_read_as_the_number_they_write(cell, delimi
     assert parse_performance(cell, delimiter) == (value, "")
 
 
+def test_a_typographic_minus_sign_is_read_as_a_minus_and_refused_as_negative():
+    assert parse_performance("\u22121.5") == (None, "performance '\u22121.5' is negative")
+
+
 @pytest.mark.parametrize("cell", ["1²", "½", "١٬٢٥", "٣,٥"])
 def test_superscripts_fractions_and_other_scripts_numbers_out_of_rule_are_still_no_number(cell):
     assert parse_performance(cell)[0] is None
