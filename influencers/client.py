@@ -10,7 +10,8 @@ from pathlib import Path
 import grpc
 
 from influencers.v1 import common_pb2, ingest_pb2, ingest_pb2_grpc
-from services.ingest.manifest import MAX_MANIFEST_BYTES, ManifestRow, read_manifest
+from services.common.rpc import MAX_MESSAGE_BYTES
+from services.ingest.manifest import MAX_MANIFEST_BYTES, ManifestError, ManifestRow, read_manifest
 
 ENDED = (ingest_pb2.JOB_STATE_SUCCEEDED, ingest_pb2.JOB_STATE_FAILED, ingest_pb2.JOB_STATE_CANCELLED)
 REOPEN_ATTEMPTS = 6  # consecutive failed reopenings of a watch before giving up (about a minute in all)
@@ -47,12 +48,26 @@ def submissions(rows: list[ManifestRow], manifest: str = "") -> list[ingest_pb2.
     return out
 
 
+def ingest_request(manifest: Path, rows: list[ManifestRow], max_request_bytes: int = MAX_MESSAGE_BYTES
+                   ) -> ingest_pb2.StartIngestRequest:
+    """The StartIngest request of `rows`, read from `manifest`. ManifestError naming the manifest when it is larger
+    than one call carries (`max_request_bytes`): its text as UTF-8, each row with the manifest's name, can pass the
+    file's own limit (a Windows-1252 file of accented names doubles; a 16 MiB one of 100,000 rows with a long
+    name). Was: `the ingest service ... cannot take it now: CLIENT: Sent message larger than max`, which a retry
+    never passes."""
+    request = ingest_pb2.StartIngestRequest(videos=submissions(rows, manifest.name),
+                                             base_dir=str(manifest.resolve().parent))
+    if (size := request.ByteSize()) > max_request_bytes:
+        raise ManifestError(f"manifest {manifest} makes a request of {size:,} bytes, more than the "
+                            f"{max_request_bytes:,} one call to ingest carries: split it into several")
+    return request
+
+
 def start_ingest(channel: grpc.Channel, manifest: Path, timeout_s: float,
                  max_bytes: int = MAX_MANIFEST_BYTES) -> ingest_pb2.Job:
     """Queues every row of `manifest` (relative URLs resolve against its folder; at most `max_bytes`
     bytes) as one job; returns it."""
-    request = ingest_pb2.StartIngestRequest(videos=submissions(read_manifest(manifest, max_bytes), manifest.name),
-                                             base_dir=str(manifest.resolve().parent))
+    request = ingest_request(manifest, read_manifest(manifest, max_bytes))
     return ingest_pb2_grpc.IngestServiceStub(channel).StartIngest(request, timeout=timeout_s).job
 
 

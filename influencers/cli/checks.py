@@ -6,17 +6,19 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 from influencers.cli.config import settings_from_args
+from influencers.client import ingest_request
 from services.common.damage import check_room
 from services.common.datadir import data_dir_lock, prepare_data_dir
 from services.common.rpc import PortInUse, is_loopback
 from services.common.settings import ENV_PREFIX, Settings, SettingsError, check_face_locator
 from services.common.tls import channel_credentials, server_credentials
-from services.ingest.manifest import ManifestError, read_manifest
+from services.ingest.manifest import MAX_ROWS, ManifestError, read_manifest
 
 # Commands that open the stores of the data dir in this process: one such process per data dir.
 _OWNS_DATA_DIR = {"run", "serve"}
@@ -36,8 +38,16 @@ def check_inputs(args: argparse.Namespace) -> Settings:
     manifest = getattr(args, "manifest", None)
     if manifest is not None:
         if not Path(manifest).exists():
-            raise ManifestError(f"manifest {manifest} not found")
-        read_manifest(Path(manifest), settings.max_manifest_bytes)
+            raise ManifestError(f"manifest {manifest} {_link_problem(Path(manifest)) or 'not found'}")
+        if args.command == "run" and settings.max_job_rows < MAX_ROWS:
+            # This process's ingest takes at most max_job_rows rows a job: a larger manifest is refused here,
+            # at its first row over it, not read whole twice and then refused by the service (a million rows:
+            # minutes). `ingest` leaves the limit to the service it talks to, whose own it is.
+            rows = read_manifest(Path(manifest), settings.max_manifest_bytes, settings.max_job_rows,
+                                 rows_setting="INFLUENCERS_MAX_JOB_ROWS")
+        else:
+            rows = read_manifest(Path(manifest), settings.max_manifest_bytes)
+        ingest_request(Path(manifest), rows)
     if args.command in _WRITES_DATA_DIR:
         prepare_data_dir(settings.data_dir)
     report = getattr(args, "report", None)  # `run --report`: written at the job's end, minutes from now
@@ -53,6 +63,21 @@ def check_inputs(args: argparse.Namespace) -> Settings:
     if _runs(args, "identity"):
         check_face_locator(settings)
     return settings
+
+
+def _link_problem(path: Path) -> str:
+    """What `path` is, when exists() denies it and it is a symbolic link: one in a loop (exists() reads ELOOP as
+    absent) or one to nothing; "" otherwise. Was `not found`, for a name `ls` lists."""
+    if not path.is_symlink():
+        return ""
+    try:
+        path.resolve(strict=True)
+    except RuntimeError:
+        return "is a symbolic link in a loop"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "is a symbolic link in a loop"
+    return f"is a symbolic link to {os.readlink(path)}, which does not exist"
 
 
 def _runs(args: argparse.Namespace, *services: str) -> bool:

@@ -11,6 +11,7 @@ a spreadsheet shows it as text instead of running it. Number columns are written
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import secrets
@@ -147,8 +148,33 @@ def neutralised(frame: pd.DataFrame) -> pd.DataFrame:
 
 def to_safe_csv(frame: pd.DataFrame) -> str:
     """The CSV text of `frame` (no index), formula cells neutralised. Lines end in CRLF (RFC 4180), so a
-    cell holding a carriage return is quoted like one holding a line feed."""
-    return neutralised(frame).to_csv(index=False, lineterminator="\r\n")
+    cell holding a carriage return is quoted like one holding a line feed. Every text cell that is not empty is
+    in double quotes, as OWASP's rule asks: Excel set to a `;` list separator (German, French, ... Windows) splits
+    an unquoted `a.mp4;=cmd|' /C calc'!A0` at the `;` and runs the cell after it, which no `'` in front guards.
+    Numbers (as pandas writes them) and empty cells stay bare; the header is as pandas writes it."""
+    safe = neutralised(frame)
+    if safe.columns.empty or safe.empty:
+        return safe.to_csv(index=False, lineterminator="\r\n")
+    columns = []
+    for k in range(safe.shape[1]):
+        column = safe.iloc[:, k]
+        if is_numeric_dtype(column.dtype):
+            # A number holds no separator, quote or line break: pandas' own text of it, line by line (a one-column
+            # CSV writes an empty cell as `""`, so that its line is not blank).
+            lines = column.to_frame().to_csv(index=False, header=False, lineterminator="\n").split("\n")[:-1]
+            columns.append(["" if cell == '""' else cell for cell in lines])
+        else:
+            columns.append([_quoted(value) for value in column.tolist()])
+    header = safe.iloc[0:0].to_csv(index=False, lineterminator="\r\n")
+    return header + "".join(",".join(cells) + "\r\n" for cells in zip(*columns, strict=True))
+
+
+def _quoted(value: object) -> str:
+    """A text column's cell: in double quotes (doubled inside), or "" for an empty one (None, NaN, "")."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    return '"' + text.replace('"', '""') + '"' if text else ""
 
 
 # An export writes its files in seconds: a temporary file this old was left by one that was killed (SIGKILL, power).

@@ -111,10 +111,6 @@ def faces_at(frame: pd.DataFrame, address: Callable[[str], str]) -> pd.DataFrame
                                               zip(frame["influencer_id"], frame["representative_image"], strict=True)])
 
 
-def to_csv(frame: pd.DataFrame) -> str:
-    return frame.to_csv(index=False)
-
-
 def to_records(frame: pd.DataFrame) -> list[dict[str, object]]:
     """JSON-ready rows: NaN and +-inf become None (JSON has no such numbers), numpy scalars Python ones."""
     return [json_ready(row) for row in frame.astype(object).to_dict(orient="records")]

@@ -1,6 +1,8 @@
 """Reading a marketing export: a CSV with `Performance` and `Video URL` columns (any order, any case and
 spacing, extra columns ignored, blank lines before the header skipped; a column named twice is refused; a
-header repeated further down, as in exports joined end to end, is no row, and the rows after it are read by it),
+header repeated further down, as in exports joined end to end, is no row, and the rows after it are read by it;
+a row whose score reads as a number is never one;
+one in another separator starts an export read in that one),
 UTF-8 with or without BOM, UTF-16 (BOM optional), UTF-32 (with BOM), or Windows-1252 (else Latin-1), each of exports
 joined end to end in its own; fields separated by `,`, `;` or tab (sniffed, or named by Excel's `sep=;` first line),
 quoted by `"` alone. Bad rows become rows with an error; a row with more cells than the header is refused (an
@@ -16,6 +18,7 @@ How a performance cell is read (a cell is read only when it has exactly one read
 | decimal comma, no dot: `1,5`, `0,125`, `12,50` | ambiguous | 1.5, 0.125, 12.5 |
 | anything else with a comma or a second dot: `1,25,0`, `1.250,5`, `1.250.000` | ambiguous | ambiguous |
 | grouped by U+00A0, U+202F, U+2009 or an apostrophe: `1'250.5` | 1250.5 | also `1'250,5`: 1250.5 |
+| another script's digits `١٢`, `１２`; Arabic separators `٣٫٥`, `١٬٢٥٠` | 12, 12; 3.5, 1250 | the same |
 
 Refused with a message on the row: `performance '...' is ambiguous: ...`, `... is not a number` (empty
 after the sign, letters, spaces, `_`, `%`, currency signs), `... is not a finite number` (NaN, inf, or
@@ -70,7 +73,13 @@ _SEPARATED = re.compile(r"[+-]?[\d.,]+", re.ASCII)
 # Thousands grouped by a no-break, narrow no-break or thin space (U+00A0, U+202F, U+2009) or an apostrophe
 # (`1'250.5`), as French and Swiss Excel write a formatted number in a CSV: never a decimal separator, one kind in
 # a number. A plain blank stays none (`1 250` is not a number).
-_BLANK_THOUSANDS = re.compile(r"[+-]?[1-9]\d{0,2}([\u00a0\u202f\u2009'\u2019])\d{3}(?:\1\d{3})*(?:[.,]\d+)?", re.ASCII)
+_BLANK_THOUSANDS = re.compile(r"[+-]?[1-9]\d{0,2}([\u00a0\u202f\u2009'\u2019\u066c])\d{3}(?:\1\d{3})*(?:[.,]\d+)?",
+                              re.ASCII)
+# Numbers written in another script's digits (Arabic-Indic `١٢`, Persian, Devanagari, full-width `１２`, as a sheet
+# typed in those locales holds them) read as the same number: each decimal digit as its ASCII one, Arabic's decimal
+# separator U+066B as a point (its thousands separator U+066C groups as the blanks above do), full-width signs and
+# separators and the minus sign U+2212 as the ASCII ones. Only decimal digits: `²` or `½` stay no number.
+_ASCII_FORMS = {0x066B: ".", 0xFF0E: ".", 0xFF0C: ",", 0xFF0B: "+", 0xFF0D: "-", 0x2212: "-"}
 _UTF8_BOM = b"\xef\xbb\xbf"
 _PERFORMANCE_WORD = re.compile(b"|".join(name.encode() for name in PERFORMANCE_COLUMNS), re.IGNORECASE)
 # Excel's first line naming the field separator (`sep=;`), written by some exports and read by Excel.
@@ -137,6 +146,10 @@ def _not_csv(raw: bytes, path: Path) -> None:
                         (None, _EXPORT))
     if kind is None and _bom_encoding(raw) is None and _utf16_without_bom(raw) is None and b"\x00" in raw[:4096]:
         kind = "a binary file"
+        if _reads_as_text(raw[:4096].replace(b"\x00", b""), "utf-8"):
+            # Text but for its NUL bytes (a damaged export): where the first is, as one past the first 4 KB is said.
+            line = raw[:raw.index(b"\x00")].count(b"\n") + 1
+            kind = f"a binary file (a NUL byte on line {line}, in a file otherwise text)"
     if kind is not None:
         raise ManifestError(f"manifest {path} is {kind}, not a CSV file: {advice}")
 
@@ -290,6 +303,14 @@ def _is_header(row: list[str]) -> bool:
     return not folded.isdisjoint(URL_COLUMNS) and not folded.isdisjoint(PERFORMANCE_COLUMNS)
 
 
+def _holds_a_number(row: list[str], delimiter: str) -> bool:
+    """Whether a cell of `row` reads as a number. A row whose performance cell does is a video's, never a header
+    further down: a row naming `Video` and `Engagement` in columns of its own (a content type, a KPI) was taken for
+    one, and itself and the rows after it were lost or read by the wrong columns."""
+    return any(_read_number(_ascii_digits(text), delimiter != ",")[0] is not None
+               for text in map(_unpadded, row) if text and len(text) <= MAX_NUMBER_CHARS)
+
+
 def parse_performance(cell: str, delimiter: str = ",") -> tuple[float | None, str]:
     """The score in `cell` and "" , or None and why not (see the module docstring for the rule).
     `delimiter` is the file's field separator: `;` and tab files may use decimal commas."""
@@ -299,13 +320,21 @@ def parse_performance(cell: str, delimiter: str = ",") -> tuple[float | None, st
         return None, "performance is missing"
     if len(text) > MAX_NUMBER_CHARS:
         return None, f"performance {shown!r} has too many digits (more than {MAX_NUMBER_CHARS} characters)"
-    number, why = _read_number(text, decimal_comma=delimiter != ",")
+    number, why = _read_number(_ascii_digits(text), decimal_comma=delimiter != ",")
     if number is None:
         return None, f"performance {shown!r} {why}"
     value = float(number)
     if problem := score_problem(value, shown=repr(shown)):
         return None, problem
     return value + 0.0, ""  # -0 reads as 0
+
+
+def _ascii_digits(text: str) -> str:
+    """`text` with its decimal digits of any script, and the separators and signs of _ASCII_FORMS, in ASCII."""
+    if text.isascii():
+        return text
+    return "".join(_ASCII_FORMS.get(ord(c)) or (str(unicodedata.decimal(c)) if unicodedata.category(c) == "Nd" else c)
+                   for c in text)
 
 
 def _read_number(text: str, decimal_comma: bool) -> tuple[str | None, str]:
@@ -339,9 +368,10 @@ def _read_number(text: str, decimal_comma: bool) -> tuple[str | None, str]:
     return None, "is not a number"
 
 
-def read_manifest(path: Path, max_bytes: int = MAX_MANIFEST_BYTES, max_rows: int = MAX_ROWS) -> list[ManifestRow]:
-    """The rows of the manifest at `path` (at most `max_bytes` bytes, `max_rows` rows that are not blank),
-    each with its 1-based first line.
+def read_manifest(path: Path, max_bytes: int = MAX_MANIFEST_BYTES, max_rows: int = MAX_ROWS,
+                  rows_setting: str = "") -> list[ManifestRow]:
+    """The rows of the manifest at `path` (at most `max_bytes` bytes, `max_rows` rows that are not blank, the
+    limit `rows_setting` names when given), each with its 1-based first line.
     ManifestError, naming the file, for a file that cannot be used at all (module docstring)."""
     raw = _read_bytes(path, max_bytes)
     _not_csv(raw, path)
@@ -356,21 +386,35 @@ def read_manifest(path: Path, max_bytes: int = MAX_MANIFEST_BYTES, max_rows: int
     first_record = next((record for record in records if any(cell.strip() for cell in record[1])), None)
     if first_record is None:
         raise ManifestError(f"manifest {path} is empty")
-    _, header = first_record
+    (first, _), header = first_record
+    if len(header) == 1 and (other := _separator_of_header(header[0], delimiter)):
+        # The sniffer, shown exports of two separators joined, may pick the second one's.
+        delimiter = other
+        records = _records(text[_line_start(text, first):], _named(other), path, first)
+        _, header = next(records)
     url_col, perf_col, id_col = _columns(header, path)
     out: list[ManifestRow] = []
-    for (first, last), row in records:
+    while (record := next(records, None)) is not None:
+        (first, last), row = record
         if not any(cell.strip() for cell in row):
             continue
-        if _is_header(row):
+        if len(row) == 1 and (other := _separator_of_header(row[0], delimiter)):
+            # Another export joined on, with the other separator (a French Excel's `;` after a `,` file): its
+            # header and rows are read again from this line in its own. Was: each a failed row, `video URL is
+            # missing (the row has 1 cell ...)`.
+            delimiter = other
+            records = _records(text[_line_start(text, first):], _named(other), path, first)
+            continue
+        if _is_header(row) and not _holds_a_number(row[perf_col:perf_col + 1], delimiter):
             # Another header further down: exports joined end to end (`cat week1.csv week2.csv`). It is no
             # video, and the rows after it are read by its columns, which may be in another order.
             header = row
             url_col, perf_col, id_col = _columns(header, path)
             continue
         if len(out) == max_rows:
-            raise ManifestError(f"manifest {path} has more than {max_rows:,} rows (line {first}); split it "
-                                f"into several")
+            setting = f", the limit of {rows_setting}" if rows_setting else ""
+            raise ManifestError(f"manifest {path} has more than {max_rows:,} rows (line {first}{setting}); split "
+                                f"it into several")
         broken = ""  # the first of the row's cells that are read to hold a line break
         for col, label in ((url_col, "video URL"), (perf_col, "performance"), (id_col, "ID")):
             if col is None or col >= len(row) or ("\n" not in row[col] and "\r" not in row[col]):
@@ -379,8 +423,10 @@ def read_manifest(path: Path, max_bytes: int = MAX_MANIFEST_BYTES, max_rows: int
                 raise ManifestError(f"manifest {path}: line {first}: a quote opened here runs on to line {last} "
                                     f"and takes the rows between into one cell; close or remove it")
             # Lines without a separator are no rows taken in: a quoted value holding a line break (a file named
-            # with one). That row fails alone.
-            broken = broken or label
+            # with one). That row fails alone. A break before or after the value alone (an Alt+Enter left at the
+            # end of a cell in Excel) is a blank around it, dropped as blanks are.
+            if any(c in _unpadded(row[col]) for c in "\r\n"):
+                broken = broken or label
         if broken:
             out.append(ManifestRow(first, "", None, "", f"the {broken} holds a line break (a file named with one? "
                                                         f"rename it)"))
@@ -435,16 +481,38 @@ def _dialect(text: str, separator: str | None) -> type[csv.Dialect]:
         # Its blanks after a separator (`1, "a.mp4"`) are kept skipped, so that a quote after one still quotes.
         return type("sniffed", (csv.excel,), {"delimiter": sniffed.delimiter,
                                               "skipinitialspace": sniffed.skipinitialspace})
+    return _named(separator)
+
+
+def _separator_of_header(cell: str, delimiter: str) -> str | None:
+    """The separator other than `delimiter` by which the one cell `cell` is a header, else None."""
+    for other in ",;\t":
+        if other != delimiter and other in cell:
+            cells = cell.split(other)
+            if _is_header(cells) and not _holds_a_number(cells, other):
+                return other
+    return None
+
+
+def _line_start(text: str, line: int) -> int:
+    """The offset in `text` of the start of its 1-based `line`, lines ending in LF, CRLF or CR as the csv module
+    counts them."""
+    breaks = re.finditer(r"\r\n|\r|\n", text)
+    return 0 if line == 1 else next(m.end() for k, m in enumerate(breaks, start=2) if k == line)
+
+
+def _named(separator: str) -> type[csv.Dialect]:
+    """Excel's dialect with `separator`."""
     return type("named", (csv.excel,), {"delimiter": separator})
 
 
-def _records(text: str, dialect: type[csv.Dialect], path: Path
+def _records(text: str, dialect: type[csv.Dialect], path: Path, first: int = 1
              ) -> Iterator[tuple[tuple[int, int], list[str]]]:
     """Each CSV record with its first and last line (1-based). Any newline convention (newline="" lets
     the csv module see CR, LF and CRLF alike). ManifestError naming the line for a quote never closed,
     a cell over MAX_CELL_CHARS, or anything else the csv module refuses."""
     reader = csv.reader(io.StringIO(text, newline=""), dialect, strict=True)
-    first = 1
+    before = first - 1  # lines of the file before `text`
     while True:
         try:
             row = next(reader)
@@ -454,8 +522,8 @@ def _records(text: str, dialect: type[csv.Dialect], path: Path
             raise ManifestError(f"manifest {path}: line {first}: {_csv_problem(str(exc))}") from None
         if any(len(cell) > MAX_CELL_CHARS for cell in row):
             raise ManifestError(f"manifest {path}: line {first}: {_csv_problem('field larger than field limit')}")
-        yield (first, reader.line_num), row
-        first = reader.line_num + 1
+        yield (first, before + reader.line_num), row
+        first = before + reader.line_num + 1
 
 
 def _csv_problem(message: str) -> str:

@@ -142,16 +142,23 @@ def parse_url(url: str) -> Target:
     return Target(scheme, _check_name(host), port, request_target)
 
 
+# A path segment that is a dot segment, as browsers read one: its dots written as they are or as `%2e`.
+_DOTS = {".": ".", "%2e": ".", "..": "..", ".%2e": "..", "%2e.": "..", "%2e%2e": ".."}
+
+
 def _without_dot_segments(path: str) -> str:
     """`path` (starting with "/") with its `.` and `..` segments resolved, as RFC 3986 5.2.4 has it and as browsers,
     curl and urllib3 send it: `/a/b/../c.mp4` is `/a/c.mp4` (a redirect to `../c.mp4` is joined so); a `..` at
-    the root stays at the root. Servers that keep names as keys (object stores) read `..` as a name."""
+    the root stays at the root. Servers that keep names as keys (object stores) read `..` as a name.
+    A dot written `%2e` (any case: `%2e%2e`, `.%2E`) is a dot here too, as browsers read it (WHATWG URL) and as
+    RFC 3986 6.2.2.2 normalises an escaped unreserved character: the link the page shows opens the file fetched."""
     out: list[str] = []
     segments = path.split("/")[1:]
     for k, segment in enumerate(segments):
         last = k == len(segments) - 1
-        if segment in (".", ".."):
-            if segment == ".." and out:
+        dots = _DOTS.get(segment.lower())
+        if dots is not None:
+            if dots == ".." and out:
                 out.pop()
             if last:
                 out.append("")  # `/a/b/..` is the folder `/a/`

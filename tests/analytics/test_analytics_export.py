@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
@@ -13,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from services.analytics.export import STALE_PARTIAL_S, export_report, neutralise_cell
+from services.analytics.export import STALE_PARTIAL_S, export_report, neutralise_cell, to_safe_csv
 from services.analytics.records import DONE, FAILED, AppearanceRow, VideoRow
 from services.analytics.store import AnalyticsStore, Label
 
@@ -84,6 +85,21 @@ def test_cells_a_spreadsheet_would_run_as_formulas_start_with_a_quote() -> None:
     assert [neutralise_cell(f) for f in FORMULAS] == ["'" + f for f in FORMULAS]
     assert [neutralise_cell(v) for v in ("a.mp4", "https://x/y", "", -1.5, 3)] == ["a.mp4", "https://x/y", "",
                                                                                    -1.5, 3]
+
+
+def test_a_text_cell_hiding_a_formula_after_a_semicolon_is_quoted_whole_so_no_list_separator_splits_it() -> None:
+    """Excel set to a `;` list separator (German, French Windows) splits a comma file's unquoted line at each `;`:
+    `a.mp4;=cmd|' /C calc'!A0` gave a cell `=cmd|...` that ran, whatever `'` stood in front of the line. Every
+    text cell is quoted now (OWASP's rule); numbers and empty cells stay bare."""
+    frame = pd.DataFrame({"video_url": ["a.mp4;=cmd|' /C calc'!A0", "b.mp4", None],
+                          "performance": [1.5, float("nan"), 2.0]})
+    text = to_safe_csv(frame)
+    assert text == ('video_url,performance\r\n"a.mp4;=cmd|\' /C calc\'!A0",1.5\r\n"b.mp4",\r\n,2.0\r\n')
+    as_semicolon_excel_reads_it = csv.reader(io.StringIO(text, newline=""), delimiter=";")
+    assert not [cell for row in as_semicolon_excel_reads_it for cell in row if cell.startswith(("=", "+", "-", "@"))]
+    read = pd.read_csv(io.StringIO(text))
+    assert read["video_url"].fillna("").tolist() == ["a.mp4;=cmd|' /C calc'!A0", "b.mp4", ""]
+    assert read["performance"].dtype.kind == "f"
 
 
 def test_every_text_cell_of_every_exported_csv_is_neutralised_and_numbers_stay_numbers(

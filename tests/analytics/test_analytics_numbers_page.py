@@ -155,8 +155,8 @@ def test_the_influencer_downloads_hold_the_influencers_the_minimum_videos_settin
     assert "the 2 listed, in 5+ videos; appearances and videos: every video" in page
     download = client.get("/download/influencers.csv?min_videos=5")
     assert download.headers["Content-Disposition"] == 'attachment; filename="influencers-5plus-videos.csv"'
-    lines = download.get_data(as_text=True).splitlines()
-    assert [line.split(",")[0] for line in lines[1:]] == [ALICE, BOB]
+    rows = list(csv.reader(io.StringIO(download.get_data(as_text=True), newline="")))
+    assert [row[0] for row in rows[1:]] == [ALICE, BOB]
     assert {r["influencer_id"] for r in client.get("/api/influencers.json?min_videos=5").get_json()} == {ALICE, BOB}
     assert len(client.get("/api/influencers.json").get_json()) == 4
     assert len(client.get("/api/videos.json?min_videos=5").get_json()) == 16, "every video, whatever the setting"

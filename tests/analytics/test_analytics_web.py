@@ -822,7 +822,7 @@ def test_a_row_without_a_url_is_on_the_videos_page_and_in_its_json_and_csv(tmp_p
     assert "(no URL)" in page and "line 3: video URL is missing" in page
     assert (row["video_url"], row["status"], row["error"], row["location"]) == (
         "", "failed", "line 3: video URL is missing", "")
-    assert csv_lines[1] == ",2.0,failed,line 3: video URL is missing,0.0,0,,"
+    assert csv_lines[1] == ",2.0,\"failed\",\"line 3: video URL is missing\",0.0,0,,"
 
 
 def test_the_delete_and_rename_addresses_of_an_id_analytics_does_not_know_get_the_404_page(

@@ -36,3 +36,24 @@ def test_a_manifest_over_the_size_setting_is_one_line_naming_the_setting(tmp_pat
     manifest.write_text("Performance,Video URL\n" + "1,a.mp4\n" * 100)
     assert_usage_error(influencers("ingest", str(manifest), env={"INFLUENCERS_MAX_MANIFEST_BYTES": "100"}),
                        str(manifest), "larger than the limit of 100 bytes", "INFLUENCERS_MAX_MANIFEST_BYTES")
+
+
+def test_run_refuses_a_manifest_over_the_job_row_limit_at_once_naming_the_setting(tmp_path):
+    """Was: read whole twice, then refused by the ingest service it starts (a million rows: minutes on a busy
+    machine), after the services had started."""
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("Performance,Video URL\n" + "".join(f"1,v{k}.mp4\n" for k in range(5)))
+    result = influencers("run", str(manifest), "--data-dir", str(tmp_path / "data"),
+                         env={"INFLUENCERS_MAX_JOB_ROWS": "3"})
+    assert_usage_error(result, str(manifest), "has more than 3 rows (line 5, the limit of INFLUENCERS_MAX_JOB_ROWS)")
+    assert not (tmp_path / "data").exists(), "refused before anything started"
+
+
+def test_a_manifest_that_is_a_symlink_loop_or_a_dangling_link_is_named_so_not_as_missing(tmp_path):
+    """Was `manifest P not found` for both, of a name `ls` lists."""
+    (tmp_path / "a.csv").symlink_to("b.csv")
+    (tmp_path / "b.csv").symlink_to("a.csv")
+    (tmp_path / "gone.csv").symlink_to(tmp_path / "moved" / "week.csv")
+    assert_usage_error(influencers("ingest", str(tmp_path / "a.csv")), "a.csv is a symbolic link in a loop")
+    assert_usage_error(influencers("ingest", str(tmp_path / "gone.csv")),
+                       f"gone.csv is a symbolic link to {tmp_path}/moved/week.csv, which does not exist")

@@ -136,6 +136,8 @@ def test_a_redirect_to_a_path_of_dot_segments_is_followed_to_the_path_they_lead_
     requested as written, which a server keeping names as keys (an object store) answers 404."""
     assert fetch(f"{base_url}/clips/today/latest", tmp_path, POLICY).size == len(PAYLOAD)
     assert fetch(f"{base_url}/clips/./today/../../ok.mp4", tmp_path, POLICY).size == len(PAYLOAD)
+    # Dots escaped as %2e are dots, as a browser opening the link reads them (was requested as a name: 404).
+    assert fetch(f"{base_url}/clips/%2e%2e/%2E/ok.mp4", tmp_path, POLICY).size == len(PAYLOAD)
 
 
 @pytest.mark.parametrize("path,message", [
@@ -356,6 +358,11 @@ def reset_after(data: bytes):
     pytest.param(b"HTTP/1.1 100 Continue\r\n\r\n" * 7, "more than 5 interim", id="endless-1xx"),
     pytest.param(OK_HEAD + b"Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n", "bad chunk size 'zz'",
                  id="bad-chunk-size"),
+    # A chunk of 2^64 - 1 bytes, and one of 2^64 (17 hex digits: no HTTP client's size), then a few bytes.
+    pytest.param(OK_HEAD + b"Transfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\nhello\r\n0\r\n\r\n",
+                 "more than the limit of 1000000 bytes", id="chunk-of-2-to-the-64-less-one"),
+    pytest.param(OK_HEAD + b"Transfer-Encoding: chunked\r\n\r\n10000000000000000\r\nhello\r\n0\r\n\r\n",
+                 "bad chunk size '10000000000000000'", id="chunk-of-2-to-the-64"),
     pytest.param(OK_HEAD + b"Transfer-Encoding: chunked\r\n\r\n3\r\nhello\r\n0\r\n\r\n",
                  "a chunk is longer than its size", id="chunk-longer-than-its-size"),
     pytest.param(OK_HEAD + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n", "incomplete download",

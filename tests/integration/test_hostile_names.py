@@ -68,4 +68,4 @@ def test_a_formula_behind_invisible_leading_characters_is_still_neutralised_in_t
     rows = text.splitlines()[1:]
     for row, cell in zip(rows, cells, strict=False):
         assert row.startswith(("'", "\"'")), (cell, row)
-    assert rows[-2] == "Ann," + str(len(cells)) and rows[-1] == "\u200bAnn," + str(len(cells) + 1)
+    assert rows[-2] == '"Ann",' + str(len(cells)) and rows[-1] == '"\u200bAnn",' + str(len(cells) + 1)

@@ -3,7 +3,9 @@ temp dir) and a fake identity service: how rows are isolated from each other and
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -204,8 +206,8 @@ def test_two_files_with_the_same_relative_name_in_two_folders_are_two_videos(rig
     assert len(identity.analysed) == 2
     assert sorted(store.video_frame()["performance"]) == [1.0, 2.0]
     paths = export_report(store, tmp_path / "out")
-    videos = paths["videos"].read_text().splitlines()[1:]
-    assert [line.split(",")[:3] for line in videos] == [["a.mp4", "1.0", "done"], ["a.mp4", "2.0", "done"]]
+    videos = list(csv.reader(io.StringIO(paths["videos"].read_text(), newline="")))[1:]
+    assert [row[:3] for row in videos] == [["a.mp4", "1.0", "done"], ["a.mp4", "2.0", "done"]]
     # ...and each appearance joins its own video by video_id: the URL, alike, joined each to both (was: no id)
     seen = pd.read_csv(paths["appearances"]).merge(pd.read_csv(paths["videos"]), on="video_id")
     assert sorted(zip(seen["video_url_x"], seen["performance"], strict=True)) == [("a.mp4", 1.0), ("a.mp4", 2.0)]

@@ -193,12 +193,27 @@ def test_a_host_port_or_scheme_of_thousands_of_characters_is_refused_in_a_short_
     ("https://cdn.example/../../c.mp4", "/c.mp4"),  # no folder above the root
     ("https://cdn.example/a/b/..", "/a/"),
     ("https://cdn.example/a//b/../c.mp4", "/a//c.mp4"),  # an empty segment is a segment
-    ("https://cdn.example/a/%2e%2e/c.mp4", "/a/%2e%2e/c.mp4"),  # an escaped dot is a name's
+    # A dot escaped as %2e is a dot, as browsers read it (was sent as a name: `/a/%2e%2e/c.mp4`).
+    ("https://cdn.example/a/%2e%2e/c.mp4", "/c.mp4"),
+    ("https://cdn.example/a/b/.%2E/%2E./c.mp4", "/c.mp4"),
+    ("https://cdn.example/a/%2e/c.mp4", "/a/c.mp4"),
+    ("https://cdn.example/a/b/%2e%2e", "/a/"),
+    ("https://cdn.example/%2e%2e/%2e%2e/c.mp4", "/c.mp4"),
+    # Not a dot segment: more than two dots, a dot beside other letters, an escaped slash inside the segment.
+    ("https://cdn.example/a/%2e%2e%2e/c.mp4", "/a/%2e%2e%2e/c.mp4"),
+    ("https://cdn.example/a/%2e%2ex/c.mp4", "/a/%2e%2ex/c.mp4"),
+    ("https://cdn.example/a/%2e%2e%2fc.mp4", "/a/%2e%2e%2fc.mp4"),
 ])
 def test_dot_segments_of_a_path_are_resolved_as_browsers_and_curl_send_them(url, request_target):
     assert parse_url(url).request_target == request_target
     assert parse_url(join_url(parse_url("https://cdn.example/v/day/clip"), "../../w/a.mp4")).request_target == \
         "/w/a.mp4"
+
+
+def test_a_redirect_to_escaped_dot_segments_is_joined_as_a_browser_joins_it():
+    base = parse_url("https://cdn.example/v/day/clip")
+    assert parse_url(join_url(base, "%2e%2e/%2E%2E/w/a.mp4")).request_target == "/w/a.mp4"
+    assert parse_url(join_url(base, "/x/%2e%2e/a.mp4")).request_target == "/a.mp4"
 
 
 def test_a_url_without_path_requests_the_root():

@@ -199,6 +199,25 @@ def test_thousands_grouped_as_french_or_swiss_excel_writes_them_are_read(cell, d
     assert parse_performance(cell, delimiter) == (value, "")
 
 
+@pytest.mark.parametrize("cell,delimiter,value", [
+    ("١٢", ",", 12.0), ("۱۲", ",", 12.0), ("१२", ",", 12.0), ("１２", ",", 12.0), ("١٢", ";", 12.0),
+    ("٣٫٥", ",", 3.5), ("١٬٢٥٠", ",", 1250.0), ("１２．５", ",", 12.5), ("٣,٥", ";", 3.5),
+])
+def test_digits_of_another_script_are_read_as_the_number_they_write(cell, delimiter, value):
+    """Arabic-Indic, Persian, Devanagari and full-width digits, and Arabic's own decimal and thousands separators:
+    before, `performance '١٢' is not a number` on every row of a sheet typed in those locales."""
+    assert parse_performance(cell, delimiter) == (value, "")
+
+
+def test_a_typographic_minus_sign_is_read_as_a_minus_and_refused_as_negative():
+    assert parse_performance("\u22121.5") == (None, "performance '\u22121.5' is negative")
+
+
+@pytest.mark.parametrize("cell", ["1²", "½", "١٬٢٥", "٣,٥"])
+def test_superscripts_fractions_and_other_scripts_numbers_out_of_rule_are_still_no_number(cell):
+    assert parse_performance(cell)[0] is None
+
+
 @pytest.mark.parametrize("cell,delimiter", [("1\u00a025", ","), ("1\u00a0250'000", ","), ("1\u00a0250,5", ","),
                                             ("1''250", ","), ("1 250", ",")])
 def test_blank_or_apostrophe_groups_out_of_rule_are_no_number(cell, delimiter):
@@ -215,7 +234,7 @@ def test_a_number_with_two_readings_or_separators_out_of_rule_is_refused_as_ambi
 
 
 @pytest.mark.parametrize("cell,message", [("-", "not a number"), ("1_000", "not a number"), ("1 250", "not a number"),
-                                          ("12%", "not a number"), ("\uff11\uff12", "not a number"),
+                                          ("12%", "not a number"), ("0x10", "not a number"),
                                           ("inf", "not a finite"), ("-inf", "not a finite"),
                                           ("1e400", "not a finite"), ("9" * 5000, "too many digits")])
 def test_what_is_no_number_a_finite_one_or_too_long_is_refused_with_a_short_message(cell, message):
@@ -396,6 +415,14 @@ def test_a_file_with_more_rows_than_the_limit_is_refused_at_the_first_row_over_i
         read_manifest(path, max_rows=4)
 
 
+def test_a_nul_byte_in_a_text_manifest_is_refused_naming_its_line(tmp_path):
+    """Was `is a binary file` alone within the first 4 KB (past it, the line was named)."""
+    path = tmp_path / "m.csv"
+    path.write_bytes(b"Performance,Video URL\n1,a.mp4\n2,b\x00.mp4\n")
+    with pytest.raises(ManifestError, match=r"a NUL byte on line 3, in a file otherwise text"):
+        read_manifest(path)
+
+
 @pytest.mark.parametrize(("start", "kind", "advice"), [
     (b"PK\x03\x04\x14\x00\x06\x00", "a ZIP file (an Excel .xlsx", "CSV UTF-8"),
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\x00\x00", "an Excel 97-2003 workbook (.xls)", "CSV UTF-8"),
@@ -461,6 +488,46 @@ def test_a_header_repeated_where_two_exports_were_joined_is_no_row(tmp_path, sec
 
 def test_the_rows_after_a_second_header_are_read_by_its_columns_in_its_order(tmp_path):
     text = "Performance,Video URL\n1,a.mp4\nVideo URL,Notes,Performance\nb.mp4,hi,2\n"
+    rows = read_manifest(write(tmp_path, text))
+    assert [(r.line, r.url, r.performance, r.error) for r in rows] == [(2, "a.mp4", 1.0, ""), (4, "b.mp4", 2.0, "")]
+
+
+@pytest.mark.parametrize("text,rows", [
+    ('Performance,Video URL\n1.5,a.mp4\nPerformance;Video URL\n2,5;b.mp4\n3;"c;d.mp4"\n',
+     [(2, "a.mp4", 1.5, ""), (4, "b.mp4", 2.5, ""), (5, "c;d.mp4", 3.0, "")]),
+    ('Performance;Video URL\r\n1,5;a.mp4\r\n\ufeffVideo URL,Performance,Notes\r\nb.mp4,2,"x\ny"\r\nc.mp4,3,\r\n',
+     [(2, "a.mp4", 1.5, ""), (4, "b.mp4", 2.0, ""), (6, "c.mp4", 3.0, "")]),
+    ("Performance,Video URL\n1.5,a.mp4\n\nPerformance\tVideo URL\n2\tb.mp4\nPerformance,Video URL\n4,e.mp4\n",
+     [(2, "a.mp4", 1.5, ""), (5, "b.mp4", 2.0, ""), (7, "e.mp4", 4.0, "")]),
+], ids=["comma then semicolon", "semicolon then comma", "comma, tab, comma"])
+def test_exports_of_two_separators_joined_end_to_end_are_each_read_by_their_own(tmp_path, text, rows):
+    """A French Excel's `;` export joined to a `,` one (`cat`): was, after the second header, every row failed
+    `video URL is missing (the row has 1 cell ...)`, or the whole file refused as having no `Video URL` column
+    when the sniffer took the second export's separator."""
+    assert [(r.line, r.url, r.performance, r.error) for r in read_manifest(write(tmp_path, text))] == rows
+
+
+def test_a_line_break_left_at_the_edge_of_a_quoted_cell_is_a_blank_around_its_value(tmp_path):
+    """An Alt+Enter left at the end (or start) of an Excel cell: was `the video URL holds a line break (a file
+    named with one? rename it)`, or the same for the performance, and the row failed."""
+    rows = read_manifest(write(tmp_path, 'Performance,Video URL\n1,"a.mp4\n"\n"\n2.5\r\n",b.mp4\n3,"c\nd.mp4"\n'))
+    assert [(r.line, r.url, r.performance, r.error) for r in rows] == [
+        (2, "a.mp4", 1.0, ""), (4, "b.mp4", 2.5, ""),
+        (7, "", None, "the video URL holds a line break (a file named with one? rename it)")]
+
+
+def test_a_row_naming_video_and_engagement_in_columns_of_its_own_is_a_row_not_a_second_header(tmp_path):
+    """A content type and a KPI column holding `Video` and `Engagement`: before, such rows were taken for a
+    header, lost in silence, and the rows after them read from those columns (`Image` as the URL)."""
+    text = ("Performance,Video URL,Type,Metric\n1.5,a.mp4,Video,Engagement\n2,b.mp4,Video,Score\n"
+            "3,c.mp4,Image,Reach\n")
+    rows = read_manifest(write(tmp_path, text))
+    assert [(r.line, r.url, r.performance, r.error) for r in rows] == [
+        (2, "a.mp4", 1.5, ""), (3, "b.mp4", 2.0, ""), (4, "c.mp4", 3.0, "")]
+
+
+def test_a_header_further_down_with_a_year_as_a_column_name_is_still_a_header(tmp_path):
+    text = "Performance,Video URL,2024\n1,a.mp4,7\nVideo URL,Performance,2024\nb.mp4,2,8\n"
     rows = read_manifest(write(tmp_path, text))
     assert [(r.line, r.url, r.performance, r.error) for r in rows] == [(2, "a.mp4", 1.0, ""), (4, "b.mp4", 2.0, "")]
 
