@@ -17,7 +17,8 @@ A feed restored from a backup keeps its id, and once it has grown past the store
 no longer tells either. So the digest of the last change applied (Change.digest) is stored with the position,
 and each page carries the digest of the feed's entry at that position (after_digest): another one means the
 changes after it are not the sequel of those applied here, and the follower resyncs. Either side without one (a
-store from before digests, an older identity, a trimmed entry) is followed as before.
+store from before digests, an older identity) is followed as before; identity keeps the digest of its newest
+trimmed entry, and sends it for that position (an entry trimmed before it kept them: OUT_OF_RANGE, a resync).
 
 `FollowerThread` runs it in the analytics process while this replica holds the leadership (`Leadership`): with
 PostgreSQL a session-level advisory lock on a dedicated connection, so exactly one replica applies the feed
@@ -192,7 +193,8 @@ class Follower:
         """Why the feed's entry at `position`, of digest `at`, is not the change applied here ("": it may be).
         A feed restored from a backup keeps its id and, once it has grown past `position` again, its head;
         only the entry there tells that the changes after it are not the sequel of those applied here. No
-        digest on either side (a store from before digests, an older identity, a trimmed entry): as before."""
+        digest on either side (a store from before digests, an older identity): as before. Identity sends the
+        digest of an entry trimmed at `position` too (services/identity/feed.py ChangeFeed.read_page)."""
         stored = self.store.feed_digest()
         if not stored or not at or stored == at:
             return ""
