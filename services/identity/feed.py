@@ -163,12 +163,12 @@ class ChangeFeed:
     def trim(self) -> int:
         """Deletes the entries older than the newest `retention`; returns how many."""
         with self.engine.begin() as conn:
+            if is_postgres(self.engine):  # one trimmer at a time among the replicas; first, as in append
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_APPEND_LOCK)))
             head = self._head(conn)
             cut = head - self.retention
             if cut <= 0:
                 return 0
-            if is_postgres(self.engine):  # one trimmer at a time among the replicas
-                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_APPEND_LOCK)))
             # The digest of the entry at the cut goes with it: a follower whose position is the cut is sent it
             # (read), and a restored feed's other entry there is told apart from the one it applied.
             at = self._entry_digest(conn, cut)
