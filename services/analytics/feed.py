@@ -47,6 +47,7 @@ from services.analytics.records import AppearanceRow, appearance_from_proto
 from services.analytics.store import Label
 from services.common.boundary import is_video_id, shown
 from services.common.call_names import failed_call
+from services.common.crash import crash_point
 from services.common.streak import FailureStreak
 
 log = logging.getLogger(__name__)
@@ -175,6 +176,7 @@ class Follower:
                                                _labels(change.labels), _forgotten(change.forgotten_video_ids),
                                                audit=row_from_entry(change.audit), reposts=_reposts(change.videos),
                                                feed_id=feed_id, digest=change.digest)
+            crash_point("follow:applied")  # a change and its position stored, its crops not yet
             self._fill(missing)
         return len(changes)
 
@@ -218,9 +220,12 @@ class Follower:
                 head, feed_id, at = page.feed_position, page.feed_id, page.feed_digest
             missing = self.store.apply_changes(head, _videos(page.videos), dict(page.names), _labels(page.labels),
                                                snapshot=True, reposts=_reposts(page.videos))
+            crash_point("resync:page")  # a page stored, its crops and the position not yet
             seen.extend(v.video_id for v in page.videos)
             self._fill(missing)
+        crash_point("resync:pages")  # every page and crop stored, the position and the stale videos' drop not yet
         self.store.end_snapshot(head, seen, feed_id, at)  # the position, the feed and the change there, together
+        crash_point("resync:ended")
         self.head = head
         self.resyncs += 1
         log.info("resynced %d videos from identity's snapshot at position %d", len(seen), head)
