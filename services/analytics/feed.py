@@ -17,7 +17,8 @@ A feed restored from a backup keeps its id, and once it has grown past the store
 no longer tells either. So the digest of the last change applied (Change.digest) is stored with the position,
 and each page carries the digest of the feed's entry at that position (after_digest): another one means the
 changes after it are not the sequel of those applied here, and the follower resyncs. Either side without one (a
-store from before digests, an older identity, a trimmed entry) is followed as before.
+store from before digests, an older identity) is followed as before; identity keeps the digest of its newest
+trimmed entry, and sends it for that position (an entry trimmed before it kept them: OUT_OF_RANGE, a resync).
 
 `FollowerThread` runs it in the analytics process while this replica holds the leadership (`Leadership`): with
 PostgreSQL a session-level advisory lock on a dedicated connection, so exactly one replica applies the feed
@@ -46,6 +47,7 @@ from services.analytics.records import AppearanceRow, appearance_from_proto
 from services.analytics.store import Label
 from services.common.boundary import is_video_id, shown
 from services.common.call_names import failed_call
+from services.common.crash import crash_point
 from services.common.streak import FailureStreak
 
 log = logging.getLogger(__name__)
@@ -174,6 +176,7 @@ class Follower:
                                                _labels(change.labels), _forgotten(change.forgotten_video_ids),
                                                audit=row_from_entry(change.audit), reposts=_reposts(change.videos),
                                                feed_id=feed_id, digest=change.digest)
+            crash_point("follow:applied")  # a change and its position stored, its crops not yet
             self._fill(missing)
         return len(changes)
 
@@ -192,7 +195,8 @@ class Follower:
         """Why the feed's entry at `position`, of digest `at`, is not the change applied here ("": it may be).
         A feed restored from a backup keeps its id and, once it has grown past `position` again, its head;
         only the entry there tells that the changes after it are not the sequel of those applied here. No
-        digest on either side (a store from before digests, an older identity, a trimmed entry): as before."""
+        digest on either side (a store from before digests, an older identity): as before. Identity sends the
+        digest of an entry trimmed at `position` too (services/identity/feed.py ChangeFeed.read_page)."""
         stored = self.store.feed_digest()
         if not stored or not at or stored == at:
             return ""
@@ -216,9 +220,12 @@ class Follower:
                 head, feed_id, at = page.feed_position, page.feed_id, page.feed_digest
             missing = self.store.apply_changes(head, _videos(page.videos), dict(page.names), _labels(page.labels),
                                                snapshot=True, reposts=_reposts(page.videos))
+            crash_point("resync:page")  # a page stored, its crops and the position not yet
             seen.extend(v.video_id for v in page.videos)
             self._fill(missing)
+        crash_point("resync:pages")  # every page and crop stored, the position and the stale videos' drop not yet
         self.store.end_snapshot(head, seen, feed_id, at)  # the position, the feed and the change there, together
+        crash_point("resync:ended")
         self.head = head
         self.resyncs += 1
         log.info("resynced %d videos from identity's snapshot at position %d", len(seen), head)

@@ -27,6 +27,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
 
 from services.common.boundary import brief
+from services.common.crash import crash_point
 from services.common.damage import StoreDamaged
 from services.common.database import is_postgres
 
@@ -134,3 +135,4 @@ def _upgrade(engine: Engine, history: History,
             raise RuntimeError(f"the {history.name} database is at revision {revision}, which this release does "
                                f"not know (written by a newer release?)")
         command.upgrade(history.config(connection), "head")
+        crash_point("migrate:upgraded")  # every revision run, the transaction not yet committed

@@ -10,7 +10,8 @@ PostgreSQL an append takes a transaction-level advisory lock first, so that posi
 
 Retention: the newest `retention` entries are kept; older ones are deleted (every TRIM_EVERY appends), and
 the highest position deleted is remembered, so that a follower asking for anything after an older position
-is told it is too far behind (TooFarBehind) and resyncs from a snapshot.
+is told it is too far behind (TooFarBehind) and resyncs from a snapshot. That entry's digest is remembered with
+it, so that a follower exactly there can still be told whether the feed goes on from the change it applied.
 
 Identity: `feed_id`, made with the feed's tables (a feed from before it gets one at its first open) and kept
 with them, goes with every page (ListChanges) and with the snapshot. A feed made again from empty (a new data
@@ -83,6 +84,7 @@ trimmed_table = sa.Table(
     "identity_changes_trimmed", metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("through", sa.BigInteger, nullable=False),  # highest position deleted by retention
+    sa.Column("through_digest", sa.String(16), nullable=True),  # that entry's digest (migration 0004; None before)
 )
 
 
@@ -161,41 +163,81 @@ class ChangeFeed:
     def trim(self) -> int:
         """Deletes the entries older than the newest `retention`; returns how many."""
         with self.engine.begin() as conn:
+            if is_postgres(self.engine):  # one trimmer at a time among the replicas; first, as in append
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_APPEND_LOCK)))
             head = self._head(conn)
             cut = head - self.retention
             if cut <= 0:
                 return 0
-            if is_postgres(self.engine):  # one trimmer at a time among the replicas
-                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_APPEND_LOCK)))
+            # The digest of the entry at the cut goes with it: a follower whose position is the cut is sent it
+            # (read), and a restored feed's other entry there is told apart from the one it applied.
+            at = self._entry_digest(conn, cut)
             gone = conn.execute(changes_table.delete().where(changes_table.c.position <= cut)).rowcount
             through = conn.execute(sa.select(trimmed_table.c.through).where(trimmed_table.c.id == 1)).scalar()
             if through is None:
-                conn.execute(trimmed_table.insert().values(id=1, through=cut))
+                conn.execute(trimmed_table.insert().values(id=1, through=cut, through_digest=at or None))
             elif cut > through:
-                conn.execute(trimmed_table.update().where(trimmed_table.c.id == 1).values(through=cut))
+                conn.execute(trimmed_table.update().where(trimmed_table.c.id == 1)
+                             .values(through=cut, through_digest=at or None))
             return int(gone or 0)
 
     def read(self, after: int, limit: int) -> tuple[list[identity_pb2.Change], int]:
         """Up to `limit` changes after position `after`, oldest first (each with its digest), and the head
         position. TooFarBehind when entries after `after` were deleted by retention."""
+        changes, head, _ = self._page(after, limit)
+        return changes, head
+
+    def read_page(self, after: int, limit: int) -> tuple[list[identity_pb2.Change], int, str]:
+        """Up to `limit` changes after position `after`, oldest first (each with its digest), the head position
+        and the digest of the entry at `after` (that of the newest trimmed entry when `after` is its position;
+        "" at 0 or a position never written). TooFarBehind when entries after `after` were deleted by
+        retention, or when `after` is the newest trimmed position and its digest was not kept (trimmed before
+        migration 0004): the follower cannot be told whether the feed goes on from its change, so it resyncs."""
+        changes, head, at = self._page(after, limit)
+        if at is None:
+            raise TooFarBehind(f"the entry at position {after} was trimmed before its digest was kept")
+        return changes, head, at
+
+    def _page(self, after: int, limit: int) -> tuple[list[identity_pb2.Change], int, str | None]:
+        """read_page's answer, the digest None when `after` is a trimmed entry's whose digest was not kept."""
         with self.engine.connect() as conn:
-            through = conn.execute(sa.select(sa.func.max(trimmed_table.c.through))).scalar() or 0
-            if after < through:
-                raise TooFarBehind(f"position {after} is older than the retained feed (it starts after {through})")
+            # The rows and the entry at `after` first, the trimmed mark last: a trim commits its deletion and its
+            # mark together, so a trim between these reads is seen in the mark (on PostgreSQL each statement
+            # reads what was committed before it), and the rows read are never a tail with a hole.
             rows = conn.execute(sa.select(changes_table.c.position, changes_table.c.change, changes_table.c.created_at)
                                 .where(changes_table.c.position > after)
                                 .order_by(changes_table.c.position).limit(limit)).all()
+            at = self._entry_digest(conn, after)
+            through, through_digest = self._trimmed(conn)
             head = self._head(conn)
-        return [_change(position, blob, created_at) for position, blob, created_at in rows], head
+        if after < through:
+            raise TooFarBehind(f"position {after} is older than the retained feed (it starts after {through})")
+        if not at and after == through and after > 0:
+            return [_change(position, blob, created_at) for position, blob, created_at in rows], head, through_digest
+        return [_change(position, blob, created_at) for position, blob, created_at in rows], head, at
 
     def digest(self, position: int) -> str:
-        """The digest of the entry at `position` ("": position 0, or an entry trimmed or never written)."""
+        """The digest of the entry at `position`, or of the newest trimmed entry at its position ("": position
+        0, an entry never written, or one trimmed before its digest was kept)."""
+        with self.engine.connect() as conn:
+            at = self._entry_digest(conn, position)
+            through, through_digest = self._trimmed(conn)
+        return at or (through_digest or "" if position == through and position > 0 else "")
+
+    @staticmethod
+    def _entry_digest(conn: Connection, position: int) -> str:
         if position <= 0:
             return ""
-        with self.engine.connect() as conn:
-            created_at = conn.execute(sa.select(changes_table.c.created_at)
-                                      .where(changes_table.c.position == position)).scalar()
+        created_at = conn.execute(sa.select(changes_table.c.created_at)
+                                  .where(changes_table.c.position == position)).scalar()
         return "" if created_at is None else digest(position, float(created_at))
+
+    @staticmethod
+    def _trimmed(conn: Connection) -> tuple[int, str | None]:
+        """The highest position trimmed (0: none) and its entry's digest (None: not kept)."""
+        row = conn.execute(sa.select(trimmed_table.c.through, trimmed_table.c.through_digest)
+                           .order_by(trimmed_table.c.through.desc()).limit(1)).first()
+        return (0, None) if row is None else (int(row[0]), row[1])
 
     def entries(self, positions: list[int]) -> Iterator[identity_pb2.Change]:
         """The entries at `positions`, in that order (those deleted since are skipped)."""

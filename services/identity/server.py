@@ -94,11 +94,11 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"after_position {request.after_position} is negative")
         size = checked_page_size(request.page_size or 100, context, MAX_CHANGES)
         try:
-            changes, head = self.feed.read(request.after_position, size)
+            changes, head, at = self.feed.read_page(request.after_position, size)
         except TooFarBehind as exc:
             context.abort(grpc.StatusCode.OUT_OF_RANGE, str(exc))
         return identity_pb2.ListChangesResponse(changes=changes, head_position=head, feed_id=self.feed.feed_id,
-                                                after_digest=self.feed.digest(request.after_position))
+                                                after_digest=at)
 
     def AnalyzeVideo(self, request_iterator: Iterator[identity_pb2.AnalyzeVideoRequest], context: grpc.ServicerContext
                      ) -> identity_pb2.AnalyzeVideoResponse:

@@ -7,6 +7,16 @@ lock on a connection of its own, so two replicas never assign the same new perso
 correction and an assignment touching the same influencer apply, and enter the feed, in one order. The
 server releases the advisory lock when the holder's connection ends, so a SIGKILLed replica never leaves
 it held. Only the writes are serialised: detection and encoding, the costly part of a video, run outside.
+
+Lock order, one for every write (an assignment, a correction, a Recluster, an erasure) on every replica:
+1. this thread lock; 2. the replicas' advisory lock (WRITER_LOCK_KEY, a session lock on a connection of its own,
+   held with no transaction open); 3. the face store's write (Qdrant: no SQL lock); 4. the feed's append, one
+   transaction: pg_advisory_xact_lock(feed._APPEND_LOCK) first, then its rows; a trim likewise (the key, then
+   the head read, the deletions and the trimmed mark); 5. an erasure's redaction: row updates in transactions of
+   their own, then VACUUM FULL of identity_changes (ACCESS EXCLUSIVE) once they are committed. A reader
+   (ListChanges, a snapshot) holds ACCESS SHARE for one read and waits for nothing meanwhile. Nothing takes a
+   lock of a lower number while holding one of a higher, so no two writers wait for each other in a cycle
+   (tests/integration/test_identity_writer_lock.py, two replicas on a real server).
 """
 
 from __future__ import annotations

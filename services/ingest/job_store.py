@@ -149,6 +149,8 @@ class JobStore:
         self.lease_s = lease_s
         self.max_active_jobs = max_active_jobs
         self.clock = clock
+        # The store as a full disk's refusal names it (IngestProcess names its file or database).
+        self.where = "the ingest job store"
 
     # ---- jobs -------------------------------------------------------------------------------------------
 

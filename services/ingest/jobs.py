@@ -434,8 +434,8 @@ class JobQueue:
                         log.warning("ingest worker step failed: %s; the row goes back to the queue, retrying",
                                     failed_call(exc), extra=row)
                     elif first and full:  # the job store's own disk: nothing moves until there is room
-                        log.error("ingest worker step failed: %s; retrying until there is room", _disk_full(exc),
-                                  extra=row)
+                        log.error("ingest worker step failed: %s; retrying until there is room",
+                                  _disk_full(exc, self.store.where), extra=row)
                     elif first:
                         log.exception("ingest worker step failed%s; retrying",
                                       f": {failed_call(exc)}" if isinstance(exc, grpc.RpcError) else "", extra=row)
@@ -443,7 +443,7 @@ class JobQueue:
                         log.error("ingest worker step still failing (try %d): %s", streak.failures, failed_call(exc),
                                   extra=row)
                 if full and streak.failures >= STALLED_AFTER:
-                    self._stalled = _disk_full(exc)
+                    self._stalled = _disk_full(exc, self.store.where)
                 self._stopping.wait(retry_pause(streak.failures, self._idle_poll_s))
                 continue
             self._stalled = ""
@@ -688,14 +688,15 @@ def _transient(exc: Exception) -> bool:
     return callable(code) and code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 
 
-def _disk_full(exc: Exception) -> str:
+def _disk_full(exc: Exception, store: str = "the ingest job store") -> str:
     """What a full disk refused, in one line: a service's refusal in its own words (identity's OpenBatch or
     CloseBatch: `disk full: CloseBatch could not write (...)`), else the job store's write. A gRPC error's str()
     is its repr, whose first line was all that was said: `disk full: the ingest job store could not be written
-    (<_InactiveRpcError of RPC that terminated with:)`, naming the wrong store."""
+    (<_InactiveRpcError of RPC that terminated with:)`, naming the wrong store. `store`: the job store as said
+    (JobStore.where: its file, DATA/ingest/jobs.sqlite3, or its PostgreSQL database)."""
     if isinstance(exc, grpc.RpcError):
         return _details(exc)
-    return f"{DISK_FULL}: the ingest job store could not be written ({engine_error(exc)})"
+    return f"{DISK_FULL}: {store} could not be written ({engine_error(exc)})"
 
 
 def _details(exc: Exception) -> str:

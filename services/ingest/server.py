@@ -9,6 +9,7 @@ import logging
 import socket
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import grpc
 import sqlalchemy as sa
@@ -17,6 +18,7 @@ from influencers.v1 import analytics_pb2_grpc, identity_pb2_grpc, ingest_pb2, in
 from services.common.boundary import nul_field, shown
 from services.common.clients import GrpcAnalytics, GrpcIdentity
 from services.common.database import database_url, open_engine
+from services.common.datadir import data_dir_hidden
 from services.common.metrics import GAUGES
 from services.common.rpc import RunningServer, build_server, open_channel
 from services.common.settings import Settings
@@ -106,6 +108,15 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         return ingest_pb2.ListJobsResponse(jobs=self.jobs.list())
 
 
+def _job_store_named(engine: sa.Engine, data_dir: Path) -> str:
+    """The job store as a full disk's refusal says it: its SQLite file under the data dir (DATA/..., as every
+    row's error writes the data dir), or its PostgreSQL database by name and host (never the URL's password)."""
+    url = engine.url
+    if url.get_backend_name() == "sqlite":
+        return f"the ingest job store {data_dir_hidden(url.database or '', data_dir)}"
+    return f"the ingest job store (PostgreSQL database {url.database} on {url.host})"
+
+
 def _check_job_id(job_id: str, context: grpc.ServicerContext) -> None:
     """INVALID_ARGUMENT for a job id holding a NUL character, before the job store reads it (PostgreSQL refuses
     one in any text); any other unknown id is NOT_FOUND (_found)."""
@@ -136,6 +147,7 @@ class IngestProcess:
         self.pipeline = pipeline = VideoPipeline(settings, identity, analytics, RepostStore(self.engine))
         self.worker = settings.worker_name or socket.gethostname()  # its batches are tracked under this name
         store = JobStore(self.engine, settings.job_lease_s, settings.max_active_jobs)
+        store.where = _job_store_named(self.engine, settings.data_dir)
         # On one machine, the leases of a process that died (a killed `run`) are taken at once, not waited out.
         self._holders = QueueHolders(sqlite_file(self.engine))
         if self._holders.alone and (freed := store.free_leases()):

@@ -164,3 +164,60 @@ def test_an_identity_store_restored_from_a_backup_whose_feed_grew_past_analytics
             stop()
         analytics.stop(0)
         store.close()
+
+
+def test_a_restored_identity_whose_feed_grew_past_analytics_position_and_was_trimmed_there_is_resynced_from(
+        settings, tmp_path) -> None:
+    """The restored feed's entry at analytics' position is trimmed before the follower looks: identity keeps that
+    entry's digest, and sends it. Was: no digest for a trimmed entry, and the restored feed taken as the sequel."""
+    if not (PHOTOS / "colin_powell").is_dir() or not (PHOTOS / "ariel_sharon").is_dir():
+        pytest.skip(f"{PHOTOS} not present")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = AnalyticsStore.open(settings)
+    analytics = serve_analytics(settings, store)
+    stub = analytics_pb2_grpc.AnalyticsServiceStub(open_channel(f"127.0.0.1:{analytics.port}"))
+    started = []
+    try:
+        for video_id in (VIDEO_A, VIDEO_B):
+            stub.RecordVideo(analytics_pb2.RecordVideoRequest(video=common_pb2.Video(
+                video_id=video_id, url=f"{video_id}.mp4", performance=1.0, status=common_pb2.VIDEO_STATUS_DONE)),
+                timeout=30)
+        data_dir, backup = tmp_path / "identity", tmp_path / "identity-backup"
+        identity, _ = identity_at(settings, data_dir)
+        analyze(identity, VIDEO_A, "colin_powell")
+        identity.stop()
+        shutil.copytree(data_dir, backup)
+
+        identity, reach = identity_at(settings, data_dir)
+        started.append(identity.stop)
+        analyze(identity, VIDEO_B, "ariel_sharon")
+        follower = start_follower(reach, store)
+        started.append(follower.stop)
+        eventually(lambda: store.feed_position() == identity.feed.head() and bool(store.appearances_in(VIDEO_B)))
+        applied = store.feed_position()
+        for stop in (started.pop(), started.pop()):  # the follower, then identity
+            stop()
+
+        shutil.rmtree(data_dir)
+        shutil.copytree(backup, data_dir)  # identity's data dir restored
+        restored, reach = identity_at(settings, data_dir)
+        started.append(restored.stop)
+        assert restored.feed.head() < applied
+        forget = identity_pb2_grpc.IdentityServiceStub(open_channel(f"127.0.0.1:{restored.port}"))
+        while restored.feed.head() < applied + 2:
+            forget.ForgetVideo(identity_pb2.ForgetVideoRequest(video_id=OTHER), timeout=30)
+        restored.feed.retention = 2  # (INFLUENCERS_FEED_RETENTION is 100 at least) the newest two entries kept
+        restored.feed.trim()  # as every TRIM_EVERY appends: the restored feed's entry at `applied` goes
+        assert list(restored.feed.entries([applied])) == []
+        assert restored.feed.read(applied, 10)[0], "a follower at `applied` is not told it is too far behind"
+        follower = start_follower(reach, store)
+        started.append(follower.stop)
+        eventually(lambda: follower.follower.resyncs == 1 and store.feed_position() == restored.feed.head())
+
+        assert store.appearances_in(VIDEO_B) == [], "the people of changes the restore undid are gone"
+        assert {a.influencer_id for a in store.appearances_in(VIDEO_A)} != set()
+    finally:
+        for stop in reversed(started):
+            stop()
+        analytics.stop(0)
+        store.close()

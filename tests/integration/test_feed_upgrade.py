@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 
 from influencers.v1 import common_pb2, identity_pb2
 from services.analytics.feed import Follower
@@ -15,8 +16,14 @@ from services.analytics.store import AnalyticsStore
 from services.common.database import open_engine
 from services.common.protoconv import duration, seconds
 from services.identity import feed as feed_module
-from services.identity.feed import HISTORY, ChangeFeed, TooFarBehind
+from services.identity.feed import FIRST_REVISION, HISTORY, ChangeFeed, TooFarBehind
 from tests.support.legacy_bytes import CHANGE_TIMES, LEGACY_CHANGE, VIDEO
+
+# The two tables as create_all made them in the release before Alembic: the trimmed entry's digest (0004) came later.
+BEFORE_ALEMBIC = sa.MetaData()
+feed_module.changes_table.to_metadata(BEFORE_ALEMBIC)
+sa.Table("identity_changes_trimmed", BEFORE_ALEMBIC, sa.Column("id", sa.Integer, primary_key=True),
+         sa.Column("through", sa.BigInteger, nullable=False))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -32,7 +39,7 @@ def old_feed(url: str, positions: list[int], trimmed_through: int = 0) -> None:
     engine = open_engine(url)
     try:
         # Its two tables only: the feed's id (migration 0003) came later.
-        feed_module.metadata.create_all(engine, tables=[feed_module.changes_table, feed_module.trimmed_table])
+        BEFORE_ALEMBIC.create_all(engine)
         with engine.begin() as conn:
             for position in positions:
                 conn.execute(feed_module.changes_table.insert().values(position=position, created_at=1.0,
@@ -115,17 +122,19 @@ def test_a_feed_from_before_feed_ids_gets_one_at_its_first_open_and_keeps_it_and
 def test_the_first_revision_makes_the_tables_create_all_made(url) -> None:
     old = open_engine(url)
     try:
-        feed_module.metadata.create_all(old)
+        BEFORE_ALEMBIC.create_all(old)
         made_by_create_all = _schema(old)
     finally:
         with old.begin() as conn:
-            feed_module.metadata.drop_all(conn)
+            BEFORE_ALEMBIC.drop_all(conn)
         old.dispose()
-    feed = ChangeFeed(open_engine(url))
+    first = open_engine(url)
     try:
-        assert _schema(feed.engine) == made_by_create_all
+        with first.begin() as conn:
+            command.upgrade(HISTORY.config(conn), FIRST_REVISION)
+        assert _schema(first) == made_by_create_all
     finally:
-        feed.close()
+        first.dispose()
 
 
 def _schema(engine: sa.Engine) -> dict:

@@ -4,6 +4,7 @@ into a full filesystem kills the process), and the running service stays up."""
 
 import contextlib
 import csv
+import errno
 import os
 import subprocess
 import sys
@@ -28,21 +29,29 @@ def fill(disk: Path, leave: int) -> Path:
     """A file taking all but `leave` bytes of the disk's free space."""
     filler = disk / "filler"
     free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
-    with filler.open("wb") as f:
-        f.write(b"\0" * max(0, free - leave))
+    try:
+        with filler.open("wb") as f:
+            f.write(b"\0" * max(0, free - leave))
+    except OSError as exc:  # the services wrote meanwhile and the disk filled first: full, as asked
+        if exc.errno != errno.ENOSPC:
+            raise
     return filler
 
 
-def ingest_on_a_full_disk(smoke: Path, disk: Path, tmp_path: Path) -> tuple[subprocess.CompletedProcess, Path]:
-    """`influencers ingest` of 3 smoke rows to `serve` on `disk`, filled to half the space kept free: the CLI's
-    answer, and the data dir once serve has stopped (it must not die meanwhile: a SIGBUS is exit -7)."""
-    rows = list(csv.reader((smoke / "manifest.csv").open()))[1:4]
+def smoke_manifest(smoke: Path, tmp_path: Path, rows: int) -> Path:
+    """The first `rows` rows of the smoke corpus, as a manifest of absolute paths."""
+    kept = list(csv.reader((smoke / "manifest.csv").open()))[1:1 + rows]
     manifest = tmp_path / "m.csv"
     with manifest.open("w", newline="") as f:
-        csv.writer(f).writerows([["Performance", "Video URL"], *[[s, str(smoke / u)] for s, u in rows]])
+        csv.writer(f).writerows([["Performance", "Video URL"], *[[s, str(smoke / u)] for s, u in kept]])
+    return manifest
+
+
+@contextlib.contextmanager
+def serving(data: Path):
+    """`influencers serve` on `data` with MARGIN kept free; yields (the process, the env an `ingest` to it needs)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "INFLUENCERS_MIN_FREE_BYTES": str(MARGIN),
            "INFLUENCERS_WORKERS": "1"}
-    data = disk / "data"
     serve = subprocess.Popen([*CLI, "serve", "--data-dir", str(data), "--ingest-port", "0", "--identity-port",
                               "0", "--analytics-port", "0", "--web-port", "0", "--metrics-port", "0"],
                              stdout=subprocess.PIPE,
@@ -52,17 +61,68 @@ def ingest_on_a_full_disk(smoke: Path, disk: Path, tmp_path: Path) -> tuple[subp
         assert line.startswith("ingest"), serve.stderr.read()[-3000:] if serve.poll() is not None else line
         ports = dict(part.split(" ") for part in line.split("  ")[:3])
         address = {name: value.rsplit(":", 1)[1] for name, value in ports.items()}
-        fill(disk, MARGIN // 2)
-        got = subprocess.run([*CLI, "ingest", str(manifest), "--ingest-port", address["ingest"]],
-                             capture_output=True, text=True, timeout=600,
-                             env={**env, "INFLUENCERS_IDENTITY_PORT": address["identity"],
-                                  "INFLUENCERS_ANALYTICS_PORT": address["analytics"]})
-        time.sleep(1)
-        assert serve.poll() is None, "serve died (a SIGBUS is exit -7)"
+        yield serve, {**env, "INFLUENCERS_INGEST_PORT": address["ingest"],
+                      "INFLUENCERS_IDENTITY_PORT": address["identity"],
+                      "INFLUENCERS_ANALYTICS_PORT": address["analytics"]}
     finally:
         serve.terminate()
         serve.wait(30)
+
+
+def ingest_on_a_full_disk(smoke: Path, disk: Path, tmp_path: Path) -> tuple[subprocess.CompletedProcess, Path]:
+    """`influencers ingest` of 3 smoke rows to `serve` on `disk`, filled to half the space kept free: the CLI's
+    answer, and the data dir once serve has stopped (it must not die meanwhile: a SIGBUS is exit -7)."""
+    manifest = smoke_manifest(smoke, tmp_path, 3)
+    data = disk / "data"
+    with serving(data) as (serve, env):
+        fill(disk, MARGIN // 2)
+        got = subprocess.run([*CLI, "ingest", str(manifest)], capture_output=True, text=True, timeout=600, env=env)
+        time.sleep(1)
+        assert serve.poll() is None, "serve died (a SIGBUS is exit -7)"
     return got, data
+
+
+def jobs_done(env: dict[str, str]) -> int:
+    """The videos with an outcome in the newest job of the ingest service `env` names (0: none yet)."""
+    from influencers.v1 import ingest_pb2, ingest_pb2_grpc
+    from services.common.rpc import open_channel
+
+    stub = ingest_pb2_grpc.IngestServiceStub(open_channel(f"127.0.0.1:{env['INFLUENCERS_INGEST_PORT']}"))
+    jobs = stub.ListJobs(ingest_pb2.ListJobsRequest(), timeout=10).jobs
+    return max((job.done for job in jobs), default=0)
+
+
+def test_a_disk_filling_mid_batch_stops_it_saying_so_and_the_same_command_resumes_it_once_space_is_freed(
+        corpus, small_disk, tmp_path):
+    manifest = smoke_manifest(corpus("smoke"), tmp_path, 5)
+    data = small_disk / "data"
+    with serving(data) as (serve, env):
+        ingest = subprocess.Popen([*CLI, "ingest", str(manifest)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  text=True, env=env)
+        deadline = time.monotonic() + 300
+        while jobs_done(env) < 2:  # the disk fills once two videos are stored
+            assert ingest.poll() is None and time.monotonic() < deadline, ingest.communicate()[0][-2000:]
+            time.sleep(0.2)
+        filler = fill(small_disk, MARGIN // 2)
+        said = ingest.communicate(timeout=600)[0]
+        print(said[-2000:])
+        assert ingest.returncode != 0 and "Traceback" not in said
+        assert "disk full: the disk of DATA/qdrant/edge has" in said, "the row names the store that met the full disk"
+        assert "free some space and run the same command again to resume" in said
+        assert serve.poll() is None, "serve died (a SIGBUS is exit -7)"
+
+        filler.unlink()
+        again = subprocess.run([*CLI, "ingest", str(manifest)], capture_output=True, text=True, timeout=600, env=env)
+        assert again.returncode == 0, (again.stdout + again.stderr)[-2000:]
+        assert serve.poll() is None
+    out = tmp_path / "out"
+    exported = subprocess.run([*CLI, "export", "--data-dir", str(data), "--out", str(out)], capture_output=True,
+                              text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert exported.returncode == 0, exported.stderr
+    listed = [row for row in csv.DictReader((out / "videos.csv").open())]
+    given = [u for _, u in list(csv.reader(manifest.open()))[1:]]
+    assert sorted(row["video_url"] for row in listed) == sorted(given), "each row once"
+    assert all(row["status"] in ("done", "duplicate") for row in listed), listed
 
 
 def test_a_full_disk_refuses_the_face_store_write_stops_the_batch_and_the_service_lives(corpus, small_disk,
@@ -217,3 +277,39 @@ def test_a_new_face_store_whose_first_record_meets_a_full_disk_is_refused_as_a_f
         assert store.count() == 0 and store.get_side("schema", "faces") is not None
     finally:
         store.close()
+
+
+def test_a_disk_filling_to_the_last_byte_mid_batch_stalls_it_naming_the_job_store_and_it_ends_once_space_is_freed(
+        corpus, small_disk, tmp_path):
+    # The job store's own writes meet the full disk (not only the face store's kept margin): the job stalls, the
+    # CLI says so naming the store's file (was: "the ingest job store", no file), and the job goes on by itself.
+    manifest = smoke_manifest(corpus("smoke"), tmp_path, 5)
+    data = small_disk / "data"
+    with serving(data) as (serve, env):
+        ingest = subprocess.Popen([*CLI, "ingest", str(manifest)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  text=True, env=env)
+        deadline = time.monotonic() + 300
+        while jobs_done(env) < 2:  # the disk fills, to its last byte, once two videos are stored
+            assert ingest.poll() is None and time.monotonic() < deadline, ingest.communicate()[0][-2000:]
+            time.sleep(0.2)
+        filler = fill(small_disk, 0)
+        said = ingest.communicate(timeout=600)[0]
+        print(said[-2000:])
+        assert ingest.returncode == 2 and "Traceback" not in said
+        assert ("cannot go on: disk full: the ingest job store DATA/ingest/jobs.sqlite3 could not be written "
+                "((sqlite3.OperationalError) database or disk is full); free some space: the job goes on by itself"
+                in said), said
+        assert serve.poll() is None, "serve died (a SIGBUS is exit -7)"
+
+        filler.unlink()
+        again = subprocess.run([*CLI, "ingest", str(manifest)], capture_output=True, text=True, timeout=600, env=env)
+        assert again.returncode == 0, (again.stdout + again.stderr)[-2000:]
+        assert serve.poll() is None
+    out = tmp_path / "out"
+    exported = subprocess.run([*CLI, "export", "--data-dir", str(data), "--out", str(out)], capture_output=True,
+                              text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert exported.returncode == 0, exported.stderr
+    listed = [row for row in csv.DictReader((out / "videos.csv").open())]
+    given = [u for _, u in list(csv.reader(manifest.open()))[1:]]
+    assert sorted(row["video_url"] for row in listed) == sorted(given), "each row once"
+    assert all(row["status"] in ("done", "duplicate") for row in listed), listed

@@ -9,7 +9,7 @@ import pytest
 
 from influencers.v1 import common_pb2, identity_pb2
 from services.common.database import open_engine
-from services.identity.feed import ChangeFeed, TooFarBehind
+from services.identity.feed import ChangeFeed, TooFarBehind, trimmed_table
 
 
 def change(video_id: str) -> identity_pb2.Change:
@@ -91,3 +91,25 @@ def test_each_entry_is_read_with_its_own_digest_and_an_erasures_rewrite_keeps_it
     assert feed.digest(0) == "" and feed.digest(positions[-1] + 1) == ""
     assert feed.redact("inf_0000000001") == 2  # the entries' bytes rewritten in place: still the entries applied
     assert [c.digest for c in feed.read(0, 10)[0]] == digests
+
+
+def test_a_follower_exactly_at_the_newest_trimmed_entry_is_sent_that_entrys_digest(engine):
+    feed = ChangeFeed(engine, retention=2)
+    positions = [feed.append([change(f"v{k}")])[0] for k in range(5)]
+    applied = feed.digest(positions[2])
+    assert feed.trim() == 3  # positions[2], the follower's, is gone with the two before it
+    got, head, at = feed.read_page(positions[2], 10)
+    assert videos(got) == ["v3", "v4"] and head == positions[-1]
+    assert at == applied and feed.digest(positions[2]) == applied  # was "": the follower took any feed as its sequel
+    assert feed.read_page(positions[-1], 10) == ([], positions[-1], feed.digest(positions[-1]))
+
+
+def test_a_follower_exactly_at_an_entry_trimmed_before_digests_were_kept_is_told_to_resync(engine):
+    feed = ChangeFeed(engine, retention=2)
+    positions = [feed.append([change(f"v{k}")])[0] for k in range(5)]
+    feed.trim()
+    with engine.begin() as conn:  # as a trim of the release before migration 0004 left it
+        conn.execute(trimmed_table.update().values(through_digest=None))
+    with pytest.raises(TooFarBehind, match=f"position {positions[2]} was trimmed before its digest was kept"):
+        feed.read_page(positions[2], 10)
+    assert videos(feed.read(positions[3], 10)[0]) == ["v4"]  # a follower past it goes on

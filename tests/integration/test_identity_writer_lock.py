@@ -7,7 +7,9 @@ from __future__ import annotations
 import threading
 import time
 
+from influencers.v1 import common_pb2, identity_pb2
 from services.common.database import open_engine
+from services.identity.feed import ChangeFeed
 from services.identity.writer_lock import WriterLock
 
 
@@ -100,3 +102,68 @@ def test_a_waiter_whose_caller_went_away_stops_waiting_for_another_replicas_lock
     waiter.join(5.0)
     other.close()
     lock.close()
+
+
+def test_a_recluster_on_one_replica_and_corrections_on_another_take_the_locks_in_one_order(postgres_url: str) -> None:
+    """Replica A reclusters (its writer lock, then the feed's append lock for a change of many pages, a trim, and
+    an erasure's redaction with its VACUUM FULL) while replica B writes corrections and a follower reads pages:
+    each waits for the writer lock before any lock of the feed, so nothing waits in a cycle, and each write's
+    changes stand together in one gapless order."""
+    url = postgres_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    engines = [open_engine(url) for _ in range(3)]
+    feeds = [ChangeFeed(engines[0], retention=40), ChangeFeed(engines[1], retention=40), ChangeFeed(engines[2])]
+    locks = [WriterLock(engines[0]), WriterLock(engines[1])]
+    written: dict[str, list[list[int]]] = {"recluster": [], "correction": []}
+    failures: list[BaseException] = []
+    done = threading.Event()
+
+    def recluster() -> None:  # ChangeWriter.recluster / erase under replica A's lock
+        for k in range(15):
+            with locks[0]:
+                written["recluster"].append(feeds[0].append([_change(f"r{k}-{p}") for p in range(3)]))
+                feeds[0].trim()
+                if k % 5 == 4:
+                    feeds[0].redact("inf_0000000001")
+
+    def correct() -> None:  # ChangeWriter.correct under replica B's lock
+        for k in range(30):
+            with locks[1]:
+                written["correction"].append(feeds[1].append([_change(f"c{k}")]))
+
+    def follow() -> None:  # ListChanges, as analytics' leader calls it
+        while not done.is_set():
+            feeds[2].read_page(max(0, feeds[2].head() - 5), 10)
+
+    def run(work) -> threading.Thread:
+        def guarded() -> None:
+            try:
+                work()
+            except BaseException as exc:  # noqa: BLE001 - the test reports it below
+                failures.append(exc)
+        thread = threading.Thread(target=guarded, daemon=True)
+        thread.start()
+        return thread
+
+    writers = [run(recluster), run(correct)]
+    reader = run(follow)
+    for thread in writers:
+        thread.join(60.0)
+    done.set()
+    reader.join(10.0)
+    try:
+        assert not any(t.is_alive() for t in (*writers, reader)), "a writer or the reader is stuck waiting for a lock"
+        assert not failures, failures
+        for positions in written["recluster"]:  # a recluster's pages are consecutive: no correction between them
+            assert positions == list(range(positions[0], positions[0] + len(positions)))
+        every = sorted(p for batch in (*written["recluster"], *written["correction"]) for p in batch)
+        assert every == list(range(every[0], every[0] + len(every)))
+    finally:
+        for lock in locks:
+            lock.close()
+        for engine in engines:
+            engine.dispose()
+
+
+def _change(video_id: str) -> identity_pb2.Change:
+    return identity_pb2.Change(kind=identity_pb2.CHANGE_KIND_RECLUSTER, videos=[common_pb2.VideoAppearances(
+        video_id=video_id, appearances=[common_pb2.Appearance(influencer_id="inf_0000000001", face_ref="x.jpg")])])
