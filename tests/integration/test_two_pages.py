@@ -7,16 +7,10 @@ from __future__ import annotations
 import pytest
 from test_audit import clients
 from test_audit_page import page  # noqa: F401 (the fixture)
-from test_registry import person, video
-from test_review_queue import caught_up, record
+from test_review_queue import caught_up, found
 
 from tests.support.browser import chromium
 from tests.support.following import identity_and_analytics
-
-
-def found(stack, video_id: str, who: str) -> str:
-    """The id identity gives person `who` ("a" or "b": person 0's faces) in a new video, recorded in analytics."""
-    return record(stack, video_id, stack.identity.registry.assign(video_id, video(person(0, who))))
 
 
 def pins(registry, influencer_id: str) -> set[str]:
