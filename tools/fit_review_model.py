@@ -149,6 +149,16 @@ def people_folds(names: list[tuple[str, str]], k: int) -> list[np.ndarray]:
     return folds
 
 
+def standardised_logistic(x: np.ndarray, y: np.ndarray, c: float):
+    """The regression every fit here makes: inputs standardised (the scaler fitted on `x`), then a logistic
+    regression with inverse regularisation `c`. Returns (scaler, regression)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(x)
+    return scaler, LogisticRegression(C=c, max_iter=2000).fit(scaler.transform(x), y)
+
+
 def fit(x: np.ndarray, y: np.ndarray, names: list[tuple[str, str]], c: float, calibrate: np.ndarray | None = None,
         groups: int = 5):
     """The model on standardised inputs: a logistic regression (inverse regularisation `c`) whose logit is
@@ -156,18 +166,15 @@ def fit(x: np.ndarray, y: np.ndarray, names: list[tuple[str, str]], c: float, ca
     `calibrate` selects (default all). Returns (scaler, regression with the scaling folded in, (the
     leave-people-out logits, scale, shift))."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
 
     logit_oof = np.zeros(len(y))
     for train, test in people_folds(names, groups):
-        scaler = StandardScaler().fit(x[train])
-        lr = LogisticRegression(C=c, max_iter=2000).fit(scaler.transform(x[train]), y[train])
+        scaler, lr = standardised_logistic(x[train], y[train], c)
         logit_oof[test] = lr.decision_function(scaler.transform(x[test]))
     sel = np.ones(len(y), dtype=bool) if calibrate is None or not y[calibrate].any() else calibrate
     platt = LogisticRegression(C=1e6, max_iter=1000).fit(logit_oof[sel][:, None], y[sel])
     scale, shift = float(platt.coef_[0][0]), float(platt.intercept_[0])
-    scaler = StandardScaler().fit(x)
-    lr = LogisticRegression(C=c, max_iter=2000).fit(scaler.transform(x), y)
+    scaler, lr = standardised_logistic(x, y, c)
     lr.coef_, lr.intercept_ = lr.coef_ * scale, lr.intercept_ * scale + shift
     return scaler, lr, (logit_oof, scale, shift)
 
@@ -227,10 +234,8 @@ def main() -> None:
     ap.add_argument("--nested", type=int, default=0, metavar="K",
                     help="also score the whole recipe leaving each of K groups of people out (see nested())")
     args = ap.parse_args()
-    from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import brier_score_loss, log_loss
     from sklearn.model_selection import StratifiedKFold
-    from sklearn.preprocessing import StandardScaler
 
     held = {h for h in args.hold_out.split(",") if h}
     threshold = Settings().cluster_threshold
@@ -253,8 +258,7 @@ def main() -> None:
     oof = np.zeros(len(y))
     folds = StratifiedKFold(5, shuffle=True, random_state=SEED)
     for train, test in folds.split(x, y):
-        scaler = StandardScaler().fit(x[train])
-        lr = LogisticRegression(C=args.c, max_iter=2000).fit(scaler.transform(x[train]), y[train])
+        scaler, lr = standardised_logistic(x[train], y[train], args.c)
         oof[test] = lr.predict_proba(scaler.transform(x[test]))[:, 1]
     print(f"\n5-fold cross-validated, {len(y)} pairs ({int(y.sum())} same): Brier score "
           f"{brier_score_loss(y, oof):.4f} (always saying the base rate {y.mean():.3f}: "

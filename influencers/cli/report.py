@@ -75,23 +75,15 @@ class _Listed:
 
 
 def prediction_lines(result: Prediction) -> list[str]:
-    """A prediction in the page's words (predict.html), names fit for a terminal (for_terminal)."""
-    from services.analytics.export_format import statistic_text as stat
+    """A prediction in the page's words (prediction_words), names fit for a terminal (for_terminal)."""
+    from services.analytics.prediction_words import NAME, prediction_words
 
-    who = " and ".join(for_terminal(label) for _, label in result.selected) or "none of the known influencers"
-    lines = [f"A video with {who} is expected to score {stat(result.performance)} "
-             f"(all videos: {stat(result.baseline)})."]
-    if result.level:
-        lines.append(f"{round(result.level * 10)} in 10 such videos score between {stat(result.low)} and "
-                     f"{stat(result.high)}, judging by how far the model missed videos it had not seen.")
-    else:
-        lines.append("No range: there is no model yet, so this is the average video.")
-    if result.hidden:
-        lines.append("Marked \u201cnot an influencer\u201d, so left out of the model (counted as the overall mean): "
-                     + ", ".join(for_terminal(label) for _, label in result.hidden))
-    if result.unknown:
-        lines.append("Not known to the model (counted as the overall mean): " + ", ".join(result.unknown))
-    return lines
+    def shown(role: str, text: str) -> str:
+        return for_terminal(text) if role == NAME else text
+
+    return ["".join(shown(role, text) for role, text in s.parts) + ", ".join(shown(s.listed_role, text)
+                                                                          for _, text in s.listed)
+            for s in prediction_words(result).sentences()]
 
 
 def _has_data(settings: Settings) -> bool:

@@ -10,22 +10,22 @@ import grpc
 from influencers.v1 import identity_pb2, identity_pb2_grpc
 from services.analytics.feed import AdvisoryLock, Follower, FollowerThread, Leadership, SoleLeader, TooFarBehind
 from services.analytics.store import AnalyticsStore
+from services.common.clients import GrpcIdentity
 from services.common.database import database_url, is_postgres, open_engine
 from services.common.metrics import GAUGES
-from services.common.recluster_limits import streamed_when_free
 from services.common.rpc import open_channel
 from services.common.settings import Settings
 from services.common.tls import channel_credentials
 
-SNAPSHOT_CALL_S = 3600.0  # a whole store's snapshot at a million faces streams for minutes
-
 
 class GrpcFeedSource:
-    """FeedSource over an IdentityService stub; each call has a deadline of `timeout_s` seconds."""
+    """FeedSource over an IdentityService stub; each call has a deadline of `timeout_s` seconds (the snapshot, a
+    whole store's at a million faces streaming for minutes, at least an hour: GrpcIdentity's recluster)."""
 
     def __init__(self, stub: identity_pb2_grpc.IdentityServiceStub, timeout_s: float) -> None:
         self._stub = stub
         self._timeout = timeout_s
+        self._identity = GrpcIdentity(stub, timeout_s)
 
     def list_changes(self, after: int, page_size: int) -> tuple[list[identity_pb2.Change], int, str, str]:
         try:
@@ -39,17 +39,14 @@ class GrpcFeedSource:
 
     def snapshot(self) -> Iterable[identity_pb2.Changes]:
         """Called again while identity is busy with other Recluster calls (recluster_limits)."""
-        request = identity_pb2.ReclusterRequest(resync_only=True)
-        pages = streamed_when_free(lambda left: self._stub.Recluster(request, timeout=left),
-                                   max(self._timeout, SNAPSHOT_CALL_S))
-        return (page.changes for page in pages)
+        return self._identity.recluster((), resync_only=True)
 
     def face_crop(self, face_ref: str) -> bytes | None:
+        """None for a crop identity has not (NOT_FOUND) or a face_ref it refuses (INVALID_ARGUMENT)."""
         try:
-            return self._stub.GetFaceCrop(identity_pb2.GetFaceCropRequest(face_ref=face_ref),
-                                          timeout=self._timeout).jpeg
+            return self._identity.face_crop(face_ref)
         except grpc.RpcError as exc:
-            if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+            if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
                 return None
             raise
 

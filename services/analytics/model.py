@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from services.analytics.ridge import FitError, fit_ridge
+from services.analytics.ridge import RIDGE_ALPHA, FitError, fit_ridge
 from services.analytics.stats import Indicators, indicators
 from services.common.scores import MAX_SCORE, MIN_SCORE
 
-RIDGE_ALPHA = 1.0
 # Share of videos a prediction interval is meant to hold: 9 in 10 videos like the one asked about.
 PREDICTION_LEVEL = 0.9
 

@@ -284,13 +284,20 @@ def _video_of(video: VideoRow | None, a: AppearanceRow) -> dict[str, object]:
         "url": video.url if video else "",
         "title": video_title(video.url) if video else a.video_id,
         "performance": video.performance if video else None,
+        **_seen(a),
+        "timeline": timeline(a.segments, video.duration_s if video else 0.0, a.first_seen_s, a.last_seen_s),
+    }
+
+
+def _seen(a: AppearanceRow) -> dict[str, object]:
+    """How an appearance shows on a page (an influencer's videos, a video's people): when, how much, how sure."""
+    return {
         "first_seen_s": a.first_seen_s,
         "last_seen_s": a.last_seen_s,
         "faces": a.faces,
         "screen_time_s": a.screen_time_s,
         "ambiguous": a.ambiguous,
         "has_face": bool(a.best_face),
-        "timeline": timeline(a.segments, video.duration_s if video else 0.0, a.first_seen_s, a.last_seen_s),
     }
 
 
@@ -328,12 +335,7 @@ def video_page(store: AnalyticsStore, analysis: Analysis, video_id: str, root: s
             "label": label(a.influencer_id, analysis.names),
             "name": analysis.names.get(a.influencer_id, ""),
             "timeline": timeline(a.segments, duration, a.first_seen_s, a.last_seen_s),
-            "first_seen_s": a.first_seen_s,
-            "last_seen_s": a.last_seen_s,
-            "faces": a.faces,
-            "screen_time_s": a.screen_time_s,
-            "ambiguous": a.ambiguous,
-            "has_face": bool(a.best_face),
+            **_seen(a),
         }
         for a in sorted(store.appearances_in(video_id), key=lambda a: a.first_seen_s)
     ]

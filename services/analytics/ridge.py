@@ -15,6 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg, sparse
 
+# The product's strengths, here with the fit so that every caller takes them from one place (docs/numbers.md):
+# the predictor's, fixed (model.fit_predictor and its cross-validation), and the ones the attribution chooses
+# among by leave-one-out (stats.attribution).
+RIDGE_ALPHA = 1.0
+RIDGE_ALPHAS = (0.01, 0.1, 1.0, 10.0, 100.0)
+
 # Rows of the design turned dense at a time when computing leverages (rows x features floats).
 _BATCH_ROWS = 8192
 

@@ -14,14 +14,13 @@ import pandas as pd
 from scipy import sparse
 
 from services.analytics.intervals import shrinkage_estimates
-from services.analytics.ridge import fit_ridge_loo
+from services.analytics.ridge import RIDGE_ALPHAS, fit_ridge_loo
 from services.analytics.verdicts import MIN_VIDEOS_FOR_VERDICT, bh_adjust, verdicts
 
 STATS_COLUMNS = [
     "influencer_id", "videos", "mean", "median", "std", "min", "max", "ci_low", "ci_high",
     "shrunken_mean", "consistency", "screen_time_s", "attributed_effect", "verdict", "p_value", "q_value",
 ]
-RIDGE_ALPHAS = (0.01, 0.1, 1.0, 10.0, 100.0)
 CONFIDENCE = 0.95
 
 

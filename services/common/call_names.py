@@ -7,12 +7,14 @@ open_channel) names its errors through CallNames, and `failed_call` says them as
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import grpc
 from grpc.experimental import UsageError
 
 from services.common.damage import DISK_FULL
+from services.common.grpc_types import ClientContinuation
 
 METHOD_ATTR = "influencers_rpc_method"  # set on the error object the caller catches: "/pkg.Service/Method"
 
@@ -81,14 +83,18 @@ class CallNames(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientIntercep
         method = details.method
         return method.decode() if isinstance(method, bytes) else str(method)
 
-    def intercept_unary_unary(self, continuation, details, request):  # type: ignore[no-untyped-def]
+    def intercept_unary_unary(self, continuation: ClientContinuation, details: grpc.ClientCallDetails,
+                              request: Any) -> Any:
         return _name(continuation(details, request), self._method(details))
 
-    def intercept_unary_stream(self, continuation, details, request):  # type: ignore[no-untyped-def]
+    def intercept_unary_stream(self, continuation: ClientContinuation, details: grpc.ClientCallDetails,
+                               request: Any) -> Any:
         return _name(continuation(details, request), self._method(details))
 
-    def intercept_stream_unary(self, continuation, details, request_iterator):  # type: ignore[no-untyped-def]
+    def intercept_stream_unary(self, continuation: ClientContinuation, details: grpc.ClientCallDetails,
+                               request_iterator: Iterator[Any]) -> Any:
         return _name(continuation(details, request_iterator), self._method(details))
 
-    def intercept_stream_stream(self, continuation, details, request_iterator):  # type: ignore[no-untyped-def]
+    def intercept_stream_stream(self, continuation: ClientContinuation, details: grpc.ClientCallDetails,
+                                request_iterator: Iterator[Any]) -> Any:
         return _name(continuation(details, request_iterator), self._method(details))

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 import grpc
 
+from services.common.grpc_types import ClientContinuation, ServerContinuation
 from services.common.method_handlers import rewrapped
 from services.common.metrics import families
 
@@ -97,7 +98,8 @@ class ServerMetrics(grpc.ServerInterceptor):
     """Counts and times every RPC the server handles; placed first among the interceptors, so that a call
     refused by the token check or answered INTERNAL by the error guard is counted with its real code."""
 
-    def intercept_service(self, continuation, handler_call_details):  # type: ignore[no-untyped-def]
+    def intercept_service(self, continuation: ServerContinuation, handler_call_details: grpc.HandlerCallDetails
+                          ) -> grpc.RpcMethodHandler | None:
         handler = continuation(handler_call_details)
         if handler is None:  # an unknown method: gRPC answers UNIMPLEMENTED; its name is not a label value
             return None
@@ -176,14 +178,18 @@ class ClientMetrics(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInte
         call.add_done_callback(done)
         return call
 
-    def intercept_unary_unary(self, continuation, details, request):  # type: ignore[no-untyped-def]
+    def intercept_unary_unary(self, continuation: ClientContinuation, details: grpc.ClientCallDetails,
+                              request: Any) -> Any:
         return self._measure(details, UNARY, lambda: continuation(details, request))
 
-    def intercept_unary_stream(self, continuation, details, request):  # type: ignore[no-untyped-def]
+    def intercept_unary_stream(self, continuation: ClientContinuation, details: grpc.ClientCallDetails,
+                               request: Any) -> Any:
         return self._measure(details, SERVER_STREAM, lambda: continuation(details, request))
 
-    def intercept_stream_unary(self, continuation, details, request_iterator):  # type: ignore[no-untyped-def]
+    def intercept_stream_unary(self, continuation: ClientContinuation, details: grpc.ClientCallDetails,
+                               request_iterator: Iterator[Any]) -> Any:
         return self._measure(details, CLIENT_STREAM, lambda: continuation(details, request_iterator))
 
-    def intercept_stream_stream(self, continuation, details, request_iterator):  # type: ignore[no-untyped-def]
+    def intercept_stream_stream(self, continuation: ClientContinuation, details: grpc.ClientCallDetails,
+                                request_iterator: Iterator[Any]) -> Any:
         return self._measure(details, BIDI_STREAM, lambda: continuation(details, request_iterator))

@@ -14,6 +14,8 @@ from typing import Any
 
 import grpc
 
+from services.common.grpc_types import ServerContinuation
+
 log = logging.getLogger(__name__)
 
 _MAKERS = {(False, False): grpc.unary_unary_rpc_method_handler,
@@ -26,7 +28,8 @@ class RequestParsing(grpc.ServerInterceptor):
     """Innermost interceptor: hands each servicer its requests parsed here, refusing bytes that are no request of
     the method with INVALID_ARGUMENT naming the method."""
 
-    def intercept_service(self, continuation, handler_call_details):  # type: ignore[no-untyped-def]
+    def intercept_service(self, continuation: ServerContinuation, handler_call_details: grpc.HandlerCallDetails
+                          ) -> grpc.RpcMethodHandler | None:
         handler = continuation(handler_call_details)
         if handler is None or handler.request_deserializer is None:
             return handler

@@ -28,6 +28,7 @@ from services.common.damage import DISK_FULL, DiskFull, StoreDamaged, engine_err
 from services.common.database import database_unreachable
 from services.common.datadir import data_dir_hidden
 from services.common.grpc_metrics import ClientMetrics, ServerMetrics
+from services.common.grpc_types import ServerContinuation
 from services.common.method_handlers import rewrapped
 from services.common.metrics import families, register_service
 from services.common.request_parsing import RequestParsing
@@ -94,7 +95,8 @@ class TokenInterceptor(grpc.ServerInterceptor):
             (True, True): grpc.stream_stream_rpc_method_handler(deny),
         }
 
-    def intercept_service(self, continuation, handler_call_details):  # type: ignore[no-untyped-def]
+    def intercept_service(self, continuation: ServerContinuation, handler_call_details: grpc.HandlerCallDetails
+                          ) -> grpc.RpcMethodHandler | None:
         if handler_call_details.method.startswith("/grpc.health.v1.Health/"):
             return continuation(handler_call_details)
         metadata = dict(handler_call_details.invocation_metadata or ())
@@ -138,7 +140,8 @@ class ErrorGuard(grpc.ServerInterceptor):
     def __init__(self, data_dir: Path | None = None) -> None:
         self._data_dir = data_dir
 
-    def intercept_service(self, continuation, handler_call_details):  # type: ignore[no-untyped-def]
+    def intercept_service(self, continuation: ServerContinuation, handler_call_details: grpc.HandlerCallDetails
+                          ) -> grpc.RpcMethodHandler | None:
         handler = continuation(handler_call_details)
         if handler is None:
             return None

@@ -10,6 +10,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import grpc
 import sqlalchemy as sa
@@ -124,7 +125,11 @@ def _check_job_id(job_id: str, context: grpc.ServicerContext) -> None:
         context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"job_id holds a NUL character ({shown(job_id)})")
 
 
-def _found(value, job_id: str, context: grpc.ServicerContext):  # type: ignore[no-untyped-def]
+T = TypeVar("T")
+
+
+def _found(value: T | None, job_id: str, context: grpc.ServicerContext) -> T:
+    """`value` (a job, or its stream), or NOT_FOUND naming the job id when there is none."""
     if value is None:
         # Jobs live in SQL and survive restarts: an unknown id is a typo or another data dir's (database's) job.
         context.abort(grpc.StatusCode.NOT_FOUND, f"no job {shown(job_id)} in this queue (`influencers jobs` lists "

@@ -8,6 +8,7 @@ timestamps) are all refused in words, and the resolution and duration caps hold 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import math
@@ -581,7 +582,7 @@ def open_video(path: Path, max_pixels: int = 4096 * 4096, max_seconds: float = 3
         container = open_file(path, timeout=30.0)
     except DECODE_ERRORS as exc:
         raise VideoError(_unopened(path, exc)) from exc
-    try:
+    with _closed_on_failure(container, "not a readable video"):
         if container.format.name in IMAGE_FORMATS or container.format.name.endswith("_pipe"):
             raise VideoError(_not_a_video(path, container.format.name))
         stream = video_stream(container)
@@ -594,13 +595,21 @@ def open_video(path: Path, max_pixels: int = 4096 * 4096, max_seconds: float = 3
         if (info.duration_s > max_seconds and not _ends_within(path, stream.index, max_seconds)
                 and not (not _indexed(container) and _played_within(path, stream.index, max_seconds, info.fps))):
             raise VideoError(f"{info.duration_s:.0f} s is longer than the limit of {max_seconds:.0f} s")
+    return container, info
+
+
+@contextlib.contextmanager
+def _closed_on_failure(container: av.container.InputContainer, what: str) -> Iterator[None]:
+    """Closes `container` when the block fails, then raises: a VideoError as it is, a decoder's error as the
+    VideoError "`what` (the error)". On success the container stays open: the caller reads on."""
+    try:
+        yield
     except VideoError:
         container.close()
         raise
     except DECODE_ERRORS as exc:
         container.close()
-        raise VideoError(f"not a readable video ({describe(exc)})") from exc
-    return container, info
+        raise VideoError(f"{what} ({describe(exc)})") from exc
 
 
 def max_gap(container: av.container.InputContainer, declared_s: float) -> float:
@@ -730,7 +739,7 @@ def sample_frames(path: Path, sampler: ShotSampler, max_pixels: int = 4096 * 409
     stream = video_stream(container)
     clock = FrameClock(probed.fps, stream.time_base, stream.start_time, max_gap(container, probed.duration_s))
     decoded = _decoded(container, stream, probed.fps, max_pixels, max_seconds, clock=clock)
-    try:
+    with _closed_on_failure(container, "cannot decode"):
         first = next(decoded, None)
         if first is None:
             cut = _box_cut_short(path)  # an MP4 cut inside its index, or before its first frame's bytes
@@ -738,12 +747,6 @@ def sample_frames(path: Path, sampler: ShotSampler, max_pixels: int = 4096 * 409
                              "no decodable frames")
         _check_size(first[0].width, first[0].height, max_pixels)
         width, height = shown_size(first[0], pixel_aspect(stream), max_pixels)
-    except VideoError:
-        container.close()
-        raise
-    except DECODE_ERRORS as exc:
-        container.close()
-        raise VideoError(f"cannot decode ({describe(exc)})") from exc
     start_s = shown_at(first[0], stream)
     odd = odd_display(display_matrix(first[0]))
     note = f"{odd}: sampled as stored, as Chromium shows it (faces at an angle may be missed)"

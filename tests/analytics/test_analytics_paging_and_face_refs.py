@@ -12,6 +12,7 @@ import pytest
 from influencers.v1 import analytics_pb2, common_pb2
 from services.analytics.records import DONE, AppearanceRow, VideoRow, appearance_from_proto
 from services.analytics.store import AnalyticsStore
+from tests.support.old_stores import APPEARANCES_BEFORE_FACE_REFS, URLS_VIDEOS_BEFORE_LOCATIONS
 
 ANN, BOB = "inf_aaaa000001", "inf_bbbb000002"
 
@@ -94,18 +95,7 @@ def test_a_face_ref_analytics_has_no_crop_for_is_listed_and_filled_when_sent_aga
 def test_a_data_dir_from_before_face_refs_gains_the_column_and_keeps_its_crops(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite"
     with sqlite3.connect(path) as old:
-        old.executescript("""
-            CREATE TABLE urls (url TEXT PRIMARY KEY, video_id TEXT NOT NULL DEFAULT '', performance REAL,
-                status INTEGER NOT NULL, error TEXT NOT NULL DEFAULT '', external_id TEXT NOT NULL DEFAULT '',
-                updated_at REAL NOT NULL);
-            CREATE TABLE videos (video_id TEXT PRIMARY KEY, url TEXT NOT NULL, performance REAL,
-                status INTEGER NOT NULL, error TEXT NOT NULL DEFAULT '', duration_s REAL NOT NULL DEFAULT 0,
-                faces INTEGER NOT NULL DEFAULT 0);
-            CREATE TABLE appearances (video_id TEXT NOT NULL, influencer_id TEXT NOT NULL,
-                first_seen_s REAL NOT NULL, last_seen_s REAL NOT NULL, faces INTEGER NOT NULL,
-                screen_time_s REAL NOT NULL, face_quality REAL NOT NULL, best_face BLOB NOT NULL,
-                ambiguous INTEGER NOT NULL, PRIMARY KEY (video_id, influencer_id));
-        """)
+        old.executescript(URLS_VIDEOS_BEFORE_LOCATIONS + APPEARANCES_BEFORE_FACE_REFS)
         old.execute("INSERT INTO urls VALUES ('a.mp4', ?, 1.0, 3, '', '', 0)", (vid(1),))
         old.execute("INSERT INTO videos VALUES (?, 'a.mp4', 1.0, 3, '', 5.0, 2)", (vid(1),))
         old.execute("INSERT INTO appearances VALUES (?, ?, 0, 1, 2, 1, 0.5, X'FFD8', 0)", (vid(1), ANN))

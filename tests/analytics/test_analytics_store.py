@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from services.analytics.records import DONE, DUPLICATE, FAILED, AppearanceRow, VideoRow
 from services.analytics.store import AnalyticsStore
+from tests.support.old_stores import URLS_VIDEOS_BEFORE_LOCATIONS
 
 
 def done(url: str, video_id: str = "00000000000000aa", performance: float = 1.5) -> VideoRow:
@@ -209,14 +210,7 @@ def test_a_failed_rerun_keeps_the_result_and_notes_the_error_until_the_row_is_go
 def test_a_data_dir_from_before_locations_is_migrated_and_its_rows_move_to_their_location(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite"
     old = sqlite3.connect(path)
-    old.executescript("""
-        CREATE TABLE urls (url TEXT PRIMARY KEY, video_id TEXT NOT NULL DEFAULT '', performance REAL,
-            status INTEGER NOT NULL, error TEXT NOT NULL DEFAULT '', external_id TEXT NOT NULL DEFAULT '',
-            updated_at REAL NOT NULL);
-        CREATE TABLE videos (video_id TEXT PRIMARY KEY, url TEXT NOT NULL, performance REAL,
-            status INTEGER NOT NULL, error TEXT NOT NULL DEFAULT '', duration_s REAL NOT NULL DEFAULT 0,
-            faces INTEGER NOT NULL DEFAULT 0);
-    """)
+    old.executescript(URLS_VIDEOS_BEFORE_LOCATIONS)
     old.execute("INSERT INTO urls VALUES ('b.mp4', '00000000000000bb', 2.0, ?, '', '', 1)", (DONE,))
     old.execute("INSERT INTO urls VALUES ('a.mp4', '00000000000000aa', 1.0, ?, '', 'x1', 2)", (DONE,))
     old.execute("INSERT INTO videos VALUES ('00000000000000bb', 'b.mp4', 2.0, ?, '', 5.0, 1)", (DONE,))

@@ -20,6 +20,7 @@ from services.analytics.store import AnalyticsStore
 from services.analytics.verdicts import VERDICTS
 from services.analytics.web import create_app
 from services.common.protoconv import duration
+from tests.support.old_stores import APPEARANCES_BEFORE_SEGMENTS, URLS_VIDEOS_BEFORE_ALEMBIC
 
 VID = "00000000000000aa"
 ANN = "inf_aaaa000001"
@@ -57,18 +58,7 @@ def test_the_store_keeps_segments_and_replacing_appearances_replaces_them(tmp_pa
 def test_a_data_dir_from_before_segments_gains_the_column_and_its_appearances_have_none(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite"
     with sqlite3.connect(path) as old:
-        old.executescript("""
-            CREATE TABLE urls (location TEXT PRIMARY KEY, url TEXT NOT NULL, video_id TEXT NOT NULL DEFAULT '',
-                performance REAL, status INTEGER NOT NULL, error TEXT NOT NULL DEFAULT '',
-                external_id TEXT NOT NULL DEFAULT '', updated_at REAL NOT NULL);
-            CREATE TABLE videos (video_id TEXT PRIMARY KEY, url TEXT NOT NULL, performance REAL,
-                status INTEGER NOT NULL, error TEXT NOT NULL DEFAULT '', duration_s REAL NOT NULL DEFAULT 0,
-                faces INTEGER NOT NULL DEFAULT 0, location TEXT NOT NULL DEFAULT '');
-            CREATE TABLE appearances (video_id TEXT NOT NULL, influencer_id TEXT NOT NULL,
-                first_seen_s REAL NOT NULL, last_seen_s REAL NOT NULL, faces INTEGER NOT NULL,
-                screen_time_s REAL NOT NULL, face_quality REAL NOT NULL, best_face BLOB NOT NULL,
-                ambiguous INTEGER NOT NULL, face_ref TEXT NOT NULL DEFAULT '', PRIMARY KEY (video_id, influencer_id));
-        """)
+        old.executescript(URLS_VIDEOS_BEFORE_ALEMBIC + APPEARANCES_BEFORE_SEGMENTS)
         old.execute("INSERT INTO urls VALUES ('/d/a.mp4', 'a.mp4', ?, 1.0, 3, '', '', 0)", (VID,))
         old.execute("INSERT INTO videos VALUES (?, 'a.mp4', 1.0, 3, '', 5.0, 2, '/d/a.mp4')", (VID,))
         old.execute("INSERT INTO appearances VALUES (?, ?, 1, 4, 2, 3, 0.5, X'FFD8', 0, 'r1')", (VID, ANN))

@@ -18,6 +18,7 @@ from services.analytics.records import DONE, VideoRow
 from services.analytics.store import AnalyticsStore
 from services.analytics.store_schema import HISTORY, VERSION_TABLE, metadata
 from services.common.database import open_engine
+from tests.support.old_stores import URLS_VIDEOS_BEFORE_ALEMBIC
 
 
 def _differences(url: str, tables_only: bool = False) -> list[object]:
@@ -57,14 +58,7 @@ def test_a_new_database_is_migrated_to_the_schema_the_code_queries(engine, tmp_p
 def test_a_data_dir_of_the_release_before_alembic_is_stamped_then_upgraded_keeping_its_order(tmp_path) -> None:
     path = tmp_path / "old.sqlite3"
     with sqlite3.connect(path) as old:
-        old.executescript("""
-            CREATE TABLE urls (location TEXT PRIMARY KEY, url TEXT NOT NULL, video_id TEXT NOT NULL DEFAULT '',
-                performance REAL, status INTEGER NOT NULL, error TEXT NOT NULL DEFAULT '',
-                external_id TEXT NOT NULL DEFAULT '', updated_at REAL NOT NULL);
-            CREATE TABLE videos (video_id TEXT PRIMARY KEY, url TEXT NOT NULL, performance REAL,
-                status INTEGER NOT NULL, error TEXT NOT NULL DEFAULT '', duration_s REAL NOT NULL DEFAULT 0,
-                faces INTEGER NOT NULL DEFAULT 0, location TEXT NOT NULL DEFAULT '');
-        """)
+        old.executescript(URLS_VIDEOS_BEFORE_ALEMBIC)
         for n, name in enumerate(("z.mp4", "a.mp4", "m.mp4"), start=1):
             old.execute("INSERT INTO urls VALUES (?, ?, ?, 1.0, ?, '', '', 0)",
                         (f"/d/{name}", name, f"{n:016x}", DONE))

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from test_corrections import BAND, CLOSE, near
 from test_registry import CENTRES, person, video
-from test_review_queue import caught_up, record, someone
+from test_review_queue import caught_up, found, record, someone
 
 from influencers.v1 import analytics_pb2_grpc, identity_pb2, identity_pb2_grpc
 from services.analytics import store_audit
@@ -58,8 +58,8 @@ def test_every_correction_kind_leaves_one_row_with_who_when_and_the_ids_before_a
     a = record(stack, "00000000000000c1", registry.assign("00000000000000c1", video(someone(CENTRES["a"], 1))))
     record(stack, "00000000000000c2", registry.assign("00000000000000c2", video(near(0, CLOSE))))
     b = record(stack, "00000000000000c3", registry.assign("00000000000000c3", video(someone(BAND, 2))))
-    c = record(stack, "00000000000000c4", registry.assign("00000000000000c4", video(person(0, "c"))))
-    d = record(stack, "00000000000000c5", registry.assign("00000000000000c5", video(person(0, "d"))))
+    c = found(stack, "00000000000000c4", "c")
+    d = found(stack, "00000000000000c5", "d")
     for reply in (ident.rename(a, "Ana"), ident.rename(b, "Tony"), ident.hide(c, True), ident.hide(c, False),
                   ident.move("00000000000000c2", a), ident.answer(a, c, identity_pb2.REVIEW_ANSWER_DIFFERENT),
                   ident.answer(a, d, identity_pb2.REVIEW_ANSWER_SKIP), ident.merge([a, b])):
@@ -84,8 +84,7 @@ def test_every_correction_kind_leaves_one_row_with_who_when_and_the_ids_before_a
 
 def test_a_replay_of_the_feed_records_nothing_twice(stack):
     ident, analytics = clients(stack)
-    registry = stack.identity.registry
-    a = record(stack, "00000000000000d1", registry.assign("00000000000000d1", video(person(0, "a"))))
+    a = found(stack, "00000000000000d1", "a")
     caught_up(analytics, ident.rename(a, "Ana"))
     changes, _ = stack.identity.feed.read(0, 1000)
     for change in changes:  # the follower killed before its position was stored: every change again
@@ -100,8 +99,8 @@ def test_a_replay_of_the_feed_records_nothing_twice(stack):
 def test_an_erasure_keeps_only_a_keyed_hash_and_takes_the_id_and_name_out_of_earlier_rows(stack):
     ident, analytics = clients(stack, actor="cli:bob")
     registry = stack.identity.registry
-    a = record(stack, "00000000000000e1", registry.assign("00000000000000e1", video(person(0, "a"))))
-    b = record(stack, "00000000000000e2", registry.assign("00000000000000e2", video(person(0, "b"))))
+    a = found(stack, "00000000000000e1", "a")
+    b = found(stack, "00000000000000e2", "b")
     caught_up(analytics, ident.rename(a, "Zelda Erasable"))
     caught_up(analytics, ident.answer(a, b, identity_pb2.REVIEW_ANSWER_DIFFERENT))
     reply = ident.delete(a)
@@ -127,9 +126,8 @@ def test_an_erasure_takes_the_id_and_name_out_of_the_audit_entries_of_identitys_
     # Was: the feed's entries before kept the rename's and the merge's audit entries whole: a reader of ListChanges
     # (or a follower replaying it) found "Zelda Erasable" and the erased id
     ident, analytics = clients(stack)
-    registry = stack.identity.registry
-    a = record(stack, "0000000000000e11", registry.assign("0000000000000e11", video(person(0, "a"))))
-    b = record(stack, "0000000000000e12", registry.assign("0000000000000e12", video(person(0, "b"))))
+    a = found(stack, "0000000000000e11", "a")
+    b = found(stack, "0000000000000e12", "b")
     caught_up(analytics, ident.rename(a, "Zelda Erasable"))
     caught_up(analytics, ident.answer(a, b, identity_pb2.REVIEW_ANSWER_DIFFERENT))
     caught_up(analytics, ident.delete(a))
@@ -144,9 +142,8 @@ def test_an_erasure_takes_the_older_ids_merged_into_the_person_out_of_the_trail_
     # b named, then merged into a, then a erased: was "Named inf_b 'Zelda Older'" and "Merged inf_b into (erased)"
     # kept in analytics' trail and identity's feed, the person's name and older id with them
     ident, analytics = clients(stack, actor="cli:bob")
-    registry = stack.identity.registry
-    a = record(stack, "0000000000000e21", registry.assign("0000000000000e21", video(person(0, "a"))))
-    b = record(stack, "0000000000000e22", registry.assign("0000000000000e22", video(person(0, "b"))))
+    a = found(stack, "0000000000000e21", "a")
+    b = found(stack, "0000000000000e22", "b")
     caught_up(analytics, ident.rename(b, "Zelda Older"))
     caught_up(analytics, ident.merge([a, b]))
     caught_up(analytics, ident.delete(a))
@@ -160,9 +157,8 @@ def test_an_erasure_takes_the_older_ids_merged_into_the_person_out_of_the_trail_
 
 def test_undo_puts_a_merge_back_and_is_itself_audited_and_a_second_undo_changes_nothing(stack):
     ident, analytics = clients(stack, actor="cli:carol")
-    registry = stack.identity.registry
-    a = record(stack, "00000000000000f1", registry.assign("00000000000000f1", video(person(0, "a"))))
-    b = record(stack, "00000000000000f2", registry.assign("00000000000000f2", video(person(0, "b"))))
+    a = found(stack, "00000000000000f1", "a")
+    b = found(stack, "00000000000000f2", "b")
     caught_up(analytics, ident.rename(b, "Tony"))
     merged = ident.merge([a, b])
     caught_up(analytics, merged)
@@ -187,9 +183,8 @@ def test_undo_puts_a_merge_back_and_is_itself_audited_and_a_second_undo_changes_
 
 def test_an_undo_refuses_when_a_later_correction_changed_the_same_people(stack):
     ident, analytics = clients(stack)
-    registry = stack.identity.registry
-    a = record(stack, "0000000000000a01", registry.assign("0000000000000a01", video(person(0, "a"))))
-    b = record(stack, "0000000000000a02", registry.assign("0000000000000a02", video(person(0, "b"))))
+    a = found(stack, "0000000000000a01", "a")
+    b = found(stack, "0000000000000a02", "b")
     first = ident.rename(a, "Ana")
     caught_up(analytics, ident.rename(a, "Anna"))
     with pytest.raises(grpc.RpcError) as err:
@@ -208,8 +203,7 @@ def test_an_undo_refuses_when_a_later_correction_changed_the_same_people(stack):
 
 def test_an_undo_refused_for_a_later_correction_names_it_and_works_once_that_is_undone(stack):
     ident, analytics = clients(stack)
-    registry = stack.identity.registry
-    a = record(stack, "0000000000000a11", registry.assign("0000000000000a11", video(person(0, "a"))))
+    a = found(stack, "0000000000000a11", "a")
     first, second = ident.rename(a, "Ana"), ident.rename(a, "Anna")
     caught_up(analytics, second)
     with pytest.raises(grpc.RpcError) as err:
@@ -224,7 +218,7 @@ def test_an_undo_refused_for_a_later_correction_names_it_and_works_once_that_is_
 def test_an_undo_whose_later_correction_cannot_be_undone_says_so_instead_of_asking_to_undo_it(stack):
     ident, analytics = clients(stack)
     registry = stack.identity.registry
-    a = record(stack, "0000000000000a21", registry.assign("0000000000000a21", video(person(0, "a"))))
+    a = found(stack, "0000000000000a21", "a")
     first, second = ident.rename(a, "Ana"), ident.rename(a, "Anna")
     caught_up(analytics, second)
     registry.store.set_side("undo", second.audit.audit_id, None)  # dropped, as 500 newer corrections drop it
@@ -240,8 +234,8 @@ def test_an_undo_of_a_hide_whose_person_was_merged_then_erased_is_refused_naming
     # undo the erasure had removed; and the hide's undo record kept X's id and faces after the erasure
     ident, analytics = clients(stack)
     registry = stack.identity.registry
-    x = record(stack, "0000000000000a31", registry.assign("0000000000000a31", video(person(0, "a"))))
-    y = record(stack, "0000000000000a32", registry.assign("0000000000000a32", video(person(0, "b"))))
+    x = found(stack, "0000000000000a31", "a")
+    y = found(stack, "0000000000000a32", "b")
     hidden = ident.hide(x, True)
     merged = ident.merge([y, x])
     caught_up(analytics, ident.delete(y))
@@ -262,8 +256,8 @@ def test_merging_a_hidden_influencer_into_a_shown_one_hides_the_survivor_and_und
     # in the survivor's statistics
     ident, analytics = clients(stack)
     registry = stack.identity.registry
-    x = record(stack, "0000000000000a41", registry.assign("0000000000000a41", video(person(0, "a"))))
-    y = record(stack, "0000000000000a42", registry.assign("0000000000000a42", video(person(0, "b"))))
+    x = found(stack, "0000000000000a41", "a")
+    y = found(stack, "0000000000000a42", "b")
     record(stack, "0000000000000a43", registry.assign("0000000000000a43", video(person(1, "b"))))
     caught_up(analytics, ident.hide(x, True))
     merged = ident.answer(x, y, identity_pb2.REVIEW_ANSWER_SAME) if answer else ident.merge([y, x])
@@ -279,9 +273,8 @@ def test_the_cli_says_that_a_merge_with_a_hidden_influencer_left_the_survivor_hi
     from influencers.cli import main
 
     ident, analytics = clients(stack)
-    registry = stack.identity.registry
-    x = record(stack, "0000000000000a51", registry.assign("0000000000000a51", video(person(0, "a"))))
-    y = record(stack, "0000000000000a52", registry.assign("0000000000000a52", video(person(0, "b"))))
+    x = found(stack, "0000000000000a51", "a")
+    y = found(stack, "0000000000000a52", "b")
     caught_up(analytics, ident.hide(x, True))
     ports = ["--identity-port", str(stack.settings.identity_port),
              "--analytics-port", str(stack.settings.analytics_port)]
@@ -295,9 +288,8 @@ def test_the_cli_says_in_words_which_merge_an_undo_took_back_and_what_came_back(
     from influencers.cli import main
 
     ident, analytics = clients(stack)
-    registry = stack.identity.registry
-    a = record(stack, "0000000000000a61", registry.assign("0000000000000a61", video(person(0, "a"))))
-    b = record(stack, "0000000000000a62", registry.assign("0000000000000a62", video(person(0, "b"))))
+    a = found(stack, "0000000000000a61", "a")
+    b = found(stack, "0000000000000a62", "b")
     caught_up(analytics, ident.rename(a, "Ana"))
     caught_up(analytics, ident.rename(b, "Tony"))
     merged = ident.merge([a, b])
@@ -315,9 +307,9 @@ def test_a_merge_undone_leaves_no_record_that_would_send_a_later_correction_of_t
     # showing x: was y merged into z (x's merge record, kept through the undo, stood for y), another person's faces
     ident, analytics = clients(stack)
     registry = stack.identity.registry
-    x = record(stack, "0000000000000a71", registry.assign("0000000000000a71", video(person(0, "a"))))
-    y = record(stack, "0000000000000a72", registry.assign("0000000000000a72", video(person(0, "b"))))
-    z = record(stack, "0000000000000a73", registry.assign("0000000000000a73", video(person(0, "c"))))
+    x = found(stack, "0000000000000a71", "a")
+    y = found(stack, "0000000000000a72", "b")
+    z = found(stack, "0000000000000a73", "c")
     merged = ident.merge([y, x])
     caught_up(analytics, ident.undo(merged.audit.audit_id))
     caught_up(analytics, ident.move("0000000000000a71", x))
@@ -340,8 +332,7 @@ def test_the_cli_says_what_a_correction_did_with_its_audit_id_and_undoes_it_as_i
 
     from influencers.cli import main
 
-    registry = stack.identity.registry
-    a = record(stack, "0000000000000c01", registry.assign("0000000000000c01", video(person(0, "a"))))
+    a = found(stack, "0000000000000c01", "a")
     ports = ["--identity-port", str(stack.settings.identity_port),
              "--analytics-port", str(stack.settings.analytics_port)]
     assert main(["rename", a, "Ana", *ports]) == 0
@@ -493,8 +484,8 @@ def test_a_rename_an_enrolment_under_the_same_name_relied_on_is_no_longer_undone
     # left unnamed and their faces unpinned, the enrolment (which cannot be undone) silently undone in part
     ident, analytics = clients(stack)
     registry = stack.identity.registry
-    a = record(stack, "0000000000000a31", registry.assign("0000000000000a31", video(person(0, "a"))))
-    b = record(stack, "0000000000000a32", registry.assign("0000000000000a32", video(person(0, "b"))))
+    a = found(stack, "0000000000000a31", "a")
+    b = found(stack, "0000000000000a32", "b")
     renamed = ident.rename(a, "Ann")
     other = ident.rename(b, "Bo")  # of someone else: still undoable
     caught_up(analytics, other)
@@ -517,8 +508,8 @@ def test_an_undo_that_would_label_someone_merged_away_since_is_refused_naming_th
     # unhide's) undo: 'Ana' (or the hidden flag) went back on a, which had no face any more, shown nowhere
     ident, analytics = clients(stack)
     registry = stack.identity.registry
-    a = record(stack, "0000000000000a41", registry.assign("0000000000000a41", video(person(0, "a"))))
-    b = record(stack, "0000000000000a42", registry.assign("0000000000000a42", video(person(0, "b"))))
+    a = found(stack, "0000000000000a41", "a")
+    b = found(stack, "0000000000000a42", "b")
     if label == "name":
         ident.rename(a, "Ana")
         cleared = ident.rename(a, "")

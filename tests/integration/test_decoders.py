@@ -52,6 +52,38 @@ def _decode_in_background(decoders: Decoders, path: Path, scratch: Path) -> tupl
     return caller, ended
 
 
+def _smoke_video() -> Path:
+    return sorted(SMOKE.glob("*.mp4"))[0]
+
+
+def _an_idle_decoder(decoders: Decoders, scratch: Path) -> int:
+    """The pid of the pool's one decoder, started by a first video and idle after it."""
+    decoders.decode(order(_smoke_video(), scratch))
+    (idle,) = decoders.pids()
+    return idle
+
+
+def _decode_a_fifo_in_background(decoders: Decoders, scratch: Path) -> tuple[Path, threading.Thread, list]:
+    """A decode of a FIFO that nobody writes yet, on a thread of its own: the decoder that takes it waits in its
+    open() until the test writes the video (see `_decoded_after_one_crash`)."""
+    stream = scratch / "clip.mp4"
+    os.mkfifo(stream)
+    return (stream, *_decode_in_background(decoders, stream, scratch))
+
+
+def _decoded_after_one_crash(decoders: Decoders, sparing: set[int], stream: Path, caller: threading.Thread,
+                             ended: list, scratch: Path):
+    """One crash under the video (the decoder not in `sparing` killed in its open() of `stream`), then the video
+    written into `stream` for the decoder that replaced it: the decode's result, which must be no error."""
+    first = _kill_the_decoder(decoders, sparing)
+    assert _until(lambda: set(decoders.pids()) - sparing - {first}, 30)
+    clip = _as_mpeg_ts(_smoke_video(), scratch / "clip.ts")  # read from a pipe front to back
+    stream.write_bytes(clip.read_bytes())  # opens the FIFO: the new decoder's open() returns
+    caller.join(60)
+    assert len(ended) == 1 and not isinstance(ended[0], BaseException), ended
+    return ended[0]
+
+
 def _kill_the_decoder(decoders: Decoders, sparing: set[int]) -> int:
     """SIGSEGV to the decoder that is not in `sparing`, once it sits in its open() of a FIFO (the video reached it).
     Was: 0.3 s after it started, which under load could land before the video reached it."""
@@ -104,7 +136,7 @@ def test_a_video_that_kills_its_decoder_twice_fails_naming_how_and_the_next_vide
     assert str(ended[0]) == ("the decoder crashed on this file twice (killed by SIGSEGV): a damaged or hostile "
                              "video; the other videos go on")
     assert _restarts("crash") - before == 2
-    video = sorted(SMOKE.glob("*.mp4"))[0]
+    video = _smoke_video()
     decoded = decoders.decode(order(video, tmp_path))
     assert decoded.info.duration_s > 0 and len(decoded.frames) > 0 and len(decoded.times) == len(decoded.prints)
     assert first not in decoders.pids() and second not in decoders.pids()
@@ -112,22 +144,14 @@ def test_a_video_that_kills_its_decoder_twice_fails_naming_how_and_the_next_vide
 
 def test_a_decoder_killed_once_under_a_video_is_replaced_and_the_video_decodes_in_the_new_one(decoders, tmp_path):
     # The OOM killer or a stray kill ends the decoder once: the video is not the cause, and decodes on retry.
-    stream = tmp_path / "clip.mp4"
-    os.mkfifo(stream)
-    caller, ended = _decode_in_background(decoders, stream, tmp_path)
-    first = _kill_the_decoder(decoders, set())
-    assert _until(lambda: set(decoders.pids()) - {first}, 30)
-    clip = _as_mpeg_ts(sorted(SMOKE.glob("*.mp4"))[0], tmp_path / "clip.ts")  # read from a pipe front to back
-    stream.write_bytes(clip.read_bytes())  # opens the FIFO: the new decoder's open() returns
-    caller.join(60)
-    assert len(ended) == 1 and not isinstance(ended[0], BaseException), ended
-    assert ended[0].info.duration_s > 0 and len(ended[0].frames) > 0
+    decoded = _decoded_after_one_crash(decoders, set(), *_decode_a_fifo_in_background(decoders, tmp_path), tmp_path)
+    assert decoded.info.duration_s > 0 and len(decoded.frames) > 0
 
 
 def test_closing_the_decoders_ends_their_processes(tmp_path):
     decoders = Decoders(2)
     try:
-        decoders.decode(order(sorted(SMOKE.glob("*.mp4"))[0], tmp_path))
+        decoders.decode(order(_smoke_video(), tmp_path))
         pids = decoders.pids()
         assert len(pids) == 1, "started on first use"
     finally:
@@ -143,7 +167,7 @@ def test_the_decoders_end_within_seconds_when_the_process_that_started_them_is_k
         from services.ingest.decoding import DecodeOrder
         if __name__ == "__main__":  # the decoders import the main module too, as spawned processes do
             decoders = Decoders(1)
-            decoders.decode(DecodeOrder("v1", Path({str(sorted(SMOKE.glob("*.mp4"))[0])!r}), 1.0, 600.0,
+            decoders.decode(DecodeOrder("v1", Path({str(_smoke_video())!r}), 1.0, 600.0,
                                         Path({str(tmp_path)!r}), 1 << 25, 0, prints=False))
             print(" ".join(map(str, decoders.pids())), flush=True)
             time.sleep(600)
@@ -180,14 +204,14 @@ def test_a_decode_that_never_ends_is_stopped_at_its_deadline_and_the_next_video_
     os.mkfifo(stuck)  # nobody writes: the decoder waits in its open() for ever
     with pytest.raises(DecoderCrashed, match=r"decoding took longer than 0.5 s and was stopped"):
         decoders.decode(order(stuck, tmp_path), timeout_s=0.5)
-    decoded = decoders.decode(order(sorted(SMOKE.glob("*.mp4"))[0], tmp_path), timeout_s=60)
+    decoded = decoders.decode(order(_smoke_video(), tmp_path), timeout_s=60)
     assert len(decoded.frames) > 0
 
 
 def test_frames_past_the_memory_limit_come_back_in_a_file_that_the_caller_removes(decoders, tmp_path):
     from services.common.spool import removed_after
 
-    small = DecodeOrder("v1", sorted(SMOKE.glob("*.mp4"))[0], 1.0, 600.0, tmp_path, 1, 0, prints=False)
+    small = DecodeOrder("v1", _smoke_video(), 1.0, 600.0, tmp_path, 1, 0, prints=False)
     decoded = decoders.decode(small)
     assert decoded.frames.path and Path(decoded.frames.path).parent == tmp_path
     with removed_after(decoded.frames) as records:
@@ -199,20 +223,11 @@ def test_a_decoder_that_ended_while_idle_costs_the_next_video_none_of_its_two_tr
     # Before, the next video met the ended process at its submit and took it for its own first crash ("the decoder
     # process ended while it decoded video ..."): one crash under it then failed it as "crashed on this file twice".
     # So did every video that met a decoder its fork server's end had taken with it.
-    video = sorted(SMOKE.glob("*.mp4"))[0]
-    decoders.decode(order(video, tmp_path))
-    (idle,) = decoders.pids()
+    idle = _an_idle_decoder(decoders, tmp_path)
     os.kill(idle, signal.SIGKILL)
     assert _until(lambda: not _alive(idle))
     time.sleep(1.0)  # the pool's own thread finds its process gone
-    stream = tmp_path / "clip.mp4"
-    os.mkfifo(stream)
-    caller, ended = _decode_in_background(decoders, stream, tmp_path)
-    first = _kill_the_decoder(decoders, {idle})  # one crash under this video
-    assert _until(lambda: set(decoders.pids()) - {idle, first}, 30)
-    stream.write_bytes(_as_mpeg_ts(video, tmp_path / "clip.ts").read_bytes())
-    caller.join(60)
-    assert len(ended) == 1 and not isinstance(ended[0], BaseException), ended
+    _decoded_after_one_crash(decoders, {idle}, *_decode_a_fifo_in_background(decoders, tmp_path), tmp_path)
 
 
 def test_a_decoder_that_ends_in_the_instant_before_a_video_is_sent_costs_it_none_of_its_two_tries(decoders, tmp_path):
@@ -220,21 +235,14 @@ def test_a_decoder_that_ends_in_the_instant_before_a_video_is_sent_costs_it_none
     # video met the end only after. Before, that counted as the video's first crash, and one crash under it then
     # failed it as "crashed on this file twice". Made certain here: the process is stopped, sent the video, then
     # killed, so it never reads it.
-    video = sorted(SMOKE.glob("*.mp4"))[0]
-    decoders.decode(order(video, tmp_path))
-    (idle,) = decoders.pids()
+    idle = _an_idle_decoder(decoders, tmp_path)
     os.kill(idle, signal.SIGSTOP)
-    stream = tmp_path / "clip.mp4"
-    os.mkfifo(stream)
-    caller, ended = _decode_in_background(decoders, stream, tmp_path)
+    stream, caller, ended = _decode_a_fifo_in_background(decoders, tmp_path)
     assert _until(lambda: _waits_for_its_result(caller), 30), "the video was never sent"
     os.kill(idle, signal.SIGKILL)
-    first = _kill_the_decoder(decoders, {idle})  # one crash under this video, in the decoder that took it next
-    assert _until(lambda: set(decoders.pids()) - {idle, first}, 30)
-    stream.write_bytes(_as_mpeg_ts(video, tmp_path / "clip.ts").read_bytes())
-    caller.join(60)
-    assert len(ended) == 1 and not isinstance(ended[0], BaseException), ended
-    assert ended[0].info.duration_s > 0 and len(ended[0].frames) > 0
+    # One crash under this video, in the decoder that took it next.
+    decoded = _decoded_after_one_crash(decoders, {idle}, stream, caller, ended, tmp_path)
+    assert decoded.info.duration_s > 0 and len(decoded.frames) > 0
 
 
 def _waits_for_its_result(thread: threading.Thread) -> bool:
@@ -249,16 +257,13 @@ def test_a_decoder_killed_while_it_counts_a_video_as_begun_leaves_ingest_waiting
     # killed in that instant, it leaves the lock taken for good. Ingest reads the count once the process ended; read
     # through the lock, that read waited for ever (the row's worker thread and the decoder's slot with it). Held
     # here by the test's thread, as the dead decoder would hold it.
-    video = sorted(SMOKE.glob("*.mp4"))[0]
-    decoders.decode(order(video, tmp_path))
-    (idle,) = decoders.pids()
+    video = _smoke_video()
+    idle = _an_idle_decoder(decoders, tmp_path)
     lock = decoders._pools[0].begun.get_lock()
     lock.acquire()
     try:
         os.kill(idle, signal.SIGSTOP)
-        stream = tmp_path / "clip.mp4"
-        os.mkfifo(stream)
-        caller, ended = _decode_in_background(decoders, stream, tmp_path)
+        stream, caller, ended = _decode_a_fifo_in_background(decoders, tmp_path)
         assert _until(lambda: _waits_for_its_result(caller), 30), "the video was never sent"
         os.kill(idle, signal.SIGKILL)
         threading.Thread(target=lambda: stream.write_bytes(_as_mpeg_ts(video, tmp_path / "clip.ts").read_bytes()),

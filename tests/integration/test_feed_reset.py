@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -58,166 +59,131 @@ def analyze(process: IdentityProcess, video_id: str, person: str) -> int:
     return reply.feed_position
 
 
-def test_a_new_identity_store_whose_feed_grew_past_analytics_position_is_resynced_from_not_mixed_in(
-        settings, tmp_path) -> None:
+@pytest.fixture
+def followed(settings) -> Iterator[tuple[AnalyticsStore, list[Callable[[], None]]]]:
+    """Analytics served on loopback with VIDEO_A and VIDEO_B recorded as done, its store, and a list the test adds
+    the stops of what it starts to: they run last first, before analytics stops."""
     if not (PHOTOS / "colin_powell").is_dir() or not (PHOTOS / "ariel_sharon").is_dir():
         pytest.skip(f"{PHOTOS} not present")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = AnalyticsStore.open(settings)
     analytics = serve_analytics(settings, store)
     stub = analytics_pb2_grpc.AnalyticsServiceStub(open_channel(f"127.0.0.1:{analytics.port}"))
-    started = []
+    started: list[Callable[[], None]] = []
     try:
         for video_id in (VIDEO_A, VIDEO_B):
             stub.RecordVideo(analytics_pb2.RecordVideoRequest(video=common_pb2.Video(
                 video_id=video_id, url=f"{video_id}.mp4", performance=1.0, status=common_pb2.VIDEO_STATUS_DONE)),
                 timeout=30)
-        old, reach_old = identity_at(settings, tmp_path / "identity-old")
-        started.append(old.stop)
-        old_feed_id = old.feed.feed_id
-        analyze(old, VIDEO_A, "colin_powell")
-        follower = start_follower(reach_old, store)
-        started.append(follower.stop)
-        eventually(lambda: store.feed_position() == old.feed.head() and bool(store.appearances_in(VIDEO_A)))
-        assert store.feed_id() == old_feed_id
-        applied = store.feed_position()
-        old_people = {a.influencer_id for a in store.appearances_in(VIDEO_A)}
-        for stop in (started.pop(), started.pop()):  # the follower, then the old identity
-            stop()
-
-        new, reach_new = identity_at(settings, tmp_path / "identity-new")  # identity's store made again
-        started.append(new.stop)
-        assert new.feed.feed_id != old_feed_id
-        assert analyze(new, VIDEO_B, "ariel_sharon") <= applied  # at positions analytics has applied already
-        forget = identity_pb2_grpc.IdentityServiceStub(open_channel(f"127.0.0.1:{new.port}"))
-        while new.feed.head() <= applied:  # the new feed grows past analytics' position before it looks
-            forget.ForgetVideo(identity_pb2.ForgetVideoRequest(video_id=OTHER), timeout=30)
-        follower = start_follower(reach_new, store)
-        started.append(follower.stop)
-        eventually(lambda: store.feed_id() == new.feed.feed_id and store.feed_position() == new.feed.head())
-
-        assert store.appearances_in(VIDEO_A) == [], "the old store's people are gone"
-        new_people = {a.influencer_id for a in store.appearances_in(VIDEO_B)}
-        assert new_people and not new_people & old_people, "the new store's first change is applied"
-        assert {a.influencer_id for a in store.appearances_in(VIDEO_B)} == {
-            a.influencer_id for page in forget.Recluster(identity_pb2.ReclusterRequest(resync_only=True), timeout=60)
-            for v in page.changes.videos if v.video_id == VIDEO_B for a in v.appearances}
-        assert follower.follower.resyncs == 1
+        yield store, started
     finally:
         for stop in reversed(started):
             stop()
         analytics.stop(0)
         store.close()
+
+
+def test_a_new_identity_store_whose_feed_grew_past_analytics_position_is_resynced_from_not_mixed_in(
+        settings, tmp_path, followed) -> None:
+    store, started = followed
+    old, reach_old = identity_at(settings, tmp_path / "identity-old")
+    started.append(old.stop)
+    old_feed_id = old.feed.feed_id
+    analyze(old, VIDEO_A, "colin_powell")
+    follower = start_follower(reach_old, store)
+    started.append(follower.stop)
+    eventually(lambda: store.feed_position() == old.feed.head() and bool(store.appearances_in(VIDEO_A)))
+    assert store.feed_id() == old_feed_id
+    applied = store.feed_position()
+    old_people = {a.influencer_id for a in store.appearances_in(VIDEO_A)}
+    for stop in (started.pop(), started.pop()):  # the follower, then the old identity
+        stop()
+
+    new, reach_new = identity_at(settings, tmp_path / "identity-new")  # identity's store made again
+    started.append(new.stop)
+    assert new.feed.feed_id != old_feed_id
+    assert analyze(new, VIDEO_B, "ariel_sharon") <= applied  # at positions analytics has applied already
+    forget = identity_pb2_grpc.IdentityServiceStub(open_channel(f"127.0.0.1:{new.port}"))
+    while new.feed.head() <= applied:  # the new feed grows past analytics' position before it looks
+        forget.ForgetVideo(identity_pb2.ForgetVideoRequest(video_id=OTHER), timeout=30)
+    follower = start_follower(reach_new, store)
+    started.append(follower.stop)
+    eventually(lambda: store.feed_id() == new.feed.feed_id and store.feed_position() == new.feed.head())
+
+    assert store.appearances_in(VIDEO_A) == [], "the old store's people are gone"
+    new_people = {a.influencer_id for a in store.appearances_in(VIDEO_B)}
+    assert new_people and not new_people & old_people, "the new store's first change is applied"
+    assert {a.influencer_id for a in store.appearances_in(VIDEO_B)} == {
+        a.influencer_id for page in forget.Recluster(identity_pb2.ReclusterRequest(resync_only=True), timeout=60)
+        for v in page.changes.videos if v.video_id == VIDEO_B for a in v.appearances}
+    assert follower.follower.resyncs == 1
+
+
+def _restored_behind(settings, tmp_path, store: AnalyticsStore, started: list[Callable[[], None]]
+                     ) -> tuple[IdentityProcess, Settings, identity_pb2_grpc.IdentityServiceStub, int, str]:
+    """Identity backed up after VIDEO_A, then VIDEO_B analysed and followed by analytics, then identity's data dir
+    restored from the backup (its feed behind analytics' position, under the same feed id), and served again
+    (its stop in `started`). Returns the restored service, its reach, a stub of it, analytics' position and the
+    feed id."""
+    data_dir, backup = tmp_path / "identity", tmp_path / "identity-backup"
+    identity, _ = identity_at(settings, data_dir)
+    analyze(identity, VIDEO_A, "colin_powell")
+    feed_id, backed_up = identity.feed.feed_id, identity.feed.head()
+    identity.stop()
+    shutil.copytree(data_dir, backup)  # the backup, taken at position `backed_up`
+
+    identity, reach = identity_at(settings, data_dir)
+    started.append(identity.stop)
+    analyze(identity, VIDEO_B, "ariel_sharon")
+    follower = start_follower(reach, store)
+    started.append(follower.stop)
+    eventually(lambda: store.feed_position() == identity.feed.head() and bool(store.appearances_in(VIDEO_B)))
+    applied = store.feed_position()
+    assert applied > backed_up
+    for stop in (started.pop(), started.pop()):  # the follower, then identity
+        stop()
+
+    shutil.rmtree(data_dir)
+    shutil.copytree(backup, data_dir)  # identity's data dir restored
+    restored, reach = identity_at(settings, data_dir)
+    started.append(restored.stop)
+    assert restored.feed.feed_id == feed_id and restored.feed.head() == backed_up
+    stub = identity_pb2_grpc.IdentityServiceStub(open_channel(f"127.0.0.1:{restored.port}"))
+    return restored, reach, stub, applied, feed_id
 
 
 def test_an_identity_store_restored_from_a_backup_whose_feed_grew_past_analytics_position_is_resynced_from(
-        settings, tmp_path) -> None:
-    if not (PHOTOS / "colin_powell").is_dir() or not (PHOTOS / "ariel_sharon").is_dir():
-        pytest.skip(f"{PHOTOS} not present")
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = AnalyticsStore.open(settings)
-    analytics = serve_analytics(settings, store)
-    stub = analytics_pb2_grpc.AnalyticsServiceStub(open_channel(f"127.0.0.1:{analytics.port}"))
-    started = []
-    try:
-        for video_id in (VIDEO_A, VIDEO_B):
-            stub.RecordVideo(analytics_pb2.RecordVideoRequest(video=common_pb2.Video(
-                video_id=video_id, url=f"{video_id}.mp4", performance=1.0, status=common_pb2.VIDEO_STATUS_DONE)),
-                timeout=30)
-        data_dir, backup = tmp_path / "identity", tmp_path / "identity-backup"
-        identity, _ = identity_at(settings, data_dir)
-        analyze(identity, VIDEO_A, "colin_powell")
-        feed_id, backed_up = identity.feed.feed_id, identity.feed.head()
-        identity.stop()
-        shutil.copytree(data_dir, backup)  # the backup, taken at position `backed_up`
+        settings, tmp_path, followed) -> None:
+    store, started = followed
+    restored, reach, forget, applied, feed_id = _restored_behind(settings, tmp_path, store, started)
+    while restored.feed.head() <= applied:  # the restored feed grows past analytics' position before it looks
+        forget.ForgetVideo(identity_pb2.ForgetVideoRequest(video_id=OTHER), timeout=30)
+    follower = start_follower(reach, store)
+    started.append(follower.stop)
+    eventually(lambda: follower.follower.resyncs == 1 and store.feed_position() == restored.feed.head())
 
-        identity, reach = identity_at(settings, data_dir)
-        started.append(identity.stop)
-        analyze(identity, VIDEO_B, "ariel_sharon")
-        follower = start_follower(reach, store)
-        started.append(follower.stop)
-        eventually(lambda: store.feed_position() == identity.feed.head() and bool(store.appearances_in(VIDEO_B)))
-        applied = store.feed_position()
-        assert applied > backed_up
-        for stop in (started.pop(), started.pop()):  # the follower, then identity
-            stop()
-
-        shutil.rmtree(data_dir)
-        shutil.copytree(backup, data_dir)  # identity's data dir restored
-        restored, reach = identity_at(settings, data_dir)
-        started.append(restored.stop)
-        assert restored.feed.feed_id == feed_id and restored.feed.head() == backed_up
-        forget = identity_pb2_grpc.IdentityServiceStub(open_channel(f"127.0.0.1:{restored.port}"))
-        while restored.feed.head() <= applied:  # the restored feed grows past analytics' position before it looks
-            forget.ForgetVideo(identity_pb2.ForgetVideoRequest(video_id=OTHER), timeout=30)
-        follower = start_follower(reach, store)
-        started.append(follower.stop)
-        eventually(lambda: follower.follower.resyncs == 1 and store.feed_position() == restored.feed.head())
-
-        assert store.appearances_in(VIDEO_B) == [], "the people of changes the restore undid are gone"
-        assert {a.influencer_id for a in store.appearances_in(VIDEO_A)} == {
-            a.influencer_id for page in forget.Recluster(identity_pb2.ReclusterRequest(resync_only=True), timeout=60)
-            for v in page.changes.videos if v.video_id == VIDEO_A for a in v.appearances} != set()
-        assert store.feed_id() == feed_id
-    finally:
-        for stop in reversed(started):
-            stop()
-        analytics.stop(0)
-        store.close()
+    assert store.appearances_in(VIDEO_B) == [], "the people of changes the restore undid are gone"
+    assert {a.influencer_id for a in store.appearances_in(VIDEO_A)} == {
+        a.influencer_id for page in forget.Recluster(identity_pb2.ReclusterRequest(resync_only=True), timeout=60)
+        for v in page.changes.videos if v.video_id == VIDEO_A for a in v.appearances} != set()
+    assert store.feed_id() == feed_id
 
 
 def test_a_restored_identity_whose_feed_grew_past_analytics_position_and_was_trimmed_there_is_resynced_from(
-        settings, tmp_path) -> None:
+        settings, tmp_path, followed) -> None:
     """The restored feed's entry at analytics' position is trimmed before the follower looks: identity keeps that
     entry's digest, and sends it. Was: no digest for a trimmed entry, and the restored feed taken as the sequel."""
-    if not (PHOTOS / "colin_powell").is_dir() or not (PHOTOS / "ariel_sharon").is_dir():
-        pytest.skip(f"{PHOTOS} not present")
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = AnalyticsStore.open(settings)
-    analytics = serve_analytics(settings, store)
-    stub = analytics_pb2_grpc.AnalyticsServiceStub(open_channel(f"127.0.0.1:{analytics.port}"))
-    started = []
-    try:
-        for video_id in (VIDEO_A, VIDEO_B):
-            stub.RecordVideo(analytics_pb2.RecordVideoRequest(video=common_pb2.Video(
-                video_id=video_id, url=f"{video_id}.mp4", performance=1.0, status=common_pb2.VIDEO_STATUS_DONE)),
-                timeout=30)
-        data_dir, backup = tmp_path / "identity", tmp_path / "identity-backup"
-        identity, _ = identity_at(settings, data_dir)
-        analyze(identity, VIDEO_A, "colin_powell")
-        identity.stop()
-        shutil.copytree(data_dir, backup)
+    store, started = followed
+    restored, reach, forget, applied, _ = _restored_behind(settings, tmp_path, store, started)
+    while restored.feed.head() < applied + 2:
+        forget.ForgetVideo(identity_pb2.ForgetVideoRequest(video_id=OTHER), timeout=30)
+    restored.feed.retention = 2  # (INFLUENCERS_FEED_RETENTION is 100 at least) the newest two entries kept
+    restored.feed.trim()  # as every TRIM_EVERY appends: the restored feed's entry at `applied` goes
+    assert list(restored.feed.entries([applied])) == []
+    assert restored.feed.read(applied, 10)[0], "a follower at `applied` is not told it is too far behind"
+    follower = start_follower(reach, store)
+    started.append(follower.stop)
+    eventually(lambda: follower.follower.resyncs == 1 and store.feed_position() == restored.feed.head())
 
-        identity, reach = identity_at(settings, data_dir)
-        started.append(identity.stop)
-        analyze(identity, VIDEO_B, "ariel_sharon")
-        follower = start_follower(reach, store)
-        started.append(follower.stop)
-        eventually(lambda: store.feed_position() == identity.feed.head() and bool(store.appearances_in(VIDEO_B)))
-        applied = store.feed_position()
-        for stop in (started.pop(), started.pop()):  # the follower, then identity
-            stop()
-
-        shutil.rmtree(data_dir)
-        shutil.copytree(backup, data_dir)  # identity's data dir restored
-        restored, reach = identity_at(settings, data_dir)
-        started.append(restored.stop)
-        assert restored.feed.head() < applied
-        forget = identity_pb2_grpc.IdentityServiceStub(open_channel(f"127.0.0.1:{restored.port}"))
-        while restored.feed.head() < applied + 2:
-            forget.ForgetVideo(identity_pb2.ForgetVideoRequest(video_id=OTHER), timeout=30)
-        restored.feed.retention = 2  # (INFLUENCERS_FEED_RETENTION is 100 at least) the newest two entries kept
-        restored.feed.trim()  # as every TRIM_EVERY appends: the restored feed's entry at `applied` goes
-        assert list(restored.feed.entries([applied])) == []
-        assert restored.feed.read(applied, 10)[0], "a follower at `applied` is not told it is too far behind"
-        follower = start_follower(reach, store)
-        started.append(follower.stop)
-        eventually(lambda: follower.follower.resyncs == 1 and store.feed_position() == restored.feed.head())
-
-        assert store.appearances_in(VIDEO_B) == [], "the people of changes the restore undid are gone"
-        assert {a.influencer_id for a in store.appearances_in(VIDEO_A)} != set()
-    finally:
-        for stop in reversed(started):
-            stop()
-        analytics.stop(0)
-        store.close()
+    assert store.appearances_in(VIDEO_B) == [], "the people of changes the restore undid are gone"
+    assert {a.influencer_id for a in store.appearances_in(VIDEO_A)} != set()

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing, contextmanager
 
 import cv2
 import grpc
@@ -32,14 +33,33 @@ def jpeg() -> bytes:
     return buf.tobytes()
 
 
+@contextmanager
+def serving(settings: Settings) -> Iterator[tuple[IdentityProcess, grpc.Channel]]:
+    """An identity service on a free loopback port and a channel to it once it is healthy; both closed after."""
+    process = IdentityProcess(settings)
+    channel = open_channel(f"127.0.0.1:{process.port}")
+    try:
+        wait_healthy(channel, timeout_s=60)
+        yield process, channel
+    finally:
+        channel.close()
+        process.stop(grace_s=1)
+
+
+def recluster_code(stub: identity_pb2_grpc.IdentityServiceStub, request: identity_pb2.ReclusterRequest,
+                   timeout_s: float) -> grpc.StatusCode:
+    """How one Recluster call with `request` ended: OK once its whole stream is read, or the code it failed with."""
+    try:
+        list(stub.Recluster(request, timeout=timeout_s))
+    except grpc.RpcError as exc:
+        return exc.code()
+    return grpc.StatusCode.OK
+
+
 @pytest.fixture
 def identity(tmp_path) -> Iterator[grpc.Channel]:
-    process = IdentityProcess(Settings(data_dir=tmp_path, identity_port=0, workers=1))
-    channel = open_channel(f"127.0.0.1:{process.port}")
-    wait_healthy(channel, timeout_s=60)
-    yield channel
-    channel.close()
-    process.stop(grace_s=1)
+    with serving(Settings(data_dir=tmp_path, identity_port=0, workers=1)) as (_, channel):
+        yield channel
 
 
 def stalled(video_id: str, release: threading.Event) -> Iterator[identity_pb2.AnalyzeVideoRequest]:
@@ -85,12 +105,8 @@ IDLE_S = 1.0  # the idle limit of the server below: a stream sending nothing for
 
 @pytest.fixture
 def impatient(tmp_path) -> Iterator[grpc.Channel]:
-    process = IdentityProcess(Settings(data_dir=tmp_path, identity_port=0, workers=1, stream_idle_s=IDLE_S))
-    channel = open_channel(f"127.0.0.1:{process.port}")
-    wait_healthy(channel, timeout_s=60)
-    yield channel
-    channel.close()
-    process.stop(grace_s=1)
+    with serving(Settings(data_dir=tmp_path, identity_port=0, workers=1, stream_idle_s=IDLE_S)) as (_, channel):
+        yield channel
 
 
 def silent(release: threading.Event) -> Iterator[identity_pb2.AnalyzeVideoRequest]:
@@ -136,10 +152,7 @@ def test_reclusters_past_the_cap_are_refused_as_busy_at_once_leaving_threads_and
     from services.common.clients import GrpcIdentity, drain
     from services.common.recluster_limits import BUSY, MAX_RECLUSTERS
 
-    process = IdentityProcess(Settings(data_dir=tmp_path, identity_port=0, workers=1))
-    channel = open_channel(f"127.0.0.1:{process.port}")
-    try:
-        wait_healthy(channel, timeout_s=60)
+    with serving(Settings(data_dir=tmp_path, identity_port=0, workers=1)) as (process, channel):
         stub = identity_pb2_grpc.IdentityServiceStub(channel)
         ours: list[object] = []
         with process.registry.lock:  # every Recluster let in waits for it
@@ -169,9 +182,6 @@ def test_reclusters_past_the_cap_are_refused_as_busy_at_once_leaving_threads_and
             assert [page.changes.feed_position for page in call][-1] >= 0
         waiting.join(60)
         assert len(ours) == 1, "it called again once a slot was free, and its Recluster ran"
-    finally:
-        channel.close()
-        process.stop(grace_s=1)
 
 
 def test_reclusters_whose_callers_cancel_or_pass_their_deadline_while_waiting_stop_and_free_their_slots(
@@ -180,19 +190,12 @@ def test_reclusters_whose_callers_cancel_or_pass_their_deadline_while_waiting_st
     # once it had it: four callers gone kept every other caller refused as busy for as long as the lock was held.
     from services.common.recluster_limits import MAX_RECLUSTERS
 
-    process = IdentityProcess(Settings(data_dir=tmp_path, identity_port=0, workers=1))
-    channel = open_channel(f"127.0.0.1:{process.port}")
-    stub = identity_pb2_grpc.IdentityServiceStub(channel)
+    with serving(Settings(data_dir=tmp_path, identity_port=0, workers=1)) as (process, channel):
+        stub = identity_pb2_grpc.IdentityServiceStub(channel)
 
-    def answer(timeout_s: float) -> grpc.StatusCode:
-        try:
-            list(stub.Recluster(identity_pb2.ReclusterRequest(), timeout=timeout_s))
-        except grpc.RpcError as exc:
-            return exc.code()
-        return grpc.StatusCode.OK
+        def answer(timeout_s: float) -> grpc.StatusCode:
+            return recluster_code(stub, identity_pb2.ReclusterRequest(), timeout_s)
 
-    try:
-        wait_healthy(channel, timeout_s=60)
         head = process.feed.head()
         with process.registry.lock:
             # Reclusters, and snapshots (analytics' resync) alike.
@@ -216,9 +219,6 @@ def test_reclusters_whose_callers_cancel_or_pass_their_deadline_while_waiting_st
             assert set(codes) == {grpc.StatusCode.DEADLINE_EXCEEDED}, codes
         assert process.feed.head() == head, "the calls gone published nothing"
         assert answer(30) == grpc.StatusCode.OK
-    finally:
-        channel.close()
-        process.stop(grace_s=1)
 
 
 def test_reclusters_whose_callers_pass_their_deadline_waiting_for_another_replicas_lock_stop_and_free_their_slots(
@@ -230,22 +230,15 @@ def test_reclusters_whose_callers_pass_their_deadline_waiting_for_another_replic
     from services.common.recluster_limits import MAX_RECLUSTERS
     from services.identity.writer_lock import WriterLock
 
-    process = IdentityProcess(Settings(data_dir=tmp_path, identity_port=0, workers=1, database_url=postgres_url))
-    channel = open_channel(f"127.0.0.1:{process.port}")
-    stub = identity_pb2_grpc.IdentityServiceStub(channel)
-    other = WriterLock(open_engine(postgres_url))  # another identity replica's writers
+    settings = Settings(data_dir=tmp_path, identity_port=0, workers=1, database_url=postgres_url)
+    with serving(settings) as (process, channel), closing(WriterLock(open_engine(postgres_url))) as other:
+        stub = identity_pb2_grpc.IdentityServiceStub(channel)
 
-    def answer(timeout_s: float) -> grpc.StatusCode:
-        try:
-            list(stub.Recluster(identity_pb2.ReclusterRequest(resync_only=True, publish=True), timeout=timeout_s))
-        except grpc.RpcError as exc:
-            return exc.code()
-        return grpc.StatusCode.OK
+        def answer(timeout_s: float) -> grpc.StatusCode:
+            return recluster_code(stub, identity_pb2.ReclusterRequest(resync_only=True, publish=True), timeout_s)
 
-    try:
-        wait_healthy(channel, timeout_s=60)
         head = process.feed.head()
-        with other:
+        with other:  # another identity replica's writers hold the lock
             for _ in range(3):  # as many calls at once as there are slots, three times: each time every slot is free
                 with ThreadPoolExecutor(MAX_RECLUSTERS) as pool:
                     codes = list(pool.map(answer, [1.0] * MAX_RECLUSTERS))
@@ -259,10 +252,6 @@ def test_reclusters_whose_callers_pass_their_deadline_waiting_for_another_replic
         time.sleep(0.5)
         assert process.feed.head() == head, "the calls gone published nothing"
         assert answer(30) == grpc.StatusCode.OK
-    finally:
-        other.close()
-        channel.close()
-        process.stop(grace_s=1)
 
 
 class CancelledMidStream:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,44 @@ def _waits_on_a_lock(engine: sa.Engine, other: threading.Thread, timeout_s: floa
     return False
 
 
+def _second_comes_while_first_holds(engine: sa.Engine, first: Callable[[], object], second: Callable[[], object],
+                                    when: Callable[[str], bool], wait_s: float = 10.0) -> dict[str, object]:
+    """Runs `first` on a thread; the moment it has run a statement `when` picks (the lock it takes just taken),
+    `second` starts on another and runs until it waits on a lock (at most `wait_s`). Returns what each returned or
+    raised (a deadlock's abort) as "first" and "second" (missing: still running after 30 s), and "second waited":
+    whether it waited on a lock."""
+    outcome: dict[str, object] = {}
+
+    def kept(key: str, call: Callable[[], object]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                outcome[key] = call()
+            except Exception as exc:  # noqa: BLE001 - the deadlock's abort, for the test to assert on
+                outcome[key] = exc
+        return run
+
+    seconding = threading.Thread(target=kept("second", second))
+
+    def locked(conn, cursor, statement, parameters, context, executemany) -> None:
+        if threading.current_thread() is firsting and when(statement) and seconding.ident is None:
+            seconding.start()
+            outcome["second waited"] = _waits_on_a_lock(engine, seconding, wait_s)
+
+    firsting = threading.Thread(target=kept("first", first))
+    sa.event.listen(engine, "after_cursor_execute", locked)
+    try:
+        firsting.start()
+        firsting.join(30)
+        seconding.join(30)
+    finally:
+        sa.event.remove(engine, "after_cursor_execute", locked)
+    return outcome
+
+
+def _row_locked(statement: str) -> bool:
+    return "FROM ingest_rows" in statement and "FOR UPDATE" in statement
+
+
 @pytest.mark.parametrize("how", ["cancel", "stop"])
 def test_a_claim_of_a_queued_jobs_row_and_a_cancel_at_that_moment_both_complete_without_a_deadlock(
         postgres_url, tmp_path: Path, how: str):
@@ -70,39 +109,15 @@ def test_a_claim_of_a_queued_jobs_row_and_a_cancel_at_that_moment_both_complete_
         store = JobStore(engine)
         job = store.submit(ingest_pb2.StartIngestRequest(videos=[
             ingest_pb2.VideoSubmission(url=f"https://cdn.example/{k}.mp4") for k in range(3)]), {})
-        outcome: dict[str, object] = {}
-
-        def cancel() -> None:
-            try:
-                outcome["cancel"] = [c.idx for c in store.cancel_rows(job.job_id, "why" if how == "stop" else "")[1]]
-            except Exception as exc:  # noqa: BLE001 - the deadlock's abort, reported below
-                outcome["cancel"] = exc
-
-        cancelling = threading.Thread(target=cancel)
-
-        def row_locked(conn, cursor, statement, parameters, context, executemany) -> None:
-            # The claim has just locked its row: the cancel comes now, and runs until it waits on a lock.
-            if threading.current_thread() is claiming and "FROM ingest_rows" in statement \
-                    and "FOR UPDATE" in statement and not cancelling.is_alive() and "cancel" not in outcome:
-                cancelling.start()
-                outcome["cancel waited"] = _waits_on_a_lock(engine, cancelling)
-
-        def claim() -> None:
-            try:
-                outcome["claim"] = store.claim_row("replica-a")
-            except Exception as exc:  # noqa: BLE001 - the deadlock's abort, reported below
-                outcome["claim"] = exc
-
-        sa.event.listen(engine, "after_cursor_execute", row_locked)
-        claiming = threading.Thread(target=claim)
-        claiming.start()
-        claiming.join(30)
-        cancelling.join(30)
-        sa.event.remove(engine, "after_cursor_execute", row_locked)
-        assert outcome.get("cancel waited") is True, "the cancel came while the claim held its locks"
-        assert not isinstance(outcome["claim"], Exception), outcome["claim"]
-        assert not isinstance(outcome["cancel"], Exception), outcome["cancel"]
-        assert outcome["claim"].idx == 0 and outcome["cancel"] == [1, 2], "the row taken runs; the others not"
+        # The claim has just locked its row: the cancel comes now, and runs until it waits on a lock.
+        outcome = _second_comes_while_first_holds(
+            engine, lambda: store.claim_row("replica-a"),
+            lambda: [c.idx for c in store.cancel_rows(job.job_id, "why" if how == "stop" else "")[1]], _row_locked)
+        claimed, cancelled = outcome["first"], outcome["second"]
+        assert outcome.get("second waited") is True, "the cancel came while the claim held its locks"
+        assert not isinstance(claimed, Exception), claimed
+        assert not isinstance(cancelled, Exception), cancelled
+        assert claimed.idx == 0 and cancelled == [1, 2], "the row taken runs; the others not"
         with engine.connect() as conn:
             states = conn.execute(sa.select(rows_t.c.state).where(rows_t.c.job_id == job.job_id)
                                   .order_by(rows_t.c.idx)).scalars().all()
@@ -137,40 +152,15 @@ def test_a_late_row_finishing_as_its_cancelled_job_is_taken_for_finalising_compl
         record = store.claim_not_run("replica-b")  # row 1's "not processed" record, written before the job ends
         assert record.idx == 1 and store.not_run_recorded(record)
         clock.now += 31  # its lease ran out while it ran: the job may be finalised
-        outcome: dict[str, object] = {}
-
-        def finalise() -> None:
-            try:
-                outcome["finalise"] = store.claim_finalize("replica-b")
-            except Exception as exc:  # noqa: BLE001 - the deadlock's abort, reported below
-                outcome["finalise"] = exc
-
-        finalising = threading.Thread(target=finalise)
-
-        def row_locked(conn, cursor, statement, parameters, context, executemany) -> None:
-            if threading.current_thread() is finishing and "FROM ingest_rows" in statement \
-                    and "FOR UPDATE" in statement and not finalising.is_alive() and "finalise" not in outcome:
-                finalising.start()
-                _waits_on_a_lock(engine, finalising)
-
-        def finish() -> None:
-            try:
-                done = ingest_pb2.WatchJobResponse(video=common_pb2.Video(url=late.submission.url,
-                                                                          status=common_pb2.VIDEO_STATUS_DONE))
-                outcome["finish"] = store.finish_row(late, done, "id-0")
-            except Exception as exc:  # noqa: BLE001 - the deadlock's abort, reported below
-                outcome["finish"] = exc
-
-        sa.event.listen(engine, "after_cursor_execute", row_locked)
-        finishing = threading.Thread(target=finish)
-        finishing.start()
-        finishing.join(30)
-        finalising.join(30)
-        sa.event.remove(engine, "after_cursor_execute", row_locked)
-        assert not isinstance(outcome["finish"], Exception), outcome["finish"]
-        assert not isinstance(outcome["finalise"], Exception), outcome["finalise"]
-        assert outcome["finish"] is True, "the late row's result is kept"
-        fin = outcome["finalise"] or store.claim_finalize("replica-b")  # after the finish, when it was skipped
+        done = ingest_pb2.WatchJobResponse(video=common_pb2.Video(url=late.submission.url,
+                                                                  status=common_pb2.VIDEO_STATUS_DONE))
+        outcome = _second_comes_while_first_holds(engine, lambda: store.finish_row(late, done, "id-0"),
+                                                  lambda: store.claim_finalize("replica-b"), _row_locked)
+        finished, finalised = outcome["first"], outcome["second"]
+        assert not isinstance(finished, Exception), finished
+        assert not isinstance(finalised, Exception), finalised
+        assert finished is True, "the late row's result is kept"
+        fin = finalised or store.claim_finalize("replica-b")  # after the finish, when it was skipped
         assert fin.job_id == job.job_id and fin.processed_video_ids == ["id-0"]
         assert store.end_job(job.job_id, fin.lease)
         assert store.get(job.job_id).done == 1
@@ -190,21 +180,12 @@ def test_a_row_given_back_as_its_job_is_cancelled_is_not_left_pending_in_the_can
         job = store.submit(ingest_pb2.StartIngestRequest(videos=[
             ingest_pb2.VideoSubmission(url=f"https://cdn.example/{k}.mp4") for k in range(2)]), {})
         given_back = store.claim_row("replica-a")  # its batch could not open: it gives the row back
-        cancelling = threading.Thread(target=lambda: store.cancel(job.job_id))
-
-        def row_written(conn, cursor, statement, parameters, context, executemany) -> None:
-            if threading.current_thread() is releasing and statement.startswith("UPDATE ingest_rows") \
-                    and not cancelling.is_alive() and cancelling.ident is None:
-                cancelling.start()
-                _waits_on_a_lock(engine, cancelling, timeout_s=2.0)  # done, or waiting for the give-back
-
-        releasing = threading.Thread(target=lambda: store.release(given_back))
-        sa.event.listen(engine, "after_cursor_execute", row_written)
-        releasing.start()
-        releasing.join(30)
-        cancelling.join(30)
-        sa.event.remove(engine, "after_cursor_execute", row_written)
-        assert not releasing.is_alive() and not cancelling.is_alive()
+        # The give-back has just written its row: the cancel comes now (done, or waiting for the give-back).
+        outcome = _second_comes_while_first_holds(engine, lambda: store.release(given_back),
+                                                  lambda: store.cancel(job.job_id),
+                                                  lambda statement: statement.startswith("UPDATE ingest_rows"), 2.0)
+        assert "first" in outcome and "second" in outcome, "both ended"
+        assert not isinstance(outcome["first"], Exception) and not isinstance(outcome["second"], Exception), outcome
         with engine.connect() as conn:
             states = conn.execute(sa.select(rows_t.c.state).where(rows_t.c.job_id == job.job_id)
                                   .order_by(rows_t.c.idx)).scalars().all()

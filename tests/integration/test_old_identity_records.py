@@ -6,7 +6,7 @@ import grpc
 import pytest
 from test_audit import clients
 from test_registry import person, video
-from test_review_queue import caught_up, record
+from test_review_queue import caught_up, found
 
 from services.common.look_alikes import looks_like_an_id
 from services.identity import journal, undo
@@ -42,9 +42,9 @@ def test_a_start_drops_the_merge_record_of_an_undone_merge_so_a_stale_page_merge
     # page still showing x merged y, another person, into z.
     ident, analytics = clients(stack)
     registry = stack.identity.registry
-    x = record(stack, "0000000000000b71", registry.assign("0000000000000b71", video(person(0, "a"))))
-    y = record(stack, "0000000000000b72", registry.assign("0000000000000b72", video(person(0, "b"))))
-    z = record(stack, "0000000000000b73", registry.assign("0000000000000b73", video(person(0, "c"))))
+    x = found(stack, "0000000000000b71", "a")
+    y = found(stack, "0000000000000b72", "b")
+    z = found(stack, "0000000000000b73", "c")
     caught_up(analytics, ident.undo(ident.merge([y, x]).audit.audit_id))
     as_an_older_release_left_it(registry.store, x, y, z)
     registry = restarted(stack).registry
@@ -78,7 +78,7 @@ def test_a_start_marks_an_old_name_of_the_form_of_an_id_once_audited_and_analyti
     # Before: the page, the exports and the CLI showed 'іnf_0123456789' as the name of z, where ids are read.
     ident, analytics = clients(stack)
     registry = stack.identity.registry
-    z = record(stack, "0000000000000b74", registry.assign("0000000000000b74", video(person(0, "c"))))
+    z = found(stack, "0000000000000b74", "c")
     registry.store.set_name(z, OLD_NAME)
     restarted(stack)
     ident, analytics = clients(stack)

@@ -123,6 +123,11 @@ def record(stack, video_id, appearances):
     return appearances[0].influencer_id
 
 
+def found(stack, video_id: str, who: str) -> str:
+    """The id identity gives `who` (a face of CENTRES, as person 0) in a new video, the video recorded in analytics."""
+    return record(stack, video_id, stack.identity.registry.assign(video_id, video(person(0, who))))
+
+
 def caught_up(analytics, reply):
     assert analytics.wait_for_position(reply.feed_position, 10), "analytics applies identity's change by itself"
 

@@ -7,11 +7,15 @@ from __future__ import annotations
 import pytest
 from test_audit import clients
 from test_audit_page import page  # noqa: F401 (the fixture)
-from test_registry import person, video
-from test_review_queue import caught_up, record
+from test_review_queue import caught_up, found
 
 from tests.support.browser import chromium
 from tests.support.following import identity_and_analytics
+
+
+def pins(registry, influencer_id: str) -> set[str]:
+    """Whom the influencer's faces are pinned to ("" for none), each once."""
+    return {f.record.pinned for f in registry.store.faces_of(influencer_id)}
 
 
 @pytest.fixture
@@ -52,8 +56,8 @@ def test_an_undone_rename_leaves_the_pins_of_a_later_merge_into_the_same_influen
     # rename's undo unpinned them: the merge's must-link on a's own faces was gone, for a re-derivation to undo.
     ident, analytics = clients(stack)
     registry = stack.identity.registry
-    a = record(stack, "0000000000000d71", registry.assign("0000000000000d71", video(person(0, "a"))))
-    b = record(stack, "0000000000000d72", registry.assign("0000000000000d72", video(person(0, "b"))))
+    a = found(stack, "0000000000000d71", "a")
+    b = found(stack, "0000000000000d72", "b")
     renamed = ident.rename(a, "Ana")
     caught_up(analytics, ident.merge([a, b]))
     caught_up(analytics, ident.undo(renamed.audit.audit_id))
@@ -65,9 +69,9 @@ def test_an_undone_rename_leaves_the_pins_of_a_later_merge_into_the_same_influen
 def test_a_rename_undone_before_anything_else_touched_the_person_lifts_its_pins(stack) -> None:
     ident, analytics = clients(stack)
     registry = stack.identity.registry
-    a = record(stack, "0000000000000d73", registry.assign("0000000000000d73", video(person(0, "a"))))
+    a = found(stack, "0000000000000d73", "a")
     caught_up(analytics, ident.undo(ident.rename(a, "Ana").audit.audit_id))
-    assert {f.record.pinned for f in registry.store.faces_of(a)} == {""}, "nothing else pins them"
+    assert pins(registry, a) == {""}, "nothing else pins them"
 
 
 def test_a_pin_a_later_merge_kept_through_an_undone_rename_goes_when_that_merge_is_undone_too(stack) -> None:
@@ -76,56 +80,54 @@ def test_a_pin_a_later_merge_kept_through_an_undone_rename_goes_when_that_merge_
     # no correction standing, for every re-derivation to keep together.
     ident, analytics = clients(stack)
     registry = stack.identity.registry
-    a = record(stack, "0000000000000d74", registry.assign("0000000000000d74", video(person(0, "a"))))
-    b = record(stack, "0000000000000d75", registry.assign("0000000000000d75", video(person(0, "b"))))
+    a = found(stack, "0000000000000d74", "a")
+    b = found(stack, "0000000000000d75", "b")
     renamed = ident.rename(a, "Ana")
     merged = ident.merge([a, b])
     caught_up(analytics, merged)
     caught_up(analytics, ident.undo(renamed.audit.audit_id))
     caught_up(analytics, ident.undo(merged.audit.audit_id))
-    assert {f.record.pinned for f in registry.store.faces_of(a)} == {""}, "nothing pins them any more"
-    assert {f.record.pinned for f in registry.store.faces_of(b)} == {""}
+    assert pins(registry, a) == {""}, "nothing pins them any more"
+    assert pins(registry, b) == {""}
 
 
 def test_a_pin_a_later_hide_kept_through_an_undone_rename_goes_when_the_hide_is_undone_too(stack) -> None:
     ident, analytics = clients(stack)
     registry = stack.identity.registry
-    a = record(stack, "0000000000000d76", registry.assign("0000000000000d76", video(person(0, "a"))))
+    a = found(stack, "0000000000000d76", "a")
     renamed = ident.rename(a, "Ana")
     hidden = ident.hide(a, True)
     caught_up(analytics, hidden)
     caught_up(analytics, ident.undo(renamed.audit.audit_id))
-    assert {f.record.pinned for f in registry.store.faces_of(a)} == {a}, "the hide still stands: it pins them"
+    assert pins(registry, a) == {a}, "the hide still stands: it pins them"
     caught_up(analytics, ident.undo(hidden.audit.audit_id))
-    assert {f.record.pinned for f in registry.store.faces_of(a)} == {""}, "nothing pins them any more"
+    assert pins(registry, a) == {""}, "nothing pins them any more"
 
 
 def test_a_pin_two_later_corrections_kept_through_an_undone_rename_stays_until_both_are_undone(stack) -> None:
     ident, analytics = clients(stack)
     registry = stack.identity.registry
-    a = record(stack, "0000000000000d77", registry.assign("0000000000000d77", video(person(0, "a"))))
-    b = record(stack, "0000000000000d78", registry.assign("0000000000000d78", video(person(0, "b"))))
+    a = found(stack, "0000000000000d77", "a")
+    b = found(stack, "0000000000000d78", "b")
     renamed = ident.rename(a, "Ana")
     hidden = ident.hide(a, True)
     merged = ident.merge([a, b])
     caught_up(analytics, merged)
     caught_up(analytics, ident.undo(renamed.audit.audit_id))
     caught_up(analytics, ident.undo(merged.audit.audit_id))
-    assert {f.record.pinned for f in registry.store.faces_of(a)} == {a}, "the hide still stands: it pins them"
+    assert pins(registry, a) == {a}, "the hide still stands: it pins them"
     caught_up(analytics, ident.undo(hidden.audit.audit_id))
-    assert {f.record.pinned for f in registry.store.faces_of(a)} == {""}, "nothing pins them any more"
+    assert pins(registry, a) == {""}, "nothing pins them any more"
 
 
 def test_a_rename_to_the_name_it_has_answers_with_the_feeds_head_not_position_0(stack) -> None:
     # Before: feed_position 0, so that a page renaming to the name another page had just given waited for
     # nothing and showed the old name; every other correction that changes nothing answers with the head.
     ident, analytics = clients(stack)
-    registry = stack.identity.registry
-    a = record(stack, "0000000000000d79", registry.assign("0000000000000d79", video(person(0, "a"))))
+    a = found(stack, "0000000000000d79", "a")
     renamed = ident.rename(a, "Ana")
     again = ident.rename(a, " Ana ")
     assert not again.audit.audit_id and again.labels[0].name == "Ana"
     assert again.feed_position == renamed.feed_position == stack.identity.feed.head() > 0
-    unnamed = ident.rename(record(stack, "0000000000000d7a", registry.assign(
-        "0000000000000d7a", video(person(0, "b")))), "")
+    unnamed = ident.rename(found(stack, "0000000000000d7a", "b"), "")
     assert not unnamed.audit.audit_id and unnamed.feed_position == stack.identity.feed.head()

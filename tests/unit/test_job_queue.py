@@ -9,6 +9,8 @@ import logging
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -36,6 +38,7 @@ from services.ingest.jobs import (
     DEAD_ATTEMPTS,
     NOT_RUN_CANCELLED,
     JobQueue,
+    RowRunner,
     given_up,
     prepared,
     retry_pause,
@@ -863,21 +866,19 @@ def test_identity_refusing_to_close_a_batch_on_a_full_disk_is_logged_in_identity
     caplog.set_level("INFO", logger="services.ingest.jobs")
     body = ClosingOnAFullDisk()
     body.full.set()
-    queue = JobQueue(JobStore(engines(), lease_s=2.0), body, "r0:x", threads=1, idle_poll_s=0.01,
-                     watch_poll_s=0.01)
-    try:
-        job = queue.start(request(1))
-        body.release(1)
-        wait_state(queue, job.job_id, SUCCEEDED)
-        wait_for(lambda: body.refused >= 3, "the idle worker tries to close the batch")
-        said = disk_full("CloseBatch").details()
-        assert f"ingest worker step failed: {said}; retrying until there is room" in caplog.text
-        assert "_InactiveRpcError" not in caplog.text
-        body.full.clear()
-        wait_for(lambda: body.batches[-1:] == ["close"], "the batch is closed once there is room")
-    finally:
-        body.release(1000)
-        queue.stop(timeout_s=5)
+    with one_worker(engines, body) as queue:
+        try:
+            job = queue.start(request(1))
+            body.release(1)
+            wait_state(queue, job.job_id, SUCCEEDED)
+            wait_for(lambda: body.refused >= 3, "the idle worker tries to close the batch")
+            said = disk_full("CloseBatch").details()
+            assert f"ingest worker step failed: {said}; retrying until there is room" in caplog.text
+            assert "_InactiveRpcError" not in caplog.text
+            body.full.clear()
+            wait_for(lambda: body.batches[-1:] == ["close"], "the batch is closed once there is room")
+        finally:
+            body.release(1000)  # before the queue stops: no row waits for it
 
 
 class OpeningOnAFullDisk(Scripted):
@@ -893,16 +894,12 @@ def test_a_row_whose_batch_could_not_open_on_a_full_disk_is_run_told_so_and_reco
     # analytics, never saw it, so videos.csv did not list it (only the CLI summary and the job did).
     body = OpeningOnAFullDisk()
     body.release(1000)
-    queue = JobQueue(JobStore(engines(), lease_s=2.0), body, "r0:x", threads=1, idle_poll_s=0.01,
-                     watch_poll_s=0.01)
-    try:
+    with one_worker(engines, body) as queue:
         job = queue.start(request(3))
         ended = wait_state(queue, job.job_id, CANCELLED)
         assert body.ran[0] == "v0.mp4", "the row ran through the runner, which records it"
         assert body.row_errors[0] == disk_full("OpenBatch").details()
         assert ended.done == 1 and ended.total == 3, "the job stopped: every later row would meet the same disk"
-    finally:
-        queue.stop(timeout_s=5)
 
 
 class DiskFullOnFirstRow(Scripted):
@@ -925,9 +922,7 @@ def test_the_rows_a_full_disk_kept_from_starting_are_run_told_they_were_not_proc
     # analytics, never saw them, and videos.csv left them out until the manifest ran again.
     runner = body()
     runner.release(1000)
-    queue = JobQueue(JobStore(engines(), lease_s=2.0), runner, "r0:x", threads=1, idle_poll_s=0.01,
-                     watch_poll_s=0.01)
-    try:
+    with one_worker(engines, runner) as queue:
         job = queue.start(request(3))
         ended = wait_state(queue, job.job_id, CANCELLED)
         wait_for(lambda: not_run_left(queue.store) == 0, "the rows not started are recorded")
@@ -936,8 +931,6 @@ def test_the_rows_a_full_disk_kept_from_starting_are_run_told_they_were_not_proc
         assert len(told) == 2 and all(e.startswith("not processed: its job stopped on a full disk (disk full: ")
                                       and e.endswith("free some space and run again)") for e in told), told
         assert ended.done == 1 and ended.total == 3, "the job still stops: the two rows were not run"
-    finally:
-        queue.stop(timeout_s=5)
 
 
 @pytest.mark.parametrize("body", [OpeningOnAFullDisk, DiskFullOnFirstRow])
@@ -946,14 +939,10 @@ def test_a_job_stopped_on_a_full_disk_ends_only_once_its_rows_not_started_are_re
     # next step, ahead of the rows' "not processed" records: videos.csv lacked those rows.
     runner = body()
     runner.release(1000)
-    queue = JobQueue(JobStore(engines(), lease_s=2.0), runner, "r0:x", threads=1, idle_poll_s=0.01,
-                     watch_poll_s=0.01)
-    try:
+    with one_worker(engines, runner) as queue:
         job = queue.start(request(3))
         wait_state(queue, job.job_id, CANCELLED)
         assert sorted(runner.ran) == ["v0.mp4", "v1.mp4", "v2.mp4"] and not_run_left(queue.store) == 0
-    finally:
-        queue.stop(timeout_s=5)
 
 
 def test_the_rows_a_users_cancel_kept_from_starting_are_run_told_they_were_not_processed_so_each_is_recorded(
@@ -961,46 +950,42 @@ def test_the_rows_a_users_cancel_kept_from_starting_are_run_told_they_were_not_p
     # Before, the cancel dropped them in the job store alone: the runner, which records every row with analytics,
     # never saw them, and videos.csv listed fewer rows than the manifest until it ran again.
     runner = Scripted()
-    queue = JobQueue(JobStore(engines(), lease_s=2.0), runner, "r0:x", threads=1, idle_poll_s=0.01,
-                     watch_poll_s=0.01)
-    try:
-        job = queue.start(request(4))
-        wait_for(lambda: runner.row_errors[:1] == [""], "the first row runs")
-        cancelled = queue.cancel(job.job_id)  # answers at once: the rows are recorded on a thread of their own
-        assert cancelled.cancel_requested and cancelled.state == RUNNING
-        runner.release(1000)
-        ended = wait_state(queue, job.job_id, CANCELLED)
-        wait_for(lambda: len(runner.ran) == 4, "the three rows not started are recorded")
-        assert sorted(runner.ran) == ["v0.mp4", "v1.mp4", "v2.mp4", "v3.mp4"], "each row once"
-        assert runner.row_errors[1:] == [NOT_RUN_CANCELLED] * 3 == ["not processed: its job was cancelled"] * 3
-        assert ended.done == 1 and ended.total == 4, "the job still ends cancelled: the three rows were not run"
-        assert queue.cancel(job.job_id).state == CANCELLED
-        time.sleep(0.1)
-        assert len(runner.ran) == 4, "cancelling an ended job records nothing again"
-    finally:
-        runner.release(1000)
-        queue.stop(timeout_s=5)
+    with one_worker(engines, runner) as queue:
+        try:
+            job = queue.start(request(4))
+            wait_for(lambda: runner.row_errors[:1] == [""], "the first row runs")
+            cancelled = queue.cancel(job.job_id)  # answers at once: the rows are recorded on a thread of their own
+            assert cancelled.cancel_requested and cancelled.state == RUNNING
+            runner.release(1000)
+            ended = wait_state(queue, job.job_id, CANCELLED)
+            wait_for(lambda: len(runner.ran) == 4, "the three rows not started are recorded")
+            assert sorted(runner.ran) == ["v0.mp4", "v1.mp4", "v2.mp4", "v3.mp4"], "each row once"
+            assert runner.row_errors[1:] == [NOT_RUN_CANCELLED] * 3 == ["not processed: its job was cancelled"] * 3
+            assert ended.done == 1 and ended.total == 4, "the job still ends cancelled: the three rows were not run"
+            assert queue.cancel(job.job_id).state == CANCELLED
+            time.sleep(0.1)
+            assert len(runner.ran) == 4, "cancelling an ended job records nothing again"
+        finally:
+            runner.release(1000)  # before the queue stops: no row waits for it
 
 
 def test_a_job_cancelled_with_no_row_running_ends_only_once_its_rows_not_run_are_recorded(engines) -> None:
     # Before, it ended as the cancel answered, its "not processed" records written after: a client that waited for
     # the end read a record without them.
     runner = Scripted()
-    queue = JobQueue(JobStore(engines(), lease_s=2.0), runner, "r0:x", threads=1, idle_poll_s=0.01,
-                     watch_poll_s=0.01)
-    try:
-        queue.start(request(1))
-        wait_for(lambda: runner.row_errors[:1] == [""], "the first job's row runs")
-        idle = queue.start(request(0, "a.mp4", "b.mp4"))  # queued behind it: no row of it runs
-        cancelled = queue.cancel(idle.job_id)
-        assert cancelled.cancel_requested and cancelled.state == QUEUED, "not ended before its records"
-        runner.release(1000)
-        ended = wait_state(queue, idle.job_id, CANCELLED)
-        assert {runner.told["a.mp4"], runner.told["b.mp4"]} == {NOT_RUN_CANCELLED}, "recorded before the end"
-        assert ended.done == 0 and ended.total == 2
-    finally:
-        runner.release(1000)
-        queue.stop(timeout_s=5)
+    with one_worker(engines, runner) as queue:
+        try:
+            queue.start(request(1))
+            wait_for(lambda: runner.row_errors[:1] == [""], "the first job's row runs")
+            idle = queue.start(request(0, "a.mp4", "b.mp4"))  # queued behind it: no row of it runs
+            cancelled = queue.cancel(idle.job_id)
+            assert cancelled.cancel_requested and cancelled.state == QUEUED, "not ended before its records"
+            runner.release(1000)
+            ended = wait_state(queue, idle.job_id, CANCELLED)
+            assert {runner.told["a.mp4"], runner.told["b.mp4"]} == {NOT_RUN_CANCELLED}, "recorded before the end"
+            assert ended.done == 0 and ended.total == 2
+        finally:
+            runner.release(1000)  # before the queue stops: no row waits for it
 
 
 class AnalyticsDiskFull(DiskFullOnFirstRow):
@@ -1021,16 +1006,12 @@ def test_once_a_row_not_processed_cannot_be_recorded_on_a_full_disk_the_rest_are
     # analytics and a `video failed` line: a 10,000-row job said so 10,000 times on its full disk.
     runner = AnalyticsDiskFull()
     runner.release(1000)
-    queue = JobQueue(JobStore(engines(), lease_s=2.0), runner, "r0:x", threads=1, idle_poll_s=0.01,
-                     watch_poll_s=0.01)
-    try:
+    with one_worker(engines, runner) as queue:
         job = queue.start(request(8))
         wait_state(queue, job.job_id, CANCELLED)
         wait_for(lambda: not_run_left(queue.store) == 0, "one row is recorded, the rest given up")
         assert sorted(runner.ran) == ["v0.mp4", "v1.mp4"], "the first row, and one row told it was not processed"
         assert "6 more rows of job" in caplog.text
-    finally:
-        queue.stop(timeout_s=5)
 
 
 def test_a_row_that_meets_identity_unreachable_goes_back_to_the_queue_and_is_done_once_identity_answers(
@@ -1314,6 +1295,17 @@ class FillingDisk(JobStore):
     def renew(self, owner: str) -> int:
         self._write("renew")
         return super().renew(owner)
+
+
+@contextmanager
+def one_worker(engines, runner: RowRunner) -> Iterator[JobQueue]:
+    """A queue with one worker thread on a new store (leases of 2 s, polls of 10 ms), stopped after."""
+    queue = JobQueue(JobStore(engines(), lease_s=2.0), runner, "r0:x", threads=1, idle_poll_s=0.01,
+                     watch_poll_s=0.01)
+    try:
+        yield queue
+    finally:
+        queue.stop(timeout_s=5)
 
 
 def not_run_left(store: JobStore) -> int:

@@ -17,6 +17,7 @@ from services.analytics.analysis import Analysis
 from services.analytics.audit import describe, gone_sentence
 from services.analytics.chart import means_chart_png
 from services.analytics.export_format import score_text, statistic_text
+from services.analytics.prediction_words import prediction_words
 from services.analytics.store import AnalyticsStore
 from services.analytics.web.attachment import as_download
 from services.analytics.web.canonical import canonical_ids, influencer_id_as_typed, no_such
@@ -91,7 +92,7 @@ def predict() -> str:
     analysis = _analysis()
     result = report.prediction(analysis, [influencer_id_as_typed(i) for i in request.args.getlist("ids")])
     return render_template("predict.html", view=report.overview(analysis), result=result,
-                           gone=_gone_where(analysis, result.unknown[:10]))
+                           words=prediction_words(result), gone=_gone_where(analysis, result.unknown[:10]))
 
 
 def _gone_where(analysis: Analysis, influencer_ids: list[str]) -> dict[str, str]:
