@@ -337,6 +337,10 @@ class JobQueue:
         request = prepared(request)
         settled = settled_rows(request)
         job = self.store.submit(request, settled)
+        # The job store took a job: there is room again. A stall said before (a full disk) is old news, and told
+        # with this job it ended its client's watch at once ("cannot go on") while the workers, in their pause,
+        # were about to go on by themselves; they set it again if their next step meets a full disk.
+        self._stalled = ""
         words: dict[str, int] = {}
         for progress in settled.values():
             word = status_word(progress.video.status)
