@@ -104,6 +104,8 @@ class Tally:
         self.failed = 0
         self.failures: list[str] = []  # the errors of the first FAILURES_LISTED failed rows
         self.disk_full = False  # a row failed on a full disk (ingest then stops the job)
+        self.scores_changed = 0  # counted videos whose score this job replaced
+        self.score_changes: list[str] = []  # the first FAILURES_LISTED of them, as the summary lists them
 
     def add(self, progress: ingest_pb2.WatchJobResponse) -> None:
         video = progress.video
@@ -111,12 +113,27 @@ class Tally:
         self.statuses[status_word(video.status)] += 1
         # Of the rows said done: a duplicate row found again is counted before too, and stays a duplicate
         self.counted_before += progress.already_counted and video.status == common_pb2.VIDEO_STATUS_DONE
+        if progress.score_changed:
+            self.scores_changed += 1
+            if len(self.score_changes) < FAILURES_LISTED:
+                self.score_changes.append(score_change(progress))
         if video.status == common_pb2.VIDEO_STATUS_FAILED:
             self.failed += 1
             if len(self.failures) < FAILURES_LISTED:
                 self.failures.append(video.error)
             # Read past the URL the error starts with, as ingest reads it: a file named "disk full.mp4" is none.
             self.disk_full |= DISK_FULL in video.error.removeprefix(shown_url(video.url)).removeprefix(video.url)
+
+
+def score_change(progress: ingest_pb2.WatchJobResponse) -> str:
+    """A counted video whose score a rerun replaced, as the summary lists it: its URL (secrets hidden), its id,
+    old -> new (\"none\" when it had no score)."""
+    video = progress.video
+
+    def shown(score: float) -> str:
+        return repr(score).removesuffix(".0")
+    old = shown(progress.previous_performance) if progress.HasField("previous_performance") else "none"
+    return f"{for_terminal(shown_url(video.url))} (video {video.video_id}): {old} -> {shown(video.performance)}"
 
 
 def _follow(channel: grpc.Channel, job_id: str, tally: Tally, total: int, json_logs: bool = False) -> int:
@@ -147,8 +164,15 @@ def _follow(channel: grpc.Channel, job_id: str, tally: Tally, total: int, json_l
         bar.close()
     said = {k: f"{n} {k}" for k, n in sorted(tally.statuses.items())}
     if tally.counted_before:  # rows a rerun found counted: say so, or 0.7 s looks like 12 videos analysed
-        said["done"] += f" ({tally.counted_before} counted before: not analysed again)"
+        n = tally.scores_changed
+        changed = f"; {n} score{'' if n == 1 else 's'} changed" if n else ""
+        said["done"] += f" ({tally.counted_before} counted before: not analysed again{changed})"
     print("videos: " + ", ".join(said.values()))
+    for change in tally.score_changes:  # the report's numbers now use the new score, once
+        print(f"  score changed: {change}")
+    if tally.scores_changed > len(tally.score_changes):
+        print(f"  ... and {tally.scores_changed - len(tally.score_changes)} more scores changed (all in the "
+              f"report's videos.csv)")
     for error in tally.failures:
         print(f"  failed: {for_terminal(error)}")
     if tally.failed > len(tally.failures):

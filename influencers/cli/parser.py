@@ -17,7 +17,7 @@ from influencers.cli.typed_ids import audit_id_word, video_id_word
 from services.common.clients import REVIEW_ANSWERS
 from services.common.metrics import DEFAULT_PORT as DEFAULT_METRICS_PORT
 
-DESCRIPTION = "The `influencers` command: run, serve, ingest, export, and identity housekeeping."
+DESCRIPTION = "The `influencers` command: run, serve, ingest, export, and corrections to who is who."
 # Shown under `influencers --help`; each line after the first parses (tests/unit/test_names.py).
 EXAMPLES = """examples:
   influencers run videos/manifest.csv       process a manifest, serve the page
@@ -74,9 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "identity": "face-analysis processes",
                     "ingest": "videos ingested at once (one more is fetched meanwhile)"}
 
-    def serving(ports: tuple[str, ...], workers: str = "both") -> argparse.ArgumentParser:
+    def serving(ports: tuple[str, ...], workers: str = "both",
+                metrics_default: int | None = DEFAULT_METRICS_PORT) -> argparse.ArgumentParser:
         """The options of a command that starts services: the ports it binds or calls, --workers if it has any
-        (`workers`: what they are in its services, a key of workers_help; "" for none)."""
+        (`workers`: what they are in its services, a key of workers_help; "" for none), and the metrics port
+        (`metrics_default`: its default, None for none)."""
         options = argparse.ArgumentParser(add_help=False)
         options.add_argument("--host", help="interface to bind (default 127.0.0.1, env INFLUENCERS_HOST)")
         for port in ports:
@@ -84,9 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
         if workers:
             options.add_argument("--workers", type=int, help=f"{workers_help[workers]} "
                                  "(default: one per core; env INFLUENCERS_WORKERS)")
+        # Each command's own default: `service NAME --help` read "default 9464 for run and serve, none for service".
+        default = "none" if metrics_default is None else metrics_default
         options.add_argument("--metrics-port", type=int,
-                             help=f"Prometheus metrics port, 0 = none (default {DEFAULT_METRICS_PORT} for run and "
-                                  "serve, none for service; env INFLUENCERS_METRICS_PORT)")
+                             help=f"Prometheus metrics port, 0 = none (default {default}; env "
+                                  "INFLUENCERS_METRICS_PORT)")
         return options
 
     server = serving(("web", "ingest", "identity", "analytics"))
@@ -108,8 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
         sp.set_defaults(func=func)
         return sp
 
-    manifest = "CSV of the videos: columns 'Video URL' and 'Performance'"
-    person = "an influencer: its name, or its id as the page shows it (inf_1a3ddd6b90; a split's ends in s)"
+    manifest = ("CSV of the videos: a 'Video URL' column (a file path, relative to the CSV, or an http(s) link) and "
+                "a 'Performance' column (the video's score); other columns are ignored")
+    person = "an influencer: its name, or its id as the page shows it (inf_1a3ddd6b90, or inf_1a3ddd6b90s)"
     run = command("run", "start everything, ingest a manifest, write the report, serve the page",
                   [data, server], cmd_run)
     run.add_argument("manifest", metavar="MANIFEST", help=manifest)
@@ -126,14 +131,16 @@ def build_parser() -> argparse.ArgumentParser:
                                  ("identity", ("identity",), "identity"),
                                  ("analytics", ("analytics", "web", "identity"), "")):
         text = f"run the {name} service alone"
-        which.add_parser(name, help=text, description=text, parents=[data, serving(ports, workers)])
+        which.add_parser(name, help=text, description=text, parents=[data, serving(ports, workers, None)])
     ing = command("ingest", "send a manifest to running services and follow the job", [ingest_client], cmd_ingest)
     ing.add_argument("manifest", metavar="MANIFEST", help=manifest)
     ing.add_argument("--detach", action="store_true",
-                     help="submit the job and exit; print its id alone on the last line (follow it: `jobs JOB`)")
+                     help="submit the job and exit; print its id alone on the last line (follow it: "
+                          "`influencers jobs JOB`)")
     jobs = command("jobs", "list the ingest jobs of running services, or follow one (JOB)", [ingest_client], cmd_jobs)
     jobs.add_argument("job", nargs="?", metavar="JOB", help="a job id: follow its progress until it ends")
-    cancel = command("cancel", "cancel an ingest job (videos in flight finish; the batch reconciles)",
+    cancel = command("cancel", "cancel an ingest job (videos being analysed finish; the others are not started, "
+                     "and the same manifest runs them again)",
                      [ingest_client], cmd_cancel)
     cancel.add_argument("job", metavar="JOB", help="the job id (see `influencers jobs`)")
     exp = command("export", "write the report (CSV and JSON) from a data dir, as it is now", [data], cmd_export)
@@ -143,7 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument("influencers", nargs="+", metavar="INFLUENCER", help=person)
     ev = command("eval", "score a data dir against a labelled corpus (truth.csv)", [data], cmd_eval)
     ev.add_argument("--truth", required=True, help="corpus folder holding truth.csv")
-    command("recluster", "re-derive all influencers from the stored faces", [identity_client], cmd_identity)
+    command("recluster", "re-derive all influencers from the stored faces (names and corrections are kept)",
+            [identity_client], cmd_identity)
     merge = command("merge", "merge influencers into one: the one in the most videos, unless --into says",
                     [identity_client], cmd_identity)
     merge.add_argument("ids", nargs="+", metavar="INFLUENCER", help=person + "; two or more")
@@ -153,7 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
                     [identity_client], cmd_identity)
     split.add_argument("id", metavar="INFLUENCER", help=person)
     split.add_argument("videos", nargs="+", metavar="VIDEO_ID", type=video_id_word,
-                       help="content ids of the videos to split off")
+                       help="the ids of the videos to split off (16 hex digits: the video page's \"content id\", "
+                            "videos.csv's video_id)")
     rename = command("rename", "give an influencer a display name", [identity_client], cmd_identity)
     rename.add_argument("id", metavar="INFLUENCER", help=person)
     rename.add_argument("name", metavar="NAME", help="the new name (\"\" clears it)")
@@ -164,7 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     move = command("move", "move one video's appearance of an influencer to another (or a new one)",
                    [identity_client], cmd_correct)
     move.add_argument("video_id", metavar="VIDEO_ID", type=video_id_word,
-                      help="the video's content id (see the video page)")
+                      help="the video's id (16 hex digits: the video page's \"content id\", videos.csv's "
+                           "video_id)")
     move.add_argument("id", metavar="INFLUENCER", help=person + ": whose appearance it is now")
     move.add_argument("target", nargs="?", metavar="TARGET", help="the influencer it goes to (default: a new one)")
     hide = command("hide", "mark an influencer 'not an influencer' (kept, left out of statistics)",
@@ -172,7 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     hide.add_argument("id", metavar="INFLUENCER", help=person)
     unhide = command("unhide", "count a hidden influencer again", [identity_client], cmd_correct)
     unhide.add_argument("id", metavar="INFLUENCER", help=person)
-    delete = command("delete", "erase a person: faces, crops, name and appearances (audited)",
+    delete = command("delete", "erase a person: faces, crops, name and appearances, at once and for good "
+                     "(audited; `undo` cannot bring them back)",
                      [identity_client], cmd_correct)
     delete.add_argument("id", metavar="INFLUENCER", help=person)
     undo = command("undo", "revert a correction by its audit id (printed by the correction, and on /audit)",
@@ -181,10 +192,12 @@ def build_parser() -> argparse.ArgumentParser:
                       help="the correction's audit id (32 hex digits)")
     review = command("review", "list the 'same person?' queue, most likely first, with the probability that the "
                      "two are one person", [identity_client], cmd_correct)
-    review.add_argument("--all", action="store_true", help="also the pairs under the probability floor")
+    review.add_argument("--all", action="store_true", help="also the less likely pairs (under 50%%, or "
+                        "INFLUENCERS_REVIEW_FLOOR: the page's \"Show less likely\")")
     answer = command("answer", "answer a review item: same (merge), different (keep apart) or skip",
                      [identity_client], cmd_correct)
     answer.add_argument("a", metavar="A", help=person)
     answer.add_argument("b", metavar="B", help=person)
-    answer.add_argument("answer", choices=tuple(REVIEW_ANSWERS), help="same, different or skip")
+    answer.add_argument("answer", choices=tuple(REVIEW_ANSWERS), help="same: merge them; different: keep them "
+                        "apart for good; skip: take the pair off the list")
     return p

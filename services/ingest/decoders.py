@@ -106,7 +106,7 @@ class Decoders:
         time, or when it took longer than `timeout_s`: it is then stopped) and SpoolError."""
         decoder = self._idle.get()
         try:
-            attempt, replaced_before = 0, False
+            attempt, replaced_before, reached = 0, False, False
             while attempt < 2:
                 try:
                     return self._decode_in(decoder, order, timeout_s)
@@ -120,13 +120,19 @@ class Decoders:
                         continue
                     crash: Exception = ended
                 except BrokenProcessPool as broken:
-                    crash = broken
+                    crash, reached = broken, True
                 attempt += 1
                 how = str(crash)
                 log.error("the decoder process ended while it decoded video %s (%s); starting another%s",
                           order.video_id, how, " and trying it once more" if attempt == 1 else "")
                 count_child_restart("decoder", "crash")
                 decoder = self._replaced(decoder)
+            if not reached:
+                # Every decoder ended before the video reached it: they cannot start here (from a fresh clone whose
+                # gRPC stubs were never generated, every video failed as "a damaged or hostile video").
+                raise DecoderCrashed(f"no decoder process could begin this video: each ended before it reached it "
+                                     f"({how}); not the video's fault: the decoder cannot start here (its error is "
+                                     "in the log above)")
             # Twice, in two processes: the file, not a passing cause (the OOM killer, a stray kill).
             raise DecoderCrashed(f"the decoder crashed on this file twice ({how}): a damaged or hostile video; "
                                  "the other videos go on")

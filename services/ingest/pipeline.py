@@ -77,6 +77,9 @@ class Outcome:
     stage_seconds: dict[str, float] = field(default_factory=dict)
     recorded: bool = True
     already_counted: bool = False  # counted by an earlier submission: nothing analysed or recorded again
+    # Counted before with another score, which this row's replaced: the summary names the video, old -> new.
+    score_changed: bool = False
+    previous_performance: float | None = None  # the score it had (None: it had none)
 
 
 class InFlight:
@@ -266,6 +269,7 @@ class VideoPipeline:
         changed = video.HasField("performance") and (
             not known.HasField("performance") or abs(known.performance - video.performance) > 1e-12)
         noted = known.status == ST.VIDEO_STATUS_DONE and bool(known.error) and not known.error.startswith(WARNING)
+        previous = known.performance if known.HasField("performance") else None
         if video.HasField("performance") and (changed or noted):
             self.analytics.UpdatePerformance(analytics_pb2.UpdatePerformanceRequest(
                 url=video.url, location=video.location, performance=video.performance), timeout=self.timeout)
@@ -276,7 +280,10 @@ class VideoPipeline:
             # This submission lists the URL more times than any before: the report's duplicate rows follow.
             known.repeats = video.repeats
             self._record(known, [])
-        return Outcome(known, recorded=False, already_counted=True)
+        # A duplicate row's score never counted (its video's does): only a counted video's change is news.
+        counted = changed and known.status == ST.VIDEO_STATUS_DONE
+        return Outcome(known, recorded=False, already_counted=True, score_changed=counted,
+                       previous_performance=previous if counted else None)
 
     def _same_bytes(self, video: common_pb2.Video, same: common_pb2.Video, stages: dict[str, float]) -> Outcome:
         """These bytes are already done under `same`."""

@@ -146,7 +146,9 @@ class SubmissionRunner:
             processed = outcome.video.video_id
         progress = ingest_pb2.WatchJobResponse(video=outcome.video, appearances=outcome.appearances,
                                              stage_durations=durations(outcome.stage_seconds),
-                                             already_counted=outcome.already_counted)
+                                             already_counted=outcome.already_counted,
+                                             score_changed=outcome.score_changed,
+                                             previous_performance=outcome.previous_performance)
         return progress, processed
 
     def _recorded_done(self, video_id: str) -> bool:

@@ -84,3 +84,23 @@ def test_move_can_be_chosen_and_sent_with_the_keyboard_alone(tmp_path: Path, pag
             assert fake.calls == [("move", VIDEO, "inf_aaaa000001", "")]
     finally:
         store.close()
+
+
+def test_at_1280_px_the_people_table_shows_its_move_control_whole_without_scrolling_sideways(
+        tmp_path: Path, page: Page) -> None:
+    # Found on the smoke corpus (session 40): at 1280 px the "Someone else?" column ran 29 px past the table's
+    # box, so its select read "choose…" cut at the edge behind a sideways scrollbar. At 800 px the table may
+    # scroll (every wide table does): not at a laptop's width.
+    store, fake = _store(tmp_path / "a.sqlite"), FakeCorrections()
+    store.replace_appearances({}, {"inf_aaaa000001": "Liveportrait Driving D10", "inf_dddd000004": "Deepface Angelina"})
+    try:
+        with serving(create_app(store, corrections=fake)) as url:
+            page.goto(f"{url}/video/{VIDEO}", wait_until="load")
+            box = page.locator("#people").locator("xpath=..")
+            assert box.evaluate("b => b.scrollWidth <= b.clientWidth"), box.evaluate(
+                "b => [b.scrollWidth, b.clientWidth]")
+            right = box.evaluate("b => b.getBoundingClientRect().right")
+            for select in page.locator("#people select[name=target]").all():
+                assert select.evaluate("s => s.getBoundingClientRect().right") <= right
+    finally:
+        store.close()

@@ -9,9 +9,11 @@ from pathlib import Path
 
 from playwright.sync_api import Page, Route
 
+from services.analytics.audit import AuditRow
 from services.analytics.records import DONE, AppearanceRow, VideoRow
 from services.analytics.store import AnalyticsStore
 from services.analytics.web import create_app
+from services.analytics.web.audit_views import DONE_COOKIE
 from tests.analytics.test_analytics_web import FakeCorrections, serving
 
 # The browser's auto-repeat of a held key: keydown events with `repeat` set, some 30 a second.
@@ -107,3 +109,24 @@ def test_tabbing_into_a_pair_highlights_it_and_the_keys_answer_that_pair(tmp_pat
         page.keyboard.press("n")
         page.wait_for_function("() => document.querySelectorAll('li.review-item').length === 1")
     assert fake.calls == [("answer", "inf_cccc000003", "inf_dddd000004", "different")]
+
+
+def test_an_answer_in_place_takes_down_the_notice_the_page_came_with(tmp_path: Path, page: Page) -> None:
+    # Found walking the queue (session 40): after an undo or a naming, the page's notice of it stayed at the top
+    # while "n" put "Kept A and B apart" below it: two notices, the older one first, read as this answer's.
+    store, fake = _store(tmp_path / "a.sqlite"), FakeCorrections()
+    before = AuditRow(f"{1:032x}", "rename", "page:open:7fe78d86", 1.8e9, before_ids=("inf_cccc000003",),
+                      after_ids=("inf_cccc000003",), after_name="Ann", videos=1, undoable=True)
+    store.apply_changes(1, {}, {}, audit=before)
+    try:
+        with serving(create_app(store, corrections=fake)) as url:
+            page.context.add_cookies([{"name": DONE_COOKIE, "value": before.audit_id, "url": url}])
+            page.goto(url + "/review?unlikely=1", wait_until="load")
+            assert "'Ann'" in page.locator("#feedback").inner_text(), "the naming's notice, as the page came with it"
+            page.keyboard.press("n")
+            page.wait_for_function("() => !document.getElementById('answer-feedback').hidden")
+            assert page.locator("#feedback").is_hidden()
+            assert page.locator("#answer-feedback").is_visible()
+    finally:
+        store.close()
+    assert fake.calls == [("answer", "inf_aaaa000001", "inf_dddd000004", "different")]

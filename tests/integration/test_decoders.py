@@ -274,3 +274,35 @@ def test_a_decoder_killed_while_it_counts_a_video_as_begun_leaves_ingest_waiting
         lock.release()
         caller.join(60)
     assert len(ended) == 1 and not isinstance(ended[0], BaseException), ended
+
+
+class _Unstartable(Decoders):
+    """Decoders whose every process ends as it starts, as when the decoding module cannot be imported (a fresh
+    clone whose gRPC stubs were never generated: `ImportError: cannot import name 'identity_pb2'`)."""
+
+    def _new(self):  # type: ignore[no-untyped-def]
+        from concurrent.futures import ProcessPoolExecutor
+
+        from services.ingest.decoders import _Decoder
+        begun = self._context.Value("q", 0)
+        pool = ProcessPoolExecutor(max_workers=1, mp_context=self._context, initializer=os._exit, initargs=(1,))
+        decoder = _Decoder(pool, begun)
+        with self._lock:
+            self._pools.append(decoder)
+        return decoder
+
+
+def test_decoders_that_cannot_start_fail_a_video_saying_so_not_blaming_the_file(tmp_path):
+    # Found from a fresh clone (session 40): every video of the smoke corpus failed as "the decoder crashed on this
+    # file twice (exit code 1): a damaged or hostile video", where no decoder had ever begun one.
+    register_service("ingest")
+    pool = _Unstartable(1)
+    try:
+        with pytest.raises(DecoderCrashed) as failed:
+            pool.decode(order(SMOKE / "v0001.mp4", tmp_path))
+    finally:
+        pool.close()
+    said = str(failed.value)
+    assert said.startswith("no decoder process could begin this video: each ended before it reached it (")
+    assert "not the video's fault: the decoder cannot start here" in said
+    assert "damaged or hostile" not in said
