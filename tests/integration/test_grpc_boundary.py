@@ -495,6 +495,18 @@ def test_list_videos_refuses_a_status_that_does_not_exist(analytics) -> None:
                            timeout=30).videos == []
 
 
+
+def test_list_videos_of_a_status_repeated_a_million_times_lists_them_as_if_given_once(analytics) -> None:
+    # One bound parameter a repeat took SQLite past its limit of variables: INTERNAL, "too many SQL variables".
+    stub, _ = analytics
+    stub.RecordVideo(analytics_pb2.RecordVideoRequest(video=common_pb2.Video(
+        url="https://cdn.example/many.mp4", status=common_pb2.VIDEO_STATUS_FAILED, error="gone")), timeout=30)
+    repeated = [common_pb2.VIDEO_STATUS_FAILED, common_pb2.VIDEO_STATUS_DONE] * 500_000
+    listed = stub.ListVideos(analytics_pb2.ListVideosRequest(statuses=repeated), timeout=60).videos
+    once = stub.ListVideos(analytics_pb2.ListVideosRequest(statuses=repeated[:2]), timeout=30).videos
+    assert "https://cdn.example/many.mp4" in [v.url for v in listed]
+    assert listed == once
+
 def test_record_video_refuses_a_status_that_does_not_exist(analytics) -> None:
     stub, _ = analytics
     error = refusal(stub.RecordVideo, analytics_pb2.RecordVideoRequest(video=common_pb2.Video(
