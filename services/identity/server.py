@@ -414,6 +414,10 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         name = request.name.strip()
         if not name:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "enrolling needs a name")
+        try:  # before any photo is decoded (seconds each): was checked only under the writer's lock, after them all
+            checked_name(name)
+        except ValueError as exc:
+            refuse(context, exc)
         if not request.photos or len(request.photos) > MAX_PHOTOS:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                           f"{len(request.photos)} photos: enrolling takes 1 to {MAX_PHOTOS}")

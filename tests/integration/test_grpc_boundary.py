@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import logging
 import sqlite3
+import time
 from collections.abc import Iterator
 
 import cv2
@@ -205,6 +206,30 @@ def test_identity_refuses_an_id_of_ten_kilobytes_without_echoing_it(identity) ->
         assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, (call, error.details())
         assert len(error.details()) < MAX_DETAILS and "(10000 chars)" in error.details(), error.details()
 
+
+
+def test_a_name_of_megabytes_is_refused_at_once_and_nothing_is_renamed(identity) -> None:
+    # A 31 MB name (gRPC carries 32 MiB) was cleaned character by character before its length was checked: the
+    # rename held a server thread and the GIL past its caller's 20 s deadline; "Ann" and 10 million zero-width
+    # spaces would have been kept as "Ann", its whole as given in the journal.
+    for name in ("n" * 31_000_000, "Ann" + "\u200b" * 10_000_000):
+        started = time.monotonic()
+        error = refusal(identity.RenameInfluencer, identity_pb2.RenameInfluencerRequest(
+            influencer_id=INFLUENCERS[0], name=name))
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "is longer than 200 characters" in error.details() and len(error.details()) <= MAX_DETAILS
+        assert time.monotonic() - started < 5
+    found = identity.GetInfluencer(identity_pb2.GetInfluencerRequest(influencer_id=INFLUENCERS[0]), timeout=30)
+    assert found.influencer.name == ""
+
+
+def test_an_enrolment_under_a_name_no_one_may_have_is_refused_before_its_photos_are_read(identity) -> None:
+    # Its name was checked under the writer's lock, after every photo had been decoded and searched for a face.
+    for name, said in (("\u202e\u200b", "no visible characters"), ("n" * 31_000_000, "longer than 200 characters"),
+                       ("inf_0123456789", "form of an influencer id")):
+        error = refusal(identity.EnrolInfluencer, identity_pb2.EnrolInfluencerRequest(
+            name=name, photos=[b"no image"]))
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and said in error.details(), error.details()
 
 def test_analytics_and_ingest_refuse_kilobytes_of_input_without_echoing_them(analytics, ingest) -> None:
     stub, _ = analytics
