@@ -532,6 +532,33 @@ def test_list_videos_of_a_status_repeated_a_million_times_lists_them_as_if_given
     assert "https://cdn.example/many.mp4" in [v.url for v in listed]
     assert listed == once
 
+
+def test_list_videos_pages_rows_of_the_longest_texts_within_the_message_limit_and_lists_each_once(tmp_path) -> None:
+    # 120 rows of a 199,000-character url and a 99,000-character error were a first page over gRPC's 32 MiB:
+    # RESOURCE_EXHAUSTED "Sent message larger than max", and no token to go past it.
+    store = AnalyticsStore(tmp_path / "analytics.sqlite")
+    running = serve_analytics(Settings(data_dir=tmp_path, analytics_port=0), store)
+    channel = open_channel(f"127.0.0.1:{running.port}")
+    try:
+        stub = analytics_pb2_grpc.AnalyticsServiceStub(channel)
+        urls = [f"https://cdn.example/{k:03d}/" + "u" * 199_000 for k in range(120)]
+        for url in urls:
+            stub.RecordVideo(analytics_pb2.RecordVideoRequest(video=common_pb2.Video(
+                url=url, status=common_pb2.VIDEO_STATUS_FAILED, error="e" * 99_000)), timeout=60)
+        listed, token, pages = [], "", 0
+        while True:
+            reply = stub.ListVideos(analytics_pb2.ListVideosRequest(page_token=token), timeout=60)
+            assert reply.ByteSize() < MAX_MESSAGE_BYTES
+            listed += [v.url for v in reply.videos]
+            pages += 1
+            if not (token := reply.next_page_token):
+                break
+        assert listed == urls and pages > 1
+    finally:
+        channel.close()
+        running.stop(grace_s=0.5)
+        store.close()
+
 def test_record_video_refuses_a_status_that_does_not_exist(analytics) -> None:
     stub, _ = analytics
     error = refusal(stub.RecordVideo, analytics_pb2.RecordVideoRequest(video=common_pb2.Video(
