@@ -34,9 +34,9 @@ from services.common.boundary import (
     shown,
     undefined_enum_values,
 )
-from services.common.paging import decode_token, encode_token, page_size
+from services.common.paging import decode_token, encode_token, items_within, page_size
 from services.common.protoconv import duration, duration_problem
-from services.common.rpc import MAX_MESSAGE_BYTES, RunningServer, build_server
+from services.common.rpc import RunningServer, build_server
 from services.common.scores import score_problem
 from services.common.settings import Settings
 from services.common.tls import server_credentials
@@ -53,10 +53,6 @@ POLL_S = 0.05  # seconds between two reads of the applied position while waiting
 # (of build_server's 8) always answer health, RecordVideo and the page's reads. Past it: RESOURCE_EXHAUSTED,
 # which GrpcAnalytics.wait_for_position retries until its own deadline.
 MAX_WAITERS = 4
-# Bytes of the rows of one ListVideos answer, at most (past its first row): a row may hold a 200,000-character url
-# and a 100,000-character error, and 120 such were over gRPC's 32 MiB, a page no caller could ever be sent
-# (RESOURCE_EXHAUSTED, and no token to go past it). A page ends before the row that would take it over.
-PAGE_BYTES = MAX_MESSAGE_BYTES // 2
 
 
 class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
@@ -150,7 +146,7 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
         statuses = [int(s) for s in request.statuses]
         rows, last = self._store.list_videos_page(statuses, after=after, limit=limit)
         videos = [video_to_proto(r) for r in rows]
-        if (fit := rows_within(videos, PAGE_BYTES)) < len(videos):  # the same page, ending at the last that fits
+        if (fit := items_within(videos)) < len(videos):  # the same page, ending at the last row that fits
             rows, last = self._store.list_videos_page(statuses, after=after, limit=fit)
             videos = videos[:fit]
         return analytics_pb2.ListVideosResponse(videos=videos, next_page_token=encode_token(last) if last else "")
@@ -254,12 +250,3 @@ def serve_analytics(settings: Settings, store: AnalyticsStore, head: Callable[[]
     server.watch(lambda: store.version() is not None)
     return server
 
-
-def rows_within(videos: list[common_pb2.Video], budget: int) -> int:
-    """How many of `videos`, from the first, fit in `budget` bytes of an answer (always at least one)."""
-    used = 0
-    for k, video in enumerate(videos):
-        used += video.ByteSize() + 8  # its tag and length in the answer: a few bytes
-        if used > budget and k > 0:
-            return k
-    return len(videos)

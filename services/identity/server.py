@@ -17,7 +17,7 @@ from services.common.boundary import INFLUENCER_ID, shown
 from services.common.damage import DiskFull
 from services.common.datadir import ScratchDir
 from services.common.metrics import observe_stages
-from services.common.paging import key_token, point_token
+from services.common.paging import items_within, key_token, point_token
 from services.common.protoconv import durations, seconds
 from services.common.recluster_limits import MAX_RECLUSTER_VIDEOS, MAX_RECLUSTERS, busy_message
 from services.common.settings import Settings, env_name
@@ -102,6 +102,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             changes, head = self.feed.read(request.after_position, size)
         except TooFarBehind as exc:
             context.abort(grpc.StatusCode.OUT_OF_RANGE, str(exc))
+        changes = changes[:items_within(changes)]  # a follower reads on after the last it was sent
         return identity_pb2.ListChangesResponse(changes=changes, head_position=head, feed_id=self.feed.feed_id,
                                                 after_digest=self.feed.digest(request.after_position))
 

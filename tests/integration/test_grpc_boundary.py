@@ -35,6 +35,7 @@ from services.common.paging import key_token, point_token
 from services.common.protoconv import duration
 from services.common.rpc import MAX_MESSAGE_BYTES, build_server, open_channel, wait_healthy
 from services.common.settings import Settings, SettingsError
+from services.identity.process import IdentityProcess
 from tests.support.rpc_errors import refusal
 from tests.support.service_stubs import ingest_beside, seeded_identity
 
@@ -558,6 +559,29 @@ def test_list_videos_pages_rows_of_the_longest_texts_within_the_message_limit_an
         channel.close()
         running.stop(grace_s=0.5)
         store.close()
+
+
+def test_list_changes_pages_entries_of_a_megabyte_within_the_message_limit_and_a_follower_reads_each_once(
+        tmp_path) -> None:
+    # A follower's page of 100 entries near a megabyte each (an entry holds up to 200 videos) was over gRPC's 32 MiB:
+    # RESOURCE_EXHAUSTED on every read, and analytics stuck behind that position for good.
+    process = IdentityProcess(Settings(data_dir=tmp_path, identity_port=0, workers=1))
+    channel = open_channel(f"127.0.0.1:{process.port}")
+    try:
+        wait_healthy(channel, timeout_s=60)
+        big = [identity_pb2.Change(forgotten_video_ids=[f"{k:04x}{n:012x}" for n in range(60_000)]) for k in range(40)]
+        positions = process.feed.append(big)
+        stub = identity_pb2_grpc.IdentityServiceStub(channel)
+        read, after = [], 0
+        while after < positions[-1]:
+            reply = stub.ListChanges(identity_pb2.ListChangesRequest(after_position=after, page_size=100), timeout=60)
+            assert reply.changes and reply.ByteSize() < MAX_MESSAGE_BYTES
+            read += [c.position for c in reply.changes]
+            after = reply.changes[-1].position
+        assert read == positions
+    finally:
+        channel.close()
+        process.stop(grace_s=1)
 
 def test_record_video_refuses_a_status_that_does_not_exist(analytics) -> None:
     stub, _ = analytics
