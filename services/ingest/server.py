@@ -105,6 +105,8 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
     def WatchJob(self, request: ingest_pb2.WatchJobRequest, context: grpc.ServicerContext
                  ) -> Iterator[ingest_pb2.WatchJobResponse]:
         _check_job_id(request.job_id, context)
+        if request.skip < 0:  # was read as 0: a caller's count gone wrong, replayed from the start unsaid
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"skip {request.skip} is negative")
         if not self._watchers.acquire(blocking=False):
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
                           f"{self.max_watchers} jobs are being watched on this replica, the limit; poll GetJob "
@@ -126,8 +128,10 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
 
 
 def _check_job_id(job_id: str, context: grpc.ServicerContext) -> None:
-    """INVALID_ARGUMENT for a job id holding a NUL character, before the job store reads it (PostgreSQL refuses
-    one in any text); any other unknown id is NOT_FOUND (_found)."""
+    """INVALID_ARGUMENT for no job id, or one holding a NUL character, before the job store reads it (PostgreSQL
+    refuses one in any text); any other unknown id is NOT_FOUND (_found)."""
+    if not job_id:  # was NOT_FOUND "no job ''", as if a job might have no id
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, "job_id is empty: give the id StartIngest or ListJobs returned")
     if nul_field([("job_id", job_id)]):
         context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"job_id holds a NUL character ({shown(job_id)})")
 

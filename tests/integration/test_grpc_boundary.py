@@ -632,6 +632,19 @@ def test_start_ingest_refuses_a_text_longer_than_a_manifest_cell_may_be_and_star
     assert len(ingest.ListJobs(ingest_pb2.ListJobsRequest(), timeout=30).jobs) == before
 
 
+
+def test_a_job_call_without_a_job_id_or_with_a_negative_skip_is_refused_naming_the_field(ingest) -> None:
+    # Was NOT_FOUND "no job ''", and a skip of -1 read as 0 (the whole progress replayed, unsaid).
+    watch = lambda r, timeout: list(ingest.WatchJob(r, timeout=timeout))  # noqa: E731 - a stream read whole
+    for call, request in ((ingest.GetJob, ingest_pb2.GetJobRequest()),
+                          (ingest.CancelJob, ingest_pb2.CancelJobRequest()), (watch, ingest_pb2.WatchJobRequest())):
+        error = refusal(call, request)
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and error.details().startswith("job_id is empty")
+    job = ingest.StartIngest(ingest_pb2.StartIngestRequest(base_dir="/videos", videos=[
+        ingest_pb2.VideoSubmission(url="gone.mp4", performance=1.0)]), timeout=30).job
+    error = refusal(watch, ingest_pb2.WatchJobRequest(job_id=job.job_id, skip=-1))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and error.details() == "skip -1 is negative"
+
 def test_start_ingest_refuses_two_rows_giving_one_line_of_one_manifest_and_starts_no_job(ingest) -> None:
     # Rows failing before they name a file are recorded under their manifest's line: the second replaced the
     # first's record, and a row went missing from videos.csv and the page. Lines of two manifests, and 0s, are apart.
