@@ -13,6 +13,11 @@ from influencers.v1 import common_pb2, ingest_pb2, ingest_pb2_grpc
 from services.common.rpc import MAX_MESSAGE_BYTES
 from services.ingest.manifest import MAX_MANIFEST_BYTES, ManifestError, ManifestRow, read_manifest
 
+# The words that start ingest's refusal of a submission past its limit of submissions at once (its server's
+# SUBMISSIONS_BUSY, repeated: importing the server would load its every dependency into the CLI).
+SUBMISSIONS_BUSY = "ingest is busy"
+BUSY_PAUSE_S = 0.5  # seconds before a submission ingest was too busy to take is sent again
+
 ENDED = (ingest_pb2.JOB_STATE_SUCCEEDED, ingest_pb2.JOB_STATE_FAILED, ingest_pb2.JOB_STATE_CANCELLED)
 REOPEN_ATTEMPTS = 6  # consecutive failed reopenings of a watch before giving up (about a minute in all)
 
@@ -68,7 +73,19 @@ def start_ingest(channel: grpc.Channel, manifest: Path, timeout_s: float,
     """Queues every row of `manifest` (relative URLs resolve against its folder; at most `max_bytes`
     bytes) as one job; returns it."""
     request = ingest_request(manifest, read_manifest(manifest, max_bytes))
-    return ingest_pb2_grpc.IngestServiceStub(channel).StartIngest(request, timeout=timeout_s).job
+    stub = ingest_pb2_grpc.IngestServiceStub(channel)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return stub.StartIngest(request, timeout=max(0.1, deadline - time.monotonic())).job
+        except grpc.RpcError as exc:
+            # The replica takes a few submissions at once (services/ingest/server.py MAX_SUBMISSIONS): ask again
+            # until the deadline. Any other refusal (a full queue of jobs, a bad row) is the caller's to read.
+            busy = exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and (exc.details() or "").startswith(
+                SUBMISSIONS_BUSY)
+            if not busy or time.monotonic() + BUSY_PAUSE_S >= deadline:
+                raise
+            time.sleep(BUSY_PAUSE_S)
 
 
 def watch_job(channel: grpc.Channel, job_id: str, timeout_s: float, on_progress: Progress | None = None,

@@ -34,7 +34,7 @@ from services.common.boundary import (
     shown,
     undefined_enum_values,
 )
-from services.common.paging import decode_token, encode_token, page_size
+from services.common.paging import decode_token, encode_token, items_within, page_size
 from services.common.protoconv import duration, duration_problem
 from services.common.rpc import RunningServer, build_server
 from services.common.scores import score_problem
@@ -144,9 +144,13 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
             limit, after = page_size(request.page_size), decode_token(request.page_token)
         except ValueError as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        rows, last = self._store.list_videos_page([int(s) for s in request.statuses], after=after, limit=limit)
-        return analytics_pb2.ListVideosResponse(videos=[video_to_proto(r) for r in rows],
-                                             next_page_token=encode_token(last) if last else "")
+        statuses = [int(s) for s in request.statuses]
+        rows, last = self._store.list_videos_page(statuses, after=after, limit=limit)
+        videos = [video_to_proto(r) for r in rows]
+        if (fit := items_within(videos)) < len(videos):  # the same page, ending at the last row that fits
+            rows, last = self._store.list_videos_page(statuses, after=after, limit=fit)
+            videos = videos[:fit]
+        return analytics_pb2.ListVideosResponse(videos=videos, next_page_token=encode_token(last) if last else "")
 
     def GetReport(self, request: analytics_pb2.GetReportRequest, context: grpc.ServicerContext
                   ) -> analytics_pb2.GetReportResponse:
@@ -246,3 +250,4 @@ def serve_analytics(settings: Settings, store: AnalyticsStore, head: Callable[[]
                           credentials=server_credentials(settings), data_dir=settings.data_dir)
     server.watch(lambda: store.version() is not None)
     return server
+

@@ -144,7 +144,7 @@ class StoreReads:
     def list_videos(self, statuses: Iterable[int] = ()) -> list[VideoRow]:
         """One row per manifest row (location), in the order first recorded; all statuses when `statuses`
         is empty."""
-        wanted = list(statuses)
+        wanted = _distinct(statuses)
         query = _URL_SELECT.order_by(urls.c.seq)
         if wanted:
             query = query.where(urls.c.status.in_(wanted))
@@ -175,7 +175,7 @@ class StoreReads:
                          ) -> tuple[list[VideoRow], int]:
         """Up to `limit` rows of list_videos() that come after position `after` (0: from the start), and
         the position to continue from (0 after the last row). Positions are opaque to callers."""
-        wanted = list(statuses)
+        wanted = _distinct(statuses)
         query = _URL_SELECT.add_columns(urls.c.seq).where(urls.c.seq > after)
         if wanted:
             query = query.where(urls.c.status.in_(wanted))
@@ -253,3 +253,9 @@ def missing_face_refs(c: Connection, video_ids: Iterable[str]) -> list[str]:
 def _segments(text: str) -> tuple[tuple[float, float, float], ...]:
     """The segments column (a JSON list of [start_s, end_s, best_s]) as AppearanceRow keeps them."""
     return tuple((float(s), float(e), float(b)) for s, e, b in json.loads(text or "[]"))
+
+
+def _distinct(statuses: Iterable[int]) -> list[int]:
+    """Each status once: a caller's list may repeat one a million times (gRPC ListVideos), and one bound
+    parameter each took SQLite past its limit of variables (INTERNAL)."""
+    return sorted(set(statuses))

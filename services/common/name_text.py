@@ -24,6 +24,9 @@ _INVISIBLE = frozenset(
     "\u2066\u2067\u2068\u2069\ufeff\ufff9\ufffa\ufffb"
     "\u00ad\u034f\u115f\u1160\u3164\uffa0")
 _JOINERS = "\u200c\u200d"
+# Characters of a name as given, at most, for each it may keep: room for a mark or joiner after every character
+# (a name pasted with a right-to-left mark after each word is taken), never for a megabyte of them.
+RAW_FACTOR = 10
 
 
 class BadName(ValueError):
@@ -52,8 +55,14 @@ def clean_name(name: str, max_chars: int = 200) -> str:
     NFC-normalised. "" stays "" (no name).
 
     Raises BadName when `name` had characters but none that show (marks, variation selectors, tags or blank
-    glyphs alone: an "invisible nickname"), or has more than `max_chars` after cleaning (characters, not bytes).
+    glyphs alone: an "invisible nickname"), or has more than `max_chars` after cleaning (characters, not bytes),
+    or more than RAW_FACTOR times `max_chars` as given, before any is looked at.
     """
+    if len(name) > max_chars * RAW_FACTOR:
+        # Cleaning takes ~2 us a character: a 31 MB name (gRPC carries 32 MiB) held a server thread and the GIL
+        # for over a minute before it was refused as too long, and "Ann" and 10 million zero-width spaces was kept.
+        raise BadName(f"name {name[:40]!r}... is longer than {max_chars} characters ({len(name):,} as given, "
+                      f"over {max_chars * RAW_FACTOR:,} even with invisible ones)")
     spaced = "".join(" " if char in "\t\n\r\v\f\x85\u2800" else char for char in name)  # the Braille blank too
     kept = _without_stray_tags("".join(char for char in spaced if not is_removed(char)))
     cleaned = unicodedata.normalize("NFC", " ".join(kept.split())).strip(" " + _JOINERS)

@@ -7,11 +7,17 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Sequence
+from typing import Protocol
 
 from services.common.boundary import is_point_id, shown
 
 DEFAULT_PAGE_SIZE = 1000
 MAX_PAGE_SIZE = 1000
+# Bytes of the items of one page, at most (past its first item): half of gRPC's 32 MiB (rpc.MAX_MESSAGE_BYTES).
+# Rows of the longest texts kept (a 200,000-character url and a 100,000-character error) made a page of 120 over
+# it: RESOURCE_EXHAUSTED "Sent message larger than max", and no token to go past it.
+PAGE_BYTES = 16 * 1024 * 1024
 _PREFIX = "p1:"  # a version mark: a token of some other shape is refused, never misread
 _MAX_TOKEN_CHARS = 64
 _MAX_POSITION = 2**63 - 1  # the largest SQLite rowid and PostgreSQL bigint: a larger one overflowed the driver
@@ -60,3 +66,18 @@ def point_token(token: str) -> str:
     if token and not is_point_id(token):
         raise ValueError(f"invalid page_token {shown(token)}")
     return token
+
+
+class _Sized(Protocol):
+    def ByteSize(self) -> int: ...  # noqa: N802 - protobuf's name
+
+
+def items_within(items: Sequence[_Sized], budget: int = PAGE_BYTES) -> int:
+    """How many of `items` (protobuf messages), from the first, fit in `budget` bytes of an answer; always at
+    least one, so that a page never comes back empty while items remain."""
+    used = 0
+    for k, item in enumerate(items):
+        used += item.ByteSize() + 8  # its field tag and length in the answer: a few bytes more
+        if used > budget and k > 0:
+            return k
+    return len(items)

@@ -29,6 +29,11 @@ from services.identity.writer_lock import WriterLock
 
 log = logging.getLogger(__name__)
 
+# The server's threads. Calls that may hold one for long are capped (server.py): AnalyzeVideo streams (12),
+# Recluster calls (4) and enrolments (2); the 6 left answer health checks, corrections and reads however many
+# of those callers come. Was 16: the caps alone could take every thread.
+SERVER_THREADS = 24
+
 
 class IdentityProcess:
     """Everything the identity service owns: the face store, the registry, the worker pool, the server."""
@@ -67,7 +72,7 @@ class IdentityProcess:
             return identity_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name
 
         self.server: RunningServer = build_server("identity", settings.host, settings.identity_port, [register],
-                                                  token=settings.token, max_workers=16,
+                                                  token=settings.token, max_workers=SERVER_THREADS,
                                                   credentials=server_credentials(settings), data_dir=settings.data_dir)
         # Ready: Qdrant, the face workers and the change feed's database (every correction and batch writes
         # the feed: with it down, identity could do nothing but fail).

@@ -17,7 +17,7 @@ from services.common.boundary import INFLUENCER_ID, shown
 from services.common.damage import DiskFull
 from services.common.datadir import ScratchDir
 from services.common.metrics import observe_stages
-from services.common.paging import key_token, point_token
+from services.common.paging import items_within, key_token, point_token
 from services.common.protoconv import durations, seconds
 from services.common.recluster_limits import MAX_RECLUSTER_VIDEOS, MAX_RECLUSTERS, busy_message
 from services.common.settings import Settings, env_name
@@ -60,10 +60,14 @@ MAX_MERGE = 1000  # different influencers in one MergeInfluencers call (each is 
 MAX_SPLIT = 10_000
 MAX_CHANGES = 1000  # changes of the feed in one ListChanges answer
 AUDIT_ID_CHARS = 32  # hex digits of an audit id
-# AnalyzeVideo streams at once. Each holds a server thread (process.py: 16) for as long as its caller keeps it open,
-# a stalled caller for up to settings.stream_idle_s (_frames): the threads above the cap always answer health checks,
-# corrections and reads. Past it: UNAVAILABLE, and ingest gives the row back to run again.
+# AnalyzeVideo streams at once. Each holds a server thread (process.py: SERVER_THREADS) for as long as its caller
+# keeps it open, a stalled caller for up to settings.stream_idle_s (_frames): the threads above the caps always answer
+# health checks, corrections and reads. Past it: UNAVAILABLE, and ingest gives the row back to run again.
 MAX_ANALYSES = 12
+# EnrolInfluencer calls at once. Each holds a server thread while its photos are decoded and searched (up to 10,
+# seconds each): forty callers left no thread for health checks or any other call for minutes. Past it:
+# RESOURCE_EXHAUSTED (the page answers 503 with these words).
+MAX_ENROLMENTS = 2
 
 
 class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
@@ -85,6 +89,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         self.scratch = ScratchDir(settings.data_dir)  # where long videos' frames wait (AnalyzeVideo)
         self.max_analyses = max_analyses
         self._analyses = threading.BoundedSemaphore(max_analyses)
+        self._enrolments = threading.BoundedSemaphore(MAX_ENROLMENTS)
         self.max_reclusters = max_reclusters
         self._reclusters = threading.BoundedSemaphore(max_reclusters)
 
@@ -97,6 +102,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             changes, head, at = self.feed.read_page(request.after_position, size)
         except TooFarBehind as exc:
             context.abort(grpc.StatusCode.OUT_OF_RANGE, str(exc))
+        changes = changes[:items_within(changes)]  # a follower reads on after the last it was sent
         return identity_pb2.ListChangesResponse(changes=changes, head_position=head, feed_id=self.feed.feed_id,
                                                 after_digest=at)
 
@@ -414,9 +420,24 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         name = request.name.strip()
         if not name:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "enrolling needs a name")
+        try:  # before any photo is decoded (seconds each): was checked only under the writer's lock, after them all
+            checked_name(name)
+        except ValueError as exc:
+            refuse(context, exc)
         if not request.photos or len(request.photos) > MAX_PHOTOS:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                           f"{len(request.photos)} photos: enrolling takes 1 to {MAX_PHOTOS}")
+        if not self._enrolments.acquire(blocking=False):  # before any photo is decoded
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, f"identity is enrolling {MAX_ENROLMENTS} people at once, "
+                                                              "its limit: send this enrolment again in a moment")
+        try:
+            return self._enrol(name, request, context)
+        finally:
+            self._enrolments.release()
+
+    def _enrol(self, name: str, request: identity_pb2.EnrolInfluencerRequest, context: grpc.ServicerContext
+               ) -> identity_pb2.EnrolInfluencerResponse:
+        """EnrolInfluencer within its slot: the photos' faces, then the correction."""
         photos: dict[str, object] = {}
         without: list[int] = []
         faces: list[int] = []  # found in each photo: over 1, only the largest is enrolled (the caller says so)

@@ -44,6 +44,12 @@ SERVER_THREADS = 16
 # Watchers hold a server thread each for as long as they watch: at most this many at once, so that the
 # other threads always answer the short calls (health, GetJob, ListJobs, CancelJob).
 MAX_WATCHERS = 10
+# StartIngest calls at once. A request may be 32 MiB (a job of 100,000 rows), parsed, checked and written in one
+# transaction: thirty such at once held all 16 threads (health checks timed out past 30 s) and SQLite's writer
+# lock past its 30 s wait ("database is locked": INTERNAL). Past it: RESOURCE_EXHAUSTED starting SUBMISSIONS_BUSY,
+# which influencers/client.py start_ingest sends again after a pause. With the watchers, 2 threads stay free.
+MAX_SUBMISSIONS = 4
+SUBMISSIONS_BUSY = "ingest is busy"
 JOB_ROWS_AGE_S = 5.0  # seconds influencers_job_rows may be old (a scrape every 15 s or so reads it afresh)
 
 
@@ -56,6 +62,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         self.max_job_rows = max_job_rows
         self.max_watchers = max_watchers
         self._watchers = threading.BoundedSemaphore(max_watchers)
+        self._submissions = threading.BoundedSemaphore(MAX_SUBMISSIONS)
 
     def StartIngest(self, request: ingest_pb2.StartIngestRequest, context: grpc.ServicerContext
                     ) -> ingest_pb2.StartIngestResponse:
@@ -70,6 +77,18 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         # the other's).
         if problem := text_problem(request) or line_problem(request):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        if not self._submissions.acquire(blocking=False):
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                          f"{SUBMISSIONS_BUSY}: it takes {MAX_SUBMISSIONS} submissions at once, its limit; send this "
+                          "one again in a moment")
+        try:
+            return self._start(request, context)
+        finally:
+            self._submissions.release()
+
+    def _start(self, request: ingest_pb2.StartIngestRequest, context: grpc.ServicerContext
+               ) -> ingest_pb2.StartIngestResponse:
+        """StartIngest within its slot: the job stored, the manifest's stale rows forgotten."""
         try:
             checked = with_scores_checked(with_userinfo_hidden(request))
             job = self.jobs.start(checked)
@@ -89,6 +108,8 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
     def WatchJob(self, request: ingest_pb2.WatchJobRequest, context: grpc.ServicerContext
                  ) -> Iterator[ingest_pb2.WatchJobResponse]:
         _check_job_id(request.job_id, context)
+        if request.skip < 0:  # was read as 0: a caller's count gone wrong, replayed from the start unsaid
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"skip {request.skip} is negative")
         if not self._watchers.acquire(blocking=False):
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
                           f"{self.max_watchers} jobs are being watched on this replica, the limit; poll GetJob "
@@ -119,8 +140,10 @@ def _job_store_named(engine: sa.Engine, data_dir: Path) -> str:
 
 
 def _check_job_id(job_id: str, context: grpc.ServicerContext) -> None:
-    """INVALID_ARGUMENT for a job id holding a NUL character, before the job store reads it (PostgreSQL refuses
-    one in any text); any other unknown id is NOT_FOUND (_found)."""
+    """INVALID_ARGUMENT for no job id, or one holding a NUL character, before the job store reads it (PostgreSQL
+    refuses one in any text); any other unknown id is NOT_FOUND (_found)."""
+    if not job_id:  # was NOT_FOUND "no job ''", as if a job might have no id
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, "job_id is empty: give the id StartIngest or ListJobs returned")
     if nul_field([("job_id", job_id)]):
         context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"job_id holds a NUL character ({shown(job_id)})")
 

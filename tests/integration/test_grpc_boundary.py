@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import logging
 import sqlite3
+import time
 from collections.abc import Iterator
 
 import cv2
@@ -34,6 +35,7 @@ from services.common.paging import key_token, point_token
 from services.common.protoconv import duration
 from services.common.rpc import MAX_MESSAGE_BYTES, build_server, open_channel, wait_healthy
 from services.common.settings import Settings, SettingsError
+from services.identity.process import IdentityProcess
 from tests.support.rpc_errors import refusal
 from tests.support.service_stubs import ingest_beside, seeded_identity
 
@@ -205,6 +207,30 @@ def test_identity_refuses_an_id_of_ten_kilobytes_without_echoing_it(identity) ->
         assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, (call, error.details())
         assert len(error.details()) < MAX_DETAILS and "(10000 chars)" in error.details(), error.details()
 
+
+
+def test_a_name_of_megabytes_is_refused_at_once_and_nothing_is_renamed(identity) -> None:
+    # A 31 MB name (gRPC carries 32 MiB) was cleaned character by character before its length was checked: the
+    # rename held a server thread and the GIL past its caller's 20 s deadline; "Ann" and 10 million zero-width
+    # spaces would have been kept as "Ann", its whole as given in the journal.
+    for name in ("n" * 31_000_000, "Ann" + "\u200b" * 10_000_000):
+        started = time.monotonic()
+        error = refusal(identity.RenameInfluencer, identity_pb2.RenameInfluencerRequest(
+            influencer_id=INFLUENCERS[0], name=name))
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "is longer than 200 characters" in error.details() and len(error.details()) <= MAX_DETAILS
+        assert time.monotonic() - started < 5
+    found = identity.GetInfluencer(identity_pb2.GetInfluencerRequest(influencer_id=INFLUENCERS[0]), timeout=30)
+    assert found.influencer.name == ""
+
+
+def test_an_enrolment_under_a_name_no_one_may_have_is_refused_before_its_photos_are_read(identity) -> None:
+    # Its name was checked under the writer's lock, after every photo had been decoded and searched for a face.
+    for name, said in (("\u202e\u200b", "no visible characters"), ("n" * 31_000_000, "longer than 200 characters"),
+                       ("inf_0123456789", "form of an influencer id")):
+        error = refusal(identity.EnrolInfluencer, identity_pb2.EnrolInfluencerRequest(
+            name=name, photos=[b"no image"]))
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and said in error.details(), error.details()
 
 def test_analytics_and_ingest_refuse_kilobytes_of_input_without_echoing_them(analytics, ingest) -> None:
     stub, _ = analytics
@@ -495,6 +521,68 @@ def test_list_videos_refuses_a_status_that_does_not_exist(analytics) -> None:
                            timeout=30).videos == []
 
 
+
+def test_list_videos_of_a_status_repeated_a_million_times_lists_them_as_if_given_once(analytics) -> None:
+    # One bound parameter a repeat took SQLite past its limit of variables: INTERNAL, "too many SQL variables".
+    stub, _ = analytics
+    stub.RecordVideo(analytics_pb2.RecordVideoRequest(video=common_pb2.Video(
+        url="https://cdn.example/many.mp4", status=common_pb2.VIDEO_STATUS_FAILED, error="gone")), timeout=30)
+    repeated = [common_pb2.VIDEO_STATUS_FAILED, common_pb2.VIDEO_STATUS_DONE] * 500_000
+    listed = stub.ListVideos(analytics_pb2.ListVideosRequest(statuses=repeated), timeout=60).videos
+    once = stub.ListVideos(analytics_pb2.ListVideosRequest(statuses=repeated[:2]), timeout=30).videos
+    assert "https://cdn.example/many.mp4" in [v.url for v in listed]
+    assert listed == once
+
+
+def test_list_videos_pages_rows_of_the_longest_texts_within_the_message_limit_and_lists_each_once(tmp_path) -> None:
+    # 120 rows of a 199,000-character url and a 99,000-character error were a first page over gRPC's 32 MiB:
+    # RESOURCE_EXHAUSTED "Sent message larger than max", and no token to go past it.
+    store = AnalyticsStore(tmp_path / "analytics.sqlite")
+    running = serve_analytics(Settings(data_dir=tmp_path, analytics_port=0), store)
+    channel = open_channel(f"127.0.0.1:{running.port}")
+    try:
+        stub = analytics_pb2_grpc.AnalyticsServiceStub(channel)
+        urls = [f"https://cdn.example/{k:03d}/" + "u" * 199_000 for k in range(120)]
+        for url in urls:
+            stub.RecordVideo(analytics_pb2.RecordVideoRequest(video=common_pb2.Video(
+                url=url, status=common_pb2.VIDEO_STATUS_FAILED, error="e" * 99_000)), timeout=60)
+        listed, token, pages = [], "", 0
+        while True:
+            reply = stub.ListVideos(analytics_pb2.ListVideosRequest(page_token=token), timeout=60)
+            assert reply.ByteSize() < MAX_MESSAGE_BYTES
+            listed += [v.url for v in reply.videos]
+            pages += 1
+            if not (token := reply.next_page_token):
+                break
+        assert listed == urls and pages > 1
+    finally:
+        channel.close()
+        running.stop(grace_s=0.5)
+        store.close()
+
+
+def test_list_changes_pages_entries_of_a_megabyte_within_the_message_limit_and_a_follower_reads_each_once(
+        tmp_path) -> None:
+    # A follower's page of 100 entries near a megabyte each (an entry holds up to 200 videos) was over gRPC's 32 MiB:
+    # RESOURCE_EXHAUSTED on every read, and analytics stuck behind that position for good.
+    process = IdentityProcess(Settings(data_dir=tmp_path, identity_port=0, workers=1))
+    channel = open_channel(f"127.0.0.1:{process.port}")
+    try:
+        wait_healthy(channel, timeout_s=60)
+        big = [identity_pb2.Change(forgotten_video_ids=[f"{k:04x}{n:012x}" for n in range(60_000)]) for k in range(40)]
+        positions = process.feed.append(big)
+        stub = identity_pb2_grpc.IdentityServiceStub(channel)
+        read, after = [], 0
+        while after < positions[-1]:
+            reply = stub.ListChanges(identity_pb2.ListChangesRequest(after_position=after, page_size=100), timeout=60)
+            assert reply.changes and reply.ByteSize() < MAX_MESSAGE_BYTES
+            read += [c.position for c in reply.changes]
+            after = reply.changes[-1].position
+        assert read == positions
+    finally:
+        channel.close()
+        process.stop(grace_s=1)
+
 def test_record_video_refuses_a_status_that_does_not_exist(analytics) -> None:
     stub, _ = analytics
     error = refusal(stub.RecordVideo, analytics_pb2.RecordVideoRequest(video=common_pb2.Video(
@@ -543,6 +631,19 @@ def test_start_ingest_refuses_a_text_longer_than_a_manifest_cell_may_be_and_star
     assert len(error.details()) < MAX_DETAILS
     assert len(ingest.ListJobs(ingest_pb2.ListJobsRequest(), timeout=30).jobs) == before
 
+
+
+def test_a_job_call_without_a_job_id_or_with_a_negative_skip_is_refused_naming_the_field(ingest) -> None:
+    # Was NOT_FOUND "no job ''", and a skip of -1 read as 0 (the whole progress replayed, unsaid).
+    watch = lambda r, timeout: list(ingest.WatchJob(r, timeout=timeout))  # noqa: E731 - a stream read whole
+    for call, request in ((ingest.GetJob, ingest_pb2.GetJobRequest()),
+                          (ingest.CancelJob, ingest_pb2.CancelJobRequest()), (watch, ingest_pb2.WatchJobRequest())):
+        error = refusal(call, request)
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and error.details().startswith("job_id is empty")
+    job = ingest.StartIngest(ingest_pb2.StartIngestRequest(base_dir="/videos", videos=[
+        ingest_pb2.VideoSubmission(url="gone.mp4", performance=1.0)]), timeout=30).job
+    error = refusal(watch, ingest_pb2.WatchJobRequest(job_id=job.job_id, skip=-1))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and error.details() == "skip -1 is negative"
 
 def test_start_ingest_refuses_two_rows_giving_one_line_of_one_manifest_and_starts_no_job(ingest) -> None:
     # Rows failing before they name a file are recorded under their manifest's line: the second replaced the

@@ -21,10 +21,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from influencers.v1 import identity_pb2, identity_pb2_grpc
 from services.common.rpc import open_channel, wait_healthy
 from services.common.settings import Settings
-from services.identity.process import IdentityProcess
-from services.identity.server import MAX_ANALYSES
-
-SERVER_THREADS = 16  # identity's (services/identity/process.py)
+from services.identity.process import SERVER_THREADS, IdentityProcess
+from services.identity.server import MAX_ANALYSES, MAX_ENROLMENTS
 
 
 def jpeg() -> bytes:
@@ -99,6 +97,32 @@ def test_streams_that_never_end_leave_threads_for_health_and_other_calls_and_pas
                               timeout=120)
     assert reply.frames == 1
 
+
+
+def test_enrolments_past_the_cap_are_refused_at_once_naming_it_and_health_and_reads_still_answer(
+        identity: grpc.Channel) -> None:
+    # Forty callers enrolling six large photos each took every server thread: health checks and every other
+    # call waited past their 30 s deadlines for minutes (a liveness probe fails at 5 s).
+    ok, buf = cv2.imencode(".jpg", np.random.default_rng(0).integers(0, 255, (1500, 1500, 3), dtype=np.uint8))
+    assert ok
+    photos = [buf.tobytes()] * 4  # noise: decoded and searched, no face found
+    stub = identity_pb2_grpc.IdentityServiceStub(identity)
+    calls = [stub.EnrolInfluencer.future(identity_pb2.EnrolInfluencerRequest(name=f"P{k}", photos=photos),
+                                         timeout=300) for k in range(SERVER_THREADS + 8)]
+    try:
+        started = time.monotonic()
+        health = health_pb2_grpc.HealthStub(identity).Check(health_pb2.HealthCheckRequest(service="liveness"),
+                                                            timeout=10)
+        assert health.status == health_pb2.HealthCheckResponse.SERVING
+        assert stub.ListInfluencers(identity_pb2.ListInfluencersRequest(), timeout=10).influencers == []
+        assert time.monotonic() - started < 3
+    finally:
+        errors = [c.exception() for c in calls]
+    busy = [e for e in errors if e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED]
+    assert busy and all(f"enrolling {MAX_ENROLMENTS} people at once, its limit" in e.details() for e in busy)
+    assert {e.code() for e in errors} <= {grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.INVALID_ARGUMENT}
+    assert all("no face found" in e.details() for e in errors if e.code() == grpc.StatusCode.INVALID_ARGUMENT)
+    assert len(errors) - len(busy) >= MAX_ENROLMENTS, "the first callers are enrolled (here: no face found)"
 
 IDLE_S = 1.0  # the idle limit of the server below: a stream sending nothing for this long is ended
 

@@ -7,6 +7,7 @@ import time
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from influencers import client
 from influencers.cli import main
 from influencers.client import cancel_job, get_job, list_jobs, start_ingest, watch_job
 from influencers.v1 import common_pb2, identity_pb2_grpc, ingest_pb2, ingest_pb2_grpc
@@ -14,7 +15,7 @@ from services.analytics.export import export_report
 from services.common.clients import GrpcIdentity
 from services.common.protoconv import seconds
 from services.common.rpc import open_channel
-from services.ingest.server import MAX_WATCHERS
+from services.ingest.server import MAX_SUBMISSIONS, MAX_WATCHERS, SUBMISSIONS_BUSY
 
 QUEUED, RUNNING = ingest_pb2.JOB_STATE_QUEUED, ingest_pb2.JOB_STATE_RUNNING
 SUCCEEDED, CANCELLED = ingest_pb2.JOB_STATE_SUCCEEDED, ingest_pb2.JOB_STATE_CANCELLED
@@ -190,6 +191,33 @@ def test_watchers_past_the_limit_are_refused_and_short_calls_still_answer(stack,
     cancel_job(channel, job.job_id, T)
     wait_ended(channel, job.job_id)
 
+
+
+def test_submissions_past_the_cap_are_refused_as_busy_and_the_cli_sends_its_own_again_until_taken(stack, tmp_path):
+    # Thirty 31 MB submissions at once held all 16 threads (health checks timed out past 30 s) and SQLite's writer
+    # lock past its wait: four were INTERNAL ("database is locked").
+    assert client.SUBMISSIONS_BUSY == SUBMISSIONS_BUSY
+    channel = open_channel(f"127.0.0.1:{stack.settings.ingest_port}")
+    stub = ingest_pb2_grpc.IngestServiceStub(channel)
+    calls = [stub.StartIngest.future(ingest_pb2.StartIngestRequest(base_dir=str(tmp_path), videos=[
+        ingest_pb2.VideoSubmission(url=f"{k}/{n}/" + "a" * 99_000 + ".mp4", performance=1.0) for n in range(60)]),
+        timeout=T) for k in range(12)]
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("Performance,Video URL\n1.0,gone.mp4\n")
+    mine = start_ingest(channel, manifest, T)  # sent again while ingest is busy, until it is taken
+    health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service="liveness"), timeout=5)
+    assert health.status == health_pb2.HealthCheckResponse.SERVING
+    taken, busy = [], []
+    for call in calls:
+        try:
+            taken.append(call.result().job.job_id)
+        except grpc.RpcError as exc:
+            assert exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, exc.details()
+            busy.append(exc.details())
+    assert busy and all(d.startswith(f"ingest is busy: it takes {MAX_SUBMISSIONS} submissions at once") for d in busy)
+    assert {j.job_id for j in list_jobs(channel, 30)} == {*taken, mine.job_id}, "a refused submission stores no job"
+    for job_id in (*taken, mine.job_id):
+        wait_ended(channel, job_id)
 
 def test_a_file_named_disk_full_that_fails_for_another_reason_does_not_stop_the_batch(stack, corpus, tmp_path):
     smoke = corpus("smoke")

@@ -2,7 +2,8 @@
 
 import pytest
 
-from services.common.paging import decode_token, encode_token, page_size
+from influencers.v1 import common_pb2
+from services.common.paging import decode_token, encode_token, items_within, page_size
 
 
 def test_a_page_size_of_zero_means_the_default_and_a_large_one_is_cut_to_the_maximum() -> None:
@@ -32,3 +33,10 @@ def test_a_token_past_the_largest_row_number_is_refused_not_left_to_overflow_the
     for position in (2**63, 10**40):
         with pytest.raises(ValueError, match="invalid page_token"):
             decode_token(encode_token(position))
+
+
+def test_a_page_takes_the_items_that_fit_its_bytes_and_always_its_first() -> None:
+    rows = [common_pb2.Video(url="u" * 1000) for _ in range(5)]
+    assert items_within(rows, budget=2_100) == 2
+    assert items_within(rows, budget=10) == 1, "one item over the budget still makes a page"
+    assert items_within(rows) == 5 and items_within([]) == 0
