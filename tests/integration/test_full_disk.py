@@ -92,9 +92,12 @@ def jobs_done(env: dict[str, str]) -> int:
     return max((job.done for job in jobs), default=0)
 
 
-def test_a_disk_filling_mid_batch_stops_it_saying_so_and_the_same_command_resumes_it_once_space_is_freed(
-        corpus, small_disk, tmp_path):
-    manifest = smoke_manifest(corpus("smoke"), tmp_path, 5)
+def fill_mid_batch_then_resume(smoke: Path, small_disk: Path, tmp_path: Path, leave: int) -> str:
+    """A 5-row smoke job through `influencers serve` on `small_disk`, whose disk is filled (all but `leave` bytes)
+    once two videos are stored; then space is freed and the same command run again must end with every row
+    done once, serve alive throughout. Returns what the first command said (its exit code checked by the caller
+    through the text)."""
+    manifest = smoke_manifest(smoke, tmp_path, 5)
     data = small_disk / "data"
     with serving(data) as (serve, env):
         ingest = subprocess.Popen([*CLI, "ingest", str(manifest)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -103,12 +106,11 @@ def test_a_disk_filling_mid_batch_stops_it_saying_so_and_the_same_command_resume
         while jobs_done(env) < 2:  # the disk fills once two videos are stored
             assert ingest.poll() is None and time.monotonic() < deadline, ingest.communicate()[0][-2000:]
             time.sleep(0.2)
-        filler = fill(small_disk, MARGIN // 2)
+        filler = fill(small_disk, leave)
         said = ingest.communicate(timeout=600)[0]
         print(said[-2000:])
-        assert ingest.returncode != 0 and "Traceback" not in said
-        assert "disk full: the disk of DATA/qdrant/edge has" in said, "the row names the store that met the full disk"
-        assert "free some space and run the same command again to resume" in said
+        said = f"exit {ingest.returncode}\n{said}"
+        assert ingest.returncode != 0 and "Traceback" not in said, said
         assert serve.poll() is None, "serve died (a SIGBUS is exit -7)"
 
         filler.unlink()
@@ -123,6 +125,14 @@ def test_a_disk_filling_mid_batch_stops_it_saying_so_and_the_same_command_resume
     given = [u for _, u in list(csv.reader(manifest.open()))[1:]]
     assert sorted(row["video_url"] for row in listed) == sorted(given), "each row once"
     assert all(row["status"] in ("done", "duplicate") for row in listed), listed
+    return said
+
+
+def test_a_disk_filling_mid_batch_stops_it_saying_so_and_the_same_command_resumes_it_once_space_is_freed(
+        corpus, small_disk, tmp_path):
+    said = fill_mid_batch_then_resume(corpus("smoke"), small_disk, tmp_path, MARGIN // 2)
+    assert "disk full: the disk of DATA/qdrant/edge has" in said, "the row names the store that met the full disk"
+    assert "free some space and run the same command again to resume" in said
 
 
 def test_a_full_disk_refuses_the_face_store_write_stops_the_batch_and_the_service_lives(corpus, small_disk,
@@ -283,33 +293,8 @@ def test_a_disk_filling_to_the_last_byte_mid_batch_stalls_it_naming_the_job_stor
         corpus, small_disk, tmp_path):
     # The job store's own writes meet the full disk (not only the face store's kept margin): the job stalls, the
     # CLI says so naming the store's file (was: "the ingest job store", no file), and the job goes on by itself.
-    manifest = smoke_manifest(corpus("smoke"), tmp_path, 5)
-    data = small_disk / "data"
-    with serving(data) as (serve, env):
-        ingest = subprocess.Popen([*CLI, "ingest", str(manifest)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                  text=True, env=env)
-        deadline = time.monotonic() + 300
-        while jobs_done(env) < 2:  # the disk fills, to its last byte, once two videos are stored
-            assert ingest.poll() is None and time.monotonic() < deadline, ingest.communicate()[0][-2000:]
-            time.sleep(0.2)
-        filler = fill(small_disk, 0)
-        said = ingest.communicate(timeout=600)[0]
-        print(said[-2000:])
-        assert ingest.returncode == 2 and "Traceback" not in said
-        assert ("cannot go on: disk full: the ingest job store DATA/ingest/jobs.sqlite3 could not be written "
-                "((sqlite3.OperationalError) database or disk is full); free some space: the job goes on by itself"
-                in said), said
-        assert serve.poll() is None, "serve died (a SIGBUS is exit -7)"
-
-        filler.unlink()
-        again = subprocess.run([*CLI, "ingest", str(manifest)], capture_output=True, text=True, timeout=600, env=env)
-        assert again.returncode == 0, (again.stdout + again.stderr)[-2000:]
-        assert serve.poll() is None
-    out = tmp_path / "out"
-    exported = subprocess.run([*CLI, "export", "--data-dir", str(data), "--out", str(out)], capture_output=True,
-                              text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert exported.returncode == 0, exported.stderr
-    listed = [row for row in csv.DictReader((out / "videos.csv").open())]
-    given = [u for _, u in list(csv.reader(manifest.open()))[1:]]
-    assert sorted(row["video_url"] for row in listed) == sorted(given), "each row once"
-    assert all(row["status"] in ("done", "duplicate") for row in listed), listed
+    said = fill_mid_batch_then_resume(corpus("smoke"), small_disk, tmp_path, 0)
+    assert said.startswith("exit 2\n"), said
+    assert ("cannot go on: disk full: the ingest job store DATA/ingest/jobs.sqlite3 could not be written "
+            "((sqlite3.OperationalError) database or disk is full); free some space: the job goes on by itself"
+            in said), said
