@@ -207,22 +207,27 @@ class ChangeFeed:
             rows = conn.execute(sa.select(changes_table.c.position, changes_table.c.change, changes_table.c.created_at)
                                 .where(changes_table.c.position > after)
                                 .order_by(changes_table.c.position).limit(limit)).all()
-            at = self._entry_digest(conn, after)
-            through, through_digest = self._trimmed(conn)
+            at, through = self._digest_at(conn, after)
             head = self._head(conn)
         if after < through:
             raise TooFarBehind(f"position {after} is older than the retained feed (it starts after {through})")
-        if not at and after == through and after > 0:
-            return [_change(position, blob, created_at) for position, blob, created_at in rows], head, through_digest
         return [_change(position, blob, created_at) for position, blob, created_at in rows], head, at
 
     def digest(self, position: int) -> str:
         """The digest of the entry at `position`, or of the newest trimmed entry at its position ("": position
         0, an entry never written, or one trimmed before its digest was kept)."""
         with self.engine.connect() as conn:
-            at = self._entry_digest(conn, position)
-            through, through_digest = self._trimmed(conn)
-        return at or (through_digest or "" if position == through and position > 0 else "")
+            return self._digest_at(conn, position)[0] or ""
+
+    def _digest_at(self, conn: Connection, position: int) -> tuple[str | None, int]:
+        """The digest of the entry at `position`, or of the newest trimmed entry when `position` is its (None: one
+        trimmed before its digest was kept; "": position 0 or never written), and the highest position trimmed.
+        The entry is read before the trimmed mark: a trim between the two reads is seen in the mark."""
+        at = self._entry_digest(conn, position)
+        through, through_digest = self._trimmed(conn)
+        if not at and position == through and position > 0:
+            return through_digest, through
+        return at, through
 
     @staticmethod
     def _entry_digest(conn: Connection, position: int) -> str:
