@@ -692,7 +692,7 @@ def _transient(exc: Exception) -> bool:
     return callable(code) and code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 
 
-def _disk_full(exc: Exception, store: str = "the ingest job store") -> str:
+def _disk_full(exc: Exception, store: str) -> str:
     """What a full disk refused, in one line: a service's refusal in its own words (identity's OpenBatch or
     CloseBatch: `disk full: CloseBatch could not write (...)`), else the job store's write. A gRPC error's str()
     is its repr, whose first line was all that was said: `disk full: the ingest job store could not be written
