@@ -196,6 +196,22 @@ def test_every_family_has_help_and_no_label_that_could_hold_an_id_or_a_url():
     assert not {label for label in labels if any(word in label for word in ("id", "url", "name", "path", "error"))}
 
 
+# The labels scrape configurations attach to a target: Prometheus' own (job, instance), Kubernetes service
+# discovery's as the Prometheus Operator and the usual relabelling name them, compose.yml's `service`.
+TARGET_LABELS = {"job", "instance", "service", "namespace", "pod", "container", "endpoint", "node"}
+
+
+def test_no_family_has_a_label_that_scraping_attaches_to_the_target():
+    # One of ours under such a name is renamed exported_<name> by Prometheus, and every rule reading it breaks
+    # (influencers_ready's `service` did so under compose.yml and Kubernetes; it is `server` now).
+    families().ready.labels("ingest")  # a series of the readiness gauge, which has none until a server sets it
+    text = _every_family_with_a_sample().decode()
+    labels = {pair.split("=")[0] for line in text.splitlines() if "{" in line and not line.startswith("#")
+              for pair in line[line.index("{") + 1:line.rindex("}")].split(",")}
+    assert not labels & TARGET_LABELS, labels & TARGET_LABELS
+    assert "server" in labels
+
+
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is not installed (make system-deps-dev)")
 def test_promtool_finds_no_naming_or_help_problem_in_any_family():
     # Its linter: counters end in _total, units are base units and in the name, every family has HELP.
