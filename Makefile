@@ -84,6 +84,7 @@ promtool:
 	@command -v $(PROMTOOL) >/dev/null || { echo "promtool is missing (make system-deps-dev installs it)" >&2; exit 1; }
 	$(PROMTOOL) check config deploy/prometheus/prometheus.yml deploy/prometheus/compose.yml
 	$(PROMTOOL) check rules deploy/prometheus/alerts.yml
+	$(PROMTOOL) test rules deploy/prometheus/alerts_test.yml
 
 # The gRPC stubs, generated with the locked grpcio-tools (a build tool: build.txt).
 protos:
