@@ -45,6 +45,7 @@ from influencers.v1 import common_pb2, identity_pb2
 from services.analytics.audit import AuditRow, row_from_entry
 from services.analytics.records import AppearanceRow, appearance_from_proto
 from services.analytics.store import Label
+from services.common import tracing
 from services.common.boundary import is_video_id, shown
 from services.common.call_names import failed_call
 from services.common.crash import crash_point
@@ -130,6 +131,14 @@ def _is_ours(video_id: str) -> bool:
     return False
 
 
+def _kind_word(kind: int) -> str:
+    """A change's kind as a word (video, recluster, correction...); the number of a kind this release does not
+    know (a newer identity's), which must not stop the change from being applied."""
+    known = dict(identity_pb2.ChangeKind.items())
+    return next((name.removeprefix("CHANGE_KIND_").lower() for name, value in known.items() if value == kind),
+                str(kind))
+
+
 def _labels(labels: Iterable[common_pb2.InfluencerLabel]) -> list[Label]:
     return [Label(x.influencer_id, x.name, x.hidden, x.deleted, x.erased_key) for x in labels]
 
@@ -172,12 +181,18 @@ class Follower:
             return 0
         self.head = head
         for change in changes:
-            missing = self.store.apply_changes(change.position, _videos(change.videos), dict(change.names),
-                                               _labels(change.labels), _forgotten(change.forgotten_video_ids),
-                                               audit=row_from_entry(change.audit), reposts=_reposts(change.videos),
-                                               feed_id=feed_id, digest=change.digest)
-            crash_point("follow:applied")  # a change and its position stored, its crops not yet
-            self._fill(missing)
+            # In the trace of identity's write (a video's assign, a correction): the video's trace goes on to
+            # the moment the report shows it. The polls that find nothing are not traced.
+            with tracing.span_in("analytics", "apply", change.traceparent, {
+                    "influencers.feed_position": change.position, "influencers.videos": len(change.videos),
+                    "influencers.change_kind": _kind_word(change.kind)}):
+                missing = self.store.apply_changes(change.position, _videos(change.videos), dict(change.names),
+                                                   _labels(change.labels), _forgotten(change.forgotten_video_ids),
+                                                   audit=row_from_entry(change.audit),
+                                                   reposts=_reposts(change.videos), feed_id=feed_id,
+                                                   digest=change.digest)
+                crash_point("follow:applied")  # a change and its position stored, its crops not yet
+                self._fill(missing)
         return len(changes)
 
     def _another_feed(self, position: int, feed_id: str) -> str:

@@ -220,6 +220,31 @@ def record_span(service: str, name: str, start_ns: int, end_ns: int, attributes:
     span.end(end_time=end_ns)
 
 
+def current_traceparent() -> str:
+    """The current span's W3C trace context as a `traceparent` value, or "" when there is none (tracing off):
+    for work another service does later, out of any call (the change feed), to continue this trace."""
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return ""
+    return f"00-{context.trace_id:032x}-{context.span_id:016x}-{int(context.trace_flags):02x}"
+
+
+@contextlib.contextmanager
+def span_in(service: str, name: str, traceparent: str, attributes: Mapping[str, object] | None = None
+            ) -> Iterator[None]:
+    """A span of `service` for work caused by the span `traceparent` names (see `current_traceparent`): its
+    child, so in its trace; a root span when `traceparent` is empty or not one. Nothing while `service` traces
+    nothing."""
+    if service not in _providers:
+        yield
+        return
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    parent = TraceContextTextMapPropagator().extract({"traceparent": traceparent}) if traceparent else None
+    with tracer(service).start_as_current_span(name, context=parent, attributes=dict(attributes or {})):  # type: ignore[arg-type]
+        yield
+
+
 _BAGGAGE = {"job_id": "influencers.job_id", "row": "influencers.row"}
 
 

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 
 from influencers.v1 import common_pb2, identity_pb2
+from services.common import tracing
 from services.common.crash import crash_point
 from services.common.damage import DiskFull
 from services.common.erasure import erasure_key
@@ -54,6 +55,7 @@ class ChangeWriter:
             return []
         names, hidden = self.registry.names(), self.registry.store.hidden()
         given = {x.influencer_id for x in labels}
+        traceparent = tracing.current_traceparent()  # analytics applies each change in this trace
         changes = []
         for start in range(0, max(len(videos), 1), CHANGE_VIDEOS):
             page = self.registry.appearances(videos[start:start + CHANGE_VIDEOS])
@@ -62,7 +64,7 @@ class ChangeWriter:
                 kind=kind,  # type: ignore[arg-type]
                 videos=videos_pb(page),
                 names={i: names[i] for i in ids if names.get(i)},
-                labels=hidden_labels_pb((ids & hidden) - given, names))
+                labels=hidden_labels_pb((ids & hidden) - given, names), traceparent=traceparent)
             self.flag_reposts(change.videos)
             change.create_time.GetCurrentTime()
             for video in change.videos:  # crops travel by reference only

@@ -10,12 +10,14 @@ import pytest
 
 from influencers.client import get_job, ingest_manifest, start_ingest, watch_job
 from influencers.stack import start_stack
+from influencers.v1 import identity_pb2, identity_pb2_grpc
 from services.common.logs import configure_logging
 from services.common.rpc import open_channel
 
 VIDEOS = 3
 ANALYZE = "/influencers.v1.IdentityService/AnalyzeVideo"
 RECORD = "/influencers.v1.AnalyticsService/RecordVideo"
+RENAME = "/influencers.v1.IdentityService/RenameInfluencer"
 
 
 @pytest.fixture
@@ -70,7 +72,41 @@ def test_each_video_is_one_trace_with_spans_from_ingest_identity_and_analytics(t
         ids = {s.context.span_id for s in trace}
         assert all(s.parent.span_id in ids for s in trace if s is not root), "every span hangs from the root"
         server = next(s for s in trace if s.name == ANALYZE and s.resource.attributes["service.name"].endswith("y"))
-        assert next(s for s in trace if s.name == "assign").parent.span_id == server.context.span_id
+        assign = next(s for s in trace if s.name == "assign")
+        assert assign.parent.span_id == server.context.span_id
+        # The feed carries assign's context to analytics, which applies the video's change in the same trace.
+        apply = applied(spans, assign)
+        assert apply.resource.attributes["service.name"] == "influencers-analytics"
+        assert apply.parent.span_id == assign.context.span_id
+        assert apply.attributes["influencers.feed_position"] == assign.attributes["influencers.feed_position"]
+        assert apply.attributes["influencers.change_kind"] == "video"
+
+
+def applied(spans, assign, wait_s: float = 10.0):
+    """Analytics' `apply` span of the change `assign` wrote (the follower runs apart from the job: its span
+    may end a moment after the job has seen the change applied)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        found = [s for s in spans.get_finished_spans() if s.name == "apply"
+                 and s.context.trace_id == assign.context.trace_id]
+        if found or time.monotonic() > deadline:
+            assert len(found) == 1, found
+            return found[0]
+        time.sleep(0.05)
+
+
+def test_a_correction_s_change_is_applied_by_analytics_in_the_correction_s_trace(traced_stack, spans, corpus,
+                                                                                   tmp_path):
+    ingest_manifest(open_channel(traced_stack.settings.ingest_target), _manifest(tmp_path, corpus), 600)
+    identity = identity_pb2_grpc.IdentityServiceStub(open_channel(traced_stack.settings.identity_target))
+    person = identity.ListInfluencers(identity_pb2.ListInfluencersRequest(), timeout=60).influencers[0].influencer_id
+    answer = identity.RenameInfluencer(identity_pb2.RenameInfluencerRequest(influencer_id=person, name="Ann"),
+                                       timeout=60)
+    rename = next(s for s in spans.get_finished_spans() if s.name == RENAME)
+    apply = applied(spans, rename)
+    assert apply.parent.span_id == rename.context.span_id, "a child of identity's span of the rename"
+    assert apply.attributes["influencers.feed_position"] == answer.influencer.feed_position
+    assert apply.attributes["influencers.change_kind"] == "correction"
 
 
 def test_a_failed_row_is_logged_once_as_json_with_its_job_row_video_trace_and_reason(traced_stack, spans, json_log,

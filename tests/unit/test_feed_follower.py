@@ -363,3 +363,33 @@ def test_a_replica_that_cannot_reach_the_database_for_the_leadership_says_so_onc
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 1 and lines[0].startswith("cannot reach the database for the feed leadership"), lines
     assert "\n" not in lines[0]
+
+
+def test_each_change_is_applied_in_the_trace_of_the_write_that_made_it_and_one_without_one_is_applied_alike(
+        store) -> None:
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from services.common import tracing
+
+    trace_id, span_id = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    identity = FakeIdentity()
+    traced = change((V1, [appearance(ANN)]))
+    traced.traceparent = f"00-{trace_id}-{span_id}-01"  # as identity's assign writes it
+    untraced = change((V2, [appearance(ANN)]))  # an identity tracing nothing, or of an older release
+    garbled = change((V3, [appearance(BOB)]))
+    garbled.traceparent, garbled.kind = "not a trace context", 99  # 99: a kind a newer identity may send
+    identity.publish(traced, untraced, garbled)
+    exporter = InMemorySpanExporter()
+    tracing.install(["analytics"], exporter, batch=False)
+    try:
+        assert Follower(identity, store).catch_up() == 3
+    finally:
+        tracing.shutdown_tracing()
+    assert people(store, V1) == [ANN] and people(store, V2) == [ANN] and people(store, V3) == [BOB]
+    first, second, third = sorted(exporter.get_finished_spans(),
+                                  key=lambda span: span.attributes["influencers.feed_position"])
+    assert (first.name, format(first.context.trace_id, "032x"), format(first.parent.span_id, "016x")) == (
+        "apply", trace_id, span_id)
+    assert second.parent is None and third.parent is None, "no context: a trace of its own"
+    assert third.attributes["influencers.change_kind"] == "99"
+    assert first.attributes["influencers.videos"] == 1
