@@ -84,11 +84,14 @@ def test_a_service_without_the_variable_serves_no_metrics(tmp_path):
     port = free_port()
     process = start(["service", "ingest", "--data-dir", str(tmp_path / "d")], {"INFLUENCERS_INGEST_PORT": "0"})
     try:
-        time.sleep(3)
-        assert process.poll() is None, process.stderr.read() if process.stderr else ""
-        # Asked of the process itself: another program on 9464 (a user's influencers run) proves nothing.
-        listening = {c.laddr.port for c in psutil.Process(process.pid).net_connections(kind="tcp")
-                     if c.status == psutil.CONN_LISTEN}
+        # Until it listens (its gRPC port): a fixed 3 s wait found nothing yet on a loaded machine. Asked of the
+        # process itself: another program on 9464 (a user's influencers run) proves nothing.
+        deadline, listening = time.monotonic() + 60, set()
+        while not listening and time.monotonic() < deadline:
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            listening = {c.laddr.port for c in psutil.Process(process.pid).net_connections(kind="tcp")
+                         if c.status == psutil.CONN_LISTEN}
+            time.sleep(0.1)
         assert listening and not listening & {port, 9464}, listening
     finally:
         stop(process)
