@@ -109,10 +109,10 @@ def families() -> Families:
         stage_cpu=Counter("influencers_stage_cpu_seconds", "CPU seconds spent in a stage, over all videos (the "
                           "thread's CPU time: what the stage cost, however long it waited for a core)", ["stage"],
                           registry=registry),
-        # `server`, not `service`: Prometheus' service discovery attaches `service` to a target (Kubernetes,
-        # compose.yml), and a scraped label of that name would be renamed `exported_service`.
+        # `service` is also a label discovery may attach to a target (compose.yml does): our scrape configs keep
+        # ours (honor_labels), since `run` serves the three services' readiness from one endpoint.
         ready=Gauge("influencers_ready", "1 while the service reports SERVING on its readiness health check "
-                    "(its stores reachable), else 0", ["server"], registry=registry),
+                    "(its stores reachable), else 0", ["service"], registry=registry),
         child_restarts=Counter("influencers_child_restarts", "Worker processes replaced after they ended under "
                                "work: ingest's decoders, identity's face workers; by how they ended (crash: a "
                                "signal, the OOM killer or an exit; timeout: stopped after the time limit)",

@@ -270,7 +270,7 @@ class RunningServer:
     port: int
     health: health.HealthServicer
     service_names: tuple[str, ...]
-    name: str = ""  # the server's own name (ingest, identity, analytics): the `server` label of influencers_ready
+    name: str = ""  # the server's own name (ingest, identity, analytics): the `service` label of influencers_ready
     _draining: threading.Event = field(default_factory=threading.Event)
     _readiness: threading.Lock = field(default_factory=threading.Lock)
 

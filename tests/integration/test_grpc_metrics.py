@@ -158,4 +158,4 @@ def test_a_call_refused_for_its_token_is_counted_unauthenticated():
 
 
 def test_readiness_shows_as_influencers_ready_by_server_name(echo):
-    assert value("influencers_ready", server="echo") == 1
+    assert value("influencers_ready", service="echo") == 1

@@ -53,7 +53,7 @@ def test_an_ingest_service_with_the_variable_set_serves_its_metrics(tmp_path):
         text = scrape(port, 60)
     finally:
         err = stop(process)
-    assert 'influencers_ready{server="ingest"} 1.0' in text, err
+    assert 'influencers_ready{service="ingest"} 1.0' in text, err
     assert 'influencers_job_rows{state="pending"} 0.0' in text
     assert "grpc_server_handled_total" in text and "process_resident_memory_bytes" in text
     # Only families ingest updates: the page's requests are analytics', never counted here.
