@@ -125,8 +125,12 @@ class WriterLock:
                 if stopped():
                     with guard:  # never cancels once the wait returned: the cancel could hit a later statement
                         if waiting[0]:
-                            conn.connection.dbapi_connection.cancel_safe()  # type: ignore[union-attr]
-                            cancelled[0] = True
+                            cancelled[0] = True  # even if the cancel cannot be sent: a lock got later is given back
+                            try:
+                                conn.connection.dbapi_connection.cancel_safe()  # type: ignore[union-attr]
+                            except Exception as exc:  # noqa: BLE001 - psycopg's or the socket's; the wait goes on
+                                log.warning("could not cancel a wait for identity's writer lock (%s); it is given "
+                                            "back once taken", exc)
                     return
 
         watcher = threading.Thread(target=watch, name="writer-lock-wait", daemon=True)
