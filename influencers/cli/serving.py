@@ -6,11 +6,17 @@ import argparse
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from influencers.cli.config import failed_rows_said_by_the_bar, served_metrics, settings_from_args
 from influencers.cli.jobs import run_ingest
 from influencers.cli.output import LOGGER
+
+if TYPE_CHECKING:
+    from services.common.settings import Settings
+    from services.common.starting import StartingHealth
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -54,29 +60,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_service(args: argparse.Namespace) -> int:
-    """One service alone, as a container runs it; the others are found at the *_ADDR settings."""
+    """One service alone, as a container runs it; the others are found at the *_ADDR settings. From the first
+    moment its port answers health (readiness NOT_SERVING) while its stores are opened and migrated."""
+    from services.common.starting import StartingHealth
+    from services.common.tls import server_credentials
+
     settings = settings_from_args(args)
-    stoppers = []
-    if args.service == "analytics":
-        from influencers.stack import start_web
-        from services.analytics.feed_grpc import start_follower
-        from services.analytics.server import serve_analytics
-        from services.analytics.store import AnalyticsStore
-
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        store = AnalyticsStore.open(settings)
-        follower = start_follower(settings, store)
-        server = serve_analytics(settings, store, lambda: follower.follower.head)
-        web = start_web(settings, store)
-        stoppers = [web.shutdown, server.stop, follower.stop, store.close]
-    elif args.service == "identity":
-        from services.identity.process import IdentityProcess
-
-        stoppers = [IdentityProcess(settings).stop]
-    else:
-        from services.ingest.server import IngestProcess
-
-        stoppers = [IngestProcess(settings).stop]
+    port = {"ingest": settings.ingest_port, "identity": settings.identity_port,
+            "analytics": settings.analytics_port}[args.service]
+    starting = StartingHealth(args.service, settings.host, port, server_credentials(settings))
+    try:
+        stoppers = _start_service(args.service, settings, starting)
+    finally:
+        starting.handover()
     log = logging.getLogger(LOGGER)
     try:
         with served_metrics(settings):
@@ -86,6 +82,30 @@ def cmd_service(args: argparse.Namespace) -> int:
             stop()
         log.info("%s stopped", args.service)
     return 0
+
+
+def _start_service(service: str, settings: Settings, starting: StartingHealth) -> list[Callable[[], None]]:
+    """Opens `service`'s stores (migrating them) and starts its server; returns what stops it, in order."""
+    if service == "analytics":
+        from influencers.stack import start_web
+        from services.analytics.feed_grpc import start_follower
+        from services.analytics.server import serve_analytics
+        from services.analytics.store import AnalyticsStore
+
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        store = AnalyticsStore.open(settings)
+        follower = start_follower(settings, store)
+        starting.handover()
+        server = serve_analytics(settings, store, lambda: follower.follower.head)
+        web = start_web(settings, store)
+        return [web.shutdown, server.stop, follower.stop, store.close]
+    if service == "identity":
+        from services.identity.process import IdentityProcess
+
+        return [IdentityProcess(settings, starting=starting).stop]
+    from services.ingest.server import IngestProcess
+
+    return [IngestProcess(settings, starting=starting).stop]
 
 
 def _wait_for_signal() -> str:

@@ -128,7 +128,8 @@ def _upgrade(engine: Engine, history: History,
         revision = history.current(connection)
         if revision == history.head():
             return
-        log.info("%s: migrating the schema from %s to %s", history.name, revision or "nothing", history.head())
+        # Said before the work, which may take minutes: meanwhile the health service answers NOT_SERVING.
+        log.info("migrating the %s from %s to %s", history.name, revision or "nothing", history.head())
         if before is not None:
             before(connection, revision)
         if revision is not None and revision not in _known(history.scripts):

@@ -10,6 +10,7 @@ import grpc
 from influencers.v1 import identity_pb2, identity_pb2_grpc
 from services.common.rpc import RunningServer, build_server, named_checks
 from services.common.settings import Settings, check_face_locator
+from services.common.starting import StartingHealth
 from services.common.tls import server_credentials
 from services.identity.assignment import Thresholds
 from services.identity.audit import audit_key
@@ -38,10 +39,12 @@ SERVER_THREADS = 24
 class IdentityProcess:
     """Everything the identity service owns: the face store, the registry, the worker pool, the server."""
 
-    def __init__(self, settings: Settings, store: FaceStore | None = None) -> None:
+    def __init__(self, settings: Settings, store: FaceStore | None = None,
+                 starting: StartingHealth | None = None) -> None:
         """`store`: a face store to use instead of the one the settings name (a shared one, in tests of
         several replicas). SettingsError naming INFLUENCERS_FACE_LOCATOR, before anything is opened, when its
-        model file is missing (as the CLI refuses it)."""
+        model file is missing (as the CLI refuses it). `starting`: the health answer while the stores are opened
+        and migrated, handed over to this server."""
         check_face_locator(settings)
         self.settings = settings
         self.store = store or open_face_store(settings)
@@ -71,6 +74,8 @@ class IdentityProcess:
             identity_pb2_grpc.add_IdentityServiceServicer_to_server(servicer, server)
             return identity_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name
 
+        if starting is not None:
+            starting.handover()
         self.server: RunningServer = build_server("identity", settings.host, settings.identity_port, [register],
                                                   token=settings.token, max_workers=SERVER_THREADS,
                                                   credentials=server_credentials(settings), data_dir=settings.data_dir)

@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator
 from types import TracebackType
 
@@ -72,8 +71,8 @@ class WriterLock:
         """`with lock.taken_unless(stopped) as taken:` holds the lock as `with lock:` does, waiting for it while
         `stopped()` is false (asked every `poll_s` seconds); `taken` is False, the lock not held, once it is true
         first: a caller that went away stops waiting. On PostgreSQL the replicas' advisory lock is waited for so
-        too (pg_try_advisory_lock every `poll_s`): a Recluster whose caller cancelled or passed its deadline while
-        another replica wrote waited in pg_advisory_lock until that replica was done, its slot held."""
+        too: in the server's queue (pg_advisory_lock, served in order, so writers that keep re-taking it cannot
+        starve a Recluster as a pg_try_advisory_lock every `poll_s` was), cancelled once `stopped()`."""
         while not self._local.acquire(timeout=poll_s):
             if stopped():
                 yield False
@@ -93,20 +92,19 @@ class WriterLock:
             self._local.release()
 
     def _take_shared(self, stopped: Callable[[], bool] | None = None, poll_s: float = 0.1) -> bool:
-        """Takes the replicas' advisory lock: waits for it in the server, or with `stopped`, tries it every `poll_s`
-        seconds until taken (True) or `stopped()` (False, not taken)."""
+        """Takes the replicas' advisory lock, waiting for it in the server's queue: True once taken; with `stopped`,
+        False (not taken) once `stopped()` (asked every `poll_s` seconds) while it waits."""
         for attempt in (1, 2):  # a connection the server closed (restart, idle timeout) is replaced once
             try:
                 if self._conn is None:
                     self._conn = self._engine.connect()  # type: ignore[union-attr]
                 if stopped is None:
                     self._conn.execute(sa.select(sa.func.pg_advisory_lock(WRITER_LOCK_KEY)))
-                else:
-                    while not self._conn.execute(sa.select(sa.func.pg_try_advisory_lock(WRITER_LOCK_KEY))).scalar():
-                        self._conn.commit()
-                        if stopped():
-                            return False
-                        time.sleep(poll_s)
+                elif not self._conn.execute(sa.select(sa.func.pg_try_advisory_lock(WRITER_LOCK_KEY))).scalar():
+                    # Not free (held, or others queue for it ahead). Queue too, unless the caller already went.
+                    self._conn.commit()
+                    if stopped() or not self._queue_unless(stopped, poll_s):
+                        return False
                 self._conn.commit()  # a session lock outlives the transaction; no transaction stays open
                 return True
             except sa.exc.DBAPIError:
@@ -114,6 +112,44 @@ class WriterLock:
                 if attempt == 2:
                     raise
         return False  # not reached: the second attempt returns or raises
+
+    def _queue_unless(self, stopped: Callable[[], bool], poll_s: float) -> bool:
+        """Waits in pg_advisory_lock, so that the server lets waiters in in the order they came; a watcher asks
+        `stopped()` every `poll_s` seconds and once it is true cancels the wait: False, the connection ended."""
+        conn = self._conn
+        assert conn is not None
+        guard, waiting, cancelled, ended = threading.Lock(), [True], [False], threading.Event()
+
+        def watch() -> None:
+            while not ended.wait(poll_s):
+                if stopped():
+                    with guard:  # never cancels once the wait returned: the cancel could hit a later statement
+                        if waiting[0]:
+                            cancelled[0] = True  # even if the cancel cannot be sent: a lock got later is given back
+                            try:
+                                conn.connection.dbapi_connection.cancel_safe()  # type: ignore[union-attr]
+                            except Exception as exc:  # noqa: BLE001 - psycopg's or the socket's; the wait goes on
+                                log.warning("could not cancel a wait for identity's writer lock (%s); it is given "
+                                            "back once taken", exc)
+                    return
+
+        watcher = threading.Thread(target=watch, name="writer-lock-wait", daemon=True)
+        watcher.start()
+        try:
+            conn.execute(sa.select(sa.func.pg_advisory_lock(WRITER_LOCK_KEY)))
+        except sa.exc.DBAPIError:
+            if not cancelled[0]:
+                raise
+        finally:
+            with guard:
+                waiting[0] = False
+            ended.set()
+            watcher.join()
+        if cancelled[0]:
+            # Taken or not before the cancel landed: ending the session frees whatever it holds, and its place.
+            self._drop_connection()
+            return False
+        return True
 
     def _give_back_shared(self) -> None:
         try:

@@ -31,7 +31,7 @@ from influencers.v1 import common_pb2, ingest_pb2
 from services.common import logs, tracing
 from services.common.boundary import error_reason
 from services.common.call_names import failed_call
-from services.common.damage import DISK_FULL, engine_error, is_disk_full
+from services.common.damage import DISK_FULL, DiskFull, engine_error, is_disk_full
 from services.common.database import database_unreachable
 from services.common.memory import give_back_free_memory
 from services.common.metrics import count_video
@@ -437,9 +437,10 @@ class JobQueue:
                     if first and _transient(exc):  # a service restarting: no traceback, the row waits for it
                         log.warning("ingest worker step failed: %s; the row goes back to the queue, retrying",
                                     failed_call(exc), extra=row)
-                    elif first and full:  # the job store's own disk: nothing moves until there is room
-                        log.error("ingest worker step failed: %s; retrying until there is room",
-                                  _disk_full(exc, self.store.where), extra=row)
+                    elif first and full:  # the job store's disk, or a row's: nothing moves until there is room
+                        log.error("ingest worker step failed: %s; %sretrying until there is room",
+                                  _disk_full(exc, self.store.where),
+                                  "the row goes back to the queue, " if taken is not None else "", extra=row)
                     elif first:
                         log.exception("ingest worker step failed%s; retrying",
                                       f": {failed_call(exc)}" if isinstance(exc, grpc.RpcError) else "", extra=row)
@@ -700,6 +701,8 @@ def _disk_full(exc: Exception, store: str) -> str:
     (JobStore.where: its file, DATA/ingest/jobs.sqlite3, or its PostgreSQL database)."""
     if isinstance(exc, grpc.RpcError):
         return _details(exc)
+    if isinstance(exc, DiskFull):  # a row's service or download met it (VideoPipeline.process), in its own words
+        return " ".join(str(exc).split())
     return f"{DISK_FULL}: {store} could not be written ({engine_error(exc)})"
 
 

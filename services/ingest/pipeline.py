@@ -25,6 +25,7 @@ from opentelemetry.trace import Span
 from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2, identity_pb2, identity_pb2_grpc
 from services.common import tracing
 from services.common.call_names import failed_call
+from services.common.damage import DISK_FULL, DiskFull
 from services.common.database import database_unreachable
 from services.common.datadir import ScratchDir, data_dir_hidden
 from services.common.location_key import location_key
@@ -150,6 +151,8 @@ class VideoPipeline:
         a one-line error naming its URL, is recorded, and the batch goes on. Identity or analytics unreachable
         (UNAVAILABLE: a restart, a rolling update) is no failure of the row, nor is ingest's own PostgreSQL
         gone (database_unreachable): that error is raised, and the job queue gives the row back to be run again.
+        A full disk met while the row runs is no failure of the row either: DiskFull is raised, and the row given
+        back waits for room (the job stalls, Job.stalled).
         `on_video_id` hears the video's content id once it is known, before anything reaches identity (a
         replacement attempt forgets it).
         `repeats`: later rows of the submission with this URL (Video.repeats), recorded with the row.
@@ -179,6 +182,11 @@ class VideoPipeline:
             video.error = f"{shown_url(url)}: {type(exc).__name__}: {exc}"
         video.status = ST.VIDEO_STATUS_FAILED
         video.error = one_line(video.error)
+        reason = video.error.removeprefix(shown_url(url)).removeprefix(video.url)  # as the job queue reads it
+        if not row_error and (at := reason.find(DISK_FULL)) >= 0:
+            # The disk filled under the row (identity's face store, analytics' database, the download): no fault of
+            # the row. Raised, it goes back to the queue, neither failed nor counted, and runs once there is room.
+            raise DiskFull(reason[at:])
         outcome = self._failed(video)
         # The row's one log line: its reason (and whether it was recorded), a traceback when unexpected.
         log.warning("video failed", extra={"reason": video.error}, exc_info=unexpected)

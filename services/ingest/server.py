@@ -23,6 +23,7 @@ from services.common.datadir import data_dir_hidden
 from services.common.metrics import GAUGES
 from services.common.rpc import RunningServer, build_server, open_channel
 from services.common.settings import Settings
+from services.common.starting import StartingHealth
 from services.common.tls import channel_credentials, server_credentials
 from services.ingest.job_store import JobStore, migrate, new_owner
 from services.ingest.jobs import JobQueue, QueueFull, prepared
@@ -161,7 +162,8 @@ def _found(value: T | None, job_id: str, context: grpc.ServicerContext) -> T:
 
 
 class IngestProcess:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, starting: StartingHealth | None = None) -> None:
+        """`starting`: the health answer while the job queue is migrated, handed over to this server."""
         self.settings = settings
         credentials = channel_credentials(settings)
         self.identity_channel = open_channel(settings.identity_target, settings.token, credentials, service="ingest")
@@ -194,6 +196,8 @@ class IngestProcess:
             ingest_pb2_grpc.add_IngestServiceServicer_to_server(self.servicer, server)
             return ingest_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name
 
+        if starting is not None:
+            starting.handover()
         self.server: RunningServer = build_server("ingest", settings.host, settings.ingest_port, [register],
                                                   token=settings.token, max_workers=SERVER_THREADS,
                                                   credentials=server_credentials(settings), data_dir=settings.data_dir)

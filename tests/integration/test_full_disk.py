@@ -82,21 +82,29 @@ def ingest_on_a_full_disk(smoke: Path, disk: Path, tmp_path: Path) -> tuple[subp
     return got, data
 
 
-def jobs_done(env: dict[str, str]) -> int:
-    """The videos with an outcome in the newest job of the ingest service `env` names (0: none yet)."""
+def newest_job(env: dict[str, str]):  # -> ingest_pb2.Job | None
+    """The newest job of the ingest service `env` names (None: none yet)."""
     from influencers.v1 import ingest_pb2, ingest_pb2_grpc
     from services.common.rpc import open_channel
 
     stub = ingest_pb2_grpc.IngestServiceStub(open_channel(f"127.0.0.1:{env['INFLUENCERS_INGEST_PORT']}"))
     jobs = stub.ListJobs(ingest_pb2.ListJobsRequest(), timeout=10).jobs
-    return max((job.done for job in jobs), default=0)
+    return jobs[-1] if jobs else None
+
+
+def jobs_done(env: dict[str, str]) -> int:
+    """The videos with an outcome in the newest job of the ingest service `env` names (0: none yet)."""
+    job = newest_job(env)
+    return job.done if job is not None else 0
 
 
 def fill_mid_batch_then_resume(smoke: Path, small_disk: Path, tmp_path: Path, leave: int) -> str:
     """A 5-row smoke job through `influencers serve` on `small_disk`, whose disk is filled (all but `leave` bytes)
-    once two videos are stored; then space is freed and the same command run again must end with every row
-    done once, serve alive throughout. Returns what the first command said (its exit code checked by the caller
-    through the text)."""
+    once two videos are stored: the job stalls (`influencers ingest` ends, exit 2), its row in progress given back
+    to the queue, neither failed nor counted; once space is freed the job goes on by itself (no command run again)
+    and ends with every row done once, serve alive throughout. Returns what `influencers ingest` said."""
+    from influencers.v1 import ingest_pb2
+
     manifest = smoke_manifest(smoke, tmp_path, 5)
     data = small_disk / "data"
     with serving(data) as (serve, env):
@@ -110,12 +118,28 @@ def fill_mid_batch_then_resume(smoke: Path, small_disk: Path, tmp_path: Path, le
         said = ingest.communicate(timeout=600)[0]
         print(said[-2000:])
         said = f"exit {ingest.returncode}\n{said}"
-        assert ingest.returncode != 0 and "Traceback" not in said, said
+        assert ingest.returncode == 2 and "Traceback" not in said, said
+        assert "free some space: the job goes on by itself" in said, said
         assert serve.poll() is None, "serve died (a SIGBUS is exit -7)"
+        stalled = newest_job(env)
+        failed = stalled.statuses.get("failed", 0)
+        assert failed == 0, f"{failed} row(s) in progress when the disk filled failed, not given back: {said}"
+        assert stalled.state == ingest_pb2.JOB_STATE_RUNNING and stalled.stalled.startswith("disk full: "), stalled
+        assert not stalled.cancel_requested, "the job waits for room, not stopped"
+        done_when_full = stalled.done
 
-        filler.unlink()
-        again = subprocess.run([*CLI, "ingest", str(manifest)], capture_output=True, text=True, timeout=600, env=env)
-        assert again.returncode == 0, (again.stdout + again.stderr)[-2000:]
+        filler.unlink()  # nothing run again: the job goes on by itself, at the workers' next try (pauses up to 30 s)
+        deadline = time.monotonic() + 120
+        while True:  # until that try, following the job says it cannot go on, as it did
+            followed = subprocess.run([*CLI, "jobs", stalled.job_id], capture_output=True, text=True, timeout=600,
+                                      env=env)
+            if followed.returncode != 2 or "cannot go on" not in followed.stderr or time.monotonic() > deadline:
+                break
+            time.sleep(2)
+        assert followed.returncode == 0, (followed.stdout + followed.stderr)[-2000:]
+        ended = newest_job(env)
+        assert ended.job_id == stalled.job_id and ended.state == ingest_pb2.JOB_STATE_SUCCEEDED, ended
+        assert ended.done == ended.total == 5 and done_when_full < 5, (done_when_full, ended)
         assert serve.poll() is None
     out = tmp_path / "out"
     exported = subprocess.run([*CLI, "export", "--data-dir", str(data), "--out", str(out)], capture_output=True,
@@ -128,11 +152,12 @@ def fill_mid_batch_then_resume(smoke: Path, small_disk: Path, tmp_path: Path, le
     return said
 
 
-def test_a_disk_filling_mid_batch_stops_it_saying_so_and_the_same_command_resumes_it_once_space_is_freed(
+def test_a_disk_filling_mid_batch_stalls_it_its_row_in_progress_given_back_and_it_ends_by_itself_once_space_is_freed(
         corpus, small_disk, tmp_path):
+    # Before, the row in progress when the face store met its kept margin failed ("disk full: ..."), was counted,
+    # and its job was cancelled: the same command had to be run again to do it.
     said = fill_mid_batch_then_resume(corpus("smoke"), small_disk, tmp_path, MARGIN // 2)
-    assert "disk full: the disk of DATA/qdrant/edge has" in said, "the row names the store that met the full disk"
-    assert "free some space and run the same command again to resume" in said
+    assert "cannot go on: disk full: the disk of DATA/qdrant/edge has" in said, "it names the store that is full"
 
 
 def test_a_full_disk_refuses_the_face_store_write_stops_the_batch_and_the_service_lives(corpus, small_disk,

@@ -167,3 +167,39 @@ def test_a_recluster_on_one_replica_and_corrections_on_another_take_the_locks_in
 def _change(video_id: str) -> identity_pb2.Change:
     return identity_pb2.Change(kind=identity_pb2.CHANGE_KIND_RECLUSTER, videos=[common_pb2.VideoAppearances(
         video_id=video_id, appearances=[common_pb2.Appearance(influencer_id="inf_0000000001", face_ref="x.jpg")])])
+
+
+def test_a_recluster_waiting_behind_back_to_back_writers_of_other_replicas_is_let_in_within_a_few_writes(
+        postgres_url: str) -> None:
+    # Before, a waiter tried pg_try_advisory_lock every poll: three replicas' writers queued in pg_advisory_lock
+    # handed the lock to one another at each release, so it was never free when the Recluster tried, and it waited
+    # for as long as they wrote. Now it waits in the server's queue, and is let in after those ahead of it.
+    writers = [WriterLock(open_engine(postgres_url)) for _ in range(3)]
+    lock, done, writes = WriterLock(open_engine(postgres_url)), threading.Event(), []
+
+    def write(writer: WriterLock) -> None:
+        while not done.is_set():
+            with writer:
+                writes.append(1)
+                time.sleep(0.02)
+
+    threads = [threading.Thread(target=write, args=(w,), daemon=True) for w in writers]
+    for thread in threads:
+        thread.start()
+    try:
+        while len(writes) < 10:  # the writers hand the lock on to one another
+            time.sleep(0.01)
+        started = time.monotonic()
+        with lock.taken_unless(lambda: time.monotonic() > started + 10.0, poll_s=0.01) as taken:
+            waited = time.monotonic() - started
+            seen = len(writes)
+            time.sleep(0.1)
+            assert taken, "the Recluster gave up after 10 s behind writers of 0.02 s each"
+            assert len(writes) == seen, "the writers wrote while the Recluster held the lock"
+        assert waited < 2.0, f"the Recluster waited {waited:.1f} s behind writers of 0.02 s each"
+    finally:
+        done.set()
+        for thread in threads:
+            thread.join(5.0)
+        for each in (*writers, lock):
+            each.close()

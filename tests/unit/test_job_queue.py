@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from influencers.v1 import common_pb2, ingest_pb2
 from services.common.call_names import METHOD_ATTR
+from services.common.damage import DiskFull
 from services.common.database import database_url, open_engine
 from services.common.protoconv import seconds
 from services.ingest.job_store import (
@@ -903,7 +904,8 @@ def test_a_row_whose_batch_could_not_open_on_a_full_disk_is_run_told_so_and_reco
 
 
 class DiskFullOnFirstRow(Scripted):
-    """The first row's analysis meets a full disk (identity's face store refusing its write)."""
+    """The first row fails saying "disk full" (a row the pipeline failed for its own reason and whose record then
+    met analytics' full disk says so; a row whose analysis meets a full disk is given back: RowWaitsForRoom)."""
 
     def run_row(self, claim: Claim, note_video) -> tuple[ingest_pb2.WatchJobResponse, str]:
         got, processed = super().run_row(claim, note_video)
@@ -1374,6 +1376,47 @@ def test_a_job_whose_store_meets_a_full_disk_says_so_ends_its_watches_and_goes_o
     finally:
         body.release(1000)
         queue.stop(timeout_s=5)
+
+
+class RowWaitsForRoom(Scripted):
+    """The first row's analysis meets a full disk (identity's face store refusing its write) `times` times: the
+    pipeline raises DiskFull (VideoPipeline.process), as it raises for identity unreachable."""
+
+    def __init__(self, times: int) -> None:
+        super().__init__()
+        self.full = times
+
+    def run_row(self, claim: Claim, note_video) -> tuple[ingest_pb2.WatchJobResponse, str]:
+        with self._lock:
+            full = claim.idx == 0 and self.full > 0
+            self.full -= full
+        if full:
+            self.attempts.append(claim.attempts)
+            raise DiskFull("disk full: the disk of DATA/qdrant/edge has 1.0 MiB free, under the 256 MiB kept free "
+                           "(INFLUENCERS_MIN_FREE_BYTES): storing faces refused; free some space and run again")
+        return super().run_row(claim, note_video)
+
+
+def test_a_row_whose_analysis_meets_a_full_disk_goes_back_to_the_queue_uncounted_and_the_job_goes_on_once_there_is_room(
+        engines, caplog) -> None:
+    # Before, the pipeline failed the row ("disk full: ...") and the queue stopped its job: the row counted failed,
+    # the rows after it recorded "not processed", and the same command had to be run again once space was freed.
+    caplog.set_level("INFO", logger="services.ingest.jobs")
+    runner = RowWaitsForRoom(times=2)
+    runner.release(1000)
+    with one_worker(engines, runner) as queue:
+        job = queue.start(request(3))
+        wait_for(lambda: queue.get(job.job_id).stalled, "the job is said stalled after two tries")
+        stalled = queue.get(job.job_id)
+        assert stalled.stalled.startswith("disk full: the disk of DATA/qdrant/edge has 1.0 MiB free"), stalled
+        assert stalled.state == RUNNING and not stalled.cancel_requested and stalled.done == 0, stalled
+        ended = wait_state(queue, job.job_id, SUCCEEDED, FAILED, CANCELLED)
+    assert ended.state == SUCCEEDED and dict(ended.statuses) == {"done": 3} and ended.stalled == "", ended
+    assert sorted(runner.ran) == ["v0.mp4", "v1.mp4", "v2.mp4"] and runner.row_errors == ["", "", ""]
+    assert runner.attempts[:3] == [1, 1, 1], "given back, its attempts are not counted"
+    said = [r.getMessage() for r in caplog.records if "retrying until there is room" in r.getMessage()]
+    assert said and "the row goes back to the queue" in said[0], said
+    assert not [r for r in caplog.records if r.exc_info]  # the disk, not the code: no traceback
 
 
 class SlowOutage(Scripted):

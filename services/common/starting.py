@@ -1,0 +1,54 @@
+"""The health answer of a service while it starts: its stores opened and migrated before its own server exists.
+
+A migration of a large store can take minutes. Without an answer meanwhile, the probes could not tell a start
+in progress from a dead process: k8s' startup probe (liveness) killed a migration running past its 10 minutes,
+which rolled it back, and the next start began it again. `StartingHealth` serves the gRPC health service alone
+on the service's port from the first moment: liveness SERVING (the process is alive, working), readiness
+NOT_SERVING (no calls yet). `handover()` frees the port for the service's own server, which then answers both.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent import futures
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from services.common.rpc import LIVENESS, READINESS
+
+log = logging.getLogger(__name__)
+
+
+class StartingHealth:
+    """Health alone on `host`:`port` (port 0: nothing is served, there is no port a probe could know)."""
+
+    def __init__(self, name: str, host: str, port: int, credentials: grpc.ServerCredentials | None = None) -> None:
+        self.name = name
+        self._server: grpc.Server | None = None
+        if port == 0:
+            return
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"{name}-starting"),
+                             options=[("grpc.so_reuseport", 0)])
+        servicer = health.HealthServicer()
+        servicer.set(LIVENESS, health_pb2.HealthCheckResponse.SERVING)
+        servicer.set(READINESS, health_pb2.HealthCheckResponse.NOT_SERVING)
+        health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
+        address = f"{host}:{port}"
+        try:
+            bound = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
+        except RuntimeError:  # newer grpcio raises where older returned 0
+            bound = 0
+        if bound == 0:
+            # The service's own server says why when it binds (PortInUse naming the setting); nothing to add here.
+            return
+        server.start()
+        self._server = server
+        log.info("%s starting: health on %s:%d answers NOT_SERVING (readiness) until its stores are open and "
+                 "migrated", name, host, bound)
+
+    def handover(self) -> None:
+        """Stops answering, so that the service's own server can bind the port. Safe to call twice."""
+        if self._server is not None:
+            self._server.stop(None).wait()
+            self._server = None
