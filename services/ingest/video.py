@@ -430,8 +430,10 @@ def open_file(path: Path, timeout: float | None = None, metadata_errors: str = "
     VideoError for a file of more than MAX_VIDEO_STREAMS video streams, counted from the container itself: opening
     probes each stream with a decoder of its own, which keeps a few decoded frames (40 MB for each 4K stream, so
     50 copies of one took 1.4 GB and FFmpeg's limit of 1,000 streams 40 GB, in ingest's own process too: the
-    repost digest), so only the first PROBED_STREAMS streams are probed by decoders that decode; the rest by
-    decoders that decode nothing (0.7 MB a stream, whatever its size). The file is opened once, but for one with
+    repost digest), so a regular file's streams are counted in its header first, no decoder opened
+    (_check_header_streams); then only the first PROBED_STREAMS streams are probed by decoders that decode, the
+    rest by decoders that decode nothing (0.7 MB a stream, whatever its size), and a pipe's streams are counted
+    there. Past its header, the file is opened once, but for one with
     a video stream past those, opened again once its video streams are counted within the cap to probe them all
     as a player does (a Matroska stream's start time is known only once a few frames are decoded), and one whose
     demuxer finds its streams only while probing (MPEG program streams: no option reaches those), probed whole
@@ -440,6 +442,8 @@ def open_file(path: Path, timeout: float | None = None, metadata_errors: str = "
     # headers, and are refused after): a 750 KB PNG of 16000x16000 named .mp4 was decoded whole to be probed,
     # 800 MB in ingest's own process (the repost digest), and 65535x65535 would have been 13 GB.
     probe = {"max_pixels": str(PROBE_MAX_PIXELS)}
+    if path.is_file():  # a pipe can be read once: its streams are counted in the opening below alone
+        _check_header_streams(path, timeout, metadata_errors)
     try:
         container = av.open(str(path), mode="r", container_options=_open_options(),
                             options={**probe, "skip_frame": "all"},
@@ -457,6 +461,22 @@ def open_file(path: Path, timeout: float | None = None, metadata_errors: str = "
                     metadata_errors=metadata_errors)
     _check_streams(whole)
     return whole
+
+
+def _check_header_streams(path: Path, timeout: float | None, metadata_errors: str) -> None:
+    """VideoError for a file at `path` of more than MAX_VIDEO_STREAMS video streams, counted in its container's header
+    before any stream is probed: read with no decoder opened and 32 bytes of packets at most (FFmpeg's least), so
+    a stream costs what its demuxer and PyAV allocate for it alone (70 KB: 70 MB for FFmpeg's limit of 1,000,
+    where probing them, even by decoders that decode nothing, peaked at 770 MB). A file whose streams are found
+    only while probing (an MPEG program stream) shows none here: the opening that probes counts them."""
+    with av.open(str(path), mode="r", container_options={**_open_options(), **HEADER_ONLY},
+                 options={"codec_whitelist": NO_DECODER}, timeout=timeout, metadata_errors=metadata_errors) as header:
+        _check_streams(header)
+
+
+# FFmpeg's probing cut to the header: its least probe size (32 bytes), no time analysed, no frame rate probed.
+HEADER_ONLY = {"probesize": "32", "analyzeduration": "0", "fpsprobesize": "0"}
+NO_DECODER = "none"  # a decoder whitelist of no decoder's name: probing opens no decoder for any stream
 
 
 def _check_streams(container: av.container.InputContainer) -> None:

@@ -732,6 +732,31 @@ def test_a_file_of_more_video_streams_than_a_video_has_is_refused_before_they_ar
         assert info.duration_s == pytest.approx(1.0) and frames
 
 
+@pytest.mark.parametrize("fmt", ["mkv", "mp4"])
+def test_a_file_of_a_thousand_video_streams_is_refused_from_its_header_before_any_stream_is_probed(tmp_path, fmt):
+    """FFmpeg reads up to 1,000 streams: probing them, even by decoders that decode nothing, peaked at 765 MB (MKV)
+    and 782 MB (MP4) before the file was refused, in ingest's own process too (the digest). They are counted in the
+    file's header now, no decoder opened: 65 and 74 MB."""
+    one = write_video(tmp_path / "one.mkv", moving(48, 64, 25))
+    path = tmp_path / f"streams.{fmt}"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(one), *["-map", "0:v"] * 1000, "-c", "copy", str(path)],
+                   check=True)
+    script = ("import re, sys; from pathlib import Path\n"
+              "from services.ingest.stream_digest import stream_digest\n"
+              "from services.ingest.video import VideoError, open_video\n"
+              "peak = lambda: int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1]) // 1024\n"
+              "before = peak()\n"
+              "assert stream_digest(Path(sys.argv[1])) is None\n"
+              "try:\n    open_video(Path(sys.argv[1]))\nexcept VideoError as exc:\n    print(exc)\n"
+              "print(peak() - before)")
+    root = Path(__file__).resolve().parents[2]
+    run = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True,
+                         cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
+    refusal, grown_mb = run.stdout.splitlines()
+    assert refusal.startswith("not a video we read: 1000 video streams (a video has one")
+    assert int(grown_mb) < 200, f"refusing 1,000 streams grew the peak by {grown_mb} MB (was 765 MB, 70 MB now)"
+
+
 def test_a_pipe_of_more_video_streams_than_a_video_has_is_refused_too(tmp_path):
     """The streams are counted in the one opening that decodes: a pipe, which can be read once, holds the cap
     too. Before, they were counted in an opening of their own, which a pipe could not afford: all 17 were
