@@ -468,9 +468,14 @@ def _check_header_streams(path: Path, timeout: float | None, metadata_errors: st
     before any stream is probed: read with no decoder opened and 32 bytes of packets at most (FFmpeg's least), so
     a stream costs what its demuxer and PyAV allocate for it alone (70 KB: 70 MB for FFmpeg's limit of 1,000,
     where probing them, even by decoders that decode nothing, peaked at 770 MB). A file whose streams are found
-    only while probing (an MPEG program stream) shows none here: the opening that probes counts them."""
-    with av.open(str(path), mode="r", container_options={**_open_options(), **HEADER_ONLY},
-                 options={"codec_whitelist": NO_DECODER}, timeout=timeout, metadata_errors=metadata_errors) as header:
+    only while probing (an MPEG program stream) shows none here, and one whose header cannot be read so is left,
+    with its reason, to the opening that probes: that one counts them."""
+    try:
+        header = av.open(str(path), mode="r", container_options={**_open_options(), **HEADER_ONLY},
+                         options={"codec_whitelist": NO_DECODER}, timeout=timeout, metadata_errors=metadata_errors)
+    except DECODE_ERRORS:
+        return
+    with header:
         _check_streams(header)
 
 
