@@ -170,6 +170,14 @@ def odd_display(matrix: np.ndarray | None) -> str:
     return ""
 
 
+def display_note(matrix: np.ndarray | None) -> str:
+    """VideoInfo.note of a video whose first frame has the display matrix `matrix`: how its frames are sampled where
+    players differ (odd_display); "" where they agree. A copy of it (the same coded stream, matrix included) is
+    noted the same."""
+    odd = odd_display(matrix)
+    return f"{odd}: sampled as stored, as Chromium shows it (faces at an angle may be missed)" if odd else ""
+
+
 def upright(image: np.ndarray, matrix: np.ndarray | None) -> np.ndarray:
     """`image` (H, W, ...) turned as a player shows it, by FFmpeg's display matrix: 9 int32, row-major,
     16.16 fixed point (None: shown as stored). Right angles and mirrors are applied exactly as ffmpeg's
@@ -773,10 +781,8 @@ def sample_frames(path: Path, sampler: ShotSampler, max_pixels: int = 4096 * 409
         _check_size(first[0].width, first[0].height, max_pixels)
         width, height = shown_size(first[0], pixel_aspect(stream), max_pixels)
     start_s = shown_at(first[0], stream)
-    odd = odd_display(display_matrix(first[0]))
-    note = f"{odd}: sampled as stored, as Chromium shows it (faces at an angle may be missed)"
     info = VideoInfo(width, height, probed.fps, _declared_duration(container, stream, start_s), probed.codec,
-                     start_s=start_s, note=note if odd else "")
+                     start_s=start_s, note=display_note(display_matrix(first[0])))
     cut = container.format.name == "gif" and path.is_file() and _gif_cut_short(path)
     return info, _sampled(container, stream, chain([first], decoded), sampler, info, max_pixels, cut, clock)
 
