@@ -22,6 +22,7 @@ import av
 import numpy as np
 from av.sidedata.sidedata import SideDataContainer
 
+from services.ingest.colour import alpha_decoder, to_bgr
 from services.ingest.sampling import ShotSampler
 from services.ingest.sniff import (
     LIST_KINDS,
@@ -242,11 +243,9 @@ def shown_size(frame: av.VideoFrame, aspect: Fraction | None, max_pixels: int) -
 
 
 def _bgr(frame: av.VideoFrame, aspect: Fraction | None, max_pixels: int) -> np.ndarray:
-    """`frame` as BGR (H, W, 3) uint8, its pixels at their aspect ratio (not yet turned upright)."""
-    width, height = shown_aspect_size(frame.width, frame.height, aspect, max_pixels)
-    if (width, height) == (frame.width, frame.height):
-        return frame.to_ndarray(format="bgr24")
-    return frame.reformat(width=width, height=height, format="bgr24").to_ndarray()
+    """`frame` as BGR (H, W, 3) uint8, its pixels at their aspect ratio (not yet turned upright), its colours as
+    ffmpeg converts them and a player composites them (colour.to_bgr)."""
+    return to_bgr(frame, *shown_aspect_size(frame.width, frame.height, aspect, max_pixels))
 
 
 def sane_fps(*rates: object) -> float:
@@ -703,6 +702,10 @@ def _decoded(container: av.container.InputContainer, stream: av.video.stream.Vid
     skipping = fps >= SKIP_MIN_FPS
     # The decoder refuses absurd frame sizes before allocating them (a mid-stream change included).
     stream.codec_context.options = {"max_pixels": str(max_pixels * DECODER_PIXEL_FACTOR)}
+    # A WebM's alpha is decoded by libvpx (colour.alpha_decoder), FFmpeg's own VP8/VP9 decoders dropping it.
+    alpha = alpha_decoder(stream)
+    if alpha is not None:
+        alpha.options = dict(stream.codec_context.options)
     clock = clock or FrameClock(fps, stream.time_base, stream.start_time, max_gap_s)
     max_packets = max_seconds * MAX_FPS
     packets = since_frame = 0
@@ -730,7 +733,7 @@ def _decoded(container: av.container.InputContainer, stream: av.video.stream.Vid
             batch = [packet]
         for queued in batch:
             try:
-                frames = queued.decode()
+                frames = alpha.decode(queued) if alpha is not None else queued.decode()
             except DECODE_ERRORS:
                 if _nothing_after(demuxed):
                     return  # the file's last packet is cut short: a truncated file, ending where its data ends
