@@ -47,9 +47,19 @@ def to_bgr(frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
     if not has_alpha(frame):
         rgb = source.reformat(width=width, height=height, format="rgb24", interpolation=INTERPOLATION).to_ndarray()
         return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)  # 0.3 ms for 720x1280, where numpy's reversed copy took 5
-    rgba = source.reformat(width=width, height=height, format="rgba", interpolation=INTERPOLATION).to_ndarray()
-    alpha = rgba[:, :, 3:].astype(np.uint16)
-    return cv2.cvtColor(((rgba[:, :, :3] * alpha + 127) // 255).astype(np.uint8), cv2.COLOR_RGB2BGR)
+    return over_black(source.reformat(width=width, height=height, format="bgra", interpolation=INTERPOLATION)
+                      .to_ndarray())
+
+
+def over_black(bgra: np.ndarray) -> np.ndarray:
+    """`bgra` (H, W, 4) uint8 composited over black, as BGR (H, W, 3) uint8: each colour times its alpha / 255,
+    rounded. An opaque picture (an animation's canvas, most often) is only stripped of its alpha: 15 ms for 4096 x
+    4096, where compositing it took a second in numpy."""
+    bgr = cv2.cvtColor(bgra, cv2.COLOR_BGRA2BGR)
+    alpha = bgra[:, :, 3]
+    if alpha.min() == 255:
+        return bgr
+    return cv2.multiply(bgr, cv2.cvtColor(alpha, cv2.COLOR_GRAY2BGR), scale=1 / 255)
 
 
 def _progressive(frame: av.VideoFrame) -> av.VideoFrame:
