@@ -39,7 +39,7 @@ from services.ingest.fetch import Fetched, FetchError, FetchPolicy, fetch, is_re
 from services.ingest.netguard import has_scheme
 from services.ingest.repost_store import RepostStore
 from services.ingest.signature import Signature, is_repost, signature
-from services.ingest.stream_digest import digest_and_start
+from services.ingest.stream_digest import coded_stream
 from services.ingest.video import VideoError
 
 log = logging.getLogger(__name__)
@@ -316,10 +316,11 @@ class VideoPipeline:
         if self.reposts is not None:
             t0 = time.perf_counter()
             with _span("stream_digest"):
-                digest, start_s = digest_and_start(path)
+                coded = coded_stream(path)
+            digest = coded.digest
             if digest is not None:  # a remux of an analysed stream may put its first frame elsewhere on a timeline
-                video.start.CopyFrom(duration(start_s))
-            copied = self._same_stream(video, digest, stages) if digest is not None else None
+                video.start.CopyFrom(duration(coded.start_s))
+            copied = self._same_stream(video, digest, stages, coded.note) if digest is not None else None
             stages["repost"] = time.perf_counter() - t0
             if copied is not None:
                 return copied
@@ -376,16 +377,22 @@ class VideoPipeline:
             span.set_attribute("influencers.frames", len(decoded.frames))
         return decoded
 
-    def _same_stream(self, video: common_pb2.Video, digest: str, stages: dict[str, float]) -> Outcome | None:
+    def _same_stream(self, video: common_pb2.Video, digest: str, stages: dict[str, float],
+                     note: str = "") -> Outcome | None:
         """The row done as a repost of an analysed video with the very same coded pictures (a remux: no
-        decoding at all), or None when there is none."""
+        decoding at all), or None when there is none. `note`: the stream's VideoInfo.note (CodedStream.note), which
+        the copy's row and log say as its source's did (was: said by the source's row alone)."""
         assert self.reposts is not None
         for source_id, duration_s in self.reposts.same_stream(digest, excluding=video.video_id):
             video.duration.CopyFrom(duration(duration_s))
+            video.error = one_line(f"{WARNING}{note}") if note else ""
             done = self._copy_from(video, source_id, stages, "the same coded stream")
             if done is not None:
+                if note:
+                    log.warning(ROW_NOTED, extra={"url": shown_url(video.url), "reason": note})
                 return done
         video.ClearField("duration")
+        video.error = ""
         return None
 
     def _copied(self, video: common_pb2.Video, look: Signature, stages: dict[str, float]) -> Outcome | None:

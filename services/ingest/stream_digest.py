@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -41,6 +42,7 @@ from services.ingest.video import (
     PROBE_MAX_PIXELS,
     VideoError,
     display_matrix,
+    display_note,
     open_file,
     shown_at,
     video_stream,
@@ -58,6 +60,17 @@ HEVC_PARAMS = frozenset({32, 33, 34, 39, 40})
 MAX_PACKETS = 1_000_000  # a stream claiming more (an hour at 240 fps is 864,000) gets no digest
 
 
+@dataclass(frozen=True)
+class CodedStream:
+    """What one opening of a file tells of its video stream without decoding it: `digest` (stream_digest, None when
+    it cannot be read cheaply), `start_s` (digest_and_start) and `note`, the VideoInfo.note decoding it would give
+    (an odd display matrix, which the digest covers: a copy of a noted video is noted the same)."""
+
+    digest: str | None
+    start_s: float = 0.0
+    note: str = ""
+
+
 def stream_digest(path: Path) -> str | None:
     """The digest ("codec:hex") of the video stream of the file at `path` that is decoded (video.video_stream:
     never cover art), or None when it cannot be read cheaply (no video stream, damaged, absurd)."""
@@ -70,16 +83,22 @@ def digest_and_start(path: Path) -> tuple[str | None, float]:
     the video measures it, ffprobe's best_effort_timestamp of that frame): a remux may put the same stream
     elsewhere on its timeline, and the stream's start time (its first packet's) is not that frame's when B-frames
     delay it or an edit list hides the head."""
+    coded = coded_stream(path)
+    return coded.digest, coded.start_s
+
+
+def coded_stream(path: Path) -> CodedStream:
+    """The CodedStream of the file at `path`, read through one opening of it (CodedStream(None) when it cannot be
+    read cheaply)."""
     try:
         with open_file(path, metadata_errors="ignore") as container:
             stream = video_stream(container)
             return _digest(container, stream)
     except (VideoError, *DECODE_ERRORS):
-        return None, 0.0
+        return CodedStream(None)
 
 
-def _digest(container: av.container.InputContainer, stream: av.video.stream.VideoStream
-            ) -> tuple[str | None, float]:
+def _digest(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> CodedStream:
     ctx = stream.codec_context
     # The first frame is decoded (its display matrix), here in ingest's own process: never one over the cap.
     ctx.options = {"max_pixels": str(PROBE_MAX_PIXELS)}
@@ -104,15 +123,15 @@ def _digest(container: av.container.InputContainer, stream: av.video.stream.Vide
             continue  # the demuxer's flush packet
         packets += 1
         if packets > MAX_PACKETS:
-            return None, 0.0
+            return CodedStream(None)
         if shown is None:
             try:
                 shown = _first_frame(stream, packet)
             except DECODE_ERRORS:
-                return None, 0.0  # an undecodable start: the usual path, in a decoder process, names it
+                return CodedStream(None)  # an undecodable start: the usual path, in a decoder process, names it
         pts = packet.pts if packet.pts is not None else packet.dts
         if pts is None:
-            return None, 0.0
+            return CodedStream(None)
         first = pts if first is None else first
         if packet.is_discard:
             hidden_last = pts if hidden_last is None else max(hidden_last, pts)
@@ -132,9 +151,9 @@ def _digest(container: av.container.InputContainer, stream: av.video.stream.Vide
         else:
             pictures.update(len(data).to_bytes(4, "big") + data)
     if packets == 0 or first is None:
-        return None, 0.0
+        return CodedStream(None)
     if shown is None or shown.pts is None:
-        return None, 0.0  # no frame decoded, or none timed: the usual path names the problem
+        return CodedStream(None)  # no frame decoded, or none timed: the usual path names the problem
     matrix = display_matrix(shown)
     whole = hashlib.blake2b(digest_size=20)
     whole.update(f"{codec}|{ctx.width}x{ctx.height}|".encode())
@@ -147,7 +166,7 @@ def _digest(container: av.container.InputContainer, stream: av.video.stream.Vide
     for unit in sorted(params):
         whole.update(len(unit).to_bytes(4, "big") + unit)
     whole.update(pictures.digest())
-    return f"{codec}:{whole.hexdigest()}", shown_at(shown, stream)
+    return CodedStream(f"{codec}:{whole.hexdigest()}", shown_at(shown, stream), display_note(matrix))
 
 
 def _first_frame(stream: av.video.stream.VideoStream, packet: av.Packet) -> av.VideoFrame | None:

@@ -22,6 +22,7 @@ import av
 import numpy as np
 from av.sidedata.sidedata import SideDataContainer
 
+from services.ingest.colour import alpha_decoder, to_bgr
 from services.ingest.sampling import ShotSampler
 from services.ingest.sniff import (
     LIST_KINDS,
@@ -170,6 +171,14 @@ def odd_display(matrix: np.ndarray | None) -> str:
     return ""
 
 
+def display_note(matrix: np.ndarray | None) -> str:
+    """VideoInfo.note of a video whose first frame has the display matrix `matrix`: how its frames are sampled where
+    players differ (odd_display); "" where they agree. A copy of it (the same coded stream, matrix included) is
+    noted the same."""
+    odd = odd_display(matrix)
+    return f"{odd}: sampled as stored, as Chromium shows it (faces at an angle may be missed)" if odd else ""
+
+
 def upright(image: np.ndarray, matrix: np.ndarray | None) -> np.ndarray:
     """`image` (H, W, ...) turned as a player shows it, by FFmpeg's display matrix: 9 int32, row-major,
     16.16 fixed point (None: shown as stored). Right angles and mirrors are applied exactly as ffmpeg's
@@ -234,11 +243,9 @@ def shown_size(frame: av.VideoFrame, aspect: Fraction | None, max_pixels: int) -
 
 
 def _bgr(frame: av.VideoFrame, aspect: Fraction | None, max_pixels: int) -> np.ndarray:
-    """`frame` as BGR (H, W, 3) uint8, its pixels at their aspect ratio (not yet turned upright)."""
-    width, height = shown_aspect_size(frame.width, frame.height, aspect, max_pixels)
-    if (width, height) == (frame.width, frame.height):
-        return frame.to_ndarray(format="bgr24")
-    return frame.reformat(width=width, height=height, format="bgr24").to_ndarray()
+    """`frame` as BGR (H, W, 3) uint8, its pixels at their aspect ratio (not yet turned upright), its colours as
+    ffmpeg converts them and a player composites them (colour.to_bgr)."""
+    return to_bgr(frame, *shown_aspect_size(frame.width, frame.height, aspect, max_pixels))
 
 
 def sane_fps(*rates: object) -> float:
@@ -430,8 +437,10 @@ def open_file(path: Path, timeout: float | None = None, metadata_errors: str = "
     VideoError for a file of more than MAX_VIDEO_STREAMS video streams, counted from the container itself: opening
     probes each stream with a decoder of its own, which keeps a few decoded frames (40 MB for each 4K stream, so
     50 copies of one took 1.4 GB and FFmpeg's limit of 1,000 streams 40 GB, in ingest's own process too: the
-    repost digest), so only the first PROBED_STREAMS streams are probed by decoders that decode; the rest by
-    decoders that decode nothing (0.7 MB a stream, whatever its size). The file is opened once, but for one with
+    repost digest), so a regular file's streams are counted in its header first, no decoder opened
+    (_check_header_streams); then only the first PROBED_STREAMS streams are probed by decoders that decode, the
+    rest by decoders that decode nothing (0.7 MB a stream, whatever its size), and a pipe's streams are counted
+    there. Past its header, the file is opened once, but for one with
     a video stream past those, opened again once its video streams are counted within the cap to probe them all
     as a player does (a Matroska stream's start time is known only once a few frames are decoded), and one whose
     demuxer finds its streams only while probing (MPEG program streams: no option reaches those), probed whole
@@ -440,6 +449,8 @@ def open_file(path: Path, timeout: float | None = None, metadata_errors: str = "
     # headers, and are refused after): a 750 KB PNG of 16000x16000 named .mp4 was decoded whole to be probed,
     # 800 MB in ingest's own process (the repost digest), and 65535x65535 would have been 13 GB.
     probe = {"max_pixels": str(PROBE_MAX_PIXELS)}
+    if path.is_file():  # a pipe can be read once: its streams are counted in the opening below alone
+        _check_header_streams(path, timeout, metadata_errors)
     try:
         container = av.open(str(path), mode="r", container_options=_open_options(),
                             options={**probe, "skip_frame": "all"},
@@ -457,6 +468,27 @@ def open_file(path: Path, timeout: float | None = None, metadata_errors: str = "
                     metadata_errors=metadata_errors)
     _check_streams(whole)
     return whole
+
+
+def _check_header_streams(path: Path, timeout: float | None, metadata_errors: str) -> None:
+    """VideoError for a file at `path` of more than MAX_VIDEO_STREAMS video streams, counted in its container's header
+    before any stream is probed: read with no decoder opened and 32 bytes of packets at most (FFmpeg's least), so
+    a stream costs what its demuxer and PyAV allocate for it alone (70 KB: 70 MB for FFmpeg's limit of 1,000,
+    where probing them, even by decoders that decode nothing, peaked at 770 MB). A file whose streams are found
+    only while probing (an MPEG program stream) shows none here, and one whose header cannot be read so is left,
+    with its reason, to the opening that probes: that one counts them."""
+    try:
+        header = av.open(str(path), mode="r", container_options={**_open_options(), **HEADER_ONLY},
+                         options={"codec_whitelist": NO_DECODER}, timeout=timeout, metadata_errors=metadata_errors)
+    except DECODE_ERRORS:
+        return
+    with header:
+        _check_streams(header)
+
+
+# FFmpeg's probing cut to the header: its least probe size (32 bytes), no time analysed, no frame rate probed.
+HEADER_ONLY = {"probesize": "32", "analyzeduration": "0", "fpsprobesize": "0"}
+NO_DECODER = "none"  # a decoder whitelist of no decoder's name: probing opens no decoder for any stream
 
 
 def _check_streams(container: av.container.InputContainer) -> None:
@@ -670,6 +702,10 @@ def _decoded(container: av.container.InputContainer, stream: av.video.stream.Vid
     skipping = fps >= SKIP_MIN_FPS
     # The decoder refuses absurd frame sizes before allocating them (a mid-stream change included).
     stream.codec_context.options = {"max_pixels": str(max_pixels * DECODER_PIXEL_FACTOR)}
+    # A WebM's alpha is decoded by libvpx (colour.alpha_decoder), FFmpeg's own VP8/VP9 decoders dropping it.
+    alpha = alpha_decoder(stream)
+    if alpha is not None:
+        alpha.options = dict(stream.codec_context.options)
     clock = clock or FrameClock(fps, stream.time_base, stream.start_time, max_gap_s)
     max_packets = max_seconds * MAX_FPS
     packets = since_frame = 0
@@ -697,7 +733,7 @@ def _decoded(container: av.container.InputContainer, stream: av.video.stream.Vid
             batch = [packet]
         for queued in batch:
             try:
-                frames = queued.decode()
+                frames = alpha.decode(queued) if alpha is not None else queued.decode()
             except DECODE_ERRORS:
                 if _nothing_after(demuxed):
                     return  # the file's last packet is cut short: a truncated file, ending where its data ends
@@ -748,10 +784,8 @@ def sample_frames(path: Path, sampler: ShotSampler, max_pixels: int = 4096 * 409
         _check_size(first[0].width, first[0].height, max_pixels)
         width, height = shown_size(first[0], pixel_aspect(stream), max_pixels)
     start_s = shown_at(first[0], stream)
-    odd = odd_display(display_matrix(first[0]))
-    note = f"{odd}: sampled as stored, as Chromium shows it (faces at an angle may be missed)"
     info = VideoInfo(width, height, probed.fps, _declared_duration(container, stream, start_s), probed.codec,
-                     start_s=start_s, note=note if odd else "")
+                     start_s=start_s, note=display_note(display_matrix(first[0])))
     cut = container.format.name == "gif" and path.is_file() and _gif_cut_short(path)
     return info, _sampled(container, stream, chain([first], decoded), sampler, info, max_pixels, cut, clock)
 

@@ -467,6 +467,48 @@ def test_a_video_whose_display_matrix_turns_it_an_odd_angle_is_done_and_its_row_
     assert any(r.url == "tilted.mp4" and r.reason.startswith(said) for r in caplog.records)  # type: ignore[attr-defined]
 
 
+class CopyingIdentity(FakeIdentity):
+    """FakeIdentity that also copies a video's people (identity's CopyVideo), noting each copy as (copy, source)."""
+
+    def __init__(self, store: AnalyticsStore) -> None:
+        super().__init__(store)
+        self.copies: list[tuple[str, str]] = []
+
+    def CopyVideo(self, request, timeout=None):  # noqa: N802 - the stub's name
+        self.copies.append((request.video_id, request.source_video_id))
+        return identity_pb2.CopyVideoResponse(video_id=request.video_id, faces_detected=2)
+
+
+def test_a_remux_of_a_video_at_an_odd_angle_copied_by_its_stream_digest_says_what_its_source_says(
+        rig, tmp_path, caplog) -> None:
+    """The remux (another container's bytes, the same coded stream and display matrix) is done as a copy, without
+    decoding, and its row and log carry its source's note. Was: the copy's row said nothing of the angle."""
+    pipeline, _, store = rig
+    identity = pipeline.identity = CopyingIdentity(store)
+    engine = open_engine(f"sqlite:///{tmp_path / 'jobs.sqlite3'}")
+    migrate(engine)
+    pipeline.reposts = RepostStore(engine)
+    folder = tmp_path / "m"
+    whole = make_video(folder / "whole.mp4", seed=3, frames=15).read_bytes()
+    at = whole.find(b"tkhd") + 4 + 4 + 20 + 8 + 8  # version 0: the matrix's place in the track header
+    one = 46341  # cos 45 degrees in 16.16
+    (folder / "tilted.mp4").write_bytes(
+        whole[:at] + np.array([one, one, 0, -one, one, 0, 0, 0, 1 << 30], ">i4").tobytes() + whole[at + 36:])
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(folder / "tilted.mp4"), "-c", "copy", "-metadata",
+                    "title=repost", str(folder / "repost.mp4")], check=True)
+    source = pipeline.process("tilted.mp4", 1.0, "", "", folder)
+    with caplog.at_level("WARNING", logger="services.ingest.pipeline"):
+        copy = pipeline.process("repost.mp4", 2.0, "", "", folder)
+    said = "its display matrix turns the picture 45 degrees clockwise, not a quarter turn: sampled as stored"
+    assert source.video.status == copy.video.status == DONE
+    assert identity.copies == [(copy.video.video_id, source.video.video_id)]  # copied by its digest, not analysed
+    assert identity.analysed == [source.video.video_id]
+    assert copy.video.error == source.video.error and copy.video.error.startswith(f"warning: {said}")
+    assert store.get_video(location=str(folder / "repost.mp4")).error == source.video.error
+    assert any(r.url == "repost.mp4" and r.reason.startswith(said) for r in caplog.records)  # type: ignore[attr-defined]
+    engine.dispose()
+
+
 def test_a_repost_whose_edit_list_hides_the_end_of_its_source_is_analysed_for_what_it_shows_not_copied(
         rig, tmp_path) -> None:
     """The source's every packet, its edit list ending at 1.5 s of 3 s (test_stream_digest::end_hidden): a player
