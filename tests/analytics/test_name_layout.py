@@ -79,7 +79,7 @@ def test_sorting_by_name_follows_the_alphabet_not_character_codes(tmp_path: Path
 def test_the_raw_mean_and_who_asked_stay_in_view_at_800_px_where_their_columns_drop(tmp_path: Path,
                                                                                      page: Page) -> None:
     # The README's overview lists "the raw mean" and the trail's text "who asked"; their columns drop under
-    # 900 px, so the estimate's cell and the action's carry them there, and only there.
+    # 900 px, so the estimate's cell and the audit id's carry them there, and only there.
     store = _store(tmp_path / "a.sqlite")
     with serving(create_app(store, corrections=FakeCorrections())) as url:
         shown = {}
