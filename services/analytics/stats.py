@@ -68,7 +68,9 @@ class Indicators:
 def indicators(videos: pd.DataFrame, appearances: pd.DataFrame) -> Indicators:
     """The design of the attribution and prediction models, built sparse: it has a few ones per row, and
     dense it would be videos x influencers floats (800 MB at 100,000 x 1,000)."""
-    scored = scored_videos(videos)
+    # Rows by video id, not as the store lists them (the order videos finished, which parallel workers change
+    # from run to run): the model's folds follow the rows, so one corpus gave a different model card each run.
+    scored = scored_videos(videos).sort_values("video_id", kind="stable", ignore_index=True)
     pairs = presences(videos, appearances)
     columns = np.sort(pairs["influencer_id"].unique().astype(object))
     rows = pd.Index(scored["video_id"]).get_indexer(pairs["video_id"])

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -58,7 +59,7 @@ from services.analytics.store_schema import appearances, check_current, erased, 
 from services.analytics.store_schema import reposts as reposts_table
 from services.analytics.store_sessions import SqlRevocations
 from services.common.boundary import is_video_id
-from services.common.database import database_url, is_postgres, open_engine
+from services.common.database import database_url, is_postgres, left_behind, open_engine
 from services.common.erasure import erasure_key, scrub_sql
 from services.common.location_key import location_key
 from services.common.row_keys import folder_form, is_manifest_row_key, is_row_of, manifest_head, named_forms
@@ -121,6 +122,8 @@ class AnalyticsStore(StoreReads):
     @classmethod
     def open(cls, settings: Settings, read_only: bool = False) -> AnalyticsStore:
         """The store the settings name: settings.database_url, else DATA/analytics.sqlite3."""
+        if note := left_behind(settings.database_url, settings.data_dir / SQLITE_FILE, "analytics"):
+            logging.getLogger(__name__).warning(note)
         store = cls(database_url(settings.database_url, settings.data_dir / SQLITE_FILE), read_only)
         store.erasure_secret = settings.erasure_secret
         return store

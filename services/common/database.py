@@ -41,6 +41,20 @@ def database_url(configured: str, sqlite_file: Path) -> str:
     return configured
 
 
+def left_behind(configured: str, sqlite_file: Path, store: str) -> str:
+    """The warning due when `configured` (INFLUENCERS_DATABASE_URL) is set while `sqlite_file`, the file `store`
+    used without it, holds data; "" otherwise. Nothing copies such a file into the database: a data dir switched to
+    PostgreSQL started empty in silence (docs/operations.md, "Moving to PostgreSQL")."""
+    url = database_url(configured, sqlite_file)
+    if not configured or not sqlite_file.is_file() or sqlite_file.stat().st_size == 0:
+        return ""
+    if url.startswith("sqlite") and Path(sa.engine.make_url(url).database or "").resolve() == sqlite_file.resolve():
+        return ""
+    return (f"INFLUENCERS_DATABASE_URL is set, so {store} is in {masked_database_url(url)}; {sqlite_file}, where it "
+            "was kept without it, is not read and nothing of it was copied over (docs/operations.md, \"Moving to "
+            "PostgreSQL\")")
+
+
 def masked_database_url(url: str) -> str:
     """`url` as an error line may show it: the password replaced by ***."""
     try:

@@ -37,6 +37,7 @@ repair republishes.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 import zlib
@@ -48,7 +49,7 @@ from alembic import command
 from sqlalchemy.engine import Connection, Engine
 
 from influencers.v1 import identity_pb2
-from services.common.database import database_url, is_postgres, open_engine
+from services.common.database import database_url, is_postgres, left_behind, open_engine
 from services.common.erasure import scrub_sql
 from services.common.migrations import History, upgrade
 
@@ -119,8 +120,10 @@ class ChangeFeed:
     @classmethod
     def open(cls, configured_url: str, data_dir: Path, retention: int = 10_000) -> ChangeFeed:
         """The feed of settings.database_url when set, else SQLite `data_dir/identity/feed.sqlite3`."""
-        return cls(open_engine(database_url(configured_url, Path(data_dir) / "identity" / "feed.sqlite3")),
-                   retention)
+        sqlite_file = Path(data_dir) / "identity" / "feed.sqlite3"
+        if note := left_behind(configured_url, sqlite_file, "identity's change feed"):
+            logging.getLogger(__name__).warning(note)
+        return cls(open_engine(database_url(configured_url, sqlite_file)), retention)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from influencers.v1 import analytics_pb2_grpc, identity_pb2_grpc, ingest_pb2, ingest_pb2_grpc
 from services.common.boundary import nul_field, shown
 from services.common.clients import GrpcAnalytics, GrpcIdentity
-from services.common.database import database_url, open_engine
+from services.common.database import database_url, left_behind, open_engine
 from services.common.datadir import data_dir_hidden
 from services.common.metrics import GAUGES
 from services.common.rpc import RunningServer, build_server, open_channel
@@ -171,8 +171,10 @@ class IngestProcess:
         identity = identity_pb2_grpc.IdentityServiceStub(self.identity_channel)
         analytics = analytics_pb2_grpc.AnalyticsServiceStub(self.analytics_channel)
         timeout = settings.rpc_timeout_s
-        self.engine = open_engine(database_url(settings.database_url,
-                                               settings.data_dir / "ingest" / "jobs.sqlite3"))
+        jobs_file = settings.data_dir / "ingest" / "jobs.sqlite3"
+        if note := left_behind(settings.database_url, jobs_file, "the ingest job queue"):
+            log.warning(note)
+        self.engine = open_engine(database_url(settings.database_url, jobs_file))
         migrate(self.engine)
         self.pipeline = pipeline = VideoPipeline(settings, identity, analytics, RepostStore(self.engine))
         self.worker = settings.worker_name or socket.gethostname()  # its batches are tracked under this name

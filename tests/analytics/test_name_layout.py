@@ -1,6 +1,6 @@
 """Names of any shape in headless Chromium at 800 px: a 200-character name without a blank wraps instead of
 widening the page or pushing the overview's other columns out of view, on every page that shows it; the
-audit trail fits 800 and 1280 px windows; names sort alphabetically."""
+audit trail fits 800 and 1280 px windows, the raw mean and who asked still shown at 800; names sort alphabetically."""
 
 from __future__ import annotations
 
@@ -73,4 +73,25 @@ def test_sorting_by_name_follows_the_alphabet_not_character_codes(tmp_path: Path
         page.keyboard.press(" ")  # the keyboard sorts too, with Space as with Enter
         assert page.locator("#influencers tbody .name").all_inner_texts() == ["zed", "Élodie", "Adam"]
         assert page.evaluate("window.scrollY") == 0
+    store.close()
+
+
+def test_the_raw_mean_and_who_asked_stay_in_view_at_800_px_where_their_columns_drop(tmp_path: Path,
+                                                                                     page: Page) -> None:
+    # The README's overview lists "the raw mean" and the trail's text "who asked"; their columns drop under
+    # 900 px, so the estimate's cell and the audit id's carry them there, and only there.
+    store = _store(tmp_path / "a.sqlite")
+    with serving(create_app(store, corrections=FakeCorrections())) as url:
+        shown = {}
+        for width in (1280, 800):
+            page.set_viewport_size({"width": width, "height": 900})
+            page.goto(url + "/", wait_until="domcontentloaded")
+            row = page.locator("#influencers tr#inf_aaaa000001")
+            shown[width] = [t.strip() for t in row.locator("td:visible").all_inner_texts()]
+            page.goto(url + "/audit", wait_until="domcontentloaded")
+            shown[width].append(page.locator("#audit-list tbody tr").first.inner_text())
+        raw_mean = shown[1280][4]  # Face, Influencer, Videos, Estimate, Raw mean
+        assert f"raw mean {raw_mean}" in shown[800][3], shown[800]
+        assert "raw mean" not in shown[1280][3]
+        assert "page:open:7fe78d86" in shown[800][-1] and shown[1280][-1].count("page:open:7fe78d86") == 1
     store.close()
