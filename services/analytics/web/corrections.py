@@ -30,6 +30,7 @@ from services.analytics.web.audit_views import (
     remember_done,
 )
 from services.analytics.web.auth import MAX_PATH_CHARS
+from services.analytics.web.body_limits import MAX_PHOTO_BYTES, MAX_PHOTOS, UPLOAD_PATH
 from services.analytics.web.canonical import canonical_ids
 from services.analytics.web.identity_access import corrections_client, identity_errors
 from services.analytics.web.identity_calls import ANSWERS
@@ -44,9 +45,6 @@ from services.common.unchanged import hide_unchanged, rename_unchanged
 
 bp = Blueprint("corrections", __name__)
 
-MAX_UPLOAD_BYTES = 25 * 1024 * 1024  # a whole request (Flask answers 413 beyond)
-MAX_PHOTOS = 10
-MAX_PHOTO_BYTES = 8 * 1024 * 1024
 MAX_NAME_CHARS = 200
 UNCHANGED = "unchanged"  # the query argument of the page after a rename that changed nothing
 # ... after a hide of someone hidden already, and a "show again" of someone not hidden
@@ -291,7 +289,7 @@ def move(video_id: str) -> Response:
 
 # ---- enrol ---------------------------------------------------------------------------------------------
 
-@bp.route("/enrol", methods=["GET", "POST"])
+@bp.route(UPLOAD_PATH, methods=["GET", "POST"])
 def enrol() -> Response | str | tuple[str, int]:
     """A name and up to MAX_PHOTOS reference photos (JPEG or PNG, MAX_PHOTO_BYTES each)."""
     if request.method != "POST":  # HEAD too, with whatever body it carries: a read
