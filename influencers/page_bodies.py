@@ -11,8 +11,9 @@ upload can take is then MAX_UPLOADS x 25 MB, 100 MB.
 
 A refused body's connection is closed as web servers close one (nginx's lingering_close): the answer sent, the
 sending side shut, and what the client still sends read and dropped (LINGER_S, LINGER_BYTES at most). Closed at
-once, with the body's bytes unread, the kernel sent a reset, which threw the answer away before the client read it:
-a browser uploading photos showed "connection reset", not the page naming the limit.
+once, with the body's bytes unread, the kernel sent a reset, which can throw the answer away before the client
+reads it (a client that had sent 2 MB of its upload read ECONNRESET, not the 503; Chromium on loopback showed the
+page either way).
 """
 
 from __future__ import annotations
