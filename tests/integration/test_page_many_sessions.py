@@ -79,7 +79,22 @@ def test_fifty_sessions_naming_and_answering_the_same_pairs_at_once_lose_and_dou
         token = csrf(browser.get(base + "/review?unlikely=1", timeout=120).text)
         start.wait()
         for _ in range(ROUNDS):
-            if rng.random() < 0.5:
+            roll = rng.random()
+            if roll < 0.25:  # as the queue's keys answer: the JSON API with the session's token in a header
+                a, b = rng.choice(pairs)
+                action = rng.choice(["same", "different", "skip"])
+                reply = browser.post(base + "/api/review/answer.json", headers={"X-CSRF-Token": token}, timeout=120,
+                                     json={"influencer_a": a, "influencer_b": b, "answer": action})
+                with lock:
+                    if reply.status_code == 200:
+                        if reply.json()["audit_id"]:  # none when nothing changed (answered so already)
+                            audited.append((action, reply.json()["audit_id"]))
+                    elif reply.status_code >= 500 or reply.status_code in (401, 403):
+                        failures.append(f"{action} (JSON): {reply.status_code} {reply.text[:300]}")
+                    else:
+                        refused.append((action, reply.status_code, reply.json()["error"]))
+                continue
+            if roll < 0.5:
                 a, b = rng.choice(pairs)
                 action = rng.choice(["same", "different", "skip"])
                 reply = browser.post(base + "/review/answer", timeout=120, allow_redirects=False,
