@@ -59,6 +59,8 @@ class _PageErrorTask(ErrorTask):
             return
         self.status = status
         self.response_headers.extend(headers)
+        if getattr(error, "retry_after", None):  # a refusal for now (page_bodies.UploadsBusy): when to come back
+            self.response_headers.append(("Retry-After", str(error.retry_after)))
         self.set_close_on_finish()
         self.content_length = len(body)
         self.write(body)

@@ -13,6 +13,7 @@ import waitress
 from flask import Flask
 from waitress import wasyncore
 
+from influencers.page_bodies import bounded
 from influencers.page_connections import MAX_CONNECTIONS, capped
 from influencers.server_errors import page_channel
 from influencers.startcheck import compare_views
@@ -72,14 +73,15 @@ class WebServer:
     def __init__(self, app: Flask, host: str, port: int, threads: int = 8,
                  send_timeout_s: float = SEND_TIMEOUT_S) -> None:
         self.app = app
-        # A body over the page's own limit (MAX_CONTENT_LENGTH) is refused by its Content-Length, before it is read:
-        # waitress read up to 1 GB of any POST (sign-in's too) into a temporary file before the page's 413.
+        # A body over the page's own limit (MAX_CONTENT_LENGTH; less on every path but the enrol form's, and uploads
+        # at once are few: page_bodies) is refused by its Content-Length, before it is read: waitress read up to
+        # 1 GB of any POST (sign-in's too) into a temporary file before the page's 413.
         self._server = waitress.create_server(app, host=host, port=port, threads=threads,
                                               clear_untrusted_proxy_headers=True, connection_limit=MAX_CONNECTIONS,
                                               max_request_body_size=app.config.get("MAX_CONTENT_LENGTH") or 2**30)
         # What waitress refuses itself (a request line it cannot read) answers with the site's page too; one
         # client's connections past MAX_PER_CLIENT are closed (page_connections).
-        self._server.channel_class = capped(page_channel(app))  # type: ignore[union-attr]
+        self._server.channel_class = capped(bounded(page_channel(app)))  # type: ignore[union-attr]
         # Set on the listening socket, which each accepted connection inherits it from (waitress's own
         # socket_options is no setting create_server takes).
         user_timeout = getattr(socket, "TCP_USER_TIMEOUT", None)

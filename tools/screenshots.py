@@ -8,7 +8,9 @@ the "same person?" queue and a video page in headless Chromium (Playwright), at 
 Writes OUT/{overview,review,video}-{1280,800}.png. The video page is the one with the most people in it; its
 player reads the corpus's files (the stack's allowed root is the corpus folder). Before the pictures, the
 influencers in the most videos (--names of them) are named after the corpus's truth.csv, as an analyst would
-have named them, so the pictures show named and unnamed faces side by side.
+have named them, so the pictures show named and unnamed faces side by side. The settings are read from the
+environment as `influencers run` reads them (a strict run's INFLUENCERS_CLUSTER_THRESHOLD and
+INFLUENCERS_MATCH_THRESHOLD, for its data dir); the queue shows its less likely pairs when it has no likely one.
 """
 
 from __future__ import annotations
@@ -38,8 +40,8 @@ PAGES = ("overview", "review", "video")
 def start(corpus: Path, data_dir: Path) -> Stack:
     """The stack on free loopback ports over `data_dir`, with the corpus ingested (a second run finds every
     video done and ingests nothing new)."""
-    settings = Settings(data_dir=data_dir, ingest_port=0, identity_port=0, analytics_port=0, web_port=0,
-                        workers=2, allowed_root=str(corpus.resolve()))
+    settings = Settings.from_env(data_dir=data_dir, ingest_port=0, identity_port=0, analytics_port=0, web_port=0,
+                                 workers=2, allowed_root=str(corpus.resolve()))
     stack = start_stack(settings, web=True)
     try:
         if not stack.store.list_videos():
@@ -77,6 +79,12 @@ def name_from_truth(stack: Stack, corpus: Path, count: int) -> None:
         analytics.wait_for_position(written.feed_position, 30)
 
 
+def review_url(stack: Stack) -> str:
+    """The queue's address: with its less likely pairs when it has no likely one (the smoke corpus has none)."""
+    identity = GrpcIdentity(identity_pb2_grpc.IdentityServiceStub(open_channel(stack.settings.identity_target)), 60)
+    return f"{stack.web_url}review" + ("" if identity.review_queue(1).likely else "?unlikely=1")
+
+
 MAX_HEIGHT = 2000  # px: a long page (the queue's less likely pairs) is cut here, a first screen and a half
 
 
@@ -106,8 +114,7 @@ def main(argv: list[str] | None = None) -> None:
         stack = start(args.corpus, args.data_dir or Path(tmp) / "data")
         try:
             name_from_truth(stack, args.corpus, args.names)
-            # The smoke corpus leaves no pair above the queue's floor: the picture shows the less likely ones.
-            urls = {"overview": stack.web_url, "review": f"{stack.web_url}review?unlikely=1",
+            urls = {"overview": stack.web_url, "review": review_url(stack),
                     "video": f"{stack.web_url}video/{busiest_video(stack)}"}
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=str(CHROMIUM) if CHROMIUM.exists() else None,

@@ -29,6 +29,12 @@ _JOINERS = "\u200c\u200d"
 RAW_FACTOR = 10
 
 
+def too_long_as_given(name: str, max_chars: int = 200) -> bool:
+    """Whether `name`, as given, has more characters than any name of `max_chars` may carry (RAW_FACTOR for each):
+    refused before it is cleaned, by clean_name and by the page, which cleans a name to count it."""
+    return len(name) > max_chars * RAW_FACTOR
+
+
 class BadName(ValueError):
     """A name that is empty once its invisible characters are gone, or too long."""
 
@@ -58,7 +64,7 @@ def clean_name(name: str, max_chars: int = 200) -> str:
     glyphs alone: an "invisible nickname"), or has more than `max_chars` after cleaning (characters, not bytes),
     or more than RAW_FACTOR times `max_chars` as given, before any is looked at.
     """
-    if len(name) > max_chars * RAW_FACTOR:
+    if too_long_as_given(name, max_chars):
         # Cleaning takes ~2 us a character: a 31 MB name (gRPC carries 32 MiB) held a server thread and the GIL
         # for over a minute before it was refused as too long, and "Ann" and 10 million zero-width spaces was kept.
         raise BadName(f"name {name[:40]!r}... is longer than {max_chars} characters ({len(name):,} as given, "

@@ -58,4 +58,4 @@ def test_a_body_over_the_pages_limit_is_refused_by_its_length_before_a_byte_of_i
         while chunk := sock.recv(65536):
             answer += chunk
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
-    assert b"larger than the page takes: at most 25 MB in all" in answer, answer[-2000:]
+    assert b"larger than the page takes: at most 500 kB in all" in answer, answer[-2000:]

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, g, render_template
+from flask import Flask, Response, g, render_template, request
 from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
 
 from services.analytics.analysis import AnalysisCache
 from services.analytics.store import AnalyticsStore
 from services.analytics.web import http_metrics, request_log, session, static_files
 from services.analytics.web.audit_views import bp as audit_bp
-from services.analytics.web.corrections import MAX_PHOTO_BYTES, MAX_PHOTOS, MAX_UPLOAD_BYTES
+from services.analytics.web.body_limits import FORM_BYTES, FORM_PARTS, MAX_UPLOAD_BYTES, too_large
 from services.analytics.web.corrections import bp as corrections_bp
 from services.analytics.web.identity_calls import Corrections
 from services.analytics.web.media import bp as media_bp
@@ -36,7 +36,8 @@ def create_app(store: AnalyticsStore, config: dict[str, Any] | None = None,
     """
     app = Flask(__name__, static_folder=None)  # static_files serves /static
     app.config.update(TOKEN="", HOST="127.0.0.1", ALLOWED_ROOT="", JSON_SORT_KEYS=False,
-                      MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES)
+                      MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES, MAX_FORM_MEMORY_SIZE=FORM_BYTES,
+                      MAX_FORM_PARTS=FORM_PARTS)  # per path: body_limits, session._bound_body
     app.config.update(config or {})
     app.extensions["analytics_store"] = store
     app.extensions["analytics_cache"] = AnalysisCache(store)
@@ -54,20 +55,11 @@ def create_app(store: AnalyticsStore, config: dict[str, Any] | None = None,
     return app
 
 
-_MB = 1024 * 1024
-# Werkzeug's limits of a form: the whole body (MAX_CONTENT_LENGTH), its parts (max_form_parts, 1,000) and its
-# text fields (MAX_FORM_MEMORY_SIZE, 500 kB); a body that is not multipart is held to the last two whole
-# (session._bound_body).
-_TOO_LARGE = (f"the form sent is larger than the page takes: at most {MAX_UPLOAD_BYTES // _MB} MB in all "
-              f"({MAX_PHOTOS} photos of {MAX_PHOTO_BYTES // _MB} MB at most), 1,000 fields, and 500 kB of text; "
-              "send fewer or smaller photos")
-
-
 def _http_error(error: HTTPException) -> Response | tuple[str, int]:
     """Unhandled exceptions reach here as a 500 (InternalServerError); their details are logged, not sent."""
     status = error.code or 500
     if isinstance(error, RequestEntityTooLarge) and error.description == RequestEntityTooLarge.description:
-        error.description = _TOO_LARGE  # werkzeug's own words name no limit
+        error.description = too_large(request.path)  # werkzeug's own words name no limit
     g.error_page = True  # the page reads no correction's message from the store (audit_views._feedback)
     if session.wants_json():
         message = "internal server error" if status == 500 else (error.description or error.name)

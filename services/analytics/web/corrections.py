@@ -30,6 +30,7 @@ from services.analytics.web.audit_views import (
     remember_done,
 )
 from services.analytics.web.auth import MAX_PATH_CHARS
+from services.analytics.web.body_limits import MAX_PHOTO_BYTES, MAX_PHOTOS, UPLOAD_PATH
 from services.analytics.web.canonical import canonical_ids
 from services.analytics.web.identity_access import corrections_client, identity_errors
 from services.analytics.web.identity_calls import ANSWERS
@@ -37,16 +38,13 @@ from services.analytics.web.likelihood import in_words
 from services.analytics.web.query import MAX_DIGITS
 from services.common.boundary import brief, is_influencer_id, is_video_id
 from services.common.clients import Written
-from services.common.name_text import BadName, clean_name
+from services.common.name_text import BadName, clean_name, too_long_as_given
 from services.common.names import merge_order
 from services.common.protoconv import review_reason_word, seconds
 from services.common.unchanged import hide_unchanged, rename_unchanged
 
 bp = Blueprint("corrections", __name__)
 
-MAX_UPLOAD_BYTES = 25 * 1024 * 1024  # a whole request (Flask answers 413 beyond)
-MAX_PHOTOS = 10
-MAX_PHOTO_BYTES = 8 * 1024 * 1024
 MAX_NAME_CHARS = 200
 UNCHANGED = "unchanged"  # the query argument of the page after a rename that changed nothing
 # ... after a hide of someone hidden already, and a "show again" of someone not hidden
@@ -177,15 +175,22 @@ def rename_reloaded(influencer_id: str) -> Response:
 
 def _typed_name() -> str:
     """The form's `name`, blanks collapsed and composed (NFC) as identity stores names: its length is then counted
-    as identity counts it (a name pasted decomposed has up to three code points a letter)."""
-    return unicodedata.normalize("NFC", " ".join((request.form.get("name") or "").split()))
+    as identity counts it (a name pasted decomposed has up to three code points a letter). A name too long even with
+    invisible characters (name_text.too_long_as_given) is given as sent, unread: _length refuses it at once."""
+    typed = request.form.get("name") or ""
+    if too_long_as_given(typed, MAX_NAME_CHARS):
+        return typed
+    return unicodedata.normalize("NFC", " ".join(typed.split()))
 
 
 def _length(name: str) -> int:
     """`name`'s characters as identity counts them: once its controls, bidi marks and zero-width characters are
     removed (name_text.clean_name). Was its code points with them: a name pasted with a right-to-left mark after
     each word was refused at 200 though identity takes it. 0 for a name with nothing visible (identity refuses
-    it, saying so)."""
+    it, saying so). A name over name_text's limit as given counts as its code points, uncleaned: the page cleaned a
+    text field of 500 kB to count it (0.3 s of a server thread, holding the GIL), which identity refuses unread."""
+    if too_long_as_given(name, MAX_NAME_CHARS):
+        return len(name)
     try:
         return len(clean_name(name, max_chars=sys.maxsize))
     except BadName:
@@ -291,7 +296,7 @@ def move(video_id: str) -> Response:
 
 # ---- enrol ---------------------------------------------------------------------------------------------
 
-@bp.route("/enrol", methods=["GET", "POST"])
+@bp.route(UPLOAD_PATH, methods=["GET", "POST"])
 def enrol() -> Response | str | tuple[str, int]:
     """A name and up to MAX_PHOTOS reference photos (JPEG or PNG, MAX_PHOTO_BYTES each)."""
     if request.method != "POST":  # HEAD too, with whatever body it carries: a read

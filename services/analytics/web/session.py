@@ -40,6 +40,7 @@ from services.analytics.web.auth import (
     Session,
     safe_next,
 )
+from services.analytics.web.body_limits import body_limit
 from services.analytics.web.throttle import FailureThrottle, client_key
 from services.common.boundary import brief
 from services.common.rpc import bearer_token, is_loopback
@@ -164,14 +165,17 @@ def _check_request() -> Response | None:
 
 
 def _bound_body() -> None:
-    """413 for a body that is not a multipart upload and is over the form limits (request.max_form_memory_size,
-    500 kB, and max_form_parts, 1,000 fields), before it is parsed. Werkzeug bounds only multipart forms so, as
-    it streams them: an urlencoded form or a JSON body was read whole up to MAX_CONTENT_LENGTH (25 MB, which
-    the enrol form's photos need), and 25 MB of distinct field names sent to /signin, which needs no session,
-    cost one request 13 s and 725 MB."""
+    """413 for a body over its path's limit (body_limits: the enrol form's photos, else 500 kB), and for one that
+    is not a multipart upload and is over the form limits (request.max_form_memory_size, 500 kB, and
+    max_form_parts, 1,000 fields), before it is parsed. Werkzeug bounds only multipart forms so, as it streams
+    them: an urlencoded form or a JSON body was read whole up to MAX_CONTENT_LENGTH (25 MB, which the enrol form's
+    photos need), and 25 MB of distinct field names sent to /signin, which needs no session, cost one request 13 s
+    and 725 MB."""
+    # get_data and the form parser answer 413 past it
+    request.max_content_length = min(body_limit(request.path), current_app.config.get("MAX_CONTENT_LENGTH") or 2**62)
     if request.mimetype == "multipart/form-data":
         return
-    request.max_content_length = request.max_form_memory_size  # get_data and the form parser then answer 413
+    request.max_content_length = min(request.max_content_length, request.max_form_memory_size)
     if request.mimetype == "application/x-www-form-urlencoded":
         body = request.get_data(cache=True)  # the form is parsed from this cached copy
         if request.max_form_parts is not None and body.count(b"&") + 1 > request.max_form_parts:
