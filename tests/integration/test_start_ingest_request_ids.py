@@ -9,16 +9,18 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator
+from concurrent import futures
 from contextlib import contextmanager
 from pathlib import Path
 
 import grpc
 import pytest
 
-from influencers.client import ingest_request
+from influencers.client import ingest_request, start_ingest
 from influencers.v1 import ingest_pb2, ingest_pb2_grpc
 from services.analytics.server import serve_analytics
 from services.analytics.store import AnalyticsStore
+from services.common.rpc import open_channel
 from services.common.settings import Settings
 from services.ingest.manifest import read_manifest
 from tests.support.service_stubs import ingest_beside
@@ -131,3 +133,48 @@ def test_the_cli_makes_a_key_of_its_own_for_each_submission(tmp_path: Path) -> N
     assert uuid.UUID(first.request_id) and first.request_id != second.request_id
     second.request_id = first.request_id
     assert first == second, "apart from its key, a submission's request is the same each time"
+
+
+class Refusing(ingest_pb2_grpc.IngestServiceServicer):
+    """An ingest that answers StartIngest with `refusals` (status, details) in turn, then a job; it keeps the key
+    of every call."""
+
+    def __init__(self, refusals: list[tuple[grpc.StatusCode, str]]) -> None:
+        self.refusals = refusals
+        self.keys: list[str] = []
+
+    def StartIngest(self, request, context):  # noqa: N802 - the service's name
+        self.keys.append(request.request_id)
+        if len(self.keys) <= len(self.refusals):
+            context.abort(*self.refusals[len(self.keys) - 1])
+        return ingest_pb2.StartIngestResponse(job=ingest_pb2.Job(job_id="j1", state=ingest_pb2.JOB_STATE_QUEUED))
+
+
+@contextmanager
+def refusing(refusals: list[tuple[grpc.StatusCode, str]]) -> Iterator[tuple[Refusing, grpc.Channel]]:
+    servicer = Refusing(refusals)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    ingest_pb2_grpc.add_IngestServiceServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    channel = open_channel(f"127.0.0.1:{port}")
+    try:
+        yield servicer, channel
+    finally:
+        channel.close()
+        server.stop(0)
+
+
+BUSY = (grpc.StatusCode.RESOURCE_EXHAUSTED, "ingest is busy: it takes 4 submissions at once, its limit")
+DROPPED = (grpc.StatusCode.UNAVAILABLE, "Socket closed")
+
+
+def test_the_cli_sends_its_submission_again_with_its_one_key_while_busy_and_after_a_dropped_connection(
+        tmp_path: Path) -> None:
+    # Busy: start_ingest sends it again. UNAVAILABLE: the channel's own retry policy (services/common/rpc.py) does,
+    # which made a second job of a call that had stored one before the key.
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("Performance,Video URL\n1.5,a.mp4\n")
+    with refusing([BUSY, DROPPED, BUSY, DROPPED]) as (ingest, channel):
+        assert start_ingest(channel, manifest, 30).job_id == "j1"
+    assert len(ingest.keys) == 5 and len(set(ingest.keys)) == 1 and uuid.UUID(ingest.keys[0])
