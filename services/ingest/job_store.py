@@ -165,6 +165,11 @@ class JobStore:
         (request_id, in its stored form) stores it with `digest` (request_ids.request_digest of the request as its
         caller sent it, before jobs.prepared; of `request` when empty). A key a job holds stores nothing: that job
         is returned, or RequestIdReused raised when another request made it (earlier)."""
+        return self.submitted(request, settled, digest)[0]
+
+    def submitted(self, request: ingest_pb2.StartIngestRequest, settled: dict[int, ingest_pb2.WatchJobResponse],
+                  digest: str = "") -> tuple[ingest_pb2.Job, bool]:
+        """submit, and whether this call stored the job (False: a job held the request's key)."""
         if request.request_id and not digest:
             digest = request_digest(request)
         try:
@@ -176,7 +181,7 @@ class JobStore:
             with self.engine.connect() as conn:
                 if (job := self._earlier(conn, request.request_id, digest)) is None:
                     raise
-            return job
+            return job, False
 
     def earlier(self, request: ingest_pb2.StartIngestRequest) -> ingest_pb2.Job | None:
         """The job stored for the key of `request` (request_id, in its stored form; the request as its caller
@@ -197,12 +202,12 @@ class JobStore:
         return self._job(conn, held.job_id)
 
     def _insert(self, request: ingest_pb2.StartIngestRequest, settled: dict[int, ingest_pb2.WatchJobResponse],
-                digest: str) -> ingest_pb2.Job:
+                digest: str) -> tuple[ingest_pb2.Job, bool]:
         job_id, now, total = uuid.uuid4().hex[:16], self.clock(), len(request.videos)
         with self.engine.begin() as conn:
             # Before the queue's limit: a retry of a stored submission is answered even when the queue is full.
             if request.request_id and (job := self._earlier(conn, request.request_id, digest)) is not None:
-                return job
+                return job, False
             active = conn.execute(sa.select(sa.func.count()).select_from(jobs_t)
                                   .where(jobs_t.c.state.in_([QUEUED, RUNNING]))).scalar_one()
             if active >= self.max_active_jobs:
@@ -230,7 +235,7 @@ class JobStore:
                 conn.execute(rows_t.insert(), rows)
             if seq:
                 conn.execute(jobs_t.update().where(jobs_t.c.job_id == job_id).values(done=seq))
-            return self._job(conn, job_id)  # type: ignore[return-value]
+            return self._job(conn, job_id), True  # type: ignore[return-value]
 
     def get(self, job_id: str) -> ingest_pb2.Job | None:
         with self.engine.connect() as conn:

@@ -345,7 +345,11 @@ class JobQueue:
         digest = request_digest(request) if request.request_id else ""
         request = prepared(request)
         settled = settled_rows(request)
-        job = self.store.submit(request, settled, digest)
+        job, stored = self.store.submitted(request, settled, digest)
+        if not stored:  # a call racing another with its key: nothing queued, counted or cleared again
+            log.info("ingest job %s: its submission sent again (request_id %s), nothing queued", job.job_id,
+                     request.request_id)
+            return self._told(job)
         # The job store took a job: there is room again. A stall said before (a full disk) is old news, and told
         # with this job it ended its client's watch at once ("cannot go on") while the workers, in their pause,
         # were about to go on by themselves; they set it again if their next step meets a full disk.

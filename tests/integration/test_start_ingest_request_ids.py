@@ -20,9 +20,12 @@ from influencers.client import ingest_request, start_ingest
 from influencers.v1 import ingest_pb2, ingest_pb2_grpc
 from services.analytics.server import serve_analytics
 from services.analytics.store import AnalyticsStore
+from services.common.database import database_url, open_engine
 from services.common.rpc import open_channel
 from services.common.settings import Settings
+from services.ingest.job_store import JobStore, QueueFull, migrate
 from services.ingest.manifest import read_manifest
+from services.ingest.request_ids import RequestIdReused
 from tests.support.service_stubs import ingest_beside
 
 RACERS = 8  # calls racing with one key, over two replicas
@@ -115,6 +118,27 @@ def test_replicas_on_postgresql_racing_with_one_key_store_one_job_and_answer_it_
             t.join()
         assert len(answers) == RACERS and len(set(answers)) == 1, answers
         assert job_ids(one) == job_ids(two) == answers[:1]
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_the_job_store_answers_a_stored_key_even_with_its_queue_full_and_refuses_it_for_another_request(
+        request: pytest.FixtureRequest, tmp_path: Path, engine: str) -> None:
+    given = request.getfixturevalue("postgres_url") if engine == "postgresql" else ""
+    store = JobStore(open_engine(database_url(given, tmp_path / "jobs.sqlite3")), max_active_jobs=1)
+    migrate(store.engine)
+    try:
+        key = str(uuid.uuid4())
+        job, stored = store.submitted(submission(tmp_path, key, "a.mp4"), {})
+        assert stored
+        again, stored = store.submitted(submission(tmp_path, key, "a.mp4"), {})
+        assert (again.job_id, stored) == (job.job_id, False), "answered although the queue is full"
+        with pytest.raises(QueueFull):
+            store.submit(submission(tmp_path, str(uuid.uuid4()), "a.mp4"), {})
+        with pytest.raises(RequestIdReused, match=f"which made job {job.job_id}"):
+            store.submit(submission(tmp_path, key, "b.mp4"), {})
+        assert [j.job_id for j in store.list()] == [job.job_id]
+    finally:
+        store.engine.dispose()
 
 
 def test_a_key_that_is_no_uuid_is_refused_naming_it_and_starts_no_job(settings: Settings, tmp_path: Path) -> None:
