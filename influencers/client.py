@@ -4,6 +4,7 @@ GetJob), reopening the progress stream when it drops."""
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -59,9 +60,10 @@ def ingest_request(manifest: Path, rows: list[ManifestRow], max_request_bytes: i
     than one call carries (`max_request_bytes`): its text as UTF-8, each row with the manifest's name, can pass the
     file's own limit (a Windows-1252 file of accented names doubles; a 16 MiB one of 100,000 rows with a long
     name). Was: `the ingest service ... cannot take it now: CLIENT: Sent message larger than max`, which a retry
-    never passes."""
+    never passes. The request carries a key of its own (request_id): sent again, it is answered with the job it
+    made, so that a retry whose first call's reply was lost does not queue the manifest twice."""
     request = ingest_pb2.StartIngestRequest(videos=submissions(rows, manifest.name),
-                                             base_dir=str(manifest.resolve().parent))
+                                             base_dir=str(manifest.resolve().parent), request_id=str(uuid.uuid4()))
     if (size := request.ByteSize()) > max_request_bytes:
         raise ManifestError(f"manifest {manifest} makes a request of {size:,} bytes, more than the "
                             f"{max_request_bytes:,} one call to ingest carries: split it into several")
@@ -71,7 +73,7 @@ def ingest_request(manifest: Path, rows: list[ManifestRow], max_request_bytes: i
 def start_ingest(channel: grpc.Channel, manifest: Path, timeout_s: float,
                  max_bytes: int = MAX_MANIFEST_BYTES) -> ingest_pb2.Job:
     """Queues every row of `manifest` (relative URLs resolve against its folder; at most `max_bytes`
-    bytes) as one job; returns it."""
+    bytes) as one job; returns it. Every attempt sends the one request, its key included (ingest_request)."""
     request = ingest_request(manifest, read_manifest(manifest, max_bytes))
     stub = ingest_pb2_grpc.IngestServiceStub(channel)
     deadline = time.monotonic() + timeout_s

@@ -51,7 +51,9 @@ _OPTIONS = [
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
 ]
 # Every call of ours is safe to retry while the server is unreachable (writes are idempotent upserts
-# keyed by content id); round robin spreads calls over all replicas behind a headless service name.
+# keyed by content id; StartIngest by its request_id, which the CLI always sends: without one, a call whose
+# connection dropped after it stored its job was sent again and made a second); round robin spreads calls over all
+# replicas behind a headless service name.
 _SERVICE_CONFIG = json.dumps({
     "loadBalancingConfig": [{"round_robin": {}}],
     "methodConfig": [{

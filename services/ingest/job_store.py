@@ -51,6 +51,7 @@ from services.common.location_key import location_key
 from services.common.migrations import History, upgrade
 from services.common.protoconv import seconds, status_word, timestamp
 from services.common.url_secrets import links_hidden, secrets_hidden
+from services.ingest.request_ids import request_digest, reused
 
 QUEUED, RUNNING = ingest_pb2.JOB_STATE_QUEUED, ingest_pb2.JOB_STATE_RUNNING
 SUCCEEDED, FAILED = ingest_pb2.JOB_STATE_SUCCEEDED, ingest_pb2.JOB_STATE_FAILED
@@ -76,7 +77,10 @@ jobs_t = sa.Table(
     sa.Column("created_s", sa.Float), sa.Column("started_s", sa.Float), sa.Column("ended_s", sa.Float),
     sa.Column("error", sa.Text), sa.Column("cancel_requested", sa.Boolean), sa.Column("changed_videos", sa.Integer),
     sa.Column("finalizer", sa.String(200)), sa.Column("finalizer_expires_s", sa.Float),
-    sa.Column("stop_reason", sa.Text, nullable=False, server_default=""))  # a stop's `why` (cancel_rows), or ""
+    sa.Column("stop_reason", sa.Text, nullable=False, server_default=""),  # a stop's `why` (cancel_rows), or ""
+    # StartIngestRequest.request_id (request_ids.request_key) and request_ids.request_digest of what it asked; NULL
+    # without a key. Unique (migration 0007): of replicas racing to store one key, one inserts, the others find its job.
+    sa.Column("request_id", sa.String(36)), sa.Column("request_digest", sa.String(64)))
 rows_t = sa.Table(
     "ingest_rows", metadata,
     sa.Column("job_id", sa.String(32), primary_key=True), sa.Column("idx", sa.Integer, primary_key=True),
@@ -155,11 +159,55 @@ class JobStore:
     # ---- jobs -------------------------------------------------------------------------------------------
 
     def submit(self, request: ingest_pb2.StartIngestRequest,
-               settled: dict[int, ingest_pb2.WatchJobResponse]) -> ingest_pb2.Job:
+               settled: dict[int, ingest_pb2.WatchJobResponse], digest: str = "") -> ingest_pb2.Job:
         """Stores a job of `request`'s rows (state QUEUED); the rows of `settled` have their outcome
-        already (in index order: they are the first progress messages). Raises QueueFull."""
+        already (in index order: they are the first progress messages). Raises QueueFull. A request with a key
+        (request_id, in its stored form) stores it with `digest` (request_ids.request_digest of the request as its
+        caller sent it, before jobs.prepared; of `request` when empty). A key a job holds stores nothing: that job
+        is returned, or RequestIdReused raised when another request made it (earlier)."""
+        return self.submitted(request, settled, digest)[0]
+
+    def submitted(self, request: ingest_pb2.StartIngestRequest, settled: dict[int, ingest_pb2.WatchJobResponse],
+                  digest: str = "") -> tuple[ingest_pb2.Job, bool]:
+        """submit, and whether this call stored the job (False: a job held the request's key)."""
+        if request.request_id and not digest:
+            digest = request_digest(request)
+        try:
+            return self._insert(request, settled, digest)
+        except sa.exc.IntegrityError:
+            # On PostgreSQL another replica stored this key between our look and our insert (its transaction held
+            # the unique index; ours waited for its commit, then met the key): answer its job. On SQLite a
+            # writer waits for the other's commit before its look, and finds the job there.
+            with self.engine.connect() as conn:
+                if (job := self._earlier(conn, request.request_id, digest)) is None:
+                    raise
+            return job, False
+
+    def earlier(self, request: ingest_pb2.StartIngestRequest) -> ingest_pb2.Job | None:
+        """The job stored for the key of `request` (request_id, in its stored form; the request as its caller
+        sent it), or None when it has no key or no job holds it. RequestIdReused naming the key and the job when
+        another request made that job."""
+        if not request.request_id:
+            return None
+        with self.engine.connect() as conn:
+            return self._earlier(conn, request.request_id, request_digest(request))
+
+    def _earlier(self, conn: sa.Connection, request_id: str, digest: str) -> ingest_pb2.Job | None:
+        held = conn.execute(sa.select(jobs_t.c.job_id, jobs_t.c.request_digest)
+                            .where(jobs_t.c.request_id == request_id)).first()
+        if held is None:
+            return None
+        if held.request_digest != digest:
+            raise reused(request_id, held.job_id)
+        return self._job(conn, held.job_id)
+
+    def _insert(self, request: ingest_pb2.StartIngestRequest, settled: dict[int, ingest_pb2.WatchJobResponse],
+                digest: str) -> tuple[ingest_pb2.Job, bool]:
         job_id, now, total = uuid.uuid4().hex[:16], self.clock(), len(request.videos)
         with self.engine.begin() as conn:
+            # Before the queue's limit: a retry of a stored submission is answered even when the queue is full.
+            if request.request_id and (job := self._earlier(conn, request.request_id, digest)) is not None:
+                return job, False
             active = conn.execute(sa.select(sa.func.count()).select_from(jobs_t)
                                   .where(jobs_t.c.state.in_([QUEUED, RUNNING]))).scalar_one()
             if active >= self.max_active_jobs:
@@ -168,7 +216,8 @@ class JobStore:
             conn.execute(jobs_t.insert().values(
                 job_id=job_id, state=QUEUED, total=total, done=0, base_dir=request.base_dir, created_s=now,
                 started_s=0.0, ended_s=0.0, error="", cancel_requested=False, changed_videos=0,
-                finalizer=None, finalizer_expires_s=0.0))
+                finalizer=None, finalizer_expires_s=0.0, request_id=request.request_id or None,
+                request_digest=digest or None))
             rows = []
             seq = 0
             for k, sub in enumerate(request.videos):
@@ -186,7 +235,7 @@ class JobStore:
                 conn.execute(rows_t.insert(), rows)
             if seq:
                 conn.execute(jobs_t.update().where(jobs_t.c.job_id == job_id).values(done=seq))
-            return self._job(conn, job_id)  # type: ignore[return-value]
+            return self._job(conn, job_id), True  # type: ignore[return-value]
 
     def get(self, job_id: str) -> ingest_pb2.Job | None:
         with self.engine.connect() as conn:

@@ -53,6 +53,7 @@ from services.ingest.job_store import (
 )
 from services.ingest.netguard import has_scheme
 from services.ingest.pipeline import NOT_RECORDED
+from services.ingest.request_ids import request_digest
 
 __all__ = ["CANCELLED", "ENDED", "FAILED", "QUEUED", "RUNNING", "SUCCEEDED", "JobQueue", "QueueFull", "RowRunner",
            "prepared", "settled_rows", "with_failures_kept_apart", "with_missing_urls_named", "with_repeats"]
@@ -329,14 +330,26 @@ class JobQueue:
         for t in self._threads:
             t.start()
 
+    def earlier(self, request: ingest_pb2.StartIngestRequest) -> ingest_pb2.Job | None:
+        """The job an earlier call with the key of `request` (request_id, in its stored form) made, or None.
+        RequestIdReused when another request made it."""
+        job = self.store.earlier(request)
+        return None if job is None else self._told(job)
+
     def start(self, request: ingest_pb2.StartIngestRequest) -> ingest_pb2.Job:
         """Stores a job for `request`; returns it at once (state QUEUED). Raises QueueFull, or RuntimeError
-        when this replica is stopping."""
+        when this replica is stopping. With a key (request_id, in its stored form) that a job holds, stores
+        nothing and returns that job (a call racing another with the key), or raises RequestIdReused."""
         if self._stopping.is_set():
             raise RuntimeError("the ingest service is stopping")
+        digest = request_digest(request) if request.request_id else ""
         request = prepared(request)
         settled = settled_rows(request)
-        job = self.store.submit(request, settled)
+        job, stored = self.store.submitted(request, settled, digest)
+        if not stored:  # a call racing another with its key: nothing queued, counted or cleared again
+            log.info("ingest job %s: its submission sent again (request_id %s), nothing queued", job.job_id,
+                     request.request_id)
+            return self._told(job)
         # The job store took a job: there is room again. A stall said before (a full disk) is old news, and told
         # with this job it ended its client's watch at once ("cannot go on") while the workers, in their pause,
         # were about to go on by themselves; they set it again if their next step meets a full disk.

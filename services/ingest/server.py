@@ -30,6 +30,7 @@ from services.ingest.jobs import JobQueue, QueueFull, prepared
 from services.ingest.pipeline import VideoPipeline
 from services.ingest.queue_holders import QueueHolders, sqlite_file
 from services.ingest.repost_store import RepostStore
+from services.ingest.request_ids import RequestIdReused, request_key
 from services.ingest.stale_rows import forget_stale_rows
 from services.ingest.submission import (
     SubmissionRunner,
@@ -78,6 +79,12 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         # the other's).
         if problem := text_problem(request) or line_problem(request):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
+        if request.request_id:
+            try:
+                key = request_key(request.request_id)
+            except ValueError as exc:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            request.request_id = key  # in place: a copy of a 32 MiB request costs 32 MiB more
         if not self._submissions.acquire(blocking=False):
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
                           f"{SUBMISSIONS_BUSY}: it takes {MAX_SUBMISSIONS} submissions at once, its limit; send this "
@@ -92,9 +99,17 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         """StartIngest within its slot: the job stored, the manifest's stale rows forgotten."""
         try:
             checked = with_scores_checked(with_userinfo_hidden(request))
+            # A retry of a stored submission (its reply lost, its deadline passed): its job, and nothing run again.
+            # Not even the forgetting of stale rows, which its first call did: a late retry would forget the rows
+            # a newer run of the same manifest recorded.
+            if (earlier := self.jobs.earlier(checked)) is not None:
+                return ingest_pb2.StartIngestResponse(job=earlier)
             job = self.jobs.start(checked)
             forget_stale_rows(self.analytics, prepared(checked), self.timeout_s)
             return ingest_pb2.StartIngestResponse(job=job)
+        except RequestIdReused as exc:
+            context.abort(grpc.StatusCode.ALREADY_EXISTS, str(exc))
+            raise
         except QueueFull as exc:
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
             raise
