@@ -15,7 +15,7 @@ from influencers.cli.photo_files import PhotoError, photo_bytes
 from influencers.names import Resolver
 from services.common.clients import CATCHING_UP, REVIEW_ANSWERS, drain
 from services.common.name_text import for_terminal
-from services.common.names import namesakes, shared_name_note
+from services.common.names import namesakes, shared_name_note, with_id
 from services.common.protoconv import review_reason_word, seconds
 from services.common.unchanged import hide_unchanged, rename_unchanged
 from services.identity.photos import IMAGE_MAGIC
@@ -144,9 +144,10 @@ def cmd_identity(args: argparse.Namespace) -> int:
 
 
 def _named(who: Resolver, influencer_id: str) -> str:
-    """`Name (inf_…)`, or the id alone for an unnamed influencer; fit for a terminal (for_terminal)."""
+    """`Name (inf_…)`, or the id alone for an unnamed influencer (names.with_id, as the page's messages name
+    namesakes); fit for a terminal (for_terminal)."""
     name = next((k.name for k in who.known() if k.influencer_id == influencer_id), "")
-    return f"{for_terminal(name)} ({influencer_id})" if name else influencer_id
+    return with_id(for_terminal(name), influencer_id)
 
 
 def cmd_correct(args: argparse.Namespace) -> int:
