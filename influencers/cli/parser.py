@@ -1,21 +1,22 @@
-"""The argument parser: one sub-command per job, each with the options of its group only."""
+"""The argument parser: one sub-command per job, each with the options of its group only.
+
+Light: it names each command's function by module, imported when that command runs (_runs), so that `--version`,
+`--help` and a usage error import no grpc, SQLAlchemy or service (tests/unit/test_cli_light_start.py)."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-from collections.abc import Callable
-from typing import NoReturn
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
-from influencers import __version__
-from influencers.cli.corrections import cmd_correct, cmd_identity
-from influencers.cli.jobs import cmd_cancel, cmd_ingest, cmd_jobs
-from influencers.cli.output import USAGE_ERROR, say_error
-from influencers.cli.report import cmd_eval, cmd_export, cmd_predict
-from influencers.cli.serving import cmd_run, cmd_serve, cmd_service
 from influencers.cli.typed_ids import audit_id_word, video_id_word
-from services.common.clients import REVIEW_ANSWERS
-from services.common.metrics import DEFAULT_PORT as DEFAULT_METRICS_PORT
+from services.common.settings import DEFAULT_METRICS_PORT
+
+# The words `answer` takes: the keys of services.common.clients.REVIEW_ANSWERS (which imports the protos;
+# tests/unit/test_cli_light_start.py checks that they are the same).
+ANSWER_WORDS = ("same", "different", "skip")
 
 DESCRIPTION = "The `influencers` command: run, serve, ingest, export, and corrections to who is who."
 # Shown under `influencers --help`; each line after the first parses (tests/unit/test_names.py).
@@ -28,6 +29,30 @@ EXAMPLES = """examples:
 every command and option: docs/cli.md"""
 
 
+def _runs(module: str, name: str) -> Callable[[argparse.Namespace], int]:
+    """The command function `name` of influencers.cli.`module`, imported only when the command runs."""
+    def run(args: argparse.Namespace) -> int:
+        return int(getattr(importlib.import_module(f"influencers.cli.{module}"), name)(args) or 0)
+
+    run.__name__ = run.__qualname__ = name
+    return run
+
+
+class _Version(argparse.Action):
+    """--version: the installed package's version, read (importlib.metadata) only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="show the program's version number and exit", **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        from influencers import version
+
+        print(f"{parser.prog} {version()}")  # on stdout, as argparse's own version action
+        parser.exit()
+
+
 class _OneLineParser(argparse.ArgumentParser):
     """argparse, but a usage error is one line on stderr (exit 2), not the usage text and then the error; one
     that a value starting with '-' caused (a name "-Ann", taken for an option) says to give it after '--'."""
@@ -37,6 +62,10 @@ class _OneLineParser(argparse.ArgumentParser):
         return super().parse_known_args(args, namespace)
 
     def error(self, message: str) -> NoReturn:
+        from influencers.cli.config import configure_cli_logging  # the error's own set-up: JSON logs make it a
+        from influencers.cli.output import USAGE_ERROR, say_error  # JSON record (imports --help never needs)
+
+        configure_cli_logging()
         say_error(f"{message}{_dash_hint(getattr(self, '_given', []), message)} (see {self.prog} --help)",
                   self.prog)  # a JSON record with JSON logs
         self.exit(USAGE_ERROR)
@@ -57,9 +86,21 @@ def build_parser() -> argparse.ArgumentParser:
     """One sub-command per job. Each takes the options of its group only (argparse parents): commands that
     start services take the data dir, the ports they bind and the workers; commands that talk to running
     services take only where those services are (--host and their ports); file commands take the data dir."""
+    # Each command's function, imported when it runs
+    cmd_cancel = _runs("jobs", "cmd_cancel")
+    cmd_correct = _runs("corrections", "cmd_correct")
+    cmd_eval = _runs("report", "cmd_eval")
+    cmd_export = _runs("report", "cmd_export")
+    cmd_identity = _runs("corrections", "cmd_identity")
+    cmd_ingest = _runs("jobs", "cmd_ingest")
+    cmd_jobs = _runs("jobs", "cmd_jobs")
+    cmd_predict = _runs("report", "cmd_predict")
+    cmd_run = _runs("serving", "cmd_run")
+    cmd_serve = _runs("serving", "cmd_serve")
+    cmd_service = _runs("serving", "cmd_service")
     p = _OneLineParser(prog="influencers", description=DESCRIPTION, epilog=EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    p.add_argument("--version", action=_Version)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
                            help="one of these; `influencers COMMAND --help` lists its own options")
 
@@ -198,6 +239,6 @@ def build_parser() -> argparse.ArgumentParser:
                      [identity_client], cmd_correct)
     answer.add_argument("a", metavar="A", help=person)
     answer.add_argument("b", metavar="B", help=person)
-    answer.add_argument("answer", choices=tuple(REVIEW_ANSWERS), help="same: merge them; different: keep them "
+    answer.add_argument("answer", choices=ANSWER_WORDS, help="same: merge them; different: keep them "
                         "apart for good; skip: take the pair off the list")
     return p

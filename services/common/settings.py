@@ -24,6 +24,9 @@ class SettingsError(ValueError):
 _LOG_FORMATS = ("text", "json")  # services/common/logs.py FORMATS and LEVELS
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 MAX_WAIT_S = 7 * 24 * 3600.0  # the longest time limit a setting may give: a week, in seconds
+# The metrics port of `run` and `serve` (the OpenTelemetry Prometheus exporter's customary port); `service`'s is none.
+# Here, not in metrics.py: the CLI's parser names it, and `influencers --help` imports no prometheus_client.
+DEFAULT_METRICS_PORT = 9464
 
 # Allowed closed ranges of the numeric settings (None: unbounded on that side). Ports may be 0: "any free".
 _RANGES: dict[str, tuple[float | None, float | None]] = {
@@ -83,8 +86,9 @@ class Settings:
     identity_port: int = 50052
     analytics_port: int = 50053
     web_port: int = 8080
-    # Prometheus metrics at http://host:metrics_port/metrics; 0 = none. `run` and `serve` default to 9464,
-    # `service` to none (influencers/cli/config.py says why); services/common/metrics.py serves them.
+    # Prometheus metrics at http://host:metrics_port/metrics; 0 = none. `run` and `serve` default to
+    # DEFAULT_METRICS_PORT, `service` to none (influencers/cli/config.py says why); services/common/metrics.py
+    # serves them.
     metrics_port: int = 0
     # Addresses of the other services (host:port); empty means "on this host at the port above".
     identity_addr: str = ""
