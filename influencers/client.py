@@ -72,7 +72,12 @@ def start_ingest(channel: grpc.Channel, manifest: Path, timeout_s: float,
                  max_bytes: int = MAX_MANIFEST_BYTES) -> ingest_pb2.Job:
     """Queues every row of `manifest` (relative URLs resolve against its folder; at most `max_bytes`
     bytes) as one job; returns it."""
-    request = ingest_request(manifest, read_manifest(manifest, max_bytes))
+    return submit_ingest(channel, ingest_request(manifest, read_manifest(manifest, max_bytes)), timeout_s)
+
+
+def submit_ingest(channel: grpc.Channel, request: ingest_pb2.StartIngestRequest, timeout_s: float
+                  ) -> ingest_pb2.Job:
+    """Queues `request` (ingest_request: a manifest read once) as one job; returns it."""
     stub = ingest_pb2_grpc.IngestServiceStub(channel)
     deadline = time.monotonic() + timeout_s
     while True:

@@ -31,7 +31,9 @@ def check_inputs(args: argparse.Namespace) -> Settings:
     """Fails fast, before anything starts, on what would otherwise fail minutes later: the settings (every
     variable and flag, typed and range-checked), the manifest (readable, with its two columns), the data
     dir (a folder this process can write) and the TLS files. The ports come after the data dir's lock
-    (check_ports): a second run on one data dir is told the dir is in use, not that its ports are."""
+    (check_ports): a second run on one data dir is told the dir is in use, not that its ports are. The manifest
+    is read here once, its request kept as `args.manifest_request` for the command to send (a FIFO or a pipe
+    can be read only once)."""
     settings = settings_from_args(args)
     server_credentials(settings)  # unreadable certificate or key files: one line naming the variable
     channel_credentials(settings)
@@ -47,7 +49,7 @@ def check_inputs(args: argparse.Namespace) -> Settings:
                                  rows_setting="INFLUENCERS_MAX_JOB_ROWS")
         else:
             rows = read_manifest(Path(manifest), settings.max_manifest_bytes)
-        ingest_request(Path(manifest), rows)
+        args.manifest_request = ingest_request(Path(manifest), rows)
     if args.command in _WRITES_DATA_DIR:
         prepare_data_dir(settings.data_dir)
     report = getattr(args, "report", None)  # `run --report`: written at the job's end, minutes from now
