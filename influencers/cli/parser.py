@@ -38,6 +38,15 @@ def _runs(module: str, name: str) -> Callable[[argparse.Namespace], int]:
     return run
 
 
+def given(word: str) -> str:
+    """A path or job id as typed; an empty one is a usage error naming its argument (`argument --out: is empty`):
+    `--out ""` wrote the report into the working directory, `ingest ""` read the folder ".", `jobs ""` listed
+    every job and `--into ""` merged into the default, each as if the argument had not been given."""
+    if not word.strip():
+        raise argparse.ArgumentTypeError(f"is empty ({word!r}): give a value")
+    return word
+
+
 class _Version(argparse.Action):
     """--version: the installed package's version, read (importlib.metadata) only when asked for."""
 
@@ -158,9 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     person = "an influencer: its name, or its id as the page shows it (inf_1a3ddd6b90, or inf_1a3ddd6b90s)"
     run = command("run", "start everything, ingest a manifest, write the report, serve the page",
                   [data, server], cmd_run)
-    run.add_argument("manifest", metavar="MANIFEST", help=manifest)
+    run.add_argument("manifest", metavar="MANIFEST", type=given, help=manifest)
     run.add_argument("--no-serve", action="store_true", help="exit when the report is written")
-    run.add_argument("--report", help="report folder (default DATA_DIR/report)")
+    run.add_argument("--report", type=given, help="report folder (default DATA_DIR/report)")
     command("serve", "start the three services and the page, and wait", [data, server], cmd_serve)
     one = command("service", "run one service alone (containers, scale-out)", [], cmd_service)
     # Each service its own options: identity and ingest serve no page, analytics has no workers; ingest and
@@ -174,29 +183,29 @@ def build_parser() -> argparse.ArgumentParser:
         text = f"run the {name} service alone"
         which.add_parser(name, help=text, description=text, parents=[data, serving(ports, workers, None)])
     ing = command("ingest", "send a manifest to running services and follow the job", [ingest_client], cmd_ingest)
-    ing.add_argument("manifest", metavar="MANIFEST", help=manifest)
+    ing.add_argument("manifest", metavar="MANIFEST", type=given, help=manifest)
     ing.add_argument("--detach", action="store_true",
                      help="submit the job and exit; print its id alone on the last line (follow it: "
                           "`influencers jobs JOB`)")
     jobs = command("jobs", "list the ingest jobs of running services, or follow one (JOB)", [ingest_client], cmd_jobs)
-    jobs.add_argument("job", nargs="?", metavar="JOB", help="a job id: follow its progress until it ends")
+    jobs.add_argument("job", nargs="?", metavar="JOB", type=given, help="a job id: follow its progress until it ends")
     cancel = command("cancel", "cancel an ingest job (videos being analysed finish; the others are not started, "
                      "and the same manifest runs them again)",
                      [ingest_client], cmd_cancel)
-    cancel.add_argument("job", metavar="JOB", help="the job id (see `influencers jobs`)")
+    cancel.add_argument("job", metavar="JOB", type=given, help="the job id (see `influencers jobs`)")
     exp = command("export", "write the report (CSV and JSON) from a data dir, as it is now", [data], cmd_export)
-    exp.add_argument("--out", required=True, help="folder to write the report's files in")
+    exp.add_argument("--out", required=True, type=given, help="folder to write the report's files in")
     pred = command("predict", "the score a video with these influencers is expected to have, and its range, from a "
                    "data dir as it is now (the page's Predict)", [data], cmd_predict)
     pred.add_argument("influencers", nargs="+", metavar="INFLUENCER", help=person)
     ev = command("eval", "score a data dir against a labelled corpus (truth.csv)", [data], cmd_eval)
-    ev.add_argument("--truth", required=True, help="corpus folder holding truth.csv")
+    ev.add_argument("--truth", required=True, type=given, help="corpus folder holding truth.csv")
     command("recluster", "re-derive all influencers from the stored faces (names and corrections are kept)",
             [identity_client], cmd_identity)
     merge = command("merge", "merge influencers into one: the one in the most videos, unless --into says",
                     [identity_client], cmd_identity)
     merge.add_argument("ids", nargs="+", metavar="INFLUENCER", help=person + "; two or more")
-    merge.add_argument("--into", metavar="INFLUENCER", help="the one to keep (default: the one in the most "
+    merge.add_argument("--into", metavar="INFLUENCER", type=given, help="the one to keep (default: the one in the most "
                        "videos; on a tie the named one), as the page's merge")
     split = command("split", "move an influencer's faces in some videos to a new influencer",
                     [identity_client], cmd_identity)
@@ -210,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     enrol = command("enrol", "name a known person from reference photos (never counted as appearances)",
                     [identity_client], cmd_correct)
     enrol.add_argument("name", metavar="NAME", help="the person's name")
-    enrol.add_argument("photos", nargs="+", metavar="PHOTO", help="JPEG or PNG files, one face each")
+    enrol.add_argument("photos", nargs="+", metavar="PHOTO", type=given, help="JPEG or PNG files, one face each")
     move = command("move", "move one video's appearance of an influencer to another (or a new one)",
                    [identity_client], cmd_correct)
     move.add_argument("video_id", metavar="VIDEO_ID", type=video_id_word,
