@@ -1,10 +1,16 @@
 """`influencers ingest` reads its manifest once: a FIFO (or `<(command)`) written once works, where the CLI read it
-to check it and again to send it (and refused a FIFO before either)."""
+to check it and again to send it (and refused a FIFO before either). Waiting for a FIFO's writer, Ctrl-C stops it
+as any command: exit 130, one line."""
 
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 import threading
+import time
+from pathlib import Path
 
 from influencers.cli import main
 from tests.integration.test_odd_media import write_faststart_mp4
@@ -29,3 +35,26 @@ def test_ingest_takes_a_manifest_from_a_fifo_written_once(stack, tmp_path, capsy
     assert writes == [1]
     assert "videos: 2 done\n" in capsys.readouterr().out
     assert sorted(stack.store.video_frame()["url"]) == ["a.mp4", "b.mp4"], "relative URLs: beside the FIFO"
+
+
+def test_ctrl_c_while_ingest_waits_for_a_fifos_writer_is_130_without_a_traceback(tmp_path):
+    fifo = tmp_path / "manifest.csv"
+    os.mkfifo(fifo)  # no writer ever: the CLI waits for one, as `cat` would
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INFLUENCERS_")}
+    process = subprocess.Popen([sys.executable, "-m", "influencers", "ingest", str(fifo), "--ingest-port", "56091"],
+                               cwd=Path(__file__).resolve().parents[2], env=env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not _holds_open(process.pid, fifo) and time.monotonic() < deadline:  # it is waiting on the FIFO
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and "interrupted" in err and out == ""
+
+
+def _holds_open(pid: int, path: Path) -> bool:
+    try:
+        return any(os.readlink(f"/proc/{pid}/fd/{fd}") == str(path) for fd in os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return False
