@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from influencers.cli.typed_ids import audit_id_word, video_id_word
-from services.common.settings import DEFAULT_METRICS_PORT
+from services.common.settings import DEFAULT_METRICS_PORT, Settings
 
 # The words `answer` takes: the keys of services.common.clients.REVIEW_ANSWERS (which imports the protos;
 # tests/unit/test_cli_light_start.py checks that they are the same).
@@ -45,6 +45,22 @@ def given(word: str) -> str:
     if not word.strip():
         raise argparse.ArgumentTypeError(f"is empty ({word!r}): give a value")
     return word
+
+
+def whole_number(setting: str) -> Callable[[str], int]:
+    """The type of a flag for the whole-number setting `setting` (a port, --workers): a value out of its range is a
+    usage error naming the flag (`argument --ingest-port: 99999 is out of range (0 to 65535)`), where it was said
+    as the environment variable (`INFLUENCERS_INGEST_PORT=99999 ...`) that the command line never set."""
+    def parse(word: str) -> int:
+        try:
+            value = int(word)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{word[:80]!r} is not a whole number") from None
+        if problem := Settings.range_problem(setting, value):
+            raise argparse.ArgumentTypeError(f"{value} is {problem}")
+        return value
+
+    return parse
 
 
 class _Version(argparse.Action):
@@ -132,13 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
         options = argparse.ArgumentParser(add_help=False)
         options.add_argument("--host", help="interface to bind (default 127.0.0.1, env INFLUENCERS_HOST)")
         for port in ports:
-            options.add_argument(f"--{port}-port", type=int, help=port_help[port])
+            options.add_argument(f"--{port}-port", type=whole_number(f"{port}_port"), help=port_help[port])
         if workers:
-            options.add_argument("--workers", type=int, help=f"{workers_help[workers]} "
+            options.add_argument("--workers", type=whole_number("workers"), help=f"{workers_help[workers]} "
                                  "(default: one per core; env INFLUENCERS_WORKERS)")
         # Each command's own default: `service NAME --help` read "default 9464 for run and serve, none for service".
         default = "none" if metrics_default is None else metrics_default
-        options.add_argument("--metrics-port", type=int,
+        options.add_argument("--metrics-port", type=whole_number("metrics_port"),
                              help=f"Prometheus metrics port, 0 = none (default {default}; env "
                                   "INFLUENCERS_METRICS_PORT)")
         return options
@@ -147,13 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
     where = "host of the running services (default 127.0.0.1, env INFLUENCERS_HOST)"
     ingest_client = argparse.ArgumentParser(add_help=False)
     ingest_client.add_argument("--host", help=where)
-    ingest_client.add_argument("--ingest-port", type=int,
+    ingest_client.add_argument("--ingest-port", type=whole_number("ingest_port"),
                                help="the ingest service's port (default 50051, env INFLUENCERS_INGEST_PORT)")
     identity_client = argparse.ArgumentParser(add_help=False)
     identity_client.add_argument("--host", help=where)
-    identity_client.add_argument("--identity-port", type=int,
+    identity_client.add_argument("--identity-port", type=whole_number("identity_port"),
                                  help="the identity service's port (default 50052, env INFLUENCERS_IDENTITY_PORT)")
-    identity_client.add_argument("--analytics-port", type=int,
+    identity_client.add_argument("--analytics-port", type=whole_number("analytics_port"),
                                  help="the analytics service's port (default 50053, env INFLUENCERS_ANALYTICS_PORT)")
 
     def command(name: str, text: str, parents: list[argparse.ArgumentParser], func: Callable[..., int]

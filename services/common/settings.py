@@ -238,9 +238,17 @@ class Settings:
                 raise SettingsError(f"{env_name(f.name)}={value!r} is not a {_KIND_NAMES[kind]}")
             if kind == "float" and not math.isfinite(value):
                 raise SettingsError(f"{env_name(f.name)}={value!r} is not a finite number")
-            low, high = _RANGES.get(f.name, (None, None))
-            if (low is not None and value < low) or (high is not None and value > high):
-                raise SettingsError(f"{env_name(f.name)}={value!r} is out of range ({_describe_range(low, high)})")
+            if problem := self.range_problem(f.name, value):
+                raise SettingsError(f"{env_name(f.name)}={value!r} is {problem}")
+
+    @staticmethod
+    def range_problem(name: str, value: float) -> str:
+        """Why `value` is out of the range of the setting `name` ("out of range (0 to 65535)"); "" when it is in it.
+        The CLI's flags are checked with it, so that `--ingest-port 99999` is named as the flag it is."""
+        low, high = _RANGES.get(name, (None, None))
+        if (low is not None and value < low) or (high is not None and value > high):
+            return f"out of range ({_describe_range(low, high)})"
+        return ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

@@ -1,6 +1,7 @@
 """An empty path or job id is a usage error naming its argument, exit 2, before anything runs: `export --out ""`
 wrote the report into the working directory, `ingest ""` read the folder ".", `jobs ""` listed every job and
-`merge A B --into ""` merged into the default, each as if the argument had not been given."""
+`merge A B --into ""` merged into the default, each as if the argument had not been given. A port or --workers out
+of range is named as the flag it is, not as the environment variable the command line never set."""
 
 from __future__ import annotations
 
@@ -35,3 +36,18 @@ def test_an_empty_name_still_clears_a_name_in_rename(capsys) -> None:
     from influencers.cli import build_parser
 
     assert build_parser().parse_args(["rename", "inf_aaaa000001", ""]).name == ""
+
+
+@pytest.mark.parametrize(("argv", "said"), [
+    (["jobs", "--ingest-port", "99999"], "argument --ingest-port: 99999 is out of range (0 to 65535)"),
+    (["review", "--identity-port", "-1"], "argument --identity-port: -1 is out of range (0 to 65535)"),
+    (["serve", "--workers", "5000"], "argument --workers: 5000 is out of range (0 to 1024)"),
+    (["run", "m.csv", "--metrics-port", "1e3"], "argument --metrics-port: '1e3' is not a whole number"),
+], ids=lambda v: " ".join(v) if isinstance(v, list) else "")
+def test_a_port_or_workers_flag_out_of_range_is_named_as_the_flag(argv, said, capsys) -> None:
+    # Was: "INFLUENCERS_INGEST_PORT=99999 is out of range", of a variable nobody set
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert said in line and "INFLUENCERS_" not in line
