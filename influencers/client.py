@@ -61,11 +61,18 @@ def ingest_request(manifest: Path, rows: list[ManifestRow], max_request_bytes: i
     name). Was: `the ingest service ... cannot take it now: CLIENT: Sent message larger than max`, which a retry
     never passes."""
     request = ingest_pb2.StartIngestRequest(videos=submissions(rows, manifest.name),
-                                             base_dir=str(manifest.resolve().parent))
+                                             base_dir=str(manifest_folder(manifest)))
     if (size := request.ByteSize()) > max_request_bytes:
         raise ManifestError(f"manifest {manifest} makes a request of {size:,} bytes, more than the "
                             f"{max_request_bytes:,} one call to ingest carries: split it into several")
     return request
+
+
+def manifest_folder(manifest: Path) -> Path:
+    """The folder a manifest's relative URLs are read from: its own; the working directory for one that has none,
+    a pipe (`-`, /dev/stdin, `<(command)`), whose path resolves to /proc/PID/fd/pipe:[N]."""
+    resolved = manifest.resolve()
+    return resolved.parent if resolved.exists() else Path.cwd()
 
 
 def start_ingest(channel: grpc.Channel, manifest: Path, timeout_s: float,

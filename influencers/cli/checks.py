@@ -8,6 +8,7 @@ import contextlib
 import errno
 import os
 import socket
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +26,7 @@ _OWNS_DATA_DIR = {"run", "serve"}
 _OWNS_DATA_DIR_SERVICES = {"identity", "analytics"}
 # Commands that write in the data dir (stores, downloads): it must be a folder they can write, checked first.
 _WRITES_DATA_DIR = {"run", "serve", "service"}
+STDIN = "/dev/stdin"  # a MANIFEST of `-`
 
 
 def check_inputs(args: argparse.Namespace) -> Settings:
@@ -38,6 +40,11 @@ def check_inputs(args: argparse.Namespace) -> Settings:
     server_credentials(settings)  # unreadable certificate or key files: one line naming the variable
     channel_credentials(settings)
     manifest = getattr(args, "manifest", None)
+    if manifest == "-":  # stdin, as a pipe: `export-command | influencers ingest -`
+        if sys.stdin is not None and sys.stdin.isatty():
+            raise ManifestError("manifest - reads stdin, a terminal here: pipe the CSV in (`export-command | "
+                                "influencers ingest -`) or give its path")
+        manifest = args.manifest = STDIN
     if manifest is not None:
         if not Path(manifest).exists():
             raise ManifestError(f"manifest {manifest} {_link_problem(Path(manifest)) or 'not found'}")

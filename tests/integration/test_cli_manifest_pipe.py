@@ -58,3 +58,32 @@ def _holds_open(pid: int, path: Path) -> bool:
         return any(os.readlink(f"/proc/{pid}/fd/{fd}") == str(path) for fd in os.listdir(f"/proc/{pid}/fd"))
     except OSError:
         return False
+
+
+def test_ingest_dash_reads_the_manifest_from_stdin_with_relative_urls_from_the_working_directory(stack, tmp_path):
+    # `-` was "manifest - not found"; /dev/stdin read its relative URLs from /proc/PID/fd, where no video is
+    write_faststart_mp4(tmp_path / "a.mp4", seconds=2)
+    done = subprocess.run([sys.executable, "-m", "influencers", "ingest", "-", "--ingest-port",
+                           str(stack.settings.ingest_port)], cwd=tmp_path, input="Performance,Video URL\n1.0,a.mp4\n",
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "videos: 1 done\n" in done.stdout
+    assert list(stack.store.video_frame()["url"]) == ["a.mp4"]
+
+
+def test_relative_urls_of_a_manifest_with_no_folder_of_its_own_are_read_from_the_working_directory(tmp_path,
+                                                                                                    monkeypatch):
+    from influencers.client import manifest_folder
+
+    monkeypatch.chdir(tmp_path)
+    read, write = os.pipe()
+    try:
+        assert manifest_folder(Path(f"/dev/fd/{read}")) == tmp_path, "an anonymous pipe: <(command)"
+    finally:
+        os.close(read)
+        os.close(write)
+    fifo = tmp_path / "in" / "m.csv"
+    fifo.parent.mkdir()
+    os.mkfifo(fifo)
+    assert manifest_folder(fifo) == fifo.parent, "a named FIFO has its folder"
