@@ -11,6 +11,7 @@ from pathlib import Path
 from influencers.cli.config import failed_rows_said_by_the_bar, served_metrics, settings_from_args
 from influencers.cli.jobs import run_ingest
 from influencers.cli.output import LOGGER
+from services.common.name_text import for_terminal
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -25,7 +26,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 code = run_ingest(stack.settings, args.manifest_request, detach=False)
             out = Path(args.report or settings.data_dir / "report")
             export_report(stack.store, out, settings.allowed_root)
-            print(f"report written to {out}/")
+            print(f"report written to {for_terminal(str(out))}/")
             if not args.no_serve:
                 print(f"report page: {stack.web_url}" + (f"  metrics: {metrics.url}" if metrics else "")
                       + "  (Ctrl-C to stop)")

@@ -51,3 +51,13 @@ def test_a_port_or_workers_flag_out_of_range_is_named_as_the_flag(argv, said, ca
     assert stopped.value.code == 2
     (line,) = capsys.readouterr().err.splitlines()
     assert said in line and "INFLUENCERS_" not in line
+
+
+@pytest.mark.parametrize("argv", [["eval", "--truth", "{bad}"], ["ingest", "{bad}"]], ids=["eval", "ingest"])
+def test_a_path_holding_a_line_break_or_escape_sequence_is_quoted_on_one_line_with_them_escaped(
+        argv, tmp_path, capsys) -> None:
+    # Was printed raw: the error took two lines and the ESC sequence coloured (or cleared) the terminal
+    bad = str(tmp_path / "x\x1b[31m\nred")
+    assert main([a.format(bad=bad) for a in argv]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "x\\x1b[31m\\nred" in line and "\x1b" not in line
