@@ -63,18 +63,31 @@ def ingest_request(manifest: Path, rows: list[ManifestRow], max_request_bytes: i
     never passes. The request carries a key of its own (request_id): sent again, it is answered with the job it
     made, so that a retry whose first call's reply was lost does not queue the manifest twice."""
     request = ingest_pb2.StartIngestRequest(videos=submissions(rows, manifest.name),
-                                             base_dir=str(manifest.resolve().parent), request_id=str(uuid.uuid4()))
+                                             base_dir=str(manifest_folder(manifest)), request_id=str(uuid.uuid4()))
     if (size := request.ByteSize()) > max_request_bytes:
         raise ManifestError(f"manifest {manifest} makes a request of {size:,} bytes, more than the "
                             f"{max_request_bytes:,} one call to ingest carries: split it into several")
     return request
 
 
+def manifest_folder(manifest: Path) -> Path:
+    """The folder a manifest's relative URLs are read from: its own; the working directory for one that has none,
+    a pipe (`-`, /dev/stdin, `<(command)`), whose path resolves to /proc/PID/fd/pipe:[N]."""
+    resolved = manifest.resolve()
+    return resolved.parent if resolved.exists() else Path.cwd()
+
+
 def start_ingest(channel: grpc.Channel, manifest: Path, timeout_s: float,
                  max_bytes: int = MAX_MANIFEST_BYTES) -> ingest_pb2.Job:
     """Queues every row of `manifest` (relative URLs resolve against its folder; at most `max_bytes`
-    bytes) as one job; returns it. Every attempt sends the one request, its key included (ingest_request)."""
-    request = ingest_request(manifest, read_manifest(manifest, max_bytes))
+    bytes) as one job; returns it."""
+    return submit_ingest(channel, ingest_request(manifest, read_manifest(manifest, max_bytes)), timeout_s)
+
+
+def submit_ingest(channel: grpc.Channel, request: ingest_pb2.StartIngestRequest, timeout_s: float
+                  ) -> ingest_pb2.Job:
+    """Queues `request` (ingest_request: a manifest read once) as one job; returns it. Every attempt sends the one
+    request, its key included (ingest_request)."""
     stub = ingest_pb2_grpc.IngestServiceStub(channel)
     deadline = time.monotonic() + timeout_s
     while True:

@@ -8,6 +8,7 @@ import contextlib
 import errno
 import os
 import socket
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,17 +26,25 @@ _OWNS_DATA_DIR = {"run", "serve"}
 _OWNS_DATA_DIR_SERVICES = {"identity", "analytics"}
 # Commands that write in the data dir (stores, downloads): it must be a folder they can write, checked first.
 _WRITES_DATA_DIR = {"run", "serve", "service"}
+STDIN = "/dev/stdin"  # a MANIFEST of `-`
 
 
 def check_inputs(args: argparse.Namespace) -> Settings:
     """Fails fast, before anything starts, on what would otherwise fail minutes later: the settings (every
     variable and flag, typed and range-checked), the manifest (readable, with its two columns), the data
     dir (a folder this process can write) and the TLS files. The ports come after the data dir's lock
-    (check_ports): a second run on one data dir is told the dir is in use, not that its ports are."""
+    (check_ports): a second run on one data dir is told the dir is in use, not that its ports are. The manifest
+    is read here once, its request kept as `args.manifest_request` for the command to send (a FIFO or a pipe
+    can be read only once)."""
     settings = settings_from_args(args)
     server_credentials(settings)  # unreadable certificate or key files: one line naming the variable
     channel_credentials(settings)
     manifest = getattr(args, "manifest", None)
+    if manifest == "-":  # stdin, as a pipe: `export-command | influencers ingest -`
+        if sys.stdin is not None and sys.stdin.isatty():
+            raise ManifestError("manifest - reads stdin, a terminal here: pipe the CSV in (`export-command | "
+                                "influencers ingest -`) or give its path")
+        manifest = args.manifest = STDIN
     if manifest is not None:
         if not Path(manifest).exists():
             raise ManifestError(f"manifest {manifest} {_link_problem(Path(manifest)) or 'not found'}")
@@ -47,7 +56,7 @@ def check_inputs(args: argparse.Namespace) -> Settings:
                                  rows_setting="INFLUENCERS_MAX_JOB_ROWS")
         else:
             rows = read_manifest(Path(manifest), settings.max_manifest_bytes)
-        ingest_request(Path(manifest), rows)
+        args.manifest_request = ingest_request(Path(manifest), rows)
     if args.command in _WRITES_DATA_DIR:
         prepare_data_dir(settings.data_dir)
     report = getattr(args, "report", None)  # `run --report`: written at the job's end, minutes from now

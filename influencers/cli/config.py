@@ -10,10 +10,16 @@ import os
 from collections.abc import Iterator
 
 from services.common.logs import configure_logging, current_setup
-from services.common.metrics import DEFAULT_PORT as DEFAULT_METRICS_PORT
 from services.common.metrics import MetricsServer, start_metrics_server
 from services.common.resource_tracker import start_resource_tracker
-from services.common.settings import ENV_PREFIX, Settings, SettingsError, env_name, unknown_variables
+from services.common.settings import (
+    DEFAULT_METRICS_PORT,
+    ENV_PREFIX,
+    Settings,
+    SettingsError,
+    env_name,
+    unknown_variables,
+)
 
 QUIET_COMMANDS = ("run", "ingest")  # a person watches their progress bar: a line per video is noise there
 SERVING_COMMANDS = ("run", "serve", "service")  # they start worker processes, and so multiprocessing's tracker

@@ -15,7 +15,7 @@ from influencers.cli.photo_files import PhotoError, photo_bytes
 from influencers.names import Resolver
 from services.common.clients import CATCHING_UP, REVIEW_ANSWERS, drain
 from services.common.name_text import for_terminal
-from services.common.names import namesakes, shared_name_note
+from services.common.names import namesakes, shared_name_note, with_id
 from services.common.protoconv import review_reason_word, seconds
 from services.common.unchanged import hide_unchanged, rename_unchanged
 from services.identity.photos import IMAGE_MAGIC
@@ -37,9 +37,20 @@ def review_line(item: identity_pb2.ReviewItem, names: dict[str, str]) -> str:
             f"{for_terminal(names.get(item.influencer_a) or '-')}  {for_terminal(names.get(item.influencer_b) or '-')}")
 
 
+def empty_review(found: identity_pb2.ListReviewItemsResponse) -> str:
+    """What `influencers review` prints on stdout in place of a list with no pair in it: a blank answer read as a
+    command that failed or printed to the wrong place. Says how many less likely pairs `--all` would list."""
+    if found.unlikely:
+        return f"No pairs are likely to be one person ({found.unlikely} under the floor: --all lists them)"
+    return "No pairs to review"
+
+
 def review_notes(found: identity_pb2.ListReviewItemsResponse, listed_all: bool) -> list[str]:
     """What `influencers review` says on stderr under its list: how many pairs one answer of identity left out
-    (it sends the most likely ones, at most a page), the less likely pairs `--all` adds, or nothing to review."""
+    (it sends the most likely ones, at most a page) and the less likely pairs `--all` adds. Nothing of an empty
+    list: stdout says that (empty_review)."""
+    if not found.items:
+        return []
     notes = []
     listed = found.likely + (found.unlikely if listed_all else 0)
     if found.items and len(found.items) < listed:
@@ -48,8 +59,6 @@ def review_notes(found: identity_pb2.ListReviewItemsResponse, listed_all: bool) 
     if found.unlikely and not listed_all:
         pairs = "pair" if found.unlikely == 1 else "pairs"
         notes.append(f"{found.unlikely} less likely {pairs} under {round(100 * found.floor)}%: --all lists them")
-    elif not found.items:
-        notes.append("nothing to review")
     return notes
 
 
@@ -144,9 +153,10 @@ def cmd_identity(args: argparse.Namespace) -> int:
 
 
 def _named(who: Resolver, influencer_id: str) -> str:
-    """`Name (inf_…)`, or the id alone for an unnamed influencer; fit for a terminal (for_terminal)."""
+    """`Name (inf_…)`, or the id alone for an unnamed influencer (names.with_id, as the page's messages name
+    namesakes); fit for a terminal (for_terminal)."""
     name = next((k.name for k in who.known() if k.influencer_id == influencer_id), "")
-    return f"{for_terminal(name)} ({influencer_id})" if name else influencer_id
+    return with_id(for_terminal(name), influencer_id)
 
 
 def cmd_correct(args: argparse.Namespace) -> int:
@@ -158,8 +168,7 @@ def cmd_correct(args: argparse.Namespace) -> int:
     if args.command == "review":
         found = ident.review_queue(0, include_unlikely=args.all)
         names = {k.influencer_id: k.name for k in who.known()} if found.items else {}
-        if found.items:  # the columns' names first (nothing at all on stdout when nothing is to be asked)
-            print(REVIEW_HEADER)
+        print(REVIEW_HEADER if found.items else empty_review(found))  # the columns' names first
         for item in found.items:
             print(review_line(item, names))
         for note in review_notes(found, args.all):  # said on stderr: stdout stays the list a script reads

@@ -8,7 +8,6 @@ import logging
 import sys
 from collections import Counter
 from datetime import UTC
-from pathlib import Path
 
 import grpc
 from tqdm import tqdm
@@ -17,7 +16,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from influencers.cli.config import settings_from_args, uses_json_logs
 from influencers.cli.connect import reach_flags, reached
 from influencers.cli.output import ServiceUnavailable, cut, tell
-from influencers.client import JobStalled, cancel_job, get_job, list_jobs, start_ingest, state_word, watch_job
+from influencers.client import JobStalled, cancel_job, get_job, list_jobs, state_word, submit_ingest, watch_job
 from influencers.v1 import common_pb2, ingest_pb2
 from services.common.damage import DISK_FULL, DiskFull
 from services.common.name_text import for_terminal
@@ -32,11 +31,13 @@ WATCH_TIMEOUT_S = 7 * 24 * 3600  # following a job: as long as it takes
 BAR_FORMAT = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_noinv_fmt}{postfix}]"
 
 
-def run_ingest(settings: Settings, manifest: Path, detach: bool, submit_only: bool = False) -> int:
-    """Starts an ingest job for `manifest` and follows it with a progress bar. On Ctrl-C, `detach` leaves
-    the job running (and says how to follow or cancel it); otherwise the job is cancelled (its videos in
-    flight finish and the batch reconciles) and KeyboardInterrupt goes on up. `submit_only` (--detach):
-    prints the job id alone on the last line of stdout and returns 0 without following the job."""
+def run_ingest(settings: Settings, request: ingest_pb2.StartIngestRequest, detach: bool,
+               submit_only: bool = False) -> int:
+    """Starts an ingest job of `request` (the manifest as check_inputs read it, once) and follows it with a
+    progress bar. On Ctrl-C, `detach` leaves the job running (and says how to follow or cancel it); otherwise the
+    job is cancelled (its videos in flight finish and the batch reconciles) and KeyboardInterrupt goes on up.
+    `submit_only` (--detach): prints the job id alone on the last line of stdout and returns 0 without following
+    the job."""
     channel = reached(settings, "ingest", settings.ingest_target)
     wait_s = min(60.0, settings.rpc_timeout_s)
     try:
@@ -44,7 +45,7 @@ def run_ingest(settings: Settings, manifest: Path, detach: bool, submit_only: bo
     except TimeoutError:
         raise ServiceUnavailable(f"the ingest service at {settings.ingest_target} is not ready: it did not "
                                  f"answer its health check within {wait_s:g} s") from None
-    job = start_ingest(channel, manifest, settings.rpc_timeout_s, settings.max_manifest_bytes)
+    job = submit_ingest(channel, request, settings.rpc_timeout_s)
     waiting = (ingest_pb2.JOB_STATE_QUEUED, ingest_pb2.JOB_STATE_RUNNING)
     ahead = [j for j in list_jobs(channel, settings.rpc_timeout_s)
              if j.state in waiting and j.job_id != job.job_id and seconds(j.create_time) <= seconds(job.create_time)]
@@ -190,7 +191,7 @@ def _follow(channel: grpc.Channel, job_id: str, tally: Tally, total: int, json_l
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    return run_ingest(settings_from_args(args), Path(args.manifest), detach=True, submit_only=args.detach)
+    return run_ingest(settings_from_args(args), args.manifest_request, detach=True, submit_only=args.detach)
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:

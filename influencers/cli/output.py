@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from influencers.cli.config import uses_json_logs
 from services.common.boundary import brief, escaped
+from services.common.name_text import for_terminal
 from services.common.rpc_words import REFUSALS, in_words, service_of
 from services.common.settings import Settings, SettingsError
 
@@ -60,8 +61,8 @@ def say_error(message: str, prog: str = "influencers") -> None:
     at ERROR instead (event MESSAGE), so that stderr stays JSON lines only for a log shipper."""
     if json_logs_configured():
         logging.getLogger(LOGGER).error(message)
-    else:
-        print(f"{prog}: error: {message}", file=sys.stderr)
+    else:  # one line, whatever a path or word quoted in it holds (a line break, ESC sequences: for_terminal)
+        print(f"{prog}: error: {for_terminal(message)}", file=sys.stderr)
 
 
 def usage_error(message: str) -> int:

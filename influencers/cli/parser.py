@@ -1,21 +1,22 @@
-"""The argument parser: one sub-command per job, each with the options of its group only."""
+"""The argument parser: one sub-command per job, each with the options of its group only.
+
+Light: it names each command's function by module, imported when that command runs (_runs), so that `--version`,
+`--help` and a usage error import no grpc, SQLAlchemy or service (tests/unit/test_cli_light_start.py)."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-from collections.abc import Callable
-from typing import NoReturn
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
-from influencers import __version__
-from influencers.cli.corrections import cmd_correct, cmd_identity
-from influencers.cli.jobs import cmd_cancel, cmd_ingest, cmd_jobs
-from influencers.cli.output import USAGE_ERROR, say_error
-from influencers.cli.report import cmd_eval, cmd_export, cmd_predict
-from influencers.cli.serving import cmd_run, cmd_serve, cmd_service
 from influencers.cli.typed_ids import audit_id_word, video_id_word
-from services.common.clients import REVIEW_ANSWERS
-from services.common.metrics import DEFAULT_PORT as DEFAULT_METRICS_PORT
+from services.common.settings import DEFAULT_METRICS_PORT, Settings
+
+# The words `answer` takes: the keys of services.common.clients.REVIEW_ANSWERS (which imports the protos;
+# tests/unit/test_cli_light_start.py checks that they are the same).
+ANSWER_WORDS = ("same", "different", "skip")
 
 DESCRIPTION = "The `influencers` command: run, serve, ingest, export, and corrections to who is who."
 # Shown under `influencers --help`; each line after the first parses (tests/unit/test_names.py).
@@ -28,6 +29,55 @@ EXAMPLES = """examples:
 every command and option: docs/cli.md"""
 
 
+def _runs(module: str, name: str) -> Callable[[argparse.Namespace], int]:
+    """The command function `name` of influencers.cli.`module`, imported only when the command runs."""
+    def run(args: argparse.Namespace) -> int:
+        return int(getattr(importlib.import_module(f"influencers.cli.{module}"), name)(args) or 0)
+
+    run.__name__ = run.__qualname__ = name
+    return run
+
+
+def given(word: str) -> str:
+    """A path or job id as typed; an empty one is a usage error naming its argument (`argument --out: is empty`):
+    `--out ""` wrote the report into the working directory, `ingest ""` read the folder ".", `jobs ""` listed
+    every job and `--into ""` merged into the default, each as if the argument had not been given."""
+    if not word.strip():
+        raise argparse.ArgumentTypeError(f"is empty ({word!r}): give a value")
+    return word
+
+
+def whole_number(setting: str) -> Callable[[str], int]:
+    """The type of a flag for the whole-number setting `setting` (a port, --workers): a value out of its range is a
+    usage error naming the flag (`argument --ingest-port: 99999 is out of range (0 to 65535)`), where it was said
+    as the environment variable (`INFLUENCERS_INGEST_PORT=99999 ...`) that the command line never set."""
+    def parse(word: str) -> int:
+        try:
+            value = int(word)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{word[:80]!r} is not a whole number") from None
+        if problem := Settings.range_problem(setting, value):
+            raise argparse.ArgumentTypeError(f"{value} is {problem}")
+        return value
+
+    return parse
+
+
+class _Version(argparse.Action):
+    """--version: the installed package's version, read (importlib.metadata) only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="show the program's version number and exit", **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        from influencers import version
+
+        print(f"{parser.prog} {version()}")  # on stdout, as argparse's own version action
+        parser.exit()
+
+
 class _OneLineParser(argparse.ArgumentParser):
     """argparse, but a usage error is one line on stderr (exit 2), not the usage text and then the error; one
     that a value starting with '-' caused (a name "-Ann", taken for an option) says to give it after '--'."""
@@ -37,6 +87,10 @@ class _OneLineParser(argparse.ArgumentParser):
         return super().parse_known_args(args, namespace)
 
     def error(self, message: str) -> NoReturn:
+        from influencers.cli.config import configure_cli_logging  # the error's own set-up: JSON logs make it a
+        from influencers.cli.output import USAGE_ERROR, say_error  # JSON record (imports --help never needs)
+
+        configure_cli_logging()
         say_error(f"{message}{_dash_hint(getattr(self, '_given', []), message)} (see {self.prog} --help)",
                   self.prog)  # a JSON record with JSON logs
         self.exit(USAGE_ERROR)
@@ -57,9 +111,21 @@ def build_parser() -> argparse.ArgumentParser:
     """One sub-command per job. Each takes the options of its group only (argparse parents): commands that
     start services take the data dir, the ports they bind and the workers; commands that talk to running
     services take only where those services are (--host and their ports); file commands take the data dir."""
+    # Each command's function, imported when it runs
+    cmd_cancel = _runs("jobs", "cmd_cancel")
+    cmd_correct = _runs("corrections", "cmd_correct")
+    cmd_eval = _runs("report", "cmd_eval")
+    cmd_export = _runs("report", "cmd_export")
+    cmd_identity = _runs("corrections", "cmd_identity")
+    cmd_ingest = _runs("jobs", "cmd_ingest")
+    cmd_jobs = _runs("jobs", "cmd_jobs")
+    cmd_predict = _runs("report", "cmd_predict")
+    cmd_run = _runs("serving", "cmd_run")
+    cmd_serve = _runs("serving", "cmd_serve")
+    cmd_service = _runs("serving", "cmd_service")
     p = _OneLineParser(prog="influencers", description=DESCRIPTION, epilog=EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    p.add_argument("--version", action=_Version)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
                            help="one of these; `influencers COMMAND --help` lists its own options")
 
@@ -82,13 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
         options = argparse.ArgumentParser(add_help=False)
         options.add_argument("--host", help="interface to bind (default 127.0.0.1, env INFLUENCERS_HOST)")
         for port in ports:
-            options.add_argument(f"--{port}-port", type=int, help=port_help[port])
+            options.add_argument(f"--{port}-port", type=whole_number(f"{port}_port"), help=port_help[port])
         if workers:
-            options.add_argument("--workers", type=int, help=f"{workers_help[workers]} "
+            options.add_argument("--workers", type=whole_number("workers"), help=f"{workers_help[workers]} "
                                  "(default: one per core; env INFLUENCERS_WORKERS)")
         # Each command's own default: `service NAME --help` read "default 9464 for run and serve, none for service".
         default = "none" if metrics_default is None else metrics_default
-        options.add_argument("--metrics-port", type=int,
+        options.add_argument("--metrics-port", type=whole_number("metrics_port"),
                              help=f"Prometheus metrics port, 0 = none (default {default}; env "
                                   "INFLUENCERS_METRICS_PORT)")
         return options
@@ -97,13 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
     where = "host of the running services (default 127.0.0.1, env INFLUENCERS_HOST)"
     ingest_client = argparse.ArgumentParser(add_help=False)
     ingest_client.add_argument("--host", help=where)
-    ingest_client.add_argument("--ingest-port", type=int,
+    ingest_client.add_argument("--ingest-port", type=whole_number("ingest_port"),
                                help="the ingest service's port (default 50051, env INFLUENCERS_INGEST_PORT)")
     identity_client = argparse.ArgumentParser(add_help=False)
     identity_client.add_argument("--host", help=where)
-    identity_client.add_argument("--identity-port", type=int,
+    identity_client.add_argument("--identity-port", type=whole_number("identity_port"),
                                  help="the identity service's port (default 50052, env INFLUENCERS_IDENTITY_PORT)")
-    identity_client.add_argument("--analytics-port", type=int,
+    identity_client.add_argument("--analytics-port", type=whole_number("analytics_port"),
                                  help="the analytics service's port (default 50053, env INFLUENCERS_ANALYTICS_PORT)")
 
     def command(name: str, text: str, parents: list[argparse.ArgumentParser], func: Callable[..., int]
@@ -117,9 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     person = "an influencer: its name, or its id as the page shows it (inf_1a3ddd6b90, or inf_1a3ddd6b90s)"
     run = command("run", "start everything, ingest a manifest, write the report, serve the page",
                   [data, server], cmd_run)
-    run.add_argument("manifest", metavar="MANIFEST", help=manifest)
+    run.add_argument("manifest", metavar="MANIFEST", type=given, help=manifest)
     run.add_argument("--no-serve", action="store_true", help="exit when the report is written")
-    run.add_argument("--report", help="report folder (default DATA_DIR/report)")
+    run.add_argument("--report", type=given, help="report folder (default DATA_DIR/report)")
     command("serve", "start the three services and the page, and wait", [data, server], cmd_serve)
     one = command("service", "run one service alone (containers, scale-out)", [], cmd_service)
     # Each service its own options: identity and ingest serve no page, analytics has no workers; ingest and
@@ -133,29 +199,29 @@ def build_parser() -> argparse.ArgumentParser:
         text = f"run the {name} service alone"
         which.add_parser(name, help=text, description=text, parents=[data, serving(ports, workers, None)])
     ing = command("ingest", "send a manifest to running services and follow the job", [ingest_client], cmd_ingest)
-    ing.add_argument("manifest", metavar="MANIFEST", help=manifest)
+    ing.add_argument("manifest", metavar="MANIFEST", type=given, help=manifest)
     ing.add_argument("--detach", action="store_true",
                      help="submit the job and exit; print its id alone on the last line (follow it: "
                           "`influencers jobs JOB`)")
     jobs = command("jobs", "list the ingest jobs of running services, or follow one (JOB)", [ingest_client], cmd_jobs)
-    jobs.add_argument("job", nargs="?", metavar="JOB", help="a job id: follow its progress until it ends")
+    jobs.add_argument("job", nargs="?", metavar="JOB", type=given, help="a job id: follow its progress until it ends")
     cancel = command("cancel", "cancel an ingest job (videos being analysed finish; the others are not started, "
                      "and the same manifest runs them again)",
                      [ingest_client], cmd_cancel)
-    cancel.add_argument("job", metavar="JOB", help="the job id (see `influencers jobs`)")
+    cancel.add_argument("job", metavar="JOB", type=given, help="the job id (see `influencers jobs`)")
     exp = command("export", "write the report (CSV and JSON) from a data dir, as it is now", [data], cmd_export)
-    exp.add_argument("--out", required=True, help="folder to write the report's files in")
+    exp.add_argument("--out", required=True, type=given, help="folder to write the report's files in")
     pred = command("predict", "the score a video with these influencers is expected to have, and its range, from a "
                    "data dir as it is now (the page's Predict)", [data], cmd_predict)
     pred.add_argument("influencers", nargs="+", metavar="INFLUENCER", help=person)
     ev = command("eval", "score a data dir against a labelled corpus (truth.csv)", [data], cmd_eval)
-    ev.add_argument("--truth", required=True, help="corpus folder holding truth.csv")
+    ev.add_argument("--truth", required=True, type=given, help="corpus folder holding truth.csv")
     command("recluster", "re-derive all influencers from the stored faces (names and corrections are kept)",
             [identity_client], cmd_identity)
     merge = command("merge", "merge influencers into one: the one in the most videos, unless --into says",
                     [identity_client], cmd_identity)
     merge.add_argument("ids", nargs="+", metavar="INFLUENCER", help=person + "; two or more")
-    merge.add_argument("--into", metavar="INFLUENCER", help="the one to keep (default: the one in the most "
+    merge.add_argument("--into", metavar="INFLUENCER", type=given, help="the one to keep (default: the one in the most "
                        "videos; on a tie the named one), as the page's merge")
     split = command("split", "move an influencer's faces in some videos to a new influencer",
                     [identity_client], cmd_identity)
@@ -169,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     enrol = command("enrol", "name a known person from reference photos (never counted as appearances)",
                     [identity_client], cmd_correct)
     enrol.add_argument("name", metavar="NAME", help="the person's name")
-    enrol.add_argument("photos", nargs="+", metavar="PHOTO", help="JPEG or PNG files, one face each")
+    enrol.add_argument("photos", nargs="+", metavar="PHOTO", type=given, help="JPEG or PNG files, one face each")
     move = command("move", "move one video's appearance of an influencer to another (or a new one)",
                    [identity_client], cmd_correct)
     move.add_argument("video_id", metavar="VIDEO_ID", type=video_id_word,
@@ -198,6 +264,6 @@ def build_parser() -> argparse.ArgumentParser:
                      [identity_client], cmd_correct)
     answer.add_argument("a", metavar="A", help=person)
     answer.add_argument("b", metavar="B", help=person)
-    answer.add_argument("answer", choices=tuple(REVIEW_ANSWERS), help="same: merge them; different: keep them "
+    answer.add_argument("answer", choices=ANSWER_WORDS, help="same: merge them; different: keep them "
                         "apart for good; skip: take the pair off the list")
     return p

@@ -39,7 +39,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         export_report(store, out, settings.allowed_root)
     finally:
         store.close()
-    print(f"exported to {out}/")  # `--out report/`: one slash, not two
+    print(f"exported to {for_terminal(str(out))}/")  # `--out report/`: one slash, not two
     return 0
 
 

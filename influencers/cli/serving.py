@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from influencers.cli.config import failed_rows_said_by_the_bar, served_metrics, settings_from_args
 from influencers.cli.jobs import run_ingest
 from influencers.cli.output import LOGGER
+from services.common.name_text import for_terminal
 
 if TYPE_CHECKING:
     from services.common.settings import Settings
@@ -28,10 +29,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         stack = start_stack(settings, web=not args.no_serve)
         try:
             with failed_rows_said_by_the_bar(settings):
-                code = run_ingest(stack.settings, Path(args.manifest), detach=False)
+                code = run_ingest(stack.settings, args.manifest_request, detach=False)
             out = Path(args.report or settings.data_dir / "report")
             export_report(stack.store, out, settings.allowed_root)
-            print(f"report written to {out}/")
+            print(f"report written to {for_terminal(str(out))}/")
             if not args.no_serve:
                 print(f"report page: {stack.web_url}" + (f"  metrics: {metrics.url}" if metrics else "")
                       + "  (Ctrl-C to stop)")

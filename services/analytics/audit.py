@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 import pandas as pd
 
 from influencers.v1 import identity_pb2
+from services.common.names import told_apart
 
 ERASED = "(erased)"  # stands for an erased person's id in earlier rows
 # The columns of audit.csv (the page's download and `influencers export`); docs/audit.md says what each means.
@@ -112,12 +113,11 @@ def gone_sentence(influencer_id: str, row: AuditRow) -> str:
 def describe(row: AuditRow, undone: AuditRow | None = None) -> str:
     """What a correction did, in one sentence for the analyst. `undone`: for an undo, the row it reverted
     (its sentence is quoted, so the undo says what it took back)."""
-    names, before, after = row.names, list(row.before_ids), list(row.after_ids)
+    before, after = list(row.before_ids), list(row.after_ids)
+    names = told_apart((*before, *after), row.names)  # two Tonys of one sentence: each with its id
     subject = _many(before[:1] or after[:1], names)
     match row.action:
         case "merge" | "review same":
-            if {_who(i, names) for i in before} & {_who(i, names) for i in after}:  # the name followed the survivor
-                names = {i: f"{names[i]} ({i})" for i in (*before, *after) if names.get(i)}
             return f"Merged {_many(before, names)} into {_many(after, names)}: {_videos(row.videos)}"
         case "split":
             return f"Split {subject}: {_videos(row.videos)} to {_many(after[1:], names)}"

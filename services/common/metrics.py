@@ -39,7 +39,6 @@ from services.common.stage_clock import CPU_SUFFIX
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PORT = 9464  # of `run` and `serve` (the OpenTelemetry Prometheus exporter's customary port)
 VIDEO_STATUSES = ("done", "failed", "duplicate")
 STAGES = ("fetch", "decode", "detect", "encode", "assign", "record")
 # The worker processes a service replaces when one ends under it: ingest's decoders, identity's face workers;

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import difflib
 import sys
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from services.common.boundary import is_influencer_id
@@ -60,6 +61,22 @@ def shared_name_note(name: str, others: Sequence[Known]) -> str:
     more = f" and {len(others) - 5} more" if len(others) > 5 else ""
     return (f"Also named '{name}': {listed}{more}. The name alone now stands for none of them (give an id); "
             "if they are one person, merge them")
+
+
+def with_id(name: str, influencer_id: str) -> str:
+    """An influencer as a message names it beside a namesake: `Tony (inf_1a3ddd6b90)`; the id alone when unnamed."""
+    return f"{name} ({influencer_id})" if name else influencer_id
+
+
+def told_apart(ids: Iterable[str], names: Mapping[str, str]) -> dict[str, str]:
+    """How one sentence shows each of `ids`: its name, or its id when unnamed; a name that another of them also has
+    (as `fold` compares names) with the id after it (with_id). One rule for the page's messages and the CLI's:
+    "Merged Tony into Tony" and "Kept Tony and Tony apart" read as if nothing had happened."""
+    ids = list(dict.fromkeys(ids))
+    named = [i for i in ids if names.get(i)]
+    shared = Counter(fold(names[i]) for i in named) if len(named) > 1 else Counter()
+    return {i: with_id(names[i], i) if names.get(i) and shared[fold(names[i])] > 1 else names.get(i) or i
+            for i in ids}
 
 
 def merge_order(ids: Sequence[str], known: Iterable[Known]) -> list[str]:

@@ -24,6 +24,9 @@ class SettingsError(ValueError):
 _LOG_FORMATS = ("text", "json")  # services/common/logs.py FORMATS and LEVELS
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 MAX_WAIT_S = 7 * 24 * 3600.0  # the longest time limit a setting may give: a week, in seconds
+# The metrics port of `run` and `serve` (the OpenTelemetry Prometheus exporter's customary port); `service`'s is none.
+# Here, not in metrics.py: the CLI's parser names it, and `influencers --help` imports no prometheus_client.
+DEFAULT_METRICS_PORT = 9464
 
 # Allowed closed ranges of the numeric settings (None: unbounded on that side). Ports may be 0: "any free".
 _RANGES: dict[str, tuple[float | None, float | None]] = {
@@ -83,8 +86,9 @@ class Settings:
     identity_port: int = 50052
     analytics_port: int = 50053
     web_port: int = 8080
-    # Prometheus metrics at http://host:metrics_port/metrics; 0 = none. `run` and `serve` default to 9464,
-    # `service` to none (influencers/cli/config.py says why); services/common/metrics.py serves them.
+    # Prometheus metrics at http://host:metrics_port/metrics; 0 = none. `run` and `serve` default to
+    # DEFAULT_METRICS_PORT, `service` to none (influencers/cli/config.py says why); services/common/metrics.py
+    # serves them.
     metrics_port: int = 0
     # Addresses of the other services (host:port); empty means "on this host at the port above".
     identity_addr: str = ""
@@ -234,9 +238,17 @@ class Settings:
                 raise SettingsError(f"{env_name(f.name)}={value!r} is not a {_KIND_NAMES[kind]}")
             if kind == "float" and not math.isfinite(value):
                 raise SettingsError(f"{env_name(f.name)}={value!r} is not a finite number")
-            low, high = _RANGES.get(f.name, (None, None))
-            if (low is not None and value < low) or (high is not None and value > high):
-                raise SettingsError(f"{env_name(f.name)}={value!r} is out of range ({_describe_range(low, high)})")
+            if problem := self.range_problem(f.name, value):
+                raise SettingsError(f"{env_name(f.name)}={value!r} is {problem}")
+
+    @staticmethod
+    def range_problem(name: str, value: float) -> str:
+        """Why `value` is out of the range of the setting `name` ("out of range (0 to 65535)"); "" when it is in it.
+        The CLI's flags are checked with it, so that `--ingest-port 99999` is named as the flag it is."""
+        low, high = _RANGES.get(name, (None, None))
+        if (low is not None and value < low) or (high is not None and value > high):
+            return f"out of range ({_describe_range(low, high)})"
+        return ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:

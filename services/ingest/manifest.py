@@ -27,7 +27,8 @@ the rule every entry of a score shares), `... has too many digits` (over 30 char
 The `line N:` prefix is added by the client.
 
 The file as a whole is refused (ManifestError naming it; the CLI prints one line and exits 2) when it is
-not a regular file (a folder, FIFO, device such as /dev/zero), is larger than `max_bytes`
+neither a regular file nor a pipe (a folder, a socket, a device such as /dev/zero; a FIFO is read once, to its
+writer's end), is larger than `max_bytes`
 (INFLUENCERS_MAX_MANIFEST_BYTES), has a cell over MAX_CELL_CHARS, more than MAX_ROWS rows, a quote left
 open (it would swallow the rows after it; a quoted value holding a line break but no separator fails its row
 alone), no URL or performance column, or no rows. Lines may end in LF,
@@ -41,6 +42,7 @@ import csv
 import io
 import os
 import re
+import select
 import stat
 import unicodedata
 from collections.abc import Iterator
@@ -100,27 +102,55 @@ class ManifestRow:
 
 
 def _read_bytes(path: Path, max_bytes: int) -> bytes:
-    """The file's bytes; ManifestError unless it is a regular file of at most `max_bytes` bytes. Opened
-    without blocking, so a FIFO is refused at once instead of waiting for a writer."""
+    """The file's bytes; ManifestError unless it is a regular file or a pipe (a FIFO, `<(command)`) of at most
+    `max_bytes` bytes. Opened without blocking, so that a device or socket is refused at once; a pipe is read as its
+    writer writes, until it closes (a FIFO nobody has opened yet waits for its writer, as `cat` does)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         raise ManifestError(f"cannot read manifest {path}: {exc.strerror or exc}") from exc
     mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
+    if stat.S_ISFIFO(mode):
+        raw = _read_pipe(fd, path, max_bytes)
+    elif not stat.S_ISREG(mode):
         os.close(fd)
         hint = f": give the CSV file in it, such as {_csv_in(path)}" if stat.S_ISDIR(mode) and _csv_in(path) else ""
         kind = file_kind(mode, other="not a file")
         raise ManifestError(f"cannot read manifest {path}: not a regular file ({kind}){hint}")
-    with os.fdopen(fd, "rb") as file:
-        try:
-            raw = file.read(max_bytes + 1)  # the size is read, not trusted: the file may be growing
-        except OSError as exc:
-            raise ManifestError(f"cannot read manifest {path}: {exc.strerror or exc}") from exc
+    else:
+        with os.fdopen(fd, "rb") as file:
+            try:
+                raw = file.read(max_bytes + 1)  # the size is read, not trusted: the file may be growing
+            except OSError as exc:
+                raise ManifestError(f"cannot read manifest {path}: {exc.strerror or exc}") from exc
     if len(raw) > max_bytes:
         raise ManifestError(f"manifest {path} is larger than the limit of {max_bytes:,} bytes "
                             f"(INFLUENCERS_MAX_MANIFEST_BYTES); split it into several")
     return raw
+
+
+def _read_pipe(fd: int, path: Path, max_bytes: int) -> bytes:
+    """What a pipe's writer writes until it closes its end (at most `max_bytes` + 1 bytes: more is refused by
+    the caller). The descriptor is non-blocking: select() waits for bytes, or for the end of a writer that has
+    been (a FIFO no writer has opened yet is not at its end: it waits for one). Closes `fd`."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while size <= max_bytes:
+            select.select([fd], [], [])
+            try:
+                chunk = os.read(fd, min(1 << 20, max_bytes + 1 - size))
+            except BlockingIOError:  # woken with nothing to read (another reader of the FIFO took it)
+                continue
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise ManifestError(f"cannot read manifest {path}: {exc.strerror or exc}") from exc
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
 
 
 def _csv_in(folder: Path) -> Path | None:

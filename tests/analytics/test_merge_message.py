@@ -33,3 +33,14 @@ def test_a_merge_that_kept_a_hidden_influencer_says_so_and_how_to_count_them(
 def test_a_merge_that_kept_a_shown_influencer_says_nothing_of_hiding(analytics_store: AnalyticsStore) -> None:
     text = message_after(analytics_store, hidden=False)
     assert "Merged inf_eeee000005 into Alice: 1 video" in text and "is hidden" not in text
+
+
+def test_the_message_of_an_answer_about_two_namesakes_names_each_by_its_id(analytics_store: AnalyticsStore) -> None:
+    # Was "Kept Alice and Alice apart": the same sentence as the CLI's (audit.describe)
+    row = AuditRow("b" * 32, "review different", "page", 1.8e9, before_ids=(KEPT, GONE), after_ids=(KEPT, GONE),
+                   names={KEPT: "Alice", GONE: "Alice"}, undoable=True)
+    analytics_store.apply_changes(analytics_store.feed_position() + 1, {}, {}, [], audit=row)
+    client = create_app(analytics_store).test_client()
+    client.set_cookie(DONE_COOKIE, row.audit_id)
+    assert f"Kept Alice ({KEPT}) and Alice ({GONE}) apart" in " ".join(unescape(client.get("/audit").get_data(
+        as_text=True)).split())

@@ -153,7 +153,7 @@ def test_an_empty_data_dir_or_host_flag_is_one_line_naming_the_flag(manifest, tm
 def test_a_bad_flag_value_is_one_line_and_exit_2(manifest, tmp_path):
     assert_usage_error(influencers("run", str(manifest), "--data-dir", str(tmp_path / "d"), "--web-port", "-3"),
                        "out of range")
-    assert_usage_error(influencers("run", str(manifest), "--workers", "many"), "invalid int value")
+    assert_usage_error(influencers("run", str(manifest), "--workers", "many"), "'many' is not a whole number")
 
 
 def test_binding_beyond_loopback_without_a_token_is_one_line_and_exit_2(manifest, tmp_path):

@@ -129,3 +129,24 @@ def test_an_enrol_photo_that_is_a_folder_a_fifo_or_a_device_is_named_for_what_it
     assert main(["enrol", "Ann", str(tmp_path / "nope.jpg"), *ports]) == 2
     assert "nope.jpg' not found" in capsys.readouterr().err
     assert stack.store.names() == {}
+
+
+def test_answers_moves_and_their_undos_of_two_namesakes_name_each_by_its_id(stack, people, capsys):
+    # Printed "Kept Tony and Tony apart", "Moved an appearance of Tony to Tony" and undid "Kept Tony and Tony apart"
+    ids, ports = people
+    a, b, c = ids["a"], ids["b"], ids["c"]
+    for who in (b, c):
+        assert main(["rename", who, "Tony", *ports]) == 0
+    capsys.readouterr()
+    assert main(["answer", b, c, "different", *ports]) == 0
+    assert main(["answer", b, c, "different", *ports]) == 0
+    out = capsys.readouterr().out
+    assert f"Kept Tony ({b}) and Tony ({c}) apart (audit " in out
+    assert f"Tony ({b}) and Tony ({c}) were answered 'different' already" in out
+    answered = next(r for r in stack.store.audit_rows() if r.action == "review different")
+    assert main(["undo", answered.audit_id, *ports]) == 0
+    assert capsys.readouterr().out.startswith(f'Undid "Kept Tony ({b}) and Tony ({c}) apart"')
+    assert main(["move", "00000000000000d3", b, c, *ports]) == 0
+    assert f"Moved an appearance of Tony ({b}) to Tony ({c}): 1 video (audit " in capsys.readouterr().out
+    assert main(["answer", a, c, "skip", *ports]) == 0
+    assert f"Skipped the question about {a} and Tony (audit " in capsys.readouterr().out, "no id beside a lone name"

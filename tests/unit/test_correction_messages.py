@@ -86,3 +86,19 @@ def test_the_cli_says_what_an_undo_took_back_from_its_entry_alone() -> None:
         f"Undid the rename of {a}: no name again"
     older = undo(identity_pb2.AUDIT_ACTION_UNSPECIFIED, [a], [b], {}, videos=1, faces=3)
     assert undo_sentence(older) == f"Undid correction {'m' * 32}: 1 video, 3 faces back", "an older identity's entry"
+
+
+def test_every_sentence_naming_two_namesakes_tells_them_apart_by_their_ids() -> None:
+    # Was "Kept Tony and Tony apart", "Moved an appearance of Tony to Tony": as if nothing had happened
+    a, b, c = "inf_aaaa000001", "inf_bbbb000002", "inf_cccc000003"
+    names = {a: "Tony", b: "tony ", c: "Ana"}  # one name as fold compares them
+
+    def said(action: str, before: tuple[str, ...], after: tuple[str, ...]) -> str:
+        return describe(AuditRow("d" * 32, action, "cli", 0.0, before_ids=before, after_ids=after, names=names,
+                                 videos=1))
+
+    assert said("review different", (a, b), (a, b)) == f"Kept Tony ({a}) and tony  ({b}) apart"
+    assert said("review skip", (a, b), (a, b)) == f"Skipped the question about Tony ({a}) and tony  ({b})"
+    assert said("move", (a,), (b,)) == f"Moved an appearance of Tony ({a}) to tony  ({b}): 1 video"
+    assert said("review same", (a, c), (b,)) == f"Merged Tony ({a}) and Ana into tony  ({b}): 1 video"
+    assert said("review different", (a, c), (a, c)) == "Kept Tony and Ana apart", "no id where names differ"

@@ -13,7 +13,6 @@ from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from influencers.cli import build_parser
 from influencers.cli.config import settings_from_args
 from services.common.metrics import (
-    DEFAULT_PORT,
     GAUGE_HELP,
     GAUGE_LABELS,
     Cached,
@@ -23,6 +22,7 @@ from services.common.metrics import (
     observe_stages,
     register_service,
 )
+from services.common.settings import DEFAULT_METRICS_PORT as DEFAULT_PORT
 
 
 class Clock:

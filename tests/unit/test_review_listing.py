@@ -3,7 +3,7 @@ did): the id columns stay first for scripts, each name follows at the end, "-" f
 
 from google.protobuf.duration_pb2 import Duration
 
-from influencers.cli.corrections import REVIEW_HEADER, review_line, review_notes
+from influencers.cli.corrections import REVIEW_HEADER, empty_review, review_line, review_notes
 from influencers.v1 import identity_pb2
 
 
@@ -40,4 +40,12 @@ def test_a_whole_queue_says_only_what_all_adds_or_that_nothing_is_left():
     assert review_notes(found, listed_all=False) == ["1 less likely pair under 50%: --all lists them"]
     assert review_notes(identity_pb2.ListReviewItemsResponse(items=pairs(3), likely=2, unlikely=1, floor=0.5),
                         listed_all=True) == []
-    assert review_notes(identity_pb2.ListReviewItemsResponse(floor=0.5), listed_all=False) == ["nothing to review"]
+    assert review_notes(identity_pb2.ListReviewItemsResponse(floor=0.5), listed_all=False) == [], "stdout says it"
+
+
+def test_an_empty_list_says_so_on_stdout_and_how_many_pairs_all_would_add():
+    # Was: nothing at all on stdout, and "2 less likely pairs under 50%" on stderr only
+    unlikely = identity_pb2.ListReviewItemsResponse(likely=0, unlikely=2, floor=0.5)
+    assert empty_review(unlikely) == "No pairs are likely to be one person (2 under the floor: --all lists them)"
+    assert review_notes(unlikely, listed_all=False) == []
+    assert empty_review(identity_pb2.ListReviewItemsResponse(floor=0.5)) == "No pairs to review"

@@ -39,7 +39,7 @@ from services.analytics.web.query import MAX_DIGITS
 from services.common.boundary import brief, is_influencer_id, is_video_id
 from services.common.clients import Written
 from services.common.name_text import BadName, clean_name, too_long_as_given
-from services.common.names import merge_order
+from services.common.names import merge_order, with_id
 from services.common.protoconv import review_reason_word, seconds
 from services.common.unchanged import hide_unchanged, rename_unchanged
 
@@ -148,7 +148,7 @@ def unchanged_note() -> str:
         influencer_id = request.args.get(argument, "")
         if is_influencer_id(influencer_id):
             name = _analysis().names.get(influencer_id, "")
-            return hide_unchanged(f"{name} ({influencer_id})" if name else influencer_id, hide)
+            return hide_unchanged(with_id(name, influencer_id), hide)
     return unchanged_name_note()
 
 

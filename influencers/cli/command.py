@@ -1,0 +1,144 @@
+"""One parsed command run to its end: every failure mapped to its one line and exit code. Imported by main() once
+the arguments parse, with every module a command needs (grpc, SQLAlchemy, the services): `--version`, `--help` and
+a usage error import none of them."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sqlite3
+import sys
+import threading
+
+import grpc
+from sqlalchemy import exc as sa_exc
+
+from influencers.cli.checks import check_inputs, check_ports, owning_data_dir
+from influencers.cli.config import configure_cli_logging, settings_from_args, warn_unknown_variables
+from influencers.cli.connect import reach_flags
+from influencers.cli.output import (
+    LOGGER,
+    SERVICE_ERROR,
+    ServiceUnavailable,
+    cut,
+    db_error,
+    json_logs_configured,
+    os_error,
+    pasteable,
+    say_error,
+    service_error,
+    tell,
+    usage_error,
+)
+from services.common import stop_signal, tracing
+from services.common.boundary import brief, escaped
+from services.common.damage import DiskFull, StoreDamaged
+from services.common.database import masked_database_url
+from services.common.datadir import DataDirBusy, DataDirUnusable
+from services.common.metrics import MetricsPortInUse
+from services.common.names import NameLookupError
+from services.common.rpc import PortInUse
+from services.common.settings import Settings, SettingsError, env_name
+from services.ingest.manifest import ManifestError
+
+
+class _Terminated(BaseException):
+    """SIGTERM arrived: unwinds like Ctrl-C, so that every `finally` stops its services and workers. A
+    BaseException, as KeyboardInterrupt is: an `except Exception` on the way (the face store's, around the
+    engine's open) would take it for that code's own failure and report it as such."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    if stop_signal.deferred(signum):  # starting worker processes: raised again once they are up
+        return
+    raise _Terminated
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Runs the command `args` parsed to (influencers.cli.main says its exit codes). Every error is one line on
+    stderr, `influencers: error: ...`, never a traceback."""
+    configure_cli_logging(args.command, args.service if args.command == "service" else "")
+    warn_unknown_variables()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        settings = check_inputs(args)
+        tracing.setup_tracing(_traced_services(args))
+        with owning_data_dir(args, settings):
+            check_ports(args, settings)
+            code = int(args.func(args) or 0)
+            sys.stdout.flush()  # here, not at exit: a reader that left (`| head`) meets the handler below
+            return code
+    except (SettingsError, ManifestError, DataDirBusy, DataDirUnusable, PortInUse, MetricsPortInUse, StoreDamaged,
+            DiskFull) as exc:
+        return usage_error(str(exc))
+    except NameLookupError as exc:
+        return usage_error(f"{args.command}: {brief(escaped(pasteable(str(exc), _reach(args))), 2000)}")
+    except grpc.RpcError as exc:
+        return service_error(args.command, exc, _targets(args), _reach(args))
+    except (ServiceUnavailable, TimeoutError) as exc:  # TimeoutError: a job's progress lost, a deadline
+        say_error(f"{args.command}: {cut(escaped(str(exc)))}")
+        return SERVICE_ERROR
+    except BrokenPipeError:  # the reader of our output left (`influencers review --all | head`): nothing to say
+        _silence_stdout()
+        return 0
+    except OSError as exc:  # a folder or file given (data dir, --out, --report) that cannot be used
+        return os_error(args.command, exc)
+    except (sqlite3.DatabaseError, sa_exc.DBAPIError) as exc:  # a store: not a database, a folder, unreachable
+        logging.getLogger(LOGGER).debug("store error", exc_info=True)
+        return usage_error(f"{args.command}: {_store_named(settings_from_args(args), exc)} cannot be used "
+                           f"({cut(escaped(db_error(exc)))})")
+    except (KeyboardInterrupt, _Terminated):
+        tell("interrupted: what was recorded is kept; run the same command again to resume", json_logs_configured(),
+             logging.WARNING)
+        return 130
+    finally:
+        tracing.shutdown_tracing()  # the spans still queued are sent before the process ends
+
+
+def _silence_stdout() -> None:
+    """Points stdout at /dev/null, so that the interpreter's last flush of what is still buffered for a closed
+    pipe fails on nothing (it would print 'Exception ignored ... BrokenPipeError' and exit 120)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def _store_named(settings: Settings, exc: Exception) -> str:
+    """The store an error came from, as the operator configured it: the PostgreSQL database of
+    INFLUENCERS_DATABASE_URL (password hidden), or the SQLite files of the data dir."""
+    from_sqlite = isinstance(exc, sqlite3.DatabaseError) or isinstance(getattr(exc, "orig", None),
+                                                                       sqlite3.DatabaseError)
+    if settings.database_url and not from_sqlite:
+        return f"{env_name('database_url')} ({cut(escaped(masked_database_url(settings.database_url)))})"
+    return f"the analytics store in data dir {cut(str(settings.data_dir))}"
+
+
+def _targets(args: argparse.Namespace) -> dict[str, str]:
+    """Where this command reaches each service ("identity": "127.0.0.1:50052"), for its errors to name; {} when
+    its settings cannot be read (a failed call's line then names no address)."""
+    try:
+        s = settings_from_args(args)
+    except SettingsError:
+        return {}
+    return {"ingest": s.ingest_target, "identity": s.identity_target, "analytics": s.analytics_target}
+
+
+def _reach(args: argparse.Namespace) -> str:
+    """The --host and port options this command reached its services with, where not the defaults, for the
+    commands an error suggests ("" when its settings cannot be read)."""
+    try:
+        s = settings_from_args(args)
+    except SettingsError:
+        return ""
+    return reach_flags(s, *(name for name in ("ingest", "identity", "analytics") if hasattr(args, f"{name}_port")))
+
+
+def _traced_services(args: argparse.Namespace) -> list[str]:
+    """The services this command runs in this process (each traced under its own name while tracing is on)."""
+    if args.command in ("run", "serve"):
+        return list(tracing.SERVICES)
+    return [args.service] if args.command == "service" else []
+

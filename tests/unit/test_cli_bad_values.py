@@ -1,0 +1,63 @@
+"""An empty path or job id is a usage error naming its argument, exit 2, before anything runs: `export --out ""`
+wrote the report into the working directory, `ingest ""` read the folder ".", `jobs ""` listed every job and
+`merge A B --into ""` merged into the default, each as if the argument had not been given. A port or --workers out
+of range is named as the flag it is, not as the environment variable the command line never set."""
+
+from __future__ import annotations
+
+import pytest
+
+from influencers.cli import main
+
+
+@pytest.mark.parametrize(("argv", "argument"), [
+    (["ingest", ""], "MANIFEST"),
+    (["run", " "], "MANIFEST"),
+    (["run", "m.csv", "--report", ""], "--report"),
+    (["export", "--out", ""], "--out"),
+    (["eval", "--truth", ""], "--truth"),
+    (["jobs", ""], "JOB"),
+    (["cancel", ""], "JOB"),
+    (["merge", "Ann", "Bea", "--into", ""], "--into"),
+    (["enrol", "Ann", ""], "PHOTO"),
+], ids=lambda v: " ".join(v) if isinstance(v, list) else v)
+def test_an_empty_path_or_job_id_is_refused_naming_its_argument(argv, argument, capsys, tmp_path,
+                                                                  monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert f"error: argument {argument}: is empty (" in line and "Traceback" not in line
+    assert list(tmp_path.iterdir()) == [], "nothing written"
+
+
+def test_an_empty_name_still_clears_a_name_in_rename(capsys) -> None:
+    from influencers.cli import build_parser
+
+    assert build_parser().parse_args(["rename", "inf_aaaa000001", ""]).name == ""
+
+
+@pytest.mark.parametrize(("argv", "said"), [
+    (["jobs", "--ingest-port", "99999"], "argument --ingest-port: 99999 is out of range (0 to 65535)"),
+    (["review", "--identity-port", "-1"], "argument --identity-port: -1 is out of range (0 to 65535)"),
+    (["serve", "--workers", "5000"], "argument --workers: 5000 is out of range (0 to 1024)"),
+    (["run", "m.csv", "--metrics-port", "1e3"], "argument --metrics-port: '1e3' is not a whole number"),
+], ids=lambda v: " ".join(v) if isinstance(v, list) else "")
+def test_a_port_or_workers_flag_out_of_range_is_named_as_the_flag(argv, said, capsys) -> None:
+    # Was: "INFLUENCERS_INGEST_PORT=99999 is out of range", of a variable nobody set
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert said in line and "INFLUENCERS_" not in line
+
+
+@pytest.mark.parametrize("argv", [["eval", "--truth", "{bad}"], ["ingest", "{bad}"]], ids=["eval", "ingest"])
+def test_a_path_holding_a_line_break_or_escape_sequence_is_quoted_on_one_line_with_them_escaped(
+        argv, tmp_path, capsys) -> None:
+    # Was printed raw: the error took two lines and the ESC sequence coloured (or cleared) the terminal
+    bad = str(tmp_path / "x\x1b[31m\nred")
+    assert main([a.format(bad=bad) for a in argv]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "x\\x1b[31m\\nred" in line and "\x1b" not in line
