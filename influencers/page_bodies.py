@@ -161,5 +161,3 @@ def bounded(channel_class: type[HTTPChannel], uploads: int = MAX_UPLOADS,
                 super().handle_close()
 
     return Bounded
-
-    return Bounded
