@@ -64,6 +64,12 @@ def ingest_port() -> Iterator[int]:
     server.stop(0)
 
 
+def ctrl_c_as_a_terminal() -> None:
+    """The child's SIGINT as a terminal's foreground job has it: a test run started in the background (`cmd &` in a
+    script) hands its children SIGINT ignored, which Python keeps, and the Ctrl-C under test never arrived."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def interrupted(port: int, log_format: str, *args: str) -> tuple[int, list[str]]:
     """Runs `influencers ARGS` against the service at `port`; sends SIGINT once the failed first row is shown.
     Returns the exit code and stderr's lines."""
@@ -71,7 +77,7 @@ def interrupted(port: int, log_format: str, *args: str) -> tuple[int, list[str]]
     env = {**clean, "INFLUENCERS_HOST": "127.0.0.1", "INFLUENCERS_INGEST_PORT": str(port),
            "INFLUENCERS_METRICS_PORT": "0", "INFLUENCERS_LOG_FORMAT": log_format}
     process = subprocess.Popen([sys.executable, "-m", "influencers", *args], cwd=ROOT, env=env, text=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=ctrl_c_as_a_terminal)
     lines: queue.Queue[str] = queue.Queue()
     reader = threading.Thread(target=lambda: [lines.put(line) for line in process.stderr], daemon=True)
     reader.start()

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from influencers.cli import main
+from tests.integration.test_cli_interrupt import ctrl_c_as_a_terminal
 from tests.integration.test_odd_media import write_faststart_mp4
 
 
@@ -43,12 +44,18 @@ def test_ctrl_c_while_ingest_waits_for_a_fifos_writer_is_130_without_a_traceback
     env = {k: v for k, v in os.environ.items() if not k.startswith("INFLUENCERS_")}
     process = subprocess.Popen([sys.executable, "-m", "influencers", "ingest", str(fifo), "--ingest-port", "56091"],
                                cwd=Path(__file__).resolve().parents[2], env=env, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               preexec_fn=ctrl_c_as_a_terminal)
     deadline = time.monotonic() + 60
     while not _holds_open(process.pid, fifo) and time.monotonic() < deadline:  # it is waiting on the FIFO
         time.sleep(0.05)
     process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=60)
+    try:
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:  # it never ended: not left waiting on its FIFO after the test
+            process.kill()
+            process.wait()
     assert process.returncode == 130, err
     assert "Traceback" not in err and "interrupted" in err and out == ""
 
