@@ -49,6 +49,7 @@ from services.common import tracing
 from services.common.boundary import is_video_id, shown
 from services.common.call_names import failed_call
 from services.common.crash import crash_point
+from services.common.protoconv import change_kind_word
 from services.common.streak import FailureStreak
 
 log = logging.getLogger(__name__)
@@ -131,14 +132,6 @@ def _is_ours(video_id: str) -> bool:
     return False
 
 
-def _kind_word(kind: int) -> str:
-    """A change's kind as a word (video, recluster, correction...); the number of a kind this release does not
-    know (a newer identity's), which must not stop the change from being applied."""
-    known = dict(identity_pb2.ChangeKind.items())
-    return next((name.removeprefix("CHANGE_KIND_").lower() for name, value in known.items() if value == kind),
-                str(kind))
-
-
 def _labels(labels: Iterable[common_pb2.InfluencerLabel]) -> list[Label]:
     return [Label(x.influencer_id, x.name, x.hidden, x.deleted, x.erased_key) for x in labels]
 
@@ -185,7 +178,7 @@ class Follower:
             # the moment the report shows it. The polls that find nothing are not traced.
             with tracing.span_in("analytics", "apply", change.traceparent, {
                     "influencers.feed_position": change.position, "influencers.videos": len(change.videos),
-                    "influencers.change_kind": _kind_word(change.kind)}):
+                    "influencers.change_kind": change_kind_word(change.kind)}):
                 missing = self.store.apply_changes(change.position, _videos(change.videos), dict(change.names),
                                                    _labels(change.labels), _forgotten(change.forgotten_video_ids),
                                                    audit=row_from_entry(change.audit),

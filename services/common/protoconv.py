@@ -95,3 +95,12 @@ def status_word(status: int) -> str:
     except ValueError:
         name = "VIDEO_STATUS_UNSPECIFIED"
     return name.removeprefix("VIDEO_STATUS_").lower()
+
+
+def change_kind_word(kind: int) -> str:
+    """A feed Change's kind as its word: `CHANGE_KIND_RECLUSTER` -> "recluster"; the number of a kind this version
+    does not know (a newer identity's), which must not stop the change from being applied."""
+    try:
+        return identity_pb2.ChangeKind.Name(kind).removeprefix("CHANGE_KIND_").lower()  # type: ignore[arg-type]
+    except ValueError:
+        return str(kind)
