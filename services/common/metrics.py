@@ -204,6 +204,9 @@ GAUGE_HELP = {
                             "read of the feed)",
     "influencers_job_rows": "Manifest rows of the ingest jobs not yet ended, by state (pending, running, "
                             "finished, dropped)",
+    "influencers_job_finalising_seconds": "Seconds the longest-waiting ingest job has had an outcome for every "
+                                          "row without ending (its reconcile), since this process first saw it "
+                                          "so; 0 when none",
 }
 # The label a gauge's values are split by, for the gauges whose source answers a mapping.
 GAUGE_LABELS = {"influencers_job_rows": "state"}

@@ -536,21 +536,9 @@ class JobStore:
         they are made NOT_RUN, and the job is finalised once their records are written."""
         now, lease = self.clock(), new_lease(owner)
         with self.engine.begin() as conn:
-            # One EXISTS a row state, each an index look-up (ingest_rows_by_state): with both states in one, the
-            # job's every row was read at each worker step (13 ms near the end of a 100,000-row job).
-            pending = sa.select(rows_t.c.idx).where(rows_t.c.job_id == jobs_t.c.job_id,
-                                                    rows_t.c.state == PENDING).exists()
-            running = sa.select(rows_t.c.idx).where(
-                rows_t.c.job_id == jobs_t.c.job_id, rows_t.c.state == TAKEN,
-                sa.or_(jobs_t.c.cancel_requested == sa.false(), rows_t.c.lease_expires_s >= now)).exists()
-            # A row a cancel kept from running holds its job too until its "not processed" record is written: a
-            # report exported as the job ends (`influencers run`) lists it (ended first, the report missed it).
-            not_recorded = sa.select(rows_t.c.idx).where(rows_t.c.job_id == jobs_t.c.job_id,
-                                                         rows_t.c.state == NOT_RUN).exists()
-            unfinished = sa.or_(pending, running, not_recorded)
             job_id = conn.execute(
                 sa.select(jobs_t.c.job_id)
-                .where(jobs_t.c.state.in_([QUEUED, RUNNING]), ~unfinished,
+                .where(jobs_t.c.state.in_([QUEUED, RUNNING]), ~_unfinished(now),
                        sa.or_(jobs_t.c.finalizer.is_(None), jobs_t.c.finalizer_expires_s < now))
                 .order_by(jobs_t.c.created_s).limit(1).with_for_update(skip_locked=True, of=jobs_t)
             ).scalar_one_or_none()
@@ -567,6 +555,15 @@ class JobStore:
                 rows_t.c.job_id == job_id, rows_t.c.processed_video_id != "").order_by(rows_t.c.done_seq)
             ).scalars().all()
         return Finalising(job_id, list(dict.fromkeys(ids)), lease)
+
+    def finalising(self) -> list[str]:
+        """The jobs not ended whose rows all have an outcome (those claim_finalize takes, its lease held or
+        not), oldest first: each is being finalised, or waits for a finaliser (influencers_job_finalising_seconds
+        times them)."""
+        with self.engine.connect() as conn:
+            return list(conn.execute(sa.select(jobs_t.c.job_id).where(
+                jobs_t.c.state.in_([QUEUED, RUNNING]), ~_unfinished(self.clock())).order_by(jobs_t.c.created_s)
+            ).scalars().all())
 
     def end_job(self, job_id: str, lease: str, changed_videos: int = 0, error: str = "") -> bool:
         """Ends a job finalised under `lease` (Finalising.lease): FAILED with `error`, else CANCELLED when a
@@ -621,6 +618,20 @@ def _not_before(now: float, *earlier: sa.ColumnElement[float]) -> sa.ColumnEleme
 def _ended(now: float) -> sa.ColumnElement[float]:
     """A job's end time: `now`, never before its start or creation."""
     return _not_before(now, jobs_t.c.created_s, jobs_t.c.started_s)
+
+
+def _unfinished(now: float) -> sa.ColumnElement[bool]:
+    """Whether a job (jobs_t's row in the statement) has a row without its outcome: pending, running (a cancelled
+    job's only under a lease not expired: a dead owner's row is not run again), or kept from running by a cancel
+    and its "not processed" record not yet written (a report exported as the job ends lists it). One EXISTS a
+    row state, each an index look-up (ingest_rows_by_state): with both states in one, the job's every row was
+    read at each worker step (13 ms near the end of a 100,000-row job)."""
+    pending = sa.select(rows_t.c.idx).where(rows_t.c.job_id == jobs_t.c.job_id, rows_t.c.state == PENDING).exists()
+    running = sa.select(rows_t.c.idx).where(
+        rows_t.c.job_id == jobs_t.c.job_id, rows_t.c.state == TAKEN,
+        sa.or_(jobs_t.c.cancel_requested == sa.false(), rows_t.c.lease_expires_s >= now)).exists()
+    not_recorded = sa.select(rows_t.c.idx).where(rows_t.c.job_id == jobs_t.c.job_id, rows_t.c.state == NOT_RUN).exists()
+    return sa.or_(pending, running, not_recorded)
 
 
 def _still_open(conn: sa.Connection, job_id: str) -> bool:

@@ -20,6 +20,7 @@ from services.common.boundary import nul_field, shown
 from services.common.clients import GrpcAnalytics, GrpcIdentity
 from services.common.database import database_url, left_behind, open_engine
 from services.common.datadir import data_dir_hidden
+from services.common.first_seen import FirstSeen
 from services.common.metrics import GAUGES
 from services.common.rpc import RunningServer, build_server, open_channel
 from services.common.settings import Settings
@@ -206,7 +207,18 @@ class IngestProcess:
         # One more video in flight than cores: decoding one while identity analyses the others.
         self.jobs = JobQueue(store, runner, new_owner(self.worker), threads=settings.worker_count + 1)
         # Rows of the jobs not ended (a grouped count over them): at most every few seconds, off the scrape.
-        self._detach_gauges = GAUGES.attach("influencers_job_rows", store.row_counts, max_age_s=JOB_ROWS_AGE_S)
+        detach_rows = GAUGES.attach("influencers_job_rows", store.row_counts, max_age_s=JOB_ROWS_AGE_S)
+        # A job that does not end, timed on its own: the row counts above sum every job's rows, so another job's
+        # pending rows hid it (InfluencersJobNotEnding).
+        finalising = FirstSeen()
+        detach_finalising = GAUGES.attach("influencers_job_finalising_seconds",
+                                          lambda: finalising.oldest_age(store.finalising()), max_age_s=JOB_ROWS_AGE_S)
+
+        def detach_gauges() -> None:
+            detach_rows()
+            detach_finalising()
+
+        self._detach_gauges = detach_gauges
         self.servicer = IngestServicer(self.jobs, analytics, timeout, settings.max_job_rows)
 
         def register(server: grpc.Server) -> str:

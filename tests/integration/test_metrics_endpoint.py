@@ -55,6 +55,7 @@ def test_an_ingest_service_with_the_variable_set_serves_its_metrics(tmp_path):
         err = stop(process)
     assert 'influencers_ready{service="ingest"} 1.0' in text, err
     assert 'influencers_job_rows{state="pending"} 0.0' in text
+    assert "influencers_job_finalising_seconds 0.0" in text, "no job waits to end"
     assert "grpc_server_handled_total" in text and "process_resident_memory_bytes" in text
     # Only families ingest updates: the page's requests are analytics', never counted here.
     assert "influencers_videos_total" in text and "http_requests_total" not in text

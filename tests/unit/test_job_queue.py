@@ -310,6 +310,25 @@ def test_row_counts_give_the_rows_of_the_jobs_not_ended_by_state(engines, clock)
     assert store.row_counts() == {**idle, "dropped": 1, "running": 1, "finished": 1}
 
 
+def test_the_jobs_finalising_are_those_whose_rows_all_have_an_outcome_whatever_other_jobs_rows_do(
+        engines, clock) -> None:
+    store = JobStore(engines(), LEASE_S, clock=clock)
+    first, second = submit(store, 1), submit(store, 2)
+    assert store.finalising() == []
+    assert finish(store, store.claim_row("a:1"))  # the first job's only row
+    store.claim_row("a:1")  # the second's first row runs, its second waits
+    assert store.finalising() == [first.job_id]
+    fin = store.claim_finalize("b:1")  # under a finaliser, still not ended: still listed
+    assert fin.job_id == first.job_id and store.finalising() == [first.job_id]
+    assert store.end_job(first.job_id, fin.lease)
+    assert store.finalising() == []
+    store.cancel(second.job_id)  # its running row holds it while its lease lives, its waiting one until recorded
+    take_not_run(store)
+    assert store.finalising() == []
+    clock.now += LEASE_S + 1
+    assert store.finalising() == [second.job_id]
+
+
 def test_a_dead_finaliser_is_replaced(engines, clock) -> None:
     store = JobStore(engines(), LEASE_S, clock=clock)
     job = submit(store, 1)
