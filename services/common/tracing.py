@@ -44,6 +44,10 @@ _TRUE = ("true", "1", "yes", "on")
 # The SDK's loggers that log each failed export and each dropped batch: held to a line a minute (log_throttle.py).
 EXPORT_LOGGERS = ("opentelemetry.exporter.otlp.proto.http.trace_exporter", "opentelemetry.sdk._shared_internal",
                   "opentelemetry.sdk.trace.export")
+# The loggers OpenTelemetry's propagators name a caller's malformed trace context with (a line per bad `baggage`
+# entry, up to 180 a request; a bad `tracestate` member): what a caller sends, so a line a minute, cut short.
+PROPAGATION_LOGGERS = ("opentelemetry.baggage.propagation", "opentelemetry.trace.span")
+PROPAGATION_LINE_CHARS = 200
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +130,7 @@ def install(services: Iterable[str], exporter: object, batch: bool = True,
     """A provider per service, exporting through `exporter` (a SpanExporter shared by all, or a callable
     making one per service); batched (BatchSpanProcessor), or each span at its end (tests)."""
     names = list(services)
+    throttle(PROPAGATION_LOGGERS, max_chars=PROPAGATION_LINE_CHARS)  # a caller's trace context: it extracts it
     for service in names:
         made = exporter() if callable(exporter) and not isinstance(exporter, SpanExporter) else exporter
         resource = Resource.create({"service.name": service_name(service, len(names), environ),

@@ -66,3 +66,12 @@ def test_an_unreachable_collector_costs_one_log_line_not_one_per_retry(exporter_
     lines = [r for r in caplog.records if r.name.startswith("opentelemetry.")]
     assert len(lines) == 1, [r.getMessage() for r in lines]
     assert "127.0.0.1" in lines[0].getMessage() and "port=1" in lines[0].getMessage()
+
+
+def test_a_line_of_what_a_caller_sent_is_cut_short_saying_how_long_it_was():
+    lines = RepeatedLines(every_s=60, clock=Clock(), max_chars=20)
+    long = record(logging.WARNING, "Baggage header `%s` exceeded the maximum", "k=v," * 3000)
+    assert lines.filter(long) and long.getMessage() == "Baggage header `k=v,… (12038 chars)"
+    short = RepeatedLines(every_s=60, clock=Clock(), max_chars=20)
+    kept = record(logging.WARNING, "Invalid entry: %s", "x")
+    assert short.filter(kept) and kept.getMessage() == "Invalid entry: x"
