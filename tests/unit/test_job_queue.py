@@ -313,7 +313,9 @@ def test_row_counts_give_the_rows_of_the_jobs_not_ended_by_state(engines, clock)
 def test_the_jobs_finalising_are_those_whose_rows_all_have_an_outcome_whatever_other_jobs_rows_do(
         engines, clock) -> None:
     store = JobStore(engines(), LEASE_S, clock=clock)
-    first, second = submit(store, 1), submit(store, 2)
+    first = submit(store, 1)
+    clock.now += 1  # rows are taken oldest job first: the first job's row, then the second's
+    second = submit(store, 2)
     assert store.finalising() == []
     assert finish(store, store.claim_row("a:1"))  # the first job's only row
     store.claim_row("a:1")  # the second's first row runs, its second waits
