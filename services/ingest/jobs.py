@@ -348,7 +348,7 @@ class JobQueue:
         job, stored = self.store.submitted(request, settled, digest)
         if not stored:  # a call racing another with its key: nothing queued, counted or cleared again
             log.info("ingest job %s: its submission sent again (request_id %s), nothing queued", job.job_id,
-                     request.request_id)
+                     request.request_id, extra={"job_id": job.job_id})
             return self._told(job)
         # The job store took a job: there is room again. A stall said before (a full disk) is old news, and told
         # with this job it ended its client's watch at once ("cannot go on") while the workers, in their pause,
@@ -360,7 +360,8 @@ class JobQueue:
             count_video(word)
             words[word] = words.get(word, 0) + 1
         log.info("ingest job %s queued: %d rows%s", job.job_id, len(request.videos),
-                 "".join(f", {n} {word} at submission" for word, n in sorted(words.items())))
+                 "".join(f", {n} {word} at submission" for word, n in sorted(words.items())),
+                 extra={"job_id": job.job_id})
         return job
 
     def get(self, job_id: str) -> ingest_pb2.Job | None:
@@ -613,9 +614,14 @@ class JobQueue:
         refused_on_full_disk = DISK_FULL in got.video.error.partition(NOT_RECORDED)[2]
         if refused_on_full_disk and (rest := self.store.give_up_not_run(claim.job_id)):
             log.warning("%d more row%s of job %s, not processed, are not recorded either: the disk is full; they "
-                        "are listed once the manifest runs again", rest, "" if rest == 1 else "s", claim.job_id)
+                        "are listed once the manifest runs again", rest, "" if rest == 1 else "s", claim.job_id,
+                        extra={"job_id": claim.job_id})
 
     def _finalise(self, job: Finalising) -> None:
+        with logs.bound(job_id=job.job_id):  # its lines (the reconcile's too) carry the job as a field
+            self._finalise_job(job)
+
+    def _finalise_job(self, job: Finalising) -> None:
         changed, error = 0, ""
         try:
             if job.processed_video_ids:

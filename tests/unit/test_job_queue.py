@@ -5,6 +5,8 @@ two queues with a scripted row runner taking one job's rows between them, reconc
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 import sqlite3
 import threading
@@ -20,6 +22,7 @@ from influencers.v1 import common_pb2, ingest_pb2
 from services.common.call_names import METHOD_ATTR
 from services.common.damage import DiskFull
 from services.common.database import database_url, open_engine
+from services.common.logs import configure_logging
 from services.common.protoconv import seconds
 from services.ingest.job_store import (
     CANCELLED,
@@ -818,6 +821,34 @@ def test_two_replicas_share_a_job_run_each_row_once_and_reconcile_it_once(replic
     while body.batches.count("close") < body.batches.count("open") and time.monotonic() < deadline:
         time.sleep(0.02)
     assert body.batches.count("open") == body.batches.count("close") >= 1, "each replica closes its batch"
+
+
+@pytest.fixture
+def json_lines():
+    """The process's log as JSON lines into a buffer; the root logger's handlers and level as before afterwards."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    out = io.StringIO()
+    configure_logging("json", "INFO", stream=out)
+    yield lambda: [json.loads(line) for line in out.getvalue().splitlines()]
+    root.handlers, root.level = handlers, level
+    logging.captureWarnings(False)
+
+
+def test_every_log_line_about_a_job_carries_its_id_as_a_field_from_its_queueing_to_its_end(json_lines, replicas
+                                                                                            ) -> None:
+    # Lines outside a row (queued, reconciling, ended) named the job in their text alone: a JSON log filtered on
+    # job_id lost them, the job's failure among them.
+    (one, _), body = replicas
+    body.unavailable_reconciles, body.fail_reconcile = 1, "the registry is locked"
+    job = one.start(request(2))
+    body.release(2)
+    assert wait_state(one, job.job_id, FAILED)
+    about = [line for line in json_lines() if job.job_id in line["event"]]
+    events = " | ".join(line["event"] for line in about)
+    for said in ("queued", "reconciling ingest job", "failed", "ended"):
+        assert said in events, events
+    assert all(line.get("job_id") == job.job_id for line in about), [line for line in about if "job_id" not in line]
 
 
 def test_a_watcher_whose_caller_left_stops_and_the_job_goes_on(replicas) -> None:
