@@ -90,7 +90,12 @@ def is_postgres(engine: Engine) -> bool:
 
 def open_engine(url: str, pool_size: int = 5, read_only: bool = False) -> Engine:
     """An engine for `url` (see database_url). A SQLite file's folder is created, unless `read_only`: then the
-    file must exist, and nothing is written (PostgreSQL engines are the same either way)."""
+    file must exist, and nothing is written (PostgreSQL engines are the same either way).
+
+    Its errors never show a statement's parameters (`hide_parameters`): SQLAlchemy puts them in the error's text,
+    which is logged (a worker step's traceback, `... failed: TEXT`) and kept as a job's error, and they hold what
+    must stay out of both: a queued row's URL as given (its signature or token), a name (the log says how long).
+    """
     if url.startswith("sqlite") and read_only:
         return _read_only_sqlite(sa.engine.make_url(url).database or "")
     if url.startswith("sqlite"):
@@ -98,12 +103,12 @@ def open_engine(url: str, pool_size: int = 5, read_only: bool = False) -> Engine
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(url, connect_args={"timeout": SQLITE_TIMEOUT_S, "check_same_thread": False,
-                                                     "isolation_level": None})
+                                                     "isolation_level": None}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
     return sa.create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_size,
-                            connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
+                            connect_args={"connect_timeout": CONNECT_TIMEOUT_S}, hide_parameters=True)
 
 
 def _read_only_sqlite(path: str) -> Engine:
@@ -123,7 +128,7 @@ def _read_only_sqlite(path: str) -> Engine:
         connection.execute("PRAGMA query_only=ON")
         return connection
 
-    engine = sa.create_engine("sqlite://", creator=connect)
+    engine = sa.create_engine("sqlite://", creator=connect, hide_parameters=True)
     # Deferred: a read transaction takes no write lock (BEGIN IMMEDIATE would need a writable file).
     event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
     return engine
