@@ -32,6 +32,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
 
+from services.common.endpoint_secrets import hide_endpoint_secrets
 from services.common.log_throttle import throttle
 from services.common.settings import SettingsError
 from services.common.url_secrets import secrets_hidden
@@ -107,6 +108,8 @@ def setup_tracing(services: Iterable[str], environ: Mapping[str, str] | None = N
 
     install(names, exporter, batch=True, environ=environ)
     throttle(EXPORT_LOGGERS)  # a collector down for hours: a line a minute, not one a second per service
+    if kind == "otlp":  # its lines quote the request's URL: an endpoint's password or token hidden there too
+        hide_endpoint_secrets(EXPORT_LOGGERS, otlp_endpoint(environ))
     # Said once at start: whether spans go anywhere, and where, is otherwise seen only in the backend.
     log.info("tracing on: spans of %s to %s", ", ".join(names), destination(kind, environ))
     return True
@@ -117,12 +120,17 @@ def destination(kind: str, environ: Mapping[str, str] | None = None) -> str:
     endpoint may carry a password or a token), or stdout for the console exporter."""
     if kind == "console":
         return "stdout (console exporter)"
+    return f"{secrets_hidden(otlp_endpoint(environ))} (OTLP over HTTP)"
+
+
+def otlp_endpoint(environ: Mapping[str, str] | None = None) -> str:
+    """The URL the OTLP exporter posts spans to, as given (secrets included)."""
     env = os.environ if environ is None else environ
     url = (env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "").strip()
            or env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip().rstrip("/") + "/v1/traces")
     if url == "/v1/traces":  # OTEL_TRACES_EXPORTER=otlp with no endpoint: the SDK's default
         url = "http://localhost:4318/v1/traces"
-    return f"{secrets_hidden(url)} (OTLP over HTTP)"
+    return url
 
 
 def install(services: Iterable[str], exporter: object, batch: bool = True,

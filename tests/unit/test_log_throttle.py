@@ -6,6 +6,7 @@ import logging
 import pytest
 
 from services.common import tracing
+from services.common.endpoint_secrets import EndpointSecretsHidden
 from services.common.log_throttle import RepeatedLines
 
 
@@ -43,7 +44,7 @@ def test_the_first_warning_passes_the_next_ones_wait_a_minute_and_the_one_after_
 def _unthrottled() -> None:
     for name in tracing.EXPORT_LOGGERS:
         logger = logging.getLogger(name)
-        logger.filters = [f for f in logger.filters if not isinstance(f, RepeatedLines)]
+        logger.filters = [f for f in logger.filters if not isinstance(f, RepeatedLines | EndpointSecretsHidden)]
 
 
 @pytest.fixture
@@ -75,3 +76,19 @@ def test_a_line_of_what_a_caller_sent_is_cut_short_saying_how_long_it_was():
     short = RepeatedLines(every_s=60, clock=Clock(), max_chars=20)
     kept = record(logging.WARNING, "Invalid entry: %s", "x")
     assert short.filter(kept) and kept.getMessage() == "Invalid entry: x"
+
+
+def test_the_exporters_lines_about_an_unreachable_collector_hide_the_endpoints_password_and_token(
+        exporter_loggers, monkeypatch, caplog):
+    # urllib3 names the request by its path and query: `Max retries exceeded with url: /v1/traces?api_key=KEY`.
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "2")
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                       "http://user:PWSECRET@127.0.0.1:1/v1/traces?api_key=KEYSECRET&region=eu")
+    caplog.set_level(logging.INFO)
+    assert tracing.setup_tracing(["ingest"])
+    with tracing.tracer("ingest").start_as_current_span("video"):
+        pass
+    tracing.shutdown_tracing()
+    said = [r.getMessage() for r in caplog.records if r.name.startswith(("opentelemetry.", "services.", "urllib3"))]
+    assert any("/v1/traces?api_key=***&region=eu" in line for line in said), said
+    assert not any("SECRET" in line for line in said), said
