@@ -39,3 +39,15 @@ def test_a_request_the_token_refuses_is_counted_too(analytics_store):
     before = sum(requests("/api/<name>.json", status) for status in ("401", "403"))
     assert client.get("/api/influencers.json").status_code in (401, 403)
     assert sum(requests("/api/<name>.json", status) for status in ("401", "403")) == before + 1
+
+
+def test_a_view_that_raises_is_counted_as_a_500_and_timed_so_the_page_errors_alert_sees_it(analytics_store):
+    app = create_app(analytics_store)
+
+    def broken():
+        raise RuntimeError("a bug in a view")
+
+    app.add_url_rule("/broken", "broken", broken)
+    before = (requests("/broken", "500"), timed("/broken"))
+    assert app.test_client().get("/broken").status_code == 500
+    assert (requests("/broken", "500"), timed("/broken")) == (before[0] + 1, before[1] + 1)
