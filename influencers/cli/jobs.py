@@ -50,9 +50,10 @@ def run_ingest(settings: Settings, request: ingest_pb2.StartIngestRequest, detac
     ahead = [j for j in list_jobs(channel, settings.rpc_timeout_s)
              if j.state in waiting and j.job_id != job.job_id and seconds(j.create_time) <= seconds(job.create_time)]
     json_logs = uses_json_logs(settings)
-    tell(job_started(job.job_id, job.total, len(ahead)), json_logs)
+    tell(job_started(job.job_id, job.total, len(ahead)), json_logs, fields={"job_id": job.job_id})
     if submit_only:
-        tell(f"follow it: influencers jobs {job.job_id}{reach_flags(settings, 'ingest')}", json_logs)
+        tell(f"follow it: influencers jobs {job.job_id}{reach_flags(settings, 'ingest')}", json_logs,
+             fields={"job_id": job.job_id})
         print(job.job_id, flush=True)  # alone on the last line of stdout: scripts read it
         return 0
     tally = Tally()
@@ -181,12 +182,14 @@ def _follow(channel: grpc.Channel, job_id: str, tally: Tally, total: int, json_l
               f"all in the report's videos.csv)")
     if job.state == ingest_pb2.JOB_STATE_FAILED:
         tell(f"job {job_id} failed: {for_terminal(job.error)} (the next job repairs what it left half done)", json_logs,
-              logging.ERROR)
+             logging.ERROR, {"job_id": job_id})
     elif job.state == ingest_pb2.JOB_STATE_CANCELLED and tally.disk_full:
         tell(f"job {job_id} was cancelled after {job.done} of {job.total} videos: {DISK_FULL} (the failed row above "
-             f"says where); free some space and run the same command again to resume", json_logs, logging.ERROR)
+             f"says where); free some space and run the same command again to resume", json_logs, logging.ERROR,
+             {"job_id": job_id})
     elif job.state == ingest_pb2.JOB_STATE_CANCELLED:
-        tell(f"job {job_id} was cancelled after {job.done} of {job.total} videos", json_logs, logging.WARNING)
+        tell(f"job {job_id} was cancelled after {job.done} of {job.total} videos", json_logs, logging.WARNING,
+             {"job_id": job_id})
     return 1 if tally.failed or job.state != ingest_pb2.JOB_STATE_SUCCEEDED else 0
 
 

@@ -148,3 +148,12 @@ def test_with_json_logs_a_failed_row_is_a_record_naming_its_job_and_url_as_field
     failed = [r for r in caplog.records if r.getMessage().startswith("FAILED")]
     assert [(r.job_id, r.url, r.reason) for r in failed] == [("j", "v1.mp4", "v1.mp4: gone"),
                                                               ("j", "v2.mp4", "v2.mp4: gone")]
+
+
+def test_with_json_logs_the_line_of_a_job_that_ends_stopped_names_the_job_as_a_field(service, caplog):
+    # Its text named it alone ("job j was cancelled after ..."): a JSON log filtered on job_id lost how it ended.
+    _, channel = service(3, StoppedOnAFullDisk)
+    caplog.set_level(logging.INFO, logger="influencers.cli")
+    jobs._follow(channel, "j", jobs.Tally(), 3, json_logs=True)
+    ended = [r for r in caplog.records if r.name == "influencers.cli" and r.getMessage().startswith("job j was")]
+    assert len(ended) == 1 and ended[0].job_id == "j" and ended[0].levelno == logging.ERROR
