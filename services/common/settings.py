@@ -94,15 +94,17 @@ class Settings:
     identity_addr: str = ""
     analytics_addr: str = ""
     # Vector store: empty URL = Qdrant Edge in-process under data_dir/qdrant/edge.
-    qdrant_url: str = ""
-    qdrant_api_key: str = ""
+    # The fields that hold a secret (a key, a token, a URL's password) are left out of the settings' repr: an
+    # object's repr is what a log line or an error message shows of it.
+    qdrant_url: str = dataclasses.field(default="", repr=False)
+    qdrant_api_key: str = dataclasses.field(default="", repr=False)
     qdrant_collection: str = "faces"
     # Server-side layout of a new collection: shards, replicas, int8 quantization (large stores).
     qdrant_shards: int = 1
     qdrant_replication: int = 1
     qdrant_quantize: bool = False
     # Shared secret required on gRPC calls and the page when bound beyond loopback.
-    token: str = ""
+    token: str = dataclasses.field(default="", repr=False)
     # Identity: Euclidean distance between 128-d encodings (dlib ResNet); see bench/threshold_sweep.py.
     match_threshold: float = 0.55
     match_margin: float = 0.04
@@ -137,7 +139,7 @@ class Settings:
     worker_name: str = ""
     # Analytics and the ingest job queue: empty = SQLite files in data_dir (one machine); a
     # postgresql://USER@HOST:PORT/DB URL = that PostgreSQL database, shared by every replica.
-    database_url: str = ""
+    database_url: str = dataclasses.field(default="", repr=False)
     # TLS for gRPC: PEM files of this process's certificate and key (both or neither), and of the authority
     # that signed the servers' certificates (clients check servers against it; empty: the system's).
     tls_cert: str = ""
@@ -148,8 +150,8 @@ class Settings:
     session_lifetime_s: float = 12 * 3600.0
     # Identity's key of the audit trail's HMAC of an erased id (docs/audit.md); empty: a random key created
     # once in DATA/identity/audit.key (0600). Replicas sharing one Qdrant server set the same key.
-    audit_key: str = ""
-    session_secret: str = ""
+    audit_key: str = dataclasses.field(default="", repr=False)
+    session_secret: str = dataclasses.field(default="", repr=False)
     # Names the report page is served under besides `host` and the loopback names (comma separated, e.g.
     # report.example.com): any other Host header is refused (DNS rebinding).
     allowed_hosts: str = ""

@@ -169,3 +169,11 @@ def test_a_sqlite_database_url_in_memory_is_refused_naming_the_variable(url):
 def test_a_sqlite_database_url_naming_a_file_is_taken():
     url = "sqlite:////srv/influencers/all.sqlite3"
     assert Settings.from_env({"INFLUENCERS_DATABASE_URL": url}).database_url == url
+
+
+def test_the_settings_repr_shows_no_token_key_or_password():
+    settings = Settings(token="TOKSECRET", qdrant_api_key="KEYSECRET", qdrant_url="https://u:QPWSECRET@q.example",
+                        database_url="postgresql://u:PWSECRET@db/influencers", audit_key="AUDITSECRET",
+                        session_secret="SESSIONSECRET")
+    shown = repr(settings)
+    assert "SECRET" not in shown and "workers=" in shown
