@@ -7,16 +7,19 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from concurrent import futures
 from pathlib import Path
 
 import grpc
 import pytest
 import sqlalchemy as sa
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from influencers.v1 import analytics_pb2, analytics_pb2_grpc, ingest_pb2, ingest_pb2_grpc
 from services.common.database import open_engine
+from services.common.rpc import wait_healthy
 from services.common.starting import StartingHealth
 from services.ingest.job_store import HISTORY
 from tests.support.fleet import free_port
@@ -99,3 +102,38 @@ def test_a_call_to_a_service_still_starting_is_answered_unavailable_so_its_calle
     for caught in (unary, streaming):
         assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
         assert caught.value.details() == "analytics is starting: its stores are being opened and migrated"
+
+
+def test_a_client_waiting_for_a_service_still_starting_waits_until_it_serves_and_no_longer(tmp_path) -> None:
+    # Found running docs/fleet.md's fleet (session 42): `influencers ingest` right after the replicas' start failed
+    # at once, "not ready: it did not answer its health check within 60 s", after 0.05 s: wait_healthy took the
+    # starting service's first NOT_SERVING as its answer.
+    port = free_port()
+    starting = StartingHealth("ingest", "127.0.0.1", port)
+    started: list[grpc.Server] = []
+
+    def hand_over_after_a_second() -> None:
+        time.sleep(1.0)
+        starting.handover()
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+        health_pb2_grpc.add_HealthServicer_to_server(health.HealthServicer(), server)  # "" answers SERVING
+        server.add_insecure_port(f"127.0.0.1:{port}")
+        server.start()
+        started.append(server)
+
+    later = threading.Thread(target=hand_over_after_a_second)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            began = time.monotonic()
+            with pytest.raises(TimeoutError, match="NOT_SERVING"):
+                wait_healthy(channel, timeout_s=0.5)
+            assert time.monotonic() - began >= 0.5
+            later.start()
+            wait_healthy(channel, timeout_s=30)
+            assert started, "it returned once the service's own server answered"
+    finally:
+        if later.is_alive():
+            later.join()
+        starting.handover()
+        for server in started:
+            server.stop(None)
