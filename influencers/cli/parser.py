@@ -86,6 +86,15 @@ class _OneLineParser(argparse.ArgumentParser):
         self._given = list(sys.argv[1:] if args is None else args)
         return super().parse_known_args(args, namespace)
 
+    def parse_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def, override]
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            # An option the command does not take is the command's error, pointing to its own --help: the top
+            # parser said "(see influencers --help)", whose help lists no command's options.
+            commands = getattr(self, "commands", {})
+            commands.get(getattr(parsed, "command", None), self).error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed
+
     def error(self, message: str) -> NoReturn:
         from influencers.cli.config import configure_cli_logging  # the error's own set-up: JSON logs make it a
         from influencers.cli.output import USAGE_ERROR, say_error  # JSON record (imports --help never needs)
@@ -128,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action=_Version)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
                            help="one of these; `influencers COMMAND --help` lists its own options")
+    p.commands = sub.choices  # type: ignore[attr-defined]  # each command's parser, for its own errors
 
     data = argparse.ArgumentParser(add_help=False)
     data.add_argument("--data-dir", help="where the stores live (default ./data, env INFLUENCERS_DATA_DIR)")

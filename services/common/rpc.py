@@ -409,12 +409,26 @@ def open_channel(target: str, token: str = "", credentials: grpc.ChannelCredenti
 
 
 def wait_healthy(channel: grpc.Channel, timeout_s: float = 30.0) -> None:
-    """Blocks until the server behind `channel` answers SERVING, or raises TimeoutError."""
+    """Blocks until the server behind `channel` answers SERVING, or raises TimeoutError after `timeout_s`.
+    NOT_SERVING, or UNAVAILABLE as a starting service hands its port over to its own server, is asked again
+    every 0.2 s: a service starting (its stores opened and migrated, services/common/starting.py) is waited for.
+    It was taken as the answer, so `influencers ingest` right after a fleet's start failed at once, saying it had
+    waited 60 s."""
     stub = health_pb2_grpc.HealthStub(channel)
-    try:
-        grpc.channel_ready_future(channel).result(timeout=timeout_s)
-        reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=timeout_s)
-    except (grpc.FutureTimeoutError, grpc.RpcError) as exc:
-        raise TimeoutError(f"service not healthy: {exc}") from exc
-    if reply.status != health_pb2.HealthCheckResponse.SERVING:
-        raise TimeoutError("service reports NOT_SERVING")
+    deadline = time.monotonic() + timeout_s
+    while True:
+        left = max(deadline - time.monotonic(), 0.01)
+        try:
+            grpc.channel_ready_future(channel).result(timeout=left)
+            reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=left)
+        except grpc.FutureTimeoutError as exc:
+            raise TimeoutError(f"service not healthy: {exc}") from exc
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.UNAVAILABLE or time.monotonic() >= deadline:
+                raise TimeoutError(f"service not healthy: {exc}") from exc
+        else:
+            if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                return
+            if time.monotonic() >= deadline:
+                raise TimeoutError("service reports NOT_SERVING")
+        time.sleep(min(0.2, max(deadline - time.monotonic(), 0.0)))

@@ -4,7 +4,10 @@ A migration of a large store can take minutes. Without an answer meanwhile, the 
 in progress from a dead process: k8s' startup probe (liveness) killed a migration running past its 10 minutes,
 which rolled it back, and the next start began it again. `StartingHealth` serves the gRPC health service alone
 on the service's port from the first moment: liveness SERVING (the process is alive, working), readiness
-NOT_SERVING (no calls yet). `handover()` frees the port for the service's own server, which then answers both.
+NOT_SERVING (no calls yet). Any other call is answered UNAVAILABLE, "starting", as a restart is: a caller that
+did not wait for readiness (an ingest replica whose job reached a starting analytics) gives the row back and tries
+again, where UNIMPLEMENTED ("Method not found!": another version) failed every row of the job. `handover()` frees
+the port for the service's own server, which then answers both.
 """
 
 from __future__ import annotations
@@ -18,6 +21,23 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from services.common.rpc import LIVENESS, READINESS
 
 log = logging.getLogger(__name__)
+
+
+def _starting(name: str) -> grpc.RpcMethodHandler:
+    """A handler that answers a call, of any arity, UNAVAILABLE naming the service as starting."""
+    def refuse(requests: object, context: grpc.ServicerContext) -> None:
+        context.abort(grpc.StatusCode.UNAVAILABLE, f"{name} is starting: its stores are being opened and migrated")
+    return grpc.stream_stream_rpc_method_handler(refuse)
+
+
+class _Starting(grpc.GenericRpcHandler):
+    """Every method health does not serve: UNAVAILABLE while the service starts."""
+
+    def __init__(self, name: str) -> None:
+        self._handler = _starting(name)
+
+    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+        return self._handler
 
 
 class StartingHealth:
@@ -34,6 +54,7 @@ class StartingHealth:
         servicer.set(LIVENESS, health_pb2.HealthCheckResponse.SERVING)
         servicer.set(READINESS, health_pb2.HealthCheckResponse.NOT_SERVING)
         health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
+        server.add_generic_rpc_handlers((_Starting(name),))  # after health's: consulted only for other methods
         address = f"{host}:{port}"
         try:
             bound = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)

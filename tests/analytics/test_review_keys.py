@@ -130,3 +130,19 @@ def test_an_answer_in_place_takes_down_the_notice_the_page_came_with(tmp_path: P
     finally:
         store.close()
     assert fake.calls == [("answer", "inf_aaaa000001", "inf_dddd000004", "different")]
+
+
+def test_typing_a_name_into_a_pairs_name_box_answers_no_pair_and_keeps_every_letter(
+        tmp_path: Path, page: Page) -> None:
+    # Found walking the queue (session 42): a click into a pair's "Add a name" box highlighted the pair by
+    # focusing it, which took the focus out of the box; "Sydney Jones" then went to the keys: s skipped one pair,
+    # y merged the next, n kept two apart, and the box stayed empty
+    with review_page(page, tmp_path) as fake:
+        box = page.locator("li.review-item").nth(0).locator("input[name=name]").first
+        box.click()
+        page.keyboard.type("Sydney Jones")
+        page.wait_for_timeout(300)
+        assert box.input_value() == "Sydney Jones"
+        assert page.locator("li.review-item").count() == 2
+        assert "current" in (page.locator("li.review-item").nth(0).get_attribute("class") or "")
+    assert fake.calls == []

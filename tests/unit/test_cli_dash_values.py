@@ -30,3 +30,12 @@ def test_after_two_dashes_such_a_value_is_taken_and_other_errors_get_no_such_not
     assert build_parser().parse_args(["rename", "inf_00000000a1", "-5"]).name == "-5"  # a number is a value
     for argv in (["hide"], ["rename", "inf_00000000a1", "Ann", "--bogus"]):
         assert "was read as an option" not in refusal(argv, capsys)
+
+
+@pytest.mark.parametrize("argv", [["ingest", "m.csv", "--identity-port", "5"], ["jobs", "--bogus"]])
+def test_an_option_the_command_does_not_take_points_to_that_commands_help(argv, capsys) -> None:
+    # Found as a new user (session 42): "influencers ingest m.csv --identity-port 5" said "(see influencers
+    # --help)", whose help lists no command's options; every other usage error named the command's own help.
+    said = refusal(argv, capsys)
+    assert said.startswith(f"influencers {argv[0]}: error: unrecognized arguments: "), said
+    assert said.rstrip().endswith(f"(see influencers {argv[0]} --help)"), said
