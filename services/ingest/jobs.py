@@ -508,17 +508,15 @@ class JobQueue:
                     raise
                 self._taken.claim = None
                 return True
-            stopping = ""  # why the batch could not open on a full disk: the row fails saying so, and the job stops
             try:
                 self._ensure_batch_open()  # under the row's lease (the heartbeat renews it while a repair runs)
-            except Exception as exc:
-                if DISK_FULL not in str(exc):
-                    self.store.release(claim)  # identity unreachable: the row waits for the next try
-                    raise
-                stopping = _details(exc)
-                claim = _told_why_it_fails(claim, stopping)
+            except Exception:
+                # Identity unreachable, or refusing the open on its full disk: the row goes back to the queue,
+                # neither failed nor counted, and runs once identity answers or there is room (the job stalls).
+                self._give_back(claim)
+                raise
             try:
-                self._run(claim, stopping)
+                self._run(claim)
             except Exception:
                 self._give_back(claim)
                 raise
@@ -548,9 +546,8 @@ class JobQueue:
                     self._unreleased.extend(pending[k:])
                 raise
 
-    def _run(self, claim: Claim, stopping: str = "") -> None:
-        """Runs one row as one trace (root span "video") whose log lines carry the job, the row and the video.
-        `stopping`: why the job stops after this row (its batch could not open on a full disk), or ""."""
+    def _run(self, claim: Claim) -> None:
+        """Runs one row as one trace (root span "video") whose log lines carry the job, the row and the video."""
         row = claim.idx + 1
         with _row_scope(claim) as span:
             if claim.attempts > 1:
@@ -582,9 +579,9 @@ class JobQueue:
             # Every later row would fail the same way: the batch stops. The reason is read without the URL
             # it starts with, as written or as shown (a file named "disk full.mp4" that fails for another
             # reason stops nothing, nor does one 200 characters down a long path).
-            if stopping or DISK_FULL in video.error.removeprefix(shown_url(video.url)).removeprefix(video.url):
-                log.error("ingest job %s stopped: %s", claim.job_id, stopping or video.error)
-                reason = stopping or video.error
+            if DISK_FULL in video.error.removeprefix(shown_url(video.url)).removeprefix(video.url):
+                log.error("ingest job %s stopped: %s", claim.job_id, video.error)
+                reason = video.error
                 at = reason.find(DISK_FULL)  # the full disk in its own words, without the URL of the row that met it
                 why = f"not processed: its job stopped on a full disk ({reason[at:] if at >= 0 else reason})"
                 self.store.stop(claim.job_id, why)  # its rows not started are recorded so (_record_not_run)

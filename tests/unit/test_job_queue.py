@@ -883,24 +883,44 @@ def test_identity_refusing_to_close_a_batch_on_a_full_disk_is_logged_in_identity
 
 
 class OpeningOnAFullDisk(Scripted):
-    """Identity refuses every batch open: its disk is full."""
+    """Identity refuses every batch open while `full` is set: its disk is full."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.full = threading.Event()
+        self.refused = 0
 
     def open_batch(self) -> None:
-        raise disk_full("OpenBatch")
+        if self.full.is_set():
+            self.refused += 1
+            raise disk_full("OpenBatch")
+        super().open_batch()
 
 
-def test_a_row_whose_batch_could_not_open_on_a_full_disk_is_run_told_so_and_recorded_and_the_job_stops(
-        engines) -> None:
-    # Before, the row was failed in the job store alone: the runner, which records every failed row with
-    # analytics, never saw it, so videos.csv did not list it (only the CLI summary and the job did).
-    body = OpeningOnAFullDisk()
-    body.release(1000)
-    with one_worker(engines, body) as queue:
+def test_a_row_whose_batch_could_not_open_on_a_full_disk_goes_back_to_the_queue_and_the_job_goes_on_once_there_is_room(
+        engines, caplog) -> None:
+    # Before, the row taken was failed ("disk full: OpenBatch could not write ..."), counted, recorded, and the job
+    # stopped (cancelled), its other rows recorded "not processed": the same manifest had to be run again, as the
+    # other full-disk cases no longer need to be.
+    caplog.set_level("INFO", logger="services.ingest.jobs")
+    runner = OpeningOnAFullDisk()
+    runner.full.set()
+    runner.release(1000)
+    with one_worker(engines, runner) as queue:
         job = queue.start(request(3))
-        ended = wait_state(queue, job.job_id, CANCELLED)
-        assert body.ran[0] == "v0.mp4", "the row ran through the runner, which records it"
-        assert body.row_errors[0] == disk_full("OpenBatch").details()
-        assert ended.done == 1 and ended.total == 3, "the job stopped: every later row would meet the same disk"
+        wait_for(lambda: queue.get(job.job_id).stalled, "the job is said stalled after two tries")
+        stalled = queue.get(job.job_id)
+        assert stalled.stalled == disk_full("OpenBatch").details(), "in identity's words"
+        assert stalled.state in (QUEUED, RUNNING) and not stalled.cancel_requested and stalled.done == 0, stalled
+        assert runner.ran == [], "no row ran without its batch"
+        runner.full.clear()
+        ended = wait_state(queue, job.job_id, SUCCEEDED, FAILED, CANCELLED)
+    assert runner.refused >= 2
+    assert ended.state == SUCCEEDED and dict(ended.statuses) == {"done": 3} and ended.stalled == "", ended
+    assert sorted(runner.ran) == ["v0.mp4", "v1.mp4", "v2.mp4"] and runner.row_errors == ["", "", ""]
+    assert runner.attempts == [1, 1, 1], "given back, its attempts are not counted"
+    said = [r.getMessage() for r in caplog.records if "retrying until there is room" in r.getMessage()]
+    assert said and "the row goes back to the queue" in said[0], said
 
 
 class DiskFullOnFirstRow(Scripted):
@@ -917,7 +937,7 @@ class DiskFullOnFirstRow(Scripted):
         return got, processed
 
 
-@pytest.mark.parametrize("body", [OpeningOnAFullDisk, DiskFullOnFirstRow])
+@pytest.mark.parametrize("body", [DiskFullOnFirstRow])
 def test_the_rows_a_full_disk_kept_from_starting_are_run_told_they_were_not_processed_so_each_is_recorded(
         engines, body) -> None:
     # Before, the job's cancel dropped them in the job store alone: the runner, which records every row with
@@ -935,7 +955,7 @@ def test_the_rows_a_full_disk_kept_from_starting_are_run_told_they_were_not_proc
         assert ended.done == 1 and ended.total == 3, "the job still stops: the two rows were not run"
 
 
-@pytest.mark.parametrize("body", [OpeningOnAFullDisk, DiskFullOnFirstRow])
+@pytest.mark.parametrize("body", [DiskFullOnFirstRow])
 def test_a_job_stopped_on_a_full_disk_ends_only_once_its_rows_not_started_are_recorded(engines, body) -> None:
     # `influencers run` exports the report as the job ends. Before, the worker finalised the stopped job at its
     # next step, ahead of the rows' "not processed" records: videos.csv lacked those rows.
