@@ -1439,6 +1439,73 @@ def test_a_row_whose_analysis_meets_a_full_disk_goes_back_to_the_queue_uncounted
     assert not [r for r in caplog.records if r.exc_info]  # the disk, not the code: no traceback
 
 
+class RowsOnAFullDisk(Scripted):
+    """Every row's analysis meets the replica's own full disk while `full` is set (DiskFull, as the pipeline raises
+    it); `room()` is the replica's look at that disk's free space."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.full = threading.Event()
+        self.refused = 0
+
+    def room(self) -> bool:
+        return not self.full.is_set()
+
+    def run_row(self, claim: Claim, note_video) -> tuple[ingest_pb2.WatchJobResponse, str]:
+        if self.full.is_set():
+            with self._lock:
+                self.refused += 1
+            raise DiskFull("disk full: the disk of DATA/qdrant/edge has 1.0 MiB free, under the 256 MiB kept free "
+                           "(INFLUENCERS_MIN_FREE_BYTES): storing faces refused; free some space and run again")
+        return super().run_row(claim, note_video)
+
+
+@pytest.mark.parametrize("asked", [True, False], ids=["followed", "unwatched"])
+def test_a_stall_on_the_replicas_own_disk_ends_as_soon_as_space_is_freed_not_at_the_workers_next_try(
+        engines, asked) -> None:
+    # Before, the job was said stalled, and waited, until the worker's next try: its pauses double up to 30 s, so
+    # `influencers jobs` said "cannot go on: disk full" for up to half a minute after space was freed. Now the
+    # stall is looked at again when a client asks, and the paused worker looks at the disk's free space every
+    # second (a statvfs, not a row run again).
+    runner = RowsOnAFullDisk()
+    runner.full.set()
+    runner.release(1000)
+    queue = JobQueue(JobStore(engines(), lease_s=2.0), runner, "r0:x", threads=1, idle_poll_s=0.01,
+                     watch_poll_s=0.01, room=runner.room, retry_pauses_s=(4.0, 30.0))
+    try:
+        job = queue.start(request(1))
+        wait_for(lambda: queue.get(job.job_id).stalled, "stalled after two tries (4 s apart)")
+        runner.full.clear()  # the worker is in its second pause: 8 s
+        freed = time.monotonic()
+        if asked:
+            assert queue.get(job.job_id).stalled == "", "no longer said stalled once there is room"
+        while (stored := queue.store.get(job.job_id)).state not in (SUCCEEDED, FAILED, CANCELLED):
+            assert time.monotonic() < freed + 20, stored
+            time.sleep(0.02)
+        waited = time.monotonic() - freed
+    finally:
+        queue.stop(timeout_s=5)
+    assert stored.state == SUCCEEDED and runner.refused == 2, (stored, runner.refused)
+    assert waited < 3.0, f"the job went on {waited:.1f} s after space was freed (its worker paused for 8 s)"
+
+
+def test_a_stall_on_a_disk_the_replica_cannot_see_waits_for_the_workers_next_try(engines) -> None:
+    # Identity's face store on another machine (a fleet): this replica's own disk has room, so it tells nothing.
+    runner = RowsOnAFullDisk()
+    runner.full.set()
+    runner.release(1000)
+    queue = JobQueue(JobStore(engines(), lease_s=2.0), runner, "r0:x", threads=1, idle_poll_s=0.01,
+                     watch_poll_s=0.01, room=lambda: True, retry_pauses_s=(0.5, 30.0))
+    try:
+        job = queue.start(request(1))
+        wait_for(lambda: queue.get(job.job_id).stalled, "stalled after two tries")
+        assert queue.get(job.job_id).stalled.startswith("disk full: the disk of DATA/qdrant/edge")
+        runner.full.clear()
+        assert wait_state(queue, job.job_id, SUCCEEDED).done == 1
+    finally:
+        queue.stop(timeout_s=5)
+
+
 class SlowOutage(Scripted):
     """Identity unreachable for a row's first two attempts: the first fails at once, the second only after
     `hold_s` (a fetch, a decode), while the other worker thread has nothing to take."""
