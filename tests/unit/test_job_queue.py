@@ -1539,7 +1539,10 @@ def test_a_worker_with_nothing_to_take_does_not_say_steps_succeed_again_while_th
 
     handler, jobs_log = Lines(level=logging.INFO), logging.getLogger("services.ingest.jobs")
     jobs_log.addHandler(handler)
-    level, jobs_log.level = jobs_log.level, logging.INFO
+    # setLevel, not `.level =`: the logger caches isEnabledFor, and an earlier test's INFO line (at WARNING) left
+    # INFO cached off: this test then heard no "succeed again" when run after one.
+    level = jobs_log.level
+    jobs_log.setLevel(logging.INFO)
     queue = JobQueue(JobStore(engines(), LEASE_S), body, "r0:x", threads=2, idle_poll_s=0.01)
     try:
         body.release(1)
@@ -1548,7 +1551,7 @@ def test_a_worker_with_nothing_to_take_does_not_say_steps_succeed_again_while_th
     finally:
         queue.stop(timeout_s=5)
         jobs_log.removeHandler(handler)
-        jobs_log.level = level
+        jobs_log.setLevel(level)
     assert body.ran == ["v0.mp4"] and body.tries == 3
     again = [ran for line, ran in said if "succeed again" in line]
     assert again and all(again), said
