@@ -25,6 +25,8 @@ from services.analytics.web import create_app
 from services.analytics.web.identity_calls import connect
 from services.common.rpc import PortInUse, is_loopback
 from services.common.settings import Settings
+from services.common.starting import StartingHealth
+from services.common.tls import server_credentials
 from services.identity.facestore import FaceStore
 from services.identity.process import IdentityProcess
 from services.ingest.server import IngestProcess
@@ -137,23 +139,31 @@ def start_stack(settings: Settings, web: bool = True, face_store: FaceStore | No
     bound to free ports, and the returned settings carry the real ones. `face_store` replaces the store the
     settings name (tests of several identity replicas on one server)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = AnalyticsStore.open(settings)
+    # From the first moment, each service's port answers health as `influencers service NAME` does (liveness
+    # SERVING, readiness NOT_SERVING) while the stores are opened and migrated, each handed over to the service's
+    # own server as it starts. Was: nothing answered until every store had migrated (a probe saw a dead process).
+    credentials = server_credentials(settings)
+    starting = {name: StartingHealth(name, settings.host, port, credentials) for name, port in (
+        ("analytics", settings.analytics_port), ("identity", settings.identity_port), ("ingest", settings.ingest_port))}
     # What has started, stopped in reverse when a later part cannot start (a damaged store, a full disk, a port
     # in use): left running, its servers took calls while the interpreter shut down, and printed tracebacks.
-    started: list[Callable[[], object]] = [store.close]
+    started: list[Callable[[], object]] = []
     try:
+        store = AnalyticsStore.open(settings)
+        started.append(store.close)
         following: list[FollowerThread] = []
+        starting["analytics"].handover()
         analytics = serve_analytics(settings, store, lambda: following[0].follower.head if following else 0)
         started.append(lambda: analytics.stop(0))
         settings = settings.replace(analytics_port=analytics.port,
                                     analytics_addr=f"{settings.host}:{analytics.port}")
-        identity = IdentityProcess(settings, face_store)
+        identity = IdentityProcess(settings, face_store, starting=starting["identity"])
         started.append(lambda: identity.stop(0))
         compare_views(identity.store, identity.feed.head(), store)
         settings = settings.replace(identity_port=identity.port, identity_addr=f"{settings.host}:{identity.port}")
         following.append(start_follower(settings, store))
         started.append(following[0].stop)
-        ingest = IngestProcess(settings)
+        ingest = IngestProcess(settings, starting=starting["ingest"])
         started.append(ingest.stop)
         settings = settings.replace(ingest_port=ingest.port)
         web_server = start_web(settings, store) if web else None
@@ -161,6 +171,9 @@ def start_stack(settings: Settings, web: bool = True, face_store: FaceStore | No
         for stop in reversed(started):
             stop()
         raise
+    finally:
+        for health in starting.values():
+            health.handover()
     if web_server is not None:
         settings = settings.replace(web_port=web_server.port)
     return Stack(settings, store, analytics, identity, ingest, web_server, following[0])

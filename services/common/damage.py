@@ -41,6 +41,15 @@ def check_room(path: Path, min_free_bytes: int, what: str) -> int:
     return free
 
 
+def has_room(path: Path, min_free_bytes: int) -> bool:
+    """Whether the filesystem of `path` has `min_free_bytes` free, and at least 1 MiB (SQLite fills a disk to its
+    last byte before it refuses); True when its free space cannot be read (nothing there to watch)."""
+    try:
+        return shutil.disk_usage(path).free >= max(min_free_bytes, MIB)
+    except OSError:
+        return True
+
+
 def is_disk_full(exc: BaseException) -> bool:
     """Whether an engine's error says the disk is full (SQLite's own words: "database or disk is full")."""
     text = str(exc).lower()

@@ -1,12 +1,13 @@
 """The identity writers' lock: one write to the face store and the feed at a time, across every identity
 replica that shares them.
 
-In one process it is a re-entrant thread lock. With PostgreSQL (identity replicas on one Qdrant server
-share the feed's database, INFLUENCERS_DATABASE_URL) the outermost holder also takes a session advisory
-lock on a connection of its own, so two replicas never assign the same new person two ids at once, and a
-correction and an assignment touching the same influencer apply, and enter the feed, in one order. The
-server releases the advisory lock when the holder's connection ends, so a SIGKILLed replica never leaves
-it held. Only the writes are serialised: detection and encoding, the costly part of a video, run outside.
+In one process it is a re-entrant thread lock whose waiters are let in in the order they came (fair_lock.py).
+With PostgreSQL (identity replicas on one Qdrant server share the feed's database, INFLUENCERS_DATABASE_URL)
+the outermost holder also takes a session advisory lock on a connection of its own, so two replicas never
+assign the same new person two ids at once, and a correction and an assignment touching the same influencer
+apply, and enter the feed, in one order. The server releases the advisory lock when the holder's connection
+ends, so a SIGKILLed replica never leaves it held. Only the writes are serialised: detection and encoding, the
+costly part of a video, run outside.
 
 Lock order, one for every write (an assignment, a correction, a Recluster, an erasure) on every replica:
 1. this thread lock; 2. the replicas' advisory lock (WRITER_LOCK_KEY, a session lock on a connection of its own,
@@ -31,6 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from services.common.database import is_postgres
+from services.identity.fair_lock import FairLock
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +43,7 @@ class WriterLock:
     """Re-entrant; `engine`: the feed's engine (its PostgreSQL server holds the lock shared by replicas)."""
 
     def __init__(self, engine: Engine | None = None) -> None:
-        self._local = threading.RLock()
+        self._local = FairLock()
         self._depth = 0  # changed only by the thread holding _local
         self._engine = engine if engine is not None and is_postgres(engine) else None
         self._conn: Connection | None = None
@@ -69,14 +71,14 @@ class WriterLock:
     @contextlib.contextmanager
     def taken_unless(self, stopped: Callable[[], bool], poll_s: float = 0.1) -> Iterator[bool]:
         """`with lock.taken_unless(stopped) as taken:` holds the lock as `with lock:` does, waiting for it while
-        `stopped()` is false (asked every `poll_s` seconds); `taken` is False, the lock not held, once it is true
-        first: a caller that went away stops waiting. On PostgreSQL the replicas' advisory lock is waited for so
+        `stopped()` is false (asked every `poll_s` seconds), in turn with this process's other writers (first come,
+        first served); `taken` is False, the lock not held, once it is true first: a caller that went away stops
+        waiting and gives its place up. On PostgreSQL the replicas' advisory lock is waited for so
         too: in the server's queue (pg_advisory_lock, served in order, so writers that keep re-taking it cannot
         starve a Recluster as a pg_try_advisory_lock every `poll_s` was), cancelled once `stopped()`."""
-        while not self._local.acquire(timeout=poll_s):
-            if stopped():
-                yield False
-                return
+        if not self._local.acquire(stopped, poll_s):
+            yield False
+            return
         try:
             if self._depth == 0 and self._engine is not None and not self._take_shared(stopped, poll_s):
                 yield False

@@ -78,14 +78,18 @@ RETRY_PAUSES_S = (1.0, 30.0)
 LEASE_BEATS_BETWEEN_LINES = 20  # failed lease renewals between two log lines (a beat every lease_s / 3)
 # Failed steps in a row on a full disk (a second apart) before the queue says every job is stalled.
 STALLED_AFTER = 2
+# While a worker pauses after meeting a full disk of its own (the data dir's, `room`): how often it looks at the
+# disk's free space (one statvfs), so that the job goes on within this of space being freed, not after the pause.
+ROOM_PROBE_S = 1.0
 # The error each row a user's cancel kept from starting is recorded with (after its URL): listed in videos.csv,
 # failed, and run again by the same manifest.
 NOT_RUN_CANCELLED = "not processed: its job was cancelled"
 
 
-def retry_pause(failures: int, idle_poll_s: float = 0.0) -> float:
-    """Seconds to wait after the `failures`-th failed step in a row: 1, 2, 4, ... up to 30."""
-    first, last = RETRY_PAUSES_S
+def retry_pause(failures: int, idle_poll_s: float = 0.0, pauses_s: tuple[float, float] = RETRY_PAUSES_S) -> float:
+    """Seconds to wait after the `failures`-th failed step in a row: 1, 2, 4, ... up to 30 (`pauses_s`: the first
+    and the last)."""
+    first, last = pauses_s
     return max(idle_poll_s, min(last, first * 2 ** min(max(failures - 1, 0), 16)))
 
 
@@ -302,8 +306,17 @@ class JobQueue:
 
     def __init__(self, store: JobStore, runner: RowRunner, owner: str, threads: int = 1,
                  idle_poll_s: float = IDLE_POLL_S, watch_poll_s: float = WATCH_POLL_S,
-                 reconcile_retries_s: tuple[float, ...] = RECONCILE_RETRIES_S) -> None:
+                 reconcile_retries_s: tuple[float, ...] = RECONCILE_RETRIES_S,
+                 room: Callable[[], bool] | None = None, retry_pauses_s: tuple[float, float] = RETRY_PAUSES_S) -> None:
+        """`room`: whether this replica's own disk (its data dir's) has the room its stores keep free (None: not
+        watched); a full disk met while it has none is watched, and a stall ends as soon as there is room.
+        `retry_pauses_s`: the first and the longest pause of a worker whose steps keep failing (retry_pause)."""
         self.store = store
+        self._room = room
+        self._retry_pauses_s = retry_pauses_s
+        # The last full disk a step met is this replica's own (`room` said no then): its free space is watched.
+        self._full_here = False
+        self._wake = threading.Event()  # set once that disk has room again: the workers' pauses end
         self._reconcile_retries_s = reconcile_retries_s
         self._runner = runner
         self.owner = owner
@@ -383,8 +396,10 @@ class JobQueue:
 
     def _told(self, job: ingest_pb2.Job) -> ingest_pb2.Job:
         """`job` with this replica's reason that nothing moves (Job.stalled), when it has one and the job
-        has not ended."""
-        stalled = self._stalled
+        has not ended. A stall on this replica's own disk is looked at again first (one statvfs): freed, the job is
+        no longer said stalled, and the workers try again at once (was: said stalled until their next try, up to
+        30 s later)."""
+        stalled = "" if self._room_again() else self._stalled
         if stalled and job.state not in ENDED:
             job.stalled = stalled
         return job
@@ -446,6 +461,9 @@ class JobQueue:
                 full = is_disk_full(exc)
                 if full:
                     self._resume_leases.set()
+                    self._full_here = not self._has_room()
+                    if self._full_here:
+                        self._wake.clear()
                 if streak.failed():
                     # A service's error names its call ("identity.AnalyzeVideo failed: UNAVAILABLE Stream removed").
                     if first and _transient(exc):  # a service restarting: no traceback, the row waits for it
@@ -463,7 +481,7 @@ class JobQueue:
                                   extra=row)
                 if full and streak.failures >= STALLED_AFTER:
                     self._stalled = _disk_full(exc, self.store.where)
-                self._stopping.wait(retry_pause(streak.failures, self._idle_poll_s))
+                self._pause(retry_pause(streak.failures, self._idle_poll_s, self._retry_pauses_s))
                 continue
             self._stalled = ""
             if not worked and row_failed_at is not None:
@@ -478,6 +496,39 @@ class JobQueue:
             row_failed_at = None
             if failures := streak.succeeded():
                 log.info("ingest worker steps succeed again after %d failed tries", failures)
+
+    def _pause(self, seconds: float) -> None:
+        """Waits `seconds` after a failed step (or until this replica stops); after a full disk of this replica's own,
+        only until it has room again, its free space looked at every ROOM_PROBE_S (a statvfs, not a step: a row
+        tried again is fetched, decoded and analysed again)."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0 and not self._stopping.is_set():
+            if not self._full_here:
+                self._stopping.wait(left)
+                return
+            if self._wake.wait(min(left, ROOM_PROBE_S)) or self._room_again():
+                return
+
+    def _room_again(self) -> bool:
+        """True once the full disk of this replica's own that stalled it has room: the stall is over (told no more)
+        and the workers' pauses end. A step meeting a full disk again says so again (its streak goes on)."""
+        if not self._full_here or not self._has_room():
+            return False
+        self._full_here = False
+        self._stalled = ""
+        self._wake.set()
+        return True
+
+    def _has_room(self) -> bool:
+        """`room()`: True when not watched, or when the look fails (logged): nothing then to wait for but the
+        workers' next try."""
+        if self._room is None:
+            return True
+        try:
+            return self._room()
+        except Exception:  # noqa: BLE001 - a probe of free space must not end the worker thread asking it
+            log.exception("looking at the free space of the ingest data dir failed")
+            return True
 
     def _step(self) -> bool:
         """Finalises a job or runs a row; False when there was nothing to take."""
@@ -509,17 +560,15 @@ class JobQueue:
                     raise
                 self._taken.claim = None
                 return True
-            stopping = ""  # why the batch could not open on a full disk: the row fails saying so, and the job stops
             try:
                 self._ensure_batch_open()  # under the row's lease (the heartbeat renews it while a repair runs)
-            except Exception as exc:
-                if DISK_FULL not in str(exc):
-                    self.store.release(claim)  # identity unreachable: the row waits for the next try
-                    raise
-                stopping = _details(exc)
-                claim = _told_why_it_fails(claim, stopping)
+            except Exception:
+                # Identity unreachable, or refusing the open on its full disk: the row goes back to the queue,
+                # neither failed nor counted, and runs once identity answers or there is room (the job stalls).
+                self._give_back(claim)
+                raise
             try:
-                self._run(claim, stopping)
+                self._run(claim)
             except Exception:
                 self._give_back(claim)
                 raise
@@ -549,9 +598,8 @@ class JobQueue:
                     self._unreleased.extend(pending[k:])
                 raise
 
-    def _run(self, claim: Claim, stopping: str = "") -> None:
-        """Runs one row as one trace (root span "video") whose log lines carry the job, the row and the video.
-        `stopping`: why the job stops after this row (its batch could not open on a full disk), or ""."""
+    def _run(self, claim: Claim) -> None:
+        """Runs one row as one trace (root span "video") whose log lines carry the job, the row and the video."""
         row = claim.idx + 1
         with _row_scope(claim) as span:
             if claim.attempts > 1:
@@ -583,9 +631,9 @@ class JobQueue:
             # Every later row would fail the same way: the batch stops. The reason is read without the URL
             # it starts with, as written or as shown (a file named "disk full.mp4" that fails for another
             # reason stops nothing, nor does one 200 characters down a long path).
-            if stopping or DISK_FULL in video.error.removeprefix(shown_url(video.url)).removeprefix(video.url):
-                log.error("ingest job %s stopped: %s", claim.job_id, stopping or video.error)
-                reason = stopping or video.error
+            if DISK_FULL in video.error.removeprefix(shown_url(video.url)).removeprefix(video.url):
+                log.error("ingest job %s stopped: %s", claim.job_id, video.error)
+                reason = video.error
                 at = reason.find(DISK_FULL)  # the full disk in its own words, without the URL of the row that met it
                 why = f"not processed: its job stopped on a full disk ({reason[at:] if at >= 0 else reason})"
                 self.store.stop(claim.job_id, why)  # its rows not started are recorded so (_record_not_run)

@@ -36,6 +36,7 @@ from services.common.url_secrets import secrets_hidden
 from services.ingest.decoders import Decoders
 from services.ingest.decoding import Decoded, DecodeOrder
 from services.ingest.fetch import Fetched, FetchError, FetchPolicy, fetch, is_remote, local_path, shown_url
+from services.ingest.kept_downloads import KeptDownloads
 from services.ingest.netguard import has_scheme
 from services.ingest.repost_store import RepostStore
 from services.ingest.signature import Signature, is_repost, signature
@@ -124,10 +125,13 @@ class VideoPipeline:
         self.decoders = Decoders(settings.worker_count + 1)
         self.policy = FetchPolicy(settings.max_video_bytes, settings.fetch_timeout_s, settings.allow_private_urls,
                                   root, tmp_dir=self.scratch.path, min_free_bytes=settings.min_free_bytes)
+        # Whole downloads of rows given back on a full disk, for their next try (a row thread's one at most).
+        self.kept = KeptDownloads(settings.worker_count + 1)
 
     def close(self) -> None:
         """Stops the decoder processes and removes this process's download folder (and what is still in it)."""
         self.decoders.close()
+        self.kept.close()
         self.scratch.close()
 
     def _known(self, **key: str) -> common_pb2.Video | None:
@@ -228,6 +232,7 @@ class VideoPipeline:
         fetched: Fetched | None = None
         if known is not None and known.status in RESULT:
             if is_remote(url):
+                self.kept.drop(url)  # recorded meanwhile (another replica took the row): its bytes are not needed
                 return self._seen_again(video, known)
             with _span("fetch"):
                 fetched = fetch(url, base_dir, self.policy)  # a local file is hashed again: same bytes?
@@ -236,11 +241,14 @@ class VideoPipeline:
                 return self._seen_again(video, known)
         stages: dict[str, float] = {}
         t0 = time.perf_counter()
+        if fetched is None and is_remote(url):
+            fetched = self.kept.take(url)  # downloaded whole by this row's try given back on a full disk
         if fetched is None:
             with _span("fetch"):
                 fetched = fetch(url, base_dir, self.policy)
         stages["fetch"] = time.perf_counter() - t0
         video.video_id = fetched.video_id
+        kept = False
         try:
             if on_video_id is not None:
                 on_video_id(video.video_id)
@@ -260,8 +268,16 @@ class VideoPipeline:
                                      f"itself") from exc
             finally:
                 self.in_flight.release(video.video_id)
+        except Exception as exc:
+            if fetched.temporary and _waits_for_room(exc):
+                # The row goes back to the queue (process raises DiskFull) and is tried again, every 1 to 30 s, until
+                # there is room: each try downloaded the video again. Its next try here takes these bytes.
+                self.kept.keep(url, fetched)
+                kept = True
+            raise
         finally:
-            fetched.release()
+            if not kept:
+                fetched.release()
 
     def _has_result(self, location: str) -> bool:
         """Whether the row at `location` has a result a failed rerun keeps (False when unsure)."""
@@ -431,6 +447,15 @@ def decode_timeout_s(max_video_seconds: float) -> float:
     """How long one video may take to decode before its decoder is stopped: twice the longest video allowed
     played in real time, and a minute more (decoding runs at 10-40x real time here)."""
     return 60.0 + 2.0 * max_video_seconds
+
+
+def _waits_for_room(exc: Exception) -> bool:
+    """Whether `exc`, met once the video was fetched, is a full disk's refusal (identity's face store, analytics'
+    database, the frame spool), for which process() gives the row back to the queue rather than failing it."""
+    if isinstance(exc, grpc.RpcError):
+        details = getattr(exc, "details", None)
+        return exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and callable(details) and DISK_FULL in str(details())
+    return DISK_FULL in str(exc)
 
 
 def _span(name: str) -> AbstractContextManager[Span]:

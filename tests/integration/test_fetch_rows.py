@@ -3,7 +3,10 @@ the real analytics service (gRPC on loopback, SQLite in a temp dir) and a fake i
 
 from __future__ import annotations
 
+import functools
 import gzip
+import hashlib
+import http.server
 import json
 import os
 import subprocess
@@ -17,6 +20,7 @@ import pytest
 from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2, identity_pb2
 from services.analytics.server import serve_analytics
 from services.analytics.store import AnalyticsStore
+from services.common.damage import DiskFull
 from services.common.datadir import DOWNLOADS, ScratchDir, sweep_scratch
 from services.common.protoconv import seconds
 from services.common.rpc import open_channel, wait_healthy
@@ -24,6 +28,7 @@ from services.common.settings import Settings
 from services.ingest.fetch import local_path
 from services.ingest.pipeline import VideoPipeline
 from tests.integration.test_odd_media import write_faststart_mp4
+from tests.support.rpc_errors import disk_full
 
 DONE = common_pb2.VIDEO_STATUS_DONE
 FAILED = common_pb2.VIDEO_STATUS_FAILED
@@ -325,3 +330,72 @@ def test_where_a_videos_first_frame_lies_on_its_timeline_is_recorded_with_it_and
         assert all(row.start_s == pytest.approx(0.5) for row in store.rows_of_video(first.video.video_id))
     finally:
         store.close()
+
+
+class FullDiskFirst(NoFaces):
+    """Identity refusing the first `times` analyses on its full disk (RESOURCE_EXHAUSTED, in its words)."""
+
+    def __init__(self, times: int) -> None:
+        self.times = times
+
+    def AnalyzeVideo(self, frames, timeout=None):  # noqa: N802 - the stub's name
+        if self.times:
+            self.times -= 1
+            raise disk_full("AnalyzeVideo")
+        return super().AnalyzeVideo(frames, timeout)
+
+
+def counted_server(http_servers, folder: Path) -> tuple[str, list[str]]:
+    """`folder` served over HTTP on loopback: its base URL, and the paths of the GETs it answered (it grows)."""
+    gets: list[str] = []
+
+    class Counting(http.server.SimpleHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the base class's name
+            gets.append(self.path)
+            super().do_GET()
+
+        def log_message(self, format, *args):  # noqa: A002 - signature of the base class
+            pass
+
+    server = http_servers(functools.partial(Counting, directory=str(folder)))
+    return f"http://127.0.0.1:{server.server_port}", gets
+
+
+def downloads(pipeline: VideoPipeline) -> list[Path]:
+    return sorted(pipeline.scratch.path.glob("video-*"))
+
+
+def test_a_remote_video_whose_row_goes_back_on_a_full_disk_is_not_downloaded_again_at_its_next_tries(
+        pipeline, tmp_path, http_servers):
+    # Before, the download was removed as the row went back to the queue, and each try (every 1 to 30 s for as long
+    # as the disk was full) downloaded the video again: 3 tries, 3 downloads. Now once, its bytes kept and checked.
+    served = tmp_path / "served"
+    served.mkdir()
+    write_faststart_mp4(served / "v.mp4", seconds=2)
+    base, gets = counted_server(http_servers, served)
+    pipeline.identity = FullDiskFirst(times=2)
+    for _ in range(2):
+        with pytest.raises(DiskFull):
+            pipeline.process(f"{base}/v.mp4", 1.0, "", "", tmp_path)
+        assert len(downloads(pipeline)) == 1, "the whole download is kept for the next try"
+    outcome = pipeline.process(f"{base}/v.mp4", 1.0, "", "", tmp_path)
+    assert outcome.video.status != FAILED, outcome.video.error
+    assert gets == ["/v.mp4"], "downloaded once for three tries"
+    assert downloads(pipeline) == [], "removed once the row has run"
+
+
+def test_a_kept_download_whose_bytes_changed_is_fetched_again_never_used(pipeline, tmp_path, http_servers):
+    served = tmp_path / "served"
+    served.mkdir()
+    write_faststart_mp4(served / "v.mp4", seconds=2)
+    base, gets = counted_server(http_servers, served)
+    pipeline.identity = FullDiskFirst(times=1)
+    with pytest.raises(DiskFull):
+        pipeline.process(f"{base}/v.mp4", 1.0, "", "", tmp_path)
+    (kept,) = downloads(pipeline)
+    kept.write_bytes(kept.read_bytes()[:1000])  # cut short, as a half-written file would be
+    outcome = pipeline.process(f"{base}/v.mp4", 1.0, "", "", tmp_path)
+    assert outcome.video.status != FAILED, outcome.video.error
+    assert outcome.video.video_id == hashlib.sha256((served / "v.mp4").read_bytes()).hexdigest()[:16]
+    assert gets == ["/v.mp4", "/v.mp4"], "fetched again"
+    assert downloads(pipeline) == []

@@ -203,3 +203,57 @@ def test_a_recluster_waiting_behind_back_to_back_writers_of_other_replicas_is_le
             thread.join(5.0)
         for each in (*writers, lock):
             each.close()
+
+
+def test_in_one_process_a_recluster_waiting_behind_back_to_back_writer_threads_is_let_in_after_those_ahead_of_it(
+) -> None:
+    # Before, the process's own lock was a threading.RLock polled with acquire(timeout): a writer thread that gave
+    # it back and took it again at once won nearly every time, and a Recluster behind N such threads of the same
+    # process waited for as long as they wrote. Now waiters are let in in the order they came.
+    lock, done, writes, writers = WriterLock(), threading.Event(), [], 4
+
+    def write() -> None:
+        while not done.is_set():
+            with lock:
+                writes.append(1)
+                time.sleep(0.005)
+
+    threads = [threading.Thread(target=write, daemon=True) for _ in range(writers)]
+    for thread in threads:
+        thread.start()
+    try:
+        while len(writes) < 20:  # the writers hand the lock on to one another
+            time.sleep(0.01)
+        started, asked = time.monotonic(), len(writes)
+        with lock.taken_unless(lambda: time.monotonic() > started + 10.0) as taken:
+            ahead = len(writes) - asked
+            seen = len(writes)
+            time.sleep(0.05)
+            assert taken, "the Recluster gave up after 10 s behind writers of 5 ms each"
+            assert len(writes) == seen, "the writers wrote while the Recluster held the lock"
+        assert ahead <= writers, f"{ahead} writes went in ahead of the Recluster, {writers} threads were waiting"
+    finally:
+        done.set()
+        for thread in threads:
+            thread.join(5.0)
+
+
+def test_writers_of_one_process_are_let_in_in_the_order_they_asked_and_one_that_left_gives_up_its_place() -> None:
+    lock, order, gone = WriterLock(), [], threading.Event()
+
+    def write(name: str) -> None:
+        with lock.taken_unless(gone.is_set if name == "left" else lambda: False, poll_s=0.01) as taken:
+            if taken:
+                order.append(name)
+
+    with lock:
+        threads = []
+        for name in ("a", "left", "b", "c"):
+            threads.append(threading.Thread(target=write, args=(name,), daemon=True))
+            threads[-1].start()
+            time.sleep(0.05)  # each asks after the one before
+        gone.set()
+        threads[1].join(5.0)
+    for thread in threads:
+        thread.join(5.0)
+    assert order == ["a", "b", "c"]

@@ -137,3 +137,45 @@ def test_a_client_waiting_for_a_service_still_starting_waits_until_it_serves_and
         starting.handover()
         for server in started:
             server.stop(None)
+
+
+def test_serve_answers_health_on_each_of_its_ports_while_it_migrates_as_a_service_does(tmp_path, postgres_url) -> None:
+    # Before, `influencers run` and `serve` opened and migrated every store before any server existed: nothing
+    # answered on their ports meanwhile, and only `service NAME` said "alive, not ready". The migration here waits
+    # for another replica's (analytics' lock held by the test), ahead of every service's start.
+    from services.analytics.store_schema import HISTORY as ANALYTICS_HISTORY
+
+    ports = {name: free_port() for name in ("ingest", "identity", "analytics")}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("INFLUENCERS_")}
+    env = {**clean, "INFLUENCERS_DATABASE_URL": postgres_url}
+    engine = open_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    other_replica = engine.connect()
+    other_replica.begin()
+    other_replica.execute(sa.select(sa.func.pg_advisory_xact_lock(ANALYTICS_HISTORY.lock_key)))
+    process = subprocess.Popen([sys.executable, "-m", "influencers", "serve", "--data-dir", str(tmp_path / "d"),
+                                *(arg for name, port in ports.items() for arg in (f"--{name}-port", str(port))),
+                                "--web-port", "0", "--metrics-port", "0"],
+                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    channels = {name: grpc.insecure_channel(f"127.0.0.1:{port}", options=[("grpc.use_local_subchannel_pool", 1)])
+                for name, port in ports.items()}
+    err = ""
+    try:
+        stubs = {name: health_pb2_grpc.HealthStub(channel) for name, channel in channels.items()}
+        for stub in stubs.values():
+            _until(stub, "liveness", SERVING, process)
+        for _ in range(5):  # for as long as the migration waits: alive, not ready, on every port
+            assert {name: _status(stub, "") for name, stub in stubs.items()} == dict.fromkeys(ports, NOT_SERVING)
+            assert {name: _status(stub, "liveness") for name, stub in stubs.items()} == dict.fromkeys(ports, SERVING)
+            time.sleep(0.2)
+        other_replica.rollback()  # the other replica's migration is done
+        for stub in stubs.values():
+            _until(stub, "", SERVING, process, timeout_s=120.0)
+            assert _status(stub, "liveness") == SERVING
+    finally:
+        for channel in channels.values():
+            channel.close()
+        other_replica.close()
+        engine.dispose()
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+    assert "Traceback" not in err, err

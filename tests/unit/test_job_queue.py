@@ -935,24 +935,44 @@ def test_identity_refusing_to_close_a_batch_on_a_full_disk_is_logged_in_identity
 
 
 class OpeningOnAFullDisk(Scripted):
-    """Identity refuses every batch open: its disk is full."""
+    """Identity refuses every batch open while `full` is set: its disk is full."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.full = threading.Event()
+        self.refused = 0
 
     def open_batch(self) -> None:
-        raise disk_full("OpenBatch")
+        if self.full.is_set():
+            self.refused += 1
+            raise disk_full("OpenBatch")
+        super().open_batch()
 
 
-def test_a_row_whose_batch_could_not_open_on_a_full_disk_is_run_told_so_and_recorded_and_the_job_stops(
-        engines) -> None:
-    # Before, the row was failed in the job store alone: the runner, which records every failed row with
-    # analytics, never saw it, so videos.csv did not list it (only the CLI summary and the job did).
-    body = OpeningOnAFullDisk()
-    body.release(1000)
-    with one_worker(engines, body) as queue:
+def test_a_row_whose_batch_could_not_open_on_a_full_disk_goes_back_to_the_queue_and_the_job_goes_on_once_there_is_room(
+        engines, caplog) -> None:
+    # Before, the row taken was failed ("disk full: OpenBatch could not write ..."), counted, recorded, and the job
+    # stopped (cancelled), its other rows recorded "not processed": the same manifest had to be run again, as the
+    # other full-disk cases no longer need to be.
+    caplog.set_level("INFO", logger="services.ingest.jobs")
+    runner = OpeningOnAFullDisk()
+    runner.full.set()
+    runner.release(1000)
+    with one_worker(engines, runner) as queue:
         job = queue.start(request(3))
-        ended = wait_state(queue, job.job_id, CANCELLED)
-        assert body.ran[0] == "v0.mp4", "the row ran through the runner, which records it"
-        assert body.row_errors[0] == disk_full("OpenBatch").details()
-        assert ended.done == 1 and ended.total == 3, "the job stopped: every later row would meet the same disk"
+        wait_for(lambda: queue.get(job.job_id).stalled, "the job is said stalled after two tries")
+        stalled = queue.get(job.job_id)
+        assert stalled.stalled == disk_full("OpenBatch").details(), "in identity's words"
+        assert stalled.state in (QUEUED, RUNNING) and not stalled.cancel_requested and stalled.done == 0, stalled
+        assert runner.ran == [], "no row ran without its batch"
+        runner.full.clear()
+        ended = wait_state(queue, job.job_id, SUCCEEDED, FAILED, CANCELLED)
+    assert runner.refused >= 2
+    assert ended.state == SUCCEEDED and dict(ended.statuses) == {"done": 3} and ended.stalled == "", ended
+    assert sorted(runner.ran) == ["v0.mp4", "v1.mp4", "v2.mp4"] and runner.row_errors == ["", "", ""]
+    assert runner.attempts == [1, 1, 1], "given back, its attempts are not counted"
+    said = [r.getMessage() for r in caplog.records if "retrying until there is room" in r.getMessage()]
+    assert said and "the row goes back to the queue" in said[0], said
 
 
 class DiskFullOnFirstRow(Scripted):
@@ -969,7 +989,7 @@ class DiskFullOnFirstRow(Scripted):
         return got, processed
 
 
-@pytest.mark.parametrize("body", [OpeningOnAFullDisk, DiskFullOnFirstRow])
+@pytest.mark.parametrize("body", [DiskFullOnFirstRow])
 def test_the_rows_a_full_disk_kept_from_starting_are_run_told_they_were_not_processed_so_each_is_recorded(
         engines, body) -> None:
     # Before, the job's cancel dropped them in the job store alone: the runner, which records every row with
@@ -987,7 +1007,7 @@ def test_the_rows_a_full_disk_kept_from_starting_are_run_told_they_were_not_proc
         assert ended.done == 1 and ended.total == 3, "the job still stops: the two rows were not run"
 
 
-@pytest.mark.parametrize("body", [OpeningOnAFullDisk, DiskFullOnFirstRow])
+@pytest.mark.parametrize("body", [DiskFullOnFirstRow])
 def test_a_job_stopped_on_a_full_disk_ends_only_once_its_rows_not_started_are_recorded(engines, body) -> None:
     # `influencers run` exports the report as the job ends. Before, the worker finalised the stopped job at its
     # next step, ahead of the rows' "not processed" records: videos.csv lacked those rows.
@@ -1471,6 +1491,73 @@ def test_a_row_whose_analysis_meets_a_full_disk_goes_back_to_the_queue_uncounted
     assert not [r for r in caplog.records if r.exc_info]  # the disk, not the code: no traceback
 
 
+class RowsOnAFullDisk(Scripted):
+    """Every row's analysis meets the replica's own full disk while `full` is set (DiskFull, as the pipeline raises
+    it); `room()` is the replica's look at that disk's free space."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.full = threading.Event()
+        self.refused = 0
+
+    def room(self) -> bool:
+        return not self.full.is_set()
+
+    def run_row(self, claim: Claim, note_video) -> tuple[ingest_pb2.WatchJobResponse, str]:
+        if self.full.is_set():
+            with self._lock:
+                self.refused += 1
+            raise DiskFull("disk full: the disk of DATA/qdrant/edge has 1.0 MiB free, under the 256 MiB kept free "
+                           "(INFLUENCERS_MIN_FREE_BYTES): storing faces refused; free some space and run again")
+        return super().run_row(claim, note_video)
+
+
+@pytest.mark.parametrize("asked", [True, False], ids=["followed", "unwatched"])
+def test_a_stall_on_the_replicas_own_disk_ends_as_soon_as_space_is_freed_not_at_the_workers_next_try(
+        engines, asked) -> None:
+    # Before, the job was said stalled, and waited, until the worker's next try: its pauses double up to 30 s, so
+    # `influencers jobs` said "cannot go on: disk full" for up to half a minute after space was freed. Now the
+    # stall is looked at again when a client asks, and the paused worker looks at the disk's free space every
+    # second (a statvfs, not a row run again).
+    runner = RowsOnAFullDisk()
+    runner.full.set()
+    runner.release(1000)
+    queue = JobQueue(JobStore(engines(), lease_s=2.0), runner, "r0:x", threads=1, idle_poll_s=0.01,
+                     watch_poll_s=0.01, room=runner.room, retry_pauses_s=(4.0, 30.0))
+    try:
+        job = queue.start(request(1))
+        wait_for(lambda: queue.get(job.job_id).stalled, "stalled after two tries (4 s apart)")
+        runner.full.clear()  # the worker is in its second pause: 8 s
+        freed = time.monotonic()
+        if asked:
+            assert queue.get(job.job_id).stalled == "", "no longer said stalled once there is room"
+        while (stored := queue.store.get(job.job_id)).state not in (SUCCEEDED, FAILED, CANCELLED):
+            assert time.monotonic() < freed + 20, stored
+            time.sleep(0.02)
+        waited = time.monotonic() - freed
+    finally:
+        queue.stop(timeout_s=5)
+    assert stored.state == SUCCEEDED and runner.refused == 2, (stored, runner.refused)
+    assert waited < 3.0, f"the job went on {waited:.1f} s after space was freed (its worker paused for 8 s)"
+
+
+def test_a_stall_on_a_disk_the_replica_cannot_see_waits_for_the_workers_next_try(engines) -> None:
+    # Identity's face store on another machine (a fleet): this replica's own disk has room, so it tells nothing.
+    runner = RowsOnAFullDisk()
+    runner.full.set()
+    runner.release(1000)
+    queue = JobQueue(JobStore(engines(), lease_s=2.0), runner, "r0:x", threads=1, idle_poll_s=0.01,
+                     watch_poll_s=0.01, room=lambda: True, retry_pauses_s=(0.5, 30.0))
+    try:
+        job = queue.start(request(1))
+        wait_for(lambda: queue.get(job.job_id).stalled, "stalled after two tries")
+        assert queue.get(job.job_id).stalled.startswith("disk full: the disk of DATA/qdrant/edge")
+        runner.full.clear()
+        assert wait_state(queue, job.job_id, SUCCEEDED).done == 1
+    finally:
+        queue.stop(timeout_s=5)
+
+
 class SlowOutage(Scripted):
     """Identity unreachable for a row's first two attempts: the first fails at once, the second only after
     `hold_s` (a fetch, a decode), while the other worker thread has nothing to take."""
@@ -1504,7 +1591,10 @@ def test_a_worker_with_nothing_to_take_does_not_say_steps_succeed_again_while_th
 
     handler, jobs_log = Lines(level=logging.INFO), logging.getLogger("services.ingest.jobs")
     jobs_log.addHandler(handler)
-    level, jobs_log.level = jobs_log.level, logging.INFO
+    # setLevel, not `.level =`: the logger caches isEnabledFor, and an earlier test's INFO line (at WARNING) left
+    # INFO cached off: this test then heard no "succeed again" when run after one.
+    level = jobs_log.level
+    jobs_log.setLevel(logging.INFO)
     queue = JobQueue(JobStore(engines(), LEASE_S), body, "r0:x", threads=2, idle_poll_s=0.01)
     try:
         body.release(1)
@@ -1513,7 +1603,7 @@ def test_a_worker_with_nothing_to_take_does_not_say_steps_succeed_again_while_th
     finally:
         queue.stop(timeout_s=5)
         jobs_log.removeHandler(handler)
-        jobs_log.level = level
+        jobs_log.setLevel(level)
     assert body.ran == ["v0.mp4"] and body.tries == 3
     again = [ran for line, ran in said if "succeed again" in line]
     assert again and all(again), said
