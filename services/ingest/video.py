@@ -23,6 +23,7 @@ import numpy as np
 from av.sidedata.sidedata import SideDataContainer
 
 from services.ingest.colour import alpha_decoder, to_bgr
+from services.ingest.pipe_spool import PipeRefused, as_file
 from services.ingest.sampling import ShotSampler
 from services.ingest.sniff import (
     LIST_KINDS,
@@ -439,8 +440,9 @@ def open_file(path: Path, timeout: float | None = None, metadata_errors: str = "
     50 copies of one took 1.4 GB and FFmpeg's limit of 1,000 streams 40 GB, in ingest's own process too: the
     repost digest), so a regular file's streams are counted in its header first, no decoder opened
     (_check_header_streams); then only the first PROBED_STREAMS streams are probed by decoders that decode, the
-    rest by decoders that decode nothing (0.7 MB a stream, whatever its size), and a pipe's streams are counted
-    there. Past its header, the file is opened once, but for one with
+    rest by decoders that decode nothing (0.7 MB a stream, whatever its size). A pipe is copied to a file first
+    (pipe_spool: its refusals are VideoErrors) and opened as that file: counted in the opening that probed, its
+    1,000 streams took 765 MB. Past its header, the file is opened once, but for one with
     a video stream past those, opened again once its video streams are counted within the cap to probe them all
     as a player does (a Matroska stream's start time is known only once a few frames are decoded), and one whose
     demuxer finds its streams only while probing (MPEG program streams: no option reaches those), probed whole
@@ -449,8 +451,10 @@ def open_file(path: Path, timeout: float | None = None, metadata_errors: str = "
     # headers, and are refused after): a 750 KB PNG of 16000x16000 named .mp4 was decoded whole to be probed,
     # 800 MB in ingest's own process (the repost digest), and 65535x65535 would have been 13 GB.
     probe = {"max_pixels": str(PROBE_MAX_PIXELS)}
-    if path.is_file():  # a pipe can be read once: its streams are counted in the opening below alone
-        _check_header_streams(path, timeout, metadata_errors)
+    if not path.is_file() and path.exists():  # a pipe, read once: copied to a file, opened as a file is
+        with _as_file(path) as file:
+            return open_file(file, timeout, metadata_errors)
+    _check_header_streams(path, timeout, metadata_errors)
     try:
         container = av.open(str(path), mode="r", container_options=_open_options(),
                             options={**probe, "skip_frame": "all"},
@@ -610,6 +614,12 @@ def _read_within(path: Path, index: int, max_seconds: float) -> bool:
 def open_video(path: Path, max_pixels: int = 4096 * 4096, max_seconds: float = 3600.0) -> tuple[
         av.container.InputContainer, VideoInfo]:
     """Opens `path` and checks what the container states; VideoInfo's size is the coded one here."""
+    with _as_file(path) as path:  # the checks below may open it again (its end read by a seek)
+        return _open_video_file(path, max_pixels, max_seconds)
+
+
+def _open_video_file(path: Path, max_pixels: int, max_seconds: float
+                     ) -> tuple[av.container.InputContainer, VideoInfo]:
     try:
         container = open_file(path, timeout=30.0)
     except DECODE_ERRORS as exc:
@@ -771,6 +781,22 @@ def sample_frames(path: Path, sampler: ShotSampler, max_pixels: int = 4096 * 409
     VideoError (also from the iterator) when the file is not a decodable video; a file damaged after some
     frames yields those frames.
     """
+    with _as_file(path) as path:  # a pipe is read as a file: its streams counted before any is probed
+        return _sample_file(path, sampler, max_pixels, max_seconds)
+
+
+@contextlib.contextmanager
+def _as_file(path: Path) -> Iterator[Path]:
+    """pipe_spool.as_file, its refusals VideoErrors."""
+    try:
+        with as_file(path) as file:
+            yield file
+    except PipeRefused as exc:
+        raise VideoError(str(exc)) from exc
+
+
+def _sample_file(path: Path, sampler: ShotSampler, max_pixels: int, max_seconds: float
+                 ) -> tuple[VideoInfo, Iterator[SampledFrame]]:
     container, probed = open_video(path, max_pixels, max_seconds)
     stream = video_stream(container)
     clock = FrameClock(probed.fps, stream.time_base, stream.start_time, max_gap(container, probed.duration_s))

@@ -757,6 +757,34 @@ def test_a_file_of_a_thousand_video_streams_is_refused_from_its_header_before_an
     assert int(grown_mb) < 200, f"refusing 1,000 streams grew the peak by {grown_mb} MB (was 765 MB, 70 MB now)"
 
 
+def test_a_pipe_of_a_thousand_video_streams_is_refused_from_its_header_as_a_file_is(tmp_path):
+    """A FIFO can be read once, so its streams were counted in the one opening that probes them all: 1,000 peaked at
+    765 MB (22 s) before they were refused. It is copied to a file first now, and refused from that file's header:
+    65 MB (1.5 s), as a file."""
+    one = write_video(tmp_path / "one.mkv", moving(48, 64, 25))
+    whole = tmp_path / "streams.mkv"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(one), *["-map", "0:v"] * 1000, "-c", "copy", str(whole)],
+                   check=True)
+    pipe = tmp_path / "pipe.mkv"
+    os.mkfifo(pipe)
+    script = ("import contextlib, re, sys, threading; from pathlib import Path\n"
+              "from services.ingest.sampling import ShotSampler\n"
+              "from services.ingest.video import VideoError, sample_frames\n"
+              "peak = lambda: int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1]) // 1024\n"
+              "data, pipe = Path(sys.argv[1]).read_bytes(), Path(sys.argv[2])\n"
+              "def feed():\n    with contextlib.suppress(BrokenPipeError):\n        pipe.write_bytes(data)\n"
+              "threading.Thread(target=feed, daemon=True).start()\n"
+              "before = peak()\n"
+              "try:\n    sample_frames(pipe, ShotSampler(1.0))\nexcept VideoError as exc:\n    print(exc)\n"
+              "print(peak() - before)")
+    root = Path(__file__).resolve().parents[2]
+    run = subprocess.run([sys.executable, "-c", script, str(whole), str(pipe)], capture_output=True, text=True,
+                         check=True, cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, timeout=120)
+    refusal, grown_mb = run.stdout.splitlines()
+    assert refusal.startswith("not a video we read: 1000 video streams (a video has one")
+    assert int(grown_mb) < 200, f"refusing a pipe of 1,000 streams grew the peak by {grown_mb} MB (was 765 MB)"
+
+
 def test_a_pipe_of_more_video_streams_than_a_video_has_is_refused_too(tmp_path):
     """The streams are counted in the one opening that decodes: a pipe, which can be read once, holds the cap
     too. Before, they were counted in an opening of their own, which a pipe could not afford: all 17 were
