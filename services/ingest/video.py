@@ -52,6 +52,10 @@ REORDER_FRAMES = 8
 LEAD_PACKETS = 600
 LEAD_BYTES = 16 << 20  # and bytes of them at most (a raw 4K stream, timed by nothing, held no more)
 MAX_PIXEL_ASPECT = 4  # a pixel aspect ratio (SAR) beyond 1:4..4:1 is damage, not a camera's
+# Pixels a second a video may ask the decoder for: 4K (4096 wide, DCI) at 120 fps, the fastest phones record. More
+# is a file made to decode huge: 4096x4096 at 240 fps of frames that repeat the last (28 bytes each) is 200 KB for 20
+# s, which took a minute of CPU, and 10 minutes of it (the duration cap) 30, past the decoder's timeout.
+MAX_PIXEL_RATE = 4096 * 2160 * 120
 DECODER_PIXEL_FACTOR = 4  # the decoder itself never allocates frames over this many times the pixel cap
 MAX_VIDEO_STREAMS = 16  # a file holding more (not cover art) is refused before they are decoded (open_file)
 PROBE_MAX_PIXELS = 4096 * 4096 * DECODER_PIXEL_FACTOR  # no frame larger is decoded to probe a file (open_file)
@@ -332,6 +336,12 @@ def _check_size(width: int, height: int, max_pixels: int) -> None:
         side = math.isqrt(max_pixels)
         raise VideoError(f"unsupported resolution {width}x{height} (over {max_pixels:,} pixels, {side}x{side}: "
                          "give a smaller copy, 4K at most)")
+
+
+def _too_fast(what: str, rate: float) -> VideoError:
+    """The VideoError of a video asking the decoder for `rate` pixels a second (`what`: its size and rate)."""
+    return VideoError(f"not a video we read: {what} is {rate / 1e6:,.0f} million pixels a second to decode, over "
+                      f"the {MAX_PIXEL_RATE / 1e6:,.0f} million of 4K at 120 fps (a small file made to decode huge?)")
 
 
 def _too_long(max_seconds: float, decoded_s: float) -> VideoError:
@@ -634,6 +644,8 @@ def _open_video_file(path: Path, max_pixels: int, max_seconds: float
         info = VideoInfo(ctx.width, ctx.height, sane_fps(*_rates(container, stream)),
                          _declared_duration(container, stream), ctx.name)
         _check_size(info.width, info.height, max_pixels)
+        if info.width * info.height * info.fps > MAX_PIXEL_RATE:
+            raise _too_fast(f"{info.width}x{info.height} at {info.fps:.0f} fps", info.width * info.height * info.fps)
         if (info.duration_s > max_seconds and not _ends_within(path, stream.index, max_seconds)
                 and not (not _indexed(container) and _played_within(path, stream.index, max_seconds, info.fps))):
             raise VideoError(f"{info.duration_s:.0f} s is longer than the limit of {max_seconds:.0f} s")
@@ -719,6 +731,9 @@ def _decoded(container: av.container.InputContainer, stream: av.video.stream.Vid
     clock = clock or FrameClock(fps, stream.time_base, stream.start_time, max_gap_s)
     max_packets = max_seconds * MAX_FPS
     packets = since_frame = 0
+    # Pixels decoded, held to MAX_PIXEL_RATE of the time they cover (and a second more): a stated rate can lie, and
+    # frames held at one instant (shown out of order, FrameClock) add frames but no time.
+    pixels = 0
     # Untimed packets at the stream's head (up to LEAD_PACKETS), held until a packet shows whether timestamps
     # follow: then the frames without one before the first with one lie before the video's start (Matroska's
     # blocks before 0, from -output_ts_offset -2 or a B-frame delay kept negative), where a player shows none
@@ -760,6 +775,9 @@ def _decoded(container: av.container.InputContainer, stream: av.video.stream.Vid
                 since_frame = 0
                 if t > max_seconds:
                     raise _too_long(max_seconds, t)
+                pixels += frame.width * frame.height
+                if pixels > MAX_PIXEL_RATE * (t + 1.0):
+                    raise _too_fast(f"decoding {pixels:,} pixels in {t:.1f} s of frames", pixels / max(t, 1.0))
                 yield frame, t
 
 

@@ -1265,3 +1265,63 @@ def test_a_vp9_recording_whose_size_changes_mid_stream_is_sampled_at_each_size(t
     assert info.duration_s == pytest.approx(4.0, abs=0.05)
     assert [f.bgr.shape[:2] for f in frames] == [(120, 160), (120, 160), (180, 320), (180, 320)]
     assert frames[2].shot != frames[1].shot
+
+
+def repeating(path: Path, width: int, height: int, times_ms: list[int]) -> Path:
+    """An H.264 file of one picture, then frames repeating it (a few bytes each: a file tiny for what it decodes to),
+    shown at `times_ms`."""
+    seed = path.with_suffix(".seed.mp4")
+    with av.open(str(seed), "w") as out:
+        stream = out.add_stream("libx264", rate=30, options={"bf": "0", "preset": "ultrafast"})
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        image = np.zeros((height, width, 3), np.uint8)
+        image[::64] = 255
+        for k in range(3):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts = k
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    with av.open(str(seed)) as inp:
+        first, _, repeat = (bytes(p) for p in inp.demux(video=0) if p.size)
+        with av.open(str(path), "w") as out:
+            stream = out.add_stream_from_template(inp.streams.video[0])
+            stream.time_base = Fraction(1, 1000)
+            for k, ms in enumerate(times_ms):
+                packet = av.Packet(first if k == 0 else repeat)
+                packet.stream, packet.time_base, packet.pts, packet.dts = stream, Fraction(1, 1000), ms, ms
+                packet.is_keyframe = k == 0
+                out.mux(packet)
+    seed.unlink()
+    return path
+
+
+def test_a_small_file_stating_more_pixels_a_second_than_4k_at_120_fps_is_refused_before_decoding(tmp_path):
+    """4096x4096 at 240 fps, each frame after the first repeating it in 28 bytes: 20 s in 200 KB, which took a minute
+    of CPU to decode (10 minutes of it, within the duration cap, 30, past the decoder's timeout). Refused from what
+    its header states, no frame decoded."""
+    path = repeating(tmp_path / "bomb.mp4", 4096, 4096, [round(k * 1000 / 240) for k in range(240 * 20)])
+    assert path.stat().st_size < 300_000
+    with pytest.raises(VideoError, match=r"^not a video we read: 4096x4096 at 240 fps is 4,0\d\d million pixels a "
+                                         r"second to decode, over the 1,062 million of 4K at 120 fps \(a small file "
+                                         r"made to decode huge\?\)$"):
+        sample_frames(path, ShotSampler(1.0))
+
+
+def test_a_small_file_whose_frames_outrun_the_rate_it_states_is_refused_once_its_decoding_does(tmp_path):
+    """A second at 30 fps (the rate FFmpeg reads from the head), then 19 s at 240 fps of 4096x4096: the stated rate
+    passes, the frames decoded do not. Refused at 1.5 s of frames."""
+    times = [round(k * 1000 / 30) for k in range(30)] + [1000 + round(k * 1000 / 240) for k in range(240 * 19)]
+    path = repeating(tmp_path / "burst.mkv", 4096, 4096, times)
+    info, frames = sample_frames(path, ShotSampler(1.0))
+    assert info.fps == 30
+    with pytest.raises(VideoError, match=r"^not a video we read: decoding [\d,]+ pixels in 1\.\d s of frames is "
+                                         r"[\d,]+ million pixels a second to decode, over the 1,062 million"):
+        list(frames)
+
+
+def test_a_4k_video_at_120_fps_is_read(tmp_path):
+    """The fastest a phone records (4K at 120 fps) is within the pixel rate: read whole."""
+    path = repeating(tmp_path / "fast.mp4", 3840, 2160, [round(k * 1000 / 120) for k in range(60)])
+    info, frames = decode(path)
+    assert (info.width, info.height) == (3840, 2160) and info.fps > 110  # ms times: 114 fps on average
+    assert info.duration_s == pytest.approx(0.5, abs=0.05) and frames
