@@ -58,6 +58,10 @@ MAX_PIXEL_ASPECT = 4  # a pixel aspect ratio (SAR) beyond 1:4..4:1 is damage, no
 MAX_PIXEL_RATE = 4096 * 2160 * 120
 DECODER_PIXEL_FACTOR = 4  # the decoder itself never allocates frames over this many times the pixel cap
 MAX_VIDEO_STREAMS = 16  # a file holding more (not cover art) is refused before they are decoded (open_file)
+# Streams of every kind a file may hold (open_file): a video's own, audio in a few dozen languages, subtitles, data.
+# Each costs its probe (0.7 MB, audio too): 998 audio streams beside a video (18 MB) took 770 MB in ingest's own
+# process (the repost digest) and as much in the decoder's.
+MAX_STREAMS = 128
 PROBE_MAX_PIXELS = 4096 * 4096 * DECODER_PIXEL_FACTOR  # no frame larger is decoded to probe a file (open_file)
 # Streams at the head of a file probed by decoders that decode (open_file): a video's is the first or the second
 # (after its audio or its cover art); audio and data streams are probed alike either way.
@@ -506,12 +510,18 @@ NO_DECODER = "none"  # a decoder whitelist of no decoder's name: probing opens n
 
 
 def _check_streams(container: av.container.InputContainer) -> None:
-    """VideoError (`container` closed) when it holds more than MAX_VIDEO_STREAMS video streams (cover art aside)."""
+    """VideoError (`container` closed) when it holds more than MAX_VIDEO_STREAMS video streams (cover art aside), or
+    more than MAX_STREAMS streams of any kind."""
     videos = len(shown_streams(container))
     if videos > MAX_VIDEO_STREAMS:
         container.close()
         raise VideoError(f"not a video we read: {videos} video streams (a video has one, a few at most; more than "
                          f"{MAX_VIDEO_STREAMS} would take gigabytes of memory to open)")
+    streams = len(container.streams)
+    if streams > MAX_STREAMS:
+        container.close()
+        raise VideoError(f"not a video we read: {streams} streams (audio, subtitles or data beside its video: more "
+                         f"than {MAX_STREAMS} would take hundreds of megabytes of memory to open)")
 
 
 def _unopened(path: Path, exc: BaseException) -> str:

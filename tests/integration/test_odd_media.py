@@ -1325,3 +1325,42 @@ def test_a_4k_video_at_120_fps_is_read(tmp_path):
     info, frames = decode(path)
     assert (info.width, info.height) == (3840, 2160) and info.fps > 110  # ms times: 114 fps on average
     assert info.duration_s == pytest.approx(0.5, abs=0.05) and frames
+
+
+def audio_streams(tmp_path: Path, count: int) -> Path:
+    """A Matroska file of a 2 s video and `count` copies of its AAC audio."""
+    one = tmp_path / "one.mkv"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=128x96:rate=25:duration=2", "-f",
+                    "lavfi", "-i", "sine=duration=2", "-c:v", "libx264", "-c:a", "aac", "-pix_fmt", "yuv420p",
+                    str(one)], check=True)
+    path = tmp_path / f"audio{count}.mkv"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(one), "-map", "0:v", *["-map", "0:a"] * count, "-c", "copy",
+                    str(path)], check=True)
+    return path
+
+
+def test_a_video_beside_127_audio_streams_is_read(tmp_path):
+    info, frames = decode(audio_streams(tmp_path, 127))
+    assert info.duration_s == pytest.approx(2.0, abs=0.05) and frames
+
+
+def test_a_video_beside_a_thousand_audio_streams_is_refused_from_its_header(tmp_path):
+    """Each audio stream is probed (0.7 MB): 998 of them beside a video (an 18 MB file) peaked at 770 MB, in ingest's
+    own process (the repost digest) as in the decoder's, and the video was read. Refused from the file's header now,
+    as a file of too many video streams is."""
+    path = audio_streams(tmp_path, 998)
+    script = ("import re, sys; from pathlib import Path\n"
+              "from services.ingest.stream_digest import stream_digest\n"
+              "from services.ingest.video import VideoError, open_video\n"
+              "peak = lambda: int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1]) // 1024\n"
+              "before = peak()\n"
+              "assert stream_digest(Path(sys.argv[1])) is None\n"
+              "try:\n    open_video(Path(sys.argv[1]))\nexcept VideoError as exc:\n    print(exc)\n"
+              "print(peak() - before)")
+    root = Path(__file__).resolve().parents[2]
+    run = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True,
+                         cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
+    refusal, grown_mb = run.stdout.splitlines()
+    assert refusal == ("not a video we read: 999 streams (audio, subtitles or data beside its video: more than 128 "
+                       "would take hundreds of megabytes of memory to open)")
+    assert int(grown_mb) < 200, f"refusing 999 streams grew the peak by {grown_mb} MB (was 770 MB)"
