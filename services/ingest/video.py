@@ -23,6 +23,7 @@ import numpy as np
 from av.sidedata.sidedata import SideDataContainer
 
 from services.ingest.colour import alpha_decoder, to_bgr
+from services.ingest.mp4_index import overdeclared
 from services.ingest.pipe_spool import PipeRefused, as_file
 from services.ingest.sampling import ShotSampler
 from services.ingest.sniff import (
@@ -468,6 +469,7 @@ def open_file(path: Path, timeout: float | None = None, metadata_errors: str = "
     if not path.is_file() and path.exists():  # a pipe, read once: copied to a file, opened as a file is
         with _as_file(path) as file:
             return open_file(file, timeout, metadata_errors)
+    _check_mp4_index(path)
     _check_header_streams(path, timeout, metadata_errors)
     try:
         container = av.open(str(path), mode="r", container_options=_open_options(),
@@ -486,6 +488,18 @@ def open_file(path: Path, timeout: float | None = None, metadata_errors: str = "
                     metadata_errors=metadata_errors)
     _check_streams(whole)
     return whole
+
+
+def _check_mp4_index(path: Path) -> None:
+    """VideoError for an MP4 at `path` whose index declares more samples than a video holds (mp4_index), read before
+    FFmpeg's demuxer builds an entry for each of them; nothing when it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            said = overdeclared(f, path.stat().st_size)
+    except OSError:
+        return
+    if said:
+        raise VideoError(said)
 
 
 def _check_header_streams(path: Path, timeout: float | None, metadata_errors: str) -> None:
