@@ -31,6 +31,7 @@ from services.ingest.sniff import (
     SNIFF_BYTES,
     gif_lacks_trailer,
     is_animated_webp,
+    matroska_whole,
     mp4_box_cut_short,
     mp4_lacks_index,
     text_kind,
@@ -855,7 +856,18 @@ def _sample_file(path: Path, sampler: ShotSampler, max_pixels: int, max_seconds:
     info = VideoInfo(width, height, probed.fps, _declared_duration(container, stream, start_s), probed.codec,
                      start_s=start_s, note=display_note(display_matrix(first[0])))
     cut = container.format.name == "gif" and path.is_file() and _gif_cut_short(path)
+    if "matroska" in container.format.name and _matroska_whole(path):
+        cut = None  # whole: a length stated past its frames is a header's mistake, not frames missing
     return info, _sampled(container, stream, chain([first], decoded), sampler, info, max_pixels, cut, clock)
+
+
+def _matroska_whole(path: Path) -> bool:
+    """sniff.matroska_whole of the file at `path` (False when it cannot be read: no claim)."""
+    try:
+        with open(path, "rb") as f:
+            return matroska_whole(f, path.stat().st_size)
+    except OSError:
+        return False
 
 
 def _gif_cut_short(path: Path) -> bool:
@@ -870,10 +882,13 @@ def _gif_cut_short(path: Path) -> bool:
 
 def _sampled(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
              decoded: Iterator[tuple[av.VideoFrame, float]], sampler: ShotSampler, info: VideoInfo,
-             max_pixels: int, cut: bool = False, clock: FrameClock | None = None) -> Iterator[SampledFrame]:
+             max_pixels: int, cut: bool | None = False, clock: FrameClock | None = None
+             ) -> Iterator[SampledFrame]:
     """`cut`: the file is known to be cut short where its container states no length (a GIF without its
-    trailer): the warning says so. `clock`: the frames' clock, whose jumps left out of the timeline are no part
-    of the length the container states (a transport stream of joined segments states the span of its times)."""
+    trailer): the warning says so; None: known whole (a Matroska file holding its whole segment), so frames ending
+    before the length it states are a header stating more than it holds (10 hours for 20 s), not a file cut short.
+    `clock`: the frames' clock, whose jumps left out of the timeline are no part of the length the container states
+    (a transport stream of joined segments states the span of its times)."""
     step = 1.0 / info.fps
     # The sampled frames of the latest time, waiting for a later one: a frame stands for the time until the next
     # sampled frame of a later time, so frames that share a time (equal timestamps, as at a join) share a span,
@@ -924,12 +939,13 @@ def _sampled(container: av.container.InputContainer, stream: av.video.stream.Vid
                              "the file is cut short)")
         if count <= 1:
             raise VideoError("not a video (a single still frame)")
-        if damage or ended_early(info.duration_s, decoded_s):
+        short = ended_early(info.duration_s, decoded_s)
+        if damage or (short and cut is not None):
             stated = f" of the {info.duration_s:.1f} s the file states" if info.duration_s > 0 else ""
             info.warning = (f"decoding stopped at {decoded_s:.1f} s{stated} "
                             f"({'damaged: ' + damage if damage else 'the file is cut short'})")
             info.duration_s = decoded_s
-        elif last_t > info.duration_s:  # no duration stated, or less than was decoded
+        elif short or last_t > info.duration_s:  # a whole file stating more than it holds; none stated, or less
             info.duration_s = decoded_s
         if cut and not info.warning:
             info.warning = f"decoding stopped at {decoded_s:.1f} s (the file is cut short: it lacks its end marker)"
