@@ -328,12 +328,12 @@ class VideoPipeline:
         return Outcome(video, stage_seconds=stages)
 
     def _analyse(self, video: common_pb2.Video, path: Path, stages: dict[str, float]) -> Outcome:
-        digest = None
+        digest = legacy = None
         if self.reposts is not None:
             t0 = time.perf_counter()
             with _span("stream_digest"):
                 coded = coded_stream(path)
-            digest = coded.digest
+            digest, legacy = coded.digest, coded.legacy
             if digest is not None:  # a remux of an analysed stream may put its first frame elsewhere on a timeline
                 video.start.CopyFrom(duration(coded.start_s))
             copied = self._same_stream(video, digest, stages, coded.note) if digest is not None else None
@@ -355,8 +355,11 @@ class VideoPipeline:
             look = None
             if self.reposts is not None and not info.warning:  # a cut-short file's frames say little of the video
                 t0 = time.perf_counter()
+                copied = (self._digested_before(video, digest, legacy, info.duration_s, info.fps, stages)
+                          if digest is not None and legacy is not None else None)
                 look = signature(info.duration_s, times, prints)
-                copied = self._copied(video, look, stages) if look is not None else None
+                if copied is None and look is not None:
+                    copied = self._copied(video, look, stages)
                 stages["repost"] = stages.get("repost", 0.0) + time.perf_counter() - t0
                 if copied is not None:
                     return copied
@@ -409,6 +412,24 @@ class VideoPipeline:
                 return done
         video.ClearField("duration")
         video.error = ""
+        return None
+
+    def _digested_before(self, video: common_pb2.Video, digest: str, legacy: str, duration_s: float, fps: float,
+                         stages: dict[str, float]) -> Outcome | None:
+        """The row, decoded (`duration_s` seconds at `fps`), done as a repost of an analysed video whose stored digest
+        an older release wrote as `legacy` (CodedStream.legacy: without the stream's hidden head or end), or None.
+        That digest is also a trim's of its source (the same packets, a head or an end hidden by an edit list), so a
+        stored video counts only when it lasts as long, within half a frame: a trim hides a frame or more. The video
+        then keeps `digest` too, so that its next copy is known before it is decoded. Was: such a video's copies
+        no longer matched it, analysed again (or copied only when their frames alike were few enough to print)."""
+        assert self.reposts is not None
+        for source_id, theirs in self.reposts.same_stream(legacy, excluding=video.video_id):
+            if abs(theirs - duration_s) > 0.5 / fps:
+                continue  # the same packets shown longer or shorter: a trim of that video, or its source
+            done = self._copy_from(video, source_id, stages, "the same coded stream, digested by an older release")
+            if done is not None:
+                self.reposts.add_digest(source_id, digest, theirs)
+                return done
         return None
 
     def _copied(self, video: common_pb2.Video, look: Signature, stages: dict[str, float]) -> Outcome | None:

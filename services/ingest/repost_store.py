@@ -55,6 +55,19 @@ class RepostStore:
             conn.execute(digests_t.delete().where(digests_t.c.video_id == video_id))
             conn.execute(digests_t.insert().values(digest=digest, video_id=video_id, duration_s=duration_s))
 
+    def add_digest(self, video_id: str, digest: str, duration_s: float) -> None:
+        """Keeps `digest` as another digest of the analysed video `video_id` (lasting `duration_s` seconds) beside
+        those it has: the digest of today of a stream whose stored one an older release wrote (a hidden head or
+        end was not digested then), so that its next copy is known by it at once. Already kept: nothing."""
+        try:
+            with self.engine.begin() as conn:
+                kept = conn.execute(sa.select(digests_t.c.video_id).where(
+                    digests_t.c.digest == digest, digests_t.c.video_id == video_id)).first()
+                if kept is None:
+                    conn.execute(digests_t.insert().values(digest=digest, video_id=video_id, duration_s=duration_s))
+        except sa.exc.IntegrityError:
+            pass  # another replica kept it in the meantime, from another copy
+
     def same_stream(self, digest: str, excluding: str = "") -> list[tuple[str, float]]:
         """Analysed videos whose coded stream has `digest` (never `excluding`), with their durations in
         seconds, oldest id first."""

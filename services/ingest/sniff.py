@@ -134,3 +134,36 @@ def gif_lacks_trailer(f: BinaryIO) -> bool:
                 return True
         else:  # not a block of GIF's: a cut file padded with zeros (a preallocated download), else not understood
             return kind == b"\0" and all(not chunk.strip(b"\0") for chunk in iter(lambda: f.read(2**16), b""))
+
+
+def matroska_whole(f: BinaryIO, size: int) -> bool:
+    """Whether the Matroska/WebM file `f` (of `size` bytes) holds its whole segment: the size its segment states (a
+    muxer writing a file it can seek in writes it once done) ends within the file. False for a file cut short (the
+    stated end lies past the file's), a live recording (a segment of unknown size) or no Matroska file."""
+    f.seek(0)
+    head = f.read(64)
+    if head[:4] != b"\x1a\x45\xdf\xa3":
+        return False
+    header = _vint(head, 4)
+    if header is None or 4 + header[1] + header[0] + 4 > len(head):
+        return False
+    at = 4 + header[1] + header[0]
+    if head[at:at + 4] != b"\x18\x53\x80\x67":
+        return False
+    segment = _vint(head, at + 4)
+    if segment is None or segment[0] == (1 << (7 * segment[1])) - 1:  # all ones: a size not known when written
+        return False
+    return at + 4 + segment[1] + segment[0] <= size
+
+
+def _vint(data: bytes, at: int) -> tuple[int, int] | None:
+    """(value, length in bytes) of the EBML variable-size integer at `at` in `data`, or None where none fits."""
+    if at >= len(data) or data[at] == 0:
+        return None
+    length = 9 - data[at].bit_length()
+    if at + length > len(data):
+        return None
+    value = data[at] & ((1 << (8 - length)) - 1)
+    for byte in data[at + 1:at + length]:
+        value = value << 8 | byte
+    return value, length

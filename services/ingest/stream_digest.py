@@ -69,6 +69,11 @@ class CodedStream:
     digest: str | None
     start_s: float = 0.0
     note: str = ""
+    # The digest as releases before the hidden head and end were digested wrote it (their rows are still stored),
+    # when it is not `digest`: a stream whose first shown frame lies after its first packet (an edit list hiding
+    # the head, an open GOP's leading frames), or whose edit list hides its end. Alone it would take such a trim
+    # for its source: a match stands only for a stored video that lasts as long (pipeline._digested_before).
+    legacy: str | None = None
 
 
 def stream_digest(path: Path) -> str | None:
@@ -155,18 +160,17 @@ def _digest(container: av.container.InputContainer, stream: av.video.stream.Vide
     if shown is None or shown.pts is None:
         return CodedStream(None)  # no frame decoded, or none timed: the usual path names the problem
     matrix = display_matrix(shown)
-    whole = hashlib.blake2b(digest_size=20)
-    whole.update(f"{codec}|{ctx.width}x{ctx.height}|".encode())
-    whole.update(matrix.tobytes() if matrix is not None else b"-")
+    head = f"{codec}|{ctx.width}x{ctx.height}|".encode() + (matrix.tobytes() if matrix is not None else b"-")
+    hidden = b""
     lead_ms = round((shown.pts - first) * time_base * 1000)
     if lead_ms:  # hashed only when there is one: the digests of the usual streams stay those already stored
-        whole.update(f"lead {lead_ms}|".encode())
+        hidden += f"lead {lead_ms}|".encode()
     if hidden_last is not None and shown_end is not None and hidden_last >= shown_end:  # an end hidden, as a lead
-        whole.update(f"end {round((shown_end - first) * time_base * 1000)}|".encode())
-    for unit in sorted(params):
-        whole.update(len(unit).to_bytes(4, "big") + unit)
-    whole.update(pictures.digest())
-    return CodedStream(f"{codec}:{whole.hexdigest()}", shown_at(shown, stream), display_note(matrix))
+        hidden += f"end {round((shown_end - first) * time_base * 1000)}|".encode()
+    tail = b"".join(len(unit).to_bytes(4, "big") + unit for unit in sorted(params)) + pictures.digest()
+    digest = f"{codec}:{hashlib.blake2b(head + hidden + tail, digest_size=20).hexdigest()}"
+    legacy = f"{codec}:{hashlib.blake2b(head + tail, digest_size=20).hexdigest()}" if hidden else None
+    return CodedStream(digest, shown_at(shown, stream), display_note(matrix), legacy)
 
 
 def _first_frame(stream: av.video.stream.VideoStream, packet: av.Packet) -> av.VideoFrame | None:

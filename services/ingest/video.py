@@ -23,12 +23,15 @@ import numpy as np
 from av.sidedata.sidedata import SideDataContainer
 
 from services.ingest.colour import alpha_decoder, to_bgr
+from services.ingest.mp4_index import overdeclared
+from services.ingest.pipe_spool import PipeRefused, as_file
 from services.ingest.sampling import ShotSampler
 from services.ingest.sniff import (
     LIST_KINDS,
     SNIFF_BYTES,
     gif_lacks_trailer,
     is_animated_webp,
+    matroska_whole,
     mp4_box_cut_short,
     mp4_lacks_index,
     text_kind,
@@ -51,8 +54,16 @@ REORDER_FRAMES = 8
 LEAD_PACKETS = 600
 LEAD_BYTES = 16 << 20  # and bytes of them at most (a raw 4K stream, timed by nothing, held no more)
 MAX_PIXEL_ASPECT = 4  # a pixel aspect ratio (SAR) beyond 1:4..4:1 is damage, not a camera's
+# Pixels a second a video may ask the decoder for: 4K (4096 wide, DCI) at 120 fps, the fastest phones record. More
+# is a file made to decode huge: 4096x4096 at 240 fps of frames that repeat the last (28 bytes each) is 200 KB for 20
+# s, which took a minute of CPU, and 10 minutes of it (the duration cap) 30, past the decoder's timeout.
+MAX_PIXEL_RATE = 4096 * 2160 * 120
 DECODER_PIXEL_FACTOR = 4  # the decoder itself never allocates frames over this many times the pixel cap
 MAX_VIDEO_STREAMS = 16  # a file holding more (not cover art) is refused before they are decoded (open_file)
+# Streams of every kind a file may hold (open_file): a video's own, audio in a few dozen languages, subtitles, data.
+# Each costs its probe (0.7 MB, audio too): 998 audio streams beside a video (18 MB) took 770 MB in ingest's own
+# process (the repost digest) and as much in the decoder's.
+MAX_STREAMS = 128
 PROBE_MAX_PIXELS = 4096 * 4096 * DECODER_PIXEL_FACTOR  # no frame larger is decoded to probe a file (open_file)
 # Streams at the head of a file probed by decoders that decode (open_file): a video's is the first or the second
 # (after its audio or its cover art); audio and data streams are probed alike either way.
@@ -333,6 +344,12 @@ def _check_size(width: int, height: int, max_pixels: int) -> None:
                          "give a smaller copy, 4K at most)")
 
 
+def _too_fast(what: str, rate: float) -> VideoError:
+    """The VideoError of a video asking the decoder for `rate` pixels a second (`what`: its size and rate)."""
+    return VideoError(f"not a video we read: {what} is {rate / 1e6:,.0f} million pixels a second to decode, over "
+                      f"the {MAX_PIXEL_RATE / 1e6:,.0f} million of 4K at 120 fps (a small file made to decode huge?)")
+
+
 def _too_long(max_seconds: float, decoded_s: float) -> VideoError:
     return VideoError(f"longer than the limit of {max_seconds:.0f} s (decoding passed {decoded_s:.0f} s)")
 
@@ -439,8 +456,9 @@ def open_file(path: Path, timeout: float | None = None, metadata_errors: str = "
     50 copies of one took 1.4 GB and FFmpeg's limit of 1,000 streams 40 GB, in ingest's own process too: the
     repost digest), so a regular file's streams are counted in its header first, no decoder opened
     (_check_header_streams); then only the first PROBED_STREAMS streams are probed by decoders that decode, the
-    rest by decoders that decode nothing (0.7 MB a stream, whatever its size), and a pipe's streams are counted
-    there. Past its header, the file is opened once, but for one with
+    rest by decoders that decode nothing (0.7 MB a stream, whatever its size). A pipe is copied to a file first
+    (pipe_spool: its refusals are VideoErrors) and opened as that file: counted in the opening that probed, its
+    1,000 streams took 765 MB. Past its header, the file is opened once, but for one with
     a video stream past those, opened again once its video streams are counted within the cap to probe them all
     as a player does (a Matroska stream's start time is known only once a few frames are decoded), and one whose
     demuxer finds its streams only while probing (MPEG program streams: no option reaches those), probed whole
@@ -449,8 +467,11 @@ def open_file(path: Path, timeout: float | None = None, metadata_errors: str = "
     # headers, and are refused after): a 750 KB PNG of 16000x16000 named .mp4 was decoded whole to be probed,
     # 800 MB in ingest's own process (the repost digest), and 65535x65535 would have been 13 GB.
     probe = {"max_pixels": str(PROBE_MAX_PIXELS)}
-    if path.is_file():  # a pipe can be read once: its streams are counted in the opening below alone
-        _check_header_streams(path, timeout, metadata_errors)
+    if not path.is_file() and path.exists():  # a pipe, read once: copied to a file, opened as a file is
+        with _as_file(path) as file:
+            return open_file(file, timeout, metadata_errors)
+    _check_mp4_index(path)
+    _check_header_streams(path, timeout, metadata_errors)
     try:
         container = av.open(str(path), mode="r", container_options=_open_options(),
                             options={**probe, "skip_frame": "all"},
@@ -468,6 +489,18 @@ def open_file(path: Path, timeout: float | None = None, metadata_errors: str = "
                     metadata_errors=metadata_errors)
     _check_streams(whole)
     return whole
+
+
+def _check_mp4_index(path: Path) -> None:
+    """VideoError for an MP4 at `path` whose index declares more samples than a video holds (mp4_index), read before
+    FFmpeg's demuxer builds an entry for each of them; nothing when it cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            said = overdeclared(f, path.stat().st_size)
+    except OSError:
+        return
+    if said:
+        raise VideoError(said)
 
 
 def _check_header_streams(path: Path, timeout: float | None, metadata_errors: str) -> None:
@@ -492,12 +525,18 @@ NO_DECODER = "none"  # a decoder whitelist of no decoder's name: probing opens n
 
 
 def _check_streams(container: av.container.InputContainer) -> None:
-    """VideoError (`container` closed) when it holds more than MAX_VIDEO_STREAMS video streams (cover art aside)."""
+    """VideoError (`container` closed) when it holds more than MAX_VIDEO_STREAMS video streams (cover art aside), or
+    more than MAX_STREAMS streams of any kind."""
     videos = len(shown_streams(container))
     if videos > MAX_VIDEO_STREAMS:
         container.close()
         raise VideoError(f"not a video we read: {videos} video streams (a video has one, a few at most; more than "
                          f"{MAX_VIDEO_STREAMS} would take gigabytes of memory to open)")
+    streams = len(container.streams)
+    if streams > MAX_STREAMS:
+        container.close()
+        raise VideoError(f"not a video we read: {streams} streams (audio, subtitles or data beside its video: more "
+                         f"than {MAX_STREAMS} would take hundreds of megabytes of memory to open)")
 
 
 def _unopened(path: Path, exc: BaseException) -> str:
@@ -610,6 +649,12 @@ def _read_within(path: Path, index: int, max_seconds: float) -> bool:
 def open_video(path: Path, max_pixels: int = 4096 * 4096, max_seconds: float = 3600.0) -> tuple[
         av.container.InputContainer, VideoInfo]:
     """Opens `path` and checks what the container states; VideoInfo's size is the coded one here."""
+    with _as_file(path) as path:  # the checks below may open it again (its end read by a seek)
+        return _open_video_file(path, max_pixels, max_seconds)
+
+
+def _open_video_file(path: Path, max_pixels: int, max_seconds: float
+                     ) -> tuple[av.container.InputContainer, VideoInfo]:
     try:
         container = open_file(path, timeout=30.0)
     except DECODE_ERRORS as exc:
@@ -624,6 +669,8 @@ def open_video(path: Path, max_pixels: int = 4096 * 4096, max_seconds: float = 3
         info = VideoInfo(ctx.width, ctx.height, sane_fps(*_rates(container, stream)),
                          _declared_duration(container, stream), ctx.name)
         _check_size(info.width, info.height, max_pixels)
+        if info.width * info.height * info.fps > MAX_PIXEL_RATE:
+            raise _too_fast(f"{info.width}x{info.height} at {info.fps:.0f} fps", info.width * info.height * info.fps)
         if (info.duration_s > max_seconds and not _ends_within(path, stream.index, max_seconds)
                 and not (not _indexed(container) and _played_within(path, stream.index, max_seconds, info.fps))):
             raise VideoError(f"{info.duration_s:.0f} s is longer than the limit of {max_seconds:.0f} s")
@@ -709,6 +756,9 @@ def _decoded(container: av.container.InputContainer, stream: av.video.stream.Vid
     clock = clock or FrameClock(fps, stream.time_base, stream.start_time, max_gap_s)
     max_packets = max_seconds * MAX_FPS
     packets = since_frame = 0
+    # Pixels decoded, held to MAX_PIXEL_RATE of the time they cover (and a second more): a stated rate can lie, and
+    # frames held at one instant (shown out of order, FrameClock) add frames but no time.
+    pixels = 0
     # Untimed packets at the stream's head (up to LEAD_PACKETS), held until a packet shows whether timestamps
     # follow: then the frames without one before the first with one lie before the video's start (Matroska's
     # blocks before 0, from -output_ts_offset -2 or a B-frame delay kept negative), where a player shows none
@@ -750,6 +800,9 @@ def _decoded(container: av.container.InputContainer, stream: av.video.stream.Vid
                 since_frame = 0
                 if t > max_seconds:
                     raise _too_long(max_seconds, t)
+                pixels += frame.width * frame.height
+                if pixels > MAX_PIXEL_RATE * (t + 1.0):
+                    raise _too_fast(f"decoding {pixels:,} pixels in {t:.1f} s of frames", pixels / max(t, 1.0))
                 yield frame, t
 
 
@@ -771,6 +824,22 @@ def sample_frames(path: Path, sampler: ShotSampler, max_pixels: int = 4096 * 409
     VideoError (also from the iterator) when the file is not a decodable video; a file damaged after some
     frames yields those frames.
     """
+    with _as_file(path) as path:  # a pipe is read as a file: its streams counted before any is probed
+        return _sample_file(path, sampler, max_pixels, max_seconds)
+
+
+@contextlib.contextmanager
+def _as_file(path: Path) -> Iterator[Path]:
+    """pipe_spool.as_file, its refusals VideoErrors."""
+    try:
+        with as_file(path) as file:
+            yield file
+    except PipeRefused as exc:
+        raise VideoError(str(exc)) from exc
+
+
+def _sample_file(path: Path, sampler: ShotSampler, max_pixels: int, max_seconds: float
+                 ) -> tuple[VideoInfo, Iterator[SampledFrame]]:
     container, probed = open_video(path, max_pixels, max_seconds)
     stream = video_stream(container)
     clock = FrameClock(probed.fps, stream.time_base, stream.start_time, max_gap(container, probed.duration_s))
@@ -787,7 +856,18 @@ def sample_frames(path: Path, sampler: ShotSampler, max_pixels: int = 4096 * 409
     info = VideoInfo(width, height, probed.fps, _declared_duration(container, stream, start_s), probed.codec,
                      start_s=start_s, note=display_note(display_matrix(first[0])))
     cut = container.format.name == "gif" and path.is_file() and _gif_cut_short(path)
+    if "matroska" in container.format.name and _matroska_whole(path):
+        cut = None  # whole: a length stated past its frames is a header's mistake, not frames missing
     return info, _sampled(container, stream, chain([first], decoded), sampler, info, max_pixels, cut, clock)
+
+
+def _matroska_whole(path: Path) -> bool:
+    """sniff.matroska_whole of the file at `path` (False when it cannot be read: no claim)."""
+    try:
+        with open(path, "rb") as f:
+            return matroska_whole(f, path.stat().st_size)
+    except OSError:
+        return False
 
 
 def _gif_cut_short(path: Path) -> bool:
@@ -802,10 +882,13 @@ def _gif_cut_short(path: Path) -> bool:
 
 def _sampled(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
              decoded: Iterator[tuple[av.VideoFrame, float]], sampler: ShotSampler, info: VideoInfo,
-             max_pixels: int, cut: bool = False, clock: FrameClock | None = None) -> Iterator[SampledFrame]:
+             max_pixels: int, cut: bool | None = False, clock: FrameClock | None = None
+             ) -> Iterator[SampledFrame]:
     """`cut`: the file is known to be cut short where its container states no length (a GIF without its
-    trailer): the warning says so. `clock`: the frames' clock, whose jumps left out of the timeline are no part
-    of the length the container states (a transport stream of joined segments states the span of its times)."""
+    trailer): the warning says so; None: known whole (a Matroska file holding its whole segment), so frames ending
+    before the length it states are a header stating more than it holds (10 hours for 20 s), not a file cut short.
+    `clock`: the frames' clock, whose jumps left out of the timeline are no part of the length the container states
+    (a transport stream of joined segments states the span of its times)."""
     step = 1.0 / info.fps
     # The sampled frames of the latest time, waiting for a later one: a frame stands for the time until the next
     # sampled frame of a later time, so frames that share a time (equal timestamps, as at a join) share a span,
@@ -856,12 +939,13 @@ def _sampled(container: av.container.InputContainer, stream: av.video.stream.Vid
                              "the file is cut short)")
         if count <= 1:
             raise VideoError("not a video (a single still frame)")
-        if damage or ended_early(info.duration_s, decoded_s):
+        short = ended_early(info.duration_s, decoded_s)
+        if damage or (short and cut is not None):
             stated = f" of the {info.duration_s:.1f} s the file states" if info.duration_s > 0 else ""
             info.warning = (f"decoding stopped at {decoded_s:.1f} s{stated} "
                             f"({'damaged: ' + damage if damage else 'the file is cut short'})")
             info.duration_s = decoded_s
-        elif last_t > info.duration_s:  # no duration stated, or less than was decoded
+        elif short or last_t > info.duration_s:  # a whole file stating more than it holds; none stated, or less
             info.duration_s = decoded_s
         if cut and not info.warning:
             info.warning = f"decoding stopped at {decoded_s:.1f} s (the file is cut short: it lacks its end marker)"

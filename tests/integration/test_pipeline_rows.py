@@ -4,6 +4,7 @@ temp dir) and a fake identity service: how rows are isolated from each other and
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
 import subprocess
@@ -33,6 +34,7 @@ from services.ingest.job_store import migrate
 from services.ingest.jobs import prepared, settled_rows
 from services.ingest.pipeline import InFlight, VideoPipeline, resolve_location
 from services.ingest.repost_store import RepostStore
+from services.ingest.stream_digest import coded_stream
 from tests.support.media import end_hidden
 from tests.support.rpc_errors import unavailable
 
@@ -532,4 +534,48 @@ def test_a_repost_whose_edit_list_hides_the_end_of_its_source_is_analysed_for_wh
     assert identity.analysed == [source.video.video_id, cut.video.video_id]  # analysed, not copied from the source
     assert source.video.duration.ToTimedelta().total_seconds() == pytest.approx(3.0, abs=0.05)
     assert cut.video.duration.ToTimedelta().total_seconds() == pytest.approx(1.5, abs=0.05)
+    engine.dispose()
+
+
+def test_a_copy_of_a_video_whose_stored_digest_an_older_release_wrote_is_still_copied_and_a_trim_of_it_is_not(
+        rig, tmp_path, caplog) -> None:
+    """A video whose edit list hides the end of its stream, stored with the digest releases wrote before a hidden
+    head or end was digested (rewritten here as such a release left it), and sampled too finely for a look (70
+    frames, over 64: the frames alike cannot find its copies). Its copy (the same file followed by junk, which
+    players leave unread) is copied by that digest once decoded, since it lasts as long, and the video keeps
+    today's digest too, so the next copy is copied before it is decoded. Was: its copies no longer matched it,
+    each analysed again. A trim of it by its index (the same packets, less shown) has the same old digest and is
+    analysed: it lasts less."""
+    pipeline, _, store = rig
+    identity = pipeline.identity = CopyingIdentity(store)
+    pipeline.settings = dataclasses.replace(pipeline.settings, sample_interval_s=0.02)
+    engine = open_engine(f"sqlite:///{tmp_path / 'jobs.sqlite3'}")
+    migrate(engine)
+    pipeline.reposts = RepostStore(engine)
+    folder = tmp_path / "m"
+    folder.mkdir()
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=128x96:rate=25:duration=6", "-c:v",
+                    "libx264", "-bf", "3", "-g", "25", "-pix_fmt", "yuv420p", str(folder / "source.mp4")], check=True)
+    end_hidden(folder / "source.mp4", folder / "stored.mp4", 5000)
+    coded = coded_stream(folder / "stored.mp4")
+    assert coded.legacy is not None and coded.legacy != coded.digest
+    stored = pipeline.process("stored.mp4", 1.0, "", "", folder).video
+    with engine.begin() as conn:  # as an older release stored it
+        conn.execute(sa.text("UPDATE ingest_stream_digests SET digest = :old WHERE video_id = :id"),
+                     {"old": coded.legacy, "id": stored.video_id})
+    for name, junk in (("copy.mp4", b"\0" * 100), ("again.mp4", b"\1" * 100)):
+        (folder / name).write_bytes((folder / "stored.mp4").read_bytes() + junk)
+    end_hidden(folder / "source.mp4", folder / "trim.mp4", 3000)
+    with caplog.at_level("INFO", logger="services.ingest.pipeline"):
+        copy = pipeline.process("copy.mp4", 2.0, "", "", folder)
+    again = pipeline.process("again.mp4", 2.0, "", "", folder)
+    trim = pipeline.process("trim.mp4", 2.0, "", "", folder)
+    assert stored.status == copy.video.status == again.video.status == trim.video.status == DONE
+    assert identity.analysed == [stored.video_id, trim.video.video_id]
+    assert identity.copies == [(copy.video.video_id, stored.video_id), (again.video.video_id, stored.video_id)]
+    assert any("digested by an older release" in r.getMessage() for r in caplog.records
+               if r.name == "services.ingest.pipeline")
+    assert "decode" in copy.stage_seconds and "decode" not in again.stage_seconds  # known by today's digest at once
+    for outcome, seconds in ((copy, 5.0), (again, 5.0), (trim, 3.0)):
+        assert outcome.video.duration.ToTimedelta().total_seconds() == pytest.approx(seconds, abs=0.05)
     engine.dispose()

@@ -1,0 +1,64 @@
+"""A pipe copied to a file before it is opened (services/ingest/pipe_spool.py): bounded in bytes and in a silent
+writer's time, the copy gone once the block ends, a regular file used as it is."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from services.ingest.pipe_spool import PipeRefused, as_file
+
+
+def fed(fifo: Path, data: bytes, then_wait_s: float = 0.0) -> threading.Thread:
+    """A thread writing `data` into the FIFO `fifo` (made here), then holding it open `then_wait_s` seconds."""
+    os.mkfifo(fifo)
+
+    def feed() -> None:
+        with contextlib.suppress(BrokenPipeError), open(fifo, "wb") as out:
+            out.write(data)
+            out.flush()
+            time.sleep(then_wait_s)
+
+    thread = threading.Thread(target=feed, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_regular_file_is_used_as_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "v.mp4"
+    path.write_bytes(b"video")
+    with as_file(path) as file:
+        assert file == path
+    assert path.exists()
+
+
+def test_a_fifo_is_copied_to_a_file_of_its_suffix_removed_once_the_block_ends(tmp_path: Path) -> None:
+    feeder = fed(tmp_path / "v.mkv", b"x" * 3_000_000)
+    with as_file(tmp_path / "v.mkv") as file:
+        assert file.is_file() and file.suffix == ".mkv" and file.read_bytes() == b"x" * 3_000_000
+    feeder.join(10)
+    assert not file.exists()
+
+
+def test_a_pipe_longer_than_the_limit_is_refused_naming_the_limit_and_leaves_no_copy(tmp_path: Path) -> None:
+    feeder = fed(tmp_path / "v.mkv", b"x" * 3_000_000)
+    before = set(Path(tempfile.gettempdir()).glob("pipe-*"))
+    with (pytest.raises(PipeRefused, match=r"^not a video we read: a pipe of more than 1,000,000 bytes \(the limit"),
+          as_file(tmp_path / "v.mkv", max_bytes=1_000_000)):
+        pass
+    feeder.join(10)
+    assert set(Path(tempfile.gettempdir()).glob("pipe-*")) == before
+
+
+def test_a_writer_that_stops_sending_is_given_up_after_the_idle_limit_naming_it(tmp_path: Path) -> None:
+    feeder = fed(tmp_path / "v.mkv", b"x" * 100, then_wait_s=2.0)
+    with (pytest.raises(PipeRefused, match=r"^not a readable video \(the pipe sent nothing for 1 s after 100 bytes\)$"),
+          as_file(tmp_path / "v.mkv", idle_s=1.0)):
+        pass
+    feeder.join(10)
