@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import sys
+import time
 import unicodedata
 from typing import Any
 
@@ -20,6 +21,7 @@ from flask import Blueprint, Response, abort, current_app, g, jsonify, redirect,
 from werkzeug.exceptions import HTTPException
 
 from services.analytics.analysis import Analysis
+from services.analytics.audit import not_saved_sentence
 from services.analytics.report import is_known, merge_candidates
 from services.analytics.web.audit_views import (
     DONE_COOKIE,
@@ -415,7 +417,7 @@ def review() -> str:
     """The queue; ?unlikely=1 also shows the items under the floor, after the others. After a dismissal, says
     how many pairs it kept apart (audit_views.dismissed_count)."""
     return render_template("review.html", unlikely_shown=_wants_unlikely(), dismissed=dismissed_count(),
-                           **_review_queue(_wants_unlikely()))
+                           not_saved=not_saved_note(), **_review_queue(_wants_unlikely()))
 
 
 @bp.get("/api/review.json")
@@ -453,9 +455,51 @@ def _back_to_queue(written: Written | None) -> Response:
     return _done("corrections.review", written, **values)
 
 
+# The queue's arguments after an answer refused because the pair changed since the page was shown (not_saved_note)
+NOT_SAVED, PAIR_A, PAIR_B = "not_saved", "pair_a", "pair_b"
+TAKEN_WAIT_S = 5.0  # how long the page waits for analytics to record the merge identity named (it follows the feed)
+
+
 @bp.post("/review/answer")
 def answer() -> Response:
-    return _back_to_queue(_answer(request.form))
+    """One answer from the queue's form (no script). An answer for a pair another session settled (merged) a
+    moment before, or one of whom joined someone else, is the queue again saying so (not_saved_note), as the
+    scripted path keeps the queue and says it: it was identity's 404 page."""
+    try:
+        written = _answer(request.form)
+    except HTTPException as exc:
+        a, b = request.form.get("influencer_a", ""), request.form.get("influencer_b", "")
+        if exc.code != 404 or not _taken_away(a, b, exc.description or ""):
+            raise
+        values: dict[str, Any] = {NOT_SAVED: request.form["answer"], PAIR_A: a, PAIR_B: b}
+        if request.form.get("unlikely") == "1":
+            values["unlikely"] = 1
+        return redirect(url_for("corrections.review", **values), code=303)
+    return _back_to_queue(written)
+
+
+def _taken_away(a: str, b: str, refusal: str) -> bool:
+    """Whether a correction took `a` or `b` away (merged into another), by analytics' audit trail; when identity's
+    `refusal` says so first, the trail is waited for (TAKEN_WAIT_S at most): analytics follows identity's feed."""
+    store = current_app.extensions["analytics_store"]
+    deadline = time.monotonic() + (TAKEN_WAIT_S if "it was merged into" in refusal else 0.0)
+    while True:
+        if any(store.audit_leaving(i) is not None for i in (a, b)):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+
+
+def not_saved_note() -> str:
+    """On the queue after an answer refused for a pair changed under it (`?not_saved=ANSWER&pair_a=A&pair_b=B`),
+    the sentence saying so and which correction did it, from the audit trail: a link with these arguments and no
+    such correction behind it shows nothing (no text of the address is shown but ids and an answer's word)."""
+    reply, a, b = (request.args.get(k, "") for k in (NOT_SAVED, PAIR_A, PAIR_B))
+    if reply not in ANSWERS or not is_influencer_id(a) or not is_influencer_id(b) or a == b:
+        return ""
+    store = current_app.extensions["analytics_store"]
+    return not_saved_sentence(reply, a, b, store.audit_leaving(a), store.audit_leaving(b))
 
 
 @bp.post("/review/dismiss")
