@@ -56,3 +56,24 @@ def test_answering_a_pair_another_session_just_merged_shows_the_queue_saying_the
     # A link to the queue with these arguments but no refusal behind it says nothing: the line is no free text
     assert _notice(mine.get(f"{base}/review?not_saved=different&pair_a={pairs[3][0]}&pair_b={pairs[3][1]}",
                             timeout=60).text) == ""
+
+
+def test_none_of_these_with_a_pair_another_session_merged_keeps_the_others_apart_and_says_which_was_settled(
+        page) -> None:  # noqa: F811
+    """"None of these are the same" met the merged pair first and answered the 404 page: no pair kept apart."""
+    stack, base, pairs = page
+    mine, theirs = requests.Session(), requests.Session()
+    token = csrf(mine.get(base + "/review?unlikely=1", timeout=60).text)
+    their_token = csrf(theirs.get(base + "/review?unlikely=1", timeout=60).text)
+    (a, b), (c, d), (e, f) = pairs[0], pairs[1], pairs[2]
+    assert _answer_form(theirs, base, their_token, a, b, "same").status_code == 303
+    reply = mine.post(base + "/review/dismiss", allow_redirects=False, timeout=60,
+                      data={"csrf_token": token, "pair": [f"{a} {b}", f"{c} {d}", f"{e} {f}"], "unlikely": "1"})
+    assert reply.status_code == 303, reply.text[-400:]
+    shown = mine.get(base + reply.headers["Location"], timeout=60).text
+    assert "Kept 2 pairs apart" in shown, shown[-2000:]
+    said = _notice(shown)
+    assert f"Your answer “different” for {a} and {b} was not saved: they are one person already" in said, said
+    different = [r for r in stack.store.audit_rows() if r.action == "review different"]
+    assert len(different) == 2
+    assert {frozenset(r.before_ids) for r in different} == {frozenset((c, d)), frozenset((e, f))}

@@ -526,24 +526,32 @@ def dismiss() -> Response:
     for a, b in parsed:  # a pair given both ways ("a b", "b a") is one pair: answered, and counted, once
         first.setdefault(frozenset((a, b)), (a, b))
     written: list[Written] = []
+    settled: list[tuple[str, str]] = []  # merged (or one of them merged into a third) since the page was shown
     try:
-        with identity_errors():
-            # Analytics waited for once, after the last answer (was: after each, 12 s for 100 pairs)
-            pairs_left = list(first.values())
-            for k, (a, b) in enumerate(pairs_left):
-                written.append(corrections_client().answer(a, b, "different", wait=k == len(pairs_left) - 1))
-    except HTTPException as exc:  # refused half way (a person merged away since the page was shown)
+        # Analytics waited for once, after the last answer (was: after each, 12 s for 100 pairs)
+        pairs_left = list(first.values())
+        for k, (a, b) in enumerate(pairs_left):
+            try:
+                with identity_errors():
+                    written.append(corrections_client().answer(a, b, "different", wait=k == len(pairs_left) - 1))
+            except HTTPException as exc:  # such a pair is passed over and named, as one answer's form does
+                if exc.code != 404 or not _taken_away(a, b, exc.description or ""):
+                    raise
+                settled.append((a, b))
+    except HTTPException as exc:  # refused half way for another reason
         if written:
             n = len(written)
             exc.description = (f"Kept {n} pair{'' if n == 1 else 's'} apart before this one was refused (each "
                                f"can be undone on the Audit page): {exc.description}")
         raise
-    if len(written) == 1:
+    if len(written) == 1 and not settled:
         return _back_to_queue(written[0])
     values: dict[str, Any] = {}
     if request.form.get("unlikely") == "1":
         values["unlikely"] = 1
-    if not written[-1].caught_up:  # the last applied: every answer before it is (feed positions in order)
+    if settled:  # the first such pair is named (not_saved_note); the others are off the queue too
+        values.update({NOT_SAVED: "different", PAIR_A: settled[0][0], PAIR_B: settled[0][1]})
+    if written and not written[-1].caught_up:  # the last applied: every answer before it is (positions in order)
         values["catching_up"] = 1
     response = redirect(url_for("corrections.review", **values), code=303)
     remember_dismissed(response, [w.audit_id for w in written])  # the count is read back from the audit rows
