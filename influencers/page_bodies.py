@@ -189,10 +189,11 @@ def bounded(channel_class: type[HTTPChannel], uploads: int = MAX_UPLOADS,
                 self.will_close = True  # handle_write closes it (closing here would change the map being polled)
                 return False
             request = self.request
-            # Not while an earlier request of the connection is served: its body is not read meanwhile
-            if isinstance(request, _BoundedParser) and not self.requests \
-                    and request.too_slow(time.monotonic(), window_s, rate):
-                self._time_out(request)
+            if isinstance(request, _BoundedParser):
+                if self.requests:  # an earlier request of the connection is served: no body is read meanwhile
+                    request.window = (time.monotonic(), request.body_bytes_received)
+                elif request.too_slow(time.monotonic(), window_s, rate):
+                    self._time_out(request)
             return bool(self.linger_until) or super().readable()
 
         def _time_out(self, request: _BoundedParser) -> None:
