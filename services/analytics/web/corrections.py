@@ -468,14 +468,24 @@ def answer() -> Response:
     try:
         written = _answer(request.form)
     except HTTPException as exc:
-        a, b = request.form.get("influencer_a", ""), request.form.get("influencer_b", "")
-        if exc.code != 404 or not _taken_away(a, b, exc.description or ""):
+        queue = _settled_queue(request.form, exc)
+        if not queue:
             raise
-        values: dict[str, Any] = {NOT_SAVED: request.form["answer"], PAIR_A: a, PAIR_B: b}
-        if request.form.get("unlikely") == "1":
-            values["unlikely"] = 1
-        return redirect(url_for("corrections.review", **values), code=303)
+        return redirect(queue + ("&unlikely=1" if request.form.get("unlikely") == "1" else ""), code=303)
     return _back_to_queue(written)
+
+
+def _settled_queue(values: Any, refused: HTTPException) -> str:
+    """For an answer (`values`, its pair and answer checked already) that identity `refused` because a correction
+    since the page was shown took one of the pair away: the queue's address saying so (not_saved_note); ""
+    for any other refusal."""
+    if refused.code != 404:
+        return ""
+    a = _influencer_arg(values.get("influencer_a"), "influencer_a")
+    b = _influencer_arg(values.get("influencer_b"), "influencer_b")
+    if not _taken_away(a, b, refused.description or ""):
+        return ""
+    return url_for("corrections.review", **{NOT_SAVED: str(values.get("answer")), PAIR_A: a, PAIR_B: b})
 
 
 def _taken_away(a: str, b: str, refusal: str) -> bool:
@@ -563,14 +573,23 @@ def answer_json() -> Response:
     """{"influencer_a", "influencer_b", "answer": "same" | "different" | "skip"} with the X-CSRF-Token header
     of the session; answers {"changed_videos": n, "caught_up": true | false (false: analytics is still
     catching up with the change), "message": what it did, in words, "audit_id", "undo": whether it can be
-    undone (POST /undo), "undone": false}."""
+    undone (POST /undo), "undone": false}. A pair another session settled since the page was shown is a 404
+    whose "queue" is the queue's address saying so and by what correction (the page goes there)."""
     try:
         body = request.get_json(silent=True)
     except RecursionError:  # nested too deep for the parser: no object of ours
         body = None
     if not isinstance(body, dict):
         abort(400, description="send a JSON object with influencer_a, influencer_b and answer")
-    written = _answer(body)
+    try:
+        written = _answer(body)
+    except HTTPException as exc:
+        queue = _settled_queue(body, exc)
+        if not queue:
+            raise
+        refused = jsonify(error=exc.description, queue=queue)
+        refused.status_code = 404
+        return refused
     done = done_message(written.audit_id) or {"message": "Answer saved", "audit_id": written.audit_id,
                                                "undo": False, "undone": False}
     response = jsonify(changed_videos=written.changed_videos, caught_up=written.caught_up, **done)
