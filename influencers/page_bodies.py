@@ -127,8 +127,10 @@ class _BoundedParser(HTTPRequestParser):
     def time_out(self, window_s: float, rate: float) -> None:
         """Ends this request as a 408, its body unread and its upload slot and temporary file let go at once."""
         self.close()
+        came = (f"{self.body_bytes_received:,} bytes of it (chunked) came" if self.chunked else
+                f"{self.body_bytes_received:,} of its {self.content_length:,} bytes came")
         self.error = BodyTooSlow(
-            f"the form arrived too slowly: {self.body_bytes_received:,} of its {self.content_length:,} bytes came, "
+            f"the form arrived too slowly: {came}, "
             f"and the page takes at least {rate / 1024:.0f} kB a second (over each {window_s:.0f} s), so that a "
             f"slow sender cannot hold the uploads; send it again from a faster connection")
         self.body_rcv, self.completed, self.expect_continue = None, True, False

@@ -5,6 +5,7 @@ read: 50 connections each sending 25 MB slowly (to /signin, no session needed) h
 from __future__ import annotations
 
 import os
+import re
 import select
 import socket
 import tempfile
@@ -197,3 +198,13 @@ def test_an_upload_trickled_a_byte_at_a_time_loses_its_slots_in_seconds_with_a_4
         assert answer_of(again).startswith(b"HTTP/1.1 403")
         steady.sendall(FORM[sent:])
         assert answer_of(steady).startswith(b"HTTP/1.1 403")  # read whole: the page's CSRF check answered
+
+
+def test_a_chunked_body_that_stalls_is_a_408_page_saying_how_much_came(port: int) -> None:
+    """A chunk announced as 2^80 bytes, then nothing: the connection was held until waitress's 120 s timeout."""
+    with socket.create_connection(("127.0.0.1", port), timeout=3 * BODY_WINDOW_S) as sock:
+        sock.sendall(b"POST /enrol HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
+                     b"Content-Type: multipart/form-data; boundary=b\r\n\r\n" + b"F" * 20 + b"\r\n" + _PART)
+        answer = answer_of(sock)
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:300]
+    assert re.search(rb"the form arrived too slowly: \d+ bytes of it \(chunked\) came", answer), answer[-2000:]
