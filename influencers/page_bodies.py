@@ -131,8 +131,8 @@ class _BoundedParser(HTTPRequestParser):
                 f"{self.body_bytes_received:,} of its {self.content_length:,} bytes came")
         self.error = BodyTooSlow(
             f"the form arrived too slowly: {came}, "
-            f"and the page takes at least {rate / 1024:.0f} kB a second (over each {window_s:.0f} s), so that a "
-            f"slow sender cannot hold the uploads; send it again from a faster connection")
+            f"and the page takes {rate / 1024:.0f} kB a second at least (over each {window_s:.0f} s): send it again "
+            f"from a faster connection")  # under server_errors.MAX_DETAIL_CHARS, which cuts a longer one
         self.body_rcv, self.completed, self.expect_continue = None, True, False
         self.refusal.body_left = True
 

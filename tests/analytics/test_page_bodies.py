@@ -192,6 +192,7 @@ def test_an_upload_trickled_a_byte_at_a_time_loses_its_slots_in_seconds_with_a_4
         for answer in answered.values():
             assert answer.startswith(b"HTTP/1.1 408"), answer[:300]
             assert b"<nav" in answer and b"arrived too slowly" in answer, answer[-2000:]
+            assert b"(over each 10 s): send it again from a faster connection" in answer, answer[-2000:]
         # The address's slots are free again, and the steady upload, slower than a burst, was never cut off
         again = upload_from("127.0.0.20", port, stack)
         again.sendall(FORM[SENT:])
