@@ -9,6 +9,11 @@ and a body that will be spooled to disk (an upload) is taken only while fewer th
 served, MAX_UPLOADS_PER_CLIENT of them from one client: past them a 503 with Retry-After, at once. The disk an
 upload can take is then MAX_UPLOADS x 25 MB, 100 MB.
 
+A body must keep coming: at least MIN_BODY_RATE bytes a second, counted over each BODY_WINDOW_S since its head
+ended, or its request is answered 408 and its slot freed. Waitress's only clock was its 120 s idle timeout, which
+each byte restarts: a client trickling a byte now and then held its two upload slots (and their disk) for as long
+as it liked. A window, not an average since the start, so that a burst sent first buys no time to stall after it.
+
 A refused body's connection is closed as web servers close one (nginx's lingering_close): the answer sent, the
 sending side shut, and what the client still sends read and dropped (LINGER_S, LINGER_BYTES at most). Closed at
 once, with the body's bytes unread, the kernel sent a reset, which can throw the answer away before the client
@@ -36,6 +41,8 @@ MAX_UPLOADS_PER_CLIENT = 2  # a browser sends one form at a time: one client can
 UPLOAD_RETRY_S = 30
 LINGER_S = 10.0  # how long a refused body is read and dropped after its answer, at most
 LINGER_BYTES = 32 * 2**20  # and how much of it: a refused enrol form whole
+BODY_WINDOW_S = 10.0  # a body's bytes are counted over each of these, from the end of its head
+MIN_BODY_RATE = 16 * 1024  # bytes a second, at least, in each window: 128 kbit/s, a poor mobile uplink
 
 
 class _Refusal:
@@ -54,10 +61,18 @@ class UploadsBusy(Error):
     retry_after = UPLOAD_RETRY_S
 
 
+class BodyTooSlow(Error):
+    """Waitress's answer to a body arriving under MIN_BODY_RATE: a 408 (`body` says how slow)."""
+
+    code = 408
+    reason = "Request Timeout"
+
+
 class _BoundedParser(HTTPRequestParser):
     """Waitress's request parser, holding each body to its path's limit and counting uploads."""
 
     upload = False  # this request's body is (being) spooled to disk: it counts against MAX_UPLOADS
+    window = (0.0, 0)  # the current window of the body: when it began (time.monotonic()), and bytes read before it
 
     def __init__(self, adj: Adjustments, server: Any, client: str, refusal: _Refusal, uploads: int,
                  per_client: int) -> None:
@@ -67,6 +82,7 @@ class _BoundedParser(HTTPRequestParser):
 
     def parse_header(self, header_plus: bytes) -> None:
         super().parse_header(header_plus)
+        self.window = (time.monotonic(), 0)
         limit = body_limit(self.path or "/")
         # Waitress refuses a body at its max_request_body_size and over (>=), a chunked one as it passes it
         self.adj = copy.copy(self.adj)
@@ -95,6 +111,31 @@ class _BoundedParser(HTTPRequestParser):
         self.error, self.body_rcv, self.expect_continue = error, None, False
         self.refusal.body_left = True
 
+    def too_slow(self, now: float, window_s: float, rate: float) -> bool:
+        """Whether this request's body is being read and its last full window (of `window_s` seconds) brought
+        fewer than `rate` bytes a second; a window that brought enough starts the next."""
+        if self.completed or self.body_rcv is None or self.error is not None:
+            return False
+        began, before = self.window
+        if now - began < window_s:
+            return False
+        if self.body_bytes_received - before < rate * window_s:
+            return True
+        self.window = (now, self.body_bytes_received)
+        return False
+
+    def time_out(self, window_s: float, rate: float) -> None:
+        """Ends this request as a 408, its body unread and its upload slot and temporary file let go at once."""
+        self.close()
+        came = (f"{self.body_bytes_received:,} bytes of it (chunked) came" if self.chunked else
+                f"{self.body_bytes_received:,} of its {self.content_length:,} bytes came")
+        self.error = BodyTooSlow(
+            f"the form arrived too slowly: {came}, "
+            f"and the page takes {rate / 1024:.0f} kB a second at least (over each {window_s:.0f} s): send it again "
+            f"from a faster connection")  # under server_errors.MAX_DETAIL_CHARS, which cuts a longer one
+        self.body_rcv, self.completed, self.expect_continue = None, True, False
+        self.refusal.body_left = True
+
     def received(self, data: bytes) -> int:
         consumed = super().received(data)
         if self.error is not None and self.body_rcv is not None and not self.body_rcv.completed:
@@ -114,9 +155,10 @@ def _parsers(channel: Any) -> list[HTTPRequestParser]:
 
 
 def bounded(channel_class: type[HTTPChannel], uploads: int = MAX_UPLOADS,
-            per_client: int = MAX_UPLOADS_PER_CLIENT) -> type[HTTPChannel]:
+            per_client: int = MAX_UPLOADS_PER_CLIENT, window_s: float = BODY_WINDOW_S,
+            rate: float = MIN_BODY_RATE) -> type[HTTPChannel]:
     """`channel_class` reading each body up to its path's limit, and at most `uploads` bodies spooled to disk
-    at once (`per_client` of one client)."""
+    at once (`per_client` of one client), each arriving at `rate` bytes a second or more over each `window_s`."""
 
     class Bounded(channel_class):  # type: ignore[misc, valid-type]
         linger_until = 0.0  # while a refused body is read and dropped: until when (time.monotonic())
@@ -143,10 +185,26 @@ def bounded(channel_class: type[HTTPChannel], uploads: int = MAX_UPLOADS,
             self.will_close = self.close_when_flushed = False
 
         def readable(self) -> bool:
+            """Also the server loop's clock (it asks every channel at least once a second): a lingering refusal
+            ends, a body arriving too slowly is answered."""
             if self.linger_until and time.monotonic() > self.linger_until:
                 self.will_close = True  # handle_write closes it (closing here would change the map being polled)
                 return False
+            request = self.request
+            if isinstance(request, _BoundedParser):
+                if self.requests:  # an earlier request of the connection is served: no body is read meanwhile
+                    request.window = (time.monotonic(), request.body_bytes_received)
+                elif request.too_slow(time.monotonic(), window_s, rate):
+                    self._time_out(request)
             return bool(self.linger_until) or super().readable()
+
+        def _time_out(self, request: _BoundedParser) -> None:
+            """Answers `request` with its 408 as waitress answers a request it refused (HTTPChannel.received)."""
+            request.time_out(window_s, rate)
+            with self.requests_lock:
+                self.requests.append(request)
+                self.request = None
+                self.server.add_task(self)
 
         def handle_read(self) -> None:
             if not self.linger_until:

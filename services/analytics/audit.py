@@ -110,6 +110,22 @@ def gone_sentence(influencer_id: str, row: AuditRow) -> str:
             f"({row.time_utc[:16].replace('T', ' ')} UTC, on the Audit page).")
 
 
+def not_saved_sentence(answer: str, a: str, b: str, took_a: AuditRow | None, took_b: AuditRow | None) -> str:
+    """Why an answer for the pair `a`, `b` was not saved, when a correction since the page was shown took one of
+    them away (`took_a`, `took_b`: the correction that took each, None: none did): they are one person already, or
+    one joined someone else. "" when neither was taken: nothing to explain."""
+    for gone, other, row, other_row in ((a, b, took_a, took_b), (b, a, took_b, took_a)):
+        if row is None:
+            continue
+        which = f"{describe(row)} ({row.time_utc[:16].replace('T', ' ')} UTC, on the Audit page)"
+        one = other in row.after_ids or (other_row is not None and set(other_row.after_ids) & set(row.after_ids))
+        if one:
+            return f"Your answer “{answer}” for {a} and {b} was not saved: they are one person already. {which}."
+        return (f"Your answer “{answer}” for {a} and {b} was not saved: {gone} is not an influencer any more. "
+                f"{which}. The queue below is as it is now.")
+    return ""
+
+
 def describe(row: AuditRow, undone: AuditRow | None = None) -> str:
     """What a correction did, in one sentence for the analyst. `undone`: for an undo, the row it reverted
     (its sentence is quoted, so the undo says what it took back)."""

@@ -21,6 +21,7 @@ REVIEW_REASON_WORDS = {
     identity_pb2.REVIEW_REASON_NEAR_THRESHOLD: "near the threshold",
     identity_pb2.REVIEW_REASON_AMBIGUOUS_MATCH: "ambiguous match",
     identity_pb2.REVIEW_REASON_SAME_VIDEO: "one video, different shots",
+    identity_pb2.REVIEW_REASON_FAR_APART: "far apart",
 }
 _REVIEW_REASONS = {word: value for value, word in REVIEW_REASON_WORDS.items()}
 

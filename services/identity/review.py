@@ -8,9 +8,11 @@ Candidates (a person = one video's faces of one individual):
 - two people of one video, of two influencers, never seen in one frame (one person in two shots with two
   looks: never a candidate before).
 Each pair is measured on its closest two people (mean Euclidean distance over all pairs of their faces, what
-the re-derivation compares with its threshold) and given the pair model's probability of being one person
-(review_model.py). Most likely first: highest probability first; those under the floor wait behind "show less
-likely". Answered pairs never come back; pairs seen in one frame are never asked about."""
+the re-derivation compares with its threshold), worded by that measure (NEAR within `radius`, FAR past it: a
+person near someone brings that someone's video in, and every person of the video is measured), and given
+the pair model's probability of being one person (review_model.py). Most likely first: highest probability
+first; those under the floor wait behind "show less likely". Answered pairs never come back; pairs seen in one
+frame are never asked about."""
 
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from services.identity.facestore import FacePoint
 SAME, DIFFERENT, SKIP = "same", "different", "skip"
 ANSWERS = (SAME, DIFFERENT, SKIP)
 NEAR = "near the threshold"
+FAR = "far apart"
 AMBIGUOUS = "ambiguous match"
 SAME_VIDEO = "one video, different shots"
 
@@ -147,9 +150,13 @@ class Item:
     probability: float = 0.0
 
 
-def closest_pairs(measured: Iterable[tuple[Person, Person, float, str]]) -> dict[tuple[str, str], Item]:
+def closest_pairs(measured: Iterable[tuple[Person, Person, float, str]], radius: float
+                  ) -> dict[tuple[str, str], Item]:
     """For each influencer pair, the item of its closest two people among the measured (person, person,
-    distance, reason); an ambiguous flag on any of its measured pairs makes the pair's reason AMBIGUOUS."""
+    distance, reason); an ambiguous flag on any of its measured pairs makes the pair's reason AMBIGUOUS, two
+    people of one video SAME_VIDEO, else its closest two people's distance words it: NEAR under `radius` (the
+    threshold plus the review band), FAR from it on. A candidate's video holds other people too, measured with
+    it: a pair 1.4 apart was "near the threshold"."""
     out: dict[tuple[str, str], Item] = {}
     for x, y, d, reason in measured:
         if x.influencer_id == y.influencer_id:
@@ -160,7 +167,7 @@ def closest_pairs(measured: Iterable[tuple[Person, Person, float, str]]) -> dict
         if reason == AMBIGUOUS or (old is not None and old.reason == AMBIGUOUS):
             why = AMBIGUOUS
         else:
-            why = SAME_VIDEO if x.video_id == y.video_id else NEAR
+            why = SAME_VIDEO if x.video_id == y.video_id else NEAR if d < radius else FAR
         if old is None or d < old.distance:
             out[key] = Item(key[0], key[1], d, why, first.crop, second.crop, first.video_id, second.video_id,
                             first.best_s, second.best_s)

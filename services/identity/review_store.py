@@ -91,19 +91,19 @@ def measure(store: FaceStore, hidden: set[str], threshold: float, band: float) -
     means: dict[str, list[np.ndarray]] = defaultdict(list)
     for p in people:
         means[p.influencer_id].append(p.mean)
-    return _with_evidence(measured, proof, {i: np.stack(m) for i, m in means.items()})
+    return _with_evidence(measured, proof, {i: np.stack(m) for i, m in means.items()}, radius)
 
 
 def _with_evidence(measured: list[tuple[Person, Person, float, str]], proof: dict[tuple[int, int], Evidence],
-                   means: dict[str, np.ndarray]) -> list[Candidate]:
-    """Each influencer pair's closest item (review.closest_pairs) with the evidence of its two people, and of
-    the two influencers as wholes (their people's mean faces, `means`)."""
+                   means: dict[str, np.ndarray], radius: float) -> list[Candidate]:
+    """Each influencer pair's closest item (review.closest_pairs, worded by `radius`) with the evidence of its two
+    people, and of the two influencers as wholes (their people's mean faces, `means`)."""
     closest = {}
     for x, y, d, _why in measured:
         key = pair_key(x.influencer_id, y.influencer_id)
         if key not in closest or d < closest[key][0]:
             closest[key] = (d, proof[(id(x), id(y))])
-    items = closest_pairs((x, y, d, AMBIGUOUS if why == AMBIGUOUS else "") for x, y, d, why in measured)
+    items = closest_pairs(((x, y, d, AMBIGUOUS if why == AMBIGUOUS else "") for x, y, d, why in measured), radius)
     return [Candidate(item, as_wholes(closest[key][1], means[key[0]], means[key[1]]))
             for key, item in sorted(items.items())]
 

@@ -5,6 +5,8 @@ read: 50 connections each sending 25 MB slowly (to /signin, no session needed) h
 from __future__ import annotations
 
 import os
+import re
+import select
 import socket
 import tempfile
 import time
@@ -13,7 +15,13 @@ from contextlib import ExitStack
 
 import pytest
 
-from influencers.page_bodies import MAX_UPLOADS, MAX_UPLOADS_PER_CLIENT, UPLOAD_RETRY_S
+from influencers.page_bodies import (
+    BODY_WINDOW_S,
+    MAX_UPLOADS,
+    MAX_UPLOADS_PER_CLIENT,
+    MIN_BODY_RATE,
+    UPLOAD_RETRY_S,
+)
 from services.analytics.store import AnalyticsStore
 from services.analytics.web import create_app
 from services.analytics.web.body_limits import FORM_BYTES, MAX_UPLOAD_BYTES
@@ -50,14 +58,14 @@ def answer_of(sock: socket.socket) -> bytes:
     return answer
 
 
-def upload_from(address: str, port: int, stack: ExitStack) -> socket.socket:
-    """A connection from `address` (any of 127/8) that starts an enrol form of UPLOAD bytes and sends SENT of it."""
+def upload_from(address: str, port: int, stack: ExitStack, sent: int = SENT) -> socket.socket:
+    """A connection from `address` (any of 127/8) that starts an enrol form of UPLOAD bytes and sends `sent` of it."""
     sock = stack.enter_context(socket.socket())
     sock.bind((address, 0))
     sock.connect(("127.0.0.1", port))
     sock.settimeout(10)
     sock.sendall(head("/enrol", UPLOAD))
-    sock.sendall(FORM[:SENT])  # a refused one too: the server reads it on, and drops it, after its answer
+    sock.sendall(FORM[:sent])  # a refused one too: the server reads it on, and drops it, after its answer
     return sock
 
 
@@ -157,3 +165,47 @@ def test_one_address_gets_two_uploads_at_once_and_the_others_still_get_theirs(po
         other = upload_from("127.0.0.21", port, stack)
         other.sendall(FORM[SENT:])
         assert answer_of(other).startswith(b"HTTP/1.1 403")  # taken, read whole, and the page's CSRF check answered
+
+
+def test_an_upload_trickled_a_byte_at_a_time_loses_its_slots_in_seconds_with_a_408_page_and_a_steady_one_goes_on(
+        port: int) -> None:
+    """A client sending a byte now and then kept its two upload slots until waitress's 120 s idle timeout (each byte
+    restarts it): enrolment could be held by one slow client. A body must now keep arriving at MIN_BODY_RATE,
+    counted over each BODY_WINDOW_S; a slow uplink above that rate keeps its slot."""
+    with ExitStack() as stack:
+        trickled = [upload_from("127.0.0.20", port, stack, sent=len(_PART)) for _ in range(MAX_UPLOADS_PER_CLIENT)]
+        steady = upload_from("127.0.0.21", port, stack)
+        step_s, sent, started = 0.5, SENT, time.monotonic()
+        answered: dict[socket.socket, bytes] = {}
+        deadline = started + 3 * BODY_WINDOW_S
+        while len(answered) < len(trickled) and time.monotonic() < deadline:
+            for sock in trickled:
+                if sock not in answered and select.select([sock], [], [], 0)[0]:
+                    answered[sock] = answer_of(sock)
+                elif sock not in answered:
+                    sock.sendall(b"x")
+            chunk = int(2 * MIN_BODY_RATE * step_s)  # twice the least rate the page takes
+            steady.sendall(FORM[sent:sent + chunk])
+            sent += chunk
+            time.sleep(step_s)
+        assert len(answered) == len(trickled), "a trickled upload still held its slot"
+        for answer in answered.values():
+            assert answer.startswith(b"HTTP/1.1 408"), answer[:300]
+            assert b"<nav" in answer and b"arrived too slowly" in answer, answer[-2000:]
+            assert b"(over each 10 s): send it again from a faster connection" in answer, answer[-2000:]
+        # The address's slots are free again, and the steady upload, slower than a burst, was never cut off
+        again = upload_from("127.0.0.20", port, stack)
+        again.sendall(FORM[SENT:])
+        assert answer_of(again).startswith(b"HTTP/1.1 403")
+        steady.sendall(FORM[sent:])
+        assert answer_of(steady).startswith(b"HTTP/1.1 403")  # read whole: the page's CSRF check answered
+
+
+def test_a_chunked_body_that_stalls_is_a_408_page_saying_how_much_came(port: int) -> None:
+    """A chunk announced as 2^80 bytes, then nothing: the connection was held until waitress's 120 s timeout."""
+    with socket.create_connection(("127.0.0.1", port), timeout=3 * BODY_WINDOW_S) as sock:
+        sock.sendall(b"POST /enrol HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
+                     b"Content-Type: multipart/form-data; boundary=b\r\n\r\n" + b"F" * 20 + b"\r\n" + _PART)
+        answer = answer_of(sock)
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:300]
+    assert re.search(rb"the form arrived too slowly: \d+ bytes of it \(chunked\) came", answer), answer[-2000:]

@@ -4,14 +4,16 @@ unanswered, for good when that client opened them again (or trickled a byte a mi
 
 from __future__ import annotations
 
+import select
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 
 import pytest
 import requests
 
-from influencers.page_connections import MAX_PER_CLIENT
+from influencers.page_connections import HEAD_WAIT_S, MAX_PER_CLIENT
 from services.analytics.store import AnalyticsStore
 from services.analytics.web import create_app
 from tests.analytics.test_analytics_web import serving
@@ -59,3 +61,44 @@ def test_a_body_over_the_pages_limit_is_refused_by_its_length_before_a_byte_of_i
             answer += chunk
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
     assert b"larger than the page takes: at most 500 kB in all" in answer, answer[-2000:]
+
+
+def test_connections_trickling_a_request_head_or_idle_after_an_answer_are_closed_at_the_head_deadline(page) -> None:
+    """Four clients of a hundred connections each, trickling a request head a byte every 3 s, held every one
+    of the server's 400 connections, and every other client went unanswered for as long as they kept at it."""
+    url, port = page
+    with ExitStack() as stack:
+        trickling = [idle_from("127.0.0.3", port, stack) for _ in range(3)]
+        served = idle_from("127.0.0.4", port, stack)
+        served.sendall(b"GET /static/style.css HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")  # then idle, kept alive
+        assert served.recv(12) == b"HTTP/1.1 200"
+        served.settimeout(1)
+        assert not _drained(served), "the answer read whole, the connection kept alive"
+        started = time.monotonic()
+        closed: dict[socket.socket, float] = {}
+        while len(closed) < len(trickling) + 1 and time.monotonic() - started < 3 * HEAD_WAIT_S:
+            for sock in trickling:
+                if sock not in closed:
+                    try:
+                        sock.sendall(b"G")
+                    except OSError:  # reset: closed by the server
+                        closed[sock] = time.monotonic() - started
+            for sock in (*trickling, served):
+                if sock not in closed and select.select([sock], [], [], 0)[0] and _drained(sock):
+                    closed[sock] = time.monotonic() - started
+            time.sleep(0.5)
+        assert len(closed) == len(trickling) + 1, "a connection without a whole request head stayed open"
+        assert max(closed.values()) < HEAD_WAIT_S + 5, closed
+        assert requests.get(url + "/", timeout=10).status_code == 200
+
+
+def _drained(sock: socket.socket) -> bool:
+    """Whether the server closed `sock`: what it sent read, then the end."""
+    try:
+        while chunk := sock.recv(65536):
+            del chunk
+    except TimeoutError:
+        return False
+    except OSError:  # reset: closed with bytes unread
+        return True
+    return True

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import grpc
 from playwright.sync_api import Page, Route
 
 from services.analytics.audit import AuditRow
@@ -146,3 +147,26 @@ def test_typing_a_name_into_a_pairs_name_box_answers_no_pair_and_keeps_every_let
         assert page.locator("li.review-item").count() == 2
         assert "current" in (page.locator("li.review-item").nth(0).get_attribute("class") or "")
     assert fake.calls == []
+
+
+def test_a_key_answering_a_pair_another_session_merged_lands_on_the_queue_saying_so_and_by_what(
+        tmp_path: Path, page: Page) -> None:
+    """It was an alert quoting identity's refusal ("no influencer …: it was merged into …"), the pair left in the
+    list to be answered again; now it lands where the form without scripts does: the queue, saying so."""
+    store, fake = _store(tmp_path / "a.sqlite"), FakeCorrections(refuse=grpc.StatusCode.NOT_FOUND)
+    merged = AuditRow(f"{2:032x}", "review same", "page:open:7fe78d86", 1.8e9,
+                      before_ids=("inf_aaaa000001", "inf_dddd000004"), after_ids=("inf_aaaa000001",), videos=1)
+    store.apply_changes(1, {}, {}, audit=merged)
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    try:
+        with serving(create_app(store, corrections=fake)) as url:
+            page.goto(url + "/review?unlikely=1", wait_until="load")
+            page.keyboard.press("n")
+            page.wait_for_selector("#not-saved")
+            said = page.locator("#not-saved").inner_text()
+            assert said.startswith("Your answer “different” for inf_aaaa000001 and inf_dddd000004 was not saved: "
+                                   "they are one person already. Merged "), said
+            assert "unlikely=1" in page.url and dialogs == []
+    finally:
+        store.close()

@@ -280,3 +280,19 @@ def test_the_cli_enrols_a_name_from_a_photo_and_refuses_a_missing_photo_in_one_l
     assert main(["enrol", "Colin", str(photo), *ports]) == 0
     assert "Colin (1 reference face)" in capsys.readouterr().out  # was "(1 reference faces)"
     assert list(stack.store.names().values()) == ["Colin"]
+
+
+def test_an_item_is_worded_by_its_own_distance_not_by_the_near_person_that_brought_its_video_in(registry):
+    """A person near another influencer's person brings that person's video in, and every person of the video
+    was measured against it: a pair 1.0 apart, far past the band, was listed as "near the threshold"."""
+    a = first(registry.assign("v1", video(someone(CENTRES["a"], 1))))
+    apps = registry.assign("v2", video(near(0, BAND, cooccurs=[1]), near(1, CENTRES["d"], cooccurs=[0])))
+    b = next(x.influencer_id for x in apps if x.face_ref == "v2-0.jpg")
+    d = next(x.influencer_id for x in apps if x.face_ref == "v2-1.jpg")
+    items = {review.pair_key(i.a, i.b): i for i in registry.review(0.12, 10)}
+    radius = registry.thresholds.cluster + 0.12
+    assert items[review.pair_key(a, b)].reason == review.NEAR and items[review.pair_key(a, b)].distance < radius
+    far = items[review.pair_key(a, d)]
+    assert far.distance > radius + 0.2, far
+    assert far.reason == review.FAR, far
+    assert all(i.reason != review.NEAR or i.distance < radius for i in items.values()), items

@@ -36,10 +36,21 @@ def test_candidates_are_other_influencers_within_the_radius_and_the_nearest_othe
 def test_a_pair_is_shown_by_its_closest_two_people_and_is_ambiguous_if_any_of_its_matches_was():
     a1, a2, b1 = person("v1", "inf_a"), person("v2", "inf_a"), person("v3", "inf_b")
     items = review.closest_pairs([(b1, a1, 0.70, review.NEAR), (a2, b1, 0.65, review.NEAR),
-                                  (a1, b1, 0.72, review.AMBIGUOUS)])
+                                  (a1, b1, 0.72, review.AMBIGUOUS)], 0.74)
     (got,) = items.values()
     assert (got.a, got.b, got.distance, got.reason) == ("inf_a", "inf_b", 0.65, review.AMBIGUOUS)
     assert (got.video_a, got.video_b) == ("v2", "v3"), "each side's face is its own closest person"
+
+
+def test_a_pair_is_worded_by_its_closest_two_peoples_distance():
+    a1, b1, c1, c2 = person("v1", "inf_a"), person("v2", "inf_b"), person("v3", "inf_c"), person("v1", "inf_c")
+    items = review.closest_pairs([(a1, b1, 0.70, ""), (a1, c1, 1.05, ""), (b1, c1, 0.74, ""), (a1, c2, 0.9, "")],
+                                 0.74)
+    reasons = {key: i.reason for key, i in items.items()}
+    assert reasons == {("inf_a", "inf_b"): review.NEAR, ("inf_a", "inf_c"): review.SAME_VIDEO,
+                       ("inf_b", "inf_c"): review.FAR}
+    far = review.closest_pairs([(a1, c1, 1.05, "")], 0.74)
+    assert [i.reason for i in far.values()] == [review.FAR], "1.05 apart is not near a 0.74 radius"
 
 
 def test_the_queue_holds_the_likely_most_likely_first_and_never_an_answered_pair():

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import sys
+import time
 import unicodedata
 from typing import Any
 
@@ -20,6 +21,7 @@ from flask import Blueprint, Response, abort, current_app, g, jsonify, redirect,
 from werkzeug.exceptions import HTTPException
 
 from services.analytics.analysis import Analysis
+from services.analytics.audit import not_saved_sentence
 from services.analytics.report import is_known, merge_candidates
 from services.analytics.web.audit_views import (
     DONE_COOKIE,
@@ -415,7 +417,7 @@ def review() -> str:
     """The queue; ?unlikely=1 also shows the items under the floor, after the others. After a dismissal, says
     how many pairs it kept apart (audit_views.dismissed_count)."""
     return render_template("review.html", unlikely_shown=_wants_unlikely(), dismissed=dismissed_count(),
-                           **_review_queue(_wants_unlikely()))
+                           not_saved=not_saved_note(), **_review_queue(_wants_unlikely()))
 
 
 @bp.get("/api/review.json")
@@ -453,9 +455,61 @@ def _back_to_queue(written: Written | None) -> Response:
     return _done("corrections.review", written, **values)
 
 
+# The queue's arguments after an answer refused because the pair changed since the page was shown (not_saved_note)
+NOT_SAVED, PAIR_A, PAIR_B = "not_saved", "pair_a", "pair_b"
+TAKEN_WAIT_S = 5.0  # how long the page waits for analytics to record the merge identity named (it follows the feed)
+
+
 @bp.post("/review/answer")
 def answer() -> Response:
-    return _back_to_queue(_answer(request.form))
+    """One answer from the queue's form (no script). An answer for a pair another session settled (merged) a
+    moment before, or one of whom joined someone else, is the queue again saying so (not_saved_note), as the
+    scripted path keeps the queue and says it: it was identity's 404 page."""
+    try:
+        written = _answer(request.form)
+    except HTTPException as exc:
+        queue = _settled_queue(request.form, exc)
+        if not queue:
+            raise
+        return redirect(queue + ("&unlikely=1" if request.form.get("unlikely") == "1" else ""), code=303)
+    return _back_to_queue(written)
+
+
+def _settled_queue(values: Any, refused: HTTPException) -> str:
+    """For an answer (`values`, its pair and answer checked already) that identity `refused` because a correction
+    since the page was shown took one of the pair away: the queue's address saying so (not_saved_note); ""
+    for any other refusal."""
+    if refused.code != 404:
+        return ""
+    a = _influencer_arg(values.get("influencer_a"), "influencer_a")
+    b = _influencer_arg(values.get("influencer_b"), "influencer_b")
+    if not _taken_away(a, b, refused.description or ""):
+        return ""
+    return url_for("corrections.review", **{NOT_SAVED: str(values.get("answer")), PAIR_A: a, PAIR_B: b})
+
+
+def _taken_away(a: str, b: str, refusal: str) -> bool:
+    """Whether a correction took `a` or `b` away (merged into another), by analytics' audit trail; when identity's
+    `refusal` says so first, the trail is waited for (TAKEN_WAIT_S at most): analytics follows identity's feed."""
+    store = current_app.extensions["analytics_store"]
+    deadline = time.monotonic() + (TAKEN_WAIT_S if "it was merged into" in refusal else 0.0)
+    while True:
+        if any(store.audit_leaving(i) is not None for i in (a, b)):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+
+
+def not_saved_note() -> str:
+    """On the queue after an answer refused for a pair changed under it (`?not_saved=ANSWER&pair_a=A&pair_b=B`),
+    the sentence saying so and which correction did it, from the audit trail: a link with these arguments and no
+    such correction behind it shows nothing (no text of the address is shown but ids and an answer's word)."""
+    reply, a, b = (request.args.get(k, "") for k in (NOT_SAVED, PAIR_A, PAIR_B))
+    if reply not in ANSWERS or not is_influencer_id(a) or not is_influencer_id(b) or a == b:
+        return ""
+    store = current_app.extensions["analytics_store"]
+    return not_saved_sentence(reply, a, b, store.audit_leaving(a), store.audit_leaving(b))
 
 
 @bp.post("/review/dismiss")
@@ -482,24 +536,32 @@ def dismiss() -> Response:
     for a, b in parsed:  # a pair given both ways ("a b", "b a") is one pair: answered, and counted, once
         first.setdefault(frozenset((a, b)), (a, b))
     written: list[Written] = []
+    settled: list[tuple[str, str]] = []  # merged (or one of them merged into a third) since the page was shown
     try:
-        with identity_errors():
-            # Analytics waited for once, after the last answer (was: after each, 12 s for 100 pairs)
-            pairs_left = list(first.values())
-            for k, (a, b) in enumerate(pairs_left):
-                written.append(corrections_client().answer(a, b, "different", wait=k == len(pairs_left) - 1))
-    except HTTPException as exc:  # refused half way (a person merged away since the page was shown)
+        # Analytics waited for once, after the last answer (was: after each, 12 s for 100 pairs)
+        pairs_left = list(first.values())
+        for k, (a, b) in enumerate(pairs_left):
+            try:
+                with identity_errors():
+                    written.append(corrections_client().answer(a, b, "different", wait=k == len(pairs_left) - 1))
+            except HTTPException as exc:  # such a pair is passed over and named, as one answer's form does
+                if exc.code != 404 or not _taken_away(a, b, exc.description or ""):
+                    raise
+                settled.append((a, b))
+    except HTTPException as exc:  # refused half way for another reason
         if written:
             n = len(written)
             exc.description = (f"Kept {n} pair{'' if n == 1 else 's'} apart before this one was refused (each "
                                f"can be undone on the Audit page): {exc.description}")
         raise
-    if len(written) == 1:
+    if len(written) == 1 and not settled:
         return _back_to_queue(written[0])
     values: dict[str, Any] = {}
     if request.form.get("unlikely") == "1":
         values["unlikely"] = 1
-    if not written[-1].caught_up:  # the last applied: every answer before it is (feed positions in order)
+    if settled:  # the first such pair is named (not_saved_note); the others are off the queue too
+        values.update({NOT_SAVED: "different", PAIR_A: settled[0][0], PAIR_B: settled[0][1]})
+    if written and not written[-1].caught_up:  # the last applied: every answer before it is (positions in order)
         values["catching_up"] = 1
     response = redirect(url_for("corrections.review", **values), code=303)
     remember_dismissed(response, [w.audit_id for w in written])  # the count is read back from the audit rows
@@ -511,14 +573,23 @@ def answer_json() -> Response:
     """{"influencer_a", "influencer_b", "answer": "same" | "different" | "skip"} with the X-CSRF-Token header
     of the session; answers {"changed_videos": n, "caught_up": true | false (false: analytics is still
     catching up with the change), "message": what it did, in words, "audit_id", "undo": whether it can be
-    undone (POST /undo), "undone": false}."""
+    undone (POST /undo), "undone": false}. A pair another session settled since the page was shown is a 404
+    whose "queue" is the queue's address saying so and by what correction (the page goes there)."""
     try:
         body = request.get_json(silent=True)
     except RecursionError:  # nested too deep for the parser: no object of ours
         body = None
     if not isinstance(body, dict):
         abort(400, description="send a JSON object with influencer_a, influencer_b and answer")
-    written = _answer(body)
+    try:
+        written = _answer(body)
+    except HTTPException as exc:
+        queue = _settled_queue(body, exc)
+        if not queue:
+            raise
+        refused = jsonify(error=exc.description, queue=queue)
+        refused.status_code = 404
+        return refused
     done = done_message(written.audit_id) or {"message": "Answer saved", "audit_id": written.audit_id,
                                                "undo": False, "undone": False}
     response = jsonify(changed_videos=written.changed_videos, caught_up=written.caught_up, **done)

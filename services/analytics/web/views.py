@@ -21,6 +21,7 @@ from services.analytics.prediction_words import prediction_words
 from services.analytics.store import AnalyticsStore
 from services.analytics.web.attachment import as_download
 from services.analytics.web.canonical import canonical_ids, influencer_id_as_typed, no_such
+from services.analytics.web.chart_cache import ChartCache
 from services.analytics.web.csv_download import csv_download
 from services.analytics.web.doubt import REVIEW_PAGE, OpenReviewCounts
 from services.analytics.web.links import is_http_url
@@ -82,9 +83,13 @@ def _hidden_influencers() -> list[dict[str, str]]:
 
 @bp.get("/chart.png")
 def chart() -> Response:
+    """The chart of means, drawn once per analysis and set shown (chart_cache): the minimums of videos keep nested
+    sets, so how many are kept names the set."""
     analysis = _analysis()
     stats = analysis.stats[analysis.stats["videos"] >= _min_videos()]
-    return Response(means_chart_png(stats, analysis.overall_mean), mimetype="image/png")
+    charts = current_app.extensions.setdefault("charts", ChartCache())
+    png = charts.png(analysis, len(stats), lambda: means_chart_png(stats, analysis.overall_mean))
+    return Response(png, mimetype="image/png")
 
 
 @bp.get("/predict")
