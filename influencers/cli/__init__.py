@@ -19,16 +19,19 @@ from influencers.cli.parser import build_parser
 
 __all__ = ["build_parser", "main"]
 
-INTERRUPTED = 130  # exit code of a command stopped by Ctrl-C (or SIGTERM), as a shell's 128 + SIGINT
+# Exit codes of a command stopped in its work (a job before its end): 128 + the signal's number, as a shell says of
+# a command the signal ended. Services being started or served stop with 0 (command.py `_stopped`).
+INTERRUPTED = 130  # Ctrl-C (SIGINT)
+TERMINATED = 143  # SIGTERM
 
 
 def main(argv: list[str] | None = None, loaded: Callable[[], None] = lambda: None) -> int:
     """Entry point of `influencers` and `python -m influencers`. Exit codes: 0 done; 1 some row failed, or a
     service could not be reached or failed a call; 2 usage or configuration error (a bad setting or path,
-    an unusable data dir, an unknown id or bad value refused by a service); 130 a job interrupted (Ctrl-C or
-    SIGTERM; services being served stop with 0). Every error is one line on stderr, `influencers: error: ...`,
-    never a traceback. `loaded` is called once the command's modules are loaded, before it runs (the console script
-    hands Ctrl-C back to KeyboardInterrupt there: influencers/console.py)."""
+    an unusable data dir, an unknown id or bad value refused by a service); 130 a job interrupted by Ctrl-C, 143
+    by SIGTERM (services being started or served stop with 0). Every error is one line on stderr, `influencers:
+    error: ...`, never a traceback. `loaded` is called once the command's modules are loaded, before it runs (the
+    console script hands Ctrl-C back to KeyboardInterrupt there: influencers/console.py)."""
     try:
         args = build_parser().parse_args(argv)
         from influencers.cli.command import run_command  # the heavy imports, once there is a command to run
