@@ -47,6 +47,19 @@ def given(word: str) -> str:
     return word
 
 
+def display_name(word: str) -> str:
+    """rename's NAME: "" clears the name; a name of blanks, line breaks or invisible characters alone (`$'\\n\\t'`)
+    is a usage error naming the argument, by identity's own rule (name_text.clean_name: the page and identity
+    refuse it too). Was: sent as it was and taken for "", so that it cleared the name."""
+    from services.common.name_text import BadName, clean_name  # here: `--help` imports none of it
+
+    try:
+        clean_name(word, max_chars=sys.maxsize)  # the length is identity's to refuse, with its limit
+    except BadName as exc:
+        raise argparse.ArgumentTypeError(f'{exc}: give a name, or "" to clear it') from None
+    return word
+
+
 def whole_number(setting: str) -> Callable[[str], int]:
     """The type of a flag for the whole-number setting `setting` (a port, --workers): a value out of its range is a
     usage error naming the flag (`argument --ingest-port: 99999 is out of range (0 to 65535)`), where it was said
@@ -231,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "videos.csv's video_id)")
     rename = command("rename", "give an influencer a display name", [identity_client], cmd_identity)
     rename.add_argument("id", metavar="INFLUENCER", help=person)
-    rename.add_argument("name", metavar="NAME", help="the new name (\"\" clears it)")
+    rename.add_argument("name", metavar="NAME", type=display_name, help="the new name (\"\" clears it)")
     enrol = command("enrol", "name a known person from reference photos (never counted as appearances)",
                     [identity_client], cmd_correct)
     enrol.add_argument("name", metavar="NAME", help="the person's name")

@@ -5,9 +5,16 @@ of range is named as the flag it is, not as the environment variable the command
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from influencers.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(("argv", "argument"), [
@@ -36,6 +43,18 @@ def test_an_empty_name_still_clears_a_name_in_rename(capsys) -> None:
     from influencers.cli import build_parser
 
     assert build_parser().parse_args(["rename", "inf_aaaa000001", ""]).name == ""
+
+
+@pytest.mark.parametrize("blanks", [" ", "\n\t", "\u3000\r\n", "\u200b"], ids=repr)
+def test_a_name_of_blanks_alone_is_refused_naming_its_argument_not_taken_to_clear_the_name(blanks) -> None:
+    # Was: sent to identity, which took it for "" and cleared the name (the page did the same; both refuse it now)
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("INFLUENCERS_")}
+    done = subprocess.run([sys.executable, "-m", "influencers", "rename", "inf_aaaa000001", blanks], cwd=ROOT,
+                          env={**clean, "INFLUENCERS_IDENTITY_PORT": "1"}, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line == (f"influencers rename: error: argument NAME: name {blanks!r} has no visible characters: give a "
+                    'name, or "" to clear it (see influencers rename --help)')
 
 
 @pytest.mark.parametrize(("argv", "said"), [
