@@ -111,8 +111,16 @@ class _OneLineParser(argparse.ArgumentParser):
 
 def _dash_hint(given: list[str], message: str) -> str:
     """A note for an error argparse gave because it read a value such as "-Ann" (a name, an id) as an option:
-    every option here is long (--x) but -h, so a word of one '-' and a letter is such a value."""
-    if "--" in given or not ("required" in message or "unrecognized" in message):
+    every option here is long (--x) but -h, so a word of one '-' and a letter is such a value. Or, the other way
+    round, an option given after '--' (`rename ID -- -Ann --identity-port 50054`, as the value's note says to
+    write it), which argparse took for a value and then called unrecognized with no word of why."""
+    if "--" in given:
+        after = given[given.index("--") + 1:]
+        option = next((a for a in after if a.startswith("--") and len(a) > 2), "")
+        if option and "unrecognized" in message:
+            return f": {option!r} came after '--', which makes every word after it a value: give options before '--'"
+        return ""
+    if not ("required" in message or "unrecognized" in message):
         return ""
     dashed = next((a for a in given if a.startswith("-") and len(a) > 1 and a[1] != "-" and a != "-h"
                    and not a[1:].replace(".", "", 1).isdigit()), "")

@@ -30,3 +30,13 @@ def test_after_two_dashes_such_a_value_is_taken_and_other_errors_get_no_such_not
     assert build_parser().parse_args(["rename", "inf_00000000a1", "-5"]).name == "-5"  # a number is a value
     for argv in (["hide"], ["rename", "inf_00000000a1", "Ann", "--bogus"]):
         assert "was read as an option" not in refusal(argv, capsys)
+
+
+@pytest.mark.parametrize("argv", [
+    ["rename", "inf_00000000a1", "--", "-Ann", "--identity-port", "50054"],
+    ["jobs", "--", "--ingest-port", "50054"],
+])
+def test_an_option_given_after_two_dashes_is_said_to_go_before_them(argv, capsys) -> None:
+    # Was "unrecognized arguments: --identity-port 50054" (or "50054"), of a flag the command has
+    said = refusal(argv, capsys)
+    assert "came after '--', which makes every word after it a value: give options before '--'" in said, said
