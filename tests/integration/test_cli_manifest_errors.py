@@ -47,3 +47,17 @@ def test_a_manifest_that_is_a_symlink_loop_or_a_dangling_link_is_named_so_not_as
     assert_usage_error(influencers("ingest", str(tmp_path / "a.csv")), "a.csv is a symbolic link in a loop")
     assert_usage_error(influencers("ingest", str(tmp_path / "gone.csv")),
                        f"gone.csv is a symbolic link to {tmp_path}/moved/week.csv, which does not exist")
+
+
+@pytest.mark.parametrize("command", ["ingest", "run"])
+def test_a_link_given_as_manifest_is_refused_with_its_password_and_token_hidden(tmp_path, command):
+    # Was: "manifest https://ann:hunter2@.../m.csv not found", the password echoed to the terminal and to the logs
+    link = "https://ann:hunter2@example.com/m.csv?X-Amz-Signature=feedbeef"
+    result = influencers(command, link, "--data-dir", str(tmp_path / "data")) if command == "run" else \
+        influencers(command, link, env={"INFLUENCERS_LOG_FORMAT": "json"})
+    assert "hunter2" not in result.stderr + result.stdout and "feedbeef" not in result.stderr + result.stdout
+    said = "manifest https://***@example.com/m.csv?X-Amz-Signature=*** not found: a manifest is a local CSV file"
+    if command == "run":
+        assert_usage_error(result, said)
+    else:
+        assert result.returncode == 2 and said in result.stderr, result.stderr
