@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sqlite3
 import sys
@@ -16,6 +15,7 @@ import grpc
 from sqlalchemy import exc as sa_exc
 
 from influencers.cli.checks import check_inputs, check_ports, owning_data_dir
+from influencers.cli.closed_stdout import silence_stdout
 from influencers.cli.config import configure_cli_logging, settings_from_args, warn_unknown_variables
 from influencers.cli.connect import reach_flags
 from influencers.cli.output import (
@@ -71,7 +71,7 @@ def run_command(args: argparse.Namespace) -> int:
         say_error(f"{args.command}: {cut(escaped(str(exc)))}")
         return SERVICE_ERROR
     except BrokenPipeError:  # the reader of our output left (`influencers review --all | head`): nothing to say
-        _silence_stdout()
+        silence_stdout()
         return 0
     except OSError as exc:  # a folder or file given (data dir, --out, --report) that cannot be used
         return os_error(args.command, exc)
@@ -98,14 +98,6 @@ def _stopped(args: argparse.Namespace, stop: BaseException) -> int:
     tell(f"{said}: what was recorded is kept; run the same command again to resume", json_logs_configured(),
          logging.WARNING)
     return exit_code(stop)
-
-
-def _silence_stdout() -> None:
-    """Points stdout at /dev/null, so that the interpreter's last flush of what is still buffered for a closed
-    pipe fails on nothing (it would print 'Exception ignored ... BrokenPipeError' and exit 120)."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    os.close(devnull)
 
 
 def _store_named(settings: Settings, exc: Exception) -> str:

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
+from influencers.cli.closed_stdout import silence_stdout
 from influencers.cli.typed_ids import audit_id_word, video_id_word
 from services.common.settings import DEFAULT_METRICS_PORT, Settings
 
@@ -87,7 +88,13 @@ class _Version(argparse.Action):
                  option_string: str | None = None) -> None:
         from influencers import version
 
-        print(f"{parser.prog} {version()}")  # on stdout, as argparse's own version action
+        try:
+            print(f"{parser.prog} {version()}", flush=True)  # on stdout, as argparse's own version action
+        except BrokenPipeError:  # the reader left (`influencers --version | true`): nothing to say, exit 0
+            silence_stdout()
+        except OSError as exc:  # stdout a full disk (`> /dev/full`): one line, not a traceback
+            silence_stdout()
+            parser.error(f"--version: cannot write to stdout ({exc.strerror or exc})")
         parser.exit()
 
 
