@@ -83,3 +83,18 @@ def test_a_path_holding_a_line_break_or_escape_sequence_is_quoted_on_one_line_wi
     assert main([a.format(bad=bad) for a in argv]) == 2
     (line,) = capsys.readouterr().err.splitlines()
     assert "x\\x1b[31m\\nred" in line and "\x1b" not in line
+
+
+@pytest.mark.parametrize("host", ["http://ingest", "ann:hunter2@ingest", "ingest/", "a\nb", "in gest"])
+def test_a_host_that_is_a_url_or_holds_a_path_or_blank_is_a_usage_error_naming_the_flag(host) -> None:
+    # Was taken: the command waited 3 s, said "the ingest service at http://ingest:50051 is not answering" (exit 1)
+    # and suggested `influencers serve --host http://ingest`; a password before an `@` was echoed
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("INFLUENCERS_")}
+    for argv, env, named in ((["jobs", "--host", host], {}, "--host "), (["jobs"], {"INFLUENCERS_HOST": host},
+                                                                         "INFLUENCERS_HOST=")):
+        done = subprocess.run([sys.executable, "-m", "influencers", *argv], cwd=ROOT, env={**clean, **env},
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2, done.stderr
+        (line,) = done.stderr.splitlines()
+        assert line.startswith(f"influencers: error: {named}") and "is not a host name or address" in line, line
+        assert "hunter2" not in line
