@@ -278,15 +278,15 @@ class Settings:
 
     @property
     def identity_target(self) -> str:
-        return self.identity_addr or f"{self.host}:{self.identity_port}"
+        return self.identity_addr or host_port(self.host, self.identity_port)
 
     @property
     def analytics_target(self) -> str:
-        return self.analytics_addr or f"{self.host}:{self.analytics_port}"
+        return self.analytics_addr or host_port(self.host, self.analytics_port)
 
     @property
     def ingest_target(self) -> str:
-        return f"{self.host}:{self.ingest_port}"
+        return host_port(self.host, self.ingest_port)
 
     @property
     def worker_count(self) -> int:
@@ -347,6 +347,13 @@ def _in_memory(url: str) -> bool:
     """Whether a sqlite:// URL names no file: `sqlite://`, `sqlite:///:memory:`, `?mode=memory`."""
     path, _, query = url.removeprefix("sqlite://").partition("?")
     return path in ("", "/") or path.startswith("/:memory:") or "mode=memory" in query
+
+
+def host_port(host: str, port: int) -> str:
+    """HOST:PORT as gRPC and URLs take it: an IPv6 address in brackets (`[::1]:50051`); any other host, or one in
+    brackets already, as given. `::1:50051` was read as an address without a port: INFLUENCERS_HOST=::1 failed
+    every bind as "cannot bind ::1:0 (in use? ...)", and a client reached nothing."""
+    return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
 
 
 def host_problem(host: str) -> str:

@@ -16,6 +16,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from services.common.rpc import LIVENESS, READINESS
+from services.common.settings import host_port
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ class StartingHealth:
         servicer.set(LIVENESS, health_pb2.HealthCheckResponse.SERVING)
         servicer.set(READINESS, health_pb2.HealthCheckResponse.NOT_SERVING)
         health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
-        address = f"{host}:{port}"
+        address = host_port(host, port)
         try:
             bound = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
         except RuntimeError:  # newer grpcio raises where older returned 0
