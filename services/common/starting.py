@@ -45,8 +45,8 @@ class StartingHealth:
             return
         server.start()
         self._server = server
-        log.info("%s starting: health on %s:%d answers NOT_SERVING (readiness) until its stores are open and "
-                 "migrated", name, host, bound)
+        log.info("%s starting: health on %s answers NOT_SERVING (readiness) until its stores are open and "
+                 "migrated", name, host_port(host, bound))
 
     def handover(self) -> None:
         """Stops answering, so that the service's own server can bind the port. Safe to call twice."""
