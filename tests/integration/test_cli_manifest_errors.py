@@ -61,3 +61,16 @@ def test_a_link_given_as_manifest_is_refused_with_its_password_and_token_hidden(
         assert_usage_error(result, said)
     else:
         assert result.returncode == 2 and said in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("argv", [
+    ["export", "--data-dir", "https://ann:hunter2@example.com/d", "--out", "OUT"],
+    ["eval", "--truth", "https://ann:hunter2@example.com/c?token=feedbeef", "--data-dir", "OUT"],
+], ids=["--data-dir", "--truth"])
+def test_a_link_given_for_a_path_is_quoted_in_the_error_with_its_password_and_token_hidden(tmp_path, argv):
+    # Was echoed whole: "no data in https:/ann:hunter2@example.com/d ...", "--truth https://ann:hunter2@... holds no
+    # truth.csv" (and a PHOTO, "photo 'ftp://ann:hunter2@...' not found", once the services answer)
+    result = influencers(*(str(tmp_path / "out") if a == "OUT" else a for a in argv))
+    assert result.returncode == 2, result.stderr
+    assert "hunter2" not in result.stderr and "feedbeef" not in result.stderr, result.stderr
+    assert "***@example.com" in result.stderr, result.stderr
