@@ -111,9 +111,20 @@ class _OneLineParser(argparse.ArgumentParser):
         from influencers.cli.output import USAGE_ERROR, say_error  # JSON record (imports --help never needs)
 
         configure_cli_logging()
-        say_error(f"{message}{_dash_hint(getattr(self, '_given', []), message)} (see {self.prog} --help)",
+        given = getattr(self, "_given", [])
+        say_error(f"{message}{_option_first_hint(given, message) or _dash_hint(given, message)} (see {self.prog} "
+                  "--help)",
                   self.prog)  # a JSON record with JSON logs
         self.exit(USAGE_ERROR)
+
+
+def _option_first_hint(given: list[str], message: str) -> str:
+    """A note for `influencers --data-dir d export`: an option before the command, which argparse passed over,
+    then took its value for the command ("invalid choice: 'd'")."""
+    if not (given and given[0].startswith("--") and given[0] not in ("--help", "--version")
+            and "argument COMMAND: invalid choice" in message):
+        return ""
+    return f": {given[0]!r} is an option of a command: give it after the command (influencers COMMAND {given[0]} ...)"
 
 
 def _dash_hint(given: list[str], message: str) -> str:
