@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from influencers.cli.closed_stdout import silence_stdout
-from influencers.cli.typed_ids import audit_id_word, video_id_word
+from influencers.cli.typed_ids import audit_id_word, job_id_word, video_id_word
 from services.common.settings import DEFAULT_METRICS_PORT, Settings
 
 # The words `answer` takes: the keys of services.common.clients.REVIEW_ANSWERS (which imports the protos;
@@ -243,11 +243,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="submit the job and exit; print its id alone on the last line (follow it: "
                           "`influencers jobs JOB`)")
     jobs = command("jobs", "list the ingest jobs of running services, or follow one (JOB)", [ingest_client], cmd_jobs)
-    jobs.add_argument("job", nargs="?", metavar="JOB", type=given, help="a job id: follow its progress until it ends")
+    jobs.add_argument("job", nargs="?", metavar="JOB", type=job_id_word,
+                      help="a job id: follow its progress until it ends")
     cancel = command("cancel", "cancel an ingest job (videos being analysed finish; the others are not started, "
                      "and the same manifest runs them again)",
                      [ingest_client], cmd_cancel)
-    cancel.add_argument("job", metavar="JOB", type=given, help="the job id (see `influencers jobs`)")
+    cancel.add_argument("job", metavar="JOB", type=job_id_word, help="the job id (see `influencers jobs`)")
     exp = command("export", "write the report (CSV and JSON) from a data dir, as it is now", [data], cmd_export)
     exp.add_argument("--out", required=True, type=given, help="folder to write the report's files in")
     pred = command("predict", "the score a video with these influencers is expected to have, and its range, from a "

@@ -98,3 +98,12 @@ def test_a_host_that_is_a_url_or_holds_a_path_or_blank_is_a_usage_error_naming_t
         (line,) = done.stderr.splitlines()
         assert line.startswith(f"influencers: error: {named}") and "is not a host name or address" in line, line
         assert "hunter2" not in line
+
+
+def test_a_job_id_pasted_with_blanks_or_in_capitals_is_that_job_as_video_and_audit_ids_are() -> None:
+    # Was sent as typed: `cancel 4D30008F743544C4` and `jobs " 4d30008f743544c4"` were "no job ... in this queue"
+    from influencers.cli import build_parser
+
+    assert build_parser().parse_args(["cancel", "4D30008F743544C4"]).job == "4d30008f743544c4"
+    assert build_parser().parse_args(["jobs", " 4d30008f743544c4\t"]).job == "4d30008f743544c4"
+    assert build_parser().parse_args(["jobs", " Job-A "]).job == "Job-A", "another form keeps its case"
