@@ -52,13 +52,29 @@ def display_name(word: str) -> str:
     """rename's NAME: "" clears the name; a name of blanks, line breaks or invisible characters alone (`$'\\n\\t'`)
     is a usage error naming the argument, by identity's own rule (name_text.clean_name: the page and identity
     refuse it too). Was: sent as it was and taken for "", so that it cleared the name."""
+    if problem := _unseen(word):
+        raise argparse.ArgumentTypeError(f'{problem}: give a name, or "" to clear it')
+    return word
+
+
+def person_name(word: str) -> str:
+    """enrol's NAME: a name with something visible; "", blanks or invisible characters alone are a usage error
+    naming the argument (an enrolment names someone). Was refused by identity once the services had been reached
+    (`refused: enrolling needs a name`)."""
+    if problem := _unseen(given(word)):
+        raise argparse.ArgumentTypeError(f"{problem}: give the person's name")
+    return word
+
+
+def _unseen(word: str) -> str:
+    """Why `word` is no name identity takes as one (name_text.clean_name's refusal), or ""."""
     from services.common.name_text import BadName, clean_name  # here: `--help` imports none of it
 
     try:
         clean_name(word, max_chars=sys.maxsize)  # the length is identity's to refuse, with its limit
     except BadName as exc:
-        raise argparse.ArgumentTypeError(f'{exc}: give a name, or "" to clear it') from None
-    return word
+        return str(exc)
+    return ""
 
 
 def whole_number(setting: str) -> Callable[[str], int]:
@@ -274,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     rename.add_argument("name", metavar="NAME", type=display_name, help="the new name (\"\" clears it)")
     enrol = command("enrol", "name a known person from reference photos (never counted as appearances)",
                     [identity_client], cmd_correct)
-    enrol.add_argument("name", metavar="NAME", help="the person's name")
+    enrol.add_argument("name", metavar="NAME", type=person_name, help="the person's name")
     enrol.add_argument("photos", nargs="+", metavar="PHOTO", type=given, help="JPEG or PNG files, one face each")
     move = command("move", "move one video's appearance of an influencer to another (or a new one)",
                    [identity_client], cmd_correct)

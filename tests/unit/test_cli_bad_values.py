@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
     (["undo", "\n"], "AUDIT_ID"),  # was sent as "": "audit_id '' is not an audit id", of what was typed
     (["split", "Ann", "a1b2c3d4e5f60718", " "], "VIDEO_ID"),
     (["move", "\t", "Ann"], "VIDEO_ID"),
+    (["enrol", " ", "a.jpg"], "NAME"),  # was identity's refusal, once the services answered
 ], ids=lambda v: " ".join(v) if isinstance(v, list) else v)
 def test_an_empty_path_or_job_id_is_refused_naming_its_argument(argv, argument, capsys, tmp_path,
                                                                   monkeypatch) -> None:
