@@ -4,7 +4,8 @@ One module per job: parser.py builds the arguments; command.py runs a parsed com
 its one line and exit code; serving.py starts services (run, serve, service); jobs.py submits and follows ingest
 jobs (ingest, jobs, cancel); corrections.py holds the identity commands; report.py reads a data dir (export,
 eval); checks.py fails fast before anything starts; config.py turns flags into settings; connect.py reaches
-running services; output.py says errors in one line.
+running services; output.py says errors in one line; stopping.py ends a command a signal stopped; closed_stdout.py
+quiets a reader gone. influencers/console.py is the console script's entry, before all of these.
 
 This module and parser.py import nothing heavy (grpc, SQLAlchemy, numpy, pandas, PyAV, dlib, Flask): `influencers
 --version` and every `--help` answer at once; a command imports what it needs once its arguments parse
