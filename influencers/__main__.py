@@ -1,11 +1,9 @@
-"""`python -m influencers`: the same command as `influencers`."""
+"""`python -m influencers`: the same command as `influencers`, from the same first lines (influencers/console.py: a
+Ctrl-C while the command loads ends it with one line)."""
 
 import sys
 
+from influencers.console import main
+
 if __name__ == "__main__":
-    try:
-        from influencers.cli import main
-    except KeyboardInterrupt:  # Ctrl-C while the command loads (main() says it for the rest): no traceback
-        print("\ninfluencers: interrupted", file=sys.stderr)
-        sys.exit(130)
     sys.exit(main())

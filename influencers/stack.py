@@ -24,7 +24,7 @@ from services.analytics.store import AnalyticsStore
 from services.analytics.web import create_app
 from services.analytics.web.identity_calls import connect
 from services.common.rpc import PortInUse, is_loopback
-from services.common.settings import Settings
+from services.common.settings import Settings, host_port
 from services.common.starting import StartingHealth
 from services.common.tls import server_credentials
 from services.identity.facestore import FaceStore
@@ -47,7 +47,7 @@ class Stack:
     @property
     def web_url(self) -> str:
         assert self.web is not None
-        return f"http://{self.settings.host}:{self.web.port}/"
+        return f"http://{host_port(self.settings.host, self.web.port)}/"
 
     def stop(self) -> None:
         if self.web is not None:
@@ -130,7 +130,7 @@ def start_web(settings: Settings, store: AnalyticsStore) -> WebServer:
     except OSError as exc:
         raise PortInUse(f"report page: cannot bind {settings.host}:{settings.web_port} ({exc.strerror or exc})") \
             from exc
-    log.info("report page on http://%s:%d/", settings.host, server.port)
+    log.info("report page on http://%s/", host_port(settings.host, server.port))
     return server
 
 
@@ -156,11 +156,11 @@ def start_stack(settings: Settings, web: bool = True, face_store: FaceStore | No
         analytics = serve_analytics(settings, store, lambda: following[0].follower.head if following else 0)
         started.append(lambda: analytics.stop(0))
         settings = settings.replace(analytics_port=analytics.port,
-                                    analytics_addr=f"{settings.host}:{analytics.port}")
+                                    analytics_addr=host_port(settings.host, analytics.port))
         identity = IdentityProcess(settings, face_store, starting=starting["identity"])
         started.append(lambda: identity.stop(0))
         compare_views(identity.store, identity.feed.head(), store)
-        settings = settings.replace(identity_port=identity.port, identity_addr=f"{settings.host}:{identity.port}")
+        settings = settings.replace(identity_port=identity.port, identity_addr=host_port(settings.host, identity.port))
         following.append(start_follower(settings, store))
         started.append(following[0].stop)
         ingest = IngestProcess(settings, starting=starting["ingest"])

@@ -1,11 +1,10 @@
-"""`python -m influencers.cli`: the same command as `influencers`."""
+"""`python -m influencers.cli`: the same command as `influencers`. Python imports this package (the parser) before
+these lines run: a Ctrl-C in that import still prints a traceback; `influencers` and `python -m influencers` end
+it in one line (influencers/console.py)."""
 
 import sys
 
+from influencers.console import main
+
 if __name__ == "__main__":
-    try:
-        from influencers.cli import main
-    except KeyboardInterrupt:  # Ctrl-C while the command loads (main() says it for the rest): no traceback
-        print("\ninfluencers: interrupted", file=sys.stderr)
-        sys.exit(130)
     sys.exit(main())

@@ -19,6 +19,8 @@ from services.common.datadir import data_dir_lock, prepare_data_dir
 from services.common.rpc import PortInUse, is_loopback
 from services.common.settings import ENV_PREFIX, Settings, SettingsError, check_face_locator
 from services.common.tls import channel_credentials, server_credentials
+from services.common.url_scheme import has_scheme
+from services.common.url_secrets import secrets_hidden
 from services.ingest.manifest import MAX_ROWS, ManifestError, read_manifest
 
 # Commands that open the stores of the data dir in this process: one such process per data dir.
@@ -47,7 +49,7 @@ def check_inputs(args: argparse.Namespace) -> Settings:
         manifest = args.manifest = STDIN
     if manifest is not None:
         if not Path(manifest).exists():
-            raise ManifestError(f"manifest {manifest} {_link_problem(Path(manifest)) or 'not found'}")
+            raise ManifestError(_not_found(manifest))
         if args.command == "run" and settings.max_job_rows < MAX_ROWS:
             # This process's ingest takes at most max_job_rows rows a job: a larger manifest is refused here,
             # at its first row over it, not read whole twice and then refused by the service (a million rows:
@@ -72,6 +74,16 @@ def check_inputs(args: argparse.Namespace) -> Settings:
     if _runs(args, "identity"):
         check_face_locator(settings)
     return settings
+
+
+def _not_found(manifest: str) -> str:
+    """Why a MANIFEST that does not exist cannot be read. A link given for it (`https://user:password@host/m.csv`:
+    a manifest is a local file) is named with its password and tokens hidden (url_secrets.secrets_hidden): it was
+    echoed whole, to the terminal and, with JSON logs, to the log shipper."""
+    if has_scheme(manifest) is not None:
+        return (f"manifest {secrets_hidden(manifest)} not found: a manifest is a local CSV file (or - for stdin), "
+                "not a link; save the file first")
+    return f"manifest {manifest} {_link_problem(Path(manifest)) or 'not found'}"
 
 
 def _link_problem(path: Path) -> str:

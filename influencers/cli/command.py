@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sqlite3
 import sys
@@ -16,6 +15,7 @@ import grpc
 from sqlalchemy import exc as sa_exc
 
 from influencers.cli.checks import check_inputs, check_ports, owning_data_dir
+from influencers.cli.closed_stdout import silence_stdout
 from influencers.cli.config import configure_cli_logging, settings_from_args, warn_unknown_variables
 from influencers.cli.connect import reach_flags
 from influencers.cli.output import (
@@ -32,7 +32,8 @@ from influencers.cli.output import (
     tell,
     usage_error,
 )
-from services.common import stop_signal, tracing
+from influencers.cli.stopping import Terminated, exit_code, raise_terminated, signal_name
+from services.common import tracing
 from services.common.boundary import brief, escaped
 from services.common.damage import DiskFull, StoreDamaged
 from services.common.database import masked_database_url
@@ -44,25 +45,13 @@ from services.common.settings import Settings, SettingsError, env_name
 from services.ingest.manifest import ManifestError
 
 
-class _Terminated(BaseException):
-    """SIGTERM arrived: unwinds like Ctrl-C, so that every `finally` stops its services and workers. A
-    BaseException, as KeyboardInterrupt is: an `except Exception` on the way (the face store's, around the
-    engine's open) would take it for that code's own failure and report it as such."""
-
-
-def _raise_terminated(signum: int, frame: object) -> None:
-    if stop_signal.deferred(signum):  # starting worker processes: raised again once they are up
-        return
-    raise _Terminated
-
-
 def run_command(args: argparse.Namespace) -> int:
     """Runs the command `args` parsed to (influencers.cli.main says its exit codes). Every error is one line on
     stderr, `influencers: error: ...`, never a traceback."""
     configure_cli_logging(args.command, args.service if args.command == "service" else "")
     warn_unknown_variables()
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _raise_terminated)
+        signal.signal(signal.SIGTERM, raise_terminated)
     try:
         settings = check_inputs(args)
         tracing.setup_tracing(_traced_services(args))
@@ -82,7 +71,7 @@ def run_command(args: argparse.Namespace) -> int:
         say_error(f"{args.command}: {cut(escaped(str(exc)))}")
         return SERVICE_ERROR
     except BrokenPipeError:  # the reader of our output left (`influencers review --all | head`): nothing to say
-        _silence_stdout()
+        silence_stdout()
         return 0
     except OSError as exc:  # a folder or file given (data dir, --out, --report) that cannot be used
         return os_error(args.command, exc)
@@ -90,20 +79,25 @@ def run_command(args: argparse.Namespace) -> int:
         logging.getLogger(LOGGER).debug("store error", exc_info=True)
         return usage_error(f"{args.command}: {_store_named(settings_from_args(args), exc)} cannot be used "
                            f"({cut(escaped(db_error(exc)))})")
-    except (KeyboardInterrupt, _Terminated):
-        tell("interrupted: what was recorded is kept; run the same command again to resume", json_logs_configured(),
-             logging.WARNING)
-        return 130
+    except (KeyboardInterrupt, Terminated) as exc:
+        return _stopped(args, exc)
     finally:
         tracing.shutdown_tracing()  # the spans still queued are sent before the process ends
 
 
-def _silence_stdout() -> None:
-    """Points stdout at /dev/null, so that the interpreter's last flush of what is still buffered for a closed
-    pipe fails on nothing (it would print 'Exception ignored ... BrokenPipeError' and exit 120)."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    os.close(devnull)
+def _stopped(args: argparse.Namespace, stop: BaseException) -> int:
+    """Says how a command stopped before its end (`stop`: KeyboardInterrupt or Terminated), and its exit code.
+    Services being started (`serve`, `service NAME`) stop with 0, as they do once serving: a supervisor's SIGTERM
+    is their normal end, and there is nothing to resume (was: 130 and "run the same command again to resume").
+    Any other command was stopped in its work (stopping.exit_code), and the same command resumes it."""
+    if args.command in ("serve", "service"):
+        who = f"{args.service} " if args.command == "service" else ""
+        logging.getLogger(LOGGER).info("%sstopped by %s while starting", who, signal_name(stop))
+        return 0
+    said = "stopped by SIGTERM" if isinstance(stop, Terminated) else "interrupted"
+    tell(f"{said}: what was recorded is kept; run the same command again to resume", json_logs_configured(),
+         logging.WARNING)
+    return exit_code(stop)
 
 
 def _store_named(settings: Settings, exc: Exception) -> str:

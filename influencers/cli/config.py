@@ -18,6 +18,8 @@ from services.common.settings import (
     Settings,
     SettingsError,
     env_name,
+    host_problem,
+    host_shown,
     unknown_variables,
 )
 
@@ -45,6 +47,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         if given is not None and not given.strip():  # `--data-dir ""` was the working directory
             raise SettingsError(f"--{flag.replace('_', '-')} is empty: give a value, or leave the flag out for "
                                 f"{env_name(flag)} or the default")
+    if (host := getattr(args, "host", None)) and (problem := host_problem(host)):  # named as the flag given
+        raise SettingsError(f"--host {host_shown(host)!r} {problem}")
     return Settings.from_env(
         data_dir=getattr(args, "data_dir", None), web_port=getattr(args, "web_port", None),
         ingest_port=getattr(args, "ingest_port", None), identity_port=getattr(args, "identity_port", None),

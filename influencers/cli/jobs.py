@@ -16,6 +16,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from influencers.cli.config import settings_from_args, uses_json_logs
 from influencers.cli.connect import reach_flags, reached
 from influencers.cli.output import ServiceUnavailable, cut, tell
+from influencers.cli.stopping import Terminated, exit_code
 from influencers.client import JobStalled, cancel_job, get_job, list_jobs, state_word, submit_ingest, watch_job
 from influencers.v1 import common_pb2, ingest_pb2
 from services.common.damage import DISK_FULL, DiskFull
@@ -34,8 +35,8 @@ BAR_FORMAT = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_no
 def run_ingest(settings: Settings, request: ingest_pb2.StartIngestRequest, detach: bool,
                submit_only: bool = False) -> int:
     """Starts an ingest job of `request` (the manifest as check_inputs read it, once) and follows it with a
-    progress bar. On Ctrl-C, `detach` leaves the job running (and says how to follow or cancel it); otherwise the
-    job is cancelled (its videos in flight finish and the batch reconciles) and KeyboardInterrupt goes on up.
+    progress bar. On Ctrl-C or SIGTERM, `detach` leaves the job running (and says how to follow or cancel it);
+    otherwise Ctrl-C cancels the job (its videos in flight finish and the batch reconciles) and both go on up.
     `submit_only` (--detach): prints the job id alone on the last line of stdout and returns 0 without following
     the job."""
     channel = reached(settings, "ingest", settings.ingest_target)
@@ -61,9 +62,10 @@ def run_ingest(settings: Settings, request: ingest_pb2.StartIngestRequest, detac
         return _follow(channel, job.job_id, tally, job.total, json_logs)
     except JobStalled as exc:
         raise stalled_error(exc, resumes_itself=detach, where=reach_flags(settings, "ingest")) from None
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Terminated) as stop:
         if not detach:
-            cancel_job(channel, job.job_id, settings.rpc_timeout_s)
+            if isinstance(stop, KeyboardInterrupt):
+                cancel_job(channel, job.job_id, settings.rpc_timeout_s)
             raise
         detached = f"detached after {tally.seen} of {job.total} videos: job {job.job_id} goes on"
         where = reach_flags(settings, "ingest")
@@ -72,7 +74,7 @@ def run_ingest(settings: Settings, request: ingest_pb2.StartIngestRequest, detac
             tell(f"{detached}; follow it: {follow}; cancel it: {cancel}", json_logs)
         else:  # on a line of its own, after the terminal's ^C
             print(f"\n{detached}.\n  follow it:  {follow}\n  cancel it:  {cancel}", file=sys.stderr)
-        return 130
+        return exit_code(stop)
 
 
 def job_started(job_id: str, total: int, ahead: int) -> str:
@@ -207,13 +209,13 @@ def cmd_jobs(args: argparse.Namespace) -> int:
             return _follow(channel, args.job, Tally(), job.total, uses_json_logs(settings))
         except JobStalled as exc:
             raise stalled_error(exc, resumes_itself=True, where=reach_flags(settings, "ingest")) from None
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, Terminated) as stop:
             stopped = f"stopped following; job {args.job} goes on"
             if uses_json_logs(settings):
                 tell(stopped, json_logs=True)
             else:
                 print(f"\n{stopped}", file=sys.stderr)
-            return 130
+            return exit_code(stop)
     jobs = list_jobs(channel, settings.rpc_timeout_s)
     if not jobs:
         print("no ingest jobs yet (start one: influencers ingest MANIFEST)")

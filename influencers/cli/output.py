@@ -17,6 +17,7 @@ from services.common.boundary import brief, escaped
 from services.common.name_text import for_terminal
 from services.common.rpc_words import REFUSALS, in_words, service_of
 from services.common.settings import Settings, SettingsError
+from services.common.url_secrets import links_hidden
 
 # Every line of the CLI logs under this one name (the `logger` field of JSON logs), whichever module says it.
 LOGGER = "influencers.cli"
@@ -56,9 +57,23 @@ def json_logs_configured() -> bool:
         return False
 
 
+# A user name and password before a host, in a link of any scheme, `file:/` or a path that made `https://` one slash;
+# one whose password is hidden already (a database URL as masked_database_url shows it: `app:***@`) stays as it is.
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*:/{1,2})(?![^/\s@'\"]*\*\*\*@)[^/\s@'\"]+@")
+
+
+def secrets_hidden_in(message: str) -> str:
+    """`message` with the password and tokens of every link it quotes hidden (url_secrets.links_hidden; a user
+    name and password `***` in any scheme): a link given where a path goes (`--data-dir https://ann:pw@host/d`,
+    `--truth`, a PHOTO) was echoed whole in the error, to the terminal and to JSON logs."""
+    return _USERINFO.sub(r"\1***@", links_hidden(message))
+
+
 def say_error(message: str, prog: str = "influencers") -> None:
     """The CLI's final error: `influencers: error: MESSAGE`, one line on stderr; with JSON logs a log record
-    at ERROR instead (event MESSAGE), so that stderr stays JSON lines only for a log shipper."""
+    at ERROR instead (event MESSAGE), so that stderr stays JSON lines only for a log shipper. A link's password
+    and tokens are hidden (secrets_hidden_in)."""
+    message = secrets_hidden_in(message)
     if json_logs_configured():
         logging.getLogger(LOGGER).error(message)
     else:  # one line, whatever a path or word quoted in it holds (a line break, ESC sequences: for_terminal)

@@ -11,7 +11,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from influencers.cli.typed_ids import audit_id_word, video_id_word
+from influencers.cli.closed_stdout import silence_stdout
+from influencers.cli.typed_ids import audit_id_word, job_id_word, video_id_word
 from services.common.settings import DEFAULT_METRICS_PORT, Settings
 
 # The words `answer` takes: the keys of services.common.clients.REVIEW_ANSWERS (which imports the protos;
@@ -47,6 +48,35 @@ def given(word: str) -> str:
     return word
 
 
+def display_name(word: str) -> str:
+    """rename's NAME: "" clears the name; a name of blanks, line breaks or invisible characters alone (`$'\\n\\t'`)
+    is a usage error naming the argument, by identity's own rule (name_text.clean_name: the page and identity
+    refuse it too). Was: sent as it was and taken for "", so that it cleared the name."""
+    if problem := _unseen(word):
+        raise argparse.ArgumentTypeError(f'{problem}: give a name, or "" to clear it')
+    return word
+
+
+def person_name(word: str) -> str:
+    """enrol's NAME: a name with something visible; "", blanks or invisible characters alone are a usage error
+    naming the argument (an enrolment names someone). Was refused by identity once the services had been reached
+    (`refused: enrolling needs a name`)."""
+    if problem := _unseen(given(word)):
+        raise argparse.ArgumentTypeError(f"{problem}: give the person's name")
+    return word
+
+
+def _unseen(word: str) -> str:
+    """Why `word` is no name identity takes as one (name_text.clean_name's refusal), or ""."""
+    from services.common.name_text import BadName, clean_name  # here: `--help` imports none of it
+
+    try:
+        clean_name(word, max_chars=sys.maxsize)  # the length is identity's to refuse, with its limit
+    except BadName as exc:
+        return str(exc)
+    return ""
+
+
 def whole_number(setting: str) -> Callable[[str], int]:
     """The type of a flag for the whole-number setting `setting` (a port, --workers): a value out of its range is a
     usage error naming the flag (`argument --ingest-port: 99999 is out of range (0 to 65535)`), where it was said
@@ -74,7 +104,13 @@ class _Version(argparse.Action):
                  option_string: str | None = None) -> None:
         from influencers import version
 
-        print(f"{parser.prog} {version()}")  # on stdout, as argparse's own version action
+        try:
+            print(f"{parser.prog} {version()}", flush=True)  # on stdout, as argparse's own version action
+        except BrokenPipeError:  # the reader left (`influencers --version | true`): nothing to say, exit 0
+            silence_stdout()
+        except OSError as exc:  # stdout a full disk (`> /dev/full`): one line, not a traceback
+            silence_stdout()
+            parser.error(f"--version: cannot write to stdout ({exc.strerror or exc})")
         parser.exit()
 
 
@@ -100,15 +136,34 @@ class _OneLineParser(argparse.ArgumentParser):
         from influencers.cli.output import USAGE_ERROR, say_error  # JSON record (imports --help never needs)
 
         configure_cli_logging()
-        say_error(f"{message}{_dash_hint(getattr(self, '_given', []), message)} (see {self.prog} --help)",
+        given = getattr(self, "_given", [])
+        say_error(f"{message}{_option_first_hint(given, message) or _dash_hint(given, message)} (see {self.prog} "
+                  "--help)",
                   self.prog)  # a JSON record with JSON logs
         self.exit(USAGE_ERROR)
 
 
+def _option_first_hint(given: list[str], message: str) -> str:
+    """A note for `influencers --data-dir d export`: an option before the command, which argparse passed over,
+    then took its value for the command ("invalid choice: 'd'")."""
+    if not (given and given[0].startswith("--") and given[0] not in ("--help", "--version")
+            and "argument COMMAND: invalid choice" in message):
+        return ""
+    return f": {given[0]!r} is an option of a command: give it after the command (influencers COMMAND {given[0]} ...)"
+
+
 def _dash_hint(given: list[str], message: str) -> str:
     """A note for an error argparse gave because it read a value such as "-Ann" (a name, an id) as an option:
-    every option here is long (--x) but -h, so a word of one '-' and a letter is such a value."""
-    if "--" in given or not ("required" in message or "unrecognized" in message):
+    every option here is long (--x) but -h, so a word of one '-' and a letter is such a value. Or, the other way
+    round, an option given after '--' (`rename ID -- -Ann --identity-port 50054`, as the value's note says to
+    write it), which argparse took for a value and then called unrecognized with no word of why."""
+    if "--" in given:
+        after = given[given.index("--") + 1:]
+        option = next((a for a in after if a.startswith("--") and len(a) > 2), "")
+        if option and "unrecognized" in message:
+            return f": {option!r} came after '--', which makes every word after it a value: give options before '--'"
+        return ""
+    if not ("required" in message or "unrecognized" in message):
         return ""
     dashed = next((a for a in given if a.startswith("-") and len(a) > 1 and a[1] != "-" and a != "-h"
                    and not a[1:].replace(".", "", 1).isdigit()), "")
@@ -214,11 +269,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="submit the job and exit; print its id alone on the last line (follow it: "
                           "`influencers jobs JOB`)")
     jobs = command("jobs", "list the ingest jobs of running services, or follow one (JOB)", [ingest_client], cmd_jobs)
-    jobs.add_argument("job", nargs="?", metavar="JOB", type=given, help="a job id: follow its progress until it ends")
+    jobs.add_argument("job", nargs="?", metavar="JOB", type=job_id_word,
+                      help="a job id: follow its progress until it ends")
     cancel = command("cancel", "cancel an ingest job (videos being analysed finish; the others are not started, "
                      "and the same manifest runs them again)",
                      [ingest_client], cmd_cancel)
-    cancel.add_argument("job", metavar="JOB", type=given, help="the job id (see `influencers jobs`)")
+    cancel.add_argument("job", metavar="JOB", type=job_id_word, help="the job id (see `influencers jobs`)")
     exp = command("export", "write the report (CSV and JSON) from a data dir, as it is now", [data], cmd_export)
     exp.add_argument("--out", required=True, type=given, help="folder to write the report's files in")
     pred = command("predict", "the score a video with these influencers is expected to have, and its range, from a "
@@ -241,10 +297,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "videos.csv's video_id)")
     rename = command("rename", "give an influencer a display name", [identity_client], cmd_identity)
     rename.add_argument("id", metavar="INFLUENCER", help=person)
-    rename.add_argument("name", metavar="NAME", help="the new name (\"\" clears it)")
+    rename.add_argument("name", metavar="NAME", type=display_name, help="the new name (\"\" clears it)")
     enrol = command("enrol", "name a known person from reference photos (never counted as appearances)",
                     [identity_client], cmd_correct)
-    enrol.add_argument("name", metavar="NAME", help="the person's name")
+    enrol.add_argument("name", metavar="NAME", type=person_name, help="the person's name")
     enrol.add_argument("photos", nargs="+", metavar="PHOTO", type=given, help="JPEG or PNG files, one face each")
     move = command("move", "move one video's appearance of an influencer to another (or a new one)",
                    [identity_client], cmd_correct)

@@ -49,7 +49,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     with served_metrics(settings) as metrics:
         stack = start_stack(settings, web=True)
         s = stack.settings
-        print(f"ingest {s.host}:{s.ingest_port}  identity {s.identity_target}  analytics {s.analytics_target}  "
+        print(f"ingest {s.ingest_target}  identity {s.identity_target}  analytics {s.analytics_target}  "
               f"page {stack.web_url}" + (f"  metrics {metrics.url}" if metrics else ""), flush=True)
         log = logging.getLogger(LOGGER)
         try:

@@ -58,11 +58,12 @@ def for_terminal(text: str) -> str:
 def clean_name(name: str, max_chars: int = 200) -> str:
     """`name` with controls, bidi/zero-width format characters and tag characters that make no flag removed (tabs,
     line breaks and the Braille blank become blanks), runs of blanks collapsed to one, stripped, and
-    NFC-normalised. "" stays "" (no name).
+    NFC-normalised. "" stays "" (no name: the one way to clear a name, on the page and the CLI alike).
 
-    Raises BadName when `name` had characters but none that show (marks, variation selectors, tags or blank
-    glyphs alone: an "invisible nickname"), or has more than `max_chars` after cleaning (characters, not bytes),
-    or more than RAW_FACTOR times `max_chars` as given, before any is looked at.
+    Raises BadName when `name` had characters but none that show (blanks, line breaks or tabs alone: was taken as
+    "" and cleared the name; marks, variation selectors, tags or blank glyphs alone: an "invisible nickname"), or
+    has more than `max_chars` after cleaning (characters, not bytes), or more than RAW_FACTOR times `max_chars` as
+    given, before any is looked at.
     """
     if too_long_as_given(name, max_chars):
         # Cleaning takes ~2 us a character: a 31 MB name (gRPC carries 32 MiB) held a server thread and the GIL
@@ -72,7 +73,7 @@ def clean_name(name: str, max_chars: int = 200) -> str:
     spaced = "".join(" " if char in "\t\n\r\v\f\x85\u2800" else char for char in name)  # the Braille blank too
     kept = _without_stray_tags("".join(char for char in spaced if not is_removed(char)))
     cleaned = unicodedata.normalize("NFC", " ".join(kept.split())).strip(" " + _JOINERS)
-    if (cleaned or name.strip()) and not any(_shows(char) for char in cleaned):
+    if name and not any(_shows(char) for char in cleaned):
         raise BadName(f"name {name[:40]!r} has no visible characters")
     if len(cleaned) > max_chars:
         raise BadName(f"name {cleaned[:40]!r}... is longer than {max_chars} characters")

@@ -32,7 +32,7 @@ from services.common.grpc_types import ServerContinuation
 from services.common.method_handlers import rewrapped
 from services.common.metrics import families, register_service
 from services.common.request_parsing import RequestParsing
-from services.common.settings import SettingsError, env_name
+from services.common.settings import SettingsError, env_name, host_port
 
 log = logging.getLogger(__name__)
 
@@ -366,7 +366,7 @@ def build_server(
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((*names, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
     try:
-        address = f"{host}:{port}"
+        address = host_port(host, port)
         bound = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
     except RuntimeError:  # newer grpcio raises where older returned 0
         bound = 0
@@ -374,13 +374,13 @@ def build_server(
         # gRPC's own words are in its C core's log, off by default (influencers/native_logs.py): this line says it.
         where = (f"choose another with --{name}-port or {env_name(name + '_port')}"
                  if name in ("ingest", "identity", "analytics") else "choose another port")
-        raise PortInUse(f"{name}: cannot bind {host}:{port} (in use? {where})")
+        raise PortInUse(f"{name}: cannot bind {host_port(host, port)} (in use? {where})")
     register_service(name)  # the families this service updates, on the process's endpoint
     server.start()
     running = RunningServer(server, bound, health_servicer, names, name)
     health_servicer.set(LIVENESS, health_pb2.HealthCheckResponse.SERVING)
     running.set_serving(True)
-    log.info("%s serving on %s:%d", name, host, bound)
+    log.info("%s serving on %s", name, host_port(host, bound))
     return running
 
 

@@ -206,6 +206,8 @@ class Settings:
         if self.qdrant_url and not _is_http_url(self.qdrant_url):
             raise SettingsError("QDRANT_URL must be a Qdrant server's http:// or https:// URL (such as "
                                 "http://qdrant:6333), or empty for Qdrant Edge in the data dir")
+        if problem := host_problem(self.host):
+            raise SettingsError(f"{env_name('host')}={host_shown(self.host)!r} {problem}")
         for name in ("identity_addr", "analytics_addr"):
             address = getattr(self, name)
             if address and not _is_address(address):
@@ -278,15 +280,15 @@ class Settings:
 
     @property
     def identity_target(self) -> str:
-        return self.identity_addr or f"{self.host}:{self.identity_port}"
+        return self.identity_addr or host_port(self.host, self.identity_port)
 
     @property
     def analytics_target(self) -> str:
-        return self.analytics_addr or f"{self.host}:{self.analytics_port}"
+        return self.analytics_addr or host_port(self.host, self.analytics_port)
 
     @property
     def ingest_target(self) -> str:
-        return f"{self.host}:{self.ingest_port}"
+        return host_port(self.host, self.ingest_port)
 
     @property
     def worker_count(self) -> int:
@@ -347,6 +349,30 @@ def _in_memory(url: str) -> bool:
     """Whether a sqlite:// URL names no file: `sqlite://`, `sqlite:///:memory:`, `?mode=memory`."""
     path, _, query = url.removeprefix("sqlite://").partition("?")
     return path in ("", "/") or path.startswith("/:memory:") or "mode=memory" in query
+
+
+def host_port(host: str, port: int) -> str:
+    """HOST:PORT as gRPC and URLs take it: an IPv6 address in brackets (`[::1]:50051`); any other host, or one in
+    brackets already, as given. `::1:50051` was read as an address without a port: INFLUENCERS_HOST=::1 failed
+    every bind as "cannot bind ::1:0 (in use? ...)", and a client reached nothing."""
+    return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
+
+
+def host_problem(host: str) -> str:
+    """Why `host` (INFLUENCERS_HOST, --host) is no host name or address, or "": a URL or a host with a path
+    (`http://ingest`, `ingest/`), credentials (`u:p@ingest`), a blank or a control character. Was taken: a client
+    command waited its 3 s and said "the ingest service at http://ingest:50051 is not answering", and suggested
+    serving there."""
+    if any(c in host for c in "/@?#") or any(c.isspace() or not c.isprintable() for c in host):
+        return ("is not a host name or address: give one such as 127.0.0.1, ::1 or ingest.example.com, without "
+                "scheme, path or blank")
+    return ""
+
+
+def host_shown(host: str) -> str:
+    """`host` as an error may quote it: cut to 80 characters, and what comes before an `@` (a user name and
+    password, `ann:pw@ingest`) as `***`."""
+    return ("***@" + host.rsplit("@", 1)[1] if "@" in host else host)[:80]
 
 
 def _is_header_value(text: str) -> bool:

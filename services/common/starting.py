@@ -19,6 +19,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from services.common.rpc import LIVENESS, READINESS
+from services.common.settings import host_port
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class StartingHealth:
         servicer.set(READINESS, health_pb2.HealthCheckResponse.NOT_SERVING)
         health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
         server.add_generic_rpc_handlers((_Starting(name),))  # after health's: consulted only for other methods
-        address = f"{host}:{port}"
+        address = host_port(host, port)
         try:
             bound = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
         except RuntimeError:  # newer grpcio raises where older returned 0
@@ -65,8 +66,8 @@ class StartingHealth:
             return
         server.start()
         self._server = server
-        log.info("%s starting: health on %s:%d answers NOT_SERVING (readiness) until its stores are open and "
-                 "migrated", name, host, bound)
+        log.info("%s starting: health on %s answers NOT_SERVING (readiness) until its stores are open and "
+                 "migrated", name, host_port(host, bound))
 
     def handover(self) -> None:
         """Stops answering, so that the service's own server can bind the port. Safe to call twice."""

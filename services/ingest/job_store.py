@@ -183,14 +183,14 @@ class JobStore:
                     raise
             return job, False
 
-    def earlier(self, request: ingest_pb2.StartIngestRequest) -> ingest_pb2.Job | None:
+    def earlier(self, request: ingest_pb2.StartIngestRequest, digest: str = "") -> ingest_pb2.Job | None:
         """The job stored for the key of `request` (request_id, in its stored form; the request as its caller
         sent it), or None when it has no key or no job holds it. RequestIdReused naming the key and the job when
-        another request made that job."""
+        another request made that job. `digest`: request_ids.request_digest(request), hashed here when empty."""
         if not request.request_id:
             return None
         with self.engine.connect() as conn:
-            return self._earlier(conn, request.request_id, request_digest(request))
+            return self._earlier(conn, request.request_id, digest or request_digest(request))
 
     def _earlier(self, conn: sa.Connection, request_id: str, digest: str) -> ingest_pb2.Job | None:
         held = conn.execute(sa.select(jobs_t.c.job_id, jobs_t.c.request_digest)

@@ -343,19 +343,22 @@ class JobQueue:
         for t in self._threads:
             t.start()
 
-    def earlier(self, request: ingest_pb2.StartIngestRequest) -> ingest_pb2.Job | None:
+    def earlier(self, request: ingest_pb2.StartIngestRequest, digest: str = "") -> ingest_pb2.Job | None:
         """The job an earlier call with the key of `request` (request_id, in its stored form) made, or None.
-        RequestIdReused when another request made it."""
-        job = self.store.earlier(request)
+        RequestIdReused when another request made it. `digest`: request_ids.request_digest(request), when the
+        caller has it already (hashed otherwise)."""
+        job = self.store.earlier(request, digest)
         return None if job is None else self._told(job)
 
-    def start(self, request: ingest_pb2.StartIngestRequest) -> ingest_pb2.Job:
+    def start(self, request: ingest_pb2.StartIngestRequest, digest: str = "") -> ingest_pb2.Job:
         """Stores a job for `request`; returns it at once (state QUEUED). Raises QueueFull, or RuntimeError
         when this replica is stopping. With a key (request_id, in its stored form) that a job holds, stores
-        nothing and returns that job (a call racing another with the key), or raises RequestIdReused."""
+        nothing and returns that job (a call racing another with the key), or raises RequestIdReused. `digest`:
+        request_ids.request_digest(request), when the caller has it already (hashed otherwise)."""
         if self._stopping.is_set():
             raise RuntimeError("the ingest service is stopping")
-        digest = request_digest(request) if request.request_id else ""
+        if request.request_id and not digest:
+            digest = request_digest(request)
         request = prepared(request)
         settled = settled_rows(request)
         job, stored = self.store.submitted(request, settled, digest)

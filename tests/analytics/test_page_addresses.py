@@ -14,7 +14,11 @@ from flask.testing import FlaskClient
 from influencers.v1 import identity_pb2
 from services.analytics.store import AnalyticsStore
 from services.analytics.web import create_app
+from services.common.clients import Written
+from services.common.name_text import BadName
+from services.identity.corrections import checked_name
 from tests.analytics.test_analytics_web import FakeCorrections
+from tests.support.rpc_errors import FakeRpcError
 
 VIDEO = f"{0:016x}"
 
@@ -137,6 +141,33 @@ def test_a_refused_name_comes_back_in_a_form_with_the_reason(analytics_store: An
     long = client.post("/influencer/inf_dddd000004/rename", data={"csrf_token": token, "name": "x" * 300})
     assert long.status_code == 400 and "at most 200 characters" in long.get_data(as_text=True)
     assert 'value="' + "x" * 300 + '"' in long.get_data(as_text=True) and refusing.calls == []
+
+
+class NamingAsIdentity(FakeCorrections):
+    """Identity's rule for names (services.identity.corrections.checked_name): a name it refuses is INVALID_ARGUMENT
+    with its words."""
+
+    def rename(self, influencer_id: str, name: str) -> Written:
+        try:
+            checked_name(name)
+        except BadName as exc:
+            raise FakeRpcError(grpc.StatusCode.INVALID_ARGUMENT, str(exc)) from None
+        return super().rename(influencer_id, name)
+
+
+@pytest.mark.parametrize("typed", [" ", "\n\t", " \r\n "])
+def test_a_name_of_blanks_alone_is_refused_as_the_cli_refuses_it_and_only_an_empty_one_clears(
+        analytics_store: AnalyticsStore, typed: str) -> None:
+    # Before: the page collapsed it to "" and cleared the name; the CLI refuses it (argument NAME). One rule:
+    # name_text.clean_name, identity's.
+    naming = NamingAsIdentity()
+    client = create_app(analytics_store, corrections=naming).test_client()
+    token = _csrf(client)
+    reply = client.post("/influencer/inf_aaaa000001/rename", data={"csrf_token": token, "name": typed})
+    assert reply.status_code == 400 and "has no visible characters" in reply.get_data(as_text=True)
+    assert naming.calls == []
+    cleared = client.post("/influencer/inf_aaaa000001/rename", data={"csrf_token": token, "name": ""})
+    assert cleared.status_code == 303 and naming.calls == [("rename", "inf_aaaa000001", "")]
 
 
 def test_ids_posted_in_capitals_are_those_influencers_as_on_the_cli(analytics_store: AnalyticsStore) -> None:

@@ -52,7 +52,7 @@ def test_clearing_the_name_of_someone_unnamed_asks_identity_and_says_they_have_n
     # before on another page (in identity, not yet in analytics) was kept, and the page waited for nothing
     fake = SameName()
     client = create_app(analytics_store, corrections=fake).test_client()
-    cleared = client.post("/influencer/inf_cccc000003/rename", data={"csrf_token": _token(client), "name": " "})
+    cleared = client.post("/influencer/inf_cccc000003/rename", data={"csrf_token": _token(client), "name": ""})
     assert cleared.headers["Location"] == "/influencer/inf_cccc000003?unchanged=inf_cccc000003"
     assert fake.calls == [("rename", "inf_cccc000003", "")]
     assert "inf_cccc000003 has no name already: nothing changed." in client.get(

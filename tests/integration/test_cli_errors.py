@@ -527,7 +527,7 @@ def test_a_sigterm_while_the_face_store_opens_is_an_interruption_not_a_damaged_s
     finally:
         signal.signal(signal.SIGTERM, before)
     err = capsys.readouterr().err
-    assert code == 130 and "interrupted" in err, err
+    assert code == 0 and "identity stopped by SIGTERM while starting" in err, err  # a stop: no failure, no resume
     assert "restore" not in err and "cannot be opened" not in err, err
 
 
@@ -547,5 +547,5 @@ def test_a_sigterm_while_the_workers_start_waits_for_them_and_stops_without_a_tr
         _, err = process.communicate(timeout=120)
     finally:
         process.kill()
-    assert process.returncode in (0, 130), err
+    assert process.returncode == 0, err  # a service stopped by SIGTERM, while starting too (was 130, a job's code)
     assert "Traceback" not in err and "Exception ignored" not in err, err

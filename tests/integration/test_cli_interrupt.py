@@ -70,9 +70,9 @@ def ctrl_c_as_a_terminal() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def interrupted(port: int, log_format: str, *args: str) -> tuple[int, list[str]]:
-    """Runs `influencers ARGS` against the service at `port`; sends SIGINT once the failed first row is shown.
-    Returns the exit code and stderr's lines."""
+def interrupted(port: int, log_format: str, *args: str, how: signal.Signals = signal.SIGINT) -> tuple[int, list[str]]:
+    """Runs `influencers ARGS` against the service at `port`; sends `how` (SIGINT: Ctrl-C) once the failed first
+    row is shown. Returns the exit code and stderr's lines."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("INFLUENCERS_")}
     env = {**clean, "INFLUENCERS_HOST": "127.0.0.1", "INFLUENCERS_INGEST_PORT": str(port),
            "INFLUENCERS_METRICS_PORT": "0", "INFLUENCERS_LOG_FORMAT": log_format}
@@ -86,7 +86,7 @@ def interrupted(port: int, log_format: str, *args: str) -> tuple[int, list[str]]
         deadline = time.monotonic() + 60
         while not any("v0.mp4: gone" in line for line in said):
             said.append(lines.get(timeout=max(0.1, deadline - time.monotonic())))
-        process.send_signal(signal.SIGINT)
+        process.send_signal(how)
         code = process.wait(timeout=30)
     finally:
         if process.poll() is None:
@@ -98,11 +98,12 @@ def interrupted(port: int, log_format: str, *args: str) -> tuple[int, list[str]]
     return code, [line for part in said for line in part.replace("\r", "\n").splitlines() if line.strip()]
 
 
-def following_interrupted(ingest_port, tmp_path, log_format: str, command: tuple[str, ...]):  # type: ignore[no-untyped-def]
+def following_interrupted(ingest_port, tmp_path, log_format: str, command: tuple[str, ...],  # type: ignore[no-untyped-def]
+                          how: signal.Signals = signal.SIGINT):
     """`command` (MANIFEST: a manifest of 3 rows) interrupted while it follows the job: its code and lines."""
     manifest = tmp_path / "manifest.csv"
     manifest.write_text("Video URL,Performance\nv0.mp4,1\nv1.mp4,2\nv2.mp4,3\n")
-    return interrupted(ingest_port, log_format, *(str(manifest) if a == "MANIFEST" else a for a in command))
+    return interrupted(ingest_port, log_format, *(str(manifest) if a == "MANIFEST" else a for a in command), how=how)
 
 
 @pytest.mark.parametrize(("command", "said"), [
@@ -131,3 +132,16 @@ def test_ctrl_c_while_following_a_job_is_told_in_plain_lines_when_logs_are_text(
     assert code == 130
     # The commands it offers reach the service where this one did (the port is not the default): pasted, they work.
     assert lines[-len(said):] == [line.format(where=f" --ingest-port {ingest_port}") for line in said]
+
+
+@pytest.mark.parametrize(("command", "said"), [
+    (("ingest", "MANIFEST"), "  cancel it:  influencers cancel j1{where}"),
+    (("jobs", "j1"), "stopped following; job j1 goes on")], ids=["ingest", "jobs"])
+def test_sigterm_while_following_a_job_leaves_it_going_on_as_ctrl_c_does_and_exits_143(
+        ingest_port, tmp_path, command, said) -> None:
+    # Before, SIGTERM passed the follower's Ctrl-C handler by: exit 130 and "interrupted: ... run the same command
+    # again to resume", which for `ingest` submitted the manifest a second time while the first job went on.
+    code, lines = following_interrupted(ingest_port, tmp_path, "text", command, how=signal.SIGTERM)
+    assert code == 143
+    assert lines[-1] == said.format(where=f" --ingest-port {ingest_port}")
+    assert not any("Traceback" in line or "interrupted" in line for line in lines), lines

@@ -47,3 +47,30 @@ def test_a_manifest_that_is_a_symlink_loop_or_a_dangling_link_is_named_so_not_as
     assert_usage_error(influencers("ingest", str(tmp_path / "a.csv")), "a.csv is a symbolic link in a loop")
     assert_usage_error(influencers("ingest", str(tmp_path / "gone.csv")),
                        f"gone.csv is a symbolic link to {tmp_path}/moved/week.csv, which does not exist")
+
+
+@pytest.mark.parametrize("command", ["ingest", "run"])
+def test_a_link_given_as_manifest_is_refused_with_its_password_and_token_hidden(tmp_path, command):
+    # Was: "manifest https://ann:hunter2@.../m.csv not found", the password echoed to the terminal and to the logs
+    link = "https://ann:hunter2@example.com/m.csv?X-Amz-Signature=feedbeef"
+    result = influencers(command, link, "--data-dir", str(tmp_path / "data")) if command == "run" else \
+        influencers(command, link, env={"INFLUENCERS_LOG_FORMAT": "json"})
+    assert "hunter2" not in result.stderr + result.stdout and "feedbeef" not in result.stderr + result.stdout
+    said = "manifest https://***@example.com/m.csv?X-Amz-Signature=*** not found: a manifest is a local CSV file"
+    if command == "run":
+        assert_usage_error(result, said)
+    else:
+        assert result.returncode == 2 and said in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("argv", [
+    ["export", "--data-dir", "https://ann:hunter2@example.com/d", "--out", "OUT"],
+    ["eval", "--truth", "https://ann:hunter2@example.com/c?token=feedbeef", "--data-dir", "OUT"],
+], ids=["--data-dir", "--truth"])
+def test_a_link_given_for_a_path_is_quoted_in_the_error_with_its_password_and_token_hidden(tmp_path, argv):
+    # Was echoed whole: "no data in https:/ann:hunter2@example.com/d ...", "--truth https://ann:hunter2@... holds no
+    # truth.csv" (and a PHOTO, "photo 'ftp://ann:hunter2@...' not found", once the services answer)
+    result = influencers(*(str(tmp_path / "out") if a == "OUT" else a for a in argv))
+    assert result.returncode == 2, result.stderr
+    assert "hunter2" not in result.stderr and "feedbeef" not in result.stderr, result.stderr
+    assert "***@example.com" in result.stderr, result.stderr

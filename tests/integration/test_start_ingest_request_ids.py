@@ -202,3 +202,32 @@ def test_the_cli_sends_its_submission_again_with_its_one_key_while_busy_and_afte
     with refusing([BUSY, DROPPED, BUSY, DROPPED]) as (ingest, channel):
         assert start_ingest(channel, manifest, 30).job_id == "j1"
     assert len(ingest.keys) == 5 and len(set(ingest.keys)) == 1 and uuid.UUID(ingest.keys[0])
+
+
+def test_the_queue_takes_the_digest_its_caller_hashed_and_a_stopping_replica_still_answers_a_retry(
+        tmp_path: Path) -> None:
+    # StartIngest hashed a request with a key twice (its look for a retry, then its store): ~0.3 s each for 32 MiB.
+    # The servicer now hashes it once and gives the digest to both: the one given is the one compared and stored.
+    from services.ingest.jobs import JobQueue
+    from services.ingest.request_ids import request_digest
+    from tests.unit.test_job_queue import Scripted
+
+    store = JobStore(open_engine(database_url("", tmp_path / "jobs.sqlite3")))
+    migrate(store.engine)
+    queue = JobQueue(store, Scripted(), "r0:x", threads=1, idle_poll_s=0.01)
+    try:
+        sent = submission(tmp_path, str(uuid.uuid4()), "a.mp4")
+        job = queue.start(sent, "f" * 64)  # not the request's digest: stored as given, not hashed again
+        with pytest.raises(RequestIdReused):
+            queue.earlier(sent)  # hashed here: another digest than the one stored
+        assert queue.earlier(sent, "f" * 64).job_id == job.job_id
+        other = submission(tmp_path, str(uuid.uuid4()), "b.mp4")
+        stored = queue.start(other, request_digest(other))
+        queue.stop(timeout_s=5)
+        # The look before start(): a retry is answered its job by a replica that is stopping; a new job is not taken
+        assert queue.earlier(other, request_digest(other)).job_id == stored.job_id
+        with pytest.raises(RuntimeError, match="stopping"):
+            queue.start(submission(tmp_path, str(uuid.uuid4()), "c.mp4"))
+    finally:
+        queue.stop(timeout_s=5)
+        store.engine.dispose()

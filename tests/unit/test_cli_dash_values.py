@@ -39,3 +39,19 @@ def test_an_option_the_command_does_not_take_points_to_that_commands_help(argv, 
     said = refusal(argv, capsys)
     assert said.startswith(f"influencers {argv[0]}: error: unrecognized arguments: "), said
     assert said.rstrip().endswith(f"(see influencers {argv[0]} --help)"), said
+
+
+@pytest.mark.parametrize("argv", [
+    ["rename", "inf_00000000a1", "--", "-Ann", "--identity-port", "50054"],
+    ["jobs", "--", "--ingest-port", "50054"],
+])
+def test_an_option_given_after_two_dashes_is_said_to_go_before_them(argv, capsys) -> None:
+    # Was "unrecognized arguments: --identity-port 50054" (or "50054"), of a flag the command has
+    said = refusal(argv, capsys)
+    assert "came after '--', which makes every word after it a value: give options before '--'" in said, said
+
+
+def test_an_option_before_the_command_is_said_to_go_after_it(capsys) -> None:
+    # Was "argument COMMAND: invalid choice: 'd' (choose from ...)", of the option's value
+    said = refusal(["--data-dir", "d", "export", "--out", "o"], capsys)
+    assert "'--data-dir' is an option of a command: give it after the command (influencers COMMAND --data-dir" in said

@@ -4,6 +4,7 @@ command needs (grpc and its stubs, SQLAlchemy, numpy, pandas, PyAV, dlib, Flask)
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -57,3 +58,21 @@ def test_the_help_of_every_command_imports_none_of_the_heavy_modules() -> None:
 
 def test_the_answer_words_the_parser_takes_are_those_the_services_know() -> None:
     assert tuple(REVIEW_ANSWERS) == ANSWER_WORDS
+
+
+def test_version_to_a_reader_gone_says_nothing_and_to_a_full_disk_says_one_line() -> None:
+    # Both printed a traceback: `influencers --version | true` (BrokenPipeError), `> /dev/full` (ENOSPC)
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        gone = subprocess.run([sys.executable, "-m", "influencers", "--version"], cwd=ROOT, stdout=write,
+                              stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write)
+    assert (gone.returncode, gone.stderr) == (0, "")
+    with open("/dev/full", "w") as full:
+        refused = subprocess.run([sys.executable, "-m", "influencers", "--version"], cwd=ROOT, stdout=full,
+                                 stderr=subprocess.PIPE, text=True, timeout=120)
+    assert refused.returncode == 2, refused.stderr
+    assert refused.stderr.splitlines() == [
+        "influencers: error: --version: cannot write to stdout (No space left on device) (see influencers --help)"]

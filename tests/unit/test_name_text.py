@@ -28,7 +28,8 @@ def test_a_name_keeps_what_shows_and_loses_controls_and_bidi_overrides(given: st
 
 
 def test_a_name_of_nothing_visible_or_too_long_is_refused() -> None:
-    for given in ("\x1b\x07", "\u202e", " \u200b "):
+    # Blanks alone were taken as "" (they cleared the name); "" alone is no name
+    for given in ("\x1b\x07", "\u202e", " \u200b ", " ", "\n\t", "\u3000\r\n"):
         with pytest.raises(BadName, match="no visible characters"):
             clean_name(given)
     with pytest.raises(BadName, match="longer than 200 characters"):

@@ -178,11 +178,14 @@ def rename_reloaded(influencer_id: str) -> Response:
 def _typed_name() -> str:
     """The form's `name`, blanks collapsed and composed (NFC) as identity stores names: its length is then counted
     as identity counts it (a name pasted decomposed has up to three code points a letter). A name too long even with
-    invisible characters (name_text.too_long_as_given) is given as sent, unread: _length refuses it at once."""
+    invisible characters (name_text.too_long_as_given) is given as sent, unread: _length refuses it at once. So is a
+    name of blanks alone: identity refuses it (name_text.clean_name), as the CLI does; "" alone clears a name (was:
+    collapsed to "", it cleared the name the CLI refused)."""
     typed = request.form.get("name") or ""
-    if too_long_as_given(typed, MAX_NAME_CHARS):
+    collapsed = " ".join(typed.split())
+    if too_long_as_given(typed, MAX_NAME_CHARS) or not collapsed:
         return typed
-    return unicodedata.normalize("NFC", " ".join(typed.split()))
+    return unicodedata.normalize("NFC", collapsed)
 
 
 def _length(name: str) -> int:
