@@ -17,7 +17,7 @@ from influencers.page_bodies import bounded
 from influencers.page_connections import MAX_CONNECTIONS, capped
 from influencers.server_errors import page_channel
 from influencers.startcheck import compare_views
-from services.analytics.feed import FollowerThread
+from services.analytics.feed import WOKEN_IDLE_S, FollowerThread
 from services.analytics.feed_grpc import start_follower
 from services.analytics.server import serve_analytics
 from services.analytics.store import AnalyticsStore
@@ -161,7 +161,9 @@ def start_stack(settings: Settings, web: bool = True, face_store: FaceStore | No
         started.append(lambda: identity.stop(0))
         compare_views(identity.store, identity.feed.head(), store)
         settings = settings.replace(identity_port=identity.port, identity_addr=host_port(settings.host, identity.port))
-        following.append(start_follower(settings, store))
+        # Identity's feed is in this process: each append wakes the follower, which polls only as a fallback.
+        following.append(start_follower(settings, store, WOKEN_IDLE_S))
+        identity.feed.on_append.append(following[0].wake)
         started.append(following[0].stop)
         ingest = IngestProcess(settings, starting=starting["ingest"])
         started.append(ingest.stop)

@@ -8,7 +8,15 @@ from collections.abc import Iterable
 import grpc
 
 from influencers.v1 import identity_pb2, identity_pb2_grpc
-from services.analytics.feed import AdvisoryLock, Follower, FollowerThread, Leadership, SoleLeader, TooFarBehind
+from services.analytics.feed import (
+    IDLE_S,
+    AdvisoryLock,
+    Follower,
+    FollowerThread,
+    Leadership,
+    SoleLeader,
+    TooFarBehind,
+)
 from services.analytics.store import AnalyticsStore
 from services.common.clients import GrpcIdentity
 from services.common.database import database_url, is_postgres, open_engine
@@ -59,13 +67,13 @@ def leadership(settings: Settings) -> Leadership:
     return AdvisoryLock(engine) if is_postgres(engine) else SoleLeader()
 
 
-def start_follower(settings: Settings, store: AnalyticsStore) -> FollowerThread:
+def start_follower(settings: Settings, store: AnalyticsStore, idle_s: float = IDLE_S) -> FollowerThread:
     """Follows identity's feed at settings.identity_target into `store`, on a thread of its own (the channel
-    connects lazily: analytics may start before identity answers)."""
+    connects lazily: analytics may start before identity answers), reading an idle feed every `idle_s` seconds."""
     stub = identity_pb2_grpc.IdentityServiceStub(open_channel(settings.identity_target, settings.token,
                                                                    channel_credentials(settings)))
     timeout = min(settings.rpc_timeout_s, 30.0)
-    thread = FollowerThread(Follower(GrpcFeedSource(stub, timeout), store), leadership(settings))
+    thread = FollowerThread(Follower(GrpcFeedSource(stub, timeout), store), leadership(settings), idle_s)
     # One short read each (the position's row); the lag of a replica not applying the feed is 0.
     thread.on_stop += [GAUGES.attach("influencers_feed_position", store.feed_position),
                        GAUGES.attach("influencers_feed_lag", thread.lag)]

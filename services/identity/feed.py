@@ -41,7 +41,7 @@ import logging
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -112,6 +112,8 @@ class ChangeFeed:
         self.retention = max(1, retention)
         self._appends = 0
         self._lock = threading.Lock()
+        # Called after each append is committed (a follower in this process: analytics' FollowerThread.wake).
+        self.on_append: list[Callable[[], None]] = []
         migrate(engine)
         with engine.connect() as conn:
             self.feed_id: str = str(conn.execute(sa.select(feed_id_table.c.feed_id)
@@ -150,6 +152,8 @@ class ChangeFeed:
                 self._appends = 0
         if due:
             self.trim()
+        for call in self.on_append:
+            call()
         return positions
 
     def head(self) -> int:

@@ -45,6 +45,15 @@ def test_changes_get_increasing_positions_and_are_read_back_in_order_after_a_pos
     assert [c.position for c in feed.entries(first + second)] == first + second
 
 
+def test_a_hook_on_append_is_called_once_the_changes_can_be_read_and_not_for_an_empty_append(engine):
+    feed = ChangeFeed(engine)
+    seen: list[int] = []
+    feed.on_append.append(lambda: seen.append(feed.head()))
+    feed.append([])
+    position = feed.append([change("v1"), change("v2")])[-1]
+    assert seen == [position]
+
+
 def test_appends_from_several_threads_keep_one_gapless_order(engine):
     feed = ChangeFeed(engine)
 

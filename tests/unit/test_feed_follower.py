@@ -277,6 +277,26 @@ def test_the_follower_thread_applies_a_new_change_within_a_second(store) -> None
         thread.stop()
 
 
+def test_a_woken_follower_thread_applies_a_new_change_at_once_though_its_idle_poll_is_long(store) -> None:
+    identity = FakeIdentity()
+    thread = FollowerThread(Follower(identity, store), SoleLeader(), idle_s=60.0).start()
+    try:
+        deadline = time.monotonic() + 2.0
+        while not thread.leading and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.1)  # idle: waiting out its 60 s poll
+        position = identity.publish(change((V1, [appearance(ANN)])))
+        thread.wake()
+        deadline = time.monotonic() + 1.0
+        while store.feed_position() < position and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert store.feed_position() == position
+    finally:
+        started = time.monotonic()
+        thread.stop()
+        assert time.monotonic() - started < 1.0  # stop wakes it too
+
+
 def test_a_feed_restored_from_a_backup_that_grew_past_the_applied_position_is_resynced_from_not_taken_as_its_sequel(
         store) -> None:
     identity = FakeIdentity()

@@ -8,13 +8,14 @@ import os
 import shutil
 import subprocess
 import threading
+from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
 
-from services.ingest.stream_digest import digest_and_start, stream_digest
+from services.ingest.stream_digest import _ms, digest_and_start, stream_digest
 from tests.support.media import end_hidden, reencode, remux
 
 SMOKE = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "smoke" / "videos"
@@ -195,3 +196,11 @@ def test_a_copy_whose_edit_list_hides_the_end_is_no_copy_and_lasts_what_a_player
     assert stream_digest(cut) != stream_digest(source) is not None
     assert stream_digest(cut) == stream_digest(end_hidden(source, tmp_path / "again.mp4", 1500))  # still a digest
     assert stream_digest(cut) != stream_digest(end_hidden(source, tmp_path / "longer.mp4", 2500))
+
+
+@pytest.mark.parametrize("num, den", [(1, 90_000), (1, 1000), (1, 15_360), (1001, 30_000), (1, 2000), (3, 8000),
+                                      (1, 3)])
+def test_packet_milliseconds_in_integers_are_those_of_a_fraction_rounded_half_to_even(num, den) -> None:
+    # Ticks around zero (B-frames come before the first packet's time), halves of a millisecond, and large times.
+    ticks = [*range(-3000, 3000), *range(10**9, 10**9 + 3000), -(10**9)]
+    assert [_ms(t, num, den) for t in ticks] == [round(t * Fraction(num, den) * 1000) for t in ticks]

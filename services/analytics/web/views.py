@@ -15,7 +15,6 @@ from flask import Blueprint, Response, abort, current_app, jsonify, render_templ
 from services.analytics import report
 from services.analytics.analysis import Analysis
 from services.analytics.audit import describe, gone_sentence
-from services.analytics.chart import means_chart_png
 from services.analytics.export_format import score_text, statistic_text
 from services.analytics.prediction_words import prediction_words
 from services.analytics.store import AnalyticsStore
@@ -85,6 +84,10 @@ def _hidden_influencers() -> list[dict[str, str]]:
 def chart() -> Response:
     """The chart of means, drawn once per analysis and set shown (chart_cache): the minimums of videos keep nested
     sets, so how many are kept names the set."""
+    # Here, not at the top: matplotlib costs ~0.75 CPU s to import, and a run that never draws the chart (a
+    # `--no-serve` run, a page never opened) paid it at start-up.
+    from services.analytics.chart import means_chart_png
+
     analysis = _analysis()
     stats = analysis.stats[analysis.stats["videos"] >= _min_videos()]
     charts = current_app.extensions.setdefault("charts", ChartCache())
