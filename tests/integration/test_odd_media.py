@@ -742,18 +742,7 @@ def test_a_file_of_a_thousand_video_streams_is_refused_from_its_header_before_an
     path = tmp_path / f"streams.{fmt}"
     subprocess.run(["ffmpeg", "-v", "error", "-i", str(one), *["-map", "0:v"] * 1000, "-c", "copy", str(path)],
                    check=True)
-    script = ("import re, sys; from pathlib import Path\n"
-              "from services.ingest.stream_digest import stream_digest\n"
-              "from services.ingest.video import VideoError, open_video\n"
-              "peak = lambda: int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1]) // 1024\n"
-              "before = peak()\n"
-              "assert stream_digest(Path(sys.argv[1])) is None\n"
-              "try:\n    open_video(Path(sys.argv[1]))\nexcept VideoError as exc:\n    print(exc)\n"
-              "print(peak() - before)")
-    root = Path(__file__).resolve().parents[2]
-    run = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True,
-                         cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
-    refusal, grown_mb = run.stdout.splitlines()
+    refusal, grown_mb = refused_in_a_fresh_process(path)
     assert refusal.startswith("not a video we read: 1000 video streams (a video has one")
     assert int(grown_mb) < 200, f"refusing 1,000 streams grew the peak by {grown_mb} MB (was 765 MB, 70 MB now)"
 
@@ -1350,18 +1339,7 @@ def test_a_video_beside_a_thousand_audio_streams_is_refused_from_its_header(tmp_
     own process (the repost digest) as in the decoder's, and the video was read. Refused from the file's header now,
     as a file of too many video streams is."""
     path = audio_streams(tmp_path, 998)
-    script = ("import re, sys; from pathlib import Path\n"
-              "from services.ingest.stream_digest import stream_digest\n"
-              "from services.ingest.video import VideoError, open_video\n"
-              "peak = lambda: int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1]) // 1024\n"
-              "before = peak()\n"
-              "assert stream_digest(Path(sys.argv[1])) is None\n"
-              "try:\n    open_video(Path(sys.argv[1]))\nexcept VideoError as exc:\n    print(exc)\n"
-              "print(peak() - before)")
-    root = Path(__file__).resolve().parents[2]
-    run = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True,
-                         cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
-    refusal, grown_mb = run.stdout.splitlines()
+    refusal, grown_mb = refused_in_a_fresh_process(path)
     assert refusal == ("not a video we read: 999 streams (audio, subtitles or data beside its video: more than 128 "
                        "would take hundreds of megabytes of memory to open)")
     assert int(grown_mb) < 200, f"refusing 999 streams grew the peak by {grown_mb} MB (was 770 MB)"
@@ -1392,3 +1370,21 @@ def test_a_whole_matroska_file_stating_ten_hours_for_its_20_s_is_as_long_as_its_
     cut.write_bytes(lying[: len(lying) // 2])
     info, _ = decode(cut)
     assert info.warning.startswith("decoding stopped at ") and info.warning.endswith("(the file is cut short)")
+
+
+def refused_in_a_fresh_process(path: Path) -> tuple[str, int]:
+    """(the refusal, MB its peak grew by) of the stream digest and the opening of `path`, in a process of its own,
+    whose peak resident size is that of this refusal alone."""
+    script = ("import re, sys; from pathlib import Path\n"
+              "from services.ingest.stream_digest import stream_digest\n"
+              "from services.ingest.video import VideoError, open_video\n"
+              "peak = lambda: int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1]) // 1024\n"
+              "before = peak()\n"
+              "assert stream_digest(Path(sys.argv[1])) is None\n"
+              "try:\n    open_video(Path(sys.argv[1]))\nexcept VideoError as exc:\n    print(exc)\n"
+              "print(peak() - before)")
+    root = Path(__file__).resolve().parents[2]
+    run = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True,
+                         cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
+    refusal, grown_mb = run.stdout.splitlines()
+    return refusal, int(grown_mb)
