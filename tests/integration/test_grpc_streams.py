@@ -54,6 +54,13 @@ def recluster_code(stub: identity_pb2_grpc.IdentityServiceStub, request: identit
     return grpc.StatusCode.OK
 
 
+def until_every_slot_is_taken(process: IdentityProcess, deadline: float) -> None:
+    """Waits, until time.monotonic() passes `deadline`, for every Recluster slot of `process` to be held."""
+    slots = process.servicer._reclusters
+    while slots._value > 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 @pytest.fixture
 def identity(tmp_path) -> Iterator[grpc.Channel]:
     with serving(Settings(data_dir=tmp_path, identity_port=0, workers=1)) as (_, channel):
@@ -184,9 +191,7 @@ def test_reclusters_past_the_cap_are_refused_as_busy_at_once_leaving_threads_and
             deadline = time.monotonic() + 60
             # The calls above take their slots as the server's threads reach them: probe only once they all have,
             # or a probe may take a slot first and one of them be refused (seen on a busy machine).
-            slots = process.servicer._reclusters
-            while slots._value > 0 and time.monotonic() < deadline:
-                time.sleep(0.01)
+            until_every_slot_is_taken(process, deadline)
             while True:
                 with pytest.raises(grpc.RpcError) as caught:
                     list(stub.Recluster(identity_pb2.ReclusterRequest(), timeout=5))
@@ -230,9 +235,7 @@ def test_reclusters_whose_callers_cancel_or_pass_their_deadline_while_waiting_st
             deadline = time.monotonic() + 60
             # Probe only once every call above holds its slot: a probe reaching the server before `short` took the
             # last slot, and once more each time it timed out, as the slot came back at once (seen in CI, loaded).
-            slots = process.servicer._reclusters
-            while slots._value > 0 and time.monotonic() < deadline:
-                time.sleep(0.01)
+            until_every_slot_is_taken(process, deadline)
             while answer(5) != grpc.StatusCode.RESOURCE_EXHAUSTED:
                 assert time.monotonic() < deadline, "the calls never took every slot"
             for call in calls:
