@@ -61,14 +61,29 @@ def userinfo_hidden(url: str) -> str:
 
 
 def _userinfo(url: str, replaced: Callable[[str], str]) -> str:
-    """`url` with the user name and password of its authority (all before its last `@`) put through `replaced`."""
+    """`url` with the user name and password of its authority (all before its last `@`) put through `replaced`.
+    A password holding a `/`, `?` or `#` not escaped (`http://ann:pa/ss@host/`: the authority ends at it, as
+    parsers read it) is one all the same when what the authority would be is `name:text` whose text is no port
+    number and an `@` follows: all up to the last `@` before the next `/`, `?` or `#` is hidden. Such a URL was
+    shown and kept whole (`http://ann:pa/ss@host/: bad port 'pa'`)."""
     scheme = has_scheme(url)
     start = len(scheme) + 3 if scheme is not None and url[len(scheme) + 1:].startswith("//") else -1
     if start < 0:
         return url
-    end = min((i for i in (url.find(sep, start) for sep in "/?#") if i != -1), default=len(url))
+    end = _authority_end(url, start)
     at = url.rfind("@", start, end)
+    if at < 0 and _NOT_A_PORT.fullmatch(url, start, end) and (later := url.find("@", end)) != -1:
+        at = url.rfind("@", start, _authority_end(url, later))
     return url if at < 0 else f"{url[:start]}{replaced(url[start:at])}{url[at:]}"
+
+
+# An authority `name:text` whose text is no port number (not bracketed IPv6, not digits): a password cut short.
+_NOT_A_PORT = re.compile(r"[^\[\]:@]*:(?![0-9]*$).+")
+
+
+def _authority_end(url: str, start: int) -> int:
+    """Where an authority starting at `start` ends: its first `/`, `?` or `#`, or the end of `url`."""
+    return min((i for i in (url.find(sep, start) for sep in "/?#") if i != -1), default=len(url))
 
 
 def secrets_before_query(url: str) -> bool:

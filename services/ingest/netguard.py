@@ -24,6 +24,7 @@ import idna
 
 from services.common.look_alikes import as_latin, script_of
 from services.common.url_scheme import has_scheme
+from services.common.url_secrets import userinfo_hidden
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +125,9 @@ def parse_url(url: str) -> Target:
     authority, tail = rest[:end], rest[end:]
     if " " in authority or " " in scheme:
         raise Refused("whitespace or control character in URL")
-    if "@" in authority:
+    # A password holding a `/`, `?` or `#` ends the authority early (`http://ann:pa/ss@host/`): refused as one, the
+    # rule that hides it deciding, not as a "bad port 'pa'" naming the password's start.
+    if "@" in authority or userinfo_hidden(url) != url:
         raise Refused("user name or password in URL (not supported)")
     host, port = _split_host_port(authority, DEFAULT_PORTS[scheme])
     tail = tail.split("#", 1)[0]

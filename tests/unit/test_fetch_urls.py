@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from services.common.url_secrets import secrets_digested, secrets_hidden, userinfo_hidden
+from services.common.url_secrets import secrets_digested, secrets_hidden, secrets_keyed, userinfo_hidden
+from services.ingest.fetch import FetchError, FetchPolicy, fetch
 from services.ingest.netguard import Refused, Target, has_scheme, join_url, parse_url
 
 
@@ -320,3 +321,30 @@ def test_a_digested_url_tells_links_apart_by_their_secrets_without_keeping_them(
     assert secrets_digested(a) == secrets_digested(a) != secrets_digested(b)
     assert "hunter" not in secrets_digested(a) and secrets_digested(a).endswith("&id=1")
     assert secrets_digested("https://cdn/v.mp4?id=1") == "https://cdn/v.mp4?id=1"
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("http://ann:pa/ss@cdn.example.com/v.mp4", "http://***@cdn.example.com/v.mp4"),
+    ("https://ann:pa?ss@cdn.example.com/v.mp4", "https://***@cdn.example.com/v.mp4"),
+    ("https://ann:pa#ss@cdn.example.com/v.mp4", "https://***@cdn.example.com/v.mp4"),
+    ("https://ann:p/a@ss@cdn.example.com/a@b.mp4", "https://***@cdn.example.com/a@b.mp4"),
+    ("https://ann:pa/ss@cdn.example.com", "https://***@cdn.example.com"),
+])
+def test_a_password_holding_an_unescaped_slash_question_mark_or_hash_is_hidden_kept_out_and_refused_as_one(
+        url, shown, tmp_path):
+    # Parsers end the authority at the `/` (`ann` as host, `pa` as port): the URL was shown, logged and kept whole,
+    # and refused as "bad port 'pa'", naming the password's start.
+    assert userinfo_hidden(url) == secrets_hidden(url) == secrets_keyed(url) == shown
+    with pytest.raises(Refused, match=r"^user name or password in URL \(not supported\)$"):
+        parse_url(url)
+    with pytest.raises(FetchError) as err:
+        fetch(url, tmp_path, FetchPolicy(max_bytes=1000, timeout_s=1))
+    assert str(err.value) == f"{shown}: user name or password in URL (not supported)"
+
+
+@pytest.mark.parametrize("url", [
+    "https://www.tiktok.com/@creator/video/7301", "https://cdn.example.com:8443/@creator/v.mp4",
+    "https://cdn.example.com/a@b.mp4", "http://cdn.example.com:/a@b.mp4", "http://[::1]:x/a@b.mp4",
+])
+def test_an_at_sign_in_a_path_after_a_host_or_port_is_no_password(url):
+    assert userinfo_hidden(url) == secrets_keyed(url) == url
