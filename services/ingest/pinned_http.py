@@ -258,10 +258,14 @@ class Connection:
         try:
             line = self._line(budget)
         except BadResponse:
+            if first:
+                _no_status_line(bytes(self.buf[:64]))
             raise BadResponse(f"headers larger than {MAX_HEAD_BYTES} bytes") from None
         if not line and first:
             raise BadResponse("the server closed the connection without answering")
         if not line.endswith(b"\n"):
+            if first:
+                _no_status_line(line)
             raise BadResponse("the server closed the connection in the middle of its headers")
         return line
 
@@ -276,6 +280,15 @@ class Connection:
             return False
         except OSError:
             return False  # reset or closed after the whole body: nothing more was sent
+
+
+def _no_status_line(start: bytes) -> None:
+    """BadResponse naming the status line when an answer's first bytes, cut short or too long to be a line, start as
+    no HTTP/1.x answer does: an HTTP/0.9 server (the file itself, no head) or another protocol on the port. Their
+    end, or 64 kB with no line break, was said to be "the server closed the connection in the middle of its
+    headers" or "headers larger than 65536 bytes"."""
+    if not start.startswith(b"HTTP/"[:len(start)]):
+        parse_status_line(start)
 
 
 def open_connection(target: Target, addresses: Sequence[IPAddress], deadline: Deadline,

@@ -342,6 +342,14 @@ def reset_after(data: bytes):
     pytest.param(b"SSH-2.0-OpenSSH_9.6\r\n", "malformed answer from the server (status line", id="garbage"),
     pytest.param(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\n", "malformed answer from the server", id="binary"),
     pytest.param(b"HTTP/1.1 2000 OK\r\n\r\n", "malformed answer from the server", id="bad-status-code"),
+    # HTTP/0.9 (the file itself, no head) or another protocol, ending before a line break or after 64 kB of none:
+    # was "the server closed the connection in the middle of its headers" / "headers larger than 65536 bytes".
+    pytest.param(b"<html>hello</html>", "malformed answer from the server (status line '<html>hello</html>')",
+                 id="http-0.9-page"),
+    pytest.param(b"\x00\x00\x00\x18ftypmp42" + bytes(100), "malformed answer from the server (status line",
+                 id="http-0.9-video"),
+    pytest.param(b"\x00\x00\x00\x18ftypmp42" + bytes(100_000) + b"\n", "malformed answer from the server (status line",
+                 id="http-0.9-video-of-no-line-break-in-64-kB"),
     pytest.param(OK_HEAD + b"Content Length 5\r\n\r\nhello", "malformed header line", id="bad-header"),
     pytest.param(OK_HEAD + b"X-A: 1\r\n folded\r\n\r\n", "malformed header (folded line)", id="folded-header"),
     pytest.param(OK_HEAD + b"X-Big: " + b"a" * 100_000 + b"\r\n\r\n", "headers larger than 65536 bytes",
