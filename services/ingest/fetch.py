@@ -424,9 +424,28 @@ def _take(conn: Connection, head: Head, part: ByteRange | None, spool: _Spool, p
             raise BadResponse(f"the server sent a Content-Length of {declared} bytes for the {part.length} its "
                               f"Content-Range states (bytes {part.first}-{part.last})")
         write = _at_most(part, spool.write)
-    size = conn.stream_body(head, policy.max_bytes - spool.size, write)
+    before = spool.size
+    try:
+        size = conn.stream_body(head, policy.max_bytes - spool.size, write)
+    except TimeoutError:
+        raise _Failed(_unfinished(policy.timeout_s, spool.size, before, head, part)) from None
     if part is not None and size < part.length:
         raise BadResponse(f"incomplete download ({size} of the {part.length} bytes its Content-Range states)")
+
+
+def _unfinished(timeout_s: float, size: int, before: int, head: Head, part: ByteRange | None) -> str:
+    """Why a download whose body was still coming at the deadline failed: the answer had come (it was "no answer
+    within N s"), its bytes had not all, and how many had (`size`, of the file's length when stated)."""
+    if part is not None:
+        of = f" of {part.complete}"
+    else:
+        try:
+            stated = content_length(head, 1 << 62)
+        except BadResponse:
+            stated = None
+        of = f" of {before + stated}" if stated is not None else ""
+    return (f"not downloaded within {timeout_s:g} s (timed out after {size}{of} bytes: the server sends too slowly, "
+            "or without end)")
 
 
 def _at_most(part: ByteRange, write: Callable[[bytes], object]) -> Callable[[bytes], object]:
