@@ -364,7 +364,26 @@ def _handshake(sock: socket.socket, target: Target, timeout_s: float, tls: ssl.S
         raise CannotConnect(f"TLS certificate refused: {exc.verify_message}") from exc
     except ssl.SSLError as exc:
         sock.close()
-        raise CannotConnect(f"TLS handshake failed: {exc.reason or exc}") from exc
+        raise CannotConnect(f"TLS handshake failed: {_tls_failure(exc)}") from exc
     except BaseException:
         sock.close()
         raise
+
+
+# OpenSSL's reasons for the handshake failures a user meets, in words (the reason itself kept, for a search).
+_TLS_WORDS = {
+    "WRONG_VERSION_NUMBER": "the server answered without TLS: an http server on this port? (give the link as http://)",
+    "UNEXPECTED_EOF_WHILE_READING": "the server closed the connection during the handshake",
+    "TLSV1_ALERT_PROTOCOL_VERSION": "the server offers only a TLS version too old to be used",
+    "UNSUPPORTED_PROTOCOL": "the server offers only a TLS version too old to be used",
+    "SSLV3_ALERT_HANDSHAKE_FAILURE": "the server and this client have no TLS version or cipher in common",
+    "TLSV1_UNRECOGNIZED_NAME": "the server serves no site of this host name",
+}
+
+
+def _tls_failure(exc: ssl.SSLError) -> str:
+    """Why a handshake failed, in words where OpenSSL's reason is a common one (`WRONG_VERSION_NUMBER` was all a
+    plain http server behind an https link gave), followed by that reason; the reason alone otherwise."""
+    reason = exc.reason or str(exc)
+    words = _TLS_WORDS.get(str(reason))
+    return f"{words} ({reason})" if words else str(reason)

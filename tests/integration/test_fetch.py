@@ -714,6 +714,27 @@ def test_tls_failing_on_every_address_names_each_address_and_its_failure(tls_ser
     assert said.startswith("127.0.0.2: TLS handshake failed: ") and "; 127.0.0.1: TLS certificate refused: " in said
 
 
+@pytest.mark.parametrize("answer,words", [
+    pytest.param(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", "the server answered without TLS: an "
+                 "http server on this port? (give the link as http://) (WRONG_VERSION_NUMBER)", id="plain-http"),
+    pytest.param(b"", "the server closed the connection during the handshake (UNEXPECTED_EOF_WHILE_READING)",
+                 id="closed"),
+])
+def test_an_https_link_to_a_server_not_speaking_tls_says_so_in_words(answer, words, tmp_path):
+    # Was "TLS handshake failed: WRONG_VERSION_NUMBER", OpenSSL's reason alone.
+    with socket.create_server(("127.0.0.1", 0)) as plain:
+        def serve():
+            conn, _ = plain.accept()
+            with conn:
+                conn.recv(4096)
+                conn.sendall(answer)
+        threading.Thread(target=serve, daemon=True).start()
+        url = f"https://127.0.0.1:{plain.getsockname()[1]}/v.mp4"
+        with pytest.raises(FetchError) as err:
+            fetch(url, tmp_path, FetchPolicy(max_bytes=1000, timeout_s=2, allow_private=True))
+    assert str(err.value) == f"{url}: cannot connect to the server (TLS handshake failed: {words})"
+
+
 def test_a_tls_server_that_never_finishes_the_handshake_fails_at_the_deadline(raw, tmp_path):
     server = raw(lambda conn: time.sleep(3))
     policy = FetchPolicy(max_bytes=1000, timeout_s=0.5, allow_private=True)
