@@ -338,13 +338,13 @@ def _holds_a_number(row: list[str], delimiter: str) -> bool:
     further down: a row naming `Video` and `Engagement` in columns of its own (a content type, a KPI) was taken for
     one, and itself and the rows after it were lost or read by the wrong columns."""
     return any(_read_number(_ascii_digits(text), delimiter != ",")[0] is not None
-               for text in map(_unpadded, row) if text and len(text) <= MAX_NUMBER_CHARS)
+               for text in map(unpadded, row) if text and len(text) <= MAX_NUMBER_CHARS)
 
 
 def parse_performance(cell: str, delimiter: str = ",") -> tuple[float | None, str]:
     """The score in `cell` and "" , or None and why not (see the module docstring for the rule).
     `delimiter` is the file's field separator: `;` and tab files may use decimal commas."""
-    text = _unpadded(cell)
+    text = unpadded(cell)
     shown = text if len(text) <= 40 else text[:37] + "..."
     if not text:
         return None, "performance is missing"
@@ -455,7 +455,7 @@ def read_manifest(path: Path, max_bytes: int = MAX_MANIFEST_BYTES, max_rows: int
             # Lines without a separator are no rows taken in: a quoted value holding a line break (a file named
             # with one). That row fails alone. A break before or after the value alone (an Alt+Enter left at the
             # end of a cell in Excel) is a blank around it, dropped as blanks are.
-            if any(c in _unpadded(row[col]) for c in "\r\n"):
+            if any(c in unpadded(row[col]) for c in "\r\n"):
                 broken = broken or label
         if broken:
             out.append(ManifestRow(first, "", None, "", f"the {broken} holds a line break (a file named with one? "
@@ -467,13 +467,13 @@ def read_manifest(path: Path, max_bytes: int = MAX_MANIFEST_BYTES, max_rows: int
                 f"{len(row)} cells but the header has {len(header)} (an unquoted comma, as in 1,5 or 1,250?); "
                 f"quote the cell or drop the separator")))
             continue
-        url = _unpadded(row[url_col]) if url_col < len(row) else ""
+        url = unpadded(row[url_col]) if url_col < len(row) else ""
         short = "" if url_col < len(row) else (
             f" (the row has {len(row)} cell{'' if len(row) == 1 else 's'}, the header {len(header)}: another "
             f"separator than {delimiter!r}?)")
         perf, error = (parse_performance(row[perf_col], delimiter) if perf_col < len(row)
                        else (None, "performance is missing"))
-        ext = _unpadded(row[id_col]) if id_col is not None and id_col < len(row) else ""
+        ext = unpadded(row[id_col]) if id_col is not None and id_col < len(row) else ""
         if not url:
             error = "video URL is missing" + short
         out.append(ManifestRow(first, url, perf, ext, error))
@@ -482,7 +482,7 @@ def read_manifest(path: Path, max_bytes: int = MAX_MANIFEST_BYTES, max_rows: int
     return out
 
 
-def _unpadded(cell: str) -> str:
+def unpadded(cell: str) -> str:
     """`cell` without the blanks and the invisible format characters around it: a link or a number copied from a
     web page, a chat or a document often brings a zero-width space, a byte order mark or a direction mark along,
     which no one sees in the sheet and which made a link a local path (`file not found`) or a request for another

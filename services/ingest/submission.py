@@ -26,7 +26,7 @@ from services.common.url_secrets import userinfo_hidden
 from services.ingest import batch
 from services.ingest.job_store import Claim
 from services.ingest.jobs import given_up, row_label
-from services.ingest.manifest import MAX_CELL_CHARS
+from services.ingest.manifest import MAX_CELL_CHARS, unpadded
 from services.ingest.pipeline import VideoPipeline
 
 log = logging.getLogger(__name__)
@@ -48,11 +48,13 @@ def with_scores_checked(request: ingest_pb2.StartIngestRequest) -> ingest_pb2.St
 def with_userinfo_hidden(request: ingest_pb2.StartIngestRequest) -> ingest_pb2.StartIngestRequest:
     """A copy of `request` whose URLs hold no user name or password (`***@` in their place, netguard.
     userinfo_hidden): such a URL is refused all the same, and a row's URL is stored, logged, exported and shown
-    (the job store, videos.csv, the page, the CLI)."""
+    (the job store, videos.csv, the page, the CLI). Each URL is first read as a manifest's cell is, without the
+    blanks and invisible characters around it (manifest.unpadded): a caller's ` https://ann:pw@cdn/v.mp4` was
+    run as a local path, its password kept and shown, where the same cell in a manifest is the link."""
     hidden = ingest_pb2.StartIngestRequest()
     hidden.CopyFrom(request)
     for sub in hidden.videos:
-        sub.url = userinfo_hidden(sub.url)
+        sub.url = userinfo_hidden(unpadded(sub.url))
     return hidden
 
 

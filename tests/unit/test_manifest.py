@@ -10,7 +10,7 @@ import pytest
 from influencers.v1 import ingest_pb2
 from services.common.scores import score_problem
 from services.ingest.manifest import ManifestError, ManifestRow, parse_performance, read_manifest
-from services.ingest.submission import with_scores_checked
+from services.ingest.submission import with_scores_checked, with_userinfo_hidden
 
 
 def write(tmp_path, text, encoding="utf-8"):
@@ -405,6 +405,17 @@ def test_start_ingest_rows_meet_the_same_rule_as_manifest_cells_and_fail_alone()
         ("c.mp4", True, ""), ("d.mp4", False, ""), ("e.mp4", False, "line 6: performance is missing"),
     ]
     assert request.videos[0].performance == 1.7e308  # the caller's request is left as it was
+
+
+def test_a_start_ingest_url_padded_with_blanks_or_invisible_characters_is_read_as_a_manifest_cell_its_password_hidden():
+    # Was run as a local path (` https://...: file not found`), its password kept in the job store and shown.
+    urls = [" https://ann:hunter2@cdn.example/v.mp4 ", "\u200bhttps://ann:hunter2@cdn.example/v.mp4\u200e",
+            "\ufeff\thttp://ann:pa/ss@cdn.example/v.mp4", " videos/a.mp4"]
+    request = ingest_pb2.StartIngestRequest(videos=[ingest_pb2.VideoSubmission(url=u, performance=1) for u in urls])
+    assert [s.url for s in with_userinfo_hidden(request).videos] == [
+        "https://***@cdn.example/v.mp4", "https://***@cdn.example/v.mp4", "http://***@cdn.example/v.mp4",
+        "videos/a.mp4"]
+    assert request.videos[0].url == urls[0]  # the caller's request is left as it was
 
 
 def test_a_file_with_more_rows_than_the_limit_is_refused_at_the_first_row_over_it(tmp_path):
