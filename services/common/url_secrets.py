@@ -33,6 +33,10 @@ SECRET_PARAMETERS = frozenset({
     "hdnts", "hdnea", "__token__",
     "token", "access_token", "id_token", "refresh_token", "auth", "auth_token", "authorization",
     "key", "api_key", "apikey", "api-key", "secret", "client_secret", "password", "passwd",
+    # Since analytics migration 0014 (they were shown and kept as given): other spellings of the same, session ids,
+    # and the hashes CDNs sign links with (nginx secure_link's `md5`, Wowza's, an `hmac` or `hash`).
+    "access-token", "accesstoken", "jwt", "x-api-key", "pwd", "pass", "passphrase", "credential", "credentials",
+    "session", "sessionid", "session_id", "hmac", "md5", "hash", "wowzatokenhash",
 })
 # Path segments that carry a CDN token, lower case: `name=value` segments (Akamai `/hdnts=exp=..~acl=..~hmac=../`,
 # Bunny `/bcdn_token=..&expires=../`, `/token=abc/`, a signature moved into the path by a proxy), and marker
@@ -193,7 +197,11 @@ def _each_secret(url: str, replaced: Callable[[str], str]) -> str:
 
 
 def _pair(piece: str, replaced: Callable[[str], str]) -> str:
+    """A `name=value` pair with its value put through `replaced` when it is a secret: its name is one of
+    SECRET_PARAMETERS (as a PHP array too: `token[]`), or the value is a JSON Web Token, whatever its name
+    (`?t=eyJ...`, `?jwt_auth=eyJ...`)."""
     name, eq, value = piece.partition("=")
-    if not eq or not value or unquote(name).strip().lower() not in SECRET_PARAMETERS:
+    if not eq or not value or (unquote(name).strip().lower().removesuffix("[]") not in SECRET_PARAMETERS
+                               and not _JWT.fullmatch(unquote(value))):
         return piece
     return f"{name}={replaced(value)}"

@@ -138,3 +138,28 @@ def test_a_caller_that_gives_a_links_secrets_in_its_url_and_error_has_them_kept_
     assert len(listed) == 3 and "hunter" not in repr(listed)
     store.close()
     assert "hunter" not in stored_text(db_url, tmp_path)
+
+
+NAMED = "https://cdn.example/z.mp4?id=7&pwd=hunter2pwd&access-token=hunter2acc&token[]=hunter2arr"
+JWT_LINK = "https://cdn.example/j.mp4?t=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.hunter2jwtsignature"
+
+
+def test_secret_names_added_since_and_a_jwt_under_any_name_leave_an_old_stores_keys_and_the_same_link_is_one_row(
+        db_url, tmp_path) -> None:
+    # The release before kept them as given: in the key, the url, videos.csv and the page (migration 0014).
+    store_at(db_url, "0013", [(NAMED, NAMED, vid(1), DONE), (JWT_LINK, JWT_LINK, "", FAILED)],
+             error=f"{JWT_LINK}: HTTP 403 (forbidden: a private video, or a signed link that expired?)")
+    store = AnalyticsStore(db_url)  # migrates
+    try:
+        rows = store.list_videos()
+        assert [(r.location, r.url) for r in rows] == [(location_key(NAMED), secrets_hidden(NAMED)),
+                                                        (location_key(JWT_LINK), secrets_hidden(JWT_LINK))]
+        assert rows[0].url == "https://cdn.example/z.mp4?id=7&pwd=***&access-token=***&token[]=***"
+        assert rows[1].url == "https://cdn.example/j.mp4?t=***" and rows[1].error.startswith(f"{rows[1].url}: HTTP 403")
+        store.record_video(VideoRow(secrets_hidden(NAMED), vid(1), 2.0, DONE, location=NAMED))
+        store.record_video(VideoRow(secrets_hidden(JWT_LINK), "", 2.0, FAILED, location=JWT_LINK))
+        rows = store.list_videos()
+        assert [(r.video_id, r.performance) for r in rows] == [(vid(1), 2.0), ("", 2.0)], "one row a link"
+    finally:
+        store.close()
+    assert "hunter2" not in stored_text(db_url, tmp_path)

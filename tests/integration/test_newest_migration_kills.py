@@ -1,4 +1,4 @@
-"""The newest migration of each store (analytics 0013 feed_digest, ingest 0007 request_ids, identity 0004
+"""The newest migration of each store (analytics 0014 more_secret_names, ingest 0007 request_ids, identity 0004
 trimmed_digest), run by a real child process SIGKILLed after its statements and before its commit, and again: the
 store is whole at its old revision after the kill, at the newest after the next start, and keeps every row it held
 (tests/support/migrate_child.py)."""
@@ -26,7 +26,7 @@ ROWS = [(f"/videos/{k}.mp4", f"/videos/{k}.mp4", f"{k:016x}", "done") for k in r
 
 
 def old_analytics(url: str) -> None:
-    store_at(url, "0012", ROWS)
+    store_at(url, "0013", ROWS)
 
 
 def old_ingest(url: str) -> None:
@@ -51,7 +51,7 @@ def old_identity(url: str) -> None:
 
 
 STORES = {  # old store, its history, the revision before, the tables whose rows must all stay
-    "analytics": (old_analytics, store_schema.HISTORY, "0012", ["urls", "videos"]),
+    "analytics": (old_analytics, store_schema.HISTORY, "0013", ["urls", "videos"]),
     "ingest": (old_ingest, job_store.HISTORY, "0006_stop_reason", ["ingest_jobs", "ingest_rows"]),
     "identity": (old_identity, feed.HISTORY, "0003_feed_id",
                  ["identity_changes", "identity_changes_trimmed", "identity_feed_id"]),
