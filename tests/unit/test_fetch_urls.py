@@ -274,6 +274,11 @@ def test_a_user_name_or_password_in_a_url_is_hidden_whatever_the_scheme(url, sho
     ("https://alice:pw@cdn/v.mp4?sig=s", "https://***@cdn/v.mp4?sig=***"),
     ("https://cdn/v.mp4?id=7&token&key=&tokens=x", "https://cdn/v.mp4?id=7&token&key=&tokens=x"),  # no value: nothing
     ("https://cdn/key=1/v.mp4", "https://cdn/key=1/v.mp4"),  # the path is no query; `key=1` there may be an id
+    # Names added since (were shown and kept as given), a PHP array, and a JSON Web Token under any name.
+    ("https://cdn/v.mp4?id=7&pwd=p&Access-Token=a&md5=m&expires=9&token[]=x&sessionid=s",
+     "https://cdn/v.mp4?id=7&pwd=***&Access-Token=***&md5=***&expires=9&token[]=***&sessionid=***"),
+    ("https://cdn/v.mp4?t=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl&v=eyJustAName",
+     "https://cdn/v.mp4?t=***&v=eyJustAName"),
 ])
 def test_the_values_of_a_signed_urls_secret_parameters_are_hidden_and_the_rest_kept_as_given(url, shown):
     assert secrets_hidden(url) == shown
