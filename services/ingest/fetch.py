@@ -54,6 +54,10 @@ CHECK_EVERY_BYTES = 8 << 20  # of a download written before the disk's free spac
 # `C:\videos\a.mp4`, `C:/...`, `file:///C:/...` (as Windows writes a file URL), `\\server\share\...`
 _WINDOWS_ABSOLUTE = re.compile(r"(?:[Ff][Ii][Ll][Ee]:/*)?[A-Za-z]:[\\/]|\\\\")
 _SCHEMELESS_WEB = re.compile(r"(?://[^/\s]+\.[^/\s]+|www\d*\.[^/\s]+)/", re.IGNORECASE)  # `//cdn.x/a`, `www.x/a`
+# `https//cdn.x/a`, `http;//cdn.x/a`: a scheme mistyped; `cdn.example.com/a.mp4`: a first folder named as a host is
+# (labels, the last of letters), which a local folder may be too (`my.videos/`), so the hint is hedged.
+_MISTYPED_SCHEME = re.compile(r"https?[^A-Za-z0-9/:]?//", re.IGNORECASE)
+_HOST_LIKE_FOLDER = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,63}(?::[0-9]{1,5})?/")
 
 
 class FetchError(Exception):
@@ -201,8 +205,11 @@ def _not_found(url: str) -> str:
     if _WINDOWS_ABSOLUTE.match(url):
         return "file not found (a Windows path: give the file's path on this machine, or one relative to the " \
                "manifest's folder)"
-    if _SCHEMELESS_WEB.match(url):
+    if _SCHEMELESS_WEB.match(url) or _MISTYPED_SCHEME.match(url):
         return "file not found (read as a path: a web address is given whole, with its https://)"
+    if _HOST_LIKE_FOLDER.match(url):
+        return "file not found (a relative path is read from the manifest's folder; a web address is given whole, " \
+               "with its https://)"
     if not Path(url).is_absolute() and not url.lower().startswith(("file:", "~")):
         # The row's reader sees only what the manifest says: where a relative path was looked for is the fix.
         return "file not found (a relative path is read from the manifest's folder)"

@@ -115,7 +115,8 @@ def parse_url(url: str) -> Target:
         raise Refused(f"unsupported URL scheme {_shown_host(scheme) if scheme is not None else None}")
     rest = url[len(scheme) + 1:]
     if not rest.startswith("//"):
-        raise Refused("no host in URL")
+        one_slash = f" (one slash after '{scheme}:': write {scheme}://HOST/...)" if rest.startswith("/") else ""
+        raise Refused(f"no host in URL{one_slash}")
     rest = rest[2:]
     end = len(rest)
     for sep in "/?#":

@@ -816,6 +816,12 @@ def test_a_relative_path_written_on_windows_with_backslashes_finds_the_file(tmp_
     ("file:///C:/Users/ann/a.mp4", "(a Windows path"),
     ("www.example.com/a.mp4", "(read as a path: a web address is given whole, with its https://)"),
     ("//cdn.example.com/a.mp4", "(read as a path: a web address is given whole"),
+    # A mistyped scheme, and a first folder named as a host is (was the relative path's hint alone).
+    ("https//cdn.example.com/a.mp4", "(read as a path: a web address is given whole, with its https://)"),
+    ("http;//cdn.example.com/a.mp4", "(read as a path: a web address is given whole, with its https://)"),
+    ("cdn.example.com/a.mp4", "(a relative path is read from the manifest's folder; a web address is given whole, "
+                              "with its https://)"),
+    ("clips.2024/a.mp4", "(a relative path is read from the manifest's folder)"),
 ])
 def test_a_missing_file_given_as_a_windows_path_or_a_web_address_without_https_says_what_it_looks_like(
         tmp_path, location, hint):

@@ -42,6 +42,7 @@ from services.ingest.netguard import Refused, Target, has_scheme, join_url, pars
     ("http:///a.mp4", "no host"),
     ("http://:80/a.mp4", "no host"),
     ("http:example.com/a.mp4", "no host"),
+    ("https:/example.com/a.mp4", r"no host in URL \(one slash after 'https:': write https://HOST/\.\.\.\)"),
     ("http://[::1/", "unclosed \\["),
     ("http://[::1]x/", "malformed URL host"),
     ("http://[fe80::1%25eth0]/", "zone id"),
