@@ -107,8 +107,19 @@ def secrets_hidden(url: str) -> str:
 
 def links_hidden(text: str) -> str:
     """An error's text with the secrets of each http(s) link it names hidden, as errors name links today
-    (`LINK: HTTP 404`, `same video as LINK`; a link cut at 200 characters hides what is left of a value)."""
-    return _LINK.sub(lambda m: secrets_hidden(m.group()), text)
+    (`LINK: HTTP 404`, `same video as LINK`; a link cut at 200 characters hides what is left of a value). The
+    punctuation after a link is the sentence's, kept: a comma, full stop or semicolon ending it, and a `)` it does not
+    open (`(redirected to LINK)`, `same video as LINK, whose score`): a secret value ending the link took it along,
+    and every row error of a refused redirect lost its closing parenthesis in videos.csv and on the page."""
+    return _LINK.sub(lambda m: _link_hidden(m.group()), text)
+
+
+def _link_hidden(link: str) -> str:
+    end = len(link)
+    while end and (link[end - 1] in ",.;"
+                   or link[end - 1] == ")" and link.count(")", 0, end) > link.count("(", 0, end)):
+        end -= 1
+    return secrets_hidden(link[:end]) + link[end:]
 
 
 def location_shown(location: str) -> str:

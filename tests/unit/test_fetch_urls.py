@@ -6,7 +6,13 @@ import re
 
 import pytest
 
-from services.common.url_secrets import secrets_digested, secrets_hidden, secrets_keyed, userinfo_hidden
+from services.common.url_secrets import (
+    links_hidden,
+    secrets_digested,
+    secrets_hidden,
+    secrets_keyed,
+    userinfo_hidden,
+)
 from services.ingest.fetch import FetchError, FetchPolicy, fetch
 from services.ingest.netguard import Refused, Target, has_scheme, join_url, parse_url
 
@@ -354,3 +360,20 @@ def test_a_password_holding_an_unescaped_slash_question_mark_or_hash_is_hidden_k
 ])
 def test_an_at_sign_in_a_path_after_a_host_or_port_is_no_password(url):
     assert userinfo_hidden(url) == secrets_keyed(url) == url
+
+
+@pytest.mark.parametrize(("error", "shown"), [
+    # Was "... (redirected to http://***@169.254.169.254/?token=***" in videos.csv and on the page: the `)` taken as
+    # part of the token's value, and hidden with it.
+    ("user name or password in URL (not supported) (redirected to http://***@169.254.169.254/?token=***)",
+     "user name or password in URL (not supported) (redirected to http://***@169.254.169.254/?token=***)"),
+    ("(redirected to https://cdn/v.mp4?sig=abc)", "(redirected to https://cdn/v.mp4?sig=***)"),
+    ("same video as https://cdn/a.mp4?token=abc, whose score 1 counts", "same video as https://cdn/a.mp4?token=***, "
+     "whose score 1 counts"),
+    ("see https://cdn/clip_(final).mp4?token=abc.", "see https://cdn/clip_(final).mp4?token=***."),
+    ("https://cdn/v.mp4?token=abc: HTTP 404", "https://cdn/v.mp4?token=***: HTTP 404"),
+])
+def test_the_punctuation_after_a_link_an_error_names_is_the_sentences_and_kept_when_its_secrets_are_hidden(
+        error, shown):
+    assert links_hidden(error) == shown
+    assert links_hidden(shown) == shown
