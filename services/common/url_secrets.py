@@ -110,11 +110,12 @@ def links_hidden(text: str) -> str:
     (`LINK: HTTP 404`, `same video as LINK`; a link cut at 200 characters hides what is left of a value). The
     punctuation after a link is the sentence's, kept: a comma, full stop or semicolon ending it, and a `)` it does not
     open (`(redirected to LINK)`, `same video as LINK, whose score`): a secret value ending the link took it along,
-    and every row error of a refused redirect lost its closing parenthesis in videos.csv and on the page."""
+    and the row error of a redirect refused to a link ending in a secret lost its `)` in videos.csv and the page."""
     return _LINK.sub(lambda m: _link_hidden(m.group()), text)
 
 
 def _link_hidden(link: str) -> str:
+    """`link` (as _LINK finds it in a text) with its secrets hidden and the sentence's punctuation after it kept."""
     end = len(link)
     while end and (link[end - 1] in ",.;"
                    or link[end - 1] == ")" and link.count(")", 0, end) > link.count("(", 0, end)):
