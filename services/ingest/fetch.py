@@ -39,6 +39,7 @@ from services.ingest.netguard import (
     join_url,
     parse_url,
     resolve_checked,
+    shown_host,
     system_resolver,
 )
 from services.ingest.pinned_http import CannotConnect, Connection, Deadline, call_before, open_connection
@@ -151,7 +152,12 @@ def _reason(exc: Exception, policy: FetchPolicy) -> str:
 def _local_path(url: str, base_dir: Path) -> Path:
     scheme = has_scheme(url)
     if scheme is not None and scheme != "file":
-        raise _Failed(f"unsupported URL scheme {scheme!r} (use http, https or a path)")
+        # `cdn.example.com:8080/a.mp4` reads as the scheme `cdn.example.com`: a host and port without `https://`.
+        host_like = "." in scheme or scheme == "localhost"
+        port_next = host_like and re.match(r"[0-9]{1,5}(?:[/?#]|$)", url[len(scheme) + 1:])
+        hint = "read as a scheme: a web address is given whole, with its https://" if port_next else \
+            "use http, https or a path"
+        raise _Failed(f"unsupported URL scheme {shown_host(scheme)} ({hint})")
     raw = _file_url_path(url) if scheme == "file" else url
     if "\0" in raw:
         raise _Failed("invalid path (NUL character)")

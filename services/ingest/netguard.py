@@ -112,7 +112,7 @@ def parse_url(url: str) -> Target:
         raise Refused("backslash in URL")
     scheme = has_scheme(url)
     if scheme not in DEFAULT_PORTS:
-        raise Refused(f"unsupported URL scheme {_shown_host(scheme) if scheme is not None else None}")
+        raise Refused(f"unsupported URL scheme {shown_host(scheme) if scheme is not None else None}")
     rest = url[len(scheme) + 1:]
     if not rest.startswith("//"):
         one_slash = f" (one slash after '{scheme}:': write {scheme}://HOST/...)" if rest.startswith("/") else ""
@@ -190,7 +190,7 @@ def _split_host_port(authority: str, default_port: int) -> tuple[str, int]:
     if port_text is None:
         return host, default_port
     if not port_text.isascii() or not port_text.isdigit() or len(port_text) > 5 or not 0 < int(port_text) < 65536:
-        raise Refused(f"bad port {_shown_host(port_text)} in URL (1-65535)")
+        raise Refused(f"bad port {shown_host(port_text)} in URL (1-65535)")
     return host, int(port_text)
 
 
@@ -216,14 +216,14 @@ def _parse_ip_host(host: str) -> IPAddress | None:
         try:
             return ipaddress.IPv6Address(inner)
         except ValueError:
-            raise Refused(f"malformed IPv6 address {_shown_host(inner)} in URL") from None
+            raise Refused(f"malformed IPv6 address {shown_host(inner)} in URL") from None
     if "%" in host:
-        raise Refused(f"percent-encoded host {_shown_host(host)}")
+        raise Refused(f"percent-encoded host {shown_host(host)}")
     bare = host[:-1] if host.endswith(".") else host
     last = bare.rsplit(".", 1)[-1]
     if _NUMERIC_LABEL.fullmatch(last):
         if not _DOTTED_QUAD.fullmatch(bare):
-            raise Refused(f"ambiguous numeric host {_shown_host(host)} (write an IPv4 address as four decimal numbers "
+            raise Refused(f"ambiguous numeric host {shown_host(host)} (write an IPv4 address as four decimal numbers "
                           "a.b.c.d)")
         return ipaddress.IPv4Address(bare)
     return None
@@ -239,20 +239,20 @@ def _ascii_host(host: str) -> str:
     if host.startswith("[") or host.isascii() and not _A_LABEL.search(host):
         return host
     if len(host) > MAX_IDN_CHARS:  # before any label is decoded: 20,000 `xn--` labels took 3 s
-        raise Refused(f"host {_shown_host(host)} is not a valid internationalised domain name: {len(host)} characters "
+        raise Refused(f"host {shown_host(host)} is not a valid internationalised domain name: {len(host)} characters "
                       f"(a host name has at most 253)")
     if "%" in host:
-        raise Refused(f"percent-encoded host {_shown_host(host)}")
+        raise Refused(f"percent-encoded host {shown_host(host)}")
     unicode = _u_labels(host)
     converted = host if host.isascii() else _idna_host(host)
     name = converted.rstrip(".").lower()
     if _DOTTED_QUAD.fullmatch(name):
-        raise Refused(f"host {_shown_host(host)} spells the IP address {name} in other characters than ASCII "
+        raise Refused(f"host {shown_host(host)} spells the IP address {name} in other characters than ASCII "
                       f"(write {name})")
     if doubts := _doubts(unicode, name):
-        log.warning("host %s %s: fetched as %s", _shown_host(unicode), " and ".join(doubts), name)
+        log.warning("host %s %s: fetched as %s", shown_host(unicode), " and ".join(doubts), name)
     else:
-        log.info("host %s is fetched as %s", _shown_host(unicode), name)
+        log.info("host %s is fetched as %s", shown_host(unicode), name)
     return converted
 
 
@@ -263,7 +263,7 @@ def _u_labels(host: str) -> str:
     try:
         return "".join(idna.ulabel(part) if _A_LABEL.match(part) else part for part in _FULL_STOPS_KEPT.split(host))
     except idna.IDNAError as exc:
-        raise Refused(f"host {_shown_host(host)} is not a valid internationalised domain name: {exc}") from None
+        raise Refused(f"host {shown_host(host)} is not a valid internationalised domain name: {exc}") from None
 
 
 def _idna_host(host: str) -> str:
@@ -274,7 +274,7 @@ def _idna_host(host: str) -> str:
     try:
         return idna.encode(host, uts46=True, std3_rules=True).decode("ascii")
     except idna.IDNAError as exc:
-        raise Refused(f"host {_shown_host(host)} is not a valid internationalised domain name: {exc}") from None
+        raise Refused(f"host {shown_host(host)} is not a valid internationalised domain name: {exc}") from None
 
 
 def _doubts(host: str, name: str) -> list[str]:
@@ -311,8 +311,8 @@ def _labels(host: str) -> list[str]:
     return labels[:-1] if len(labels) > 1 and not labels[-1] else labels
 
 
-def _shown_host(host: str) -> str:
-    """A host for a message: quoted, cut to 80 characters (a manifest cell may hold 100,000)."""
+def shown_host(host: str) -> str:
+    """A host (or a scheme) for a message: quoted, cut to 80 characters (a manifest cell may hold 100,000)."""
     return repr(host if len(host) <= 80 else host[:77] + "...")
 
 
@@ -320,7 +320,7 @@ def _check_name(host: str) -> str:
     name = host[:-1] if host.endswith(".") else host
     labels = name.split(".")
     if len(name) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
-        raise Refused(f"malformed host name {_shown_host(host)}")
+        raise Refused(f"malformed host name {shown_host(host)}")
     return name.lower()
 
 

@@ -848,6 +848,20 @@ def test_unsupported_schemes_are_refused(tmp_path):
         fetch("ftp://example.com/a.mp4", tmp_path, POLICY)
 
 
+def test_a_scheme_of_thousands_of_characters_is_named_cut_short_and_a_host_and_port_read_as_one_says_so(tmp_path):
+    # Was the whole scheme in the row's error (50 kB: parse_url cut it, the local path's refusal did not).
+    with pytest.raises(FetchError) as err:
+        fetch("x" * 50_000 + "://cdn.example/a.mp4", tmp_path, POLICY)
+    assert str(err.value).endswith(f"unsupported URL scheme '{'x' * 77}...' (use http, https or a path)")
+    assert len(str(err.value)) < 400
+    # `cdn.example.com:8080/a.mp4` reads as the scheme `cdn.example.com` (was: "use http, https or a path" alone).
+    for url, scheme in (("cdn.example.com:8080/a.mp4", "cdn.example.com"), ("localhost:8080/a.mp4", "localhost")):
+        with pytest.raises(FetchError) as err:
+            fetch(url, tmp_path, POLICY)
+        assert str(err.value) == (f"{url}: unsupported URL scheme '{scheme}' (read as a scheme: a web address is given "
+                                  "whole, with its https://)")
+
+
 PARTIAL_HEAD = b"HTTP/1.1 206 Partial Content\r\n"
 
 
