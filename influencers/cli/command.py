@@ -15,7 +15,7 @@ import grpc
 from sqlalchemy import exc as sa_exc
 
 from influencers.cli.checks import check_inputs, check_ports, owning_data_dir
-from influencers.cli.closed_stdout import silence_stdout
+from influencers.cli.closed_stdout import WRITE_ERROR, StdoutUnwritable, guarded_stdout, silence_stdout
 from influencers.cli.config import configure_cli_logging, settings_from_args, warn_unknown_variables
 from influencers.cli.connect import reach_flags
 from influencers.cli.output import (
@@ -55,11 +55,15 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         settings = check_inputs(args)
         tracing.setup_tracing(_traced_services(args))
-        with owning_data_dir(args, settings):
+        with owning_data_dir(args, settings), guarded_stdout():
             check_ports(args, settings)
             code = int(args.func(args) or 0)
-            sys.stdout.flush()  # here, not at exit: a reader that left (`| head`) meets the handler below
+            sys.stdout.flush()  # here, not at exit: a reader that left (`| head`), a full disk meet the handlers below
             return code
+    except StdoutUnwritable as exc:  # `influencers jobs > /dev/full`: what the command did stands; its words are lost
+        silence_stdout()
+        say_error(f"{args.command}: {exc}")
+        return WRITE_ERROR
     except (SettingsError, ManifestError, DataDirBusy, DataDirUnusable, PortInUse, MetricsPortInUse, StoreDamaged,
             DiskFull) as exc:
         return usage_error(str(exc))

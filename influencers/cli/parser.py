@@ -9,9 +9,9 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from typing import IO, Any, NoReturn
 
-from influencers.cli.closed_stdout import silence_stdout
+from influencers.cli.closed_stdout import WRITE_ERROR, written_to_stdout
 from influencers.cli.typed_ids import audit_id_word, job_id_word, video_id_word
 from services.common.settings import DEFAULT_METRICS_PORT, Settings
 
@@ -104,13 +104,7 @@ class _Version(argparse.Action):
                  option_string: str | None = None) -> None:
         from influencers import version
 
-        try:
-            print(f"{parser.prog} {version()}", flush=True)  # on stdout, as argparse's own version action
-        except BrokenPipeError:  # the reader left (`influencers --version | true`): nothing to say, exit 0
-            silence_stdout()
-        except OSError as exc:  # stdout a full disk (`> /dev/full`): one line, not a traceback
-            silence_stdout()
-            parser.error(f"--version: cannot write to stdout ({exc.strerror or exc})")
+        parser._print_message(f"{parser.prog} {version()}\n", sys.stdout)  # on stdout, as argparse's own action
         parser.exit()
 
 
@@ -124,12 +118,31 @@ class _OneLineParser(argparse.ArgumentParser):
 
     def parse_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def, override]
         parsed, extras = self.parse_known_args(args, namespace)
+        if "--" in extras and extras.count("--") == self._given.count("--"):
+            # No value took the first '--' (`review --`, `recluster --`): it only ends the options, as everywhere
+            # else. Python 3.11's argparse strips it only from a positional's values, and said "unrecognized
+            # arguments: --" of a command that takes none.
+            extras.remove("--")
         if extras:
             # An option the command does not take is the command's error, pointing to its own --help: the top
             # parser said "(see influencers --help)", whose help lists no command's options.
             commands = getattr(self, "commands", {})
             commands.get(getattr(parsed, "command", None), self).error(f"unrecognized arguments: {' '.join(extras)}")
         return parsed
+
+    def _print_message(self, message: str, file: IO[str] | None = None) -> None:
+        """argparse's, but a write that stdout refuses (`influencers --help > /dev/full`) is one line and exit 1, as
+        coreutils say it: argparse dropped it and exited 0. A reader gone (`| head`) still ends it quietly."""
+        if not message:
+            return
+        if file is not sys.stdout:  # stderr: argparse's own way (a stderr that refuses has no one to tell)
+            super()._print_message(message, file)
+            return
+        if refused := written_to_stdout(message):
+            from influencers.cli.output import say_error  # imports --help never needs
+
+            say_error(f"{_asked(getattr(self, '_given', []))}: {refused}", self.prog)
+            self.exit(WRITE_ERROR)
 
     def error(self, message: str) -> NoReturn:
         from influencers.cli.config import configure_cli_logging  # the error's own set-up: JSON logs make it a
@@ -143,10 +156,16 @@ class _OneLineParser(argparse.ArgumentParser):
         self.exit(USAGE_ERROR)
 
 
+def _asked(given: list[str]) -> str:
+    """What printed on stdout before a command runs: the first of `--version` and `--help` (`-h`) given."""
+    return next(("--help" if word == "-h" else word for word in given if word in ("--version", "--help", "-h")),
+                "--help")
+
+
 def _option_first_hint(given: list[str], message: str) -> str:
     """A note for `influencers --data-dir d export`: an option before the command, which argparse passed over,
     then took its value for the command ("invalid choice: 'd'")."""
-    if not (given and given[0].startswith("--") and given[0] not in ("--help", "--version")
+    if not (given and given[0].startswith("--") and given[0] not in ("--", "--help", "--version")
             and "argument COMMAND: invalid choice" in message):
         return ""
     return f": {given[0]!r} is an option of a command: give it after the command (influencers COMMAND {given[0]} ...)"

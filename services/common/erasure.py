@@ -9,7 +9,7 @@ checked against it: a deployment that must resist that sets INFLUENCERS_ERASURE_
 A deleted SQL row is not gone from the files by itself: SQLite keeps its page images in the write-ahead
 log until a checkpoint (pages freed in the database itself are zeroed: `secure_delete`, see database.py);
 PostgreSQL keeps dead tuples in the table's pages until VACUUM, and plain VACUUM leaves their bytes in the
-page's free space. `scrub_sql` checkpoints and truncates SQLite's log, or rewrites PostgreSQL tables
+page's free space. `scrub_sql` checkpoints and truncates SQLite's log (sqlite_log.py), or rewrites PostgreSQL tables
 (VACUUM FULL writes new files and unlinks the old ones).
 """
 
@@ -22,6 +22,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+
+from services.common.sqlite_log import truncate_log
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +44,8 @@ def scrub_sql(engine: Engine, tables: Sequence[str]) -> None:
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 for table in tables:
                     conn.exec_driver_sql(f'VACUUM FULL "{table}"')
-        elif engine.dialect.name == "sqlite":
-            raw = engine.raw_connection()  # outside any transaction: a checkpoint cannot run inside one
-            try:
-                busy = raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
-            finally:
-                raw.close()
-            if busy:
-                log.warning("could not truncate the log of %s after an erasure: a reader holds it; the next "
-                            "erasure does it", ", ".join(tables))
+        elif not truncate_log(engine):
+            log.warning("could not truncate the log of %s after an erasure: a reader holds it; the next "
+                        "erasure does it", ", ".join(tables))
     except sa.exc.SQLAlchemyError as exc:  # a busy reader may hold the log: the next scrub does it
         log.warning("could not scrub %s after an erasure: %s", ", ".join(tables), str(exc).splitlines()[0])

@@ -51,6 +51,12 @@ class FairLock:
                 self._waiting.remove(ticket)
                 self._cond.notify_all()  # a waiter that left may have been first in line: the next one looks
 
+    @property
+    def depth(self) -> int:
+        """How many times the holder has taken it and not given it back (0 when free). Read by the holder, it is
+        its own: 1 in its outermost taking."""
+        return self._depth
+
     def release(self) -> None:
         """Gives back one taking; the last one lets the oldest waiter in. RuntimeError when not held by this thread."""
         with self._cond:

@@ -43,27 +43,24 @@ class WriterLock:
     """Re-entrant; `engine`: the feed's engine (its PostgreSQL server holds the lock shared by replicas)."""
 
     def __init__(self, engine: Engine | None = None) -> None:
-        self._local = FairLock()
-        self._depth = 0  # changed only by the thread holding _local
+        self._local = FairLock()  # its depth tells the outermost taking, which takes the replicas' lock too
         self._engine = engine if engine is not None and is_postgres(engine) else None
         self._conn: Connection | None = None
 
     def __enter__(self) -> WriterLock:
         self._local.acquire()
         try:
-            if self._depth == 0 and self._engine is not None:
+            if self._outermost():
                 self._take_shared()
         except BaseException:
             self._local.release()
             raise
-        self._depth += 1
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
-        self._depth -= 1
         try:
-            if self._depth == 0 and self._engine is not None:
+            if self._outermost():
                 self._give_back_shared()
         finally:
             self._local.release()
@@ -80,18 +77,21 @@ class WriterLock:
             yield False
             return
         try:
-            if self._depth == 0 and self._engine is not None and not self._take_shared(stopped, poll_s):
+            if self._outermost() and not self._take_shared(stopped, poll_s):
                 yield False
                 return
-            self._depth += 1
             try:
                 yield True
             finally:
-                self._depth -= 1
-                if self._depth == 0 and self._engine is not None:
+                if self._outermost():
                     self._give_back_shared()
         finally:
             self._local.release()
+
+    def _outermost(self) -> bool:
+        """Whether the thread holding the lock holds it once (its outermost `with`), with replicas to share it with:
+        then it takes the replicas' advisory lock after the thread lock, and gives it back before."""
+        return self._local.depth == 1 and self._engine is not None
 
     def _take_shared(self, stopped: Callable[[], bool] | None = None, poll_s: float = 0.1) -> bool:
         """Takes the replicas' advisory lock, waiting for it in the server's queue: True once taken; with `stopped`,

@@ -50,6 +50,7 @@ from influencers.v1 import ingest_pb2
 from services.common.location_key import location_key
 from services.common.migrations import History, upgrade
 from services.common.protoconv import seconds, status_word, timestamp
+from services.common.sqlite_log import LogScrubber, truncate_log
 from services.common.url_secrets import links_hidden, secrets_hidden
 from services.ingest.request_ids import request_digest, reused
 
@@ -95,8 +96,11 @@ class QueueFull(RuntimeError):
 
 
 def migrate(engine: Engine) -> None:
-    """Brings the queue's tables to the newest revision (services/common/migrations.py)."""
+    """Brings the queue's tables to the newest revision (services/common/migrations.py), and empties SQLite's log:
+    migration 0005 hid the secrets of old rows' links, whose older pages the database file held until a
+    checkpoint."""
     upgrade(engine, HISTORY)
+    truncate_log(engine)
 
 
 
@@ -155,6 +159,8 @@ class JobStore:
         self.clock = clock
         # The store as a full disk's refusal names it (IngestProcess names its file or database).
         self.where = "the ingest job store"
+        # A link's secret hidden in a row stays in SQLite's log's older page images until the log is emptied
+        self.log_scrubber = LogScrubber(engine)
 
     # ---- jobs -------------------------------------------------------------------------------------------
 
@@ -392,11 +398,14 @@ class JobStore:
         changed, when `claim` no longer holds the row (its lease expired and another claim took it: that one
         writes the same record again, at the same key, and marks it)."""
         with self.engine.begin() as conn:
-            return conn.execute(rows_t.update().where(
+            marked = conn.execute(rows_t.update().where(
                 rows_t.c.job_id == claim.job_id, rows_t.c.idx == claim.idx, rows_t.c.lease_owner == claim.lease,
                 rows_t.c.state == NOT_RUN).values(
                 state=DROPPED, lease_owner=None,
                 submission=submission_without_secrets(claim.submission).SerializeToString())).rowcount > 0
+        if marked and _has_secrets(claim.submission):
+            self.log_scrubber.removed()
+        return marked
 
     def give_up_not_run(self, job_id: str) -> int:
         """Leaves the job's rows whose record is still to write, and that no live claim holds, out of the records
@@ -407,7 +416,9 @@ class JobStore:
                 rows_t.c.job_id == job_id, rows_t.c.state == NOT_RUN,
                 sa.or_(rows_t.c.lease_owner.is_(None), rows_t.c.lease_expires_s < now))
                 .values(state=DROPPED, lease_owner=None)).rowcount
-            _forget_secrets(conn, job_id, [DROPPED])
+            forgot = _forget_secrets(conn, job_id, [DROPPED])
+        if forgot:
+            self.log_scrubber.removed()
         return n
 
     def note_video(self, claim: Claim, video_id: str) -> None:
@@ -512,6 +523,8 @@ class JobStore:
                 state=FINISHED, lease_owner=None, status=status_word(kept.video.status), done_seq=done,
                 result=kept.SerializeToString(), processed_video_id=processed_video_id,
                 submission=submission_without_secrets(claim.submission).SerializeToString()))
+        if _has_secrets(claim.submission):
+            self.log_scrubber.removed()
         return True
 
     def results(self, job_id: str, skip: int = 0, limit: int | None = None
@@ -577,7 +590,10 @@ class JobStore:
             state = FAILED if error else CANCELLED if job.cancel_requested and job.done < job.total else SUCCEEDED
             conn.execute(jobs_t.update().where(jobs_t.c.job_id == job_id).values(
                 state=state, ended_s=_ended(self.clock()), error=error, changed_videos=changed_videos, finalizer=None))
-            _forget_secrets(conn, job_id, [PENDING, TAKEN, DROPPED])  # a cancelled job's rows never run now
+            forgot = _forget_secrets(conn, job_id, [PENDING, TAKEN, DROPPED])  # a cancelled job's rows never run now
+        if forgot:
+            self.log_scrubber.removed()
+        self.log_scrubber.flush()  # its rows' secrets hidden since the last emptying: none left in the log
         return True
 
     # ---- reading ----------------------------------------------------------------------------------------
@@ -657,17 +673,23 @@ def _first_claimable(conn: sa.Connection, job_id: str, now: float) -> sa.Row | N
     return min(found, key=lambda r: r.idx, default=None)
 
 
-def _forget_secrets(conn: sa.Connection, job_id: str, states: list[int]) -> None:
+def _forget_secrets(conn: sa.Connection, job_id: str, states: list[int]) -> int:
     """The submissions of the job's rows in `states`, rows that will not run again, kept without their URLs'
-    secrets (submission_without_secrets); only the rows whose URL holds one are written."""
+    secrets (submission_without_secrets); only the rows whose URL holds one are written. Returns how many."""
     found = conn.execute(sa.select(rows_t.c.idx, rows_t.c.submission).where(
         rows_t.c.job_id == job_id, rows_t.c.state.in_(states))).all()
+    written = 0
     for idx, blob in found:
         sub = ingest_pb2.VideoSubmission.FromString(blob)
-        kept = submission_without_secrets(sub)
-        if kept.url != sub.url:
+        if _has_secrets(sub):
             conn.execute(rows_t.update().where(rows_t.c.job_id == job_id, rows_t.c.idx == idx)
-                         .values(submission=kept.SerializeToString()))
+                         .values(submission=submission_without_secrets(sub).SerializeToString()))
+            written += 1
+    return written
+
+
+def _has_secrets(sub: ingest_pb2.VideoSubmission) -> bool:
+    return secrets_hidden(sub.url) != sub.url
 
 
 def submission_without_secrets(sub: ingest_pb2.VideoSubmission) -> ingest_pb2.VideoSubmission:

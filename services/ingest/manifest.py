@@ -84,6 +84,7 @@ _BLANK_THOUSANDS = re.compile(r"[+-]?[1-9]\d{0,2}([\u00a0\u202f\u2009'\u2019\u06
 _ASCII_FORMS = {0x066B: ".", 0xFF0E: ".", 0xFF0C: ",", 0xFF0B: "+", 0xFF0D: "-", 0x2212: "-"}
 _UTF8_BOM = b"\xef\xbb\xbf"
 _PERFORMANCE_WORD = re.compile(b"|".join(name.encode() for name in PERFORMANCE_COLUMNS), re.IGNORECASE)
+_HEADER_GAPS = re.compile(r"[\s_.\-]+")  # what may part a header's words (str.split's blanks, no-break spaces too)
 # Excel's first line naming the field separator (`sep=;`), written by some exports and read by Excel.
 _SEPARATOR_LINE = re.compile(r"sep=([,;\t])[ ]*(?:\r\n|\r|\n|$)")
 
@@ -293,9 +294,10 @@ def _windows_text(line: bytes) -> str:
 
 
 def _folded(cell: str) -> str:
-    """A header cell as its words: case, blanks, no-break spaces and a byte order mark (the second file's, in
-    exports joined end to end) do not matter."""
-    return " ".join(cell.replace("\ufeff", "").split()).lower()
+    """A header cell as its letters: case, blanks, no-break spaces, `_`, `-` and `.` between words, and a byte order
+    mark (the second file's, in exports joined end to end) do not matter: `Video URL`, `video_url`, `Video-URL` and
+    `VideoURL` are one name (was: the last two refused as no 'Video URL' column)."""
+    return "".join(_HEADER_GAPS.split(cell.replace("\ufeff", "").lower()))
 
 
 def _column(header: list[str], names: tuple[str, ...], label: str, path: Path) -> int | None:
@@ -304,7 +306,7 @@ def _column(header: list[str], names: tuple[str, ...], label: str, path: Path) -
     which one holds the values is unknown."""
     folded = [_folded(h) for h in header]
     for name in names:
-        places = [k for k, h in enumerate(folded) if h == name]
+        places = [k for k, h in enumerate(folded) if h == _folded(name)]
         if len(places) > 1:
             shown = ", ".join(str(k + 1) for k in places[:-1]) + f" and {places[-1] + 1}"
             raise ManifestError(f"manifest {path} has {len(places)} {label!r} columns (columns {shown}): keep one")
@@ -330,7 +332,7 @@ def _columns(header: list[str], path: Path) -> tuple[int, int, int | None]:
 def _is_header(row: list[str]) -> bool:
     """Whether `row` names a URL and a performance column, as a header does (no video's row can)."""
     folded = {_folded(cell) for cell in row}
-    return not folded.isdisjoint(URL_COLUMNS) and not folded.isdisjoint(PERFORMANCE_COLUMNS)
+    return not (folded.isdisjoint(map(_folded, URL_COLUMNS)) or folded.isdisjoint(map(_folded, PERFORMANCE_COLUMNS)))
 
 
 def _holds_a_number(row: list[str], delimiter: str) -> bool:

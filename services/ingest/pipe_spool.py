@@ -29,7 +29,7 @@ def as_file(path: Path, max_bytes: int = MAX_PIPE_BYTES, idle_s: float = PIPE_ID
     """`path` itself when it is a regular file (or names nothing: the opening says so); else its bytes copied to a
     temporary file of the same suffix (FFmpeg guesses a format from it too), removed once the block ends: a
     container opened on it meanwhile reads on, its open file keeping the bytes. Raises PipeRefused past `max_bytes`,
-    or after `idle_s` seconds without a byte. Opening a FIFO no writer has opened waits for one, as `cat` does."""
+    or after `idle_s` seconds without a byte, a FIFO that no writer opens in that time too."""
     if path.is_file() or not path.exists():
         yield path
         return
@@ -44,13 +44,17 @@ def as_file(path: Path, max_bytes: int = MAX_PIPE_BYTES, idle_s: float = PIPE_ID
 
 
 def _copy(path: Path, out: BinaryIO, max_bytes: int, idle_s: float) -> None:
-    source = os.open(path, os.O_RDONLY)
+    # Non-blocking: a FIFO's open for reading waits for a writer, with no limit (was: a FIFO that no writer ever
+    # opened held its row in os.open for good). Blocking again once open: the wait is select's, bounded. Until a
+    # writer comes, select finds nothing to read (Linux reports a FIFO's hang-up only once a writer has left).
+    source = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     try:
+        os.set_blocking(source, True)
         copied = 0
         while True:
             if not select.select([source], [], [], idle_s)[0]:
-                raise PipeRefused(f"not a readable video (the pipe sent nothing for {idle_s:.0f} s after "
-                                  f"{copied:,} bytes)")
+                raise PipeRefused(f"not a readable video (the pipe sent nothing for {idle_s:g} s after "
+                                  f"{copied:,} bytes{'' if copied else ': did anything open it to write?'})")
             data = os.read(source, CHUNK)
             if not data:
                 return

@@ -15,6 +15,7 @@ from alembic import command
 from influencers.v1 import common_pb2, ingest_pb2
 from services.common.database import database_url, open_engine
 from services.common.location_key import location_key
+from services.common.url_secrets import secrets_hidden
 from services.ingest.job_store import (
     DROPPED,
     FINISHED,
@@ -107,3 +108,39 @@ def test_rows_that_will_not_run_again_lose_their_links_secrets_and_a_row_still_t
         engine.dispose()
     held = stored(db_url, tmp_path)
     assert b"hunter2" not in held and b"hunter3pending" in held
+
+
+def log_and_file(db_path: Path) -> bytes:
+    """The bytes of the SQLite database and its write-ahead log, read while the store is open (as a process serving
+    jobs holds them)."""
+    return b"".join(p.read_bytes() for p in (db_path, db_path.with_name(db_path.name + "-wal")) if p.exists())
+
+
+def test_a_finished_rows_link_secret_is_in_neither_the_sqlite_file_nor_its_log_while_the_store_is_open(
+        tmp_path) -> None:
+    # Was: the row's table held it no more, but the log's older page images did until a checkpoint came (1,000
+    # pages of writes later), and the log's file kept them past that until overwritten
+    db_path = tmp_path / "ingest" / "jobs.sqlite3"
+    links = ["https://cdn.example/a.mp4?X-Amz-Signature=hunter2first", "https://cdn.example/b.mp4?sig=hunter2second"]
+    engine = open_engine(database_url("", db_path))
+    try:
+        migrate(engine)
+        store = JobStore(engine)
+        store.log_scrubber.clock = lambda: 0.0  # one instant: the second row ends within the second of the first
+        store.submit(ingest_pb2.StartIngestRequest(videos=[ingest_pb2.VideoSubmission(url=u) for u in links],
+                                                   base_dir="/m"), {})
+        for k, link in enumerate(links):
+            claim = store.claim_row("replica:nonce")
+            assert claim is not None and claim.submission.url == link
+            for _ in range(5):  # its lease renewed as a long video runs: more page images of the row
+                store.renew("replica:nonce")
+            video = common_pb2.Video(url=secrets_hidden(link), status=common_pb2.VIDEO_STATUS_DONE)
+            assert store.finish_row(claim, ingest_pb2.WatchJobResponse(video=video))
+            assert b"hunter2first" not in log_and_file(db_path), f"after row {k}"
+        assert b"hunter2second" in log_and_file(db_path), "emptied at most once a second, and at its job's end"
+        final = store.claim_finalize("replica:nonce")
+        assert final is not None and store.end_job(final.job_id, final.lease)
+        held = log_and_file(db_path)
+        assert b"hunter2" not in held and b"cdn.example" in held
+    finally:
+        engine.dispose()

@@ -55,3 +55,23 @@ def test_an_option_before_the_command_is_said_to_go_after_it(capsys) -> None:
     # Was "argument COMMAND: invalid choice: 'd' (choose from ...)", of the option's value
     said = refusal(["--data-dir", "d", "export", "--out", "o"], capsys)
     assert "'--data-dir' is an option of a command: give it after the command (influencers COMMAND --data-dir" in said
+
+
+@pytest.mark.parametrize("argv", [["review", "--"], ["review", "--all", "--"], ["recluster", "--"], ["jobs", "--"],
+                                  ["export", "--out", "d", "--"], ["answer", "a", "b", "same", "--"],
+                                  ["service", "ingest", "--"]])
+def test_two_dashes_end_the_options_of_a_command_that_takes_no_value_after_them(argv) -> None:
+    # `influencers review --` said "unrecognized arguments: --" (Python 3.11's argparse strips the first '--' only
+    # from a positional's values)
+    assert build_parser().parse_args(argv).command == argv[0]
+
+
+def test_a_second_pair_of_dashes_is_a_value_and_an_option_after_the_first_is_said_to_go_before(capsys) -> None:
+    assert build_parser().parse_args(["merge", "a", "--", "--", "b"]).ids == ["a", "--", "b"]
+    assert "unrecognized arguments: --" in refusal(["rename", "i", "--", "-Ann", "--"], capsys)
+    assert "'--all' came after '--'" in refusal(["review", "--", "--all"], capsys)
+
+
+def test_two_dashes_before_the_command_are_not_said_to_be_an_option_of_a_command(capsys) -> None:
+    said = refusal(["--", "review"], capsys)
+    assert "invalid choice: '--'" in said and "is an option of a command" not in said, said

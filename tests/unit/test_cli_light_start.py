@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from influencers.cli import build_parser
 from influencers.cli.parser import ANSWER_WORDS
 from services.common.clients import REVIEW_ANSWERS
@@ -73,6 +75,29 @@ def test_version_to_a_reader_gone_says_nothing_and_to_a_full_disk_says_one_line(
     with open("/dev/full", "w") as full:
         refused = subprocess.run([sys.executable, "-m", "influencers", "--version"], cwd=ROOT, stdout=full,
                                  stderr=subprocess.PIPE, text=True, timeout=120)
-    assert refused.returncode == 2, refused.stderr
+    # Exit 1 as coreutils' `write error`, with no "(see influencers --help)": the command line was not wrong
+    assert refused.returncode == 1, refused.stderr
     assert refused.stderr.splitlines() == [
-        "influencers: error: --version: cannot write to stdout (No space left on device) (see influencers --help)"]
+        "influencers: error: --version: cannot write to stdout (No space left on device)"]
+
+
+@pytest.mark.parametrize(("argv", "prog"), [(["--help"], "influencers"), (["jobs", "-h"], "influencers jobs"),
+                                            (["service", "ingest", "--help"], "influencers service ingest")])
+def test_help_to_a_full_disk_says_that_stdout_could_not_be_written_and_exits_1(argv, prog) -> None:
+    # argparse drops a failed write: `influencers --help > /dev/full` printed nothing and exited 0
+    with open("/dev/full", "w") as full:
+        refused = subprocess.run([sys.executable, "-m", "influencers", *argv], cwd=ROOT, stdout=full,
+                                 stderr=subprocess.PIPE, text=True, timeout=120)
+    assert (refused.returncode, refused.stderr.splitlines()) == (
+        1, [f"{prog}: error: --help: cannot write to stdout (No space left on device)"])
+
+
+def test_help_to_a_reader_gone_says_nothing_and_exits_0() -> None:
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        gone = subprocess.run([sys.executable, "-m", "influencers", "--help"], cwd=ROOT, stdout=write,
+                              stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write)
+    assert (gone.returncode, gone.stderr) == (0, "")

@@ -465,6 +465,20 @@ def test_a_column_given_twice_is_refused_naming_both_places_not_read_from_the_fi
     assert "m.csv" in str(err.value)
 
 
+@pytest.mark.parametrize("header", ["Video-URL,Score", "VideoURL,PERFORMANCE", "video.url,Engagement",
+                                    "Video_URL ,Performance", "Performance,\ufeffVideo\u00a0URL"])
+def test_a_header_whose_words_are_joined_by_a_dash_a_dot_or_nothing_is_read(tmp_path, header):
+    # Was: "no 'Video URL' column (columns: Video-URL, Score)" for an export spelling it so
+    url_first = header.lower().startswith("video")
+    rows = read_manifest(write(tmp_path, f"{header}\n" + ("a.mp4,2\n" if url_first else "2,a.mp4\n")))
+    assert [(r.url, r.performance, r.error) for r in rows] == [("a.mp4", 2.0, "")]
+
+
+def test_one_column_named_in_two_spellings_is_refused_as_named_twice(tmp_path):
+    with pytest.raises(ManifestError, match=r"has 2 'Video URL' columns \(columns 2 and 3\): keep one"):
+        read_manifest(write(tmp_path, "Performance,Video URL,video_url\n1,a.mp4,b.mp4\n"))
+
+
 def test_blank_lines_before_the_header_are_skipped_and_lines_keep_their_numbers(tmp_path):
     rows = read_manifest(write(tmp_path, "\n,\n  \nPerformance,Video URL\n1,a.mp4\n"))
     assert [(r.line, r.url, r.performance) for r in rows] == [(5, "a.mp4", 1.0)]

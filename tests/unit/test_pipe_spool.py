@@ -62,3 +62,25 @@ def test_a_writer_that_stops_sending_is_given_up_after_the_idle_limit_naming_it(
           as_file(tmp_path / "v.mkv", idle_s=1.0)):
         pass
     feeder.join(10)
+
+
+def test_a_fifo_that_no_writer_opens_is_given_up_after_the_idle_limit(tmp_path: Path) -> None:
+    # Was: os.open waited for a writer before the limit applied, for good
+    os.mkfifo(tmp_path / "v.mkv")
+    said: list[str] = []
+
+    def read() -> None:
+        try:
+            with as_file(tmp_path / "v.mkv", idle_s=0.5):
+                said.append("copied")
+        except PipeRefused as exc:
+            said.append(str(exc))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(10)
+    if reader.is_alive():  # stuck in the open: a writer's open lets it go, so the test fails rather than hangs
+        os.close(os.open(tmp_path / "v.mkv", os.O_WRONLY | os.O_NONBLOCK))
+        reader.join(10)
+    assert said == ["not a readable video (the pipe sent nothing for 0.5 s after 0 bytes: did anything open it to "
+                    "write?)"]
