@@ -14,6 +14,7 @@ import socket
 import ssl
 import struct
 import subprocess
+import tempfile
 import threading
 import time
 import zlib
@@ -108,6 +109,13 @@ def base_url(web):
 
 
 POLICY = FetchPolicy(max_bytes=1_000_000, timeout_s=0.5, allow_private=True)
+
+
+@pytest.fixture(autouse=True)
+def downloads_in_the_tests_own_folder(tmp_path_factory, monkeypatch):
+    """A policy without `tmp_dir` downloads into the system's temp folder, and most tests here keep their
+    download without releasing it: each run left ~28 files in /tmp. They go to pytest's folders, which it prunes."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path_factory.mktemp("system-temp")))
 
 
 def test_a_download_is_hashed_and_removed_when_released(base_url, tmp_path):
