@@ -816,23 +816,25 @@ def _nothing_after(demuxed: Iterator[av.Packet]) -> bool:
 
 
 def sample_frames(path: Path, sampler: ShotSampler, max_pixels: int = 4096 * 4096,
-                  max_seconds: float = 3600.0) -> tuple[VideoInfo, Iterator[SampledFrame]]:
+                  max_seconds: float = 3600.0, scratch: Path | None = None, min_free_bytes: int = 0
+                  ) -> tuple[VideoInfo, Iterator[SampledFrame]]:
     """Opens `path` and returns its info and a lazy iterator of the sampled frames (BGR, full size, turned
     upright by the display matrix). The first frame is decoded here.
 
     `span_s` of each sampled frame is the time until the next sampled frame of a later time (or the end). Raises
     VideoError (also from the iterator) when the file is not a decodable video; a file damaged after some
-    frames yields those frames.
+    frames yields those frames. `scratch`: where a pipe is copied (pipe_spool.as_file: the caller's own folder,
+    kept `min_free_bytes` from full; None: the system's temporary folder).
     """
-    with _as_file(path) as path:  # a pipe is read as a file: its streams counted before any is probed
+    with _as_file(path, scratch, min_free_bytes) as path:  # a pipe read as a file: its streams counted first
         return _sample_file(path, sampler, max_pixels, max_seconds)
 
 
 @contextlib.contextmanager
-def _as_file(path: Path) -> Iterator[Path]:
+def _as_file(path: Path, scratch: Path | None = None, min_free_bytes: int = 0) -> Iterator[Path]:
     """pipe_spool.as_file, its refusals VideoErrors."""
     try:
-        with as_file(path) as file:
+        with as_file(path, scratch, min_free_bytes) as file:
             yield file
     except PipeRefused as exc:
         raise VideoError(str(exc)) from exc

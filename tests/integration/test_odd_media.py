@@ -16,6 +16,8 @@ import cv2
 import numpy as np
 import pytest
 
+from services.ingest import decoding
+from services.ingest.decoding import DecodeOrder
 from services.ingest.sampling import ShotSampler
 from services.ingest.stream_digest import stream_digest
 from services.ingest.video import VideoError, sample_frames
@@ -792,6 +794,36 @@ def test_a_pipe_of_more_video_streams_than_a_video_has_is_refused_too(tmp_path):
     with pytest.raises(VideoError, match=r"^not a video we read: 17 video streams \(a video has one"):
         decode(pipe)
     feeder.join(30)
+
+
+def test_a_pipe_decoded_for_ingest_is_copied_to_its_scratch_folder_and_a_full_one_says_disk_full(tmp_path):
+    """A decoder's copy of a pipe goes to ingest's scratch folder (DecodeOrder.scratch, under the data dir), kept
+    INFLUENCERS_MIN_FREE_BYTES from full: a full one is "disk full", which stalls the job until there is room, as a
+    download's and the frame spool's do. Was: the system's temporary folder, whatever the data dir."""
+    whole = write_video(tmp_path / "one.mkv", moving(48, 64, 50)).read_bytes()
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    for k, min_free in enumerate((0, 1 << 60)):
+        pipe = tmp_path / f"pipe{k}.mkv"
+        os.mkfifo(pipe)
+
+        def feed(pipe: Path = pipe) -> None:
+            with contextlib.suppress(BrokenPipeError):
+                pipe.write_bytes(whole)
+
+        feeder = threading.Thread(target=feed, daemon=True)
+        feeder.start()
+        order = DecodeOrder("v1", pipe, 1.0, 600.0, scratch, 32 << 20, min_free, prints=False)
+        if min_free:
+            with pytest.raises(VideoError, match=rf"^disk full: the disk of {scratch} has [\d.]+ MiB free"):
+                decoding.decode(order)
+            os.close(os.open(pipe, os.O_RDONLY | os.O_NONBLOCK))  # the writer let go, if the copy never began
+        else:
+            decoded = decoding.decode(order)
+            assert decoded.info.duration_s == pytest.approx(2.0, abs=0.05) and len(decoded.frames) >= 2
+            assert not decoded.frames.path  # 32 MiB held in memory: the scratch folder holds nothing of it
+        feeder.join(10)
+        assert list(scratch.iterdir()) == []
 
 
 def test_an_mpeg_program_stream_whose_streams_are_found_only_while_probing_is_read_as_any_video(tmp_path):
