@@ -817,12 +817,15 @@ def test_a_pipe_decoded_for_ingest_is_copied_to_its_scratch_folder_and_a_full_on
         if min_free:
             with pytest.raises(VideoError, match=rf"^disk full: the disk of {scratch} has [\d.]+ MiB free"):
                 decoding.decode(order)
-            os.close(os.open(pipe, os.O_RDONLY | os.O_NONBLOCK))  # the writer let go, if the copy never began
+            reader = os.open(pipe, os.O_RDONLY | os.O_NONBLOCK)  # the writer let go, if the copy never began
+            feeder.join(10)
+            os.close(reader)
         else:
             decoded = decoding.decode(order)
             assert decoded.info.duration_s == pytest.approx(2.0, abs=0.05) and len(decoded.frames) >= 2
             assert not decoded.frames.path  # 32 MiB held in memory: the scratch folder holds nothing of it
         feeder.join(10)
+        assert not feeder.is_alive()
         assert list(scratch.iterdir()) == []
 
 

@@ -100,5 +100,7 @@ def test_a_scratch_folder_that_is_gone_is_refused_naming_it(tmp_path: Path) -> N
                                            r"directory\)$"),
           as_file(tmp_path / "v.mkv", gone)):
         pass
-    os.close(os.open(tmp_path / "v.mkv", os.O_RDONLY | os.O_NONBLOCK))  # the writer, never read, let go
+    reader = os.open(tmp_path / "v.mkv", os.O_RDONLY | os.O_NONBLOCK)  # the writer, never read, let go
     feeder.join(10)
+    os.close(reader)
+    assert not feeder.is_alive()
