@@ -54,10 +54,17 @@ REORDER_FRAMES = 8
 LEAD_PACKETS = 600
 LEAD_BYTES = 16 << 20  # and bytes of them at most (a raw 4K stream, timed by nothing, held no more)
 MAX_PIXEL_ASPECT = 4  # a pixel aspect ratio (SAR) beyond 1:4..4:1 is damage, not a camera's
-# Pixels a second a video may ask the decoder for: 4K (4096 wide, DCI) at 120 fps, the fastest phones record. More
-# is a file made to decode huge: 4096x4096 at 240 fps of frames that repeat the last (28 bytes each) is 200 KB for 20
-# s, which took a minute of CPU, and 10 minutes of it (the duration cap) 30, past the decoder's timeout.
-MAX_PIXEL_RATE = 4096 * 2160 * 120
+# The work a video may ask of the decoder is held in total, not by the second: pixels to decode over the whole video,
+# at most WORK_PIXEL_RATE for every second of the duration cap (4K, 4096 wide, DCI, at 120 fps, the fastest phones
+# record: 637,000 million pixels for 10 minutes, ~8 minutes of CPU here, within the decoder's 21-minute timeout).
+# So a 4K screen capture at 144 or 240 fps is read when it is short enough (4K at 144 fps: 8 minutes), where a rate
+# cap of 4K at 120 fps refused it whatever its length; a file made to decode huge (frames that repeat the last in a
+# few bytes each: 4096x4096 at 240 fps is 200 KB for 20 s, a minute of CPU, and 10 minutes of it 30) is refused from
+# what its header states when that passes the total, else once its decoding does.
+WORK_PIXEL_RATE = 4096 * 2160 * 120
+# Pixels a second no capture reaches: 4K at MAX_FPS. Frames coming faster (a stream stating 30 fps whose frames then
+# come at 240 fps of 4096x4096) are a file made to decode huge, refused within seconds rather than at the total.
+MAX_PIXEL_RATE = 4096 * 2160 * int(MAX_FPS)
 DECODER_PIXEL_FACTOR = 4  # the decoder itself never allocates frames over this many times the pixel cap
 MAX_VIDEO_STREAMS = 16  # a file holding more (not cover art) is refused before they are decoded (open_file)
 # Streams of every kind a file may hold (open_file): a video's own, audio in a few dozen languages, subtitles, data.
@@ -347,7 +354,20 @@ def _check_size(width: int, height: int, max_pixels: int) -> None:
 def _too_fast(what: str, rate: float) -> VideoError:
     """The VideoError of a video asking the decoder for `rate` pixels a second (`what`: its size and rate)."""
     return VideoError(f"not a video we read: {what} is {rate / 1e6:,.0f} million pixels a second to decode, over "
-                      f"the {MAX_PIXEL_RATE / 1e6:,.0f} million of 4K at 120 fps (a small file made to decode huge?)")
+                      f"the {MAX_PIXEL_RATE / 1e6:,.0f} million of 4K at {MAX_FPS:.0f} fps (a small file made to "
+                      "decode huge?)")
+
+
+def work_budget(max_seconds: float) -> float:
+    """Pixels a video of at most `max_seconds` seconds may ask the decoder to decode in all (WORK_PIXEL_RATE)."""
+    return WORK_PIXEL_RATE * max_seconds
+
+
+def _too_much(what: str, max_seconds: float) -> VideoError:
+    """The VideoError of a video asking the decoder for more pixels in all than work_budget (`what`: how many)."""
+    return VideoError(f"not a video we read: {what}, over the {work_budget(max_seconds) / 1e6:,.0f} million of 4K at "
+                      f"{WORK_PIXEL_RATE // (4096 * 2160)} fps for the {max_seconds:.0f} s a video may last (a file "
+                      "made to decode huge?)")
 
 
 def _too_long(max_seconds: float, decoded_s: float) -> VideoError:
@@ -669,11 +689,17 @@ def _open_video_file(path: Path, max_pixels: int, max_seconds: float
         info = VideoInfo(ctx.width, ctx.height, sane_fps(*_rates(container, stream)),
                          _declared_duration(container, stream), ctx.name)
         _check_size(info.width, info.height, max_pixels)
-        if info.width * info.height * info.fps > MAX_PIXEL_RATE:
-            raise _too_fast(f"{info.width}x{info.height} at {info.fps:.0f} fps", info.width * info.height * info.fps)
+        rate = info.width * info.height * info.fps
+        if rate > MAX_PIXEL_RATE:
+            raise _too_fast(f"{info.width}x{info.height} at {info.fps:.0f} fps", rate)
         if (info.duration_s > max_seconds and not _ends_within(path, stream.index, max_seconds)
                 and not (not _indexed(container) and _played_within(path, stream.index, max_seconds, info.fps))):
             raise VideoError(f"{info.duration_s:.0f} s is longer than the limit of {max_seconds:.0f} s")
+        # The total its header states, when it states a length within the cap (past it, its end was read within the
+        # cap: its length is not known, and decoding holds the total).
+        if info.duration_s <= max_seconds and rate * info.duration_s > work_budget(max_seconds):
+            raise _too_much(f"{info.width}x{info.height} at {info.fps:.0f} fps for {info.duration_s:.1f} s is "
+                            f"{rate * info.duration_s / 1e6:,.0f} million pixels to decode", max_seconds)
     return container, info
 
 
@@ -756,9 +782,10 @@ def _decoded(container: av.container.InputContainer, stream: av.video.stream.Vid
     clock = clock or FrameClock(fps, stream.time_base, stream.start_time, max_gap_s)
     max_packets = max_seconds * MAX_FPS
     packets = since_frame = 0
-    # Pixels decoded, held to MAX_PIXEL_RATE of the time they cover (and a second more): a stated rate can lie, and
-    # frames held at one instant (shown out of order, FrameClock) add frames but no time.
-    pixels = 0
+    # Pixels decoded, held to work_budget in all, and to MAX_PIXEL_RATE of the time they cover (and a second more): a
+    # stated rate or length can lie, and frames held at one instant (shown out of order, FrameClock) add frames but no
+    # time.
+    pixels, budget = 0, work_budget(max_seconds)
     # Untimed packets at the stream's head (up to LEAD_PACKETS), held until a packet shows whether timestamps
     # follow: then the frames without one before the first with one lie before the video's start (Matroska's
     # blocks before 0, from -output_ts_offset -2 or a B-frame delay kept negative), where a player shows none
@@ -803,6 +830,9 @@ def _decoded(container: av.container.InputContainer, stream: av.video.stream.Vid
                 pixels += frame.width * frame.height
                 if pixels > MAX_PIXEL_RATE * (t + 1.0):
                     raise _too_fast(f"decoding {pixels:,} pixels in {t:.1f} s of frames", pixels / max(t, 1.0))
+                if pixels > budget:
+                    raise _too_much(f"decoding passed {pixels / 1e6:,.0f} million pixels at {t:.1f} s of frames",
+                                    max_seconds)
                 yield frame, t
 
 

@@ -7,6 +7,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 import zlib
 from fractions import Fraction
 from pathlib import Path
@@ -20,7 +21,7 @@ from services.ingest import decoding
 from services.ingest.decoding import DecodeOrder
 from services.ingest.sampling import ShotSampler
 from services.ingest.stream_digest import stream_digest
-from services.ingest.video import VideoError, sample_frames
+from services.ingest.video import VideoError, open_video, sample_frames
 from tests.support.media import write_pixel_animation
 
 
@@ -1320,27 +1321,68 @@ def repeating(path: Path, width: int, height: int, times_ms: list[int]) -> Path:
     return path
 
 
-def test_a_small_file_stating_more_pixels_a_second_than_4k_at_120_fps_is_refused_before_decoding(tmp_path):
+def test_a_small_file_stating_more_pixels_a_second_than_4k_at_240_fps_is_refused_before_decoding(tmp_path):
     """4096x4096 at 240 fps, each frame after the first repeating it in 28 bytes: 20 s in 200 KB, which took a minute
     of CPU to decode (10 minutes of it, within the duration cap, 30, past the decoder's timeout). Refused from what
     its header states, no frame decoded."""
     path = repeating(tmp_path / "bomb.mp4", 4096, 4096, [round(k * 1000 / 240) for k in range(240 * 20)])
     assert path.stat().st_size < 300_000
     with pytest.raises(VideoError, match=r"^not a video we read: 4096x4096 at 240 fps is 4,0\d\d million pixels a "
-                                         r"second to decode, over the 1,062 million of 4K at 120 fps \(a small file "
+                                         r"second to decode, over the 2,123 million of 4K at 240 fps \(a small file "
                                          r"made to decode huge\?\)$"):
         sample_frames(path, ShotSampler(1.0))
 
 
 def test_a_small_file_whose_frames_outrun_the_rate_it_states_is_refused_once_its_decoding_does(tmp_path):
-    """A second at 30 fps (the rate FFmpeg reads from the head), then 19 s at 240 fps of 4096x4096: the stated rate
-    passes, the frames decoded do not. Refused at 1.5 s of frames."""
-    times = [round(k * 1000 / 30) for k in range(30)] + [1000 + round(k * 1000 / 240) for k in range(240 * 19)]
+    """A second at 30 fps (the rate FFmpeg reads from the head), then 4 s at 240 fps of 4096x4096: the stated rate
+    passes, the frames decoded do not: refused once they pass 4K at 240 fps over the time they cover (at 2.9 s of
+    frames), long before their total would (a 4K capture at 240 fps is read, short enough)."""
+    times = [round(k * 1000 / 30) for k in range(30)] + [1000 + round(k * 1000 / 240) for k in range(240 * 4)]
     path = repeating(tmp_path / "burst.mkv", 4096, 4096, times)
     info, frames = sample_frames(path, ShotSampler(1.0))
     assert info.fps == 30
-    with pytest.raises(VideoError, match=r"^not a video we read: decoding [\d,]+ pixels in 1\.\d s of frames is "
-                                         r"[\d,]+ million pixels a second to decode, over the 1,062 million"):
+    with pytest.raises(VideoError, match=r"^not a video we read: decoding [\d,]+ pixels in [23]\.\d s of frames is "
+                                         r"[\d,]+ million pixels a second to decode, over the 2,123 million"):
+        list(frames)
+
+
+@pytest.mark.parametrize("fps", [144, 240])
+def test_a_short_4k_screen_capture_above_120_fps_is_read(tmp_path, fps):
+    """A brand's 4K screen capture at 144 or 240 fps: its total work is within 4K at 120 fps over the duration cap,
+    so it is read whole. Was: refused, `4096x2160 at 144 fps is 1,274 million pixels a second to decode, over the
+    1,062 million of 4K at 120 fps`, whatever its length."""
+    path = repeating(tmp_path / "capture.mp4", 4096, 2160, [round(k * 1000 / fps) for k in range(fps // 2)])
+    info, frames = decode(path, max_seconds=600.0)
+    assert (info.width, info.height, info.warning) == (4096, 2160, "") and info.fps > fps * 0.9
+    assert info.duration_s == pytest.approx(0.5, abs=0.05) and frames
+
+
+def test_a_file_stating_more_pixels_in_all_than_4k_at_120_fps_over_the_duration_cap_is_refused_before_decoding(
+        tmp_path):
+    """4K at 240 fps for 40 s (frames repeating the first: 9,600 in a small file) against a cap of 60 s: 84,935
+    million pixels, over the 63,701 million of 4K at 120 fps for 60 s. Refused from its header, as it is opened: no
+    frame decoded past the probe's, in a second or so."""
+    path = repeating(tmp_path / "bomb.mp4", 4096, 2160, [round(k * 1000 / 240) for k in range(240 * 40)])
+    assert path.stat().st_size < 1_000_000
+    t0 = time.perf_counter()
+    with pytest.raises(VideoError, match=r"^not a video we read: 4096x2160 at 240 fps for 40\.0 s is 84,9\d\d million "
+                                         r"pixels to decode, over the 63,701 million of 4K at 120 fps for the 60 s a "
+                                         r"video may last \(a file made to decode huge\?\)$"):
+        open_video(path, max_seconds=60.0)
+    assert time.perf_counter() - t0 < 5.0
+
+
+def test_a_file_whose_frames_pass_the_total_its_header_kept_within_is_refused_once_its_decoding_does(tmp_path):
+    """A second at 30 fps of 4K (the rate FFmpeg reads from the head: 3.5 s of it are within the total), then 4K at
+    240 fps, within the rate no capture reaches: decoding stops once its pixels pass the total for the cap (4 s here:
+    4,247 million), at about 2.9 s of frames, not at the cap's end."""
+    times = [round(k * 1000 / 30) for k in range(30)] + [1000 + round(k * 1000 / 240) for k in range(600)]
+    path = repeating(tmp_path / "burst.mkv", 4096, 2160, times)
+    info, frames = sample_frames(path, ShotSampler(1.0), max_seconds=4.0)
+    assert info.fps == 30
+    with pytest.raises(VideoError, match=r"^not a video we read: decoding passed 4,2\d\d million pixels at 2\.\d s "
+                                         r"of frames, over the 4,247 million of 4K at 120 fps for the 4 s a video may "
+                                         r"last \(a file made to decode huge\?\)$"):
         list(frames)
 
 
