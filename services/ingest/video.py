@@ -410,7 +410,7 @@ def video_stream(container: av.container.InputContainer) -> av.video.stream.Vide
     return next((s for s in shown if best is not None and s.index == best.index), shown[0])
 
 
-def _declared_duration(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
+def declared_duration(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
                        start_s: float | None = None) -> float:
     """Seconds the container states, or 0.0 when it states none that makes sense. `start_s`: where the first
     frame shown lies (shown_at), once known; else the container's start time."""
@@ -687,7 +687,7 @@ def _open_video_file(path: Path, max_pixels: int, max_seconds: float
         if ctx is None:
             raise VideoError("not a readable video (no decoder for its codec)")
         info = VideoInfo(ctx.width, ctx.height, sane_fps(*_rates(container, stream)),
-                         _declared_duration(container, stream), ctx.name)
+                         declared_duration(container, stream), ctx.name)
         _check_size(info.width, info.height, max_pixels)
         rate = info.width * info.height * info.fps
         if rate > MAX_PIXEL_RATE:
@@ -885,7 +885,7 @@ def _sample_file(path: Path, sampler: ShotSampler, max_pixels: int, max_seconds:
         _check_size(first[0].width, first[0].height, max_pixels)
         width, height = shown_size(first[0], pixel_aspect(stream), max_pixels)
     start_s = shown_at(first[0], stream)
-    info = VideoInfo(width, height, probed.fps, _declared_duration(container, stream, start_s), probed.codec,
+    info = VideoInfo(width, height, probed.fps, declared_duration(container, stream, start_s), probed.codec,
                      start_s=start_s, note=display_note(display_matrix(first[0])))
     cut = container.format.name == "gif" and path.is_file() and _gif_cut_short(path)
     if "matroska" in container.format.name and _matroska_whole(path):

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from services.ingest.stream_digest import _ms, digest_and_start, stream_digest
-from tests.support.media import end_hidden, reencode, remux
+from tests.support.media import end_hidden, open_gop_capture, reencode, remux, remux_every_packet
 
 SMOKE = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "smoke" / "videos"
 
@@ -204,3 +204,21 @@ def test_packet_milliseconds_in_integers_are_those_of_a_fraction_rounded_half_to
     # Ticks around zero (B-frames come before the first packet's time), halves of a millisecond, and large times.
     ticks = [*range(-3000, 3000), *range(10**9, 10**9 + 3000), -(10**9)]
     assert [_ms(t, num, den) for t in ticks] == [round(t * Fraction(num, den) * 1000) for t in ticks]
+
+
+def test_an_open_gop_stream_joined_mid_gop_keeps_its_digest_and_its_older_digest_in_every_container(
+        tmp_path: Path) -> None:
+    """A recording of open GOPs that starts mid-GOP: the decoder drops its head, so its first frame shown lies after
+    its first packet, which today's digest covers ("lead") and an older release's did not (CodedStream.legacy). Its
+    remuxes into MPEG-TS, MP4 and Matroska, every packet kept, have both digests of the capture: a stored video of
+    either digest keeps matching them."""
+    from services.ingest.stream_digest import coded_stream
+
+    capture = open_gop_capture(tmp_path)
+    coded = coded_stream(capture)
+    assert coded.digest is not None and coded.legacy is not None and coded.legacy != coded.digest
+    for suffix in ("ts", "mp4", "mkv"):
+        copy = remux_every_packet(capture, tmp_path / f"copy.{suffix}")
+        theirs = coded_stream(copy)
+        assert (theirs.digest, theirs.legacy) == (coded.digest, coded.legacy), suffix
+        assert theirs.start_s == pytest.approx(first_shown_s(copy), abs=1e-3), suffix
