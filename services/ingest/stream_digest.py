@@ -138,8 +138,13 @@ def _digest(container: av.container.InputContainer, stream: av.video.stream.Vide
     shown: av.VideoFrame | None = None  # the first frame the decoder gives: the first a player shows
     packets = 0
     for packet in container.demux(stream):
-        if packet.size == 0:
-            continue  # the demuxer's flush packet
+        if packet.size == 0:  # the demuxer's flush packet, at the end
+            if shown is None and packets:  # fewer packets than the decoder's delay (a 2-frame video of B-frames)
+                try:
+                    shown = _first_frame(stream, packet)  # drains the decoder
+                except DECODE_ERRORS:
+                    return CodedStream(None)
+            continue
         packets += 1
         if packets > MAX_PACKETS:
             return CodedStream(None)
@@ -213,8 +218,8 @@ def _ms(ticks: int, num: int, den: int) -> int:
 
 def _first_frame(stream: av.video.stream.VideoStream, packet: av.Packet) -> av.VideoFrame | None:
     """The first frame the decoder gives once `packet` is fed to it (frames of packets an edit list hides are
-    dropped by the decoder, as a player drops them), or None until one comes out. Only the first packets are
-    decoded; DECODE_ERRORS pass through."""
+    dropped by the decoder, as a player drops them; the flush packet drains it), or None until one comes out. Only
+    the first packets are decoded; DECODE_ERRORS pass through."""
     return next(iter(stream.codec_context.decode(packet)), None)
 
 

@@ -222,3 +222,14 @@ def test_an_open_gop_stream_joined_mid_gop_keeps_its_digest_and_its_older_digest
         theirs = coded_stream(copy)
         assert (theirs.digest, theirs.legacy) == (coded.digest, coded.legacy), suffix
         assert theirs.start_s == pytest.approx(first_shown_s(copy), abs=1e-3), suffix
+
+
+def test_a_two_frame_video_of_b_frames_has_a_digest_and_its_remux_the_same(tmp_path: Path) -> None:
+    """x264 holds frames back for its B-frames (a delay of 2 here): a video of 2 frames gives none until the decoder
+    is drained at the end, so it had no digest, and its copies were decoded and analysed again."""
+    source = tmp_path / "two.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=128x96:rate=25", "-frames:v", "2",
+                    "-c:v", "libx264", "-pix_fmt", "yuv420p", str(source)], check=True)
+    digest, start_s = digest_and_start(source)
+    assert digest is not None and start_s == 0.0
+    assert stream_digest(remux(source, tmp_path / "two.mkv", "matroska")) == digest
