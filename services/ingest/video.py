@@ -881,6 +881,7 @@ def _sample_file(path: Path, sampler: ShotSampler, max_pixels: int, max_seconds:
         if first is None:
             cut = _box_cut_short(path)  # an MP4 cut inside its index, or before its first frame's bytes
             raise VideoError(INDEX_CUT_SHORT if cut == b"moov" else ENDS_BEFORE_FIRST_FRAME if cut else
+                             _no_frame(probed.duration_s) if not _holds_packets(path, stream.index) else
                              "no decodable frames")
         _check_size(first[0].width, first[0].height, max_pixels)
         width, height = shown_size(first[0], pixel_aspect(stream), max_pixels)
@@ -891,6 +892,22 @@ def _sample_file(path: Path, sampler: ShotSampler, max_pixels: int, max_seconds:
     if "matroska" in container.format.name and _matroska_whole(path):
         cut = None  # whole: a length stated past its frames is a header's mistake, not frames missing
     return info, _sampled(container, stream, chain([first], decoded), sampler, info, max_pixels, cut, clock)
+
+
+def _holds_packets(path: Path, index: int) -> bool:
+    """Whether the stream `index` of the file at `path` holds a packet of data (True when it cannot be read: no
+    claim)."""
+    try:
+        with open_file(path, timeout=30.0) as container:
+            return any(packet.size for packet in container.demux(container.streams[index]))
+    except (VideoError, *DECODE_ERRORS):
+        return True
+
+
+def _no_frame(declared_s: float) -> str:
+    """Why a video stream of no packet at all is no video, its container stating `declared_s` seconds (0: none)."""
+    stated = f", though the file states {declared_s:.1f} s" if declared_s else ""
+    return f"not a video (its video track holds no frame{stated}: an audio file, or a recording that got no picture?)"
 
 
 def _matroska_whole(path: Path) -> bool:

@@ -1465,3 +1465,23 @@ def refused_in_a_fresh_process(path: Path) -> tuple[str, int]:
                          cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
     refusal, grown_mb = run.stdout.splitlines()
     return refusal, int(grown_mb)
+
+
+def test_a_video_track_of_no_frame_beside_audio_is_refused_saying_so_with_the_length_stated(tmp_path):
+    """A Matroska file of 2.3 s of audio and a video track that never got a packet (a recording whose camera gave
+    nothing): was `no decodable frames`, as if frames were there and damaged."""
+    path = tmp_path / "empty_track.mkv"
+    with av.open(str(path), "w", format="matroska") as out:
+        video = out.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 320, 240, "yuv420p"
+        audio = out.add_stream("aac", rate=44100)
+        for k in range(100):
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = 44100, k * 1024
+            for packet in audio.encode(frame):
+                out.mux(packet)
+        for packet in audio.encode():
+            out.mux(packet)
+    with pytest.raises(VideoError, match=r"^not a video \(its video track holds no frame, though the file states "
+                                         r"2\.3 s: an audio file, or a recording that got no picture\?\)$"):
+        decode(path)
