@@ -30,6 +30,7 @@ from services.ingest.sniff import (
     LIST_KINDS,
     SNIFF_BYTES,
     gif_lacks_trailer,
+    heif_still,
     is_animated_webp,
     matroska_whole,
     mp4_box_cut_short,
@@ -471,18 +472,17 @@ def _open_options() -> dict[str, str]:
 def open_file(path: Path, timeout: float | None = None, metadata_errors: str = "strict"
               ) -> av.container.InputContainer:
     """The file at `path` opened for demuxing by any demuxer but REFUSED_DEMUXERS (those raise av.FFmpegError).
-    VideoError for a file of more than MAX_VIDEO_STREAMS video streams, counted from the container itself: opening
-    probes each stream with a decoder of its own, which keeps a few decoded frames (40 MB for each 4K stream, so
-    50 copies of one took 1.4 GB and FFmpeg's limit of 1,000 streams 40 GB, in ingest's own process too: the
-    repost digest), so a regular file's streams are counted in its header first, no decoder opened
-    (_check_header_streams); then only the first PROBED_STREAMS streams are probed by decoders that decode, the
-    rest by decoders that decode nothing (0.7 MB a stream, whatever its size). A pipe is copied to a file first
-    (pipe_spool: its refusals are VideoErrors) and opened as that file: counted in the opening that probed, its
-    1,000 streams took 765 MB. Past its header, the file is opened once, but for one with
-    a video stream past those, opened again once its video streams are counted within the cap to probe them all
-    as a player does (a Matroska stream's start time is known only once a few frames are decoded), and one whose
-    demuxer finds its streams only while probing (MPEG program streams: no option reaches those), probed whole
-    at once."""
+    VideoError for a HEIF photo (_check_heif_still), and for a file of more than MAX_VIDEO_STREAMS video streams,
+    counted from the container itself: opening probes each stream with a decoder of its own, which keeps a few
+    decoded frames (40 MB for each 4K stream, so 50 copies of one took 1.4 GB and FFmpeg's limit of 1,000 streams 40
+    GB, in ingest's own process too: the repost digest), so a regular file's streams are counted in its header
+    first, no decoder opened (_check_header_streams); then only the first PROBED_STREAMS streams are probed by
+    decoders that decode, the rest by decoders that decode nothing (0.7 MB a stream, whatever its size). A pipe is
+    copied to a file first (pipe_spool: its refusals are VideoErrors) and opened as that file: counted in the
+    opening that probed, its 1,000 streams took 765 MB. Past its header, the file is opened once, but for one with a
+    video stream past those, opened again once its video streams are counted within the cap to probe them all as a
+    player does (a Matroska stream's start time is known only once a few frames are decoded), and one whose demuxer
+    finds its streams only while probing (MPEG program streams: no option reaches those), probed whole at once."""
     # The decoders that probe the streams decode no frame over the decoder's own cap (sizes still come from the
     # headers, and are refused after): a 750 KB PNG of 16000x16000 named .mp4 was decoded whole to be probed,
     # 800 MB in ingest's own process (the repost digest), and 65535x65535 would have been 13 GB.
@@ -490,6 +490,7 @@ def open_file(path: Path, timeout: float | None = None, metadata_errors: str = "
     if not path.is_file() and path.exists():  # a pipe, read once: copied to a file, opened as a file is
         with _as_file(path) as file:
             return open_file(file, timeout, metadata_errors)
+    _check_heif_still(path)
     _check_mp4_index(path)
     _check_header_streams(path, timeout, metadata_errors)
     try:
@@ -509,6 +510,20 @@ def open_file(path: Path, timeout: float | None = None, metadata_errors: str = "
                     metadata_errors=metadata_errors)
     _check_streams(whole)
     return whole
+
+
+def _check_heif_still(path: Path) -> None:
+    """VideoError for a HEIF photo at `path` (HEIC, AVIF: sniff.heif_still), named for what it is before FFmpeg opens
+    it: it read an iPhone photo's tiles as dozens of one-picture streams, and refused it as a file of too many video
+    streams, or as a single still frame."""
+    try:
+        with open(path, "rb") as f:
+            kind = heif_still(f.read(16))
+    except OSError:
+        return
+    if kind:
+        how = ", as iPhones save photos" if kind == "HEIC" else ""
+        raise VideoError(f"not a video (an image file: {kind}{how}; give the video itself)")
 
 
 def _check_mp4_index(path: Path) -> None:

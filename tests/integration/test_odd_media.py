@@ -1485,3 +1485,26 @@ def test_a_video_track_of_no_frame_beside_audio_is_refused_saying_so_with_the_le
     with pytest.raises(VideoError, match=r"^not a video \(its video track holds no frame, though the file states "
                                          r"2\.3 s: an audio file, or a recording that got no picture\?\)$"):
         decode(path)
+
+
+@pytest.mark.parametrize("brand, kind", [(b"avif", "AVIF"), (b"heic", "HEIC, as iPhones save photos")])
+def test_a_heif_photo_named_mp4_is_named_an_image_file_before_it_is_opened_and_its_animation_is_read(
+        tmp_path, brand, kind):
+    """A HEIF still (an AVIF made here; the same file under an iPhone's `heic` brand) named .mp4: was `not a video (a
+    single still frame)`, and a real iPhone photo, whose 48 tiles FFmpeg reads as streams, `not a video we read: 49
+    video streams`. Named from its `ftyp` brand now, nothing probed. An AVIF animation (`avis`) is a short video."""
+    still = tmp_path / "still.avif"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-frames:v", "1",
+                    "-c:v", "libaom-av1", "-cpu-used", "8", "-still-picture", "1", str(still)], check=True)
+    data = bytearray(still.read_bytes())
+    data[8:12] = brand
+    photo = tmp_path / "IMG_2041.mp4"
+    photo.write_bytes(bytes(data))
+    with pytest.raises(VideoError, match=rf"^not a video \(an image file: {kind}; give the video itself\)$"):
+        decode(photo)
+    assert stream_digest(photo) is None
+    animation = tmp_path / "anim.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=10:duration=2", "-c:v",
+                    "libaom-av1", "-cpu-used", "8", "-f", "avif", str(animation)], check=True)
+    info, frames = decode(animation)
+    assert info.duration_s == pytest.approx(2.0, abs=0.05) and len(frames) == 2
