@@ -60,7 +60,7 @@ HEIF_STILL_BRANDS = {b"heic": "HEIC", b"heix": "HEIC", b"heim": "HEIC", b"heis":
 
 def heif_still(head: bytes) -> str:
     """The kind ("HEIC", "AVIF", "HEIF") of a file whose first bytes are those of a HEIF still image (its `ftyp`
-    box's major brand), else "". FFmpeg reads such a photo's tiles (48 for an iPhone's 12 MP) as streams of one
+    box's major brand), else "". FFmpeg 8 reads such a photo's tiles (48 for an iPhone's 12 MP) as streams of one
     picture each."""
     return HEIF_STILL_BRANDS.get(head[8:12], "") if head[4:8] == b"ftyp" else ""
 

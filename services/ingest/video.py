@@ -514,8 +514,8 @@ def open_file(path: Path, timeout: float | None = None, metadata_errors: str = "
 
 def _check_heif_still(path: Path) -> None:
     """VideoError for a HEIF photo at `path` (HEIC, AVIF: sniff.heif_still), named for what it is before FFmpeg opens
-    it: it read an iPhone photo's tiles as dozens of one-picture streams, and refused it as a file of too many video
-    streams, or as a single still frame."""
+    it: FFmpeg 8 reads an iPhone photo's tiles as one-picture streams of their own (a refusal for too many video
+    streams, which names no photo), and a one-item photo as a single still frame."""
     try:
         with open(path, "rb") as f:
             kind = heif_still(f.read(16))
