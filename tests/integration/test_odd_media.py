@@ -1508,3 +1508,34 @@ def test_a_heif_photo_named_mp4_is_named_an_image_file_before_it_is_opened_and_i
                     "libaom-av1", "-cpu-used", "8", "-f", "avif", str(animation)], check=True)
     info, frames = decode(animation)
     assert info.duration_s == pytest.approx(2.0, abs=0.05) and len(frames) == 2
+
+
+def looped(src: Path, dst: Path, times: int) -> Path:
+    """`src` (an MP4 of one edit, its index at the end) with an edit list playing its media `times` times over, the
+    movie and track headers stating that length: a loop made by the index alone, as editors write a repeated clip."""
+    data = bytearray(src.read_bytes())
+    at = data.find(b"elst")
+    size, entry = struct.unpack(">I", data[at - 4:at])[0], bytes(data[at + 12:at + 24])
+    elst = struct.pack(">I", 16 + 12 * times) + b"elst" + bytes(data[at + 4:at + 8]) + struct.pack(">I", times)
+    grown = data[:at - 4] + elst + entry * times + data[at - 4 + size:]
+    for box in (b"edts", b"trak", b"moov"):  # the boxes holding the edit list grow with it
+        where = grown.rfind(box, 0, at)
+        grown[where - 4:where] = struct.pack(">I", struct.unpack(">I", grown[where - 4:where])[0] + 12 * (times - 1))
+    for box, offset in ((b"mvhd", 20), (b"tkhd", 24)):  # version 0: the header's duration
+        where = grown.find(box) + offset
+        grown[where:where + 4] = struct.pack(">I", struct.unpack(">I", grown[where:where + 4])[0] * times)
+    dst.write_bytes(bytes(grown))
+    return dst
+
+
+def test_an_mp4_whose_edit_list_plays_its_media_three_times_is_as_long_as_it_plays_and_no_copy_of_its_clip(tmp_path):
+    """An edit list of three entries over the same second: a player plays 3 s, the clip three times. Sampled over the
+    3 s (a frame each second), and its stream digest is not its clip's: a copy of the clip is not this video."""
+    clip = tmp_path / "clip.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=1", "-c:v",
+                    "libx264", "-bf", "0", "-pix_fmt", "yuv420p", str(clip)], check=True)
+    loop = looped(clip, tmp_path / "loop.mp4", 3)
+    info, frames = decode(loop)
+    assert (info.duration_s, info.warning) == (pytest.approx(3.0, abs=0.05), "")
+    assert [round(f.timestamp_s) for f in frames] == [0, 1, 2]
+    assert stream_digest(loop) not in (None, stream_digest(clip))
