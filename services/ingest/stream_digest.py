@@ -155,16 +155,19 @@ def _digest(container: av.container.InputContainer, stream: av.video.stream.Vide
                 return CodedStream(None)  # an undecodable start: the usual path, in a decoder process, names it
         pts = packet.pts if packet.pts is not None else packet.dts
         if pts is None:
-            return CodedStream(None)
-        first = pts if first is None else first
-        if packet.is_discard:
-            hidden_last = pts if hidden_last is None else max(hidden_last, pts)
+            # No time (Matroska's blocks before 0: an open GOP's leading frames, cut from their GOP, which the
+            # decoder drops): hashed as untimed, where such a stream had no digest. A stream of no timed packet
+            # still has none (below).
+            pictures.update(f"|-,{int(packet.is_keyframe)}|".encode())
         else:
-            end = pts + (packet.duration or 0)
-            shown_end = end if shown_end is None else max(shown_end, end)
-            shown_last = pts if shown_last is None else max(shown_last, pts)
-        ms = _ms(pts - first, tb_num, tb_den)
-        pictures.update(f"|{ms},{int(packet.is_keyframe)}|".encode())
+            first = pts if first is None else first
+            if packet.is_discard:
+                hidden_last = pts if hidden_last is None else max(hidden_last, pts)
+            else:
+                end = pts + (packet.duration or 0)
+                shown_end = end if shown_end is None else max(shown_end, end)
+                shown_last = pts if shown_last is None else max(shown_last, pts)
+            pictures.update(f"|{_ms(pts - first, tb_num, tb_den)},{int(packet.is_keyframe)}|".encode())
         data = bytes(packet)
         if nal:
             for unit in _units(data, length_size):

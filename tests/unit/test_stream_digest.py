@@ -233,3 +233,25 @@ def test_a_two_frame_video_of_b_frames_has_a_digest_and_its_remux_the_same(tmp_p
     digest, start_s = digest_and_start(source)
     assert digest is not None and start_s == 0.0
     assert stream_digest(remux(source, tmp_path / "two.mkv", "matroska")) == digest
+
+
+def test_a_matroska_file_whose_open_gop_head_has_no_timestamps_has_a_digest(tmp_path: Path) -> None:
+    """An open-GOP stream cut at a key frame (`-ss` with `-c copy`), remuxed into Matroska: the leading frames of the
+    cut GOP come before 0 and are read without a time (the decoder drops them). Such a file had no digest (a packet
+    without a time gave none), so its copies were decoded and analysed again; its untimed packets are hashed as such
+    now, and a copy of its bytes has its digest."""
+    whole = tmp_path / "whole.ts"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=128x96:rate=25:duration=8", "-c:v",
+                    "libx264", "-bf", "3", "-g", "25", "-x264-params", "open_gop=1:scenecut=0", "-pix_fmt", "yuv420p",
+                    str(whole)], check=True)
+    subprocess.run(["ffmpeg", "-v", "error", "-ss", "2.1", "-i", str(whole), "-c", "copy", str(tmp_path / "cut.ts")],
+                   check=True)
+    cut = tmp_path / "cut.mkv"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(tmp_path / "cut.ts"), "-c", "copy", str(cut)], check=True)
+    with av.open(str(cut)) as container:
+        assert any(p.size and p.pts is None and p.dts is None for p in container.demux(video=0))
+    digest = stream_digest(cut)
+    assert digest is not None
+    copy = tmp_path / "copy.mkv"
+    copy.write_bytes(cut.read_bytes() + b"\0" * 64)
+    assert stream_digest(copy) == digest
