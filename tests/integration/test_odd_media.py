@@ -3,6 +3,7 @@ exception. The media are generated here with PyAV (small, a few seconds at most)
 
 import contextlib
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -1375,15 +1376,27 @@ def test_a_file_stating_more_pixels_in_all_than_4k_at_120_fps_over_the_duration_
 def test_a_file_whose_frames_pass_the_total_its_header_kept_within_is_refused_once_its_decoding_does(tmp_path):
     """A second at 30 fps of 4K (the rate FFmpeg reads from the head: 3.5 s of it are within the total), then 4K at
     240 fps, within the rate no capture reaches: decoding stops once its pixels pass the total for the cap (4 s here:
-    4,247 million), at about 2.9 s of frames, not at the cap's end."""
+    4,247 million), at about 2.9 s of frames, not at the cap's end, in the memory of a few 4K frames."""
     times = [round(k * 1000 / 30) for k in range(30)] + [1000 + round(k * 1000 / 240) for k in range(600)]
     path = repeating(tmp_path / "burst.mkv", 4096, 2160, times)
-    info, frames = sample_frames(path, ShotSampler(1.0), max_seconds=4.0)
-    assert info.fps == 30
-    with pytest.raises(VideoError, match=r"^not a video we read: decoding passed 4,2\d\d million pixels at 2\.\d s "
-                                         r"of frames, over the 4,247 million of 4K at 120 fps for the 4 s a video may "
-                                         r"last \(a file made to decode huge\?\)$"):
-        list(frames)
+    script = ("import re, sys; from pathlib import Path\n"
+              "from services.ingest.sampling import ShotSampler\n"
+              "from services.ingest.video import VideoError, sample_frames\n"
+              "peak = lambda: int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1]) // 1024\n"
+              "before = peak()\n"
+              "info, frames = sample_frames(Path(sys.argv[1]), ShotSampler(1.0), max_seconds=4.0)\n"
+              "print(info.fps)\n"
+              "try:\n    list(frames)\nexcept VideoError as exc:\n    print(exc)\n"
+              "print(peak() - before)")
+    root = Path(__file__).resolve().parents[2]
+    run = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True,
+                         cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, timeout=300)
+    fps, refusal, grown_mb = run.stdout.splitlines()
+    assert float(fps) == 30
+    assert re.match(r"^not a video we read: decoding passed 4,2\d\d million pixels at 2\.\d s of frames, over the "
+                    r"4,247 million of 4K at 120 fps for the 4 s a video may last \(a file made to decode huge\?\)$",
+                    refusal), refusal
+    assert int(grown_mb) < 400, f"refusing it grew the peak by {grown_mb} MB (a few 4K frames: 172 MB)"
 
 
 def test_a_4k_video_at_120_fps_is_read(tmp_path):
