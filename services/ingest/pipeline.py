@@ -426,6 +426,7 @@ class VideoPipeline:
         video.error = one_line(f"{WARNING}{coded.note}") if coded.note else ""
         done = self._digested_before(video, coded.digest, coded.legacy, coded.stated_s, coded.fps, stages)
         if done is None:
+            video.ClearField("duration")  # decoding measures it
             video.error = ""
         elif coded.note:
             log.warning(ROW_NOTED, extra={"url": shown_url(video.url), "reason": coded.note})
