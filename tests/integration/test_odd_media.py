@@ -1552,3 +1552,24 @@ def test_an_mp4_whose_edit_list_plays_its_media_three_times_is_as_long_as_it_pla
     assert (info.duration_s, info.warning) == (pytest.approx(3.0, abs=0.05), "")
     assert [round(f.timestamp_s) for f in frames] == [0, 1, 2]
     assert stream_digest(loop) not in (None, stream_digest(clip))
+
+
+def test_an_h264_track_whose_sps_changes_to_a_larger_size_mid_stream_is_sampled_at_each_size(tmp_path):
+    """One MP4 track of two H.264 streams joined (160x120, then 640x480: in-band parameter sets past the first, which
+    the track's avcC alone states): each part sampled at its own size, the whole length, as ffprobe times it."""
+    parts = []
+    for size in ("160x120", "640x480"):
+        parts.append(tmp_path / f"{size}.h264")
+        subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25:duration=2",
+                        "-c:v", "libx264", "-pix_fmt", "yuv420p", str(parts[-1])], check=True)
+    joined = tmp_path / "joined.h264"
+    joined.write_bytes(b"".join(p.read_bytes() for p in parts))
+    track = tmp_path / "joined.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-r", "25", "-i", str(joined), "-c", "copy", str(track)], check=True)
+    stated = float(subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0",
+                                   str(track)], check=True, capture_output=True, text=True).stdout)
+    info, frames = decode(track)
+    assert (info.width, info.height, info.warning) == (160, 120, "")
+    assert info.duration_s == pytest.approx(stated, abs=0.05)
+    assert [f.bgr.shape[:2] for f in frames] == [(120, 160), (120, 160), (480, 640), (480, 640)]
+    assert frames[2].shot != frames[1].shot
