@@ -1114,6 +1114,12 @@ ENCODINGS = {  # name: (ffmpeg's output arguments, the file's suffix, the size: 
     "odd size h264 4:4:4": (["-c:v", "libx264", "-pix_fmt", "yuv444p"], "mp4", (161, 119)),
     "odd size vp9": (["-c:v", "libvpx-vp9"], "webm", (161, 119)),
     "odd size ffv1": (["-c:v", "ffv1", "-pix_fmt", "yuv420p"], "mkv", (161, 119)),
+    "h264 4:2:2": (["-c:v", "libx264", "-pix_fmt", "yuv422p"], "mp4", (160, 120)),
+    "h264 4:2:2 10-bit": (["-c:v", "libx264", "-pix_fmt", "yuv422p10le"], "mp4", (160, 120)),
+    "hevc 4:2:2 10-bit": (["-c:v", "libx265", "-pix_fmt", "yuv422p10le", "-x265-params", "log-level=error"], "mkv",
+                          (160, 120)),
+    "av1 in webm": (["-c:v", "libaom-av1", "-cpu-used", "8", "-crf", "40"], "webm", (160, 120)),
+    "vp9 10-bit in webm": (["-c:v", "libvpx-vp9", "-pix_fmt", "yuv420p10le"], "webm", (160, 120)),
 }
 
 
@@ -1125,7 +1131,7 @@ def test_deep_full_chroma_grey_alpha_intermediate_av1_interlaced_and_odd_sized_v
     for an odd width: bilinear chroma, sited and by field, where ffmpeg's is bicubic and progressive). A wrong colour
     matrix, a chroma plane swapped or shifted, bytes read in the wrong order differ by tens."""
     args, suffix, (width, height) = ENCODINGS[name]
-    if name == "av1" and "libdav1d" not in av.codecs_available and "av1" not in av.codecs_available:
+    if name.startswith("av1") and "libdav1d" not in av.codecs_available and "av1" not in av.codecs_available:
         pytest.skip("this FFmpeg decodes no AV1")
     path = tmp_path / f"clip.{suffix}"
     subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", f"testsrc=size={width}x{height}:rate=25:duration=2",
