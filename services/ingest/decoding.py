@@ -30,7 +30,7 @@ class DecodeOrder:
     path: Path
     sample_interval_s: float
     max_seconds: float
-    scratch: Path  # where a spool past `spool_memory_bytes` goes (the ingest process's scratch folder)
+    scratch: Path  # where a spool past `spool_memory_bytes`, or a pipe's copy, goes (ingest's scratch folder)
     spool_memory_bytes: int
     min_free_bytes: int
     prints: bool  # whether the repost check wants the frames' times and prints
@@ -48,7 +48,8 @@ def decode(order: DecodeOrder) -> Decoded:
     """The video of `order`, decoded and sampled. Raises VideoError (not a decodable video) or SpoolError."""
     give_back_free_memory()  # the last video's frames and result (sent back after this function returned)
     with Spool(order.scratch, order.spool_memory_bytes, order.min_free_bytes) as spool:
-        info, frames = sample_frames(order.path, ShotSampler(order.sample_interval_s), max_seconds=order.max_seconds)
+        info, frames = sample_frames(order.path, ShotSampler(order.sample_interval_s), max_seconds=order.max_seconds,
+                                     scratch=order.scratch, min_free_bytes=order.min_free_bytes)
         times, prints = [], []
         for f in frames:
             spool.append(frame_message(order.video_id, f).SerializeToString())

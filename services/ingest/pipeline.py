@@ -40,7 +40,7 @@ from services.ingest.kept_downloads import KeptDownloads
 from services.ingest.netguard import has_scheme
 from services.ingest.repost_store import RepostStore
 from services.ingest.signature import Signature, is_repost, signature
-from services.ingest.stream_digest import coded_stream
+from services.ingest.stream_digest import CodedStream, coded_stream
 from services.ingest.video import VideoError
 
 log = logging.getLogger(__name__)
@@ -337,6 +337,8 @@ class VideoPipeline:
             if digest is not None:  # a remux of an analysed stream may put its first frame elsewhere on a timeline
                 video.start.CopyFrom(duration(coded.start_s))
             copied = self._same_stream(video, digest, stages, coded.note) if digest is not None else None
+            if copied is None and digest is not None and legacy is not None and coded.stated_s and not coded.hides:
+                copied = self._stated_before(video, coded, stages)
             stages["repost"] = time.perf_counter() - t0
             if copied is not None:
                 return copied
@@ -414,6 +416,22 @@ class VideoPipeline:
         video.error = ""
         return None
 
+    def _stated_before(self, video: common_pb2.Video, coded: CodedStream, stages: dict[str, float]) -> Outcome | None:
+        """The row done, before it is decoded, as a repost of an analysed video whose stored digest an older release
+        wrote as `coded.legacy`, lasting the `coded.stated_s` seconds the demux reads (as _digested_before does once
+        decoded), or None. Only for a stream that hides no packet: an edit list hiding some makes it a trim, whose
+        length decoding measures. A stream hiding none holds every frame of whatever shares its old digest, so a
+        stored video lasting as long, within half a frame, shows what it shows."""
+        assert coded.digest is not None and coded.legacy is not None
+        video.error = one_line(f"{WARNING}{coded.note}") if coded.note else ""
+        done = self._digested_before(video, coded.digest, coded.legacy, coded.stated_s, coded.fps, stages)
+        if done is None:
+            video.ClearField("duration")  # decoding measures it
+            video.error = ""
+        elif coded.note:
+            log.warning(ROW_NOTED, extra={"url": shown_url(video.url), "reason": coded.note})
+        return done
+
     def _digested_before(self, video: common_pb2.Video, digest: str, legacy: str, duration_s: float, fps: float,
                          stages: dict[str, float]) -> Outcome | None:
         """The row, decoded (`duration_s` seconds at `fps`), done as a repost of an analysed video whose stored digest
@@ -426,6 +444,7 @@ class VideoPipeline:
         for source_id, theirs in self.reposts.same_stream(legacy, excluding=video.video_id):
             if abs(theirs - duration_s) > 0.5 / fps:
                 continue  # the same packets shown longer or shorter: a trim of that video, or its source
+            video.duration.CopyFrom(duration(duration_s))
             done = self._copy_from(video, source_id, stages, "the same coded stream, digested by an older release")
             if done is not None:
                 self.reposts.add_digest(source_id, digest, theirs)

@@ -52,6 +52,19 @@ def is_animated_webp(head: bytes) -> bool:
     return head[:4] == b"RIFF" and head[8:16] == b"WEBPVP8X" and len(head) > 20 and bool(head[20] & 0x02)
 
 
+# HEIF's major brands of a still image (ISO/IEC 23008-12 and the AVIF specification): an iPhone photo is `heic`. An
+# image sequence (an animation) has its own (`msf1`, `hevc`, `avis`), read as the short video it is.
+HEIF_STILL_BRANDS = {b"heic": "HEIC", b"heix": "HEIC", b"heim": "HEIC", b"heis": "HEIC", b"avif": "AVIF",
+                     b"mif1": "HEIF", b"mif2": "HEIF"}
+
+
+def heif_still(head: bytes) -> str:
+    """The kind ("HEIC", "AVIF", "HEIF") of a file whose first bytes are those of a HEIF still image (its `ftyp`
+    box's major brand), else "". FFmpeg 8 reads such a photo's tiles (48 for an iPhone's 12 MP) as streams of one
+    picture each."""
+    return HEIF_STILL_BRANDS.get(head[8:12], "") if head[4:8] == b"ftyp" else ""
+
+
 def mp4_lacks_index(f: BinaryIO, size: int, max_boxes: int = 64) -> bool:
     """Whether the file `f` (of `size` bytes) is an MP4 (ISO BMFF: it starts with an `ftyp` box) with no `moov`
     box, the index without which no frame can be found: most phone and camera MP4s write it last, so a

@@ -41,9 +41,12 @@ from services.ingest.video import (
     DECODE_ERRORS,
     PROBE_MAX_PIXELS,
     VideoError,
+    declared_duration,
     display_matrix,
     display_note,
+    ended_early,
     open_file,
+    sane_fps,
     shown_at,
     video_stream,
 )
@@ -74,6 +77,13 @@ class CodedStream:
     # the head, an open GOP's leading frames), or whose edit list hides its end. Alone it would take such a trim
     # for its source: a match stands only for a stored video that lasts as long (pipeline._digested_before).
     legacy: str | None = None
+    # With `legacy`: the seconds decoding would give it, read from the demux (the length the container states, as
+    # video.declared_duration reads it, or where the frames end when later; 0.0 when they end well short of it: a
+    # file cut short), the frame rate decoding would take, and whether an edit list hides packets (a trim).
+    # A stream that hides none and states its length is matched by `legacy` without decoding it.
+    stated_s: float = 0.0
+    fps: float = 0.0
+    hides: bool = False
 
 
 def stream_digest(path: Path) -> str | None:
@@ -123,12 +133,18 @@ def _digest(container: av.container.InputContainer, stream: av.video.stream.Vide
     tb_num, tb_den = time_base.numerator, time_base.denominator
     first: int | None = None
     shown_end: int | None = None  # where the latest packet a player shows ends (pts + duration)
+    shown_last: int | None = None  # the latest packet a player shows (pts)
     hidden_last: int | None = None  # the latest packet a player hides (an edit list leaves it out)
     shown: av.VideoFrame | None = None  # the first frame the decoder gives: the first a player shows
     packets = 0
     for packet in container.demux(stream):
-        if packet.size == 0:
-            continue  # the demuxer's flush packet
+        if packet.size == 0:  # the demuxer's flush packet, at the end
+            if shown is None and packets:  # fewer packets than the decoder's delay (a 2-frame video of B-frames)
+                try:
+                    shown = _first_frame(stream, packet)  # drains the decoder
+                except DECODE_ERRORS:
+                    return CodedStream(None)
+            continue
         packets += 1
         if packets > MAX_PACKETS:
             return CodedStream(None)
@@ -139,15 +155,19 @@ def _digest(container: av.container.InputContainer, stream: av.video.stream.Vide
                 return CodedStream(None)  # an undecodable start: the usual path, in a decoder process, names it
         pts = packet.pts if packet.pts is not None else packet.dts
         if pts is None:
-            return CodedStream(None)
-        first = pts if first is None else first
-        if packet.is_discard:
-            hidden_last = pts if hidden_last is None else max(hidden_last, pts)
+            # No time (Matroska's blocks before 0: an open GOP's leading frames, cut from their GOP, which the
+            # decoder drops): hashed as untimed, where such a stream had no digest. A stream of no timed packet
+            # still has none (below).
+            pictures.update(f"|-,{int(packet.is_keyframe)}|".encode())
         else:
-            end = pts + (packet.duration or 0)
-            shown_end = end if shown_end is None else max(shown_end, end)
-        ms = _ms(pts - first, tb_num, tb_den)
-        pictures.update(f"|{ms},{int(packet.is_keyframe)}|".encode())
+            first = pts if first is None else first
+            if packet.is_discard:
+                hidden_last = pts if hidden_last is None else max(hidden_last, pts)
+            else:
+                end = pts + (packet.duration or 0)
+                shown_end = end if shown_end is None else max(shown_end, end)
+                shown_last = pts if shown_last is None else max(shown_last, pts)
+            pictures.update(f"|{_ms(pts - first, tb_num, tb_den)},{int(packet.is_keyframe)}|".encode())
         data = bytes(packet)
         if nal:
             for unit in _units(data, length_size):
@@ -174,8 +194,22 @@ def _digest(container: av.container.InputContainer, stream: av.video.stream.Vide
         hidden += f"end {round((shown_end - first) * time_base * 1000)}|".encode()
     tail = b"".join(len(unit).to_bytes(4, "big") + unit for unit in sorted(params)) + pictures.digest()
     digest = f"{codec}:{hashlib.blake2b(head + hidden + tail, digest_size=20).hexdigest()}"
-    legacy = f"{codec}:{hashlib.blake2b(head + tail, digest_size=20).hexdigest()}" if hidden else None
-    return CodedStream(digest, shown_at(shown, stream), display_note(matrix), legacy)
+    if not hidden:
+        return CodedStream(digest, shown_at(shown, stream), display_note(matrix))
+    legacy = f"{codec}:{hashlib.blake2b(head + tail, digest_size=20).hexdigest()}"
+    start_s = shown_at(shown, stream)
+    stated_s = declared_duration(container, stream, start_s)
+    fps = sane_fps(stream.average_rate, stream.guessed_rate)
+    # The last frame's time on decoding's clock (video.FrameClock: from the stream's start): past the length stated,
+    # decoding takes the frames' (video._sampled: the last one's time and a frame); well short of it, decoding says
+    # the file is cut short (no match).
+    base = stream.start_time if stream.start_time is not None else first
+    last_s = float((shown_last - base) * time_base) if shown_last is not None else 0.0
+    if last_s > stated_s:
+        stated_s = last_s + 1 / fps
+    elif ended_early(stated_s, last_s + 1 / fps):
+        stated_s = 0.0
+    return CodedStream(digest, start_s, display_note(matrix), legacy, stated_s, fps, hidden_last is not None)
 
 
 def _ms(ticks: int, num: int, den: int) -> int:
@@ -187,8 +221,8 @@ def _ms(ticks: int, num: int, den: int) -> int:
 
 def _first_frame(stream: av.video.stream.VideoStream, packet: av.Packet) -> av.VideoFrame | None:
     """The first frame the decoder gives once `packet` is fed to it (frames of packets an edit list hides are
-    dropped by the decoder, as a player drops them), or None until one comes out. Only the first packets are
-    decoded; DECODE_ERRORS pass through."""
+    dropped by the decoder, as a player drops them; the flush packet drains it), or None until one comes out. Only
+    the first packets are decoded; DECODE_ERRORS pass through."""
     return next(iter(stream.codec_context.decode(packet)), None)
 
 

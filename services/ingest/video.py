@@ -30,6 +30,7 @@ from services.ingest.sniff import (
     LIST_KINDS,
     SNIFF_BYTES,
     gif_lacks_trailer,
+    heif_still,
     is_animated_webp,
     matroska_whole,
     mp4_box_cut_short,
@@ -54,10 +55,18 @@ REORDER_FRAMES = 8
 LEAD_PACKETS = 600
 LEAD_BYTES = 16 << 20  # and bytes of them at most (a raw 4K stream, timed by nothing, held no more)
 MAX_PIXEL_ASPECT = 4  # a pixel aspect ratio (SAR) beyond 1:4..4:1 is damage, not a camera's
-# Pixels a second a video may ask the decoder for: 4K (4096 wide, DCI) at 120 fps, the fastest phones record. More
-# is a file made to decode huge: 4096x4096 at 240 fps of frames that repeat the last (28 bytes each) is 200 KB for 20
-# s, which took a minute of CPU, and 10 minutes of it (the duration cap) 30, past the decoder's timeout.
-MAX_PIXEL_RATE = 4096 * 2160 * 120
+# The work a video may ask of the decoder is held in total, not by the second: pixels to decode over the whole video,
+# at most WORK_PIXEL_RATE for every second of the duration cap (4K, 4096 wide, DCI, at 120 fps, the fastest phones
+# record: 637,000 million pixels for 10 minutes, ~12 minutes of CPU here at 0.9 G pixels a CPU second of repeated
+# 4K frames, within the decoder's 21-minute timeout; the rate cap it replaces let the same total through).
+# So a 4K screen capture at 144 or 240 fps is read when it is short enough (4K at 144 fps: 8 minutes), where a rate
+# cap of 4K at 120 fps refused it whatever its length; a file made to decode huge (frames that repeat the last in a
+# few bytes each: 4096x4096 at 240 fps is 200 KB for 20 s, a minute of CPU, and 10 minutes of it 30) is refused from
+# what its header states when that passes the total, else once its decoding does.
+WORK_PIXEL_RATE = 4096 * 2160 * 120
+# Pixels a second no capture reaches: 4K at MAX_FPS. Frames coming faster (a stream stating 30 fps whose frames then
+# come at 240 fps of 4096x4096) are a file made to decode huge, refused within seconds rather than at the total.
+MAX_PIXEL_RATE = 4096 * 2160 * int(MAX_FPS)
 DECODER_PIXEL_FACTOR = 4  # the decoder itself never allocates frames over this many times the pixel cap
 MAX_VIDEO_STREAMS = 16  # a file holding more (not cover art) is refused before they are decoded (open_file)
 # Streams of every kind a file may hold (open_file): a video's own, audio in a few dozen languages, subtitles, data.
@@ -347,7 +356,20 @@ def _check_size(width: int, height: int, max_pixels: int) -> None:
 def _too_fast(what: str, rate: float) -> VideoError:
     """The VideoError of a video asking the decoder for `rate` pixels a second (`what`: its size and rate)."""
     return VideoError(f"not a video we read: {what} is {rate / 1e6:,.0f} million pixels a second to decode, over "
-                      f"the {MAX_PIXEL_RATE / 1e6:,.0f} million of 4K at 120 fps (a small file made to decode huge?)")
+                      f"the {MAX_PIXEL_RATE / 1e6:,.0f} million of 4K at {MAX_FPS:.0f} fps (a small file made to "
+                      "decode huge?)")
+
+
+def work_budget(max_seconds: float) -> float:
+    """Pixels a video of at most `max_seconds` seconds may ask the decoder to decode in all (WORK_PIXEL_RATE)."""
+    return WORK_PIXEL_RATE * max_seconds
+
+
+def _too_much(what: str, max_seconds: float) -> VideoError:
+    """The VideoError of a video asking the decoder for more pixels in all than work_budget (`what`: how many)."""
+    return VideoError(f"not a video we read: {what}, over the {work_budget(max_seconds) / 1e6:,.0f} million of 4K at "
+                      f"{WORK_PIXEL_RATE // (4096 * 2160)} fps for the {max_seconds:.0f} s a video may last (a file "
+                      "made to decode huge?)")
 
 
 def _too_long(max_seconds: float, decoded_s: float) -> VideoError:
@@ -390,7 +412,7 @@ def video_stream(container: av.container.InputContainer) -> av.video.stream.Vide
     return next((s for s in shown if best is not None and s.index == best.index), shown[0])
 
 
-def _declared_duration(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
+def declared_duration(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
                        start_s: float | None = None) -> float:
     """Seconds the container states, or 0.0 when it states none that makes sense. `start_s`: where the first
     frame shown lies (shown_at), once known; else the container's start time."""
@@ -451,18 +473,17 @@ def _open_options() -> dict[str, str]:
 def open_file(path: Path, timeout: float | None = None, metadata_errors: str = "strict"
               ) -> av.container.InputContainer:
     """The file at `path` opened for demuxing by any demuxer but REFUSED_DEMUXERS (those raise av.FFmpegError).
-    VideoError for a file of more than MAX_VIDEO_STREAMS video streams, counted from the container itself: opening
-    probes each stream with a decoder of its own, which keeps a few decoded frames (40 MB for each 4K stream, so
-    50 copies of one took 1.4 GB and FFmpeg's limit of 1,000 streams 40 GB, in ingest's own process too: the
-    repost digest), so a regular file's streams are counted in its header first, no decoder opened
-    (_check_header_streams); then only the first PROBED_STREAMS streams are probed by decoders that decode, the
-    rest by decoders that decode nothing (0.7 MB a stream, whatever its size). A pipe is copied to a file first
-    (pipe_spool: its refusals are VideoErrors) and opened as that file: counted in the opening that probed, its
-    1,000 streams took 765 MB. Past its header, the file is opened once, but for one with
-    a video stream past those, opened again once its video streams are counted within the cap to probe them all
-    as a player does (a Matroska stream's start time is known only once a few frames are decoded), and one whose
-    demuxer finds its streams only while probing (MPEG program streams: no option reaches those), probed whole
-    at once."""
+    VideoError for a HEIF photo (_check_heif_still), and for a file of more than MAX_VIDEO_STREAMS video streams,
+    counted from the container itself: opening probes each stream with a decoder of its own, which keeps a few
+    decoded frames (40 MB for each 4K stream, so 50 copies of one took 1.4 GB and FFmpeg's limit of 1,000 streams 40
+    GB, in ingest's own process too: the repost digest), so a regular file's streams are counted in its header
+    first, no decoder opened (_check_header_streams); then only the first PROBED_STREAMS streams are probed by
+    decoders that decode, the rest by decoders that decode nothing (0.7 MB a stream, whatever its size). A pipe is
+    copied to a file first (pipe_spool: its refusals are VideoErrors) and opened as that file: counted in the
+    opening that probed, its 1,000 streams took 765 MB. Past its header, the file is opened once, but for one with a
+    video stream past those, opened again once its video streams are counted within the cap to probe them all as a
+    player does (a Matroska stream's start time is known only once a few frames are decoded), and one whose demuxer
+    finds its streams only while probing (MPEG program streams: no option reaches those), probed whole at once."""
     # The decoders that probe the streams decode no frame over the decoder's own cap (sizes still come from the
     # headers, and are refused after): a 750 KB PNG of 16000x16000 named .mp4 was decoded whole to be probed,
     # 800 MB in ingest's own process (the repost digest), and 65535x65535 would have been 13 GB.
@@ -470,6 +491,7 @@ def open_file(path: Path, timeout: float | None = None, metadata_errors: str = "
     if not path.is_file() and path.exists():  # a pipe, read once: copied to a file, opened as a file is
         with _as_file(path) as file:
             return open_file(file, timeout, metadata_errors)
+    _check_heif_still(path)
     _check_mp4_index(path)
     _check_header_streams(path, timeout, metadata_errors)
     try:
@@ -489,6 +511,20 @@ def open_file(path: Path, timeout: float | None = None, metadata_errors: str = "
                     metadata_errors=metadata_errors)
     _check_streams(whole)
     return whole
+
+
+def _check_heif_still(path: Path) -> None:
+    """VideoError for a HEIF photo at `path` (HEIC, AVIF: sniff.heif_still), named for what it is before FFmpeg opens
+    it: FFmpeg 8 reads an iPhone photo's tiles as one-picture streams of their own (a refusal for too many video
+    streams, which names no photo), and a one-item photo as a single still frame."""
+    try:
+        with open(path, "rb") as f:
+            kind = heif_still(f.read(16))
+    except OSError:
+        return
+    if kind:
+        how = ", as iPhones save photos" if kind == "HEIC" else ""
+        raise VideoError(f"not a video (an image file: {kind}{how}; give the video itself)")
 
 
 def _check_mp4_index(path: Path) -> None:
@@ -667,13 +703,19 @@ def _open_video_file(path: Path, max_pixels: int, max_seconds: float
         if ctx is None:
             raise VideoError("not a readable video (no decoder for its codec)")
         info = VideoInfo(ctx.width, ctx.height, sane_fps(*_rates(container, stream)),
-                         _declared_duration(container, stream), ctx.name)
+                         declared_duration(container, stream), ctx.name)
         _check_size(info.width, info.height, max_pixels)
-        if info.width * info.height * info.fps > MAX_PIXEL_RATE:
-            raise _too_fast(f"{info.width}x{info.height} at {info.fps:.0f} fps", info.width * info.height * info.fps)
+        rate = info.width * info.height * info.fps
+        if rate > MAX_PIXEL_RATE:
+            raise _too_fast(f"{info.width}x{info.height} at {info.fps:.0f} fps", rate)
         if (info.duration_s > max_seconds and not _ends_within(path, stream.index, max_seconds)
                 and not (not _indexed(container) and _played_within(path, stream.index, max_seconds, info.fps))):
             raise VideoError(f"{info.duration_s:.0f} s is longer than the limit of {max_seconds:.0f} s")
+        # The total its header states, when it states a length within the cap (past it, its end was read within the
+        # cap: its length is not known, and decoding holds the total).
+        if info.duration_s <= max_seconds and rate * info.duration_s > work_budget(max_seconds):
+            raise _too_much(f"{info.width}x{info.height} at {info.fps:.0f} fps for {info.duration_s:.1f} s is "
+                            f"{rate * info.duration_s / 1e6:,.0f} million pixels to decode", max_seconds)
     return container, info
 
 
@@ -756,9 +798,10 @@ def _decoded(container: av.container.InputContainer, stream: av.video.stream.Vid
     clock = clock or FrameClock(fps, stream.time_base, stream.start_time, max_gap_s)
     max_packets = max_seconds * MAX_FPS
     packets = since_frame = 0
-    # Pixels decoded, held to MAX_PIXEL_RATE of the time they cover (and a second more): a stated rate can lie, and
-    # frames held at one instant (shown out of order, FrameClock) add frames but no time.
-    pixels = 0
+    # Pixels decoded, held to work_budget in all, and to MAX_PIXEL_RATE of the time they cover (and a second more): a
+    # stated rate or length can lie, and frames held at one instant (shown out of order, FrameClock) add frames but no
+    # time.
+    pixels, budget = 0, work_budget(max_seconds)
     # Untimed packets at the stream's head (up to LEAD_PACKETS), held until a packet shows whether timestamps
     # follow: then the frames without one before the first with one lie before the video's start (Matroska's
     # blocks before 0, from -output_ts_offset -2 or a B-frame delay kept negative), where a player shows none
@@ -803,6 +846,9 @@ def _decoded(container: av.container.InputContainer, stream: av.video.stream.Vid
                 pixels += frame.width * frame.height
                 if pixels > MAX_PIXEL_RATE * (t + 1.0):
                     raise _too_fast(f"decoding {pixels:,} pixels in {t:.1f} s of frames", pixels / max(t, 1.0))
+                if pixels > budget:
+                    raise _too_much(f"decoding passed {pixels / 1e6:,.0f} million pixels at {t:.1f} s of frames",
+                                    max_seconds)
                 yield frame, t
 
 
@@ -816,23 +862,25 @@ def _nothing_after(demuxed: Iterator[av.Packet]) -> bool:
 
 
 def sample_frames(path: Path, sampler: ShotSampler, max_pixels: int = 4096 * 4096,
-                  max_seconds: float = 3600.0) -> tuple[VideoInfo, Iterator[SampledFrame]]:
+                  max_seconds: float = 3600.0, scratch: Path | None = None, min_free_bytes: int = 0
+                  ) -> tuple[VideoInfo, Iterator[SampledFrame]]:
     """Opens `path` and returns its info and a lazy iterator of the sampled frames (BGR, full size, turned
     upright by the display matrix). The first frame is decoded here.
 
     `span_s` of each sampled frame is the time until the next sampled frame of a later time (or the end). Raises
     VideoError (also from the iterator) when the file is not a decodable video; a file damaged after some
-    frames yields those frames.
+    frames yields those frames. `scratch`: where a pipe is copied (pipe_spool.as_file: the caller's own folder,
+    kept `min_free_bytes` from full; None: the system's temporary folder).
     """
-    with _as_file(path) as path:  # a pipe is read as a file: its streams counted before any is probed
+    with _as_file(path, scratch, min_free_bytes) as path:  # a pipe read as a file: its streams counted first
         return _sample_file(path, sampler, max_pixels, max_seconds)
 
 
 @contextlib.contextmanager
-def _as_file(path: Path) -> Iterator[Path]:
+def _as_file(path: Path, scratch: Path | None = None, min_free_bytes: int = 0) -> Iterator[Path]:
     """pipe_spool.as_file, its refusals VideoErrors."""
     try:
-        with as_file(path) as file:
+        with as_file(path, scratch, min_free_bytes) as file:
             yield file
     except PipeRefused as exc:
         raise VideoError(str(exc)) from exc
@@ -849,16 +897,33 @@ def _sample_file(path: Path, sampler: ShotSampler, max_pixels: int, max_seconds:
         if first is None:
             cut = _box_cut_short(path)  # an MP4 cut inside its index, or before its first frame's bytes
             raise VideoError(INDEX_CUT_SHORT if cut == b"moov" else ENDS_BEFORE_FIRST_FRAME if cut else
+                             _no_frame(probed.duration_s) if not _holds_packets(path, stream.index) else
                              "no decodable frames")
         _check_size(first[0].width, first[0].height, max_pixels)
         width, height = shown_size(first[0], pixel_aspect(stream), max_pixels)
     start_s = shown_at(first[0], stream)
-    info = VideoInfo(width, height, probed.fps, _declared_duration(container, stream, start_s), probed.codec,
+    info = VideoInfo(width, height, probed.fps, declared_duration(container, stream, start_s), probed.codec,
                      start_s=start_s, note=display_note(display_matrix(first[0])))
     cut = container.format.name == "gif" and path.is_file() and _gif_cut_short(path)
     if "matroska" in container.format.name and _matroska_whole(path):
         cut = None  # whole: a length stated past its frames is a header's mistake, not frames missing
     return info, _sampled(container, stream, chain([first], decoded), sampler, info, max_pixels, cut, clock)
+
+
+def _holds_packets(path: Path, index: int) -> bool:
+    """Whether the stream `index` of the file at `path` holds a packet of data (True when it cannot be read: no
+    claim)."""
+    try:
+        with open_file(path, timeout=30.0) as container:
+            return any(packet.size for packet in container.demux(container.streams[index]))
+    except (VideoError, *DECODE_ERRORS):
+        return True
+
+
+def _no_frame(declared_s: float) -> str:
+    """Why a video stream of no packet at all is no video, its container stating `declared_s` seconds (0: none)."""
+    stated = f", though the file states {declared_s:.1f} s" if declared_s else ""
+    return f"not a video (its video track holds no frame{stated}: an audio file, or a recording that got no picture?)"
 
 
 def _matroska_whole(path: Path) -> bool:

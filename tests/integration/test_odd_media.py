@@ -3,10 +3,12 @@ exception. The media are generated here with PyAV (small, a few seconds at most)
 
 import contextlib
 import os
+import re
 import struct
 import subprocess
 import sys
 import threading
+import time
 import zlib
 from fractions import Fraction
 from pathlib import Path
@@ -16,9 +18,11 @@ import cv2
 import numpy as np
 import pytest
 
+from services.ingest import decoding
+from services.ingest.decoding import DecodeOrder
 from services.ingest.sampling import ShotSampler
 from services.ingest.stream_digest import stream_digest
-from services.ingest.video import VideoError, sample_frames
+from services.ingest.video import VideoError, open_video, sample_frames
 from tests.support.media import write_pixel_animation
 
 
@@ -794,6 +798,39 @@ def test_a_pipe_of_more_video_streams_than_a_video_has_is_refused_too(tmp_path):
     feeder.join(30)
 
 
+def test_a_pipe_decoded_for_ingest_is_copied_to_its_scratch_folder_and_a_full_one_says_disk_full(tmp_path):
+    """A decoder's copy of a pipe goes to ingest's scratch folder (DecodeOrder.scratch, under the data dir), kept
+    INFLUENCERS_MIN_FREE_BYTES from full: a full one is "disk full", which stalls the job until there is room, as a
+    download's and the frame spool's do. Was: the system's temporary folder, whatever the data dir."""
+    whole = write_video(tmp_path / "one.mkv", moving(48, 64, 50)).read_bytes()
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    for k, min_free in enumerate((0, 1 << 60)):
+        pipe = tmp_path / f"pipe{k}.mkv"
+        os.mkfifo(pipe)
+
+        def feed(pipe: Path = pipe) -> None:
+            with contextlib.suppress(BrokenPipeError):
+                pipe.write_bytes(whole)
+
+        feeder = threading.Thread(target=feed, daemon=True)
+        feeder.start()
+        order = DecodeOrder("v1", pipe, 1.0, 600.0, scratch, 32 << 20, min_free, prints=False)
+        if min_free:
+            with pytest.raises(VideoError, match=rf"^disk full: the disk of {scratch} has [\d.]+ MiB free"):
+                decoding.decode(order)
+            reader = os.open(pipe, os.O_RDONLY | os.O_NONBLOCK)  # the writer let go, if the copy never began
+            feeder.join(10)
+            os.close(reader)
+        else:
+            decoded = decoding.decode(order)
+            assert decoded.info.duration_s == pytest.approx(2.0, abs=0.05) and len(decoded.frames) >= 2
+            assert not decoded.frames.path  # 32 MiB held in memory: the scratch folder holds nothing of it
+        feeder.join(10)
+        assert not feeder.is_alive()
+        assert list(scratch.iterdir()) == []
+
+
 def test_an_mpeg_program_stream_whose_streams_are_found_only_while_probing_is_read_as_any_video(tmp_path):
     """A DVD-era .mpg names no stream before it is probed, so no option can reach its probing decoders: it is
     opened with every stream probed whole, its video streams counted after, as for any file."""
@@ -1077,6 +1114,12 @@ ENCODINGS = {  # name: (ffmpeg's output arguments, the file's suffix, the size: 
     "odd size h264 4:4:4": (["-c:v", "libx264", "-pix_fmt", "yuv444p"], "mp4", (161, 119)),
     "odd size vp9": (["-c:v", "libvpx-vp9"], "webm", (161, 119)),
     "odd size ffv1": (["-c:v", "ffv1", "-pix_fmt", "yuv420p"], "mkv", (161, 119)),
+    "h264 4:2:2": (["-c:v", "libx264", "-pix_fmt", "yuv422p"], "mp4", (160, 120)),
+    "h264 4:2:2 10-bit": (["-c:v", "libx264", "-pix_fmt", "yuv422p10le"], "mp4", (160, 120)),
+    "hevc 4:2:2 10-bit": (["-c:v", "libx265", "-pix_fmt", "yuv422p10le", "-x265-params", "log-level=error"], "mkv",
+                          (160, 120)),
+    "av1 in webm": (["-c:v", "libaom-av1", "-cpu-used", "8", "-crf", "40"], "webm", (160, 120)),
+    "vp9 10-bit in webm": (["-c:v", "libvpx-vp9", "-pix_fmt", "yuv420p10le"], "webm", (160, 120)),
 }
 
 
@@ -1088,7 +1131,7 @@ def test_deep_full_chroma_grey_alpha_intermediate_av1_interlaced_and_odd_sized_v
     for an odd width: bilinear chroma, sited and by field, where ffmpeg's is bicubic and progressive). A wrong colour
     matrix, a chroma plane swapped or shifted, bytes read in the wrong order differ by tens."""
     args, suffix, (width, height) = ENCODINGS[name]
-    if name == "av1" and "libdav1d" not in av.codecs_available and "av1" not in av.codecs_available:
+    if name.startswith("av1") and "libdav1d" not in av.codecs_available and "av1" not in av.codecs_available:
         pytest.skip("this FFmpeg decodes no AV1")
     path = tmp_path / f"clip.{suffix}"
     subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", f"testsrc=size={width}x{height}:rate=25:duration=2",
@@ -1285,28 +1328,81 @@ def repeating(path: Path, width: int, height: int, times_ms: list[int]) -> Path:
     return path
 
 
-def test_a_small_file_stating_more_pixels_a_second_than_4k_at_120_fps_is_refused_before_decoding(tmp_path):
+def test_a_small_file_stating_more_pixels_a_second_than_4k_at_240_fps_is_refused_before_decoding(tmp_path):
     """4096x4096 at 240 fps, each frame after the first repeating it in 28 bytes: 20 s in 200 KB, which took a minute
     of CPU to decode (10 minutes of it, within the duration cap, 30, past the decoder's timeout). Refused from what
     its header states, no frame decoded."""
     path = repeating(tmp_path / "bomb.mp4", 4096, 4096, [round(k * 1000 / 240) for k in range(240 * 20)])
     assert path.stat().st_size < 300_000
     with pytest.raises(VideoError, match=r"^not a video we read: 4096x4096 at 240 fps is 4,0\d\d million pixels a "
-                                         r"second to decode, over the 1,062 million of 4K at 120 fps \(a small file "
+                                         r"second to decode, over the 2,123 million of 4K at 240 fps \(a small file "
                                          r"made to decode huge\?\)$"):
         sample_frames(path, ShotSampler(1.0))
 
 
 def test_a_small_file_whose_frames_outrun_the_rate_it_states_is_refused_once_its_decoding_does(tmp_path):
-    """A second at 30 fps (the rate FFmpeg reads from the head), then 19 s at 240 fps of 4096x4096: the stated rate
-    passes, the frames decoded do not. Refused at 1.5 s of frames."""
-    times = [round(k * 1000 / 30) for k in range(30)] + [1000 + round(k * 1000 / 240) for k in range(240 * 19)]
+    """A second at 30 fps (the rate FFmpeg reads from the head), then 4 s at 240 fps of 4096x4096: the stated rate
+    passes, the frames decoded do not: refused once they pass 4K at 240 fps over the time they cover (at 2.9 s of
+    frames), long before their total would (a 4K capture at 240 fps is read, short enough)."""
+    times = [round(k * 1000 / 30) for k in range(30)] + [1000 + round(k * 1000 / 240) for k in range(240 * 4)]
     path = repeating(tmp_path / "burst.mkv", 4096, 4096, times)
     info, frames = sample_frames(path, ShotSampler(1.0))
     assert info.fps == 30
-    with pytest.raises(VideoError, match=r"^not a video we read: decoding [\d,]+ pixels in 1\.\d s of frames is "
-                                         r"[\d,]+ million pixels a second to decode, over the 1,062 million"):
+    with pytest.raises(VideoError, match=r"^not a video we read: decoding [\d,]+ pixels in [23]\.\d s of frames is "
+                                         r"[\d,]+ million pixels a second to decode, over the 2,123 million"):
         list(frames)
+
+
+@pytest.mark.parametrize("fps", [144, 240])
+def test_a_short_4k_screen_capture_above_120_fps_is_read(tmp_path, fps):
+    """A brand's 4K screen capture at 144 or 240 fps: its total work is within 4K at 120 fps over the duration cap,
+    so it is read whole. Was: refused, `4096x2160 at 144 fps is 1,274 million pixels a second to decode, over the
+    1,062 million of 4K at 120 fps`, whatever its length."""
+    path = repeating(tmp_path / "capture.mp4", 4096, 2160, [round(k * 1000 / fps) for k in range(fps // 2)])
+    info, frames = decode(path, max_seconds=600.0)
+    assert (info.width, info.height, info.warning) == (4096, 2160, "") and info.fps > fps * 0.9
+    assert info.duration_s == pytest.approx(0.5, abs=0.05) and frames
+
+
+def test_a_file_stating_more_pixels_in_all_than_4k_at_120_fps_over_the_duration_cap_is_refused_before_decoding(
+        tmp_path):
+    """4K at 240 fps for 40 s (frames repeating the first: 9,600 in a small file) against a cap of 60 s: 84,935
+    million pixels, over the 63,701 million of 4K at 120 fps for 60 s. Refused from its header, as it is opened: no
+    frame decoded past the probe's, in a second or so."""
+    path = repeating(tmp_path / "bomb.mp4", 4096, 2160, [round(k * 1000 / 240) for k in range(240 * 40)])
+    assert path.stat().st_size < 1_000_000
+    t0 = time.perf_counter()
+    with pytest.raises(VideoError, match=r"^not a video we read: 4096x2160 at 240 fps for 40\.0 s is 84,9\d\d million "
+                                         r"pixels to decode, over the 63,701 million of 4K at 120 fps for the 60 s a "
+                                         r"video may last \(a file made to decode huge\?\)$"):
+        open_video(path, max_seconds=60.0)
+    assert time.perf_counter() - t0 < 5.0
+
+
+def test_a_file_whose_frames_pass_the_total_its_header_kept_within_is_refused_once_its_decoding_does(tmp_path):
+    """A second at 30 fps of 4K (the rate FFmpeg reads from the head: 3.5 s of it are within the total), then 4K at
+    240 fps, within the rate no capture reaches: decoding stops once its pixels pass the total for the cap (4 s here:
+    4,247 million), at about 2.9 s of frames, not at the cap's end, in the memory of a few 4K frames."""
+    times = [round(k * 1000 / 30) for k in range(30)] + [1000 + round(k * 1000 / 240) for k in range(600)]
+    path = repeating(tmp_path / "burst.mkv", 4096, 2160, times)
+    script = ("import re, sys; from pathlib import Path\n"
+              "from services.ingest.sampling import ShotSampler\n"
+              "from services.ingest.video import VideoError, sample_frames\n"
+              "peak = lambda: int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1]) // 1024\n"
+              "before = peak()\n"
+              "info, frames = sample_frames(Path(sys.argv[1]), ShotSampler(1.0), max_seconds=4.0)\n"
+              "print(info.fps)\n"
+              "try:\n    list(frames)\nexcept VideoError as exc:\n    print(exc)\n"
+              "print(peak() - before)")
+    root = Path(__file__).resolve().parents[2]
+    run = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True,
+                         cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, timeout=300)
+    fps, refusal, grown_mb = run.stdout.splitlines()
+    assert float(fps) == 30
+    assert re.match(r"^not a video we read: decoding passed 4,2\d\d million pixels at 2\.\d s of frames, over the "
+                    r"4,247 million of 4K at 120 fps for the 4 s a video may last \(a file made to decode huge\?\)$",
+                    refusal), refusal
+    assert int(grown_mb) < 400, f"refusing it grew the peak by {grown_mb} MB (a few 4K frames: 172 MB)"
 
 
 def test_a_4k_video_at_120_fps_is_read(tmp_path):
@@ -1388,3 +1484,98 @@ def refused_in_a_fresh_process(path: Path) -> tuple[str, int]:
                          cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
     refusal, grown_mb = run.stdout.splitlines()
     return refusal, int(grown_mb)
+
+
+def test_a_video_track_of_no_frame_beside_audio_is_refused_saying_so_with_the_length_stated(tmp_path):
+    """A Matroska file of 2.3 s of audio and a video track that never got a packet (a recording whose camera gave
+    nothing): was `no decodable frames`, as if frames were there and damaged."""
+    path = tmp_path / "empty_track.mkv"
+    with av.open(str(path), "w", format="matroska") as out:
+        video = out.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 320, 240, "yuv420p"
+        audio = out.add_stream("aac", rate=44100)
+        for k in range(100):
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = 44100, k * 1024
+            for packet in audio.encode(frame):
+                out.mux(packet)
+        for packet in audio.encode():
+            out.mux(packet)
+    with pytest.raises(VideoError, match=r"^not a video \(its video track holds no frame, though the file states "
+                                         r"2\.3 s: an audio file, or a recording that got no picture\?\)$"):
+        decode(path)
+
+
+@pytest.mark.parametrize("brand, kind", [(b"avif", "AVIF"), (b"heic", "HEIC, as iPhones save photos")])
+def test_a_heif_photo_named_mp4_is_named_an_image_file_before_it_is_opened_and_its_animation_is_read(
+        tmp_path, brand, kind):
+    """A HEIF still (an AVIF made here; the same file under an iPhone's `heic` brand) named .mp4: was `not a video (a
+    single still frame)`, and a real iPhone photo, whose 48 tiles FFmpeg reads as streams, `not a video we read: 49
+    video streams`. Named from its `ftyp` brand now, nothing probed. An AVIF animation (`avis`) is a short video."""
+    still = tmp_path / "still.avif"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-frames:v", "1",
+                    "-c:v", "libaom-av1", "-cpu-used", "8", "-still-picture", "1", str(still)], check=True)
+    data = bytearray(still.read_bytes())
+    data[8:12] = brand
+    photo = tmp_path / "IMG_2041.mp4"
+    photo.write_bytes(bytes(data))
+    with pytest.raises(VideoError, match=rf"^not a video \(an image file: {kind}; give the video itself\)$"):
+        decode(photo)
+    assert stream_digest(photo) is None
+    animation = tmp_path / "anim.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=10:duration=2", "-c:v",
+                    "libaom-av1", "-cpu-used", "8", "-f", "avif", str(animation)], check=True)
+    info, frames = decode(animation)
+    assert info.duration_s == pytest.approx(2.0, abs=0.05) and len(frames) == 2
+
+
+def looped(src: Path, dst: Path, times: int) -> Path:
+    """`src` (an MP4 of one edit, its index at the end) with an edit list playing its media `times` times over, the
+    movie and track headers stating that length: a loop made by the index alone, as editors write a repeated clip."""
+    data = bytearray(src.read_bytes())
+    at = data.find(b"elst")
+    size, entry = struct.unpack(">I", data[at - 4:at])[0], bytes(data[at + 12:at + 24])
+    elst = struct.pack(">I", 16 + 12 * times) + b"elst" + bytes(data[at + 4:at + 8]) + struct.pack(">I", times)
+    grown = data[:at - 4] + elst + entry * times + data[at - 4 + size:]
+    for box in (b"edts", b"trak", b"moov"):  # the boxes holding the edit list grow with it
+        where = grown.rfind(box, 0, at)
+        grown[where - 4:where] = struct.pack(">I", struct.unpack(">I", grown[where - 4:where])[0] + 12 * (times - 1))
+    for box, offset in ((b"mvhd", 20), (b"tkhd", 24)):  # version 0: the header's duration
+        where = grown.find(box) + offset
+        grown[where:where + 4] = struct.pack(">I", struct.unpack(">I", grown[where:where + 4])[0] * times)
+    dst.write_bytes(bytes(grown))
+    return dst
+
+
+def test_an_mp4_whose_edit_list_plays_its_media_three_times_is_as_long_as_it_plays_and_no_copy_of_its_clip(tmp_path):
+    """An edit list of three entries over the same second: a player plays 3 s, the clip three times. Sampled over the
+    3 s (a frame each second), and its stream digest is not its clip's: a copy of the clip is not this video."""
+    clip = tmp_path / "clip.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=1", "-c:v",
+                    "libx264", "-bf", "0", "-pix_fmt", "yuv420p", str(clip)], check=True)
+    loop = looped(clip, tmp_path / "loop.mp4", 3)
+    info, frames = decode(loop)
+    assert (info.duration_s, info.warning) == (pytest.approx(3.0, abs=0.05), "")
+    assert [round(f.timestamp_s) for f in frames] == [0, 1, 2]
+    assert stream_digest(loop) not in (None, stream_digest(clip))
+
+
+def test_an_h264_track_whose_sps_changes_to_a_larger_size_mid_stream_is_sampled_at_each_size(tmp_path):
+    """One MP4 track of two H.264 streams joined (160x120, then 640x480: in-band parameter sets past the first, which
+    the track's avcC alone states): each part sampled at its own size, the whole length, as ffprobe times it."""
+    parts = []
+    for size in ("160x120", "640x480"):
+        parts.append(tmp_path / f"{size}.h264")
+        subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=25:duration=2",
+                        "-c:v", "libx264", "-pix_fmt", "yuv420p", str(parts[-1])], check=True)
+    joined = tmp_path / "joined.h264"
+    joined.write_bytes(b"".join(p.read_bytes() for p in parts))
+    track = tmp_path / "joined.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-r", "25", "-i", str(joined), "-c", "copy", str(track)], check=True)
+    stated = float(subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0",
+                                   str(track)], check=True, capture_output=True, text=True).stdout)
+    info, frames = decode(track)
+    assert (info.width, info.height, info.warning) == (160, 120, "")
+    assert info.duration_s == pytest.approx(stated, abs=0.05)
+    assert [f.bgr.shape[:2] for f in frames] == [(120, 160), (120, 160), (480, 640), (480, 640)]
+    assert frames[2].shot != frames[1].shot

@@ -35,7 +35,7 @@ from services.ingest.jobs import prepared, settled_rows
 from services.ingest.pipeline import InFlight, VideoPipeline, resolve_location
 from services.ingest.repost_store import RepostStore
 from services.ingest.stream_digest import coded_stream
-from tests.support.media import end_hidden
+from tests.support.media import end_hidden, open_gop_capture, remux_every_packet
 from tests.support.rpc_errors import unavailable
 
 DONE = common_pb2.VIDEO_STATUS_DONE
@@ -578,4 +578,47 @@ def test_a_copy_of_a_video_whose_stored_digest_an_older_release_wrote_is_still_c
     assert "decode" in copy.stage_seconds and "decode" not in again.stage_seconds  # known by today's digest at once
     for outcome, seconds in ((copy, 5.0), (again, 5.0), (trim, 3.0)):
         assert outcome.video.duration.ToTimedelta().total_seconds() == pytest.approx(seconds, abs=0.05)
+    engine.dispose()
+
+
+def test_an_open_gop_capture_stored_by_an_older_release_is_matched_by_its_remuxes_before_they_are_decoded(
+        rig, tmp_path, caplog) -> None:
+    """A recording of open GOPs joined mid-GOP (its head, which refers to pictures it lacks, dropped by the decoder:
+    a lead today's digest covers and an older release's did not), stored with the older digest, sampled too finely
+    for a look. Its remux into Matroska (every packet kept, no edit list: it hides nothing) lasts, by its demux, as
+    long as the stored video, so it is copied before it is decoded (was: decoded once first), and the video keeps
+    today's digest: its MP4 remux is then known by that at once. A trim of the MP4 (its end hidden by an edit list:
+    the same old digest) is decoded, lasts less, and is analysed."""
+    pipeline, _, store = rig
+    identity = pipeline.identity = CopyingIdentity(store)
+    pipeline.settings = dataclasses.replace(pipeline.settings, sample_interval_s=0.02)
+    engine = open_engine(f"sqlite:///{tmp_path / 'jobs.sqlite3'}")
+    migrate(engine)
+    pipeline.reposts = RepostStore(engine)
+    folder = tmp_path / "m"
+    folder.mkdir()
+    capture = open_gop_capture(folder)
+    coded = coded_stream(capture)
+    assert coded.legacy is not None and coded.legacy != coded.digest and not coded.hides
+    stored = pipeline.process("capture.ts", 1.0, "", "", folder).video
+    with engine.begin() as conn:  # as an older release stored it
+        conn.execute(sa.text("UPDATE ingest_stream_digests SET digest = :old WHERE video_id = :id"),
+                     {"old": coded.legacy, "id": stored.video_id})
+    remux_every_packet(capture, folder / "copy.mkv")
+    remux_every_packet(capture, folder / "copy.mp4")
+    end_hidden(folder / "copy.mp4", folder / "trim.mp4", 4000)
+    assert coded_stream(folder / "trim.mp4").hides
+    with caplog.at_level("INFO", logger="services.ingest.pipeline"):
+        mkv = pipeline.process("copy.mkv", 2.0, "", "", folder)
+    mp4 = pipeline.process("copy.mp4", 2.0, "", "", folder)
+    trim = pipeline.process("trim.mp4", 2.0, "", "", folder)
+    assert stored.status == mkv.video.status == mp4.video.status == trim.video.status == DONE
+    assert identity.copies == [(mkv.video.video_id, stored.video_id), (mp4.video.video_id, stored.video_id)]
+    assert identity.analysed == [stored.video_id, trim.video.video_id]
+    assert any("digested by an older release" in r.getMessage() for r in caplog.records
+               if r.name == "services.ingest.pipeline")
+    assert "decode" not in mkv.stage_seconds and "decode" not in mp4.stage_seconds
+    assert mkv.video.duration.ToTimedelta().total_seconds() == pytest.approx(
+        stored.duration.ToTimedelta().total_seconds(), abs=0.02)
+    assert trim.video.duration.ToTimedelta().total_seconds() < 4.5
     engine.dispose()

@@ -65,3 +65,33 @@ def end_hidden(src: Path, dst: Path, shown_ms: int) -> Path:
         data[where:where + 4] = shown_ms.to_bytes(4, "big")
     dst.write_bytes(bytes(data))
     return dst
+
+
+def open_gop_capture(folder: Path, seconds: int = 8, skipped: int = 29) -> Path:
+    """`folder`/capture.ts: an H.264 stream of open GOPs (x264 open_gop=1, B-frames, a key frame a second at 25 fps)
+    whose first `skipped` packets are left out, as a recording joined mid-GOP keeps it: its head refers to pictures
+    it does not hold, so the decoder drops it and the first frame shown lies after the first packet (a lead)."""
+    import subprocess
+
+    whole = folder / "whole.ts"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", f"testsrc2=size=128x96:rate=25:duration={seconds}",
+                    "-c:v", "libx264", "-bf", "3", "-g", "25", "-x264-params", "open_gop=1:scenecut=0", "-pix_fmt",
+                    "yuv420p", str(whole)], check=True)
+    capture = folder / "capture.ts"
+    with av.open(str(whole)) as inp, av.open(str(capture), "w", format="mpegts") as out:
+        video = inp.streams.video[0]
+        stream = out.add_stream_from_template(video)
+        for packet in [p for p in inp.demux(video) if p.size][skipped:]:
+            packet.stream = stream
+            out.mux(packet)
+    whole.unlink()
+    return capture
+
+
+def remux_every_packet(src: Path, dst: Path) -> Path:
+    """`src`'s packets in the container of `dst`'s suffix, with ffmpeg: the head before the first key frame kept
+    (-copyinkf), as a remux that drops nothing keeps it."""
+    import subprocess
+
+    subprocess.run(["ffmpeg", "-v", "quiet", "-i", str(src), "-c", "copy", "-copyinkf", str(dst)], check=True)
+    return dst

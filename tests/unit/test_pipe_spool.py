@@ -84,3 +84,45 @@ def test_a_fifo_that_no_writer_opens_is_given_up_after_the_idle_limit(tmp_path: 
         reader.join(10)
     assert said == ["not a readable video (the pipe sent nothing for 0.5 s after 0 bytes: did anything open it to "
                     "write?)"]
+
+
+def test_a_pipe_is_copied_into_the_folder_given_and_never_into_the_system_temporary_folder(tmp_path: Path) -> None:
+    """A decoder copies a pipe into ingest's own scratch folder (under its data dir): a full /tmp is no concern of
+    ingest's. Was: tempfile.mkstemp in the system temporary folder, whatever the data dir."""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    feeder = fed(tmp_path / "v.mkv", b"x" * 3_000_000)
+    before = set(Path(tempfile.gettempdir()).glob("pipe-*"))
+    with as_file(tmp_path / "v.mkv", scratch) as file:
+        assert file.parent == scratch and file.read_bytes() == b"x" * 3_000_000
+        assert set(Path(tempfile.gettempdir()).glob("pipe-*")) == before
+    feeder.join(10)
+    assert list(scratch.iterdir()) == []
+
+
+def test_a_pipe_whose_copy_would_fill_the_scratch_disk_is_refused_as_disk_full_naming_the_folder(tmp_path: Path
+                                                                                                 ) -> None:
+    """The copy keeps the data dir's margin free (INFLUENCERS_MIN_FREE_BYTES), as a download and the frame spool do,
+    and says "disk full" as they do, so ingest stalls the job until there is room (the row is not failed)."""
+    feeder = fed(tmp_path / "v.mkv", b"x" * 100_000)
+    huge = 1 << 60
+    with (pytest.raises(PipeRefused, match=rf"^disk full: the disk of {tmp_path} has [\d.]+ MiB free, under the "
+                                           r"\d+ MiB kept free \(INFLUENCERS_MIN_FREE_BYTES\): copying a video read "
+                                           r"from a pipe refused"),
+          as_file(tmp_path / "v.mkv", tmp_path, min_free_bytes=huge)):
+        pass
+    feeder.join(10)
+    assert not list(tmp_path.glob("pipe-*"))
+
+
+def test_a_scratch_folder_that_is_gone_is_refused_naming_it(tmp_path: Path) -> None:
+    feeder = fed(tmp_path / "v.mkv", b"x" * 100)
+    gone = tmp_path / "gone"
+    with (pytest.raises(PipeRefused, match=rf"^cannot copy the pipe to a file in {gone} \(No such file or "
+                                           r"directory\)$"),
+          as_file(tmp_path / "v.mkv", gone)):
+        pass
+    reader = os.open(tmp_path / "v.mkv", os.O_RDONLY | os.O_NONBLOCK)  # the writer, never read, let go
+    feeder.join(10)
+    os.close(reader)
+    assert not feeder.is_alive()

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from services.ingest.stream_digest import _ms, digest_and_start, stream_digest
-from tests.support.media import end_hidden, reencode, remux
+from tests.support.media import end_hidden, open_gop_capture, reencode, remux, remux_every_packet
 
 SMOKE = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "smoke" / "videos"
 
@@ -204,3 +204,54 @@ def test_packet_milliseconds_in_integers_are_those_of_a_fraction_rounded_half_to
     # Ticks around zero (B-frames come before the first packet's time), halves of a millisecond, and large times.
     ticks = [*range(-3000, 3000), *range(10**9, 10**9 + 3000), -(10**9)]
     assert [_ms(t, num, den) for t in ticks] == [round(t * Fraction(num, den) * 1000) for t in ticks]
+
+
+def test_an_open_gop_stream_joined_mid_gop_keeps_its_digest_and_its_older_digest_in_every_container(
+        tmp_path: Path) -> None:
+    """A recording of open GOPs that starts mid-GOP: the decoder drops its head, so its first frame shown lies after
+    its first packet, which today's digest covers ("lead") and an older release's did not (CodedStream.legacy). Its
+    remuxes into MPEG-TS, MP4 and Matroska, every packet kept, have both digests of the capture: a stored video of
+    either digest keeps matching them."""
+    from services.ingest.stream_digest import coded_stream
+
+    capture = open_gop_capture(tmp_path)
+    coded = coded_stream(capture)
+    assert coded.digest is not None and coded.legacy is not None and coded.legacy != coded.digest
+    for suffix in ("ts", "mp4", "mkv"):
+        copy = remux_every_packet(capture, tmp_path / f"copy.{suffix}")
+        theirs = coded_stream(copy)
+        assert (theirs.digest, theirs.legacy) == (coded.digest, coded.legacy), suffix
+        assert theirs.start_s == pytest.approx(first_shown_s(copy), abs=1e-3), suffix
+
+
+def test_a_two_frame_video_of_b_frames_has_a_digest_and_its_remux_the_same(tmp_path: Path) -> None:
+    """x264 holds frames back for its B-frames (a delay of 2 here): a video of 2 frames gives none until the decoder
+    is drained at the end, so it had no digest, and its copies were decoded and analysed again."""
+    source = tmp_path / "two.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=128x96:rate=25", "-frames:v", "2",
+                    "-c:v", "libx264", "-pix_fmt", "yuv420p", str(source)], check=True)
+    digest, start_s = digest_and_start(source)
+    assert digest is not None and start_s == 0.0
+    assert stream_digest(remux(source, tmp_path / "two.mkv", "matroska")) == digest
+
+
+def test_a_matroska_file_whose_open_gop_head_has_no_timestamps_has_a_digest(tmp_path: Path) -> None:
+    """An open-GOP stream cut at a key frame (`-ss` with `-c copy`), remuxed into Matroska: the leading frames of the
+    cut GOP come before 0 and are read without a time (the decoder drops them). Such a file had no digest (a packet
+    without a time gave none), so its copies were decoded and analysed again; its untimed packets are hashed as such
+    now, and a copy of its bytes has its digest."""
+    whole = tmp_path / "whole.ts"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=128x96:rate=25:duration=8", "-c:v",
+                    "libx264", "-bf", "3", "-g", "25", "-x264-params", "open_gop=1:scenecut=0", "-pix_fmt", "yuv420p",
+                    str(whole)], check=True)
+    subprocess.run(["ffmpeg", "-v", "error", "-ss", "2.1", "-i", str(whole), "-c", "copy", str(tmp_path / "cut.ts")],
+                   check=True)
+    cut = tmp_path / "cut.mkv"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(tmp_path / "cut.ts"), "-c", "copy", str(cut)], check=True)
+    with av.open(str(cut)) as container:
+        assert any(p.size and p.pts is None and p.dts is None for p in container.demux(video=0))
+    digest = stream_digest(cut)
+    assert digest is not None
+    copy = tmp_path / "copy.mkv"
+    copy.write_bytes(cut.read_bytes() + b"\0" * 64)
+    assert stream_digest(copy) == digest
