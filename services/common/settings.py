@@ -178,7 +178,7 @@ class Settings:
     face_locator: str = "off"
     # Who runs the face encoder, dlib's ResNet (face_recognition_models' weights): "dlib" itself, or "opencv",
     # the same network with the same weights in OpenCV's DNN engine (services/identity/opencv_encoder.py):
-    # encodings within 1e-6 of dlib's, at about half the CPU (docs/performance.md).
+    # encodings within 1e-6 of dlib's, at ~40% less CPU a face (docs/performance.md).
     encoder: str = "dlib"
     # Logs (services/common/logs.py): "text" or "json" (one JSON object a line), and the least level shown.
     log_format: str = "text"
