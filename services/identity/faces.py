@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import threading
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from services.common.settings import ENCODERS
 from services.identity.jpeg_scans import MAX_SCANS, count_scans
 
 # Decoded size cap (pixels) of one frame or image: ingest sends at most 4096x4096 frames, and a 12000x12000
@@ -30,37 +32,60 @@ class Detection:
     score: float  # HOG detector margin: > 0 is a face, larger is surer
 
 
+def _model_files() -> Any:
+    with warnings.catch_warnings():  # face_recognition_models finds its files by pkg_resources
+        warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+        import face_recognition_models as files  # the files: seconds to load, so on first use
+    return files
+
+
+def encoder_model_file() -> Path:
+    """dlib's ResNet face encoder's weights, as face_recognition_models installs them."""
+    return Path(_model_files().face_recognition_model_location())
+
+
 @dataclass(frozen=True)
 class _Models:
-    """The four dlib models the pipeline uses, from face_recognition's model package. Not face_recognition.api:
+    """The dlib models the pipeline uses, from face_recognition's model package. Not face_recognition.api:
     importing it also loads the 68-point landmark model (a 100 MB file, ~70 MB of memory in every worker),
     which nothing here uses."""
 
     face_detector: Any
     cnn_face_detector: Any
     pose_predictor_5_point: Any
-    face_encoder: Any
+    encode_chips: Callable[[list[np.ndarray]], np.ndarray]  # 150 px RGB chips -> (n, 128) float64
 
     @classmethod
-    def load(cls) -> _Models:
+    def load(cls, encoder: str) -> _Models:
         import dlib
 
-        with warnings.catch_warnings():  # face_recognition_models finds its files by pkg_resources
-            warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
-            import face_recognition_models as files  # the files: seconds to load, so on first use
+        files = _model_files()
+        if encoder == "opencv":
+            from services.identity.opencv_encoder import OpenCVEncoder
 
+            encode_chips = OpenCVEncoder(encoder_model_file()).encode
+        else:
+            face_encoder = dlib.face_recognition_model_v1(files.face_recognition_model_location())
+
+            def encode_chips(chips: list[np.ndarray]) -> np.ndarray:
+                vecs = face_encoder.compute_face_descriptor(chips, 1)  # 1: no jitter
+                return np.array([np.array(v) for v in vecs], dtype=np.float64).reshape(-1, 128)
         return cls(face_detector=dlib.get_frontal_face_detector(),
                    cnn_face_detector=dlib.cnn_face_detection_model_v1(files.cnn_face_detector_model_location()),
                    pose_predictor_5_point=dlib.shape_predictor(files.pose_predictor_five_point_model_location()),
-                   face_encoder=dlib.face_recognition_model_v1(files.face_recognition_model_location()))
+                   encode_chips=encode_chips)
 
 
 class FaceModel:
     """Thin adapter over dlib; one instance per process (dlib objects are not shared across processes)."""
 
-    def __init__(self, locator: Path | None = None) -> None:
+    def __init__(self, locator: Path | None = None, encoder: str = "dlib") -> None:
         """`locator`: BlazeFace's model file (blazeface.py), which tells the detector where to look; None
-        (or a missing file): the detector searches whole frames with HOG."""
+        (or a missing file): the detector searches whole frames with HOG. `encoder`: one of ENCODERS, who runs
+        the face encoder (the same network and weights; encodings within ~1e-6 of each other)."""
+        if encoder not in ENCODERS:
+            raise ValueError(f"encoder {encoder!r}: one of {', '.join(ENCODERS)}")
+        self._encoder = encoder
         self._lock = threading.Lock()
         self._loaded: _Models | None = None
         self._locator_path = locator if locator is not None and locator.is_file() else None
@@ -83,7 +108,7 @@ class FaceModel:
         if self._loaded is None:
             with self._lock:
                 if self._loaded is None:
-                    self._loaded = _Models.load()
+                    self._loaded = _Models.load(self._encoder)
         return self._loaded
 
     def detect(self, image: np.ndarray, upsample: int = 0) -> list[Detection]:
@@ -129,8 +154,7 @@ class FaceModel:
         """128-d encodings of face chips made by `chip`, shape (n, 128)."""
         if not chips:
             return np.zeros((0, 128))
-        vecs = self._models().face_encoder.compute_face_descriptor(chips, 1)
-        return np.array([np.array(v) for v in vecs], dtype=np.float64)
+        return self._models().encode_chips(chips)
 
     def encode(self, rgb: np.ndarray, shapes: list[Any]) -> np.ndarray:
         """128-d encodings of the faces whose landmarks are given, shape (n, 128)."""

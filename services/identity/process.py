@@ -4,12 +4,13 @@ feed), the gRPC server built over them, and the order they stop in."""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import grpc
 
 from influencers.v1 import identity_pb2, identity_pb2_grpc
 from services.common.rpc import RunningServer, build_server, named_checks
-from services.common.settings import Settings, check_face_locator
+from services.common.settings import ENV_PREFIX, Settings, SettingsError, check_face_locator
 from services.common.starting import StartingHealth
 from services.common.tls import server_credentials
 from services.identity.assignment import Thresholds
@@ -18,11 +19,14 @@ from services.identity.change_writer import ChangeWriter
 from services.identity.correction_log import log_corrections
 from services.identity.corrections import scrub_plain_hashes
 from services.identity.crops import CropStore
+from services.identity.dlib_weights import ModelFileError
+from services.identity.faces import encoder_model_file
 from services.identity.facestore import FaceStore
 from services.identity.feed import ChangeFeed
 from services.identity.gauges import attach_gauges
 from services.identity.old_records import drop_undone_merges, mark_id_like_names
 from services.identity.open_store import open_face_store
+from services.identity.opencv_encoder import check_model_file
 from services.identity.registry import IdentityRegistry
 from services.identity.server import IdentityServicer
 from services.identity.workers import FaceWorkers
@@ -36,6 +40,17 @@ log = logging.getLogger(__name__)
 SERVER_THREADS = 24
 
 
+def check_encoder(settings: Settings, model_file: Path | None = None) -> None:
+    """SettingsError naming INFLUENCERS_ENCODER when it is opencv and dlib's encoder model (`model_file`, default
+    face_recognition_models') is missing or not dlib's encoder: each worker would fail its first video on it."""
+    if settings.encoder != "opencv":
+        return
+    try:
+        check_model_file(model_file or encoder_model_file())
+    except ModelFileError as exc:
+        raise SettingsError(f"{ENV_PREFIX}ENCODER=opencv: {exc}") from None
+
+
 class IdentityProcess:
     """Everything the identity service owns: the face store, the registry, the worker pool, the server."""
 
@@ -43,9 +58,11 @@ class IdentityProcess:
                  starting: StartingHealth | None = None) -> None:
         """`store`: a face store to use instead of the one the settings name (a shared one, in tests of
         several replicas). SettingsError naming INFLUENCERS_FACE_LOCATOR, before anything is opened, when its
-        model file is missing (as the CLI refuses it). `starting`: the health answer while the stores are opened
+        model file is missing (as the CLI refuses it); naming INFLUENCERS_ENCODER when it is opencv and dlib's
+        encoder model cannot be read. `starting`: the health answer while the stores are opened
         and migrated, handed over to this server."""
         check_face_locator(settings)
+        check_encoder(settings)
         self.settings = settings
         self.store = store or open_face_store(settings)
         self.feed = ChangeFeed.open(settings.database_url, settings.data_dir, settings.feed_retention)
@@ -53,7 +70,7 @@ class IdentityProcess:
         self.writer_lock = WriterLock(self.feed.engine)
         self.registry = IdentityRegistry(self.store, CropStore(self.store), thresholds, self.writer_lock)
         locator = settings.face_locator_model()
-        self.workers = FaceWorkers(settings.worker_count, locator=str(locator or ""))
+        self.workers = FaceWorkers(settings.worker_count, locator=str(locator or ""), encoder=settings.encoder)
         scrubbed = scrub_plain_hashes(self.store)
         if scrubbed:
             log.info("removed the plain SHA-256 of erased ids from %d audit records of an older release", scrubbed)

@@ -40,13 +40,13 @@ T = TypeVar("T")
 _model: FaceModel | None = None  # one per worker process, set by _init
 
 
-def _init(parent_pid: int, locator: str = "", log_setup: LogSetup | None = None) -> None:
+def _init(parent_pid: int, locator: str = "", log_setup: LogSetup | None = None, encoder: str = "dlib") -> None:
     global _model
     adopt_setup(log_setup)  # a spawned interpreter starts with Python's defaults: a warning would be raw text
     die_with_parent(parent_pid)
     # Ctrl-C reaches the whole process group; the parent decides when the workers stop (FaceWorkers.close).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _model = FaceModel(Path(locator) if locator else None)
+    _model = FaceModel(Path(locator) if locator else None, encoder)
     cv2.setNumThreads(1)
 
 
@@ -108,14 +108,17 @@ class FaceWorkers:
     `max_pixels` caps the decoded size of every frame and image (read from its header before any decoding);
     a larger one raises ValueError naming its size."""
 
-    def __init__(self, processes: int, max_pixels: int = MAX_IMAGE_PIXELS, locator: str = "") -> None:
-        """`locator`: BlazeFace's model file (settings.face_locator_model()), or "": none."""
+    def __init__(self, processes: int, max_pixels: int = MAX_IMAGE_PIXELS, locator: str = "",
+                 encoder: str = "dlib") -> None:
+        """`locator`: BlazeFace's model file (settings.face_locator_model()), or "": none. `encoder`: who runs
+        the face encoder (settings.encoder)."""
         # One BLAS thread per worker: the workers already fill the cores, and oversubscribed BLAS threads
         # made the encoder 3x slower. Spawned children read this when they load dlib.
         os.environ["OPENBLAS_NUM_THREADS"] = "1"
         os.environ["OMP_NUM_THREADS"] = "1"
         self._processes = processes
         self._locator = locator
+        self._encoder = encoder
         self.max_pixels = max_pixels
         self._lock = threading.Lock()
         self._closed = False
@@ -126,7 +129,7 @@ class FaceWorkers:
         with uninterrupted():
             pool = ProcessPoolExecutor(max_workers=self._processes, mp_context=multiprocessing.get_context("spawn"),
                                        initializer=_init,
-                                       initargs=(os.getpid(), self._locator, current_setup()))
+                                       initargs=(os.getpid(), self._locator, current_setup(), self._encoder))
             # Start every worker now, from this thread: the parent-death signal follows the spawning thread,
             # and a worker spawned lazily by a short-lived thread would die with it.
             for future in [pool.submit(_ready) for _ in range(self._processes)]:

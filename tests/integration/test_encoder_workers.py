@@ -1,0 +1,28 @@
+"""The face workers with INFLUENCERS_ENCODER=opencv: each spawned worker runs dlib's encoder in OpenCV and gives
+the encodings dlib's workers give (services/identity/opencv_encoder.py)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from services.identity.workers import FaceWorkers
+
+PHOTOS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "photos"
+
+
+def test_a_worker_told_to_encode_with_opencv_gives_the_encodings_of_a_dlib_worker():
+    if not PHOTOS.is_dir():
+        pytest.skip("corpus photos not present")
+    photos = [p.read_bytes() for p in sorted(PHOTOS.glob("*/*.jpg"))[::40][:4]]
+    dlib_pool, opencv_pool = FaceWorkers(1), FaceWorkers(1, encoder="opencv")
+    try:
+        theirs = [dlib_pool.encode_largest(p) for p in photos]
+        ours = [opencv_pool.encode_largest(p) for p in photos]
+    finally:
+        dlib_pool.close()
+        opencv_pool.close()
+    assert [t.faces for t in theirs] == [o.faces for o in ours]
+    pairs = [(t.encoding, o.encoding) for t, o in zip(theirs, ours, strict=True) if t.encoding is not None]
+    assert len(pairs) >= 3
+    assert max(float(np.abs(t - o).max()) for t, o in pairs) < 1e-5
