@@ -18,6 +18,7 @@ import unicodedata
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, g, jsonify, redirect, render_template, request, url_for
+from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
 from services.analytics.analysis import Analysis
@@ -32,6 +33,7 @@ from services.analytics.web.audit_views import (
     remember_done,
 )
 from services.analytics.web.auth import MAX_PATH_CHARS
+from services.analytics.web.bidi import as_html, isolated
 from services.analytics.web.body_limits import MAX_PHOTO_BYTES, MAX_PHOTOS, UPLOAD_PATH
 from services.analytics.web.canonical import canonical_ids
 from services.analytics.web.identity_access import corrections_client, identity_errors
@@ -460,6 +462,7 @@ def _back_to_queue(written: Written | None) -> Response:
 
 # The queue's arguments after an answer refused because the pair changed since the page was shown (not_saved_note)
 NOT_SAVED, PAIR_A, PAIR_B = "not_saved", "pair_a", "pair_b"
+NAMED_NOT_SAVED = 3  # refused pairs the queue names one by one; more are counted
 TAKEN_WAIT_S = 5.0  # how long the page waits for analytics to record the merge identity named (it follows the feed)
 
 
@@ -504,15 +507,28 @@ def _taken_away(a: str, b: str, refusal: str) -> bool:
         time.sleep(0.05)
 
 
-def not_saved_note() -> str:
-    """On the queue after an answer refused for a pair changed under it (`?not_saved=ANSWER&pair_a=A&pair_b=B`),
-    the sentence saying so and which correction did it, from the audit trail: a link with these arguments and no
-    such correction behind it shows nothing (no text of the address is shown but ids and an answer's word)."""
-    reply, a, b = (request.args.get(k, "") for k in (NOT_SAVED, PAIR_A, PAIR_B))
-    if reply not in ANSWERS or not is_influencer_id(a) or not is_influencer_id(b) or a == b:
-        return ""
+def not_saved_note() -> Markup:
+    """On the queue after answers refused for pairs changed under them (`?not_saved=ANSWER&pair_a=A&pair_b=B`, a
+    pair_a and pair_b for each pair, in order), the sentence saying so for each of the first NAMED_NOT_SAVED and
+    which correction did it, from the audit trail, then how many more (after "None of these", only the first
+    was named); a pair with no such correction behind it shows nothing (no text of the address is shown but ids
+    and an answer's word). Its names are isolated (bidi.py)."""
+    reply = request.args.get(NOT_SAVED, "")
+    pairs = list(zip(request.args.getlist(PAIR_A), request.args.getlist(PAIR_B), strict=False))[:MAX_DISMISS]
+    if reply not in ANSWERS:
+        return Markup("")
     store = current_app.extensions["analytics_store"]
-    return not_saved_sentence(reply, a, b, store.audit_leaving(a), store.audit_leaving(b))
+    said = []
+    for a, b in pairs:
+        if is_influencer_id(a) and is_influencer_id(b) and a != b:
+            took = [store.audit_leaving(i) for i in (a, b)]
+            sentence = not_saved_sentence(reply, a, b, *(isolated(row) if row else None for row in took))
+            if sentence:
+                said.append(sentence)
+    more = len(said) - NAMED_NOT_SAVED
+    tail = (f" Your answer “{reply}” for {more} more pair{'' if more == 1 else 's'} was not saved either: a "
+            "correction since the page was shown settled each (on the Audit page).") if more > 0 else ""
+    return as_html(" ".join(said[:NAMED_NOT_SAVED]) + tail)
 
 
 @bp.post("/review/dismiss")
@@ -562,8 +578,8 @@ def dismiss() -> Response:
     values: dict[str, Any] = {}
     if request.form.get("unlikely") == "1":
         values["unlikely"] = 1
-    if settled:  # the first such pair is named (not_saved_note); the others are off the queue too
-        values.update({NOT_SAVED: "different", PAIR_A: settled[0][0], PAIR_B: settled[0][1]})
+    if settled:  # each such pair is named (not_saved_note): the first few, then how many more
+        values.update({NOT_SAVED: "different", PAIR_A: [a for a, _ in settled], PAIR_B: [b for _, b in settled]})
     if written and not written[-1].caught_up:  # the last applied: every answer before it is (positions in order)
         values["catching_up"] = 1
     response = redirect(url_for("corrections.review", **values), code=303)
