@@ -69,4 +69,6 @@ def test_a_url_its_manifest_gave_three_times_says_so_on_the_video_list_as_videos
     page = client.get("/videos").get_data(as_text=True)
     assert ('<span class="repeats hint">listed 3 times in the manifest: counted once (videos.csv lists the other 2 rows'
             ' as duplicate)</span>') in page, "in grey, as a note: the row did not fail"
+    # Under its status, not its error: the row did not fail (the note was in the "Error" column)
+    assert '<td class="error"></td>' in page and page.index('class="repeats hint"') < page.index('class="error"')
     assert len(client.get("/download/videos.csv").get_data(as_text=True).splitlines()) == 1 + 3
