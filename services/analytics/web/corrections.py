@@ -315,18 +315,19 @@ def enrol() -> Response | str | tuple[str, int]:
     files = [f for f in request.files.getlist("photos") if f.filename]
     if not files:
         return _enrol_refused("choose at least one photo", name)
+    labels = [brief(f.filename or "", 60) for f in files]
     if len(files) > MAX_PHOTOS:
-        return _enrol_refused(f"at most {MAX_PHOTOS} photos at a time", name)
-    photos, labels = [], []
-    for f in files:
+        return _enrol_refused(f"at most {MAX_PHOTOS} photos at a time", name, sent=labels)
+    photos = []
+    for f, label in zip(files, labels, strict=True):
         data = f.read(MAX_PHOTO_BYTES + 1)
-        label = brief(f.filename or "", 60)
-        labels.append(label)
         if len(data) > MAX_PHOTO_BYTES:
-            return _enrol_refused(f"{label!r} is larger than {MAX_PHOTO_BYTES // (1024 * 1024)} MB", name, 413)
+            return _enrol_refused(f"{label!r} is larger than {MAX_PHOTO_BYTES // (1024 * 1024)} MB", name, 413,
+                                  sent=labels)
         if not data.startswith(_IMAGE_MAGIC):
             kind = _photo_kind(data)
-            return _enrol_refused(f"{label!r} is not a JPEG or PNG image" + (f" ({kind})" if kind else ""), name)
+            return _enrol_refused(f"{label!r} is not a JPEG or PNG image" + (f" ({kind})" if kind else ""), name,
+                                  sent=labels)
         photos.append(data)
     try:
         with identity_errors():
@@ -334,10 +335,11 @@ def enrol() -> Response | str | tuple[str, int]:
     except HTTPException as exc:
         if exc.code not in (400, 404, 409):  # 409: the photos match someone named otherwise (say it on the form)
             raise
-        return _enrol_refused(_photo_named(exc.description or "identity refused the photos", labels), name, exc.code)
+        return _enrol_refused(_photo_named(exc.description or "identity refused the photos", labels), name, exc.code,
+                              sent=labels)
     found = reply.influencer.influencer_id
     if reply.faces_enrolled == 0 or not found:
-        return _enrol_refused("no face was found in the photos", name)
+        return _enrol_refused("no face was found in the photos", name, sent=labels)
     skipped = [labels[k] for k in reply.photos_without_face if 0 <= k < len(labels)]
     # Photos with several faces: identity enrolled the largest of each (was: in silence, maybe the wrong person)
     crowded = [(label, n) for label, n in zip(labels, reply.faces_per_photo, strict=False) if n > 1]
@@ -385,11 +387,13 @@ def _just_enrolled() -> str:
     return row.after_name if row is not None and row.action == "enrol" else ""
 
 
-def _enrol_refused(message: str, name: str, status: int = 400) -> tuple[str, int]:
-    """The enrol form again, with what was typed and why it was refused (photos cannot be kept: a browser
-    never fills a file input from a page)."""
+def _enrol_refused(message: str, name: str, status: int = 400, sent: list[str] | None = None) -> tuple[str, int]:
+    """The enrol form again, with what was typed and why it was refused. Photos cannot be kept in the form (a
+    browser never fills a file input from a page), nor are they kept here (25 MB a form, for a retry that may never
+    come): the notice names the photos `sent` and says to pick them again (it said nothing of them, and the form
+    came back with its name alone, as if the photos were still chosen)."""
     return render_template("enrol.html", max_photos=MAX_PHOTOS, max_mb=MAX_PHOTO_BYTES // (1024 * 1024),
-                           enrolled="", name=name, error=message), status
+                           enrolled="", name=name, error=message, sent=sent or []), status
 
 
 # ---- review queue --------------------------------------------------------------------------------------
