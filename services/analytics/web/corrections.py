@@ -17,7 +17,19 @@ import time
 import unicodedata
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, g, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    g,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
@@ -26,6 +38,7 @@ from services.analytics.audit import not_saved_sentence
 from services.analytics.report import is_known, merge_candidates
 from services.analytics.web.audit_views import (
     DONE_COOKIE,
+    DONE_COOKIE_S,
     dismissed_count,
     done_message,
     done_redirect,
@@ -33,7 +46,7 @@ from services.analytics.web.audit_views import (
     remember_done,
 )
 from services.analytics.web.auth import MAX_PATH_CHARS
-from services.analytics.web.bidi import as_html, isolated
+from services.analytics.web.bidi import as_html, isolated, plain
 from services.analytics.web.body_limits import MAX_PHOTO_BYTES, MAX_PHOTOS, UPLOAD_PATH
 from services.analytics.web.canonical import canonical_ids
 from services.analytics.web.identity_access import corrections_client, identity_errors
@@ -45,7 +58,7 @@ from services.common.clients import Written
 from services.common.name_text import BadName, clean_name, too_long_as_given
 from services.common.names import merge_order, with_id
 from services.common.protoconv import review_reason_word, seconds
-from services.common.unchanged import hide_unchanged, rename_unchanged
+from services.common.unchanged import answer_unchanged, hide_unchanged, rename_unchanged
 
 bp = Blueprint("corrections", __name__)
 
@@ -422,11 +435,15 @@ def _wants_unlikely() -> bool:
 
 
 @bp.get("/review")
-def review() -> str:
+def review() -> Response:
     """The queue; ?unlikely=1 also shows the items under the floor, after the others. After a dismissal, says
     how many pairs it kept apart (audit_views.dismissed_count)."""
-    return render_template("review.html", unlikely_shown=_wants_unlikely(), dismissed=dismissed_count(),
-                           not_saved=not_saved_note(), **_review_queue(_wants_unlikely()))
+    response = make_response(render_template(
+        "review.html", unlikely_shown=_wants_unlikely(), dismissed=dismissed_count(),
+        not_saved=not_saved_note() or answered_note(), **_review_queue(_wants_unlikely())))
+    if ANSWERED_COOKIE in request.cookies:  # said once
+        response.delete_cookie(ANSWERED_COOKIE, path="/", httponly=True, samesite="Strict", secure=request.is_secure)
+    return response
 
 
 @bp.get("/api/review.json")
@@ -441,6 +458,12 @@ def review_json() -> Response:
     return reply
 
 
+def _pair_of(values: Any) -> tuple[str, str]:
+    """The pair `values` (a form, or a JSON object) names, checked as _answer checks it."""
+    return (_influencer_arg(values.get("influencer_a"), "influencer_a"),
+            _influencer_arg(values.get("influencer_b"), "influencer_b"))
+
+
 def _answer(values: Any) -> Written:
     """Answers one review item from `values` (a form, or a JSON object)."""
     a = _influencer_arg(values.get("influencer_a"), "influencer_a")
@@ -452,16 +475,51 @@ def _answer(values: Any) -> Written:
         return corrections_client().answer(a, b, reply)
 
 
-def _back_to_queue(written: Written | None) -> Response:
+def _back_to_queue(written: Written | None, answered: tuple[str, str, str] | None = None) -> Response:
     """To the queue, where the page was: the item after the one answered (`next`, an item's anchor) and the
-    less likely ones still shown when they were."""
+    less likely ones still shown when they were. `answered` (answer, a, b): when identity took it without a change
+    (no audit id: another session gave it a moment before), the queue says so (ANSWERED_COOKIE, answered_note)."""
     values: dict[str, Any] = {}
     anchor = (request.form.get("next") or "").strip()
     if anchor.startswith("item-") and len(anchor) <= 64 and anchor.replace("-", "").replace("_", "").isalnum():
         values["_anchor"] = anchor
     if request.form.get("unlikely") == "1":
         values["unlikely"] = 1
-    return _done("corrections.review", written, **values)
+    response = _done("corrections.review", written, **values)
+    if written is not None and answered is not None:
+        remember_answered(response, written, answered)
+    return response
+
+
+def remember_answered(response: Response, written: Written, answered: tuple[str, str, str]) -> None:
+    """Has the queue say that the answer `answered` (answer, a, b) changed nothing, when identity took it without
+    a change (`written` has no audit id)."""
+    if not written.audit_id:
+        response.set_cookie(ANSWERED_COOKIE, " ".join(answered), max_age=DONE_COOKIE_S, httponly=True,
+                            samesite="Strict", secure=request.is_secure, path="/")
+
+
+# "ANSWER A B" of an answer identity took without a change, said once by the queue it lands on: a cookie, as a
+# correction's message is (audit_views), never the address, where a link could make the queue say it
+ANSWERED_COOKIE = "influencers_answered"
+
+
+def answered_already(reply: str, a: str, b: str) -> str:
+    """What an answer identity took without a change says (isolated names, bidi.py): the correction that settled
+    the pair when one took `a` or `b` away (a merge), else that the answer was given already."""
+    store = current_app.extensions["analytics_store"]
+    took = [store.audit_leaving(i) for i in (a, b)]
+    return (not_saved_sentence(reply, a, b, *(isolated(row) if row else None for row in took))
+            or answer_unchanged(reply, a, b))
+
+
+def answered_note() -> Markup:
+    """On the queue after an answer of this session that changed nothing (ANSWERED_COOKIE), its sentence."""
+    reply, _, pair = request.cookies.get(ANSWERED_COOKIE, "").partition(" ")
+    a, _, b = pair.partition(" ")
+    if reply not in ANSWERS or not is_influencer_id(a) or not is_influencer_id(b) or a == b:
+        return Markup("")
+    return as_html(answered_already(reply, a, b) + ".")
 
 
 # The queue's arguments after an answer refused because the pair changed since the page was shown (not_saved_note)
@@ -482,7 +540,7 @@ def answer() -> Response:
         if not queue:
             raise
         return redirect(queue + ("&unlikely=1" if request.form.get("unlikely") == "1" else ""), code=303)
-    return _back_to_queue(written)
+    return _back_to_queue(written, (str(request.form.get("answer")), *_pair_of(request.form)))
 
 
 def _settled_queue(values: Any, refused: HTTPException) -> str:
@@ -578,7 +636,7 @@ def dismiss() -> Response:
                                f"can be undone on the Audit page): {exc.description}")
         raise
     if len(written) == 1 and not settled:
-        return _back_to_queue(written[0])
+        return _back_to_queue(written[0], ("different", *parsed[0]))
     values: dict[str, Any] = {}
     if request.form.get("unlikely") == "1":
         values["unlikely"] = 1
@@ -613,9 +671,14 @@ def answer_json() -> Response:
         refused = jsonify(error=exc.description, queue=queue)
         refused.status_code = 404
         return refused
-    done = done_message(written.audit_id) or {"message": "Answer saved", "audit_id": written.audit_id,
-                                               "undo": False, "undone": False}
+    if written.audit_id:
+        done = done_message(written.audit_id) or {"message": "Answer saved", "audit_id": written.audit_id,
+                                                   "undo": False, "undone": False}
+    else:  # another session gave it a moment before: said, never "Answer saved" as if this one had
+        done = {"message": plain(answered_already(str(body.get("answer")), *_pair_of(body))), "audit_id": "",
+                "undo": False, "undone": False}
     response = jsonify(changed_videos=written.changed_videos, caught_up=written.caught_up, **done)
-    if body.get("answer") == "same":
-        remember_done(response, written.audit_id)  # the page reloads after a merge: it says so, with Undo
+    if body.get("answer") == "same":  # the page reloads after a merge: it says so, with Undo (or that it was merged)
+        remember_done(response, written.audit_id)
+        remember_answered(response, written, ("same", *_pair_of(body)))
     return response
