@@ -371,3 +371,21 @@ def test_every_answer_holding_a_script_typed_as_a_url_says_its_type_is_not_to_be
             assert answer.headers.get("X-Content-Type-Options") == "nosniff", (path, answer.status)
     finally:
         store.close()
+
+
+@pytest.mark.parametrize(("method", "path", "headers", "status"), [
+    ("GET", "/", {}, 200), ("GET", "/nope", {}, 404), ("PUT", "/", {}, 405),
+    ("GET", "/audit?page_token=bogus", {}, 400),
+    ("POST", "/undo", {}, 403), ("GET", "/api/nope.json", {}, 404), ("GET", "/", {"Host": "evil.example"}, 421),
+    ("GET", MEDIA, {}, 200), ("GET", MEDIA, {"Range": "bytes=0-9"}, 206), ("HEAD", MEDIA, {"Range": "bytes=0-9"}, 206),
+    ("GET", MEDIA, {"Range": "bytes=99999-"}, 416), ("GET", MEDIA, {"If-Match": '"other"'}, 412),
+    ("GET", "/static/style.css", {"Range": "bytes=0-9"}, 206), ("GET", "/static/nope.css", {}, 404),
+    ("GET", "/download/videos.csv", {}, 200), ("GET", "/api/audit.json", {}, 200),
+])
+def test_every_answer_errors_and_byte_ranges_included_carries_the_security_headers(
+        client, method: str, path: str, headers: dict, status: int) -> None:  # noqa: ANN001
+    answer = client.open(path, method=method, headers=headers)
+    assert answer.status_code == status, answer.status
+    assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    assert answer.headers["Referrer-Policy"] == "same-origin" and answer.headers["X-Frame-Options"] == "DENY"
