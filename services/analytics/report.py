@@ -170,7 +170,8 @@ def overview(analysis: Analysis, min_videos: int = 0, open_reviews: dict[str, in
 
 def label(influencer_id: str, names: dict[str, str]) -> str:
     """An influencer as a list of choices shows it (an <option> has no room for a second line): the name; the
-    id after it only when another influencer has the same name; "unnamed" and the id without a name."""
+    id after it only when another influencer has the same name; "Unnamed" and the id without a name (as every
+    page shows one)."""
     return labels([influencer_id], names)[0][1]
 
 
@@ -181,7 +182,7 @@ def labels(influencer_ids: Iterable[str], names: dict[str, str]) -> list[tuple[s
     out = []
     for i in influencer_ids:
         name = names.get(i, "")
-        out.append((i, f"unnamed · {i}" if not name else f"{name} · {i}" if folded[fold(name)] > 1 else name))
+        out.append((i, f"Unnamed · {i}" if not name else f"{name} · {i}" if folded[fold(name)] > 1 else name))
     return out
 
 

@@ -15,3 +15,13 @@ def rename_unchanged(who: str, name: str) -> str:
     """After a rename to the name `who` has already (`name`; "" for someone unnamed given no name)."""
     state = f"is already named '{name}'" if name else "has no name already"
     return f"{who} {state}: nothing changed"
+
+
+_ANSWERED = {"same": "they are one person already", "different": "they are kept apart already",
+             "skip": "the pair was skipped already"}
+
+
+def answer_unchanged(answer: str, a: str, b: str) -> str:
+    """After a review answer (`answer`: same, different or skip) about `a` and `b` that identity took without a
+    change: another session gave it a moment before (was: "Answer saved", as if this one had done it)."""
+    return f"Your answer “{answer}” for {a} and {b} changed nothing: {_ANSWERED.get(answer, 'it was given already')}"

@@ -206,8 +206,9 @@ def test_a_post_without_a_valid_csrf_token_is_403_in_json_or_html_as_the_route_i
                                 json={"influencer_a": "inf_aaaa000001", "influencer_b": "inf_dddd000004",
                                       "answer": "skip"})
         assert answered.status_code == 200 and answered.json() == {
-            "changed_videos": 0, "caught_up": True, "message": "Answer saved", "audit_id": "", "undo": False,
-            "undone": False}, "a fake identity gives no audit id: the answer says it was saved, without Undo"
+            "changed_videos": 0, "caught_up": True, "audit_id": "", "undo": False, "undone": False,
+            "message": "Your answer “skip” for inf_aaaa000001 and inf_dddd000004 changed nothing: the pair was skipped "
+                       "already"}, "no audit id is identity's answer that changed nothing: said so, without Undo"
         fake.calls.clear()
         ok = browser.post(url + "/merge", data={"ids": ["inf_aaaa000001", "inf_bbbb000002"], "csrf_token": token},
                           timeout=5, allow_redirects=False)

@@ -30,7 +30,7 @@ def test_predict_prints_the_pages_prediction_with_its_range_for_names_and_ids(
     assert expected.level > 0 and expected.low < expected.performance < expected.high
     said = capsys.readouterr().out.splitlines()
     assert said == [
-        f"A video with Alice and unnamed · inf_dddd000004 is expected to score {statistic_text(expected.performance)} "
+        f"A video with Alice and Unnamed · inf_dddd000004 is expected to score {statistic_text(expected.performance)} "
         f"(all videos: {statistic_text(expected.baseline)}).",
         f"{round(expected.level * 10)} in 10 such videos score between {statistic_text(expected.low)} and "
         f"{statistic_text(expected.high)}, judging by how far the model missed videos it had not seen."]

@@ -38,7 +38,7 @@ def test_photos_without_a_face_are_named_on_the_page(analytics_store: AnalyticsS
         assert page.status_code == 200
         text = " ".join(page.text.split())
         assert "No face was found in 1 of the photos, which were not used: <code>&lt;back&gt;.jpg</code>" in text
-        assert "Alice is enrolled from the other 2" in text and 'href="/influencer/inf_aaaa000001"' in text
+        assert "<bdi>Alice</bdi> is enrolled from the other 2" in text and 'href="/influencer/inf_aaaa000001"' in text
 
 
 def test_the_enrolled_message_comes_from_the_enrolment_never_from_the_address(

@@ -41,6 +41,28 @@ def test_a_photo_identity_refuses_is_named_by_its_file_name_not_its_place(analyt
     assert "photo 1" not in text
 
 
+def test_a_refused_enrolment_says_which_photos_were_sent_and_that_they_must_be_picked_again(
+        analytics_store: AnalyticsStore) -> None:
+    """The form came back with the name alone and said nothing of the photos, as if they were still chosen: the
+    page keeps none (a browser never fills a file box), so it names them and says to pick them again."""
+    client = create_app(analytics_store, corrections=RefusesTheSecondPhoto()).test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/enrol").get_data(as_text=True))
+    assert token is not None
+    for photos, said in (([(BytesIO(JPEG), n) for n in ("front.jpg", "IMG_2041.jpg")],
+                          "The 2 photos sent (front.jpg, IMG_2041.jpg) were not kept: pick them again below."),
+                         ([(BytesIO(b"GIF89a"), "cat.gif")],
+                          "The photo sent (cat.gif) was not kept: pick it again below.")):
+        answer = client.post("/enrol", data={"csrf_token": token.group(1), "name": "Ann", "photos": photos},
+                             content_type="multipart/form-data")
+        page = answer.get_data(as_text=True)
+        shown = " ".join(unescape(re.sub(r"<[^>]+>", "", page)).split())
+        assert answer.status_code == 400 and said in shown, shown[-1500:]
+        assert 'value="Ann"' in page and 'multiple required autofocus>' in page
+    typed_only = client.post("/enrol", data={"csrf_token": token.group(1), "name": "Ann"},
+                             content_type="multipart/form-data").get_data(as_text=True)
+    assert "choose at least one photo" in typed_only and "pick-again" not in typed_only
+
+
 def enrolled(store: AnalyticsStore, corrections: FakeCorrections, name: str, photo: bytes,
              filename: str) -> tuple[TestResponse, str]:
     """The enrol form sent as a browser sends it (its CSRF token read from the page): the answer, and its text

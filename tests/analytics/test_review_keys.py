@@ -74,10 +74,12 @@ def test_a_key_pressed_twice_before_the_reply_answers_the_pair_once_and_the_dism
 def test_answering_a_less_likely_pair_in_place_counts_it_off(tmp_path: Path, page: Page) -> None:
     with review_page(page, tmp_path):
         assert page.locator("#review-count").inner_text().startswith("1 left to answer, and 1 less likely")
+        assert page.locator("#hide-unlikely").is_visible()
         page.keyboard.press("j")  # the second pair, the one under the floor
         page.keyboard.press("s")
         page.wait_for_function("() => document.querySelectorAll('li.review-item').length === 1")
         assert page.locator("#review-count").inner_text().startswith("1 left to answer, and 0 less likely")
+        assert not page.locator("#hide-unlikely").is_visible(), "nothing under the floor is left to hide"
 
 
 def test_the_auto_repeat_of_a_held_key_answers_no_pair(tmp_path: Path, page: Page) -> None:

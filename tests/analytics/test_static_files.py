@@ -59,6 +59,7 @@ def test_a_static_file_answers_one_range_head_and_conditions(url: str) -> None:
 
 def test_only_files_of_the_static_folder_are_served(url: str) -> None:
     base = url.rsplit("/", 1)[0]
-    for path in ("/../__init__.py", "/%2e%2e/__init__.py", "/", "/nope.css"):
+    for path in ("/../__init__.py", "/%2e%2e/__init__.py", "/", "/nope.css", "/style.css/", "/..%2fcsp.py",
+                 "/style.css%00", "/%2e%2e%2fcsp.py"):
         reply = requests.get(base + path, timeout=5)
         assert reply.status_code == 404, path

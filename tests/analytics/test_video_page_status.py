@@ -61,6 +61,6 @@ def test_a_video_two_manifests_folders_gave_under_one_url_lists_both_and_where_e
     store.record_video(VideoRow(url="videos/a.mp4", video_id="00000000000000a1", performance=3.0, status=DUPLICATE,
                                 location="/data/week2/videos/a.mp4"), [])
     page = create_app(store).test_client().get("/video/00000000000000a1").get_data(as_text=True)
-    assert "Manifest rows with these bytes" in page
+    assert "The manifest lists this video 2 times (the same bytes under each):" in page
     assert page.count("<code>videos/a.mp4</code>") == 2
     assert "read at <code>week1/videos/a.mp4</code>" in page and "read at <code>week2/videos/a.mp4</code>" in page

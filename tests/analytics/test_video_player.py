@@ -148,3 +148,27 @@ def test_a_long_paths_key_is_never_taken_for_another_file_that_fits_its_head(tmp
     key = location_key(str(base / "clip.mp4"))  # recorded, then moved away; another file sits beside it
     client = page_over(tmp_path, [("00000000000000f2", "other.mp4", key)], ALLOWED_ROOT=str(root))
     assert client.get("/video/00000000000000f2/media").status_code == 404
+
+
+@pytest.mark.parametrize("where", ["folder_link", "nul", "relative", "root_prefix"])
+def test_no_location_reaches_a_file_outside_the_root_by_a_linked_folder_a_nul_a_relative_path_or_a_shared_prefix(
+        tmp_path, folders, where):
+    root, outside = folders
+    (root / "linked").symlink_to(outside, target_is_directory=True)
+    twin = tmp_path / "videos-private"  # shares the root's name as a prefix, not as a folder
+    twin.mkdir()
+    (twin / "secret.mp4").write_bytes(b"not yours" * 100)
+    location = {"folder_link": str(root / "linked" / "secret.mp4"), "nul": f"{root}/clip one.mp4\0../../secret",
+                "relative": "videos/../elsewhere/secret.mp4", "root_prefix": str(twin / "secret.mp4")}[where]
+    client = page_over(tmp_path, [("00000000000000b2", "x.mp4", location)], ALLOWED_ROOT=str(root))
+    answer = client.get("/video/00000000000000b2/media")
+    assert answer.status_code == 404 and b"not yours" not in answer.data
+
+
+@pytest.mark.parametrize("path", ["/video/..%2f..%2fetc%2fpasswd/media", "/video/%2e%2e/media",
+                                  "/video/00000000000000b1%00/media", "/video/00000000000000b1/..%2fmedia"])
+def test_the_player_route_takes_a_video_id_never_a_path(tmp_path, folders, path):
+    root, _ = folders
+    client = page_over(tmp_path, [("00000000000000b1", "x.mp4", str(root / "clip one.mp4"))], ALLOWED_ROOT=str(root))
+    assert client.get("/video/00000000000000b1/media").status_code == 200
+    assert client.get(path).status_code == 404, path

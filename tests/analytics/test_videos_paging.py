@@ -6,7 +6,7 @@ import re
 
 import requests
 
-from services.analytics.records import DONE, FAILED, AppearanceRow, VideoRow
+from services.analytics.records import DONE, DUPLICATE, FAILED, AppearanceRow, VideoRow
 from services.analytics.store import AnalyticsStore
 from services.analytics.web import create_app
 from services.analytics.web.views import INFLUENCER_PAGE_ROWS, VIDEOS_PAGE_ROWS
@@ -69,4 +69,20 @@ def test_a_url_its_manifest_gave_three_times_says_so_on_the_video_list_as_videos
     page = client.get("/videos").get_data(as_text=True)
     assert ('<span class="repeats hint">listed 3 times in the manifest: counted once (videos.csv lists the other 2 rows'
             ' as duplicate)</span>') in page, "in grey, as a note: the row did not fail"
+    # Under its status, not its error: the row did not fail (the note was in the "Error" column)
+    assert '<td class="error"></td>' in page and page.index('class="repeats hint"') < page.index('class="error"')
     assert len(client.get("/download/videos.csv").get_data(as_text=True).splitlines()) == 1 + 3
+
+
+def test_a_duplicate_rows_same_video_note_is_shown_under_its_status_not_as_an_error(
+        analytics_empty_store: AnalyticsStore) -> None:
+    analytics_empty_store.record_video(VideoRow(url="videos/a.mp4", video_id="a" * 16, performance=1.5, status=DONE,
+                                                location="/m/videos/a.mp4"))
+    analytics_empty_store.record_video(VideoRow(url="copy/a.mp4", video_id="a" * 16, performance=1.5,
+                                                status=DUPLICATE, location="/m/copy/a.mp4",
+                                                error="same video as videos/a.mp4"))
+    page = create_app(analytics_empty_store).test_client().get("/videos").get_data(as_text=True)
+    row = page[page.index("copy/a.mp4"):]
+    row = row[:row.index("</tr>")]
+    assert '<span class="duplicate-of hint">same video as videos/a.mp4</span>' in row, row
+    assert '<td class="error"></td>' in row, row

@@ -66,6 +66,36 @@ def test_a_range_past_the_end_is_416_with_the_files_length(client, header: str) 
     assert answer.status_code == 416 and answer.headers["Content-Range"] == f"bytes */{len(BYTES)}"
 
 
+@pytest.mark.parametrize(("header", "status", "part"), [
+    ("bytes=" + "0" * 24 + "1-", 206, BYTES[1:]),                        # leading zeros: byte 1, was 416
+    ("bytes=0-" + "0" * 24 + "9", 206, BYTES[:10]),                      # was the whole file as a 206
+    ("bytes=-" + "0" * 24 + "5", 206, BYTES[-5:]),                       # was the whole file as a 206
+    ("bytes=" + "0" * 5000 + "7-" + "0" * 5000 + "8", 206, BYTES[7:9]),  # past int()'s 4,300 digits
+    ("bytes=" + "9" * 21 + "-", 416, b""),                               # overflow: past the end
+    ("bytes=" + "9" * 21 + "-" + "9" * 22, 416, b""),                    # a valid range past the end
+    ("bytes=" + "9" * 22 + "-" + "9" * 21, 200, BYTES),                  # last before first: invalid, was 416
+    ("bytes=" + "9" * 21 + "-1", 200, BYTES),                            # last before first: invalid
+    ("bytes=-00", 416, b""), ("bytes=-0", 416, b""),                     # the empty suffix
+    ("bytes=-" + "9" * 30, 206, BYTES),                                  # a suffix longer than the file
+    ("bytes=0-9,20-29", 200, BYTES), ("bytes=10240-,0-9", 200, BYTES),   # several ranges: ignored
+    ("bytes=-5-", 200, BYTES), ("bytes=--5", 200, BYTES), ("bytes=+5-", 200, BYTES),  # negative, signed
+    ("bytes=0 - 9", 200, BYTES), ("bytes=0x10-", 200, BYTES),            # blanks inside, hex
+    (" bytes = 0-9 ", 206, BYTES[:10]), ("bytes=\t0-9,", 206, BYTES[:10]),  # blanks the grammar allows
+])
+def test_every_odd_range_is_a_206_by_its_value_a_416_past_the_end_or_ignored_when_invalid(
+        client, header: str, status: int, part: bytes) -> None:  # noqa: ANN001
+    """One rule for every Range (RFC 9110 §14.2): one valid range is answered by the value of its digits, however
+    many leading zeros; one starting past the end (or `-0`) is 416; an invalid one (last before first, a sign, blanks
+    inside, several ranges) is ignored: the whole file, 200. Positions were capped at 20 digits before leading
+    zeros were dropped, so `000…1-` was a 416 and `0-000…9` the whole file."""
+    answer = client.get(MEDIA, headers={"Range": header})
+    assert answer.status_code == status, (header[:40], answer.status)
+    if status != 416:
+        assert answer.data == part, header[:40]
+    else:
+        assert answer.headers["Content-Range"] == f"bytes */{len(BYTES)}"
+
+
 # ---- validators: a file replaced between two requests of one player ---------------------------------------
 
 def _replace(clip: Path, data: bytes, mtime_ns: int) -> None:
@@ -341,3 +371,21 @@ def test_every_answer_holding_a_script_typed_as_a_url_says_its_type_is_not_to_be
             assert answer.headers.get("X-Content-Type-Options") == "nosniff", (path, answer.status)
     finally:
         store.close()
+
+
+@pytest.mark.parametrize(("method", "path", "headers", "status"), [
+    ("GET", "/", {}, 200), ("GET", "/nope", {}, 404), ("PUT", "/", {}, 405),
+    ("GET", "/audit?page_token=bogus", {}, 400),
+    ("POST", "/undo", {}, 403), ("GET", "/api/nope.json", {}, 404), ("GET", "/", {"Host": "evil.example"}, 421),
+    ("GET", MEDIA, {}, 200), ("GET", MEDIA, {"Range": "bytes=0-9"}, 206), ("HEAD", MEDIA, {"Range": "bytes=0-9"}, 206),
+    ("GET", MEDIA, {"Range": "bytes=99999-"}, 416), ("GET", MEDIA, {"If-Match": '"other"'}, 412),
+    ("GET", "/static/style.css", {"Range": "bytes=0-9"}, 206), ("GET", "/static/nope.css", {}, 404),
+    ("GET", "/download/videos.csv", {}, 200), ("GET", "/api/audit.json", {}, 200),
+])
+def test_every_answer_errors_and_byte_ranges_included_carries_the_security_headers(
+        client, method: str, path: str, headers: dict, status: int) -> None:  # noqa: ANN001
+    answer = client.open(path, method=method, headers=headers)
+    assert answer.status_code == status, answer.status
+    assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    assert answer.headers["Referrer-Policy"] == "same-origin" and answer.headers["X-Frame-Options"] == "DENY"

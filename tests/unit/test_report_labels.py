@@ -14,7 +14,7 @@ from services.common.names import Known
 def test_a_name_shared_after_folding_gets_its_id_an_unnamed_one_says_so_and_a_unique_name_stands_alone() -> None:
     names = {"inf_a": "Ann  Lee", "inf_b": "ann lee", "inf_c": "Bo", "inf_d": ""}
     expected = [("inf_a", "Ann  Lee · inf_a"), ("inf_b", "ann lee · inf_b"), ("inf_c", "Bo"),
-                ("inf_d", "unnamed · inf_d"), ("inf_e", "unnamed · inf_e")]
+                ("inf_d", "Unnamed · inf_d"), ("inf_e", "Unnamed · inf_e")]
     assert labels([i for i, _ in expected], names) == expected
     assert [(i, label(i, names)) for i, _ in expected] == expected
     assert labels([], names) == []

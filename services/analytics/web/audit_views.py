@@ -27,6 +27,7 @@ from services.analytics.report import merge_candidates
 from services.analytics.store import AnalyticsStore
 from services.analytics.web.attachment import as_download
 from services.analytics.web.auth import MAX_PATH_CHARS, safe_next
+from services.analytics.web.bidi import as_html, described, isolated, plain
 from services.analytics.web.csv_download import csv_download
 from services.analytics.web.identity_access import corrections_client, identity_errors
 from services.common.actor import current_actor
@@ -130,21 +131,25 @@ def _feedback() -> dict[str, Any] | None:
     to a signed-out visitor: it names people)."""
     if g.get("error_page") or not g.get("reads_allowed"):
         return None
-    found = done_message(request.cookies.get(DONE_COOKIE, ""))
+    found = done_message(request.cookies.get(DONE_COOKIE, ""), html=True)
     if found is not None:
         g.done_shown = True
     return found
 
 
-def done_message(audit_id: str) -> dict[str, Any] | None:
+def done_message(audit_id: str, html: bool = False) -> dict[str, Any] | None:
     """What correction `audit_id` did, for the page: message, audit_id, undo (it can still be undone),
-    undone; None for no such id, or before analytics has its row."""
+    undone; None for no such id, or before analytics has its row. The message is text without bidi controls
+    (the JSON answer's), or with `html` markup whose every name is isolated (bidi.py)."""
     if not AUDIT_ID.fullmatch(audit_id or ""):
         return None
     row, undone = _store().audit_row(audit_id)
     if row is None:
         return None
-    return {"message": describe(row, undid(row)) + _shared_name(row, undone) + _hidden_survivor(row, undone),
+    before = undid(row)
+    told = (describe(isolated(row), isolated(before) if before else None) + _shared_name(row, undone)
+            + _hidden_survivor(isolated(row), undone))
+    return {"message": as_html(told) if html else plain(told),
             "audit_id": row.audit_id, "undo": row.undoable and not undone, "undone": undone}
 
 
@@ -176,7 +181,7 @@ def _hidden_survivor(row: AuditRow, undone: bool) -> str:
 
 @bp.app_context_processor
 def _helpers() -> dict[str, Any]:
-    return {"feedback": _feedback, "describe": describe, "undid": undid, "back_here": back_here}
+    return {"feedback": _feedback, "describe": described, "undid": undid, "back_here": back_here}
 
 
 @bp.get("/audit")

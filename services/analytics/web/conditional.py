@@ -84,18 +84,28 @@ def requested_range(header: str | None, length: int) -> tuple[int, int] | str | 
     match = _RANGE.fullmatch(parts[0]) if len(parts) == 1 else None
     if match is None or not any(match.groups()):
         return None
-    first_digits, last_digits = match.groups()
+    first_digits, last_digits = (_significant(g) for g in match.groups())
     if not first_digits:  # a suffix: the last bytes, all of them when the file is shorter
         suffix = _position(last_digits)
         return UNSATISFIABLE if suffix == 0 else (max(0, length - suffix), length)
-    first = _position(first_digits)
-    last = _position(last_digits) if last_digits else None
-    if last is not None and last < first:
+    if last_digits and _order(last_digits) < _order(first_digits):
         return None
+    first = _position(first_digits)
     if first >= length:
         return UNSATISFIABLE
-    return first, length if last is None else min(last + 1, length)
+    return first, length if not last_digits else min(_position(last_digits) + 1, length)
+
+
+def _significant(digits: str) -> str:
+    """`digits` without leading zeros ("0" for zeros alone, "" for none): `000…0001` is byte 1, however long."""
+    return (digits.lstrip("0") or "0") if digits else ""
+
+
+def _order(digits: str) -> tuple[int, str]:
+    """A key ordering significant digit strings by value, of any length (int() refuses over 4,300 digits)."""
+    return len(digits), digits
 
 
 def _position(digits: str) -> int:
+    """The value of significant `digits`, capped past any file (a position of over _DIGITS digits)."""
     return int(digits) if len(digits) <= _DIGITS else 10**_DIGITS

@@ -17,7 +17,20 @@ import time
 import unicodedata
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, g, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    g,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 
 from services.analytics.analysis import Analysis
@@ -25,6 +38,7 @@ from services.analytics.audit import not_saved_sentence
 from services.analytics.report import is_known, merge_candidates
 from services.analytics.web.audit_views import (
     DONE_COOKIE,
+    DONE_COOKIE_S,
     dismissed_count,
     done_message,
     done_redirect,
@@ -32,6 +46,7 @@ from services.analytics.web.audit_views import (
     remember_done,
 )
 from services.analytics.web.auth import MAX_PATH_CHARS
+from services.analytics.web.bidi import as_html, isolated, plain
 from services.analytics.web.body_limits import MAX_PHOTO_BYTES, MAX_PHOTOS, UPLOAD_PATH
 from services.analytics.web.canonical import canonical_ids
 from services.analytics.web.identity_access import corrections_client, identity_errors
@@ -43,7 +58,7 @@ from services.common.clients import Written
 from services.common.name_text import BadName, clean_name, too_long_as_given
 from services.common.names import merge_order, with_id
 from services.common.protoconv import review_reason_word, seconds
-from services.common.unchanged import hide_unchanged, rename_unchanged
+from services.common.unchanged import answer_unchanged, hide_unchanged, rename_unchanged
 
 bp = Blueprint("corrections", __name__)
 
@@ -313,18 +328,19 @@ def enrol() -> Response | str | tuple[str, int]:
     files = [f for f in request.files.getlist("photos") if f.filename]
     if not files:
         return _enrol_refused("choose at least one photo", name)
+    labels = [brief(f.filename or "", 60) for f in files]
     if len(files) > MAX_PHOTOS:
-        return _enrol_refused(f"at most {MAX_PHOTOS} photos at a time", name)
-    photos, labels = [], []
-    for f in files:
+        return _enrol_refused(f"at most {MAX_PHOTOS} photos at a time", name, sent=labels)
+    photos = []
+    for f, label in zip(files, labels, strict=True):
         data = f.read(MAX_PHOTO_BYTES + 1)
-        label = brief(f.filename or "", 60)
-        labels.append(label)
         if len(data) > MAX_PHOTO_BYTES:
-            return _enrol_refused(f"{label!r} is larger than {MAX_PHOTO_BYTES // (1024 * 1024)} MB", name, 413)
+            return _enrol_refused(f"{label!r} is larger than {MAX_PHOTO_BYTES // (1024 * 1024)} MB", name, 413,
+                                  sent=labels)
         if not data.startswith(_IMAGE_MAGIC):
             kind = _photo_kind(data)
-            return _enrol_refused(f"{label!r} is not a JPEG or PNG image" + (f" ({kind})" if kind else ""), name)
+            return _enrol_refused(f"{label!r} is not a JPEG or PNG image" + (f" ({kind})" if kind else ""), name,
+                                  sent=labels)
         photos.append(data)
     try:
         with identity_errors():
@@ -332,10 +348,11 @@ def enrol() -> Response | str | tuple[str, int]:
     except HTTPException as exc:
         if exc.code not in (400, 404, 409):  # 409: the photos match someone named otherwise (say it on the form)
             raise
-        return _enrol_refused(_photo_named(exc.description or "identity refused the photos", labels), name, exc.code)
+        return _enrol_refused(_photo_named(exc.description or "identity refused the photos", labels), name, exc.code,
+                              sent=labels)
     found = reply.influencer.influencer_id
     if reply.faces_enrolled == 0 or not found:
-        return _enrol_refused("no face was found in the photos", name)
+        return _enrol_refused("no face was found in the photos", name, sent=labels)
     skipped = [labels[k] for k in reply.photos_without_face if 0 <= k < len(labels)]
     # Photos with several faces: identity enrolled the largest of each (was: in silence, maybe the wrong person)
     crowded = [(label, n) for label, n in zip(labels, reply.faces_per_photo, strict=False) if n > 1]
@@ -383,11 +400,13 @@ def _just_enrolled() -> str:
     return row.after_name if row is not None and row.action == "enrol" else ""
 
 
-def _enrol_refused(message: str, name: str, status: int = 400) -> tuple[str, int]:
-    """The enrol form again, with what was typed and why it was refused (photos cannot be kept: a browser
-    never fills a file input from a page)."""
+def _enrol_refused(message: str, name: str, status: int = 400, sent: list[str] | None = None) -> tuple[str, int]:
+    """The enrol form again, with what was typed and why it was refused. Photos cannot be kept in the form (a
+    browser never fills a file input from a page), nor are they kept here (25 MB a form, for a retry that may never
+    come): the notice names the photos `sent` and says to pick them again (it said nothing of them, and the form
+    came back with its name alone, as if the photos were still chosen)."""
     return render_template("enrol.html", max_photos=MAX_PHOTOS, max_mb=MAX_PHOTO_BYTES // (1024 * 1024),
-                           enrolled="", name=name, error=message), status
+                           enrolled="", name=name, error=message, sent=sent or []), status
 
 
 # ---- review queue --------------------------------------------------------------------------------------
@@ -416,11 +435,16 @@ def _wants_unlikely() -> bool:
 
 
 @bp.get("/review")
-def review() -> str:
+def review() -> Response:
     """The queue; ?unlikely=1 also shows the items under the floor, after the others. After a dismissal, says
     how many pairs it kept apart (audit_views.dismissed_count)."""
-    return render_template("review.html", unlikely_shown=_wants_unlikely(), dismissed=dismissed_count(),
-                           not_saved=not_saved_note(), **_review_queue(_wants_unlikely()))
+    response = make_response(render_template(
+        "review.html", unlikely_shown=_wants_unlikely(), dismissed=dismissed_count(),
+        not_saved=not_saved_note() or answered_note(), **_review_queue(_wants_unlikely())))
+    for said_once in (ANSWERED_COOKIE, NOT_SAVED_MORE_COOKIE):
+        if said_once in request.cookies:
+            response.delete_cookie(said_once, path="/", httponly=True, samesite="Strict", secure=request.is_secure)
+    return response
 
 
 @bp.get("/api/review.json")
@@ -435,6 +459,12 @@ def review_json() -> Response:
     return reply
 
 
+def _pair_of(values: Any) -> tuple[str, str]:
+    """The pair `values` (a form, or a JSON object) names, checked as _answer checks it."""
+    return (_influencer_arg(values.get("influencer_a"), "influencer_a"),
+            _influencer_arg(values.get("influencer_b"), "influencer_b"))
+
+
 def _answer(values: Any) -> Written:
     """Answers one review item from `values` (a form, or a JSON object)."""
     a = _influencer_arg(values.get("influencer_a"), "influencer_a")
@@ -446,20 +476,57 @@ def _answer(values: Any) -> Written:
         return corrections_client().answer(a, b, reply)
 
 
-def _back_to_queue(written: Written | None) -> Response:
+def _back_to_queue(written: Written | None, answered: tuple[str, str, str] | None = None) -> Response:
     """To the queue, where the page was: the item after the one answered (`next`, an item's anchor) and the
-    less likely ones still shown when they were."""
+    less likely ones still shown when they were. `answered` (answer, a, b): when identity took it without a change
+    (no audit id: another session gave it a moment before), the queue says so (ANSWERED_COOKIE, answered_note)."""
     values: dict[str, Any] = {}
     anchor = (request.form.get("next") or "").strip()
     if anchor.startswith("item-") and len(anchor) <= 64 and anchor.replace("-", "").replace("_", "").isalnum():
         values["_anchor"] = anchor
     if request.form.get("unlikely") == "1":
         values["unlikely"] = 1
-    return _done("corrections.review", written, **values)
+    response = _done("corrections.review", written, **values)
+    if written is not None and answered is not None:
+        remember_answered(response, written, answered)
+    return response
+
+
+def remember_answered(response: Response, written: Written, answered: tuple[str, str, str]) -> None:
+    """Has the queue say that the answer `answered` (answer, a, b) changed nothing, when identity took it without
+    a change (`written` has no audit id)."""
+    if not written.audit_id:
+        response.set_cookie(ANSWERED_COOKIE, " ".join(answered), max_age=DONE_COOKIE_S, httponly=True,
+                            samesite="Strict", secure=request.is_secure, path="/")
+
+
+# "ANSWER A B" of an answer identity took without a change, said once by the queue it lands on: a cookie, as a
+# correction's message is (audit_views), never the address, where a link could make the queue say it
+ANSWERED_COOKIE = "influencers_answered"
+
+
+def answered_already(reply: str, a: str, b: str) -> str:
+    """What an answer identity took without a change says (isolated names, bidi.py): the correction that settled
+    the pair when one took `a` or `b` away (a merge), else that the answer was given already."""
+    store = current_app.extensions["analytics_store"]
+    took = [store.audit_leaving(i) for i in (a, b)]
+    return (not_saved_sentence(reply, a, b, *(isolated(row) if row else None for row in took))
+            or answer_unchanged(reply, a, b))
+
+
+def answered_note() -> Markup:
+    """On the queue after an answer of this session that changed nothing (ANSWERED_COOKIE), its sentence."""
+    reply, _, pair = request.cookies.get(ANSWERED_COOKIE, "").partition(" ")
+    a, _, b = pair.partition(" ")
+    if reply not in ANSWERS or not is_influencer_id(a) or not is_influencer_id(b) or a == b:
+        return Markup("")
+    return as_html(answered_already(reply, a, b) + ".")
 
 
 # The queue's arguments after an answer refused because the pair changed since the page was shown (not_saved_note)
 NOT_SAVED, PAIR_A, PAIR_B = "not_saved", "pair_a", "pair_b"
+NAMED_NOT_SAVED = 3  # refused pairs the queue names one by one; more are counted
+NOT_SAVED_MORE_COOKIE = "influencers_not_saved_more"  # how many more a dismissal passed over (never the address)
 TAKEN_WAIT_S = 5.0  # how long the page waits for analytics to record the merge identity named (it follows the feed)
 
 
@@ -475,7 +542,7 @@ def answer() -> Response:
         if not queue:
             raise
         return redirect(queue + ("&unlikely=1" if request.form.get("unlikely") == "1" else ""), code=303)
-    return _back_to_queue(written)
+    return _back_to_queue(written, (str(request.form.get("answer")), *_pair_of(request.form)))
 
 
 def _settled_queue(values: Any, refused: HTTPException) -> str:
@@ -504,15 +571,30 @@ def _taken_away(a: str, b: str, refusal: str) -> bool:
         time.sleep(0.05)
 
 
-def not_saved_note() -> str:
-    """On the queue after an answer refused for a pair changed under it (`?not_saved=ANSWER&pair_a=A&pair_b=B`),
-    the sentence saying so and which correction did it, from the audit trail: a link with these arguments and no
-    such correction behind it shows nothing (no text of the address is shown but ids and an answer's word)."""
-    reply, a, b = (request.args.get(k, "") for k in (NOT_SAVED, PAIR_A, PAIR_B))
-    if reply not in ANSWERS or not is_influencer_id(a) or not is_influencer_id(b) or a == b:
-        return ""
+def not_saved_note() -> Markup:
+    """On the queue after answers refused for pairs changed under them (`?not_saved=ANSWER&pair_a=A&pair_b=B`, a
+    pair_a and pair_b for each pair, in order, NAMED_NOT_SAVED at most), the sentence saying so for each and which
+    correction did it, from the audit trail, then how many more (NOT_SAVED_MORE_COOKIE: the dismissal counted them;
+    after "None of these", only the first was named); a pair with no such correction behind it shows nothing (no
+    text of the address is shown but ids and an answer's word, and no count). Its names are isolated (bidi.py).
+    Each pair costs two scans of the audit trail: an address naming 100 pairs took 5 s of 5,000 rows."""
+    reply = request.args.get(NOT_SAVED, "")
+    pairs = list(zip(request.args.getlist(PAIR_A), request.args.getlist(PAIR_B), strict=False))[:NAMED_NOT_SAVED]
+    if reply not in ANSWERS:
+        return Markup("")
     store = current_app.extensions["analytics_store"]
-    return not_saved_sentence(reply, a, b, store.audit_leaving(a), store.audit_leaving(b))
+    said = []
+    for a, b in pairs:
+        if is_influencer_id(a) and is_influencer_id(b) and a != b:
+            took = [store.audit_leaving(i) for i in (a, b)]
+            sentence = not_saved_sentence(reply, a, b, *(isolated(row) if row else None for row in took))
+            if sentence:
+                said.append(sentence)
+    counted = request.cookies.get(NOT_SAVED_MORE_COOKIE, "")
+    more = int(counted) if said and counted.isascii() and counted.isdigit() and len(counted) <= 3 else 0
+    tail = (f" Your answer “{reply}” for {more} more pair{'' if more == 1 else 's'} was not saved either: a "
+            "correction since the page was shown settled each (on the Audit page).") if more > 0 else ""
+    return as_html(" ".join(said) + tail)
 
 
 @bp.post("/review/dismiss")
@@ -558,16 +640,20 @@ def dismiss() -> Response:
                                f"can be undone on the Audit page): {exc.description}")
         raise
     if len(written) == 1 and not settled:
-        return _back_to_queue(written[0])
+        return _back_to_queue(written[0], ("different", *parsed[0]))
     values: dict[str, Any] = {}
     if request.form.get("unlikely") == "1":
         values["unlikely"] = 1
-    if settled:  # the first such pair is named (not_saved_note); the others are off the queue too
-        values.update({NOT_SAVED: "different", PAIR_A: settled[0][0], PAIR_B: settled[0][1]})
+    if settled:  # each such pair is named (not_saved_note): the first few, then how many more
+        named = settled[:NAMED_NOT_SAVED]
+        values.update({NOT_SAVED: "different", PAIR_A: [a for a, _ in named], PAIR_B: [b for _, b in named]})
     if written and not written[-1].caught_up:  # the last applied: every answer before it is (positions in order)
         values["catching_up"] = 1
     response = redirect(url_for("corrections.review", **values), code=303)
     remember_dismissed(response, [w.audit_id for w in written])  # the count is read back from the audit rows
+    if len(settled) > NAMED_NOT_SAVED:
+        response.set_cookie(NOT_SAVED_MORE_COOKIE, str(len(settled) - NAMED_NOT_SAVED), max_age=DONE_COOKIE_S,
+                            httponly=True, samesite="Strict", secure=request.is_secure, path="/")
     return response
 
 
@@ -593,9 +679,14 @@ def answer_json() -> Response:
         refused = jsonify(error=exc.description, queue=queue)
         refused.status_code = 404
         return refused
-    done = done_message(written.audit_id) or {"message": "Answer saved", "audit_id": written.audit_id,
-                                               "undo": False, "undone": False}
+    if written.audit_id:
+        done = done_message(written.audit_id) or {"message": "Answer saved", "audit_id": written.audit_id,
+                                                   "undo": False, "undone": False}
+    else:  # another session gave it a moment before: said, never "Answer saved" as if this one had
+        done = {"message": plain(answered_already(str(body.get("answer")), *_pair_of(body))), "audit_id": "",
+                "undo": False, "undone": False}
     response = jsonify(changed_videos=written.changed_videos, caught_up=written.caught_up, **done)
-    if body.get("answer") == "same":
-        remember_done(response, written.audit_id)  # the page reloads after a merge: it says so, with Undo
+    if body.get("answer") == "same":  # the page reloads after a merge: it says so, with Undo (or that it was merged)
+        remember_done(response, written.audit_id)
+        remember_answered(response, written, ("same", *_pair_of(body)))
     return response

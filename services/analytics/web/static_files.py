@@ -26,7 +26,7 @@ def install(app: Flask) -> None:
 def static_file(filename: str) -> Response:
     """The file `filename` of FOLDER; 404 for anything else (a path out of it, a folder, a missing file)."""
     path = safe_join(str(FOLDER), filename)
-    if path is None:
+    if path is None or filename.endswith("/"):  # "style.css/" names a folder: resolve() dropped the slash
         abort(404)
     try:
         file, info, _ = open_checked(path, FOLDER)

@@ -14,11 +14,12 @@ from flask import Blueprint, Response, abort, current_app, jsonify, render_templ
 
 from services.analytics import report
 from services.analytics.analysis import Analysis
-from services.analytics.audit import describe, gone_sentence
+from services.analytics.audit import gone_sentence
 from services.analytics.export_format import score_text, statistic_text
 from services.analytics.prediction_words import prediction_words
 from services.analytics.store import AnalyticsStore
 from services.analytics.web.attachment import as_download
+from services.analytics.web.bidi import as_html, described, isolated
 from services.analytics.web.canonical import canonical_ids, influencer_id_as_typed, no_such
 from services.analytics.web.chart_cache import ChartCache
 from services.analytics.web.csv_download import csv_download
@@ -111,7 +112,7 @@ def _gone_where(analysis: Analysis, influencer_ids: list[str]) -> dict[str, str]
         if is_influencer_id(influencer_id) and not report.is_known(_store(), analysis, influencer_id):
             row = _store().audit_leaving(influencer_id)
             if row is not None:
-                gone[influencer_id] = describe(row)
+                gone[influencer_id] = described(row)
     return gone
 
 
@@ -144,7 +145,7 @@ def _gone(influencer_id: str) -> tuple[str, int]:
     analysis = _analysis()
     counted = set(analysis.stats["influencer_id"])
     see = [(i, analysis.names.get(i) or i) for i in row.after_ids[:10] if i in counted or _store().appearances_of(i)]
-    return render_template("404.html", detail=gone_sentence(influencer_id, row), see=see), 404
+    return render_template("404.html", detail=as_html(gone_sentence(influencer_id, isolated(row))), see=see), 404
 
 
 # Namesakes offered as one merge at most (config "NAMESAKES_MERGED_AT_ONCE"): more influencers of one name than
