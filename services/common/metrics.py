@@ -225,8 +225,8 @@ GAUGE_HELP = {
     "influencers_job_rows": "Manifest rows of the ingest jobs not yet ended, by state (pending, running, "
                             "finished, dropped)",
     "influencers_job_finalising_seconds": "Seconds the longest-waiting ingest job has had an outcome for every "
-                                          "row without ending (its reconcile), since this process first saw it "
-                                          "so; 0 when none",
+                                          "row without ending (its reconcile), from the time the job store keeps "
+                                          "of it (the same on every replica, across restarts); 0 when none",
 }
 # The label a gauge's values are split by, for the gauges whose source answers a mapping.
 GAUGE_LABELS = {"influencers_job_rows": "state"}

@@ -334,6 +334,33 @@ def test_the_jobs_finalising_are_those_whose_rows_all_have_an_outcome_whatever_o
     assert store.finalising() == [second.job_id]
 
 
+def test_a_job_not_ending_is_timed_from_the_store_so_replicas_started_later_answer_the_same_age(
+        engines, clock) -> None:
+    store = JobStore(engines(), LEASE_S, clock=clock)
+    assert store.finalising_age() == 0.0
+    job = submit(store, 1)
+    assert finish(store, store.claim_row("a:1"))
+    assert store.finalising_age() == 0.0  # the first reading finds it so: stamped now
+    clock.now += 600
+    assert store.finalising_age() == 600.0
+    clock.now += 1200  # every replica restarted: a new process, a new store on the same database
+    restarted = JobStore(engines(), LEASE_S, clock=clock)
+    assert restarted.finalising_age() == 1800.0
+    fin = restarted.claim_finalize("b:1")  # a finaliser taking it keeps the time first stored
+    clock.now += 60
+    assert restarted.finalising_age() == 1860.0
+    assert restarted.end_job(job.job_id, fin.lease) and restarted.finalising_age() == 0.0
+
+
+def test_a_job_first_seen_finalising_by_its_finaliser_is_timed_from_then(engines, clock) -> None:
+    store = JobStore(engines(), LEASE_S, clock=clock)
+    submit(store, 1)
+    assert finish(store, store.claim_row("a:1"))
+    assert store.claim_finalize("b:1") is not None  # no reading before it (metrics off)
+    clock.now += 90
+    assert store.finalising_age() == 90.0
+
+
 def test_a_dead_finaliser_is_replaced(engines, clock) -> None:
     store = JobStore(engines(), LEASE_S, clock=clock)
     job = submit(store, 1)
