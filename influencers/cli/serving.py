@@ -69,19 +69,21 @@ def cmd_service(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     port = {"ingest": settings.ingest_port, "identity": settings.identity_port,
             "analytics": settings.analytics_port}[args.service]
-    starting = StartingHealth(args.service, settings.host, port, server_credentials(settings))
-    try:
-        stoppers = _start_service(args.service, settings, starting)
-    finally:
-        starting.handover()
     log = logging.getLogger(LOGGER)
-    try:
-        with served_metrics(settings):
+    # Metrics from the first moment to the last: a migration of minutes, and a stop's drain, are a process that
+    # answers its scrapes with influencers_ready 0, not one down (InfluencersDown paged during a long migration).
+    with served_metrics(settings):
+        starting = StartingHealth(args.service, settings.host, port, server_credentials(settings))
+        try:
+            stoppers = _start_service(args.service, settings, starting)
+        finally:
+            starting.handover()
+        try:
             log.info("%s stopping on %s (work in flight finishes first)", args.service, _wait_for_signal())
-    finally:
-        for stop in stoppers:
-            stop()
-        log.info("%s stopped", args.service)
+        finally:
+            for stop in stoppers:
+                stop()
+            log.info("%s stopped", args.service)
     return 0
 
 

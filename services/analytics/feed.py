@@ -50,6 +50,7 @@ from services.common import tracing
 from services.common.boundary import is_video_id, shown
 from services.common.call_names import failed_call
 from services.common.crash import crash_point
+from services.common.metrics import count_feed_changes, count_feed_resync
 from services.common.protoconv import change_kind_word
 from services.common.streak import FailureStreak
 
@@ -149,6 +150,7 @@ class Follower:
         self.page_size = page_size
         self.head = 0
         self.resyncs = 0
+        self.resync_pages = 0  # pages the resync under way has applied (0: none under way); a gauge
         self.crops_fetched = 0
 
     def lag(self) -> int:
@@ -190,6 +192,8 @@ class Follower:
                                                    digest=change.digest)
                 crash_point("follow:applied")  # a change and its position stored, its crops not yet
                 self._fill(missing)
+        if changes:
+            count_feed_changes(len(changes))
         return len(changes)
 
     def _another_feed(self, position: int, feed_id: str) -> str:
@@ -227,19 +231,27 @@ class Follower:
         head = 0
         feed_id = at = ""
         seen: list[str] = []
-        for k, page in enumerate(self.source.snapshot()):
-            if k == 0:
-                head, feed_id, at = page.feed_position, page.feed_id, page.feed_digest
-            missing = self.store.apply_changes(head, _videos(page.videos), dict(page.names), _labels(page.labels),
-                                               snapshot=True, reposts=_reposts(page.videos))
-            crash_point("resync:page")  # a page stored, its crops and the position not yet
-            seen.extend(v.video_id for v in page.videos)
-            self._fill(missing)
-        crash_point("resync:pages")  # every page and crop stored, the position and the stale videos' drop not yet
-        self.store.end_snapshot(head, seen, feed_id, at)  # the position, the feed and the change there, together
-        crash_point("resync:ended")
+        # The pages count as the resync's progress while it lasts (InfluencersFeedStalled): the position moves
+        # only at its end. Back to 0 when it ends or fails, so that a resync started again shows as a fall.
+        self.resync_pages = 0
+        try:
+            for k, page in enumerate(self.source.snapshot()):
+                if k == 0:
+                    head, feed_id, at = page.feed_position, page.feed_id, page.feed_digest
+                missing = self.store.apply_changes(head, _videos(page.videos), dict(page.names),
+                                                   _labels(page.labels), snapshot=True, reposts=_reposts(page.videos))
+                crash_point("resync:page")  # a page stored, its crops and the position not yet
+                seen.extend(v.video_id for v in page.videos)
+                self._fill(missing)
+                self.resync_pages += 1
+            crash_point("resync:pages")  # every page and crop stored, the position and the stale videos' drop not yet
+            self.store.end_snapshot(head, seen, feed_id, at)  # the position, the feed and the change there, together
+            crash_point("resync:ended")
+        finally:
+            self.resync_pages = 0
         self.head = head
         self.resyncs += 1
+        count_feed_resync()
         log.info("resynced %d videos from identity's snapshot at position %d", len(seen), head)
 
     def fill_missing_crops(self) -> None:

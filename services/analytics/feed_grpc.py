@@ -76,5 +76,6 @@ def start_follower(settings: Settings, store: AnalyticsStore, idle_s: float = ID
     thread = FollowerThread(Follower(GrpcFeedSource(stub, timeout), store), leadership(settings), idle_s)
     # One short read each (the position's row); the lag of a replica not applying the feed is 0.
     thread.on_stop += [GAUGES.attach("influencers_feed_position", store.feed_position),
-                       GAUGES.attach("influencers_feed_lag", thread.lag)]
+                       GAUGES.attach("influencers_feed_lag", thread.lag),
+                       GAUGES.attach("influencers_feed_resync_pages", lambda: thread.follower.resync_pages)]
     return thread.start()

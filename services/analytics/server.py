@@ -21,7 +21,7 @@ from services.analytics.records import (
     video_to_proto,
 )
 from services.analytics.store import AnalyticsStore
-from services.common import tracing
+from services.common import logs, tracing
 from services.common.boundary import (
     MAX_LOCATION_CHARS,
     MAX_TEXT_CHARS,
@@ -71,6 +71,8 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):
         # A failed row's error past MAX_TEXT_CHARS is cut, saying so, not refused: the row is then recorded
         # (its URL, status and score), where a refusal would lose the video's record.
         row = dataclasses.replace(video_from_proto(request.video), error=capped(request.video.error))
+        if row.video_id:  # every line of the call names it, the failure's line of rpc.py's guard too (see identity's)
+            logs.bind(video_id=row.video_id)
         if problem := score_problem(row.performance):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{row.url[:80]!r}: {problem}")
         _check_statuses(context, [row.status], "video.status")

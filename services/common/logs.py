@@ -279,6 +279,13 @@ def bind(**fields: object) -> None:
     structlog.contextvars.bind_contextvars(**fields)
 
 
+def row_fields() -> dict[str, object]:
+    """The ROW_FIELDS bound in this thread now: what another process's lines about the same row carry (a decoder's,
+    given them with each video)."""
+    bound_now = structlog.contextvars.get_contextvars()
+    return {k: bound_now[k] for k in ROW_FIELDS if k in bound_now}
+
+
 @contextlib.contextmanager
 def bound(**fields: object) -> Iterator[None]:
     """`fields` on the lines logged inside (a gRPC call's video_id, say), then as before."""

@@ -61,7 +61,8 @@ _GRPC_CLIENT = ("grpc_client_started", "grpc_client_handled", "grpc_client_secon
 SERVICE_FAMILIES = {
     "ingest": ("videos", "stage_seconds", "stage_cpu", "ready", "child_restarts", *_GRPC_SERVER, *_GRPC_CLIENT),
     "identity": ("stage_seconds", "stage_cpu", "ready", "child_restarts", *_GRPC_SERVER),
-    "analytics": ("ready", *_GRPC_SERVER, *_GRPC_CLIENT, "http_requests", "http_seconds"),
+    "analytics": ("ready", *_GRPC_SERVER, *_GRPC_CLIENT, "http_requests", "http_seconds", "feed_changes",
+                  "feed_resyncs"),
 }
 # Of a server of another name (a test's): readiness and gRPC alone.
 OTHER_FAMILIES = ("ready", *_GRPC_SERVER, *_GRPC_CLIENT)
@@ -89,6 +90,8 @@ class Families:
     grpc_client_seconds: Histogram
     http_requests: Counter
     http_seconds: Histogram
+    feed_changes: Counter
+    feed_resyncs: Counter
 
 
 @functools.cache
@@ -137,6 +140,11 @@ def families() -> Families:
         http_seconds=Histogram("http_request_duration_seconds", "Seconds the report page took to answer a "
                                "request (to its response, before the body is streamed)", ["route"],
                                buckets=HTTP_BUCKETS, registry=registry),
+        feed_changes=Counter("influencers_feed_changes_applied", "Changes of identity's feed analytics has "
+                             "applied by following it (a resync's snapshot is not counted)", registry=registry),
+        feed_resyncs=Counter("influencers_feed_resyncs", "Resyncs ended: the appearances rebuilt from identity's "
+                             "snapshot (analytics too far behind, or identity's feed made again)",
+                             registry=registry),
     )
     for status in VIDEO_STATUSES:  # every status shows from the start, at 0
         made.videos.labels(status)
@@ -181,6 +189,16 @@ def count_child_restart(child: str, reason: str) -> None:
         families().child_restarts.labels(child, reason).inc()
 
 
+def count_feed_changes(n: int) -> None:
+    """Counts `n` changes of identity's feed applied by analytics' follower."""
+    families().feed_changes.inc(n)
+
+
+def count_feed_resync() -> None:
+    """Counts a resync of analytics' follower ended (the snapshot applied and its position stored)."""
+    families().feed_resyncs.inc()
+
+
 def observe_stages(seconds: Mapping[str, float]) -> None:
     """Observes the STAGES among `seconds` (stage -> wall seconds; "<stage>.cpu" -> CPU seconds, counted in
     influencers_stage_cpu_seconds_total); other keys are ignored (label values bounded)."""
@@ -202,11 +220,13 @@ GAUGE_HELP = {
     "influencers_feed_position": "Position of the last change of identity's feed analytics has applied",
     "influencers_feed_lag": "Changes identity has that analytics has not applied (as of the follower's last "
                             "read of the feed)",
+    "influencers_feed_resync_pages": "Pages of identity's snapshot the resync under way has applied (0 when "
+                                     "none is under way: it falls to 0 when a resync ends or starts again)",
     "influencers_job_rows": "Manifest rows of the ingest jobs not yet ended, by state (pending, running, "
                             "finished, dropped)",
     "influencers_job_finalising_seconds": "Seconds the longest-waiting ingest job has had an outcome for every "
-                                          "row without ending (its reconcile), since this process first saw it "
-                                          "so; 0 when none",
+                                          "row without ending (its reconcile), from the time the job store keeps "
+                                          "of it (the same on every replica, across restarts); 0 when none",
 }
 # The label a gauge's values are split by, for the gauges whose source answers a mapping.
 GAUGE_LABELS = {"influencers_job_rows": "state"}

@@ -18,6 +18,7 @@ from concurrent import futures
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from services.common.metrics import families, register_service
 from services.common.rpc import LIVENESS, READINESS
 from services.common.settings import host_port
 
@@ -47,6 +48,8 @@ class StartingHealth:
     def __init__(self, name: str, host: str, port: int, credentials: grpc.ServerCredentials | None = None) -> None:
         self.name = name
         self._server: grpc.Server | None = None
+        register_service(name)  # its metrics endpoint, up from the start, says it is not ready yet
+        families().ready.labels(name).set(0)
         if port == 0:
             return
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"{name}-starting"),

@@ -143,8 +143,10 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                     context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, f"video {video_id}: {exc}")
             if not video_id:
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, "no frames (video_id unknown)")
-            with logs.bound(video_id=video_id):
-                return self._analyze(video_id, spool, context)
+            # Bound for the rest of the call (gRPC runs each in a context of its own), so that its failure's line,
+            # written by rpc.py's guard once this code has left, names the video too.
+            logs.bind(video_id=video_id)
+            return self._analyze(video_id, spool, context)
 
     def _frames(self, request_iterator: Iterator[identity_pb2.AnalyzeVideoRequest], budget: StreamBudget,
                 context: grpc.ServicerContext) -> Iterator[identity_pb2.AnalyzeVideoRequest]:

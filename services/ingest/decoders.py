@@ -25,7 +25,7 @@ from multiprocessing.sharedctypes import Synchronized
 import cv2
 
 from services.common.child import die_with_process, how_it_ended, stop_pool
-from services.common.logs import LogSetup, adopt_setup, current_setup
+from services.common.logs import LogSetup, adopt_setup, bound, current_setup, row_fields
 from services.common.metrics import count_child_restart
 from services.common.stop_signal import uninterrupted
 from services.ingest.decoding import Decoded, DecodeOrder, decode
@@ -59,13 +59,16 @@ def _init(ingest_pid: int, log_setup: LogSetup | None = None, begun: Synchronize
     cv2.setNumThreads(1)  # colour conversion and JPEG of a few frames; FFmpeg has its own threads
 
 
-def _decode_begun(order: DecodeOrder) -> Decoded:
+def _decode_begun(order: DecodeOrder, fields: dict[str, object] | None = None) -> Decoded:
     """decode(`order`), in a decoder process, once it has counted the video as begun: a process that ends before
-    the count ended before the video reached it."""
+    the count ended before the video reached it. Every line it logs meanwhile carries `fields` (the row's job_id
+    and row, from ingest's row thread) and the video's id, as ingest's own lines about the row do."""
     if _begun is not None:
         with _begun.get_lock():
             _begun.value += 1
-    return decode(order)
+    with bound(**{**(fields or {}), "video_id": order.video_id}):  # the row thread may have bound it already
+        log.debug("decoding video %s", order.video_id)
+        return decode(order)
 
 
 @dataclass
@@ -152,7 +155,7 @@ class Decoders:
         pool = decoder.pool
         with uninterrupted():  # a SIGTERM waits for the start: one that cut it would leave a half-made pool
             try:
-                future = pool.submit(_decode_begun, order)
+                future = pool.submit(_decode_begun, order, row_fields())
             except BrokenProcessPool as ended:  # found so by the pool before this video was sent
                 raise _EndedBefore(str(ended)) from None
             decoder.sent += 1

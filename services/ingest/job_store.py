@@ -81,7 +81,9 @@ jobs_t = sa.Table(
     sa.Column("stop_reason", sa.Text, nullable=False, server_default=""),  # a stop's `why` (cancel_rows), or ""
     # StartIngestRequest.request_id (request_ids.request_key) and request_ids.request_digest of what it asked; NULL
     # without a key. Unique (migration 0007): of replicas racing to store one key, one inserts, the others find its job.
-    sa.Column("request_id", sa.String(36)), sa.Column("request_digest", sa.String(64)))
+    sa.Column("request_id", sa.String(36)), sa.Column("request_digest", sa.String(64)),
+    # When the job was first seen with every row's outcome, not ended (finalising_age; migration 0008); NULL before.
+    sa.Column("finalising_since_s", sa.Float))
 rows_t = sa.Table(
     "ingest_rows", metadata,
     sa.Column("job_id", sa.String(32), primary_key=True), sa.Column("idx", sa.Integer, primary_key=True),
@@ -563,7 +565,8 @@ class JobStore:
                             .values(state=NOT_RUN, lease_owner=None, lease_expires_s=0.0)).rowcount:
                 return None
             conn.execute(jobs_t.update().where(jobs_t.c.job_id == job_id)
-                         .values(finalizer=lease, finalizer_expires_s=now + self.lease_s))
+                         .values(finalizer=lease, finalizer_expires_s=now + self.lease_s,
+                                 finalising_since_s=sa.func.coalesce(jobs_t.c.finalising_since_s, now)))
             ids = conn.execute(sa.select(rows_t.c.processed_video_id).where(
                 rows_t.c.job_id == job_id, rows_t.c.processed_video_id != "").order_by(rows_t.c.done_seq)
             ).scalars().all()
@@ -577,6 +580,22 @@ class JobStore:
             return list(conn.execute(sa.select(jobs_t.c.job_id).where(
                 jobs_t.c.state.in_([QUEUED, RUNNING]), ~_unfinished(self.clock())).order_by(jobs_t.c.created_s)
             ).scalars().all())
+
+    def finalising_age(self) -> float:
+        """Seconds the longest-waiting job of `finalising()` has been so, 0 when none: from the time stored with
+        the job when a finaliser took it or a reading first found it so (stamped here), so that every replica
+        answers alike, a restarted one included (influencers_job_finalising_seconds)."""
+        now = self.clock()
+        with self.engine.begin() as conn:
+            since = conn.execute(sa.select(jobs_t.c.job_id, jobs_t.c.finalising_since_s).where(
+                jobs_t.c.state.in_([QUEUED, RUNNING]), ~_unfinished(now))).all()
+            unstamped = [job_id for job_id, at in since if at is None]
+            if unstamped:  # once per job: later readings find its time
+                conn.execute(jobs_t.update().where(jobs_t.c.job_id.in_(unstamped),
+                                                   jobs_t.c.finalising_since_s.is_(None))
+                             .values(finalising_since_s=now))
+        # A time stamped by a replica whose clock is ahead counts from now.
+        return max((max(0.0, now - at) for _, at in since if at is not None), default=0.0)
 
     def end_job(self, job_id: str, lease: str, changed_videos: int = 0, error: str = "") -> bool:
         """Ends a job finalised under `lease` (Finalising.lease): FAILED with `error`, else CANCELLED when a

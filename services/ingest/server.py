@@ -21,7 +21,6 @@ from services.common.clients import GrpcAnalytics, GrpcIdentity
 from services.common.damage import has_room
 from services.common.database import database_url, left_behind, open_engine
 from services.common.datadir import data_dir_hidden
-from services.common.first_seen import FirstSeen
 from services.common.metrics import GAUGES
 from services.common.rpc import RunningServer, build_server, open_channel
 from services.common.settings import Settings
@@ -218,10 +217,9 @@ class IngestProcess:
         # Rows of the jobs not ended (a grouped count over them): at most every few seconds, off the scrape.
         detach_rows = GAUGES.attach("influencers_job_rows", store.row_counts, max_age_s=JOB_ROWS_AGE_S)
         # A job that does not end, timed on its own: the row counts above sum every job's rows, so another job's
-        # pending rows hid it (InfluencersJobNotEnding).
-        finalising = FirstSeen()
-        detach_finalising = GAUGES.attach("influencers_job_finalising_seconds",
-                                          lambda: finalising.oldest_age(store.finalising()), max_age_s=JOB_ROWS_AGE_S)
+        # pending rows hid it (InfluencersJobNotEnding). Timed from the store, so a restart does not start it again.
+        detach_finalising = GAUGES.attach("influencers_job_finalising_seconds", store.finalising_age,
+                                          max_age_s=JOB_ROWS_AGE_S)
 
         def detach_gauges() -> None:
             detach_rows()

@@ -15,11 +15,11 @@ from services.common.resource_tracker import start_resource_tracker
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def stderr_of(script: str, before: str = "") -> list[str]:
+def stderr_of(script: str, before: str = "", level: str = "INFO") -> list[str]:
     """The stderr lines of `script` run by a fresh interpreter as `influencers service ingest` sets logging up
-    (INFLUENCERS_LOG_FORMAT=json), `before` run ahead of that set-up, once it and every process holding its
-    stderr have ended."""
-    env = {**os.environ, "INFLUENCERS_LOG_FORMAT": "json"}
+    (INFLUENCERS_LOG_FORMAT=json, INFLUENCERS_LOG_LEVEL `level`), `before` run ahead of that set-up, once it and
+    every process holding its stderr have ended."""
+    env = {**os.environ, "INFLUENCERS_LOG_FORMAT": "json", "INFLUENCERS_LOG_LEVEL": level}
     setup = (textwrap.dedent(before) + "from influencers.cli.config import configure_cli_logging\n"
              "configure_cli_logging('service', 'ingest')\n")
     done = subprocess.run([sys.executable, "-c", setup + textwrap.dedent(script)], cwd=ROOT, env=env,
@@ -70,6 +70,29 @@ def test_a_python_warning_in_a_decoder_process_is_a_json_line():
     """)
     (warning,) = [r for r in records(lines) if "a decoder's own warning" in r["event"]]
     assert warning["level"] == "warning" and warning["service"] == "ingest"
+
+
+def test_a_decoder_processs_lines_about_a_video_name_it_and_its_row(tmp_path):
+    # Before, a decoder's lines carried none of the row's fields: its process has none of ingest's row thread.
+    lines = stderr_of(f"""
+        from pathlib import Path
+        from services.common import logs
+        from services.ingest.decoders import Decoders
+        from services.ingest.decoding import DecodeOrder
+        from services.ingest.video import VideoError
+        bad = Path({str(tmp_path)!r}) / "broken.mp4"
+        bad.write_bytes(b"not a video at all" * 100)
+        decoders = Decoders(1)
+        with logs.row_context("4d30008f743544c4", 3):
+            logs.bind(video_id="00000000000000cc")  # as ingest's row thread has once it knows the hash
+            try:
+                decoders.decode(DecodeOrder("00000000000000cc", bad, 1.0, 600.0, bad.parent, 1 << 20, 0, False))
+            except VideoError:
+                pass
+        decoders.close()
+    """, level="DEBUG")
+    (decoding,) = [r for r in records(lines) if r["event"] == "decoding video 00000000000000cc"]
+    assert (decoding["job_id"], decoding["row"], decoding["video_id"]) == ("4d30008f743544c4", 3, "00000000000000cc")
 
 
 def test_a_python_warning_in_a_face_worker_process_is_a_json_line():

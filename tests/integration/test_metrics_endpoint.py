@@ -21,16 +21,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def scrape(port: int, timeout_s: float) -> str:
-    """The text of http://127.0.0.1:port/metrics once it answers (within `timeout_s`)."""
+def scrape(port: int, timeout_s: float, ready: str = "") -> str:
+    """The text of http://127.0.0.1:port/metrics once it answers (within `timeout_s`); with `ready` (a service),
+    once it says that service is ready (a `service` process answers from its start, ready 0 while it starts)."""
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            return urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+            text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+            if not ready or f'influencers_ready{{service="{ready}"}} 1.0' in text:
+                return text
         except (urllib.error.URLError, ConnectionError):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no metrics{' of a ready ' + ready if ready else ''} within {timeout_s} s")
+        time.sleep(0.2)
 
 
 def start(args: list[str], env: dict[str, str]) -> subprocess.Popen:
@@ -50,7 +54,7 @@ def test_an_ingest_service_with_the_variable_set_serves_its_metrics(tmp_path):
     process = start(["service", "ingest", "--data-dir", str(tmp_path / "d")],
                     {"INFLUENCERS_INGEST_PORT": "0", "INFLUENCERS_METRICS_PORT": str(port)})
     try:
-        text = scrape(port, 60)
+        text = scrape(port, 60, ready="ingest")
     finally:
         err = stop(process)
     assert 'influencers_ready{service="ingest"} 1.0' in text, err
@@ -72,12 +76,14 @@ def test_an_analytics_service_lists_its_own_families_and_none_of_ingest_or_ident
                     {"INFLUENCERS_ANALYTICS_PORT": "0", "INFLUENCERS_WEB_PORT": "0",
                      "INFLUENCERS_METRICS_PORT": str(port)})
     try:
-        text = scrape(port, 60)
+        text = scrape(port, 60, ready="analytics")
     finally:
         err = stop(process)
     families = {line.split()[2] for line in text.splitlines() if line.startswith("# TYPE influencers_")}
     # Its readiness and its feed gauges; ingest's rows and stages, identity's workers: none, not even at 0.
-    assert families == {"influencers_ready", "influencers_feed_position", "influencers_feed_lag"}, err
+    assert families == {"influencers_ready", "influencers_feed_position", "influencers_feed_lag",
+                        "influencers_feed_resync_pages", "influencers_feed_changes_applied_total",
+                        "influencers_feed_resyncs_total"}, err
     assert "http_request_duration_seconds" in text and "grpc_server_handled_total" in text
 
 

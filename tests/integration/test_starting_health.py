@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from concurrent import futures
 from pathlib import Path
 
@@ -45,14 +46,23 @@ def _until(stub: health_pb2_grpc.HealthStub, name: str, wanted: int, process: su
         time.sleep(0.1)
 
 
+def _ready_metric(port: int) -> str:
+    """influencers_ready{service="ingest"} as the process's metrics endpoint shows it."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    (line,) = [x for x in text.splitlines() if x.startswith('influencers_ready{service="ingest"}')]
+    return line.split()[-1]
+
+
 def test_a_service_whose_migration_waits_answers_live_and_not_ready_until_it_has_migrated(
         tmp_path, postgres_url) -> None:
     # Before, nothing answered on the port until the store was migrated: a probe could not tell a start in progress
     # from a dead process, and k8s' startup probe killed a migration running past 10 minutes (rolled back, begun
     # again at the next start). The migration here waits for another replica's (its lock held by the test).
-    port = free_port()
+    # Its metrics answer meanwhile too, influencers_ready 0: InfluencersDown paged a migration past 5 minutes.
+    port, metrics_port = free_port(), free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith("INFLUENCERS_")}
-    env = {**clean, "INFLUENCERS_DATABASE_URL": postgres_url, "INFLUENCERS_INGEST_PORT": str(port)}
+    env = {**clean, "INFLUENCERS_DATABASE_URL": postgres_url, "INFLUENCERS_INGEST_PORT": str(port),
+           "INFLUENCERS_METRICS_PORT": str(metrics_port)}
     engine = open_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1))
     other_replica = engine.connect()
     other_replica.begin()
@@ -68,9 +78,11 @@ def test_a_service_whose_migration_waits_answers_live_and_not_ready_until_it_has
                 assert _status(stub, "") == NOT_SERVING
                 assert _status(stub, "liveness") == SERVING
                 time.sleep(0.2)
+            assert _ready_metric(metrics_port) == "0.0"
             other_replica.rollback()  # the other replica's migration is done
             _until(stub, "", SERVING, process)
             assert _status(stub, "liveness") == SERVING
+            assert _ready_metric(metrics_port) == "1.0"
     finally:
         other_replica.close()
         engine.dispose()

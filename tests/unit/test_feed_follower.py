@@ -8,11 +8,13 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from influencers.v1 import common_pb2, identity_pb2
 from services.analytics.feed import Follower, FollowerThread, SoleLeader
 from services.analytics.records import DONE, VideoRow
 from services.analytics.store import AnalyticsStore
+from services.common.metrics import register_service
 from tests.support.feed_fakes import ANN, BOB, V1, V2, V3, FakeIdentity, appearance, change
 
 
@@ -115,6 +117,52 @@ def test_a_follower_too_far_behind_resyncs_from_the_snapshot_then_follows_on(sto
     identity.publish(change((V2, [appearance(ANN)])))
     follower.catch_up()
     assert people(store, V2) == [ANN] and store.feed_position() == 7
+
+
+class WatchedSnapshot(FakeIdentity):
+    """A fake identity that notes the follower's resync pages as each snapshot page is taken, and that fails
+    after `fail_after` pages (None: never)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.follower: Follower | None = None
+        self.seen: list[int] = []
+        self.fail_after: int | None = None
+
+    def snapshot(self) -> Iterator[identity_pb2.Changes]:
+        for k, page in enumerate(super().snapshot()):
+            if k == self.fail_after:
+                raise RuntimeError("identity went away mid-snapshot")
+            assert self.follower is not None
+            self.seen.append(self.follower.resync_pages)
+            yield page
+
+
+def counted(name: str) -> float:
+    registry = CollectorRegistry()
+    register_service("analytics", registry)
+    return registry.get_sample_value(name) or 0.0
+
+
+def test_a_resync_shows_its_pages_as_it_applies_them_and_falls_to_0_when_it_ends_or_fails(store) -> None:
+    identity = WatchedSnapshot()
+    identity.publish(change((V3, [appearance(BOB)])), change((V3, [appearance(ANN)])))
+    identity.trimmed = 2
+    identity.snapshot_videos = {V1: [appearance(ANN)], V2: [appearance(BOB)], V3: [appearance(ANN)]}
+    follower = identity.follower = Follower(identity, store)
+    applied, resyncs = counted("influencers_feed_changes_applied_total"), counted("influencers_feed_resyncs_total")
+    follower.step()
+    assert identity.seen == [0, 1, 2] and follower.resync_pages == 0  # 3 pages: 0, 1, 2 applied before each
+    assert counted("influencers_feed_resyncs_total") == resyncs + 1
+    assert counted("influencers_feed_changes_applied_total") == applied  # a snapshot is no change followed
+    identity.publish(change((V2, [appearance(ANN)])))
+    follower.catch_up()
+    assert counted("influencers_feed_changes_applied_total") == applied + 1
+    identity.seen, identity.fail_after, identity.trimmed = [], 2, 10
+    with pytest.raises(RuntimeError):
+        follower.step()
+    assert identity.seen == [0, 1] and follower.resync_pages == 0
+    assert counted("influencers_feed_resyncs_total") == resyncs + 1
 
 
 def test_a_feed_that_starts_again_below_the_applied_position_is_resynced_from(store) -> None:

@@ -22,6 +22,7 @@ from influencers.v1 import common_pb2, ingest_pb2
 from services.common.call_names import METHOD_ATTR
 from services.common.damage import DiskFull
 from services.common.database import database_url, open_engine
+from services.common.doorbell import Doorbell
 from services.common.logs import configure_logging
 from services.common.protoconv import seconds
 from services.ingest.job_store import (
@@ -332,6 +333,33 @@ def test_the_jobs_finalising_are_those_whose_rows_all_have_an_outcome_whatever_o
     assert store.finalising() == []
     clock.now += LEASE_S + 1
     assert store.finalising() == [second.job_id]
+
+
+def test_a_job_not_ending_is_timed_from_the_store_so_replicas_started_later_answer_the_same_age(
+        engines, clock) -> None:
+    store = JobStore(engines(), LEASE_S, clock=clock)
+    assert store.finalising_age() == 0.0
+    job = submit(store, 1)
+    assert finish(store, store.claim_row("a:1"))
+    assert store.finalising_age() == 0.0  # the first reading finds it so: stamped now
+    clock.now += 600
+    assert store.finalising_age() == 600.0
+    clock.now += 1200  # every replica restarted: a new process, a new store on the same database
+    restarted = JobStore(engines(), LEASE_S, clock=clock)
+    assert restarted.finalising_age() == 1800.0
+    fin = restarted.claim_finalize("b:1")  # a finaliser taking it keeps the time first stored
+    clock.now += 60
+    assert restarted.finalising_age() == 1860.0
+    assert restarted.end_job(job.job_id, fin.lease) and restarted.finalising_age() == 0.0
+
+
+def test_a_job_first_seen_finalising_by_its_finaliser_is_timed_from_then(engines, clock) -> None:
+    store = JobStore(engines(), LEASE_S, clock=clock)
+    submit(store, 1)
+    assert finish(store, store.claim_row("a:1"))
+    assert store.claim_finalize("b:1") is not None  # no reading before it (metrics off)
+    clock.now += 90
+    assert store.finalising_age() == 90.0
 
 
 def test_a_dead_finaliser_is_replaced(engines, clock) -> None:
@@ -1747,3 +1775,43 @@ def test_a_record_failing_for_good_is_logged_and_left_out_and_the_others_are_rec
     assert runner.row_errors == [NOT_RUN_CANCELLED, NOT_RUN_CANCELLED, ""]
     assert f"row 2 of job {job.job_id}, not processed, could not be recorded: the record of row 2 was refused" \
         in caplog.text
+
+
+def test_a_job_submitted_here_is_run_and_watched_at_once_not_at_the_next_poll(engines) -> None:
+    # The worker threads and the watchers poll every 30 s here: only this process's doorbell can wake them sooner.
+    body = Scripted()
+    queue = JobQueue(JobStore(engines(), LEASE_S), body, "r0:x", threads=2, idle_poll_s=30.0, watch_poll_s=30.0)
+    try:
+        time.sleep(0.3)  # both threads idle, waiting
+        started = time.monotonic()
+        job = queue.start(request(3))
+        results = queue.watch(job.job_id)
+        body.release(3)
+        urls = [next(results).video.url for _ in range(3)]
+        assert sorted(urls) == ["v0.mp4", "v1.mp4", "v2.mp4"]
+        assert wait_state(queue, job.job_id, SUCCEEDED).state == SUCCEEDED
+        assert time.monotonic() - started < 10.0  # was a poll of 30 s at least
+        cancelled = queue.start(request(2))
+        queue.cancel(cancelled.job_id)  # its rows not started are recorded, its end told, at once
+        body.release(2)
+        assert wait_state(queue, cancelled.job_id, CANCELLED, SUCCEEDED).state in (CANCELLED, SUCCEEDED)
+        assert time.monotonic() - started < 20.0
+    finally:
+        body.release(100)
+        queue.stop(timeout_s=5)
+
+
+def test_a_ring_between_a_look_and_the_wait_is_not_lost() -> None:
+    bell = Doorbell()
+    mark = bell.mark()
+    bell.ring()  # after the look at the store, before the wait
+    started = time.monotonic()
+    assert bell.wait(mark, 30.0) and time.monotonic() - started < 1.0
+    assert not bell.wait(bell.mark(), 0.05)  # nothing rung since: the timeout
+    woken: list[bool] = []
+    waiter = threading.Thread(target=lambda: woken.append(bell.wait(bell.mark(), 30.0)))
+    waiter.start()
+    time.sleep(0.1)
+    bell.ring()
+    waiter.join(5)
+    assert woken == [True]
