@@ -73,7 +73,7 @@ WATCH_READ_ROWS = 500
 # unreachable costs no attempt (the row is given back, not left to its lease).
 DEAD_ATTEMPTS = 5
 # Pauses of a worker whose steps keep failing (a service or the database unreachable) double from the first to
-# the last: a row meeting identity down is fetched again at each try, and a remote video downloaded again.
+# the last: a row meeting identity down is fetched again at each try (a remote video's download is kept for it).
 RETRY_PAUSES_S = (1.0, 30.0)
 LEASE_BEATS_BETWEEN_LINES = 20  # failed lease renewals between two log lines (a beat every lease_s / 3)
 # Failed steps in a row on a full disk (a second apart) before the queue says every job is stalled.
