@@ -191,7 +191,7 @@ class VideoPipeline:
         if not row_error and (at := reason.find(DISK_FULL)) >= 0:
             # The disk filled under the row (identity's face store, analytics' database, the download): no fault of
             # the row. Raised, it goes back to the queue, neither failed nor counted, and runs once there is room.
-            raise DiskFull(reason[at:])
+            raise DiskFull(_full_disk_said(reason, at))
         outcome = self._failed(video)
         # The row's one log line: its reason (and whether it was recorded), a traceback when unexpected.
         log.warning("video failed", extra={"reason": video.error}, exc_info=unexpected)
@@ -482,6 +482,18 @@ def _goes_back(exc: Exception) -> bool:
         details = getattr(exc, "details", None)
         return exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and callable(details) and DISK_FULL in str(details())
     return DISK_FULL in str(exc) or database_unreachable(exc)
+
+
+def _full_disk_said(reason: str, at: int) -> str:
+    """A row's reason from its full disk on (`at`: where DISK_FULL starts), the job's stall in these words. A refusal
+    naming no disk ("disk full: could not write (database or disk is full)": failed_call said the call once, before
+    it) keeps the call that met it: "disk full: analytics.RecordVideo could not write (...)". Was: the call cut off,
+    and the stall named neither the service nor its store."""
+    said = reason[at:]
+    named = re.search(r"(\w+\.\w+) failed: RESOURCE_EXHAUSTED $", reason[:at])
+    if named and said.startswith(f"{DISK_FULL}: could not write"):
+        return f"{DISK_FULL}: {named.group(1)} {said.removeprefix(f'{DISK_FULL}: ')}"
+    return said
 
 
 def _span(name: str) -> AbstractContextManager[Span]:

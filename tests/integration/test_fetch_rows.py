@@ -21,6 +21,7 @@ import pytest
 from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2, identity_pb2
 from services.analytics.server import serve_analytics
 from services.analytics.store import AnalyticsStore
+from services.common.call_names import METHOD_ATTR
 from services.common.damage import DiskFull
 from services.common.datadir import DOWNLOADS, ScratchDir, sweep_scratch
 from services.common.protoconv import seconds
@@ -433,3 +434,32 @@ def test_a_kept_download_whose_bytes_changed_is_fetched_again_never_used(pipelin
     assert outcome.video.video_id == hashlib.sha256((served / "v.mp4").read_bytes()).hexdigest()[:16]
     assert gets == ["/v.mp4", "/v.mp4"], "fetched again"
     assert downloads(pipeline) == []
+
+
+class FullAnalytics:
+    """Analytics whose database's disk is full for RecordVideo (RESOURCE_EXHAUSTED, in its words, the call named as
+    our channels name it); its reads answer from the real service."""
+
+    def __init__(self, real) -> None:
+        self.real = real
+
+    def GetVideo(self, request, timeout=None):  # noqa: N802 - the stub's name
+        return self.real.GetVideo(request, timeout=timeout)
+
+    def RecordVideo(self, request, timeout=None):  # noqa: N802 - the stub's name
+        error = FakeRpcError(grpc.StatusCode.RESOURCE_EXHAUSTED, "disk full: RecordVideo could not write (database "
+                                                                 "or disk is full); free some space and run again")
+        setattr(error, METHOD_ATTR, "/influencers.v1.AnalyticsService/RecordVideo")
+        raise error
+
+
+def test_a_row_given_back_on_analytics_full_database_names_the_call_that_met_it(pipeline, tmp_path):
+    # Found by filling a fleet's analytics disk mid-batch: the job was said stalled on "disk full: could not write
+    # (database or disk is full); free some space and run again", naming neither the service nor its store.
+    video = tmp_path / "v.mp4"
+    write_faststart_mp4(video, seconds=2)
+    pipeline.analytics = FullAnalytics(pipeline.analytics)
+    with pytest.raises(DiskFull) as err:
+        pipeline.process(str(video), 1.0, "", "", tmp_path)
+    assert str(err.value) == ("disk full: analytics.RecordVideo could not write (database or disk is full); free "
+                              "some space and run again")
