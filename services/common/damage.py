@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 
 from services.common.boundary import brief
@@ -48,6 +49,19 @@ def has_room(path: Path, min_free_bytes: int) -> bool:
         return shutil.disk_usage(path).free >= max(min_free_bytes, MIB)
     except OSError:
         return True
+
+
+def room_refusal(paths: Iterable[Path], min_free_bytes: int, what: str) -> str:
+    """The DiskFull message (naming `what`) of the first of `paths` whose filesystem has less than `min_free_bytes`
+    free, and at least 1 MiB (as has_room); "" when every one has room, or its free space cannot be read."""
+    for path in paths:
+        try:
+            check_room(path, max(min_free_bytes, MIB), what)
+        except DiskFull as exc:
+            return str(exc)
+        except OSError:
+            continue
+    return ""
 
 
 def is_disk_full(exc: BaseException) -> bool:

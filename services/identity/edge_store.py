@@ -167,6 +167,9 @@ class EdgeFaceStore(FaceStore):
             self._close_shards()
             raise
 
+    def room_folder(self) -> Path | None:
+        return self.folder
+
     def _close_shards(self) -> None:
         self._faces.close()
         self._side.close()

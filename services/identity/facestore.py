@@ -12,6 +12,7 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
@@ -227,6 +228,10 @@ class FaceStore(ABC):
     @abstractmethod
     def optimize(self) -> None:
         """Builds the search index over what was written (a server does this by itself)."""
+
+    def room_folder(self) -> Path | None:
+        """The folder on this machine whose disk the store's writes need room on (Edge's), or None (a server's)."""
+        return None
 
     def scrub(self) -> None:
         """After an erasure: removes what deleted points left in the store's files (Edge rewrites its shards;

@@ -14,7 +14,7 @@ import grpc
 from influencers.v1 import identity_pb2, identity_pb2_grpc
 from services.common import logs, tracing
 from services.common.boundary import INFLUENCER_ID, shown
-from services.common.damage import DiskFull
+from services.common.damage import DiskFull, room_refusal
 from services.common.datadir import ScratchDir
 from services.common.metrics import observe_stages
 from services.common.paging import items_within, key_token, point_token
@@ -573,6 +573,14 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         return identity_pb2.AnswerReviewItemResponse(changes=self._correct(
             work, context, REVIEW_AUDIT[request.answer], involved, ids=ids, journal_entry=(
                 "answer", {"a": request.influencer_a, "b": request.influencer_b, "reply": reply})))
+
+    def GetRoom(self, request: identity_pb2.GetRoomRequest, context: grpc.ServicerContext
+                ) -> identity_pb2.GetRoomResponse:
+        """Whether the face store's disk and the data dir's (the feed's SQLite, the frame spool) have room: what
+        ingest watches, once a write here met a full disk, to go on as soon as space is freed."""
+        folders = [f for f in (self.registry.store.room_folder(), self.settings.data_dir) if f is not None]
+        refusal = room_refusal(folders, self.settings.min_free_bytes, "writing")
+        return identity_pb2.GetRoomResponse(has_room=not refusal, refusal=refusal)
 
     def UndoCorrection(self, request: identity_pb2.UndoCorrectionRequest, context: grpc.ServicerContext
                        ) -> identity_pb2.UndoCorrectionResponse:

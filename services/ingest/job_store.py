@@ -343,13 +343,19 @@ class JobStore:
             else:
                 return None
             conn.execute(rows_t.update().where(rows_t.c.job_id == job.job_id, rows_t.c.idx == row.idx).values(
-                state=TAKEN, lease_owner=lease, lease_expires_s=now + self.lease_s, attempts=row.attempts + 1))
+                state=TAKEN, lease_owner=lease, lease_expires_s=self._lease_end(), attempts=row.attempts + 1))
             if job.state == QUEUED:
                 conn.execute(jobs_t.update().where(jobs_t.c.job_id == job.job_id, jobs_t.c.state == QUEUED)
                              .values(state=RUNNING, started_s=_not_before(now, jobs_t.c.created_s)))
         sub = ingest_pb2.VideoSubmission()
         sub.ParseFromString(row.submission)
         return Claim(job.job_id, row.idx, sub, job.base_dir, row.attempts + 1, row.video_id, lease)
+
+    def _lease_end(self) -> float:
+        """When a lease taken now ends: `lease_s` from the clock read as the claim writes it, never from the time
+        the claim began (which picks what has expired): a claim that waited for a connection or a lock longer than
+        the lease took its row with the lease spent, and another thread took the row over at once (run twice)."""
+        return self.clock() + self.lease_s
 
     def release(self, claim: Claim) -> None:
         """Gives back a row `claim` took but did not start (opening its batch failed): pending again, its attempt
@@ -390,7 +396,7 @@ class JobStore:
             base_dir, why = conn.execute(sa.select(jobs_t.c.base_dir, jobs_t.c.stop_reason)
                                          .where(jobs_t.c.job_id == row.job_id)).one()
             conn.execute(rows_t.update().where(rows_t.c.job_id == row.job_id, rows_t.c.idx == row.idx)
-                         .values(lease_owner=lease, lease_expires_s=now + self.lease_s))
+                         .values(lease_owner=lease, lease_expires_s=self._lease_end()))
         sub = ingest_pb2.VideoSubmission.FromString(row.submission)
         sub.row_error = sub.row_error or why or ""  # a row error of its own is kept
         return Claim(row.job_id, row.idx, sub, base_dir, row.attempts or 0, "", lease, not_run=True)
@@ -565,7 +571,7 @@ class JobStore:
                             .values(state=NOT_RUN, lease_owner=None, lease_expires_s=0.0)).rowcount:
                 return None
             conn.execute(jobs_t.update().where(jobs_t.c.job_id == job_id)
-                         .values(finalizer=lease, finalizer_expires_s=now + self.lease_s,
+                         .values(finalizer=lease, finalizer_expires_s=self._lease_end(),
                                  finalising_since_s=sa.func.coalesce(jobs_t.c.finalising_since_s, now)))
             ids = conn.execute(sa.select(rows_t.c.processed_video_id).where(
                 rows_t.c.job_id == job_id, rows_t.c.processed_video_id != "").order_by(rows_t.c.done_seq)

@@ -78,13 +78,14 @@ WATCH_READ_ROWS = 500
 # unreachable costs no attempt (the row is given back, not left to its lease).
 DEAD_ATTEMPTS = 5
 # Pauses of a worker whose steps keep failing (a service or the database unreachable) double from the first to
-# the last: a row meeting identity down is fetched again at each try, and a remote video downloaded again.
+# the last: a row meeting identity down is fetched again at each try (a remote video's download is kept for it).
 RETRY_PAUSES_S = (1.0, 30.0)
 LEASE_BEATS_BETWEEN_LINES = 20  # failed lease renewals between two log lines (a beat every lease_s / 3)
 # Failed steps in a row on a full disk (a second apart) before the queue says every job is stalled.
 STALLED_AFTER = 2
-# While a worker pauses after meeting a full disk of its own (the data dir's, `room`): how often it looks at the
-# disk's free space (one statvfs), so that the job goes on within this of space being freed, not after the pause.
+# While a worker pauses after meeting a full disk it can look at (`room`: its data dir's, identity's): how often it
+# looks at the disks' free space (a statvfs, identity's GetRoom), so that the job goes on within this of space being
+# freed, not after the pause.
 ROOM_PROBE_S = 1.0
 # The error each row a user's cancel kept from starting is recorded with (after its URL): listed in videos.csv,
 # failed, and run again by the same manifest.
@@ -313,13 +314,14 @@ class JobQueue:
                  idle_poll_s: float = IDLE_POLL_S, watch_poll_s: float = WATCH_POLL_S,
                  reconcile_retries_s: tuple[float, ...] = RECONCILE_RETRIES_S,
                  room: Callable[[], bool] | None = None, retry_pauses_s: tuple[float, float] = RETRY_PAUSES_S) -> None:
-        """`room`: whether this replica's own disk (its data dir's) has the room its stores keep free (None: not
-        watched); a full disk met while it has none is watched, and a stall ends as soon as there is room.
+        """`room`: whether the disks rows write to that this replica can look at (its data dir's, identity's:
+        services/ingest/room.py) have the room the stores keep free (None: not watched); a full disk met while they
+        have none is watched, and a stall ends as soon as there is room.
         `retry_pauses_s`: the first and the longest pause of a worker whose steps keep failing (retry_pause)."""
         self.store = store
         self._room = room
         self._retry_pauses_s = retry_pauses_s
-        # The last full disk a step met is this replica's own (`room` said no then): its free space is watched.
+        # The last full disk a step met is one `room` sees (it said no then): its free space is watched.
         self._full_here = False
         self._wake = threading.Event()  # set once that disk has room again: the workers' pauses end
         self._reconcile_retries_s = reconcile_retries_s
@@ -409,7 +411,7 @@ class JobQueue:
 
     def _told(self, job: ingest_pb2.Job) -> ingest_pb2.Job:
         """`job` with this replica's reason that nothing moves (Job.stalled), when it has one and the job
-        has not ended. A stall on this replica's own disk is looked at again first (one statvfs): freed, the job is
+        has not ended. A stall on a disk `room` sees is looked at again first (a statvfs, GetRoom): freed, the job is
         no longer said stalled, and the workers try again at once (was: said stalled until their next try, up to
         30 s later)."""
         stalled = "" if self._room_again() else self._stalled
@@ -521,9 +523,9 @@ class JobQueue:
                 log.info("ingest worker steps succeed again after %d failed tries", failures)
 
     def _pause(self, seconds: float) -> None:
-        """Waits `seconds` after a failed step (or until this replica stops); after a full disk of this replica's own,
-        only until it has room again, its free space looked at every ROOM_PROBE_S (a statvfs, not a step: a row
-        tried again is fetched, decoded and analysed again)."""
+        """Waits `seconds` after a failed step (or until this replica stops); after a full disk `room` sees, only
+        until it has room again, its free space looked at every ROOM_PROBE_S (a statvfs or GetRoom, not a step: a
+        row tried again is fetched, decoded and analysed again)."""
         deadline = time.monotonic() + seconds
         while (left := deadline - time.monotonic()) > 0 and not self._stopping.is_set():
             if not self._full_here:
@@ -533,7 +535,7 @@ class JobQueue:
                 return
 
     def _room_again(self) -> bool:
-        """True once the full disk of this replica's own that stalled it has room: the stall is over (told no more)
+        """True once the full disk `room` sees that stalled this replica has room: the stall is over (told no more)
         and the workers' pauses end. A step meeting a full disk again says so again (its streak goes on)."""
         if not self._full_here or not self._has_room():
             return False
@@ -550,7 +552,7 @@ class JobQueue:
         try:
             return self._room()
         except Exception:  # noqa: BLE001 - a probe of free space must not end the worker thread asking it
-            log.exception("looking at the free space of the ingest data dir failed")
+            log.exception("looking at the free space of the disks rows write to failed")
             return True
 
     def _step(self) -> bool:

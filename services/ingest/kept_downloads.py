@@ -1,6 +1,7 @@
 """Downloads kept for a row's next try: a row given back to the queue on a full disk (identity's face store,
-analytics' database or the frame spool refusing it) once its remote video was wholly downloaded and hashed would
-otherwise download it again at every try, the workers retrying every 1 to 30 s for as long as the disk is full.
+analytics' database or the frame spool refusing it), or while identity or analytics is unreachable, once its remote
+video was wholly downloaded and hashed would otherwise download it again at every try, the workers retrying every 1
+to 30 s for as long as the disk is full or the service away.
 
 Only a whole download is kept (fetch() hands over a file once its last byte is written and hashed; a download
 that failed halfway is removed there), and it is taken again only if its bytes still hash to what was downloaded:

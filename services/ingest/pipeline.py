@@ -125,7 +125,8 @@ class VideoPipeline:
         self.decoders = Decoders(settings.worker_count + 1)
         self.policy = FetchPolicy(settings.max_video_bytes, settings.fetch_timeout_s, settings.allow_private_urls,
                                   root, tmp_dir=self.scratch.path, min_free_bytes=settings.min_free_bytes)
-        # Whole downloads of rows given back on a full disk, for their next try (a row thread's one at most).
+        # Whole downloads of rows given back (a full disk, a service unreachable), for their next try (a row thread's
+        # one at most).
         self.kept = KeptDownloads(settings.worker_count + 1)
 
     def close(self) -> None:
@@ -190,7 +191,7 @@ class VideoPipeline:
         if not row_error and (at := reason.find(DISK_FULL)) >= 0:
             # The disk filled under the row (identity's face store, analytics' database, the download): no fault of
             # the row. Raised, it goes back to the queue, neither failed nor counted, and runs once there is room.
-            raise DiskFull(reason[at:])
+            raise DiskFull(_full_disk_said(reason, at))
         outcome = self._failed(video)
         # The row's one log line: its reason (and whether it was recorded), a traceback when unexpected.
         log.warning("video failed", extra={"reason": video.error}, exc_info=unexpected)
@@ -242,7 +243,7 @@ class VideoPipeline:
         stages: dict[str, float] = {}
         t0 = time.perf_counter()
         if fetched is None and is_remote(url):
-            fetched = self.kept.take(url)  # downloaded whole by this row's try given back on a full disk
+            fetched = self.kept.take(url)  # downloaded whole by this row's try given back (_goes_back)
         if fetched is None:
             with _span("fetch"):
                 fetched = fetch(url, base_dir, self.policy)
@@ -269,9 +270,10 @@ class VideoPipeline:
             finally:
                 self.in_flight.release(video.video_id)
         except Exception as exc:
-            if fetched.temporary and _waits_for_room(exc):
-                # The row goes back to the queue (process raises DiskFull) and is tried again, every 1 to 30 s, until
-                # there is room: each try downloaded the video again. Its next try here takes these bytes.
+            if fetched.temporary and _goes_back(exc):
+                # The row goes back to the queue (process raises) and is tried again, every 1 to 30 s, until there
+                # is room or the service answers: each try downloaded the video again. Its next try here takes these
+                # bytes.
                 self.kept.keep(url, fetched)
                 kept = True
             raise
@@ -489,13 +491,28 @@ def decode_timeout_s(max_video_seconds: float) -> float:
     return 60.0 + 2.0 * max_video_seconds
 
 
-def _waits_for_room(exc: Exception) -> bool:
-    """Whether `exc`, met once the video was fetched, is a full disk's refusal (identity's face store, analytics'
-    database, the frame spool), for which process() gives the row back to the queue rather than failing it."""
+def _goes_back(exc: Exception) -> bool:
+    """Whether `exc`, met once the video was fetched, gives the row back to the queue rather than failing it
+    (process()): a full disk's refusal (identity's face store, analytics' database, the frame spool), identity or
+    analytics unreachable (UNAVAILABLE: a restart, a rolling update), or ingest's own database gone."""
     if isinstance(exc, grpc.RpcError):
+        if exc.code() == grpc.StatusCode.UNAVAILABLE:
+            return True
         details = getattr(exc, "details", None)
         return exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and callable(details) and DISK_FULL in str(details())
-    return DISK_FULL in str(exc)
+    return DISK_FULL in str(exc) or database_unreachable(exc)
+
+
+def _full_disk_said(reason: str, at: int) -> str:
+    """A row's reason from its full disk on (`at`: where DISK_FULL starts), the job's stall in these words. A refusal
+    naming no disk ("disk full: could not write (database or disk is full)": failed_call said the call once, before
+    it) keeps the call that met it: "disk full: analytics.RecordVideo could not write (...)". Was: the call cut off,
+    and the stall named neither the service nor its store."""
+    said = reason[at:]
+    named = re.search(r"(\w+\.\w+) failed: RESOURCE_EXHAUSTED $", reason[:at])
+    if named and said.startswith(f"{DISK_FULL}: could not write"):
+        return f"{DISK_FULL}: {named.group(1)} {said.removeprefix(f'{DISK_FULL}: ')}"
+    return said
 
 
 def _span(name: str) -> AbstractContextManager[Span]:

@@ -18,7 +18,6 @@ import sqlalchemy as sa
 from influencers.v1 import analytics_pb2_grpc, identity_pb2_grpc, ingest_pb2, ingest_pb2_grpc
 from services.common.boundary import nul_field, shown
 from services.common.clients import GrpcAnalytics, GrpcIdentity
-from services.common.damage import has_room
 from services.common.database import database_url, left_behind, open_engine
 from services.common.datadir import data_dir_hidden
 from services.common.metrics import GAUGES
@@ -32,6 +31,7 @@ from services.ingest.pipeline import VideoPipeline
 from services.ingest.queue_holders import QueueHolders, sqlite_file
 from services.ingest.repost_store import RepostStore
 from services.ingest.request_ids import RequestIdReused, request_digest, request_key
+from services.ingest.room import Room
 from services.ingest.stale_rows import forget_stale_rows
 from services.ingest.submission import (
     SubmissionRunner,
@@ -210,10 +210,11 @@ class IngestProcess:
                                   analytics, self.worker, timeout, settings.job_feed_wait_s, store.live_video_ids,
                                   store.analysed_elsewhere)
         # One more video in flight than cores: decoding one while identity analyses the others.
-        # A full disk of its own (the data dir's: the job store, the downloads, in `run` the face store too) is
-        # watched while the job waits for room: it goes on, and is no longer said stalled, once there is some.
+        # A full disk of its own (the data dir's: the job store, the downloads, in `run` the face store too) or of
+        # identity's (GetRoom) is watched while the job waits for room: it goes on, and is no longer said stalled,
+        # once there is some.
         self.jobs = JobQueue(store, runner, new_owner(self.worker), threads=settings.worker_count + 1,
-                             room=lambda: has_room(settings.data_dir, settings.min_free_bytes))
+                             room=Room(settings.data_dir, settings.min_free_bytes, identity))
         # Rows of the jobs not ended (a grouped count over them): at most every few seconds, off the scrape.
         detach_rows = GAUGES.attach("influencers_job_rows", store.row_counts, max_age_s=JOB_ROWS_AGE_S)
         # A job that does not end, timed on its own: the row counts above sum every job's rows, so another job's

@@ -11,15 +11,17 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import quote
 
+import grpc
 import pytest
 
 from influencers.v1 import analytics_pb2, analytics_pb2_grpc, common_pb2, identity_pb2
 from services.analytics.server import serve_analytics
 from services.analytics.store import AnalyticsStore
+from services.common.call_names import METHOD_ATTR
 from services.common.damage import DiskFull
 from services.common.datadir import DOWNLOADS, ScratchDir, sweep_scratch
 from services.common.protoconv import seconds
@@ -28,7 +30,7 @@ from services.common.settings import Settings
 from services.ingest.fetch import local_path
 from services.ingest.pipeline import VideoPipeline
 from tests.integration.test_odd_media import write_faststart_mp4
-from tests.support.rpc_errors import disk_full
+from tests.support.rpc_errors import FakeRpcError, disk_full, unavailable
 
 DONE = common_pb2.VIDEO_STATUS_DONE
 FAILED = common_pb2.VIDEO_STATUS_FAILED
@@ -333,15 +335,18 @@ def test_where_a_videos_first_frame_lies_on_its_timeline_is_recorded_with_it_and
 
 
 class FullDiskFirst(NoFaces):
-    """Identity refusing the first `times` analyses on its full disk (RESOURCE_EXHAUSTED, in its words)."""
+    """Identity refusing the first `times` analyses on its full disk (RESOURCE_EXHAUSTED, in its words), or with
+    `refusal()` (unreachable: `unavailable`)."""
 
-    def __init__(self, times: int) -> None:
+    def __init__(self, times: int, refusal: Callable[[], Exception] = lambda: disk_full("AnalyzeVideo")) -> None:
         self.times = times
+        self.refusal = refusal
 
     def AnalyzeVideo(self, frames, timeout=None):  # noqa: N802 - the stub's name
         if self.times:
             self.times -= 1
-            raise disk_full("AnalyzeVideo")
+            list(frames)  # the frames were sent: identity went away while it analysed them
+            raise self.refusal()
         return super().AnalyzeVideo(frames, timeout)
 
 
@@ -384,6 +389,36 @@ def test_a_remote_video_whose_row_goes_back_on_a_full_disk_is_not_downloaded_aga
     assert downloads(pipeline) == [], "removed once the row has run"
 
 
+def test_a_remote_video_whose_row_goes_back_while_identity_is_unreachable_is_not_downloaded_again_at_its_next_tries(
+        pipeline, tmp_path, http_servers):
+    # Before, only a full disk kept the download: a row meeting identity restarting (UNAVAILABLE: given back, tried
+    # again every 1 to 30 s until identity answers) downloaded its video again at every try.
+    served = tmp_path / "served"
+    served.mkdir()
+    write_faststart_mp4(served / "v.mp4", seconds=2)
+    base, gets = counted_server(http_servers, served)
+    pipeline.identity = FullDiskFirst(times=2, refusal=unavailable)
+    for _ in range(2):
+        with pytest.raises(grpc.RpcError):
+            pipeline.process(f"{base}/v.mp4", 1.0, "", "", tmp_path)
+        assert len(downloads(pipeline)) == 1, "the whole download is kept for the next try"
+    outcome = pipeline.process(f"{base}/v.mp4", 1.0, "", "", tmp_path)
+    assert outcome.video.status != FAILED, outcome.video.error
+    assert gets == ["/v.mp4"], "downloaded once for three tries"
+    assert downloads(pipeline) == [], "removed once the row has run"
+
+
+def test_a_remote_video_whose_row_fails_for_good_is_not_kept(pipeline, tmp_path, http_servers):
+    served = tmp_path / "served"
+    served.mkdir()
+    write_faststart_mp4(served / "v.mp4", seconds=2)
+    base, _ = counted_server(http_servers, served)
+    pipeline.identity = FullDiskFirst(times=1, refusal=lambda: FakeRpcError(grpc.StatusCode.INVALID_ARGUMENT, "no"))
+    outcome = pipeline.process(f"{base}/v.mp4", 1.0, "", "", tmp_path)
+    assert outcome.video.status == FAILED and "INVALID_ARGUMENT" in outcome.video.error
+    assert downloads(pipeline) == [], "a row failed, not given back, keeps no download"
+
+
 def test_a_kept_download_whose_bytes_changed_is_fetched_again_never_used(pipeline, tmp_path, http_servers):
     served = tmp_path / "served"
     served.mkdir()
@@ -399,3 +434,32 @@ def test_a_kept_download_whose_bytes_changed_is_fetched_again_never_used(pipelin
     assert outcome.video.video_id == hashlib.sha256((served / "v.mp4").read_bytes()).hexdigest()[:16]
     assert gets == ["/v.mp4", "/v.mp4"], "fetched again"
     assert downloads(pipeline) == []
+
+
+class FullAnalytics:
+    """Analytics whose database's disk is full for RecordVideo (RESOURCE_EXHAUSTED, in its words, the call named as
+    our channels name it); its reads answer from the real service."""
+
+    def __init__(self, real) -> None:
+        self.real = real
+
+    def GetVideo(self, request, timeout=None):  # noqa: N802 - the stub's name
+        return self.real.GetVideo(request, timeout=timeout)
+
+    def RecordVideo(self, request, timeout=None):  # noqa: N802 - the stub's name
+        error = FakeRpcError(grpc.StatusCode.RESOURCE_EXHAUSTED, "disk full: RecordVideo could not write (database "
+                                                                 "or disk is full); free some space and run again")
+        setattr(error, METHOD_ATTR, "/influencers.v1.AnalyticsService/RecordVideo")
+        raise error
+
+
+def test_a_row_given_back_on_analytics_full_database_names_the_call_that_met_it(pipeline, tmp_path):
+    # Found by filling a fleet's analytics disk mid-batch: the job was said stalled on "disk full: could not write
+    # (database or disk is full); free some space and run again", naming neither the service nor its store.
+    video = tmp_path / "v.mp4"
+    write_faststart_mp4(video, seconds=2)
+    pipeline.analytics = FullAnalytics(pipeline.analytics)
+    with pytest.raises(DiskFull) as err:
+        pipeline.process(str(video), 1.0, "", "", tmp_path)
+    assert str(err.value) == ("disk full: analytics.RecordVideo could not write (database or disk is full); free "
+                              "some space and run again")

@@ -317,3 +317,41 @@ def test_a_disk_filling_to_the_last_byte_mid_batch_stalls_it_naming_the_job_stor
     assert ("cannot go on: disk full: the ingest job store DATA/ingest/jobs.sqlite3 could not be written "
             "((sqlite3.OperationalError) database or disk is full); free some space: the job goes on by itself"
             in said), said
+
+
+def test_identity_says_when_its_face_stores_own_disk_is_full_and_when_it_has_room_again_so_ingest_can_watch_it(
+        settings, tmpfs):
+    # A fleet's identity disk (another machine's, or a filesystem of its own under DATA/qdrant) was invisible to
+    # ingest: a job stalled on it went on only at the workers' next try, up to 30 s after space was freed. Identity
+    # now answers GetRoom (a statvfs a disk), which ingest's look at the disks (ingest/room.py) asks every second.
+    from influencers.v1 import identity_pb2, identity_pb2_grpc
+    from services.common.rpc import open_channel
+    from services.identity.process import IdentityProcess
+    from services.ingest.room import ROOM_AGE_S, Room
+
+    settings = settings.replace(min_free_bytes=MARGIN)
+    settings.data_dir.mkdir(parents=True)
+    disk = settings.data_dir / "qdrant"
+    disk.mkdir()
+    mounted = tmpfs("160m")
+    subprocess.run(["mount", "--bind", str(mounted), str(disk)], check=True)
+    identity = IdentityProcess(settings)
+    channel = open_channel(f"127.0.0.1:{identity.port}")
+    try:
+        stub = identity_pb2_grpc.IdentityServiceStub(channel)
+        room = Room(settings.data_dir, MARGIN, stub)
+        assert stub.GetRoom(identity_pb2.GetRoomRequest(), timeout=30) == identity_pb2.GetRoomResponse(has_room=True)
+        assert room()
+        filler = fill(disk, MARGIN // 2)
+        time.sleep(ROOM_AGE_S)
+        said = stub.GetRoom(identity_pb2.GetRoomRequest(), timeout=30)
+        assert not said.has_room and said.refusal.startswith(f"disk full: the disk of {disk / 'edge'} has "), said
+        assert "under the 32 MiB kept free (INFLUENCERS_MIN_FREE_BYTES)" in said.refusal, said
+        assert not room(), "ingest sees identity's full disk, though its own data dir has room"
+        filler.unlink()
+        time.sleep(ROOM_AGE_S)
+        assert stub.GetRoom(identity_pb2.GetRoomRequest(), timeout=30).has_room and room()
+    finally:
+        channel.close()
+        identity.stop(1.0)
+        subprocess.run(["umount", "-l", str(disk)], check=False)

@@ -36,6 +36,7 @@ from services.ingest.job_store import (
     Claim,
     JobStore,
     QueueFull,
+    jobs_t,
     migrate,
     rows_t,
 )
@@ -194,6 +195,40 @@ def test_a_worker_thread_whose_row_a_sibling_thread_took_over_can_no_longer_give
     assert not store.end_job(job.job_id, stalled.lease, 5), "thread 1 no longer holds the finalisation"
     assert store.end_job(job.job_id, finaliser.lease, 1)
     assert store.get(job.job_id).changed_videos == 1
+
+
+class ReadClock(Clock):
+    """A settable clock that says when it is first read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.read = threading.Event()
+
+    def __call__(self) -> float:
+        self.read.set()
+        return self.now
+
+
+def test_a_claim_that_waited_for_the_database_holds_its_whole_lease_from_when_it_took_the_row(engines) -> None:
+    # Before, the lease ran from the clock read before the claim's transaction: a claim that waited longer than the
+    # lease (for a connection, or for the job's row behind a cancel, on a loaded machine) took a row whose lease had
+    # already run out, which another thread took over at once: the row ran twice (a flaky test_job_queue watcher
+    # test whose scripted runner waited 30 s for a third step).
+    clock = ReadClock()
+    store = JobStore(engines(), LEASE_S, clock=clock)
+    job = submit(store, 1)
+    claims: list[Claim | None] = []
+    with store.engine.begin() as conn:  # another transaction holds the job's row (SQLite: the write lock)
+        conn.execute(jobs_t.update().where(jobs_t.c.job_id == job.job_id).values(total=jobs_t.c.total))
+        taker = threading.Thread(target=lambda: claims.append(store.claim_row("a:1")))
+        taker.start()
+        assert clock.read.wait(10)
+        clock.now += LEASE_S + 1  # the claim waits meanwhile
+    taker.join(30)
+    (taken,) = claims
+    assert taken is not None and taken.attempts == 1
+    assert store.claim_row("b:1") is None, "its lease runs from when it took the row: not taken over"
+    assert finish(store, taken)
 
 
 def test_leases_freed_by_a_sole_holder_are_taken_at_once_as_expired_ones_are(engines, clock) -> None:
@@ -810,9 +845,11 @@ class Scripted:
 
 @pytest.fixture
 def replicas(engines):
-    """Two queues (two replicas) on one database, two worker threads each, sharing one scripted runner."""
+    """Two queues (two replicas) on one database, two worker threads each, sharing one scripted runner. Their
+    leases are long enough that a heartbeat late on a loaded machine loses none: a row taken over runs again, and
+    waits for a step of the runner that no test gives (was 2 s, renewed every 0.7 s)."""
     body = Scripted()
-    queues = [JobQueue(JobStore(engines(), lease_s=2.0), body, f"r{k}:x", threads=2, idle_poll_s=0.05,
+    queues = [JobQueue(JobStore(engines(), lease_s=LEASE_S), body, f"r{k}:x", threads=2, idle_poll_s=0.05,
                        watch_poll_s=0.05, reconcile_retries_s=(0.05, 0.05, 0.05)) for k in range(2)]
     yield queues, body
     body.release(1000)
