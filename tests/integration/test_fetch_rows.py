@@ -370,36 +370,27 @@ def downloads(pipeline: VideoPipeline) -> list[Path]:
     return sorted(pipeline.scratch.path.glob("video-*"))
 
 
-def test_a_remote_video_whose_row_goes_back_on_a_full_disk_is_not_downloaded_again_at_its_next_tries(
-        pipeline, tmp_path, http_servers):
+def served_video(http_servers, tmp_path: Path) -> tuple[Path, str, list[str]]:
+    """A 2 s video `v.mp4` in a folder served over loopback: the folder, its base URL and the GETs answered."""
+    served = tmp_path / "served"
+    served.mkdir()
+    write_faststart_mp4(served / "v.mp4", seconds=2)
+    return served, *counted_server(http_servers, served)
+
+
+@pytest.mark.parametrize(("refusal", "raised"), [
+    (lambda: disk_full("AnalyzeVideo"), DiskFull),  # identity's disk full
+    (unavailable, grpc.RpcError),  # identity restarting: given back, tried again every 1 to 30 s until it answers
+], ids=["full-disk", "unreachable"])
+def test_a_remote_video_whose_row_goes_back_is_not_downloaded_again_at_its_next_tries(
+        pipeline, tmp_path, http_servers, refusal, raised):
     # Before, the download was removed as the row went back to the queue, and each try (every 1 to 30 s for as long
-    # as the disk was full) downloaded the video again: 3 tries, 3 downloads. Now once, its bytes kept and checked.
-    served = tmp_path / "served"
-    served.mkdir()
-    write_faststart_mp4(served / "v.mp4", seconds=2)
-    base, gets = counted_server(http_servers, served)
-    pipeline.identity = FullDiskFirst(times=2)
+    # as the disk was full) downloaded the video again: 3 tries, 3 downloads; later a full disk kept it, but identity
+    # unreachable did not. Now once, its bytes kept and checked.
+    _, base, gets = served_video(http_servers, tmp_path)
+    pipeline.identity = FullDiskFirst(times=2, refusal=refusal)
     for _ in range(2):
-        with pytest.raises(DiskFull):
-            pipeline.process(f"{base}/v.mp4", 1.0, "", "", tmp_path)
-        assert len(downloads(pipeline)) == 1, "the whole download is kept for the next try"
-    outcome = pipeline.process(f"{base}/v.mp4", 1.0, "", "", tmp_path)
-    assert outcome.video.status != FAILED, outcome.video.error
-    assert gets == ["/v.mp4"], "downloaded once for three tries"
-    assert downloads(pipeline) == [], "removed once the row has run"
-
-
-def test_a_remote_video_whose_row_goes_back_while_identity_is_unreachable_is_not_downloaded_again_at_its_next_tries(
-        pipeline, tmp_path, http_servers):
-    # Before, only a full disk kept the download: a row meeting identity restarting (UNAVAILABLE: given back, tried
-    # again every 1 to 30 s until identity answers) downloaded its video again at every try.
-    served = tmp_path / "served"
-    served.mkdir()
-    write_faststart_mp4(served / "v.mp4", seconds=2)
-    base, gets = counted_server(http_servers, served)
-    pipeline.identity = FullDiskFirst(times=2, refusal=unavailable)
-    for _ in range(2):
-        with pytest.raises(grpc.RpcError):
+        with pytest.raises(raised):
             pipeline.process(f"{base}/v.mp4", 1.0, "", "", tmp_path)
         assert len(downloads(pipeline)) == 1, "the whole download is kept for the next try"
     outcome = pipeline.process(f"{base}/v.mp4", 1.0, "", "", tmp_path)
@@ -409,10 +400,7 @@ def test_a_remote_video_whose_row_goes_back_while_identity_is_unreachable_is_not
 
 
 def test_a_remote_video_whose_row_fails_for_good_is_not_kept(pipeline, tmp_path, http_servers):
-    served = tmp_path / "served"
-    served.mkdir()
-    write_faststart_mp4(served / "v.mp4", seconds=2)
-    base, _ = counted_server(http_servers, served)
+    _, base, _ = served_video(http_servers, tmp_path)
     pipeline.identity = FullDiskFirst(times=1, refusal=lambda: FakeRpcError(grpc.StatusCode.INVALID_ARGUMENT, "no"))
     outcome = pipeline.process(f"{base}/v.mp4", 1.0, "", "", tmp_path)
     assert outcome.video.status == FAILED and "INVALID_ARGUMENT" in outcome.video.error
@@ -420,10 +408,7 @@ def test_a_remote_video_whose_row_fails_for_good_is_not_kept(pipeline, tmp_path,
 
 
 def test_a_kept_download_whose_bytes_changed_is_fetched_again_never_used(pipeline, tmp_path, http_servers):
-    served = tmp_path / "served"
-    served.mkdir()
-    write_faststart_mp4(served / "v.mp4", seconds=2)
-    base, gets = counted_server(http_servers, served)
+    served, base, gets = served_video(http_servers, tmp_path)
     pipeline.identity = FullDiskFirst(times=1)
     with pytest.raises(DiskFull):
         pipeline.process(f"{base}/v.mp4", 1.0, "", "", tmp_path)

@@ -482,15 +482,21 @@ class CopyingIdentity(FakeIdentity):
         return identity_pb2.CopyVideoResponse(video_id=request.video_id, faces_detected=2)
 
 
+def with_repost_store(pipeline: VideoPipeline, tmp_path: Path) -> sa.Engine:
+    """Gives `pipeline` a repost store of its own (a migrated SQLite job store in `tmp_path`): its engine."""
+    engine = open_engine(f"sqlite:///{tmp_path / 'jobs.sqlite3'}")
+    migrate(engine)
+    pipeline.reposts = RepostStore(engine)
+    return engine
+
+
 def test_a_remux_of_a_video_at_an_odd_angle_copied_by_its_stream_digest_says_what_its_source_says(
         rig, tmp_path, caplog) -> None:
     """The remux (another container's bytes, the same coded stream and display matrix) is done as a copy, without
     decoding, and its row and log carry its source's note. Was: the copy's row said nothing of the angle."""
     pipeline, _, store = rig
     identity = pipeline.identity = CopyingIdentity(store)
-    engine = open_engine(f"sqlite:///{tmp_path / 'jobs.sqlite3'}")
-    migrate(engine)
-    pipeline.reposts = RepostStore(engine)
+    engine = with_repost_store(pipeline, tmp_path)
     folder = tmp_path / "m"
     whole = make_video(folder / "whole.mp4", seed=3, frames=15).read_bytes()
     at = whole.find(b"tkhd") + 4 + 4 + 20 + 8 + 8  # version 0: the matrix's place in the track header
@@ -520,9 +526,7 @@ def test_a_repost_whose_edit_list_hides_the_end_of_its_source_is_analysed_for_wh
     """The source's every packet, its edit list ending at 1.5 s of 3 s (test_stream_digest::end_hidden): a player
     plays 1.5 s. Was: the same stream digest as the source's, so done as its copy with its 3 s and its people."""
     pipeline, identity, store = rig
-    engine = open_engine(f"sqlite:///{tmp_path / 'jobs.sqlite3'}")
-    migrate(engine)
-    pipeline.reposts = RepostStore(engine)
+    engine = with_repost_store(pipeline, tmp_path)
     folder = tmp_path / "m"
     folder.mkdir()
     subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=128x96:rate=25:duration=3", "-c:v",
@@ -549,9 +553,7 @@ def test_a_copy_of_a_video_whose_stored_digest_an_older_release_wrote_is_still_c
     pipeline, _, store = rig
     identity = pipeline.identity = CopyingIdentity(store)
     pipeline.settings = dataclasses.replace(pipeline.settings, sample_interval_s=0.02)
-    engine = open_engine(f"sqlite:///{tmp_path / 'jobs.sqlite3'}")
-    migrate(engine)
-    pipeline.reposts = RepostStore(engine)
+    engine = with_repost_store(pipeline, tmp_path)
     folder = tmp_path / "m"
     folder.mkdir()
     subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=128x96:rate=25:duration=6", "-c:v",
@@ -592,9 +594,7 @@ def test_an_open_gop_capture_stored_by_an_older_release_is_matched_by_its_remuxe
     pipeline, _, store = rig
     identity = pipeline.identity = CopyingIdentity(store)
     pipeline.settings = dataclasses.replace(pipeline.settings, sample_interval_s=0.02)
-    engine = open_engine(f"sqlite:///{tmp_path / 'jobs.sqlite3'}")
-    migrate(engine)
-    pipeline.reposts = RepostStore(engine)
+    engine = with_repost_store(pipeline, tmp_path)
     folder = tmp_path / "m"
     folder.mkdir()
     capture = open_gop_capture(folder)
