@@ -65,7 +65,7 @@ def _an_idle_decoder(decoders: Decoders, scratch: Path) -> int:
 
 def _decode_a_fifo_in_background(decoders: Decoders, scratch: Path) -> tuple[Path, threading.Thread, list]:
     """A decode of a FIFO that nobody writes yet, on a thread of its own: the decoder that takes it waits in its
-    open() until the test writes the video (see `_decoded_after_one_crash`)."""
+    FIFO, bounded, until the test writes the video (see `_decoded_after_one_crash`)."""
     stream = scratch / "clip.mp4"
     os.mkfifo(stream)
     return (stream, *_decode_in_background(decoders, stream, scratch))
@@ -73,38 +73,33 @@ def _decode_a_fifo_in_background(decoders: Decoders, scratch: Path) -> tuple[Pat
 
 def _decoded_after_one_crash(decoders: Decoders, sparing: set[int], stream: Path, caller: threading.Thread,
                              ended: list, scratch: Path):
-    """One crash under the video (the decoder not in `sparing` killed in its open() of `stream`), then the video
+    """One crash under the video (the decoder not in `sparing` killed while it holds `stream` open), then the video
     written into `stream` for the decoder that replaced it: the decode's result, which must be no error."""
-    first = _kill_the_decoder(decoders, sparing)
+    first = _kill_the_decoder(decoders, sparing, stream)
     assert _until(lambda: set(decoders.pids()) - sparing - {first}, 30)
     clip = _as_mpeg_ts(_smoke_video(), scratch / "clip.ts")  # read from a pipe front to back
-    stream.write_bytes(clip.read_bytes())  # opens the FIFO: the new decoder's open() returns
+    stream.write_bytes(clip.read_bytes())  # the new decoder, holding the FIFO open, reads it
     caller.join(60)
     assert len(ended) == 1 and not isinstance(ended[0], BaseException), ended
     return ended[0]
 
 
-def _kill_the_decoder(decoders: Decoders, sparing: set[int]) -> int:
-    """SIGSEGV to the decoder that is not in `sparing`, once it sits in its open() of a FIFO (the video reached it).
+def _kill_the_decoder(decoders: Decoders, sparing: set[int], fifo: Path) -> int:
+    """SIGSEGV to the decoder that is not in `sparing`, once it holds `fifo` open (the video reached it).
     Was: 0.3 s after it started, which under load could land before the video reached it."""
     assert _until(lambda: set(decoders.pids()) - sparing, 30)
     (victim,) = set(decoders.pids()) - sparing
-    assert _until(lambda: _opening_a_fifo(victim), 30), f"decoder {victim} never opened the FIFO"
+    assert _until(lambda: _holding_open(victim, fifo), 30), f"decoder {victim} never opened the FIFO"
     os.kill(victim, signal.SIGSEGV)
     return victim
 
 
-def _opening_a_fifo(pid: int) -> bool:
-    """Whether process `pid` waits in its open() of a FIFO for a writer: the kernel's wait channel says so, or, where
-    the kernel hides it ("0"), the system call it sleeps in is open or openat (x86-64: 2, 257)."""
+def _holding_open(pid: int, fifo: Path) -> bool:
+    """Whether process `pid` has `fifo` open (its reading end: it waits there, bounded, for a writer's bytes). Was:
+    whether it slept in open() for a writer, before pipe_spool opened FIFOs non-blocking."""
     try:
-        with open(f"/proc/{pid}/wchan") as f:
-            channel = f.read()
-        if channel not in ("", "0"):
-            return channel == "wait_for_partner"
-        with open(f"/proc/{pid}/syscall") as f:
-            return f.read().split()[0] in ("2", "257")
-    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return any(os.readlink(f"/proc/{pid}/fd/{fd}") == str(fifo) for fd in os.listdir(f"/proc/{pid}/fd"))
+    except (FileNotFoundError, ProcessLookupError):
         return False
 
 
@@ -124,13 +119,13 @@ def _restarts(reason: str) -> float:
 
 
 def test_a_video_that_kills_its_decoder_twice_fails_naming_how_and_the_next_video_decodes(decoders, tmp_path):
-    # A FIFO nobody writes holds the decoder in its open(): the signal lands mid-decode, every time.
+    # A FIFO nobody writes holds the decoder waiting for its bytes: the signal lands mid-decode, every time.
     stuck = tmp_path / "stuck.mp4"
     os.mkfifo(stuck)
     before = _restarts("crash")
     caller, ended = _decode_in_background(decoders, stuck, tmp_path)
-    first = _kill_the_decoder(decoders, set())
-    second = _kill_the_decoder(decoders, {first})
+    first = _kill_the_decoder(decoders, set(), stuck)
+    second = _kill_the_decoder(decoders, {first}, stuck)
     caller.join(30)
     assert len(ended) == 1 and isinstance(ended[0], DecoderCrashed)
     assert str(ended[0]) == ("the decoder crashed on this file twice (killed by SIGSEGV): a damaged or hostile "
@@ -201,7 +196,7 @@ def _alive(pid: int) -> bool:
 
 def test_a_decode_that_never_ends_is_stopped_at_its_deadline_and_the_next_video_decodes(decoders, tmp_path):
     stuck = tmp_path / "stuck.mp4"
-    os.mkfifo(stuck)  # nobody writes: the decoder waits in its open() for ever
+    os.mkfifo(stuck)  # nobody writes: the decoder waits for its bytes (30 s), past the 0.5 s deadline
     with pytest.raises(DecoderCrashed, match=r"decoding took longer than 0.5 s and was stopped"):
         decoders.decode(order(stuck, tmp_path), timeout_s=0.5)
     decoded = decoders.decode(order(_smoke_video(), tmp_path), timeout_s=60)
