@@ -249,7 +249,7 @@ def serve_analytics(settings: Settings, store: AnalyticsStore, head: Callable[[]
         return SERVICE_NAME
 
     server = build_server("analytics", settings.host, settings.analytics_port, [register], token=settings.token,
-                          credentials=server_credentials(settings), data_dir=settings.data_dir)
-    server.watch(lambda: store.version() is not None)
+                          credentials=server_credentials(settings), data_dir=settings.data_dir,
+                          ready=lambda: store.version() is not None)
     return server
 

@@ -46,6 +46,8 @@ TOKEN_HEADER = "authorization"
 # no traffic while a store is unreachable). A Qdrant outage so makes pods unready, never restarts them.
 LIVENESS = "liveness"
 READINESS = ""
+# The first pause of a readiness check that has not passed yet, in seconds (doubled up to its interval).
+_FIRST_PAUSE_S = 0.1
 _OPTIONS = [
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -285,17 +287,23 @@ class RunningServer:
             families().ready.labels(self.name).set(1 if serving else 0)
 
     def watch(self, dependency_ok: Callable[[], bool], interval_s: float = 5.0) -> None:
-        """Keeps readiness in step with a dependency (the vector store, the SQL store): NOT_SERVING while
-        `dependency_ok()` is false or raises, SERVING again once it recovers; checked at once, then every
-        `interval_s` seconds. Liveness stays SERVING throughout. Each turn is logged once (a WARNING naming
-        why, an INFO when ready again): the health answer alone says nothing of the cause, and the operator
-        paged by InfluencersStoreNotReady reads the log first."""
+        """Keeps readiness in step with a dependency (the vector store, the SQL store): NOT_SERVING until
+        `dependency_ok()` first answers true, and again while it is false or raises, SERVING once it does; checked
+        at once, then every `interval_s` seconds (until the first pass, after 0.1, 0.2, 0.4 ... s up to
+        `interval_s`: a start is not kept waiting a whole interval by a store that answered a moment late).
+        Liveness stays SERVING throughout. Each turn is logged once (a WARNING naming why, an INFO when ready
+        again): the health answer alone says nothing of the cause, and the operator paged by
+        InfluencersStoreNotReady reads the log first."""
         self._stopping = threading.Event()
         label = self.name or "server"
+        with self._readiness:  # not checked yet: not ready (a server built without a check said SERVING)
+            if not self._draining.is_set():
+                self.set_serving(False)
 
         def loop() -> None:
             ready: bool | None = None  # None: not checked yet (start-up is logged as "serving on")
             since = time.monotonic()
+            pause = min(_FIRST_PAUSE_S, interval_s)
             while True:
                 try:
                     ok, why = bool(dependency_ok()), "its readiness check answered no"
@@ -311,8 +319,11 @@ class RunningServer:
                             elif ready is False:
                                 log.info("%s ready again after %.0f s", label, time.monotonic() - since)
                             ready, since = ok, time.monotonic()
-                if self._stopping.wait(interval_s):
+                if ok or pause >= interval_s:
+                    pause = interval_s  # once it has passed, or the start's pauses have grown to the interval
+                if self._stopping.wait(pause):
                     return
+                pause = min(pause * 2, interval_s)
 
         threading.Thread(target=loop, name="health-watch", daemon=True).start()
 
@@ -341,10 +352,13 @@ def build_server(
     max_workers: int = 8,
     credentials: grpc.ServerCredentials | None = None,
     data_dir: Path | None = None,
+    ready: Callable[[], bool] | None = None,
 ) -> RunningServer:
     """Creates, binds and starts a server. Each `register` callable adds a servicer and returns its full
     service name. Port 0 picks a free port; the bound port is logged and returned. `credentials`: TLS
-    (services/common/tls.py), else plaintext. `data_dir`: written DATA in the details of the errors it answers."""
+    (services/common/tls.py), else plaintext. `data_dir`: written DATA in the details of the errors it answers.
+    `ready`: the readiness check of its dependencies (`RunningServer.watch`): readiness answers NOT_SERVING from
+    the first moment until it passes. Without one, readiness is SERVING at once (nothing to wait for)."""
     if not token and not is_loopback(host):
         raise SettingsError(f"{name}: binding to {host} (beyond loopback) needs a token (INFLUENCERS_TOKEN)")
     # Tracing outermost (it sees every call), then metrics: a call the token check refuses or the guard
@@ -376,11 +390,17 @@ def build_server(
                  if name in ("ingest", "identity", "analytics") else "choose another port")
         raise PortInUse(f"{name}: cannot bind {host_port(host, port)} (in use? {where})")
     register_service(name)  # the families this service updates, on the process's endpoint
-    server.start()
     running = RunningServer(server, bound, health_servicer, names, name)
     health_servicer.set(LIVENESS, health_pb2.HealthCheckResponse.SERVING)
-    running.set_serving(True)
-    log.info("%s serving on %s", name, host_port(host, bound))
+    # Set before the server answers: gRPC's health servicer starts with "" SERVING, and readiness was SERVING
+    # before the check's first answer, so a probe or a balancer sent calls to a service whose store had not
+    # answered yet (or never would).
+    running.set_serving(ready is None)
+    server.start()
+    if ready is not None:
+        running.watch(ready)
+    log.info("%s serving on %s%s", name, host_port(host, bound),
+             "" if ready is None else " (readiness SERVING once its first readiness check passes)")
     return running
 
 

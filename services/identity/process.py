@@ -93,14 +93,14 @@ class IdentityProcess:
 
         if starting is not None:
             starting.handover()
-        self.server: RunningServer = build_server("identity", settings.host, settings.identity_port, [register],
-                                                  token=settings.token, max_workers=SERVER_THREADS,
-                                                  credentials=server_credentials(settings), data_dir=settings.data_dir)
         # Ready: Qdrant, the face workers and the change feed's database (every correction and batch writes
         # the feed: with it down, identity could do nothing but fail).
-        self.server.watch(named_checks(("the vector store", self.store.healthy),
-                                       ("the face workers", self.workers.healthy),
-                                       ("the change feed's database", lambda: self.feed.head() >= 0)))
+        ready = named_checks(("the vector store", self.store.healthy), ("the face workers", self.workers.healthy),
+                             ("the change feed's database", lambda: self.feed.head() >= 0))
+        self.server: RunningServer = build_server("identity", settings.host, settings.identity_port, [register],
+                                                  token=settings.token, max_workers=SERVER_THREADS,
+                                                  credentials=server_credentials(settings), data_dir=settings.data_dir,
+                                                  ready=ready)
         self._detach_gauges = attach_gauges(self.registry, self.store, self.feed, settings.review_band)
 
     @property

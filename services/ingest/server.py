@@ -235,11 +235,11 @@ class IngestProcess:
 
         if starting is not None:
             starting.handover()
+        # Readiness follows the job queue's database, as analytics' follows its store (docs/operations.md).
         self.server: RunningServer = build_server("ingest", settings.host, settings.ingest_port, [register],
                                                   token=settings.token, max_workers=SERVER_THREADS,
-                                                  credentials=server_credentials(settings), data_dir=settings.data_dir)
-        # Readiness follows the job queue's database, as analytics' follows its store (docs/operations.md).
-        self.server.watch(self._database_ok)
+                                                  credentials=server_credentials(settings), data_dir=settings.data_dir,
+                                                  ready=self._database_ok)
 
     def _database_ok(self) -> bool:
         with self.engine.connect() as conn:

@@ -1,5 +1,6 @@
 """Every server answers the standard health service and reflection, and health follows its store."""
 
+import threading
 import time
 
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -57,3 +58,65 @@ def test_a_port_in_use_is_refused_not_shared():
             build_server("second", "127.0.0.1", first.port, [])
     finally:
         first.stop(0)
+
+
+def _readiness(port: int, service: str = "") -> int:
+    health = health_pb2_grpc.HealthStub(open_channel(f"127.0.0.1:{port}"))
+    return health.Check(health_pb2.HealthCheckRequest(service=service), timeout=5).status
+
+
+def test_readiness_is_not_serving_until_the_first_readiness_check_has_passed():
+    from prometheus_client import REGISTRY
+
+    answered, release = threading.Event(), threading.Event()
+
+    def slow_check() -> bool:  # a store that takes its time to answer the first time
+        answered.set()
+        return release.wait(30)
+
+    server = build_server("slowprobe", "127.0.0.1", 0, [_register_echo], max_workers=2, ready=slow_check)
+    try:
+        assert answered.wait(10)
+        # Was SERVING from the bind on: gRPC's health servicer starts with "" SERVING, and build_server said so too.
+        assert _readiness(server.port) == health_pb2.HealthCheckResponse.NOT_SERVING
+        assert _readiness(server.port, "test.Echo") == health_pb2.HealthCheckResponse.NOT_SERVING
+        assert _readiness(server.port, "liveness") == health_pb2.HealthCheckResponse.SERVING
+        assert REGISTRY.get_sample_value("influencers_ready", {"service": "slowprobe"}) == 0
+        release.set()
+        deadline = time.monotonic() + 10
+        while _readiness(server.port) != health_pb2.HealthCheckResponse.SERVING and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _readiness(server.port) == health_pb2.HealthCheckResponse.SERVING
+        assert REGISTRY.get_sample_value("influencers_ready", {"service": "slowprobe"}) == 1
+    finally:
+        release.set()
+        server.stop(0)
+
+
+def test_a_readiness_check_that_fails_from_the_start_never_lets_readiness_say_serving():
+    checks = []
+
+    def failing() -> bool:
+        checks.append(time.monotonic())
+        raise ConnectionRefusedError("the store is not there")
+
+    server = build_server("deadprobe", "127.0.0.1", 0, [], max_workers=2, ready=failing)
+    try:
+        statuses = set()
+        deadline = time.monotonic() + 20
+        while len(checks) < 3 and time.monotonic() < deadline:
+            statuses.add(_readiness(server.port))
+            time.sleep(0.02)
+        assert statuses == {health_pb2.HealthCheckResponse.NOT_SERVING}
+        # Tried again soon while it has never passed (after 0.1, 0.2, 0.4 s ...), not once per 5 s interval.
+        assert len(checks) >= 3 and checks[2] - checks[0] < 4.5
+    finally:
+        server.stop(0)
+
+
+def _register_echo(server) -> str:
+    import grpc
+
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
+        "test.Echo", {"Say": grpc.unary_unary_rpc_method_handler(lambda request, context: request)}),))
+    return "test.Echo"
