@@ -34,6 +34,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from services.common import build_info
 from services.common.metrics_http import serve_metrics_http
 from services.common.stage_clock import CPU_SUFFIX
 
@@ -59,13 +60,14 @@ _GRPC_CLIENT = ("grpc_client_started", "grpc_client_handled", "grpc_client_secon
 # page is analytics'. Every gRPC server reports its readiness; the gRPC client families are of the services
 # that call another (ingest and analytics call identity; identity calls none).
 SERVICE_FAMILIES = {
-    "ingest": ("videos", "stage_seconds", "stage_cpu", "ready", "child_restarts", *_GRPC_SERVER, *_GRPC_CLIENT),
-    "identity": ("stage_seconds", "stage_cpu", "ready", "child_restarts", *_GRPC_SERVER),
-    "analytics": ("ready", *_GRPC_SERVER, *_GRPC_CLIENT, "http_requests", "http_seconds", "feed_changes",
-                  "feed_resyncs"),
+    "ingest": ("build_info", "videos", "stage_seconds", "stage_cpu", "ready", "child_restarts", *_GRPC_SERVER,
+               *_GRPC_CLIENT),
+    "identity": ("build_info", "stage_seconds", "stage_cpu", "ready", "child_restarts", *_GRPC_SERVER),
+    "analytics": ("build_info", "ready", *_GRPC_SERVER, *_GRPC_CLIENT, "http_requests", "http_seconds",
+                  "feed_changes", "feed_resyncs"),
 }
-# Of a server of another name (a test's): readiness and gRPC alone.
-OTHER_FAMILIES = ("ready", *_GRPC_SERVER, *_GRPC_CLIENT)
+# Of a server of another name (a test's): its build, readiness and gRPC alone.
+OTHER_FAMILIES = ("build_info", "ready", *_GRPC_SERVER, *_GRPC_CLIENT)
 # The label values each service shows from the start, at 0 (its own stages and worker processes).
 SERVICE_STAGES = {"ingest": ("fetch", "decode", "record"), "identity": ("detect", "encode", "assign")}
 SERVICE_CHILDREN = {"ingest": "decoder", "identity": "face_worker"}
@@ -75,6 +77,7 @@ SERVICE_CHILDREN = {"ingest": "decoder", "identity": "face_worker"}
 class Families:
     """The counters and histograms of the product (the gauges are in `GAUGES`)."""
 
+    build_info: Gauge
     videos: Counter
     stage_seconds: Histogram
     stage_cpu: Counter
@@ -104,6 +107,11 @@ def families() -> Families:
     registry = None
     call = ("grpc_type", "grpc_service", "grpc_method")
     made = Families(
+        # Prometheus' convention (prometheus_build_info): 1, the build in the labels; `revision` is "unknown" when
+        # neither the build nor a checkout said it (build_info.py).
+        build_info=Gauge("influencers_build_info", "1, labelled with the build the service runs: the package's "
+                         "version, the git revision it was built from, the Python running it",
+                         ["version", "revision", "python", "service"], registry=registry),
         videos=Counter("influencers_videos", "Manifest rows finished, by outcome (done, failed, duplicate)",
                        ["status"], registry=registry),
         stage_seconds=Histogram("influencers_stage_seconds", "Seconds one video spent in a stage",
@@ -160,8 +168,9 @@ _registered: weakref.WeakKeyDictionary[CollectorRegistry, set[str]] = weakref.We
 def register_service(service: str, registry: CollectorRegistry = REGISTRY) -> None:
     """Registers in `registry` the families `service` updates (SERVICE_FAMILIES; OTHER_FAMILIES for a name not
     among SERVICES), those already there left as they are: a process hosting several services shows each
-    family once. The service's stages and worker processes show from then on, at 0."""
+    family once. The service's stages and worker processes show from then on, at 0; its build, at 1."""
     made = families()
+    made.build_info.labels(build_info.version(), build_info.revision(), build_info.python_version(), service).set(1)
     for stage in SERVICE_STAGES.get(service, ()):
         made.stage_seconds.labels(stage)
         made.stage_cpu.labels(stage)

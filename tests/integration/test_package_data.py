@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_the_wheel_holds_every_file_of_the_packages_not_only_their_modules(tmp_path):
     source = tmp_path / "src"  # what the Dockerfile copies, without .git (no file list from version control)
     source.mkdir()
-    shutil.copy(ROOT / "pyproject.toml", source)
+    for name in ("pyproject.toml", "setup.py"):
+        shutil.copy(ROOT / name, source)
     for package in ("influencers", "services"):
         shutil.copytree(ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run(
