@@ -35,6 +35,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from services.common import build_info
+from services.common.certificates import certificate_facts, pem_certificates
 from services.common.metrics_http import serve_metrics_http
 from services.common.stage_clock import CPU_SUFFIX
 
@@ -60,14 +61,14 @@ _GRPC_CLIENT = ("grpc_client_started", "grpc_client_handled", "grpc_client_secon
 # page is analytics'. Every gRPC server reports its readiness; the gRPC client families are of the services
 # that call another (ingest and analytics call identity; identity calls none).
 SERVICE_FAMILIES = {
-    "ingest": ("build_info", "videos", "stage_seconds", "stage_cpu", "ready", "child_restarts", *_GRPC_SERVER,
-               *_GRPC_CLIENT),
-    "identity": ("build_info", "stage_seconds", "stage_cpu", "ready", "child_restarts", *_GRPC_SERVER),
-    "analytics": ("build_info", "ready", *_GRPC_SERVER, *_GRPC_CLIENT, "http_requests", "http_seconds",
-                  "feed_changes", "feed_resyncs"),
+    "ingest": ("build_info", "tls_expiry", "videos", "stage_seconds", "stage_cpu", "ready", "child_restarts",
+               *_GRPC_SERVER, *_GRPC_CLIENT),
+    "identity": ("build_info", "tls_expiry", "stage_seconds", "stage_cpu", "ready", "child_restarts", *_GRPC_SERVER),
+    "analytics": ("build_info", "tls_expiry", "ready", *_GRPC_SERVER, *_GRPC_CLIENT, "http_requests",
+                  "http_seconds", "feed_changes", "feed_resyncs"),
 }
-# Of a server of another name (a test's): its build, readiness and gRPC alone.
-OTHER_FAMILIES = ("build_info", "ready", *_GRPC_SERVER, *_GRPC_CLIENT)
+# Of a server of another name (a test's): its build, certificates, readiness and gRPC alone.
+OTHER_FAMILIES = ("build_info", "tls_expiry", "ready", *_GRPC_SERVER, *_GRPC_CLIENT)
 # The label values each service shows from the start, at 0 (its own stages and worker processes).
 SERVICE_STAGES = {"ingest": ("fetch", "decode", "record"), "identity": ("detect", "encode", "assign")}
 SERVICE_CHILDREN = {"ingest": "decoder", "identity": "face_worker"}
@@ -78,6 +79,7 @@ class Families:
     """The counters and histograms of the product (the gauges are in `GAUGES`)."""
 
     build_info: Gauge
+    tls_expiry: Gauge
     videos: Counter
     stage_seconds: Histogram
     stage_cpu: Counter
@@ -112,6 +114,12 @@ def families() -> Families:
         build_info=Gauge("influencers_build_info", "1, labelled with the build the service runs: the package's "
                          "version, the git revision it was built from, the Python running it",
                          ["version", "revision", "python", "service"], registry=registry),
+        # cert-manager's name for the same reading (certmanager_certificate_expiration_timestamp_seconds).
+        tls_expiry=Gauge("influencers_tls_certificate_expiration_timestamp_seconds", "When each certificate of the "
+                         "files this process loaded expires (notAfter, seconds since the epoch), by the setting "
+                         "naming the file (INFLUENCERS_TLS_CERT: the chain its servers present, read again when "
+                         "the files change; INFLUENCERS_TLS_CA), the subject's common name and the serial number",
+                         ["setting", "subject", "serial"], registry=registry),
         videos=Counter("influencers_videos", "Manifest rows finished, by outcome (done, failed, duplicate)",
                        ["status"], registry=registry),
         stage_seconds=Histogram("influencers_stage_seconds", "Seconds one video spent in a stage",
@@ -183,6 +191,31 @@ def register_service(service: str, registry: CollectorRegistry = REGISTRY) -> No
             if name not in done:
                 registry.register(getattr(made, name))
                 done.add(name)
+
+
+_certificates_lock = threading.Lock()
+_certificates: dict[str, list[tuple[str, str, str]]] = {}  # setting -> the label values of its series
+
+
+def record_certificates(setting: str, pem: bytes) -> None:
+    """The expiry of each certificate of `pem`, the file `setting` (an environment variable's name) names now: its
+    series replace those of the file's earlier contents (a renewed certificate's predecessor would otherwise stay,
+    and the alert on it fire). A certificate that cannot be read is left out, and logged."""
+    gauge = families().tls_expiry
+    facts = []
+    for der in pem_certificates(pem):
+        try:
+            facts.append(certificate_facts(der))
+        except ValueError as exc:
+            log.warning("%s: a certificate's expiry cannot be read (%s): it has no %s series", setting, exc,
+                        "influencers_tls_certificate_expiration_timestamp_seconds")
+    with _certificates_lock:
+        for labels in _certificates.pop(setting, []):
+            gauge.remove(*labels)
+        for fact in facts:
+            labels = (setting, fact.subject, fact.serial)
+            gauge.labels(*labels).set(fact.not_after)
+            _certificates.setdefault(setting, []).append(labels)
 
 
 def count_video(status: str) -> None:

@@ -2,6 +2,8 @@
 checks it against INFLUENCERS_TLS_CA, the token travels inside TLS, and a plaintext client gets nothing."""
 
 import os
+import shutil
+import ssl
 import subprocess
 import sys
 from pathlib import Path
@@ -137,5 +139,68 @@ def test_the_kubernetes_probes_commands_pass_against_a_tls_server_on_loopback(tm
             plain = {k: v for k, v in pod.items() if not k.startswith("INFLUENCERS_TLS_")}
             refused = subprocess.run(command, env=plain, capture_output=True, text=True, timeout=30)
             assert refused.returncode == 1 and "health check failed" in refused.stderr, probe
+    finally:
+        server.stop(0)
+
+
+def _make_certificate(folder: Path, days: int, name: str = "localhost") -> tuple[Path, Path, str, float]:
+    """(certificate, key, serial in lower-case hex, notAfter as seconds since the epoch), made by openssl, the
+    serial and expiry as openssl itself reads them back."""
+    folder.mkdir(parents=True, exist_ok=True)
+    key, cert = folder / "key.pem", folder / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", str(days), "-subj", f"/O=Acme/CN={name}", "-addext", f"subjectAltName=DNS:{name}"],
+                   check=True, capture_output=True)
+    said = subprocess.run(["openssl", "x509", "-in", str(cert), "-noout", "-serial", "-enddate"], check=True,
+                          capture_output=True, text=True).stdout
+    fields = dict(line.split("=", 1) for line in said.splitlines())  # serial=4B6C..., notAfter=Jan  6 ... GMT
+    return cert, key, format(int(fields["serial"], 16), "x"), float(ssl.cert_time_to_seconds(fields["notAfter"]))
+
+
+def _expiries() -> dict[tuple[str, str], float]:
+    """(subject, serial) -> the expiry the metric says, of INFLUENCERS_TLS_CERT's series."""
+    from prometheus_client import REGISTRY
+
+    return {(s.labels["subject"], s.labels["serial"]): s.value
+            for metric in REGISTRY.collect() if metric.name == "influencers_tls_certificate_expiration_timestamp_seconds"
+            for s in metric.samples if s.labels["setting"] == "INFLUENCERS_TLS_CERT"}
+
+
+def test_a_renewed_certificate_is_served_from_the_next_connection_and_its_expiry_replaces_the_old_ones(
+        tmp_path, caplog) -> None:
+    """Before, the files were read once at start: a certificate renewed by cert-manager was not presented until
+    a restart, and the old one expired under a running server. Now each new connection's handshake finds the
+    files changed, and the metric follows."""
+    old_cert, old_key, old_serial, old_expiry = _make_certificate(tmp_path / "old", days=10)
+    live_cert, live_key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    shutil.copy(old_cert, live_cert)
+    shutil.copy(old_key, live_key)
+    server = build_server("tls", "127.0.0.1", 0, [],
+                          credentials=server_credentials(Settings(tls_cert=str(live_cert), tls_key=str(live_key))))
+
+    def answers_a_client_trusting(cert: Path) -> bool:
+        with grpc.secure_channel(f"localhost:{server.port}", grpc.ssl_channel_credentials(cert.read_bytes())) as ch:
+            try:
+                return _check(ch) == health_pb2.HealthCheckResponse.SERVING
+            except grpc.RpcError:
+                return False
+
+    try:
+        assert answers_a_client_trusting(old_cert)
+        assert _expiries() == {("localhost", old_serial): old_expiry}
+        new_cert, new_key, new_serial, new_expiry = _make_certificate(tmp_path / "new", days=90)
+        assert not answers_a_client_trusting(new_cert)
+        for made, live in ((new_key, live_key), (new_cert, live_cert)):  # as a Secret volume swaps its files
+            shutil.copy(made, tmp_path / "swap.pem")
+            os.replace(tmp_path / "swap.pem", live)
+        assert answers_a_client_trusting(new_cert)
+        assert not answers_a_client_trusting(old_cert)
+        assert _expiries() == {("localhost", new_serial): new_expiry}, "the old certificate's series is gone"
+        assert any("TLS certificate reloaded from" in r.getMessage() for r in caplog.records)
+        live_cert.write_text("half written\n")  # a broken file: refused, said once, the last good pair served
+        assert answers_a_client_trusting(new_cert) and answers_a_client_trusting(new_cert)
+        refused = [r for r in caplog.records if "TLS certificate not reloaded" in r.getMessage()]
+        assert len(refused) == 1 and "INFLUENCERS_TLS_CERT=" in refused[0].getMessage()
+        assert _expiries() == {("localhost", new_serial): new_expiry}
     finally:
         server.stop(0)
