@@ -106,8 +106,10 @@ def test_a_call_with_two_traceparents_is_answered(echo_port, spans):
     assert [s for s in spans.get_finished_spans() if s.name == "/test.Echo/Say"]
 
 
-@pytest.mark.xfail(strict=True, reason="gRPC core (grpcio 1.85) keeps the last traceparent of a call's headers "
-                   "before any interceptor sees the metadata: nothing in Python can tell there were two")
+@pytest.mark.xfail(strict=True, reason="gRPC core (grpcio 1.85.3) keeps the last traceparent of a call's headers "
+                   "before any interceptor sees the metadata: a server interceptor's invocation_metadata holds one "
+                   "traceparent, the last, while other repeated keys (tracestate, x-anything) keep every value, so "
+                   "nothing in Python can tell there were two")
 def test_a_call_with_two_traceparents_starts_a_trace_of_its_own(echo_port, spans):
     raw_call(echo_port, [("traceparent", GOOD), ("traceparent", OTHER)])
     (span,) = [s for s in spans.get_finished_spans() if s.name == "/test.Echo/Say"]
