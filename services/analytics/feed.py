@@ -50,6 +50,7 @@ from services.common import tracing
 from services.common.boundary import is_video_id, shown
 from services.common.call_names import failed_call
 from services.common.crash import crash_point
+from services.common.doorbell import Doorbell
 from services.common.metrics import count_feed_changes, count_feed_resync
 from services.common.protoconv import change_kind_word
 from services.common.streak import FailureStreak
@@ -364,7 +365,7 @@ class FollowerThread:
         self.leading = False
         self.on_stop: list[Callable[[], None]] = []  # called by stop() (the metrics' detach)
         self._stop = threading.Event()
-        self._woken = threading.Event()
+        self._bell = Doorbell()  # rung by identity's appends in this process (wake) and by stop
         self._thread = threading.Thread(target=self._run, name="feed-follower", daemon=True)
 
     def start(self) -> FollowerThread:
@@ -373,13 +374,13 @@ class FollowerThread:
 
     def wake(self) -> None:
         """Reads the feed now if idle (identity appended to it); safe from any thread."""
-        self._woken.set()
+        self._bell.ring()
 
     def stop(self, timeout_s: float = 5.0) -> None:
         for call in self.on_stop:
             call()
         self._stop.set()
-        self._woken.set()
+        self._bell.ring()
         self._thread.join(timeout_s)
         self.leadership.release()
         self.leading = False
@@ -409,6 +410,7 @@ class FollowerThread:
                         self.leading = False
                         break
                     checked = time.monotonic()
+                rung = self._bell.mark()  # before the read: an append during it ends the idle wait at once
                 try:
                     applied = self.follower.step()
                 except Exception as exc:  # identity down or restarting: try again shortly, never die
@@ -420,6 +422,4 @@ class FollowerThread:
                 if failures := streak.succeeded():
                     log.info("following identity's feed again after %d failed tries", failures)
                 if not applied:
-                    # Cleared after the wait, before the next read: an append during that read sets it again.
-                    self._woken.wait(self.idle_s)
-                    self._woken.clear()
+                    self._bell.wait(rung, self.idle_s)

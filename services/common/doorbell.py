@@ -1,6 +1,8 @@
 """A doorbell for threads that poll a store: the code of this process that makes work for them rings it, and they
 wake at once instead of at their next poll. The poll stays, slower, for what other processes do (another replica's
-job, a lease running out), which rings nothing here.
+job, a lease running out), which rings nothing here. Its users: ingest's job queue (its worker threads and
+progress watchers, services/ingest/jobs.py) and analytics' feed follower (identity's appends in the same process,
+services/analytics/feed.py `FollowerThread.wake`), which had an Event of its own for the same job.
 
 A ring between a thread's look at the store and its wait is not lost: the thread notes the bell's count before it
 looks (`mark`), and its wait ends at once when the count has moved since (an Event cleared by one waiter could
