@@ -10,7 +10,8 @@ family shows at 0 on the endpoints of the services that update it (SERVICE_FAMIL
 to which each service attaches the callables that read its state, and from which it detaches them on stop.
 
 Label values are bounded: statuses, stage names, job-row states, gRPC methods, Flask url rules and status
-codes; never an id, a URL or a message. gRPC families: grpc_metrics.py; the page's: web/http_metrics.py.
+codes, the build (one value a process) and the certificates of the TLS files (a few); never an id of ours, a URL
+or a message. gRPC families: grpc_metrics.py; the page's: web/http_metrics.py.
 """
 
 from __future__ import annotations
