@@ -161,8 +161,8 @@ def _expiries() -> dict[tuple[str, str], float]:
     """(subject, serial) -> the expiry the metric says, of INFLUENCERS_TLS_CERT's series."""
     from prometheus_client import REGISTRY
 
-    return {(s.labels["subject"], s.labels["serial"]): s.value
-            for metric in REGISTRY.collect() if metric.name == "influencers_tls_certificate_expiration_timestamp_seconds"
+    family = "influencers_tls_certificate_expiration_timestamp_seconds"
+    return {(s.labels["subject"], s.labels["serial"]): s.value for metric in REGISTRY.collect() if metric.name == family
             for s in metric.samples if s.labels["setting"] == "INFLUENCERS_TLS_CERT"}
 
 
