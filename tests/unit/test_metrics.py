@@ -146,13 +146,14 @@ def exposed(*services: str) -> set[str]:
 
 
 def test_each_service_lists_its_own_families_and_not_those_of_the_others():
-    assert {n for n in exposed("ingest") if n.startswith("influencers_")} == {
+    every = {"influencers_build_info", "influencers_tls_certificate_expiration_timestamp_seconds"}
+    assert {n for n in exposed("ingest") if n.startswith("influencers_")} == every | {
         "influencers_videos", "influencers_stage_seconds", "influencers_stage_cpu_seconds", "influencers_ready",
         "influencers_child_restarts"}
-    assert {n for n in exposed("identity") if n.startswith("influencers_")} == {
+    assert {n for n in exposed("identity") if n.startswith("influencers_")} == every | {
         "influencers_stage_seconds", "influencers_stage_cpu_seconds", "influencers_ready",
         "influencers_child_restarts"}
-    assert {n for n in exposed("analytics") if n.startswith("influencers_")} == {
+    assert {n for n in exposed("analytics") if n.startswith("influencers_")} == every | {
         "influencers_ready", "influencers_feed_changes_applied", "influencers_feed_resyncs"}
     assert "http_requests" in exposed("analytics")
     assert not {"http_requests", "http_request_duration_seconds"} & (exposed("ingest") | exposed("identity"))
