@@ -1,6 +1,7 @@
 """gRPC over TLS from the settings' PEM files: a server with INFLUENCERS_TLS_CERT/_KEY answers a client that
 checks it against INFLUENCERS_TLS_CA, the token travels inside TLS, and a plaintext client gets nothing."""
 
+import logging
 import os
 import shutil
 import ssl
@@ -171,6 +172,7 @@ def test_a_renewed_certificate_is_served_from_the_next_connection_and_its_expiry
     """Before, the files were read once at start: a certificate renewed by cert-manager was not presented until
     a restart, and the old one expired under a running server. Now each new connection's handshake finds the
     files changed, and the metric follows."""
+    caplog.set_level(logging.INFO, logger="services.common.tls")
     old_cert, old_key, old_serial, old_expiry = _make_certificate(tmp_path / "old", days=10)
     live_cert, live_key = tmp_path / "cert.pem", tmp_path / "key.pem"
     shutil.copy(old_cert, live_cert)
