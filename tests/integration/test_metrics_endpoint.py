@@ -80,10 +80,14 @@ def test_an_analytics_service_lists_its_own_families_and_none_of_ingest_or_ident
     finally:
         err = stop(process)
     families = {line.split()[2] for line in text.splitlines() if line.startswith("# TYPE influencers_")}
-    # Its readiness and its feed gauges; ingest's rows and stages, identity's workers: none, not even at 0.
-    assert families == {"influencers_ready", "influencers_feed_position", "influencers_feed_lag",
+    # Its build, certificates (none: no TLS), readiness and feed gauges; ingest's rows and stages, identity's
+    # workers: none, not even at 0.
+    assert families == {"influencers_build_info", "influencers_tls_certificate_expiration_timestamp_seconds",
+                        "influencers_ready", "influencers_feed_position", "influencers_feed_lag",
                         "influencers_feed_resync_pages", "influencers_feed_changes_applied_total",
                         "influencers_feed_resyncs_total"}, err
+    (build,) = [line for line in text.splitlines() if line.startswith("influencers_build_info{")]
+    assert 'service="analytics"' in build and 'revision="unknown"' not in build, build  # a checkout knows its own
     assert "http_request_duration_seconds" in text and "grpc_server_handled_total" in text
 
 
