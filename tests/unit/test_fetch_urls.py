@@ -246,6 +246,20 @@ BASE = Target("https", "cdn.example.com", 8443, "/videos/a.mp4?sig=1")
     ("b.mp4", "https://cdn.example.com:8443/videos/b.mp4"),
     ("?sig=2", "https://cdn.example.com:8443/videos/a.mp4?sig=2"),
     ("file:///etc/passwd", "file:///etc/passwd"),
+    # A scheme without the authority's `//`, as browsers read it (was followed as written: `no host in URL`). Of the
+    # base's own scheme, relative to it (RFC 3986 5.2.2's reading for compatibility); of the other, `//` missing.
+    ("https:b.mp4", "https://cdn.example.com:8443/videos/b.mp4"),
+    ("HTTPS:b.mp4?sig=2", "https://cdn.example.com:8443/videos/b.mp4?sig=2"),
+    ("https:/b.mp4", "https://cdn.example.com:8443/b.mp4"),
+    ("https:?sig=2", "https://cdn.example.com:8443/videos/a.mp4?sig=2"),
+    ("https:../b.mp4", "https://cdn.example.com:8443/videos/../b.mp4"),  # parse_url resolves the dots
+    ("http:other.example/b.mp4", "http://other.example/b.mp4"),
+    ("http:/other.example/b.mp4", "http://other.example/b.mp4"),
+    # Extra slashes before a host, as browsers and curl drop them (was: `no host in URL`).
+    ("https:///other.example/b.mp4", "https://other.example/b.mp4"),
+    ("http:////other.example/b.mp4", "http://other.example/b.mp4"),
+    ("///other.example/b.mp4", "https://other.example/b.mp4"),
+    ("data:video/mp4;base64,AAAA", "data:video/mp4;base64,AAAA"),  # another scheme: refused by the fetch
 ])
 def test_a_redirect_location_is_joined_to_the_url_it_came_from(location, joined):
     assert join_url(BASE, location) == joined
