@@ -108,8 +108,8 @@ def path_userinfo_hidden(text: str, url: str) -> str:
     return text.replace(f"/{userinfo}@", f"/{HIDDEN}@")
 
 
-# Schemes whose authority browsers find after any run of `/` and `\\`, or none (WHATWG URL's special schemes, but
-# `file:`, whose host is read otherwise): `https:\\ann:pw@cdn\\v.mp4`, `https:/ann:pw@cdn/v.mp4` and
+# Schemes whose authority browsers find after any run of `/` and `\`, or none (WHATWG URL's special schemes, but
+# `file:`, whose host is read otherwise): `https:\\ann:pw@cdn\v.mp4`, `https:/ann:pw@cdn/v.mp4` and
 # `https:ann:pw@cdn/v.mp4` are all `https://ann:pw@cdn/v.mp4` to them.
 _ANY_SLASHES = frozenset({"http", "https", "ftp", "ws", "wss"})
 
