@@ -37,6 +37,16 @@ SECRET_PARAMETERS = frozenset({
     # and the hashes CDNs sign links with (nginx secure_link's `md5`, Wowza's, an `hmac` or `hash`).
     "access-token", "accesstoken", "jwt", "x-api-key", "pwd", "pass", "passphrase", "credential", "credentials",
     "session", "sessionid", "session_id", "hmac", "md5", "hash", "wowzatokenhash",
+    # Since analytics migration 0015 and ingest migration 0009 (they were shown and kept as given): an OAuth
+    # authorization code and OAuth 1 tokens; the tokens of signed links of other CDNs and clouds (`st` of nginx
+    # secure_link-style CDNs, Akamai's `hdntl`, Google Video's `lsig`, Facebook's `oh`, Alibaba's `auth_key` and
+    # OSS, Tencent COS, a `sign`, `verify` or `x-signature`); shared-link keys (OneDrive `authkey`, SharePoint
+    # `tempauth`, Dropbox `rlkey`, GitLab `private_token`, a SAS token) and session ids (`jsessionid`, `phpsessid`).
+    "code", "oauth_token", "oauth_signature", "oauth_verifier", "st", "hdntl", "lsig", "oh", "auth_key", "sign",
+    "verify", "x-signature", "ossaccesskeyid", "security-token", "x-oss-security-token", "x-oss-signature",
+    "x-oss-credential", "q-signature", "q-ak", "x-cos-security-token", "authkey", "tempauth", "rlkey",
+    "private_token", "access_key", "accesskey", "secret_key", "secretkey", "sas", "sastoken", "sas_token",
+    "jsessionid", "phpsessid",
 })
 # Path segments that carry a CDN token, lower case: `name=value` segments (Akamai `/hdnts=exp=..~acl=..~hmac=../`,
 # Bunny `/bcdn_token=..&expires=../`, `/token=abc/`, a signature moved into the path by a proxy), and marker
@@ -46,6 +56,7 @@ PATH_TOKEN_NAMES = frozenset({
     "hdnts", "hdnea", "__token__", "token", "bcdn_token", "access_token", "auth_token", "id_token", "auth",
     "sig", "signature", "x-amz-signature", "x-amz-credential", "x-amz-security-token", "x-goog-signature",
     "x-goog-credential", "policy", "key-pair-id", "hmac", "api_key", "apikey", "secret", "password",
+    "hdntl", "jsessionid", "phpsessid",  # since analytics migration 0015 (`/v.mp4;jsessionid=...`, Akamai's HLS token)
 })
 PATH_TOKEN_MARKERS = frozenset({"sig", "signature", "token", "auth", "hmac", "hdnts", "__token__"})
 # A JSON Web Token as a segment of its own (three base64url parts, the header's `{"` as `eyJ`).
@@ -53,14 +64,17 @@ _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
 HIDDEN = "***"
 # A secret as a key keeps it (_digest): kept as it is when met again, so that a key is its own key.
 _DIGESTED = re.compile(r"sha256-[0-9a-f]{32}")
-# An http(s) link in an error's text, without the colon that ends it in `LINK: reason`.
-_LINK = re.compile(r"(?i)https?://[^\s]+?(?=:?(?:\s|$))")
+# An http(s) link in an error's text, or one without its scheme (`//ann:pw@cdn/v.mp4`, read as a local path) starting a
+# word, without the colon that ends it in `LINK: reason`.
+_LINK = re.compile(r"(?i)(?:https?:[/\\]|(?<![^\s(])//)[^\s]+?(?=:?(?:\s|$))")
 
 
 def userinfo_hidden(url: str) -> str:
-    """`url` with the user name and password of its authority (`user:password@`, any scheme) as `***@`: the
-    form in which a URL may be stored, logged and shown. URLs with them are refused (parse_url), but the row
-    naming one is recorded, exported, logged and shown: a password or token must not travel with it."""
+    """`url` with the user name and password of its authority (`user:password@`, any scheme, or none: a
+    scheme-relative `//user:password@host/...`) as `***@`: the form in which a URL may be stored, logged and shown.
+    URLs with them are refused (parse_url), but the row naming one is recorded, exported, logged and shown: a
+    password or token must not travel with it. (`//ann:pw@cdn/v.mp4`, a link copied without its scheme, is read
+    as a local path: it was kept, logged and shown with its password.)"""
     return _userinfo(url, lambda _userinfo: HIDDEN)
 
 
@@ -70,8 +84,7 @@ def _userinfo(url: str, replaced: Callable[[str], str]) -> str:
     parsers read it) is one all the same when what the authority would be is `name:text` whose text is no port
     number and an `@` follows: all up to the last `@` before the next `/`, `?` or `#` is hidden. Such a URL was
     shown and kept whole (`http://ann:pa/ss@host/: bad port 'pa'`)."""
-    scheme = has_scheme(url)
-    start = len(scheme) + 3 if scheme is not None and url[len(scheme) + 1:].startswith("//") else -1
+    start = _authority_start(url)
     if start < 0:
         return url
     end = _authority_end(url, start)
@@ -79,6 +92,39 @@ def _userinfo(url: str, replaced: Callable[[str], str]) -> str:
     if at < 0 and _NOT_A_PORT.fullmatch(url, start, end) and (later := url.find("@", end)) != -1:
         at = url.rfind("@", start, _authority_end(url, later))
     return url if at < 0 else f"{url[:start]}{replaced(url[start:at])}{url[at:]}"
+
+
+def path_userinfo_hidden(text: str, url: str) -> str:
+    """`text` (a row's key or error) with the user name and password of `url` `***` wherever a `/` precedes them,
+    when `url` is a link given without its scheme whose are not hidden yet (`//ann:pw@cdn/v.mp4`); as it is for any
+    other url. Ingest read such a link as a local path: a row's key was that path resolved (`/ann:pw@cdn/v.mp4`, one
+    slash) and its error named it, both with the password as given, where rows are taken in with it `***` now."""
+    if not url or has_scheme(url) is not None or (hidden := userinfo_hidden(url)) == url:
+        return text
+    rest = hidden[len(f"//{HIDDEN}@"):]
+    if not url.endswith(f"@{rest}"):
+        return text
+    userinfo = url[2:len(url) - len(rest) - 1]
+    return text.replace(f"/{userinfo}@", f"/{HIDDEN}@")
+
+
+# Schemes whose authority browsers find after any run of `/` and `\`, or none (WHATWG URL's special schemes, but
+# `file:`, whose host is read otherwise): `https:\\ann:pw@cdn\v.mp4`, `https:/ann:pw@cdn/v.mp4` and
+# `https:ann:pw@cdn/v.mp4` are all `https://ann:pw@cdn/v.mp4` to them.
+_ANY_SLASHES = frozenset({"http", "https", "ftp", "ws", "wss"})
+
+
+def _authority_start(url: str) -> int:
+    """Where the authority of `url` starts: after its scheme's `//` (after any run of `/` and `\\` for http(s),
+    ftp and ws(s), as browsers read them: refused here, but shown and kept with their password until it was hidden);
+    after the `//` of a link given without its scheme; -1 when it has none (a path)."""
+    scheme = has_scheme(url)
+    if scheme is None:
+        return 2 if url.startswith("//") else -1
+    after = len(scheme) + 1
+    if scheme in _ANY_SLASHES:
+        return len(url) - len(url[after:].lstrip("/\\"))
+    return after + 2 if url.startswith("//", after) else -1
 
 
 # An authority `name:text` whose text is no port number (not bracketed IPv6, not digits): a password cut short.
@@ -106,7 +152,8 @@ def secrets_hidden(url: str) -> str:
 
 
 def links_hidden(text: str) -> str:
-    """An error's text with the secrets of each http(s) link it names hidden, as errors name links today
+    """An error's text with the secrets of each http(s) link it names hidden (and of each one without its scheme,
+    `//ann:pw@cdn/v.mp4`, which ingest reads as a local path), as errors name links today
     (`LINK: HTTP 404`, `same video as LINK`; a link cut at 200 characters hides what is left of a value). The
     punctuation after a link is the sentence's, kept: a comma, full stop or semicolon ending it, and a `)` it does not
     open (`(redirected to LINK)`, `same video as LINK, whose score`): a secret value ending the link took it along,
@@ -141,7 +188,7 @@ def path_tokens_hidden(url: str) -> str:
 
 def _path_tokens(url: str, replaced: Callable[[str], str]) -> str:
     """`url` with each token of its path (as path_tokens_hidden finds them) put through `replaced`."""
-    m = re.match(r"(?i)https?://[^/?#]*", url)
+    m = re.match(r"(?i)https?:[/\\]*[^/?#]*", url)  # the slashes as browsers read them (_authority_start)
     if m is None:
         return url
     end = len(url)
@@ -176,10 +223,13 @@ def secrets_keyed(location: str) -> str:
     own key. A user name and password are `***`, not digested: unlike a token, a password a person chose can be
     found again from its digest by trying guesses (such a link is refused, so its rows are failed rows, and two
     differing only there are one row, the second listed as its duplicate). A location without a scheme (a
-    local path, whose `?` and folders are real names), or a manifest row's key (row_keys: a folder and line),
-    as given."""
-    if has_scheme(location) is None or location.startswith(MANIFEST_ROW):
+    local path, whose `?` and folders are real names) as given but for the user name and password of a
+    scheme-relative link read as one (`//ann:pw@cdn/v.mp4`: `//***@cdn/v.mp4`); a manifest row's key (row_keys: a
+    folder and line) as given."""
+    if location.startswith(MANIFEST_ROW):
         return location
+    if has_scheme(location) is None:
+        return userinfo_hidden(location)
     return _each_secret(_path_tokens(userinfo_hidden(location), _digest), _digest)
 
 

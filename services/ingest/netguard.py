@@ -325,13 +325,29 @@ def _check_name(host: str) -> str:
 
 
 def join_url(base: Target, location: str) -> str:
-    """Resolves a redirect's Location against the URL it came from (RFC 3986 reference forms, no guessing).
-    The result is parsed again by `parse_url`, so it passes the same checks as the first URL."""
-    if has_scheme(location) is not None:
+    """Resolves a redirect's Location against the URL it came from (RFC 3986 reference forms), as browsers resolve
+    it (WHATWG URL) where that reads more than RFC 3986 does. The result is parsed again by `parse_url`, so it
+    passes the same checks as the first URL.
+
+    An http(s) Location without the `//` of an authority is what browsers make of it: of the base's own scheme,
+    a reference relative to the base (`http:ok.mp4` is `ok.mp4` beside it, `http:/v/ok.mp4` the path `/v/ok.mp4`
+    on its host; RFC 3986 5.2.2 allows this reading for compatibility); of the other one, the authority's slashes
+    taken as missing (`https:cdn.example/v.mp4` is `https://cdn.example/v.mp4`). Extra slashes before a host
+    (`http:///cdn.example/v.mp4`, `///cdn.example/v.mp4`) are dropped, as browsers and curl drop them. Was:
+    followed as written, refused as `no host in URL`, where a browser opens the video."""
+    scheme = has_scheme(location)
+    if scheme in DEFAULT_PORTS:
+        rest = location[len(scheme) + 1:]
+        if rest.startswith("//"):
+            return f"{scheme}://{rest.lstrip('/')}"
+        if scheme != base.scheme:
+            return f"{scheme}://{rest.lstrip('/')}"
+        location = rest
+    elif scheme is not None:
         return location
     origin = f"{base.scheme}://{base.host_header}"
     if location.startswith("//"):
-        return f"{base.scheme}:{location}"
+        return f"{base.scheme}://{location.lstrip('/')}"
     if location.startswith("/"):
         return origin + location
     path = base.request_target.split("?", 1)[0]

@@ -163,3 +163,34 @@ def test_secret_names_added_since_and_a_jwt_under_any_name_leave_an_old_stores_k
     finally:
         store.close()
     assert "hunter2" not in stored_text(db_url, tmp_path)
+
+
+CODE_ST = "https://cdn.example/c.mp4?code=hunter2code&st=hunter2st&id=7"
+HLS = "https://cdn.example/h.m3u8;jsessionid=hunter2sess?hdntl=hunter2hls"
+SCHEMELESS = "//ann:hunter2pw@cdn.example/s.mp4"  # a link copied without its scheme: read as a local path
+
+
+def test_names_added_since_0014_and_a_schemeless_links_password_leave_an_old_stores_keys_and_a_link_is_one_row(
+        db_url, tmp_path) -> None:
+    # The release before kept them as given (migration 0015): in the key (a schemeless link's, the path it names
+    # resolved: one slash), the url, the error, videos.csv and the page.
+    store_at(db_url, "0014", [(CODE_ST, CODE_ST, vid(1), DONE), (HLS, HLS, vid(2), DONE),
+                              ("/ann:hunter2pw@cdn.example/s.mp4", SCHEMELESS, "", FAILED)],
+             error=f"{SCHEMELESS}: file not found (read as a path: a web address is given whole, with its https://)")
+    store = AnalyticsStore(db_url)  # migrates
+    try:
+        rows = store.list_videos()
+        assert [(r.location, r.url) for r in rows] == [
+            (location_key(CODE_ST), "https://cdn.example/c.mp4?code=***&st=***&id=7"),
+            (location_key(HLS), "https://cdn.example/h.m3u8;jsessionid=***?hdntl=***"),
+            ("/***@cdn.example/s.mp4", "//***@cdn.example/s.mp4")]
+        assert rows[2].error.startswith("//***@cdn.example/s.mp4: file not found")
+        # Each link run again, as ingest takes it in and keys it today, is its row.
+        store.record_video(VideoRow(secrets_hidden(CODE_ST), vid(1), 2.0, DONE, location=CODE_ST))
+        store.record_video(VideoRow(secrets_hidden(HLS), vid(2), 2.0, DONE, location=HLS))
+        store.record_video(VideoRow("//***@cdn.example/s.mp4", "", 2.0, FAILED, location="/***@cdn.example/s.mp4"))
+        rows = store.list_videos()
+        assert [(r.video_id, r.performance) for r in rows] == [(vid(1), 2.0), (vid(2), 2.0), ("", 2.0)], "a row a link"
+    finally:
+        store.close()
+    assert "hunter2" not in stored_text(db_url, tmp_path)

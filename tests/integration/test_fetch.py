@@ -50,6 +50,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._redirect("/my clipé.mp4".encode().decode("latin-1"))
         elif self.path == "/clips/today/latest":  # as object stores serve them: `..` would be a name of a key
             self._redirect("../../ok.mp4")
+        elif self.path == "/to-scheme-only":  # `http:` without the authority's `//`: a browser opens /ok.mp4
+            self._redirect("http:ok.mp4")
+        elif self.path == "/clips/to-scheme-and-path":
+            self._redirect("http:/ok.mp4")
+        elif self.path == "/to-three-slashes":  # browsers and curl drop the extra slash
+            self._redirect(f"http:///127.0.0.1:{self.server.server_port}/ok.mp4")
         elif self.path == "/to-file":
             self._redirect("file:///etc/passwd")
         elif self.path == "/to-data":
@@ -136,6 +142,15 @@ def test_redirects_are_followed(base_url, tmp_path):
 
 def test_a_redirect_to_an_accented_path_in_utf8_bytes_is_followed_as_a_browser_does(base_url, tmp_path):
     assert fetch(f"{base_url}/to-accented", tmp_path, POLICY).size == len(PAYLOAD)
+
+
+@pytest.mark.parametrize("path", ["/to-scheme-only", "/clips/to-scheme-and-path", "/to-three-slashes"])
+def test_a_redirect_to_its_own_scheme_without_slashes_or_with_three_is_followed_as_a_browser_does(
+        base_url, tmp_path, path):
+    """`Location: http:ok.mp4` is `ok.mp4` beside the URL it came from, `http:/ok.mp4` the path /ok.mp4, and
+    `http:///host/ok.mp4` the host's /ok.mp4, as browsers read them. Was: followed as written, and refused as `no host
+    in URL (redirected to http:ok.mp4)`."""
+    assert fetch(f"{base_url}{path}", tmp_path, POLICY).size == len(PAYLOAD)
 
 
 def test_a_redirect_to_a_path_of_dot_segments_is_followed_to_the_path_they_lead_to_as_a_browser_does(

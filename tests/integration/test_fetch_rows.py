@@ -264,6 +264,36 @@ def test_a_signed_urls_signature_and_token_are_never_recorded_or_shown_and_it_st
     assert "hunter" not in " ".join(written) + logged and b"hunter" not in stored
 
 
+# Shown, exported, logged and kept as given before (analytics migration 0015 and ingest 0009 rewrite older stores).
+NAMES_SINCE_0015 = ("code", "st", "hdntl", "oauth_token", "lsig", "oh", "auth_key", "sign", "verify", "x-oss-signature",
+                    "q-signature", "authkey", "tempauth", "rlkey", "private_token", "sas", "jsessionid")
+
+
+def test_an_oauth_code_a_cdns_st_token_and_other_signed_link_names_are_never_recorded_or_shown(
+        pipeline, tmp_path, http_server, caplog):
+    served = tmp_path / "served"
+    served.mkdir()
+    write_faststart_mp4(served / "v.mp4", seconds=2)
+    base = http_server(served)
+    query = "&".join(f"{name}=hunter2{k}" for k, name in enumerate(NAMES_SINCE_0015))
+    signed = f"{base}/v.mp4?id=7&{query}&e=1700000000"
+    outcome = pipeline.process(signed, 1.0, "", "", tmp_path)
+    assert outcome.video.status == DONE, outcome.video.error
+    hidden = "&".join(f"{name}=***" for name in NAMES_SINCE_0015)
+    assert outcome.video.url == f"{base}/v.mp4?id=7&{hidden}&e=1700000000"
+    assert pipeline.process(signed, 1.0, "", "", tmp_path).already_counted, "the same link is the same row"
+    again = pipeline.process(signed.replace("hunter20", "hunter30"), 1.0, "", "", tmp_path)  # another OAuth code
+    assert (again.video.status, again.already_counted) == (common_pb2.VIDEO_STATUS_DUPLICATE, False)
+    missing = pipeline.process(f"{base}/gone.mp4;jsessionid=hunter2j?code=hunter2c&st=hunter2s", 1.0, "", "",
+                               tmp_path)
+    assert missing.video.error == f"{base}/gone.mp4;jsessionid=***?code=***&st=***: HTTP 404 (not found)"
+    written = [f"{o.video.url} {o.video.location} {o.video.error}" for o in (outcome, again, missing)]
+    listed = pipeline.analytics.ListVideos(analytics_pb2.ListVideosRequest(), timeout=30).videos
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("analytics.sqlite*"))
+    logged = " ".join(str(vars(record)) for record in caplog.records)
+    assert "hunter" not in " ".join(written) + repr(listed) + logged and b"hunter" not in stored
+
+
 def test_a_token_in_a_signed_urls_path_is_hidden_where_the_row_is_shown_and_the_file_name_kept(
         pipeline, tmp_path, http_server, caplog):
     # Before: the row was shown, exported and logged as https://cdn/token=hunter2tok/v.mp4, its token as given.

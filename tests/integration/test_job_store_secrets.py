@@ -51,22 +51,27 @@ def result(link: str, error: str = "") -> bytes:
     return ingest_pb2.WatchJobResponse(video=video, done=1, total=2).SerializeToString()
 
 
-def old_queue(db_url: str) -> None:
+def old_queue(db_url: str, before: str = BEFORE, done_link: str = DONE_LINK, dropped_link: str = DROPPED_LINK,
+              run_done_link: str = RUN_DONE_LINK, pending_link: str = PENDING_LINK,
+              done_result: bytes | None = None) -> None:
+    """A job store at revision `before`: an ended job (a finished and a dropped row), and a running one (a finished
+    row and one still to run), each row's link, result and the ended job's error as that release kept them."""
     engine = open_engine(db_url)
     try:
         with engine.connect() as conn, conn.begin():
-            command.upgrade(HISTORY.config(conn), BEFORE)
-            for job_id, state, error in ((ENDED_JOB, SUCCEEDED, f"reconcile failed after {DONE_LINK}: boom"),
+            command.upgrade(HISTORY.config(conn), before)
+            for job_id, state, error in ((ENDED_JOB, SUCCEEDED, f"reconcile failed after {done_link}: boom"),
                                          (RUNNING_JOB, RUNNING, "")):
                 conn.execute(jobs_t.insert().values(
                     job_id=job_id, state=state, total=2, done=1, base_dir="/m", created_s=1.0, started_s=2.0,
                     ended_s=3.0 if state == SUCCEEDED else 0.0, error=error, cancel_requested=False,
                     changed_videos=0, finalizer=None, finalizer_expires_s=0.0))
+            done_result = done_result or result(done_link, f"warning: {done_link}: cut short")
             for job_id, idx, link, state, kept in (
-                    (ENDED_JOB, 0, DONE_LINK, FINISHED, result(DONE_LINK, f"warning: {DONE_LINK}: cut short")),
-                    (ENDED_JOB, 1, DROPPED_LINK, DROPPED, None),
-                    (RUNNING_JOB, 0, RUN_DONE_LINK, FINISHED, result(RUN_DONE_LINK)),
-                    (RUNNING_JOB, 1, PENDING_LINK, PENDING, None)):
+                    (ENDED_JOB, 0, done_link, FINISHED, done_result),
+                    (ENDED_JOB, 1, dropped_link, DROPPED, None),
+                    (RUNNING_JOB, 0, run_done_link, FINISHED, result(run_done_link)),
+                    (RUNNING_JOB, 1, pending_link, PENDING, None)):
                 conn.execute(rows_t.insert().values(
                     job_id=job_id, idx=idx, submission=ingest_pb2.VideoSubmission(url=link).SerializeToString(),
                     state=state, lease_owner=None, lease_expires_s=0.0, attempts=1, video_id="",
@@ -103,6 +108,50 @@ def test_rows_that_will_not_run_again_lose_their_links_secrets_and_a_row_still_t
         assert done.video.location == location_key(DONE_LINK) and done.video.error.endswith("***: cut short")
         claim = store.claim_row("replica:nonce")
         assert claim is not None and (claim.job_id, claim.idx, claim.submission.url) == (RUNNING_JOB, 1, PENDING_LINK)
+        migrate(engine)  # again: nothing changes
+    finally:
+        engine.dispose()
+    held = stored(db_url, tmp_path)
+    assert b"hunter2" not in held and b"hunter3pending" in held
+
+
+# Names hidden since analytics 0014 (`pwd`, `token[]`) and 0015 (`code`, `st`, `hdntl`); a link given without its
+# scheme, read as a local path (its key the path resolved, its error naming it), with its password.
+NAMED_LINK = "https://cdn.example/a.mp4?code=hunter2code&pwd=hunter2pwd&token[]=hunter2arr&id=7"
+SCHEMELESS_LINK = "//ann:hunter2pw@cdn.example/b.mp4"
+ST_LINK = "https://cdn.example/c.mp4;jsessionid=hunter2sess?hdntl=hunter2hls"
+ST_PENDING_LINK = "https://cdn.example/d.mp4?st=hunter3pending"
+
+
+def schemeless_result() -> bytes:
+    """The finished row of a link given without its scheme, as the release before stored it: read as a local path."""
+    video = common_pb2.Video(url=SCHEMELESS_LINK, location="/ann:hunter2pw@cdn.example/b.mp4",
+                             status=common_pb2.VIDEO_STATUS_FAILED,
+                             error=f"{SCHEMELESS_LINK}: file not found (read as a path: a web address is given whole, "
+                                   "with its https://)")
+    return ingest_pb2.WatchJobResponse(video=video, done=1, total=2).SerializeToString()
+
+
+def test_rows_that_ended_before_the_newer_secret_names_lose_those_secrets_too_and_a_row_still_to_run_keeps_its_link(
+        db_url, tmp_path) -> None:
+    # Migration 0009. Before, a store past 0005 kept them as given: the job store of every job that ended before the
+    # names were added to url_secrets (the submissions, the results WatchJob replays, the job's error).
+    old_queue(db_url, "0008_finalising_since", done_link=SCHEMELESS_LINK, dropped_link=NAMED_LINK,
+              run_done_link=ST_LINK, pending_link=ST_PENDING_LINK, done_result=schemeless_result())
+    engine = open_engine(db_url)
+    try:
+        migrate(engine)
+        store = JobStore(engine)
+        replayed = [store.results(job_id) for job_id in (ENDED_JOB, RUNNING_JOB)]
+        answers = repr(replayed) + repr(store.get(ENDED_JOB))
+        assert "hunter2" not in answers, answers
+        (done,), _ = replayed[0]
+        assert (done.video.url, done.video.location) == ("//***@cdn.example/b.mp4", "/***@cdn.example/b.mp4")
+        assert done.video.error.startswith("//***@cdn.example/b.mp4: file not found")
+        (run_done,), _ = replayed[1]
+        assert run_done.video.url == "https://cdn.example/c.mp4;jsessionid=***?hdntl=***"
+        claim = store.claim_row("replica:nonce")
+        assert claim is not None and claim.submission.url == ST_PENDING_LINK, "a row still to run keeps its link"
         migrate(engine)  # again: nothing changes
     finally:
         engine.dispose()

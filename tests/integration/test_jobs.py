@@ -274,3 +274,24 @@ def test_a_password_in_a_url_is_never_stored_logged_or_shown(stack, tmp_path, ca
     assert any(text.startswith("https://***@cdn.example.com/v.mp4 ") for text in shown)
     export_report(stack.store, tmp_path / "out")
     assert "hunter2" not in " ".join(shown) + (tmp_path / "out" / "videos.csv").read_text() + caplog.text
+
+
+def test_a_link_given_without_its_scheme_and_with_a_password_is_never_stored_logged_or_shown(
+        stack, tmp_path, capsys, caplog):
+    # `//dora:hunter2@cdn/v.mp4`, a link copied without its `https:`, is read as a local path (not found): before,
+    # its password was kept in the job store and the row's key, printed by the CLI, logged and exported.
+    urls = ["//dora:hunter2@cdn.example.com/v.mp4", "//erin:hunter2@cdn/w.mp4", "//frank:hun/ter2@cdn/x.mp4"]
+    manifest = tmp_path / "schemeless.csv"
+    with open(manifest, "w", newline="") as f:
+        csv.writer(f).writerows([["Performance", "Video URL"], *[[k, url] for k, url in enumerate(urls)]])
+    assert main(["ingest", str(manifest), "--ingest-port", str(stack.settings.ingest_port)]) == 1
+    said = capsys.readouterr()
+    hint = "file not found (read as a path: a web address is given whole, with its https://)"
+    for shown in ("//***@cdn.example.com/v.mp4", "//***@cdn/w.mp4", "//***@cdn/x.mp4"):
+        assert f"{shown}: {hint}" in said.out + said.err
+    export_report(stack.store, tmp_path / "out")
+    exported = (tmp_path / "out" / "videos.csv").read_text()
+    assert "//***@cdn/w.mp4" in exported
+    held = b"".join(p.read_bytes() for p in stack.settings.data_dir.rglob("*.sqlite3*"))
+    assert held and b"hunter2" not in held and b"ter2@" not in held
+    assert "hunter2" not in said.out + said.err + exported + caplog.text

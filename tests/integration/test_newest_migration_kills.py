@@ -1,7 +1,7 @@
-"""The newest migration of each store (analytics 0014 more_secret_names, ingest 0008 finalising_since, identity 0004
-trimmed_digest), run by a real child process SIGKILLed after its statements and before its commit, and again: the
-store is whole at its old revision after the kill, at the newest after the next start, and keeps every row it held
-(tests/support/migrate_child.py)."""
+"""The newest migration of each store (analytics 0015 code_st_and_other_secret_names, ingest 0009 more_secret_names,
+identity 0004 trimmed_digest), run by a real child process SIGKILLed after its statements and before its commit, and
+again: the store is whole at its old revision after the kill, at the newest after the next start, and keeps every row
+it held (tests/support/migrate_child.py)."""
 
 from __future__ import annotations
 
@@ -26,13 +26,13 @@ ROWS = [(f"/videos/{k}.mp4", f"/videos/{k}.mp4", f"{k:016x}", "done") for k in r
 
 
 def old_analytics(url: str) -> None:
-    store_at(url, "0013", ROWS)
+    store_at(url, "0014", ROWS)
 
 
 def old_ingest(url: str) -> None:
     engine = open_engine(url)
     with engine.connect() as c, c.begin():
-        command.upgrade(job_store.HISTORY.config(c), "0007_request_ids")
+        command.upgrade(job_store.HISTORY.config(c), "0008_finalising_since")
         c.execute(sa.text("INSERT INTO ingest_jobs (job_id, state, total, done, base_dir, created_s, error, "
                           "cancel_requested) VALUES ('j1', 1, 3, 1, '/videos', 1.0, '', 0)"))
         c.execute(sa.text("INSERT INTO ingest_rows (job_id, idx, submission, state, attempts) VALUES "
@@ -51,8 +51,8 @@ def old_identity(url: str) -> None:
 
 
 STORES = {  # old store, its history, the revision before, the tables whose rows must all stay
-    "analytics": (old_analytics, store_schema.HISTORY, "0013", ["urls", "videos"]),
-    "ingest": (old_ingest, job_store.HISTORY, "0007_request_ids", ["ingest_jobs", "ingest_rows"]),
+    "analytics": (old_analytics, store_schema.HISTORY, "0014", ["urls", "videos"]),
+    "ingest": (old_ingest, job_store.HISTORY, "0008_finalising_since", ["ingest_jobs", "ingest_rows"]),
     "identity": (old_identity, feed.HISTORY, "0003_feed_id",
                  ["identity_changes", "identity_changes_trimmed", "identity_feed_id"]),
 }

@@ -246,6 +246,20 @@ BASE = Target("https", "cdn.example.com", 8443, "/videos/a.mp4?sig=1")
     ("b.mp4", "https://cdn.example.com:8443/videos/b.mp4"),
     ("?sig=2", "https://cdn.example.com:8443/videos/a.mp4?sig=2"),
     ("file:///etc/passwd", "file:///etc/passwd"),
+    # A scheme without the authority's `//`, as browsers read it (was followed as written: `no host in URL`). Of the
+    # base's own scheme, relative to it (RFC 3986 5.2.2's reading for compatibility); of the other, `//` missing.
+    ("https:b.mp4", "https://cdn.example.com:8443/videos/b.mp4"),
+    ("HTTPS:b.mp4?sig=2", "https://cdn.example.com:8443/videos/b.mp4?sig=2"),
+    ("https:/b.mp4", "https://cdn.example.com:8443/b.mp4"),
+    ("https:?sig=2", "https://cdn.example.com:8443/videos/a.mp4?sig=2"),
+    ("https:../b.mp4", "https://cdn.example.com:8443/videos/../b.mp4"),  # parse_url resolves the dots
+    ("http:other.example/b.mp4", "http://other.example/b.mp4"),
+    ("http:/other.example/b.mp4", "http://other.example/b.mp4"),
+    # Extra slashes before a host, as browsers and curl drop them (was: `no host in URL`).
+    ("https:///other.example/b.mp4", "https://other.example/b.mp4"),
+    ("http:////other.example/b.mp4", "http://other.example/b.mp4"),
+    ("///other.example/b.mp4", "https://other.example/b.mp4"),
+    ("data:video/mp4;base64,AAAA", "data:video/mp4;base64,AAAA"),  # another scheme: refused by the fetch
 ])
 def test_a_redirect_location_is_joined_to_the_url_it_came_from(location, joined):
     assert join_url(BASE, location) == joined
@@ -262,9 +276,35 @@ def test_a_redirect_location_is_joined_to_the_url_it_came_from(location, joined)
     ("https://cdn.example.com?mail=a@b", "https://cdn.example.com?mail=a@b"),
     ("videos/me@home.mp4", "videos/me@home.mp4"),
     ("", ""),
+    # A link copied without its scheme, read as a local path: was kept, logged and shown with its password.
+    ("//ann:hunter2@cdn.example.com/v.mp4", "//***@cdn.example.com/v.mp4"),
+    ("//ghp_token@cdn/v.mp4?x=1", "//***@cdn/v.mp4?x=1"),
+    ("//ann:pa/ss@cdn/v.mp4", "//***@cdn/v.mp4"),
+    ("//server/share/me@home.mp4", "//server/share/me@home.mp4"),  # a `@` after the first folder: a name
+    ("/ann:pw@cdn/v.mp4", "/ann:pw@cdn/v.mp4"),  # one slash: a path
+    # Where browsers find them after an http(s) scheme: past any run of `/` and `\`, or none (refused here, but was
+    # shown and kept whole). Another scheme's authority needs its `//`.
+    ("https:/ann:pw@cdn/v.mp4", "https:/***@cdn/v.mp4"),
+    ("https:\\ann:pw@cdn\\v.mp4", "https:\\***@cdn\\v.mp4"),
+    ("http:ann:pw@cdn/v.mp4", "http:***@cdn/v.mp4"),
+    ("mailto:ann@example.com", "mailto:ann@example.com"),
 ])
 def test_a_user_name_or_password_in_a_url_is_hidden_whatever_the_scheme(url, shown):
     assert userinfo_hidden(url) == shown
+
+
+@pytest.mark.parametrize(("url", "reason"), [
+    ("https:/ann:hunter2@cdn.example.com/v.mp4?code=hunter2", "no host in URL (one slash after 'https:'"),
+    ("https:\\ann:hunter2@cdn.example.com\\v.mp4", "backslash in URL"),
+    ("https:/cdn.example.com/token=hunter2/v.mp4", "no host in URL (one slash after 'https:'"),
+    ("//ann:hunter2@cdn.example.com/v.mp4", "file not found (read as a path: a web address is given whole"),
+])
+def test_a_password_or_token_in_a_link_refused_for_its_slashes_is_not_in_the_error(url, reason, tmp_path):
+    # Was: `https:/ann:hunter2@cdn.example.com/v.mp4?code=hunter2: no host in URL ...`, the password and the OAuth
+    # code in the row's error, videos.csv, the page and the log.
+    with pytest.raises(FetchError) as err:
+        fetch(url, tmp_path, FetchPolicy(max_bytes=1000, timeout_s=1))
+    assert reason in str(err.value) and "hunter2" not in str(err.value)
 
 
 @pytest.mark.parametrize(("url", "shown"), [
@@ -286,6 +326,23 @@ def test_a_user_name_or_password_in_a_url_is_hidden_whatever_the_scheme(url, sho
      "https://cdn/v.mp4?id=7&pwd=***&Access-Token=***&md5=***&expires=9&token[]=***&sessionid=***"),
     ("https://cdn/v.mp4?t=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl&v=eyJustAName",
      "https://cdn/v.mp4?t=***&v=eyJustAName"),
+    # Names added since analytics 0015 (were shown and kept as given): an OAuth code, an nginx secure_link-style `st`,
+    # Akamai's HLS token, Google Video's, Alibaba OSS's, Tencent COS's, shared-link keys, a session id.
+    ("https://app.example/cb.mp4?code=4%2F0Ad&state=xyz&scope=email", "https://app.example/cb.mp4?code=***&state=xyz"
+     "&scope=email"),
+    ("https://cdn/v.mp4?st=Xy_z&e=1700000000", "https://cdn/v.mp4?st=***&e=1700000000"),
+    ("https://a.akamaihd.net/i.m3u8?hdntl=exp=1~acl=/*~hmac=9f", "https://a.akamaihd.net/i.m3u8?hdntl=***"),
+    ("https://r1.googlevideo.com/videoplayback?expire=1&sig=AO&lsig=AG&itag=18",
+     "https://r1.googlevideo.com/videoplayback?expire=1&sig=***&lsig=***&itag=18"),
+    ("https://b.oss-cn.aliyuncs.com/v.mp4?OSSAccessKeyId=LTAI&Expires=1&Signature=s&security-token=t",
+     "https://b.oss-cn.aliyuncs.com/v.mp4?OSSAccessKeyId=***&Expires=1&Signature=***&security-token=***"),
+    ("https://b.cos.ap.myqcloud.com/v.mp4?q-sign-algorithm=sha1&q-ak=AK&q-signature=s&x-cos-security-token=t",
+     "https://b.cos.ap.myqcloud.com/v.mp4?q-sign-algorithm=sha1&q-ak=***&q-signature=***&x-cos-security-token=***"),
+    ("https://cdn/v.mp4?oh=00_AfB&oe=65&auth_key=1-0-0-m&sign=s&verify=1-m&x-signature=x",
+     "https://cdn/v.mp4?oh=***&oe=65&auth_key=***&sign=***&verify=***&x-signature=***"),
+    ("https://1drv.ms/v.mp4?authkey=!A&tempauth=t&rlkey=r&private_token=p&sas=s&oauth_token=o&JSESSIONID=j",
+     "https://1drv.ms/v.mp4?authkey=***&tempauth=***&rlkey=***&private_token=***&sas=***&oauth_token=***"
+     "&JSESSIONID=***"),
 ])
 def test_the_values_of_a_signed_urls_secret_parameters_are_hidden_and_the_rest_kept_as_given(url, shown):
     assert secrets_hidden(url) == shown
@@ -306,6 +363,9 @@ def test_the_values_of_a_signed_urls_secret_parameters_are_hidden_and_the_rest_k
     ("https://cdn/media/token/abc123/2024/v.mp4", "https://cdn/media/token/***/2024/v.mp4"),
     ("https://cdn/eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjE3MDAwMDB9.c2lnbmF0dXJlX2hlcmU/v.mp4", "https://cdn/***/v.mp4"),
     ("https://cdn/v.mp4;token=abc", "https://cdn/v.mp4;token=***"),
+    ("https://cdn/v.mp4;jsessionid=A1B2", "https://cdn/v.mp4;jsessionid=***"),  # a Java server's session in the path
+    ("https://a.akamaihd.net/hdntl=exp=1~acl=%2f*~hmac=9f/i.m3u8", "https://a.akamaihd.net/hdntl=***~acl=%2f*~hmac=***"
+     "/i.m3u8"),
 ])
 def test_a_token_in_a_urls_path_is_hidden_as_one_in_its_query(url, shown):
     assert secrets_hidden(url) == shown

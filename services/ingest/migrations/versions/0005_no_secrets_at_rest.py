@@ -8,55 +8,18 @@ kept a token in the link's path. A running job's rows still to run keep their UR
 Revision ID: 0005_no_secrets_at_rest
 """
 
-import sqlalchemy as sa
 from alembic import op
 
-from influencers.v1 import ingest_pb2
-from services.common.url_secrets import links_hidden
-from services.ingest.job_store import DROPPED, ENDED, FINISHED, result_without_secrets, submission_without_secrets
+from services.ingest.migrations.secrets_out import keep_no_secret
 
 revision = "0005_no_secrets_at_rest"
 down_revision = "0004_media_times_as_durations"
 branch_labels = None
 depends_on = None
 
-BATCH = 500  # rows read at a time
-
-rows_t = sa.table("ingest_rows", sa.column("job_id", sa.String), sa.column("idx", sa.Integer),
-                  sa.column("state", sa.Integer), sa.column("submission", sa.LargeBinary),
-                  sa.column("result", sa.LargeBinary))
-jobs_t = sa.table("ingest_jobs", sa.column("job_id", sa.String), sa.column("state", sa.Integer),
-                  sa.column("error", sa.Text))
-
 
 def upgrade() -> None:
-    connection = op.get_bind()
-    ended = set(connection.execute(sa.select(jobs_t.c.job_id).where(jobs_t.c.state.in_(list(ENDED)))).scalars())
-    after: tuple[str, int] = ("", -1)
-    while True:
-        rows = connection.execute(
-            sa.select(rows_t.c.job_id, rows_t.c.idx, rows_t.c.state, rows_t.c.submission, rows_t.c.result)
-            .where(sa.tuple_(rows_t.c.job_id, rows_t.c.idx) > sa.tuple_(*after))
-            .order_by(rows_t.c.job_id, rows_t.c.idx).limit(BATCH)).all()
-        for job_id, idx, state, submission, result in rows:
-            changed = {}
-            if submission is not None and (state in (FINISHED, DROPPED) or job_id in ended):
-                sub = ingest_pb2.VideoSubmission.FromString(bytes(submission))
-                if (kept := submission_without_secrets(sub)) != sub:
-                    changed["submission"] = kept.SerializeToString()
-            if result is not None:
-                progress = ingest_pb2.WatchJobResponse.FromString(bytes(result))
-                if (shown := result_without_secrets(progress)) != progress:
-                    changed["result"] = shown.SerializeToString()
-            if changed:
-                connection.execute(rows_t.update().where(rows_t.c.job_id == job_id, rows_t.c.idx == idx)
-                                   .values(**changed))
-        if len(rows) < BATCH:
-            break
-        after = (rows[-1][0], int(rows[-1][1]))
-    for job_id, error in connection.execute(sa.select(jobs_t.c.job_id, jobs_t.c.error)).all():
-        if error and links_hidden(error) != error:
-            connection.execute(jobs_t.update().where(jobs_t.c.job_id == job_id).values(error=links_hidden(error)))
+    keep_no_secret(op.get_bind())
 
 
 def downgrade() -> None:
