@@ -21,10 +21,12 @@ What the digest covers:
   frame, and its coded bytes. A packet shown before the first one (an open GOP's leading pictures after a cut at
   its key frame, which refer to a GOP the file lacks and which the decoder drops) is hashed without its time:
   Matroska cannot keep a time before its first packet's, so FFmpeg reads none there, where MPEG-TS and MP4 keep
-  it; the same cut had one digest in MP4 and MPEG-TS and another in Matroska. For H.264 and HEVC the bytes are taken NAL unit by NAL unit, without the
-  start codes or length prefixes that differ between MP4/MKV (length-prefixed) and MPEG-TS (Annex B), and
-  without the units a remuxer adds or drops (access unit delimiters, filler, parameter sets, which MP4 keeps
-  out of band: the out-of-band and in-band parameter sets are hashed as one sorted set instead).
+  it (the same cut had one digest in MP4 and MPEG-TS and another in Matroska). For H.264 and HEVC the bytes are
+  taken NAL unit by NAL unit, without the start codes or length prefixes that differ between MP4/MKV
+  (length-prefixed) and MPEG-TS (Annex B), without trailing zero bytes (no NAL unit ends with one; ffmpeg leaves
+  one on each HEVC packet it remuxes from MPEG-TS into MP4 or Matroska), and without the units a remuxer adds or
+  drops (access unit delimiters, filler, parameter sets, which MP4 keeps out of band: the out-of-band and in-band
+  parameter sets are hashed as one sorted set instead).
 
 Anything the demuxer cannot read gives no digest: the video then takes the usual path, which names the
 problem.
