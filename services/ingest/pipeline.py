@@ -422,9 +422,9 @@ class VideoPipeline:
     def _stated_before(self, video: common_pb2.Video, coded: CodedStream, stages: dict[str, float]) -> Outcome | None:
         """The row done, before it is decoded, as a repost of an analysed video whose stored digest an older release
         wrote as one of `coded.legacies()`, lasting the `coded.stated_s` seconds the demux reads (as _digested_before
-        does once decoded), or None. Only for a stream that hides no packet: an edit list hiding some makes it a trim, whose
-        length decoding measures. A stream hiding none holds every frame of whatever shares its old digest, so a
-        stored video lasting as long, within half a frame, shows what it shows."""
+        does once decoded), or None. Only for a stream that hides no packet: an edit list hiding some makes it a
+        trim, whose length decoding measures. A stream hiding none holds every frame of whatever shares its old
+        digest, so a stored video lasting as long, within half a frame, shows what it shows."""
         assert coded.digest is not None and coded.legacy is not None
         video.error = one_line(f"{WARNING}{coded.note}") if coded.note else ""
         done = self._digested_before(video, coded.digest, coded.legacies(), coded.stated_s, coded.fps, stages)
