@@ -128,6 +128,8 @@ def coded_stream(path: Path) -> CodedStream:
 
 def _digest(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> CodedStream:
     ctx = stream.codec_context
+    if ctx is None:  # no decoder for its codec (an index cut before its sample description): the usual path says so
+        return CodedStream(None)
     # The first frame is decoded (its display matrix), here in ingest's own process: never one over the cap. Only
     # its side data and time are read, never its pixels: the deblocking filter is skipped (a fifth of the digest's
     # CPU; the frames that come out, their order and times are the same).
