@@ -292,3 +292,26 @@ def test_a_stream_remuxed_from_mpeg_ts_into_matroska_or_mp4_by_ffmpeg_keeps_its_
         assert theirs.digest not in theirs.legacies(), name
     if cut_s is not None:
         assert coded.legacy is not None  # its leading pictures' times: the digest the release before stored
+
+
+@pytest.mark.parametrize("order", ["tff", "bff"])
+def test_an_interlaced_h264_stream_keeps_its_digest_in_every_container_and_is_sampled_whole(tmp_path: Path,
+                                                                                           order) -> None:
+    """H.264 coded interlaced (x264's MBAFF: `-flags +ilme+ildct`, top or bottom field first) in MPEG-TS, as a
+    broadcast recording comes, remuxed into Matroska and MP4: one digest, and every frame sampled at its whole
+    height (both fields woven, as ffmpeg and Chromium show them). Field pictures coded apart (PAFF) are not tried:
+    no encoder here writes them."""
+    from services.ingest.sampling import ShotSampler
+    from services.ingest.video import sample_frames
+
+    source = tmp_path / "broadcast.ts"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=2", "-c:v",
+                    "libx264", "-flags", "+ilme+ildct", "-x264-params", f"{order}=1", "-pix_fmt", "yuv420p",
+                    str(source)], check=True)
+    digests = {stream_digest(p) for p in (source, remux_every_packet(source, tmp_path / "copy.mkv"),
+                                           remux_every_packet(source, tmp_path / "copy.mp4"))}
+    assert len(digests) == 1 and None not in digests
+    info, sampled = sample_frames(source, ShotSampler(0.5))
+    frames = list(sampled)
+    shapes = {f.bgr.shape for f in frames}
+    assert shapes == {(240, 320, 3)} and info.duration_s == pytest.approx(2.0, abs=0.05) and len(frames) >= 3
