@@ -14,7 +14,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -330,16 +330,17 @@ class VideoPipeline:
         return Outcome(video, stage_seconds=stages)
 
     def _analyse(self, video: common_pb2.Video, path: Path, stages: dict[str, float]) -> Outcome:
-        digest = legacy = None
+        digest: str | None = None
+        legacies: tuple[str, ...] = ()
         if self.reposts is not None:
             t0 = time.perf_counter()
             with _span("stream_digest"):
                 coded = coded_stream(path)
-            digest, legacy = coded.digest, coded.legacy
+            digest, legacies = coded.digest, coded.legacies()
             if digest is not None:  # a remux of an analysed stream may put its first frame elsewhere on a timeline
                 video.start.CopyFrom(duration(coded.start_s))
             copied = self._same_stream(video, digest, stages, coded.note) if digest is not None else None
-            if copied is None and digest is not None and legacy is not None and coded.stated_s and not coded.hides:
+            if copied is None and digest is not None and legacies and coded.stated_s and not coded.hides:
                 copied = self._stated_before(video, coded, stages)
             stages["repost"] = time.perf_counter() - t0
             if copied is not None:
@@ -359,8 +360,8 @@ class VideoPipeline:
             look = None
             if self.reposts is not None and not info.warning:  # a cut-short file's frames say little of the video
                 t0 = time.perf_counter()
-                copied = (self._digested_before(video, digest, legacy, info.duration_s, info.fps, stages)
-                          if digest is not None and legacy is not None else None)
+                copied = (self._digested_before(video, digest, legacies, info.duration_s, info.fps, stages)
+                          if digest is not None and legacies else None)
                 look = signature(info.duration_s, times, prints)
                 if copied is None and look is not None:
                     copied = self._copied(video, look, stages)
@@ -420,13 +421,13 @@ class VideoPipeline:
 
     def _stated_before(self, video: common_pb2.Video, coded: CodedStream, stages: dict[str, float]) -> Outcome | None:
         """The row done, before it is decoded, as a repost of an analysed video whose stored digest an older release
-        wrote as `coded.legacy`, lasting the `coded.stated_s` seconds the demux reads (as _digested_before does once
-        decoded), or None. Only for a stream that hides no packet: an edit list hiding some makes it a trim, whose
-        length decoding measures. A stream hiding none holds every frame of whatever shares its old digest, so a
-        stored video lasting as long, within half a frame, shows what it shows."""
+        wrote as one of `coded.legacies()`, lasting the `coded.stated_s` seconds the demux reads (as _digested_before
+        does once decoded), or None. Only for a stream that hides no packet: an edit list hiding some makes it a
+        trim, whose length decoding measures. A stream hiding none holds every frame of whatever shares its old
+        digest, so a stored video lasting as long, within half a frame, shows what it shows."""
         assert coded.digest is not None and coded.legacy is not None
         video.error = one_line(f"{WARNING}{coded.note}") if coded.note else ""
-        done = self._digested_before(video, coded.digest, coded.legacy, coded.stated_s, coded.fps, stages)
+        done = self._digested_before(video, coded.digest, coded.legacies(), coded.stated_s, coded.fps, stages)
         if done is None:
             video.ClearField("duration")  # decoding measures it
             video.error = ""
@@ -434,23 +435,25 @@ class VideoPipeline:
             log.warning(ROW_NOTED, extra={"url": shown_url(video.url), "reason": coded.note})
         return done
 
-    def _digested_before(self, video: common_pb2.Video, digest: str, legacy: str, duration_s: float, fps: float,
-                         stages: dict[str, float]) -> Outcome | None:
+    def _digested_before(self, video: common_pb2.Video, digest: str, legacies: Sequence[str], duration_s: float,
+                         fps: float, stages: dict[str, float]) -> Outcome | None:
         """The row, decoded (`duration_s` seconds at `fps`), done as a repost of an analysed video whose stored digest
-        an older release wrote as `legacy` (CodedStream.legacy: without the stream's hidden head or end), or None.
+        an older release wrote as one of `legacies` (CodedStream.legacies(): without the stream's hidden head or
+        end; with the times of leading pictures shown before its first packet), or None.
         That digest is also a trim's of its source (the same packets, a head or an end hidden by an edit list), so a
         stored video counts only when it lasts as long, within half a frame: a trim hides a frame or more. The video
         then keeps `digest` too, so that its next copy is known before it is decoded. Was: such a video's copies
         no longer matched it, analysed again (or copied only when their frames alike were few enough to print)."""
         assert self.reposts is not None
-        for source_id, theirs in self.reposts.same_stream(legacy, excluding=video.video_id):
-            if abs(theirs - duration_s) > 0.5 / fps:
-                continue  # the same packets shown longer or shorter: a trim of that video, or its source
-            video.duration.CopyFrom(duration(duration_s))
-            done = self._copy_from(video, source_id, stages, "the same coded stream, digested by an older release")
-            if done is not None:
-                self.reposts.add_digest(source_id, digest, theirs)
-                return done
+        for legacy in legacies:
+            for source_id, theirs in self.reposts.same_stream(legacy, excluding=video.video_id):
+                if abs(theirs - duration_s) > 0.5 / fps:
+                    continue  # the same packets shown longer or shorter: a trim of that video, or its source
+                video.duration.CopyFrom(duration(duration_s))
+                done = self._copy_from(video, source_id, stages, "the same coded stream, digested by an older release")
+                if done is not None:
+                    self.reposts.add_digest(source_id, digest, theirs)
+                    return done
         return None
 
     def _copied(self, video: common_pb2.Video, look: Signature, stages: dict[str, float]) -> Outcome | None:

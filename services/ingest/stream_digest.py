@@ -18,10 +18,15 @@ What the digest covers:
   stops it there and shows it shorter (FFmpeg flags the packets past the edit discarded, and drops their frames);
 - every video packet in decode order: its presentation time in milliseconds from the stream's first one
   (containers keep time in other units; a millisecond is below any frame rate's step), whether it is a key
-  frame, and its coded bytes. For H.264 and HEVC the bytes are taken NAL unit by NAL unit, without the
-  start codes or length prefixes that differ between MP4/MKV (length-prefixed) and MPEG-TS (Annex B), and
-  without the units a remuxer adds or drops (access unit delimiters, filler, parameter sets, which MP4 keeps
-  out of band: the out-of-band and in-band parameter sets are hashed as one sorted set instead).
+  frame, and its coded bytes. A packet shown before the first one (an open GOP's leading pictures after a cut at
+  its key frame, which refer to a GOP the file lacks and which the decoder drops) is hashed without its time:
+  Matroska cannot keep a time before its first packet's, so FFmpeg reads none there, where MPEG-TS and MP4 keep
+  it (the same cut had one digest in MP4 and MPEG-TS and another in Matroska). For H.264 and HEVC the bytes are
+  taken NAL unit by NAL unit, without the start codes or length prefixes that differ between MP4/MKV
+  (length-prefixed) and MPEG-TS (Annex B), without trailing zero bytes (no NAL unit ends with one; ffmpeg leaves
+  one on each HEVC packet it remuxes from MPEG-TS into MP4 or Matroska), and without the units a remuxer adds or
+  drops (access unit delimiters, filler, parameter sets, which MP4 keeps out of band: the out-of-band and in-band
+  parameter sets are hashed as one sorted set instead).
 
 Anything the demuxer cannot read gives no digest: the video then takes the usual path, which names the
 problem.
@@ -77,6 +82,10 @@ class CodedStream:
     # the head, an open GOP's leading frames), or whose edit list hides its end. Alone it would take such a trim
     # for its source: a match stands only for a stored video that lasts as long (pipeline._digested_before).
     legacy: str | None = None
+    # Other digests older releases wrote, when a stream has more than one (legacies()): the digest of a stream with a
+    # hidden head whose leading pictures are shown before its first packet, as the release before this one took
+    # them (timed).
+    older: tuple[str, ...] = ()
     # With `legacy`: the seconds decoding would give it, read from the demux (the length the container states, as
     # video.declared_duration reads it, or where the frames end when later; 0.0 when they end well short of it: a
     # file cut short), the frame rate decoding would take, and whether an edit list hides packets (a trim).
@@ -84,6 +93,10 @@ class CodedStream:
     stated_s: float = 0.0
     fps: float = 0.0
     hides: bool = False
+
+    def legacies(self) -> tuple[str, ...]:
+        """Every digest an older release may have stored for this stream, `legacy` first; () when none differs."""
+        return (self.legacy, *self.older) if self.legacy is not None else ()
 
 
 def stream_digest(path: Path) -> str | None:
@@ -115,6 +128,8 @@ def coded_stream(path: Path) -> CodedStream:
 
 def _digest(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> CodedStream:
     ctx = stream.codec_context
+    if ctx is None:  # no decoder for its codec (an index cut before its sample description): the usual path says so
+        return CodedStream(None)
     # The first frame is decoded (its display matrix), here in ingest's own process: never one over the cap. Only
     # its side data and time are read, never its pixels: the deblocking filter is skipped (a fifth of the digest's
     # CPU; the frames that come out, their order and times are the same).
@@ -123,12 +138,15 @@ def _digest(container: av.container.InputContainer, stream: av.video.stream.Vide
     nal = codec in NAL_CODECS
     param_kinds, skip_kinds = (H264_PARAMS, H264_SKIP) if codec == "h264" else (HEVC_PARAMS, HEVC_SKIP)
     params: set[bytes] = set()
-    pictures = hashlib.blake2b(digest_size=20)
+    params_before: set[bytes] = set()  # as releases before this one kept them: trailing zero bytes too
+    pictures = _Pictures()
     length_size = _length_size(codec, ctx.extradata or b"")
     if nal and ctx.extradata:
-        params.update(_params_of_extradata(codec, bytes(ctx.extradata)))
+        params_before.update(_params_of_extradata(codec, bytes(ctx.extradata)))
+        params.update(_whole(unit) for unit in params_before)
     elif ctx.extradata:
         params.add(bytes(ctx.extradata))
+        params_before.add(bytes(ctx.extradata))
     time_base = stream.time_base or Fraction(1, 90_000)
     tb_num, tb_den = time_base.numerator, time_base.denominator
     first: int | None = None
@@ -154,11 +172,17 @@ def _digest(container: av.container.InputContainer, stream: av.video.stream.Vide
             except DECODE_ERRORS:
                 return CodedStream(None)  # an undecodable start: the usual path, in a decoder process, names it
         pts = packet.pts if packet.pts is not None else packet.dts
+        untimed = f"|-,{int(packet.is_keyframe)}|".encode()
         if pts is None:
             # No time (Matroska's blocks before 0: an open GOP's leading frames, cut from their GOP, which the
             # decoder drops): hashed as untimed, where such a stream had no digest. A stream of no timed packet
             # still has none (below).
-            pictures.update(f"|-,{int(packet.is_keyframe)}|".encode())
+            pictures.both(untimed)
+        elif first is not None and pts < first:
+            # Shown before the first packet: the leading pictures of an open GOP cut at its key frame, which the
+            # decoder drops. Matroska keeps no time before its first packet's (FFmpeg reads None, above), so they are
+            # hashed as untimed in every container; releases before this one hashed their times.
+            pictures.apart(untimed, f"|{_ms(pts - first, tb_num, tb_den)},{int(packet.is_keyframe)}|".encode())
         else:
             first = pts if first is None else first
             if packet.is_discard:
@@ -167,19 +191,19 @@ def _digest(container: av.container.InputContainer, stream: av.video.stream.Vide
                 end = pts + (packet.duration or 0)
                 shown_end = end if shown_end is None else max(shown_end, end)
                 shown_last = pts if shown_last is None else max(shown_last, pts)
-            pictures.update(f"|{_ms(pts - first, tb_num, tb_den)},{int(packet.is_keyframe)}|".encode())
+            pictures.both(f"|{_ms(pts - first, tb_num, tb_den)},{int(packet.is_keyframe)}|".encode())
         data = bytes(packet)
         if nal:
             for unit in _units(data, length_size):
                 kind = _kind(codec, unit)
+                whole = _whole(unit)
                 if kind in param_kinds:
-                    params.add(unit)
+                    params.add(whole)
+                    params_before.add(unit)
                 elif kind not in skip_kinds:
-                    pictures.update(len(unit).to_bytes(4, "big"))  # two updates hash as their concatenation
-                    pictures.update(unit)
+                    pictures.apart(_sized(whole), _sized(unit))
         else:
-            pictures.update(len(data).to_bytes(4, "big"))
-            pictures.update(data)
+            pictures.both(_sized(data))
     if packets == 0 or first is None:
         return CodedStream(None)
     if shown is None or shown.pts is None:
@@ -192,11 +216,16 @@ def _digest(container: av.container.InputContainer, stream: av.video.stream.Vide
         hidden += f"lead {lead_ms}|".encode()
     if hidden_last is not None and shown_end is not None and hidden_last >= shown_end:  # an end hidden, as a lead
         hidden += f"end {round((shown_end - first) * time_base * 1000)}|".encode()
-    tail = b"".join(len(unit).to_bytes(4, "big") + unit for unit in sorted(params)) + pictures.digest()
+    tail = b"".join(map(_sized, sorted(params))) + pictures.now.digest()
+    tail_before = b"".join(map(_sized, sorted(params_before))) + (pictures.before or pictures.now).digest()
     digest = f"{codec}:{hashlib.blake2b(head + hidden + tail, digest_size=20).hexdigest()}"
-    if not hidden:
+    # The digests older releases wrote: with no hidden head or end digested, then with them (each with leading
+    # pictures timed and trailing zeros kept).
+    older = [d for d in dict.fromkeys(f"{codec}:{hashlib.blake2b(b, digest_size=20).hexdigest()}"
+                                      for b in (head + tail_before, head + hidden + tail_before)) if d != digest]
+    if not older:
         return CodedStream(digest, shown_at(shown, stream), display_note(matrix))
-    legacy = f"{codec}:{hashlib.blake2b(head + tail, digest_size=20).hexdigest()}"
+    legacy = older[0]
     start_s = shown_at(shown, stream)
     stated_s = declared_duration(container, stream, start_s)
     fps = sane_fps(stream.average_rate, stream.guessed_rate)
@@ -209,7 +238,44 @@ def _digest(container: av.container.InputContainer, stream: av.video.stream.Vide
         stated_s = last_s + 1 / fps
     elif ended_early(stated_s, last_s + 1 / fps):
         stated_s = 0.0
-    return CodedStream(digest, start_s, display_note(matrix), legacy, stated_s, fps, hidden_last is not None)
+    return CodedStream(digest, start_s, display_note(matrix), legacy, tuple(older[1:]), stated_s, fps,
+                       hidden_last is not None)
+
+
+class _Pictures:
+    """The hash of a stream's packets (`now`), and the hash the release before this one took of them (`before`),
+    which is kept apart only from the first packet they differ at (None until then: the same)."""
+
+    def __init__(self) -> None:
+        self.now = hashlib.blake2b(digest_size=20)
+        self.before: hashlib.blake2b | None = None
+
+    def both(self, data: bytes) -> None:
+        self.now.update(data)
+        if self.before is not None:
+            self.before.update(data)
+
+    def apart(self, now: bytes, before: bytes) -> None:
+        """`now` hashed into the digest, `before` into the older one."""
+        if now == before:
+            self.both(now)
+            return
+        if self.before is None:
+            self.before = self.now.copy()
+        self.now.update(now)
+        self.before.update(before)
+
+
+def _sized(data: bytes) -> bytes:
+    """`data` after its length (4 bytes): hashed units, joined, never run into one another."""
+    return len(data).to_bytes(4, "big") + data
+
+
+def _whole(unit: bytes) -> bytes:
+    """A NAL unit without trailing zero bytes, which no NAL unit ends with (H.264 and HEVC 7.4.2: its last byte is
+    never 0): bytes of the next start code a muxer left on it. FFmpeg's remux of an HEVC stream from MPEG-TS into
+    Matroska or MP4 ends each packet's last unit with one, so the same pictures had two digests."""
+    return unit.rstrip(b"\0") if unit[-1:] == b"\0" else unit
 
 
 def _ms(ticks: int, num: int, den: int) -> int:

@@ -609,6 +609,15 @@ ENDS_BEFORE_FIRST_FRAME = ("not a readable video (the file ends before its first
                            "copied, uploaded or downloaded?)")
 
 
+def _raise_if_index_cut(path: Path) -> None:
+    """INDEX_CUT_SHORT when the file at `path` is an MP4 whose moov box states more bytes than the file holds. FFmpeg
+    reads such an index for what it holds: cut within the video's track, before its handler or its sample
+    description, it found no video stream, or one of no codec (was: `no video stream`, as for an audio file, or
+    `no decoder for its codec`, for a file cut short)."""
+    if _box_cut_short(path) == b"moov":
+        raise VideoError(INDEX_CUT_SHORT)
+
+
 def _box_cut_short(path: Path) -> bytes:
     """sniff.mp4_box_cut_short of the file at `path` (b"" when it cannot be read)."""
     try:
@@ -698,9 +707,14 @@ def _open_video_file(path: Path, max_pixels: int, max_seconds: float
     with _closed_on_failure(container, "not a readable video"):
         if container.format.name in IMAGE_FORMATS or container.format.name.endswith("_pipe"):
             raise VideoError(_not_a_video(path, container.format.name))
-        stream = video_stream(container)
+        try:
+            stream = video_stream(container)
+        except VideoError:
+            _raise_if_index_cut(path)
+            raise
         ctx = stream.codec_context
         if ctx is None:
+            _raise_if_index_cut(path)
             raise VideoError("not a readable video (no decoder for its codec)")
         info = VideoInfo(ctx.width, ctx.height, sane_fps(*_rates(container, stream)),
                          declared_duration(container, stream), ctx.name)
@@ -896,9 +910,12 @@ def _sample_file(path: Path, sampler: ShotSampler, max_pixels: int, max_seconds:
         first = next(decoded, None)
         if first is None:
             cut = _box_cut_short(path)  # an MP4 cut inside its index, or before its first frame's bytes
+            holds = bool(cut) or _holds_packets(path, stream.index)
+            # A track whose index lists frames, none of them in the file: an MP4 of its index first (faststart) cut
+            # right after it, its media box gone whole (was: `its video track holds no frame ...: an audio file?`).
+            cut = cut or (b"mdat" if not holds and stream.frames else b"")
             raise VideoError(INDEX_CUT_SHORT if cut == b"moov" else ENDS_BEFORE_FIRST_FRAME if cut else
-                             _no_frame(probed.duration_s) if not _holds_packets(path, stream.index) else
-                             "no decodable frames")
+                             _no_frame(probed.duration_s) if not holds else "no decodable frames")
         _check_size(first[0].width, first[0].height, max_pixels)
         width, height = shown_size(first[0], pixel_aspect(stream), max_pixels)
     start_s = shown_at(first[0], stream)

@@ -1579,3 +1579,62 @@ def test_an_h264_track_whose_sps_changes_to_a_larger_size_mid_stream_is_sampled_
     assert info.duration_s == pytest.approx(stated, abs=0.05)
     assert [f.bgr.shape[:2] for f in frames] == [(120, 160), (120, 160), (480, 640), (480, 640)]
     assert frames[2].shot != frames[1].shot
+
+
+def box_boundaries(data, at=0, end=None):
+    """Every offset at which an MP4 box, or a box inside moov, begins, ends or has its header whole: where a copy,
+    upload or download that stopped between writes leaves the file. Yields (offset, the box's path)."""
+    end = len(data) if end is None else end
+    parents = {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"udta", b"dinf"}
+    while at + 8 <= end:
+        size, kind = struct.unpack(">I4s", data[at:at + 8])
+        if size < 8:
+            return
+        yield at, kind
+        yield at + 8, kind
+        if kind in parents:
+            yield from box_boundaries(data, at + 8, at + size)
+        at += size
+
+
+@pytest.mark.parametrize("faststart", [False, True])
+def test_an_mp4_cut_at_any_box_boundary_is_named_as_cut_short_never_as_an_audio_file_or_an_unknown_codec(
+        tmp_path, faststart):
+    """A video with sound cut at each box boundary, its index last (as phones write it) or first. Cut inside the
+    video track's index (before its handler or its sample description), the file was `no video stream`, as an audio
+    file is, or `not a readable video (no decoder for its codec)`, and the repost digest, read before decoding, raised
+    AttributeError, which failed the row naming no video problem at all; cut right after an index given first, `its
+    video track holds no frame ... an audio file, or a recording that got no picture?`. Each names the cut now; a cut
+    inside the sound's index alone leaves the video whole."""
+    from services.ingest.stream_digest import coded_stream
+
+    whole = tmp_path / "whole.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25:duration=2", "-f",
+                    "lavfi", "-i", "sine=duration=2", "-c:v", "libx264", "-c:a", "aac", "-pix_fmt", "yuv420p",
+                    *(["-movflags", "faststart"] if faststart else []), str(whole)], check=True)
+    data = whole.read_bytes()
+    tracks = sorted({at for at, kind in box_boundaries(data) if kind == b"trak"})
+    sound_from = tracks[2]  # the second track's start (each track: its start, its header's end): the first, the
+    # video's index, is whole from here
+    cut_short = {"not a readable video (an MP4 whose index, the moov box, is cut short: the file is incomplete, cut "
+                 "short while it was copied, uploaded or downloaded?)",
+                 "not a readable video (an MP4 without its index, the moov box: the file is incomplete, cut short "
+                 "while it was copied, uploaded or downloaded?)",
+                 "not a readable video (the file ends before its first frame: cut short while it was copied, uploaded "
+                 "or downloaded?)"}
+    moov = data.find(b"moov") - 4
+    moov_end = moov + int.from_bytes(data[moov:moov + 4], "big")
+    cuts = sorted({at for at, _ in box_boundaries(data)} - {0, len(data)})
+    assert len(cuts) > 40
+    for at in cuts:
+        cut = tmp_path / f"cut{at}.mp4"
+        cut.write_bytes(data[:at])
+        coded_stream(cut)  # a digest or None, never an exception
+        try:
+            info, frames = decode(cut)
+        except VideoError as exc:
+            assert str(exc) in cut_short, (at, str(exc))
+        else:
+            assert sound_from <= at < moov_end and not faststart, at  # the video's index whole, its frames too
+            assert info.duration_s == pytest.approx(2.0, abs=0.05) and len(frames) >= 2
+        cut.unlink()

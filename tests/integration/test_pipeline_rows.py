@@ -622,3 +622,37 @@ def test_an_open_gop_capture_stored_by_an_older_release_is_matched_by_its_remuxe
         stored.duration.ToTimedelta().total_seconds(), abs=0.02)
     assert trim.video.duration.ToTimedelta().total_seconds() < 4.5
     engine.dispose()
+
+
+def test_an_open_gop_cut_in_mpeg_ts_is_known_in_its_matroska_remux_and_by_the_digest_the_release_before_stored(
+        rig, tmp_path) -> None:
+    """An HEVC stream of open GOPs (x265's CRA) cut at a key frame with `-c copy` into MPEG-TS: its leading pictures
+    come before the key frame's time. Its ffmpeg remux into Matroska is copied from it before it is decoded (was:
+    another digest, the leading pictures' times unread and a zero byte after each packet, so decoded and analysed
+    again). The cut stored with the digest the release before wrote is still found by its copies in MPEG-TS."""
+    pipeline, _, store = rig
+    identity = pipeline.identity = CopyingIdentity(store)
+    pipeline.settings = dataclasses.replace(pipeline.settings, sample_interval_s=0.02)  # too fine for a look
+    engine = with_repost_store(pipeline, tmp_path)
+    folder = tmp_path / "m"
+    folder.mkdir()
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=128x96:rate=25:duration=6", "-c:v",
+                    "libx265", "-g", "25", "-x265-params", "open-gop=1:scenecut=0:log-level=error", "-pix_fmt",
+                    "yuv420p", str(folder / "source.ts")], check=True)
+    subprocess.run(["ffmpeg", "-v", "error", "-ss", "2.1", "-i", str(folder / "source.ts"), "-c", "copy",
+                    str(folder / "cut.ts")], check=True)
+    remux_every_packet(folder / "cut.ts", folder / "copy.mkv")
+    stored = pipeline.process("cut.ts", 1.0, "", "", folder).video
+    mkv = pipeline.process("copy.mkv", 2.0, "", "", folder)
+    assert stored.status == mkv.video.status == DONE
+    assert identity.copies == [(mkv.video.video_id, stored.video_id)] and "decode" not in mkv.stage_seconds
+    coded = coded_stream(folder / "cut.ts")
+    assert coded.legacy is not None and coded.legacy != coded.digest
+    with engine.begin() as conn:  # as the release before stored it
+        conn.execute(sa.text("UPDATE ingest_stream_digests SET digest = :old WHERE video_id = :id"),
+                     {"old": coded.legacy, "id": stored.video_id})
+    ts = pipeline.process(str(remux_every_packet(folder / "cut.ts", folder / "copy.ts")), 2.0, "", "", folder)
+    assert ts.video.status == DONE
+    assert identity.copies[1:] == [(ts.video.video_id, stored.video_id)]
+    assert identity.analysed == [stored.video_id]
+    engine.dispose()

@@ -255,3 +255,63 @@ def test_a_matroska_file_whose_open_gop_head_has_no_timestamps_has_a_digest(tmp_
     copy = tmp_path / "copy.mkv"
     copy.write_bytes(cut.read_bytes() + b"\0" * 64)
     assert stream_digest(copy) == digest
+
+
+
+@pytest.mark.parametrize("codec, options", [("libx264", ["-bf", "3", "-x264-params", "open_gop=1:scenecut=0"]),
+                                            ("libx265", ["-x265-params", "open-gop=1:scenecut=0:log-level=error"])])
+@pytest.mark.parametrize("cut_s", [None, "2.1"])
+def test_a_stream_remuxed_from_mpeg_ts_into_matroska_or_mp4_by_ffmpeg_keeps_its_digest_an_open_gop_cut_too(
+        tmp_path: Path, codec, options, cut_s) -> None:
+    """MPEG-TS files of open GOPs (H.264 open_gop; HEVC's CRA, x265's default), whole or cut at a key frame with
+    `-c copy`, remuxed by ffmpeg into Matroska and MP4 (and by PyAV into Matroska). Two causes gave the copy another
+    digest than its original, so it was analysed again: a cut's leading pictures are shown before its key frame,
+    whose times MPEG-TS and MP4 keep and Matroska cannot (FFmpeg reads none before its first packet's); and ffmpeg
+    ends each HEVC packet it writes into Matroska or MP4 with a zero byte, which no NAL unit ends with. Both are
+    left out now; each file whose digest changed offers the one the release before wrote as its legacy."""
+    from services.ingest.stream_digest import coded_stream
+
+    source = tmp_path / "source.ts"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=128x96:rate=25:duration=6", "-c:v",
+                    codec, "-g", "25", *options, "-pix_fmt", "yuv420p", str(source)], check=True)
+    original = source
+    if cut_s is not None:
+        original = tmp_path / "cut.ts"
+        subprocess.run(["ffmpeg", "-v", "error", "-ss", cut_s, "-i", str(source), "-c", "copy", str(original)],
+                       check=True)
+        with av.open(str(original)) as container:  # leading pictures: shown before the first packet
+            times = [p.pts for p in container.demux(video=0) if p.size]
+            assert min(times) < times[0]
+    coded = coded_stream(original)
+    assert coded.digest is not None
+    copies = {suffix: remux_every_packet(original, tmp_path / f"copy.{suffix}") for suffix in ("mkv", "mp4", "ts")}
+    copies["pyav.mkv"] = remux(original, tmp_path / "pyav.mkv", "matroska")
+    for name, copy in copies.items():
+        theirs = coded_stream(copy)
+        assert theirs.digest == coded.digest, name
+        assert theirs.digest not in theirs.legacies(), name
+    if cut_s is not None:
+        assert coded.legacy is not None  # its leading pictures' times: the digest the release before stored
+
+
+@pytest.mark.parametrize("order", ["tff", "bff"])
+def test_an_interlaced_h264_stream_keeps_its_digest_in_every_container_and_is_sampled_whole(tmp_path: Path,
+                                                                                           order) -> None:
+    """H.264 coded interlaced (x264's MBAFF: `-flags +ilme+ildct`, top or bottom field first) in MPEG-TS, as a
+    broadcast recording comes, remuxed into Matroska and MP4: one digest, and every frame sampled at its whole
+    height (both fields woven, as ffmpeg and Chromium show them). Field pictures coded apart (PAFF) are not tried:
+    no encoder here writes them."""
+    from services.ingest.sampling import ShotSampler
+    from services.ingest.video import sample_frames
+
+    source = tmp_path / "broadcast.ts"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=2", "-c:v",
+                    "libx264", "-flags", "+ilme+ildct", "-x264-params", f"{order}=1", "-pix_fmt", "yuv420p",
+                    str(source)], check=True)
+    digests = {stream_digest(p) for p in (source, remux_every_packet(source, tmp_path / "copy.mkv"),
+                                           remux_every_packet(source, tmp_path / "copy.mp4"))}
+    assert len(digests) == 1 and None not in digests
+    info, sampled = sample_frames(source, ShotSampler(0.5))
+    frames = list(sampled)
+    shapes = {f.bgr.shape for f in frames}
+    assert shapes == {(240, 320, 3)} and info.duration_s == pytest.approx(2.0, abs=0.05) and len(frames) >= 3
