@@ -21,7 +21,7 @@ from services.common.settings import ENV_PREFIX, Settings, SettingsError, check_
 from services.common.tls import channel_credentials, server_credentials
 from services.common.url_scheme import has_scheme
 from services.common.url_secrets import secrets_hidden
-from services.ingest.manifest import MAX_ROWS, ManifestError, read_manifest
+from services.ingest.manifest import MAX_ROWS, ManifestError, manifest_rows
 
 # Commands that open the stores of the data dir in this process: one such process per data dir.
 _OWNS_DATA_DIR = {"run", "serve"}
@@ -54,11 +54,12 @@ def check_inputs(args: argparse.Namespace) -> Settings:
             # This process's ingest takes at most max_job_rows rows a job: a larger manifest is refused here,
             # at its first row over it, not read whole twice and then refused by the service (a million rows:
             # minutes). `ingest` leaves the limit to the service it talks to, whose own it is.
-            rows = read_manifest(Path(manifest), settings.max_manifest_bytes, settings.max_job_rows,
+            rows = manifest_rows(Path(manifest), settings.max_manifest_bytes, settings.max_job_rows,
                                  rows_setting="INFLUENCERS_MAX_JOB_ROWS")
         else:
-            rows = read_manifest(Path(manifest), settings.max_manifest_bytes)
-        args.manifest_request = ingest_request(Path(manifest), rows)
+            rows = manifest_rows(Path(manifest), settings.max_manifest_bytes)
+        # Row by row into the request: one that grows past what a call carries is refused at that row.
+        args.manifest_request = ingest_request(Path(manifest), rows, resume_unfinished=True)
     if args.command in _WRITES_DATA_DIR:
         prepare_data_dir(settings.data_dir)
     report = getattr(args, "report", None)  # `run --report`: written at the job's end, minutes from now
