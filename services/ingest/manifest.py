@@ -22,9 +22,10 @@ How a performance cell is read (a cell is read only when it has exactly one read
 
 Refused with a message on the row: `performance '...' is ambiguous: ...`, `... is not a number` (empty
 after the sign, letters, spaces, `_`, `%`, currency signs), `... is not a finite number` (NaN, inf, or
-beyond the range of a double), `... is negative`, `... is too small to be held` (a number that is not 0 but under the smallest double,
-5e-324, `1e-400`: float() reads it as 0), `... is too large` (over 1e9, services/common/scores.py,
-the rule every entry of a score shares), `... has too many digits` (over 30 characters).
+beyond the range of a double), `... is negative`, `... is too small to be held` (a number that is not 0
+but under the smallest double, 5e-324, `1e-400`: float() reads it as 0), `... is too large` (over 1e9,
+services/common/scores.py, the rule every entry of a score shares), `... has too many digits` (over 30
+characters).
 The `line N:` prefix is added by the client.
 
 The file as a whole is refused (ManifestError naming it; the CLI prints one line and exits 2) when it is
