@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import grpc
 
 from influencers.v1 import common_pb2, ingest_pb2, ingest_pb2_grpc
 from services.common.rpc import MAX_MESSAGE_BYTES
-from services.ingest.manifest import MAX_MANIFEST_BYTES, ManifestError, ManifestRow, read_manifest
+from services.ingest.manifest import MAX_MANIFEST_BYTES, ManifestError, ManifestRow, manifest_rows
 
 # The words that start ingest's refusal of a submission past its limit of submissions at once (its server's
 # SUBMISSIONS_BUSY, repeated: importing the server would load its every dependency into the CLI).
@@ -42,31 +42,33 @@ class JobStalled(RuntimeError):
         self.job = job
 
 
-def submissions(rows: list[ManifestRow], manifest: str = "") -> list[ingest_pb2.VideoSubmission]:
-    """The rows as submitted; `manifest`: the file name they were read from (VideoSubmission.manifest)."""
-    out = []
-    for row in rows:
-        sub = ingest_pb2.VideoSubmission(url=row.url, external_id=row.external_id, line=row.line, manifest=manifest,
-                                         row_error=f"line {row.line}: {row.error}" if row.error else "")
+def ingest_request(manifest: Path, rows: Iterable[ManifestRow], max_request_bytes: int = MAX_MESSAGE_BYTES,
+                   resume_unfinished: bool = False) -> ingest_pb2.StartIngestRequest:
+    """The StartIngest request of `rows`, read from `manifest` (each row a VideoSubmission naming the manifest's
+    file, VideoSubmission.manifest). ManifestError naming the manifest and the row's line at the first row that
+    takes the request past what one call carries (`max_request_bytes`): its text as UTF-8, each row with the
+    manifest's name, can pass the file's own limit (a Windows-1252 file of accented names doubles; a file of a
+    million short rows, 16 MB, makes 39 MB). `rows` are taken one at a time (manifest.manifest_rows), so that such a
+    file is refused at that row, the rest left unread (was: read whole and made into a request, 25 s of CPU, then
+    refused; before that, `the ingest service ... cannot take it now: CLIENT: Sent message larger than max`,
+    which a retry never passes). The request carries a key of its own (request_id): sent again, it is answered
+    with the job it made, so that a retry whose first call's reply was lost does not queue the manifest twice.
+    `resume_unfinished`: a job of the very same rows left unfinished (its client killed) is resumed rather than
+    queued again (StartIngestRequest.resume_unfinished)."""
+    request = ingest_pb2.StartIngestRequest(base_dir=str(manifest_folder(manifest)), request_id=str(uuid.uuid4()),
+                                             resume_unfinished=resume_unfinished)
+    size = request.ByteSize()
+    for n, row in enumerate(rows, 1):
+        sub = request.videos.add(url=row.url, external_id=row.external_id, line=row.line, manifest=manifest.name,
+                                 row_error=f"line {row.line}: {row.error}" if row.error else "")
         if row.performance is not None:
             sub.performance = row.performance
-        out.append(sub)
-    return out
-
-
-def ingest_request(manifest: Path, rows: list[ManifestRow], max_request_bytes: int = MAX_MESSAGE_BYTES
-                   ) -> ingest_pb2.StartIngestRequest:
-    """The StartIngest request of `rows`, read from `manifest`. ManifestError naming the manifest when it is larger
-    than one call carries (`max_request_bytes`): its text as UTF-8, each row with the manifest's name, can pass the
-    file's own limit (a Windows-1252 file of accented names doubles; a 16 MiB one of 100,000 rows with a long
-    name). Was: `the ingest service ... cannot take it now: CLIENT: Sent message larger than max`, which a retry
-    never passes. The request carries a key of its own (request_id): sent again, it is answered with the job it
-    made, so that a retry whose first call's reply was lost does not queue the manifest twice."""
-    request = ingest_pb2.StartIngestRequest(videos=submissions(rows, manifest.name),
-                                             base_dir=str(manifest_folder(manifest)), request_id=str(uuid.uuid4()))
-    if (size := request.ByteSize()) > max_request_bytes:
-        raise ManifestError(f"manifest {manifest} makes a request of {size:,} bytes, more than the "
-                            f"{max_request_bytes:,} one call to ingest carries: split it into several")
+        sub_size = sub.ByteSize()
+        size += 1 + max(1, (sub_size.bit_length() + 6) // 7) + sub_size  # the field's tag, length and message
+        if size > max_request_bytes:
+            raise ManifestError(f"manifest {manifest} makes a request of more than the {max_request_bytes:,} bytes "
+                                f"one call to ingest carries, by its row on line {row.line:,} (row {n:,}): split it "
+                                "into several")
     return request
 
 
@@ -81,18 +83,19 @@ def start_ingest(channel: grpc.Channel, manifest: Path, timeout_s: float,
                  max_bytes: int = MAX_MANIFEST_BYTES) -> ingest_pb2.Job:
     """Queues every row of `manifest` (relative URLs resolve against its folder; at most `max_bytes`
     bytes) as one job; returns it."""
-    return submit_ingest(channel, ingest_request(manifest, read_manifest(manifest, max_bytes)), timeout_s)
+    return submit_ingest(channel, ingest_request(manifest, manifest_rows(manifest, max_bytes)), timeout_s).job
 
 
 def submit_ingest(channel: grpc.Channel, request: ingest_pb2.StartIngestRequest, timeout_s: float
-                  ) -> ingest_pb2.Job:
-    """Queues `request` (ingest_request: a manifest read once) as one job; returns it. Every attempt sends the one
-    request, its key included (ingest_request)."""
+                  ) -> ingest_pb2.StartIngestResponse:
+    """Queues `request` (ingest_request: a manifest read once) as one job; returns the answer: the job, and
+    whether it is an earlier submission's left unfinished, resumed (StartIngestResponse.resumed). Every attempt
+    sends the one request, its key included (ingest_request)."""
     stub = ingest_pb2_grpc.IngestServiceStub(channel)
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            return stub.StartIngest(request, timeout=max(0.1, deadline - time.monotonic())).job
+            return stub.StartIngest(request, timeout=max(0.1, deadline - time.monotonic()))
         except grpc.RpcError as exc:
             # The replica takes a few submissions at once (services/ingest/server.py MAX_SUBMISSIONS): ask again
             # until the deadline. Any other refusal (a full queue of jobs, a bad row) is the caller's to read.

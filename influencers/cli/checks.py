@@ -21,7 +21,7 @@ from services.common.settings import ENV_PREFIX, Settings, SettingsError, check_
 from services.common.tls import channel_credentials, server_credentials
 from services.common.url_scheme import has_scheme
 from services.common.url_secrets import secrets_hidden
-from services.ingest.manifest import MAX_ROWS, ManifestError, read_manifest
+from services.ingest.manifest import MAX_ROWS, ManifestError, manifest_rows
 
 # Commands that open the stores of the data dir in this process: one such process per data dir.
 _OWNS_DATA_DIR = {"run", "serve"}
@@ -54,16 +54,17 @@ def check_inputs(args: argparse.Namespace) -> Settings:
             # This process's ingest takes at most max_job_rows rows a job: a larger manifest is refused here,
             # at its first row over it, not read whole twice and then refused by the service (a million rows:
             # minutes). `ingest` leaves the limit to the service it talks to, whose own it is.
-            rows = read_manifest(Path(manifest), settings.max_manifest_bytes, settings.max_job_rows,
+            rows = manifest_rows(Path(manifest), settings.max_manifest_bytes, settings.max_job_rows,
                                  rows_setting="INFLUENCERS_MAX_JOB_ROWS")
         else:
-            rows = read_manifest(Path(manifest), settings.max_manifest_bytes)
-        args.manifest_request = ingest_request(Path(manifest), rows)
+            rows = manifest_rows(Path(manifest), settings.max_manifest_bytes)
+        # Row by row into the request: one that grows past what a call carries is refused at that row.
+        args.manifest_request = ingest_request(Path(manifest), rows, resume_unfinished=True)
+    report = getattr(args, "report", None)  # `run --report`: written at the job's end, minutes from now
+    if report is not None:
+        _check_report_folder(Path(report))
     if args.command in _WRITES_DATA_DIR:
         prepare_data_dir(settings.data_dir)
-    report = getattr(args, "report", None)  # `run --report`: written at the job's end, minutes from now
-    if report is not None and Path(report).exists() and not Path(report).is_dir():
-        raise SettingsError(f"--report {report} is a file, not a folder: give a folder for the report's files")
     if _ports_to_bind(args) and not settings.token and not is_loopback(settings.host):
         raise SettingsError(f"INFLUENCERS_HOST={settings.host} is beyond loopback: set INFLUENCERS_TOKEN too")
     if _ports_to_bind(args):
@@ -74,6 +75,24 @@ def check_inputs(args: argparse.Namespace) -> Settings:
     if _runs(args, "identity"):
         check_face_locator(settings)
     return settings
+
+
+def _check_report_folder(report: Path) -> None:
+    """SettingsError naming --report when the report cannot be written there: a file, or a folder that cannot be
+    made or written (`/proc/x`, under a file, a read-only disk). Made here, as the run's end would make it: a look
+    at its permissions alone passes for root where the kernel refuses. Was: found at the job's end, after every
+    video had been analysed (`influencers: error: run: cannot use /proc/x (No such file or directory)`)."""
+    if report.exists() and not report.is_dir():
+        raise SettingsError(f"--report {report} is a file, not a folder: give a folder for the report's files")
+    try:
+        report.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = "a parent is a file, not a folder" if exc.errno in (errno.ENOTDIR, errno.EEXIST) else exc.strerror
+        raise SettingsError(f"--report {report} cannot be made ({reason}): give a folder this user can write "
+                            "for the report's files") from None
+    if not os.access(report, os.W_OK | os.X_OK):
+        raise SettingsError(f"--report {report} is not writable: give a folder this user can write for the "
+                            "report's files")
 
 
 def _not_found(manifest: str) -> str:

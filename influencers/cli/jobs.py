@@ -46,12 +46,14 @@ def run_ingest(settings: Settings, request: ingest_pb2.StartIngestRequest, detac
     except TimeoutError:
         raise ServiceUnavailable(f"the ingest service at {settings.ingest_target} is not ready: it did not "
                                  f"answer its health check within {wait_s:g} s") from None
-    job = submit_ingest(channel, request, settings.rpc_timeout_s)
+    answer = submit_ingest(channel, request, settings.rpc_timeout_s)
+    job = answer.job
     waiting = (ingest_pb2.JOB_STATE_QUEUED, ingest_pb2.JOB_STATE_RUNNING)
     ahead = [j for j in list_jobs(channel, settings.rpc_timeout_s)
              if j.state in waiting and j.job_id != job.job_id and seconds(j.create_time) <= seconds(job.create_time)]
     json_logs = uses_json_logs(settings)
-    tell(job_started(job.job_id, job.total, len(ahead)), json_logs, fields={"job_id": job.job_id})
+    tell(job_started(job.job_id, job.total, len(ahead), job.done if answer.resumed else None), json_logs,
+         fields={"job_id": job.job_id})
     if submit_only:
         tell(f"follow it: influencers jobs {job.job_id}{reach_flags(settings, 'ingest')}", json_logs,
              fields={"job_id": job.job_id})
@@ -77,10 +79,14 @@ def run_ingest(settings: Settings, request: ingest_pb2.StartIngestRequest, detac
         return exit_code(stop)
 
 
-def job_started(job_id: str, total: int, ahead: int) -> str:
-    """The first line of a job followed: its id, its videos and the jobs queued before it (when any)."""
+def job_started(job_id: str, total: int, ahead: int, resumed_done: int | None = None) -> str:
+    """The first line of a job followed: its id, its videos and the jobs queued before it (when any).
+    `resumed_done`: the job is an earlier run's of the same manifest, left unfinished (its client killed), with
+    that many videos done before; None for a job queued now."""
     queued = f", queued behind {ahead} job{'' if ahead == 1 else 's'}" if ahead else ""
-    return f"job {job_id}: {total} video{'' if total == 1 else 's'}{queued}"
+    resumed = (f" (resumed: the same manifest's job left unfinished, {resumed_done} of {total} done before)"
+               if resumed_done is not None else "")
+    return f"job {job_id}: {total} video{'' if total == 1 else 's'}{queued}{resumed}"
 
 
 def stalled_error(exc: JobStalled, resumes_itself: bool, where: str = "") -> DiskFull:

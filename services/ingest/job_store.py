@@ -200,6 +200,19 @@ class JobStore:
         with self.engine.connect() as conn:
             return self._earlier(conn, request.request_id, digest or request_digest(request))
 
+    def unfinished(self, digest: str) -> ingest_pb2.Job | None:
+        """The oldest job not ended and not cancelled (queued or running) that a request of `digest`
+        (request_ids.request_digest) made, or None: the job a manifest run again after its client was killed
+        resumes (StartIngestRequest.resume_unfinished), rather than queueing a twin that waits behind it."""
+        if not digest:
+            return None
+        with self.engine.connect() as conn:
+            job_id = conn.execute(sa.select(jobs_t.c.job_id).where(
+                jobs_t.c.request_digest == digest, jobs_t.c.state.in_([QUEUED, RUNNING]),
+                jobs_t.c.cancel_requested == sa.false()).order_by(jobs_t.c.created_s, jobs_t.c.job_id).limit(1)
+            ).scalar_one_or_none()
+            return None if job_id is None else self._job(conn, job_id)
+
     def _earlier(self, conn: sa.Connection, request_id: str, digest: str) -> ingest_pb2.Job | None:
         held = conn.execute(sa.select(jobs_t.c.job_id, jobs_t.c.request_digest)
                             .where(jobs_t.c.request_id == request_id)).first()

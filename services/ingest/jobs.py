@@ -359,6 +359,12 @@ class JobQueue:
         job = self.store.earlier(request, digest)
         return None if job is None else self._told(job)
 
+    def unfinished(self, digest: str) -> ingest_pb2.Job | None:
+        """The oldest job not ended nor cancelled that a request of `digest` made (JobStore.unfinished), to be
+        resumed by the same manifest run again, or None."""
+        job = self.store.unfinished(digest)
+        return None if job is None else self._told(job)
+
     def start(self, request: ingest_pb2.StartIngestRequest, digest: str = "") -> ingest_pb2.Job:
         """Stores a job for `request`; returns it at once (state QUEUED). Raises QueueFull, or RuntimeError
         when this replica is stopping. With a key (request_id, in its stored form) that a job holds, stores

@@ -2,6 +2,7 @@
 an uninterrupted run: no lost video, no duplicated appearance, no orphaned faces."""
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -109,3 +110,32 @@ def test_a_run_killed_mid_batch_takes_the_rows_it_was_running_at_once_when_run_a
     with sqlite3.connect(data / "ingest" / "jobs.sqlite3") as con:
         states = dict(con.execute("select state, count(*) from ingest_rows group by state").fetchall())
     assert 1 not in states, f"rows still held by the killed run's leases: {states} ({left} were running)"
+
+
+@pytest.mark.slow
+def test_a_run_killed_mid_batch_and_run_again_resumes_its_job_rather_than_queueing_a_twin(corpus, tmp_path):
+    # Was: the second run queued a new job of the same rows behind the dead one, waited for the dead one to be
+    # resumed and end, then ran its own, every row fetching and hashing its file again to find it counted.
+    manifest, data = corpus("smoke") / "manifest.csv", tmp_path / "data"
+    run(manifest, data, killed_when=lambda d: done_videos(d) > 0)
+    done_before = done_videos(data)
+    assert 0 < done_before < 12, f"the kill did not land mid-batch ({done_before} videos done)"
+    again = subprocess.run([*CLI, "run", str(manifest), "--data-dir", str(data), "--no-serve", *PORTS],
+                           capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    with sqlite3.connect(data / "ingest" / "jobs.sqlite3") as con:
+        jobs = con.execute("select job_id, state, total, done from ingest_jobs").fetchall()
+        attempts = dict(con.execute("select idx, attempts from ingest_rows").fetchall())
+    assert len(jobs) == 1, f"a twin job was queued: {jobs}"
+    job_id, state, total, done = jobs[0]
+    assert (state, total, done) == (3, 13, 13)  # SUCCEEDED, every row of the manifest once
+    assert f"job {job_id}: 13 videos (resumed: the same manifest's job left unfinished, " in again.stderr
+    # The summary counts the rows done before the kill too (a row the kill caught after its record, taken again,
+    # finds its video counted: "(1 counted before: not analysed again)").
+    assert re.search(r"^videos: 12 done( \(\d+ counted before: not analysed again\))?, 1 duplicate$", again.stdout,
+                     re.MULTILINE), again.stdout
+    assert max(attempts.values()) <= 2, f"a row was run more than once again: {attempts}"
+    tables = export(data, tmp_path / "report")
+    videos = tables["videos"]
+    assert (videos.status == "done").sum() == 12 and videos[videos.status == "done"].video_url.is_unique, videos
+    assert not tables["appearances"].duplicated(["video_url", "influencer_id"]).any()

@@ -6,6 +6,7 @@ same rows twice."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import uuid
 from collections.abc import Iterator
@@ -231,3 +232,36 @@ def test_the_queue_takes_the_digest_its_caller_hashed_and_a_stopping_replica_sti
     finally:
         queue.stop(timeout_s=5)
         store.engine.dispose()
+
+
+def test_the_same_submission_asked_to_resume_follows_its_unfinished_job_and_never_an_ended_or_cancelled_one(
+        settings: Settings, tmp_path: Path) -> None:
+    """A manifest run again after its `influencers run` was killed (its key new, its rows the same): the job it
+    left, not a twin queued behind it. Its rows are held in flight by a server that takes the connection and
+    never answers, so that the job stays unfinished while it is asked again."""
+    settings = settings.replace(allow_private_urls=True)
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepted by the kernel, never answered
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/a.mp4"
+
+        def asked(resume: bool = True, *urls: str) -> ingest_pb2.StartIngestRequest:
+            sent = submission(tmp_path, str(uuid.uuid4()), *(urls or (url,)))
+            sent.resume_unfinished = resume
+            return sent
+
+        with analytics_for(settings) as port, ingest_beside(settings, port) as ingest:
+            first = ingest.StartIngest(asked(), timeout=30)
+            assert not first.resumed
+            again = ingest.StartIngest(asked(), timeout=30)
+            assert again.resumed and again.job.job_id == first.job.job_id and job_ids(ingest) == [first.job.job_id]
+            # Without the flag, or with other rows: a job of its own, as before.
+            twin = ingest.StartIngest(asked(False), timeout=30)
+            other = ingest.StartIngest(asked(True, url, url.replace("a.mp4", "b.mp4")), timeout=30)
+            assert not twin.resumed and not other.resumed
+            assert len({first.job.job_id, twin.job.job_id, other.job.job_id}) == 3
+            # A cancelled job is never resumed: the oldest unfinished one of those rows is.
+            ingest.CancelJob(ingest_pb2.CancelJobRequest(job_id=first.job.job_id), timeout=30)
+            after_cancel = ingest.StartIngest(asked(), timeout=30)
+            assert after_cancel.resumed and after_cancel.job.job_id == twin.job.job_id
+            ingest.CancelJob(ingest_pb2.CancelJobRequest(job_id=twin.job.job_id), timeout=30)
+            fresh = ingest.StartIngest(asked(), timeout=30)
+            assert not fresh.resumed and fresh.job.job_id not in (first.job.job_id, twin.job.job_id)

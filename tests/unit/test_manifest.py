@@ -243,6 +243,16 @@ def test_what_is_no_number_a_finite_one_or_too_long_is_refused_with_a_short_mess
     assert value is None and message in error and len(error) < 200
 
 
+def test_a_score_too_small_for_a_double_is_refused_by_its_row_not_read_as_zero(tmp_path):
+    # Was: `1e-400` read as 0 without a word (float() underflows), as `1e400` is refused as not finite.
+    rows = read_manifest(write(tmp_path, "Performance,Video URL\n1e-400,a.mp4\n-1E-999,b.mp4\n0.000e-400,c.mp4\n"
+                                         "1e-320,d.mp4\n"))
+    assert [(r.line, r.performance) for r in rows] == [(2, None), (3, None), (4, 0.0), (5, 1e-320)]
+    assert rows[0].error == ("performance '1e-400' is too small to be held (under 5e-324, the smallest number a "
+                             "double holds: it would read as 0); write 0 if 0 is meant")
+    assert "'-1E-999' is too small to be held" in rows[1].error and not rows[2].error and not rows[3].error
+
+
 def test_semicolon_files_read_decimal_commas_and_refuse_the_ambiguous_ones_by_line(tmp_path):
     rows = read_manifest(write(tmp_path, "Video URL;Performance\na.mp4;1,5\nb.mp4;1,250\nc.mp4;2\n"))
     assert [(r.line, r.performance) for r in rows] == [(2, 1.5), (3, None), (4, 2.0)]
