@@ -86,9 +86,21 @@ def load_weights(path: Path) -> ModuleType:
     return module
 
 
+def influencer_videos(store) -> dict[str, int]:
+    """Influencer id -> how many videos it is in (copies and reference photos aside)."""
+    videos: dict[str, set[str]] = {}
+    for f in store.scroll():
+        r = f.record
+        if r.influencer_id and not r.copy and not r.reference:
+            videos.setdefault(r.influencer_id, set()).add(r.video_id)
+    return {i: len(v) for i, v in videos.items()}
+
+
 def answer_ours(work: Path, people: dict[tuple[str, int], str], floor: float, band: float,
-                weights: ModuleType | None = None) -> tuple[list, list]:
-    """This checkout's queue: (items answered, items left under the floor), each a dict."""
+                weights: ModuleType | None = None, small: tuple[int, float] | None = None) -> tuple[list, list]:
+    """This checkout's queue: (items answered, items left under the floor), each a dict. `small` (videos,
+    lower bound): then also review.small_influencer_items, one at a time, as the queue does not yet."""
+    from services.identity.review import small_influencer_items
     from services.identity.review_store import review_queue
 
     settings = Settings.from_env(data_dir=work, qdrant_url="")
@@ -101,6 +113,19 @@ def answer_ours(work: Path, people: dict[tuple[str, int], str], floor: float, ba
             if not q.items:
                 break
             i, truth = q.items[0], influencers_of(store, people)
+            reply = "same" if truth.get(i.a) == truth.get(i.b) else "different"
+            done.append({"a": i.a, "b": i.b, "name_a": truth.get(i.a, ""), "name_b": truth.get(i.b, ""),
+                         "distance": i.distance, "probability": i.probability, "reason": i.reason, "answer": reply,
+                         "one_video": i.video_a == i.video_b})
+            corrections.answer(store, i.a, i.b, reply)
+        for _ in range(MAX_ANSWERS if small else 0):
+            answered = corrections.answered_pairs(store)
+            q = review_queue(store, answered, store.hidden(), settings.cluster_threshold, band, floor, MAX_ANSWERS,
+                             unlikely=True, weights=weights)
+            extra = small_influencer_items(q.items, answered, influencer_videos(store), *small)
+            if not extra:
+                break
+            i, truth = extra[0], influencers_of(store, people)
             reply = "same" if truth.get(i.a) == truth.get(i.b) else "different"
             done.append({"a": i.a, "b": i.b, "name_a": truth.get(i.a, ""), "name_b": truth.get(i.b, ""),
                          "distance": i.distance, "probability": i.probability, "reason": i.reason, "answer": reply,
@@ -147,6 +172,9 @@ def main() -> None:
     ap.add_argument("--quiet", action="store_true", help="no line per item")
     ap.add_argument("--weights", type=Path, help="the pair model's weights from this file (tools/fit_review_model.py "
                     "--out), e.g. a model fitted without the corpus's people; default: the package's")
+    ap.add_argument("--small", nargs=2, type=float, metavar=("VIDEOS", "LEAST"),
+                    help="then also ask each influencer in at most VIDEOS videos, untouched by answers, about its most "
+                         "likely pair when at least LEAST likely (review.small_influencer_items; docs/review.md)")
     ap.add_argument("--json", type=Path, help="also write the figures to this file (bench/review_heldout.py)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="review-queue-") as tmp:
@@ -163,7 +191,8 @@ def main() -> None:
             done, left = answer_other(args.code.resolve(), work, truth.people, args.band), []
         else:
             done, left = answer_ours(work, truth.people, args.floor, Settings().review_band if args.band is None
-                                     else args.band, load_weights(args.weights) if args.weights else None)
+                                     else args.band, load_weights(args.weights) if args.weights else None,
+                                     (int(args.small[0]), args.small[1]) if args.small else None)
         store = open_face_store(Settings.from_env(data_dir=work, qdrant_url=""))
         try:
             after = found(influencers_of(store, truth.people), store.hidden())

@@ -195,3 +195,23 @@ def queue(items: Iterable[Item], answered: set[tuple[str, str]], floor: float, l
     likely = sum(1 for i in wanted if i.probability >= floor)
     shown = wanted if unlikely else wanted[:likely]
     return Queue(shown[:limit], likely, len(wanted) - likely)
+
+
+def small_influencer_items(items: Iterable[Item], answered: set[tuple[str, str]], videos: dict[str, int],
+                           most_videos: int, least: float) -> list[Item]:
+    """Pairs under the floor worth one question each (measured in docs/review.md, not asked by the queue yet):
+    for each influencer in at most `most_videos` videos (`videos`: influencer id -> videos it is in) that no
+    answer has touched, its most likely unanswered pair, when that pair's probability is at least `least`.
+    Most likely first; a pair of two such influencers is asked once."""
+    touched = {x for pair in answered for x in pair}
+    out: list[Item] = []
+    asked: set[str] = set()
+    for i in sorted((i for i in items if pair_key(i.a, i.b) not in answered),
+                    key=lambda i: (-i.probability, i.distance, i.a, i.b)):
+        if i.probability < least:
+            break
+        small = {x for x in (i.a, i.b) if videos.get(x, 0) <= most_videos and x not in touched and x not in asked}
+        if small:
+            out.append(i)
+            asked |= small
+    return out

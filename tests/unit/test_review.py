@@ -62,3 +62,13 @@ def test_the_queue_holds_the_likely_most_likely_first_and_never_an_answered_pair
     assert (got.likely, got.unlikely) == (3, 1)
     assert len(review.queue(items, set(), 0.5, 1).items) == 1
     assert review.pair_key("inf_b", "inf_a") == ("inf_a", "inf_b")
+
+
+def test_a_small_influencer_untouched_by_answers_gets_its_most_likely_pair_once_above_the_lower_bound() -> None:
+    items = [item("s", "big", 0.58, probability=0.36), item("s", "other", 0.61, probability=0.16),
+             item("t", "big", 0.70, probability=0.004), item("u", "big", 0.60, probability=0.2),
+             item("big", "other", 0.55, probability=0.3)]
+    videos = {"s": 1, "t": 1, "u": 1, "big": 13, "other": 9}
+    chosen = review.small_influencer_items(items, {("big", "u")}, videos, most_videos=1, least=0.01)
+    assert [(i.a, i.b) for i in chosen] == [("s", "big")], "s once (its best), t under the bound, u answered before"
+    assert review.small_influencer_items(items, set(), videos, most_videos=0, least=0.0) == []
