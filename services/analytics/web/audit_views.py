@@ -26,10 +26,11 @@ from services.analytics.audit import AuditRow, audit_frame, describe
 from services.analytics.report import merge_candidates
 from services.analytics.store import AnalyticsStore
 from services.analytics.web.attachment import as_download
-from services.analytics.web.auth import MAX_PATH_CHARS, safe_next
+from services.analytics.web.auth import safe_next
 from services.analytics.web.bidi import as_html, described, isolated, plain
 from services.analytics.web.csv_download import csv_download
 from services.analytics.web.identity_access import corrections_client, identity_errors
+from services.analytics.web.local_paths import MAX_PATH_CHARS
 from services.common.actor import current_actor
 from services.common.boundary import brief
 from services.common.clients import Written
