@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
 
 from services.analytics.analysis import AnalysisCache
 from services.analytics.store import AnalyticsStore
-from services.analytics.web import bidi, http_metrics, request_log, session, static_files
+from services.analytics.web import bidi, http_metrics, links, request_log, session, static_files
 from services.analytics.web.audit_views import bp as audit_bp
 from services.analytics.web.body_limits import FORM_BYTES, FORM_PARTS, MAX_UPLOAD_BYTES, too_large
 from services.analytics.web.corrections import bp as corrections_bp

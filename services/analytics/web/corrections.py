@@ -45,13 +45,13 @@ from services.analytics.web.audit_views import (
     remember_dismissed,
     remember_done,
 )
-from services.analytics.web.local_paths import local_path
 from services.analytics.web.bidi import as_html, isolated, plain
 from services.analytics.web.body_limits import MAX_PHOTO_BYTES, MAX_PHOTOS, UPLOAD_PATH
 from services.analytics.web.canonical import canonical_ids
 from services.analytics.web.identity_access import corrections_client, identity_errors
 from services.analytics.web.identity_calls import ANSWERS
 from services.analytics.web.likelihood import in_words
+from services.analytics.web.local_paths import local_path
 from services.analytics.web.query import MAX_DIGITS
 from services.common.boundary import brief, is_influencer_id, is_video_id
 from services.common.clients import Written
