@@ -20,12 +20,15 @@ MAX_PATH_CHARS = 2000  # of a path the page goes back to; a longer one is none o
 _BLANKS = str.maketrans("", "", "\t\n\r")
 
 
-def _elsewhere(path: str) -> bool:
-    """Whether a browser could read `path` as the address of another host (`//h`, `/\\h`), or it holds a
-    backslash or a control character, which no path of the page has."""
-    if path.translate(_BLANKS)[:2] in ("//", "/\\") or "\\" in path:
-        return True
-    return any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in path)
+def _another_host(path: str) -> bool:
+    """Whether a browser could read `path` as the address of another host (`//h`, `/\\h`, once it drops tabs and
+    line breaks)."""
+    return path.translate(_BLANKS)[:2] in ("//", "/\\")
+
+
+def _not_ours(path: str) -> bool:
+    """Whether `path` holds what no path of the page has as it is sent: a backslash or a control character."""
+    return "\\" in path or any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in path)
 
 
 def local_path(value: str | None) -> str:
@@ -34,7 +37,8 @@ def local_path(value: str | None) -> str:
     character, longer than MAX_PATH_CHARS)."""
     if not value or len(value) > MAX_PATH_CHARS or not value.startswith("/"):
         return ""
-    if _elsewhere(value) or _elsewhere(unquote(value, errors="surrogateescape")):
+    # Decoded, only its start matters: a query may carry an encoded backslash or line break (`?q=%5C`) as a value
+    if _another_host(value) or _not_ours(value) or _another_host(unquote(value, errors="surrogateescape")):
         return ""
     path = in_ascii(value.split("#", 1)[0])
     return path if len(path) <= MAX_PATH_CHARS else ""
