@@ -80,6 +80,7 @@ def test_answering_a_less_likely_pair_in_place_counts_it_off(tmp_path: Path, pag
         page.wait_for_function("() => document.querySelectorAll('li.review-item').length === 1")
         assert page.locator("#review-count").inner_text().startswith("1 left to answer, and 0 less likely")
         assert not page.locator("#hide-unlikely").is_visible(), "nothing under the floor is left to hide"
+        assert page.locator("li.review-divider").count() == 0, "the Less likely heading left with its last pair"
 
 
 def test_the_auto_repeat_of_a_held_key_answers_no_pair(tmp_path: Path, page: Page) -> None:
