@@ -46,6 +46,7 @@ DONE_COOKIE_S = 120  # seconds the message of a correction waits to be shown
 DISMISSED_COOKIE = "influencers_dismissed"  # the audit ids of a "None of these are the same", dot-separated
 MAX_DISMISSED = 100  # audit ids that cookie is read for (a dismissal answers a page of the queue at most)
 AUDIT_ID = re.compile(r"[0-9a-f]{32}")
+ANCHOR = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,99}")  # an element id the undo may land on (item-inf_…-inf_…)
 
 
 def _store() -> AnalyticsStore:
@@ -215,7 +216,9 @@ def undo() -> Response:
         abort(400, description=f"audit_id {brief(audit_id, 40)!r} is not an audit id (32 hex digits)")
     with identity_errors():
         written = corrections_client().undo(audit_id)
-    return done_redirect(safe_next(request.form.get("next")), written)
+    # `at`: an element of that page to land on (the queue's pair whose answer this undoes); else its top
+    at = (request.form.get("at") or "").strip()
+    return done_redirect(safe_next(request.form.get("next")), written, at if ANCHOR.fullmatch(at) else "")
 
 
 def back_here() -> str:
