@@ -24,7 +24,7 @@ def means_chart(stats: pd.DataFrame, overall_mean: float) -> Figure:
     shrunken mean with its 95% interval (hollow, no interval, under two videos), a dot at the raw mean, and a
     dashed line at the overall mean. The axis fits these (axis_limits)."""
     shown = stats.head(MAX_BARS).iloc[::-1]
-    height = 1.2 + 0.32 * max(len(shown), 1)
+    height = 1.5 + 0.32 * max(len(shown), 1)  # 0.3 in of it the legend's row above the plot
     fig = Figure(figsize=(7.5, height), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
@@ -51,7 +51,10 @@ def means_chart(stats: pd.DataFrame, overall_mean: float) -> Figure:
         ax.set_yticks(list(y), labels, parse_math=False)
         ax.set_xlabel("performance")
         ax.grid(axis="x", alpha=0.3)
-        ax.legend(loc="lower right", fontsize=8, frameon=False)
+        # Above the plot, outside it: inside ("lower right") it covered the bottom rows' intervals and raw means
+        # whenever they sat right of the middle, as every shrunken estimate does near the overall mean.
+        ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=4, fontsize=8, frameon=False,
+                  borderaxespad=0.2, handletextpad=0.4, columnspacing=1.2)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
     fig.tight_layout()

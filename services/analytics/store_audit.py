@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from services.analytics.audit import ERASED, AuditRow
-from services.analytics.store_schema import audit
+from services.analytics.store_schema import audit, audit_ids
 
 
 def _values(row: AuditRow) -> dict[str, object]:
@@ -31,10 +31,19 @@ def _row(values: sa.Row) -> AuditRow:
                     undoable=bool(v["undoable"]), undoes=v["undoes"], position=int(v["position"]))
 
 
+def _index_rows(row: AuditRow) -> list[dict[str, object]]:
+    """The rows of `audit_ids` for `row`: each id it names before or after, once (ERASED is no id)."""
+    return [{"influencer_id": i, "audit_id": row.audit_id, "position": row.position,
+             "in_before": int(i in row.before_ids), "in_after": int(i in row.after_ids)}
+            for i in dict.fromkeys([*row.before_ids, *row.after_ids]) if i != ERASED]
+
+
 def append(c: Connection, row: AuditRow) -> bool:
     """Appends `row` unless its audit id is there already (a replay); True when it was new."""
     insert = (postgresql.insert if c.dialect.name == "postgresql" else sqlite.insert)(audit)
     done = c.execute(insert.values(_values(row)).on_conflict_do_nothing(index_elements=["audit_id"]))
+    if done.rowcount and (indexed := _index_rows(row)):
+        c.execute(audit_ids.insert(), indexed)
     return bool(done.rowcount)
 
 
@@ -46,16 +55,14 @@ def erase(c: Connection, influencer_id: str) -> int:
     for values in found:
         clean = _values(_row(values).without(influencer_id))
         c.execute(audit.update().where(audit.c.audit_id == clean.pop("audit_id")).values(clean))
+    c.execute(audit_ids.delete().where(audit_ids.c.influencer_id == influencer_id))
     return len(found)
 
 
 def ids_named(c: Connection) -> set[str]:
     """Every influencer id the trail names (before or after a correction): where an erasure looks for the ids of
     its keyed hashes that no appearance or name holds any more (a person's older id, merged into them)."""
-    found: set[str] = set()
-    for before, after in c.execute(sa.select(audit.c.before_ids, audit.c.after_ids)):
-        found.update(json.loads(before), json.loads(after))
-    return found - {ERASED}
+    return set(c.execute(sa.select(audit_ids.c.influencer_id).distinct()).scalars())
 
 
 def page(c: Connection, before_position: int, limit: int) -> tuple[list[AuditRow], int]:
@@ -72,13 +79,16 @@ def page(c: Connection, before_position: int, limit: int) -> tuple[list[AuditRow
 
 def newest_leaving(c: Connection, influencer_id: str) -> AuditRow | None:
     """The newest row that took `influencer_id` away (among its ids before, not after: a merge, a recluster),
-    unless an undo reverted it; None when no row did."""
-    needle = f"%{json.dumps(influencer_id)}%"
-    found = [_row(r) for r in c.execute(sa.select(audit).where(audit.c.before_ids.like(needle))
-                                        .order_by(audit.c.position.desc()))]
-    reverted = undone(c, [r.audit_id for r in found])
-    return next((r for r in found if influencer_id in r.before_ids and influencer_id not in r.after_ids
-                 and r.audit_id not in reverted), None)
+    unless an undo reverted it; None when no row did. Read by the index `audit_ids` (was: every row's JSON scanned
+    with LIKE, 27 ms a call at 5,000 rows)."""
+    leaving = (sa.select(audit_ids.c.audit_id)
+               .where(audit_ids.c.influencer_id == influencer_id, audit_ids.c.in_before == 1,
+                      audit_ids.c.in_after == 0)
+               .order_by(audit_ids.c.position.desc()))
+    found = list(c.execute(leaving).scalars())
+    reverted = undone(c, found)
+    newest = next((a for a in found if a not in reverted), None)
+    return one(c, newest) if newest is not None else None
 
 
 def one(c: Connection, audit_id: str) -> AuditRow | None:

@@ -151,6 +151,20 @@ audit = sa.Table(
     sa.Column("undoable", sa.Integer, nullable=False, server_default="0"),
     sa.Column("undoes", sa.Text, nullable=False, server_default=""),
     sa.Index("audit_by_position", "position"),
+    sa.Index("audit_by_undoes", "undoes"),  # which rows an undo reverted (migration 0016)
+)
+
+# Each influencer id an audit row names before or after its correction, one row per (id, audit row): the index
+# "which correction took this id away" reads (migration 0016). Before, that lookup scanned every audit row's JSON
+# with LIKE '%"inf_…"%'. Written with the audit row, changed with it by an erasure (the erased id's rows go).
+audit_ids = sa.Table(
+    "audit_ids", metadata,
+    sa.Column("influencer_id", KEY, primary_key=True),
+    sa.Column("audit_id", KEY, primary_key=True),
+    sa.Column("position", sa.BigInteger, nullable=False),  # the audit row's, to read newest first by the index
+    sa.Column("in_before", sa.Integer, nullable=False),  # 1: among the row's ids before the correction
+    sa.Column("in_after", sa.Integer, nullable=False),  # 1: among its ids after
+    sa.Index("audit_ids_by_influencer_position", "influencer_id", "position"),
 )
 
 

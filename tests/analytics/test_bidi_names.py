@@ -65,3 +65,23 @@ def test_the_notice_the_audit_line_and_a_gone_ids_page_isolate_each_name(client)
     gone = client.get(f"/influencer/{BOB}")
     assert gone.status_code == 404 and "<bdi>Anagnp.exe</bdi>" in gone.get_data(as_text=True)
     assert '<bdi class="name">Anagnp.exe</bdi>' in client.get("/").get_data(as_text=True)
+
+
+def test_a_links_address_keeps_its_bidi_control_percent_encoded_and_only_its_text_loses_it(tmp_path: Path) -> None:
+    """The finalize dropped the control from the href and the player's src too: the link to
+    `clip\u202e4pm.mov` pointed at `clip4pm.mov`, another file. The address now keeps it, encoded as the
+    browser would send it; the text shown does not."""
+    store = AnalyticsStore(tmp_path / "analytics.sqlite3")
+    video = "00000000000000b2"
+    url = "https://cdn.example/clip\u202e4pm.mov?n=\u05d3&a=1"
+    try:
+        store.record_video(VideoRow(url=url, video_id=video, performance=1.0, status=DONE, duration_s=10.0,
+                                    faces=1, location=url), [AppearanceRow(video, ANA, 1.0, 2.0, 1, 1.0, 0.8, b"")])
+        page = create_app(store).test_client().get(f"/video/{video}").get_data(as_text=True)
+    finally:
+        store.close()
+    encoded = "https://cdn.example/clip%E2%80%AE4pm.mov?n=%D7%93&amp;a=1"
+    assert f'<a href="{encoded}"' in page
+    assert f'src="{encoded}#t=1.00"' in page
+    assert "<code>https://cdn.example/clip4pm.mov?n=\u05d3&amp;a=1</code>" in page
+    assert not set(page) & set(BIDI_CONTROLS)

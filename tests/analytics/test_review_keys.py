@@ -15,6 +15,7 @@ from services.analytics.records import DONE, AppearanceRow, VideoRow
 from services.analytics.store import AnalyticsStore
 from services.analytics.web import create_app
 from services.analytics.web.audit_views import DONE_COOKIE
+from services.common.clients import Written
 from tests.analytics.test_analytics_web import FakeCorrections, serving
 
 # The browser's auto-repeat of a held key: keydown events with `repeat` set, some 30 a second.
@@ -80,6 +81,7 @@ def test_answering_a_less_likely_pair_in_place_counts_it_off(tmp_path: Path, pag
         page.wait_for_function("() => document.querySelectorAll('li.review-item').length === 1")
         assert page.locator("#review-count").inner_text().startswith("1 left to answer, and 0 less likely")
         assert not page.locator("#hide-unlikely").is_visible(), "nothing under the floor is left to hide"
+        assert page.locator("li.review-divider").count() == 0, "the Less likely heading left with its last pair"
 
 
 def test_the_auto_repeat_of_a_held_key_answers_no_pair(tmp_path: Path, page: Page) -> None:
@@ -172,3 +174,41 @@ def test_a_key_answering_a_pair_another_session_merged_lands_on_the_queue_saying
             assert "unlikely=1" in page.url and dialogs == []
     finally:
         store.close()
+
+
+class _UndoableAnswers(FakeCorrections):
+    """Answers with the audit id of a "different" kept in the store, undoable; records each undo."""
+
+    def answer(self, influencer_a: str, influencer_b: str, answer: str, wait: bool = True) -> Written:
+        super().answer(influencer_a, influencer_b, answer, wait)
+        return Written(0, len(self.calls), True, "d" * 32)
+
+    def undo(self, audit_id: str) -> Written:
+        return self._call("undo", audit_id)
+
+
+def test_the_undo_of_an_answer_in_place_lands_back_on_that_pair_not_at_the_top_of_the_queue(
+        tmp_path: Path, page: Page) -> None:
+    """It landed at the queue's top: the analyst answering pair 15 who took an answer back had to find it again."""
+    store, fake = _store(tmp_path / "a.sqlite"), _UndoableAnswers()
+    store.apply_changes(1, {}, {}, audit=AuditRow("d" * 32, "review different", "page", 1.0,
+                                                  ("inf_cccc000003", "inf_dddd000004"),
+                                                  ("inf_cccc000003", "inf_dddd000004"), undoable=True))
+    try:
+        with serving(create_app(store, corrections=fake)) as url:
+            page.set_viewport_size({"width": 1280, "height": 300})  # the second pair is below the first screen
+            page.goto(url + "/review?unlikely=1", wait_until="load")
+            second = page.locator("li.review-item").nth(1).get_attribute("id")
+            page.keyboard.press("j")
+            page.keyboard.press("n")
+            page.wait_for_function("() => document.querySelectorAll('li.review-item').length === 1")
+            with page.expect_navigation():
+                page.locator("#answer-feedback button").click()
+            assert page.url.endswith(f"/review?unlikely=1#{second}")
+            landed = page.locator(f"li.review-item[id='{second}']")
+            assert "current" in (landed.get_attribute("class") or ""), "the keys answer that pair again"
+            top = landed.evaluate("e => e.getBoundingClientRect().top")
+            assert 0 <= top < 300, top
+    finally:
+        store.close()
+    assert fake.calls[-1] == ("undo", "d" * 32)

@@ -17,7 +17,8 @@ Operations of the scenario, in order:
   list_videos_page (paged through), video_frame, appearance_frame, best_face, appearance_face, names,
   hidden, appearances_of, appearances_in, feed_position
 - the audit trail (audit_scenario): rows appended with feed changes, a replayed position (no row), an erasure
-  taking the id and names out of earlier rows; audit_page (paged), audit_rows, audit_row, audit_undone
+  taking the id and names out of earlier rows; audit_page (paged), audit_rows, audit_row, audit_undone,
+  audit_leaving (the correction that took an id away: none once undone or erased, the newest of several)
 Also: many threads and two store instances (two replicas) writing one PostgreSQL database at once neither
 corrupt nor double-count.
 """
@@ -242,9 +243,11 @@ def audit_scenario(store: AnalyticsStore) -> list[tuple[str, object]]:
     erasure = AuditRow("d" * 32, "delete", "cli:ann", 1_700_000_300.0, videos=1, subject_hmac="f" * 64)
     answers: list[tuple[str, object]] = []
     answers.append(("merge", store.apply_changes(1, {}, {}, audit=merge)))
+    answers.append(("leaving after the merge", [store.audit_leaving(i) for i in (DAN, CAT, ANN)]))
     answers.append(("replay", store.apply_changes(1, {}, {}, audit=replace(rename, audit_id="e" * 32))))
     answers.append(("rename", store.apply_changes(2, {}, {}, [Label(DAN, "Daniel")], audit=rename)))
     answers.append(("undo", store.apply_changes(3, {}, {}, audit=undo)))
+    answers.append(("leaving after the undo", [store.audit_leaving(i) for i in (DAN, CAT)]))
     answers.append(("no audit", store.apply_changes(4, {}, {CAT: "Cat"})))
     answers.append(("before erasure", store.audit_rows()))
     answers.append(("erasure", store.apply_changes(5, {}, {}, [Label(DAN, deleted=True)], audit=erasure)))
@@ -255,6 +258,10 @@ def audit_scenario(store: AnalyticsStore) -> list[tuple[str, object]]:
     answers.append(("one", store.audit_row("a" * 32)))
     answers.append(("missing", store.audit_row("9" * 32)))
     answers.append(("undone", sorted(store.audit_undone(["a" * 32, "b" * 32]))))
+    answers.append(("leaving after the erasure", [store.audit_leaving(i) for i in (DAN, CAT)]))
+    again = AuditRow("f" * 32, "merge", "cli:ann", 1_700_000_400.0, (CAT, ANN), (ANN,), videos=1, faces=2)
+    answers.append(("merged again", store.apply_changes(6, {}, {}, audit=again)))
+    answers.append(("leaving at the end", [store.audit_leaving(i) for i in (CAT, ANN)]))
     return answers
 
 
@@ -271,3 +278,10 @@ def test_sqlite_and_postgresql_keep_the_same_audit_trail(sqlite_store, postgres_
     assert [r.position for r in answers["page 1"][0]] == [5, 3] and answers["page 2"] == (final[2:], 0)
     assert answers["one"] == (final[3], True) and answers["missing"] == (None, False)
     assert answers["undone"] == ["a" * 32]
+    merged = answers["leaving after the merge"]
+    assert merged[0] is not None and merged[0].audit_id == "a" * 32 and merged[1:] == [None, None], \
+        "the id merged away is found by the correction that took it, the survivor and a stranger by none"
+    assert answers["leaving after the undo"] == [None, None], "an undone merge took nobody away"
+    assert answers["leaving after the erasure"] == [None, None]
+    last = answers["leaving at the end"]
+    assert last[0] is not None and last[0].audit_id == "f" * 32 and last[1] is None

@@ -146,3 +146,37 @@ def test_a_database_of_a_newer_release_is_refused(tmp_path: Path) -> None:
     engine.dispose()
     with pytest.raises(RuntimeError, match="revision 9999"):
         AnalyticsStore(url)
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_the_audit_rows_of_a_store_before_0016_are_indexed_by_the_ids_they_name(engine, tmp_path, request) -> None:
+    """0016 indexes the trail a store already holds: the page of an id merged away before the upgrade still says
+    which correction took it (an undone merge, an erased id and the survivor: none)."""
+    from alembic import command
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}" if engine == "sqlite" else request.getfixturevalue("postgres_url")
+    old = open_engine(url)
+    rows = [  # (audit_id, position, action, before_ids, after_ids, undoes)
+        ("a" * 32, 1, "merge", '["inf_000000000a", "inf_000000000b"]', '["inf_000000000b"]', ""),
+        ("b" * 32, 2, "merge", '["inf_000000000c", "inf_000000000b"]', '["inf_000000000b"]', ""),
+        ("c" * 32, 3, "undo", '["inf_000000000b"]', '["inf_000000000c", "inf_000000000b"]', "b" * 32),
+        ("d" * 32, 4, "merge", '["(erased)", "inf_000000000b"]', '["inf_000000000b"]', ""),
+    ]
+    try:
+        with old.begin() as c:
+            command.upgrade(HISTORY.config(c), "0014")
+            for audit_id, position, action, before, after, undoes in rows:
+                c.execute(sa.text("INSERT INTO audit (audit_id, position, time_s, action, actor, before_ids, "
+                                  "after_ids, undoes) VALUES (:a, :p, 1.0, :action, 'cli:ann', :b, :f, :u)"),
+                          {"a": audit_id, "p": position, "action": action, "b": before, "f": after, "u": undoes})
+    finally:
+        old.dispose()
+    store = AnalyticsStore(url)
+    try:
+        took = store.audit_leaving("inf_000000000a")
+        assert took is not None and took.audit_id == "a" * 32
+        assert [store.audit_leaving(f"inf_000000000{k}") for k in "bcd"] == [None, None, None]
+        assert [store.audit_leaving(i) for i in ("(erased)", "")] == [None, None]
+    finally:
+        store.close()
+    assert _revision(url) == HISTORY.head() and _differences(url) == []

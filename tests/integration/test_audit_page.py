@@ -75,7 +75,7 @@ def test_a_merge_on_the_page_says_what_it_did_offers_undo_and_both_are_audited_w
     assert people_in(stack, "b") == {ids["b"]}, "the merged faces are back under their old id"
 
     trail = browser.get(base + "/audit", timeout=10).text
-    actors = set(re.findall(r"<td class=\"wide-only\">(page:[^<]+)</td>", trail))
+    actors = set(re.findall(r"<td class=\"wide-only actor\">(page:[^<]+)</td>", trail))
     assert len(actors) == 1 and re.fullmatch(r"page:open:[0-9a-f]{8}", actors.pop()), "this browser's session"
     assert trail.index("Undid") < trail.index("Merged"), "newest first"
     assert ">undone<" in trail

@@ -1,7 +1,7 @@
-"""The newest migration of each store (analytics 0015 code_st_and_other_secret_names, ingest 0009 more_secret_names,
-identity 0004 trimmed_digest), run by a real child process SIGKILLed after its statements and before its commit, and
-again: the store is whole at its old revision after the kill, at the newest after the next start, and keeps every row
-it held (tests/support/migrate_child.py)."""
+"""The newest migration of each store (analytics 0016 audit_ids, ingest 0009 more_secret_names, identity 0004
+trimmed_digest), run by a real child process SIGKILLed after its statements and before its commit, and again: the
+store is whole at its old revision after the kill, at the newest after the next start, and keeps every row it held
+(tests/support/migrate_child.py)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,13 @@ ROWS = [(f"/videos/{k}.mp4", f"/videos/{k}.mp4", f"{k:016x}", "done") for k in r
 
 
 def old_analytics(url: str) -> None:
-    store_at(url, "0014", ROWS)
+    store_at(url, "0015", ROWS)
+    engine = open_engine(url)
+    with engine.connect() as c, c.begin():  # a merge in the trail, for 0016 to index
+        c.execute(sa.text("INSERT INTO audit (audit_id, position, time_s, action, actor, before_ids, after_ids) "
+                          "VALUES ('" + "a" * 32 + "', 1, 1.0, 'merge', 'cli:ann', "
+                          "'[\"inf_000000000a\", \"inf_000000000b\"]', '[\"inf_000000000b\"]')"))
+    engine.dispose()
 
 
 def old_ingest(url: str) -> None:
@@ -51,7 +57,7 @@ def old_identity(url: str) -> None:
 
 
 STORES = {  # old store, its history, the revision before, the tables whose rows must all stay
-    "analytics": (old_analytics, store_schema.HISTORY, "0014", ["urls", "videos"]),
+    "analytics": (old_analytics, store_schema.HISTORY, "0015", ["urls", "videos", "audit"]),
     "ingest": (old_ingest, job_store.HISTORY, "0008_finalising_since", ["ingest_jobs", "ingest_rows"]),
     "identity": (old_identity, feed.HISTORY, "0003_feed_id",
                  ["identity_changes", "identity_changes_trimmed", "identity_feed_id"]),

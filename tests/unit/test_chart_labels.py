@@ -23,3 +23,19 @@ def test_a_name_that_matplotlib_would_read_as_a_formula_is_drawn_as_typed_and_th
     labels = means_chart(stats(name), 1.0).axes[0].get_yticklabels()
     assert [label.get_text() for label in labels] == [name[:28]]
     assert not any(label.get_parse_math() for label in labels)
+
+
+@pytest.mark.parametrize("rows", [1, 2, 9, 40])
+def test_the_legend_sits_above_the_plot_and_covers_no_row_of_it(rows: int) -> None:
+    """It sat inside the plot, lower right, over the bottom rows' intervals and raw means (seen on the smoke run's
+    overview at 1280 and 800 px: the last two rows' points lay under its text)."""
+    frame = pd.DataFrame([{"influencer_id": f"inf_{k:010x}", "name": "", "shrunken_mean": 1.2,
+                           "ci_low": 1.05, "ci_high": 1.3 + k / 100, "mean": 1.6 - k / 50} for k in range(rows)])
+    figure = means_chart(frame, 1.18)
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    ax = figure.axes[0]
+    legend, plot = ax.get_legend().get_window_extent(renderer), ax.get_window_extent(renderer)
+    assert legend.y0 >= plot.y1 - 1, (legend, plot)
+    assert figure.bbox.contains(legend.x0, legend.y0) and legend.x1 <= figure.bbox.x1 + 1 and \
+        legend.y1 <= figure.bbox.y1 + 1, "the legend is cut off by the image's edge"

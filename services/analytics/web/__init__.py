@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
 
 from services.analytics.analysis import AnalysisCache
 from services.analytics.store import AnalyticsStore
-from services.analytics.web import bidi, http_metrics, request_log, session, static_files
+from services.analytics.web import bidi, http_metrics, links, request_log, session, static_files
 from services.analytics.web.audit_views import bp as audit_bp
 from services.analytics.web.body_limits import FORM_BYTES, FORM_PARTS, MAX_UPLOAD_BYTES, too_large
 from services.analytics.web.corrections import bp as corrections_bp
@@ -36,6 +36,7 @@ def create_app(store: AnalyticsStore, config: dict[str, Any] | None = None,
     """
     app = Flask(__name__, static_folder=None)  # static_files serves /static
     app.jinja_env.finalize = bidi.finalize  # before any template is compiled: it is built into each
+    app.jinja_env.filters["href"] = links.href  # an address as given, percent-encoded: the finalize keeps it
     app.config.update(TOKEN="", HOST="127.0.0.1", ALLOWED_ROOT="", JSON_SORT_KEYS=False,
                       MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES, MAX_FORM_MEMORY_SIZE=FORM_BYTES,
                       MAX_FORM_PARTS=FORM_PARTS)  # per path: body_limits, session._bound_body

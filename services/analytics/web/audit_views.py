@@ -26,10 +26,11 @@ from services.analytics.audit import AuditRow, audit_frame, describe
 from services.analytics.report import merge_candidates
 from services.analytics.store import AnalyticsStore
 from services.analytics.web.attachment import as_download
-from services.analytics.web.auth import MAX_PATH_CHARS, safe_next
+from services.analytics.web.auth import safe_next
 from services.analytics.web.bidi import as_html, described, isolated, plain
 from services.analytics.web.csv_download import csv_download
 from services.analytics.web.identity_access import corrections_client, identity_errors
+from services.analytics.web.local_paths import MAX_PATH_CHARS
 from services.common.actor import current_actor
 from services.common.boundary import brief
 from services.common.clients import Written
@@ -45,6 +46,7 @@ DONE_COOKIE_S = 120  # seconds the message of a correction waits to be shown
 DISMISSED_COOKIE = "influencers_dismissed"  # the audit ids of a "None of these are the same", dot-separated
 MAX_DISMISSED = 100  # audit ids that cookie is read for (a dismissal answers a page of the queue at most)
 AUDIT_ID = re.compile(r"[0-9a-f]{32}")
+ANCHOR = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,99}")  # an element id the undo may land on (item-inf_…-inf_…)
 
 
 def _store() -> AnalyticsStore:
@@ -214,7 +216,9 @@ def undo() -> Response:
         abort(400, description=f"audit_id {brief(audit_id, 40)!r} is not an audit id (32 hex digits)")
     with identity_errors():
         written = corrections_client().undo(audit_id)
-    return done_redirect(safe_next(request.form.get("next")), written)
+    # `at`: an element of that page to land on (the queue's pair whose answer this undoes); else its top
+    at = (request.form.get("at") or "").strip()
+    return done_redirect(safe_next(request.form.get("next")), written, at if ANCHOR.fullmatch(at) else "")
 
 
 def back_here() -> str:

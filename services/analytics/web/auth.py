@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from services.analytics.web.local_paths import local_path
 from services.common.rpc import token_matches
 
 SESSION_COOKIE = "influencers_session"
@@ -38,7 +39,6 @@ CSRF_HEADER = "X-CSRF-Token"
 ANONYMOUS, SIGNED_IN = "a", "s"
 _MAX_COOKIE_CHARS = 200  # a real cookie is ~90; anything longer is not ours
 SESSION_LIFETIME_S = 12 * 3600.0
-MAX_PATH_CHARS = 2000  # of a `next` path the page goes back to; a longer one is none of the page's own
 _MAX_REVOKED = 100_000  # sign-outs held at once (each ~100 bytes); past it the oldest go first
 
 
@@ -135,10 +135,6 @@ class Keys:
 
 
 def safe_next(target: str | None) -> str:
-    """Where to go after signing in: a path on this site only ("/" for anything else, such as
-    `//evil.example` or `https://...`, which would make the form an open redirect)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in target) or len(target) > MAX_PATH_CHARS:
-        return "/"
-    return target
+    """Where to go after signing in or an undo: a path on this site only (local_paths.local_path), "/" for
+    anything else, such as `//evil.example` or `https://...`, which would make the form an open redirect."""
+    return local_path(target) or "/"

@@ -45,13 +45,13 @@ from services.analytics.web.audit_views import (
     remember_dismissed,
     remember_done,
 )
-from services.analytics.web.auth import MAX_PATH_CHARS
 from services.analytics.web.bidi import as_html, isolated, plain
 from services.analytics.web.body_limits import MAX_PHOTO_BYTES, MAX_PHOTOS, UPLOAD_PATH
 from services.analytics.web.canonical import canonical_ids
 from services.analytics.web.identity_access import corrections_client, identity_errors
 from services.analytics.web.identity_calls import ANSWERS
 from services.analytics.web.likelihood import in_words
+from services.analytics.web.local_paths import local_path
 from services.analytics.web.query import MAX_DIGITS
 from services.common.boundary import brief, is_influencer_id, is_video_id
 from services.common.clients import Written
@@ -121,7 +121,7 @@ def _done(endpoint: str, written: Written | None = None, **values: Any) -> Respo
 def rename(influencer_id: str) -> Response:
     _valid_or_404(is_influencer_id(influencer_id))
     name = _typed_name()
-    back = _local_path(request.form.get("next"))
+    back = local_path(request.form.get("next"))
     at = _place_in_list(request.form.get("from"))  # the influencer page's place in their videos: kept
     if _length(name) > MAX_NAME_CHARS:
         return _rename_refused(influencer_id, back, f"a name has at most {MAX_NAME_CHARS} characters")
@@ -232,17 +232,6 @@ def _place_in_list(value: str | None) -> dict[str, int]:
     if value.isascii() and value.isdigit() and len(value) <= MAX_DIGITS and int(value) > 0:
         return {"from": int(value)}
     return {}
-
-
-def _local_path(value: str | None) -> str:
-    """`value` when it is a path of this site ("/", "/review?x=1"), else "": never a redirect elsewhere
-    (`//host`, `https://...`, a backslash or control character)."""
-    value = (value or "").split("#", 1)[0]
-    if not value.startswith("/") or value.startswith("//") or len(value) > MAX_PATH_CHARS:
-        return ""
-    if any(c == "\\" or not c.isprintable() for c in value):
-        return ""
-    return value
 
 
 @bp.post("/influencer/<influencer_id>/hide")

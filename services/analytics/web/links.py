@@ -1,13 +1,35 @@
 """The only URLs the page links to: http(s) with no blanks or control characters. A `javascript:` or `data:`
-URL from a manifest stays text."""
+URL from a manifest stays text. A link's address is the URL as given, percent-encoded outside printable ASCII
+(`href`): the page's Jinja finalize drops bidi controls from printed text (bidi.py), and a link to
+`https://cdn.example/clip\u202e4pm.mov` that lost its control pointed at another file."""
 
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
+
+from markupsafe import Markup, escape
 
 _HTTP_URL = re.compile(r"https?://[^\s\x00-\x1f\x7f]+", re.IGNORECASE)
+# Kept as they are: printable ASCII but the space, quotes, angle brackets, backslash, `^`, backtick, braces and the
+# bar (`%` too, so that a URL percent-encoded already is not encoded twice): what a browser itself sends as given.
+_KEPT = "!#$%&'()*+,/:;=?@[]~-._"
 
 
 def is_http_url(value: object) -> bool:
     """True for an http(s) URL with no blanks or control characters."""
     return isinstance(value, str) and _HTTP_URL.fullmatch(value) is not None
+
+
+def in_ascii(address: str) -> str:
+    """`address` with every character outside printable ASCII (a bidi control, a letter of another script, a lone
+    surrogate) and the space, quotes and angle brackets percent-encoded as UTF-8, the rest as given: the address a
+    browser itself would request, in characters no reader of a header or an attribute changes."""
+    return quote(address, safe=_KEPT, errors="surrogatepass")
+
+
+def href(url: str) -> Markup:
+    """`url` for an `href` or `src` attribute: in_ascii, then escaped for HTML. Markup, so that the finalize leaves
+    it as it is: the address the browser follows is the value given; only the link's text loses its bidi
+    controls."""
+    return Markup(escape(in_ascii(url)))
