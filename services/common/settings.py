@@ -24,6 +24,7 @@ class SettingsError(ValueError):
 _LOG_FORMATS = ("text", "json")  # services/common/logs.py FORMATS and LEVELS
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 ENCODERS = ("dlib", "opencv")  # who runs dlib's ResNet face encoder (services/identity/faces.py)
+AUTO_ENCODER = "auto"  # the face store's own encoder, or opencv for a new store (services/identity/encoder_choice.py)
 MAX_WAIT_S = 7 * 24 * 3600.0  # the longest time limit a setting may give: a week, in seconds
 # The metrics port of `run` and `serve` (the OpenTelemetry Prometheus exporter's customary port); `service`'s is none.
 # Here, not in metrics.py: the CLI's parser names it, and `influencers --help` imports no prometheus_client.
@@ -178,8 +179,10 @@ class Settings:
     face_locator: str = "off"
     # Who runs the face encoder, dlib's ResNet (face_recognition_models' weights): "dlib" itself, or "opencv",
     # the same network with the same weights in OpenCV's DNN engine (services/identity/opencv_encoder.py):
-    # encodings within 1e-6 of dlib's, at ~40% less CPU a face (docs/performance.md).
-    encoder: str = "dlib"
+    # encodings within 1e-6 of dlib's, at ~40% less CPU a face (docs/performance.md). "auto": the one the face
+    # store records (dlib for a store of an older release), opencv for a new store; an explicit one that
+    # contradicts the store's is refused at start (encoder_choice.py).
+    encoder: str = AUTO_ENCODER
     # Logs (services/common/logs.py): "text" or "json" (one JSON object a line), and the least level shown.
     log_format: str = "text"
     log_level: str = "INFO"
@@ -223,8 +226,8 @@ class Settings:
                                 f"{'...' if len(self.qdrant_collection) > 40 else ''}: a Qdrant collection name of 1 "
                                 f"to {_MAX_COLLECTION_CHARS} characters, no blank, control character or any of "
                                 f"{_COLLECTION_FORBIDDEN} (such as faces or faces-2)")
-        if self.encoder not in ENCODERS:
-            raise SettingsError(f"{env_name('encoder')}={self.encoder!r}: one of {', '.join(ENCODERS)}")
+        if self.encoder not in (AUTO_ENCODER, *ENCODERS):
+            raise SettingsError(f"{env_name('encoder')}={self.encoder!r}: one of {AUTO_ENCODER}, {', '.join(ENCODERS)}")
         if self.log_format.lower() not in _LOG_FORMATS:
             raise SettingsError(f"{env_name('log_format')}={self.log_format!r}: one of {', '.join(_LOG_FORMATS)}")
         if self.log_level.upper() not in _LOG_LEVELS:

@@ -11,11 +11,15 @@ import numpy as np
 from services.identity.analyzer import PersonObservation, VideoAnalysis
 from services.identity.appearances import UNCONFIRMED, AppearanceOut, appearances_of, confirmed
 from services.identity.crops import CropStore, check_id
-from services.identity.facestore import FacePoint, FaceRecord, FaceStore, point_id, vector_hash
+from services.identity.facestore import FacePoint, FaceRecord, FaceStore, Hit, point_id, vector_hash
 from services.identity.matching import Decision, decide, influencer_distances, new_influencer_id
 from services.identity.segments import to_flat
 
 NEIGHBOURS = 32
+# Euclidean distance under which a new encoding is a stored face's own (a repost's frame): the same frames
+# through another encoder or dlib build differ by <= 5.1e-7 a component (<= 6e-6 in all), two frames of one
+# face by ~0.05 at the least. The encoding hash alone (rounded to 1e-5) splits ~60% of such pairs.
+SAME_FACE = 1e-4
 
 
 @dataclass(frozen=True)
@@ -34,8 +38,10 @@ def assign_video(store: FaceStore, crops: CropStore, video_id: str, analysis: Vi
     people = sorted(analysis.people, key=lambda p: -len(p.encodings))
     given: dict[int, str] = {}
     decisions: dict[int, Decision] = {}
+    nearest: dict[int, list[Hit | None]] = {}
     for person in people:
         hits = store.search(person.encodings, NEIGHBOURS)
+        nearest[person.person] = [face[0] if face else None for face in hits]
         distances = influencer_distances([[(h.influencer_id, h.distance) for h in face] for face in hits])
         # People of this video seen in one frame with this one cannot be the same influencer.
         forbidden = {given[p] for p in person.cooccurs if p in given}
@@ -51,7 +57,7 @@ def assign_video(store: FaceStore, crops: CropStore, video_id: str, analysis: Vi
                 else UNCONFIRMED)
         given[person.person] = influencer
         decisions[person.person] = decision
-    points = _points(store, crops, video_id, people, given, decisions)
+    points = _points(store, crops, video_id, people, given, decisions, nearest)
     store.upsert(points)
     best = {crops.ref(video_id, p.person): p.best_face for p in people}
     apps = appearances_of(points)
@@ -60,8 +66,22 @@ def assign_video(store: FaceStore, crops: CropStore, video_id: str, analysis: Vi
     return apps
 
 
+def copied_hash(own: str, seen: set[str], nearest: Hit | None) -> str | None:
+    """The encoding hash a new face is stored under when it is a copy of a stored face (a repost's), or None
+    when it is not: its own hash when a stored face has it (`seen`), else the hash of the stored face
+    `nearest` to it when that is under SAME_FACE away (the same frame through another encoder or build, whose
+    hash may round another way), so that the copy and its original share one hash (clustering.py counts them
+    as one sighting; promote_copies finds the copy by it)."""
+    if own in seen:
+        return own
+    if nearest is not None and nearest.distance < SAME_FACE and nearest.vhash:
+        return nearest.vhash
+    return None
+
+
 def _points(store: FaceStore, crops: CropStore, video_id: str, people: list[PersonObservation],
-            given: dict[int, str], decisions: dict[int, Decision]) -> list[FacePoint]:
+            given: dict[int, str], decisions: dict[int, Decision],
+            nearest: dict[int, list[Hit | None]]) -> list[FacePoint]:
     hashes = {p.person: [vector_hash(v) for v in p.encodings] for p in people}
     wanted = sorted({h for hs in hashes.values() for h in hs})
     # A face already stored under another video (a repost) is a copy: kept, never searched.
@@ -70,14 +90,15 @@ def _points(store: FaceStore, crops: CropStore, video_id: str, people: list[Pers
     for person in people:
         crop = crops.save(video_id, person.person, person.best_face)
         for k, vec in enumerate(person.encodings):
-            vhash = hashes[person.person][k]
+            copied = copied_hash(hashes[person.person][k], seen, nearest[person.person][k])
+            vhash = copied or hashes[person.person][k]
             record = FaceRecord(
                 video_id=video_id, person=person.person, influencer_id=given[person.person],
                 timestamp_s=person.timestamps[k], box=[int(v) for v in person.boxes[k]],
                 quality=person.qualities[k], first_seen_s=person.first_seen_s, last_seen_s=person.last_seen_s,
                 faces=person.faces, screen_time_s=person.screen_time_s, best_quality=person.best_quality,
                 crop=crop, cooccurs=sorted(person.cooccurs), ambiguous=decisions[person.person].ambiguous,
-                vhash=vhash, copy=int(vhash in seen), segments=to_flat(person.segments))
+                vhash=vhash, copy=int(copied is not None), segments=to_flat(person.segments))
             seen.add(vhash)
             points.append(FacePoint(point_id(video_id, person.person, k), np.asarray(vec, np.float32), record))
     return points

@@ -17,6 +17,7 @@ import qdrant_edge as qe
 from services.common.damage import DISK_FULL, DiskFull, StoreDamaged, check_room, engine_error, is_disk_full
 from services.identity.edge_check import check_edge_files
 from services.identity.facestore import (
+    HIT_FIELDS,
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
     SCHEMA_VERSION,
@@ -29,6 +30,7 @@ from services.identity.facestore import (
     Hit,
     SchemaError,
     chunks,
+    hit_of,
     side_id,
 )
 
@@ -167,6 +169,9 @@ class EdgeFaceStore(FaceStore):
             self._close_shards()
             raise
 
+    def where(self) -> str:
+        return str(self.folder)
+
     def room_folder(self) -> Path | None:
         return self.folder
 
@@ -261,14 +266,13 @@ class EdgeFaceStore(FaceStore):
             return []
         params = qe.SearchParams(hnsw_ef=max(limit, SEARCH_EF))
         requests = [qe.QueryRequest(limit=limit, query=qe.Query.Nearest(np.asarray(v, np.float32).tolist()),
-                                    filter=_NOT_COPY, with_payload=["influencer_id", "video_id"], params=params)
+                                    filter=_NOT_COPY, with_payload=list(HIT_FIELDS), params=params)
                     for v in vectors]
         out: list[list[Hit]] = []
         with self._lock, self._reading("faces"):
             for chunk in chunks(requests, 256):
                 for hits in self._faces.query_batch(qe.QueryBatchRequest(list(chunk))):
-                    out.append([Hit(h.id.bytes, str((h.payload or {}).get("influencer_id", "")),
-                                    str((h.payload or {}).get("video_id", "")), float(h.score)) for h in hits])
+                    out.append([hit_of(h.id.bytes, h.payload, h.score) for h in hits])
         return out
 
     def neighbour_ids(self, vectors: np.ndarray, limit: int) -> list[list[tuple[bytes, float]]]:

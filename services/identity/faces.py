@@ -56,40 +56,57 @@ class _Models:
     encode_chips: Callable[[list[np.ndarray]], np.ndarray]  # 150 px RGB chips -> (n, 128) float64
 
     @classmethod
-    def load(cls, encoder: str) -> _Models:
+    def load(cls, encode_chips: Callable[[list[np.ndarray]], np.ndarray]) -> _Models:
         import dlib
 
         files = _model_files()
-        if encoder == "opencv":
-            from services.identity.opencv_encoder import OpenCVEncoder
-
-            encode_chips = OpenCVEncoder(encoder_model_file()).encode
-        else:
-            face_encoder = dlib.face_recognition_model_v1(files.face_recognition_model_location())
-
-            def encode_chips(chips: list[np.ndarray]) -> np.ndarray:
-                vecs = face_encoder.compute_face_descriptor(chips, 1)  # 1: no jitter
-                return np.array([np.array(v) for v in vecs], dtype=np.float64).reshape(-1, 128)
         return cls(face_detector=dlib.get_frontal_face_detector(),
                    cnn_face_detector=dlib.cnn_face_detection_model_v1(files.cnn_face_detector_model_location()),
                    pose_predictor_5_point=dlib.shape_predictor(files.pose_predictor_five_point_model_location()),
                    encode_chips=encode_chips)
 
 
+def load_encoder(encoder: str, model_file: Path | None = None) -> Callable[[list[np.ndarray]], np.ndarray]:
+    """The face encoder `encoder` (one of ENCODERS) runs: 150 px RGB chips -> (n, 128) float64, with the weights of
+    `model_file` (None: encoder_model_file()). ModelFileError (a ValueError) naming the file when "opencv" cannot
+    read it."""
+    model_file = model_file or encoder_model_file()
+    if encoder == "opencv":
+        from services.identity.opencv_encoder import OpenCVEncoder
+
+        return OpenCVEncoder(model_file).encode
+    import dlib
+
+    face_encoder = dlib.face_recognition_model_v1(str(model_file))
+
+    def encode_chips(chips: list[np.ndarray]) -> np.ndarray:
+        vecs = face_encoder.compute_face_descriptor(chips, 1)  # 1: no jitter
+        return np.array([np.array(v) for v in vecs], dtype=np.float64).reshape(-1, 128)
+    return encode_chips
+
+
 class FaceModel:
     """Thin adapter over dlib; one instance per process (dlib objects are not shared across processes)."""
 
-    def __init__(self, locator: Path | None = None, encoder: str = "dlib") -> None:
+    def __init__(self, locator: Path | None = None, encoder: str = "dlib", encoder_model: Path | None = None) -> None:
         """`locator`: BlazeFace's model file (blazeface.py), which tells the detector where to look; None
         (or a missing file): the detector searches whole frames with HOG. `encoder`: one of ENCODERS, who runs
-        the face encoder (the same network and weights; encodings within ~1e-6 of each other)."""
+        the face encoder (the same network and weights; encodings within ~1e-6 of each other), with the weights of
+        `encoder_model` (None: face_recognition_models' file)."""
         if encoder not in ENCODERS:
             raise ValueError(f"encoder {encoder!r}: one of {', '.join(ENCODERS)}")
         self._encoder = encoder
+        self._encoder_model = encoder_model
         self._lock = threading.Lock()
         self._loaded: _Models | None = None
+        self._encode: Callable[[list[np.ndarray]], np.ndarray] | None = None
         self._locator_path = locator if locator is not None and locator.is_file() else None
         self._locator: Any = None
+
+    @property
+    def encoder(self) -> str:
+        """Who runs the face encoder: one of ENCODERS."""
+        return self._encoder
 
     @property
     def can_locate(self) -> bool:
@@ -104,11 +121,20 @@ class FaceModel:
             self._locator = BlazeFace(self._locator_path)
         return [tuple(int(round(v)) for v in box) for box, _ in self._locator.locate(rgb)]  # type: ignore[misc]
 
+    def load_encoder(self) -> None:
+        """Loads the face encoder now, not at the first face: ModelFileError when "opencv" cannot read its model
+        file (the worker pool's start raises it; the file is read once, by the encoder that keeps it)."""
+        with self._lock:
+            if self._encode is None:
+                self._encode = load_encoder(self._encoder, self._encoder_model)
+
     def _models(self) -> _Models:
         if self._loaded is None:
+            self.load_encoder()
             with self._lock:
                 if self._loaded is None:
-                    self._loaded = _Models.load(self._encoder)
+                    assert self._encode is not None
+                    self._loaded = _Models.load(self._encode)
         return self._loaded
 
     def detect(self, image: np.ndarray, upsample: int = 0) -> list[Detection]:

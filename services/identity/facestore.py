@@ -115,12 +115,24 @@ class FaceColumns(NamedTuple):
 
 class Hit(NamedTuple):
     """A stored face near a query: its id (packed: 16 bytes, as packed() gives; a search returns thousands of
-    hits a video, and no caller needs the text), influencer, video and Euclidean distance to the query."""
+    hits a video, and no caller needs the text), influencer, video, Euclidean distance to the query, and encoding
+    hash (its record's vhash)."""
 
     point: bytes
     influencer_id: str
     video_id: str
     distance: float
+    vhash: str = ""
+
+
+HIT_FIELDS = ("influencer_id", "video_id", "vhash")  # the payload fields a search reads of each hit
+
+
+def hit_of(point: bytes, payload: dict[str, Any] | None, distance: float) -> Hit:
+    """A search hit from the engine's answer: the packed point id, its payload's HIT_FIELDS, the distance."""
+    got = payload or {}
+    return Hit(point, str(got.get("influencer_id", "")), str(got.get("video_id", "")), float(distance),
+               str(got.get("vhash", "")))
 
 
 def packed(point_id: str) -> bytes:
@@ -144,7 +156,10 @@ def side_id(kind: str, key: str) -> str:
 
 
 def vector_hash(vector: np.ndarray) -> str:
-    """Hash of an encoding rounded to 1e-5: the same frames decoded again encode to the same floats."""
+    """Hash of an encoding rounded to 1e-5: the same frames decoded again encode to the same floats. Two
+    encoders (or builds) ~5e-7 apart hash ~60% of faces differently (a component near a rounding edge): a store
+    keeps one encoder (FaceStore.recorded_encoder), and a repost's faces are also found by distance
+    (assignment.SAME_FACE)."""
     rounded = np.round(np.asarray(vector, np.float64), 5) + 0.0  # + 0.0 folds -0.0 into 0.0
     return hashlib.sha1(rounded.astype("<f8").tobytes()).hexdigest()[:20]
 
@@ -229,6 +244,10 @@ class FaceStore(ABC):
     def optimize(self) -> None:
         """Builds the search index over what was written (a server does this by itself)."""
 
+    @abstractmethod
+    def where(self) -> str:
+        """The store, as a message names it (a folder, or a server's collection)."""
+
     def room_folder(self) -> Path | None:
         """The folder on this machine whose disk the store's writes need room on (Edge's), or None (a server's)."""
         return None
@@ -286,6 +305,21 @@ class FaceStore(ABC):
         """`pins`: influencer id (or "" to free) -> point ids whose `pinned` field it becomes."""
         for pin, ids in pins.items():
             self.set_fields(ids, {"pinned": pin})
+
+    def recorded_encoder(self) -> str | None:
+        """Who encoded the faces of this store ("dlib" or "opencv", settings.ENCODERS), as recorded when it was
+        first used; None when nothing is recorded (a new store, or one made before the record: then "dlib")."""
+        record = self.get_side("meta", "encoder")
+        return str(record["encoder"]) if record and record.get("encoder") else None
+
+    def record_encoder(self, encoder: str) -> None:
+        """Records who encodes this store's faces (read by every replica that opens it)."""
+        self.set_side("meta", "encoder", {"encoder": encoder})
+
+    def holds_hashes(self) -> bool:
+        """Whether the store keeps any encoding hash: a face, or the keyed hashes of an erased person's faces
+        (erasure.py): what an encoder other than the one that made them would not match."""
+        return self.count() > 0 or any(r.get("faces") for r in self.side_records("erased"))
 
     def hidden(self) -> set[str]:
         """Influencers marked "not an influencer"."""

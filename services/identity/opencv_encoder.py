@@ -141,17 +141,12 @@ def _read(model_file: Path) -> Net:
     return read_net(data, str(model_file))
 
 
-def check_model_file(model_file: Path) -> None:
-    """ModelFileError naming `model_file` when it is missing or not dlib's face encoder: what OpenCVEncoder would
-    raise in every worker, found once at start (~0.4 s)."""
-    encoder_onnx(_read(model_file), str(model_file))
-
-
 class OpenCVEncoder:
     """dlib's face encoder in OpenCV's DNN engine. One per process; not thread-safe (one net, one input)."""
 
     def __init__(self, model_file: Path) -> None:
-        """ModelFileError (a ValueError) naming `model_file` when it is missing or not dlib's encoder."""
+        """ModelFileError (a ValueError) naming `model_file` when it is missing or not dlib's encoder: a face
+        worker builds this as it starts (workers.py), which is the only check of the file and its only read."""
         import cv2
 
         net = _read(model_file)

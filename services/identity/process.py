@@ -4,7 +4,6 @@ feed), the gRPC server built over them, and the order they stop in."""
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import grpc
 
@@ -20,13 +19,12 @@ from services.identity.correction_log import log_corrections
 from services.identity.corrections import scrub_plain_hashes
 from services.identity.crops import CropStore
 from services.identity.dlib_weights import ModelFileError
-from services.identity.faces import encoder_model_file
+from services.identity.encoder_choice import check_recorded, choose_encoder
 from services.identity.facestore import FaceStore
 from services.identity.feed import ChangeFeed
 from services.identity.gauges import attach_gauges
 from services.identity.old_records import drop_undone_merges, mark_id_like_names
 from services.identity.open_store import open_face_store
-from services.identity.opencv_encoder import check_model_file
 from services.identity.registry import IdentityRegistry
 from services.identity.server import IdentityServicer
 from services.identity.workers import FaceWorkers
@@ -40,15 +38,32 @@ log = logging.getLogger(__name__)
 SERVER_THREADS = 24
 
 
-def check_encoder(settings: Settings, model_file: Path | None = None) -> None:
-    """SettingsError naming INFLUENCERS_ENCODER when it is opencv and dlib's encoder model (`model_file`, default
-    face_recognition_models') is missing or not dlib's encoder: each worker would fail its first video on it."""
-    if settings.encoder != "opencv":
-        return
+def start_workers(settings: Settings, store: FaceStore, lock: WriterLock) -> tuple[str, FaceWorkers]:
+    """The face workers and the encoder they run: the one the store records, or for a new store the one
+    INFLUENCERS_ENCODER gives (auto: opencv), recorded once the workers have loaded it (a model file they cannot
+    read leaves nothing recorded). The record is checked again under the writers' lock, which every replica
+    sharing the store takes: two replicas starting a new store with different encoders cannot both go on.
+    SettingsError naming INFLUENCERS_ENCODER: a setting contradicting the store's encoder, or opencv unable to
+    read dlib's encoder model (each worker reads it once as it starts)."""
+    where = store.where()
+    recorded = store.recorded_encoder()
+    encoder = choose_encoder(settings.encoder, recorded, recorded is None and store.holds_hashes(), where)
+    locator = settings.face_locator_model()
     try:
-        check_model_file(model_file or encoder_model_file())
+        workers = FaceWorkers(settings.worker_count, locator=str(locator or ""), encoder=encoder)
     except ModelFileError as exc:
-        raise SettingsError(f"{ENV_PREFIX}ENCODER=opencv: {exc}") from None
+        shown = encoder if settings.encoder == encoder else f"{settings.encoder} ({encoder} for this store)"
+        raise SettingsError(f"{ENV_PREFIX}ENCODER={shown}: {exc}") from None
+    try:
+        with lock:
+            recorded = store.recorded_encoder()
+            if check_recorded(encoder, recorded, recorded is None and store.holds_hashes(), where):
+                store.record_encoder(encoder)
+                log.info("face store %s: filled by the %s encoder from now on (recorded)", where, encoder)
+    except BaseException:
+        workers.close()
+        raise
+    return encoder, workers
 
 
 class IdentityProcess:
@@ -58,19 +73,24 @@ class IdentityProcess:
                  starting: StartingHealth | None = None) -> None:
         """`store`: a face store to use instead of the one the settings name (a shared one, in tests of
         several replicas). SettingsError naming INFLUENCERS_FACE_LOCATOR, before anything is opened, when its
-        model file is missing (as the CLI refuses it); naming INFLUENCERS_ENCODER when it is opencv and dlib's
-        encoder model cannot be read. `starting`: the health answer while the stores are opened
-        and migrated, handed over to this server."""
+        model file is missing (as the CLI refuses it); naming INFLUENCERS_ENCODER, before anything is served, when
+        it contradicts the face store's encoder or opencv cannot read dlib's encoder model (start_workers).
+        `starting`: the health answer while the stores are opened and migrated, handed over to this server."""
         check_face_locator(settings)
-        check_encoder(settings)
         self.settings = settings
         self.store = store or open_face_store(settings)
         self.feed = ChangeFeed.open(settings.database_url, settings.data_dir, settings.feed_retention)
         thresholds = Thresholds(settings.match_threshold, settings.match_margin, settings.cluster_threshold)
         self.writer_lock = WriterLock(self.feed.engine)
         self.registry = IdentityRegistry(self.store, CropStore(self.store), thresholds, self.writer_lock)
-        locator = settings.face_locator_model()
-        self.workers = FaceWorkers(settings.worker_count, locator=str(locator or ""), encoder=settings.encoder)
+        try:
+            self.encoder, self.workers = start_workers(settings, self.store, self.writer_lock)
+        except BaseException:  # refused (the encoder): what was opened is closed, nothing is served
+            self.writer_lock.close()
+            self.feed.close()
+            if store is None:
+                self.store.close()
+            raise
         scrubbed = scrub_plain_hashes(self.store)
         if scrubbed:
             log.info("removed the plain SHA-256 of erased ids from %d audit records of an older release", scrubbed)

@@ -14,6 +14,7 @@ from qdrant_client import QdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
 from services.identity.facestore import (
+    HIT_FIELDS,
     INTEGER_FIELDS,
     KEYWORD_FIELDS,
     SCHEMA_VERSION,
@@ -26,6 +27,7 @@ from services.identity.facestore import (
     Hit,
     SchemaError,
     chunks,
+    hit_of,
     packed,
     side_id,
 )
@@ -115,6 +117,9 @@ class ServerFaceStore(FaceStore):
             if not self._call(self.client.collection_exists, name):
                 raise
 
+    def where(self) -> str:
+        return f"{self.collection!r} (a Qdrant server's collection)"
+
     def healthy(self) -> bool:
         try:
             self.client.get_collections()
@@ -152,11 +157,10 @@ class ServerFaceStore(FaceStore):
         out: list[list[Hit]] = []
         for chunk in chunks(list(vectors), 256):
             requests = [models.QueryRequest(query=np.asarray(v, np.float32).tolist(), limit=limit,
-                                            filter=_match("copy", [0]), with_payload=["influencer_id", "video_id"],
+                                            filter=_match("copy", [0]), with_payload=list(HIT_FIELDS),
                                             params=models.SearchParams(hnsw_ef=max(limit, SEARCH_EF))) for v in chunk]
             for r in self._call(self.client.query_batch_points, self.collection, requests):
-                out.append([Hit(packed(str(p.id)), str((p.payload or {}).get("influencer_id", "")),
-                                str((p.payload or {}).get("video_id", "")), float(p.score)) for p in r.points])
+                out.append([hit_of(packed(str(p.id)), p.payload, p.score) for p in r.points])
         return out
 
     def neighbour_ids(self, vectors: np.ndarray, limit: int) -> list[list[tuple[bytes, float]]]:

@@ -40,17 +40,23 @@ T = TypeVar("T")
 _model: FaceModel | None = None  # one per worker process, set by _init
 
 
-def _init(parent_pid: int, locator: str = "", log_setup: LogSetup | None = None, encoder: str = "dlib") -> None:
+def _init(parent_pid: int, locator: str = "", log_setup: LogSetup | None = None, encoder: str = "dlib",
+          encoder_model: str = "") -> None:
     global _model
     adopt_setup(log_setup)  # a spawned interpreter starts with Python's defaults: a warning would be raw text
     die_with_parent(parent_pid)
     # Ctrl-C reaches the whole process group; the parent decides when the workers stop (FaceWorkers.close).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _model = FaceModel(Path(locator) if locator else None, encoder)
+    _model = FaceModel(Path(locator) if locator else None, encoder, Path(encoder_model) if encoder_model else None)
     cv2.setNumThreads(1)
 
 
 def _ready() -> int:
+    """The worker's pid, once its encoder is loaded (opencv's: ModelFileError here, at the pool's start, when its
+    model file cannot be read; dlib's loads with its other models at the first face, as before)."""
+    assert _model is not None
+    if _model.encoder == "opencv":
+        _model.load_encoder()
     return os.getpid()
 
 
@@ -109,9 +115,11 @@ class FaceWorkers:
     a larger one raises ValueError naming its size."""
 
     def __init__(self, processes: int, max_pixels: int = MAX_IMAGE_PIXELS, locator: str = "",
-                 encoder: str = "dlib") -> None:
+                 encoder: str = "dlib", encoder_model: str = "") -> None:
         """`locator`: BlazeFace's model file (settings.face_locator_model()), or "": none. `encoder`: who runs
-        the face encoder (settings.encoder)."""
+        the face encoder, "dlib" or "opencv" (the one the face store records: process.py), with the weights of
+        `encoder_model` ("": face_recognition_models' file). ModelFileError naming the file when "opencv" cannot
+        read it (each worker loads it as it starts)."""
         # One BLAS thread per worker: the workers already fill the cores, and oversubscribed BLAS threads
         # made the encoder 3x slower. Spawned children read this when they load dlib.
         os.environ["OPENBLAS_NUM_THREADS"] = "1"
@@ -119,6 +127,7 @@ class FaceWorkers:
         self._processes = processes
         self._locator = locator
         self._encoder = encoder
+        self._encoder_model = encoder_model
         self.max_pixels = max_pixels
         self._lock = threading.Lock()
         self._closed = False
@@ -129,11 +138,16 @@ class FaceWorkers:
         with uninterrupted():
             pool = ProcessPoolExecutor(max_workers=self._processes, mp_context=multiprocessing.get_context("spawn"),
                                        initializer=_init,
-                                       initargs=(os.getpid(), self._locator, current_setup(), self._encoder))
+                                       initargs=(os.getpid(), self._locator, current_setup(), self._encoder,
+                                                 self._encoder_model))
             # Start every worker now, from this thread: the parent-death signal follows the spawning thread,
             # and a worker spawned lazily by a short-lived thread would die with it.
-            for future in [pool.submit(_ready) for _ in range(self._processes)]:
-                future.result()
+            try:
+                for future in [pool.submit(_ready) for _ in range(self._processes)]:
+                    future.result()
+            except BaseException:  # a model file the encoder cannot read (ModelFileError): no pool left behind
+                stop_pool(pool)
+                raise
         return pool
 
     def pids(self) -> list[int]:

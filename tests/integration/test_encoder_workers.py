@@ -1,11 +1,14 @@
 """The face workers with INFLUENCERS_ENCODER=opencv: each spawned worker runs dlib's encoder in OpenCV and gives
 the encodings dlib's workers give (services/identity/opencv_encoder.py)."""
 
+import multiprocessing
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from services.identity.dlib_weights import ModelFileError
+from services.identity.faces import encoder_model_file
 from services.identity.workers import FaceWorkers
 
 PHOTOS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "photos"
@@ -26,3 +29,15 @@ def test_a_worker_told_to_encode_with_opencv_gives_the_encodings_of_a_dlib_worke
     pairs = [(t.encoding, o.encoding) for t, o in zip(theirs, ours, strict=True) if t.encoding is not None]
     assert len(pairs) >= 3
     assert max(float(np.abs(t - o).max()) for t, o in pairs) < 1e-5
+
+
+def test_an_opencv_pool_refuses_to_start_on_a_damaged_model_file_naming_it_and_leaves_no_worker(tmp_path):
+    """Each worker loads the encoder as it starts, reading the model file once: the only check of it (was: read
+    once more by the process to check it, then by each worker at its first face)."""
+    cut = tmp_path / "cut.dat"
+    cut.write_bytes(encoder_model_file().read_bytes()[:100_000])
+    before = set(multiprocessing.active_children())
+    with pytest.raises(ModelFileError, match=r"cut\.dat: file ends early: \d+ bytes wanted at byte \d+"):
+        FaceWorkers(1, encoder="opencv", encoder_model=str(cut))
+    assert not set(multiprocessing.active_children()) - before
+    FaceWorkers(1, encoder="dlib", encoder_model=str(cut)).close()  # dlib's loads at the first face, as before

@@ -31,12 +31,15 @@ def face(video: str, person: int, k: int, vector: np.ndarray, influencer: str, c
 
 def scenario(store, rng):
     """The same writes on any adapter; returns what the reads answered, for comparison."""
+    out = {"encoder_new": (store.recorded_encoder(), store.holds_hashes())}
+    store.record_encoder("opencv")
     points = [face(f"v{k % 7}", k % 2, k, rng.normal(scale=0.1, size=128), f"i{k % 5}") for k in range(300)]
     copies = [face("w0", 0, k, points[k].vector, "i0", copy=1) for k in range(5)]
     store.upsert(points + copies)
     queries = rng.normal(scale=0.1, size=(4, 128))
-    out = {"knn": store.search(queries, 10)}
+    out["knn"] = store.search(queries, 10)
     out["knn_of_copied"] = store.search(np.stack([p.vector for p in points[:5]]), 3)
+    out["copied_hashes"] = [p.record.vhash for p in points[:5]]
     out["neighbour_ids"] = [[pid for pid, _ in hits] for hits in store.neighbour_ids(queries, 10)]
     removed = store.delete_video("v3")
     out["removed"] = sorted(f.point_id for f in removed)
@@ -79,6 +82,7 @@ def scenario(store, rng):
     out["batch_gone"] = store.get_side("batch", "w")
     store.optimize()
     out["knn_indexed"] = store.search(queries, 10)
+    out["encoder"] = (store.recorded_encoder(), store.holds_hashes())
     return out
 
 
@@ -91,8 +95,8 @@ def test_edge_and_the_server_adapter_answer_every_operation_alike(tmp_path):
             assert [[h.point for h in hits] for hits in a[key]] == [[h.point for h in hits] for hits in b[key]]
             assert np.allclose([[h.distance for h in hits] for hits in a[key]],
                                [[h.distance for h in hits] for hits in b[key]], atol=1e-4)
-            assert [[h.influencer_id for h in hits] for hits in a[key]] == \
-                [[h.influencer_id for h in hits] for hits in b[key]]
+            assert [[(h.influencer_id, h.video_id, h.vhash) for h in hits] for hits in a[key]] == \
+                [[(h.influencer_id, h.video_id, h.vhash) for h in hits] for hits in b[key]]
         elif key == "vectors":
             assert a[key].keys() == b[key].keys()
             assert all(np.allclose(a[key][k], b[key][k]) for k in a[key])
@@ -106,6 +110,8 @@ def test_edge_and_the_server_adapter_answer_every_operation_alike(tmp_path):
     assert all(h.distance > 0 for hits in a["knn_of_copied"] for h in hits[1:])
     assert [hits[0].distance for hits in a["knn_of_copied"]] == pytest.approx([0.0] * 5, abs=1e-5)
     assert all(h.video_id != "w0" for hits in a["knn"] for h in hits), "copies are never searched"
+    assert [hits[0].vhash for hits in a["knn_of_copied"]] == a["copied_hashes"], "a hit carries its face's hash"
+    assert a["encoder_new"] == (None, False) and a["encoder"] == ("opencv", True)
     edge.close()
     server.close()
 
@@ -114,10 +120,23 @@ def test_an_edge_store_reopens_with_what_was_written(tmp_path):
     store = EdgeFaceStore(tmp_path / "edge")
     store.upsert([face("v1", 0, 0, np.ones(128) * 0.01, "i1")])
     store.set_name("i1", "Ann")
+    store.record_encoder("dlib")
     store.close()
     again = EdgeFaceStore(tmp_path / "edge")
     assert again.count() == 1 and again.names() == {"i1": "Ann"} and list(again.video_ids()) == ["v1"]
+    assert again.recorded_encoder() == "dlib"
     again.close()
+
+
+def test_a_store_whose_faces_are_all_erased_still_holds_their_hashes(tmp_path):
+    """An erased person's faces live on as keyed hashes of their encoding hashes (erasure.py): an encoder that
+    hashes otherwise would not recognise a repost of them, so the store is not new."""
+    store = EdgeFaceStore(tmp_path / "edge")
+    store.set_side("erased", "k1", {"erased_key": "k1", "faces": [], "time_utc": "2026-01-01T00:00:00+00:00"})
+    assert not store.holds_hashes()
+    store.set_side("erased", "k2", {"erased_key": "k2", "faces": ["f0"], "time_utc": "2026-01-01T00:00:00+00:00"})
+    assert store.holds_hashes() and store.count() == 0
+    store.close()
 
 
 def test_an_edge_store_indexed_by_an_older_version_is_reindexed_on_open(tmp_path):

@@ -5,6 +5,7 @@ import pytest
 
 from services.identity import clustering
 from services.identity.analyzer import PersonObservation, VideoAnalysis
+from services.identity.facestore import vector_hash
 
 RNG = np.random.default_rng(3)
 CENTRES = {name: RNG.normal(scale=0.09, size=128) for name in "abcd"}  # pairwise distance ~1.4
@@ -95,6 +96,54 @@ def test_reposts_of_a_single_poor_sighting_do_not_make_it_an_influencer(registry
     registry.recluster()
     registry.recluster([f"r{k}" for k in range(10)])
     assert all(apps == [] for apps in registry.appearances([f"r{k}" for k in range(10)]).values())
+
+
+def on_rounding_edges(encodings, shift):
+    """`encodings` with every tenth component put `shift` past a 1e-5 rounding edge (0.5e-5 between two steps):
+    with shifts of opposite sign, two such copies hash apart (facestore.vector_hash rounds them apart) while
+    lying 2 * |shift| * sqrt(13) apart."""
+    out = np.array(encodings, np.float64)
+    out[:, ::10] = np.floor(out[:, ::10] * 1e5) / 1e5 + 0.5e-5 + shift
+    return out
+
+
+def test_a_repost_through_another_encoder_is_a_copy_with_the_originals_hash_though_its_own_rounds_apart(registry):
+    """dlib and OpenCV's run of the same network give a frame encodings ~5e-7 apart a component; rounded to 1e-5,
+    ~60% of them hash apart. A face under SAME_FACE from a stored one is still that face's copy."""
+    original = person(0, "a")
+    original.encodings = on_rounding_edges(original.encodings, -4e-7)
+    repost = person(0, "a")
+    repost.encodings = on_rounding_edges(original.encodings, +4e-7)
+    assert not {vector_hash(v) for v in original.encodings} & {vector_hash(v) for v in repost.encodings}
+    (a,) = ids(registry.assign("v1", video(original)))
+    assert ids(registry.assign("r1", video(repost))) == [a]
+    stored = {f.point_id: f.record for f in registry.store.faces_in(["v1", "r1"])}
+    copies = [r for r in stored.values() if r.video_id == "r1"]
+    assert [r.copy for r in copies] == [1, 1, 1], "kept, never searched"
+    assert sorted(r.vhash for r in copies) == sorted(r.vhash for r in stored.values() if r.video_id == "v1")
+    assert {h.video_id for h in registry.store.search(repost.encodings, 32)[0]} == {"v1"}
+    assert registry.forget("v1") == 3
+    assert registry.store.search(repost.encodings[:1], 1)[0][0].video_id == "r1", "the copy takes the original's place"
+
+
+def test_a_single_poor_sighting_reposted_through_another_encoder_is_still_one_sighting(registry):
+    doubtful = person(0, "c", faces=1, quality=0.4)
+    doubtful.encodings = on_rounding_edges(doubtful.encodings, -4e-7)
+    again = person(0, "c", faces=1, quality=0.4)
+    again.encodings = on_rounding_edges(doubtful.encodings, +4e-7)
+    assert registry.assign("v1", video(doubtful)) == [] and registry.assign("r1", video(again)) == []
+    registry.recluster()
+    assert all(apps == [] for apps in registry.appearances(["v1", "r1"]).values()), "not confirmed by its repost"
+
+
+def test_a_face_near_a_stored_one_but_not_the_same_frame_is_no_copy(registry):
+    """Two frames of one face are ~0.05 apart or more: 1e-3 is far above an encoder's rounding and is no repost."""
+    original = person(0, "a")
+    (a,) = ids(registry.assign("v1", video(original)))
+    near = person(0, "a")
+    near.encodings = original.encodings + 1e-3 / np.sqrt(128)
+    assert ids(registry.assign("v2", video(near))) == [a]
+    assert {f.record.copy for f in registry.store.faces_in("v2")} == {0}
 
 
 def test_influencers_are_listed_a_page_at_a_time(registry):

@@ -13,8 +13,7 @@ from services.common.settings import Settings, SettingsError
 from services.identity.dlib_weights import AddPrev, Affine, Conv, Dense, ModelFileError, Pool, Relu, read_net
 from services.identity.faces import FaceModel, encoder_model_file
 from services.identity.onnx_bytes import Graph
-from services.identity.opencv_encoder import OpenCVEncoder, check_model_file
-from services.identity.process import check_encoder
+from services.identity.opencv_encoder import OpenCVEncoder
 
 PHOTOS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "photos"
 BOUND = 1e-5  # largest difference of one component allowed: identities must not move (docs/performance.md)
@@ -64,38 +63,36 @@ def test_opencv_gives_dlibs_encodings_on_real_face_chips_within_1e_5() -> None:
     assert opencv_run.encode_chips([]).shape == (0, 128)
 
 
-def test_a_missing_model_file_is_refused_naming_the_file_and_the_setting(tmp_path: Path) -> None:
+def test_a_missing_model_file_is_refused_naming_the_file(tmp_path: Path) -> None:
     missing = tmp_path / "no-model.dat"
     with pytest.raises(ModelFileError, match=r"no-model\.dat: cannot read dlib's face encoder model"):
         OpenCVEncoder(missing)
-    with pytest.raises(SettingsError, match=r"INFLUENCERS_ENCODER=opencv: .*no-model\.dat"):
-        check_encoder(Settings(encoder="opencv"), missing)
-    check_encoder(Settings(), missing)  # dlib's own encoder reads its file itself: nothing checked
 
 
 def test_a_damaged_model_file_is_refused_naming_the_file_and_the_byte(tmp_path: Path, model_bytes: bytes) -> None:
     cut = tmp_path / "cut.dat"
     cut.write_bytes(model_bytes[: len(model_bytes) // 2])
     with pytest.raises(ModelFileError, match=r"cut\.dat: file ends early: \d+ bytes wanted at byte \d+"):
-        check_model_file(cut)
+        OpenCVEncoder(cut)
     renamed = tmp_path / "renamed.dat"
     renamed.write_bytes(model_bytes.replace(b"max_pool_2", b"max_poox_2", 1))
     with pytest.raises(ModelFileError, match=r"renamed\.dat: layer kind 'max_poox_2' at byte \d+ is not one of"):
-        check_model_file(renamed)
+        OpenCVEncoder(renamed)
     noise = tmp_path / "noise.dat"
     noise.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
     with pytest.raises(ModelFileError, match=r"noise\.dat: .* at byte \d+"):
-        check_model_file(noise)
+        OpenCVEncoder(noise)
     longer = tmp_path / "longer.dat"
     longer.write_bytes(model_bytes + b"\x00")
     with pytest.raises(ModelFileError, match=r"longer\.dat: 1 bytes after the last layer"):
-        check_model_file(longer)
+        OpenCVEncoder(longer)
 
 
-def test_the_encoder_setting_is_dlib_unless_opencv_is_asked_for() -> None:
-    assert Settings().encoder == "dlib"
+def test_the_encoder_setting_is_auto_unless_dlib_or_opencv_is_asked_for() -> None:
+    assert Settings().encoder == "auto"
     assert Settings.from_env({"INFLUENCERS_ENCODER": "opencv"}).encoder == "opencv"
-    with pytest.raises(SettingsError, match=r"INFLUENCERS_ENCODER='onnx': one of dlib, opencv"):
+    assert Settings.from_env({"INFLUENCERS_ENCODER": "dlib"}).encoder == "dlib"
+    with pytest.raises(SettingsError, match=r"INFLUENCERS_ENCODER='onnx': one of auto, dlib, opencv"):
         Settings.from_env({"INFLUENCERS_ENCODER": "onnx"})
     with pytest.raises(ValueError, match=r"encoder 'onnx': one of dlib, opencv"):
         FaceModel(encoder="onnx")
