@@ -52,7 +52,12 @@ def people(stack, out):
 
 
 def batch_is_closed(stack):
-    """Opening a batch for the stack's ingest worker finds the previous one closed (then closes it again)."""
+    """Opening a batch for the stack's ingest worker finds the previous one closed (then closes it again). The
+    queue closes its batch on its next idle step after the job ends, not with the end a watcher sees: the probe
+    waits for that step (up to 30 s), or it would open the batch itself before the queue closed it."""
+    deadline = time.monotonic() + 30
+    while stack.ingest.jobs._batch_open and time.monotonic() < deadline:
+        time.sleep(0.05)
     ident = GrpcIdentity(identity_pb2_grpc.IdentityServiceStub(open_channel(stack.settings.identity_target)), T)
     worker = stack.ingest.worker
     interrupted = ident.open_batch("probe", worker)
