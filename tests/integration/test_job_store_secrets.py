@@ -93,16 +93,23 @@ def stored(db_url: str, tmp_path: Path) -> bytes:
         engine.dispose()
 
 
+def migrated_and_replayed(engine: sa.Engine) -> tuple[JobStore, list]:
+    """The old queue migrated, and what WatchJob replays of its ended and its running job: no secret in it, nor
+    in the ended job itself."""
+    migrate(engine)
+    store = JobStore(engine)
+    replayed = [store.results(job_id) for job_id in (ENDED_JOB, RUNNING_JOB)]
+    answers = repr(replayed) + repr(store.get(ENDED_JOB))
+    assert "hunter2" not in answers, answers
+    return store, replayed
+
+
 def test_rows_that_will_not_run_again_lose_their_links_secrets_and_a_row_still_to_run_keeps_its_link(
         db_url, tmp_path) -> None:
     old_queue(db_url)
     engine = open_engine(db_url)
     try:
-        migrate(engine)
-        store = JobStore(engine)
-        replayed = [store.results(job_id) for job_id in (ENDED_JOB, RUNNING_JOB)]
-        answers = repr(replayed) + repr(store.get(ENDED_JOB))
-        assert "hunter2" not in answers, answers
+        store, replayed = migrated_and_replayed(engine)
         (done,), _ = replayed[0]
         assert done.video.url == "https://cdn.example/token=***/a.mp4?X-Amz-Signature=***"
         assert done.video.location == location_key(DONE_LINK) and done.video.error.endswith("***: cut short")
@@ -140,11 +147,7 @@ def test_rows_that_ended_before_the_newer_secret_names_lose_those_secrets_too_an
               run_done_link=ST_LINK, pending_link=ST_PENDING_LINK, done_result=schemeless_result())
     engine = open_engine(db_url)
     try:
-        migrate(engine)
-        store = JobStore(engine)
-        replayed = [store.results(job_id) for job_id in (ENDED_JOB, RUNNING_JOB)]
-        answers = repr(replayed) + repr(store.get(ENDED_JOB))
-        assert "hunter2" not in answers, answers
+        store, replayed = migrated_and_replayed(engine)
         (done,), _ = replayed[0]
         assert (done.video.url, done.video.location) == ("//***@cdn.example/b.mp4", "/***@cdn.example/b.mp4")
         assert done.video.error.startswith("//***@cdn.example/b.mp4: file not found")
