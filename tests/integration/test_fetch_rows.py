@@ -241,12 +241,9 @@ def test_a_row_error_names_its_url_escaped_and_cut_short_like_a_fetch_error(pipe
 
 
 def test_a_signed_urls_signature_and_token_are_never_recorded_or_shown_and_it_stays_its_own_row(
-        pipeline, tmp_path, http_server, caplog):
+        pipeline, tmp_path, http_servers, caplog):
     # Before: the row was recorded, shown and exported with its X-Amz-Signature, token and key as given.
-    served = tmp_path / "served"
-    served.mkdir()
-    write_faststart_mp4(served / "v.mp4", seconds=2)
-    base = http_server(served)
+    _, base, _ = served_video(http_servers, tmp_path)
     signed = f"{base}/v.mp4?X-Amz-Credential=AKIAHUNTER2&X-Amz-Signature=hunter2sig&versionId=3"
     outcome = pipeline.process(signed, 1.0, "", "", tmp_path)  # the server ignores the query: fetched as given
     assert outcome.video.status == DONE, outcome.video.error
@@ -270,11 +267,8 @@ NAMES_SINCE_0015 = ("code", "st", "hdntl", "oauth_token", "lsig", "oh", "auth_ke
 
 
 def test_an_oauth_code_a_cdns_st_token_and_other_signed_link_names_are_never_recorded_or_shown(
-        pipeline, tmp_path, http_server, caplog):
-    served = tmp_path / "served"
-    served.mkdir()
-    write_faststart_mp4(served / "v.mp4", seconds=2)
-    base = http_server(served)
+        pipeline, tmp_path, http_servers, caplog):
+    _, base, _ = served_video(http_servers, tmp_path)
     query = "&".join(f"{name}=hunter2{k}" for k, name in enumerate(NAMES_SINCE_0015))
     signed = f"{base}/v.mp4?id=7&{query}&e=1700000000"
     outcome = pipeline.process(signed, 1.0, "", "", tmp_path)
