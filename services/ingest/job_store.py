@@ -37,6 +37,7 @@ and an end never before its start.
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from collections.abc import Callable
@@ -47,6 +48,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from influencers.v1 import ingest_pb2
+from services.common.database import is_postgres
 from services.common.location_key import location_key
 from services.common.migrations import History, upgrade
 from services.common.protoconv import seconds, status_word, timestamp
@@ -69,6 +71,9 @@ HISTORY = History("ingest job queue", MIGRATIONS, VERSION_TABLE, MIGRATION_LOCK,
                   when_removed="the job history is lost; a manifest run again analyses only the videos not yet held")
 LIST_ENDED = 20  # ended jobs ListJobs shows (the newest); older ones stay readable by id
 LEASE_SEP = "/"  # between a lease's owner and its claim's nonce (new_lease)
+# How JobStore.enqueued came by its job: stored by the call, held by the request's key, or an unfinished one resumed.
+STORED, KEY_HELD, RESUMED = "stored", "key held", "resumed"
+RESUME_LOCK = 0x1A6E58  # pg_advisory_xact_lock(key, resume_lock(digest)): one look-and-insert of a digest at a time
 
 metadata = sa.MetaData()
 jobs_t = sa.Table(
@@ -104,6 +109,12 @@ def migrate(engine: Engine) -> None:
     upgrade(engine, HISTORY)
     truncate_log(engine)
 
+
+
+def resume_lock(digest: str) -> int:
+    """The second key (a signed 32-bit integer) of a request digest's advisory lock (RESUME_LOCK). Two digests
+    sharing it only wait for each other."""
+    return int.from_bytes(hashlib.sha256(digest.encode()).digest()[:4], "big", signed=True)
 
 
 def new_owner(worker: str) -> str:
@@ -178,10 +189,21 @@ class JobStore:
     def submitted(self, request: ingest_pb2.StartIngestRequest, settled: dict[int, ingest_pb2.WatchJobResponse],
                   digest: str = "") -> tuple[ingest_pb2.Job, bool]:
         """submit, and whether this call stored the job (False: a job held the request's key)."""
+        job, how = self.enqueued(request, settled, digest)
+        return job, how == STORED
+
+    def enqueued(self, request: ingest_pb2.StartIngestRequest, settled: dict[int, ingest_pb2.WatchJobResponse],
+                 digest: str = "", resume: bool = False) -> tuple[ingest_pb2.Job, str]:
+        """submit, and how the job came: STORED by this call, KEY_HELD (a job held the request's key), or
+        RESUMED. `resume` (StartIngestRequest.resume_unfinished): the oldest unfinished job of `digest` (unfinished)
+        is answered and nothing stored, the look and the insert in one transaction, so that identical submissions
+        at the same instant queue one job: on SQLite the transaction is BEGIN IMMEDIATE (one writer at a time), on
+        PostgreSQL it first takes a transaction advisory lock of the digest (resume_lock), which every replica
+        resuming those rows waits for; a replica of the release before takes none and queues a job, as it did."""
         if request.request_id and not digest:
             digest = request_digest(request)
         try:
-            return self._insert(request, settled, digest)
+            return self._insert(request, settled, digest, resume)
         except sa.exc.IntegrityError:
             # On PostgreSQL another replica stored this key between our look and our insert (its transaction held
             # the unique index; ours waited for its commit, then met the key): answer its job. On SQLite a
@@ -189,7 +211,7 @@ class JobStore:
             with self.engine.connect() as conn:
                 if (job := self._earlier(conn, request.request_id, digest)) is None:
                     raise
-            return job, False
+            return job, KEY_HELD
 
     def earlier(self, request: ingest_pb2.StartIngestRequest, digest: str = "") -> ingest_pb2.Job | None:
         """The job stored for the key of `request` (request_id, in its stored form; the request as its caller
@@ -207,11 +229,14 @@ class JobStore:
         if not digest:
             return None
         with self.engine.connect() as conn:
-            job_id = conn.execute(sa.select(jobs_t.c.job_id).where(
-                jobs_t.c.request_digest == digest, jobs_t.c.state.in_([QUEUED, RUNNING]),
-                jobs_t.c.cancel_requested == sa.false()).order_by(jobs_t.c.created_s, jobs_t.c.job_id).limit(1)
-            ).scalar_one_or_none()
-            return None if job_id is None else self._job(conn, job_id)
+            return self._unfinished_job(conn, digest)
+
+    def _unfinished_job(self, conn: sa.Connection, digest: str) -> ingest_pb2.Job | None:
+        job_id = conn.execute(sa.select(jobs_t.c.job_id).where(
+            jobs_t.c.request_digest == digest, jobs_t.c.state.in_([QUEUED, RUNNING]),
+            jobs_t.c.cancel_requested == sa.false()).order_by(jobs_t.c.created_s, jobs_t.c.job_id).limit(1)
+        ).scalar_one_or_none()
+        return None if job_id is None else self._job(conn, job_id)
 
     def _earlier(self, conn: sa.Connection, request_id: str, digest: str) -> ingest_pb2.Job | None:
         held = conn.execute(sa.select(jobs_t.c.job_id, jobs_t.c.request_digest)
@@ -223,12 +248,19 @@ class JobStore:
         return self._job(conn, held.job_id)
 
     def _insert(self, request: ingest_pb2.StartIngestRequest, settled: dict[int, ingest_pb2.WatchJobResponse],
-                digest: str) -> tuple[ingest_pb2.Job, bool]:
+                digest: str, resume: bool) -> tuple[ingest_pb2.Job, str]:
         job_id, now, total = uuid.uuid4().hex[:16], self.clock(), len(request.videos)
         with self.engine.begin() as conn:
+            if resume and digest and is_postgres(self.engine):
+                # Held until commit: a twin's look waits for this insert, then sees it (READ COMMITTED reads
+                # what committed before each statement).
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(RESUME_LOCK, resume_lock(digest))))
             # Before the queue's limit: a retry of a stored submission is answered even when the queue is full.
             if request.request_id and (job := self._earlier(conn, request.request_id, digest)) is not None:
-                return job, False
+                return job, KEY_HELD
+            # So is a resumed one: it queues nothing.
+            if resume and digest and (job := self._unfinished_job(conn, digest)) is not None:
+                return job, RESUMED
             active = conn.execute(sa.select(sa.func.count()).select_from(jobs_t)
                                   .where(jobs_t.c.state.in_([QUEUED, RUNNING]))).scalar_one()
             if active >= self.max_active_jobs:
@@ -256,7 +288,7 @@ class JobStore:
                 conn.execute(rows_t.insert(), rows)
             if seq:
                 conn.execute(jobs_t.update().where(jobs_t.c.job_id == job_id).values(done=seq))
-            return self._job(conn, job_id), True  # type: ignore[return-value]
+            return self._job(conn, job_id), STORED  # type: ignore[return-value]
 
     def get(self, job_id: str) -> ingest_pb2.Job | None:
         with self.engine.connect() as conn:

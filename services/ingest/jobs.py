@@ -44,7 +44,9 @@ from services.ingest.job_store import (
     CANCELLED,
     ENDED,
     FAILED,
+    KEY_HELD,
     QUEUED,
+    RESUMED,
     RUNNING,
     SUCCEEDED,
     Claim,
@@ -370,17 +372,27 @@ class JobQueue:
         when this replica is stopping. With a key (request_id, in its stored form) that a job holds, stores
         nothing and returns that job (a call racing another with the key), or raises RequestIdReused. `digest`:
         request_ids.request_digest(request), when the caller has it already (hashed otherwise)."""
+        return self.start_or_resume(request, digest)[0]
+
+    def start_or_resume(self, request: ingest_pb2.StartIngestRequest, digest: str = "",
+                        resume: bool = False) -> tuple[ingest_pb2.Job, bool]:
+        """start, and with `resume` (StartIngestRequest.resume_unfinished) the oldest unfinished job of the same
+        rows answered instead, in the store's one transaction (JobStore.enqueued): with whether it was resumed."""
         if self._stopping.is_set():
             raise RuntimeError("the ingest service is stopping")
         if request.request_id and not digest:
             digest = request_digest(request)
         request = prepared(request)
         settled = settled_rows(request)
-        job, stored = self.store.submitted(request, settled, digest)
-        if not stored:  # a call racing another with its key: nothing queued, counted or cleared again
+        job, how = self.store.enqueued(request, settled, digest, resume)
+        if how == RESUMED:
+            log.info("ingest job %s resumed: the same submission again (request_id %s), nothing queued",
+                     job.job_id, request.request_id, extra={"job_id": job.job_id})
+            return self._told(job), True
+        if how == KEY_HELD:  # a call racing another with its key: nothing queued, counted or cleared again
             log.info("ingest job %s: its submission sent again (request_id %s), nothing queued", job.job_id,
                      request.request_id, extra={"job_id": job.job_id})
-            return self._told(job)
+            return self._told(job), False
         # The job store took a job: there is room again. A stall said before (a full disk) is old news, and told
         # with this job it ended its client's watch at once ("cannot go on") while the workers, in their pause,
         # were about to go on by themselves; they set it again if their next step meets a full disk.
@@ -394,7 +406,7 @@ class JobQueue:
                  "".join(f", {n} {word} at submission" for word, n in sorted(words.items())),
                  extra={"job_id": job.job_id})
         self._rows.ring()
-        return job
+        return job, False
 
     def get(self, job_id: str) -> ingest_pb2.Job | None:
         job = self.store.get(job_id)

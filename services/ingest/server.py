@@ -113,13 +113,16 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
             # The same manifest run again while its job is unfinished (its `influencers run` killed): that job,
             # not a twin queued behind it that the user's run would wait for, and whose every row would fetch and
             # hash its file again to find it counted. Its stale rows were forgotten when it was queued.
+            # Looked for again in start_or_resume's transaction, which two such submissions at once take one at a
+            # time (this look spares the rows' preparation when it finds one).
             if request.resume_unfinished and (unfinished := self.jobs.unfinished(digest)) is not None:
                 log.info("ingest job %s resumed: the same submission again (request_id %s), nothing queued",
                          unfinished.job_id, checked.request_id, extra={"job_id": unfinished.job_id})
                 return ingest_pb2.StartIngestResponse(job=unfinished, resumed=True)
-            job = self.jobs.start(checked, digest)
-            forget_stale_rows(self.analytics, prepared(checked), self.timeout_s)
-            return ingest_pb2.StartIngestResponse(job=job)
+            job, resumed = self.jobs.start_or_resume(checked, digest, request.resume_unfinished)
+            if not resumed:
+                forget_stale_rows(self.analytics, prepared(checked), self.timeout_s)
+            return ingest_pb2.StartIngestResponse(job=job, resumed=resumed)
         except RequestIdReused as exc:
             context.abort(grpc.StatusCode.ALREADY_EXISTS, str(exc))
             raise

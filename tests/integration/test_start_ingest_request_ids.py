@@ -265,3 +265,53 @@ def test_the_same_submission_asked_to_resume_follows_its_unfinished_job_and_neve
             ingest.CancelJob(ingest_pb2.CancelJobRequest(job_id=twin.job.job_id), timeout=30)
             fresh = ingest.StartIngest(asked(), timeout=30)
             assert not fresh.resumed and fresh.job.job_id not in (first.job.job_id, twin.job.job_id)
+
+
+RESUME_ROUNDS = 6  # rounds of racers, each of rows of its own (one job each)
+
+
+def resume_race(stubs: list[ingest_pb2_grpc.IngestServiceStub], requests: list[ingest_pb2.StartIngestRequest]
+                ) -> list[ingest_pb2.StartIngestResponse]:
+    """Each of `requests` sent at the same instant to the stubs in turn (as many at once as one replica takes,
+    server.MAX_SUBMISSIONS, each); the answers."""
+    start = threading.Barrier(len(requests))
+    answers: list[ingest_pb2.StartIngestResponse] = []
+
+    def race(stub: ingest_pb2_grpc.IngestServiceStub, sent: ingest_pb2.StartIngestRequest) -> None:
+        start.wait()
+        answers.append(stub.StartIngest(sent, timeout=60))
+
+    threads = [threading.Thread(target=race, args=(stubs[k % len(stubs)], sent)) for k, sent in enumerate(requests)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return answers
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_identical_submissions_asked_to_resume_at_the_same_instant_queue_one_job_on_one_or_two_replicas(
+        request: pytest.FixtureRequest, settings: Settings, tmp_path: Path, engine: str) -> None:
+    """A manifest run again twice at once (each `influencers run` with a key of its own): one job, which every
+    caller follows, the others told it was resumed. The look for an unfinished job of those rows was outside the
+    insert's transaction: racers that all looked before any inserted each queued a twin. SQLite: one replica;
+    PostgreSQL: two replicas sharing it. The rows are held in flight by a server that never answers."""
+    from services.ingest.server import MAX_SUBMISSIONS
+
+    settings = settings.replace(allow_private_urls=True)
+    replicas = 1
+    if engine == "postgresql":
+        settings, replicas = settings.replace(database_url=request.getfixturevalue("postgres_url")), 2
+    with socket.create_server(("127.0.0.1", 0)) as silent, analytics_for(settings) as port, \
+            ingest_beside(settings.replace(worker_name="ingest-1"), port) as one, \
+            ingest_beside(settings.replace(worker_name="ingest-2"), port) as two:
+        stubs = [one, two][:replicas]
+        for round_ in range(RESUME_ROUNDS):
+            url = f"http://127.0.0.1:{silent.getsockname()[1]}/r{round_}.mp4"
+            racers = [submission(tmp_path, str(uuid.uuid4()), url) for _ in range(MAX_SUBMISSIONS * replicas)]
+            for sent in racers:
+                sent.resume_unfinished = True
+            answers = resume_race(stubs, racers)
+            assert len({a.job.job_id for a in answers}) == 1, f"round {round_}: {[a.job.job_id for a in answers]}"
+            assert sorted(a.resumed for a in answers) == [False] + [True] * (len(racers) - 1)
+        assert len(job_ids(one)) == RESUME_ROUNDS
