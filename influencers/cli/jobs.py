@@ -33,12 +33,14 @@ BAR_FORMAT = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}, {rate_no
 
 
 def run_ingest(settings: Settings, request: ingest_pb2.StartIngestRequest, detach: bool,
-               submit_only: bool = False) -> int:
+               submit_only: bool = False, earlier_first: bool = False) -> int:
     """Starts an ingest job of `request` (the manifest as check_inputs read it, once) and follows it with a
     progress bar. On Ctrl-C or SIGTERM, `detach` leaves the job running (and says how to follow or cancel it);
     otherwise Ctrl-C cancels the job (its videos in flight finish and the batch reconciles) and both go on up.
     `submit_only` (--detach): prints the job id alone on the last line of stdout and returns 0 without following
-    the job."""
+    the job. `earlier_first` (`run`): the unfinished jobs queued before it, which run first, are followed first,
+    each with its bar and summary (an earlier run killed, and its manifest edited since: the job it left is not
+    this one's to resume); the bar of this job sat at 0 meanwhile, saying only "queued behind 1 job"."""
     channel = reached(settings, "ingest", settings.ingest_target)
     wait_s = min(60.0, settings.rpc_timeout_s)
     try:
@@ -61,7 +63,13 @@ def run_ingest(settings: Settings, request: ingest_pb2.StartIngestRequest, detac
         return 0
     tally = Tally()
     try:
-        return _follow(channel, job.job_id, tally, job.total, json_logs)
+        code = 0
+        for before in ahead if earlier_first else []:
+            tell(earlier_said(before), json_logs, fields={"job_id": before.job_id})
+            code = max(code, _follow(channel, before.job_id, Tally(), before.total, json_logs))
+        if earlier_first and ahead:
+            tell(f"job {job.job_id}: this run's", json_logs, fields={"job_id": job.job_id})
+        return max(code, _follow(channel, job.job_id, tally, job.total, json_logs))
     except JobStalled as exc:
         raise stalled_error(exc, resumes_itself=detach, where=reach_flags(settings, "ingest")) from None
     except (KeyboardInterrupt, Terminated) as stop:
@@ -87,6 +95,12 @@ def job_started(job_id: str, total: int, ahead: int, resumed_done: int | None = 
     resumed = (f" (resumed: the same manifest's job left unfinished, {resumed_done} of {total} done before)"
                if resumed_done is not None else "")
     return f"job {job_id}: {total} video{'' if total == 1 else 's'}{queued}{resumed}"
+
+
+def earlier_said(job: ingest_pb2.Job) -> str:
+    """The line before an unfinished job queued ahead of `run`'s is followed (run_ingest's earlier_first)."""
+    return (f"job {job.job_id} first: {job.done} of {job.total} videos done, left unfinished by an earlier run of "
+            "another manifest (or of this one before an edit); its videos run before this run's")
 
 
 def stalled_error(exc: JobStalled, resumes_itself: bool, where: str = "") -> DiskFull:

@@ -29,7 +29,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         stack = start_stack(settings, web=not args.no_serve)
         try:
             with failed_rows_said_by_the_bar(settings):
-                code = run_ingest(stack.settings, args.manifest_request, detach=False)
+                code = run_ingest(stack.settings, args.manifest_request, detach=False, earlier_first=True)
             out = Path(args.report or settings.data_dir / "report")
             export_report(stack.store, out, settings.allowed_root)
             print(f"report written to {for_terminal(str(out))}/")

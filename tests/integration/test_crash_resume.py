@@ -139,3 +139,37 @@ def test_a_run_killed_mid_batch_and_run_again_resumes_its_job_rather_than_queuei
     videos = tables["videos"]
     assert (videos.status == "done").sum() == 12 and videos[videos.status == "done"].video_url.is_unique, videos
     assert not tables["appearances"].duplicated(["video_url", "influencer_id"]).any()
+
+
+@pytest.mark.slow
+def test_a_run_killed_mid_batch_then_run_on_its_edited_manifest_follows_the_job_it_left_first_then_its_own(
+        corpus, tmp_path):
+    # Was: the edited manifest's job (other rows, so not the dead one's to resume) was queued behind the dead job,
+    # and its bar sat at 0 ("queued behind 1 job") while the dead job's rows ran unseen, and were never reported.
+    smoke = corpus("smoke")
+    lines = [f"{score},{smoke / url}" for score, url in
+             (line.split(",") for line in (smoke / "manifest.csv").read_text().splitlines()[1:])]
+    manifest, data = tmp_path / "m.csv", tmp_path / "data"
+    manifest.write_text("Performance,Video URL\n" + "\n".join(lines) + "\n")
+    run(manifest, data, killed_when=lambda d: done_videos(d) > 0)
+    assert 0 < done_videos(data) < 12, f"the kill did not land mid-batch ({done_videos(data)} videos done)"
+    # The edit: the last video's score changed, the duplicate row gone.
+    last_url = lines[-2].split(",")[1]
+    manifest.write_text("Performance,Video URL\n" + "\n".join(lines[:-2]) + f"\n9.5,{last_url}\n")
+    again = subprocess.run([*CLI, "run", str(manifest), "--data-dir", str(data), "--no-serve", *PORTS],
+                           capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    with sqlite3.connect(data / "ingest" / "jobs.sqlite3") as con:
+        jobs = con.execute("select job_id, state, total, done from ingest_jobs order by created_s").fetchall()
+    assert [(state, total, done) for _, state, total, done in jobs] == [(3, 13, 13), (3, 12, 12)], jobs
+    (dead, _, _, _), (own, _, _, _) = jobs
+    assert f"job {own}: 12 videos, queued behind 1 job\n" in again.stderr, again.stderr
+    assert re.search(rf"job {dead} first: \d+ of 13 videos done, left unfinished by an earlier run", again.stderr)
+    assert f"job {own}: this run's" in again.stderr
+    summaries = re.findall(r"^videos: .*$", again.stdout, re.MULTILINE)
+    assert len(summaries) == 2 and summaries[0].endswith(", 1 duplicate"), again.stdout
+    assert summaries[1].startswith("videos: 12 done (12 counted before: not analysed again; 1 score changed)"), \
+        again.stdout
+    videos = export(data, tmp_path / "report")["videos"]
+    assert (videos.status == "done").sum() == 12 and videos[videos.status == "done"].video_url.is_unique, videos
+    assert videos.set_index("video_url").performance[last_url] == 9.5
