@@ -15,7 +15,7 @@ from pathlib import Path
 from influencers.cli.config import settings_from_args
 from influencers.client import ingest_request
 from services.common.damage import check_room
-from services.common.datadir import data_dir_lock, prepare_data_dir
+from services.common.datadir import broken_link, data_dir_lock, prepare_data_dir
 from services.common.rpc import PortInUse, is_loopback
 from services.common.settings import ENV_PREFIX, Settings, SettingsError, check_face_locator
 from services.common.tls import channel_credentials, server_credentials
@@ -82,8 +82,9 @@ def _check_report_folder(report: Path) -> None:
     made or written (`/proc/x`, under a file, a read-only disk). Made here, as the run's end would make it: a look
     at its permissions alone passes for root where the kernel refuses. Was: found at the job's end, after every
     video had been analysed (`influencers: error: run: cannot use /proc/x (No such file or directory)`)."""
-    if report.exists() and not report.is_dir():
-        raise SettingsError(f"--report {report} is a file, not a folder: give a folder for the report's files")
+    if (link := broken_link(report)) or (report.exists() and not report.is_dir()):
+        raise SettingsError(f"--report {report} is {link or 'a file, not a folder'}: give a folder for the report's "
+                            "files")
     try:
         report.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

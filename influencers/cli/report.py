@@ -15,6 +15,7 @@ from influencers.cli.config import settings_from_args
 from influencers.cli.output import cut, db_error, usage_error
 from influencers.v1 import identity_pb2
 from services.common.boundary import escaped
+from services.common.datadir import broken_link
 from services.common.name_text import for_terminal
 from services.common.names import Known
 
@@ -30,6 +31,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(args)
     out = Path(args.out)
+    if link := broken_link(out):  # was "cannot use OUT (File exists)", or the loop named at a file under it
+        return usage_error(f"--out {cut(args.out)} is {link}: give a folder for the report's files")
     if out.exists() and not out.is_dir() and _has_data(settings):
         return usage_error(f"--out {cut(args.out)} is a file, not a folder")
     store = _opened_store(settings)

@@ -55,8 +55,8 @@ def prepare_data_dir(data_dir: Path) -> Path:
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
-        raise DataDirUnusable(f"data dir {_shown(data_dir)} is a file, not a folder: {CHOOSE_ANOTHER}") \
-            from None
+        what = broken_link(data_dir) or "a file, not a folder"
+        raise DataDirUnusable(f"data dir {_shown(data_dir)} is {what}: {CHOOSE_ANOTHER}") from None
     except OSError as exc:
         reason = "a parent is a file, not a folder" if exc.errno == errno.ENOTDIR else exc.strerror
         raise DataDirUnusable(f"data dir {_shown(data_dir)} cannot be created ({reason}): {CHOOSE_ANOTHER}") \
@@ -64,6 +64,23 @@ def prepare_data_dir(data_dir: Path) -> Path:
     if not os.access(data_dir, os.W_OK | os.X_OK):
         raise DataDirUnusable(f"data dir {_shown(data_dir)} is not writable: {CHOOSE_ANOTHER}")
     return data_dir
+
+
+def broken_link(path: Path) -> str | None:
+    """What `path` is when it is a symbolic link that leads to no folder: "a symbolic link loop", or "a symbolic
+    link to TARGET, which does not exist"; None otherwise. mkdir meets both as an existing name: they were called
+    "a file, not a folder"."""
+    if not path.is_symlink():
+        return None
+    try:
+        path.resolve(strict=True)
+    except RuntimeError:  # Python 3.11 raises it for a loop
+        return "a symbolic link loop"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link loop"
+        return f"a symbolic link to {_shown(Path(os.readlink(path)))}, which does not exist"
+    return None
 
 
 @contextlib.contextmanager

@@ -554,3 +554,30 @@ def test_a_sigterm_while_the_workers_start_waits_for_them_and_stops_without_a_tr
         process.kill()
     assert process.returncode == 0, err  # a service stopped by SIGTERM, while starting too (was 130, a job's code)
     assert "Traceback" not in err and "Exception ignored" not in err, err
+
+
+@pytest.mark.parametrize("link", ["loop", "dangling"])
+@pytest.mark.parametrize("flag", ["--data-dir", "--report", "--out"])
+def test_a_folder_given_as_a_symbolic_link_loop_or_a_dangling_link_is_one_line_saying_which(manifest, tmp_path, link,
+                                                                                            flag):
+    # Was "data dir L is a file, not a folder" for both (mkdir meets the link as an existing name), and for
+    # export's --out "cannot use L (File exists)" or the loop named at a file under it.
+    given = tmp_path / "L"
+    if link == "loop":
+        (tmp_path / "M").symlink_to(given)
+        given.symlink_to(tmp_path / "M")
+        said = "is a symbolic link loop"
+    else:
+        given.symlink_to(tmp_path / "gone")
+        said = f"is a symbolic link to {tmp_path / 'gone'}, which does not exist"
+    data = tmp_path / "d"
+    if flag == "--out":
+        (data / "analytics.sqlite3").parent.mkdir()
+        subprocess.run([sys.executable, "-c", "import sqlite3,sys; sqlite3.connect(sys.argv[1]).close()",
+                        str(data / "analytics.sqlite3")], check=True)
+        result = influencers("export", "--data-dir", str(data), "--out", str(given))
+    else:
+        args = {"--data-dir": ["--data-dir", str(given)], "--report": ["--data-dir", str(data), "--report", str(given)]}
+        result = influencers("run", str(manifest), "--no-serve", *args[flag], timeout_s=300)
+    assert_usage_error(result, f"{flag if flag != '--data-dir' else 'data dir'} {given} {said}")
+    assert given.is_symlink() and not (tmp_path / "gone").exists()
