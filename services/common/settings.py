@@ -232,6 +232,13 @@ class Settings:
             raise SettingsError(f"{env_name('log_format')}={self.log_format!r}: one of {', '.join(_LOG_FORMATS)}")
         if self.log_level.upper() not in _LOG_LEVELS:
             raise SettingsError(f"{env_name('log_level')}={self.log_level!r}: one of {', '.join(_LOG_LEVELS)}")
+        if self.worker_name and not (len(self.worker_name) <= MAX_WORKER_NAME_CHARS and self.worker_name.isprintable()):
+            # Identity refuses such a name at OpenBatch, which ingest retried for good: a job that never moved. The
+            # queue's lease columns hold 200 characters, the name and two nonces of 9 (job_store.new_lease).
+            raise SettingsError(f"{env_name('worker_name')}={self.worker_name[:40]!r}"
+                                f"{'...' if len(self.worker_name) > 40 else ''} is not a name: 1 to "
+                                f"{MAX_WORKER_NAME_CHARS} printable characters (it names this replica's leases "
+                                "and batches)")
         if self.token and not _is_header_value(self.token):
             # Sent as `authorization: Bearer TOKEN` on every gRPC call: gRPC refuses any other character there
             # ("Invalid metadata"), so every call between the services would fail. Never shown: a secret.
@@ -383,6 +390,9 @@ def host_shown(host: str) -> str:
     """`host` as an error may quote it: cut to 80 characters, and what comes before an `@` (a user name and
     password, `ann:pw@ingest`) as `***`."""
     return ("***@" + host.rsplit("@", 1)[1] if "@" in host else host)[:80]
+
+
+MAX_WORKER_NAME_CHARS = 180  # a replica's name in its leases and batches (Settings.worker_name)
 
 
 def _is_header_value(text: str) -> bool:

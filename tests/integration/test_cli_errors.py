@@ -101,6 +101,10 @@ def test_a_misspelt_influencers_variable_is_one_warning_naming_the_nearest_setti
     ("INFLUENCERS_WEB_PORT", "-1", ("INFLUENCERS_WEB_PORT=-1", "out of range")),
     ("INFLUENCERS_ALLOW_PRIVATE_URLS", "sure", ("INFLUENCERS_ALLOW_PRIVATE_URLS",)),
     ("INFLUENCERS_ENCODER", "onnx", ("INFLUENCERS_ENCODER='onnx'", "one of auto, dlib, opencv")),
+    # Was taken: identity refused it at every OpenBatch, and the job's rows waited for good, retried.
+    ("INFLUENCERS_WORKER_NAME", "ingest\n1", ("INFLUENCERS_WORKER_NAME='ingest\\n1' is not a name",
+                                              "1 to 180 printable characters")),
+    ("INFLUENCERS_WORKER_NAME", "w" * 181, ("INFLUENCERS_WORKER_NAME='wwww", "is not a name")),
 ])
 def test_a_bad_environment_value_is_one_line_naming_the_variable_and_exit_2(manifest, tmp_path, variable,
                                                                              value, words):
