@@ -838,7 +838,6 @@ def test_a_relative_path_written_on_windows_with_backslashes_finds_the_file(tmp_
     ("\\\\server\\share\\a.mp4", "(a Windows path"),
     ("file:///C:/Users/ann/a.mp4", "(a Windows path"),
     ("www.example.com/a.mp4", "(read as a path: a web address is given whole, with its https://)"),
-    ("//cdn.example.com/a.mp4", "(read as a path: a web address is given whole"),
     # A mistyped scheme, and a first folder named as a host is (was the relative path's hint alone).
     ("https//cdn.example.com/a.mp4", "(read as a path: a web address is given whole, with its https://)"),
     ("http;//cdn.example.com/a.mp4", "(read as a path: a web address is given whole, with its https://)"),
@@ -853,6 +852,22 @@ def test_a_missing_file_given_as_a_windows_path_or_a_web_address_without_https_s
     assert str(caught.value).startswith(f"{location}: file not found {hint}")
     with pytest.raises(FetchError, match=r"^/videos/gone\.mp4: file not found$"):
         fetch("/videos/gone.mp4", tmp_path, POLICY)
+
+
+def test_a_link_without_its_scheme_is_refused_not_read_as_the_local_path_linux_makes_of_it(tmp_path):
+    # `//host/v.mp4` is `/host/v.mp4` to Linux: was read so, a file the analyst did not mean (a link copied from a
+    # page's source), and "file not found" when missing.
+    (tmp_path / "v.mp4").write_bytes(BODY)
+    assert fetch(f"{tmp_path}/v.mp4", tmp_path, POLICY).size == len(BODY)
+    hint = "a link without its scheme is not fetched: write it whole, with its https:// (a path on this machine " \
+           "starts with one /)"
+    with pytest.raises(FetchError) as caught:
+        fetch(f"/{tmp_path}/v.mp4", tmp_path, POLICY)
+    assert str(caught.value) == f"/{tmp_path}/v.mp4: {hint}"
+    with pytest.raises(FetchError) as caught:
+        fetch("//cdn.example.com/token=hunter2/a.mp4?sig=hunter3", tmp_path, POLICY)
+    assert str(caught.value) == f"//cdn.example.com/token=***/a.mp4?sig=***: {hint}"
+    assert fetch(f"//{tmp_path}/v.mp4", tmp_path, POLICY).size == len(BODY)  # three slashes: a path
 
 
 def test_a_missing_file_given_as_a_relative_path_says_it_was_read_from_the_manifests_folder(tmp_path):
