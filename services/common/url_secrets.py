@@ -189,7 +189,9 @@ def path_tokens_hidden(url: str) -> str:
 def _path_tokens(url: str, replaced: Callable[[str], str]) -> str:
     """`url` with each token of its path (as path_tokens_hidden finds them) put through `replaced`."""
     # The slashes as browsers read them (_authority_start); a link without its scheme (`//cdn/token=abc/v.mp4`) too.
-    m = re.match(r"(?i)https?:[/\\]*[^/?#]*", url) or (re.match(r"//[^/?#]*", url) if is_scheme_relative(url) else None)
+    # A backslash ends the host and parts the path as a `/` does, as browsers read an http(s) URL (ingest fetches so).
+    m = re.match(r"(?i)https?:[/\\]*[^/\\?#]*", url) or (
+        re.match(r"//[^/\\?#]*", url) if is_scheme_relative(url) else None)
     if m is None:
         return url
     end = len(url)
@@ -197,7 +199,8 @@ def _path_tokens(url: str, replaced: Callable[[str], str]) -> str:
         i = url.find(sep, m.end())
         if i != -1:
             end = min(end, i)
-    segments = url[m.end():end].split("/")
+    parts = re.split(r"([/\\])", url[m.end():end])
+    segments, slashes = parts[0::2], parts[1::2]
     for k, segment in enumerate(segments):
         if _JWT.fullmatch(segment):
             segments[k] = replaced(segment)
@@ -206,7 +209,8 @@ def _path_tokens(url: str, replaced: Callable[[str], str]) -> str:
             segments[k] = "".join(p if j % 2 else _path_pair(p, replaced) for j, p in enumerate(pieces))
         elif k + 1 < len(segments) - 1 and segments[k + 1] and unquote(segment).lower() in PATH_TOKEN_MARKERS:
             segments[k + 1] = replaced(segments[k + 1])
-    return url[:m.end()] + "/".join(segments) + url[end:]
+    path = "".join(p for pair in zip(segments, [*slashes, ""], strict=True) for p in pair)
+    return url[:m.end()] + path + url[end:]
 
 
 def _path_pair(piece: str, replaced: Callable[[str], str]) -> str:
