@@ -55,8 +55,8 @@ SHOWN_URL_CHARS = 200  # of a URL named in an error message
 CHECK_EVERY_BYTES = 8 << 20  # of a download written before the disk's free space is looked at again
 # `C:\videos\a.mp4`, `C:/...`, `file:///C:/...` (as Windows writes a file URL), `\\server\share\...`
 _WINDOWS_ABSOLUTE = re.compile(r"(?:[Ff][Ii][Ll][Ee]:/*)?[A-Za-z]:[\\/]|\\\\")
-# `//cdn.x/a`, `www.x/a`, `//***@cdn/a` (a scheme-relative link's user name and password, hidden as it was taken in)
-_SCHEMELESS_WEB = re.compile(r"(?://[^/\s]+[.@][^/\s]+|www\d*\.[^/\s]+)/", re.IGNORECASE)
+# `www.x/a` (a link without its scheme and its `//`: `//cdn.x/a` is refused before any path is read, SCHEME_RELATIVE)
+_SCHEMELESS_WEB = re.compile(r"www\d*\.[^/\s]+/", re.IGNORECASE)
 # `https//cdn.x/a`, `http;//cdn.x/a`: a scheme mistyped; `cdn.example.com/a.mp4`: a first folder named as a host is
 # (labels, the last of letters), which a local folder may be too (`my.videos/`), so the hint is hedged.
 _MISTYPED_SCHEME = re.compile(r"https?[^A-Za-z0-9/:]?//", re.IGNORECASE)
