@@ -15,6 +15,7 @@ import pytest
 import yaml
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from services.common.metrics import families
 from services.common.rpc import build_server, open_channel
 from services.common.settings import Settings, SettingsError
 from services.common.tls import CaRoots, channel_credentials, server_credentials
@@ -223,10 +224,9 @@ def _make_signed(folder: Path, ca: tuple[Path, Path]) -> tuple[Path, Path]:
 
 
 def _ca_expiries() -> dict[tuple[str, str], float]:
-    from prometheus_client import REGISTRY
-
-    family = "influencers_tls_certificate_expiration_timestamp_seconds"
-    return {(s.labels["subject"], s.labels["serial"]): s.value for metric in REGISTRY.collect() if metric.name == family
+    """(subject, serial) -> the expiry the metric says, of INFLUENCERS_TLS_CA's series (read from the gauge itself:
+    a test run alone registers no service)."""
+    return {(s.labels["subject"], s.labels["serial"]): s.value for metric in families().tls_expiry.collect()
             for s in metric.samples if s.labels["setting"] == "INFLUENCERS_TLS_CA"}
 
 
@@ -266,9 +266,19 @@ def test_a_rotated_ca_file_is_trusted_by_a_running_client_from_its_next_call_wit
 
 def test_a_ca_file_of_many_authorities_has_one_expiry_series_its_earliest_unexpired(tmp_path):
     """A system bundle (~150 roots) as INFLUENCERS_TLS_CA gave each root a series of its own (and each expired root,
-    which verification ignores, a firing alert): now the file has one, the authority of it that expires first."""
+    which verification ignores, a firing alert): now the file has one, the authority of it that expires first of those
+    not expired yet."""
     made = [_make_certificate(tmp_path / f"ca{k}", days=days, name=f"ca{k}") for k, days in enumerate((300, 20, 90))]
+    expired = tmp_path / "expired"
+    expired.mkdir()
+    subprocess.run(["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", str(expired / "key.pem"),
+                    "-out", str(expired / "req.csr"), "-subj", "/CN=expired-ca"], check=True, capture_output=True)
+    subprocess.run(["openssl", "x509", "-req", "-in", str(expired / "req.csr"), "-signkey", str(expired / "key.pem"),
+                    "-days", "-1", "-out", str(expired / "cert.pem")], check=True, capture_output=True)
     bundle = tmp_path / "bundle.pem"
-    bundle.write_bytes(b"".join(m[0].read_bytes() for m in made))
+    bundle.write_bytes((expired / "cert.pem").read_bytes() + b"".join(m[0].read_bytes() for m in made))
     channel_credentials(Settings(tls_ca=str(bundle)))
-    assert _ca_expiries() == {("ca1", made[1][2]): made[1][3]}
+    assert _ca_expiries() == {("ca1", made[1][2]): made[1][3]}, "the earliest of those not expired yet"
+    bundle.write_bytes((expired / "cert.pem").read_bytes())
+    channel_credentials(Settings(tls_ca=str(bundle)))
+    assert [subject for subject, _ in _ca_expiries()] == ["expired-ca"], "all expired: the alert fires on one"
