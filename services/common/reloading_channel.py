@@ -21,9 +21,9 @@ class Roots(Protocol):
 
 
 class ReloadingChannel(grpc.Channel):
-    """A channel to `target` made by `make(credentials)`, made again when `roots` change. A call started keeps the
-    channel it started on to its end; the channel replaced is closed once no caller holds it (by the garbage
-    collector, as gRPC closes a channel no one refers to), so that a stream under way is not cut."""
+    """A channel made by `make(credentials)` (a secure channel to one target), made again when `roots` change. A call
+    started keeps the channel it started on to its end: the channel replaced is not closed, so that a stream under way
+    (a job's progress) is not cut; it is freed once nothing refers to it. `close()` closes the current one."""
 
     def __init__(self, roots: Roots, make: Callable[[grpc.ChannelCredentials], grpc.Channel]) -> None:
         self._roots, self._make = roots, make
