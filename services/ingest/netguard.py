@@ -158,10 +158,10 @@ _CONTROL_NAMES = {"\t": "a tab", "\n": "a line break (LF)", "\r": "a line break 
 def _control_refusal(url: str) -> str | None:
     """Why a URL holding a control character or blanks around it is refused, naming the first one and where it is;
     None when it holds none. Browsers (WHATWG URL) drop tabs and line breaks anywhere in a URL, and blanks and
-    controls around it: they would open `https://cdn/a.mp4` for `https://cdn/a\t.mp4`, a file whose name the
-    analyst does not see in the cell (a tab or a break in a file's name is rarer than one pasted in by mistake).
-    Refused rather than either guess, so that nothing is fetched but the file the cell names; a name that holds one
-    is written percent-encoded (`%09`)."""
+    controls around it: for `https://cdn/a.mp4` with a tab before its dot they open `https://cdn/a.mp4`, a file whose
+    name the cell does not show (a tab or a break in a file's name is rarer than one pasted in by mistake). Refused
+    rather than either guess, so that nothing is fetched but the file the cell names; a name that holds one is
+    written percent-encoded (`%09`)."""
     if url[:1] == " " or url[-1:] == " ":
         return "whitespace or control character in URL (a blank before or after it: remove it)"
     at = next((k for k, c in enumerate(url) if ord(c) < 0x20 or ord(c) == 0x7F), None)
@@ -364,9 +364,8 @@ def join_url(base: Target, location: str) -> str:
     taken as missing (`https:cdn.example/v.mp4` is `https://cdn.example/v.mp4`). Extra slashes before a host
     (`http:///cdn.example/v.mp4`, `///cdn.example/v.mp4`) are dropped, as browsers and curl drop them. Was:
     followed as written, refused as `no host in URL`, where a browser opens the video."""
-    # Browsers read a backslash before the query as a `/` in an http(s) URL: `Location: \\\\cdn.example\\v.mp4` is
-    # `//cdn.example/v.mp4`, another host (was: refused, then joined as a path of this host once the path's
-    # backslashes were read so).
+    # Browsers read a backslash before the query as a `/` in an http(s) URL: `Location: \\cdn.example\v.mp4` is
+    # `//cdn.example/v.mp4`, another host; read as written, it would be a path of this host (it was refused).
     cut = min((i for i in (location.find("?"), location.find("#")) if i != -1), default=len(location))
     location = location[:cut].replace("\\", "/") + location[cut:]
     scheme = has_scheme(location)
