@@ -239,10 +239,10 @@ def secrets_keyed(location: str) -> str:
 
 
 def path_link_keyed(location: str, url: str) -> str:
-    """The key `location` of a row whose `url` (as given or hidden) is a link without its scheme (`//cdn/v.mp4?
-    token=abc`), with that link's secrets digested as secrets_keyed digests a link's: ingest keyed such a row by the
-    path it read the link as (`/cdn/v.mp4?token=abc`, one slash), and now keys it so, its token digested
-    (`/cdn/v.mp4?token=sha256-...`), so that the same cell keeps its key. Any other location as it is."""
+    """The key `location` of a row whose `url` (as given or hidden) is a link without its scheme
+    (`//cdn/v.mp4?token=abc`), with that link's secrets digested as secrets_keyed digests a link's: ingest keyed such
+    a row by the path it read the link as (`/cdn/v.mp4?token=abc`, one slash), and keys it so still, its token
+    digested (`/cdn/v.mp4?token=sha256-...`), so that the same cell keeps its key. Any other location as it is."""
     if not is_scheme_relative(url) or not location.startswith("/") or location.startswith("//"):
         return location
     return secrets_keyed("/" + location)[1:]
