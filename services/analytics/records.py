@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from influencers.v1 import common_pb2
 from services.common.location_key import location_key
 from services.common.protoconv import duration, seconds
-from services.common.url_secrets import links_hidden, path_userinfo_hidden, secrets_hidden
+from services.common.url_secrets import links_hidden, path_link_keyed, path_userinfo_hidden, secrets_hidden
 
 DONE = common_pb2.VIDEO_STATUS_DONE
 FAILED = common_pb2.VIDEO_STATUS_FAILED
@@ -55,8 +55,9 @@ def secrets_kept_out(row: VideoRow) -> VideoRow:
     and the links its error names hidden, as ingest gives them; a row without location keyed by its url as
     given (its secrets digested there: VideoRow.key), so that links differing in a secret stay two rows. A link given
     without its scheme (`//ann:pw@cdn/v.mp4`, read as a local path by an ingest of the release before) has its user
-    name and password hidden in its location and error too (url_secrets.path_userinfo_hidden)."""
-    location = path_userinfo_hidden(row.location, row.url) or row.url
+    name and password hidden in its location and error too (url_secrets.path_userinfo_hidden), and the tokens of its
+    query and path digested in its location (url_secrets.path_link_keyed: was kept as given)."""
+    location = path_link_keyed(path_userinfo_hidden(row.location, row.url), row.url) or row.url
     return replace(row, url=secrets_hidden(row.url), error=links_hidden(path_userinfo_hidden(row.error, row.url)),
                    location=location)
 

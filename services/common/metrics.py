@@ -36,7 +36,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from services.common import build_info
-from services.common.certificates import certificate_facts, pem_certificates
+from services.common.certificates import CertificateFacts, certificate_facts, pem_certificates
 from services.common.metrics_http import serve_metrics_http
 from services.common.stage_clock import CPU_SUFFIX
 
@@ -119,7 +119,8 @@ def families() -> Families:
         tls_expiry=Gauge("influencers_tls_certificate_expiration_timestamp_seconds", "When each certificate of the "
                          "files this process loaded expires (notAfter, seconds since the epoch), by the setting "
                          "naming the file (INFLUENCERS_TLS_CERT: the chain its servers present, read again when "
-                         "the files change; INFLUENCERS_TLS_CA), the subject's common name and the serial number",
+                         "the files change; INFLUENCERS_TLS_CA: its certificate that expires first), the subject's "
+                         "common name and the serial number",
                          ["setting", "subject", "serial"], registry=registry),
         videos=Counter("influencers_videos", "Manifest rows finished, by outcome (done, failed, duplicate)",
                        ["status"], registry=registry),
@@ -198,10 +199,13 @@ _certificates_lock = threading.Lock()
 _certificates: dict[str, list[tuple[str, str, str]]] = {}  # setting -> the label values of its series
 
 
-def record_certificates(setting: str, pem: bytes) -> None:
+def record_certificates(setting: str, pem: bytes, earliest_only: bool = False) -> None:
     """The expiry of each certificate of `pem`, the file `setting` (an environment variable's name) names now: its
     series replace those of the file's earlier contents (a renewed certificate's predecessor would otherwise stay,
-    and the alert on it fire). A certificate that cannot be read is left out, and logged."""
+    and the alert on it fire). A certificate that cannot be read is left out, and logged. `earliest_only`: one series
+    for the file, the certificate of it that expires first and has not expired yet (the first to expire of them all
+    when all have): an authorities' file may be the system's bundle, ~150 roots, each its own series otherwise (and
+    the roots it holds expired already, which verification ignores, a firing alert each)."""
     gauge = families().tls_expiry
     facts = []
     for der in pem_certificates(pem):
@@ -210,6 +214,9 @@ def record_certificates(setting: str, pem: bytes) -> None:
         except ValueError as exc:
             log.warning("%s: a certificate's expiry cannot be read (%s): it has no %s series", setting, exc,
                         "influencers_tls_certificate_expiration_timestamp_seconds")
+    if earliest_only and facts:
+        now = time.time()
+        facts = [min((f for f in facts if f.not_after > now), default=min(facts, key=_expiry), key=_expiry)]
     with _certificates_lock:
         for labels in _certificates.pop(setting, []):
             gauge.remove(*labels)
@@ -217,6 +224,10 @@ def record_certificates(setting: str, pem: bytes) -> None:
             labels = (setting, fact.subject, fact.serial)
             gauge.labels(*labels).set(fact.not_after)
             _certificates.setdefault(setting, []).append(labels)
+
+
+def _expiry(facts: CertificateFacts) -> float:
+    return facts.not_after
 
 
 def count_video(status: str) -> None:

@@ -31,6 +31,7 @@ from services.common.grpc_metrics import ClientMetrics, ServerMetrics
 from services.common.grpc_types import ServerContinuation
 from services.common.method_handlers import rewrapped
 from services.common.metrics import families, register_service
+from services.common.reloading_channel import ReloadingChannel, Roots
 from services.common.request_parsing import RequestParsing
 from services.common.settings import SettingsError, env_name, host_port
 
@@ -413,14 +414,20 @@ class _TokenClientInterceptor(MetadataClientInterceptor):
 
 
 
-def open_channel(target: str, token: str = "", credentials: grpc.ChannelCredentials | None = None,
+def open_channel(target: str, token: str = "", credentials: grpc.ChannelCredentials | Roots | None = None,
                  service: str = "", actor: str = "") -> grpc.Channel:
     """A channel with the same message limits as the servers, sending the token when one is set; over TLS
-    when `credentials` are given (services/common/tls.py). `service`: which of our services calls (its
+    when `credentials` are given (services/common/tls.py; roots read again when their file changes: a channel that
+    follows them, reloading_channel.py). `service`: which of our services calls (its
     trace context goes along with each call while tracing is on). Calls name their actor for the audit
     trail (services/common/actor.py: `actor`, or the request's current_actor)."""
-    channel = (grpc.secure_channel(target, credentials, options=_CLIENT_OPTIONS) if credentials
-               else grpc.insecure_channel(target, options=_CLIENT_OPTIONS))
+    channel: grpc.Channel
+    if credentials is None:
+        channel = grpc.insecure_channel(target, options=_CLIENT_OPTIONS)
+    elif isinstance(credentials, grpc.ChannelCredentials):
+        channel = grpc.secure_channel(target, credentials, options=_CLIENT_OPTIONS)
+    else:
+        channel = ReloadingChannel(credentials, lambda now: grpc.secure_channel(target, now, options=_CLIENT_OPTIONS))
     channel = grpc.intercept_channel(channel, CallNames())  # innermost: names the very error the caller catches
     channel = grpc.intercept_channel(channel, ActorClientInterceptor(actor))
     if token:

@@ -5,7 +5,9 @@ its own (waitress): put it behind the ingress or proxy that terminates TLS.
 
 A server reads its certificate and key again when either file changes (a renewal by cert-manager, a Secret
 rotated): gRPC asks for them at each new connection's handshake, and a look at both files' stat answers whether
-they moved. Each certificate's expiry is a metric (influencers_tls_certificate_expiration_timestamp_seconds)."""
+they moved. A client reads its CA file again when it changes (CaRoots, services/common/reloading_channel.py). Each
+certificate's expiry is a metric (influencers_tls_certificate_expiration_timestamp_seconds; of the CA file, its
+earliest)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import logging
 import os
 import ssl
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -106,16 +109,64 @@ def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
                                                _Reloading(settings.tls_cert, settings.tls_key, stamp))
 
 
-def channel_credentials(settings: Settings) -> grpc.ChannelCredentials | None:
-    """What a client checks servers with when TLS is on (a CA file, or the system's), or None (plaintext)."""
+def channel_credentials(settings: Settings) -> grpc.ChannelCredentials | CaRoots | None:
+    """What a client checks servers with when TLS is on: the authorities of the CA file, read again when it changes
+    (CaRoots: rpc.open_channel makes a channel that follows them), or the system's; None (plaintext)."""
     if not (settings.tls_ca or settings.tls_cert):
         return None
     if not settings.tls_ca:
         return grpc.ssl_channel_credentials(None)
-    roots = _read("tls_ca", settings.tls_ca)
-    try:  # gRPC would take any bytes, and every call would then fail as "not answering"
-        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=settings.tls_ca)
+    stamp = _stamp(settings.tls_ca)
+    roots = _read_roots(settings.tls_ca)
+    record_certificates(env_name("tls_ca"), roots, earliest_only=True)
+    return CaRoots(settings.tls_ca, roots, stamp)
+
+
+def _read_roots(path: str) -> bytes:
+    """The CA file's bytes; SettingsError naming the variable when they hold no PEM certificate: gRPC would take any
+    bytes, and every call would then fail as "not answering"."""
+    roots = _read("tls_ca", path)
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=path)
     except ssl.SSLError as exc:
-        raise SettingsError(f"{env_name('tls_ca')}={settings.tls_ca!r} holds no PEM certificate ({exc})") from None
-    record_certificates(env_name("tls_ca"), roots)
-    return grpc.ssl_channel_credentials(roots)
+        raise SettingsError(f"{env_name('tls_ca')}={path!r} holds no PEM certificate ({exc})") from None
+    return roots
+
+
+class CaRoots:
+    """The channel credentials of a CA file, read again when the file changed (looked at once a second at most, at a
+    call): a CA rotated is trusted from the next call, as a server's renewed certificate is presented from its next
+    connection (was: from the client's restart). Contents that are no PEM certificate (a file half written) are logged
+    once and not taken; the authorities read before are trusted meanwhile. Servers read no CA: they ask no client
+    for a certificate."""
+
+    CHECK_EVERY_S = 1.0
+
+    def __init__(self, path: str, roots: bytes, stamp: tuple[tuple[int, int, int], ...] | None) -> None:
+        self._path, self._stamp = path, stamp
+        self._credentials, self._generation = grpc.ssl_channel_credentials(roots), 0
+        self._checked = time.monotonic()
+        self._lock = threading.Lock()
+
+    def current(self) -> tuple[grpc.ChannelCredentials, int]:
+        """(the credentials of the file's authorities now, a number that changes with them)."""
+        if time.monotonic() - self._checked < self.CHECK_EVERY_S:
+            return self._credentials, self._generation
+        with self._lock:
+            self._checked = time.monotonic()
+            stamp = _stamp(self._path)
+            if stamp is None or stamp == self._stamp:
+                return self._credentials, self._generation
+            try:
+                roots = _read_roots(self._path)
+            except SettingsError as exc:
+                self._stamp = stamp  # said once per change of the file, not at every call
+                log.warning("TLS authorities not reloaded: %s (the ones loaded before are still trusted)", exc)
+                return self._credentials, self._generation
+            if _stamp(self._path) != stamp:  # changed while it was read: read again at the next look
+                return self._credentials, self._generation
+            self._stamp = stamp
+            self._credentials, self._generation = grpc.ssl_channel_credentials(roots), self._generation + 1
+        record_certificates(env_name("tls_ca"), roots, earliest_only=True)
+        log.info("TLS authorities reloaded from %s: %d certificates", self._path, len(pem_certificates(roots)))
+        return self._credentials, self._generation

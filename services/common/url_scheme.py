@@ -13,3 +13,10 @@ def has_scheme(url: str) -> str | None:
     if m is None or len(m.group()) == 2:
         return None
     return m.group()[:-1].lower()
+
+
+def is_scheme_relative(url: str) -> bool:
+    """Whether `url` is a link written without its scheme (`//cdn.example.com/v.mp4`: RFC 3986's network-path
+    reference, as links are copied from a page's source): two slashes, then a host. Three slashes or more start a
+    path (`///videos/a.mp4`)."""
+    return url.startswith("//") and url[2:3] not in ("", "/", "\\")

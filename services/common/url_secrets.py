@@ -21,7 +21,7 @@ from collections.abc import Callable
 from urllib.parse import unquote
 
 from services.common.row_keys import PREFIX as MANIFEST_ROW
-from services.common.url_scheme import has_scheme
+from services.common.url_scheme import has_scheme, is_scheme_relative
 
 # Query (or fragment) parameters whose value is a secret, lower case: cloud signed URLs (AWS SigV4 and V2,
 # Google V4 and V2, Azure SAS, CloudFront), Akamai tokens, and the usual names of tokens, keys and passwords.
@@ -64,7 +64,7 @@ _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
 HIDDEN = "***"
 # A secret as a key keeps it (_digest): kept as it is when met again, so that a key is its own key.
 _DIGESTED = re.compile(r"sha256-[0-9a-f]{32}")
-# An http(s) link in an error's text, or one without its scheme (`//ann:pw@cdn/v.mp4`, read as a local path) starting a
+# An http(s) link in an error's text, or one without its scheme (`//ann:pw@cdn/v.mp4`, refused by ingest) starting a
 # word, without the colon that ends it in `LINK: reason`.
 _LINK = re.compile(r"(?i)(?:https?:[/\\]|(?<![^\s(])//)[^\s]+?(?=:?(?:\s|$))")
 
@@ -182,13 +182,16 @@ def path_tokens_hidden(url: str) -> str:
     a `&`-, `;`-, `,`- or `~`-separated pair in one, whose name is in PATH_TOKEN_NAMES (`/token=***/v.mp4`,
     `/hdnts=***/`); the segment after a marker segment (PATH_TOKEN_MARKERS: `/sig/***/v.mp4`), unless it is the
     last one (the file's name); a segment that is a JSON Web Token. Other segments (names, ids, dates), and a
-    URL that is not http(s) (a local path, whose folders are real names) as given."""
+    URL that is not http(s) nor a link without its scheme (a local path, whose folders are real names) as given."""
     return _path_tokens(url, lambda _value: HIDDEN)
 
 
 def _path_tokens(url: str, replaced: Callable[[str], str]) -> str:
     """`url` with each token of its path (as path_tokens_hidden finds them) put through `replaced`."""
-    m = re.match(r"(?i)https?:[/\\]*[^/?#]*", url)  # the slashes as browsers read them (_authority_start)
+    # The slashes as browsers read them (_authority_start); a link without its scheme (`//cdn/token=abc/v.mp4`) too.
+    # A backslash ends the host and parts the path as a `/` does, as browsers read an http(s) URL (ingest fetches so).
+    m = re.match(r"(?i)https?:[/\\]*[^/\\?#]*", url) or (
+        re.match(r"//[^/\\?#]*", url) if is_scheme_relative(url) else None)
     if m is None:
         return url
     end = len(url)
@@ -196,7 +199,8 @@ def _path_tokens(url: str, replaced: Callable[[str], str]) -> str:
         i = url.find(sep, m.end())
         if i != -1:
             end = min(end, i)
-    segments = url[m.end():end].split("/")
+    parts = re.split(r"([/\\])", url[m.end():end])
+    segments, slashes = parts[0::2], parts[1::2]
     for k, segment in enumerate(segments):
         if _JWT.fullmatch(segment):
             segments[k] = replaced(segment)
@@ -205,7 +209,8 @@ def _path_tokens(url: str, replaced: Callable[[str], str]) -> str:
             segments[k] = "".join(p if j % 2 else _path_pair(p, replaced) for j, p in enumerate(pieces))
         elif k + 1 < len(segments) - 1 and segments[k + 1] and unquote(segment).lower() in PATH_TOKEN_MARKERS:
             segments[k + 1] = replaced(segments[k + 1])
-    return url[:m.end()] + "/".join(segments) + url[end:]
+    path = "".join(p for pair in zip(segments, [*slashes, ""], strict=True) for p in pair)
+    return url[:m.end()] + path + url[end:]
 
 
 def _path_pair(piece: str, replaced: Callable[[str], str]) -> str:
@@ -222,15 +227,25 @@ def secrets_keyed(location: str) -> str:
     A value already so (a key given back) or `***` (hidden before it came) is kept as it is, so a key is its
     own key. A user name and password are `***`, not digested: unlike a token, a password a person chose can be
     found again from its digest by trying guesses (such a link is refused, so its rows are failed rows, and two
-    differing only there are one row, the second listed as its duplicate). A location without a scheme (a
-    local path, whose `?` and folders are real names) as given but for the user name and password of a
-    scheme-relative link read as one (`//ann:pw@cdn/v.mp4`: `//***@cdn/v.mp4`); a manifest row's key (row_keys: a
-    folder and line) as given."""
+    differing only there are one row, the second listed as its duplicate). A link given without its scheme
+    (`//cdn/v.mp4?token=abc`, `//ann:pw@cdn/v.mp4`) is keyed as a link (was: its token kept); another location
+    without a scheme (a local path, whose `?` and folders are real names) as given; a manifest row's key (row_keys:
+    a folder and line) as given."""
     if location.startswith(MANIFEST_ROW):
         return location
-    if has_scheme(location) is None:
+    if has_scheme(location) is None and not is_scheme_relative(location):
         return userinfo_hidden(location)
     return _each_secret(_path_tokens(userinfo_hidden(location), _digest), _digest)
+
+
+def path_link_keyed(location: str, url: str) -> str:
+    """The key `location` of a row whose `url` (as given or hidden) is a link without its scheme
+    (`//cdn/v.mp4?token=abc`), with that link's secrets digested as secrets_keyed digests a link's: ingest keyed such
+    a row by the path it read the link as (`/cdn/v.mp4?token=abc`, one slash), and keys it so still, its token
+    digested (`/cdn/v.mp4?token=sha256-...`), so that the same cell keeps its key. Any other location as it is."""
+    if not is_scheme_relative(url) or not location.startswith("/") or location.startswith("//"):
+        return location
+    return secrets_keyed("/" + location)[1:]
 
 
 def _digest(value: str) -> str:

@@ -27,6 +27,7 @@ from urllib.parse import unquote, urlparse
 from services.common.boundary import escaped
 from services.common.damage import DISK_FULL, DiskFull, check_room
 from services.common.file_kind import file_kind
+from services.common.url_scheme import is_scheme_relative
 from services.common.url_secrets import secrets_hidden
 from services.ingest import content_coding
 from services.ingest.http_wire import BadResponse, ByteRange, Head, content_length, partial_range, status_problem
@@ -54,12 +55,19 @@ SHOWN_URL_CHARS = 200  # of a URL named in an error message
 CHECK_EVERY_BYTES = 8 << 20  # of a download written before the disk's free space is looked at again
 # `C:\videos\a.mp4`, `C:/...`, `file:///C:/...` (as Windows writes a file URL), `\\server\share\...`
 _WINDOWS_ABSOLUTE = re.compile(r"(?:[Ff][Ii][Ll][Ee]:/*)?[A-Za-z]:[\\/]|\\\\")
-# `//cdn.x/a`, `www.x/a`, `//***@cdn/a` (a scheme-relative link's user name and password, hidden as it was taken in)
-_SCHEMELESS_WEB = re.compile(r"(?://[^/\s]+[.@][^/\s]+|www\d*\.[^/\s]+)/", re.IGNORECASE)
+# `www.x/a` (a link without its scheme and its `//`: `//cdn.x/a` is refused before any path is read, SCHEME_RELATIVE)
+_SCHEMELESS_WEB = re.compile(r"www\d*\.[^/\s]+/", re.IGNORECASE)
 # `https//cdn.x/a`, `http;//cdn.x/a`: a scheme mistyped; `cdn.example.com/a.mp4`: a first folder named as a host is
 # (labels, the last of letters), which a local folder may be too (`my.videos/`), so the hint is hedged.
 _MISTYPED_SCHEME = re.compile(r"https?[^A-Za-z0-9/:]?//", re.IGNORECASE)
 _HOST_LIKE_FOLDER = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,63}(?::[0-9]{1,5})?/")
+
+
+# A link without its scheme (`//cdn.example.com/v.mp4`) is fetched from neither place it may mean: its scheme is the
+# page's it was copied from (http or https), and Linux reads it as the path `/cdn.example.com/v.mp4`, a file the
+# analyst did not mean. Was: read as that path ("file not found"), its key keeping the link's token.
+SCHEME_RELATIVE = ("a link without its scheme is not fetched: write it whole, with its https:// (a path on this "
+                   "machine starts with one /)")
 
 
 class FetchError(Exception):
@@ -111,6 +119,8 @@ def fetch(url: str, base_dir: Path, policy: FetchPolicy) -> Fetched:
     try:
         if is_remote(url):
             return _download(url, policy)
+        if is_scheme_relative(url):
+            raise _Failed(SCHEME_RELATIVE)
         return _local(url, base_dir, policy)
     except Exception as exc:  # recorded against the row by the caller: no input may end the batch
         raise FetchError(escaped(f"{shown_url(url)}: {_reason(exc, policy)}")) from exc

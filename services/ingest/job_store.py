@@ -53,7 +53,7 @@ from services.common.location_key import location_key
 from services.common.migrations import History, upgrade
 from services.common.protoconv import seconds, status_word, timestamp
 from services.common.sqlite_log import LogScrubber, truncate_log
-from services.common.url_secrets import links_hidden, path_userinfo_hidden, secrets_hidden
+from services.common.url_secrets import links_hidden, path_link_keyed, path_userinfo_hidden, secrets_hidden
 from services.ingest.request_ids import request_digest, reused
 
 QUEUED, RUNNING = ingest_pb2.JOB_STATE_QUEUED, ingest_pb2.JOB_STATE_RUNNING
@@ -779,8 +779,8 @@ def result_without_secrets(progress: ingest_pb2.WatchJobResponse) -> ingest_pb2.
     kept.CopyFrom(progress)
     if not progress.HasField("video"):
         return kept
-    url = progress.video.url  # a link given without its scheme was read as a path: its password is in both
+    url = progress.video.url  # a link given without its scheme is keyed as a path: its secrets were in both
     kept.video.url = secrets_hidden(url)
-    kept.video.location = location_key(path_userinfo_hidden(progress.video.location, url))
+    kept.video.location = location_key(path_link_keyed(path_userinfo_hidden(progress.video.location, url), url))
     kept.video.error = links_hidden(path_userinfo_hidden(progress.video.error, url))
     return kept

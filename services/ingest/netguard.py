@@ -3,8 +3,9 @@
 The parser's `Target` is what the check looks at *and* what the connection uses: the host is resolved
 once, every address is checked, and the client connects to one of those exact addresses (pinned),
 sending the name only as the Host header and TLS server name. Spellings that parsers disagree on
-(userinfo, backslashes, numeric IPv4 forms other than a.b.c.d, percent-encoded hosts, control characters,
-IPv6 zone ids) are refused instead of guessed. A host written in Unicode (`bücher.example`) is its IDNA 2008 ASCII
+(userinfo, backslashes in or before the host, numeric IPv4 forms other than a.b.c.d, percent-encoded hosts,
+control characters, IPv6 zone ids) are refused instead of guessed; a backslash in the path is a `/`, as browsers
+read it. A host written in Unicode (`bücher.example`) is its IDNA 2008 ASCII
 form (`xn--bcher-kva.example`), which every other rule then judges; a host written in that form is first read
 back to the Unicode name it spells, and judged as that name.
 """
@@ -106,14 +107,14 @@ class Target:
 
 def parse_url(url: str) -> Target:
     """Parses an absolute http(s) URL strictly; raises Refused for anything ambiguous or malformed."""
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in url) or url[:1] == " " or url[-1:] == " ":
-        raise Refused("whitespace or control character in URL")
-    if "\\" in url:
-        raise Refused("backslash in URL")
+    if (control := _control_refusal(url)) is not None:
+        raise Refused(control)
     scheme = has_scheme(url)
     if scheme not in DEFAULT_PORTS:
         raise Refused(f"unsupported URL scheme {shown_host(scheme) if scheme is not None else None}")
     rest = url[len(scheme) + 1:]
+    if "\\" in rest[:2]:
+        raise Refused(f"backslash in URL (write {scheme}:// with forward slashes)")
     if not rest.startswith("//"):
         one_slash = f" (one slash after '{scheme}:': write {scheme}://HOST/...)" if rest.startswith("/") else ""
         raise Refused(f"no host in URL{one_slash}")
@@ -126,6 +127,9 @@ def parse_url(url: str) -> Target:
     authority, tail = rest[:end], rest[end:]
     if " " in authority or " " in scheme:
         raise Refused("whitespace or control character in URL")
+    if "\\" in authority:  # browsers end the host at it, RFC 3986 and url_secrets do not: which host is meant?
+        raise Refused(f"backslash in the URL's host {shown_host(authority)} (browsers end the host there, other "
+                      "readers do not: write / after the host)")
     # A password holding a `/`, `?` or `#` ends the authority early (`http://ann:pa/ss@host/`): refused as one, the
     # rule that hides it deciding, not as a "bad port 'pa'" naming the password's start.
     if "@" in authority or userinfo_hidden(url) != url:
@@ -135,7 +139,9 @@ def parse_url(url: str) -> Target:
     if not tail.startswith("/"):
         tail = "/" + tail
     path, question, query = tail.partition("?")
-    tail = _without_dot_segments(path) + question + query
+    # A backslash in the path is a `/` to browsers (WHATWG URL, for http and https): the page's link to the video opens
+    # that file, and so is it fetched (was: refused). In the query it is a character, sent as %5C.
+    tail = _without_dot_segments(path.replace("\\", "/")) + question + query
     # A blank in the path or query, and characters outside ASCII, are sent percent-encoded (UTF-8) as a browser
     # sends them ("my clip.mp4" is "my%20clip.mp4"); existing escapes and reserved characters stay.
     request_target = quote(tail, safe="/?#[]@!$&'()*+,;=:%~-._")
@@ -144,6 +150,29 @@ def parse_url(url: str) -> Target:
     if ip is not None:
         return Target(scheme, str(ip), port, request_target, ip)
     return Target(scheme, _check_name(host), port, request_target)
+
+
+_CONTROL_NAMES = {"\t": "a tab", "\n": "a line break (LF)", "\r": "a line break (CR)", "\x7f": "a DEL character"}
+
+
+def _control_refusal(url: str) -> str | None:
+    """Why a URL holding a control character or blanks around it is refused, naming the first one and where it is;
+    None when it holds none. Browsers (WHATWG URL) drop tabs and line breaks anywhere in a URL, and blanks and
+    controls around it: for `https://cdn/a.mp4` with a tab before its dot they open `https://cdn/a.mp4`, a file whose
+    name the cell does not show (a tab or a break in a file's name is rarer than one pasted in by mistake). Refused
+    rather than either guess, so that nothing is fetched but the file the cell names; a name that holds one is
+    written percent-encoded (`%09`)."""
+    if url[:1] == " " or url[-1:] == " ":
+        return "whitespace or control character in URL (a blank before or after it: remove it)"
+    at = next((k for k, c in enumerate(url) if ord(c) < 0x20 or ord(c) == 0x7F), None)
+    if at is None:
+        return None
+    c = url[at]
+    name = _CONTROL_NAMES.get(c, f"the control character U+{ord(c):04X}")
+    if c not in "\t\n\r":
+        return f"whitespace or control character in URL: {name} at character {at + 1} (remove it)"
+    return (f"whitespace or control character in URL: {name} at character {at + 1}, which browsers drop (remove it, "
+            f"or write it %{ord(c):02X} if the file's name holds it)")
 
 
 # A path segment that is a dot segment, as browsers read one: its dots written as they are or as `%2e`.
@@ -335,6 +364,10 @@ def join_url(base: Target, location: str) -> str:
     taken as missing (`https:cdn.example/v.mp4` is `https://cdn.example/v.mp4`). Extra slashes before a host
     (`http:///cdn.example/v.mp4`, `///cdn.example/v.mp4`) are dropped, as browsers and curl drop them. Was:
     followed as written, refused as `no host in URL`, where a browser opens the video."""
+    # Browsers read a backslash before the query as a `/` in an http(s) URL: `Location: \\cdn.example\v.mp4` is
+    # `//cdn.example/v.mp4`, another host; read as written, it would be a path of this host (it was refused).
+    cut = min((i for i in (location.find("?"), location.find("#")) if i != -1), default=len(location))
+    location = location[:cut].replace("\\", "/") + location[cut:]
     scheme = has_scheme(location)
     if scheme in DEFAULT_PORTS:
         rest = location[len(scheme) + 1:]

@@ -32,7 +32,7 @@ from services.common.location_key import location_key
 from services.common.protoconv import duration, seconds_by_key
 from services.common.settings import Settings
 from services.common.spool import SpoolError, SpoolReader, removed_after
-from services.common.url_secrets import secrets_hidden
+from services.common.url_secrets import path_link_keyed, secrets_hidden
 from services.ingest.decoders import Decoders
 from services.ingest.decoding import Decoded, DecodeOrder
 from services.ingest.fetch import Fetched, FetchError, FetchPolicy, fetch, is_remote, local_path, shown_url
@@ -57,7 +57,8 @@ def resolve_location(url: str, base_dir: Path) -> str:
     scheme = has_scheme(url)
     if is_remote(url) or (scheme is not None and scheme != "file"):
         return location_key(url)
-    return location_key(str(local_path(url, base_dir)))
+    # A link without its scheme (refused by fetch) keeps the key of the path it was read as, its secrets digested.
+    return location_key(path_link_keyed(str(local_path(url, base_dir)), url))
 
 
 def one_line(text: str) -> str:

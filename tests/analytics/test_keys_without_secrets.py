@@ -18,7 +18,7 @@ from services.analytics.store import AnalyticsStore
 from services.analytics.store_schema import urls, videos
 from services.common.database import open_engine
 from services.common.location_key import location_key
-from services.common.url_secrets import secrets_digested, secrets_hidden
+from services.common.url_secrets import path_link_keyed, secrets_digested, secrets_hidden
 from tests.support.old_stores import store_at
 
 SECRETS = ("hunter2path", "hunter2pass", "hunter2sig", "hunter2marker")
@@ -191,6 +191,36 @@ def test_names_added_since_0014_and_a_schemeless_links_password_leave_an_old_sto
         store.record_video(VideoRow("//***@cdn.example/s.mp4", "", 2.0, FAILED, location="/***@cdn.example/s.mp4"))
         rows = store.list_videos()
         assert [(r.video_id, r.performance) for r in rows] == [(vid(1), 2.0), (vid(2), 2.0), ("", 2.0)], "a row a link"
+    finally:
+        store.close()
+    assert "hunter2" not in stored_text(db_url, tmp_path)
+
+
+SCHEMELESS_QUERY = "//cdn.example/q.mp4?token=hunter2query&id=7"
+SCHEMELESS_PATH = "//cdn.example/token=hunter2path/p.mp4"
+
+
+def test_a_schemeless_links_tokens_leave_an_old_stores_key_and_the_cell_run_again_is_one_row(db_url, tmp_path) -> None:
+    # The release before read `//cdn/v.mp4?token=...` as the local path `/cdn/v.mp4?token=...` and kept that as its
+    # key, the token as given (migration 0017): GetVideo, ListVideos, the database file, videos.csv and the page.
+    hint = "file not found (read as a path: a web address is given whole, with its https://)"
+    plain = "https://cdn.example/plain.mp4"
+    store_at(db_url, "0016", [(plain, plain, vid(1), DONE),
+                              ("/cdn.example/q.mp4?token=hunter2query&id=7", secrets_hidden(SCHEMELESS_QUERY), "",
+                               FAILED),
+                              ("/cdn.example/token=hunter2path/p.mp4", secrets_hidden(SCHEMELESS_PATH), "", FAILED)],
+             error=f"{secrets_hidden(SCHEMELESS_QUERY)}: {hint}")
+    store = AnalyticsStore(db_url)  # migrates
+    try:
+        keys = [path_link_keyed(f"/{link[2:]}", link) for link in (SCHEMELESS_QUERY, SCHEMELESS_PATH)]
+        assert keys[0].startswith("/cdn.example/q.mp4?token=sha256-") and keys[0].endswith("&id=7")
+        assert keys[1].startswith("/cdn.example/token=sha256-") and keys[1].endswith("/p.mp4")
+        assert [r.location for r in store.list_videos()] == [plain, *keys]
+        # The cells run again, as ingest keys them today (the path resolved, its tokens digested), are their rows.
+        for link, key in zip((SCHEMELESS_QUERY, SCHEMELESS_PATH), keys, strict=True):
+            store.record_video(VideoRow(secrets_hidden(link), "", 2.0, FAILED, location=key))
+        assert [(r.location, r.performance) for r in store.list_videos()][1:] == [(k, 2.0) for k in keys], \
+            "a row a cell"
     finally:
         store.close()
     assert "hunter2" not in stored_text(db_url, tmp_path)

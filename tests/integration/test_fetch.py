@@ -33,7 +33,8 @@ PAYLOAD = b"\x00\x00\x00\x18ftypmp42" + bytes(5000)
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802 - http.server's naming
         self.server.hosts.append(self.headers.get("Host"))
-        if self.path in ("/ok.mp4", "/my%20clip%C3%A9.mp4"):
+        self.server.paths.append(self.path)
+        if self.path in ("/ok.mp4", "/my%20clip%C3%A9.mp4", "/clips/ok.mp4"):
             self._send(200, PAYLOAD)
         elif self.path == "/slow.mp4":
             time.sleep(2.0)
@@ -56,6 +57,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._redirect("http:/ok.mp4")
         elif self.path == "/to-three-slashes":  # browsers and curl drop the extra slash
             self._redirect(f"http:///127.0.0.1:{self.server.server_port}/ok.mp4")
+        elif self.path == "/to-backslashes":  # `\\host\path`: `//host/path` to browsers
+            self._redirect(f"\\\\127.0.0.1:{self.server.server_port}\\clips\\ok.mp4")
+        elif self.path == "/to-backslash-password":
+            self._redirect(f"\\\\ann:hunter2@127.0.0.1:{self.server.server_port}\\ok.mp4")
         elif self.path == "/to-file":
             self._redirect("file:///etc/passwd")
         elif self.path == "/to-data":
@@ -102,6 +107,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 def web():
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.hosts = []
+    server.paths = []
     server.handle_error = lambda request, address: None  # a client that gave up (the timeout test) is expected
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield server
@@ -134,6 +140,33 @@ def test_a_download_is_hashed_and_removed_when_released(base_url, tmp_path):
 
 def test_a_blank_or_an_accent_in_the_path_is_requested_percent_encoded_as_a_browser_does(base_url, tmp_path):
     assert fetch(f"{base_url}/my clipé.mp4", tmp_path, POLICY).size == len(PAYLOAD)
+
+
+def test_a_backslash_in_a_links_path_is_a_slash_and_a_tab_or_line_break_is_refused_so_no_other_file_is_fetched(
+        web, base_url, tmp_path):
+    """Browsers (WHATWG URL) read a backslash in an http(s) link's path as `/` and drop tabs and line breaks: the page's
+    link to `clips\\ok.mp4` opens /clips/ok.mp4, which is fetched (was refused: `backslash in URL`). A tab or line break
+    is refused naming it (was: `whitespace or control character in URL` alone), as is a backslash in the host (which
+    ends it for browsers alone); nothing is requested for them. A redirect to `\\\\host\\path` goes to that host."""
+    web.paths.clear()
+    assert fetch(f"{base_url}/clips\\ok.mp4", tmp_path, POLICY).size == len(PAYLOAD)
+    assert fetch(f"{base_url}/to-backslashes", tmp_path, POLICY).size == len(PAYLOAD)
+    assert web.paths == ["/clips/ok.mp4", "/to-backslashes", "/clips/ok.mp4"]
+    at = len(base_url)
+    for url, reason in ((f"{base_url}/o\tk.mp4", f"a tab at character {at + 3}, which browsers drop (remove it, or "
+                                                   "write it %09 if the file's name holds it)"),
+                        (f"{base_url}/ok.mp4\r\nX: 1", f"a line break (CR) at character {at + 8}, which browsers drop"),
+                        (f"http://evil.example\\@127.0.0.1:{web.server_port}/ok.mp4", "backslash in the URL's host")):
+        with pytest.raises(FetchError) as caught:
+            fetch(url, tmp_path, POLICY)
+        assert reason in str(caught.value)
+    assert len(web.paths) == 3, "nothing requested for a refused link"
+    # Was: joined as a path of this host and refused as `backslash in URL (redirected to http://HOST/\\ann:hunter2@...`,
+    # the password in the row's error; read as browsers read it, it is a link with a password, refused and hidden.
+    with pytest.raises(FetchError) as caught:
+        fetch(f"{base_url}/to-backslash-password", tmp_path, POLICY)
+    assert "user name or password in URL" in str(caught.value) and "hunter2" not in str(caught.value)
+    assert f"(redirected to http://***@127.0.0.1:{web.server_port}/ok.mp4)" in str(caught.value)
 
 
 def test_redirects_are_followed(base_url, tmp_path):
@@ -838,7 +871,6 @@ def test_a_relative_path_written_on_windows_with_backslashes_finds_the_file(tmp_
     ("\\\\server\\share\\a.mp4", "(a Windows path"),
     ("file:///C:/Users/ann/a.mp4", "(a Windows path"),
     ("www.example.com/a.mp4", "(read as a path: a web address is given whole, with its https://)"),
-    ("//cdn.example.com/a.mp4", "(read as a path: a web address is given whole"),
     # A mistyped scheme, and a first folder named as a host is (was the relative path's hint alone).
     ("https//cdn.example.com/a.mp4", "(read as a path: a web address is given whole, with its https://)"),
     ("http;//cdn.example.com/a.mp4", "(read as a path: a web address is given whole, with its https://)"),
@@ -853,6 +885,22 @@ def test_a_missing_file_given_as_a_windows_path_or_a_web_address_without_https_s
     assert str(caught.value).startswith(f"{location}: file not found {hint}")
     with pytest.raises(FetchError, match=r"^/videos/gone\.mp4: file not found$"):
         fetch("/videos/gone.mp4", tmp_path, POLICY)
+
+
+def test_a_link_without_its_scheme_is_refused_not_read_as_the_local_path_linux_makes_of_it(tmp_path):
+    # `//host/v.mp4` is `/host/v.mp4` to Linux: was read so, a file the analyst did not mean (a link copied from a
+    # page's source), and "file not found" when missing.
+    (tmp_path / "v.mp4").write_bytes(BODY)
+    assert fetch(f"{tmp_path}/v.mp4", tmp_path, POLICY).size == len(BODY)
+    hint = "a link without its scheme is not fetched: write it whole, with its https:// (a path on this machine " \
+           "starts with one /)"
+    with pytest.raises(FetchError) as caught:
+        fetch(f"/{tmp_path}/v.mp4", tmp_path, POLICY)
+    assert str(caught.value) == f"/{tmp_path}/v.mp4: {hint}"
+    with pytest.raises(FetchError) as caught:
+        fetch("//cdn.example.com/token=hunter2/a.mp4?sig=hunter3", tmp_path, POLICY)
+    assert str(caught.value) == f"//cdn.example.com/token=***/a.mp4?sig=***: {hint}"
+    assert fetch(f"//{tmp_path}/v.mp4", tmp_path, POLICY).size == len(BODY)  # three slashes: a path
 
 
 def test_a_missing_file_given_as_a_relative_path_says_it_was_read_from_the_manifests_folder(tmp_path):

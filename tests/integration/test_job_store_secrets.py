@@ -28,6 +28,7 @@ from services.ingest.job_store import (
     migrate,
     rows_t,
 )
+from services.ingest.pipeline import resolve_location
 
 BEFORE = "0004_media_times_as_durations"  # the head of the release before
 ENDED_JOB, RUNNING_JOB = "0123456789abcdef", "fedcba9876543210"
@@ -160,6 +161,31 @@ def test_rows_that_ended_before_the_newer_secret_names_lose_those_secrets_too_an
         engine.dispose()
     held = stored(db_url, tmp_path)
     assert b"hunter2" not in held and b"hunter3pending" in held
+
+
+SCHEMELESS_TOKEN_LINK = "//cdn.example/e.mp4?token=hunter2query"
+
+
+def test_a_schemeless_links_token_leaves_a_stored_results_location_and_the_cell_run_again_keys_the_same(
+        db_url, tmp_path) -> None:
+    # Migration 0010. Before, a link given without its scheme was read as a local path, and its result's location was
+    # that path resolved with the token as given (`/cdn.example/e.mp4?token=...`), replayed by WatchJob.
+    video = common_pb2.Video(url=SCHEMELESS_TOKEN_LINK, location="/cdn.example/e.mp4?token=hunter2query",
+                             status=common_pb2.VIDEO_STATUS_FAILED,
+                             error="//cdn.example/e.mp4?token=***: file not found")
+    old_queue(db_url, "0009_more_secret_names", done_link=SCHEMELESS_TOKEN_LINK,
+              done_result=ingest_pb2.WatchJobResponse(video=video, done=1, total=2).SerializeToString())
+    engine = open_engine(db_url)
+    try:
+        _, replayed = migrated_and_replayed(engine)
+        (done,), _ = replayed[0]
+        assert done.video.url == "//cdn.example/e.mp4?token=***"
+        assert done.video.location == resolve_location(SCHEMELESS_TOKEN_LINK, Path("/m")), "as the cell is keyed today"
+        assert done.video.location.startswith("/cdn.example/e.mp4?token=sha256-")
+        migrate(engine)  # again: nothing changes
+    finally:
+        engine.dispose()
+    assert b"hunter2query" not in stored(db_url, tmp_path)
 
 
 def log_and_file(db_path: Path) -> bytes:

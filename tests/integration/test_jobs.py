@@ -5,6 +5,7 @@ import csv
 import time
 
 import grpc
+import requests
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from influencers import client
@@ -283,20 +284,27 @@ def test_a_password_in_a_url_is_never_stored_logged_or_shown(stack, tmp_path, ca
 
 def test_a_link_given_without_its_scheme_and_with_a_password_is_never_stored_logged_or_shown(
         stack, tmp_path, capsys, caplog):
-    # `//dora:hunter2@cdn/v.mp4`, a link copied without its `https:`, is read as a local path (not found): before,
-    # its password was kept in the job store and the row's key, printed by the CLI, logged and exported.
-    urls = ["//dora:hunter2@cdn.example.com/v.mp4", "//erin:hunter2@cdn/w.mp4", "//frank:hun/ter2@cdn/x.mp4"]
+    # `//dora:hunter2@cdn/v.mp4`, a link copied without its `https:`, was read as a local path (not found): before,
+    # its password was kept in the job store and the row's key, printed by the CLI, logged and exported; a token in
+    # its query or path (`//cdn/v.mp4?token=...`) was kept in the row's key, exported and shown on the page until it
+    # was refused as a link without its scheme.
+    urls = ["//dora:hunter2@cdn.example.com/v.mp4", "//erin:hunter2@cdn/w.mp4", "//frank:hun/ter2@cdn/x.mp4",
+            "//cdn.example.com/y.mp4?token=hunter2query", "//cdn.example.com/token=hunter2path/z.mp4"]
     manifest = tmp_path / "schemeless.csv"
     with open(manifest, "w", newline="") as f:
         csv.writer(f).writerows([["Performance", "Video URL"], *[[k, url] for k, url in enumerate(urls)]])
     assert main(["ingest", str(manifest), "--ingest-port", str(stack.settings.ingest_port)]) == 1
     said = capsys.readouterr()
-    hint = "file not found (read as a path: a web address is given whole, with its https://)"
-    for shown in ("//***@cdn.example.com/v.mp4", "//***@cdn/w.mp4", "//***@cdn/x.mp4"):
+    hint = "a link without its scheme is not fetched: write it whole, with its https:// (a path on this machine " \
+           "starts with one /)"
+    for shown in ("//***@cdn.example.com/v.mp4", "//***@cdn/w.mp4", "//***@cdn/x.mp4",
+                  "//cdn.example.com/y.mp4?token=***", "//cdn.example.com/token=***/z.mp4"):
         assert f"{shown}: {hint}" in said.out + said.err
     export_report(stack.store, tmp_path / "out")
     exported = (tmp_path / "out" / "videos.csv").read_text()
-    assert "//***@cdn/w.mp4" in exported
+    assert "//***@cdn/w.mp4" in exported and "y.mp4?token=sha256-" in exported and "token=sha256-" in exported
     held = b"".join(p.read_bytes() for p in stack.settings.data_dir.rglob("*.sqlite3*"))
     assert held and b"hunter2" not in held and b"ter2@" not in held
+    page = requests.get(f"{stack.web_url}videos", timeout=T).text
+    assert "y.mp4" in page and "hunter2" not in page
     assert "hunter2" not in said.out + said.err + exported + caplog.text

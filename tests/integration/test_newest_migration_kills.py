@@ -1,4 +1,4 @@
-"""The newest migration of each store (analytics 0016 audit_ids, ingest 0009 more_secret_names, identity 0004
+"""The newest migration of each store (analytics 0017 and ingest 0010 schemeless_link_tokens, identity 0004
 trimmed_digest), run by a real child process SIGKILLed after its statements and before its commit, and again: the
 store is whole at its old revision after the kill, at the newest after the next start, and keeps every row it held
 (tests/support/migrate_child.py)."""
@@ -26,9 +26,9 @@ ROWS = [(f"/videos/{k}.mp4", f"/videos/{k}.mp4", f"{k:016x}", "done") for k in r
 
 
 def old_analytics(url: str) -> None:
-    store_at(url, "0015", ROWS)
+    store_at(url, "0016", ROWS)
     engine = open_engine(url)
-    with engine.connect() as c, c.begin():  # a merge in the trail, for 0016 to index
+    with engine.connect() as c, c.begin():  # a merge in the trail, which 0016 indexed
         c.execute(sa.text("INSERT INTO audit (audit_id, position, time_s, action, actor, before_ids, after_ids) "
                           "VALUES ('" + "a" * 32 + "', 1, 1.0, 'merge', 'cli:ann', "
                           "'[\"inf_000000000a\", \"inf_000000000b\"]', '[\"inf_000000000b\"]')"))
@@ -38,7 +38,7 @@ def old_analytics(url: str) -> None:
 def old_ingest(url: str) -> None:
     engine = open_engine(url)
     with engine.connect() as c, c.begin():
-        command.upgrade(job_store.HISTORY.config(c), "0008_finalising_since")
+        command.upgrade(job_store.HISTORY.config(c), "0009_more_secret_names")
         c.execute(sa.text("INSERT INTO ingest_jobs (job_id, state, total, done, base_dir, created_s, error, "
                           "cancel_requested) VALUES ('j1', 1, 3, 1, '/videos', 1.0, '', 0)"))
         c.execute(sa.text("INSERT INTO ingest_rows (job_id, idx, submission, state, attempts) VALUES "
@@ -57,8 +57,8 @@ def old_identity(url: str) -> None:
 
 
 STORES = {  # old store, its history, the revision before, the tables whose rows must all stay
-    "analytics": (old_analytics, store_schema.HISTORY, "0015", ["urls", "videos", "audit"]),
-    "ingest": (old_ingest, job_store.HISTORY, "0008_finalising_since", ["ingest_jobs", "ingest_rows"]),
+    "analytics": (old_analytics, store_schema.HISTORY, "0016", ["urls", "videos", "audit"]),
+    "ingest": (old_ingest, job_store.HISTORY, "0009_more_secret_names", ["ingest_jobs", "ingest_rows"]),
     "identity": (old_identity, feed.HISTORY, "0003_feed_id",
                  ["identity_changes", "identity_changes_trimmed", "identity_feed_id"]),
 }

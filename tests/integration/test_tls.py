@@ -7,6 +7,7 @@ import shutil
 import ssl
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import grpc
@@ -14,9 +15,10 @@ import pytest
 import yaml
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from services.common.metrics import families
 from services.common.rpc import build_server, open_channel
 from services.common.settings import Settings, SettingsError
-from services.common.tls import channel_credentials, server_credentials
+from services.common.tls import CaRoots, channel_credentials, server_credentials
 
 
 @pytest.fixture
@@ -206,3 +208,77 @@ def test_a_renewed_certificate_is_served_from_the_next_connection_and_its_expiry
         assert _expiries() == {("localhost", new_serial): new_expiry}
     finally:
         server.stop(0)
+
+
+def _make_signed(folder: Path, ca: tuple[Path, Path]) -> tuple[Path, Path]:
+    """A certificate for localhost and 127.0.0.1 signed by the authority `ca` (its certificate and key)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    key, csr, cert, ext = folder / "key.pem", folder / "req.csr", folder / "cert.pem", folder / "ext.cnf"
+    ext.write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    subprocess.run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(csr),
+                    "-subj", "/CN=localhost"], check=True, capture_output=True)
+    subprocess.run(["openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca[0]), "-CAkey", str(ca[1]),
+                    "-CAcreateserial", "-days", "1", "-out", str(cert), "-extfile", str(ext)], check=True,
+                   capture_output=True)
+    return cert, key
+
+
+def _ca_expiries() -> dict[tuple[str, str], float]:
+    """(subject, serial) -> the expiry the metric says, of INFLUENCERS_TLS_CA's series (read from the gauge itself:
+    a test run alone registers no service)."""
+    return {(s.labels["subject"], s.labels["serial"]): s.value for metric in families().tls_expiry.collect()
+            for s in metric.samples if s.labels["setting"] == "INFLUENCERS_TLS_CA"}
+
+
+def test_a_rotated_ca_file_is_trusted_by_a_running_client_from_its_next_call_without_a_restart(tmp_path, caplog):
+    """Before, a client read INFLUENCERS_TLS_CA once, when its channel was made: servers moved to a certificate of a
+    new authority (a CA rotated by cert-manager) were refused as UNAVAILABLE by every running client until it was
+    restarted. Now the channel follows the file: the next call after it changed trusts the new authority."""
+    caplog.set_level(logging.INFO, logger="services.common.tls")
+    old_ca, new_ca = (_make_certificate(tmp_path / name, days=days, name=f"{name}-ca")
+                      for name, days in (("old", 30), ("new", 300)))
+    cert, key = _make_signed(tmp_path / "server", new_ca[:2])  # the servers already present the new CA's
+    live_ca = tmp_path / "ca.pem"
+    shutil.copy(old_ca[0], live_ca)
+    server = build_server("tls", "127.0.0.1", 0, [],
+                          credentials=server_credentials(Settings(tls_cert=str(cert), tls_key=str(key))))
+    try:
+        with open_channel(f"localhost:{server.port}", "", channel_credentials(Settings(tls_ca=str(live_ca)))) as ch:
+            with pytest.raises(grpc.RpcError) as refused:
+                _check(ch)
+            assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+            assert _ca_expiries() == {("old-ca", old_ca[2]): old_ca[3]}
+            shutil.copy(new_ca[0], tmp_path / "swap.pem")
+            os.replace(tmp_path / "swap.pem", live_ca)  # as a Secret volume swaps its files
+            time.sleep(CaRoots.CHECK_EVERY_S)
+            assert _check(ch) == health_pb2.HealthCheckResponse.SERVING
+            assert _ca_expiries() == {("new-ca", new_ca[2]): new_ca[3]}, "the old authority's series is gone"
+            live_ca.write_text("half written\n")  # not taken: said once, the authorities read before still trusted
+            time.sleep(CaRoots.CHECK_EVERY_S)
+            assert _check(ch) == health_pb2.HealthCheckResponse.SERVING
+            time.sleep(CaRoots.CHECK_EVERY_S)
+            assert _check(ch) == health_pb2.HealthCheckResponse.SERVING
+        refused_logs = [r for r in caplog.records if "TLS authorities not reloaded" in r.getMessage()]
+        assert len(refused_logs) == 1 and "INFLUENCERS_TLS_CA=" in refused_logs[0].getMessage()
+    finally:
+        server.stop(0)
+
+
+def test_a_ca_file_of_many_authorities_has_one_expiry_series_its_earliest_unexpired(tmp_path):
+    """A system bundle (~150 roots) as INFLUENCERS_TLS_CA gave each root a series of its own (and each expired root,
+    which verification ignores, a firing alert): now the file has one, the authority of it that expires first of those
+    not expired yet."""
+    made = [_make_certificate(tmp_path / f"ca{k}", days=days, name=f"ca{k}") for k, days in enumerate((300, 20, 90))]
+    expired = tmp_path / "expired"
+    expired.mkdir()
+    subprocess.run(["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", str(expired / "key.pem"),
+                    "-out", str(expired / "req.csr"), "-subj", "/CN=expired-ca"], check=True, capture_output=True)
+    subprocess.run(["openssl", "x509", "-req", "-in", str(expired / "req.csr"), "-signkey", str(expired / "key.pem"),
+                    "-days", "-1", "-out", str(expired / "cert.pem")], check=True, capture_output=True)
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_bytes((expired / "cert.pem").read_bytes() + b"".join(m[0].read_bytes() for m in made))
+    channel_credentials(Settings(tls_ca=str(bundle)))
+    assert _ca_expiries() == {("ca1", made[1][2]): made[1][3]}, "the earliest of those not expired yet"
+    bundle.write_bytes((expired / "cert.pem").read_bytes())
+    channel_credentials(Settings(tls_ca=str(bundle)))
+    assert [subject for subject, _ in _ca_expiries()] == ["expired-ca"], "all expired: the alert fires on one"

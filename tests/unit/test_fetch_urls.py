@@ -297,7 +297,8 @@ def test_a_user_name_or_password_in_a_url_is_hidden_whatever_the_scheme(url, sho
     ("https:/ann:hunter2@cdn.example.com/v.mp4?code=hunter2", "no host in URL (one slash after 'https:'"),
     ("https:\\ann:hunter2@cdn.example.com\\v.mp4", "backslash in URL"),
     ("https:/cdn.example.com/token=hunter2/v.mp4", "no host in URL (one slash after 'https:'"),
-    ("//ann:hunter2@cdn.example.com/v.mp4", "file not found (read as a path: a web address is given whole"),
+    ("//ann:hunter2@cdn.example.com/v.mp4", "a link without its scheme is not fetched: write it whole"),
+    ("//cdn.example.com/token=hunter2/v.mp4?sig=hunter2", "a link without its scheme is not fetched"),
 ])
 def test_a_password_or_token_in_a_link_refused_for_its_slashes_is_not_in_the_error(url, reason, tmp_path):
     # Was: `https:/ann:hunter2@cdn.example.com/v.mp4?code=hunter2: no host in URL ...`, the password and the OAuth
@@ -366,6 +367,11 @@ def test_the_values_of_a_signed_urls_secret_parameters_are_hidden_and_the_rest_k
     ("https://cdn/v.mp4;jsessionid=A1B2", "https://cdn/v.mp4;jsessionid=***"),  # a Java server's session in the path
     ("https://a.akamaihd.net/hdntl=exp=1~acl=%2f*~hmac=9f/i.m3u8", "https://a.akamaihd.net/hdntl=***~acl=%2f*~hmac=***"
      "/i.m3u8"),
+    # Backslashes part the path as slashes do (browsers read them so, and ingest fetches them so): was shown whole.
+    ("https://cdn/a\\token=abc\\v.mp4", "https://cdn/a\\token=***\\v.mp4"),
+    ("https://cdn\\sig\\XYZ123\\v.mp4", "https://cdn\\sig\\***\\v.mp4"),
+    # A link without its scheme, refused by ingest: its path tokens as a link's (was: shown whole).
+    ("//cdn.example/token=abc123/v.mp4", "//cdn.example/token=***/v.mp4"),
 ])
 def test_a_token_in_a_urls_path_is_hidden_as_one_in_its_query(url, shown):
     assert secrets_hidden(url) == shown

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from services.analytics.migrations.long_keys import key_today
 from services.analytics.migrations.row_moves import URL_COLUMNS, move_row, urls, videos
 from services.common.location_key import location_key
-from services.common.url_secrets import links_hidden, path_userinfo_hidden, secrets_hidden
+from services.common.url_secrets import links_hidden, path_link_keyed, path_userinfo_hidden, secrets_hidden
 
 
 def keep_no_secret(c: sa.Connection) -> None:
@@ -22,7 +22,9 @@ def keep_no_secret(c: sa.Connection) -> None:
         row = dict(zip(URL_COLUMNS, columns, strict=True))
         # A key past 1 KiB: the one the same link gets today, found from the url when it can be (long_keys.py).
         key = key_today(location, secrets_hidden(row["url"]))
-        if (in_path := path_userinfo_hidden(key, row["url"])) != key:  # `/ann:pw@cdn/v.mp4`: a link read as a path
+        # `/ann:pw@cdn/v.mp4?token=abc`: a link given without its scheme, read as a path (0015: its password; 0017:
+        # its tokens, digested as a link's).
+        if (in_path := path_link_keyed(path_userinfo_hidden(key, row["url"]), row["url"])) != key:
             key = location_key(in_path)
         if key != location:
             move_row(c, location, key, row)

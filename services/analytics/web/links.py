@@ -31,5 +31,18 @@ def in_ascii(address: str) -> str:
 def href(url: str) -> Markup:
     """`url` for an `href` or `src` attribute: in_ascii, then escaped for HTML. Markup, so that the finalize leaves
     it as it is: the address the browser follows is the value given; only the link's text loses its bidi
-    controls."""
-    return Markup(escape(in_ascii(url)))
+    controls. A backslash in an http(s) link's path is a `/`, as a browser reads it in a link typed in and as ingest
+    fetches it (was: sent `%5C`, so that the link and the player opened `/clips%5Ca.mp4`, not the file analysed)."""
+    return Markup(escape(in_ascii(_path_slashes(url))))
+
+
+_HOST_THEN_PATH = re.compile(r"(?i)(https?://[^/\\?#]*)([^?#]*)")
+
+
+def _path_slashes(url: str) -> str:
+    """`url` with the backslashes of an http(s) path as `/`; as given when a backslash stands in or before its host
+    (ingest refuses it) or it is no http(s) link."""
+    m = _HOST_THEN_PATH.match(url)
+    if m is None or "\\" not in m.group(2) or m.group(2).startswith("\\"):
+        return url
+    return m.group(1) + m.group(2).replace("\\", "/") + url[m.end():]
