@@ -45,6 +45,7 @@ import av
 from services.ingest.video import (
     DECODE_ERRORS,
     PROBE_MAX_PIXELS,
+    StillHeld,
     VideoError,
     declared_duration,
     display_matrix,
@@ -66,6 +67,7 @@ H264_PARAMS = frozenset({7, 8, 13, 15})
 HEVC_SKIP = frozenset({35, 36, 37, 38})
 HEVC_PARAMS = frozenset({32, 33, 34, 39, 40})
 MAX_PACKETS = 1_000_000  # a stream claiming more (an hour at 240 fps is 864,000) gets no digest
+MAX_HELD_S = 36_000.0  # s of audio read past a one-picture video at most (decoding holds the duration cap)
 
 
 @dataclass(frozen=True)
@@ -210,6 +212,9 @@ def _digest(container: av.container.InputContainer, stream: av.video.stream.Vide
         return CodedStream(None)  # no frame decoded, or none timed: the usual path names the problem
     matrix = display_matrix(shown)
     head = f"{codec}|{ctx.width}x{ctx.height}|".encode() + (matrix.tobytes() if matrix is not None else b"-")
+    held = _held_s(container, stream, shown) if packets == 1 else 0.0
+    if held:  # one picture held over its audio, as long as the audio (to a tenth: a remux's audio may pad a frame)
+        head += f"|held {round(held, 1)}".encode()
     hidden = b""
     lead_ms = round((shown.pts - first) * time_base * 1000)
     if lead_ms:  # hashed only when there is one: the digests of the usual streams stay those already stored
@@ -240,6 +245,16 @@ def _digest(container: av.container.InputContainer, stream: av.video.stream.Vide
         stated_s = 0.0
     return CodedStream(digest, start_s, display_note(matrix), legacy, tuple(older[1:]), stated_s, fps,
                        hidden_last is not None)
+
+
+def _held_s(container: av.container.InputContainer, stream: av.video.stream.VideoStream, shown: av.VideoFrame) -> float:
+    """Seconds the audio of `container` holds its one picture `shown` for, as decoding reads it (video.StillHeld:
+    0.0 when it is no picture held over audio); 0.0 when it cannot be read."""
+    try:
+        return StillHeld(shown.pts, MAX_HELD_S).seconds(container, stream, 1 / sane_fps(stream.average_rate,
+                                                                                         stream.guessed_rate))
+    except VideoError:
+        return 0.0
 
 
 class _Pictures:

@@ -924,7 +924,47 @@ def _sample_file(path: Path, sampler: ShotSampler, max_pixels: int, max_seconds:
     cut = container.format.name == "gif" and path.is_file() and _gif_cut_short(path)
     if "matroska" in container.format.name and _matroska_whole(path):
         cut = None  # whole: a length stated past its frames is a header's mistake, not frames missing
-    return info, _sampled(container, stream, chain([first], decoded), sampler, info, max_pixels, cut, clock)
+    return info, _sampled(container, stream, chain([first], decoded), sampler, info, max_pixels, cut, clock,
+                          StillHeld(first[0].pts, max_seconds))
+
+
+HELD_MIN_S = 1.0  # s the audio must play past a video's one frame for that frame to be a picture held over it
+
+
+@dataclass(frozen=True)
+class StillHeld:
+    """What tells a picture held over its audio from a still: the pts of the video's first frame, and the cap."""
+
+    pts: int | None
+    max_seconds: float
+
+    def seconds(self, container: av.container.InputContainer, stream: av.video.stream.VideoStream,
+                decoded_s: float) -> float:
+        """Seconds from the video's one frame to where its audio ends, when that is HELD_MIN_S or more past the
+        `decoded_s` seconds of the frame and the video track states no more than its frame (an MP4 track stating 4 s
+        of which one frame is left is a file cut short); else 0.0. A player shows the picture for as long as the
+        audio plays: a still with music, a common social video. Read by seeking `container` (its video demuxed to
+        the end) back to its start and demuxing its audio alone, never decoded; raises VideoError past
+        `max_seconds`."""
+        audio = list(container.streams.audio)
+        if not audio or self.pts is None or not stream.time_base:
+            return 0.0
+        if container.format.name.startswith("mov,") and stream.duration and ended_early(
+                float(stream.duration * stream.time_base), decoded_s):
+            return 0.0
+        at, end = self.pts * stream.time_base, None
+        try:
+            container.seek(0)
+            for packet in itertools.islice(container.demux(*audio), int(self.max_seconds * 1000)):
+                if packet.pts is not None and packet.size and packet.time_base:
+                    ends = (packet.pts + (packet.duration or 0)) * packet.time_base
+                    end = ends if end is None else max(end, ends)
+        except DECODE_ERRORS:
+            return 0.0
+        held = float(end - at) if end is not None else 0.0
+        if held > self.max_seconds:
+            raise _too_long(self.max_seconds, held)
+        return held if held >= decoded_s + HELD_MIN_S else 0.0
 
 
 def _holds_packets(path: Path, index: int) -> bool:
@@ -964,13 +1004,15 @@ def _gif_cut_short(path: Path) -> bool:
 
 def _sampled(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
              decoded: Iterator[tuple[av.VideoFrame, float]], sampler: ShotSampler, info: VideoInfo,
-             max_pixels: int, cut: bool | None = False, clock: FrameClock | None = None
-             ) -> Iterator[SampledFrame]:
+             max_pixels: int, cut: bool | None = False, clock: FrameClock | None = None,
+             still: StillHeld | None = None) -> Iterator[SampledFrame]:
     """`cut`: the file is known to be cut short where its container states no length (a GIF without its
     trailer): the warning says so; None: known whole (a Matroska file holding its whole segment), so frames ending
     before the length it states are a header stating more than it holds (10 hours for 20 s), not a file cut short.
     `clock`: the frames' clock, whose jumps left out of the timeline are no part of the length the container states
-    (a transport stream of joined segments states the span of its times)."""
+    (a transport stream of joined segments states the span of its times). `still`: how to read a video of one frame
+    as a picture held over its audio (a still with music): that frame, sampled once, stands for the audio's length,
+    which is the video's."""
     step = 1.0 / info.fps
     # The sampled frames of the latest time, waiting for a later one: a frame stands for the time until the next
     # sampled frame of a later time, so frames that share a time (equal timestamps, as at a join) share a span,
@@ -1016,6 +1058,13 @@ def _sampled(container: av.container.InputContainer, stream: av.video.stream.Vid
             # The stated span holds the jumps the clock left out: compared without them (was: 4 s of a transport
             # stream joined across a 30 s jump warned "decoding stopped at 4.0 s of the 34.0 s ... cut short").
             info.duration_s = max(decoded_s, info.duration_s - float(clock.skipped))
+        held = still.seconds(container, stream, decoded_s) if still and count == 1 and not damage else 0.0
+        if held:  # one picture shown while the audio plays: analysed once, the video as long as its audio
+            info.duration_s = held
+            for done in pending:
+                done.span_s = max(step, held - done.timestamp_s)
+                yield done
+            return
         if count <= 1 and ended_early(info.duration_s, decoded_s):  # a video cut short, not a still
             raise VideoError(f"not a readable video (one frame of the {info.duration_s:.1f} s the file states: "
                              "the file is cut short)")
