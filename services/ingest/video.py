@@ -254,6 +254,23 @@ def pixel_aspect(stream: av.video.stream.VideoStream) -> Fraction | None:
     return None
 
 
+# Codecs whose decoder gives each field of an interlaced video as a picture of its own, half the frame's height,
+# flagged interlaced (HEVC codes interlaced video only as fields, its SEI's pic_struct naming each: FFmpeg flags those
+# pictures interlaced, and only those). H.264's and MPEG-2's decoders weave their fields into whole frames.
+FIELD_CODECS = frozenset({"hevc"})
+
+
+def frame_aspect(stream: av.video.stream.VideoStream, frame: av.VideoFrame) -> Fraction | None:
+    """The aspect ratio `frame`'s pixels are shown at: the stream's (pixel_aspect), halved for a field (FIELD_CODECS: an
+    interlaced HEVC stream's 1920x540 fields shown 1920x1080, as the frame they are half of; was sampled at 540, each
+    face squashed to half its height)."""
+    aspect = pixel_aspect(stream)
+    codec = stream.codec_context.codec if stream.codec_context is not None else None
+    if frame.interlaced_frame and codec is not None and codec.canonical_name in FIELD_CODECS:
+        return (aspect or Fraction(1)) / 2
+    return aspect
+
+
 def shown_size(frame: av.VideoFrame, aspect: Fraction | None, max_pixels: int) -> tuple[int, int]:
     """(width, height) in px of `frame` as a player shows it (its pixels at their aspect ratio `aspect`, then
     turned by its display matrix)."""
@@ -917,7 +934,7 @@ def _sample_file(path: Path, sampler: ShotSampler, max_pixels: int, max_seconds:
             raise VideoError(INDEX_CUT_SHORT if cut == b"moov" else ENDS_BEFORE_FIRST_FRAME if cut else
                              _no_frame(probed.duration_s) if not holds else "no decodable frames")
         _check_size(first[0].width, first[0].height, max_pixels)
-        width, height = shown_size(first[0], pixel_aspect(stream), max_pixels)
+        width, height = shown_size(first[0], frame_aspect(stream, first[0]), max_pixels)
     start_s = shown_at(first[0], stream)
     info = VideoInfo(width, height, probed.fps, declared_duration(container, stream, start_s), probed.codec,
                      start_s=start_s, note=display_note(display_matrix(first[0])))
@@ -1039,7 +1056,7 @@ def _sampled(container: av.container.InputContainer, stream: av.video.stream.Vid
                 decision = sampler.feed(t, _luma_thumb(frame))
                 if not decision.sample:
                     continue
-                pixels = _bgr(frame, pixel_aspect(stream), max_pixels)
+                pixels = _bgr(frame, frame_aspect(stream, frame), max_pixels)
                 bgr = np.ascontiguousarray(upright(pixels, display_matrix(frame)))
             except DECODE_ERRORS as exc:
                 if count <= 1:
