@@ -693,3 +693,32 @@ def test_a_picture_over_music_is_analysed_once_as_long_as_its_music_and_its_remu
     for outcome in (source, repost):
         assert outcome.video.duration.ToTimedelta().total_seconds() == pytest.approx(5.0, abs=0.05)
     engine.dispose()
+
+
+def test_an_av1_video_stored_under_its_decoders_name_is_found_by_its_remux_before_it_is_decoded(rig, tmp_path) -> None:
+    """An AV1 video stored with the digest the release before wrote (`libdav1d:`, named by its decoder; rewritten here
+    as that release left it): its WebM remux, digested `av1:` today, is copied from it before it is decoded, and the
+    video keeps today's digest too, so its Matroska remux is known by that at once."""
+    if "libdav1d" not in av.codecs_available:
+        pytest.skip("this FFmpeg has no libdav1d")
+    pipeline, _, store = rig
+    identity = pipeline.identity = CopyingIdentity(store)
+    pipeline.settings = dataclasses.replace(pipeline.settings, sample_interval_s=0.02)  # too fine for a look
+    engine = with_repost_store(pipeline, tmp_path)
+    folder = tmp_path / "m"
+    folder.mkdir()
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=3", "-c:v",
+                    "libaom-av1", "-cpu-used", "8", "-crf", "40", str(folder / "clip.mp4")], check=True)
+    coded = coded_stream(folder / "clip.mp4")
+    assert coded.digest is not None and coded.legacy is not None and coded.legacy.startswith("libdav1d:")
+    stored = pipeline.process("clip.mp4", 1.0, "", "", folder).video
+    with engine.begin() as conn:  # as the release before stored it
+        conn.execute(sa.text("UPDATE ingest_stream_digests SET digest = :old WHERE video_id = :id"),
+                     {"old": coded.legacy, "id": stored.video_id})
+    webm = pipeline.process(remux_every_packet(folder / "clip.mp4", folder / "copy.webm").name, 2.0, "", "", folder)
+    mkv = pipeline.process(remux_every_packet(folder / "clip.mp4", folder / "copy.mkv").name, 2.0, "", "", folder)
+    assert stored.status == webm.video.status == mkv.video.status == DONE
+    assert identity.analysed == [stored.video_id]
+    assert identity.copies == [(webm.video.video_id, stored.video_id), (mkv.video.video_id, stored.video_id)]
+    assert "decode" not in webm.stage_seconds and "decode" not in mkv.stage_seconds
+    engine.dispose()
