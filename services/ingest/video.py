@@ -308,8 +308,9 @@ class FrameClock:
     repeated once (a join where the next part starts at the last one's time); a third frame at it, or
     within MIN_STEP_S, is timestamps that do not advance (all equal: damage) and follows on a frame later,
     never piling a whole video onto one instant. A step back of REORDER_FRAMES frames at most is a frame shown
-    out of order (coarse timestamps of B-frames) and is held at the latest time. The result is finite and never
-    decreasing, so decoded time can be capped whatever the timestamps claim."""
+    out of order (coarse timestamps of B-frames) and is held at the latest time. A jump ahead to where the frame before
+    says it ends (its own duration: a slideshow of a picture every 20 s) is that frame held, never a join. The result
+    is finite and never decreasing, so decoded time can be capped whatever the timestamps claim."""
 
     def __init__(self, fps: float, time_base: Fraction | None, start_pts: int | None,
                  max_gap_s: float = MAX_GAP_S) -> None:
@@ -324,6 +325,7 @@ class FrameClock:
         self.last: Fraction | None = None
         self.repeats = 0  # frames in a row whose time did not advance past the one before
         self.skipped = Fraction(0)  # s of the timeline the jumps ahead past max_gap_s left out (joined segments)
+        self.held: Fraction | None = None  # s the last frame states it is shown for (its duration), when it states one
 
     def _seconds(self, pts: int | None) -> Fraction | None:
         if pts is None or self.time_base is None:
@@ -332,8 +334,9 @@ class FrameClock:
             self.base = pts
         return (pts - self.base) * self.time_base
 
-    def at(self, pts: int | None, packets: int) -> float:
-        """Seconds of a frame with `pts` (stream time-base units or None), `packets` demuxed since the last."""
+    def at(self, pts: int | None, packets: int, duration: int | None = None) -> float:
+        """Seconds of a frame with `pts` (stream time-base units or None), `packets` demuxed since the last, stating
+        `duration` (time-base units; None or 0: none)."""
         raw = self._seconds(pts)
         if self.last is None:
             t = raw if raw is not None and 0 <= raw <= MAX_GAP_S else Fraction(0)
@@ -345,17 +348,20 @@ class FrameClock:
             if self.last - REORDER_FRAMES * self.step_s <= t < self.last:
                 return float(self.last)  # shown out of order: no time of its own, and no frame's time added
             self.repeats = self.repeats + 1 if self.last <= t < self.last + _MIN_STEP else 0
-            if t < self.last or t > self.last + self.max_gap_s or self.repeats > 1:
+            on_time = self.held is not None and abs(t - self.last - self.held) <= _ON_TIME  # the last frame held
+            if t < self.last or (t > self.last + self.max_gap_s and not on_time) or self.repeats > 1:
                 jumped = t
                 t = self.last + self.step_s * max(1, packets)
                 self.offset = t - raw
                 if jumped > t:
                     self.skipped += jumped - t
         self.last = t
+        self.held = duration * self.time_base if duration and duration > 0 and self.time_base is not None else None
         return float(t)
 
 
 _MIN_STEP = Fraction(MIN_STEP_S)
+_ON_TIME = Fraction(1, 1000)  # s a frame may come off where the one before says it ends and still come on time
 
 
 def _check_size(width: int, height: int, max_pixels: int) -> None:
@@ -870,7 +876,7 @@ def _decoded(container: av.container.InputContainer, stream: av.video.stream.Vid
                 if skipping:
                     stream.codec_context.skip_frame = "NONREF"
                     skipping = False
-                t = clock.at(frame.pts, since_frame)
+                t = clock.at(frame.pts, since_frame, frame.duration)
                 since_frame = 0
                 if t > max_seconds:
                     raise _too_long(max_seconds, t)
@@ -984,6 +990,15 @@ class StillHeld:
         return held if held >= decoded_s + HELD_MIN_S else 0.0
 
 
+def _shown_for(frame: av.VideoFrame, stream: av.video.stream.VideoStream, longest: float) -> float:
+    """Seconds `frame` states it is shown for (its duration), at most `longest`; 0.0 when it states none."""
+    try:
+        seconds = float(frame.duration * stream.time_base) if frame.duration and stream.time_base else 0.0
+    except (OverflowError, ZeroDivisionError):
+        return 0.0
+    return min(seconds, longest) if math.isfinite(seconds) and seconds > 0 else 0.0
+
+
 def _holds_packets(path: Path, index: int) -> bool:
     """Whether the stream `index` of the file at `path` holds a packet of data (True when it cannot be read: no
     claim)."""
@@ -1031,6 +1046,11 @@ def _sampled(container: av.container.InputContainer, stream: av.video.stream.Vid
     as a picture held over its audio (a still with music): that frame, sampled once, stands for the audio's length,
     which is the video's."""
     step = 1.0 / info.fps
+    # s the last frame is shown: its own duration where it states one (a slideshow's picture every 5 s, where the
+    # frame rate, clamped to 1..MAX_FPS, gave 1 s: 10 pictures of 50 s read as 46 s and "the file is cut short"), at
+    # most a pause the video may hold; else a frame at its rate.
+    longest = float(max(Fraction(MAX_GAP_S), clock.max_gap_s if clock is not None else 0, Fraction(info.duration_s)))
+    last_step = step
     # The sampled frames of the latest time, waiting for a later one: a frame stands for the time until the next
     # sampled frame of a later time, so frames that share a time (equal timestamps, as at a join) share a span,
     # never 0 for all but the last of them (which gave a face seen in the first no time on screen).
@@ -1053,6 +1073,7 @@ def _sampled(container: av.container.InputContainer, stream: av.video.stream.Vid
                 count += 1
                 concealed += frame.is_corrupt
                 last_t = t
+                last_step = _shown_for(frame, stream, longest) or step
                 decision = sampler.feed(t, _luma_thumb(frame))
                 if not decision.sample:
                     continue
@@ -1070,7 +1091,7 @@ def _sampled(container: av.container.InputContainer, stream: av.video.stream.Vid
                     yield done
                 pending = []
             pending.append(current)
-        decoded_s = last_t + step
+        decoded_s = last_t + last_step
         if clock is not None and clock.skipped and info.duration_s > 0:
             # The stated span holds the jumps the clock left out: compared without them (was: 4 s of a transport
             # stream joined across a 30 s jump warned "decoding stopped at 4.0 s of the 34.0 s ... cut short").
@@ -1104,7 +1125,7 @@ def _sampled(container: av.container.InputContainer, stream: av.video.stream.Vid
                 f"{concealed} of {count} frames damaged (the decoder filled in what it could not read: faces "
                 f"in them may be missed)")]))
         for done in pending:
-            done.span_s = max(step, last_t - done.timestamp_s + step)
+            done.span_s = max(last_step, last_t - done.timestamp_s + last_step)
             yield done
     finally:
         container.close()
