@@ -13,7 +13,7 @@ import functools
 import itertools
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from itertools import chain
 from pathlib import Path
@@ -32,6 +32,7 @@ from services.ingest.sniff import (
     gif_lacks_trailer,
     heif_still,
     is_animated_webp,
+    matroska_unread,
     matroska_whole,
     mp4_box_cut_short,
     mp4_lacks_index,
@@ -68,6 +69,7 @@ WORK_PIXEL_RATE = 4096 * 2160 * 120
 # come at 240 fps of 4096x4096) are a file made to decode huge, refused within seconds rather than at the total.
 MAX_PIXEL_RATE = 4096 * 2160 * int(MAX_FPS)
 DECODER_PIXEL_FACTOR = 4  # the decoder itself never allocates frames over this many times the pixel cap
+MAX_BAD_PACKETS = 250  # packets in a row the decoder refuses before the rest is taken for garbage, not damage
 MAX_VIDEO_STREAMS = 16  # a file holding more (not cover art) is refused before they are decoded (open_file)
 # Streams of every kind a file may hold (open_file): a video's own, audio in a few dozen languages, subtitles, data.
 # Each costs its probe (0.7 MB, audio too): 998 audio streams beside a video (18 MB) took 770 MB in ingest's own
@@ -811,10 +813,14 @@ def _played_within(path: Path, index: int, max_seconds: float, fps: float) -> bo
 
 
 def _decoded(container: av.container.InputContainer, stream: av.video.stream.VideoStream, fps: float,
-             max_pixels: int, max_seconds: float, max_gap_s: float = MAX_GAP_S, clock: FrameClock | None = None
-             ) -> Iterator[tuple[av.VideoFrame, float]]:
+             max_pixels: int, max_seconds: float, max_gap_s: float = MAX_GAP_S, clock: FrameClock | None = None,
+             read: Read | None = None) -> Iterator[tuple[av.VideoFrame, float]]:
     """Every decoded frame with its time in seconds; raises VideoError past the duration cap (decoded time,
-    or packets at MAX_FPS when timestamps never advance). Decoder exceptions pass through."""
+    or packets at MAX_FPS when timestamps never advance). A packet the decoder refuses is skipped when data follows
+    it (damage inside the file: the decoder picks up again at the next key frame, as players do), its reason added
+    to `read.skipped` (`read` also notes where the packets read end); the decoder's exception passes through after
+    MAX_BAD_PACKETS in a row (garbage, not damage), and ends the frames quietly when nothing follows (the last packet
+    of a file cut short)."""
     # Slice threads only (one thread for most phone video): ingest decodes several videos at once and the
     # identity workers fill the other core, so FFmpeg's frame threads only added their synchronisation: 15%
     # more CPU for the same frames (20 dev videos: 5.0 against 4.3 CPU s).
@@ -846,10 +852,24 @@ def _decoded(container: av.container.InputContainer, stream: av.video.stream.Vid
     lead: list[av.Packet] | None = None if container.format.flags & av.format.Flags.no_timestamps.value else []
     lead_bytes = 0
     hidden = False  # frames without a time are dropped until the first frame with one
+    # The last packet's refusal, held until a packet of data shows that more follows (damage inside the file: skipped)
+    # or none does (a file cut short). Was: raised at once, so one damaged packet of a long video ended it there
+    # (`decoding stopped at 1.0 s of the 4.0 s ... damaged: invalid data`), the frames after it never seen.
+    failed: BaseException | None = None
+    in_a_row = 0
     demuxed = container.demux(stream)
     for packet in demuxed:
+        if failed is not None and packet.size:
+            in_a_row += 1
+            if in_a_row >= MAX_BAD_PACKETS:
+                raise failed
+            if read is not None:
+                read.skipped.append(describe(failed))
+            failed = None
         if packet.size:
             packets += 1
+            if read is not None and packet.pos is not None and packet.pos >= 0:
+                read.end = max(read.end, packet.pos + packet.size)
             since_frame += 1
             if packets > max_packets:
                 raise _too_long(max_seconds, packets / MAX_FPS)
@@ -864,10 +884,11 @@ def _decoded(container: av.container.InputContainer, stream: av.video.stream.Vid
         for queued in batch:
             try:
                 frames = alpha.decode(queued) if alpha is not None else queued.decode()
-            except DECODE_ERRORS:
-                if _nothing_after(demuxed):
-                    return  # the file's last packet is cut short: a truncated file, ending where its data ends
-                raise
+            except DECODE_ERRORS as exc:
+                failed = exc
+                continue
+            if queued.size and failed is None:
+                in_a_row = 0
             for frame in frames:
                 if hidden and frame.pts is None:
                     since_frame = 0
@@ -887,15 +908,7 @@ def _decoded(container: av.container.InputContainer, stream: av.video.stream.Vid
                     raise _too_much(f"decoding passed {pixels / 1e6:,.0f} million pixels at {t:.1f} s of frames",
                                     max_seconds)
                 yield frame, t
-
-
-def _nothing_after(demuxed: Iterator[av.Packet]) -> bool:
-    """Whether the demuxer holds no more data (only its flush packet): then a packet that would not decode
-    was the last of a file cut short, not damage inside it."""
-    try:
-        return all(p.size == 0 for p in demuxed)
-    except DECODE_ERRORS:
-        return False
+    # A refusal of the last packet of data (`failed`, left): a file cut short, ending where its data ends.
 
 
 def sample_frames(path: Path, sampler: ShotSampler, max_pixels: int = 4096 * 4096,
@@ -928,7 +941,8 @@ def _sample_file(path: Path, sampler: ShotSampler, max_pixels: int, max_seconds:
     container, probed = open_video(path, max_pixels, max_seconds)
     stream = video_stream(container)
     clock = FrameClock(probed.fps, stream.time_base, stream.start_time, max_gap(container, probed.duration_s))
-    decoded = _decoded(container, stream, probed.fps, max_pixels, max_seconds, clock=clock)
+    read = Read(path)
+    decoded = _decoded(container, stream, probed.fps, max_pixels, max_seconds, clock=clock, read=read)
     with _closed_on_failure(container, "cannot decode"):
         first = next(decoded, None)
         if first is None:
@@ -948,7 +962,7 @@ def _sample_file(path: Path, sampler: ShotSampler, max_pixels: int, max_seconds:
     if "matroska" in container.format.name and _matroska_whole(path):
         cut = None  # whole: a length stated past its frames is a header's mistake, not frames missing
     return info, _sampled(container, stream, chain([first], decoded), sampler, info, max_pixels, cut, clock,
-                          StillHeld(first[0].pts, max_seconds))
+                          StillHeld(first[0].pts, max_seconds), read)
 
 
 HELD_MIN_S = 1.0  # s the audio must play past a video's one frame for that frame to be a picture held over it
@@ -988,6 +1002,32 @@ class StillHeld:
         if held > self.max_seconds:
             raise _too_long(self.max_seconds, held)
         return held if held >= decoded_s + HELD_MIN_S else 0.0
+
+
+@dataclass
+class Read:
+    """What decoding the file at `path` met on its way (_decoded): why each damaged packet it skipped was refused, and
+    the byte after the last packet of data read (-1: none known)."""
+
+    path: Path
+    skipped: list[str] = field(default_factory=list)
+    end: int = -1
+
+    def clusters_unread(self) -> bool:
+        """Whether the Matroska file holds frames past where the packets read end (sniff.matroska_unread; False when it
+        cannot be read)."""
+        if self.end < 0:
+            return False
+        try:
+            with open(self.path, "rb") as f:
+                return matroska_unread(f, self.end)
+        except OSError:
+            return False
+
+
+def _packets(count: int) -> str:
+    """`count` damaged packets, in words."""
+    return f"{count} damaged packet{'s' if count > 1 else ''}"
 
 
 def _shown_for(frame: av.VideoFrame, stream: av.video.stream.VideoStream, longest: float) -> float:
@@ -1037,14 +1077,16 @@ def _gif_cut_short(path: Path) -> bool:
 def _sampled(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
              decoded: Iterator[tuple[av.VideoFrame, float]], sampler: ShotSampler, info: VideoInfo,
              max_pixels: int, cut: bool | None = False, clock: FrameClock | None = None,
-             still: StillHeld | None = None) -> Iterator[SampledFrame]:
+             still: StillHeld | None = None, read: Read | None = None) -> Iterator[SampledFrame]:
     """`cut`: the file is known to be cut short where its container states no length (a GIF without its
     trailer): the warning says so; None: known whole (a Matroska file holding its whole segment), so frames ending
     before the length it states are a header stating more than it holds (10 hours for 20 s), not a file cut short.
     `clock`: the frames' clock, whose jumps left out of the timeline are no part of the length the container states
     (a transport stream of joined segments states the span of its times). `still`: how to read a video of one frame
     as a picture held over its audio (a still with music): that frame, sampled once, stands for the audio's length,
-    which is the video's."""
+    which is the video's. `read`: what _decoded met (damaged packets it skipped, where its packets end), said in the
+    warning."""
+    skipped = read.skipped if read is not None else []
     step = 1.0 / info.fps
     # s the last frame is shown: its own duration where it states one (a slideshow's picture every 5 s, where the
     # frame rate, clamped to 1..MAX_FPS, gave 1 s: 10 pictures of 50 s read as 46 s and "the file is cut short"), at
@@ -1109,6 +1151,13 @@ def _sampled(container: av.container.InputContainer, stream: av.video.stream.Vid
         if count <= 1:
             raise VideoError("not a video (a single still frame)")
         short = ended_early(info.duration_s, decoded_s)
+        if skipped and short and not damage:  # frames missing after packets skipped, not a file cut short
+            damage = f"{skipped[0]} in {len(skipped)} packet{'s' if len(skipped) > 1 else ''}, no key frame after"
+        if short and cut is None and not damage and read is not None and read.clusters_unread():
+            # A whole Matroska file whose demuxer stopped at damaged bytes, its later clusters unread (was: taken for a
+            # header stating more than its frames, the rest of the video dropped without a word).
+            damage = f"its data could not be read on after byte {read.end:,}"
+            cut = False
         if damage or (short and cut is not None):
             stated = f" of the {info.duration_s:.1f} s the file states" if info.duration_s > 0 else ""
             info.warning = (f"decoding stopped at {decoded_s:.1f} s{stated} "
@@ -1118,6 +1167,11 @@ def _sampled(container: av.container.InputContainer, stream: av.video.stream.Vid
             info.duration_s = decoded_s
         if cut and not info.warning:
             info.warning = f"decoding stopped at {decoded_s:.1f} s (the file is cut short: it lacks its end marker)"
+        if skipped and not info.warning:
+            # Damaged packets skipped: what they held, and the frames that refer to them until the next key frame,
+            # is missing (was: decoding stopped at the first of them, and the rest of the video was never seen).
+            info.warning = (f"{_packets(len(skipped))} skipped ({skipped[0]}: the frames until the next key frame may "
+                            "be missing, faces in them missed)")
         if concealed:
             # Damaged bytes the decoder papered over (smeared or grey pictures): a done row that found few faces
             # or none says why, as a cut-short one does.
