@@ -13,7 +13,7 @@ import functools
 import itertools
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from itertools import chain
 from pathlib import Path
@@ -817,10 +817,10 @@ def _decoded(container: av.container.InputContainer, stream: av.video.stream.Vid
              read: Read | None = None) -> Iterator[tuple[av.VideoFrame, float]]:
     """Every decoded frame with its time in seconds; raises VideoError past the duration cap (decoded time,
     or packets at MAX_FPS when timestamps never advance). A packet the decoder refuses is skipped when data follows
-    it (damage inside the file: the decoder picks up again at the next key frame, as players do), its reason added
-    to `read.skipped` (`read` also notes where the packets read end); the decoder's exception passes through after
-    MAX_BAD_PACKETS in a row (garbage, not damage), and ends the frames quietly when nothing follows (the last packet
-    of a file cut short)."""
+    it (damage inside the file: the decoder picks up again at the next key frame, as players do), counted in `read`
+    with the first one's reason (`read` also notes where the packets read end); the decoder's exception passes
+    through after MAX_BAD_PACKETS in a row (garbage, not damage), and ends the frames quietly when nothing follows
+    (the last packet of a file cut short)."""
     # Slice threads only (one thread for most phone video): ingest decodes several videos at once and the
     # identity workers fill the other core, so FFmpeg's frame threads only added their synchronisation: 15%
     # more CPU for the same frames (20 dev videos: 5.0 against 4.3 CPU s).
@@ -864,7 +864,8 @@ def _decoded(container: av.container.InputContainer, stream: av.video.stream.Vid
             if in_a_row >= MAX_BAD_PACKETS:
                 raise failed
             if read is not None:
-                read.skipped.append(describe(failed))
+                read.skipped += 1
+                read.reason = read.reason or describe(failed)
             failed = None
         if packet.size:
             packets += 1
@@ -1006,11 +1007,12 @@ class StillHeld:
 
 @dataclass
 class Read:
-    """What decoding the file at `path` met on its way (_decoded): why each damaged packet it skipped was refused, and
-    the byte after the last packet of data read (-1: none known)."""
+    """What decoding the file at `path` met on its way (_decoded): the damaged packets it skipped and why the first
+    was refused, and the byte after the last packet of data read (-1: none known)."""
 
     path: Path
-    skipped: list[str] = field(default_factory=list)
+    skipped: int = 0
+    reason: str = ""
     end: int = -1
 
     def clusters_unread(self) -> bool:
@@ -1023,11 +1025,6 @@ class Read:
                 return matroska_unread(f, self.end)
         except OSError:
             return False
-
-
-def _packets(count: int) -> str:
-    """`count` damaged packets, in words."""
-    return f"{count} damaged packet{'s' if count > 1 else ''}"
 
 
 def _shown_for(frame: av.VideoFrame, stream: av.video.stream.VideoStream, longest: float) -> float:
@@ -1086,7 +1083,6 @@ def _sampled(container: av.container.InputContainer, stream: av.video.stream.Vid
     as a picture held over its audio (a still with music): that frame, sampled once, stands for the audio's length,
     which is the video's. `read`: what _decoded met (damaged packets it skipped, where its packets end), said in the
     warning."""
-    skipped = read.skipped if read is not None else []
     step = 1.0 / info.fps
     # s the last frame is shown: its own duration where it states one (a slideshow's picture every 5 s, where the
     # frame rate, clamped to 1..MAX_FPS, gave 1 s: 10 pictures of 50 s read as 46 s and "the file is cut short"), at
@@ -1151,8 +1147,9 @@ def _sampled(container: av.container.InputContainer, stream: av.video.stream.Vid
         if count <= 1:
             raise VideoError("not a video (a single still frame)")
         short = ended_early(info.duration_s, decoded_s)
+        skipped, reason = (read.skipped, read.reason) if read is not None else (0, "")  # known once all is decoded
         if skipped and short and not damage:  # frames missing after packets skipped, not a file cut short
-            damage = f"{skipped[0]} in {len(skipped)} packet{'s' if len(skipped) > 1 else ''}, no key frame after"
+            damage = f"{reason} in {skipped} packet{'s' if skipped > 1 else ''}, no key frame after"
         if short and cut is None and not damage and read is not None and read.clusters_unread():
             # A whole Matroska file whose demuxer stopped at damaged bytes, its later clusters unread (was: taken for a
             # header stating more than its frames, the rest of the video dropped without a word).
@@ -1170,8 +1167,8 @@ def _sampled(container: av.container.InputContainer, stream: av.video.stream.Vid
         if skipped and not info.warning:
             # Damaged packets skipped: what they held, and the frames that refer to them until the next key frame,
             # is missing (was: decoding stopped at the first of them, and the rest of the video was never seen).
-            info.warning = (f"{_packets(len(skipped))} skipped ({skipped[0]}: the frames until the next key frame may "
-                            "be missing, faces in them missed)")
+            info.warning = (f"{skipped} damaged packet{'s' if skipped > 1 else ''} skipped ({reason}: the frames until "
+                            "the next key frame may be missing, faces in them missed)")
         if concealed:
             # Damaged bytes the decoder papered over (smeared or grey pictures): a done row that found few faces
             # or none says why, as a cut-short one does.
