@@ -39,10 +39,12 @@ def test_hevc_field_pictures_are_sampled_at_the_frames_full_height_not_squashed(
         assert grey[90:, 40].max() < 90 and grey[40, 120:].max() < 90
 
 
-def test_a_progressive_hevc_video_keeps_its_size(tmp_path):
-    """The same frames coded progressive: flagged by nothing, sampled as coded."""
+@pytest.mark.parametrize("params", ["log-level=error", "log-level=error:pic-struct=3"])
+def test_a_progressive_hevc_video_keeps_its_size(tmp_path, params):
+    """The same frames coded progressive, with no picture timing or one naming whole frames (pic_struct 3: a frame
+    of its top then bottom field): sampled as coded."""
     path = tmp_path / "clip.mp4"
     subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", MARKED, "-c:v", "libx265", "-pix_fmt", "yuv420p",
-                    "-x265-params", "log-level=error", str(path)], check=True)
+                    "-x265-params", params, str(path)], check=True)
     info, sampled = sample_frames(path, ShotSampler(1.0))
     assert (info.width, info.height) == (320, 240) and {f.bgr.shape for f in sampled} == {(240, 320, 3)}
