@@ -169,6 +169,45 @@ def matroska_whole(f: BinaryIO, size: int) -> bool:
     return at + 4 + segment[1] + segment[0] <= size
 
 
+MATROSKA_CLUSTER = b"\x1f\x43\xb6\x75"
+CLUSTER_TIMESTAMP = 0xE7  # a cluster's first element, as muxers write it
+
+
+def matroska_unread(f: BinaryIO, offset: int, window: int = 64 << 20) -> bool:
+    """Whether the Matroska file `f` holds frames past `offset`, where a demuxer stopped: the cluster it stopped in
+    (the last one starting before `offset`, within `window` bytes) states that it ends further on, or a cluster starts
+    after it (its ID, a size, then its Timestamp element, as muxers write them; the cues and tags written last hold
+    none). False for a cluster of a size not known when written (a live recording)."""
+    f.seek(max(0, offset - window))
+    before = f.read(offset - max(0, offset - window))
+    at = before.rfind(MATROSKA_CLUSTER)
+    while at >= 0:
+        size = _cluster_size(before + f.read(16), at)
+        if size is not None:
+            whole, length = size
+            if whole != (1 << (7 * length)) - 1 and max(0, offset - window) + at + 4 + length + whole > offset:
+                return True
+            break
+        at = before.rfind(MATROSKA_CLUSTER, 0, at)
+    f.seek(max(0, offset))
+    after = f.read(window)
+    at = after.find(MATROSKA_CLUSTER)
+    while at >= 0:
+        if _cluster_size(after, at) is not None:
+            return True
+        at = after.find(MATROSKA_CLUSTER, at + 1)
+    return False
+
+
+def _cluster_size(data: bytes, at: int) -> tuple[int, int] | None:
+    """(size, length of the size) of the cluster whose ID is at `at` in `data`, when its Timestamp element follows;
+    None when it is no cluster."""
+    size = _vint(data, at + 4)
+    if size is None or data[at + 4 + size[1]:at + 5 + size[1]] != bytes([CLUSTER_TIMESTAMP]):
+        return None
+    return size
+
+
 def _vint(data: bytes, at: int) -> tuple[int, int] | None:
     """(value, length in bytes) of the EBML variable-size integer at `at` in `data`, or None where none fits."""
     if at >= len(data) or data[at] == 0:

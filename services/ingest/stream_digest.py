@@ -7,8 +7,9 @@ the repost check (a demux, ~5 ms for a short video, against ~0.5 s to decode it)
 (signature.py) still catches re-encodes, whose coded stream differs.
 
 What the digest covers:
-- the codec, the coded size, and the display matrix of the first frame (a remux that turns the picture is
-  another video to look at: its faces are elsewhere);
+- the codec (the format's name, as FFmpeg names its codec id: `av1`, never the decoder's, `libdav1d`), the coded
+  size, and the display matrix of the first frame (a remux that turns the picture is another video to look at: its
+  faces are elsewhere); for a stream of one picture, the length its audio holds it for (video.StillHeld);
 - where the first frame shown lies after the stream's first packet, when not at it: an MP4 whose edit list hides
   the head of the stream (a trim with `-c copy`) holds every packet of its original, yet a player starts it
   later and shows it shorter, so its times are not the original's (it is decoded and analysed, or recognised
@@ -45,6 +46,7 @@ import av
 from services.ingest.video import (
     DECODE_ERRORS,
     PROBE_MAX_PIXELS,
+    StillHeld,
     VideoError,
     declared_duration,
     display_matrix,
@@ -66,6 +68,7 @@ H264_PARAMS = frozenset({7, 8, 13, 15})
 HEVC_SKIP = frozenset({35, 36, 37, 38})
 HEVC_PARAMS = frozenset({32, 33, 34, 39, 40})
 MAX_PACKETS = 1_000_000  # a stream claiming more (an hour at 240 fps is 864,000) gets no digest
+MAX_HELD_S = 36_000.0  # s of audio read past a one-picture video at most (decoding holds the duration cap)
 
 
 @dataclass(frozen=True)
@@ -134,7 +137,10 @@ def _digest(container: av.container.InputContainer, stream: av.video.stream.Vide
     # its side data and time are read, never its pixels: the deblocking filter is skipped (a fifth of the digest's
     # CPU; the frames that come out, their order and times are the same).
     ctx.options = {"max_pixels": str(PROBE_MAX_PIXELS), "skip_loop_filter": "all"}
-    codec = ctx.name or "unknown"
+    # Named by the coded format (its codec id's name), never by the decoder that reads it: an AV1 stream is "av1" on a
+    # machine whose FFmpeg decodes it with libdav1d, libaom or its own decoder alike. Releases before this one named
+    # it by the decoder ("libdav1d:"): those names give the legacy digests below.
+    codec = ctx.codec.canonical_name if ctx.codec is not None else (ctx.name or "unknown")
     nal = codec in NAL_CODECS
     param_kinds, skip_kinds = (H264_PARAMS, H264_SKIP) if codec == "h264" else (HEVC_PARAMS, HEVC_SKIP)
     params: set[bytes] = set()
@@ -209,7 +215,11 @@ def _digest(container: av.container.InputContainer, stream: av.video.stream.Vide
     if shown is None or shown.pts is None:
         return CodedStream(None)  # no frame decoded, or none timed: the usual path names the problem
     matrix = display_matrix(shown)
-    head = f"{codec}|{ctx.width}x{ctx.height}|".encode() + (matrix.tobytes() if matrix is not None else b"-")
+    shape = f"{ctx.width}x{ctx.height}|".encode() + (matrix.tobytes() if matrix is not None else b"-")
+    held = _held_s(container, stream, shown) if packets == 1 else 0.0
+    if held:  # one picture held over its audio, as long as the audio (to a tenth: a remux's audio may pad a frame)
+        shape += f"|held {round(held, 1)}".encode()
+    head = f"{codec}|".encode() + shape
     hidden = b""
     lead_ms = round((shown.pts - first) * time_base * 1000)
     if lead_ms:  # hashed only when there is one: the digests of the usual streams stay those already stored
@@ -218,11 +228,11 @@ def _digest(container: av.container.InputContainer, stream: av.video.stream.Vide
         hidden += f"end {round((shown_end - first) * time_base * 1000)}|".encode()
     tail = b"".join(map(_sized, sorted(params))) + pictures.now.digest()
     tail_before = b"".join(map(_sized, sorted(params_before))) + (pictures.before or pictures.now).digest()
-    digest = f"{codec}:{hashlib.blake2b(head + hidden + tail, digest_size=20).hexdigest()}"
-    # The digests older releases wrote: with no hidden head or end digested, then with them (each with leading
-    # pictures timed and trailing zeros kept).
-    older = [d for d in dict.fromkeys(f"{codec}:{hashlib.blake2b(b, digest_size=20).hexdigest()}"
-                                      for b in (head + tail_before, head + hidden + tail_before)) if d != digest]
+    digest = _named(codec, head + hidden + tail)
+    # The digests older releases wrote, each named by a decoder of the format (the one here first): today's, then
+    # with no hidden head or end digested, then with them (each with leading pictures timed and trailing zeros kept).
+    older = [d for d in dict.fromkeys(_named(name, f"{name}|".encode() + shape + b) for name in decoder_names(ctx)
+                                      for b in (hidden + tail, tail_before, hidden + tail_before)) if d != digest]
     if not older:
         return CodedStream(digest, shown_at(shown, stream), display_note(matrix))
     legacy = older[0]
@@ -240,6 +250,28 @@ def _digest(container: av.container.InputContainer, stream: av.video.stream.Vide
         stated_s = 0.0
     return CodedStream(digest, start_s, display_note(matrix), legacy, tuple(older[1:]), stated_s, fps,
                        hidden_last is not None)
+
+
+def _held_s(container: av.container.InputContainer, stream: av.video.stream.VideoStream, shown: av.VideoFrame) -> float:
+    """Seconds the audio of `container` holds its one picture `shown` for, as decoding reads it (video.StillHeld:
+    0.0 when it is no picture held over audio); 0.0 when it cannot be read."""
+    try:
+        return StillHeld(shown.pts, MAX_HELD_S).seconds(container, stream, 1 / sane_fps(stream.average_rate,
+                                                                                         stream.guessed_rate))
+    except VideoError:
+        return 0.0
+
+
+# Decoders FFmpeg builds read a format with by default, where that decoder's name is not the format's: AV1's libdav1d
+# (preferred where FFmpeg is built with it, as here), else libaom. Releases before this one named digests by them.
+DEFAULT_DECODERS = {"av1": ("libdav1d", "libaom-av1")}
+
+
+def decoder_names(ctx: av.CodecContext) -> list[str]:
+    """The names releases before this one may have digested the stream of `ctx` under: the name of its decoder here,
+    then those of DEFAULT_DECODERS for its format."""
+    canonical = ctx.codec.canonical_name if ctx.codec is not None else ""
+    return list(dict.fromkeys([ctx.name or "unknown", *DEFAULT_DECODERS.get(canonical, ())]))
 
 
 class _Pictures:
@@ -264,6 +296,11 @@ class _Pictures:
             self.before = self.now.copy()
         self.now.update(now)
         self.before.update(before)
+
+
+def _named(name: str, data: bytes) -> str:
+    """The digest "name:hex" of `data`."""
+    return f"{name}:{hashlib.blake2b(data, digest_size=20).hexdigest()}"
 
 
 def _sized(data: bytes) -> bytes:

@@ -32,6 +32,7 @@ from services.ingest.sniff import (
     gif_lacks_trailer,
     heif_still,
     is_animated_webp,
+    matroska_unread,
     matroska_whole,
     mp4_box_cut_short,
     mp4_lacks_index,
@@ -68,6 +69,7 @@ WORK_PIXEL_RATE = 4096 * 2160 * 120
 # come at 240 fps of 4096x4096) are a file made to decode huge, refused within seconds rather than at the total.
 MAX_PIXEL_RATE = 4096 * 2160 * int(MAX_FPS)
 DECODER_PIXEL_FACTOR = 4  # the decoder itself never allocates frames over this many times the pixel cap
+MAX_BAD_PACKETS = 250  # packets in a row the decoder refuses before the rest is taken for garbage, not damage
 MAX_VIDEO_STREAMS = 16  # a file holding more (not cover art) is refused before they are decoded (open_file)
 # Streams of every kind a file may hold (open_file): a video's own, audio in a few dozen languages, subtitles, data.
 # Each costs its probe (0.7 MB, audio too): 998 audio streams beside a video (18 MB) took 770 MB in ingest's own
@@ -254,6 +256,23 @@ def pixel_aspect(stream: av.video.stream.VideoStream) -> Fraction | None:
     return None
 
 
+# Codecs whose decoder gives each field of an interlaced video as a picture of its own, half the frame's height,
+# flagged interlaced (HEVC codes interlaced video only as fields, its SEI's pic_struct naming each: FFmpeg flags those
+# pictures interlaced, and only those). H.264's and MPEG-2's decoders weave their fields into whole frames.
+FIELD_CODECS = frozenset({"hevc"})
+
+
+def frame_aspect(stream: av.video.stream.VideoStream, frame: av.VideoFrame) -> Fraction | None:
+    """The aspect ratio `frame`'s pixels are shown at: the stream's (pixel_aspect), halved for a field (FIELD_CODECS: an
+    interlaced HEVC stream's 1920x540 fields shown 1920x1080, as the frame they are half of; was sampled at 540, each
+    face squashed to half its height)."""
+    aspect = pixel_aspect(stream)
+    codec = stream.codec_context.codec if stream.codec_context is not None else None
+    if frame.interlaced_frame and codec is not None and codec.canonical_name in FIELD_CODECS:
+        return (aspect or Fraction(1)) / 2
+    return aspect
+
+
 def shown_size(frame: av.VideoFrame, aspect: Fraction | None, max_pixels: int) -> tuple[int, int]:
     """(width, height) in px of `frame` as a player shows it (its pixels at their aspect ratio `aspect`, then
     turned by its display matrix)."""
@@ -291,8 +310,9 @@ class FrameClock:
     repeated once (a join where the next part starts at the last one's time); a third frame at it, or
     within MIN_STEP_S, is timestamps that do not advance (all equal: damage) and follows on a frame later,
     never piling a whole video onto one instant. A step back of REORDER_FRAMES frames at most is a frame shown
-    out of order (coarse timestamps of B-frames) and is held at the latest time. The result is finite and never
-    decreasing, so decoded time can be capped whatever the timestamps claim."""
+    out of order (coarse timestamps of B-frames) and is held at the latest time. A jump ahead to where the frame before
+    says it ends (its own duration: a slideshow of a picture every 20 s) is that frame held, never a join. The result
+    is finite and never decreasing, so decoded time can be capped whatever the timestamps claim."""
 
     def __init__(self, fps: float, time_base: Fraction | None, start_pts: int | None,
                  max_gap_s: float = MAX_GAP_S) -> None:
@@ -307,6 +327,7 @@ class FrameClock:
         self.last: Fraction | None = None
         self.repeats = 0  # frames in a row whose time did not advance past the one before
         self.skipped = Fraction(0)  # s of the timeline the jumps ahead past max_gap_s left out (joined segments)
+        self.held: Fraction | None = None  # s the last frame states it is shown for (its duration), when it states one
 
     def _seconds(self, pts: int | None) -> Fraction | None:
         if pts is None or self.time_base is None:
@@ -315,8 +336,9 @@ class FrameClock:
             self.base = pts
         return (pts - self.base) * self.time_base
 
-    def at(self, pts: int | None, packets: int) -> float:
-        """Seconds of a frame with `pts` (stream time-base units or None), `packets` demuxed since the last."""
+    def at(self, pts: int | None, packets: int, duration: int | None = None) -> float:
+        """Seconds of a frame with `pts` (stream time-base units or None), `packets` demuxed since the last, stating
+        `duration` (time-base units; None or 0: none)."""
         raw = self._seconds(pts)
         if self.last is None:
             t = raw if raw is not None and 0 <= raw <= MAX_GAP_S else Fraction(0)
@@ -328,17 +350,20 @@ class FrameClock:
             if self.last - REORDER_FRAMES * self.step_s <= t < self.last:
                 return float(self.last)  # shown out of order: no time of its own, and no frame's time added
             self.repeats = self.repeats + 1 if self.last <= t < self.last + _MIN_STEP else 0
-            if t < self.last or t > self.last + self.max_gap_s or self.repeats > 1:
+            on_time = self.held is not None and abs(t - self.last - self.held) <= _ON_TIME  # the last frame held
+            if t < self.last or (t > self.last + self.max_gap_s and not on_time) or self.repeats > 1:
                 jumped = t
                 t = self.last + self.step_s * max(1, packets)
                 self.offset = t - raw
                 if jumped > t:
                     self.skipped += jumped - t
         self.last = t
+        self.held = duration * self.time_base if duration and duration > 0 and self.time_base is not None else None
         return float(t)
 
 
 _MIN_STEP = Fraction(MIN_STEP_S)
+_ON_TIME = Fraction(1, 1000)  # s a frame may come off where the one before says it ends and still come on time
 
 
 def _check_size(width: int, height: int, max_pixels: int) -> None:
@@ -788,10 +813,14 @@ def _played_within(path: Path, index: int, max_seconds: float, fps: float) -> bo
 
 
 def _decoded(container: av.container.InputContainer, stream: av.video.stream.VideoStream, fps: float,
-             max_pixels: int, max_seconds: float, max_gap_s: float = MAX_GAP_S, clock: FrameClock | None = None
-             ) -> Iterator[tuple[av.VideoFrame, float]]:
+             max_pixels: int, max_seconds: float, max_gap_s: float = MAX_GAP_S, clock: FrameClock | None = None,
+             read: Read | None = None) -> Iterator[tuple[av.VideoFrame, float]]:
     """Every decoded frame with its time in seconds; raises VideoError past the duration cap (decoded time,
-    or packets at MAX_FPS when timestamps never advance). Decoder exceptions pass through."""
+    or packets at MAX_FPS when timestamps never advance). A packet the decoder refuses is skipped when data follows
+    it (damage inside the file: the decoder picks up again at the next key frame, as players do), counted in `read`
+    with the first one's reason (`read` also notes where the packets read end); the decoder's exception passes
+    through after MAX_BAD_PACKETS in a row (garbage, not damage), and ends the frames quietly when nothing follows
+    (the last packet of a file cut short)."""
     # Slice threads only (one thread for most phone video): ingest decodes several videos at once and the
     # identity workers fill the other core, so FFmpeg's frame threads only added their synchronisation: 15%
     # more CPU for the same frames (20 dev videos: 5.0 against 4.3 CPU s).
@@ -823,10 +852,25 @@ def _decoded(container: av.container.InputContainer, stream: av.video.stream.Vid
     lead: list[av.Packet] | None = None if container.format.flags & av.format.Flags.no_timestamps.value else []
     lead_bytes = 0
     hidden = False  # frames without a time are dropped until the first frame with one
+    # The last packet's refusal, held until a packet of data shows that more follows (damage inside the file: skipped)
+    # or none does (a file cut short). Was: raised at once, so one damaged packet of a long video ended it there
+    # (`decoding stopped at 1.0 s of the 4.0 s ... damaged: invalid data`), the frames after it never seen.
+    failed: BaseException | None = None
+    in_a_row = 0
     demuxed = container.demux(stream)
     for packet in demuxed:
+        if failed is not None and packet.size:
+            in_a_row += 1
+            if in_a_row >= MAX_BAD_PACKETS:
+                raise failed
+            if read is not None:
+                read.skipped += 1
+                read.reason = read.reason or describe(failed)
+            failed = None
         if packet.size:
             packets += 1
+            if read is not None and packet.pos is not None and packet.pos >= 0:
+                read.end = max(read.end, packet.pos + packet.size)
             since_frame += 1
             if packets > max_packets:
                 raise _too_long(max_seconds, packets / MAX_FPS)
@@ -841,10 +885,11 @@ def _decoded(container: av.container.InputContainer, stream: av.video.stream.Vid
         for queued in batch:
             try:
                 frames = alpha.decode(queued) if alpha is not None else queued.decode()
-            except DECODE_ERRORS:
-                if _nothing_after(demuxed):
-                    return  # the file's last packet is cut short: a truncated file, ending where its data ends
-                raise
+            except DECODE_ERRORS as exc:
+                failed = exc
+                continue
+            if queued.size and failed is None:
+                in_a_row = 0
             for frame in frames:
                 if hidden and frame.pts is None:
                     since_frame = 0
@@ -853,7 +898,7 @@ def _decoded(container: av.container.InputContainer, stream: av.video.stream.Vid
                 if skipping:
                     stream.codec_context.skip_frame = "NONREF"
                     skipping = False
-                t = clock.at(frame.pts, since_frame)
+                t = clock.at(frame.pts, since_frame, frame.duration)
                 since_frame = 0
                 if t > max_seconds:
                     raise _too_long(max_seconds, t)
@@ -864,15 +909,7 @@ def _decoded(container: av.container.InputContainer, stream: av.video.stream.Vid
                     raise _too_much(f"decoding passed {pixels / 1e6:,.0f} million pixels at {t:.1f} s of frames",
                                     max_seconds)
                 yield frame, t
-
-
-def _nothing_after(demuxed: Iterator[av.Packet]) -> bool:
-    """Whether the demuxer holds no more data (only its flush packet): then a packet that would not decode
-    was the last of a file cut short, not damage inside it."""
-    try:
-        return all(p.size == 0 for p in demuxed)
-    except DECODE_ERRORS:
-        return False
+    # A refusal of the last packet of data (`failed`, left): a file cut short, ending where its data ends.
 
 
 def sample_frames(path: Path, sampler: ShotSampler, max_pixels: int = 4096 * 4096,
@@ -905,7 +942,8 @@ def _sample_file(path: Path, sampler: ShotSampler, max_pixels: int, max_seconds:
     container, probed = open_video(path, max_pixels, max_seconds)
     stream = video_stream(container)
     clock = FrameClock(probed.fps, stream.time_base, stream.start_time, max_gap(container, probed.duration_s))
-    decoded = _decoded(container, stream, probed.fps, max_pixels, max_seconds, clock=clock)
+    read = Read(path)
+    decoded = _decoded(container, stream, probed.fps, max_pixels, max_seconds, clock=clock, read=read)
     with _closed_on_failure(container, "cannot decode"):
         first = next(decoded, None)
         if first is None:
@@ -917,14 +955,85 @@ def _sample_file(path: Path, sampler: ShotSampler, max_pixels: int, max_seconds:
             raise VideoError(INDEX_CUT_SHORT if cut == b"moov" else ENDS_BEFORE_FIRST_FRAME if cut else
                              _no_frame(probed.duration_s) if not holds else "no decodable frames")
         _check_size(first[0].width, first[0].height, max_pixels)
-        width, height = shown_size(first[0], pixel_aspect(stream), max_pixels)
+        width, height = shown_size(first[0], frame_aspect(stream, first[0]), max_pixels)
     start_s = shown_at(first[0], stream)
     info = VideoInfo(width, height, probed.fps, declared_duration(container, stream, start_s), probed.codec,
                      start_s=start_s, note=display_note(display_matrix(first[0])))
     cut = container.format.name == "gif" and path.is_file() and _gif_cut_short(path)
     if "matroska" in container.format.name and _matroska_whole(path):
         cut = None  # whole: a length stated past its frames is a header's mistake, not frames missing
-    return info, _sampled(container, stream, chain([first], decoded), sampler, info, max_pixels, cut, clock)
+    return info, _sampled(container, stream, chain([first], decoded), sampler, info, max_pixels, cut, clock,
+                          StillHeld(first[0].pts, max_seconds), read)
+
+
+HELD_MIN_S = 1.0  # s the audio must play past a video's one frame for that frame to be a picture held over it
+
+
+@dataclass(frozen=True)
+class StillHeld:
+    """What tells a picture held over its audio from a still: the pts of the video's first frame, and the cap."""
+
+    pts: int | None
+    max_seconds: float
+
+    def seconds(self, container: av.container.InputContainer, stream: av.video.stream.VideoStream,
+                decoded_s: float) -> float:
+        """Seconds from the video's one frame to where its audio ends, when that is HELD_MIN_S or more past the
+        `decoded_s` seconds of the frame and the video track states no more than its frame (an MP4 track stating 4 s
+        of which one frame is left is a file cut short); else 0.0. A player shows the picture for as long as the
+        audio plays: a still with music, a common social video. Read by seeking `container` (its video demuxed to
+        the end) back to its start and demuxing its audio alone, never decoded; raises VideoError past
+        `max_seconds`."""
+        audio = list(container.streams.audio)
+        if not audio or self.pts is None or not stream.time_base:
+            return 0.0
+        if container.format.name.startswith("mov,") and stream.duration and ended_early(
+                float(stream.duration * stream.time_base), decoded_s):
+            return 0.0
+        at, end = self.pts * stream.time_base, None
+        try:
+            container.seek(0)
+            for packet in itertools.islice(container.demux(*audio), int(self.max_seconds * 1000)):
+                if packet.pts is not None and packet.size and packet.time_base:
+                    ends = (packet.pts + (packet.duration or 0)) * packet.time_base
+                    end = ends if end is None else max(end, ends)
+        except DECODE_ERRORS:
+            return 0.0
+        held = float(end - at) if end is not None else 0.0
+        if held > self.max_seconds:
+            raise _too_long(self.max_seconds, held)
+        return held if held >= decoded_s + HELD_MIN_S else 0.0
+
+
+@dataclass
+class Read:
+    """What decoding the file at `path` met on its way (_decoded): the damaged packets it skipped and why the first
+    was refused, and the byte after the last packet of data read (-1: none known)."""
+
+    path: Path
+    skipped: int = 0
+    reason: str = ""
+    end: int = -1
+
+    def clusters_unread(self) -> bool:
+        """Whether the Matroska file holds frames past where the packets read end (sniff.matroska_unread; False when it
+        cannot be read)."""
+        if self.end < 0:
+            return False
+        try:
+            with open(self.path, "rb") as f:
+                return matroska_unread(f, self.end)
+        except OSError:
+            return False
+
+
+def _shown_for(frame: av.VideoFrame, stream: av.video.stream.VideoStream, longest: float) -> float:
+    """Seconds `frame` states it is shown for (its duration), at most `longest`; 0.0 when it states none."""
+    try:
+        seconds = float(frame.duration * stream.time_base) if frame.duration and stream.time_base else 0.0
+    except (OverflowError, ZeroDivisionError):
+        return 0.0
+    return min(seconds, longest) if math.isfinite(seconds) and seconds > 0 else 0.0
 
 
 def _holds_packets(path: Path, index: int) -> bool:
@@ -964,14 +1073,22 @@ def _gif_cut_short(path: Path) -> bool:
 
 def _sampled(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
              decoded: Iterator[tuple[av.VideoFrame, float]], sampler: ShotSampler, info: VideoInfo,
-             max_pixels: int, cut: bool | None = False, clock: FrameClock | None = None
-             ) -> Iterator[SampledFrame]:
+             max_pixels: int, cut: bool | None = False, clock: FrameClock | None = None,
+             still: StillHeld | None = None, read: Read | None = None) -> Iterator[SampledFrame]:
     """`cut`: the file is known to be cut short where its container states no length (a GIF without its
     trailer): the warning says so; None: known whole (a Matroska file holding its whole segment), so frames ending
     before the length it states are a header stating more than it holds (10 hours for 20 s), not a file cut short.
     `clock`: the frames' clock, whose jumps left out of the timeline are no part of the length the container states
-    (a transport stream of joined segments states the span of its times)."""
+    (a transport stream of joined segments states the span of its times). `still`: how to read a video of one frame
+    as a picture held over its audio (a still with music): that frame, sampled once, stands for the audio's length,
+    which is the video's. `read`: what _decoded met (damaged packets it skipped, where its packets end), said in the
+    warning."""
     step = 1.0 / info.fps
+    # s the last frame is shown: its own duration where it states one (a slideshow's picture every 5 s, where the
+    # frame rate, clamped to 1..MAX_FPS, gave 1 s: 10 pictures of 50 s read as 46 s and "the file is cut short"), at
+    # most a pause the video may hold; else a frame at its rate.
+    longest = float(max(Fraction(MAX_GAP_S), clock.max_gap_s if clock is not None else 0, Fraction(info.duration_s)))
+    last_step = step
     # The sampled frames of the latest time, waiting for a later one: a frame stands for the time until the next
     # sampled frame of a later time, so frames that share a time (equal timestamps, as at a join) share a span,
     # never 0 for all but the last of them (which gave a face seen in the first no time on screen).
@@ -994,10 +1111,11 @@ def _sampled(container: av.container.InputContainer, stream: av.video.stream.Vid
                 count += 1
                 concealed += frame.is_corrupt
                 last_t = t
+                last_step = _shown_for(frame, stream, longest) or step
                 decision = sampler.feed(t, _luma_thumb(frame))
                 if not decision.sample:
                     continue
-                pixels = _bgr(frame, pixel_aspect(stream), max_pixels)
+                pixels = _bgr(frame, frame_aspect(stream, frame), max_pixels)
                 bgr = np.ascontiguousarray(upright(pixels, display_matrix(frame)))
             except DECODE_ERRORS as exc:
                 if count <= 1:
@@ -1011,17 +1129,32 @@ def _sampled(container: av.container.InputContainer, stream: av.video.stream.Vid
                     yield done
                 pending = []
             pending.append(current)
-        decoded_s = last_t + step
+        decoded_s = last_t + last_step
         if clock is not None and clock.skipped and info.duration_s > 0:
             # The stated span holds the jumps the clock left out: compared without them (was: 4 s of a transport
             # stream joined across a 30 s jump warned "decoding stopped at 4.0 s of the 34.0 s ... cut short").
             info.duration_s = max(decoded_s, info.duration_s - float(clock.skipped))
+        held = still.seconds(container, stream, decoded_s) if still and count == 1 and not damage else 0.0
+        if held:  # one picture shown while the audio plays: analysed once, the video as long as its audio
+            info.duration_s = held
+            for done in pending:
+                done.span_s = max(step, held - done.timestamp_s)
+                yield done
+            return
         if count <= 1 and ended_early(info.duration_s, decoded_s):  # a video cut short, not a still
             raise VideoError(f"not a readable video (one frame of the {info.duration_s:.1f} s the file states: "
                              "the file is cut short)")
         if count <= 1:
             raise VideoError("not a video (a single still frame)")
         short = ended_early(info.duration_s, decoded_s)
+        skipped, reason = (read.skipped, read.reason) if read is not None else (0, "")  # known once all is decoded
+        if skipped and short and not damage:  # frames missing after packets skipped, not a file cut short
+            damage = f"{reason} in {skipped} packet{'s' if skipped > 1 else ''}, no key frame after"
+        if short and cut is None and not damage and read is not None and read.clusters_unread():
+            # A whole Matroska file whose demuxer stopped at damaged bytes, its later clusters unread (was: taken for a
+            # header stating more than its frames, the rest of the video dropped without a word).
+            damage = f"its data could not be read on after byte {read.end:,}"
+            cut = False
         if damage or (short and cut is not None):
             stated = f" of the {info.duration_s:.1f} s the file states" if info.duration_s > 0 else ""
             info.warning = (f"decoding stopped at {decoded_s:.1f} s{stated} "
@@ -1031,6 +1164,11 @@ def _sampled(container: av.container.InputContainer, stream: av.video.stream.Vid
             info.duration_s = decoded_s
         if cut and not info.warning:
             info.warning = f"decoding stopped at {decoded_s:.1f} s (the file is cut short: it lacks its end marker)"
+        if skipped and not info.warning:
+            # Damaged packets skipped: what they held, and the frames that refer to them until the next key frame,
+            # is missing (was: decoding stopped at the first of them, and the rest of the video was never seen).
+            info.warning = (f"{skipped} damaged packet{'s' if skipped > 1 else ''} skipped ({reason}: the frames until "
+                            "the next key frame may be missing, faces in them missed)")
         if concealed:
             # Damaged bytes the decoder papered over (smeared or grey pictures): a done row that found few faces
             # or none says why, as a cut-short one does.
@@ -1038,7 +1176,7 @@ def _sampled(container: av.container.InputContainer, stream: av.video.stream.Vid
                 f"{concealed} of {count} frames damaged (the decoder filled in what it could not read: faces "
                 f"in them may be missed)")]))
         for done in pending:
-            done.span_s = max(step, last_t - done.timestamp_s + step)
+            done.span_s = max(last_step, last_t - done.timestamp_s + last_step)
             yield done
     finally:
         container.close()

@@ -1120,6 +1120,14 @@ ENCODINGS = {  # name: (ffmpeg's output arguments, the file's suffix, the size: 
                           (160, 120)),
     "av1 in webm": (["-c:v", "libaom-av1", "-cpu-used", "8", "-crf", "40"], "webm", (160, 120)),
     "vp9 10-bit in webm": (["-c:v", "libvpx-vp9", "-pix_fmt", "yuv420p10le"], "webm", (160, 120)),
+    "hevc 10-bit bt.2020 pq": (["-vf", "format=yuv420p10le", "-c:v", "libx265", "-x265-params",
+                                "log-level=error:colorprim=bt2020:transfer=smpte2084:colormatrix=bt2020nc",
+                                "-color_primaries", "bt2020", "-color_trc", "smpte2084", "-colorspace", "bt2020nc"],
+                               "mp4", (160, 120)),
+    "prores 4:2:2 10-bit in mov": (["-c:v", "prores_ks", "-profile:v", "2", "-pix_fmt", "yuv422p10le"], "mov",
+                                   (160, 120)),
+    "png 16-bit in mov": (["-c:v", "png", "-pix_fmt", "rgb48be"], "mov", (160, 120)),
+    "png 16-bit grey in mov": (["-c:v", "png", "-pix_fmt", "gray16be"], "mov", (160, 120)),
 }
 
 

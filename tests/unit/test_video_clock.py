@@ -93,3 +93,12 @@ def test_frames_out_of_order_by_a_few_ticks_keep_the_latest_time_and_add_none():
     ticks = [0, 2, 1, 3, 2, 6, 5, 7, 4, 10, 9, 11, 8]
     t = times(FrameClock(10.0, Fraction(1, 10), 0), ticks)
     assert t == [0.0, 0.2, 0.2, 0.3, 0.3, 0.6, 0.6, 0.7, 0.7, 1.0, 1.0, 1.1, 1.1]
+
+
+def test_a_jump_ahead_to_where_the_last_frame_says_it_ends_is_that_frame_held_not_a_join():
+    """A slideshow of a picture every 20 s in MPEG-TS (each frame states 20 s): each picture at its time. The same
+    20 s jump after frames stating 40 ms is a join, counted as one frame."""
+    clock = FrameClock(1.0, MS, 0)
+    assert [round(clock.at(pts, 1, 20_000), 3) for pts in (0, 20_000, 40_000, 60_000)] == [0.0, 20.0, 40.0, 60.0]
+    clock = FrameClock(25.0, MS, 0)
+    assert [round(clock.at(pts, 1, 40), 3) for pts in (0, 40, 20_040, 20_080)] == [0.0, 0.04, 0.08, 0.12]
