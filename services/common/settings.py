@@ -23,7 +23,9 @@ class SettingsError(ValueError):
 
 _LOG_FORMATS = ("text", "json")  # services/common/logs.py FORMATS and LEVELS
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-ENCODERS = ("dlib", "opencv")  # who runs dlib's ResNet face encoder (services/identity/faces.py)
+# Who runs dlib's ResNet face encoder, and how (services/identity/faces.py): dlib; OpenCV; OpenCV on the chip and
+# its mirror image, the mean of the two (services/identity/mirror_mean.py).
+ENCODERS = ("dlib", "opencv", "opencv-mirror")
 AUTO_ENCODER = "auto"  # the face store's own encoder, or opencv for a new store (services/identity/encoder_choice.py)
 MAX_WAIT_S = 7 * 24 * 3600.0  # the longest time limit a setting may give: a week, in seconds
 # The metrics port of `run` and `serve` (the OpenTelemetry Prometheus exporter's customary port); `service`'s is none.
