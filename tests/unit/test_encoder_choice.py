@@ -1,4 +1,4 @@
-"""Which encoder fills a face store (services/identity/encoder_choice.py): the store's own, opencv for a new one,
+"""Which encoder fills a face store (services/identity/encoder_choice.py): the store's own, opencv-mirror for a new one,
 and an explicit setting that contradicts the store's refused, naming both and how to go on."""
 
 import pytest
@@ -8,7 +8,7 @@ from services.identity.encoder_choice import check_recorded, choose_encoder
 
 
 @pytest.mark.parametrize(("setting", "recorded", "holds_hashes", "chosen"), [
-    ("auto", None, False, "opencv"),  # a new store
+    ("auto", None, False, "opencv-mirror"),  # a new store
     ("dlib", None, False, "dlib"),
     ("opencv", None, False, "opencv"),
     ("auto", None, True, "dlib"),  # an older release's store: dlib's hashes
@@ -20,7 +20,7 @@ from services.identity.encoder_choice import check_recorded, choose_encoder
     ("opencv-mirror", None, False, "opencv-mirror"),  # a new store asked to average each chip with its mirror
     ("auto", "opencv-mirror", True, "opencv-mirror"),
 ])
-def test_auto_is_the_stores_own_encoder_or_opencv_for_a_new_store(setting, recorded, holds_hashes, chosen):
+def test_auto_is_the_stores_own_encoder_or_opencv_mirror_for_a_new_store(setting, recorded, holds_hashes, chosen):
     assert choose_encoder(setting, recorded, holds_hashes, "/d/qdrant/edge") == chosen
 
 
