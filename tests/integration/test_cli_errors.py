@@ -100,7 +100,7 @@ def test_a_misspelt_influencers_variable_is_one_warning_naming_the_nearest_setti
     ("INFLUENCERS_MATCH_THRESHOLD", "nan", ("INFLUENCERS_MATCH_THRESHOLD='nan'", "number")),
     ("INFLUENCERS_WEB_PORT", "-1", ("INFLUENCERS_WEB_PORT=-1", "out of range")),
     ("INFLUENCERS_ALLOW_PRIVATE_URLS", "sure", ("INFLUENCERS_ALLOW_PRIVATE_URLS",)),
-    ("INFLUENCERS_ENCODER", "onnx", ("INFLUENCERS_ENCODER='onnx'", "one of auto, dlib, opencv")),
+    ("INFLUENCERS_ENCODER", "onnx", ("INFLUENCERS_ENCODER='onnx'", "one of auto, dlib, opencv, opencv-mirror")),
 ])
 def test_a_bad_environment_value_is_one_line_naming_the_variable_and_exit_2(manifest, tmp_path, variable,
                                                                              value, words):

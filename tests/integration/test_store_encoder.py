@@ -1,8 +1,8 @@
 """The face store records the encoder that fills it, and identity runs that one (services/identity/encoder_choice.py,
 process.start_workers): a new store is filled by OpenCV's run of dlib's encoder on each chip and its mirror, an
 older release's by dlib, every replica sharing a store runs its encoder, and an explicit INFLUENCERS_ENCODER
-contradicting it is refused at start, with what was opened closed again. On Qdrant Edge on disk, and on the server adapter (qdrant-client's local mode
-standing in for the server)."""
+contradicting it is refused at start, with what was opened closed again. On Qdrant Edge on disk, and on the server
+adapter (qdrant-client's local mode standing in for the server)."""
 
 import numpy as np
 import pytest
