@@ -1,7 +1,7 @@
 """Which face encoder fills a face store. dlib's ResNet runs in dlib or in OpenCV, on the chip alone or also on its
 mirror image (settings.ENCODERS). dlib and opencv are the same network and weights, encodings within 5.1e-7 a
-component, but the encoding hash (facestore.vector_hash, rounded
-to 1e-5) differs for ~60% of faces between the two, and the store keeps those hashes: a repost's faces are
+component, but the encoding hash (facestore.vector_hash, rounded to 1e-5) differs for ~60% of faces between the
+two (and for every face between either and opencv-mirror), and the store keeps those hashes: a repost's faces are
 found by them, and an erased person's faces survive only as keyed hashes of them. So a store keeps the encoder
 it was first filled with, recorded in it (FaceStore.recorded_encoder), and every replica that opens it runs
 that one."""
