@@ -23,8 +23,10 @@ class SettingsError(ValueError):
 
 _LOG_FORMATS = ("text", "json")  # services/common/logs.py FORMATS and LEVELS
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-ENCODERS = ("dlib", "opencv")  # who runs dlib's ResNet face encoder (services/identity/faces.py)
-AUTO_ENCODER = "auto"  # the face store's own encoder, or opencv for a new store (services/identity/encoder_choice.py)
+# Who runs dlib's ResNet face encoder, and how (services/identity/faces.py): dlib; OpenCV; OpenCV on the chip and
+# its mirror image, the mean of the two (services/identity/mirror_mean.py).
+ENCODERS = ("dlib", "opencv", "opencv-mirror")
+AUTO_ENCODER = "auto"  # the face store's own encoder, or opencv-mirror for a new store (identity/encoder_choice.py)
 MAX_WAIT_S = 7 * 24 * 3600.0  # the longest time limit a setting may give: a week, in seconds
 # The metrics port of `run` and `serve` (the OpenTelemetry Prometheus exporter's customary port); `service`'s is none.
 # Here, not in metrics.py: the CLI's parser names it, and `influencers --help` imports no prometheus_client.
@@ -179,9 +181,11 @@ class Settings:
     face_locator: str = "off"
     # Who runs the face encoder, dlib's ResNet (face_recognition_models' weights): "dlib" itself, or "opencv",
     # the same network with the same weights in OpenCV's DNN engine (services/identity/opencv_encoder.py):
-    # encodings within 1e-6 of dlib's, at ~40% less CPU a face (docs/performance.md). "auto": the one the face
-    # store records (dlib for a store of an older release), opencv for a new store; an explicit one that
-    # contradicts the store's is refused at start (encoder_choice.py).
+    # encodings within 1e-6 of dlib's, at ~40% less CPU a face (docs/performance.md); or "opencv-mirror", the
+    # mean of OpenCV's encodings of each chip and its mirror image (services/identity/mirror_mean.py): twice the
+    # encoder's CPU, encodings that move ~25% less when the detector's box moves (docs/identity.md). "auto": the
+    # one the face store records (dlib for a store of an older release), NEW_STORE_ENCODER for a new store; an
+    # explicit one that contradicts the store's is refused at start (encoder_choice.py).
     encoder: str = AUTO_ENCODER
     # Logs (services/common/logs.py): "text" or "json" (one JSON object a line), and the least level shown.
     log_format: str = "text"

@@ -1,6 +1,7 @@
-"""Which face encoder fills a face store. dlib's ResNet runs in dlib or in OpenCV (settings.ENCODERS): the same
-network and weights, encodings within 5.1e-7 a component, but the encoding hash (facestore.vector_hash, rounded
-to 1e-5) differs for ~60% of faces between the two, and the store keeps those hashes: a repost's faces are
+"""Which face encoder fills a face store. dlib's ResNet runs in dlib or in OpenCV, on the chip alone or also on its
+mirror image (settings.ENCODERS). dlib and opencv are the same network and weights, encodings within 5.1e-7 a
+component, but the encoding hash (facestore.vector_hash, rounded to 1e-5) differs for ~60% of faces between the
+two (and for every face between either and opencv-mirror), and the store keeps those hashes: a repost's faces are
 found by them, and an erased person's faces survive only as keyed hashes of them. So a store keeps the encoder
 it was first filled with, recorded in it (FaceStore.recorded_encoder), and every replica that opens it runs
 that one."""
@@ -9,7 +10,10 @@ from __future__ import annotations
 
 from services.common.settings import AUTO_ENCODER, ENCODERS, ENV_PREFIX, SettingsError
 
-NEW_STORE_ENCODER = "opencv"  # a new store's, unless asked otherwise: ~40% less CPU a face (docs/performance.md)
+# A new store's, unless asked otherwise: dlib's network in OpenCV (~40% less CPU a face than dlib's run), each face
+# encoded with its mirror image (twice that CPU again), for encodings that hold when the box moves: corpora of
+# people other than dev's split less (docs/identity.md, docs/performance.md).
+NEW_STORE_ENCODER = "opencv-mirror"
 UNRECORDED_ENCODER = "dlib"  # a store holding faces and no record was made before the record, by dlib alone
 
 
@@ -22,9 +26,9 @@ def made_by(recorded: str | None, holds_hashes: bool) -> str | None:
 
 
 def choose_encoder(setting: str, recorded: str | None, holds_hashes: bool, store: str) -> str:
-    """The encoder to run on a store, given INFLUENCERS_ENCODER (`setting`: "auto", "dlib" or "opencv"), what
+    """The encoder to run on a store, given INFLUENCERS_ENCODER (`setting`: "auto" or one of ENCODERS), what
     the store records and whether it holds hashes; `store` names it in the refusal. "auto": the store's
-    encoder, or opencv for a new store. SettingsError when an explicit setting contradicts the store's."""
+    encoder, or NEW_STORE_ENCODER for a new store. SettingsError when an explicit setting contradicts the store's."""
     made = made_by(recorded, holds_hashes)
     if made is None:
         return NEW_STORE_ENCODER if setting == AUTO_ENCODER else setting

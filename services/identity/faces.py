@@ -68,13 +68,15 @@ class _Models:
 
 def load_encoder(encoder: str, model_file: Path | None = None) -> Callable[[list[np.ndarray]], np.ndarray]:
     """The face encoder `encoder` (one of ENCODERS) runs: 150 px RGB chips -> (n, 128) float64, with the weights of
-    `model_file` (None: encoder_model_file()). ModelFileError (a ValueError) naming the file when "opencv" cannot
-    read it."""
+    `model_file` (None: encoder_model_file()). ModelFileError (a ValueError) naming the file when "opencv" or
+    "opencv-mirror" cannot read it."""
     model_file = model_file or encoder_model_file()
-    if encoder == "opencv":
+    if encoder in ("opencv", "opencv-mirror"):
+        from services.identity.mirror_mean import mirror_mean
         from services.identity.opencv_encoder import OpenCVEncoder
 
-        return OpenCVEncoder(model_file).encode
+        encode = OpenCVEncoder(model_file).encode
+        return mirror_mean(encode) if encoder == "opencv-mirror" else encode
     import dlib
 
     face_encoder = dlib.face_recognition_model_v1(str(model_file))

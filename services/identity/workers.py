@@ -55,7 +55,7 @@ def _ready() -> int:
     """The worker's pid, once its encoder is loaded (opencv's: ModelFileError here, at the pool's start, when its
     model file cannot be read; dlib's loads with its other models at the first face, as before)."""
     assert _model is not None
-    if _model.encoder == "opencv":
+    if _model.encoder != "dlib":
         _model.load_encoder()
     return os.getpid()
 

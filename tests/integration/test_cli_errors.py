@@ -100,7 +100,7 @@ def test_a_misspelt_influencers_variable_is_one_warning_naming_the_nearest_setti
     ("INFLUENCERS_MATCH_THRESHOLD", "nan", ("INFLUENCERS_MATCH_THRESHOLD='nan'", "number")),
     ("INFLUENCERS_WEB_PORT", "-1", ("INFLUENCERS_WEB_PORT=-1", "out of range")),
     ("INFLUENCERS_ALLOW_PRIVATE_URLS", "sure", ("INFLUENCERS_ALLOW_PRIVATE_URLS",)),
-    ("INFLUENCERS_ENCODER", "onnx", ("INFLUENCERS_ENCODER='onnx'", "one of auto, dlib, opencv")),
+    ("INFLUENCERS_ENCODER", "onnx", ("INFLUENCERS_ENCODER='onnx'", "one of auto, dlib, opencv, opencv-mirror")),
     # Was taken: identity refused it at every OpenBatch, and the job's rows waited for good, retried.
     ("INFLUENCERS_WORKER_NAME", "ingest\n1", ("INFLUENCERS_WORKER_NAME='ingest\\n1' is not a name",
                                               "1 to 180 printable characters")),

@@ -41,3 +41,14 @@ def test_an_opencv_pool_refuses_to_start_on_a_damaged_model_file_naming_it_and_l
         FaceWorkers(1, encoder="opencv", encoder_model=str(cut))
     assert not set(multiprocessing.active_children()) - before
     FaceWorkers(1, encoder="dlib", encoder_model=str(cut)).close()  # dlib's loads at the first face, as before
+
+
+def test_an_opencv_mirror_pool_also_loads_its_encoder_at_start_and_refuses_a_damaged_model_file(tmp_path):
+    """opencv-mirror is OpenCV's encoder run on each chip and its mirror image: its workers load it as they start,
+    as opencv's do (was: only "opencv" loaded at start, so a damaged file would fail at the first face)."""
+    cut = tmp_path / "cut.dat"
+    cut.write_bytes(encoder_model_file().read_bytes()[:100_000])
+    before = set(multiprocessing.active_children())
+    with pytest.raises(ModelFileError, match=r"cut\.dat: file ends early"):
+        FaceWorkers(1, encoder="opencv-mirror", encoder_model=str(cut))
+    assert not set(multiprocessing.active_children()) - before

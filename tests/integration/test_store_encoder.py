@@ -1,8 +1,8 @@
 """The face store records the encoder that fills it, and identity runs that one (services/identity/encoder_choice.py,
-process.start_workers): a new store is filled by OpenCV's run of dlib's encoder, an older release's by dlib, every
-replica sharing a store runs its encoder, and an explicit INFLUENCERS_ENCODER contradicting it is refused at start,
-with what was opened closed again. On Qdrant Edge on disk, and on the server adapter (qdrant-client's local mode
-standing in for the server)."""
+process.start_workers): a new store is filled by OpenCV's run of dlib's encoder on each chip and its mirror, an
+older release's by dlib, every replica sharing a store runs its encoder, and an explicit INFLUENCERS_ENCODER
+contradicting it is refused at start, with what was opened closed again. On Qdrant Edge on disk, and on the server
+adapter (qdrant-client's local mode standing in for the server)."""
 
 import numpy as np
 import pytest
@@ -19,20 +19,23 @@ def settings(data_dir, **values) -> Settings:
     return Settings(data_dir=data_dir, identity_port=0, workers=1, **values)
 
 
-def test_a_new_store_is_filled_by_opencv_and_records_it_and_an_explicit_dlib_is_then_refused(tmp_path):
+def test_a_new_store_is_filled_by_opencv_mirror_and_records_it_and_an_explicit_dlib_or_opencv_is_then_refused(
+        tmp_path):
     first = IdentityProcess(settings(tmp_path))
     try:
-        assert first.encoder == "opencv" and first.store.recorded_encoder() == "opencv"
+        assert first.encoder == "opencv-mirror" and first.store.recorded_encoder() == "opencv-mirror"
     finally:
         first.stop(0)
     edge = tmp_path / "qdrant" / "edge"
     with pytest.raises(SettingsError) as refused:
         IdentityProcess(settings(tmp_path, encoder="dlib"))
     assert str(refused.value).startswith(f"INFLUENCERS_ENCODER=dlib: the face store {edge} was filled by the "
-                                         "opencv encoder (as it records)")
-    again = IdentityProcess(settings(tmp_path, encoder="opencv"))  # the refusal closed the store it opened
+                                         "opencv-mirror encoder (as it records)")
+    with pytest.raises(SettingsError, match=r"INFLUENCERS_ENCODER=opencv: .* filled by the opencv-mirror encoder"):
+        IdentityProcess(settings(tmp_path, encoder="opencv"))  # the same network, but its hashes are another's
+    again = IdentityProcess(settings(tmp_path, encoder="opencv-mirror"))  # the refusal closed the store it opened
     try:
-        assert again.encoder == "opencv"
+        assert again.encoder == "opencv-mirror"
     finally:
         again.stop(0)
 

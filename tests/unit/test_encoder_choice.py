@@ -1,4 +1,4 @@
-"""Which encoder fills a face store (services/identity/encoder_choice.py): the store's own, opencv for a new one,
+"""Which encoder fills a face store (services/identity/encoder_choice.py): the store's own, opencv-mirror for a new one,
 and an explicit setting that contradicts the store's refused, naming both and how to go on."""
 
 import pytest
@@ -8,7 +8,7 @@ from services.identity.encoder_choice import check_recorded, choose_encoder
 
 
 @pytest.mark.parametrize(("setting", "recorded", "holds_hashes", "chosen"), [
-    ("auto", None, False, "opencv"),  # a new store
+    ("auto", None, False, "opencv-mirror"),  # a new store
     ("dlib", None, False, "dlib"),
     ("opencv", None, False, "opencv"),
     ("auto", None, True, "dlib"),  # an older release's store: dlib's hashes
@@ -17,8 +17,10 @@ from services.identity.encoder_choice import check_recorded, choose_encoder
     ("opencv", "opencv", True, "opencv"),
     ("auto", "dlib", False, "dlib"),  # recorded, then emptied: still the recorded one (replicas agree)
     ("auto", "opencv", False, "opencv"),
+    ("opencv-mirror", None, False, "opencv-mirror"),  # a new store asked to average each chip with its mirror
+    ("auto", "opencv-mirror", True, "opencv-mirror"),
 ])
-def test_auto_is_the_stores_own_encoder_or_opencv_for_a_new_store(setting, recorded, holds_hashes, chosen):
+def test_auto_is_the_stores_own_encoder_or_opencv_mirror_for_a_new_store(setting, recorded, holds_hashes, chosen):
     assert choose_encoder(setting, recorded, holds_hashes, "/d/qdrant/edge") == chosen
 
 
@@ -36,6 +38,13 @@ def test_opencv_on_an_older_releases_store_is_refused_as_dlibs():
     with pytest.raises(SettingsError, match=r"INFLUENCERS_ENCODER=opencv: .* filled by the dlib encoder \(a store "
                                             r"of an older release, which records no encoder and used dlib's\)"):
         choose_encoder("opencv", None, True, "'faces' (a Qdrant server's collection)")
+
+
+def test_a_store_filled_by_opencv_mirror_refuses_plain_opencv_and_a_plain_store_refuses_the_mirror():
+    with pytest.raises(SettingsError, match=r"INFLUENCERS_ENCODER=opencv: .* filled by the opencv-mirror encoder"):
+        choose_encoder("opencv", "opencv-mirror", True, "/d/qdrant/edge")
+    with pytest.raises(SettingsError, match=r"INFLUENCERS_ENCODER=opencv-mirror: .* filled by the opencv encoder"):
+        choose_encoder("opencv-mirror", "opencv", True, "/d/qdrant/edge")
 
 
 def test_a_store_recording_an_encoder_this_release_does_not_know_asks_for_an_upgrade():

@@ -92,9 +92,9 @@ def test_the_encoder_setting_is_auto_unless_dlib_or_opencv_is_asked_for() -> Non
     assert Settings().encoder == "auto"
     assert Settings.from_env({"INFLUENCERS_ENCODER": "opencv"}).encoder == "opencv"
     assert Settings.from_env({"INFLUENCERS_ENCODER": "dlib"}).encoder == "dlib"
-    with pytest.raises(SettingsError, match=r"INFLUENCERS_ENCODER='onnx': one of auto, dlib, opencv"):
+    with pytest.raises(SettingsError, match=r"INFLUENCERS_ENCODER='onnx': one of auto, dlib, opencv, opencv-mirror"):
         Settings.from_env({"INFLUENCERS_ENCODER": "onnx"})
-    with pytest.raises(ValueError, match=r"encoder 'onnx': one of dlib, opencv"):
+    with pytest.raises(ValueError, match=r"encoder 'onnx': one of dlib, opencv, opencv-mirror"):
         FaceModel(encoder="onnx")
 
 
