@@ -30,6 +30,8 @@ from services.common.metrics import count_child_restart
 from services.common.spool import SpoolReader
 from services.common.stop_signal import uninterrupted
 from services.identity.analyzer import FrameIn, VideoAnalysis, analyze_frames
+from services.identity.blas_cores import ENV as BLAS_KERNELS_ENV
+from services.identity.blas_cores import worker_kernels
 from services.identity.faces import MAX_IMAGE_PIXELS, FaceModel, image_size
 from services.identity.photos import decode_reduction, shrunk_size
 
@@ -41,8 +43,10 @@ _model: FaceModel | None = None  # one per worker process, set by _init
 
 
 def _init(parent_pid: int, locator: str = "", log_setup: LogSetup | None = None, encoder: str = "dlib",
-          encoder_model: str = "") -> None:
+          encoder_model: str = "", blas_kernels: str = "") -> None:
     global _model
+    if blas_kernels:  # read by OpenBLAS as it loads, with dlib at the first face (blas_cores.py)
+        os.environ[BLAS_KERNELS_ENV] = blas_kernels
     adopt_setup(log_setup)  # a spawned interpreter starts with Python's defaults: a warning would be raw text
     die_with_parent(parent_pid)
     # Ctrl-C reaches the whole process group; the parent decides when the workers stop (FaceWorkers.close).
@@ -117,13 +121,16 @@ class FaceWorkers:
     def __init__(self, processes: int, max_pixels: int = MAX_IMAGE_PIXELS, locator: str = "",
                  encoder: str = "dlib", encoder_model: str = "") -> None:
         """`locator`: BlazeFace's model file (settings.face_locator_model()), or "": none. `encoder`: who runs
-        the face encoder, "dlib" or "opencv" (the one the face store records: process.py), with the weights of
-        `encoder_model` ("": face_recognition_models' file). ModelFileError naming the file when "opencv" cannot
-        read it (each worker loads it as it starts)."""
+        the face encoder, "dlib", "opencv" or "opencv-mirror" (the one the face store records: process.py), with
+        the weights of `encoder_model` ("": face_recognition_models' file). ModelFileError naming the file when an
+        OpenCV encoder cannot read it (each worker loads it as it starts)."""
         # One BLAS thread per worker: the workers already fill the cores, and oversubscribed BLAS threads
         # made the encoder 3x slower. Spawned children read this when they load dlib.
         os.environ["OPENBLAS_NUM_THREADS"] = "1"
         os.environ["OMP_NUM_THREADS"] = "1"
+        # OpenBLAS's kernels for dlib's CNN where it does not know this CPU (blas_cores.py); not with dlib's encoder,
+        # whose encodings they would move by ~1e-7 against those of a store it filled with the kernels of before.
+        self.blas_kernels = worker_kernels() if encoder != "dlib" else ""
         self._processes = processes
         self._locator = locator
         self._encoder = encoder
@@ -139,7 +146,7 @@ class FaceWorkers:
             pool = ProcessPoolExecutor(max_workers=self._processes, mp_context=multiprocessing.get_context("spawn"),
                                        initializer=_init,
                                        initargs=(os.getpid(), self._locator, current_setup(), self._encoder,
-                                                 self._encoder_model))
+                                                 self._encoder_model, self.blas_kernels))
             # Start every worker now, from this thread: the parent-death signal follows the spawning thread,
             # and a worker spawned lazily by a short-lived thread would die with it.
             try:

@@ -52,3 +52,34 @@ def test_an_opencv_mirror_pool_also_loads_its_encoder_at_start_and_refuses_a_dam
     with pytest.raises(ModelFileError, match=r"cut\.dat: file ends early"):
         FaceWorkers(1, encoder="opencv-mirror", encoder_model=str(cut))
     assert not set(multiprocessing.active_children()) - before
+
+
+def _blas_in_worker() -> str:
+    """In a face worker, once its dlib models are loaded: the kernels its OpenBLAS runs."""
+    from services.identity import workers
+    from services.identity.blas_cores import openblas_corename
+
+    assert workers._model is not None
+    workers._model.detect_cnn(np.zeros((64, 64, 3), np.uint8))  # loads dlib, and OpenBLAS with it
+    return openblas_corename()
+
+
+def test_an_opencv_worker_runs_the_cnn_on_kernels_for_this_cpu_and_a_dlib_worker_on_openblas_s_choice():
+    """OpenBLAS 0.3.21 knows no model of this machine's CPU and falls back to its SSE3 kernels, on which dlib's CNN
+    takes 1.7x the CPU: an opencv worker is given the kernels OpenBLAS gives a CPU it knows (blas_cores.py); a dlib
+    worker keeps OpenBLAS's choice, which its encodings (through OpenBLAS too) were made with."""
+    from services.identity.blas_cores import better_kernels, cpu_flags, openblas_corename
+
+    chosen = openblas_corename()
+    if not chosen:
+        pytest.skip("no libopenblas.so.0 here")
+    wanted = better_kernels(chosen, cpu_flags())
+    opencv_pool, dlib_pool = FaceWorkers(1, encoder="opencv"), FaceWorkers(1)
+    try:
+        assert opencv_pool.blas_kernels == wanted
+        assert opencv_pool._call(_blas_in_worker).lower() == (wanted or chosen).lower()
+        assert dlib_pool.blas_kernels == ""
+        assert dlib_pool._call(_blas_in_worker).lower() == chosen.lower()
+    finally:
+        opencv_pool.close()
+        dlib_pool.close()
