@@ -78,20 +78,23 @@ def _forget_the_actor(_: BaseException | None) -> None:
         current_actor.reset(token)
 
 
-def remember_done(response: Response, audit_id: str) -> None:
-    """Has the next page say what correction `audit_id` did."""
+def remember_done(response: Response, audit_id: str, at: str = "") -> None:
+    """Has the next page say what correction `audit_id` did, and its Undo land at `at` (an element id of that page,
+    ANCHOR: the row or pair the correction was made on), kept beside the audit id as "AUDIT_ID.AT"."""
     if AUDIT_ID.fullmatch(audit_id or ""):
-        response.set_cookie(DONE_COOKIE, audit_id, max_age=DONE_COOKIE_S, httponly=True, samesite="Strict",
+        value = f"{audit_id}.{at}" if ANCHOR.fullmatch(at) else audit_id
+        response.set_cookie(DONE_COOKIE, value, max_age=DONE_COOKIE_S, httponly=True, samesite="Strict",
                             secure=request.is_secure, path="/")
 
 
 def done_redirect(target: str, written: Written, anchor: str = "") -> Response:
     """The 303 back to `target` (a local path) after a correction, at `anchor`: that page says what the
-    correction did (remember_done), or that analytics is still catching up with it."""
+    correction did (remember_done), or that analytics is still catching up with it; its Undo lands at `anchor`
+    too."""
     if not written.caught_up:
         target += ("&" if "?" in target else "?") + "catching_up=1"
     response = redirect(f"{target}#{anchor}" if anchor else target, code=303)
-    remember_done(response, written.audit_id)
+    remember_done(response, written.audit_id, anchor)
     return response
 
 
@@ -133,9 +136,13 @@ def _feedback() -> dict[str, Any] | None:
     to a signed-out visitor: it names people)."""
     if g.get("error_page") or not g.get("reads_allowed"):
         return None
-    found = done_message(request.cookies.get(DONE_COOKIE, ""), html=True)
+    audit_id, _, at = request.cookies.get(DONE_COOKIE, "").partition(".")
+    found = done_message(audit_id, html=True)
     if found is not None:
         g.done_shown = True
+        # Where its Undo lands without scripts: where the correction was made (was: the page's top, while the
+        # queue's script landed on the pair)
+        found["at"] = at if ANCHOR.fullmatch(at) else ""
     return found
 
 
