@@ -130,7 +130,7 @@ def influencer(influencer_id: str) -> str:
     if page is None:
         return _gone(influencer_id)
     alone = report.prediction(_analysis(), [influencer_id]) if page.stats else None
-    return render_template("influencer.html", page=page, others=_others(influencer_id), rows=rows, alone=alone,
+    return render_template("influencer.html", page=page, others=_named_others(influencer_id), rows=rows, alone=alone,
                            hidden=influencer_id in _analysis().hidden, namesakes=_namesakes(influencer_id, page.name),
                            namesakes_at_once=int(current_app.config.get("NAMESAKES_MERGED_AT_ONCE")
                                                  or NAMESAKES_MERGED_AT_ONCE))
@@ -184,6 +184,13 @@ def _others(influencer_id: str) -> list[tuple[str, str]]:
     analysis = _analysis()
     return report.by_name(report.labels([i for i in analysis.stats["influencer_id"] if i != influencer_id],
                                         analysis.names), analysis.names)
+
+
+def _named_others(influencer_id: str) -> list[tuple[str, str]]:
+    """(id, name, "" when unnamed) of every influencer with statistics but `influencer_id`, in _others' order: the
+    page shows each name with its id beside it."""
+    names = _analysis().names
+    return [(i, names.get(i, "")) for i, _ in _others(influencer_id)]
 
 
 VIDEOS_PAGE_ROWS = 500  # rows of /videos at once: 200k rows were 68 MB of HTML; the downloads have them all
