@@ -116,6 +116,25 @@ def test_a_name_refused_on_the_video_page_keeps_what_was_typed_and_goes_back_the
     assert who not in stack.store.names()
 
 
+def test_a_200_character_name_given_on_a_phone_leaves_the_row_it_names_in_view(stack, page):
+    # Was: at 390 px the notice, sticky at the top, said the name whole: 10 lines, 280 px over the row it named
+    base = stack.web_url.rstrip("/")
+    video, people = _video_and_people(stack)
+    who = people[1]
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{base}/video/{video}")
+    page.locator(f"tr#{who} form.add-name input[name=name]").fill("W" * 200)
+    page.locator(f"tr#{who} form.add-name button").click()
+    page.wait_for_load_state("load")
+    assert page.url == f"{base}/video/{video}#{who}" and stack.store.names()[who] == "W" * 200
+    notice, name = page.locator("#feedback").bounding_box(), page.locator(f"tr#{who} .name").bounding_box()
+    assert notice["height"] <= 120, notice  # three lines: the sentence, the name cut to one, Undo
+    assert notice["y"] + notice["height"] <= name["y"] < 844, (notice, name)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    _undo(page)
+    assert who not in stack.store.names()
+
+
 def test_an_answer_is_undone_back_on_its_pair_with_scripts_or_without(stack, page, scripts):
     # Was: the Undo of the notice the queue came back with (a plain form POST) landed at the top of the queue;
     # the scripted answer's landed on the pair
