@@ -135,6 +135,19 @@ def test_a_200_character_name_given_on_a_phone_leaves_the_row_it_names_in_view(s
     assert who not in stack.store.names()
 
 
+def test_a_hide_undone_lands_on_the_overview_row_of_the_one_shown_again(stack, page):
+    # Was: the hide lands on the overview (they leave its table), and its Undo at the overview's top
+    base = stack.web_url.rstrip("/")
+    _, people = _video_and_people(stack)
+    who = people[0]
+    page.goto(f"{base}/influencer/{who}")
+    with page.expect_navigation():
+        page.locator("#hide button").click()
+    assert page.locator(f"tr#{who}").count() == 0 and "not an influencer" in page.locator("#feedback").inner_text()
+    _undo(page)
+    assert page.url == f"{base}/#{who}" and page.locator(f"tr#{who}").count() == 1
+
+
 def test_an_answer_is_undone_back_on_its_pair_with_scripts_or_without(stack, page, scripts):
     # Was: the Undo of the notice the queue came back with (a plain form POST) landed at the top of the queue;
     # the scripted answer's landed on the pair

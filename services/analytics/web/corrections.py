@@ -244,8 +244,10 @@ def hide(influencer_id: str) -> Response:
         written = corrections_client().hide(influencer_id, hidden)
     # Hidden (or shown) already: the page says so, as after a rename to the name it has (was: no word at all)
     said = {ALREADY_HIDDEN if hidden else NOT_HIDDEN: influencer_id} if written.unchanged else {}
-    return _done("report.overview", written, **said) if hidden else _done("report.influencer", written,
-                                                                          influencer_id=influencer_id, **said)
+    # Hidden, they leave the overview's table for its hidden list; the Undo brings them back to their row there
+    if hidden:
+        return _done("report.overview", written, undo_at=influencer_id, **said)
+    return _done("report.influencer", written, influencer_id=influencer_id, **said)
 
 
 @bp.route("/influencer/<influencer_id>/delete", methods=["GET", "POST"])
