@@ -148,6 +148,23 @@ def test_a_hide_undone_lands_on_the_overview_row_of_the_one_shown_again(stack, p
     assert page.url == f"{base}/#{who}" and page.locator(f"tr#{who}").count() == 1
 
 
+def test_a_move_lands_at_the_row_it_went_to_and_its_undo_at_the_row_it_came_from(stack, page):
+    # Was: both at the top of the video page
+    base = stack.web_url.rstrip("/")
+    video, people = _video_and_people(stack)
+    source, target = people
+    page.goto(f"{base}/video/{video}")
+    page.locator(f"tr#{source} select[name=target]").select_option(target)
+    with page.expect_navigation():
+        page.locator(f"tr#{source} form.move button").click()
+    assert page.url == f"{base}/video/{video}#{target}" and page.locator(f"tr#{source}").count() == 0
+    assert "Moved" in page.locator("#feedback").inner_text()
+    _undo(page)
+    assert page.url == f"{base}/video/{video}#{source}" and page.locator(f"tr#{source}").count() == 1
+    appearances = stack.store.appearances_in(video)
+    assert sorted(a.influencer_id for a in appearances) == people, "as it was"
+
+
 def test_an_answer_is_undone_back_on_its_pair_with_scripts_or_without(stack, page, scripts):
     # Was: the Undo of the notice the queue came back with (a plain form POST) landed at the top of the queue;
     # the scripted answer's landed on the pair

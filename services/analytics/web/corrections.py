@@ -303,7 +303,10 @@ def move(video_id: str) -> Response:
         abort(400, description="the appearance is already that influencer's")
     with identity_errors():
         written = corrections_client().move(video_id, source, target)
-    return _done("report.video", written, video_id=video_id)
+    # Back at the row of the one it went to (a new one's id is not known here: the page's top), and the Undo at the
+    # row of the one it came from, which the undo brings back (was: both at the top)
+    return _done("report.video", written, undo_at=source, video_id=video_id,
+                 **({"_anchor": target} if target else {}))
 
 
 # ---- enrol ---------------------------------------------------------------------------------------------
