@@ -87,7 +87,7 @@ def test_the_predict_page_names_the_chosen_influencers_and_flags_unknown_ones(ba
     page = requests.get(base_url + "/predict?ids=inf_aaaa000001&ids=inf_ghost", timeout=5).text
     assert "<strong>Alice</strong>" in page, "the name, not the id"
     assert "<code>inf_ghost</code>" in page
-    assert '<option value="inf_aaaa000001" selected>' in page
+    assert '<input type="checkbox" name="ids" value="inf_aaaa000001" checked>' in page, "ticked in the form"
 
 
 def test_min_videos_filters_the_overview(base_url: str) -> None:

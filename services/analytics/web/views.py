@@ -48,7 +48,14 @@ def _min_videos() -> int:
 
 @bp.app_context_processor
 def _helpers() -> dict[str, Any]:
-    return {"fmt": _fmt, "stat": statistic_text, "score": score_text, "http_url": is_http_url}
+    return {"fmt": _fmt, "stat": statistic_text, "score": score_text, "http_url": is_http_url, "named": _named}
+
+
+def _named(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(id, name, "" when unnamed) for each (id, label) of `pairs`, in their order: a list that shows each name
+    with its id beside it (the pick lists)."""
+    names = _analysis().names
+    return [(i, names.get(i, "")) for i, _ in pairs]
 
 
 def _fmt(value: object, digits: int = 2) -> str:
@@ -130,7 +137,7 @@ def influencer(influencer_id: str) -> str:
     if page is None:
         return _gone(influencer_id)
     alone = report.prediction(_analysis(), [influencer_id]) if page.stats else None
-    return render_template("influencer.html", page=page, others=_named_others(influencer_id), rows=rows, alone=alone,
+    return render_template("influencer.html", page=page, others=_named(_others(influencer_id)), rows=rows, alone=alone,
                            hidden=influencer_id in _analysis().hidden, namesakes=_namesakes(influencer_id, page.name),
                            namesakes_at_once=int(current_app.config.get("NAMESAKES_MERGED_AT_ONCE")
                                                  or NAMESAKES_MERGED_AT_ONCE))
@@ -184,13 +191,6 @@ def _others(influencer_id: str) -> list[tuple[str, str]]:
     analysis = _analysis()
     return report.by_name(report.labels([i for i in analysis.stats["influencer_id"] if i != influencer_id],
                                         analysis.names), analysis.names)
-
-
-def _named_others(influencer_id: str) -> list[tuple[str, str]]:
-    """(id, name, "" when unnamed) of every influencer with statistics but `influencer_id`, in _others' order: the
-    page shows each name with its id beside it."""
-    names = _analysis().names
-    return [(i, names.get(i, "")) for i, _ in _others(influencer_id)]
 
 
 VIDEOS_PAGE_ROWS = 500  # rows of /videos at once: 200k rows were 68 MB of HTML; the downloads have them all
