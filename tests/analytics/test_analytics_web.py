@@ -87,7 +87,7 @@ def test_the_predict_page_names_the_chosen_influencers_and_flags_unknown_ones(ba
     page = requests.get(base_url + "/predict?ids=inf_aaaa000001&ids=inf_ghost", timeout=5).text
     assert "<strong>Alice</strong>" in page, "the name, not the id"
     assert "<code>inf_ghost</code>" in page
-    assert '<option value="inf_aaaa000001" selected>' in page
+    assert '<input type="checkbox" name="ids" value="inf_aaaa000001" checked>' in page, "ticked in the form"
 
 
 def test_min_videos_filters_the_overview(base_url: str) -> None:
@@ -715,13 +715,32 @@ def test_merging_into_an_influencer_with_nobody_chosen_stays_on_its_page(analyti
     fake = FakeCorrections()
     with serving(create_app(analytics_store, corrections=fake)) as url:
         page.goto(url + "/influencer/inf_aaaa000001", wait_until="load")
-        page.locator("form#merge button[type=submit]").click()
-        assert page.locator("form#merge select").evaluate("s => !s.checkValidity()"), "the list asks for one"
+        button = page.locator("form#merge button[type=submit]")
+        assert button.is_disabled(), "the merge waits for one ticked"
+        page.locator("form#merge input[name=ids][value=inf_cccc000003]").check()
         assert page.url == url + "/influencer/inf_aaaa000001" and fake.calls == []
-        page.locator("form#merge select").select_option("inf_cccc000003")
         with page.expect_navigation():
             page.locator("form#merge button[type=submit]").click()
         assert fake.calls == [("merge", ["inf_aaaa000001", "inf_cccc000003"])]
+
+
+def test_same_person_as_lists_faces_by_name_with_the_id_as_small_text(analytics_store: AnalyticsStore,
+                                                                      page: Page) -> None:
+    # Was: a list box of bare lines, "Unnamed · inf_cccc000003", picked with Ctrl+click; a name shared by
+    # look-alike letters showed twice the same
+    analytics_store.replace_appearances({}, {"inf_cccc000003": "Аnn", "inf_dddd000004": "Ann"})  # Cyrillic А
+    with serving(create_app(analytics_store, corrections=FakeCorrections())) as url:
+        page.goto(url + "/influencer/inf_aaaa000001", wait_until="load")
+        rows = page.locator("#same-as li")
+        shown = rows.evaluate_all("ls => ls.map(l => [l.querySelector('.name').textContent, "
+                                  "l.querySelector('.id').textContent, l.querySelector('img.face') !== null])")
+        assert shown == [["<script>alert('x')</script> Bob", "inf_bbbb000002", True],
+                         ["Ann", "inf_dddd000004", True], ["Аnn", "inf_cccc000003", True]], shown
+        name, small = rows.first.locator(".name"), rows.first.locator(".id")
+        size = "e => parseFloat(getComputedStyle(e).fontSize)"
+        assert small.evaluate(size) < name.evaluate(size), "the id is the small secondary text"
+        rows.first.locator(".name").click()  # the name's label ticks its box
+        assert rows.first.locator("input[name=ids]").is_checked()
 
 
 HOSTILE_URL = "javascript:alert(document.domain)//x.mp4"

@@ -131,3 +131,24 @@ def test_the_overview_the_trail_and_the_pages_of_people_and_videos_fit_from_800_
             page.goto(url + "/", wait_until="domcontentloaded")
             assert page.locator("#influencers .add-name").count() >= 9, "the unnamed faces' name boxes are there"
     store.close()
+
+
+def test_every_page_fits_a_390_px_phone_its_wide_tables_scrolling_inside_their_own_box(
+        tmp_path: Path, page: Page) -> None:
+    """At 390 px the Videos list ran 130 px past the page and an influencer's page 255 px (its videos table, and
+    the face beside the facts), so the whole page scrolled sideways (the smoke run, measured in Chromium). A 200
+    character name and a right-to-left one are on the pages, as in test_a_200_character_name_wraps..."""
+    store = _store(tmp_path / "a.sqlite")
+    with serving(create_app(store, corrections=FakeCorrections())) as url:
+        page.set_viewport_size({"width": 390, "height": 844})
+        for path in [*PAGES, "/videos", "/audit", "/enrol", "/predict", "/influencer/inf_cccc000003"]:
+            page.goto(url + path, wait_until="domcontentloaded")
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+            past = page.evaluate("Array.from(document.querySelectorAll('main *')).filter(e => !e.closest("
+                                 "'.table-scroll, .pick-list') && e.getBoundingClientRect().right > 391)"
+                                 ".map(e => e.tagName + '.' + e.className)")
+            assert past == [], (path, past)
+        page.goto(url + "/influencer/inf_cccc000003", wait_until="domcontentloaded")
+        box = page.locator("#videos").evaluate("t => [t.parentElement.clientWidth, t.parentElement.scrollWidth]")
+        assert box[0] <= 390 - 16 and box[1] > box[0], "the videos table scrolls in its own box"
+    store.close()

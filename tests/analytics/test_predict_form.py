@@ -1,5 +1,5 @@
-"""The Predict form in headless Chromium: Predict with nobody picked is held by the browser, saying to pick
-someone, instead of a page identical to the one the analyst came from."""
+"""The Predict form in headless Chromium: each influencer a tick by face and name; Predict waits until someone is
+ticked, instead of a page identical to the one the analyst came from."""
 
 from __future__ import annotations
 
@@ -22,22 +22,26 @@ def _store(path: Path) -> AnalyticsStore:
     return store
 
 
-def test_predict_with_nobody_picked_is_held_by_the_browser_and_with_someone_picked_answers(
-        tmp_path: Path, page: Page) -> None:
+def test_predict_waits_for_someone_ticked_and_lists_each_by_face_and_name(tmp_path: Path, page: Page) -> None:
     # Found as an analyst (session 42): Predict with nobody picked sent "/predict?" and came back with the bare
-    # form, no prediction and no word of why: it read as a button that did nothing.
+    # form, no prediction and no word of why: it read as a button that did nothing. Then (session 45): the list
+    # was a list box of "Unnamed · inf_…" lines, several picked with Ctrl/⌘+click; now ticks by face and name.
     store = _store(tmp_path / "a.sqlite")
+    store.replace_appearances({}, {"inf_bbbb000002": "Bea"})
     try:
         with serving(create_app(store)) as url:
             for start in ("/predict", "/"):  # the page of its own, and the overview's form
                 page.goto(url + start, wait_until="load")
-                page.get_by_role("button", name="Predict performance").click()
-                page.wait_for_timeout(300)
-                assert page.url == url + start, "no request was sent"
-                assert page.locator("select#ids").evaluate("s => s.validity.valueMissing")
-            page.locator("select#ids").select_option("inf_aaaa000001")
+                assert page.get_by_role("button", name="Predict performance").is_disabled(), "waits for a tick"
+                shown = page.locator("#ids li").evaluate_all(
+                    "ls => ls.map(l => [l.querySelector('.name').textContent, l.querySelector('.id').textContent])")
+                assert shown == [["Bea", "inf_bbbb000002"], ["Unnamed", "inf_aaaa000001"]], shown
+            page.get_by_label("Unnamed inf_aaaa000001").check()
+            page.get_by_label("Bea inf_bbbb000002").check()
             page.get_by_role("button", name="Predict performance").click()
-            page.wait_for_url("**/predict?ids=inf_aaaa000001")
+            page.wait_for_url("**/predict?ids=inf_bbbb000002&ids=inf_aaaa000001")
             assert "is expected to score" in page.locator("main").inner_text()
+            ticked = page.locator("#ids input:checked").evaluate_all("bs => bs.map(b => b.value)")
+            assert ticked == ["inf_bbbb000002", "inf_aaaa000001"], "the people predicted stay ticked"
     finally:
         store.close()

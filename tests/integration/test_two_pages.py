@@ -38,7 +38,7 @@ def test_an_undone_rename_never_drops_the_name_a_merge_from_another_page_gave_up
         one.fill("#rename input[name=name]", "Ana")
         one.click("#rename button")
         one.wait_for_selector("#feedback:has-text('Ana')")
-        two.select_option("#merge select[name=ids]", [b])
+        two.check(f"#merge input[name=ids][value={b}]")
         two.click("#merge button")
         two.wait_for_selector("#feedback:has-text('Merged Bo into Ana')")
         one.click("#feedback button:has-text('Undo')")

@@ -5,7 +5,8 @@
 - Feedback: a correction's redirect sets a short-lived cookie with its audit id (DONE_COOKIE; the URL stays
   the page's own); the next page shown says what the correction did, read from the audit row analytics wrote
   (so nothing planted can make the page say anything else), with an Undo button when identity can revert it
-  and nobody has, and clears the cookie. Before analytics has the row, the page says it is still catching up
+  and nobody has, and clears the cookie. A second one (DONE_AT_COOKIE) names the element the Undo lands at: the
+  row or pair the correction was made on. Before analytics has the row, the page says it is still catching up
   (base.html's notice) and the message waits for the next page.
 - `POST /undo` (audit_id, next): identity's UndoCorrection; back to `next` with the undo's own message.
 - Who: every request names its actor for identity's audit (services/common/actor.py): "page:signed-in:"
@@ -43,6 +44,7 @@ bp = Blueprint("audit", __name__)
 PAGE_ROWS = 50  # rows of /audit per page
 DONE_COOKIE = "influencers_done"
 DONE_COOKIE_S = 120  # seconds the message of a correction waits to be shown
+DONE_AT_COOKIE = "influencers_done_at"  # the element its Undo lands at (the row or pair it was made on)
 DISMISSED_COOKIE = "influencers_dismissed"  # the audit ids of a "None of these are the same", dot-separated
 MAX_DISMISSED = 100  # audit ids that cookie is read for (a dismissal answers a page of the queue at most)
 AUDIT_ID = re.compile(r"[0-9a-f]{32}")
@@ -78,20 +80,25 @@ def _forget_the_actor(_: BaseException | None) -> None:
         current_actor.reset(token)
 
 
-def remember_done(response: Response, audit_id: str) -> None:
-    """Has the next page say what correction `audit_id` did."""
+def remember_done(response: Response, audit_id: str, at: str = "") -> None:
+    """Has the next page say what correction `audit_id` did, and its Undo land at `at` (an element id of that page,
+    ANCHOR: the row or pair the correction was made on; DONE_AT_COOKIE, cleared without one)."""
     if AUDIT_ID.fullmatch(audit_id or ""):
         response.set_cookie(DONE_COOKIE, audit_id, max_age=DONE_COOKIE_S, httponly=True, samesite="Strict",
                             secure=request.is_secure, path="/")
+        response.set_cookie(DONE_AT_COOKIE, at if ANCHOR.fullmatch(at) else "",
+                            max_age=DONE_COOKIE_S if ANCHOR.fullmatch(at) else 0, httponly=True,
+                            samesite="Strict", secure=request.is_secure, path="/")
 
 
 def done_redirect(target: str, written: Written, anchor: str = "") -> Response:
     """The 303 back to `target` (a local path) after a correction, at `anchor`: that page says what the
-    correction did (remember_done), or that analytics is still catching up with it."""
+    correction did (remember_done), or that analytics is still catching up with it; its Undo lands at `anchor`
+    too."""
     if not written.caught_up:
         target += ("&" if "?" in target else "?") + "catching_up=1"
     response = redirect(f"{target}#{anchor}" if anchor else target, code=303)
-    remember_done(response, written.audit_id)
+    remember_done(response, written.audit_id, anchor)
     return response
 
 
@@ -121,6 +128,7 @@ def dismissed_count() -> int:
 def _shown(response: Response) -> Response:
     if g.pop("done_shown", False):
         response.delete_cookie(DONE_COOKIE, path="/", httponly=True, samesite="Strict", secure=request.is_secure)
+        response.delete_cookie(DONE_AT_COOKIE, path="/", httponly=True, samesite="Strict", secure=request.is_secure)
     if g.pop("dismissed_shown", False):
         response.delete_cookie(DISMISSED_COOKIE, path="/", httponly=True, samesite="Strict",
                                secure=request.is_secure)
@@ -136,6 +144,10 @@ def _feedback() -> dict[str, Any] | None:
     found = done_message(request.cookies.get(DONE_COOKIE, ""), html=True)
     if found is not None:
         g.done_shown = True
+        # Where its Undo lands without scripts: where the correction was made (was: the page's top, while the
+        # queue's script landed on the pair)
+        at = request.cookies.get(DONE_AT_COOKIE, "")
+        found["at"] = at if ANCHOR.fullmatch(at) else ""
     return found
 
 

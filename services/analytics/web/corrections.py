@@ -104,14 +104,15 @@ def _known_or_404(influencer_id: str) -> None:
     _valid_or_404(is_known(current_app.extensions["analytics_store"], _analysis(), influencer_id))
 
 
-def _done(endpoint: str, written: Written | None = None, **values: Any) -> Response:
+def _done(endpoint: str, written: Written | None = None, undo_at: str = "", **values: Any) -> Response:
     """The 303 to the page that shows the change, which says what it did (audit_views.remember_done) or
-    that analytics is still catching up."""
+    that analytics is still catching up; its Undo lands at `undo_at` (an element id of that page), else at the
+    redirect's own `_anchor`."""
     if written is not None and not written.caught_up:
         values["catching_up"] = 1
     response = redirect(url_for(endpoint, **values), code=303)
     if written is not None:
-        remember_done(response, written.audit_id)
+        remember_done(response, written.audit_id, undo_at or values.get("_anchor", ""))
     return response
 
 
@@ -243,8 +244,10 @@ def hide(influencer_id: str) -> Response:
         written = corrections_client().hide(influencer_id, hidden)
     # Hidden (or shown) already: the page says so, as after a rename to the name it has (was: no word at all)
     said = {ALREADY_HIDDEN if hidden else NOT_HIDDEN: influencer_id} if written.unchanged else {}
-    return _done("report.overview", written, **said) if hidden else _done("report.influencer", written,
-                                                                          influencer_id=influencer_id, **said)
+    # Hidden, they leave the overview's table for its hidden list; the Undo brings them back to their row there
+    if hidden:
+        return _done("report.overview", written, undo_at=influencer_id, **said)
+    return _done("report.influencer", written, influencer_id=influencer_id, **said)
 
 
 @bp.route("/influencer/<influencer_id>/delete", methods=["GET", "POST"])
@@ -300,7 +303,10 @@ def move(video_id: str) -> Response:
         abort(400, description="the appearance is already that influencer's")
     with identity_errors():
         written = corrections_client().move(video_id, source, target)
-    return _done("report.video", written, video_id=video_id)
+    # Back at the row of the one it went to (a new one's id is not known here: the page's top), and the Undo at the
+    # row of the one it came from, which the undo brings back (was: both at the top)
+    return _done("report.video", written, undo_at=source, video_id=video_id,
+                 **({"_anchor": target} if target else {}))
 
 
 # ---- enrol ---------------------------------------------------------------------------------------------
@@ -475,7 +481,10 @@ def _back_to_queue(written: Written | None, answered: tuple[str, str, str] | Non
         values["_anchor"] = anchor
     if request.form.get("unlikely") == "1":
         values["unlikely"] = 1
-    response = _done("corrections.review", written, **values)
+    # Its Undo brings the pair back: it lands there, as the queue's script has it land (the redirect's own anchor
+    # is the pair after it)
+    undo_at = f"item-{answered[1]}-{answered[2]}" if answered is not None else ""
+    response = _done("corrections.review", written, undo_at=undo_at, **values)
     if written is not None and answered is not None:
         remember_answered(response, written, answered)
     return response
@@ -648,7 +657,8 @@ def dismiss() -> Response:
 
 @bp.post("/api/review/answer.json")
 def answer_json() -> Response:
-    """{"influencer_a", "influencer_b", "answer": "same" | "different" | "skip"} with the X-CSRF-Token header
+    """{"influencer_a", "influencer_b", "answer": "same" | "different" | "skip", "last_on_page": true when the page
+    reloads after it} with the X-CSRF-Token header
     of the session; answers {"changed_videos": n, "caught_up": true | false (false: analytics is still
     catching up with the change), "message": what it did, in words, "audit_id", "undo": whether it can be
     undone (POST /undo), "undone": false}. A pair another session settled since the page was shown is a 404
@@ -675,7 +685,11 @@ def answer_json() -> Response:
         done = {"message": plain(answered_already(str(body.get("answer")), *_pair_of(body))), "audit_id": "",
                 "undo": False, "undone": False}
     response = jsonify(changed_videos=written.changed_videos, caught_up=written.caught_up, **done)
-    if body.get("answer") == "same":  # the page reloads after a merge: it says so, with Undo (or that it was merged)
-        remember_done(response, written.audit_id)
-        remember_answered(response, written, ("same", *_pair_of(body)))
+    # The page reloads after a merge, and after its last pair: it says so, with an Undo that lands back on the pair
+    # (or that it was merged). Was: after the last pair answered "different", the queue came back empty, silent.
+    if body.get("answer") == "same" or body.get("last_on_page") is True:
+        a, b = _pair_of(body)
+        remember_done(response, written.audit_id, f"item-{a}-{b}")
+        if body.get("answer") != "skip":  # a skip changes nothing by design: nothing to say
+            remember_answered(response, written, (str(body.get("answer")), a, b))
     return response

@@ -48,7 +48,14 @@ def _min_videos() -> int:
 
 @bp.app_context_processor
 def _helpers() -> dict[str, Any]:
-    return {"fmt": _fmt, "stat": statistic_text, "score": score_text, "http_url": is_http_url}
+    return {"fmt": _fmt, "stat": statistic_text, "score": score_text, "http_url": is_http_url, "named": _named}
+
+
+def _named(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(id, name, "" when unnamed) for each (id, label) of `pairs`, in their order: a list that shows each name
+    with its id beside it (the pick lists)."""
+    names = _analysis().names
+    return [(i, names.get(i, "")) for i, _ in pairs]
 
 
 def _fmt(value: object, digits: int = 2) -> str:
@@ -130,7 +137,7 @@ def influencer(influencer_id: str) -> str:
     if page is None:
         return _gone(influencer_id)
     alone = report.prediction(_analysis(), [influencer_id]) if page.stats else None
-    return render_template("influencer.html", page=page, others=_others(influencer_id), rows=rows, alone=alone,
+    return render_template("influencer.html", page=page, others=_named(_others(influencer_id)), rows=rows, alone=alone,
                            hidden=influencer_id in _analysis().hidden, namesakes=_namesakes(influencer_id, page.name),
                            namesakes_at_once=int(current_app.config.get("NAMESAKES_MERGED_AT_ONCE")
                                                  or NAMESAKES_MERGED_AT_ONCE))
