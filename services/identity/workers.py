@@ -141,20 +141,26 @@ class FaceWorkers:
         self._pool = self._new_pool()
 
     def _new_pool(self) -> ProcessPoolExecutor:
-        # A SIGTERM waits for the start (stop_signal): one that cut it would leave a half-made pool.
-        with uninterrupted():
-            pool = ProcessPoolExecutor(max_workers=self._processes, mp_context=multiprocessing.get_context("spawn"),
-                                       initializer=_init,
-                                       initargs=(os.getpid(), self._locator, current_setup(), self._encoder,
-                                                 self._encoder_model, self.blas_kernels))
-            # Start every worker now, from this thread: the parent-death signal follows the spawning thread,
-            # and a worker spawned lazily by a short-lived thread would die with it.
-            try:
+        # A SIGTERM waits for the start (stop_signal): one that cut it would leave a half-made pool. It is raised
+        # as the section closes, here: the pool made is then stopped as a refused one is.
+        pool = None
+        try:
+            with uninterrupted():
+                pool = ProcessPoolExecutor(max_workers=self._processes,
+                                           mp_context=multiprocessing.get_context("spawn"), initializer=_init,
+                                           initargs=(os.getpid(), self._locator, current_setup(), self._encoder,
+                                                     self._encoder_model, self.blas_kernels))
+                # Start every worker now, from this thread: the parent-death signal follows the spawning thread,
+                # and a worker spawned lazily by a short-lived thread would die with it.
                 for future in [pool.submit(_ready) for _ in range(self._processes)]:
                     future.result()
-            except BaseException:  # a model file the encoder cannot read (ModelFileError): no pool left behind
+        except BaseException:  # a model file the encoder cannot read (ModelFileError), or that stop: no pool left
+            if pool is not None:
                 stop_pool(pool)
-                raise
+                # Its manager thread ended too: left running, the interpreter's exit woke it through a pipe the
+                # thread was closing ("OSError: Bad file descriptor" from concurrent.futures, ~1 start in 6).
+                pool.shutdown(wait=True)
+            raise
         return pool
 
     def pids(self) -> list[int]:
