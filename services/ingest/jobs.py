@@ -361,11 +361,16 @@ class JobQueue:
         job = self.store.earlier(request, digest)
         return None if job is None else self._told(job)
 
-    def unfinished(self, digest: str) -> ingest_pb2.Job | None:
-        """The oldest job not ended nor cancelled that a request of `digest` made (JobStore.unfinished), to be
-        resumed by the same manifest run again, or None."""
+    def unfinished(self, digest: str, request_id: str = "") -> ingest_pb2.Job | None:
+        """The oldest job not ended nor cancelled that a request of `digest` made (JobStore.unfinished), resumed by
+        the same manifest run again (the request of `request_id`), or None."""
         job = self.store.unfinished(digest)
-        return None if job is None else self._told(job)
+        return None if job is None else self._resumed(job, request_id)
+
+    def _resumed(self, job: ingest_pb2.Job, request_id: str) -> ingest_pb2.Job:
+        log.info("ingest job %s resumed: the same submission again (request_id %s), nothing queued", job.job_id,
+                 request_id, extra={"job_id": job.job_id})
+        return self._told(job)
 
     def start(self, request: ingest_pb2.StartIngestRequest, digest: str = "") -> ingest_pb2.Job:
         """Stores a job for `request`; returns it at once (state QUEUED). Raises QueueFull, or RuntimeError
@@ -386,9 +391,7 @@ class JobQueue:
         settled = settled_rows(request)
         job, how = self.store.enqueued(request, settled, digest, resume)
         if how == RESUMED:
-            log.info("ingest job %s resumed: the same submission again (request_id %s), nothing queued",
-                     job.job_id, request.request_id, extra={"job_id": job.job_id})
-            return self._told(job), True
+            return self._resumed(job, request.request_id), True
         if how == KEY_HELD:  # a call racing another with its key: nothing queued, counted or cleared again
             log.info("ingest job %s: its submission sent again (request_id %s), nothing queued", job.job_id,
                      request.request_id, extra={"job_id": job.job_id})

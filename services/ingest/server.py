@@ -115,9 +115,8 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
             # hash its file again to find it counted. Its stale rows were forgotten when it was queued.
             # Looked for again in start_or_resume's transaction, which two such submissions at once take one at a
             # time (this look spares the rows' preparation when it finds one).
-            if request.resume_unfinished and (unfinished := self.jobs.unfinished(digest)) is not None:
-                log.info("ingest job %s resumed: the same submission again (request_id %s), nothing queued",
-                         unfinished.job_id, checked.request_id, extra={"job_id": unfinished.job_id})
+            unfinished = self.jobs.unfinished(digest, checked.request_id) if request.resume_unfinished else None
+            if unfinished is not None:
                 return ingest_pb2.StartIngestResponse(job=unfinished, resumed=True)
             job, resumed = self.jobs.start_or_resume(checked, digest, request.resume_unfinished)
             if not resumed:
