@@ -26,6 +26,7 @@ _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 # Who runs dlib's ResNet face encoder, and how (services/identity/faces.py): dlib; OpenCV; OpenCV on the chip and
 # its mirror image, the mean of the two (services/identity/mirror_mean.py).
 ENCODERS = ("dlib", "opencv", "opencv-mirror")
+OPENCV_ENCODERS = frozenset({"opencv", "opencv-mirror"})  # dlib's network run by OpenCV: loaded as a worker starts
 AUTO_ENCODER = "auto"  # the face store's own encoder, or opencv-mirror for a new store (identity/encoder_choice.py)
 MAX_WAIT_S = 7 * 24 * 3600.0  # the longest time limit a setting may give: a week, in seconds
 # The metrics port of `run` and `serve` (the OpenTelemetry Prometheus exporter's customary port); `service`'s is none.

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from services.common.settings import ENCODERS
+from services.common.settings import ENCODERS, OPENCV_ENCODERS
 from services.identity.jpeg_scans import MAX_SCANS, count_scans
 
 # Decoded size cap (pixels) of one frame or image: ingest sends at most 4096x4096 frames, and a 12000x12000
@@ -71,7 +71,7 @@ def load_encoder(encoder: str, model_file: Path | None = None) -> Callable[[list
     `model_file` (None: encoder_model_file()). ModelFileError (a ValueError) naming the file when "opencv" or
     "opencv-mirror" cannot read it."""
     model_file = model_file or encoder_model_file()
-    if encoder in ("opencv", "opencv-mirror"):
+    if encoder in OPENCV_ENCODERS:
         from services.identity.mirror_mean import mirror_mean
         from services.identity.opencv_encoder import OpenCVEncoder
 

@@ -27,6 +27,7 @@ from services.common.child import die_with_parent, stop_pool
 from services.common.logs import LogSetup, adopt_setup, current_setup
 from services.common.memory import give_back_free_memory
 from services.common.metrics import count_child_restart
+from services.common.settings import OPENCV_ENCODERS
 from services.common.spool import SpoolReader
 from services.common.stop_signal import uninterrupted
 from services.identity.analyzer import FrameIn, VideoAnalysis, analyze_frames
@@ -59,7 +60,7 @@ def _ready() -> int:
     """The worker's pid, once its encoder is loaded (opencv's: ModelFileError here, at the pool's start, when its
     model file cannot be read; dlib's loads with its other models at the first face, as before)."""
     assert _model is not None
-    if _model.encoder != "dlib":
+    if _model.encoder in OPENCV_ENCODERS:
         _model.load_encoder()
     return os.getpid()
 
@@ -130,7 +131,7 @@ class FaceWorkers:
         os.environ["OMP_NUM_THREADS"] = "1"
         # OpenBLAS's kernels for dlib's CNN where it does not know this CPU (blas_cores.py); not with dlib's encoder,
         # whose encodings they would move by ~1e-7 against those of a store it filled with the kernels of before.
-        self.blas_kernels = worker_kernels() if encoder != "dlib" else ""
+        self.blas_kernels = worker_kernels() if encoder in OPENCV_ENCODERS else ""
         self._processes = processes
         self._locator = locator
         self._encoder = encoder
