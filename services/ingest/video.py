@@ -427,14 +427,18 @@ def video_stream(container: av.container.InputContainer) -> av.video.stream.Vide
     written as a track of its own (a one- or two-picture MJPEG), or an intro, may come before the video."""
     shown = shown_streams(container)
     if not shown and container.streams.video:  # cover art alone: an audio file's picture (was: "no video stream")
-        raise VideoError("no video stream (only a cover picture: an audio file?)" if container.streams.audio else
-                         "no video stream (only a cover picture)")
+        raise VideoError(COVER_OVER_AUDIO if container.streams.audio else "no video stream (only a cover picture)")
     if not container.streams and container.format.name.startswith("mov,"):
         raise VideoError(INDEX_EMPTY)  # an index of no track at all (was: "no video stream", as an audio file's)
     if not shown:
         raise VideoError("no video stream")
     best = container.streams.best("video")
     return next((s for s in shown if best is not None and s.index == best.index), shown[0])
+
+
+# A music file (MP3, M4A, FLAC) whose one picture is its album's cover, flagged as such: no video, though it has a
+# picture. Was "no video stream (only a cover picture: an audio file?)", read as audio only.
+COVER_OVER_AUDIO = "not a video (audio with cover art, no video: a music file, whose cover picture is not analysed)"
 
 
 def declared_duration(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
@@ -1160,7 +1164,10 @@ def _sampled(container: av.container.InputContainer, stream: av.video.stream.Vid
             info.warning = (f"decoding stopped at {decoded_s:.1f} s{stated} "
                             f"({'damaged: ' + damage if damage else 'the file is cut short'})")
             info.duration_s = decoded_s
-        elif short or last_t > info.duration_s:  # a whole file stating more than it holds; none stated, or less
+        elif short or last_t > info.duration_s or (decoded_s > info.duration_s and not _indexed(container)):
+            # A whole file stating more than it holds; none stated, or less. A container that indexes no frame's time
+            # (MPEG-TS) states the span of its packets' times, its last frame given a length from the stream's stated
+            # rate: 4 pictures 10 s apart, each stating its 10 s, said 32 s (0.5 fps). Their 40 s are the video's.
             info.duration_s = decoded_s
         if cut and not info.warning:
             info.warning = f"decoding stopped at {decoded_s:.1f} s (the file is cut short: it lacks its end marker)"
