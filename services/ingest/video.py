@@ -1031,6 +1031,16 @@ class Read:
             return False
 
 
+def audio_outlasts(container: av.container.InputContainer, decoded_s: float) -> bool:
+    """Whether `container` states a length HELD_MIN_S or more past the `decoded_s` seconds of its video's frames and
+    holds audio: only then is its audio read to its end (StillHeld), a demux of the whole file."""
+    try:
+        stated = container.duration / 1_000_000 if container.duration else 0.0
+    except (OverflowError, ZeroDivisionError):
+        return False
+    return bool(container.streams.audio) and math.isfinite(stated) and stated >= decoded_s + HELD_MIN_S
+
+
 def _shown_for(frame: av.VideoFrame, stream: av.video.stream.VideoStream, longest: float) -> float:
     """Seconds `frame` states it is shown for (its duration), at most `longest`; 0.0 when it states none."""
     try:
@@ -1138,13 +1148,20 @@ def _sampled(container: av.container.InputContainer, stream: av.video.stream.Vid
             # The stated span holds the jumps the clock left out: compared without them (was: 4 s of a transport
             # stream joined across a 30 s jump warned "decoding stopped at 4.0 s of the 34.0 s ... cut short").
             info.duration_s = max(decoded_s, info.duration_s - float(clock.skipped))
-        held = still.seconds(container, stream, decoded_s) if still and count == 1 and not damage else 0.0
-        if held:  # one picture shown while the audio plays: analysed once, the video as long as its audio
+        held = (still.seconds(container, stream, decoded_s)
+                if still and not damage and (count == 1 or audio_outlasts(container, decoded_s)) else 0.0)
+        if held and count == 1:  # one picture shown while the audio plays: analysed once, as long as its audio
             info.duration_s = held
             for done in pending:
                 done.span_s = max(step, held - done.timestamp_s)
                 yield done
             return
+        if held:
+            # Audio playing on past the last frame (a slideshow of a few pictures over a song, as montage tools write
+            # it: `-framerate 1/2 -i img%d.jpg -i song.m4a`): a player shows the last picture until the audio ends,
+            # so it is on screen, and the video lasts, that long. Was: as long as the video track (8 s of a 12 s post).
+            last_step, decoded_s = held - last_t, held
+            info.duration_s = held
         if count <= 1 and ended_early(info.duration_s, decoded_s):  # a video cut short, not a still
             raise VideoError(f"not a readable video (one frame of the {info.duration_s:.1f} s the file states: "
                              "the file is cut short)")
