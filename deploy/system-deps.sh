@@ -2,8 +2,9 @@
 # System packages the project needs on a fresh Debian machine; installs only what is missing.
 #   bash deploy/system-deps.sh          what running needs: a C++ toolchain, BLAS/LAPACK and the Python
 #                                       headers to build dlib, and venv support for $PY (default python3)
-#   bash deploy/system-deps.sh --dev    and Chromium (the browser tests), PostgreSQL (the database tests) and
-#                                       npm (buf) and promtool (Debian's prometheus package: checks deploy/prometheus),
+#   bash deploy/system-deps.sh --dev    and Chromium (the browser tests), PostgreSQL (the database tests),
+#                                       ffmpeg (the media tests make their videos with its command), npm (buf)
+#                                       and promtool (Debian's prometheus package: checks deploy/prometheus),
 #                                       for `make test`
 # cmake comes from the lock (requirements/build.txt), not from here. Runs apt-get as root or through sudo.
 set -euo pipefail
@@ -18,6 +19,8 @@ dpkg -s liblapack-dev >/dev/null 2>&1 || need+=(liblapack-dev)
   || need+=(python3-dev)
 if [ "${1:-}" = "--dev" ]; then
   command -v chromium >/dev/null || need+=(chromium)
+  # The media tests make their videos with ffmpeg's command (ingest itself decodes with PyAV's own FFmpeg).
+  command -v ffmpeg >/dev/null || need+=(ffmpeg)
   # A real PostgreSQL server for the tests (tests/support/postgres.py starts it in a temporary folder).
   ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || need+=(postgresql)
   # buf, which checks the contract (make buf), comes from the npm registry.

@@ -19,6 +19,8 @@ import av
 import cv2
 import numpy as np
 
+from services.ingest.tonemap import BT2020_PRIMARIES, is_hdr, sdr_rgb
+
 # Decoders that decode a WebM's alpha, by the stream's codec; FFmpeg's own vp8 and vp9 drop it.
 ALPHA_DECODERS = {"vp8": "libvpx", "vp9": "libvpx-vp9"}
 INTERPOLATION = "BICUBIC"  # swscale's flags in ffmpeg's command (its default sws_flags)
@@ -43,6 +45,10 @@ def to_bgr(frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
     """`frame` as BGR (height, width, 3) uint8, scaled to `width` x `height` px (its pixels at their aspect ratio),
     a transparent one composited over black."""
     source = _progressive(frame) if frame.format.name.startswith(("yuv", "nv")) else frame
+    if is_hdr(frame.color_trc) and not has_alpha(frame):
+        # PQ (HDR10 phone video): read as SDR, faces came out washed out and dim to the detector (tonemap.py).
+        rgb48 = source.reformat(width=width, height=height, format="rgb48le", interpolation=INTERPOLATION).to_ndarray()
+        return cv2.cvtColor(sdr_rgb(rgb48, frame.color_primaries == BT2020_PRIMARIES), cv2.COLOR_RGB2BGR)
     # RGB turned to BGR, not swscale's BGR: its writers of the two round a 10-bit frame a level apart, and rgb24 is
     # the reference (8-bit frames come out the same either way).
     if not has_alpha(frame):

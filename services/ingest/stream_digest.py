@@ -9,7 +9,8 @@ the repost check (a demux, ~5 ms for a short video, against ~0.5 s to decode it)
 What the digest covers:
 - the codec (the format's name, as FFmpeg names its codec id: `av1`, never the decoder's, `libdav1d`), the coded
   size, and the display matrix of the first frame (a remux that turns the picture is another video to look at: its
-  faces are elsewhere); for a stream of one picture, the length its audio holds it for (video.StillHeld);
+  faces are elsewhere); for a stream of one picture, or pictures whose audio plays on a second or more past
+  their last, the length its audio holds them for (video.StillHeld);
 - where the first frame shown lies after the stream's first packet, when not at it: an MP4 whose edit list hides
   the head of the stream (a trim with `-c copy`) holds every packet of its original, yet a player starts it
   later and shows it shorter, so its times are not the original's (it is decoded and analysed, or recognised
@@ -48,6 +49,7 @@ from services.ingest.video import (
     PROBE_MAX_PIXELS,
     StillHeld,
     VideoError,
+    audio_outlasts,
     declared_duration,
     display_matrix,
     display_note,
@@ -216,8 +218,14 @@ def _digest(container: av.container.InputContainer, stream: av.video.stream.Vide
         return CodedStream(None)  # no frame decoded, or none timed: the usual path names the problem
     matrix = display_matrix(shown)
     shape = f"{ctx.width}x{ctx.height}|".encode() + (matrix.tobytes() if matrix is not None else b"-")
-    held = _held_s(container, stream, shown) if packets == 1 else 0.0
-    if held:  # one picture held over its audio, as long as the audio (to a tenth: a remux's audio may pad a frame)
+    fps = sane_fps(stream.average_rate, stream.guessed_rate)
+    # Seconds the frames are shown for, as decoding reads them (video._sampled: to the last one's end).
+    frames_s = float((max(shown_end, shown_last + 1) - shown.pts) * time_base) if shown_end is not None else 0.0
+    held = (_held_s(container, stream, shown, 1 / fps if packets == 1 else frames_s)
+            if packets == 1 or audio_outlasts(container, frames_s) else 0.0)
+    if held:
+        # Pictures held over their audio, the last shown until it ends (to a tenth: a remux's audio may pad a frame): a
+        # slideshow reposted over a longer song is another video, of another length. One picture's digest as before.
         shape += f"|held {round(held, 1)}".encode()
     head = f"{codec}|".encode() + shape
     hidden = b""
@@ -238,7 +246,6 @@ def _digest(container: av.container.InputContainer, stream: av.video.stream.Vide
     legacy = older[0]
     start_s = shown_at(shown, stream)
     stated_s = declared_duration(container, stream, start_s)
-    fps = sane_fps(stream.average_rate, stream.guessed_rate)
     # The last frame's time on decoding's clock (video.FrameClock: from the stream's start): past the length stated,
     # decoding takes the frames' (video._sampled: the last one's time and a frame); well short of it, decoding says
     # the file is cut short (no match).
@@ -252,12 +259,12 @@ def _digest(container: av.container.InputContainer, stream: av.video.stream.Vide
                        hidden_last is not None)
 
 
-def _held_s(container: av.container.InputContainer, stream: av.video.stream.VideoStream, shown: av.VideoFrame) -> float:
-    """Seconds the audio of `container` holds its one picture `shown` for, as decoding reads it (video.StillHeld:
-    0.0 when it is no picture held over audio); 0.0 when it cannot be read."""
+def _held_s(container: av.container.InputContainer, stream: av.video.stream.VideoStream, shown: av.VideoFrame,
+            frames_s: float) -> float:
+    """Seconds from the first picture `shown` to where the audio of `container` ends, its frames shown for `frames_s`,
+    as decoding reads it (video.StillHeld: 0.0 when the audio ends with them); 0.0 when it cannot be read."""
     try:
-        return StillHeld(shown.pts, MAX_HELD_S).seconds(container, stream, 1 / sane_fps(stream.average_rate,
-                                                                                         stream.guessed_rate))
+        return StillHeld(shown.pts, MAX_HELD_S).seconds(container, stream, frames_s)
     except VideoError:
         return 0.0
 

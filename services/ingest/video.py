@@ -427,14 +427,18 @@ def video_stream(container: av.container.InputContainer) -> av.video.stream.Vide
     written as a track of its own (a one- or two-picture MJPEG), or an intro, may come before the video."""
     shown = shown_streams(container)
     if not shown and container.streams.video:  # cover art alone: an audio file's picture (was: "no video stream")
-        raise VideoError("no video stream (only a cover picture: an audio file?)" if container.streams.audio else
-                         "no video stream (only a cover picture)")
+        raise VideoError(COVER_OVER_AUDIO if container.streams.audio else "no video stream (only a cover picture)")
     if not container.streams and container.format.name.startswith("mov,"):
         raise VideoError(INDEX_EMPTY)  # an index of no track at all (was: "no video stream", as an audio file's)
     if not shown:
         raise VideoError("no video stream")
     best = container.streams.best("video")
     return next((s for s in shown if best is not None and s.index == best.index), shown[0])
+
+
+# A music file (MP3, M4A, FLAC) whose one picture is its album's cover, flagged as such: no video, though it has a
+# picture. Was "no video stream (only a cover picture: an audio file?)", read as audio only.
+COVER_OVER_AUDIO = "not a video (audio with cover art, no video: a music file, whose cover picture is not analysed)"
 
 
 def declared_duration(container: av.container.InputContainer, stream: av.video.stream.VideoStream,
@@ -1027,6 +1031,16 @@ class Read:
             return False
 
 
+def audio_outlasts(container: av.container.InputContainer, decoded_s: float) -> bool:
+    """Whether `container` states a length HELD_MIN_S or more past the `decoded_s` seconds of its video's frames and
+    holds audio: only then is its audio read to its end (StillHeld), a demux of the whole file."""
+    try:
+        stated = container.duration / 1_000_000 if container.duration else 0.0
+    except (OverflowError, ZeroDivisionError):
+        return False
+    return bool(container.streams.audio) and math.isfinite(stated) and stated >= decoded_s + HELD_MIN_S
+
+
 def _shown_for(frame: av.VideoFrame, stream: av.video.stream.VideoStream, longest: float) -> float:
     """Seconds `frame` states it is shown for (its duration), at most `longest`; 0.0 when it states none."""
     try:
@@ -1134,13 +1148,20 @@ def _sampled(container: av.container.InputContainer, stream: av.video.stream.Vid
             # The stated span holds the jumps the clock left out: compared without them (was: 4 s of a transport
             # stream joined across a 30 s jump warned "decoding stopped at 4.0 s of the 34.0 s ... cut short").
             info.duration_s = max(decoded_s, info.duration_s - float(clock.skipped))
-        held = still.seconds(container, stream, decoded_s) if still and count == 1 and not damage else 0.0
-        if held:  # one picture shown while the audio plays: analysed once, the video as long as its audio
+        held = (still.seconds(container, stream, decoded_s)
+                if still and not damage and (count == 1 or audio_outlasts(container, decoded_s)) else 0.0)
+        if held and count == 1:  # one picture shown while the audio plays: analysed once, as long as its audio
             info.duration_s = held
             for done in pending:
                 done.span_s = max(step, held - done.timestamp_s)
                 yield done
             return
+        if held:
+            # Audio playing on past the last frame (a slideshow of a few pictures over a song, as montage tools write
+            # it: `-framerate 1/2 -i img%d.jpg -i song.m4a`): a player shows the last picture until the audio ends,
+            # so it is on screen, and the video lasts, that long. Was: as long as the video track (8 s of a 12 s post).
+            last_step, decoded_s = held - last_t, held
+            info.duration_s = held
         if count <= 1 and ended_early(info.duration_s, decoded_s):  # a video cut short, not a still
             raise VideoError(f"not a readable video (one frame of the {info.duration_s:.1f} s the file states: "
                              "the file is cut short)")
@@ -1160,7 +1181,10 @@ def _sampled(container: av.container.InputContainer, stream: av.video.stream.Vid
             info.warning = (f"decoding stopped at {decoded_s:.1f} s{stated} "
                             f"({'damaged: ' + damage if damage else 'the file is cut short'})")
             info.duration_s = decoded_s
-        elif short or last_t > info.duration_s:  # a whole file stating more than it holds; none stated, or less
+        elif short or last_t > info.duration_s or (decoded_s > info.duration_s and not _indexed(container)):
+            # A whole file stating more than it holds; none stated, or less. A container that indexes no frame's time
+            # (MPEG-TS) states the span of its packets' times, its last frame given a length from the stream's stated
+            # rate: 4 pictures 10 s apart, each stating its 10 s, said 32 s (0.5 fps). Their 40 s are the video's.
             info.duration_s = decoded_s
         if cut and not info.warning:
             info.warning = f"decoding stopped at {decoded_s:.1f} s (the file is cut short: it lacks its end marker)"

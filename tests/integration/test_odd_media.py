@@ -975,14 +975,22 @@ def test_an_mp4_cut_inside_its_index_or_before_its_first_frames_bytes_is_named_a
         "file is incomplete, cut short while it was copied, uploaded or downloaded?)")
 
 
-def test_an_audio_file_whose_only_picture_is_its_cover_says_so(tmp_path):
+@pytest.mark.parametrize(("name", "audio", "picture"), [
+    ("song.m4a", "aac", "mjpeg"), ("song.mp3", "libmp3lame", "mjpeg"), ("song.flac", "flac", "png"),
+    ("song.mp4", "aac", "mjpeg")])
+def test_an_audio_file_whose_only_picture_is_its_cover_says_audio_with_cover_art_no_video(
+        tmp_path, name, audio, picture):
+    """A music file with its album's cover (M4A, MP3, FLAC; an M4A renamed .mp4) is no video, and says it is audio
+    with cover art. Was: `no video stream (only a cover picture: an audio file?)`, read as audio only."""
     cover = write_still(tmp_path / "cover.jpg", "mjpeg", "image2", "yuvj420p")
-    song = tmp_path / "song.m4a"
+    song = tmp_path / name
     subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=duration=2", "-i", str(cover), "-map", "0:a",
-                    "-map", "1:v", "-c:a", "aac", "-c:v", "mjpeg", "-disposition:v:0", "attached_pic", str(song)],
+                    "-map", "1:v", "-c:a", audio, "-c:v", picture, "-disposition:v:0", "attached_pic", str(song)],
                    check=True)
-    with pytest.raises(VideoError, match=r"^no video stream \(only a cover picture: an audio file\?\)$"):
+    with pytest.raises(VideoError) as err:
         decode(song)
+    assert str(err.value) == ("not a video (audio with cover art, no video: a music file, whose cover picture is not "
+                              "analysed)")
     assert stream_digest(song) is None
 
 
@@ -1120,10 +1128,10 @@ ENCODINGS = {  # name: (ffmpeg's output arguments, the file's suffix, the size: 
                           (160, 120)),
     "av1 in webm": (["-c:v", "libaom-av1", "-cpu-used", "8", "-crf", "40"], "webm", (160, 120)),
     "vp9 10-bit in webm": (["-c:v", "libvpx-vp9", "-pix_fmt", "yuv420p10le"], "webm", (160, 120)),
-    "hevc 10-bit bt.2020 pq": (["-vf", "format=yuv420p10le", "-c:v", "libx265", "-x265-params",
-                                "log-level=error:colorprim=bt2020:transfer=smpte2084:colormatrix=bt2020nc",
-                                "-color_primaries", "bt2020", "-color_trc", "smpte2084", "-colorspace", "bt2020nc"],
-                               "mp4", (160, 120)),
+    "hevc 10-bit bt.2020 hlg": (["-vf", "format=yuv420p10le", "-c:v", "libx265", "-x265-params",
+                                 "log-level=error:colorprim=bt2020:transfer=arib-std-b67:colormatrix=bt2020nc",
+                                 "-color_primaries", "bt2020", "-color_trc", "arib-std-b67", "-colorspace", "bt2020nc"],
+                                "mp4", (160, 120)),
     "prores 4:2:2 10-bit in mov": (["-c:v", "prores_ks", "-profile:v", "2", "-pix_fmt", "yuv422p10le"], "mov",
                                    (160, 120)),
     "png 16-bit in mov": (["-c:v", "png", "-pix_fmt", "rgb48be"], "mov", (160, 120)),

@@ -7,6 +7,8 @@ import subprocess
 from pathlib import Path
 
 import av
+import cv2
+import numpy as np
 import pytest
 
 from services.ingest.sampling import ShotSampler
@@ -80,3 +82,54 @@ def test_a_still_image_or_a_frame_whose_audio_ends_with_it_is_still_refused(tmp_
     with pytest.raises(VideoError, match=r"^not a readable video \(one frame of the 4\.0 s the file states: the file "
                                          r"is cut short\)$"):
         decode(cut)
+
+
+def slideshow_over_audio(path: Path, audio_s: float | None, pictures: int = 4, each_s: int = 2) -> Path:
+    """`path`: `pictures` 320x240 pictures, each shown `each_s` seconds, as montage tools write them (`-framerate 1/2
+    -i img%d.png -i song.m4a`: a frame a picture), over `audio_s` seconds of a sine tone (None: silent). The pictures
+    are greys far apart, each with a black square in another place: each one is a cut."""
+    folder = path.parent / f"{path.stem}-pictures"
+    folder.mkdir()
+    for k in range(pictures):
+        picture = np.full((240, 320, 3), 40 + 200 * (k % 2) - 20 * k, np.uint8)
+        picture[40 + 40 * k: 100 + 40 * k, 40 + 60 * k: 100 + 60 * k] = 0
+        cv2.imwrite(str(folder / f"img{k + 1}.png"), picture)
+    sound = ["-f", "lavfi", "-i", f"sine=duration={audio_s}"] if audio_s else []
+    subprocess.run(["ffmpeg", "-v", "error", "-framerate", f"1/{each_s}", "-i", str(folder / "img%d.png"), *sound,
+                    "-c:v", "libx264", "-pix_fmt", "yuv420p",
+                    *(["-c:a", "libopus" if path.suffix == ".mkv" else "aac"] if sound else []), str(path)],
+                   check=True)
+    return path
+
+
+@pytest.mark.parametrize("suffix", ["mp4", "mkv", "ts"])
+def test_a_slideshow_of_a_few_pictures_over_a_longer_song_lasts_as_long_as_the_song(tmp_path, suffix):
+    """Four pictures 2 s apart (8 s of video) over 12 s of music: a player shows the last picture until the music
+    ends, so the video lasts 12 s, each picture is sampled once (a shot each), and the last is on screen 6 s. Was: 8 s
+    (MPEG-TS: 7 s), the last picture 2 s (1 s)."""
+    info, frames = decode(slideshow_over_audio(tmp_path / f"show.{suffix}", 12.0))
+    assert info.duration_s == pytest.approx(12.0, abs=0.05) and info.warning == ""
+    assert [f.shot for f in frames] == [0, 1, 2, 3]
+    assert [f.timestamp_s for f in frames] == pytest.approx([0, 2, 4, 6], abs=0.05)
+    assert [f.span_s for f in frames] == pytest.approx([2, 2, 2, 6], abs=0.05)
+
+
+def test_a_slideshow_whose_music_ends_with_its_pictures_or_that_has_none_lasts_as_long_as_its_pictures(tmp_path):
+    """The same pictures over 8.5 s of music (less than a second past the last picture's end), or silent: 8 s."""
+    for name, audio_s in (("near.mp4", 8.5), ("silent.mp4", None)):
+        info, frames = decode(slideshow_over_audio(tmp_path / name, audio_s))
+        assert info.duration_s == pytest.approx(8.0, abs=0.05) and info.warning == ""
+        assert [f.span_s for f in frames] == pytest.approx([2, 2, 2, 2], abs=0.05)
+
+
+def test_a_slideshow_over_a_song_keeps_its_digest_remuxed_and_over_a_longer_song_or_silent_has_another(tmp_path):
+    """Remuxed into Matroska and MPEG-TS, the slideshow over 12 s of music has one stream digest (a repost is copied
+    with its 12 s); over 20 s of music, or silent (8 s), it is another video of another length: another digest. Was:
+    one digest for the three, so a repost over a longer song was copied with the first one's length."""
+    show = slideshow_over_audio(tmp_path / "show.mp4", 12.0)
+    digests = {coded_stream(p).digest for p in (show, remux_every_packet(show, tmp_path / "show.mkv"),
+                                                 remux_every_packet(show, tmp_path / "show.ts"))}
+    assert len(digests) == 1 and None not in digests
+    longer = coded_stream(slideshow_over_audio(tmp_path / "longer.mp4", 20.0)).digest
+    silent = coded_stream(slideshow_over_audio(tmp_path / "silent.mp4", None)).digest
+    assert None not in (longer, silent) and len({*digests, longer, silent}) == 3
