@@ -71,7 +71,7 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "session_lifetime_s": (1.0, MAX_WAIT_S),
     "max_active_jobs": (1, None),
     "max_job_rows": (1, None),
-    "min_free_bytes": (0, None),
+    "min_free_bytes": (0, None),  # and MIN_FREE_BYTES_FLOOR, checked with its own message
     "spool_memory_bytes": (0, None),
 }
 
@@ -198,7 +198,7 @@ class Settings:
     # of the face store are refused, with one message, while the data dir's filesystem has less than this
     # many bytes free (Edge maps its files: a write into a full disk is a SIGBUS, not an error).
     erasure_secret: str = ""
-    min_free_bytes: int = 256 * 1024 * 1024
+    min_free_bytes: int = 256 * 1024 * 1024  # at least MIN_FREE_BYTES_FLOOR
 
     def face_locator_model(self) -> Path | None:
         """The locator's model file `face_locator` names ("on": LOCATOR_MODEL), or None ("off", empty)."""
@@ -260,6 +260,12 @@ class Settings:
             if any(c in name for c in "/@?#*") or name.startswith((".", ":")):
                 raise SettingsError(f"{env_name('allowed_hosts')}: {name!r} is not a host name (give names such as "
                                     "report.example.com, without scheme or path)")
+        if isinstance(self.min_free_bytes, int) and 0 <= self.min_free_bytes < MIN_FREE_BYTES_FLOOR:
+            raise SettingsError(f"{env_name('min_free_bytes')}={self.min_free_bytes} is under the "
+                                f"{MIN_FREE_BYTES_FLOOR >> 20} MiB the face store needs kept free: Qdrant Edge writes "
+                                "through memory-mapped files (its WAL), and such a write into a full disk kills the "
+                                "process (SIGBUS) mid-batch, where a refusal would stall it; give "
+                                f"{MIN_FREE_BYTES_FLOOR} or more (default {256 << 20})")
         for f in fields(self):
             value = getattr(self, f.name)
             kind = str(f.type)
@@ -439,6 +445,12 @@ def host_shown(host: str) -> str:
     password, `ann:pw@ingest`) as `***`."""
     return ("***@" + host.rsplit("@", 1)[1] if "@" in host else host)[:80]
 
+
+# The least INFLUENCERS_MIN_FREE_BYTES may be: one of Qdrant Edge's WAL segments (32 MiB, sparse files it maps and
+# writes with memcpy). With 0 (no check) a write into a full disk was a SIGBUS inside the engine's update
+# (faces/wal/open-1, found with gdb: docs/storage.md "Full disk"), which no handler can turn into an error; a write
+# of one update (256 faces, ~1.5 MB) then always finds its blocks.
+MIN_FREE_BYTES_FLOOR = 32 * 1024 * 1024
 
 MAX_WORKER_NAME_CHARS = 180  # a replica's name in its leases and batches (Settings.worker_name)
 

@@ -105,6 +105,9 @@ def test_a_misspelt_influencers_variable_is_one_warning_naming_the_nearest_setti
     ("INFLUENCERS_WORKER_NAME", "ingest\n1", ("INFLUENCERS_WORKER_NAME='ingest\\n1' is not a name",
                                               "1 to 180 printable characters")),
     ("INFLUENCERS_WORKER_NAME", "w" * 181, ("INFLUENCERS_WORKER_NAME='wwww", "is not a name")),
+    # Was taken as "no check": a face store filling its disk then died of SIGBUS in the engine (test_full_disk_floor).
+    ("INFLUENCERS_MIN_FREE_BYTES", "0", ("INFLUENCERS_MIN_FREE_BYTES=0 is under the 32 MiB", "SIGBUS",
+                                         "give 33554432 or more")),
 ])
 def test_a_bad_environment_value_is_one_line_naming_the_variable_and_exit_2(manifest, tmp_path, variable,
                                                                              value, words):
