@@ -70,6 +70,7 @@ def check_inputs(args: argparse.Namespace) -> Settings:
     if _ports_to_bind(args):
         _check_host(settings.host)
         _check_ports_apart(args, settings)
+    _check_ports_reached(args, settings)
     if _runs(args, "ingest", "analytics"):
         _check_allowed_root(settings.allowed_root)
     if _runs(args, "identity"):
@@ -136,6 +137,22 @@ def _check_ports_apart(args: argparse.Namespace, settings: Settings) -> None:
             raise SettingsError(f"{ENV_PREFIX}{taken[port].upper()} and {ENV_PREFIX}{name.upper()} are both {port}: "
                                 "give each its own port")
         taken[port] = name
+
+
+def _check_ports_reached(args: argparse.Namespace, settings: Settings) -> None:
+    """SettingsError naming the flag and the variable when a client command (one that starts no server) is given
+    port 0 for a service it calls: any free port to a server, nothing a client can reach. Was: the call waited its
+    3 s and said "the ingest service at 127.0.0.1:0 is not answering". `service ingest` with identity's port 0 is
+    left as it was: it starts, and its rows wait for identity (test set-ups start services with every port 0)."""
+    if _ports_to_bind(args):
+        return
+    for service in ("ingest", "identity", "analytics"):
+        name = f"{service}_port"
+        if (hasattr(args, name) and getattr(settings, name) == 0
+                and not getattr(settings, f"{service}_addr", "")):
+            raise SettingsError(f"--{service}-port ({ENV_PREFIX}{name.upper()}) is 0, which a server reads as any "
+                                f"free port: give the port the {service} service listens on (default "
+                                f"{getattr(Settings(), name)})")
 
 
 def _check_host(host: str) -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import ipaddress
 import math
 import os
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -69,7 +71,7 @@ _RANGES: dict[str, tuple[float | None, float | None]] = {
     "session_lifetime_s": (1.0, MAX_WAIT_S),
     "max_active_jobs": (1, None),
     "max_job_rows": (1, None),
-    "min_free_bytes": (0, None),
+    "min_free_bytes": (0, None),  # and MIN_FREE_BYTES_FLOOR, checked with its own message
     "spool_memory_bytes": (0, None),
 }
 
@@ -196,7 +198,7 @@ class Settings:
     # of the face store are refused, with one message, while the data dir's filesystem has less than this
     # many bytes free (Edge maps its files: a write into a full disk is a SIGBUS, not an error).
     erasure_secret: str = ""
-    min_free_bytes: int = 256 * 1024 * 1024
+    min_free_bytes: int = 256 * 1024 * 1024  # at least MIN_FREE_BYTES_FLOOR
 
     def face_locator_model(self) -> Path | None:
         """The locator's model file `face_locator` names ("on": LOCATOR_MODEL), or None ("off", empty)."""
@@ -224,7 +226,9 @@ class Settings:
         for name in ("identity_addr", "analytics_addr"):
             address = getattr(self, name)
             if address and not _is_address(address):
-                raise SettingsError(f"{env_name(name)}={address!r}: give HOST:PORT (a port from 1 to 65535), "
+                host = address.rpartition(":")[0]
+                why = f": its host {host_shown(host)!r} {problem}" if host and (problem := host_problem(host)) else ""
+                raise SettingsError(f"{env_name(name)}={address!r}{why}: give HOST:PORT (a port from 1 to 65535), "
                                     "or a gRPC target such as dns:///HOST:PORT")
         if not _is_collection_name(self.qdrant_collection):
             raise SettingsError(f"{env_name('qdrant_collection')}={self.qdrant_collection[:40]!r}"
@@ -256,6 +260,12 @@ class Settings:
             if any(c in name for c in "/@?#*") or name.startswith((".", ":")):
                 raise SettingsError(f"{env_name('allowed_hosts')}: {name!r} is not a host name (give names such as "
                                     "report.example.com, without scheme or path)")
+        if isinstance(self.min_free_bytes, int) and 0 <= self.min_free_bytes < MIN_FREE_BYTES_FLOOR:
+            raise SettingsError(f"{env_name('min_free_bytes')}={self.min_free_bytes} is under the "
+                                f"{MIN_FREE_BYTES_FLOOR >> 20} MiB the face store needs kept free: Qdrant Edge writes "
+                                "through memory-mapped files (its WAL), and such a write into a full disk kills the "
+                                "process (SIGBUS) mid-batch, where a refusal would stall it; give "
+                                f"{MIN_FREE_BYTES_FLOOR} or more (default {256 << 20})")
         for f in fields(self):
             value = getattr(self, f.name)
             kind = str(f.type)
@@ -382,13 +392,52 @@ def host_port(host: str, port: int) -> str:
 
 def host_problem(host: str) -> str:
     """Why `host` (INFLUENCERS_HOST, --host) is no host name or address, or "": a URL or a host with a path
-    (`http://ingest`, `ingest/`), credentials (`u:p@ingest`), a blank or a control character. Was taken: a client
-    command waited its 3 s and said "the ingest service at http://ingest:50051 is not answering", and suggested
+    (`http://ingest`, `ingest/`), credentials (`u:p@ingest`), a blank or a control character; an address that
+    cannot exist (`999.1.1.1`, `1.2.3`: every label a number, but no four numbers from 0 to 255); a port written
+    into it (`ingest:50051`) or an IPv6 address that is none (`fe80::1::2`); a name of characters or labels DNS
+    does not carry (`ingest..example`, a label of 64 characters, `bücher.example` unconverted). Was taken: a client
+    command waited its 3 s and said "the ingest service at 999.1.1.1:50051 is not answering", and suggested
     serving there."""
     if any(c in host for c in "/@?#") or any(c.isspace() or not c.isprintable() for c in host):
         return ("is not a host name or address: give one such as 127.0.0.1, ::1 or ingest.example.com, without "
                 "scheme, path or blank")
+    if host.startswith("[") or host.endswith("]"):
+        inner = host[1:-1] if host.startswith("[") and host.endswith("]") else ""
+        return "" if _is_ipv6(inner) else "is not an IPv6 address in brackets (such as [::1])"
+    if ":" in host:
+        name, _, port = host.rpartition(":")
+        if not _is_ipv6(host) and port.isascii() and port.isdigit() and ":" not in name:
+            return (f"holds a port ({port}): give the host alone; each service's port has its own setting "
+                    "(--ingest-port, INFLUENCERS_INGEST_PORT, ...)")
+        return "" if _is_ipv6(host) else "is not an IPv6 address (such as ::1 or fe80::1)"
+    name = host.removesuffix(".")
+    labels = name.split(".")
+    if all(_NUMERIC_LABEL.fullmatch(label) for label in labels):
+        if _DOTTED_QUAD.fullmatch(name):
+            return ""
+        return "is not an IPv4 address: four numbers from 0 to 255 parted by dots (such as 127.0.0.1)"
+    if not name.isascii():
+        return ("is not a host name in ASCII: give a Unicode name in its IDNA form (xn--...), as "
+                "`python3 -c 'print(\"NAME\".encode(\"idna\"))'` writes it")
+    if len(name) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
+        return ("is not a host name: labels of 1 to 63 letters, digits, '-' or '_' parted by dots, 253 "
+                "characters at most (such as ingest.example.com)")
     return ""
+
+
+_NUMERIC_LABEL = re.compile(r"[0-9]+|0[xX][0-9A-Fa-f]*", re.ASCII)  # what resolvers read as part of an address
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"  # decimal 0-255, no leading zero (0177 is octal to some)
+_DOTTED_QUAD = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}", re.ASCII)
+_HOST_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?", re.ASCII)
+
+
+def _is_ipv6(text: str) -> bool:
+    """Whether `text` is an IPv6 address (a zone id allowed: `fe80::1%eth0`)."""
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def host_shown(host: str) -> str:
@@ -396,6 +445,12 @@ def host_shown(host: str) -> str:
     password, `ann:pw@ingest`) as `***`."""
     return ("***@" + host.rsplit("@", 1)[1] if "@" in host else host)[:80]
 
+
+# The least INFLUENCERS_MIN_FREE_BYTES may be: one of Qdrant Edge's WAL segments (32 MiB, sparse files it maps and
+# writes with memcpy). With 0 (no check) a write into a full disk was a SIGBUS inside the engine's update
+# (faces/wal/open-1, found with gdb: docs/storage.md "Full disk"), which no handler can turn into an error; a write
+# of one update (256 faces, ~1.5 MB) then always finds its blocks.
+MIN_FREE_BYTES_FLOOR = 32 * 1024 * 1024
 
 MAX_WORKER_NAME_CHARS = 180  # a replica's name in its leases and batches (Settings.worker_name)
 
@@ -411,7 +466,8 @@ def _is_address(address: str) -> bool:
     if address.startswith(("dns:", "unix:", "unix-abstract:", "ipv4:", "ipv6:", "vsock:")):
         return True
     host, _, port = address.rpartition(":")
-    return bool(host.strip("[]")) and port.isascii() and port.isdigit() and 1 <= int(port) <= 65535
+    return (bool(host.strip("[]")) and not host_problem(host) and port.isascii() and port.isdigit()
+            and 1 <= int(port) <= 65535)
 
 
 def _is_http_url(url: str) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import qdrant_edge as qe
 
-from services.common.damage import DISK_FULL, DiskFull, StoreDamaged, check_room, engine_error, is_disk_full
+from services.common.damage import DISK_FULL, MIB, DiskFull, StoreDamaged, check_room, engine_error, is_disk_full
 from services.identity.edge_check import check_edge_files
 from services.identity.facestore import (
     HIT_FIELDS,
@@ -94,6 +94,19 @@ _SHARDS: dict[str, tuple[int, qe.Distance, Sequence[str], Sequence[str], bool]] 
 }
 
 
+def unallocated_bytes(folder: Path) -> int:
+    """Bytes of the face store under `folder` that opening it takes from the disk: the holes of its vector chunk
+    files (`*/vector_storage/*/chunk_*.mmap`, 32 MiB each, made sparse), which the engine maps and fills in at
+    open (seen with their st_blocks before and after an open: ~60 MiB for a store filled to its margin; the WAL's
+    and payloads' holes stay holes, so they are not counted)."""
+    holes = 0
+    for path in folder.glob("*/segments/*/vector_storage/*/chunk_*.mmap"):
+        with contextlib.suppress(OSError):  # gone meanwhile: nothing to map
+            info = path.stat()
+            holes += max(0, info.st_size - info.st_blocks * 512)
+    return holes
+
+
 def _open_shard(folder: Path, name: str) -> qe.EdgeShard:
     finish_rewrite(folder, name)
     try:
@@ -149,6 +162,12 @@ class EdgeFaceStore(FaceStore):
         check_edge_files(folder)
         if not folder.exists() or not any(folder.iterdir()):
             _create(folder)
+        elif min_free_bytes > 0:
+            # Opening maps the shards' vector chunks and fills in their holes (~60 MiB after a store was filled
+            # to its margin); on a full disk that is a SIGBUS in the engine's open. Room for them on top.
+            holes = unallocated_bytes(folder)
+            check_room(folder, min_free_bytes + holes, f"opening the face store (which fills in {holes / MIB:.0f} MiB "
+                       "of its files as it opens, on top of the space kept free)")
         self._faces = _open_shard(folder, "faces")
         try:
             self._side = _open_shard(folder, "side")

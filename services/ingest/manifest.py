@@ -437,10 +437,13 @@ def manifest_rows(path: Path, max_bytes: int = MAX_MANIFEST_BYTES, max_rows: int
         next(records)  # the `sep=;` line is no header
     delimiter = dialect.delimiter
     # Blank lines before the header (an export's leading empty line) are skipped, as blank rows are.
-    first_record = next((record for record in records if any(cell.strip() for cell in record[1])), None)
+    first_record = next((record for record in records
+                         if isinstance(record[1], _Misquoted) or any(cell.strip() for cell in record[1])), None)
     if first_record is None:
         raise ManifestError(f"manifest {path} is empty")
     (first, _), header = first_record
+    if isinstance(header, _Misquoted):
+        raise ManifestError(f"manifest {path}: line {first}: {header.problem('')}")
     if len(header) == 1 and (other := _separator_of_header(header[0], delimiter)):
         # The sniffer, shown exports of two separators joined, may pick the second one's.
         delimiter = other
@@ -450,6 +453,13 @@ def manifest_rows(path: Path, max_bytes: int = MAX_MANIFEST_BYTES, max_rows: int
     count = 0
     while (record := next(records, None)) is not None:
         (first, last), row = record
+        if isinstance(row, _Misquoted):  # its own row fails: the quote closed, the lines after it are read as ever
+            if count == max_rows:
+                raise ManifestError(f"manifest {path} has more than {max_rows:,} rows (line {first}); split it "
+                                    "into several")
+            count += 1
+            yield ManifestRow(first, "", None, "", row.problem(_column_name(header, row.column)))
+            continue
         if not any(cell.strip() for cell in row):
             continue
         if len(row) == 1 and (other := _separator_of_header(row[0], delimiter)):
@@ -565,7 +575,8 @@ def _records(text: str, dialect: type[csv.Dialect], path: Path, first: int = 1
     """Each CSV record with its first and last line (1-based). Any newline convention (newline="" lets
     the csv module see CR, LF and CRLF alike). ManifestError naming the line for a quote never closed,
     a cell over MAX_CELL_CHARS, or anything else the csv module refuses."""
-    reader = csv.reader(io.StringIO(text, newline=""), dialect, strict=True)
+    feed = _LineFeed(text)
+    reader = csv.reader(feed, dialect, strict=True)
     before = first - 1  # lines of the file before `text`
     while True:
         try:
@@ -573,11 +584,89 @@ def _records(text: str, dialect: type[csv.Dialect], path: Path, first: int = 1
         except StopIteration:
             return
         except csv.Error as exc:
-            raise ManifestError(f"manifest {path}: line {first}: {_csv_problem(str(exc))}") from None
+            if not str(exc).startswith(f"'{dialect.delimiter}' expected after '\"'"):
+                raise ManifestError(f"manifest {path}: line {first}: {_csv_problem(str(exc))}") from None
+            # A quoted cell with text after its closing quote (`=HYPERLINK("a","b")` left unquoted, `"a.mp4"x`):
+            # the quote is closed, so the record ends on this line and the next line is read as ever. This
+            # record alone fails (was: the whole manifest refused, in the csv module's words).
+            yield (first, before + reader.line_num), _Misquoted("".join(feed.taken), dialect)
+            feed.taken.clear()
+            first = before + reader.line_num + 1
+            continue
+        feed.taken.clear()
         if any(len(cell) > MAX_CELL_CHARS for cell in row):
             raise ManifestError(f"manifest {path}: line {first}: {_csv_problem('field larger than field limit')}")
         yield (first, before + reader.line_num), row
         first = before + reader.line_num + 1
+
+
+class _Misquoted(list[str]):
+    """A record the csv module refused for text after a closing quote: no cells, and where it went wrong."""
+
+    def __init__(self, lines: str, dialect: type[csv.Dialect]) -> None:
+        super().__init__()
+        self.column, self.fragment = _misquoted_cell(lines, dialect.delimiter, bool(dialect.skipinitialspace))
+
+    def problem(self, column_name: str) -> str:
+        """The row's error, naming the cell (`column_name`: its header's name, or "")."""
+        where = f"cell {self.column + 1}" + (f" ({column_name})" if column_name else "")
+        return (f"{where} has text after its closing quote ({_shown(self.fragment, 40)}): a cell that starts with "
+                "a quote must end with it; quote the whole cell and double the quotes inside it, as a spreadsheet's "
+                "CSV export does")
+
+
+def _misquoted_cell(lines: str, delimiter: str, skip_blanks: bool) -> tuple[int, str]:
+    """The 0-based index of the cell of the record `lines` whose closing quote is followed by other text, and that
+    text from the cell's start up to the next separator or line end; as the csv module reads a record (Excel's
+    quoting: `""` inside a quoted cell is a quote)."""
+    column, start, k, quoted, at_start = 0, 0, 0, False, True
+    while k < len(lines):
+        c = lines[k]
+        if quoted:
+            if c == '"' and lines[k + 1:k + 2] == '"':
+                k += 2
+                continue
+            if c == '"':
+                quoted = False
+                after = lines[k + 1:k + 2]
+                if after and after not in (delimiter, "\r", "\n"):
+                    end = min((i for i in (lines.find(delimiter, k), lines.find("\n", k), lines.find("\r", k))
+                               if i >= 0), default=len(lines))
+                    return column, lines[start:end]
+        elif c == delimiter:
+            column, start, at_start = column + 1, k + 1, True
+            k += 1
+            continue
+        elif at_start and c == '"':
+            quoted = True
+        elif at_start and skip_blanks and c == " ":
+            k += 1
+            continue
+        at_start = False
+        k += 1
+    return column, lines[start:]
+
+
+class _LineFeed:
+    """The lines of `text` for the csv module (LF, CRLF or CR ends, as newline="" gives them), keeping those of the
+    record being read (`taken`, cleared by the reader's caller after each record): a refused record's own text."""
+
+    def __init__(self, text: str) -> None:
+        self._lines = iter(io.StringIO(text, newline=""))
+        self.taken: list[str] = []
+
+    def __iter__(self) -> _LineFeed:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        self.taken.append(line)
+        return line
+
+
+def _column_name(header: list[str], column: int) -> str:
+    """The header's name of the 0-based `column`, for a message ("" when the header has no such cell)."""
+    return _shown(unpadded(header[column]), 40) if column < len(header) and unpadded(header[column]) else ""
 
 
 def _csv_problem(message: str) -> str:

@@ -16,14 +16,13 @@ import ipaddress
 import logging
 import re
 import socket
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
 import idna
 
-from services.common.look_alikes import as_latin, script_of
+from services.common.host_doubts import doubts, mixed_scripts
 from services.common.url_scheme import has_scheme
 from services.common.url_secrets import userinfo_hidden
 
@@ -39,8 +38,7 @@ _LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
 _NUMERIC_LABEL = re.compile(r"(?:0[xX][0-9A-Fa-f]*|[0-9]+)")
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"  # decimal 0-255, no leading zero
 _DOTTED_QUAD = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
-_FULL_STOPS = re.compile("[.\u3002\uff0e\uff61]")  # ASCII, ideographic, full-width and half-width ideographic
-_FULL_STOPS_KEPT = re.compile("([.\u3002\uff0e\uff61])")  # the same, kept by re.split
+_FULL_STOPS_KEPT = re.compile("([.\u3002\uff0e\uff61])")  # the full stops UTS 46 reads, kept by re.split
 _A_LABEL = re.compile(r"(?:^|[.\u3002\uff0e\uff61])xn--", re.IGNORECASE)  # a label in IDNA's ASCII form
 
 # Not globally reachable (IANA special-purpose registries), kept explicit so the rule does not depend on the
@@ -263,8 +261,9 @@ def _ascii_host(host: str) -> str:
     form (_idna_host). An ASCII host holding `xn--` labels (a Unicode name written as its A-labels) is judged as the
     Unicode name they spell: a label that is no valid IDNA 2008 A-label is refused, naming the host, as the Unicode
     name would be. An IP address spelled in other digits (full-width `１２７.０.０.１`) is refused, not read.
-    A converted or decoded name is logged with the name fetched; as a warning when it mixes scripts or passes for an
-    ASCII name (fetched all the same: registries decide who may hold a name, but an operator can see it)."""
+    A converted or decoded name is logged with the name fetched; as a warning when it passes for another ASCII name
+    (all-Cyrillic `аррӏе.com`: fetched all the same, a name of one script is a name its registry allowed). A label
+    mixing scripts beyond UTS 39's "highly restrictive" ones (Latin with Cyrillic, Greek, ...) is refused."""
     if host.startswith("[") or host.isascii() and not _A_LABEL.search(host):
         return host
     if len(host) > MAX_IDN_CHARS:  # before any label is decoded: 20,000 `xn--` labels took 3 s
@@ -278,8 +277,14 @@ def _ascii_host(host: str) -> str:
     if _DOTTED_QUAD.fullmatch(name):
         raise Refused(f"host {shown_host(host)} spells the IP address {name} in other characters than ASCII "
                       f"(write {name})")
-    if doubts := _doubts(unicode, name):
-        log.warning("host %s %s: fetched as %s", shown_host(unicode), " and ".join(doubts), name)
+    if scripts := mixed_scripts(unicode):
+        # A label of Latin and Cyrillic (or Greek, ...) letters is what a homograph is made of: registries refuse
+        # such labels (ICANN's IDN guidelines), browsers show them as their xn-- form (UTS 39 "highly
+        # restrictive"), and a manifest's link is someone else's text. Refused, the row alone, naming both forms.
+        raise Refused(f"host {shown_host(unicode)} mixes scripts in one label ({', '.join(scripts)}): a look-alike "
+                      f"name (its ASCII form is {name}), refused; write the host as its owner registered it")
+    if found := doubts(unicode, name):
+        log.warning("host %s %s: fetched as %s", shown_host(unicode), " and ".join(found), name)
     else:
         log.info("host %s is fetched as %s", shown_host(unicode), name)
     return converted
@@ -304,40 +309,6 @@ def _idna_host(host: str) -> str:
         return idna.encode(host, uts46=True, std3_rules=True).decode("ascii")
     except idna.IDNAError as exc:
         raise Refused(f"host {shown_host(host)} is not a valid internationalised domain name: {exc}") from None
-
-
-def _doubts(host: str, name: str) -> list[str]:
-    """What makes the Unicode `host` (fetched as `name`) look like another: a label mixing scripts (Cyrillic `а` in
-    `pаypal`), or letters drawn like the Latin ones of another ASCII name (all-Cyrillic `аррӏе.com`)."""
-    doubts = []
-    if scripts := _mixed_scripts(host):
-        doubts.append(f"mixes scripts ({', '.join(scripts)})")
-    if (passes_for := ".".join(map(as_latin, _labels(host)))).isascii() and passes_for != name:
-        doubts.append(f"passes for {passes_for!r}")
-    return doubts
-
-
-# Scripts that one label may mix without doubt: Japanese, Chinese and Korean writing with Latin (UTS 39's
-# "highly restrictive" level).
-_ALLOWED_MIXES = (frozenset({"Latin", "Han", "Hiragana", "Katakana"}), frozenset({"Latin", "Han", "Bopomofo"}),
-                  frozenset({"Latin", "Han", "Hangul"}))
-
-
-def _mixed_scripts(host: str) -> list[str]:
-    """The scripts of the letters of the first label of `host` that mixes scripts beyond _ALLOWED_MIXES, in
-    alphabetical order; [] when none does. A letter's script is the first word of its Unicode name (CJK: Han),
-    close enough for the scripts hosts are written in; modifier letters (Japanese `ー`) belong to none."""
-    for label in _labels(host):
-        scripts = {script_of(c) for c in label if unicodedata.category(c) in ("Lu", "Ll", "Lt", "Lo")}
-        if len(scripts) > 1 and not any(scripts <= allowed for allowed in _ALLOWED_MIXES):
-            return sorted(scripts)
-    return []
-
-
-def _labels(host: str) -> list[str]:
-    """The labels of a Unicode host, split at any full stop UTS 46 reads as one, without the root's empty one."""
-    labels = _FULL_STOPS.split(host)
-    return labels[:-1] if len(labels) > 1 and not labels[-1] else labels
 
 
 def shown_host(host: str) -> str:

@@ -88,7 +88,7 @@ def test_a_manifest_with_a_header_and_no_rows_is_one_line_saying_so_before_any_j
 def test_a_misspelt_influencers_variable_is_one_warning_naming_the_nearest_setting_and_nothing_more():
     # Before, INFLUENCERS_WOKERS=2 was ignored without a word: the command ran with the default.
     # The command goes on as without it: here, to find no ingest service (exit 1, its own one line).
-    result = influencers("jobs", env={"INFLUENCERS_WOKERS": "2"})
+    result = influencers("jobs", env={"INFLUENCERS_WOKERS": "2", "INFLUENCERS_INGEST_PORT": a_closed_port()})
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 2 and "INFLUENCERS_WOKERS" in lines[0], result.stderr
     assert "WARNING" in lines[0] and "not a setting" in lines[0] and "did you mean INFLUENCERS_WORKERS?" in lines[0]
@@ -105,6 +105,9 @@ def test_a_misspelt_influencers_variable_is_one_warning_naming_the_nearest_setti
     ("INFLUENCERS_WORKER_NAME", "ingest\n1", ("INFLUENCERS_WORKER_NAME='ingest\\n1' is not a name",
                                               "1 to 180 printable characters")),
     ("INFLUENCERS_WORKER_NAME", "w" * 181, ("INFLUENCERS_WORKER_NAME='wwww", "is not a name")),
+    # Was taken as "no check": a face store filling its disk then died of SIGBUS in the engine (test_full_disk_floor).
+    ("INFLUENCERS_MIN_FREE_BYTES", "0", ("INFLUENCERS_MIN_FREE_BYTES=0 is under the 32 MiB", "SIGBUS",
+                                         "give 33554432 or more")),
 ])
 def test_a_bad_environment_value_is_one_line_naming_the_variable_and_exit_2(manifest, tmp_path, variable,
                                                                              value, words):
@@ -133,6 +136,40 @@ def test_a_setting_naming_a_folder_model_or_host_that_is_not_there_is_one_line_a
     result = influencers(*args, "--data-dir", str(tmp_path / "d"), env={variable: value, "INFLUENCERS_TOKEN": "t0ken"})
     assert_usage_error(result, *words)
 
+
+
+@pytest.mark.parametrize(("args", "env", "words"), [
+    (["jobs", "--host", "999.1.1.1"], {}, ("--host '999.1.1.1' is not an IPv4 address", "0 to 255")),
+    (["jobs", "--host", "127.1"], {}, ("--host '127.1' is not an IPv4 address",)),
+    (["jobs"], {"INFLUENCERS_HOST": "999.1.1.1"}, ("INFLUENCERS_HOST='999.1.1.1' is not an IPv4 address",)),
+    (["serve", "--host", "300.1.1.1"], {}, ("--host '300.1.1.1' is not an IPv4 address",)),
+    (["ingest", "MANIFEST", "--host", "ingest:50051"], {}, ("--host 'ingest:50051' holds a port (50051)",
+                                                            "--ingest-port")),
+    (["rename", "inf_0000000000", "X", "--host", "::1:50051"], {}, ("--host '::1:50051' is not an IPv6 address",)),
+    (["jobs", "--host", "[::1"], {}, ("--host '[::1' is not an IPv6 address in brackets",)),
+    (["jobs", "--host", "my host"], {}, ("--host 'my host' is not a host name or address",)),
+    (["jobs", "--host", "ingest..example"], {}, ("--host 'ingest..example' is not a host name",)),
+    (["jobs", "--host", "b\u00fccher.example"], {}, ("is not a host name in ASCII", "xn--")),
+    (["serve"], {"INFLUENCERS_HOST": "ingest:50051"}, ("INFLUENCERS_HOST='ingest:50051' holds a port",)),
+    (["jobs"], {"INFLUENCERS_IDENTITY_ADDR": "999.1.1.1:50052"},
+     ("INFLUENCERS_IDENTITY_ADDR='999.1.1.1:50052': its host '999.1.1.1' is not an IPv4 address",)),
+    (["jobs", "--ingest-port", "0"], {}, ("--ingest-port (INFLUENCERS_INGEST_PORT) is 0", "default 50051")),
+    (["review"], {"INFLUENCERS_IDENTITY_PORT": "0", "INFLUENCERS_ANALYTICS_PORT": "50053"},
+     ("--identity-port (INFLUENCERS_IDENTITY_PORT) is 0",)),
+    (["jobs", "--ingest-port", "65536"], {}, ("--ingest-port", "out of range (0 to 65535)")),
+    (["jobs", "--ingest-port", "-1"], {}, ("--ingest-port", "out of range (0 to 65535)")),
+    (["jobs", "--ingest-port", "abc"], {}, ("--ingest-port", "'abc'")),
+    (["jobs"], {"INFLUENCERS_INGEST_PORT": "abc"}, ("INFLUENCERS_INGEST_PORT='abc' is not a whole number",)),
+    (["jobs"], {"INFLUENCERS_INGEST_PORT": "65536"}, ("INFLUENCERS_INGEST_PORT=65536 is out of range",)),
+])
+def test_a_host_or_port_no_service_can_have_is_refused_at_once_naming_the_option(manifest, tmp_path, args, env,
+                                                                                words):
+    # Before: `jobs --host 999.1.1.1` waited its 3 s and said "the ingest service at 999.1.1.1:50051 is not
+    # answering" (exit 1), as did a port of 0 given to a command that calls a service.
+    args = [str(manifest) if a == "MANIFEST" else a for a in args]
+    ports = {"INFLUENCERS_INGEST_PORT": "50051", "INFLUENCERS_IDENTITY_PORT": "50052"}
+    data = ["--data-dir", str(tmp_path / "d")] if args[0] == "serve" else []
+    assert_usage_error(influencers(*args, *data, env={**ports, **env}), *words)
 
 
 @pytest.mark.parametrize(("args", "words"), [

@@ -603,3 +603,30 @@ def test_a_fifo_larger_than_the_limit_is_refused_naming_the_limit(tmp_path):
     writer.start()
     with pytest.raises(ManifestError, match=r"larger than the limit of 4,096 bytes"):
         read_manifest(path, max_bytes=4096)
+
+
+@pytest.mark.parametrize(("line", "error"), [
+    ('1,=HYPERLINK("http://evil.example","x")', 'cell 3 has text after its closing quote ("x"))'),
+    ('1,"a.mp4"x', "cell 2 (Video URL) has text after its closing quote (\"a.mp4\"x)"),
+    ('"1"5,a.mp4', "cell 1 (Performance) has text after its closing quote (\"1\"5)"),
+    ('1,"a ""b"" c.mp4" d', 'cell 2 (Video URL) has text after its closing quote ("a ""b"" c.mp4" d)'),
+])
+def test_a_cell_with_text_after_its_closing_quote_fails_its_row_alone_naming_the_cell(tmp_path, line, error):
+    # An unquoted formula pasted from a sheet, a stray quote: was the whole manifest refused, in the csv module's
+    # words ("line 2: ',' expected after '\"'"), so one bad row stopped the batch.
+    rows = read_manifest(write(tmp_path, f"Performance,Video URL\r\n{line}\r\n2,b.mp4\r\n\"3\",\"c.mp4\"\r\n"))
+    assert [(r.line, r.url, r.performance) for r in rows] == [(2, "", None), (3, "b.mp4", 2.0), (4, "c.mp4", 3.0)]
+    assert rows[0].error.startswith(error) and "quote the whole cell" in rows[0].error
+
+
+def test_a_quoted_formula_is_read_as_the_text_it_is_and_a_header_with_text_after_a_quote_is_refused(tmp_path):
+    rows = read_manifest(write(tmp_path, 'Performance,Video URL\n1,"=HYPERLINK(""http://e.example"",""x"")"\n'))
+    assert rows[0].url == '=HYPERLINK("http://e.example","x")' and rows[0].error == ""  # exports neutralise it
+    with pytest.raises(ManifestError, match=r"line 1: cell 2 has text after its closing quote"):
+        read_manifest(write(tmp_path, 'Performance,"Video URL"s\n1,a.mp4\n'))
+
+
+def test_a_misquoted_row_spanning_lines_is_one_failed_row_and_the_line_numbers_after_it_hold(tmp_path):
+    rows = read_manifest(write(tmp_path, 'Performance,Video URL\n1,"a\nb.mp4"x\n2,c.mp4\n'))
+    assert [(r.line, r.url, bool(r.error)) for r in rows] == [(2, "", True), (4, "c.mp4", False)]
+    assert "cell 2 (Video URL)" in rows[0].error

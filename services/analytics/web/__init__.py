@@ -37,6 +37,7 @@ def create_app(store: AnalyticsStore, config: dict[str, Any] | None = None,
     app = Flask(__name__, static_folder=None)  # static_files serves /static
     app.jinja_env.finalize = bidi.finalize  # before any template is compiled: it is built into each
     app.jinja_env.filters["href"] = links.href  # an address as given, percent-encoded: the finalize keeps it
+    app.jinja_env.filters["shown_url"] = links.shown_url  # a look-alike host as its xn-- form
     app.config.update(TOKEN="", HOST="127.0.0.1", ALLOWED_ROOT="", JSON_SORT_KEYS=False,
                       MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES, MAX_FORM_MEMORY_SIZE=FORM_BYTES,
                       MAX_FORM_PARTS=FORM_PARTS)  # per path: body_limits, session._bound_body

@@ -10,6 +10,8 @@ from urllib.parse import quote
 
 from markupsafe import Markup, escape
 
+from services.common.host_doubts import ascii_form_if_doubtful
+
 _HTTP_URL = re.compile(r"https?://[^\s\x00-\x1f\x7f]+", re.IGNORECASE)
 # Kept as they are: printable ASCII but the space, quotes, angle brackets, backslash, `^`, backtick, braces and the
 # bar (`%` too, so that a URL percent-encoded already is not encoded twice): what a browser itself sends as given.
@@ -46,3 +48,22 @@ def _path_slashes(url: str) -> str:
     if m is None or "\\" not in m.group(2) or m.group(2).startswith("\\"):
         return url
     return m.group(1) + m.group(2).replace("\\", "/") + url[m.end():]
+
+
+# The host of an http(s) link as written: after the scheme and any user name, up to a port, path, query or fragment.
+_HOST = re.compile(r"(?i)(https?://(?:[^/\\?#@]*@)?)([^/\\?#:\[\]]+)")
+
+
+def shown_url(url: object) -> object:
+    """A URL as the page prints it: an http(s) link whose host mixes scripts or passes for another ASCII name
+    (`https://pаypal.com/v.mp4`, a Cyrillic `а`) with that host in its IDNA ASCII form
+    (`https://xn--pypal-4ve.com/v.mp4`), as a browser's address bar shows it, so that the analyst is not fooled;
+    any other value as given (a local path, a plain Unicode host such as `bücher.example`)."""
+    if not isinstance(url, str):
+        return url
+    m = _HOST.match(url)
+    if m is None:
+        return url
+    host = m.group(2)
+    shown = ascii_form_if_doubtful(host)
+    return url if shown == host else m.group(1) + shown + url[m.end():]
