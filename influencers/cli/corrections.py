@@ -87,7 +87,9 @@ def _written(args: argparse.Namespace, analytics: GrpcAnalytics, reply: identity
     if row is not None:
         where = reach_flags(settings_from_args(args), "identity", "analytics")
         undo = f"; `influencers undo {row.audit_id}{where}` reverts it" if row.undoable else ""
-        print(f"{for_terminal(describe(row))} (audit {row.audit_id}{undo})")
+        # A move with no TARGET founded the influencer it went to: said as new, as the page says it
+        founded = row.after_ids if args.command == "move" and not args.target else ()
+        print(f"{for_terminal(describe(row, founded=founded))} (audit {row.audit_id}{undo})")
     return _followed(args, analytics, reply.changed_videos, reply.feed_position)
 
 

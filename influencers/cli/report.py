@@ -105,7 +105,9 @@ def _opened_store(settings: Settings) -> AnalyticsStore | int:
     db = settings.data_dir / SQLITE_FILE
     if not _has_data(settings):
         # A fleet's report is in analytics' data dir: ingest's and identity's hold none (docs/fleet.md).
-        return usage_error(f"no data in {cut(str(settings.data_dir))} (no {SQLITE_FILE}): give --data-dir the data "
+        # A relative data dir is said whole: the default's "no data in data" read as a slip
+        where = settings.data_dir if settings.data_dir.is_absolute() else settings.data_dir.absolute()
+        return usage_error(f"no data in {cut(str(where))} (no {SQLITE_FILE}): give --data-dir the data "
                            "dir of `influencers run` or of `influencers service analytics`, or run `influencers run` "
                            "first")
     try:

@@ -9,7 +9,7 @@ Pure: the row, its conversion from the feed's AuditEntry, and the sentence that 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -126,9 +126,15 @@ def not_saved_sentence(answer: str, a: str, b: str, took_a: AuditRow | None, too
     return ""
 
 
-def describe(row: AuditRow, undone: AuditRow | None = None) -> str:
+def _new(ids: Sequence[str], names: Mapping[str, str]) -> str:
+    """The influencers a correction founded, said as new: an id alone (`to inf_1a3ddd6b90s`) read as a typo."""
+    return f"a new influencer, {_many(ids, names)}" if len(ids) == 1 else f"new influencers {_many(ids, names)}"
+
+
+def describe(row: AuditRow, undone: AuditRow | None = None, founded: Collection[str] = ()) -> str:
     """What a correction did, in one sentence for the analyst. `undone`: for an undo, the row it reverted
-    (its sentence is quoted, so the undo says what it took back)."""
+    (its sentence is quoted, so the undo says what it took back). `founded`: of a move's ids after, those the move
+    founded (a move to "a new influencer": founded_by tells them); a split's are always new."""
     before, after = list(row.before_ids), list(row.after_ids)
     names = told_apart((*before, *after), row.names)  # two Tonys of one sentence: each with its id
     subject = _many(before[:1] or after[:1], names)
@@ -136,9 +142,10 @@ def describe(row: AuditRow, undone: AuditRow | None = None) -> str:
         case "merge" | "review same":
             return f"Merged {_many(before, names)} into {_many(after, names)}: {_videos(row.videos)}"
         case "split":
-            return f"Split {subject}: {_videos(row.videos)} to {_many(after[1:], names)}"
+            return f"Split {subject}: {_videos(row.videos)} to {_new(after[1:], names)}"
         case "move":
-            return f"Moved an appearance of {subject} to {_many(after, names)}: {_videos(row.videos)}"
+            to = _new(after, names) if after and set(after) <= set(founded) else _many(after, names)
+            return f"Moved an appearance of {subject} to {to}: {_videos(row.videos)}"
         case "rename":
             if not row.after_name:
                 return f"Removed the name {_quoted(row.before_name)} of {before[0] if before else ERASED}"
@@ -166,11 +173,33 @@ def describe(row: AuditRow, undone: AuditRow | None = None) -> str:
     return f"{row.action}: {_videos(row.videos)}"
 
 
+def founded_by(row: AuditRow, named_before: Collection[str]) -> set[str]:
+    """The influencers a move founded (moved "to a new influencer"): its target when that has a split's id (`inf_`,
+    10 hex digits and a suffix: services/identity/corrections.py; a face-found id has no suffix) and no earlier
+    correction in force names it (`named_before`: the ids that rows before this one name, but for undos and the
+    rows an undo before this one reverted: a move to a new influencer undone, then made again, founds it again).
+    Empty for any other row: a split's are always new (describe), and nothing else founds anyone."""
+    if row.action != "move":
+        return set()
+    return {i for i in row.after_ids if len(i) > len("inf_") + 10 and i not in named_before}
+
+
 def audit_frame(rows: Sequence[AuditRow]) -> pd.DataFrame:
     """The trail as a table, newest first as given (audit.csv's columns; ids separated by blanks)."""
     by_id = {r.audit_id: r for r in rows}
+    founded: dict[str, set[str]] = {}
+    naming: dict[str, set[str]] = {}  # id -> the rows in force so far that name it
+    for r in sorted(rows, key=lambda r: r.position):  # oldest first: the ids named before each move
+        founded[r.audit_id] = founded_by(r, {i for i, by in naming.items() if by})
+        if r.action == "undo":
+            for by in naming.values():
+                by.discard(r.undoes)
+        else:
+            for i in (*r.before_ids, *r.after_ids):
+                naming.setdefault(i, set()).add(r.audit_id)
     return pd.DataFrame([{
-        "time_utc": r.time_utc, "actor": r.actor, "action": r.action, "what": describe(r, by_id.get(r.undoes)),
+        "time_utc": r.time_utc, "actor": r.actor, "action": r.action,
+        "what": describe(r, by_id.get(r.undoes), founded[r.audit_id]),
         "before_ids": " ".join(r.before_ids), "after_ids": " ".join(r.after_ids), "videos": r.videos,
         "faces": r.faces, "subject_hmac": r.subject_hmac, "undoes": r.undoes, "audit_id": r.audit_id,
         "feed_position": r.position} for r in rows], columns=CSV_COLUMNS)

@@ -392,6 +392,11 @@ class AnalyticsStore(StoreReads):
         with self._locked(), self._connect() as c:
             return store_audit.newest_leaving(c, influencer_id)
 
+    def audit_named_before(self, influencer_ids: list[str], position: int) -> set[str]:
+        """Those of `influencer_ids` that an audit row older than feed `position` names (audit.founded_by)."""
+        with self._locked(), self._connect() as c:
+            return store_audit.named_before(c, influencer_ids, position)
+
     def audit_rows(self) -> list[AuditRow]:
         """Every audit row, newest first."""
         with self._locked(), self._connect() as c:

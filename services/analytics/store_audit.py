@@ -91,6 +91,19 @@ def newest_leaving(c: Connection, influencer_id: str) -> AuditRow | None:
     return one(c, newest) if newest is not None else None
 
 
+def named_before(c: Connection, influencer_ids: list[str], position: int) -> set[str]:
+    """Those of `influencer_ids` that a correction older than feed `position` names, leaving out undos and the
+    rows an undo older than `position` reverted (audit.founded_by). By the index `audit_ids`."""
+    if not influencer_ids:
+        return set()
+    undo = audit.alias("undo")
+    reverted = sa.exists().where(undo.c.undoes == audit.c.audit_id, undo.c.position < position)
+    return set(c.execute(
+        sa.select(audit_ids.c.influencer_id).distinct().join(audit, audit.c.audit_id == audit_ids.c.audit_id)
+        .where(audit_ids.c.influencer_id.in_(influencer_ids), audit_ids.c.position < position,
+               audit.c.action != "undo", ~reverted)).scalars())
+
+
 def one(c: Connection, audit_id: str) -> AuditRow | None:
     found = c.execute(sa.select(audit).where(audit.c.audit_id == audit_id)).first()
     return _row(found) if found is not None else None

@@ -82,3 +82,12 @@ def test_a_name_two_influencers_share_is_refused_with_their_stored_names_escaped
     err = capsys.readouterr().err.splitlines()[-1]  # after the store's migration log line
     assert "names 2 influencers" in err and err.startswith("influencers: error: predict: ")
     assert "\u202e" not in err and "Al\\u202eice" in err
+
+
+def test_the_default_data_dir_is_named_by_its_whole_path_when_it_holds_no_data(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    # Was "no data in data (no analytics.sqlite3)": the default ./data, said as a bare word
+    monkeypatch.chdir(tmp_path)
+    assert main(["predict", "Alice"]) == 2
+    err = capsys.readouterr().err
+    assert f"no data in {tmp_path / 'data'} (no analytics.sqlite3)" in err and err.count("\n") == 1, err

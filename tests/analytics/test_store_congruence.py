@@ -285,3 +285,23 @@ def test_sqlite_and_postgresql_keep_the_same_audit_trail(sqlite_store, postgres_
     assert answers["leaving after the erasure"] == [None, None]
     last = answers["leaving at the end"]
     assert last[0] is not None and last[0].audit_id == "f" * 32 and last[1] is None
+
+
+def test_which_ids_earlier_corrections_in_force_name_is_the_same_on_sqlite_and_postgresql(
+        sqlite_store, postgres_store) -> None:
+    """audit_named_before (a move's "to a new influencer", audit.founded_by): an undo, and a row undone before the
+    position asked, do not count; a row undone only later does."""
+    from services.analytics.audit import AuditRow
+
+    new = "inf_aaaa000001s"
+    rows = [AuditRow("1" * 32, "move", "cli:ann", 1.0, ("inf_bbbb000002",), (new,), videos=1),
+            AuditRow("2" * 32, "undo", "cli:ann", 2.0, (new,), ("inf_bbbb000002",), undoes="1" * 32),
+            AuditRow("3" * 32, "move", "cli:ann", 3.0, ("inf_bbbb000002",), (new,), videos=1),
+            AuditRow("4" * 32, "move", "cli:ann", 4.0, ("inf_cccc000003",), (new,), videos=1)]
+    answers = []
+    for store in (sqlite_store, postgres_store):
+        for position, row in enumerate(rows, start=1):
+            store.apply_changes(position, {}, {}, audit=row)
+        answers.append([store.audit_named_before([new, "inf_dddd000004"], p) for p in (1, 2, 3, 4, 5)])
+    assert answers[0] == answers[1]
+    assert answers[0] == [set(), {new}, set(), {new}, {new}], "the move undone at 2 names nobody from 3 on"

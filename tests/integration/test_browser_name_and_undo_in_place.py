@@ -15,7 +15,8 @@ import pytest
 
 from influencers.client import ingest_manifest
 from influencers.stack import Stack, start_stack
-from influencers.v1 import identity_pb2, identity_pb2_grpc
+from influencers.v1 import analytics_pb2_grpc, identity_pb2, identity_pb2_grpc
+from services.common.clients import GrpcAnalytics, GrpcIdentity
 from services.common.rpc import open_channel
 from services.common.settings import Settings
 from tests.support.browser import CHROMIUM, chromium
@@ -209,3 +210,31 @@ def test_an_answer_is_undone_back_on_its_pair_with_scripts_or_without(stack, pag
     page.wait_for_load_state("load")
     assert page.url.endswith(f"#{pair}"), page.url
     assert page.locator(f"li#{pair}").count() == 1 and _in_view(page, f"li#{pair}")
+
+
+def test_a_move_to_a_new_influencer_says_so_and_names_the_new_one_by_its_id(stack, page):
+    # Was "Moved an appearance of inf_… to inf_…s: 1 video": a bare id, its suffix read as a typo, and nothing
+    # said that the move had founded someone
+    base = stack.web_url.rstrip("/")
+    video, people = _video_and_people(stack)
+    before = {r.audit_id for r in stack.store.audit_rows()}
+    try:
+        page.goto(f"{base}/video/{video}")
+        page.locator(f"tr#{people[0]} select[name=target]").select_option("new")
+        with page.expect_navigation():
+            page.locator(f"tr#{people[0]} form.move button").click()
+        new = sorted({a.influencer_id for a in stack.store.appearances_in(video)} - set(people))
+        assert len(new) == 1, new
+        said = page.locator("#feedback").inner_text()
+        assert f"to a new influencer, {new[0]}: 1 video" in said, said
+        page.goto(f"{base}/audit")
+        assert f"to a new influencer, {new[0]}" in page.locator("#audit-list td.what").first.inner_text()
+    finally:  # the people as they were, whatever failed above
+        channel = open_channel(stack.settings.identity_target)
+        identity = GrpcIdentity(identity_pb2_grpc.IdentityServiceStub(channel), 30)
+        analytics = GrpcAnalytics(analytics_pb2_grpc.AnalyticsServiceStub(open_channel(
+            stack.settings.analytics_target)), 30)
+        for row in stack.store.audit_rows():
+            if row.audit_id not in before and row.action == "move":
+                analytics.wait_for_position(identity.undo(row.audit_id).feed_position, 30)
+    assert sorted(a.influencer_id for a in stack.store.appearances_in(video)) == people, "as it was"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.analytics.audit import AuditRow, audit_frame, describe
+from services.analytics.audit import AuditRow, audit_frame, describe, founded_by
 from services.common.names import Known, shared_name_note
 
 FAMILY = "Zoë 👩\u200d👩\u200d👧 O'Brien"
@@ -77,7 +77,7 @@ def test_the_cli_says_what_an_undo_took_back_from_its_entry_alone() -> None:
     merge = undo(identity_pb2.AUDIT_ACTION_MERGE, [a], [b], {a: "Ana", b: "Tony"}, videos=3, faces=12)
     assert undo_sentence(merge) == 'Undid "Merged Tony into Ana: 3 videos": 3 videos, 12 faces back'
     split = undo(identity_pb2.AUDIT_ACTION_SPLIT, [a, f"{a}s"], [a], {}, videos=2, faces=6)
-    assert undo_sentence(split) == f'Undid "Split {a}: 2 videos to {a}s": 2 videos, 6 faces back'
+    assert undo_sentence(split) == f'Undid "Split {a}: 2 videos to a new influencer, {a}s": 2 videos, 6 faces back'
     assert undo_sentence(undo(identity_pb2.AUDIT_ACTION_HIDE, [a], [a], {a: "Ana"})) == \
         'Undid "Marked Ana as not an influencer"'
     assert undo_sentence(undo(identity_pb2.AUDIT_ACTION_RENAME, [a], [a], {a: "Ana"})) == \
@@ -102,3 +102,30 @@ def test_every_sentence_naming_two_namesakes_tells_them_apart_by_their_ids() -> 
     assert said("move", (a,), (b,)) == f"Moved an appearance of Tony ({a}) to tony  ({b}): 1 video"
     assert said("review same", (a, c), (b,)) == f"Merged Tony ({a}) and Ana into tony  ({b}): 1 video"
     assert said("review different", (a, c), (a, c)) == "Kept Tony and Ana apart", "no id where names differ"
+
+
+def test_a_move_to_a_new_influencer_says_it_went_to_a_new_influencer_not_to_a_bare_id() -> None:
+    # Was "Moved an appearance of Ana to inf_aaaa000001s: 1 video": the new influencer's id alone, its suffix read
+    # as a typo ("inf_…s"), and nothing said that the move founded someone
+    a, new = "inf_aaaa000001", "inf_bbbb000002s"
+    move = AuditRow("m" * 32, "move", "page", 0.0, before_ids=(a,), after_ids=(new,), names={a: "Ana"}, videos=1,
+                    position=5)
+    assert founded_by(move, set()) == {new}
+    assert describe(move, founded=founded_by(move, set())) == \
+        f"Moved an appearance of Ana to a new influencer, {new}: 1 video"
+    assert founded_by(move, {new}) == set(), "named by an earlier row: it was there before (a move into it)"
+    assert describe(move) == f"Moved an appearance of Ana to {new}: 1 video"
+    found = AuditRow("n" * 32, "move", "page", 0.0, before_ids=(a,), after_ids=("inf_cccc000003",), videos=1)
+    assert founded_by(found, set()) == set(), "a face-found id (no suffix) is nobody a move founded"
+    split = AuditRow("s" * 32, "split", "page", 0.0, before_ids=(a,), after_ids=(a, new), videos=2)
+    assert describe(split) == f"Split {a}: 2 videos to a new influencer, {new}"
+    # audit.csv: the first move to `new` founded it; a later one into it is a plain move
+    again = AuditRow("o" * 32, "move", "page", 1.0, before_ids=(a,), after_ids=(new,), videos=1, position=7)
+    assert list(audit_frame([again, move])["what"]) == [
+        f"Moved an appearance of {a} to {new}: 1 video",
+        f"Moved an appearance of Ana to a new influencer, {new}: 1 video"]
+    # ...but once that first move was undone, a move made after the undo founds `new` again
+    undo = AuditRow("u" * 32, "undo", "page", 0.5, before_ids=(new,), after_ids=(a,), undoes=move.audit_id,
+                    position=6)
+    assert list(audit_frame([again, undo, move])["what"])[0] == \
+        f"Moved an appearance of {a} to a new influencer, {new}: 1 video"

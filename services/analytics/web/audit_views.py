@@ -22,8 +22,9 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from flask import Blueprint, Response, abort, current_app, g, jsonify, redirect, render_template, request
+from markupsafe import Markup
 
-from services.analytics.audit import AuditRow, audit_frame, describe
+from services.analytics.audit import AuditRow, audit_frame, describe, founded_by
 from services.analytics.report import merge_candidates
 from services.analytics.store import AnalyticsStore
 from services.analytics.web.attachment import as_download
@@ -161,10 +162,22 @@ def done_message(audit_id: str, html: bool = False) -> dict[str, Any] | None:
     if row is None:
         return None
     before = undid(row)
-    told = (describe(isolated(row), isolated(before) if before else None) + _shared_name(row, undone)
+    told = (describe(isolated(row), isolated(before) if before else None, founded(row)) + _shared_name(row, undone)
             + _hidden_survivor(isolated(row), undone))
     return {"message": as_html(told) if html else plain(told),
             "audit_id": row.audit_id, "undo": row.undoable and not undone, "undone": undone}
+
+
+def founded(row: AuditRow) -> set[str]:
+    """The influencers a move founded ("a new influencer"), by the trail before it (audit.founded_by)."""
+    if row.action != "move":
+        return set()
+    return founded_by(row, _store().audit_named_before(list(row.after_ids), row.position))
+
+
+def _described(row: AuditRow, undone: AuditRow | None = None) -> Markup:
+    """A row of the trail in words, for the Audit page: a move to a new influencer says so."""
+    return described(row, undone, founded(row))
 
 
 def undid(row: AuditRow) -> AuditRow | None:
@@ -195,7 +208,7 @@ def _hidden_survivor(row: AuditRow, undone: bool) -> str:
 
 @bp.app_context_processor
 def _helpers() -> dict[str, Any]:
-    return {"feedback": _feedback, "describe": described, "undid": undid, "back_here": back_here}
+    return {"feedback": _feedback, "describe": _described, "undid": undid, "back_here": back_here}
 
 
 @bp.get("/audit")

@@ -12,6 +12,7 @@ reversed the rest of the notice, and an RTL name pulled the ids and words beside
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import replace
 from typing import Any
 
@@ -62,7 +63,7 @@ def plain(text: str) -> str:
     return without_bidi(text).translate(_MARKS)
 
 
-def described(row: AuditRow, undone: AuditRow | None = None) -> Markup:
+def described(row: AuditRow, undone: AuditRow | None = None, founded: Collection[str] = ()) -> Markup:
     """audit.describe's sentence for the page: escaped, each name in `<bdi>` (an audit line's names steered the
     direction of the ids and words after them)."""
-    return as_html(describe(isolated(row), isolated(undone) if undone else None))
+    return as_html(describe(isolated(row), isolated(undone) if undone else None, founded))
