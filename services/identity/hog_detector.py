@@ -19,10 +19,15 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
-def model_cache_dir() -> Path:
+def model_cache_dir() -> Path | None:
     """Where built models are kept between runs: $XDG_CACHE_HOME/influencers (~/.cache/influencers), the folder
-    deploy/dlib.sh keeps dlib's wheel in."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    deploy/dlib.sh keeps dlib's wheel in; None for a process with neither variable nor a home (a bare container)."""
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            base = str(Path.home() / ".cache")
+        except RuntimeError:  # no HOME and no passwd entry for this uid
+            return None
     return Path(base) / "influencers"
 
 

@@ -52,7 +52,7 @@ def start_workers(settings: Settings, store: FaceStore, lock: WriterLock) -> tup
     locator = settings.face_locator_model()
     try:
         workers = FaceWorkers(settings.worker_count, locator=str(locator or ""), encoder=encoder,
-                              model_cache=str(model_cache_dir()))
+                              model_cache=str(model_cache_dir() or ""))
     except ModelFileError as exc:
         shown = encoder if settings.encoder == encoder else f"{settings.encoder} ({encoder} for this store)"
         raise SettingsError(f"{ENV_PREFIX}ENCODER={shown}: {exc}") from None

@@ -55,12 +55,19 @@ def test_a_folder_that_cannot_be_made_still_gives_the_detector(tmp_path: Path) -
     assert os.listdir(tmp_path) == ["a file"]
 
 
-def test_the_cache_folder_follows_xdg_cache_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def _no_home() -> Path:
+    raise RuntimeError("Could not determine home directory.")  # Path.home() with no HOME and no passwd entry
+
+
+def test_the_cache_folder_is_xdg_cache_home_then_home_and_none_without_either(monkeypatch: pytest.MonkeyPatch,
+                                                                               tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert model_cache_dir() == tmp_path / "influencers"
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert model_cache_dir() == tmp_path / "home" / ".cache" / "influencers"
+    monkeypatch.setattr(Path, "home", staticmethod(_no_home))
+    assert model_cache_dir() is None
 
 
 def test_face_workers_given_a_cache_folder_keep_the_detector_there_and_find_the_same_face(tmp_path: Path) -> None:
