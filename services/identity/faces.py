@@ -56,11 +56,14 @@ class _Models:
     encode_chips: Callable[[list[np.ndarray]], np.ndarray]  # 150 px RGB chips -> (n, 128) float64
 
     @classmethod
-    def load(cls, encode_chips: Callable[[list[np.ndarray]], np.ndarray]) -> _Models:
+    def load(cls, encode_chips: Callable[[list[np.ndarray]], np.ndarray], cache: Path | None = None) -> _Models:
+        """`cache`: the folder that keeps the HOG detector once built (hog_detector.py); None: built each time."""
         import dlib
 
+        from services.identity.hog_detector import frontal_face_detector
+
         files = _model_files()
-        return cls(face_detector=dlib.get_frontal_face_detector(),
+        return cls(face_detector=frontal_face_detector(cache),
                    cnn_face_detector=dlib.cnn_face_detection_model_v1(files.cnn_face_detector_model_location()),
                    pose_predictor_5_point=dlib.shape_predictor(files.pose_predictor_five_point_model_location()),
                    encode_chips=encode_chips)
@@ -90,15 +93,18 @@ def load_encoder(encoder: str, model_file: Path | None = None) -> Callable[[list
 class FaceModel:
     """Thin adapter over dlib; one instance per process (dlib objects are not shared across processes)."""
 
-    def __init__(self, locator: Path | None = None, encoder: str = "dlib", encoder_model: Path | None = None) -> None:
+    def __init__(self, locator: Path | None = None, encoder: str = "dlib", encoder_model: Path | None = None,
+                 model_cache: Path | None = None) -> None:
         """`locator`: BlazeFace's model file (blazeface.py), which tells the detector where to look; None
         (or a missing file): the detector searches whole frames with HOG. `encoder`: one of ENCODERS, who runs
         the face encoder (the same network and weights; encodings within ~1e-6 of each other), with the weights of
-        `encoder_model` (None: face_recognition_models' file)."""
+        `encoder_model` (None: face_recognition_models' file). `model_cache`: a folder that keeps dlib's HOG detector
+        once built (hog_detector.py: 0.66 CPU s a start saved); None: built at each start."""
         if encoder not in ENCODERS:
             raise ValueError(f"encoder {encoder!r}: one of {', '.join(ENCODERS)}")
         self._encoder = encoder
         self._encoder_model = encoder_model
+        self._model_cache = model_cache
         self._lock = threading.Lock()
         self._loaded: _Models | None = None
         self._encode: Callable[[list[np.ndarray]], np.ndarray] | None = None
@@ -136,7 +142,7 @@ class FaceModel:
             with self._lock:
                 if self._loaded is None:
                     assert self._encode is not None
-                    self._loaded = _Models.load(self._encode)
+                    self._loaded = _Models.load(self._encode, self._model_cache)
         return self._loaded
 
     def detect(self, image: np.ndarray, upsample: int = 0) -> list[Detection]:

@@ -23,6 +23,7 @@ from services.identity.encoder_choice import check_recorded, choose_encoder
 from services.identity.facestore import FaceStore
 from services.identity.feed import ChangeFeed
 from services.identity.gauges import attach_gauges
+from services.identity.hog_detector import model_cache_dir
 from services.identity.old_records import drop_undone_merges, mark_id_like_names
 from services.identity.open_store import open_face_store
 from services.identity.registry import IdentityRegistry
@@ -50,7 +51,8 @@ def start_workers(settings: Settings, store: FaceStore, lock: WriterLock) -> tup
     encoder = choose_encoder(settings.encoder, recorded, recorded is None and store.holds_hashes(), where)
     locator = settings.face_locator_model()
     try:
-        workers = FaceWorkers(settings.worker_count, locator=str(locator or ""), encoder=encoder)
+        workers = FaceWorkers(settings.worker_count, locator=str(locator or ""), encoder=encoder,
+                              model_cache=str(model_cache_dir() or ""))
     except ModelFileError as exc:
         shown = encoder if settings.encoder == encoder else f"{settings.encoder} ({encoder} for this store)"
         raise SettingsError(f"{ENV_PREFIX}ENCODER={shown}: {exc}") from None

@@ -44,7 +44,7 @@ _model: FaceModel | None = None  # one per worker process, set by _init
 
 
 def _init(parent_pid: int, locator: str = "", log_setup: LogSetup | None = None, encoder: str = "dlib",
-          encoder_model: str = "", blas_kernels: str = "") -> None:
+          encoder_model: str = "", blas_kernels: str = "", model_cache: str = "") -> None:
     global _model
     if blas_kernels:  # read by OpenBLAS as it loads, with dlib at the first face (blas_cores.py)
         os.environ[BLAS_KERNELS_ENV] = blas_kernels
@@ -52,7 +52,8 @@ def _init(parent_pid: int, locator: str = "", log_setup: LogSetup | None = None,
     die_with_parent(parent_pid)
     # Ctrl-C reaches the whole process group; the parent decides when the workers stop (FaceWorkers.close).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _model = FaceModel(Path(locator) if locator else None, encoder, Path(encoder_model) if encoder_model else None)
+    _model = FaceModel(Path(locator) if locator else None, encoder, Path(encoder_model) if encoder_model else None,
+                       Path(model_cache) if model_cache else None)
     cv2.setNumThreads(1)
 
 
@@ -120,11 +121,12 @@ class FaceWorkers:
     a larger one raises ValueError naming its size."""
 
     def __init__(self, processes: int, max_pixels: int = MAX_IMAGE_PIXELS, locator: str = "",
-                 encoder: str = "dlib", encoder_model: str = "") -> None:
+                 encoder: str = "dlib", encoder_model: str = "", model_cache: str = "") -> None:
         """`locator`: BlazeFace's model file (settings.face_locator_model()), or "": none. `encoder`: who runs
         the face encoder, "dlib", "opencv" or "opencv-mirror" (the one the face store records: process.py), with
         the weights of `encoder_model` ("": face_recognition_models' file). ModelFileError naming the file when an
-        OpenCV encoder cannot read it (each worker loads it as it starts)."""
+        OpenCV encoder cannot read it (each worker loads it as it starts). `model_cache`: a folder that keeps dlib's
+        HOG detector once built (hog_detector.py), "": each worker builds it."""
         # One BLAS thread per worker: the workers already fill the cores, and oversubscribed BLAS threads
         # made the encoder 3x slower. Spawned children read this when they load dlib.
         os.environ["OPENBLAS_NUM_THREADS"] = "1"
@@ -136,6 +138,7 @@ class FaceWorkers:
         self._locator = locator
         self._encoder = encoder
         self._encoder_model = encoder_model
+        self._model_cache = model_cache
         self.max_pixels = max_pixels
         self._lock = threading.Lock()
         self._closed = False
@@ -150,7 +153,7 @@ class FaceWorkers:
                 pool = ProcessPoolExecutor(max_workers=self._processes,
                                            mp_context=multiprocessing.get_context("spawn"), initializer=_init,
                                            initargs=(os.getpid(), self._locator, current_setup(), self._encoder,
-                                                     self._encoder_model, self.blas_kernels))
+                                                     self._encoder_model, self.blas_kernels, self._model_cache))
                 # Start every worker now, from this thread: the parent-death signal follows the spawning thread,
                 # and a worker spawned lazily by a short-lived thread would die with it.
                 for future in [pool.submit(_ready) for _ in range(self._processes)]:
