@@ -9,7 +9,8 @@ video, two shots with two looks) and whether the queue offered that pair.
 Everything lands under --work (default /tmp/heldout, never inside the repository): the corpora
 (corpus-NAME/), their runs (data-NAME/), the training runs of the dev corpus (data-dev/ and data-strict/, the
 default and the strict thresholds, as docs/review.md fits the shipped model on), the held-out weights
-(weights-NAME.py) and each answer's figures (NAME-MODEL.json). What exists is reused: delete it to rebuild.
+(weights-NAME.py), the photos' encodings (photos.npz, of the runs' encoder: tools/fit_review_model.py refuses
+one of another) and each answer's figures (NAME-MODEL.json). What exists is reused: delete it to rebuild.
 Building a 100-video corpus takes ~10 min and running it ~5 min on a loaded 2-core machine; one thing runs
 at a time.
 

@@ -3,7 +3,9 @@ services/identity/review_weights.py: a logistic regression over the pair's evide
 
 1. the face photos (../shared/corpus/photos): each person's photos, shuffled, cut into "people" of 1 to 4
    faces (as a video's person holds a few faces); every two of them is a pair, kept when their closest faces
-   are within the review radius (what the queue's kNN would find), labelled by the photos' names; and
+   are within the review radius (what the queue's kNN would find), labelled by the photos' names; encoded by
+   the runs' encoder (a new store's, opencv-mirror, when no run is given), so that every pair's distances are
+   on one scale; and
 2. corpora already run through the system (`--run DATA_DIR CORPUS`, repeatable): the queue's own
    candidates (review_store.measure, the same code the service runs), labelled by the truth
    (influencers/review_truth.py). Run a corpus with a lower INFLUENCERS_CLUSTER_THRESHOLD too, for more
@@ -20,6 +22,9 @@ scores the model on their pairs; `--out FILE` writes such a model elsewhere (ben
 fixed seeds; nothing is fitted at run time.
 
     .venv/bin/python tools/fit_review_model.py --run data ../shared/corpus/dev [--write]
+
+The runs must share one encoder (FaceStore.recorded_encoder), and a photos cache (`--cache`) records the
+encoder that made it: one made by another is refused, not mixed in.
 """
 
 from __future__ import annotations
@@ -36,26 +41,29 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from influencers.review_truth import label  # noqa: E402
-from services.common.settings import Settings  # noqa: E402
+from services.common.settings import ENCODERS, Settings  # noqa: E402
+from services.identity.encoder_choice import NEW_STORE_ENCODER, made_by  # noqa: E402
 from services.identity.open_store import open_face_store  # noqa: E402
 from services.identity.review_model import FEATURES, Evidence, as_wholes, evidence, feature_matrix  # noqa: E402
 from services.identity.review_store import measure  # noqa: E402
 
 SEED = 7
+VERSION = 4  # of the weights written: 4 is fitted on opencv-mirror encodings (3 was on dlib's plain ones)
 GROUPS = 5  # the people are dealt into this many groups for the leave-people-out predictions Platt fits
 C = 0.1  # the regression's inverse regularisation: strong, so that no one feature carries look-alikes it saw
 CALIBRATE_ON = "all"  # the pairs Platt's scaling is fitted on: "all", or "runs" (the queue's own candidates)
 BINS = (0.0, 0.05, 0.2, 0.4, 0.6, 0.8, 0.95, 1.0001)
 
 
-def photo_faces(photos: Path) -> dict[str, list[tuple[np.ndarray, float]]]:
-    """Per person, (encoding, quality) of each photo with exactly one face (HOG, upsampled once)."""
+def photo_faces(photos: Path, encoder: str) -> dict[str, list[tuple[np.ndarray, float]]]:
+    """Per person, (encoding by `encoder`, one of ENCODERS; quality) of each photo with exactly one face (HOG,
+    upsampled once)."""
     import cv2
 
     from services.identity.faces import FaceModel, landmark_points
     from services.identity.quality import assess
 
-    model = FaceModel()
+    model = FaceModel(encoder=encoder)
     out: dict[str, list[tuple[np.ndarray, float]]] = {}
     for person in sorted(p for p in photos.iterdir() if p.is_dir()):
         for img in sorted(person.glob("*.jpg")):
@@ -72,20 +80,46 @@ def photo_faces(photos: Path) -> dict[str, list[tuple[np.ndarray, float]]]:
     return out
 
 
-def cached_photo_faces(photos: Path, cache: Path | None) -> dict[str, list[tuple[np.ndarray, float]]]:
-    """photo_faces, read from `cache` when it exists, else computed (and saved there when given)."""
+def cached_photo_faces(photos: Path, cache: Path | None, encoder: str) -> dict[str, list[tuple[np.ndarray, float]]]:
+    """photo_faces, read from `cache` when it exists, else computed (and saved there, with `encoder`, when given).
+    SystemExit when the cache was made by another encoder (a cache that records none was made by dlib, before
+    the record): its distances are on another scale than the runs'."""
     if cache is not None and cache.exists():
         data = np.load(cache)
+        made = str(data["encoder"]) if "encoder" in data.files else "dlib"
+        if made != encoder:
+            raise SystemExit(f"--cache {cache}: its photos were encoded by {made}, the runs by {encoder}; "
+                             "delete it (or name another file) to encode them again")
         out: dict[str, list[tuple[np.ndarray, float]]] = {}
         for name, vec, q in zip(data["names"], data["vectors"], data["qualities"], strict=True):
             out.setdefault(str(name), []).append((vec, float(q)))
         return out
-    faces = photo_faces(photos)
+    faces = photo_faces(photos, encoder)
     if cache is not None:
         items = [(n, v, q) for n, fs in faces.items() for v, q in fs]
         np.savez(cache, names=np.array([n for n, _, _ in items]), vectors=np.stack([v for _, v, _ in items]),
-                 qualities=np.array([q for _, _, q in items]))
+                 qualities=np.array([q for _, _, q in items]), encoder=np.array(encoder))
     return faces
+
+
+def run_encoder(data_dir: Path) -> str:
+    """The encoder that filled a finished run's face store (encoder_choice.made_by: "dlib" for a store of a
+    release before the record)."""
+    store = open_face_store(Settings.from_env(data_dir=data_dir, qdrant_url=""))
+    try:
+        return made_by(store.recorded_encoder(), store.holds_hashes()) or NEW_STORE_ENCODER
+    finally:
+        store.close()
+
+
+def one_encoder(runs: dict[str, str]) -> str:
+    """The encoder every run (data dir -> its encoder) shares, or NEW_STORE_ENCODER without runs. SystemExit
+    when they differ: one model's distances must be on one scale."""
+    found = set(runs.values())
+    if len(found) > 1:
+        raise SystemExit("the runs were made by different encoders (" + ", ".join(f"{d}: {e}" for d, e in
+                         sorted(runs.items())) + "): run them again with one INFLUENCERS_ENCODER")
+    return found.pop() if found else NEW_STORE_ENCODER
 
 
 Pairs = tuple[list[Evidence], list[int], list[tuple[str, str]]]  # evidence, 1 = one person, the true names
@@ -239,7 +273,10 @@ def main() -> None:
 
     held = {h for h in args.hold_out.split(",") if h}
     threshold = Settings().cluster_threshold
-    sources: dict[str, Pairs] = {"photos": photo_pairs(cached_photo_faces(args.photos, args.cache),
+    encoder = one_encoder({data_dir: run_encoder(Path(data_dir)) for data_dir, _ in args.run})
+    assert encoder in ENCODERS, encoder
+    print(f"encoder: {encoder}")
+    sources: dict[str, Pairs] = {"photos": photo_pairs(cached_photo_faces(args.photos, args.cache, encoder),
                                                        threshold + args.band)}
     for data_dir, corpus in args.run:
         sources[f"run {Path(data_dir).name}"] = run_pairs(Path(data_dir), Path(corpus), threshold, args.band)
@@ -295,11 +332,11 @@ def main() -> None:
               f"({int(y_out.sum())} same), Brier {brier_score_loss(y_out, p_out):.4f}")
         print(reliability(p_out, y_out))
     if args.write or args.out:
-        write_weights(scaler, lr, len(y), int(y.sum()), sorted(sources), sorted(held), args.out)
+        write_weights(scaler, lr, len(y), int(y.sum()), sorted(sources), sorted(held), encoder, args.out)
 
 
-def write_weights(scaler, lr, pairs: int, same: int, sources: list[str], held: list[str], out: Path | None = None
-                  ) -> None:
+def write_weights(scaler, lr, pairs: int, same: int, sources: list[str], held: list[str], encoder: str,
+                  out: Path | None = None) -> None:
     def tup(values) -> str:
         body = textwrap.fill(", ".join(f"{float(v):.6g}" for v in values) + ",", 110, initial_indent="    ",
                              subsequent_indent="    ")
@@ -308,11 +345,12 @@ def write_weights(scaler, lr, pairs: int, same: int, sources: list[str], held: l
     about = textwrap.fill(
         f"The review pair model's weights (services/identity/review_model.py), written by tools/fit_review_model.py: "
         f"logistic regression on standardised inputs, fitted on {pairs} labelled pairs ({same} same) from "
-        f"{', '.join(sources)}{'; held out: ' + ', '.join(held) if held else ''}. Do not edit by hand.", 110,
-        break_on_hyphens=False)
+        f"{', '.join(sources)}{'; held out: ' + ', '.join(held) if held else ''}, every face encoded by {encoder}. "
+        "Do not edit by hand.", 110, break_on_hyphens=False)
     text = f'''"""{about}"""
 
-VERSION = 3
+VERSION = {VERSION}
+ENCODER = {encoder!r}  # whose encodings the model was fitted on: its distances are on that encoder's scale
 FEATURES = (\n{textwrap.fill(", ".join(repr(f) for f in FEATURES) + ",", 110, initial_indent="    ",
                                subsequent_indent="    ")}\n)
 MEAN = {tup(scaler.mean_)}

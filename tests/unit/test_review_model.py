@@ -8,6 +8,7 @@ import pytest
 
 from services.analytics.web.likelihood import in_words
 from services.identity import review_weights
+from services.identity.encoder_choice import NEW_STORE_ENCODER
 from services.identity.review import Item, Person, Queue, queue, same_video_pairs, together
 from services.identity.review_model import FEATURES, as_wholes, evidence, features, probability
 
@@ -29,6 +30,11 @@ CENTRE = RNG.normal(scale=0.09, size=128)
 def test_the_weights_are_for_the_features_the_model_computes() -> None:
     assert tuple(review_weights.FEATURES) == FEATURES
     assert len(review_weights.MEAN) == len(review_weights.SCALE) == len(review_weights.COEF) == len(FEATURES)
+
+
+def test_the_shipped_model_was_fitted_on_the_encodings_a_new_store_makes() -> None:
+    """Its distances are on that encoder's scale: opencv-mirror's are ~4% shorter than dlib's plain ones."""
+    assert review_weights.ENCODER == NEW_STORE_ENCODER
 
 
 def test_evidence_measures_closest_and_median_face_distances_and_the_share_of_close_face_pairs() -> None:
