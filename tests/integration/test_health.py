@@ -16,8 +16,13 @@ def test_each_service_is_serving_and_lists_its_services_by_reflection(stack):
                        (s.analytics_port, "influencers.v1.AnalyticsService")]:
         channel = open_channel(f"127.0.0.1:{port}")
         health = health_pb2_grpc.HealthStub(channel)
-        assert health.Check(health_pb2.HealthCheckRequest(service=name), timeout=5).status == \
-            health_pb2.HealthCheckResponse.SERVING
+        # Readiness says SERVING once the service's first readiness check has passed, in a thread of its own
+        # (RunningServer.watch): on a loaded machine the first Check can come before it (CI: NOT_SERVING).
+        deadline = time.monotonic() + 30
+        while (said := health.Check(health_pb2.HealthCheckRequest(service=name), timeout=5).status) != \
+                health_pb2.HealthCheckResponse.SERVING and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert said == health_pb2.HealthCheckResponse.SERVING, (name, said)
         refl = reflection_pb2_grpc.ServerReflectionStub(channel)
         reply = next(refl.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]),
                                                timeout=5))
