@@ -5,25 +5,23 @@ Cyrillic `а` is never read as paypal.com."""
 
 from __future__ import annotations
 
-import re
 import unicodedata
 
 import idna
 
+from services.common.host_names import A_LABEL, FULL_STOPS, FULL_STOPS_KEPT
 from services.common.look_alikes import as_latin, script_of
 
-_FULL_STOPS = re.compile("[.\u3002\uff0e\uff61]")  # ASCII, ideographic, full-width and half-width ideographic
 # Scripts that one label may mix without doubt: Japanese, Chinese and Korean writing with Latin (UTS 39's
 # "highly restrictive" level).
 _ALLOWED_MIXES = (frozenset({"Latin", "Han", "Hiragana", "Katakana"}), frozenset({"Latin", "Han", "Bopomofo"}),
                   frozenset({"Latin", "Han", "Hangul"}))
-_A_LABEL = re.compile(r"(?:^|[.\u3002\uff0e\uff61])xn--", re.IGNORECASE)
 MAX_HOST_CHARS = 1024  # of a host looked at: longer ones are no host (a name has at most 253)
 
 
 def labels(host: str) -> list[str]:
     """The labels of a Unicode host, split at any full stop UTS 46 reads as one, without the root's empty one."""
-    parts = _FULL_STOPS.split(host)
+    parts = FULL_STOPS.split(host)
     return parts[:-1] if len(parts) > 1 and not parts[-1] else parts
 
 
@@ -60,11 +58,10 @@ def ascii_form_if_doubtful(host: str) -> str:
     """`host` as the page shows it: its IDNA ASCII form when it is a Unicode name (or one written in `xn--`
     labels) that mixes scripts or passes for another ASCII name; else itself, as written. A host IDNA refuses,
     or too long to be one, is left as written: ingest refuses it with its reason."""
-    if len(host) > MAX_HOST_CHARS or host.isascii() and not _A_LABEL.search(host):
+    if len(host) > MAX_HOST_CHARS or host.isascii() and not A_LABEL.search(host):
         return host
     try:
-        unicode = "".join(idna.ulabel(part) if part.lower().startswith("xn--") else part
-                          for part in re.split("([.\u3002\uff0e\uff61])", host))
+        unicode = "".join(idna.ulabel(part) if A_LABEL.match(part) else part for part in FULL_STOPS_KEPT.split(host))
         name = idna.encode(unicode, uts46=True).decode("ascii")
     except (idna.IDNAError, UnicodeError):
         return host

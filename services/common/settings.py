@@ -7,12 +7,13 @@ import difflib
 import ipaddress
 import math
 import os
-import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from services.common.host_names import DOTTED_QUAD, HOST_LABEL, NUMERIC_LABEL
 
 ENV_PREFIX = "INFLUENCERS_"
 _TRUE = ("1", "true", "yes", "on")
@@ -412,23 +413,17 @@ def host_problem(host: str) -> str:
         return "" if _is_ipv6(host) else "is not an IPv6 address (such as ::1 or fe80::1)"
     name = host.removesuffix(".")
     labels = name.split(".")
-    if all(_NUMERIC_LABEL.fullmatch(label) for label in labels):
-        if _DOTTED_QUAD.fullmatch(name):
+    if all(NUMERIC_LABEL.fullmatch(label) for label in labels):
+        if DOTTED_QUAD.fullmatch(name):
             return ""
         return "is not an IPv4 address: four numbers from 0 to 255 parted by dots (such as 127.0.0.1)"
     if not name.isascii():
         return ("is not a host name in ASCII: give a Unicode name in its IDNA form (xn--...), as "
                 "`python3 -c 'print(\"NAME\".encode(\"idna\"))'` writes it")
-    if len(name) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
+    if len(name) > 253 or not all(HOST_LABEL.fullmatch(label) for label in labels):
         return ("is not a host name: labels of 1 to 63 letters, digits, '-' or '_' parted by dots, 253 "
                 "characters at most (such as ingest.example.com)")
     return ""
-
-
-_NUMERIC_LABEL = re.compile(r"[0-9]+|0[xX][0-9A-Fa-f]*", re.ASCII)  # what resolvers read as part of an address
-_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"  # decimal 0-255, no leading zero (0177 is octal to some)
-_DOTTED_QUAD = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}", re.ASCII)
-_HOST_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?", re.ASCII)
 
 
 def _is_ipv6(text: str) -> bool:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import re
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,7 +21,8 @@ from urllib.parse import quote
 
 import idna
 
-from services.common.host_doubts import doubts, mixed_scripts
+from services.common.host_doubts import mixed_scripts, passes_for
+from services.common.host_names import A_LABEL, DOTTED_QUAD, FULL_STOPS_KEPT, HOST_LABEL, NUMERIC_LABEL
 from services.common.url_scheme import has_scheme
 from services.common.url_secrets import userinfo_hidden
 
@@ -34,12 +34,6 @@ Resolver = Callable[[str, int], Sequence[str]]
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 MAX_IDN_CHARS = 1024  # of a host to convert or decode: its ASCII form has at most 253, UTS 46 may drop some
-_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
-_NUMERIC_LABEL = re.compile(r"(?:0[xX][0-9A-Fa-f]*|[0-9]+)")
-_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"  # decimal 0-255, no leading zero
-_DOTTED_QUAD = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
-_FULL_STOPS_KEPT = re.compile("([.\u3002\uff0e\uff61])")  # the full stops UTS 46 reads, kept by re.split
-_A_LABEL = re.compile(r"(?:^|[.\u3002\uff0e\uff61])xn--", re.IGNORECASE)  # a label in IDNA's ASCII form
 
 # Not globally reachable (IANA special-purpose registries), kept explicit so the rule does not depend on the
 # Python version's `is_global`; both this list and `is_global` must pass.
@@ -248,8 +242,8 @@ def _parse_ip_host(host: str) -> IPAddress | None:
         raise Refused(f"percent-encoded host {shown_host(host)}")
     bare = host[:-1] if host.endswith(".") else host
     last = bare.rsplit(".", 1)[-1]
-    if _NUMERIC_LABEL.fullmatch(last):
-        if not _DOTTED_QUAD.fullmatch(bare):
+    if NUMERIC_LABEL.fullmatch(last):
+        if not DOTTED_QUAD.fullmatch(bare):
             raise Refused(f"ambiguous numeric host {shown_host(host)} (write an IPv4 address as four decimal numbers "
                           "a.b.c.d)")
         return ipaddress.IPv4Address(bare)
@@ -264,7 +258,7 @@ def _ascii_host(host: str) -> str:
     A converted or decoded name is logged with the name fetched; as a warning when it passes for another ASCII name
     (all-Cyrillic `аррӏе.com`: fetched all the same, a name of one script is a name its registry allowed). A label
     mixing scripts beyond UTS 39's "highly restrictive" ones (Latin with Cyrillic, Greek, ...) is refused."""
-    if host.startswith("[") or host.isascii() and not _A_LABEL.search(host):
+    if host.startswith("[") or host.isascii() and not A_LABEL.search(host):
         return host
     if len(host) > MAX_IDN_CHARS:  # before any label is decoded: 20,000 `xn--` labels took 3 s
         raise Refused(f"host {shown_host(host)} is not a valid internationalised domain name: {len(host)} characters "
@@ -274,7 +268,7 @@ def _ascii_host(host: str) -> str:
     unicode = _u_labels(host)
     converted = host if host.isascii() else _idna_host(host)
     name = converted.rstrip(".").lower()
-    if _DOTTED_QUAD.fullmatch(name):
+    if DOTTED_QUAD.fullmatch(name):
         raise Refused(f"host {shown_host(host)} spells the IP address {name} in other characters than ASCII "
                       f"(write {name})")
     if scripts := mixed_scripts(unicode):
@@ -283,8 +277,8 @@ def _ascii_host(host: str) -> str:
         # restrictive"), and a manifest's link is someone else's text. Refused, the row alone, naming both forms.
         raise Refused(f"host {shown_host(unicode)} mixes scripts in one label ({', '.join(scripts)}): a look-alike "
                       f"name (its ASCII form is {name}), refused; write the host as its owner registered it")
-    if found := doubts(unicode, name):
-        log.warning("host %s %s: fetched as %s", shown_host(unicode), " and ".join(found), name)
+    if latin := passes_for(unicode, name):  # mixing no scripts (refused above), it may still pass for another
+        log.warning("host %s passes for %r: fetched as %s", shown_host(unicode), latin, name)
     else:
         log.info("host %s is fetched as %s", shown_host(unicode), name)
     return converted
@@ -295,7 +289,7 @@ def _u_labels(host: str) -> str:
     Punycode, every character allowed, the A-label the canonical one for it; `idna.ulabel`); its other labels as
     written. Refused, naming the host, for an A-label IDNA refuses (`xn--abc`, `xn--n3h`: a snowman)."""
     try:
-        return "".join(idna.ulabel(part) if _A_LABEL.match(part) else part for part in _FULL_STOPS_KEPT.split(host))
+        return "".join(idna.ulabel(part) if A_LABEL.match(part) else part for part in FULL_STOPS_KEPT.split(host))
     except idna.IDNAError as exc:
         raise Refused(f"host {shown_host(host)} is not a valid internationalised domain name: {exc}") from None
 
@@ -319,7 +313,7 @@ def shown_host(host: str) -> str:
 def _check_name(host: str) -> str:
     name = host[:-1] if host.endswith(".") else host
     labels = name.split(".")
-    if len(name) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
+    if len(name) > 253 or not all(HOST_LABEL.fullmatch(label) for label in labels):
         raise Refused(f"malformed host name {shown_host(host)}")
     return name.lower()
 
